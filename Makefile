@@ -1,0 +1,102 @@
+# stargan-c — build, deps, test, bench, install, experiment.
+# `make` builds every tool into bin/; `make test` and `make experiment` install
+# missing Debian packages first (as root), so on a fresh Debian 12 machine those
+# two commands are the whole set-up.
+
+PREFIX    ?= /usr/local
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+VERSION   := 0.1.0
+
+OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-pthread
+ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+             -Ilib -Itools/cli -I$(OPENBLAS_INC) -pthread -MMD -MP \
+             -DSG_VERSION='"$(VERSION)"' $(CUDA_DEFS) $(CFLAGS)
+LDLIBS   = -llmdb -lturbojpeg -lpng -lopenblas -lm -lpthread $(CUDA_LIBS)
+
+# The CUDA backend is built whenever nvcc and cuDNN are present (no GPU needed).
+# `make CUDA=0` forces a CPU-only build.
+ifeq ($(CUDA),)
+CUDA := $(shell test -x $(NVCC) && { test -e $(CUDA_HOME)/include/cudnn.h || test -e /usr/include/cudnn.h; } && echo 1 || echo 0)
+endif
+ifeq ($(CUDA),1)
+CUDA_DEFS = -DSG_HAVE_CUDA=1 -I$(CUDA_HOME)/include
+CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
+CU_SRC   := $(wildcard kernels/*.cu)
+NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1
+endif
+CU_OBJ := $(CU_SRC:kernels/%.cu=build/kernels/%.o)
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:lib/%.c=build/lib/%.o)
+CLI_OBJ  := build/cli/cli.o
+TOOL_SRC := $(wildcard tools/*.c)
+TOOLS    := $(TOOL_SRC:tools/%.c=bin/%)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+LIBSG    := build/libstargan.a
+
+.PHONY: all deps test unit cli-test bench install clean experiment gpu-check
+all: $(TOOLS) $(UNITS)
+
+build/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+build/cli/%.o: tools/cli/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+build/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+build/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+build/kernels/%.o: kernels/%.cu $(wildcard kernels/*.cuh) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIBSG): $(LIB_OBJ) $(CU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/%: build/tools/%.o $(CLI_OBJ) $(LIBSG)
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) $< $(CLI_OBJ) $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
+
+build/tests/%: build/tests/%.o $(LIBSG)
+	$(CC) $(ALL_CFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
+
+# Debian packages the build, the tests and the experiment need. Idempotent.
+DEB_PKGS = build-essential pkg-config liblmdb-dev lmdb-utils libpng-dev libturbojpeg0-dev \
+           libopenblas-dev bats python3 python3-numpy python3-torch python3-pil python3-lmdb
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$(echo ' '$$missing)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: missing packages; run as root:"; echo "  apt-get update && apt-get install -y $$(echo $$missing)"; exit 1; fi
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run
+
+experiment: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -f pipelines/synthetic.mk $(if $(CELEBA),-f pipelines/celeba-split.mk CELEBA=$(CELEBA))
+
+install: $(TOOLS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/man5/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+clean:
+	rm -rf build bin
+
+-include $(wildcard build/*/*.d)

@@ -1,0 +1,99 @@
+#include "fileio.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int sg_fsync_dir(const char *dir, sg_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return sg_errno(err, "%s", dir);
+    int rc = fsync(fd);
+    close(fd);
+    /* Some file systems refuse fsync on directories; that is not a data loss. */
+    if (rc != 0 && errno != EINVAL && errno != EROFS) return sg_errno(err, "%s: fsync", dir);
+    return 0;
+}
+
+static void dir_of(const char *path, char *dir, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, n, ".");
+    else if (slash == path) snprintf(dir, n, "/");
+    else snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return sg_errf(err, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return sg_errno(err, "%s", tmp);
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            sg_errno(err, "%s: write", tmp);
+            close(fd); unlink(tmp); return -1;
+        }
+        p += w; left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", tmp); close(fd); unlink(tmp); return -1; }
+    if (close(fd) != 0) { sg_errno(err, "%s: close", tmp); unlink(tmp); return -1; }
+    if (rename(tmp, path) != 0) { sg_errno(err, "%s: rename", path); unlink(tmp); return -1; }
+    dir_of(path, dir, sizeof dir);
+    return sg_fsync_dir(dir, err);
+}
+
+int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) return sg_errno(err, "%s", name);
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap + 1);
+    if (!buf) { if (!is_stdin) fclose(f); return sg_errf(err, "%s: out of memory", name); }
+    for (;;) {
+        if (n == cap) {
+            if (cap > max_bytes) break;
+            uint8_t *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) { free(buf); if (!is_stdin) fclose(f); return sg_errf(err, "%s: out of memory", name); }
+            buf = nb; cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    if (!is_stdin) fclose(f);
+    if (bad) { free(buf); return sg_errno(err, "%s: read", name); }
+    if (n > max_bytes) { free(buf); return sg_errf(err, "%s: larger than the limit of %zu bytes", name, max_bytes); }
+    buf[n] = 0;
+    *data = buf; *len = n;
+    return 0;
+}
+
+int sg_mkdir_p(const char *path, sg_err *err)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return sg_errf(err, "%s: path too long", path);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p; *p = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sg_errno(err, "%s", buf);
+            struct stat st;
+            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a directory", buf);
+            *p = c;
+            if (!c) break;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* Whole-file I/O that never leaves a half-written output behind. */
+#ifndef SG_FILEIO_H
+#define SG_FILEIO_H
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+/* Writes data to path via "path.tmp.PID", fsync, rename, fsync of the directory:
+ * readers see the old file or the complete new one, never a partial one. */
+int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err);
+/* Reads a whole file (at most max_bytes; larger is an error). path "-" reads stdin.
+ * *data is malloc'd and NUL-terminated (not counted in *len). */
+int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err);
+/* fsync a directory so that a rename inside it is durable. */
+int sg_fsync_dir(const char *dir, sg_err *err);
+/* mkdir -p. */
+int sg_mkdir_p(const char *path, sg_err *err);
+
+#endif

@@ -1,0 +1,102 @@
+/* The StarGAN generator and discriminator on a backend: parameters laid out as
+ * the reference's state_dict, one training step of D and of G (the reference's
+ * solver.py semantics, DESIGN.md "Numerical semantics"), and inference.
+ *
+ * This header is the contract between the engine (lib/model.c, the backends)
+ * and the tools (sg-train, sg-sample). Every host array is float32, NCHW. */
+#ifndef SG_MODEL_H
+#define SG_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+#define SG_MAX_DATASETS 8
+
+typedef struct sg_backend sg_backend;   /* backend.h */
+
+typedef struct {
+    int image_size;                      /* H = W, a multiple of 2^d_repeat */
+    int n_datasets;                      /* 1: no mask vector; >1: mask appended to G's labels */
+    int label_dim[SG_MAX_DATASETS];      /* labels of each dataset */
+    int one_hot[SG_MAX_DATASETS];        /* 1: softmax cross-entropy (RaFD-like), 0: BCE */
+    int g_conv_dim, g_repeat;            /* 64, 6 */
+    int d_conv_dim, d_repeat;            /* 64, 6 */
+    int batch;                           /* capacity of the training buffers */
+    float lambda_cls, lambda_rec, lambda_gp;   /* 1, 10, 10 */
+    float beta1, beta2;                  /* Adam: 0.5, 0.999 (eps 1e-8) */
+} sg_model_config;
+
+/* G's label input: sum(label_dim) + (n_datasets > 1 ? n_datasets : 0). */
+int sg_model_c_dim(const sg_model_config *cfg);
+/* D's classifier output: sum(label_dim). */
+int sg_model_cls_dim(const sg_model_config *cfg);
+/* Offset of dataset ds's labels in both vectors above. */
+int sg_model_label_offset(const sg_model_config *cfg, int ds);
+/* Checks sizes (image_size divisible by 2^d_repeat and >= 2^d_repeat, dims > 0...). */
+int sg_model_config_check(const sg_model_config *cfg, sg_err *err);
+
+typedef enum { SG_NET_G = 0, SG_NET_D = 1 } sg_net;
+enum { SG_DTYPE_F32 = 0, SG_DTYPE_I64 = 1 };
+
+/* One entry of a network's state_dict, in the reference's order. */
+typedef struct {
+    char name[64];          /* e.g. "main.1.running_mean", "conv1.weight" */
+    int ndim;
+    int64_t shape[4];
+    int dtype;              /* SG_DTYPE_F32, or SG_DTYPE_I64 for num_batches_tracked */
+    int trainable;          /* 1: weight/bias (Adam-updated); 0: running stats / counters */
+    size_t numel;
+} sg_tensor_info;
+
+typedef struct sg_model sg_model;
+
+/* Allocates G and D on be and initialises weights like PyTorch's defaults
+ * (kaiming-uniform a=sqrt(5), bias U(+-1/sqrt(fan_in)), IN weight 1 bias 0,
+ * running_mean 0, running_var 1) from counter-based draws of init_seed. */
+int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
+                    uint64_t init_seed, sg_err *err);
+void sg_model_free(sg_model *m);
+const sg_model_config *sg_model_get_config(const sg_model *m);
+
+/* The state_dict of a net: *list points at n entries owned by the model. */
+int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list);
+/* Copies tensor i between the model and host memory (float or int64 per dtype). */
+int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err);
+int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err *err);
+/* Adam moments of the trainable tensors, in state_dict order, concatenated
+ * (length = sum of numel of trainable tensors), and the step counter. */
+size_t sg_model_trainable_count(const sg_model *m, sg_net net);
+int sg_model_get_adam(sg_model *m, sg_net net, float *m1, float *m2, int64_t *step, sg_err *err);
+int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2, int64_t step, sg_err *err);
+
+/* Training data for the next steps (uploaded once, used by d_step then g_step):
+ *   x      (n, 3, S, S) in [-1, 1]
+ *   c_org  (n, c_dim)   G's label vector of the real images (mask included)
+ *   c_trg  (n, c_dim)   target label vector (mask included)
+ *   alpha  (n)          GP interpolation weights in [0, 1)
+ * ds picks the dataset: D's cls loss uses its slice of the cls output and the
+ * targets c_org/c_trg at sg_model_label_offset(ds) (one-hot: the arg-max class). */
+int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                       const float *c_trg, const float *alpha, sg_err *err);
+
+/* One D update (loss real + fake + lambda_cls*cls + lambda_gp*gp, Adam at lr) and
+ * one G update (fake + lambda_rec*rec + lambda_cls*cls, Adam at lr), each exactly
+ * as the reference's train(): G runs in training mode (per-image IN statistics,
+ * running statistics updated at every G forward). */
+int sg_model_d_step(sg_model *m, float lr, sg_err *err);
+int sg_model_g_step(sg_model *m, float lr, sg_err *err);
+
+typedef struct {
+    float d_loss_real, d_loss_fake, d_loss_cls, d_loss_gp;   /* last d_step */
+    float g_loss_fake, g_loss_rec, g_loss_cls;               /* last g_step */
+} sg_losses;
+/* Copies the last losses to the host (the only sync point of a step). */
+int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err);
+/* 1 if every parameter and Adam moment of both nets is finite, else 0. */
+int sg_model_all_finite(sg_model *m, int *finite, sg_err *err);
+
+/* Inference: y = G(x, c) for n images (any n; processed in chunks of batch),
+ * per-image IN statistics as in the reference's test(); running stats untouched. */
+int sg_model_generate(sg_model *m, int n, const float *x, const float *c, float *y, sg_err *err);
+
+#endif

@@ -1,0 +1,105 @@
+#include "cli.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cli_name = "stargan";
+int cli_quiet;
+static int progress_shown;
+
+void cli_init(const char *argv0)
+{
+    const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+    cli_name = slash ? slash + 1 : (argv0 ? argv0 : cli_name);
+}
+
+static void vmessage(const char *fmt, va_list ap)
+{
+    int saved = errno;
+    cli_progress_end();
+    fprintf(stderr, "%s: ", cli_name);
+    vfprintf(stderr, fmt, ap);
+    size_t n = strlen(fmt);
+    if (n && fmt[n - 1] == ':') fprintf(stderr, " %s", strerror(saved));
+    fputc('\n', stderr);
+}
+
+void cli_die(const char *fmt, ...)
+{
+    va_list ap; va_start(ap, fmt); vmessage(fmt, ap); va_end(ap);
+    exit(1);
+}
+
+void cli_die_err(const sg_err *err) { cli_die("%s", err->msg); }
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap; va_start(ap, fmt); vmessage(fmt, ap); va_end(ap);
+}
+
+void cli_usage_error(const char *fmt, ...)
+{
+    va_list ap; va_start(ap, fmt); vmessage(fmt, ap); va_end(ap);
+    fprintf(stderr, "Try '%s --help'.\n", cli_name);
+    exit(2);
+}
+
+void cli_version(void)
+{
+    printf("%s %s\n", cli_name, SG_VERSION);
+    cli_finish_stdout();
+    exit(0);
+}
+
+void cli_finish_stdout(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) cli_die("<stdout>:");
+}
+
+void cli_progress(const char *fmt, ...)
+{
+    static struct timespec last;
+    if (cli_quiet || !isatty(STDERR_FILENO)) return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (now.tv_sec - last.tv_sec) + (now.tv_nsec - last.tv_nsec) * 1e-9;
+    if (progress_shown && dt < 0.1) return;
+    last = now;
+    va_list ap; va_start(ap, fmt);
+    fprintf(stderr, "\r\033[K%s: ", cli_name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+    progress_shown = 1;
+}
+
+void cli_progress_end(void)
+{
+    if (progress_shown) { fputc('\n', stderr); progress_shown = 0; }
+}
+
+long cli_parse_long(const char *opt, const char *s, long min, long max)
+{
+    char *end; errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        cli_usage_error("%s: '%s' is not an integer", opt, s);
+    if (v < min || v > max)
+        cli_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
+    return v;
+}
+
+double cli_parse_double(const char *opt, const char *s, double min, double max)
+{
+    char *end; errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v != v)
+        cli_usage_error("%s: '%s' is not a number", opt, s);
+    if (v < min || v > max)
+        cli_usage_error("%s: %g is out of range [%g, %g]", opt, v, min, max);
+    return v;
+}

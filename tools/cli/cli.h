@@ -1,0 +1,34 @@
+/* Helpers shared by the tools (not part of lib/: these print and exit).
+ * Conventions: errors on stderr as "tool: message", exit 1; usage errors exit 2;
+ * -h/--help prints usage on stdout and exits 0; --version prints "tool VERSION". */
+#ifndef SG_CLI_H
+#define SG_CLI_H
+#include <stdio.h>
+#include "error.h"
+
+extern const char *cli_name;          /* set by cli_init from argv[0] */
+
+void cli_init(const char *argv0);
+/* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno). */
+void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* Prints err->msg as "tool: message", exit 1. */
+void cli_die_err(const sg_err *err) __attribute__((noreturn));
+/* "tool: message" on stderr (warning), returns. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
+void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void cli_version(void) __attribute__((noreturn));
+/* Flushes and checks stdout; dies if writing it failed (e.g. disk full). */
+void cli_finish_stdout(void);
+
+/* Progress line on stderr, only when stderr is a terminal and not quiet:
+ * rewritten in place at most ~10 times a second; cli_progress_end ends the line. */
+extern int cli_quiet;
+void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_progress_end(void);
+
+/* Strict number parsing for option values: dies with a usage error naming the option. */
+long cli_parse_long(const char *opt, const char *s, long min, long max);
+double cli_parse_double(const char *opt, const char *s, double min, double max);
+
+#endif
