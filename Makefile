@@ -11,7 +11,7 @@ NVCC      ?= $(CUDA_HOME)/bin/nvcc
 VERSION   := 0.1.0
 
 OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-pthread
-ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-format-truncation \
              -Ilib -Itools/cli -I$(OPENBLAS_INC) -pthread -MMD -MP \
              -DSG_VERSION='"$(VERSION)"' $(CUDA_DEFS) $(CFLAGS)
 LDLIBS   = -llmdb -lturbojpeg -lpng -lopenblas -lm -lpthread $(CUDA_LIBS)
