@@ -1,0 +1,334 @@
+#include "celeba_attrs.h"
+#include "fileio.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const sg_celeba_attr_names[40] = {
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald",
+    "Bangs", "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair",
+    "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin",
+    "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones",
+    "Male", "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard",
+    "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks",
+    "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings",
+    "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+};
+
+/* The list files are at most a few tens of MB (CelebA's is 26 MB). */
+#define ATTR_FILE_MAX ((size_t)1 << 31)
+#define MAX_ATTRS 4096
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* Splits one line (without its '\n') into tokens in place. Returns the count
+ * (tokens beyond max are counted but not stored). */
+static int split_tokens(char *s, char *end, char **tok, int max)
+{
+    int n = 0;
+    while (s < end) {
+        while (s < end && is_blank(*s)) s++;
+        if (s == end) break;
+        char *start = s;
+        while (s < end && !is_blank(*s)) s++;
+        if (n < max) tok[n] = start;
+        n++;
+        if (s < end) *s++ = 0;
+        else *s = 0;   /* end points at '\n' or the final NUL */
+    }
+    return n;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;    /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+void sg_attr_table_free(sg_attr_table *t)
+{
+    if (!t) return;
+    if (t->attr_names)
+        for (int i = 0; i < t->n_attrs; i++) free(t->attr_names[i]);
+    if (t->file_names)
+        for (size_t i = 0; i < t->n_rows; i++) free(t->file_names[i]);
+    free(t->attr_names);
+    free(t->file_names);
+    free(t->values);
+    memset(t, 0, sizeof *t);
+}
+
+int sg_attr_table_create(sg_attr_table *t, int n_attrs, const char *const *names, size_t n_rows, sg_err *err)
+{
+    memset(t, 0, sizeof *t);
+    t->names_trailing_space = 1;
+    t->attr_names = calloc(n_attrs ? n_attrs : 1, sizeof *t->attr_names);
+    t->file_names = calloc(n_rows ? n_rows : 1, sizeof *t->file_names);
+    t->values = malloc(n_rows * (size_t)n_attrs + 1);
+    if (!t->attr_names || !t->file_names || !t->values) goto oom;
+    t->n_attrs = n_attrs;
+    t->n_rows = n_rows;
+    for (int i = 0; i < n_attrs; i++)
+        if (!(t->attr_names[i] = strdup(names[i]))) goto oom;
+    memset(t->values, -1, n_rows * n_attrs);
+    return 0;
+oom:
+    sg_attr_table_free(t);
+    return sg_errf(err, "out of memory");
+}
+
+/* Open-addressing set of file names; returns the row already holding name, or
+ * inserts row and returns -1. */
+typedef struct { size_t cap; long *slot; } name_set;
+
+static long name_set_insert(name_set *s, char **names, const char *name, long row)
+{
+    size_t i = hash_str(name) & (s->cap - 1);
+    while (s->slot[i] >= 0) {
+        if (strcmp(names[s->slot[i]], name) == 0) return s->slot[i];
+        i = (i + 1) & (s->cap - 1);
+    }
+    s->slot[i] = row;
+    return -1;
+}
+
+int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_table *t, sg_err *err)
+{
+    memset(t, 0, sizeof *t);
+    char *buf = malloc(len + 1);
+    char **tok = malloc((MAX_ATTRS + 2) * sizeof *tok);
+    size_t *row_line = NULL;
+    name_set set = {0, NULL};
+    size_t cap_rows = 0;
+    int rc = -1;
+    if (!buf || !tok) { sg_errf(err, "%s: out of memory", name); goto done; }
+    memcpy(buf, text, len);
+    buf[len] = 0;
+
+    int only_blank = 1;
+    for (size_t i = 0; i < len && only_blank; i++)
+        if (!is_blank(buf[i]) && buf[i] != '\n') only_blank = 0;
+    if (only_blank) { sg_errf(err, "%s: empty file", name); goto done; }
+
+    char *p = buf, *end = buf + len;
+    size_t line_no = 0, expected_rows = 0;
+    int have_count = 0, have_names = 0;
+    while (p < end) {
+        char *nl = memchr(p, '\n', end - p);
+        char *le = nl ? nl : end;
+        line_no++;
+        int n = split_tokens(p, le, tok, MAX_ATTRS + 2);
+        p = nl ? nl + 1 : end;
+        if (!have_count) {
+            char *q = n == 1 ? tok[0] : NULL;
+            unsigned long long v = 0;
+            int ok = q && *q;
+            for (; ok && *q; q++) {
+                if (*q < '0' || *q > '9' || v > (unsigned long long)1e15) ok = 0;
+                else v = v * 10 + (unsigned)(*q - '0');
+            }
+            if (!ok) {
+                sg_errf(err, "%s line %zu: expected the number of rows, found %s%.40s%s", name, line_no,
+                        n ? "'" : "", n ? tok[0] : "an empty line", n ? (n > 1 ? " ...'" : "'") : "");
+                goto done;
+            }
+            expected_rows = (size_t)v;
+            have_count = 1;
+            continue;
+        }
+        if (!have_names) {
+            if (n == 0) { sg_errf(err, "%s line %zu: expected attribute names, found an empty line", name, line_no); goto done; }
+            if (n > MAX_ATTRS) { sg_errf(err, "%s line %zu: more than %d attribute names", name, line_no, MAX_ATTRS); goto done; }
+            for (int i = 0; i < n; i++)
+                if (!strcmp(tok[i], "1") || !strcmp(tok[i], "-1")) {
+                    sg_errf(err, "%s line %zu: expected attribute names, found a data row (missing header line?)", name, line_no);
+                    goto done;
+                }
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < i; j++)
+                    if (!strcmp(tok[i], tok[j])) {
+                        sg_errf(err, "%s line %zu: duplicate attribute name %s (names %d and %d)", name, line_no, tok[i], j + 1, i + 1);
+                        goto done;
+                    }
+            t->attr_names = calloc(n, sizeof *t->attr_names);
+            if (!t->attr_names) { sg_errf(err, "%s: out of memory", name); goto done; }
+            t->n_attrs = n;
+            for (int i = 0; i < n; i++)
+                if (!(t->attr_names[i] = strdup(tok[i]))) { sg_errf(err, "%s: out of memory", name); goto done; }
+            /* Whether a blank follows the last name (split_tokens overwrote it
+             * with a NUL, so look at the original text). */
+            {
+                size_t off = (size_t)(tok[n - 1] + strlen(tok[n - 1]) - buf);
+                t->names_trailing_space = off < len && (text[off] == ' ' || text[off] == '\t');
+            }
+            have_names = 1;
+            continue;
+        }
+        if (n == 0) continue;   /* blank lines (e.g. at the end) */
+        if (n - 1 != t->n_attrs) {
+            sg_errf(err, "%s line %zu: expected %d values, found %d", name, line_no, t->n_attrs, n - 1);
+            goto done;
+        }
+        if (t->n_rows == cap_rows) {
+            size_t nc = cap_rows ? cap_rows * 2 : 1024;
+            char **fn = realloc(t->file_names, nc * sizeof *fn);
+            if (fn) t->file_names = fn;
+            int8_t *va = realloc(t->values, nc * t->n_attrs);
+            if (va) t->values = va;
+            size_t *rl = realloc(row_line, nc * sizeof *rl);
+            if (rl) row_line = rl;
+            if (!fn || !va || !rl) { sg_errf(err, "%s: out of memory", name); goto done; }
+            cap_rows = nc;
+        }
+        int8_t *row = t->values + t->n_rows * t->n_attrs;
+        for (int a = 0; a < t->n_attrs; a++) {
+            const char *v = tok[a + 1];
+            if (!strcmp(v, "1")) row[a] = 1;
+            else if (!strcmp(v, "-1")) row[a] = -1;
+            else {
+                sg_errf(err, "%s line %zu: value '%.20s' of %s is not 1 or -1", name, line_no, v, t->attr_names[a]);
+                goto done;
+            }
+        }
+        if (!(t->file_names[t->n_rows] = strdup(tok[0]))) { sg_errf(err, "%s: out of memory", name); goto done; }
+        row_line[t->n_rows] = line_no;
+        t->n_rows++;
+    }
+    if (!have_names) { sg_errf(err, "%s line %zu: missing the line of attribute names", name, line_no + 1); goto done; }
+    if (t->n_rows != expected_rows) {
+        sg_errf(err, "%s line 1: the count says %zu rows, but the file has %zu", name, expected_rows, t->n_rows);
+        goto done;
+    }
+    set.cap = 16;
+    while (set.cap < 2 * t->n_rows) set.cap *= 2;
+    set.slot = malloc(set.cap * sizeof *set.slot);
+    if (!set.slot) { sg_errf(err, "%s: out of memory", name); goto done; }
+    memset(set.slot, -1, set.cap * sizeof *set.slot);
+    for (size_t i = 0; i < t->n_rows; i++) {
+        long first = name_set_insert(&set, t->file_names, t->file_names[i], (long)i);
+        if (first >= 0) {
+            sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", name, row_line[i],
+                    t->file_names[i], row_line[first]);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    if (rc != 0) sg_attr_table_free(t);
+    free(set.slot);
+    free(row_line);
+    free(tok);
+    free(buf);
+    return rc;
+}
+
+int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err)
+{
+    uint8_t *data;
+    size_t len;
+    memset(t, 0, sizeof *t);
+    if (sg_read_file(path, ATTR_FILE_MAX, &data, &len, err) != 0) return -1;
+    int rc = sg_attr_table_parse(strcmp(path, "-") ? path : "<stdin>", (const char *)data, len, t, err);
+    free(data);
+    return rc;
+}
+
+int sg_attr_table_format(const sg_attr_table *t, const size_t *rows, size_t n_rows,
+                         char **out, size_t *out_len, sg_err *err)
+{
+    if (!rows) n_rows = t->n_rows;
+    size_t cap = 32 + (t->n_attrs + 1);
+    for (int a = 0; a < t->n_attrs; a++) cap += strlen(t->attr_names[a]) + 1;
+    for (size_t i = 0; i < n_rows; i++) {
+        size_t r = rows ? rows[i] : i;
+        if (r >= t->n_rows) return sg_errf(err, "row %zu out of range (%zu rows)", r, t->n_rows);
+        cap += strlen(t->file_names[r]) + 3 * (size_t)t->n_attrs + 1;
+    }
+    char *buf = malloc(cap), *p = buf;
+    if (!buf) return sg_errf(err, "out of memory");
+    p += sprintf(p, "%zu\n", n_rows);
+    for (int a = 0; a < t->n_attrs; a++) {
+        if (a) *p++ = ' ';
+        size_t l = strlen(t->attr_names[a]);
+        memcpy(p, t->attr_names[a], l);
+        p += l;
+    }
+    if (t->names_trailing_space) *p++ = ' ';
+    *p++ = '\n';
+    for (size_t i = 0; i < n_rows; i++) {
+        size_t r = rows ? rows[i] : i;
+        size_t l = strlen(t->file_names[r]);
+        memcpy(p, t->file_names[r], l);
+        p += l;
+        const int8_t *v = t->values + r * t->n_attrs;
+        for (int a = 0; a < t->n_attrs; a++) {
+            /* " %2d": "  1" or " -1" */
+            p[0] = ' ';
+            p[1] = v[a] > 0 ? ' ' : '-';
+            p[2] = '1';
+            p += 3;
+        }
+        *p++ = '\n';
+    }
+    *out = buf;
+    *out_len = (size_t)(p - buf);
+    return 0;
+}
+
+int sg_attr_table_write(const char *path, const sg_attr_table *t, const size_t *rows, size_t n_rows, sg_err *err)
+{
+    char *buf;
+    size_t len;
+    if (sg_attr_table_format(t, rows, n_rows, &buf, &len, err) != 0) return sg_err_prefix(err, "%s", path);
+    int rc = sg_write_file_atomic(path, buf, len, err);
+    free(buf);
+    return rc;
+}
+
+int sg_attr_table_find(const sg_attr_table *t, const char *name)
+{
+    for (int a = 0; a < t->n_attrs; a++)
+        if (!strcmp(t->attr_names[a], name)) return a;
+    return -1;
+}
+
+/* "valid: A B C ..." cut to fit the message. */
+static void list_names(const sg_attr_table *t, char *s, size_t n)
+{
+    size_t used = 0;
+    s[0] = 0;
+    for (int a = 0; a < t->n_attrs; a++) {
+        size_t l = strlen(t->attr_names[a]);
+        if (used + l + 6 >= n) { snprintf(s + used, n - used, " ..."); return; }
+        used += snprintf(s + used, n - used, "%s%s", a ? " " : "", t->attr_names[a]);
+    }
+}
+
+int sg_attr_table_select(const sg_attr_table *t, const char *csv, int *idx, int max, int *n, sg_err *err)
+{
+    char valid[700];
+    *n = 0;
+    const char *p = csv;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        char item[256];
+        if (l == 0) return sg_errf(err, "empty attribute name in '%s'", csv);
+        if (l >= sizeof item) return sg_errf(err, "attribute name too long in '%.40s...'", csv);
+        memcpy(item, p, l);
+        item[l] = 0;
+        int a = sg_attr_table_find(t, item);
+        if (a < 0) {
+            list_names(t, valid, sizeof valid);
+            return sg_errf(err, "unknown attribute '%s' (valid: %s)", item, valid);
+        }
+        for (int i = 0; i < *n; i++)
+            if (idx[i] == a) return sg_errf(err, "attribute %s given twice in '%s'", item, csv);
+        if (*n >= max) return sg_errf(err, "more than %d attributes in '%.40s'", max, csv);
+        idx[(*n)++] = a;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return 0;
+}

@@ -1,0 +1,58 @@
+/* CelebA attribute lists (list_attr_celeba.txt and files in the same format).
+ *
+ * Format (see celeba-attrs(5)):
+ *   line 1: number of rows
+ *   line 2: attribute names separated by spaces (CelebA ends it with a space)
+ *   then one row per image: file name, one space, then each value right-aligned
+ *   in width 2 (" 1" or "-1") joined by single spaces:  "000001.jpg -1  1  1 -1 ..."
+ * The reader accepts any blanks between fields, CRLF line ends and blank lines;
+ * the writer writes CelebA's exact layout with LF line ends, so reading and
+ * writing an unmodified CelebA file reproduces it byte for byte. */
+#ifndef SG_CELEBA_ATTRS_H
+#define SG_CELEBA_ATTRS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+typedef struct {
+    int n_attrs;
+    char **attr_names;          /* (n_attrs) in file order (CelebA: 40) */
+    size_t n_rows;
+    char **file_names;          /* (n_rows) e.g. "000001.jpg" */
+    int8_t *values;             /* (n_rows, n_attrs), each -1 or 1 */
+    int names_trailing_space;   /* line 2 ends in a space (CelebA's does); kept for byte-exact rewrites */
+} sg_attr_table;
+
+/* CelebA's 40 attribute names in its order. */
+extern const char *const sg_celeba_attr_names[40];
+
+/* Reads and validates path ("-" = stdin). Errors: "PATH line N: problem". */
+int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err);
+/* Parses text of len bytes; name is used in messages. */
+int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_table *t, sg_err *err);
+
+/* An empty table of n_rows rows with the given names, every value -1 and every
+ * file name NULL (the caller fills file_names[i] with malloc'd strings). */
+int sg_attr_table_create(sg_attr_table *t, int n_attrs, const char *const *names, size_t n_rows, sg_err *err);
+
+/* Formats rows (indices into t; rows == NULL means all n_rows in order) in
+ * CelebA's layout; *out is malloc'd. */
+int sg_attr_table_format(const sg_attr_table *t, const size_t *rows, size_t n_rows,
+                         char **out, size_t *out_len, sg_err *err);
+/* Formats and writes atomically (see fileio.h). */
+int sg_attr_table_write(const char *path, const sg_attr_table *t, const size_t *rows, size_t n_rows, sg_err *err);
+
+/* Index of the attribute called name, or -1. */
+int sg_attr_table_find(const sg_attr_table *t, const char *name);
+/* Parses "A,B,C" into attribute indices (at most max). An unknown name, an empty
+ * item or a name given twice is an error naming it (and listing the valid names). */
+int sg_attr_table_select(const sg_attr_table *t, const char *csv, int *idx, int max, int *n, sg_err *err);
+
+static inline int8_t sg_attr_value(const sg_attr_table *t, size_t row, int attr)
+{
+    return t->values[row * (size_t)t->n_attrs + attr];
+}
+
+void sg_attr_table_free(sg_attr_table *t);
+
+#endif

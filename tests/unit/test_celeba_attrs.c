@@ -1,0 +1,161 @@
+/* lib/celeba_attrs: parsing (good and bad files), byte-exact round trip, select. */
+#include "check.h"
+#include "celeba_attrs.h"
+#include "fileio.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A 3-attribute file in CelebA's exact layout. */
+static const char GOOD[] =
+    "3\n"
+    "Bald Bangs Young \n"
+    "000001.jpg -1  1  1\n"
+    "000002.jpg  1 -1 -1\n"
+    "000003.jpg -1 -1  1\n";
+
+static int parse(const char *text, sg_attr_table *t, sg_err *err)
+{
+    return sg_attr_table_parse("t.txt", text, strlen(text), t, err);
+}
+
+/* Expects text to be rejected with a message containing want. */
+static void expect_bad(const char *text, const char *want, int line)
+{
+    sg_attr_table t;
+    sg_err err = {{0}};
+    int rc = parse(text, &t, &err);
+    CHECK(rc == -1, "case at line %d: accepted a bad file", line);
+    CHECK(strstr(err.msg, want) != NULL, "case at line %d: message '%s' lacks '%s'", line, err.msg, want);
+    CHECK(t.n_rows == 0 && t.values == NULL, "case at line %d: table not cleared on error", line);
+}
+#define BAD(text, want) expect_bad(text, want, __LINE__)
+
+static void test_good(void)
+{
+    sg_attr_table t;
+    sg_err err = {{0}};
+    CHECK(parse(GOOD, &t, &err) == 0, "good file rejected: %s", err.msg);
+    CHECK(t.n_attrs == 3 && t.n_rows == 3, "shape %d x %zu", t.n_attrs, t.n_rows);
+    CHECK(!strcmp(t.attr_names[1], "Bangs"), "name 1 = %s", t.attr_names[1]);
+    CHECK(!strcmp(t.file_names[2], "000003.jpg"), "file 2 = %s", t.file_names[2]);
+    CHECK(sg_attr_value(&t, 0, 0) == -1 && sg_attr_value(&t, 0, 1) == 1 && sg_attr_value(&t, 1, 0) == 1,
+          "values wrong");
+    CHECK(t.names_trailing_space == 1, "trailing space not seen");
+    CHECK(sg_attr_table_find(&t, "Young") == 2 && sg_attr_table_find(&t, "Male") == -1, "find");
+
+    /* Round trip: byte for byte. */
+    char *out; size_t len;
+    CHECK(sg_attr_table_format(&t, NULL, 0, &out, &len, &err) == 0, "format: %s", err.msg);
+    CHECK(len == strlen(GOOD) && !memcmp(out, GOOD, len), "round trip differs:\n%.*s", (int)len, out);
+    free(out);
+
+    /* A subset of rows: count updated, rows unchanged. */
+    size_t rows[] = {2, 0};
+    CHECK(sg_attr_table_format(&t, rows, 2, &out, &len, &err) == 0, "format rows: %s", err.msg);
+    const char *want = "2\nBald Bangs Young \n000003.jpg -1 -1  1\n000001.jpg -1  1  1\n";
+    CHECK(len == strlen(want) && !memcmp(out, want, len), "subset differs:\n%.*s", (int)len, out);
+    free(out);
+
+    /* select */
+    int idx[8], n;
+    CHECK(sg_attr_table_select(&t, "Young,Bald", idx, 8, &n, &err) == 0 && n == 2 && idx[0] == 2 && idx[1] == 0,
+          "select: %s", err.msg);
+    CHECK(sg_attr_table_select(&t, "Young,Blond_Hair", idx, 8, &n, &err) == -1
+          && strstr(err.msg, "unknown attribute 'Blond_Hair'") && strstr(err.msg, "Bald Bangs Young"),
+          "select unknown: %s", err.msg);
+    CHECK(sg_attr_table_select(&t, "Young,,Bald", idx, 8, &n, &err) == -1 && strstr(err.msg, "empty"),
+          "select empty: %s", err.msg);
+    CHECK(sg_attr_table_select(&t, "Young,Young", idx, 8, &n, &err) == -1 && strstr(err.msg, "twice"),
+          "select twice: %s", err.msg);
+    sg_attr_table_free(&t);
+}
+
+static void test_lenient(void)
+{
+    /* CRLF, tabs, extra blanks, no trailing space on the names, trailing blank lines. */
+    const char *text = "3\r\nBald\tBangs  Young\r\n000001.jpg\t-1 1 1\r\n\r\n000002.jpg 1   -1 -1\r\n"
+                       "000003.jpg -1 -1 1\r\n\r\n\n";
+    sg_attr_table t;
+    sg_err err = {{0}};
+    CHECK(parse(text, &t, &err) == 0, "lenient file rejected: %s", err.msg);
+    CHECK(t.n_rows == 3 && t.n_attrs == 3 && sg_attr_value(&t, 1, 0) == 1, "lenient shape/values");
+    CHECK(t.names_trailing_space == 0, "trailing space wrongly seen");
+    char *out; size_t len;
+    sg_attr_table_format(&t, NULL, 0, &out, &len, &err);
+    const char *want = "3\nBald Bangs Young\n000001.jpg -1  1  1\n000002.jpg  1 -1 -1\n000003.jpg -1 -1  1\n";
+    CHECK(len == strlen(want) && !memcmp(out, want, len), "normalised output differs:\n%.*s", (int)len, out);
+    free(out);
+    sg_attr_table_free(&t);
+
+    /* Zero rows is a valid file. */
+    CHECK(parse("0\nA B\n", &t, &err) == 0 && t.n_rows == 0, "empty table rejected: %s", err.msg);
+    sg_attr_table_free(&t);
+}
+
+static void test_bad(void)
+{
+    BAD("", "t.txt: empty file");
+    BAD("\n \n", "t.txt: empty file");
+    BAD("abc\nA B\n", "t.txt line 1: expected the number of rows, found 'abc'");
+    BAD("3 4\nA B\n", "t.txt line 1: expected the number of rows");
+    BAD("-3\nA B\n", "t.txt line 1: expected the number of rows");
+    BAD("\nA B\n", "t.txt line 1: expected the number of rows, found an empty line");
+    BAD("1\n", "t.txt line 2: missing the line of attribute names");
+    BAD("1\n000001.jpg -1 1\n", "t.txt line 2: expected attribute names, found a data row");
+    BAD("1\nA B A\n000001.jpg -1 1 1\n", "t.txt line 2: duplicate attribute name A");
+    BAD("2\nA B\n000001.jpg -1 1\n", "t.txt line 1: the count says 2 rows, but the file has 1");
+    BAD("1\nA B\n000001.jpg -1 1\n000002.jpg 1 1\n", "the count says 1 rows, but the file has 2");
+    BAD("2\nA B\n000001.jpg -1 1\n000002.jpg 1\n", "t.txt line 4: expected 2 values, found 1");
+    BAD("1\nA B\n000001.jpg -1 1 1\n", "t.txt line 3: expected 2 values, found 3");
+    BAD("1\nA B\n000001.jpg -1 x\n", "t.txt line 3: value 'x' of B is not 1 or -1");
+    BAD("1\nA B\n000001.jpg 0 1\n", "t.txt line 3: value '0' of A is not 1 or -1");
+    BAD("1\nA B\n000001.jpg +1 1\n", "value '+1' of A");
+    BAD("1\nA B\n000001.jpg 1.0 1\n", "value '1.0' of A");
+    BAD("4\nA B\n000001.jpg -1 1\n000002.jpg -1 1\n\n000003.jpg 1 1\n000002.jpg 1 -1\n",
+        "t.txt line 7: duplicate file name 000002.jpg (first on line 4)");
+}
+
+static void test_file_io(void)
+{
+    char dir[] = "/tmp/test_celeba_attrs.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char in[256], out[256];
+    snprintf(in, sizeof in, "%s/in.txt", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    sg_err err = {{0}};
+    CHECK(sg_write_file_atomic(in, GOOD, strlen(GOOD), &err) == 0, "write: %s", err.msg);
+    sg_attr_table t;
+    CHECK(sg_attr_table_read(in, &t, &err) == 0, "read: %s", err.msg);
+    CHECK(sg_attr_table_write(out, &t, NULL, 0, &err) == 0, "write table: %s", err.msg);
+    uint8_t *data; size_t len;
+    CHECK(sg_read_file(out, 1 << 20, &data, &len, &err) == 0, "read back: %s", err.msg);
+    CHECK(len == strlen(GOOD) && !memcmp(data, GOOD, len), "file round trip differs");
+    free(data);
+    sg_attr_table_free(&t);
+
+    /* Errors name the path. */
+    CHECK(sg_attr_table_read("/nonexistent/x.txt", &t, &err) == -1 && strstr(err.msg, "/nonexistent/x.txt"),
+          "missing file: %s", err.msg);
+    unlink(in); unlink(out); rmdir(dir);
+
+    /* create: CelebA's names, every value -1. */
+    CHECK(sg_attr_table_create(&t, 40, sg_celeba_attr_names, 2, &err) == 0, "create");
+    t.file_names[0] = strdup("000001.jpg");
+    t.file_names[1] = strdup("000002.jpg");
+    char *buf;
+    sg_attr_table_format(&t, NULL, 0, &buf, &len, &err);
+    CHECK(!strncmp(buf, "2\n5_o_Clock_Shadow Arched_Eyebrows ", 35), "create header: %.40s", buf);
+    CHECK(strstr(buf, "Wearing_Necktie Young \n000001.jpg -1 -1") != NULL, "create layout");
+    free(buf);
+    sg_attr_table_free(&t);
+}
+
+int main(void)
+{
+    test_good();
+    test_lenient();
+    test_bad();
+    test_file_io();
+    return check_done();
+}
