@@ -1,0 +1,206 @@
+/* JPEG (TurboJPEG) and PNG (libpng) decoding to RGB8, with size limits checked
+ * from the header before any pixel buffer is allocated. */
+#include "image.h"
+#include "fileio.h"
+#include <png.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <turbojpeg.h>
+
+static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+static int is_jpeg(const uint8_t *d, size_t n) { return n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff; }
+static int is_png(const uint8_t *d, size_t n) { return n >= 8 && memcmp(d, png_signature, 8) == 0; }
+
+static int check_limits(int w, int h, sg_err *err)
+{
+    if (w <= 0 || h <= 0) return sg_errf(err, "bad image size %dx%d", w, h);
+    if (w > SG_IMAGE_MAX_SIDE || h > SG_IMAGE_MAX_SIDE)
+        return sg_errf(err, "image is %dx%d; sides above %d are refused", w, h, SG_IMAGE_MAX_SIDE);
+    if ((long)w * h > SG_IMAGE_MAX_PIXELS)
+        return sg_errf(err, "image is %dx%d; more than %ld pixels are refused", w, h, SG_IMAGE_MAX_PIXELS);
+    return 0;
+}
+
+/* One TurboJPEG decompressor per thread, created on first use and destroyed at
+ * thread exit: creating one per image costs more than a small JPEG's decode. */
+static pthread_key_t tj_key;
+static pthread_once_t tj_once = PTHREAD_ONCE_INIT;
+static void tj_destroy(void *h) { if (h) tjDestroy(h); }
+static void tj_key_create(void) { pthread_key_create(&tj_key, tj_destroy); }
+
+static tjhandle thread_decompressor(void)
+{
+    pthread_once(&tj_once, tj_key_create);
+    tjhandle h = pthread_getspecific(tj_key);
+    if (!h) {
+        h = tjInitDecompress();
+        if (h) pthread_setspecific(tj_key, h);
+    }
+    return h;
+}
+
+static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *cs, sg_err *err)
+{
+    int subsamp = 0;
+    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, cs) != 0)
+        return sg_errf(err, "JPEG: %s", tjGetErrorStr2(tj));
+    return 0;
+}
+
+static int decode_jpeg(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
+{
+    tjhandle tj = thread_decompressor();
+    if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
+    int w, h, cs;
+    if (jpeg_header(tj, data, len, &w, &h, &cs, err)) return -1;
+    if (check_limits(w, h, err)) return -1;
+    if (cs == TJCS_CMYK || cs == TJCS_YCCK)
+        return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported");
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    if (!rgb) return sg_errf(err, "out of memory for a %dx%d image", w, h);
+    /* ACCURATEDCT = libjpeg's islow IDCT, fancy upsampling on: Pillow's defaults.
+     * Any warning (e.g. "Premature end of JPEG file") makes tjDecompress2 return
+     * -1 with TJERR_WARNING; Pillow refuses truncated files too, so we do. */
+    if (tjDecompress2(tj, data, (unsigned long)len, rgb, w, 0, h, TJPF_RGB, TJFLAG_ACCURATEDCT) != 0) {
+        int fatal = tjGetErrorCode(tj) == TJERR_FATAL;
+        sg_errf(err, "JPEG: %s%s", fatal ? "" : "corrupt or truncated data: ", tjGetErrorStr2(tj));
+        free(rgb);
+        return -1;
+    }
+    out->width = w; out->height = h; out->rgb = rgb;
+    return 0;
+}
+
+typedef struct {
+    const uint8_t *data;
+    size_t len, pos;
+    char msg[256];
+} png_source;
+
+static void png_read_mem(png_structp png, png_bytep dst, png_size_t n)
+{
+    png_source *src = png_get_io_ptr(png);
+    if (n > src->len - src->pos) png_error(png, "truncated data");
+    memcpy(dst, src->data + src->pos, n);
+    src->pos += n;
+}
+
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+    png_source *src = png_get_error_ptr(png);
+    snprintf(src->msg, sizeof src->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
+
+static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
+{
+    png_source src = {data, len, 0, "unknown error"};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return sg_errf(err, "PNG: out of memory");
+    }
+    /* volatile: modified between setjmp and a possible longjmp. */
+    uint8_t *volatile rgb = NULL;
+    png_bytep *volatile rows = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(rgb); free(rows);
+        return sg_errf(err, "PNG: %s", src.msg);
+    }
+    png_set_read_fn(png, &src, png_read_mem);
+    png_set_user_limits(png, SG_IMAGE_MAX_SIDE, SG_IMAGE_MAX_SIDE);
+    png_read_info(png, info);
+    png_uint_32 w32, h32;
+    int depth, color, interlace;
+    png_get_IHDR(png, info, &w32, &h32, &depth, &color, &interlace, NULL, NULL);
+    int w = (int)w32, h = (int)h32;
+    if (check_limits(w, h, err)) { png_destroy_read_struct(&png, &info, NULL); return -1; }
+
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    /* Pillow opens 16-bit grey as mode "I", whose conversion to RGB clips at 255;
+     * every other 16-bit type keeps the high byte (its "RGB;16B", "LA;16B"). */
+    int grey16 = color == PNG_COLOR_TYPE_GRAY && depth == 16;
+    if (depth == 16 && !grey16) png_set_strip_16(png);
+    /* Palette expansion turns tRNS into an alpha channel: strip that as well. */
+    if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS)) png_set_strip_alpha(png);
+    if (!grey16 && (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA)) png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_rowbytes(png, info) != (size_t)w * (grey16 ? 2 : 3)) {
+        snprintf(src.msg, sizeof src.msg, "unsupported pixel layout");
+        png_longjmp(png, 1);
+    }
+    rgb = malloc((size_t)w * h * 3);
+    rows = malloc(sizeof *rows * (size_t)h);
+    if (!rgb || !rows) {
+        snprintf(src.msg, sizeof src.msg, "out of memory for a %dx%d image", w, h);
+        png_longjmp(png, 1);
+    }
+    for (int y = 0; y < h; y++) rows[y] = rgb + (size_t)y * w * 3;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    if (grey16) {
+        /* Each row holds w big-endian uint16 in its first 2w bytes: expand in place from the end. */
+        for (int y = 0; y < h; y++) {
+            uint8_t *row = rows[y];
+            for (int x = w - 1; x >= 0; x--) {
+                unsigned v = (unsigned)row[2 * x] << 8 | row[2 * x + 1];   /* PNG is big-endian */
+                uint8_t g = v > 255 ? 255 : (uint8_t)v;
+                row[3 * x] = row[3 * x + 1] = row[3 * x + 2] = g;
+            }
+        }
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    out->width = w; out->height = h; out->rgb = rgb;
+    return 0;
+}
+
+int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
+{
+    out->width = out->height = 0;
+    out->rgb = NULL;
+    if (is_jpeg(data, len)) return decode_jpeg(data, len, out, err);
+    if (is_png(data, len)) return decode_png(data, len, out, err);
+    if (len == 0) return sg_errf(err, "empty file");
+    return sg_errf(err, "not a JPEG or PNG image");
+}
+
+int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err)
+{
+    if (is_jpeg(data, len)) {
+        tjhandle tj = thread_decompressor();
+        if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
+        int cs;
+        return jpeg_header(tj, data, len, width, height, &cs, err);
+    }
+    if (is_png(data, len)) {
+        /* IHDR is the first chunk: signature(8) length(4) "IHDR"(4) width(4) height(4). */
+        if (len < 24 || memcmp(data + 12, "IHDR", 4) != 0) return sg_errf(err, "PNG: missing IHDR");
+        *width = (int)((uint32_t)data[16] << 24 | data[17] << 16 | data[18] << 8 | data[19]);
+        *height = (int)((uint32_t)data[20] << 24 | data[21] << 16 | data[22] << 8 | data[23]);
+        return 0;
+    }
+    return sg_errf(err, "not a JPEG or PNG image");
+}
+
+int sg_image_read_file(const char *path, sg_image *out, sg_err *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    out->width = out->height = 0;
+    out->rgb = NULL;
+    if (sg_read_file(path, SG_IMAGE_MAX_FILE, &data, &len, err)) return -1;
+    int rc = sg_image_decode(data, len, out, err);
+    free(data);
+    if (rc) return sg_err_prefix(err, "%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
+    return 0;
+}
