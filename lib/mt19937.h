@@ -1,0 +1,26 @@
+/* MT19937 seeded and used exactly as CPython's `random` module does, so that
+ * `random.seed(S); random.shuffle(x)` of the reference implementation
+ * (yunjey/stargan's CelebA test split) can be reproduced bit for bit. */
+#ifndef SG_MT19937_H
+#define SG_MT19937_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t mt[624];
+    int index;
+} sg_mt19937;
+
+/* random.seed(seed) for a non-negative int seed: init_by_array with the seed's
+ * 32-bit words, least significant first ([0] for seed 0). */
+void sg_mt_seed_python(sg_mt19937 *m, uint64_t seed);
+uint32_t sg_mt_uint32(sg_mt19937 *m);
+/* random.getrandbits(k), 1 <= k <= 32. */
+uint32_t sg_mt_getrandbits(sg_mt19937 *m, int k);
+/* random._randbelow(n), 1 <= n <= 2^32 - 1: rejection sampling with n.bit_length() bits. */
+uint32_t sg_mt_randbelow(sg_mt19937 *m, uint32_t n);
+/* random.shuffle(x) (CPython 3) applied to a permutation of n indices:
+ * perm must hold n entries (usually 0..n-1) and is shuffled in place. */
+void sg_mt_shuffle_python(sg_mt19937 *m, size_t *perm, size_t n);
+
+#endif
