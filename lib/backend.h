@@ -1,0 +1,177 @@
+/* The compute backend: a table of operations over backend memory, implemented
+ * once for the CPU (lib/backend_cpu.c, float32, the reference every other
+ * backend is checked against) and once for CUDA (kernels/*.cu). The model
+ * (lib/model.c) calls only these operations.
+ *
+ * Memory. Pointers passed to ops are backend memory from ops->alloc: host
+ * memory for the CPU backend, device memory for CUDA. Every tensor is float32,
+ * NCHW, contiguous. Host memory is touched only by upload/download/all_finite.
+ *
+ * Errors. Ops return nothing: a failure (a CUDA error, a bad argument) is
+ * recorded in the backend as its first error and later ops may be skipped.
+ * ops->sync waits for all queued work and returns 0, or -1 with that first
+ * error in err (and clears it). alloc returns NULL on failure and records it.
+ *
+ * Aliasing. Unless an op says otherwise, outputs must not overlap inputs.
+ * Elementwise ops (relu..., add, scale, lerp) allow out == in exactly.
+ *
+ * Determinism. For a fixed backend and thread count every op gives bit-equal
+ * results from run to run (fixed reduction orders, no atomics on floats), so
+ * that a resumed training run reproduces an uninterrupted one.
+ *
+ * Shapes below: N batch, C/Ci/Co channels, H/W input height/width, Ho/Wo
+ * output height/width, K square kernel size, HW = H*W. For a conv with stride s
+ * and zero padding p: Ho = (H + 2p - K)/s + 1, Wo likewise (floor).
+ *
+ * Accumulation. Ops named *_backward_filter and the dgamma/dbeta outputs of
+ * instnorm_backward ADD into their outputs (+=): the model zeroes gradients
+ * once per step. Every other output is overwritten. */
+#ifndef SG_BACKEND_H
+#define SG_BACKEND_H
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+typedef struct sg_backend sg_backend;
+typedef struct sg_backend_ops sg_backend_ops;
+
+struct sg_backend {
+    const sg_backend_ops *ops;
+    const char *name;        /* "cpu", "cuda" */
+    void *impl;              /* backend-private state (threads, scratch, handles, stream) */
+};
+
+struct sg_backend_ops {
+    /* ---- lifetime and memory ------------------------------------------ */
+    void (*destroy)(sg_backend *be);                 /* frees be itself too */
+    /* Waits for queued work; returns 0, or -1 and the first recorded error. */
+    int (*sync)(sg_backend *be, sg_err *err);
+    void *(*alloc)(sg_backend *be, size_t bytes);    /* zero-filled; NULL on failure */
+    void (*free)(sg_backend *be, void *p);           /* p may be NULL */
+    void (*upload)(sg_backend *be, void *dst, const void *host_src, size_t bytes);
+    void (*download)(sg_backend *be, void *host_dst, const void *src, size_t bytes); /* synchronous */
+    void (*copy)(sg_backend *be, void *dst, const void *src, size_t bytes);
+    void (*memzero)(sg_backend *be, void *p, size_t bytes);
+    /* p[i] = value, i < n */
+    void (*fill)(sg_backend *be, float *p, float value, size_t n);
+
+    /* ---- convolution (cross-correlation, zero padding, square kernel) --
+     * x (N,Ci,H,W), w (Co,Ci,K,K), bias (Co) or NULL, y (N,Co,Ho,Wo). */
+    /* y = conv(x; w) + bias */
+    void (*conv2d_forward)(sg_backend *be, float *y, const float *x, const float *w,
+                           const float *bias, int N, int Ci, int H, int W, int Co,
+                           int K, int stride, int pad);
+    /* dx = conv^T(dy; w): the gradient w.r.t. x of sum(dy * conv(x; w)).
+     * dx (N,Ci,H,W) overwritten, dy (N,Co,Ho,Wo). */
+    void (*conv2d_backward_data)(sg_backend *be, float *dx, const float *dy, const float *w,
+                                 int N, int Ci, int H, int W, int Co, int K, int stride, int pad);
+    /* dw (Co,Ci,K,K) += sum_n corr(x, dy); db (Co) += sum over n,Ho,Wo of dy (db may be NULL). */
+    void (*conv2d_backward_filter)(sg_backend *be, float *dw, float *db, const float *x,
+                                   const float *dy, int N, int Ci, int H, int W, int Co,
+                                   int K, int stride, int pad);
+    /* The transposed conv (PyTorch ConvTranspose2d(Cin, Cout, K, s, p), weight
+     * (Cin, Cout, K, K)) is the conv Cout -> Cin with the same weight tensor:
+     *   forward:       conv2d_backward_data(y, x, w, N, Cout, Hout, Wout, Cin, K, s, p)
+     *   backward data: conv2d_forward(dx, dy, w, NULL, N, Cout, Hout, Wout, Cin, K, s, p)
+     *   weight grad:   conv2d_backward_filter(dw, NULL, dy, x, N, Cout, Hout, Wout, Cin, K, s, p)
+     * with x (N,Cin,Hin,Win), y (N,Cout,Hout,Wout), Hout = (Hin-1)s - 2p + K. */
+
+    /* ---- instance norm (affine, per (n,c) statistics over HW) -----------
+     * x, y (N,C,HW); gamma, beta (C); mean, rstd (N*C) saved for backward,
+     * rstd = 1/sqrt(biased_var + eps). y = (x - mean)*rstd*gamma + beta.
+     * If running_mean/running_var (C) are non-NULL they are updated like
+     * PyTorch's InstanceNorm2d(track_running_stats=True) in training mode:
+     *   running_mean = mean_n((1-momentum)*running_mean + momentum*mean[n,c])
+     *   running_var  = mean_n((1-momentum)*running_var  + momentum*unbiased_var[n,c])
+     * (unbiased_var = biased_var * HW/(HW-1)). */
+    void (*instnorm_forward)(sg_backend *be, float *y, float *mean, float *rstd,
+                             const float *x, const float *gamma, const float *beta,
+                             float *running_mean, float *running_var,
+                             int N, int C, int HW, float eps, float momentum);
+    /* dx (N,C,HW) overwritten; dgamma, dbeta (C) +=; x, mean, rstd as saved by forward. */
+    void (*instnorm_backward)(sg_backend *be, float *dx, float *dgamma, float *dbeta,
+                              const float *dy, const float *x, const float *mean,
+                              const float *rstd, const float *gamma, int N, int C, int HW);
+
+    /* ---- elementwise (n elements; out == in allowed) -------------------- */
+    void (*relu_forward)(sg_backend *be, float *y, const float *x, size_t n);
+    /* dx = dy where x > 0, else 0 (x: the input of the forward; y works too) */
+    void (*relu_backward)(sg_backend *be, float *dx, const float *dy, const float *x, size_t n);
+    /* y = x > 0 ? x : slope*x */
+    void (*leaky_relu_forward)(sg_backend *be, float *y, const float *x, float slope, size_t n);
+    /* dx = x > 0 ? dy : slope*dy (x: the pre-activation). Also the GP chain's
+     * mask multiply g <- g (.) m. */
+    void (*leaky_relu_backward)(sg_backend *be, float *dx, const float *dy, const float *x,
+                                float slope, size_t n);
+    void (*tanh_forward)(sg_backend *be, float *y, const float *x, size_t n);
+    /* dx = dy * (1 - y^2), y the forward's OUTPUT */
+    void (*tanh_backward)(sg_backend *be, float *dx, const float *dy, const float *y, size_t n);
+    /* y = a + b (residual add, gradient sums) */
+    void (*add)(sg_backend *be, float *y, const float *a, const float *b, size_t n);
+    /* y = alpha * x */
+    void (*scale)(sg_backend *be, float *y, const float *x, float alpha, size_t n);
+    /* GP interpolation per image: out[n,i] = alpha[n]*a[n,i] + (1-alpha[n])*b[n,i];
+     * a, b, out (N, per_image); alpha (N) backend memory. */
+    void (*lerp_images)(sg_backend *be, float *out, const float *a, const float *b,
+                        const float *alpha, int N, size_t per_image);
+
+    /* ---- label tiling and channel slices -------------------------------
+     * out (N, Cx+Cc, HW) = concat(x (N,Cx,HW), c (N,Cc) tiled over HW). */
+    void (*concat_labels)(sg_backend *be, float *out, const float *x, const float *c,
+                          int N, int Cx, int Cc, int HW);
+    /* dst (N, Cd, HW) = src (N, Cs, HW) channels [c0, c0+Cd) (gradient of the concat). */
+    void (*channel_slice)(sg_backend *be, float *dst, const float *src, int N, int Cs,
+                          int c0, int Cd, int HW);
+
+    /* ---- losses: each writes its scalar value to *loss (backend memory,
+     * one float) and, if grad is non-NULL, weight * d(value)/d(input) to grad.
+     * The value is unweighted (the reference logs unweighted terms). -------- */
+    /* value = sign * mean(x); grad[i] = weight*sign/n (x, grad (n)) */
+    void (*mean_loss)(sg_backend *be, float *loss, float *grad, const float *x, size_t n,
+                      float sign, float weight);
+    /* BCE with logits summed over a column slice and divided by N:
+     * logits (N, ldl), columns [off, off+C); targets (N, ldt), columns [toff, toff+C).
+     * value = sum_{n,j} max(z,0) - z*t + log1p(exp(-|z|)) / N;
+     * grad (N, ldl): columns [off, off+C) = weight*(sigmoid(z) - t)/N, others untouched. */
+    void (*bce_logits_loss)(sg_backend *be, float *loss, float *grad, const float *logits,
+                            int ldl, int off, const float *targets, int ldt, int toff,
+                            int N, int C, float weight);
+    /* Softmax cross-entropy, mean over N; the class is the arg-max of the target
+     * slice (first maximum); layout and grad as bce_logits_loss:
+     * grad = weight*(softmax(z) - onehot)/N. */
+    void (*softmax_ce_loss)(sg_backend *be, float *loss, float *grad, const float *logits,
+                            int ldl, int off, const float *targets, int ldt, int toff,
+                            int N, int C, float weight);
+    /* value = mean|a - b|; grad (w.r.t. a) = weight*sign(a - b)/n, sign(0) = 0. */
+    void (*l1_loss)(sg_backend *be, float *loss, float *grad, const float *a, const float *b,
+                    size_t n, float weight);
+    /* Gradient penalty on u (N, D) = d D_src / d x_hat, one row per image:
+     * value = mean_i (||u_i|| - 1)^2 (no epsilon, like the reference);
+     * grad = weight * 2(||u_i|| - 1) u_i / (||u_i|| * N). */
+    void (*gp_loss)(sg_backend *be, float *loss, float *grad, const float *u, int N,
+                    size_t D, float weight);
+
+    /* ---- optimizer and checks ------------------------------------------
+     * Adam, PyTorch 1.13 order, over one flat buffer (p, g, m, v (n)), step t >= 1:
+     *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g
+     *   bc1 = 1 - b1^t;  bc2 = 1 - b2^t
+     *   denom = sqrt(v)/sqrt(bc2) + eps;  p -= (lr/bc1) * m/denom */
+    void (*adam)(sg_backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                 float lr, float beta1, float beta2, float eps, int64_t t);
+    /* Synchronous: 1 if every p[i] is finite, 0 if not, -1 on a backend error. */
+    int (*all_finite)(sg_backend *be, const float *p, size_t n);
+};
+
+/* The CPU backend with nthreads worker threads (0: the number of online CPUs).
+ * Returns NULL and fills err on failure. */
+sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
+
+#ifdef SG_HAVE_CUDA
+/* The CUDA backend on device `device` (kernels/). NULL and err on failure,
+ * e.g. no GPU present. */
+sg_backend *sg_backend_cuda_create(int device, sg_err *err);
+#endif
+
+static inline void sg_backend_destroy(sg_backend *be) { if (be) be->ops->destroy(be); }
+
+#endif
