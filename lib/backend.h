@@ -1,6 +1,6 @@
 /* The compute backend: a table of operations over backend memory, implemented
  * once for the CPU (lib/backend_cpu.c, float32, the reference every other
- * backend is checked against) and once for CUDA (kernels/*.cu). The model
+ * backend is checked against) and once for CUDA (kernels/, .cu files). The model
  * (lib/model.c) calls only these operations.
  *
  * Memory. Pointers passed to ops are backend memory from ops->alloc: host
