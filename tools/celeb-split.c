@@ -1,0 +1,397 @@
+/* celeb-split: splits a CelebA attribute list into sub-datasets by attribute
+ * groups, and optionally into train/test, writing attribute files in CelebA's
+ * format. Copies no images. See celeb-split(1). */
+#include "celeba_attrs.h"
+#include "cli.h"
+#include "fileio.h"
+#include "json.h"
+#include "mt19937.h"
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_GROUPS 16
+#define MAX_GROUP_ATTRS 64
+
+static void usage(void)
+{
+    printf("Usage: %s [OPTION]... --group NAME=ATTR[,ATTR]... -o OUT ATTR_FILE\n"
+           "Split a CelebA attribute list (list_attr_celeba.txt) into groups of images by\n"
+           "attributes, and optionally into train/test. Writes OUT/attr_NAME.txt per group\n"
+           "(and attr_NAME_train.txt, attr_NAME_test.txt with --split) in CelebA's format.\n"
+           "\n"
+           "Rule: an image with any attribute of the --priority group goes there; else to\n"
+           "the first group (command-line order) that has one of its attributes; else to\n"
+           "the --rest group, or nowhere (drop).\n"
+           "\n"
+           "  -g, --group NAME=A,B,...   a group and its attributes (repeatable)\n"
+           "  -p, --priority NAME        group that wins when an image qualifies for several\n"
+           "  -r, --rest NAME|drop       where images with none of the attributes go (default drop)\n"
+           "  -o, --output DIR           output directory (created if missing)\n"
+           "  -s, --split MODE           none (default), reference, or partition[=FILE]\n"
+           "                             reference: Python random.seed(SEED); random.shuffle of each\n"
+           "                             group's rows; the first N rows are test (yunjey/stargan)\n"
+           "                             partition: list_eval_partition.txt (0 train, 2 test)\n"
+           "      --partition FILE       the partition file for --split partition\n"
+           "      --val-to train|test|drop  where partition 1 (validation) goes (default drop)\n"
+           "      --test-count N         test rows per group for --split reference (default 1999)\n"
+           "      --seed N               seed for --split reference (default 1234)\n"
+           "      --json                 print the statistics as JSON\n"
+           "  -q, --quiet                no progress line\n"
+           "  -h, --help                 this help\n"
+           "      --version              version\n"
+           "\n"
+           "Example (the CelebA/CelebB split):\n"
+           "  %s --group celebA=Bangs,Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair \\\n"
+           "     --group celebB=Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses \\\n"
+           "     --priority celebB --rest celebB --split reference -o split list_attr_celeba.txt\n",
+           cli_name, cli_name);
+}
+
+typedef struct {
+    char name[64];
+    int attrs[MAX_GROUP_ATTRS], n_attrs;
+    const char *spec;           /* "A,B,C" from the command line */
+    size_t *rows, n_rows;       /* rows of the table, file order */
+    size_t *train, n_train, *test, n_test;
+} group;
+
+enum { SPLIT_NONE, SPLIT_REFERENCE, SPLIT_PARTITION };
+
+/* Outputs are written to temporary names first and renamed together at the end,
+ * so that a failure leaves every earlier output as it was. */
+typedef struct { char path[PATH_MAX], tmp[PATH_MAX]; } pending_file;
+static pending_file pending[3 * MAX_GROUPS];
+static int n_pending;
+
+static void remove_pending(void)
+{
+    for (int i = 0; i < n_pending; i++) unlink(pending[i].tmp);
+    n_pending = 0;
+}
+
+static void die_cleanup(const sg_err *err)
+{
+    remove_pending();
+    cli_die_err(err);
+}
+
+static void stage_file(const char *dir, const char *name, const sg_attr_table *t, const size_t *rows, size_t n)
+{
+    pending_file *p = &pending[n_pending];
+    sg_err err;
+    snprintf(p->path, sizeof p->path, "%s/%s", dir, name);
+    snprintf(p->tmp, sizeof p->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid());
+    char *buf; size_t len;
+    if (sg_attr_table_format(t, rows, n, &buf, &len, &err) != 0) { sg_err_prefix(&err, "%s", p->path); die_cleanup(&err); }
+    FILE *f = fopen(p->tmp, "wb");
+    if (!f) { free(buf); sg_errno(&err, "%s", p->tmp); die_cleanup(&err); }
+    n_pending++;
+    size_t w = fwrite(buf, 1, len, f);
+    free(buf);
+    if (w != len || fflush(f) != 0 || fsync(fileno(f)) != 0) { sg_errno(&err, "%s: write", p->tmp); fclose(f); die_cleanup(&err); }
+    if (fclose(f) != 0) { sg_errno(&err, "%s: close", p->tmp); die_cleanup(&err); }
+}
+
+static void commit_pending(const char *dir)
+{
+    sg_err err;
+    for (int i = 0; i < n_pending; i++)
+        if (rename(pending[i].tmp, pending[i].path) != 0) {
+            sg_errno(&err, "%s: rename", pending[i].path);
+            /* The ones renamed already are complete; remove only the rest. */
+            for (int j = i; j < n_pending; j++) unlink(pending[j].tmp);
+            n_pending = 0;
+            cli_die_err(&err);
+        }
+    n_pending = 0;
+    if (sg_fsync_dir(dir, &err) != 0) cli_die_err(&err);
+}
+
+/* list_eval_partition.txt: "000001.jpg 0" per line. Returns per table row the
+ * partition (0, 1, 2); every row of the table must be listed. */
+static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *err)
+{
+    uint8_t *data; size_t len;
+    if (sg_read_file(path, (size_t)1 << 30, &data, &len, err) != 0) return NULL;
+    /* name -> row index of t (open addressing) */
+    size_t cap = 16;
+    while (cap < 2 * t->n_rows) cap *= 2;
+    long *slot = malloc(cap * sizeof *slot);
+    int8_t *part = malloc(t->n_rows + 1);
+    size_t *line_of = calloc(t->n_rows + 1, sizeof *line_of);
+    if (!slot || !part || !line_of) { sg_errf(err, "%s: out of memory", path); goto fail; }
+    memset(slot, -1, cap * sizeof *slot);
+    memset(part, -1, t->n_rows);
+    for (size_t r = 0; r < t->n_rows; r++) {
+        uint64_t h = 1469598103934665603ull;
+        for (const char *s = t->file_names[r]; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        size_t i = h & (cap - 1);
+        while (slot[i] >= 0) i = (i + 1) & (cap - 1);
+        slot[i] = (long)r;
+    }
+    char *p = (char *)data, *end = p + len;
+    size_t line = 0;
+    while (p < end) {
+        char *nl = memchr(p, '\n', end - p), *le = nl ? nl : end;
+        line++;
+        char *tok[3]; int n = 0;
+        for (char *s = p; s < le;) {
+            while (s < le && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
+            if (s == le) break;
+            char *st = s;
+            while (s < le && !(*s == ' ' || *s == '\t' || *s == '\r')) s++;
+            if (n < 3) tok[n] = st;
+            n++;
+            *s = 0;   /* may overwrite '\n' (already found) or the final NUL */
+            if (s < le) s++;
+        }
+        p = nl ? nl + 1 : end;
+        if (n == 0) continue;
+        if (n != 2) { sg_errf(err, "%s line %zu: expected 'FILE PARTITION', found %d fields", path, line, n); goto fail; }
+        if (strlen(tok[1]) != 1 || tok[1][0] < '0' || tok[1][0] > '2') {
+            sg_errf(err, "%s line %zu: partition '%.20s' is not 0, 1 or 2", path, line, tok[1]); goto fail;
+        }
+        uint64_t h = 1469598103934665603ull;
+        for (const char *s = tok[0]; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        size_t i = h & (cap - 1);
+        while (slot[i] >= 0 && strcmp(t->file_names[slot[i]], tok[0])) i = (i + 1) & (cap - 1);
+        if (slot[i] < 0) continue;   /* an image not in this attribute file: fine */
+        long r = slot[i];
+        if (part[r] >= 0) {
+            sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", path, line, tok[0], line_of[r]);
+            goto fail;
+        }
+        part[r] = (int8_t)(tok[1][0] - '0');
+        line_of[r] = line;
+    }
+    for (size_t r = 0; r < t->n_rows; r++)
+        if (part[r] < 0) { sg_errf(err, "%s: %s is not listed", path, t->file_names[r]); goto fail; }
+    free(slot); free(line_of); free(data);
+    return part;
+fail:
+    free(slot); free(part); free(line_of); free(data);
+    return NULL;
+}
+
+static int find_group(const group *g, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(g[i].name, name)) return i;
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    static const struct option opts[] = {
+        {"group", required_argument, 0, 'g'}, {"priority", required_argument, 0, 'p'},
+        {"rest", required_argument, 0, 'r'}, {"output", required_argument, 0, 'o'},
+        {"split", required_argument, 0, 's'}, {"partition", required_argument, 0, 'P'},
+        {"val-to", required_argument, 0, 'V'}, {"test-count", required_argument, 0, 'T'},
+        {"seed", required_argument, 0, 'S'}, {"json", no_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'v'}, {0, 0, 0, 0},
+    };
+    static group groups[MAX_GROUPS];
+    int n_groups = 0, split = SPLIT_NONE, json = 0, val_to = -1;  /* -1 drop, 0 train, 2 test */
+    const char *priority = NULL, *rest = "drop", *out_dir = NULL, *partition_path = NULL;
+    long test_count = 1999, seed = 1234;
+    int c;
+    while ((c = getopt_long(argc, argv, "g:p:r:o:s:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g': {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1])
+                cli_usage_error("--group: expected NAME=ATTR[,ATTR]..., got '%s'", optarg);
+            if (n_groups == MAX_GROUPS) cli_usage_error("--group: at most %d groups", MAX_GROUPS);
+            size_t l = (size_t)(eq - optarg);
+            if (l >= sizeof groups[0].name) cli_usage_error("--group: name too long in '%s'", optarg);
+            group *g = &groups[n_groups];
+            memcpy(g->name, optarg, l);
+            g->name[l] = 0;
+            for (const char *s = g->name; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
+                    cli_usage_error("--group: group name '%s' may only hold letters, digits, '_', '-' and '.'", g->name);
+            if (!strcmp(g->name, "drop")) cli_usage_error("--group: 'drop' is reserved (it is a --rest value)");
+            if (find_group(groups, n_groups, g->name) >= 0) cli_usage_error("--group: group %s given twice", g->name);
+            g->spec = eq + 1;
+            n_groups++;
+            break;
+        }
+        case 'p': priority = optarg; break;
+        case 'r': rest = optarg; break;
+        case 'o': out_dir = optarg; break;
+        case 's':
+            if (!strcmp(optarg, "none")) split = SPLIT_NONE;
+            else if (!strcmp(optarg, "reference")) split = SPLIT_REFERENCE;
+            else if (!strcmp(optarg, "partition")) split = SPLIT_PARTITION;
+            else if (!strncmp(optarg, "partition=", 10) && optarg[10]) { split = SPLIT_PARTITION; partition_path = optarg + 10; }
+            else cli_usage_error("--split: expected none, reference or partition[=FILE], got '%s'", optarg);
+            break;
+        case 'P': partition_path = optarg; break;
+        case 'V':
+            if (!strcmp(optarg, "train")) val_to = 0;
+            else if (!strcmp(optarg, "test")) val_to = 2;
+            else if (!strcmp(optarg, "drop")) val_to = -1;
+            else cli_usage_error("--val-to: expected train, test or drop, got '%s'", optarg);
+            break;
+        case 'T': test_count = cli_parse_long("--test-count", optarg, 0, LONG_MAX); break;
+        case 'S': seed = cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case 'j': json = 1; break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': usage(); cli_finish_stdout(); return 0;
+        case 'v': cli_version();
+        default: cli_usage_error("unknown option");
+        }
+    }
+    if (optind != argc - 1) cli_usage_error(optind == argc ? "missing ATTR_FILE" : "expected one ATTR_FILE");
+    if (!n_groups) cli_usage_error("no --group given");
+    if (!out_dir) cli_usage_error("no output directory (-o DIR)");
+    int priority_g = -1, rest_g = -1;
+    if (priority && (priority_g = find_group(groups, n_groups, priority)) < 0)
+        cli_usage_error("--priority: no group named %s", priority);
+    if (strcmp(rest, "drop") && (rest_g = find_group(groups, n_groups, rest)) < 0)
+        cli_usage_error("--rest: no group named %s (or 'drop')", rest);
+    if (split == SPLIT_PARTITION && !partition_path) cli_usage_error("--split partition needs --partition FILE");
+    if (split != SPLIT_PARTITION && partition_path) cli_usage_error("--partition is only for --split partition");
+    const char *in_path = argv[optind];
+
+    sg_err err;
+    sg_attr_table t;
+    if (sg_attr_table_read(in_path, &t, &err) != 0) cli_die_err(&err);
+    for (int gi = 0; gi < n_groups; gi++) {
+        group *g = &groups[gi];
+        if (sg_attr_table_select(&t, g->spec, g->attrs, MAX_GROUP_ATTRS, &g->n_attrs, &err) != 0) {
+            sg_err_prefix(&err, "--group %s (%s)", g->name, in_path);
+            cli_die_err(&err);
+        }
+        g->rows = malloc((t.n_rows + 1) * sizeof *g->rows);
+        g->train = malloc((t.n_rows + 1) * sizeof *g->train);
+        g->test = malloc((t.n_rows + 1) * sizeof *g->test);
+        if (!g->rows || !g->train || !g->test) cli_die("out of memory");
+    }
+    int8_t *part = NULL;
+    if (split == SPLIT_PARTITION && !(part = read_partition(partition_path, &t, &err))) cli_die_err(&err);
+
+    /* Assignment. */
+    size_t dropped = 0;
+    for (size_t r = 0; r < t.n_rows; r++) {
+        int dest = -1;
+        for (int k = -1; k < n_groups && dest < 0; k++) {
+            int gi = k < 0 ? priority_g : k;
+            if (gi < 0) continue;
+            for (int a = 0; a < groups[gi].n_attrs; a++)
+                if (sg_attr_value(&t, r, groups[gi].attrs[a]) > 0) { dest = gi; break; }
+        }
+        if (dest < 0) dest = rest_g;
+        if (dest < 0) { dropped++; continue; }
+        groups[dest].rows[groups[dest].n_rows++] = r;
+        if ((r & 0xffff) == 0) cli_progress("%zu/%zu rows", r, t.n_rows);
+    }
+    cli_progress_end();
+
+    /* Train/test. */
+    size_t val_dropped = 0;
+    for (int gi = 0; gi < n_groups; gi++) {
+        group *g = &groups[gi];
+        if (split == SPLIT_REFERENCE) {
+            /* The reference shuffles the data lines of the group's attribute file
+             * (written in file order) and takes lines i with i+1 < 2000 as test;
+             * both parts keep the shuffled order, as the reference's lists do. */
+            if (g->n_rows > UINT32_MAX) cli_die("%s: too many rows for --split reference", g->name);
+            size_t *perm = malloc((g->n_rows + 1) * sizeof *perm);
+            if (!perm) cli_die("out of memory");
+            for (size_t i = 0; i < g->n_rows; i++) perm[i] = i;
+            sg_mt19937 m;
+            sg_mt_seed_python(&m, (uint64_t)seed);
+            sg_mt_shuffle_python(&m, perm, g->n_rows);
+            for (size_t i = 0; i < g->n_rows; i++) {
+                size_t r = g->rows[perm[i]];
+                if (i < (size_t)test_count) g->test[g->n_test++] = r;
+                else g->train[g->n_train++] = r;
+            }
+            free(perm);
+        } else if (split == SPLIT_PARTITION) {
+            for (size_t i = 0; i < g->n_rows; i++) {
+                size_t r = g->rows[i];
+                int p = part[r] == 1 ? val_to : part[r];
+                if (p == 0) g->train[g->n_train++] = r;
+                else if (p == 2) g->test[g->n_test++] = r;
+                else val_dropped++;
+            }
+        }
+    }
+
+    if (sg_mkdir_p(out_dir, &err) != 0) cli_die_err(&err);
+    if (access(out_dir, W_OK) != 0) cli_die("%s:", out_dir);
+    for (int gi = 0; gi < n_groups; gi++) {
+        group *g = &groups[gi];
+        char name[128];
+        snprintf(name, sizeof name, "attr_%s.txt", g->name);
+        stage_file(out_dir, name, &t, g->rows, g->n_rows);
+        if (split != SPLIT_NONE) {
+            snprintf(name, sizeof name, "attr_%s_train.txt", g->name);
+            stage_file(out_dir, name, &t, g->train, g->n_train);
+            snprintf(name, sizeof name, "attr_%s_test.txt", g->name);
+            stage_file(out_dir, name, &t, g->test, g->n_test);
+        }
+    }
+    commit_pending(out_dir);
+
+    /* Statistics. */
+    if (json) {
+        printf("{\"input\": ");
+        json_write_string(stdout, in_path);
+        printf(", \"rows\": %zu, \"dropped\": %zu, \"split\": \"%s\"", t.n_rows, dropped,
+               split == SPLIT_NONE ? "none" : split == SPLIT_REFERENCE ? "reference" : "partition");
+        if (split == SPLIT_PARTITION) printf(", \"validation_dropped\": %zu", val_dropped);
+        printf(", \"groups\": [");
+        for (int gi = 0; gi < n_groups; gi++) {
+            group *g = &groups[gi];
+            printf("%s{\"name\": ", gi ? ", " : "");
+            json_write_string(stdout, g->name);
+            printf(", \"rows\": %zu", g->n_rows);
+            if (split != SPLIT_NONE) printf(", \"train\": %zu, \"test\": %zu", g->n_train, g->n_test);
+            printf(", \"attributes\": [");
+            for (int a = 0; a < g->n_attrs; a++) {
+                size_t pos = 0;
+                for (size_t i = 0; i < g->n_rows; i++) pos += sg_attr_value(&t, g->rows[i], g->attrs[a]) > 0;
+                printf("%s{\"name\": ", a ? ", " : "");
+                json_write_string(stdout, t.attr_names[g->attrs[a]]);
+                printf(", \"positive\": %zu, \"negative\": %zu}", pos, g->n_rows - pos);
+            }
+            printf("]}");
+        }
+        printf("]}\n");
+    } else {
+        printf("%-16s %8s", "group", "rows");
+        if (split != SPLIT_NONE) printf(" %8s %8s", "train", "test");
+        printf("\n");
+        for (int gi = 0; gi < n_groups; gi++) {
+            group *g = &groups[gi];
+            printf("%-16s %8zu", g->name, g->n_rows);
+            if (split != SPLIT_NONE) printf(" %8zu %8zu", g->n_train, g->n_test);
+            printf("\n");
+        }
+        printf("%-16s %8zu\n", "(dropped)", dropped);
+        if (split == SPLIT_PARTITION && val_dropped) printf("%-16s %8zu\n", "(validation)", val_dropped);
+        printf("\n%-16s %-20s %8s %8s\n", "group", "attribute", "positive", "negative");
+        for (int gi = 0; gi < n_groups; gi++) {
+            group *g = &groups[gi];
+            for (int a = 0; a < g->n_attrs; a++) {
+                size_t pos = 0;
+                for (size_t i = 0; i < g->n_rows; i++) pos += sg_attr_value(&t, g->rows[i], g->attrs[a]) > 0;
+                printf("%-16s %-20s %8zu %8zu\n", g->name, t.attr_names[g->attrs[a]], pos, g->n_rows - pos);
+            }
+        }
+    }
+    cli_finish_stdout();
+    for (int gi = 0; gi < n_groups; gi++) { free(groups[gi].rows); free(groups[gi].train); free(groups[gi].test); }
+    free(part);
+    sg_attr_table_free(&t);
+    return 0;
+}
