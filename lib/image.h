@@ -31,6 +31,43 @@ int sg_image_read_file(const char *path, sg_image *out, sg_err *err);
 /* Width and height from the header only (no pixels decoded). */
 int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err);
 
+/* The reference's preprocessing: torchvision CenterCrop(crop) then Resize(size)
+ * on a PIL image, i.e. Pillow 9.4's img.resize((w, h), Image.BILINEAR), bit for
+ * bit (antialiasing triangle filter, 22-bit fixed-point coefficients, horizontal
+ * pass into a uint8 intermediate, then vertical pass). A crop larger than the
+ * image pads with zeros as torchvision does. Coefficients depend only on the
+ * sizes, so a plan is made once and applied to every image of that size. */
+typedef struct {
+    int src_w, src_h;        /* source image */
+    int crop_w, crop_h;      /* crop window */
+    int left, top;           /* crop origin in the source; negative = zero padding */
+    int padded;              /* the window reaches outside the source */
+    int out_w, out_h;
+    int need_h, need_v;      /* a pass is skipped when it would be the identity */
+    int ksize_h, ksize_v;    /* coefficients per output pixel (zero-padded) */
+    int *bounds_h, *bounds_v;   /* (out, 2): first input index, tap count */
+    int32_t *k_h, *k_v;         /* (out, ksize) fixed point, 22 fraction bits */
+    int row_first, row_last;    /* crop rows [first, last) that the output depends on */
+} sg_resize_plan;
+
+/* torchvision's CenterCrop offsets: round((in - crop) / 2) with Python's
+ * round-half-to-even; when crop > in, -(crop - in) / 2 (zero padding). */
+int sg_center_crop_offset(int in, int crop);
+int sg_resize_plan_init(sg_resize_plan *p, int src_w, int src_h, int crop_w, int crop_h,
+                        int out_w, int out_h, sg_err *err);
+void sg_resize_plan_free(sg_resize_plan *p);
+/* Source rows [*first, *last) that sg_resize_apply reads (clipped to the image). */
+void sg_resize_plan_source_rows(const sg_resize_plan *p, int *first, int *last);
+/* Scratch bytes sg_resize_apply needs. */
+size_t sg_resize_plan_scratch_size(const sg_resize_plan *p);
+/* src holds source rows starting at row src_row0 (stride src_w*3), covering at
+ * least sg_resize_plan_source_rows; out is (out_h, out_w, 3). Thread-safe for
+ * one plan when each thread passes its own scratch. */
+void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, uint8_t *out, uint8_t *scratch);
+/* One-shot CenterCrop(crop_w x crop_h) + Resize(out_w x out_h); out->rgb malloc'd. */
+int sg_center_crop_resize(const sg_image *in, int crop_w, int crop_h, int out_w, int out_h,
+                          sg_image *out, sg_err *err);
+
 /* Encode RGB8 pixels to PNG in memory (*out malloc'd). */
 int sg_png_encode(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *out_len, sg_err *err);
 /* Encode RGB8 pixels to JPEG in memory (quality 1..100). */

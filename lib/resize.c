@@ -1,0 +1,241 @@
+/* torchvision CenterCrop + Resize on PIL images, reproduced bit for bit.
+ *
+ * Pillow's BILINEAR resize (libImaging/Resample.c semantics, Pillow 9.4):
+ * for each output index, a triangle filter stretched by the downscale factor
+ * (antialiasing) gives weights in double over the input indices
+ * [(int)(center - support + 0.5), (int)(center + support + 0.5)) clipped to the
+ * image; the weights are normalised to sum 1, then rounded to fixed point with
+ * 22 fraction bits. Each pass accumulates uint8 * int32 in an int starting at
+ * 0.5 (1 << 21), shifts right 22 and clips to 0..255. The horizontal pass runs
+ * first, only on the rows the vertical pass reads, into a uint8 intermediate.
+ * Integer sums are exact, so the order of accumulation is free; only the
+ * coefficient arithmetic (double) has to follow Pillow's expressions. */
+#include "image.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESIZE_FRACTION_BITS 22      /* Pillow's PRECISION_BITS = 32 - 8 - 2 */
+
+static double triangle(double x)
+{
+    if (x < 0.0) x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/* Coefficients for resampling in_size samples (window [0, in_size)) to out_size.
+ * Returns ksize, or 0 when out of memory. */
+static int resize_coeffs(int in_size, int out_size, int **bounds_out, int32_t **k_out)
+{
+    float in0 = 0.0f, in1 = (float)in_size;     /* Pillow's box is float */
+    double scale = (double)(in1 - in0) / out_size;
+    double filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale;          /* bilinear support is 1 */
+    int ksize = (int)ceil(support) * 2 + 1;
+    int *bounds = malloc(sizeof *bounds * 2 * (size_t)out_size);
+    int32_t *k = calloc((size_t)out_size * ksize, sizeof *k);
+    double *w = malloc(sizeof *w * (size_t)ksize);
+    if (!bounds || !k || !w) { free(bounds); free(k); free(w); return 0; }
+    for (int xx = 0; xx < out_size; xx++) {
+        double center = in0 + (xx + 0.5) * scale;
+        double inv = 1.0 / filterscale, total = 0.0;
+        int xmin = (int)(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        int xmax = (int)(center + support + 0.5);
+        if (xmax > in_size) xmax = in_size;
+        int taps = xmax - xmin;
+        for (int x = 0; x < taps; x++) {
+            w[x] = triangle((x + xmin - center + 0.5) * inv);
+            total += w[x];
+        }
+        for (int x = 0; x < taps; x++) {
+            double v = total != 0.0 ? w[x] / total : w[x];
+            k[(size_t)xx * ksize + x] = v < 0 ? (int32_t)(-0.5 + v * (1 << RESIZE_FRACTION_BITS))
+                                              : (int32_t)(0.5 + v * (1 << RESIZE_FRACTION_BITS));
+        }
+        bounds[2 * xx] = xmin;
+        bounds[2 * xx + 1] = taps;
+    }
+    free(w);
+    *bounds_out = bounds;
+    *k_out = k;
+    return ksize;
+}
+
+int sg_center_crop_offset(int in, int crop)
+{
+    if (crop > in) return -((crop - in) / 2);   /* torchvision pads left/top with floor(d/2) */
+    int d = in - crop, half = d / 2;
+    /* round(d / 2.0) with ties to even: d odd means a tie between half and half+1. */
+    if (d % 2 == 1 && half % 2 == 1) half++;
+    return half;
+}
+
+void sg_resize_plan_free(sg_resize_plan *p)
+{
+    if (!p) return;
+    free(p->bounds_h); free(p->bounds_v); free(p->k_h); free(p->k_v);
+    p->bounds_h = p->bounds_v = NULL;
+    p->k_h = p->k_v = NULL;
+}
+
+int sg_resize_plan_init(sg_resize_plan *p, int src_w, int src_h, int crop_w, int crop_h,
+                        int out_w, int out_h, sg_err *err)
+{
+    memset(p, 0, sizeof *p);
+    if (src_w <= 0 || src_h <= 0) return sg_errf(err, "bad source size %dx%d", src_w, src_h);
+    if (crop_w <= 0 || crop_h <= 0) return sg_errf(err, "bad crop size %dx%d", crop_w, crop_h);
+    if (out_w <= 0 || out_h <= 0) return sg_errf(err, "bad output size %dx%d", out_w, out_h);
+    if (crop_w > SG_IMAGE_MAX_SIDE || crop_h > SG_IMAGE_MAX_SIDE || out_w > SG_IMAGE_MAX_SIDE || out_h > SG_IMAGE_MAX_SIDE)
+        return sg_errf(err, "crop %dx%d or size %dx%d above the limit of %d", crop_w, crop_h, out_w, out_h, SG_IMAGE_MAX_SIDE);
+    p->src_w = src_w; p->src_h = src_h;
+    p->crop_w = crop_w; p->crop_h = crop_h;
+    p->out_w = out_w; p->out_h = out_h;
+    p->left = sg_center_crop_offset(src_w, crop_w);
+    p->top = sg_center_crop_offset(src_h, crop_h);
+    p->padded = p->left < 0 || p->top < 0 || p->left + crop_w > src_w || p->top + crop_h > src_h;
+    p->need_h = out_w != crop_w;
+    p->need_v = out_h != crop_h;
+    p->ksize_h = resize_coeffs(crop_w, out_w, &p->bounds_h, &p->k_h);
+    p->ksize_v = resize_coeffs(crop_h, out_h, &p->bounds_v, &p->k_v);
+    if (!p->ksize_h || !p->ksize_v) { sg_resize_plan_free(p); return sg_errf(err, "out of memory"); }
+    if (p->need_v) {
+        p->row_first = p->bounds_v[0];
+        p->row_last = p->bounds_v[2 * (out_h - 1)] + p->bounds_v[2 * (out_h - 1) + 1];
+    } else {
+        p->row_first = 0;
+        p->row_last = crop_h;
+    }
+    return 0;
+}
+
+void sg_resize_plan_source_rows(const sg_resize_plan *p, int *first, int *last)
+{
+    int a = p->top + p->row_first, b = p->top + p->row_last;
+    if (a < 0) a = 0;
+    if (b > p->src_h) b = p->src_h;
+    if (b < a) b = a;
+    *first = a; *last = b;
+}
+
+/* Scratch layout: [acc: out_w*3 int32][rows: out_w*3 x used rows][pad: crop when padded]. */
+size_t sg_resize_plan_scratch_size(const sg_resize_plan *p)
+{
+    size_t n = (size_t)p->out_w * 3;
+    size_t rows = (size_t)(p->row_last - p->row_first);
+    size_t s = n * sizeof(int32_t) + n * rows + 64;
+    if (p->padded) s += (size_t)p->crop_w * p->crop_h * 3 + 64;
+    return s;
+}
+
+static inline uint8_t clip_fixed(int32_t acc)
+{
+    int32_t v = acc >> RESIZE_FRACTION_BITS;
+    return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
+}
+
+/* in: row of the crop (crop_w x 3); out: out_w x 3. */
+static void resample_row(const sg_resize_plan *p, const uint8_t *restrict in, uint8_t *restrict out)
+{
+    const int ks = p->ksize_h;
+    for (int xx = 0; xx < p->out_w; xx++) {
+        const int32_t *k = p->k_h + (size_t)xx * ks;
+        const uint8_t *s = in + 3 * p->bounds_h[2 * xx];
+        int taps = p->bounds_h[2 * xx + 1];
+        int32_t a0 = 1 << (RESIZE_FRACTION_BITS - 1), a1 = a0, a2 = a0;
+        for (int x = 0; x < taps; x++) {
+            a0 += s[3 * x] * k[x];
+            a1 += s[3 * x + 1] * k[x];
+            a2 += s[3 * x + 2] * k[x];
+        }
+        out[3 * xx] = clip_fixed(a0);
+        out[3 * xx + 1] = clip_fixed(a1);
+        out[3 * xx + 2] = clip_fixed(a2);
+    }
+}
+
+void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, uint8_t *out, uint8_t *scratch)
+{
+    const size_t n = (size_t)p->out_w * 3;
+    const size_t src_stride = (size_t)p->src_w * 3;
+    int32_t *acc = (int32_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    uint8_t *rows = (uint8_t *)(acc + n);
+    const int nrows = p->row_last - p->row_first;
+
+    /* The crop window as (pointer to crop row 0, column 0; stride). Padding:
+     * copy the window into a zero-filled buffer first. */
+    const uint8_t *crop;
+    size_t crop_stride;
+    if (p->padded) {
+        uint8_t *pad = rows + n * nrows;
+        crop_stride = (size_t)p->crop_w * 3;
+        memset(pad, 0, crop_stride * p->crop_h);
+        int x0 = p->left < 0 ? 0 : p->left, x1 = p->left + p->crop_w < p->src_w ? p->left + p->crop_w : p->src_w;
+        int y0, y1;
+        sg_resize_plan_source_rows(p, &y0, &y1);
+        for (int y = y0; y < y1 && x1 > x0; y++)
+            memcpy(pad + (size_t)(y - p->top) * crop_stride + (size_t)(x0 - p->left) * 3,
+                   src + (size_t)(y - src_row0) * src_stride + (size_t)x0 * 3, (size_t)(x1 - x0) * 3);
+        crop = pad;
+    } else {
+        crop_stride = src_stride;
+        crop = src + (ptrdiff_t)(p->top - src_row0) * (ptrdiff_t)src_stride + (size_t)p->left * 3;
+    }
+
+    /* Horizontal pass over crop rows [row_first, row_last) into rows (stride n),
+     * or, when the width does not change, read those crop rows directly. */
+    const uint8_t *hrows;
+    size_t hstride;
+    if (p->need_h) {
+        for (int r = 0; r < nrows; r++)
+            resample_row(p, crop + (size_t)(p->row_first + r) * crop_stride, rows + (size_t)r * n);
+        hrows = rows;
+        hstride = n;
+    } else {
+        hrows = crop + (size_t)p->row_first * crop_stride;
+        hstride = crop_stride;
+    }
+
+    if (!p->need_v) {
+        for (int yy = 0; yy < p->out_h; yy++)
+            memcpy(out + (size_t)yy * n, hrows + (size_t)(yy - p->row_first) * hstride, n);
+        return;
+    }
+    /* Vertical pass: every output row is a weighted sum of whole intermediate
+     * rows, so the inner loops run over contiguous bytes and vectorise. */
+    const int ks = p->ksize_v;
+    for (int yy = 0; yy < p->out_h; yy++) {
+        const int32_t *k = p->k_v + (size_t)yy * ks;
+        int ymin = p->bounds_v[2 * yy] - p->row_first, taps = p->bounds_v[2 * yy + 1];
+        for (size_t i = 0; i < n; i++) acc[i] = 1 << (RESIZE_FRACTION_BITS - 1);
+        for (int y = 0; y < taps; y++) {
+            const uint8_t *restrict r = hrows + (size_t)(ymin + y) * hstride;
+            const int32_t kv = k[y];
+            for (size_t i = 0; i < n; i++) acc[i] += r[i] * kv;
+        }
+        uint8_t *o = out + (size_t)yy * n;
+        for (size_t i = 0; i < n; i++) o[i] = clip_fixed(acc[i]);
+    }
+}
+
+int sg_center_crop_resize(const sg_image *in, int crop_w, int crop_h, int out_w, int out_h,
+                          sg_image *out, sg_err *err)
+{
+    sg_resize_plan plan;
+    out->rgb = NULL;
+    out->width = out->height = 0;
+    if (sg_resize_plan_init(&plan, in->width, in->height, crop_w, crop_h, out_w, out_h, err)) return -1;
+    uint8_t *scratch = malloc(sg_resize_plan_scratch_size(&plan));
+    uint8_t *rgb = malloc((size_t)out_w * out_h * 3);
+    if (!scratch || !rgb) {
+        free(scratch); free(rgb); sg_resize_plan_free(&plan);
+        return sg_errf(err, "out of memory");
+    }
+    sg_resize_apply(&plan, in->rgb, 0, rgb, scratch);
+    free(scratch);
+    sg_resize_plan_free(&plan);
+    out->rgb = rgb;
+    out->width = out_w;
+    out->height = out_h;
+    return 0;
+}
