@@ -1,0 +1,71 @@
+/* Test-time target labels: the reference's create_labels (solver.py), generalised
+ * to several datasets with a mask vector, and --targets specifications.
+ *
+ * Label layout (lib/model.h): G's label vector is
+ *   [labels of dataset 0 | labels of dataset 1 | ... | one-hot mask (n_datasets > 1 only)]
+ * and label_names lists sum(label_dim) names in that order (the checkpoint's
+ * metadata, or a shard's names for one dataset).
+ *
+ * Targets: there is one test-time target per label, so target t is label t of the
+ * concatenated layout (its name is label_names[t]):
+ *   multi-hot dataset, a hair colour (Black_Hair, Blond_Hair, Brown_Hair, Gray_Hair):
+ *     that colour set to 1 and every other hair colour of the dataset cleared;
+ *   multi-hot dataset, any other attribute: that attribute flipped (v -> v == 0);
+ *   one-hot dataset: the class's one-hot vector.
+ * A multi-hot target starts from the input's own labels when the target's dataset is
+ * the input's own, and from zeros otherwise (the reference's test_multi builds the
+ * CelebA targets from the CelebA labels and zero_celeba for the other set). The other
+ * datasets' slots are zero and the mask selects the target's dataset. */
+#ifndef SG_TARGETS_H
+#define SG_TARGETS_H
+#include "error.h"
+#include "model.h"
+
+#define SG_TARGETS_MAX_ITEMS 64
+
+/* Number of test-time targets (= sg_model_cls_dim). */
+int sg_targets_count(const sg_model_config *cfg);
+/* Dataset of label t (0 <= t < sg_model_cls_dim), or -1 when out of range;
+ * *index (may be NULL) receives t's index inside that dataset. */
+int sg_targets_dataset_of(const sg_model_config *cfg, int t, int *index);
+/* 1 for Black_Hair, Blond_Hair, Brown_Hair, Gray_Hair. */
+int sg_targets_is_hair_colour(const char *name);
+
+/* G's label vector for an input's own labels: c (c_dim) = own labels in ds's slot,
+ * zeros elsewhere, mask = ds. own_ds -1 (no labels, e.g. an image file) gives zeros
+ * with mask 0. own_labels: label_dim[own_ds] values (may be NULL when own_ds is -1). */
+void sg_targets_own(const sg_model_config *cfg, int own_ds, const float *own_labels, float *c);
+
+/* Every test-time target for one input: c_trg (sg_targets_count, c_dim), row t is
+ * target t (see above). own_ds / own_labels as in sg_targets_own. */
+int sg_targets_all(const sg_model_config *cfg, const char *const *label_names,
+                   int own_ds, const float *own_labels, float *c_trg, sg_err *err);
+
+/* A parsed --targets specification: "+A,-B,C=0.5" sets A to 1, B to 0 and C to 0.5
+ * (values in [0, 1]). Names may be qualified by a dataset name as "DATASET:NAME"
+ * (needed only when several datasets share a name). All named labels must belong to
+ * one dataset. */
+typedef struct {
+    int ds;                                  /* dataset of the named labels */
+    int n;
+    int index[SG_TARGETS_MAX_ITEMS];         /* label index inside dataset ds */
+    float value[SG_TARGETS_MAX_ITEMS];
+} sg_target_spec;
+
+/* dataset_names: n_datasets names (may be NULL: then names cannot be qualified).
+ * Errors: "unknown attribute 'X' (known: A, B, ...)", an empty item, a value outside
+ * [0, 1], a name given twice, names from two datasets, an ambiguous name. */
+int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
+                     const char *const *dataset_names, const char *text,
+                     sg_target_spec *spec, sg_err *err);
+
+/* The label vector c (c_dim) for spec and one input: dataset spec->ds's slot starts
+ * from the input's own labels when own_ds == spec->ds, else from zeros; then each
+ * named value is written. A hair colour (multi-hot) or a class (one-hot) named with
+ * a value > 0 clears the other hair colours / classes that the spec does not name,
+ * as create_labels does. Other slots are zero; the mask selects spec->ds. */
+void sg_targets_apply(const sg_model_config *cfg, const char *const *label_names,
+                      const sg_target_spec *spec, int own_ds, const float *own_labels,
+                      float *c);
+
+#endif

@@ -1,0 +1,232 @@
+/* lib/targets: create_labels semantics (single and multi-dataset), --targets parsing
+ * and application. Expected vectors are written out by hand from the reference's
+ * solver.py (create_labels, test_multi). */
+#include "check.h"
+#include "targets.h"
+#include <string.h>
+
+static void check_rows(const char *what, const float *got, const float *want, int n)
+{
+    double a[128], b[128];
+    if (n > 128) { CHECK(0, "%s: %d elements, check_rows holds 128", what, n); return; }
+    for (int i = 0; i < n; i++) { a[i] = got[i]; b[i] = want[i]; }
+    CHECK_CLOSE(what, a, b, n, 0, 0);
+}
+
+static const char *const CELEBA5[] = {"Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"};
+
+static void test_single_celeba(void)
+{
+    sg_model_config cfg = {.n_datasets = 1, .label_dim = {5}};
+    sg_err err = {{0}};
+    CHECK(sg_targets_count(&cfg) == 5, "count %d", sg_targets_count(&cfg));
+    float own[5] = {1, 0, 0, 1, 1}, c[5 * 5];
+    CHECK(sg_targets_all(&cfg, CELEBA5, 0, own, c, &err) == 0, "%s", err.msg);
+    static const float want[5][5] = {
+        {1, 0, 0, 1, 1},   /* Black_Hair: set, other colours cleared */
+        {0, 1, 0, 1, 1},   /* Blond_Hair */
+        {0, 0, 1, 1, 1},   /* Brown_Hair */
+        {1, 0, 0, 0, 1},   /* Male flipped */
+        {1, 0, 0, 1, 0},   /* Young flipped */
+    };
+    check_rows("celeba targets", c, &want[0][0], 25);
+
+    float own2[5] = {0, 0, 0, 0, 0};
+    CHECK(sg_targets_all(&cfg, CELEBA5, 0, own2, c, &err) == 0, "%s", err.msg);
+    CHECK(c[3 * 5 + 3] == 1 && c[4 * 5 + 4] == 1 && c[1 * 5 + 1] == 1 && c[1 * 5 + 0] == 0,
+          "flip from zeros");
+    float o[5];
+    sg_targets_own(&cfg, 0, own, o);
+    check_rows("own", o, own, 5);
+}
+
+/* CelebA (5) + RaFD (8, one-hot), input from CelebA: test_multi's c_trg lists. */
+static void test_multi_rafd(void)
+{
+    sg_model_config cfg = {.n_datasets = 2, .label_dim = {5, 8}, .one_hot = {0, 1}};
+    const char *names[13] = {"Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young",
+                             "angry", "contemptuous", "disgusted", "fearful", "happy",
+                             "neutral", "sad", "surprised"};
+    sg_err err = {{0}};
+    enum { C = 15 };
+    float own[5] = {0, 1, 0, 0, 1}, c[13 * C], want[13 * C];
+    CHECK(sg_targets_count(&cfg) == 13, "count");
+    CHECK(sg_targets_all(&cfg, names, 0, own, c, &err) == 0, "%s", err.msg);
+    memset(want, 0, sizeof want);
+    static const float celeba[5][5] = {
+        {1, 0, 0, 0, 1}, {0, 1, 0, 0, 1}, {0, 0, 1, 0, 1}, {0, 1, 0, 1, 1}, {0, 1, 0, 0, 0}};
+    for (int t = 0; t < 5; t++) {
+        memcpy(want + t * C, celeba[t], sizeof celeba[t]);   /* c_celeba, zero_rafd */
+        want[t * C + 13] = 1;                                 /* mask_celeba [1, 0] */
+    }
+    for (int k = 0; k < 8; k++) {
+        want[(5 + k) * C + 5 + k] = 1;                        /* zero_celeba, c_rafd */
+        want[(5 + k) * C + 14] = 1;                           /* mask_rafd [0, 1] */
+    }
+    check_rows("multi targets 0-3", c, want, 4 * C);
+    check_rows("multi targets 4-7", c + 4 * C, want + 4 * C, 4 * C);
+    check_rows("multi targets 8-12", c + 8 * C, want + 8 * C, 5 * C);
+    CHECK(sg_targets_dataset_of(&cfg, 4, NULL) == 0 && sg_targets_dataset_of(&cfg, 5, NULL) == 1 &&
+          sg_targets_dataset_of(&cfg, 13, NULL) == -1, "dataset_of");
+    int idx;
+    CHECK(sg_targets_dataset_of(&cfg, 9, &idx) == 1 && idx == 4, "index of happy %d", idx);
+}
+
+/* Two multi-hot sets (the seed's CelebA/CelebB split), input from the second:
+ * the first set's targets start from zeros. */
+static const char *const AB[] = {"Bangs", "Black_Hair", "Blond_Hair", "Eyeglasses", "Wearing_Hat"};
+static const char *const DSN[] = {"celebA", "celebB"};
+static sg_model_config ab_cfg(void)
+{
+    sg_model_config cfg = {.n_datasets = 2, .label_dim = {3, 2}};
+    return cfg;
+}
+
+static void test_multi_two_multihot(void)
+{
+    sg_model_config cfg = ab_cfg();
+    sg_err err = {{0}};
+    enum { C = 7 };
+    float own[2] = {1, 0}, c[5 * C];
+    CHECK(sg_targets_all(&cfg, AB, 1, own, c, &err) == 0, "%s", err.msg);
+    static const float want[5][C] = {
+        {1, 0, 0, 0, 0, 1, 0},   /* Bangs flipped from zero */
+        {0, 1, 0, 0, 0, 1, 0},   /* Black_Hair */
+        {0, 0, 1, 0, 0, 1, 0},   /* Blond_Hair */
+        {0, 0, 0, 0, 0, 0, 1},   /* Eyeglasses flipped from the input's 1 */
+        {0, 0, 0, 1, 1, 0, 1},   /* Wearing_Hat flipped from 0 */
+    };
+    check_rows("two multi-hot", c, &want[0][0], 5 * C);
+    float o[C];
+    sg_targets_own(&cfg, 1, own, o);
+    static const float want_own[C] = {0, 0, 0, 1, 0, 0, 1};
+    check_rows("own multi", o, want_own, C);
+    sg_targets_own(&cfg, -1, NULL, o);
+    static const float want_none[C] = {0, 0, 0, 0, 0, 1, 0};
+    check_rows("own none", o, want_none, C);
+}
+
+static void test_parse_apply(void)
+{
+    sg_model_config cfg = {.n_datasets = 1, .label_dim = {5}};
+    sg_target_spec s;
+    sg_err err = {{0}};
+    float own[5] = {1, 0, 0, 1, 1}, c[5];
+
+    CHECK(sg_targets_parse(&cfg, CELEBA5, NULL, "+Blond_Hair,-Male", &s, &err) == 0, "%s", err.msg);
+    CHECK(s.ds == 0 && s.n == 2, "spec ds %d n %d", s.ds, s.n);
+    sg_targets_apply(&cfg, CELEBA5, &s, 0, own, c);
+    static const float w1[5] = {0, 1, 0, 0, 1};
+    check_rows("+Blond_Hair,-Male", c, w1, 5);
+
+    CHECK(sg_targets_parse(&cfg, CELEBA5, NULL, "Blond_Hair=0.5", &s, &err) == 0, "%s", err.msg);
+    sg_targets_apply(&cfg, CELEBA5, &s, 0, own, c);
+    static const float w2[5] = {0, 0.5f, 0, 1, 1};
+    check_rows("Blond_Hair=0.5", c, w2, 5);
+
+    CHECK(sg_targets_parse(&cfg, CELEBA5, NULL, "+Blond_Hair,Black_Hair=1", &s, &err) == 0, "%s", err.msg);
+    sg_targets_apply(&cfg, CELEBA5, &s, 0, own, c);
+    static const float w3[5] = {1, 1, 0, 1, 1};
+    check_rows("two named hair colours both kept", c, w3, 5);
+
+    /* An image file: no labels of its own, unnamed attributes are 0. */
+    CHECK(sg_targets_parse(&cfg, CELEBA5, NULL, "+Young,Male=0.25", &s, &err) == 0, "%s", err.msg);
+    sg_targets_apply(&cfg, CELEBA5, &s, -1, NULL, c);
+    static const float w4[5] = {0, 0, 0, 0.25f, 1};
+    check_rows("from an image file", c, w4, 5);
+
+    struct { const char *spec, *want; } bad[] = {
+        {"+Foo", "unknown attribute 'Foo' (known: Black_Hair, Blond_Hair"},
+        {"Young=2", "must be a number in [0, 1]"},
+        {"Young=-0.1", "must be a number in [0, 1]"},
+        {"Young=x", "must be a number in [0, 1]"},
+        {"Young=", "must be a number in [0, 1]"},
+        {"+Young,,-Male", "empty item"},
+        {"+Young,", "empty item"},
+        {"", "empty"},
+        {"+", "empty attribute name"},
+        {"+Young=1", "use +NAME"},
+        {"+Young,-Young", "given twice"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        err.msg[0] = 0;
+        int rc = sg_targets_parse(&cfg, CELEBA5, NULL, bad[k].spec, &s, &err);
+        CHECK(rc == -1 && strstr(err.msg, bad[k].want), "'%s': rc %d message '%s' (want '%s')",
+              bad[k].spec, rc, err.msg, bad[k].want);
+    }
+}
+
+static void test_parse_multi(void)
+{
+    sg_model_config cfg = ab_cfg();
+    sg_target_spec s;
+    sg_err err = {{0}};
+    float c[7];
+
+    CHECK(sg_targets_parse(&cfg, AB, DSN, "+Eyeglasses", &s, &err) == 0, "%s", err.msg);
+    CHECK(s.ds == 1 && s.n == 1 && s.index[0] == 0, "ds %d index %d", s.ds, s.index[0]);
+    sg_targets_apply(&cfg, AB, &s, -1, NULL, c);
+    static const float w1[7] = {0, 0, 0, 1, 0, 0, 1};
+    check_rows("image + Eyeglasses", c, w1, 7);
+
+    /* Input from celebA (own labels of the other set) naming a celebB attribute. */
+    float ownA[3] = {1, 1, 0};
+    sg_targets_apply(&cfg, AB, &s, 0, ownA, c);
+    check_rows("celebA input, celebB target", c, w1, 7);
+    /* Same dataset: starts from own labels. */
+    CHECK(sg_targets_parse(&cfg, AB, DSN, "+Blond_Hair", &s, &err) == 0, "%s", err.msg);
+    sg_targets_apply(&cfg, AB, &s, 0, ownA, c);
+    static const float w2[7] = {1, 0, 1, 0, 0, 1, 0};
+    check_rows("celebA input +Blond_Hair", c, w2, 7);
+
+    CHECK(sg_targets_parse(&cfg, AB, DSN, "celebB:Wearing_Hat=0.5", &s, &err) == 0, "%s", err.msg);
+    CHECK(s.ds == 1 && s.index[0] == 1 && s.value[0] == 0.5f, "qualified");
+
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg, AB, DSN, "+Bangs,+Eyeglasses", &s, &err) == -1 &&
+          strstr(err.msg, "different datasets"), "two datasets: '%s'", err.msg);
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg, AB, DSN, "celebC:Bangs", &s, &err) == -1 &&
+          strstr(err.msg, "unknown dataset"), "unknown dataset: '%s'", err.msg);
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg, AB, DSN, "celebB:Bangs", &s, &err) == -1 &&
+          strstr(err.msg, "unknown attribute"), "wrong dataset: '%s'", err.msg);
+
+    /* A name in both sets is ambiguous unless qualified. */
+    const char *dup[] = {"Male", "Young", "Bangs", "Male", "Eyeglasses"};
+    sg_model_config cfg2 = {.n_datasets = 2, .label_dim = {2, 3}};
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg2, dup, DSN, "-Male", &s, &err) == -1 && strstr(err.msg, "several datasets"),
+          "ambiguous: '%s'", err.msg);
+    CHECK(sg_targets_parse(&cfg2, dup, DSN, "celebB:Male=0", &s, &err) == 0 && s.ds == 1 && s.index[0] == 1,
+          "qualified duplicate: %s", err.msg);
+}
+
+/* One-hot: naming a class clears the others (starting from the input's own class). */
+static void test_one_hot_spec(void)
+{
+    sg_model_config cfg = {.n_datasets = 1, .label_dim = {3}, .one_hot = {1}};
+    const char *names[] = {"angry", "happy", "sad"};
+    sg_target_spec s;
+    sg_err err = {{0}};
+    float own[3] = {1, 0, 0}, c[3];
+    CHECK(sg_targets_parse(&cfg, names, NULL, "+sad", &s, &err) == 0, "%s", err.msg);
+    sg_targets_apply(&cfg, names, &s, 0, own, c);
+    static const float w[3] = {0, 0, 1};
+    check_rows("one-hot +sad", c, w, 3);
+    float all[9];
+    CHECK(sg_targets_all(&cfg, names, 0, own, all, &err) == 0, "%s", err.msg);
+    static const float wa[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    check_rows("one-hot all", all, wa, 9);
+}
+
+int main(void)
+{
+    test_single_celeba();
+    test_multi_rafd();
+    test_multi_two_multihot();
+    test_parse_apply();
+    test_parse_multi();
+    test_one_hot_spec();
+    return check_done();
+}
