@@ -1,0 +1,453 @@
+#include "safetensors.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fileio.h"
+#include "json.h"
+#include "strbuf.h"
+
+const char *sg_st_dtype_name(int dtype)
+{
+    return dtype == SG_ST_F32 ? "F32" : dtype == SG_ST_I64 ? "I64" : "?";
+}
+
+size_t sg_st_dtype_size(int dtype)
+{
+    return dtype == SG_ST_F32 ? 4 : dtype == SG_ST_I64 ? 8 : 0;
+}
+
+static void free_contents(sg_st_file *f)
+{
+    for (size_t i = 0; i < f->n_tensors; i++) free(f->tensors[i].name);
+    free(f->tensors);
+    for (size_t i = 0; i < f->n_meta; i++) { free(f->meta_keys[i]); free(f->meta_values[i]); }
+    free(f->meta_keys);
+    free(f->meta_values);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+}
+
+void sg_st_close(sg_st_file *f)
+{
+    if (!f) return;
+    if (f->fd >= 0) close(f->fd);
+    free_contents(f);
+    free(f);
+}
+
+/* "[2, 3, 4]" for messages. */
+static void shape_str(char *out, size_t n, const int64_t *shape, int ndim)
+{
+    size_t o = 0;
+    o += snprintf(out + o, n - o, "[");
+    for (int d = 0; d < ndim && o < n; d++)
+        o += snprintf(out + o, n - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (o < n) snprintf(out + o, n - o, "]");
+}
+
+static int cmp_begin(const void *a, const void *b)
+{
+    const sg_st_tensor *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+static int parse_tensor(sg_st_tensor *t, const char *name, const char *key, const json_value *v,
+                        uint64_t data_len, sg_err *err)
+{
+    if (!json_is(v, JSON_OBJECT))
+        return sg_errf(err, "%s: tensor %s: expected an object, found %s", name, key, json_type_name(v->type));
+    for (size_t k = 0; k < v->n; k++) {
+        const char *m = v->keys[k];
+        if (strcmp(m, "dtype") && strcmp(m, "shape") && strcmp(m, "data_offsets"))
+            return sg_errf(err, "%s: tensor %s: unknown field \"%.100s\"", name, key, m);
+    }
+    const char *dtype;
+    const json_value *shape, *offsets;
+    sg_err e;
+    if (json_get_str(v, "dtype", &dtype, &e) || json_get_array(v, "shape", &shape, &e) ||
+        json_get_array(v, "data_offsets", &offsets, &e))
+        return sg_errf(err, "%s: tensor %s: %s", name, key, e.msg);
+    if (!strcmp(dtype, "F32")) t->dtype = SG_ST_F32;
+    else if (!strcmp(dtype, "I64")) t->dtype = SG_ST_I64;
+    else return sg_errf(err, "%s: tensor %s: dtype \"%.40s\" is not supported (only F32 and I64)", name, key, dtype);
+    if (shape->n > SG_ST_MAX_DIMS)
+        return sg_errf(err, "%s: tensor %s: %zu dimensions (at most %d)", name, key, shape->n, SG_ST_MAX_DIMS);
+    t->ndim = (int)shape->n;
+    uint64_t numel = 1;
+    int overflow = 0;
+    for (size_t d = 0; d < shape->n; d++) {
+        const json_value *s = shape->items[d];
+        if (!json_is(s, JSON_NUMBER) || !s->is_int || s->i < 0)
+            return sg_errf(err, "%s: tensor %s: shape entry %zu is not a non-negative integer", name, key, d);
+        t->shape[d] = s->i;
+        if (s->i && numel > UINT64_MAX / (uint64_t)s->i) overflow = 1;
+        else numel *= (uint64_t)s->i;
+    }
+    if (offsets->n != 2)
+        return sg_errf(err, "%s: tensor %s: data_offsets has %zu entries (expected 2)", name, key, offsets->n);
+    for (int k = 0; k < 2; k++) {
+        const json_value *o = offsets->items[k];
+        if (!json_is(o, JSON_NUMBER) || !o->is_int || o->i < 0)
+            return sg_errf(err, "%s: tensor %s: data_offsets entry %d is not a non-negative integer", name, key, k);
+    }
+    t->begin = (uint64_t)offsets->items[0]->i;
+    t->end = (uint64_t)offsets->items[1]->i;
+    if (t->begin > t->end)
+        return sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] out of order", name, key,
+                       (unsigned long long)t->begin, (unsigned long long)t->end);
+    if (t->end > data_len)
+        return sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] out of bounds (the data buffer has %llu bytes)",
+                       name, key, (unsigned long long)t->begin, (unsigned long long)t->end,
+                       (unsigned long long)data_len);
+    uint64_t esize = sg_st_dtype_size(t->dtype);
+    char ss[160];
+    shape_str(ss, sizeof ss, t->shape, t->ndim);
+    if (overflow || numel > UINT64_MAX / esize || numel * esize != t->end - t->begin)
+        return sg_errf(err, "%s: tensor %s: shape %s of %s needs %s%llu bytes, data_offsets [%llu, %llu] hold %llu",
+                       name, key, ss, dtype, overflow || numel > UINT64_MAX / esize ? "more than " : "",
+                       (unsigned long long)(overflow || numel > UINT64_MAX / esize ? UINT64_MAX : numel * esize),
+                       (unsigned long long)t->begin, (unsigned long long)t->end,
+                       (unsigned long long)(t->end - t->begin));
+    t->numel = numel;
+    return 0;
+}
+
+int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size_t header_len,
+                       uint64_t data_len, sg_err *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    f->data_len = data_len;
+    f->data_start = 8 + header_len;
+    json_value *root = NULL;
+    json_error_pos where;
+    sg_err e;
+    if (json_parse(header, header_len, NULL, &root, &where, &e) != 0) {
+        if (strstr(where.what, "duplicate key"))
+            return sg_errf(err, "%s: header: duplicate tensor name (%s)", name, e.msg);
+        return sg_errf(err, "%s: header is not valid JSON: %s", name, e.msg);
+    }
+    if (root->type != JSON_OBJECT) {
+        sg_errf(err, "%s: header is a JSON %s, expected an object", name, json_type_name(root->type));
+        json_free(root);
+        return -1;
+    }
+    if (!(f->path = strdup(name))) goto oom;
+    size_t n = root->n;
+    f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
+    if (!f->tensors) goto oom;
+    for (size_t k = 0; k < n; k++) {
+        const char *key = root->keys[k];
+        const json_value *v = root->items[k];
+        if (!strcmp(key, "__metadata__")) {
+            if (!json_is(v, JSON_OBJECT)) {
+                sg_errf(err, "%s: __metadata__: expected an object of strings, found %s", name, json_type_name(v->type));
+                goto fail;
+            }
+            f->meta_keys = calloc(v->n ? v->n : 1, sizeof(char *));
+            f->meta_values = calloc(v->n ? v->n : 1, sizeof(char *));
+            if (!f->meta_keys || !f->meta_values) goto oom;
+            for (size_t m = 0; m < v->n; m++) {
+                if (!json_is(v->items[m], JSON_STRING)) {
+                    sg_errf(err, "%s: __metadata__ value \"%.100s\" is a %s, expected a string", name,
+                            v->keys[m], json_type_name(v->items[m]->type));
+                    goto fail;
+                }
+                f->meta_keys[m] = strdup(v->keys[m]);
+                f->meta_values[m] = strdup(v->items[m]->str);
+                f->n_meta = m + 1;
+                if (!f->meta_keys[m] || !f->meta_values[m]) goto oom;
+            }
+            continue;
+        }
+        if (strlen(key) != root->key_lens[k] || !key[0]) {
+            sg_errf(err, "%s: header: empty tensor name or NUL in a name", name);
+            goto fail;
+        }
+        sg_st_tensor *t = &f->tensors[f->n_tensors];
+        if (parse_tensor(t, name, key, v, data_len, err)) goto fail;
+        if (!(t->name = strdup(key))) goto oom;
+        f->n_tensors++;
+    }
+    json_free(root);
+    root = NULL;
+    /* Contiguity: sorted by begin, each tensor starts where the previous ended. */
+    qsort(f->tensors, f->n_tensors, sizeof *f->tensors, cmp_begin);
+    uint64_t at = 0;
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        sg_st_tensor *t = &f->tensors[i];
+        if (t->begin != at) {
+            if (t->begin > at)
+                sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] leave a gap (bytes %llu..%llu belong to no tensor)",
+                        name, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                        (unsigned long long)at, (unsigned long long)t->begin);
+            else
+                sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] overlap tensor %s",
+                        name, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                        i ? f->tensors[i - 1].name : "?");
+            goto fail;
+        }
+        at = t->end;
+    }
+    if (at != data_len) {
+        sg_errf(err, "%s: the data buffer has %llu bytes but the tensors cover %llu", name,
+                (unsigned long long)data_len, (unsigned long long)at);
+        goto fail;
+    }
+    return 0;
+oom:
+    sg_errf(err, "%s: out of memory", name);
+fail:
+    json_free(root);
+    free_contents(f);
+    return -1;
+}
+
+static int read_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    char *p = buf;
+    while (n) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0) { if (errno == EINTR) continue; return -1; }
+        if (r == 0) { errno = EIO; return -2; }
+        p += r; n -= (size_t)r; off += (uint64_t)r;
+    }
+    return 0;
+}
+
+int sg_st_open(sg_st_file **out, const char *path, sg_err *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sg_errno(err, "%s", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) { sg_errno(err, "%s", path); close(fd); return -1; }
+    if (!S_ISREG(st.st_mode)) { close(fd); return sg_errf(err, "%s: not a regular file", path); }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < 8) {
+        close(fd);
+        return sg_errf(err, "%s: %llu bytes: too short for a safetensors file (truncated?)", path,
+                       (unsigned long long)size);
+    }
+    unsigned char lenb[8];
+    int r = read_full(fd, lenb, 8, 0);
+    if (r) { r == -1 ? sg_errno(err, "%s: read", path) : sg_errf(err, "%s: truncated", path); close(fd); return -1; }
+    uint64_t hlen = 0;
+    for (int k = 7; k >= 0; k--) hlen = hlen << 8 | lenb[k];
+    if (hlen > SG_ST_MAX_HEADER) {
+        close(fd);
+        return sg_errf(err, "%s: header length %llu exceeds the limit of %u bytes (not a safetensors file?)",
+                       path, (unsigned long long)hlen, SG_ST_MAX_HEADER);
+    }
+    if (hlen > size - 8) {
+        close(fd);
+        return sg_errf(err, "%s: header length %llu runs past the end of the file (%llu bytes; truncated?)",
+                       path, (unsigned long long)hlen, (unsigned long long)size);
+    }
+    char *hdr = malloc(hlen + 1);
+    if (!hdr) { close(fd); return sg_errf(err, "%s: out of memory", path); }
+    r = read_full(fd, hdr, hlen, 8);
+    if (r) { r == -1 ? sg_errno(err, "%s: read", path) : sg_errf(err, "%s: truncated", path); free(hdr); close(fd); return -1; }
+    sg_st_file *f = calloc(1, sizeof *f);
+    if (!f) { free(hdr); close(fd); return sg_errf(err, "%s: out of memory", path); }
+    if (sg_st_parse_header(f, path, hdr, hlen, size - 8 - hlen, err) != 0) {
+        free(hdr); free(f); close(fd); return -1;
+    }
+    free(hdr);
+    f->fd = fd;
+    *out = f;
+    return 0;
+}
+
+long sg_st_find(const sg_st_file *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_tensors; i++)
+        if (!strcmp(f->tensors[i].name, name)) return (long)i;
+    return -1;
+}
+
+const char *sg_st_meta(const sg_st_file *f, const char *key)
+{
+    for (size_t i = 0; i < f->n_meta; i++)
+        if (!strcmp(f->meta_keys[i], key)) return f->meta_values[i];
+    return NULL;
+}
+
+int sg_st_read(sg_st_file *f, size_t i, void *dst, size_t dst_bytes, sg_err *err)
+{
+    if (i >= f->n_tensors) return sg_errf(err, "%s: no tensor %zu", f->path, i);
+    const sg_st_tensor *t = &f->tensors[i];
+    if (dst_bytes != t->end - t->begin)
+        return sg_errf(err, "%s: tensor %s: has %llu bytes, caller expects %zu", f->path, t->name,
+                       (unsigned long long)(t->end - t->begin), dst_bytes);
+    if (f->fd < 0) return sg_errf(err, "%s: not open", f->path);
+    int r = read_full(f->fd, dst, dst_bytes, f->data_start + t->begin);
+    if (r == -1) return sg_errno(err, "%s: tensor %s: read", f->path, t->name);
+    if (r == -2) return sg_errf(err, "%s: tensor %s: file truncated while reading", f->path, t->name);
+    return 0;
+}
+
+/* ---- writer ---- */
+
+struct sg_st_writer {
+    char *path, *tmp;
+    int fd;
+    size_t n, next;
+    uint64_t *sizes;
+};
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) { if (errno == EINTR) continue; return -1; }
+        p += w; n -= (size_t)w;
+    }
+    return 0;
+}
+
+void sg_st_writer_abort(sg_st_writer *w)
+{
+    if (!w) return;
+    if (w->fd >= 0) close(w->fd);
+    if (w->tmp) unlink(w->tmp);
+    free(w->path); free(w->tmp); free(w->sizes);
+    free(w);
+}
+
+int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *specs, size_t n,
+                       const char *const *meta_keys, const char *const *meta_values,
+                       size_t n_meta, sg_err *err)
+{
+    *out = NULL;
+    sg_buf b = SG_BUF_INIT;
+    sg_st_writer *w = calloc(1, sizeof *w);
+    if (!w) return sg_errf(err, "%s: out of memory", path);
+    w->fd = -1;
+    w->n = n;
+    w->sizes = calloc(n ? n : 1, sizeof *w->sizes);
+    w->path = strdup(path);
+    size_t tl = strlen(path) + 32;
+    w->tmp = malloc(tl);
+    if (!w->sizes || !w->path || !w->tmp) { free(w->tmp); w->tmp = NULL; sg_errf(err, "%s: out of memory", path); goto fail; }
+    snprintf(w->tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+
+    sg_buf_putc(&b, '{');
+    if (n_meta) {
+        json_buf_cstr(&b, "__metadata__");
+        sg_buf_puts(&b, ":{");
+        for (size_t m = 0; m < n_meta; m++) {
+            if (m) sg_buf_putc(&b, ',');
+            json_buf_cstr(&b, meta_keys[m]);
+            sg_buf_putc(&b, ':');
+            json_buf_cstr(&b, meta_values[m]);
+        }
+        sg_buf_putc(&b, '}');
+    }
+    uint64_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sg_st_spec *s = &specs[i];
+        if (!s->name || !s->name[0] || !strcmp(s->name, "__metadata__")) {
+            sg_errf(err, "%s: invalid tensor name \"%s\"", path, s->name ? s->name : "(null)");
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(specs[j].name, s->name)) { sg_errf(err, "%s: duplicate tensor name %s", path, s->name); goto fail; }
+        if (s->dtype != SG_ST_F32 && s->dtype != SG_ST_I64) {
+            sg_errf(err, "%s: tensor %s: unsupported dtype %d", path, s->name, s->dtype);
+            goto fail;
+        }
+        if (s->ndim < 0 || s->ndim > SG_ST_MAX_DIMS) {
+            sg_errf(err, "%s: tensor %s: %d dimensions", path, s->name, s->ndim);
+            goto fail;
+        }
+        uint64_t bytes = sg_st_dtype_size(s->dtype);
+        for (int d = 0; d < s->ndim; d++) {
+            if (s->shape[d] < 0) { sg_errf(err, "%s: tensor %s: negative shape", path, s->name); goto fail; }
+            bytes *= (uint64_t)s->shape[d];
+        }
+        w->sizes[i] = bytes;
+        if (i || n_meta) sg_buf_putc(&b, ',');
+        json_buf_cstr(&b, s->name);
+        sg_buf_appendf(&b, ":{\"dtype\":\"%s\",\"shape\":[", sg_st_dtype_name(s->dtype));
+        for (int d = 0; d < s->ndim; d++) sg_buf_appendf(&b, "%s%lld", d ? "," : "", (long long)s->shape[d]);
+        sg_buf_appendf(&b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                       (unsigned long long)(off + bytes));
+        off += bytes;
+    }
+    sg_buf_putc(&b, '}');
+    /* Pad so that the data buffer starts at a multiple of 8 bytes. */
+    while (b.len % 8 && !b.failed) sg_buf_putc(&b, ' ');
+    if (b.failed) { sg_errf(err, "%s: out of memory", path); goto fail; }
+
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) { sg_errno(err, "%s", w->tmp); free(w->tmp); w->tmp = NULL; goto fail; }
+    unsigned char lenb[8];
+    uint64_t hl = b.len;
+    for (int k = 0; k < 8; k++) lenb[k] = (unsigned char)(hl >> (8 * k));
+    if (write_full(w->fd, lenb, 8) || write_full(w->fd, b.data, b.len)) {
+        sg_errno(err, "%s: write", w->tmp);
+        goto fail;
+    }
+    sg_buf_free(&b);
+    *out = w;
+    return 0;
+fail:
+    sg_buf_free(&b);
+    sg_st_writer_abort(w);
+    return -1;
+}
+
+int sg_st_writer_put(sg_st_writer *w, const void *data, size_t bytes, sg_err *err)
+{
+    if (w->next >= w->n) return sg_errf(err, "%s: more tensors than declared", w->path);
+    if (bytes != w->sizes[w->next])
+        return sg_errf(err, "%s: tensor %zu: %zu bytes given, %llu declared", w->path, w->next, bytes,
+                       (unsigned long long)w->sizes[w->next]);
+    if (bytes && write_full(w->fd, data, bytes)) return sg_errno(err, "%s: write", w->tmp);
+    w->next++;
+    return 0;
+}
+
+int sg_st_writer_commit(sg_st_writer *w, sg_err *err)
+{
+    int rc = -1;
+    if (w->next != w->n) { sg_errf(err, "%s: %zu of %zu tensors written", w->path, w->next, w->n); goto done; }
+    if (fsync(w->fd) != 0) { sg_errno(err, "%s: fsync", w->tmp); goto done; }
+    int fd = w->fd;
+    w->fd = -1;
+    if (close(fd) != 0) { sg_errno(err, "%s: close", w->tmp); goto done; }
+    if (rename(w->tmp, w->path) != 0) { sg_errno(err, "%s: rename", w->path); goto done; }
+    free(w->tmp);
+    w->tmp = NULL;   /* renamed: nothing to delete */
+    char dir[PATH_MAX];
+    const char *slash = strrchr(w->path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == w->path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - w->path), w->path);
+    rc = sg_fsync_dir(dir, err);
+done:
+    sg_st_writer_abort(w);
+    return rc;
+}
+
+int sg_st_write(const char *path, const sg_st_spec *specs, size_t n,
+                const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                sg_err *err)
+{
+    sg_st_writer *w;
+    if (sg_st_writer_begin(&w, path, specs, n, meta_keys, meta_values, n_meta, err)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (sg_st_writer_put(w, specs[i].data, w->sizes[i], err)) { sg_st_writer_abort(w); return -1; }
+    }
+    return sg_st_writer_commit(w, err);
+}
