@@ -41,4 +41,50 @@ const sg_shard_meta *sg_shard_get_meta(const sg_shard *s);
 int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
                   char *name, size_t name_len, sg_err *err);
 
+/* ---- Record layout (man/man5/stargan-shard.5) ----
+ * key: record index as 8 bytes big-endian; the metadata record's key is "meta"
+ * (a JSON object). A record value, integers little-endian:
+ *   0  4  magic "SGR1"
+ *   4  2  n_labels            6  2  name_len
+ *   8  1  pixel encoding      9  3  zero
+ *  12  4  pixel byte count
+ *  16     n_labels bytes, each 0 or 1; name_len bytes of file name (no NUL);
+ *         the pixels; then CRC-32 (zlib's polynomial) of every byte before it. */
+#define SG_SHARD_RECORD_MAGIC "SGR1"
+#define SG_SHARD_RECORD_HEADER 16
+#define SG_SHARD_MAX_NAME 4096
+
+/* CRC-32 as zlib's crc32(crc, data, len) (start with crc = 0). */
+uint32_t sg_crc32(uint32_t crc, const void *data, size_t len);
+
+/* Writer: builds the shard in "PATH.tmp-PID" and renames it to PATH only when
+ * complete, so a killed writer leaves a complete shard or none. Without force an
+ * existing PATH is an error ("PATH exists (use --force to replace it)") and is
+ * never touched; with force it is replaced only once the new shard is complete.
+ * meta: everything but count and version (filled in by the writer); copied. */
+typedef struct sg_shard_writer sg_shard_writer;
+int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard_meta *meta,
+                         int force, uint64_t expected_count, sg_err *err);
+/* Appends record number sg_shard_writer_count(): labels are n_labels bytes 0/1;
+ * pixels are in the shard's encoding (raw: exactly width*height*3 bytes). */
+int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char *name,
+                           const uint8_t *pixels, size_t pixel_len, sg_err *err);
+uint64_t sg_shard_writer_count(const sg_shard_writer *w);
+/* The temporary directory being written (for messages and tests). */
+const char *sg_shard_writer_tmp_path(const sg_shard_writer *w);
+/* Writes the metadata, syncs, renames into place and frees w (also on error). */
+int sg_shard_writer_commit(sg_shard_writer *w, sg_err *err);
+/* Removes the temporary directory and frees w. */
+void sg_shard_writer_abort(sg_shard_writer *w);
+
+/* Names of the enum values as stored in the metadata ("raw", "png", "jpeg";
+ * "multi-hot", "one-hot"), and back (-1 if unknown). */
+const char *sg_shard_pixel_encoding_name(int enc);
+int sg_shard_pixel_encoding_parse(const char *s);
+const char *sg_shard_label_kind_name(int kind);
+
+/* Labels of record index as n_labels bytes 0/1, without decoding pixels (the
+ * CRC is still checked). Thread-safe like sg_shard_read. */
+int sg_shard_read_labels(sg_shard *s, uint64_t index, uint8_t *labels, sg_err *err);
+
 #endif

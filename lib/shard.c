@@ -1,0 +1,683 @@
+/* LMDB shards: writer (temporary directory, batched MDB_APPEND transactions,
+ * map grown on demand, sync + rename at the end) and thread-safe reader
+ * (MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS: never creates or writes any file).
+ * Format: man/man5/stargan-shard.5 and the comment in shard.h. */
+#define _GNU_SOURCE
+#include "shard.h"
+#include "fileio.h"
+#include "image.h"
+#include "json.h"
+#include "strbuf.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- CRC-32 (reflected polynomial 0xEDB88320, as zlib), slicing by 8 ---- */
+
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+uint32_t sg_crc32(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&crc_once, crc_init);
+    const uint8_t *p = data;
+    uint32_t c = ~crc;
+    while (len && ((uintptr_t)p & 7)) { c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8); len--; }
+    while (len >= 8) {
+        /* Little-endian words: the first four bytes fold into c. */
+        uint32_t lo = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        lo ^= c;
+        c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+            crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+            crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+        p += 8; len -= 8;
+    }
+    while (len--) c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+    return ~c;
+}
+
+/* ---- names ---- */
+
+const char *sg_shard_pixel_encoding_name(int enc)
+{
+    return enc == SG_PIXELS_RAW ? "raw" : enc == SG_PIXELS_PNG ? "png" : enc == SG_PIXELS_JPEG ? "jpeg" : "?";
+}
+
+int sg_shard_pixel_encoding_parse(const char *s)
+{
+    if (!strcmp(s, "raw")) return SG_PIXELS_RAW;
+    if (!strcmp(s, "png")) return SG_PIXELS_PNG;
+    if (!strcmp(s, "jpeg")) return SG_PIXELS_JPEG;
+    return -1;
+}
+
+const char *sg_shard_label_kind_name(int kind)
+{
+    return kind == SG_LABELS_ONE_HOT ? "one-hot" : "multi-hot";
+}
+
+static void put_le16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put_le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t get_le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t get_le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static void index_key(uint8_t key[8], uint64_t index)
+{
+    for (int i = 0; i < 8; i++) key[i] = (uint8_t)(index >> (56 - 8 * i));
+}
+
+static void meta_free_names(sg_shard_meta *m)
+{
+    for (uint32_t i = 0; i < m->n_labels && i < SG_SHARD_MAX_LABELS; i++) {
+        free(m->label_names[i]);
+        m->label_names[i] = NULL;
+    }
+}
+
+/* ---- directory helpers ---- */
+
+/* Removes a shard directory (data.mdb, lock.mdb, the directory) or a file. */
+static int remove_shard_dir(const char *path, sg_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : sg_errno(err, "%s", path);
+    if (!S_ISDIR(st.st_mode)) return unlink(path) == 0 ? 0 : sg_errno(err, "%s: remove", path);
+    char f[PATH_MAX];
+    static const char *const files[] = {"data.mdb", "lock.mdb"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(f, sizeof f, "%s/%s", path, files[i]);
+        if (unlink(f) != 0 && errno != ENOENT) return sg_errno(err, "%s: remove", f);
+    }
+    if (rmdir(path) != 0) return sg_errno(err, "%s: remove", path);
+    return 0;
+}
+
+static int is_shard_dir(const char *path)
+{
+    char f[PATH_MAX];
+    struct stat st;
+    snprintf(f, sizeof f, "%s/data.mdb", path);
+    return stat(f, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void dir_of(const char *path, char *dir, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, n, ".");
+    else if (slash == path) snprintf(dir, n, "/");
+    else snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+/* Removes "PATH.tmp-PID" directories left by writers that were killed (their
+ * process no longer exists). Best effort: errors are ignored. */
+static void remove_stale_tmps(const char *path)
+{
+    char dir[PATH_MAX], prefix[PATH_MAX], full[PATH_MAX];
+    dir_of(path, dir, sizeof dir);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(prefix, sizeof prefix, "%s.tmp-", base);
+    size_t plen = strlen(prefix);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, plen) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (*end || pid <= 0 || pid == getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* still running (or not ours) */
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        remove_shard_dir(full, NULL);
+    }
+    closedir(d);
+}
+
+/* ---- writer ---- */
+
+typedef struct { size_t offset, len; } pending_record;
+
+struct sg_shard_writer {
+    char path[PATH_MAX], tmp[PATH_MAX];
+    int force;
+    sg_shard_meta meta;
+    MDB_env *env;
+    MDB_dbi dbi;
+    size_t map_size;
+    uint64_t count;             /* records appended (flushed or pending) */
+    uint64_t flushed;           /* records committed to the database */
+    sg_buf batch;               /* values of pending records, back to back */
+    pending_record *pending;
+    size_t n_pending, cap_pending;
+};
+
+#define BATCH_BYTES (16u << 20)     /* one write transaction per ~16 MB */
+#define BATCH_RECORDS 4096
+
+static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)
+{
+    return sg_errf(err, "%s: %s: %s", path, what, mdb_strerror(rc));
+}
+
+int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard_meta *meta,
+                         int force, uint64_t expected_count, sg_err *err)
+{
+    *out = NULL;
+    if (meta->n_labels == 0 || meta->n_labels > SG_SHARD_MAX_LABELS)
+        return sg_errf(err, "%s: %u labels (1..%d allowed)", path, meta->n_labels, SG_SHARD_MAX_LABELS);
+    if (meta->width == 0 || meta->height == 0 || meta->channels != 3)
+        return sg_errf(err, "%s: bad image geometry %ux%ux%u", path, meta->width, meta->height, meta->channels);
+    if (meta->pixel_encoding < SG_PIXELS_RAW || meta->pixel_encoding > SG_PIXELS_JPEG)
+        return sg_errf(err, "%s: unknown pixel encoding %d", path, meta->pixel_encoding);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!force) return sg_errf(err, "%s exists (use --force to replace it)", path);
+        if (S_ISDIR(st.st_mode) && !is_shard_dir(path))
+            return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", path);
+    }
+    remove_stale_tmps(path);
+
+    sg_shard_writer *w = calloc(1, sizeof *w);
+    if (!w) return sg_errf(err, "out of memory");
+    if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||
+        snprintf(w->tmp, sizeof w->tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof w->tmp) {
+        free(w);
+        return sg_errf(err, "%s: path too long", path);
+    }
+    w->force = force;
+    w->meta = *meta;
+    w->meta.version = SG_SHARD_FORMAT_VERSION;
+    for (uint32_t i = 0; i < meta->n_labels; i++) {
+        w->meta.label_names[i] = strdup(meta->label_names[i] ? meta->label_names[i] : "");
+        if (!w->meta.label_names[i]) { meta_free_names(&w->meta); free(w); return sg_errf(err, "out of memory"); }
+    }
+    sg_buf_init(&w->batch);
+    remove_shard_dir(w->tmp, NULL);
+    if (mkdir(w->tmp, 0755) != 0) {
+        sg_errno(err, "%s", w->tmp);
+        meta_free_names(&w->meta); free(w);
+        return -1;
+    }
+    /* Map size from the expected size (raw pixels: exact; encoded: an upper
+     * bound), grown later if needed. Only address space: the file grows as written. */
+    size_t rec = SG_SHARD_RECORD_HEADER + meta->n_labels + 256 + (size_t)meta->width * meta->height * 3 + 4;
+    size_t pages = (rec + 4095) / 4096 + 1;
+    double est = (double)expected_count * pages * 4096 * 1.1 + (64u << 20);
+    w->map_size = est > (double)(SIZE_MAX / 4) ? SIZE_MAX / 4 : (size_t)est;
+    int rc = mdb_env_create(&w->env);
+    if (!rc) rc = mdb_env_set_mapsize(w->env, w->map_size);
+    /* NOLOCK: we are the only user of the temporary directory, so no lock.mdb is
+     * made. NOSYNC: one mdb_env_sync at commit instead of one per transaction. */
+    if (!rc) rc = mdb_env_open(w->env, w->tmp, MDB_NOLOCK | MDB_NOSYNC, 0644);
+    if (rc) {
+        lmdb_err(err, w->tmp, "cannot create the database", rc);
+        sg_shard_writer_abort(w);
+        return -1;
+    }
+    MDB_txn *txn;
+    rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    if (!rc) rc = mdb_dbi_open(txn, NULL, 0, &w->dbi);
+    if (!rc) rc = mdb_txn_commit(txn);
+    if (rc) {
+        lmdb_err(err, w->tmp, "cannot open the database", rc);
+        sg_shard_writer_abort(w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+uint64_t sg_shard_writer_count(const sg_shard_writer *w) { return w->count; }
+const char *sg_shard_writer_tmp_path(const sg_shard_writer *w) { return w->tmp; }
+
+static int grow_map(sg_shard_writer *w, size_t need, sg_err *err)
+{
+    size_t size = w->map_size;
+    while (size < need) size = size < (SIZE_MAX / 4) ? size * 2 : need;
+    int rc = mdb_env_set_mapsize(w->env, size);
+    if (rc) return lmdb_err(err, w->tmp, "cannot grow the map", rc);
+    w->map_size = size;
+    return 0;
+}
+
+/* Writes the pending records in one transaction. On MDB_MAP_FULL the
+ * transaction is aborted, the map doubled (no transaction is open then, as
+ * mdb_env_set_mapsize requires) and the batch written again. */
+static int flush_batch(sg_shard_writer *w, sg_err *err)
+{
+    if (w->n_pending == 0) return 0;
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(w->env, &info);
+    mdb_env_stat(w->env, &st);
+    size_t used = (size_t)(info.me_last_pgno + 1) * st.ms_psize;
+    size_t need = used + w->batch.len + w->batch.len / 4 + w->n_pending * 2 * (size_t)st.ms_psize + (4u << 20);
+    if (need > w->map_size && grow_map(w, need, err)) return -1;
+    for (int attempt = 0; attempt < 40; attempt++) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+        if (rc) return lmdb_err(err, w->tmp, "cannot begin a write transaction", rc);
+        for (size_t i = 0; i < w->n_pending && !rc; i++) {
+            uint8_t kb[8];
+            index_key(kb, w->flushed + i);
+            MDB_val key = {8, kb}, val = {w->pending[i].len, w->batch.data + w->pending[i].offset};
+            rc = mdb_put(txn, w->dbi, &key, &val, MDB_APPEND);
+        }
+        if (!rc) rc = mdb_txn_commit(txn);
+        else mdb_txn_abort(txn);
+        if (rc == MDB_MAP_FULL) {
+            if (grow_map(w, w->map_size * 2, err)) return -1;
+            continue;
+        }
+        if (rc) return lmdb_err(err, w->tmp, "write", rc);
+        w->flushed += w->n_pending;
+        w->n_pending = 0;
+        sg_buf_clear(&w->batch);
+        return 0;
+    }
+    return sg_errf(err, "%s: the map could not be grown enough", w->tmp);
+}
+
+int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char *name,
+                           const uint8_t *pixels, size_t pixel_len, sg_err *err)
+{
+    const sg_shard_meta *m = &w->meta;
+    size_t name_len = strlen(name);
+    if (name_len > SG_SHARD_MAX_NAME) return sg_errf(err, "%s: file name longer than %d bytes", name, SG_SHARD_MAX_NAME);
+    if (m->pixel_encoding == SG_PIXELS_RAW && pixel_len != (size_t)m->width * m->height * 3)
+        return sg_errf(err, "%s: %zu pixel bytes, expected %u", name, pixel_len, m->width * m->height * 3);
+    if (pixel_len > UINT32_MAX) return sg_errf(err, "%s: record too large", name);
+    int ones = 0;
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        if (labels[i] > 1) return sg_errf(err, "%s: label %u is %d (0 or 1 expected)", name, i, labels[i]);
+        ones += labels[i];
+    }
+    if (m->label_kind == SG_LABELS_ONE_HOT && ones != 1)
+        return sg_errf(err, "%s: one-hot labels with %d ones", name, ones);
+
+    if (w->n_pending == w->cap_pending) {
+        size_t cap = w->cap_pending ? w->cap_pending * 2 : 64;
+        pending_record *p = realloc(w->pending, cap * sizeof *p);
+        if (!p) return sg_errf(err, "out of memory");
+        w->pending = p; w->cap_pending = cap;
+    }
+    size_t len = SG_SHARD_RECORD_HEADER + m->n_labels + name_len + pixel_len + 4;
+    size_t off = w->batch.len;
+    if (sg_buf_reserve(&w->batch, len)) return sg_errf(err, "out of memory");
+    uint8_t *v = (uint8_t *)w->batch.data + off;
+    memcpy(v, SG_SHARD_RECORD_MAGIC, 4);
+    put_le16(v + 4, m->n_labels);
+    put_le16(v + 6, (uint32_t)name_len);
+    v[8] = (uint8_t)m->pixel_encoding;
+    v[9] = v[10] = v[11] = 0;
+    put_le32(v + 12, (uint32_t)pixel_len);
+    uint8_t *p = v + SG_SHARD_RECORD_HEADER;
+    memcpy(p, labels, m->n_labels); p += m->n_labels;
+    memcpy(p, name, name_len); p += name_len;
+    memcpy(p, pixels, pixel_len); p += pixel_len;
+    put_le32(p, sg_crc32(0, v, len - 4));
+    w->batch.len += len;
+    w->batch.data[w->batch.len] = 0;
+    w->pending[w->n_pending++] = (pending_record){off, len};
+    w->count++;
+    if (w->batch.len >= BATCH_BYTES || w->n_pending >= BATCH_RECORDS) return flush_batch(w, err);
+    return 0;
+}
+
+static int meta_to_json(const sg_shard_meta *m, sg_buf *b)
+{
+    sg_buf_appendf(b, "{\"format\":\"stargan-shard\",\"version\":%u,\"width\":%u,\"height\":%u,\"channels\":%u,"
+                      "\"pixel_encoding\":\"%s\",\"label_kind\":\"%s\",\"labels\":[",
+                   m->version, m->width, m->height, m->channels,
+                   sg_shard_pixel_encoding_name(m->pixel_encoding), sg_shard_label_kind_name(m->label_kind));
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        if (i) sg_buf_putc(b, ',');
+        json_buf_cstr(b, m->label_names[i]);
+    }
+    sg_buf_appendf(b, "],\"count\":%llu,\"source\":", (unsigned long long)m->count);
+    json_buf_cstr(b, m->source);
+    sg_buf_appendf(b, ",\"crop\":%u,\"size\":%u,\"created_by\":\"stargan-c %s\"}\n", m->crop, m->size, SG_VERSION);
+    return b->failed ? -1 : 0;
+}
+
+/* Moves the finished temporary directory to path: never replaces without force,
+ * and with force swaps atomically where the kernel can (RENAME_EXCHANGE). */
+static int install(sg_shard_writer *w, sg_err *err)
+{
+    struct stat st;
+    int exists = lstat(w->path, &st) == 0;
+    if (!exists || !w->force) {
+        if (renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->path, RENAME_NOREPLACE) == 0) return 0;
+        if (errno == EEXIST) return sg_errf(err, "%s exists (use --force to replace it)", w->path);
+        if (errno != EINVAL && errno != ENOSYS) return sg_errno(err, "%s: rename", w->path);
+        if (lstat(w->path, &st) == 0) return sg_errf(err, "%s exists (use --force to replace it)", w->path);
+        return rename(w->tmp, w->path) == 0 ? 0 : sg_errno(err, "%s: rename", w->path);
+    }
+    if (S_ISDIR(st.st_mode) && !is_shard_dir(w->path))
+        return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", w->path);
+    if (renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->path, RENAME_EXCHANGE) == 0)
+        return remove_shard_dir(w->tmp, err);     /* the old shard now lives at tmp */
+    if (errno != EINVAL && errno != ENOSYS) return sg_errno(err, "%s: rename", w->path);
+    char old[PATH_MAX];
+    snprintf(old, sizeof old, "%s.old-%ld", w->path, (long)getpid());
+    if (rename(w->path, old) != 0) return sg_errno(err, "%s: rename", w->path);
+    if (rename(w->tmp, w->path) != 0) {
+        sg_errno(err, "%s: rename", w->path);
+        rename(old, w->path);
+        return -1;
+    }
+    return remove_shard_dir(old, err);
+}
+
+static void writer_free(sg_shard_writer *w)
+{
+    if (w->env) mdb_env_close(w->env);
+    w->env = NULL;
+    sg_buf_free(&w->batch);
+    free(w->pending);
+    meta_free_names(&w->meta);
+    free(w);
+}
+
+int sg_shard_writer_commit(sg_shard_writer *w, sg_err *err)
+{
+    if (flush_batch(w, err)) { sg_shard_writer_abort(w); return -1; }
+    w->meta.count = w->count;
+    sg_buf json = SG_BUF_INIT;
+    if (meta_to_json(&w->meta, &json)) { sg_buf_free(&json); sg_shard_writer_abort(w); return sg_errf(err, "out of memory"); }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    if (!rc) {
+        MDB_val key = {4, "meta"}, val = {json.len, json.data};
+        rc = mdb_put(txn, w->dbi, &key, &val, 0);
+        if (rc == MDB_MAP_FULL) {
+            mdb_txn_abort(txn);
+            if (!grow_map(w, w->map_size * 2, err) && !(rc = mdb_txn_begin(w->env, NULL, 0, &txn)))
+                rc = mdb_put(txn, w->dbi, &key, &val, 0);
+        }
+        if (!rc) rc = mdb_txn_commit(txn);
+        else mdb_txn_abort(txn);
+    }
+    sg_buf_free(&json);
+    if (!rc) rc = mdb_env_sync(w->env, 1);
+    if (rc) { lmdb_err(err, w->tmp, "write", rc); sg_shard_writer_abort(w); return -1; }
+    mdb_env_close(w->env);
+    w->env = NULL;
+    char dir[PATH_MAX];
+    dir_of(w->path, dir, sizeof dir);
+    if (sg_fsync_dir(w->tmp, err) || install(w, err) || sg_fsync_dir(dir, err)) {
+        sg_shard_writer_abort(w);
+        return -1;
+    }
+    writer_free(w);
+    return 0;
+}
+
+void sg_shard_writer_abort(sg_shard_writer *w)
+{
+    if (!w) return;
+    if (w->env) mdb_env_close(w->env);
+    w->env = NULL;
+    remove_shard_dir(w->tmp, NULL);
+    writer_free(w);
+}
+
+/* ---- reader ---- */
+
+struct sg_shard {
+    char path[PATH_MAX];
+    MDB_env *env;
+    MDB_dbi dbi;
+    sg_shard_meta meta;
+};
+
+const sg_shard_meta *sg_shard_get_meta(const sg_shard *s) { return &s->meta; }
+
+void sg_shard_close(sg_shard *s)
+{
+    if (!s) return;
+    if (s->env) mdb_env_close(s->env);
+    meta_free_names(&s->meta);
+    free(s);
+}
+
+static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
+{
+    json_value *root = NULL;
+    sg_shard_meta *m = &s->meta;
+    if (json_parse(text, len, NULL, &root, NULL, err)) return sg_err_prefix(err, "%s: metadata", s->path);
+    const char *format, *enc, *kind, *source;
+    int64_t version, width, height, channels, count, crop, size;
+    const json_value *labels;
+    int rc = -1;
+    if (!json_is(root, JSON_OBJECT) || json_get_str(root, "format", &format, NULL) || strcmp(format, "stargan-shard")) {
+        sg_errf(err, "%s: not a stargan shard (the metadata record is not stargan-shard metadata)", s->path);
+        goto done;
+    }
+    if (json_get_int(root, "version", &version, err)) { sg_err_prefix(err, "%s: metadata", s->path); goto done; }
+    if (version > SG_SHARD_FORMAT_VERSION) {
+        sg_errf(err, "%s: shard format version %lld is newer than this tool supports (%d)",
+                s->path, (long long)version, SG_SHARD_FORMAT_VERSION);
+        goto done;
+    }
+    if (json_get_int(root, "width", &width, err) || json_get_int(root, "height", &height, err) ||
+        json_get_int(root, "channels", &channels, err) || json_get_str(root, "pixel_encoding", &enc, err) ||
+        json_get_str(root, "label_kind", &kind, err) || json_get_array(root, "labels", &labels, err) ||
+        json_get_int(root, "count", &count, err) || json_get_str(root, "source", &source, err) ||
+        json_get_int(root, "crop", &crop, err) || json_get_int(root, "size", &size, err)) {
+        sg_err_prefix(err, "%s: metadata", s->path);
+        goto done;
+    }
+    if (version < 1 || width < 1 || height < 1 || width > SG_IMAGE_MAX_SIDE || height > SG_IMAGE_MAX_SIDE ||
+        channels != 3 || count < 0 || crop < 0 || size < 0 || crop > UINT32_MAX || size > UINT32_MAX) {
+        sg_errf(err, "%s: metadata: bad values (version %lld, %lldx%lldx%lld, count %lld)", s->path,
+                (long long)version, (long long)width, (long long)height, (long long)channels, (long long)count);
+        goto done;
+    }
+    m->version = (uint32_t)version;
+    m->width = (uint32_t)width; m->height = (uint32_t)height; m->channels = (uint32_t)channels;
+    m->pixel_encoding = sg_shard_pixel_encoding_parse(enc);
+    if (m->pixel_encoding < 0) { sg_errf(err, "%s: metadata: unknown pixel encoding \"%s\"", s->path, enc); goto done; }
+    if (!strcmp(kind, "multi-hot")) m->label_kind = SG_LABELS_MULTI_HOT;
+    else if (!strcmp(kind, "one-hot")) m->label_kind = SG_LABELS_ONE_HOT;
+    else { sg_errf(err, "%s: metadata: unknown label kind \"%s\"", s->path, kind); goto done; }
+    size_t n = json_len(labels);
+    if (n < 1 || n > SG_SHARD_MAX_LABELS) { sg_errf(err, "%s: metadata: %zu labels (1..%d allowed)", s->path, n, SG_SHARD_MAX_LABELS); goto done; }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_str(json_at(labels, i));
+        if (!name) { sg_errf(err, "%s: metadata: label %zu is not a string", s->path, i); goto done; }
+        m->label_names[i] = strdup(name);
+        m->n_labels = (uint32_t)(i + 1);
+        if (!m->label_names[i]) { sg_errf(err, "out of memory"); goto done; }
+    }
+    m->count = (uint64_t)count;
+    snprintf(m->source, sizeof m->source, "%s", source);
+    m->crop = (uint32_t)crop;
+    m->size = (uint32_t)size;
+    rc = 0;
+done:
+    json_free(root);
+    return rc;
+}
+
+int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
+{
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0) return sg_errno(err, "%s", path);
+    if (!S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a stargan shard (not a directory)", path);
+    if (!is_shard_dir(path)) return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
+    sg_shard *s = calloc(1, sizeof *s);
+    if (!s) return sg_errf(err, "out of memory");
+    snprintf(s->path, sizeof s->path, "%s", path);
+    /* RDONLY + NOLOCK: no lock.mdb is created and nothing is written next to
+     * the data (shards are immutable once renamed into place, so readers need
+     * no lock). NOTLS: read transactions are not tied to threads. */
+    int rc = mdb_env_create(&s->env);
+    if (!rc) rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0444);
+    if (rc) {
+        sg_errf(err, "%s: not a readable LMDB environment: %s", path, mdb_strerror(rc));
+        sg_shard_close(s);
+        return -1;
+    }
+    MDB_txn *txn;
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (!rc) rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
+    if (rc) {
+        sg_errf(err, "%s: %s", path, mdb_strerror(rc));
+        sg_shard_close(s);
+        return -1;
+    }
+    MDB_val key = {4, "meta"}, val;
+    rc = mdb_get(txn, s->dbi, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        sg_errf(err, "%s: not a stargan shard (no metadata record)", path);
+        sg_shard_close(s);
+        return -1;
+    }
+    MDB_stat dbst;
+    if (!rc) rc = mdb_stat(txn, s->dbi, &dbst);
+    if (rc) {
+        mdb_txn_abort(txn);
+        sg_errf(err, "%s: %s", path, mdb_strerror(rc));
+        sg_shard_close(s);
+        return -1;
+    }
+    if (parse_meta(s, val.mv_data, val.mv_size, err)) {
+        mdb_txn_abort(txn);
+        sg_shard_close(s);
+        return -1;
+    }
+    mdb_txn_abort(txn);
+    if (dbst.ms_entries != s->meta.count + 1) {
+        sg_errf(err, "%s: the metadata says %llu records but the database holds %llu", path,
+                (unsigned long long)s->meta.count, (unsigned long long)(dbst.ms_entries - 1));
+        sg_shard_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Validates record index and returns pointers into it (inside txn). */
+static int get_record(sg_shard *s, MDB_txn *txn, uint64_t index, const uint8_t **labels,
+                      const uint8_t **name, size_t *name_len, const uint8_t **pix, size_t *pix_len, sg_err *err)
+{
+    const sg_shard_meta *m = &s->meta;
+    if (index >= m->count)
+        return sg_errf(err, "%s: record %llu out of range (the shard holds %llu)", s->path,
+                       (unsigned long long)index, (unsigned long long)m->count);
+    uint8_t kb[8];
+    index_key(kb, index);
+    MDB_val key = {8, kb}, val;
+    int rc = mdb_get(txn, s->dbi, &key, &val);
+    if (rc) return sg_errf(err, "%s: record %llu: %s", s->path, (unsigned long long)index, mdb_strerror(rc));
+    const uint8_t *v = val.mv_data;
+    size_t len = val.mv_size;
+    if (len < SG_SHARD_RECORD_HEADER + 4 || memcmp(v, SG_SHARD_RECORD_MAGIC, 4) != 0)
+        return sg_errf(err, "%s: record %llu: bad record header", s->path, (unsigned long long)index);
+    uint32_t nl = get_le16(v + 4), nn = get_le16(v + 6), enc = v[8], np = get_le32(v + 12);
+    if ((size_t)SG_SHARD_RECORD_HEADER + nl + nn + np + 4 != len || nl != m->n_labels || (int)enc != m->pixel_encoding)
+        return sg_errf(err, "%s: record %llu: inconsistent record header", s->path, (unsigned long long)index);
+    uint32_t stored = get_le32(v + len - 4), computed = sg_crc32(0, v, len - 4);
+    if (stored != computed)
+        return sg_errf(err, "%s: record %llu: CRC mismatch (stored %08x, computed %08x): the shard is corrupt",
+                       s->path, (unsigned long long)index, stored, computed);
+    *labels = v + SG_SHARD_RECORD_HEADER;
+    *name = *labels + nl;
+    *name_len = nn;
+    *pix = *name + nn;
+    *pix_len = np;
+    return 0;
+}
+
+static int check_labels(sg_shard *s, uint64_t index, const uint8_t *l, sg_err *err)
+{
+    int ones = 0;
+    for (uint32_t i = 0; i < s->meta.n_labels; i++) {
+        if (l[i] > 1) return sg_errf(err, "%s: record %llu: label %u is %d", s->path, (unsigned long long)index, i, l[i]);
+        ones += l[i];
+    }
+    if (s->meta.label_kind == SG_LABELS_ONE_HOT && ones != 1)
+        return sg_errf(err, "%s: record %llu: one-hot labels with %d ones", s->path, (unsigned long long)index, ones);
+    return 0;
+}
+
+int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
+                  char *name, size_t name_len, sg_err *err)
+{
+    const sg_shard_meta *m = &s->meta;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return sg_errf(err, "%s: %s", s->path, mdb_strerror(rc));
+    const uint8_t *l, *nm, *px;
+    size_t nn, np;
+    if (get_record(s, txn, index, &l, &nm, &nn, &px, &np, err) || check_labels(s, index, l, err)) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
+    if (labels)
+        for (uint32_t i = 0; i < m->n_labels; i++) labels[i] = (float)l[i];
+    if (name && name_len) {
+        size_t k = nn < name_len - 1 ? nn : name_len - 1;
+        memcpy(name, nm, k);
+        name[k] = 0;
+    }
+    size_t want = (size_t)m->width * m->height * 3;
+    rc = 0;
+    if (pixels) {
+        if (m->pixel_encoding == SG_PIXELS_RAW) {
+            if (np != want) rc = sg_errf(err, "%s: record %llu: %zu pixel bytes, expected %zu", s->path,
+                                         (unsigned long long)index, np, want);
+            else memcpy(pixels, px, want);
+        } else {
+            sg_image img;
+            if (sg_image_decode(px, np, &img, err)) {
+                rc = sg_err_prefix(err, "%s: record %llu", s->path, (unsigned long long)index);
+            } else {
+                if ((uint32_t)img.width != m->width || (uint32_t)img.height != m->height)
+                    rc = sg_errf(err, "%s: record %llu: image is %dx%d, the shard says %ux%u", s->path,
+                                 (unsigned long long)index, img.width, img.height, m->width, m->height);
+                else memcpy(pixels, img.rgb, want);
+                sg_image_free(&img);
+            }
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sg_shard_read_labels(sg_shard *s, uint64_t index, uint8_t *labels, sg_err *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return sg_errf(err, "%s: %s", s->path, mdb_strerror(rc));
+    const uint8_t *l, *nm, *px;
+    size_t nn, np;
+    rc = get_record(s, txn, index, &l, &nm, &nn, &px, &np, err) || check_labels(s, index, l, err) ? -1 : 0;
+    if (!rc) memcpy(labels, l, s->meta.n_labels);
+    mdb_txn_abort(txn);
+    return rc;
+}
