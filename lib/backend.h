@@ -166,11 +166,16 @@ struct sg_backend_ops {
  * Returns NULL and fills err on failure. */
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
 
-#ifdef SG_HAVE_CUDA
 /* The CUDA backend on device `device` (kernels/). NULL and err on failure,
- * e.g. no GPU present. */
+ * e.g. no GPU present. Declared in every build: without CUDA at build time
+ * (SG_HAVE_CUDA undefined) it fails with a clear message (backend_cuda_stub.c).
+ * precision: the convolutions' arithmetic, "tf32" (the default, like PyTorch's),
+ * "fp32" (no tensor-core rounding) or "bf16" (not implemented yet: an error);
+ * sg_backend_cuda_create uses $SG_CUDA_PRECISION or else tf32. */
 sg_backend *sg_backend_cuda_create(int device, sg_err *err);
-#endif
+sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err);
+/* The GPU's name (e.g. "NVIDIA H200") of a CUDA backend. */
+const char *sg_backend_cuda_device_name(sg_backend *be);
 
 static inline void sg_backend_destroy(sg_backend *be) { if (be) be->ops->destroy(be); }
 

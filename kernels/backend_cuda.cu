@@ -1,0 +1,305 @@
+/* The CUDA backend: lifetime, memory, error recording and the ops table.
+ * The ops themselves live in conv_cudnn.cu, instnorm.cu, elementwise.cu,
+ * loss.cu and adam.cu. */
+#include "cuda_backend.cuh"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sg_cuda_fail(sg_cuda *c, const char *file, int line, const char *fmt, ...)
+{
+    if (c->failed) return -1;               /* keep the first error: later ones are echoes */
+    c->failed = 1;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sg_errf(&c->first_error, "%s:%d: %s", file, line, msg);
+    return -1;
+}
+
+int sg_cuda_check_rt(sg_cuda *c, cudaError_t st, const char *what, const char *file, int line)
+{
+    if (st == cudaSuccess) return 0;
+    return sg_cuda_fail(c, file, line, "%s: %s (%s)", what, cudaGetErrorString(st),
+                        cudaGetErrorName(st));
+}
+
+int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char *file, int line)
+{
+    if (st == CUDNN_STATUS_SUCCESS) return 0;
+    return sg_cuda_fail(c, file, line, "%s: %s", what, cudnnGetErrorString(st));
+}
+
+float *sg_cuda_scratch(sg_cuda *c, size_t n)
+{
+    if (c->failed) return NULL;
+    if (n <= c->scratch_floats) return c->scratch;
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return NULL;
+    if (cap != cudaStreamCaptureStatusNone) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "scratch must grow to %zu floats during graph "
+                     "capture; run the step once eagerly first", n);
+        return NULL;
+    }
+    if (c->scratch) {
+        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return NULL;
+        if (CU_CHECK(c, cudaFree(c->scratch))) return NULL;
+        c->scratch = NULL;
+        c->scratch_floats = 0;
+    }
+    size_t want = n < (1u << 20) ? (1u << 20) : n;     /* 4 MiB at least: few regrowths */
+    if (CU_CHECK(c, cudaMalloc((void **)&c->scratch, want * sizeof(float)))) return NULL;
+    c->scratch_floats = want;
+    return c->scratch;
+}
+
+/* ---- lifetime and memory ------------------------------------------------ */
+
+static void cuda_destroy(sg_backend *be)
+{
+    if (!be) return;
+    sg_cuda *c = sg_cuda_of(be);
+    if (c) {
+        cudaSetDevice(c->device);
+        if (c->stream) cudaStreamSynchronize(c->stream);
+        sg_cuda_conv_plans_destroy(c);
+        if (c->cudnn) cudnnDestroy(c->cudnn);
+        cudaFree(c->workspace);
+        cudaFree(c->partials);
+        cudaFree(c->scratch);
+        cudaFree(c->flag_dev);
+        if (c->flag_host) cudaFreeHost(c->flag_host);
+        if (c->stream) cudaStreamDestroy(c->stream);
+        free(c);
+    }
+    free(be);
+}
+
+static int cuda_sync(sg_backend *be, sg_err *err)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (!c->failed) CU_CHECK(c, cudaStreamSynchronize(c->stream));
+    if (!c->failed) return 0;
+    if (err) *err = c->first_error;
+    c->failed = 0;                          /* handed over: the caller decides what next */
+    c->first_error.msg[0] = 0;
+    return -1;
+}
+
+static void *cuda_alloc(sg_backend *be, size_t bytes)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return NULL;
+    void *p = NULL;
+    if (bytes == 0) bytes = 1;
+    cudaError_t st = cudaMalloc(&p, bytes);
+    if (st != cudaSuccess) {
+        size_t free_b = 0, total_b = 0;
+        cudaGetLastError();                 /* an allocation failure is not sticky */
+        cudaMemGetInfo(&free_b, &total_b);
+        sg_cuda_fail(c, __FILE__, __LINE__, "cudaMalloc of %zu bytes: %s (%.2f GiB free of %.2f GiB on %s)",
+                     bytes, cudaGetErrorString(st), free_b / 1073741824.0,
+                     total_b / 1073741824.0, c->device_name);
+        return NULL;
+    }
+    if (CU_CHECK(c, cudaMemsetAsync(p, 0, bytes, c->stream))) { cudaFree(p); return NULL; }
+    return p;
+}
+
+static void cuda_free(sg_backend *be, void *p)
+{
+    if (!p) return;
+    sg_cuda *c = sg_cuda_of(be);
+    /* cudaFree waits for the device; queued work on p has finished before it returns */
+    cudaError_t st = cudaFree(p);
+    if (st != cudaSuccess) sg_cuda_check_rt(c, st, "cudaFree", __FILE__, __LINE__);
+}
+
+static void cuda_upload(sg_backend *be, void *dst, const void *host_src, size_t bytes)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed || bytes == 0) return;
+    /* From pageable memory the call returns once host_src has been staged, so
+     * the caller may reuse it at once. */
+    CU_CHECK(c, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, c->stream));
+}
+
+static void cuda_download(sg_backend *be, void *host_dst, const void *src, size_t bytes)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed || bytes == 0) return;
+    if (CU_CHECK(c, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, c->stream))) return;
+    CU_CHECK(c, cudaStreamSynchronize(c->stream));
+}
+
+static void cuda_copy(sg_backend *be, void *dst, const void *src, size_t bytes)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed || bytes == 0 || dst == src) return;
+    CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c->stream));
+}
+
+static void cuda_memzero(sg_backend *be, void *p, size_t bytes)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed || bytes == 0) return;
+    CU_CHECK(c, cudaMemsetAsync(p, 0, bytes, c->stream));
+}
+
+static const sg_backend_ops cuda_ops = {
+    /* destroy */ cuda_destroy,
+    /* sync */ cuda_sync,
+    /* alloc */ cuda_alloc,
+    /* free */ cuda_free,
+    /* upload */ cuda_upload,
+    /* download */ cuda_download,
+    /* copy */ cuda_copy,
+    /* memzero */ cuda_memzero,
+    /* fill */ sg_cuda_fill,
+    /* conv2d_forward */ sg_cuda_conv2d_forward,
+    /* conv2d_backward_data */ sg_cuda_conv2d_backward_data,
+    /* conv2d_backward_filter */ sg_cuda_conv2d_backward_filter,
+    /* instnorm_forward */ sg_cuda_instnorm_forward,
+    /* instnorm_backward */ sg_cuda_instnorm_backward,
+    /* relu_forward */ sg_cuda_relu_forward,
+    /* relu_backward */ sg_cuda_relu_backward,
+    /* leaky_relu_forward */ sg_cuda_leaky_relu_forward,
+    /* leaky_relu_backward */ sg_cuda_leaky_relu_backward,
+    /* tanh_forward */ sg_cuda_tanh_forward,
+    /* tanh_backward */ sg_cuda_tanh_backward,
+    /* add */ sg_cuda_add,
+    /* scale */ sg_cuda_scale,
+    /* lerp_images */ sg_cuda_lerp_images,
+    /* concat_labels */ sg_cuda_concat_labels,
+    /* channel_slice */ sg_cuda_channel_slice,
+    /* mean_loss */ sg_cuda_mean_loss,
+    /* bce_logits_loss */ sg_cuda_bce_logits_loss,
+    /* softmax_ce_loss */ sg_cuda_softmax_ce_loss,
+    /* l1_loss */ sg_cuda_l1_loss,
+    /* gp_loss */ sg_cuda_gp_loss,
+    /* adam */ sg_cuda_adam,
+    /* all_finite */ sg_cuda_all_finite,
+};
+
+/* A probe kernel: proves that this build's machine code runs on the device
+ * (a GPU older than sm_90 fails here with "no kernel image"). */
+__global__ void probe_kernel(int *flag) { *flag = 0x5a; }
+
+static sg_backend *create_fail(sg_backend *be, sg_cuda *c, sg_err *err)
+{
+    if (err && c) *err = c->first_error;
+    if (be) { be->impl = c; cuda_destroy(be); }
+    else free(c);
+    return NULL;
+}
+
+extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
+{
+    int prec;
+    if (!precision || !strcmp(precision, "tf32")) prec = SG_CUDA_TF32;
+    else if (!strcmp(precision, "fp32")) prec = SG_CUDA_FP32;
+    else if (!strcmp(precision, "bf16")) {
+        sg_errf(err, "precision bf16: not implemented yet in the CUDA backend (use tf32 or fp32)");
+        return NULL;
+    } else {
+        sg_errf(err, "unknown precision '%s' (expected tf32, fp32 or bf16)", precision);
+        return NULL;
+    }
+
+    int count = 0;
+    cudaError_t st = cudaGetDeviceCount(&count);
+    if (st == cudaErrorInsufficientDriver) {
+        int drv = 0, rt = 0;
+        cudaDriverGetVersion(&drv);
+        cudaRuntimeGetVersion(&rt);
+        sg_errf(err, "the NVIDIA driver is too old: it supports CUDA %d.%d, this build needs %d.%d",
+                drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
+        return NULL;
+    }
+    if (st == cudaErrorNoDevice || (st == cudaSuccess && count == 0)) {
+        sg_errf(err, "no CUDA GPU found");
+        return NULL;
+    }
+    if (st != cudaSuccess) {
+        sg_errf(err, "no usable CUDA GPU: cudaGetDeviceCount: %s (%s)", cudaGetErrorString(st),
+                cudaGetErrorName(st));
+        return NULL;
+    }
+    if (device < 0 || device >= count) {
+        sg_errf(err, "CUDA device %d does not exist (%d device%s present)", device, count,
+                count == 1 ? "" : "s");
+        return NULL;
+    }
+
+    sg_backend *be = (sg_backend *)calloc(1, sizeof *be);
+    sg_cuda *c = (sg_cuda *)calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be); free(c);
+        sg_errf(err, "out of host memory creating the CUDA backend");
+        return NULL;
+    }
+    c->device = device;
+    c->precision = prec;
+    c->workspace_limit = (size_t)256 << 20;
+    c->find_algorithms = 1;
+    const char *env = getenv("SG_CUDNN_FIND");      /* 0: heuristics only (faster start) */
+    if (env && !strcmp(env, "0")) c->find_algorithms = 0;
+    be->name = "cuda";
+    be->ops = &cuda_ops;
+
+    if (CU_CHECK(c, cudaSetDevice(device))) return create_fail(be, c, err);
+    cudaDeviceProp prop;
+    if (CU_CHECK(c, cudaGetDeviceProperties(&prop, device))) return create_fail(be, c, err);
+    snprintf(c->device_name, sizeof c->device_name, "%s", prop.name);
+    c->sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
+    if (prop.major < 9) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "%s has compute capability %d.%d; this build needs "
+                     "9.0 or newer (built with -arch=sm_90)", prop.name, prop.major, prop.minor);
+        return create_fail(be, c, err);
+    }
+    if (CU_CHECK(c, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)))
+        return create_fail(be, c, err);
+
+    size_t ver = cudnnGetVersion();
+    if (ver / 10000 != CUDNN_MAJOR) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN library version %zu does not match the "
+                     "headers this was built with (%d.%d)", ver, CUDNN_MAJOR, CUDNN_MINOR);
+        return create_fail(be, c, err);
+    }
+    if (DNN_CHECK(c, cudnnCreate(&c->cudnn))) return create_fail(be, c, err);
+    if (DNN_CHECK(c, cudnnSetStream(c->cudnn, c->stream))) return create_fail(be, c, err);
+
+    if (CU_CHECK(c, cudaMalloc((void **)&c->partials, SG_CUDA_PARTIALS * sizeof(float))))
+        return create_fail(be, c, err);
+    if (CU_CHECK(c, cudaMalloc((void **)&c->flag_dev, sizeof(int)))) return create_fail(be, c, err);
+    if (CU_CHECK(c, cudaMallocHost((void **)&c->flag_host, sizeof(int)))) return create_fail(be, c, err);
+    if (!sg_cuda_scratch(c, 1u << 20)) return create_fail(be, c, err);
+
+    probe_kernel<<<1, 1, 0, c->stream>>>(c->flag_dev);
+    if (LAUNCH_CHECK(c, "probe_kernel")) return create_fail(be, c, err);
+    *c->flag_host = 0;
+    if (CU_CHECK(c, cudaMemcpyAsync(c->flag_host, c->flag_dev, sizeof(int),
+                                    cudaMemcpyDeviceToHost, c->stream)))
+        return create_fail(be, c, err);
+    if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return create_fail(be, c, err);
+    if (*c->flag_host != 0x5a) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "probe kernel on %s did not run", c->device_name);
+        return create_fail(be, c, err);
+    }
+    be->impl = c;
+    return be;
+}
+
+extern "C" sg_backend *sg_backend_cuda_create(int device, sg_err *err)
+{
+    const char *env = getenv("SG_CUDA_PRECISION");  /* tf32 (default), fp32, bf16 */
+    return sg_backend_cuda_create_precision(device, env && *env ? env : "tf32", err);
+}
+
+extern "C" const char *sg_backend_cuda_device_name(sg_backend *be)
+{
+    return sg_cuda_of(be)->device_name;
+}

@@ -1,0 +1,296 @@
+/* Convolutions through cuDNN: forward, backward-data, backward-filter, and the
+ * bias add / bias gradient around them. Transposed convolutions and the
+ * gradient-penalty chain use the same three calls in other roles (lib/backend.h).
+ *
+ * A plan per shape holds the descriptors and, per kind, the algorithm chosen
+ * the first time that kind runs (cudnnFind: timed on the device, or the v7
+ * heuristics with SG_CUDNN_FIND=0), preferring deterministic algorithms so that
+ * runs repeat bit for bit, and never one whose workspace passes the limit. */
+#include "cuda_backend.cuh"
+#include <string.h>
+
+/* cuDNN math for the backend's precision. CUDNN_DEFAULT_MATH lets cuDNN 8+/9
+ * use TF32 tensor cores for float data on Ampere and newer (what PyTorch does
+ * with allow_tf32); CUDNN_FMA_MATH forces true float32 arithmetic. */
+static cudnnMathType_t precision_math(const sg_cuda *c)
+{
+    return c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
+}
+
+static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, int K,
+                               int stride, int pad)
+{
+    for (int i = 0; i < c->n_plans; i++) {
+        sg_conv_plan *p = &c->plans[i];
+        if (p->N == N && p->Ci == Ci && p->H == H && p->W == W && p->Co == Co && p->K == K &&
+            p->stride == stride && p->pad == pad)
+            return p;
+    }
+    if (c->n_plans == SG_CUDA_MAX_PLANS) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "more than %d convolution shapes", SG_CUDA_MAX_PLANS);
+        return NULL;
+    }
+    if (N <= 0 || Ci <= 0 || Co <= 0 || K <= 0 || stride <= 0 || pad < 0 ||
+        H + 2 * pad < K || W + 2 * pad < K) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "bad convolution shape N %d Ci %d H %d W %d Co %d "
+                     "K %d stride %d pad %d", N, Ci, H, W, Co, K, stride, pad);
+        return NULL;
+    }
+    sg_conv_plan *p = &c->plans[c->n_plans];
+    memset(p, 0, sizeof *p);
+    p->N = N; p->Ci = Ci; p->H = H; p->W = W; p->Co = Co; p->K = K;
+    p->stride = stride; p->pad = pad;
+    p->Ho = (H + 2 * pad - K) / stride + 1;
+    p->Wo = (W + 2 * pad - K) / stride + 1;
+    if (DNN_CHECK(c, cudnnCreateTensorDescriptor(&p->x_desc)) ||
+        DNN_CHECK(c, cudnnCreateTensorDescriptor(&p->y_desc)) ||
+        DNN_CHECK(c, cudnnCreateTensorDescriptor(&p->bias_desc)) ||
+        DNN_CHECK(c, cudnnCreateFilterDescriptor(&p->w_desc)) ||
+        DNN_CHECK(c, cudnnCreateConvolutionDescriptor(&p->conv_desc)))
+        goto fail;
+    if (DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                N, Ci, H, W)) ||
+        DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                N, Co, p->Ho, p->Wo)) ||
+        DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->bias_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                1, Co, 1, 1)) ||
+        DNN_CHECK(c, cudnnSetFilter4dDescriptor(p->w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+                                                Co, Ci, K, K)) ||
+        /* CUDNN_CROSS_CORRELATION: PyTorch's conv (no kernel flip) */
+        DNN_CHECK(c, cudnnSetConvolution2dDescriptor(p->conv_desc, pad, pad, stride, stride, 1, 1,
+                                                     CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) ||
+        DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, precision_math(c))))
+        goto fail;
+    c->n_plans++;
+    return p;
+fail:
+    if (p->x_desc) cudnnDestroyTensorDescriptor(p->x_desc);
+    if (p->y_desc) cudnnDestroyTensorDescriptor(p->y_desc);
+    if (p->bias_desc) cudnnDestroyTensorDescriptor(p->bias_desc);
+    if (p->w_desc) cudnnDestroyFilterDescriptor(p->w_desc);
+    if (p->conv_desc) cudnnDestroyConvolutionDescriptor(p->conv_desc);
+    memset(p, 0, sizeof *p);
+    return NULL;
+}
+
+void sg_cuda_conv_plans_destroy(sg_cuda *c)
+{
+    for (int i = 0; i < c->n_plans; i++) {
+        sg_conv_plan *p = &c->plans[i];
+        cudnnDestroyTensorDescriptor(p->x_desc);
+        cudnnDestroyTensorDescriptor(p->y_desc);
+        cudnnDestroyTensorDescriptor(p->bias_desc);
+        cudnnDestroyFilterDescriptor(p->w_desc);
+        cudnnDestroyConvolutionDescriptor(p->conv_desc);
+    }
+    c->n_plans = 0;
+}
+
+/* Picks from perf results (sorted fastest first by cuDNN): the fastest
+ * deterministic algorithm that succeeded, fits the workspace limit and uses
+ * an allowed math type; if none is deterministic, the fastest that fits. */
+template <typename Perf>
+static int pick_algo(sg_cuda *c, const Perf *perf, int n, int *algo, cudnnMathType_t *math,
+                     size_t *ws)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+            if (perf[i].memory > c->workspace_limit) continue;
+            if (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
+            /* never let cuDNN round float data to fp16 */
+            if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+            /* fp32 must not drift to TF32 tensor cores */
+            if (c->precision == SG_CUDA_FP32 && perf[i].mathType != CUDNN_FMA_MATH &&
+                perf[i].mathType != CUDNN_DEFAULT_MATH)
+                continue;
+            *algo = (int)perf[i].algo;
+            *math = c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType;
+            *ws = perf[i].memory;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int grow_workspace(sg_cuda *c, size_t need)
+{
+    if (need <= c->workspace_size) return 0;
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
+    if (cap != cudaStreamCaptureStatusNone)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN workspace must grow during graph capture");
+    if (c->workspace) {
+        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+        if (CU_CHECK(c, cudaFree(c->workspace))) return -1;
+        c->workspace = NULL;
+        c->workspace_size = 0;
+    }
+    if (CU_CHECK(c, cudaMalloc(&c->workspace, need))) return -1;
+    c->workspace_size = need;
+    return 0;
+}
+
+/* Chooses the algorithm of one kind for plan p, once. */
+static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
+{
+    if (p->have_algo[kind]) return 0;
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
+    if (cap != cudaStreamCaptureStatusNone)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "convolution N %d Ci %d %dx%d Co %d K %d s %d "
+                            "first seen during graph capture; run the step once eagerly first",
+                            p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride);
+    /* cudnnFind runs on the handle's stream but times with its own events:
+     * finish queued work so that it is measured alone. */
+    if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+    DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, precision_math(c)));
+    enum { MAXA = 16 };
+    int n = 0, rc = -1, algo = 0;
+    cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+    size_t ws = 0;
+    const char *what = "";
+    if (kind == SG_CONV_FWD) {
+        cudnnConvolutionFwdAlgoPerf_t perf[MAXA];
+        what = "forward";
+        if (c->find_algorithms
+                ? DNN_CHECK(c, cudnnFindConvolutionForwardAlgorithm(c->cudnn, p->x_desc, p->w_desc,
+                            p->conv_desc, p->y_desc, MAXA, &n, perf))
+                : DNN_CHECK(c, cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x_desc,
+                            p->w_desc, p->conv_desc, p->y_desc, MAXA, &n, perf)))
+            return -1;
+        rc = pick_algo(c, perf, n, &algo, &math, &ws);
+    } else if (kind == SG_CONV_BWD_DATA) {
+        cudnnConvolutionBwdDataAlgoPerf_t perf[MAXA];
+        what = "backward-data";
+        if (c->find_algorithms
+                ? DNN_CHECK(c, cudnnFindConvolutionBackwardDataAlgorithm(c->cudnn, p->w_desc,
+                            p->y_desc, p->conv_desc, p->x_desc, MAXA, &n, perf))
+                : DNN_CHECK(c, cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, p->w_desc,
+                            p->y_desc, p->conv_desc, p->x_desc, MAXA, &n, perf)))
+            return -1;
+        rc = pick_algo(c, perf, n, &algo, &math, &ws);
+    } else {
+        cudnnConvolutionBwdFilterAlgoPerf_t perf[MAXA];
+        what = "backward-filter";
+        if (c->find_algorithms
+                ? DNN_CHECK(c, cudnnFindConvolutionBackwardFilterAlgorithm(c->cudnn, p->x_desc,
+                            p->y_desc, p->conv_desc, p->w_desc, MAXA, &n, perf))
+                : DNN_CHECK(c, cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, p->x_desc,
+                            p->y_desc, p->conv_desc, p->w_desc, MAXA, &n, perf)))
+            return -1;
+        rc = pick_algo(c, perf, n, &algo, &math, &ws);
+    }
+    if (rc)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers no %s algorithm for N %d Ci %d "
+                            "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace", what,
+                            p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad,
+                            c->workspace_limit >> 20);
+    /* The heuristics report no memory: ask for the chosen algorithm's size. */
+    if (!c->find_algorithms) {
+        DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, math));
+        if (kind == SG_CONV_FWD)
+            DNN_CHECK(c, cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, p->x_desc, p->w_desc,
+                      p->conv_desc, p->y_desc, (cudnnConvolutionFwdAlgo_t)algo, &ws));
+        else if (kind == SG_CONV_BWD_DATA)
+            DNN_CHECK(c, cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, p->w_desc,
+                      p->y_desc, p->conv_desc, p->x_desc, (cudnnConvolutionBwdDataAlgo_t)algo, &ws));
+        else
+            DNN_CHECK(c, cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, p->x_desc,
+                      p->y_desc, p->conv_desc, p->w_desc, (cudnnConvolutionBwdFilterAlgo_t)algo, &ws));
+        if (c->failed) return -1;
+    }
+    if (grow_workspace(c, ws)) return -1;
+    p->algo[kind] = algo;
+    p->math[kind] = math;
+    p->workspace[kind] = ws;
+    p->have_algo[kind] = 1;
+    return 0;
+}
+
+/* bias add: y (N, Co, HoWo) += bias[co] */
+__global__ void bias_add_kernel(float *__restrict__ y, const float *__restrict__ bias, int Co,
+                                int HW, size_t total)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x)
+        y[i] += bias[(i / HW) % Co];
+}
+
+/* db[co] += sum over n, hw of dy[n, co, hw]: one block per channel, a fixed
+ * per-thread order and a fixed tree, so the sum is the same on every run. */
+__global__ void bias_grad_kernel(float *__restrict__ db, const float *__restrict__ dy, int N,
+                                 int Co, int HW)
+{
+    __shared__ float red[256];
+    int co = blockIdx.x;
+    float s = 0.f;
+    for (int n = 0; n < N; n++) {
+        const float *row = dy + ((size_t)n * Co + co) * HW;
+        for (int i = threadIdx.x; i < HW; i += blockDim.x) s += row[i];
+    }
+    red[threadIdx.x] = s;
+    __syncthreads();
+    for (int h = blockDim.x / 2; h > 0; h >>= 1) {
+        if (threadIdx.x < h) red[threadIdx.x] += red[threadIdx.x + h];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) db[co] += red[0];
+}
+
+void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
+                            const float *bias, int N, int Ci, int H, int W, int Co,
+                            int K, int stride, int pad)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return;
+    sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
+    if (!p || plan_algo(c, p, SG_CONV_FWD)) return;
+    const float one = 1.f, zero = 0.f;
+    if (DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, p->math[SG_CONV_FWD])) ||
+        DNN_CHECK(c, cudnnConvolutionForward(c->cudnn, &one, p->x_desc, x, p->w_desc, w,
+                  p->conv_desc, (cudnnConvolutionFwdAlgo_t)p->algo[SG_CONV_FWD], c->workspace,
+                  c->workspace_size, &zero, p->y_desc, y)))
+        return;
+    if (bias) {
+        size_t total = (size_t)N * Co * p->Ho * p->Wo;
+        bias_add_kernel<<<sg_cuda_blocks(c, total, 256), 256, 0, c->stream>>>(
+            y, bias, Co, p->Ho * p->Wo, total);
+        LAUNCH_CHECK(c, "bias_add_kernel");
+    }
+}
+
+void sg_cuda_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, const float *w,
+                                  int N, int Ci, int H, int W, int Co, int K, int stride, int pad)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return;
+    sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
+    if (!p || plan_algo(c, p, SG_CONV_BWD_DATA)) return;
+    const float one = 1.f, zero = 0.f;
+    if (DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, p->math[SG_CONV_BWD_DATA])))
+        return;
+    DNN_CHECK(c, cudnnConvolutionBackwardData(c->cudnn, &one, p->w_desc, w, p->y_desc, dy,
+              p->conv_desc, (cudnnConvolutionBwdDataAlgo_t)p->algo[SG_CONV_BWD_DATA],
+              c->workspace, c->workspace_size, &zero, p->x_desc, dx));
+}
+
+void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const float *x,
+                                    const float *dy, int N, int Ci, int H, int W, int Co,
+                                    int K, int stride, int pad)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return;
+    sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
+    if (!p || plan_algo(c, p, SG_CONV_BWD_FILTER)) return;
+    const float one = 1.f;     /* beta 1: dw accumulates (lib/backend.h "Accumulation") */
+    if (DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, p->math[SG_CONV_BWD_FILTER])) ||
+        DNN_CHECK(c, cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x_desc, x, p->y_desc, dy,
+                  p->conv_desc, (cudnnConvolutionBwdFilterAlgo_t)p->algo[SG_CONV_BWD_FILTER],
+                  c->workspace, c->workspace_size, &one, p->w_desc, dw)))
+        return;
+    if (db) {
+        bias_grad_kernel<<<Co, 256, 0, c->stream>>>(db, dy, N, Co, p->Ho * p->Wo);
+        LAUNCH_CHECK(c, "bias_grad_kernel");
+    }
+}

@@ -1,0 +1,150 @@
+/* Private state and helpers of the CUDA backend (kernels/*.cu). The public
+ * face is lib/backend.h: sg_backend_cuda_create and the ops table.
+ *
+ * Every op is queued on one stream and never synchronises, so a whole D or G
+ * step can be captured into a CUDA graph; the only host syncs are ops->sync,
+ * download and all_finite. The first CUDA/cuDNN error is recorded with the
+ * file and line that saw it; later ops are skipped until ops->sync hands the
+ * error to the caller (lib/backend.h "Errors"). */
+#ifndef SG_CUDA_BACKEND_CUH
+#define SG_CUDA_BACKEND_CUH
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern "C" {
+#include "backend.h"
+#include "error.h"
+}
+
+enum { SG_CUDA_TF32 = 0, SG_CUDA_FP32 = 1, SG_CUDA_BF16 = 2 };
+
+/* Which cuDNN call a cached algorithm is for. */
+enum { SG_CONV_FWD = 0, SG_CONV_BWD_DATA = 1, SG_CONV_BWD_FILTER = 2, SG_CONV_KINDS = 3 };
+
+/* One convolution shape: descriptors made once, algorithms found once per
+ * kind (lazily, the first time that kind runs), math type per algorithm. */
+struct sg_conv_plan {
+    int N, Ci, H, W, Co, K, stride, pad, Ho, Wo;
+    cudnnTensorDescriptor_t x_desc, y_desc, bias_desc;
+    cudnnFilterDescriptor_t w_desc;
+    cudnnConvolutionDescriptor_t conv_desc;
+    int have_algo[SG_CONV_KINDS];
+    int algo[SG_CONV_KINDS];                  /* cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t */
+    cudnnMathType_t math[SG_CONV_KINDS];
+    size_t workspace[SG_CONV_KINDS];
+};
+
+#define SG_CUDA_MAX_PLANS 128
+#define SG_CUDA_PARTIALS 1024                 /* blocks of a two-stage reduction */
+
+struct sg_cuda {
+    int device, precision;
+    char device_name[256];
+    int sm_count;
+    cudaStream_t stream;
+    cudnnHandle_t cudnn;
+    /* cuDNN workspace: one buffer, grown (never past workspace_limit) when a
+     * newly found algorithm needs more; growth happens only during the first
+     * (eager) run of a shape, never inside a captured step. */
+    void *workspace;
+    size_t workspace_size, workspace_limit;
+    int find_algorithms;                      /* 1: cudnnFind (timed), 0: heuristics */
+    sg_conv_plan plans[SG_CUDA_MAX_PLANS];
+    int n_plans;
+    /* reduction scratch: SG_CUDA_PARTIALS floats (two-stage sums) */
+    float *partials;
+    /* per-op scratch (instance-norm variances and per-plane partial sums, GP
+     * norms), grown on demand and freed at destroy */
+    float *scratch;
+    size_t scratch_floats;
+    int *flag_dev;                            /* all_finite's answer */
+    int *flag_host;                           /* pinned */
+    int failed;                               /* 1 after the first error */
+    sg_err first_error;
+};
+
+static inline sg_cuda *sg_cuda_of(sg_backend *be) { return (sg_cuda *)be->impl; }
+
+/* Records the first error ("file:line: message"); returns -1. */
+int sg_cuda_fail(sg_cuda *c, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int sg_cuda_check_rt(sg_cuda *c, cudaError_t st, const char *what, const char *file, int line);
+int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char *file, int line);
+
+/* Checks a runtime/cuDNN call; evaluates to 0 or -1. */
+#define CU_CHECK(c, call) sg_cuda_check_rt((c), (call), #call, __FILE__, __LINE__)
+#define DNN_CHECK(c, call) sg_cuda_check_dnn((c), (call), #call, __FILE__, __LINE__)
+/* After every kernel launch: the launch's own error (bad configuration,
+ * missing kernel image, a sticky fault from an earlier kernel). */
+#define LAUNCH_CHECK(c, name) sg_cuda_check_rt((c), cudaGetLastError(), name, __FILE__, __LINE__)
+
+/* Returns scratch of at least n floats, or NULL (error recorded). Growing it
+ * frees the old buffer after a stream sync: it must not happen inside graph
+ * capture, so the first (eager) step sizes it. */
+float *sg_cuda_scratch(sg_cuda *c, size_t n);
+
+/* Grid size for an elementwise kernel over n items with `threads` per block. */
+static inline unsigned sg_cuda_blocks(sg_cuda *c, size_t n, int threads)
+{
+    size_t b = (n + threads - 1) / threads;
+    size_t cap = (size_t)c->sm_count * 32;    /* grid-stride beyond this */
+    if (b > cap) b = cap;
+    if (b < 1) b = 1;
+    return (unsigned)b;
+}
+
+/* ops, one group per .cu file */
+void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
+                            const float *bias, int N, int Ci, int H, int W, int Co,
+                            int K, int stride, int pad);
+void sg_cuda_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, const float *w,
+                                  int N, int Ci, int H, int W, int Co, int K, int stride, int pad);
+void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const float *x,
+                                    const float *dy, int N, int Ci, int H, int W, int Co,
+                                    int K, int stride, int pad);
+void sg_cuda_conv_plans_destroy(sg_cuda *c);
+
+void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
+                              const float *x, const float *gamma, const float *beta,
+                              float *running_mean, float *running_var,
+                              int N, int C, int HW, float eps, float momentum);
+void sg_cuda_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,
+                               const float *dy, const float *x, const float *mean,
+                               const float *rstd, const float *gamma, int N, int C, int HW);
+
+void sg_cuda_fill(sg_backend *be, float *p, float value, size_t n);
+void sg_cuda_relu_forward(sg_backend *be, float *y, const float *x, size_t n);
+void sg_cuda_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x, size_t n);
+void sg_cuda_leaky_relu_forward(sg_backend *be, float *y, const float *x, float slope, size_t n);
+void sg_cuda_leaky_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x,
+                                 float slope, size_t n);
+void sg_cuda_tanh_forward(sg_backend *be, float *y, const float *x, size_t n);
+void sg_cuda_tanh_backward(sg_backend *be, float *dx, const float *dy, const float *y, size_t n);
+void sg_cuda_add(sg_backend *be, float *y, const float *a, const float *b, size_t n);
+void sg_cuda_scale(sg_backend *be, float *y, const float *x, float alpha, size_t n);
+void sg_cuda_lerp_images(sg_backend *be, float *out, const float *a, const float *b,
+                         const float *alpha, int N, size_t per_image);
+void sg_cuda_concat_labels(sg_backend *be, float *out, const float *x, const float *c,
+                           int N, int Cx, int Cc, int HW);
+void sg_cuda_channel_slice(sg_backend *be, float *dst, const float *src, int N, int Cs,
+                           int c0, int Cd, int HW);
+
+void sg_cuda_mean_loss(sg_backend *be, float *loss, float *grad, const float *x, size_t n,
+                       float sign, float weight);
+void sg_cuda_bce_logits_loss(sg_backend *be, float *loss, float *grad, const float *logits,
+                             int ldl, int off, const float *targets, int ldt, int toff,
+                             int N, int C, float weight);
+void sg_cuda_softmax_ce_loss(sg_backend *be, float *loss, float *grad, const float *logits,
+                             int ldl, int off, const float *targets, int ldt, int toff,
+                             int N, int C, float weight);
+void sg_cuda_l1_loss(sg_backend *be, float *loss, float *grad, const float *a, const float *b,
+                     size_t n, float weight);
+void sg_cuda_gp_loss(sg_backend *be, float *loss, float *grad, const float *u, int N,
+                     size_t D, float weight);
+void sg_cuda_adam(sg_backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                  float lr, float beta1, float beta2, float eps, int64_t t);
+int sg_cuda_all_finite(sg_backend *be, const float *p, size_t n);
+
+#endif

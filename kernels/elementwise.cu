@@ -1,0 +1,239 @@
+/* Elementwise ops, label tiling and channel slices. All are memory-bound:
+ * grid-stride loops, coalesced, 16-byte accesses where the pointers allow. */
+#include "cuda_backend.cuh"
+
+#define EW_THREADS 256
+
+/* Runs f(i) for i < n over a grid sized for the device. */
+/* Kernels over index ranges; the per-element work is a functor (no extended
+ * lambdas: the build passes no --extended-lambda). */
+template <typename Op>
+__global__ void map1_kernel(float *__restrict__ y, const float *__restrict__ x, size_t n, Op op)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        y[i] = op(x[i]);
+}
+
+template <typename Op>
+__global__ void map1_vec4_kernel(float4 *__restrict__ y, const float4 *__restrict__ x, size_t n4, Op op)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n4;
+         i += (size_t)gridDim.x * blockDim.x) {
+        float4 v = x[i];
+        y[i] = make_float4(op(v.x), op(v.y), op(v.z), op(v.w));
+    }
+}
+
+template <typename Op>
+__global__ void map2_kernel(float *__restrict__ y, const float *__restrict__ a,
+                            const float *__restrict__ b, size_t n, Op op)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        y[i] = op(a[i], b[i]);
+}
+
+template <typename Op>
+__global__ void map2_vec4_kernel(float4 *__restrict__ y, const float4 *__restrict__ a,
+                                 const float4 *__restrict__ b, size_t n4, Op op)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n4;
+         i += (size_t)gridDim.x * blockDim.x) {
+        float4 u = a[i], v = b[i];
+        y[i] = make_float4(op(u.x, v.x), op(u.y, v.y), op(u.z, v.z), op(u.w, v.w));
+    }
+}
+
+static inline bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
+
+/* y = op(x) over n elements (y == x allowed: each element is read before it
+ * is written by the same thread), float4 when both pointers are 16-byte
+ * aligned, the tail of n % 4 elements scalar. __restrict__ is safe for
+ * y == x here because each element is read once, then written once. */
+template <typename Op>
+static void map1(sg_cuda *c, float *y, const float *x, size_t n, Op op, const char *name)
+{
+    if (c->failed || n == 0) return;
+    size_t done = 0;
+    if (aligned16(y) && aligned16(x) && n >= 4) {
+        size_t n4 = n / 4;
+        map1_vec4_kernel<<<sg_cuda_blocks(c, n4, EW_THREADS), EW_THREADS, 0, c->stream>>>(
+            (float4 *)y, (const float4 *)x, n4, op);
+        if (LAUNCH_CHECK(c, name)) return;
+        done = n4 * 4;
+    }
+    if (done < n) {
+        map1_kernel<<<sg_cuda_blocks(c, n - done, EW_THREADS), EW_THREADS, 0, c->stream>>>(
+            y + done, x + done, n - done, op);
+        LAUNCH_CHECK(c, name);
+    }
+}
+
+template <typename Op>
+static void map2(sg_cuda *c, float *y, const float *a, const float *b, size_t n, Op op,
+                 const char *name)
+{
+    if (c->failed || n == 0) return;
+    size_t done = 0;
+    if (aligned16(y) && aligned16(a) && aligned16(b) && n >= 4) {
+        size_t n4 = n / 4;
+        map2_vec4_kernel<<<sg_cuda_blocks(c, n4, EW_THREADS), EW_THREADS, 0, c->stream>>>(
+            (float4 *)y, (const float4 *)a, (const float4 *)b, n4, op);
+        if (LAUNCH_CHECK(c, name)) return;
+        done = n4 * 4;
+    }
+    if (done < n) {
+        map2_kernel<<<sg_cuda_blocks(c, n - done, EW_THREADS), EW_THREADS, 0, c->stream>>>(
+            y + done, a + done, b + done, n - done, op);
+        LAUNCH_CHECK(c, name);
+    }
+}
+
+/* The functors are structs (not lambdas) so that they can be called from both
+ * the float4 and the scalar paths of the same template. */
+struct relu_op { __device__ float operator()(float x) const { return x > 0.f ? x : 0.f; } };
+struct leaky_op {
+    float slope;
+    __device__ float operator()(float x) const { return x > 0.f ? x : slope * x; }
+};
+struct tanh_op { __device__ float operator()(float x) const { return tanhf(x); } };
+struct scale_op {
+    float alpha;
+    __device__ float operator()(float x) const { return alpha * x; }
+};
+struct fill_op {
+    float value;
+    __device__ float operator()(float) const { return value; }
+};
+/* backward ops take (dy, x-or-y) */
+struct relu_bwd_op {
+    __device__ float operator()(float dy, float x) const { return x > 0.f ? dy : 0.f; }
+};
+struct leaky_bwd_op {
+    float slope;
+    __device__ float operator()(float dy, float x) const { return x > 0.f ? dy : slope * dy; }
+};
+struct tanh_bwd_op {
+    __device__ float operator()(float dy, float y) const { return dy * (1.f - y * y); }
+};
+struct add_op { __device__ float operator()(float a, float b) const { return a + b; } };
+
+void sg_cuda_fill(sg_backend *be, float *p, float value, size_t n)
+{
+    map1(sg_cuda_of(be), p, p, n, fill_op{value}, "fill");
+}
+
+void sg_cuda_relu_forward(sg_backend *be, float *y, const float *x, size_t n)
+{
+    map1(sg_cuda_of(be), y, x, n, relu_op{}, "relu_forward");
+}
+
+void sg_cuda_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x, size_t n)
+{
+    map2(sg_cuda_of(be), dx, dy, x, n, relu_bwd_op{}, "relu_backward");
+}
+
+void sg_cuda_leaky_relu_forward(sg_backend *be, float *y, const float *x, float slope, size_t n)
+{
+    map1(sg_cuda_of(be), y, x, n, leaky_op{slope}, "leaky_relu_forward");
+}
+
+void sg_cuda_leaky_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x,
+                                 float slope, size_t n)
+{
+    map2(sg_cuda_of(be), dx, dy, x, n, leaky_bwd_op{slope}, "leaky_relu_backward");
+}
+
+void sg_cuda_tanh_forward(sg_backend *be, float *y, const float *x, size_t n)
+{
+    map1(sg_cuda_of(be), y, x, n, tanh_op{}, "tanh_forward");
+}
+
+void sg_cuda_tanh_backward(sg_backend *be, float *dx, const float *dy, const float *y, size_t n)
+{
+    map2(sg_cuda_of(be), dx, dy, y, n, tanh_bwd_op{}, "tanh_backward");
+}
+
+void sg_cuda_add(sg_backend *be, float *y, const float *a, const float *b, size_t n)
+{
+    map2(sg_cuda_of(be), y, a, b, n, add_op{}, "add");
+}
+
+void sg_cuda_scale(sg_backend *be, float *y, const float *x, float alpha, size_t n)
+{
+    map1(sg_cuda_of(be), y, x, n, scale_op{alpha}, "scale");
+}
+
+__global__ void lerp_images_kernel(float *out, const float *a, const float *b,
+                                   const float *__restrict__ alpha, size_t per_image, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        float t = alpha[i / per_image];
+        out[i] = t * a[i] + (1.f - t) * b[i];
+    }
+}
+
+void sg_cuda_lerp_images(sg_backend *be, float *out, const float *a, const float *b,
+                         const float *alpha, int N, size_t per_image)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    size_t n = (size_t)N * per_image;
+    if (c->failed || n == 0) return;
+    lerp_images_kernel<<<sg_cuda_blocks(c, n, EW_THREADS), EW_THREADS, 0, c->stream>>>(
+        out, a, b, alpha, per_image, n);
+    LAUNCH_CHECK(c, "lerp_images_kernel");
+}
+
+/* out (N, Cx+Cc, HW) = [x (N,Cx,HW) | labels (N,Cc) tiled over HW] */
+__global__ void concat_labels_kernel(float *__restrict__ out, const float *__restrict__ x,
+                                     const float *__restrict__ labels, int Cx, int Cc, int HW,
+                                     size_t n)
+{
+    int Ct = Cx + Cc;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t plane = i / HW;
+        int hw = (int)(i - plane * HW);
+        int ch = (int)(plane % Ct);
+        size_t img = plane / Ct;
+        out[i] = ch < Cx ? x[(img * Cx + ch) * HW + hw] : labels[img * Cc + (ch - Cx)];
+    }
+}
+
+void sg_cuda_concat_labels(sg_backend *be, float *out, const float *x, const float *labels,
+                           int N, int Cx, int Cc, int HW)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    size_t n = (size_t)N * (Cx + Cc) * HW;
+    if (c->failed || n == 0) return;
+    concat_labels_kernel<<<sg_cuda_blocks(c, n, EW_THREADS), EW_THREADS, 0, c->stream>>>(
+        out, x, labels, Cx, Cc, HW, n);
+    LAUNCH_CHECK(c, "concat_labels_kernel");
+}
+
+/* dst (N, Cd, HW) = src (N, Cs, HW) channels [c0, c0+Cd) */
+__global__ void channel_slice_kernel(float *__restrict__ dst, const float *__restrict__ src,
+                                     int Cs, int c0, int Cd, int HW, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t plane = i / HW;
+        int hw = (int)(i - plane * HW);
+        int ch = (int)(plane % Cd);
+        size_t img = plane / Cd;
+        dst[i] = src[(img * Cs + c0 + ch) * HW + hw];
+    }
+}
+
+void sg_cuda_channel_slice(sg_backend *be, float *dst, const float *src, int N, int Cs,
+                           int c0, int Cd, int HW)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    size_t n = (size_t)N * Cd * HW;
+    if (c->failed || n == 0) return;
+    channel_slice_kernel<<<sg_cuda_blocks(c, n, EW_THREADS), EW_THREADS, 0, c->stream>>>(
+        dst, src, Cs, c0, Cd, HW, n);
+    LAUNCH_CHECK(c, "channel_slice_kernel");
+}

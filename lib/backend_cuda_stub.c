@@ -1,0 +1,26 @@
+/* The CUDA backend's entry points in a build without nvcc/cuDNN: every tool
+ * links, and asking for --device cuda gives one clear error line. */
+#include "backend.h"
+
+#ifndef SG_HAVE_CUDA
+sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
+{
+    (void)device; (void)precision;
+    sg_errf(err, "this build has no CUDA backend (nvcc/cuDNN were not found at build time)");
+    return NULL;
+}
+
+sg_backend *sg_backend_cuda_create(int device, sg_err *err)
+{
+    return sg_backend_cuda_create_precision(device, "tf32", err);
+}
+
+const char *sg_backend_cuda_device_name(sg_backend *be)
+{
+    (void)be;
+    return "none";
+}
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int sg_backend_cuda_stub_unused;
+#endif
