@@ -1,0 +1,625 @@
+/* sg-plot: draws a training history (history.jsonl) as loss and learning-rate
+ * panels, or dataset statistics (celeb-dump --stats --json, celeb-split --json)
+ * as bars, into a PNG. See sg-plot(1). */
+#include "canvas.h"
+#include "cli.h"
+#include "fileio.h"
+#include "font.h"
+#include "json.h"
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_INPUT_BYTES ((size_t)1 << 30)
+#define MAX_SERIES 64
+
+static const sg_rgb WHITE = {255, 255, 255}, BLACK = {0, 0, 0}, GRID = {228, 228, 228},
+                    AXIS = {90, 90, 90}, TEXT = {30, 30, 30}, NOTE = {170, 30, 30};
+/* Ten well-separated colours (the usual "tab10" set). */
+static const sg_rgb PALETTE[10] = {
+    {31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189},
+    {140, 86, 75}, {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+
+static void usage(void)
+{
+    printf("Usage: %s [OPTION]... -o OUT.png HISTORY.jsonl\n"
+           "   or: %s --bars [OPTION]... -o OUT.png STATS.json\n"
+           "Draw a training history as three panels (discriminator losses, generator losses,\n"
+           "learning rate) against the iteration, or dataset statistics as bars. FILE '-' reads\n"
+           "stdin; OUT '-' writes PNG to stdout; OUT ending in .jpg/.jpeg writes JPEG.\n"
+           "\n"
+           "The y-range of each panel is robust to spikes: it spans the 1st to 99th percentile\n"
+           "of the plotted values (the full range when nothing lies far outside); points beyond\n"
+           "it are drawn at the border with a triangle and counted in the panel title.\n"
+           "\n"
+           "  -o, --output PATH     output image (required)\n"
+           "      --bars            FILE is statistics JSON: positive/negative bars per attribute\n"
+           "      --smooth N        moving average over the last N logged points (default 1: none)\n"
+           "      --full-range      y-range from the minimum to the maximum (no clipping)\n"
+           "      --title TEXT      title (default: from the input)\n"
+           "      --width N         image width in pixels (default 1200)\n"
+           "      --height N        image height (default 900; --bars: fits the attributes)\n"
+           "  -q, --quiet           no notes on stderr\n"
+           "  -h, --help            this help\n"
+           "      --version         version\n"
+           "\n"
+           "Examples:\n"
+           "  %s runs/multi/history.jsonl -o losses.png\n"
+           "  celeb-dump --stats --json celebA.lmdb | %s --bars - -o attrs.png\n",
+           cli_name, cli_name, cli_name, cli_name);
+}
+
+/* ---------------------------------------------------------------- layout helpers */
+
+/* A 1-2-5 step giving about `target` intervals over [lo, hi]. */
+static double nice_step(double lo, double hi, int target)
+{
+    double raw = (hi - lo) / (target > 0 ? target : 1);
+    if (!(raw > 0)) return 1;
+    double mag = pow(10, floor(log10(raw))), f = raw / mag;
+    double nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
+    return nice * mag;
+}
+
+/* Tick label with as many significant digits as the step needs. */
+static void format_tick(char *out, size_t n, double v, double step)
+{
+    if (fabs(v) < step * 1e-9) v = 0;
+    double big = fmax(fabs(v), step);
+    int digits = (int)floor(log10(big)) - (int)floor(log10(step) + 1e-9) + 1;
+    if (digits < 1) digits = 1;
+    if (digits > 12) digits = 12;
+    if (fabs(v) >= 1 && fabs(v) < 1e7 && step >= 1) snprintf(out, n, "%.0f", v);
+    else snprintf(out, n, "%.*g", digits, v);
+}
+
+typedef struct { double v[64]; int n; double step; } ticks;
+
+static void make_ticks(ticks *t, double lo, double hi, int target)
+{
+    t->step = nice_step(lo, hi, target);
+    t->n = 0;
+    for (double v = ceil(lo / t->step - 1e-9) * t->step; v <= hi + t->step * 1e-9 && t->n < 64; v += t->step)
+        t->v[t->n++] = v;
+}
+
+static int text_width(const char *s, int scale)
+{
+    int w;
+    sg_text_size(s, scale, &w, NULL);
+    return w;
+}
+
+/* Draws s with its right edge at x. */
+static void text_right(sg_canvas *c, int x, int y, const char *s, int scale, sg_rgb col)
+{
+    sg_canvas_text(c, x - text_width(s, scale), y, s, scale, col);
+}
+
+/* Bold-ish text: drawn twice, one pixel apart. */
+static void text_bold(sg_canvas *c, int x, int y, const char *s, int scale, sg_rgb col)
+{
+    sg_canvas_text(c, x, y, s, scale, col);
+    sg_canvas_text(c, x + 1, y, s, scale, col);
+}
+
+static int default_scale(int w, int h)
+{
+    int s = (w < h ? w : h) / 420;
+    return s < 1 ? 1 : s > 4 ? 4 : s;
+}
+
+/* ---------------------------------------------------------------- history */
+
+enum { PANEL_D, PANEL_G, PANEL_LR, N_PANELS };
+static const char *const PANEL_TITLE[N_PANELS] = {"Discriminator losses", "Generator losses", "Learning rate"};
+
+typedef struct {
+    char *key, *dataset;
+    int panel;
+    double *x, *y;
+    size_t n, cap;
+} series;
+
+typedef struct {
+    series s[MAX_SERIES];
+    int n_series;
+    int n_datasets;
+    char *datasets[MAX_SERIES];
+    long records, skipped_nonfinite;
+    double xmin, xmax;
+} history;
+
+static int panel_of(const char *key)
+{
+    size_t n = strlen(key);
+    if (n >= 2 && strcmp(key + n - 2, "lr") == 0) return PANEL_LR;
+    if (strncmp(key, "D/", 2) == 0) return PANEL_D;
+    if (strncmp(key, "G/", 2) == 0) return PANEL_G;
+    return -1;
+}
+
+static series *find_series(history *h, const char *key, const char *dataset, const char *name, long line)
+{
+    for (int k = 0; k < h->n_series; k++)
+        if (strcmp(h->s[k].key, key) == 0 && strcmp(h->s[k].dataset, dataset) == 0) return &h->s[k];
+    if (h->n_series == MAX_SERIES) cli_die("%s line %ld: more than %d series", name, line, MAX_SERIES);
+    series *s = &h->s[h->n_series++];
+    memset(s, 0, sizeof *s);
+    s->key = strdup(key);
+    s->dataset = strdup(dataset);
+    s->panel = panel_of(key);
+    if (!s->key || !s->dataset) cli_die("out of memory");
+    int known = 0;
+    for (int d = 0; d < h->n_datasets; d++) known |= strcmp(h->datasets[d], dataset) == 0;
+    if (!known) h->datasets[h->n_datasets++] = s->dataset;
+    return s;
+}
+
+static void add_point(series *s, double x, double y)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->x = realloc(s->x, s->cap * sizeof *s->x);
+        s->y = realloc(s->y, s->cap * sizeof *s->y);
+        if (!s->x || !s->y) cli_die("out of memory");
+    }
+    s->x[s->n] = x;
+    s->y[s->n] = y;
+    s->n++;
+}
+
+/* "nan", "inf", "-Infinity", ...: values a logger may write for non-finite numbers. */
+static int is_nonfinite_word(const char *s)
+{
+    if (*s == '+' || *s == '-') s++;
+    return strcasecmp(s, "nan") == 0 || strcasecmp(s, "inf") == 0 || strcasecmp(s, "infinity") == 0;
+}
+
+static void read_history(history *h, const char *path)
+{
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    uint8_t *data;
+    size_t len;
+    sg_err err;
+    if (sg_read_file(path, MAX_INPUT_BYTES, &data, &len, &err) != 0) cli_die_err(&err);
+    memset(h, 0, sizeof *h);
+    h->xmin = INFINITY;
+    h->xmax = -INFINITY;
+    const char *text = (const char *)data;
+    long line = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *start = text + pos, *nl = memchr(start, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - start) : len - pos;
+        pos += n + (nl != NULL);
+        line++;
+        size_t trimmed = n;
+        while (trimmed && (start[trimmed - 1] == '\r' || start[trimmed - 1] == ' ' || start[trimmed - 1] == '\t')) trimmed--;
+        size_t lead = 0;
+        while (lead < trimmed && (start[lead] == ' ' || start[lead] == '\t')) lead++;
+        if (lead == trimmed) continue;   /* blank line */
+        json_value *v;
+        json_error_pos where;
+        if (json_parse(start, n, NULL, &v, &where, &err) != 0)
+            cli_die("%s line %ld: %s at column %ld", name, line, where.what, where.column);
+        if (v->type != JSON_OBJECT) cli_die("%s line %ld: expected a JSON object, found %s", name, line, json_type_name(v->type));
+        double it;
+        if (json_get_num(v, "iteration", &it, &err) != 0) cli_die("%s line %ld: %s", name, line, err.msg);
+        const json_value *ds = json_get(v, "dataset");
+        const char *dataset = json_str(ds) ? json_str(ds) : "";
+        for (size_t k = 0; k < v->n; k++) {
+            const char *key = v->keys[k];
+            const json_value *val = v->items[k];
+            if (panel_of(key) < 0) continue;
+            if (val->type == JSON_NULL || (val->type == JSON_STRING && is_nonfinite_word(val->str))) {
+                h->skipped_nonfinite++;
+                continue;
+            }
+            if (val->type != JSON_NUMBER)
+                cli_die("%s line %ld: key \"%s\": expected a number, found %s", name, line, key, json_type_name(val->type));
+            add_point(find_series(h, key, dataset, name, line), it, val->num);
+            if (it < h->xmin) h->xmin = it;
+            if (it > h->xmax) h->xmax = it;
+        }
+        h->records++;
+        json_free(v);
+    }
+    free(data);
+    if (h->records == 0) cli_die("%s: no records (empty input)", name);
+    if (h->n_series == 0) cli_die("%s: no loss or lr values in %ld records", name, h->records);
+}
+
+/* Trailing moving average over the last `window` points. */
+static void smooth_series(series *s, int window)
+{
+    if (window <= 1 || s->n == 0) return;
+    double *out = malloc(s->n * sizeof *out), sum = 0;
+    if (!out) cli_die("out of memory");
+    for (size_t i = 0; i < s->n; i++) {
+        sum += s->y[i];
+        if (i >= (size_t)window) sum -= s->y[i - window];
+        size_t count = i + 1 < (size_t)window ? i + 1 : (size_t)window;
+        out[i] = sum / count;
+    }
+    free(s->y);
+    s->y = out;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Percentile by linear interpolation between order statistics. */
+static double percentile(const double *sorted, size_t n, double p)
+{
+    double r = p / 100 * (n - 1);
+    size_t i = (size_t)floor(r);
+    if (i + 1 >= n) return sorted[n - 1];
+    return sorted[i] + (r - i) * (sorted[i + 1] - sorted[i]);
+}
+
+/* y-limits of a panel: robust (1st..99th percentile, widened to the true minimum
+ * or maximum when that lies within a quarter span of it) plus a 5% margin. */
+static int panel_range(const history *h, int panel, int full_range, double *lo, double *hi)
+{
+    size_t n = 0;
+    for (int k = 0; k < h->n_series; k++) if (h->s[k].panel == panel) n += h->s[k].n;
+    if (n == 0) return -1;
+    double *all = malloc(n * sizeof *all);
+    if (!all) cli_die("out of memory");
+    n = 0;
+    for (int k = 0; k < h->n_series; k++)
+        if (h->s[k].panel == panel) { memcpy(all + n, h->s[k].y, h->s[k].n * sizeof *all); n += h->s[k].n; }
+    qsort(all, n, sizeof *all, cmp_double);
+    double mn = all[0], mx = all[n - 1];
+    double a = percentile(all, n, 1), b = percentile(all, n, 99);
+    free(all);
+    if (full_range) { a = mn; b = mx; }
+    double span = b - a;
+    if (mn >= a - 0.25 * span) a = mn;
+    if (mx <= b + 0.25 * span) b = mx;
+    span = b - a;
+    if (!(span > 0)) span = fabs(a) > 0 ? fabs(a) * 0.2 : 1;
+    *lo = a - 0.05 * span;
+    *hi = b + 0.05 * span;
+    /* Losses that never go negative keep 0 as the floor if the margin crossed it. */
+    if (mn >= 0 && *lo < 0) *lo = 0;
+    return 0;
+}
+
+static void draw_history(const history *h, const char *title, int W, int H, int full_range,
+                         const char *out_path, int quiet, const char *name)
+{
+    int S = default_scale(W, H), lh = SG_FONT_CELL_H * S;
+    sg_canvas c;
+    sg_err err;
+    if (sg_canvas_init(&c, W, H, WHITE, &err) != 0) cli_die_err(&err);
+
+    /* Which panels have data; heights 2:2:1 (lr is simpler). */
+    int has[N_PANELS] = {0}, weight[N_PANELS] = {2, 2, 1}, total_w = 0;
+    double lo[N_PANELS], hi[N_PANELS];
+    for (int p = 0; p < N_PANELS; p++) {
+        has[p] = panel_range(h, p, full_range, &lo[p], &hi[p]) == 0;
+        if (!has[p]) { lo[p] = 0; hi[p] = 1; }
+        total_w += weight[p];
+    }
+    int title_scale = text_width(title, S + 1) <= W - 20 ? S + 1 : S;
+    int top = 8 + SG_FONT_CELL_H * title_scale + 6;
+    int header = lh + 4, xlabels = lh + 6, bottom_label = lh + 6;
+    int avail = H - top - bottom_label - N_PANELS * (header + xlabels) - 6;
+    if (avail < 3 * 40) cli_die("image height %d is too small for three panels", H);
+
+    /* Legend labels ("key (dataset)" when the history has several datasets) and their width. */
+    char labels[MAX_SERIES][160];
+    int legend_w = 0;
+    for (int k = 0; k < h->n_series; k++) {
+        if (h->n_datasets > 1 && h->s[k].dataset[0])
+            snprintf(labels[k], sizeof labels[k], "%s (%s)", h->s[k].key, h->s[k].dataset);
+        else snprintf(labels[k], sizeof labels[k], "%s", h->s[k].key);
+        int w = text_width(labels[k], S);
+        if (w > legend_w) legend_w = w;
+    }
+    legend_w += 3 * lh + 12 + 12;
+
+    /* Vertical layout first (ticks depend only on heights), then tick labels decide the left margin. */
+    int py[N_PANELS], ph[N_PANELS], y = top;
+    ticks yt[N_PANELS];
+    char ylab[N_PANELS][64][32];
+    int left = 0;
+    for (int p = 0; p < N_PANELS; p++) {
+        py[p] = y + header;
+        ph[p] = avail * weight[p] / total_w;
+        y = py[p] + ph[p] + xlabels;
+        make_ticks(&yt[p], lo[p], hi[p], ph[p] / (2 * lh) > 3 ? ph[p] / (2 * lh) : 3);
+        for (int t = 0; t < yt[p].n; t++) {
+            format_tick(ylab[p][t], sizeof ylab[p][t], yt[p].v[t], yt[p].step);
+            int w = text_width(ylab[p][t], S);
+            if (w > left) left = w;
+        }
+    }
+    left += 8 + 2 * S;
+    int px = left, pw = W - left - legend_w - 10;
+    if (pw < 100) cli_die("image width %d is too small for the plot and its legend", W);
+
+    double x0 = h->xmin, x1 = h->xmax;
+    if (!(x1 > x0)) { x0 -= 1; x1 += 1; }
+    ticks xt;
+    make_ticks(&xt, x0, x1, pw / (10 * lh) > 2 ? pw / (10 * lh) : 2);
+
+    text_bold(&c, (W - text_width(title, title_scale)) / 2, 8, title, title_scale, BLACK);
+
+    long clipped_total = 0, clipped[N_PANELS] = {0};
+    for (int p = 0; p < N_PANELS; p++) {
+        int ax = px, ay = py[p], aw = pw, ah = ph[p];
+        /* Grid and tick labels. */
+        for (int t = 0; t < yt[p].n; t++) {
+            int ty = ay + ah - 1 - (int)lround((yt[p].v[t] - lo[p]) / (hi[p] - lo[p]) * (ah - 1));
+            sg_canvas_fill_rect(&c, ax, ty, aw, 1, GRID);
+            sg_canvas_fill_rect(&c, ax - 2 * S, ty, 2 * S, 1, AXIS);
+            if (has[p]) text_right(&c, ax - 2 * S - 4, ty - lh / 2, ylab[p][t], S, TEXT);
+        }
+        for (int t = 0; t < xt.n; t++) {
+            int tx = ax + (int)lround((xt.v[t] - x0) / (x1 - x0) * (aw - 1));
+            char lab[32];
+            format_tick(lab, sizeof lab, xt.v[t], xt.step);
+            sg_canvas_fill_rect(&c, tx, ay, 1, ah, GRID);
+            sg_canvas_fill_rect(&c, tx, ay + ah, 1, 2 * S, AXIS);
+            int lw = text_width(lab, S), lx = tx - lw / 2;
+            if (lx + lw > W) lx = W - lw;
+            sg_canvas_text(&c, lx, ay + ah + 2 * S + 2, lab, S, TEXT);
+        }
+        sg_canvas_rect(&c, ax - 1, ay - 1, aw + 2, ah + 2, AXIS);
+
+        /* Series: polylines, clipped points at the border with a triangle. */
+        int entry = 0;
+        double mark = 3.0 * S + 3;
+        for (int k = 0; k < h->n_series; k++) {
+            const series *s = &h->s[k];
+            if (s->panel != p || s->n == 0) continue;
+            sg_rgb col = PALETTE[entry % 10];
+            double *xs = malloc(s->n * sizeof *xs), *ys = malloc(s->n * sizeof *ys);
+            if (!xs || !ys) cli_die("out of memory");
+            for (size_t i = 0; i < s->n; i++) {
+                double v = s->y[i];
+                xs[i] = ax + (s->x[i] - x0) / (x1 - x0) * (aw - 1) + 0.5;
+                if (v > hi[p]) v = hi[p];
+                if (v < lo[p]) v = lo[p];
+                ys[i] = ay + ah - 1 - (v - lo[p]) / (hi[p] - lo[p]) * (ah - 1) + 0.5;
+            }
+            sg_canvas_polyline(&c, xs, ys, (int)s->n, S > 1 ? 1.6 : 1.2, col);
+            for (size_t i = 0; i < s->n; i++) {
+                if (s->y[i] > hi[p]) sg_canvas_marker(&c, xs[i], ay + mark / 2, SG_MARK_TRI_UP, mark, col);
+                else if (s->y[i] < lo[p]) sg_canvas_marker(&c, xs[i], ay + ah - mark / 2, SG_MARK_TRI_DOWN, mark, col);
+                else continue;
+                clipped[p]++;
+            }
+            free(xs);
+            free(ys);
+            /* Legend entry beside the panel. */
+            int ly = ay + entry * (lh + 6) + 4, lx = ax + aw + 12;
+            sg_canvas_line(&c, lx, ly + lh / 2.0, lx + 2.5 * lh, ly + lh / 2.0, 2.0 * S, col);
+            sg_canvas_text(&c, lx + 3 * lh, ly, labels[k], S, TEXT);
+            entry++;
+        }
+        clipped_total += clipped[p];
+
+        /* Panel title, with the clipping note. */
+        text_bold(&c, ax, ay - header, PANEL_TITLE[p], S, BLACK);
+        int tw = text_width(PANEL_TITLE[p], S) + 1;
+        char note[128] = "";
+        if (!has[p]) snprintf(note, sizeof note, "  (no data)");
+        else if (clipped[p])
+            snprintf(note, sizeof note, "  (%ld point%s clipped: triangles at the border)", clipped[p], clipped[p] == 1 ? "" : "s");
+        sg_canvas_text(&c, ax + tw, ay - header, note, S, NOTE);
+    }
+    const char *xname = "iteration";
+    sg_canvas_text(&c, px + (pw - text_width(xname, S)) / 2, H - lh - 4, xname, S, TEXT);
+    if (h->skipped_nonfinite) {
+        char note[96];
+        snprintf(note, sizeof note, "%ld non-finite value%s skipped", h->skipped_nonfinite, h->skipped_nonfinite == 1 ? "" : "s");
+        sg_canvas_text(&c, 4, H - lh - 4, note, S, NOTE);
+    }
+
+    if (sg_canvas_save(&c, out_path, &err) != 0) cli_die_err(&err);
+    sg_canvas_free(&c);
+    if (!quiet && (clipped_total || h->skipped_nonfinite)) {
+        fprintf(stderr, "%s: %s: %ld point%s clipped (D %ld, G %ld, lr %ld), %ld non-finite value%s skipped\n",
+                cli_name, name, clipped_total, clipped_total == 1 ? "" : "s", clipped[PANEL_D], clipped[PANEL_G],
+                clipped[PANEL_LR], h->skipped_nonfinite, h->skipped_nonfinite == 1 ? "" : "s");
+    }
+}
+
+/* ---------------------------------------------------------------- bars */
+
+typedef struct { char label[160]; int64_t positive, negative; } bar;
+
+static void read_bar_entry(const json_value *o, const char *group, bar *b, const char *name, const char *where)
+{
+    sg_err err;
+    const char *label;
+    if (o->type != JSON_OBJECT) cli_die("%s: %s: expected an object", name, where);
+    if (json_get_str(o, "name", &label, &err) != 0 || json_get_int(o, "positive", &b->positive, &err) != 0 ||
+        json_get_int(o, "negative", &b->negative, &err) != 0)
+        cli_die("%s: %s: %s", name, where, err.msg);
+    if (b->positive < 0 || b->negative < 0) cli_die("%s: %s: negative count", name, where);
+    if (group) snprintf(b->label, sizeof b->label, "%s: %s", group, label);
+    else snprintf(b->label, sizeof b->label, "%s", label);
+}
+
+/* Accepts celeb-dump --stats --json ({"labels": [...]}) and celeb-split --json
+ * ({"groups": [{"name", "attributes": [...]}]}). */
+static bar *read_bars(const char *path, int *n_out, char *title, size_t title_len)
+{
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    uint8_t *data;
+    size_t len;
+    sg_err err;
+    if (sg_read_file(path, MAX_INPUT_BYTES, &data, &len, &err) != 0) cli_die_err(&err);
+    json_value *v;
+    json_error_pos where;
+    if (json_parse((const char *)data, len, NULL, &v, &where, &err) != 0) {
+        if (where.line == 1 && where.column == 1 && len == 0) cli_die("%s: empty input", name);
+        cli_die("%s line %ld: %s at column %ld", name, where.line, where.what, where.column);
+    }
+    free(data);
+    if (v->type != JSON_OBJECT) cli_die("%s: expected a JSON object, found %s", name, json_type_name(v->type));
+    bar *bars = NULL;
+    int n = 0;
+    const json_value *labels = json_get(v, "labels"), *groups = json_get(v, "groups");
+    char where_s[96];
+    if (json_is(labels, JSON_ARRAY)) {
+        bars = calloc(labels->n + 1, sizeof *bars);
+        if (!bars) cli_die("out of memory");
+        for (size_t i = 0; i < labels->n; i++) {
+            snprintf(where_s, sizeof where_s, "labels[%zu]", i);
+            read_bar_entry(labels->items[i], NULL, &bars[n++], name, where_s);
+        }
+        const char *shard = json_str(json_get(v, "shard"));
+        const json_value *count = json_get(v, "count");
+        snprintf(title, title_len, "Attributes of %s%s", shard ? shard : name, "");
+        if (json_is(count, JSON_NUMBER)) {
+            size_t l = strlen(title);
+            snprintf(title + l, title_len - l, " (%.0f records)", count->num);
+        }
+    } else if (json_is(groups, JSON_ARRAY)) {
+        size_t total = 0;
+        for (size_t g = 0; g < groups->n; g++) total += json_len(json_get(groups->items[g], "attributes"));
+        bars = calloc(total + 1, sizeof *bars);
+        if (!bars) cli_die("out of memory");
+        for (size_t g = 0; g < groups->n; g++) {
+            const json_value *gr = groups->items[g], *attrs;
+            const char *gname;
+            snprintf(where_s, sizeof where_s, "groups[%zu]", g);
+            if (json_get_str(gr, "name", &gname, &err) != 0 || json_get_array(gr, "attributes", &attrs, &err) != 0)
+                cli_die("%s: %s: %s", name, where_s, err.msg);
+            for (size_t i = 0; i < attrs->n; i++) {
+                snprintf(where_s, sizeof where_s, "groups[%zu].attributes[%zu]", g, i);
+                read_bar_entry(attrs->items[i], gname, &bars[n++], name, where_s);
+            }
+        }
+        const char *input = json_str(json_get(v, "input"));
+        snprintf(title, title_len, "Attribute groups of %s", input ? input : name);
+    } else {
+        cli_die("%s: expected statistics JSON with a \"labels\" array (celeb-dump --stats --json) "
+                "or a \"groups\" array (celeb-split --json)", name);
+    }
+    json_free(v);
+    if (n == 0) cli_die("%s: no attributes to plot", name);
+    *n_out = n;
+    return bars;
+}
+
+static void draw_bars(const bar *bars, int n, const char *title, int W, int H, const char *out_path)
+{
+    int S = default_scale(W, W * 3 / 4), lh = SG_FONT_CELL_H * S;
+    int row_h = lh + 8 * S;
+    int title_scale = text_width(title, S + 1) <= W - 20 ? S + 1 : S;
+    int top = 10 + SG_FONT_CELL_H * title_scale + 10 + lh + 12;   /* title, then the legend line */
+    if (H <= 0) H = top + n * row_h + 16;
+    sg_canvas c;
+    sg_err err;
+    if (sg_canvas_init(&c, W, H, WHITE, &err) != 0) cli_die_err(&err);
+    if (n * row_h > H - top - 8) {
+        row_h = (H - top - 8) / n;
+        if (row_h < SG_FONT_CELL_H) cli_die("image height %d is too small for %d bars", H, n);
+        while (S > 1 && SG_FONT_CELL_H * S > row_h - 2) S--;
+        lh = SG_FONT_CELL_H * S;
+    }
+    int name_w = 0, num_w = 0;
+    char nums[n][64];
+    for (int i = 0; i < n; i++) {
+        int w = text_width(bars[i].label, S);
+        if (w > name_w) name_w = w;
+        int64_t tot = bars[i].positive + bars[i].negative;
+        snprintf(nums[i], sizeof nums[i], "%lld / %lld (%.1f%%)", (long long)bars[i].positive,
+                 (long long)bars[i].negative, tot ? 100.0 * bars[i].positive / tot : 0.0);
+        w = text_width(nums[i], S);
+        if (w > num_w) num_w = w;
+    }
+    int bx = 10 + name_w + 10, bw = W - bx - num_w - 20;
+    if (bw < 60) cli_die("image width %d is too small for the labels", W);
+    const sg_rgb POS = PALETTE[0], NEG = {205, 205, 205};
+
+    text_bold(&c, (W - text_width(title, title_scale)) / 2, 10, title, title_scale, BLACK);
+    int ly = 10 + SG_FONT_CELL_H * title_scale + 10;
+    sg_canvas_fill_rect(&c, bx, ly + 2, 2 * lh, lh - 4, POS);
+    int lx = bx + 2 * lh + 6;
+    lx += sg_canvas_text(&c, lx, ly, "positive", S, TEXT) + 3 * lh;
+    sg_canvas_fill_rect(&c, lx, ly + 2, 2 * lh, lh - 4, NEG);
+    lx += 2 * lh + 6;
+    lx += sg_canvas_text(&c, lx, ly, "negative", S, TEXT) + 3 * lh;
+    sg_canvas_text(&c, lx, ly, "(bar length: share of records)", S, AXIS);
+
+    for (int i = 0; i < n; i++) {
+        int y = top + i * row_h, bh = row_h - 6;
+        int64_t tot = bars[i].positive + bars[i].negative;
+        int pos_w = tot ? (int)lround((double)bars[i].positive / tot * bw) : 0;
+        text_right(&c, bx - 10, y + (row_h - lh) / 2, bars[i].label, S, TEXT);
+        sg_canvas_fill_rect(&c, bx, y + 3, pos_w, bh, POS);
+        sg_canvas_fill_rect(&c, bx + pos_w, y + 3, bw - pos_w, bh, NEG);
+        sg_canvas_text(&c, bx + bw + 10, y + (row_h - lh) / 2, nums[i], S, TEXT);
+    }
+    /* 50% guide. */
+    for (int y = top; y < top + n * row_h; y += 4) sg_canvas_fill_rect(&c, bx + bw / 2, y, 1, 2, BLACK);
+
+    if (sg_canvas_save(&c, out_path, &err) != 0) cli_die_err(&err);
+    sg_canvas_free(&c);
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"bars", no_argument, 0, 'b'},
+        {"smooth", required_argument, 0, 's'}, {"full-range", no_argument, 0, 'F'},
+        {"title", required_argument, 0, 't'}, {"width", required_argument, 0, 'W'},
+        {"height", required_argument, 0, 'H'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    const char *out = NULL, *title = NULL;
+    int bars_mode = 0, smooth = 1, full_range = 0, W = 1200, H = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'b': bars_mode = 1; break;
+        case 's': smooth = (int)cli_parse_long("--smooth", optarg, 1, 1000000); break;
+        case 'F': full_range = 1; break;
+        case 't': title = optarg; break;
+        case 'W': W = (int)cli_parse_long("--width", optarg, 200, 16384); break;
+        case 'H': H = (int)cli_parse_long("--height", optarg, 150, 16384); break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': usage(); cli_finish_stdout(); return 0;
+        case 'V': cli_version();
+        default: cli_usage_error("unknown option");
+        }
+    }
+    if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing input file" : "too many arguments");
+    if (!out) cli_usage_error("missing -o/--output");
+    const char *in = argv[optind];
+
+    if (bars_mode) {
+        int n;
+        char auto_title[512];
+        bar *bars = read_bars(in, &n, auto_title, sizeof auto_title);
+        draw_bars(bars, n, title ? title : auto_title, W, H, out);
+        free(bars);
+    } else {
+        history h;
+        read_history(&h, in);
+        for (int k = 0; k < h.n_series; k++) smooth_series(&h.s[k], smooth);
+        char auto_title[512];
+        const char *base = strcmp(in, "-") == 0 ? "<stdin>" : strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
+        if (smooth > 1) snprintf(auto_title, sizeof auto_title, "Training history: %s (moving average of %d)", base, smooth);
+        else snprintf(auto_title, sizeof auto_title, "Training history: %s", base);
+        draw_history(&h, title ? title : auto_title, W, H ? H : 900, full_range, out, cli_quiet,
+                     strcmp(in, "-") == 0 ? "<stdin>" : in);
+        for (int k = 0; k < h.n_series; k++) { free(h.s[k].key); free(h.s[k].dataset); free(h.s[k].x); free(h.s[k].y); }
+    }
+    if (strcmp(out, "-") == 0) cli_finish_stdout();
+    return 0;
+}
