@@ -1,0 +1,362 @@
+/* celeb-dump: inspects a shard: metadata, per-attribute statistics, a record
+ * listing, one record as an image, a labelled grid of random records, and an
+ * integrity check. See celeb-dump(1). */
+#include "canvas.h"
+#include "cli.h"
+#include "font.h"
+#include "image.h"
+#include "json.h"
+#include "rng.h"
+#include "shard.h"
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    printf("Usage: %s [OPTION]... SHARD\n"
+           "Inspect a stargan shard (an LMDB directory written by celeb-pack).\n"
+           "Without a mode option, prints the metadata and the record count.\n"
+           "\n"
+           "Modes:\n"
+           "      --stats            positive/negative count per attribute\n"
+           "      --list             one line per record: index, file name, labels (tab separated)\n"
+           "      --get N            record N (0-based) as an image: needs -o\n"
+           "      --grid RxC         R rows x C columns of randomly chosen records, each titled\n"
+           "                         with its label bits and file name: needs -o\n"
+           "      --verify           read every record (CRC, labels, pixels decode); exit 1 on\n"
+           "                         the first bad record, else print 'N records OK'\n"
+           "Options:\n"
+           "      --json             metadata, --stats or --list as JSON (--list: one object a line)\n"
+           "      --names            --list: names of the positive attributes instead of 0/1 bits\n"
+           "  -o, --output PATH      image output for --get/--grid: PNG, JPEG if it ends in .jpg/.jpeg,\n"
+           "                         '-' for PNG on stdout\n"
+           "      --seed S           --grid: which records are drawn (default 0)\n"
+           "      --scale K          --grid/--get: upscale images by the integer K (default: --get 1,\n"
+           "                         --grid so that tiles are at least 192 pixels wide)\n"
+           "  -q, --quiet            no progress line\n"
+           "  -h, --help             this help\n"
+           "      --version          version\n"
+           "\n"
+           "Examples:\n"
+           "  %s celebA.lmdb\n"
+           "  %s --stats --json celebA.lmdb | sg-plot --bars - -o attrs.png\n"
+           "  %s --grid 3x3 --seed 7 -o grid.png celebA.lmdb\n",
+           cli_name, cli_name, cli_name, cli_name);
+}
+
+enum { MODE_INFO, MODE_STATS, MODE_LIST, MODE_GET, MODE_GRID, MODE_VERIFY };
+
+static void print_info(const char *path, const sg_shard_meta *m, int json)
+{
+    if (json) {
+        sg_buf b = SG_BUF_INIT;
+        sg_buf_puts(&b, "{\"shard\": ");
+        json_buf_cstr(&b, path);
+        sg_buf_appendf(&b, ", \"version\": %u, \"count\": %llu, \"width\": %u, \"height\": %u, \"channels\": %u, "
+                           "\"pixel_encoding\": \"%s\", \"label_kind\": \"%s\", \"labels\": [",
+                       m->version, (unsigned long long)m->count, m->width, m->height, m->channels,
+                       sg_shard_pixel_encoding_name(m->pixel_encoding), sg_shard_label_kind_name(m->label_kind));
+        for (uint32_t i = 0; i < m->n_labels; i++) {
+            if (i) sg_buf_puts(&b, ", ");
+            json_buf_cstr(&b, m->label_names[i]);
+        }
+        sg_buf_puts(&b, "], \"source\": ");
+        json_buf_cstr(&b, m->source);
+        sg_buf_appendf(&b, ", \"crop\": %u, \"size\": %u}\n", m->crop, m->size);
+        if (b.failed) cli_die("out of memory");
+        fwrite(b.data, 1, b.len, stdout);
+        sg_buf_free(&b);
+        return;
+    }
+    printf("shard           %s\n", path);
+    printf("format version  %u\n", m->version);
+    printf("records         %llu\n", (unsigned long long)m->count);
+    printf("image           %ux%u, %u channels, stored as %s\n", m->width, m->height, m->channels,
+           sg_shard_pixel_encoding_name(m->pixel_encoding));
+    printf("labels          %u, %s:", m->n_labels, sg_shard_label_kind_name(m->label_kind));
+    for (uint32_t i = 0; i < m->n_labels; i++) printf(" %s", m->label_names[i]);
+    printf("\n");
+    printf("source          %s\n", m->source);
+    if (m->crop) printf("preprocessing   center crop %u, resize to %u\n", m->crop, m->size);
+    else printf("preprocessing   resize to %u\n", m->size);
+}
+
+static void print_stats(sg_shard *s, const char *path, int json)
+{
+    const sg_shard_meta *m = sg_shard_get_meta(s);
+    uint64_t *pos = calloc(m->n_labels, sizeof *pos);
+    uint8_t labels[SG_SHARD_MAX_LABELS];
+    sg_err err;
+    if (!pos) cli_die("out of memory");
+    for (uint64_t i = 0; i < m->count; i++) {
+        if (sg_shard_read_labels(s, i, labels, &err) != 0) cli_die_err(&err);
+        for (uint32_t a = 0; a < m->n_labels; a++) pos[a] += labels[a];
+        if ((i & 1023) == 0) cli_progress("%s: %llu/%llu records", path, (unsigned long long)i, (unsigned long long)m->count);
+    }
+    cli_progress_end();
+    if (json) {
+        sg_buf b = SG_BUF_INIT;
+        sg_buf_puts(&b, "{\"shard\": ");
+        json_buf_cstr(&b, path);
+        sg_buf_appendf(&b, ", \"count\": %llu, \"label_kind\": \"%s\", \"labels\": [", (unsigned long long)m->count,
+                       sg_shard_label_kind_name(m->label_kind));
+        for (uint32_t a = 0; a < m->n_labels; a++) {
+            sg_buf_puts(&b, a ? ", {\"name\": " : "{\"name\": ");
+            json_buf_cstr(&b, m->label_names[a]);
+            sg_buf_appendf(&b, ", \"positive\": %llu, \"negative\": %llu}", (unsigned long long)pos[a],
+                           (unsigned long long)(m->count - pos[a]));
+        }
+        sg_buf_puts(&b, "]}\n");
+        if (b.failed) cli_die("out of memory");
+        fwrite(b.data, 1, b.len, stdout);
+        sg_buf_free(&b);
+    } else {
+        int w = 9;
+        for (uint32_t a = 0; a < m->n_labels; a++) if ((int)strlen(m->label_names[a]) > w) w = (int)strlen(m->label_names[a]);
+        printf("%-*s %10s %10s %8s\n", w, "attribute", "positive", "negative", "positive%");
+        for (uint32_t a = 0; a < m->n_labels; a++)
+            printf("%-*s %10llu %10llu %8.2f\n", w, m->label_names[a], (unsigned long long)pos[a],
+                   (unsigned long long)(m->count - pos[a]), m->count ? 100.0 * pos[a] / m->count : 0.0);
+        printf("%-*s %10llu\n", w, "records", (unsigned long long)m->count);
+    }
+    free(pos);
+}
+
+static void print_list(sg_shard *s, int json, int names)
+{
+    const sg_shard_meta *m = sg_shard_get_meta(s);
+    float labels[SG_SHARD_MAX_LABELS];
+    char name[SG_SHARD_MAX_NAME + 1];
+    sg_err err;
+    sg_buf b = SG_BUF_INIT;
+    for (uint64_t i = 0; i < m->count; i++) {
+        if (sg_shard_read(s, i, NULL, labels, name, sizeof name, &err) != 0) cli_die_err(&err);
+        sg_buf_clear(&b);
+        if (json) {
+            sg_buf_appendf(&b, "{\"index\": %llu, \"name\": ", (unsigned long long)i);
+            json_buf_cstr(&b, name);
+            sg_buf_puts(&b, ", \"labels\": [");
+            if (names) {
+                int first = 1;
+                for (uint32_t a = 0; a < m->n_labels; a++)
+                    if (labels[a] > 0.5f) {
+                        if (!first) sg_buf_puts(&b, ", ");
+                        json_buf_cstr(&b, m->label_names[a]);
+                        first = 0;
+                    }
+            } else {
+                for (uint32_t a = 0; a < m->n_labels; a++) sg_buf_puts(&b, a ? (labels[a] > 0.5f ? ", 1" : ", 0") : (labels[a] > 0.5f ? "1" : "0"));
+            }
+            sg_buf_puts(&b, "]}\n");
+        } else {
+            /* Tabs and newlines in a file name would break the columns. */
+            for (char *p = name; *p; p++) if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' ';
+            sg_buf_appendf(&b, "%llu\t%s\t", (unsigned long long)i, name);
+            if (names) {
+                int first = 1;
+                for (uint32_t a = 0; a < m->n_labels; a++)
+                    if (labels[a] > 0.5f) { sg_buf_appendf(&b, "%s%s", first ? "" : ",", m->label_names[a]); first = 0; }
+                if (first) sg_buf_putc(&b, '-');
+            } else {
+                for (uint32_t a = 0; a < m->n_labels; a++) sg_buf_putc(&b, labels[a] > 0.5f ? '1' : '0');
+            }
+            sg_buf_putc(&b, '\n');
+        }
+        if (b.failed) cli_die("out of memory");
+        if (fwrite(b.data, 1, b.len, stdout) != b.len) cli_die("<stdout>:");
+    }
+    sg_buf_free(&b);
+}
+
+static uint8_t *alloc_pixels(const sg_shard_meta *m)
+{
+    uint8_t *p = malloc((size_t)m->width * m->height * 3);
+    if (!p) cli_die("out of memory");
+    return p;
+}
+
+static void get_record(sg_shard *s, long index, int scale, const char *out)
+{
+    const sg_shard_meta *m = sg_shard_get_meta(s);
+    uint8_t *px = alloc_pixels(m);
+    sg_err err;
+    if (sg_shard_read(s, (uint64_t)index, px, NULL, NULL, 0, &err) != 0) cli_die_err(&err);
+    if (scale > 1) {
+        sg_canvas c;
+        if (sg_canvas_init(&c, (int)m->width * scale, (int)m->height * scale, SG_RGB(0, 0, 0), &err) != 0) cli_die_err(&err);
+        sg_canvas_blit(&c, px, (int)m->width, (int)m->height, 0, 0, scale);
+        if (sg_canvas_save(&c, out, &err) != 0) cli_die_err(&err);
+        sg_canvas_free(&c);
+    } else if (sg_image_write(out, px, (int)m->width, (int)m->height, &err) != 0) {
+        cli_die_err(&err);
+    }
+    free(px);
+}
+
+/* Cuts s to at most max_chars characters, ending in ".." when cut. */
+static void fit_text(char *s, int max_chars)
+{
+    if (max_chars < 3) max_chars = 3;
+    if ((int)strlen(s) > max_chars) { s[max_chars - 2] = '.'; s[max_chars - 1] = '.'; s[max_chars] = 0; }
+}
+
+static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_t seed, int scale, const char *out)
+{
+    const sg_shard_meta *m = sg_shard_get_meta(s);
+    if (m->count == 0) cli_die("%s: the shard holds no records", path);
+    int n = rows * cols;
+    if ((uint64_t)n > m->count) n = (int)m->count;
+    /* Partial Fisher-Yates over the record indices: n distinct records. */
+    uint64_t *idx = malloc(m->count * sizeof *idx);
+    if (!idx) cli_die("out of memory");
+    for (uint64_t i = 0; i < m->count; i++) idx[i] = i;
+    for (int k = 0; k < n; k++) {
+        uint64_t left = m->count - k;
+        uint64_t j = k + (left > UINT32_MAX ? sg_rand64(seed, SG_STREAM_SAMPLE, k) % left
+                                            : sg_randint(seed, SG_STREAM_SAMPLE, k, (uint32_t)left));
+        uint64_t t = idx[k]; idx[k] = idx[j]; idx[j] = t;
+    }
+
+    if (scale <= 0) {
+        scale = (int)(192 / m->width);
+        if (scale < 1) scale = 1;
+    }
+    int tw = (int)m->width * scale, th = (int)m->height * scale;
+    /* Title text: scale 2 when the label bits fit, else 1. */
+    int ts = (int)m->n_labels * SG_FONT_CELL_W * 2 <= tw && tw >= 160 ? 2 : 1;
+    int lh = SG_FONT_CELL_H * ts, gap = 6 * ts, title_h = 2 * lh + 4;
+    int footer_h = SG_FONT_CELL_H * ts + 8;
+    int W = cols * tw + (cols + 1) * gap, H = rows * (th + title_h) + (rows + 1) * gap + footer_h;
+    if ((long)W > 32768 || (long)H > 32768) cli_die("grid %dx%d of %dx%d tiles is too large", rows, cols, tw, th);
+    sg_canvas c;
+    sg_err err;
+    if (sg_canvas_init(&c, W, H, SG_RGB(255, 255, 255), &err) != 0) cli_die_err(&err);
+    uint8_t *px = alloc_pixels(m);
+    float labels[SG_SHARD_MAX_LABELS];
+    char name[SG_SHARD_MAX_NAME + 1];
+    int max_chars = tw / (SG_FONT_CELL_W * ts);
+    for (int k = 0; k < n; k++) {
+        if (sg_shard_read(s, idx[k], px, labels, name, sizeof name, &err) != 0) cli_die_err(&err);
+        int r = k / cols, col = k % cols;
+        int x = gap + col * (tw + gap), y = gap + r * (th + title_h + gap);
+        char bits[SG_SHARD_MAX_LABELS + 1], line2[SG_SHARD_MAX_NAME + 32];
+        for (uint32_t a = 0; a < m->n_labels; a++) bits[a] = labels[a] > 0.5f ? '1' : '0';
+        bits[m->n_labels] = 0;
+        fit_text(bits, max_chars);
+        snprintf(line2, sizeof line2, "#%llu %s", (unsigned long long)idx[k], name);
+        fit_text(line2, max_chars);
+        sg_canvas_text(&c, x, y, bits, ts, SG_RGB(0, 0, 0));
+        sg_canvas_text(&c, x, y + lh, line2, ts, SG_RGB(90, 90, 90));
+        sg_canvas_blit(&c, px, (int)m->width, (int)m->height, x, y + title_h, scale);
+    }
+    /* Footer: what the bits mean. */
+    sg_buf legend = SG_BUF_INIT;
+    sg_buf_puts(&legend, "bits:");
+    for (uint32_t a = 0; a < m->n_labels; a++) sg_buf_appendf(&legend, " %s", m->label_names[a]);
+    if (legend.failed) cli_die("out of memory");
+    fit_text(legend.data, (W - 2 * gap) / (SG_FONT_CELL_W * ts));
+    sg_canvas_text(&c, gap, H - footer_h + 2, legend.data, ts, SG_RGB(0, 0, 0));
+    sg_buf_free(&legend);
+    if (sg_canvas_save(&c, out, &err) != 0) cli_die_err(&err);
+    sg_canvas_free(&c);
+    free(px);
+    free(idx);
+}
+
+static void verify(sg_shard *s, const char *path)
+{
+    const sg_shard_meta *m = sg_shard_get_meta(s);
+    uint8_t *px = alloc_pixels(m);
+    float labels[SG_SHARD_MAX_LABELS];
+    char name[SG_SHARD_MAX_NAME + 1];
+    sg_err err;
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < m->count; i++) {
+        if (sg_shard_read(s, i, px, labels, name, sizeof name, &err) != 0) {
+            /* Report the first bad records (at most 10), then the total. */
+            if (bad < 10) cli_warn("%s", err.msg);
+            bad++;
+        }
+        if ((i & 255) == 0) cli_progress("%s: verified %llu/%llu records", path, (unsigned long long)i, (unsigned long long)m->count);
+    }
+    cli_progress_end();
+    free(px);
+    if (bad) cli_die("%s: %llu of %llu records bad", path, (unsigned long long)bad, (unsigned long long)m->count);
+    printf("%llu records OK\n", (unsigned long long)m->count);
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    static const struct option opts[] = {
+        {"stats", no_argument, 0, 'S'}, {"list", no_argument, 0, 'L'}, {"get", required_argument, 0, 'G'},
+        {"grid", required_argument, 0, 'R'}, {"verify", no_argument, 0, 'Y'}, {"json", no_argument, 0, 'j'},
+        {"names", no_argument, 0, 'N'}, {"output", required_argument, 0, 'o'}, {"seed", required_argument, 0, 's'},
+        {"scale", required_argument, 0, 'k'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    int mode = MODE_INFO, n_modes = 0, json = 0, names = 0, rows = 0, cols = 0, scale = 0;
+    long get_index = 0;
+    uint64_t seed = 0;
+    const char *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'S': mode = MODE_STATS; n_modes++; break;
+        case 'L': mode = MODE_LIST; n_modes++; break;
+        case 'G': mode = MODE_GET; n_modes++; get_index = cli_parse_long("--get", optarg, 0, LONG_MAX); break;
+        case 'R': {
+            mode = MODE_GRID; n_modes++;
+            char *end;
+            long r = strtol(optarg, &end, 10), cc = 0;
+            if (end != optarg && (*end == 'x' || *end == 'X')) {
+                char *e2;
+                cc = strtol(end + 1, &e2, 10);
+                if (e2 == end + 1 || *e2) cc = 0;
+            }
+            if (r < 1 || r > 64 || cc < 1 || cc > 64) cli_usage_error("--grid: '%s' is not RxC with R, C in 1..64", optarg);
+            rows = (int)r; cols = (int)cc;
+            break;
+        }
+        case 'Y': mode = MODE_VERIFY; n_modes++; break;
+        case 'j': json = 1; break;
+        case 'N': names = 1; break;
+        case 'o': out = optarg; break;
+        case 's': seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case 'k': scale = (int)cli_parse_long("--scale", optarg, 1, 64); break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': usage(); cli_finish_stdout(); return 0;
+        case 'V': cli_version();
+        default: cli_usage_error("unknown option");
+        }
+    }
+    if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing SHARD" : "too many arguments");
+    if (n_modes > 1) cli_usage_error("choose one of --stats, --list, --get, --grid, --verify");
+    if ((mode == MODE_GET || mode == MODE_GRID) && !out) cli_usage_error("--%s needs -o/--output", mode == MODE_GET ? "get" : "grid");
+    if (out && mode != MODE_GET && mode != MODE_GRID) cli_usage_error("-o/--output is for --get and --grid");
+    if (json && (mode == MODE_GET || mode == MODE_GRID || mode == MODE_VERIFY)) cli_usage_error("--json is for the metadata, --stats and --list");
+    const char *path = argv[optind];
+
+    sg_shard *s;
+    sg_err err;
+    if (sg_shard_open(&s, path, &err) != 0) cli_die_err(&err);
+    const sg_shard_meta *m = sg_shard_get_meta(s);
+    switch (mode) {
+    case MODE_INFO: print_info(path, m, json); break;
+    case MODE_STATS: print_stats(s, path, json); break;
+    case MODE_LIST: print_list(s, json, names); break;
+    case MODE_GET:
+        if ((uint64_t)get_index >= m->count)
+            cli_die("%s: record %ld out of range (the shard holds %llu records: 0..%llu)", path, get_index,
+                    (unsigned long long)m->count, (unsigned long long)(m->count ? m->count - 1 : 0));
+        get_record(s, get_index, scale ? scale : 1, out);
+        break;
+    case MODE_GRID: draw_grid(s, path, rows, cols, seed, scale, out); break;
+    case MODE_VERIFY: verify(s, path); break;
+    }
+    sg_shard_close(s);
+    cli_finish_stdout();
+    return 0;
+}
