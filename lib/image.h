@@ -68,6 +68,22 @@ void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, 
 int sg_center_crop_resize(const sg_image *in, int crop_w, int crop_h, int out_w, int out_h,
                           sg_image *out, sg_err *err);
 
+/* Decode + CenterCrop + Resize for many images in a row (one per thread):
+ * keeps the decode buffer, the scratch and the resize plan of the last source
+ * size, so a dataset of equal-sized images costs no allocation per image. */
+typedef struct {
+    int crop_w, crop_h, out_w, out_h;
+    sg_resize_plan plan;
+    int have_plan;
+    uint8_t *pixels;  size_t pixels_cap;
+    uint8_t *scratch; size_t scratch_cap;
+} sg_preprocessor;
+void sg_preprocessor_init(sg_preprocessor *p, int crop_w, int crop_h, int out_w, int out_h);
+/* Decodes data (JPEG or PNG, as sg_image_decode) and writes the (out_h, out_w, 3)
+ * result to out. Messages do not name the file. */
+int sg_preprocess(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err);
+void sg_preprocessor_free(sg_preprocessor *p);
+
 /* Encode RGB8 pixels to PNG in memory (*out malloc'd). */
 int sg_png_encode(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *out_len, sg_err *err);
 /* Encode RGB8 pixels to JPEG in memory (quality 1..100). */

@@ -50,7 +50,9 @@ static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int
     return 0;
 }
 
-static int decode_jpeg(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
+/* Decodes a JPEG into *buf (grown as needed, capacity *cap). */
+static int decode_jpeg_into(const uint8_t *data, size_t len, uint8_t **buf, size_t *cap,
+                            int *width, int *height, sg_err *err)
 {
     tjhandle tj = thread_decompressor();
     if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
@@ -59,18 +61,32 @@ static int decode_jpeg(const uint8_t *data, size_t len, sg_image *out, sg_err *e
     if (check_limits(w, h, err)) return -1;
     if (cs == TJCS_CMYK || cs == TJCS_YCCK)
         return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported");
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    if (!rgb) return sg_errf(err, "out of memory for a %dx%d image", w, h);
+    size_t need = (size_t)w * h * 3;
+    if (*cap < need) {
+        uint8_t *nb = realloc(*buf, need);
+        if (!nb) return sg_errf(err, "out of memory for a %dx%d image", w, h);
+        *buf = nb;
+        *cap = need;
+    }
     /* ACCURATEDCT = libjpeg's islow IDCT, fancy upsampling on: Pillow's defaults.
      * Any warning (e.g. "Premature end of JPEG file") makes tjDecompress2 return
      * -1 with TJERR_WARNING; Pillow refuses truncated files too, so we do. */
-    if (tjDecompress2(tj, data, (unsigned long)len, rgb, w, 0, h, TJPF_RGB, TJFLAG_ACCURATEDCT) != 0) {
+    if (tjDecompress2(tj, data, (unsigned long)len, *buf, w, 0, h, TJPF_RGB, TJFLAG_ACCURATEDCT) != 0) {
         int fatal = tjGetErrorCode(tj) == TJERR_FATAL;
-        sg_errf(err, "JPEG: %s%s", fatal ? "" : "corrupt or truncated data: ", tjGetErrorStr2(tj));
-        free(rgb);
-        return -1;
+        return sg_errf(err, "JPEG: %s%s", fatal ? "" : "corrupt or truncated data: ", tjGetErrorStr2(tj));
     }
-    out->width = w; out->height = h; out->rgb = rgb;
+    *width = w;
+    *height = h;
+    return 0;
+}
+
+static int decode_jpeg(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int w, h;
+    if (decode_jpeg_into(data, len, &buf, &cap, &w, &h, err)) { free(buf); return -1; }
+    out->width = w; out->height = h; out->rgb = buf;
     return 0;
 }
 
@@ -203,4 +219,53 @@ int sg_image_read_file(const char *path, sg_image *out, sg_err *err)
     free(data);
     if (rc) return sg_err_prefix(err, "%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
     return 0;
+}
+
+void sg_preprocessor_init(sg_preprocessor *p, int crop_w, int crop_h, int out_w, int out_h)
+{
+    memset(p, 0, sizeof *p);
+    p->crop_w = crop_w; p->crop_h = crop_h;
+    p->out_w = out_w; p->out_h = out_h;
+}
+
+void sg_preprocessor_free(sg_preprocessor *p)
+{
+    if (p->have_plan) sg_resize_plan_free(&p->plan);
+    free(p->pixels);
+    free(p->scratch);
+    memset(p, 0, sizeof *p);
+}
+
+static int use_plan(sg_preprocessor *p, int w, int h, sg_err *err)
+{
+    if (p->have_plan && p->plan.src_w == w && p->plan.src_h == h) return 0;
+    if (p->have_plan) sg_resize_plan_free(&p->plan);
+    p->have_plan = 0;
+    if (sg_resize_plan_init(&p->plan, w, h, p->crop_w, p->crop_h, p->out_w, p->out_h, err)) return -1;
+    p->have_plan = 1;
+    size_t need = sg_resize_plan_scratch_size(&p->plan);
+    if (p->scratch_cap < need) {
+        uint8_t *nb = realloc(p->scratch, need);
+        if (!nb) return sg_errf(err, "out of memory");
+        p->scratch = nb;
+        p->scratch_cap = need;
+    }
+    return 0;
+}
+
+int sg_preprocess(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
+{
+    int w, h;
+    if (is_jpeg(data, len)) {
+        if (decode_jpeg_into(data, len, &p->pixels, &p->pixels_cap, &w, &h, err)) return -1;
+        if (use_plan(p, w, h, err)) return -1;
+        sg_resize_apply(&p->plan, p->pixels, 0, out, p->scratch);
+        return 0;
+    }
+    sg_image img;
+    if (sg_image_decode(data, len, &img, err)) return -1;
+    int rc = use_plan(p, img.width, img.height, err);
+    if (!rc) sg_resize_apply(&p->plan, img.rgb, 0, out, p->scratch);
+    sg_image_free(&img);
+    return rc;
 }

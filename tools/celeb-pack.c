@@ -1,0 +1,534 @@
+/* celeb-pack: decodes images, center-crops and resizes them exactly as the
+ * reference's torchvision CenterCrop + Resize on PIL images, and writes an LMDB
+ * shard (stargan-shard(5)) with pixels, labels and metadata. Sources: a CelebA
+ * attribute list + image directory, or one class per subfolder. See celeb-pack(1).
+ *
+ * Threads: N workers decode and preprocess; the main thread writes records in
+ * input order. A worker may only start item i while i < next_to_write + WINDOW,
+ * so memory stays bounded whatever the dataset size. */
+#include "celeba_attrs.h"
+#include "cli.h"
+#include "fileio.h"
+#include "image.h"
+#include "shard.h"
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    printf("Usage: %s --attrs FILE --images DIR [OPTION]... -o OUT\n"
+           "   or: %s --folders DIR [OPTION]... -o OUT\n"
+           "Decode images (JPEG, PNG), center-crop and resize them exactly as the StarGAN\n"
+           "reference does (torchvision CenterCrop + Resize on PIL images), and write an LMDB\n"
+           "shard OUT holding pixels, labels and metadata (see stargan-shard(5)).\n"
+           "\n"
+           "  -a, --attrs FILE        CelebA attribute list (list_attr_celeba.txt format)\n"
+           "  -i, --images DIR        directory holding the files the list names\n"
+           "  -s, --select A,B,...    attributes to keep, in label order (default: all)\n"
+           "  -F, --folders DIR       one class per subfolder (sorted by name), one-hot labels;\n"
+           "                          .jpg/.jpeg/.png files in each, sorted by name\n"
+           "  -c, --crop N            center-crop side (default 178 with --attrs, 256 with --folders);\n"
+           "                          larger than the image pads with black, as torchvision does\n"
+           "  -S, --size N            output side (default 128)\n"
+           "  -o, --output OUT        the shard to write (a directory)\n"
+           "  -e, --encoding ENC      raw (default) or png\n"
+           "  -n, --limit N           pack only the first N images\n"
+           "  -j, --threads N         decoding threads (default: online CPUs)\n"
+           "      --strict            a missing or unreadable image is an error (default: skip it)\n"
+           "  -f, --force             replace OUT if it exists (only once the new shard is complete)\n"
+           "  -q, --quiet             no progress line, no summary\n"
+           "  -h, --help              this help\n"
+           "      --version           version\n"
+           "\n"
+           "Example:\n"
+           "  %s --attrs list_attr_celeba.txt --images img_align_celeba \\\n"
+           "     --select Bangs,Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair -o celebA.lmdb\n",
+           cli_name, cli_name, cli_name);
+}
+
+/* ---- the list of inputs ---- */
+
+typedef struct {
+    char *path;          /* file to read */
+    char *name;          /* stored name: the file name (attrs) or CLASS/FILE (folders) */
+    uint8_t *labels;     /* (n_labels) 0/1, points into the labels block */
+} item;
+
+typedef struct {
+    item *items;
+    size_t n;
+    uint8_t *labels;     /* (n, n_labels) */
+    int n_labels;
+    char **label_names;
+} input_list;
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) cli_die("out of memory");
+    return d;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (!p) cli_die("out of memory");
+    snprintf(p, n, "%s%s%s", dir, (*dir && dir[strlen(dir) - 1] == '/') ? "" : "/", name);
+    return p;
+}
+
+static void require_dir(const char *opt, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) cli_die("%s:", dir);
+    if (!S_ISDIR(st.st_mode)) cli_die("%s: not a directory", dir);
+    if (access(dir, R_OK | X_OK) != 0) cli_die("%s:", dir);
+    (void)opt;
+}
+
+static void list_from_attrs(input_list *L, const char *attrs, const char *images, const char *select, size_t limit)
+{
+    sg_attr_table t;
+    sg_err err;
+    require_dir("--images", images);
+    if (sg_attr_table_read(attrs, &t, &err)) cli_die_err(&err);
+    int idx[SG_SHARD_MAX_LABELS], n = 0;
+    if (select) {
+        if (sg_attr_table_select(&t, select, idx, SG_SHARD_MAX_LABELS, &n, &err)) {
+            sg_attr_table_free(&t);
+            cli_die("--select: %s", err.msg);
+        }
+    } else {
+        n = t.n_attrs < SG_SHARD_MAX_LABELS ? t.n_attrs : SG_SHARD_MAX_LABELS;
+        for (int j = 0; j < n; j++) idx[j] = j;
+    }
+    if (n < 1) cli_die("%s: no attributes selected", attrs);
+    L->n = limit && limit < t.n_rows ? limit : t.n_rows;
+    L->n_labels = n;
+    L->label_names = calloc((size_t)n, sizeof *L->label_names);
+    L->items = calloc(L->n ? L->n : 1, sizeof *L->items);
+    L->labels = malloc(L->n * n + 1);
+    if (!L->label_names || !L->items || !L->labels) cli_die("out of memory");
+    for (int j = 0; j < n; j++) L->label_names[j] = xstrdup(t.attr_names[idx[j]]);
+    for (size_t i = 0; i < L->n; i++) {
+        item *it = &L->items[i];
+        it->path = path_join(images, t.file_names[i]);
+        it->name = xstrdup(t.file_names[i]);
+        it->labels = L->labels + i * n;
+        for (int j = 0; j < n; j++) it->labels[j] = sg_attr_value(&t, i, idx[j]) == 1;
+    }
+    sg_attr_table_free(&t);
+}
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Entries of dir (no hidden ones) for which keep() holds, sorted by strcmp. */
+static char **list_dir(const char *dir, int want_dirs, size_t *n_out)
+{
+    DIR *d = opendir(dir);
+    if (!d) cli_die("%s:", dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *full = path_join(dir, e->d_name);
+        struct stat st;
+        int ok = stat(full, &st) == 0;
+        free(full);
+        if (want_dirs ? !(ok && S_ISDIR(st.st_mode)) : !has_image_ext(e->d_name) || (ok && S_ISDIR(st.st_mode))) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            names = realloc(names, cap * sizeof *names);
+            if (!names) cli_die("out of memory");
+        }
+        names[n++] = xstrdup(e->d_name);
+    }
+    if (errno) cli_die("%s:", dir);
+    closedir(d);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
+    *n_out = n;
+    return names;
+}
+
+static void list_from_folders(input_list *L, const char *root, size_t limit)
+{
+    require_dir("--folders", root);
+    size_t n_classes;
+    char **classes = list_dir(root, 1, &n_classes);
+    if (n_classes == 0) cli_die("%s: no class subfolders", root);
+    if (n_classes > SG_SHARD_MAX_LABELS) cli_die("%s: %zu classes (at most %d)", root, n_classes, SG_SHARD_MAX_LABELS);
+    L->n_labels = (int)n_classes;
+    L->label_names = classes;
+    size_t cap = 0;
+    for (size_t c = 0; c < n_classes && !(limit && L->n >= limit); c++) {
+        char *cdir = path_join(root, classes[c]);
+        size_t nf;
+        char **files = list_dir(cdir, 0, &nf);
+        if (nf == 0) cli_warn("%s: no .jpg/.jpeg/.png files in class folder", cdir);
+        for (size_t f = 0; f < nf; f++) {
+            if (limit && L->n >= limit) { free(files[f]); continue; }
+            if (L->n == cap) {
+                cap = cap ? cap * 2 : 256;
+                L->items = realloc(L->items, cap * sizeof *L->items);
+                if (!L->items) cli_die("out of memory");
+            }
+            item *it = &L->items[L->n++];
+            it->path = path_join(cdir, files[f]);
+            size_t nl = strlen(classes[c]) + strlen(files[f]) + 2;
+            it->name = malloc(nl);
+            if (!it->name) cli_die("out of memory");
+            snprintf(it->name, nl, "%s/%s", classes[c], files[f]);
+            it->labels = (uint8_t *)(uintptr_t)c;     /* class index for now */
+            free(files[f]);
+        }
+        free(files);
+        free(cdir);
+    }
+    L->labels = calloc(L->n * n_classes + 1, 1);
+    if (!L->labels) cli_die("out of memory");
+    for (size_t i = 0; i < L->n; i++) {
+        size_t c = (size_t)(uintptr_t)L->items[i].labels;
+        L->items[i].labels = L->labels + i * n_classes;
+        L->items[i].labels[c] = 1;
+    }
+}
+
+/* ---- workers and the reorder window ---- */
+
+enum { SLOT_EMPTY, SLOT_BUSY, SLOT_DONE };
+enum { RESULT_OK, RESULT_MISSING, RESULT_CORRUPT };
+
+typedef struct {
+    int state;
+    size_t index;
+    int result;
+    uint8_t *pixels;        /* raw: (size, size, 3); png: encoded */
+    size_t pixel_len;
+    char msg[1024];
+} slot;
+
+typedef struct {
+    const input_list *L;
+    int crop, size, encoding;
+    pthread_mutex_t mu;
+    pthread_cond_t can_take, can_write;
+    size_t next_take;       /* next item a worker takes */
+    size_t next_write;      /* next item the writer needs */
+    size_t window;
+    slot *slots;            /* (window), item i lives in slots[i % window] */
+    int stop;
+} pack_state;
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { (void)sig; interrupted = 1; }
+
+/* Reads a whole file into *buf (grown as needed). Returns 0, or
+ * RESULT_MISSING / RESULT_CORRUPT (unreadable) with a message. */
+static int read_input(const char *path, uint8_t **buf, size_t *cap, size_t *len, char *msg, size_t msg_len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(msg, msg_len, "%s: %s", path, strerror(e));
+        return e == ENOENT ? RESULT_MISSING : RESULT_CORRUPT;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > SG_IMAGE_MAX_FILE) {
+        snprintf(msg, msg_len, "%s: %s", path, !S_ISREG(st.st_mode) ? "not a regular file" : "larger than the file size limit");
+        close(fd);
+        return RESULT_CORRUPT;
+    }
+    size_t n = (size_t)st.st_size;
+    if (*cap < n + 1) {
+        uint8_t *nb = realloc(*buf, n + 1);
+        if (!nb) { close(fd); snprintf(msg, msg_len, "%s: out of memory", path); return RESULT_CORRUPT; }
+        *buf = nb; *cap = n + 1;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, *buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    *len = got;
+    return 0;
+}
+
+static void *worker(void *arg)
+{
+    pack_state *S = arg;
+    const size_t raw_len = (size_t)S->size * S->size * 3;
+    sg_preprocessor pre;
+    sg_preprocessor_init(&pre, S->crop, S->crop, S->size, S->size);
+    uint8_t *file = NULL, *raw = S->encoding == SG_PIXELS_PNG ? malloc(raw_len) : NULL;
+    size_t file_cap = 0;
+    for (;;) {
+        pthread_mutex_lock(&S->mu);
+        while (!S->stop && S->next_take < S->L->n && S->next_take >= S->next_write + S->window)
+            pthread_cond_wait(&S->can_take, &S->mu);
+        if (S->stop || S->next_take >= S->L->n) { pthread_mutex_unlock(&S->mu); break; }
+        size_t i = S->next_take++;
+        slot *sl = &S->slots[i % S->window];
+        sl->state = SLOT_BUSY;
+        sl->index = i;
+        pthread_mutex_unlock(&S->mu);
+
+        const item *it = &S->L->items[i];
+        size_t len = 0;
+        sg_err err;
+        sl->result = read_input(it->path, &file, &file_cap, &len, sl->msg, sizeof sl->msg);
+        if (sl->result == RESULT_OK) {
+            uint8_t *dst = S->encoding == SG_PIXELS_RAW ? sl->pixels : raw;
+            if (sg_preprocess(&pre, file, len, dst, &err)) {
+                snprintf(sl->msg, sizeof sl->msg, "%s: %s", it->path, err.msg);
+                sl->result = RESULT_CORRUPT;
+            } else if (S->encoding == SG_PIXELS_RAW) {
+                sl->pixel_len = raw_len;
+            } else {
+                free(sl->pixels);
+                sl->pixels = NULL;
+                if (sg_png_encode(raw, S->size, S->size, &sl->pixels, &sl->pixel_len, &err)) {
+                    snprintf(sl->msg, sizeof sl->msg, "%s: %s", it->path, err.msg);
+                    sl->result = RESULT_CORRUPT;
+                }
+            }
+        }
+        pthread_mutex_lock(&S->mu);
+        sl->state = SLOT_DONE;
+        if (i == S->next_write) pthread_cond_signal(&S->can_write);
+        pthread_mutex_unlock(&S->mu);
+    }
+    free(file);
+    free(raw);
+    sg_preprocessor_free(&pre);
+    return NULL;
+}
+
+static void format_eta(double s, char *buf, size_t n)
+{
+    if (s < 0 || s > 1e7) { snprintf(buf, n, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    enum { OPT_STRICT = 256, OPT_VERSION };
+    static const struct option opts[] = {
+        {"attrs", required_argument, 0, 'a'}, {"images", required_argument, 0, 'i'},
+        {"select", required_argument, 0, 's'}, {"folders", required_argument, 0, 'F'},
+        {"crop", required_argument, 0, 'c'}, {"size", required_argument, 0, 'S'},
+        {"output", required_argument, 0, 'o'}, {"encoding", required_argument, 0, 'e'},
+        {"limit", required_argument, 0, 'n'}, {"threads", required_argument, 0, 'j'},
+        {"strict", no_argument, 0, OPT_STRICT}, {"force", no_argument, 0, 'f'},
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0},
+    };
+    const char *attrs = NULL, *images = NULL, *select = NULL, *folders = NULL, *out = NULL;
+    long crop = 0, size = 128, limit = 0, threads = 0;
+    int encoding = SG_PIXELS_RAW, strict = 0, force = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "a:i:s:F:c:S:o:e:n:j:fqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': attrs = optarg; break;
+        case 'i': images = optarg; break;
+        case 's': select = optarg; break;
+        case 'F': folders = optarg; break;
+        case 'c': crop = cli_parse_long("--crop", optarg, 1, SG_IMAGE_MAX_SIDE); break;
+        case 'S': size = cli_parse_long("--size", optarg, 1, 4096); break;
+        case 'o': out = optarg; break;
+        case 'e':
+            encoding = sg_shard_pixel_encoding_parse(optarg);
+            if (encoding != SG_PIXELS_RAW && encoding != SG_PIXELS_PNG)
+                cli_usage_error("--encoding: '%s' is not raw or png", optarg);
+            break;
+        case 'n': limit = cli_parse_long("--limit", optarg, 1, LONG_MAX); break;
+        case 'j': threads = cli_parse_long("--threads", optarg, 1, 1024); break;
+        case OPT_STRICT: strict = 1; break;
+        case 'f': force = 1; break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': usage(); cli_finish_stdout(); return 0;
+        case OPT_VERSION: cli_version();
+        default: fprintf(stderr, "Try '%s --help'.\n", cli_name); return 2;
+        }
+    }
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!out) cli_usage_error("no output shard (-o OUT)");
+    if (folders && (attrs || images || select)) cli_usage_error("--folders cannot be combined with --attrs, --images or --select");
+    if (!folders && !attrs) cli_usage_error("give --attrs FILE --images DIR, or --folders DIR");
+    if (attrs && !images) cli_usage_error("--attrs needs --images DIR");
+    if (images && !attrs) cli_usage_error("--images needs --attrs FILE");
+    if (!crop) crop = folders ? 256 : 178;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? n : 1;
+    }
+
+    /* Fail early, before any decoding, if the output exists. */
+    struct stat st;
+    if (!force && lstat(out, &st) == 0) cli_die("%s exists (use --force to replace it)", out);
+
+    input_list L = {0};
+    if (folders) list_from_folders(&L, folders, (size_t)limit);
+    else list_from_attrs(&L, attrs, images, select, (size_t)limit);
+    if (L.n == 0) cli_die("%s: no images to pack", folders ? folders : attrs);
+
+    sg_shard_meta meta;
+    memset(&meta, 0, sizeof meta);
+    meta.width = meta.height = (uint32_t)size;
+    meta.channels = 3;
+    meta.pixel_encoding = encoding;
+    meta.label_kind = folders ? SG_LABELS_ONE_HOT : SG_LABELS_MULTI_HOT;
+    meta.n_labels = (uint32_t)L.n_labels;
+    for (int j = 0; j < L.n_labels; j++) meta.label_names[j] = L.label_names[j];
+    snprintf(meta.source, sizeof meta.source, "%s", folders ? folders : attrs);
+    meta.crop = (uint32_t)crop;
+    meta.size = (uint32_t)size;
+
+    sg_err err;
+    sg_shard_writer *wr;
+    if (sg_shard_writer_open(&wr, out, &meta, force, L.n, &err)) cli_die_err(&err);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    pack_state S;
+    memset(&S, 0, sizeof S);
+    S.L = &L;
+    S.crop = (int)crop;
+    S.size = (int)size;
+    S.encoding = encoding;
+    S.window = (size_t)threads * 4;
+    S.slots = calloc(S.window, sizeof *S.slots);
+    if (!S.slots) cli_die("out of memory");
+    for (size_t k = 0; k < S.window && encoding == SG_PIXELS_RAW; k++) {
+        S.slots[k].pixels = malloc((size_t)size * size * 3);
+        if (!S.slots[k].pixels) cli_die("out of memory");
+    }
+    pthread_mutex_init(&S.mu, NULL);
+    pthread_cond_init(&S.can_take, NULL);
+    pthread_cond_init(&S.can_write, NULL);
+    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+    if (!tids) cli_die("out of memory");
+    for (long t = 0; t < threads; t++)
+        if (pthread_create(&tids[t], NULL, worker, &S) != 0) cli_die("cannot start a thread:");
+
+    size_t n_missing = 0, n_corrupt = 0;
+    int failed = 0;
+    char fail_msg[1100] = "";
+    double t0 = now_s();
+    for (size_t i = 0; i < L.n; i++) {
+        slot *sl = &S.slots[i % S.window];
+        pthread_mutex_lock(&S.mu);
+        while (!(sl->state == SLOT_DONE && sl->index == i) && !interrupted) {
+            /* Wake up now and then to notice a signal. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000;
+            if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+            pthread_cond_timedwait(&S.can_write, &S.mu, &ts);
+        }
+        pthread_mutex_unlock(&S.mu);
+        if (interrupted) { failed = 2; break; }
+
+        if (sl->result != RESULT_OK) {
+            if (strict) { snprintf(fail_msg, sizeof fail_msg, "%s", sl->msg); failed = 1; break; }
+            cli_warn("%s (skipped)", sl->msg);
+            if (sl->result == RESULT_MISSING) n_missing++;
+            else n_corrupt++;
+        } else if (sg_shard_writer_append(wr, L.items[i].labels, L.items[i].name, sl->pixels, sl->pixel_len, &err)) {
+            snprintf(fail_msg, sizeof fail_msg, "%s", err.msg);
+            failed = 1;
+            break;
+        }
+        pthread_mutex_lock(&S.mu);
+        sl->state = SLOT_EMPTY;
+        S.next_write = i + 1;
+        pthread_cond_broadcast(&S.can_take);
+        pthread_mutex_unlock(&S.mu);
+
+        double el = now_s() - t0, rate = (i + 1) / (el > 1e-9 ? el : 1e-9);
+        char eta[32];
+        format_eta((L.n - i - 1) / rate, eta, sizeof eta);
+        cli_progress("%zu/%zu images, %.0f images/s, ETA %s", i + 1, L.n, rate, eta);
+    }
+    pthread_mutex_lock(&S.mu);
+    S.stop = 1;
+    pthread_cond_broadcast(&S.can_take);
+    pthread_mutex_unlock(&S.mu);
+    for (long t = 0; t < threads; t++) pthread_join(tids[t], NULL);
+    cli_progress_end();
+
+    uint64_t written = sg_shard_writer_count(wr);
+    if (!failed && written == 0) {
+        snprintf(fail_msg, sizeof fail_msg, "no image could be read");
+        failed = 1;
+    }
+    if (failed) {
+        sg_shard_writer_abort(wr);
+        if (failed == 2) cli_die("interrupted; no shard written");
+        cli_die("%s; %s not written", fail_msg, out);
+    }
+    if (sg_shard_writer_commit(wr, &err)) cli_die_err(&err);
+
+    if (!cli_quiet) {
+        size_t skipped = n_missing + n_corrupt;
+        char skip[128] = "";
+        if (skipped) {
+            int k = snprintf(skip, sizeof skip, " (%zu skipped: ", skipped);
+            if (n_missing) k += snprintf(skip + k, sizeof skip - k, "%zu missing", n_missing);
+            if (n_missing && n_corrupt) k += snprintf(skip + k, sizeof skip - k, ", ");
+            if (n_corrupt) k += snprintf(skip + k, sizeof skip - k, "%zu corrupt", n_corrupt);
+            snprintf(skip + k, sizeof skip - k, ")");
+        }
+        fprintf(stderr, "%s: wrote %llu records to %s%s, %ldx%ld, %d labels\n", cli_name,
+                (unsigned long long)written, out, skip, size, size, L.n_labels);
+    }
+
+    for (size_t k = 0; k < S.window; k++) free(S.slots[k].pixels);
+    free(S.slots);
+    free(tids);
+    for (size_t i = 0; i < L.n; i++) { free(L.items[i].path); free(L.items[i].name); }
+    for (int j = 0; j < L.n_labels; j++) free(L.label_names[j]);
+    free(L.label_names);
+    free(L.items);
+    free(L.labels);
+    return 0;
+}
