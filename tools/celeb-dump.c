@@ -221,15 +221,33 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
     }
 
     if (scale <= 0) {
-        scale = (int)(192 / m->width);
+        /* Tiles at least 192 pixels wide, and wide enough for the label bits. */
+        int min_w = (int)m->n_labels * SG_FONT_CELL_W > 192 ? (int)m->n_labels * SG_FONT_CELL_W : 192;
+        scale = (int)((min_w + m->width - 1) / m->width);
+        if (scale > 8) scale = 8;
         if (scale < 1) scale = 1;
     }
     int tw = (int)m->width * scale, th = (int)m->height * scale;
     /* Title text: scale 2 when the label bits fit, else 1. */
     int ts = (int)m->n_labels * SG_FONT_CELL_W * 2 <= tw && tw >= 160 ? 2 : 1;
     int lh = SG_FONT_CELL_H * ts, gap = 6 * ts, title_h = 2 * lh + 4;
-    int footer_h = SG_FONT_CELL_H * ts + 8;
-    int W = cols * tw + (cols + 1) * gap, H = rows * (th + title_h) + (rows + 1) * gap + footer_h;
+    int W = cols * tw + (cols + 1) * gap;
+    /* Footer "bits: NAME NAME ...", wrapped to the grid's width. */
+    sg_buf legend = SG_BUF_INIT;
+    int line_max = (W - 2 * gap) / (SG_FONT_CELL_W * ts), col_used = 5;
+    sg_buf_puts(&legend, "bits:");
+    for (uint32_t a = 0; a < m->n_labels; a++) {
+        int len = (int)strlen(m->label_names[a]);
+        if (col_used + 1 + len > line_max && col_used > 0) { sg_buf_puts(&legend, "\n"); col_used = 0; }
+        else { sg_buf_putc(&legend, ' '); col_used++; }
+        sg_buf_puts(&legend, m->label_names[a]);
+        col_used += len;
+    }
+    if (legend.failed) cli_die("out of memory");
+    int legend_h;
+    sg_text_size(legend.data, ts, NULL, &legend_h);
+    int footer_h = legend_h + 8;
+    int H = rows * (th + title_h) + (rows + 1) * gap + footer_h;
     if ((long)W > 32768 || (long)H > 32768) cli_die("grid %dx%d of %dx%d tiles is too large", rows, cols, tw, th);
     sg_canvas c;
     sg_err err;
@@ -253,11 +271,6 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
         sg_canvas_blit(&c, px, (int)m->width, (int)m->height, x, y + title_h, scale);
     }
     /* Footer: what the bits mean. */
-    sg_buf legend = SG_BUF_INIT;
-    sg_buf_puts(&legend, "bits:");
-    for (uint32_t a = 0; a < m->n_labels; a++) sg_buf_appendf(&legend, " %s", m->label_names[a]);
-    if (legend.failed) cli_die("out of memory");
-    fit_text(legend.data, (W - 2 * gap) / (SG_FONT_CELL_W * ts));
     sg_canvas_text(&c, gap, H - footer_h + 2, legend.data, ts, SG_RGB(0, 0, 0));
     sg_buf_free(&legend);
     if (sg_canvas_save(&c, out, &err) != 0) cli_die_err(&err);
