@@ -11,8 +11,8 @@ __global__ void adam_kernel(float *__restrict__ p, const float *__restrict__ g,
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         float gi = g[i];
-        float mi = m[i] * beta1 + (1.f - beta1) * gi;
-        float vi = v[i] * beta2 + (1.f - beta2) * gi * gi;
+        float mi = m[i] * beta1 + gi * (1.f - beta1);
+        float vi = v[i] * beta2 + gi * gi * (1.f - beta2);   /* the CPU's order */
         m[i] = mi;
         v[i] = vi;
         float denom = sqrtf(vi) / bc2_sqrt + eps;

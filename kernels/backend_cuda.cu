@@ -215,8 +215,11 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
         int drv = 0, rt = 0;
         cudaDriverGetVersion(&drv);
         cudaRuntimeGetVersion(&rt);
-        sg_errf(err, "the NVIDIA driver is too old: it supports CUDA %d.%d, this build needs %d.%d",
-                drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
+        if (drv == 0)
+            sg_errf(err, "no CUDA GPU found (no NVIDIA driver is loaded: libcuda.so is missing)");
+        else
+            sg_errf(err, "the NVIDIA driver is too old: it supports CUDA %d.%d, this build needs %d.%d",
+                    drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
         return NULL;
     }
     if (st == cudaErrorNoDevice || (st == cudaSuccess && count == 0)) {

@@ -26,17 +26,25 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
             p->stride == stride && p->pad == pad)
             return p;
     }
-    if (c->n_plans == SG_CUDA_MAX_PLANS) {
-        sg_cuda_fail(c, __FILE__, __LINE__, "more than %d convolution shapes", SG_CUDA_MAX_PLANS);
-        return NULL;
-    }
     if (N <= 0 || Ci <= 0 || Co <= 0 || K <= 0 || stride <= 0 || pad < 0 ||
         H + 2 * pad < K || W + 2 * pad < K) {
         sg_cuda_fail(c, __FILE__, __LINE__, "bad convolution shape N %d Ci %d H %d W %d Co %d "
                      "K %d stride %d pad %d", N, Ci, H, W, Co, K, stride, pad);
         return NULL;
     }
-    sg_conv_plan *p = &c->plans[c->n_plans];
+    sg_conv_plan *p;
+    if (c->n_plans == SG_CUDA_MAX_PLANS) {
+        /* full (many batch sizes, e.g. sg-sample's last chunks): reuse slots
+         * in turn; a plan is only referenced during one op call */
+        p = &c->plans[c->plan_evict++ % SG_CUDA_MAX_PLANS];
+        cudnnDestroyTensorDescriptor(p->x_desc);
+        cudnnDestroyTensorDescriptor(p->y_desc);
+        cudnnDestroyTensorDescriptor(p->bias_desc);
+        cudnnDestroyFilterDescriptor(p->w_desc);
+        cudnnDestroyConvolutionDescriptor(p->conv_desc);
+    } else {
+        p = &c->plans[c->n_plans++];
+    }
     memset(p, 0, sizeof *p);
     p->N = N; p->Ci = Ci; p->H = H; p->W = W; p->Co = Co; p->K = K;
     p->stride = stride; p->pad = pad;
@@ -61,7 +69,6 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) ||
         DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, precision_math(c))))
         goto fail;
-    c->n_plans++;
     return p;
 fail:
     if (p->x_desc) cudnnDestroyTensorDescriptor(p->x_desc);
@@ -70,6 +77,7 @@ fail:
     if (p->w_desc) cudnnDestroyFilterDescriptor(p->w_desc);
     if (p->conv_desc) cudnnDestroyConvolutionDescriptor(p->conv_desc);
     memset(p, 0, sizeof *p);
+    p->N = -1;                                  /* matches no shape */
     return NULL;
 }
 

@@ -52,7 +52,7 @@ struct sg_cuda {
     size_t workspace_size, workspace_limit;
     int find_algorithms;                      /* 1: cudnnFind (timed), 0: heuristics */
     sg_conv_plan plans[SG_CUDA_MAX_PLANS];
-    int n_plans;
+    int n_plans, plan_evict;
     /* reduction scratch: SG_CUDA_PARTIALS floats (two-stage sums) */
     float *partials;
     /* per-op scratch (instance-norm variances and per-plane partial sums, GP

@@ -195,7 +195,8 @@ __global__ void gp_grad_kernel(float *__restrict__ grad, const float *__restrict
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         float nrm = norms[i / D];
-        grad[i] = weight * 2.f * (nrm - 1.f) * u[i] / (nrm * (float)N);
+        float f = weight * 2.f * (nrm - 1.f) / (nrm * (float)N);   /* the CPU's order */
+        grad[i] = f * u[i];
     }
 }
 
