@@ -1,0 +1,276 @@
+/* celeb-synth: writes a synthetic dataset in CelebA's on-disk layout, or
+ * (--judge) reads the drawn attributes back from images. See celeb-synth(1). */
+#include "celeba_attrs.h"
+#include "cli.h"
+#include "fileio.h"
+#include "image.h"
+#include "json.h"
+#include "synth.h"
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    printf("Usage: %s [OPTION]... -o DIR\n"
+           "  or:  %s --judge [--json] IMAGE...\n"
+           "Write a synthetic face dataset in CelebA's layout: DIR/img_align_celeba/000001.jpg ...\n"
+           "(178x218 JPEG), DIR/list_attr_celeba.txt (40 attributes) and\n"
+           "DIR/list_eval_partition.txt (0 train, 1 validation, 2 test; about 80/10/10).\n"
+           "Hair colour, bangs, eyeglasses, hat, mustache, earrings, sex, age, smile and\n"
+           "pale skin are drawn visibly. The same seed gives the same bytes.\n"
+           "\n"
+           "  -n, --count N       number of images (default 2000, at most 999999)\n"
+           "  -s, --seed N        random seed (default 1)\n"
+           "  -o, --output DIR    output directory; must be empty or missing unless --force\n"
+           "      --quality Q     JPEG quality 1..100 (default 90)\n"
+           "  -j, --threads N     worker threads (default 1; output does not depend on it)\n"
+           "  -f, --force         write into a non-empty DIR (replacing files of the same names)\n"
+           "      --judge         read Black_Hair Blond_Hair Brown_Hair Gray_Hair Bangs Eyeglasses\n"
+           "                      Wearing_Hat Mustache Wearing_Earrings from synthetic face images\n"
+           "                      (PNG or JPEG, any size; the 178x218 canvas or its central\n"
+           "                      178x178 crop; '-' reads stdin); prints 'FILE ATTR=0|1 ...'\n"
+           "      --json          with --judge: print a JSON array instead\n"
+           "  -q, --quiet         no progress line\n"
+           "  -h, --help          this help\n"
+           "      --version       version\n",
+           cli_name, cli_name);
+}
+
+/* ---- generation ----------------------------------------------------------- */
+
+typedef struct {
+    const char *img_dir;
+    uint64_t seed;
+    size_t n;
+    int quality, n_threads, thread;
+    const int8_t *attrs;        /* (n, 40) */
+    atomic_size_t *done;
+    atomic_int *failed;
+    sg_err err;
+} worker;
+
+static int write_plain(const char *path, const uint8_t *data, size_t len, sg_err *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return sg_errno(err, "%s", path);
+    size_t w = fwrite(data, 1, len, f);
+    int bad = w != len || ferror(f);
+    if (fclose(f) != 0 || bad) return sg_errno(err, "%s: write", path);
+    return 0;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    uint8_t *rgb = malloc((size_t)SG_SYNTH_W * SG_SYNTH_H * 3);
+    if (!rgb) { sg_errf(&w->err, "out of memory"); atomic_store(w->failed, 1); return NULL; }
+    char path[PATH_MAX];
+    for (size_t i = w->thread; i < w->n && !atomic_load(w->failed); i += w->n_threads) {
+        sg_synth_draw(w->seed, i, w->attrs + i * SG_SYNTH_N_ATTRS, rgb);
+        uint8_t *jpg; size_t len;
+        if (sg_jpeg_encode(rgb, SG_SYNTH_W, SG_SYNTH_H, w->quality, &jpg, &len, &w->err) != 0) {
+            atomic_store(w->failed, 1); break;
+        }
+        snprintf(path, sizeof path, "%s/%06zu.jpg", w->img_dir, i + 1);
+        int rc = write_plain(path, jpg, len, &w->err);
+        free(jpg);
+        if (rc != 0) { atomic_store(w->failed, 1); break; }
+        atomic_fetch_add(w->done, 1);
+    }
+    free(rgb);
+    return NULL;
+}
+
+static int dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return errno == ENOENT ? 1 : -1;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) { empty = 0; break; }
+    closedir(d);
+    return empty;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n_threads, int force)
+{
+    sg_err err;
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) cli_die("%s: not a directory", dir);
+    int empty = dir_is_empty(dir);
+    if (empty < 0) cli_die("%s:", dir);
+    if (!empty && !force) cli_die("%s: directory is not empty (use --force to write into it)", dir);
+
+    char img_dir[PATH_MAX], attr_path[PATH_MAX], part_path[PATH_MAX];
+    snprintf(img_dir, sizeof img_dir, "%s/img_align_celeba", dir);
+    snprintf(attr_path, sizeof attr_path, "%s/list_attr_celeba.txt", dir);
+    snprintf(part_path, sizeof part_path, "%s/list_eval_partition.txt", dir);
+    if (sg_mkdir_p(img_dir, &err) != 0) cli_die_err(&err);
+    /* The lists are written last: while images are being written (or after a
+     * crash) no list refers to a set of images that is not complete. */
+    if ((unlink(attr_path) != 0 && errno != ENOENT) || (unlink(part_path) != 0 && errno != ENOENT))
+        cli_die("%s:", dir);
+
+    sg_attr_table t;
+    if (sg_attr_table_create(&t, SG_SYNTH_N_ATTRS, sg_celeba_attr_names, n, &err) != 0) cli_die_err(&err);
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%06zu.jpg", i + 1);
+        if (!(t.file_names[i] = strdup(name))) cli_die("out of memory");
+        sg_synth_attrs(seed, i, t.values + i * SG_SYNTH_N_ATTRS);
+    }
+
+    double t0 = now_s();
+    atomic_size_t done = 0;
+    atomic_int failed = 0;
+    worker *ws = calloc(n_threads, sizeof *ws);
+    pthread_t *th = calloc(n_threads, sizeof *th);
+    if (!ws || !th) cli_die("out of memory");
+    for (int k = 0; k < n_threads; k++) {
+        ws[k] = (worker){img_dir, seed, n, quality, n_threads, k, t.values, &done, &failed, {{0}}};
+        if (k > 0 && pthread_create(&th[k], NULL, work, &ws[k]) != 0) cli_die("pthread_create:");
+    }
+    /* Thread 0 is this one; it also shows progress between images. */
+    if (n_threads == 1) {
+        /* draw in small slices so the progress line moves */
+        worker *w = &ws[0];
+        uint8_t *rgb = malloc((size_t)SG_SYNTH_W * SG_SYNTH_H * 3);
+        char path[PATH_MAX];
+        if (!rgb) cli_die("out of memory");
+        for (size_t i = 0; i < n; i++) {
+            sg_synth_draw(seed, i, t.values + i * SG_SYNTH_N_ATTRS, rgb);
+            uint8_t *jpg; size_t len;
+            if (sg_jpeg_encode(rgb, SG_SYNTH_W, SG_SYNTH_H, quality, &jpg, &len, &w->err) != 0) cli_die_err(&w->err);
+            snprintf(path, sizeof path, "%s/%06zu.jpg", img_dir, i + 1);
+            if (write_plain(path, jpg, len, &w->err) != 0) cli_die_err(&w->err);
+            free(jpg);
+            cli_progress("%zu/%zu images", i + 1, n);
+        }
+        free(rgb);
+    } else {
+        work(&ws[0]);
+        for (int k = 1; k < n_threads; k++) pthread_join(th[k], NULL);
+        cli_progress("%zu/%zu images", (size_t)atomic_load(&done), n);
+        if (atomic_load(&failed))
+            for (int k = 0; k < n_threads; k++)
+                if (ws[k].err.msg[0]) cli_die_err(&ws[k].err);
+    }
+    cli_progress_end();
+    double dt = now_s() - t0;
+
+    /* CelebA's proportions: 162770 / 19867 / 19962 of 202599. */
+    size_t n_train = (size_t)((double)n * 162770 / 202599 + 0.5);
+    size_t n_val = (size_t)((double)n * 19867 / 202599 + 0.5);
+    size_t cap = n * 16 + 1;
+    char *part = malloc(cap), *p = part;
+    if (!part) cli_die("out of memory");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%06zu.jpg %d\n", i + 1, i < n_train ? 0 : i < n_train + n_val ? 1 : 2);
+    if (sg_write_file_atomic(part_path, part, (size_t)(p - part), &err) != 0) cli_die_err(&err);
+    free(part);
+    if (sg_attr_table_write(attr_path, &t, NULL, 0, &err) != 0) cli_die_err(&err);
+    if (!cli_quiet)
+        fprintf(stderr, "%s: wrote %zu images to %s in %.2f s (%.0f images/s, %d thread%s)\n", cli_name, n, dir, dt,
+                dt > 0 ? n / dt : 0.0, n_threads, n_threads > 1 ? "s" : "");
+    sg_attr_table_free(&t);
+    free(ws); free(th);
+    return 0;
+}
+
+/* ---- judge ---------------------------------------------------------------- */
+
+static int judge(char **files, int n_files, int json)
+{
+    int status = 0, first = 1;
+    if (json) printf("[");
+    for (int f = 0; f < n_files; f++) {
+        sg_image img = {0};
+        sg_err err;
+        if (sg_image_read_file(files[f], &img, &err) != 0) { cli_warn("%s", err.msg); status = 1; continue; }
+        if (img.width < 4 || img.height < 4) {
+            cli_warn("%s: image too small (%dx%d) to judge", files[f], img.width, img.height);
+            sg_image_free(&img); status = 1; continue;
+        }
+        int out[SG_JUDGE_N];
+        float sc[SG_JUDGE_N];
+        sg_synth_judge(&img, out, sc);
+        if (json) {
+            printf("%s\n  {\"file\": ", first ? "" : ",");
+            json_write_string(stdout, files[f]);
+            printf(", \"width\": %d, \"height\": %d", img.width, img.height);
+            for (int a = 0; a < SG_JUDGE_N; a++) printf(", \"%s\": %d", sg_judge_attr_names[a], out[a]);
+            printf("}");
+        } else {
+            printf("%s", files[f]);
+            for (int a = 0; a < SG_JUDGE_N; a++) printf(" %s=%d", sg_judge_attr_names[a], out[a]);
+            printf("\n");
+        }
+        first = 0;
+        sg_image_free(&img);
+    }
+    if (json) printf("%s]\n", first ? "" : "\n");
+    cli_finish_stdout();
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    enum { OPT_QUALITY = 256, OPT_JUDGE, OPT_JSON, OPT_VERSION };
+    static const struct option opts[] = {
+        {"count", required_argument, 0, 'n'}, {"seed", required_argument, 0, 's'},
+        {"output", required_argument, 0, 'o'}, {"quality", required_argument, 0, OPT_QUALITY},
+        {"threads", required_argument, 0, 'j'}, {"force", no_argument, 0, 'f'},
+        {"judge", no_argument, 0, OPT_JUDGE}, {"json", no_argument, 0, OPT_JSON},
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0},
+    };
+    long n = 2000, quality = 90, threads = 1;
+    unsigned long long seed = 1;
+    int force = 0, do_judge = 0, json = 0;
+    const char *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "n:s:o:j:fqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': n = cli_parse_long("--count", optarg, 1, 999999); break;
+        case 's': seed = (unsigned long long)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case 'o': out = optarg; break;
+        case OPT_QUALITY: quality = cli_parse_long("--quality", optarg, 1, 100); break;
+        case 'j': threads = cli_parse_long("--threads", optarg, 1, 256); break;
+        case 'f': force = 1; break;
+        case OPT_JUDGE: do_judge = 1; break;
+        case OPT_JSON: json = 1; break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': usage(); cli_finish_stdout(); return 0;
+        case OPT_VERSION: cli_version();
+        default: cli_usage_error("unknown option");
+        }
+    }
+    if (do_judge) {
+        if (out) cli_usage_error("--judge takes images, not -o");
+        if (optind == argc) cli_usage_error("--judge: no images given");
+        return judge(argv + optind, argc - optind, json);
+    }
+    if (json) cli_usage_error("--json is only for --judge");
+    if (optind != argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!out) cli_usage_error("no output directory (-o DIR)");
+    return generate(out, (size_t)n, seed, (int)quality, (int)threads, force);
+}
