@@ -1,0 +1,175 @@
+#!/usr/bin/env bats
+# sg-plot: history panels with spike clipping, bars, errors that write nothing.
+
+setup() {
+  T="$BATS_TEST_TMPDIR"
+  # 300 logged iterations: smooth curves, G terms every 5th line only, one huge
+  # spike in D/loss_gp (iteration 1500), lr decaying linearly over the second half.
+  awk 'BEGIN {
+    for (i = 1; i <= 300; i++) {
+      it = i * 10
+      gp = (it == 1500) ? 5000 : 0.3 + 0.05 * sin(i / 7)
+      printf "{\"iteration\": %d, \"dataset\": \"celebA\", \"D/loss_real\": %.6f, \"D/loss_fake\": %.6f, \"D/loss_cls\": %.6f, \"D/loss_gp\": %.6f", it, -2 - i / 100 + 0.1 * sin(i), 1 + 0.2 * cos(i / 3), 0.7 * exp(-i / 150), gp
+      if (i % 5 == 0) printf ", \"G/loss_fake\": %.6f, \"G/loss_rec\": %.6f, \"G/loss_cls\": %.6f", 3 + 0.3 * sin(i / 5), 0.1 + 0.4 * exp(-i / 60), 1 + 0.1 * cos(i)
+      lr = (it <= 1500) ? 0.0001 : 0.0001 * (3000 - it) / 1500
+      printf ", \"lr\": %.9g, \"images/s\": 120.5, \"elapsed\": %d}\n", lr, i
+    }
+  }' > "$T/history.jsonl"
+  cat > "$T/stats.json" <<'JSON'
+{"shard": "celebA.lmdb", "count": 2000, "label_kind": "multi-hot", "labels": [
+ {"name": "Black_Hair", "positive": 480, "negative": 1520},
+ {"name": "Blond_Hair", "positive": 300, "negative": 1700},
+ {"name": "Male", "positive": 830, "negative": 1170}]}
+JSON
+}
+
+# Prints "WIDTHxHEIGHT" of a PNG after checking its signature.
+png_size() {
+  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "not a PNG: $1"; return 1; }
+  local w h
+  w=$(od -An -tu1 -j16 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
+  h=$(od -An -tu1 -j20 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
+  echo "${w}x${h}"
+}
+
+@test "plots a history with a spike: PNG 1200x900, the spike is clipped and reported" {
+  run sg-plot "$T/history.jsonl" -o "$T/losses.png"
+  [ "$status" -eq 0 ]
+  [ "$(png_size "$T/losses.png")" = 1200x900 ]
+  # Exactly the one spike point is outside the robust range.
+  [[ "$output" == *"1 point clipped (D 1, G 0, lr 0)"* ]]
+  [ -z "$(ls "$T" | grep tmp)" ]
+}
+
+@test "--full-range clips nothing; --quiet prints nothing" {
+  run sg-plot --full-range "$T/history.jsonl" -o "$T/full.png"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *clipped* ]]
+  run sg-plot --quiet "$T/history.jsonl" -o "$T/q.png"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "the plot is not blank: dark text and several series colours (PIL)" {
+  /usr/bin/python3 -c 'import PIL' 2>/dev/null || skip "no python3 PIL"
+  sg-plot "$T/history.jsonl" --smooth 5 --width 1000 --height 700 -o "$T/s.png"
+  /usr/bin/python3 - "$T/s.png" <<'PY'
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+assert im.size == (1000, 700), im.size
+px = list(im.getdata())
+dark = sum(1 for p in px if max(p) < 60)
+# The palette's first four colours (D terms) must all appear as line pixels.
+want = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
+seen = set(px)
+missing = [c for c in want if c not in seen]
+assert dark > 2000, "only %d dark pixels" % dark
+assert not missing, "series colours missing: %s" % missing
+# Title row has ink, the far corner is background.
+assert any(max(im.getpixel((x, y))) < 60 for x in range(1000) for y in range(0, 30))
+assert im.getpixel((999, 699)) == (255, 255, 255)
+PY
+}
+
+@test "stdin in, PNG on stdout" {
+  sg-plot - -o - < "$T/history.jsonl" > "$T/out.png"
+  [ "$(png_size "$T/out.png")" = 1200x900 ]
+}
+
+@test "JPEG output by extension" {
+  sg-plot "$T/history.jsonl" -o "$T/l.jpg" -q
+  [ "$(head -c 3 "$T/l.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8ff ]
+}
+
+@test "malformed JSON line: exit 1 naming file, line and column; no output, old output kept" {
+  sed -i '3s/, "D\/loss_fake"/ "D\/loss_fake"/' "$T/history.jsonl"
+  run sg-plot "$T/history.jsonl" -o "$T/bad.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-plot: $T/history.jsonl line 3: expected ',' or '}' at column "* ]]
+  [ ! -e "$T/bad.png" ]
+  echo keep > "$T/old.png"
+  run sg-plot "$T/history.jsonl" -o "$T/old.png"
+  [ "$status" -eq 1 ]
+  [ "$(cat "$T/old.png")" = keep ]
+}
+
+@test "empty input, no loss keys, non-object line, wrong value type: exit 1" {
+  : > "$T/empty.jsonl"
+  run sg-plot "$T/empty.jsonl" -o "$T/e.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"empty.jsonl: no records"* ]]
+  [ ! -e "$T/e.png" ]
+  echo '{"iteration": 1, "images/s": 3}' > "$T/nokeys.jsonl"
+  run sg-plot "$T/nokeys.jsonl" -o "$T/e.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"no loss or lr values"* ]]
+  printf '{"iteration": 1, "D/loss_real": 1}\n[1, 2]\n' > "$T/arr.jsonl"
+  run sg-plot "$T/arr.jsonl" -o "$T/e.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"arr.jsonl line 2: expected a JSON object, found array"* ]]
+  echo '{"iteration": 1, "D/loss_real": "high"}' > "$T/str.jsonl"
+  run sg-plot "$T/str.jsonl" -o "$T/e.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"line 1: key \"D/loss_real\": expected a number, found string"* ]]
+  echo '{"D/loss_real": 1}' > "$T/noit.jsonl"
+  run sg-plot "$T/noit.jsonl" -o "$T/e.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"line 1: missing key \"iteration\""* ]]
+  [ ! -e "$T/e.png" ]
+}
+
+@test "non-finite values (\"nan\", null) are skipped and counted; several datasets" {
+  {
+    echo '{"iteration": 1, "dataset": "celebA", "D/loss_real": "nan", "G/loss_rec": null, "lr": 0.0001}'
+    echo '{"iteration": 1, "dataset": "celebB", "D/loss_real": 1.5, "lr": 0.0001}'
+    echo ''
+    echo '{"iteration": 2, "dataset": "celebA", "D/loss_real": 1.0, "G/loss_rec": "-Infinity", "lr": 0.0001}'
+    echo '{"iteration": 2, "dataset": "celebB", "D/loss_real": 1.2, "lr": 0.0001}'
+  } > "$T/multi.jsonl"
+  run sg-plot "$T/multi.jsonl" -o "$T/m.png"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"3 non-finite values skipped"* ]]
+  [ "$(png_size "$T/m.png")" = 1200x900 ]
+}
+
+@test "--bars from celeb-dump statistics JSON (stdin), height fits the attributes" {
+  run sg-plot --bars - -o "$T/bars.png" < "$T/stats.json"
+  [ "$status" -eq 0 ]
+  size=$(png_size "$T/bars.png")
+  [ "${size%x*}" = 1200 ]
+  [ "${size#*x}" -gt 100 ] && [ "${size#*x}" -lt 400 ]
+  sg-plot --bars "$T/stats.json" --height 600 --width 800 -o "$T/b2.png"
+  [ "$(png_size "$T/b2.png")" = 800x600 ]
+}
+
+@test "--bars accepts celeb-split --json; rejects other JSON with a clear message" {
+  echo '{"input": "list_attr_celeba.txt", "rows": 10, "groups": [{"name": "celebA", "rows": 6, "attributes": [{"name": "Bangs", "positive": 2, "negative": 4}]}, {"name": "celebB", "rows": 4, "attributes": [{"name": "Eyeglasses", "positive": 4, "negative": 0}]}]}' > "$T/split.json"
+  sg-plot --bars "$T/split.json" -o "$T/split.png"
+  png_size "$T/split.png"
+  echo '{"x": 1}' > "$T/other.json"
+  run sg-plot --bars "$T/other.json" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'expected statistics JSON with a "labels" array'* ]]
+  printf '{"labels": [\n{"name": "a", "positive": 1 "negative": 2}]}' > "$T/broken.json"
+  run sg-plot --bars "$T/broken.json" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"broken.json line 2: expected ',' or '}' at column 29"* ]]
+  [ ! -e "$T/o.png" ]
+}
+
+@test "usage: missing -o or input is exit 2; --help exit 0; --version" {
+  run sg-plot "$T/history.jsonl"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"missing -o/--output"* ]]
+  run sg-plot -o x.png
+  [ "$status" -eq 2 ]
+  run sg-plot --smooth 0 "$T/history.jsonl" -o x.png
+  [ "$status" -eq 2 ]
+  run sg-plot --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == Usage:* ]]
+  run sg-plot --version
+  [ "$status" -eq 0 ]
+  [[ "$output" == "sg-plot "* ]]
+}
