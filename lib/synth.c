@@ -332,7 +332,7 @@ void sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS
     float hx = cx, hy = cy - PL(male ? 0.10f : 0.06f);
     float hrx = rx + PL(rnd_range(&r, 0.10f, 0.12f));
     float hry = ry + PL(male ? rnd_range(&r, 0.03f, 0.05f) : rnd_range(&r, 0.06f, 0.08f));
-    texture hair_tx = {0.08f, 0.9f, 0.05f, rnd_range(&r, 0, 6.28f), ON(A_WAVY) ? 3.0f : 0.8f};
+    texture hair_tx = {0.07f, 0.55f, 0.03f, rnd_range(&r, 0, 6.28f), ON(A_WAVY) ? 3.0f : 0.8f};
     int long_hair = !male ? chance(&r, 0.85f) : chance(&r, 0.08f);
     float long_len = PL(rnd_range(&r, 0.22f, 0.34f));
     if (!bald) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_GROUPS 16
@@ -99,6 +100,15 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
 static void commit_pending(const char *dir)
 {
     sg_err err;
+    /* Renames of several files cannot be one atomic step; refuse what would
+     * make one fail half-way (a directory in the way) before renaming any. */
+    for (int i = 0; i < n_pending; i++) {
+        struct stat st;
+        if (stat(pending[i].path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            sg_errf(&err, "%s: is a directory", pending[i].path);
+            die_cleanup(&err);
+        }
+    }
     for (int i = 0; i < n_pending; i++)
         if (rename(pending[i].tmp, pending[i].path) != 0) {
             sg_errno(&err, "%s: rename", pending[i].path);

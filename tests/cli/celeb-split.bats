@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# celeb-split: assignment rule, output format, reference and partition splits,
+# JSON, and every kind of bad input (one-line error, nothing overwritten).
+
+PY=/usr/bin/python3
+GOLDEN="$BATS_TEST_DIRNAME/../golden"
+
+setup() {
+  T="$BATS_TEST_TMPDIR"
+  # Rows and the group each must land in with
+  #   --group g1=A,B --group g2=C --group g3=D --priority g3 --rest g2
+  # 1: A            -> g1     4: none      -> g2 (rest)
+  # 2: C            -> g2     5: A,D       -> g3 (priority beats order)
+  # 3: B,C          -> g1     6: C,D       -> g3
+  cat > "$T/small.txt" <<'EOF'
+6
+A B C D E 
+1.jpg  1 -1 -1 -1  1
+2.jpg -1 -1  1 -1 -1
+3.jpg -1  1  1 -1  1
+4.jpg -1 -1 -1 -1  1
+5.jpg  1 -1 -1  1 -1
+6.jpg -1 -1  1  1 -1
+EOF
+}
+
+names() { tail -n +3 "$1" | awk '{print $1}' | tr '\n' ' '; }
+
+@test "--help and --version exit 0" {
+  run celeb-split --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"--group NAME=A,B"* ]]
+  run celeb-split --version
+  [ "$status" -eq 0 ]
+  [[ "$output" == "celeb-split "* ]]
+}
+
+@test "assignment rule: priority group, then command-line order, then rest" {
+  run celeb-split -q --group g1=A,B --group g2=C --group g3=D --priority g3 --rest g2 -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 0 ]
+  [ "$(names "$T/out/attr_g1.txt")" = "1.jpg 3.jpg " ]
+  [ "$(names "$T/out/attr_g2.txt")" = "2.jpg 4.jpg " ]
+  [ "$(names "$T/out/attr_g3.txt")" = "5.jpg 6.jpg " ]
+  # rows unchanged (all columns), count line updated, header kept
+  [ "$(head -n 2 "$T/out/attr_g1.txt")" = "$(printf '2\nA B C D E ')" ]
+  grep -qx '3.jpg -1  1  1 -1  1' "$T/out/attr_g1.txt"
+}
+
+@test "without --priority the first group in command-line order wins; --rest drop drops" {
+  run celeb-split --group g2=C --group g1=A,B -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 0 ]
+  [ "$(names "$T/out/attr_g2.txt")" = "2.jpg 3.jpg 6.jpg " ]
+  [ "$(names "$T/out/attr_g1.txt")" = "1.jpg 5.jpg " ]
+  [[ "$output" == *"(dropped)"*"1"* ]]
+  # stats table: g2's C is positive on all 3 rows
+  echo "$output" | grep -Eq '^g2 +C +3 +0$'
+}
+
+@test "--json is valid JSON with the counts" {
+  [ -x "$PY" ] || skip "no $PY"
+  run celeb-split --json -g g1=A,B -g g2=C -g g3=D -p g3 -r g2 -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 0 ]
+  echo "$output" | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+g = {x["name"]: x for x in d["groups"]}
+assert d["rows"] == 6 and d["dropped"] == 0, d
+assert [g[n]["rows"] for n in ("g1", "g2", "g3")] == [2, 2, 2], g
+a = {x["name"]: x for x in g["g1"]["attributes"]}
+assert a["A"] == {"name": "A", "positive": 1, "negative": 1}, a
+'
+}
+
+@test "the CelebA/CelebB split of a synthetic dataset covers every row once" {
+  celeb-synth -q -n 60 --seed 5 -o "$T/syn"
+  run celeb-split -q --group celebA=Bangs,Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair \
+      --group celebB=Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses \
+      --priority celebB --rest celebB -o "$T/split" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 0 ]
+  a=$(head -n1 "$T/split/attr_celebA.txt"); b=$(head -n1 "$T/split/attr_celebB.txt")
+  [ $((a + b)) -eq 60 ]
+  [ "$(cat "$T/split/attr_celebA.txt" "$T/split/attr_celebB.txt" | grep -c "^[0-9]*\.jpg ")" -eq 60 ]
+  # no celebA row has a celebB attribute (priority)
+  for col in 36 37 24 17; do   # awk fields (file name is $1): Earrings Hat Mustache Eyeglasses
+    [ -z "$(tail -n +3 "$T/split/attr_celebA.txt" | awk -v c=$col '$c == 1')" ]
+  done
+}
+
+@test "--split reference matches the Python reference (committed golden)" {
+  awk 'BEGIN{n=3000; print n; print "A B C "; for(i=1;i<=n;i++) printf "%06d.jpg %2d %2d %2d\n", i, (i%3==0)?1:-1, (i%5==0)?1:-1, (i%7==0)?-1:1}' > "$T/ref.txt"
+  run celeb-split -q -g all=C -r all --split reference -o "$T/out" "$T/ref.txt"
+  [ "$status" -eq 0 ]
+  want_test=$(awk '$1=="test"{print $2}' "$GOLDEN/split_reference_3000.txt")
+  want_train=$(awk '$1=="train"{print $2}' "$GOLDEN/split_reference_3000.txt")
+  [ "$(sha256sum < "$T/out/attr_all_test.txt" | cut -d' ' -f1)" = "$want_test" ]
+  [ "$(sha256sum < "$T/out/attr_all_train.txt" | cut -d' ' -f1)" = "$want_train" ]
+  [ "$(head -n1 "$T/out/attr_all_test.txt")" = 1999 ]
+}
+
+@test "--split reference shuffles each group's file as the reference would (live Python)" {
+  [ -x "$PY" ] || skip "no $PY"
+  awk 'BEGIN{n=4500; print n; print "A B C "; for(i=1;i<=n;i++) printf "%06d.jpg %2d %2d %2d\n", i, (i%3==0)?1:-1, (i%4==0)?1:-1, 1}' > "$T/in.txt"
+  run celeb-split -q -g ga=A -g gb=B -r gb --split reference --test-count 500 -o "$T/out" "$T/in.txt"
+  [ "$status" -eq 0 ]
+  for g in ga gb; do
+    $PY - "$T/out/attr_$g.txt" "$T/out/attr_${g}_test.txt" "$T/out/attr_${g}_train.txt" <<'EOF'
+import random, sys
+lines = open(sys.argv[1]).readlines()
+rows = lines[2:]
+random.seed(1234)
+random.shuffle(rows)
+test = [l for i, l in enumerate(rows) if (i + 1) < 501]
+train = [l for i, l in enumerate(rows) if not (i + 1) < 501]
+assert open(sys.argv[2]).readlines()[2:] == test, "test rows differ"
+assert open(sys.argv[3]).readlines()[2:] == train, "train rows differ"
+EOF
+  done
+}
+
+@test "--split partition uses list_eval_partition.txt; validation dropped by default" {
+  celeb-synth -q -n 50 --seed 2 -o "$T/syn"
+  run celeb-split -q -g all=Male -r all --split partition --partition "$T/syn/list_eval_partition.txt" -o "$T/out" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 0 ]
+  n0=$(awk '$2==0' "$T/syn/list_eval_partition.txt" | wc -l)
+  n2=$(awk '$2==2' "$T/syn/list_eval_partition.txt" | wc -l)
+  [ "$(head -n1 "$T/out/attr_all_train.txt")" -eq "$n0" ]
+  [ "$(head -n1 "$T/out/attr_all_test.txt")" -eq "$n2" ]
+  run celeb-split -q -g all=Male -r all --split "partition=$T/syn/list_eval_partition.txt" --val-to train -o "$T/out2" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 0 ]
+  [ $(( $(head -n1 "$T/out2/attr_all_train.txt") + n2 )) -eq 50 ]
+}
+
+@test "malformed attribute files: one-line error with file and line, exit 1" {
+  printf '3\nA B\n1.jpg 1 -1\n2.jpg 1\n3.jpg 1 1\n' > "$T/bad.txt"
+  run celeb-split -g g=A -o "$T/out" "$T/bad.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/bad.txt line 4: expected 2 values, found 1" ]
+  printf '3\nA B\n1.jpg 1 -1\n' > "$T/bad.txt"
+  run celeb-split -g g=A -o "$T/out" "$T/bad.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"bad.txt line 1: the count says 3 rows, but the file has 1" ]]
+  printf '2\nA B\n1.jpg 1 -1\n1.jpg 1 2\n' > "$T/bad.txt"
+  run celeb-split -g g=A -o "$T/out" "$T/bad.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"bad.txt line 4: value '2' of B is not 1 or -1" ]]
+  printf '2\nA B\n1.jpg 1 -1\n1.jpg 1 1\n' > "$T/bad.txt"
+  run celeb-split -g g=A -o "$T/out" "$T/bad.txt"
+  [[ "$output" == *"bad.txt line 4: duplicate file name 1.jpg (first on line 3)" ]]
+  : > "$T/empty.txt"
+  run celeb-split -g g=A -o "$T/out" "$T/empty.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"empty.txt: empty file" ]]
+  run celeb-split -g g=A -o "$T/out" "$T/missing.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"missing.txt: No such file or directory" ]]
+  [ ! -e "$T/out" ]
+}
+
+@test "bad groups: unknown attribute, group named twice, unknown --priority/--rest" {
+  run celeb-split -g g1=A,Blond -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"unknown attribute 'Blond' (valid: A B C D E)"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  run celeb-split -g g1=A -g g1=B -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"group g1 given twice"* ]]
+  run celeb-split -g g1=A -p g9 -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--priority: no group named g9"* ]]
+  run celeb-split -g g1=A -r g9 -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--rest: no group named g9"* ]]
+  run celeb-split -g g1 -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  run celeb-split -g g1=A "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [ ! -e "$T/out" ]
+}
+
+@test "failures never overwrite earlier outputs" {
+  run celeb-split -q -g g1=A,B -g g2=C -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 0 ]
+  cp -r "$T/out" "$T/before"
+  # bad partition file (the split fails after reading the input)
+  printf '1.jpg 0\n2.jpg 7\n' > "$T/part.txt"
+  run celeb-split -q -g g1=A,B -g g2=C --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"part.txt line 2: partition '7' is not 0, 1 or 2" ]]
+  # a directory where the last output goes: refused before any rename
+  mkdir "$T/out/attr_g2_test.txt"
+  printf '1.jpg 0\n2.jpg 2\n3.jpg 0\n4.jpg 2\n5.jpg 0\n6.jpg 2\n' > "$T/part.txt"
+  run celeb-split -q -g g1=A,B -g g2=C --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"attr_g2_test.txt: is a directory" ]]
+  rmdir "$T/out/attr_g2_test.txt"
+  diff -r "$T/before" "$T/out"
+  # an output directory that cannot be made
+  : > "$T/afile"
+  run celeb-split -q -g g1=A -o "$T/afile/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-split: $T/afile"* ]]
+}
