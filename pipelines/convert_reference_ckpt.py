@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Converts a checkpoint of the reference PyTorch StarGAN (yunjey/stargan: the
+generator file NNNNNN-G.ckpt, written by torch.save(G.state_dict(), path)) into a
+stargan-c generator file NNNNNN-G.safetensors that sg-sample runs.
+
+The tensors are copied unchanged, with their state_dict names, shapes and dtypes
+(float32 -> F32, int64 -> I64). The safetensors format is written by hand (no
+safetensors package needed): an 8-byte little-endian header length, the JSON header
+(padded with spaces to a multiple of 8), then the tensors' bytes in order. The
+__metadata__ holds the model and label configuration that sg-sample needs
+(stargan-checkpoint(5)); the network sizes are read from the tensors, the labels
+come from --dataset.
+
+Examples (the reference's pretrained models):
+  # CelebA, 128px, the reference's five attributes
+  convert_reference_ckpt.py 200000-G.ckpt run/ckpt/200000-G.safetensors \\
+      --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
+  # CelebA + RaFD (mask vector), as solver.py test_multi
+  convert_reference_ckpt.py 200000-G.ckpt 200000-G.safetensors \\
+      --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young \\
+      --dataset RaFD:one-hot=angry,contemptuous,disgusted,fearful,happy,neutral,sad,surprised
+
+Needs torch only to read the .ckpt (torch.load); runs with /usr/bin/python3.
+"""
+import argparse
+import json
+import os
+import re
+import struct
+import sys
+
+FORMAT = "stargan-c-checkpoint/1"
+
+
+def parse_dataset(spec):
+    """NAME[:one-hot|:multi-hot]=A,B,C -> (name, kind, [labels])."""
+    if "=" not in spec:
+        raise argparse.ArgumentTypeError("--dataset: expected NAME=A,B,... not %r" % spec)
+    head, labels = spec.split("=", 1)
+    name, _, kind = head.partition(":")
+    kind = kind or "multi-hot"
+    if kind not in ("multi-hot", "one-hot"):
+        raise argparse.ArgumentTypeError("--dataset %s: kind must be one-hot or multi-hot" % name)
+    names = labels.split(",")
+    if not name or any(not n for n in names):
+        raise argparse.ArgumentTypeError("--dataset: empty name in %r" % spec)
+    return name, kind, names
+
+
+def load_state_dict(path):
+    import torch
+    sd = torch.load(path, map_location="cpu")
+    if hasattr(sd, "state_dict"):      # a whole module saved by mistake
+        sd = sd.state_dict()
+    if not isinstance(sd, dict) or "main.0.weight" not in sd:
+        sys.exit("%s: not a StarGAN generator state_dict (no main.0.weight)" % path)
+    out = []
+    for k, v in sd.items():
+        v = v.detach().cpu().contiguous()
+        if v.dtype == torch.float32:
+            dtype, raw = "F32", v.numpy().astype("<f4").tobytes()
+        elif v.dtype == torch.int64:
+            dtype, raw = "I64", v.numpy().astype("<i8").tobytes()
+        else:
+            sys.exit("%s: tensor %s has dtype %s (expected float32 or int64)" % (path, k, v.dtype))
+        out.append((k, dtype, list(v.shape), raw))
+    return out
+
+
+def network_sizes(tensors):
+    """g_conv_dim, c_dim and g_repeat from the reference Generator's layout:
+    main.0 conv7x7(3+c -> conv_dim), then 2 down-sampling convs (main.3, main.6),
+    then repeat_num ResidualBlocks (main.9 ... main.(9+repeat-1)) whose tensors are
+    named main.K.main.0.weight, ..."""
+    shapes = {k: s for k, _, s, _ in tensors}
+    w0 = shapes["main.0.weight"]
+    g_conv_dim, c_dim = w0[0], w0[1] - 3
+    blocks = {int(m.group(1)) for k in shapes for m in [re.match(r"main\.(\d+)\.main\.", k)] if m}
+    return g_conv_dim, c_dim, len(blocks)
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    offset = 0
+    for name, dtype, shape, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)          # aligns the data for F32/I64
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for _, _, _, raw in tensors:
+            f.write(raw)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("input", help="the reference's NNNNNN-G.ckpt")
+    ap.add_argument("output", help="NNNNNN-G.safetensors to write")
+    ap.add_argument("--dataset", action="append", type=parse_dataset, required=True,
+                    metavar="NAME[:KIND]=A,B,...",
+                    help="a dataset and its labels in the model's order (repeat for several; "
+                         "KIND one-hot or multi-hot, the default)")
+    ap.add_argument("--image-size", type=int, default=128, help="image side the model was trained at (128)")
+    ap.add_argument("--crop", type=int, default=178, help="center-crop side of its training data (178)")
+    ap.add_argument("--d-conv-dim", type=int, default=64, help="D's conv_dim (recorded only; 64)")
+    ap.add_argument("--d-repeat", type=int, default=6, help="D's repeat_num (recorded only; 6)")
+    ap.add_argument("--step", type=int, help="iteration (default: the number in the file name)")
+    a = ap.parse_args()
+
+    tensors = load_state_dict(a.input)
+    g_conv_dim, c_dim, g_repeat = network_sizes(tensors)
+    datasets = a.dataset
+    names = [n for _, _, labels in datasets for n in labels]
+    want_c = len(names) + (len(datasets) if len(datasets) > 1 else 0)
+    if want_c != c_dim:
+        sys.exit("%s: the generator takes %d label channels, but --dataset gives %d labels%s = %d"
+                 % (a.input, c_dim, len(names),
+                    " + a %d-dataset mask" % len(datasets) if len(datasets) > 1 else "", want_c))
+    step = a.step
+    if step is None:
+        m = re.match(r"(\d+)", os.path.basename(a.input))
+        step = int(m.group(1)) if m else 0
+    ds_meta, off = [], 0
+    for name, kind, labels in datasets:
+        ds_meta.append({"name": name, "label_kind": kind, "offset": off, "labels": labels})
+        off += len(labels)
+    metadata = {
+        "format": FORMAT, "net": "G", "step": str(step),
+        "image_size": str(a.image_size), "crop": str(a.crop),
+        "g_conv_dim": str(g_conv_dim), "g_repeat": str(g_repeat),
+        "d_conv_dim": str(a.d_conv_dim), "d_repeat": str(a.d_repeat),
+        "c_dim": str(c_dim), "cls_dim": str(len(names)), "n_datasets": str(len(datasets)),
+        "datasets": json.dumps(ds_meta, separators=(",", ":")),
+        "label_names": json.dumps(names, separators=(",", ":")),
+        "mask": json.dumps({"offset": len(names), "size": len(datasets)}) if len(datasets) > 1 else "null",
+        "source": "converted from " + os.path.basename(a.input),
+    }
+    write_safetensors(a.output, tensors, metadata)
+    print("%s: %d tensors, conv_dim %d, %d residual blocks, c_dim %d, step %d"
+          % (a.output, len(tensors), g_conv_dim, g_repeat, c_dim, step))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+# Translation scores from sg-sample --each outputs judged by celeb-synth --judge.
+#
+# Usage: awk -f pipelines/score.awk DIR1/targets.tsv DIR1/judged.tsv [DIR2/targets.tsv DIR2/judged.tsv ...]
+#   targets.tsv (sg-sample --each): file, input, target, dataset, value (tab separated,
+#               one header line); value is the target label's value (e.g. 1 for
+#               Blond_Hair, 0 when Eyeglasses is flipped off)
+#   judged.tsv  (celeb-synth --judge): FILE ATTR=0|1 ... for every NNNNNN_input.png
+#               and every output image of the same directory
+#
+# For every target attribute that the judge reads, over all test images:
+#   reached    share of outputs whose judged attribute equals the target value
+#   needed     the same, over the inputs whose judged attribute differed from the
+#              target value (where the generator had to change something)
+#   already    share of inputs that already showed the target value (the score of
+#              a generator that returns its input)
+#   kept       share of the other judged attributes left as the judge saw them in
+#              the input (for a hair-colour target the other hair colours are
+#              expected to change and are not counted)
+# and two summary lines: hair colour (the 4 colour targets pooled; chance 25%: one
+# of four colours) and eyeglasses (chance 50%).
+
+function dir_of(path) { sub(/\/[^\/]*$/, "", path); return path }
+function is_hair(a) { return a == "Black_Hair" || a == "Blond_Hair" || a == "Brown_Hair" || a == "Gray_Hair" }
+function pct(a, b) { return b ? sprintf("%.1f%%", 100.0 * a / b) : "-" }
+
+BEGIN { FS = "[\t ]+" }
+
+FILENAME ~ /targets\.tsv$/ {
+    if (FNR == 1) next
+    d = dir_of(FILENAME)
+    key = d "/" $1
+    n_out++
+    out_key[n_out] = key
+    out_target[key] = $3
+    out_value[key] = ($5 == "-") ? -1 : ($5 >= 0.5 ? 1 : 0)
+    out_input[key] = d "/" sprintf("%06d_input.png", $2)
+    next
+}
+
+{   # judged.tsv: FILE ATTR=V ...
+    d = dir_of(FILENAME)
+    key = d "/" $1
+    for (i = 2; i <= NF; i++) {
+        if (split($i, kv, "=") != 2) continue
+        judged[key, kv[1]] = kv[2]
+        if (!(kv[1] in is_judged)) { is_judged[kv[1]] = 1; judged_names[++n_judged] = kv[1] }
+    }
+    seen[key] = 1
+}
+
+END {
+    missing = 0
+    for (k = 1; k <= n_out; k++) {
+        key = out_key[k]
+        t = out_target[key]
+        sub(/^[^:]*:/, "", t)                       # DATASET:NAME
+        v = out_value[key]
+        if (!(t in is_judged) || v < 0) continue
+        if (!(key in seen) || !(out_input[key] in seen)) { missing++; continue }
+        if (!(t in n)) order[++n_targets] = t
+        in_key = out_input[key]
+        n[t]++
+        if (judged[key, t] == v) reached[t]++
+        if (judged[in_key, t] == v) already[t]++
+        else { need[t]++; if (judged[key, t] == v) need_reached[t]++ }
+        for (j = 1; j <= n_judged; j++) {
+            a = judged_names[j]
+            if (a == t || (is_hair(t) && is_hair(a))) continue
+            others[t]++
+            if (judged[key, a] == judged[in_key, a]) kept[t]++
+        }
+    }
+    if (missing) printf("warning: %d outputs or inputs were not judged\n", missing)
+    printf("%-18s %6s %8s %8s %8s %8s\n", "target", "images", "reached", "needed", "already", "kept")
+    for (k = 1; k <= n_targets; k++) {
+        t = order[k]
+        printf("%-18s %6d %8s %8s %8s %8s\n", t, n[t], pct(reached[t], n[t]),
+               pct(need_reached[t], need[t]), pct(already[t], n[t]), pct(kept[t], others[t]))
+        if (is_hair(t)) {
+            hn += n[t]; hr += reached[t]; hneed += need[t]; hnr += need_reached[t]
+            ha += already[t]; ho += others[t]; hk += kept[t]
+        }
+    }
+    printf("hair colour (4 targets pooled; chance 25%%): reached %s, where a change was needed %s (inputs already %s), other attributes kept %s\n",
+           pct(hr, hn), pct(hnr, hneed), pct(ha, hn), pct(hk, ho))
+    t = "Eyeglasses"
+    printf("eyeglasses (chance 50%%): reached %s, where a change was needed %s (inputs already %s), other attributes kept %s\n",
+           pct(reached[t], n[t]), pct(need_reached[t], need[t]), pct(already[t], n[t]), pct(kept[t], others[t]))
+}
