@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# celeb-dump on a small shard made by celeb-synth + celeb-pack: every mode,
+# labels checked against the attribute file, corruption and bad inputs.
+
+SELECT=Black_Hair,Blond_Hair,Brown_Hair,Eyeglasses,Male
+
+setup_file() {
+  command -v celeb-synth >/dev/null && command -v celeb-pack >/dev/null || return 0
+  D="$BATS_FILE_TMPDIR"
+  celeb-synth -n 12 -s 5 -o "$D/syn" -q
+  celeb-pack --attrs "$D/syn/list_attr_celeba.txt" --images "$D/syn/img_align_celeba" \
+    --select "$SELECT" -S 32 -j 1 -q -o "$D/s.lmdb"
+  # Expected labels: "file<TAB>bits" in attribute-file order, from the text file itself.
+  awk -v sel="$SELECT" 'NR == 2 { for (i = 1; i <= NF; i++) col[$i] = i + 1; n = split(sel, want, ","); next }
+       NR > 2 { b = ""; for (k = 1; k <= n; k++) b = b ($(col[want[k]]) == 1 ? "1" : "0"); print $1 "\t" b }' \
+    "$D/syn/list_attr_celeba.txt" > "$D/expected.tsv"
+}
+
+setup() {
+  command -v celeb-synth >/dev/null && command -v celeb-pack >/dev/null || skip "celeb-synth/celeb-pack not built"
+  D="$BATS_FILE_TMPDIR"
+  T="$BATS_TEST_TMPDIR"
+}
+
+png_size() {
+  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "not a PNG: $1"; return 1; }
+  local w h
+  w=$(od -An -tu1 -j16 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
+  h=$(od -An -tu1 -j20 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
+  echo "${w}x${h}"
+}
+
+@test "metadata: count, size, labels in order; --json" {
+  run celeb-dump "$D/s.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"records         12"* ]]
+  [[ "$output" == *"image           32x32, 3 channels, stored as raw"* ]]
+  [[ "$output" == *"labels          5, multi-hot: Black_Hair Blond_Hair Brown_Hair Eyeglasses Male"* ]]
+  [[ "$output" == *"center crop 178, resize to 32"* ]]
+  run celeb-dump --json "$D/s.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'"count": 12, "width": 32, "height": 32'* ]]
+  [[ "$output" == *'"labels": ["Black_Hair", "Blond_Hair", "Brown_Hair", "Eyeglasses", "Male"]'* ]]
+}
+
+@test "--list: index, file name and label bits equal the attribute file" {
+  celeb-dump --list "$D/s.lmdb" > "$T/list.tsv"
+  [ "$(wc -l < "$T/list.tsv")" -eq 12 ]
+  awk -F'\t' 'NF != 3 || $1 != NR - 1 { exit 1 }' "$T/list.tsv"
+  cut -f2,3 "$T/list.tsv" | diff - "$D/expected.tsv"
+}
+
+@test "--list --names and --list --json agree with the bits" {
+  celeb-dump --list "$D/s.lmdb" > "$T/bits.tsv"
+  celeb-dump --list --names "$D/s.lmdb" > "$T/names.tsv"
+  # Rebuild bits from names.
+  awk -F'\t' -v sel="$SELECT" 'BEGIN { n = split(sel, a, ",") }
+    { b = ""; for (k = 1; k <= n; k++) b = b ((("," $3 ",") ~ ("," a[k] ",")) ? "1" : "0"); print $1 "\t" $2 "\t" b }' \
+    "$T/names.tsv" | diff - "$T/bits.tsv"
+  run celeb-dump --list --json "$D/s.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 12 ]
+  first_bits=$(sed -n 1p "$T/bits.tsv" | cut -f3 | sed 's/./&, /g; s/, $//')
+  [[ "${lines[0]}" == "{\"index\": 0, \"name\": \"000001.jpg\", \"labels\": [$first_bits]}" ]]
+}
+
+@test "--stats counts positives per attribute; --stats --json feeds sg-plot --bars" {
+  run celeb-dump --stats "$D/s.lmdb"
+  [ "$status" -eq 0 ]
+  for k in 1 2 3 4 5; do
+    name=$(echo "$SELECT" | cut -d, -f$k)
+    want=$(cut -f2 "$D/expected.tsv" | cut -c$k | grep -c 1 || true)
+    line=$(printf '%s\n' "$output" | awk -v n="$name" '$1 == n')
+    [ "$(echo "$line" | awk '{print $2}')" = "$want" ] || { echo "$name: $line, want $want positive"; false; }
+    [ "$(echo "$line" | awk '{print $3}')" = "$((12 - want))" ]
+  done
+  celeb-dump --stats --json "$D/s.lmdb" > "$T/stats.json"
+  grep -q '"count": 12, "label_kind": "multi-hot", "labels": \[{"name": "Black_Hair", "positive": ' "$T/stats.json"
+  sg-plot --bars "$T/stats.json" -o "$T/bars.png"
+  png_size "$T/bars.png"
+}
+
+@test "--get N writes the record's image (PNG, JPEG, stdout, --scale)" {
+  celeb-dump --get 3 -o "$T/r3.png" "$D/s.lmdb"
+  [ "$(png_size "$T/r3.png")" = 32x32 ]
+  celeb-dump --get 3 -o - "$D/s.lmdb" > "$T/stdout.png"
+  cmp "$T/r3.png" "$T/stdout.png"
+  celeb-dump --get 11 --scale 3 -o "$T/r11.png" "$D/s.lmdb"
+  [ "$(png_size "$T/r11.png")" = 96x96 ]
+  celeb-dump --get 0 -o "$T/r0.jpg" "$D/s.lmdb"
+  [ "$(head -c 3 "$T/r0.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8ff ]
+  ! cmp -s "$T/r3.png" "$T/r11.png"
+}
+
+@test "--get pixels are the shard's pixels (PIL, compared with the record bytes)" {
+  /usr/bin/python3 -c 'import PIL, lmdb' 2>/dev/null || skip "no python3 PIL/lmdb"
+  celeb-dump --get 5 -o "$T/r5.png" "$D/s.lmdb"
+  /usr/bin/python3 - "$D/s.lmdb" "$T/r5.png" <<'PY'
+import sys, struct, lmdb
+from PIL import Image
+env = lmdb.open(sys.argv[1], readonly=True, lock=False)
+with env.begin() as txn:
+    v = txn.get(struct.pack(">Q", 5))
+n_labels, name_len = struct.unpack("<HH", v[4:8])
+npix = struct.unpack("<I", v[12:16])[0]
+start = 16 + n_labels + name_len
+raw = v[start:start + npix]
+got = Image.open(sys.argv[2]).convert("RGB").tobytes()
+assert got == raw, "pixels differ"
+PY
+}
+
+@test "--get out of range, --get without -o" {
+  run celeb-dump --get 12 -o "$T/x.png" "$D/s.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"record 12 out of range (the shard holds 12 records: 0..11)"* ]]
+  [ ! -e "$T/x.png" ]
+  run celeb-dump --get 1 "$D/s.lmdb"
+  [ "$status" -eq 2 ]
+  run celeb-dump --get -1 -o "$T/x.png" "$D/s.lmdb"
+  [ "$status" -eq 2 ]
+}
+
+@test "--grid: labelled tiles, same seed same image, other seed other image" {
+  celeb-dump --grid 2x3 --seed 4 -o "$T/g1.png" "$D/s.lmdb"
+  celeb-dump --grid 2x3 --seed 4 -o "$T/g2.png" "$D/s.lmdb"
+  celeb-dump --grid 2x3 --seed 5 -o "$T/g3.png" "$D/s.lmdb"
+  cmp "$T/g1.png" "$T/g2.png"
+  ! cmp -s "$T/g1.png" "$T/g3.png"
+  # 32 px images are upscaled x6 to 192 px tiles: 3 columns -> 3*192 + 4*12 wide.
+  size=$(png_size "$T/g1.png")
+  [ "${size%x*}" -eq $((3 * 192 + 4 * 12)) ]
+  # More tiles than records: every record once.
+  celeb-dump --grid 4x4 -o "$T/all.png" "$D/s.lmdb"
+  run celeb-dump --grid 3 -o "$T/x.png" "$D/s.lmdb"
+  [ "$status" -eq 2 ]
+  run celeb-dump --grid 0x2 -o "$T/x.png" "$D/s.lmdb"
+  [ "$status" -eq 2 ]
+}
+
+@test "--verify: OK on a good shard; names the corrupted record and exits 1" {
+  run celeb-dump --verify "$D/s.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "12 records OK" ]
+  cp -r "$D/s.lmdb" "$T/bad.lmdb"
+  # Flip one pixel byte of record 6 (000007.jpg) inside data.mdb.
+  off=$(grep -obUa "000007.jpg" "$T/bad.lmdb/data.mdb" | head -1 | cut -d: -f1)
+  [ -n "$off" ]
+  pos=$((off + 10 + 100))
+  byte=$(od -An -tu1 -j$pos -N1 "$T/bad.lmdb/data.mdb" | tr -d ' ')
+  printf "$(printf '\\%03o' $(( (byte + 1) % 256 )))" | dd of="$T/bad.lmdb/data.mdb" bs=1 seek=$pos conv=notrunc status=none
+  run celeb-dump --verify "$T/bad.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "${lines[0]}" == "celeb-dump: $T/bad.lmdb: record 6: CRC mismatch"* ]]
+  [[ "$output" == *"1 of 12 records bad"* ]]
+  run celeb-dump --get 6 -o "$T/x.png" "$T/bad.lmdb"
+  [ "$status" -eq 1 ]
+  [ ! -e "$T/x.png" ]
+  # The other records still read.
+  celeb-dump --get 5 -o "$T/ok.png" "$T/bad.lmdb"
+  run celeb-dump --stats "$T/bad.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"record 6: CRC mismatch"* ]]
+}
+
+@test "not a shard, missing path, newer format version: one line, exit 1; nothing written" {
+  mkdir "$T/notashard"
+  run celeb-dump "$T/notashard"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $T/notashard: not a stargan shard (no data.mdb)" ]
+  [ -z "$(ls -A "$T/notashard")" ]
+  run celeb-dump "$T/missing.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"missing.lmdb: No such file or directory" ]]
+  echo x > "$T/file"
+  run celeb-dump --verify "$T/file"
+  [ "$status" -eq 1 ]
+  command -v mdb_dump >/dev/null && command -v mdb_load >/dev/null || skip "no lmdb-utils"
+  mkdir "$T/new.lmdb"
+  # Hex dump format: '"version":1,' is 2276657273696f6e223a312c.
+  mdb_dump "$D/s.lmdb" | sed 's/2276657273696f6e223a312c/2276657273696f6e223a322c/' | mdb_load -f /dev/stdin "$T/new.lmdb" 2>/dev/null
+  run celeb-dump "$T/new.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $T/new.lmdb: shard format version 2 is newer than this tool supports (1)" ]
+}
+
+@test "the shard is opened read-only: no lock file is created next to the data" {
+  cp -r "$D/s.lmdb" "$T/ro.lmdb"
+  rm -f "$T/ro.lmdb/lock.mdb"
+  chmod a-w "$T/ro.lmdb"
+  celeb-dump --verify "$T/ro.lmdb"
+  [ ! -e "$T/ro.lmdb/lock.mdb" ]
+  chmod u+w "$T/ro.lmdb"
+}
+
+@test "usage errors exit 2; --help exit 0" {
+  run celeb-dump --stats --list "$D/s.lmdb"
+  [ "$status" -eq 2 ]
+  run celeb-dump --stats -o x.png "$D/s.lmdb"
+  [ "$status" -eq 2 ]
+  run celeb-dump
+  [ "$status" -eq 2 ]
+  run celeb-dump --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == Usage:* ]]
+}
