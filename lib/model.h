@@ -63,6 +63,9 @@ int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list)
 /* Copies tensor i between the model and host memory (float or int64 per dtype). */
 int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err);
 int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err *err);
+/* The gradient of trainable tensor i (index into sg_model_tensors) left by the
+ * last d_step (D) or g_step (G), numel floats; for tests and diagnostics. */
+int sg_model_get_grad(sg_model *m, sg_net net, int i, float *host, sg_err *err);
 /* Adam moments of the trainable tensors, in state_dict order, concatenated
  * (length = sum of numel of trainable tensors), and the step counter. */
 size_t sg_model_trainable_count(const sg_model *m, sg_net net);

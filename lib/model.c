@@ -1,0 +1,842 @@
+/* StarGAN's G and D on a backend (model.h): the reference's architecture and
+ * state_dict layout, one D step and one G step with the reference solver's
+ * losses, the gradient penalty as the linear chain of DESIGN.md.
+ *
+ * Memory per net: the trainable tensors (state_dict order) in one block, their
+ * gradients in one, Adam's m and v in one each (so Adam is one call), the
+ * running statistics in one more; activations for the batch capacity are
+ * allocated once at creation. */
+#include "model.h"
+#include "backend.h"
+#include "rng.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LRELU_SLOPE 0.01f
+#define IN_EPS 1e-5f
+#define IN_MOMENTUM 0.1f
+#define ADAM_EPS 1e-8f
+
+enum { L_D_REAL, L_D_FAKE, L_D_CLS, L_D_GP, L_G_FAKE, L_G_REC, L_G_CLS, L_COUNT };
+
+/* ---- state_dict tables ------------------------------------------------------ */
+
+typedef struct {
+    int n, cap;
+    sg_tensor_info *info;
+    size_t *offset;          /* in the trainable block or the stats block (floats) */
+    size_t n_train, n_stats; /* floats */
+    int n_counters;
+    int *counter_index;      /* per tensor: index into counters, or -1 */
+    float *params, *grads, *adam_m, *adam_v, *stats;   /* backend memory */
+    int64_t *counters;       /* num_batches_tracked, on the host */
+    int64_t step;            /* Adam step */
+} net_state;
+
+static int net_add(net_state *ns, const char *name, int ndim, const int64_t *shape,
+                   int dtype, int trainable)
+{
+    if (ns->n == ns->cap) {
+        int cap = ns->cap ? ns->cap * 2 : 32;
+        sg_tensor_info *i = realloc(ns->info, cap * sizeof *i);
+        if (!i) return -1;
+        ns->info = i;
+        size_t *o = realloc(ns->offset, cap * sizeof *o);
+        if (!o) return -1;
+        ns->offset = o;
+        int *c = realloc(ns->counter_index, cap * sizeof *c);
+        if (!c) return -1;
+        ns->counter_index = c;
+        ns->cap = cap;
+    }
+    sg_tensor_info *t = &ns->info[ns->n];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int d = 0; d < ndim; d++) { t->shape[d] = shape[d]; t->numel *= shape[d]; }
+    t->dtype = dtype;
+    t->trainable = trainable;
+    ns->counter_index[ns->n] = -1;
+    if (dtype == SG_DTYPE_I64) { ns->offset[ns->n] = 0; ns->counter_index[ns->n] = ns->n_counters++; }
+    else if (trainable) { ns->offset[ns->n] = ns->n_train; ns->n_train += t->numel; }
+    else { ns->offset[ns->n] = ns->n_stats; ns->n_stats += t->numel; }
+    return ns->n++;
+}
+
+/* ---- layers ------------------------------------------------------------------ */
+
+typedef struct {
+    int transposed;          /* ConvTranspose2d: weight (ci, co, k, k) */
+    int ci, co, k, stride, pad;
+    int hin, hout;           /* square spatial sizes */
+    int w_t, b_t;            /* tensor indices (b_t -1: no bias) */
+    float *w, *b, *dw, *db;
+} conv_layer;
+
+typedef struct {
+    int c, hw;
+    int residual_b;          /* second IN of a residual block: output = block input + IN */
+    int g_t, b_t, rm_t, rv_t;
+    float *gamma, *beta, *dgamma, *dbeta, *rmean, *rvar;
+} in_layer;
+
+/* Activations of one G forward, kept for its backward. Layer j < n_in is
+ * conv j -> IN j -> ReLU (or + block input for residual_b); layer n_in is the
+ * final conv + tanh. */
+typedef struct {
+    float *in;               /* (N, 3+c_dim, S, S) image and tiled labels */
+    float **z, **a;          /* per layer j < n_in: conv output, layer output */
+    float **mean, **rstd;    /* (N, C_j) */
+    float *out;              /* (N, 3, S, S) tanh output */
+} g_tape;
+
+typedef struct {
+    float **z, **a;          /* per layer: pre-activation, LeakyReLU output */
+    float *src;              /* (N, 1, h, h) */
+    float *cls;              /* (N, cls_dim) */
+} d_tape;
+
+struct sg_model {
+    sg_model_config cfg;
+    sg_backend *be;
+    int c_dim, cls_dim, cap;   /* cap: batch capacity */
+    int n, ds;                 /* current batch size and dataset */
+
+    net_state g, d;
+    /* G: n_in conv+IN layers, then the final conv */
+    int g_n_in;
+    conv_layer *g_conv;        /* n_in + 1 */
+    in_layer *g_in;            /* n_in */
+    g_tape tape_a, tape_b;     /* G(x, c_trg) and G(x_fake, c_org) */
+    float *g_zfinal;           /* (N, 3, S, S) final conv output (scratch) */
+    float *g_buf[3];           /* gradient scratch, g_max floats each */
+    size_t g_max;
+
+    /* D: d_repeat convs, src head, cls head */
+    conv_layer *d_conv;        /* d_repeat */
+    conv_layer d_src, d_cls;
+    d_tape dt;
+    float **gp_h;              /* per layer: the GP chain's masked gradient (N, c_l, h_l) */
+    float *gp_u, *gp_du;       /* (N, 3, S, S) */
+    float *d_buf[2];           /* gradient scratch, d_max floats each */
+    size_t d_max;
+    float *ones;               /* (N, 1, h, h) */
+    float *d_dsrc, *d_dcls;    /* (N, 1, h, h), (N, cls_dim) */
+
+    /* batch */
+    float *x, *c_org, *c_trg, *alpha;   /* (N,3,S,S), (N,c_dim) x2, (N) */
+    float *x_hat;              /* (N,3,S,S) */
+    float *dx_fake, *dx_fake_d;  /* (N,3,S,S) gradients of x_fake from G(x_fake) and D */
+    float *gen_x, *gen_c;      /* generate()'s inputs, separate from the batch */
+    float *losses;             /* (L_COUNT) backend memory */
+
+    void **allocs;             /* every backend block above, for freeing */
+    int n_allocs, cap_allocs;
+};
+
+/* ---- config ------------------------------------------------------------------- */
+
+int sg_model_cls_dim(const sg_model_config *cfg)
+{
+    int s = 0;
+    for (int i = 0; i < cfg->n_datasets; i++) s += cfg->label_dim[i];
+    return s;
+}
+
+int sg_model_c_dim(const sg_model_config *cfg)
+{
+    return sg_model_cls_dim(cfg) + (cfg->n_datasets > 1 ? cfg->n_datasets : 0);
+}
+
+int sg_model_label_offset(const sg_model_config *cfg, int ds)
+{
+    int s = 0;
+    for (int i = 0; i < ds && i < cfg->n_datasets; i++) s += cfg->label_dim[i];
+    return s;
+}
+
+int sg_model_config_check(const sg_model_config *cfg, sg_err *err)
+{
+    if (cfg->n_datasets < 1 || cfg->n_datasets > SG_MAX_DATASETS)
+        return sg_errf(err, "model: %d datasets (1..%d allowed)", cfg->n_datasets, SG_MAX_DATASETS);
+    for (int i = 0; i < cfg->n_datasets; i++) {
+        if (cfg->label_dim[i] < 1 || cfg->label_dim[i] > 4096)
+            return sg_errf(err, "model: dataset %d has %d labels (1..4096 allowed)", i + 1, cfg->label_dim[i]);
+        if (cfg->one_hot[i] && cfg->label_dim[i] < 2)
+            return sg_errf(err, "model: one-hot dataset %d needs at least 2 classes", i + 1);
+    }
+    if (cfg->d_repeat < 1 || cfg->d_repeat > 12)
+        return sg_errf(err, "model: d_repeat %d (1..12 allowed)", cfg->d_repeat);
+    if (cfg->g_repeat < 0 || cfg->g_repeat > 64)
+        return sg_errf(err, "model: g_repeat %d (0..64 allowed)", cfg->g_repeat);
+    if (cfg->g_conv_dim < 1 || cfg->g_conv_dim > 4096 || cfg->d_conv_dim < 1 || cfg->d_conv_dim > 4096)
+        return sg_errf(err, "model: conv dims g %d, d %d (1..4096 allowed)", cfg->g_conv_dim, cfg->d_conv_dim);
+    if ((int64_t)cfg->d_conv_dim << (cfg->d_repeat - 1) > 65536)
+        return sg_errf(err, "model: D's last layer would have %lld channels",
+                       (long long)cfg->d_conv_dim << (cfg->d_repeat - 1));
+    int unit = 1 << cfg->d_repeat;
+    if (unit < 4) unit = 4;   /* G down-samples twice */
+    if (cfg->image_size < unit || cfg->image_size % unit != 0 || cfg->image_size > 4096)
+        return sg_errf(err, "model: image size %d must be a multiple of %d (2^d_repeat, and of 4) and at most 4096",
+                       cfg->image_size, unit);
+    if (cfg->batch < 1 || cfg->batch > 65536)
+        return sg_errf(err, "model: batch %d (1..65536 allowed)", cfg->batch);
+    if (!(cfg->beta1 >= 0 && cfg->beta1 < 1 && cfg->beta2 >= 0 && cfg->beta2 < 1))
+        return sg_errf(err, "model: Adam betas %g, %g must lie in [0, 1)", cfg->beta1, cfg->beta2);
+    if (!isfinite(cfg->lambda_cls) || !isfinite(cfg->lambda_rec) || !isfinite(cfg->lambda_gp))
+        return sg_errf(err, "model: loss weights must be finite");
+    return 0;
+}
+
+const sg_model_config *sg_model_get_config(const sg_model *m) { return &m->cfg; }
+
+/* ---- construction ------------------------------------------------------------- */
+
+static int add_conv(net_state *ns, conv_layer *L, const char *prefix, int transposed, int ci,
+                    int co, int k, int stride, int pad, int hin, int bias)
+{
+    char name[64];
+    L->transposed = transposed;
+    L->ci = ci; L->co = co; L->k = k; L->stride = stride; L->pad = pad; L->hin = hin;
+    L->hout = transposed ? (hin - 1) * stride - 2 * pad + k : (hin + 2 * pad - k) / stride + 1;
+    int64_t shape[4] = { transposed ? ci : co, transposed ? co : ci, k, k };
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if ((L->w_t = net_add(ns, name, 4, shape, SG_DTYPE_F32, 1)) < 0) return -1;
+    L->b_t = -1;
+    if (bias) {
+        int64_t bs[1] = { co };
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        if ((L->b_t = net_add(ns, name, 1, bs, SG_DTYPE_F32, 1)) < 0) return -1;
+    }
+    return 0;
+}
+
+static int add_in(net_state *ns, in_layer *L, const char *prefix, int c, int h, int residual_b)
+{
+    char name[64];
+    int64_t s[1] = { c }, none[1] = { 0 };
+    L->c = c; L->hw = h * h; L->residual_b = residual_b;
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if ((L->g_t = net_add(ns, name, 1, s, SG_DTYPE_F32, 1)) < 0) return -1;
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    if ((L->b_t = net_add(ns, name, 1, s, SG_DTYPE_F32, 1)) < 0) return -1;
+    snprintf(name, sizeof name, "%s.running_mean", prefix);
+    if ((L->rm_t = net_add(ns, name, 1, s, SG_DTYPE_F32, 0)) < 0) return -1;
+    snprintf(name, sizeof name, "%s.running_var", prefix);
+    if ((L->rv_t = net_add(ns, name, 1, s, SG_DTYPE_F32, 0)) < 0) return -1;
+    snprintf(name, sizeof name, "%s.num_batches_tracked", prefix);
+    if (net_add(ns, name, 0, none, SG_DTYPE_I64, 0) < 0) return -1;
+    return 0;
+}
+
+/* G as the reference builds it: main.0 conv7, main.1 IN, main.2 ReLU, two
+ * [conv4 s2, IN, ReLU] at 3..8, residual blocks at 9.., two [convT, IN, ReLU],
+ * final conv7, Tanh. */
+static int build_g(sg_model *m)
+{
+    const sg_model_config *cfg = &m->cfg;
+    net_state *ns = &m->g;
+    int R = cfg->g_repeat, S = cfg->image_size, cd = cfg->g_conv_dim;
+    m->g_n_in = 3 + 2 * R + 2;
+    m->g_conv = calloc(m->g_n_in + 1, sizeof *m->g_conv);
+    m->g_in = calloc(m->g_n_in, sizeof *m->g_in);
+    if (!m->g_conv || !m->g_in) return -1;
+    char p1[64], p2[64];
+    int j = 0, idx = 0, cur = cd, h = S;
+    if (add_conv(ns, &m->g_conv[j], "main.0", 0, 3 + m->c_dim, cd, 7, 1, 3, h, 0) ||
+        add_in(ns, &m->g_in[j], "main.1", cd, h, 0)) return -1;
+    j++; idx = 3;
+    for (int i = 0; i < 2; i++, j++, idx += 3) {
+        snprintf(p1, sizeof p1, "main.%d", idx);
+        snprintf(p2, sizeof p2, "main.%d", idx + 1);
+        if (add_conv(ns, &m->g_conv[j], p1, 0, cur, cur * 2, 4, 2, 1, h, 0) ||
+            add_in(ns, &m->g_in[j], p2, cur * 2, h / 2, 0)) return -1;
+        cur *= 2; h /= 2;
+    }
+    for (int r = 0; r < R; r++, idx++) {
+        for (int half = 0; half < 2; half++, j++) {
+            snprintf(p1, sizeof p1, "main.%d.main.%d", idx, half * 3);
+            snprintf(p2, sizeof p2, "main.%d.main.%d", idx, half * 3 + 1);
+            if (add_conv(ns, &m->g_conv[j], p1, 0, cur, cur, 3, 1, 1, h, 0) ||
+                add_in(ns, &m->g_in[j], p2, cur, h, half == 1)) return -1;
+        }
+    }
+    for (int i = 0; i < 2; i++, j++, idx += 3) {
+        snprintf(p1, sizeof p1, "main.%d", idx);
+        snprintf(p2, sizeof p2, "main.%d", idx + 1);
+        if (add_conv(ns, &m->g_conv[j], p1, 1, cur, cur / 2, 4, 2, 1, h, 0) ||
+            add_in(ns, &m->g_in[j], p2, cur / 2, h * 2, 0)) return -1;
+        cur /= 2; h *= 2;
+    }
+    snprintf(p1, sizeof p1, "main.%d", idx);
+    if (add_conv(ns, &m->g_conv[j], p1, 0, cur, 3, 7, 1, 3, h, 0)) return -1;
+    return 0;
+}
+
+static int build_d(sg_model *m)
+{
+    const sg_model_config *cfg = &m->cfg;
+    net_state *ns = &m->d;
+    int L = cfg->d_repeat, h = cfg->image_size, ci = 3, co = cfg->d_conv_dim;
+    m->d_conv = calloc(L, sizeof *m->d_conv);
+    if (!m->d_conv) return -1;
+    char p[64];
+    for (int l = 0; l < L; l++) {
+        snprintf(p, sizeof p, "main.%d", 2 * l);
+        if (add_conv(ns, &m->d_conv[l], p, 0, ci, co, 4, 2, 1, h, 1)) return -1;
+        ci = co; co *= 2; h /= 2;
+    }
+    if (add_conv(ns, &m->d_src, "conv1", 0, ci, 1, 3, 1, 1, h, 0) ||
+        add_conv(ns, &m->d_cls, "conv2", 0, ci, m->cls_dim, h, 1, 0, h, 0)) return -1;
+    return 0;
+}
+
+static size_t act_size(const conv_layer *L, int N, int input)
+{
+    return input ? (size_t)N * L->ci * L->hin * L->hin : (size_t)N * L->co * L->hout * L->hout;
+}
+
+/* One zeroed backend block, remembered for sg_model_free. */
+static float *balloc(sg_model *m, size_t nfloats)
+{
+    if (m->n_allocs == m->cap_allocs) {
+        int cap = m->cap_allocs ? m->cap_allocs * 2 : 64;
+        void **p = realloc(m->allocs, cap * sizeof *p);
+        if (!p) return NULL;
+        m->allocs = p; m->cap_allocs = cap;
+    }
+    float *b = m->be->ops->alloc(m->be, (nfloats ? nfloats : 1) * sizeof(float));
+    if (b) m->allocs[m->n_allocs++] = b;
+    return b;
+}
+
+static int carve_net(sg_model *m, net_state *ns)
+{
+    if (!(ns->params = balloc(m, ns->n_train)) || !(ns->grads = balloc(m, ns->n_train)) ||
+        !(ns->adam_m = balloc(m, ns->n_train)) || !(ns->adam_v = balloc(m, ns->n_train)) ||
+        !(ns->stats = balloc(m, ns->n_stats))) return -1;
+    ns->counters = calloc(ns->n_counters ? ns->n_counters : 1, sizeof *ns->counters);
+    return ns->counters ? 0 : -1;
+}
+
+static float *tensor_ptr(net_state *ns, int t) { return (ns->info[t].trainable ? ns->params : ns->stats) + ns->offset[t]; }
+static float *tensor_grad(net_state *ns, int t) { return ns->grads + ns->offset[t]; }
+
+static void point_conv(net_state *ns, conv_layer *L)
+{
+    L->w = tensor_ptr(ns, L->w_t); L->dw = tensor_grad(ns, L->w_t);
+    if (L->b_t >= 0) { L->b = tensor_ptr(ns, L->b_t); L->db = tensor_grad(ns, L->b_t); }
+}
+
+/* PyTorch's default init from counter-based draws: element i of the trainable
+ * block (state_dict order) is drawn from (seed, stream, i). Conv weights and
+ * biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = dim1 * k * k (dim 1 is
+ * Cout for ConvTranspose2d, as PyTorch computes it); IN weight 1, bias 0;
+ * running mean 0, var 1. */
+static int init_net(sg_model *m, net_state *ns, uint64_t seed, uint64_t stream, sg_err *err)
+{
+    float *host = malloc((ns->n_train ? ns->n_train : 1) * sizeof(float));
+    float *stats = malloc((ns->n_stats ? ns->n_stats : 1) * sizeof(float));
+    if (!host || !stats) { free(host); free(stats); return sg_errf(err, "model: out of memory"); }
+    int64_t last_fan_in = 1;
+    for (int t = 0; t < ns->n; t++) {
+        const sg_tensor_info *ti = &ns->info[t];
+        size_t off = ns->offset[t];
+        const char *leaf = strrchr(ti->name, '.');
+        leaf = leaf ? leaf + 1 : ti->name;
+        if (ti->dtype == SG_DTYPE_I64) continue;
+        if (ti->ndim == 4) {            /* conv weight */
+            last_fan_in = ti->shape[1] * ti->shape[2] * ti->shape[3];
+            float bound = (float)(1.0 / sqrt((double)last_fan_in));
+            for (size_t i = 0; i < ti->numel; i++)
+                host[off + i] = (2 * sg_randu(seed, stream, off + i) - 1) * bound;
+        } else if (!strcmp(leaf, "running_mean")) {
+            for (size_t i = 0; i < ti->numel; i++) stats[off + i] = 0;
+        } else if (!strcmp(leaf, "running_var")) {
+            for (size_t i = 0; i < ti->numel; i++) stats[off + i] = 1;
+        } else if (t > 0 && ns->info[t - 1].ndim == 4 && !strcmp(leaf, "bias")) {   /* conv bias */
+            float bound = (float)(1.0 / sqrt((double)last_fan_in));
+            for (size_t i = 0; i < ti->numel; i++)
+                host[off + i] = (2 * sg_randu(seed, stream, off + i) - 1) * bound;
+        } else {                        /* IN affine */
+            float v = !strcmp(leaf, "weight") ? 1.0f : 0.0f;
+            for (size_t i = 0; i < ti->numel; i++) host[off + i] = v;
+        }
+    }
+    m->be->ops->upload(m->be, ns->params, host, ns->n_train * sizeof(float));
+    m->be->ops->upload(m->be, ns->stats, stats, ns->n_stats * sizeof(float));
+    free(host); free(stats);
+    return 0;
+}
+
+static int alloc_g_tape(sg_model *m, g_tape *t)
+{
+    int N = m->cap, n = m->g_n_in;
+    t->z = calloc(n, sizeof *t->z); t->a = calloc(n, sizeof *t->a);
+    t->mean = calloc(n, sizeof *t->mean); t->rstd = calloc(n, sizeof *t->rstd);
+    if (!t->z || !t->a || !t->mean || !t->rstd) return -1;
+    if (!(t->in = balloc(m, act_size(&m->g_conv[0], N, 1)))) return -1;
+    for (int j = 0; j < n; j++) {
+        size_t s = act_size(&m->g_conv[j], N, 0);
+        if (!(t->z[j] = balloc(m, s)) || !(t->a[j] = balloc(m, s)) ||
+            !(t->mean[j] = balloc(m, (size_t)N * m->g_in[j].c)) ||
+            !(t->rstd[j] = balloc(m, (size_t)N * m->g_in[j].c))) return -1;
+    }
+    return (t->out = balloc(m, act_size(&m->g_conv[n], N, 0))) ? 0 : -1;
+}
+
+static void free_g_tape(g_tape *t) { free(t->z); free(t->a); free(t->mean); free(t->rstd); }
+
+static int alloc_buffers(sg_model *m)
+{
+    int N = m->cap, S = m->cfg.image_size, L = m->cfg.d_repeat;
+    size_t img = (size_t)N * 3 * S * S;
+    /* G */
+    if (alloc_g_tape(m, &m->tape_a) || alloc_g_tape(m, &m->tape_b)) return -1;
+    m->g_max = 0;
+    for (int j = 0; j <= m->g_n_in; j++) {
+        size_t a = act_size(&m->g_conv[j], N, 0), b = act_size(&m->g_conv[j], N, 1);
+        if (a > m->g_max) m->g_max = a;
+        if (b > m->g_max) m->g_max = b;
+    }
+    for (int i = 0; i < 3; i++) if (!(m->g_buf[i] = balloc(m, m->g_max))) return -1;
+    if (!(m->g_zfinal = balloc(m, img))) return -1;
+    /* D */
+    m->dt.z = calloc(L, sizeof *m->dt.z); m->dt.a = calloc(L, sizeof *m->dt.a);
+    m->gp_h = calloc(L, sizeof *m->gp_h);
+    if (!m->dt.z || !m->dt.a || !m->gp_h) return -1;
+    m->d_max = img;
+    for (int l = 0; l < L; l++) {
+        size_t s = act_size(&m->d_conv[l], N, 0);
+        if (s > m->d_max) m->d_max = s;
+        if (!(m->dt.z[l] = balloc(m, s)) || !(m->dt.a[l] = balloc(m, s)) || !(m->gp_h[l] = balloc(m, s))) return -1;
+    }
+    size_t nsrc = act_size(&m->d_src, N, 0);
+    if (!(m->dt.src = balloc(m, nsrc)) || !(m->dt.cls = balloc(m, (size_t)N * m->cls_dim)) ||
+        !(m->d_buf[0] = balloc(m, m->d_max)) || !(m->d_buf[1] = balloc(m, m->d_max)) ||
+        !(m->ones = balloc(m, nsrc)) || !(m->d_dsrc = balloc(m, nsrc)) ||
+        !(m->d_dcls = balloc(m, (size_t)N * m->cls_dim)) ||
+        !(m->gp_u = balloc(m, img)) || !(m->gp_du = balloc(m, img))) return -1;
+    m->be->ops->fill(m->be, m->ones, 1.0f, nsrc);
+    /* batch */
+    if (!(m->x = balloc(m, img)) || !(m->c_org = balloc(m, (size_t)N * m->c_dim)) ||
+        !(m->c_trg = balloc(m, (size_t)N * m->c_dim)) || !(m->alpha = balloc(m, N)) ||
+        !(m->x_hat = balloc(m, img)) || !(m->dx_fake = balloc(m, img)) ||
+        !(m->dx_fake_d = balloc(m, img)) || !(m->gen_x = balloc(m, img)) ||
+        !(m->gen_c = balloc(m, (size_t)N * m->c_dim)) || !(m->losses = balloc(m, L_COUNT))) return -1;
+    return 0;
+}
+
+static void free_net(net_state *ns) { free(ns->info); free(ns->offset); free(ns->counter_index); free(ns->counters); }
+
+void sg_model_free(sg_model *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->n_allocs; i++) m->be->ops->free(m->be, m->allocs[i]);
+    free(m->allocs);
+    free_net(&m->g); free_net(&m->d);
+    free(m->g_conv); free(m->g_in); free(m->d_conv);
+    free_g_tape(&m->tape_a); free_g_tape(&m->tape_b);
+    free(m->dt.z); free(m->dt.a); free(m->gp_h);
+    free(m);
+}
+
+int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
+                    uint64_t init_seed, sg_err *err)
+{
+    *out = NULL;
+    if (sg_model_config_check(cfg, err)) return -1;
+    sg_model *m = calloc(1, sizeof *m);
+    if (!m) return sg_errf(err, "model: out of memory");
+    m->cfg = *cfg;
+    m->be = be;
+    m->c_dim = sg_model_c_dim(cfg);
+    m->cls_dim = sg_model_cls_dim(cfg);
+    m->cap = cfg->batch;
+    if (build_g(m) || build_d(m)) { sg_model_free(m); return sg_errf(err, "model: out of memory"); }
+    if (carve_net(m, &m->g) || carve_net(m, &m->d) || alloc_buffers(m)) {
+        sg_model_free(m);
+        sg_err be_err;
+        if (be->ops->sync(be, &be_err)) return sg_errf(err, "model: %s", be_err.msg);
+        return sg_errf(err, "model: out of memory");
+    }
+    for (int j = 0; j <= m->g_n_in; j++) point_conv(&m->g, &m->g_conv[j]);
+    for (int j = 0; j < m->g_n_in; j++) {
+        in_layer *L = &m->g_in[j];
+        L->gamma = tensor_ptr(&m->g, L->g_t); L->dgamma = tensor_grad(&m->g, L->g_t);
+        L->beta = tensor_ptr(&m->g, L->b_t); L->dbeta = tensor_grad(&m->g, L->b_t);
+        L->rmean = tensor_ptr(&m->g, L->rm_t); L->rvar = tensor_ptr(&m->g, L->rv_t);
+    }
+    for (int l = 0; l < cfg->d_repeat; l++) point_conv(&m->d, &m->d_conv[l]);
+    point_conv(&m->d, &m->d_src);
+    point_conv(&m->d, &m->d_cls);
+    if (init_net(m, &m->g, init_seed, SG_STREAM_INIT_G, err) ||
+        init_net(m, &m->d, init_seed, SG_STREAM_INIT_D, err)) { sg_model_free(m); return -1; }
+    if (be->ops->sync(be, err)) { sg_model_free(m); return sg_err_prefix(err, "model"); }
+    *out = m;
+    return 0;
+}
+
+/* ---- tensors and optimizer state ------------------------------------------------------ */
+
+static net_state *net_of(sg_model *m, sg_net net) { return net == SG_NET_G ? &m->g : &m->d; }
+
+int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list)
+{
+    const net_state *ns = net == SG_NET_G ? &m->g : &m->d;
+    *list = ns->info;
+    return ns->n;
+}
+
+int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err)
+{
+    net_state *ns = net_of(m, net);
+    if (i < 0 || i >= ns->n) return sg_errf(err, "model: tensor index %d out of range (0..%d)", i, ns->n - 1);
+    if (ns->info[i].dtype == SG_DTYPE_I64) {
+        memcpy(host, &ns->counters[ns->counter_index[i]], sizeof(int64_t));
+        return 0;
+    }
+    m->be->ops->download(m->be, host, tensor_ptr(ns, i), ns->info[i].numel * sizeof(float));
+    return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: reading %s", ns->info[i].name) : 0;
+}
+
+int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err *err)
+{
+    net_state *ns = net_of(m, net);
+    if (i < 0 || i >= ns->n) return sg_errf(err, "model: tensor index %d out of range (0..%d)", i, ns->n - 1);
+    if (ns->info[i].dtype == SG_DTYPE_I64) {
+        memcpy(&ns->counters[ns->counter_index[i]], host, sizeof(int64_t));
+        return 0;
+    }
+    m->be->ops->upload(m->be, tensor_ptr(ns, i), host, ns->info[i].numel * sizeof(float));
+    return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: writing %s", ns->info[i].name) : 0;
+}
+
+size_t sg_model_trainable_count(const sg_model *m, sg_net net)
+{
+    return net == SG_NET_G ? m->g.n_train : m->d.n_train;
+}
+
+int sg_model_get_adam(sg_model *m, sg_net net, float *m1, float *m2, int64_t *step, sg_err *err)
+{
+    net_state *ns = net_of(m, net);
+    m->be->ops->download(m->be, m1, ns->adam_m, ns->n_train * sizeof(float));
+    m->be->ops->download(m->be, m2, ns->adam_v, ns->n_train * sizeof(float));
+    *step = ns->step;
+    return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: reading Adam state") : 0;
+}
+
+int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2, int64_t step, sg_err *err)
+{
+    if (step < 0) return sg_errf(err, "model: negative Adam step %lld", (long long)step);
+    net_state *ns = net_of(m, net);
+    m->be->ops->upload(m->be, ns->adam_m, m1, ns->n_train * sizeof(float));
+    m->be->ops->upload(m->be, ns->adam_v, m2, ns->n_train * sizeof(float));
+    ns->step = step;
+    return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: writing Adam state") : 0;
+}
+
+/* ---- G -------------------------------------------------------------------------------------- */
+
+static void conv_fwd(sg_backend *be, const conv_layer *L, float *y, const float *x, int N)
+{
+    if (L->transposed)
+        be->ops->conv2d_backward_data(be, y, x, L->w, N, L->co, L->hout, L->hout, L->ci, L->k, L->stride, L->pad);
+    else
+        be->ops->conv2d_forward(be, y, x, L->w, L->b, N, L->ci, L->hin, L->hin, L->co, L->k, L->stride, L->pad);
+}
+
+/* Weight (and bias) gradient from the layer's input x and output gradient dy;
+ * dx (input gradient) if non-NULL. */
+static void conv_bwd(sg_backend *be, const conv_layer *L, float *dx, const float *dy, const float *x,
+                     int N, int weight_grads)
+{
+    if (L->transposed) {
+        if (weight_grads)
+            be->ops->conv2d_backward_filter(be, L->dw, NULL, dy, x, N, L->co, L->hout, L->hout, L->ci, L->k, L->stride, L->pad);
+        if (dx)
+            be->ops->conv2d_forward(be, dx, dy, L->w, NULL, N, L->co, L->hout, L->hout, L->ci, L->k, L->stride, L->pad);
+    } else {
+        if (weight_grads)
+            be->ops->conv2d_backward_filter(be, L->dw, L->db, x, dy, N, L->ci, L->hin, L->hin, L->co, L->k, L->stride, L->pad);
+        if (dx)
+            be->ops->conv2d_backward_data(be, dx, dy, L->w, N, L->ci, L->hin, L->hin, L->co, L->k, L->stride, L->pad);
+    }
+}
+
+/* t->out = G(x, c) for N images; train: update the running statistics. */
+static void g_forward(sg_model *m, g_tape *t, const float *x, const float *c, int N, int train)
+{
+    sg_backend *be = m->be;
+    int S = m->cfg.image_size, n = m->g_n_in;
+    be->ops->concat_labels(be, t->in, x, c, N, 3, m->c_dim, S * S);
+    for (int j = 0; j < n; j++) {
+        const conv_layer *C = &m->g_conv[j];
+        const in_layer *I = &m->g_in[j];
+        conv_fwd(be, C, t->z[j], j ? t->a[j - 1] : t->in, N);
+        be->ops->instnorm_forward(be, t->a[j], t->mean[j], t->rstd[j], t->z[j], I->gamma, I->beta,
+                                  train ? I->rmean : NULL, train ? I->rvar : NULL,
+                                  N, I->c, I->hw, IN_EPS, IN_MOMENTUM);
+        size_t sz = (size_t)N * I->c * I->hw;
+        if (I->residual_b) be->ops->add(be, t->a[j], t->a[j], t->a[j - 2], sz);   /* block input + main */
+        else be->ops->relu_forward(be, t->a[j], t->a[j], sz);
+    }
+    conv_fwd(be, &m->g_conv[n], m->g_zfinal, t->a[n - 1], N);
+    be->ops->tanh_forward(be, t->out, m->g_zfinal, (size_t)N * 3 * S * S);
+}
+
+/* Backward of G from d_out (N,3,S,S): weight gradients +=; dx (N,3,S,S) the
+ * gradient w.r.t. the image input if non-NULL. Three scratch buffers: the
+ * current gradient, the IN backward's output, and inside a residual block the
+ * gradient of the block's output, kept for the skip path. */
+static void g_backward(sg_model *m, g_tape *t, const float *d_out, float *dx, int N)
+{
+    sg_backend *be = m->be;
+    int S = m->cfg.image_size, n = m->g_n_in;
+    float *cur = m->g_buf[0], *skip = NULL;
+    be->ops->tanh_backward(be, m->g_buf[1], d_out, t->out, (size_t)N * 3 * S * S);
+    conv_bwd(be, &m->g_conv[n], cur, m->g_buf[1], t->a[n - 1], N, 1);
+    for (int j = n - 1; j >= 0; j--) {
+        const conv_layer *C = &m->g_conv[j];
+        const in_layer *I = &m->g_in[j];
+        /* cur = dL/d a[j] */
+        if (I->residual_b) skip = cur;   /* a[j] = block input + IN(z[j]) */
+        else be->ops->relu_backward(be, cur, cur, t->a[j], (size_t)N * I->c * I->hw);
+        float *dz = NULL, *din = cur;
+        for (int i = 0; i < 3; i++) if (m->g_buf[i] != cur && m->g_buf[i] != skip) { dz = m->g_buf[i]; break; }
+        if (I->residual_b)
+            for (int i = 0; i < 3; i++) if (m->g_buf[i] != cur && m->g_buf[i] != dz) din = m->g_buf[i];
+        be->ops->instnorm_backward(be, dz, I->dgamma, I->dbeta, cur, t->z[j], t->mean[j], t->rstd[j],
+                                   I->gamma, N, I->c, I->hw);
+        const float *xin = j ? t->a[j - 1] : t->in;
+        if (j == 0) {
+            conv_bwd(be, C, dx ? din : NULL, dz, xin, N, 1);
+            if (dx) be->ops->channel_slice(be, dx, din, N, 3 + m->c_dim, 0, 3, S * S);
+            break;
+        }
+        conv_bwd(be, C, din, dz, xin, N, 1);
+        if (!I->residual_b && skip) {    /* first conv of a block: add the skip path */
+            be->ops->add(be, din, din, skip, act_size(C, N, 1));
+            skip = NULL;
+        }
+        cur = din;
+    }
+}
+
+/* ---- D -------------------------------------------------------------------------------------- */
+
+/* D's trunk on x (N,3,S,S); heads if asked. */
+static void d_forward(sg_model *m, const float *x, int N, int src, int cls)
+{
+    sg_backend *be = m->be;
+    int L = m->cfg.d_repeat;
+    for (int l = 0; l < L; l++) {
+        const conv_layer *C = &m->d_conv[l];
+        conv_fwd(be, C, m->dt.z[l], l ? m->dt.a[l - 1] : x, N);
+        be->ops->leaky_relu_forward(be, m->dt.a[l], m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
+    }
+    if (src) conv_fwd(be, &m->d_src, m->dt.src, m->dt.a[L - 1], N);
+    if (cls) conv_fwd(be, &m->d_cls, m->dt.cls, m->dt.a[L - 1], N);
+}
+
+/* Backward of D from the heads' gradients (either may be NULL): weight
+ * gradients += if weight_grads; dx (N,3,S,S) if non-NULL. */
+static void d_backward(sg_model *m, const float *x, const float *d_src, const float *d_cls,
+                       int weight_grads, float *dx, int N)
+{
+    sg_backend *be = m->be;
+    int L = m->cfg.d_repeat;
+    float *cur = m->d_buf[0], *other = m->d_buf[1];
+    const float *top = m->dt.a[L - 1];
+    size_t ntop = act_size(&m->d_src, N, 1);
+    if (d_src) conv_bwd(be, &m->d_src, cur, d_src, top, N, weight_grads);
+    if (d_cls) {
+        conv_bwd(be, &m->d_cls, d_src ? other : cur, d_cls, top, N, weight_grads);
+        if (d_src) be->ops->add(be, cur, cur, other, ntop);
+    }
+    for (int l = L - 1; l >= 0; l--) {
+        const conv_layer *C = &m->d_conv[l];
+        be->ops->leaky_relu_backward(be, cur, cur, m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
+        float *din = l ? other : dx;
+        conv_bwd(be, C, din, cur, l ? m->dt.a[l - 1] : x, N, weight_grads);
+        if (!l) break;
+        other = cur; cur = din;
+    }
+}
+
+/* The gradient penalty on x_hat and its weight gradients (DESIGN.md): D's
+ * trunk must have run on x_hat (masks in dt.z). */
+static void d_gradient_penalty(sg_model *m, int N)
+{
+    sg_backend *be = m->be;
+    const sg_backend_ops *o = be->ops;
+    int L = m->cfg.d_repeat, S = m->cfg.image_size;
+    const conv_layer *H = &m->d_src;
+    float *scratch = m->d_buf[0];
+    /* u = dD_src/dx_hat: g = conv^T_src(ones), then per layer mask and conv^T */
+    o->conv2d_backward_data(be, scratch, m->ones, H->w, N, H->ci, H->hin, H->hin, 1, H->k, H->stride, H->pad);
+    for (int l = L - 1; l >= 0; l--) {
+        const conv_layer *C = &m->d_conv[l];
+        o->leaky_relu_backward(be, m->gp_h[l], scratch, m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
+        o->conv2d_backward_data(be, l ? scratch : m->gp_u, m->gp_h[l], C->w, N, C->ci, C->hin, C->hin,
+                                C->co, C->k, C->stride, C->pad);
+    }
+    size_t per = (size_t)3 * S * S;
+    o->gp_loss(be, m->losses + L_D_GP, m->gp_du, m->gp_u, N, per, m->cfg.lambda_gp);
+    /* its backward, bottom up */
+    const float *delta = m->gp_du;
+    float *bufs[2] = { m->d_buf[0], m->d_buf[1] };
+    for (int l = 0; l < L; l++) {
+        const conv_layer *C = &m->d_conv[l];
+        o->conv2d_backward_filter(be, C->dw, NULL, delta, m->gp_h[l], N, C->ci, C->hin, C->hin,
+                                  C->co, C->k, C->stride, C->pad);
+        float *next = bufs[l & 1];
+        o->conv2d_forward(be, next, delta, C->w, NULL, N, C->ci, C->hin, C->hin, C->co, C->k, C->stride, C->pad);
+        o->leaky_relu_backward(be, next, next, m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
+        delta = next;
+    }
+    o->conv2d_backward_filter(be, H->dw, NULL, delta, m->ones, N, H->ci, H->hin, H->hin, 1, H->k, H->stride, H->pad);
+}
+
+/* Classification loss on D's cls output (dt.cls) for the current dataset. */
+static void cls_loss(sg_model *m, float *loss, float *grad, const float *labels, int N)
+{
+    int ds = m->ds, off = sg_model_label_offset(&m->cfg, ds), C = m->cfg.label_dim[ds];
+    if (grad) m->be->ops->memzero(m->be, grad, (size_t)N * m->cls_dim * sizeof(float));
+    if (m->cfg.one_hot[ds])
+        m->be->ops->softmax_ce_loss(m->be, loss, grad, m->dt.cls, m->cls_dim, off, labels, m->c_dim, off,
+                                    N, C, m->cfg.lambda_cls);
+    else
+        m->be->ops->bce_logits_loss(m->be, loss, grad, m->dt.cls, m->cls_dim, off, labels, m->c_dim, off,
+                                    N, C, m->cfg.lambda_cls);
+}
+
+/* ---- steps -------------------------------------------------------------------------------------- */
+
+int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                       const float *c_trg, const float *alpha, sg_err *err)
+{
+    if (ds < 0 || ds >= m->cfg.n_datasets)
+        return sg_errf(err, "model: dataset %d out of range (0..%d)", ds, m->cfg.n_datasets - 1);
+    if (n < 1 || n > m->cap) return sg_errf(err, "model: batch of %d images (1..%d allowed)", n, m->cap);
+    size_t S = m->cfg.image_size;
+    sg_backend *be = m->be;
+    be->ops->upload(be, m->x, x, n * 3 * S * S * sizeof(float));
+    be->ops->upload(be, m->c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
+    be->ops->upload(be, m->c_trg, c_trg, (size_t)n * m->c_dim * sizeof(float));
+    be->ops->upload(be, m->alpha, alpha, n * sizeof(float));
+    m->n = n;
+    m->ds = ds;
+    return be->ops->sync(be, err) ? sg_err_prefix(err, "model: uploading the batch") : 0;
+}
+
+static void adam_step(sg_model *m, net_state *ns, float lr)
+{
+    ns->step++;
+    m->be->ops->adam(m->be, ns->params, ns->grads, ns->adam_m, ns->adam_v, ns->n_train, lr,
+                     m->cfg.beta1, m->cfg.beta2, ADAM_EPS, ns->step);
+}
+
+int sg_model_d_step(sg_model *m, float lr, sg_err *err)
+{
+    if (m->n < 1) return sg_errf(err, "model: d_step before set_batch");
+    sg_backend *be = m->be;
+    const sg_backend_ops *o = be->ops;
+    int N = m->n, S = m->cfg.image_size;
+    size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, img = (size_t)N * 3 * S * S;
+    o->memzero(be, m->d.grads, m->d.n_train * sizeof(float));
+    /* real: -mean(src) + lambda_cls * cls(labels of the real images) */
+    d_forward(m, m->x, N, 1, 1);
+    o->mean_loss(be, m->losses + L_D_REAL, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
+    cls_loss(m, m->losses + L_D_CLS, m->d_dcls, m->c_org, N);
+    d_backward(m, m->x, m->d_dsrc, m->d_dcls, 1, NULL, N);
+    /* fake: mean(src) on G(x, c_trg), G in training mode */
+    g_forward(m, &m->tape_a, m->x, m->c_trg, N, 1);
+    d_forward(m, m->tape_a.out, N, 1, 0);
+    o->mean_loss(be, m->losses + L_D_FAKE, m->d_dsrc, m->dt.src, nsrc, 1.0f, 1.0f);
+    d_backward(m, m->tape_a.out, m->d_dsrc, NULL, 1, NULL, N);
+    /* gradient penalty on x_hat = alpha x + (1 - alpha) x_fake */
+    o->lerp_images(be, m->x_hat, m->x, m->tape_a.out, m->alpha, N, img / N);
+    d_forward(m, m->x_hat, N, 0, 0);
+    d_gradient_penalty(m, N);
+    adam_step(m, &m->d, lr);
+    return 0;
+}
+
+int sg_model_g_step(sg_model *m, float lr, sg_err *err)
+{
+    if (m->n < 1) return sg_errf(err, "model: g_step before set_batch");
+    sg_backend *be = m->be;
+    const sg_backend_ops *o = be->ops;
+    int N = m->n, S = m->cfg.image_size;
+    size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, img = (size_t)N * 3 * S * S;
+    o->memzero(be, m->g.grads, m->g.n_train * sizeof(float));
+    g_forward(m, &m->tape_a, m->x, m->c_trg, N, 1);
+    d_forward(m, m->tape_a.out, N, 1, 1);
+    o->mean_loss(be, m->losses + L_G_FAKE, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
+    cls_loss(m, m->losses + L_G_CLS, m->d_dcls, m->c_trg, N);
+    g_forward(m, &m->tape_b, m->tape_a.out, m->c_org, N, 1);
+    o->l1_loss(be, m->losses + L_G_REC, m->dx_fake, m->tape_b.out, m->x, img, m->cfg.lambda_rec);
+    /* reconstruction: back through G(x_fake, c_org) to x_fake (dx_fake_d as scratch d_out) */
+    o->copy(be, m->dx_fake_d, m->dx_fake, img * sizeof(float));
+    g_backward(m, &m->tape_b, m->dx_fake_d, m->dx_fake, N);
+    /* adversarial + classification: back through D (no D update) to x_fake */
+    d_backward(m, m->tape_a.out, m->d_dsrc, m->d_dcls, 0, m->dx_fake_d, N);
+    o->add(be, m->dx_fake, m->dx_fake, m->dx_fake_d, img);
+    g_backward(m, &m->tape_a, m->dx_fake, NULL, N);
+    adam_step(m, &m->g, lr);
+    return 0;
+}
+
+int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err)
+{
+    float l[L_COUNT];
+    m->be->ops->download(m->be, l, m->losses, sizeof l);
+    if (m->be->ops->sync(m->be, err)) return sg_err_prefix(err, "model");
+    out->d_loss_real = l[L_D_REAL]; out->d_loss_fake = l[L_D_FAKE];
+    out->d_loss_cls = l[L_D_CLS]; out->d_loss_gp = l[L_D_GP];
+    out->g_loss_fake = l[L_G_FAKE]; out->g_loss_rec = l[L_G_REC]; out->g_loss_cls = l[L_G_CLS];
+    return 0;
+}
+
+int sg_model_all_finite(sg_model *m, int *finite, sg_err *err)
+{
+    net_state *nets[2] = { &m->g, &m->d };
+    *finite = 1;
+    for (int i = 0; i < 2 && *finite; i++) {
+        const float *bufs[3] = { nets[i]->params, nets[i]->adam_m, nets[i]->adam_v };
+        for (int k = 0; k < 3; k++) {
+            int r = m->be->ops->all_finite(m->be, bufs[k], nets[i]->n_train);
+            if (r < 0) { m->be->ops->sync(m->be, err); return sg_err_prefix(err, "model: finiteness check"); }
+            if (!r) { *finite = 0; break; }
+        }
+    }
+    return 0;
+}
+
+int sg_model_generate(sg_model *m, int n, const float *x, const float *c, float *y, sg_err *err)
+{
+    sg_backend *be = m->be;
+    size_t S = m->cfg.image_size, img = 3 * S * S;
+    for (int i0 = 0; i0 < n; i0 += m->cap) {
+        int k = n - i0 < m->cap ? n - i0 : m->cap;
+        be->ops->upload(be, m->gen_x, x + (size_t)i0 * img, k * img * sizeof(float));
+        be->ops->upload(be, m->gen_c, c + (size_t)i0 * m->c_dim, (size_t)k * m->c_dim * sizeof(float));
+        g_forward(m, &m->tape_a, m->gen_x, m->gen_c, k, 0);
+        be->ops->download(be, y + (size_t)i0 * img, m->tape_a.out, k * img * sizeof(float));
+        if (be->ops->sync(be, err)) return sg_err_prefix(err, "model: generating");
+    }
+    return 0;
+}
+
+int sg_model_get_grad(sg_model *m, sg_net net, int i, float *host, sg_err *err)
+{
+    net_state *ns = net_of(m, net);
+    if (i < 0 || i >= ns->n || !ns->info[i].trainable)
+        return sg_errf(err, "model: tensor %d has no gradient", i);
+    m->be->ops->download(m->be, host, tensor_grad(ns, i), ns->info[i].numel * sizeof(float));
+    return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: reading a gradient") : 0;
+}

@@ -1,0 +1,226 @@
+/* The model (lib/model.c on the CPU backend) against PyTorch: one D step and
+ * one G step on the golden files made by tests/golden/stargan_ref.py (the
+ * reference architecture and solver in torch 1.13, float32). Compares every
+ * loss term, every gradient, the weights after Adam and the running statistics;
+ * prints the worst element of each comparison on failure and a summary of the
+ * worst relative error per kind. */
+#include "backend.h"
+#include "check.h"
+#include "model.h"
+#include "safetensors.h"
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef GOLDEN_DIR
+#define GOLDEN_DIR "tests/golden"
+#endif
+
+static double worst_rel[4];   /* losses, gradients, weights after, running stats */
+static const char *kind_name[4] = { "losses", "gradients", "Adam update", "running stats" };
+
+static float *read_tensor(sg_st_file *f, const char *name, size_t want_numel)
+{
+    long i = sg_st_find(f, name);
+    if (i < 0) { CHECK(0, "golden file lacks %s", name); return NULL; }
+    sg_st_tensor *t = &f->tensors[i];
+    if (want_numel && t->numel != want_numel) {
+        CHECK(0, "%s: %llu elements in the golden file, model has %zu", name,
+              (unsigned long long)t->numel, want_numel);
+        return NULL;
+    }
+    void *buf = malloc(t->end - t->begin + 8);
+    sg_err err;
+    if (sg_st_read(f, i, buf, t->end - t->begin, &err)) { CHECK(0, "%s", err.msg); free(buf); return NULL; }
+    return buf;
+}
+
+static long meta_int(sg_st_file *f, const char *key)
+{
+    const char *v = sg_st_meta(f, key);
+    return v ? strtol(v, NULL, 10) : -1;
+}
+
+/* Compares got with want: |got - want| <= rtol*|want| + atol, atol relative to
+ * the tensor's largest magnitude (float32 sums cancel down to that scale). */
+static void compare(int kind, const char *what, const float *got, const float *want, size_t n,
+                    double rtol, double atol_rel)
+{
+    double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), maxabs = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = got[i]; b[i] = want[i];
+        if (fabs(b[i]) > maxabs) maxabs = fabs(b[i]);
+    }
+    double atol = atol_rel * maxabs;
+    if (atol < 1e-12) atol = 1e-12;
+    for (size_t i = 0; i < n; i++) {
+        double r = fabs(a[i] - b[i]) / (fabs(b[i]) + atol / rtol);
+        if (r > worst) worst = r;
+    }
+    if (worst > worst_rel[kind]) worst_rel[kind] = worst;
+    CHECK_CLOSE(what, a, b, (long)n, rtol, atol);
+    free(a); free(b);
+}
+
+static void run_case(const char *path)
+{
+    sg_err err;
+    sg_st_file *f;
+    if (sg_st_open(&f, path, &err)) { CHECK(0, "%s", err.msg); return; }
+    printf("case %s\n", path);
+
+    sg_model_config cfg = { 0 };
+    cfg.image_size = meta_int(f, "image_size");
+    cfg.g_conv_dim = meta_int(f, "g_conv_dim"); cfg.g_repeat = meta_int(f, "g_repeat");
+    cfg.d_conv_dim = meta_int(f, "d_conv_dim"); cfg.d_repeat = meta_int(f, "d_repeat");
+    cfg.batch = meta_int(f, "batch");
+    const char *ld = sg_st_meta(f, "label_dims"), *oh = sg_st_meta(f, "one_hot");
+    for (char *e; ld && *ld && cfg.n_datasets < SG_MAX_DATASETS; ld = *e ? e + 1 : e) {
+        cfg.label_dim[cfg.n_datasets] = strtol(ld, &e, 10);
+        cfg.one_hot[cfg.n_datasets] = strtol(oh, (char **)&oh, 10);
+        if (*oh == ',') oh++;
+        cfg.n_datasets++;
+    }
+    cfg.lambda_cls = strtof(sg_st_meta(f, "lambda_cls"), NULL);
+    cfg.lambda_rec = strtof(sg_st_meta(f, "lambda_rec"), NULL);
+    cfg.lambda_gp = strtof(sg_st_meta(f, "lambda_gp"), NULL);
+    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    float lr = strtof(sg_st_meta(f, "lr"), NULL);
+    int ds = meta_int(f, "dataset"), N = cfg.batch;
+    long adam_step = meta_int(f, "adam_step");
+
+    sg_backend *be = sg_backend_cpu_create(2, &err);
+    sg_model *m = NULL;
+    if (!be || sg_model_create(&m, &cfg, be, 7, &err)) {
+        CHECK(0, "creating the model: %s", err.msg);
+        sg_backend_destroy(be); sg_st_close(f);
+        return;
+    }
+
+    /* state_dicts: same names, order, shapes, dtypes as PyTorch's */
+    char name[128];
+    const sg_tensor_info *ti[2];
+    int nt[2];
+    for (int net = 0; net < 2; net++) {
+        nt[net] = sg_model_tensors(m, net, &ti[net]);
+        const char *pre = net == SG_NET_G ? "G" : "D";
+        int count = 0;
+        uint64_t last = 0;
+        for (size_t k = 0; k < f->n_tensors; k++) {
+            char p[8];
+            snprintf(p, sizeof p, "%s.init.", pre);
+            if (!strncmp(f->tensors[k].name, p, strlen(p))) count++;
+        }
+        CHECK(count == nt[net], "%s: %d tensors in PyTorch's state_dict, %d in the model", pre, count, nt[net]);
+        for (int i = 0; i < nt[net]; i++) {
+            snprintf(name, sizeof name, "%s.init.%s", pre, ti[net][i].name);
+            long k = sg_st_find(f, name);
+            if (k < 0) { CHECK(0, "model tensor %s not in PyTorch's state_dict", name); continue; }
+            sg_st_tensor *t = &f->tensors[k];
+            CHECK(t->begin >= last, "%s: out of PyTorch's order", name);
+            last = t->begin;
+            int same = t->ndim == ti[net][i].ndim && t->dtype == ti[net][i].dtype;
+            for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == ti[net][i].shape[d];
+            CHECK(same, "%s: shape or dtype differs from PyTorch's", name);
+            if (!same) continue;
+            void *buf = read_tensor(f, name, 0);
+            if (buf && sg_model_set_tensor(m, net, i, buf, &err)) CHECK(0, "%s", err.msg);
+            free(buf);
+        }
+    }
+    if (check_failed) goto out;
+
+    if (adam_step > 0) {
+        const char *mn[2] = { "G.adam_m", "D.adam_m" }, *vn[2] = { "G.adam_v", "D.adam_v" };
+        for (int net = 0; net < 2; net++) {
+            size_t n = sg_model_trainable_count(m, net);
+            float *m1 = read_tensor(f, mn[net], n), *m2 = read_tensor(f, vn[net], n);
+            if (m1 && m2 && sg_model_set_adam(m, net, m1, m2, adam_step, &err)) CHECK(0, "%s", err.msg);
+            free(m1); free(m2);
+        }
+    }
+
+    int c_dim = sg_model_c_dim(&cfg), S = cfg.image_size;
+    float *x = read_tensor(f, "x", (size_t)N * 3 * S * S), *c_org = read_tensor(f, "c_org", (size_t)N * c_dim);
+    float *c_trg = read_tensor(f, "c_trg", (size_t)N * c_dim), *alpha = read_tensor(f, "alpha", N);
+    if (!x || !c_org || !c_trg || !alpha) goto out_batch;
+    if (sg_model_set_batch(m, ds, N, x, c_org, c_trg, alpha, &err)) { CHECK(0, "%s", err.msg); goto out_batch; }
+
+    for (int net = SG_NET_D, pass = 0; pass < 2; pass++, net = SG_NET_G) {
+        const char *pre = net == SG_NET_G ? "G" : "D";
+        if ((net == SG_NET_D ? sg_model_d_step(m, lr, &err) : sg_model_g_step(m, lr, &err)) != 0) {
+            CHECK(0, "%s step: %s", pre, err.msg);
+            break;
+        }
+        sg_losses L;
+        if (sg_model_read_losses(m, &L, &err)) { CHECK(0, "%s", err.msg); break; }
+        float dl[4] = { L.d_loss_real, L.d_loss_fake, L.d_loss_cls, L.d_loss_gp };
+        float gl[3] = { L.g_loss_fake, L.g_loss_rec, L.g_loss_cls };
+        snprintf(name, sizeof name, "%s.loss", pre);
+        float *want = read_tensor(f, name, net == SG_NET_D ? 4 : 3);
+        if (want) {
+            const char *dn[4] = { "D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp" };
+            const char *gn[3] = { "G/loss_fake", "G/loss_rec", "G/loss_cls" };
+            for (int k = 0; k < (net == SG_NET_D ? 4 : 3); k++)
+                compare(0, net == SG_NET_D ? dn[k] : gn[k], net == SG_NET_D ? &dl[k] : &gl[k], &want[k], 1, 1e-4, 1e-6);
+        }
+        free(want);
+        for (int i = 0; i < nt[net]; i++) {
+            const sg_tensor_info *t = &ti[net][i];
+            size_t n = t->numel;
+            float *gw = NULL;
+            if (t->trainable) {
+                snprintf(name, sizeof name, "%s.grad.%s", pre, t->name);
+                float *g = malloc(n * sizeof *g);
+                gw = read_tensor(f, name, n);
+                if (gw && !sg_model_get_grad(m, net, i, g, &err)) compare(1, name, g, gw, n, 1e-4, 1e-4);
+                free(g);
+            }
+            /* the state after the step: the Adam update (after - before) for
+             * trainable tensors, the values for running stats and counters */
+            char init_name[128];
+            snprintf(name, sizeof name, "%s.after.%s", pre, t->name);
+            snprintf(init_name, sizeof init_name, "%s.init.%s", pre, t->name);
+            if (t->dtype == SG_DTYPE_I64) {
+                int64_t got, *w = (int64_t *)read_tensor(f, name, 1);
+                if (w && !sg_model_get_tensor(m, net, i, &got, &err))
+                    CHECK(got == *w, "%s: %lld, PyTorch %lld", name, (long long)got, (long long)*w);
+                free(w); free(gw);
+                continue;
+            }
+            float *got = malloc(n * sizeof *got), *w = read_tensor(f, name, n), *w0 = read_tensor(f, init_name, n);
+            if (w && w0 && !sg_model_get_tensor(m, net, i, got, &err)) {
+                if (t->trainable && gw) {
+                    /* At Adam's first step the update is ~lr*sign(grad): where
+                     * PyTorch's gradient is non-zero but within the gradient
+                     * tolerance of 0 (float noise decides the sign) the update
+                     * is not compared. Later steps are smooth in grad. */
+                    double gmax = 0;
+                    for (size_t k = 0; k < n; k++) if (fabs(gw[k]) > gmax) gmax = fabs(gw[k]);
+                    size_t skipped = 0;
+                    for (size_t k = 0; k < n; k++) {
+                        got[k] -= w0[k]; w[k] -= w0[k];
+                        if (adam_step == 0 && gw[k] != 0 && fabs(gw[k]) <= 1e-4 * gmax) { got[k] = w[k] = 0; skipped++; }
+                    }
+                    if (skipped) printf("%s: %zu of %zu updates with |grad| <= 1e-4*max not compared\n", name, skipped, n);
+                    compare(2, name, got, w, n, 1e-3, 1e-3);
+                } else compare(3, name, got, w, n, 1e-4, 1e-5);
+            }
+            free(got); free(w); free(w0); free(gw);
+        }
+    }
+out_batch:
+    free(x); free(c_org); free(c_trg); free(alpha);
+out:
+    sg_model_free(m);
+    sg_backend_destroy(be);
+    sg_st_close(f);
+}
+
+int main(void)
+{
+    run_case(GOLDEN_DIR "/stargan_single.safetensors");
+    run_case(GOLDEN_DIR "/stargan_multi.safetensors");
+    for (int k = 0; k < 4; k++)
+        printf("worst relative error (|d|/(|want|+atol/rtol)), %s: %.3g\n", kind_name[k], worst_rel[k]);
+    return check_done();
+}
