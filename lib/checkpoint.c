@@ -1,0 +1,597 @@
+#include "checkpoint.h"
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "fileio.h"
+#include "json.h"
+#include "safetensors.h"
+#include "strbuf.h"
+
+void sg_ckpt_info_free(sg_ckpt_info *info)
+{
+    if (!info) return;
+    if (info->label_names)
+        for (int i = 0; i < info->n_labels; i++) free(info->label_names[i]);
+    free(info->label_names);
+    info->label_names = NULL;
+    info->n_labels = 0;
+}
+
+int sg_ckpt_info_copy(sg_ckpt_info *dst, const sg_ckpt_info *src, sg_err *err)
+{
+    *dst = *src;
+    dst->label_names = calloc(src->n_labels ? src->n_labels : 1, sizeof(char *));
+    if (!dst->label_names) { dst->n_labels = 0; return sg_errf(err, "out of memory"); }
+    for (int i = 0; i < src->n_labels; i++)
+        if (!(dst->label_names[i] = strdup(src->label_names[i]))) {
+            sg_ckpt_info_free(dst);
+            return sg_errf(err, "out of memory");
+        }
+    return 0;
+}
+
+void sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const char *kind)
+{
+    if (kind) snprintf(out, n, "%s/ckpt/%06lld-%s.safetensors", run_dir, (long long)step, kind);
+    else snprintf(out, n, "%s/ckpt/%06lld", run_dir, (long long)step);
+}
+
+/* ---- metadata ---- */
+
+enum { META_MAX = 24 };
+typedef struct {
+    size_t n;
+    const char *keys[META_MAX];
+    char *values[META_MAX];
+} meta_list;
+
+static void meta_free(meta_list *ml)
+{
+    for (size_t i = 0; i < ml->n; i++) free(ml->values[i]);
+    ml->n = 0;
+}
+
+static int meta_addf(meta_list *ml, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int meta_addf(meta_list *ml, const char *key, const char *fmt, ...)
+{
+    sg_buf b = SG_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    sg_buf_vappendf(&b, fmt, ap);
+    va_end(ap);
+    char *s = sg_buf_take(&b, NULL);
+    if (!s) return -1;
+    ml->keys[ml->n] = key;
+    ml->values[ml->n++] = s;
+    return 0;
+}
+
+static int meta_build(meta_list *ml, const sg_ckpt_info *info, const char *net, int64_t step, sg_err *err)
+{
+    const sg_model_config *c = &info->model;
+    ml->n = 0;
+    int rc = 0;
+    rc |= meta_addf(ml, "format", "%s", SG_CKPT_FORMAT);
+    rc |= meta_addf(ml, "net", "%s", net);
+    rc |= meta_addf(ml, "step", "%lld", (long long)step);
+    rc |= meta_addf(ml, "image_size", "%d", c->image_size);
+    rc |= meta_addf(ml, "g_conv_dim", "%d", c->g_conv_dim);
+    rc |= meta_addf(ml, "g_repeat", "%d", c->g_repeat);
+    rc |= meta_addf(ml, "d_conv_dim", "%d", c->d_conv_dim);
+    rc |= meta_addf(ml, "d_repeat", "%d", c->d_repeat);
+    rc |= meta_addf(ml, "c_dim", "%d", sg_model_c_dim(c));
+    rc |= meta_addf(ml, "cls_dim", "%d", sg_model_cls_dim(c));
+    rc |= meta_addf(ml, "n_datasets", "%d", c->n_datasets);
+    rc |= meta_addf(ml, "crop", "%d", info->crop);
+    sg_buf b = SG_BUF_INIT, all = SG_BUF_INIT;
+    sg_buf_putc(&b, '[');
+    sg_buf_putc(&all, '[');
+    for (int ds = 0; ds < c->n_datasets; ds++) {
+        int off = sg_model_label_offset(c, ds);
+        if (ds) sg_buf_putc(&b, ',');
+        sg_buf_puts(&b, "{\"name\":");
+        json_buf_cstr(&b, info->dataset_names[ds]);
+        sg_buf_appendf(&b, ",\"label_kind\":\"%s\",\"offset\":%d,\"labels\":[",
+                       c->one_hot[ds] ? "one-hot" : "multi-hot", off);
+        for (int j = 0; j < c->label_dim[ds]; j++) {
+            if (j) sg_buf_putc(&b, ',');
+            json_buf_cstr(&b, info->label_names[off + j]);
+            if (off + j) sg_buf_putc(&all, ',');
+            json_buf_cstr(&all, info->label_names[off + j]);
+        }
+        sg_buf_puts(&b, "]}");
+    }
+    sg_buf_putc(&b, ']');
+    sg_buf_putc(&all, ']');
+    char *s = sg_buf_take(&b, NULL), *a = sg_buf_take(&all, NULL);
+    if (s) { ml->keys[ml->n] = "datasets"; ml->values[ml->n++] = s; } else rc = -1;
+    if (a) { ml->keys[ml->n] = "label_names"; ml->values[ml->n++] = a; } else rc = -1;
+    if (c->n_datasets > 1)
+        rc |= meta_addf(ml, "mask", "{\"offset\":%d,\"size\":%d}", sg_model_cls_dim(c), c->n_datasets);
+    else
+        rc |= meta_addf(ml, "mask", "null");
+    if (rc) { meta_free(ml); return sg_errf(err, "out of memory"); }
+    return 0;
+}
+
+static int meta_int(const sg_st_file *f, const char *key, long min, long max, long *out, sg_err *err)
+{
+    const char *v = sg_st_meta(f, key);
+    if (!v) return sg_errf(err, "%s: metadata lacks \"%s\" (not a stargan-c checkpoint?)", f->path, key);
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < min || x > max)
+        return sg_errf(err, "%s: metadata \"%s\": '%.40s' is not an integer in [%ld, %ld]", f->path, key, v, min, max);
+    *out = x;
+    return 0;
+}
+
+static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
+{
+    memset(info, 0, sizeof *info);
+    const char *fmt = sg_st_meta(f, "format");
+    if (!fmt) return sg_errf(err, "%s: metadata lacks \"format\" (not a stargan-c checkpoint?)", f->path);
+    if (strcmp(fmt, SG_CKPT_FORMAT))
+        return sg_errf(err, "%s: format \"%.60s\" is not supported (expected %s)", f->path, fmt, SG_CKPT_FORMAT);
+    sg_model_config *c = &info->model;
+    long v[8];
+    if (meta_int(f, "image_size", 1, 1 << 16, &v[0], err) || meta_int(f, "g_conv_dim", 1, 1 << 16, &v[1], err) ||
+        meta_int(f, "g_repeat", 0, 1024, &v[2], err) || meta_int(f, "d_conv_dim", 1, 1 << 16, &v[3], err) ||
+        meta_int(f, "d_repeat", 1, 30, &v[4], err) || meta_int(f, "n_datasets", 1, SG_MAX_DATASETS, &v[5], err) ||
+        meta_int(f, "step", 0, LONG_MAX, &v[6], err))
+        return -1;
+    c->image_size = (int)v[0];
+    c->g_conv_dim = (int)v[1];
+    c->g_repeat = (int)v[2];
+    c->d_conv_dim = (int)v[3];
+    c->d_repeat = (int)v[4];
+    c->n_datasets = (int)v[5];
+    info->step = v[6];
+    if (sg_st_meta(f, "crop")) {
+        if (meta_int(f, "crop", 0, 1 << 16, &v[7], err)) return -1;
+        info->crop = (int)v[7];
+    }
+    const char *ds_text = sg_st_meta(f, "datasets");
+    if (!ds_text) return sg_errf(err, "%s: metadata lacks \"datasets\"", f->path);
+    json_value *root = NULL;
+    sg_err e;
+    if (json_parse(ds_text, strlen(ds_text), NULL, &root, NULL, &e))
+        return sg_errf(err, "%s: metadata \"datasets\": %s", f->path, e.msg);
+    if (!json_is(root, JSON_ARRAY) || (int)root->n != c->n_datasets) {
+        json_free(root);
+        return sg_errf(err, "%s: metadata \"datasets\": expected an array of %d datasets", f->path, c->n_datasets);
+    }
+    int total = 0;
+    for (int ds = 0; ds < c->n_datasets; ds++) {
+        const json_value *d = root->items[ds], *labels;
+        const char *name, *kind;
+        if (json_get_str(d, "name", &name, &e) || json_get_str(d, "label_kind", &kind, &e) ||
+            json_get_array(d, "labels", &labels, &e)) {
+            sg_errf(err, "%s: metadata \"datasets\" entry %d: %s", f->path, ds, e.msg);
+            goto fail;
+        }
+        snprintf(info->dataset_names[ds], SG_CKPT_NAME_MAX, "%s", name);
+        if (!strcmp(kind, "one-hot")) c->one_hot[ds] = 1;
+        else if (strcmp(kind, "multi-hot")) {
+            sg_errf(err, "%s: metadata \"datasets\" entry %d: unknown label_kind \"%.40s\"", f->path, ds, kind);
+            goto fail;
+        }
+        if (labels->n < 1 || labels->n > 4096) {
+            sg_errf(err, "%s: metadata \"datasets\" entry %d: %zu labels", f->path, ds, labels->n);
+            goto fail;
+        }
+        c->label_dim[ds] = (int)labels->n;
+        total += (int)labels->n;
+    }
+    info->label_names = calloc(total, sizeof(char *));
+    if (!info->label_names) { sg_errf(err, "out of memory"); goto fail; }
+    info->n_labels = total;
+    for (int ds = 0, k = 0; ds < c->n_datasets; ds++) {
+        const json_value *labels = json_get(root->items[ds], "labels");
+        for (size_t j = 0; j < labels->n; j++, k++) {
+            const char *s = json_str(labels->items[j]);
+            if (!s) { sg_errf(err, "%s: metadata \"datasets\" entry %d: label %zu is not a string", f->path, ds, j); goto fail; }
+            if (!(info->label_names[k] = strdup(s))) { sg_errf(err, "out of memory"); goto fail; }
+        }
+    }
+    json_free(root);
+    long cdim;
+    if (meta_int(f, "c_dim", 1, 1 << 20, &cdim, err)) { sg_ckpt_info_free(info); return -1; }
+    if (cdim != sg_model_c_dim(c)) {
+        sg_ckpt_info_free(info);
+        return sg_errf(err, "%s: metadata: c_dim %ld does not match the datasets' %d labels", f->path, cdim, sg_model_c_dim(c));
+    }
+    return 0;
+fail:
+    json_free(root);
+    sg_ckpt_info_free(info);
+    return -1;
+}
+
+int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err)
+{
+    sg_st_file *f;
+    memset(info, 0, sizeof *info);
+    if (sg_st_open(&f, path, err)) return -1;
+    int rc = info_from_file(f, info, err);
+    sg_st_close(f);
+    return rc;
+}
+
+/* ---- one net ---- */
+
+static void shape_str(char *out, size_t n, const int64_t *shape, int ndim)
+{
+    size_t o = snprintf(out, n, "[");
+    for (int d = 0; d < ndim && o < n; d++) o += snprintf(out + o, n - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (o < n) snprintf(out + o, n - o, "]");
+}
+
+static const char *net_name(sg_net net) { return net == SG_NET_G ? "G" : "D"; }
+
+static size_t max_numel(const sg_tensor_info *t, int n)
+{
+    size_t mx = 1;
+    for (int i = 0; i < n; i++) if (t[i].numel > mx) mx = t[i].numel;
+    return mx;
+}
+
+int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info,
+                      int64_t step, sg_err *err)
+{
+    const sg_tensor_info *list;
+    int n = sg_model_tensors(m, net, &list);
+    if (n <= 0) return sg_errf(err, "%s: model has no tensors", path);
+    sg_st_spec *specs = calloc(n, sizeof *specs);
+    void *buf = malloc(max_numel(list, n) * 8);
+    meta_list ml = {0};
+    sg_st_writer *w = NULL;
+    if (!specs || !buf) { free(specs); free(buf); return sg_errf(err, "%s: out of memory", path); }
+    for (int i = 0; i < n; i++) {
+        specs[i].name = list[i].name;
+        specs[i].dtype = list[i].dtype == SG_DTYPE_I64 ? SG_ST_I64 : SG_ST_F32;
+        specs[i].ndim = list[i].ndim;
+        for (int d = 0; d < list[i].ndim; d++) specs[i].shape[d] = list[i].shape[d];
+    }
+    int rc = -1;
+    if (meta_build(&ml, info, net_name(net), step, err)) goto done;
+    if (sg_st_writer_begin(&w, path, specs, n, ml.keys, (const char *const *)ml.values, ml.n, err)) goto done;
+    for (int i = 0; i < n; i++) {
+        if (sg_model_get_tensor(m, net, i, buf, err)) { sg_err_prefix(err, "%s", path); goto done; }
+        if (sg_st_writer_put(w, buf, list[i].numel * sg_st_dtype_size(specs[i].dtype), err)) goto done;
+    }
+    rc = sg_st_writer_commit(w, err);
+    w = NULL;
+done:
+    sg_st_writer_abort(w);
+    meta_free(&ml);
+    free(specs);
+    free(buf);
+    return rc;
+}
+
+/* Checks that f holds exactly the tensors of list (by name, dtype, shape), with
+ * an optional name prefix; idx[i] receives the file index of list[i]. Only
+ * tensors with trainable_only set (when nonzero) are considered. */
+static int match_tensors(const sg_st_file *f, const sg_tensor_info *list, int n, const char *prefix,
+                         int trainable_only, long *idx, int *matched, sg_err *err)
+{
+    char name[256], s1[160], s2[160];
+    *matched = 0;
+    for (int i = 0; i < n; i++) {
+        idx[i] = -1;
+        if (trainable_only && !list[i].trainable) continue;
+        snprintf(name, sizeof name, "%s%s", prefix, list[i].name);
+        long k = sg_st_find(f, name);
+        if (k < 0) return sg_errf(err, "%s: missing tensor %s (a checkpoint of another model?)", f->path, name);
+        const sg_st_tensor *t = &f->tensors[k];
+        int want_dtype = list[i].dtype == SG_DTYPE_I64 ? SG_ST_I64 : SG_ST_F32;
+        if (t->dtype != want_dtype)
+            return sg_errf(err, "%s: tensor %s: dtype %s, expected %s", f->path, name, sg_st_dtype_name(t->dtype),
+                           sg_st_dtype_name(want_dtype));
+        int same = t->ndim == list[i].ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == list[i].shape[d];
+        if (!same) {
+            shape_str(s1, sizeof s1, t->shape, t->ndim);
+            shape_str(s2, sizeof s2, list[i].shape, list[i].ndim);
+            return sg_errf(err, "%s: tensor %s: shape %s, expected %s (the model configuration differs)",
+                           f->path, name, s1, s2);
+        }
+        idx[i] = k;
+        (*matched)++;
+    }
+    return 0;
+}
+
+int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
+{
+    const sg_tensor_info *list;
+    int n = sg_model_tensors(m, net, &list);
+    sg_st_file *f;
+    if (sg_st_open(&f, path, err)) return -1;
+    long *idx = calloc(n, sizeof *idx);
+    void *buf = malloc(max_numel(list, n) * 8);
+    int rc = -1, matched;
+    if (!idx || !buf) { sg_errf(err, "%s: out of memory", path); goto done; }
+    if (match_tensors(f, list, n, "", 0, idx, &matched, err)) goto done;
+    if ((size_t)matched != f->n_tensors) {
+        for (size_t k = 0; k < f->n_tensors; k++) {
+            int known = 0;
+            for (int i = 0; i < n && !known; i++) known = idx[i] == (long)k;
+            if (!known) { sg_errf(err, "%s: unexpected tensor %s (a checkpoint of another model?)", path, f->tensors[k].name); goto done; }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const sg_st_tensor *t = &f->tensors[idx[i]];
+        if (sg_st_read(f, (size_t)idx[i], buf, t->end - t->begin, err)) goto done;
+        if (sg_model_set_tensor(m, net, i, buf, err)) { sg_err_prefix(err, "%s", path); goto done; }
+    }
+    rc = 0;
+done:
+    free(idx);
+    free(buf);
+    sg_st_close(f);
+    return rc;
+}
+
+/* ---- optimizer state ---- */
+
+int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
+                        sg_err *err)
+{
+    const sg_tensor_info *lists[2];
+    int counts[2];
+    float *m1[2] = {0}, *m2[2] = {0};
+    int64_t steps[2];
+    sg_st_spec *specs = NULL;
+    char (*names)[SG_CKPT_NAME_MAX + 80] = NULL;
+    meta_list ml = {0};
+    sg_st_writer *w = NULL;
+    int rc = -1, ns = 0;
+    for (int net = 0; net < 2; net++) {
+        counts[net] = sg_model_tensors(m, (sg_net)net, &lists[net]);
+        size_t tc = sg_model_trainable_count(m, (sg_net)net);
+        m1[net] = malloc((tc ? tc : 1) * sizeof(float));
+        m2[net] = malloc((tc ? tc : 1) * sizeof(float));
+        if (!m1[net] || !m2[net]) { sg_errf(err, "%s: out of memory", path); goto done; }
+        if (sg_model_get_adam(m, (sg_net)net, m1[net], m2[net], &steps[net], err)) { sg_err_prefix(err, "%s", path); goto done; }
+    }
+    int total = 2 * (counts[0] + counts[1]) + 3;
+    specs = calloc(total, sizeof *specs);
+    names = calloc(total, sizeof *names);
+    if (!specs || !names) { sg_errf(err, "%s: out of memory", path); goto done; }
+    for (int net = 0; net < 2; net++)
+        for (int pass = 0; pass < 2; pass++) {
+            /* G.exp_avg.* then G.exp_avg_sq.*, each in state_dict order over trainable tensors. */
+            size_t off = 0;
+            for (int i = 0; i < counts[net]; i++) {
+                const sg_tensor_info *t = &lists[net][i];
+                if (!t->trainable) continue;
+                snprintf(names[ns], sizeof names[ns], "%s.%s.%s", net_name((sg_net)net),
+                         pass ? "exp_avg_sq" : "exp_avg", t->name);
+                specs[ns].name = names[ns];
+                specs[ns].dtype = SG_ST_F32;
+                specs[ns].ndim = t->ndim;
+                for (int d = 0; d < t->ndim; d++) specs[ns].shape[d] = t->shape[d];
+                specs[ns].data = (pass ? m2[net] : m1[net]) + off;
+                off += t->numel;
+                ns++;
+            }
+        }
+    int64_t iteration = step;
+    const char *scalar_names[3] = {"G.step", "D.step", "iteration"};
+    const int64_t *scalar_data[3] = {&steps[0], &steps[1], &iteration};
+    for (int k = 0; k < 3; k++, ns++) {
+        specs[ns].name = scalar_names[k];
+        specs[ns].dtype = SG_ST_I64;
+        specs[ns].ndim = 1;
+        specs[ns].shape[0] = 1;
+        specs[ns].data = scalar_data[k];
+    }
+    if (meta_build(&ml, info, "state", step, err)) goto done;
+    rc = sg_st_write(path, specs, ns, ml.keys, (const char *const *)ml.values, ml.n, err);
+done:
+    sg_st_writer_abort(w);
+    meta_free(&ml);
+    for (int net = 0; net < 2; net++) { free(m1[net]); free(m2[net]); }
+    free(specs);
+    free(names);
+    return rc;
+}
+
+static int read_i64(sg_st_file *f, const char *name, int64_t *out, sg_err *err)
+{
+    long k = sg_st_find(f, name);
+    if (k < 0) return sg_errf(err, "%s: missing tensor %s", f->path, name);
+    const sg_st_tensor *t = &f->tensors[k];
+    if (t->dtype != SG_ST_I64 || t->numel != 1)
+        return sg_errf(err, "%s: tensor %s: expected one I64 value", f->path, name);
+    return sg_st_read(f, (size_t)k, out, 8, err);
+}
+
+int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err)
+{
+    sg_st_file *f;
+    if (sg_st_open(&f, path, err)) return -1;
+    float *m1[2] = {0}, *m2[2] = {0};
+    long *idx[2][2] = {{0}};
+    int64_t steps[2], iteration;
+    int rc = -1, counts[2], used = 3;
+    const sg_tensor_info *lists[2];
+    char prefix[32];
+    /* Validate everything before changing the model. */
+    for (int net = 0; net < 2; net++) {
+        counts[net] = sg_model_tensors(m, (sg_net)net, &lists[net]);
+        size_t tc = sg_model_trainable_count(m, (sg_net)net);
+        m1[net] = malloc((tc ? tc : 1) * sizeof(float));
+        m2[net] = malloc((tc ? tc : 1) * sizeof(float));
+        for (int pass = 0; pass < 2; pass++) idx[net][pass] = calloc(counts[net], sizeof(long));
+        if (!m1[net] || !m2[net] || !idx[net][0] || !idx[net][1]) { sg_errf(err, "%s: out of memory", path); goto done; }
+        for (int pass = 0; pass < 2; pass++) {
+            int matched;
+            snprintf(prefix, sizeof prefix, "%s.%s.", net_name((sg_net)net), pass ? "exp_avg_sq" : "exp_avg");
+            if (match_tensors(f, lists[net], counts[net], prefix, 1, idx[net][pass], &matched, err)) goto done;
+            used += matched;
+        }
+    }
+    if ((size_t)used != f->n_tensors) {
+        sg_errf(err, "%s: %zu tensors, expected %d (a state file of another model?)", path, f->n_tensors, used);
+        goto done;
+    }
+    if (read_i64(f, "G.step", &steps[0], err) || read_i64(f, "D.step", &steps[1], err) ||
+        read_i64(f, "iteration", &iteration, err))
+        goto done;
+    if (steps[0] < 0 || steps[1] < 0 || iteration < 0) { sg_errf(err, "%s: negative step counter", path); goto done; }
+    for (int net = 0; net < 2; net++)
+        for (int pass = 0; pass < 2; pass++) {
+            size_t off = 0;
+            float *dst = pass ? m2[net] : m1[net];
+            for (int i = 0; i < counts[net]; i++) {
+                if (!lists[net][i].trainable) continue;
+                if (sg_st_read(f, (size_t)idx[net][pass][i], dst + off, lists[net][i].numel * 4, err)) goto done;
+                off += lists[net][i].numel;
+            }
+        }
+    for (int net = 0; net < 2; net++)
+        if (sg_model_set_adam(m, (sg_net)net, m1[net], m2[net], steps[net], err)) { sg_err_prefix(err, "%s", path); goto done; }
+    *step = iteration;
+    rc = 0;
+done:
+    for (int net = 0; net < 2; net++) {
+        free(m1[net]); free(m2[net]); free(idx[net][0]); free(idx[net][1]);
+    }
+    sg_st_close(f);
+    return rc;
+}
+
+/* ---- run directory ---- */
+
+int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step, sg_err *err)
+{
+    int finite = 0;
+    if (sg_model_all_finite(m, &finite, err)) return -1;
+    if (!finite)
+        return sg_errf(err, "not writing checkpoint %06lld: a parameter or Adam moment is not finite", (long long)step);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/ckpt", run_dir);
+    if (sg_mkdir_p(path, err)) return -1;
+    sg_ckpt_path(path, sizeof path, run_dir, step, "G");
+    if (sg_ckpt_write_net(m, SG_NET_G, path, info, step, err)) return -1;
+    sg_ckpt_path(path, sizeof path, run_dir, step, "D");
+    if (sg_ckpt_write_net(m, SG_NET_D, path, info, step, err)) return -1;
+    sg_ckpt_path(path, sizeof path, run_dir, step, "state");
+    if (sg_ckpt_write_state(m, path, info, step, err)) return -1;
+    char text[32];
+    int len = snprintf(text, sizeof text, "%06lld\n", (long long)step);
+    snprintf(path, sizeof path, "%s/latest", run_dir);
+    return sg_write_file_atomic(path, text, (size_t)len, err);
+}
+
+static int parse_step(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 18) return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/latest", run_dir);
+    *step = -1;
+    if (access(path, F_OK) != 0 && errno == ENOENT) return 0;
+    uint8_t *data;
+    size_t len;
+    if (sg_read_file(path, 64, &data, &len, err)) return -1;
+    size_t n = len;
+    while (n && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ')) n--;
+    int rc = parse_step((const char *)data, n, step);
+    free(data);
+    if (rc) return sg_errf(err, "%s: expected a checkpoint number such as 001000", path);
+    return 0;
+}
+
+int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err)
+{
+    char g[PATH_MAX], d[PATH_MAX], s[PATH_MAX];
+    sg_ckpt_path(g, sizeof g, run_dir, step, "G");
+    sg_ckpt_path(d, sizeof d, run_dir, step, "D");
+    sg_ckpt_path(s, sizeof s, run_dir, step, "state");
+    /* Headers of all three first, so that a corrupt D or state file is reported
+     * before G has been overwritten in the model. */
+    const char *paths[3] = {g, d, s};
+    for (int k = 0; k < 3; k++) {
+        sg_ckpt_info info;
+        if (sg_ckpt_read_info(paths[k], &info, err)) return -1;
+        int64_t st = info.step;
+        sg_ckpt_info_free(&info);
+        if (st != step)
+            return sg_errf(err, "%s: metadata step %lld, expected %lld", paths[k], (long long)st, (long long)step);
+    }
+    int64_t it;
+    if (sg_ckpt_read_net(m, SG_NET_G, g, err) || sg_ckpt_read_net(m, SG_NET_D, d, err) ||
+        sg_ckpt_read_state(m, s, &it, err))
+        return -1;
+    if (it != step) return sg_errf(err, "%s: iteration %lld, expected %lld", s, (long long)it, (long long)step);
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err)
+{
+    if (keep <= 0) return 0;
+    int64_t latest;
+    if (sg_ckpt_latest(run_dir, &latest, err)) return -1;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
+    DIR *dp = opendir(dir);
+    if (!dp) return errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
+    int64_t *steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        const char *dash = strchr(de->d_name, '-');
+        int64_t st;
+        if (!dash || strcmp(dash, "-G.safetensors") || parse_step(de->d_name, (size_t)(dash - de->d_name), &st)) continue;
+        if (latest >= 0 && st > latest) continue;   /* leftovers of an unfinished save: overwritten later */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *ns = realloc(steps, cap * sizeof *ns);
+            if (!ns) { free(steps); closedir(dp); return sg_errf(err, "out of memory"); }
+            steps = ns;
+        }
+        steps[n++] = st;
+    }
+    closedir(dp);
+    qsort(steps, n, sizeof *steps, cmp_i64);
+    int rc = 0;
+    for (size_t i = 0; i + (size_t)keep < n; i++) {
+        if (steps[i] == latest) continue;
+        const char *kinds[3] = {"state", "D", "G"};   /* G last: it is what marks a checkpoint */
+        for (int k = 0; k < 3; k++) {
+            char path[PATH_MAX];
+            sg_ckpt_path(path, sizeof path, run_dir, steps[i], kinds[k]);
+            if (unlink(path) != 0 && errno != ENOENT) { rc = sg_errno(err, "%s", path); break; }
+        }
+    }
+    free(steps);
+    if (rc == 0) rc = sg_fsync_dir(dir, err);
+    return rc;
+}

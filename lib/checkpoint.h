@@ -1,0 +1,83 @@
+/* Checkpoints of a training run (format: man/man5/stargan-checkpoint.5).
+ *
+ * A checkpoint after `step` completed iterations is three safetensors files
+ *   RUN/ckpt/NNNNNN-G.safetensors      G's state_dict, names/shapes/dtypes as the reference
+ *   RUN/ckpt/NNNNNN-D.safetensors      D's state_dict
+ *   RUN/ckpt/NNNNNN-state.safetensors  Adam moments and step counters of both nets,
+ *                                      and the iteration (the RNG needs nothing else:
+ *                                      every draw is a function of seed and iteration)
+ * (NNNNNN = step, zero-padded to 6 digits, more when larger) and RUN/latest, a
+ * text file "NNNNNN\n" naming the newest complete checkpoint, replaced atomically
+ * after all three files are complete.
+ *
+ * State tensors: "G.exp_avg.<name>" and "G.exp_avg_sq.<name>" (F32, the shape of
+ * G's trainable tensor <name>; PyTorch Adam's state names), the same for D,
+ * "G.step" and "D.step" (I64 [1], Adam's step counters) and "iteration" (I64 [1]).
+ *
+ * __metadata__ of every file (all values strings; structured ones JSON-encoded):
+ *   format      "stargan-c-checkpoint/1"
+ *   net         "G", "D" or "state"
+ *   step        completed iterations, decimal
+ *   image_size, g_conv_dim, g_repeat, d_conv_dim, d_repeat, c_dim, cls_dim   decimal
+ *   n_datasets  decimal
+ *   datasets    [{"name":..., "label_kind":"multi-hot"|"one-hot", "offset":N,
+ *                 "labels":[names...]}, ...]
+ *   label_names every label name, in label-vector order (JSON array)
+ *   mask        {"offset":N, "size":n_datasets} when n_datasets > 1, else "null"
+ *   crop        center-crop side used when packing the (first) training shard, 0: none */
+#ifndef SG_CHECKPOINT_H
+#define SG_CHECKPOINT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+#include "model.h"
+
+#define SG_CKPT_FORMAT "stargan-c-checkpoint/1"
+#define SG_CKPT_NAME_MAX 128
+
+/* What a checkpoint says about its model and labels. */
+typedef struct {
+    sg_model_config model;                       /* batch and lambdas are not stored (0) */
+    char dataset_names[SG_MAX_DATASETS][SG_CKPT_NAME_MAX];
+    int n_labels;                                /* = sg_model_cls_dim(&model) */
+    char **label_names;                          /* n_labels names, malloc'd */
+    int64_t step;
+    int crop;                                    /* center-crop side of the training images
+                                                    (the first shard's; 0: none/unknown) */
+} sg_ckpt_info;
+
+void sg_ckpt_info_free(sg_ckpt_info *info);
+/* Deep copy (dst is overwritten, free it with sg_ckpt_info_free). */
+int sg_ckpt_info_copy(sg_ckpt_info *dst, const sg_ckpt_info *src, sg_err *err);
+/* Reads the metadata of any checkpoint file (G, D or state) into info. */
+int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err);
+
+/* One net to / from a safetensors file. Reading checks that the file holds exactly
+ * the model's tensors with the same dtypes and shapes, and says which differ. */
+int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info,
+                      int64_t step, sg_err *err);
+int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err);
+/* The optimizer state file (see above). */
+int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
+                        sg_err *err);
+int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err);
+
+/* "RUN/ckpt/NNNNNN-KIND.safetensors" (kind "G", "D", "state") or, with kind
+ * NULL, the prefix "RUN/ckpt/NNNNNN". */
+void sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const char *kind);
+
+/* Writes the three files of checkpoint `step`, then RUN/latest. Refuses (without
+ * writing) if any parameter or Adam moment is not finite. */
+int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step,
+                 sg_err *err);
+/* The step named by RUN/latest: 0 and *step, or 0 and *step = -1 when there is
+ * no latest file (no checkpoint yet), or -1 when it is unreadable or malformed. */
+int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err);
+/* Loads G, D and the state of checkpoint `step` into m (all validated first
+ * against the model: a bad file changes nothing that the caller keeps). */
+int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err);
+/* Deletes all but the newest `keep` checkpoints in RUN/ckpt (never the one
+ * RUN/latest names). keep <= 0 keeps everything. */
+int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err);
+
+#endif

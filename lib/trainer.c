@@ -1,0 +1,864 @@
+#include "trainer.h"
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "checkpoint.h"
+#include "fileio.h"
+#include "image.h"
+#include "json.h"
+#include "rng.h"
+#include "shard.h"
+#include "strbuf.h"
+#include "targets.h"
+
+#define RUN_FORMAT "stargan-c-run/1"
+#define MAX_BATCH (1 << 20)          /* per-image counters use the low 20 bits */
+#define SAMPLES_DEFAULT 8
+
+void sg_train_options_default(sg_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->g_conv_dim = 64; o->g_repeat = 6; o->d_conv_dim = 64; o->d_repeat = 0;
+    o->iters = 200000; o->decay_iters = 100000;
+    o->batch = 16; o->n_critic = 5;
+    o->g_lr = 1e-4; o->d_lr = 1e-4; o->beta1 = 0.5; o->beta2 = 0.999;
+    o->lambda_cls = 1; o->lambda_rec = 10; o->lambda_gp = 10;
+    o->flip = 1; o->target_random = 0; o->seed = 0;
+    o->log_every = 10; o->sample_every = 1000; o->save_every = 10000; o->keep = 0;
+    o->n_samples = SAMPLES_DEFAULT;
+}
+
+float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters)
+{
+    if (decay_iters > iters) decay_iters = iters;   /* a run shorter than the decay decays throughout */
+    if (decay_iters <= 0 || iters - i >= decay_iters) return (float)lr;
+    if (i >= iters) return 0.0f;
+    return (float)(lr * (double)(iters - i) / (double)decay_iters);
+}
+
+int sg_train_default_d_repeat(int image_size)
+{
+    int lg = 0;
+    while ((2 << lg) <= image_size) lg++;   /* floor(log2(image_size)) */
+    int r = lg - 1;
+    if (r > 6) r = 6;
+    return r < 1 ? 1 : r;
+}
+
+struct sg_trainer {
+    char *run_dir;
+    sg_train_options opt;
+    int nd;
+    sg_shard *shards[SG_MAX_DATASETS];
+    char *shard_paths[SG_MAX_DATASETS];
+    uint64_t counts[SG_MAX_DATASETS];
+    sg_model_config mcfg;
+    sg_model *model;
+    sg_ckpt_info info;
+    int c_dim, S;
+    int64_t iter, last_ckpt;
+    uint32_t *perm[SG_MAX_DATASETS];
+    int64_t perm_epoch[SG_MAX_DATASETS];
+    uint8_t *pix;                 /* (S, S, 3) */
+    float *x, *c_org, *c_trg, *alpha, *labels;   /* (B,3,S,S) (B,c_dim) (B,c_dim) (B) (n_labels) */
+    int *tperm;
+    FILE *history;
+    double elapsed_base;
+    struct timespec started;
+    int n_samples;
+    uint64_t sample_idx[64];
+    int64_t log_prev_iter;
+    double log_prev_time;
+    double rate;                  /* smoothed iterations per second */
+    double last_step_time;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int64_t sg_trainer_iteration(const sg_trainer *t) { return t->iter; }
+int64_t sg_trainer_last_checkpoint(const sg_trainer *t) { return t->last_ckpt; }
+sg_model *sg_trainer_model(sg_trainer *t) { return t->model; }
+const sg_model_config *sg_trainer_model_config(const sg_trainer *t) { return &t->mcfg; }
+
+/* ---- run directory ---- */
+
+static void run_file(char *out, size_t n, const char *run_dir, const char *name)
+{
+    snprintf(out, n, "%s/%s", run_dir, name);
+}
+
+int sg_run_exists(const char *run_dir)
+{
+    char p[PATH_MAX];
+    run_file(p, sizeof p, run_dir, "config.json");
+    return access(p, F_OK) == 0;
+}
+
+static int remove_matching(const char *dir, const char *suffix, sg_err *err)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
+    struct dirent *de;
+    int rc = 0;
+    size_t sl = strlen(suffix);
+    while ((de = readdir(dp))) {
+        size_t l = strlen(de->d_name);
+        if (l < sl || strcmp(de->d_name + l - sl, suffix)) continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (unlink(p) != 0 && errno != ENOENT) { rc = sg_errno(err, "%s", p); break; }
+    }
+    closedir(dp);
+    if (rc == 0) rmdir(dir);   /* only if empty: never removes a user's files */
+    return rc;
+}
+
+int sg_run_clear(const char *run_dir, sg_err *err)
+{
+    char p[PATH_MAX];
+    const char *files[3] = {"latest", "history.jsonl", "config.json"};
+    for (int k = 0; k < 3; k++) {
+        run_file(p, sizeof p, run_dir, files[k]);
+        if (unlink(p) != 0 && errno != ENOENT) return sg_errno(err, "%s", p);
+    }
+    run_file(p, sizeof p, run_dir, "ckpt");
+    if (remove_matching(p, ".safetensors", err)) return -1;
+    run_file(p, sizeof p, run_dir, "samples");
+    return remove_matching(p, ".png", err);
+}
+
+/* ---- config.json ---- */
+
+static int write_config(sg_trainer *t, sg_err *err)
+{
+    const sg_train_options *o = &t->opt;
+    const sg_model_config *c = &t->mcfg;
+    sg_buf b = SG_BUF_INIT;
+    sg_buf_appendf(&b, "{\n  \"format\": \"%s\",\n", RUN_FORMAT);
+    sg_buf_appendf(&b, "  \"model\": {\"image_size\": %d, \"g_conv_dim\": %d, \"g_repeat\": %d, "
+                   "\"d_conv_dim\": %d, \"d_repeat\": %d, \"c_dim\": %d, \"cls_dim\": %d, \"n_datasets\": %d},\n",
+                   c->image_size, c->g_conv_dim, c->g_repeat, c->d_conv_dim, c->d_repeat,
+                   sg_model_c_dim(c), sg_model_cls_dim(c), c->n_datasets);
+    sg_buf_appendf(&b, "  \"training\": {\"iters\": %lld, \"decay_iters\": %lld, \"batch\": %d, \"n_critic\": %d, ",
+                   (long long)o->iters, (long long)o->decay_iters, o->batch, o->n_critic);
+    const char *dn[7] = {"g_lr", "d_lr", "beta1", "beta2", "lambda_cls", "lambda_rec", "lambda_gp"};
+    const double dv[7] = {o->g_lr, o->d_lr, o->beta1, o->beta2, o->lambda_cls, o->lambda_rec, o->lambda_gp};
+    for (int k = 0; k < 7; k++) {
+        sg_buf_appendf(&b, "\"%s\": ", dn[k]);
+        json_buf_double(&b, dv[k]);
+        sg_buf_puts(&b, ", ");
+    }
+    sg_buf_appendf(&b, "\"flip\": %s, \"target_labels\": \"%s\", \"seed\": %llu, \"log_every\": %lld, "
+                   "\"sample_every\": %lld, \"save_every\": %lld, \"keep\": %d, \"samples\": %d, \"threads\": %d},\n",
+                   o->flip ? "true" : "false", o->target_random ? "random" : "permute",
+                   (unsigned long long)o->seed, (long long)o->log_every, (long long)o->sample_every,
+                   (long long)o->save_every, o->keep, o->n_samples, o->threads);
+    sg_buf_puts(&b, "  \"datasets\": [");
+    for (int ds = 0; ds < t->nd; ds++) {
+        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
+        sg_buf_puts(&b, ds ? ",\n    {\"path\": " : "\n    {\"path\": ");
+        json_buf_cstr(&b, t->shard_paths[ds]);
+        sg_buf_puts(&b, ", \"name\": ");
+        json_buf_cstr(&b, t->info.dataset_names[ds]);
+        sg_buf_appendf(&b, ", \"label_kind\": \"%s\", \"count\": %llu, \"image_size\": %u, \"offset\": %d, \"labels\": [",
+                       c->one_hot[ds] ? "one-hot" : "multi-hot", (unsigned long long)sm->count, sm->width,
+                       sg_model_label_offset(c, ds));
+        for (int j = 0; j < c->label_dim[ds]; j++) {
+            if (j) sg_buf_puts(&b, ", ");
+            json_buf_cstr(&b, sm->label_names[j]);
+        }
+        sg_buf_puts(&b, "]}");
+    }
+    sg_buf_puts(&b, "\n  ],\n");
+    if (c->n_datasets > 1)
+        sg_buf_appendf(&b, "  \"mask\": {\"offset\": %d, \"size\": %d}\n}\n", sg_model_cls_dim(c), c->n_datasets);
+    else
+        sg_buf_puts(&b, "  \"mask\": null\n}\n");
+    if (b.failed) { sg_buf_free(&b); return sg_errf(err, "out of memory"); }
+    char p[PATH_MAX];
+    run_file(p, sizeof p, t->run_dir, "config.json");
+    int rc = sg_write_file_atomic(p, b.data, b.len, err);
+    sg_buf_free(&b);
+    return rc;
+}
+
+static int read_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err)
+{
+    run_file(path, pn, run_dir, "config.json");
+    uint8_t *data;
+    size_t len;
+    if (sg_read_file(path, 16 << 20, &data, &len, err)) return -1;
+    sg_err e;
+    int rc = json_parse((const char *)data, len, NULL, root, NULL, &e);
+    free(data);
+    if (rc) return sg_errf(err, "%s: %s", path, e.msg);
+    const char *fmt;
+    if (json_get_str(*root, "format", &fmt, &e) || strcmp(fmt, RUN_FORMAT)) {
+        json_free(*root);
+        return sg_errf(err, "%s: not a stargan-c run configuration (format \"%s\" expected)", path, RUN_FORMAT);
+    }
+    return 0;
+}
+
+void sg_run_free_paths(char **paths, int n)
+{
+    if (!paths) return;
+    for (int i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+}
+
+int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_paths, int *n_shards,
+                       sg_err *err)
+{
+    char path[PATH_MAX];
+    json_value *root;
+    *shard_paths = NULL;
+    *n_shards = 0;
+    if (read_config_json(run_dir, &root, path, sizeof path, err)) return -1;
+    sg_train_options_default(o);
+    const json_value *m, *tr, *ds;
+    sg_err e;
+    int64_t iv[16];
+    double dv[7];
+    const char *tl;
+    int flip;
+    if (json_get_object(root, "model", &m, &e) || json_get_object(root, "training", &tr, &e) ||
+        json_get_array(root, "datasets", &ds, &e) ||
+        json_get_int(m, "g_conv_dim", &iv[0], &e) || json_get_int(m, "g_repeat", &iv[1], &e) ||
+        json_get_int(m, "d_conv_dim", &iv[2], &e) || json_get_int(m, "d_repeat", &iv[3], &e) ||
+        json_get_int(tr, "iters", &iv[4], &e) || json_get_int(tr, "decay_iters", &iv[5], &e) ||
+        json_get_int(tr, "batch", &iv[6], &e) || json_get_int(tr, "n_critic", &iv[7], &e) ||
+        json_get_int(tr, "seed", &iv[8], &e) || json_get_int(tr, "log_every", &iv[9], &e) ||
+        json_get_int(tr, "sample_every", &iv[10], &e) || json_get_int(tr, "save_every", &iv[11], &e) ||
+        json_get_int(tr, "keep", &iv[12], &e) || json_get_int(tr, "samples", &iv[13], &e) ||
+        json_get_num(tr, "g_lr", &dv[0], &e) || json_get_num(tr, "d_lr", &dv[1], &e) ||
+        json_get_num(tr, "beta1", &dv[2], &e) || json_get_num(tr, "beta2", &dv[3], &e) ||
+        json_get_num(tr, "lambda_cls", &dv[4], &e) || json_get_num(tr, "lambda_rec", &dv[5], &e) ||
+        json_get_num(tr, "lambda_gp", &dv[6], &e) || json_get_bool(tr, "flip", &flip, &e) ||
+        json_get_str(tr, "target_labels", &tl, &e)) {
+        json_free(root);
+        return sg_errf(err, "%s: %s", path, e.msg);
+    }
+    o->g_conv_dim = (int)iv[0]; o->g_repeat = (int)iv[1]; o->d_conv_dim = (int)iv[2]; o->d_repeat = (int)iv[3];
+    o->iters = iv[4]; o->decay_iters = iv[5]; o->batch = (int)iv[6]; o->n_critic = (int)iv[7];
+    o->seed = (uint64_t)iv[8]; o->log_every = iv[9]; o->sample_every = iv[10]; o->save_every = iv[11];
+    o->keep = (int)iv[12]; o->n_samples = (int)iv[13];
+    o->g_lr = dv[0]; o->d_lr = dv[1]; o->beta1 = dv[2]; o->beta2 = dv[3];
+    o->lambda_cls = dv[4]; o->lambda_rec = dv[5]; o->lambda_gp = dv[6];
+    o->flip = flip;
+    o->target_random = !strcmp(tl, "random");
+    if (json_get(tr, "threads") && json_get_int(tr, "threads", &iv[14], &e) == 0) o->threads = (int)iv[14];
+    if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
+        json_free(root);
+        return sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);
+    }
+    char **paths = calloc(ds->n, sizeof *paths);
+    if (!paths) { json_free(root); return sg_errf(err, "out of memory"); }
+    for (size_t k = 0; k < ds->n; k++) {
+        const char *p;
+        if (json_get_str(ds->items[k], "path", &p, &e)) {
+            sg_errf(err, "%s: datasets entry %zu: %s", path, k, e.msg);
+            sg_run_free_paths(paths, (int)k);
+            json_free(root);
+            return -1;
+        }
+        paths[k] = strdup(p);
+    }
+    *shard_paths = paths;
+    *n_shards = (int)ds->n;
+    json_free(root);
+    return 0;
+}
+
+/* Checks that the shards are the datasets config.json recorded. */
+static int check_config_datasets(sg_trainer *t, sg_err *err)
+{
+    char path[PATH_MAX];
+    json_value *root;
+    if (read_config_json(t->run_dir, &root, path, sizeof path, err)) return -1;
+    const json_value *ds = json_get(root, "datasets");
+    int rc = -1;
+    if ((int)json_len(ds) != t->nd) {
+        sg_errf(err, "the run in %s was trained on %zu dataset%s, %d shard%s given", t->run_dir, json_len(ds),
+                json_len(ds) == 1 ? "" : "s", t->nd, t->nd == 1 ? "" : "s");
+        goto done;
+    }
+    for (int k = 0; k < t->nd; k++) {
+        const json_value *d = json_at(ds, k), *labels = json_get(d, "labels");
+        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[k]);
+        const char *name = json_str(json_get(d, "name"));
+        const char *kind = json_str(json_get(d, "label_kind"));
+        const json_value *isz = json_get(d, "image_size");
+        if (!name || !kind || !labels || !isz) { sg_errf(err, "%s: datasets entry %d is incomplete", path, k); goto done; }
+        if (!isz->is_int || isz->i != (int64_t)sm->width) {
+            sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", t->shard_paths[k],
+                    sm->width, sm->height, name, (long long)isz->i);
+            goto done;
+        }
+        int same = json_len(labels) == sm->n_labels &&
+                   !strcmp(kind, sm->label_kind == SG_LABELS_ONE_HOT ? "one-hot" : "multi-hot");
+        for (uint32_t j = 0; same && j < sm->n_labels; j++) {
+            const char *ln = json_str(json_at(labels, j));
+            same = ln && !strcmp(ln, sm->label_names[j]);
+        }
+        if (!same) {
+            sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
+                    t->shard_paths[k], sm->n_labels, sm->label_kind == SG_LABELS_ONE_HOT ? "one-hot" : "multi-hot",
+                    name, json_len(labels), kind);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    json_free(root);
+    return rc;
+}
+
+/* ---- history.jsonl ---- */
+
+/* Keeps the entries with iteration <= step (a run may have logged past its last
+ * checkpoint before dying); a torn last line is dropped. Sets *elapsed to the
+ * last kept entry's elapsed seconds. */
+static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
+{
+    char path[PATH_MAX];
+    run_file(path, sizeof path, t->run_dir, "history.jsonl");
+    t->elapsed_base = 0;
+    uint8_t *data;
+    size_t len;
+    if (access(path, F_OK) != 0) return sg_write_file_atomic(path, "", 0, err);
+    if (sg_read_file(path, (size_t)1 << 34, &data, &len, err)) return -1;
+    sg_buf out = SG_BUF_INIT;
+    size_t pos = 0;
+    long line = 0;
+    int rc = 0;
+    while (pos < len) {
+        line++;
+        const char *s = (const char *)data + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t l = nl ? (size_t)(nl - s) : len - pos;
+        pos += l + (nl ? 1 : 0);
+        if (l == 0) continue;
+        json_value *v = NULL;
+        sg_err e;
+        if (json_parse(s, l, NULL, &v, NULL, &e) || !json_is(v, JSON_OBJECT)) {
+            json_free(v);
+            if (pos >= len) break;   /* torn last line of a killed run */
+            rc = sg_errf(err, "%s line %ld: %s", path, line, v ? "not an object" : e.msg);
+            break;
+        }
+        int64_t it;
+        if (json_get_int(v, "iteration", &it, &e)) {
+            json_free(v);
+            rc = sg_errf(err, "%s line %ld: %s", path, line, e.msg);
+            break;
+        }
+        if (it <= step) {
+            double el;
+            if (json_get_num(v, "elapsed", &el, &e) == 0) t->elapsed_base = el;
+            sg_buf_append(&out, s, l);
+            sg_buf_putc(&out, '\n');
+        }
+        json_free(v);
+    }
+    free(data);
+    if (rc == 0 && out.failed) rc = sg_errf(err, "out of memory");
+    if (rc == 0) rc = sg_write_file_atomic(path, out.data ? out.data : "", out.len, err);
+    sg_buf_free(&out);
+    return rc;
+}
+
+static int open_history(sg_trainer *t, sg_err *err)
+{
+    char path[PATH_MAX];
+    run_file(path, sizeof path, t->run_dir, "history.jsonl");
+    t->history = fopen(path, "a");
+    if (!t->history) return sg_errno(err, "%s", path);
+    return 0;
+}
+
+/* ---- open ---- */
+
+static const char *base_name(const char *path, char *out, size_t n)
+{
+    size_t l = strlen(path);
+    while (l > 1 && path[l - 1] == '/') l--;
+    const char *start = path;
+    for (size_t k = 0; k < l; k++) if (path[k] == '/' && k + 1 < l) start = path + k + 1;
+    size_t bl = (size_t)(path + l - start);
+    if (bl >= n) bl = n - 1;
+    memcpy(out, start, bl);
+    out[bl] = 0;
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out && !strcmp(dot, ".lmdb")) *dot = 0;
+    return out;
+}
+
+static int pick_samples(sg_trainer *t)
+{
+    uint64_t count = t->counts[0];
+    int n = t->opt.n_samples;
+    if (n > 64) n = 64;
+    if ((uint64_t)n > count) n = (int)count;
+    uint64_t ctr = 0;
+    for (int k = 0; k < n; k++) {
+        for (;;) {
+            uint64_t r = sg_rand64(t->opt.seed, SG_STREAM_SAMPLE, ctr++) % count;
+            int dup = 0;
+            for (int j = 0; j < k && !dup; j++) dup = t->sample_idx[j] == r;
+            if (!dup) { t->sample_idx[k] = r; break; }
+        }
+    }
+    t->n_samples = n;
+    return 0;
+}
+
+static int check_ckpt_matches(sg_trainer *t, int64_t step, sg_err *err)
+{
+    char path[PATH_MAX];
+    sg_ckpt_path(path, sizeof path, t->run_dir, step, "G");
+    sg_ckpt_info ci;
+    if (sg_ckpt_read_info(path, &ci, err)) return -1;
+    const sg_model_config *a = &ci.model, *b = &t->mcfg;
+    int rc = 0;
+    if (a->image_size != b->image_size)
+        rc = sg_errf(err, "%s: image size %d, but the shards hold %d px images", path, a->image_size, b->image_size);
+    else if (a->g_conv_dim != b->g_conv_dim || a->g_repeat != b->g_repeat || a->d_conv_dim != b->d_conv_dim ||
+             a->d_repeat != b->d_repeat)
+        rc = sg_errf(err, "%s: model g_conv_dim %d g_repeat %d d_conv_dim %d d_repeat %d, options give %d %d %d %d",
+                     path, a->g_conv_dim, a->g_repeat, a->d_conv_dim, a->d_repeat, b->g_conv_dim, b->g_repeat,
+                     b->d_conv_dim, b->d_repeat);
+    else if (a->n_datasets != b->n_datasets)
+        rc = sg_errf(err, "%s: trained on %d datasets, %d shards given", path, a->n_datasets, b->n_datasets);
+    else
+        for (int ds = 0; ds < a->n_datasets && !rc; ds++) {
+            int same = a->label_dim[ds] == b->label_dim[ds] && a->one_hot[ds] == b->one_hot[ds];
+            int off = sg_model_label_offset(a, ds);
+            for (int j = 0; same && j < a->label_dim[ds]; j++)
+                same = !strcmp(ci.label_names[off + j], t->info.label_names[off + j]);
+            if (!same)
+                rc = sg_errf(err, "%s: the labels of dataset %s differ from shard %s", path, ci.dataset_names[ds],
+                             t->shard_paths[ds]);
+        }
+    sg_ckpt_info_free(&ci);
+    return rc;
+}
+
+int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
+                    const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
+                    sg_err *err)
+{
+    int resume = mode == SG_TRAIN_RESUME;
+    *out = NULL;
+    if (n_shards < 1 || n_shards > SG_MAX_DATASETS)
+        return sg_errf(err, "%d shards given (1 to %d)", n_shards, SG_MAX_DATASETS);
+    if (opt->batch < 1 || opt->batch > MAX_BATCH) return sg_errf(err, "batch %d out of range", opt->batch);
+    if (opt->n_critic < 1) return sg_errf(err, "n_critic must be at least 1");
+    sg_trainer *t = calloc(1, sizeof *t);
+    if (!t) return sg_errf(err, "out of memory");
+    t->opt = *opt;
+    t->nd = n_shards;
+    t->last_ckpt = -1;
+    if (!(t->run_dir = strdup(run_dir))) goto oom;
+    for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
+
+    /* Shards: same square image size, labels that fit. */
+    int total_labels = 0;
+    for (int ds = 0; ds < n_shards; ds++) {
+        char *rp = realpath(shard_paths[ds], NULL);
+        t->shard_paths[ds] = rp ? rp : strdup(shard_paths[ds]);
+        if (!t->shard_paths[ds]) goto oom;
+        if (sg_shard_open(&t->shards[ds], shard_paths[ds], err)) goto fail;
+        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
+        if (sm->width != sm->height || sm->channels != 3) {
+            sg_errf(err, "%s: %ux%ux%u images; sg-train needs square RGB images", shard_paths[ds], sm->width,
+                    sm->height, sm->channels);
+            goto fail;
+        }
+        if (ds && sm->width != (uint32_t)t->S) {
+            sg_errf(err, "%s: %ux%u images, but %s has %dx%d: all shards must have the same image size",
+                    shard_paths[ds], sm->width, sm->height, shard_paths[0], t->S, t->S);
+            goto fail;
+        }
+        t->S = (int)sm->width;
+        if (sm->n_labels < 1) { sg_errf(err, "%s: the shard has no labels", shard_paths[ds]); goto fail; }
+        if (sm->count < (uint64_t)opt->batch) {
+            sg_errf(err, "%s: %llu images, fewer than the batch size %d", shard_paths[ds],
+                    (unsigned long long)sm->count, opt->batch);
+            goto fail;
+        }
+        if (sm->count > UINT32_MAX) { sg_errf(err, "%s: more than 2^32 records", shard_paths[ds]); goto fail; }
+        t->counts[ds] = sm->count;
+        t->mcfg.label_dim[ds] = (int)sm->n_labels;
+        t->mcfg.one_hot[ds] = sm->label_kind == SG_LABELS_ONE_HOT;
+        base_name(shard_paths[ds], t->info.dataset_names[ds], SG_CKPT_NAME_MAX);
+        total_labels += (int)sm->n_labels;
+    }
+    sg_model_config *c = &t->mcfg;
+    c->image_size = t->S;
+    c->n_datasets = n_shards;
+    c->g_conv_dim = opt->g_conv_dim;
+    c->g_repeat = opt->g_repeat;
+    c->d_conv_dim = opt->d_conv_dim;
+    c->d_repeat = opt->d_repeat > 0 ? opt->d_repeat : sg_train_default_d_repeat(t->S);
+    t->opt.d_repeat = c->d_repeat;
+    c->batch = opt->batch;
+    c->lambda_cls = (float)opt->lambda_cls;
+    c->lambda_rec = (float)opt->lambda_rec;
+    c->lambda_gp = (float)opt->lambda_gp;
+    c->beta1 = (float)opt->beta1;
+    c->beta2 = (float)opt->beta2;
+    if (sg_model_config_check(c, err)) goto fail;
+    t->c_dim = sg_model_c_dim(c);
+    t->info.model = *c;
+    t->info.crop = (int)sg_shard_get_meta(t->shards[0])->crop;
+    t->info.n_labels = total_labels;
+    if (!(t->info.label_names = calloc(total_labels, sizeof(char *)))) goto oom;
+    for (int ds = 0, k = 0; ds < n_shards; ds++) {
+        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
+        for (uint32_t j = 0; j < sm->n_labels; j++, k++)
+            if (!(t->info.label_names[k] = strdup(sm->label_names[j]))) goto oom;
+    }
+
+    int B = opt->batch, S = t->S;
+    t->pix = malloc((size_t)S * S * 3);
+    t->x = malloc(sizeof(float) * (size_t)B * 3 * S * S);
+    t->c_org = malloc(sizeof(float) * (size_t)B * t->c_dim);
+    t->c_trg = malloc(sizeof(float) * (size_t)B * t->c_dim);
+    t->alpha = malloc(sizeof(float) * (size_t)B);
+    t->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
+    t->tperm = malloc(sizeof(int) * (size_t)B);
+    if (!t->pix || !t->x || !t->c_org || !t->c_trg || !t->alpha || !t->labels || !t->tperm) goto oom;
+
+    if (resume) {
+        if (!sg_run_exists(run_dir)) {
+            sg_errf(err, "%s: no run to resume (no config.json)", run_dir);
+            goto fail;
+        }
+        if (check_config_datasets(t, err)) goto fail;
+    } else if (mode == SG_TRAIN_NEW && sg_run_exists(run_dir)) {
+        sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", run_dir);
+        goto fail;
+    }
+    if (sg_model_create(&t->model, c, be, opt->seed, err)) goto fail;
+
+    int64_t step = -1;
+    if (resume) {
+        if (sg_ckpt_latest(run_dir, &step, err)) goto fail;
+        if (step >= 0) {
+            if (check_ckpt_matches(t, step, err) || sg_ckpt_load(t->model, run_dir, step, err)) goto fail;
+            t->iter = step;
+            t->last_ckpt = step;
+        }
+        if (trim_history(t, step < 0 ? 0 : step, err)) goto fail;
+        if (write_config(t, err)) goto fail;
+    } else {
+        if (mode == SG_TRAIN_REPLACE && sg_run_clear(run_dir, err)) goto fail;
+        if (sg_mkdir_p(run_dir, err) || write_config(t, err)) goto fail;
+        char hp[PATH_MAX];
+        run_file(hp, sizeof hp, run_dir, "history.jsonl");
+        if (sg_write_file_atomic(hp, "", 0, err)) goto fail;
+    }
+    if (open_history(t, err)) goto fail;
+    pick_samples(t);
+    clock_gettime(CLOCK_MONOTONIC, &t->started);
+    t->log_prev_iter = t->iter;
+    t->log_prev_time = now_s();
+    *out = t;
+    return 0;
+oom:
+    sg_errf(err, "out of memory");
+fail:
+    sg_trainer_free(t);
+    return -1;
+}
+
+void sg_trainer_free(sg_trainer *t)
+{
+    if (!t) return;
+    if (t->history) fclose(t->history);
+    sg_model_free(t->model);
+    for (int ds = 0; ds < SG_MAX_DATASETS; ds++) {
+        if (t->shards[ds]) sg_shard_close(t->shards[ds]);
+        free(t->shard_paths[ds]);
+        free(t->perm[ds]);
+    }
+    sg_ckpt_info_free(&t->info);
+    free(t->pix); free(t->x); free(t->c_org); free(t->c_trg); free(t->alpha); free(t->labels); free(t->tperm);
+    free(t->run_dir);
+    free(t);
+}
+
+/* ---- one iteration ---- */
+
+static int ensure_perm(sg_trainer *t, int ds, int64_t epoch, sg_err *err)
+{
+    if (t->perm_epoch[ds] == epoch) return 0;
+    uint64_t n = t->counts[ds];
+    if (!t->perm[ds] && !(t->perm[ds] = malloc(sizeof(uint32_t) * n))) return sg_errf(err, "out of memory");
+    uint32_t *p = t->perm[ds];
+    for (uint64_t j = 0; j < n; j++) p[j] = (uint32_t)j;
+    /* Fisher-Yates; the counter packs dataset, epoch and position. */
+    uint64_t base = ((uint64_t)ds << 56) ^ ((uint64_t)epoch << 32);
+    for (uint64_t j = n - 1; j > 0; j--) {
+        uint32_t r = sg_randint(t->opt.seed, SG_STREAM_EPOCH, base ^ j, (uint32_t)(j + 1));
+        uint32_t tmp = p[j]; p[j] = p[r]; p[r] = tmp;
+    }
+    t->perm_epoch[ds] = epoch;
+    return 0;
+}
+
+/* G's label vector for dataset ds's own labels (mask included). */
+static void own_labels(const sg_trainer *t, int ds, const float *labels, float *c)
+{
+    memset(c, 0, sizeof(float) * t->c_dim);
+    int off = sg_model_label_offset(&t->mcfg, ds);
+    memcpy(c + off, labels, sizeof(float) * t->mcfg.label_dim[ds]);
+    if (t->nd > 1) c[sg_model_cls_dim(&t->mcfg) + ds] = 1.0f;
+}
+
+static int load_batch(sg_trainer *t, int64_t i, int ds, sg_err *err)
+{
+    const int B = t->opt.batch, S = t->S, C = t->c_dim;
+    const uint64_t seed = t->opt.seed;
+    uint64_t b = (uint64_t)i / t->nd, per_epoch = t->counts[ds] / B;
+    int64_t epoch = (int64_t)(b / per_epoch);
+    uint64_t pos = (b % per_epoch) * B;
+    if (ensure_perm(t, ds, epoch, err)) return -1;
+    for (int k = 0; k < B; k++) {
+        uint64_t idx = t->perm[ds][pos + k];
+        if (sg_shard_read(t->shards[ds], idx, t->pix, t->labels, NULL, 0, err)) return -1;
+        int flip = t->opt.flip && (sg_rand64(seed, SG_STREAM_FLIP, ((uint64_t)i << 20) | (uint64_t)k) >> 63);
+        /* ToTensor + Normalize(0.5, 0.5) in float32: (x/255 - 0.5)/0.5; HWC -> CHW. */
+        float *xk = t->x + (size_t)k * 3 * S * S;
+        for (int y = 0; y < S; y++)
+            for (int xx = 0; xx < S; xx++) {
+                const uint8_t *px = t->pix + ((size_t)y * S + (flip ? S - 1 - xx : xx)) * 3;
+                for (int ch = 0; ch < 3; ch++)
+                    xk[((size_t)ch * S + y) * S + xx] = ((float)px[ch] / 255.0f - 0.5f) / 0.5f;
+            }
+        own_labels(t, ds, t->labels, t->c_org + (size_t)k * C);
+        t->alpha[k] = sg_randu(seed, SG_STREAM_ALPHA, ((uint64_t)i << 20) | (uint64_t)k);
+    }
+    int off = sg_model_label_offset(&t->mcfg, ds), L = t->mcfg.label_dim[ds];
+    if (!t->opt.target_random) {
+        /* The reference: c_trg = c_org[randperm(batch)]. */
+        for (int k = 0; k < B; k++) t->tperm[k] = k;
+        for (int j = B - 1; j > 0; j--) {
+            int r = (int)sg_randint(seed, SG_STREAM_TARGET, ((uint64_t)i << 20) | (uint64_t)j, (uint32_t)(j + 1));
+            int tmp = t->tperm[j]; t->tperm[j] = t->tperm[r]; t->tperm[r] = tmp;
+        }
+        for (int k = 0; k < B; k++)
+            memcpy(t->c_trg + (size_t)k * C, t->c_org + (size_t)t->tperm[k] * C, sizeof(float) * C);
+    } else {
+        for (int k = 0; k < B; k++) {
+            float *c = t->c_trg + (size_t)k * C;
+            memset(c, 0, sizeof(float) * C);
+            uint64_t ctr = ((uint64_t)i << 32) | ((uint64_t)k << 12);
+            if (t->mcfg.one_hot[ds]) c[off + sg_randint(seed, SG_STREAM_TARGET, ctr, (uint32_t)L)] = 1.0f;
+            else
+                for (int j = 0; j < L; j++)
+                    c[off + j] = (sg_rand64(seed, SG_STREAM_TARGET, ctr + (uint64_t)j) >> 63) ? 1.0f : 0.0f;
+            if (t->nd > 1) c[sg_model_cls_dim(&t->mcfg) + ds] = 1.0f;
+        }
+    }
+    return 0;
+}
+
+static void ckpt_desc(const sg_trainer *t, char *out, size_t n)
+{
+    if (t->last_ckpt < 0) snprintf(out, n, "none yet");
+    else sg_ckpt_path(out, n, t->run_dir, t->last_ckpt, NULL);
+}
+
+int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err)
+{
+    int64_t i = t->iter;
+    int ds = (int)(i % t->nd);
+    if (load_batch(t, i, ds, err)) return -1;
+    float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
+    float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
+    int g_step = (i + 1) % t->opt.n_critic == 0;
+    sg_losses L;
+    if (sg_model_set_batch(t->model, ds, t->opt.batch, t->x, t->c_org, t->c_trg, t->alpha, err) ||
+        sg_model_d_step(t->model, lr_d, err) || (g_step && sg_model_g_step(t->model, lr_g, err)) ||
+        sg_model_read_losses(t->model, &L, err))
+        return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
+    const char *names[7] = {"D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
+                            "G/loss_fake", "G/loss_rec", "G/loss_cls"};
+    const float vals[7] = {L.d_loss_real, L.d_loss_fake, L.d_loss_cls, L.d_loss_gp,
+                           L.g_loss_fake, L.g_loss_rec, L.g_loss_cls};
+    for (int k = 0; k < (g_step ? 7 : 4); k++)
+        if (!isfinite(vals[k])) {
+            char cp[PATH_MAX];
+            ckpt_desc(t, cp, sizeof cp);
+            return sg_errf(err, "iteration %lld: %s is %s; last good checkpoint: %s", (long long)(i + 1), names[k],
+                           isnan(vals[k]) ? "nan" : "inf", cp);
+        }
+    t->iter = i + 1;
+    if (st) {
+        memset(st, 0, sizeof *st);
+        st->iteration = t->iter;
+        st->iters = t->opt.iters;
+        st->dataset = ds;
+        st->g_stepped = g_step;
+        st->losses = L;
+    }
+    return 0;
+}
+
+/* ---- logging, sampling, saving ---- */
+
+static int write_history(sg_trainer *t, const sg_train_status *st, double images_per_s, sg_err *err)
+{
+    sg_buf b = SG_BUF_INIT;
+    int64_t i = st->iteration - 1;
+    sg_buf_appendf(&b, "{\"iteration\":%lld,\"dataset\":", (long long)st->iteration);
+    json_buf_cstr(&b, t->info.dataset_names[st->dataset]);
+    const sg_losses *L = &st->losses;
+    const char *names[7] = {"D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
+                            "G/loss_fake", "G/loss_rec", "G/loss_cls"};
+    const float vals[7] = {L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp,
+                           L->g_loss_fake, L->g_loss_rec, L->g_loss_cls};
+    for (int k = 0; k < (st->g_stepped ? 7 : 4); k++) {
+        sg_buf_appendf(&b, ",\"%s\":", names[k]);
+        json_buf_float(&b, vals[k]);
+    }
+    sg_buf_puts(&b, ",\"lr/G\":");
+    json_buf_float(&b, sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters));
+    sg_buf_puts(&b, ",\"lr/D\":");
+    json_buf_float(&b, sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters));
+    sg_buf_appendf(&b, ",\"images/s\":%.2f,\"elapsed\":%.3f}\n", images_per_s, st->elapsed);
+    int rc = 0;
+    if (b.failed) rc = sg_errf(err, "out of memory");
+    else if (fwrite(b.data, 1, b.len, t->history) != b.len || fflush(t->history) != 0)
+        rc = sg_errno(err, "%s/history.jsonl", t->run_dir);
+    sg_buf_free(&b);
+    return rc;
+}
+
+static uint8_t to_u8(float y)
+{
+    /* The reference's denorm ((y+1)/2 clamped to [0,1]) and save_image (x*255+0.5, clamp, truncate). */
+    float v = (y + 1.0f) / 2.0f;
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    v = v * 255.0f + 0.5f;
+    if (v > 255.0f) v = 255.0f;
+    return (uint8_t)v;
+}
+
+int sg_trainer_sample(sg_trainer *t, sg_err *err)
+{
+    const int S = t->S, C = t->c_dim, n = t->n_samples;
+    const int T = sg_targets_count(&t->mcfg);
+    if (n == 0) return 0;
+    size_t img = (size_t)3 * S * S;
+    float *x = malloc(sizeof(float) * img * n * T);
+    float *c = malloc(sizeof(float) * (size_t)C * n * T);
+    float *y = malloc(sizeof(float) * img * n * T);
+    float *lab = malloc(sizeof(float) * (SG_SHARD_MAX_LABELS + 1));
+    uint8_t *grid = malloc((size_t)S * (T + 1) * S * n * 3);
+    int W = S * (T + 1), rc = -1;
+    if (!x || !c || !y || !lab || !grid) { sg_errf(err, "out of memory"); goto done; }
+    for (int k = 0; k < n; k++) {
+        if (sg_shard_read(t->shards[0], t->sample_idx[k], t->pix, lab, NULL, 0, err)) goto done;
+        for (int yy = 0; yy < S; yy++)
+            for (int xx = 0; xx < S; xx++)
+                for (int ch = 0; ch < 3; ch++) {
+                    uint8_t v = t->pix[((size_t)yy * S + xx) * 3 + ch];
+                    grid[(((size_t)k * S + yy) * W + xx) * 3 + ch] = v;
+                    x[(size_t)k * T * img + ((size_t)ch * S + yy) * S + xx] = ((float)v / 255.0f - 0.5f) / 0.5f;
+                }
+        for (int j = 1; j < T; j++) memcpy(x + ((size_t)k * T + j) * img, x + (size_t)k * T * img, sizeof(float) * img);
+        if (sg_targets_all(&t->mcfg, (const char *const *)t->info.label_names, 0, lab, c + (size_t)k * T * C, err))
+            goto done;
+    }
+    if (sg_model_generate(t->model, n * T, x, c, y, err)) goto done;
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < T; j++) {
+            const float *yk = y + ((size_t)k * T + j) * img;
+            for (int yy = 0; yy < S; yy++)
+                for (int xx = 0; xx < S; xx++)
+                    for (int ch = 0; ch < 3; ch++)
+                        grid[(((size_t)k * S + yy) * W + (size_t)(j + 1) * S + xx) * 3 + ch] =
+                            to_u8(yk[((size_t)ch * S + yy) * S + xx]);
+        }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/samples", t->run_dir);
+    if (sg_mkdir_p(path, err)) goto done;
+    snprintf(path, sizeof path, "%s/samples/%06lld.png", t->run_dir, (long long)t->iter);
+    rc = sg_image_write(path, grid, W, S * n, err);
+done:
+    free(x); free(c); free(y); free(lab); free(grid);
+    return rc;
+}
+
+int sg_trainer_save(sg_trainer *t, sg_err *err)
+{
+    /* History up to this iteration is durable before the checkpoint points past it. */
+    if (t->history && (fflush(t->history) != 0 || fsync(fileno(t->history)) != 0))
+        return sg_errno(err, "%s/history.jsonl", t->run_dir);
+    if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) {
+        char cp[PATH_MAX];
+        ckpt_desc(t, cp, sizeof cp);
+        size_t l = strlen(err->msg);
+        snprintf(err->msg + l, sizeof err->msg - l, "; last good checkpoint: %s", cp);
+        return -1;
+    }
+    t->last_ckpt = t->iter;
+    return sg_ckpt_prune(t->run_dir, t->opt.keep, err);
+}
+
+static int should_log(const sg_trainer *t, int64_t done)
+{
+    /* Every log_every iterations, and the n_datasets - 1 following ones, so that
+     * every dataset appears in the history. */
+    if (t->opt.log_every <= 0) return 0;
+    return done % t->opt.log_every < t->nd;
+}
+
+int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx,
+                   sg_err *err)
+{
+    double start = now_s();
+    t->log_prev_time = start;
+    t->log_prev_iter = t->iter;
+    int64_t first = t->iter;
+    while (t->iter < t->opt.iters) {
+        sg_train_status st;
+        double t0 = now_s();
+        if (sg_trainer_step(t, &st, err)) return -1;
+        double t1 = now_s();
+        double dt = t1 - t0;
+        t->rate = t->iter - first <= 1 ? 1.0 / (dt > 0 ? dt : 1e-9)
+                                       : 0.9 * t->rate + 0.1 / (dt > 0 ? dt : 1e-9);
+        st.it_per_s = t->rate;
+        st.elapsed = t->elapsed_base + (t1 - start);
+        if (should_log(t, t->iter)) {
+            double span = t1 - t->log_prev_time;
+            double ips = span > 0 ? (double)(t->iter - t->log_prev_iter) * t->opt.batch / span : 0;
+            if (write_history(t, &st, ips, err)) return -1;
+            t->log_prev_time = t1;
+            t->log_prev_iter = t->iter;
+        }
+        if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && sg_trainer_sample(t, err)) return -1;
+        int stopping = stop && *stop;
+        if ((t->opt.save_every > 0 && t->iter % t->opt.save_every == 0) || t->iter == t->opt.iters || stopping)
+            if (sg_trainer_save(t, err)) return -1;
+        if (cb) cb(ctx, &st);
+        if (stopping) return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,109 @@
+/* The StarGAN training loop as a library (sg-train is a thin front end; tests
+ * drive it directly). Run directory layout, history and checkpoint formats:
+ * man/man1/sg-train.1, man/man5/stargan-checkpoint.5.
+ *
+ *   RUN/config.json          training options, model config, datasets
+ *   RUN/history.jsonl        one JSON object per logged iteration
+ *   RUN/samples/NNNNNN.png   fixed sample batch translated to every target
+ *   RUN/ckpt/NNNNNN-{G,D,state}.safetensors, RUN/latest   (checkpoint.h)
+ *
+ * Iteration i (0-based) trains on dataset ds = i % n_datasets with its batch
+ * number b = i / n_datasets of that dataset: the shard is visited in a random
+ * permutation per epoch (SG_STREAM_EPOCH, keyed by dataset and epoch), an epoch
+ * being floor(count / batch) batches (the last incomplete batch is dropped, as
+ * the reference's DataLoader(drop_last=True) does); so every draw is a function
+ * of (seed, i) and a resumed run repeats an uninterrupted one bit for bit. */
+#ifndef SG_TRAINER_H
+#define SG_TRAINER_H
+#include <signal.h>
+#include <stdint.h>
+#include "error.h"
+#include "model.h"
+
+typedef struct {
+    /* model structure (fixed for a run) */
+    int g_conv_dim, g_repeat, d_conv_dim;
+    int d_repeat;                 /* 0: automatic, min(6, log2(image_size) - 1) */
+    /* training (may change on resume) */
+    int64_t iters, decay_iters;
+    int batch, n_critic;
+    double g_lr, d_lr, beta1, beta2;
+    double lambda_cls, lambda_rec, lambda_gp;
+    int flip;                     /* random horizontal flip per image */
+    int target_random;            /* 0: permutation of the batch's labels; 1: random bits */
+    uint64_t seed;
+    int64_t log_every, sample_every, save_every;   /* 0: never (the last iteration is always saved) */
+    int keep;                     /* keep the newest N checkpoints; 0: all */
+    int n_samples;                /* images in the sample grid (at most 8 by default) */
+    int threads;                  /* CPU threads the run asked for (0: all cores): recorded so
+                                     that a resume uses the same count (bit-exact on the CPU) */
+} sg_train_options;
+
+void sg_train_options_default(sg_train_options *o);
+
+/* The learning rate at iteration i (0-based): constant, then a linear decay over
+ * the last D = min(decay_iters, iters) iterations: lr * min(1, (iters - i) / D)
+ * (so the last iteration uses lr/D; computed in double, rounded to float). */
+float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters);
+/* min(6, floor(log2(image_size)) - 1), at least 1: D's last map is >= 2x2. */
+int sg_train_default_d_repeat(int image_size);
+
+/* RUN/config.json: options and shard paths of an existing run. */
+int sg_run_config_read(const char *run_dir, sg_train_options *opt, char ***shard_paths,
+                       int *n_shards, sg_err *err);
+void sg_run_free_paths(char **paths, int n);
+/* 1 if RUN/config.json exists, else 0. */
+int sg_run_exists(const char *run_dir);
+/* Removes what a run writes (config.json, history.jsonl, latest, ckpt/, samples/
+ * files of ours) so that a new run can start in RUN (sg-train --force). */
+int sg_run_clear(const char *run_dir, sg_err *err);
+
+typedef struct sg_trainer sg_trainer;
+
+enum {
+    SG_TRAIN_NEW = 0,      /* a new run; an existing run in run_dir is an error */
+    SG_TRAIN_RESUME,       /* continue the run in run_dir from its latest checkpoint */
+    SG_TRAIN_REPLACE       /* a new run replacing an existing one (removed only after
+                              the shards and options were checked) */
+};
+/* Opens the shards, creates the model on be (not owned) and either starts a new
+ * run in run_dir (writes config.json, empties history) or, with SG_TRAIN_RESUME,
+ * loads the latest checkpoint (checking that shards and model match the run) and
+ * trims history.jsonl to the checkpoint's iteration. Nothing in run_dir changes
+ * when this fails on bad input. */
+int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
+                    const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
+                    sg_err *err);
+void sg_trainer_free(sg_trainer *t);
+
+int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations */
+int64_t sg_trainer_last_checkpoint(const sg_trainer *t); /* -1 if none */
+sg_model *sg_trainer_model(sg_trainer *t);
+const sg_model_config *sg_trainer_model_config(const sg_trainer *t);
+
+typedef struct {
+    int64_t iteration;            /* completed iterations */
+    int64_t iters;
+    int dataset;
+    int g_stepped;                /* G was updated at this iteration */
+    sg_losses losses;
+    double it_per_s;              /* recent average */
+    double elapsed;               /* seconds, including earlier runs */
+} sg_train_status;
+typedef void (*sg_train_callback)(void *ctx, const sg_train_status *st);
+
+/* Runs iterations until opt.iters or *stop becomes nonzero (checked after every
+ * iteration; then a checkpoint is written). Returns 0 when finished, 1 when
+ * stopped (checkpoint written), -1 on error: a non-finite loss gives
+ * "iteration N: D/loss_gp is nan; last good checkpoint: RUN/ckpt/001000" and
+ * writes no checkpoint. cb (may be NULL) is called after every iteration. */
+int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx,
+                   sg_err *err);
+/* One iteration (no logging, sampling or saving): for tests. */
+int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err);
+/* Writes checkpoint at the current iteration and prunes per opt.keep. */
+int sg_trainer_save(sg_trainer *t, sg_err *err);
+/* Writes RUN/samples/NNNNNN.png for the current iteration. */
+int sg_trainer_sample(sg_trainer *t, sg_err *err);
+
+#endif
