@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# celeb-synth: determinism, CelebA's file formats, refusing non-empty output,
+# the judge (text, JSON, PNG at low resolution, stdin), and errors.
+
+PY=/usr/bin/python3
+NAMES="5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
+
+setup() { T="$BATS_TEST_TMPDIR"; }
+
+@test "--help and --version exit 0" {
+  run celeb-synth --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"--judge"* ]]
+  run celeb-synth --version
+  [ "$status" -eq 0 ]
+  [[ "$output" == "celeb-synth "* ]]
+}
+
+@test "same seed gives the same bytes, any thread count; another seed differs" {
+  celeb-synth -q -n 40 --seed 3 -o "$T/a"
+  celeb-synth -q -n 40 --seed 3 --threads 2 -o "$T/b"
+  diff -r "$T/a" "$T/b"
+  celeb-synth -q -n 40 --seed 4 -o "$T/c"
+  ! cmp -s "$T/a/img_align_celeba/000001.jpg" "$T/c/img_align_celeba/000001.jpg"
+  ! cmp -s "$T/a/list_attr_celeba.txt" "$T/c/list_attr_celeba.txt"
+}
+
+@test "CelebA layout and formats" {
+  run celeb-synth -n 30 --seed 1 -o "$T/d"
+  [ "$status" -eq 0 ]
+  [ -z "$(ls "$T/d" | grep -v -e '^img_align_celeba$' -e '^list_attr_celeba.txt$' -e '^list_eval_partition.txt$')" ]
+  [ "$(ls "$T/d/img_align_celeba" | wc -l)" -eq 30 ]
+  [ -f "$T/d/img_align_celeba/000030.jpg" ]
+  f="$T/d/list_attr_celeba.txt"
+  [ "$(sed -n 1p "$f")" = 30 ]
+  [ "$(sed -n 2p "$f")" = "$NAMES " ]          # CelebA's line 2 ends in a space
+  [ "$(tail -n +3 "$f" | wc -l)" -eq 30 ]
+  [ "$(tail -n +3 "$f" | grep -Evc '^[0-9]{6}\.jpg( (-1| 1)){40}$')" -eq 0 ]
+  [ "$(sed -n 3p "$f" | cut -c1-10)" = 000001.jpg ]
+  # partition: every image once, 0/1/2, in order, roughly 80/10/10
+  p="$T/d/list_eval_partition.txt"
+  [ "$(grep -Evc '^[0-9]{6}\.jpg [012]$' "$p")" -eq 0 ]
+  [ "$(awk '{print $1}' "$p" | tr '\n' ' ')" = "$(ls "$T/d/img_align_celeba" | tr '\n' ' ')" ]
+  [ "$(awk '$2==0' "$p" | wc -l)" -eq 24 ]
+  [ "$(awk '$2==2' "$p" | wc -l)" -eq 3 ]
+  # JPEG, 178x218
+  head -c 3 "$T/d/img_align_celeba/000001.jpg" | od -An -tx1 | grep -q 'ff d8 ff'
+  if [ -x "$PY" ]; then
+    $PY -c 'import sys; from PIL import Image; im = Image.open(sys.argv[1]); assert im.size == (178, 218) and im.mode == "RGB", im' \
+      "$T/d/img_align_celeba/000007.jpg"
+  fi
+  # the attribute file reads back through lib/celeba_attrs (celeb-split) unchanged
+  celeb-split -q -g all=Male -r all -o "$T/s" "$f"
+  cmp "$f" "$T/s/attr_all.txt"
+}
+
+@test "refuses a non-empty directory without --force" {
+  mkdir -p "$T/e"; : > "$T/e/keep"
+  run celeb-synth -n 5 -o "$T/e"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-synth: $T/e: directory is not empty (use --force to write into it)" ]
+  [ ! -e "$T/e/img_align_celeba" ]
+  run celeb-synth -q -n 5 --force -o "$T/e"
+  [ "$status" -eq 0 ]
+  [ -e "$T/e/keep" ] && [ -e "$T/e/list_attr_celeba.txt" ]
+  mkdir "$T/empty"
+  run celeb-synth -q -n 2 -o "$T/empty"
+  [ "$status" -eq 0 ]
+}
+
+@test "--judge reads back the drawn attributes of full-size images" {
+  celeb-synth -q -n 60 --seed 9 -o "$T/j"
+  cd "$T/j/img_align_celeba"
+  run celeb-synth --judge *.jpg
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 60 ]
+  [[ "${lines[0]}" =~ ^000001\.jpg\ Black_Hair=[01]\ Blond_Hair=[01]\ Brown_Hair=[01]\ Gray_Hair=[01]\ Bangs=[01]\ Eyeglasses=[01]\ Wearing_Hat=[01]\ Mustache=[01]\ Wearing_Earrings=[01]$ ]]
+  # compare with the attribute list: every judged value must agree
+  printf '%s\n' "${lines[@]}" > "$T/judged.txt"
+  awk 'NR==FNR { if (FNR == 2) for (i = 1; i <= NF; i++) col[$i] = i + 1; else if (FNR > 2) for (a in col) v[$1, a] = $col[a]; next }
+       { for (i = 2; i <= NF; i++) { split($i, kv, "="); want = v[$1, kv[1]] == 1; n++; if (want != kv[2]) { bad++; print "disagree: " $1 " " kv[1] } } }
+       END { printf "%d of %d judged values disagree\n", bad, n; exit bad > 0 }' "$T/j/list_attr_celeba.txt" "$T/judged.txt"
+}
+
+@test "--judge on 32x32 and 64x64 PNG crops, --json, and stdin" {
+  [ -x "$PY" ] || skip "no $PY"
+  celeb-synth -q -n 40 --seed 11 -o "$T/k"
+  $PY - "$T/k" <<'EOF'
+import sys
+from PIL import Image
+d = sys.argv[1]
+for i in range(1, 41):
+    im = Image.open("%s/img_align_celeba/%06d.jpg" % (d, i)).crop((0, 20, 178, 198))
+    for s in (32, 64):
+        im.resize((s, s), Image.BOX).save("%s/%06d_%d.png" % (d, i, s))
+EOF
+  for s in 32 64; do
+    run celeb-synth --judge --json "$T"/k/*_$s.png
+    [ "$status" -eq 0 ]
+    echo "$output" | $PY -c '
+import json, sys
+d, size, attr_path = json.load(sys.stdin), int(sys.argv[1]), sys.argv[2]
+lines = open(attr_path).read().split("\n")
+names = lines[1].split()
+truth = {l.split()[0][:6]: dict(zip(names, map(int, l.split()[1:]))) for l in lines[2:] if l}
+assert len(d) == 40
+bad = 0
+hair = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair", "Eyeglasses")
+for r in d:
+    assert r["width"] == size and r["height"] == size
+    t = truth[r["file"].split("/")[-1][:6]]
+    bad += sum(r[a] != (t[a] == 1) for a in hair)
+print("size %d: %d of %d hair/eyeglasses values disagree" % (size, bad, 40 * len(hair)))
+assert bad <= 2, bad
+' "$s" "$T/k/list_attr_celeba.txt"
+  done
+  run celeb-synth --judge - < "$T/k/000003_64.png"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "- Black_Hair="* ]]
+}
+
+@test "errors: bad options, unreadable images, unwritable output" {
+  run celeb-synth -n 0 -o "$T/x"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--count"* ]]
+  run celeb-synth -n 5
+  [ "$status" -eq 2 ]
+  run celeb-synth --json -n 5 -o "$T/x"
+  [ "$status" -eq 2 ]
+  run celeb-synth --judge
+  [ "$status" -eq 2 ]
+  printf 'not an image' > "$T/bad.jpg"
+  celeb-synth -q -n 1 -o "$T/one"
+  run celeb-synth --judge "$T/bad.jpg" "$T/one/img_align_celeba/000001.jpg" "$T/nope.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"celeb-synth: $T/bad.jpg"* ]]
+  [[ "$output" == *"celeb-synth: $T/nope.png"* ]]
+  [[ "$output" == *"000001.jpg Black_Hair="* ]]    # good files still judged
+  : > "$T/afile"
+  run celeb-synth -n 2 -o "$T/afile/sub"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-synth: $T/afile"* ]]
+  run celeb-synth -n 2 -o "$T/afile"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"not a directory"* ]]
+}
