@@ -284,7 +284,13 @@ static int panel_range(const history *h, int panel, int full_range, double *lo, 
     if (mn >= a - 0.25 * span) a = mn;
     if (mx <= b + 0.25 * span) b = mx;
     span = b - a;
-    if (!(span > 0)) span = fabs(a) > 0 ? fabs(a) * 0.2 : 1;
+    if (!(span > 0)) {
+        /* A constant series (e.g. the learning rate before decay) is shown against zero. */
+        if (a > 0) { a = 0; b = b * 1.25; }
+        else if (a < 0) { b = 0; a = a * 1.25; }
+        else { a = -1; b = 1; }
+        span = b - a;
+    }
     *lo = a - 0.05 * span;
     *hi = b + 0.05 * span;
     /* Losses that never go negative keep 0 as the floor if the margin crossed it. */
@@ -349,7 +355,7 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
     double x0 = h->xmin, x1 = h->xmax;
     if (!(x1 > x0)) { x0 -= 1; x1 += 1; }
     ticks xt;
-    make_ticks(&xt, x0, x1, pw / (10 * lh) > 2 ? pw / (10 * lh) : 2);
+    make_ticks(&xt, x0, x1, pw / (7 * lh) > 2 ? pw / (7 * lh) : 2);
 
     text_bold(&c, (W - text_width(title, title_scale)) / 2, 8, title, title_scale, BLACK);
 
