@@ -15,6 +15,7 @@ Each file holds, for one small configuration (its metadata lists it):
   {G,D}.adam_m / adam_v            Adam moments before the steps (flat, trainable
                                    tensors in state_dict order), only if metadata
                                    adam_step > 0 (else Adam starts fresh)
+  G.generate                       G(x, c_trg) with the initial weights (inference)
   D.loss                           [real, fake, cls, gp] of the D step
   D.grad.<name>                    D's gradients of the D step (before Adam)
   D.after.<name>                   D's state_dict after the D step
@@ -198,6 +199,13 @@ def make_case(path, seed, image_size, g_conv_dim, g_repeat, d_conv_dim, d_repeat
         out += [("G.adam_m", g_m), ("G.adam_v", g_v), ("D.adam_m", d_m), ("D.adam_v", d_v)]
     out += [("G.init." + k, v.clone()) for k, v in G.state_dict().items()]
     out += [("D.init." + k, v.clone()) for k, v in D.state_dict().items()]
+
+    # inference as the reference's test(): G in training mode (per-image IN
+    # statistics) under no_grad; the running stats it would touch are restored
+    saved = {k: v.clone() for k, v in G.state_dict().items()}
+    with torch.no_grad():
+        out.append(("G.generate", G(x, c_trg)))
+    G.load_state_dict(saved)
 
     def cls_of(out_cls):
         return out_cls[:, off:off + C]

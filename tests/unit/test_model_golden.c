@@ -61,41 +61,11 @@ static void compare(int kind, const char *what, const float *got, const float *w
     free(a); free(b);
 }
 
-static void run_case(const char *path)
+/* Loads the initial state_dicts (checking names, order, shapes and dtypes
+ * against PyTorch's) and the Adam state into m. */
+static int load_golden_state(sg_st_file *f, sg_model *m, long adam_step)
 {
     sg_err err;
-    sg_st_file *f;
-    if (sg_st_open(&f, path, &err)) { CHECK(0, "%s", err.msg); return; }
-    printf("case %s\n", path);
-
-    sg_model_config cfg = { 0 };
-    cfg.image_size = meta_int(f, "image_size");
-    cfg.g_conv_dim = meta_int(f, "g_conv_dim"); cfg.g_repeat = meta_int(f, "g_repeat");
-    cfg.d_conv_dim = meta_int(f, "d_conv_dim"); cfg.d_repeat = meta_int(f, "d_repeat");
-    cfg.batch = meta_int(f, "batch");
-    const char *ld = sg_st_meta(f, "label_dims"), *oh = sg_st_meta(f, "one_hot");
-    for (char *e; ld && *ld && cfg.n_datasets < SG_MAX_DATASETS; ld = *e ? e + 1 : e) {
-        cfg.label_dim[cfg.n_datasets] = strtol(ld, &e, 10);
-        cfg.one_hot[cfg.n_datasets] = strtol(oh, (char **)&oh, 10);
-        if (*oh == ',') oh++;
-        cfg.n_datasets++;
-    }
-    cfg.lambda_cls = strtof(sg_st_meta(f, "lambda_cls"), NULL);
-    cfg.lambda_rec = strtof(sg_st_meta(f, "lambda_rec"), NULL);
-    cfg.lambda_gp = strtof(sg_st_meta(f, "lambda_gp"), NULL);
-    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
-    float lr = strtof(sg_st_meta(f, "lr"), NULL);
-    int ds = meta_int(f, "dataset"), N = cfg.batch;
-    long adam_step = meta_int(f, "adam_step");
-
-    sg_backend *be = sg_backend_cpu_create(2, &err);
-    sg_model *m = NULL;
-    if (!be || sg_model_create(&m, &cfg, be, 7, &err)) {
-        CHECK(0, "creating the model: %s", err.msg);
-        sg_backend_destroy(be); sg_st_close(f);
-        return;
-    }
-
     /* state_dicts: same names, order, shapes, dtypes as PyTorch's */
     char name[128];
     const sg_tensor_info *ti[2];
@@ -127,7 +97,7 @@ static void run_case(const char *path)
             free(buf);
         }
     }
-    if (check_failed) goto out;
+    if (check_failed) return -1;
 
     if (adam_step > 0) {
         const char *mn[2] = { "G.adam_m", "D.adam_m" }, *vn[2] = { "G.adam_v", "D.adam_v" };
@@ -139,10 +109,77 @@ static void run_case(const char *path)
         }
     }
 
+    return 0;
+}
+
+static void run_case(const char *path, int extra_capacity)
+{
+    sg_err err;
+    sg_st_file *f;
+    if (sg_st_open(&f, path, &err)) { CHECK(0, "%s", err.msg); return; }
+    printf("case %s\n", path);
+
+    sg_model_config cfg = { 0 };
+    cfg.image_size = meta_int(f, "image_size");
+    cfg.g_conv_dim = meta_int(f, "g_conv_dim"); cfg.g_repeat = meta_int(f, "g_repeat");
+    cfg.d_conv_dim = meta_int(f, "d_conv_dim"); cfg.d_repeat = meta_int(f, "d_repeat");
+    cfg.batch = meta_int(f, "batch");
+    const char *ld = sg_st_meta(f, "label_dims"), *oh = sg_st_meta(f, "one_hot");
+    for (char *e; ld && *ld && cfg.n_datasets < SG_MAX_DATASETS; ld = *e ? e + 1 : e) {
+        cfg.label_dim[cfg.n_datasets] = strtol(ld, &e, 10);
+        cfg.one_hot[cfg.n_datasets] = strtol(oh, (char **)&oh, 10);
+        if (*oh == ',') oh++;
+        cfg.n_datasets++;
+    }
+    cfg.lambda_cls = strtof(sg_st_meta(f, "lambda_cls"), NULL);
+    cfg.lambda_rec = strtof(sg_st_meta(f, "lambda_rec"), NULL);
+    cfg.lambda_gp = strtof(sg_st_meta(f, "lambda_gp"), NULL);
+    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    float lr = strtof(sg_st_meta(f, "lr"), NULL);
+    int ds = meta_int(f, "dataset"), N = cfg.batch;
+    cfg.batch += extra_capacity;   /* batches smaller than the buffers' capacity */
+    long adam_step = meta_int(f, "adam_step");
+
+    sg_backend *be = sg_backend_cpu_create(2, &err);
+    sg_model *m = NULL;
+    if (!be || sg_model_create(&m, &cfg, be, 7, &err)) {
+        CHECK(0, "creating the model: %s", err.msg);
+        sg_backend_destroy(be); sg_st_close(f);
+        return;
+    }
+
+    if (load_golden_state(f, m, adam_step)) goto out;
+    char name[128];
+    const sg_tensor_info *ti[2];
+    int nt[2];
+    for (int net = 0; net < 2; net++) nt[net] = sg_model_tensors(m, net, &ti[net]);
+
     int c_dim = sg_model_c_dim(&cfg), S = cfg.image_size;
     float *x = read_tensor(f, "x", (size_t)N * 3 * S * S), *c_org = read_tensor(f, "c_org", (size_t)N * c_dim);
     float *c_trg = read_tensor(f, "c_trg", (size_t)N * c_dim), *alpha = read_tensor(f, "alpha", N);
     if (!x || !c_org || !c_trg || !alpha) goto out_batch;
+
+    /* inference on 2N+1 images (several chunks of the capacity): each copy of
+     * the batch must equal PyTorch's G(x, c_trg); running stats stay untouched
+     * (checked with the G step's running stats below) */
+    {
+        size_t img = (size_t)3 * S * S;
+        int n = 2 * N + 1;
+        float *gx = malloc(n * img * sizeof *gx), *gc = malloc((size_t)n * c_dim * sizeof *gc);
+        float *gy = malloc(n * img * sizeof *gy), *want = read_tensor(f, "G.generate", N * img);
+        for (int i = 0; i < n; i++) {
+            memcpy(gx + i * img, x + (i % N) * img, img * sizeof *gx);
+            memcpy(gc + (size_t)i * c_dim, c_trg + (size_t)(i % N) * c_dim, c_dim * sizeof *gc);
+        }
+        if (want && !sg_model_generate(m, n, gx, gc, gy, &err))
+            for (int r = 0; r * N < n; r++) {
+                int k = n - r * N < N ? n - r * N : N;
+                snprintf(name, sizeof name, "generate, images %d..%d", r * N, r * N + k - 1);
+                compare(1, name, gy + r * N * img, want, k * img, 1e-4, 1e-5);
+            }
+        else CHECK(0, "generate: %s", want ? err.msg : "no golden output");
+        free(gx); free(gc); free(gy); free(want);
+    }
     if (sg_model_set_batch(m, ds, N, x, c_org, c_trg, alpha, &err)) { CHECK(0, "%s", err.msg); goto out_batch; }
 
     for (int net = SG_NET_D, pass = 0; pass < 2; pass++, net = SG_NET_G) {
@@ -208,6 +245,41 @@ static void run_case(const char *path)
             free(got); free(w); free(w0); free(gw);
         }
     }
+
+    /* determinism: a second model from the same state, same steps, same thread
+     * count: bit-identical losses, weights, running stats and Adam moments */
+    {
+        sg_model *m2 = NULL;
+        sg_losses l1, l2;
+        if (sg_model_create(&m2, &cfg, be, 7, &err) || load_golden_state(f, m2, adam_step) ||
+            sg_model_set_batch(m2, ds, N, x, c_org, c_trg, alpha, &err) ||
+            sg_model_d_step(m2, lr, &err) || sg_model_g_step(m2, lr, &err) ||
+            sg_model_read_losses(m, &l1, &err) || sg_model_read_losses(m2, &l2, &err)) {
+            CHECK(0, "determinism run: %s", err.msg);
+        } else {
+            CHECK(!memcmp(&l1, &l2, sizeof l1), "determinism: losses differ between identical runs");
+            int same = 1;
+            for (int net = 0; net < 2; net++) {
+                for (int i = 0; i < nt[net]; i++) {
+                    size_t bytes = ti[net][i].numel * (ti[net][i].dtype == SG_DTYPE_I64 ? 8 : 4);
+                    void *a = malloc(bytes), *b = malloc(bytes);
+                    sg_model_get_tensor(m, net, i, a, &err);
+                    sg_model_get_tensor(m2, net, i, b, &err);
+                    if (memcmp(a, b, bytes)) { same = 0; printf("determinism: %s differs\n", ti[net][i].name); }
+                    free(a); free(b);
+                }
+                size_t n = sg_model_trainable_count(m, net);
+                float *a1 = malloc(n * 4), *a2 = malloc(n * 4), *b1 = malloc(n * 4), *b2 = malloc(n * 4);
+                int64_t s1, s2;
+                sg_model_get_adam(m, net, a1, a2, &s1, &err);
+                sg_model_get_adam(m2, net, b1, b2, &s2, &err);
+                if (memcmp(a1, b1, n * 4) || memcmp(a2, b2, n * 4) || s1 != s2) { same = 0; printf("determinism: Adam state differs\n"); }
+                free(a1); free(a2); free(b1); free(b2);
+            }
+            CHECK(same, "determinism: state differs between identical runs");
+        }
+        sg_model_free(m2);
+    }
 out_batch:
     free(x); free(c_org); free(c_trg); free(alpha);
 out:
@@ -218,8 +290,8 @@ out:
 
 int main(void)
 {
-    run_case(GOLDEN_DIR "/stargan_single.safetensors");
-    run_case(GOLDEN_DIR "/stargan_multi.safetensors");
+    run_case(GOLDEN_DIR "/stargan_single.safetensors", 0);
+    run_case(GOLDEN_DIR "/stargan_multi.safetensors", 2);
     for (int k = 0; k < 4; k++)
         printf("worst relative error (|d|/(|want|+atol/rtol)), %s: %.3g\n", kind_name[k], worst_rel[k]);
     return check_done();
