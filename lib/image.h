@@ -64,6 +64,8 @@ size_t sg_resize_plan_scratch_size(const sg_resize_plan *p);
  * least sg_resize_plan_source_rows; out is (out_h, out_w, 3). Thread-safe for
  * one plan when each thread passes its own scratch. */
 void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, uint8_t *out, uint8_t *scratch);
+/* Use the portable code even where AVX2 is available (tests compare both). */
+void sg_resize_force_scalar(int on);
 /* One-shot CenterCrop(crop_w x crop_h) + Resize(out_w x out_h); out->rgb malloc'd. */
 int sg_center_crop_resize(const sg_image *in, int crop_w, int crop_h, int out_w, int out_h,
                           sg_image *out, sg_err *err);

@@ -12,6 +12,10 @@
  * coefficient arithmetic (double) has to follow Pillow's expressions. */
 #include "image.h"
 #include <math.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SG_RESIZE_AVX2 1
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,12 +122,14 @@ void sg_resize_plan_source_rows(const sg_resize_plan *p, int *first, int *last)
     *first = a; *last = b;
 }
 
-/* Scratch layout: [acc: out_w*3 int32][rows: out_w*3 x used rows][pad: crop when padded]. */
+/* Scratch layout: [acc: out_w*3 int32][rows: (out_w*3 + 4) x used rows][pad:
+ * crop when padded]. The 4 spare bytes per intermediate row let the AVX2 pass
+ * store 4 bytes for a 3-byte pixel. */
 size_t sg_resize_plan_scratch_size(const sg_resize_plan *p)
 {
     size_t n = (size_t)p->out_w * 3;
     size_t rows = (size_t)(p->row_last - p->row_first);
-    size_t s = n * sizeof(int32_t) + n * rows + 64;
+    size_t s = n * sizeof(int32_t) + (n + 4) * rows + 128;
     if (p->padded) s += (size_t)p->crop_w * p->crop_h * 3 + 64;
     return s;
 }
@@ -154,12 +160,99 @@ static void resample_row(const sg_resize_plan *p, const uint8_t *restrict in, ui
     }
 }
 
+/* ---- AVX2 versions of both passes (same integer arithmetic, so the same bytes) ---- */
+
+static int resize_scalar_only;
+void sg_resize_force_scalar(int on) { resize_scalar_only = on; }
+
+#ifdef SG_RESIZE_AVX2
+static int use_avx2(void)
+{
+    static int have = -1;
+    if (have < 0) have = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return have && !resize_scalar_only;
+}
+
+/* Horizontal pass, 8 rows at a time: lane L holds row L, so the coefficient
+ * is a broadcast and one gather fetches pixel x (4 bytes: R G B + next) of all
+ * 8 rows. The last pixel of a row is fetched from one byte earlier and shifted,
+ * to stay inside the row. Each output pixel is stored as 4 bytes (the 4th is
+ * overwritten by the next pixel or lands in the row's spare bytes).
+ * Returns the number of rows done (a multiple of 8). */
+__attribute__((target("avx2")))
+static int hpass_avx2(const sg_resize_plan *p, const uint8_t *in, size_t in_stride, int nrows,
+                      uint8_t *out, size_t out_stride)
+{
+    const int ks = p->ksize_h, w = p->crop_w;
+    const int s = (int)in_stride;
+    const __m256i offs = _mm256_setr_epi32(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s);
+    const __m256i bias = _mm256_set1_epi32(1 << (RESIZE_FRACTION_BITS - 1));
+    const __m256i lo8 = _mm256_set1_epi32(0xff), zero = _mm256_setzero_si256();
+    int r = 0;
+    for (; r + 8 <= nrows; r += 8) {
+        const uint8_t *base = in + (size_t)r * in_stride;
+        uint8_t *o = out + (size_t)r * out_stride;
+        for (int xx = 0; xx < p->out_w; xx++) {
+            const int32_t *k = p->k_h + (size_t)xx * ks;
+            int xmin = p->bounds_h[2 * xx], taps = p->bounds_h[2 * xx + 1];
+            __m256i a0 = bias, a1 = bias, a2 = bias;
+            for (int t = 0; t < taps; t++) {
+                int x = xmin + t, last = x == w - 1;
+                __m256i g = _mm256_i32gather_epi32((const int *)(base + 3 * x - last), offs, 1);
+                if (last) g = _mm256_srli_epi32(g, 8);
+                __m256i kv = _mm256_set1_epi32(k[t]);
+                a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_and_si256(g, lo8), kv));
+                a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(g, 8), lo8), kv));
+                a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(g, 16), lo8), kv));
+            }
+            a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_srai_epi32(a0, RESIZE_FRACTION_BITS), zero), lo8);
+            a1 = _mm256_min_epi32(_mm256_max_epi32(_mm256_srai_epi32(a1, RESIZE_FRACTION_BITS), zero), lo8);
+            a2 = _mm256_min_epi32(_mm256_max_epi32(_mm256_srai_epi32(a2, RESIZE_FRACTION_BITS), zero), lo8);
+            __m256i px = _mm256_or_si256(a0, _mm256_or_si256(_mm256_slli_epi32(a1, 8), _mm256_slli_epi32(a2, 16)));
+            uint32_t lanes[8];
+            _mm256_storeu_si256((__m256i *)lanes, px);
+            for (int l = 0; l < 8; l++) memcpy(o + (size_t)l * out_stride + 3 * (size_t)xx, &lanes[l], 4);
+        }
+    }
+    return r;
+}
+
+/* Vertical pass for one output row: 16 bytes at a time. */
+__attribute__((target("avx2")))
+static void vpass_row_avx2(const uint8_t *rows, size_t stride, const int32_t *k, int taps, uint8_t *out, size_t n)
+{
+    const __m256i bias = _mm256_set1_epi32(1 << (RESIZE_FRACTION_BITS - 1));
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i lo = bias, hi = bias;
+        for (int t = 0; t < taps; t++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(rows + (size_t)t * stride + i));
+            __m256i kv = _mm256_set1_epi32(k[t]);
+            lo = _mm256_add_epi32(lo, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(v), kv));
+            hi = _mm256_add_epi32(hi, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)), kv));
+        }
+        lo = _mm256_srai_epi32(lo, RESIZE_FRACTION_BITS);
+        hi = _mm256_srai_epi32(hi, RESIZE_FRACTION_BITS);
+        /* Saturating packs clip to 0..255; the permutes undo AVX2's per-lane packing. */
+        __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
+        __m256i b8 = _mm256_permute4x64_epi64(_mm256_packus_epi16(w16, w16), 0x08);
+        _mm_storeu_si128((__m128i *)(out + i), _mm256_castsi256_si128(b8));
+    }
+    for (; i < n; i++) {
+        int32_t a = 1 << (RESIZE_FRACTION_BITS - 1);
+        for (int t = 0; t < taps; t++) a += rows[(size_t)t * stride + i] * k[t];
+        out[i] = clip_fixed(a);
+    }
+}
+#endif
+
 void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, uint8_t *out, uint8_t *scratch)
 {
     const size_t n = (size_t)p->out_w * 3;
     const size_t src_stride = (size_t)p->src_w * 3;
     int32_t *acc = (int32_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     uint8_t *rows = (uint8_t *)(acc + n);
+    const size_t rstride = n + 4;
     const int nrows = p->row_last - p->row_first;
 
     /* The crop window as (pointer to crop row 0, column 0; stride). Padding:
@@ -167,7 +260,7 @@ void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, 
     const uint8_t *crop;
     size_t crop_stride;
     if (p->padded) {
-        uint8_t *pad = rows + n * nrows;
+        uint8_t *pad = rows + rstride * nrows;
         crop_stride = (size_t)p->crop_w * 3;
         memset(pad, 0, crop_stride * p->crop_h);
         int x0 = p->left < 0 ? 0 : p->left, x1 = p->left + p->crop_w < p->src_w ? p->left + p->crop_w : p->src_w;
@@ -187,10 +280,15 @@ void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, 
     const uint8_t *hrows;
     size_t hstride;
     if (p->need_h) {
-        for (int r = 0; r < nrows; r++)
-            resample_row(p, crop + (size_t)(p->row_first + r) * crop_stride, rows + (size_t)r * n);
+        int r = 0;
+#ifdef SG_RESIZE_AVX2
+        if (use_avx2() && p->crop_w >= 2 && crop_stride * 8 < INT32_MAX)
+            r = hpass_avx2(p, crop + (size_t)p->row_first * crop_stride, crop_stride, nrows, rows, rstride);
+#endif
+        for (; r < nrows; r++)
+            resample_row(p, crop + (size_t)(p->row_first + r) * crop_stride, rows + (size_t)r * rstride);
         hrows = rows;
-        hstride = n;
+        hstride = rstride;
     } else {
         hrows = crop + (size_t)p->row_first * crop_stride;
         hstride = crop_stride;
@@ -207,6 +305,12 @@ void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, 
     for (int yy = 0; yy < p->out_h; yy++) {
         const int32_t *k = p->k_v + (size_t)yy * ks;
         int ymin = p->bounds_v[2 * yy] - p->row_first, taps = p->bounds_v[2 * yy + 1];
+#ifdef SG_RESIZE_AVX2
+        if (use_avx2()) {
+            vpass_row_avx2(hrows + (size_t)ymin * hstride, hstride, k, taps, out + (size_t)yy * n, n);
+            continue;
+        }
+#endif
         for (size_t i = 0; i < n; i++) acc[i] = 1 << (RESIZE_FRACTION_BITS - 1);
         for (int y = 0; y < taps; y++) {
             const uint8_t *restrict r = hrows + (size_t)(ymin + y) * hstride;

@@ -40,8 +40,9 @@ static int read_golden(const char *name, sg_image *img)
     return 0;
 }
 
-static void test_golden_cases(void)
+static void test_golden_cases(int scalar)
 {
+    sg_resize_force_scalar(scalar);
     FILE *f = fopen(GOLDEN "cases.txt", "r");
     CHECK(f != NULL, "cannot open " GOLDEN "cases.txt (run from the repository root)");
     if (!f) return;
@@ -63,7 +64,7 @@ static void test_golden_cases(void)
             if (read_golden(in, &src) || read_golden(exp, &want)) continue;
             sg_err err;
             char what[256];
-            snprintf(what, sizeof what, "%s crop %dx%d resize %dx%d", in, cw, ch, ow, oh);
+            snprintf(what, sizeof what, "%s crop %dx%d resize %dx%d (%s)", in, cw, ch, ow, oh, scalar ? "portable" : "SIMD if available");
             int rc = sg_center_crop_resize(&src, cw, ch, ow, oh, &got, &err);
             CHECK(rc == 0, "%s: %s", what, err.msg);
             if (rc == 0) {
@@ -75,6 +76,7 @@ static void test_golden_cases(void)
         }
     }
     fclose(f);
+    sg_resize_force_scalar(0);
     CHECK(n_decode >= 4 && n_resize >= 15, "golden cases: %d decode, %d resize (expected >= 4, >= 15)", n_decode, n_resize);
 }
 
@@ -186,7 +188,8 @@ static void test_encode_roundtrip(void)
 int main(void)
 {
     test_crop_offsets();
-    test_golden_cases();
+    test_golden_cases(1);
+    test_golden_cases(0);
     test_partial_rows();
     test_decode_errors();
     test_encode_roundtrip();
