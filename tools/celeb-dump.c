@@ -279,6 +279,20 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
     free(idx);
 }
 
+/* "path: record 17: problem" -> "path: record 17 (000018.jpg): problem" when the
+ * reader got as far as the file name (a record whose CRC fails has none we can trust). */
+static const char *with_name(const char *msg, uint64_t index, const char *name)
+{
+    static char out[sizeof ((sg_err *)0)->msg + SG_SHARD_MAX_NAME + 8];
+    char needle[48];
+    snprintf(needle, sizeof needle, "record %llu: ", (unsigned long long)index);
+    const char *at = strstr(msg, needle);
+    if (!name[0] || !at) return msg;
+    size_t head = (size_t)(at - msg) + strlen(needle) - 2;
+    snprintf(out, sizeof out, "%.*s (%s)%s", (int)head, msg, name, msg + head);
+    return out;
+}
+
 static void verify(sg_shard *s, const char *path)
 {
     const sg_shard_meta *m = sg_shard_get_meta(s);
@@ -288,9 +302,10 @@ static void verify(sg_shard *s, const char *path)
     sg_err err;
     uint64_t bad = 0;
     for (uint64_t i = 0; i < m->count; i++) {
+        name[0] = 0;
         if (sg_shard_read(s, i, px, labels, name, sizeof name, &err) != 0) {
             /* Report the first bad records (at most 10), then the total. */
-            if (bad < 10) cli_warn("%s", err.msg);
+            if (bad < 10) cli_warn("%s", with_name(err.msg, i, name));
             bad++;
         }
         if ((i & 255) == 0) cli_progress("%s: verified %llu/%llu records", path, (unsigned long long)i, (unsigned long long)m->count);

@@ -163,6 +163,30 @@ PY
   [[ "$output" == *"record 6: CRC mismatch"* ]]
 }
 
+@test "--verify on a PNG shard: a record that fails to decode is named with its file" {
+  /usr/bin/python3 -c 'import lmdb' 2>/dev/null || skip "no python3 lmdb"
+  celeb-pack --attrs "$D/syn/list_attr_celeba.txt" --images "$D/syn/img_align_celeba" \
+    --select "$SELECT" -S 32 -e png -j 1 -q -o "$T/png.lmdb"
+  run celeb-dump --verify "$T/png.lmdb"
+  [ "$output" = "12 records OK" ]
+  # Damage the PNG of record 4 but keep the record's CRC valid.
+  /usr/bin/python3 - "$T/png.lmdb" <<'PY'
+import sys, lmdb, struct, zlib
+env = lmdb.open(sys.argv[1])
+with env.begin(write=True) as txn:
+    k = struct.pack(">Q", 4)
+    v = txn.get(k)
+    nl, nn = struct.unpack("<HH", v[4:8])
+    body = bytearray(v[:-4])
+    body[16 + nl + nn + 40] ^= 0xFF
+    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
+PY
+  run celeb-dump --verify "$T/png.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "${lines[0]}" == "celeb-dump: $T/png.lmdb: record 4 (000005.jpg): "* ]]
+  [[ "$output" == *"1 of 12 records bad"* ]]
+}
+
 @test "not a shard, missing path, newer format version: one line, exit 1; nothing written" {
   mkdir "$T/notashard"
   run celeb-dump "$T/notashard"
