@@ -398,6 +398,10 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
                 ys[i] = ay + ah - 1 - (v - lo[p]) / (hi[p] - lo[p]) * (ah - 1) + 0.5;
             }
             sg_canvas_polyline(&c, xs, ys, (int)s->n, S > 1 ? 1.6 : 1.2, col);
+            /* Few points: mark each, so that a short history is readable. */
+            if (s->n <= 60)
+                for (size_t i = 0; i < s->n; i++)
+                    if (s->y[i] <= hi[p] && s->y[i] >= lo[p]) sg_canvas_marker(&c, xs[i], ys[i], SG_MARK_CIRCLE, 2.0 * S + 2, col);
             for (size_t i = 0; i < s->n; i++) {
                 if (s->y[i] > hi[p]) sg_canvas_marker(&c, xs[i], ay + mark / 2, SG_MARK_TRI_UP, mark, col);
                 else if (s->y[i] < lo[p]) sg_canvas_marker(&c, xs[i], ay + ah - mark / 2, SG_MARK_TRI_DOWN, mark, col);
