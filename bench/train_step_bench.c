@@ -1,0 +1,160 @@
+/* train-step-bench: times StarGAN training iterations on one synthetic
+ * in-memory batch (no data loading), on the CPU or the CUDA backend, with the
+ * reference's schedule: a D step every iteration, a G step every n_critic-th.
+ * Built by tests/gpu/prepare-carry (not by `make`) into build/bench/; run by
+ * bench/train-speed. Prints one line of key=value pairs on stdout.
+ *
+ * GPU memory: the device's memory in use (cudaMemGetInfo) after the timed
+ * iterations minus the amount in use before the backend was created. The
+ * backend allocates everything in the first iteration and nothing after it,
+ * so this is also the steady state; cuDNN's transient search buffers during
+ * the first iteration are not seen by it. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "backend.h"
+#include "model.h"
+#include "rng.h"
+#ifdef SG_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: train-step-bench [OPTIONS]\n"
+        "  --device cpu|cuda      backend (default cuda)\n"
+        "  --precision P          tf32 (default), fp32 or bf16 (CUDA convolutions)\n"
+        "  --image-size N         128        --batch N      16\n"
+        "  --conv-dim N           64 (G and D) --g-repeat N 6  --d-repeat N 6\n"
+        "  --c-dim N              5          --n-critic N   5\n"
+        "  --warmup N             10         --iters N      100\n"
+        "  --threads N            CPU backend threads (0: all)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *device = "cuda", *precision = "tf32";
+    int image = 128, batch = 16, conv = 64, g_repeat = 6, d_repeat = 6, c_dim = 5, n_critic = 5;
+    int warmup = 10, iters = 100, threads = 0;
+    static const struct option opts[] = {
+        { "device", 1, 0, 'D' }, { "precision", 1, 0, 'P' }, { "image-size", 1, 0, 's' },
+        { "batch", 1, 0, 'b' }, { "conv-dim", 1, 0, 'c' }, { "g-repeat", 1, 0, 'g' },
+        { "d-repeat", 1, 0, 'd' }, { "c-dim", 1, 0, 'l' }, { "n-critic", 1, 0, 'n' },
+        { "warmup", 1, 0, 'w' }, { "iters", 1, 0, 'i' }, { "threads", 1, 0, 't' },
+        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'D': device = optarg; break;
+        case 'P': precision = optarg; break;
+        case 's': image = atoi(optarg); break;
+        case 'b': batch = atoi(optarg); break;
+        case 'c': conv = atoi(optarg); break;
+        case 'g': g_repeat = atoi(optarg); break;
+        case 'd': d_repeat = atoi(optarg); break;
+        case 'l': c_dim = atoi(optarg); break;
+        case 'n': n_critic = atoi(optarg); break;
+        case 'w': warmup = atoi(optarg); break;
+        case 'i': iters = atoi(optarg); break;
+        case 't': threads = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (iters < 1 || warmup < 0 || n_critic < 1 || batch < 1) { usage(stderr); return 2; }
+
+    sg_err err;
+    double mem_before = 0, mem_total = 0;
+    int cuda = !strcmp(device, "cuda");
+#ifdef SG_HAVE_CUDA
+    if (cuda) {
+        size_t fr = 0, tot = 0;
+        cudaFree(0);                                 /* create the context first */
+        if (cudaMemGetInfo(&fr, &tot) == cudaSuccess) { mem_before = (double)(tot - fr); mem_total = tot; }
+    }
+#endif
+    sg_backend *be = cuda ? sg_backend_cuda_create_precision(0, precision, &err)
+                          : sg_backend_cpu_create(threads, &err);
+    if (!be) { fprintf(stderr, "train-step-bench: %s\n", err.msg); return 1; }
+
+    sg_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.image_size = image;
+    cfg.n_datasets = 1;
+    cfg.label_dim[0] = c_dim;
+    cfg.g_conv_dim = conv; cfg.g_repeat = g_repeat;
+    cfg.d_conv_dim = conv; cfg.d_repeat = d_repeat;
+    cfg.batch = batch;
+    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10;
+    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    sg_model *m;
+    if (sg_model_create(&m, &cfg, be, 1, &err)) {
+        fprintf(stderr, "train-step-bench: %s\n", err.msg);
+        sg_backend_destroy(be);
+        return 1;
+    }
+    int cd = sg_model_c_dim(&cfg);
+    size_t nx = (size_t)batch * 3 * image * image;
+    float *x = malloc(nx * sizeof(float)), *corg = malloc((size_t)batch * cd * sizeof(float));
+    float *ctrg = malloc((size_t)batch * cd * sizeof(float)), *alpha = malloc(batch * sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = 2 * sg_randu(5, 1, i) - 1;
+    for (int i = 0; i < batch * cd; i++) corg[i] = sg_randu(5, 2, i) < 0.5f;
+    for (int i = 0; i < batch; i++) {
+        memcpy(ctrg + (size_t)i * cd, corg + (size_t)((i + 1) % batch) * cd, cd * sizeof(float));
+        alpha[i] = sg_randu(5, 3, i);
+    }
+
+    double t0 = 0;
+    int total = warmup + iters, g_steps = 0;
+    for (int it = 0; it < total; it++) {
+        if (it == warmup) {
+            if (be->ops->sync(be, &err)) break;
+            t0 = now_s();
+            g_steps = 0;
+        }
+        /* a new batch each iteration, as in training (upload + one sync) */
+        if (sg_model_set_batch(m, 0, batch, x, corg, ctrg, alpha, &err)) break;
+        if (sg_model_d_step(m, 1e-4f, &err)) break;
+        if ((it + 1) % n_critic == 0) {
+            if (sg_model_g_step(m, 1e-4f, &err)) break;
+            g_steps++;
+        }
+        err.msg[0] = 0;
+    }
+    sg_losses l;
+    if (err.msg[0] || sg_model_read_losses(m, &l, &err)) {
+        fprintf(stderr, "train-step-bench: %s\n", err.msg);
+        sg_model_free(m);
+        sg_backend_destroy(be);
+        return 1;
+    }
+    double dt = now_s() - t0;
+    double mem_used = 0;
+#ifdef SG_HAVE_CUDA
+    if (cuda) {
+        size_t fr = 0, tot = 0;
+        if (cudaMemGetInfo(&fr, &tot) == cudaSuccess) mem_used = (double)(tot - fr) - mem_before;
+    }
+#endif
+    printf("device=%s precision=%s name=%s image=%d batch=%d conv=%d g_repeat=%d d_repeat=%d "
+           "n_critic=%d iters=%d g_steps=%d seconds=%.3f it_per_s=%.2f ms_per_it=%.3f "
+           "gpu_mem_gib=%.3f gpu_total_gib=%.1f d_loss_real=%.5g d_loss_gp=%.5g g_loss_rec=%.5g\n",
+           device, cuda ? precision : "fp32", cuda ? sg_backend_cuda_device_name(be) : "cpu",
+           image, batch, conv, g_repeat, d_repeat, n_critic, iters, g_steps, dt, iters / dt,
+           1e3 * dt / iters, mem_used / 1073741824.0, mem_total / 1073741824.0, l.d_loss_real,
+           l.d_loss_gp, l.g_loss_rec);
+    free(x); free(corg); free(ctrg); free(alpha);
+    sg_model_free(m);
+    sg_backend_destroy(be);
+    return 0;
+}

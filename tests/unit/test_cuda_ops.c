@@ -1,0 +1,526 @@
+/* Every CUDA backend op against the CPU backend on random inputs at several
+ * shapes, then one whole D step and G step of the model on both backends.
+ * Prints one line per op with its worst element. Without CUDA at build time,
+ * or with no usable GPU, every case is a SKIP and the run passes.
+ *
+ * Tolerances (|gpu - cpu| <= tol * (|cpu| + rms(cpu)) per element):
+ *   fp32 backend: 1e-5 for every op except the cuDNN convolutions, 1e-4 for
+ *   those (cuDNN's FFT and Winograd algorithms, which it may pick in fp32 mode,
+ *   carry ~1e-5 relative error of their own); TF32 backend: 2e-3 for the
+ *   convolutions (10-bit mantissa products). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backend.h"
+#include "check.h"
+#include "model.h"
+#include "rng.h"
+
+#ifndef SG_HAVE_CUDA
+int main(void)
+{
+    SKIP("no GPU: this build has no CUDA backend (nvcc/cuDNN not found or make CUDA=0)");
+    return check_done();
+}
+#else
+
+static sg_backend *cpu, *gpu;
+static uint64_t draw_counter;
+static int verbose = 1;
+
+/* Host array of n uniform draws in [lo, hi). */
+static float *rnd(size_t n, float lo, float hi)
+{
+    float *h = malloc(n * sizeof(float) + 1);
+    for (size_t i = 0; i < n; i++) h[i] = lo + (hi - lo) * sg_randu(42, 99, draw_counter++);
+    return h;
+}
+
+typedef struct { float *c, *g; size_t n; } pair;   /* the same tensor on both backends */
+
+static pair pair_from(const float *host, size_t n)
+{
+    pair p = { cpu->ops->alloc(cpu, n * sizeof(float) + 16), gpu->ops->alloc(gpu, n * sizeof(float) + 16), n };
+    if (!p.c || !p.g) { fprintf(stderr, "allocation of %zu floats failed\n", n); exit(1); }
+    if (host) {
+        cpu->ops->upload(cpu, p.c, host, n * sizeof(float));
+        gpu->ops->upload(gpu, p.g, host, n * sizeof(float));
+    }
+    return p;
+}
+
+static pair pair_rand(size_t n, float lo, float hi)
+{
+    float *h = rnd(n, lo, hi);
+    pair p = pair_from(h, n);
+    free(h);
+    return p;
+}
+
+static void pair_free(pair p)
+{
+    cpu->ops->free(cpu, p.c);
+    gpu->ops->free(gpu, p.g);
+}
+
+static int sync_both(const char *what)
+{
+    sg_err err = { { 0 } };
+    int ok = 1;
+    if (cpu->ops->sync(cpu, &err)) { printf("FAIL %s: cpu backend: %s\n", what, err.msg); ok = 0; }
+    if (gpu->ops->sync(gpu, &err)) { printf("FAIL %s: cuda backend: %s\n", what, err.msg); ok = 0; }
+    if (!ok) check_failed++;
+    return ok;
+}
+
+/* Compares n floats of the gpu copy with the cpu copy (at an element offset). */
+static void compare_at(const char *what, pair p, size_t off, size_t n, double tol)
+{
+    if (!sync_both(what)) return;
+    float *a = malloc(n * sizeof(float) + 1), *b = malloc(n * sizeof(float) + 1);
+    gpu->ops->download(gpu, a, p.g + off, n * sizeof(float));
+    cpu->ops->download(cpu, b, p.c + off, n * sizeof(float));
+    sg_err err;
+    if (gpu->ops->sync(gpu, &err)) {
+        printf("FAIL %s: download: %s\n", what, err.msg);
+        check_failed++;
+        free(a); free(b);
+        return;
+    }
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)b[i] * b[i];
+    double rms = n ? sqrt(ss / n) : 0;
+    double *da = malloc(n * sizeof(double) + 1), *db = malloc(n * sizeof(double) + 1);
+    double worst = 0; size_t wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        da[i] = a[i]; db[i] = b[i];
+        double e = fabs(da[i] - db[i]) / (fabs(db[i]) + rms + 1e-30);
+        if (isnan(e) || e > worst) { worst = isnan(e) ? INFINITY : e; wi = i; }
+    }
+    if (verbose)
+        printf("  %-58s worst %.2e (tol %.0e) at %zu: gpu %.8g cpu %.8g\n", what, worst, tol, wi,
+               n ? a[wi] : 0.f, n ? b[wi] : 0.f);
+    CHECK_CLOSE(what, da, db, (long)n, tol, tol * rms);
+    free(a); free(b); free(da); free(db);
+}
+
+static void compare(const char *what, pair p, double tol) { compare_at(what, p, 0, p.n, tol); }
+
+/* ---- convolutions --------------------------------------------------------- */
+
+typedef struct { int N, Ci, H, W, Co, K, s, p, bias; } conv_case;
+
+static void test_conv(const conv_case *k, double tol, const char *mode)
+{
+    int Ho = (k->H + 2 * k->p - k->K) / k->s + 1, Wo = (k->W + 2 * k->p - k->K) / k->s + 1;
+    size_t nx = (size_t)k->N * k->Ci * k->H * k->W, ny = (size_t)k->N * k->Co * Ho * Wo;
+    size_t nw = (size_t)k->Co * k->Ci * k->K * k->K;
+    char name[160];
+    pair x = pair_rand(nx, -1, 1), w = pair_rand(nw, -0.2f, 0.2f), b = pair_rand(k->Co, -0.5f, 0.5f);
+    pair y = pair_from(NULL, ny), dy = pair_rand(ny, -1, 1), dx = pair_from(NULL, nx);
+    pair dw = pair_rand(nw, -0.1f, 0.1f), db = pair_rand(k->Co, -0.1f, 0.1f);   /* accumulated into */
+    const float *bias_c = k->bias ? b.c : NULL, *bias_g = k->bias ? b.g : NULL;
+    cpu->ops->conv2d_forward(cpu, y.c, x.c, w.c, bias_c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, bias_g, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    snprintf(name, sizeof name, "%s conv fwd N%d Ci%d %dx%d Co%d K%d s%d p%d%s", mode, k->N, k->Ci,
+             k->H, k->W, k->Co, k->K, k->s, k->p, k->bias ? " +b" : "");
+    compare(name, y, tol);
+
+    cpu->ops->conv2d_backward_data(cpu, dx.c, dy.c, w.c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    gpu->ops->conv2d_backward_data(gpu, dx.g, dy.g, w.g, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    snprintf(name, sizeof name, "%s conv bwd-data N%d Ci%d %dx%d Co%d K%d s%d p%d", mode, k->N, k->Ci,
+             k->H, k->W, k->Co, k->K, k->s, k->p);
+    compare(name, dx, tol);
+
+    cpu->ops->conv2d_backward_filter(cpu, dw.c, k->bias ? db.c : NULL, x.c, dy.c, k->N, k->Ci, k->H,
+                                     k->W, k->Co, k->K, k->s, k->p);
+    gpu->ops->conv2d_backward_filter(gpu, dw.g, k->bias ? db.g : NULL, x.g, dy.g, k->N, k->Ci, k->H,
+                                     k->W, k->Co, k->K, k->s, k->p);
+    snprintf(name, sizeof name, "%s conv bwd-filter (+=) N%d Ci%d %dx%d Co%d K%d s%d p%d", mode, k->N,
+             k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    compare(name, dw, tol);
+    if (k->bias) {
+        snprintf(name, sizeof name, "%s conv bias grad (+=) Co%d", mode, k->Co);
+        compare(name, db, 1e-5);
+    }
+    pair_free(x); pair_free(w); pair_free(b); pair_free(y); pair_free(dy); pair_free(dx);
+    pair_free(dw); pair_free(db);
+}
+
+static const conv_case conv_cases[] = {
+    /* G's first conv (3 + c_dim channels), 7x7 */
+    { 2, 8, 16, 16, 16, 7, 1, 3, 0 },
+    /* G's down-sampling 4x4 s2, an odd size */
+    { 2, 16, 13, 13, 32, 4, 2, 1, 0 },
+    /* residual block 3x3 */
+    { 3, 32, 8, 8, 32, 3, 1, 1, 0 },
+    /* D layer with bias, D src head, D cls head (kernel = image/64 = 2, no pad) */
+    { 2, 3, 32, 32, 16, 4, 2, 1, 1 },
+    { 2, 64, 4, 4, 1, 3, 1, 1, 0 },
+    { 4, 64, 2, 2, 5, 2, 1, 0, 0 },
+    /* the transposed conv's role: Cout -> Cin conv at the larger size */
+    { 2, 16, 16, 16, 32, 4, 2, 1, 0 },
+    /* a reference-size layer: 128 -> 256 channels at 32x32, batch 4 */
+    { 4, 128, 32, 32, 256, 4, 2, 1, 0 },
+};
+
+/* ---- instance norm --------------------------------------------------------- */
+
+static void test_instnorm(int N, int C, int HW, int running)
+{
+    size_t n = (size_t)N * C * HW;
+    char name[160];
+    pair x = pair_rand(n, -2, 3), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
+    pair y = pair_from(NULL, n), mean = pair_from(NULL, (size_t)N * C), rstd = pair_from(NULL, (size_t)N * C);
+    pair rm = pair_rand(C, -0.1f, 0.1f), rv = pair_rand(C, 0.9f, 1.1f);
+    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, running ? rm.c : NULL,
+                               running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f);
+    gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, running ? rm.g : NULL,
+                               running ? rv.g : NULL, N, C, HW, 1e-5f, 0.1f);
+    snprintf(name, sizeof name, "instnorm fwd N%d C%d HW%d%s", N, C, HW, running ? " running" : "");
+    compare(name, y, 1e-5);
+    compare("  mean", mean, 1e-5);
+    compare("  rstd", rstd, 1e-5);
+    if (running) {
+        compare("  running_mean", rm, 1e-5);
+        compare("  running_var", rv, 1e-5);
+    }
+    pair dy = pair_rand(n, -1, 1), dx = pair_from(NULL, n);
+    pair dg = pair_rand(C, -0.1f, 0.1f), dbt = pair_rand(C, -0.1f, 0.1f);
+    cpu->ops->instnorm_backward(cpu, dx.c, dg.c, dbt.c, dy.c, x.c, mean.c, rstd.c, gamma.c, N, C, HW);
+    gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
+    snprintf(name, sizeof name, "instnorm bwd N%d C%d HW%d", N, C, HW);
+    compare(name, dx, 1e-5);
+    compare("  dgamma (+=)", dg, 1e-5);
+    compare("  dbeta (+=)", dbt, 1e-5);
+    pair_free(x); pair_free(gamma); pair_free(beta); pair_free(y); pair_free(mean); pair_free(rstd);
+    pair_free(rm); pair_free(rv); pair_free(dy); pair_free(dx); pair_free(dg); pair_free(dbt);
+}
+
+/* ---- elementwise ------------------------------------------------------------ */
+
+/* off shifts the pointers by one float so the unaligned (scalar) path runs too. */
+static void test_elementwise(size_t n, int off)
+{
+    char name[160];
+    pair a = pair_rand(n + 1, -2, 2), b = pair_rand(n + 1, -2, 2), y = pair_from(NULL, n + 1);
+    float *ac = a.c + off, *ag = a.g + off, *bc = b.c + off, *bg = b.g + off;
+    float *yc = y.c + off, *yg = y.g + off;
+#define EW1(label, call_c, call_g) do { \
+        call_c; call_g; \
+        snprintf(name, sizeof name, "%s n%zu%s", label, n, off ? " unaligned" : ""); \
+        compare_at(name, y, off, n, 1e-5); } while (0)
+    EW1("relu fwd", cpu->ops->relu_forward(cpu, yc, ac, n), gpu->ops->relu_forward(gpu, yg, ag, n));
+    EW1("relu bwd", cpu->ops->relu_backward(cpu, yc, bc, ac, n), gpu->ops->relu_backward(gpu, yg, bg, ag, n));
+    EW1("leaky fwd", cpu->ops->leaky_relu_forward(cpu, yc, ac, 0.01f, n),
+        gpu->ops->leaky_relu_forward(gpu, yg, ag, 0.01f, n));
+    EW1("leaky bwd", cpu->ops->leaky_relu_backward(cpu, yc, bc, ac, 0.01f, n),
+        gpu->ops->leaky_relu_backward(gpu, yg, bg, ag, 0.01f, n));
+    EW1("tanh fwd", cpu->ops->tanh_forward(cpu, yc, ac, n), gpu->ops->tanh_forward(gpu, yg, ag, n));
+    EW1("tanh bwd", cpu->ops->tanh_backward(cpu, yc, bc, ac, n), gpu->ops->tanh_backward(gpu, yg, bg, ag, n));
+    EW1("add", cpu->ops->add(cpu, yc, ac, bc, n), gpu->ops->add(gpu, yg, ag, bg, n));
+    EW1("scale", cpu->ops->scale(cpu, yc, ac, -0.37f, n), gpu->ops->scale(gpu, yg, ag, -0.37f, n));
+    EW1("fill", cpu->ops->fill(cpu, yc, 0.25f, n), gpu->ops->fill(gpu, yg, 0.25f, n));
+    /* in place: y = leaky(y) */
+    EW1("leaky fwd in place", cpu->ops->leaky_relu_forward(cpu, yc, yc, 0.2f, n),
+        gpu->ops->leaky_relu_forward(gpu, yg, yg, 0.2f, n));
+#undef EW1
+    pair_free(a); pair_free(b); pair_free(y);
+}
+
+static void test_layout_ops(void)
+{
+    int N = 3, Cx = 3, Cc = 7, HW = 37;
+    pair x = pair_rand((size_t)N * Cx * HW, -1, 1), lab = pair_rand((size_t)N * Cc, 0, 1);
+    pair out = pair_from(NULL, (size_t)N * (Cx + Cc) * HW);
+    cpu->ops->concat_labels(cpu, out.c, x.c, lab.c, N, Cx, Cc, HW);
+    gpu->ops->concat_labels(gpu, out.g, x.g, lab.g, N, Cx, Cc, HW);
+    compare("concat_labels N3 Cx3 Cc7 HW37", out, 0);
+    pair sl = pair_from(NULL, (size_t)N * 4 * HW);
+    cpu->ops->channel_slice(cpu, sl.c, out.c, N, Cx + Cc, 2, 4, HW);
+    gpu->ops->channel_slice(gpu, sl.g, out.g, N, Cx + Cc, 2, 4, HW);
+    compare("channel_slice c0 2 Cd 4", sl, 0);
+
+    size_t per = 3 * 17 * 17;
+    pair a = pair_rand(4 * per, -1, 1), b = pair_rand(4 * per, -1, 1), al = pair_rand(4, 0, 1);
+    pair o = pair_from(NULL, 4 * per);
+    cpu->ops->lerp_images(cpu, o.c, a.c, b.c, al.c, 4, per);
+    gpu->ops->lerp_images(gpu, o.g, a.g, b.g, al.g, 4, per);
+    compare("lerp_images N4", o, 1e-5);
+    pair_free(x); pair_free(lab); pair_free(out); pair_free(sl);
+    pair_free(a); pair_free(b); pair_free(al); pair_free(o);
+}
+
+/* ---- losses ------------------------------------------------------------------ */
+
+static void test_losses(void)
+{
+    char name[160];
+    size_t sizes[] = { 64, 100003 };
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        pair x = pair_rand(n, -3, 2), g = pair_from(NULL, n), loss = pair_from(NULL, 1);
+        cpu->ops->mean_loss(cpu, loss.c, g.c, x.c, n, -1.f, 1.f);
+        gpu->ops->mean_loss(gpu, loss.g, g.g, x.g, n, -1.f, 1.f);
+        snprintf(name, sizeof name, "mean_loss value n%zu", n);
+        compare(name, loss, 1e-5);
+        compare("  grad", g, 1e-5);
+        pair y2 = pair_rand(n, -3, 2);
+        cpu->ops->l1_loss(cpu, loss.c, g.c, x.c, y2.c, n, 10.f);
+        gpu->ops->l1_loss(gpu, loss.g, g.g, x.g, y2.g, n, 10.f);
+        snprintf(name, sizeof name, "l1_loss value n%zu", n);
+        compare(name, loss, 1e-5);
+        compare("  grad", g, 1e-5);
+        pair_free(x); pair_free(g); pair_free(loss); pair_free(y2);
+    }
+    /* classification: logits (N, 9) columns [2, 7), targets (N, 6) columns [1, 6) */
+    int N = 16, ldl = 9, off = 2, ldt = 6, toff = 1, C = 5;
+    float *t = rnd((size_t)N * ldt, 0, 1);
+    for (size_t i = 0; i < (size_t)N * ldt; i++) t[i] = t[i] > 0.5f ? 1.f : 0.f;
+    pair lg = pair_rand((size_t)N * ldl, -4, 4), tg = pair_from(t, (size_t)N * ldt);
+    pair gr = pair_rand((size_t)N * ldl, -1, 1), loss = pair_from(NULL, 1);
+    cpu->ops->bce_logits_loss(cpu, loss.c, gr.c, lg.c, ldl, off, tg.c, ldt, toff, N, C, 1.f);
+    gpu->ops->bce_logits_loss(gpu, loss.g, gr.g, lg.g, ldl, off, tg.g, ldt, toff, N, C, 1.f);
+    compare("bce_logits_loss value N16 C5 (sliced)", loss, 1e-5);
+    compare("  grad (other columns untouched)", gr, 1e-5);
+    /* one-hot targets for the softmax */
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < C; j++) t[(size_t)n * ldt + toff + j] = (j == n % C);
+    pair tg1 = pair_from(t, (size_t)N * ldt);
+    cpu->ops->softmax_ce_loss(cpu, loss.c, gr.c, lg.c, ldl, off, tg1.c, ldt, toff, N, C, 2.f);
+    gpu->ops->softmax_ce_loss(gpu, loss.g, gr.g, lg.g, ldl, off, tg1.g, ldt, toff, N, C, 2.f);
+    compare("softmax_ce_loss value N16 C5 (sliced)", loss, 1e-5);
+    compare("  grad", gr, 1e-5);
+    free(t);
+    pair_free(lg); pair_free(tg); pair_free(gr); pair_free(loss); pair_free(tg1);
+
+    size_t D = 3 * 32 * 32;
+    pair u = pair_rand(4 * D, -0.03f, 0.03f), gu = pair_from(NULL, 4 * D), l2 = pair_from(NULL, 1);
+    cpu->ops->gp_loss(cpu, l2.c, gu.c, u.c, 4, D, 10.f);
+    gpu->ops->gp_loss(gpu, l2.g, gu.g, u.g, 4, D, 10.f);
+    compare("gp_loss value N4 D3072", l2, 1e-5);
+    compare("  grad", gu, 1e-5);
+    pair_free(u); pair_free(gu); pair_free(l2);
+}
+
+static void test_adam(void)
+{
+    size_t n = 10007;
+    pair p = pair_rand(n, -0.1f, 0.1f), m = pair_from(NULL, n), v = pair_from(NULL, n);
+    for (int t = 1; t <= 3; t++) {
+        pair g = pair_rand(n, -1e-2f, 1e-2f);
+        cpu->ops->adam(cpu, p.c, g.c, m.c, v.c, n, 1e-4f, 0.5f, 0.999f, 1e-8f, t);
+        gpu->ops->adam(gpu, p.g, g.g, m.g, v.g, n, 1e-4f, 0.5f, 0.999f, 1e-8f, t);
+        pair_free(g);
+    }
+    compare("adam p after 3 steps n10007", p, 1e-5);
+    compare("  m", m, 1e-5);
+    compare("  v", v, 1e-5);
+    pair_free(p); pair_free(m); pair_free(v);
+}
+
+static void test_all_finite(void)
+{
+    size_t n = 5000;
+    pair p = pair_rand(n, -1, 1);
+    CHECK(gpu->ops->all_finite(gpu, p.g, n) == 1, "all_finite on finite data");
+    float nan_v = NAN, inf_v = INFINITY;
+    gpu->ops->upload(gpu, p.g + 4321, &nan_v, sizeof nan_v);
+    CHECK(gpu->ops->all_finite(gpu, p.g, n) == 0, "all_finite finds a NaN");
+    gpu->ops->upload(gpu, p.g + 4321, &inf_v, sizeof inf_v);
+    CHECK(gpu->ops->all_finite(gpu, p.g, n) == 0, "all_finite finds an Inf");
+    pair_free(p);
+}
+
+/* ---- whole steps of the model ---------------------------------------------------- */
+
+static int model_tensors_compare(sg_model *mc, sg_model *mg, sg_net net, double rtol, double atol,
+                                 const char *label)
+{
+    const sg_tensor_info *list;
+    int nt = sg_model_tensors(mc, net, &list);
+    sg_err err;
+    int bad = 0;
+    for (int i = 0; i < nt; i++) {
+        if (list[i].dtype != SG_DTYPE_F32) continue;
+        size_t n = list[i].numel;
+        float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+        if (sg_model_get_tensor(mg, net, i, a, &err) || sg_model_get_tensor(mc, net, i, b, &err)) {
+            printf("FAIL get_tensor %s: %s\n", list[i].name, err.msg);
+            check_failed++;
+            free(a); free(b);
+            return -1;
+        }
+        double *da = malloc(n * sizeof(double)), *db = malloc(n * sizeof(double));
+        double worst = 0; size_t wi = 0;
+        for (size_t j = 0; j < n; j++) {
+            da[j] = a[j]; db[j] = b[j];
+            double e = fabs(da[j] - db[j]) - (atol + rtol * fabs(db[j]));
+            if (isnan(e) || e > worst) { worst = isnan(e) ? INFINITY : e; wi = j; }
+        }
+        char name[160];
+        snprintf(name, sizeof name, "%s %s %s", label, net == SG_NET_G ? "G" : "D", list[i].name);
+        if (!CHECK_CLOSE(name, da, db, (long)n, rtol, atol)) bad++;
+        else if (verbose > 1 || worst > 0)
+            printf("  %-58s worst excess %.2e at %zu\n", name, worst, wi);
+        free(a); free(b); free(da); free(db);
+    }
+    return bad;
+}
+
+/* Gradients left by the last step, |gpu - cpu| <= tol * (|cpu| + rms(cpu)) per tensor. */
+static void model_grads_compare(sg_model *mc, sg_model *mg, sg_net net, double tol, const char *label)
+{
+    const sg_tensor_info *list;
+    int nt = sg_model_tensors(mc, net, &list);
+    sg_err err;
+    double worst_all = 0;
+    const char *worst_name = "";
+    for (int i = 0; i < nt; i++) {
+        if (!list[i].trainable) continue;
+        size_t n = list[i].numel;
+        float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+        if (sg_model_get_grad(mg, net, i, a, &err) || sg_model_get_grad(mc, net, i, b, &err)) {
+            printf("FAIL get_grad %s: %s\n", list[i].name, err.msg);
+            check_failed++;
+            free(a); free(b);
+            return;
+        }
+        double ss = 0;
+        for (size_t j = 0; j < n; j++) ss += (double)b[j] * b[j];
+        double rms = sqrt(ss / n);
+        double *da = malloc(n * sizeof(double)), *db = malloc(n * sizeof(double));
+        double worst = 0;
+        for (size_t j = 0; j < n; j++) {
+            da[j] = a[j]; db[j] = b[j];
+            double e = fabs(da[j] - db[j]) / (fabs(db[j]) + rms + 1e-30);
+            if (isnan(e) || e > worst) worst = isnan(e) ? INFINITY : e;
+        }
+        if (worst > worst_all) { worst_all = worst; worst_name = list[i].name; }
+        char name[160];
+        snprintf(name, sizeof name, "%s %s grad %s", label, net == SG_NET_G ? "G" : "D", list[i].name);
+        CHECK_CLOSE(name, da, db, (long)n, tol, tol * rms);
+        free(a); free(b); free(da); free(db);
+    }
+    printf("  %-58s worst %.2e (tol %.0e) in %s\n", label, worst_all, tol, worst_name);
+}
+
+static void test_model_steps(void)
+{
+    sg_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.image_size = 32;
+    cfg.n_datasets = 1;
+    cfg.label_dim[0] = 5;
+    cfg.g_conv_dim = 8; cfg.g_repeat = 2;
+    cfg.d_conv_dim = 8; cfg.d_repeat = 4;
+    cfg.batch = 4;
+    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10;
+    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    sg_err err;
+    sg_model *mc = NULL, *mg = NULL;
+    if (sg_model_create(&mc, &cfg, cpu, 7, &err) || sg_model_create(&mg, &cfg, gpu, 7, &err)) {
+        printf("FAIL model create: %s\n", err.msg);
+        check_failed++;
+        sg_model_free(mc);
+        sg_model_free(mg);
+        return;
+    }
+    int n = cfg.batch, S = cfg.image_size, cdim = sg_model_c_dim(&cfg);
+    float *x = rnd((size_t)n * 3 * S * S, -1, 1), *corg = rnd((size_t)n * cdim, 0, 1);
+    float *ctrg = malloc((size_t)n * cdim * sizeof(float)), *alpha = rnd(n, 0, 1);
+    for (int i = 0; i < n * cdim; i++) corg[i] = corg[i] > 0.5f;
+    for (int i = 0; i < n; i++)      /* the permutation target of the reference: rotate by one */
+        memcpy(ctrg + (size_t)i * cdim, corg + (size_t)((i + 1) % n) * cdim, cdim * sizeof(float));
+    float lr = 1e-4f;
+    int ok = !sg_model_set_batch(mc, 0, n, x, corg, ctrg, alpha, &err) &&
+             !sg_model_set_batch(mg, 0, n, x, corg, ctrg, alpha, &err) &&
+             !sg_model_d_step(mc, lr, &err) && !sg_model_d_step(mg, lr, &err) &&
+             !sg_model_g_step(mc, lr, &err) && !sg_model_g_step(mg, lr, &err);
+    sg_losses lc, lgpu;
+    ok = ok && !sg_model_read_losses(mc, &lc, &err) && !sg_model_read_losses(mg, &lgpu, &err);
+    if (!ok) {
+        printf("FAIL model steps: %s\n", err.msg);
+        check_failed++;
+    } else {
+        const char *names[] = { "D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
+                                "G/loss_fake", "G/loss_rec", "G/loss_cls" };
+        float *a = &lgpu.d_loss_real, *b = &lc.d_loss_real;
+        for (int i = 0; i < 7; i++) {
+            double da = a[i], db = b[i];
+            printf("  step %-12s gpu %.8g cpu %.8g\n", names[i], a[i], b[i]);
+            CHECK_CLOSE(names[i], &da, &db, 1, 1e-3, 1e-5);
+        }
+        model_grads_compare(mc, mg, SG_NET_D, 1e-3, "D step gradients");
+        model_grads_compare(mc, mg, SG_NET_G, 1e-3, "G step gradients");
+        /* One Adam step moves a weight by about lr whatever the size of its
+         * gradient, so a gradient near zero may move it either way on the two
+         * backends: allow 2.5 lr absolute. */
+        model_tensors_compare(mc, mg, SG_NET_D, 1e-4, 2.5 * lr, "after D+G step");
+        model_tensors_compare(mc, mg, SG_NET_G, 1e-4, 2.5 * lr, "after D+G step");
+    }
+    free(x); free(corg); free(ctrg); free(alpha);
+    sg_model_free(mc);
+    sg_model_free(mg);
+}
+
+int main(int argc, char **argv)
+{
+    /* --cpu-as-gpu: a 1-thread CPU backend stands in for CUDA, to check this
+     * harness itself on a machine without a GPU */
+    int cpu_as_gpu = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v")) verbose = 2;
+        if (!strcmp(argv[i], "--cpu-as-gpu")) cpu_as_gpu = 1;
+    }
+    sg_err err;
+    cpu = sg_backend_cpu_create(0, &err);
+    if (!cpu) { printf("FAIL cpu backend: %s\n", err.msg); check_failed++; return check_done(); }
+    gpu = cpu_as_gpu ? sg_backend_cpu_create(1, &err) : sg_backend_cuda_create_precision(0, "fp32", &err);
+    if (!gpu) {
+        SKIP("no GPU: %s", err.msg);
+        SKIP("no GPU: convolutions, instance norm, elementwise, losses, Adam, model steps");
+        sg_backend_destroy(cpu);
+        return check_done();
+    }
+    printf("cuda backend on %s, fp32 convolutions\n",
+           cpu_as_gpu ? "the CPU (--cpu-as-gpu)" : sg_backend_cuda_device_name(gpu));
+
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
+        test_conv(&conv_cases[i], 1e-4, "fp32");
+    test_instnorm(2, 3, 37, 1);
+    test_instnorm(4, 16, 1024, 1);
+    test_instnorm(2, 8, 4096, 0);
+    test_elementwise(1001, 0);
+    test_elementwise(1 << 20, 0);
+    test_elementwise(1003, 1);
+    test_layout_ops();
+    test_losses();
+    test_adam();
+    test_all_finite();
+    test_model_steps();
+    sg_backend_destroy(gpu);
+    if (cpu_as_gpu) {
+        sg_backend_destroy(cpu);
+        return check_done();
+    }
+
+    gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
+    if (!gpu) {
+        printf("FAIL tf32 backend: %s\n", err.msg);
+        check_failed++;
+    } else {
+        for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
+            test_conv(&conv_cases[i], 2e-3, "tf32");
+        sg_backend_destroy(gpu);
+    }
+    sg_backend *bf = sg_backend_cuda_create_precision(0, "bf16", &err);
+    CHECK(bf == NULL && strstr(err.msg, "not implemented"), "bf16 says it is not implemented: %s",
+          bf ? "(created)" : err.msg);
+    sg_backend_destroy(bf);
+    sg_backend_destroy(cpu);
+    return check_done();
+}
+#endif
