@@ -1,6 +1,7 @@
 #include "synth.h"
 #include "rng.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* CelebA attribute indices (sg_celeba_attr_names order). */
@@ -249,22 +250,26 @@ static void background_colour(draw_rng *r, float out[3], const float *other)
     }
 }
 
-static void box_blur3(float *rgb)
+static int box_blur3(float *rgb)
 {
-    static __thread float tmp[SG_SYNTH_W * SG_SYNTH_H * 3];
-    memcpy(tmp, rgb, sizeof tmp);
+    size_t n = (size_t)SG_SYNTH_W * SG_SYNTH_H * 3;
+    float *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) return -1;
+    memcpy(tmp, rgb, n * sizeof *tmp);
     for (int y = 0; y < SG_SYNTH_H; y++)
         for (int x = 0; x < SG_SYNTH_W; x++)
             for (int k = 0; k < 3; k++) {
-                float s = 0; int n = 0;
+                float s = 0; int cnt = 0;
                 for (int dy = -1; dy <= 1; dy++)
                     for (int dx = -1; dx <= 1; dx++) {
                         int yy = y + dy, xx = x + dx;
                         if (yy < 0 || yy >= SG_SYNTH_H || xx < 0 || xx >= SG_SYNTH_W) continue;
-                        s += tmp[((size_t)yy * SG_SYNTH_W + xx) * 3 + k]; n++;
+                        s += tmp[((size_t)yy * SG_SYNTH_W + xx) * 3 + k]; cnt++;
                     }
-                rgb[((size_t)y * SG_SYNTH_W + x) * 3 + k] = s / n;
+                rgb[((size_t)y * SG_SYNTH_W + x) * 3 + k] = s / cnt;
             }
+    free(tmp);
+    return 0;
 }
 
 /* ---- the face model ------------------------------------------------------- *
@@ -273,9 +278,10 @@ static void box_blur3(float *rgb)
  *   hair: an ellipse around the head, 0.10-0.12 wider than the face on each side
  *   eye line at cy - 0.05; mustache at cy + 0.085; earrings at cy + 0.09 */
 
-void sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS], uint8_t *out)
+int sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS], uint8_t *out, sg_err *err)
 {
-    static __thread float buf[SG_SYNTH_W * SG_SYNTH_H * 3];
+    float *buf = malloc(sizeof(float) * SG_SYNTH_W * SG_SYNTH_H * 3);
+    if (!buf) return sg_errf(err, "out of memory");
     canvas cv = {buf};
     draw_rng r = {seed, STREAM_DRAW(idx), 0};
 #define ON(x) (at[x] > 0)
@@ -568,12 +574,17 @@ void sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS
         }
     }
 
-    if (ON(A_BLURRY)) { box_blur3(buf); box_blur3(buf); }
+    if (ON(A_BLURRY) && (box_blur3(buf) != 0 || box_blur3(buf) != 0)) {
+        free(buf);
+        return sg_errf(err, "out of memory");
+    }
 #undef ON
     for (size_t i = 0; i < (size_t)SG_SYNTH_W * SG_SYNTH_H * 3; i++) {
         float v = buf[i] + 0.5f;
         out[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
     }
+    free(buf);
+    return 0;
 }
 
 /* ---- judge ---------------------------------------------------------------- */

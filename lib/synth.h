@@ -27,8 +27,8 @@ void sg_synth_attrs(uint64_t seed, uint64_t idx, int8_t attrs[SG_SYNTH_N_ATTRS])
 
 /* Draws image idx showing attrs into rgb (SG_SYNTH_H, SG_SYNTH_W, 3).
  * Variation (position, size, skin tone, background, face shape) comes from
- * (seed, idx); attrs may be any combination. */
-void sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t attrs[SG_SYNTH_N_ATTRS], uint8_t *rgb);
+ * (seed, idx); attrs may be any combination. Fails only when out of memory. */
+int sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t attrs[SG_SYNTH_N_ATTRS], uint8_t *rgb, sg_err *err);
 
 /* The attributes the judge reads, in this order. */
 enum {

@@ -76,9 +76,9 @@ static void *work(void *arg)
     if (!rgb) { sg_errf(&w->err, "out of memory"); atomic_store(w->failed, 1); return NULL; }
     char path[PATH_MAX];
     for (size_t i = w->thread; i < w->n && !atomic_load(w->failed); i += w->n_threads) {
-        sg_synth_draw(w->seed, i, w->attrs + i * SG_SYNTH_N_ATTRS, rgb);
         uint8_t *jpg; size_t len;
-        if (sg_jpeg_encode(rgb, SG_SYNTH_W, SG_SYNTH_H, w->quality, &jpg, &len, &w->err) != 0) {
+        if (sg_synth_draw(w->seed, i, w->attrs + i * SG_SYNTH_N_ATTRS, rgb, &w->err) != 0
+            || sg_jpeg_encode(rgb, SG_SYNTH_W, SG_SYNTH_H, w->quality, &jpg, &len, &w->err) != 0) {
             atomic_store(w->failed, 1); break;
         }
         snprintf(path, sizeof path, "%s/%06zu.jpg", w->img_dir, i + 1);
@@ -156,9 +156,9 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
         char path[PATH_MAX];
         if (!rgb) cli_die("out of memory");
         for (size_t i = 0; i < n; i++) {
-            sg_synth_draw(seed, i, t.values + i * SG_SYNTH_N_ATTRS, rgb);
             uint8_t *jpg; size_t len;
-            if (sg_jpeg_encode(rgb, SG_SYNTH_W, SG_SYNTH_H, quality, &jpg, &len, &w->err) != 0) cli_die_err(&w->err);
+            if (sg_synth_draw(seed, i, t.values + i * SG_SYNTH_N_ATTRS, rgb, &w->err) != 0
+                || sg_jpeg_encode(rgb, SG_SYNTH_W, SG_SYNTH_H, quality, &jpg, &len, &w->err) != 0) cli_die_err(&w->err);
             snprintf(path, sizeof path, "%s/%06zu.jpg", img_dir, i + 1);
             if (write_plain(path, jpg, len, &w->err) != 0) cli_die_err(&w->err);
             free(jpg);

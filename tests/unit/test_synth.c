@@ -74,11 +74,11 @@ int main(void)
     int8_t a0[40], a1[40];
     sg_synth_attrs(seed, 3, a0);
     sg_synth_attrs(seed, 4, a1);
-    sg_synth_draw(seed, 3, a0, img1);
-    sg_synth_draw(seed, 4, a1, img2);
-    sg_synth_draw(seed, 3, a0, img2);
+    sg_synth_draw(seed, 3, a0, img1, NULL);
+    sg_synth_draw(seed, 4, a1, img2, NULL);
+    sg_synth_draw(seed, 3, a0, img2, NULL);
     CHECK(!memcmp(img1, img2, SG_SYNTH_W * SG_SYNTH_H * 3), "drawing is not deterministic");
-    sg_synth_draw(seed, 4, a1, img2);
+    sg_synth_draw(seed, 4, a1, img2, NULL);
     CHECK(memcmp(img1, img2, SG_SYNTH_W * SG_SYNTH_H * 3) != 0, "two images are identical");
 
     /* The judge on JPEG round-tripped images at several sizes. */
@@ -88,7 +88,7 @@ int main(void)
     for (int i = 0; i < N_IMAGES; i++) {
         int8_t a[40];
         sg_synth_attrs(seed, i, a);
-        sg_synth_draw(seed, i, a, img1);
+        sg_synth_draw(seed, i, a, img1, NULL);
         uint8_t *jpg; size_t len;
         sg_err err;
         sg_image dec = {0};
