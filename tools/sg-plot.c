@@ -623,7 +623,7 @@ int main(int argc, char **argv)
         read_history(&h, in);
         for (int k = 0; k < h.n_series; k++) smooth_series(&h.s[k], smooth);
         char auto_title[512];
-        const char *base = strcmp(in, "-") == 0 ? "<stdin>" : strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
+        const char *base = strcmp(in, "-") == 0 ? "<stdin>" : strlen(in) <= 60 ? in : strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
         if (smooth > 1) snprintf(auto_title, sizeof auto_title, "Training history: %s (moving average of %d)", base, smooth);
         else snprintf(auto_title, sizeof auto_title, "Training history: %s", base);
         draw_history(&h, title ? title : auto_title, W, H ? H : 900, full_range, out, cli_quiet,
