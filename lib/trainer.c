@@ -736,10 +736,18 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
         sg_buf_appendf(&b, ",\"%s\":", names[k]);
         json_buf_float(&b, vals[k]);
     }
-    sg_buf_puts(&b, ",\"lr/G\":");
-    json_buf_float(&b, sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters));
-    sg_buf_puts(&b, ",\"lr/D\":");
-    json_buf_float(&b, sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters));
+    /* One "lr" when G and D use the same rate (DESIGN.md's name), else "G/lr" and "D/lr". */
+    float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
+    float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
+    if (lr_g == lr_d) {
+        sg_buf_puts(&b, ",\"lr\":");
+        json_buf_float(&b, lr_g);
+    } else {
+        sg_buf_puts(&b, ",\"G/lr\":");
+        json_buf_float(&b, lr_g);
+        sg_buf_puts(&b, ",\"D/lr\":");
+        json_buf_float(&b, lr_d);
+    }
     sg_buf_appendf(&b, ",\"images/s\":%.2f,\"elapsed\":%.3f}\n", images_per_s, st->elapsed);
     int rc = 0;
     if (b.failed) rc = sg_errf(err, "out of memory");

@@ -1,0 +1,289 @@
+#!/usr/bin/env bats
+# sg-train: run directory contents, exact resume, signals, non-finite stop, bad input
+# that writes nothing. Tiny shards (16 px, 24 images) and a tiny model: seconds.
+
+setup_file() {
+  D="$BATS_FILE_TMPDIR"
+  celeb-synth -q -n 24 -o "$D/synth"
+  celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" \
+    -s Black_Hair,Blond_Hair,Brown_Hair,Male -S 16 -o "$D/a.lmdb"
+  celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" \
+    -s Eyeglasses,Wearing_Hat -S 16 -o "$D/b.lmdb"
+  celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" \
+    -s Male -S 32 -o "$D/big.lmdb"
+  # A one-hot dataset: two classes from folders.
+  mkdir -p "$D/faces/calm" "$D/faces/smile"
+  for i in 000001 000002 000003 000004 000005 000006; do cp "$D/synth/img_align_celeba/$i.jpg" "$D/faces/calm/"; done
+  for i in 000007 000008 000009 000010 000011 000012; do cp "$D/synth/img_align_celeba/$i.jpg" "$D/faces/smile/"; done
+  celeb-pack -q -F "$D/faces" -c 178 -S 16 -o "$D/onehot.lmdb"
+}
+
+setup() {
+  D="$BATS_FILE_TMPDIR"
+  T="$BATS_TEST_TMPDIR"
+  TINY=(--batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads 1 --device cpu -q)
+}
+
+# history.jsonl without the timing fields.
+strip_timing() { sed -E 's/,"images\/s":[^,]*,"elapsed":[^}]*//' "$1"; }
+
+# Tensor names, dtypes and shapes of a safetensors file, one per line (python3's json only).
+st_tensors() {
+  /usr/bin/python3 - "$1" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+for k, v in h.items():
+    if k != "__metadata__":
+        print(k, v["dtype"], v["shape"])
+PY
+}
+
+st_meta() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+print(json.loads(b[8:8 + n])["__metadata__"][sys.argv[2]])
+PY
+}
+
+tree_sum() { (cd "$1" && find . -type f | sort | xargs md5sum); }
+
+@test "--help and --version" {
+  run sg-train --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Usage: sg-train -o RUN"* ]]
+  [[ "$output" == *"--resume"* ]]
+  run sg-train --version
+  [ "$status" -eq 0 ]
+  [[ "$output" == "sg-train "* ]]
+}
+
+@test "usage errors exit 2" {
+  run sg-train "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"no run directory"* ]]
+  run sg-train -o "$T/r"
+  [ "$status" -eq 2 ]
+  run sg-train -o "$T/r" --device tpu "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  run sg-train -o "$T/r" --resume --force
+  [ "$status" -eq 2 ]
+  run sg-train -o "$T/r" --batch 0 "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  run sg-train -o "$T/r" --target-labels maybe "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [ ! -e "$T/r" ]
+}
+
+@test "one dataset: config, history, samples, checkpoints with the reference's tensor names" {
+  run sg-train -o "$T/r" --iters 10 --log-every 2 --sample-every 5 --save-every 5 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000010 ]
+  [ -s "$T/r/ckpt/000005-G.safetensors" ] && [ -s "$T/r/ckpt/000010-D.safetensors" ] && [ -s "$T/r/ckpt/000010-state.safetensors" ]
+  [ -s "$T/r/samples/000005.png" ] && [ -s "$T/r/samples/000010.png" ]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq 5 ]
+  # Iterations 2, 4, ..., 10; G terms where G stepped (10); lr decays linearly to 1e-5 at the last.
+  run /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["iteration"] for r in rows] == [2, 4, 6, 8, 10], rows
+for r in rows:
+    for k in ("dataset", "D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp", "lr", "images/s", "elapsed"):
+        assert k in r, (k, r)
+    assert ("G/loss_rec" in r) == (r["iteration"] % 5 == 0), r
+assert rows[0]["dataset"] == "a"
+assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
+' "$T/r/history.jsonl"
+  [ "$status" -eq 0 ]
+  # Sample grid: 8 rows of 16 px, input + 4 targets = 5 columns.
+  [ "$(od -An -tu1 -j16 -N8 "$T/r/samples/000010.png" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}')" = 80x128 ]
+  run st_tensors "$T/r/ckpt/000010-G.safetensors"
+  [ "${lines[0]}" = "main.0.weight F32 [4, 7, 7, 7]" ]
+  [[ "$output" == *"main.1.num_batches_tracked I64 []"* ]]
+  run st_tensors "$T/r/ckpt/000010-D.safetensors"
+  [[ "$output" == *"conv1.weight F32 [1, 16, 3, 3]"* ]]
+  [[ "$output" == *"conv2.weight F32 [4, 16, 2, 2]"* ]]
+  [ "$(st_meta "$T/r/ckpt/000010-G.safetensors" step)" = 10 ]
+  [ "$(st_meta "$T/r/ckpt/000010-G.safetensors" label_names)" = '["Black_Hair","Blond_Hair","Brown_Hair","Male"]' ]
+  run st_tensors "$T/r/ckpt/000010-state.safetensors"
+  [[ "$output" == *"G.exp_avg.main.0.weight F32 [4, 7, 7, 7]"* ]]
+  [[ "$output" == *"D.exp_avg_sq.conv2.weight F32 [4, 16, 2, 2]"* ]]
+  [[ "$output" == *"iteration I64 [1]"* ]]
+  grep -q '"d_repeat": 3' "$T/r/config.json"
+}
+
+@test "resume after a crash is exact: weights, optimizer state, history, samples" {
+  args=(--iters 16 --decay-iters 6 --log-every 1 --sample-every 4 --save-every 8 "${TINY[@]}")
+  sg-train -o "$T/straight" "${args[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  sg-train -o "$T/crash" "${args[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  # Pretend the run died after logging iterations 9..16 but before saving 16.
+  echo 000008 > "$T/crash/latest"
+  rm "$T/crash"/ckpt/000016-*
+  run sg-train -o "$T/crash" --resume
+  [ "$status" -eq 0 ]
+  for f in G D state; do cmp "$T/straight/ckpt/000016-$f.safetensors" "$T/crash/ckpt/000016-$f.safetensors"; done
+  diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/crash/history.jsonl")
+  [ "$(wc -l < "$T/crash/history.jsonl")" -eq 16 ]
+  cmp "$T/straight/samples/000016.png" "$T/crash/samples/000016.png"
+}
+
+@test "k iterations + resume to N equals N straight (--iters raised on resume)" {
+  args=(--decay-iters 0 --log-every 1 --sample-every 0 "${TINY[@]}")
+  sg-train -o "$T/straight" --iters 12 "${args[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  sg-train -o "$T/split" --iters 5 "${args[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  [ "$(cat "$T/split/latest")" = 000005 ]
+  run sg-train -o "$T/split" --resume --iters 12 -q
+  [ "$status" -eq 0 ]
+  for f in G D state; do cmp "$T/straight/ckpt/000012-$f.safetensors" "$T/split/ckpt/000012-$f.safetensors"; done
+  diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/split/history.jsonl")
+  grep -q '"iters": 12' "$T/split/config.json"
+  # Nothing left to do: exits 0 and changes nothing.
+  before=$(tree_sum "$T/split")
+  run sg-train -o "$T/split" --resume
+  [ "$status" -eq 0 ]
+  [ "$(tree_sum "$T/split")" = "$before" ]
+}
+
+@test "--keep keeps the newest checkpoints; the last iteration is always saved" {
+  run sg-train -o "$T/r" --iters 11 --save-every 3 --keep 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(ls "$T/r/ckpt" | tr '\n' ' ')" = "000009-D.safetensors 000009-G.safetensors 000009-state.safetensors 000011-D.safetensors 000011-G.safetensors 000011-state.safetensors " ]
+  [ "$(cat "$T/r/latest")" = 000011 ]
+}
+
+@test "one-hot shard and a one-hot second dataset train" {
+  run sg-train -o "$T/r1" --iters 5 --sample-every 5 "${TINY[@]}" "$D/onehot.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(st_meta "$T/r1/ckpt/000005-G.safetensors" datasets)" = '[{"name":"onehot","label_kind":"one-hot","offset":0,"labels":["calm","smile"]}]' ]
+  run sg-train -o "$T/r2" --iters 6 --sample-every 6 --log-every 1 "${TINY[@]}" "$D/a.lmdb" "$D/onehot.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(st_meta "$T/r2/ckpt/000006-G.safetensors" mask)" = '{"offset":6,"size":2}' ]
+  [ "$(st_meta "$T/r2/ckpt/000006-G.safetensors" c_dim)" = 8 ]
+  grep -q '"dataset":"onehot"' "$T/r2/history.jsonl"
+}
+
+@test "an existing run is not overwritten without --resume or --force" {
+  sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/r already holds a run (--resume continues it, --force starts over)" ]]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  # --force with bad shards still leaves the old run alone.
+  run sg-train -o "$T/r" --force --iters 3 "${TINY[@]}" "$D/a.lmdb" "$D/big.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  run sg-train -o "$T/r" --force --iters 2 "${TINY[@]}" "$D/b.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+  [ ! -e "$T/r/ckpt/000003-G.safetensors" ]
+}
+
+@test "bad shards: different image sizes, unreadable, too few images; nothing written" {
+  run sg-train -o "$T/r" "${TINY[@]}" "$D/a.lmdb" "$D/big.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $D/big.lmdb: 32x32 images, but $D/a.lmdb has 16x16: all shards must have the same image size" ]]
+  run sg-train -o "$T/r" "${TINY[@]}" "$T/missing.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: "*missing.lmdb* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  run sg-train -o "$T/r" --batch 30 "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"a.lmdb: 24 images, fewer than the batch size 30" ]]
+  [ ! -e "$T/r" ]
+}
+
+@test "resume refuses other shards or model options, naming the mismatch" {
+  sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --resume --iters 5 --g-conv-dim 8
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: --g-conv-dim 8 differs from the run's 4 (it changes the model; start a new run with -o)" ]]
+  run sg-train -o "$T/r" --resume --iters 5 "$D/b.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"b.lmdb: labels (2, multi-hot) differ from the run's dataset a (4, multi-hot): another dataset?" ]]
+  run sg-train -o "$T/r" --resume --iters 5 "$D/a.lmdb" "$D/b.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"was trained on 1 dataset, 2 shards given" ]]
+  run sg-train -o "$T/nothing" --resume
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"no run to resume"* ]]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+}
+
+@test "corrupt or truncated checkpoints: one clear line, exit 1, nothing overwritten" {
+  sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
+  truncate -s -10 "$T/r/ckpt/000003-D.safetensors"
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --resume --iters 6
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: $T/r/ckpt/000003-D.safetensors: "*"out of bounds"* ]]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  # A header length beyond the file.
+  printf '\377\377\377\000\000\000\000\000' | dd of="$T/r/ckpt/000003-G.safetensors" conv=notrunc status=none
+  run sg-train -o "$T/r" --resume --iters 6
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"000003-G.safetensors: header length 16777215 runs past the end of the file"* ]]
+  echo garbage > "$T/r/latest"
+  run sg-train -o "$T/r" --resume --iters 6
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"latest: expected a checkpoint number"* ]]
+}
+
+@test "a non-finite loss stops the run naming the iteration and the last good checkpoint" {
+  sg-train -o "$T/r" --iters 4 --log-every 1 "${TINY[@]}" "$D/a.lmdb"
+  # Poison D's first weight in the checkpoint with NaN (0x7fc00000), keeping the header valid.
+  /usr/bin/python3 - "$T/r/ckpt/000004-D.safetensors" <<'PY'
+import json, struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+off = 8 + n + h["main.0.weight"]["data_offsets"][0]
+b[off:off + 4] = struct.pack("<I", 0x7fc00000)
+open(p, "wb").write(b)
+PY
+  run sg-train -o "$T/r" --resume --iters 8
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: iteration 5: D/loss_real is nan; last good checkpoint: $T/r/ckpt/000004 (sg-train -o $T/r --resume continues from it)" ]]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  [ ! -e "$T/r/ckpt/000005-G.safetensors" ]
+  [ ! -e "$T/r/ckpt/000008-G.safetensors" ]
+}
+
+@test "SIGINT finishes the iteration, writes a checkpoint and exits 130; resume continues" {
+  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" &
+  pid=$!
+  for _ in $(seq 200); do
+    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
+    sleep 0.05
+  done
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  [ "$status" -eq 130 ]
+  n=$(cat "$T/r/latest")
+  [ -s "$T/r/ckpt/$n-state.safetensors" ]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq "$((10#$n))" ]
+  run sg-train -o "$T/r" --resume --iters $((10#$n + 2))
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
+}
+
+@test "--device cuda without a usable GPU or CUDA build is a clear error, never a CPU fallback" {
+  if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+    skip "a GPU is present"
+  fi
+  run sg-train -o "$T/r" --device cuda --iters 2 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 -q "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: --device cuda: "* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [ ! -e "$T/r" ]
+  # auto falls back to the CPU.
+  run sg-train -o "$T/r" --device auto --iters 2 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 -q "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+}

@@ -1,0 +1,249 @@
+/* sg-train: trains StarGAN on one or more shards (several: mask vector), CPU or
+ * CUDA, into a run directory; --resume continues it exactly. The loop itself is
+ * lib/trainer.c; this file parses options, picks the device and handles signals. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "backend.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "trainer.h"
+
+static void usage(void)
+{
+    printf("Usage: %s -o RUN [OPTION]... SHARD...\n"
+           "       %s -o RUN --resume [OPTION]... [SHARD...]\n"
+           "Train StarGAN on the LMDB shards SHARD (several shards: one mask-vector model\n"
+           "over all datasets, one batch from each in turn) into the run directory RUN.\n"
+           "\n"
+           "  -o, --output RUN          run directory (config.json, history.jsonl, samples/, ckpt/)\n"
+           "      --resume              continue the run in RUN from its latest checkpoint; options\n"
+           "                            not given keep the run's values; shards default to the run's\n"
+           "      --force               start over in RUN, removing the previous run's files\n"
+           "      --iters N             total iterations (200000)\n"
+           "      --decay-iters N       linear learning-rate decay to zero over the last N (100000)\n"
+           "      --batch N             batch size (16)\n"
+           "      --g-lr X, --d-lr X    Adam learning rates of G and D (0.0001)\n"
+           "      --n-critic N          D updates per G update (5)\n"
+           "      --beta1 X, --beta2 X  Adam betas (0.5, 0.999)\n"
+           "      --lambda-cls X        classification loss weight (1)\n"
+           "      --lambda-rec X        reconstruction loss weight (10)\n"
+           "      --lambda-gp X         gradient penalty weight (10)\n"
+           "      --g-conv-dim N        G's first conv channels (64)\n"
+           "      --d-conv-dim N        D's first conv channels (64)\n"
+           "      --g-repeat N          G's residual blocks (6)\n"
+           "      --d-repeat N          D's strided convs (6, fewer for images under 128 px so\n"
+           "                            that D's last map is at least 2x2)\n"
+           "      --flip, --no-flip     random horizontal flip of each training image (on)\n"
+           "      --target-labels permute|random\n"
+           "                            target labels: the batch's labels permuted (the reference)\n"
+           "                            or independent random labels\n"
+           "      --seed N              seed of every random draw (0)\n"
+           "      --device cpu|cuda|auto  compute device (auto: CUDA if a GPU is usable)\n"
+           "      --threads N           CPU threads (0: all cores; --resume: the run's)\n"
+           "      --log-every N         history.jsonl line every N iterations (10)\n"
+           "      --sample-every N      samples/NNNNNN.png every N iterations (1000; 0: never)\n"
+           "      --save-every N        checkpoint every N iterations (10000; the last is always saved)\n"
+           "      --keep N              keep only the newest N checkpoints (0: all)\n"
+           "  -q, --quiet               no progress line\n"
+           "  -h, --help                this help\n"
+           "      --version             version\n"
+           "\n"
+           "Examples:\n"
+           "  %s -o runs/celebA celebA.lmdb\n"
+           "  %s -o runs/multi celebA.lmdb celebB.lmdb\n"
+           "  %s -o runs/multi --resume\n",
+           cli_name, cli_name, cli_name, cli_name, cli_name);
+}
+
+enum {
+    O_ITERS = 256, O_DECAY, O_BATCH, O_GLR, O_DLR, O_NCRITIC, O_BETA1, O_BETA2, O_LCLS, O_LREC, O_LGP,
+    O_GCONV, O_DCONV, O_GREP, O_DREP, O_FLIP, O_NOFLIP, O_TARGET, O_SEED, O_DEVICE, O_THREADS, O_LOG,
+    O_SAMPLE, O_SAVE, O_KEEP, O_RESUME, O_FORCE, O_VERSION, O_END
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+static void fmt_eta(char *out, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e8) { snprintf(out, n, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void progress(void *ctx, const sg_train_status *st)
+{
+    (void)ctx;
+    char eta[32];
+    fmt_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
+    const sg_losses *L = &st->losses;
+    cli_progress("%lld/%lld  %.2f it/s  ETA %s  D real %.3f fake %.3f cls %.3f gp %.3f  G fake %.3f rec %.3f cls %.3f",
+                 (long long)st->iteration, (long long)st->iters, st->it_per_s, eta, L->d_loss_real,
+                 L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, L->g_loss_fake, L->g_loss_rec, L->g_loss_cls);
+}
+
+static sg_backend *open_backend(const char *device, int threads, sg_err *err)
+{
+    if (!strcmp(device, "cpu")) return sg_backend_cpu_create(threads, err);
+    sg_err cuda_err = {{0}};
+    sg_backend *be = sg_backend_cuda_create(0, &cuda_err);
+    if (be) return be;
+    if (!strcmp(device, "cuda")) {
+        sg_errf(err, "--device cuda: %s", cuda_err.msg);
+        return NULL;
+    }
+    return sg_backend_cpu_create(threads, err);   /* auto */
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"iters", required_argument, 0, O_ITERS}, {"decay-iters", required_argument, 0, O_DECAY},
+        {"batch", required_argument, 0, O_BATCH}, {"g-lr", required_argument, 0, O_GLR},
+        {"d-lr", required_argument, 0, O_DLR}, {"n-critic", required_argument, 0, O_NCRITIC},
+        {"beta1", required_argument, 0, O_BETA1}, {"beta2", required_argument, 0, O_BETA2},
+        {"lambda-cls", required_argument, 0, O_LCLS}, {"lambda-rec", required_argument, 0, O_LREC},
+        {"lambda-gp", required_argument, 0, O_LGP}, {"g-conv-dim", required_argument, 0, O_GCONV},
+        {"d-conv-dim", required_argument, 0, O_DCONV}, {"g-repeat", required_argument, 0, O_GREP},
+        {"d-repeat", required_argument, 0, O_DREP}, {"flip", no_argument, 0, O_FLIP},
+        {"no-flip", no_argument, 0, O_NOFLIP}, {"target-labels", required_argument, 0, O_TARGET},
+        {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
+        {"threads", required_argument, 0, O_THREADS}, {"log-every", required_argument, 0, O_LOG},
+        {"sample-every", required_argument, 0, O_SAMPLE}, {"save-every", required_argument, 0, O_SAVE},
+        {"keep", required_argument, 0, O_KEEP}, {"resume", no_argument, 0, O_RESUME},
+        {"force", no_argument, 0, O_FORCE}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+    sg_train_options o;
+    sg_train_options_default(&o);
+    int given[O_END] = {0};
+    const char *run_dir = NULL, *device = "auto";
+    int resume = 0, force = 0, c;
+    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        if (c >= O_ITERS && c < O_END) given[c] = 1;
+        switch (c) {
+        case 'o': run_dir = optarg; break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': usage(); cli_finish_stdout(); return 0;
+        case O_VERSION: cli_version();
+        case O_ITERS: o.iters = cli_parse_long("--iters", optarg, 1, LONG_MAX / 2); break;
+        case O_DECAY: o.decay_iters = cli_parse_long("--decay-iters", optarg, 0, LONG_MAX / 2); break;
+        case O_BATCH: o.batch = (int)cli_parse_long("--batch", optarg, 1, 65536); break;
+        case O_GLR: o.g_lr = cli_parse_double("--g-lr", optarg, 0, 1e3); break;
+        case O_DLR: o.d_lr = cli_parse_double("--d-lr", optarg, 0, 1e3); break;
+        case O_NCRITIC: o.n_critic = (int)cli_parse_long("--n-critic", optarg, 1, 1000000); break;
+        case O_BETA1: o.beta1 = cli_parse_double("--beta1", optarg, 0, 0.999999); break;
+        case O_BETA2: o.beta2 = cli_parse_double("--beta2", optarg, 0, 0.999999999); break;
+        case O_LCLS: o.lambda_cls = cli_parse_double("--lambda-cls", optarg, 0, 1e6); break;
+        case O_LREC: o.lambda_rec = cli_parse_double("--lambda-rec", optarg, 0, 1e6); break;
+        case O_LGP: o.lambda_gp = cli_parse_double("--lambda-gp", optarg, 0, 1e6); break;
+        case O_GCONV: o.g_conv_dim = (int)cli_parse_long("--g-conv-dim", optarg, 1, 4096); break;
+        case O_DCONV: o.d_conv_dim = (int)cli_parse_long("--d-conv-dim", optarg, 1, 4096); break;
+        case O_GREP: o.g_repeat = (int)cli_parse_long("--g-repeat", optarg, 0, 64); break;
+        case O_DREP: o.d_repeat = (int)cli_parse_long("--d-repeat", optarg, 1, 12); break;
+        case O_FLIP: o.flip = 1; given[O_NOFLIP] = 1; break;
+        case O_NOFLIP: o.flip = 0; given[O_FLIP] = 1; break;
+        case O_TARGET:
+            if (!strcmp(optarg, "permute")) o.target_random = 0;
+            else if (!strcmp(optarg, "random")) o.target_random = 1;
+            else cli_usage_error("--target-labels: '%s' is not permute or random", optarg);
+            break;
+        case O_SEED: o.seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case O_DEVICE:
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
+                cli_usage_error("--device: '%s' is not cpu, cuda or auto", optarg);
+            device = optarg;
+            break;
+        case O_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;
+        case O_LOG: o.log_every = cli_parse_long("--log-every", optarg, 0, LONG_MAX); break;
+        case O_SAMPLE: o.sample_every = cli_parse_long("--sample-every", optarg, 0, LONG_MAX); break;
+        case O_SAVE: o.save_every = cli_parse_long("--save-every", optarg, 0, LONG_MAX); break;
+        case O_KEEP: o.keep = (int)cli_parse_long("--keep", optarg, 0, INT_MAX); break;
+        case O_RESUME: resume = 1; break;
+        case O_FORCE: force = 1; break;
+        default: fprintf(stderr, "Try '%s --help'.\n", cli_name); return 2;
+        }
+    }
+    if (!run_dir) cli_usage_error("no run directory (-o RUN)");
+    if (resume && force) cli_usage_error("--resume and --force exclude each other");
+    int n_shards = argc - optind;
+    if (!resume && n_shards < 1) cli_usage_error("no shards given");
+    if (n_shards > SG_MAX_DATASETS) cli_usage_error("%d shards given (at most %d)", n_shards, SG_MAX_DATASETS);
+
+    sg_err err = {{0}};
+    char **run_paths = NULL;
+    int n_run_paths = 0;
+    const char *shards[SG_MAX_DATASETS];
+    for (int k = 0; k < n_shards; k++) shards[k] = argv[optind + k];
+    if (resume) {
+        /* The run's options, overridden by those given; those that shape the model must not change. */
+        sg_train_options r;
+        if (!sg_run_exists(run_dir)) cli_die("%s: no run to resume (no config.json)", run_dir);
+        if (sg_run_config_read(run_dir, &r, &run_paths, &n_run_paths, &err)) cli_die_err(&err);
+        struct { int id; const char *name; int have, want; } fixed[4] = {
+            {O_GCONV, "--g-conv-dim", r.g_conv_dim, o.g_conv_dim}, {O_DCONV, "--d-conv-dim", r.d_conv_dim, o.d_conv_dim},
+            {O_GREP, "--g-repeat", r.g_repeat, o.g_repeat}, {O_DREP, "--d-repeat", r.d_repeat, o.d_repeat}};
+        for (int k = 0; k < 4; k++)
+            if (given[fixed[k].id] && fixed[k].have != fixed[k].want)
+                cli_die("%s %d differs from the run's %d (it changes the model; start a new run with -o)",
+                        fixed[k].name, fixed[k].want, fixed[k].have);
+        if (given[O_SEED] && r.seed != o.seed)
+            cli_die("--seed %llu differs from the run's %llu (the data order and draws would change)",
+                    (unsigned long long)o.seed, (unsigned long long)r.seed);
+        sg_train_options m = r;
+#define TAKE(id, field) if (given[id]) m.field = o.field
+        TAKE(O_ITERS, iters); TAKE(O_DECAY, decay_iters); TAKE(O_BATCH, batch); TAKE(O_GLR, g_lr);
+        TAKE(O_DLR, d_lr); TAKE(O_NCRITIC, n_critic); TAKE(O_BETA1, beta1); TAKE(O_BETA2, beta2);
+        TAKE(O_LCLS, lambda_cls); TAKE(O_LREC, lambda_rec); TAKE(O_LGP, lambda_gp); TAKE(O_FLIP, flip);
+        TAKE(O_TARGET, target_random); TAKE(O_LOG, log_every); TAKE(O_SAMPLE, sample_every);
+        TAKE(O_SAVE, save_every); TAKE(O_KEEP, keep); TAKE(O_THREADS, threads);
+#undef TAKE
+        o = m;
+        if (n_shards == 0) {
+            n_shards = n_run_paths > SG_MAX_DATASETS ? SG_MAX_DATASETS : n_run_paths;
+            for (int k = 0; k < n_shards; k++) shards[k] = run_paths[k];
+        }
+    }
+
+    sg_backend *be = open_backend(device, o.threads, &err);
+    if (!be) cli_die_err(&err);
+    sg_trainer *t;
+    int mode = resume ? SG_TRAIN_RESUME : force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
+    if (sg_trainer_open(&t, run_dir, &o, shards, n_shards, be, mode, &err)) cli_die_err(&err);
+    sg_run_free_paths(run_paths, n_run_paths);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;   /* a second signal ends the process at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
+    cli_progress_end();
+    if (rc < 0) {
+        if (strstr(err.msg, "last good checkpoint: ") && !strstr(err.msg, "none yet"))
+            cli_die("%s (sg-train -o %s --resume continues from it)", err.msg, run_dir);
+        cli_die_err(&err);
+    }
+    int status = 0;
+    if (rc == 1) {
+        char cp[PATH_MAX];
+        sg_ckpt_path(cp, sizeof cp, run_dir, sg_trainer_last_checkpoint(t), NULL);
+        cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)",
+                 stop_signal == SIGINT ? "interrupted" : "terminated", (long long)sg_trainer_iteration(t), cp,
+                 run_dir);
+        status = 128 + (int)stop_signal;
+    }
+    sg_trainer_free(t);
+    sg_backend_destroy(be);
+    return status;
+}
