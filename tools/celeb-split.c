@@ -85,6 +85,11 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
     pending_file *p = &pending[n_pending];
     sg_err err;
     snprintf(p->path, sizeof p->path, "%s/%s", dir, name);
+    for (int i = 0; i < n_pending; i++)
+        if (!strcmp(pending[i].path, p->path)) {   /* e.g. groups "x" and "x_train" with --split */
+            sg_errf(&err, "%s: two outputs of this name (rename a group)", p->path);
+            die_cleanup(&err);
+        }
     snprintf(p->tmp, sizeof p->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid());
     char *buf; size_t len;
     if (sg_attr_table_format(t, rows, n, &buf, &len, &err) != 0) { sg_err_prefix(&err, "%s", p->path); die_cleanup(&err); }
@@ -268,6 +273,15 @@ int main(int argc, char **argv)
         cli_usage_error("--rest: no group named %s (or 'drop')", rest);
     if (split == SPLIT_PARTITION && !partition_path) cli_usage_error("--split partition needs --partition FILE");
     if (split != SPLIT_PARTITION && partition_path) cli_usage_error("--partition is only for --split partition");
+    if (split != SPLIT_NONE)   /* "x" with --split writes attr_x_train.txt, as group "x_train" would */
+        for (int i = 0; i < n_groups; i++)
+            for (int j = 0; j < n_groups; j++) {
+                size_t l = strlen(groups[j].name);
+                if (i != j && !strncmp(groups[i].name, groups[j].name, l)
+                    && (!strcmp(groups[i].name + l, "_train") || !strcmp(groups[i].name + l, "_test")))
+                    cli_usage_error("--group: groups %s and %s would both write attr_%s.txt",
+                                    groups[j].name, groups[i].name, groups[i].name);
+            }
     const char *in_path = argv[optind];
 
     sg_err err;

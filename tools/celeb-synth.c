@@ -85,7 +85,8 @@ static void *work(void *arg)
         int rc = write_plain(path, jpg, len, &w->err);
         free(jpg);
         if (rc != 0) { atomic_store(w->failed, 1); break; }
-        atomic_fetch_add(w->done, 1);
+        size_t d = atomic_fetch_add(w->done, 1) + 1;
+        if (w->thread == 0) cli_progress("%zu/%zu images", d, w->n);   /* thread 0 is the main thread */
     }
     free(rgb);
     return NULL;

@@ -174,6 +174,9 @@ EOF
   [ "$status" -eq 2 ]
   run celeb-split -g g1=A "$T/small.txt"
   [ "$status" -eq 2 ]
+  run celeb-split -g x=A -g x_train=B --split reference -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"groups x and x_train would both write attr_x_train.txt"* ]]
   [ ! -e "$T/out" ]
 }
 
