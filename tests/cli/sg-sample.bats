@@ -1,0 +1,219 @@
+#!/usr/bin/env bats
+# sg-sample: grids, --each, --targets, inputs from shards, files and stdin, errors,
+# and (with torch) a converted reference checkpoint against PyTorch's forward pass.
+
+PY=/usr/bin/python3
+A_ATTRS=Bangs,Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair
+B_ATTRS=Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses
+
+# Width x height from a PNG's IHDR.
+png_size() {
+    od -An -j16 -N8 -tu1 "$1" | awk '{ printf "%dx%d\n", $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8 }'
+}
+is_png() { [ "$(od -An -N4 -tx1 "$1" | tr -d ' ')" = 89504e47 ]; }
+is_jpeg() { [ "$(od -An -N2 -tx1 "$1" | tr -d ' ')" = ffd8 ]; }
+
+setup_file() {
+    T=$BATS_FILE_TMPDIR
+    celeb-synth -q -n 80 -o "$T/synth"
+    celeb-split --group celebA=$A_ATTRS --group celebB=$B_ATTRS --priority celebB --rest celebB \
+        --split reference --test-count 10 -o "$T/split" "$T/synth/list_attr_celeba.txt" > /dev/null
+    for set in celebA celebB; do
+        attrs=$A_ATTRS; [ $set = celebB ] && attrs=$B_ATTRS
+        for part in train test; do
+            celeb-pack -q --attrs "$T/split/attr_${set}_$part.txt" --images "$T/synth/img_align_celeba" \
+                --select $attrs --size 16 -o "$T/${set}_$part.lmdb"
+        done
+    done
+    # A shard whose labels are no dataset of the checkpoint, and one of another size.
+    celeb-pack -q --attrs "$T/split/attr_celebA_test.txt" --images "$T/synth/img_align_celeba" \
+        --select Male,Young --size 16 -o "$T/other_labels.lmdb"
+    celeb-pack -q --attrs "$T/split/attr_celebA_test.txt" --images "$T/synth/img_align_celeba" \
+        --select $A_ATTRS --size 32 -o "$T/size32.lmdb"
+    sg-train -q -o "$T/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 \
+        --g-repeat 1 --iters 2 --batch 4 "$T/celebA_train.lmdb" "$T/celebB_train.lmdb"
+}
+
+setup() {
+    T=$BATS_FILE_TMPDIR
+    W=$BATS_TEST_TMPDIR
+}
+
+@test "sg-sample: --help and --version" {
+    run sg-sample --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Usage: sg-sample"* ]]
+    run sg-sample --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == "sg-sample "* ]]
+}
+
+@test "sg-sample: usage errors exit 2" {
+    run sg-sample --data "$T/celebA_test.lmdb" -o "$W/x.png"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--ckpt is required"* ]]
+    run sg-sample --ckpt "$T/run" -o "$W/x.png"
+    [ "$status" -eq 2 ]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" "$T/synth/img_align_celeba/000001.jpg" -o "$W/x.png"
+    [ "$status" -eq 2 ]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --each
+    [ "$status" -eq 2 ]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --device tpu -o "$W/x.png"
+    [ "$status" -eq 2 ]
+    [ ! -e "$W/x.png" ]
+}
+
+@test "sg-sample: grid over every target of both datasets, with a header row" {
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 8 --device cpu -o "$W/grid.png"
+    [ "$status" -eq 0 ]
+    is_png "$W/grid.png"
+    # 10 columns (input + 9 targets) of 16 px x zoom 6 = 96 px cells, 2 px gaps;
+    # header: 2 lines of 11 px ('Wearing_' / 'Earrings') + 2; 8 rows.
+    [ "$(png_size "$W/grid.png")" = "$((10 * 98 + 2))x$((2 + 22 + 8 * 98 + 2))" ]
+    run sg-sample --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --zoom 1 --device cpu -o "$W/small.png"
+    [ "$status" -eq 0 ]
+    [ "$(png_size "$W/small.png" | cut -dx -f1)" = $((10 * 18 + 2)) ]
+}
+
+@test "sg-sample: --each writes one file per input and target and targets.tsv" {
+    run sg-sample --ckpt "$T/run" --data "$T/celebB_test.lmdb" --each --device cpu -o "$W/each"
+    [ "$status" -eq 0 ]
+    n=$(celeb-dump --json "$T/celebB_test.lmdb" | tr ',' '\n' | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')
+    [ "$n" -gt 0 ]
+    [ "$(ls "$W/each" | grep -c '\.png$')" -eq $((n * 10)) ]
+    [ -e "$W/each/000000_input.png" ]
+    [ -e "$W/each/000000_Blond_Hair.png" ]
+    [ -e "$W/each/$(printf %06d $((n - 1)))_Wearing_Earrings.png" ]
+    [ "$(png_size "$W/each/000000_Eyeglasses.png")" = 16x16 ]
+    [ "$(wc -l < "$W/each/targets.tsv")" -eq $((n * 9 + 1)) ]
+    head -n1 "$W/each/targets.tsv" | grep -q $'^file\tinput\ttarget\tdataset\tvalue$'
+    grep -q $'^000000_Blond_Hair.png\t0\tBlond_Hair\tcelebA_train\t1$' "$W/each/targets.tsv"
+    # A celebB input: the celebA slot starts from zeros, so Bangs is set to 1.
+    grep -q $'^000000_Bangs.png\t0\tBangs\tcelebA_train\t1$' "$W/each/targets.tsv"
+}
+
+@test "sg-sample: --targets on a shard record equals the matching --each target" {
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --each --device cpu -o "$W/each"
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1 --targets +Blond_Hair --device cpu -o "$W/one.png"
+    [ "$status" -eq 0 ]
+    cmp "$W/one.png" "$W/each/000000_Blond_Hair.png"
+    # different targets give different images (the labels reach the generator)
+    ! cmp -s "$W/each/000000_Blond_Hair.png" "$W/each/000000_Black_Hair.png"
+}
+
+@test "sg-sample: results do not depend on --batch and repeat exactly" {
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 16 --device cpu -o "$W/a.png"
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 2 --device cpu -o "$W/b.png"
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 16 --device cpu -o "$W/c.png"
+    cmp "$W/a.png" "$W/c.png"
+    cmp "$W/a.png" "$W/b.png"
+}
+
+@test "sg-sample: --count with --seed picks distinct records reproducibly" {
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 7 --each --device cpu -o "$W/s1"
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 7 --each --device cpu -o "$W/s2"
+    [ "$(ls "$W/s1" | grep -c _input.png)" -eq 3 ]
+    [ "$(ls "$W/s1")" = "$(ls "$W/s2")" ]
+}
+
+@test "sg-sample: image files, stdin to stdout, JPEG output" {
+    img="$T/synth/img_align_celeba/000001.jpg"
+    run sg-sample --ckpt "$T/run" --targets +Blond_Hair,-Bangs --device cpu "$img" -o "$W/one.png"
+    [ "$status" -eq 0 ]
+    [ "$(png_size "$W/one.png")" = 16x16 ]
+    sg-sample --ckpt "$T/run/ckpt/000002" --targets Blond_Hair=0.5 --device cpu - < "$img" > "$W/stdout.png"
+    is_png "$W/stdout.png"
+    [ "$(png_size "$W/stdout.png")" = 16x16 ]
+    sg-sample --ckpt "$T/run/ckpt/000002-G.safetensors" --targets +Eyeglasses --grid --device cpu "$img" \
+        "$T/synth/img_align_celeba/000002.jpg" -o "$W/two.jpg"
+    is_jpeg "$W/two.jpg"
+    # a PNG file of another size is cropped and resized too
+    sg-sample --ckpt "$T/run" --targets +Wearing_Hat --device cpu "$W/one.png" -o "$W/again.png"
+    [ "$(png_size "$W/again.png")" = 16x16 ]
+}
+
+@test "sg-sample: errors are one line, exit 1, and write nothing" {
+    echo keep > "$W/out.png"
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets +Nope --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "sg-sample: --targets: unknown attribute 'Nope' (known: Bangs, "* ]]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets +Bangs,+Eyeglasses --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"belong to different datasets"* ]]
+    run sg-sample --ckpt "$T/run" --data "$T/other_labels.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *"labels Male,Young match none of the checkpoint's datasets"* ]]
+    run sg-sample --ckpt "$T/run" --data "$T/size32.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"images are 32x32"* ]]
+    mkdir -p "$W/empty_run"
+    run sg-sample --ckpt "$W/empty_run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"no checkpoint found"* ]]
+    run sg-sample --ckpt "$W/nothing/here" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"no checkpoint found"* ]]
+    run sg-sample --ckpt "$T/run" --targets +Bangs --device cpu "$W/missing.jpg" -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"missing.jpg"* ]]
+    echo "not an image" > "$W/bad.png"
+    run sg-sample --ckpt "$T/run" --targets +Bangs --device cpu "$W/bad.png" -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$(cat "$W/out.png")" = keep ]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --each --targets +Nope --device cpu -o "$W/never"
+    [ "$status" -eq 1 ]
+    [ ! -e "$W/never" ]
+}
+
+# A reference Generator (tests/golden/stargan_ref.py) at a tiny size, saved with
+# torch.save(G.state_dict()), converted, and run by sg-sample: the image must be
+# PyTorch's G(x, c) within one grey level.
+@test "sg-sample: converted reference checkpoint matches PyTorch's forward pass" {
+    $PY -c 'import torch' 2>/dev/null || skip "no torch for $PY"
+    [ -e tests/golden/stargan_ref.py ] || skip "tests/golden/stargan_ref.py is missing"
+    $PY - "$W" <<'EOF'
+import sys, numpy as np, torch
+from PIL import Image
+sys.path.insert(0, "tests/golden")
+from stargan_ref import Generator
+w = sys.argv[1]
+torch.manual_seed(3)
+G = Generator(conv_dim=8, c_dim=5, repeat_num=2)
+with torch.no_grad():   # non-trivial IN affine parameters
+    for name, p in G.named_parameters():
+        if p.dim() == 1:
+            p.add_(0.3 * torch.randn_like(p))
+torch.save(G.state_dict(), w + "/000123-G.ckpt")
+rng = np.random.default_rng(5)
+img = (rng.random((16, 16, 3)) * 255).astype(np.uint8)
+Image.fromarray(img).save(w + "/in.png")
+x = torch.from_numpy(img).permute(2, 0, 1).float().div(255).sub(0.5).div(0.5)[None]
+c = torch.tensor([[0, 1, 0, 0, 1]], dtype=torch.float32)   # +Blond_Hair,+Young from zeros
+with torch.no_grad():
+    y = G(x, c)
+out = ((y[0] + 1) / 2).clamp(0, 1).mul(255).add(0.5).clamp(0, 255).to(torch.uint8)
+Image.fromarray(out.permute(1, 2, 0).numpy()).save(w + "/want.png")
+EOF
+    run $PY pipelines/convert_reference_ckpt.py "$W/000123-G.ckpt" "$W/000123-G.safetensors" \
+        --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young --image-size 16 --crop 16 --d-repeat 2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"conv_dim 8, 2 residual blocks, c_dim 5, step 123"* ]]
+    run sg-sample --ckpt "$W/000123-G.safetensors" --targets +Blond_Hair,+Young --device cpu "$W/in.png" -o "$W/got.png"
+    [ "$status" -eq 0 ]
+    run $PY -c '
+import sys, numpy as np
+from PIL import Image
+a = np.asarray(Image.open(sys.argv[1]), dtype=int); b = np.asarray(Image.open(sys.argv[2]), dtype=int)
+d = np.abs(a - b); i = np.unravel_index(d.argmax(), d.shape)
+print("worst", i, "got", a[i], "want", b[i], "tolerance 1")
+sys.exit(0 if d.max() <= 1 else 1)' "$W/got.png" "$W/want.png"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    # a label set that does not add up to the generator's input is refused
+    run $PY pipelines/convert_reference_ckpt.py "$W/000123-G.ckpt" "$W/bad-G.safetensors" --dataset CelebA=A,B
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"takes 5 label channels"* ]]
+    [ ! -e "$W/bad-G.safetensors" ]
+}

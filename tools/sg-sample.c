@@ -1,0 +1,601 @@
+/* sg-sample: translates images with a trained StarGAN generator: a grid over every
+ * test-time target (lib/targets), chosen targets (--targets), one file per input and
+ * target (--each); inputs from a shard, image files or stdin. See sg-sample(1). */
+#include "backend.h"
+#include "canvas.h"
+#include "font.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "fileio.h"
+#include "image.h"
+#include "model.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "shard.h"
+#include "strbuf.h"
+#include "targets.h"
+#include <ctype.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    printf("Usage: %s --ckpt CKPT [OPTION]... [--data SHARD | IMAGE...]\n"
+           "Translate images with a trained StarGAN generator. Default output: a grid, one\n"
+           "row per input; columns: the input, then every test-time target (each hair colour\n"
+           "set exclusively, every other attribute flipped, every class of a one-hot dataset),\n"
+           "under a header row naming each column.\n"
+           "\n"
+           "  -c, --ckpt PATH        run directory (its latest checkpoint), a checkpoint prefix\n"
+           "                         (RUN/ckpt/NNNNNN) or a generator file (NNNNNN-G.safetensors)\n"
+           "  -d, --data SHARD       translate records of this shard (its labels must be one of\n"
+           "                         the checkpoint's datasets)\n"
+           "  IMAGE...               PNG or JPEG files of any size ('-' = stdin), center-cropped\n"
+           "                         and resized as the checkpoint's training data was\n"
+           "  -t, --targets SPEC     one target instead of all: +A,-B,C=0.5 sets A to 1, B to 0,\n"
+           "                         C to 0.5 (values in [0,1]); shard inputs start from their\n"
+           "                         own labels, image files from zeros; DATASET:NAME qualifies\n"
+           "  -o, --output PATH      output image (.png or .jpg; '-' = stdout, the default), or\n"
+           "                         the output directory with --each\n"
+           "      --each             one file per input and target: NNNNNN_TARGET.png (and\n"
+           "                         NNNNNN_input.png); NNNNNN = record index or argument position\n"
+           "      --grid             a grid even for one input and one --targets target (which\n"
+           "                         otherwise gives the translated image alone)\n"
+           "  -n, --count N          records of the shard (default 8 for a grid, all with --each)\n"
+           "      --seed S           pick --count records at random with seed S (default: the first)\n"
+           "      --crop N           center-crop side for image files (0: the largest square;\n"
+           "                         default: the checkpoint's crop, at most the image's short side)\n"
+           "      --zoom N           grid cells magnified N times (default: enough for 96 px)\n"
+           "      --format png|jpg   file type with --each (default png)\n"
+           "      --device D         cpu, cuda or auto (default auto: cuda when available)\n"
+           "  -b, --batch N          images per generator call (default 16)\n"
+           "      --threads N        CPU threads (default: all)\n"
+           "  -q, --quiet            no progress line\n"
+           "  -h, --help             this help\n"
+           "      --version          version\n"
+           "\n"
+           "Examples:\n"
+           "  %s --ckpt runs/multi --data celebA_test.lmdb --count 8 -o grid.png\n"
+           "  %s --ckpt runs/multi --targets +Blond_Hair,-Male photo.jpg -o out.png\n"
+           "  cat photo.jpg | %s --ckpt runs/multi --targets Blond_Hair=0.5 - > out.png\n"
+           "  %s --ckpt runs/multi --data celebB.lmdb --each -o outdir/\n",
+           cli_name, cli_name, cli_name, cli_name, cli_name);
+}
+
+/* One input image, preprocessed to the model's size. */
+typedef struct {
+    long index;            /* shard record index, or argument position */
+    int own_ds;            /* the checkpoint dataset its labels belong to; -1: none */
+    float *own_labels;     /* (label_dim[own_ds]) in the checkpoint's order, or NULL */
+    uint8_t *rgb;          /* (S, S, 3) */
+} input_image;
+
+typedef struct {
+    const char *ckpt, *data, *targets, *output, *format;
+    int each, grid, quiet, batch, threads, zoom;
+    long count;            /* -1: default */
+    long crop;             /* -1: checkpoint's */
+    int have_seed;
+    uint64_t seed;
+    const char *device;
+} options;
+
+/* ---- inputs ------------------------------------------------------------ */
+
+/* Maps the shard's labels onto one of the checkpoint's datasets by name:
+ * map[i] = position in dataset *ds of shard label i. */
+static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, const char *shard_path,
+                              int *ds_out, int *map, sg_err *err)
+{
+    const sg_model_config *cfg = &ck->model;
+    for (int ds = 0; ds < cfg->n_datasets; ds++) {
+        if ((int)m->n_labels != cfg->label_dim[ds]) continue;
+        if ((m->label_kind == SG_LABELS_ONE_HOT) != (cfg->one_hot[ds] != 0)) continue;
+        int off = sg_model_label_offset(cfg, ds), ok = 1;
+        for (uint32_t i = 0; i < m->n_labels && ok; i++) {
+            map[i] = -1;
+            for (int j = 0; j < cfg->label_dim[ds]; j++)
+                if (!strcmp(m->label_names[i], ck->label_names[off + j])) map[i] = j;
+            ok = map[i] >= 0;
+        }
+        if (ok) { *ds_out = ds; return 0; }
+    }
+    char have[600] = "", want[600] = "";
+    size_t len = 0;
+    for (uint32_t i = 0; i < m->n_labels && len + 2 < sizeof have; i++)
+        len += (size_t)snprintf(have + len, sizeof have - len, "%s%s", i ? "," : "", m->label_names[i]);
+    len = 0;
+    for (int ds = 0, t = 0; ds < cfg->n_datasets && len + 4 < sizeof want; ds++) {
+        len += (size_t)snprintf(want + len, sizeof want - len, "%s", ds ? "; " : "");
+        for (int j = 0; j < cfg->label_dim[ds] && len + 2 < sizeof want; j++, t++)
+            len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", j ? "," : "", ck->label_names[t]);
+    }
+    return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s)", shard_path, have, want);
+}
+
+/* Chooses which records to use: the first count, or count at random with seed. */
+static long *choose_records(uint64_t n_records, long count, int have_seed, uint64_t seed)
+{
+    long n = count < 0 || (uint64_t)count > n_records ? (long)n_records : count;
+    long *all = malloc(sizeof(long) * (n_records ? n_records : 1));
+    if (!all) return NULL;
+    for (uint64_t i = 0; i < n_records; i++) all[i] = (long)i;
+    if (have_seed)   /* partial Fisher-Yates: the first n positions are a random sample */
+        for (long k = 0; k < n; k++) {
+            long j = k + (long)sg_randint(seed, SG_STREAM_SAMPLE, (uint64_t)k, (uint32_t)(n_records - k));
+            long tmp = all[k]; all[k] = all[j]; all[j] = tmp;
+        }
+    return all;
+}
+
+static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_image **out, long *n_out)
+{
+    sg_err err = {{0}};
+    sg_shard *sh;
+    if (sg_shard_open(&sh, o->data, &err)) cli_die_err(&err);
+    const sg_shard_meta *m = sg_shard_get_meta(sh);
+    int S = ck->model.image_size, ds = 0, map[SG_SHARD_MAX_LABELS];
+    if (match_shard_labels(ck, m, o->data, &ds, map, &err)) cli_die_err(&err);
+    if ((int)m->width != S || (int)m->height != S)
+        cli_die("%s: images are %ux%u, the checkpoint's generator takes %dx%d", o->data, m->width,
+                m->height, S, S);
+    long count = o->count >= 0 ? o->count : (o->each ? -1 : 8);
+    long *order = choose_records(m->count, count, o->have_seed, o->seed);
+    if (!order) cli_die("out of memory");
+    long n = count < 0 || (uint64_t)count > m->count ? (long)m->count : count;
+    if (n == 0) cli_die("%s: no records", o->data);
+    input_image *in = calloc((size_t)n, sizeof *in);
+    float labels[SG_SHARD_MAX_LABELS];
+    int dim = ck->model.label_dim[ds];
+    for (long k = 0; k < n; k++) {
+        in[k].index = order[k];
+        in[k].own_ds = ds;
+        in[k].rgb = malloc((size_t)S * S * 3);
+        in[k].own_labels = calloc((size_t)dim, sizeof(float));
+        if (!in[k].rgb || !in[k].own_labels) cli_die("out of memory");
+        if (sg_shard_read(sh, (uint64_t)order[k], in[k].rgb, labels, NULL, 0, &err)) cli_die_err(&err);
+        for (uint32_t i = 0; i < m->n_labels; i++) in[k].own_labels[map[i]] = labels[i];
+        cli_progress("reading %s: %ld/%ld", o->data, k + 1, n);
+    }
+    cli_progress_end();
+    free(order);
+    sg_shard_close(sh);
+    *out = in;
+    *n_out = n;
+}
+
+static void load_file_inputs(const options *o, const sg_ckpt_info *ck, int ckpt_crop, char **files,
+                             int n_files, input_image **out, long *n_out)
+{
+    sg_err err = {{0}};
+    int S = ck->model.image_size, stdin_used = 0;
+    input_image *in = calloc((size_t)n_files, sizeof *in);
+    if (!in) cli_die("out of memory");
+    for (int k = 0; k < n_files; k++) {
+        if (!strcmp(files[k], "-") && stdin_used++) cli_die("'-' (stdin) given twice");
+        sg_image img, small;
+        if (sg_image_read_file(files[k], &img, &err)) cli_die_err(&err);
+        int side = img.width < img.height ? img.width : img.height;
+        int crop = o->crop >= 0 ? (int)o->crop : ckpt_crop;
+        if (crop <= 0 || crop > side) crop = side;
+        if (sg_center_crop_resize(&img, crop, crop, S, S, &small, &err)) {
+            sg_err_prefix(&err, "%s", strcmp(files[k], "-") ? files[k] : "<stdin>");
+            cli_die_err(&err);
+        }
+        sg_image_free(&img);
+        in[k].index = k;
+        in[k].own_ds = -1;
+        in[k].rgb = small.rgb;
+    }
+    *out = in;
+    *n_out = n_files;
+}
+
+/* ---- targets ----------------------------------------------------------- */
+
+typedef struct {
+    int n;                 /* targets per input */
+    char **names;          /* column names / file-name parts */
+    int spec_mode;         /* 1: --targets; 0: every test-time target */
+    sg_target_spec spec;
+} target_set;
+
+/* A target's file-name part: the label name (qualified by the dataset when
+ * several datasets share it), or the --targets text with unsafe characters as '_'. */
+static char *safe_name(const char *s)
+{
+    char *r = strdup(s);
+    if (!r) cli_die("out of memory");
+    for (char *p = r; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.=+-", *p)) *p = '_';
+    return r;
+}
+
+static void make_target_set(const options *o, const sg_ckpt_info *ck, target_set *ts)
+{
+    sg_err err = {{0}};
+    memset(ts, 0, sizeof *ts);
+    const sg_model_config *cfg = &ck->model;
+    const char *dataset_names[SG_MAX_DATASETS];
+    for (int ds = 0; ds < SG_MAX_DATASETS; ds++) dataset_names[ds] = ck->dataset_names[ds];
+    if (o->targets) {
+        if (sg_targets_parse(cfg, (const char *const *)ck->label_names,
+                             dataset_names, o->targets, &ts->spec, &err))
+            cli_die_err(&err);
+        ts->spec_mode = 1;
+        ts->n = 1;
+        ts->names = malloc(sizeof(char *));
+        ts->names[0] = safe_name(o->targets);
+        return;
+    }
+    ts->n = sg_targets_count(cfg);
+    ts->names = calloc((size_t)ts->n, sizeof(char *));
+    for (int t = 0; t < ts->n; t++) {
+        int dup = 0;
+        for (int u = 0; u < ts->n; u++)
+            if (u != t && !strcmp(ck->label_names[u], ck->label_names[t])) dup = 1;
+        char buf[256];
+        int ds = sg_targets_dataset_of(cfg, t, NULL);
+        if (dup) snprintf(buf, sizeof buf, "%s:%s", ck->dataset_names[ds], ck->label_names[t]);
+        else snprintf(buf, sizeof buf, "%s", ck->label_names[t]);
+        ts->names[t] = safe_name(buf);
+    }
+}
+
+/* c (n_in, c_dim): target t of every input. */
+static void fill_target_labels(const sg_ckpt_info *ck, const target_set *ts, int t,
+                               const input_image *in, long n_in, float *c, float *scratch)
+{
+    const sg_model_config *cfg = &ck->model;
+    int c_dim = sg_model_c_dim(cfg);
+    const char *const *names = (const char *const *)ck->label_names;
+    for (long k = 0; k < n_in; k++) {
+        float *row = c + (size_t)k * c_dim;
+        if (ts->spec_mode) {
+            sg_targets_apply(cfg, names, &ts->spec, in[k].own_ds, in[k].own_labels, row);
+        } else {
+            sg_err err = {{0}};
+            if (sg_targets_all(cfg, names, in[k].own_ds, in[k].own_labels, scratch, &err)) cli_die_err(&err);
+            memcpy(row, scratch + (size_t)t * c_dim, sizeof(float) * (size_t)c_dim);
+        }
+    }
+}
+
+/* ---- pixels ------------------------------------------------------------ */
+
+/* RGB8 (S,S,3) -> (3,S,S) in [-1, 1]: ToTensor then Normalize(0.5, 0.5). */
+static void to_tensor(const uint8_t *rgb, int S, float *x)
+{
+    size_t hw = (size_t)S * S;
+    for (size_t p = 0; p < hw; p++)
+        for (int ch = 0; ch < 3; ch++)
+            x[ch * hw + p] = ((float)rgb[p * 3 + ch] / 255.0f - 0.5f) / 0.5f;
+}
+
+/* (3,S,S) in [-1, 1] -> RGB8 as the reference's denorm + save_image:
+ * clamp((y + 1) / 2, 0, 1) * 255 + 0.5, truncated. */
+static void from_tensor(const float *y, int S, uint8_t *rgb)
+{
+    size_t hw = (size_t)S * S;
+    for (size_t p = 0; p < hw; p++)
+        for (int ch = 0; ch < 3; ch++) {
+            float v = (y[ch * hw + p] + 1.0f) / 2.0f;
+            v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+            float s = v * 255.0f + 0.5f;
+            rgb[p * 3 + ch] = (uint8_t)(s > 255.0f ? 255.0f : s);
+        }
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+#define GRID_PAD 2       /* pixels between cells, as torchvision's save_image */
+
+typedef struct {
+    sg_canvas cv;
+    int active, cell, zoom, header_h, cols;
+} grid_layout;
+
+/* Header text: the name split at '_' or ',' into lines that fit the cell. */
+static int header_lines(const char *name, int chars_per_line, char lines[][64], int max_lines)
+{
+    int n = 0;
+    const char *p = name;
+    while (*p && n < max_lines) {
+        int len = 0, last_break = -1;
+        while (p[len] && len < chars_per_line && len < 63) {
+            if (p[len] == '_' || p[len] == ',') last_break = len;
+            len++;
+        }
+        if (p[len] && last_break > 0) len = last_break + 1;
+        snprintf(lines[n], 64, "%.*s", len, p);
+        size_t l = strlen(lines[n]);
+        if (l > 1 && lines[n][l - 1] == '_') lines[n][l - 1] = 0;
+        n++;
+        p += len;
+    }
+    return n;
+}
+
+static void grid_begin(grid_layout *g, const options *o, int S, const target_set *ts, long n_rows)
+{
+    g->zoom = o->zoom > 0 ? o->zoom : (96 + S - 1) / S;
+    g->cell = S * g->zoom;
+    g->cols = 1 + ts->n;
+    int chars = (g->cell - 2) / SG_FONT_CELL_W, max_lines = 1;   /* a gap between columns */
+    if (chars < 1) chars = 1;
+    char lines[8][64];
+    for (int t = 0; t < ts->n; t++) {
+        int n = header_lines(ts->names[t], chars, lines, 8);
+        if (n > max_lines) max_lines = n;
+    }
+    g->header_h = GRID_PAD + max_lines * SG_FONT_CELL_H;
+    long w = (long)g->cols * (g->cell + GRID_PAD) + GRID_PAD;
+    long h = g->header_h + n_rows * (g->cell + GRID_PAD) + GRID_PAD;
+    if (w > 32768 || h > 32768)
+        cli_die("the grid would be %ldx%ld pixels (at most 32768 a side): use fewer inputs (--count), "
+                "--zoom 1, or --each", w, h);
+    sg_err err = {{0}};
+    if (sg_canvas_init(&g->cv, (int)w, (int)h, SG_RGB(255, 255, 255), &err)) cli_die_err(&err);
+    g->active = 1;
+    for (int col = 0; col < g->cols; col++) {
+        const char *name = col == 0 ? "input" : ts->names[col - 1];
+        int n = header_lines(name, chars, lines, 8);
+        for (int l = 0; l < n; l++)
+            sg_canvas_text(&g->cv, GRID_PAD + col * (g->cell + GRID_PAD), GRID_PAD + l * SG_FONT_CELL_H,
+                           lines[l], 1, SG_RGB(0, 0, 0));
+    }
+}
+
+/* Pastes an (S,S,3) image into cell (row, col), magnified by zoom (nearest). */
+static void grid_put(grid_layout *g, long row, int col, const uint8_t *rgb, int S)
+{
+    sg_canvas_blit(&g->cv, rgb, S, S, GRID_PAD + col * (g->cell + GRID_PAD),
+                   g->header_h + (int)row * (g->cell + GRID_PAD), g->zoom);
+}
+
+static void write_image(const char *path, const uint8_t *rgb, int w, int h)
+{
+    sg_err err = {{0}};
+    if (sg_image_write(path, rgb, w, h, &err)) cli_die_err(&err);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static sg_backend *open_backend(const options *o, sg_err *err)
+{
+    if (strcmp(o->device, "cpu")) {
+        sg_err cuda_err = {{0}};
+        sg_backend *be = sg_backend_cuda_create(0, &cuda_err);
+        if (be || !strcmp(o->device, "cuda")) {
+            if (!be) *err = cuda_err;
+            return be;
+        }
+    }
+    return sg_backend_cpu_create(o->threads, err);
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* --ckpt: a run directory (RUN/latest names the checkpoint), a prefix
+ * RUN/ckpt/NNNNNN, or the generator file itself. */
+static int resolve_generator(const char *arg, char *out, size_t cap, sg_err *err)
+{
+    if (is_dir(arg)) {
+        int64_t step;
+        if (sg_ckpt_latest(arg, &step, err)) return -1;
+        if (step < 0) return sg_errf(err, "%s: no checkpoint found (no %s/latest)", arg, arg);
+        sg_ckpt_path(out, cap, arg, step, "G");
+        if (!is_file(out)) return sg_errf(err, "%s: %s/latest names %s, which is missing", arg, arg, out);
+        return 0;
+    }
+    if (is_file(arg)) {
+        snprintf(out, cap, "%s", arg);
+        return 0;
+    }
+    snprintf(out, cap, "%s-G.safetensors", arg);
+    if (is_file(out)) return 0;
+    return sg_errf(err, "%s: no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN or an "
+                   "NNNNNN-G.safetensors file)", arg);
+}
+
+/* The center-crop side the training data used, from the generator's metadata
+ * ("crop"; 0 or absent: the short side of each image, which is 178 for CelebA's
+ * 178x218 aligned images). */
+static int read_crop(const char *g_path, int *crop, sg_err *err)
+{
+    sg_st_file *f;
+    *crop = 0;
+    if (sg_st_open(&f, g_path, err)) return -1;
+    const char *v = sg_st_meta(f, "crop");
+    if (v) {
+        char *end;
+        long c = strtol(v, &end, 10);
+        if (end == v || *end || c < 0 || c > 65536) {
+            sg_st_close(f);
+            return sg_errf(err, "%s: metadata crop '%s' is not a size", g_path, v);
+        }
+        *crop = (int)c;
+    }
+    sg_st_close(f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    options o = {.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1,
+                 .device = "auto"};
+    enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
+           OPT_THREADS, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"ckpt", required_argument, 0, 'c'},     {"data", required_argument, 0, 'd'},
+        {"targets", required_argument, 0, 't'},  {"output", required_argument, 0, 'o'},
+        {"each", no_argument, 0, OPT_EACH},      {"grid", no_argument, 0, OPT_GRID},
+        {"count", required_argument, 0, 'n'},    {"seed", required_argument, 0, OPT_SEED},
+        {"crop", required_argument, 0, OPT_CROP}, {"zoom", required_argument, 0, OPT_ZOOM},
+        {"format", required_argument, 0, OPT_FORMAT}, {"device", required_argument, 0, OPT_DEVICE},
+        {"batch", required_argument, 0, 'b'},    {"threads", required_argument, 0, OPT_THREADS},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:d:t:o:n:b:qh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': o.ckpt = optarg; break;
+        case 'd': o.data = optarg; break;
+        case 't': o.targets = optarg; break;
+        case 'o': o.output = optarg; break;
+        case OPT_EACH: o.each = 1; break;
+        case OPT_GRID: o.grid = 1; break;
+        case 'n': o.count = cli_parse_long("--count", optarg, 1, LONG_MAX); break;
+        case OPT_SEED: o.seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); o.have_seed = 1; break;
+        case OPT_CROP: o.crop = cli_parse_long("--crop", optarg, 0, 65536); break;
+        case OPT_ZOOM: o.zoom = (int)cli_parse_long("--zoom", optarg, 1, 64); break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "png") && strcmp(optarg, "jpg"))
+                cli_usage_error("--format: expected png or jpg, not '%s'", optarg);
+            o.format = optarg;
+            break;
+        case OPT_DEVICE:
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
+                cli_usage_error("--device: expected cpu, cuda or auto, not '%s'", optarg);
+            o.device = optarg;
+            break;
+        case 'b': o.batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;
+        case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
+        case 'q': o.quiet = 1; cli_quiet = 1; break;
+        case 'h': usage(); return 0;
+        case OPT_VERSION: cli_version();
+        default: cli_usage_error("unknown option");
+        }
+    }
+    int n_files = argc - optind;
+    char **files = argv + optind;
+    if (!o.ckpt) cli_usage_error("--ckpt is required");
+    if (!o.data && n_files == 0) cli_usage_error("give --data SHARD or image files ('-' for stdin)");
+    if (o.data && n_files) cli_usage_error("give --data or image files, not both");
+    if (o.each && !strcmp(o.output, "-")) cli_usage_error("--each needs -o DIR");
+    if (o.each && o.grid) cli_usage_error("--each and --grid exclude each other");
+    if (!o.each && !strcmp(o.output, "-") && isatty(STDOUT_FILENO))
+        cli_die("refusing to write an image to a terminal; use -o FILE or a redirection");
+
+    /* Everything that can fail on bad input is checked before the generator runs
+     * and before anything is written. */
+    sg_err err = {{0}};
+    sg_ckpt_info ck;
+    char g_path[PATH_MAX];
+    int ckpt_crop;
+    if (resolve_generator(o.ckpt, g_path, sizeof g_path, &err)) cli_die_err(&err);
+    if (sg_ckpt_read_info(g_path, &ck, &err)) cli_die_err(&err);
+    if (read_crop(g_path, &ckpt_crop, &err)) cli_die_err(&err);
+    const sg_model_config *cfg = &ck.model;
+    int S = cfg->image_size;
+    target_set ts;
+    make_target_set(&o, &ck, &ts);
+
+    input_image *in;
+    long n_in;
+    if (o.data) load_shard_inputs(&o, &ck, &in, &n_in);
+    else load_file_inputs(&o, &ck, ckpt_crop, files, n_files, &in, &n_in);
+
+    if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
+    if (o.each && !is_dir(o.output)) cli_die("%s: not a directory", o.output);
+
+    sg_backend *be = open_backend(&o, &err);
+    if (!be) cli_die_err(&err);
+    sg_model_config mcfg = *cfg;
+    mcfg.batch = o.batch;
+    sg_model *model;
+    if (sg_model_create(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
+    if (sg_ckpt_read_net(model, SG_NET_G, g_path, &err)) cli_die_err(&err);
+
+    int plain = !o.each && !o.grid && n_in == 1 && ts.spec_mode;
+    grid_layout g = {0};
+    if (!o.each && !plain) grid_begin(&g, &o, S, &ts, n_in);
+
+    int c_dim = sg_model_c_dim(cfg);
+    size_t img_floats = (size_t)3 * S * S;
+    long chunk = o.batch;
+    float *x = malloc(sizeof(float) * img_floats * chunk);
+    float *y = malloc(sizeof(float) * img_floats * chunk);
+    float *c = malloc(sizeof(float) * (size_t)c_dim * chunk);
+    float *scratch = malloc(sizeof(float) * (size_t)c_dim * (sg_targets_count(cfg) + 1));
+    uint8_t *rgb = malloc(img_floats);
+    if (!x || !y || !c || !scratch || !rgb) cli_die("out of memory");
+    char path[PATH_MAX];
+    const char *ext = !strcmp(o.format, "jpg") ? "jpg" : "png";
+    long done = 0, total = n_in * ts.n;
+    /* --each: OUTDIR/targets.tsv lists every output with its input, target, the
+     * target's dataset and the target label's value (for scoring). */
+    sg_buf manifest = SG_BUF_INIT;
+    if (o.each) sg_buf_puts(&manifest, "file\tinput\ttarget\tdataset\tvalue\n");
+
+    for (long k0 = 0; k0 < n_in; k0 += chunk) {
+        long n = n_in - k0 < chunk ? n_in - k0 : chunk;
+        for (long k = 0; k < n; k++) {
+            to_tensor(in[k0 + k].rgb, S, x + (size_t)k * img_floats);
+            if (o.each) {
+                snprintf(path, sizeof path, "%s/%06ld_input.%s", o.output, in[k0 + k].index, ext);
+                write_image(path, in[k0 + k].rgb, S, S);
+            } else if (!plain) {
+                grid_put(&g, k0 + k, 0, in[k0 + k].rgb, S);
+            }
+        }
+        for (int t = 0; t < ts.n; t++) {
+            fill_target_labels(&ck, &ts, t, in + k0, n, c, scratch);
+            if (sg_model_generate(model, (int)n, x, c, y, &err)) cli_die_err(&err);
+            for (long k = 0; k < n; k++) {
+                from_tensor(y + (size_t)k * img_floats, S, rgb);
+                if (o.each) {
+                    snprintf(path, sizeof path, "%s/%06ld_%s.%s", o.output, in[k0 + k].index,
+                             ts.names[t], ext);
+                    write_image(path, rgb, S, S);
+                    int ds = ts.spec_mode ? ts.spec.ds : sg_targets_dataset_of(cfg, t, NULL);
+                    sg_buf_appendf(&manifest, "%s\t%ld\t%s\t%s\t", strrchr(path, '/') + 1,
+                                   in[k0 + k].index, ts.names[t], ck.dataset_names[ds]);
+                    if (ts.spec_mode) sg_buf_puts(&manifest, "-\n");
+                    else sg_buf_appendf(&manifest, "%g\n", c[(size_t)k * c_dim + t]);
+                } else if (plain) {
+                    write_image(o.output, rgb, S, S);
+                } else {
+                    grid_put(&g, k0 + k, 1 + t, rgb, S);
+                }
+            }
+            done += n;
+            cli_progress("translating: %ld/%ld images", done, total);
+        }
+    }
+    cli_progress_end();
+    if (g.active && sg_canvas_save(&g.cv, o.output, &err)) cli_die_err(&err);
+    if (o.each) {
+        snprintf(path, sizeof path, "%s/targets.tsv", o.output);
+        if (sg_write_file_atomic(path, manifest.data, manifest.len, &err)) cli_die_err(&err);
+        sg_buf_free(&manifest);
+    }
+    if (!strcmp(o.output, "-")) cli_finish_stdout();
+
+    if (g.active) sg_canvas_free(&g.cv);
+    sg_model_free(model);
+    sg_backend_destroy(be);
+    for (long k = 0; k < n_in; k++) { free(in[k].rgb); free(in[k].own_labels); }
+    free(in);
+    for (int t = 0; t < ts.n; t++) free(ts.names[t]);
+    free(ts.names);
+    free(x); free(y); free(c); free(scratch); free(rgb);
+    sg_ckpt_info_free(&ck);
+    return 0;
+}
