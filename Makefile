@@ -86,9 +86,11 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run
 
+# synthetic.mk by default; with CELEBA=dir celeba-split.mk (the same experiment on
+# CelebA), with RAFD=dir too celeba-rafd.mk; EXPERIMENT=NAME picks pipelines/NAME.mk.
 experiment: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -f pipelines/synthetic.mk $(if $(CELEBA),-f pipelines/celeba-split.mk CELEBA=$(CELEBA))
+	@$(MAKE) --no-print-directory -f pipelines/$(or $(EXPERIMENT),$(if $(CELEBA),$(if $(RAFD),celeba-rafd,celeba-split),synthetic)).mk
 
 install: $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5

@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# The experiment makefiles (pipelines/*.mk) on tiny synthetic stand-ins: every step
+# runs, the summary names real files, a second make redoes nothing, an interrupted
+# training run is resumed, a changed option retrains.
+
+# Variables that shrink any experiment to seconds.
+TINY="SIZE=16 CONV=4 G_REPEAT=1 ITERS=4 DECAY=2 BATCH=4 LOG_EVERY=1 SAMPLE_EVERY=0 SAVE_EVERY=2 DEVICE=cpu THREADS=1 GRID_COUNT=2"
+
+setup_file() {
+    T=$BATS_FILE_TMPDIR
+    celeb-synth -q -n 60 -o "$T/celeba"
+    # RaFD stand-in: three classes of four synthetic faces each.
+    for c in angry happy sad; do mkdir -p "$T/rafd/$c"; done
+    i=1
+    for c in angry happy sad; do
+        for k in 1 2 3 4; do cp "$T/celeba/img_align_celeba/$(printf %06d $i).jpg" "$T/rafd/$c/$k.jpg"; i=$((i + 1)); done
+    done
+}
+
+setup() {
+    T=$BATS_FILE_TMPDIR
+    cd "$BATS_TEST_DIRNAME/../.."
+}
+
+# Tool command lines that a make run printed.
+tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
+
+@test "pipelines/synthetic.mk: every step, summary with scores, nothing redone" {
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/syn" N=60 TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    for f in samples/celebA_grid.png samples/celebB_grid.png plots/losses.png plots/celebA_attrs.png \
+             plots/celebB_attrs.png score/scores.txt run/latest; do
+        [ -s "$T/syn/$f" ] || { echo "missing $f"; false; }
+    done
+    [ -e "$T/syn/train.done" ]
+    [[ "$output" == *"final losses (last line of $T/syn/run/history.jsonl):"* ]]
+    [[ "$output" == *'"iteration":4'* ]]
+    [[ "$output" == *"hair colour (4 targets pooled; chance 25%): reached "* ]]
+    [[ "$output" == *"eyeglasses (chance 50%): reached "* ]]
+    grep -qE '^Eyeglasses +[0-9]+ ' "$T/syn/score/scores.txt"
+    # every test image of both sets was judged with every target (5 images x 10 files)
+    [ "$(wc -l < "$T/syn/score/celebA/judged.tsv")" -eq 50 ]
+    [ "$(wc -l < "$T/syn/score/celebB/targets.tsv")" -eq 46 ]
+
+    before=$(stat -c %Y "$T/syn/run/latest" "$T/syn/score/scores.txt" "$T/syn/shards/celebA_train.lmdb/data.mdb")
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/syn" N=60 TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    [[ "$output" == *"translation scores"* ]]
+    [ "$(stat -c %Y "$T/syn/run/latest" "$T/syn/score/scores.txt" "$T/syn/shards/celebA_train.lmdb/data.mdb")" = "$before" ]
+}
+
+@test "pipelines/synthetic.mk: an interrupted run resumes; a changed option retrains" {
+    make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 $TINY > /dev/null
+    # as if training had been stopped: the stamp is missing, the checkpoint is there
+    rm "$T/res/train.done"
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/res/run --resume"* ]]
+    [[ "$output" != *"celeb-pack"* ]]
+    # more iterations: the options changed, so training runs again (and what follows)
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 ${TINY/ITERS=4/ITERS=6}
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/res/run --force"* ]]
+    [[ "$output" == *"--iters 6"* ]]
+    [ "$(cat "$T/res/run/latest")" = 000006 ]
+    [[ "$output" == *"sg-sample"* ]]
+}
+
+@test "pipelines/celeba-split.mk: the same split and training on a CelebA directory (no scoring)" {
+    run make --no-print-directory -f pipelines/celeba-split.mk CELEBA="$T/celeba" OUT="$T/split" TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -s "$T/split/samples/celebA_grid.png" ]
+    [ -s "$T/split/samples/celebB_grid.png" ]
+    [ ! -e "$T/split/data" ]
+    [ ! -e "$T/split/score" ]
+    [[ "$output" == *"CelebA celebA/celebB experiment"* ]]
+    run make --no-print-directory -f pipelines/celeba-split.mk OUT="$T/split"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"CELEBA is not set"* ]]
+}
+
+@test "pipelines/celeba.mk: the reference's single-dataset run" {
+    run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/single" TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -s "$T/single/samples/test_grid.png" ]
+    [ -s "$T/single/plots/losses.png" ]
+    [ -s "$T/single/plots/celeba_attrs.png" ]
+    # all images were used: train + test = 60
+    [ "$(celeb-dump --json "$T/single/shards/celeba_test.lmdb" | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')" -eq 5 ]
+    [ "$(celeb-dump --json "$T/single/shards/celeba_train.lmdb" | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')" -eq 55 ]
+    grep -q '"labels":\["Black_Hair","Blond_Hair","Brown_Hair","Male","Young"\]' \
+        <(head -c 4000 "$T/single/run/ckpt/000004-G.safetensors" | tr -d '\\')
+    run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/single" TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ]
+}
+
+@test "pipelines/celeba-rafd.mk: CelebA + a class-per-folder dataset with a mask vector" {
+    run make --no-print-directory -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" RAFD_CROP=178 \
+        OUT="$T/multi" TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -s "$T/multi/samples/celeba_test_grid.png" ]
+    [ -s "$T/multi/samples/rafd_grid.png" ]
+    [ -s "$T/multi/plots/RaFD_attrs.png" ]
+    # CelebA test images go to the 5 CelebA targets and the 3 RaFD classes
+    sg-sample --ckpt "$T/multi/run" --data "$T/multi/shards/CelebA_test.lmdb" --count 1 --each --device cpu -o "$T/multi/each"
+    [ "$(ls "$T/multi/each" | grep -c png)" -eq 9 ]
+    [ -e "$T/multi/each/000000_happy.png" ]
+    run make --no-print-directory -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" RAFD_CROP=178 \
+        OUT="$T/multi" TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ]
+}
