@@ -343,7 +343,9 @@ int sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS]
     float long_len = PL(rnd_range(&r, 0.22f, 0.34f));
     if (!bald) {
         shape cap = ellipse(hx, hy, hrx, hry, tilt * 0.5f);
-        fill(&cv, &cap, NULL, NULL, hair, 1, &hair_tx);
+        /* Short hair ends at the ears (below the temples the judge samples). */
+        shape above_ears = halfplane(cx, cy + PL(0.02f), 0, 1);
+        fill(&cv, &cap, long_hair ? NULL : &above_ears, NULL, hair, 1, &hair_tx);
         if (long_hair) {
             float top = hy, bot = cy + long_len;
             shape lh = box(hx, (top + bot) / 2, hrx * 0.96f, (bot - top) / 2, PL(0.05f), 0);
