@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,16 @@ int sg_train_default_d_repeat(int image_size)
     return r < 1 ? 1 : r;
 }
 
+typedef struct {
+    float *x, *c_org, *c_trg, *alpha;   /* (B,3,S,S) (B,c_dim) (B,c_dim) (B) */
+    uint8_t *pix;                       /* (S, S, 3) scratch */
+    float *labels;                      /* (n_labels) scratch */
+    int *tperm;                         /* (B) scratch */
+    int64_t iter;                       /* iteration held, -1: none */
+    int rc;
+    sg_err err;
+} batch_buf;
+
 struct sg_trainer {
     char *run_dir;
     sg_train_options opt;
@@ -66,9 +77,15 @@ struct sg_trainer {
     int64_t iter, last_ckpt;
     uint32_t *perm[SG_MAX_DATASETS];
     int64_t perm_epoch[SG_MAX_DATASETS];
-    uint8_t *pix;                 /* (S, S, 3) */
-    float *x, *c_org, *c_trg, *alpha, *labels;   /* (B,3,S,S) (B,c_dim) (B,c_dim) (B) (n_labels) */
-    int *tperm;
+    float pixel_lut[256];         /* (v/255 - 0.5)/0.5 in float32, as ToTensor + Normalize */
+    /* Batches of iterations i (bufs[i & 1]): a loader thread prepares i+1 while
+     * step i runs. Every draw depends on i only, so this changes no result. */
+    batch_buf bufs[2];
+    pthread_t loader;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int loader_started, loader_quit, loader_busy;
+    int64_t loader_want;          /* iteration requested from the loader, -1: none */
     FILE *history;
     double elapsed_base;
     struct timespec started;
@@ -533,14 +550,19 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     }
 
     int B = opt->batch, S = t->S;
-    t->pix = malloc((size_t)S * S * 3);
-    t->x = malloc(sizeof(float) * (size_t)B * 3 * S * S);
-    t->c_org = malloc(sizeof(float) * (size_t)B * t->c_dim);
-    t->c_trg = malloc(sizeof(float) * (size_t)B * t->c_dim);
-    t->alpha = malloc(sizeof(float) * (size_t)B);
-    t->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
-    t->tperm = malloc(sizeof(int) * (size_t)B);
-    if (!t->pix || !t->x || !t->c_org || !t->c_trg || !t->alpha || !t->labels || !t->tperm) goto oom;
+    for (int k = 0; k < 2; k++) {
+        batch_buf *b = &t->bufs[k];
+        b->iter = -1;
+        b->pix = malloc((size_t)S * S * 3);
+        b->x = malloc(sizeof(float) * (size_t)B * 3 * S * S);
+        b->c_org = malloc(sizeof(float) * (size_t)B * t->c_dim);
+        b->c_trg = malloc(sizeof(float) * (size_t)B * t->c_dim);
+        b->alpha = malloc(sizeof(float) * (size_t)B);
+        b->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
+        b->tperm = malloc(sizeof(int) * (size_t)B);
+        if (!b->pix || !b->x || !b->c_org || !b->c_trg || !b->alpha || !b->labels || !b->tperm) goto oom;
+    }
+    for (int v = 0; v < 256; v++) t->pixel_lut[v] = ((float)v / 255.0f - 0.5f) / 0.5f;
 
     if (resume) {
         if (!sg_run_exists(run_dir)) {
@@ -588,6 +610,15 @@ fail:
 void sg_trainer_free(sg_trainer *t)
 {
     if (!t) return;
+    if (t->loader_started) {
+        pthread_mutex_lock(&t->mu);
+        t->loader_quit = 1;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+        pthread_join(t->loader, NULL);
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+    }
     if (t->history) fclose(t->history);
     sg_model_free(t->model);
     for (int ds = 0; ds < SG_MAX_DATASETS; ds++) {
@@ -596,7 +627,10 @@ void sg_trainer_free(sg_trainer *t)
         free(t->perm[ds]);
     }
     sg_ckpt_info_free(&t->info);
-    free(t->pix); free(t->x); free(t->c_org); free(t->c_trg); free(t->alpha); free(t->labels); free(t->tperm);
+    for (int k = 0; k < 2; k++) {
+        batch_buf *b = &t->bufs[k];
+        free(b->pix); free(b->x); free(b->c_org); free(b->c_trg); free(b->alpha); free(b->labels); free(b->tperm);
+    }
     free(t->run_dir);
     free(t);
 }
@@ -629,8 +663,9 @@ static void own_labels(const sg_trainer *t, int ds, const float *labels, float *
     if (t->nd > 1) c[sg_model_cls_dim(&t->mcfg) + ds] = 1.0f;
 }
 
-static int load_batch(sg_trainer *t, int64_t i, int ds, sg_err *err)
+static int load_batch(sg_trainer *t, int64_t i, batch_buf *bb, sg_err *err)
 {
+    const int ds = (int)(i % t->nd);
     const int B = t->opt.batch, S = t->S, C = t->c_dim;
     const uint64_t seed = t->opt.seed;
     uint64_t b = (uint64_t)i / t->nd, per_epoch = t->counts[ds] / B;
@@ -639,32 +674,31 @@ static int load_batch(sg_trainer *t, int64_t i, int ds, sg_err *err)
     if (ensure_perm(t, ds, epoch, err)) return -1;
     for (int k = 0; k < B; k++) {
         uint64_t idx = t->perm[ds][pos + k];
-        if (sg_shard_read(t->shards[ds], idx, t->pix, t->labels, NULL, 0, err)) return -1;
+        if (sg_shard_read(t->shards[ds], idx, bb->pix, bb->labels, NULL, 0, err)) return -1;
         int flip = t->opt.flip && (sg_rand64(seed, SG_STREAM_FLIP, ((uint64_t)i << 20) | (uint64_t)k) >> 63);
         /* ToTensor + Normalize(0.5, 0.5) in float32: (x/255 - 0.5)/0.5; HWC -> CHW. */
-        float *xk = t->x + (size_t)k * 3 * S * S;
+        float *xk = bb->x + (size_t)k * 3 * S * S;
         for (int y = 0; y < S; y++)
             for (int xx = 0; xx < S; xx++) {
-                const uint8_t *px = t->pix + ((size_t)y * S + (flip ? S - 1 - xx : xx)) * 3;
-                for (int ch = 0; ch < 3; ch++)
-                    xk[((size_t)ch * S + y) * S + xx] = ((float)px[ch] / 255.0f - 0.5f) / 0.5f;
+                const uint8_t *px = bb->pix + ((size_t)y * S + (flip ? S - 1 - xx : xx)) * 3;
+                for (int ch = 0; ch < 3; ch++) xk[((size_t)ch * S + y) * S + xx] = t->pixel_lut[px[ch]];
             }
-        own_labels(t, ds, t->labels, t->c_org + (size_t)k * C);
-        t->alpha[k] = sg_randu(seed, SG_STREAM_ALPHA, ((uint64_t)i << 20) | (uint64_t)k);
+        own_labels(t, ds, bb->labels, bb->c_org + (size_t)k * C);
+        bb->alpha[k] = sg_randu(seed, SG_STREAM_ALPHA, ((uint64_t)i << 20) | (uint64_t)k);
     }
     int off = sg_model_label_offset(&t->mcfg, ds), L = t->mcfg.label_dim[ds];
     if (!t->opt.target_random) {
         /* The reference: c_trg = c_org[randperm(batch)]. */
-        for (int k = 0; k < B; k++) t->tperm[k] = k;
+        for (int k = 0; k < B; k++) bb->tperm[k] = k;
         for (int j = B - 1; j > 0; j--) {
             int r = (int)sg_randint(seed, SG_STREAM_TARGET, ((uint64_t)i << 20) | (uint64_t)j, (uint32_t)(j + 1));
-            int tmp = t->tperm[j]; t->tperm[j] = t->tperm[r]; t->tperm[r] = tmp;
+            int tmp = bb->tperm[j]; bb->tperm[j] = bb->tperm[r]; bb->tperm[r] = tmp;
         }
         for (int k = 0; k < B; k++)
-            memcpy(t->c_trg + (size_t)k * C, t->c_org + (size_t)t->tperm[k] * C, sizeof(float) * C);
+            memcpy(bb->c_trg + (size_t)k * C, bb->c_org + (size_t)bb->tperm[k] * C, sizeof(float) * C);
     } else {
         for (int k = 0; k < B; k++) {
-            float *c = t->c_trg + (size_t)k * C;
+            float *c = bb->c_trg + (size_t)k * C;
             memset(c, 0, sizeof(float) * C);
             uint64_t ctr = ((uint64_t)i << 32) | ((uint64_t)k << 12);
             if (t->mcfg.one_hot[ds]) c[off + sg_randint(seed, SG_STREAM_TARGET, ctr, (uint32_t)L)] = 1.0f;
@@ -677,6 +711,64 @@ static int load_batch(sg_trainer *t, int64_t i, int ds, sg_err *err)
     return 0;
 }
 
+static void *loader_main(void *arg)
+{
+    sg_trainer *t = arg;
+    pthread_mutex_lock(&t->mu);
+    while (!t->loader_quit) {
+        if (t->loader_want < 0) { pthread_cond_wait(&t->cv, &t->mu); continue; }
+        int64_t i = t->loader_want;
+        t->loader_want = -1;
+        t->loader_busy = 1;
+        pthread_mutex_unlock(&t->mu);
+        batch_buf *bb = &t->bufs[i & 1];
+        bb->rc = load_batch(t, i, bb, &bb->err);
+        pthread_mutex_lock(&t->mu);
+        bb->iter = i;
+        t->loader_busy = 0;
+        pthread_cond_broadcast(&t->cv);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+/* Asks the loader thread for iteration i's batch (no-op without the thread). */
+static void request_batch(sg_trainer *t, int64_t i)
+{
+    if (!t->loader_started) {
+        if (pthread_mutex_init(&t->mu, NULL) != 0) return;
+        if (pthread_cond_init(&t->cv, NULL) != 0) { pthread_mutex_destroy(&t->mu); return; }
+        t->loader_want = -1;
+        if (pthread_create(&t->loader, NULL, loader_main, t) != 0) {
+            pthread_cond_destroy(&t->cv);
+            pthread_mutex_destroy(&t->mu);
+            return;   /* batches are then loaded synchronously */
+        }
+        t->loader_started = 1;
+    }
+    pthread_mutex_lock(&t->mu);
+    t->bufs[i & 1].iter = -1;
+    t->loader_want = i;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Iteration i's batch: the loader's if it prepared it, else loaded here. */
+static batch_buf *get_batch(sg_trainer *t, int64_t i)
+{
+    batch_buf *bb = &t->bufs[i & 1];
+    if (t->loader_started) {
+        pthread_mutex_lock(&t->mu);
+        while (t->loader_busy || t->loader_want >= 0) pthread_cond_wait(&t->cv, &t->mu);
+        pthread_mutex_unlock(&t->mu);
+    }
+    if (bb->iter != i) {
+        bb->rc = load_batch(t, i, bb, &bb->err);
+        bb->iter = i;
+    }
+    return bb;
+}
+
 static void ckpt_desc(const sg_trainer *t, char *out, size_t n)
 {
     if (t->last_ckpt < 0) snprintf(out, n, "none yet");
@@ -687,13 +779,16 @@ int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err)
 {
     int64_t i = t->iter;
     int ds = (int)(i % t->nd);
-    if (load_batch(t, i, ds, err)) return -1;
+    batch_buf *bb = get_batch(t, i);
+    if (bb->rc) { *err = bb->err; return -1; }
     float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
     float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
     int g_step = (i + 1) % t->opt.n_critic == 0;
     sg_losses L;
-    if (sg_model_set_batch(t->model, ds, t->opt.batch, t->x, t->c_org, t->c_trg, t->alpha, err) ||
-        sg_model_d_step(t->model, lr_d, err) || (g_step && sg_model_g_step(t->model, lr_g, err)) ||
+    int set = sg_model_set_batch(t->model, ds, t->opt.batch, bb->x, bb->c_org, bb->c_trg, bb->alpha, err);
+    bb->iter = -1;   /* uploaded: the buffer is free for iteration i + 2 */
+    if (!set && i + 1 < t->opt.iters) request_batch(t, i + 1);
+    if (set || sg_model_d_step(t->model, lr_d, err) || (g_step && sg_model_g_step(t->model, lr_g, err)) ||
         sg_model_read_losses(t->model, &L, err))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
     const char *names[7] = {"D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
@@ -777,17 +872,18 @@ int sg_trainer_sample(sg_trainer *t, sg_err *err)
     float *c = malloc(sizeof(float) * (size_t)C * n * T);
     float *y = malloc(sizeof(float) * img * n * T);
     float *lab = malloc(sizeof(float) * (SG_SHARD_MAX_LABELS + 1));
+    uint8_t *pix = malloc((size_t)S * S * 3);
     uint8_t *grid = malloc((size_t)S * (T + 1) * S * n * 3);
     int W = S * (T + 1), rc = -1;
-    if (!x || !c || !y || !lab || !grid) { sg_errf(err, "out of memory"); goto done; }
+    if (!x || !c || !y || !lab || !grid || !pix) { sg_errf(err, "out of memory"); goto done; }
     for (int k = 0; k < n; k++) {
-        if (sg_shard_read(t->shards[0], t->sample_idx[k], t->pix, lab, NULL, 0, err)) goto done;
+        if (sg_shard_read(t->shards[0], t->sample_idx[k], pix, lab, NULL, 0, err)) goto done;
         for (int yy = 0; yy < S; yy++)
             for (int xx = 0; xx < S; xx++)
                 for (int ch = 0; ch < 3; ch++) {
-                    uint8_t v = t->pix[((size_t)yy * S + xx) * 3 + ch];
+                    uint8_t v = pix[((size_t)yy * S + xx) * 3 + ch];
                     grid[(((size_t)k * S + yy) * W + xx) * 3 + ch] = v;
-                    x[(size_t)k * T * img + ((size_t)ch * S + yy) * S + xx] = ((float)v / 255.0f - 0.5f) / 0.5f;
+                    x[(size_t)k * T * img + ((size_t)ch * S + yy) * S + xx] = t->pixel_lut[v];
                 }
         for (int j = 1; j < T; j++) memcpy(x + ((size_t)k * T + j) * img, x + (size_t)k * T * img, sizeof(float) * img);
         if (sg_targets_all(&t->mcfg, (const char *const *)t->info.label_names, 0, lab, c + (size_t)k * T * C, err))
@@ -809,7 +905,7 @@ int sg_trainer_sample(sg_trainer *t, sg_err *err)
     snprintf(path, sizeof path, "%s/samples/%06lld.png", t->run_dir, (long long)t->iter);
     rc = sg_image_write(path, grid, W, S * n, err);
 done:
-    free(x); free(c); free(y); free(lab); free(grid);
+    free(x); free(c); free(y); free(lab); free(grid); free(pix);
     return rc;
 }
 
