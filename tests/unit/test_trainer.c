@@ -1,0 +1,173 @@
+/* lib/trainer: the lr schedule, D's default depth, config.json round trip, and the
+ * loop driven as a library (determinism, save + resume, stop flag). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "backend.h"
+#include "check.h"
+#include "checkpoint.h"
+#include "rng.h"
+#include "shard.h"
+#include "trainer.h"
+
+static char dir[256];
+
+static void make_shard(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed)
+{
+    sg_shard_meta m = {0};
+    char names[8][32];
+    m.width = m.height = (uint32_t)S;
+    m.channels = 3;
+    m.pixel_encoding = SG_PIXELS_RAW;
+    m.label_kind = one_hot ? SG_LABELS_ONE_HOT : SG_LABELS_MULTI_HOT;
+    m.n_labels = (uint32_t)n_labels;
+    for (int j = 0; j < n_labels; j++) {
+        snprintf(names[j], sizeof names[j], j == 0 ? "Black_Hair" : "attr%d", j);
+        m.label_names[j] = names[j];
+    }
+    snprintf(m.source, sizeof m.source, "test");
+    m.size = (uint32_t)S;
+    sg_shard_writer *w;
+    sg_err err;
+    CHECK(sg_shard_writer_open(&w, path, &m, 0, (uint64_t)n, &err) == 0, "shard writer: %s", err.msg);
+    uint8_t *pix = malloc((size_t)S * S * 3), labels[8];
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < S * S * 3; k++) pix[k] = (uint8_t)(sg_rand64(seed, 1, (uint64_t)i * 100000 + k) & 255);
+        for (int j = 0; j < n_labels; j++)
+            labels[j] = one_hot ? (j == i % n_labels) : (uint8_t)(sg_rand64(seed, 2, (uint64_t)i * 8 + j) & 1);
+        char name[32];
+        snprintf(name, sizeof name, "%06d.png", i);
+        CHECK(sg_shard_writer_append(w, labels, name, pix, (size_t)S * S * 3, &err) == 0, "append: %s", err.msg);
+    }
+    free(pix);
+    CHECK(sg_shard_writer_commit(w, &err) == 0, "commit: %s", err.msg);
+}
+
+static void test_lr(void)
+{
+    CHECK(sg_train_lr(1e-4, 0, 10, 4) == 1e-4f, "lr before decay");
+    CHECK(sg_train_lr(1e-4, 6, 10, 4) == 1e-4f, "lr at the start of the decay");
+    CHECK(sg_train_lr(1e-4, 7, 10, 4) == (float)(1e-4 * 3 / 4), "lr 7");
+    CHECK(sg_train_lr(1e-4, 9, 10, 4) == (float)(1e-4 / 4), "lr last");
+    CHECK(sg_train_lr(1e-4, 9, 10, 0) == 1e-4f, "no decay");
+    CHECK(sg_train_lr(1e-4, 0, 10, 100) == 1e-4f && sg_train_lr(1e-4, 5, 10, 100) == (float)(1e-4 * 5 / 10),
+          "decay longer than the run spans the run");
+    CHECK(sg_train_lr(2e-4, 150000, 200000, 100000) == (float)(2e-4 * 0.5), "reference schedule midpoint");
+    int sizes[7] = {4, 8, 16, 32, 64, 128, 256}, want[7] = {1, 2, 3, 4, 5, 6, 6};
+    for (int k = 0; k < 7; k++)
+        CHECK(sg_train_default_d_repeat(sizes[k]) == want[k], "d_repeat(%d) = %d, want %d", sizes[k],
+              sg_train_default_d_repeat(sizes[k]), want[k]);
+}
+
+static sg_train_options tiny_options(void)
+{
+    sg_train_options o;
+    sg_train_options_default(&o);
+    o.g_conv_dim = 4; o.d_conv_dim = 4; o.g_repeat = 1; o.batch = 3;
+    o.iters = 8; o.decay_iters = 3; o.log_every = 1; o.sample_every = 4; o.save_every = 0;
+    o.g_lr = 3e-4; o.d_lr = 1.7e-4; o.seed = 12345; o.lambda_gp = 7.5; o.threads = 1;
+    return o;
+}
+
+static void test_loop(sg_backend *be)
+{
+    char a[600], b[600], run1[600], run2[600];
+    snprintf(a, sizeof a, "%s/a.lmdb", dir);
+    snprintf(b, sizeof b, "%s/b.lmdb", dir);
+    snprintf(run1, sizeof run1, "%s/run1", dir);
+    snprintf(run2, sizeof run2, "%s/run2", dir);
+    make_shard(a, 7, 8, 3, 0, 1);
+    make_shard(b, 5, 8, 2, 1, 2);
+    const char *shards[2] = {a, b};
+    sg_train_options o = tiny_options();
+    sg_err err = {{0}};
+    sg_trainer *t1 = NULL, *t2 = NULL;
+    CHECK(sg_trainer_open(&t1, run1, &o, shards, 2, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    CHECK(sg_trainer_open(&t2, run2, &o, shards, 2, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    if (!t1 || !t2) return;
+    CHECK(sg_trainer_model_config(t1)->d_repeat == 2, "8 px: d_repeat 2");
+
+    /* Same seed, same steps: the same losses, bit for bit. */
+    for (int k = 0; k < 5; k++) {
+        sg_train_status s1, s2;
+        CHECK(sg_trainer_step(t1, &s1, &err) == 0, "step: %s", err.msg);
+        CHECK(sg_trainer_step(t2, &s2, &err) == 0, "step: %s", err.msg);
+        CHECK(!memcmp(&s1.losses, &s2.losses, sizeof s1.losses), "losses differ at step %d", k);
+        CHECK(s1.dataset == k % 2 && s1.g_stepped == ((k + 1) % 5 == 0), "dataset/g_stepped at %d", k);
+    }
+    CHECK(sg_trainer_save(t1, &err) == 0, "save: %s", err.msg);
+    CHECK(sg_trainer_last_checkpoint(t1) == 5, "last checkpoint");
+    sg_trainer_free(t1);
+
+    /* config.json round trip, doubles exactly. */
+    sg_train_options r;
+    char **paths;
+    int n;
+    CHECK(sg_run_config_read(run1, &r, &paths, &n, &err) == 0, "config: %s", err.msg);
+    CHECK(n == 2 && strstr(paths[1], "b.lmdb"), "shard paths");
+    sg_run_free_paths(paths, n);
+    CHECK(r.g_lr == o.g_lr && r.d_lr == o.d_lr && r.lambda_gp == o.lambda_gp && r.seed == o.seed &&
+          r.batch == 3 && r.iters == 8 && r.d_repeat == 2 && r.threads == 1 && r.flip == 1,
+          "config round trip");
+
+    /* A new run over an existing one is refused; resume continues at 5 and matches t2. */
+    CHECK(sg_trainer_open(&t1, run1, &o, shards, 2, be, SG_TRAIN_NEW, &err) == -1 && strstr(err.msg, "already holds a run"),
+          "existing run: %s", err.msg);
+    CHECK(sg_trainer_open(&t1, run1, &o, shards, 2, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    if (!t1) return;
+    CHECK(sg_trainer_iteration(t1) == 5, "resumed at %lld", (long long)sg_trainer_iteration(t1));
+    sg_train_status s1, s2;
+    CHECK(sg_trainer_step(t1, &s1, &err) == 0 && sg_trainer_step(t2, &s2, &err) == 0, "step: %s", err.msg);
+    /* D terms only: G's are those of the last G step, which t1 has not run in this process. */
+    CHECK(s1.losses.d_loss_real == s2.losses.d_loss_real && s1.losses.d_loss_fake == s2.losses.d_loss_fake &&
+          s1.losses.d_loss_cls == s2.losses.d_loss_cls && s1.losses.d_loss_gp == s2.losses.d_loss_gp,
+          "resumed losses differ: %.9g %.9g", s1.losses.d_loss_fake, s2.losses.d_loss_fake);
+
+    /* The stop flag: one iteration, a checkpoint, status 1. */
+    volatile sig_atomic_t stop = 1;
+    CHECK(sg_trainer_run(t1, &stop, NULL, NULL, &err) == 1, "stopped run: %s", err.msg);
+    CHECK(sg_trainer_iteration(t1) == 7 && sg_trainer_last_checkpoint(t1) == 7, "stopped at 7");
+    int64_t latest;
+    CHECK(sg_ckpt_latest(run1, &latest, &err) == 0 && latest == 7, "latest 7");
+    /* To the end: the last iteration is saved and sampled (8 % 4 == 0). */
+    CHECK(sg_trainer_run(t1, NULL, NULL, NULL, &err) == 0, "run: %s", err.msg);
+    CHECK(sg_ckpt_latest(run1, &latest, &err) == 0 && latest == 8, "latest 8");
+    char png[700];
+    snprintf(png, sizeof png, "%s/samples/000008.png", run1);
+    CHECK(access(png, F_OK) == 0, "sample written");
+    sg_trainer_free(t1);
+    sg_trainer_free(t2);
+
+    /* Shards of different sizes, too few images for the batch. */
+    char c16[600];
+    snprintf(c16, sizeof c16, "%s/c16.lmdb", dir);
+    make_shard(c16, 4, 16, 2, 0, 3);
+    const char *mixed[2] = {a, c16};
+    char run3[600];
+    snprintf(run3, sizeof run3, "%s/run3", dir);
+    CHECK(sg_trainer_open(&t1, run3, &o, mixed, 2, be, SG_TRAIN_NEW, &err) == -1 && strstr(err.msg, "same image size"),
+          "mixed sizes: %s", err.msg);
+    o.batch = 6;
+    CHECK(sg_trainer_open(&t1, run3, &o, shards, 2, be, SG_TRAIN_NEW, &err) == -1 && strstr(err.msg, "fewer than the batch size 6"),
+          "small shard: %s", err.msg);
+    CHECK(access(run3, F_OK) != 0, "failed opens created the run directory");
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/test_trainer.%ld", (long)getpid());
+    mkdir(dir, 0755);
+    test_lr();
+    sg_err err;
+    sg_backend *be = sg_backend_cpu_create(1, &err);
+    if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
+    test_loop(be);
+    sg_backend_destroy(be);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (check_failed == 0 && system(cmd)) {}
+    return check_done();
+}
