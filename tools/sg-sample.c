@@ -518,7 +518,7 @@ int main(int argc, char **argv)
     sg_backend *be = open_backend(&o, &err);
     if (!be) cli_die_err(&err);
     sg_model_config mcfg = *cfg;
-    mcfg.batch = o.batch;
+    mcfg.batch = n_in < o.batch ? (int)n_in : o.batch;   /* the model allocates training buffers of this size */
     sg_model *model;
     if (sg_model_create(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
     if (sg_ckpt_read_net(model, SG_NET_G, g_path, &err)) cli_die_err(&err);
@@ -529,7 +529,7 @@ int main(int argc, char **argv)
 
     int c_dim = sg_model_c_dim(cfg);
     size_t img_floats = (size_t)3 * S * S;
-    long chunk = o.batch;
+    long chunk = mcfg.batch;
     float *x = malloc(sizeof(float) * img_floats * chunk);
     float *y = malloc(sizeof(float) * img_floats * chunk);
     float *c = malloc(sizeof(float) * (size_t)c_dim * chunk);
