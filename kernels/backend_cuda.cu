@@ -46,6 +46,7 @@ float *sg_cuda_scratch(sg_cuda *c, size_t n)
     }
     if (c->scratch) {
         if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return NULL;
+        sg_cuda_graphs_drop_all(c);             /* they hold the old pointer */
         if (CU_CHECK(c, cudaFree(c->scratch))) return NULL;
         c->scratch = NULL;
         c->scratch_floats = 0;
@@ -64,13 +65,20 @@ static void cuda_destroy(sg_backend *be)
     sg_cuda *c = sg_cuda_of(be);
     if (c) {
         cudaSetDevice(c->device);
+        if (c->capturing >= 0) {
+            cudaGraph_t g = NULL;
+            cudaStreamEndCapture(c->stream, &g);
+            if (g) cudaGraphDestroy(g);
+        }
         if (c->stream) cudaStreamSynchronize(c->stream);
+        sg_cuda_graphs_drop_all(c);
         sg_cuda_conv_plans_destroy(c);
         if (c->cudnn) cudnnDestroy(c->cudnn);
         cudaFree(c->workspace);
         cudaFree(c->partials);
         cudaFree(c->scratch);
         cudaFree(c->flag_dev);
+        cudaFree(c->adam_hyper);
         if (c->flag_host) cudaFreeHost(c->flag_host);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
@@ -182,6 +190,10 @@ static const sg_backend_ops cuda_ops = {
     /* gp_loss */ sg_cuda_gp_loss,
     /* adam */ sg_cuda_adam,
     /* all_finite */ sg_cuda_all_finite,
+    /* graph_begin */ sg_cuda_graph_begin,
+    /* graph_end */ sg_cuda_graph_end,
+    /* graph_launch */ sg_cuda_graph_launch,
+    /* graph_drop */ sg_cuda_graph_drop,
 };
 
 /* A probe kernel: proves that this build's machine code runs on the device
@@ -248,6 +260,10 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     c->precision = prec;
     c->workspace_limit = (size_t)256 << 20;
     c->find_algorithms = 1;
+    c->capturing = -1;
+    c->graphs_enabled = 1;
+    const char *genv = getenv("SG_CUDA_GRAPHS");   /* 0: no step graphs (A/B timing) */
+    if (genv && !strcmp(genv, "0")) c->graphs_enabled = 0;
     const char *env = getenv("SG_CUDNN_FIND");      /* 0: heuristics only (faster start) */
     if (env && !strcmp(env, "0")) c->find_algorithms = 0;
     be->name = "cuda";
@@ -278,6 +294,8 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     if (CU_CHECK(c, cudaMalloc((void **)&c->partials, SG_CUDA_PARTIALS * sizeof(float))))
         return create_fail(be, c, err);
     if (CU_CHECK(c, cudaMalloc((void **)&c->flag_dev, sizeof(int)))) return create_fail(be, c, err);
+    if (CU_CHECK(c, cudaMalloc((void **)&c->adam_hyper, 2 * SG_CUDA_GRAPHS * sizeof(float))))
+        return create_fail(be, c, err);
     if (CU_CHECK(c, cudaMallocHost((void **)&c->flag_host, sizeof(int)))) return create_fail(be, c, err);
     if (!sg_cuda_scratch(c, 1u << 20)) return create_fail(be, c, err);
 

@@ -130,6 +130,7 @@ static int grow_workspace(sg_cuda *c, size_t need)
         return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN workspace must grow during graph capture");
     if (c->workspace) {
         if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+        sg_cuda_graphs_drop_all(c);             /* they hold the old pointer */
         if (CU_CHECK(c, cudaFree(c->workspace))) return -1;
         c->workspace = NULL;
         c->workspace_size = 0;

@@ -36,6 +36,16 @@ struct sg_conv_plan {
     size_t workspace[SG_CONV_KINDS];
 };
 
+/* One recorded step (kernels/graph.cu). */
+struct sg_cuda_graph {
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    int ready;
+    int n_adam;                               /* adam calls recorded (they share lr, t) */
+    float beta1, beta2;                       /* of the recorded adam calls */
+};
+
+#define SG_CUDA_GRAPHS 64
 #define SG_CUDA_MAX_PLANS 128
 #define SG_CUDA_PARTIALS 1024                 /* blocks of a two-stage reduction */
 
@@ -59,6 +69,11 @@ struct sg_cuda {
      * norms), grown on demand and freed at destroy */
     float *scratch;
     size_t scratch_floats;
+    /* step graphs: capturing is the key being recorded or -1; adam_hyper holds
+     * [step_size, bc2_sqrt] per key for the recorded adam kernels */
+    sg_cuda_graph graphs[SG_CUDA_GRAPHS];
+    int capturing, graphs_enabled;
+    float *adam_hyper;
     int *flag_dev;                            /* all_finite's answer */
     int *flag_host;                           /* pinned */
     int failed;                               /* 1 after the first error */
@@ -146,5 +161,12 @@ void sg_cuda_gp_loss(sg_backend *be, float *loss, float *grad, const float *u, i
 void sg_cuda_adam(sg_backend *be, float *p, const float *g, float *m, float *v, size_t n,
                   float lr, float beta1, float beta2, float eps, int64_t t);
 int sg_cuda_all_finite(sg_backend *be, const float *p, size_t n);
+
+int sg_cuda_graph_begin(sg_backend *be, int key);
+int sg_cuda_graph_end(sg_backend *be, int key);
+int sg_cuda_graph_launch(sg_backend *be, int key, float lr, int64_t t);
+void sg_cuda_graph_drop(sg_backend *be, int key);
+void sg_cuda_graph_drop_one(sg_cuda *c, int key);
+void sg_cuda_graphs_drop_all(sg_cuda *c);
 
 #endif

@@ -160,6 +160,23 @@ struct sg_backend_ops {
                  float lr, float beta1, float beta2, float eps, int64_t t);
     /* Synchronous: 1 if every p[i] is finite, 0 if not, -1 on a backend error. */
     int (*all_finite)(sg_backend *be, const float *p, size_t n);
+
+    /* ---- step graphs (optional: NULL where unsupported, e.g. the CPU) ---
+     * graph_begin(key): the ops that follow, up to graph_end(key), are recorded
+     * into graph `key` (0 <= key < 64) instead of being run; nothing between
+     * may sync, allocate, or run a conv shape/kind for the first time. Returns
+     * 0, or -1 if graphs are off (SG_CUDA_GRAPHS=0) or a CUDA error was recorded.
+     * graph_end(key): stops recording and instantiates; 0 or -1 (then the
+     * recorded ops did NOT run: run them again eagerly, sync reports errors).
+     * graph_launch(key, lr, t): runs the graph, with the lr and step t of its
+     * adam calls replaced (everything else is as recorded: same pointers,
+     * sizes, scalars). Returns 0; 1 if the graph no longer exists (the backend
+     * drops every graph when its workspace must grow: record it again); -1 on
+     * an error. graph_drop(key) forgets graph key (buffers or shapes changed). */
+    int (*graph_begin)(sg_backend *be, int key);
+    int (*graph_end)(sg_backend *be, int key);
+    int (*graph_launch)(sg_backend *be, int key, float lr, int64_t t);
+    void (*graph_drop)(sg_backend *be, int key);
 };
 
 /* The CPU backend with nthreads worker threads (0: the number of online CPUs).

@@ -135,6 +135,10 @@ struct sg_model {
 
     void **allocs;             /* every backend block above, for freeing */
     int n_allocs, cap_allocs;
+
+    /* step graphs (backends with graph_begin: CUDA): per key 2*ds + (0 D, 1 G),
+     * the state of run_step below and the batch size it was recorded for */
+    int graph_state[2 * SG_MAX_DATASETS], graph_n[2 * SG_MAX_DATASETS];
 };
 
 /* ---- config ------------------------------------------------------------------- */
@@ -435,6 +439,8 @@ static void free_net(net_state *ns) { free(ns->info); free(ns->offset); free(ns-
 void sg_model_free(sg_model *m)
 {
     if (!m) return;
+    if (m->be->ops->graph_drop)
+        for (int k = 0; k < 2 * SG_MAX_DATASETS; k++) m->be->ops->graph_drop(m->be, k);
     for (int i = 0; i < m->n_allocs; i++) m->be->ops->free(m->be, m->allocs[i]);
     free(m->allocs);
     free_net(&m->g); free_net(&m->d);
@@ -740,9 +746,76 @@ static void adam_step(sg_model *m, net_state *ns, float lr)
                      m->cfg.beta1, m->cfg.beta2, ADAM_EPS, ns->step);
 }
 
+/* Step graphs: on a backend that records graphs, a step of a given (kind,
+ * dataset, batch size) runs eagerly once (cuDNN picks its algorithms, scratch
+ * is sized), is recorded the second time and launched, and replayed with one
+ * call from then on. Any failure to record falls back to running eagerly. */
+enum { GRAPH_NONE, GRAPH_SEEN, GRAPH_READY, GRAPH_OFF };
+
+static int run_step(sg_model *m, int key, net_state *ns, float lr,
+                    int (*body)(sg_model *, float, sg_err *), sg_err *err)
+{
+    sg_backend *be = m->be;
+    const sg_backend_ops *o = be->ops;
+    if (!o->graph_begin || !o->graph_end || !o->graph_launch || !o->graph_drop)
+        return body(m, lr, err);
+    if (m->graph_n[key] != m->n) {          /* recorded for another batch size */
+        o->graph_drop(be, key);
+        m->graph_state[key] = GRAPH_NONE;
+        m->graph_n[key] = m->n;
+    }
+    int64_t step0 = ns->step;
+    switch (m->graph_state[key]) {
+    case GRAPH_READY: {
+        ns->step++;
+        int r = o->graph_launch(be, key, lr, ns->step);
+        if (r == 0) return 0;
+        ns->step = step0;
+        if (r < 0) return o->sync(be, err) ? sg_err_prefix(err, "model: step graph") : sg_errf(err, "model: step graph failed");
+        m->graph_state[key] = GRAPH_SEEN;   /* dropped by the backend: record again next time */
+        return body(m, lr, err);
+    }
+    case GRAPH_SEEN:
+        if (o->graph_begin(be, key) == 0) {
+            int rb = body(m, lr, err);          /* recorded, not run */
+            int re = o->graph_end(be, key);
+            if (rb == 0 && re == 0 && o->graph_launch(be, key, lr, ns->step) == 0) {
+                m->graph_state[key] = GRAPH_READY;
+                return 0;
+            }
+            ns->step = step0;
+            o->graph_drop(be, key);
+            if (o->sync(be, err)) return sg_err_prefix(err, "model: recording a step graph");
+        }
+        m->graph_state[key] = GRAPH_OFF;
+        return body(m, lr, err);
+    case GRAPH_NONE: {
+        int r = body(m, lr, err);
+        if (r == 0) m->graph_state[key] = GRAPH_SEEN;
+        return r;
+    }
+    default:
+        return body(m, lr, err);
+    }
+}
+
+static int d_step_body(sg_model *m, float lr, sg_err *err);
+static int g_step_body(sg_model *m, float lr, sg_err *err);
+
 int sg_model_d_step(sg_model *m, float lr, sg_err *err)
 {
     if (m->n < 1) return sg_errf(err, "model: d_step before set_batch");
+    return run_step(m, 2 * m->ds, &m->d, lr, d_step_body, err);
+}
+
+int sg_model_g_step(sg_model *m, float lr, sg_err *err)
+{
+    if (m->n < 1) return sg_errf(err, "model: g_step before set_batch");
+    return run_step(m, 2 * m->ds + 1, &m->g, lr, g_step_body, err);
+}
+
+static int d_step_body(sg_model *m, float lr, sg_err *err)
+{
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
     int N = m->n, S = m->cfg.image_size;
@@ -766,9 +839,8 @@ int sg_model_d_step(sg_model *m, float lr, sg_err *err)
     return 0;
 }
 
-int sg_model_g_step(sg_model *m, float lr, sg_err *err)
+static int g_step_body(sg_model *m, float lr, sg_err *err)
 {
-    if (m->n < 1) return sg_errf(err, "model: g_step before set_batch");
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
     int N = m->n, S = m->cfg.image_size;
