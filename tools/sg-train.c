@@ -99,6 +99,7 @@ static sg_backend *open_backend(const char *device, int threads, sg_err *err)
         sg_errf(err, "--device cuda: %s", cuda_err.msg);
         return NULL;
     }
+    if (!cli_quiet) cli_warn("--device auto: %s; training on the CPU", cuda_err.msg);
     return sg_backend_cpu_create(threads, err);   /* auto */
 }
 
@@ -222,7 +223,9 @@ int main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;   /* a second signal ends the process at once */
+    /* SA_RESETHAND: a second signal ends the process at once; SA_RESTART: writes
+     * under way (history, checkpoints) are not cut short by EINTR. */
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
