@@ -99,7 +99,8 @@ static sg_backend *open_backend(const char *device, int threads, sg_err *err)
         sg_errf(err, "--device cuda: %s", cuda_err.msg);
         return NULL;
     }
-    if (!cli_quiet) cli_warn("--device auto: %s; training on the CPU", cuda_err.msg);
+    if (!cli_quiet && isatty(STDERR_FILENO))   /* a note for people, not for logs of scripted runs */
+        cli_warn("--device auto: %s; training on the CPU", cuda_err.msg);
     return sg_backend_cpu_create(threads, err);   /* auto */
 }
 
