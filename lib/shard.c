@@ -172,7 +172,7 @@ struct sg_shard_writer {
     size_t n_pending, cap_pending;
 };
 
-#define BATCH_BYTES (16u << 20)     /* one write transaction per ~16 MB */
+#define BATCH_BYTES (8u << 20)      /* one write transaction per ~8 MB */
 #define BATCH_RECORDS 4096
 
 static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)

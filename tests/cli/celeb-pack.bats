@@ -1,0 +1,322 @@
+#!/usr/bin/env bats
+# celeb-pack: end to end on synthetic CelebA images (pixels checked against
+# PIL with the man page's Python recipe when /usr/bin/python3 has lmdb+PIL),
+# skipping and --strict, --force, interrupted runs, class folders, PNG storage,
+# bad input.
+
+PY=/usr/bin/python3
+GOLDEN="$BATS_TEST_DIRNAME/../golden/resize"
+MAN5="$BATS_TEST_DIRNAME/../../man/man5/stargan-shard.5"
+SEL=Bangs,Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair
+
+setup_file() {
+  command -v celeb-synth >/dev/null || return 0
+  celeb-synth -q -n 12 --seed 5 -o "$BATS_FILE_TMPDIR/syn"
+}
+
+setup() {
+  T="$BATS_TEST_TMPDIR"
+  S="$BATS_FILE_TMPDIR/syn"
+  [ -d "$S" ] || skip "celeb-synth not built"
+}
+
+have_py() { "$PY" -c 'import lmdb, numpy, PIL' 2>/dev/null; }
+
+# The reading recipe from stargan-shard(5), without its usage example.
+recipe() {
+  sed -n '/recipe-begin/,/recipe-end/p' "$MAN5" | grep -v '^\.' |
+    sed '/^env, meta = open_shard("celebA.lmdb")/,$d' > "$T/recipe.py"
+  [ "$(grep -c '^def ' "$T/recipe.py")" -eq 2 ]
+}
+
+# check_shard SHARD IMAGES_DIR CROP SIZE [ATTRS SELECT]: every record equals
+# PIL's CenterCrop+Resize of its source image; labels equal the attribute file.
+check_shard() {
+  recipe
+  "$PY" - "$@" <<'EOF'
+import sys, os
+sys.path.insert(0, os.environ["T"])
+sys.path.insert(0, os.path.join(os.environ["GOLDEN"], ".."))
+from recipe import open_shard, read_record
+from make_resize_golden import center_crop, resize
+from PIL import Image
+import numpy as np
+shard, images, crop, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+env, meta = open_shard(shard)
+attrs = {}
+if len(sys.argv) > 5:
+    lines = open(sys.argv[5]).read().split("\n")
+    names = lines[1].split()
+    sel = [names.index(a) for a in sys.argv[6].split(",")]
+    for l in lines[2:]:
+        if l.strip():
+            f = l.split()
+            attrs[f[0]] = [1.0 if int(f[1 + j]) == 1 else 0.0 for j in sel]
+assert meta["width"] == size and meta["height"] == size and meta["crop"] == crop, meta
+for i in range(meta["count"]):
+    pixels, labels, name = read_record(env, meta, i)
+    ref = np.asarray(resize(center_crop(Image.open(os.path.join(images, name)).convert("RGB"), crop, crop), size, size))
+    diff = np.abs(ref.astype(int) - pixels.astype(int))
+    assert diff.max() == 0, f"record {i} ({name}): {int((diff > 0).sum())} values differ, worst {diff.max()}"
+    if attrs:
+        assert list(labels) == attrs[name], (name, list(labels), attrs[name])
+print("checked", meta["count"])
+EOF
+}
+export T GOLDEN
+
+@test "--help and --version" {
+  run celeb-pack --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"--folders"* ]]
+  run celeb-pack --version
+  [ "$status" -eq 0 ]
+  [[ "$output" == "celeb-pack "* ]]
+}
+
+@test "attribute list: summary, metadata, pixels and labels equal PIL's" {
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --select "$SEL" \
+      --crop 178 --size 64 --threads 3 -o "$T/c.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "celeb-pack: wrote 12 records to $T/c.lmdb, 64x64, 5 labels" ]
+  [ -f "$T/c.lmdb/data.mdb" ]
+  [ ! -e "$T/c.lmdb/lock.mdb" ]
+  [ -z "$(ls -d "$T"/c.lmdb.tmp-* 2>/dev/null)" ]
+  have_py || skip "no /usr/bin/python3 with lmdb, numpy, PIL"
+  T="$T" GOLDEN="$GOLDEN" run check_shard "$T/c.lmdb" "$S/img_align_celeba" 178 64 "$S/list_attr_celeba.txt" "$SEL"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$output" = "checked 12" ]
+  # Reading leaves nothing next to the data.
+  [ ! -e "$T/c.lmdb/lock.mdb" ]
+}
+
+@test "the thread count does not change the shard's records" {
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --threads 1 -o "$T/a.lmdb"
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --threads 4 -o "$T/b.lmdb"
+  have_py || skip "no python lmdb"
+  recipe
+  T="$T" run "$PY" -c "
+import sys; sys.path.insert(0, '$T')
+from recipe import open_shard, read_record
+ea, ma = open_shard('$T/a.lmdb'); eb, mb = open_shard('$T/b.lmdb')
+assert ma == mb and ma['count'] == 12 and len(ma['labels']) == 40
+for i in range(12):
+    pa, la, na = read_record(ea, ma, i); pb, lb, nb = read_record(eb, mb, i)
+    assert (pa == pb).all() and (la == lb).all() and na == nb == '%06d.jpg' % (i + 1), i
+print('same')"
+  [ "$output" = same ]
+}
+
+@test "missing and truncated images are skipped and counted; --strict fails and leaves nothing" {
+  mkdir "$T/img"
+  cp "$S"/img_align_celeba/*.jpg "$T/img/"
+  rm "$T/img/000003.jpg"
+  head -c 2000 "$S/img_align_celeba/000007.jpg" > "$T/img/000007.jpg"
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$T/img" --select "$SEL" -o "$T/s.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "celeb-pack: $T/img/000003.jpg: No such file or directory (skipped)" ]]
+  [[ "${lines[1]}" == "celeb-pack: $T/img/000007.jpg: JPEG: corrupt or truncated data: "*"(skipped)" ]]
+  [ "${lines[2]}" = "celeb-pack: wrote 10 records to $T/s.lmdb (2 skipped: 1 missing, 1 corrupt), 128x128, 5 labels" ]
+
+  run celeb-pack --strict --attrs "$S/list_attr_celeba.txt" --images "$T/img" -o "$T/strict.lmdb"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "celeb-pack: $T/img/000003.jpg: No such file or directory; $T/strict.lmdb not written" ]]
+  [ ! -e "$T/strict.lmdb" ]
+  [ -z "$(ls -d "$T"/strict.lmdb.tmp-* 2>/dev/null)" ]
+}
+
+@test "an existing output is kept without --force and replaced with it" {
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 4 -o "$T/f.lmdb"
+  sum=$(cksum < "$T/f.lmdb/data.mdb")
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/f.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/f.lmdb exists (use --force to replace it)" ]
+  [ "$(cksum < "$T/f.lmdb/data.mdb")" = "$sum" ]
+  run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 6 -o "$T/f.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "celeb-pack: wrote 6 records to $T/f.lmdb, "* ]]
+  [ "$(cksum < "$T/f.lmdb/data.mdb")" != "$sum" ]
+  [ -z "$(ls -d "$T"/f.lmdb.* 2>/dev/null)" ]
+  # --force never replaces a directory that is not a shard.
+  mkdir "$T/notashard"; touch "$T/notashard/keep"
+  run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/notashard"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"not a shard; not replacing it"* ]]
+  [ -f "$T/notashard/keep" ]
+}
+
+# A large input: N hard links to the 12 images under new names and an attribute
+# list naming them; packed with --encoding png on one thread (about a
+# millisecond an image) a run lasts long enough to be killed mid-way.
+big_list() {
+  local n=$1
+  mkdir -p "$T/bigimg"
+  # Hard links: creating new inodes (symlinks) is slow on some file systems.
+  perl -e 'my ($n, $src, $dst) = @ARGV; for my $i (1 .. $n) {
+      my ($s, $d) = (sprintf("%s/%06d.jpg", $src, ($i - 1) % 12 + 1), sprintf("%s/%06d.jpg", $dst, $i));
+      link($s, $d) or symlink($s, $d) or die "$!\n" }' \
+    "$n" "$S/img_align_celeba" "$T/bigimg"
+  awk -v n="$n" 'NR == 2 { print n; print; next } NR > 2 { row[NR - 3] = $0 }
+      END { for (i = 0; i < n; i++) { r = row[i % 12]; sub(/^[^ ]+/, sprintf("%06d.jpg", i + 1), r); print r } }' \
+    "$S/list_attr_celeba.txt" > "$T/big.txt"
+}
+
+@test "a run killed with SIGKILL leaves no shard; the next run cleans up and succeeds" {
+  big_list 3000
+  celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/k.lmdb" &
+  pid=$!
+  # Wait until the first transactions of records are in the temporary directory.
+  for ((i = 0; i < 400; i++)); do
+    [ "$(stat -c %s "$T/k.lmdb.tmp-$pid/data.mdb" 2>/dev/null || echo 0)" -gt 1000000 ] && break
+    sleep 0.05
+  done
+  kill -0 "$pid"                    # still running
+  [ -d "$T/k.lmdb.tmp-$pid" ]
+  [ ! -e "$T/k.lmdb" ]
+  kill -9 "$pid"
+  wait "$pid" || true
+  [ ! -e "$T/k.lmdb" ]
+  [ -d "$T/k.lmdb.tmp-$pid" ]       # the dead run's leftovers, never mistaken for a shard
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/k.lmdb"
+  [ "$status" -eq 0 ]
+  [ ! -e "$T/k.lmdb.tmp-$pid" ]
+}
+
+@test "SIGTERM stops a run cleanly: exit 1, no shard, no temporary directory" {
+  big_list 3000
+  celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/t.lmdb" 2> "$T/err" &
+  pid=$!
+  for ((i = 0; i < 200; i++)); do [ -s "$T/t.lmdb.tmp-$pid/data.mdb" ] && break; sleep 0.05; done
+  kill -TERM "$pid"
+  st=0
+  wait "$pid" || st=$?
+  [ "$st" -eq 1 ]
+  [ "$(cat "$T/err")" = "celeb-pack: interrupted; no shard written" ]
+  [ ! -e "$T/t.lmdb" ]
+  [ ! -e "$T/t.lmdb.tmp-$pid" ]
+}
+
+@test "class folders: sorted classes, one-hot labels, JPEG and PNG inputs" {
+  mkdir -p "$T/f/sad" "$T/f/Happy" "$T/f/angry" "$T/f/.hidden"
+  cp "$S/img_align_celeba/000001.jpg" "$T/f/sad/b.JPG"
+  cp "$S/img_align_celeba/000002.jpg" "$T/f/sad/a.jpeg"
+  cp "$S/img_align_celeba/000003.jpg" "$T/f/Happy/x.jpg"
+  cp "$GOLDEN/small.png" "$T/f/angry/p.png"
+  cp "$GOLDEN/alpha.png" "$T/f/angry/q.PNG"
+  echo not an image > "$T/f/angry/notes.txt"
+  cp "$S/img_align_celeba/000004.jpg" "$T/f/.hidden/h.jpg"
+  run celeb-pack --folders "$T/f" --crop 40 --size 32 -o "$T/r.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$output" = "celeb-pack: wrote 5 records to $T/r.lmdb, 32x32, 3 labels" ]
+  have_py || skip "no python lmdb"
+  recipe
+  run "$PY" -c "
+import sys; sys.path.insert(0, '$T')
+from recipe import open_shard, read_record
+env, meta = open_shard('$T/r.lmdb')
+assert meta['labels'] == ['Happy', 'angry', 'sad'] and meta['label_kind'] == 'one-hot', meta
+for i in range(meta['count']):
+    p, l, n = read_record(env, meta, i)
+    print(n, ''.join(str(int(v)) for v in l))"
+  echo "$output"
+  [ "$output" = "$(printf 'Happy/x.jpg 100\nangry/p.png 010\nangry/q.PNG 010\nsad/a.jpeg 001\nsad/b.JPG 001')" ]
+  T="$T" GOLDEN="$GOLDEN" run check_shard "$T/r.lmdb" "$T/f" 40 32
+  echo "$output"
+  [ "$output" = "checked 5" ]
+}
+
+@test "PNG storage reads back equal to raw storage" {
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --size 48 -o "$T/raw.lmdb"
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --size 48 --encoding png -o "$T/png.lmdb"
+  [ "$(du -sk "$T/png.lmdb" | cut -f1)" -lt "$(du -sk "$T/raw.lmdb" | cut -f1)" ]
+  have_py || skip "no python lmdb"
+  recipe
+  run "$PY" -c "
+import sys; sys.path.insert(0, '$T')
+from recipe import open_shard, read_record
+ea, ma = open_shard('$T/raw.lmdb'); eb, mb = open_shard('$T/png.lmdb')
+assert ma['pixel_encoding'] == 'raw' and mb['pixel_encoding'] == 'png'
+for i in range(ma['count']):
+    assert (read_record(ea, ma, i)[0] == read_record(eb, mb, i)[0]).all(), i
+print('equal')"
+  [ "$output" = equal ]
+}
+
+@test "a flipped byte in a record is caught by its CRC" {
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --size 32 --limit 3 -o "$T/x.lmdb"
+  have_py || skip "no python lmdb"
+  recipe
+  # Flip a byte in the middle of record 1's pixels (found by content in data.mdb).
+  run "$PY" -c "
+import sys; sys.path.insert(0, '$T')
+from recipe import open_shard, read_record
+env, meta = open_shard('$T/x.lmdb')
+pix = read_record(env, meta, 1)[0].tobytes(); env.close()
+data = bytearray(open('$T/x.lmdb/data.mdb', 'rb').read())
+at = data.find(pix) + len(pix) // 2
+data[at] ^= 0x40
+open('$T/x.lmdb/data.mdb', 'wb').write(data)
+env, meta = open_shard('$T/x.lmdb')
+read_record(env, meta, 0)
+try:
+    read_record(env, meta, 1)
+except AssertionError as e:
+    print('caught', e)"
+  echo "$output"
+  [ "$output" = "caught CRC mismatch" ]
+}
+
+@test "bad input: one-line errors, exit 1" {
+  printf '3\nA B\n1.jpg 1 -1\n2.jpg 1\n' > "$T/short.txt"
+  run celeb-pack --attrs "$T/short.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "celeb-pack: $T/short.txt line "* ]]
+  [ ! -e "$T/o.lmdb" ]
+
+  printf 'x\nA B\n' > "$T/nocount.txt"
+  run celeb-pack --attrs "$T/nocount.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "celeb-pack: $T/nocount.txt"* ]]
+
+  run celeb-pack --attrs "$T/missing.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-pack: $T/missing.txt"*"No such file or directory"* ]]
+
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$T/nodir" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/nodir: No such file or directory" ]
+
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --select Bangs,Purple_Hair -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "celeb-pack: --select: "*"Purple_Hair"* ]]
+
+  mkdir "$T/empty"
+  run celeb-pack --folders "$T/empty" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/empty: no class subfolders" ]
+  [ ! -e "$T/o.lmdb" ]
+}
+
+@test "usage errors exit 2" {
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba"
+  [ "$status" -eq 2 ]
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --size 0 -o "$T/o.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "celeb-pack: --size: 0 is out of range"* ]]
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --encoding gif -o "$T/o.lmdb"
+  [ "$status" -eq 2 ]
+  run celeb-pack --folders "$S" --attrs "$S/list_attr_celeba.txt" -o "$T/o.lmdb"
+  [ "$status" -eq 2 ]
+  run celeb-pack --bogus
+  [ "$status" -eq 2 ]
+  [ ! -e "$T/o.lmdb" ]
+}
