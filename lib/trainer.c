@@ -156,6 +156,23 @@ int sg_run_clear(const char *run_dir, sg_err *err)
     return remove_matching(p, ".png", err);
 }
 
+/* Temporary files of a save that was killed ("NNNNNN-G.safetensors.tmp.PID"). */
+static void remove_stale_tmp(const char *run_dir)
+{
+    char dir[PATH_MAX];
+    run_file(dir, sizeof dir, run_dir, "ckpt");
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (!strstr(de->d_name, ".safetensors.tmp.")) continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(dp);
+}
+
 /* ---- config.json ---- */
 
 static int write_config(sg_trainer *t, sg_err *err)
@@ -579,6 +596,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     int64_t step = -1;
     if (resume) {
         if (sg_ckpt_latest(run_dir, &step, err)) goto fail;
+        remove_stale_tmp(run_dir);
         if (step >= 0) {
             if (check_ckpt_matches(t, step, err) || sg_ckpt_load(t->model, run_dir, step, err)) goto fail;
             t->iter = step;

@@ -122,12 +122,16 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   # Pretend the run died after logging iterations 9..16 but before saving 16.
   echo 000008 > "$T/crash/latest"
   rm "$T/crash"/ckpt/000016-*
+  # ...with a torn last history line and the temporary file of a killed save.
+  printf '{"iteration":17,"dataset":"a","D/lo' >> "$T/crash/history.jsonl"
+  echo partial > "$T/crash/ckpt/000016-G.safetensors.tmp.99999"
   run sg-train -o "$T/crash" --resume
   [ "$status" -eq 0 ]
   for f in G D state; do cmp "$T/straight/ckpt/000016-$f.safetensors" "$T/crash/ckpt/000016-$f.safetensors"; done
   diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/crash/history.jsonl")
   [ "$(wc -l < "$T/crash/history.jsonl")" -eq 16 ]
   cmp "$T/straight/samples/000016.png" "$T/crash/samples/000016.png"
+  [ ! -e "$T/crash/ckpt/000016-G.safetensors.tmp.99999" ]
 }
 
 @test "k iterations + resume to N equals N straight (--iters raised on resume)" {
