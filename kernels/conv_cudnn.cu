@@ -97,15 +97,27 @@ void sg_cuda_conv_plans_destroy(sg_cuda *c)
 /* Picks from perf results (sorted fastest first by cuDNN): the fastest
  * deterministic algorithm that succeeded, fits the workspace limit and uses
  * an allowed math type; if none is deterministic, the fastest that fits. */
+/* The algorithms cuDNN documents as non-deterministic (atomics), whatever a
+ * perf result reports (the heuristics may leave the field unset). */
+static bool known_nondeterministic(int kind, int algo)
+{
+    if (kind == SG_CONV_BWD_FILTER)
+        return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 || algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+    if (kind == SG_CONV_BWD_DATA) return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
+    return false;
+}
+
 template <typename Perf>
-static int pick_algo(sg_cuda *c, const Perf *perf, int n, int *algo, cudnnMathType_t *math,
-                     size_t *ws)
+static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
+                     cudnnMathType_t *math, size_t *ws)
 {
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < n; i++) {
             if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
             if (perf[i].memory > c->workspace_limit) continue;
-            if (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
+            if (pass == 0 && (perf[i].determinism != CUDNN_DETERMINISTIC ||
+                              known_nondeterministic(kind, (int)perf[i].algo)))
+                continue;
             /* never let cuDNN round float data to fp16 */
             if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
             /* fp32 must not drift to TF32 tensor cores */
@@ -168,7 +180,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
                 : DNN_CHECK(c, cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x_desc,
                             p->w_desc, p->conv_desc, p->y_desc, MAXA, &n, perf)))
             return -1;
-        rc = pick_algo(c, perf, n, &algo, &math, &ws);
+        rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     } else if (kind == SG_CONV_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[MAXA];
         what = "backward-data";
@@ -178,7 +190,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
                 : DNN_CHECK(c, cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, p->w_desc,
                             p->y_desc, p->conv_desc, p->x_desc, MAXA, &n, perf)))
             return -1;
-        rc = pick_algo(c, perf, n, &algo, &math, &ws);
+        rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[MAXA];
         what = "backward-filter";
@@ -188,7 +200,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
                 : DNN_CHECK(c, cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, p->x_desc,
                             p->y_desc, p->conv_desc, p->w_desc, MAXA, &n, perf)))
             return -1;
-        rc = pick_algo(c, perf, n, &algo, &math, &ws);
+        rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     }
     if (rc)
         return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers no %s algorithm for N %d Ci %d "

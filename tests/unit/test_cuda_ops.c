@@ -6,8 +6,10 @@
  * Tolerances (|gpu - cpu| <= tol * (|cpu| + rms(cpu)) per element):
  *   fp32 backend: 1e-5 for every op except the cuDNN convolutions, 1e-4 for
  *   those (cuDNN's FFT and Winograd algorithms, which it may pick in fp32 mode,
- *   carry ~1e-5 relative error of their own); TF32 backend: 2e-3 for the
- *   convolutions (10-bit mantissa products). */
+ *   carry ~1e-5 relative error of their own); TF32 backend: 5e-3 for the
+ *   convolutions (inputs cut to 10 mantissa bits: ~4e-4 rms relative error per
+ *   output, ~1e-3 bias if the hardware truncates; the worst of ~2.6e5 outputs
+ *   of the largest case lands near 2-3e-3). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -586,7 +588,7 @@ int main(int argc, char **argv)
         check_failed++;
     } else {
         for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
-            test_conv(&conv_cases[i], 2e-3, "tf32");
+            test_conv(&conv_cases[i], 5e-3, "tf32");
         sg_backend_destroy(gpu);
     }
     sg_backend *bf = sg_backend_cuda_create_precision(0, "bf16", &err);
