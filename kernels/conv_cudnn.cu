@@ -7,6 +7,7 @@
  * heuristics with SG_CUDNN_FIND=0), preferring deterministic algorithms so that
  * runs repeat bit for bit, and never one whose workspace passes the limit. */
 #include "cuda_backend.cuh"
+#include "reduce.cuh"
 #include <string.h>
 
 /* cuDNN math for the backend's precision. CUDNN_DEFAULT_MATH lets cuDNN 8+/9
@@ -229,34 +230,37 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
     return 0;
 }
 
-/* bias add: y (N, Co, HoWo) += bias[co] */
-__global__ void bias_add_kernel(float *__restrict__ y, const float *__restrict__ bias, int Co,
-                                int HW, size_t total)
+/* bias add: y (N, Co, HW) += bias[co]; grid (N*Co planes, chunks) */
+__global__ void bias_add_kernel(float *__restrict__ y, const float *__restrict__ bias, int Co, int HW)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x)
-        y[i] += bias[(i / HW) % Co];
+    unsigned plane = blockIdx.x;
+    float b = bias[plane % Co];
+    float *yp = y + (size_t)plane * HW;
+    for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < HW; i += gridDim.y * blockDim.x)
+        yp[i] += b;
 }
 
-/* db[co] += sum over n, hw of dy[n, co, hw]: one block per channel, a fixed
- * per-thread order and a fixed tree, so the sum is the same on every run. */
-__global__ void bias_grad_kernel(float *__restrict__ db, const float *__restrict__ dy, int N,
-                                 int Co, int HW)
+/* partial[n*Co + co] = sum over hw of dy[n, co, hw]: one block per plane,
+ * a fixed order inside the block */
+__global__ void bias_grad_partial_kernel(float *__restrict__ partial, const float *__restrict__ dy,
+                                         int HW)
 {
-    __shared__ float red[256];
-    int co = blockIdx.x;
+    __shared__ float shm[32];
+    const float *p = dy + (size_t)blockIdx.x * HW;
     float s = 0.f;
-    for (int n = 0; n < N; n++) {
-        const float *row = dy + ((size_t)n * Co + co) * HW;
-        for (int i = threadIdx.x; i < HW; i += blockDim.x) s += row[i];
-    }
-    red[threadIdx.x] = s;
-    __syncthreads();
-    for (int h = blockDim.x / 2; h > 0; h >>= 1) {
-        if (threadIdx.x < h) red[threadIdx.x] += red[threadIdx.x + h];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) db[co] += red[0];
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) s += p[i];
+    s = block_sum(s, shm);
+    if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}
+
+/* db[co] += sum over n of partial[n, co], n in order: deterministic */
+__global__ void bias_grad_final_kernel(float *db, const float *__restrict__ partial, int N, int Co)
+{
+    int co = blockIdx.x * blockDim.x + threadIdx.x;
+    if (co >= Co) return;
+    float s = 0.f;
+    for (int n = 0; n < N; n++) s += partial[(size_t)n * Co + co];
+    db[co] += s;
 }
 
 void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
@@ -274,9 +278,10 @@ void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const floa
                   c->workspace_size, &zero, p->y_desc, y)))
         return;
     if (bias) {
-        size_t total = (size_t)N * Co * p->Ho * p->Wo;
-        bias_add_kernel<<<sg_cuda_blocks(c, total, 256), 256, 0, c->stream>>>(
-            y, bias, Co, p->Ho * p->Wo, total);
+        int hw = p->Ho * p->Wo;
+        int threads = hw >= 256 ? 256 : (hw + 31) / 32 * 32;
+        bias_add_kernel<<<sg_cuda_plane_grid((size_t)N * Co, hw, threads), threads, 0, c->stream>>>(
+            y, bias, Co, hw);
         LAUNCH_CHECK(c, "bias_add_kernel");
     }
 }
@@ -311,7 +316,13 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
                   c->workspace, c->workspace_size, &one, p->w_desc, dw)))
         return;
     if (db) {
-        bias_grad_kernel<<<Co, 256, 0, c->stream>>>(db, dy, N, Co, p->Ho * p->Wo);
-        LAUNCH_CHECK(c, "bias_grad_kernel");
+        int hw = p->Ho * p->Wo;
+        int threads = hw >= 256 ? 256 : (hw + 31) / 32 * 32;
+        float *partial = sg_cuda_scratch(c, (size_t)N * Co);
+        if (!partial) return;
+        bias_grad_partial_kernel<<<N * Co, threads, 0, c->stream>>>(partial, dy, hw);
+        if (LAUNCH_CHECK(c, "bias_grad_partial_kernel")) return;
+        bias_grad_final_kernel<<<(Co + 127) / 128, 128, 0, c->stream>>>(db, partial, N, Co);
+        LAUNCH_CHECK(c, "bias_grad_final_kernel");
     }
 }

@@ -110,6 +110,17 @@ static inline unsigned sg_cuda_blocks(sg_cuda *c, size_t n, int threads)
     return (unsigned)b;
 }
 
+/* Grid for per-plane kernels: x = plane (up to 2^31-1), y = chunks of
+ * `threads` elements within the plane, so kernels index with 32-bit
+ * arithmetic and no division per element. */
+static inline dim3 sg_cuda_plane_grid(size_t planes, size_t hw, int threads)
+{
+    size_t chunks = (hw + threads - 1) / threads;
+    if (chunks > 65535) chunks = 65535;
+    if (chunks < 1) chunks = 1;
+    return dim3((unsigned)planes, (unsigned)chunks, 1);
+}
+
 /* ops, one group per .cu file */
 void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
                             const float *bias, int N, int Ci, int H, int W, int Co,

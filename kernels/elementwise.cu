@@ -165,40 +165,43 @@ void sg_cuda_scale(sg_backend *be, float *y, const float *x, float alpha, size_t
     map1(sg_cuda_of(be), y, x, n, scale_op{alpha}, "scale");
 }
 
+/* Per-plane kernels below: grid (planes, chunks) from sg_cuda_plane_grid. */
+
+/* out[n, i] = alpha[n]*a[n, i] + (1 - alpha[n])*b[n, i]; plane = image */
 __global__ void lerp_images_kernel(float *out, const float *a, const float *b,
-                                   const float *__restrict__ alpha, size_t per_image, size_t n)
+                                   const float *__restrict__ alpha, size_t per_image)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float t = alpha[i / per_image];
-        out[i] = t * a[i] + (1.f - t) * b[i];
-    }
+    size_t base = (size_t)blockIdx.x * per_image;
+    float t = alpha[blockIdx.x], u = 1.f - t;
+    for (size_t i = (size_t)blockIdx.y * blockDim.x + threadIdx.x; i < per_image;
+         i += (size_t)gridDim.y * blockDim.x)
+        out[base + i] = t * a[base + i] + u * b[base + i];
 }
 
 void sg_cuda_lerp_images(sg_backend *be, float *out, const float *a, const float *b,
                          const float *alpha, int N, size_t per_image)
 {
     sg_cuda *c = sg_cuda_of(be);
-    size_t n = (size_t)N * per_image;
-    if (c->failed || n == 0) return;
-    lerp_images_kernel<<<sg_cuda_blocks(c, n, EW_THREADS), EW_THREADS, 0, c->stream>>>(
-        out, a, b, alpha, per_image, n);
+    if (c->failed || N <= 0 || per_image == 0) return;
+    lerp_images_kernel<<<sg_cuda_plane_grid(N, per_image, EW_THREADS), EW_THREADS, 0, c->stream>>>(
+        out, a, b, alpha, per_image);
     LAUNCH_CHECK(c, "lerp_images_kernel");
 }
 
-/* out (N, Cx+Cc, HW) = [x (N,Cx,HW) | labels (N,Cc) tiled over HW] */
+/* out (N, Cx+Cc, HW) = [x (N,Cx,HW) | labels (N,Cc) tiled over HW]; plane = (n, ch) of out */
 __global__ void concat_labels_kernel(float *__restrict__ out, const float *__restrict__ x,
-                                     const float *__restrict__ labels, int Cx, int Cc, int HW,
-                                     size_t n)
+                                     const float *__restrict__ labels, int Cx, int Cc, int HW)
 {
-    int Ct = Cx + Cc;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        size_t plane = i / HW;
-        int hw = (int)(i - plane * HW);
-        int ch = (int)(plane % Ct);
-        size_t img = plane / Ct;
-        out[i] = ch < Cx ? x[(img * Cx + ch) * HW + hw] : labels[img * Cc + (ch - Cx)];
+    unsigned plane = blockIdx.x, Ct = Cx + Cc;
+    unsigned img = plane / Ct, ch = plane - img * Ct;
+    float *o = out + (size_t)plane * HW;
+    int start = blockIdx.y * blockDim.x + threadIdx.x, step = gridDim.y * blockDim.x;
+    if (ch < (unsigned)Cx) {
+        const float *xp = x + ((size_t)img * Cx + ch) * HW;
+        for (int i = start; i < HW; i += step) o[i] = xp[i];
+    } else {
+        float v = labels[(size_t)img * Cc + (ch - Cx)];
+        for (int i = start; i < HW; i += step) o[i] = v;
     }
 }
 
@@ -206,34 +209,30 @@ void sg_cuda_concat_labels(sg_backend *be, float *out, const float *x, const flo
                            int N, int Cx, int Cc, int HW)
 {
     sg_cuda *c = sg_cuda_of(be);
-    size_t n = (size_t)N * (Cx + Cc) * HW;
-    if (c->failed || n == 0) return;
-    concat_labels_kernel<<<sg_cuda_blocks(c, n, EW_THREADS), EW_THREADS, 0, c->stream>>>(
-        out, x, labels, Cx, Cc, HW, n);
+    if (c->failed || N <= 0 || Cx + Cc <= 0 || HW <= 0) return;
+    concat_labels_kernel<<<sg_cuda_plane_grid((size_t)N * (Cx + Cc), HW, EW_THREADS), EW_THREADS, 0,
+                           c->stream>>>(out, x, labels, Cx, Cc, HW);
     LAUNCH_CHECK(c, "concat_labels_kernel");
 }
 
-/* dst (N, Cd, HW) = src (N, Cs, HW) channels [c0, c0+Cd) */
+/* dst (N, Cd, HW) = src (N, Cs, HW) channels [c0, c0+Cd); plane = (n, ch) of dst */
 __global__ void channel_slice_kernel(float *__restrict__ dst, const float *__restrict__ src,
-                                     int Cs, int c0, int Cd, int HW, size_t n)
+                                     int Cs, int c0, int Cd, int HW)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        size_t plane = i / HW;
-        int hw = (int)(i - plane * HW);
-        int ch = (int)(plane % Cd);
-        size_t img = plane / Cd;
-        dst[i] = src[(img * Cs + c0 + ch) * HW + hw];
-    }
+    unsigned plane = blockIdx.x;
+    unsigned img = plane / Cd, ch = plane - img * Cd;
+    float *d = dst + (size_t)plane * HW;
+    const float *sp = src + ((size_t)img * Cs + c0 + ch) * HW;
+    for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < HW; i += gridDim.y * blockDim.x)
+        d[i] = sp[i];
 }
 
 void sg_cuda_channel_slice(sg_backend *be, float *dst, const float *src, int N, int Cs,
                            int c0, int Cd, int HW)
 {
     sg_cuda *c = sg_cuda_of(be);
-    size_t n = (size_t)N * Cd * HW;
-    if (c->failed || n == 0) return;
-    channel_slice_kernel<<<sg_cuda_blocks(c, n, EW_THREADS), EW_THREADS, 0, c->stream>>>(
-        dst, src, Cs, c0, Cd, HW, n);
+    if (c->failed || N <= 0 || Cd <= 0 || HW <= 0) return;
+    channel_slice_kernel<<<sg_cuda_plane_grid((size_t)N * Cd, HW, EW_THREADS), EW_THREADS, 0,
+                           c->stream>>>(dst, src, Cs, c0, Cd, HW);
     LAUNCH_CHECK(c, "channel_slice_kernel");
 }

@@ -187,17 +187,16 @@ row_norm_kernel(float *__restrict__ norms, const float *__restrict__ u, size_t D
     if (threadIdx.x == 0) norms[blockIdx.x] = sqrtf(s);
 }
 
-/* grad = weight * 2(||u_i|| - 1) u_i / (||u_i|| N) */
+/* grad = weight * 2(||u_i|| - 1) u_i / (||u_i|| N); grid (rows, chunks) */
 __global__ void gp_grad_kernel(float *__restrict__ grad, const float *__restrict__ u,
-                               const float *__restrict__ norms, size_t D, size_t total,
-                               float weight, int N)
+                               const float *__restrict__ norms, size_t D, float weight, int N)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float nrm = norms[i / D];
-        float f = weight * 2.f * (nrm - 1.f) / (nrm * (float)N);   /* the CPU's order */
-        grad[i] = f * u[i];
-    }
+    float nrm = norms[blockIdx.x];
+    float f = weight * 2.f * (nrm - 1.f) / (nrm * (float)N);   /* the CPU's order */
+    size_t base = (size_t)blockIdx.x * D;
+    for (size_t i = (size_t)blockIdx.y * blockDim.x + threadIdx.x; i < D;
+         i += (size_t)gridDim.y * blockDim.x)
+        grad[base + i] = f * u[base + i];
 }
 
 /* value = mean_i (||u_i|| - 1)^2, i in order */
@@ -224,9 +223,8 @@ void sg_cuda_gp_loss(sg_backend *be, float *loss, float *grad, const float *u, i
     gp_value_kernel<<<1, 32, 0, c->stream>>>(loss, norms, N);
     if (LAUNCH_CHECK(c, "gp_value_kernel")) return;
     if (grad) {
-        size_t total = (size_t)N * D;
-        gp_grad_kernel<<<sg_cuda_blocks(c, total, 256), 256, 0, c->stream>>>(grad, u, norms, D,
-                                                                            total, weight, N);
+        gp_grad_kernel<<<sg_cuda_plane_grid(N, D, 256), 256, 0, c->stream>>>(grad, u, norms, D,
+                                                                            weight, N);
         LAUNCH_CHECK(c, "gp_grad_kernel");
     }
 }
