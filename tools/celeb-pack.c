@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,7 +47,8 @@ static void usage(void)
            "  -o, --output OUT        the shard to write (a directory)\n"
            "  -e, --encoding ENC      raw (default) or png\n"
            "  -n, --limit N           pack only the first N images\n"
-           "  -j, --threads N         decoding threads (default: online CPUs)\n"
+           "  -j, --threads N         decoding threads (default: online CPUs; 1: decode in the\n"
+           "                          main thread)\n"
            "      --strict            a missing or unreadable image is an error (default: skip it)\n"
            "  -f, --force             replace OUT if it exists (only once the new shard is complete)\n"
            "  -q, --quiet             no progress line, no summary\n"
@@ -278,14 +280,58 @@ static int read_input(const char *path, uint8_t **buf, size_t *cap, size_t *len,
     return 0;
 }
 
+/* What one decoding thread keeps between images. */
+typedef struct {
+    sg_preprocessor pre;
+    uint8_t *file;          /* the file's bytes */
+    size_t file_cap;
+    uint8_t *raw;           /* --encoding png: pixels before encoding */
+} worker_ctx;
+
+static void worker_ctx_init(worker_ctx *w, const pack_state *S)
+{
+    memset(w, 0, sizeof *w);
+    sg_preprocessor_init(&w->pre, S->crop, S->crop, S->size, S->size);
+    if (S->encoding == SG_PIXELS_PNG && !(w->raw = malloc((size_t)S->size * S->size * 3))) cli_die("out of memory");
+}
+
+static void worker_ctx_free(worker_ctx *w)
+{
+    free(w->file);
+    free(w->raw);
+    sg_preprocessor_free(&w->pre);
+}
+
+/* Reads, decodes and preprocesses item i into slot sl (result and message). */
+static void process_item(const pack_state *S, worker_ctx *w, size_t i, slot *sl)
+{
+    const item *it = &S->L->items[i];
+    const size_t raw_len = (size_t)S->size * S->size * 3;
+    size_t len = 0;
+    sg_err err;
+    sl->result = read_input(it->path, &w->file, &w->file_cap, &len, sl->msg, sizeof sl->msg);
+    if (sl->result != RESULT_OK) return;
+    uint8_t *dst = S->encoding == SG_PIXELS_RAW ? sl->pixels : w->raw;
+    if (sg_preprocess(&w->pre, w->file, len, dst, &err)) {
+        snprintf(sl->msg, sizeof sl->msg, "%s: %s", it->path, err.msg);
+        sl->result = RESULT_CORRUPT;
+    } else if (S->encoding == SG_PIXELS_RAW) {
+        sl->pixel_len = raw_len;
+    } else {
+        free(sl->pixels);
+        sl->pixels = NULL;
+        if (sg_png_encode(w->raw, S->size, S->size, &sl->pixels, &sl->pixel_len, &err)) {
+            snprintf(sl->msg, sizeof sl->msg, "%s: %s", it->path, err.msg);
+            sl->result = RESULT_CORRUPT;
+        }
+    }
+}
+
 static void *worker(void *arg)
 {
     pack_state *S = arg;
-    const size_t raw_len = (size_t)S->size * S->size * 3;
-    sg_preprocessor pre;
-    sg_preprocessor_init(&pre, S->crop, S->crop, S->size, S->size);
-    uint8_t *file = NULL, *raw = S->encoding == SG_PIXELS_PNG ? malloc(raw_len) : NULL;
-    size_t file_cap = 0;
+    worker_ctx w;
+    worker_ctx_init(&w, S);
     for (;;) {
         pthread_mutex_lock(&S->mu);
         while (!S->stop && S->next_take < S->L->n && S->next_take >= S->next_write + S->window)
@@ -297,34 +343,14 @@ static void *worker(void *arg)
         sl->index = i;
         pthread_mutex_unlock(&S->mu);
 
-        const item *it = &S->L->items[i];
-        size_t len = 0;
-        sg_err err;
-        sl->result = read_input(it->path, &file, &file_cap, &len, sl->msg, sizeof sl->msg);
-        if (sl->result == RESULT_OK) {
-            uint8_t *dst = S->encoding == SG_PIXELS_RAW ? sl->pixels : raw;
-            if (sg_preprocess(&pre, file, len, dst, &err)) {
-                snprintf(sl->msg, sizeof sl->msg, "%s: %s", it->path, err.msg);
-                sl->result = RESULT_CORRUPT;
-            } else if (S->encoding == SG_PIXELS_RAW) {
-                sl->pixel_len = raw_len;
-            } else {
-                free(sl->pixels);
-                sl->pixels = NULL;
-                if (sg_png_encode(raw, S->size, S->size, &sl->pixels, &sl->pixel_len, &err)) {
-                    snprintf(sl->msg, sizeof sl->msg, "%s: %s", it->path, err.msg);
-                    sl->result = RESULT_CORRUPT;
-                }
-            }
-        }
+        process_item(S, &w, i, sl);
+
         pthread_mutex_lock(&S->mu);
         sl->state = SLOT_DONE;
         if (i == S->next_write) pthread_cond_signal(&S->can_write);
         pthread_mutex_unlock(&S->mu);
     }
-    free(file);
-    free(raw);
-    sg_preprocessor_free(&pre);
+    worker_ctx_free(&w);
     return NULL;
 }
 
@@ -346,6 +372,10 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    /* LMDB mallocs and frees a write batch's pages (8 MB) per transaction: keep
+     * freed memory instead of returning it to the kernel and faulting it in again. */
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
     enum { OPT_STRICT = 256, OPT_VERSION };
     static const struct option opts[] = {
         {"attrs", required_argument, 0, 'a'}, {"images", required_argument, 0, 'i'},
@@ -445,9 +475,13 @@ int main(int argc, char **argv)
     pthread_mutex_init(&S.mu, NULL);
     pthread_cond_init(&S.can_take, NULL);
     pthread_cond_init(&S.can_write, NULL);
+    /* One thread: the main thread decodes too (no hand-offs between threads). */
+    int inline_mode = threads == 1;
+    worker_ctx inline_ctx;
+    if (inline_mode) worker_ctx_init(&inline_ctx, &S);
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
     if (!tids) cli_die("out of memory");
-    for (long t = 0; t < threads; t++)
+    for (long t = 0; t < threads && !inline_mode; t++)
         if (pthread_create(&tids[t], NULL, worker, &S) != 0) cli_die("cannot start a thread:");
 
     size_t n_missing = 0, n_corrupt = 0;
@@ -456,6 +490,11 @@ int main(int argc, char **argv)
     double t0 = now_s();
     for (size_t i = 0; i < L.n; i++) {
         slot *sl = &S.slots[i % S.window];
+        if (inline_mode) {
+            process_item(&S, &inline_ctx, i, sl);
+            sl->index = i;
+            sl->state = SLOT_DONE;
+        }
         pthread_mutex_lock(&S.mu);
         while (!(sl->state == SLOT_DONE && sl->index == i) && !interrupted) {
             /* Wake up now and then to notice a signal. */
@@ -493,7 +532,8 @@ int main(int argc, char **argv)
     S.stop = 1;
     pthread_cond_broadcast(&S.can_take);
     pthread_mutex_unlock(&S.mu);
-    for (long t = 0; t < threads; t++) pthread_join(tids[t], NULL);
+    for (long t = 0; t < threads && !inline_mode; t++) pthread_join(tids[t], NULL);
+    if (inline_mode) worker_ctx_free(&inline_ctx);
     cli_progress_end();
 
     uint64_t written = sg_shard_writer_count(wr);
