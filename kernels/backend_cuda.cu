@@ -259,13 +259,17 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     c->device = device;
     c->precision = prec;
     c->workspace_limit = (size_t)256 << 20;
-    c->find_algorithms = 1;
+    /* cuDNN's heuristics by default: the same algorithms in every process, so
+     * a resumed run repeats an uninterrupted one (lib/backend.h
+     * "Determinism"); SG_CUDNN_FIND=1 times the candidates instead (cudnnFind,
+     * like cudnn.benchmark), which may be faster and may differ run to run. */
+    c->find_algorithms = 0;
     c->capturing = -1;
     c->graphs_enabled = 1;
     const char *genv = getenv("SG_CUDA_GRAPHS");   /* 0: no step graphs (A/B timing) */
     if (genv && !strcmp(genv, "0")) c->graphs_enabled = 0;
-    const char *env = getenv("SG_CUDNN_FIND");      /* 0: heuristics only (faster start) */
-    if (env && !strcmp(env, "0")) c->find_algorithms = 0;
+    const char *env = getenv("SG_CUDNN_FIND");
+    if (env && !strcmp(env, "1")) c->find_algorithms = 1;
     be->name = "cuda";
     be->ops = &cuda_ops;
 

@@ -3,9 +3,10 @@
  * gradient-penalty chain use the same three calls in other roles (lib/backend.h).
  *
  * A plan per shape holds the descriptors and, per kind, the algorithm chosen
- * the first time that kind runs (cudnnFind: timed on the device, or the v7
- * heuristics with SG_CUDNN_FIND=0), preferring deterministic algorithms so that
- * runs repeat bit for bit, and never one whose workspace passes the limit. */
+ * the first time that kind runs (the v7 heuristics by default, the same in
+ * every process; cudnnFind, timed on the device, with SG_CUDNN_FIND=1),
+ * preferring deterministic algorithms so that runs repeat bit for bit, and
+ * never one whose workspace passes the limit. */
 #include "cuda_backend.cuh"
 #include "reduce.cuh"
 #include <string.h>
@@ -153,6 +154,48 @@ static int grow_workspace(sg_cuda *c, size_t need)
     return 0;
 }
 
+/* The heuristics do not promise perf[].memory: ask for each candidate's
+ * workspace (with its math type) so that pick_algo can respect the limit. A
+ * candidate whose query fails is marked unusable. */
+static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionFwdAlgoPerf_t *perf, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+        size_t ws = 0;
+        cudnnSetConvolutionMathType(p->conv_desc, c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType);
+        if (cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, p->x_desc, p->w_desc, p->conv_desc,
+                                                    p->y_desc, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
+            perf[i].status = CUDNN_STATUS_NOT_SUPPORTED;
+        perf[i].memory = ws;
+    }
+}
+
+static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionBwdDataAlgoPerf_t *perf, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+        size_t ws = 0;
+        cudnnSetConvolutionMathType(p->conv_desc, c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType);
+        if (cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, p->w_desc, p->y_desc, p->conv_desc,
+                                                         p->x_desc, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
+            perf[i].status = CUDNN_STATUS_NOT_SUPPORTED;
+        perf[i].memory = ws;
+    }
+}
+
+static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionBwdFilterAlgoPerf_t *perf, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+        size_t ws = 0;
+        cudnnSetConvolutionMathType(p->conv_desc, c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType);
+        if (cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, p->x_desc, p->y_desc, p->conv_desc,
+                                                           p->w_desc, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
+            perf[i].status = CUDNN_STATUS_NOT_SUPPORTED;
+        perf[i].memory = ws;
+    }
+}
+
 /* Chooses the algorithm of one kind for plan p, once. */
 static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
 {
@@ -181,6 +224,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
                 : DNN_CHECK(c, cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x_desc,
                             p->w_desc, p->conv_desc, p->y_desc, MAXA, &n, perf)))
             return -1;
+        if (!c->find_algorithms) heuristic_sizes(c, p, perf, n);
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     } else if (kind == SG_CONV_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[MAXA];
@@ -191,6 +235,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
                 : DNN_CHECK(c, cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, p->w_desc,
                             p->y_desc, p->conv_desc, p->x_desc, MAXA, &n, perf)))
             return -1;
+        if (!c->find_algorithms) heuristic_sizes(c, p, perf, n);
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[MAXA];
@@ -201,6 +246,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
                 : DNN_CHECK(c, cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, p->x_desc,
                             p->y_desc, p->conv_desc, p->w_desc, MAXA, &n, perf)))
             return -1;
+        if (!c->find_algorithms) heuristic_sizes(c, p, perf, n);
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     }
     if (rc)
@@ -208,20 +254,6 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
                             "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace", what,
                             p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad,
                             c->workspace_limit >> 20);
-    /* The heuristics report no memory: ask for the chosen algorithm's size. */
-    if (!c->find_algorithms) {
-        DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, math));
-        if (kind == SG_CONV_FWD)
-            DNN_CHECK(c, cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, p->x_desc, p->w_desc,
-                      p->conv_desc, p->y_desc, (cudnnConvolutionFwdAlgo_t)algo, &ws));
-        else if (kind == SG_CONV_BWD_DATA)
-            DNN_CHECK(c, cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, p->w_desc,
-                      p->y_desc, p->conv_desc, p->x_desc, (cudnnConvolutionBwdDataAlgo_t)algo, &ws));
-        else
-            DNN_CHECK(c, cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, p->x_desc,
-                      p->y_desc, p->conv_desc, p->w_desc, (cudnnConvolutionBwdFilterAlgo_t)algo, &ws));
-        if (c->failed) return -1;
-    }
     if (grow_workspace(c, ws)) return -1;
     p->algo[kind] = algo;
     p->math[kind] = math;

@@ -470,7 +470,7 @@ static void test_model_steps(void)
 
 /* Step graphs: the same six iterations on a CUDA backend that records and
  * replays steps and on one that runs them eagerly must agree bit for bit
- * (cuDNN heuristics on both, so both pick the same algorithms). The lr
+ * (cuDNN heuristics on both, the default, so both pick the same algorithms). The lr
  * changes every iteration, as with the decay, to check its replacement. */
 static void test_graph_replay(void)
 {
