@@ -20,17 +20,29 @@ int sg_cuda_fail(sg_cuda *c, const char *file, int line, const char *fmt, ...)
     return -1;
 }
 
+/* The called function's name out of the stringified call "f(args...)". */
+static int call_name_len(const char *what)
+{
+    const char *paren = strchr(what, '(');
+    return paren ? (int)(paren - what) : (int)strlen(what);
+}
+
 int sg_cuda_check_rt(sg_cuda *c, cudaError_t st, const char *what, const char *file, int line)
 {
     if (st == cudaSuccess) return 0;
-    return sg_cuda_fail(c, file, line, "%s: %s (%s)", what, cudaGetErrorString(st),
-                        cudaGetErrorName(st));
+    return sg_cuda_fail(c, file, line, "%.*s: %s (%s)", call_name_len(what), what,
+                        cudaGetErrorString(st), cudaGetErrorName(st));
 }
 
 int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char *file, int line)
 {
     if (st == CUDNN_STATUS_SUCCESS) return 0;
-    return sg_cuda_fail(c, file, line, "%s: %s", what, cudnnGetErrorString(st));
+    char detail[384] = "";
+    cudnnGetLastErrorString(detail, sizeof detail);     /* cuDNN 9: why, when it knows */
+    for (char *q = detail; *q; q++)
+        if (*q == '\n') *q = ' ';
+    return sg_cuda_fail(c, file, line, "%.*s: %s%s%s", call_name_len(what), what,
+                        cudnnGetErrorString(st), detail[0] ? ": " : "", detail);
 }
 
 float *sg_cuda_scratch(sg_cuda *c, size_t n)
