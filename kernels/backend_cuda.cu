@@ -20,6 +20,13 @@ int sg_cuda_fail(sg_cuda *c, const char *file, int line, const char *fmt, ...)
     return -1;
 }
 
+int sg_cuda_break_capture(sg_cuda *c, const char *file, int line, const char *why)
+{
+    if (c->capturing < 0 || c->failed) return sg_cuda_fail(c, file, line, "%s", why);
+    c->capture_broken = 1;                  /* only when no real error came first */
+    return sg_cuda_fail(c, file, line, "recording a step graph: %s", why);
+}
+
 /* The called function's name out of the stringified call "f(args...)". */
 static int call_name_len(const char *what)
 {
@@ -52,8 +59,7 @@ float *sg_cuda_scratch(sg_cuda *c, size_t n)
     cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
     if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return NULL;
     if (cap != cudaStreamCaptureStatusNone) {
-        sg_cuda_fail(c, __FILE__, __LINE__, "scratch must grow to %zu floats during graph "
-                     "capture; run the step once eagerly first", n);
+        sg_cuda_break_capture(c, __FILE__, __LINE__, "the scratch buffer must grow");
         return NULL;
     }
     if (c->scratch) {

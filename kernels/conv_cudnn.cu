@@ -141,7 +141,7 @@ static int grow_workspace(sg_cuda *c, size_t need)
     cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
     if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
     if (cap != cudaStreamCaptureStatusNone)
-        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN workspace must grow during graph capture");
+        return sg_cuda_break_capture(c, __FILE__, __LINE__, "the cuDNN workspace must grow");
     if (c->workspace) {
         if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
         sg_cuda_graphs_drop_all(c);             /* they hold the old pointer */
@@ -202,13 +202,14 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
     if (p->have_algo[kind]) return 0;
     cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
     if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
-    if (cap != cudaStreamCaptureStatusNone)
-        return sg_cuda_fail(c, __FILE__, __LINE__, "convolution N %d Ci %d %dx%d Co %d K %d s %d "
-                            "first seen during graph capture; run the step once eagerly first",
-                            p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride);
+    int capturing = cap != cudaStreamCaptureStatusNone;
+    /* The heuristics are host-side queries, fine while recording; cudnnFind
+     * runs the candidates and must not be recorded. */
+    if (capturing && c->find_algorithms)
+        return sg_cuda_break_capture(c, __FILE__, __LINE__, "a convolution shape not timed yet");
     /* cudnnFind runs on the handle's stream but times with its own events:
      * finish queued work so that it is measured alone. */
-    if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+    if (c->find_algorithms && CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
     DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, precision_math(c)));
     enum { MAXA = 16 };
     int n = 0, rc = -1, algo = 0;

@@ -72,7 +72,7 @@ struct sg_cuda {
     /* step graphs: capturing is the key being recorded or -1; adam_hyper holds
      * [step_size, bc2_sqrt] per key for the recorded adam kernels */
     sg_cuda_graph graphs[SG_CUDA_GRAPHS];
-    int capturing, graphs_enabled;
+    int capturing, graphs_enabled, capture_broken;
     float *adam_hyper;
     int *flag_dev;                            /* all_finite's answer */
     int *flag_host;                           /* pinned */
@@ -85,6 +85,10 @@ static inline sg_cuda *sg_cuda_of(sg_backend *be) { return (sg_cuda *)be->impl; 
 /* Records the first error ("file:line: message"); returns -1. */
 int sg_cuda_fail(sg_cuda *c, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Recording a graph cannot go on (something must be allocated or timed
+ * first): skips the remaining ops like an error, but graph_end then reports
+ * a failed recording, not an error, and the caller runs the step eagerly. */
+int sg_cuda_break_capture(sg_cuda *c, const char *file, int line, const char *why);
 int sg_cuda_check_rt(sg_cuda *c, cudaError_t st, const char *what, const char *file, int line);
 int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char *file, int line);
 

@@ -50,6 +50,7 @@ int sg_cuda_graph_begin(sg_backend *be, int key)
         return sg_cuda_fail(c, __FILE__, __LINE__, "graph_begin(%d) while recording graph %d", key,
                             c->capturing);
     sg_cuda_graph_drop_one(c, key);
+    c->capture_broken = 0;
     /* thread-local: other threads (data loaders) may use CUDA meanwhile */
     if (CU_CHECK(c, cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal))) return -1;
     c->capturing = key;
@@ -68,6 +69,15 @@ int sg_cuda_graph_end(sg_backend *be, int key)
     /* always end the capture, even after a failed op, to give the stream back */
     cudaError_t st = cudaStreamEndCapture(c->stream, &graph);
     c->capturing = -1;
+    if (c->capture_broken) {                      /* not an error: run the step eagerly */
+        c->capture_broken = 0;
+        c->failed = 0;
+        c->first_error.msg[0] = 0;
+        cudaGetLastError();
+        if (graph) cudaGraphDestroy(graph);
+        g->n_adam = 0;
+        return -1;
+    }
     if (st != cudaSuccess) {
         cudaGetLastError();
         if (graph) cudaGraphDestroy(graph);

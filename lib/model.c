@@ -786,8 +786,12 @@ static int run_step(sg_model *m, int key, net_state *ns, float lr,
             ns->step = step0;
             o->graph_drop(be, key);
             if (o->sync(be, err)) return sg_err_prefix(err, "model: recording a step graph");
+            /* not an error (e.g. the workspace had to grow): run eagerly,
+             * which prepares what was missing, and record next time */
+            m->graph_state[key] = GRAPH_NONE;
+            return body(m, lr, err);
         }
-        m->graph_state[key] = GRAPH_OFF;
+        m->graph_state[key] = GRAPH_OFF;        /* graphs off in this backend */
         return body(m, lr, err);
     case GRAPH_NONE: {
         int r = body(m, lr, err);
