@@ -530,7 +530,7 @@ static void test_graph_replay(void)
         } else {
             model_tensors_compare(mb, ma, SG_NET_D, 0, 0, "graphs vs eager after 6 iterations");
             model_tensors_compare(mb, ma, SG_NET_G, 0, 0, "graphs vs eager after 6 iterations");
-            printf("  step graphs: 6 iterations (D replayed 4x, G recorded at 3, replayed at 5) equal to eager\n");
+            printf("  step graphs: 6 iterations (steps run eagerly, then recorded, then replayed) equal to eager\n");
         }
         free(x); free(corg); free(ctrg); free(alpha);
     }
