@@ -468,7 +468,7 @@ static void test_model_steps(void)
     sg_model_free(mg);
 }
 
-/* Step graphs: the same six iterations on a CUDA backend that records and
+/* Step graphs: the same eight iterations on a CUDA backend that records and
  * replays steps and on one that runs them eagerly must agree bit for bit
  * (cuDNN heuristics on both, the default, so both pick the same algorithms). The lr
  * changes every iteration, as with the decay, to check its replacement. */
