@@ -1,13 +1,25 @@
 /* The CPU backend (backend.h): float32, convolutions as im2col + OpenBLAS
- * sgemm, everything else in plain loops split over a small pthread pool.
+ * sgemm (direct loops for convs with very few output channels), everything
+ * else in plain loops, all split over a small pthread pool.
+ *
+ * Threads: the pool's threads are the only ones; OpenBLAS runs single-threaded
+ * inside them (its own spinning threads would compete with the pool's). A conv
+ * splits the batch into one contiguous image range per thread, each with its
+ * own scratch: one hand-off per op.
  *
  * Determinism: work is split into fixed contiguous ranges per thread and every
- * reduction has one fixed order (per-plane partials, then a serial sum over the
- * batch), so results depend only on the inputs and the thread count. OpenBLAS
- * splits sgemm over M and N, never over K, so it is deterministic too.
+ * reduction has one fixed order (per-thread partials summed in thread order,
+ * per-plane partials then a serial sum over the batch), so results depend only
+ * on the inputs and the thread count.
  *
- * Scratch (im2col columns, gathered gradients) is grown once to the largest
- * size seen and reused: no allocation per iteration. */
+ * Scratch (im2col columns, gathered gradients, partial weight gradients) is
+ * grown to the largest size seen and reused: no allocation per iteration.
+ *
+ * Hot loops are compiled twice (x86-64-v3 = AVX2+FMA, and the baseline) and
+ * picked at load time, since the build targets generic x86-64. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
 #include "backend.h"
 #include <cblas.h>
 #include <math.h>
@@ -18,9 +30,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SG_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SG_VECTOR_CLONES
+#endif
+
 /* ---- thread pool ------------------------------------------------------- */
 
-typedef void (*range_fn)(void *ctx, size_t begin, size_t end);
+/* Runs items [begin, end) on pool thread `thread`. */
+typedef void (*range_fn)(void *ctx, size_t begin, size_t end, int thread);
 
 typedef struct {
     int nthreads;                 /* including the calling thread */
@@ -35,11 +54,19 @@ typedef struct {
     size_t n;
 } thread_pool;
 
+#define MAX_THREADS 256
+
+typedef struct {
+    float *cols; size_t cols_cap;   /* im2col columns (rows, nb*HoWo) */
+    float *gath; size_t gath_cap;   /* gathered (Co, nb*HoWo) */
+    float *part; size_t part_cap;   /* partial weight gradient (dw, db) */
+} thread_scratch;
+
 typedef struct {
     thread_pool pool;
-    float *scratch_cols;  size_t cols_cap;    /* im2col columns (floats) */
-    float *scratch_gath;  size_t gath_cap;    /* gathered (Co, nb*HoWo) */
-    float *scratch_part;  size_t part_cap;    /* per-plane partial sums */
+    thread_scratch *ts;                       /* per pool thread */
+    float *wflip;         size_t wflip_cap;   /* flipped kernel for conv^T as a conv */
+    float *scratch_part;  size_t part_cap;    /* instance norm: per-plane partial sums */
     int failed;
     sg_err first_err;
 } cpu_state;
@@ -49,7 +76,7 @@ typedef struct { thread_pool *pool; int index; } worker_arg;
 static void pool_run_share(thread_pool *p, int t)
 {
     size_t b = p->n * (size_t)t / p->nthreads, e = p->n * (size_t)(t + 1) / p->nthreads;
-    if (b < e) p->fn(p->ctx, b, e);
+    if (b < e) p->fn(p->ctx, b, e, t);
 }
 
 static void *pool_worker(void *arg)
@@ -114,7 +141,7 @@ static void parallel_for(cpu_state *st, size_t n, size_t cost_per_item, range_fn
 {
     thread_pool *p = &st->pool;
     if (n == 0) return;
-    if (p->nthreads <= 1 || n < 2 || n * cost_per_item < 32768) { fn(ctx, 0, n); return; }
+    if (p->nthreads <= 1 || n < 2 || n * cost_per_item < 32768) { fn(ctx, 0, n, 0); return; }
     pthread_mutex_lock(&p->mu);
     p->fn = fn; p->ctx = ctx; p->n = n;
     p->pending = p->nthreads - 1;
@@ -157,7 +184,10 @@ static void cpu_destroy(sg_backend *be)
     cpu_state *st = state(be);
     if (st) {
         pool_destroy(&st->pool);
-        free(st->scratch_cols); free(st->scratch_gath); free(st->scratch_part);
+        for (int t = 0; st->ts && t < st->pool.nthreads; t++) {
+            free(st->ts[t].cols); free(st->ts[t].gath); free(st->ts[t].part);
+        }
+        free(st->ts); free(st->wflip); free(st->scratch_part);
         free(st);
     }
     free(be);
@@ -192,11 +222,20 @@ static void cpu_fill(sg_backend *be, float *p, float value, size_t n)
 
 /* ---- convolution ---------------------------------------------------------- */
 
+/* Shapes of one conv call: x (N,Ci,H,W), w (Co,Ci,K,K), y (N,Co,Ho,Wo). */
 typedef struct {
-    const float *x;       /* (nb, Ci, H, W) */
-    float *cols;          /* (Ci*K*K, nb*HoWo) */
-    int nb, Ci, H, W, K, stride, pad, Ho, Wo;
-} im2col_args;
+    int N, Ci, H, W, Co, K, stride, pad, Ho, Wo;
+    size_t rows, howo;   /* Ci*K*K, Ho*Wo */
+} conv_shape;
+
+static conv_shape make_shape(int N, int Ci, int H, int W, int Co, int K, int stride, int pad)
+{
+    conv_shape c = { N, Ci, H, W, Co, K, stride, pad, (H + 2 * pad - K) / stride + 1,
+                     (W + 2 * pad - K) / stride + 1, 0, 0 };
+    c.rows = (size_t)Ci * K * K;
+    c.howo = (size_t)c.Ho * c.Wo;
+    return c;
+}
 
 /* First and one-past-last output index o with 0 <= o*s - p + k < size. */
 static inline void valid_range(int k, int s, int p, int size, int osize, int *lo, int *hi)
@@ -210,27 +249,27 @@ static inline void valid_range(int k, int s, int p, int size, int osize, int *lo
     *lo = l; *hi = h;
 }
 
-/* Rows for channels [c0, c1) of every image in the chunk. */
-static void im2col_range(void *ctx, size_t c0, size_t c1)
+/* cols (rows, nb*howo) from x (nb, Ci, H, W): row (ci,kh,kw), column (image, oy, ox). */
+SG_VECTOR_CLONES
+static void im2col(const conv_shape *c, const float *x, float *cols, int nb)
 {
-    const im2col_args *a = ctx;
-    int K = a->K, s = a->stride, p = a->pad, H = a->H, W = a->W, Ho = a->Ho, Wo = a->Wo;
-    size_t howo = (size_t)Ho * Wo, ld = howo * a->nb;
-    for (size_t ci = c0; ci < c1; ci++)
+    int K = c->K, s = c->stride, p = c->pad, H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    size_t ld = c->howo * nb;
+    for (int ci = 0; ci < c->Ci; ci++)
         for (int kh = 0; kh < K; kh++) {
             int oy_lo, oy_hi;
             valid_range(kh, s, p, H, Ho, &oy_lo, &oy_hi);
             for (int kw = 0; kw < K; kw++) {
                 int ox_lo, ox_hi;
                 valid_range(kw, s, p, W, Wo, &ox_lo, &ox_hi);
-                float *row = a->cols + ((ci * K + kh) * K + kw) * ld;
-                for (int i = 0; i < a->nb; i++) {
-                    const float *xc = a->x + ((size_t)i * a->Ci + ci) * H * W;
-                    float *dst = row + i * howo;
+                float *row = cols + ((size_t)(ci * K + kh) * K + kw) * ld;
+                for (int i = 0; i < nb; i++) {
+                    const float *xc = x + ((size_t)i * c->Ci + ci) * H * W;
+                    float *dst = row + i * c->howo;
                     for (int oy = 0; oy < Ho; oy++) {
                         float *d = dst + (size_t)oy * Wo;
                         if (oy < oy_lo || oy >= oy_hi) { memset(d, 0, Wo * sizeof(float)); continue; }
-                        const float *src = xc + (size_t)(oy * s - p + kh) * W - p + kw;
+                        const float *src = xc + (ptrdiff_t)(oy * s - p + kh) * W - p + kw;
                         for (int ox = 0; ox < ox_lo; ox++) d[ox] = 0;
                         if (s == 1) memcpy(d + ox_lo, src + ox_lo, (ox_hi - ox_lo) * sizeof(float));
                         else for (int ox = ox_lo; ox < ox_hi; ox++) d[ox] = src[ox * s];
@@ -241,31 +280,76 @@ static void im2col_range(void *ctx, size_t c0, size_t c1)
         }
 }
 
-/* dx (nb, Ci, H, W) = sum of the columns back into place (dx zeroed first). */
-static void col2im_range(void *ctx, size_t c0, size_t c1)
+/* dx (nb, Ci, H, W) = the columns summed back into place (overwrites dx). */
+SG_VECTOR_CLONES
+static void col2im(const conv_shape *c, const float *cols, float *dx, int nb)
 {
-    const im2col_args *a = ctx;
-    int K = a->K, s = a->stride, p = a->pad, H = a->H, W = a->W, Ho = a->Ho, Wo = a->Wo;
-    size_t howo = (size_t)Ho * Wo, ld = howo * a->nb;
-    float *dx = (float *)a->x;
-    for (size_t ci = c0; ci < c1; ci++) {
-        for (int i = 0; i < a->nb; i++)
-            memset(dx + ((size_t)i * a->Ci + ci) * H * W, 0, (size_t)H * W * sizeof(float));
+    int K = c->K, s = c->stride, p = c->pad, H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    size_t ld = c->howo * nb;
+    memset(dx, 0, (size_t)nb * c->Ci * H * W * sizeof(float));
+    for (int ci = 0; ci < c->Ci; ci++)
         for (int kh = 0; kh < K; kh++) {
             int oy_lo, oy_hi;
             valid_range(kh, s, p, H, Ho, &oy_lo, &oy_hi);
             for (int kw = 0; kw < K; kw++) {
                 int ox_lo, ox_hi;
                 valid_range(kw, s, p, W, Wo, &ox_lo, &ox_hi);
-                const float *row = a->cols + ((ci * K + kh) * K + kw) * ld;
-                for (int i = 0; i < a->nb; i++) {
-                    float *xc = dx + ((size_t)i * a->Ci + ci) * H * W;
-                    const float *srcrow = row + i * howo;
+                const float *row = cols + ((size_t)(ci * K + kh) * K + kw) * ld;
+                for (int i = 0; i < nb; i++) {
+                    float *xc = dx + ((size_t)i * c->Ci + ci) * H * W;
+                    const float *srcrow = row + i * c->howo;
                     for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        const float *c = srcrow + (size_t)oy * Wo;
-                        float *d = xc + (size_t)(oy * s - p + kh) * W - p + kw;
-                        if (s == 1) for (int ox = ox_lo; ox < ox_hi; ox++) d[ox] += c[ox];
-                        else for (int ox = ox_lo; ox < ox_hi; ox++) d[ox * s] += c[ox];
+                        const float *cr = srcrow + (size_t)oy * Wo;
+                        float *d = xc + (ptrdiff_t)(oy * s - p + kh) * W - p + kw;
+                        if (s == 1) for (int ox = ox_lo; ox < ox_hi; ox++) d[ox] += cr[ox];
+                        else for (int ox = ox_lo; ox < ox_hi; ox++) d[ox * s] += cr[ox];
+                    }
+                }
+            }
+        }
+}
+
+/* Between (nb, C, howo) and the gathered layout (C, nb*howo). */
+static void gather(float *g, const float *y, int nb, int C, size_t howo)
+{
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < nb; i++)
+            memcpy(g + ((size_t)c * nb + i) * howo, y + ((size_t)i * C + c) * howo, howo * sizeof(float));
+}
+static void scatter(float *y, const float *g, int nb, int C, size_t howo)
+{
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < nb; i++)
+            memcpy(y + ((size_t)i * C + c) * howo, g + ((size_t)c * nb + i) * howo, howo * sizeof(float));
+}
+
+/* Convs with this few output channels (G's last conv: 3) run as direct loops:
+ * a GEMM with M = Co that small wastes most of each micro-kernel, and the
+ * im2col copy (Ci*K*K rows) would cost more than the arithmetic. */
+static int direct_conv(const conv_shape *c) { return c->stride == 1 && c->Co <= 4 && c->K > 1; }
+
+/* y (Co, Ho, Wo) = conv(x (Ci, H, W)) + bias, stride 1, one image. */
+SG_VECTOR_CLONES
+static void direct_forward_image(const conv_shape *c, float *y, const float *x, const float *w,
+                                 const float *bias)
+{
+    int K = c->K, p = c->pad, H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    for (int co = 0; co < c->Co; co++) {
+        float *yc = y + (size_t)co * c->howo, b = bias ? bias[co] : 0;
+        for (size_t j = 0; j < c->howo; j++) yc[j] = b;
+        for (int ci = 0; ci < c->Ci; ci++) {
+            const float *xc = x + (size_t)ci * H * W, *wk = w + ((size_t)co * c->Ci + ci) * K * K;
+            for (int kh = 0; kh < K; kh++) {
+                int oy_lo, oy_hi;
+                valid_range(kh, 1, p, H, Ho, &oy_lo, &oy_hi);
+                for (int kw = 0; kw < K; kw++) {
+                    int ox_lo, ox_hi;
+                    valid_range(kw, 1, p, W, Wo, &ox_lo, &ox_hi);
+                    float wv = wk[kh * K + kw];
+                    for (int oy = oy_lo; oy < oy_hi; oy++) {
+                        float *yr = yc + (size_t)oy * Wo;
+                        const float *xr = xc + (ptrdiff_t)(oy - p + kh) * W - p + kw;
+                        for (int ox = ox_lo; ox < ox_hi; ox++) yr[ox] += wv * xr[ox];
                     }
                 }
             }
@@ -273,61 +357,139 @@ static void col2im_range(void *ctx, size_t c0, size_t c1)
     }
 }
 
-/* Images per chunk so that the columns stay below ~8M floats. */
-static int conv_chunk(int N, size_t rows, size_t howo)
+/* dw (Co, Ci, K, K) += corr(x (Ci, H, W), dy (Co, Ho, Wo)), stride 1, one image. */
+SG_VECTOR_CLONES
+static void direct_filter_image(const conv_shape *c, float *dw, const float *x, const float *dy)
 {
-    size_t per = rows * howo, cap = (size_t)8 << 20;
-    size_t nb = per ? cap / per : N;
+    int K = c->K, p = c->pad, H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    for (int co = 0; co < c->Co; co++) {
+        const float *dyc = dy + (size_t)co * c->howo;
+        for (int ci = 0; ci < c->Ci; ci++) {
+            const float *xc = x + (size_t)ci * H * W;
+            float *dwk = dw + ((size_t)co * c->Ci + ci) * K * K;
+            for (int kh = 0; kh < K; kh++) {
+                int oy_lo, oy_hi;
+                valid_range(kh, 1, p, H, Ho, &oy_lo, &oy_hi);
+                for (int kw = 0; kw < K; kw++) {
+                    int ox_lo, ox_hi;
+                    valid_range(kw, 1, p, W, Wo, &ox_lo, &ox_hi);
+                    /* 8 running sums in a fixed order: vectorizes, stays deterministic */
+                    float acc[8] = { 0 };
+                    for (int oy = oy_lo; oy < oy_hi; oy++) {
+                        const float *dr = dyc + (size_t)oy * Wo;
+                        const float *xr = xc + (ptrdiff_t)(oy - p + kh) * W - p + kw;
+                        int ox = ox_lo;
+                        for (; ox + 8 <= ox_hi; ox += 8)
+                            for (int j = 0; j < 8; j++) acc[j] += dr[ox + j] * xr[ox + j];
+                        for (; ox < ox_hi; ox++) acc[ox & 7] += dr[ox] * xr[ox];
+                    }
+                    dwk[kh * K + kw] += ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                                        ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+                }
+            }
+        }
+    }
+}
+
+typedef struct {
+    cpu_state *st;
+    conv_shape c;
+    const float *x, *w, *bias, *dy;
+    float *y, *dx;
+    int nb;             /* images per chunk */
+    size_t part_len;    /* backward filter: floats per thread partial (dw then db) */
+} conv_job;
+
+/* Images per chunk for one thread: the columns stay below ~4M floats. */
+static int conv_chunk(const cpu_state *st, const conv_shape *c)
+{
+    int T = st->pool.nthreads, per_thread = (c->N + T - 1) / T;
+    size_t per = c->rows * c->howo, cap = (size_t)4 << 20;
+    size_t nb = per ? cap / per : (size_t)per_thread;
     if (nb < 1) nb = 1;
-    if (nb > (size_t)N) nb = N;
+    if (nb > (size_t)per_thread) nb = per_thread;
     return (int)nb;
 }
 
-typedef struct { float *g; const float *y; int nb, C; size_t howo; int to_gathered; } gather_args;
-
-/* Between (nb, C, HoWo) and the gathered layout (C, nb*HoWo). */
-static void gather_range(void *ctx, size_t c0, size_t c1)
+/* Grows every thread's scratch before the threads start (no allocation inside them). */
+static int grow_thread_scratch(sg_backend *be, size_t cols, size_t gath, size_t part)
 {
-    const gather_args *a = ctx;
-    for (size_t c = c0; c < c1; c++)
-        for (int i = 0; i < a->nb; i++) {
-            float *g = a->g + (c * a->nb + i) * a->howo;
-            float *y = (float *)a->y + ((size_t)i * a->C + c) * a->howo;
-            if (a->to_gathered) memcpy(g, y, a->howo * sizeof(float));
-            else memcpy(y, g, a->howo * sizeof(float));
+    cpu_state *st = state(be);
+    for (int t = 0; t < st->pool.nthreads; t++) {
+        thread_scratch *ts = &st->ts[t];
+        if ((cols && !grow(be, &ts->cols, &ts->cols_cap, cols)) ||
+            (gath && !grow(be, &ts->gath, &ts->gath_cap, gath)) ||
+            (part && !grow(be, &ts->part, &ts->part_cap, part))) return -1;
+    }
+    return 0;
+}
+
+static void conv_forward_images(void *ctx, size_t b, size_t e, int thread)
+{
+    const conv_job *j = ctx;
+    const conv_shape *c = &j->c;
+    thread_scratch *ts = &j->st->ts[thread];
+    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo;
+    for (size_t n0 = b; n0 < e; n0 += j->nb) {
+        int cnt = (int)(e - n0 < (size_t)j->nb ? e - n0 : (size_t)j->nb);
+        const float *x = j->x + n0 * xin;
+        float *y = j->y + n0 * yout;
+        if (direct_conv(c)) {
+            for (int i = 0; i < cnt; i++) direct_forward_image(c, y + i * yout, x + i * xin, j->w, j->bias);
+            continue;
         }
+        im2col(c, x, ts->cols, cnt);
+        size_t ncol = cnt * c->howo;
+        float *out = cnt > 1 ? ts->gath : y;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)ncol, (int)c->rows,
+                    1.0f, j->w, (int)c->rows, ts->cols, (int)ncol, 0.0f, out, (int)ncol);
+        if (cnt > 1) scatter(y, ts->gath, cnt, c->Co, c->howo);
+        if (j->bias)
+            for (int i = 0; i < cnt; i++)
+                for (int co = 0; co < c->Co; co++) {
+                    float *yc = y + i * yout + co * c->howo, bv = j->bias[co];
+                    for (size_t k = 0; k < c->howo; k++) yc[k] += bv;
+                }
+    }
+}
+
+/* y = conv(x; w) + bias with the batch split over the threads. */
+static void conv_forward_run(sg_backend *be, const conv_shape *c, float *y, const float *x,
+                             const float *w, const float *bias)
+{
+    cpu_state *st = state(be);
+    conv_job j = { .st = st, .c = *c, .x = x, .w = w, .bias = bias, .y = y };
+    j.nb = conv_chunk(st, c);
+    if (!direct_conv(c) &&
+        grow_thread_scratch(be, c->rows * j.nb * c->howo, j.nb > 1 ? (size_t)c->Co * j.nb * c->howo : 0, 0))
+        return;
+    parallel_for(st, c->N, (size_t)1 << 20, conv_forward_images, &j);
 }
 
 static void cpu_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
                                const float *bias, int N, int Ci, int H, int W, int Co,
                                int K, int stride, int pad)
 {
-    cpu_state *st = state(be);
-    if (st->failed) return;
-    int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
-    size_t rows = (size_t)Ci * K * K, howo = (size_t)Ho * Wo;
-    int nb = conv_chunk(N, rows, howo);
-    float *cols = grow(be, &st->scratch_cols, &st->cols_cap, rows * nb * howo);
-    float *gath = nb > 1 ? grow(be, &st->scratch_gath, &st->gath_cap, (size_t)Co * nb * howo) : NULL;
-    if (!cols || (nb > 1 && !gath)) return;
-    for (int n0 = 0; n0 < N; n0 += nb) {
-        int cnt = N - n0 < nb ? N - n0 : nb;
-        im2col_args a = { x + (size_t)n0 * Ci * H * W, cols, cnt, Ci, H, W, K, stride, pad, Ho, Wo };
-        parallel_for(st, Ci, K * K * cnt * howo, im2col_range, &a);
-        size_t ncol = cnt * howo;
-        float *out = cnt > 1 ? gath : y + (size_t)n0 * Co * howo;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)ncol, (int)rows,
-                    1.0f, w, (int)rows, cols, (int)ncol, 0.0f, out, (int)ncol);
-        if (cnt > 1) {
-            gather_args g = { gath, y + (size_t)n0 * Co * howo, cnt, Co, howo, 0 };
-            parallel_for(st, Co, cnt * howo, gather_range, &g);
-        }
-        if (bias)
-            for (int i = 0; i < cnt; i++)
-                for (int co = 0; co < Co; co++) {
-                    float *yc = y + ((size_t)(n0 + i) * Co + co) * howo, b = bias[co];
-                    for (size_t j = 0; j < howo; j++) yc[j] += b;
-                }
+    if (state(be)->failed) return;
+    conv_shape c = make_shape(N, Ci, H, W, Co, K, stride, pad);
+    conv_forward_run(be, &c, y, x, w, bias);
+}
+
+static void conv_backward_data_images(void *ctx, size_t b, size_t e, int thread)
+{
+    const conv_job *j = ctx;
+    const conv_shape *c = &j->c;
+    thread_scratch *ts = &j->st->ts[thread];
+    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo;
+    for (size_t n0 = b; n0 < e; n0 += j->nb) {
+        int cnt = (int)(e - n0 < (size_t)j->nb ? e - n0 : (size_t)j->nb);
+        size_t ncol = cnt * c->howo;
+        const float *g = j->dy + n0 * yout;
+        if (cnt > 1) { gather(ts->gath, g, cnt, c->Co, c->howo); g = ts->gath; }
+        /* cols (rows, ncol) = w^T (rows, Co) x g (Co, ncol) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c->rows, (int)ncol, c->Co,
+                    1.0f, j->w, (int)c->rows, g, (int)ncol, 0.0f, ts->cols, (int)ncol);
+        col2im(c, ts->cols, j->dx + n0 * xin, cnt);
     }
 }
 
@@ -336,26 +498,70 @@ static void cpu_conv2d_backward_data(sg_backend *be, float *dx, const float *dy,
 {
     cpu_state *st = state(be);
     if (st->failed) return;
-    int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
-    size_t rows = (size_t)Ci * K * K, howo = (size_t)Ho * Wo;
-    int nb = conv_chunk(N, rows, howo);
-    float *cols = grow(be, &st->scratch_cols, &st->cols_cap, rows * nb * howo);
-    float *gath = nb > 1 ? grow(be, &st->scratch_gath, &st->gath_cap, (size_t)Co * nb * howo) : NULL;
-    if (!cols || (nb > 1 && !gath)) return;
-    for (int n0 = 0; n0 < N; n0 += nb) {
-        int cnt = N - n0 < nb ? N - n0 : nb;
-        size_t ncol = cnt * howo;
-        const float *g = dy + (size_t)n0 * Co * howo;
-        if (cnt > 1) {
-            gather_args ga = { gath, g, cnt, Co, howo, 1 };
-            parallel_for(st, Co, cnt * howo, gather_range, &ga);
-            g = gath;
+    conv_shape c = make_shape(N, Ci, H, W, Co, K, stride, pad);
+    if (stride == 1 && Co <= Ci && pad <= K - 1) {
+        /* stride 1: conv^T is the conv of dy with the flipped, transposed
+         * kernel (Ci, Co, K, K) and padding K-1-pad; its im2col has Co*K*K
+         * rows instead of the Ci*K*K that col2im would need. */
+        float *wf = grow(be, &st->wflip, &st->wflip_cap, (size_t)Ci * Co * K * K);
+        if (!wf) return;
+        for (int co = 0; co < Co; co++)
+            for (int ci = 0; ci < Ci; ci++)
+                for (int k = 0; k < K * K; k++)
+                    wf[((size_t)ci * Co + co) * K * K + (K * K - 1 - k)] = w[((size_t)co * Ci + ci) * K * K + k];
+        conv_shape f = make_shape(N, Co, c.Ho, c.Wo, Ci, K, 1, K - 1 - pad);
+        conv_forward_run(be, &f, dx, dy, wf, NULL);
+        return;
+    }
+    conv_job j = { .st = st, .c = c, .w = w, .dy = dy, .dx = dx };
+    j.nb = conv_chunk(st, &c);
+    if (grow_thread_scratch(be, c.rows * j.nb * c.howo, j.nb > 1 ? (size_t)Co * j.nb * c.howo : 0, 0)) return;
+    parallel_for(st, N, (size_t)1 << 20, conv_backward_data_images, &j);
+}
+
+static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int thread)
+{
+    const conv_job *j = ctx;
+    const conv_shape *c = &j->c;
+    thread_scratch *ts = &j->st->ts[thread];
+    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo, nw = c->rows * c->Co;
+    float *pdw = ts->part, *pdb = ts->part + nw;
+    memset(ts->part, 0, j->part_len * sizeof(float));
+    for (size_t n0 = b; n0 < e; n0 += j->nb) {
+        int cnt = (int)(e - n0 < (size_t)j->nb ? e - n0 : (size_t)j->nb);
+        const float *x = j->x + n0 * xin, *dy = j->dy + n0 * yout;
+        if (j->bias)   /* j->bias: non-NULL when db is wanted */
+            for (int i = 0; i < cnt; i++)
+                for (int co = 0; co < c->Co; co++) {
+                    const float *gc = dy + i * yout + co * c->howo;
+                    float s = 0;
+                    for (size_t k = 0; k < c->howo; k++) s += gc[k];
+                    pdb[co] += s;
+                }
+        if (direct_conv(c)) {
+            for (int i = 0; i < cnt; i++) direct_filter_image(c, pdw, x + i * xin, dy + i * yout);
+            continue;
         }
-        /* cols (rows, ncol) = w^T (rows, Co) x g (Co, ncol) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)ncol, Co,
-                    1.0f, w, (int)rows, g, (int)ncol, 0.0f, cols, (int)ncol);
-        im2col_args a = { dx + (size_t)n0 * Ci * H * W, cols, cnt, Ci, H, W, K, stride, pad, Ho, Wo };
-        parallel_for(st, Ci, K * K * cnt * howo, col2im_range, &a);
+        im2col(c, x, ts->cols, cnt);
+        size_t ncol = cnt * c->howo;
+        const float *g = dy;
+        if (cnt > 1) { gather(ts->gath, dy, cnt, c->Co, c->howo); g = ts->gath; }
+        /* pdw (Co, rows) += g (Co, ncol) x cols^T (ncol, rows) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, (int)c->rows, (int)ncol,
+                    1.0f, g, (int)ncol, ts->cols, (int)ncol, 1.0f, pdw, (int)c->rows);
+    }
+}
+
+typedef struct { cpu_state *st; float *dst; size_t off; int nparts; int part[MAX_THREADS]; } reduce_job;
+
+/* dst[i] += sum over the used threads' partials, in thread order. */
+static void reduce_partials(void *ctx, size_t b, size_t e, int thread)
+{
+    const reduce_job *r = ctx;
+    for (size_t i = b; i < e; i++) {
+        float s = 0;
+        for (int k = 0; k < r->nparts; k++) s += r->st->ts[r->part[k]].part[r->off + i];
+        r->dst[i] += s;
     }
 }
 
@@ -365,35 +571,27 @@ static void cpu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
 {
     cpu_state *st = state(be);
     if (st->failed) return;
-    int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
-    size_t rows = (size_t)Ci * K * K, howo = (size_t)Ho * Wo;
-    int nb = conv_chunk(N, rows, howo);
-    float *cols = grow(be, &st->scratch_cols, &st->cols_cap, rows * nb * howo);
-    float *gath = nb > 1 ? grow(be, &st->scratch_gath, &st->gath_cap, (size_t)Co * nb * howo) : NULL;
-    if (!cols || (nb > 1 && !gath)) return;
-    for (int n0 = 0; n0 < N; n0 += nb) {
-        int cnt = N - n0 < nb ? N - n0 : nb;
-        size_t ncol = cnt * howo;
-        im2col_args a = { x + (size_t)n0 * Ci * H * W, cols, cnt, Ci, H, W, K, stride, pad, Ho, Wo };
-        parallel_for(st, Ci, K * K * cnt * howo, im2col_range, &a);
-        const float *g = dy + (size_t)n0 * Co * howo;
-        if (cnt > 1) {
-            gather_args ga = { gath, g, cnt, Co, howo, 1 };
-            parallel_for(st, Co, cnt * howo, gather_range, &ga);
-            g = gath;
-        }
-        /* dw (Co, rows) += g (Co, ncol) x cols^T (ncol, rows) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, (int)rows, (int)ncol,
-                    1.0f, g, (int)ncol, cols, (int)ncol, 1.0f, dw, (int)rows);
-        if (db)
-            for (int co = 0; co < Co; co++) {
-                float s = 0;
-                for (int i = 0; i < cnt; i++) {
-                    const float *gc = dy + ((size_t)(n0 + i) * Co + co) * howo;
-                    for (size_t j = 0; j < howo; j++) s += gc[j];
-                }
-                db[co] += s;
-            }
+    conv_shape c = make_shape(N, Ci, H, W, Co, K, stride, pad);
+    conv_job j = { .st = st, .c = c, .x = x, .dy = dy, .bias = db };
+    j.nb = conv_chunk(st, &c);
+    size_t nw = c.rows * Co;
+    j.part_len = nw + Co;
+    int direct = direct_conv(&c);
+    if (grow_thread_scratch(be, direct ? 0 : c.rows * j.nb * c.howo,
+                            !direct && j.nb > 1 ? (size_t)Co * j.nb * c.howo : 0, j.part_len)) return;
+    parallel_for(st, N, (size_t)1 << 20, conv_backward_filter_images, &j);
+    /* the threads that got images (parallel_for's split; all on thread 0 for one image) */
+    reduce_job r = { .st = st, .dst = dw, .off = 0 };
+    int T = st->pool.nthreads;
+    if (N < 2 || T <= 1) r.part[r.nparts++] = 0;
+    else
+        for (int t = 0; t < T; t++)
+            if ((size_t)N * t / T < (size_t)N * (t + 1) / T) r.part[r.nparts++] = t;
+    parallel_for(st, nw, 4, reduce_partials, &r);
+    if (db) {
+        r.dst = db;
+        r.off = nw;
+        reduce_partials(&r, 0, Co, 0);
     }
 }
 
@@ -407,7 +605,7 @@ typedef struct {
     double *var_unbiased;    /* (N*C) for the running-var update, or NULL */
 } instnorm_args;
 
-static void instnorm_forward_range(void *ctx, size_t p0, size_t p1)
+static void instnorm_forward_range(void *ctx, size_t p0, size_t p1, int thread)
 {
     const instnorm_args *a = ctx;
     int HW = a->HW;
@@ -461,7 +659,7 @@ static void cpu_instnorm_forward(sg_backend *be, float *y, float *mean, float *r
         }
 }
 
-static void instnorm_backward_range(void *ctx, size_t p0, size_t p1)
+static void instnorm_backward_range(void *ctx, size_t p0, size_t p1, int thread)
 {
     const instnorm_args *a = ctx;
     int HW = a->HW;
@@ -517,7 +715,7 @@ typedef struct {
 
 enum { EW_RELU, EW_RELU_BW, EW_LRELU, EW_LRELU_BW, EW_TANH, EW_TANH_BW, EW_ADD, EW_SCALE };
 
-static void ew_range(void *ctx, size_t b0, size_t b1)
+static void ew_range(void *ctx, size_t b0, size_t b1, int thread)
 {
     const ew_args *e = ctx;
     float *y = e->y, s = e->s;
@@ -683,7 +881,7 @@ typedef struct {
     float b1, b2, omb1, omb2, step_size, bc2_sqrt, eps;
 } adam_args;
 
-static void adam_range(void *ctx, size_t i0, size_t i1)
+static void adam_range(void *ctx, size_t i0, size_t i1, int thread)
 {
     const adam_args *a = ctx;
     for (size_t i = i0; i < i1; i++) {
@@ -739,18 +937,20 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         nthreads = n > 0 ? (int)n : 1;
     }
-    if (nthreads > 256) nthreads = 256;
+    if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
     sg_backend *be = calloc(1, sizeof *be);
     cpu_state *st = calloc(1, sizeof *st);
     if (!be || !st) { free(be); free(st); sg_errf(err, "cpu backend: out of memory"); return NULL; }
     be->ops = &cpu_ops;
     be->name = "cpu";
     be->impl = st;
-    if (pool_init(&st->pool, nthreads) != 0) {
+    st->ts = calloc(nthreads, sizeof *st->ts);
+    if (!st->ts || pool_init(&st->pool, nthreads) != 0) {
         cpu_destroy(be);
         sg_errf(err, "cpu backend: cannot start %d threads", nthreads);
         return NULL;
     }
-    openblas_set_num_threads(nthreads);
+    /* sgemm runs inside the pool's threads, one per thread */
+    openblas_set_num_threads(1);
     return be;
 }

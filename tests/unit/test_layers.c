@@ -105,6 +105,25 @@ static void conv_bwd_data_ref(double *dx, const double *dy, const double *w,
         }
 }
 
+/* dw (Co,Ci,K,K) = sum_n corr(x, dy); db (Co) = sum of dy */
+static void conv_bwd_filter_ref(double *dw, double *db, const double *x, const double *dy,
+                                int N, int Ci, int H, int W, int Co, int K, int s, int p)
+{
+    int Ho = out_size(H, K, s, p), Wo = out_size(W, K, s, p);
+    memset(dw, 0, (size_t)Co * Ci * K * K * sizeof(double));
+    memset(db, 0, Co * sizeof(double));
+    for (int n = 0; n < N; n++) for (int co = 0; co < Co; co++)
+        for (int oy = 0; oy < Ho; oy++) for (int ox = 0; ox < Wo; ox++) {
+            double g = dy[(((size_t)n * Co + co) * Ho + oy) * Wo + ox];
+            db[co] += g;
+            for (int ci = 0; ci < Ci; ci++) for (int kh = 0; kh < K; kh++) for (int kw = 0; kw < K; kw++) {
+                int iy = oy * s - p + kh, ix = ox * s - p + kw;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                dw[(((size_t)co * Ci + ci) * K + kh) * K + kw] += g * x[(((size_t)n * Ci + ci) * H + iy) * W + ix];
+            }
+        }
+}
+
 /* PyTorch ConvTranspose2d from its definition: x (N,Cin,H,W), w (Cin,Cout,K,K) */
 static void convT_ref(double *y, const double *x, const double *w, int N, int Cin, int H, int W,
                       int Cout, int K, int s, int p)
@@ -186,15 +205,15 @@ static void test_conv(int N, int Ci, int H, int W, int Co, int K, int s, int p, 
     double *dwb = from_be(dw, nw), *dbb = from_be(db, Co), *dwref = dalloc(nw), *dbref = dalloc(Co);
     if (fd) {
         fd_grad(conv_objective, &c, c.w, nw, dwref, 1e-4);
-        for (size_t i = 0; i < nw; i++) dwref[i] += c.w[i];
-        snprintf(what, sizeof what, "conv2d_backward_filter dw N%d Ci%d %dx%d Co%d K%d s%d p%d", N, Ci, H, W, Co, K, s, p);
-        CHECK_CLOSE(what, dwb, dwref, (long)nw, 1e-4, 1e-4);
-        if (bias) {
-            fd_grad(conv_objective, &c, c.b, Co, dbref, 1e-4);
-            for (int i = 0; i < Co; i++) dbref[i] += c.b[i];
-            snprintf(what, sizeof what, "conv2d_backward_filter db N%d Ci%d %dx%d Co%d K%d", N, Ci, H, W, Co, K);
-            CHECK_CLOSE(what, dbb, dbref, Co, 1e-4, 1e-4);
-        }
+        fd_grad(conv_objective, &c, c.b, Co, dbref, 1e-4);
+    } else conv_bwd_filter_ref(dwref, dbref, c.x, c.r, N, Ci, H, W, Co, K, s, p);
+    for (size_t i = 0; i < nw; i++) dwref[i] += c.w[i];
+    for (int i = 0; i < Co; i++) dbref[i] += c.b[i];
+    snprintf(what, sizeof what, "conv2d_backward_filter dw N%d Ci%d %dx%d Co%d K%d s%d p%d (%s)", N, Ci, H, W, Co, K, s, p, fd ? "FD" : "double");
+    CHECK_CLOSE(what, dwb, dwref, (long)nw, 1e-4, 1e-4);
+    if (bias) {
+        snprintf(what, sizeof what, "conv2d_backward_filter db N%d Ci%d %dx%d Co%d K%d", N, Ci, H, W, Co, K);
+        CHECK_CLOSE(what, dbb, dbref, Co, 1e-4, 1e-4);
     }
     free(yref); free(yb); free(dxb); free(dxref); free(dwb); free(dbb); free(dwref); free(dbref);
     free(c.x); free(c.w); free(c.b); free(c.r);
@@ -651,11 +670,16 @@ int main(void)
     test_conv(2, 3, 6, 6, 4, 3, 1, 1, 0, 1);      /* residual 3x3 */
     test_conv(2, 3, 8, 8, 4, 4, 2, 1, 1, 1);      /* down-sampling / D 4x4 s2 */
     test_conv(1, 2, 7, 7, 3, 4, 2, 1, 1, 1);      /* odd size, one image */
+    test_conv(5, 3, 8, 8, 4, 4, 2, 1, 1, 1);      /* several images per thread */
     test_conv(2, 4, 9, 9, 3, 7, 1, 3, 0, 1);      /* G 7x7 */
     test_conv(3, 4, 2, 2, 1, 3, 1, 1, 0, 1);      /* D src head on 2x2 */
     test_conv(3, 4, 4, 4, 5, 4, 1, 0, 0, 1);      /* D cls head: kernel = size */
     test_conv(3, 64, 64, 64, 8, 4, 1, 2, 1, 0);   /* big: several image chunks */
     test_conv(5, 32, 16, 16, 24, 3, 1, 1, 0, 0);  /* batched GEMM, threads */
+    test_conv(4, 16, 8, 8, 32, 4, 2, 1, 1, 0);    /* model shapes */
+    test_conv(4, 8, 16, 16, 16, 4, 2, 1, 1, 0);
+    test_conv(4, 3, 32, 32, 8, 4, 2, 1, 1, 0);
+    test_conv(4, 32, 4, 4, 1, 3, 1, 1, 0, 0);
     /* transposed conv 4x4 s2 p1 (G's up-sampling) */
     test_convT(2, 4, 3, 3, 3, 4, 2, 1);
     test_convT(1, 3, 4, 4, 2, 4, 2, 1);
