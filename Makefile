@@ -14,7 +14,7 @@ OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-pthread
 ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-format-truncation \
              -Ilib -Itools/cli -I$(OPENBLAS_INC) -pthread -MMD -MP \
              -DSG_VERSION='"$(VERSION)"' $(CUDA_DEFS) $(CFLAGS)
-LDLIBS   = -llmdb -lturbojpeg -lpng -lopenblas -lm -lpthread $(CUDA_LIBS)
+LDLIBS   = -llmdb -lturbojpeg -ljpeg -lpng -lopenblas -lm -lpthread $(CUDA_LIBS)
 
 # The CUDA backend is built whenever nvcc and cuDNN are present (no GPU needed).
 # `make CUDA=0` forces a CPU-only build.
@@ -69,7 +69,7 @@ build/tests/%: build/tests/%.o $(LIBSG)
 	$(CC) $(ALL_CFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
 
 # Debian packages the build, the tests and the experiment need. Idempotent.
-DEB_PKGS = build-essential pkg-config liblmdb-dev lmdb-utils libpng-dev libturbojpeg0-dev \
+DEB_PKGS = build-essential pkg-config liblmdb-dev lmdb-utils libpng-dev libturbojpeg0-dev libjpeg62-turbo-dev \
            libopenblas-dev bats python3 python3-numpy python3-torch python3-pil python3-lmdb
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

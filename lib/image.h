@@ -79,10 +79,16 @@ typedef struct {
     int have_plan;
     uint8_t *pixels;  size_t pixels_cap;
     uint8_t *scratch; size_t scratch_cap;
+    void *jpeg;              /* libjpeg decompressor, reused (opaque) */
+    int full_decode;         /* 1: decode every row (for tests: the partial path must match) */
 } sg_preprocessor;
 void sg_preprocessor_init(sg_preprocessor *p, int crop_w, int crop_h, int out_w, int out_h);
 /* Decodes data (JPEG or PNG, as sg_image_decode) and writes the (out_h, out_w, 3)
- * result to out. Messages do not name the file. */
+ * result to out. Messages do not name the file. JPEGs go through libjpeg's
+ * scanline API and only the rows the resize reads are decoded: the rows above
+ * are skipped (jpeg_skip_scanlines) and decoding stops after the last one; the
+ * pixels are those of a full decode. A file without an end-of-image marker
+ * (e.g. truncated) is decoded in full, so that truncation is still an error. */
 int sg_preprocess(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err);
 void sg_preprocessor_free(sg_preprocessor *p);
 

@@ -5,6 +5,8 @@
 #include <png.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <jpeglib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
@@ -221,6 +223,119 @@ int sg_image_read_file(const char *path, sg_image *out, sg_err *err)
     return 0;
 }
 
+/* ---- libjpeg scanline decoding for sg_preprocess ---- */
+
+typedef struct {
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_error_mgr jerr;
+    jmp_buf jump;
+    int warning;                    /* the failure was a libjpeg warning */
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_reader;
+
+static void jpeg_reader_error_exit(j_common_ptr c)
+{
+    jpeg_reader *r = (jpeg_reader *)c->client_data;
+    (*c->err->format_message)(c, r->msg);
+    r->warning = 0;
+    longjmp(r->jump, 1);
+}
+
+/* Warnings (level -1: corrupt data, premature end of file) are errors, as with
+ * TurboJPEG in sg_image_decode; trace messages (level >= 0) are ignored. */
+static void jpeg_reader_emit(j_common_ptr c, int level)
+{
+    if (level >= 0) return;
+    jpeg_reader *r = (jpeg_reader *)c->client_data;
+    (*c->err->format_message)(c, r->msg);
+    r->warning = 1;
+    longjmp(r->jump, 1);
+}
+
+static jpeg_reader *jpeg_reader_new(void)
+{
+    jpeg_reader *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->cinfo.err = jpeg_std_error(&r->jerr);
+    r->jerr.error_exit = jpeg_reader_error_exit;
+    r->jerr.emit_message = jpeg_reader_emit;
+    r->cinfo.client_data = r;
+    if (setjmp(r->jump)) { free(r); return NULL; }
+    jpeg_create_decompress(&r->cinfo);
+    return r;
+}
+
+static void jpeg_reader_free(jpeg_reader *r)
+{
+    if (!r) return;
+    jpeg_destroy_decompress(&r->cinfo);
+    free(r);
+}
+
+/* The last marker of a complete JPEG is EOI (FF D9), possibly followed by a
+ * little padding. Without it the file is truncated or damaged at the end. */
+static int has_eoi(const uint8_t *d, size_t n)
+{
+    size_t stop = n > 64 ? n - 64 : 0;
+    for (size_t i = n; i >= stop + 2; i--)
+        if (d[i - 2] == 0xff && d[i - 1] == 0xd9) return 1;
+    return 0;
+}
+
+static int use_plan(sg_preprocessor *p, int w, int h, sg_err *err);
+
+static int preprocess_jpeg(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
+{
+    if (!p->jpeg && !(p->jpeg = jpeg_reader_new())) return sg_errf(err, "JPEG: cannot initialise libjpeg");
+    jpeg_reader *r = p->jpeg;
+    struct jpeg_decompress_struct *ci = &r->cinfo;
+    if (setjmp(r->jump)) {
+        jpeg_abort_decompress(ci);
+        return sg_errf(err, "JPEG: %s%s", r->warning ? "corrupt or truncated data: " : "", r->msg);
+    }
+    jpeg_mem_src(ci, data, (unsigned long)len);
+    jpeg_read_header(ci, TRUE);
+    int w = (int)ci->image_width, h = (int)ci->image_height;
+    if (check_limits(w, h, err) || use_plan(p, w, h, err)) { jpeg_abort_decompress(ci); return -1; }
+    if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK) {
+        jpeg_abort_decompress(ci);
+        return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported");
+    }
+    /* Pillow's settings (libjpeg's defaults): islow IDCT, fancy upsampling. */
+    ci->out_color_space = JCS_EXT_RGB;
+    ci->dct_method = JDCT_ISLOW;
+    ci->do_fancy_upsampling = TRUE;
+    int first = 0, last = h;
+    if (!p->full_decode && has_eoi(data, len)) sg_resize_plan_source_rows(&p->plan, &first, &last);
+    size_t stride = (size_t)w * 3, need = stride * (size_t)(last - first);
+    if (p->pixels_cap < need) {
+        uint8_t *nb = realloc(p->pixels, need);
+        if (!nb) { jpeg_abort_decompress(ci); return sg_errf(err, "out of memory for a %dx%d image", w, h); }
+        p->pixels = nb;
+        p->pixels_cap = need;
+    }
+    jpeg_start_decompress(ci);
+    if ((int)ci->output_width != w || (int)ci->output_height != h || ci->output_components != 3) {
+        jpeg_abort_decompress(ci);
+        return sg_errf(err, "JPEG: unexpected output geometry");
+    }
+    if (first > 0 && (int)jpeg_skip_scanlines(ci, (JDIMENSION)first) != first) {
+        jpeg_abort_decompress(ci);
+        return sg_errf(err, "JPEG: cannot skip to row %d", first);
+    }
+    while ((int)ci->output_scanline < last) {
+        JSAMPROW row = p->pixels + stride * (ci->output_scanline - first);
+        if (jpeg_read_scanlines(ci, &row, 1) != 1) {
+            jpeg_abort_decompress(ci);
+            return sg_errf(err, "JPEG: no data for row %u", ci->output_scanline);
+        }
+    }
+    if (last == h) jpeg_finish_decompress(ci);      /* reads up to EOI: late warnings surface */
+    else jpeg_abort_decompress(ci);
+    sg_resize_apply(&p->plan, p->pixels, first, out, p->scratch);
+    return 0;
+}
+
 void sg_preprocessor_init(sg_preprocessor *p, int crop_w, int crop_h, int out_w, int out_h)
 {
     memset(p, 0, sizeof *p);
@@ -231,6 +346,7 @@ void sg_preprocessor_init(sg_preprocessor *p, int crop_w, int crop_h, int out_w,
 void sg_preprocessor_free(sg_preprocessor *p)
 {
     if (p->have_plan) sg_resize_plan_free(&p->plan);
+    jpeg_reader_free(p->jpeg);
     free(p->pixels);
     free(p->scratch);
     memset(p, 0, sizeof *p);
@@ -255,13 +371,7 @@ static int use_plan(sg_preprocessor *p, int w, int h, sg_err *err)
 
 int sg_preprocess(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
 {
-    int w, h;
-    if (is_jpeg(data, len)) {
-        if (decode_jpeg_into(data, len, &p->pixels, &p->pixels_cap, &w, &h, err)) return -1;
-        if (use_plan(p, w, h, err)) return -1;
-        sg_resize_apply(&p->plan, p->pixels, 0, out, p->scratch);
-        return 0;
-    }
+    if (is_jpeg(data, len)) return preprocess_jpeg(p, data, len, out, err);
     sg_image img;
     if (sg_image_decode(data, len, &img, err)) return -1;
     int rc = use_plan(p, img.width, img.height, err);

@@ -122,6 +122,63 @@ static void test_partial_rows(void)
     sg_resize_plan_free(&plan);
 }
 
+/* sg_preprocess decodes only the rows the resize reads (libjpeg scanline API);
+ * its output must equal decoding everything, for every golden JPEG and a range
+ * of crops (different numbers of skipped rows, padding, upscaling). */
+static void test_preprocess_partial(void)
+{
+    static const char *const files[] = {"celeba.jpg", "odd.jpg", "grey.jpg", "rafd.jpg", "small.png"};
+    static const int cfg[][2] = {{178, 128}, {178, 64}, {150, 32}, {100, 160}, {200, 96}, {256, 128}, {20, 13}};
+    int compared = 0;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[256];
+        uint8_t *data;
+        size_t len;
+        sg_err err;
+        snprintf(path, sizeof path, GOLDEN "%s", files[f]);
+        if (sg_read_file(path, 1 << 24, &data, &len, &err)) { CHECK(0, "%s", err.msg); continue; }
+        for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+            int crop = cfg[c][0], size = cfg[c][1];
+            sg_preprocessor part, full;
+            sg_preprocessor_init(&part, crop, crop, size, size);
+            sg_preprocessor_init(&full, crop, crop, size, size);
+            full.full_decode = 1;
+            uint8_t *a = malloc((size_t)size * size * 3), *b = malloc((size_t)size * size * 3);
+            sg_image img, ref;
+            int ra = sg_preprocess(&part, data, len, a, &err);
+            CHECK(ra == 0, "%s: %s", path, err.msg);
+            int rb = sg_preprocess(&full, data, len, b, &err);
+            CHECK(rb == 0, "%s: %s", path, err.msg);
+            int rc = sg_image_decode(data, len, &img, &err) || sg_center_crop_resize(&img, crop, crop, size, size, &ref, &err);
+            CHECK(rc == 0, "%s: %s", path, err.msg);
+            if (!ra && !rb && !rc) {
+                char what[300];
+                snprintf(what, sizeof what, "%s crop %d size %d: partial decode vs full", files[f], crop, size);
+                check_pixels(what, a, b, size, size);
+                snprintf(what, sizeof what, "%s crop %d size %d: sg_preprocess vs sg_image_decode", files[f], crop, size);
+                check_pixels(what, a, ref.rgb, size, size);
+                sg_image_free(&img); sg_image_free(&ref);
+                compared++;
+            }
+            free(a); free(b);
+            sg_preprocessor_free(&part);
+            sg_preprocessor_free(&full);
+        }
+        /* Truncated: no end-of-image marker, so the whole file is decoded and
+         * the truncation is an error, as with a full decode. */
+        if (files[f][strlen(files[f]) - 1] == 'g' && strstr(files[f], ".jpg")) {
+            sg_preprocessor p;
+            sg_preprocessor_init(&p, 178, 178, 64, 64);
+            uint8_t out[64 * 64 * 3];
+            int rc = sg_preprocess(&p, data, len * 2 / 3, out, &err);
+            CHECK(rc == -1 && strstr(err.msg, "corrupt or truncated"), "%s truncated to 2/3: rc %d %s", files[f], rc, rc ? err.msg : "");
+            sg_preprocessor_free(&p);
+        }
+        free(data);
+    }
+    CHECK(compared == 35, "compared %d cases (expected 35)", compared);
+}
+
 static void test_decode_errors(void)
 {
     uint8_t *data;
@@ -191,6 +248,7 @@ int main(void)
     test_golden_cases(1);
     test_golden_cases(0);
     test_partial_rows();
+    test_preprocess_partial();
     test_decode_errors();
     test_encode_roundtrip();
     return check_done();
