@@ -236,10 +236,14 @@ static void shape_str(char *out, size_t n, const int64_t *shape, int ndim)
 
 static const char *net_name(sg_net net) { return net == SG_NET_G ? "G" : "D"; }
 
-static size_t max_numel(const sg_tensor_info *t, int n)
+/* Bytes of the largest tensor (a scratch buffer for one tensor at a time). */
+static size_t max_bytes(const sg_tensor_info *t, int n)
 {
-    size_t mx = 1;
-    for (int i = 0; i < n; i++) if (t[i].numel > mx) mx = t[i].numel;
+    size_t mx = 8;
+    for (int i = 0; i < n; i++) {
+        size_t b = t[i].numel * (t[i].dtype == SG_DTYPE_I64 ? 8 : 4);
+        if (b > mx) mx = b;
+    }
     return mx;
 }
 
@@ -250,7 +254,7 @@ int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_i
     int n = sg_model_tensors(m, net, &list);
     if (n <= 0) return sg_errf(err, "%s: model has no tensors", path);
     sg_st_spec *specs = calloc(n, sizeof *specs);
-    void *buf = malloc(max_numel(list, n) * 8);
+    void *buf = malloc(max_bytes(list, n));
     meta_list ml = {0};
     sg_st_writer *w = NULL;
     if (!specs || !buf) { free(specs); free(buf); return sg_errf(err, "%s: out of memory", path); }
@@ -317,7 +321,7 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
     sg_st_file *f;
     if (sg_st_open(&f, path, err)) return -1;
     long *idx = calloc(n, sizeof *idx);
-    void *buf = malloc(max_numel(list, n) * 8);
+    void *buf = malloc(max_bytes(list, n));
     int rc = -1, matched;
     if (!idx || !buf) { sg_errf(err, "%s: out of memory", path); goto done; }
     if (match_tensors(f, list, n, "", 0, idx, &matched, err)) goto done;
