@@ -123,14 +123,14 @@ void sg_resize_plan_source_rows(const sg_resize_plan *p, int *first, int *last)
 }
 
 /* Scratch layout: [acc: out_w*3 int32][rows: (out_w*3 + 4) x used rows][pad:
- * crop when padded]. The 4 spare bytes per intermediate row let the AVX2 pass
- * store 4 bytes for a 3-byte pixel. */
+ * crop when padded][the AVX2 horizontal pass's transposed blocks]. */
 size_t sg_resize_plan_scratch_size(const sg_resize_plan *p)
 {
     size_t n = (size_t)p->out_w * 3;
     size_t rows = (size_t)(p->row_last - p->row_first);
     size_t s = n * sizeof(int32_t) + (n + 4) * rows + 128;
     if (p->padded) s += (size_t)p->crop_w * p->crop_h * 3 + 64;
+    s += ((size_t)p->crop_w * 3 + (size_t)p->out_w * 3) * 8 + 64;   /* hpass_avx2's work area */
     return s;
 }
 
@@ -173,45 +173,77 @@ static int use_avx2(void)
     return have && !resize_scalar_only;
 }
 
-/* Horizontal pass, 8 rows at a time: lane L holds row L, so the coefficient
- * is a broadcast and one gather fetches pixel x (4 bytes: R G B + next) of all
- * 8 rows. The last pixel of a row is fetched from one byte earlier and shifted,
- * to stay inside the row. Each output pixel is stored as 4 bytes (the 4th is
- * overwritten by the next pixel or lands in the row's spare bytes).
- * Returns the number of rows done (a multiple of 8). */
+/* One round of byte unpacks between vectors k and k + 4. Seen as a 7-bit
+ * address (vector index: 3 bits | byte index: 4 bits), a round rotates the
+ * address left by one bit: 3 rounds turn 8 rows x 16 bytes into 16 columns x
+ * 8 rows (vector k = columns 2k, 2k+1), 4 rounds turn that back. */
+#define UNPACK_ROUND(v0, v1, v2, v3, v4, v5, v6, v7) do { \
+        __m128i t0 = _mm_unpacklo_epi8(v0, v4), t1 = _mm_unpackhi_epi8(v0, v4); \
+        __m128i t2 = _mm_unpacklo_epi8(v1, v5), t3 = _mm_unpackhi_epi8(v1, v5); \
+        __m128i t4 = _mm_unpacklo_epi8(v2, v6), t5 = _mm_unpackhi_epi8(v2, v6); \
+        __m128i t6 = _mm_unpacklo_epi8(v3, v7), t7 = _mm_unpackhi_epi8(v3, v7); \
+        v0 = t0; v1 = t1; v2 = t2; v3 = t3; v4 = t4; v5 = t5; v6 = t6; v7 = t7; \
+    } while (0)
+#define UNPACK_ROUND_V UNPACK_ROUND(v0, v1, v2, v3, v4, v5, v6, v7)
+
+/* Horizontal pass, 8 rows at a time, with the rows in SIMD lanes: the block is
+ * transposed (byte column j of the 8 rows = 8 consecutive bytes of cols), so a
+ * tap is one broadcast coefficient times 8 rows; the results (column-major in
+ * res) are transposed back into rows. Needs crop_w >= 6 and out_w >= 6 (whole
+ * 16-byte chunks; the last chunk overlaps the one before). work holds
+ * (3 * crop_w + 3 * out_w) * 8 bytes. Returns the rows done (a multiple of 8). */
 __attribute__((target("avx2")))
 static int hpass_avx2(const sg_resize_plan *p, const uint8_t *in, size_t in_stride, int nrows,
-                      uint8_t *out, size_t out_stride)
+                      uint8_t *out, size_t out_stride, uint8_t *work)
 {
-    const int ks = p->ksize_h, w = p->crop_w;
-    const int s = (int)in_stride;
-    const __m256i offs = _mm256_setr_epi32(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s);
+    const int ks = p->ksize_h, in_cols = 3 * p->crop_w, out_cols = 3 * p->out_w;
+    uint8_t *cols = work, *res = work + (size_t)in_cols * 8;
     const __m256i bias = _mm256_set1_epi32(1 << (RESIZE_FRACTION_BITS - 1));
-    const __m256i lo8 = _mm256_set1_epi32(0xff), zero = _mm256_setzero_si256();
     int r = 0;
     for (; r + 8 <= nrows; r += 8) {
         const uint8_t *base = in + (size_t)r * in_stride;
-        uint8_t *o = out + (size_t)r * out_stride;
+        for (int j = 0; j < in_cols; j += 16) {
+            int j0 = j + 16 <= in_cols ? j : in_cols - 16;
+#define LOAD_ROW(k) _mm_loadu_si128((const __m128i *)(base + (size_t)(k) * in_stride + j0))
+            __m128i v0 = LOAD_ROW(0), v1 = LOAD_ROW(1), v2 = LOAD_ROW(2), v3 = LOAD_ROW(3);
+            __m128i v4 = LOAD_ROW(4), v5 = LOAD_ROW(5), v6 = LOAD_ROW(6), v7 = LOAD_ROW(7);
+#undef LOAD_ROW
+            UNPACK_ROUND_V; UNPACK_ROUND_V; UNPACK_ROUND_V;
+            __m128i *dst = (__m128i *)(cols + (size_t)j0 * 8);
+            _mm_storeu_si128(dst + 0, v0); _mm_storeu_si128(dst + 1, v1);
+            _mm_storeu_si128(dst + 2, v2); _mm_storeu_si128(dst + 3, v3);
+            _mm_storeu_si128(dst + 4, v4); _mm_storeu_si128(dst + 5, v5);
+            _mm_storeu_si128(dst + 6, v6); _mm_storeu_si128(dst + 7, v7);
+        }
         for (int xx = 0; xx < p->out_w; xx++) {
             const int32_t *k = p->k_h + (size_t)xx * ks;
             int xmin = p->bounds_h[2 * xx], taps = p->bounds_h[2 * xx + 1];
-            __m256i a0 = bias, a1 = bias, a2 = bias;
-            for (int t = 0; t < taps; t++) {
-                int x = xmin + t, last = x == w - 1;
-                __m256i g = _mm256_i32gather_epi32((const int *)(base + 3 * x - last), offs, 1);
-                if (last) g = _mm256_srli_epi32(g, 8);
-                __m256i kv = _mm256_set1_epi32(k[t]);
-                a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_and_si256(g, lo8), kv));
-                a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(g, 8), lo8), kv));
-                a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(g, 16), lo8), kv));
+            for (int c = 0; c < 3; c++) {
+                __m256i a = bias;
+                const uint8_t *col = cols + (size_t)(3 * xmin + c) * 8;
+                for (int t = 0; t < taps; t++) {
+                    __m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(col + (size_t)t * 24)));
+                    a = _mm256_add_epi32(a, _mm256_mullo_epi32(px, _mm256_set1_epi32(k[t])));
+                }
+                a = _mm256_srai_epi32(a, RESIZE_FRACTION_BITS);
+                /* Saturating packs clip to 0..255, as clip_fixed does. */
+                __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+                _mm_storel_epi64((__m128i *)(res + (size_t)(3 * xx + c) * 8), _mm_packus_epi16(w16, w16));
             }
-            a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_srai_epi32(a0, RESIZE_FRACTION_BITS), zero), lo8);
-            a1 = _mm256_min_epi32(_mm256_max_epi32(_mm256_srai_epi32(a1, RESIZE_FRACTION_BITS), zero), lo8);
-            a2 = _mm256_min_epi32(_mm256_max_epi32(_mm256_srai_epi32(a2, RESIZE_FRACTION_BITS), zero), lo8);
-            __m256i px = _mm256_or_si256(a0, _mm256_or_si256(_mm256_slli_epi32(a1, 8), _mm256_slli_epi32(a2, 16)));
-            uint32_t lanes[8];
-            _mm256_storeu_si256((__m256i *)lanes, px);
-            for (int l = 0; l < 8; l++) memcpy(o + (size_t)l * out_stride + 3 * (size_t)xx, &lanes[l], 4);
+        }
+        uint8_t *o = out + (size_t)r * out_stride;
+        for (int j = 0; j < out_cols; j += 16) {
+            int j0 = j + 16 <= out_cols ? j : out_cols - 16;
+            const __m128i *src = (const __m128i *)(res + (size_t)j0 * 8);
+            __m128i v0 = _mm_loadu_si128(src + 0), v1 = _mm_loadu_si128(src + 1);
+            __m128i v2 = _mm_loadu_si128(src + 2), v3 = _mm_loadu_si128(src + 3);
+            __m128i v4 = _mm_loadu_si128(src + 4), v5 = _mm_loadu_si128(src + 5);
+            __m128i v6 = _mm_loadu_si128(src + 6), v7 = _mm_loadu_si128(src + 7);
+            UNPACK_ROUND_V; UNPACK_ROUND_V; UNPACK_ROUND_V; UNPACK_ROUND_V;
+#define STORE_ROW(k, v) _mm_storeu_si128((__m128i *)(o + (size_t)(k) * out_stride + j0), v)
+            STORE_ROW(0, v0); STORE_ROW(1, v1); STORE_ROW(2, v2); STORE_ROW(3, v3);
+            STORE_ROW(4, v4); STORE_ROW(5, v5); STORE_ROW(6, v6); STORE_ROW(7, v7);
+#undef STORE_ROW
         }
     }
     return r;
@@ -282,8 +314,9 @@ void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, 
     if (p->need_h) {
         int r = 0;
 #ifdef SG_RESIZE_AVX2
-        if (use_avx2() && p->crop_w >= 2 && crop_stride * 8 < INT32_MAX)
-            r = hpass_avx2(p, crop + (size_t)p->row_first * crop_stride, crop_stride, nrows, rows, rstride);
+        if (use_avx2() && p->crop_w >= 6 && p->out_w >= 6)
+            r = hpass_avx2(p, crop + (size_t)p->row_first * crop_stride, crop_stride, nrows, rows, rstride,
+                           rows + rstride * nrows + (p->padded ? (size_t)p->crop_w * p->crop_h * 3 + 64 : 0));
 #endif
         for (; r < nrows; r++)
             resample_row(p, crop + (size_t)(p->row_first + r) * crop_stride, rows + (size_t)r * rstride);
