@@ -215,7 +215,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard
     sg_buf_init(&w->batch);
     remove_shard_dir(w->tmp, NULL);
     if (mkdir(w->tmp, 0755) != 0) {
-        sg_errno(err, "%s", w->tmp);
+        sg_errno(err, "%s: cannot create the temporary directory %s", path, w->tmp);
         meta_free_names(&w->meta); free(w);
         return -1;
     }
