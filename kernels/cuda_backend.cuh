@@ -73,6 +73,9 @@ struct sg_cuda {
      * [step_size, bc2_sqrt] per key for the recorded adam kernels */
     sg_cuda_graph graphs[SG_CUDA_GRAPHS];
     int capturing, graphs_enabled, capture_broken;
+    int graphs_recorded;
+    long long graph_launches;
+    char graph_note[640];                     /* why graphs were turned off, or "" */
     float *adam_hyper;
     int *flag_dev;                            /* all_finite's answer */
     int *flag_host;                           /* pinned */

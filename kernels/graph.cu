@@ -8,6 +8,7 @@
  * the replay, in stream order. */
 #include "cuda_backend.cuh"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,25 @@ int sg_cuda_graph_begin(sg_backend *be, int key)
     return 0;
 }
 
+/* A recording that failed for a reason of its own (an operation that cannot
+ * be captured, an error reported while recording: nothing ran, so no data was
+ * touched) turns step graphs off for this backend instead of failing the
+ * training: the steps run eagerly, where a genuine error shows up again and
+ * is reported then. The reason stays readable (sg_backend_cuda_graph_note). */
+static int recording_failed(sg_cuda *c, sg_cuda_graph *g, cudaGraph_t graph, const char *why)
+{
+    cudaGetLastError();                           /* capture errors are not sticky */
+    if (graph) cudaGraphDestroy(graph);
+    g->n_adam = 0;
+    if (why) {
+        snprintf(c->graph_note, sizeof c->graph_note, "step graphs turned off: %s", why);
+        c->graphs_enabled = 0;
+    }
+    c->failed = 0;
+    c->first_error.msg[0] = 0;
+    return -1;
+}
+
 int sg_cuda_graph_end(sg_backend *be, int key)
 {
     sg_cuda *c = sg_cuda_of(be);
@@ -69,35 +89,32 @@ int sg_cuda_graph_end(sg_backend *be, int key)
     /* always end the capture, even after a failed op, to give the stream back */
     cudaError_t st = cudaStreamEndCapture(c->stream, &graph);
     c->capturing = -1;
-    if (c->capture_broken) {                      /* not an error: run the step eagerly */
+    if (c->capture_broken) {                      /* needs an allocation first: not an error */
         c->capture_broken = 0;
-        c->failed = 0;
-        c->first_error.msg[0] = 0;
-        cudaGetLastError();
-        if (graph) cudaGraphDestroy(graph);
-        g->n_adam = 0;
-        return -1;
+        return recording_failed(c, g, graph, NULL);
     }
+    char why[sizeof c->graph_note];
     if (st != cudaSuccess) {
-        cudaGetLastError();
-        if (graph) cudaGraphDestroy(graph);
-        g->n_adam = 0;
-        return sg_cuda_check_rt(c, st, "cudaStreamEndCapture", __FILE__, __LINE__);
+        snprintf(why, sizeof why, "%s:%d: cudaStreamEndCapture: %s%s%s", __FILE__, __LINE__,
+                 cudaGetErrorString(st), c->failed ? "; first error while recording: " : "",
+                 c->failed ? c->first_error.msg : "");
+        return recording_failed(c, g, graph, why);
     }
-    if (c->failed) {                              /* an op failed while recording */
-        if (graph) cudaGraphDestroy(graph);
-        g->n_adam = 0;
-        return -1;
+    if (c->failed) {                              /* an op reported an error while recording */
+        snprintf(why, sizeof why, "while recording: %s", c->first_error.msg);
+        return recording_failed(c, g, graph, why);
     }
     cudaGraphExec_t exec = NULL;
-    if (CU_CHECK(c, cudaGraphInstantiate(&exec, graph, 0))) {
-        cudaGraphDestroy(graph);
-        g->n_adam = 0;
-        return -1;
+    cudaError_t ist = cudaGraphInstantiate(&exec, graph, 0);
+    if (ist != cudaSuccess) {
+        snprintf(why, sizeof why, "%s:%d: cudaGraphInstantiate: %s", __FILE__, __LINE__,
+                 cudaGetErrorString(ist));
+        return recording_failed(c, g, graph, why);
     }
     g->graph = graph;
     g->exec = exec;
     g->ready = 1;
+    c->graphs_recorded++;
     return 0;
 }
 
@@ -115,7 +132,17 @@ int sg_cuda_graph_launch(sg_backend *be, int key, float lr, int64_t t)
                                                       (float)((double)lr / bc1), (float)sqrt(bc2));
         if (LAUNCH_CHECK(c, "set_adam_hyper_kernel")) return -1;
     }
-    return CU_CHECK(c, cudaGraphLaunch(g->exec, c->stream));
+    if (CU_CHECK(c, cudaGraphLaunch(g->exec, c->stream))) return -1;
+    c->graph_launches++;
+    return 0;
+}
+
+extern "C" const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    snprintf(buf, size, "%s%sgraphs recorded %d, launched %lld", c->graph_note,
+             c->graph_note[0] ? "; " : "", c->graphs_recorded, (long long)c->graph_launches);
+    return buf;
 }
 
 void sg_cuda_graph_drop(sg_backend *be, int key)

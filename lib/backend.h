@@ -193,6 +193,10 @@ sg_backend *sg_backend_cuda_create(int device, sg_err *err);
 sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err);
 /* The GPU's name (e.g. "NVIDIA H200") of a CUDA backend. */
 const char *sg_backend_cuda_device_name(sg_backend *be);
+/* Step-graph diagnostics of a CUDA backend into buf: graphs recorded and
+ * launched, and why graphs were turned off if they were (a recording that
+ * fails turns them off and the steps run eagerly). Returns buf. */
+const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size);
 
 static inline void sg_backend_destroy(sg_backend *be) { if (be) be->ops->destroy(be); }
 

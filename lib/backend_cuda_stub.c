@@ -20,6 +20,13 @@ const char *sg_backend_cuda_device_name(sg_backend *be)
     (void)be;
     return "none";
 }
+
+const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size)
+{
+    (void)be;
+    if (size) buf[0] = 0;
+    return buf;
+}
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int sg_backend_cuda_stub_unused;

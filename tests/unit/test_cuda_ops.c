@@ -532,6 +532,11 @@ static void test_graph_replay(void)
             model_tensors_compare(mb, ma, SG_NET_G, 0, 0, "graphs vs eager after 8 iterations");
             printf("  step graphs: 8 iterations (steps run eagerly, then recorded, then replayed) equal to eager\n");
         }
+        char note[800];
+        sg_backend_cuda_graph_note(ga, note, sizeof note);
+        printf("  step graphs: %s\n", note);
+        CHECK(!strstr(note, "turned off") && !strstr(note, "launched 0"),
+              "step graphs were recorded and replayed: %s", note);
         free(x); free(corg); free(ctrg); free(alpha);
     }
     sg_model_free(ma);
