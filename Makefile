@@ -14,7 +14,7 @@ OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-pthread
 ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-format-truncation \
              -Ilib -Itools/cli -I$(OPENBLAS_INC) -pthread -MMD -MP \
              -DSG_VERSION='"$(VERSION)"' $(CUDA_DEFS) $(CFLAGS)
-LDLIBS   = -llmdb -lturbojpeg -ljpeg -lpng -lopenblas -lm -lpthread $(CUDA_LIBS)
+LDLIBS   = -llmdb -lturbojpeg -ljpeg -lpng -lz -lopenblas -lm -lpthread $(CUDA_LIBS)
 
 # The CUDA backend is built whenever nvcc and cuDNN are present (no GPU needed).
 # `make CUDA=0` forces a CPU-only build.
@@ -83,8 +83,13 @@ test: deps
 	@tests/run
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/bench/train-step-bench
 	@bench/run
+
+# the training-step timer that bench/train-speed and bench/train-cpu-speed run
+build/bench/train-step-bench: bench/train_step_bench.c $(LIBSG)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
 
 # synthetic.mk by default; with CELEBA=dir celeba-split.mk (the same experiment on
 # CelebA), with RAFD=dir too celeba-rafd.mk; EXPERIMENT=NAME picks pipelines/NAME.mk.
