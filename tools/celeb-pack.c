@@ -115,7 +115,9 @@ static void list_from_attrs(input_list *L, const char *attrs, const char *images
             cli_die("--select: %s", err.msg);
         }
     } else {
-        n = t.n_attrs < SG_SHARD_MAX_LABELS ? t.n_attrs : SG_SHARD_MAX_LABELS;
+        if (t.n_attrs > SG_SHARD_MAX_LABELS)
+            cli_die("%s: %d attributes; choose at most %d with --select", attrs, t.n_attrs, SG_SHARD_MAX_LABELS);
+        n = t.n_attrs;
         for (int j = 0; j < n; j++) idx[j] = j;
     }
     if (n < 1) cli_die("%s: no attributes selected", attrs);
