@@ -326,69 +326,125 @@ static void scatter(float *y, const float *g, int nb, int C, size_t howo)
 /* Convs with this few output channels (G's last conv: 3) run as direct loops:
  * a GEMM with M = Co that small wastes most of each micro-kernel, and the
  * im2col copy (Ci*K*K rows) would cost more than the arithmetic. */
-static int direct_conv(const conv_shape *c) { return c->stride == 1 && c->Co <= 4 && c->K > 1; }
+static int direct_conv(const conv_shape *c) { return c->stride == 1 && c->Co <= 4 && c->K > 1 && c->K <= 8; }
 
-/* y (Co, Ho, Wo) = conv(x (Ci, H, W)) + bias, stride 1, one image. */
-SG_VECTOR_CLONES
-static void direct_forward_image(const conv_shape *c, float *y, const float *x, const float *w,
-                                 const float *bias)
+/* 8 floats; the helpers are always inlined, so no vector crosses a call */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v8sf __attribute__((vector_size(32)));
+static inline v8sf v8_load(const float *p) { v8sf v; memcpy(&v, p, sizeof v); return v; }
+static inline void v8_store(float *p, v8sf v) { memcpy(p, &v, sizeof v); }
+static inline v8sf v8_set1(float a) { return (v8sf){ a, a, a, a, a, a, a, a }; }
+/* fixed-order horizontal sum */
+static inline float v8_sum(v8sf v)
 {
-    int K = c->K, p = c->pad, H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
-    for (int co = 0; co < c->Co; co++) {
-        float *yc = y + (size_t)co * c->howo, b = bias ? bias[co] : 0;
-        for (size_t j = 0; j < c->howo; j++) yc[j] = b;
-        for (int ci = 0; ci < c->Ci; ci++) {
-            const float *xc = x + (size_t)ci * H * W, *wk = w + ((size_t)co * c->Ci + ci) * K * K;
-            for (int kh = 0; kh < K; kh++) {
-                int oy_lo, oy_hi;
-                valid_range(kh, 1, p, H, Ho, &oy_lo, &oy_hi);
-                for (int kw = 0; kw < K; kw++) {
-                    int ox_lo, ox_hi;
-                    valid_range(kw, 1, p, W, Wo, &ox_lo, &ox_hi);
-                    float wv = wk[kh * K + kw];
-                    for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        float *yr = yc + (size_t)oy * Wo;
-                        const float *xr = xc + (ptrdiff_t)(oy - p + kh) * W - p + kw;
-                        for (int ox = ox_lo; ox < ox_hi; ox++) yr[ox] += wv * xr[ox];
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+/* The direct loops work on rows of Wo8 = Wo rounded up to 8 outputs: x is
+ * copied zero-padded to (Ci, H+2p, Wo8+K-1), so every vector load is in bounds
+ * and the extra outputs are dropped (or, for dy, padded with zeros). */
+static size_t direct_padded_floats(const conv_shape *c)
+{
+    size_t wo8 = (c->Wo + 7) & ~(size_t)7;
+    return (size_t)c->Ci * (c->H + 2 * c->pad) * (wo8 + c->K - 1) + (size_t)c->Co * c->Ho * wo8 + 8;
+}
+
+static void pad_image(const conv_shape *c, const float *x, float *xpad, int rs)
+{
+    int Hp = c->H + 2 * c->pad;
+    memset(xpad, 0, (size_t)c->Ci * Hp * rs * sizeof(float));
+    for (int ci = 0; ci < c->Ci; ci++)
+        for (int iy = 0; iy < c->H; iy++)
+            memcpy(xpad + ((size_t)ci * Hp + iy + c->pad) * rs + c->pad, x + ((size_t)ci * c->H + iy) * c->W,
+                   c->W * sizeof(float));
+}
+
+/* y (Co, Ho, Wo) = conv(x (Ci, H, W)) + bias, stride 1, one image. CO: Co as
+ * a constant after inlining, so the accumulators stay in registers. */
+static inline __attribute__((always_inline))
+void direct_forward_co(const conv_shape *c, float *y, const float *x, const float *w,
+                       const float *bias, float *scratch, const int CO)
+{
+    int K = c->K, Ci = c->Ci, Hp = c->H + 2 * c->pad, Ho = c->Ho, Wo = c->Wo;
+    int wo8 = (Wo + 7) & ~7, rs = wo8 + K - 1, nv = wo8 / 8;
+    float *xpad = scratch, *row = scratch + (size_t)Ci * Hp * rs;   /* row: (CO, wo8) */
+    pad_image(c, x, xpad, rs);
+    for (int oy = 0; oy < Ho; oy++) {
+        for (int v0 = 0; v0 < nv; v0 += 4) {
+            int NV = nv - v0 < 4 ? nv - v0 : 4;
+            v8sf acc[4][4];
+            for (int co = 0; co < CO; co++)
+                for (int v = 0; v < 4; v++) acc[co][v] = v8_set1(bias ? bias[co] : 0);
+            for (int ci = 0; ci < Ci; ci++)
+                for (int kh = 0; kh < K; kh++) {
+                    const float *xr = xpad + ((size_t)ci * Hp + oy + kh) * rs + v0 * 8;
+                    const float *wr = w + ((size_t)ci * K + kh) * K;
+                    for (int kw = 0; kw < K; kw++) {
+                        v8sf wv[4];
+                        for (int co = 0; co < CO; co++) wv[co] = v8_set1(wr[(size_t)co * Ci * K * K + kw]);
+                        if (NV == 4) {
+                            v8sf x0 = v8_load(xr + kw), x1 = v8_load(xr + kw + 8);
+                            v8sf x2 = v8_load(xr + kw + 16), x3 = v8_load(xr + kw + 24);
+                            for (int co = 0; co < CO; co++) {
+                                acc[co][0] += wv[co] * x0; acc[co][1] += wv[co] * x1;
+                                acc[co][2] += wv[co] * x2; acc[co][3] += wv[co] * x3;
+                            }
+                        } else
+                            for (int v = 0; v < NV; v++) {
+                                v8sf xv = v8_load(xr + kw + 8 * v);
+                                for (int co = 0; co < CO; co++) acc[co][v] += wv[co] * xv;
+                            }
                     }
                 }
-            }
+            for (int co = 0; co < CO; co++)
+                for (int v = 0; v < NV; v++) v8_store(row + (size_t)co * wo8 + (v0 + v) * 8, acc[co][v]);
         }
+        for (int co = 0; co < CO; co++)
+            memcpy(y + ((size_t)co * Ho + oy) * Wo, row + (size_t)co * wo8, Wo * sizeof(float));
+    }
+}
+
+SG_VECTOR_CLONES
+static void direct_forward_image(const conv_shape *c, float *y, const float *x, const float *w,
+                                 const float *bias, float *scratch)
+{
+    switch (c->Co) {
+    case 1: direct_forward_co(c, y, x, w, bias, scratch, 1); break;
+    case 2: direct_forward_co(c, y, x, w, bias, scratch, 2); break;
+    case 3: direct_forward_co(c, y, x, w, bias, scratch, 3); break;
+    default: direct_forward_co(c, y, x, w, bias, scratch, 4); break;
     }
 }
 
 /* dw (Co, Ci, K, K) += corr(x (Ci, H, W), dy (Co, Ho, Wo)), stride 1, one image. */
 SG_VECTOR_CLONES
-static void direct_filter_image(const conv_shape *c, float *dw, const float *x, const float *dy)
+static void direct_filter_image(const conv_shape *c, float *dw, const float *x, const float *dy,
+                                float *scratch)
 {
-    int K = c->K, p = c->pad, H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
-    for (int co = 0; co < c->Co; co++) {
-        const float *dyc = dy + (size_t)co * c->howo;
-        for (int ci = 0; ci < c->Ci; ci++) {
-            const float *xc = x + (size_t)ci * H * W;
-            float *dwk = dw + ((size_t)co * c->Ci + ci) * K * K;
+    int K = c->K, Ci = c->Ci, Hp = c->H + 2 * c->pad, Ho = c->Ho, Wo = c->Wo;
+    int wo8 = (Wo + 7) & ~7, rs = wo8 + K - 1, nv = wo8 / 8;
+    float *xpad = scratch, *dyp = scratch + (size_t)Ci * Hp * rs;    /* dyp: (Co, Ho, wo8) */
+    pad_image(c, x, xpad, rs);
+    memset(dyp, 0, (size_t)c->Co * Ho * wo8 * sizeof(float));
+    for (int co = 0; co < c->Co; co++)
+        for (int oy = 0; oy < Ho; oy++)
+            memcpy(dyp + ((size_t)co * Ho + oy) * wo8, dy + ((size_t)co * Ho + oy) * Wo, Wo * sizeof(float));
+    for (int co = 0; co < c->Co; co++)
+        for (int ci = 0; ci < Ci; ci++)
             for (int kh = 0; kh < K; kh++) {
-                int oy_lo, oy_hi;
-                valid_range(kh, 1, p, H, Ho, &oy_lo, &oy_hi);
-                for (int kw = 0; kw < K; kw++) {
-                    int ox_lo, ox_hi;
-                    valid_range(kw, 1, p, W, Wo, &ox_lo, &ox_hi);
-                    /* 8 running sums in a fixed order: vectorizes, stays deterministic */
-                    float acc[8] = { 0 };
-                    for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        const float *dr = dyc + (size_t)oy * Wo;
-                        const float *xr = xc + (ptrdiff_t)(oy - p + kh) * W - p + kw;
-                        int ox = ox_lo;
-                        for (; ox + 8 <= ox_hi; ox += 8)
-                            for (int j = 0; j < 8; j++) acc[j] += dr[ox + j] * xr[ox + j];
-                        for (; ox < ox_hi; ox++) acc[ox & 7] += dr[ox] * xr[ox];
+                v8sf acc[8];
+                for (int kw = 0; kw < 8; kw++) acc[kw] = v8_set1(0);
+                for (int oy = 0; oy < Ho; oy++) {
+                    const float *xr = xpad + ((size_t)ci * Hp + oy + kh) * rs;
+                    const float *dr = dyp + ((size_t)co * Ho + oy) * wo8;
+                    for (int v = 0; v < nv; v++) {
+                        v8sf d = v8_load(dr + 8 * v);
+                        for (int kw = 0; kw < K; kw++) acc[kw] += d * v8_load(xr + 8 * v + kw);
                     }
-                    dwk[kh * K + kw] += ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                                        ((acc[4] + acc[5]) + (acc[6] + acc[7]));
                 }
+                float *dwk = dw + (((size_t)co * Ci + ci) * K + kh) * K;
+                for (int kw = 0; kw < K; kw++) dwk[kw] += v8_sum(acc[kw]);
             }
-        }
-    }
 }
 
 typedef struct {
@@ -435,7 +491,7 @@ static void conv_forward_images(void *ctx, size_t b, size_t e, int thread)
         const float *x = j->x + n0 * xin;
         float *y = j->y + n0 * yout;
         if (direct_conv(c)) {
-            for (int i = 0; i < cnt; i++) direct_forward_image(c, y + i * yout, x + i * xin, j->w, j->bias);
+            for (int i = 0; i < cnt; i++) direct_forward_image(c, y + i * yout, x + i * xin, j->w, j->bias, ts->cols);
             continue;
         }
         im2col(c, x, ts->cols, cnt);
@@ -460,8 +516,8 @@ static void conv_forward_run(sg_backend *be, const conv_shape *c, float *y, cons
     cpu_state *st = state(be);
     conv_job j = { .st = st, .c = *c, .x = x, .w = w, .bias = bias, .y = y };
     j.nb = conv_chunk(st, c);
-    if (!direct_conv(c) &&
-        grow_thread_scratch(be, c->rows * j.nb * c->howo, j.nb > 1 ? (size_t)c->Co * j.nb * c->howo : 0, 0))
+    if (direct_conv(c) ? grow_thread_scratch(be, direct_padded_floats(c), 0, 0)
+                       : grow_thread_scratch(be, c->rows * j.nb * c->howo, j.nb > 1 ? (size_t)c->Co * j.nb * c->howo : 0, 0))
         return;
     parallel_for(st, c->N, (size_t)1 << 20, conv_forward_images, &j);
 }
@@ -539,7 +595,7 @@ static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int threa
                     pdb[co] += s;
                 }
         if (direct_conv(c)) {
-            for (int i = 0; i < cnt; i++) direct_filter_image(c, pdw, x + i * xin, dy + i * yout);
+            for (int i = 0; i < cnt; i++) direct_filter_image(c, pdw, x + i * xin, dy + i * yout, ts->cols);
             continue;
         }
         im2col(c, x, ts->cols, cnt);
@@ -577,7 +633,7 @@ static void cpu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
     size_t nw = c.rows * Co;
     j.part_len = nw + Co;
     int direct = direct_conv(&c);
-    if (grow_thread_scratch(be, direct ? 0 : c.rows * j.nb * c.howo,
+    if (grow_thread_scratch(be, direct ? direct_padded_floats(&c) : c.rows * j.nb * c.howo,
                             !direct && j.nb > 1 ? (size_t)Co * j.nb * c.howo : 0, j.part_len)) return;
     parallel_for(st, N, (size_t)1 << 20, conv_backward_filter_images, &j);
     /* the threads that got images (parallel_for's split; all on thread 0 for one image) */
@@ -605,6 +661,22 @@ typedef struct {
     double *var_unbiased;    /* (N*C) for the running-var update, or NULL */
 } instnorm_args;
 
+/* sum of f(i) over a plane in double, from float vector lanes over blocks of
+ * 256 (vectorizes; the order is fixed, the float part of each sum is short) */
+#define PLANE_SUM(result, HW, lane_expr, tail_expr) do {                  \
+    double s_ = 0;                                                       \
+    int i_ = 0;                                                          \
+    for (; i_ + 8 <= (HW);) {                                            \
+        v8sf acc_ = v8_set1(0);                                          \
+        int end_ = i_ + 256 < (HW) ? i_ + 256 : (HW);                    \
+        for (; i_ + 8 <= end_; i_ += 8) { const int i = i_; acc_ += (lane_expr); } \
+        s_ += v8_sum(acc_);                                              \
+    }                                                                    \
+    for (; i_ < (HW); i_++) { const int i = i_; s_ += (tail_expr); }     \
+    (result) = s_;                                                       \
+} while (0)
+
+SG_VECTOR_CLONES
 static void instnorm_forward_range(void *ctx, size_t p0, size_t p1, int thread)
 {
     const instnorm_args *a = ctx;
@@ -612,18 +684,20 @@ static void instnorm_forward_range(void *ctx, size_t p0, size_t p1, int thread)
     for (size_t pl = p0; pl < p1; pl++) {
         const float *x = a->x + pl * HW;
         float *y = a->y + pl * HW;
-        double s = 0;
-        for (int i = 0; i < HW; i++) s += x[i];
-        double mu = s / HW, ss = 0;
-        for (int i = 0; i < HW; i++) { double d = x[i] - mu; ss += d * d; }
+        double s, ss;
+        PLANE_SUM(s, HW, v8_load(x + i), x[i]);
+        float mu = (float)(s / HW);
+        v8sf muv = v8_set1(mu);
+        /* two-pass variance around the float mean */
+        PLANE_SUM(ss, HW, (v8_load(x + i) - muv) * (v8_load(x + i) - muv), (x[i] - mu) * (x[i] - mu));
         double var = ss / HW;
-        float rstd = (float)(1.0 / sqrt(var + a->eps)), m = (float)mu;
-        a->mean[pl] = m;
+        float rstd = (float)(1.0 / sqrt(var + a->eps));
+        a->mean[pl] = mu;
         a->rstd[pl] = rstd;
         if (a->var_unbiased) a->var_unbiased[pl] = HW > 1 ? ss / (HW - 1) : 0;
         int c = (int)(pl % a->C);
         float g = a->gamma[c] * rstd, b = a->beta[c];
-        for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * g + b;
+        for (int i = 0; i < HW; i++) y[i] = (x[i] - mu) * g + b;
     }
 }
 
@@ -659,6 +733,7 @@ static void cpu_instnorm_forward(sg_backend *be, float *y, float *mean, float *r
         }
 }
 
+SG_VECTOR_CLONES
 static void instnorm_backward_range(void *ctx, size_t p0, size_t p1, int thread)
 {
     const instnorm_args *a = ctx;
@@ -667,12 +742,10 @@ static void instnorm_backward_range(void *ctx, size_t p0, size_t p1, int thread)
         const float *x = a->x + pl * HW, *dy = a->dy + pl * HW;
         float *dx = a->dx + pl * HW;
         float m = a->mean[pl], r = a->rstd[pl], g = a->gamma[pl % a->C];
-        double sdy = 0, sdyxh = 0;
-        for (int i = 0; i < HW; i++) {
-            float xh = (x[i] - m) * r;
-            sdy += dy[i];
-            sdyxh += (double)dy[i] * xh;
-        }
+        v8sf mv = v8_set1(m), rv = v8_set1(r);
+        double sdy, sdyxh;
+        PLANE_SUM(sdy, HW, v8_load(dy + i), dy[i]);
+        PLANE_SUM(sdyxh, HW, v8_load(dy + i) * ((v8_load(x + i) - mv) * rv), dy[i] * ((x[i] - m) * r));
         a->part_b[pl] = (float)sdy;
         a->part_g[pl] = (float)sdyxh;
         /* dx = g*r*(dy - mean(dy) - xhat*mean(dy*xhat)) */
@@ -715,20 +788,46 @@ typedef struct {
 
 enum { EW_RELU, EW_RELU_BW, EW_LRELU, EW_LRELU_BW, EW_TANH, EW_TANH_BW, EW_ADD, EW_SCALE };
 
+/* Vectors of 8, then a scalar tail; y may equal a or b (each element is read
+ * before it is written). Selects are bit masks, so no branch per element. */
+typedef int v8si __attribute__((vector_size(32)));
+SG_VECTOR_CLONES
 static void ew_range(void *ctx, size_t b0, size_t b1, int thread)
 {
     const ew_args *e = ctx;
     float *y = e->y, s = e->s;
     const float *a = e->a, *b = e->b;
+    size_t i = b0, vend = b0 + (b1 - b0) / 8 * 8;
+    v8sf zero = v8_set1(0), sv = v8_set1(s);
     switch (e->kind) {
-    case EW_RELU:     for (size_t i = b0; i < b1; i++) y[i] = a[i] > 0 ? a[i] : 0; break;
-    case EW_RELU_BW:  for (size_t i = b0; i < b1; i++) y[i] = b[i] > 0 ? a[i] : 0; break;
-    case EW_LRELU:    for (size_t i = b0; i < b1; i++) y[i] = a[i] > 0 ? a[i] : a[i] * s; break;
-    case EW_LRELU_BW: for (size_t i = b0; i < b1; i++) y[i] = b[i] > 0 ? a[i] : a[i] * s; break;
-    case EW_TANH:     for (size_t i = b0; i < b1; i++) y[i] = tanhf(a[i]); break;
-    case EW_TANH_BW:  for (size_t i = b0; i < b1; i++) y[i] = a[i] * (1 - b[i] * b[i]); break;
-    case EW_ADD:      for (size_t i = b0; i < b1; i++) y[i] = a[i] + b[i]; break;
-    case EW_SCALE:    for (size_t i = b0; i < b1; i++) y[i] = a[i] * s; break;
+    case EW_RELU:
+        for (; i < vend; i += 8) { v8sf x = v8_load(a + i); v8_store(y + i, (v8sf)((v8si)x & (x > zero))); }
+        for (; i < b1; i++) y[i] = a[i] > 0 ? a[i] : 0;
+        break;
+    case EW_RELU_BW:
+        for (; i < vend; i += 8) { v8sf g = v8_load(a + i), x = v8_load(b + i); v8_store(y + i, (v8sf)((v8si)g & (x > zero))); }
+        for (; i < b1; i++) y[i] = b[i] > 0 ? a[i] : 0;
+        break;
+    case EW_LRELU:
+        for (; i < vend; i += 8) {
+            v8sf x = v8_load(a + i);
+            v8si m = x > zero;
+            v8_store(y + i, (v8sf)(((v8si)x & m) | ((v8si)(x * sv) & ~m)));
+        }
+        for (; i < b1; i++) y[i] = a[i] > 0 ? a[i] : a[i] * s;
+        break;
+    case EW_LRELU_BW:
+        for (; i < vend; i += 8) {
+            v8sf g = v8_load(a + i), x = v8_load(b + i);
+            v8si m = x > zero;
+            v8_store(y + i, (v8sf)(((v8si)g & m) | ((v8si)(g * sv) & ~m)));
+        }
+        for (; i < b1; i++) y[i] = b[i] > 0 ? a[i] : a[i] * s;
+        break;
+    case EW_TANH:     for (; i < b1; i++) y[i] = tanhf(a[i]); break;
+    case EW_TANH_BW:  for (; i < b1; i++) y[i] = a[i] * (1 - b[i] * b[i]); break;
+    case EW_ADD:      for (; i < b1; i++) y[i] = a[i] + b[i]; break;
+    case EW_SCALE:    for (; i < b1; i++) y[i] = a[i] * s; break;
     }
 }
 
@@ -881,6 +980,7 @@ typedef struct {
     float b1, b2, omb1, omb2, step_size, bc2_sqrt, eps;
 } adam_args;
 
+SG_VECTOR_CLONES
 static void adam_range(void *ctx, size_t i0, size_t i1, int thread)
 {
     const adam_args *a = ctx;

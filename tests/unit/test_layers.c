@@ -355,7 +355,7 @@ static double act_d(int kind, double x)
 static void test_activation(int kind, const char *name)
 {
     char what[96];
-    size_t n = 70000;   /* large enough to run on the thread pool */
+    size_t n = 70003;   /* on the thread pool, with a tail after the vectors */
     act_case c = { kind, n, dalloc(n), dalloc(n) };
     randfill_nokink(c.x, n); randfill(c.r, n, -1, 1);
     float *x = to_be(c.x, n), *r = to_be(c.r, n), *y = be_zeros(n), *dx = be_zeros(n);
@@ -680,6 +680,8 @@ int main(void)
     test_conv(4, 8, 16, 16, 16, 4, 2, 1, 1, 0);
     test_conv(4, 3, 32, 32, 8, 4, 2, 1, 1, 0);
     test_conv(4, 32, 4, 4, 1, 3, 1, 1, 0, 0);
+    test_conv(3, 5, 36, 36, 3, 7, 1, 3, 1, 0);    /* direct loops, 4-vector blocks + a tail */
+    test_conv(2, 6, 40, 40, 4, 3, 1, 1, 1, 0);
     /* transposed conv 4x4 s2 p1 (G's up-sampling) */
     test_convT(2, 4, 3, 3, 3, 4, 2, 1);
     test_convT(1, 3, 4, 4, 2, 4, 2, 1);
