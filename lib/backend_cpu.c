@@ -456,9 +456,12 @@ typedef struct {
     size_t part_len;    /* backward filter: floats per thread partial (dw then db) */
 } conv_job;
 
-/* Images per chunk for one thread: the columns stay below ~4M floats. */
+/* Images per chunk for one thread. One image when its output plane is large
+ * enough for an efficient GEMM (its columns then stay in cache, and no
+ * gather/scatter is needed); else as many as keep the columns below ~4M floats. */
 static int conv_chunk(const cpu_state *st, const conv_shape *c)
 {
+    if (c->howo >= 256) return 1;
     int T = st->pool.nthreads, per_thread = (c->N + T - 1) / T;
     size_t per = c->rows * c->howo, cap = (size_t)4 << 20;
     size_t nb = per ? cap / per : (size_t)per_thread;
