@@ -213,7 +213,6 @@ static void cpu_memcpy(sg_backend *be, void *dst, const void *src, size_t bytes)
 {
     if (bytes && dst != src) memmove(dst, src, bytes);
 }
-static void cpu_download(sg_backend *be, void *dst, const void *src, size_t bytes) { cpu_memcpy(be, dst, src, bytes); }
 static void cpu_memzero(sg_backend *be, void *p, size_t bytes) { if (bytes) memset(p, 0, bytes); }
 static void cpu_fill(sg_backend *be, float *p, float value, size_t n)
 {
@@ -452,6 +451,7 @@ typedef struct {
     conv_shape c;
     const float *x, *w, *bias, *dy;
     float *y, *dx;
+    int want_db;        /* backward filter: also the bias gradient */
     int nb;             /* images per chunk */
     size_t part_len;    /* backward filter: floats per thread partial (dw then db) */
 } conv_job;
@@ -589,7 +589,7 @@ static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int threa
     for (size_t n0 = b; n0 < e; n0 += j->nb) {
         int cnt = (int)(e - n0 < (size_t)j->nb ? e - n0 : (size_t)j->nb);
         const float *x = j->x + n0 * xin, *dy = j->dy + n0 * yout;
-        if (j->bias)   /* j->bias: non-NULL when db is wanted */
+        if (j->want_db)
             for (int i = 0; i < cnt; i++)
                 for (int co = 0; co < c->Co; co++) {
                     const float *gc = dy + i * yout + co * c->howo;
@@ -631,7 +631,7 @@ static void cpu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
     cpu_state *st = state(be);
     if (st->failed) return;
     conv_shape c = make_shape(N, Ci, H, W, Co, K, stride, pad);
-    conv_job j = { .st = st, .c = c, .x = x, .dy = dy, .bias = db };
+    conv_job j = { .st = st, .c = c, .x = x, .dy = dy, .want_db = db != NULL };
     j.nb = conv_chunk(st, &c);
     size_t nw = c.rows * Co;
     j.part_len = nw + Co;
@@ -1019,7 +1019,7 @@ static int cpu_all_finite(sg_backend *be, const float *p, size_t n)
 
 static const sg_backend_ops cpu_ops = {
     .destroy = cpu_destroy, .sync = cpu_sync, .alloc = cpu_alloc, .free = cpu_free,
-    .upload = cpu_memcpy, .download = cpu_download, .copy = cpu_memcpy, .memzero = cpu_memzero,
+    .upload = cpu_memcpy, .download = cpu_memcpy, .copy = cpu_memcpy, .memzero = cpu_memzero,
     .fill = cpu_fill,
     .conv2d_forward = cpu_conv2d_forward, .conv2d_backward_data = cpu_conv2d_backward_data,
     .conv2d_backward_filter = cpu_conv2d_backward_filter,
