@@ -288,8 +288,84 @@ out:
     sg_st_close(f);
 }
 
+/* PyTorch's default init from the counter-based draws: every conv weight and
+ * D bias uniform within +-1/sqrt(fan_in) (fan_in from dim 1, so Cout*K*K for
+ * G's ConvTranspose2d) and spread over that range; IN weight 1, bias 0,
+ * running mean 0, var 1; the same seed gives the same weights. Also checks
+ * that bad configurations are refused. */
+static void test_init_and_config(void)
+{
+    sg_model_config cfg = { .image_size = 32, .n_datasets = 2, .label_dim = { 3, 4 }, .one_hot = { 0, 1 },
+                            .g_conv_dim = 8, .g_repeat = 1, .d_conv_dim = 8, .d_repeat = 3, .batch = 2,
+                            .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+    CHECK(sg_model_c_dim(&cfg) == 9 && sg_model_cls_dim(&cfg) == 7 && sg_model_label_offset(&cfg, 1) == 3,
+          "label layout: c_dim %d cls_dim %d offset %d", sg_model_c_dim(&cfg), sg_model_cls_dim(&cfg),
+          sg_model_label_offset(&cfg, 1));
+    sg_err err;
+    sg_model_config bad = cfg;
+    bad.image_size = 36;   /* not a multiple of 2^d_repeat */
+    CHECK(sg_model_config_check(&bad, &err) != 0, "image size 36 with d_repeat 3 must be refused");
+    bad = cfg; bad.n_datasets = 0;
+    CHECK(sg_model_config_check(&bad, &err) != 0, "0 datasets must be refused");
+    bad = cfg; bad.one_hot[1] = 1; bad.label_dim[1] = 1;
+    CHECK(sg_model_config_check(&bad, &err) != 0, "a one-hot dataset with 1 class must be refused");
+
+    sg_backend *be = sg_backend_cpu_create(2, &err);
+    sg_model *m = NULL, *m2 = NULL;
+    if (!be || sg_model_create(&m, &cfg, be, 42, &err) || sg_model_create(&m2, &cfg, be, 42, &err)) {
+        CHECK(0, "creating models: %s", err.msg);
+        sg_model_free(m); sg_backend_destroy(be);
+        return;
+    }
+    for (int net = 0; net < 2; net++) {
+        const sg_tensor_info *ti;
+        int n = sg_model_tensors(m, net, &ti);
+        for (int i = 0; i < n; i++) {
+            const sg_tensor_info *t = &ti[i];
+            if (t->dtype == SG_DTYPE_I64) {
+                int64_t v = -1;
+                sg_model_get_tensor(m, net, i, &v, &err);
+                CHECK(v == 0, "%s: %lld, want 0", t->name, (long long)v);
+                continue;
+            }
+            float *a = malloc(t->numel * sizeof *a), *b = malloc(t->numel * sizeof *b);
+            sg_model_get_tensor(m, net, i, a, &err);
+            sg_model_get_tensor(m2, net, i, b, &err);
+            CHECK(!memcmp(a, b, t->numel * sizeof *a), "%s: the same seed must give the same values", t->name);
+            const char *leaf = strrchr(t->name, '.') + 1;
+            int conv_bias = net == SG_NET_D && !strcmp(leaf, "bias");
+            if (t->ndim == 4 || conv_bias) {
+                /* the weight of a bias is the tensor before it */
+                const sg_tensor_info *w = t->ndim == 4 ? t : t - 1;
+                double bound = 1 / sqrt((double)(w->shape[1] * w->shape[2] * w->shape[3])), lo = 0, hi = 0;
+                for (size_t k = 0; k < t->numel; k++) { if (a[k] < lo) lo = a[k]; if (a[k] > hi) hi = a[k]; }
+                CHECK(lo >= -bound && hi <= bound, "%s: values in [%g, %g], bound %g", t->name, lo, hi, bound);
+                if (t->numel >= 64)
+                    CHECK(lo < -0.8 * bound && hi > 0.8 * bound, "%s: values in [%g, %g] do not fill +-%g",
+                          t->name, lo, hi, bound);
+            } else {
+                float want = !strcmp(leaf, "weight") || !strcmp(leaf, "running_var") ? 1.0f : 0.0f;
+                int ok = 1;
+                for (size_t k = 0; k < t->numel; k++) ok &= a[k] == want;
+                CHECK(ok, "%s: every value must be %g", t->name, want);
+            }
+            free(a); free(b);
+        }
+    }
+    /* G's first up-sampling layer is a ConvTranspose2d (Cin, Cout, 4, 4) */
+    const sg_tensor_info *gt;
+    int ng = sg_model_tensors(m, SG_NET_G, &gt), found = 0;
+    for (int i = 0; i < ng; i++)
+        if (!strcmp(gt[i].name, "main.10.weight"))
+            found = gt[i].shape[0] == 32 && gt[i].shape[1] == 16 && gt[i].shape[2] == 4;
+    CHECK(found, "main.10.weight (G's first ConvTranspose2d, g_repeat 1) must be (32, 16, 4, 4)");
+    sg_model_free(m); sg_model_free(m2);
+    sg_backend_destroy(be);
+}
+
 int main(void)
 {
+    test_init_and_config();
     /* the CPU backend splits work by thread count: the result must match
      * PyTorch for any count */
     for (int threads = 1; threads <= 3; threads++) {
