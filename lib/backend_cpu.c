@@ -66,6 +66,7 @@ typedef struct {
     thread_pool pool;
     thread_scratch *ts;                       /* per pool thread */
     float *wflip;         size_t wflip_cap;   /* flipped kernel for conv^T as a conv */
+    float *wino;          size_t wino_cap;    /* Winograd: transformed weights / weight gradient */
     float *scratch_part;  size_t part_cap;    /* instance norm: per-plane partial sums */
     int failed;
     sg_err first_err;
@@ -187,7 +188,7 @@ static void cpu_destroy(sg_backend *be)
         for (int t = 0; st->ts && t < st->pool.nthreads; t++) {
             free(st->ts[t].cols); free(st->ts[t].gath); free(st->ts[t].part);
         }
-        free(st->ts); free(st->wflip); free(st->scratch_part);
+        free(st->ts); free(st->wflip); free(st->wino); free(st->scratch_part);
         free(st);
     }
     free(be);
@@ -446,12 +447,234 @@ static void direct_filter_image(const conv_shape *c, float *dw, const float *x, 
             }
 }
 
+/* ---- Winograd F(2x2, 3x3) for the 3x3 stride-1 pad-1 convs ----------------
+ * (G's residual blocks: most of the training step.) Per 2x2 output tile, with
+ * d the 4x4 input patch and g a 3x3 kernel: Y = A^T [(G g G^T) (.) (B^T d B)] A,
+ * so a conv is 16 GEMMs (Co x Ci) x (Ci x tiles) between an input and an
+ * output transform: 2.25x fewer multiplications than im2col + GEMM. The
+ * weight gradient is the same in reverse: dU = sum over tiles of
+ * (A dY A^T) (.) (B^T d B), then dg = G^T dU G.
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1] */
+static int winograd_conv(const conv_shape *c)
+{
+    return c->K == 3 && c->stride == 1 && c->pad == 1 && c->Ci >= 8 && c->Co >= 8;
+}
+
+typedef struct { int th, tw; size_t tiles; } wino_tiles;   /* tiles per image */
+static wino_tiles wino_tiling(const conv_shape *c)
+{
+    wino_tiles t = { (c->Ho + 1) / 2, (c->Wo + 1) / 2, 0 };
+    t.tiles = (size_t)t.th * t.tw;
+    return t;
+}
+
+/* U (16, Co, Ci) = G g G^T for every kernel g of w (Co, Ci, 3, 3). */
+static void wino_weights(float *U, const float *w, int Co, int Ci)
+{
+    size_t plane = (size_t)Co * Ci;
+    for (size_t k = 0; k < plane; k++) {
+        const float *g = w + k * 9;
+        float t[4][3], u[4][4];
+        for (int j = 0; j < 3; j++) {
+            t[0][j] = g[j];
+            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            t[3][j] = g[6 + j];
+        }
+        for (int i = 0; i < 4; i++) {
+            u[i][0] = t[i][0];
+            u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            u[i][3] = t[i][2];
+        }
+        for (int xi = 0; xi < 16; xi++) U[xi * plane + k] = u[xi / 4][xi % 4];
+    }
+}
+
+/* Floats of wino_input's work area: one zero-padded plane, four combined
+ * rows and their even/odd halves. */
+static size_t wino_input_scratch(const wino_tiles *tl)
+{
+    size_t L = 2 * (size_t)tl->tw + 2;
+    return (2 * (size_t)tl->th + 2) * L + 4 * L + 2 * (tl->tw + 1) + 16;
+}
+
+/* V (16, Ci, P) = B^T d B for the tiles of nb images of x (nb, Ci, H, W);
+ * P = nb * tiles, column = image * tiles + tile. Vectorized along a row of
+ * tiles: the row part of B^T d B combines four padded rows into
+ * R0 = r0 - r2, R1 = r1 + r2, R2 = r2 - r1, R3 = r1 - r3, and the column part
+ * reads each R as its even and odd elements E, O:
+ *   V[4a+0] = E[t] - E[t+1], V[4a+1] = O[t] + E[t+1],
+ *   V[4a+2] = E[t+1] - O[t], V[4a+3] = O[t] - O[t+1]. */
+SG_VECTOR_CLONES
+static void wino_input(const conv_shape *c, const wino_tiles *tl, const float *x, float *V, int nb,
+                       float *work)
+{
+    size_t P = (size_t)nb * tl->tiles, stride = (size_t)c->Ci * P;
+    int H = c->H, W = c->W, tw = tl->tw, L = 2 * tw + 2, Hp = 2 * tl->th + 2;
+    float *pad = work, *R = pad + (size_t)Hp * L, *E = R + 4 * (size_t)L, *O = E + tw + 1;
+    memset(pad, 0, (size_t)Hp * L * sizeof(float));
+    for (int i = 0; i < nb; i++)
+        for (int ci = 0; ci < c->Ci; ci++) {
+            const float *xc = x + ((size_t)i * c->Ci + ci) * H * W;
+            for (int yy = 0; yy < H; yy++) memcpy(pad + (size_t)(yy + 1) * L + 1, xc + (size_t)yy * W, W * sizeof(float));
+            float *v = V + (size_t)ci * P + (size_t)i * tl->tiles;
+            for (int ty = 0; ty < tl->th; ty++) {
+                const float *r0 = pad + (size_t)2 * ty * L, *r1 = r0 + L, *r2 = r1 + L, *r3 = r2 + L;
+                for (int k = 0; k < L; k++) {
+                    R[k] = r0[k] - r2[k];
+                    R[L + k] = r1[k] + r2[k];
+                    R[2 * L + k] = r2[k] - r1[k];
+                    R[3 * L + k] = r1[k] - r3[k];
+                }
+                float *vt = v + (size_t)ty * tw;
+                for (int a = 0; a < 4; a++) {
+                    const float *Ra = R + (size_t)a * L;
+                    for (int k = 0; k <= tw; k++) { E[k] = Ra[2 * k]; O[k] = Ra[2 * k + 1]; }
+                    float *v0 = vt + (4 * a) * stride, *v1 = v0 + stride, *v2 = v1 + stride, *v3 = v2 + stride;
+                    for (int t = 0; t < tw; t++) {
+                        v0[t] = E[t] - E[t + 1];
+                        v1[t] = O[t] + E[t + 1];
+                        v2[t] = E[t + 1] - O[t];
+                        v3[t] = O[t] - O[t + 1];
+                    }
+                }
+            }
+            /* the next plane overwrites the interior; the border stays zero */
+        }
+}
+
+/* Floats of the output-side work areas: eight rows of tw. */
+static size_t wino_output_scratch(const wino_tiles *tl) { return 8 * ((size_t)tl->tw + 8) + 2 * ((size_t)2 * tl->tw + 8); }
+
+/* y (nb, Co, Ho, Wo) = A^T m A (+ bias) from M (16, Co, P), vectorized along
+ * a row of tiles: rows r0[b] = m[b] + m[4+b] + m[8+b], r1[b] = m[4+b] - m[8+b]
+ * - m[12+b], then outputs (2t, 2t+1) = (r[0] + r[1] + r[2], r[1] - r[2] - r[3]). */
+SG_VECTOR_CLONES
+static void wino_output(const conv_shape *c, const wino_tiles *tl, const float *M, float *y,
+                        const float *bias, int nb, float *work)
+{
+    size_t P = (size_t)nb * tl->tiles, stride = (size_t)c->Co * P;
+    int Ho = c->Ho, Wo = c->Wo, tw = tl->tw;
+    float *r = work;                          /* r[q*tw + t], q = 4*row + b, rows 0..1 */
+    for (int i = 0; i < nb; i++)
+        for (int co = 0; co < c->Co; co++) {
+            const float *m = M + (size_t)co * P + (size_t)i * tl->tiles;
+            float *yc = y + ((size_t)i * c->Co + co) * Ho * Wo, bv = bias ? bias[co] : 0;
+            for (int ty = 0; ty < tl->th; ty++) {
+                const float *mt = m + (size_t)ty * tw;
+                for (int bb = 0; bb < 4; bb++) {
+                    const float *m0 = mt + bb * stride, *m1 = m0 + 4 * stride, *m2 = m1 + 4 * stride, *m3 = m2 + 4 * stride;
+                    float *q0 = r + (size_t)bb * tw, *q1 = r + (size_t)(4 + bb) * tw;
+                    for (int t = 0; t < tw; t++) {
+                        q0[t] = m0[t] + m1[t] + m2[t];
+                        q1[t] = m1[t] - m2[t] - m3[t];
+                    }
+                }
+                for (int row = 0; row < 2; row++) {
+                    int oy = 2 * ty + row;
+                    if (oy >= Ho) break;
+                    const float *q = r + (size_t)4 * row * tw;
+                    float *yr = yc + (size_t)oy * Wo;
+                    int full = Wo / 2;   /* tiles whose two outputs are both inside */
+                    for (int t = 0; t < full; t++) {
+                        yr[2 * t] = q[t] + q[tw + t] + q[2 * tw + t] + bv;
+                        yr[2 * t + 1] = q[tw + t] - q[2 * tw + t] - q[3 * tw + t] + bv;
+                    }
+                    if (Wo & 1) yr[Wo - 1] = q[full] + q[tw + full] + q[2 * tw + full] + bv;
+                }
+            }
+        }
+}
+
+/* D (16, Co, P) = A dY A^T from the 2x2 tiles of dy (nb, Co, Ho, Wo), zero
+ * outside the output; along a row of tiles: rows t = (e0, e0 + e1, e0 - e1,
+ * -e1), then from each row's even/odd elements E, O: (E, E + O, E - O, -O). */
+SG_VECTOR_CLONES
+static void wino_grad_output(const conv_shape *c, const wino_tiles *tl, const float *dy, float *D, int nb,
+                             float *work)
+{
+    size_t P = (size_t)nb * tl->tiles, stride = (size_t)c->Co * P;
+    int Ho = c->Ho, Wo = c->Wo, tw = tl->tw, L = 2 * tw;
+    float *e0 = work, *e1 = e0 + L + 8, *E = work + 2 * ((size_t)L + 8), *O = E + tw + 8;
+    memset(e0, 0, 2 * ((size_t)L + 8) * sizeof(float));
+    for (int i = 0; i < nb; i++)
+        for (int co = 0; co < c->Co; co++) {
+            const float *g = dy + ((size_t)i * c->Co + co) * Ho * Wo;
+            float *dd = D + (size_t)co * P + (size_t)i * tl->tiles;
+            for (int ty = 0; ty < tl->th; ty++) {
+                memcpy(e0, g + (size_t)2 * ty * Wo, Wo * sizeof(float));
+                if (2 * ty + 1 < Ho) memcpy(e1, g + (size_t)(2 * ty + 1) * Wo, Wo * sizeof(float));
+                else memset(e1, 0, Wo * sizeof(float));
+                float *dt = dd + (size_t)ty * tw;
+                for (int a = 0; a < 4; a++) {
+                    for (int k = 0; k < tw; k++) {
+                        float x0 = e0[2 * k], x1 = e0[2 * k + 1], z0 = e1[2 * k], z1 = e1[2 * k + 1];
+                        E[k] = a == 0 ? x0 : a == 1 ? x0 + z0 : a == 2 ? x0 - z0 : -z0;
+                        O[k] = a == 0 ? x1 : a == 1 ? x1 + z1 : a == 2 ? x1 - z1 : -z1;
+                    }
+                    float *d0 = dt + (4 * a) * stride, *d1 = d0 + stride, *d2 = d1 + stride, *d3 = d2 + stride;
+                    for (int k = 0; k < tw; k++) {
+                        d0[k] = E[k];
+                        d1[k] = E[k] + O[k];
+                        d2[k] = E[k] - O[k];
+                        d3[k] = -O[k];
+                    }
+                }
+            }
+        }
+}
+
+/* The transforms' work area after V in a thread's columns buffer (they run one
+ * after the other). */
+static size_t wino_work(const wino_tiles *tl)
+{
+    size_t a = wino_input_scratch(tl), b = wino_output_scratch(tl);
+    return a > b ? a : b;
+}
+
+/* dw (Co, Ci, 3, 3) += G^T dU G for dU (16, Co, Ci). */
+static void wino_weight_grad(float *dw, const float *dU, int Co, int Ci)
+{
+    size_t plane = (size_t)Co * Ci;
+    for (size_t k = 0; k < plane; k++) {
+        float u[4][4], t[3][4];
+        for (int xi = 0; xi < 16; xi++) u[xi / 4][xi % 4] = dU[xi * plane + k];
+        for (int b = 0; b < 4; b++) {
+            t[0][b] = u[0][b] + 0.5f * (u[1][b] + u[2][b]);
+            t[1][b] = 0.5f * (u[1][b] - u[2][b]);
+            t[2][b] = 0.5f * (u[1][b] + u[2][b]) + u[3][b];
+        }
+        float *g = dw + k * 9;
+        for (int a = 0; a < 3; a++) {
+            g[3 * a + 0] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+            g[3 * a + 1] += 0.5f * (t[a][1] - t[a][2]);
+            g[3 * a + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+        }
+    }
+}
+
+/* Images per Winograd chunk: the transformed tiles (16 x max(Ci, Co) x P)
+ * stay below ~4M floats. */
+static int wino_chunk(const cpu_state *st, const conv_shape *c, const wino_tiles *tl)
+{
+    int T = st->pool.nthreads, per_thread = (c->N + T - 1) / T;
+    size_t ch = c->Ci > c->Co ? c->Ci : c->Co, per = 16 * ch * tl->tiles, cap = (size_t)4 << 20;
+    size_t nb = cap / per;
+    if (nb < 1) nb = 1;
+    if (nb > (size_t)per_thread) nb = per_thread;
+    return (int)nb;
+}
+
 typedef struct {
     cpu_state *st;
     conv_shape c;
     const float *x, *w, *bias, *dy;
     float *y, *dx;
     int want_db;        /* backward filter: also the bias gradient */
+    const float *U;     /* Winograd: transformed weights (16, Co, Ci) */
     int nb;             /* images per chunk */
     size_t part_len;    /* backward filter: floats per thread partial (dw then db) */
 } conv_job;
@@ -497,6 +720,17 @@ static void conv_forward_images(void *ctx, size_t b, size_t e, int thread)
             for (int i = 0; i < cnt; i++) direct_forward_image(c, y + i * yout, x + i * xin, j->w, j->bias, ts->cols);
             continue;
         }
+        if (j->U) {
+            wino_tiles tl = wino_tiling(c);
+            size_t P = (size_t)cnt * tl.tiles;
+            wino_input(c, &tl, x, ts->cols, cnt, ts->cols + 16 * (size_t)c->Ci * P);
+            for (int xi = 0; xi < 16; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)P, c->Ci, 1.0f,
+                            j->U + (size_t)xi * c->Co * c->Ci, c->Ci, ts->cols + xi * c->Ci * P, (int)P,
+                            0.0f, ts->gath + xi * c->Co * P, (int)P);
+            wino_output(c, &tl, ts->gath, y, j->bias, cnt, ts->cols + 16 * (size_t)c->Ci * P);
+            continue;
+        }
         im2col(c, x, ts->cols, cnt);
         size_t ncol = cnt * c->howo;
         float *out = cnt > 1 ? ts->gath : y;
@@ -518,6 +752,17 @@ static void conv_forward_run(sg_backend *be, const conv_shape *c, float *y, cons
 {
     cpu_state *st = state(be);
     conv_job j = { .st = st, .c = *c, .x = x, .w = w, .bias = bias, .y = y };
+    if (!direct_conv(c) && winograd_conv(c)) {
+        wino_tiles tl = wino_tiling(c);
+        j.nb = wino_chunk(st, c, &tl);
+        size_t P = (size_t)j.nb * tl.tiles;
+        float *U = grow(be, &st->wino, &st->wino_cap, (size_t)16 * c->Co * c->Ci);
+        if (!U || grow_thread_scratch(be, 16 * (size_t)c->Ci * P + wino_work(&tl), 16 * (size_t)c->Co * P, 0)) return;
+        wino_weights(U, w, c->Co, c->Ci);
+        j.U = U;
+        parallel_for(st, c->N, (size_t)1 << 20, conv_forward_images, &j);
+        return;
+    }
     j.nb = conv_chunk(st, c);
     if (direct_conv(c) ? grow_thread_scratch(be, direct_padded_floats(c), 0, 0)
                        : grow_thread_scratch(be, c->rows * j.nb * c->howo, j.nb > 1 ? (size_t)c->Co * j.nb * c->howo : 0, 0))
@@ -583,7 +828,8 @@ static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int threa
     const conv_job *j = ctx;
     const conv_shape *c = &j->c;
     thread_scratch *ts = &j->st->ts[thread];
-    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo, nw = c->rows * c->Co;
+    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo;
+    size_t nw = j->part_len - c->Co;   /* dw, or Winograd's dU */
     float *pdw = ts->part, *pdb = ts->part + nw;
     memset(ts->part, 0, j->part_len * sizeof(float));
     for (size_t n0 = b; n0 < e; n0 += j->nb) {
@@ -599,6 +845,17 @@ static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int threa
                 }
         if (direct_conv(c)) {
             for (int i = 0; i < cnt; i++) direct_filter_image(c, pdw, x + i * xin, dy + i * yout, ts->cols);
+            continue;
+        }
+        if (j->U) {   /* Winograd: pdw holds dU (16, Co, Ci) */
+            wino_tiles tl = wino_tiling(c);
+            size_t P = (size_t)cnt * tl.tiles;
+            wino_input(c, &tl, x, ts->cols, cnt, ts->cols + 16 * (size_t)c->Ci * P);
+            wino_grad_output(c, &tl, dy, ts->gath, cnt, ts->cols + 16 * (size_t)c->Ci * P);
+            for (int xi = 0; xi < 16; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, c->Ci, (int)P, 1.0f,
+                            ts->gath + xi * c->Co * P, (int)P, ts->cols + xi * c->Ci * P, (int)P,
+                            1.0f, pdw + (size_t)xi * c->Co * c->Ci, c->Ci);
             continue;
         }
         im2col(c, x, ts->cols, cnt);
@@ -632,21 +889,35 @@ static void cpu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
     if (st->failed) return;
     conv_shape c = make_shape(N, Ci, H, W, Co, K, stride, pad);
     conv_job j = { .st = st, .c = c, .x = x, .dy = dy, .want_db = db != NULL };
-    j.nb = conv_chunk(st, &c);
+    int direct = direct_conv(&c), wino = !direct && winograd_conv(&c);
     size_t nw = c.rows * Co;
-    j.part_len = nw + Co;
-    int direct = direct_conv(&c);
-    if (grow_thread_scratch(be, direct ? direct_padded_floats(&c) : c.rows * j.nb * c.howo,
-                            !direct && j.nb > 1 ? (size_t)Co * j.nb * c.howo : 0, j.part_len)) return;
+    float *dU = NULL;
+    if (wino) {
+        wino_tiles tl = wino_tiling(&c);
+        j.nb = wino_chunk(st, &c, &tl);
+        size_t P = (size_t)j.nb * tl.tiles;
+        nw = (size_t)16 * Co * Ci;
+        j.part_len = nw + Co;
+        if (!(dU = grow(be, &st->wino, &st->wino_cap, nw)) ||
+            grow_thread_scratch(be, 16 * (size_t)Ci * P + wino_work(&tl), 16 * (size_t)Co * P, j.part_len)) return;
+        j.U = dU;   /* marks the Winograd path */
+    } else {
+        j.nb = conv_chunk(st, &c);
+        j.part_len = nw + Co;
+        if (grow_thread_scratch(be, direct ? direct_padded_floats(&c) : c.rows * j.nb * c.howo,
+                                !direct && j.nb > 1 ? (size_t)Co * j.nb * c.howo : 0, j.part_len)) return;
+    }
     parallel_for(st, N, (size_t)1 << 20, conv_backward_filter_images, &j);
     /* the threads that got images (parallel_for's split; all on thread 0 for one image) */
-    reduce_job r = { .st = st, .dst = dw, .off = 0 };
+    reduce_job r = { .st = st, .dst = wino ? dU : dw, .off = 0 };
+    if (wino) memset(dU, 0, nw * sizeof(float));
     int T = st->pool.nthreads;
     if (N < 2 || T <= 1) r.part[r.nparts++] = 0;
     else
         for (int t = 0; t < T; t++)
             if ((size_t)N * t / T < (size_t)N * (t + 1) / T) r.part[r.nparts++] = t;
     parallel_for(st, nw, 4, reduce_partials, &r);
+    if (wino) wino_weight_grad(dw, dU, Co, Ci);
     if (db) {
         r.dst = db;
         r.off = nw;

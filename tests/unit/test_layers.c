@@ -680,6 +680,8 @@ int main(void)
     test_conv(4, 8, 16, 16, 16, 4, 2, 1, 1, 0);
     test_conv(4, 3, 32, 32, 8, 4, 2, 1, 1, 0);
     test_conv(4, 32, 4, 4, 1, 3, 1, 1, 0, 0);
+    test_conv(2, 8, 7, 7, 9, 3, 1, 1, 1, 1);      /* Winograd 3x3, odd size: partial tiles */
+    test_conv(2, 10, 5, 5, 8, 3, 1, 1, 1, 1);     /* Winograd also for conv^T (flipped) */
     test_conv(3, 5, 36, 36, 3, 7, 1, 3, 1, 0);    /* direct loops, 4-vector blocks + a tail */
     test_conv(2, 6, 40, 40, 4, 3, 1, 1, 1, 0);
     /* transposed conv 4x4 s2 p1 (G's up-sampling) */
