@@ -1,6 +1,7 @@
 /* The CPU backend (backend.h): float32, convolutions as im2col + OpenBLAS
- * sgemm (direct loops for convs with very few output channels), everything
- * else in plain loops, all split over a small pthread pool.
+ * sgemm (Winograd F(2x2,3x3) + sgemm for 3x3 stride-1 convs, direct loops for
+ * convs with very few output channels), everything else in plain vector
+ * loops, all split over a small pthread pool.
  *
  * Threads: the pool's threads are the only ones; OpenBLAS runs single-threaded
  * inside them (its own spinning threads would compete with the pool's). A conv
