@@ -167,6 +167,22 @@ setup() {
     [ ! -e "$W/never" ]
 }
 
+@test "sg-sample: --device auto runs where CUDA cannot, --device cuda says why it cannot" {
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --device cpu -o "$W/cpu.png"
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --device cuda -o "$W/cuda.png"
+    if [ "$status" -eq 0 ]; then
+        # a GPU: same layout (pixels may differ within rounding: TF32 convolutions)
+        [ "$(png_size "$W/cuda.png")" = "$(png_size "$W/cpu.png")" ]
+    else
+        [ "$status" -eq 1 ]
+        [ "${#lines[@]}" -eq 1 ]
+        [[ "$output" == "sg-sample: "*"CUDA"* || "$output" == "sg-sample: "*"GPU"* ]]
+        [ ! -e "$W/cuda.png" ]
+        sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --device auto -o "$W/auto.png"
+        cmp "$W/auto.png" "$W/cpu.png"
+    fi
+}
+
 # A reference Generator (tests/golden/stargan_ref.py) at a tiny size, saved with
 # torch.save(G.state_dict()), converted, and run by sg-sample: the image must be
 # PyTorch's G(x, c) within one grey level.
