@@ -17,7 +17,7 @@
 #              the input (for a hair-colour target the other hair colours are
 #              expected to change and are not counted)
 # and two summary lines: hair colour (the 4 colour targets pooled; chance 25%: one
-# of four colours) and eyeglasses (chance 50%).
+# of four colours) and eyeglasses (chance 50%), then both per input directory.
 
 function dir_of(path) { sub(/\/[^\/]*$/, "", path); return path }
 function is_hair(a) { return a == "Black_Hair" || a == "Blond_Hair" || a == "Brown_Hair" || a == "Gray_Hair" }
@@ -61,6 +61,11 @@ END {
         in_key = out_input[key]
         n[t]++
         if (judged[key, t] == v) reached[t]++
+        d = dir_of(key)
+        if (!(d in set_seen)) { set_seen[d] = 1; sets[++n_sets] = d }
+        g = is_hair(t) ? "hair" : t
+        set_n[d, g]++
+        if (judged[key, t] == v) set_reached[d, g]++
         if (judged[in_key, t] == v) already[t]++
         else { need[t]++; if (judged[key, t] == v) need_reached[t]++ }
         for (j = 1; j <= n_judged; j++) {
@@ -86,4 +91,12 @@ END {
     t = "Eyeglasses"
     printf("eyeglasses (chance 50%%): reached %s, where a change was needed %s (inputs already %s), other attributes kept %s\n",
            pct(reached[t], n[t]), pct(need_reached[t], need[t]), pct(already[t], n[t]), pct(kept[t], others[t]))
+    # by input set (a set's inputs translated to the other set's attributes is the
+    # mask vector's cross-dataset case)
+    for (k = 1; k <= n_sets; k++) {
+        d = sets[k]
+        name = d; sub(/^.*\//, "", name)
+        printf("inputs from %s: hair colour reached %s, eyeglasses reached %s\n", name,
+               pct(set_reached[d, "hair"], set_n[d, "hair"]), pct(set_reached[d, "Eyeglasses"], set_n[d, "Eyeglasses"]))
+    }
 }
