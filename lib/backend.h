@@ -198,6 +198,14 @@ const char *sg_backend_cuda_device_name(sg_backend *be);
  * fails turns them off and the steps run eagerly). Returns buf. */
 const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size);
 
+/* The backend a tool's --device option names: "cpu"; "cuda" (an error when
+ * CUDA is not usable: never a silent CPU fallback); "auto" (CUDA when usable,
+ * else the CPU, with the reason in fallback_note if non-NULL, "" otherwise).
+ * precision (CUDA only; NULL = tf32) is checked even when the CPU is chosen, so a
+ * typo fails on every machine. threads: CPU worker threads (0: all CPUs). */
+sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
+                            char *fallback_note, size_t note_len, sg_err *err);
+
 static inline void sg_backend_destroy(sg_backend *be) { if (be) be->ops->destroy(be); }
 
 #endif
