@@ -53,6 +53,7 @@ static void usage(void)
            "      --zoom N           grid cells magnified N times (default: enough for 96 px)\n"
            "      --format png|jpg   file type with --each (default png)\n"
            "      --device D         cpu, cuda or auto (default auto: cuda when available)\n"
+           "      --precision P      CUDA convolutions: tf32 (default) or fp32\n"
            "  -b, --batch N          images per generator call (default 16)\n"
            "      --threads N        CPU threads (default: all)\n"
            "  -q, --quiet            no progress line\n"
@@ -82,7 +83,7 @@ typedef struct {
     long crop;             /* -1: checkpoint's */
     int have_seed;
     uint64_t seed;
-    const char *device;
+    const char *device, *precision;
 } options;
 
 /* ---- inputs ------------------------------------------------------------ */
@@ -368,15 +369,11 @@ static void write_image(const char *path, const uint8_t *rgb, int w, int h)
 
 static sg_backend *open_backend(const options *o, sg_err *err)
 {
-    if (strcmp(o->device, "cpu")) {
-        sg_err cuda_err = {{0}};
-        sg_backend *be = sg_backend_cuda_create(0, &cuda_err);
-        if (be || !strcmp(o->device, "cuda")) {
-            if (!be) *err = cuda_err;
-            return be;
-        }
-    }
-    return sg_backend_cpu_create(o->threads, err);
+    char note[512];
+    sg_backend *be = sg_backend_open(o->device, o->precision, o->threads, note, sizeof note, err);
+    if (be && note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* for people, not for scripted runs */
+        cli_warn("--device auto: %s; running on the CPU", note);
+    return be;
 }
 
 static int is_dir(const char *p)
@@ -441,7 +438,7 @@ int main(int argc, char **argv)
     options o = {.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1,
                  .device = "auto"};
     enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
-           OPT_THREADS, OPT_VERSION };
+           OPT_THREADS, OPT_PRECISION, OPT_VERSION };
     static const struct option longopts[] = {
         {"ckpt", required_argument, 0, 'c'},     {"data", required_argument, 0, 'd'},
         {"targets", required_argument, 0, 't'},  {"output", required_argument, 0, 'o'},
@@ -449,6 +446,7 @@ int main(int argc, char **argv)
         {"count", required_argument, 0, 'n'},    {"seed", required_argument, 0, OPT_SEED},
         {"crop", required_argument, 0, OPT_CROP}, {"zoom", required_argument, 0, OPT_ZOOM},
         {"format", required_argument, 0, OPT_FORMAT}, {"device", required_argument, 0, OPT_DEVICE},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"batch", required_argument, 0, 'b'},    {"threads", required_argument, 0, OPT_THREADS},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
@@ -474,6 +472,11 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
                 cli_usage_error("--device: expected cpu, cuda or auto, not '%s'", optarg);
             o.device = optarg;
+            break;
+        case OPT_PRECISION:
+            if (strcmp(optarg, "tf32") && strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+                cli_usage_error("--precision: expected tf32 or fp32, not '%s'", optarg);
+            o.precision = optarg;
             break;
         case 'b': o.batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;
         case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
