@@ -44,6 +44,7 @@ static void usage(void)
            "                            or independent random labels\n"
            "      --seed N              seed of every random draw (0)\n"
            "      --device cpu|cuda|auto  compute device (auto: CUDA if a GPU is usable)\n"
+           "      --precision P         CUDA convolutions: tf32 (default, as PyTorch) or fp32\n"
            "      --threads N           CPU threads (0: all cores; --resume: the run's)\n"
            "      --log-every N         history.jsonl line every N iterations (10)\n"
            "      --sample-every N      samples/NNNNNN.png every N iterations (1000; 0: never)\n"
@@ -62,7 +63,7 @@ static void usage(void)
 
 enum {
     O_ITERS = 256, O_DECAY, O_BATCH, O_GLR, O_DLR, O_NCRITIC, O_BETA1, O_BETA2, O_LCLS, O_LREC, O_LGP,
-    O_GCONV, O_DCONV, O_GREP, O_DREP, O_FLIP, O_NOFLIP, O_TARGET, O_SEED, O_DEVICE, O_THREADS, O_LOG,
+    O_GCONV, O_DCONV, O_GREP, O_DREP, O_FLIP, O_NOFLIP, O_TARGET, O_SEED, O_DEVICE, O_PRECISION, O_THREADS, O_LOG,
     O_SAMPLE, O_SAVE, O_KEEP, O_RESUME, O_FORCE, O_VERSION, O_END
 };
 
@@ -89,19 +90,13 @@ static void progress(void *ctx, const sg_train_status *st)
                  L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, L->g_loss_fake, L->g_loss_rec, L->g_loss_cls);
 }
 
-static sg_backend *open_backend(const char *device, int threads, sg_err *err)
+static sg_backend *open_backend(const char *device, const char *precision, int threads, sg_err *err)
 {
-    if (!strcmp(device, "cpu")) return sg_backend_cpu_create(threads, err);
-    sg_err cuda_err = {{0}};
-    sg_backend *be = sg_backend_cuda_create(0, &cuda_err);
-    if (be) return be;
-    if (!strcmp(device, "cuda")) {
-        sg_errf(err, "--device cuda: %s", cuda_err.msg);
-        return NULL;
-    }
-    if (!cli_quiet && isatty(STDERR_FILENO))   /* a note for people, not for logs of scripted runs */
-        cli_warn("--device auto: %s; training on the CPU", cuda_err.msg);
-    return sg_backend_cpu_create(threads, err);   /* auto */
+    char note[1024];
+    sg_backend *be = sg_backend_open(device, precision, threads, note, sizeof note, err);
+    if (be && note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* a note for people, not for logs */
+        cli_warn("--device auto: %s; training on the CPU", note);
+    return be;
 }
 
 int main(int argc, char **argv)
@@ -119,6 +114,7 @@ int main(int argc, char **argv)
         {"d-repeat", required_argument, 0, O_DREP}, {"flip", no_argument, 0, O_FLIP},
         {"no-flip", no_argument, 0, O_NOFLIP}, {"target-labels", required_argument, 0, O_TARGET},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
+        {"precision", required_argument, 0, O_PRECISION},
         {"threads", required_argument, 0, O_THREADS}, {"log-every", required_argument, 0, O_LOG},
         {"sample-every", required_argument, 0, O_SAMPLE}, {"save-every", required_argument, 0, O_SAVE},
         {"keep", required_argument, 0, O_KEEP}, {"resume", no_argument, 0, O_RESUME},
@@ -126,7 +122,7 @@ int main(int argc, char **argv)
     sg_train_options o;
     sg_train_options_default(&o);
     int given[O_END] = {0};
-    const char *run_dir = NULL, *device = "auto";
+    const char *run_dir = NULL, *device = "auto", *precision = NULL;
     int resume = 0, force = 0, c;
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         if (c >= O_ITERS && c < O_END) given[c] = 1;
@@ -162,6 +158,11 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
                 cli_usage_error("--device: '%s' is not cpu, cuda or auto", optarg);
             device = optarg;
+            break;
+        case O_PRECISION:
+            if (strcmp(optarg, "tf32") && strcmp(optarg, "fp32"))
+                cli_usage_error("--precision: expected tf32 or fp32, not '%s'", optarg);
+            precision = optarg;
             break;
         case O_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;
         case O_LOG: o.log_every = cli_parse_long("--log-every", optarg, 0, LONG_MAX); break;
@@ -214,7 +215,7 @@ int main(int argc, char **argv)
         }
     }
 
-    sg_backend *be = open_backend(device, o.threads, &err);
+    sg_backend *be = open_backend(device, precision, o.threads, &err);
     if (!be) cli_die_err(&err);
     sg_trainer *t;
     int mode = resume ? SG_TRAIN_RESUME : force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
