@@ -1,0 +1,124 @@
+# What the experiment makefiles share (included; not run alone): the defaults they
+# have in common, the output layout, the split and pack steps, the training step and
+# the recipes for the pictures and the summary.
+#
+# An experiment sets, before including this file: OUT; its own defaults with ?=
+# (these win over the reference's below); DATA (holds list_attr_celeba.txt and
+# img_align_celeba/); SPLIT_GROUPS (celeb-split's --group/--priority/--rest options);
+# ATTRS_<set> (the attributes packed into the shards <set>_train and <set>_test);
+# TRAIN_SHARDS. After it, the experiment's pictures and
+#   summary: $(PICTURES)
+#   	$(summary_recipe)
+# with SUMMARY_TITLE set.
+
+PIPELINES := $(dir $(lastword $(MAKEFILE_LIST)))
+
+# The reference's configuration (yunjey/stargan main.py defaults) for whatever the
+# experiment leaves unset: five CelebA attributes, 178 center crop, 128 px, conv_dim
+# 64, 6 residual blocks, 200000 iterations with the learning rate decaying over the
+# last 100000, batch 16, n_critic 5, lr 1e-4, the reference's test split
+# (random.seed(1234); shuffle; 1999 test images).
+BIN ?= bin
+ATTRS ?= Black_Hair,Blond_Hair,Brown_Hair,Male,Young
+TEST ?= 1999
+SPLIT_SEED ?= 1234
+CROP ?= 178
+SIZE ?= 128
+CONV ?= 64
+G_REPEAT ?= 6
+D_REPEAT ?=
+ITERS ?= 200000
+DECAY ?= 100000
+BATCH ?= 16
+N_CRITIC ?= 5
+LR ?= 0.0001
+LOG_EVERY ?= 10
+SAMPLE_EVERY ?= 1000
+SAVE_EVERY ?= 10000
+SEED ?= 0
+DEVICE ?= auto
+THREADS ?= 0
+GRID_COUNT ?= 16
+
+ifdef CELEBA
+ifeq ($(wildcard $(CELEBA)/list_attr_celeba.txt),)
+$(error CELEBA=$(CELEBA): no list_attr_celeba.txt there (expected CelebA's layout: img_align_celeba/, list_attr_celeba.txt))
+endif
+endif
+
+SPLIT  = $(OUT)/split
+SHARDS = $(OUT)/shards
+RUN    = $(OUT)/run
+
+.PHONY: all summary FORCE
+.DELETE_ON_ERROR:
+# Keep every intermediate output (shards, stamps): nothing is remade needlessly.
+.SECONDARY:
+all: summary
+
+# ---- data ------------------------------------------------------------------
+$(SPLIT)/split.done: $(DATA)/list_attr_celeba.txt
+	@mkdir -p $(SPLIT)
+	$(BIN)/celeb-split -q $(SPLIT_GROUPS) --split reference \
+	    --test-count $(TEST) --seed $(SPLIT_SEED) -o $(SPLIT) $< > $(SPLIT)/stats.txt
+	touch $@
+
+# <set>_train.lmdb, <set>_test.lmdb: the split's lists, packed with ATTRS_<set>.
+$(SHARDS)/%.lmdb: $(SPLIT)/split.done
+	@mkdir -p $(SHARDS)
+	$(BIN)/celeb-pack -q --force --attrs $(SPLIT)/attr_$*.txt --images $(DATA)/img_align_celeba \
+	    --select $(ATTRS_$(firstword $(subst _, ,$*))) --crop $(CROP) --size $(SIZE) -o $@
+
+# ---- training ----------------------------------------------------------------
+# $(OUT)/train.args holds TRAIN_ARGS; it is rewritten only when they change, so
+# changing one (e.g. ITERS) retrains and nothing else does. The stamp
+# $(OUT)/train.done is written only when sg-train finished every iteration. An
+# interrupted run (RUN/latest present, same options, shards older than the run) is
+# resumed by the next make; anything else starts over (--force).
+TRAIN_ARGS = --g-conv-dim $(CONV) --d-conv-dim $(CONV) --g-repeat $(G_REPEAT) $(if $(D_REPEAT),--d-repeat $(D_REPEAT)) \
+    --iters $(ITERS) --decay-iters $(DECAY) --batch $(BATCH) --n-critic $(N_CRITIC) --g-lr $(LR) --d-lr $(LR) \
+    --log-every $(LOG_EVERY) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED)
+
+$(OUT)/train.args: FORCE
+	@mkdir -p $(@D)
+	@echo '$(strip $(TRAIN_ARGS)) $(TRAIN_SHARDS)' | cmp -s - $@ || echo '$(strip $(TRAIN_ARGS)) $(TRAIN_SHARDS)' > $@
+
+$(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
+	@mode=--force; \
+	if test -e $(RUN)/latest && cmp -s $(OUT)/train.args $(OUT)/run.args; then \
+	    mode=--resume; \
+	    for s in $(TRAIN_SHARDS); do test $(RUN)/config.json -nt $$s || mode=--force; done; \
+	fi; \
+	cp $(OUT)/train.args $(OUT)/run.args; \
+	echo "$(BIN)/sg-train -o $(RUN) $$mode $(strip $(TRAIN_ARGS)) --device $(DEVICE) --threads $(THREADS) $(TRAIN_SHARDS)"; \
+	$(BIN)/sg-train -q -o $(RUN) $$mode $(TRAIN_ARGS) --device $(DEVICE) --threads $(THREADS) $(TRAIN_SHARDS)
+	touch $@
+
+# ---- pictures ----------------------------------------------------------------
+$(OUT)/plots/losses.png: $(OUT)/train.done
+	@mkdir -p $(@D)
+	$(BIN)/sg-plot -q $(RUN)/history.jsonl -o $@
+
+# Recipe for a grid of GRID_COUNT inputs of a shard, the last prerequisite (after
+# $(OUT)/train.done); $(call sample_grid,OPTIONS) adds sg-sample options.
+define sample_grid
+@mkdir -p $(@D)
+$(BIN)/sg-sample -q --ckpt $(RUN) --data $(lastword $^) --count $(GRID_COUNT) --device $(DEVICE) -o $@ $(1)
+endef
+
+# Recipe for NAME_attrs.png, the attribute bars of the shard $<; NAME_stats.json beside it.
+define attr_bars
+@mkdir -p $(@D)
+$(BIN)/celeb-dump --stats --json $< > $(@:_attrs.png=_stats.json)
+$(BIN)/sg-plot -q --bars $(@:_attrs.png=_stats.json) -o $@
+endef
+
+define summary_recipe
+@echo
+@echo "== $(SUMMARY_TITLE): $(OUT)"
+@echo "pictures:"
+@for f in $(PICTURES); do echo "  $$f"; done
+@echo "  $(RUN)/samples/ (sample grids during training)"
+@echo "final losses (last line of $(RUN)/history.jsonl):"
+@tail -n 1 $(RUN)/history.jsonl | sed 's/^/  /'
+endef
