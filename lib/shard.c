@@ -519,6 +519,19 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
         sg_shard_close(s);
         return -1;
     }
+    /* A truncated data.mdb opens fine (the meta pages are at its start) but the
+     * first access to a page past the end of the file is SIGBUS in the mmap. */
+    char data_path[PATH_MAX];
+    snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
+    MDB_envinfo info;
+    MDB_stat envst;
+    if (stat(data_path, &st) == 0 && !mdb_env_info(s->env, &info) && !mdb_env_stat(s->env, &envst) &&
+        ((uint64_t)info.me_last_pgno + 1) * envst.ms_psize > (uint64_t)st.st_size) {
+        sg_errf(err, "%s: data.mdb is truncated (%lld bytes, the database needs %llu)", path,
+                (long long)st.st_size, (unsigned long long)(((uint64_t)info.me_last_pgno + 1) * envst.ms_psize));
+        sg_shard_close(s);
+        return -1;
+    }
     MDB_txn *txn;
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (!rc) rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
