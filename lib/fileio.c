@@ -27,24 +27,45 @@ static void dir_of(const char *path, char *dir, size_t n)
     else snprintf(dir, n, "%.*s", (int)(slash - path), path);
 }
 
+static int write_all(int fd, const char *name, const void *data, size_t len, sg_err *err)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return sg_errno(err, "%s: write", name);
+        }
+        p += w; len -= (size_t)w;
+    }
+    return 0;
+}
+
 int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err)
 {
     char tmp[PATH_MAX], dir[PATH_MAX];
+    /* Devices, FIFOs and sockets (/dev/null, /dev/full, a named pipe) and the
+     * /dev/stdout, /dev/fd/N, /proc/self/fd/N links are written in place:
+     * renaming over them would replace the node or the link with a file (as
+     * root) and hide write errors such as ENOSPC on /dev/full. */
+    struct stat st, lst;
+    char real[PATH_MAX];
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return sg_errf(err, "%s: is a directory", path);
+        if (!S_ISREG(st.st_mode) || !strncmp(path, "/dev/", 5) || !strncmp(path, "/proc/", 6)) {
+            int fd = open(path, O_WRONLY | (S_ISREG(st.st_mode) ? O_APPEND : 0));
+            if (fd < 0) return sg_errno(err, "%s", path);
+            if (write_all(fd, path, data, len, err)) { close(fd); return -1; }
+            return close(fd) == 0 ? 0 : sg_errno(err, "%s: close", path);
+        }
+        /* A link to a regular file: replace the file, keep the link. */
+        if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(path, real)) path = real;
+    }
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return sg_errf(err, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return sg_errno(err, "%s", tmp);
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            sg_errno(err, "%s: write", tmp);
-            close(fd); unlink(tmp); return -1;
-        }
-        p += w; left -= (size_t)w;
-    }
+    if (write_all(fd, tmp, data, len, err)) { close(fd); unlink(tmp); return -1; }
     if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", tmp); close(fd); unlink(tmp); return -1; }
     if (close(fd) != 0) { sg_errno(err, "%s: close", tmp); unlink(tmp); return -1; }
     if (rename(tmp, path) != 0) { sg_errno(err, "%s: rename", path); unlink(tmp); return -1; }

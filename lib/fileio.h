@@ -6,7 +6,9 @@
 #include "error.h"
 
 /* Writes data to path via "path.tmp.PID", fsync, rename, fsync of the directory:
- * readers see the old file or the complete new one, never a partial one. */
+ * readers see the old file or the complete new one, never a partial one. An
+ * existing directory is an error; a device, FIFO or /dev/stdout is written in
+ * place (not atomically); through a symbolic link, the file it names is replaced. */
 int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err);
 /* Reads a whole file (at most max_bytes; larger is an error). path "-" reads stdin.
  * *data is malloc'd and NUL-terminated (not counted in *len). */

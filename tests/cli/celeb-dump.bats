@@ -228,3 +228,33 @@ PY
   [ "$status" -eq 0 ]
   [[ "$output" == Usage:* ]]
 }
+
+@test "robustness: a truncated data.mdb is an error, not SIGBUS" {
+  mkdir "$T/trunc.lmdb"
+  head -c 20000 "$D/s.lmdb/data.mdb" > "$T/trunc.lmdb/data.mdb"
+  for mode in "" --list --verify; do
+    run celeb-dump $mode "$T/trunc.lmdb"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "celeb-dump: $T/trunc.lmdb: data.mdb is truncated"* ]]
+    [ "${#lines[@]}" -eq 1 ]
+  done
+}
+
+@test "robustness: -o into a directory, a FIFO, a full device" {
+  mkdir "$T/outdir"
+  run celeb-dump --get 0 -o "$T/outdir" "$D/s.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"$T/outdir: is a directory"* ]]
+  [ -d "$T/outdir" ]
+  # A FIFO is written through, not replaced by a regular file.
+  mkfifo "$T/fifo"
+  timeout 10 cat "$T/fifo" > "$T/from_fifo.png" &
+  run celeb-dump --get 0 -o "$T/fifo" "$D/s.lmdb"
+  wait
+  [ "$status" -eq 0 ]
+  [ -p "$T/fifo" ]
+  [ "$(png_size "$T/from_fifo.png")" = 32x32 ]
+  run bash -c "celeb-dump --get 0 -o - '$D/s.lmdb' > /dev/full"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"No space left on device"* ]]
+}
