@@ -4,91 +4,20 @@ body: D step every iteration with gradient penalty, G step every n_critic-th)
 on a synthetic batch in GPU memory, so the number compares with
 build/bench/train-step-bench. Prints one line of key=value pairs.
 
-The networks are the reference's Generator/Discriminator; tests/golden/stargan_ref.py
-is used when it exists, else the same classes defined below (written from the
-paper and DESIGN.md). Run with the python3 that has a CUDA PyTorch."""
+The networks, the gradient penalty and the classification loss are
+tests/golden/stargan_ref.py's (the ones the golden test data come from). Run from
+anywhere with the python3 that has a CUDA PyTorch (or --device cpu)."""
 import argparse
 import os
 import sys
 import time
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden"))
-try:
-    from stargan_ref import Generator, Discriminator  # noqa: E402
-    SOURCE = "tests/golden/stargan_ref.py"
-except Exception:  # not written yet, or different names
-    SOURCE = "bench/torch_reference_step.py"
+from stargan_ref import Generator, Discriminator, gradient_penalty, classification_loss  # noqa: E402
 
-    class ResidualBlock(nn.Module):
-        def __init__(self, dim):
-            super().__init__()
-            self.main = nn.Sequential(
-                nn.Conv2d(dim, dim, 3, 1, 1, bias=False),
-                nn.InstanceNorm2d(dim, affine=True, track_running_stats=True),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(dim, dim, 3, 1, 1, bias=False),
-                nn.InstanceNorm2d(dim, affine=True, track_running_stats=True))
-
-        def forward(self, x):
-            return x + self.main(x)
-
-    class Generator(nn.Module):
-        def __init__(self, conv_dim=64, c_dim=5, repeat_num=6):
-            super().__init__()
-            layers = [nn.Conv2d(3 + c_dim, conv_dim, 7, 1, 3, bias=False),
-                      nn.InstanceNorm2d(conv_dim, affine=True, track_running_stats=True),
-                      nn.ReLU(inplace=True)]
-            cur = conv_dim
-            for _ in range(2):
-                layers += [nn.Conv2d(cur, cur * 2, 4, 2, 1, bias=False),
-                           nn.InstanceNorm2d(cur * 2, affine=True, track_running_stats=True),
-                           nn.ReLU(inplace=True)]
-                cur *= 2
-            for _ in range(repeat_num):
-                layers.append(ResidualBlock(cur))
-            for _ in range(2):
-                layers += [nn.ConvTranspose2d(cur, cur // 2, 4, 2, 1, bias=False),
-                           nn.InstanceNorm2d(cur // 2, affine=True, track_running_stats=True),
-                           nn.ReLU(inplace=True)]
-                cur //= 2
-            layers += [nn.Conv2d(cur, 3, 7, 1, 3, bias=False), nn.Tanh()]
-            self.main = nn.Sequential(*layers)
-
-        def forward(self, x, c):
-            c = c.view(c.size(0), c.size(1), 1, 1).repeat(1, 1, x.size(2), x.size(3))
-            return self.main(torch.cat([x, c], dim=1))
-
-    class Discriminator(nn.Module):
-        def __init__(self, image_size=128, conv_dim=64, c_dim=5, repeat_num=6):
-            super().__init__()
-            layers = [nn.Conv2d(3, conv_dim, 4, 2, 1), nn.LeakyReLU(0.01)]
-            cur = conv_dim
-            for _ in range(1, repeat_num):
-                layers += [nn.Conv2d(cur, cur * 2, 4, 2, 1), nn.LeakyReLU(0.01)]
-                cur *= 2
-            k = image_size // (2 ** repeat_num)
-            self.main = nn.Sequential(*layers)
-            self.conv1 = nn.Conv2d(cur, 1, 3, 1, 1, bias=False)
-            self.conv2 = nn.Conv2d(cur, c_dim, k, bias=False)
-
-        def forward(self, x):
-            h = self.main(x)
-            return self.conv1(h), self.conv2(h).view(h.size(0), -1)
-
-
-def gradient_penalty(y, x):
-    dydx = torch.autograd.grad(outputs=y, inputs=x, grad_outputs=torch.ones_like(y),
-                               retain_graph=True, create_graph=True, only_inputs=True)[0]
-    dydx = dydx.view(dydx.size(0), -1)
-    return torch.mean((torch.sqrt(torch.sum(dydx ** 2, dim=1)) - 1) ** 2)
-
-
-def cls_loss(logit, target):
-    return F.binary_cross_entropy_with_logits(logit, target, reduction="sum") / logit.size(0)
+SOURCE = "tests/golden/stargan_ref.py"
 
 
 def main():
@@ -130,7 +59,7 @@ def main():
         c_org, c_trg = label_org.clone(), label_trg.clone()
         out_src, out_cls = D(x_real)
         d_loss_real = -torch.mean(out_src)
-        d_loss_cls = cls_loss(out_cls, label_org)
+        d_loss_cls = classification_loss(out_cls, label_org, one_hot=False)
         x_fake = G(x_real, c_trg)
         out_src, _ = D(x_fake.detach())
         d_loss_fake = torch.mean(out_src)
@@ -148,7 +77,7 @@ def main():
             x_fake = G(x_real, c_trg)
             out_src, out_cls = D(x_fake)
             g_loss_fake = -torch.mean(out_src)
-            g_loss_cls = cls_loss(out_cls, label_trg)
+            g_loss_cls = classification_loss(out_cls, label_trg, one_hot=False)
             x_reconst = G(x_fake, c_org)
             g_loss_rec = torch.mean(torch.abs(x_real - x_reconst))
             g_loss = g_loss_fake + 10.0 * g_loss_rec + 1.0 * g_loss_cls

@@ -29,7 +29,6 @@ import os
 import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -109,6 +108,9 @@ def classification_loss(logit, target, one_hot):
 
 
 def write_safetensors(path, tensors, meta):
+    # numpy only here: bench/torch_reference_step.py imports the networks from this
+    # file with a CUDA PyTorch that may come without numpy.
+    import numpy as np
     header, blobs, off = {}, [], 0
     for name, t in tensors:
         a = t.detach().cpu().contiguous().numpy()
