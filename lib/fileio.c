@@ -64,7 +64,7 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return sg_errf(err, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return sg_errno(err, "%s", tmp);
+    if (fd < 0) return sg_errno(err, "%s", path);
     if (write_all(fd, tmp, data, len, err)) { close(fd); unlink(tmp); return -1; }
     if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", tmp); close(fd); unlink(tmp); return -1; }
     if (close(fd) != 0) { sg_errno(err, "%s: close", tmp); unlink(tmp); return -1; }

@@ -447,6 +447,8 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
 /* ---------------------------------------------------------------- bars */
 
 typedef struct { char label[160]; int64_t positive, negative; } bar;
+#define MAX_BAR_COUNT (INT64_C(1) << 52)
+#define MAX_BARS 4096       /* one row each; draw_bars keeps a 64-byte string per bar on the stack */
 
 static void read_bar_entry(const json_value *o, const char *group, bar *b, const char *name, const char *where)
 {
@@ -457,6 +459,9 @@ static void read_bar_entry(const json_value *o, const char *group, bar *b, const
         json_get_int(o, "negative", &b->negative, &err) != 0)
         cli_die("%s: %s: %s", name, where, err.msg);
     if (b->positive < 0 || b->negative < 0) cli_die("%s: %s: negative count", name, where);
+    /* Their sum must not overflow (and stays exact as a double). */
+    if (b->positive > MAX_BAR_COUNT || b->negative > MAX_BAR_COUNT)
+        cli_die("%s: %s: count larger than %lld", name, where, (long long)MAX_BAR_COUNT);
     if (group) snprintf(b->label, sizeof b->label, "%s: %s", group, label);
     else snprintf(b->label, sizeof b->label, "%s", label);
 }
@@ -520,6 +525,7 @@ static bar *read_bars(const char *path, int *n_out, char *title, size_t title_le
     }
     json_free(v);
     if (n == 0) cli_die("%s: no attributes to plot", name);
+    if (n > MAX_BARS) cli_die("%s: %d attributes (at most %d can be plotted)", name, n, MAX_BARS);
     *n_out = n;
     return bars;
 }

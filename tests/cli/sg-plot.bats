@@ -173,3 +173,29 @@ PY
   [ "$status" -eq 0 ]
   [[ "$output" == "sg-plot "* ]]
 }
+
+@test "robustness: --bars with absurd counts or 100000 attributes is exit 1, old output kept" {
+  sg-plot --bars "$T/stats.json" -o "$T/keep.png"
+  cp "$T/keep.png" "$T/keep.orig"
+  echo '{"labels": [{"name": "a", "positive": 4611686018427387904, "negative": 4611686018427387904}]}' > "$T/huge.json"
+  run sg-plot --bars "$T/huge.json" -o "$T/keep.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-plot: $T/huge.json: labels[0]: count larger than "* ]]
+  awk 'BEGIN { printf "{\"labels\": ["; for (i = 0; i < 100000; i++) printf "%s{\"name\": \"a%d\", \"positive\": 1, \"negative\": 1}", i ? "," : "", i; print "]}" }' > "$T/many.json"
+  run sg-plot --bars "$T/many.json" --height 16384 -o "$T/keep.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"100000 attributes (at most 4096 can be plotted)"* ]]
+  cmp "$T/keep.png" "$T/keep.orig"
+}
+
+@test "robustness: -o into a missing directory or onto a directory; -o - to a full device" {
+  run sg-plot "$T/history.jsonl" -o "$T/missing/x.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/missing/x.png: No such file or directory" ]
+  mkdir "$T/d"
+  run sg-plot "$T/history.jsonl" -o "$T/d"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/d: is a directory" ]
+  run bash -c "sg-plot '$T/history.jsonl' -o - > /dev/full"
+  [ "$status" -eq 1 ]
+}
