@@ -247,10 +247,19 @@ static size_t max_bytes(const sg_tensor_info *t, int n)
     return mx;
 }
 
+/* A generator-only model (sg_model_create_generator) holds G alone: loading
+ * or saving D or the optimizer state into it is refused before any file is read. */
+static int refuse_generator_only(sg_model *m, const char *path, const char *what, sg_err *err)
+{
+    if (!sg_model_is_generator_only(m)) return 0;
+    return sg_errf(err, "%s: %s needs a training model (this one is generator-only: G alone)", path, what);
+}
+
 int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info,
                       int64_t step, sg_err *err)
 {
     const sg_tensor_info *list;
+    if (net != SG_NET_G && refuse_generator_only(m, path, "writing D", err)) return -1;
     int n = sg_model_tensors(m, net, &list);
     if (n <= 0) return sg_errf(err, "%s: model has no tensors", path);
     sg_st_spec *specs = calloc(n, sizeof *specs);
@@ -317,6 +326,7 @@ static int match_tensors(const sg_st_file *f, const sg_tensor_info *list, int n,
 int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
 {
     const sg_tensor_info *list;
+    if (net != SG_NET_G && refuse_generator_only(m, path, "loading D", err)) return -1;
     int n = sg_model_tensors(m, net, &list);
     sg_st_file *f;
     if (sg_st_open(&f, path, err)) return -1;
@@ -359,6 +369,7 @@ int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info,
     meta_list ml = {0};
     sg_st_writer *w = NULL;
     int rc = -1, ns = 0;
+    if (refuse_generator_only(m, path, "writing the optimizer state", err)) return -1;
     for (int net = 0; net < 2; net++) {
         counts[net] = sg_model_tensors(m, (sg_net)net, &lists[net]);
         size_t tc = sg_model_trainable_count(m, (sg_net)net);
@@ -423,6 +434,7 @@ static int read_i64(sg_st_file *f, const char *name, int64_t *out, sg_err *err)
 int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err)
 {
     sg_st_file *f;
+    if (refuse_generator_only(m, path, "loading the optimizer state", err)) return -1;
     if (sg_st_open(&f, path, err)) return -1;
     float *m1[2] = {0}, *m2[2] = {0};
     long *idx[2][2] = {{0}};
@@ -480,6 +492,7 @@ done:
 int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step, sg_err *err)
 {
     int finite = 0;
+    if (refuse_generator_only(m, run_dir, "saving a whole checkpoint", err)) return -1;
     if (sg_model_all_finite(m, &finite, err)) return -1;
     if (!finite)
         return sg_errf(err, "not writing checkpoint %06lld: a parameter or Adam moment is not finite", (long long)step);
@@ -533,6 +546,7 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err)
     sg_ckpt_path(g, sizeof g, run_dir, step, "G");
     sg_ckpt_path(d, sizeof d, run_dir, step, "D");
     sg_ckpt_path(s, sizeof s, run_dir, step, "state");
+    if (refuse_generator_only(m, s, "loading a whole checkpoint (G, D and state)", err)) return -1;
     /* Headers of all three first, so that a corrupt D or state file is reported
      * before G has been overwritten in the model. */
     const char *paths[3] = {g, d, s};

@@ -5,7 +5,12 @@
  * Memory per net: the trainable tensors (state_dict order) in one block, their
  * gradients in one, Adam's m and v in one each (so Adam is one call), the
  * running statistics in one more; activations for the batch capacity are
- * allocated once at creation. */
+ * allocated once at creation.
+ *
+ * A generator-only model (sg_model_create_generator) has G's parameters and
+ * statistics only, and one inference tape whose layers share five buffers
+ * (see alloc_gen_tape); every D and training entry point checks
+ * m->gen_only first and refuses. */
 #include "model.h"
 #include "backend.h"
 #include "rng.h"
@@ -135,6 +140,8 @@ struct sg_model {
 
     void **allocs;             /* every backend block above, for freeing */
     int n_allocs, cap_allocs;
+    size_t alloc_bytes;        /* their total size */
+    int gen_only;              /* sg_model_create_generator: G and generate() only */
 
     /* step graphs (backends with graph_begin: CUDA): per key 2*ds + (0 D, 1 G),
      * the state of run_step below and the batch size it was recorded for */
@@ -312,16 +319,19 @@ static float *balloc(sg_model *m, size_t nfloats)
         if (!p) return NULL;
         m->allocs = p; m->cap_allocs = cap;
     }
-    float *b = m->be->ops->alloc(m->be, (nfloats ? nfloats : 1) * sizeof(float));
-    if (b) m->allocs[m->n_allocs++] = b;
+    size_t bytes = (nfloats ? nfloats : 1) * sizeof(float);
+    float *b = m->be->ops->alloc(m->be, bytes);
+    if (b) { m->allocs[m->n_allocs++] = b; m->alloc_bytes += bytes; }
     return b;
 }
 
+/* Parameters and statistics; gradients and Adam moments unless generator-only
+ * (then those stay NULL). */
 static int carve_net(sg_model *m, net_state *ns)
 {
-    if (!(ns->params = balloc(m, ns->n_train)) || !(ns->grads = balloc(m, ns->n_train)) ||
-        !(ns->adam_m = balloc(m, ns->n_train)) || !(ns->adam_v = balloc(m, ns->n_train)) ||
-        !(ns->stats = balloc(m, ns->n_stats))) return -1;
+    if (!(ns->params = balloc(m, ns->n_train)) || !(ns->stats = balloc(m, ns->n_stats))) return -1;
+    if (!m->gen_only && (!(ns->grads = balloc(m, ns->n_train)) || !(ns->adam_m = balloc(m, ns->n_train)) ||
+                         !(ns->adam_v = balloc(m, ns->n_train)))) return -1;
     ns->counters = calloc(ns->n_counters ? ns->n_counters : 1, sizeof *ns->counters);
     return ns->counters ? 0 : -1;
 }
@@ -331,8 +341,8 @@ static float *tensor_grad(net_state *ns, int t) { return ns->grads + ns->offset[
 
 static void point_conv(net_state *ns, conv_layer *L)
 {
-    L->w = tensor_ptr(ns, L->w_t); L->dw = tensor_grad(ns, L->w_t);
-    if (L->b_t >= 0) { L->b = tensor_ptr(ns, L->b_t); L->db = tensor_grad(ns, L->b_t); }
+    L->w = tensor_ptr(ns, L->w_t); L->dw = ns->grads ? tensor_grad(ns, L->w_t) : NULL;
+    if (L->b_t >= 0) { L->b = tensor_ptr(ns, L->b_t); L->db = ns->grads ? tensor_grad(ns, L->b_t) : NULL; }
 }
 
 /* PyTorch's default init from counter-based draws: element i of the trainable
@@ -392,6 +402,36 @@ static int alloc_g_tape(sg_model *m, g_tape *t)
     return (t->out = balloc(m, act_size(&m->g_conv[n], N, 0))) ? 0 : -1;
 }
 
+/* The generator-only model's tape for generate(): nothing is kept for a
+ * backward, so every layer's conv output z[j] shares one buffer, the IN
+ * statistics share one pair, and the layer outputs rotate through three
+ * buffers: layer j reads a[j-1] and (second IN of a residual block) adds
+ * a[j-2], so a[j], a[j-1], a[j-2] must differ, and three suffice. The final
+ * conv writes into the z buffer, tanh into the ring slot after a[n-1]. */
+static int alloc_gen_tape(sg_model *m)
+{
+    g_tape *t = &m->tape_a;
+    int N = m->cap, n = m->g_n_in;
+    t->z = calloc(n, sizeof *t->z); t->a = calloc(n, sizeof *t->a);
+    t->mean = calloc(n, sizeof *t->mean); t->rstd = calloc(n, sizeof *t->rstd);
+    if (!t->z || !t->a || !t->mean || !t->rstd) return -1;
+    size_t act = 0, stats = 0;
+    for (int j = 0; j <= n; j++) {
+        size_t s = act_size(&m->g_conv[j], N, 0);
+        if (s > act) act = s;
+        if (j < n && (size_t)N * m->g_in[j].c > stats) stats = (size_t)N * m->g_in[j].c;
+    }
+    float *z, *mean, *rstd, *ring[3];
+    if (!(t->in = balloc(m, act_size(&m->g_conv[0], N, 1))) || !(z = balloc(m, act)) ||
+        !(mean = balloc(m, stats)) || !(rstd = balloc(m, stats))) return -1;
+    for (int i = 0; i < 3; i++) if (!(ring[i] = balloc(m, act))) return -1;
+    for (int j = 0; j < n; j++) { t->z[j] = z; t->a[j] = ring[j % 3]; t->mean[j] = mean; t->rstd[j] = rstd; }
+    t->out = ring[n % 3];
+    m->g_zfinal = z;
+    size_t S = m->cfg.image_size;
+    return (m->gen_x = balloc(m, (size_t)N * 3 * S * S)) && (m->gen_c = balloc(m, (size_t)N * m->c_dim)) ? 0 : -1;
+}
+
 static void free_g_tape(g_tape *t) { free(t->z); free(t->a); free(t->mean); free(t->rstd); }
 
 static int alloc_buffers(sg_model *m)
@@ -439,7 +479,8 @@ static void free_net(net_state *ns) { free(ns->info); free(ns->offset); free(ns-
 void sg_model_free(sg_model *m)
 {
     if (!m) return;
-    if (m->be->ops->graph_drop)
+    /* a generator-only model records no graphs: the keys may be another model's */
+    if (!m->gen_only && m->be->ops->graph_drop)
         for (int k = 0; k < 2 * SG_MAX_DATASETS; k++) m->be->ops->graph_drop(m->be, k);
     for (int i = 0; i < m->n_allocs; i++) m->be->ops->free(m->be, m->allocs[i]);
     free(m->allocs);
@@ -450,8 +491,8 @@ void sg_model_free(sg_model *m)
     free(m);
 }
 
-int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
-                    uint64_t init_seed, sg_err *err)
+static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
+                        uint64_t init_seed, int gen_only, sg_err *err)
 {
     *out = NULL;
     if (sg_model_config_check(cfg, err)) return -1;
@@ -462,6 +503,26 @@ int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
     m->c_dim = sg_model_c_dim(cfg);
     m->cls_dim = sg_model_cls_dim(cfg);
     m->cap = cfg->batch;
+    m->gen_only = gen_only;
+    if (gen_only) {
+        if (build_g(m) || carve_net(m, &m->g) || alloc_gen_tape(m)) {
+            sg_model_free(m);
+            sg_err be_err;
+            if (be->ops->sync(be, &be_err)) return sg_errf(err, "model: %s", be_err.msg);
+            return sg_errf(err, "model: out of memory");
+        }
+        for (int j = 0; j <= m->g_n_in; j++) point_conv(&m->g, &m->g_conv[j]);
+        for (int j = 0; j < m->g_n_in; j++) {
+            in_layer *L = &m->g_in[j];
+            L->gamma = tensor_ptr(&m->g, L->g_t);
+            L->beta = tensor_ptr(&m->g, L->b_t);
+            L->rmean = tensor_ptr(&m->g, L->rm_t); L->rvar = tensor_ptr(&m->g, L->rv_t);
+        }
+        if (init_net(m, &m->g, init_seed, SG_STREAM_INIT_G, err)) { sg_model_free(m); return -1; }
+        if (be->ops->sync(be, err)) { sg_model_free(m); return sg_err_prefix(err, "model"); }
+        *out = m;
+        return 0;
+    }
     if (build_g(m) || build_d(m)) { sg_model_free(m); return sg_errf(err, "model: out of memory"); }
     if (carve_net(m, &m->g) || carve_net(m, &m->d) || alloc_buffers(m)) {
         sg_model_free(m);
@@ -486,6 +547,30 @@ int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
     return 0;
 }
 
+int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
+                    uint64_t init_seed, sg_err *err)
+{
+    return model_create(out, cfg, be, init_seed, 0, err);
+}
+
+int sg_model_create_generator(sg_model **out, const sg_model_config *cfg, sg_backend *be,
+                              uint64_t init_seed, sg_err *err)
+{
+    return model_create(out, cfg, be, init_seed, 1, err);
+}
+
+int sg_model_is_generator_only(const sg_model *m) { return m->gen_only; }
+
+size_t sg_model_backend_bytes(const sg_model *m) { return m->alloc_bytes; }
+
+/* Refuses a D or training call on a generator-only model. */
+static int need_training(const sg_model *m, const char *what, sg_err *err)
+{
+    if (!m->gen_only) return 0;
+    return sg_errf(err, "model: %s: not available on a generator-only model (sg_model_create_generator "
+                   "has no D, gradients, Adam state or training buffers)", what);
+}
+
 /* ---- tensors and optimizer state ------------------------------------------------------ */
 
 static net_state *net_of(sg_model *m, sg_net net) { return net == SG_NET_G ? &m->g : &m->d; }
@@ -499,6 +584,7 @@ int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list)
 
 int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err)
 {
+    if (net != SG_NET_G && need_training(m, "reading a tensor of D", err)) return -1;
     net_state *ns = net_of(m, net);
     if (i < 0 || i >= ns->n) return sg_errf(err, "model: tensor index %d out of range (0..%d)", i, ns->n - 1);
     if (ns->info[i].dtype == SG_DTYPE_I64) {
@@ -511,6 +597,7 @@ int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err)
 
 int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err *err)
 {
+    if (net != SG_NET_G && need_training(m, "writing a tensor of D", err)) return -1;
     net_state *ns = net_of(m, net);
     if (i < 0 || i >= ns->n) return sg_errf(err, "model: tensor index %d out of range (0..%d)", i, ns->n - 1);
     if (ns->info[i].dtype == SG_DTYPE_I64) {
@@ -528,6 +615,7 @@ size_t sg_model_trainable_count(const sg_model *m, sg_net net)
 
 int sg_model_get_adam(sg_model *m, sg_net net, float *m1, float *m2, int64_t *step, sg_err *err)
 {
+    if (need_training(m, "reading Adam state", err)) return -1;
     net_state *ns = net_of(m, net);
     m->be->ops->download(m->be, m1, ns->adam_m, ns->n_train * sizeof(float));
     m->be->ops->download(m->be, m2, ns->adam_v, ns->n_train * sizeof(float));
@@ -537,6 +625,7 @@ int sg_model_get_adam(sg_model *m, sg_net net, float *m1, float *m2, int64_t *st
 
 int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2, int64_t step, sg_err *err)
 {
+    if (need_training(m, "writing Adam state", err)) return -1;
     if (step < 0) return sg_errf(err, "model: negative Adam step %lld", (long long)step);
     net_state *ns = net_of(m, net);
     m->be->ops->upload(m->be, ns->adam_m, m1, ns->n_train * sizeof(float));
@@ -725,6 +814,7 @@ static void cls_loss(sg_model *m, float *loss, float *grad, const float *labels,
 int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
                        const float *c_trg, const float *alpha, sg_err *err)
 {
+    if (need_training(m, "set_batch", err)) return -1;
     if (ds < 0 || ds >= m->cfg.n_datasets)
         return sg_errf(err, "model: dataset %d out of range (0..%d)", ds, m->cfg.n_datasets - 1);
     if (n < 1 || n > m->cap) return sg_errf(err, "model: batch of %d images (1..%d allowed)", n, m->cap);
@@ -808,12 +898,14 @@ static int g_step_body(sg_model *m, float lr, sg_err *err);
 
 int sg_model_d_step(sg_model *m, float lr, sg_err *err)
 {
+    if (need_training(m, "d_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: d_step before set_batch");
     return run_step(m, 2 * m->ds, &m->d, lr, d_step_body, err);
 }
 
 int sg_model_g_step(sg_model *m, float lr, sg_err *err)
 {
+    if (need_training(m, "g_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: g_step before set_batch");
     return run_step(m, 2 * m->ds + 1, &m->g, lr, g_step_body, err);
 }
@@ -870,6 +962,7 @@ static int g_step_body(sg_model *m, float lr, sg_err *err)
 int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err)
 {
     float l[L_COUNT];
+    if (need_training(m, "read_losses", err)) return -1;
     m->be->ops->download(m->be, l, m->losses, sizeof l);
     if (m->be->ops->sync(m->be, err)) return sg_err_prefix(err, "model");
     out->d_loss_real = l[L_D_REAL]; out->d_loss_fake = l[L_D_FAKE];
@@ -882,9 +975,9 @@ int sg_model_all_finite(sg_model *m, int *finite, sg_err *err)
 {
     net_state *nets[2] = { &m->g, &m->d };
     *finite = 1;
-    for (int i = 0; i < 2 && *finite; i++) {
+    for (int i = 0; i < (m->gen_only ? 1 : 2) && *finite; i++) {
         const float *bufs[3] = { nets[i]->params, nets[i]->adam_m, nets[i]->adam_v };
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < (m->gen_only ? 1 : 3); k++) {
             int r = m->be->ops->all_finite(m->be, bufs[k], nets[i]->n_train);
             if (r < 0) { m->be->ops->sync(m->be, err); return sg_err_prefix(err, "model: finiteness check"); }
             if (!r) { *finite = 0; break; }
@@ -910,6 +1003,7 @@ int sg_model_generate(sg_model *m, int n, const float *x, const float *c, float 
 
 int sg_model_get_grad(sg_model *m, sg_net net, int i, float *host, sg_err *err)
 {
+    if (need_training(m, "reading a gradient", err)) return -1;
     net_state *ns = net_of(m, net);
     if (i < 0 || i >= ns->n || !ns->info[i].trainable)
         return sg_errf(err, "model: tensor %d has no gradient", i);

@@ -55,10 +55,28 @@ typedef struct sg_model sg_model;
  * running_mean 0, running_var 1) from counter-based draws of init_seed. */
 int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
                     uint64_t init_seed, sg_err *err);
+/* An inference-only model: G's parameters and running statistics, and what
+ * sg_model_generate needs for cfg->batch images at a time (activations reused
+ * layer by layer, nothing kept for a backward); no D, no gradients, no Adam
+ * moments, no training buffers. G starts as sg_model_create's would with the
+ * same init_seed (callers normally load a checkpoint over it). Its output is
+ * bit-identical to a full model's with the same weights and batch capacity.
+ * On it: generate, get_config, tensors/get_tensor/set_tensor of G,
+ * trainable_count (G; 0 for D), all_finite (G's parameters) and free work;
+ * every D or training call (set_batch, d_step, g_step, get/set_adam, get_grad,
+ * read_losses, D's tensors) returns -1 with an error saying so. */
+int sg_model_create_generator(sg_model **out, const sg_model_config *cfg, sg_backend *be,
+                              uint64_t init_seed, sg_err *err);
+/* 1 for a model from sg_model_create_generator, 0 for a full one. */
+int sg_model_is_generator_only(const sg_model *m);
+/* Bytes of backend memory the model holds (parameters, state, activations; not
+ * the backend's own scratch). */
+size_t sg_model_backend_bytes(const sg_model *m);
 void sg_model_free(sg_model *m);
 const sg_model_config *sg_model_get_config(const sg_model *m);
 
-/* The state_dict of a net: *list points at n entries owned by the model. */
+/* The state_dict of a net: *list points at n entries owned by the model
+ * (n = 0 and *list = NULL for D of a generator-only model). */
 int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list);
 /* Copies tensor i between the model and host memory (float or int64 per dtype). */
 int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err);
@@ -95,7 +113,8 @@ typedef struct {
 } sg_losses;
 /* Copies the last losses to the host (the only sync point of a step). */
 int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err);
-/* 1 if every parameter and Adam moment of both nets is finite, else 0. */
+/* 1 if every parameter and Adam moment of both nets is finite, else 0 (a
+ * generator-only model: G's parameters). */
 int sg_model_all_finite(sg_model *m, int *finite, sg_err *err);
 
 /* Inference: y = G(x, c) for n images (any n; processed in chunks of batch),

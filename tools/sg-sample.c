@@ -521,9 +521,9 @@ int main(int argc, char **argv)
     sg_backend *be = open_backend(&o, &err);
     if (!be) cli_die_err(&err);
     sg_model_config mcfg = *cfg;
-    mcfg.batch = n_in < o.batch ? (int)n_in : o.batch;   /* the model allocates training buffers of this size */
+    mcfg.batch = n_in < o.batch ? (int)n_in : o.batch;   /* generate() buffers for this many images */
     sg_model *model;
-    if (sg_model_create(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
+    if (sg_model_create_generator(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
     if (sg_ckpt_read_net(model, SG_NET_G, g_path, &err)) cli_die_err(&err);
 
     int plain = !o.each && !o.grid && n_in == 1 && ts.spec_mode;
