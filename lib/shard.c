@@ -173,6 +173,9 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard
         if (!force) return sg_errf(err, "%s exists (use --force to replace it)", path);
         if (S_ISDIR(st.st_mode) && !is_shard_dir(path))
             return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", path);
+        /* A device, FIFO, socket or link (/dev/full, /dev/stdout) is never replaced. */
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+            return sg_errf(err, "%s exists and is not a shard or a regular file; not replacing it", path);
     }
     remove_stale_tmps(path);
 
@@ -354,6 +357,8 @@ static int install(sg_shard_writer *w, sg_err *err)
     }
     if (S_ISDIR(st.st_mode) && !is_shard_dir(w->path))
         return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", w->path);
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        return sg_errf(err, "%s exists and is not a shard or a regular file; not replacing it", w->path);
     if (renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->path, RENAME_EXCHANGE) == 0)
         return remove_shard_dir(w->tmp, err);     /* the old shard now lives at tmp */
     if (errno != EINVAL && errno != ENOSYS) return sg_errno(err, "%s: rename", w->path);

@@ -147,6 +147,12 @@ print('same')"
   [ "$status" -eq 1 ]
   [[ "$output" == *"not a shard; not replacing it"* ]]
   [ -f "$T/notashard/keep" ]
+  # Nor a FIFO or device (as root, -o /dev/full --force replaced /dev/full with a shard).
+  mkfifo "$T/fifo"
+  run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 2 -o "$T/fifo"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/fifo exists and is not a shard or a regular file; not replacing it" ]
+  [ -p "$T/fifo" ]
 }
 
 # A large input: N hard links to the 12 images under new names and an attribute
