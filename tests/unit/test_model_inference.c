@@ -2,7 +2,8 @@
  * same G weights give bit-identical generate() output at two chunk sizes (with
  * a partial last chunk); D and training calls fail with an error instead of
  * crashing; G round-trips through a checkpoint file; and it holds far less
- * backend memory than the training model at 128 px, conv dim 64. */
+ * backend memory than the training model at 128 px, conv dim 64. The output
+ * comparison runs on the CPU backend and, where a GPU is usable, on CUDA. */
 #include "backend.h"
 #include "check.h"
 #include "checkpoint.h"
@@ -289,6 +290,11 @@ int main(void)
     if (trained) {
         test_same_output(be, trained);
         test_refusals(be, trained);
+        /* the same comparison on a GPU, where there is one (weights copied
+         * through the host from the CPU-trained model) */
+        sg_backend *gpu = sg_backend_cuda_create(0, &err);
+        if (!gpu) SKIP("generator-only vs full model on CUDA: %s", err.msg);
+        else { test_same_output(gpu, trained); sg_backend_destroy(gpu); }
         sg_model_free(trained);
     }
     test_memory(be);
