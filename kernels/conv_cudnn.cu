@@ -154,43 +154,36 @@ static int grow_workspace(sg_cuda *c, size_t need)
     return 0;
 }
 
+/* cuDNN's workspace query of each kind of algorithm, under one name for heuristic_sizes. */
+static cudnnStatus_t workspace_size(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionFwdAlgo_t algo, size_t *ws)
+{
+    return cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, p->x_desc, p->w_desc, p->conv_desc,
+                                                   p->y_desc, algo, ws);
+}
+
+static cudnnStatus_t workspace_size(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionBwdDataAlgo_t algo, size_t *ws)
+{
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, p->w_desc, p->y_desc, p->conv_desc,
+                                                        p->x_desc, algo, ws);
+}
+
+static cudnnStatus_t workspace_size(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionBwdFilterAlgo_t algo, size_t *ws)
+{
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, p->x_desc, p->y_desc, p->conv_desc,
+                                                          p->w_desc, algo, ws);
+}
+
 /* The heuristics do not promise perf[].memory: ask for each candidate's
  * workspace (with its math type) so that pick_algo can respect the limit. A
  * candidate whose query fails is marked unusable. */
-static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionFwdAlgoPerf_t *perf, int n)
+template <typename Perf>
+static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, Perf *perf, int n)
 {
     for (int i = 0; i < n; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
         size_t ws = 0;
         cudnnSetConvolutionMathType(p->conv_desc, c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType);
-        if (cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, p->x_desc, p->w_desc, p->conv_desc,
-                                                    p->y_desc, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
-            perf[i].status = CUDNN_STATUS_NOT_SUPPORTED;
-        perf[i].memory = ws;
-    }
-}
-
-static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionBwdDataAlgoPerf_t *perf, int n)
-{
-    for (int i = 0; i < n; i++) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-        size_t ws = 0;
-        cudnnSetConvolutionMathType(p->conv_desc, c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType);
-        if (cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, p->w_desc, p->y_desc, p->conv_desc,
-                                                         p->x_desc, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
-            perf[i].status = CUDNN_STATUS_NOT_SUPPORTED;
-        perf[i].memory = ws;
-    }
-}
-
-static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, cudnnConvolutionBwdFilterAlgoPerf_t *perf, int n)
-{
-    for (int i = 0; i < n; i++) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-        size_t ws = 0;
-        cudnnSetConvolutionMathType(p->conv_desc, c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType);
-        if (cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, p->x_desc, p->y_desc, p->conv_desc,
-                                                           p->w_desc, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
+        if (workspace_size(c, p, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
             perf[i].status = CUDNN_STATUS_NOT_SUPPORTED;
         perf[i].memory = ws;
     }

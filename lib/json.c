@@ -38,6 +38,22 @@ static void skip_ws(parser *p)
     }
 }
 
+/* "expected WHAT" at p->pos, or "unexpected end of input: expected WHAT" there past the end. */
+static int fail_expected(parser *p, const char *what)
+{
+    return fail_fmt(p, p->pos, p->pos < p->len ? "expected %s" : "unexpected end of input: expected %s", what);
+}
+
+/* After an element of an array or object: skips ',' (1: another element follows) or
+ * the closing bracket (0: the container ends); anything else fails (-1). */
+static int after_element(parser *p, char close, const char *expected)
+{
+    skip_ws(p);
+    if (p->pos < p->len && p->text[p->pos] == ',') { p->pos++; return 1; }
+    if (p->pos < p->len && p->text[p->pos] == close) { p->pos++; return 0; }
+    return fail_expected(p, expected);
+}
+
 static json_value *new_value(json_type t)
 {
     json_value *v = calloc(1, sizeof *v);
@@ -288,12 +304,9 @@ static json_value *parse_array(parser *p, int depth)
         if (!e) { json_free(v); return NULL; }
         if (grow(v, &cap, 0) != 0) { json_free(e); json_free(v); fail_at(p, p->pos, "out of memory"); return NULL; }
         v->items[v->n++] = e;
-        skip_ws(p);
-        if (p->pos < p->len && p->text[p->pos] == ',') { p->pos++; continue; }
-        if (p->pos < p->len && p->text[p->pos] == ']') { p->pos++; return v; }
-        json_free(v);
-        fail_at(p, p->pos, p->pos < p->len ? "expected ',' or ']'" : "unexpected end of input: expected ',' or ']'");
-        return NULL;
+        int more = after_element(p, ']', "',' or ']'");
+        if (more < 0) { json_free(v); return NULL; }
+        if (!more) return v;
     }
 }
 
@@ -308,7 +321,7 @@ static json_value *parse_object(parser *p, int depth)
     for (;;) {
         skip_ws(p);
         if (p->pos >= p->len || p->text[p->pos] != '"') {
-            fail_at(p, p->pos, p->pos < p->len ? "expected a string key" : "unexpected end of input: expected a string key");
+            fail_expected(p, "a string key");
             json_free(v); return NULL;
         }
         size_t key_pos = p->pos;
@@ -317,7 +330,7 @@ static json_value *parse_object(parser *p, int depth)
         skip_ws(p);
         if (p->pos >= p->len || p->text[p->pos] != ':') {
             free(key); json_free(v);
-            fail_at(p, p->pos, p->pos < p->len ? "expected ':'" : "unexpected end of input: expected ':'");
+            fail_expected(p, "':'");
             return NULL;
         }
         p->pos++;
@@ -340,12 +353,9 @@ static json_value *parse_object(parser *p, int depth)
             v->key_lens[v->n] = key_len;
             v->items[v->n++] = e;
         }
-        skip_ws(p);
-        if (p->pos < p->len && p->text[p->pos] == ',') { p->pos++; continue; }
-        if (p->pos < p->len && p->text[p->pos] == '}') { p->pos++; return v; }
-        json_free(v);
-        fail_at(p, p->pos, p->pos < p->len ? "expected ',' or '}'" : "unexpected end of input: expected ',' or '}'");
-        return NULL;
+        int more = after_element(p, '}', "',' or '}'");
+        if (more < 0) { json_free(v); return NULL; }
+        if (!more) return v;
     }
 }
 
@@ -461,6 +471,7 @@ const char *json_str(const json_value *v) { return v && v->type == JSON_STRING ?
 
 static int get_typed(const json_value *obj, const char *key, json_type t, const json_value **out, sg_err *err)
 {
+    *out = NULL;
     if (!obj || obj->type != JSON_OBJECT) return sg_errf(err, "expected an object");
     const json_value *v = json_get(obj, key);
     if (!v) return sg_errf(err, "missing key \"%s\"", key);

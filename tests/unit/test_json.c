@@ -131,6 +131,11 @@ static void test_invalid(void)
     expect_error("{\"a\": 1,}", "line 1 column 9: expected a string key");
     expect_error("{a: 1}", "line 1 column 2: expected a string key");
     expect_error("{\"a\" 1}", "line 1 column 6: expected ':'");
+    expect_error("[1 2]", "line 1 column 4: expected ',' or ']'");
+    expect_error("{\"a\": 1", "line 1 column 8: unexpected end of input: expected ',' or '}'");
+    expect_error("{\"a\": 1,", "line 1 column 9: unexpected end of input: expected a string key");
+    expect_error("{\"a\"", "line 1 column 5: unexpected end of input: expected ':'");
+    expect_error("[", "line 1 column 2: unexpected end of input: expected a value");
     expect_error("01", "line 1 column 1: invalid number (leading zero)");
     expect_error("1.", "line 1 column 3: invalid number (expected a digit after '.')");
     expect_error("1e+", "line 1 column 4: invalid number (expected a digit in the exponent)");
