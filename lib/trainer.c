@@ -874,7 +874,7 @@ static uint8_t to_u8(float y)
 {
     /* The reference's denorm ((y+1)/2 clamped to [0,1]) and save_image (x*255+0.5, clamp, truncate). */
     float v = (y + 1.0f) / 2.0f;
-    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    v = v > 1 ? 1 : v >= 0 ? v : 0;        /* NaN (a diverged model) -> 0: casting NaN is undefined */
     v = v * 255.0f + 0.5f;
     if (v > 255.0f) v = 255.0f;
     return (uint8_t)v;
