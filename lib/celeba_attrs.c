@@ -110,6 +110,14 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
     for (size_t i = 0; i < len && only_blank; i++)
         if (!is_blank(buf[i]) && buf[i] != '\n') only_blank = 0;
     if (only_blank) { sg_errf(err, "%s: empty file", name); goto done; }
+    /* A NUL byte would silently cut a file name short (a binary file, a broken copy). */
+    const char *nul = memchr(buf, 0, len);
+    if (nul) {
+        size_t nul_line = 1;
+        for (const char *q = buf; q < nul; q++) nul_line += *q == '\n';
+        sg_errf(err, "%s line %zu: NUL byte (not a text file?)", name, nul_line);
+        goto done;
+    }
 
     char *p = buf, *end = buf + len;
     size_t line_no = 0, expected_rows = 0;

@@ -203,3 +203,11 @@ EOF
   [ "$status" -eq 1 ]
   [[ "$output" == "celeb-split: $T/afile"* ]]
 }
+
+@test "robustness: a NUL byte in the attribute file is an error naming the line" {
+  printf '2\nA B\n1.jpg 1 -1\n2\000x.jpg 1 1\n' > "$T/nul.txt"
+  run celeb-split -g g=A -o "$T/out" "$T/nul.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/nul.txt line 4: NUL byte (not a text file?)" ]
+  [ ! -e "$T/out" ]
+}
