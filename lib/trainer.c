@@ -387,10 +387,12 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
         if (l == 0) continue;
         json_value *v = NULL;
         sg_err e;
-        if (json_parse(s, l, NULL, &v, NULL, &e) || !json_is(v, JSON_OBJECT)) {
+        json_error_pos where;
+        if (json_parse(s, l, NULL, &v, &where, &e) || !json_is(v, JSON_OBJECT)) {
             json_free(v);
             if (pos >= len) break;   /* torn last line of a killed run */
-            rc = sg_errf(err, "%s line %ld: %s", path, line, v ? "not an object" : e.msg);
+            if (v) rc = sg_errf(err, "%s line %ld: not an object", path, line);
+            else rc = sg_errf(err, "%s line %ld: %s at column %ld", path, line, where.what, where.column);
             break;
         }
         int64_t it;

@@ -317,3 +317,13 @@ for k in ("D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp"):
     assert abs(g[k] - c[k]) <= 1e-2 * max(1.0, abs(c[k])), (k, g[k], c[k])
 PY
 }
+
+@test "robustness: a malformed history line on --resume names line and column once" {
+  sg-train -o "$T/r" --iters 2 --log-every 1 "${TINY[@]}" "$D/a.lmdb"
+  printf '{"iteration": 1, x}\n{"iteration": 2}\n' >> "$T/r/history.jsonl"
+  before=$(cksum < "$T/r/history.jsonl")
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/history.jsonl line 3: expected a string key at column 18" ]
+  [ "$(cksum < "$T/r/history.jsonl")" = "$before" ]
+}
