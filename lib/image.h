@@ -100,4 +100,15 @@ int sg_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uint8
  * path "-" writes PNG to stdout. */
 int sg_image_write(const char *path, const uint8_t *rgb, int width, int height, sg_err *err);
 
+/* A generator output value in [-1, 1] as a pixel, the reference's denorm +
+ * save_image: clamp((y + 1) / 2, 0, 1) * 255 + 0.5, truncated. NaN (a diverged
+ * model) gives 0: casting NaN to an integer is undefined. */
+static inline uint8_t sg_unit_to_pixel(float y)
+{
+    float v = (y + 1.0f) / 2.0f;
+    v = v > 1.0f ? 1.0f : v >= 0.0f ? v : 0.0f;
+    v = v * 255.0f + 0.5f;
+    return (uint8_t)(v > 255.0f ? 255.0f : v);
+}
+
 #endif

@@ -86,7 +86,7 @@ static int decode_jpeg(const uint8_t *data, size_t len, sg_image *out, sg_err *e
 {
     uint8_t *buf = NULL;
     size_t cap = 0;
-    int w, h;
+    int w = 0, h = 0;
     if (decode_jpeg_into(data, len, &buf, &cap, &w, &h, err)) { free(buf); return -1; }
     out->width = w; out->height = h; out->rgb = buf;
     return 0;
@@ -254,7 +254,7 @@ static void jpeg_reader_emit(j_common_ptr c, int level)
 
 static jpeg_reader *jpeg_reader_new(void)
 {
-    jpeg_reader *r = calloc(1, sizeof *r);
+    jpeg_reader *volatile r = calloc(1, sizeof *r);   /* volatile: read after longjmp */
     if (!r) return NULL;
     r->cinfo.err = jpeg_std_error(&r->jerr);
     r->jerr.error_exit = jpeg_reader_error_exit;

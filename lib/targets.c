@@ -1,4 +1,5 @@
 #include "targets.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,7 +82,7 @@ int sg_targets_all(const sg_model_config *cfg, const char *const *label_names,
         return sg_errf(err, "targets: input dataset %d of %d", own_ds, cfg->n_datasets);
     int c_dim = c_dim_of(cfg), n = sg_targets_count(cfg);
     for (int t = 0; t < n; t++) {
-        int i, ds = sg_targets_dataset_of(cfg, t, &i);
+        int i = 0, ds = sg_targets_dataset_of(cfg, t, &i);
         int off = label_offset(cfg, ds);
         float *c = c_trg + (size_t)t * c_dim;
         start_slot(cfg, ds, own_ds, own_labels, c);

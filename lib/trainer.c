@@ -872,16 +872,6 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
     return rc;
 }
 
-static uint8_t to_u8(float y)
-{
-    /* The reference's denorm ((y+1)/2 clamped to [0,1]) and save_image (x*255+0.5, clamp, truncate). */
-    float v = (y + 1.0f) / 2.0f;
-    v = v > 1 ? 1 : v >= 0 ? v : 0;        /* NaN (a diverged model) -> 0: casting NaN is undefined */
-    v = v * 255.0f + 0.5f;
-    if (v > 255.0f) v = 255.0f;
-    return (uint8_t)v;
-}
-
 int sg_trainer_sample(sg_trainer *t, sg_err *err)
 {
     const int S = t->S, C = t->c_dim, n = t->n_samples;
@@ -917,7 +907,7 @@ int sg_trainer_sample(sg_trainer *t, sg_err *err)
                 for (int xx = 0; xx < S; xx++)
                     for (int ch = 0; ch < 3; ch++)
                         grid[(((size_t)k * S + yy) * W + (size_t)(j + 1) * S + xx) * 3 + ch] =
-                            to_u8(yk[((size_t)ch * S + yy) * S + xx]);
+                            sg_unit_to_pixel(yk[((size_t)ch * S + yy) * S + xx]);
         }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/samples", t->run_dir);

@@ -278,18 +278,13 @@ static void to_tensor(const uint8_t *rgb, int S, float *x)
             x[ch * hw + p] = ((float)rgb[p * 3 + ch] / 255.0f - 0.5f) / 0.5f;
 }
 
-/* (3,S,S) in [-1, 1] -> RGB8 as the reference's denorm + save_image:
- * clamp((y + 1) / 2, 0, 1) * 255 + 0.5, truncated. */
+/* (3,S,S) in [-1, 1] -> RGB8 (the reference's denorm + save_image). */
 static void from_tensor(const float *y, int S, uint8_t *rgb)
 {
     size_t hw = (size_t)S * S;
     for (size_t p = 0; p < hw; p++)
-        for (int ch = 0; ch < 3; ch++) {
-            float v = (y[ch * hw + p] + 1.0f) / 2.0f;
-            v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
-            float s = v * 255.0f + 0.5f;
-            rgb[p * 3 + ch] = (uint8_t)(s > 255.0f ? 255.0f : s);
-        }
+        for (int ch = 0; ch < 3; ch++)
+            rgb[p * 3 + ch] = sg_unit_to_pixel(y[ch * hw + p]);
 }
 
 /* ---- output ------------------------------------------------------------ */
