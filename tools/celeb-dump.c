@@ -369,6 +369,7 @@ int main(int argc, char **argv)
 
     sg_shard *s;
     sg_err err;
+    cli_on_crash_blame(path);
     if (sg_shard_open(&s, path, &err) != 0) cli_die_err(&err);
     const sg_shard_meta *m = sg_shard_get_meta(s);
     switch (mode) {

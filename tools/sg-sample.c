@@ -138,6 +138,7 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_im
 {
     sg_err err = {{0}};
     sg_shard *sh;
+    cli_on_crash_blame(o->data);
     if (sg_shard_open(&sh, o->data, &err)) cli_die_err(&err);
     const sg_shard_meta *m = sg_shard_get_meta(sh);
     int S = ck->model.image_size, ds = 0, map[SG_SHARD_MAX_LABELS];

@@ -219,6 +219,11 @@ int main(int argc, char **argv)
     if (!be) cli_die_err(&err);
     sg_trainer *t;
     int mode = resume ? SG_TRAIN_RESUME : force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
+    char blame[2048];
+    int used = snprintf(blame, sizeof blame, n_shards ? "the shards" : "the shards of %s", run_dir);
+    for (int k = 0; k < n_shards && used > 0 && (size_t)used < sizeof blame; k++)
+        used += snprintf(blame + used, sizeof blame - used, " %s", shards[k]);
+    cli_on_crash_blame(blame);
     if (sg_trainer_open(&t, run_dir, &o, shards, n_shards, be, mode, &err)) cli_die_err(&err);
     sg_run_free_paths(run_paths, n_run_paths);
 

@@ -278,6 +278,20 @@ PY
   [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
 }
 
+@test "a crash while reading shards (LMDB trusts its pages) is one line naming the shards, exit 1" {
+  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
+  pid=$!
+  for _ in $(seq 200); do
+    [ -s "$T/r/history.jsonl" ] && break
+    sleep 0.05
+  done
+  kill -SEGV "$pid"
+  status=0
+  wait "$pid" || status=$?
+  [ "$status" -eq 1 ]
+  grep -q "^sg-train: fatal signal while reading the shards $D/a.lmdb: the data may be damaged" "$T/err"
+}
+
 @test "--device cuda without a usable GPU or CUDA build is a clear error, never a CPU fallback" {
   if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
     skip "a GPU is present"

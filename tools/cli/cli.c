@@ -1,5 +1,6 @@
 #include "cli.h"
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -102,4 +103,32 @@ double cli_parse_double(const char *opt, const char *s, double min, double max)
     if (v < min || v > max)
         cli_usage_error("%s: %g is out of range [%g, %g]", opt, v, min, max);
     return v;
+}
+
+static char crash_message[1024];
+static size_t crash_message_len;
+
+static void crash_handler(int sig)
+{
+    /* Only async-signal-safe calls here: the message was formatted in advance. */
+    (void)sig;
+    ssize_t rc = write(STDERR_FILENO, crash_message, crash_message_len);
+    (void)rc;
+    _exit(1);
+}
+
+void cli_on_crash_blame(const char *what)
+{
+    int n = snprintf(crash_message, sizeof crash_message,
+                     "\n%s: fatal signal while reading %s: the data may be damaged, LMDB does not "
+                     "check its pages (celeb-dump --verify checks a shard, celeb-pack remakes it)\n",
+                     cli_name, what);
+    crash_message_len = n < 0 ? 0 : (size_t)n < sizeof crash_message ? (size_t)n : sizeof crash_message - 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = crash_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
 }

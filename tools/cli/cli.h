@@ -31,4 +31,10 @@ void cli_progress_end(void);
 long cli_parse_long(const char *opt, const char *s, long min, long max);
 double cli_parse_double(const char *opt, const char *s, double min, double max);
 
+/* LMDB trusts its pages: a damaged shard can crash the reader inside the
+ * library. After this call a SIGSEGV or SIGBUS prints one line naming what was
+ * being read ("tool: fatal signal while reading WHAT: ...") and exits 1 instead
+ * of dumping core. */
+void cli_on_crash_blame(const char *what);
+
 #endif
