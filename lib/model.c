@@ -345,6 +345,13 @@ static void point_conv(net_state *ns, conv_layer *L)
     if (L->b_t >= 0) { L->b = tensor_ptr(ns, L->b_t); L->db = ns->grads ? tensor_grad(ns, L->b_t) : NULL; }
 }
 
+static void point_in(net_state *ns, in_layer *L)
+{
+    L->gamma = tensor_ptr(ns, L->g_t); L->dgamma = ns->grads ? tensor_grad(ns, L->g_t) : NULL;
+    L->beta = tensor_ptr(ns, L->b_t); L->dbeta = ns->grads ? tensor_grad(ns, L->b_t) : NULL;
+    L->rmean = tensor_ptr(ns, L->rm_t); L->rvar = tensor_ptr(ns, L->rv_t);
+}
+
 /* PyTorch's default init from counter-based draws: element i of the trainable
  * block (state_dict order) is drawn from (seed, stream, i). Conv weights and
  * biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = dim1 * k * k (dim 1 is
@@ -491,6 +498,16 @@ void sg_model_free(sg_model *m)
     free(m);
 }
 
+/* A failed allocation reads as the backend's error where it has one (device
+ * memory), else as host out of memory. */
+static int create_failed(sg_model *m, sg_backend *be, sg_err *err)
+{
+    sg_model_free(m);
+    sg_err be_err;
+    if (be->ops->sync(be, &be_err)) return sg_errf(err, "model: %s", be_err.msg);
+    return sg_errf(err, "model: out of memory");
+}
+
 static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
                         uint64_t init_seed, int gen_only, sg_err *err)
 {
@@ -504,44 +521,19 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     m->cls_dim = sg_model_cls_dim(cfg);
     m->cap = cfg->batch;
     m->gen_only = gen_only;
-    if (gen_only) {
-        if (build_g(m) || carve_net(m, &m->g) || alloc_gen_tape(m)) {
-            sg_model_free(m);
-            sg_err be_err;
-            if (be->ops->sync(be, &be_err)) return sg_errf(err, "model: %s", be_err.msg);
-            return sg_errf(err, "model: out of memory");
-        }
-        for (int j = 0; j <= m->g_n_in; j++) point_conv(&m->g, &m->g_conv[j]);
-        for (int j = 0; j < m->g_n_in; j++) {
-            in_layer *L = &m->g_in[j];
-            L->gamma = tensor_ptr(&m->g, L->g_t);
-            L->beta = tensor_ptr(&m->g, L->b_t);
-            L->rmean = tensor_ptr(&m->g, L->rm_t); L->rvar = tensor_ptr(&m->g, L->rv_t);
-        }
-        if (init_net(m, &m->g, init_seed, SG_STREAM_INIT_G, err)) { sg_model_free(m); return -1; }
-        if (be->ops->sync(be, err)) { sg_model_free(m); return sg_err_prefix(err, "model"); }
-        *out = m;
-        return 0;
-    }
-    if (build_g(m) || build_d(m)) { sg_model_free(m); return sg_errf(err, "model: out of memory"); }
-    if (carve_net(m, &m->g) || carve_net(m, &m->d) || alloc_buffers(m)) {
-        sg_model_free(m);
-        sg_err be_err;
-        if (be->ops->sync(be, &be_err)) return sg_errf(err, "model: %s", be_err.msg);
-        return sg_errf(err, "model: out of memory");
-    }
+    if (build_g(m) || (!gen_only && build_d(m))) { sg_model_free(m); return sg_errf(err, "model: out of memory"); }
+    if (carve_net(m, &m->g) ||
+        (gen_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m))))
+        return create_failed(m, be, err);
     for (int j = 0; j <= m->g_n_in; j++) point_conv(&m->g, &m->g_conv[j]);
-    for (int j = 0; j < m->g_n_in; j++) {
-        in_layer *L = &m->g_in[j];
-        L->gamma = tensor_ptr(&m->g, L->g_t); L->dgamma = tensor_grad(&m->g, L->g_t);
-        L->beta = tensor_ptr(&m->g, L->b_t); L->dbeta = tensor_grad(&m->g, L->b_t);
-        L->rmean = tensor_ptr(&m->g, L->rm_t); L->rvar = tensor_ptr(&m->g, L->rv_t);
+    for (int j = 0; j < m->g_n_in; j++) point_in(&m->g, &m->g_in[j]);
+    if (!gen_only) {
+        for (int l = 0; l < cfg->d_repeat; l++) point_conv(&m->d, &m->d_conv[l]);
+        point_conv(&m->d, &m->d_src);
+        point_conv(&m->d, &m->d_cls);
     }
-    for (int l = 0; l < cfg->d_repeat; l++) point_conv(&m->d, &m->d_conv[l]);
-    point_conv(&m->d, &m->d_src);
-    point_conv(&m->d, &m->d_cls);
     if (init_net(m, &m->g, init_seed, SG_STREAM_INIT_G, err) ||
-        init_net(m, &m->d, init_seed, SG_STREAM_INIT_D, err)) { sg_model_free(m); return -1; }
+        (!gen_only && init_net(m, &m->d, init_seed, SG_STREAM_INIT_D, err))) { sg_model_free(m); return -1; }
     if (be->ops->sync(be, err)) { sg_model_free(m); return sg_err_prefix(err, "model"); }
     *out = m;
     return 0;
