@@ -342,14 +342,14 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
             goto done;
         }
         int same = json_len(labels) == sm->n_labels &&
-                   !strcmp(kind, sm->label_kind == SG_LABELS_ONE_HOT ? "one-hot" : "multi-hot");
+                   !strcmp(kind, sg_shard_label_kind_name(sm->label_kind));
         for (uint32_t j = 0; same && j < sm->n_labels; j++) {
             const char *ln = json_str(json_at(labels, j));
             same = ln && !strcmp(ln, sm->label_names[j]);
         }
         if (!same) {
             sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
-                    t->shard_paths[k], sm->n_labels, sm->label_kind == SG_LABELS_ONE_HOT ? "one-hot" : "multi-hot",
+                    t->shard_paths[k], sm->n_labels, sg_shard_label_kind_name(sm->label_kind),
                     name, json_len(labels), kind);
             goto done;
         }
