@@ -19,7 +19,7 @@ int sg_fsync_dir(const char *dir, sg_err *err)
     return 0;
 }
 
-static void dir_of(const char *path, char *dir, size_t n)
+void sg_dir_of(const char *path, char *dir, size_t n)
 {
     const char *slash = strrchr(path, '/');
     if (!slash) snprintf(dir, n, ".");
@@ -69,7 +69,7 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
     if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", tmp); close(fd); unlink(tmp); return -1; }
     if (close(fd) != 0) { sg_errno(err, "%s: close", tmp); unlink(tmp); return -1; }
     if (rename(tmp, path) != 0) { sg_errno(err, "%s: rename", path); unlink(tmp); return -1; }
-    dir_of(path, dir, sizeof dir);
+    sg_dir_of(path, dir, sizeof dir);
     return sg_fsync_dir(dir, err);
 }
 

@@ -15,6 +15,8 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err);
 /* fsync a directory so that a rename inside it is durable. */
 int sg_fsync_dir(const char *dir, sg_err *err);
+/* The directory part of path, like dirname(1): "." without a slash, "/" for "/x". */
+void sg_dir_of(const char *path, char *dir, size_t n);
 /* mkdir -p. */
 int sg_mkdir_p(const char *path, sg_err *err);
 

@@ -430,10 +430,7 @@ int sg_st_writer_commit(sg_st_writer *w, sg_err *err)
     free(w->tmp);
     w->tmp = NULL;   /* renamed: nothing to delete */
     char dir[PATH_MAX];
-    const char *slash = strrchr(w->path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == w->path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - w->path), w->path);
+    sg_dir_of(w->path, dir, sizeof dir);
     rc = sg_fsync_dir(dir, err);
 done:
     sg_st_writer_abort(w);

@@ -99,20 +99,12 @@ static int is_shard_dir(const char *path)
     return stat(f, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static void dir_of(const char *path, char *dir, size_t n)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, n, ".");
-    else if (slash == path) snprintf(dir, n, "/");
-    else snprintf(dir, n, "%.*s", (int)(slash - path), path);
-}
-
 /* Removes "PATH.tmp-PID" directories left by writers that were killed (their
  * process no longer exists). Best effort: errors are ignored. */
 static void remove_stale_tmps(const char *path)
 {
     char dir[PATH_MAX], prefix[PATH_MAX], full[PATH_MAX];
-    dir_of(path, dir, sizeof dir);
+    sg_dir_of(path, dir, sizeof dir);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     snprintf(prefix, sizeof prefix, "%s.tmp-", base);
@@ -408,7 +400,7 @@ int sg_shard_writer_commit(sg_shard_writer *w, sg_err *err)
     mdb_env_close(w->env);
     w->env = NULL;
     char dir[PATH_MAX];
-    dir_of(w->path, dir, sizeof dir);
+    sg_dir_of(w->path, dir, sizeof dir);
     if (sg_fsync_dir(w->tmp, err) || install(w, err) || sg_fsync_dir(dir, err)) {
         sg_shard_writer_abort(w);
         return -1;
