@@ -33,7 +33,8 @@ int sg_targets_is_hair_colour(const char *name);
 
 /* G's label vector for an input's own labels: c (c_dim) = own labels in ds's slot,
  * zeros elsewhere, mask = ds. own_ds -1 (no labels, e.g. an image file) gives zeros
- * with mask 0. own_labels: label_dim[own_ds] values (may be NULL when own_ds is -1). */
+ * with mask 0. own_labels: label_dim[own_ds] values, or NULL for zeros with the
+ * mask still set to own_ds. */
 void sg_targets_own(const sg_model_config *cfg, int own_ds, const float *own_labels, float *c);
 
 /* Every test-time target for one input: c_trg (sg_targets_count, c_dim), row t is

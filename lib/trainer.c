@@ -674,15 +674,6 @@ static int ensure_perm(sg_trainer *t, int ds, int64_t epoch, sg_err *err)
     return 0;
 }
 
-/* G's label vector for dataset ds's own labels (mask included). */
-static void own_labels(const sg_trainer *t, int ds, const float *labels, float *c)
-{
-    memset(c, 0, sizeof(float) * t->c_dim);
-    int off = sg_model_label_offset(&t->mcfg, ds);
-    memcpy(c + off, labels, sizeof(float) * t->mcfg.label_dim[ds]);
-    if (t->nd > 1) c[sg_model_cls_dim(&t->mcfg) + ds] = 1.0f;
-}
-
 static int load_batch(sg_trainer *t, int64_t i, batch_buf *bb, sg_err *err)
 {
     const int ds = (int)(i % t->nd);
@@ -703,7 +694,7 @@ static int load_batch(sg_trainer *t, int64_t i, batch_buf *bb, sg_err *err)
                 const uint8_t *px = bb->pix + ((size_t)y * S + (flip ? S - 1 - xx : xx)) * 3;
                 for (int ch = 0; ch < 3; ch++) xk[((size_t)ch * S + y) * S + xx] = t->pixel_lut[px[ch]];
             }
-        own_labels(t, ds, bb->labels, bb->c_org + (size_t)k * C);
+        sg_targets_own(&t->mcfg, ds, bb->labels, bb->c_org + (size_t)k * C);
         bb->alpha[k] = sg_randu(seed, SG_STREAM_ALPHA, ((uint64_t)i << 20) | (uint64_t)k);
     }
     int off = sg_model_label_offset(&t->mcfg, ds), L = t->mcfg.label_dim[ds];
@@ -719,13 +710,12 @@ static int load_batch(sg_trainer *t, int64_t i, batch_buf *bb, sg_err *err)
     } else {
         for (int k = 0; k < B; k++) {
             float *c = bb->c_trg + (size_t)k * C;
-            memset(c, 0, sizeof(float) * C);
+            sg_targets_own(&t->mcfg, ds, NULL, c);   /* zeros, mask = ds */
             uint64_t ctr = ((uint64_t)i << 32) | ((uint64_t)k << 12);
             if (t->mcfg.one_hot[ds]) c[off + sg_randint(seed, SG_STREAM_TARGET, ctr, (uint32_t)L)] = 1.0f;
             else
                 for (int j = 0; j < L; j++)
                     c[off + j] = (sg_rand64(seed, SG_STREAM_TARGET, ctr + (uint64_t)j) >> 63) ? 1.0f : 0.0f;
-            if (t->nd > 1) c[sg_model_cls_dim(&t->mcfg) + ds] = 1.0f;
         }
     }
     return 0;
