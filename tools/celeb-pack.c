@@ -356,14 +356,6 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static void format_eta(double s, char *buf, size_t n)
-{
-    if (s < 0 || s > 1e7) { snprintf(buf, n, "?"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -527,7 +519,7 @@ int main(int argc, char **argv)
 
         double el = now_s() - t0, rate = (i + 1) / (el > 1e-9 ? el : 1e-9);
         char eta[32];
-        format_eta((L.n - i - 1) / rate, eta, sizeof eta);
+        cli_format_eta(eta, sizeof eta, (L.n - i - 1) / rate);
         cli_progress("%zu/%zu images, %.0f images/s, ETA %s", i + 1, L.n, rate, eta);
     }
     pthread_mutex_lock(&S.mu);

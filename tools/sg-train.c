@@ -71,19 +71,11 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
 
-static void fmt_eta(char *out, size_t n, double s)
-{
-    if (!(s >= 0) || s > 1e8) { snprintf(out, n, "?"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
-}
-
 static void progress(void *ctx, const sg_train_status *st)
 {
     (void)ctx;
     char eta[32];
-    fmt_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
+    cli_format_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
     const sg_losses *L = &st->losses;
     cli_progress("%lld/%lld  %.2f it/s  ETA %s  D real %.3f fake %.3f cls %.3f gp %.3f  G fake %.3f rec %.3f cls %.3f",
                  (long long)st->iteration, (long long)st->iters, st->it_per_s, eta, L->d_loss_real,

@@ -83,6 +83,14 @@ void cli_progress_end(void)
     if (progress_shown) { fputc('\n', stderr); progress_shown = 0; }
 }
 
+void cli_format_eta(char *out, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e8) { snprintf(out, n, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+}
+
 long cli_parse_long(const char *opt, const char *s, long min, long max)
 {
     char *end; errno = 0;

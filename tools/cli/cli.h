@@ -26,6 +26,9 @@ void cli_finish_stdout(void);
 extern int cli_quiet;
 void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_progress_end(void);
+/* Remaining time for a progress line: "12m05s", "3h07m", or "?" when s is
+ * negative, NaN or over 1e8 s (no estimate yet). */
+void cli_format_eta(char *out, size_t n, double s);
 
 /* Strict number parsing for option values: dies with a usage error naming the option. */
 long cli_parse_long(const char *opt, const char *s, long min, long max);
