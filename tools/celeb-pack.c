@@ -259,7 +259,12 @@ static int read_input(const char *path, uint8_t **buf, size_t *cap, size_t *len,
         return e == ENOENT ? RESULT_MISSING : RESULT_CORRUPT;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > SG_IMAGE_MAX_FILE) {
+    if (fstat(fd, &st) != 0) {
+        snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
+        close(fd);
+        return RESULT_CORRUPT;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SG_IMAGE_MAX_FILE) {
         snprintf(msg, msg_len, "%s: %s", path, !S_ISREG(st.st_mode) ? "not a regular file" : "larger than the file size limit");
         close(fd);
         return RESULT_CORRUPT;
