@@ -121,7 +121,9 @@ static void test_conv(const conv_case *k, double tol, const char *mode)
     size_t nw = (size_t)k->Co * k->Ci * k->K * k->K;
     char name[160];
     pair x = pair_rand(nx, -1, 1), w = pair_rand(nw, -0.2f, 0.2f), b = pair_rand(k->Co, -0.5f, 0.5f);
-    pair y = pair_from(NULL, ny), dy = pair_rand(ny, -1, 1), dx = pair_from(NULL, nx);
+    /* y and dx start as garbage (the same on both): forward and backward-data
+     * must overwrite them, an accumulating beta = 1 shows up */
+    pair y = pair_rand(ny, -5, 5), dy = pair_rand(ny, -1, 1), dx = pair_rand(nx, -5, 5);
     pair dw = pair_rand(nw, -0.1f, 0.1f), db = pair_rand(k->Co, -0.1f, 0.1f);   /* accumulated into */
     const float *bias_c = k->bias ? b.c : NULL, *bias_g = k->bias ? b.g : NULL;
     cpu->ops->conv2d_forward(cpu, y.c, x.c, w.c, bias_c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
@@ -424,50 +426,39 @@ static void make_labels(const sg_model_config *cfg, int ds, int n, float *c)
     }
 }
 
-/* One D step and one G step per dataset on both backends; multi: two
- * datasets (BCE and one-hot softmax) with the mask vector. */
-static void test_model_steps(int multi)
+/* One D step and one G step of dataset ds on both backends, each from the
+ * same freshly made models: gradients are compared only where both backends
+ * start from equal parameters. (After an Adam step the two differ by up to
+ * 2 lr per weight: a gradient near zero moves its weight either way. Later
+ * gradients then differ by several per cent through ReLU kinks, which says
+ * nothing about the backend: seen with a 1-thread CPU backend standing in
+ * for CUDA, 10% on G's second-dataset gradients at lr 1e-4.) */
+static void model_steps_case(const sg_model_config *cfg, int ds)
 {
-    sg_model_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.image_size = 32;
-    cfg.n_datasets = multi ? 2 : 1;
-    cfg.label_dim[0] = multi ? 3 : 5;
-    cfg.label_dim[1] = 4;
-    cfg.one_hot[1] = 1;
-    cfg.g_conv_dim = 8; cfg.g_repeat = 2;
-    cfg.d_conv_dim = 8; cfg.d_repeat = 4;
-    cfg.batch = 4;
-    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10;
-    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
     sg_err err;
     sg_model *mc = NULL, *mg = NULL;
-    if (sg_model_create(&mc, &cfg, cpu, 7, &err) || sg_model_create(&mg, &cfg, gpu, 7, &err)) {
+    if (sg_model_create(&mc, cfg, cpu, 7, &err) || sg_model_create(&mg, cfg, gpu, 7, &err)) {
         printf("FAIL model create: %s\n", err.msg);
         check_failed++;
         sg_model_free(mc);
         sg_model_free(mg);
         return;
     }
-    int n = cfg.batch, S = cfg.image_size, cdim = sg_model_c_dim(&cfg);
+    int n = cfg->batch, S = cfg->image_size, cdim = sg_model_c_dim(cfg);
     float *x = rnd((size_t)n * 3 * S * S, -1, 1), *corg = malloc((size_t)n * cdim * sizeof(float));
     float *ctrg = malloc((size_t)n * cdim * sizeof(float)), *alpha = rnd(n, 0, 1);
     float lr = 1e-4f;
-    int ok = 1;
-    printf("  model steps, %s\n", multi ? "two datasets (BCE, one-hot CE) with mask" : "one dataset");
-    for (int ds = 0; ds < cfg.n_datasets && ok; ds++) {
-        make_labels(&cfg, ds, n, corg);
-        for (int i = 0; i < n; i++)  /* the permutation target of the reference: rotate by one */
-            memcpy(ctrg + (size_t)i * cdim, corg + (size_t)((i + 1) % n) * cdim, cdim * sizeof(float));
-        ok = !sg_model_set_batch(mc, ds, n, x, corg, ctrg, alpha, &err) &&
+    make_labels(cfg, ds, n, corg);
+    for (int i = 0; i < n; i++)  /* the permutation target of the reference: rotate by one */
+        memcpy(ctrg + (size_t)i * cdim, corg + (size_t)((i + 1) % n) * cdim, cdim * sizeof(float));
+    int ok = !sg_model_set_batch(mc, ds, n, x, corg, ctrg, alpha, &err) &&
              !sg_model_set_batch(mg, ds, n, x, corg, ctrg, alpha, &err) &&
              !sg_model_d_step(mc, lr, &err) && !sg_model_d_step(mg, lr, &err) &&
              !sg_model_g_step(mc, lr, &err) && !sg_model_g_step(mg, lr, &err);
-    }
     sg_losses lc, lgpu;
     ok = ok && !sg_model_read_losses(mc, &lc, &err) && !sg_model_read_losses(mg, &lgpu, &err);
     if (!ok) {
-        printf("FAIL model steps: %s\n", err.msg);
+        printf("FAIL model steps (dataset %d): %s\n", ds, err.msg);
         check_failed++;
     } else {
         const char *names[] = { "D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
@@ -482,14 +473,38 @@ static void test_model_steps(int multi)
         model_grads_compare(mc, mg, SG_NET_G, 1e-3, "G step gradients");
         /* One Adam step moves a weight by about lr whatever the size of its
          * gradient, so a gradient near zero may move it either way on the two
-         * backends: allow 2 lr per step (one step per dataset) + lr/2. */
-        double atol = (2.0 * cfg.n_datasets + 0.5) * lr;
+         * backends: allow 2 lr (one step per net) + lr/2. */
+        double atol = 2.5 * lr;
         model_tensors_compare(mc, mg, SG_NET_D, 1e-4, atol, "after the steps");
         model_tensors_compare(mc, mg, SG_NET_G, 1e-4, atol, "after the steps");
     }
     free(x); free(corg); free(ctrg); free(alpha);
     sg_model_free(mc);
     sg_model_free(mg);
+}
+
+/* One D step and one G step per dataset on both backends; multi: two
+ * datasets (BCE and one-hot softmax) with the mask vector, each from fresh
+ * models (model_steps_case). */
+static void test_model_steps(int multi)
+{
+    sg_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.image_size = 32;
+    cfg.n_datasets = multi ? 2 : 1;
+    cfg.label_dim[0] = multi ? 3 : 5;
+    cfg.label_dim[1] = 4;
+    cfg.one_hot[1] = 1;
+    cfg.g_conv_dim = 8; cfg.g_repeat = 2;
+    cfg.d_conv_dim = 8; cfg.d_repeat = 4;
+    cfg.batch = 4;
+    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10;
+    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    for (int ds = 0; ds < cfg.n_datasets; ds++) {
+        printf("  model steps, %s, dataset %d\n",
+               multi ? "two datasets (BCE, one-hot CE) with mask" : "one dataset", ds);
+        model_steps_case(&cfg, ds);
+    }
 }
 
 /* Step graphs: the same eight iterations on a CUDA backend that records and
