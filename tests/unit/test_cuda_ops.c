@@ -589,6 +589,9 @@ int main(int argc, char **argv)
     /* --cpu-as-gpu: a 1-thread CPU backend stands in for CUDA, to check this
      * harness itself on a machine without a GPU */
     int cpu_as_gpu = 0;
+    /* line-buffered: tests/gpu/run sends stdout to a file, and a crash on the
+     * device must not lose the lines that say how far it got */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v")) verbose = 2;
         if (!strcmp(argv[i], "--cpu-as-gpu")) cpu_as_gpu = 1;
