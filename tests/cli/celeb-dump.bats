@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+load helpers
 # celeb-dump on a small shard made by celeb-synth + celeb-pack: every mode,
 # labels checked against the attribute file, corruption and bad inputs.
 
@@ -22,13 +23,6 @@ setup() {
   T="$BATS_TEST_TMPDIR"
 }
 
-png_size() {
-  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "not a PNG: $1"; return 1; }
-  local w h
-  w=$(od -An -tu1 -j16 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
-  h=$(od -An -tu1 -j20 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
-  echo "${w}x${h}"
-}
 
 @test "metadata: count, size, labels in order; --json" {
   run celeb-dump "$D/s.lmdb"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+load helpers
 # sg-plot: history panels with spike clipping, bars, errors that write nothing.
 
 setup() {
@@ -23,14 +24,6 @@ setup() {
 JSON
 }
 
-# Prints "WIDTHxHEIGHT" of a PNG after checking its signature.
-png_size() {
-  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "not a PNG: $1"; return 1; }
-  local w h
-  w=$(od -An -tu1 -j16 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
-  h=$(od -An -tu1 -j20 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
-  echo "${w}x${h}"
-}
 
 @test "plots a history with a spike: PNG 1200x900, the spike is clipped and reported" {
   run sg-plot "$T/history.jsonl" -o "$T/losses.png"

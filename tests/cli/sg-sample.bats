@@ -6,12 +6,7 @@ PY=/usr/bin/python3
 A_ATTRS=Bangs,Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair
 B_ATTRS=Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses
 
-# Width x height from a PNG's IHDR.
-png_size() {
-    od -An -j16 -N8 -tu1 "$1" | awk '{ printf "%dx%d\n", $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8 }'
-}
-is_png() { [ "$(od -An -N4 -tx1 "$1" | tr -d ' ')" = 89504e47 ]; }
-is_jpeg() { [ "$(od -An -N2 -tx1 "$1" | tr -d ' ')" = ffd8 ]; }
+load helpers
 
 setup_file() {
     T=$BATS_FILE_TMPDIR

@@ -1,0 +1,12 @@
+# Shared helpers of the bats files (load helpers).
+
+# Prints "WIDTHxHEIGHT" of a PNG after checking its signature.
+png_size() {
+  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "not a PNG: $1"; return 1; }
+  local w h
+  w=$(od -An -tu1 -j16 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
+  h=$(od -An -tu1 -j20 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')
+  echo "${w}x${h}"
+}
+is_png() { [ "$(od -An -N4 -tx1 "$1" | tr -d ' ')" = 89504e47 ]; }
+is_jpeg() { [ "$(od -An -N2 -tx1 "$1" | tr -d ' ')" = ffd8 ]; }
