@@ -51,6 +51,20 @@ PY
 
 tree_sum() { (cd "$1" && find . -type f | sort | xargs md5sum); }
 
+# Starts an endless tiny training run (stderr to $T/err), waits until its history
+# has LINES lines, sends it SIGNAL and sets status to its exit status.
+signal_long_run() {
+  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
+  local pid=$!
+  for _ in $(seq 200); do
+    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge "$2" ] && break
+    sleep 0.05
+  done
+  kill -"$1" "$pid"
+  status=0
+  wait "$pid" || status=$?
+}
+
 @test "--help and --version" {
   run sg-train --help
   [ "$status" -eq 0 ]
@@ -260,15 +274,7 @@ PY
 }
 
 @test "SIGINT finishes the iteration, writes a checkpoint and exits 130; resume continues" {
-  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" &
-  pid=$!
-  for _ in $(seq 200); do
-    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
-    sleep 0.05
-  done
-  kill -INT "$pid"
-  status=0
-  wait "$pid" || status=$?
+  signal_long_run INT 3
   [ "$status" -eq 130 ]
   n=$(cat "$T/r/latest")
   [ -s "$T/r/ckpt/$n-state.safetensors" ]
@@ -279,15 +285,7 @@ PY
 }
 
 @test "a crash while reading shards (LMDB trusts its pages) is one line naming the shards, exit 1" {
-  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
-  pid=$!
-  for _ in $(seq 200); do
-    [ -s "$T/r/history.jsonl" ] && break
-    sleep 0.05
-  done
-  kill -SEGV "$pid"
-  status=0
-  wait "$pid" || status=$?
+  signal_long_run SEGV 1
   [ "$status" -eq 1 ]
   grep -q "^sg-train: fatal signal while reading the shards $D/a.lmdb: the data may be damaged" "$T/err"
 }
