@@ -9,6 +9,7 @@
  * never one whose workspace passes the limit. */
 #include "cuda_backend.cuh"
 #include "reduce.cuh"
+#include <stdio.h>
 #include <string.h>
 
 /* cuDNN math for the backend's precision. CUDNN_DEFAULT_MATH lets cuDNN 8+/9
@@ -81,6 +82,30 @@ fail:
     memset(p, 0, sizeof *p);
     p->N = -1;                                  /* matches no shape */
     return NULL;
+}
+
+extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    size_t used = 0;
+    if (size) buf[0] = 0;
+    for (int i = 0; i < c->n_plans && used + 1 < size; i++) {
+        const sg_conv_plan *p = &c->plans[i];
+        int a[SG_CONV_KINDS];
+        for (int k = 0; k < SG_CONV_KINDS; k++) a[k] = p->have_algo[k] ? p->algo[k] : -1;
+        int n = snprintf(buf + used, size - used, "N%d Ci%d %dx%d Co%d K%d s%d p%d: fwd %d "
+                         "(math %d) bwd-data %d (math %d) bwd-filter %d (math %d) ws %zu KiB\n",
+                         p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad,
+                         a[SG_CONV_FWD], (int)p->math[SG_CONV_FWD], a[SG_CONV_BWD_DATA],
+                         (int)p->math[SG_CONV_BWD_DATA], a[SG_CONV_BWD_FILTER],
+                         (int)p->math[SG_CONV_BWD_FILTER],
+                         (p->workspace[0] > p->workspace[1] ? (p->workspace[0] > p->workspace[2] ? p->workspace[0] : p->workspace[2])
+                                                            : (p->workspace[1] > p->workspace[2] ? p->workspace[1] : p->workspace[2])) >> 10);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+    if (used >= size && size) buf[size - 1] = 0;
+    return buf;
 }
 
 void sg_cuda_conv_plans_destroy(sg_cuda *c)

@@ -197,6 +197,10 @@ const char *sg_backend_cuda_device_name(sg_backend *be);
  * launched, and why graphs were turned off if they were (a recording that
  * fails turns them off and the steps run eagerly). Returns buf. */
 const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size);
+/* The convolution shapes seen so far and the cuDNN algorithm chosen for each
+ * kind (forward, backward-data, backward-filter; -1 not used yet), one line
+ * per shape, into buf. Returns buf. */
+const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size);
 
 /* The backend a tool's --device option names: "cpu"; "cuda" (an error when
  * CUDA is not usable: never a silent CPU fallback); "auto" (CUDA when usable,

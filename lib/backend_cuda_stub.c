@@ -27,6 +27,13 @@ const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size)
     if (size) buf[0] = 0;
     return buf;
 }
+
+const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size)
+{
+    (void)be;
+    if (size) buf[0] = 0;
+    return buf;
+}
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int sg_backend_cuda_stub_unused;

@@ -168,6 +168,14 @@ static const conv_case conv_cases[] = {
     { 2, 16, 16, 16, 32, 4, 2, 1, 0 },
     /* a reference-size layer: 128 -> 256 channels at 32x32, batch 4 */
     { 4, 128, 32, 32, 256, 4, 2, 1, 0 },
+    /* the model test's two-dataset shapes: G's first conv (3 + 9 channels),
+     * G's last conv, D's cls head with 7 outputs */
+    { 4, 12, 32, 32, 8, 7, 1, 3, 0 },
+    { 4, 8, 32, 32, 3, 7, 1, 3, 0 },
+    { 4, 64, 2, 2, 7, 2, 1, 0, 0 },
+    /* the reference's 7x7 convs at 128x128 (batch 4) */
+    { 4, 8, 128, 128, 64, 7, 1, 3, 0 },
+    { 4, 64, 128, 128, 3, 7, 1, 3, 0 },
 };
 
 /* ---- instance norm --------------------------------------------------------- */
@@ -426,66 +434,111 @@ static void make_labels(const sg_model_config *cfg, int ds, int n, float *c)
     }
 }
 
-/* One D step and one G step of dataset ds on both backends, each from the
- * same freshly made models: gradients are compared only where both backends
- * start from equal parameters. (After an Adam step the two differ by up to
- * 2 lr per weight: a gradient near zero moves its weight either way. Later
- * gradients then differ by several per cent through ReLU kinks, which says
- * nothing about the backend: seen with a 1-thread CPU backend standing in
- * for CUDA, 10% on G's second-dataset gradients at lr 1e-4.) */
-static void model_steps_case(const sg_model_config *cfg, int ds)
+/* Fresh models of cfg with the same weights on both backends and the same
+ * batch of dataset ds; NULL models on failure (reported). */
+static int model_pair(const sg_model_config *cfg, int ds, sg_model **mc, sg_model **mg)
 {
     sg_err err;
-    sg_model *mc = NULL, *mg = NULL;
-    if (sg_model_create(&mc, cfg, cpu, 7, &err) || sg_model_create(&mg, cfg, gpu, 7, &err)) {
+    *mc = *mg = NULL;
+    if (sg_model_create(mc, cfg, cpu, 7, &err) || sg_model_create(mg, cfg, gpu, 7, &err)) {
         printf("FAIL model create: %s\n", err.msg);
         check_failed++;
-        sg_model_free(mc);
-        sg_model_free(mg);
-        return;
+        sg_model_free(*mc);
+        sg_model_free(*mg);
+        *mc = *mg = NULL;
+        return -1;
     }
     int n = cfg->batch, S = cfg->image_size, cdim = sg_model_c_dim(cfg);
+    uint64_t saved = draw_counter;
+    draw_counter = 1000;              /* the same batch for every pair of a case */
     float *x = rnd((size_t)n * 3 * S * S, -1, 1), *corg = malloc((size_t)n * cdim * sizeof(float));
     float *ctrg = malloc((size_t)n * cdim * sizeof(float)), *alpha = rnd(n, 0, 1);
-    float lr = 1e-4f;
     make_labels(cfg, ds, n, corg);
+    draw_counter = saved > draw_counter ? saved : draw_counter;
     for (int i = 0; i < n; i++)  /* the permutation target of the reference: rotate by one */
         memcpy(ctrg + (size_t)i * cdim, corg + (size_t)((i + 1) % n) * cdim, cdim * sizeof(float));
-    int ok = !sg_model_set_batch(mc, ds, n, x, corg, ctrg, alpha, &err) &&
-             !sg_model_set_batch(mg, ds, n, x, corg, ctrg, alpha, &err) &&
-             !sg_model_d_step(mc, lr, &err) && !sg_model_d_step(mg, lr, &err) &&
-             !sg_model_g_step(mc, lr, &err) && !sg_model_g_step(mg, lr, &err);
-    sg_losses lc, lgpu;
-    ok = ok && !sg_model_read_losses(mc, &lc, &err) && !sg_model_read_losses(mg, &lgpu, &err);
-    if (!ok) {
-        printf("FAIL model steps (dataset %d): %s\n", ds, err.msg);
+    int rc = 0;
+    if (sg_model_set_batch(*mc, ds, n, x, corg, ctrg, alpha, &err) ||
+        sg_model_set_batch(*mg, ds, n, x, corg, ctrg, alpha, &err)) {
+        printf("FAIL set_batch (dataset %d): %s\n", ds, err.msg);
         check_failed++;
-    } else {
-        const char *names[] = { "D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
-                                "G/loss_fake", "G/loss_rec", "G/loss_cls" };
-        float *a = &lgpu.d_loss_real, *b = &lc.d_loss_real;
-        for (int i = 0; i < 7; i++) {
-            double da = a[i], db = b[i];
-            printf("  step %-12s gpu %.8g cpu %.8g\n", names[i], a[i], b[i]);
-            CHECK_CLOSE(names[i], &da, &db, 1, 1e-3, 1e-5);
-        }
-        model_grads_compare(mc, mg, SG_NET_D, 1e-3, "D step gradients");
-        model_grads_compare(mc, mg, SG_NET_G, 1e-3, "G step gradients");
-        /* One Adam step moves a weight by about lr whatever the size of its
-         * gradient, so a gradient near zero may move it either way on the two
-         * backends: allow 2 lr (one step per net) + lr/2. */
-        double atol = 2.5 * lr;
-        model_tensors_compare(mc, mg, SG_NET_D, 1e-4, atol, "after the steps");
-        model_tensors_compare(mc, mg, SG_NET_G, 1e-4, atol, "after the steps");
+        rc = -1;
     }
     free(x); free(corg); free(ctrg); free(alpha);
+    return rc;
+}
+
+static void compare_losses(sg_model *mc, sg_model *mg, int first, int last)
+{
+    sg_err err;
+    sg_losses lc, lgpu;
+    if (sg_model_read_losses(mc, &lc, &err) || sg_model_read_losses(mg, &lgpu, &err)) {
+        printf("FAIL read_losses: %s\n", err.msg);
+        check_failed++;
+        return;
+    }
+    const char *names[] = { "D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
+                            "G/loss_fake", "G/loss_rec", "G/loss_cls" };
+    float *a = &lgpu.d_loss_real, *b = &lc.d_loss_real;
+    for (int i = first; i <= last; i++) {
+        double da = a[i], db = b[i];
+        printf("  step %-12s gpu %.8g cpu %.8g\n", names[i], a[i], b[i]);
+        CHECK_CLOSE(names[i], &da, &db, 1, 1e-3, 1e-5);
+    }
+}
+
+/* Dataset ds, each part from fresh models with equal weights:
+ *  1. a G step alone: G's losses and gradients;
+ *  2. a D step: D's losses and gradients, then a G step, and both nets'
+ *     parameters after their Adam steps.
+ * G's gradients are compared only where both backends start from equal
+ * parameters: after D's Adam step the two D's differ by up to 2 lr per
+ * weight (a gradient near zero moves its weight either way), and G's next
+ * gradients then differ through LeakyReLU kinks by about 1% (measured with
+ * the CPU standing in for CUDA and 1% of D's weights moved by 2 lr), which
+ * says nothing about the backend. g_only: part 1 alone. */
+static void model_steps_case(const sg_model_config *cfg, int ds, int g_only)
+{
+    sg_err err;
+    sg_model *mc, *mg;
+    float lr = 1e-4f;
+    if (model_pair(cfg, ds, &mc, &mg)) return;
+    if (sg_model_g_step(mc, lr, &err) || sg_model_g_step(mg, lr, &err)) {
+        printf("FAIL G step (dataset %d): %s\n", ds, err.msg);
+        check_failed++;
+    } else {
+        compare_losses(mc, mg, 4, 6);
+        model_grads_compare(mc, mg, SG_NET_G, 1e-3, "G step gradients");
+    }
+    sg_model_free(mc);
+    sg_model_free(mg);
+    if (g_only || model_pair(cfg, ds, &mc, &mg)) return;
+    if (sg_model_d_step(mc, lr, &err) || sg_model_d_step(mg, lr, &err)) {
+        printf("FAIL D step (dataset %d): %s\n", ds, err.msg);
+        check_failed++;
+    } else {
+        compare_losses(mc, mg, 0, 3);
+        model_grads_compare(mc, mg, SG_NET_D, 1e-3, "D step gradients");
+        if (sg_model_g_step(mc, lr, &err) || sg_model_g_step(mg, lr, &err)) {
+            printf("FAIL G step after D (dataset %d): %s\n", ds, err.msg);
+            check_failed++;
+        } else {
+            /* One Adam step moves a weight by about lr whatever the size of its
+             * gradient, so a gradient near zero may move it either way on the two
+             * backends: allow 2 lr (one step per net) + lr/2. */
+            double atol = 2.5 * lr;
+            model_tensors_compare(mc, mg, SG_NET_D, 1e-4, atol, "after the steps");
+            model_tensors_compare(mc, mg, SG_NET_G, 1e-4, atol, "after the steps");
+        }
+    }
     sg_model_free(mc);
     sg_model_free(mg);
 }
 
 /* One D step and one G step per dataset on both backends; multi: two
  * datasets (BCE and one-hot softmax) with the mask vector, each from fresh
- * models (model_steps_case). */
+ * models (model_steps_case), then G steps without the classification term
+ * and without the reconstruction term (which path a failure is on). */
 static void test_model_steps(int multi)
 {
     sg_model_config cfg;
@@ -503,7 +556,17 @@ static void test_model_steps(int multi)
     for (int ds = 0; ds < cfg.n_datasets; ds++) {
         printf("  model steps, %s, dataset %d\n",
                multi ? "two datasets (BCE, one-hot CE) with mask" : "one dataset", ds);
-        model_steps_case(&cfg, ds);
+        model_steps_case(&cfg, ds, 0);
+    }
+    if (!multi) return;
+    for (int v = 0; v < 2; v++) {
+        sg_model_config c2 = cfg;
+        if (v == 0) c2.lambda_cls = 0; else c2.lambda_rec = 0;
+        for (int ds = 0; ds < cfg.n_datasets; ds++) {
+            printf("  G step, two datasets, dataset %d, %s\n", ds,
+                   v == 0 ? "lambda_cls 0" : "lambda_rec 0");
+            model_steps_case(&c2, ds, 1);
+        }
     }
 }
 
@@ -588,16 +651,17 @@ int main(int argc, char **argv)
 {
     /* --cpu-as-gpu: a 1-thread CPU backend stands in for CUDA, to check this
      * harness itself on a machine without a GPU */
-    int cpu_as_gpu = 0;
+    int cpu_as_gpu = 0, cpu_threads = 0;   /* 0: one per core */
     /* line-buffered: tests/gpu/run sends stdout to a file, and a crash on the
      * device must not lose the lines that say how far it got */
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v")) verbose = 2;
         if (!strcmp(argv[i], "--cpu-as-gpu")) cpu_as_gpu = 1;
+        if (!strcmp(argv[i], "--cpu-threads") && i + 1 < argc) cpu_threads = atoi(argv[++i]);
     }
     sg_err err;
-    cpu = sg_backend_cpu_create(0, &err);
+    cpu = sg_backend_cpu_create(cpu_threads, &err);
     if (!cpu) { printf("FAIL cpu backend: %s\n", err.msg); check_failed++; return check_done(); }
     gpu = cpu_as_gpu ? sg_backend_cpu_create(1, &err) : sg_backend_cuda_create_precision(0, "fp32", &err);
     if (!gpu) {
@@ -623,6 +687,10 @@ int main(int argc, char **argv)
     test_all_finite();
     test_model_steps(0);
     test_model_steps(1);
+    if (!cpu_as_gpu) {
+        static char report[16384];
+        printf("cuDNN algorithms chosen (fp32):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
+    }
     sg_backend_destroy(gpu);
     if (cpu_as_gpu) {
         sg_backend_destroy(cpu);
