@@ -98,6 +98,8 @@ static void cuda_destroy(sg_backend *be)
         cudaFree(c->flag_dev);
         cudaFree(c->adam_hyper);
         if (c->flag_host) cudaFreeHost(c->flag_host);
+        for (int i = 0; i < 8; i++)
+            if (c->fences[i]) cudaEventDestroy(c->fences[i]);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
     }
@@ -175,6 +177,46 @@ static void cuda_memzero(sg_backend *be, void *p, size_t bytes)
     CU_CHECK(c, cudaMemsetAsync(p, 0, bytes, c->stream));
 }
 
+static void *cuda_host_alloc(sg_backend *be, size_t bytes)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    void *p = NULL;
+    if (c->failed) return NULL;
+    if (CU_CHECK(c, cudaMallocHost(&p, bytes ? bytes : 1))) return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
+static void cuda_host_free(sg_backend *be, void *p)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (!p) return;
+    cudaStreamSynchronize(c->stream);            /* an upload from p may be in flight */
+    cudaFreeHost(p);
+}
+
+static void cuda_fence(sg_backend *be, int slot)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return;
+    if (slot < 0 || slot >= 8) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "fence slot %d out of range (0..7)", slot);
+        return;
+    }
+    if (!c->fences[slot] &&
+        CU_CHECK(c, cudaEventCreateWithFlags(&c->fences[slot], cudaEventDisableTiming)))
+        return;
+    CU_CHECK(c, cudaEventRecord(c->fences[slot], c->stream));
+}
+
+static int cuda_fence_wait(sg_backend *be, int slot)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return -1;
+    if (slot < 0 || slot >= 8 || !c->fences[slot]) return 0;   /* nothing marked */
+    return CU_CHECK(c, cudaEventSynchronize(c->fences[slot]));
+}
+
 static const sg_backend_ops cuda_ops = {
     /* destroy */ cuda_destroy,
     /* sync */ cuda_sync,
@@ -212,6 +254,12 @@ static const sg_backend_ops cuda_ops = {
     /* graph_end */ sg_cuda_graph_end,
     /* graph_launch */ sg_cuda_graph_launch,
     /* graph_drop */ sg_cuda_graph_drop,
+    /* to_layout */ sg_cuda_to_layout,
+    /* from_layout */ sg_cuda_from_layout,
+    /* host_alloc */ cuda_host_alloc,
+    /* host_free */ cuda_host_free,
+    /* fence */ cuda_fence,
+    /* fence_wait */ cuda_fence_wait,
 };
 
 /* A probe kernel: proves that this build's machine code runs on the device
@@ -288,6 +336,11 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     if (genv && !strcmp(genv, "0")) c->graphs_enabled = 0;
     const char *env = getenv("SG_CUDNN_FIND");
     if (env && !strcmp(env, "1")) c->find_algorithms = 1;
+    /* NHWC by default (no transposes around cuDNN's tensor-core kernels);
+     * SG_CUDA_LAYOUT=nchw for A/B timing */
+    const char *lenv = getenv("SG_CUDA_LAYOUT");
+    c->nhwc = lenv && !strcmp(lenv, "nhwc");      /* NCHW until every op handles NHWC */
+    be->nhwc = c->nhwc;
     be->name = "cuda";
     be->ops = &cuda_ops;
 

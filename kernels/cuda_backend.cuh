@@ -77,6 +77,8 @@ struct sg_cuda {
     long long graph_launches;
     char graph_note[640];                     /* why graphs were turned off, or "" */
     float *adam_hyper;
+    int nhwc;                                 /* activation layout (lib/backend.h "Layout") */
+    cudaEvent_t fences[8];                    /* ops->fence slots (created lazily) */
     int *flag_dev;                            /* all_finite's answer */
     int *flag_host;                           /* pinned */
     int failed;                               /* 1 after the first error */
@@ -129,6 +131,8 @@ static inline dim3 sg_cuda_plane_grid(size_t planes, size_t hw, int threads)
 }
 
 /* ops, one group per .cu file */
+void sg_cuda_to_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW);
+void sg_cuda_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW);
 void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
                             const float *bias, int N, int Ci, int H, int W, int Co,
                             int K, int stride, int pad);

@@ -4,8 +4,20 @@
  * (lib/model.c) calls only these operations.
  *
  * Memory. Pointers passed to ops are backend memory from ops->alloc: host
- * memory for the CPU backend, device memory for CUDA. Every tensor is float32,
- * NCHW, contiguous. Host memory is touched only by upload/download/all_finite.
+ * memory for the CPU backend, device memory for CUDA. Every tensor is float32
+ * and contiguous. Host memory is touched only by upload/download/all_finite.
+ *
+ * Layout. Shapes below are written NCHW. A backend with be->nhwc == 0 (the
+ * CPU) stores them so. One with be->nhwc == 1 (CUDA by default: cuDNN's
+ * tensor-core kernels work on NHWC and would otherwise transpose every
+ * operand of every convolution) stores every activation written (N,C,H,W)
+ * or (N,C,HW) as N,H,W,C, and every convolution weight written (A,B,K,K)
+ * as A,K,K,B. The rest is the same in both: biases, gamma/beta and running
+ * statistics (C), mean/rstd (N*C, n-major), labels (N,Cc), D's heads (their
+ * outputs have one channel or 1x1 pixels), per-image rows (N,D) whatever
+ * their inner order, losses, Adam's flat buffers (elementwise). Host data is
+ * always NCHW: the model converts at its boundaries (to_layout/from_layout
+ * for images, host-side permutes for weights).
  *
  * Errors. Ops return nothing: a failure (a CUDA error, a bad argument) is
  * recorded in the backend as its first error and later ops may be skipped.
@@ -39,6 +51,7 @@ struct sg_backend {
     const sg_backend_ops *ops;
     const char *name;        /* "cpu", "cuda" */
     void *impl;              /* backend-private state (threads, scratch, handles, stream) */
+    int nhwc;                /* activation layout (see "Layout"): 0 NCHW, 1 NHWC */
 };
 
 struct sg_backend_ops {
@@ -177,6 +190,26 @@ struct sg_backend_ops {
     int (*graph_end)(sg_backend *be, int key);
     int (*graph_launch)(sg_backend *be, int key, float lr, int64_t t);
     void (*graph_drop)(sg_backend *be, int key);
+
+    /* ---- layout conversion (backend memory, no overlap) -----------------
+     * to_layout: dst (N,C,HW) in the backend's layout = src (N,C,HW) NCHW;
+     * from_layout the reverse. A copy where be->nhwc == 0. */
+    void (*to_layout)(sg_backend *be, float *dst, const float *src, int N, int C, int HW);
+    void (*from_layout)(sg_backend *be, float *dst, const float *src, int N, int C, int HW);
+
+    /* ---- host staging and ordering --------------------------------------
+     * host_alloc: host memory that upload can read without staging (CUDA:
+     * page-locked), zero-filled, NULL on failure; host_free frees it (p may
+     * be NULL). An upload FROM host_alloc memory is asynchronous: the memory
+     * must not change until a later fence_wait (or sync) covers the upload.
+     * From any other host memory, upload may be reused as soon as it returns.
+     * fence(slot) marks the work queued so far (0 <= slot < 8);
+     * fence_wait(slot) blocks until that work is done: 0, or -1 after a
+     * backend error (sync reports it). */
+    void *(*host_alloc)(sg_backend *be, size_t bytes);
+    void (*host_free)(sg_backend *be, void *p);
+    void (*fence)(sg_backend *be, int slot);
+    int (*fence_wait)(sg_backend *be, int slot);
 };
 
 /* The CPU backend with nthreads worker threads (0: the number of online CPUs).

@@ -1289,6 +1289,19 @@ static int cpu_all_finite(sg_backend *be, const float *p, size_t n)
     return 1;
 }
 
+/* NCHW is the CPU's layout: conversions are copies */
+static void cpu_layout_copy(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
+{
+    (void)be;
+    memcpy(dst, src, (size_t)N * C * HW * sizeof(float));
+}
+
+static void *cpu_host_alloc(sg_backend *be, size_t bytes) { (void)be; return calloc(1, bytes ? bytes : 1); }
+static void cpu_host_free(sg_backend *be, void *p) { (void)be; free(p); }
+/* every CPU op has finished when it returns */
+static void cpu_fence(sg_backend *be, int slot) { (void)be; (void)slot; }
+static int cpu_fence_wait(sg_backend *be, int slot) { (void)slot; return state(be)->failed ? -1 : 0; }
+
 static const sg_backend_ops cpu_ops = {
     .destroy = cpu_destroy, .sync = cpu_sync, .alloc = cpu_alloc, .free = cpu_free,
     .upload = cpu_memcpy, .download = cpu_memcpy, .copy = cpu_memcpy, .memzero = cpu_memzero,
@@ -1304,6 +1317,9 @@ static const sg_backend_ops cpu_ops = {
     .mean_loss = cpu_mean_loss, .bce_logits_loss = cpu_bce_logits_loss,
     .softmax_ce_loss = cpu_softmax_ce_loss, .l1_loss = cpu_l1_loss, .gp_loss = cpu_gp_loss,
     .adam = cpu_adam, .all_finite = cpu_all_finite,
+    .to_layout = cpu_layout_copy, .from_layout = cpu_layout_copy,
+    .host_alloc = cpu_host_alloc, .host_free = cpu_host_free,
+    .fence = cpu_fence, .fence_wait = cpu_fence_wait,
 };
 
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)

@@ -1,0 +1,60 @@
+/* NCHW <-> the backend's layout (lib/backend.h "Layout"): a tiled transpose
+ * of each image's (C, HW) matrix through shared memory, so that both the
+ * reads and the writes are coalesced. A plain copy when the backend is NCHW. */
+#include "cuda_backend.cuh"
+
+enum { TILE = 32, ROWS = 8 };
+
+/* out[n][j][i] = in[n][i][j] for an (R, S) matrix per image; grid
+ * (ceil(S/TILE), ceil(R/TILE), N), block (TILE, ROWS) */
+__global__ void transpose_kernel(float *__restrict__ out, const float *__restrict__ in, int R, int S)
+{
+    __shared__ float tile[TILE][TILE + 1];       /* +1: no bank conflicts */
+    size_t base = (size_t)blockIdx.z * R * S;
+    int c0 = blockIdx.x * TILE, r0 = blockIdx.y * TILE;
+    for (int k = threadIdx.y; k < TILE; k += ROWS) {
+        int r = r0 + k, col = c0 + threadIdx.x;
+        if (r < R && col < S) tile[k][threadIdx.x] = in[base + (size_t)r * S + col];
+    }
+    __syncthreads();
+    for (int k = threadIdx.y; k < TILE; k += ROWS) {
+        int col = c0 + k, r = r0 + threadIdx.x;      /* out row = in column */
+        if (r < R && col < S) out[base + (size_t)col * R + r] = tile[threadIdx.x][k];
+    }
+}
+
+static void transpose(sg_cuda *c, float *dst, const float *src, int N, int R, int S, const char *name)
+{
+    if (c->failed || N <= 0 || R <= 0 || S <= 0) return;
+    if (N > 65535) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "%s: %d images in one call (65535 at most)", name, N);
+        return;
+    }
+    dim3 grid((S + TILE - 1) / TILE, (R + TILE - 1) / TILE, N), block(TILE, ROWS);
+    transpose_kernel<<<grid, block, 0, c->stream>>>(dst, src, R, S);
+    LAUNCH_CHECK(c, name);
+}
+
+void sg_cuda_to_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return;
+    if (!c->nhwc || C == 1 || HW == 1) {
+        CU_CHECK(c, cudaMemcpyAsync(dst, src, (size_t)N * C * HW * sizeof(float),
+                                    cudaMemcpyDeviceToDevice, c->stream));
+        return;
+    }
+    transpose(c, dst, src, N, C, HW, "transpose_kernel (to_layout)");     /* (C,HW) -> (HW,C) */
+}
+
+void sg_cuda_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return;
+    if (!c->nhwc || C == 1 || HW == 1) {
+        CU_CHECK(c, cudaMemcpyAsync(dst, src, (size_t)N * C * HW * sizeof(float),
+                                    cudaMemcpyDeviceToDevice, c->stream));
+        return;
+    }
+    transpose(c, dst, src, N, HW, C, "transpose_kernel (from_layout)");   /* (HW,C) -> (C,HW) */
+}
