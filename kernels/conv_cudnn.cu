@@ -36,6 +36,9 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
         return NULL;
     }
     sg_conv_plan *p;
+    /* the backend's layout (lib/backend.h "Layout"): NHWC activations go with
+     * KRSC (A,K,K,B) weights, what cuDNN's tensor-core kernels read directly */
+    const cudnnTensorFormat_t fmt = c->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     if (c->n_plans == SG_CUDA_MAX_PLANS) {
         /* full (many batch sizes, e.g. sg-sample's last chunks): reuse slots
          * in turn; a plan is only referenced during one op call */
@@ -59,14 +62,10 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
         DNN_CHECK(c, cudnnCreateFilterDescriptor(&p->w_desc)) ||
         DNN_CHECK(c, cudnnCreateConvolutionDescriptor(&p->conv_desc)))
         goto fail;
-    if (DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                N, Ci, H, W)) ||
-        DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                N, Co, p->Ho, p->Wo)) ||
-        DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->bias_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                1, Co, 1, 1)) ||
-        DNN_CHECK(c, cudnnSetFilter4dDescriptor(p->w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                                Co, Ci, K, K)) ||
+    if (DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->x_desc, fmt, CUDNN_DATA_FLOAT, N, Ci, H, W)) ||
+        DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->y_desc, fmt, CUDNN_DATA_FLOAT, N, Co, p->Ho, p->Wo)) ||
+        DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->bias_desc, fmt, CUDNN_DATA_FLOAT, 1, Co, 1, 1)) ||
+        DNN_CHECK(c, cudnnSetFilter4dDescriptor(p->w_desc, CUDNN_DATA_FLOAT, fmt, Co, Ci, K, K)) ||
         /* CUDNN_CROSS_CORRELATION: PyTorch's conv (no kernel flip) */
         DNN_CHECK(c, cudnnSetConvolution2dDescriptor(p->conv_desc, pad, pad, stride, stride, 1, 1,
                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) ||
@@ -291,6 +290,37 @@ __global__ void bias_add_kernel(float *__restrict__ y, const float *__restrict__
         yp[i] += b;
 }
 
+/* NHWC: y (N*HW rows, Co) += bias per column; grid-stride over all elements */
+__global__ void bias_add_nhwc_kernel(float *__restrict__ y, const float *__restrict__ bias, int Co,
+                                     size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        y[i] += bias[i % Co];
+}
+
+/* NHWC: partial[n*Co + co] = sum over hw of dy[n, hw, co]; block (32, 8) per
+ * (32-channel tile, image): lanes read consecutive channels (coalesced), the
+ * 8 rows stride over hw, then a fixed-order sum of the 8 row sums */
+__global__ void bias_grad_partial_nhwc_kernel(float *__restrict__ partial, const float *__restrict__ dy,
+                                              int Co, int HW)
+{
+    __shared__ float rows[8][33];
+    int co = blockIdx.x * 32 + threadIdx.x, n = blockIdx.y;
+    float s = 0.f;
+    if (co < Co) {
+        const float *p = dy + (size_t)n * HW * Co + co;
+        for (int hw = threadIdx.y; hw < HW; hw += 8) s += p[(size_t)hw * Co];
+    }
+    rows[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && co < Co) {
+        float t = 0.f;
+        for (int r = 0; r < 8; r++) t += rows[r][threadIdx.x];
+        partial[(size_t)n * Co + co] = t;
+    }
+}
+
 /* partial[n*Co + co] = sum over hw of dy[n, co, hw]: one block per plane,
  * a fixed order inside the block */
 __global__ void bias_grad_partial_kernel(float *__restrict__ partial, const float *__restrict__ dy,
@@ -330,6 +360,12 @@ void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const floa
         return;
     if (bias) {
         int hw = p->Ho * p->Wo;
+        if (c->nhwc) {
+            size_t n = (size_t)N * hw * Co;
+            bias_add_nhwc_kernel<<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(y, bias, Co, n);
+            LAUNCH_CHECK(c, "bias_add_nhwc_kernel");
+            return;
+        }
         int threads = hw >= 256 ? 256 : (hw + 31) / 32 * 32;
         bias_add_kernel<<<sg_cuda_plane_grid((size_t)N * Co, hw, threads), threads, 0, c->stream>>>(
             y, bias, Co, hw);
@@ -371,8 +407,18 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
         int threads = hw >= 256 ? 256 : (hw + 31) / 32 * 32;
         float *partial = sg_cuda_scratch(c, (size_t)N * Co);
         if (!partial) return;
-        bias_grad_partial_kernel<<<N * Co, threads, 0, c->stream>>>(partial, dy, hw);
-        if (LAUNCH_CHECK(c, "bias_grad_partial_kernel")) return;
+        if (c->nhwc) {
+            if (N > 65535) {
+                sg_cuda_fail(c, __FILE__, __LINE__, "bias gradient: batch %d over 65535", N);
+                return;
+            }
+            bias_grad_partial_nhwc_kernel<<<dim3((Co + 31) / 32, N), dim3(32, 8), 0, c->stream>>>(
+                partial, dy, Co, hw);
+            if (LAUNCH_CHECK(c, "bias_grad_partial_nhwc_kernel")) return;
+        } else {
+            bias_grad_partial_kernel<<<N * Co, threads, 0, c->stream>>>(partial, dy, hw);
+            if (LAUNCH_CHECK(c, "bias_grad_partial_kernel")) return;
+        }
         bias_grad_final_kernel<<<(Co + 127) / 128, 128, 0, c->stream>>>(db, partial, N, Co);
         LAUNCH_CHECK(c, "bias_grad_final_kernel");
     }

@@ -136,6 +136,7 @@ struct sg_model {
     float *x_hat;              /* (N,3,S,S) */
     float *dx_fake, *dx_fake_d;  /* (N,3,S,S) gradients of x_fake from G(x_fake) and D */
     float *gen_x, *gen_c;      /* generate()'s inputs, separate from the batch */
+    float *stage;              /* NHWC backends: images in NCHW on their way in or out */
     float *losses;             /* (L_COUNT) backend memory */
 
     void **allocs;             /* every backend block above, for freeing */
@@ -339,6 +340,72 @@ static int carve_net(sg_model *m, net_state *ns)
 static float *tensor_ptr(net_state *ns, int t) { return (ns->info[t].trainable ? ns->params : ns->stats) + ns->offset[t]; }
 static float *tensor_grad(net_state *ns, int t) { return ns->grads + ns->offset[t]; }
 
+/* Host-side weight layout (lib/backend.h "Layout"): a conv weight (A,B,K,K)
+ * is A,K,K,B on an NHWC backend; every other tensor is the same in both.
+ * to_backend: src NCHW -> dst backend order; else the reverse. */
+static void weight_layout(const sg_tensor_info *ti, float *dst, const float *src, int nhwc, int to_backend)
+{
+    if (!nhwc || ti->ndim != 4) { memcpy(dst, src, ti->numel * sizeof(float)); return; }
+    size_t A = (size_t)ti->shape[0], B = (size_t)ti->shape[1], KK = (size_t)(ti->shape[2] * ti->shape[3]);
+    for (size_t a = 0; a < A; a++)
+        for (size_t b = 0; b < B; b++)
+            for (size_t k = 0; k < KK; k++) {
+                size_t nchw = (a * B + b) * KK + k, nhwc_i = (a * KK + k) * B + b;
+                if (to_backend) dst[nhwc_i] = src[nchw];
+                else dst[nchw] = src[nhwc_i];
+            }
+}
+
+/* weight_layout over a net's flat trainable buffer (params, grads, Adam moments). */
+static void flat_layout(const net_state *ns, float *dst, const float *src, int nhwc, int to_backend)
+{
+    for (int t = 0; t < ns->n; t++)
+        if (ns->info[t].trainable)
+            weight_layout(&ns->info[t], dst + ns->offset[t], src + ns->offset[t], nhwc, to_backend);
+}
+
+/* Uploads a flat trainable buffer given in NCHW order (host) into dst (backend order). */
+static int upload_flat(sg_model *m, const net_state *ns, float *dst, const float *host)
+{
+    if (!m->be->nhwc) { m->be->ops->upload(m->be, dst, host, ns->n_train * sizeof(float)); return 0; }
+    float *tmp = malloc(ns->n_train * sizeof(float));
+    if (!tmp) return -1;
+    flat_layout(ns, tmp, host, 1, 1);
+    m->be->ops->upload(m->be, dst, tmp, ns->n_train * sizeof(float));   /* pageable: reusable on return */
+    free(tmp);
+    return 0;
+}
+
+/* Downloads a flat trainable buffer into host in NCHW order. */
+static int download_flat(sg_model *m, const net_state *ns, float *host, const float *src)
+{
+    if (!m->be->nhwc) { m->be->ops->download(m->be, host, src, ns->n_train * sizeof(float)); return 0; }
+    float *tmp = malloc(ns->n_train * sizeof(float));
+    if (!tmp) return -1;
+    m->be->ops->download(m->be, tmp, src, ns->n_train * sizeof(float));
+    flat_layout(ns, host, tmp, 1, 0);
+    free(tmp);
+    return 0;
+}
+
+/* Images (n,3,S,S) NCHW host -> dst in the backend's layout (through m->stage on NHWC). */
+static void upload_images(sg_model *m, float *dst, const float *host, int n)
+{
+    size_t S = m->cfg.image_size, bytes = (size_t)n * 3 * S * S * sizeof(float);
+    if (!m->be->nhwc) { m->be->ops->upload(m->be, dst, host, bytes); return; }
+    m->be->ops->upload(m->be, m->stage, host, bytes);
+    m->be->ops->to_layout(m->be, dst, m->stage, n, 3, (int)(S * S));
+}
+
+/* src (backend layout) -> host (n,3,S,S) NCHW; synchronous like download. */
+static void download_images(sg_model *m, float *host, const float *src, int n)
+{
+    size_t S = m->cfg.image_size, bytes = (size_t)n * 3 * S * S * sizeof(float);
+    if (!m->be->nhwc) { m->be->ops->download(m->be, host, src, bytes); return; }
+    m->be->ops->from_layout(m->be, m->stage, src, n, 3, (int)(S * S));
+    m->be->ops->download(m->be, host, m->stage, bytes);
+}
+
 static void point_conv(net_state *ns, conv_layer *L)
 {
     L->w = tensor_ptr(ns, L->w_t); L->dw = ns->grads ? tensor_grad(ns, L->w_t) : NULL;
@@ -387,10 +454,10 @@ static int init_net(sg_model *m, net_state *ns, uint64_t seed, uint64_t stream, 
             for (size_t i = 0; i < ti->numel; i++) host[off + i] = v;
         }
     }
-    m->be->ops->upload(m->be, ns->params, host, ns->n_train * sizeof(float));
+    int rc = upload_flat(m, ns, ns->params, host);
     m->be->ops->upload(m->be, ns->stats, stats, ns->n_stats * sizeof(float));
     free(host); free(stats);
-    return 0;
+    return rc ? sg_errf(err, "model: out of memory") : 0;
 }
 
 static int alloc_g_tape(sg_model *m, g_tape *t)
@@ -436,7 +503,8 @@ static int alloc_gen_tape(sg_model *m)
     t->out = ring[n % 3];
     m->g_zfinal = z;
     size_t S = m->cfg.image_size;
-    return (m->gen_x = balloc(m, (size_t)N * 3 * S * S)) && (m->gen_c = balloc(m, (size_t)N * m->c_dim)) ? 0 : -1;
+    return (m->gen_x = balloc(m, (size_t)N * 3 * S * S)) && (m->gen_c = balloc(m, (size_t)N * m->c_dim)) &&
+           (!m->be->nhwc || (m->stage = balloc(m, (size_t)N * 3 * S * S))) ? 0 : -1;
 }
 
 static void free_g_tape(g_tape *t) { free(t->z); free(t->a); free(t->mean); free(t->rstd); }
@@ -477,7 +545,8 @@ static int alloc_buffers(sg_model *m)
         !(m->c_trg = balloc(m, (size_t)N * m->c_dim)) || !(m->alpha = balloc(m, N)) ||
         !(m->x_hat = balloc(m, img)) || !(m->dx_fake = balloc(m, img)) ||
         !(m->dx_fake_d = balloc(m, img)) || !(m->gen_x = balloc(m, img)) ||
-        !(m->gen_c = balloc(m, (size_t)N * m->c_dim)) || !(m->losses = balloc(m, L_COUNT))) return -1;
+        !(m->gen_c = balloc(m, (size_t)N * m->c_dim)) || !(m->losses = balloc(m, L_COUNT)) ||
+        (m->be->nhwc && !(m->stage = balloc(m, img)))) return -1;
     return 0;
 }
 
@@ -574,6 +643,18 @@ int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list)
     return ns->n;
 }
 
+/* One tensor (or its gradient) from src into host, NCHW; synchronous. */
+static int download_tensor(sg_model *m, const sg_tensor_info *ti, void *host, const float *src, sg_err *err)
+{
+    float *tmp = NULL;
+    if (m->be->nhwc && ti->ndim == 4 && !(tmp = malloc(ti->numel * sizeof(float))))
+        return sg_errf(err, "out of memory");
+    m->be->ops->download(m->be, tmp ? tmp : host, src, ti->numel * sizeof(float));
+    int rc = m->be->ops->sync(m->be, err);
+    if (tmp) { weight_layout(ti, host, tmp, 1, 0); free(tmp); }
+    return rc;
+}
+
 int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err)
 {
     if (net != SG_NET_G && need_training(m, "reading a tensor of D", err)) return -1;
@@ -583,8 +664,8 @@ int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err)
         memcpy(host, &ns->counters[ns->counter_index[i]], sizeof(int64_t));
         return 0;
     }
-    m->be->ops->download(m->be, host, tensor_ptr(ns, i), ns->info[i].numel * sizeof(float));
-    return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: reading %s", ns->info[i].name) : 0;
+    return download_tensor(m, &ns->info[i], host, tensor_ptr(ns, i), err) ?
+           sg_err_prefix(err, "model: reading %s", ns->info[i].name) : 0;
 }
 
 int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err *err)
@@ -596,8 +677,16 @@ int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err
         memcpy(&ns->counters[ns->counter_index[i]], host, sizeof(int64_t));
         return 0;
     }
-    m->be->ops->upload(m->be, tensor_ptr(ns, i), host, ns->info[i].numel * sizeof(float));
-    return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: writing %s", ns->info[i].name) : 0;
+    const sg_tensor_info *ti = &ns->info[i];
+    float *tmp = NULL;
+    if (m->be->nhwc && ti->ndim == 4) {
+        if (!(tmp = malloc(ti->numel * sizeof(float)))) return sg_errf(err, "model: out of memory");
+        weight_layout(ti, tmp, host, 1, 1);
+    }
+    m->be->ops->upload(m->be, tensor_ptr(ns, i), tmp ? tmp : host, ti->numel * sizeof(float));
+    int rc = m->be->ops->sync(m->be, err);
+    free(tmp);
+    return rc ? sg_err_prefix(err, "model: writing %s", ti->name) : 0;
 }
 
 size_t sg_model_trainable_count(const sg_model *m, sg_net net)
@@ -609,8 +698,8 @@ int sg_model_get_adam(sg_model *m, sg_net net, float *m1, float *m2, int64_t *st
 {
     if (need_training(m, "reading Adam state", err)) return -1;
     net_state *ns = net_of(m, net);
-    m->be->ops->download(m->be, m1, ns->adam_m, ns->n_train * sizeof(float));
-    m->be->ops->download(m->be, m2, ns->adam_v, ns->n_train * sizeof(float));
+    if (download_flat(m, ns, m1, ns->adam_m) || download_flat(m, ns, m2, ns->adam_v))
+        return sg_errf(err, "model: out of memory reading Adam state");
     *step = ns->step;
     return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: reading Adam state") : 0;
 }
@@ -620,8 +709,8 @@ int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2,
     if (need_training(m, "writing Adam state", err)) return -1;
     if (step < 0) return sg_errf(err, "model: negative Adam step %lld", (long long)step);
     net_state *ns = net_of(m, net);
-    m->be->ops->upload(m->be, ns->adam_m, m1, ns->n_train * sizeof(float));
-    m->be->ops->upload(m->be, ns->adam_v, m2, ns->n_train * sizeof(float));
+    if (upload_flat(m, ns, ns->adam_m, m1) || upload_flat(m, ns, ns->adam_v, m2))
+        return sg_errf(err, "model: out of memory writing Adam state");
     ns->step = step;
     return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: writing Adam state") : 0;
 }
@@ -812,7 +901,8 @@ int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *
     if (n < 1 || n > m->cap) return sg_errf(err, "model: batch of %d images (1..%d allowed)", n, m->cap);
     size_t S = m->cfg.image_size;
     sg_backend *be = m->be;
-    be->ops->upload(be, m->x, x, n * 3 * S * S * sizeof(float));
+    (void)S;
+    upload_images(m, m->x, x, n);
     be->ops->upload(be, m->c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
     be->ops->upload(be, m->c_trg, c_trg, (size_t)n * m->c_dim * sizeof(float));
     be->ops->upload(be, m->alpha, alpha, n * sizeof(float));
@@ -984,10 +1074,10 @@ int sg_model_generate(sg_model *m, int n, const float *x, const float *c, float 
     size_t S = m->cfg.image_size, img = 3 * S * S;
     for (int i0 = 0; i0 < n; i0 += m->cap) {
         int k = n - i0 < m->cap ? n - i0 : m->cap;
-        be->ops->upload(be, m->gen_x, x + (size_t)i0 * img, k * img * sizeof(float));
+        upload_images(m, m->gen_x, x + (size_t)i0 * img, k);
         be->ops->upload(be, m->gen_c, c + (size_t)i0 * m->c_dim, (size_t)k * m->c_dim * sizeof(float));
         g_forward(m, &m->tape_a, m->gen_x, m->gen_c, k, 0);
-        be->ops->download(be, y + (size_t)i0 * img, m->tape_a.out, k * img * sizeof(float));
+        download_images(m, y + (size_t)i0 * img, m->tape_a.out, k);
         if (be->ops->sync(be, err)) return sg_err_prefix(err, "model: generating");
     }
     return 0;
@@ -999,6 +1089,6 @@ int sg_model_get_grad(sg_model *m, sg_net net, int i, float *host, sg_err *err)
     net_state *ns = net_of(m, net);
     if (i < 0 || i >= ns->n || !ns->info[i].trainable)
         return sg_errf(err, "model: tensor %d has no gradient", i);
-    m->be->ops->download(m->be, host, tensor_grad(ns, i), ns->info[i].numel * sizeof(float));
-    return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: reading a gradient") : 0;
+    return download_tensor(m, &ns->info[i], host, tensor_grad(ns, i), err) ?
+           sg_err_prefix(err, "model: reading a gradient") : 0;
 }
