@@ -20,13 +20,7 @@
 #include "model.h"
 #include "rng.h"
 
-#ifndef SG_HAVE_CUDA
-int main(void)
-{
-    SKIP("no GPU: this build has no CUDA backend (nvcc/cuDNN not found or make CUDA=0)");
-    return check_done();
-}
-#else
+#include "nhwc_emulator.h"
 
 static sg_backend *cpu, *gpu;
 static uint64_t draw_counter;
@@ -40,33 +34,6 @@ static float *rnd(size_t n, float lo, float hi)
     return h;
 }
 
-typedef struct { float *c, *g; size_t n; } pair;   /* the same tensor on both backends */
-
-static pair pair_from(const float *host, size_t n)
-{
-    pair p = { cpu->ops->alloc(cpu, n * sizeof(float) + 16), gpu->ops->alloc(gpu, n * sizeof(float) + 16), n };
-    if (!p.c || !p.g) { fprintf(stderr, "allocation of %zu floats failed\n", n); exit(1); }
-    if (host) {
-        cpu->ops->upload(cpu, p.c, host, n * sizeof(float));
-        gpu->ops->upload(gpu, p.g, host, n * sizeof(float));
-    }
-    return p;
-}
-
-static pair pair_rand(size_t n, float lo, float hi)
-{
-    float *h = rnd(n, lo, hi);
-    pair p = pair_from(h, n);
-    free(h);
-    return p;
-}
-
-static void pair_free(pair p)
-{
-    cpu->ops->free(cpu, p.c);
-    gpu->ops->free(gpu, p.g);
-}
-
 static int sync_both(const char *what)
 {
     sg_err err = { { 0 } };
@@ -75,6 +42,64 @@ static int sync_both(const char *what)
     if (gpu->ops->sync(gpu, &err)) { printf("FAIL %s: cuda backend: %s\n", what, err.msg); ok = 0; }
     if (!ok) check_failed++;
     return ok;
+}
+
+/* The same tensor on both backends. An activation (N,C,HW) or a conv weight
+ * (A,B,KK) is (outer, mid, inner) and stored (outer, inner, mid) on an NHWC
+ * gpu (lib/backend.h "Layout"); mid == 0: a flat tensor, the same on both. */
+typedef struct { float *c, *g; size_t n; size_t outer, mid, inner; } pair;
+
+/* (outer, mid, inner) <-> (outer, inner, mid) */
+static void permute(float *dst, const float *src, const pair *p, int to_gpu)
+{
+    for (size_t o = 0; o < p->outer; o++)
+        for (size_t m = 0; m < p->mid; m++)
+            for (size_t i = 0; i < p->inner; i++) {
+                size_t a = (o * p->mid + m) * p->inner + i, b = (o * p->inner + i) * p->mid + m;
+                if (to_gpu) dst[b] = src[a];
+                else dst[a] = src[b];
+            }
+}
+
+static int gpu_permutes(const pair *p) { return gpu->nhwc && p->mid && p->inner > 1 && p->mid > 1; }
+
+static pair pair_shaped(const float *host, size_t outer, size_t mid, size_t inner)
+{
+    size_t n = outer * mid * inner;
+    pair p = { cpu->ops->alloc(cpu, n * sizeof(float) + 16), gpu->ops->alloc(gpu, n * sizeof(float) + 16),
+               n, outer, mid, inner };
+    if (!p.c || !p.g) { fprintf(stderr, "allocation of %zu floats failed\n", n); exit(1); }
+    if (host) {
+        cpu->ops->upload(cpu, p.c, host, n * sizeof(float));
+        if (gpu_permutes(&p)) {
+            float *t = malloc(n * sizeof(float) + 1);
+            permute(t, host, &p, 1);
+            gpu->ops->upload(gpu, p.g, t, n * sizeof(float));
+            sync_both("upload");            /* t is freed next */
+            free(t);
+        } else {
+            gpu->ops->upload(gpu, p.g, host, n * sizeof(float));
+        }
+    }
+    return p;
+}
+
+static pair pair_from(const float *host, size_t n) { return pair_shaped(host, n, 1, 1); }
+
+static pair pair_rand_shaped(float lo, float hi, size_t outer, size_t mid, size_t inner)
+{
+    float *h = rnd(outer * mid * inner, lo, hi);
+    pair p = pair_shaped(h, outer, mid, inner);
+    free(h);
+    return p;
+}
+
+static pair pair_rand(size_t n, float lo, float hi) { return pair_rand_shaped(lo, hi, n, 1, 1); }
+
+static void pair_free(pair p)
+{
+    cpu->ops->free(cpu, p.c);
+    gpu->ops->free(gpu, p.g);
 }
 
 /* Compares n floats of the gpu copy with the cpu copy (at an element offset). */
@@ -90,6 +115,12 @@ static void compare_at(const char *what, pair p, size_t off, size_t n, double to
         check_failed++;
         free(a); free(b);
         return;
+    }
+    if (gpu_permutes(&p)) {               /* whole shaped tensors only */
+        float *t = malloc(n * sizeof(float) + 1);
+        permute(t, a, &p, 0);
+        free(a);
+        a = t;
     }
     double ss = 0;
     for (size_t i = 0; i < n; i++) ss += (double)b[i] * b[i];
@@ -120,11 +151,15 @@ static void test_conv(const conv_case *k, double tol, const char *mode)
     size_t nx = (size_t)k->N * k->Ci * k->H * k->W, ny = (size_t)k->N * k->Co * Ho * Wo;
     size_t nw = (size_t)k->Co * k->Ci * k->K * k->K;
     char name[160];
-    pair x = pair_rand(nx, -1, 1), w = pair_rand(nw, -0.2f, 0.2f), b = pair_rand(k->Co, -0.5f, 0.5f);
+    size_t hw = (size_t)k->H * k->W, ohw = (size_t)Ho * Wo, kk = (size_t)k->K * k->K;
+    (void)nx; (void)ny; (void)nw;
+    pair x = pair_rand_shaped(-1, 1, k->N, k->Ci, hw), w = pair_rand_shaped(-0.2f, 0.2f, k->Co, k->Ci, kk);
+    pair b = pair_rand(k->Co, -0.5f, 0.5f);
     /* y and dx start as garbage (the same on both): forward and backward-data
      * must overwrite them, an accumulating beta = 1 shows up */
-    pair y = pair_rand(ny, -5, 5), dy = pair_rand(ny, -1, 1), dx = pair_rand(nx, -5, 5);
-    pair dw = pair_rand(nw, -0.1f, 0.1f), db = pair_rand(k->Co, -0.1f, 0.1f);   /* accumulated into */
+    pair y = pair_rand_shaped(-5, 5, k->N, k->Co, ohw), dy = pair_rand_shaped(-1, 1, k->N, k->Co, ohw);
+    pair dx = pair_rand_shaped(-5, 5, k->N, k->Ci, hw);
+    pair dw = pair_rand_shaped(-0.1f, 0.1f, k->Co, k->Ci, kk), db = pair_rand(k->Co, -0.1f, 0.1f);   /* accumulated into */
     const float *bias_c = k->bias ? b.c : NULL, *bias_g = k->bias ? b.g : NULL;
     cpu->ops->conv2d_forward(cpu, y.c, x.c, w.c, bias_c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
     gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, bias_g, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
@@ -184,8 +219,8 @@ static void test_instnorm(int N, int C, int HW, int running)
 {
     size_t n = (size_t)N * C * HW;
     char name[160];
-    pair x = pair_rand(n, -2, 3), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
-    pair y = pair_from(NULL, n), mean = pair_from(NULL, (size_t)N * C), rstd = pair_from(NULL, (size_t)N * C);
+    pair x = pair_rand_shaped(-2, 3, N, C, HW), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
+    pair y = pair_shaped(NULL, N, C, HW), mean = pair_from(NULL, (size_t)N * C), rstd = pair_from(NULL, (size_t)N * C);
     pair rm = pair_rand(C, -0.1f, 0.1f), rv = pair_rand(C, 0.9f, 1.1f);
     cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, running ? rm.c : NULL,
                                running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f);
@@ -199,7 +234,8 @@ static void test_instnorm(int N, int C, int HW, int running)
         compare("  running_mean", rm, 1e-5);
         compare("  running_var", rv, 1e-5);
     }
-    pair dy = pair_rand(n, -1, 1), dx = pair_from(NULL, n);
+    pair dy = pair_rand_shaped(-1, 1, N, C, HW), dx = pair_shaped(NULL, N, C, HW);
+    (void)n;
     pair dg = pair_rand(C, -0.1f, 0.1f), dbt = pair_rand(C, -0.1f, 0.1f);
     cpu->ops->instnorm_backward(cpu, dx.c, dg.c, dbt.c, dy.c, x.c, mean.c, rstd.c, gamma.c, N, C, HW);
     gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
@@ -245,15 +281,25 @@ static void test_elementwise(size_t n, int off)
 static void test_layout_ops(void)
 {
     int N = 3, Cx = 3, Cc = 7, HW = 37;
-    pair x = pair_rand((size_t)N * Cx * HW, -1, 1), lab = pair_rand((size_t)N * Cc, 0, 1);
-    pair out = pair_from(NULL, (size_t)N * (Cx + Cc) * HW);
+    pair x = pair_rand_shaped(-1, 1, N, Cx, HW), lab = pair_rand((size_t)N * Cc, 0, 1);
+    pair out = pair_shaped(NULL, N, Cx + Cc, HW);
     cpu->ops->concat_labels(cpu, out.c, x.c, lab.c, N, Cx, Cc, HW);
     gpu->ops->concat_labels(gpu, out.g, x.g, lab.g, N, Cx, Cc, HW);
     compare("concat_labels N3 Cx3 Cc7 HW37", out, 0);
-    pair sl = pair_from(NULL, (size_t)N * 4 * HW);
+    pair sl = pair_shaped(NULL, N, 4, HW);
     cpu->ops->channel_slice(cpu, sl.c, out.c, N, Cx + Cc, 2, 4, HW);
     gpu->ops->channel_slice(gpu, sl.g, out.g, N, Cx + Cc, 2, 4, HW);
     compare("channel_slice c0 2 Cd 4", sl, 0);
+    /* NCHW in, the backend's layout out, and back */
+    pair flat = pair_rand((size_t)N * Cx * HW, -1, 1), shaped = pair_shaped(NULL, N, Cx, HW);
+    cpu->ops->to_layout(cpu, shaped.c, flat.c, N, Cx, HW);
+    gpu->ops->to_layout(gpu, shaped.g, flat.g, N, Cx, HW);
+    compare("to_layout N3 C3 HW37", shaped, 0);
+    pair back = pair_from(NULL, (size_t)N * Cx * HW);
+    cpu->ops->from_layout(cpu, back.c, shaped.c, N, Cx, HW);
+    gpu->ops->from_layout(gpu, back.g, shaped.g, N, Cx, HW);
+    compare("from_layout N3 C3 HW37", back, 0);
+    pair_free(flat); pair_free(shaped); pair_free(back);
 
     size_t per = 3 * 17 * 17;
     pair a = pair_rand(4 * per, -1, 1), b = pair_rand(4 * per, -1, 1), al = pair_rand(4, 0, 1);
@@ -647,37 +693,16 @@ static void test_graph_replay(void)
     sg_backend_destroy(gb);
 }
 
-int main(int argc, char **argv)
+/* The fp32 suite: every op at several shapes, then the model's steps. */
+static void fp32_suite(const char *label)
 {
-    /* --cpu-as-gpu: a 1-thread CPU backend stands in for CUDA, to check this
-     * harness itself on a machine without a GPU */
-    int cpu_as_gpu = 0, cpu_threads = 0;   /* 0: one per core */
-    /* line-buffered: tests/gpu/run sends stdout to a file, and a crash on the
-     * device must not lose the lines that say how far it got */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-v")) verbose = 2;
-        if (!strcmp(argv[i], "--cpu-as-gpu")) cpu_as_gpu = 1;
-        if (!strcmp(argv[i], "--cpu-threads") && i + 1 < argc) cpu_threads = atoi(argv[++i]);
-    }
-    sg_err err;
-    cpu = sg_backend_cpu_create(cpu_threads, &err);
-    if (!cpu) { printf("FAIL cpu backend: %s\n", err.msg); check_failed++; return check_done(); }
-    gpu = cpu_as_gpu ? sg_backend_cpu_create(1, &err) : sg_backend_cuda_create_precision(0, "fp32", &err);
-    if (!gpu) {
-        SKIP("no GPU: %s", err.msg);
-        SKIP("no GPU: convolutions, instance norm, elementwise, losses, Adam, model steps");
-        sg_backend_destroy(cpu);
-        return check_done();
-    }
-    printf("cuda backend on %s, fp32 convolutions\n",
-           cpu_as_gpu ? "the CPU (--cpu-as-gpu)" : sg_backend_cuda_device_name(gpu));
-
+    printf("%s\n", label);
     for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
         test_conv(&conv_cases[i], 1e-4, "fp32");
     test_instnorm(2, 3, 37, 1);
     test_instnorm(4, 16, 1024, 1);
     test_instnorm(2, 8, 4096, 0);
+    test_instnorm(3, 40, 100, 1);
     test_elementwise(1001, 0);
     test_elementwise(1 << 20, 0);
     test_elementwise(1003, 1);
@@ -687,14 +712,67 @@ int main(int argc, char **argv)
     test_all_finite();
     test_model_steps(0);
     test_model_steps(1);
-    if (!cpu_as_gpu) {
-        static char report[16384];
-        printf("cuDNN algorithms chosen (fp32):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
+}
+
+int main(int argc, char **argv)
+{
+    /* --cpu-as-gpu: a 1-thread CPU backend stands in for CUDA, to check this
+     * harness itself on a machine without a GPU; --cpu-as-gpu-nhwc: the same
+     * through an NHWC emulation (tests/unit/nhwc_emulator.h), which is also
+     * what runs when there is no GPU. */
+    int cpu_as_gpu = 0, cpu_threads = 0;   /* 0: one per core */
+    /* line-buffered: tests/gpu/run sends stdout to a file, and a crash on the
+     * device must not lose the lines that say how far it got */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v")) verbose = 2;
+        if (!strcmp(argv[i], "--cpu-as-gpu")) cpu_as_gpu = 1;
+        if (!strcmp(argv[i], "--cpu-as-gpu-nhwc")) cpu_as_gpu = 2;
+        if (!strcmp(argv[i], "--cpu-threads") && i + 1 < argc) cpu_threads = atoi(argv[++i]);
     }
-    sg_backend_destroy(gpu);
+    sg_err err;
+    cpu = sg_backend_cpu_create(cpu_threads, &err);
+    if (!cpu) { printf("FAIL cpu backend: %s\n", err.msg); check_failed++; return check_done(); }
+    if (cpu_as_gpu == 1) gpu = sg_backend_cpu_create(1, &err);
+    else if (cpu_as_gpu == 2) gpu = nhwc_emulator(sg_backend_cpu_create(1, &err));
+    else {
+        gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
+        if (!gpu) {
+            SKIP("no GPU: %s", err.msg);
+            SKIP("no GPU: the CUDA ops, model steps and step graphs (the harness runs on an "
+                 "NHWC-emulating CPU backend instead)");
+            cpu_as_gpu = 2;
+            gpu = nhwc_emulator(sg_backend_cpu_create(1, &err));
+        }
+    }
+    if (!gpu) { printf("FAIL second backend: %s\n", err.msg); check_failed++; return check_done(); }
     if (cpu_as_gpu) {
+        fp32_suite(cpu_as_gpu == 1 ? "the CPU standing in for CUDA (--cpu-as-gpu), NCHW"
+                                   : "the CPU standing in for CUDA, NHWC emulated");
+        sg_backend_destroy(gpu);
         sg_backend_destroy(cpu);
         return check_done();
+    }
+    char label[400];
+    snprintf(label, sizeof label, "cuda backend on %s, fp32 convolutions, %s", sg_backend_cuda_device_name(gpu),
+             gpu->nhwc ? "NHWC" : "NCHW");
+    fp32_suite(label);
+    static char report[16384];
+    printf("cuDNN algorithms chosen (fp32):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
+    int first_nhwc = gpu->nhwc;
+    sg_backend_destroy(gpu);
+
+    /* the other layout too (A/B timing switches it with SG_CUDA_LAYOUT) */
+    setenv("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", 1);
+    gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
+    unsetenv("SG_CUDA_LAYOUT");
+    if (!gpu) {
+        printf("FAIL fp32 backend, other layout: %s\n", err.msg);
+        check_failed++;
+    } else {
+        snprintf(label, sizeof label, "cuda backend, fp32 convolutions, %s", gpu->nhwc ? "NHWC" : "NCHW");
+        fp32_suite(label);
+        sg_backend_destroy(gpu);
     }
     test_graph_replay();
 
@@ -714,4 +792,4 @@ int main(int argc, char **argv)
     sg_backend_destroy(cpu);
     return check_done();
 }
-#endif
+

@@ -1,0 +1,161 @@
+/* A CPU backend that stores activations and conv weights NHWC
+ * (lib/backend.h "Layout") by converting around the CPU's NCHW ops. It
+ * stands in for CUDA's NHWC layout where there is no GPU, so that the
+ * model's layout boundaries (images in and out, weights, gradients, Adam
+ * state) and this test's own conversions are checked on every machine.
+ * Slow (every op converts its operands): tests only. */
+#ifndef NHWC_EMULATOR_H
+#define NHWC_EMULATOR_H
+#include <stdlib.h>
+#include <string.h>
+#include "backend.h"
+
+static const sg_backend_ops *emu_inner;       /* the CPU's table; impl is shared */
+static sg_backend_ops emu_ops;
+
+/* (outer, mid, inner) -> (outer, inner, mid), or the reverse */
+static void emu_permute(float *dst, const float *src, size_t outer, size_t mid, size_t inner, int to_nhwc)
+{
+    for (size_t o = 0; o < outer; o++)
+        for (size_t m = 0; m < mid; m++)
+            for (size_t i = 0; i < inner; i++) {
+                size_t a = (o * mid + m) * inner + i, b = (o * inner + i) * mid + m;
+                if (to_nhwc) dst[b] = src[a];
+                else dst[a] = src[b];
+            }
+}
+
+/* an NCHW copy of an NHWC tensor (malloc'd) */
+static float *emu_in(const float *src, size_t outer, size_t mid, size_t inner)
+{
+    float *t = malloc(outer * mid * inner * sizeof(float) + 4);
+    if (src) emu_permute(t, src, outer, mid, inner, 0);
+    return t;
+}
+
+static void emu_out(float *dst, float *t, size_t outer, size_t mid, size_t inner)
+{
+    emu_permute(dst, t, outer, mid, inner, 1);
+    free(t);
+}
+
+static void emu_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
+                               const float *bias, int N, int Ci, int H, int W, int Co, int K,
+                               int stride, int pad)
+{
+    int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
+    float *tx = emu_in(x, N, Ci, (size_t)H * W), *tw = emu_in(w, Co, Ci, (size_t)K * K);
+    float *ty = emu_in(NULL, N, Co, (size_t)Ho * Wo);
+    emu_inner->conv2d_forward(be, ty, tx, tw, bias, N, Ci, H, W, Co, K, stride, pad);
+    emu_out(y, ty, N, Co, (size_t)Ho * Wo);
+    free(tx); free(tw);
+}
+
+static void emu_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, const float *w,
+                                     int N, int Ci, int H, int W, int Co, int K, int stride, int pad)
+{
+    int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
+    float *tdy = emu_in(dy, N, Co, (size_t)Ho * Wo), *tw = emu_in(w, Co, Ci, (size_t)K * K);
+    float *tdx = emu_in(NULL, N, Ci, (size_t)H * W);
+    emu_inner->conv2d_backward_data(be, tdx, tdy, tw, N, Ci, H, W, Co, K, stride, pad);
+    emu_out(dx, tdx, N, Ci, (size_t)H * W);
+    free(tdy); free(tw);
+}
+
+static void emu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const float *x,
+                                       const float *dy, int N, int Ci, int H, int W, int Co, int K,
+                                       int stride, int pad)
+{
+    int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
+    float *tx = emu_in(x, N, Ci, (size_t)H * W), *tdy = emu_in(dy, N, Co, (size_t)Ho * Wo);
+    float *tdw = emu_in(dw, Co, Ci, (size_t)K * K);          /* += into the current values */
+    emu_inner->conv2d_backward_filter(be, tdw, db, tx, tdy, N, Ci, H, W, Co, K, stride, pad);
+    emu_out(dw, tdw, Co, Ci, (size_t)K * K);
+    free(tx); free(tdy);
+}
+
+static void emu_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd, const float *x,
+                                 const float *gamma, const float *beta, float *running_mean,
+                                 float *running_var, int N, int C, int HW, float eps, float momentum)
+{
+    float *tx = emu_in(x, N, C, HW), *ty = emu_in(NULL, N, C, HW);
+    emu_inner->instnorm_forward(be, ty, mean, rstd, tx, gamma, beta, running_mean, running_var,
+                                N, C, HW, eps, momentum);
+    emu_out(y, ty, N, C, HW);
+    free(tx);
+}
+
+static void emu_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,
+                                  const float *dy, const float *x, const float *mean,
+                                  const float *rstd, const float *gamma, int N, int C, int HW)
+{
+    float *tdy = emu_in(dy, N, C, HW), *tx = emu_in(x, N, C, HW), *tdx = emu_in(NULL, N, C, HW);
+    emu_inner->instnorm_backward(be, tdx, dgamma, dbeta, tdy, tx, mean, rstd, gamma, N, C, HW);
+    emu_out(dx, tdx, N, C, HW);
+    free(tdy); free(tx);
+}
+
+static void emu_concat_labels(sg_backend *be, float *out, const float *x, const float *c,
+                              int N, int Cx, int Cc, int HW)
+{
+    float *tx = emu_in(x, N, Cx, HW), *to = emu_in(NULL, N, Cx + Cc, HW);
+    emu_inner->concat_labels(be, to, tx, c, N, Cx, Cc, HW);
+    emu_out(out, to, N, Cx + Cc, HW);
+    free(tx);
+}
+
+static void emu_channel_slice(sg_backend *be, float *dst, const float *src, int N, int Cs,
+                              int c0, int Cd, int HW)
+{
+    float *ts = emu_in(src, N, Cs, HW), *td = emu_in(NULL, N, Cd, HW);
+    emu_inner->channel_slice(be, td, ts, N, Cs, c0, Cd, HW);
+    emu_out(dst, td, N, Cd, HW);
+    free(ts);
+}
+
+static void emu_to_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
+{
+    (void)be;
+    emu_permute(dst, src, N, C, HW, 1);
+}
+
+static void emu_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
+{
+    (void)be;
+    emu_permute(dst, src, N, C, HW, 0);
+}
+
+static void emu_destroy(sg_backend *be)
+{
+    sg_backend *inner = malloc(sizeof *inner);    /* the inner backend's shell, for its destroy */
+    *inner = *be;
+    inner->ops = emu_inner;
+    free(be);
+    emu_inner->destroy(inner);
+}
+
+/* Wraps a CPU backend (which it then owns) as an NHWC one. */
+static sg_backend *nhwc_emulator(sg_backend *cpu_be)
+{
+    if (!cpu_be) return NULL;
+    emu_inner = cpu_be->ops;
+    emu_ops = *cpu_be->ops;
+    emu_ops.destroy = emu_destroy;
+    emu_ops.conv2d_forward = emu_conv2d_forward;
+    emu_ops.conv2d_backward_data = emu_conv2d_backward_data;
+    emu_ops.conv2d_backward_filter = emu_conv2d_backward_filter;
+    emu_ops.instnorm_forward = emu_instnorm_forward;
+    emu_ops.instnorm_backward = emu_instnorm_backward;
+    emu_ops.concat_labels = emu_concat_labels;
+    emu_ops.channel_slice = emu_channel_slice;
+    emu_ops.to_layout = emu_to_layout;
+    emu_ops.from_layout = emu_from_layout;
+    sg_backend *be = malloc(sizeof *be);
+    *be = *cpu_be;                  /* the same impl: the CPU's ops run on it unchanged */
+    be->ops = &emu_ops;
+    be->name = "cpu-nhwc-emulated";
+    be->nhwc = 1;
+    free(cpu_be);                   /* the shell only; impl lives on in be */
+    return be;
+}
+#endif
