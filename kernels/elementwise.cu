@@ -1,5 +1,7 @@
 /* Elementwise ops, label tiling and channel slices. All are memory-bound:
- * grid-stride loops, coalesced, 16-byte accesses where the pointers allow. */
+ * grid-stride loops, coalesced, 16-byte accesses where the pointers allow.
+ * Label tiling and channel slices depend on the layout (lib/backend.h
+ * "Layout"): per-plane kernels in NCHW, one thread per element in NHWC. */
 #include "cuda_backend.cuh"
 
 #define EW_THREADS 256
@@ -205,11 +207,33 @@ __global__ void concat_labels_kernel(float *__restrict__ out, const float *__res
     }
 }
 
+/* NHWC: out[(n*HW + hw)*Ct + ch] = ch < Cx ? x[(n*HW + hw)*Cx + ch] : labels[n*Cc + ch - Cx],
+ * Ct = Cx + Cc; one thread per output element (coalesced writes; the x reads
+ * are contiguous runs of Cx) */
+__global__ void concat_labels_nhwc_kernel(float *__restrict__ out, const float *__restrict__ x,
+                                          const float *__restrict__ labels, int Cx, int Cc,
+                                          int HW, size_t total)
+{
+    const size_t Ct = (size_t)Cx + Cc;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t pix = i / Ct, ch = i - pix * Ct;      /* pix = n*HW + hw */
+        out[i] = ch < (size_t)Cx ? x[pix * Cx + ch] : labels[(pix / HW) * Cc + (ch - Cx)];
+    }
+}
+
 void sg_cuda_concat_labels(sg_backend *be, float *out, const float *x, const float *labels,
                            int N, int Cx, int Cc, int HW)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || N <= 0 || Cx + Cc <= 0 || HW <= 0) return;
+    if (c->nhwc) {
+        size_t total = (size_t)N * HW * ((size_t)Cx + Cc);
+        concat_labels_nhwc_kernel<<<sg_cuda_blocks(c, total, EW_THREADS), EW_THREADS, 0,
+                                    c->stream>>>(out, x, labels, Cx, Cc, HW, total);
+        LAUNCH_CHECK(c, "concat_labels_nhwc_kernel");
+        return;
+    }
     concat_labels_kernel<<<sg_cuda_plane_grid((size_t)N * (Cx + Cc), HW, EW_THREADS), EW_THREADS, 0,
                            c->stream>>>(out, x, labels, Cx, Cc, HW);
     LAUNCH_CHECK(c, "concat_labels_kernel");
@@ -227,11 +251,30 @@ __global__ void channel_slice_kernel(float *__restrict__ dst, const float *__res
         d[i] = sp[i];
 }
 
+/* NHWC: dst[pix*Cd + ch] = src[pix*Cs + c0 + ch], pix = n*HW + hw; one thread
+ * per output element */
+__global__ void channel_slice_nhwc_kernel(float *__restrict__ dst, const float *__restrict__ src,
+                                          int Cs, int c0, int Cd, size_t total)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t pix = i / (size_t)Cd, ch = i - pix * (size_t)Cd;
+        dst[i] = src[pix * Cs + c0 + ch];
+    }
+}
+
 void sg_cuda_channel_slice(sg_backend *be, float *dst, const float *src, int N, int Cs,
                            int c0, int Cd, int HW)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || N <= 0 || Cd <= 0 || HW <= 0) return;
+    if (c->nhwc) {
+        size_t total = (size_t)N * HW * Cd;
+        channel_slice_nhwc_kernel<<<sg_cuda_blocks(c, total, EW_THREADS), EW_THREADS, 0,
+                                    c->stream>>>(dst, src, Cs, c0, Cd, total);
+        LAUNCH_CHECK(c, "channel_slice_nhwc_kernel");
+        return;
+    }
     channel_slice_kernel<<<sg_cuda_plane_grid((size_t)N * Cd, HW, EW_THREADS), EW_THREADS, 0,
                            c->stream>>>(dst, src, Cs, c0, Cd, HW);
     LAUNCH_CHECK(c, "channel_slice_kernel");

@@ -1,12 +1,25 @@
 /* Instance norm (affine, per-(n,c) statistics over H*W), forward and backward.
- * One block per (n,c) plane; the plane (at most 64 KiB at 128px) stays in L1/L2
- * between the passes. Sums over n (running statistics, dgamma, dbeta) go
- * through per-plane partials and a second kernel with a fixed order: no
- * atomics, bit-equal results from run to run. */
+ * NCHW: one block per (n,c) plane; the plane (at most 64 KiB at 128px) stays
+ * in L1/L2 between the passes. NHWC (lib/backend.h "Layout"): a plane is a
+ * strided column of each image's (HW, C) matrix, so blocks take a tile of
+ * channels (consecutive threads, consecutive channels: coalesced) times a
+ * chunk of rows, write per-chunk partials, and a second kernel combines the
+ * chunks of each (n,c) in a fixed order. Sums over n (running statistics,
+ * dgamma, dbeta) go through per-plane partials and a small kernel with a
+ * fixed order. No atomics anywhere: bit-equal results from run to run. */
 #include "cuda_backend.cuh"
 #include "reduce.cuh"
 
 #define IN_THREADS 256
+
+/* NHWC paths (end of this file) */
+static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd, const float *x,
+                                  const float *gamma, const float *beta, float *running_mean,
+                                  float *running_var, int N, int C, int HW, float eps,
+                                  float momentum);
+static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *dbeta,
+                                   const float *dy, const float *x, const float *mean,
+                                   const float *rstd, const float *gamma, int N, int C, int HW);
 
 /* x, y (N*C planes, HW); mean, rstd (N*C); var_out (N*C) biased variance or NULL */
 __global__ void __launch_bounds__(IN_THREADS)
@@ -70,6 +83,12 @@ void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || N <= 0 || C <= 0 || HW <= 0) return;
+    /* with one channel or one pixel the two layouts are the same memory */
+    if (c->nhwc && C > 1 && HW > 1) {
+        instnorm_forward_nhwc(c, y, mean, rstd, x, gamma, beta, running_mean, running_var, N, C,
+                              HW, eps, momentum);
+        return;
+    }
     int planes = N * C;
     float *var = NULL;
     if (running_mean && running_var) {
@@ -139,12 +158,387 @@ void sg_cuda_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || N <= 0 || C <= 0 || HW <= 0) return;
+    if (c->nhwc && C > 1 && HW > 1) {
+        instnorm_backward_nhwc(c, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW);
+        return;
+    }
     int planes = N * C;
     float *partial = sg_cuda_scratch(c, 2 * (size_t)planes);
     if (!partial) return;
     instnorm_backward_kernel<<<planes, IN_THREADS, 0, c->stream>>>(dx, partial, dy, x, mean, rstd,
                                                                     gamma, C, HW, planes);
     if (LAUNCH_CHECK(c, "instnorm_backward_kernel")) return;
+    if (dgamma || dbeta) {
+        instnorm_param_grad_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(dgamma, dbeta, partial,
+                                                                            N, C);
+        LAUNCH_CHECK(c, "instnorm_param_grad_kernel");
+    }
+}
+
+/* ---- NHWC ------------------------------------------------------------------
+ * Each image is an (HW, C) row-major matrix: element (n, c, hw) lies at
+ * (n*HW + hw)*C + c. A block of NH_THREADS threads is shaped (tc, tr): tc
+ * channels (a power of two: the smallest >= C, at most 32) by tr =
+ * NH_THREADS/tc rows, so a warp reads 32/tc row segments of tc consecutive
+ * channels. A block covers one image n, one tile of tc channels and one
+ * chunk of rows = tr*NH_ROWS rows (thread (tx, ty) takes rows ty + k*tr,
+ * k < NH_ROWS, loaded into registers up front: NH_ROWS loads in flight per
+ * thread). The 1-D grid enumerates (n, chunk, tile), tile fastest, so blocks
+ * that run together read neighbouring segments of the same rows. Per-chunk
+ * partials live in scratch as [n][chunk][c] (coalesced in both stages); a
+ * combine kernel with one block per (n, tile) reduces the chunks of each
+ * (n,c) in a fixed order: thread row ty takes chunks ty, ty+tr, ... in
+ * order, then a fixed tree over ty. */
+#define NH_THREADS 256
+#define NH_ROWS 16
+
+struct nhwc_geom {
+    int tc, tr, rows;       /* block (tc, tr); rows per chunk */
+    int ctiles, nchunks;
+    size_t blocks;          /* N * nchunks * ctiles: the per-chunk kernels' grid */
+};
+
+static nhwc_geom nhwc_geometry(int N, int C, int HW)
+{
+    nhwc_geom g;
+    g.tc = 1;
+    while (g.tc < C && g.tc < 32) g.tc <<= 1;
+    g.tr = NH_THREADS / g.tc;
+    g.rows = g.tr * NH_ROWS;
+    g.ctiles = (int)(((size_t)C + g.tc - 1) / g.tc);
+    g.nchunks = (int)(((size_t)HW + g.rows - 1) / g.rows);
+    g.blocks = (size_t)N * g.nchunks * g.ctiles;
+    return g;
+}
+
+/* This block's image, chunk, row count, and this thread's channel and the
+ * offset of its first row (row j*rows of the chunk, channel c). */
+struct nhwc_block {
+    int n, j, c, cnt;
+    size_t base;
+};
+
+__device__ __forceinline__ nhwc_block nhwc_block_of(int C, int HW, int ctiles, int nchunks)
+{
+    nhwc_block b;
+    unsigned t = blockIdx.x;
+    int ct = (int)(t % (unsigned)ctiles);
+    t /= (unsigned)ctiles;
+    b.j = (int)(t % (unsigned)nchunks);
+    b.n = (int)(t / (unsigned)nchunks);
+    b.c = ct * (int)blockDim.x + (int)threadIdx.x;
+    int rows = (int)blockDim.y * NH_ROWS;
+    int row0 = b.j * rows;                          /* < HW */
+    b.cnt = min(rows, HW - row0);
+    b.base = ((size_t)b.n * HW + row0) * C + b.c;  /* not dereferenced when c >= C */
+    return b;
+}
+
+/* Sum of v over the threads of one column (same threadIdx.x) of the block,
+ * by a fixed tree over threadIdx.y (blockDim.y a power of two); valid in
+ * every thread. shm holds blockDim.x*blockDim.y floats. */
+__device__ __forceinline__ float col_sum(float v, float *shm)
+{
+    int tc = blockDim.x, t = threadIdx.y * tc + threadIdx.x;
+    __syncthreads();                        /* shm may still be read by a previous call */
+    shm[t] = v;
+    __syncthreads();
+    for (int st = blockDim.y >> 1; st > 0; st >>= 1) {
+        if ((int)threadIdx.y < st) shm[t] += shm[t + st * tc];
+        __syncthreads();
+    }
+    return shm[threadIdx.x];
+}
+
+/* Chan et al.: (na, ma, qa) <- the union of the two sets (count, mean, sum of
+ * squared deviations from the mean). */
+__device__ __forceinline__ void chan_merge(float &na, float &ma, float &qa, float nb, float mb,
+                                           float qb)
+{
+    if (nb == 0.f) return;
+    if (na == 0.f) {
+        na = nb;
+        ma = mb;
+        qa = qb;
+        return;
+    }
+    float n = na + nb, d = mb - ma, f = nb / n;
+    ma += d * f;
+    qa += qb + d * d * na * f;
+    na = n;
+}
+
+/* Chunk j of plane (n,c): pmean/pm2[(n*nchunks + j)*C + c] = the chunk's
+ * mean and sum of squared deviations from that mean (two passes over the
+ * values held in registers). */
+__global__ void __launch_bounds__(NH_THREADS)
+instnorm_nhwc_stats_kernel(float *__restrict__ pmean, float *__restrict__ pm2,
+                           const float *__restrict__ x, int C, int HW, int ctiles, int nchunks)
+{
+    __shared__ float shm[NH_THREADS];
+    nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
+    const bool cok = b.c < C;
+    const int ty = threadIdx.y, tr = blockDim.y;
+    float v[NH_ROWS];
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) {
+        int r = ty + k * tr;
+        v[k] = cok && r < b.cnt ? x[b.base + (size_t)r * C] : 0.f;
+    }
+    float s = 0.f;
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) s += v[k];
+    float m = col_sum(s, shm) / (float)b.cnt;
+    float q = 0.f;
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) {
+        int r = ty + k * tr;
+        float d = v[k] - m;
+        if (cok && r < b.cnt) q += d * d;
+    }
+    q = col_sum(q, shm);
+    if (ty == 0 && cok) {
+        size_t o = ((size_t)b.n * nchunks + b.j) * C + b.c;
+        pmean[o] = m;
+        pm2[o] = q;
+    }
+}
+
+/* One block per (n, channel tile): mean, rstd (and the biased variance in
+ * var_out if non-NULL) of each plane (n,c) from its chunks' partials. */
+__global__ void __launch_bounds__(NH_THREADS)
+instnorm_nhwc_combine_kernel(float *__restrict__ mean_out, float *__restrict__ rstd_out,
+                             float *__restrict__ var_out, const float *__restrict__ pmean,
+                             const float *__restrict__ pm2, int C, int HW, int ctiles,
+                             int nchunks, int rows, float eps)
+{
+    __shared__ float sn[NH_THREADS], sm[NH_THREADS], sq[NH_THREADS];
+    const int tc = blockDim.x, tr = blockDim.y, ty = threadIdx.y;
+    const int ct = (int)(blockIdx.x % (unsigned)ctiles), n = (int)(blockIdx.x / (unsigned)ctiles);
+    const int c = ct * tc + (int)threadIdx.x;
+    const bool cok = c < C;
+    float cn = 0.f, m = 0.f, q = 0.f;
+    if (cok)
+        for (int j = ty; j < nchunks; j += tr) {
+            size_t o = ((size_t)n * nchunks + j) * C + c;
+            chan_merge(cn, m, q, (float)min(rows, HW - j * rows), pmean[o], pm2[o]);
+        }
+    const int t = ty * tc + (int)threadIdx.x;
+    sn[t] = cn;
+    sm[t] = m;
+    sq[t] = q;
+    __syncthreads();
+    for (int st = tr >> 1; st > 0; st >>= 1) {
+        if (ty < st) {
+            int u = t + st * tc;
+            float an = sn[t], am = sm[t], aq = sq[t];
+            chan_merge(an, am, aq, sn[u], sm[u], sq[u]);
+            sn[t] = an;
+            sm[t] = am;
+            sq[t] = aq;
+        }
+        __syncthreads();
+    }
+    if (ty == 0 && cok) {
+        size_t p = (size_t)n * C + c;
+        float var = sq[threadIdx.x] / (float)HW;
+        mean_out[p] = sm[threadIdx.x];
+        rstd_out[p] = 1.f / sqrtf(var + eps);
+        if (var_out) var_out[p] = var;
+    }
+}
+
+/* y = (x - mean)*gamma*rstd + beta over the block's chunk */
+__global__ void __launch_bounds__(NH_THREADS)
+instnorm_nhwc_normalize_kernel(float *__restrict__ y, const float *__restrict__ x,
+                               const float *__restrict__ mean, const float *__restrict__ rstd,
+                               const float *__restrict__ gamma, const float *__restrict__ beta,
+                               int C, int HW, int ctiles, int nchunks)
+{
+    nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
+    if (b.c >= C) return;                           /* no barriers in this kernel */
+    const int ty = threadIdx.y, tr = blockDim.y;
+    size_t p = (size_t)b.n * C + b.c;
+    float mu = mean[p], g = gamma[b.c] * rstd[p], bt = beta[b.c];
+    float v[NH_ROWS];
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) {
+        int r = ty + k * tr;
+        v[k] = r < b.cnt ? x[b.base + (size_t)r * C] : 0.f;
+    }
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) {
+        int r = ty + k * tr;
+        if (r < b.cnt) y[b.base + (size_t)r * C] = (v[k] - mu) * g + bt;
+    }
+}
+
+/* Chunk j of plane (n,c): psdyx/psdy[(n*nchunks + j)*C + c] = the chunk's
+ * sums of dy*xhat and dy, xhat = (x - mean)*rstd */
+__global__ void __launch_bounds__(NH_THREADS)
+instnorm_nhwc_bwd_partial_kernel(float *__restrict__ psdyx, float *__restrict__ psdy,
+                                 const float *__restrict__ dy, const float *__restrict__ x,
+                                 const float *__restrict__ mean, const float *__restrict__ rstd,
+                                 int C, int HW, int ctiles, int nchunks)
+{
+    __shared__ float shm[NH_THREADS];
+    nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
+    const bool cok = b.c < C;
+    const int ty = threadIdx.y, tr = blockDim.y;
+    size_t p = (size_t)b.n * C + b.c;
+    float mu = cok ? mean[p] : 0.f, rs = cok ? rstd[p] : 0.f;
+    float gv[NH_ROWS], xv[NH_ROWS];
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) {
+        int r = ty + k * tr;
+        bool ok = cok && r < b.cnt;
+        gv[k] = ok ? dy[b.base + (size_t)r * C] : 0.f;
+        xv[k] = ok ? x[b.base + (size_t)r * C] : 0.f;
+    }
+    float sdy = 0.f, sdyx = 0.f;
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) {
+        int r = ty + k * tr;
+        if (cok && r < b.cnt) {
+            sdy += gv[k];
+            sdyx += gv[k] * ((xv[k] - mu) * rs);
+        }
+    }
+    sdy = col_sum(sdy, shm);
+    sdyx = col_sum(sdyx, shm);
+    if (ty == 0 && cok) {
+        size_t o = ((size_t)b.n * nchunks + b.j) * C + b.c;
+        psdyx[o] = sdyx;
+        psdy[o] = sdy;
+    }
+}
+
+/* One block per (n, channel tile): partial[plane] = sum(dy*xhat),
+ * partial[planes + plane] = sum(dy) of each plane (n,c), plane = n*C + c
+ * (the layout instnorm_param_grad_kernel reads). */
+__global__ void __launch_bounds__(NH_THREADS)
+instnorm_nhwc_bwd_combine_kernel(float *__restrict__ partial, const float *__restrict__ psdyx,
+                                 const float *__restrict__ psdy, int N, int C, int ctiles,
+                                 int nchunks)
+{
+    __shared__ float sa[NH_THREADS], sb[NH_THREADS];
+    const int tc = blockDim.x, tr = blockDim.y, ty = threadIdx.y;
+    const int ct = (int)(blockIdx.x % (unsigned)ctiles), n = (int)(blockIdx.x / (unsigned)ctiles);
+    const int c = ct * tc + (int)threadIdx.x;
+    const bool cok = c < C;
+    float a = 0.f, s = 0.f;
+    if (cok)
+        for (int j = ty; j < nchunks; j += tr) {
+            size_t o = ((size_t)n * nchunks + j) * C + c;
+            a += psdyx[o];
+            s += psdy[o];
+        }
+    const int t = ty * tc + (int)threadIdx.x;
+    sa[t] = a;
+    sb[t] = s;
+    __syncthreads();
+    for (int st = tr >> 1; st > 0; st >>= 1) {
+        if (ty < st) {
+            sa[t] += sa[t + st * tc];
+            sb[t] += sb[t + st * tc];
+        }
+        __syncthreads();
+    }
+    if (ty == 0 && cok) {
+        size_t p = (size_t)n * C + c, planes = (size_t)N * C;
+        partial[p] = sa[threadIdx.x];
+        partial[planes + p] = sb[threadIdx.x];
+    }
+}
+
+/* dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)) over the block's chunk */
+__global__ void __launch_bounds__(NH_THREADS)
+instnorm_nhwc_dx_kernel(float *__restrict__ dx, const float *__restrict__ dy,
+                        const float *__restrict__ x, const float *__restrict__ mean,
+                        const float *__restrict__ rstd, const float *__restrict__ gamma,
+                        const float *__restrict__ partial, int N, int C, int HW, int ctiles,
+                        int nchunks)
+{
+    nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
+    if (b.c >= C) return;                           /* no barriers in this kernel */
+    const int ty = threadIdx.y, tr = blockDim.y;
+    size_t p = (size_t)b.n * C + b.c, planes = (size_t)N * C;
+    float mu = mean[p], rs = rstd[p];
+    float kk = gamma[b.c] * rs, a = partial[planes + p] / HW, bb = partial[p] / HW;
+    float gv[NH_ROWS], xv[NH_ROWS];
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) {
+        int r = ty + k * tr;
+        bool ok = r < b.cnt;
+        gv[k] = ok ? dy[b.base + (size_t)r * C] : 0.f;
+        xv[k] = ok ? x[b.base + (size_t)r * C] : 0.f;
+    }
+#pragma unroll
+    for (int k = 0; k < NH_ROWS; k++) {
+        int r = ty + k * tr;
+        if (r < b.cnt) dx[b.base + (size_t)r * C] = kk * (gv[k] - a - (xv[k] - mu) * rs * bb);
+    }
+}
+
+static int nhwc_grid_ok(sg_cuda *c, const nhwc_geom &g, const char *name)
+{
+    if (g.blocks > 0x7fffffffu) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "%s: %zu blocks in one grid (2^31-1 at most)", name,
+                     g.blocks);
+        return 0;
+    }
+    return 1;
+}
+
+static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd, const float *x,
+                                  const float *gamma, const float *beta, float *running_mean,
+                                  float *running_var, int N, int C, int HW, float eps,
+                                  float momentum)
+{
+    nhwc_geom g = nhwc_geometry(N, C, HW);
+    if (!nhwc_grid_ok(c, g, "instnorm_forward")) return;
+    size_t planes = (size_t)N * C, part = (size_t)N * g.nchunks * C;
+    bool running = running_mean && running_var;
+    float *s = sg_cuda_scratch(c, 2 * part + (running ? planes : 0));
+    if (!s) return;
+    float *pmean = s, *pm2 = s + part, *var = running ? s + 2 * part : NULL;
+    dim3 block(g.tc, g.tr);
+    instnorm_nhwc_stats_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(pmean, pm2, x, C, HW,
+                                                                            g.ctiles, g.nchunks);
+    if (LAUNCH_CHECK(c, "instnorm_nhwc_stats_kernel")) return;
+    instnorm_nhwc_combine_kernel<<<(unsigned)((size_t)N * g.ctiles), block, 0, c->stream>>>(
+        mean, rstd, var, pmean, pm2, C, HW, g.ctiles, g.nchunks, g.rows, eps);
+    if (LAUNCH_CHECK(c, "instnorm_nhwc_combine_kernel")) return;
+    instnorm_nhwc_normalize_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
+        y, x, mean, rstd, gamma, beta, C, HW, g.ctiles, g.nchunks);
+    if (LAUNCH_CHECK(c, "instnorm_nhwc_normalize_kernel")) return;
+    if (var) {
+        instnorm_running_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(
+            running_mean, running_var, mean, var, N, C, HW, momentum);
+        LAUNCH_CHECK(c, "instnorm_running_kernel");
+    }
+}
+
+static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *dbeta,
+                                   const float *dy, const float *x, const float *mean,
+                                   const float *rstd, const float *gamma, int N, int C, int HW)
+{
+    nhwc_geom g = nhwc_geometry(N, C, HW);
+    if (!nhwc_grid_ok(c, g, "instnorm_backward")) return;
+    size_t planes = (size_t)N * C, part = (size_t)N * g.nchunks * C;
+    float *s = sg_cuda_scratch(c, 2 * planes + 2 * part);
+    if (!s) return;
+    float *partial = s, *psdyx = s + 2 * planes, *psdy = psdyx + part;
+    dim3 block(g.tc, g.tr);
+    instnorm_nhwc_bwd_partial_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
+        psdyx, psdy, dy, x, mean, rstd, C, HW, g.ctiles, g.nchunks);
+    if (LAUNCH_CHECK(c, "instnorm_nhwc_bwd_partial_kernel")) return;
+    instnorm_nhwc_bwd_combine_kernel<<<(unsigned)((size_t)N * g.ctiles), block, 0, c->stream>>>(
+        partial, psdyx, psdy, N, C, g.ctiles, g.nchunks);
+    if (LAUNCH_CHECK(c, "instnorm_nhwc_bwd_combine_kernel")) return;
+    instnorm_nhwc_dx_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
+        dx, dy, x, mean, rstd, gamma, partial, N, C, HW, g.ctiles, g.nchunks);
+    if (LAUNCH_CHECK(c, "instnorm_nhwc_dx_kernel")) return;
     if (dgamma || dbeta) {
         instnorm_param_grad_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(dgamma, dbeta, partial,
                                                                             N, C);
