@@ -152,11 +152,11 @@ int main(int argc, char **argv)
 #endif
     printf("device=%s precision=%s name=%s image=%d batch=%d conv=%d g_repeat=%d d_repeat=%d "
            "n_critic=%d iters=%d g_steps=%d seconds=%.3f it_per_s=%.2f ms_per_it=%.3f "
-           "gpu_mem_gib=%.3f gpu_total_gib=%.1f graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
+           "gpu_mem_gib=%.3f gpu_total_gib=%.1f layout=%s graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
            device, cuda ? precision : "fp32", cuda ? sg_backend_cuda_device_name(be) : "cpu",
            image, batch, conv, g_repeat, d_repeat, n_critic, iters, g_steps, dt, iters / dt,
            1e3 * dt / iters, mem_used / 1073741824.0, mem_total / 1073741824.0,
-           note[0] ? note : "none", l.d_loss_real,
+           be->nhwc ? "nhwc" : "nchw", note[0] ? note : "none", l.d_loss_real,
            l.d_loss_gp, l.g_loss_rec);
     free(x); free(corg); free(ctrg); free(alpha);
     sg_model_free(m);

@@ -339,7 +339,7 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     /* NHWC by default (no transposes around cuDNN's tensor-core kernels);
      * SG_CUDA_LAYOUT=nchw for A/B timing */
     const char *lenv = getenv("SG_CUDA_LAYOUT");
-    c->nhwc = lenv && !strcmp(lenv, "nhwc");      /* NCHW until every op handles NHWC */
+    c->nhwc = !(lenv && !strcmp(lenv, "nchw"));
     be->nhwc = c->nhwc;
     be->name = "cuda";
     be->ops = &cuda_ops;
