@@ -908,7 +908,9 @@ int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *
     be->ops->upload(be, m->alpha, alpha, n * sizeof(float));
     m->n = n;
     m->ds = ds;
-    return be->ops->sync(be, err) ? sg_err_prefix(err, "model: uploading the batch") : 0;
+    /* No sync: the uploads are queued on the backend's stream ahead of the
+     * steps that read them; an upload error surfaces at the next sync. */
+    return 0;
 }
 
 static void adam_step(sg_model *m, net_state *ns, float lr)

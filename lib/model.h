@@ -96,7 +96,14 @@ int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2,
  *   c_trg  (n, c_dim)   target label vector (mask included)
  *   alpha  (n)          GP interpolation weights in [0, 1)
  * ds picks the dataset: D's cls loss uses its slice of the cls output and the
- * targets c_org/c_trg at sg_model_label_offset(ds) (one-hot: the arg-max class). */
+ * targets c_org/c_trg at sg_model_label_offset(ds) (one-hot: the arg-max class).
+ * Asynchronous: the uploads are queued ahead of the steps and nothing waits for
+ * them, so a backend error (e.g. CUDA's) surfaces at the next sync (read_losses,
+ * all_finite, get_tensor, ops->sync or ops->fence_wait), not here. The host
+ * arrays may be reused as soon as the call returns, except memory from
+ * ops->host_alloc: that must stay unchanged until an ops->fence_wait or
+ * ops->sync covering the upload (lib/backend.h, "host staging"), e.g. a fence
+ * marked right after this call and waited for before the arrays are refilled. */
 int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
                        const float *c_trg, const float *alpha, sg_err *err);
 

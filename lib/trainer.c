@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "backend.h"
 #include "checkpoint.h"
 #include "fileio.h"
 #include "image.h"
@@ -54,7 +55,10 @@ int sg_train_default_d_repeat(int image_size)
 }
 
 typedef struct {
-    float *x, *c_org, *c_trg, *alpha;   /* (B,3,S,S) (B,c_dim) (B,c_dim) (B) */
+    /* (B,3,S,S) (B,c_dim) (B,c_dim) (B), from ops->host_alloc (page-locked on
+     * CUDA): uploaded asynchronously, so after set_batch from bufs[k] the
+     * trainer marks fence slot k and waits for it before bufs[k] is refilled. */
+    float *x, *c_org, *c_trg, *alpha;
     uint8_t *pix;                       /* (S, S, 3) scratch */
     float *labels;                      /* (n_labels) scratch */
     int *tperm;                         /* (B) scratch */
@@ -72,6 +76,7 @@ struct sg_trainer {
     uint64_t counts[SG_MAX_DATASETS];
     sg_model_config mcfg;
     sg_model *model;
+    sg_backend *be;               /* the model's (not owned): host buffers, fences */
     sg_ckpt_info info;
     int c_dim, S;
     int64_t iter, last_ckpt;
@@ -79,7 +84,8 @@ struct sg_trainer {
     int64_t perm_epoch[SG_MAX_DATASETS];
     float pixel_lut[256];         /* (v/255 - 0.5)/0.5 in float32, as ToTensor + Normalize */
     /* Batches of iterations i (bufs[i & 1]): a loader thread prepares i+1 while
-     * step i runs. Every draw depends on i only, so this changes no result. */
+     * step i runs. Every draw depends on i only, so this changes no result.
+     * bufs[k]'s upload is covered by fence slot k (FENCE_BUF + k). */
     batch_buf bufs[2];
     pthread_t loader;
     pthread_mutex_t mu;
@@ -93,9 +99,18 @@ struct sg_trainer {
     uint64_t sample_idx[64];
     int64_t log_prev_iter;
     double log_prev_time;
-    double rate;                  /* smoothed iterations per second */
-    double last_step_time;
+    double step_time;             /* smoothed seconds per iteration */
+    /* Losses are read (a sync) only at logged, saved, last and stopping
+     * iterations: the steps in between queue work without waiting for it. */
+    sg_losses losses;             /* the last losses read */
+    int64_t losses_at;            /* the iteration they belong to, 0: none read yet */
+    int64_t clean_at;             /* losses last read finite here (or where this session started) */
+    int64_t g_at;                 /* the last iteration that updated G, 0: none this session */
 };
+
+/* Fence slots of the batch buffers (lib/backend.h: 0..7): FENCE_BUF + k covers
+ * the upload from bufs[k]. */
+#define FENCE_BUF 0
 
 static double now_s(void)
 {
@@ -507,6 +522,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->opt = *opt;
     t->nd = n_shards;
     t->last_ckpt = -1;
+    t->be = be;
     if (!(t->run_dir = strdup(run_dir))) goto oom;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
 
@@ -569,17 +585,25 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     }
 
     int B = opt->batch, S = t->S;
+    const sg_backend_ops *o = be->ops;
     for (int k = 0; k < 2; k++) {
         batch_buf *b = &t->bufs[k];
         b->iter = -1;
         b->pix = malloc((size_t)S * S * 3);
-        b->x = malloc(sizeof(float) * (size_t)B * 3 * S * S);
-        b->c_org = malloc(sizeof(float) * (size_t)B * t->c_dim);
-        b->c_trg = malloc(sizeof(float) * (size_t)B * t->c_dim);
-        b->alpha = malloc(sizeof(float) * (size_t)B);
         b->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
         b->tperm = malloc(sizeof(int) * (size_t)B);
-        if (!b->pix || !b->x || !b->c_org || !b->c_trg || !b->alpha || !b->labels || !b->tperm) goto oom;
+        if (!b->pix || !b->labels || !b->tperm) goto oom;
+        /* What set_batch uploads: host_alloc memory, so that the upload is asynchronous. */
+        b->x = o->host_alloc(be, sizeof(float) * (size_t)B * 3 * S * S);
+        b->c_org = o->host_alloc(be, sizeof(float) * (size_t)B * t->c_dim);
+        b->c_trg = o->host_alloc(be, sizeof(float) * (size_t)B * t->c_dim);
+        b->alpha = o->host_alloc(be, sizeof(float) * (size_t)B);
+        if (!b->x || !b->c_org || !b->c_trg || !b->alpha) {
+            if (o->sync(be, err) == 0) sg_errf(err, "out of memory");
+            sg_err_prefix(err, "batch buffers (%zu bytes of host staging memory)",
+                          2 * sizeof(float) * ((size_t)B * 3 * S * S + 2 * (size_t)B * t->c_dim + B));
+            goto fail;
+        }
     }
     for (int v = 0; v < 256; v++) t->pixel_lut[v] = ((float)v / 255.0f - 0.5f) / 0.5f;
 
@@ -615,6 +639,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     }
     if (open_history(t, err)) goto fail;
     pick_samples(t);
+    t->clean_at = t->iter;
     clock_gettime(CLOCK_MONOTONIC, &t->started);
     t->log_prev_iter = t->iter;
     t->log_prev_time = now_s();
@@ -649,7 +674,10 @@ void sg_trainer_free(sg_trainer *t)
     sg_ckpt_info_free(&t->info);
     for (int k = 0; k < 2; k++) {
         batch_buf *b = &t->bufs[k];
-        free(b->pix); free(b->x); free(b->c_org); free(b->c_trg); free(b->alpha); free(b->labels); free(b->tperm);
+        free(b->pix); free(b->labels); free(b->tperm);
+        /* host_free waits for an upload from the buffer still in flight */
+        t->be->ops->host_free(t->be, b->x); t->be->ops->host_free(t->be, b->c_org);
+        t->be->ops->host_free(t->be, b->c_trg); t->be->ops->host_free(t->be, b->alpha);
     }
     free(t->run_dir);
     free(t);
@@ -742,17 +770,28 @@ static void *loader_main(void *arg)
     return NULL;
 }
 
-/* Asks the loader thread for iteration i's batch (no-op without the thread). */
-static void request_batch(sg_trainer *t, int64_t i)
+/* Waits until the last upload from bufs[k] is done (fence slot FENCE_BUF + k),
+ * so that the buffer may be refilled; on the main thread. 0, or -1 and err. */
+static int buf_free_wait(sg_trainer *t, int k, sg_err *err)
 {
+    if (t->be->ops->fence_wait(t->be, FENCE_BUF + k) == 0) return 0;
+    if (t->be->ops->sync(t->be, err) == 0) sg_errf(err, "backend error");
+    return -1;
+}
+
+/* Asks the loader thread for iteration i's batch (no-op without the thread)
+ * once the previous upload from its buffer is done. 0, or -1 and err. */
+static int request_batch(sg_trainer *t, int64_t i, sg_err *err)
+{
+    if (buf_free_wait(t, (int)(i & 1), err)) return -1;
     if (!t->loader_started) {
-        if (pthread_mutex_init(&t->mu, NULL) != 0) return;
-        if (pthread_cond_init(&t->cv, NULL) != 0) { pthread_mutex_destroy(&t->mu); return; }
+        if (pthread_mutex_init(&t->mu, NULL) != 0) return 0;
+        if (pthread_cond_init(&t->cv, NULL) != 0) { pthread_mutex_destroy(&t->mu); return 0; }
         t->loader_want = -1;
         if (pthread_create(&t->loader, NULL, loader_main, t) != 0) {
             pthread_cond_destroy(&t->cv);
             pthread_mutex_destroy(&t->mu);
-            return;   /* batches are then loaded synchronously */
+            return 0;   /* batches are then loaded synchronously */
         }
         t->loader_started = 1;
     }
@@ -761,6 +800,7 @@ static void request_batch(sg_trainer *t, int64_t i)
     t->loader_want = i;
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
+    return 0;
 }
 
 /* Iteration i's batch: the loader's if it prepared it, else loaded here. */
@@ -773,7 +813,8 @@ static batch_buf *get_batch(sg_trainer *t, int64_t i)
         pthread_mutex_unlock(&t->mu);
     }
     if (bb->iter != i) {
-        bb->rc = load_batch(t, i, bb, &bb->err);
+        bb->rc = buf_free_wait(t, (int)(i & 1), &bb->err);
+        if (bb->rc == 0) bb->rc = load_batch(t, i, bb, &bb->err);
         bb->iter = i;
     }
     return bb;
@@ -785,7 +826,19 @@ static void ckpt_desc(const sg_trainer *t, char *out, size_t n)
     else sg_ckpt_path(out, n, t->run_dir, t->last_ckpt, NULL);
 }
 
-int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err)
+static const char *const loss_names[7] = {"D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
+                                          "G/loss_fake", "G/loss_rec", "G/loss_cls"};
+
+static void loss_values(const sg_losses *L, float v[7])
+{
+    v[0] = L->d_loss_real; v[1] = L->d_loss_fake; v[2] = L->d_loss_cls; v[3] = L->d_loss_gp;
+    v[4] = L->g_loss_fake; v[5] = L->g_loss_rec; v[6] = L->g_loss_cls;
+}
+
+/* Queues iteration t->iter (set_batch, the D step, the G step when due) and
+ * advances t->iter; waits for nothing but the upload of the buffer the loader
+ * refills next. st: the iteration's fields, losses those last read. */
+static int step_queue(sg_trainer *t, sg_train_status *st, sg_err *err)
 {
     int64_t i = t->iter;
     int ds = (int)(i % t->nd);
@@ -794,34 +847,64 @@ int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err)
     float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
     float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
     int g_step = (i + 1) % t->opt.n_critic == 0;
-    sg_losses L;
-    int set = sg_model_set_batch(t->model, ds, t->opt.batch, bb->x, bb->c_org, bb->c_trg, bb->alpha, err);
-    bb->iter = -1;   /* uploaded: the buffer is free for iteration i + 2 */
-    if (!set && i + 1 < t->opt.iters) request_batch(t, i + 1);
-    if (set || sg_model_d_step(t->model, lr_d, err) || (g_step && sg_model_g_step(t->model, lr_g, err)) ||
-        sg_model_read_losses(t->model, &L, err))
+    if (sg_model_set_batch(t->model, ds, t->opt.batch, bb->x, bb->c_org, bb->c_trg, bb->alpha, err))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
-    const char *names[7] = {"D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
-                            "G/loss_fake", "G/loss_rec", "G/loss_cls"};
-    const float vals[7] = {L.d_loss_real, L.d_loss_fake, L.d_loss_cls, L.d_loss_gp,
-                           L.g_loss_fake, L.g_loss_rec, L.g_loss_cls};
-    for (int k = 0; k < (g_step ? 7 : 4); k++)
-        if (!isfinite(vals[k])) {
-            char cp[PATH_MAX];
-            ckpt_desc(t, cp, sizeof cp);
-            return sg_errf(err, "iteration %lld: %s is %s; last good checkpoint: %s", (long long)(i + 1), names[k],
-                           isnan(vals[k]) ? "nan" : "inf", cp);
-        }
+    t->be->ops->fence(t->be, FENCE_BUF + (int)(i & 1));   /* bufs[i & 1] is refilled after this */
+    bb->iter = -1;   /* queued: the buffer is free for iteration i + 2 once the fence is reached */
+    if ((i + 1 < t->opt.iters && request_batch(t, i + 1, err)) || sg_model_d_step(t->model, lr_d, err) ||
+        (g_step && sg_model_g_step(t->model, lr_g, err)))
+        return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
     t->iter = i + 1;
+    if (g_step) t->g_at = t->iter;
     if (st) {
         memset(st, 0, sizeof *st);
         st->iteration = t->iter;
         st->iters = t->opt.iters;
         st->dataset = ds;
         st->g_stepped = g_step;
-        st->losses = L;
+        st->losses = t->losses;
+        st->losses_at = t->losses_at;
     }
     return 0;
+}
+
+/* Reads the losses of the iteration just run (a sync: the queued work is done
+ * after it) into t->losses and st, and stops on a non-finite one. D's terms are
+ * this iteration's; G's those of the last G update, checked if G was updated
+ * since the last read. A problem is only seen here, so it is reported as having
+ * appeared after the last read that was finite. */
+static int read_losses(sg_trainer *t, sg_train_status *st, sg_err *err)
+{
+    sg_losses L;
+    if (sg_model_read_losses(t->model, &L, err)) return sg_err_prefix(err, "iteration %lld", (long long)t->iter);
+    float v[7];
+    loss_values(&L, v);
+    int check_g = t->g_at > t->clean_at;
+    for (int k = 0; k < (check_g ? 7 : 4); k++)
+        if (!isfinite(v[k])) {
+            char cp[PATH_MAX];
+            ckpt_desc(t, cp, sizeof cp);
+            int64_t at = k < 4 ? t->iter : t->g_at, from = t->clean_at + 1;
+            const char *what = isnan(v[k]) ? "nan" : "inf";
+            if (from >= at)
+                return sg_errf(err, "iteration %lld: %s is %s; last good checkpoint: %s", (long long)at,
+                               loss_names[k], what, cp);
+            return sg_errf(err, "iteration %lld: %s is %s; it appeared between iterations %lld and %lld "
+                           "(losses are checked at logged iterations and checkpoints); last good checkpoint: %s",
+                           (long long)at, loss_names[k], what, (long long)from, (long long)at, cp);
+        }
+    t->losses = L;
+    t->losses_at = t->clean_at = t->iter;
+    if (st) {
+        st->losses = L;
+        st->losses_at = t->iter;
+    }
+    return 0;
+}
+
+int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err)
+{
+    return step_queue(t, st, err) || read_losses(t, st, err) ? -1 : 0;
 }
 
 /* ---- logging, sampling, saving ---- */
@@ -832,13 +915,10 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
     int64_t i = st->iteration - 1;
     sg_buf_appendf(&b, "{\"iteration\":%lld,\"dataset\":", (long long)st->iteration);
     json_buf_cstr(&b, t->info.dataset_names[st->dataset]);
-    const sg_losses *L = &st->losses;
-    const char *names[7] = {"D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp",
-                            "G/loss_fake", "G/loss_rec", "G/loss_cls"};
-    const float vals[7] = {L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp,
-                           L->g_loss_fake, L->g_loss_rec, L->g_loss_cls};
+    float vals[7];
+    loss_values(&st->losses, vals);
     for (int k = 0; k < (st->g_stepped ? 7 : 4); k++) {
-        sg_buf_appendf(&b, ",\"%s\":", names[k]);
+        sg_buf_appendf(&b, ",\"%s\":", loss_names[k]);
         json_buf_float(&b, vals[k]);
     }
     /* One "lr" when G and D use the same rate (DESIGN.md's name), else "G/lr" and "D/lr". */
@@ -943,14 +1023,21 @@ int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback
     while (t->iter < t->opt.iters) {
         sg_train_status st;
         double t0 = now_s();
-        if (sg_trainer_step(t, &st, err)) return -1;
+        if (step_queue(t, &st, err)) return -1;
+        /* Only these iterations wait for the device: the losses are read (and
+         * checked) where they are logged, before every checkpoint and at the end. */
+        int stopping = stop && *stop;
+        int logging = should_log(t, t->iter);
+        int saving = (t->opt.save_every > 0 && t->iter % t->opt.save_every == 0) || t->iter == t->opt.iters ||
+                     stopping;
+        if ((logging || saving) && read_losses(t, &st, err)) return -1;
         double t1 = now_s();
         double dt = t1 - t0;
-        t->rate = t->iter - first <= 1 ? 1.0 / (dt > 0 ? dt : 1e-9)
-                                       : 0.9 * t->rate + 0.1 / (dt > 0 ? dt : 1e-9);
-        st.it_per_s = t->rate;
+        /* Averaged over time, not rate: between reads a step only queues work. */
+        t->step_time = t->iter - first <= 1 ? dt : 0.9 * t->step_time + 0.1 * dt;
+        st.it_per_s = 1.0 / (t->step_time > 0 ? t->step_time : 1e-9);
         st.elapsed = t->elapsed_base + (t1 - start);
-        if (should_log(t, t->iter)) {
+        if (logging) {
             double span = t1 - t->log_prev_time;
             double ips = span > 0 ? (double)(t->iter - t->log_prev_iter) * t->opt.batch / span : 0;
             if (write_history(t, &st, ips, err)) return -1;
@@ -958,9 +1045,7 @@ int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback
             t->log_prev_iter = t->iter;
         }
         if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && sg_trainer_sample(t, err)) return -1;
-        int stopping = stop && *stop;
-        if ((t->opt.save_every > 0 && t->iter % t->opt.save_every == 0) || t->iter == t->opt.iters || stopping)
-            if (sg_trainer_save(t, err)) return -1;
+        if (saving && sg_trainer_save(t, err)) return -1;
         if (cb) cb(ctx, &st);
         if (stopping) return 1;
     }

@@ -66,7 +66,8 @@ enum {
     SG_TRAIN_REPLACE       /* a new run replacing an existing one (removed only after
                               the shards and options were checked) */
 };
-/* Opens the shards, creates the model on be (not owned) and either starts a new
+/* Opens the shards, creates the model on be (not owned; it must outlive the
+ * trainer: the batch buffers are its host_alloc memory) and either starts a new
  * run in run_dir (writes config.json, empties history) or, with SG_TRAIN_RESUME,
  * loads the latest checkpoint (checking that shards and model match the run) and
  * trims history.jsonl to the checkpoint's iteration. Nothing in run_dir changes
@@ -86,7 +87,9 @@ typedef struct {
     int64_t iters;
     int dataset;
     int g_stepped;                /* G was updated at this iteration */
-    sg_losses losses;
+    sg_losses losses;             /* the losses last read: at losses_at (G's: the last G update's) */
+    int64_t losses_at;            /* iteration of `losses`: this one where they were read, else an
+                                     earlier one (0: none read yet) */
     double it_per_s;              /* recent average */
     double elapsed;               /* seconds, including earlier runs */
 } sg_train_status;
@@ -94,12 +97,22 @@ typedef void (*sg_train_callback)(void *ctx, const sg_train_status *st);
 
 /* Runs iterations until opt.iters or *stop becomes nonzero (checked after every
  * iteration; then a checkpoint is written). Returns 0 when finished, 1 when
- * stopped (checkpoint written), -1 on error: a non-finite loss gives
- * "iteration N: D/loss_gp is nan; last good checkpoint: RUN/ckpt/001000" and
- * writes no checkpoint. cb (may be NULL) is called after every iteration. */
+ * stopped (checkpoint written), -1 on error. The steps do not wait for the
+ * device: the losses are read (a sync) and checked only at logged iterations
+ * (should they be logged, history.jsonl), before every checkpoint (save_every,
+ * the last iteration, a stop) and at the end; a non-finite one gives
+ *   "iteration N: D/loss_gp is nan; last good checkpoint: RUN/ckpt/001000"
+ * when the previous iteration's losses were read, else
+ *   "iteration N: D/loss_gp is nan; it appeared between iterations M and N
+ *    (losses are checked at logged iterations and checkpoints); last good ..."
+ * (M: one past the last read), and writes no checkpoint. Every checkpoint also
+ * checks that all parameters and Adam moments are finite (sg_ckpt_save), so none
+ * ever holds a non-finite value. cb (may be NULL) is called after every
+ * iteration; st->losses are the last ones read (st->losses_at). */
 int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx,
                    sg_err *err);
-/* One iteration (no logging, sampling or saving): for tests. */
+/* One iteration (no logging, sampling or saving), its losses read and checked
+ * (a sync every call, unlike sg_trainer_run): for tests. */
 int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err);
 /* Writes checkpoint at the current iteration and prunes per opt.keep. */
 int sg_trainer_save(sg_trainer *t, sg_err *err);

@@ -76,10 +76,17 @@ static void progress(void *ctx, const sg_train_status *st)
     (void)ctx;
     char eta[32];
     cli_format_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
+    /* The losses last read (logged iterations and checkpoints: reading them waits for the device). */
     const sg_losses *L = &st->losses;
-    cli_progress("%lld/%lld  %.2f it/s  ETA %s  D real %.3f fake %.3f cls %.3f gp %.3f  G fake %.3f rec %.3f cls %.3f",
-                 (long long)st->iteration, (long long)st->iters, st->it_per_s, eta, L->d_loss_real,
-                 L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, L->g_loss_fake, L->g_loss_rec, L->g_loss_cls);
+    if (st->losses_at <= 0)
+        cli_progress("%lld/%lld  %.2f it/s  ETA %s", (long long)st->iteration, (long long)st->iters,
+                     st->it_per_s, eta);
+    else
+        cli_progress("%lld/%lld  %.2f it/s  ETA %s  losses at %lld: D real %.3f fake %.3f cls %.3f gp %.3f  "
+                     "G fake %.3f rec %.3f cls %.3f",
+                     (long long)st->iteration, (long long)st->iters, st->it_per_s, eta, (long long)st->losses_at,
+                     L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, L->g_loss_fake, L->g_loss_rec,
+                     L->g_loss_cls);
 }
 
 static sg_backend *open_backend(const char *device, const char *precision, int threads, sg_err *err)

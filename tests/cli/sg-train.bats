@@ -252,10 +252,9 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [[ "$output" == *"latest: expected a checkpoint number"* ]]
 }
 
-@test "a non-finite loss stops the run naming the iteration and the last good checkpoint" {
-  sg-train -o "$T/r" --iters 4 --log-every 1 "${TINY[@]}" "$D/a.lmdb"
-  # Poison D's first weight in the checkpoint with NaN (0x7fc00000), keeping the header valid.
-  /usr/bin/python3 - "$T/r/ckpt/000004-D.safetensors" <<'PY'
+# Poisons D's first weight in checkpoint file $1 with NaN (0x7fc00000), keeping the header valid.
+poison_d() {
+  /usr/bin/python3 - "$1" <<'PY'
 import json, struct, sys
 p = sys.argv[1]
 b = bytearray(open(p, "rb").read())
@@ -265,12 +264,49 @@ off = 8 + n + h["main.0.weight"]["data_offsets"][0]
 b[off:off + 4] = struct.pack("<I", 0x7fc00000)
 open(p, "wb").write(b)
 PY
+}
+
+@test "a non-finite loss stops the run naming the iteration and the last good checkpoint" {
+  # --log-every 1: the losses are read at every iteration, so the iteration is exact.
+  sg-train -o "$T/r" --iters 4 --log-every 1 "${TINY[@]}" "$D/a.lmdb"
+  poison_d "$T/r/ckpt/000004-D.safetensors"
   run sg-train -o "$T/r" --resume --iters 8
   [ "$status" -eq 1 ]
   [[ "$output" == "sg-train: iteration 5: D/loss_real is nan; last good checkpoint: $T/r/ckpt/000004 (sg-train -o $T/r --resume continues from it)" ]]
   [ "$(cat "$T/r/latest")" = 000004 ]
   [ ! -e "$T/r/ckpt/000005-G.safetensors" ]
   [ ! -e "$T/r/ckpt/000008-G.safetensors" ]
+}
+
+@test "between logged iterations a non-finite loss still stops the run before any checkpoint, naming the range" {
+  sg-train -o "$T/r" --iters 4 --log-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  poison_d "$T/r/ckpt/000004-D.safetensors"
+  # NaN from iteration 5 on; losses are read at logged iterations (10) and checkpoints (7): 7 finds it.
+  run sg-train -o "$T/r" --resume --iters 12 --log-every 10 --save-every 7
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: iteration 7: D/loss_real is nan; it appeared between iterations 5 and 7 (losses are checked at logged iterations and checkpoints); last good checkpoint: $T/r/ckpt/000004 (sg-train -o $T/r --resume continues from it)" ]]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  [ "$(ls "$T/r/ckpt" | tr '\n' ' ')" = "000004-D.safetensors 000004-G.safetensors 000004-state.safetensors " ]
+  [ "$(strip_timing "$T/r/history.jsonl" | cut -d, -f1 | tr '\n' ' ')" = '{"iteration":2 {"iteration":4 ' ]
+  # No history and no checkpoint before the last iteration: the last one's read stops it.
+  run sg-train -o "$T/r" --resume --iters 9 --log-every 0 --save-every 0
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: iteration 9: D/loss_real is nan; it appeared between iterations 5 and 9 "* ]]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  [ ! -e "$T/r/ckpt/000009-G.safetensors" ]
+  # A stop signal reads the losses too: no checkpoint of the poisoned weights.
+  sg-train -o "$T/r" --resume --iters 1000000 --log-every 0 --save-every 0 2> "$T/err" &
+  pid=$!
+  # config.json is rewritten with the new --iters just before the signal handlers are set.
+  for _ in $(seq 200); do grep -q '"iters": 1000000' "$T/r/config.json" && break; sleep 0.05; done
+  sleep 0.2
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  [ "$status" -eq 1 ]
+  grep -q "^sg-train: iteration [0-9]*: D/loss_real is nan; .*last good checkpoint: $T/r/ckpt/000004" "$T/err"
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  [ "$(ls "$T/r/ckpt" | wc -l)" -eq 3 ]
 }
 
 @test "SIGINT finishes the iteration, writes a checkpoint and exits 130; resume continues" {

@@ -156,6 +156,72 @@ static void test_loop(sg_backend *be)
     CHECK(access(run3, F_OK) != 0, "failed opens created the run directory");
 }
 
+typedef struct {
+    int n;
+    sg_train_status st[16];
+} status_log;
+
+static void record_status(void *ctx, const sg_train_status *st)
+{
+    status_log *l = ctx;
+    if (l->n < 16) l->st[l->n++] = *st;
+}
+
+/* sg_trainer_run reads the losses (a sync) only at logged iterations and
+ * checkpoints: the callback sees the last ones read, equal bit for bit to those
+ * of the same iterations run one sg_trainer_step (a read each) at a time. */
+static void test_loss_reads(sg_backend *be)
+{
+    char c[600], run4[600], run5[600], hist[700];
+    snprintf(c, sizeof c, "%s/c.lmdb", dir);
+    snprintf(run4, sizeof run4, "%s/run4", dir);
+    snprintf(run5, sizeof run5, "%s/run5", dir);
+    make_shard(c, 9, 8, 3, 0, 4);
+    const char *shards[1] = {c};
+    sg_train_options o = tiny_options();
+    o.iters = 7; o.log_every = 3; o.sample_every = 0; o.save_every = 5; o.n_critic = 2;
+    sg_err err = {{0}};
+    sg_trainer *t = NULL, *ref = NULL;
+    CHECK(sg_trainer_open(&t, run4, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    CHECK(sg_trainer_open(&ref, run5, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    if (!t || !ref) { sg_trainer_free(t); sg_trainer_free(ref); return; }
+    sg_losses want[8];
+    for (int k = 1; k <= 7; k++) {
+        sg_train_status s;
+        CHECK(sg_trainer_step(ref, &s, &err) == 0, "step: %s", err.msg);
+        CHECK(s.losses_at == k, "sg_trainer_step reads every iteration: %lld at %d", (long long)s.losses_at, k);
+        want[k] = s.losses;
+    }
+    status_log l = {0};
+    CHECK(sg_trainer_run(t, NULL, record_status, &l, &err) == 0, "run: %s", err.msg);
+    CHECK(l.n == 7, "callbacks: %d", l.n);
+    /* Read at 3 and 6 (logged), 5 (saved), 7 (the last). */
+    const int64_t read_at[8] = {0, 0, 0, 3, 3, 5, 6, 7};
+    for (int k = 0; k < l.n; k++) {
+        const sg_train_status *s = &l.st[k];
+        int64_t at = read_at[s->iteration];
+        CHECK(s->iteration == k + 1 && s->losses_at == at, "iteration %lld: losses of %lld, want %lld",
+              (long long)s->iteration, (long long)s->losses_at, (long long)at);
+        if (at > 0)
+            CHECK(!memcmp(&s->losses, &want[at], sizeof want[at]), "iteration %lld: losses differ from a step's",
+                  (long long)s->iteration);
+    }
+    /* history.jsonl: the logged iterations only, as before. */
+    snprintf(hist, sizeof hist, "%s/history.jsonl", run4);
+    FILE *f = fopen(hist, "r");
+    char line[1024];
+    int lines = 0;
+    long long its[4] = {0};
+    while (f && fgets(line, sizeof line, f)) {
+        if (lines < 4) sscanf(line, "{\"iteration\":%lld", &its[lines]);
+        lines++;
+    }
+    if (f) fclose(f);
+    CHECK(lines == 2 && its[0] == 3 && its[1] == 6, "history: %d lines (%lld, %lld)", lines, its[0], its[1]);
+    sg_trainer_free(t);
+    sg_trainer_free(ref);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_trainer.%ld", (long)getpid());
@@ -165,6 +231,7 @@ int main(void)
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
     test_loop(be);
+    test_loss_reads(be);
     sg_backend_destroy(be);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
