@@ -122,7 +122,7 @@ int main(int argc, char **argv)
             t0 = now_s();
             g_steps = 0;
         }
-        /* a new batch each iteration, as in training (upload + one sync) */
+        /* a new batch each iteration, as in training (an upload, no sync) */
         if (sg_model_set_batch(m, 0, batch, x, corg, ctrg, alpha, &err)) break;
         if (sg_model_d_step(m, 1e-4f, &err)) break;
         if ((it + 1) % n_critic == 0) {
