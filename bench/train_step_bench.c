@@ -158,6 +158,10 @@ int main(int argc, char **argv)
            1e3 * dt / iters, mem_used / 1073741824.0, mem_total / 1073741824.0,
            be->nhwc ? "nhwc" : "nchw", note[0] ? note : "none", l.d_loss_real,
            l.d_loss_gp, l.g_loss_rec);
+    if (cuda && getenv("SG_BENCH_PLANS")) {      /* the algorithms cuDNN was given, on stderr */
+        static char report[32768];
+        fprintf(stderr, "cuDNN algorithms (%s):\n%s", precision, sg_backend_cuda_plan_report(be, report, sizeof report));
+    }
     free(x); free(corg); free(ctrg); free(alpha);
     sg_model_free(m);
     sg_backend_destroy(be);

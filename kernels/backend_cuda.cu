@@ -325,6 +325,10 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     c->device = device;
     c->precision = prec;
     c->workspace_limit = (size_t)256 << 20;
+    /* SG_CUDNN_WORKSPACE_MIB: the cap on cuDNN's workspace (A/B timing: a
+     * larger cap lets algorithms with big workspaces compete) */
+    const char *wenv = getenv("SG_CUDNN_WORKSPACE_MIB");
+    if (wenv && atol(wenv) > 0 && atol(wenv) <= 65536) c->workspace_limit = (size_t)atol(wenv) << 20;
     /* cuDNN's heuristics by default: the same algorithms in every process, so
      * a resumed run repeats an uninterrupted one (lib/backend.h
      * "Determinism"); SG_CUDNN_FIND=1 times the candidates instead (cudnnFind,
