@@ -35,7 +35,8 @@ static void transpose(sg_cuda *c, float *dst, const float *src, int N, int R, in
     LAUNCH_CHECK(c, name);
 }
 
-void sg_cuda_to_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
+/* NCHW -> NHWC (to_nhwc) or back; a copy where nothing moves */
+static void convert(sg_backend *be, float *dst, const float *src, int N, int C, int HW, int to_nhwc)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
@@ -44,17 +45,16 @@ void sg_cuda_to_layout(sg_backend *be, float *dst, const float *src, int N, int 
                                     cudaMemcpyDeviceToDevice, c->stream));
         return;
     }
-    transpose(c, dst, src, N, C, HW, "transpose_kernel (to_layout)");     /* (C,HW) -> (HW,C) */
+    if (to_nhwc) transpose(c, dst, src, N, C, HW, "transpose_kernel (to_layout)");   /* (C,HW) -> (HW,C) */
+    else transpose(c, dst, src, N, HW, C, "transpose_kernel (from_layout)");        /* (HW,C) -> (C,HW) */
+}
+
+void sg_cuda_to_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
+{
+    convert(be, dst, src, N, C, HW, 1);
 }
 
 void sg_cuda_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
-    sg_cuda *c = sg_cuda_of(be);
-    if (c->failed) return;
-    if (!c->nhwc || C == 1 || HW == 1) {
-        CU_CHECK(c, cudaMemcpyAsync(dst, src, (size_t)N * C * HW * sizeof(float),
-                                    cudaMemcpyDeviceToDevice, c->stream));
-        return;
-    }
-    transpose(c, dst, src, N, HW, C, "transpose_kernel (from_layout)");   /* (HW,C) -> (C,HW) */
+    convert(be, dst, src, N, C, HW, 0);
 }

@@ -212,6 +212,12 @@ struct sg_backend_ops {
     int (*fence_wait)(sg_backend *be, int slot);
 };
 
+/* Host arrays: (outer, mid, inner) NCHW-order <-> (outer, inner, mid), i.e.
+ * an activation (N,C,HW) or a conv weight (A,B,KK) to the NHWC layout
+ * (to_nhwc = 1) or back (0). dst and src must not overlap. */
+void sg_layout_permute(float *dst, const float *src, size_t outer, size_t mid, size_t inner,
+                       int to_nhwc);
+
 /* The CPU backend with nthreads worker threads (0: the number of online CPUs).
  * Returns NULL and fills err on failure. */
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);

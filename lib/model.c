@@ -346,14 +346,8 @@ static float *tensor_grad(net_state *ns, int t) { return ns->grads + ns->offset[
 static void weight_layout(const sg_tensor_info *ti, float *dst, const float *src, int nhwc, int to_backend)
 {
     if (!nhwc || ti->ndim != 4) { memcpy(dst, src, ti->numel * sizeof(float)); return; }
-    size_t A = (size_t)ti->shape[0], B = (size_t)ti->shape[1], KK = (size_t)(ti->shape[2] * ti->shape[3]);
-    for (size_t a = 0; a < A; a++)
-        for (size_t b = 0; b < B; b++)
-            for (size_t k = 0; k < KK; k++) {
-                size_t nchw = (a * B + b) * KK + k, nhwc_i = (a * KK + k) * B + b;
-                if (to_backend) dst[nhwc_i] = src[nchw];
-                else dst[nchw] = src[nhwc_i];
-            }
+    sg_layout_permute(dst, src, (size_t)ti->shape[0], (size_t)ti->shape[1],
+                      (size_t)(ti->shape[2] * ti->shape[3]), to_backend);
 }
 
 /* weight_layout over a net's flat trainable buffer (params, grads, Adam moments). */

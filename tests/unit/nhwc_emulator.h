@@ -13,16 +13,9 @@
 static const sg_backend_ops *emu_inner;       /* the CPU's table; impl is shared */
 static sg_backend_ops emu_ops;
 
-/* (outer, mid, inner) -> (outer, inner, mid), or the reverse */
 static void emu_permute(float *dst, const float *src, size_t outer, size_t mid, size_t inner, int to_nhwc)
 {
-    for (size_t o = 0; o < outer; o++)
-        for (size_t m = 0; m < mid; m++)
-            for (size_t i = 0; i < inner; i++) {
-                size_t a = (o * mid + m) * inner + i, b = (o * inner + i) * mid + m;
-                if (to_nhwc) dst[b] = src[a];
-                else dst[a] = src[b];
-            }
+    sg_layout_permute(dst, src, outer, mid, inner, to_nhwc);
 }
 
 /* an NCHW copy of an NHWC tensor (malloc'd) */

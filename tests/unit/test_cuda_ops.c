@@ -49,16 +49,9 @@ static int sync_both(const char *what)
  * gpu (lib/backend.h "Layout"); mid == 0: a flat tensor, the same on both. */
 typedef struct { float *c, *g; size_t n; size_t outer, mid, inner; } pair;
 
-/* (outer, mid, inner) <-> (outer, inner, mid) */
 static void permute(float *dst, const float *src, const pair *p, int to_gpu)
 {
-    for (size_t o = 0; o < p->outer; o++)
-        for (size_t m = 0; m < p->mid; m++)
-            for (size_t i = 0; i < p->inner; i++) {
-                size_t a = (o * p->mid + m) * p->inner + i, b = (o * p->inner + i) * p->mid + m;
-                if (to_gpu) dst[b] = src[a];
-                else dst[a] = src[b];
-            }
+    sg_layout_permute(dst, src, p->outer, p->mid, p->inner, to_gpu);
 }
 
 static int gpu_permutes(const pair *p) { return gpu->nhwc && p->mid && p->inner > 1 && p->mid > 1; }
