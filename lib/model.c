@@ -893,9 +893,7 @@ int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *
     if (ds < 0 || ds >= m->cfg.n_datasets)
         return sg_errf(err, "model: dataset %d out of range (0..%d)", ds, m->cfg.n_datasets - 1);
     if (n < 1 || n > m->cap) return sg_errf(err, "model: batch of %d images (1..%d allowed)", n, m->cap);
-    size_t S = m->cfg.image_size;
     sg_backend *be = m->be;
-    (void)S;
     upload_images(m, m->x, x, n);
     be->ops->upload(be, m->c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
     be->ops->upload(be, m->c_trg, c_trg, (size_t)n * m->c_dim * sizeof(float));

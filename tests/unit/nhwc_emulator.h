@@ -13,22 +13,17 @@
 static const sg_backend_ops *emu_inner;       /* the CPU's table; impl is shared */
 static sg_backend_ops emu_ops;
 
-static void emu_permute(float *dst, const float *src, size_t outer, size_t mid, size_t inner, int to_nhwc)
-{
-    sg_layout_permute(dst, src, outer, mid, inner, to_nhwc);
-}
-
 /* an NCHW copy of an NHWC tensor (malloc'd) */
 static float *emu_in(const float *src, size_t outer, size_t mid, size_t inner)
 {
     float *t = malloc(outer * mid * inner * sizeof(float) + 4);
-    if (src) emu_permute(t, src, outer, mid, inner, 0);
+    if (src) sg_layout_permute(t, src, outer, mid, inner, 0);
     return t;
 }
 
 static void emu_out(float *dst, float *t, size_t outer, size_t mid, size_t inner)
 {
-    emu_permute(dst, t, outer, mid, inner, 1);
+    sg_layout_permute(dst, t, outer, mid, inner, 1);
     free(t);
 }
 
@@ -109,13 +104,13 @@ static void emu_channel_slice(sg_backend *be, float *dst, const float *src, int 
 static void emu_to_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
     (void)be;
-    emu_permute(dst, src, N, C, HW, 1);
+    sg_layout_permute(dst, src, N, C, HW, 1);
 }
 
 static void emu_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
     (void)be;
-    emu_permute(dst, src, N, C, HW, 0);
+    sg_layout_permute(dst, src, N, C, HW, 0);
 }
 
 static void emu_destroy(sg_backend *be)

@@ -141,11 +141,8 @@ typedef struct { int N, Ci, H, W, Co, K, s, p, bias; } conv_case;
 static void test_conv(const conv_case *k, double tol, const char *mode)
 {
     int Ho = (k->H + 2 * k->p - k->K) / k->s + 1, Wo = (k->W + 2 * k->p - k->K) / k->s + 1;
-    size_t nx = (size_t)k->N * k->Ci * k->H * k->W, ny = (size_t)k->N * k->Co * Ho * Wo;
-    size_t nw = (size_t)k->Co * k->Ci * k->K * k->K;
     char name[160];
     size_t hw = (size_t)k->H * k->W, ohw = (size_t)Ho * Wo, kk = (size_t)k->K * k->K;
-    (void)nx; (void)ny; (void)nw;
     pair x = pair_rand_shaped(-1, 1, k->N, k->Ci, hw), w = pair_rand_shaped(-0.2f, 0.2f, k->Co, k->Ci, kk);
     pair b = pair_rand(k->Co, -0.5f, 0.5f);
     /* y and dx start as garbage (the same on both): forward and backward-data
@@ -210,7 +207,6 @@ static const conv_case conv_cases[] = {
 
 static void test_instnorm(int N, int C, int HW, int running)
 {
-    size_t n = (size_t)N * C * HW;
     char name[160];
     pair x = pair_rand_shaped(-2, 3, N, C, HW), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
     pair y = pair_shaped(NULL, N, C, HW), mean = pair_from(NULL, (size_t)N * C), rstd = pair_from(NULL, (size_t)N * C);
@@ -228,7 +224,6 @@ static void test_instnorm(int N, int C, int HW, int running)
         compare("  running_var", rv, 1e-5);
     }
     pair dy = pair_rand_shaped(-1, 1, N, C, HW), dx = pair_shaped(NULL, N, C, HW);
-    (void)n;
     pair dg = pair_rand(C, -0.1f, 0.1f), dbt = pair_rand(C, -0.1f, 0.1f);
     cpu->ops->instnorm_backward(cpu, dx.c, dg.c, dbt.c, dy.c, x.c, mean.c, rstd.c, gamma.c, N, C, HW);
     gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
