@@ -38,7 +38,9 @@ static void usage(FILE *f)
         "  --conv-dim N           64 (G and D) --g-repeat N 6  --d-repeat N 6\n"
         "  --c-dim N              5          --n-critic N   5\n"
         "  --warmup N             10         --iters N      100\n"
-        "  --threads N            CPU backend threads (0: all)\n");
+        "  --threads N            CPU backend threads (0: all)\n"
+        "  --engines FILE         CUDA: load cuDNN engine choices from FILE if it exists,\n"
+        "                         save them there after the run (equal choices, equal runs)\n");
 }
 
 int main(int argc, char **argv)
@@ -46,12 +48,13 @@ int main(int argc, char **argv)
     const char *device = "cuda", *precision = "tf32";
     int image = 128, batch = 16, conv = 64, g_repeat = 6, d_repeat = 6, c_dim = 5, n_critic = 5;
     int warmup = 10, iters = 100, threads = 0;
+    const char *engines = NULL;
     static const struct option opts[] = {
         { "device", 1, 0, 'D' }, { "precision", 1, 0, 'P' }, { "image-size", 1, 0, 's' },
         { "batch", 1, 0, 'b' }, { "conv-dim", 1, 0, 'c' }, { "g-repeat", 1, 0, 'g' },
         { "d-repeat", 1, 0, 'd' }, { "c-dim", 1, 0, 'l' }, { "n-critic", 1, 0, 'n' },
         { "warmup", 1, 0, 'w' }, { "iters", 1, 0, 'i' }, { "threads", 1, 0, 't' },
-        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "engines", 1, 0, 'E' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 'i': iters = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
+        case 'E': engines = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -86,6 +90,17 @@ int main(int argc, char **argv)
     sg_backend *be = cuda ? sg_backend_cuda_create_precision(0, precision, &err)
                           : sg_backend_cpu_create(threads, &err);
     if (!be) { fprintf(stderr, "train-step-bench: %s\n", err.msg); return 1; }
+    FILE *ef = engines && cuda ? fopen(engines, "r") : NULL;
+    if (ef) {
+        fclose(ef);
+        char why[400];
+        int rc = sg_backend_cuda_engines_load(be, engines, why, sizeof why, &err);
+        if (rc <= 0) {
+            fprintf(stderr, "train-step-bench: %s: %s\n", engines, rc < 0 ? err.msg : why);
+            sg_backend_destroy(be);
+            return 1;
+        }
+    }
 
     sg_model_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -114,12 +129,13 @@ int main(int argc, char **argv)
         alpha[i] = sg_randu(5, 3, i);
     }
 
-    double t0 = 0;
+    double t0 = 0, t_start = now_s(), warmup_s = 0;
     int total = warmup + iters, g_steps = 0;
     for (int it = 0; it < total; it++) {
         if (it == warmup) {
             if (be->ops->sync(be, &err)) break;
             t0 = now_s();
+            warmup_s = t0 - t_start;       /* includes choosing the convolution engines */
             g_steps = 0;
         }
         /* a new batch each iteration, as in training (an upload, no sync) */
@@ -152,18 +168,23 @@ int main(int argc, char **argv)
 #endif
     printf("device=%s precision=%s name=%s image=%d batch=%d conv=%d g_repeat=%d d_repeat=%d "
            "n_critic=%d iters=%d g_steps=%d seconds=%.3f it_per_s=%.2f ms_per_it=%.3f "
-           "gpu_mem_gib=%.3f gpu_total_gib=%.1f layout=%s graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
+           "warmup_s=%.2f gpu_mem_gib=%.3f gpu_total_gib=%.1f layout=%s graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
            device, cuda ? precision : "fp32", cuda ? sg_backend_cuda_device_name(be) : "cpu",
            image, batch, conv, g_repeat, d_repeat, n_critic, iters, g_steps, dt, iters / dt,
-           1e3 * dt / iters, mem_used / 1073741824.0, mem_total / 1073741824.0,
+           1e3 * dt / iters, warmup_s, mem_used / 1073741824.0, mem_total / 1073741824.0,
            be->nhwc ? "nhwc" : "nchw", note[0] ? note : "none", l.d_loss_real,
            l.d_loss_gp, l.g_loss_rec);
     if (cuda && getenv("SG_BENCH_PLANS")) {      /* the algorithms cuDNN was given, on stderr */
         static char report[32768];
         fprintf(stderr, "cuDNN algorithms (%s):\n%s", precision, sg_backend_cuda_plan_report(be, report, sizeof report));
     }
+    int rc = 0;
+    if (engines && cuda && sg_backend_cuda_engines_save(be, engines, &err)) {
+        fprintf(stderr, "train-step-bench: %s\n", err.msg);
+        rc = 1;
+    }
     free(x); free(corg); free(ctrg); free(alpha);
     sg_model_free(m);
     sg_backend_destroy(be);
-    return 0;
+    return rc;
 }

@@ -91,6 +91,7 @@ static void cuda_destroy(sg_backend *be)
         if (c->stream) cudaStreamSynchronize(c->stream);
         sg_cuda_graphs_drop_all(c);
         sg_cuda_conv_plans_destroy(c);
+        free(c->wishes);
         if (c->cudnn) cudnnDestroy(c->cudnn);
         cudaFree(c->workspace);
         cudaFree(c->partials);
@@ -329,17 +330,34 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
      * larger cap lets algorithms with big workspaces compete) */
     const char *wenv = getenv("SG_CUDNN_WORKSPACE_MIB");
     if (wenv && atol(wenv) > 0 && atol(wenv) <= 65536) c->workspace_limit = (size_t)atol(wenv) << 20;
-    /* cuDNN's heuristics by default: the same algorithms in every process, so
-     * a resumed run repeats an uninterrupted one (lib/backend.h
-     * "Determinism"); SG_CUDNN_FIND=1 times the candidates instead (cudnnFind,
-     * like cudnn.benchmark), which may be faster and may differ run to run. */
-    c->find_algorithms = 0;
+    /* How convolution algorithms are chosen (kernels/conv_engines.cu): by
+     * default every usable cuDNN engine is timed on the first call of each
+     * shape (like cudnn.benchmark); sg-train saves the choices in its run
+     * directory so that a resumed run makes the same ones. SG_CUDNN_SEARCH=
+     * heuristic takes cuDNN's first usable engine (the same in every
+     * process), legacy the v7 heuristics, find the v7 cudnnFind
+     * (SG_CUDNN_FIND=1 too). */
+    c->search = SG_SEARCH_TIMED;
+    const char *senv = getenv("SG_CUDNN_SEARCH");
+    if (senv && *senv) {
+        if (!strcmp(senv, "legacy")) c->search = SG_SEARCH_LEGACY;
+        else if (!strcmp(senv, "find")) c->search = SG_SEARCH_FIND;
+        else if (!strcmp(senv, "heuristic")) c->search = SG_SEARCH_HEURISTIC;
+        else if (!strcmp(senv, "timed")) c->search = SG_SEARCH_TIMED;
+        else {
+            sg_errf(err, "SG_CUDNN_SEARCH=%s: expected timed, heuristic, legacy or find", senv);
+            free(be); free(c);
+            return NULL;
+        }
+    }
+    const char *env = getenv("SG_CUDNN_FIND");
+    if (env && !strcmp(env, "1")) c->search = SG_SEARCH_FIND;
+    const char *renv = getenv("SG_CUDNN_RTC");   /* 1: runtime-compiled engines compete too */
+    c->allow_rtc = renv && !strcmp(renv, "1");
     c->capturing = -1;
     c->graphs_enabled = 1;
     const char *genv = getenv("SG_CUDA_GRAPHS");   /* 0: no step graphs (A/B timing) */
     if (genv && !strcmp(genv, "0")) c->graphs_enabled = 0;
-    const char *env = getenv("SG_CUDNN_FIND");
-    if (env && !strcmp(env, "1")) c->find_algorithms = 1;
     /* NHWC by default (no transposes around cuDNN's tensor-core kernels);
      * SG_CUDA_LAYOUT=nchw for A/B timing */
     const char *lenv = getenv("SG_CUDA_LAYOUT");

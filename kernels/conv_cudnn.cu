@@ -2,11 +2,13 @@
  * bias add / bias gradient around them. Transposed convolutions and the
  * gradient-penalty chain use the same three calls in other roles (lib/backend.h).
  *
- * A plan per shape holds the descriptors and, per kind, the algorithm chosen
- * the first time that kind runs (the v7 heuristics by default, the same in
- * every process; cudnnFind, timed on the device, with SG_CUDNN_FIND=1),
- * preferring deterministic algorithms so that runs repeat bit for bit, and
- * never one whose workspace passes the limit. */
+ * A plan per shape holds the descriptors and, per kind, the legacy algorithm
+ * chosen the first time that kind runs (the v7 heuristics, the same in every
+ * process; cudnnFind with SG_CUDNN_SEARCH=find), preferring deterministic
+ * algorithms so that runs repeat bit for bit, and never one whose workspace
+ * passes the limit. Unless SG_CUDNN_SEARCH=legacy|find, a backend-API engine
+ * is then chosen too (kernels/conv_engines.cu) and runs instead of the legacy
+ * call whenever it was faster. */
 #include "cuda_backend.cuh"
 #include "reduce.cuh"
 #include <stdio.h>
@@ -43,6 +45,7 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
         /* full (many batch sizes, e.g. sg-sample's last chunks): reuse slots
          * in turn; a plan is only referenced during one op call */
         p = &c->plans[c->plan_evict++ % SG_CUDA_MAX_PLANS];
+        for (int k = 0; k < SG_CONV_KINDS; k++) sg_conv_engine_destroy(&p->eng[k]);
         cudnnDestroyTensorDescriptor(p->x_desc);
         cudnnDestroyTensorDescriptor(p->y_desc);
         cudnnDestroyTensorDescriptor(p->bias_desc);
@@ -86,22 +89,43 @@ fail:
 extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size)
 {
     sg_cuda *c = sg_cuda_of(be);
+    static const char *search[] = { "legacy", "find", "heuristic", "timed" };
+    static const char *source[] = { "legacy", "heuristic", "timed", "file" };
     size_t used = 0;
     if (size) buf[0] = 0;
+    int n = snprintf(buf, size, "search %s, workspace %zu MiB in use (cap %zu MiB); engines file: %d "
+                     "choices used, %d rejected; %lld calls on the legacy path (unaligned pointers)\n",
+                     search[c->search & 3], c->workspace_size >> 20, c->workspace_limit >> 20,
+                     c->wishes_used, c->wishes_rejected, c->engine_misaligned);
+    if (n > 0) used = (size_t)n;
     for (int i = 0; i < c->n_plans && used + 1 < size; i++) {
         const sg_conv_plan *p = &c->plans[i];
-        int a[SG_CONV_KINDS];
-        for (int k = 0; k < SG_CONV_KINDS; k++) a[k] = p->have_algo[k] ? p->algo[k] : -1;
-        int n = snprintf(buf + used, size - used, "N%d Ci%d %dx%d Co%d K%d s%d p%d: fwd %d "
-                         "(math %d) bwd-data %d (math %d) bwd-filter %d (math %d) ws %zu KiB\n",
-                         p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad,
-                         a[SG_CONV_FWD], (int)p->math[SG_CONV_FWD], a[SG_CONV_BWD_DATA],
-                         (int)p->math[SG_CONV_BWD_DATA], a[SG_CONV_BWD_FILTER],
-                         (int)p->math[SG_CONV_BWD_FILTER],
-                         (p->workspace[0] > p->workspace[1] ? (p->workspace[0] > p->workspace[2] ? p->workspace[0] : p->workspace[2])
-                                                            : (p->workspace[1] > p->workspace[2] ? p->workspace[1] : p->workspace[2])) >> 10);
+        n = snprintf(buf + used, size - used, "N%d Ci%d %dx%d Co%d K%d s%d p%d:", p->N, p->Ci, p->H,
+                     p->W, p->Co, p->K, p->stride, p->pad);
         if (n < 0) break;
         used += (size_t)n;
+        for (int k = 0; k < SG_CONV_KINDS && used + 1 < size; k++) {
+            const sg_conv_engine *e = &p->eng[k];
+            if (!p->have_algo[k]) continue;
+            if (e->plan)
+                n = snprintf(buf + used, size - used, " %s engine %lld (#%d of %d, %s",
+                             sg_conv_kind_name(k), (long long)e->engine_id, e->rank, e->candidates,
+                             source[e->source & 3]);
+            else
+                n = snprintf(buf + used, size - used, " %s legacy algo %d math %d (%s",
+                             sg_conv_kind_name(k), p->algo[k], (int)p->math[k], source[e->source & 3]);
+            if (n < 0) break;
+            used += (size_t)n;
+            if (used + 1 >= size) break;
+            if (e->source == SG_PICK_TIMED)
+                n = snprintf(buf + used, size - used, " %.3f ms, legacy %.3f ms, %d timed)", e->ms,
+                             e->legacy_ms, e->timed);
+            else
+                n = snprintf(buf + used, size - used, ")");
+            if (n < 0) break;
+            used += (size_t)n;
+        }
+        if (used + 1 < size) buf[used++] = '\n', buf[used] = 0;
     }
     if (used >= size && size) buf[size - 1] = 0;
     return buf;
@@ -116,6 +140,7 @@ void sg_cuda_conv_plans_destroy(sg_cuda *c)
         cudnnDestroyTensorDescriptor(p->bias_desc);
         cudnnDestroyFilterDescriptor(p->w_desc);
         cudnnDestroyConvolutionDescriptor(p->conv_desc);
+        for (int k = 0; k < SG_CONV_KINDS; k++) sg_conv_engine_destroy(&p->eng[k]);
     }
     c->n_plans = 0;
 }
@@ -159,7 +184,7 @@ static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
     return -1;
 }
 
-static int grow_workspace(sg_cuda *c, size_t need)
+int sg_cuda_grow_workspace(sg_cuda *c, size_t need)
 {
     if (need <= c->workspace_size) return 0;
     cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
@@ -213,20 +238,23 @@ static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, Perf *perf, int n)
     }
 }
 
-/* Chooses the algorithm of one kind for plan p, once. */
-static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
+/* Chooses the algorithm of one kind for plan p, once; x, w, y are the call's
+ * (input, weight, output of the forward convolution), which timing runs on. */
+static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const void *w, const void *y)
 {
     if (p->have_algo[kind]) return 0;
     cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
     if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
     int capturing = cap != cudaStreamCaptureStatusNone;
-    /* The heuristics are host-side queries, fine while recording; cudnnFind
-     * runs the candidates and must not be recorded. */
-    if (capturing && c->find_algorithms)
+    /* The v7 heuristics are host-side queries, fine while recording; cudnnFind
+     * and the engine search run candidates (and build plans) and must not be
+     * recorded. */
+    int find_algorithms = c->search == SG_SEARCH_FIND;
+    if (capturing && c->search != SG_SEARCH_LEGACY)
         return sg_cuda_break_capture(c, __FILE__, __LINE__, "a convolution shape not timed yet");
     /* cudnnFind runs on the handle's stream but times with its own events:
      * finish queued work so that it is measured alone. */
-    if (c->find_algorithms && CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+    if (find_algorithms && CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
     DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, precision_math(c)));
     enum { MAXA = 16 };
     int n = 0, rc = -1, algo = 0;
@@ -236,35 +264,35 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
     if (kind == SG_CONV_FWD) {
         cudnnConvolutionFwdAlgoPerf_t perf[MAXA];
         what = "forward";
-        if (c->find_algorithms
+        if (find_algorithms
                 ? DNN_CHECK(c, cudnnFindConvolutionForwardAlgorithm(c->cudnn, p->x_desc, p->w_desc,
                             p->conv_desc, p->y_desc, MAXA, &n, perf))
                 : DNN_CHECK(c, cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x_desc,
                             p->w_desc, p->conv_desc, p->y_desc, MAXA, &n, perf)))
             return -1;
-        if (!c->find_algorithms) heuristic_sizes(c, p, perf, n);
+        if (!find_algorithms) heuristic_sizes(c, p, perf, n);
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     } else if (kind == SG_CONV_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[MAXA];
         what = "backward-data";
-        if (c->find_algorithms
+        if (find_algorithms
                 ? DNN_CHECK(c, cudnnFindConvolutionBackwardDataAlgorithm(c->cudnn, p->w_desc,
                             p->y_desc, p->conv_desc, p->x_desc, MAXA, &n, perf))
                 : DNN_CHECK(c, cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, p->w_desc,
                             p->y_desc, p->conv_desc, p->x_desc, MAXA, &n, perf)))
             return -1;
-        if (!c->find_algorithms) heuristic_sizes(c, p, perf, n);
+        if (!find_algorithms) heuristic_sizes(c, p, perf, n);
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[MAXA];
         what = "backward-filter";
-        if (c->find_algorithms
+        if (find_algorithms
                 ? DNN_CHECK(c, cudnnFindConvolutionBackwardFilterAlgorithm(c->cudnn, p->x_desc,
                             p->y_desc, p->conv_desc, p->w_desc, MAXA, &n, perf))
                 : DNN_CHECK(c, cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, p->x_desc,
                             p->y_desc, p->conv_desc, p->w_desc, MAXA, &n, perf)))
             return -1;
-        if (!c->find_algorithms) heuristic_sizes(c, p, perf, n);
+        if (!find_algorithms) heuristic_sizes(c, p, perf, n);
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     }
     if (rc)
@@ -272,12 +300,46 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind)
                             "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace", what,
                             p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad,
                             c->workspace_limit >> 20);
-    if (grow_workspace(c, ws)) return -1;
+    if (sg_cuda_grow_workspace(c, ws)) return -1;
     p->algo[kind] = algo;
     p->math[kind] = math;
     p->workspace[kind] = ws;
     p->have_algo[kind] = 1;
+    if (c->search >= SG_SEARCH_HEURISTIC &&
+        sg_conv_engine_choose(c, p, kind, (void *)x, (void *)w, (void *)y))
+        return -1;
     return 0;
+}
+
+cudnnStatus_t sg_conv_legacy_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, void *y)
+{
+    const float one = 1.f, zero = 0.f;
+    cudnnStatus_t st = cudnnSetConvolutionMathType(p->conv_desc, p->math[kind]);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    if (kind == SG_CONV_FWD)
+        return cudnnConvolutionForward(c->cudnn, &one, p->x_desc, x, p->w_desc, w, p->conv_desc,
+                                       (cudnnConvolutionFwdAlgo_t)p->algo[kind], c->workspace,
+                                       c->workspace_size, &zero, p->y_desc, y);
+    if (kind == SG_CONV_BWD_DATA)
+        return cudnnConvolutionBackwardData(c->cudnn, &one, p->w_desc, w, p->y_desc, y, p->conv_desc,
+                                            (cudnnConvolutionBwdDataAlgo_t)p->algo[kind], c->workspace,
+                                            c->workspace_size, &zero, p->x_desc, x);
+    /* beta 1: dw accumulates (lib/backend.h "Accumulation") */
+    return cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x_desc, x, p->y_desc, y, p->conv_desc,
+                                          (cudnnConvolutionBwdFilterAlgo_t)p->algo[kind], c->workspace,
+                                          c->workspace_size, &one, p->w_desc, w);
+}
+
+/* One kind on the chosen path: the backend-API engine, else the legacy call. */
+static int conv_run(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const void *w, const void *y)
+{
+    int ran = sg_conv_engine_run(c, p, kind, (void *)x, (void *)w, (void *)y);
+    if (ran) return ran < 0 ? -1 : 0;
+    cudnnStatus_t st = sg_conv_legacy_run(c, p, kind, (void *)x, (void *)w, (void *)y);
+    const char *what = kind == SG_CONV_FWD ? "cudnnConvolutionForward"
+                     : kind == SG_CONV_BWD_DATA ? "cudnnConvolutionBackwardData"
+                     : "cudnnConvolutionBackwardFilter";
+    return sg_cuda_check_dnn(c, st, what, __FILE__, __LINE__);
 }
 
 /* bias add: y (N, Co, HW) += bias[co]; grid (N*Co planes, chunks) */
@@ -351,13 +413,7 @@ void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const floa
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
     sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
-    if (!p || plan_algo(c, p, SG_CONV_FWD)) return;
-    const float one = 1.f, zero = 0.f;
-    if (DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, p->math[SG_CONV_FWD])) ||
-        DNN_CHECK(c, cudnnConvolutionForward(c->cudnn, &one, p->x_desc, x, p->w_desc, w,
-                  p->conv_desc, (cudnnConvolutionFwdAlgo_t)p->algo[SG_CONV_FWD], c->workspace,
-                  c->workspace_size, &zero, p->y_desc, y)))
-        return;
+    if (!p || plan_algo(c, p, SG_CONV_FWD, x, w, y) || conv_run(c, p, SG_CONV_FWD, x, w, y)) return;
     if (bias) {
         int hw = p->Ho * p->Wo;
         if (c->nhwc) {
@@ -379,13 +435,8 @@ void sg_cuda_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, co
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
     sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
-    if (!p || plan_algo(c, p, SG_CONV_BWD_DATA)) return;
-    const float one = 1.f, zero = 0.f;
-    if (DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, p->math[SG_CONV_BWD_DATA])))
-        return;
-    DNN_CHECK(c, cudnnConvolutionBackwardData(c->cudnn, &one, p->w_desc, w, p->y_desc, dy,
-              p->conv_desc, (cudnnConvolutionBwdDataAlgo_t)p->algo[SG_CONV_BWD_DATA],
-              c->workspace, c->workspace_size, &zero, p->x_desc, dx));
+    if (!p || plan_algo(c, p, SG_CONV_BWD_DATA, dx, w, dy)) return;
+    conv_run(c, p, SG_CONV_BWD_DATA, dx, w, dy);
 }
 
 void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const float *x,
@@ -395,12 +446,8 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
     sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
-    if (!p || plan_algo(c, p, SG_CONV_BWD_FILTER)) return;
-    const float one = 1.f;     /* beta 1: dw accumulates (lib/backend.h "Accumulation") */
-    if (DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, p->math[SG_CONV_BWD_FILTER])) ||
-        DNN_CHECK(c, cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x_desc, x, p->y_desc, dy,
-                  p->conv_desc, (cudnnConvolutionBwdFilterAlgo_t)p->algo[SG_CONV_BWD_FILTER],
-                  c->workspace, c->workspace_size, &one, p->w_desc, dw)))
+    if (!p || plan_algo(c, p, SG_CONV_BWD_FILTER, x, dw, dy) ||
+        conv_run(c, p, SG_CONV_BWD_FILTER, x, dw, dy))
         return;
     if (db) {
         int hw = p->Ho * p->Wo;

@@ -23,6 +23,44 @@ enum { SG_CUDA_TF32 = 0, SG_CUDA_FP32 = 1, SG_CUDA_BF16 = 2 };
 /* Which cuDNN call a cached algorithm is for. */
 enum { SG_CONV_FWD = 0, SG_CONV_BWD_DATA = 1, SG_CONV_BWD_FILTER = 2, SG_CONV_KINDS = 3 };
 
+/* How convolution algorithms are chosen (SG_CUDNN_SEARCH). The legacy ones
+ * use cuDNN's v7 calls; the others its backend (graph) API, in
+ * kernels/conv_engines.cu, where every engine configuration is a candidate. */
+enum {
+    SG_SEARCH_LEGACY = 0,      /* v7 heuristics: the same choice in every process */
+    SG_SEARCH_FIND = 1,        /* v7 cudnnFind: timed over the legacy algorithms */
+    SG_SEARCH_HEURISTIC = 2,   /* the backend API's first usable engine (mode A order) */
+    SG_SEARCH_TIMED = 3,       /* every usable engine and the legacy algorithm timed, fastest wins */
+};
+
+/* Where a kind's engine came from, for the report. */
+enum { SG_PICK_LEGACY = 0, SG_PICK_HEURISTIC = 1, SG_PICK_TIMED = 2, SG_PICK_FILE = 3 };
+
+#define SG_CONV_PACKS 32
+
+/* One kind of one shape run through the backend API. The descriptors the
+ * plan was built from stay alive as long as the plan. */
+struct sg_conv_engine {
+    cudnnBackendDescriptor_t keep[7];         /* x, w, y, convolution, operation, graph, config */
+    cudnnBackendDescriptor_t plan;            /* NULL: the legacy call runs this kind */
+    int64_t workspace;
+    int64_t engine_id;                        /* CUDNN_ATTR_ENGINE_GLOBAL_INDEX, -1 legacy */
+    int rank;                                 /* index in the candidate list, -1 legacy */
+    int source;                               /* SG_PICK_* */
+    int candidates, timed;                    /* engine configurations offered / timed */
+    float ms, legacy_ms;                      /* timed: the winner's and the legacy algorithm's */
+    /* variant packs by pointers (many layers share a shape): building one
+     * per call costs host time when steps run eagerly */
+    struct { void *x, *w, *y, *ws; cudnnBackendDescriptor_t pack; } packs[SG_CONV_PACKS];
+    int n_packs, next_pack;
+};
+
+/* A choice loaded from an engines file, applied when its shape first runs. */
+struct sg_engine_wish {
+    int kind, N, Ci, H, W, Co, K, stride, pad, rank;
+    int64_t engine_id;
+};
+
 /* One convolution shape: descriptors made once, algorithms found once per
  * kind (lazily, the first time that kind runs), math type per algorithm. */
 struct sg_conv_plan {
@@ -34,6 +72,7 @@ struct sg_conv_plan {
     int algo[SG_CONV_KINDS];                  /* cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t */
     cudnnMathType_t math[SG_CONV_KINDS];
     size_t workspace[SG_CONV_KINDS];
+    sg_conv_engine eng[SG_CONV_KINDS];        /* backend-API choice, when the search uses it */
 };
 
 /* One recorded step (kernels/graph.cu). */
@@ -60,7 +99,12 @@ struct sg_cuda {
      * (eager) run of a shape, never inside a captured step. */
     void *workspace;
     size_t workspace_size, workspace_limit;
-    int find_algorithms;                      /* 1: cudnnFind (timed), 0: heuristics */
+    int search;                               /* SG_SEARCH_* */
+    int allow_rtc;                            /* SG_CUDNN_RTC=1: runtime-compiled engines too */
+    sg_engine_wish *wishes;                   /* from sg_backend_cuda_engines_load */
+    int n_wishes, wishes_used, wishes_rejected;
+    long long engine_misaligned;              /* calls sent to the legacy path: unaligned pointers */
+    int engine_choices;                       /* choices made: saving is needed when it grew */
     sg_conv_plan plans[SG_CUDA_MAX_PLANS];
     int n_plans, plan_evict;
     /* reduction scratch: SG_CUDA_PARTIALS floats (two-stage sums) */
@@ -142,6 +186,18 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
                                     const float *dy, int N, int Ci, int H, int W, int Co,
                                     int K, int stride, int pad);
 void sg_cuda_conv_plans_destroy(sg_cuda *c);
+/* kernels/conv_cudnn.cu for conv_engines.cu: the legacy call of one kind
+ * (x, w, y: input, weight, output of the forward convolution, whichever of
+ * them the kind writes), and growing the shared workspace. */
+cudnnStatus_t sg_conv_legacy_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, void *y);
+int sg_cuda_grow_workspace(sg_cuda *c, size_t need);
+/* kernels/conv_engines.cu: choose the backend-API engine of one kind for p
+ * (eagerly, never while recording; the legacy algorithm is already chosen);
+ * run it (1), or 0 when the legacy call must run instead, -1 on error. */
+int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, void *y);
+int sg_conv_engine_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, void *y);
+void sg_conv_engine_destroy(sg_conv_engine *e);
+const char *sg_conv_kind_name(int kind);
 
 void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
                               const float *x, const float *gamma, const float *beta,

@@ -240,6 +240,20 @@ const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size);
  * kind (forward, backward-data, backward-filter; -1 not used yet), one line
  * per shape, into buf. Returns buf. */
 const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size);
+/* Convolution engine choices (kernels/conv_engines.cu). By default a CUDA
+ * backend times cuDNN's engines on the first call of each convolution shape,
+ * so two processes may choose differently (and round differently). A process
+ * that loads the choices another one saved makes the same choices:
+ * _save writes them (atomically) to path; _load reads them before the shapes
+ * are first used and returns 1, or 0 with the reason in note when the file
+ * was made for another GPU, cuDNN, layout or precision (then nothing is
+ * loaded), or -1 with err (unreadable, malformed). _choices returns how many
+ * choices were made so far (save again when it grew), and through the
+ * pointers how many loaded choices were applied and how many could not be. */
+int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err);
+int sg_backend_cuda_engines_load(sg_backend *be, const char *path, char *note, size_t note_size,
+                                 sg_err *err);
+int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rejected);
 
 /* The backend a tool's --device option names: "cpu"; "cuda" (an error when
  * CUDA is not usable: never a silent CPU fallback); "auto" (CUDA when usable,

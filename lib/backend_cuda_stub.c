@@ -34,6 +34,27 @@ const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size)
     if (size) buf[0] = 0;
     return buf;
 }
+
+int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err)
+{
+    (void)be; (void)path;
+    return sg_errf(err, "this build has no CUDA backend");
+}
+
+int sg_backend_cuda_engines_load(sg_backend *be, const char *path, char *note, size_t note_size,
+                                 sg_err *err)
+{
+    (void)be; (void)path; (void)note; (void)note_size;
+    return sg_errf(err, "this build has no CUDA backend");
+}
+
+int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rejected)
+{
+    (void)be;
+    if (used_from_file) *used_from_file = 0;
+    if (rejected) *rejected = 0;
+    return 0;
+}
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int sg_backend_cuda_stub_unused;

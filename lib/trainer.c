@@ -77,6 +77,9 @@ struct sg_trainer {
     sg_model_config mcfg;
     sg_model *model;
     sg_backend *be;               /* the model's (not owned): host buffers, fences */
+    int cuda;                     /* be is the CUDA backend: keep ENGINES_FILE */
+    int engines_saved;            /* engine choices in ENGINES_FILE (sg_backend_cuda_engine_choices) */
+    char note[512];               /* for the tool to show (sg_trainer_note), or "" */
     sg_ckpt_info info;
     int c_dim, S;
     int64_t iter, last_ckpt;
@@ -126,6 +129,11 @@ const sg_model_config *sg_trainer_model_config(const sg_trainer *t) { return &t-
 
 /* ---- run directory ---- */
 
+/* The CUDA backend's convolution engine choices (lib/backend.h): saved with
+ * each checkpoint when new ones were made, loaded on resume, so that a
+ * resumed run computes what the uninterrupted one would have. */
+#define ENGINES_FILE "cudnn-engines.txt"
+
 static void run_file(char *out, size_t n, const char *run_dir, const char *name)
 {
     snprintf(out, n, "%s/%s", run_dir, name);
@@ -160,8 +168,8 @@ static int remove_matching(const char *dir, const char *suffix, sg_err *err)
 int sg_run_clear(const char *run_dir, sg_err *err)
 {
     char p[PATH_MAX];
-    const char *files[3] = {"latest", "history.jsonl", "config.json"};
-    for (int k = 0; k < 3; k++) {
+    const char *files[4] = {"latest", "history.jsonl", "config.json", ENGINES_FILE};
+    for (int k = 0; k < 4; k++) {
         run_file(p, sizeof p, run_dir, files[k]);
         if (unlink(p) != 0 && errno != ENOENT) return sg_errno(err, "%s", p);
     }
@@ -187,6 +195,25 @@ static void remove_stale_tmp(const char *run_dir)
     }
     closedir(dp);
 }
+
+/* Loads ENGINES_FILE if there is one. A file that cannot be used is not an
+ * error (the engines are chosen anew; only bit-exactness with the earlier
+ * run is lost): the reason goes to t->note. */
+static void load_engines(sg_trainer *t)
+{
+    char p[PATH_MAX];
+    run_file(p, sizeof p, t->run_dir, ENGINES_FILE);
+    if (access(p, F_OK) != 0) return;
+    char why[400] = "";
+    sg_err e;
+    int rc = sg_backend_cuda_engines_load(t->be, p, why, sizeof why, &e);
+    if (rc < 0) snprintf(why, sizeof why, "%s", e.msg);
+    if (rc <= 0)
+        snprintf(t->note, sizeof t->note, "%s: %s; the resumed run may differ from an uninterrupted "
+                 "one in the last bits", p, why);
+}
+
+const char *sg_trainer_note(const sg_trainer *t) { return t->note; }
 
 /* ---- config.json ---- */
 
@@ -523,6 +550,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->nd = n_shards;
     t->last_ckpt = -1;
     t->be = be;
+    t->cuda = be->name && !strcmp(be->name, "cuda");
     if (!(t->run_dir = strdup(run_dir))) goto oom;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
 
@@ -629,6 +657,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             t->last_ckpt = step;
         }
         if (trim_history(t, step < 0 ? 0 : step, err)) goto fail;
+        if (t->cuda) load_engines(t);
         if (write_config(t, err)) goto fail;
     } else {
         if (mode == SG_TRAIN_REPLACE && sg_run_clear(run_dir, err)) goto fail;
@@ -991,6 +1020,15 @@ done:
 
 int sg_trainer_save(sg_trainer *t, sg_err *err)
 {
+    if (t->cuda) {
+        int made = sg_backend_cuda_engine_choices(t->be, NULL, NULL);
+        char p[PATH_MAX];
+        run_file(p, sizeof p, t->run_dir, ENGINES_FILE);
+        if (made > t->engines_saved) {
+            if (sg_backend_cuda_engines_save(t->be, p, err)) return -1;
+            t->engines_saved = made;
+        }
+    }
     /* History up to this iteration is durable before the checkpoint points past it. */
     if (t->history && (fflush(t->history) != 0 || fsync(fileno(t->history)) != 0))
         return sg_errno(err, "%s/history.jsonl", t->run_dir);

@@ -78,6 +78,9 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
 void sg_trainer_free(sg_trainer *t);
 
 int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations */
+/* Something the user should know that is not an error (e.g. a resumed CUDA
+ * run could not reuse the earlier run's convolution engines), or "". */
+const char *sg_trainer_note(const sg_trainer *t);
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t); /* -1 if none */
 sg_model *sg_trainer_model(sg_trainer *t);
 const sg_model_config *sg_trainer_model_config(const sg_trainer *t);

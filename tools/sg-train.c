@@ -224,6 +224,7 @@ int main(int argc, char **argv)
         used += snprintf(blame + used, sizeof blame - used, " %s", shards[k]);
     cli_on_crash_blame(blame);
     if (sg_trainer_open(&t, run_dir, &o, shards, n_shards, be, mode, &err)) cli_die_err(&err);
+    if (sg_trainer_note(t)[0]) cli_warn("%s", sg_trainer_note(t));
     sg_run_free_paths(run_paths, n_run_paths);
 
     struct sigaction sa;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "backend.h"
 #include "check.h"
 #include "model.h"
@@ -606,17 +607,17 @@ static void test_model_steps(int multi)
 
 /* Step graphs: the same eight iterations on a CUDA backend that records and
  * replays steps and on one that runs them eagerly must agree bit for bit
- * (cuDNN heuristics on both, the default, so both pick the same algorithms). The lr
+ * (cuDNN's first usable engine on both, so both pick the same ones). The lr
  * changes every iteration, as with the decay, to check its replacement. */
 static void test_graph_replay(void)
 {
     sg_err err;
-    setenv("SG_CUDNN_FIND", "0", 1);
+    setenv("SG_CUDNN_SEARCH", "heuristic", 1);
     sg_backend *ga = sg_backend_cuda_create_precision(0, "fp32", &err);
     setenv("SG_CUDA_GRAPHS", "0", 1);
     sg_backend *gb = ga ? sg_backend_cuda_create_precision(0, "fp32", &err) : NULL;
     unsetenv("SG_CUDA_GRAPHS");
-    unsetenv("SG_CUDNN_FIND");
+    unsetenv("SG_CUDNN_SEARCH");
     if (!ga || !gb) {
         printf("FAIL graph test backends: %s\n", err.msg);
         check_failed++;
@@ -679,6 +680,130 @@ static void test_graph_replay(void)
     sg_model_free(mb);
     sg_backend_destroy(ga);
     sg_backend_destroy(gb);
+}
+
+/* Runs forward, backward-data and backward-filter of one shape on be (raw
+ * random data: both backends compared share the layout) and downloads the
+ * three outputs into out[0..2]; returns 0, or -1 with err. */
+static int conv_three(sg_backend *be, const conv_case *k, float *out[3], sg_err *err)
+{
+    int Ho = (k->H + 2 * k->p - k->K) / k->s + 1, Wo = (k->W + 2 * k->p - k->K) / k->s + 1;
+    size_t nx = (size_t)k->N * k->Ci * k->H * k->W, nw = (size_t)k->Co * k->Ci * k->K * k->K;
+    size_t ny = (size_t)k->N * k->Co * Ho * Wo;
+    float *hx = rnd(nx, -1, 1), *hw = rnd(nw, -0.2f, 0.2f), *hy = rnd(ny, -1, 1);
+    float *x = be->ops->alloc(be, nx * 4), *w = be->ops->alloc(be, nw * 4), *y = be->ops->alloc(be, ny * 4);
+    float *dx = be->ops->alloc(be, nx * 4), *dw = be->ops->alloc(be, nw * 4), *dy = be->ops->alloc(be, ny * 4);
+    int rc = -1;
+    if (x && w && y && dx && dw && dy) {
+        be->ops->upload(be, x, hx, nx * 4);
+        be->ops->upload(be, w, hw, nw * 4);
+        be->ops->upload(be, dy, hy, ny * 4);
+        be->ops->conv2d_forward(be, y, x, w, NULL, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+        be->ops->conv2d_backward_data(be, dx, dy, w, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+        be->ops->conv2d_backward_filter(be, dw, NULL, x, dy, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+        if (!be->ops->sync(be, err)) {
+            be->ops->download(be, out[0], y, ny * 4);
+            be->ops->download(be, out[1], dx, nx * 4);
+            be->ops->download(be, out[2], dw, nw * 4);
+            rc = be->ops->sync(be, err);
+        }
+    } else {
+        be->ops->sync(be, err);
+    }
+    be->ops->free(be, x); be->ops->free(be, w); be->ops->free(be, y);
+    be->ops->free(be, dx); be->ops->free(be, dw); be->ops->free(be, dy);
+    free(hx); free(hw); free(hy);
+    return rc;
+}
+
+/* Engine choices saved by one backend and loaded by another: the second
+ * makes the same choices, so its results are bit-equal to the first's even
+ * where timing would have chosen differently; a file for another precision
+ * is set aside with a note, a malformed one is an error. */
+static void test_engines_file(void)
+{
+    const conv_case cases[] = {
+        { 4, 8, 128, 128, 64, 7, 1, 3, 0 }, { 4, 64, 128, 128, 3, 7, 1, 3, 0 },
+        { 4, 128, 32, 32, 256, 4, 2, 1, 0 }, { 2, 3, 32, 32, 16, 4, 2, 1, 1 },
+    };
+    const int nc = (int)(sizeof cases / sizeof cases[0]);
+    char path[] = "/tmp/sg-engines-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) { printf("FAIL engines file: mkstemp\n"); check_failed++; return; }
+    close(fd);
+    sg_err err;
+    sg_backend *a = sg_backend_cuda_create_precision(0, "tf32", &err);
+    sg_backend *b = a ? sg_backend_cuda_create_precision(0, "tf32", &err) : NULL;
+    if (!a || !b) {
+        printf("FAIL engines file backends: %s\n", err.msg);
+        check_failed++;
+        sg_backend_destroy(a); sg_backend_destroy(b);
+        unlink(path);
+        return;
+    }
+    float *ra[16][3], *rb[16][3];
+    int ok = 1;
+    for (int i = 0; i < nc && ok; i++) {
+        const conv_case *k = &cases[i];
+        int Ho = (k->H + 2 * k->p - k->K) / k->s + 1, Wo = (k->W + 2 * k->p - k->K) / k->s + 1;
+        size_t n[3] = { (size_t)k->N * k->Co * Ho * Wo, (size_t)k->N * k->Ci * k->H * k->W,
+                        (size_t)k->Co * k->Ci * k->K * k->K };
+        for (int j = 0; j < 3; j++) { ra[i][j] = malloc(n[j] * 4); rb[i][j] = malloc(n[j] * 4); }
+        ok = !conv_three(a, k, ra[i], &err);
+    }
+    char note[400] = "";
+    int loaded = ok && !sg_backend_cuda_engines_save(a, path, &err) ?
+                 sg_backend_cuda_engines_load(b, path, note, sizeof note, &err) : -1;
+    CHECK(loaded == 1, "engines file saved and loaded: %d (%s%s)", loaded, err.msg, note);
+    for (int i = 0; i < nc && ok && loaded == 1; i++) ok = !conv_three(b, &cases[i], rb[i], &err);
+    if (!ok) { printf("FAIL engines file convolutions: %s\n", err.msg); check_failed++; }
+    for (int i = 0; i < nc && ok && loaded == 1; i++) {
+        const conv_case *k = &cases[i];
+        int Ho = (k->H + 2 * k->p - k->K) / k->s + 1, Wo = (k->W + 2 * k->p - k->K) / k->s + 1;
+        size_t n[3] = { (size_t)k->N * k->Co * Ho * Wo, (size_t)k->N * k->Ci * k->H * k->W,
+                        (size_t)k->Co * k->Ci * k->K * k->K };
+        for (int j = 0; j < 3; j++)
+            CHECK(!memcmp(ra[i][j], rb[i][j], n[j] * 4), "engines file: %s of N%d Ci%d %dx%d Co%d K%d "
+                  "bit-equal in the process that loaded the choices",
+                  j == 0 ? "fwd" : j == 1 ? "bwd-data" : "bwd-filter", k->N, k->Ci, k->H, k->W, k->Co, k->K);
+    }
+    int used = 0, rejected = 0;
+    sg_backend_cuda_engine_choices(b, &used, &rejected);
+    CHECK(loaded != 1 || (used == 3 * nc && rejected == 0), "engines file: %d of %d choices used, %d rejected",
+          used, 3 * nc, rejected);
+    static char report[16384];
+    printf("  engines file: the loading process's choices (tf32):\n%s", sg_backend_cuda_plan_report(b, report, sizeof report));
+    for (int i = 0; i < nc; i++)
+        for (int j = 0; j < 3; j++) { free(ra[i][j]); free(rb[i][j]); }
+    sg_backend_destroy(a);
+    sg_backend_destroy(b);
+
+    /* another precision: set aside with a note, nothing loaded */
+    sg_backend *f = sg_backend_cuda_create_precision(0, "fp32", &err);
+    if (f) {
+        int rc = sg_backend_cuda_engines_load(f, path, note, sizeof note, &err);
+        CHECK(rc == 0 && strstr(note, "another"), "a tf32 engines file is not applied to fp32: rc %d, note \"%s\"",
+              rc, note);
+        /* malformed */
+        FILE *fp = fopen(path, "r+");
+        char text[8192];
+        size_t len = fp ? fread(text, 1, sizeof text - 1, fp) : 0;
+        if (fp) fclose(fp);
+        text[len] = 0;
+        char *last = strrchr(text, 'f');      /* inside the last choice line ("fwd"/"bwd-filter") */
+        sg_backend *g = sg_backend_cuda_create_precision(0, "tf32", &err);
+        if (last && g) {
+            *last = 'q';
+            fp = fopen(path, "w");
+            if (fp) { fputs(text, fp); fclose(fp); }
+            rc = sg_backend_cuda_engines_load(g, path, note, sizeof note, &err);
+            CHECK(rc < 0 && strstr(err.msg, "line"), "a malformed engines file is an error naming the line: "
+                  "rc %d: %s", rc, rc < 0 ? err.msg : note);
+        }
+        sg_backend_destroy(g);
+        sg_backend_destroy(f);
+    }
+    unlink(path);
 }
 
 /* The fp32 suite: every op at several shapes, then the model's steps. */
@@ -771,8 +896,34 @@ int main(int argc, char **argv)
     } else {
         for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
             test_conv(&conv_cases[i], 5e-3, "tf32");
+        printf("cuDNN choices (tf32, timed):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
         sg_backend_destroy(gpu);
     }
+    /* the other ways of choosing (SG_CUDNN_SEARCH), every convolution again */
+    const char *searches[] = { "heuristic", "legacy", "find" };
+    for (int s = 0; s < 3; s++) {
+        setenv("SG_CUDNN_SEARCH", searches[s], 1);
+        gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
+        unsetenv("SG_CUDNN_SEARCH");
+        if (!gpu) {
+            printf("FAIL tf32 backend, SG_CUDNN_SEARCH=%s: %s\n", searches[s], err.msg);
+            check_failed++;
+            continue;
+        }
+        char mode[32];
+        snprintf(mode, sizeof mode, "tf32 %s", searches[s]);
+        for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
+            test_conv(&conv_cases[i], 5e-3, mode);
+        if (s == 0) printf("cuDNN choices (tf32, heuristic):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
+        sg_backend_destroy(gpu);
+    }
+    setenv("SG_CUDNN_SEARCH", "bogus", 1);
+    gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
+    unsetenv("SG_CUDNN_SEARCH");
+    CHECK(!gpu && strstr(err.msg, "SG_CUDNN_SEARCH=bogus"), "a bad SG_CUDNN_SEARCH is refused: %s",
+          gpu ? "(created)" : err.msg);
+    sg_backend_destroy(gpu);
+    test_engines_file();
     sg_backend *bf = sg_backend_cuda_create_precision(0, "bf16", &err);
     CHECK(bf == NULL && strstr(err.msg, "not implemented"), "bf16 says it is not implemented: %s",
           bf ? "(created)" : err.msg);

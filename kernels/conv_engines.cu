@@ -1,0 +1,563 @@
+/* Convolutions through cuDNN's backend (graph) API.
+ *
+ * The legacy v7 calls offer one algorithm family for every shape of this
+ * model (IMPLICIT_PRECOMP_GEMM) and their heuristics pick one kernel inside
+ * it; for G's 7x7 convolutions that kernel is 2-3x slower than others cuDNN
+ * has (bench/NOTES.md). The backend API exposes every engine configuration
+ * (engine and knob values). For each shape and kind, the candidates are the
+ * configurations of cuDNN's heuristics (mode A, then the fallback list) that
+ * are deterministic (no NONDETERMINISTIC note, so runs repeat bit for bit),
+ * keep float inputs and reductions (no down-conversion), use no tensor cores
+ * in fp32 mode, need no runtime compilation (unless SG_CUDNN_RTC=1) and fit
+ * the workspace cap.
+ *
+ * SG_SEARCH_HEURISTIC takes the first candidate that builds: the same in
+ * every process. SG_SEARCH_TIMED (the default) runs each candidate, and the
+ * legacy algorithm, on the call's own inputs (into a scratch output) and
+ * keeps the fastest, like cudnn.benchmark; timings differ between processes,
+ * so the choices can be saved to a text file and loaded by a later process
+ * (sg-train keeps one in its run directory: a resumed run repeats the
+ * uninterrupted one bit for bit). */
+#include "cuda_backend.cuh"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+extern "C" {
+#include "fileio.h"
+}
+
+typedef cudnnBackendDescriptor_t bdesc;
+
+enum { UID_X = 1, UID_W = 2, UID_Y = 3 };
+enum { MAX_PRIMARY = 24, MAX_FALLBACK = 6, MAX_CAND = MAX_PRIMARY + MAX_FALLBACK };
+enum { TIMED_RUNS = 3 };
+
+const char *sg_conv_kind_name(int kind)
+{
+    return kind == SG_CONV_FWD ? "fwd" : kind == SG_CONV_BWD_DATA ? "bwd-data" : "bwd-filter";
+}
+
+static void destroy(bdesc *d)
+{
+    if (*d) cudnnBackendDestroyDescriptor(*d);
+    *d = NULL;
+}
+
+void sg_conv_engine_destroy(sg_conv_engine *e)
+{
+    for (int i = 0; i < e->n_packs; i++) destroy(&e->packs[i].pack);
+    e->n_packs = e->next_pack = 0;
+    destroy(&e->plan);
+    for (int i = 0; i < 7; i++) destroy(&e->keep[i]);
+}
+
+/* A float tensor (n, ch, h, w) in the backend's layout: NHWC strides for
+ * activations go with KRSC for weights, the same formula with (Co, Ci, K, K). */
+static cudnnStatus_t make_tensor(bdesc *t, int64_t uid, int nhwc, int64_t n, int64_t ch, int64_t h,
+                                 int64_t w)
+{
+    cudnnStatus_t st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_TENSOR_DESCRIPTOR, t);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    int64_t dims[4] = { n, ch, h, w };
+    int64_t strides[4];
+    if (nhwc) { strides[0] = h * w * ch; strides[1] = 1; strides[2] = w * ch; strides[3] = ch; }
+    else { strides[0] = ch * h * w; strides[1] = h * w; strides[2] = w; strides[3] = 1; }
+    cudnnDataType_t type = CUDNN_DATA_FLOAT;
+    int64_t align = 16;     /* checked per call: unaligned pointers take the legacy path */
+    if ((st = cudnnBackendSetAttribute(*t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type)) ||
+        (st = cudnnBackendSetAttribute(*t, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims)) ||
+        (st = cudnnBackendSetAttribute(*t, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides)) ||
+        (st = cudnnBackendSetAttribute(*t, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid)) ||
+        (st = cudnnBackendSetAttribute(*t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align)))
+        return st;
+    return cudnnBackendFinalize(*t);
+}
+
+/* keep[0..5]: x, w, y, the convolution, the operation of `kind`, its graph.
+ * Backward-filter accumulates (beta 1, lib/backend.h "Accumulation"). */
+static cudnnStatus_t build_graph(sg_cuda *c, const sg_conv_plan *p, int kind, bdesc *keep)
+{
+    cudnnStatus_t st;
+    if ((st = make_tensor(&keep[0], UID_X, c->nhwc, p->N, p->Ci, p->H, p->W)) ||
+        (st = make_tensor(&keep[1], UID_W, c->nhwc, p->Co, p->Ci, p->K, p->K)) ||
+        (st = make_tensor(&keep[2], UID_Y, c->nhwc, p->N, p->Co, p->Ho, p->Wo)))
+        return st;
+    int64_t dims = 2, one[2] = { 1, 1 }, stride[2] = { p->stride, p->stride }, pad[2] = { p->pad, p->pad };
+    cudnnDataType_t comp = CUDNN_DATA_FLOAT;
+    cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;    /* PyTorch's conv: no kernel flip */
+    bdesc conv;
+    if ((st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, &keep[3]))) return st;
+    conv = keep[3];
+    if ((st = cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &dims)) ||
+        (st = cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp)) ||
+        (st = cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode)) ||
+        (st = cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, one)) ||
+        (st = cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, stride)) ||
+        (st = cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pad)) ||
+        (st = cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, pad)) ||
+        (st = cudnnBackendFinalize(conv)))
+        return st;
+    float alpha = 1.f, beta = kind == SG_CONV_BWD_FILTER ? 1.f : 0.f;
+    cudnnBackendDescriptorType_t type;
+    cudnnBackendAttributeName_t a_alpha, a_beta, a_conv, a_x, a_w, a_y;
+    if (kind == SG_CONV_FWD) {
+        type = CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR;
+        a_alpha = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA;
+        a_beta = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA;
+        a_conv = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC;
+        a_x = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X;
+        a_w = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W;
+        a_y = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y;
+    } else if (kind == SG_CONV_BWD_DATA) {
+        type = CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR;
+        a_alpha = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA;
+        a_beta = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA;
+        a_conv = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC;
+        a_x = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX;
+        a_w = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W;
+        a_y = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY;
+    } else {
+        type = CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR;
+        a_alpha = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA;
+        a_beta = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA;
+        a_conv = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC;
+        a_x = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X;
+        a_w = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW;
+        a_y = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY;
+    }
+    if ((st = cudnnBackendCreateDescriptor(type, &keep[4]))) return st;
+    bdesc op = keep[4];
+    if ((st = cudnnBackendSetAttribute(op, a_alpha, CUDNN_TYPE_FLOAT, 1, &alpha)) ||
+        (st = cudnnBackendSetAttribute(op, a_beta, CUDNN_TYPE_FLOAT, 1, &beta)) ||
+        (st = cudnnBackendSetAttribute(op, a_conv, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv)) ||
+        (st = cudnnBackendSetAttribute(op, a_x, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &keep[0])) ||
+        (st = cudnnBackendSetAttribute(op, a_w, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &keep[1])) ||
+        (st = cudnnBackendSetAttribute(op, a_y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &keep[2])) ||
+        (st = cudnnBackendFinalize(op)))
+        return st;
+    if ((st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, &keep[5]))) return st;
+    if ((st = cudnnBackendSetAttribute(keep[5], CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op)) ||
+        (st = cudnnBackendSetAttribute(keep[5], CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &c->cudnn)))
+        return st;
+    return cudnnBackendFinalize(keep[5]);
+}
+
+/* Up to `max` engine configurations of one heuristics mode into out[]. */
+static int heuristic_list(bdesc graph, cudnnBackendHeurMode_t mode, bdesc *out, int max)
+{
+    bdesc h = NULL;
+    int64_t count = 0, got = 0;
+    int n = 0;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, &h)) return 0;
+    if (cudnnBackendSetAttribute(h, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph) ||
+        cudnnBackendSetAttribute(h, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode) ||
+        cudnnBackendFinalize(h) ||
+        cudnnBackendGetAttribute(h, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, NULL) ||
+        count <= 0) {
+        destroy(&h);
+        return 0;
+    }
+    if (count > max) count = max;
+    int made = 0;
+    for (; made < count; made++)
+        if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &out[made])) break;
+    if (made > 0 && cudnnBackendGetAttribute(h, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                             made, &got, out) == CUDNN_STATUS_SUCCESS)
+        n = got < made ? (int)got : made;
+    for (int i = n; i < made; i++) destroy(&out[i]);
+    destroy(&h);
+    return n;
+}
+
+/* The candidate list of a graph: mode A's configurations, then the fallback
+ * list's; the order is what an engines file's rank refers to. */
+static int candidate_list(bdesc graph, bdesc *out)
+{
+    int n = heuristic_list(graph, CUDNN_HEUR_MODE_A, out, MAX_PRIMARY);
+    if (n == 0) n = heuristic_list(graph, CUDNN_HEUR_MODE_INSTANT, out, MAX_PRIMARY);
+    return n + heuristic_list(graph, CUDNN_HEUR_MODE_FALLBACK, out + n, MAX_FALLBACK);
+}
+
+/* Whether a configuration's engine may run for this backend; its global index. */
+static int usable(const sg_cuda *c, bdesc cfg, int64_t *engine_id)
+{
+    bdesc eng = NULL;
+    int64_t n = 0;
+    int ok = 0;
+    *engine_id = -1;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng)) return 0;
+    if (cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &eng) ||
+        cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, engine_id))
+        goto out;
+    {
+        cudnnBackendNumericalNote_t num[CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8];
+        cudnnBackendBehaviorNote_t beh[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT + 8];
+        int64_t n_num = 0, n_beh = 0;
+        if (cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                     CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8, &n_num, num))
+            goto out;
+        if (cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                                     CUDNN_BEHAVIOR_NOTE_TYPE_COUNT + 8, &n_beh, beh))
+            n_beh = 0;
+        for (int64_t i = 0; i < n_num; i++) {
+            if (num[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC ||
+                num[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS ||
+                num[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION)
+                goto out;
+            /* fp32 must not drift to TF32 tensor cores */
+            if (num[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE && c->precision == SG_CUDA_FP32) goto out;
+        }
+        for (int64_t i = 0; i < n_beh; i++)
+            if (beh[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION && !c->allow_rtc) goto out;
+        ok = 1;
+    }
+out:
+    destroy(&eng);
+    return ok;
+}
+
+/* An execution plan for cfg and its workspace, or NULL (the engine does not
+ * support this shape, or needs more workspace than the cap). */
+static bdesc make_plan(const sg_cuda *c, bdesc cfg, int64_t *ws)
+{
+    bdesc plan = NULL;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan)) return NULL;
+    int64_t n = 0;
+    cudnnHandle_t h = c->cudnn;
+    if (cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h) ||
+        cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg) ||
+        cudnnBackendFinalize(plan) ||
+        cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n, ws) ||
+        *ws < 0 || (uint64_t)*ws > c->workspace_limit) {
+        destroy(&plan);
+        return NULL;
+    }
+    return plan;
+}
+
+static cudnnStatus_t make_pack(sg_cuda *c, bdesc *pack, void *x, void *w, void *y)
+{
+    cudnnStatus_t st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, pack);
+    if (st) return st;
+    int64_t uids[3] = { UID_X, UID_W, UID_Y };
+    void *ptrs[3] = { x, w, y };
+    void *ws = c->workspace;
+    if ((st = cudnnBackendSetAttribute(*pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids)) ||
+        (st = cudnnBackendSetAttribute(*pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs)) ||
+        (st = cudnnBackendSetAttribute(*pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws)) ||
+        (st = cudnnBackendFinalize(*pack)))
+        destroy(pack);
+    return st;
+}
+
+/* Runs plan on x, w, y with a pack made for this call (timing). */
+static cudnnStatus_t execute(sg_cuda *c, bdesc plan, void *x, void *w, void *y)
+{
+    bdesc pack = NULL;
+    cudnnStatus_t st = make_pack(c, &pack, x, w, y);
+    if (st == CUDNN_STATUS_SUCCESS) st = cudnnBackendExecute(c->cudnn, plan, pack);
+    destroy(&pack);
+    return st;
+}
+
+/* Runs e's plan with a cached pack (the workspace is part of the key: it
+ * moves when it grows). */
+static cudnnStatus_t execute_cached(sg_cuda *c, sg_conv_engine *e, void *x, void *w, void *y)
+{
+    for (int i = 0; i < e->n_packs; i++)
+        if (e->packs[i].x == x && e->packs[i].w == w && e->packs[i].y == y && e->packs[i].ws == c->workspace)
+            return cudnnBackendExecute(c->cudnn, e->plan, e->packs[i].pack);
+    int slot = e->n_packs < SG_CONV_PACKS ? e->n_packs++ : e->next_pack++ % SG_CONV_PACKS;
+    destroy(&e->packs[slot].pack);
+    cudnnStatus_t st = make_pack(c, &e->packs[slot].pack, x, w, y);
+    if (st != CUDNN_STATUS_SUCCESS) {
+        e->packs[slot].x = e->packs[slot].w = e->packs[slot].y = e->packs[slot].ws = NULL;
+        return st;
+    }
+    e->packs[slot].x = x; e->packs[slot].w = w; e->packs[slot].y = y; e->packs[slot].ws = c->workspace;
+    return cudnnBackendExecute(c->cudnn, e->plan, e->packs[slot].pack);
+}
+
+static int aligned16(const void *a, const void *b, const void *d)
+{
+    return (((uintptr_t)a | (uintptr_t)b | (uintptr_t)d) & 15) == 0;
+}
+
+/* Mean ms of one candidate (plan, or the legacy call when NULL) on the call's
+ * inputs; a negative value when it fails to run. A candidate whose first run
+ * is over 4x the best so far is not run again. */
+static float time_candidate(sg_cuda *c, sg_conv_plan *p, int kind, bdesc plan, void *x, void *w, void *y,
+                            cudaEvent_t e0, cudaEvent_t e1, float best)
+{
+    float ms = 0.f;
+    for (int round = 0; round < 2; round++) {
+        int runs = round == 0 ? 1 : TIMED_RUNS;
+        if (cudaEventRecord(e0, c->stream) != cudaSuccess) return -1.f;
+        for (int r = 0; r < runs; r++) {
+            cudnnStatus_t st = plan ? execute(c, plan, x, w, y) : sg_conv_legacy_run(c, p, kind, x, w, y);
+            if (st != CUDNN_STATUS_SUCCESS) {
+                cudaStreamSynchronize(c->stream);
+                cudaGetLastError();
+                return -1.f;
+            }
+        }
+        if (cudaEventRecord(e1, c->stream) != cudaSuccess || cudaEventSynchronize(e1) != cudaSuccess ||
+            cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess)
+            return -1.f;
+        ms /= runs;
+        if (round == 0 && best > 0 && ms > 4 * best) return ms;
+    }
+    return ms;
+}
+
+static const sg_engine_wish *find_wish(const sg_cuda *c, const sg_conv_plan *p, int kind)
+{
+    for (int i = 0; i < c->n_wishes; i++) {
+        const sg_engine_wish *q = &c->wishes[i];
+        if (q->kind == kind && q->N == p->N && q->Ci == p->Ci && q->H == p->H && q->W == p->W &&
+            q->Co == p->Co && q->K == p->K && q->stride == p->stride && q->pad == p->pad)
+            return q;
+    }
+    return NULL;
+}
+
+int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, void *y)
+{
+    sg_conv_engine *e = &p->eng[kind];
+    sg_conv_engine_destroy(e);
+    memset(e, 0, sizeof *e);
+    e->engine_id = -1;
+    e->rank = -1;
+    e->source = SG_PICK_LEGACY;
+    c->engine_choices++;
+    const sg_engine_wish *wish = find_wish(c, p, kind);
+    if (wish && wish->rank < 0) {              /* the legacy call was chosen before */
+        c->wishes_used++;
+        e->source = SG_PICK_FILE;
+        return 0;
+    }
+    /* the output the kind writes: timing writes a scratch copy instead */
+    void **out = kind == SG_CONV_FWD ? &y : kind == SG_CONV_BWD_DATA ? &x : &w;
+    if (build_graph(c, p, kind, e->keep) != CUDNN_STATUS_SUCCESS) {
+        sg_conv_engine_destroy(e);
+        if (wish) c->wishes_rejected++;
+        return 0;                               /* no backend-API graph: the legacy call */
+    }
+    bdesc cand[MAX_CAND];
+    int n = candidate_list(e->keep[5], cand);
+    e->candidates = n;
+    int chosen = -1;
+    bdesc chosen_plan = NULL;
+    int64_t chosen_ws = 0, chosen_id = -1;
+    int timed = c->search == SG_SEARCH_TIMED && !wish;
+    if (wish) {
+        int64_t id = -1, ws = 0;
+        bdesc plan = NULL;
+        if (wish->rank < n && usable(c, cand[wish->rank], &id) && id == wish->engine_id &&
+            (plan = make_plan(c, cand[wish->rank], &ws)) && !sg_cuda_grow_workspace(c, (size_t)ws)) {
+            chosen = wish->rank; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
+            e->source = SG_PICK_FILE;
+            c->wishes_used++;
+        } else {
+            destroy(&plan);
+            c->wishes_rejected++;
+            timed = c->search == SG_SEARCH_TIMED;
+            if (c->failed) goto done;
+        }
+    }
+    if (chosen < 0 && !timed) {                 /* the first candidate that builds */
+        for (int i = 0; i < n && chosen < 0; i++) {
+            int64_t id = -1, ws = 0;
+            if (!usable(c, cand[i], &id)) continue;
+            bdesc plan = make_plan(c, cand[i], &ws);
+            if (!plan) continue;
+            if (sg_cuda_grow_workspace(c, (size_t)ws)) { destroy(&plan); goto done; }
+            chosen = i; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
+            e->source = SG_PICK_HEURISTIC;
+        }
+    } else if (chosen < 0) {
+        /* Timed on the call's inputs, into a scratch output; the legacy
+         * algorithm competes too. Unaligned inputs cannot run a plan. */
+        size_t out_floats = kind == SG_CONV_FWD ? (size_t)p->N * p->Co * p->Ho * p->Wo
+                          : kind == SG_CONV_BWD_DATA ? (size_t)p->N * p->Ci * p->H * p->W
+                          : (size_t)p->Co * p->Ci * p->K * p->K;
+        void *scratch = NULL;
+        cudaEvent_t e0 = NULL, e1 = NULL;
+        if (CU_CHECK(c, cudaStreamSynchronize(c->stream)) ||
+            CU_CHECK(c, cudaMalloc(&scratch, out_floats * sizeof(float))) ||
+            CU_CHECK(c, cudaMemsetAsync(scratch, 0, out_floats * sizeof(float), c->stream)) ||
+            CU_CHECK(c, cudaEventCreate(&e0)) || CU_CHECK(c, cudaEventCreate(&e1))) {
+            cudaFree(scratch);
+            if (e0) cudaEventDestroy(e0);
+            if (e1) cudaEventDestroy(e1);
+            goto done;
+        }
+        *out = scratch;
+        float best = time_candidate(c, p, kind, NULL, x, w, y, e0, e1, 0.f);
+        e->legacy_ms = best;
+        if (best < 0) best = 0;                 /* the legacy call failed: any engine wins */
+        if (aligned16(x, w, y)) {
+            for (int i = 0; i < n && !c->failed; i++) {
+                int64_t id = -1, ws = 0;
+                if (!usable(c, cand[i], &id)) continue;
+                bdesc plan = make_plan(c, cand[i], &ws);
+                if (!plan) continue;
+                if (sg_cuda_grow_workspace(c, (size_t)ws)) { destroy(&plan); break; }
+                float ms = time_candidate(c, p, kind, plan, x, w, y, e0, e1, best);
+                e->timed++;
+                if (ms > 0 && (best <= 0 || ms < best)) {
+                    destroy(&chosen_plan);
+                    best = ms; chosen = i; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
+                } else {
+                    destroy(&plan);
+                }
+            }
+        }
+        e->ms = best;
+        e->source = SG_PICK_TIMED;
+        cudaStreamSynchronize(c->stream);
+        cudaFree(scratch);
+        cudaEventDestroy(e0);
+        cudaEventDestroy(e1);
+    }
+done:
+    for (int i = 0; i < n; i++)
+        if (i != chosen) destroy(&cand[i]);
+    if (chosen < 0 || c->failed) {
+        destroy(&chosen_plan);
+        if (chosen >= 0) destroy(&cand[chosen]);
+        int src = e->source;
+        float ms = e->ms, lms = e->legacy_ms;
+        int nc = e->candidates, nt = e->timed;
+        sg_conv_engine_destroy(e);              /* the legacy call runs this kind */
+        e->source = src; e->ms = ms; e->legacy_ms = lms; e->candidates = nc; e->timed = nt;
+        return c->failed ? -1 : 0;
+    }
+    e->keep[6] = cand[chosen];
+    e->plan = chosen_plan;
+    e->workspace = chosen_ws;
+    e->engine_id = chosen_id;
+    e->rank = chosen;
+    return 0;
+}
+
+int sg_conv_engine_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, void *y)
+{
+    sg_conv_engine *e = &p->eng[kind];
+    if (!e->plan) return 0;
+    if (!aligned16(x, w, y) || ((uintptr_t)c->workspace & 15)) {
+        c->engine_misaligned++;
+        return 0;
+    }
+    if ((size_t)e->workspace > c->workspace_size)   /* never: grown when chosen */
+        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN engine workspace %lld over %zu",
+                            (long long)e->workspace, c->workspace_size);
+    return DNN_CHECK(c, execute_cached(c, e, x, w, y)) ? -1 : 1;
+}
+
+/* ---- the engines file --------------------------------------------------------- */
+
+static const char *precision_name(int p)
+{
+    return p == SG_CUDA_FP32 ? "fp32" : p == SG_CUDA_BF16 ? "bf16" : "tf32";
+}
+
+/* The header that must match for a file's choices to apply: same GPU model,
+ * cuDNN build, layout and precision. */
+static void header(const sg_cuda *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "device %s\ncudnn %zu\nlayout %s\nprecision %s\n", c->device_name,
+             cudnnGetVersion(), c->nhwc ? "nhwc" : "nchw", precision_name(c->precision));
+}
+
+extern "C" int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    size_t cap = 512 + (size_t)c->n_plans * SG_CONV_KINDS * 96, used = 0;
+    char *buf = (char *)malloc(cap);
+    if (!buf) return sg_errf(err, "out of memory");
+    used += snprintf(buf, cap, "# stargan-c: the cuDNN engines chosen per convolution shape; a run "
+                     "that loads this file makes the same choices\n");
+    header(c, buf + used, cap - used);
+    used += strlen(buf + used);
+    for (int i = 0; i < c->n_plans; i++) {
+        const sg_conv_plan *p = &c->plans[i];
+        for (int k = 0; k < SG_CONV_KINDS; k++) {
+            if (!p->have_algo[k]) continue;
+            const sg_conv_engine *e = &p->eng[k];
+            used += snprintf(buf + used, cap - used, "%s %d %d %d %d %d %d %d %d %d %lld\n",
+                             sg_conv_kind_name(k), p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride,
+                             p->pad, e->plan ? e->rank : -1, (long long)(e->plan ? e->engine_id : -1));
+        }
+    }
+    int rc = sg_write_file_atomic(path, buf, used, err);
+    free(buf);
+    return rc;
+}
+
+extern "C" int sg_backend_cuda_engines_load(sg_backend *be, const char *path, char *note, size_t note_size,
+                                            sg_err *err)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (note_size) note[0] = 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (sg_read_file(path, (size_t)16 << 20, &data, &len, err)) return -1;
+    char want[512];
+    header(c, want, sizeof want);
+    char *text = (char *)data;
+    /* the header: the lines after the comment, up to the first choice */
+    char *body = strchr(text, '\n');
+    body = body ? body + 1 : text + len;
+    size_t hl = strlen(want);
+    if (strncmp(body, want, hl) != 0) {
+        char *end = strchr(body, '\n');
+        snprintf(note, note_size, "made for another GPU, cuDNN, layout or precision (%.*s...); "
+                 "choosing anew", end ? (int)(end - body) : 0, body);
+        free(data);
+        return 0;
+    }
+    int cap = 64, n = 0, line = 5;
+    sg_engine_wish *w = (sg_engine_wish *)malloc(cap * sizeof *w);
+    if (!w) { free(data); return sg_errf(err, "out of memory"); }
+    for (char *s = body + hl; *s; line++) {
+        char *nl = strchr(s, '\n');
+        if (nl) *nl = 0;
+        char kind[16];
+        sg_engine_wish q;
+        long long id;
+        if (sscanf(s, "%15s %d %d %d %d %d %d %d %d %d %lld", kind, &q.N, &q.Ci, &q.H, &q.W, &q.Co,
+                   &q.K, &q.stride, &q.pad, &q.rank, &id) != 11 ||
+            (q.kind = !strcmp(kind, "fwd") ? SG_CONV_FWD : !strcmp(kind, "bwd-data") ? SG_CONV_BWD_DATA
+                      : !strcmp(kind, "bwd-filter") ? SG_CONV_BWD_FILTER : -1) < 0 ||
+            q.rank < -1 || q.rank >= MAX_CAND) {
+            free(w); free(data);
+            return sg_errf(err, "%s line %d: expected \"KIND N Ci H W Co K stride pad rank engine\", "
+                           "found \"%.60s\" (delete the file to choose anew)", path, line, s);
+        }
+        q.engine_id = id;
+        if (n == cap) {
+            sg_engine_wish *g = (sg_engine_wish *)realloc(w, 2 * cap * sizeof *w);
+            if (!g) { free(w); free(data); return sg_errf(err, "out of memory"); }
+            w = g; cap *= 2;
+        }
+        w[n++] = q;
+        if (!nl) break;
+        s = nl + 1;
+    }
+    free(data);
+    free(c->wishes);
+    c->wishes = w;
+    c->n_wishes = n;
+    c->wishes_used = c->wishes_rejected = 0;
+    return 1;
+}
+
+extern "C" int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rejected)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (used_from_file) *used_from_file = c->wishes_used;
+    if (rejected) *rejected = c->wishes_rejected;
+    return c->engine_choices;
+}
