@@ -749,7 +749,7 @@ static void g_forward(sg_model *m, g_tape *t, const float *x, const float *c, in
         conv_fwd(be, C, t->z[j], j ? t->a[j - 1] : t->in, N);
         be->ops->instnorm_forward(be, t->a[j], t->mean[j], t->rstd[j], t->z[j], I->gamma, I->beta,
                                   train ? I->rmean : NULL, train ? I->rvar : NULL,
-                                  N, I->c, I->hw, IN_EPS, IN_MOMENTUM);
+                                  N, I->c, I->hw, IN_EPS, IN_MOMENTUM, 0);
         size_t sz = (size_t)N * I->c * I->hw;
         if (I->residual_b) be->ops->add(be, t->a[j], t->a[j], t->a[j - 2], sz);   /* block input + main */
         else be->ops->relu_forward(be, t->a[j], t->a[j], sz);
@@ -779,8 +779,8 @@ static void g_backward(sg_model *m, g_tape *t, const float *d_out, float *dx, in
         for (int i = 0; i < 3; i++) if (m->g_buf[i] != cur && m->g_buf[i] != skip) { dz = m->g_buf[i]; break; }
         if (I->residual_b)
             for (int i = 0; i < 3; i++) if (m->g_buf[i] != cur && m->g_buf[i] != dz) din = m->g_buf[i];
-        be->ops->instnorm_backward(be, dz, I->dgamma, I->dbeta, cur, t->z[j], t->mean[j], t->rstd[j],
-                                   I->gamma, N, I->c, I->hw);
+        be->ops->instnorm_backward(be, dz, I->dgamma, I->dbeta, cur, NULL, t->z[j], t->mean[j],
+                                   t->rstd[j], I->gamma, N, I->c, I->hw);
         const float *xin = j ? t->a[j - 1] : t->in;
         if (j == 0) {
             conv_bwd(be, C, dx ? din : NULL, dz, xin, N, 1);
