@@ -202,10 +202,11 @@ const char *sg_conv_kind_name(int kind);
 void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
                               const float *x, const float *gamma, const float *beta,
                               float *running_mean, float *running_var,
-                              int N, int C, int HW, float eps, float momentum);
+                              int N, int C, int HW, float eps, float momentum, int relu);
 void sg_cuda_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,
-                               const float *dy, const float *x, const float *mean,
-                               const float *rstd, const float *gamma, int N, int C, int HW);
+                               const float *dy, const float *y_relu, const float *x,
+                               const float *mean, const float *rstd, const float *gamma,
+                               int N, int C, int HW);
 
 void sg_cuda_fill(sg_backend *be, float *p, float value, size_t n);
 void sg_cuda_relu_forward(sg_backend *be, float *y, const float *x, size_t n);

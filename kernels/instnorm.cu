@@ -6,7 +6,9 @@
  * chunk of rows, write per-chunk partials, and a second kernel combines the
  * chunks of each (n,c) in a fixed order. Sums over n (running statistics,
  * dgamma, dbeta) go through per-plane partials and a small kernel with a
- * fixed order. No atomics anywhere: bit-equal results from run to run. */
+ * fixed order. No atomics anywhere: bit-equal results from run to run.
+ * G's ReLU is fused (lib/backend.h): the max in the normalize pass, and the
+ * backward reads dy masked by the ReLU's output wherever it loads dy. */
 #include "cuda_backend.cuh"
 #include "reduce.cuh"
 
@@ -16,17 +18,29 @@
 static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd, const float *x,
                                   const float *gamma, const float *beta, float *running_mean,
                                   float *running_var, int N, int C, int HW, float eps,
-                                  float momentum);
+                                  float momentum, int relu);
 static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *dbeta,
-                                   const float *dy, const float *x, const float *mean,
-                                   const float *rstd, const float *gamma, int N, int C, int HW);
+                                   const float *dy, const float *y_relu, const float *x,
+                                   const float *mean, const float *rstd, const float *gamma,
+                                   int N, int C, int HW);
 
-/* x, y (N*C planes, HW); mean, rstd (N*C); var_out (N*C) biased variance or NULL */
+/* relu_forward's and relu_backward's rules (kernels/elementwise.cu) */
+__device__ __forceinline__ float relu_if(float v, int relu) { return relu && !(v > 0.f) ? 0.f : v; }
+/* dy[i], read as 0 where the fused ReLU's output is <= 0 (y_relu NULL: no ReLU) */
+__device__ __forceinline__ float dy_masked(const float *__restrict__ dy,
+                                           const float *__restrict__ y_relu, size_t i)
+{
+    float g = dy[i];                    /* loaded either way: keeps the loads in flight together */
+    return y_relu && !(y_relu[i] > 0.f) ? 0.f : g;
+}
+
+/* x, y (N*C planes, HW); mean, rstd (N*C); var_out (N*C) biased variance or NULL;
+ * relu: y = max(0, IN(x)) */
 __global__ void __launch_bounds__(IN_THREADS)
 instnorm_forward_kernel(float *__restrict__ y, float *__restrict__ mean_out,
                         float *__restrict__ rstd_out, float *__restrict__ var_out,
                         const float *__restrict__ x, const float *__restrict__ gamma,
-                        const float *__restrict__ beta, int C, int HW, float eps)
+                        const float *__restrict__ beta, int C, int HW, float eps, int relu)
 {
     __shared__ float shm[32];
     size_t plane = blockIdx.x;
@@ -48,7 +62,8 @@ instnorm_forward_kernel(float *__restrict__ y, float *__restrict__ mean_out,
     float rstd = rsqrtf(var + eps);
 
     float g = gamma[ch] * rstd, b = beta[ch];
-    for (int i = threadIdx.x; i < HW; i += blockDim.x) yp[i] = (xp[i] - mean) * g + b;
+    for (int i = threadIdx.x; i < HW; i += blockDim.x)
+        yp[i] = relu_if((xp[i] - mean) * g + b, relu);
     if (threadIdx.x == 0) {
         mean_out[plane] = mean;
         rstd_out[plane] = rstd;
@@ -79,14 +94,14 @@ __global__ void instnorm_running_kernel(float *running_mean, float *running_var,
 void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
                               const float *x, const float *gamma, const float *beta,
                               float *running_mean, float *running_var,
-                              int N, int C, int HW, float eps, float momentum)
+                              int N, int C, int HW, float eps, float momentum, int relu)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || N <= 0 || C <= 0 || HW <= 0) return;
     /* with one channel or one pixel the two layouts are the same memory */
     if (c->nhwc && C > 1 && HW > 1) {
         instnorm_forward_nhwc(c, y, mean, rstd, x, gamma, beta, running_mean, running_var, N, C,
-                              HW, eps, momentum);
+                              HW, eps, momentum, relu);
         return;
     }
     int planes = N * C;
@@ -96,7 +111,7 @@ void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd
         if (!var) return;
     }
     instnorm_forward_kernel<<<planes, IN_THREADS, 0, c->stream>>>(y, mean, rstd, var, x, gamma,
-                                                                   beta, C, HW, eps);
+                                                                   beta, C, HW, eps, relu);
     if (LAUNCH_CHECK(c, "instnorm_forward_kernel")) return;
     if (var) {
         instnorm_running_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(
@@ -105,31 +120,33 @@ void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd
     }
 }
 
-/* dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)) per plane;
- * partial[plane] = sum(dy*xhat), partial[planes + plane] = sum(dy) */
+/* dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)) per plane, dy masked
+ * by y_relu if non-NULL; partial[plane] = sum(dy*xhat), partial[planes + plane] = sum(dy) */
 __global__ void __launch_bounds__(IN_THREADS)
 instnorm_backward_kernel(float *__restrict__ dx, float *__restrict__ partial,
-                         const float *__restrict__ dy, const float *__restrict__ x,
-                         const float *__restrict__ mean, const float *__restrict__ rstd,
-                         const float *__restrict__ gamma, int C, int HW, int planes)
+                         const float *__restrict__ dy, const float *__restrict__ y_relu,
+                         const float *__restrict__ x, const float *__restrict__ mean,
+                         const float *__restrict__ rstd, const float *__restrict__ gamma, int C,
+                         int HW, int planes)
 {
     __shared__ float shm[64];
     size_t plane = blockIdx.x;
     int ch = (int)(plane % C);
     const float *xp = x + plane * HW, *dyp = dy + plane * HW;
+    const float *yrp = y_relu ? y_relu + plane * HW : NULL;
     float *dxp = dx + plane * HW;
     float mu = mean[plane], rs = rstd[plane];
 
     float sdy = 0.f, sdyx = 0.f;
     for (int i = threadIdx.x; i < HW; i += blockDim.x) {
-        float g = dyp[i];
+        float g = dy_masked(dyp, yrp, i);
         sdy += g;
         sdyx += g * (xp[i] - mu) * rs;
     }
     block_sum2(sdy, sdyx, shm);
     float k = gamma[ch] * rs, a = sdy / HW, b = sdyx / HW;
     for (int i = threadIdx.x; i < HW; i += blockDim.x)
-        dxp[i] = k * (dyp[i] - a - (xp[i] - mu) * rs * b);
+        dxp[i] = k * (dy_masked(dyp, yrp, i) - a - (xp[i] - mu) * rs * b);
     if (threadIdx.x == 0) {
         partial[plane] = sdyx;
         partial[planes + plane] = sdy;
@@ -153,20 +170,21 @@ __global__ void instnorm_param_grad_kernel(float *dgamma, float *dbeta,
 }
 
 void sg_cuda_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,
-                               const float *dy, const float *x, const float *mean,
-                               const float *rstd, const float *gamma, int N, int C, int HW)
+                               const float *dy, const float *y_relu, const float *x,
+                               const float *mean, const float *rstd, const float *gamma,
+                               int N, int C, int HW)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || N <= 0 || C <= 0 || HW <= 0) return;
     if (c->nhwc && C > 1 && HW > 1) {
-        instnorm_backward_nhwc(c, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW);
+        instnorm_backward_nhwc(c, dx, dgamma, dbeta, dy, y_relu, x, mean, rstd, gamma, N, C, HW);
         return;
     }
     int planes = N * C;
     float *partial = sg_cuda_scratch(c, 2 * (size_t)planes);
     if (!partial) return;
-    instnorm_backward_kernel<<<planes, IN_THREADS, 0, c->stream>>>(dx, partial, dy, x, mean, rstd,
-                                                                    gamma, C, HW, planes);
+    instnorm_backward_kernel<<<planes, IN_THREADS, 0, c->stream>>>(dx, partial, dy, y_relu, x, mean,
+                                                                    rstd, gamma, C, HW, planes);
     if (LAUNCH_CHECK(c, "instnorm_backward_kernel")) return;
     if (dgamma || dbeta) {
         instnorm_param_grad_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(dgamma, dbeta, partial,
@@ -348,12 +366,12 @@ instnorm_nhwc_combine_kernel(float *__restrict__ mean_out, float *__restrict__ r
     }
 }
 
-/* y = (x - mean)*gamma*rstd + beta over the block's chunk */
+/* y = (x - mean)*gamma*rstd + beta over the block's chunk; relu: max(0, that) */
 __global__ void __launch_bounds__(NH_THREADS)
 instnorm_nhwc_normalize_kernel(float *__restrict__ y, const float *__restrict__ x,
                                const float *__restrict__ mean, const float *__restrict__ rstd,
                                const float *__restrict__ gamma, const float *__restrict__ beta,
-                               int C, int HW, int ctiles, int nchunks)
+                               int C, int HW, int ctiles, int nchunks, int relu)
 {
     nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
     if (b.c >= C) return;                           /* no barriers in this kernel */
@@ -369,17 +387,18 @@ instnorm_nhwc_normalize_kernel(float *__restrict__ y, const float *__restrict__ 
 #pragma unroll
     for (int k = 0; k < NH_ROWS; k++) {
         int r = ty + k * tr;
-        if (r < b.cnt) y[b.base + (size_t)r * C] = (v[k] - mu) * g + bt;
+        if (r < b.cnt) y[b.base + (size_t)r * C] = relu_if((v[k] - mu) * g + bt, relu);
     }
 }
 
 /* Chunk j of plane (n,c): psdyx/psdy[(n*nchunks + j)*C + c] = the chunk's
- * sums of dy*xhat and dy, xhat = (x - mean)*rstd */
+ * sums of dy*xhat and dy, xhat = (x - mean)*rstd, dy masked by y_relu if non-NULL */
 __global__ void __launch_bounds__(NH_THREADS)
 instnorm_nhwc_bwd_partial_kernel(float *__restrict__ psdyx, float *__restrict__ psdy,
-                                 const float *__restrict__ dy, const float *__restrict__ x,
-                                 const float *__restrict__ mean, const float *__restrict__ rstd,
-                                 int C, int HW, int ctiles, int nchunks)
+                                 const float *__restrict__ dy, const float *__restrict__ y_relu,
+                                 const float *__restrict__ x, const float *__restrict__ mean,
+                                 const float *__restrict__ rstd, int C, int HW, int ctiles,
+                                 int nchunks)
 {
     __shared__ float shm[NH_THREADS];
     nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
@@ -392,7 +411,7 @@ instnorm_nhwc_bwd_partial_kernel(float *__restrict__ psdyx, float *__restrict__ 
     for (int k = 0; k < NH_ROWS; k++) {
         int r = ty + k * tr;
         bool ok = cok && r < b.cnt;
-        gv[k] = ok ? dy[b.base + (size_t)r * C] : 0.f;
+        gv[k] = ok ? dy_masked(dy, y_relu, b.base + (size_t)r * C) : 0.f;
         xv[k] = ok ? x[b.base + (size_t)r * C] : 0.f;
     }
     float sdy = 0.f, sdyx = 0.f;
@@ -451,13 +470,14 @@ instnorm_nhwc_bwd_combine_kernel(float *__restrict__ partial, const float *__res
     }
 }
 
-/* dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)) over the block's chunk */
+/* dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)) over the block's chunk,
+ * dy masked by y_relu if non-NULL */
 __global__ void __launch_bounds__(NH_THREADS)
 instnorm_nhwc_dx_kernel(float *__restrict__ dx, const float *__restrict__ dy,
-                        const float *__restrict__ x, const float *__restrict__ mean,
-                        const float *__restrict__ rstd, const float *__restrict__ gamma,
-                        const float *__restrict__ partial, int N, int C, int HW, int ctiles,
-                        int nchunks)
+                        const float *__restrict__ y_relu, const float *__restrict__ x,
+                        const float *__restrict__ mean, const float *__restrict__ rstd,
+                        const float *__restrict__ gamma, const float *__restrict__ partial,
+                        int N, int C, int HW, int ctiles, int nchunks)
 {
     nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
     if (b.c >= C) return;                           /* no barriers in this kernel */
@@ -470,7 +490,7 @@ instnorm_nhwc_dx_kernel(float *__restrict__ dx, const float *__restrict__ dy,
     for (int k = 0; k < NH_ROWS; k++) {
         int r = ty + k * tr;
         bool ok = r < b.cnt;
-        gv[k] = ok ? dy[b.base + (size_t)r * C] : 0.f;
+        gv[k] = ok ? dy_masked(dy, y_relu, b.base + (size_t)r * C) : 0.f;
         xv[k] = ok ? x[b.base + (size_t)r * C] : 0.f;
     }
 #pragma unroll
@@ -493,7 +513,7 @@ static int nhwc_grid_ok(sg_cuda *c, const nhwc_geom &g, const char *name)
 static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd, const float *x,
                                   const float *gamma, const float *beta, float *running_mean,
                                   float *running_var, int N, int C, int HW, float eps,
-                                  float momentum)
+                                  float momentum, int relu)
 {
     nhwc_geom g = nhwc_geometry(N, C, HW);
     if (!nhwc_grid_ok(c, g, "instnorm_forward")) return;
@@ -510,7 +530,7 @@ static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd
         mean, rstd, var, pmean, pm2, C, HW, g.ctiles, g.nchunks, g.rows, eps);
     if (LAUNCH_CHECK(c, "instnorm_nhwc_combine_kernel")) return;
     instnorm_nhwc_normalize_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
-        y, x, mean, rstd, gamma, beta, C, HW, g.ctiles, g.nchunks);
+        y, x, mean, rstd, gamma, beta, C, HW, g.ctiles, g.nchunks, relu);
     if (LAUNCH_CHECK(c, "instnorm_nhwc_normalize_kernel")) return;
     if (var) {
         instnorm_running_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(
@@ -520,8 +540,9 @@ static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd
 }
 
 static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *dbeta,
-                                   const float *dy, const float *x, const float *mean,
-                                   const float *rstd, const float *gamma, int N, int C, int HW)
+                                   const float *dy, const float *y_relu, const float *x,
+                                   const float *mean, const float *rstd, const float *gamma,
+                                   int N, int C, int HW)
 {
     nhwc_geom g = nhwc_geometry(N, C, HW);
     if (!nhwc_grid_ok(c, g, "instnorm_backward")) return;
@@ -531,13 +552,13 @@ static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *
     float *partial = s, *psdyx = s + 2 * planes, *psdy = psdyx + part;
     dim3 block(g.tc, g.tr);
     instnorm_nhwc_bwd_partial_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
-        psdyx, psdy, dy, x, mean, rstd, C, HW, g.ctiles, g.nchunks);
+        psdyx, psdy, dy, y_relu, x, mean, rstd, C, HW, g.ctiles, g.nchunks);
     if (LAUNCH_CHECK(c, "instnorm_nhwc_bwd_partial_kernel")) return;
     instnorm_nhwc_bwd_combine_kernel<<<(unsigned)((size_t)N * g.ctiles), block, 0, c->stream>>>(
         partial, psdyx, psdy, N, C, g.ctiles, g.nchunks);
     if (LAUNCH_CHECK(c, "instnorm_nhwc_bwd_combine_kernel")) return;
     instnorm_nhwc_dx_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
-        dx, dy, x, mean, rstd, gamma, partial, N, C, HW, g.ctiles, g.nchunks);
+        dx, dy, y_relu, x, mean, rstd, gamma, partial, N, C, HW, g.ctiles, g.nchunks);
     if (LAUNCH_CHECK(c, "instnorm_nhwc_dx_kernel")) return;
     if (dgamma || dbeta) {
         instnorm_param_grad_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(dgamma, dbeta, partial,

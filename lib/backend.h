@@ -96,15 +96,22 @@ struct sg_backend_ops {
      * PyTorch's InstanceNorm2d(track_running_stats=True) in training mode:
      *   running_mean = mean_n((1-momentum)*running_mean + momentum*mean[n,c])
      *   running_var  = mean_n((1-momentum)*running_var  + momentum*unbiased_var[n,c])
-     * (unbiased_var = biased_var * HW/(HW-1)). */
+     * (unbiased_var = biased_var * HW/(HW-1)).
+     * relu != 0: y = max(0, that) in the same pass (G's IN + ReLU without a
+     * second read and write of y); mean, rstd and running stats unchanged. */
     void (*instnorm_forward)(sg_backend *be, float *y, float *mean, float *rstd,
                              const float *x, const float *gamma, const float *beta,
                              float *running_mean, float *running_var,
-                             int N, int C, int HW, float eps, float momentum);
-    /* dx (N,C,HW) overwritten; dgamma, dbeta (C) +=; x, mean, rstd as saved by forward. */
+                             int N, int C, int HW, float eps, float momentum, int relu);
+    /* dx (N,C,HW) overwritten; dgamma, dbeta (C) +=; x, mean, rstd as saved by forward.
+     * y_relu (N,C,HW) NULL, or the output of a relu != 0 forward: then dy is
+     * read as 0 where y_relu <= 0 (the ReLU's backward, as relu_backward with
+     * x = y_relu), so dy is the gradient w.r.t. the ReLU's output and is not
+     * modified. */
     void (*instnorm_backward)(sg_backend *be, float *dx, float *dgamma, float *dbeta,
-                              const float *dy, const float *x, const float *mean,
-                              const float *rstd, const float *gamma, int N, int C, int HW);
+                              const float *dy, const float *y_relu, const float *x,
+                              const float *mean, const float *rstd, const float *gamma,
+                              int N, int C, int HW);
 
     /* ---- elementwise (n elements; out == in allowed) -------------------- */
     void (*relu_forward)(sg_backend *be, float *y, const float *x, size_t n);

@@ -332,6 +332,7 @@ static int direct_conv(const conv_shape *c) { return c->stride == 1 && c->Co <= 
 /* 8 floats; the helpers are always inlined, so no vector crosses a call */
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v8sf __attribute__((vector_size(32)));
+typedef int v8si __attribute__((vector_size(32)));     /* comparison results: lanes 0 or -1 */
 static inline v8sf v8_load(const float *p) { v8sf v; memcpy(&v, p, sizeof v); return v; }
 static inline void v8_store(float *p, v8sf v) { memcpy(p, &v, sizeof v); }
 static inline v8sf v8_set1(float a) { return (v8sf){ a, a, a, a, a, a, a, a }; }
@@ -930,8 +931,8 @@ static void cpu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
 
 typedef struct {
     float *y, *mean, *rstd, *dx, *part_g, *part_b;
-    const float *x, *dy, *gamma, *beta;
-    int C, HW;
+    const float *x, *dy, *y_relu, *gamma, *beta;
+    int C, HW, relu;
     float eps;
     double *var_unbiased;    /* (N*C) for the running-var update, or NULL */
 } instnorm_args;
@@ -972,14 +973,17 @@ static void instnorm_forward_range(void *ctx, size_t p0, size_t p1, int thread)
         if (a->var_unbiased) a->var_unbiased[pl] = HW > 1 ? ss / (HW - 1) : 0;
         int c = (int)(pl % a->C);
         float g = a->gamma[c] * rstd, b = a->beta[c];
-        for (int i = 0; i < HW; i++) y[i] = (x[i] - mu) * g + b;
+        if (a->relu)    /* v > 0 ? v : 0, as relu_forward: -0 and NaN give +0 */
+            for (int i = 0; i < HW; i++) { float v = (x[i] - mu) * g + b; y[i] = v > 0 ? v : 0; }
+        else
+            for (int i = 0; i < HW; i++) y[i] = (x[i] - mu) * g + b;
     }
 }
 
 static void cpu_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
                                  const float *x, const float *gamma, const float *beta,
                                  float *running_mean, float *running_var,
-                                 int N, int C, int HW, float eps, float momentum)
+                                 int N, int C, int HW, float eps, float momentum, int relu)
 {
     cpu_state *st = state(be);
     if (st->failed) return;
@@ -992,7 +996,7 @@ static void cpu_instnorm_forward(sg_backend *be, float *y, float *mean, float *r
         varu = (double *)s;
     }
     instnorm_args a = { .y = y, .mean = mean, .rstd = rstd, .x = x, .gamma = gamma, .beta = beta,
-                        .C = C, .HW = HW, .eps = eps, .var_unbiased = varu };
+                        .C = C, .HW = HW, .relu = relu, .eps = eps, .var_unbiased = varu };
     parallel_for(st, planes, (size_t)HW * 4, instnorm_forward_range, &a);
     if (running_mean)
         for (int c = 0; c < C; c++) {
@@ -1008,6 +1012,18 @@ static void cpu_instnorm_forward(sg_backend *be, float *y, float *mean, float *r
         }
 }
 
+/* dy at i, read as 0 where the fused ReLU's output yr <= 0 (yr NULL: no ReLU);
+ * the same bits as relu_backward's mask */
+static inline v8sf v8_dy_masked(const float *dy, const float *yr, int i)
+{
+    v8sf g = v8_load(dy + i);
+    return yr ? (v8sf)((v8si)g & (v8_load(yr + i) > v8_set1(0))) : g;
+}
+static inline float dy_masked(const float *dy, const float *yr, int i)
+{
+    return !yr || yr[i] > 0 ? dy[i] : 0;
+}
+
 SG_VECTOR_CLONES
 static void instnorm_backward_range(void *ctx, size_t p0, size_t p1, int thread)
 {
@@ -1015,26 +1031,35 @@ static void instnorm_backward_range(void *ctx, size_t p0, size_t p1, int thread)
     int HW = a->HW;
     for (size_t pl = p0; pl < p1; pl++) {
         const float *x = a->x + pl * HW, *dy = a->dy + pl * HW;
+        const float *yr = a->y_relu ? a->y_relu + pl * HW : NULL;
         float *dx = a->dx + pl * HW;
         float m = a->mean[pl], r = a->rstd[pl], g = a->gamma[pl % a->C];
         v8sf mv = v8_set1(m), rv = v8_set1(r);
         double sdy, sdyxh;
-        PLANE_SUM(sdy, HW, v8_load(dy + i), dy[i]);
-        PLANE_SUM(sdyxh, HW, v8_load(dy + i) * ((v8_load(x + i) - mv) * rv), dy[i] * ((x[i] - m) * r));
+        PLANE_SUM(sdy, HW, v8_dy_masked(dy, yr, i), dy_masked(dy, yr, i));
+        PLANE_SUM(sdyxh, HW, v8_dy_masked(dy, yr, i) * ((v8_load(x + i) - mv) * rv),
+                  dy_masked(dy, yr, i) * ((x[i] - m) * r));
         a->part_b[pl] = (float)sdy;
         a->part_g[pl] = (float)sdyxh;
         /* dx = g*r*(dy - mean(dy) - xhat*mean(dy*xhat)) */
         float mdy = (float)(sdy / HW), mdyxh = (float)(sdyxh / HW), gr = g * r;
-        for (int i = 0; i < HW; i++) {
-            float xh = (x[i] - m) * r;
-            dx[i] = gr * (dy[i] - mdy - xh * mdyxh);
-        }
+        if (yr)
+            for (int i = 0; i < HW; i++) {
+                float xh = (x[i] - m) * r;
+                dx[i] = gr * ((yr[i] > 0 ? dy[i] : 0) - mdy - xh * mdyxh);
+            }
+        else
+            for (int i = 0; i < HW; i++) {
+                float xh = (x[i] - m) * r;
+                dx[i] = gr * (dy[i] - mdy - xh * mdyxh);
+            }
     }
 }
 
 static void cpu_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,
-                                  const float *dy, const float *x, const float *mean,
-                                  const float *rstd, const float *gamma, int N, int C, int HW)
+                                  const float *dy, const float *y_relu, const float *x,
+                                  const float *mean, const float *rstd, const float *gamma,
+                                  int N, int C, int HW)
 {
     cpu_state *st = state(be);
     if (st->failed) return;
@@ -1042,7 +1067,8 @@ static void cpu_instnorm_backward(sg_backend *be, float *dx, float *dgamma, floa
     float *part = grow(be, &st->scratch_part, &st->part_cap, planes * 2);
     if (!part) return;
     instnorm_args a = { .dx = dx, .mean = (float *)mean, .rstd = (float *)rstd, .part_g = part,
-                        .part_b = part + planes, .x = x, .dy = dy, .gamma = gamma, .C = C, .HW = HW };
+                        .part_b = part + planes, .x = x, .dy = dy, .y_relu = y_relu, .gamma = gamma,
+                        .C = C, .HW = HW };
     parallel_for(st, planes, (size_t)HW * 6, instnorm_backward_range, &a);
     for (int c = 0; c < C; c++) {
         float sg = 0, sb = 0;
@@ -1065,7 +1091,6 @@ enum { EW_RELU, EW_RELU_BW, EW_LRELU, EW_LRELU_BW, EW_TANH, EW_TANH_BW, EW_ADD, 
 
 /* Vectors of 8, then a scalar tail; y may equal a or b (each element is read
  * before it is written). Selects are bit masks, so no branch per element. */
-typedef int v8si __attribute__((vector_size(32)));
 SG_VECTOR_CLONES
 static void ew_range(void *ctx, size_t b0, size_t b1, int thread)
 {

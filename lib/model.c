@@ -747,12 +747,12 @@ static void g_forward(sg_model *m, g_tape *t, const float *x, const float *c, in
         const conv_layer *C = &m->g_conv[j];
         const in_layer *I = &m->g_in[j];
         conv_fwd(be, C, t->z[j], j ? t->a[j - 1] : t->in, N);
+        /* IN then ReLU in one op, except a residual block's second IN (no ReLU) */
         be->ops->instnorm_forward(be, t->a[j], t->mean[j], t->rstd[j], t->z[j], I->gamma, I->beta,
                                   train ? I->rmean : NULL, train ? I->rvar : NULL,
-                                  N, I->c, I->hw, IN_EPS, IN_MOMENTUM);
-        size_t sz = (size_t)N * I->c * I->hw;
-        if (I->residual_b) be->ops->add(be, t->a[j], t->a[j], t->a[j - 2], sz);   /* block input + main */
-        else be->ops->relu_forward(be, t->a[j], t->a[j], sz);
+                                  N, I->c, I->hw, IN_EPS, IN_MOMENTUM, !I->residual_b);
+        if (I->residual_b)   /* block input + main */
+            be->ops->add(be, t->a[j], t->a[j], t->a[j - 2], (size_t)N * I->c * I->hw);
     }
     conv_fwd(be, &m->g_conv[n], m->g_zfinal, t->a[n - 1], N);
     be->ops->tanh_forward(be, t->out, m->g_zfinal, (size_t)N * 3 * S * S);
@@ -772,15 +772,15 @@ static void g_backward(sg_model *m, g_tape *t, const float *d_out, float *dx, in
     for (int j = n - 1; j >= 0; j--) {
         const conv_layer *C = &m->g_conv[j];
         const in_layer *I = &m->g_in[j];
-        /* cur = dL/d a[j] */
-        if (I->residual_b) skip = cur;   /* a[j] = block input + IN(z[j]) */
-        else be->ops->relu_backward(be, cur, cur, t->a[j], (size_t)N * I->c * I->hw);
+        /* cur = dL/d a[j]; a[j] = ReLU(IN(z[j])), whose backward masks cur by
+         * a[j] > 0 inside instnorm_backward, or block input + IN(z[j]) */
+        if (I->residual_b) skip = cur;
         float *dz = NULL, *din = cur;
         for (int i = 0; i < 3; i++) if (m->g_buf[i] != cur && m->g_buf[i] != skip) { dz = m->g_buf[i]; break; }
         if (I->residual_b)
             for (int i = 0; i < 3; i++) if (m->g_buf[i] != cur && m->g_buf[i] != dz) din = m->g_buf[i];
-        be->ops->instnorm_backward(be, dz, I->dgamma, I->dbeta, cur, t->z[j], t->mean[j], t->rstd[j],
-                                   I->gamma, N, I->c, I->hw);
+        be->ops->instnorm_backward(be, dz, I->dgamma, I->dbeta, cur, I->residual_b ? NULL : t->a[j],
+                                   t->z[j], t->mean[j], t->rstd[j], I->gamma, N, I->c, I->hw);
         const float *xin = j ? t->a[j - 1] : t->in;
         if (j == 0) {
             conv_bwd(be, C, dx ? din : NULL, dz, xin, N, 1);

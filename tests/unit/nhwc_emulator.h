@@ -64,23 +64,26 @@ static void emu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
 
 static void emu_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd, const float *x,
                                  const float *gamma, const float *beta, float *running_mean,
-                                 float *running_var, int N, int C, int HW, float eps, float momentum)
+                                 float *running_var, int N, int C, int HW, float eps, float momentum,
+                                 int relu)
 {
     float *tx = emu_in(x, N, C, HW), *ty = emu_in(NULL, N, C, HW);
     emu_inner->instnorm_forward(be, ty, mean, rstd, tx, gamma, beta, running_mean, running_var,
-                                N, C, HW, eps, momentum);
+                                N, C, HW, eps, momentum, relu);
     emu_out(y, ty, N, C, HW);
     free(tx);
 }
 
 static void emu_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,
-                                  const float *dy, const float *x, const float *mean,
-                                  const float *rstd, const float *gamma, int N, int C, int HW)
+                                  const float *dy, const float *y_relu, const float *x,
+                                  const float *mean, const float *rstd, const float *gamma,
+                                  int N, int C, int HW)
 {
     float *tdy = emu_in(dy, N, C, HW), *tx = emu_in(x, N, C, HW), *tdx = emu_in(NULL, N, C, HW);
-    emu_inner->instnorm_backward(be, tdx, dgamma, dbeta, tdy, tx, mean, rstd, gamma, N, C, HW);
+    float *tyr = y_relu ? emu_in(y_relu, N, C, HW) : NULL;
+    emu_inner->instnorm_backward(be, tdx, dgamma, dbeta, tdy, tyr, tx, mean, rstd, gamma, N, C, HW);
     emu_out(dx, tdx, N, C, HW);
-    free(tdy); free(tx);
+    free(tdy); free(tx); free(tyr);
 }
 
 static void emu_concat_labels(sg_backend *be, float *out, const float *x, const float *c,

@@ -206,32 +206,39 @@ static const conv_case conv_cases[] = {
 
 /* ---- instance norm --------------------------------------------------------- */
 
+/* relu 0 and 1 forward; backward without the ReLU mask, then with the relu
+ * forward's output as y_relu */
 static void test_instnorm(int N, int C, int HW, int running)
 {
     char name[160];
     pair x = pair_rand_shaped(-2, 3, N, C, HW), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
     pair y = pair_shaped(NULL, N, C, HW), mean = pair_from(NULL, (size_t)N * C), rstd = pair_from(NULL, (size_t)N * C);
     pair rm = pair_rand(C, -0.1f, 0.1f), rv = pair_rand(C, 0.9f, 1.1f);
-    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, running ? rm.c : NULL,
-                               running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f);
-    gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, running ? rm.g : NULL,
-                               running ? rv.g : NULL, N, C, HW, 1e-5f, 0.1f);
-    snprintf(name, sizeof name, "instnorm fwd N%d C%d HW%d%s", N, C, HW, running ? " running" : "");
-    compare(name, y, 1e-5);
-    compare("  mean", mean, 1e-5);
-    compare("  rstd", rstd, 1e-5);
-    if (running) {
-        compare("  running_mean", rm, 1e-5);
-        compare("  running_var", rv, 1e-5);
-    }
     pair dy = pair_rand_shaped(-1, 1, N, C, HW), dx = pair_shaped(NULL, N, C, HW);
     pair dg = pair_rand(C, -0.1f, 0.1f), dbt = pair_rand(C, -0.1f, 0.1f);
-    cpu->ops->instnorm_backward(cpu, dx.c, dg.c, dbt.c, dy.c, x.c, mean.c, rstd.c, gamma.c, N, C, HW);
-    gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
-    snprintf(name, sizeof name, "instnorm bwd N%d C%d HW%d", N, C, HW);
-    compare(name, dx, 1e-5);
-    compare("  dgamma (+=)", dg, 1e-5);
-    compare("  dbeta (+=)", dbt, 1e-5);
+    for (int relu = 0; relu < 2; relu++) {
+        cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, running ? rm.c : NULL,
+                                   running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f, relu);
+        gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, running ? rm.g : NULL,
+                                   running ? rv.g : NULL, N, C, HW, 1e-5f, 0.1f, relu);
+        snprintf(name, sizeof name, "instnorm fwd N%d C%d HW%d%s%s", N, C, HW, running ? " running" : "",
+                 relu ? " relu" : "");
+        compare(name, y, 1e-5);
+        compare("  mean", mean, 1e-5);
+        compare("  rstd", rstd, 1e-5);
+        if (running) {
+            compare("  running_mean", rm, 1e-5);
+            compare("  running_var", rv, 1e-5);
+        }
+        cpu->ops->instnorm_backward(cpu, dx.c, dg.c, dbt.c, dy.c, relu ? y.c : NULL, x.c, mean.c,
+                                    rstd.c, gamma.c, N, C, HW);
+        gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, relu ? y.g : NULL, x.g, mean.g,
+                                    rstd.g, gamma.g, N, C, HW);
+        snprintf(name, sizeof name, "instnorm bwd N%d C%d HW%d%s", N, C, HW, relu ? " y_relu" : "");
+        compare(name, dx, 1e-5);
+        compare("  dgamma (+=)", dg, 1e-5);
+        compare("  dbeta (+=)", dbt, 1e-5);
+    }
     pair_free(x); pair_free(gamma); pair_free(beta); pair_free(y); pair_free(mean); pair_free(rstd);
     pair_free(rm); pair_free(rv); pair_free(dy); pair_free(dx); pair_free(dg); pair_free(dbt);
 }

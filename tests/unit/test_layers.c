@@ -274,7 +274,7 @@ static void test_convT(int N, int Cin, int H, int W, int Cout, int K, int s, int
 
 /* ---- instance norm --------------------------------------------------------------- */
 
-typedef struct { int N, C, HW; double *x, *g, *b, *r; } in_case;
+typedef struct { int N, C, HW, relu; double *x, *g, *b, *r; } in_case;
 
 static double in_objective(void *ctx)
 {
@@ -282,15 +282,18 @@ static double in_objective(void *ctx)
     size_t n = (size_t)c->N * c->C * c->HW;
     double *y = dalloc(n);
     instnorm_ref(y, c->x, c->g, c->b, c->N, c->C, c->HW, NULL, NULL, NULL);
+    if (c->relu) for (size_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : 0;
     double v = dot(y, c->r, n);
     free(y);
     return v;
 }
 
-static void test_instnorm(int N, int C, int HW)
+/* relu: the fused form, y = max(0, IN(x)) and the backward given y_relu = y */
+static void test_instnorm(int N, int C, int HW, int relu)
 {
     char what[128];
-    in_case c = { .N = N, .C = C, .HW = HW };
+    const char *tag = relu ? " relu" : "";
+    in_case c = { .N = N, .C = C, .HW = HW, .relu = relu };
     size_t n = (size_t)N * C * HW, np = (size_t)N * C;
     c.x = dalloc(n); c.g = dalloc(C); c.b = dalloc(C); c.r = dalloc(n);
     randfill(c.x, n, -2, 3); randfill(c.g, C, 0.5, 1.5); randfill(c.b, C, -0.5, 0.5); randfill(c.r, n, -1, 1);
@@ -301,13 +304,22 @@ static void test_instnorm(int N, int C, int HW)
     float *y = be_zeros(n), *mean = be_zeros(np), *rstd = be_zeros(np), *dx = be_zeros(n);
     float *dg = to_be(c.g, C), *db = to_be(c.b, C);
 
-    be->ops->instnorm_forward(be, y, mean, rstd, x, g, b, rm, rv, N, C, HW, 1e-5f, 0.1f);
+    be->ops->instnorm_forward(be, y, mean, rstd, x, g, b, rm, rv, N, C, HW, 1e-5f, 0.1f, relu);
     double *yref = dalloc(n), *mref = dalloc(np), *vb = dalloc(np), *vu = dalloc(np);
     instnorm_ref(yref, c.x, c.g, c.b, N, C, HW, mref, vb, vu);
+    /* the finite differences below (h 1e-5 moves IN(x) by ~1e-5) must not
+     * step over the ReLU's kink */
+    if (relu) {
+        double kink = INFINITY;
+        for (size_t i = 0; i < n; i++) if (fabs(yref[i]) < kink) kink = fabs(yref[i]);
+        CHECK(kink > 1e-4, "instnorm relu N%d C%d HW%d: test data has IN(x) = %g, too near the "
+              "ReLU's kink for the finite differences (change the data)", N, C, HW, kink);
+        for (size_t i = 0; i < n; i++) yref[i] = yref[i] > 0 ? yref[i] : 0;
+    }
     double *yb = from_be(y, n), *mb = from_be(mean, np), *rb = from_be(rstd, np);
     double *rsref = dalloc(np);
     for (size_t i = 0; i < np; i++) rsref[i] = 1 / sqrt(vb[i] + 1e-5);
-    snprintf(what, sizeof what, "instnorm_forward y N%d C%d HW%d", N, C, HW);
+    snprintf(what, sizeof what, "instnorm_forward%s y N%d C%d HW%d", tag, N, C, HW);
     CHECK_CLOSE(what, yb, yref, (long)n, 1e-5, 1e-5);
     CHECK_CLOSE("instnorm_forward mean", mb, mref, (long)np, 1e-5, 1e-6);
     CHECK_CLOSE("instnorm_forward rstd", rb, rsref, (long)np, 1e-5, 1e-6);
@@ -324,14 +336,17 @@ static void test_instnorm(int N, int C, int HW)
     CHECK_CLOSE("instnorm running_mean", rmb, rmref, C, 1e-5, 1e-6);
     CHECK_CLOSE("instnorm running_var (unbiased)", rvb, rvref, C, 1e-5, 1e-6);
 
-    be->ops->instnorm_backward(be, dx, dg, db, r, x, mean, rstd, g, N, C, HW);
+    be->ops->instnorm_backward(be, dx, dg, db, r, relu ? y : NULL, x, mean, rstd, g, N, C, HW);
     double *dxb = from_be(dx, n), *dgb = from_be(dg, C), *dbb = from_be(db, C);
+    double *rb2 = from_be(r, n), *rf = dalloc(n);
+    for (size_t i = 0; i < n; i++) rf[i] = (float)c.r[i];
+    CHECK_CLOSE("instnorm_backward leaves dy as it was", rb2, rf, (long)n, 0, 0);
     double *dxref = dalloc(n), *dgref = dalloc(C), *dbref = dalloc(C);
     fd_grad(in_objective, &c, c.x, n, dxref, 1e-5);
     fd_grad(in_objective, &c, c.g, C, dgref, 1e-5);
     fd_grad(in_objective, &c, c.b, C, dbref, 1e-5);
     for (int ch = 0; ch < C; ch++) { dgref[ch] += c.g[ch]; dbref[ch] += c.b[ch]; }
-    snprintf(what, sizeof what, "instnorm_backward dx N%d C%d HW%d", N, C, HW);
+    snprintf(what, sizeof what, "instnorm_backward%s dx N%d C%d HW%d", tag, N, C, HW);
     CHECK_CLOSE(what, dxb, dxref, (long)n, 1e-3, 1e-4);
     CHECK_CLOSE("instnorm_backward dgamma (+=)", dgb, dgref, C, 1e-4, 1e-4);
     CHECK_CLOSE("instnorm_backward dbeta (+=)", dbb, dbref, C, 1e-4, 1e-4);
@@ -339,6 +354,7 @@ static void test_instnorm(int N, int C, int HW)
     free(c.x); free(c.g); free(c.b); free(c.r); free(rm0); free(rv0); free(yref); free(mref);
     free(vb); free(vu); free(yb); free(mb); free(rb); free(rsref); free(rmref); free(rvref);
     free(rmb); free(rvb); free(dxb); free(dgb); free(dbb); free(dxref); free(dgref); free(dbref);
+    free(rb2); free(rf);
     float *bufs[] = { x, g, b, r, rm, rv, y, mean, rstd, dx, dg, db };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) be->ops->free(be, bufs[i]);
 }
@@ -687,8 +703,10 @@ int main(void)
     /* transposed conv 4x4 s2 p1 (G's up-sampling) */
     test_convT(2, 4, 3, 3, 3, 4, 2, 1);
     test_convT(1, 3, 4, 4, 2, 4, 2, 1);
-    test_instnorm(2, 3, 5 * 5);
-    test_instnorm(3, 4, 16 * 16);   /* above the threading threshold */
+    test_instnorm(2, 3, 5 * 5, 0);
+    test_instnorm(3, 4, 16 * 16, 0);   /* above the threading threshold */
+    test_instnorm(2, 3, 5 * 5, 1);     /* fused ReLU: vectors and a scalar tail */
+    test_instnorm(3, 4, 16 * 16, 1);
     test_activation(ACT_RELU, "relu");
     test_activation(ACT_LRELU, "leaky_relu");
     test_activation(ACT_TANH, "tanh");
