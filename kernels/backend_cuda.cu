@@ -330,14 +330,16 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
      * larger cap lets algorithms with big workspaces compete) */
     const char *wenv = getenv("SG_CUDNN_WORKSPACE_MIB");
     if (wenv && atol(wenv) > 0 && atol(wenv) <= 65536) c->workspace_limit = (size_t)atol(wenv) << 20;
-    /* How convolution algorithms are chosen (kernels/conv_engines.cu): by
-     * default every usable cuDNN engine is timed on the first call of each
-     * shape (like cudnn.benchmark); sg-train saves the choices in its run
-     * directory so that a resumed run makes the same ones. SG_CUDNN_SEARCH=
-     * heuristic takes cuDNN's first usable engine (the same in every
-     * process), legacy the v7 heuristics, find the v7 cudnnFind
-     * (SG_CUDNN_FIND=1 too). */
-    c->search = SG_SEARCH_TIMED;
+    /* How convolution algorithms are chosen (kernels/conv_cudnn.cu,
+     * conv_engines.cu). By default cuDNN's v7 heuristics: the same choice in
+     * every process, measured on an H200. SG_CUDNN_SEARCH=timed times every
+     * usable backend-API engine on the first call of each shape (like
+     * cudnn.benchmark; sg-train saves the choices in its run directory so
+     * that a resumed run makes the same ones), heuristic takes cuDNN's first
+     * usable engine (the same in every process), find the v7 cudnnFind
+     * (SG_CUDNN_FIND=1 too). The backend-API modes still wait for their first
+     * GPU check (bench/NOTES.md); the default moves to the fastest verified. */
+    c->search = SG_SEARCH_LEGACY;
     const char *senv = getenv("SG_CUDNN_SEARCH");
     if (senv && *senv) {
         if (!strcmp(senv, "legacy")) c->search = SG_SEARCH_LEGACY;

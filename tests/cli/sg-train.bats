@@ -194,10 +194,13 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   run sg-train -o "$T/r" --force --iters 3 "${TINY[@]}" "$D/a.lmdb" "$D/big.lmdb"
   [ "$status" -eq 1 ]
   [ "$(tree_sum "$T/r")" = "$before" ]
+  # the previous run's engine choices (a CUDA run's) go with it
+  echo "made by another run" > "$T/r/cudnn-engines.txt"
   run sg-train -o "$T/r" --force --iters 2 "${TINY[@]}" "$D/b.lmdb"
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = 000002 ]
   [ ! -e "$T/r/ckpt/000003-G.safetensors" ]
+  [ ! -e "$T/r/cudnn-engines.txt" ]
 }
 
 @test "bad shards: different image sizes, unreadable, too few images; nothing written" {

@@ -739,8 +739,10 @@ static void test_engines_file(void)
     if (fd < 0) { printf("FAIL engines file: mkstemp\n"); check_failed++; return; }
     close(fd);
     sg_err err;
+    setenv("SG_CUDNN_SEARCH", "timed", 1);
     sg_backend *a = sg_backend_cuda_create_precision(0, "tf32", &err);
     sg_backend *b = a ? sg_backend_cuda_create_precision(0, "tf32", &err) : NULL;
+    unsetenv("SG_CUDNN_SEARCH");
     if (!a || !b) {
         printf("FAIL engines file backends: %s\n", err.msg);
         check_failed++;
@@ -798,7 +800,9 @@ static void test_engines_file(void)
         if (fp) fclose(fp);
         text[len] = 0;
         char *last = strrchr(text, 'f');      /* inside the last choice line ("fwd"/"bwd-filter") */
+        setenv("SG_CUDNN_SEARCH", "timed", 1);
         sg_backend *g = sg_backend_cuda_create_precision(0, "tf32", &err);
+        unsetenv("SG_CUDNN_SEARCH");
         if (last && g) {
             *last = 'q';
             fp = fopen(path, "w");
@@ -856,7 +860,10 @@ int main(int argc, char **argv)
     if (cpu_as_gpu == 1) gpu = sg_backend_cpu_create(1, &err);
     else if (cpu_as_gpu == 2) gpu = nhwc_emulator(sg_backend_cpu_create(1, &err));
     else {
+        /* the first suite on cuDNN's backend-API engines, timed (kernels/conv_engines.cu) */
+        setenv("SG_CUDNN_SEARCH", "timed", 1);
         gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
+        unsetenv("SG_CUDNN_SEARCH");
         if (!gpu) {
             SKIP("no GPU: %s", err.msg);
             SKIP("no GPU: the CUDA ops, model steps and step graphs (the harness runs on an "
@@ -874,15 +881,16 @@ int main(int argc, char **argv)
         return check_done();
     }
     char label[400];
-    snprintf(label, sizeof label, "cuda backend on %s, fp32 convolutions, %s", sg_backend_cuda_device_name(gpu),
-             gpu->nhwc ? "NHWC" : "NCHW");
+    snprintf(label, sizeof label, "cuda backend on %s, fp32 convolutions, %s, engines timed",
+             sg_backend_cuda_device_name(gpu), gpu->nhwc ? "NHWC" : "NCHW");
     fp32_suite(label);
     static char report[16384];
-    printf("cuDNN algorithms chosen (fp32):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
+    printf("cuDNN choices (fp32, timed):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
     int first_nhwc = gpu->nhwc;
     sg_backend_destroy(gpu);
 
-    /* the other layout too (A/B timing switches it with SG_CUDA_LAYOUT) */
+    /* the other layout too (A/B timing switches it with SG_CUDA_LAYOUT), on
+     * the default (legacy) algorithms */
     setenv("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", 1);
     gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
     unsetenv("SG_CUDA_LAYOUT");
@@ -890,7 +898,8 @@ int main(int argc, char **argv)
         printf("FAIL fp32 backend, other layout: %s\n", err.msg);
         check_failed++;
     } else {
-        snprintf(label, sizeof label, "cuda backend, fp32 convolutions, %s", gpu->nhwc ? "NHWC" : "NCHW");
+        snprintf(label, sizeof label, "cuda backend, fp32 convolutions, %s, default algorithms",
+                 gpu->nhwc ? "NHWC" : "NCHW");
         fp32_suite(label);
         sg_backend_destroy(gpu);
     }
@@ -903,11 +912,10 @@ int main(int argc, char **argv)
     } else {
         for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
             test_conv(&conv_cases[i], 5e-3, "tf32");
-        printf("cuDNN choices (tf32, timed):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
         sg_backend_destroy(gpu);
     }
-    /* the other ways of choosing (SG_CUDNN_SEARCH), every convolution again */
-    const char *searches[] = { "heuristic", "legacy", "find" };
+    /* each way of choosing (SG_CUDNN_SEARCH), every convolution again */
+    const char *searches[] = { "timed", "heuristic", "find" };
     for (int s = 0; s < 3; s++) {
         setenv("SG_CUDNN_SEARCH", searches[s], 1);
         gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
@@ -921,7 +929,8 @@ int main(int argc, char **argv)
         snprintf(mode, sizeof mode, "tf32 %s", searches[s]);
         for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
             test_conv(&conv_cases[i], 5e-3, mode);
-        if (s == 0) printf("cuDNN choices (tf32, heuristic):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
+        if (s < 2)
+            printf("cuDNN choices (tf32, %s):\n%s", searches[s], sg_backend_cuda_plan_report(gpu, report, sizeof report));
         sg_backend_destroy(gpu);
     }
     setenv("SG_CUDNN_SEARCH", "bogus", 1);
