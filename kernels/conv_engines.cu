@@ -311,10 +311,10 @@ static float time_candidate(sg_cuda *c, sg_conv_plan *p, int kind, bdesc plan, v
     return ms;
 }
 
-static const sg_engine_wish *find_wish(const sg_cuda *c, const sg_conv_plan *p, int kind)
+static const sg_engine_choice *find_wish(const sg_cuda *c, const sg_conv_plan *p, int kind)
 {
     for (int i = 0; i < c->n_wishes; i++) {
-        const sg_engine_wish *q = &c->wishes[i];
+        const sg_engine_choice *q = &c->wishes[i];
         if (q->kind == kind && q->N == p->N && q->Ci == p->Ci && q->H == p->H && q->W == p->W &&
             q->Co == p->Co && q->K == p->K && q->stride == p->stride && q->pad == p->pad)
             return q;
@@ -331,7 +331,7 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
     e->rank = -1;
     e->source = SG_PICK_LEGACY;
     c->engine_choices++;
-    const sg_engine_wish *wish = find_wish(c, p, kind);
+    const sg_engine_choice *wish = find_wish(c, p, kind);
     if (wish && wish->rank < 0) {              /* the legacy call was chosen before */
         c->wishes_used++;
         e->source = SG_PICK_FILE;
@@ -456,7 +456,11 @@ int sg_conv_engine_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, 
     return DNN_CHECK(c, execute_cached(c, e, x, w, y)) ? -1 : 1;
 }
 
-/* ---- the engines file --------------------------------------------------------- */
+/* ---- the engines file (its format: lib/engines_file.c) ---------------------- */
+
+static_assert((int)SG_ENGINE_FWD == (int)SG_CONV_FWD && (int)SG_ENGINE_BWD_DATA == (int)SG_CONV_BWD_DATA &&
+              (int)SG_ENGINE_BWD_FILTER == (int)SG_CONV_BWD_FILTER, "engines file kinds");
+static_assert(MAX_CAND - 1 <= SG_ENGINES_MAX_RANK, "engines file ranks");
 
 static const char *precision_name(int p)
 {
@@ -465,34 +469,42 @@ static const char *precision_name(int p)
 
 /* The header that must match for a file's choices to apply: same GPU model,
  * cuDNN build, layout and precision. */
-static void header(const sg_cuda *c, char *buf, size_t n)
+static void header(const sg_cuda *c, sg_engines_header *h)
 {
-    snprintf(buf, n, "device %s\ncudnn %zu\nlayout %s\nprecision %s\n", c->device_name,
-             cudnnGetVersion(), c->nhwc ? "nhwc" : "nchw", precision_name(c->precision));
+    memset(h, 0, sizeof *h);
+    sg_engines_header_set_device(h, c->device_name);
+    h->cudnn = (long long)cudnnGetVersion();
+    snprintf(h->layout, sizeof h->layout, "%s", c->nhwc ? "nhwc" : "nchw");
+    snprintf(h->precision, sizeof h->precision, "%s", precision_name(c->precision));
 }
 
 extern "C" int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err)
 {
     sg_cuda *c = sg_cuda_of(be);
-    size_t cap = 512 + (size_t)c->n_plans * SG_CONV_KINDS * 96, used = 0;
-    char *buf = (char *)malloc(cap);
-    if (!buf) return sg_errf(err, "out of memory");
-    used += snprintf(buf, cap, "# stargan-c: the cuDNN engines chosen per convolution shape; a run "
-                     "that loads this file makes the same choices\n");
-    header(c, buf + used, cap - used);
-    used += strlen(buf + used);
+    sg_engines_header h;
+    header(c, &h);
+    sg_engine_choice *ch = (sg_engine_choice *)malloc(((size_t)c->n_plans * SG_CONV_KINDS + 1) * sizeof *ch);
+    if (!ch) return sg_errf(err, "out of memory");
+    int n = 0;
     for (int i = 0; i < c->n_plans; i++) {
         const sg_conv_plan *p = &c->plans[i];
         for (int k = 0; k < SG_CONV_KINDS; k++) {
             if (!p->have_algo[k]) continue;
             const sg_conv_engine *e = &p->eng[k];
-            used += snprintf(buf + used, cap - used, "%s %d %d %d %d %d %d %d %d %d %lld\n",
-                             sg_conv_kind_name(k), p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride,
-                             p->pad, e->plan ? e->rank : -1, (long long)(e->plan ? e->engine_id : -1));
+            sg_engine_choice *q = &ch[n++];
+            q->kind = k;
+            q->N = p->N; q->Ci = p->Ci; q->H = p->H; q->W = p->W;
+            q->Co = p->Co; q->K = p->K; q->stride = p->stride; q->pad = p->pad;
+            q->rank = e->plan ? e->rank : -1;
+            q->engine_id = e->plan ? e->engine_id : -1;
         }
     }
-    int rc = sg_write_file_atomic(path, buf, used, err);
-    free(buf);
+    size_t len = 0;
+    char *text = sg_engines_format(&h, ch, n, &len, err);
+    free(ch);
+    if (!text) return sg_err_prefix(err, "%s", path);
+    int rc = sg_write_file_atomic(path, text, len, err);
+    free(text);
     return rc;
 }
 
@@ -504,49 +516,20 @@ extern "C" int sg_backend_cuda_engines_load(sg_backend *be, const char *path, ch
     uint8_t *data = NULL;
     size_t len = 0;
     if (sg_read_file(path, (size_t)16 << 20, &data, &len, err)) return -1;
-    char want[512];
-    header(c, want, sizeof want);
-    char *text = (char *)data;
-    /* the header: the lines after the comment, up to the first choice */
-    char *body = strchr(text, '\n');
-    body = body ? body + 1 : text + len;
-    size_t hl = strlen(want);
-    if (strncmp(body, want, hl) != 0) {
-        char *end = strchr(body, '\n');
-        snprintf(note, note_size, "made for another GPU, cuDNN, layout or precision (%.*s...); "
-                 "choosing anew", end ? (int)(end - body) : 0, body);
-        free(data);
+    sg_engines_header got, want;
+    sg_engine_choice *w = NULL;
+    int n = 0;
+    int rc = sg_engines_parse((const char *)data, len, path, &got, &w, &n, err);
+    free(data);
+    if (rc) return -1;
+    header(c, &want);
+    if (!sg_engines_header_equal(&got, &want)) {
+        char a[320], b[320];
+        snprintf(note, note_size, "made for %s, this is %s; choosing anew",
+                 sg_engines_header_describe(&got, a, sizeof a), sg_engines_header_describe(&want, b, sizeof b));
+        free(w);
         return 0;
     }
-    int cap = 64, n = 0, line = 5;
-    sg_engine_wish *w = (sg_engine_wish *)malloc(cap * sizeof *w);
-    if (!w) { free(data); return sg_errf(err, "out of memory"); }
-    for (char *s = body + hl; *s; line++) {
-        char *nl = strchr(s, '\n');
-        if (nl) *nl = 0;
-        char kind[16];
-        sg_engine_wish q;
-        long long id;
-        if (sscanf(s, "%15s %d %d %d %d %d %d %d %d %d %lld", kind, &q.N, &q.Ci, &q.H, &q.W, &q.Co,
-                   &q.K, &q.stride, &q.pad, &q.rank, &id) != 11 ||
-            (q.kind = !strcmp(kind, "fwd") ? SG_CONV_FWD : !strcmp(kind, "bwd-data") ? SG_CONV_BWD_DATA
-                      : !strcmp(kind, "bwd-filter") ? SG_CONV_BWD_FILTER : -1) < 0 ||
-            q.rank < -1 || q.rank >= MAX_CAND) {
-            free(w); free(data);
-            return sg_errf(err, "%s line %d: expected \"KIND N Ci H W Co K stride pad rank engine\", "
-                           "found \"%.60s\" (delete the file to choose anew)", path, line, s);
-        }
-        q.engine_id = id;
-        if (n == cap) {
-            sg_engine_wish *g = (sg_engine_wish *)realloc(w, 2 * cap * sizeof *w);
-            if (!g) { free(w); free(data); return sg_errf(err, "out of memory"); }
-            w = g; cap *= 2;
-        }
-        w[n++] = q;
-        if (!nl) break;
-        s = nl + 1;
-    }
-    free(data);
     free(c->wishes);
     c->wishes = w;
     c->n_wishes = n;

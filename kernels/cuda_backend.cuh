@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "engines_file.h"
 #include "error.h"
 }
 
@@ -53,12 +54,6 @@ struct sg_conv_engine {
      * per call costs host time when steps run eagerly */
     struct { void *x, *w, *y, *ws; cudnnBackendDescriptor_t pack; } packs[SG_CONV_PACKS];
     int n_packs, next_pack;
-};
-
-/* A choice loaded from an engines file, applied when its shape first runs. */
-struct sg_engine_wish {
-    int kind, N, Ci, H, W, Co, K, stride, pad, rank;
-    int64_t engine_id;
 };
 
 /* One convolution shape: descriptors made once, algorithms found once per
@@ -101,7 +96,8 @@ struct sg_cuda {
     size_t workspace_size, workspace_limit;
     int search;                               /* SG_SEARCH_* */
     int allow_rtc;                            /* SG_CUDNN_RTC=1: runtime-compiled engines too */
-    sg_engine_wish *wishes;                   /* from sg_backend_cuda_engines_load */
+    sg_engine_choice *wishes;                 /* from sg_backend_cuda_engines_load, applied
+                                                 when their shapes first run */
     int n_wishes, wishes_used, wishes_rejected;
     long long engine_misaligned;              /* calls sent to the legacy path: unaligned pointers */
     int engine_choices;                       /* choices made: saving is needed when it grew */

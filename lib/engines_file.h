@@ -1,0 +1,77 @@
+/* The engines file: the cuDNN engine a CUDA backend chose per convolution
+ * shape and kind (kernels/conv_engines.cu), saved so that a later process
+ * makes the same choices. Plain C so that the format is tested on every
+ * machine; the CUDA side only fills and reads the structs below.
+ *
+ * The text, one item a line ('\n' or "\r\n"):
+ *
+ *   # stargan-c: the cuDNN engines chosen per convolution shape; ...
+ *   device NVIDIA H200
+ *   cudnn 91900
+ *   layout nhwc
+ *   precision tf32
+ *   fwd 16 3 128 128 64 7 1 3 4 12
+ *   bwd-data 16 64 128 128 128 4 2 1 -1 -1
+ *
+ * The four header lines come first, each once, in this order; then one line
+ * per choice: KIND N Ci H W Co K stride pad rank engine_id, KIND one of fwd,
+ * bwd-data, bwd-filter; rank -1 (with engine_id -1) is the legacy cuDNN call.
+ * Lines starting with '#' and blank lines are ignored anywhere; the device
+ * name is the rest of its line (it may contain spaces). A file with the
+ * header and no choices is valid. */
+#ifndef SG_ENGINES_FILE_H
+#define SG_ENGINES_FILE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+enum { SG_ENGINE_FWD = 0, SG_ENGINE_BWD_DATA = 1, SG_ENGINE_BWD_FILTER = 2 };
+#define SG_ENGINES_MAX_RANK 63          /* ranks are -1..63 */
+#define SG_ENGINES_MAX_DIM (1 << 20)    /* every size and pad is at most this */
+
+/* One convolution shape and kind and the engine chosen for it. */
+typedef struct {
+    int kind;                           /* SG_ENGINE_FWD, _BWD_DATA, _BWD_FILTER */
+    int N, Ci, H, W, Co, K, stride, pad;  /* 1..MAX_DIM; pad 0..MAX_DIM */
+    int rank;                           /* index in cuDNN's candidate list; -1 the legacy call */
+    int64_t engine_id;                  /* CUDNN_ATTR_ENGINE_GLOBAL_INDEX; -1 with rank -1 */
+} sg_engine_choice;
+
+/* What must match for a file's choices to apply. device: the GPU's name,
+ * printable, 1..255 bytes; layout "nhwc" or "nchw"; precision "tf32",
+ * "fp32" or "bf16". */
+typedef struct {
+    char device[256];
+    long long cudnn;                    /* cudnnGetVersion(), >= 0 */
+    char layout[8];
+    char precision[8];
+} sg_engines_header;
+
+/* The name of a kind ("fwd", "bwd-data", "bwd-filter"), NULL if out of range. */
+const char *sg_engine_kind_name(int kind);
+
+/* The file's text for h and c[0..n): malloc'd, NUL-terminated, its length in
+ * *len. NULL with err when a value could not be read back by sg_engines_parse
+ * (so a saved file always loads) or when out of memory. */
+char *sg_engines_format(const sg_engines_header *h, const sg_engine_choice *c, int n, size_t *len,
+                        sg_err *err);
+
+/* Parses text[0..len) (never reads past len; NUL bytes are an error). 0: *h
+ * filled, *out a malloc'd array of *n choices (NULL when *n is 0). -1: err
+ * says "PATH line L: expected ..., found ... (delete the file to choose anew)",
+ * *out NULL and *n 0. Two choices for the same kind and shape are an error. */
+int sg_engines_parse(const char *text, size_t len, const char *path, sg_engines_header *h,
+                     sg_engine_choice **out, int *n, sg_err *err);
+
+/* Copies a GPU's name into h->device in a form the file holds: blanks and
+ * control bytes at either end dropped, others as '?', at most 255 bytes,
+ * "unknown" when nothing is left. */
+void sg_engines_header_set_device(sg_engines_header *h, const char *name);
+
+/* 1 when every field of a and b is equal, else 0. */
+int sg_engines_header_equal(const sg_engines_header *a, const sg_engines_header *b);
+
+/* "NVIDIA H200 / cuDNN 91900 / nhwc / tf32" into buf. Returns buf. */
+const char *sg_engines_header_describe(const sg_engines_header *h, char *buf, size_t size);
+
+#endif
