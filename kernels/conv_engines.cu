@@ -99,33 +99,28 @@ static cudnnStatus_t build_graph(sg_cuda *c, const sg_conv_plan *p, int kind, bd
         (st = cudnnBackendFinalize(conv)))
         return st;
     float alpha = 1.f, beta = kind == SG_CONV_BWD_FILTER ? 1.f : 0.f;
-    cudnnBackendDescriptorType_t type;
-    cudnnBackendAttributeName_t a_alpha, a_beta, a_conv, a_x, a_w, a_y;
-    if (kind == SG_CONV_FWD) {
-        type = CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR;
-        a_alpha = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA;
-        a_beta = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA;
-        a_conv = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC;
-        a_x = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X;
-        a_w = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W;
-        a_y = CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y;
-    } else if (kind == SG_CONV_BWD_DATA) {
-        type = CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR;
-        a_alpha = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA;
-        a_beta = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA;
-        a_conv = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC;
-        a_x = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX;
-        a_w = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W;
-        a_y = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY;
-    } else {
-        type = CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR;
-        a_alpha = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA;
-        a_beta = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA;
-        a_conv = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC;
-        a_x = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X;
-        a_w = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW;
-        a_y = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY;
-    }
+    /* per kind: the operation and its attributes for alpha, beta, the
+     * convolution and the tensors in the roles of x, w, y */
+    static const struct {
+        cudnnBackendDescriptorType_t type;
+        cudnnBackendAttributeName_t alpha, beta, conv, x, w, y;
+    } ops[SG_CONV_KINDS] = {
+        { CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y },
+        { CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY },
+        { CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X,
+          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY },
+    };
+    cudnnBackendDescriptorType_t type = ops[kind].type;
+    cudnnBackendAttributeName_t a_alpha = ops[kind].alpha, a_beta = ops[kind].beta, a_conv = ops[kind].conv;
+    cudnnBackendAttributeName_t a_x = ops[kind].x, a_w = ops[kind].w, a_y = ops[kind].y;
     if ((st = cudnnBackendCreateDescriptor(type, &keep[4]))) return st;
     bdesc op = keep[4];
     if ((st = cudnnBackendSetAttribute(op, a_alpha, CUDNN_TYPE_FLOAT, 1, &alpha)) ||
