@@ -50,10 +50,13 @@ SPLIT  = $(OUT)/split
 SHARDS = $(OUT)/shards
 RUN    = $(OUT)/run
 
-.PHONY: all summary FORCE
+.PHONY: all summary
 .DELETE_ON_ERROR:
-# Keep every intermediate output (shards, stamps): nothing is remade needlessly.
-.SECONDARY:
+# Keep the shards that only pattern rules name (e.g. the test shards): nothing
+# is remade needlessly. Not `.SECONDARY:` for all targets: that made every
+# stamp intermediate, and a missing train.done (an interrupted run) was then
+# not remade whenever the pictures were newer.
+.PRECIOUS: $(SHARDS)/%.lmdb
 all: summary
 
 # ---- data ------------------------------------------------------------------
@@ -79,9 +82,11 @@ TRAIN_ARGS = --g-conv-dim $(CONV) --d-conv-dim $(CONV) --g-repeat $(G_REPEAT) $(
     --iters $(ITERS) --decay-iters $(DECAY) --batch $(BATCH) --n-critic $(N_CRITIC) --g-lr $(LR) --d-lr $(LR) \
     --log-every $(LOG_EVERY) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED)
 
-$(OUT)/train.args: FORCE
-	@mkdir -p $(@D)
-	@echo '$(strip $(TRAIN_ARGS)) $(TRAIN_SHARDS)' | cmp -s - $@ || echo '$(strip $(TRAIN_ARGS)) $(TRAIN_SHARDS)' > $@
+# Written while the makefile is read (not by a FORCE rule, whose untouched
+# file make -j and make disagree about).
+TRAIN_ARGS_LINE = $(strip $(TRAIN_ARGS)) $(TRAIN_SHARDS)
+$(shell mkdir -p '$(OUT)' && { echo '$(TRAIN_ARGS_LINE)' | cmp -s - '$(OUT)/train.args' || \
+    echo '$(TRAIN_ARGS_LINE)' > '$(OUT)/train.args'; })
 
 $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	@mode=--force; \

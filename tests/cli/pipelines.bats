@@ -51,7 +51,13 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     [ "$(stat -c %Y "$T/syn/run/latest" "$T/syn/score/scores.txt" "$T/syn/shards/celebA_train.lmdb/data.mdb")" = "$before" ]
 }
 
-@test "pipelines/synthetic.mk: an interrupted run resumes; a changed option retrains" {
+@test "pipelines/synthetic.mk: an interrupted run resumes (make and make -j2); a changed option retrains" {
+    # with -j2 too: the stamps must not be treated as intermediate files
+    make -j2 --no-print-directory -f pipelines/synthetic.mk OUT="$T/resj" N=60 TEST=5 $TINY > /dev/null
+    rm "$T/resj/train.done"
+    run make -j2 --no-print-directory -f pipelines/synthetic.mk OUT="$T/resj" N=60 TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/resj/run --resume"* ]]
     make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 $TINY > /dev/null
     # as if training had been stopped: the stamp is missing, the checkpoint is there
     rm "$T/res/train.done"
