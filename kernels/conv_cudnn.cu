@@ -250,7 +250,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
      * and the engine search run candidates (and build plans) and must not be
      * recorded. */
     int find_algorithms = c->search == SG_SEARCH_FIND;
-    if (capturing && c->search != SG_SEARCH_LEGACY)
+    if (capturing && (c->search != SG_SEARCH_LEGACY || c->n_wishes))
         return sg_cuda_break_capture(c, __FILE__, __LINE__, "a convolution shape not timed yet");
     /* cudnnFind runs on the handle's stream but times with its own events:
      * finish queued work so that it is measured alone. */
@@ -305,7 +305,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
     p->math[kind] = math;
     p->workspace[kind] = ws;
     p->have_algo[kind] = 1;
-    if (c->search >= SG_SEARCH_HEURISTIC &&
+    if ((c->search >= SG_SEARCH_HEURISTIC || c->n_wishes) &&
         sg_conv_engine_choose(c, p, kind, (void *)x, (void *)w, (void *)y))
         return -1;
     return 0;

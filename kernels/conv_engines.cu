@@ -327,6 +327,9 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
     e->source = SG_PICK_LEGACY;
     c->engine_choices++;
     const sg_engine_choice *wish = find_wish(c, p, kind);
+    /* loaded choices apply whatever the search mode: a resumed run repeats
+     * the interrupted one even if SG_CUDNN_SEARCH changed in between */
+    if (!wish && c->search < SG_SEARCH_HEURISTIC) return 0;
     if (wish && wish->rank < 0) {              /* the legacy call was chosen before */
         c->wishes_used++;
         e->source = SG_PICK_FILE;
@@ -358,7 +361,7 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
             destroy(&plan);
             c->wishes_rejected++;
             timed = c->search == SG_SEARCH_TIMED;
-            if (c->failed) goto done;
+            if (c->failed || c->search < SG_SEARCH_HEURISTIC) goto done;
         }
     }
     if (chosen < 0 && !timed) {                 /* the first candidate that builds */
