@@ -98,9 +98,12 @@ typedef struct {
     float *out;              /* (N, 3, S, S) tanh output */
 } g_tape;
 
+/* Activations of D. The D step runs D once on 3N images (real, fake, x_hat:
+ * see d_step_body), so the trunk's buffers hold 3N rows, the src head 2N and
+ * the cls head N; the G step uses the first N rows of each. */
 typedef struct {
-    float **z, **a;          /* per layer: pre-activation, LeakyReLU output */
-    float *src;              /* (N, 1, h, h) */
+    float **z, **a;          /* per layer: pre-activation, LeakyReLU output (3N, c_l, h_l, h_l) */
+    float *src;              /* (2N, 1, h, h) */
     float *cls;              /* (N, cls_dim) */
 } d_tape;
 
@@ -126,14 +129,15 @@ struct sg_model {
     d_tape dt;
     float **gp_h;              /* per layer: the GP chain's masked gradient (N, c_l, h_l) */
     float *gp_u, *gp_du;       /* (N, 3, S, S) */
-    float *d_buf[2];           /* gradient scratch, d_max floats each */
+    float *d_buf[2];           /* gradient scratch, d_max floats each: D's backward on 2N rows */
     size_t d_max;
     float *ones;               /* (N, 1, h, h) */
-    float *d_dsrc, *d_dcls;    /* (N, 1, h, h), (N, cls_dim) */
+    float *d_dsrc, *d_dcls;    /* (2N, 1, h, h) real then fake, (N, cls_dim) real only */
 
     /* batch */
-    float *x, *c_org, *c_trg, *alpha;   /* (N,3,S,S), (N,c_dim) x2, (N) */
-    float *x_hat;              /* (N,3,S,S) */
+    float *d_in;               /* (3N,3,S,S) D's input in the D step: rows [0,n) the real
+                                * images (m->x), [n,2n) G's fakes, [2n,3n) x_hat */
+    float *x, *c_org, *c_trg, *alpha;   /* x = d_in (its first n rows); (N,c_dim) x2, (N) */
     float *dx_fake, *dx_fake_d;  /* (N,3,S,S) gradients of x_fake from G(x_fake) and D */
     float *gen_x, *gen_c;      /* generate()'s inputs, separate from the batch */
     float *stage;              /* NHWC backends: images in NCHW on their way in or out */
@@ -517,27 +521,31 @@ static int alloc_buffers(sg_model *m)
     }
     for (int i = 0; i < 3; i++) if (!(m->g_buf[i] = balloc(m, m->g_max))) return -1;
     if (!(m->g_zfinal = balloc(m, img))) return -1;
-    /* D */
+    /* D: the trunk's activations for 3N rows (the D step's real, fake and
+     * x_hat images), the src head's and the backward's for 2N (real, fake),
+     * the cls head's and the gradient penalty's for N */
     m->dt.z = calloc(L, sizeof *m->dt.z); m->dt.a = calloc(L, sizeof *m->dt.a);
     m->gp_h = calloc(L, sizeof *m->gp_h);
     if (!m->dt.z || !m->dt.a || !m->gp_h) return -1;
     m->d_max = img;
     for (int l = 0; l < L; l++) {
         size_t s = act_size(&m->d_conv[l], N, 0);
-        if (s > m->d_max) m->d_max = s;
-        if (!(m->dt.z[l] = balloc(m, s)) || !(m->dt.a[l] = balloc(m, s)) || !(m->gp_h[l] = balloc(m, s))) return -1;
+        if (2 * s > m->d_max) m->d_max = 2 * s;
+        if (!(m->dt.z[l] = balloc(m, 3 * s)) || !(m->dt.a[l] = balloc(m, 3 * s)) || !(m->gp_h[l] = balloc(m, s))) return -1;
     }
     size_t nsrc = act_size(&m->d_src, N, 0);
-    if (!(m->dt.src = balloc(m, nsrc)) || !(m->dt.cls = balloc(m, (size_t)N * m->cls_dim)) ||
+    if (!(m->dt.src = balloc(m, 2 * nsrc)) || !(m->dt.cls = balloc(m, (size_t)N * m->cls_dim)) ||
         !(m->d_buf[0] = balloc(m, m->d_max)) || !(m->d_buf[1] = balloc(m, m->d_max)) ||
-        !(m->ones = balloc(m, nsrc)) || !(m->d_dsrc = balloc(m, nsrc)) ||
+        !(m->ones = balloc(m, nsrc)) || !(m->d_dsrc = balloc(m, 2 * nsrc)) ||
         !(m->d_dcls = balloc(m, (size_t)N * m->cls_dim)) ||
         !(m->gp_u = balloc(m, img)) || !(m->gp_du = balloc(m, img))) return -1;
     m->be->ops->fill(m->be, m->ones, 1.0f, nsrc);
     /* batch */
-    if (!(m->x = balloc(m, img)) || !(m->c_org = balloc(m, (size_t)N * m->c_dim)) ||
+    if (!(m->d_in = balloc(m, 3 * img))) return -1;
+    m->x = m->d_in;
+    if (!(m->c_org = balloc(m, (size_t)N * m->c_dim)) ||
         !(m->c_trg = balloc(m, (size_t)N * m->c_dim)) || !(m->alpha = balloc(m, N)) ||
-        !(m->x_hat = balloc(m, img)) || !(m->dx_fake = balloc(m, img)) ||
+        !(m->dx_fake = balloc(m, img)) ||
         !(m->dx_fake_d = balloc(m, img)) || !(m->gen_x = balloc(m, img)) ||
         !(m->gen_c = balloc(m, (size_t)N * m->c_dim)) || !(m->losses = balloc(m, L_COUNT)) ||
         (m->be->nhwc && !(m->stage = balloc(m, img)))) return -1;
@@ -737,8 +745,10 @@ static void conv_bwd(sg_backend *be, const conv_layer *L, float *dx, const float
     }
 }
 
-/* t->out = G(x, c) for N images; train: update the running statistics. */
-static void g_forward(sg_model *m, g_tape *t, const float *x, const float *c, int N, int train)
+/* out = G(x, c) for N images; train: update the running statistics. out is
+ * t->out where g_backward follows (it reads the tanh output there); the D
+ * step, which needs no G backward, has G write into D's input instead. */
+static void g_forward(sg_model *m, g_tape *t, float *out, const float *x, const float *c, int N, int train)
 {
     sg_backend *be = m->be;
     int S = m->cfg.image_size, n = m->g_n_in;
@@ -755,7 +765,7 @@ static void g_forward(sg_model *m, g_tape *t, const float *x, const float *c, in
             be->ops->add(be, t->a[j], t->a[j], t->a[j - 2], (size_t)N * I->c * I->hw);
     }
     conv_fwd(be, &m->g_conv[n], m->g_zfinal, t->a[n - 1], N);
-    be->ops->tanh_forward(be, t->out, m->g_zfinal, (size_t)N * 3 * S * S);
+    be->ops->tanh_forward(be, out, m->g_zfinal, (size_t)N * 3 * S * S);
 }
 
 /* Backward of G from d_out (N,3,S,S): weight gradients +=; dx (N,3,S,S) the
@@ -798,8 +808,13 @@ static void g_backward(sg_model *m, g_tape *t, const float *d_out, float *dx, in
 
 /* ---- D -------------------------------------------------------------------------------------- */
 
-/* D's trunk on x (N,3,S,S); heads if asked. */
-static void d_forward(sg_model *m, const float *x, int N, int src, int cls)
+/* D's trunk on x (N,3,S,S), then the src head on its first n_src rows and
+ * the cls head on its first n_cls rows (0: not run). D has no op that mixes
+ * images (convs, biases, LeakyReLUs), so each row's outputs are what a run on
+ * that image alone gives; the batch is the outermost dimension in both
+ * layouts, so the first k rows of every activation are a contiguous prefix
+ * and rows [r, r+k) start at act_size(layer, r). */
+static void d_forward(sg_model *m, const float *x, int N, int n_src, int n_cls)
 {
     sg_backend *be = m->be;
     int L = m->cfg.d_repeat;
@@ -808,24 +823,25 @@ static void d_forward(sg_model *m, const float *x, int N, int src, int cls)
         conv_fwd(be, C, m->dt.z[l], l ? m->dt.a[l - 1] : x, N);
         be->ops->leaky_relu_forward(be, m->dt.a[l], m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
     }
-    if (src) conv_fwd(be, &m->d_src, m->dt.src, m->dt.a[L - 1], N);
-    if (cls) conv_fwd(be, &m->d_cls, m->dt.cls, m->dt.a[L - 1], N);
+    if (n_src) conv_fwd(be, &m->d_src, m->dt.src, m->dt.a[L - 1], n_src);
+    if (n_cls) conv_fwd(be, &m->d_cls, m->dt.cls, m->dt.a[L - 1], n_cls);
 }
 
-/* Backward of D from the heads' gradients (either may be NULL): weight
- * gradients += if weight_grads; dx (N,3,S,S) if non-NULL. */
-static void d_backward(sg_model *m, const float *x, const float *d_src, const float *d_cls,
+/* Backward of D over the first N rows of the tape from the src head's
+ * gradient d_src (N rows) and, unless NULL, the cls head's d_cls for the
+ * first n_cls <= N rows (the other rows get no cls gradient): weight gradients
+ * += if weight_grads; dx (N,3,S,S) if non-NULL. */
+static void d_backward(sg_model *m, const float *x, const float *d_src, const float *d_cls, int n_cls,
                        int weight_grads, float *dx, int N)
 {
     sg_backend *be = m->be;
     int L = m->cfg.d_repeat;
     float *cur = m->d_buf[0], *other = m->d_buf[1];
     const float *top = m->dt.a[L - 1];
-    size_t ntop = act_size(&m->d_src, N, 1);
-    if (d_src) conv_bwd(be, &m->d_src, cur, d_src, top, N, weight_grads);
+    conv_bwd(be, &m->d_src, cur, d_src, top, N, weight_grads);
     if (d_cls) {
-        conv_bwd(be, &m->d_cls, d_src ? other : cur, d_cls, top, N, weight_grads);
-        if (d_src) be->ops->add(be, cur, cur, other, ntop);
+        conv_bwd(be, &m->d_cls, other, d_cls, top, n_cls, weight_grads);
+        be->ops->add(be, cur, cur, other, act_size(&m->d_src, n_cls, 1));
     }
     for (int l = L - 1; l >= 0; l--) {
         const conv_layer *C = &m->d_conv[l];
@@ -838,8 +854,9 @@ static void d_backward(sg_model *m, const float *x, const float *d_src, const fl
 }
 
 /* The gradient penalty on x_hat and its weight gradients (DESIGN.md): D's
- * trunk must have run on x_hat (masks in dt.z). */
-static void d_gradient_penalty(sg_model *m, int N)
+ * trunk must have run on x_hat, whose N rows start at row row0 of the tape
+ * (the masks are those rows of dt.z). Everything else here is N rows. */
+static void d_gradient_penalty(sg_model *m, int N, int row0)
 {
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
@@ -850,7 +867,8 @@ static void d_gradient_penalty(sg_model *m, int N)
     o->conv2d_backward_data(be, scratch, m->ones, H->w, N, H->ci, H->hin, H->hin, 1, H->k, H->stride, H->pad);
     for (int l = L - 1; l >= 0; l--) {
         const conv_layer *C = &m->d_conv[l];
-        o->leaky_relu_backward(be, m->gp_h[l], scratch, m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
+        const float *mask = m->dt.z[l] + act_size(C, row0, 0);
+        o->leaky_relu_backward(be, m->gp_h[l], scratch, mask, LRELU_SLOPE, act_size(C, N, 0));
         o->conv2d_backward_data(be, l ? scratch : m->gp_u, m->gp_h[l], C->w, N, C->ci, C->hin, C->hin,
                                 C->co, C->k, C->stride, C->pad);
     }
@@ -865,7 +883,8 @@ static void d_gradient_penalty(sg_model *m, int N)
                                   C->co, C->k, C->stride, C->pad);
         float *next = bufs[l & 1];
         o->conv2d_forward(be, next, delta, C->w, NULL, N, C->ci, C->hin, C->hin, C->co, C->k, C->stride, C->pad);
-        o->leaky_relu_backward(be, next, next, m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
+        const float *mask = m->dt.z[l] + act_size(C, row0, 0);
+        o->leaky_relu_backward(be, next, next, mask, LRELU_SLOPE, act_size(C, N, 0));
         delta = next;
     }
     o->conv2d_backward_filter(be, H->dw, NULL, delta, m->ones, N, H->ci, H->hin, H->hin, 1, H->k, H->stride, H->pad);
@@ -986,27 +1005,35 @@ int sg_model_g_step(sg_model *m, float lr, sg_err *err)
     return run_step(m, 2 * m->ds + 1, &m->g, lr, g_step_body, err);
 }
 
+/* The D loss -mean(src(x)) + mean(src(x_fake)) + lambda_cls*cls(x) +
+ * lambda_gp*GP(x_hat), with D's trunk run once on the 3N images
+ * [x | x_fake | x_hat] of m->d_in: the src head on the real and fake rows,
+ * the cls head on the real rows, one backward over the real and fake rows
+ * from each half's loss gradients (no cls gradient for the fake half), and
+ * the gradient penalty's chain on the x_hat rows. D has no op that mixes
+ * images, so this equals separate passes over the three batches (one forward
+ * and backward each for real and fake, one forward for x_hat) up to float
+ * summation order in the weight gradients, with one forward and one backward
+ * instead of three and two, and two or three times the rows per GEMM. */
 static int d_step_body(sg_model *m, float lr, sg_err *err)
 {
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
     int N = m->n, S = m->cfg.image_size;
-    size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, img = (size_t)N * 3 * S * S;
+    size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, per = (size_t)3 * S * S;
+    float *x_fake = m->d_in + N * per, *x_hat = m->d_in + 2 * N * per;
     o->memzero(be, m->d.grads, m->d.n_train * sizeof(float));
-    /* real: -mean(src) + lambda_cls * cls(labels of the real images) */
-    d_forward(m, m->x, N, 1, 1);
+    /* x_fake = G(x, c_trg), G in training mode; x_hat = alpha x + (1 - alpha) x_fake */
+    g_forward(m, &m->tape_a, x_fake, m->x, m->c_trg, N, 1);
+    o->lerp_images(be, x_hat, m->x, x_fake, m->alpha, N, per);
+    d_forward(m, m->d_in, 3 * N, 2 * N, N);
+    /* real: -mean(src) + lambda_cls * cls(labels of the real images);
+     * fake: mean(src); each half's src gradient into its half of d_dsrc */
     o->mean_loss(be, m->losses + L_D_REAL, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
+    o->mean_loss(be, m->losses + L_D_FAKE, m->d_dsrc + nsrc, m->dt.src + nsrc, nsrc, 1.0f, 1.0f);
     cls_loss(m, m->losses + L_D_CLS, m->d_dcls, m->c_org, N);
-    d_backward(m, m->x, m->d_dsrc, m->d_dcls, 1, NULL, N);
-    /* fake: mean(src) on G(x, c_trg), G in training mode */
-    g_forward(m, &m->tape_a, m->x, m->c_trg, N, 1);
-    d_forward(m, m->tape_a.out, N, 1, 0);
-    o->mean_loss(be, m->losses + L_D_FAKE, m->d_dsrc, m->dt.src, nsrc, 1.0f, 1.0f);
-    d_backward(m, m->tape_a.out, m->d_dsrc, NULL, 1, NULL, N);
-    /* gradient penalty on x_hat = alpha x + (1 - alpha) x_fake */
-    o->lerp_images(be, m->x_hat, m->x, m->tape_a.out, m->alpha, N, img / N);
-    d_forward(m, m->x_hat, N, 0, 0);
-    d_gradient_penalty(m, N);
+    d_backward(m, m->d_in, m->d_dsrc, m->d_dcls, N, 1, NULL, 2 * N);
+    d_gradient_penalty(m, N, 2 * N);
     adam_step(m, &m->d, lr);
     return 0;
 }
@@ -1018,17 +1045,17 @@ static int g_step_body(sg_model *m, float lr, sg_err *err)
     int N = m->n, S = m->cfg.image_size;
     size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, img = (size_t)N * 3 * S * S;
     o->memzero(be, m->g.grads, m->g.n_train * sizeof(float));
-    g_forward(m, &m->tape_a, m->x, m->c_trg, N, 1);
-    d_forward(m, m->tape_a.out, N, 1, 1);
+    g_forward(m, &m->tape_a, m->tape_a.out, m->x, m->c_trg, N, 1);
+    d_forward(m, m->tape_a.out, N, N, N);
     o->mean_loss(be, m->losses + L_G_FAKE, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
     cls_loss(m, m->losses + L_G_CLS, m->d_dcls, m->c_trg, N);
-    g_forward(m, &m->tape_b, m->tape_a.out, m->c_org, N, 1);
+    g_forward(m, &m->tape_b, m->tape_b.out, m->tape_a.out, m->c_org, N, 1);
     o->l1_loss(be, m->losses + L_G_REC, m->dx_fake, m->tape_b.out, m->x, img, m->cfg.lambda_rec);
     /* reconstruction: back through G(x_fake, c_org) to x_fake (dx_fake_d as scratch d_out) */
     o->copy(be, m->dx_fake_d, m->dx_fake, img * sizeof(float));
     g_backward(m, &m->tape_b, m->dx_fake_d, m->dx_fake, N);
     /* adversarial + classification: back through D (no D update) to x_fake */
-    d_backward(m, m->tape_a.out, m->d_dsrc, m->d_dcls, 0, m->dx_fake_d, N);
+    d_backward(m, m->tape_a.out, m->d_dsrc, m->d_dcls, N, 0, m->dx_fake_d, N);
     o->add(be, m->dx_fake, m->dx_fake, m->dx_fake_d, img);
     g_backward(m, &m->tape_a, m->dx_fake, NULL, N);
     adam_step(m, &m->g, lr);
@@ -1070,7 +1097,7 @@ int sg_model_generate(sg_model *m, int n, const float *x, const float *c, float 
         int k = n - i0 < m->cap ? n - i0 : m->cap;
         upload_images(m, m->gen_x, x + (size_t)i0 * img, k);
         be->ops->upload(be, m->gen_c, c + (size_t)i0 * m->c_dim, (size_t)k * m->c_dim * sizeof(float));
-        g_forward(m, &m->tape_a, m->gen_x, m->gen_c, k, 0);
+        g_forward(m, &m->tape_a, m->tape_a.out, m->gen_x, m->gen_c, k, 0);
         download_images(m, y + (size_t)i0 * img, m->tape_a.out, k);
         if (be->ops->sync(be, err)) return sg_err_prefix(err, "model: generating");
     }
