@@ -96,6 +96,7 @@ static void cuda_destroy(sg_backend *be)
         cudaFree(c->workspace);
         cudaFree(c->partials);
         cudaFree(c->scratch);
+        cudaFree(c->bf16_scratch);
         cudaFree(c->flag_dev);
         cudaFree(c->adam_hyper);
         if (c->flag_host) cudaFreeHost(c->flag_host);
@@ -280,10 +281,8 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     int prec;
     if (!precision || !strcmp(precision, "tf32")) prec = SG_CUDA_TF32;
     else if (!strcmp(precision, "fp32")) prec = SG_CUDA_FP32;
-    else if (!strcmp(precision, "bf16")) {
-        sg_errf(err, "precision bf16: not implemented yet in the CUDA backend (use tf32 or fp32)");
-        return NULL;
-    } else {
+    else if (!strcmp(precision, "bf16")) prec = SG_CUDA_BF16;    /* kernels/conv_cudnn.cu */
+    else {
         sg_errf(err, "unknown precision '%s' (expected tf32, fp32 or bf16)", precision);
         return NULL;
     }

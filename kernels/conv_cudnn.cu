@@ -8,17 +8,34 @@
  * algorithms so that runs repeat bit for bit, and never one whose workspace
  * passes the limit. Unless SG_CUDNN_SEARCH=legacy|find, a backend-API engine
  * is then chosen too (kernels/conv_engines.cu) and runs instead of the legacy
- * call whenever it was faster. */
+ * call whenever it was faster.
+ *
+ * bf16 mode (precision bf16): every tensor in memory stays float32; each
+ * convolution converts its float inputs to bf16 copies (round to nearest
+ * even) in one scratch buffer, runs cuDNN on them (bf16 tensors and filter,
+ * float compute type: cuDNN's PSEUDO_BFLOAT16_CONFIG, the one bf16
+ * configuration of the v7 calls, which wants x, w and y all bf16), and
+ * converts the bf16 result back: forward and backward-data overwrite their
+ * float output; backward-filter writes a bf16 weight gradient with beta 0,
+ * which a kernel then adds into the float dw (the backend's "dw +="). So a
+ * weight gradient is rounded to bf16 once per call before it is accumulated
+ * in float, as under PyTorch's autocast. Only the legacy calls run in bf16
+ * mode: the backend-API engine search (SG_CUDNN_SEARCH=timed|heuristic) is
+ * built for float tensors and is skipped, the legacy algorithm runs. */
 #include "cuda_backend.cuh"
 #include "reduce.cuh"
+#include <cuda_bf16.h>
 #include <stdio.h>
 #include <string.h>
 
 /* cuDNN math for the backend's precision. CUDNN_DEFAULT_MATH lets cuDNN 8+/9
  * use TF32 tensor cores for float data on Ampere and newer (what PyTorch does
- * with allow_tf32); CUDNN_FMA_MATH forces true float32 arithmetic. */
+ * with allow_tf32); CUDNN_FMA_MATH forces true float32 arithmetic;
+ * CUDNN_TENSOR_OP_MATH allows tensor cores on the bf16 copies (what PyTorch
+ * sets for bf16 convolutions). */
 static cudnnMathType_t precision_math(const sg_cuda *c)
 {
+    if (c->precision == SG_CUDA_BF16) return CUDNN_TENSOR_OP_MATH;
     return c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
 }
 
@@ -41,6 +58,8 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
     /* the backend's layout (lib/backend.h "Layout"): NHWC activations go with
      * KRSC (A,K,K,B) weights, what cuDNN's tensor-core kernels read directly */
     const cudnnTensorFormat_t fmt = c->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    /* what cuDNN reads and writes: the float tensors, or their bf16 copies */
+    const cudnnDataType_t dt = c->precision == SG_CUDA_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     if (c->n_plans == SG_CUDA_MAX_PLANS) {
         /* full (many batch sizes, e.g. sg-sample's last chunks): reuse slots
          * in turn; a plan is only referenced during one op call */
@@ -65,11 +84,12 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
         DNN_CHECK(c, cudnnCreateFilterDescriptor(&p->w_desc)) ||
         DNN_CHECK(c, cudnnCreateConvolutionDescriptor(&p->conv_desc)))
         goto fail;
-    if (DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->x_desc, fmt, CUDNN_DATA_FLOAT, N, Ci, H, W)) ||
-        DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->y_desc, fmt, CUDNN_DATA_FLOAT, N, Co, p->Ho, p->Wo)) ||
+    if (DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->x_desc, fmt, dt, N, Ci, H, W)) ||
+        DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->y_desc, fmt, dt, N, Co, p->Ho, p->Wo)) ||
         DNN_CHECK(c, cudnnSetTensor4dDescriptor(p->bias_desc, fmt, CUDNN_DATA_FLOAT, 1, Co, 1, 1)) ||
-        DNN_CHECK(c, cudnnSetFilter4dDescriptor(p->w_desc, CUDNN_DATA_FLOAT, fmt, Co, Ci, K, K)) ||
-        /* CUDNN_CROSS_CORRELATION: PyTorch's conv (no kernel flip) */
+        DNN_CHECK(c, cudnnSetFilter4dDescriptor(p->w_desc, dt, fmt, Co, Ci, K, K)) ||
+        /* CUDNN_CROSS_CORRELATION: PyTorch's conv (no kernel flip); compute
+         * type float in every mode (bf16: accumulation in float) */
         DNN_CHECK(c, cudnnSetConvolution2dDescriptor(p->conv_desc, pad, pad, stride, stride, 1, 1,
                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) ||
         DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, precision_math(c))))
@@ -98,6 +118,12 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
                      search[c->search & 3], c->workspace_size >> 20, c->workspace_limit >> 20,
                      c->wishes_used, c->wishes_rejected, c->engine_misaligned);
     if (n > 0) used = (size_t)n;
+    if (c->precision == SG_CUDA_BF16 && used + 1 < size) {
+        n = snprintf(buf + used, size - used, "bf16: cuDNN on bf16 copies, legacy algorithms only "
+                     "(the engine search is for float tensors)\n");
+        if (n > 0) used += (size_t)n;
+        if (used >= size) used = size - 1;
+    }
     for (int i = 0; i < c->n_plans && used + 1 < size; i++) {
         const sg_conv_plan *p = &c->plans[i];
         n = snprintf(buf + used, size - used, "N%d Ci%d %dx%d Co%d K%d s%d p%d:", p->N, p->Ci, p->H,
@@ -250,7 +276,11 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
      * and the engine search run candidates (and build plans) and must not be
      * recorded. */
     int find_algorithms = c->search == SG_SEARCH_FIND;
-    if (capturing && (c->search != SG_SEARCH_LEGACY || c->n_wishes))
+    /* an engine is chosen when the search asks for one or choices were
+     * loaded from a file; the backend-API engines describe float tensors:
+     * bf16 mode keeps the legacy algorithm whatever SG_CUDNN_SEARCH says */
+    int choose_engine = (c->search >= SG_SEARCH_HEURISTIC || c->n_wishes) && c->precision != SG_CUDA_BF16;
+    if (capturing && (find_algorithms || choose_engine))
         return sg_cuda_break_capture(c, __FILE__, __LINE__, "a convolution shape not timed yet");
     /* cudnnFind runs on the handle's stream but times with its own events:
      * finish queued work so that it is measured alone. */
@@ -296,8 +326,9 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     }
     if (rc)
-        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers no %s algorithm for N %d Ci %d "
-                            "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace", what,
+        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers no %s%s algorithm for N %d Ci %d "
+                            "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace",
+                            c->precision == SG_CUDA_BF16 ? "bf16 " : "", what,
                             p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad,
                             c->workspace_limit >> 20);
     if (sg_cuda_grow_workspace(c, ws)) return -1;
@@ -305,12 +336,14 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
     p->math[kind] = math;
     p->workspace[kind] = ws;
     p->have_algo[kind] = 1;
-    if ((c->search >= SG_SEARCH_HEURISTIC || c->n_wishes) &&
-        sg_conv_engine_choose(c, p, kind, (void *)x, (void *)w, (void *)y))
+    if (choose_engine && sg_conv_engine_choose(c, p, kind, (void *)x, (void *)w, (void *)y))
         return -1;
     return 0;
 }
 
+/* x, w, y in the plan's data type: the bf16 copies in bf16 mode. The scaling
+ * factors are floats for float and bf16 tensors alike (cuDNN wants double
+ * ones only for double tensors). */
 cudnnStatus_t sg_conv_legacy_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, void *y)
 {
     const float one = 1.f, zero = 0.f;
@@ -324,10 +357,12 @@ cudnnStatus_t sg_conv_legacy_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x,
         return cudnnConvolutionBackwardData(c->cudnn, &one, p->w_desc, w, p->y_desc, y, p->conv_desc,
                                             (cudnnConvolutionBwdDataAlgo_t)p->algo[kind], c->workspace,
                                             c->workspace_size, &zero, p->x_desc, x);
-    /* beta 1: dw accumulates (lib/backend.h "Accumulation") */
+    /* beta 1: dw accumulates (lib/backend.h "Accumulation"); bf16: beta 0
+     * into the bf16 scratch, added to the float dw afterwards */
     return cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x_desc, x, p->y_desc, y, p->conv_desc,
                                           (cudnnConvolutionBwdFilterAlgo_t)p->algo[kind], c->workspace,
-                                          c->workspace_size, &one, p->w_desc, w);
+                                          c->workspace_size, c->precision == SG_CUDA_BF16 ? &zero : &one,
+                                          p->w_desc, w);
 }
 
 /* One kind on the chosen path: the backend-API engine, else the legacy call. */
@@ -406,6 +441,97 @@ __global__ void bias_grad_final_kernel(float *db, const float *__restrict__ part
     db[co] += s;
 }
 
+/* ---- bf16 mode: the operands' bf16 copies ------------------------------------ */
+
+/* dst = src rounded to bf16, round to nearest even (NaN stays NaN, overflow
+ * goes to inf); grid-stride */
+__global__ void to_bf16_kernel(__nv_bfloat16 *__restrict__ dst, const float *__restrict__ src, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = __float2bfloat16_rn(src[i]);
+}
+
+/* dst = src (exact: every bf16 is a float); accumulate: dst += src */
+__global__ void from_bf16_kernel(float *__restrict__ dst, const __nv_bfloat16 *__restrict__ src, size_t n,
+                                 int accumulate)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        float v = __bfloat162float(src[i]);
+        dst[i] = accumulate ? dst[i] + v : v;
+    }
+}
+
+static int to_bf16(sg_cuda *c, __nv_bfloat16 *dst, const float *src, size_t n)
+{
+    to_bf16_kernel<<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(dst, src, n);
+    return LAUNCH_CHECK(c, "to_bf16_kernel");
+}
+
+static int from_bf16(sg_cuda *c, float *dst, const __nv_bfloat16 *src, size_t n, int accumulate)
+{
+    from_bf16_kernel<<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(dst, src, n, accumulate);
+    return LAUNCH_CHECK(c, "from_bf16_kernel");
+}
+
+/* Room for the bf16 copies of plan p's x (N,Ci,H,W), w (Co,Ci,K,K) and y
+ * (N,Co,Ho,Wo), each 256-byte aligned, in one buffer grown like
+ * sg_cuda_scratch: never inside graph capture (the first, eager run of a
+ * shape sizes it), and growing it drops the recorded graphs (they hold the
+ * old pointer). Returns 0, or -1 with the error recorded. */
+static int bf16_operands(sg_cuda *c, const sg_conv_plan *p, __nv_bfloat16 **x, __nv_bfloat16 **w,
+                         __nv_bfloat16 **y)
+{
+    const size_t align = 256;
+    size_t nx = (size_t)p->N * p->Ci * p->H * p->W, nw = (size_t)p->Co * p->Ci * p->K * p->K;
+    size_t ny = (size_t)p->N * p->Co * p->Ho * p->Wo;
+    size_t bx = (nx * sizeof(__nv_bfloat16) + align - 1) / align * align;
+    size_t bw = (nw * sizeof(__nv_bfloat16) + align - 1) / align * align;
+    size_t need = bx + bw + ny * sizeof(__nv_bfloat16);
+    if (need > c->bf16_scratch_bytes) {
+        cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+        if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
+        if (cap != cudaStreamCaptureStatusNone)
+            return sg_cuda_break_capture(c, __FILE__, __LINE__, "the bf16 scratch buffer must grow");
+        if (c->bf16_scratch) {
+            if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+            sg_cuda_graphs_drop_all(c);
+            if (CU_CHECK(c, cudaFree(c->bf16_scratch))) return -1;
+            c->bf16_scratch = NULL;
+            c->bf16_scratch_bytes = 0;
+        }
+        size_t want = need < ((size_t)4 << 20) ? ((size_t)4 << 20) : need;
+        if (CU_CHECK(c, cudaMalloc(&c->bf16_scratch, want))) return -1;
+        c->bf16_scratch_bytes = want;
+    }
+    char *base = (char *)c->bf16_scratch;
+    *x = (__nv_bfloat16 *)base;
+    *w = (__nv_bfloat16 *)(base + bx);
+    *y = (__nv_bfloat16 *)(base + bx + bw);
+    return 0;
+}
+
+/* One kind in bf16 mode. The kind's inputs are converted to bf16, cuDNN
+ * writes the bf16 output, which is converted back into out: overwriting it
+ * (forward: y; backward-data: dx) or added to it (backward-filter: dw).
+ * xf, wf, yf: the float operands, the output among them unread. */
+static int conv_run_bf16(sg_cuda *c, sg_conv_plan *p, int kind, const float *xf, const float *wf,
+                         const float *yf, float *out)
+{
+    __nv_bfloat16 *xb, *wb, *yb;
+    if (bf16_operands(c, p, &xb, &wb, &yb)) return -1;
+    size_t nx = (size_t)p->N * p->Ci * p->H * p->W, nw = (size_t)p->Co * p->Ci * p->K * p->K;
+    size_t ny = (size_t)p->N * p->Co * p->Ho * p->Wo;
+    if (kind != SG_CONV_FWD && to_bf16(c, yb, yf, ny)) return -1;             /* dy */
+    if (kind != SG_CONV_BWD_DATA && to_bf16(c, xb, xf, nx)) return -1;        /* x */
+    if (kind != SG_CONV_BWD_FILTER && to_bf16(c, wb, wf, nw)) return -1;      /* w */
+    if (conv_run(c, p, kind, xb, wb, yb)) return -1;
+    if (kind == SG_CONV_FWD) return from_bf16(c, out, yb, ny, 0);
+    if (kind == SG_CONV_BWD_DATA) return from_bf16(c, out, xb, nx, 0);
+    return from_bf16(c, out, wb, nw, 1);
+}
+
 void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
                             const float *bias, int N, int Ci, int H, int W, int Co,
                             int K, int stride, int pad)
@@ -413,7 +539,10 @@ void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const floa
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
     sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
-    if (!p || plan_algo(c, p, SG_CONV_FWD, x, w, y) || conv_run(c, p, SG_CONV_FWD, x, w, y)) return;
+    if (!p || plan_algo(c, p, SG_CONV_FWD, x, w, y)) return;
+    if (c->precision == SG_CUDA_BF16 ? conv_run_bf16(c, p, SG_CONV_FWD, x, w, NULL, y)
+                                     : conv_run(c, p, SG_CONV_FWD, x, w, y))
+        return;
     if (bias) {
         int hw = p->Ho * p->Wo;
         if (c->nhwc) {
@@ -436,7 +565,8 @@ void sg_cuda_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, co
     if (c->failed) return;
     sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
     if (!p || plan_algo(c, p, SG_CONV_BWD_DATA, dx, w, dy)) return;
-    conv_run(c, p, SG_CONV_BWD_DATA, dx, w, dy);
+    if (c->precision == SG_CUDA_BF16) conv_run_bf16(c, p, SG_CONV_BWD_DATA, NULL, w, dy, dx);
+    else conv_run(c, p, SG_CONV_BWD_DATA, dx, w, dy);
 }
 
 void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const float *x,
@@ -446,8 +576,9 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
     sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
-    if (!p || plan_algo(c, p, SG_CONV_BWD_FILTER, x, dw, dy) ||
-        conv_run(c, p, SG_CONV_BWD_FILTER, x, dw, dy))
+    if (!p || plan_algo(c, p, SG_CONV_BWD_FILTER, x, dw, dy)) return;
+    if (c->precision == SG_CUDA_BF16 ? conv_run_bf16(c, p, SG_CONV_BWD_FILTER, x, NULL, dy, dw)
+                                     : conv_run(c, p, SG_CONV_BWD_FILTER, x, dw, dy))
         return;
     if (db) {
         int hw = p->Ho * p->Wo;

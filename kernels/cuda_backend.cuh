@@ -19,6 +19,9 @@ extern "C" {
 #include "error.h"
 }
 
+/* The convolutions' arithmetic (lib/backend.h). SG_CUDA_BF16: cuDNN runs on
+ * bf16 copies of the float operands (kernels/conv_cudnn.cu); every other op
+ * and every tensor in memory stays float32. */
 enum { SG_CUDA_TF32 = 0, SG_CUDA_FP32 = 1, SG_CUDA_BF16 = 2 };
 
 /* Which cuDNN call a cached algorithm is for. */
@@ -57,7 +60,10 @@ struct sg_conv_engine {
 };
 
 /* One convolution shape: descriptors made once, algorithms found once per
- * kind (lazily, the first time that kind runs), math type per algorithm. */
+ * kind (lazily, the first time that kind runs), math type per algorithm.
+ * x_desc, w_desc, y_desc describe what cuDNN reads and writes: float, or in
+ * bf16 mode the bf16 copies (nothing in that mode uses float descriptors:
+ * the bias ops are own kernels and the backend-API engines are not used). */
 struct sg_conv_plan {
     int N, Ci, H, W, Co, K, stride, pad, Ho, Wo;
     cudnnTensorDescriptor_t x_desc, y_desc, bias_desc;
@@ -109,6 +115,10 @@ struct sg_cuda {
      * norms), grown on demand and freed at destroy */
     float *scratch;
     size_t scratch_floats;
+    /* bf16 mode: the bf16 copies of one convolution's operands (x, w, y),
+     * grown like scratch (never inside graph capture) */
+    void *bf16_scratch;
+    size_t bf16_scratch_bytes;
     /* step graphs: capturing is the key being recorded or -1; adam_hyper holds
      * [step_size, bc2_sqrt] per key for the recorded adam kernels */
     sg_cuda_graph graphs[SG_CUDA_GRAPHS];

@@ -233,8 +233,10 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
  * e.g. no GPU present. Declared in every build: without CUDA at build time
  * (SG_HAVE_CUDA undefined) it fails with a clear message (backend_cuda_stub.c).
  * precision: the convolutions' arithmetic, "tf32" (the default, like PyTorch's),
- * "fp32" (no tensor-core rounding) or "bf16" (not implemented yet: an error);
- * sg_backend_cuda_create uses $SG_CUDA_PRECISION or else tf32. */
+ * "fp32" (no tensor-core rounding) or "bf16" (each convolution on bf16 copies of
+ * its float inputs, float accumulation, its result converted back to float;
+ * everything else stays float32); sg_backend_cuda_create uses
+ * $SG_CUDA_PRECISION or else tf32. */
 sg_backend *sg_backend_cuda_create(int device, sg_err *err);
 sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err);
 /* The GPU's name (e.g. "NVIDIA H200") of a CUDA backend. */

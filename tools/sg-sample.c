@@ -53,7 +53,7 @@ static void usage(void)
            "      --zoom N           grid cells magnified N times (default: enough for 96 px)\n"
            "      --format png|jpg   file type with --each (default png)\n"
            "      --device D         cpu, cuda or auto (default auto: cuda when available)\n"
-           "      --precision P      CUDA convolutions: tf32 (default) or fp32\n"
+           "      --precision P      CUDA convolutions: tf32 (default), fp32 or bf16\n"
            "  -b, --batch N          images per generator call (default 16)\n"
            "      --threads N        CPU threads (default: all)\n"
            "  -q, --quiet            no progress line\n"
@@ -471,7 +471,7 @@ int main(int argc, char **argv)
             break;
         case OPT_PRECISION:
             if (strcmp(optarg, "tf32") && strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
-                cli_usage_error("--precision: expected tf32 or fp32, not '%s'", optarg);
+                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", optarg);
             o.precision = optarg;
             break;
         case 'b': o.batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;

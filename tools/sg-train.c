@@ -44,7 +44,7 @@ static void usage(void)
            "                            or independent random labels\n"
            "      --seed N              seed of every random draw (0)\n"
            "      --device cpu|cuda|auto  compute device (auto: CUDA if a GPU is usable)\n"
-           "      --precision P         CUDA convolutions: tf32 (default, as PyTorch) or fp32\n"
+           "      --precision P         CUDA convolutions: tf32 (default, as PyTorch), fp32 or bf16\n"
            "      --threads N           CPU threads (0: all cores; --resume: the run's)\n"
            "      --log-every N         history.jsonl line every N iterations (10)\n"
            "      --sample-every N      samples/NNNNNN.png every N iterations (1000; 0: never)\n"
@@ -159,8 +159,8 @@ int main(int argc, char **argv)
             device = optarg;
             break;
         case O_PRECISION:
-            if (strcmp(optarg, "tf32") && strcmp(optarg, "fp32"))
-                cli_usage_error("--precision: expected tf32 or fp32, not '%s'", optarg);
+            if (strcmp(optarg, "tf32") && strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", optarg);
             precision = optarg;
             break;
         case O_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;

@@ -164,6 +164,12 @@ setup() {
 
 @test "sg-sample: --device auto runs where CUDA cannot, --device cuda says why it cannot" {
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --device cpu -o "$W/cpu.png"
+    # every precision is accepted; the CPU computes in float32 whatever it says
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --device cpu --precision bf16 -o "$W/cpu-bf16.png"
+    cmp "$W/cpu-bf16.png" "$W/cpu.png"
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --precision fp16 -o "$W/x.png"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"expected tf32, fp32 or bf16"* ]]
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --device cuda -o "$W/cuda.png"
     if [ "$status" -eq 0 ]; then
         # a GPU: same layout (pixels may differ within rounding: TF32 convolutions)

@@ -89,7 +89,16 @@ signal_long_run() {
   [ "$status" -eq 2 ]
   run sg-train -o "$T/r" --target-labels maybe "$D/a.lmdb"
   [ "$status" -eq 2 ]
+  run sg-train -o "$T/r" --precision fp16 "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"expected tf32, fp32 or bf16"* ]]
   [ ! -e "$T/r" ]
+}
+
+@test "--precision bf16 is accepted (the CPU computes in float32 whatever it says)" {
+  sg-train -o "$T/a" --iters 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  sg-train -o "$T/b" --iters 2 --log-every 1 --sample-every 0 --precision bf16 "${TINY[@]}" "$D/a.lmdb"
+  diff <(strip_timing "$T/a/history.jsonl") <(strip_timing "$T/b/history.jsonl")
 }
 
 @test "one dataset: config, history, samples, checkpoints with the reference's tensor names" {

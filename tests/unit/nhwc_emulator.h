@@ -3,15 +3,24 @@
  * stands in for CUDA's NHWC layout where there is no GPU, so that the
  * model's layout boundaries (images in and out, weights, gradients, Adam
  * state) and this test's own conversions are checked on every machine.
- * Slow (every op converts its operands): tests only. */
+ * Slow (every op converts its operands): tests only.
+ *
+ * With emu_bf16 set, the convolutions also round like the CUDA backend's bf16
+ * mode (kernels/conv_cudnn.cu): x, w and dy rounded to bf16, the convolution
+ * in float, its result rounded to bf16; the bias added in float after that;
+ * backward-filter adds the rounded gradient into dw, and the bias gradient
+ * comes from the unrounded dy. So the bf16 checks of test_cuda_ops run on
+ * machines without a GPU too. */
 #ifndef NHWC_EMULATOR_H
 #define NHWC_EMULATOR_H
 #include <stdlib.h>
 #include <string.h>
 #include "backend.h"
+#include "bf16_round.h"
 
 static const sg_backend_ops *emu_inner;       /* the CPU's table; impl is shared */
 static sg_backend_ops emu_ops;
+static int emu_bf16;                          /* convolutions round like CUDA's bf16 mode */
 
 /* an NCHW copy of an NHWC tensor (malloc'd) */
 static float *emu_in(const float *src, size_t outer, size_t mid, size_t inner)
@@ -34,7 +43,17 @@ static void emu_conv2d_forward(sg_backend *be, float *y, const float *x, const f
     int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
     float *tx = emu_in(x, N, Ci, (size_t)H * W), *tw = emu_in(w, Co, Ci, (size_t)K * K);
     float *ty = emu_in(NULL, N, Co, (size_t)Ho * Wo);
-    emu_inner->conv2d_forward(be, ty, tx, tw, bias, N, Ci, H, W, Co, K, stride, pad);
+    if (emu_bf16) {
+        size_t ohw = (size_t)Ho * Wo;
+        bf16_round_array(tx, (size_t)N * Ci * H * W);
+        bf16_round_array(tw, (size_t)Co * Ci * K * K);
+        emu_inner->conv2d_forward(be, ty, tx, tw, NULL, N, Ci, H, W, Co, K, stride, pad);
+        bf16_round_array(ty, (size_t)N * Co * ohw);
+        for (size_t pl = 0; bias && pl < (size_t)N * Co; pl++)
+            for (size_t i = 0; i < ohw; i++) ty[pl * ohw + i] += bias[pl % Co];
+    } else {
+        emu_inner->conv2d_forward(be, ty, tx, tw, bias, N, Ci, H, W, Co, K, stride, pad);
+    }
     emu_out(y, ty, N, Co, (size_t)Ho * Wo);
     free(tx); free(tw);
 }
@@ -45,7 +64,12 @@ static void emu_conv2d_backward_data(sg_backend *be, float *dx, const float *dy,
     int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
     float *tdy = emu_in(dy, N, Co, (size_t)Ho * Wo), *tw = emu_in(w, Co, Ci, (size_t)K * K);
     float *tdx = emu_in(NULL, N, Ci, (size_t)H * W);
+    if (emu_bf16) {
+        bf16_round_array(tdy, (size_t)N * Co * Ho * Wo);
+        bf16_round_array(tw, (size_t)Co * Ci * K * K);
+    }
     emu_inner->conv2d_backward_data(be, tdx, tdy, tw, N, Ci, H, W, Co, K, stride, pad);
+    if (emu_bf16) bf16_round_array(tdx, (size_t)N * Ci * H * W);
     emu_out(dx, tdx, N, Ci, (size_t)H * W);
     free(tdy); free(tw);
 }
@@ -57,7 +81,20 @@ static void emu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
     int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
     float *tx = emu_in(x, N, Ci, (size_t)H * W), *tdy = emu_in(dy, N, Co, (size_t)Ho * Wo);
     float *tdw = emu_in(dw, Co, Ci, (size_t)K * K);          /* += into the current values */
-    emu_inner->conv2d_backward_filter(be, tdw, db, tx, tdy, N, Ci, H, W, Co, K, stride, pad);
+    if (emu_bf16) {
+        size_t nw = (size_t)Co * Ci * K * K;
+        float *g = calloc(nw + 1, sizeof(float));
+        if (db)   /* from the float dy, like the CUDA backend's own bias kernels */
+            emu_inner->conv2d_backward_filter(be, g, db, tx, tdy, N, Ci, H, W, Co, K, stride, pad);
+        memset(g, 0, nw * sizeof(float));
+        bf16_round_array(tx, (size_t)N * Ci * H * W);
+        bf16_round_array(tdy, (size_t)N * Co * Ho * Wo);
+        emu_inner->conv2d_backward_filter(be, g, NULL, tx, tdy, N, Ci, H, W, Co, K, stride, pad);
+        for (size_t i = 0; i < nw; i++) tdw[i] += bf16_round(g[i]);
+        free(g);
+    } else {
+        emu_inner->conv2d_backward_filter(be, tdw, db, tx, tdy, N, Ci, H, W, Co, K, stride, pad);
+    }
     emu_out(dw, tdw, Co, Ci, (size_t)K * K);
     free(tx); free(tdy);
 }

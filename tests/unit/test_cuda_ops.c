@@ -9,7 +9,12 @@
  *   carry ~1e-5 relative error of their own); TF32 backend: 5e-3 for the
  *   convolutions (inputs cut to 10 mantissa bits: ~4e-4 rms relative error per
  *   output, ~1e-3 bias if the hardware truncates; the worst of ~2.6e5 outputs
- *   of the largest case lands near 2-3e-3). */
+ *   of the largest case lands near 2-3e-3); bf16 backend: the CPU convolves
+ *   bf16-rounded copies of x, w and dy, and the convolutions get 1e-2 (see
+ *   BF16_CONV_TOL).
+ *
+ * bf16 runs on machines without a GPU too: the NHWC emulator then rounds
+ * like the CUDA backend's bf16 mode (tests/unit/nhwc_emulator.h). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include "model.h"
 #include "rng.h"
 
+#include "bf16_round.h"
 #include "nhwc_emulator.h"
 
 static sg_backend *cpu, *gpu;
@@ -139,7 +145,50 @@ static void compare(const char *what, pair p, double tol) { compare_at(what, p, 
 
 typedef struct { int N, Ci, H, W, Co, K, s, p, bias; } conv_case;
 
-static void test_conv(const conv_case *k, double tol, const char *mode)
+/* bf16 convolutions against the CPU on bf16-rounded inputs. What is left
+ * between the two: the GPU's output rounded to bf16 (half an ulp: at most
+ * 2^-8 = 3.9e-3 of |y|, just above a power of two, so under 3.9e-3 in
+ * compare()'s measure relative to |y| + rms; for backward-filter the rounded
+ * part is the gradient added to dw, whose start values are small beside it),
+ * and float accumulation in another order (~1e-6; a product of two bf16 is
+ * exact in float). The emulated run (no GPU) lands at 2-3.3e-3. 1e-2 is 2.5
+ * times the bound: room for an algorithm that rounds an intermediate too. */
+#define BF16_CONV_TOL 1e-2
+
+/* A CPU-backend copy of p's CPU tensor, rounded to bf16. */
+static float *cpu_bf16_copy(pair p)
+{
+    float *h = malloc(p.n * sizeof(float) + 1), *d = cpu->ops->alloc(cpu, p.n * sizeof(float) + 16);
+    if (!h || !d) { fprintf(stderr, "allocation of %zu floats failed\n", p.n); exit(1); }
+    cpu->ops->download(cpu, h, p.c, p.n * sizeof(float));
+    bf16_round_array(h, p.n);
+    cpu->ops->upload(cpu, d, h, p.n * sizeof(float));
+    free(h);
+    return d;
+}
+
+/* Every element of the gpu copy is a bf16 value (its low 16 bits are 0):
+ * what a bf16 convolution without bias writes; proves the bf16 path ran. */
+static void check_bf16_values(const char *what, pair p)
+{
+    if (!sync_both(what)) return;
+    float *a = malloc(p.n * sizeof(float) + 1);
+    gpu->ops->download(gpu, a, p.g, p.n * sizeof(float));
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        uint32_t u;
+        memcpy(&u, &a[i], sizeof u);
+        if (u & 0xffffu) { if (!bad) first = i; bad++; }
+    }
+    CHECK(bad == 0, "%s: %zu of %zu outputs are not bf16 values (first at %zu: %.9g)", what, bad, p.n,
+          first, bad ? a[first] : 0.f);
+    free(a);
+}
+
+/* bf16: the gpu backend convolves in bf16 (its inputs rounded there), the
+ * cpu reference gets rounded copies of x, w and dy; the bias gradient is
+ * compared on the float dy (the bias ops stay float). */
+static void test_conv_prec(const conv_case *k, double tol, const char *mode, int bf16)
 {
     int Ho = (k->H + 2 * k->p - k->K) / k->s + 1, Wo = (k->W + 2 * k->p - k->K) / k->s + 1;
     char name[160];
@@ -152,20 +201,31 @@ static void test_conv(const conv_case *k, double tol, const char *mode)
     pair dx = pair_rand_shaped(-5, 5, k->N, k->Ci, hw);
     pair dw = pair_rand_shaped(-0.1f, 0.1f, k->Co, k->Ci, kk), db = pair_rand(k->Co, -0.1f, 0.1f);   /* accumulated into */
     const float *bias_c = k->bias ? b.c : NULL, *bias_g = k->bias ? b.g : NULL;
-    cpu->ops->conv2d_forward(cpu, y.c, x.c, w.c, bias_c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    /* the cpu's convolution inputs: rounded copies in bf16 mode */
+    float *xc = bf16 ? cpu_bf16_copy(x) : x.c, *wc = bf16 ? cpu_bf16_copy(w) : w.c;
+    float *dyc = bf16 ? cpu_bf16_copy(dy) : dy.c;
+    cpu->ops->conv2d_forward(cpu, y.c, xc, wc, bias_c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
     gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, bias_g, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
     snprintf(name, sizeof name, "%s conv fwd N%d Ci%d %dx%d Co%d K%d s%d p%d%s", mode, k->N, k->Ci,
              k->H, k->W, k->Co, k->K, k->s, k->p, k->bias ? " +b" : "");
     compare(name, y, tol);
+    if (bf16 && !k->bias) check_bf16_values(name, y);
 
-    cpu->ops->conv2d_backward_data(cpu, dx.c, dy.c, w.c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    cpu->ops->conv2d_backward_data(cpu, dx.c, dyc, wc, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
     gpu->ops->conv2d_backward_data(gpu, dx.g, dy.g, w.g, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
     snprintf(name, sizeof name, "%s conv bwd-data N%d Ci%d %dx%d Co%d K%d s%d p%d", mode, k->N, k->Ci,
              k->H, k->W, k->Co, k->K, k->s, k->p);
     compare(name, dx, tol);
+    if (bf16) check_bf16_values(name, dx);
 
-    cpu->ops->conv2d_backward_filter(cpu, dw.c, k->bias ? db.c : NULL, x.c, dy.c, k->N, k->Ci, k->H,
-                                     k->W, k->Co, k->K, k->s, k->p);
+    if (bf16 && k->bias) {      /* the bias gradient from the float dy, as on the gpu */
+        float *junk = cpu->ops->alloc(cpu, w.n * sizeof(float) + 16);
+        cpu->ops->conv2d_backward_filter(cpu, junk, db.c, x.c, dy.c, k->N, k->Ci, k->H, k->W, k->Co,
+                                         k->K, k->s, k->p);
+        cpu->ops->free(cpu, junk);
+    }
+    cpu->ops->conv2d_backward_filter(cpu, dw.c, k->bias && !bf16 ? db.c : NULL, xc, dyc, k->N, k->Ci,
+                                     k->H, k->W, k->Co, k->K, k->s, k->p);
     gpu->ops->conv2d_backward_filter(gpu, dw.g, k->bias ? db.g : NULL, x.g, dy.g, k->N, k->Ci, k->H,
                                      k->W, k->Co, k->K, k->s, k->p);
     snprintf(name, sizeof name, "%s conv bwd-filter (+=) N%d Ci%d %dx%d Co%d K%d s%d p%d", mode, k->N,
@@ -175,9 +235,14 @@ static void test_conv(const conv_case *k, double tol, const char *mode)
         snprintf(name, sizeof name, "%s conv bias grad (+=) Co%d", mode, k->Co);
         compare(name, db, 1e-5);
     }
+    if (bf16) {
+        cpu->ops->free(cpu, xc); cpu->ops->free(cpu, wc); cpu->ops->free(cpu, dyc);
+    }
     pair_free(x); pair_free(w); pair_free(b); pair_free(y); pair_free(dy); pair_free(dx);
     pair_free(dw); pair_free(db);
 }
+
+static void test_conv(const conv_case *k, double tol, const char *mode) { test_conv_prec(k, tol, mode, 0); }
 
 static const conv_case conv_cases[] = {
     /* G's first conv (3 + c_dim channels), 7x7 */
@@ -424,14 +489,17 @@ static int model_tensors_compare(sg_model *mc, sg_model *mg, sg_net net, double 
     return bad;
 }
 
-/* Gradients left by the last step, |gpu - cpu| <= tol * (|cpu| + rms(cpu)) per tensor. */
-static void model_grads_compare(sg_model *mc, sg_model *mg, sg_net net, double tol, const char *label)
+/* Gradients left by the last step, |gpu - cpu| <= tol * (|cpu| + rms(cpu)) per
+ * element; tol 0: no element checked, but the whole net's gradient (every
+ * trainable tensor as one vector) must satisfy |gpu - cpu| <= tol_all |cpu|. */
+static void model_grads_compare(sg_model *mc, sg_model *mg, sg_net net, double tol, double tol_all,
+                                const char *label)
 {
     const sg_tensor_info *list;
     int nt = sg_model_tensors(mc, net, &list);
     sg_err err;
-    double worst_all = 0;
-    const char *worst_name = "";
+    double worst_all = 0, worst_norm = 0, sd_all = 0, ss_all = 0;
+    const char *worst_name = "", *worst_norm_name = "";
     for (int i = 0; i < nt; i++) {
         if (!list[i].trainable) continue;
         size_t n = list[i].numel;
@@ -446,19 +514,36 @@ static void model_grads_compare(sg_model *mc, sg_model *mg, sg_net net, double t
         for (size_t j = 0; j < n; j++) ss += (double)b[j] * b[j];
         double rms = sqrt(ss / n);
         double *da = malloc(n * sizeof(double)), *db = malloc(n * sizeof(double));
-        double worst = 0;
+        double worst = 0, sd = 0;
         for (size_t j = 0; j < n; j++) {
             da[j] = a[j]; db[j] = b[j];
             double e = fabs(da[j] - db[j]) / (fabs(db[j]) + rms + 1e-30);
             if (isnan(e) || e > worst) worst = isnan(e) ? INFINITY : e;
+            sd += (da[j] - db[j]) * (da[j] - db[j]);
         }
         if (worst > worst_all) { worst_all = worst; worst_name = list[i].name; }
+        sd_all += sd;
+        ss_all += ss;
+        double rel_norm = sqrt(sd / (ss + 1e-300));   /* |gpu - cpu| / |cpu| over the tensor */
+        if (isnan(rel_norm) || rel_norm > worst_norm) {
+            worst_norm = isnan(rel_norm) ? INFINITY : rel_norm;
+            worst_norm_name = list[i].name;
+        }
         char name[160];
         snprintf(name, sizeof name, "%s %s grad %s", label, net == SG_NET_G ? "G" : "D", list[i].name);
-        CHECK_CLOSE(name, da, db, (long)n, tol, tol * rms);
+        if (tol > 0) CHECK_CLOSE(name, da, db, (long)n, tol, tol * rms);
         free(a); free(b); free(da); free(db);
     }
-    printf("  %-58s worst %.2e (tol %.0e) in %s\n", label, worst_all, tol, worst_name);
+    if (tol > 0) {
+        printf("  %-58s worst %.2e (tol %.0e) in %s\n", label, worst_all, tol, worst_name);
+        return;
+    }
+    double all = sqrt(sd_all / (ss_all + 1e-300));
+    printf("  %-58s worst %.2e in %s (not checked); |gpu - cpu| / |cpu| per tensor %.2e at worst "
+           "(%s), over the net %.2e (tol %.2g)\n", label, worst_all, worst_name, worst_norm,
+           worst_norm_name, all, tol_all);
+    CHECK(all <= tol_all, "%s %s: |gpu - cpu| / |cpu| over the net's gradient %.3g > %.3g", label,
+          net == SG_NET_G ? "G" : "D", all, tol_all);
 }
 
 /* Labels of a batch of n for dataset ds (layout of sg_model_c_dim: every
@@ -510,7 +595,14 @@ static int model_pair(const sg_model_config *cfg, int ds, sg_model **mc, sg_mode
     return rc;
 }
 
-static void compare_losses(sg_model *mc, sg_model *mg, int first, int last)
+/* Tolerances of the model-step comparisons: losses |gpu - cpu| <= rtol |cpu|
+ * + atol; gradients as model_grads_compare (grad per element, or 0 and
+ * grad_all over the net); the tensors after the steps with relative
+ * tolerance after_rtol (model_steps_case). */
+typedef struct { double loss_rtol, loss_atol, grad, grad_all, after_rtol; } step_tol;
+static const step_tol fp32_steps = { 1e-3, 1e-5, 1e-3, 0, 1e-4 };
+
+static void compare_losses(sg_model *mc, sg_model *mg, int first, int last, const step_tol *tol)
 {
     sg_err err;
     sg_losses lc, lgpu;
@@ -525,7 +617,7 @@ static void compare_losses(sg_model *mc, sg_model *mg, int first, int last)
     for (int i = first; i <= last; i++) {
         double da = a[i], db = b[i];
         printf("  step %-12s gpu %.8g cpu %.8g\n", names[i], a[i], b[i]);
-        CHECK_CLOSE(names[i], &da, &db, 1, 1e-3, 1e-5);
+        CHECK_CLOSE(names[i], &da, &db, 1, tol->loss_rtol, tol->loss_atol);
     }
 }
 
@@ -539,7 +631,7 @@ static void compare_losses(sg_model *mc, sg_model *mg, int first, int last)
  * gradients then differ through LeakyReLU kinks by about 1% (measured with
  * the CPU standing in for CUDA and 1% of D's weights moved by 2 lr), which
  * says nothing about the backend. g_only: part 1 alone. */
-static void model_steps_case(const sg_model_config *cfg, int ds, int g_only)
+static void model_steps_case(const sg_model_config *cfg, int ds, int g_only, const step_tol *tol)
 {
     sg_err err;
     sg_model *mc, *mg;
@@ -549,8 +641,8 @@ static void model_steps_case(const sg_model_config *cfg, int ds, int g_only)
         printf("FAIL G step (dataset %d): %s\n", ds, err.msg);
         check_failed++;
     } else {
-        compare_losses(mc, mg, 4, 6);
-        model_grads_compare(mc, mg, SG_NET_G, 1e-3, "G step gradients");
+        compare_losses(mc, mg, 4, 6, tol);
+        model_grads_compare(mc, mg, SG_NET_G, tol->grad, tol->grad_all, "G step gradients");
     }
     sg_model_free(mc);
     sg_model_free(mg);
@@ -559,8 +651,8 @@ static void model_steps_case(const sg_model_config *cfg, int ds, int g_only)
         printf("FAIL D step (dataset %d): %s\n", ds, err.msg);
         check_failed++;
     } else {
-        compare_losses(mc, mg, 0, 3);
-        model_grads_compare(mc, mg, SG_NET_D, 1e-3, "D step gradients");
+        compare_losses(mc, mg, 0, 3, tol);
+        model_grads_compare(mc, mg, SG_NET_D, tol->grad, tol->grad_all, "D step gradients");
         if (sg_model_g_step(mc, lr, &err) || sg_model_g_step(mg, lr, &err)) {
             printf("FAIL G step after D (dataset %d): %s\n", ds, err.msg);
             check_failed++;
@@ -569,8 +661,8 @@ static void model_steps_case(const sg_model_config *cfg, int ds, int g_only)
              * gradient, so a gradient near zero may move it either way on the two
              * backends: allow 2 lr (one step per net) + lr/2. */
             double atol = 2.5 * lr;
-            model_tensors_compare(mc, mg, SG_NET_D, 1e-4, atol, "after the steps");
-            model_tensors_compare(mc, mg, SG_NET_G, 1e-4, atol, "after the steps");
+            model_tensors_compare(mc, mg, SG_NET_D, tol->after_rtol, atol, "after the steps");
+            model_tensors_compare(mc, mg, SG_NET_G, tol->after_rtol, atol, "after the steps");
         }
     }
     sg_model_free(mc);
@@ -581,7 +673,7 @@ static void model_steps_case(const sg_model_config *cfg, int ds, int g_only)
  * datasets (BCE and one-hot softmax) with the mask vector, each from fresh
  * models (model_steps_case), then G steps without the classification term
  * and without the reconstruction term (which path a failure is on). */
-static void test_model_steps(int multi)
+static void test_model_steps(int multi, const step_tol *tol)
 {
     sg_model_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -598,7 +690,7 @@ static void test_model_steps(int multi)
     for (int ds = 0; ds < cfg.n_datasets; ds++) {
         printf("  model steps, %s, dataset %d\n",
                multi ? "two datasets (BCE, one-hot CE) with mask" : "one dataset", ds);
-        model_steps_case(&cfg, ds, 0);
+        model_steps_case(&cfg, ds, 0, tol);
     }
     if (!multi) return;
     for (int v = 0; v < 2; v++) {
@@ -607,22 +699,24 @@ static void test_model_steps(int multi)
         for (int ds = 0; ds < cfg.n_datasets; ds++) {
             printf("  G step, two datasets, dataset %d, %s\n", ds,
                    v == 0 ? "lambda_cls 0" : "lambda_rec 0");
-            model_steps_case(&c2, ds, 1);
+            model_steps_case(&c2, ds, 1, tol);
         }
     }
 }
 
 /* Step graphs: the same eight iterations on a CUDA backend that records and
  * replays steps and on one that runs them eagerly must agree bit for bit
- * (cuDNN's first usable engine on both, so both pick the same ones). The lr
- * changes every iteration, as with the decay, to check its replacement. */
-static void test_graph_replay(void)
+ * (cuDNN's first usable engine on both, so both pick the same ones; bf16:
+ * the legacy algorithm on both). The lr changes every iteration, as with the
+ * decay, to check its replacement. */
+static void test_graph_replay(const char *precision)
 {
     sg_err err;
+    printf("step graphs, %s\n", precision);
     setenv("SG_CUDNN_SEARCH", "heuristic", 1);
-    sg_backend *ga = sg_backend_cuda_create_precision(0, "fp32", &err);
+    sg_backend *ga = sg_backend_cuda_create_precision(0, precision, &err);
     setenv("SG_CUDA_GRAPHS", "0", 1);
-    sg_backend *gb = ga ? sg_backend_cuda_create_precision(0, "fp32", &err) : NULL;
+    sg_backend *gb = ga ? sg_backend_cuda_create_precision(0, precision, &err) : NULL;
     unsetenv("SG_CUDA_GRAPHS");
     unsetenv("SG_CUDNN_SEARCH");
     if (!ga || !gb) {
@@ -834,8 +928,118 @@ static void fp32_suite(const char *label)
     test_losses();
     test_adam();
     test_all_finite();
-    test_model_steps(0);
-    test_model_steps(1);
+    test_model_steps(0, &fp32_steps);
+    test_model_steps(1, &fp32_steps);
+}
+
+/* The CPU's bf16 rounding (tests/unit/bf16_round.h), which the bf16 checks
+ * rest on: ties to even, NaN, inf, overflow, subnormals, signs. */
+static void test_bf16_round(void)
+{
+    static const struct { uint32_t in, want; } cases[] = {
+        { 0x3f800000u, 0x3f800000u },   /* 1 */
+        { 0x3f808000u, 0x3f800000u },   /* 1 + 2^-8: a tie, to the even 1 */
+        { 0x3f818000u, 0x3f820000u },   /* 1 + 3*2^-8: a tie, to the even 1 + 2^-6 */
+        { 0x3f808001u, 0x3f810000u },   /* just past the tie: up */
+        { 0x3f807fffu, 0x3f800000u },   /* just below: down */
+        { 0xbf808000u, 0xbf800000u },   /* -(1 + 2^-8): the same tie, sign kept */
+        { 0x40490fdbu, 0x40490000u },   /* pi -> 3.140625 */
+        { 0x3f7fffffu, 0x3f800000u },   /* the largest float below 1: up into the next binade */
+        { 0x7f800000u, 0x7f800000u },   /* inf */
+        { 0xff800000u, 0xff800000u },   /* -inf */
+        { 0x7f7f0000u, 0x7f7f0000u },   /* the largest bf16 */
+        { 0x7f7f7fffu, 0x7f7f0000u },   /* just below the tie above it */
+        { 0x7f7f8000u, 0x7f800000u },   /* the tie above the largest bf16 (odd): to inf */
+        { 0x7f7fffffu, 0x7f800000u },   /* FLT_MAX: inf */
+        { 0x00000000u, 0x00000000u },   /* 0 */
+        { 0x80000000u, 0x80000000u },   /* -0 */
+        { 0x00000001u, 0x00000000u },   /* the smallest subnormal: to 0 */
+        { 0x00008000u, 0x00000000u },   /* half the smallest bf16 subnormal: a tie, to the even 0 */
+        { 0x00008001u, 0x00010000u },   /* past it: the smallest bf16 subnormal */
+        { 0x00018000u, 0x00020000u },   /* a tie between subnormals 1 and 2: to the even 2 */
+        { 0x807fffffu, 0x80800000u },   /* the largest negative subnormal: up to -FLT_MIN */
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float v, r;
+        uint32_t got;
+        memcpy(&v, &cases[i].in, sizeof v);
+        r = bf16_round(v);
+        memcpy(&got, &r, sizeof got);
+        if (got != cases[i].want) {
+            printf("FAIL bf16_round(0x%08x) = 0x%08x, want 0x%08x\n", cases[i].in, got, cases[i].want);
+            bad++;
+        }
+    }
+    CHECK(bad == 0, "bf16_round: %d of %zu fixed cases wrong", bad, sizeof cases / sizeof cases[0]);
+    uint32_t nans[] = { 0x7fc00000u, 0x7f800001u, 0xffc00001u, 0x7f810000u };  /* quiet, signalling, low bits */
+    int nan_ok = 1;
+    for (size_t i = 0; i < sizeof nans / sizeof nans[0]; i++) {
+        float v;
+        memcpy(&v, &nans[i], sizeof v);
+        nan_ok &= isnan(bf16_round(v));
+    }
+    CHECK(nan_ok, "bf16_round keeps every NaN a NaN (signalling ones with no high mantissa bits too)");
+    /* random finite floats over every exponent: the result is a bf16 value,
+     * within half a bf16 ulp, and the nearer of the two bf16 neighbours */
+    int worst_ok = 1;
+    for (uint32_t i = 0; i < 200000 && worst_ok; i++) {
+        uint32_t u = (uint32_t)(sg_randu(42, 31, i) * 4294967296.0), r, lo, hi;
+        if ((u & 0x7f800000u) == 0x7f800000u) continue;                /* inf, NaN */
+        float v, f, flo, fhi;
+        memcpy(&v, &u, sizeof v);
+        f = bf16_round(v);
+        memcpy(&r, &f, sizeof r);
+        lo = u & 0xffff0000u;
+        hi = lo + 0x10000u;
+        memcpy(&flo, &lo, sizeof flo);
+        memcpy(&fhi, &hi, sizeof fhi);
+        double dlo = fabs((double)v - flo), dhi = fabs((double)v - fhi);
+        uint32_t want = dlo < dhi ? lo : dhi < dlo ? hi : ((lo >> 16) & 1u) ? hi : lo;
+        if ((r & 0xffffu) || r != want) {
+            printf("FAIL bf16_round(0x%08x) = 0x%08x, want 0x%08x\n", u, r, want);
+            worst_ok = 0;
+        }
+    }
+    CHECK(worst_ok, "bf16_round of 200000 random floats: the nearest bf16, ties to even");
+}
+
+/* bf16 steps: the model's steps against the fp32 CPU model.
+ * - losses within 5e-2 relative + 1e-4: the emulated bf16 run
+ *   (tests/unit/nhwc_emulator.h, the same roundings) lands at 3.3e-3
+ *   relative at worst (G/loss_fake ~5e-3; the others under 3e-4), and at
+ *   1.2e-4 absolute at worst (D/loss_gp ~0.97);
+ * - gradients element by element not checked, only printed: at this test's
+ *   tiny model (batch 4, 8 channels, 8x8 planes in G's middle) every kink
+ *   (ReLU, LeakyReLU, the L1 reconstruction loss) that a rounding flips
+ *   moves gradients by a whole term, and the emulated run's G gradients
+ *   differ from fp32 by up to 2.3 relative to |g| + rms. Over the whole net
+ *   the emulated run's gradient differs by 0.22-0.36 (G) and 0.03-0.07 (D)
+ *   of its norm, halving for every 2 more mantissa bits kept (error ~ the
+ *   square root of the rounding step: kinks flipping, not error growing
+ *   smoothly). So the check over the net is 0.7, twice the worst seen: it
+ *   catches a gradient lost, zeroed or of the wrong sign (1 or more), not
+ *   a partial loss (a backward-filter that overwrites dw instead of adding
+ *   measured 0.6-0.7 in the emulator): the convolutions are checked op by
+ *   op for that (bf16_conv_cases);
+ * - after the steps, 2e-2 relative + 2.5 lr: the weights after one Adam step
+ *   each differ by at most 2 lr whatever their gradients; the instance
+ *   norms' running statistics follow the rounded conv outputs (the emulated
+ *   run: up to 3.3e-4 absolute on running means of ~0.04). */
+static const step_tol bf16_steps = { 5e-2, 1e-4, 0, 0.7, 2e-2 };
+
+static void bf16_conv_cases(const char *mode)
+{
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
+        test_conv_prec(&conv_cases[i], BF16_CONV_TOL, mode, 1);
+}
+
+static void bf16_suite(const char *label)
+{
+    printf("%s\n", label);
+    bf16_conv_cases("bf16");
+    test_model_steps(0, &bf16_steps);
+    test_model_steps(1, &bf16_steps);
 }
 
 int main(int argc, char **argv)
@@ -843,7 +1047,8 @@ int main(int argc, char **argv)
     /* --cpu-as-gpu: a 1-thread CPU backend stands in for CUDA, to check this
      * harness itself on a machine without a GPU; --cpu-as-gpu-nhwc: the same
      * through an NHWC emulation (tests/unit/nhwc_emulator.h), which is also
-     * what runs when there is no GPU. */
+     * what runs when there is no GPU, followed by the bf16 checks on the
+     * emulator rounding like CUDA's bf16 mode. */
     int cpu_as_gpu = 0, cpu_threads = 0;   /* 0: one per core */
     /* line-buffered: tests/gpu/run sends stdout to a file, and a crash on the
      * device must not lose the lines that say how far it got */
@@ -855,6 +1060,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--cpu-threads") && i + 1 < argc) cpu_threads = atoi(argv[++i]);
     }
     sg_err err;
+    test_bf16_round();
     cpu = sg_backend_cpu_create(cpu_threads, &err);
     if (!cpu) { printf("FAIL cpu backend: %s\n", err.msg); check_failed++; return check_done(); }
     if (cpu_as_gpu == 1) gpu = sg_backend_cpu_create(1, &err);
@@ -876,6 +1082,11 @@ int main(int argc, char **argv)
     if (cpu_as_gpu) {
         fp32_suite(cpu_as_gpu == 1 ? "the CPU standing in for CUDA (--cpu-as-gpu), NCHW"
                                    : "the CPU standing in for CUDA, NHWC emulated");
+        if (cpu_as_gpu == 2) {        /* the emulator rounds like CUDA's bf16 mode */
+            emu_bf16 = 1;
+            bf16_suite("the CPU standing in for CUDA, NHWC emulated, bf16 convolutions emulated");
+            emu_bf16 = 0;
+        }
         sg_backend_destroy(gpu);
         sg_backend_destroy(cpu);
         return check_done();
@@ -903,7 +1114,7 @@ int main(int argc, char **argv)
         fp32_suite(label);
         sg_backend_destroy(gpu);
     }
-    test_graph_replay();
+    test_graph_replay("fp32");
 
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
     if (!gpu) {
@@ -940,10 +1151,46 @@ int main(int argc, char **argv)
           gpu ? "(created)" : err.msg);
     sg_backend_destroy(gpu);
     test_engines_file();
-    sg_backend *bf = sg_backend_cuda_create_precision(0, "bf16", &err);
-    CHECK(bf == NULL && strstr(err.msg, "not implemented"), "bf16 says it is not implemented: %s",
-          bf ? "(created)" : err.msg);
-    sg_backend_destroy(bf);
+
+    /* bf16 convolutions: the default layout and algorithms, then the other
+     * layout, then SG_CUDNN_SEARCH=timed (which bf16 mode does not apply: the
+     * legacy algorithms run and no engine is chosen), then step graphs */
+    gpu = sg_backend_cuda_create_precision(0, "bf16", &err);
+    if (!gpu) {
+        printf("FAIL bf16 backend: %s\n", err.msg);
+        check_failed++;
+    } else {
+        snprintf(label, sizeof label, "cuda backend, bf16 convolutions, %s, default algorithms",
+                 gpu->nhwc ? "NHWC" : "NCHW");
+        bf16_suite(label);
+        printf("cuDNN choices (bf16, default):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
+        sg_backend_destroy(gpu);
+    }
+    setenv("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", 1);
+    gpu = sg_backend_cuda_create_precision(0, "bf16", &err);
+    unsetenv("SG_CUDA_LAYOUT");
+    if (!gpu) {
+        printf("FAIL bf16 backend, other layout: %s\n", err.msg);
+        check_failed++;
+    } else {
+        bf16_conv_cases(gpu->nhwc ? "bf16 NHWC" : "bf16 NCHW");
+        sg_backend_destroy(gpu);
+    }
+    setenv("SG_CUDNN_SEARCH", "timed", 1);
+    gpu = sg_backend_cuda_create_precision(0, "bf16", &err);
+    unsetenv("SG_CUDNN_SEARCH");
+    if (!gpu) {
+        printf("FAIL bf16 backend, SG_CUDNN_SEARCH=timed: %s\n", err.msg);
+        check_failed++;
+    } else {
+        bf16_conv_cases("bf16 timed");
+        int made = sg_backend_cuda_engine_choices(gpu, NULL, NULL);
+        CHECK(made == 0, "bf16 with SG_CUDNN_SEARCH=timed keeps the legacy algorithms: %d engine choices", made);
+        printf("cuDNN choices (bf16, SG_CUDNN_SEARCH=timed):\n%s",
+               sg_backend_cuda_plan_report(gpu, report, sizeof report));
+        sg_backend_destroy(gpu);
+    }
+    test_graph_replay("bf16");
     sg_backend_destroy(cpu);
     return check_done();
 }
