@@ -246,14 +246,11 @@ static cudnnStatus_t make_pack(sg_cuda *c, bdesc *pack, void *x, void *w, void *
     return st;
 }
 
-/* Runs plan on x, w, y with a pack made for this call (timing). */
-static cudnnStatus_t execute(sg_cuda *c, bdesc plan, void *x, void *w, void *y)
+/* One run of a timing candidate: plan with its pack, or the legacy call. */
+static cudnnStatus_t run_candidate(sg_cuda *c, sg_conv_plan *p, int kind, bdesc plan, bdesc pack, void *x,
+                                   void *w, void *y)
 {
-    bdesc pack = NULL;
-    cudnnStatus_t st = make_pack(c, &pack, x, w, y);
-    if (st == CUDNN_STATUS_SUCCESS) st = cudnnBackendExecute(c->cudnn, plan, pack);
-    destroy(&pack);
-    return st;
+    return plan ? cudnnBackendExecute(c->cudnn, plan, pack) : sg_conv_legacy_run(c, p, kind, x, w, y);
 }
 
 /* Runs e's plan with a cached pack (the workspace is part of the key: it
@@ -280,29 +277,38 @@ static int aligned16(const void *a, const void *b, const void *d)
 }
 
 /* Mean ms of one candidate (plan, or the legacy call when NULL) on the call's
- * inputs; a negative value when it fails to run. A candidate whose first run
- * is over 4x the best so far is not run again. */
+ * inputs; a negative value when it fails to run. One untimed run first: a
+ * kernel's first launch loads its module (CUDA's lazy loading), which would
+ * count against every engine not run before. The pack is made once, so the
+ * timed runs measure what a cached pack costs. A candidate whose first timed
+ * run is over 4x the best so far is not run again. */
 static float time_candidate(sg_cuda *c, sg_conv_plan *p, int kind, bdesc plan, void *x, void *w, void *y,
                             cudaEvent_t e0, cudaEvent_t e1, float best)
 {
-    float ms = 0.f;
+    float ms = -1.f;
+    bdesc pack = NULL;
+    if (plan && make_pack(c, &pack, x, w, y) != CUDNN_STATUS_SUCCESS) return -1.f;
+    if (run_candidate(c, p, kind, plan, pack, x, w, y) != CUDNN_STATUS_SUCCESS) goto failed;
     for (int round = 0; round < 2; round++) {
         int runs = round == 0 ? 1 : TIMED_RUNS;
-        if (cudaEventRecord(e0, c->stream) != cudaSuccess) return -1.f;
-        for (int r = 0; r < runs; r++) {
-            cudnnStatus_t st = plan ? execute(c, plan, x, w, y) : sg_conv_legacy_run(c, p, kind, x, w, y);
-            if (st != CUDNN_STATUS_SUCCESS) {
-                cudaStreamSynchronize(c->stream);
-                cudaGetLastError();
-                return -1.f;
-            }
-        }
+        if (cudaEventRecord(e0, c->stream) != cudaSuccess) { ms = -1.f; goto out; }
+        for (int r = 0; r < runs; r++)
+            if (run_candidate(c, p, kind, plan, pack, x, w, y) != CUDNN_STATUS_SUCCESS) goto failed;
         if (cudaEventRecord(e1, c->stream) != cudaSuccess || cudaEventSynchronize(e1) != cudaSuccess ||
-            cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess)
-            return -1.f;
+            cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess) {
+            ms = -1.f;
+            goto out;
+        }
         ms /= runs;
-        if (round == 0 && best > 0 && ms > 4 * best) return ms;
+        if (round == 0 && best > 0 && ms > 4 * best) goto out;
     }
+    goto out;
+failed:
+    cudaStreamSynchronize(c->stream);
+    cudaGetLastError();
+    ms = -1.f;
+out:
+    destroy(&pack);
     return ms;
 }
 
