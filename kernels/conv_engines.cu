@@ -195,6 +195,10 @@ static int usable(const sg_cuda *c, bdesc cfg, int64_t *engine_id)
         if (cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
                                      CUDNN_BEHAVIOR_NOTE_TYPE_COUNT + 8, &n_beh, beh))
             n_beh = 0;
+        /* elementCount is how many the engine has; only that many up to
+         * the requested count were written */
+        if (n_num > CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8) n_num = CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8;
+        if (n_beh > CUDNN_BEHAVIOR_NOTE_TYPE_COUNT + 8) n_beh = CUDNN_BEHAVIOR_NOTE_TYPE_COUNT + 8;
         for (int64_t i = 0; i < n_num; i++) {
             if (num[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC ||
                 num[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS ||
