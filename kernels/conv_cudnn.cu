@@ -143,9 +143,12 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
             if (n < 0) break;
             used += (size_t)n;
             if (used + 1 >= size) break;
-            if (e->source == SG_PICK_TIMED)
-                n = snprintf(buf + used, size - used, " %.3f ms, legacy %.3f ms, %d timed)", e->ms,
-                             e->legacy_ms, e->timed);
+            if (e->candidates < 0)
+                n = snprintf(buf + used, size - used, ", no backend-API graph: %s)",
+                             cudnnGetErrorString((cudnnStatus_t)-e->candidates));
+            else if (e->source == SG_PICK_TIMED)
+                n = snprintf(buf + used, size - used, " %.3f ms, legacy %.3f ms, %d of %d timed)", e->ms,
+                             e->legacy_ms, e->timed, e->candidates);
             else
                 n = snprintf(buf + used, size - used, ")");
             if (n < 0) break;

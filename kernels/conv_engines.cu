@@ -347,8 +347,10 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
     }
     /* the output the kind writes: timing writes a scratch copy instead */
     void **out = kind == SG_CONV_FWD ? &y : kind == SG_CONV_BWD_DATA ? &x : &w;
-    if (build_graph(c, p, kind, e->keep) != CUDNN_STATUS_SUCCESS) {
+    cudnnStatus_t gst = build_graph(c, p, kind, e->keep);
+    if (gst != CUDNN_STATUS_SUCCESS) {
         sg_conv_engine_destroy(e);
+        e->candidates = -(int)gst;              /* for the report: why no engine was tried */
         if (wish) c->wishes_rejected++;
         return 0;                               /* no backend-API graph: the legacy call */
     }

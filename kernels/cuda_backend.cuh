@@ -51,7 +51,9 @@ struct sg_conv_engine {
     int64_t engine_id;                        /* CUDNN_ATTR_ENGINE_GLOBAL_INDEX, -1 legacy */
     int rank;                                 /* index in the candidate list, -1 legacy */
     int source;                               /* SG_PICK_* */
-    int candidates, timed;                    /* engine configurations offered / timed */
+    int candidates, timed;                    /* engine configurations offered / timed;
+                                                 candidates < 0: -(the cudnnStatus_t) with which
+                                                 building the operation graph failed */
     float ms, legacy_ms;                      /* timed: the winner's and the legacy algorithm's */
     /* variant packs by pointers (many layers share a shape): building one
      * per call costs host time when steps run eagerly */
