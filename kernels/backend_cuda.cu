@@ -97,6 +97,7 @@ static void cuda_destroy(sg_backend *be)
         cudaFree(c->partials);
         cudaFree(c->scratch);
         cudaFree(c->bf16_scratch);
+        cudaFree(c->pad3_scratch);
         cudaFree(c->flag_dev);
         cudaFree(c->adam_hyper);
         if (c->flag_host) cudaFreeHost(c->flag_host);
@@ -353,6 +354,18 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     }
     const char *env = getenv("SG_CUDNN_FIND");
     if (env && !strcmp(env, "1")) c->search = SG_SEARCH_FIND;
+    /* SG_CUDA_PAD3=4|8: 3-channel convolution operands padded by the backend
+     * instead of cuDNN's conversion kernels (NHWC; conv_cudnn.cu); off by
+     * default until measured */
+    const char *penv = getenv("SG_CUDA_PAD3");
+    if (penv && *penv && strcmp(penv, "0")) {
+        if (strcmp(penv, "4") && strcmp(penv, "8")) {
+            sg_errf(err, "SG_CUDA_PAD3=%s: expected 4, 8 or 0", penv);
+            free(be); free(c);
+            return NULL;
+        }
+        c->pad3 = atoi(penv);
+    }
     const char *renv = getenv("SG_CUDNN_RTC");   /* 1: runtime-compiled engines compete too */
     c->allow_rtc = renv && !strcmp(renv, "1");
     c->capturing = -1;

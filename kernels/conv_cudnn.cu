@@ -478,36 +478,43 @@ static int from_bf16(sg_cuda *c, float *dst, const __nv_bfloat16 *src, size_t n,
     return LAUNCH_CHECK(c, "from_bf16_kernel");
 }
 
-/* Room for the bf16 copies of plan p's x (N,Ci,H,W), w (Co,Ci,K,K) and y
- * (N,Co,Ho,Wo), each 256-byte aligned, in one buffer grown like
+/* A buffer of at least `need` bytes in *buf (*bytes its size), grown like
  * sg_cuda_scratch: never inside graph capture (the first, eager run of a
  * shape sizes it), and growing it drops the recorded graphs (they hold the
  * old pointer). Returns 0, or -1 with the error recorded. */
+static int grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, const char *what)
+{
+    if (need <= *bytes) return 0;
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
+    if (cap != cudaStreamCaptureStatusNone) return sg_cuda_break_capture(c, __FILE__, __LINE__, what);
+    if (*buf) {
+        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+        sg_cuda_graphs_drop_all(c);
+        if (CU_CHECK(c, cudaFree(*buf))) return -1;
+        *buf = NULL;
+        *bytes = 0;
+    }
+    size_t want = need < ((size_t)4 << 20) ? ((size_t)4 << 20) : need;
+    if (CU_CHECK(c, cudaMalloc(buf, want))) return -1;
+    *bytes = want;
+    return 0;
+}
+
+/* n bytes rounded up to 256: the start of the next region in a buffer */
+static size_t region(size_t n) { return (n + 255) / 256 * 256; }
+
+/* Room for the bf16 copies of plan p's x (N,Ci,H,W), w (Co,Ci,K,K) and y
+ * (N,Co,Ho,Wo), each 256-byte aligned, in one buffer (grow_buffer). */
 static int bf16_operands(sg_cuda *c, const sg_conv_plan *p, __nv_bfloat16 **x, __nv_bfloat16 **w,
                          __nv_bfloat16 **y)
 {
-    const size_t align = 256;
     size_t nx = (size_t)p->N * p->Ci * p->H * p->W, nw = (size_t)p->Co * p->Ci * p->K * p->K;
     size_t ny = (size_t)p->N * p->Co * p->Ho * p->Wo;
-    size_t bx = (nx * sizeof(__nv_bfloat16) + align - 1) / align * align;
-    size_t bw = (nw * sizeof(__nv_bfloat16) + align - 1) / align * align;
-    size_t need = bx + bw + ny * sizeof(__nv_bfloat16);
-    if (need > c->bf16_scratch_bytes) {
-        cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-        if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
-        if (cap != cudaStreamCaptureStatusNone)
-            return sg_cuda_break_capture(c, __FILE__, __LINE__, "the bf16 scratch buffer must grow");
-        if (c->bf16_scratch) {
-            if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
-            sg_cuda_graphs_drop_all(c);
-            if (CU_CHECK(c, cudaFree(c->bf16_scratch))) return -1;
-            c->bf16_scratch = NULL;
-            c->bf16_scratch_bytes = 0;
-        }
-        size_t want = need < ((size_t)4 << 20) ? ((size_t)4 << 20) : need;
-        if (CU_CHECK(c, cudaMalloc(&c->bf16_scratch, want))) return -1;
-        c->bf16_scratch_bytes = want;
-    }
+    size_t bx = region(nx * sizeof(__nv_bfloat16)), bw = region(nw * sizeof(__nv_bfloat16));
+    if (grow_buffer(c, &c->bf16_scratch, &c->bf16_scratch_bytes, bx + bw + ny * sizeof(__nv_bfloat16),
+                    "the bf16 scratch buffer must grow"))
+        return -1;
     char *base = (char *)c->bf16_scratch;
     *x = (__nv_bfloat16 *)base;
     *w = (__nv_bfloat16 *)(base + bx);
@@ -535,19 +542,119 @@ static int conv_run_bf16(sg_cuda *c, sg_conv_plan *p, int kind, const float *xf,
     return from_bf16(c, out, wb, nw, 1);
 }
 
+/* The three kinds on the backend's precision, without bias: x, w, y as the
+ * forward convolution's input, weight and output, the kind's output among
+ * them (forward y, backward-data x: overwritten; backward-filter w: +=). */
+static int conv_kind(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W,
+                     int Co, int K, int stride, int pad)
+{
+    sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
+    if (!p || plan_algo(c, p, kind, x, w, y)) return -1;
+    if (c->precision != SG_CUDA_BF16) return conv_run(c, p, kind, x, w, y);
+    return conv_run_bf16(c, p, kind, kind == SG_CONV_BWD_DATA ? NULL : x, kind == SG_CONV_BWD_FILTER ? NULL : w,
+                         kind == SG_CONV_FWD ? NULL : y, kind == SG_CONV_FWD ? y : kind == SG_CONV_BWD_DATA ? x : w);
+}
+
+/* ---- 3-channel operands (SG_CUDA_PAD3=P, NHWC) ------------------------------
+ * cuDNN's NHWC tensor-core kernels read channels in vectors; a 3-channel
+ * tensor (the images: D's first convolution's input, G's last one's output)
+ * is padded by cuDNN's own conversion kernels on every call (about 0.77 ms
+ * per iteration on an H200 with the legacy calls, bench/NOTES.md). With
+ * SG_CUDA_PAD3=4 or 8 the backend pads such operands to P channels itself
+ * (zeros; the weights get zero input channels or zero filters), runs the
+ * P-channel convolution, and slices the result: the same sums, since every
+ * added term is a product with zero. */
+
+/* dst (rows, Cd) from src (rows, Cs): channel k < min(Cs, Cd) copied, the
+ * rest of dst zero; accumulate: dst += instead of = */
+__global__ void repack_channels_kernel(float *__restrict__ dst, const float *__restrict__ src, size_t rows,
+                                       int Cs, int Cd, int accumulate)
+{
+    size_t n = rows * (size_t)Cd;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / Cd;
+        int k = (int)(i - r * Cd);
+        float v = k < Cs ? src[r * Cs + k] : 0.f;
+        dst[i] = accumulate ? dst[i] + v : v;
+    }
+}
+
+static int repack(sg_cuda *c, float *dst, const float *src, size_t rows, int Cs, int Cd, int accumulate)
+{
+    size_t n = rows * (size_t)Cd;
+    repack_channels_kernel<<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(dst, src, rows, Cs, Cd, accumulate);
+    return LAUNCH_CHECK(c, "repack_channels_kernel");
+}
+
+static int pad3_applies(const sg_cuda *c, int Ci, int Co)
+{
+    return c->pad3 && c->nhwc && (Ci == 3 || Co == 3);
+}
+
+/* One kind with 3-channel operands padded to P = c->pad3 channels. The
+ * padded copies live in c->pad3_scratch: x2 (N,H,W,Ci2), w2 (Co2,K,K,Ci2),
+ * y2 (N,Ho,Wo,Co2) and, for backward-filter, dw2 (Co2,K,K,Ci2). */
+static int conv_kind_pad3(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W,
+                          int Co, int K, int stride, int pad)
+{
+    const int P = c->pad3;
+    int Ci2 = Ci == 3 ? P : Ci, Co2 = Co == 3 ? P : Co;
+    int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
+    size_t px = (size_t)N * H * W, py = (size_t)N * Ho * Wo, kk = (size_t)K * K;
+    size_t nx = px * Ci2, nw = (size_t)Co2 * kk * Ci2, ny = py * Co2;
+    size_t bx = region(nx * sizeof(float)), bw = region(nw * sizeof(float)), by = region(ny * sizeof(float));
+    if (grow_buffer(c, &c->pad3_scratch, &c->pad3_scratch_bytes, bx + 2 * bw + by,
+                    "the 3-channel padding buffer must grow"))
+        return -1;
+    char *base = (char *)c->pad3_scratch;
+    float *x2 = (float *)base, *w2 = (float *)(base + bx), *y2 = (float *)(base + bx + bw);
+    float *dw2 = (float *)(base + bx + bw + by);
+    /* the kind's inputs, padded where they have 3 channels */
+    float *xin = x, *win = w, *yin = y;
+    if (kind != SG_CONV_BWD_DATA && Ci == 3) {
+        if (repack(c, x2, x, px, 3, P, 0)) return -1;
+        xin = x2;
+    }
+    if (kind != SG_CONV_BWD_FILTER) {           /* w (Co,K,K,Ci) -> w2 (Co2,K,K,Ci2) */
+        if (repack(c, w2, w, (size_t)Co * kk, Ci, Ci2, 0)) return -1;
+        if (Co2 > Co && CU_CHECK(c, cudaMemsetAsync(w2 + (size_t)Co * kk * Ci2, 0,
+                                                   (size_t)(Co2 - Co) * kk * Ci2 * sizeof(float), c->stream)))
+            return -1;
+        win = w2;
+    }
+    if (kind != SG_CONV_FWD && Co == 3) {
+        if (repack(c, y2, y, py, 3, P, 0)) return -1;
+        yin = y2;
+    }
+    if (kind == SG_CONV_FWD) {
+        float *out = Co == 3 ? y2 : y;
+        if (conv_kind(c, kind, xin, win, out, N, Ci2, H, W, Co2, K, stride, pad)) return -1;
+        return Co == 3 ? repack(c, y, y2, py, P, 3, 0) : 0;
+    }
+    if (kind == SG_CONV_BWD_DATA) {
+        float *out = Ci == 3 ? x2 : x;
+        if (conv_kind(c, kind, out, win, yin, N, Ci2, H, W, Co2, K, stride, pad)) return -1;
+        return Ci == 3 ? repack(c, x, x2, px, P, 3, 0) : 0;
+    }
+    /* backward-filter accumulates: into zeros, then the real filters' real
+     * channels are added to dw (KRSC: filter co's rows are co*K*K...) */
+    if (CU_CHECK(c, cudaMemsetAsync(dw2, 0, nw * sizeof(float), c->stream)) ||
+        conv_kind(c, kind, xin, dw2, yin, N, Ci2, H, W, Co2, K, stride, pad))
+        return -1;
+    return repack(c, w, dw2, (size_t)Co * kk, Ci2, Ci, 1);
+}
+
 void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w,
                             const float *bias, int N, int Ci, int H, int W, int Co,
                             int K, int stride, int pad)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
-    sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
-    if (!p || plan_algo(c, p, SG_CONV_FWD, x, w, y)) return;
-    if (c->precision == SG_CUDA_BF16 ? conv_run_bf16(c, p, SG_CONV_FWD, x, w, NULL, y)
-                                     : conv_run(c, p, SG_CONV_FWD, x, w, y))
+    if (pad3_applies(c, Ci, Co) ? conv_kind_pad3(c, SG_CONV_FWD, (float *)x, (float *)w, y, N, Ci, H, W, Co, K, stride, pad)
+                                : conv_kind(c, SG_CONV_FWD, (float *)x, (float *)w, y, N, Ci, H, W, Co, K, stride, pad))
         return;
     if (bias) {
-        int hw = p->Ho * p->Wo;
+        int hw = ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);
         if (c->nhwc) {
             size_t n = (size_t)N * hw * Co;
             bias_add_nhwc_kernel<<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(y, bias, Co, n);
@@ -566,10 +673,8 @@ void sg_cuda_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, co
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
-    sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
-    if (!p || plan_algo(c, p, SG_CONV_BWD_DATA, dx, w, dy)) return;
-    if (c->precision == SG_CUDA_BF16) conv_run_bf16(c, p, SG_CONV_BWD_DATA, NULL, w, dy, dx);
-    else conv_run(c, p, SG_CONV_BWD_DATA, dx, w, dy);
+    if (pad3_applies(c, Ci, Co)) conv_kind_pad3(c, SG_CONV_BWD_DATA, dx, (float *)w, (float *)dy, N, Ci, H, W, Co, K, stride, pad);
+    else conv_kind(c, SG_CONV_BWD_DATA, dx, (float *)w, (float *)dy, N, Ci, H, W, Co, K, stride, pad);
 }
 
 void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const float *x,
@@ -578,13 +683,11 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
-    sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
-    if (!p || plan_algo(c, p, SG_CONV_BWD_FILTER, x, dw, dy)) return;
-    if (c->precision == SG_CUDA_BF16 ? conv_run_bf16(c, p, SG_CONV_BWD_FILTER, x, NULL, dy, dw)
-                                     : conv_run(c, p, SG_CONV_BWD_FILTER, x, dw, dy))
+    if (pad3_applies(c, Ci, Co) ? conv_kind_pad3(c, SG_CONV_BWD_FILTER, (float *)x, dw, (float *)dy, N, Ci, H, W, Co, K, stride, pad)
+                                : conv_kind(c, SG_CONV_BWD_FILTER, (float *)x, dw, (float *)dy, N, Ci, H, W, Co, K, stride, pad))
         return;
     if (db) {
-        int hw = p->Ho * p->Wo;
+        int hw = ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);
         int threads = hw >= 256 ? 256 : (hw + 31) / 32 * 32;
         float *partial = sg_cuda_scratch(c, (size_t)N * Co);
         if (!partial) return;

@@ -121,6 +121,9 @@ struct sg_cuda {
      * grown like scratch (never inside graph capture) */
     void *bf16_scratch;
     size_t bf16_scratch_bytes;
+    int pad3;                                 /* SG_CUDA_PAD3: pad 3-channel operands to 4 or 8 (0: off) */
+    void *pad3_scratch;                       /* the padded copies (conv_cudnn.cu) */
+    size_t pad3_scratch_bytes;
     /* step graphs: capturing is the key being recorded or -1; adam_hyper holds
      * [step_size, bc2_sqrt] per key for the recorded adam kernels */
     sg_cuda_graph graphs[SG_CUDA_GRAPHS];

@@ -1144,6 +1144,35 @@ int main(int argc, char **argv)
             printf("cuDNN choices (tf32, %s):\n%s", searches[s], sg_backend_cuda_plan_report(gpu, report, sizeof report));
         sg_backend_destroy(gpu);
     }
+    /* 3-channel operands padded by the backend (SG_CUDA_PAD3, NHWC): every
+     * convolution case (those with Ci 3 or Co 3 take the padded path), and
+     * the model's steps, where D's first and G's last convolution do */
+    const char *pads[] = { "4", "8" };
+    for (int i = 0; i < 2; i++) {
+        setenv("SG_CUDA_PAD3", pads[i], 1);
+        gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
+        unsetenv("SG_CUDA_PAD3");
+        if (!gpu) {
+            printf("FAIL fp32 backend, SG_CUDA_PAD3=%s: %s\n", pads[i], err.msg);
+            check_failed++;
+            continue;
+        }
+        char mode[32];
+        snprintf(mode, sizeof mode, "fp32 pad3=%s", pads[i]);
+        printf("cuda backend, fp32, SG_CUDA_PAD3=%s (%s)\n", pads[i], gpu->nhwc ? "NHWC" : "NCHW: no padding");
+        for (size_t k = 0; k < sizeof conv_cases / sizeof conv_cases[0]; k++)
+            test_conv(&conv_cases[k], 1e-4, mode);
+        if (i == 1) {
+            test_model_steps(0, &fp32_steps);
+            test_model_steps(1, &fp32_steps);
+        }
+        sg_backend_destroy(gpu);
+    }
+    setenv("SG_CUDA_PAD3", "5", 1);
+    gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
+    unsetenv("SG_CUDA_PAD3");
+    CHECK(!gpu && strstr(err.msg, "SG_CUDA_PAD3=5"), "a bad SG_CUDA_PAD3 is refused: %s", gpu ? "(created)" : err.msg);
+    sg_backend_destroy(gpu);
     setenv("SG_CUDNN_SEARCH", "bogus", 1);
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
     unsetenv("SG_CUDNN_SEARCH");
