@@ -34,6 +34,9 @@ def main():
     ap.add_argument("--no-tf32", action="store_true", help="cudnn.allow_tf32 = False")
     ap.add_argument("--sync-losses", action="store_true",
                     help="call .item() on every loss each iteration, as solver.py logs them")
+    ap.add_argument("--data-on-gpu", action="store_true",
+                    help="keep the batch on the GPU (no copy per iteration: the reference's best case; "
+                         "solver.py copies each batch from host memory, which waits for the GPU)")
     ap.add_argument("--device", default="cuda", help="cuda, or cpu for a smoke test of this script")
     a = ap.parse_args()
     if a.device == "cuda" and not torch.cuda.is_available():
@@ -51,6 +54,8 @@ def main():
     d_opt = torch.optim.Adam(D.parameters(), 1e-4, betas=(0.5, 0.999))
     x_cpu = torch.rand(a.batch, 3, a.image_size, a.image_size) * 2 - 1
     l_cpu = (torch.rand(a.batch, a.c_dim) < 0.5).float()
+    if a.data_on_gpu:
+        x_cpu, l_cpu = x_cpu.to(dev), l_cpu.to(dev)
 
     def iteration(i):
         x_real = x_cpu.to(dev, non_blocking=False)     # a batch arrives every iteration
@@ -102,10 +107,10 @@ def main():
     sync()
     dt = time.perf_counter() - t0
     gib = 1024.0 ** 3
-    print("device=torch-%s tf32=%d name=%s torch=%s cudnn=%s source=%s image=%d batch=%d conv=%d "
+    print("device=torch-%s tf32=%d data_on_gpu=%d name=%s torch=%s cudnn=%s source=%s image=%d batch=%d conv=%d "
           "iters=%d seconds=%.3f it_per_s=%.2f ms_per_it=%.3f peak_gib_warmup=%.3f "
           "peak_gib_timed=%.3f allocated_gib=%.3f"
-          % (a.device, 0 if a.no_tf32 else 1,
+          % (a.device, 0 if a.no_tf32 else 1, 1 if a.data_on_gpu else 0,
              torch.cuda.get_device_name(0).replace(" ", "_") if cuda else "cpu",
              torch.__version__, torch.backends.cudnn.version(), SOURCE, a.image_size, a.batch,
              a.conv_dim, a.iters, dt, a.iters / dt, 1e3 * dt / a.iters, peak_warm / gib,
