@@ -41,6 +41,11 @@ LIBSG    := build/libstargan.a
 .PHONY: all deps test unit cli-test bench install clean experiment gpu-check
 all: $(TOOLS) $(UNITS)
 
+# The tools' and tests' objects are made through pattern rules only, so make
+# would delete them as intermediate files after linking, and the next make,
+# which then knows them from their .d files, would compile them again.
+.SECONDARY: $(TOOL_SRC:tools/%.c=build/tools/%.o) $(CLI_OBJ) $(UNIT_SRC:tests/unit/%.c=build/tests/%.o)
+
 build/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
