@@ -127,12 +127,15 @@ struct sg_model {
     conv_layer *d_conv;        /* d_repeat */
     conv_layer d_src, d_cls;
     d_tape dt;
-    float **gp_h;              /* per layer: the GP chain's masked gradient (N, c_l, h_l) */
+    float **d_grad;            /* per layer: d_backward's masked gradient (3N, c_l, h_l, h_l);
+                                * in the D step rows [2N,3N) are the GP chain's g_l, kept
+                                * for d_gradient_penalty's second half */
     float *gp_u, *gp_du;       /* (N, 3, S, S) */
-    float *d_buf[2];           /* gradient scratch, d_max floats each: D's backward on 2N rows */
+    float *d_buf[2];           /* scratch, d_max floats each: the cls head's input gradient,
+                                * the GP's backward (N rows) */
     size_t d_max;
-    float *ones;               /* (N, 1, h, h) */
-    float *d_dsrc, *d_dcls;    /* (2N, 1, h, h) real then fake, (N, cls_dim) real only */
+    float *d_dsrc, *d_dcls;    /* (3N, 1, h, h) real, fake, then the GP's seed of ones;
+                                * (N, cls_dim) real only */
 
     /* batch */
     float *d_in;               /* (3N,3,S,S) D's input in the D step: rows [0,n) the real
@@ -521,25 +524,23 @@ static int alloc_buffers(sg_model *m)
     }
     for (int i = 0; i < 3; i++) if (!(m->g_buf[i] = balloc(m, m->g_max))) return -1;
     if (!(m->g_zfinal = balloc(m, img))) return -1;
-    /* D: the trunk's activations for 3N rows (the D step's real, fake and
-     * x_hat images), the src head's and the backward's for 2N (real, fake),
-     * the cls head's and the gradient penalty's for N */
+    /* D: the trunk's activations and the backward's gradients for 3N rows
+     * (the D step's real, fake and x_hat images), the src head's for 2N (real,
+     * fake), the cls head's and the gradient penalty's for N */
     m->dt.z = calloc(L, sizeof *m->dt.z); m->dt.a = calloc(L, sizeof *m->dt.a);
-    m->gp_h = calloc(L, sizeof *m->gp_h);
-    if (!m->dt.z || !m->dt.a || !m->gp_h) return -1;
-    m->d_max = img;
+    m->d_grad = calloc(L, sizeof *m->d_grad);
+    if (!m->dt.z || !m->dt.a || !m->d_grad) return -1;
+    m->d_max = 0;
     for (int l = 0; l < L; l++) {
         size_t s = act_size(&m->d_conv[l], N, 0);
-        if (2 * s > m->d_max) m->d_max = 2 * s;
-        if (!(m->dt.z[l] = balloc(m, 3 * s)) || !(m->dt.a[l] = balloc(m, 3 * s)) || !(m->gp_h[l] = balloc(m, s))) return -1;
+        if (s > m->d_max) m->d_max = s;
+        if (!(m->dt.z[l] = balloc(m, 3 * s)) || !(m->dt.a[l] = balloc(m, 3 * s)) || !(m->d_grad[l] = balloc(m, 3 * s))) return -1;
     }
     size_t nsrc = act_size(&m->d_src, N, 0);
     if (!(m->dt.src = balloc(m, 2 * nsrc)) || !(m->dt.cls = balloc(m, (size_t)N * m->cls_dim)) ||
         !(m->d_buf[0] = balloc(m, m->d_max)) || !(m->d_buf[1] = balloc(m, m->d_max)) ||
-        !(m->ones = balloc(m, nsrc)) || !(m->d_dsrc = balloc(m, 2 * nsrc)) ||
-        !(m->d_dcls = balloc(m, (size_t)N * m->cls_dim)) ||
+        !(m->d_dsrc = balloc(m, 3 * nsrc)) || !(m->d_dcls = balloc(m, (size_t)N * m->cls_dim)) ||
         !(m->gp_u = balloc(m, img)) || !(m->gp_du = balloc(m, img))) return -1;
-    m->be->ops->fill(m->be, m->ones, 1.0f, nsrc);
     /* batch */
     if (!(m->d_in = balloc(m, 3 * img))) return -1;
     m->x = m->d_in;
@@ -565,7 +566,7 @@ void sg_model_free(sg_model *m)
     free_net(&m->g); free_net(&m->d);
     free(m->g_conv); free(m->g_in); free(m->d_conv);
     free_g_tape(&m->tape_a); free_g_tape(&m->tape_b);
-    free(m->dt.z); free(m->dt.a); free(m->gp_h);
+    free(m->dt.z); free(m->dt.a); free(m->d_grad);
     free(m);
 }
 
@@ -727,19 +728,19 @@ static void conv_fwd(sg_backend *be, const conv_layer *L, float *y, const float 
         be->ops->conv2d_forward(be, y, x, L->w, L->b, N, L->ci, L->hin, L->hin, L->co, L->k, L->stride, L->pad);
 }
 
-/* Weight (and bias) gradient from the layer's input x and output gradient dy;
- * dx (input gradient) if non-NULL. */
+/* Weight (and bias) gradient from the first n_w rows (0: none) of the layer's
+ * input x and output gradient dy; dx (input gradient, N rows) if non-NULL. */
 static void conv_bwd(sg_backend *be, const conv_layer *L, float *dx, const float *dy, const float *x,
-                     int N, int weight_grads)
+                     int N, int n_w)
 {
     if (L->transposed) {
-        if (weight_grads)
-            be->ops->conv2d_backward_filter(be, L->dw, NULL, dy, x, N, L->co, L->hout, L->hout, L->ci, L->k, L->stride, L->pad);
+        if (n_w)
+            be->ops->conv2d_backward_filter(be, L->dw, NULL, dy, x, n_w, L->co, L->hout, L->hout, L->ci, L->k, L->stride, L->pad);
         if (dx)
             be->ops->conv2d_forward(be, dx, dy, L->w, NULL, N, L->co, L->hout, L->hout, L->ci, L->k, L->stride, L->pad);
     } else {
-        if (weight_grads)
-            be->ops->conv2d_backward_filter(be, L->dw, L->db, x, dy, N, L->ci, L->hin, L->hin, L->co, L->k, L->stride, L->pad);
+        if (n_w)
+            be->ops->conv2d_backward_filter(be, L->dw, L->db, x, dy, n_w, L->ci, L->hin, L->hin, L->co, L->k, L->stride, L->pad);
         if (dx)
             be->ops->conv2d_backward_data(be, dx, dy, L->w, N, L->ci, L->hin, L->hin, L->co, L->k, L->stride, L->pad);
     }
@@ -778,7 +779,7 @@ static void g_backward(sg_model *m, g_tape *t, const float *d_out, float *dx, in
     int S = m->cfg.image_size, n = m->g_n_in;
     float *cur = m->g_buf[0], *skip = NULL;
     be->ops->tanh_backward(be, m->g_buf[1], d_out, t->out, (size_t)N * 3 * S * S);
-    conv_bwd(be, &m->g_conv[n], cur, m->g_buf[1], t->a[n - 1], N, 1);
+    conv_bwd(be, &m->g_conv[n], cur, m->g_buf[1], t->a[n - 1], N, N);
     for (int j = n - 1; j >= 0; j--) {
         const conv_layer *C = &m->g_conv[j];
         const in_layer *I = &m->g_in[j];
@@ -793,11 +794,11 @@ static void g_backward(sg_model *m, g_tape *t, const float *d_out, float *dx, in
                                    t->z[j], t->mean[j], t->rstd[j], I->gamma, N, I->c, I->hw);
         const float *xin = j ? t->a[j - 1] : t->in;
         if (j == 0) {
-            conv_bwd(be, C, dx ? din : NULL, dz, xin, N, 1);
+            conv_bwd(be, C, dx ? din : NULL, dz, xin, N, N);
             if (dx) be->ops->channel_slice(be, dx, din, N, 3 + m->c_dim, 0, 3, S * S);
             break;
         }
-        conv_bwd(be, C, din, dz, xin, N, 1);
+        conv_bwd(be, C, din, dz, xin, N, N);
         if (!I->residual_b && skip) {    /* first conv of a block: add the skip path */
             be->ops->add(be, din, din, skip, act_size(C, N, 1));
             skip = NULL;
@@ -827,51 +828,54 @@ static void d_forward(sg_model *m, const float *x, int N, int n_src, int n_cls)
     if (n_cls) conv_fwd(be, &m->d_cls, m->dt.cls, m->dt.a[L - 1], n_cls);
 }
 
-/* Backward of D over the first N rows of the tape from the src head's
- * gradient d_src (N rows) and, unless NULL, the cls head's d_cls for the
- * first n_cls <= N rows (the other rows get no cls gradient): weight gradients
- * += if weight_grads; dx (N,3,S,S) if non-NULL. */
+/* Backward of D over the tape's first n + n_gp rows from d_src (the src
+ * head's output gradient for all of them) and, unless NULL, d_cls for the
+ * first n_cls <= n rows. Rows [0,n) carry loss gradients: weight gradients +=
+ * from those rows only if weight_grads, dx (n,3,S,S) if non-NULL. Rows
+ * [n,n+n_gp) are the D step's x_hat rows with a seed of ones: the first half
+ * of the GP chain (DESIGN.md) is the same masks and conv^T as a backward, so
+ * it rides in the same calls instead of ~2 launches per layer of its own; it
+ * leaves u = dD_src/dx_hat in gp_u and its masked gradients in d_grad[l]'s
+ * rows [n,n+n_gp) for d_gradient_penalty. */
 static void d_backward(sg_model *m, const float *x, const float *d_src, const float *d_cls, int n_cls,
-                       int weight_grads, float *dx, int N)
+                       int weight_grads, float *dx, int n, int n_gp)
 {
     sg_backend *be = m->be;
-    int L = m->cfg.d_repeat;
-    float *cur = m->d_buf[0], *other = m->d_buf[1];
+    int L = m->cfg.d_repeat, R = n + n_gp, n_w = weight_grads ? n : 0;
     const float *top = m->dt.a[L - 1];
-    conv_bwd(be, &m->d_src, cur, d_src, top, N, weight_grads);
+    float *cur = m->d_grad[L - 1], *other = m->d_buf[0];
+    conv_bwd(be, &m->d_src, cur, d_src, top, R, n_w);
     if (d_cls) {
-        conv_bwd(be, &m->d_cls, other, d_cls, top, n_cls, weight_grads);
+        conv_bwd(be, &m->d_cls, other, d_cls, top, n_cls, weight_grads ? n_cls : 0);
         be->ops->add(be, cur, cur, other, act_size(&m->d_src, n_cls, 1));
     }
     for (int l = L - 1; l >= 0; l--) {
         const conv_layer *C = &m->d_conv[l];
-        be->ops->leaky_relu_backward(be, cur, cur, m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
-        float *din = l ? other : dx;
-        conv_bwd(be, C, din, cur, l ? m->dt.a[l - 1] : x, N, weight_grads);
-        if (!l) break;
-        other = cur; cur = din;
+        float *g = m->d_grad[l];
+        be->ops->leaky_relu_backward(be, g, g, m->dt.z[l], LRELU_SLOPE, act_size(C, R, 0));
+        if (l) {
+            conv_bwd(be, C, m->d_grad[l - 1], g, m->dt.a[l - 1], R, n_w);
+            continue;
+        }
+        /* D's input: the caller's dx for the loss rows, u for the x_hat rows */
+        conv_bwd(be, C, dx, g, x, n, n_w);
+        if (n_gp)
+            be->ops->conv2d_backward_data(be, m->gp_u, g + act_size(C, n, 0), C->w, n_gp, C->ci, C->hin, C->hin,
+                                          C->co, C->k, C->stride, C->pad);
     }
 }
 
-/* The gradient penalty on x_hat and its weight gradients (DESIGN.md): D's
- * trunk must have run on x_hat, whose N rows start at row row0 of the tape
- * (the masks are those rows of dt.z). Everything else here is N rows. */
-static void d_gradient_penalty(sg_model *m, int N, int row0)
+/* The gradient penalty on x_hat from u (gp_u) and its weight gradients
+ * (DESIGN.md): d_backward has run the chain's first half on the N x_hat rows,
+ * which start at row row0 of the tape (their masks are those rows of dt.z,
+ * their g_l those rows of d_grad[l]); ones is its seed (N rows). Everything
+ * here is N rows. */
+static void d_gradient_penalty(sg_model *m, int N, int row0, const float *ones)
 {
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
     int L = m->cfg.d_repeat, S = m->cfg.image_size;
     const conv_layer *H = &m->d_src;
-    float *scratch = m->d_buf[0];
-    /* u = dD_src/dx_hat: g = conv^T_src(ones), then per layer mask and conv^T */
-    o->conv2d_backward_data(be, scratch, m->ones, H->w, N, H->ci, H->hin, H->hin, 1, H->k, H->stride, H->pad);
-    for (int l = L - 1; l >= 0; l--) {
-        const conv_layer *C = &m->d_conv[l];
-        const float *mask = m->dt.z[l] + act_size(C, row0, 0);
-        o->leaky_relu_backward(be, m->gp_h[l], scratch, mask, LRELU_SLOPE, act_size(C, N, 0));
-        o->conv2d_backward_data(be, l ? scratch : m->gp_u, m->gp_h[l], C->w, N, C->ci, C->hin, C->hin,
-                                C->co, C->k, C->stride, C->pad);
-    }
     size_t per = (size_t)3 * S * S;
     o->gp_loss(be, m->losses + L_D_GP, m->gp_du, m->gp_u, N, per, m->cfg.lambda_gp);
     /* its backward, bottom up */
@@ -879,7 +883,8 @@ static void d_gradient_penalty(sg_model *m, int N, int row0)
     float *bufs[2] = { m->d_buf[0], m->d_buf[1] };
     for (int l = 0; l < L; l++) {
         const conv_layer *C = &m->d_conv[l];
-        o->conv2d_backward_filter(be, C->dw, NULL, delta, m->gp_h[l], N, C->ci, C->hin, C->hin,
+        const float *gp_h = m->d_grad[l] + act_size(C, row0, 0);
+        o->conv2d_backward_filter(be, C->dw, NULL, delta, gp_h, N, C->ci, C->hin, C->hin,
                                   C->co, C->k, C->stride, C->pad);
         float *next = bufs[l & 1];
         o->conv2d_forward(be, next, delta, C->w, NULL, N, C->ci, C->hin, C->hin, C->co, C->k, C->stride, C->pad);
@@ -887,7 +892,7 @@ static void d_gradient_penalty(sg_model *m, int N, int row0)
         o->leaky_relu_backward(be, next, next, mask, LRELU_SLOPE, act_size(C, N, 0));
         delta = next;
     }
-    o->conv2d_backward_filter(be, H->dw, NULL, delta, m->ones, N, H->ci, H->hin, H->hin, 1, H->k, H->stride, H->pad);
+    o->conv2d_backward_filter(be, H->dw, NULL, delta, ones, N, H->ci, H->hin, H->hin, 1, H->k, H->stride, H->pad);
 }
 
 /* Classification loss on D's cls output (dt.cls) for the current dataset. */
@@ -1008,13 +1013,16 @@ int sg_model_g_step(sg_model *m, float lr, sg_err *err)
 /* The D loss -mean(src(x)) + mean(src(x_fake)) + lambda_cls*cls(x) +
  * lambda_gp*GP(x_hat), with D's trunk run once on the 3N images
  * [x | x_fake | x_hat] of m->d_in: the src head on the real and fake rows,
- * the cls head on the real rows, one backward over the real and fake rows
- * from each half's loss gradients (no cls gradient for the fake half), and
- * the gradient penalty's chain on the x_hat rows. D has no op that mixes
- * images, so this equals separate passes over the three batches (one forward
- * and backward each for real and fake, one forward for x_hat) up to float
+ * the cls head on the real rows, one backward over all 3N rows (the real and
+ * fake rows from each half's loss gradients, no cls gradient for the fake
+ * half, and they alone feed the weight gradients; the x_hat rows from a seed
+ * of ones, which is the first half of the GP chain), then the rest of the
+ * gradient penalty on the x_hat rows. D has no op that mixes images, so this
+ * equals separate passes over the three batches (one forward and backward
+ * each for real and fake, one forward and the chain for x_hat) up to float
  * summation order in the weight gradients, with one forward and one backward
- * instead of three and two, and two or three times the rows per GEMM. */
+ * instead of three forwards, two backwards and the chain's first half, and
+ * two or three times the rows per GEMM. */
 static int d_step_body(sg_model *m, float lr, sg_err *err)
 {
     sg_backend *be = m->be;
@@ -1032,8 +1040,10 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
     o->mean_loss(be, m->losses + L_D_REAL, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
     o->mean_loss(be, m->losses + L_D_FAKE, m->d_dsrc + nsrc, m->dt.src + nsrc, nsrc, 1.0f, 1.0f);
     cls_loss(m, m->losses + L_D_CLS, m->d_dcls, m->c_org, N);
-    d_backward(m, m->d_in, m->d_dsrc, m->d_dcls, N, 1, NULL, 2 * N);
-    d_gradient_penalty(m, N, 2 * N);
+    /* x_hat's src gradient: the GP seed (filled per step: N, and so its rows, can change) */
+    o->fill(be, m->d_dsrc + 2 * nsrc, 1.0f, nsrc);
+    d_backward(m, m->d_in, m->d_dsrc, m->d_dcls, N, 1, NULL, 2 * N, N);
+    d_gradient_penalty(m, N, 2 * N, m->d_dsrc + 2 * nsrc);
     adam_step(m, &m->d, lr);
     return 0;
 }
@@ -1055,7 +1065,7 @@ static int g_step_body(sg_model *m, float lr, sg_err *err)
     o->copy(be, m->dx_fake_d, m->dx_fake, img * sizeof(float));
     g_backward(m, &m->tape_b, m->dx_fake_d, m->dx_fake, N);
     /* adversarial + classification: back through D (no D update) to x_fake */
-    d_backward(m, m->tape_a.out, m->d_dsrc, m->d_dcls, N, 0, m->dx_fake_d, N);
+    d_backward(m, m->tape_a.out, m->d_dsrc, m->d_dcls, N, 0, m->dx_fake_d, N, 0);
     o->add(be, m->dx_fake, m->dx_fake, m->dx_fake_d, img);
     g_backward(m, &m->tape_a, m->dx_fake, NULL, N);
     adam_step(m, &m->g, lr);

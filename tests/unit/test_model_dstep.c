@@ -3,10 +3,11 @@
  * -mean(src) + lambda_cls*cls, fake: mean(src), x_hat: lambda_gp*GP with the
  * gradient-penalty chain of DESIGN.md), each with its own backward, naive
  * loops, no backend. The model runs D once on the 3N images [real | fake |
- * x_hat] and backpropagates the real and fake halves together (lib/model.c,
- * d_step_body), so this pins down which rows each loss term and each gradient
- * reads: a loss on the wrong half, a cls gradient on the fake rows, the GP's
- * masks from the wrong rows or a weight gradient over the wrong rows all fail
+ * x_hat] and backpropagates all three together, the x_hat rows from the GP's
+ * seed of ones (the first half of its chain; lib/model.c, d_step_body), so
+ * this pins down which rows each loss term and each gradient reads: a loss on
+ * the wrong half, a cls gradient on the fake rows, the GP's masks from the
+ * wrong rows or a weight gradient over the wrong rows (x_hat's included) all fail
  * here by far more than float rounding. The four losses and every D gradient
  * are compared, for both kinds of classification loss (BCE and one-hot
  * cross-entropy), for a batch smaller than the capacity and then a full one
