@@ -26,6 +26,14 @@
 
 enum { L_D_REAL, L_D_FAKE, L_D_CLS, L_D_GP, L_G_FAKE, L_G_REC, L_G_CLS, L_COUNT };
 
+/* Step graph keys per dataset: the D step, the G step, and the G step that
+ * reuses the D step's tape (a different body, so a graph of its own). */
+#define GRAPH_KEY_D(ds) (2 * (ds))
+#define GRAPH_KEY_G(ds) (2 * (ds) + 1)
+#define GRAPH_KEY_G_REUSE(ds) (2 * SG_MAX_DATASETS + (ds))
+#define GRAPH_KEYS (3 * SG_MAX_DATASETS)
+_Static_assert(GRAPH_KEYS <= 64, "lib/backend.h: graph keys are 0..63");
+
 /* ---- state_dict tables ------------------------------------------------------ */
 
 typedef struct {
@@ -151,9 +159,15 @@ struct sg_model {
     size_t alloc_bytes;        /* their total size */
     int gen_only;              /* sg_model_create_generator: G and generate() only */
 
-    /* step graphs (backends with graph_begin: CUDA): per key 2*ds + (0 D, 1 G),
+    /* G step on the D step's tape (g_step_reuse_body): on unless
+     * SG_G_TAPE_REUSE=0 (A/B timing, tests); valid while tape_a and d_in's fake
+     * rows hold G(x, c_trg) of the current batch with G's current weights */
+    int g_tape_reuse, g_tape_valid;
+    long long g_tape_reuses;
+
+    /* step graphs (backends with graph_begin: CUDA): per key (GRAPH_KEY_*),
      * the state of run_step below and the batch size it was recorded for */
-    int graph_state[2 * SG_MAX_DATASETS], graph_n[2 * SG_MAX_DATASETS];
+    int graph_state[GRAPH_KEYS], graph_n[GRAPH_KEYS];
 };
 
 /* ---- config ------------------------------------------------------------------- */
@@ -560,7 +574,7 @@ void sg_model_free(sg_model *m)
     if (!m) return;
     /* a generator-only model records no graphs: the keys may be another model's */
     if (!m->gen_only && m->be->ops->graph_drop)
-        for (int k = 0; k < 2 * SG_MAX_DATASETS; k++) m->be->ops->graph_drop(m->be, k);
+        for (int k = 0; k < GRAPH_KEYS; k++) m->be->ops->graph_drop(m->be, k);
     for (int i = 0; i < m->n_allocs; i++) m->be->ops->free(m->be, m->allocs[i]);
     free(m->allocs);
     free_net(&m->g); free_net(&m->d);
@@ -593,6 +607,8 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     m->cls_dim = sg_model_cls_dim(cfg);
     m->cap = cfg->batch;
     m->gen_only = gen_only;
+    const char *reuse = getenv("SG_G_TAPE_REUSE");
+    m->g_tape_reuse = !(reuse && !strcmp(reuse, "0"));
     if (build_g(m) || (!gen_only && build_d(m))) { sg_model_free(m); return sg_errf(err, "model: out of memory"); }
     if (carve_net(m, &m->g) ||
         (gen_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m))))
@@ -674,6 +690,7 @@ int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err)
 int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err *err)
 {
     if (net != SG_NET_G && need_training(m, "writing a tensor of D", err)) return -1;
+    if (net == SG_NET_G) m->g_tape_valid = 0;   /* G(x, c_trg) may change */
     net_state *ns = net_of(m, net);
     if (i < 0 || i >= ns->n) return sg_errf(err, "model: tensor index %d out of range (0..%d)", i, ns->n - 1);
     if (ns->info[i].dtype == SG_DTYPE_I64) {
@@ -712,6 +729,7 @@ int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2,
     if (need_training(m, "writing Adam state", err)) return -1;
     if (step < 0) return sg_errf(err, "model: negative Adam step %lld", (long long)step);
     net_state *ns = net_of(m, net);
+    if (net == SG_NET_G) m->g_tape_valid = 0;   /* part of a load of G: recompute */
     if (upload_flat(m, ns, ns->adam_m, m1) || upload_flat(m, ns, ns->adam_v, m2))
         return sg_errf(err, "model: out of memory writing Adam state");
     ns->step = step;
@@ -918,6 +936,7 @@ int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *
         return sg_errf(err, "model: dataset %d out of range (0..%d)", ds, m->cfg.n_datasets - 1);
     if (n < 1 || n > m->cap) return sg_errf(err, "model: batch of %d images (1..%d allowed)", n, m->cap);
     sg_backend *be = m->be;
+    m->g_tape_valid = 0;
     upload_images(m, m->x, x, n);
     be->ops->upload(be, m->c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
     be->ops->upload(be, m->c_trg, c_trg, (size_t)n * m->c_dim * sizeof(float));
@@ -995,19 +1014,30 @@ static int run_step(sg_model *m, int key, net_state *ns, float lr,
 
 static int d_step_body(sg_model *m, float lr, sg_err *err);
 static int g_step_body(sg_model *m, float lr, sg_err *err);
+static int g_step_reuse_body(sg_model *m, float lr, sg_err *err);
 
 int sg_model_d_step(sg_model *m, float lr, sg_err *err)
 {
     if (need_training(m, "d_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: d_step before set_batch");
-    return run_step(m, 2 * m->ds, &m->d, lr, d_step_body, err);
+    m->g_tape_valid = 0;   /* until it has rewritten the tape */
+    if (run_step(m, GRAPH_KEY_D(m->ds), &m->d, lr, d_step_body, err)) return -1;
+    m->g_tape_valid = 1;   /* only D changed: G(x, c_trg) stands */
+    return 0;
 }
 
+/* The body is chosen here, on the host, per call: a replayed graph of either
+ * key is the body it was recorded from. */
 int sg_model_g_step(sg_model *m, float lr, sg_err *err)
 {
     if (need_training(m, "g_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: g_step before set_batch");
-    return run_step(m, 2 * m->ds + 1, &m->g, lr, g_step_body, err);
+    int reuse = m->g_tape_reuse && m->g_tape_valid;
+    m->g_tape_valid = 0;   /* G's weights change */
+    if (!reuse) return run_step(m, GRAPH_KEY_G(m->ds), &m->g, lr, g_step_body, err);
+    if (run_step(m, GRAPH_KEY_G_REUSE(m->ds), &m->g, lr, g_step_reuse_body, err)) return -1;
+    m->g_tape_reuses++;
+    return 0;
 }
 
 /* The D loss -mean(src(x)) + mean(src(x_fake)) + lambda_cls*cls(x) +
@@ -1048,14 +1078,36 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
     return 0;
 }
 
-static int g_step_body(sg_model *m, float lr, sg_err *err)
+/* The G step's first forward when the D step's G(x, c_trg) is still in
+ * tape_a (conv outputs, IN outputs and statistics) and d_in's fake rows: all
+ * of it would be recomputed bit for bit (same x, c_trg and G weights), except
+ * that a second forward updates the running statistics once more, as the
+ * reference's second call of G does. instnorm_forward on the saved conv
+ * outputs repeats exactly that update (same inputs, same op; the variance is
+ * not recoverable from rstd); its y, mean and rstd go to scratch so the tape
+ * stays as it is. */
+static void g_forward_from_tape(sg_model *m, int N)
+{
+    sg_backend *be = m->be;
+    g_tape *t = &m->tape_a;
+    for (int j = 0; j < m->g_n_in; j++) {
+        const in_layer *I = &m->g_in[j];
+        be->ops->instnorm_forward(be, m->g_buf[0], m->g_buf[1], m->g_buf[2], t->z[j], I->gamma, I->beta,
+                                  I->rmean, I->rvar, N, I->c, I->hw, IN_EPS, IN_MOMENTUM, !I->residual_b);
+    }
+    size_t img = (size_t)N * 3 * m->cfg.image_size * m->cfg.image_size;
+    be->ops->copy(be, t->out, m->d_in + img, img * sizeof(float));   /* where g_backward reads it */
+}
+
+static int g_step_common(sg_model *m, float lr, int reuse)
 {
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
     int N = m->n, S = m->cfg.image_size;
     size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, img = (size_t)N * 3 * S * S;
     o->memzero(be, m->g.grads, m->g.n_train * sizeof(float));
-    g_forward(m, &m->tape_a, m->tape_a.out, m->x, m->c_trg, N, 1);
+    if (reuse) g_forward_from_tape(m, N);
+    else g_forward(m, &m->tape_a, m->tape_a.out, m->x, m->c_trg, N, 1);
     d_forward(m, m->tape_a.out, N, N, N);
     o->mean_loss(be, m->losses + L_G_FAKE, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
     cls_loss(m, m->losses + L_G_CLS, m->d_dcls, m->c_trg, N);
@@ -1071,6 +1123,11 @@ static int g_step_body(sg_model *m, float lr, sg_err *err)
     adam_step(m, &m->g, lr);
     return 0;
 }
+
+static int g_step_body(sg_model *m, float lr, sg_err *err) { return g_step_common(m, lr, 0); }
+static int g_step_reuse_body(sg_model *m, float lr, sg_err *err) { return g_step_common(m, lr, 1); }
+
+long long sg_model_g_tape_reuses(const sg_model *m) { return m->g_tape_reuses; }
 
 int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err)
 {
@@ -1103,6 +1160,7 @@ int sg_model_generate(sg_model *m, int n, const float *x, const float *c, float 
 {
     sg_backend *be = m->be;
     size_t S = m->cfg.image_size, img = 3 * S * S;
+    m->g_tape_valid = 0;   /* it overwrites tape_a */
     for (int i0 = 0; i0 < n; i0 += m->cap) {
         int k = n - i0 < m->cap ? n - i0 : m->cap;
         upload_images(m, m->gen_x, x + (size_t)i0 * img, k);

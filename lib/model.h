@@ -113,6 +113,12 @@ int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *
  * running statistics updated at every G forward). */
 int sg_model_d_step(sg_model *m, float lr, sg_err *err);
 int sg_model_g_step(sg_model *m, float lr, sg_err *err);
+/* A G step right after a D step on the same batch takes G(x, c_trg) from the
+ * D step instead of computing it again (bit-identical results; the running
+ * statistics are still updated twice). SG_G_TAPE_REUSE=0 in the environment
+ * when the model is created turns that off (A/B timing, tests). This counts
+ * the G steps that did reuse it. */
+long long sg_model_g_tape_reuses(const sg_model *m);
 
 typedef struct {
     float d_loss_real, d_loss_fake, d_loss_cls, d_loss_gp;   /* last d_step */

@@ -1,0 +1,330 @@
+/* The G step's reuse of the D step's G forward (lib/model.c,
+ * g_forward_from_tape): two models from the same seed, one with the reuse
+ * (default) and one without (SG_G_TAPE_REUSE=0 at creation), driven through
+ * the same calls, must stay bit-identical: every loss, every tensor of G and
+ * D (running statistics and counters included), every gradient and both
+ * nets' Adam state. A missed running-statistics update, a stale tape used
+ * after set_batch / generate / set_tensor, or the image in the wrong place
+ * all break that. The counter sg_model_g_tape_reuses says which G steps took
+ * the reuse path, so each case also checks that the reuse happened where it
+ * may and nowhere else.
+ *
+ * Backends: the CPU (1 and 3 threads) and the NHWC emulation of CUDA's
+ * layout; on a GPU also CUDA with step graphs against CUDA run eagerly, with
+ * G steps that alternate between reuse and recompute so that both G graphs
+ * are recorded and replayed (not yet run on a GPU). */
+#include "backend.h"
+#include "check.h"
+#include "model.h"
+#include "nhwc_emulator.h"
+#include "rng.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static sg_model_config tiny_config(int n_datasets)
+{
+    /* two residual blocks (the residual IN's skip add), D 2 layers at 16 px */
+    sg_model_config cfg = { .image_size = 16, .n_datasets = n_datasets, .label_dim = { 3, 4 },
+                            .one_hot = { 0, 1 }, .g_conv_dim = 4, .g_repeat = 2, .d_conv_dim = 4,
+                            .d_repeat = 2, .batch = 3, .lambda_cls = 1, .lambda_rec = 10,
+                            .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+    return cfg;
+}
+
+/* model *a with the reuse, *b without, same weights; 0 or -1 (reported) */
+static int make_pair(const sg_model_config *cfg, sg_backend *ba, sg_backend *bb, sg_model **a, sg_model **b)
+{
+    sg_err err;
+    *a = *b = NULL;
+    unsetenv("SG_G_TAPE_REUSE");
+    int rc = sg_model_create(a, cfg, ba, 21, &err);
+    if (!rc) {
+        setenv("SG_G_TAPE_REUSE", "0", 1);
+        rc = sg_model_create(b, cfg, bb, 21, &err);
+        unsetenv("SG_G_TAPE_REUSE");
+    }
+    if (rc) {
+        CHECK(0, "model create: %s", err.msg);
+        sg_model_free(*a); sg_model_free(*b);
+        *a = *b = NULL;
+    }
+    return rc;
+}
+
+/* A batch of n images of dataset ds drawn from `key`: images in [-1, 1],
+ * labels of that dataset (multi-hot or one class) with the mask, c_trg the
+ * labels rotated by one image (the reference's permutation), alpha U(0,1). */
+typedef struct { int ds, n; float *x, *c_org, *c_trg, *alpha; } batch;
+
+static batch make_batch(const sg_model_config *cfg, int ds, int n, uint64_t key)
+{
+    int S = cfg->image_size, cd = sg_model_c_dim(cfg), off = sg_model_label_offset(cfg, ds);
+    int L = cfg->label_dim[ds];
+    size_t img = (size_t)3 * S * S;
+    batch b = { ds, n, malloc(n * img * sizeof(float)), calloc((size_t)n * cd, sizeof(float)),
+                calloc((size_t)n * cd, sizeof(float)), malloc(n * sizeof(float)) };
+    for (size_t i = 0; i < n * img; i++) b.x[i] = 2 * sg_randu(key, 1, i) - 1;
+    for (int i = 0; i < n; i++) {
+        float *c = b.c_org + (size_t)i * cd;
+        if (cfg->one_hot[ds]) c[off + (int)(sg_rand64(key, 2, i) % L)] = 1;
+        else for (int j = 0; j < L; j++) c[off + j] = (float)(sg_rand64(key, 2, (uint64_t)i * 64 + j) & 1);
+        if (cfg->n_datasets > 1) c[sg_model_cls_dim(cfg) + ds] = 1;
+        b.alpha[i] = sg_randu(key, 3, i);
+    }
+    for (int i = 0; i < n; i++)
+        memcpy(b.c_trg + (size_t)i * cd, b.c_org + (size_t)((i + 1) % n) * cd, cd * sizeof(float));
+    return b;
+}
+
+static void free_batch(batch *b) { free(b->x); free(b->c_org); free(b->c_trg); free(b->alpha); }
+
+static int set_batch(sg_model *m, const batch *b, sg_err *err)
+{
+    return sg_model_set_batch(m, b->ds, b->n, b->x, b->c_org, b->c_trg, b->alpha, err);
+}
+
+static int same_losses(sg_model *a, sg_model *b, const char *what)
+{
+    sg_err err;
+    sg_losses la, lb;
+    if (sg_model_read_losses(a, &la, &err) || sg_model_read_losses(b, &lb, &err)) {
+        CHECK(0, "%s: read_losses: %s", what, err.msg);
+        return 0;
+    }
+    int same = !memcmp(&la, &lb, sizeof la);
+    CHECK(same, "%s: losses differ: G fake %.9g / %.9g, rec %.9g / %.9g, cls %.9g / %.9g, D real %.9g / %.9g",
+          what, la.g_loss_fake, lb.g_loss_fake, la.g_loss_rec, lb.g_loss_rec, la.g_loss_cls, lb.g_loss_cls,
+          la.d_loss_real, lb.d_loss_real);
+    return same;
+}
+
+/* Every tensor, gradient and Adam moment of both nets, bit for bit; the
+ * first difference of each kind is named. */
+static void same_state(sg_model *a, sg_model *b, const char *what)
+{
+    sg_err err;
+    for (int net = 0; net < 2; net++) {
+        const char *nn = net == SG_NET_G ? "G" : "D";
+        const sg_tensor_info *ti;
+        int nt = sg_model_tensors(a, net, &ti), bad_t = -1, bad_g = -1;
+        for (int i = 0; i < nt; i++) {
+            size_t bytes = ti[i].numel * (ti[i].dtype == SG_DTYPE_I64 ? 8 : 4);
+            void *x = malloc(bytes + 8), *y = malloc(bytes + 8);
+            if (sg_model_get_tensor(a, net, i, x, &err) || sg_model_get_tensor(b, net, i, y, &err)) {
+                CHECK(0, "%s: get_tensor: %s", what, err.msg);
+            } else if (memcmp(x, y, bytes) && bad_t < 0) bad_t = i;
+            if (ti[i].trainable) {
+                if (sg_model_get_grad(a, net, i, x, &err) || sg_model_get_grad(b, net, i, y, &err))
+                    CHECK(0, "%s: get_grad: %s", what, err.msg);
+                else if (memcmp(x, y, bytes) && bad_g < 0) bad_g = i;
+            }
+            free(x); free(y);
+        }
+        CHECK(bad_t < 0, "%s: %s tensor %s differs", what, nn, bad_t < 0 ? "" : ti[bad_t].name);
+        CHECK(bad_g < 0, "%s: %s gradient of %s differs", what, nn, bad_g < 0 ? "" : ti[bad_g].name);
+        size_t n = sg_model_trainable_count(a, net);
+        float *m1 = malloc(n * 4), *v1 = malloc(n * 4), *m2 = malloc(n * 4), *v2 = malloc(n * 4);
+        int64_t s1, s2;
+        if (sg_model_get_adam(a, net, m1, v1, &s1, &err) || sg_model_get_adam(b, net, m2, v2, &s2, &err))
+            CHECK(0, "%s: get_adam: %s", what, err.msg);
+        else
+            CHECK(!memcmp(m1, m2, n * 4) && !memcmp(v1, v2, n * 4) && s1 == s2,
+                  "%s: %s Adam state differs (steps %lld, %lld)", what, nn, (long long)s1, (long long)s2);
+        free(m1); free(v1); free(m2); free(v2);
+    }
+}
+
+/* The reference schedule: every iteration a new batch (datasets in turn, a
+ * partial batch every third iteration) and a D step, every n_critic-th a G
+ * step on the same batch. Every G step may reuse. */
+static void schedule_case(sg_backend *be, int n_datasets, int iters, int n_critic)
+{
+    sg_model_config cfg = tiny_config(n_datasets);
+    sg_model *a, *b;
+    if (make_pair(&cfg, be, be, &a, &b)) return;
+    char what[160];
+    sg_err err;
+    int g_steps = 0, ok = 1;
+    for (int it = 0; it < iters && ok; it++) {
+        int ds = it % n_datasets, n = it % 3 == 2 ? cfg.batch - 1 : cfg.batch, g = (it + 1) % n_critic == 0;
+        batch bt = make_batch(&cfg, ds, n, 100 + it);
+        float lr = 1e-3f * (1 - 0.05f * it);
+        sg_model *ms[2] = { a, b };
+        for (int k = 0; k < 2 && ok; k++)
+            ok = !set_batch(ms[k], &bt, &err) && !sg_model_d_step(ms[k], lr, &err) &&
+                 (!g || !sg_model_g_step(ms[k], 0.7f * lr, &err));
+        free_batch(&bt);
+        if (!ok) { CHECK(0, "schedule: %s", err.msg); break; }
+        g_steps += g;
+        snprintf(what, sizeof what, "%s, %d dataset(s), n_critic %d, iteration %d", be->name, n_datasets,
+                 n_critic, it);
+        same_losses(a, b, what);
+    }
+    snprintf(what, sizeof what, "%s, %d dataset(s), n_critic %d, after %d iterations", be->name, n_datasets,
+             n_critic, iters);
+    int failed0 = check_failed;
+    if (ok) same_state(a, b, what);
+    CHECK(g_steps > 0 && sg_model_g_tape_reuses(a) == g_steps && sg_model_g_tape_reuses(b) == 0,
+          "%s: G steps %d, reused %lld (with reuse) and %lld (SG_G_TAPE_REUSE=0)", what, g_steps,
+          sg_model_g_tape_reuses(a), sg_model_g_tape_reuses(b));
+    printf("  %s: %d G steps, %lld reused, %s\n", what, g_steps, sg_model_g_tape_reuses(a),
+           check_failed == failed0 ? "bit-identical" : "FAILED");
+    sg_model_free(a);
+    sg_model_free(b);
+}
+
+/* Calls between a D step and a G step that must (or need not) make the G
+ * step recompute; each G step is compared, and the state at the end. */
+enum { BETWEEN_NONE, NO_D_STEP, BETWEEN_SET_BATCH, BETWEEN_GENERATE, BETWEEN_SET_G_TENSOR,
+       BETWEEN_SET_G_RUNNING, BETWEEN_SET_ADAM, SECOND_G_STEP, TWO_D_STEPS, BETWEEN_SET_D_TENSOR, N_BETWEEN };
+static const char *between_name[N_BETWEEN] = {
+    "nothing between (reuse)", "G step without a D step", "set_batch (another batch) between",
+    "generate between", "set_tensor of a G weight between", "set_tensor of a G running mean between",
+    "set_adam between", "a second G step", "two D steps (reuse)", "set_tensor of D between" };
+
+static int fallback_step(sg_model *m, const sg_model_config *cfg, int kind, int it, sg_err *err)
+{
+    batch b1 = make_batch(cfg, it % cfg->n_datasets, cfg->batch, 500 + it);
+    batch b2 = make_batch(cfg, (it + 1) % cfg->n_datasets, cfg->batch - 1, 900 + it);
+    int rc = set_batch(m, &b1, err);
+    if (!rc && kind != NO_D_STEP) rc = sg_model_d_step(m, 1e-3f, err);
+    if (!rc && kind == TWO_D_STEPS) rc = sg_model_d_step(m, 1e-3f, err);
+    if (!rc && kind == BETWEEN_SET_BATCH) rc = set_batch(m, &b2, err);
+    if (!rc && kind == BETWEEN_GENERATE) {
+        float *y = malloc((size_t)b2.n * 3 * cfg->image_size * cfg->image_size * sizeof(float));
+        rc = sg_model_generate(m, b2.n, b2.x, b2.c_trg, y, err);
+        free(y);
+    }
+    if (!rc && (kind == BETWEEN_SET_G_TENSOR || kind == BETWEEN_SET_G_RUNNING || kind == BETWEEN_SET_D_TENSOR)) {
+        /* G: the first conv's weight, or the first IN's running mean; D: its first weight */
+        sg_net net = kind == BETWEEN_SET_D_TENSOR ? SG_NET_D : SG_NET_G;
+        const sg_tensor_info *ti;
+        int nt = sg_model_tensors(m, net, &ti), t = 0;
+        if (kind == BETWEEN_SET_G_RUNNING)
+            while (t < nt && !strstr(ti[t].name, "running_mean")) t++;
+        float *w = malloc(ti[t].numel * sizeof(float));
+        rc = sg_model_get_tensor(m, net, t, w, err);
+        for (size_t i = 0; i < ti[t].numel; i++) w[i] = w[i] * 0.75f + 0.01f;
+        if (!rc) rc = sg_model_set_tensor(m, net, t, w, err);
+        free(w);
+    }
+    if (!rc && kind == BETWEEN_SET_ADAM) {
+        size_t n = sg_model_trainable_count(m, SG_NET_G);
+        float *m1 = malloc(n * 4), *v1 = malloc(n * 4);
+        int64_t s;
+        rc = sg_model_get_adam(m, SG_NET_G, m1, v1, &s, err);
+        if (!rc) rc = sg_model_set_adam(m, SG_NET_G, m1, v1, s, err);
+        free(m1); free(v1);
+    }
+    if (!rc) rc = sg_model_g_step(m, 2e-3f, err);
+    if (!rc && kind == SECOND_G_STEP) rc = sg_model_g_step(m, 2e-3f, err);
+    free_batch(&b1);
+    free_batch(&b2);
+    return rc;
+}
+
+static void fallback_case(sg_backend *be, int n_datasets)
+{
+    sg_model_config cfg = tiny_config(n_datasets);
+    sg_model *a, *b;
+    if (make_pair(&cfg, be, be, &a, &b)) return;
+    char what[200];
+    sg_err err;
+    for (int kind = 0; kind < N_BETWEEN; kind++) {
+        long long r0 = sg_model_g_tape_reuses(a);
+        int failed0 = check_failed;
+        snprintf(what, sizeof what, "%s, %d dataset(s): %s", be->name, n_datasets, between_name[kind]);
+        if (fallback_step(a, &cfg, kind, kind, &err) || fallback_step(b, &cfg, kind, kind, &err)) {
+            CHECK(0, "%s: %s", what, err.msg);
+            break;
+        }
+        /* the reuse is taken after a D step with only D changed since */
+        long long want = kind == BETWEEN_NONE || kind == TWO_D_STEPS || kind == SECOND_G_STEP ||
+                         kind == BETWEEN_SET_D_TENSOR ? 1 : 0;
+        long long got = sg_model_g_tape_reuses(a) - r0;
+        CHECK(got == want, "%s: %lld G step(s) reused the tape, want %lld", what, got, want);
+        same_losses(a, b, what);
+        same_state(a, b, what);
+        printf("  %s: reused %lld, %s\n", what, got, check_failed == failed0 ? "bit-identical" : "FAILED");
+    }
+    CHECK(sg_model_g_tape_reuses(b) == 0, "SG_G_TAPE_REUSE=0: %lld G steps reused", sg_model_g_tape_reuses(b));
+    sg_model_free(a);
+    sg_model_free(b);
+}
+
+/* CUDA: a (reuse) on a backend with step graphs, b (no reuse) on one run
+ * eagerly, cuDNN's first usable engine on both (as test_cuda_ops's graph
+ * test). G steps alternate between the reuse and, after a generate between
+ * the D and G step, the recompute, each often enough to be run eagerly,
+ * recorded and replayed: a replay of one body where the other belongs
+ * breaks the bit-equality. */
+static void cuda_graph_case(void)
+{
+    sg_err err;
+    setenv("SG_CUDNN_SEARCH", "heuristic", 1);
+    sg_backend *ga = sg_backend_cuda_create(0, &err);
+    setenv("SG_CUDA_GRAPHS", "0", 1);
+    sg_backend *gb = ga ? sg_backend_cuda_create(0, &err) : NULL;
+    unsetenv("SG_CUDA_GRAPHS");
+    unsetenv("SG_CUDNN_SEARCH");
+    if (!ga || !gb) {
+        SKIP("CUDA step graphs with and without the reuse: %s", err.msg);
+        sg_backend_destroy(ga);
+        sg_backend_destroy(gb);
+        return;
+    }
+    sg_model_config cfg = tiny_config(1);
+    cfg.image_size = 32; cfg.g_conv_dim = 8; cfg.d_conv_dim = 8; cfg.d_repeat = 4; cfg.batch = 4;
+    sg_model *a, *b;
+    if (!make_pair(&cfg, ga, gb, &a, &b)) {
+        int ok = 1, g_steps = 0, reuses = 0;
+        for (int it = 0; it < 16 && ok; it++) {
+            batch bt = make_batch(&cfg, 0, cfg.batch, 300 + it), bg = make_batch(&cfg, 0, cfg.batch, 700 + it);
+            int g = it % 2, gen = it % 4 == 3;
+            float *y = malloc((size_t)cfg.batch * 3 * 32 * 32 * sizeof(float));
+            sg_model *ms[2] = { a, b };
+            for (int k = 0; k < 2 && ok; k++)
+                ok = !set_batch(ms[k], &bt, &err) && !sg_model_d_step(ms[k], 1e-4f, &err) &&
+                     (!gen || !sg_model_generate(ms[k], cfg.batch, bg.x, bg.c_trg, y, &err)) &&
+                     (!g || !sg_model_g_step(ms[k], 1e-4f * (1 - it / 20.f), &err));
+            free(y);
+            free_batch(&bt);
+            free_batch(&bg);
+            if (!ok) { CHECK(0, "CUDA graphs: %s", err.msg); break; }
+            g_steps += g;
+            reuses += g && !gen;
+            char what[80];
+            snprintf(what, sizeof what, "CUDA, graphs + reuse vs eager without, iteration %d", it);
+            same_losses(a, b, what);
+        }
+        if (ok) same_state(a, b, "CUDA, graphs + reuse vs eager without, after 16 iterations");
+        CHECK(sg_model_g_tape_reuses(a) == reuses, "CUDA: %lld G steps reused, want %d of %d",
+              sg_model_g_tape_reuses(a), reuses, g_steps);
+        char note[800];
+        sg_backend_cuda_graph_note(ga, note, sizeof note);
+        printf("  CUDA step graphs: %s\n", note);
+    }
+    sg_model_free(a);
+    sg_model_free(b);
+    sg_backend_destroy(ga);
+    sg_backend_destroy(gb);
+}
+
+int main(void)
+{
+    sg_err err;
+    for (int v = 0; v < 3; v++) {
+        sg_backend *be = v < 2 ? sg_backend_cpu_create(v == 0 ? 1 : 3, &err)
+                               : nhwc_emulator(sg_backend_cpu_create(1, &err));
+        if (!be) { CHECK(0, "backend: %s", err.msg); continue; }
+        printf("backend %s%s\n", be->name, v == 1 ? " (3 threads)" : "");
+        schedule_case(be, 1, 10, 2);
+        schedule_case(be, 2, 12, 3);
+        if (v != 1) schedule_case(be, 2, 10, 5);
+        fallback_case(be, 2);
+        sg_backend_destroy(be);
+    }
+    cuda_graph_case();
+    return check_done();
+}
