@@ -5,6 +5,7 @@
  * the GP value computed in double. */
 #include "backend.h"
 #include "check.h"
+#include "conv_ref.h"
 #include "rng.h"
 #include <stdlib.h>
 #include <string.h>
@@ -70,60 +71,6 @@ static void fd_grad(objective f, void *ctx, double *p, size_t n, double *g, doub
 
 /* ---- double references ---------------------------------------------------- */
 
-static int out_size(int H, int K, int s, int p) { return (H + 2 * p - K) / s + 1; }
-
-static void conv_ref(double *y, const double *x, const double *w, const double *b,
-                     int N, int Ci, int H, int W, int Co, int K, int s, int p)
-{
-    int Ho = out_size(H, K, s, p), Wo = out_size(W, K, s, p);
-    for (int n = 0; n < N; n++) for (int co = 0; co < Co; co++)
-        for (int oy = 0; oy < Ho; oy++) for (int ox = 0; ox < Wo; ox++) {
-            double acc = b ? b[co] : 0;
-            for (int ci = 0; ci < Ci; ci++) for (int kh = 0; kh < K; kh++) for (int kw = 0; kw < K; kw++) {
-                int iy = oy * s - p + kh, ix = ox * s - p + kw;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                acc += x[(((size_t)n * Ci + ci) * H + iy) * W + ix] * w[(((size_t)co * Ci + ci) * K + kh) * K + kw];
-            }
-            y[(((size_t)n * Co + co) * Ho + oy) * Wo + ox] = acc;
-        }
-}
-
-/* conv^T: dx (N,Ci,H,W) from dy (N,Co,Ho,Wo), w (Co,Ci,K,K) */
-static void conv_bwd_data_ref(double *dx, const double *dy, const double *w,
-                              int N, int Ci, int H, int W, int Co, int K, int s, int p)
-{
-    int Ho = out_size(H, K, s, p), Wo = out_size(W, K, s, p);
-    memset(dx, 0, (size_t)N * Ci * H * W * sizeof(double));
-    for (int n = 0; n < N; n++) for (int co = 0; co < Co; co++)
-        for (int oy = 0; oy < Ho; oy++) for (int ox = 0; ox < Wo; ox++) {
-            double g = dy[(((size_t)n * Co + co) * Ho + oy) * Wo + ox];
-            for (int ci = 0; ci < Ci; ci++) for (int kh = 0; kh < K; kh++) for (int kw = 0; kw < K; kw++) {
-                int iy = oy * s - p + kh, ix = ox * s - p + kw;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                dx[(((size_t)n * Ci + ci) * H + iy) * W + ix] += g * w[(((size_t)co * Ci + ci) * K + kh) * K + kw];
-            }
-        }
-}
-
-/* dw (Co,Ci,K,K) = sum_n corr(x, dy); db (Co) = sum of dy */
-static void conv_bwd_filter_ref(double *dw, double *db, const double *x, const double *dy,
-                                int N, int Ci, int H, int W, int Co, int K, int s, int p)
-{
-    int Ho = out_size(H, K, s, p), Wo = out_size(W, K, s, p);
-    memset(dw, 0, (size_t)Co * Ci * K * K * sizeof(double));
-    memset(db, 0, Co * sizeof(double));
-    for (int n = 0; n < N; n++) for (int co = 0; co < Co; co++)
-        for (int oy = 0; oy < Ho; oy++) for (int ox = 0; ox < Wo; ox++) {
-            double g = dy[(((size_t)n * Co + co) * Ho + oy) * Wo + ox];
-            db[co] += g;
-            for (int ci = 0; ci < Ci; ci++) for (int kh = 0; kh < K; kh++) for (int kw = 0; kw < K; kw++) {
-                int iy = oy * s - p + kh, ix = ox * s - p + kw;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                dw[(((size_t)co * Ci + ci) * K + kh) * K + kw] += g * x[(((size_t)n * Ci + ci) * H + iy) * W + ix];
-            }
-        }
-}
-
 /* PyTorch ConvTranspose2d from its definition: x (N,Cin,H,W), w (Cin,Cout,K,K) */
 static void convT_ref(double *y, const double *x, const double *w, int N, int Cin, int H, int W,
                       int Cout, int K, int s, int p)
@@ -165,7 +112,7 @@ typedef struct { int N, Ci, H, W, Co, K, s, p, bias; double *x, *w, *b, *r; } co
 static double conv_objective(void *ctx)
 {
     conv_case *c = ctx;
-    int Ho = out_size(c->H, c->K, c->s, c->p), Wo = out_size(c->W, c->K, c->s, c->p);
+    int Ho = conv_out_size(c->H, c->K, c->s, c->p), Wo = conv_out_size(c->W, c->K, c->s, c->p);
     size_t ny = (size_t)c->N * c->Co * Ho * Wo;
     double *y = dalloc(ny);
     conv_ref(y, c->x, c->w, c->bias ? c->b : NULL, c->N, c->Ci, c->H, c->W, c->Co, c->K, c->s, c->p);
@@ -178,7 +125,7 @@ static void test_conv(int N, int Ci, int H, int W, int Co, int K, int s, int p, 
 {
     char what[160];
     conv_case c = { .N = N, .Ci = Ci, .H = H, .W = W, .Co = Co, .K = K, .s = s, .p = p, .bias = bias };
-    int Ho = out_size(H, K, s, p), Wo = out_size(W, K, s, p);
+    int Ho = conv_out_size(H, K, s, p), Wo = conv_out_size(W, K, s, p);
     size_t nx = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * K * K, ny = (size_t)N * Co * Ho * Wo;
     c.x = dalloc(nx); c.w = dalloc(nw); c.b = dalloc(Co); c.r = dalloc(ny);
     randfill(c.x, nx, -1, 1); randfill(c.w, nw, -0.5, 0.5); randfill(c.b, Co, -0.5, 0.5); randfill(c.r, ny, -1, 1);

@@ -16,6 +16,7 @@
  * the same weights (per-image IN statistics, as in the step). */
 #include "backend.h"
 #include "check.h"
+#include "conv_ref.h"
 #include "model.h"
 #include "nhwc_emulator.h"
 #include "rng.h"
@@ -26,76 +27,6 @@
 #define SLOPE 0.01
 
 static double *dzeros(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
-
-/* ---- float64 convolutions (cross-correlation, zero padding, square) ---------
- * x (N,Ci,H,H), w (Co,Ci,K,K), y (N,Co,Ho,Ho) */
-static int out_size(int H, int K, int s, int p) { return (H + 2 * p - K) / s + 1; }
-
-/* y = conv(x; w) + b (b may be NULL); overwrites y */
-static void conv_fwd(double *y, const double *x, const double *w, const double *b,
-                     int N, int Ci, int H, int Co, int K, int s, int p)
-{
-    int Ho = out_size(H, K, s, p);
-    for (int n = 0; n < N; n++)
-        for (int co = 0; co < Co; co++)
-            for (int oh = 0; oh < Ho; oh++)
-                for (int ow = 0; ow < Ho; ow++) {
-                    double acc = b ? b[co] : 0;
-                    for (int ci = 0; ci < Ci; ci++)
-                        for (int kh = 0; kh < K; kh++)
-                            for (int kw = 0; kw < K; kw++) {
-                                int ih = oh * s - p + kh, iw = ow * s - p + kw;
-                                if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
-                                acc += x[(((size_t)n * Ci + ci) * H + ih) * H + iw] *
-                                       w[(((size_t)co * Ci + ci) * K + kh) * K + kw];
-                            }
-                    y[(((size_t)n * Co + co) * Ho + oh) * Ho + ow] = acc;
-                }
-}
-
-/* dx = conv^T(dy; w); overwrites dx */
-static void conv_bwd_data(double *dx, const double *dy, const double *w,
-                          int N, int Ci, int H, int Co, int K, int s, int p)
-{
-    int Ho = out_size(H, K, s, p);
-    memset(dx, 0, (size_t)N * Ci * H * H * sizeof *dx);
-    for (int n = 0; n < N; n++)
-        for (int co = 0; co < Co; co++)
-            for (int oh = 0; oh < Ho; oh++)
-                for (int ow = 0; ow < Ho; ow++) {
-                    double g = dy[(((size_t)n * Co + co) * Ho + oh) * Ho + ow];
-                    for (int ci = 0; ci < Ci; ci++)
-                        for (int kh = 0; kh < K; kh++)
-                            for (int kw = 0; kw < K; kw++) {
-                                int ih = oh * s - p + kh, iw = ow * s - p + kw;
-                                if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
-                                dx[(((size_t)n * Ci + ci) * H + ih) * H + iw] +=
-                                    g * w[(((size_t)co * Ci + ci) * K + kh) * K + kw];
-                            }
-                }
-}
-
-/* dw += sum_n corr(x, dy); db += sum of dy per channel (db may be NULL) */
-static void conv_bwd_filter(double *dw, double *db, const double *x, const double *dy,
-                            int N, int Ci, int H, int Co, int K, int s, int p)
-{
-    int Ho = out_size(H, K, s, p);
-    for (int n = 0; n < N; n++)
-        for (int co = 0; co < Co; co++)
-            for (int oh = 0; oh < Ho; oh++)
-                for (int ow = 0; ow < Ho; ow++) {
-                    double g = dy[(((size_t)n * Co + co) * Ho + oh) * Ho + ow];
-                    if (db) db[co] += g;
-                    for (int ci = 0; ci < Ci; ci++)
-                        for (int kh = 0; kh < K; kh++)
-                            for (int kw = 0; kw < K; kw++) {
-                                int ih = oh * s - p + kh, iw = ow * s - p + kw;
-                                if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
-                                dw[(((size_t)co * Ci + ci) * K + kh) * K + kw] +=
-                                    g * x[(((size_t)n * Ci + ci) * H + ih) * H + iw];
-                            }
-                }
-}
 
 /* g *= LeakyReLU'(z) */
 static void mask_mul(double *g, const double *z, size_t n)
@@ -118,7 +49,7 @@ static size_t ref_out(const ref_conv *c, int N) { return (size_t)N * c->co * c->
 static void ref_conv_init(ref_conv *c, int ci, int co, int k, int s, int p, int hin, int bias)
 {
     c->ci = ci; c->co = co; c->k = k; c->s = s; c->p = p; c->hin = hin;
-    c->hout = out_size(hin, k, s, p);
+    c->hout = conv_out_size(hin, k, s, p);
     c->w = dzeros((size_t)co * ci * k * k); c->dw = dzeros((size_t)co * ci * k * k);
     c->b = bias ? dzeros(co) : NULL; c->db = bias ? dzeros(co) : NULL;
 }
@@ -178,7 +109,7 @@ static void ref_trunk(ref_d *r, const double *x, int N)
 {
     for (int l = 0; l < r->L; l++) {
         const ref_conv *c = &r->conv[l];
-        conv_fwd(r->z[l], l ? r->a[l - 1] : x, c->w, c->b, N, c->ci, c->hin, c->co, c->k, c->s, c->p);
+        conv_ref(r->z[l], l ? r->a[l - 1] : x, c->w, c->b, N, c->ci, c->hin, c->hin, c->co, c->k, c->s, c->p);
         size_t n = ref_out(c, N);
         for (size_t i = 0; i < n; i++) r->a[l][i] = r->z[l][i] > 0 ? r->z[l][i] : SLOPE * r->z[l][i];
     }
@@ -191,21 +122,21 @@ static void ref_backward(ref_d *r, const double *x, const double *dsrc, const do
     const ref_conv *hs = &r->src, *hc = &r->cls;
     size_t ntop = (size_t)N * hs->ci * hs->hin * hs->hin;
     double *g = dzeros(ntop), *t = dzeros(ntop);
-    conv_bwd_filter(hs->dw, NULL, top, dsrc, N, hs->ci, hs->hin, 1, hs->k, hs->s, hs->p);
-    conv_bwd_data(g, dsrc, hs->w, N, hs->ci, hs->hin, 1, hs->k, hs->s, hs->p);
+    conv_bwd_filter_ref(hs->dw, NULL, top, dsrc, N, hs->ci, hs->hin, hs->hin, 1, hs->k, hs->s, hs->p);
+    conv_bwd_data_ref(g, dsrc, hs->w, N, hs->ci, hs->hin, hs->hin, 1, hs->k, hs->s, hs->p);
     if (dcls) {
-        conv_bwd_filter(hc->dw, NULL, top, dcls, N, hc->ci, hc->hin, hc->co, hc->k, hc->s, hc->p);
-        conv_bwd_data(t, dcls, hc->w, N, hc->ci, hc->hin, hc->co, hc->k, hc->s, hc->p);
+        conv_bwd_filter_ref(hc->dw, NULL, top, dcls, N, hc->ci, hc->hin, hc->hin, hc->co, hc->k, hc->s, hc->p);
+        conv_bwd_data_ref(t, dcls, hc->w, N, hc->ci, hc->hin, hc->hin, hc->co, hc->k, hc->s, hc->p);
         for (size_t i = 0; i < ntop; i++) g[i] += t[i];
     }
     free(t);
     for (int l = r->L - 1; l >= 0; l--) {
         const ref_conv *c = &r->conv[l];
         mask_mul(g, r->z[l], ref_out(c, N));
-        conv_bwd_filter(c->dw, c->db, l ? r->a[l - 1] : x, g, N, c->ci, c->hin, c->co, c->k, c->s, c->p);
+        conv_bwd_filter_ref(c->dw, c->db, l ? r->a[l - 1] : x, g, N, c->ci, c->hin, c->hin, c->co, c->k, c->s, c->p);
         if (!l) break;
         double *gin = dzeros((size_t)N * c->ci * c->hin * c->hin);
-        conv_bwd_data(gin, g, c->w, N, c->ci, c->hin, c->co, c->k, c->s, c->p);
+        conv_bwd_data_ref(gin, g, c->w, N, c->ci, c->hin, c->hin, c->co, c->k, c->s, c->p);
         free(g);
         g = gin;
     }
@@ -256,15 +187,15 @@ static void ref_d_step(ref_d *r, const sg_model_config *cfg, int ds, const doubl
     for (size_t i = 0; i < nsrc; i++) ones[i] = 1;
     /* real: -mean(src) + lambda_cls * cls */
     ref_trunk(r, x, N);
-    conv_fwd(src, r->a[r->L - 1], hs->w, NULL, N, hs->ci, hs->hin, 1, hs->k, hs->s, hs->p);
-    conv_fwd(cls, r->a[r->L - 1], hc->w, NULL, N, hc->ci, hc->hin, hc->co, hc->k, hc->s, hc->p);
+    conv_ref(src, r->a[r->L - 1], hs->w, NULL, N, hs->ci, hs->hin, hs->hin, 1, hs->k, hs->s, hs->p);
+    conv_ref(cls, r->a[r->L - 1], hc->w, NULL, N, hc->ci, hc->hin, hc->hin, hc->co, hc->k, hc->s, hc->p);
     loss[0] = 0;
     for (size_t i = 0; i < nsrc; i++) { loss[0] -= src[i] / nsrc; dsrc[i] = -1.0 / nsrc; }
     loss[2] = ref_cls_loss(cfg, ds, cls, c_org, dcls, N);
     ref_backward(r, x, dsrc, dcls, N);
     /* fake: mean(src) */
     ref_trunk(r, fake, N);
-    conv_fwd(src, r->a[r->L - 1], hs->w, NULL, N, hs->ci, hs->hin, 1, hs->k, hs->s, hs->p);
+    conv_ref(src, r->a[r->L - 1], hs->w, NULL, N, hs->ci, hs->hin, hs->hin, 1, hs->k, hs->s, hs->p);
     loss[1] = 0;
     for (size_t i = 0; i < nsrc; i++) { loss[1] += src[i] / nsrc; dsrc[i] = 1.0 / nsrc; }
     ref_backward(r, fake, dsrc, NULL, N);
@@ -273,13 +204,13 @@ static void ref_d_step(ref_d *r, const sg_model_config *cfg, int ds, const doubl
     ref_trunk(r, x_hat, N);
     double **h = calloc(r->L, sizeof *h);
     double *g = dzeros(ref_out(&r->conv[r->L - 1], N));
-    conv_bwd_data(g, ones, hs->w, N, hs->ci, hs->hin, 1, hs->k, hs->s, hs->p);
+    conv_bwd_data_ref(g, ones, hs->w, N, hs->ci, hs->hin, hs->hin, 1, hs->k, hs->s, hs->p);
     for (int l = r->L - 1; l >= 0; l--) {
         const ref_conv *c = &r->conv[l];
         h[l] = g;
         mask_mul(h[l], r->z[l], ref_out(c, N));
         g = dzeros((size_t)N * c->ci * c->hin * c->hin);
-        conv_bwd_data(g, h[l], c->w, N, c->ci, c->hin, c->co, c->k, c->s, c->p);
+        conv_bwd_data_ref(g, h[l], c->w, N, c->ci, c->hin, c->hin, c->co, c->k, c->s, c->p);
     }
     double *u = g, *delta = dzeros(img), lam = cfg->lambda_gp;
     size_t per = img / N;
@@ -293,14 +224,14 @@ static void ref_d_step(ref_d *r, const sg_model_config *cfg, int ds, const doubl
     }
     for (int l = 0; l < r->L; l++) {
         const ref_conv *c = &r->conv[l];
-        conv_bwd_filter(c->dw, NULL, delta, h[l], N, c->ci, c->hin, c->co, c->k, c->s, c->p);
+        conv_bwd_filter_ref(c->dw, NULL, delta, h[l], N, c->ci, c->hin, c->hin, c->co, c->k, c->s, c->p);
         double *next = dzeros(ref_out(c, N));
-        conv_fwd(next, delta, c->w, NULL, N, c->ci, c->hin, c->co, c->k, c->s, c->p);
+        conv_ref(next, delta, c->w, NULL, N, c->ci, c->hin, c->hin, c->co, c->k, c->s, c->p);
         mask_mul(next, r->z[l], ref_out(c, N));
         free(delta);
         delta = next;
     }
-    conv_bwd_filter(hs->dw, NULL, delta, ones, N, hs->ci, hs->hin, 1, hs->k, hs->s, hs->p);
+    conv_bwd_filter_ref(hs->dw, NULL, delta, ones, N, hs->ci, hs->hin, hs->hin, 1, hs->k, hs->s, hs->p);
     for (int l = 0; l < r->L; l++) free(h[l]);
     free(h); free(u); free(delta);
     free(src); free(dsrc); free(ones); free(cls); free(dcls);
