@@ -52,26 +52,33 @@ int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char
                         cudnnGetErrorString(st), detail[0] ? ": " : "", detail);
 }
 
+int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size_t min_bytes,
+                        const char *why)
+{
+    if (need <= *bytes) return 0;
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
+    if (cap != cudaStreamCaptureStatusNone) return sg_cuda_break_capture(c, __FILE__, __LINE__, why);
+    if (*buf) {
+        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+        sg_cuda_graphs_drop_all(c);             /* they hold the old pointer */
+        if (CU_CHECK(c, cudaFree(*buf))) return -1;
+        *buf = NULL;
+        *bytes = 0;
+    }
+    size_t want = need < min_bytes ? min_bytes : need;
+    if (CU_CHECK(c, cudaMalloc(buf, want))) return -1;
+    *bytes = want;
+    return 0;
+}
+
 float *sg_cuda_scratch(sg_cuda *c, size_t n)
 {
     if (c->failed) return NULL;
-    if (n <= c->scratch_floats) return c->scratch;
-    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return NULL;
-    if (cap != cudaStreamCaptureStatusNone) {
-        sg_cuda_break_capture(c, __FILE__, __LINE__, "the scratch buffer must grow");
+    /* 4 MiB at least: few regrowths */
+    if (sg_cuda_grow_buffer(c, (void **)&c->scratch, &c->scratch_bytes, n * sizeof(float), (size_t)4 << 20,
+                            "the scratch buffer must grow"))
         return NULL;
-    }
-    if (c->scratch) {
-        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return NULL;
-        sg_cuda_graphs_drop_all(c);             /* they hold the old pointer */
-        if (CU_CHECK(c, cudaFree(c->scratch))) return NULL;
-        c->scratch = NULL;
-        c->scratch_floats = 0;
-    }
-    size_t want = n < (1u << 20) ? (1u << 20) : n;     /* 4 MiB at least: few regrowths */
-    if (CU_CHECK(c, cudaMalloc((void **)&c->scratch, want * sizeof(float)))) return NULL;
-    c->scratch_floats = want;
     return c->scratch;
 }
 

@@ -215,21 +215,7 @@ static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
 
 int sg_cuda_grow_workspace(sg_cuda *c, size_t need)
 {
-    if (need <= c->workspace_size) return 0;
-    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
-    if (cap != cudaStreamCaptureStatusNone)
-        return sg_cuda_break_capture(c, __FILE__, __LINE__, "the cuDNN workspace must grow");
-    if (c->workspace) {
-        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
-        sg_cuda_graphs_drop_all(c);             /* they hold the old pointer */
-        if (CU_CHECK(c, cudaFree(c->workspace))) return -1;
-        c->workspace = NULL;
-        c->workspace_size = 0;
-    }
-    if (CU_CHECK(c, cudaMalloc(&c->workspace, need))) return -1;
-    c->workspace_size = need;
-    return 0;
+    return sg_cuda_grow_buffer(c, &c->workspace, &c->workspace_size, need, 0, "the cuDNN workspace must grow");
 }
 
 /* cuDNN's workspace query of each kind of algorithm, under one name for heuristic_sizes. */
@@ -478,42 +464,19 @@ static int from_bf16(sg_cuda *c, float *dst, const __nv_bfloat16 *src, size_t n,
     return LAUNCH_CHECK(c, "from_bf16_kernel");
 }
 
-/* A buffer of at least `need` bytes in *buf (*bytes its size), grown like
- * sg_cuda_scratch: never inside graph capture (the first, eager run of a
- * shape sizes it), and growing it drops the recorded graphs (they hold the
- * old pointer). Returns 0, or -1 with the error recorded. */
-static int grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, const char *what)
-{
-    if (need <= *bytes) return 0;
-    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
-    if (cap != cudaStreamCaptureStatusNone) return sg_cuda_break_capture(c, __FILE__, __LINE__, what);
-    if (*buf) {
-        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
-        sg_cuda_graphs_drop_all(c);
-        if (CU_CHECK(c, cudaFree(*buf))) return -1;
-        *buf = NULL;
-        *bytes = 0;
-    }
-    size_t want = need < ((size_t)4 << 20) ? ((size_t)4 << 20) : need;
-    if (CU_CHECK(c, cudaMalloc(buf, want))) return -1;
-    *bytes = want;
-    return 0;
-}
-
 /* n bytes rounded up to 256: the start of the next region in a buffer */
 static size_t region(size_t n) { return (n + 255) / 256 * 256; }
 
 /* Room for the bf16 copies of plan p's x (N,Ci,H,W), w (Co,Ci,K,K) and y
- * (N,Co,Ho,Wo), each 256-byte aligned, in one buffer (grow_buffer). */
+ * (N,Co,Ho,Wo), each 256-byte aligned, in one buffer (sg_cuda_grow_buffer). */
 static int bf16_operands(sg_cuda *c, const sg_conv_plan *p, __nv_bfloat16 **x, __nv_bfloat16 **w,
                          __nv_bfloat16 **y)
 {
     size_t nx = (size_t)p->N * p->Ci * p->H * p->W, nw = (size_t)p->Co * p->Ci * p->K * p->K;
     size_t ny = (size_t)p->N * p->Co * p->Ho * p->Wo;
     size_t bx = region(nx * sizeof(__nv_bfloat16)), bw = region(nw * sizeof(__nv_bfloat16));
-    if (grow_buffer(c, &c->bf16_scratch, &c->bf16_scratch_bytes, bx + bw + ny * sizeof(__nv_bfloat16),
-                    "the bf16 scratch buffer must grow"))
+    if (sg_cuda_grow_buffer(c, &c->bf16_scratch, &c->bf16_scratch_bytes, bx + bw + ny * sizeof(__nv_bfloat16),
+                            (size_t)4 << 20, "the bf16 scratch buffer must grow"))
         return -1;
     char *base = (char *)c->bf16_scratch;
     *x = (__nv_bfloat16 *)base;
@@ -603,8 +566,8 @@ static int conv_kind_pad3(sg_cuda *c, int kind, float *x, float *w, float *y, in
     size_t px = (size_t)N * H * W, py = (size_t)N * Ho * Wo, kk = (size_t)K * K;
     size_t nx = px * Ci2, nw = (size_t)Co2 * kk * Ci2, ny = py * Co2;
     size_t bx = region(nx * sizeof(float)), bw = region(nw * sizeof(float)), by = region(ny * sizeof(float));
-    if (grow_buffer(c, &c->pad3_scratch, &c->pad3_scratch_bytes, bx + 2 * bw + by,
-                    "the 3-channel padding buffer must grow"))
+    if (sg_cuda_grow_buffer(c, &c->pad3_scratch, &c->pad3_scratch_bytes, bx + 2 * bw + by, (size_t)4 << 20,
+                            "the 3-channel padding buffer must grow"))
         return -1;
     char *base = (char *)c->pad3_scratch;
     float *x2 = (float *)base, *w2 = (float *)(base + bx), *y2 = (float *)(base + bx + bw);

@@ -116,7 +116,7 @@ struct sg_cuda {
     /* per-op scratch (instance-norm variances and per-plane partial sums, GP
      * norms), grown on demand and freed at destroy */
     float *scratch;
-    size_t scratch_floats;
+    size_t scratch_bytes;
     /* bf16 mode: the bf16 copies of one convolution's operands (x, w, y),
      * grown like scratch (never inside graph capture) */
     void *bf16_scratch;
@@ -158,6 +158,14 @@ int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char
 /* After every kernel launch: the launch's own error (bad configuration,
  * missing kernel image, a sticky fault from an earlier kernel). */
 #define LAUNCH_CHECK(c, name) sg_cuda_check_rt((c), cudaGetLastError(), name, __FILE__, __LINE__)
+
+/* Makes *buf (device memory, *bytes its size) hold at least `need` bytes
+ * (min_bytes at least when it must grow): never inside graph capture (that
+ * breaks the recording with `why`; the first, eager run of a step sizes
+ * every buffer), and growing drops the recorded graphs, which hold the old
+ * pointer. Returns 0, or -1 with the error recorded. */
+int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size_t min_bytes,
+                        const char *why);
 
 /* Returns scratch of at least n floats, or NULL (error recorded). Growing it
  * frees the old buffer after a stream sync: it must not happen inside graph
