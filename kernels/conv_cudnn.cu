@@ -39,6 +39,17 @@ static cudnnMathType_t precision_math(const sg_cuda *c)
     return c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
 }
 
+/* Frees what a plan holds (its engines and descriptors; NULL ones skipped). */
+static void plan_release(sg_conv_plan *p)
+{
+    for (int k = 0; k < SG_CONV_KINDS; k++) sg_conv_engine_destroy(&p->eng[k]);
+    if (p->x_desc) cudnnDestroyTensorDescriptor(p->x_desc);
+    if (p->y_desc) cudnnDestroyTensorDescriptor(p->y_desc);
+    if (p->bias_desc) cudnnDestroyTensorDescriptor(p->bias_desc);
+    if (p->w_desc) cudnnDestroyFilterDescriptor(p->w_desc);
+    if (p->conv_desc) cudnnDestroyConvolutionDescriptor(p->conv_desc);
+}
+
 static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, int K,
                                int stride, int pad)
 {
@@ -64,12 +75,7 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
         /* full (many batch sizes, e.g. sg-sample's last chunks): reuse slots
          * in turn; a plan is only referenced during one op call */
         p = &c->plans[c->plan_evict++ % SG_CUDA_MAX_PLANS];
-        for (int k = 0; k < SG_CONV_KINDS; k++) sg_conv_engine_destroy(&p->eng[k]);
-        cudnnDestroyTensorDescriptor(p->x_desc);
-        cudnnDestroyTensorDescriptor(p->y_desc);
-        cudnnDestroyTensorDescriptor(p->bias_desc);
-        cudnnDestroyFilterDescriptor(p->w_desc);
-        cudnnDestroyConvolutionDescriptor(p->conv_desc);
+        plan_release(p);
     } else {
         p = &c->plans[c->n_plans++];
     }
@@ -96,11 +102,7 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
         goto fail;
     return p;
 fail:
-    if (p->x_desc) cudnnDestroyTensorDescriptor(p->x_desc);
-    if (p->y_desc) cudnnDestroyTensorDescriptor(p->y_desc);
-    if (p->bias_desc) cudnnDestroyTensorDescriptor(p->bias_desc);
-    if (p->w_desc) cudnnDestroyFilterDescriptor(p->w_desc);
-    if (p->conv_desc) cudnnDestroyConvolutionDescriptor(p->conv_desc);
+    plan_release(p);
     memset(p, 0, sizeof *p);
     p->N = -1;                                  /* matches no shape */
     return NULL;
@@ -162,15 +164,7 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
 
 void sg_cuda_conv_plans_destroy(sg_cuda *c)
 {
-    for (int i = 0; i < c->n_plans; i++) {
-        sg_conv_plan *p = &c->plans[i];
-        cudnnDestroyTensorDescriptor(p->x_desc);
-        cudnnDestroyTensorDescriptor(p->y_desc);
-        cudnnDestroyTensorDescriptor(p->bias_desc);
-        cudnnDestroyFilterDescriptor(p->w_desc);
-        cudnnDestroyConvolutionDescriptor(p->conv_desc);
-        for (int k = 0; k < SG_CONV_KINDS; k++) sg_conv_engine_destroy(&p->eng[k]);
-    }
+    for (int i = 0; i < c->n_plans; i++) plan_release(&c->plans[i]);
     c->n_plans = 0;
 }
 
