@@ -235,6 +235,13 @@ static bdesc make_plan(const sg_cuda *c, bdesc cfg, int64_t *ws)
     return plan;
 }
 
+/* A plan for candidate cfg if its engine is usable here (usable, make_plan),
+ * with its engine's global index and workspace; else NULL. */
+static bdesc candidate_plan(const sg_cuda *c, bdesc cfg, int64_t *engine_id, int64_t *ws)
+{
+    return usable(c, cfg, engine_id) ? make_plan(c, cfg, ws) : NULL;
+}
+
 static cudnnStatus_t make_pack(sg_cuda *c, bdesc *pack, void *x, void *w, void *y)
 {
     cudnnStatus_t st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, pack);
@@ -363,9 +370,8 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
     int timed = c->search == SG_SEARCH_TIMED && !wish;
     if (wish) {
         int64_t id = -1, ws = 0;
-        bdesc plan = NULL;
-        if (wish->rank < n && usable(c, cand[wish->rank], &id) && id == wish->engine_id &&
-            (plan = make_plan(c, cand[wish->rank], &ws)) && !sg_cuda_grow_workspace(c, (size_t)ws)) {
+        bdesc plan = wish->rank < n ? candidate_plan(c, cand[wish->rank], &id, &ws) : NULL;
+        if (plan && id == wish->engine_id && !sg_cuda_grow_workspace(c, (size_t)ws)) {
             chosen = wish->rank; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
             e->source = SG_PICK_FILE;
             c->wishes_used++;
@@ -379,8 +385,7 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
     if (chosen < 0 && !timed) {                 /* the first candidate that builds */
         for (int i = 0; i < n && chosen < 0; i++) {
             int64_t id = -1, ws = 0;
-            if (!usable(c, cand[i], &id)) continue;
-            bdesc plan = make_plan(c, cand[i], &ws);
+            bdesc plan = candidate_plan(c, cand[i], &id, &ws);
             if (!plan) continue;
             if (sg_cuda_grow_workspace(c, (size_t)ws)) { destroy(&plan); goto done; }
             chosen = i; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
@@ -410,8 +415,7 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
         if (aligned16(x, w, y)) {
             for (int i = 0; i < n && !c->failed; i++) {
                 int64_t id = -1, ws = 0;
-                if (!usable(c, cand[i], &id)) continue;
-                bdesc plan = make_plan(c, cand[i], &ws);
+                bdesc plan = candidate_plan(c, cand[i], &id, &ws);
                 if (!plan) continue;
                 if (sg_cuda_grow_workspace(c, (size_t)ws)) { destroy(&plan); break; }
                 float ms = time_candidate(c, p, kind, plan, x, w, y, e0, e1, best);
@@ -437,11 +441,7 @@ done:
     if (chosen < 0 || c->failed) {
         destroy(&chosen_plan);
         if (chosen >= 0) destroy(&cand[chosen]);
-        int src = e->source;
-        float ms = e->ms, lms = e->legacy_ms;
-        int nc = e->candidates, nt = e->timed;
-        sg_conv_engine_destroy(e);              /* the legacy call runs this kind */
-        e->source = src; e->ms = ms; e->legacy_ms = lms; e->candidates = nc; e->timed = nt;
+        sg_conv_engine_destroy(e);              /* the legacy call runs this kind; the report's fields stay */
         return c->failed ? -1 : 0;
     }
     e->keep[6] = cand[chosen];
