@@ -765,8 +765,8 @@ static void conv_bwd(sg_backend *be, const conv_layer *L, float *dx, const float
 }
 
 /* out = G(x, c) for N images; train: update the running statistics. out is
- * t->out where g_backward follows (it reads the tanh output there); the D
- * step, which needs no G backward, has G write into D's input instead. */
+ * usually t->out; the D step has G write straight into D's input, which the
+ * G step then reads too (g_backward takes the output wherever it is). */
 static void g_forward(sg_model *m, g_tape *t, float *out, const float *x, const float *c, int N, int train)
 {
     sg_backend *be = m->be;
@@ -787,16 +787,17 @@ static void g_forward(sg_model *m, g_tape *t, float *out, const float *x, const 
     be->ops->tanh_forward(be, out, m->g_zfinal, (size_t)N * 3 * S * S);
 }
 
-/* Backward of G from d_out (N,3,S,S): weight gradients +=; dx (N,3,S,S) the
+/* Backward of G from d_out (N,3,S,S), out being the forward's tanh output
+ * (g_forward's out): weight gradients +=; dx (N,3,S,S) the
  * gradient w.r.t. the image input if non-NULL. Three scratch buffers: the
  * current gradient, the IN backward's output, and inside a residual block the
  * gradient of the block's output, kept for the skip path. */
-static void g_backward(sg_model *m, g_tape *t, const float *d_out, float *dx, int N)
+static void g_backward(sg_model *m, g_tape *t, const float *out, const float *d_out, float *dx, int N)
 {
     sg_backend *be = m->be;
     int S = m->cfg.image_size, n = m->g_n_in;
     float *cur = m->g_buf[0], *skip = NULL;
-    be->ops->tanh_backward(be, m->g_buf[1], d_out, t->out, (size_t)N * 3 * S * S);
+    be->ops->tanh_backward(be, m->g_buf[1], d_out, out, (size_t)N * 3 * S * S);
     conv_bwd(be, &m->g_conv[n], cur, m->g_buf[1], t->a[n - 1], N, N);
     for (int j = n - 1; j >= 0; j--) {
         const conv_layer *C = &m->g_conv[j];
@@ -1079,7 +1080,8 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
 }
 
 /* The G step's first forward when the D step's G(x, c_trg) is still in
- * tape_a (conv outputs, IN outputs and statistics) and d_in's fake rows: all
+ * tape_a (conv outputs, IN outputs and statistics) and d_in's fake rows (the
+ * G step reads the image there): all
  * of it would be recomputed bit for bit (same x, c_trg and G weights), except
  * that a second forward updates the running statistics once more, as the
  * reference's second call of G does. instnorm_forward on the saved conv
@@ -1095,8 +1097,6 @@ static void g_forward_from_tape(sg_model *m, int N)
         be->ops->instnorm_forward(be, m->g_buf[0], m->g_buf[1], m->g_buf[2], t->z[j], I->gamma, I->beta,
                                   I->rmean, I->rvar, N, I->c, I->hw, IN_EPS, IN_MOMENTUM, !I->residual_b);
     }
-    size_t img = (size_t)N * 3 * m->cfg.image_size * m->cfg.image_size;
-    be->ops->copy(be, t->out, m->d_in + img, img * sizeof(float));   /* where g_backward reads it */
 }
 
 static int g_step_common(sg_model *m, float lr, int reuse)
@@ -1106,20 +1106,22 @@ static int g_step_common(sg_model *m, float lr, int reuse)
     int N = m->n, S = m->cfg.image_size;
     size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, img = (size_t)N * 3 * S * S;
     o->memzero(be, m->g.grads, m->g.n_train * sizeof(float));
+    /* x_fake = G(x, c_trg): the D step's, in d_in's fake rows, or computed anew */
+    float *x_fake = reuse ? m->d_in + img : m->tape_a.out;
     if (reuse) g_forward_from_tape(m, N);
-    else g_forward(m, &m->tape_a, m->tape_a.out, m->x, m->c_trg, N, 1);
-    d_forward(m, m->tape_a.out, N, N, N);
+    else g_forward(m, &m->tape_a, x_fake, m->x, m->c_trg, N, 1);
+    d_forward(m, x_fake, N, N, N);
     o->mean_loss(be, m->losses + L_G_FAKE, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
     cls_loss(m, m->losses + L_G_CLS, m->d_dcls, m->c_trg, N);
-    g_forward(m, &m->tape_b, m->tape_b.out, m->tape_a.out, m->c_org, N, 1);
+    g_forward(m, &m->tape_b, m->tape_b.out, x_fake, m->c_org, N, 1);
     o->l1_loss(be, m->losses + L_G_REC, m->dx_fake, m->tape_b.out, m->x, img, m->cfg.lambda_rec);
     /* reconstruction: back through G(x_fake, c_org) to x_fake (dx_fake_d as scratch d_out) */
     o->copy(be, m->dx_fake_d, m->dx_fake, img * sizeof(float));
-    g_backward(m, &m->tape_b, m->dx_fake_d, m->dx_fake, N);
+    g_backward(m, &m->tape_b, m->tape_b.out, m->dx_fake_d, m->dx_fake, N);
     /* adversarial + classification: back through D (no D update) to x_fake */
-    d_backward(m, m->tape_a.out, m->d_dsrc, m->d_dcls, N, 0, m->dx_fake_d, N, 0);
+    d_backward(m, x_fake, m->d_dsrc, m->d_dcls, N, 0, m->dx_fake_d, N, 0);
     o->add(be, m->dx_fake, m->dx_fake, m->dx_fake_d, img);
-    g_backward(m, &m->tape_a, m->dx_fake, NULL, N);
+    g_backward(m, &m->tape_a, x_fake, m->dx_fake, NULL, N);
     adam_step(m, &m->g, lr);
     return 0;
 }
