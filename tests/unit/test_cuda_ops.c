@@ -34,6 +34,16 @@ static uint64_t draw_counter;
 static int verbose = 1;
 
 /* Host array of n uniform draws in [lo, hi). */
+/* A CUDA backend created with one of its environment variables set (they
+ * are read at creation), the variable cleared again. */
+static sg_backend *cuda_with_env(const char *var, const char *value, const char *precision, sg_err *err)
+{
+    setenv(var, value, 1);
+    sg_backend *be = sg_backend_cuda_create_precision(0, precision, err);
+    unsetenv(var);
+    return be;
+}
+
 static float *rnd(size_t n, float lo, float hi)
 {
     float *h = malloc(n * sizeof(float) + 1);
@@ -833,10 +843,8 @@ static void test_engines_file(void)
     if (fd < 0) { printf("FAIL engines file: mkstemp\n"); check_failed++; return; }
     close(fd);
     sg_err err;
-    setenv("SG_CUDNN_SEARCH", "timed", 1);
-    sg_backend *a = sg_backend_cuda_create_precision(0, "tf32", &err);
-    sg_backend *b = a ? sg_backend_cuda_create_precision(0, "tf32", &err) : NULL;
-    unsetenv("SG_CUDNN_SEARCH");
+    sg_backend *a = cuda_with_env("SG_CUDNN_SEARCH", "timed", "tf32", &err);
+    sg_backend *b = a ? cuda_with_env("SG_CUDNN_SEARCH", "timed", "tf32", &err) : NULL;
     if (!a || !b) {
         printf("FAIL engines file backends: %s\n", err.msg);
         check_failed++;
@@ -894,9 +902,7 @@ static void test_engines_file(void)
         if (fp) fclose(fp);
         text[len] = 0;
         char *last = strrchr(text, 'f');      /* inside the last choice line ("fwd"/"bwd-filter") */
-        setenv("SG_CUDNN_SEARCH", "timed", 1);
-        sg_backend *g = sg_backend_cuda_create_precision(0, "tf32", &err);
-        unsetenv("SG_CUDNN_SEARCH");
+        sg_backend *g = cuda_with_env("SG_CUDNN_SEARCH", "timed", "tf32", &err);
         if (last && g) {
             *last = 'q';
             fp = fopen(path, "w");
@@ -1067,9 +1073,7 @@ int main(int argc, char **argv)
     else if (cpu_as_gpu == 2) gpu = nhwc_emulator(sg_backend_cpu_create(1, &err));
     else {
         /* the first suite on cuDNN's backend-API engines, timed (kernels/conv_engines.cu) */
-        setenv("SG_CUDNN_SEARCH", "timed", 1);
-        gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
-        unsetenv("SG_CUDNN_SEARCH");
+        gpu = cuda_with_env("SG_CUDNN_SEARCH", "timed", "fp32", &err);
         if (!gpu) {
             SKIP("no GPU: %s", err.msg);
             SKIP("no GPU: the CUDA ops, model steps and step graphs (the harness runs on an "
@@ -1102,9 +1106,7 @@ int main(int argc, char **argv)
 
     /* the other layout too (A/B timing switches it with SG_CUDA_LAYOUT), on
      * the default (legacy) algorithms */
-    setenv("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", 1);
-    gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
-    unsetenv("SG_CUDA_LAYOUT");
+    gpu = cuda_with_env("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", "fp32", &err);
     if (!gpu) {
         printf("FAIL fp32 backend, other layout: %s\n", err.msg);
         check_failed++;
@@ -1128,9 +1130,7 @@ int main(int argc, char **argv)
     /* each way of choosing (SG_CUDNN_SEARCH), every convolution again */
     const char *searches[] = { "timed", "heuristic", "find" };
     for (int s = 0; s < 3; s++) {
-        setenv("SG_CUDNN_SEARCH", searches[s], 1);
-        gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
-        unsetenv("SG_CUDNN_SEARCH");
+        gpu = cuda_with_env("SG_CUDNN_SEARCH", searches[s], "tf32", &err);
         if (!gpu) {
             printf("FAIL tf32 backend, SG_CUDNN_SEARCH=%s: %s\n", searches[s], err.msg);
             check_failed++;
@@ -1149,9 +1149,7 @@ int main(int argc, char **argv)
      * the model's steps, where D's first and G's last convolution do */
     const char *pads[] = { "4", "8" };
     for (int i = 0; i < 2; i++) {
-        setenv("SG_CUDA_PAD3", pads[i], 1);
-        gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
-        unsetenv("SG_CUDA_PAD3");
+        gpu = cuda_with_env("SG_CUDA_PAD3", pads[i], "fp32", &err);
         if (!gpu) {
             printf("FAIL fp32 backend, SG_CUDA_PAD3=%s: %s\n", pads[i], err.msg);
             check_failed++;
@@ -1168,14 +1166,10 @@ int main(int argc, char **argv)
         }
         sg_backend_destroy(gpu);
     }
-    setenv("SG_CUDA_PAD3", "5", 1);
-    gpu = sg_backend_cuda_create_precision(0, "fp32", &err);
-    unsetenv("SG_CUDA_PAD3");
+    gpu = cuda_with_env("SG_CUDA_PAD3", "5", "fp32", &err);
     CHECK(!gpu && strstr(err.msg, "SG_CUDA_PAD3=5"), "a bad SG_CUDA_PAD3 is refused: %s", gpu ? "(created)" : err.msg);
     sg_backend_destroy(gpu);
-    setenv("SG_CUDNN_SEARCH", "bogus", 1);
-    gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
-    unsetenv("SG_CUDNN_SEARCH");
+    gpu = cuda_with_env("SG_CUDNN_SEARCH", "bogus", "tf32", &err);
     CHECK(!gpu && strstr(err.msg, "SG_CUDNN_SEARCH=bogus"), "a bad SG_CUDNN_SEARCH is refused: %s",
           gpu ? "(created)" : err.msg);
     sg_backend_destroy(gpu);
@@ -1195,9 +1189,7 @@ int main(int argc, char **argv)
         printf("cuDNN choices (bf16, default):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
         sg_backend_destroy(gpu);
     }
-    setenv("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", 1);
-    gpu = sg_backend_cuda_create_precision(0, "bf16", &err);
-    unsetenv("SG_CUDA_LAYOUT");
+    gpu = cuda_with_env("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", "bf16", &err);
     if (!gpu) {
         printf("FAIL bf16 backend, other layout: %s\n", err.msg);
         check_failed++;
@@ -1205,9 +1197,7 @@ int main(int argc, char **argv)
         bf16_conv_cases(gpu->nhwc ? "bf16 NHWC" : "bf16 NCHW");
         sg_backend_destroy(gpu);
     }
-    setenv("SG_CUDNN_SEARCH", "timed", 1);
-    gpu = sg_backend_cuda_create_precision(0, "bf16", &err);
-    unsetenv("SG_CUDNN_SEARCH");
+    gpu = cuda_with_env("SG_CUDNN_SEARCH", "timed", "bf16", &err);
     if (!gpu) {
         printf("FAIL bf16 backend, SG_CUDNN_SEARCH=timed: %s\n", err.msg);
         check_failed++;
