@@ -186,4 +186,15 @@ static sg_backend *nhwc_emulator(sg_backend *cpu_be)
     free(cpu_be);                   /* the shell only; impl lives on in be */
     return be;
 }
+
+/* The backends a model test runs on without a GPU, variant 0..MODEL_TEST_BACKENDS-1:
+ * the CPU with 1 thread, with 3 threads (other work splits), and the NHWC
+ * emulator (the CUDA backend's layout conversions); its name in *label. */
+enum { MODEL_TEST_BACKENDS = 3 };
+static inline sg_backend *model_test_backend(int variant, const char **label, sg_err *err)
+{
+    *label = variant == 0 ? "cpu" : variant == 1 ? "cpu (3 threads)" : "cpu, NHWC emulated";
+    return variant < 2 ? sg_backend_cpu_create(variant == 0 ? 1 : 3, err)
+                       : nhwc_emulator(sg_backend_cpu_create(1, err));
+}
 #endif

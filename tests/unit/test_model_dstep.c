@@ -351,11 +351,11 @@ int main(void)
                             .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
     double worst[2] = { 0, 0 };
     sg_err err;
-    for (int v = 0; v < 3; v++) {
-        sg_backend *be = v < 2 ? sg_backend_cpu_create(v == 0 ? 1 : 3, &err)
-                               : nhwc_emulator(sg_backend_cpu_create(1, &err));
+    for (int v = 0; v < MODEL_TEST_BACKENDS; v++) {
+        const char *label;
+        sg_backend *be = model_test_backend(v, &label, &err);
         if (!be) { CHECK(0, "backend: %s", err.msg); continue; }
-        printf("backend %s%s\n", be->name, v == 1 ? " (3 threads)" : "");
+        printf("backend %s\n", label);
         for (int ds = 0; ds < 2; ds++) dstep_case(be, &cfg, ds, worst);
         sg_backend_destroy(be);
     }

@@ -314,11 +314,11 @@ static void cuda_graph_case(void)
 int main(void)
 {
     sg_err err;
-    for (int v = 0; v < 3; v++) {
-        sg_backend *be = v < 2 ? sg_backend_cpu_create(v == 0 ? 1 : 3, &err)
-                               : nhwc_emulator(sg_backend_cpu_create(1, &err));
+    for (int v = 0; v < MODEL_TEST_BACKENDS; v++) {
+        const char *label;
+        sg_backend *be = model_test_backend(v, &label, &err);
         if (!be) { CHECK(0, "backend: %s", err.msg); continue; }
-        printf("backend %s%s\n", be->name, v == 1 ? " (3 threads)" : "");
+        printf("backend %s\n", label);
         schedule_case(be, 1, 10, 2);
         schedule_case(be, 2, 12, 3);
         if (v != 1) schedule_case(be, 2, 10, 5);
