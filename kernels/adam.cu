@@ -5,6 +5,18 @@
 #include <math.h>
 #include <stdint.h>
 
+/* One element's update, in the CPU's order (m, then v, then p). */
+__device__ __forceinline__ void adam_one(float &p, float g, float &m, float &v, float beta1, float beta2,
+                                         float step_size, float bc2_sqrt, float eps)
+{
+    float mi = m * beta1 + g * (1.f - beta1);
+    float vi = v * beta2 + g * g * (1.f - beta2);
+    m = mi;
+    v = vi;
+    float denom = sqrtf(vi) / bc2_sqrt + eps;
+    p -= step_size * (mi / denom);
+}
+
 /* hyper: NULL, or (in a recorded step graph) [step_size, bc2_sqrt] in device
  * memory, set before each replay (graph.cu) */
 __global__ void adam_kernel(float *__restrict__ p, const float *__restrict__ g,
@@ -17,33 +29,13 @@ __global__ void adam_kernel(float *__restrict__ p, const float *__restrict__ g,
         bc2_sqrt = hyper[1];
     }
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float gi = g[i];
-        float mi = m[i] * beta1 + gi * (1.f - beta1);
-        float vi = v[i] * beta2 + gi * gi * (1.f - beta2);   /* the CPU's order */
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        p[i] -= step_size * (mi / denom);
-    }
+         i += (size_t)gridDim.x * blockDim.x)
+        adam_one(p[i], g[i], m[i], v[i], beta1, beta2, step_size, bc2_sqrt, eps);
 }
 
 /* The same update four elements at a time (16-byte loads and stores: the
  * kernel is memory-bound, 28 bytes per element); n4 = n / 4 float4s, the
- * tail of n % 4 elements by the scalar kernel. Each element's arithmetic is
- * exactly the scalar kernel's. */
-__device__ __forceinline__ float adam_one(float &p, float g, float &m, float &v, float beta1, float beta2,
-                                          float step_size, float bc2_sqrt, float eps)
-{
-    float mi = m * beta1 + g * (1.f - beta1);
-    float vi = v * beta2 + g * g * (1.f - beta2);
-    m = mi;
-    v = vi;
-    float denom = sqrtf(vi) / bc2_sqrt + eps;
-    p -= step_size * (mi / denom);
-    return p;
-}
-
+ * tail of n % 4 elements by the scalar kernel. */
 __global__ void adam4_kernel(float4 *__restrict__ p, const float4 *__restrict__ g, float4 *__restrict__ m,
                              float4 *__restrict__ v, size_t n4, float beta1, float beta2, float step_size,
                              float bc2_sqrt, float eps, const float *__restrict__ hyper)
