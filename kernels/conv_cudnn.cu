@@ -499,12 +499,22 @@ static int conv_run_bf16(sg_cuda *c, sg_conv_plan *p, int kind, const float *xf,
     return from_bf16(c, out, wb, nw, 1);
 }
 
+static int pad3_applies(const sg_cuda *c, int Ci, int Co)
+{
+    return c->pad3 && c->nhwc && (Ci == 3 || Co == 3);
+}
+
+static int conv_kind_pad3(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W,
+                          int Co, int K, int stride, int pad);
+
 /* The three kinds on the backend's precision, without bias: x, w, y as the
  * forward convolution's input, weight and output, the kind's output among
- * them (forward y, backward-data x: overwritten; backward-filter w: +=). */
+ * them (forward y, backward-data x: overwritten; backward-filter w: +=).
+ * 3-channel operands go through the padding below when it is on. */
 static int conv_kind(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W,
                      int Co, int K, int stride, int pad)
 {
+    if (pad3_applies(c, Ci, Co)) return conv_kind_pad3(c, kind, x, w, y, N, Ci, H, W, Co, K, stride, pad);
     sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
     if (!p || plan_algo(c, p, kind, x, w, y)) return -1;
     if (c->precision != SG_CUDA_BF16) return conv_run(c, p, kind, x, w, y);
@@ -543,14 +553,10 @@ static int repack(sg_cuda *c, float *dst, const float *src, size_t rows, int Cs,
     return LAUNCH_CHECK(c, "repack_channels_kernel");
 }
 
-static int pad3_applies(const sg_cuda *c, int Ci, int Co)
-{
-    return c->pad3 && c->nhwc && (Ci == 3 || Co == 3);
-}
-
 /* One kind with 3-channel operands padded to P = c->pad3 channels. The
  * padded copies live in c->pad3_scratch: x2 (N,H,W,Ci2), w2 (Co2,K,K,Ci2),
- * y2 (N,Ho,Wo,Co2) and, for backward-filter, dw2 (Co2,K,K,Ci2). */
+ * y2 (N,Ho,Wo,Co2) and, for backward-filter, dw2 (Co2,K,K,Ci2). The padded
+ * convolution (P channels, never 3) is an ordinary conv_kind. */
 static int conv_kind_pad3(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W,
                           int Co, int K, int stride, int pad)
 {
@@ -607,8 +613,7 @@ void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const floa
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
-    if (pad3_applies(c, Ci, Co) ? conv_kind_pad3(c, SG_CONV_FWD, (float *)x, (float *)w, y, N, Ci, H, W, Co, K, stride, pad)
-                                : conv_kind(c, SG_CONV_FWD, (float *)x, (float *)w, y, N, Ci, H, W, Co, K, stride, pad))
+    if (conv_kind(c, SG_CONV_FWD, (float *)x, (float *)w, y, N, Ci, H, W, Co, K, stride, pad))
         return;
     if (bias) {
         int hw = ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);
@@ -630,8 +635,7 @@ void sg_cuda_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, co
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
-    if (pad3_applies(c, Ci, Co)) conv_kind_pad3(c, SG_CONV_BWD_DATA, dx, (float *)w, (float *)dy, N, Ci, H, W, Co, K, stride, pad);
-    else conv_kind(c, SG_CONV_BWD_DATA, dx, (float *)w, (float *)dy, N, Ci, H, W, Co, K, stride, pad);
+    conv_kind(c, SG_CONV_BWD_DATA, dx, (float *)w, (float *)dy, N, Ci, H, W, Co, K, stride, pad);
 }
 
 void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const float *x,
@@ -640,8 +644,7 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
-    if (pad3_applies(c, Ci, Co) ? conv_kind_pad3(c, SG_CONV_BWD_FILTER, (float *)x, dw, (float *)dy, N, Ci, H, W, Co, K, stride, pad)
-                                : conv_kind(c, SG_CONV_BWD_FILTER, (float *)x, dw, (float *)dy, N, Ci, H, W, Co, K, stride, pad))
+    if (conv_kind(c, SG_CONV_BWD_FILTER, (float *)x, dw, (float *)dy, N, Ci, H, W, Co, K, stride, pad))
         return;
     if (db) {
         int hw = ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);
