@@ -155,6 +155,27 @@ int main(int argc, char **argv)
         return 1;
     }
     double dt = now_s() - t0;
+    /* Phase times (after the timed loop, so they leave its losses alone): a
+     * D step, then the G step that follows it (reusing its G forward), each
+     * alone between syncs; a sync's latency is part of each. An iteration
+     * should cost about d + g / n_critic: where the time goes, per step. */
+    double d_ms = 0, g_ms = 0;
+    int phases = iters < 20 ? iters : 20;
+    for (int k = 0; k < phases && !err.msg[0]; k++) {
+        if (sg_model_set_batch(m, 0, batch, x, corg, ctrg, alpha, &err) || be->ops->sync(be, &err)) break;
+        double a = now_s();
+        if (sg_model_d_step(m, 1e-4f, &err) || be->ops->sync(be, &err)) break;
+        double b = now_s();
+        if (sg_model_g_step(m, 1e-4f, &err) || be->ops->sync(be, &err)) break;
+        d_ms += 1e3 * (b - a);
+        g_ms += 1e3 * (now_s() - b);
+    }
+    if (err.msg[0]) {
+        fprintf(stderr, "train-step-bench: phase times: %s\n", err.msg);
+        sg_model_free(m);
+        sg_backend_destroy(be);
+        return 1;
+    }
     char note[800] = "";
     if (cuda) sg_backend_cuda_graph_note(be, note, sizeof note);
     for (char *q = note; *q; q++)
@@ -168,10 +189,10 @@ int main(int argc, char **argv)
 #endif
     printf("device=%s precision=%s name=%s image=%d batch=%d conv=%d g_repeat=%d d_repeat=%d "
            "n_critic=%d iters=%d g_steps=%d seconds=%.3f it_per_s=%.2f ms_per_it=%.3f "
-           "warmup_s=%.2f gpu_mem_gib=%.3f gpu_total_gib=%.1f layout=%s graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
+           "warmup_s=%.2f d_step_ms=%.3f g_step_ms=%.3f gpu_mem_gib=%.3f gpu_total_gib=%.1f layout=%s graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
            device, cuda ? precision : "fp32", cuda ? sg_backend_cuda_device_name(be) : "cpu",
            image, batch, conv, g_repeat, d_repeat, n_critic, iters, g_steps, dt, iters / dt,
-           1e3 * dt / iters, warmup_s, mem_used / 1073741824.0, mem_total / 1073741824.0,
+           1e3 * dt / iters, warmup_s, d_ms / phases, g_ms / phases, mem_used / 1073741824.0, mem_total / 1073741824.0,
            be->nhwc ? "nhwc" : "nchw", note[0] ? note : "none", l.d_loss_real,
            l.d_loss_gp, l.g_loss_rec);
     if (cuda && getenv("SG_BENCH_PLANS")) {      /* the algorithms cuDNN was given, on stderr */
