@@ -52,6 +52,21 @@ int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char
                         cudnnGetErrorString(st), detail[0] ? ": " : "", detail);
 }
 
+/* cudaMalloc, failing the backend with the size and the device's free
+ * memory (what a user needs to choose a smaller batch or model) */
+static int device_malloc(sg_cuda *c, void **p, size_t bytes, const char *what, const char *file, int line)
+{
+    cudaError_t st = cudaMalloc(p, bytes);
+    if (st == cudaSuccess) return 0;
+    size_t free_b = 0, total_b = 0;
+    *p = NULL;
+    cudaGetLastError();                     /* an allocation failure is not sticky */
+    cudaMemGetInfo(&free_b, &total_b);
+    return sg_cuda_fail(c, file, line, "cudaMalloc of %zu bytes%s%s%s: %s (%.2f GiB free of %.2f GiB on %s)",
+                        bytes, what ? " (" : "", what ? what : "", what ? ")" : "", cudaGetErrorString(st),
+                        free_b / 1073741824.0, total_b / 1073741824.0, c->device_name);
+}
+
 int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size_t min_bytes,
                         const char *why)
 {
@@ -67,7 +82,7 @@ int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size
         *bytes = 0;
     }
     size_t want = need < min_bytes ? min_bytes : need;
-    if (CU_CHECK(c, cudaMalloc(buf, want))) return -1;
+    if (device_malloc(c, buf, want, why, __FILE__, __LINE__)) return -1;
     *bytes = want;
     return 0;
 }
@@ -133,16 +148,7 @@ static void *cuda_alloc(sg_backend *be, size_t bytes)
     if (c->failed) return NULL;
     void *p = NULL;
     if (bytes == 0) bytes = 1;
-    cudaError_t st = cudaMalloc(&p, bytes);
-    if (st != cudaSuccess) {
-        size_t free_b = 0, total_b = 0;
-        cudaGetLastError();                 /* an allocation failure is not sticky */
-        cudaMemGetInfo(&free_b, &total_b);
-        sg_cuda_fail(c, __FILE__, __LINE__, "cudaMalloc of %zu bytes: %s (%.2f GiB free of %.2f GiB on %s)",
-                     bytes, cudaGetErrorString(st), free_b / 1073741824.0,
-                     total_b / 1073741824.0, c->device_name);
-        return NULL;
-    }
+    if (device_malloc(c, &p, bytes, NULL, __FILE__, __LINE__)) return NULL;
     if (CU_CHECK(c, cudaMemsetAsync(p, 0, bytes, c->stream))) { cudaFree(p); return NULL; }
     return p;
 }

@@ -192,9 +192,10 @@ static int usable(const sg_cuda *c, bdesc cfg, int64_t *engine_id)
         if (cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
                                      CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8, &n_num, num))
             goto out;
+        /* unknown notes: not usable (it might compile at run time) */
         if (cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
                                      CUDNN_BEHAVIOR_NOTE_TYPE_COUNT + 8, &n_beh, beh))
-            n_beh = 0;
+            goto out;
         /* elementCount is how many the engine has; only that many up to
          * the requested count were written */
         if (n_num > CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8) n_num = CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8;
