@@ -28,6 +28,14 @@ CU_SRC   := $(wildcard kernels/*.cu)
 NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1
 endif
 CU_OBJ := $(CU_SRC:kernels/%.cu=build/kernels/%.o)
+# The same CUDA sources built with the host compiler against a CPU emulation
+# of the CUDA runtime and cuDNN (tests/emu): test_cuda_ops runs where there is
+# no GPU, CI included.
+EMU_OBJ := $(CU_SRC:kernels/%.cu=build/emu/%.o) $(if $(CU_SRC),build/emu/cudart_emu.o build/emu/cudnn_emu.o)
+EMU_CXXFLAGS = -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-sign-compare -Wno-unused-function -Wno-comment -Wno-unknown-pragmas -Wno-format-truncation \
+               -Itests/emu/include -Itests/emu -I$(CUDA_HOME)/include -Ilib -Ikernels -DSG_HAVE_CUDA=1 -MMD -MP
+EMU_TESTS := $(if $(CU_SRC),build/tests/test_cudnn_emu build/tests/test_cuda_ops_emu build/tests/test_model_gtape_emu \
+                 build/tests/test_model_inference_emu build/emu-bin/sg-train)
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:lib/%.c=build/lib/%.o)
@@ -39,7 +47,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 LIBSG    := build/libstargan.a
 
 .PHONY: all deps test unit cli-test bench install clean experiment gpu-check
-all: $(TOOLS) $(UNITS)
+all: $(TOOLS) $(UNITS) $(EMU_TESTS)
 
 # The tools' and tests' objects are made through pattern rules only, so make
 # would delete them as intermediate files after linking, and the next make,
@@ -61,6 +69,27 @@ build/tests/%.o: tests/unit/%.c
 build/kernels/%.o: kernels/%.cu $(wildcard kernels/*.cuh) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+build/emu/%.cc: kernels/%.cu tests/emu/unchevron.pl
+	@mkdir -p $(@D)
+	perl tests/emu/unchevron.pl $< > $@.tmp && mv $@.tmp $@
+build/emu/%.o: build/emu/%.cc
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+build/emu/%.o: tests/emu/%.cc
+	@mkdir -p $(@D)
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+.SECONDARY: $(CU_SRC:kernels/%.cu=build/emu/%.cc) $(EMU_OBJ)
+
+build/tests/%_emu: build/tests/%.o $(EMU_OBJ) $(LIB_OBJ)
+	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lopenblas -lm -lpthread -o $@
+# the cuDNN emulation against a float64 reference, on its own
+build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc tests/emu/emu.h
+	@mkdir -p $(@D)
+	$(CXX) $(filter-out -MMD -MP,$(EMU_CXXFLAGS)) tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc -o $@
+# sg-train with --device cuda on the emulation (tests/cli/sg-train-emu.bats)
+build/emu-bin/%: build/tools/%.o $(CLI_OBJ) $(EMU_OBJ) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lopenblas -lm -lpthread -o $@
 
 $(LIBSG): $(LIB_OBJ) $(CU_OBJ)
 	@rm -f $@

@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# sg-train --device cuda on the CPU emulation of CUDA and cuDNN (tests/emu,
+# build/emu-bin/sg-train): what tests/gpu/run checks on a lent GPU (steps 2,
+# 2b, 2c), here on every machine at a tiny size: equal runs, resume exactness
+# under the default algorithms and under timed engines (RUN/cudnn-engines.txt
+# reloaded), and running out of device memory.
+
+EMU="$BATS_TEST_DIRNAME/../../build/emu-bin/sg-train"
+
+setup_file() {
+  [ -x "$EMU" ] || return 0
+  D="$BATS_FILE_TMPDIR"
+  celeb-synth -q -n 16 -o "$D/synth"
+  celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" \
+    -s Black_Hair,Blond_Hair,Male -S 16 -o "$D/a.lmdb"
+}
+
+setup() {
+  [ -x "$EMU" ] || skip "no CUDA build here: $EMU"
+  D="$BATS_FILE_TMPDIR"
+  T="$BATS_TEST_TMPDIR"
+  TINY=(--iters 8 --decay-iters 3 --save-every 4 --log-every 1 --sample-every 0 --batch 2
+        --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --n-critic 2 -q --device cuda)
+}
+
+strip_timing() { sed -E 's/,"images\/s":[^,]*,"elapsed":[^}]*//' "$1"; }
+
+# A run to 8, the same run's checkpoint 8 removed and resumed at 4: equal files.
+resume_case() {
+  "$EMU" -o "$T/part" "${TINY[@]}" "$D/a.lmdb"
+  mkdir -p "$T/orig"
+  cp "$T/part"/ckpt/000008-* "$T/part/history.jsonl" "$T/orig/"
+  echo 000004 > "$T/part/latest"
+  rm "$T/part"/ckpt/000008-*
+  env -u SG_CUDNN_SEARCH "$EMU" -o "$T/part" --resume -q
+  for f in G D state; do
+    cmp "$T/orig/000008-$f.safetensors" "$T/part/ckpt/000008-$f.safetensors"
+  done
+  diff <(strip_timing "$T/orig/history.jsonl") <(strip_timing "$T/part/history.jsonl")
+}
+
+@test "emulated CUDA: two equal runs write equal checkpoints" {
+  "$EMU" -o "$T/a" "${TINY[@]}" "$D/a.lmdb"
+  "$EMU" -o "$T/b" "${TINY[@]}" "$D/a.lmdb"
+  for f in G D state; do cmp "$T/a/ckpt/000008-$f.safetensors" "$T/b/ckpt/000008-$f.safetensors"; done
+  [ "$(grep -c . "$T/a/history.jsonl")" = 8 ]
+}
+
+@test "emulated CUDA: a resumed run repeats the uninterrupted one bit for bit (default algorithms)" {
+  resume_case
+}
+
+@test "emulated CUDA: resume under timed engines reloads RUN/cudnn-engines.txt" {
+  export SG_CUDNN_SEARCH=timed
+  resume_case
+  [ -s "$T/part/cudnn-engines.txt" ]
+  grep -q "engine" "$T/part/cudnn-engines.txt"
+}
+
+@test "emulated CUDA: with the emulated backend API off, timed search falls back to the legacy calls" {
+  SG_EMU_CUDNN_BACKEND=0 SG_CUDNN_SEARCH=timed "$EMU" -o "$T/a" "${TINY[@]}" "$D/a.lmdb"
+  "$EMU" -o "$T/b" "${TINY[@]}" "$D/a.lmdb"
+  for f in G D state; do cmp "$T/a/ckpt/000008-$f.safetensors" "$T/b/ckpt/000008-$f.safetensors"; done
+}
+
+@test "emulated CUDA: out of device memory, wherever it happens, is one line and exit 1" {
+  # G at 4096 channels: ~137 GB of parameters on a device of 24 GiB
+  run "$EMU" -o "$T/big" --iters 2 --batch 4 --g-conv-dim 4096 -q --device cuda "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: "*"out of memory"* ]]
+  # every device size in 512 KiB steps until the run fits: the backend, the
+  # model, then the first iteration's buffers run out in turn
+  local kib stages=""
+  for kib in $(seq 512 512 65536); do
+    run env SG_EMU_MEMORY_KIB=$kib "$EMU" -o "$T/r$kib" --iters 2 --log-every 1 --sample-every 0 \
+      --save-every 0 --batch 2 --g-conv-dim 32 --d-conv-dim 32 --g-repeat 1 -q --device cuda "$D/a.lmdb"
+    [ "$status" -eq 0 ] && break
+    echo "$kib KiB: $output"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "sg-train: "*"out of memory"* ]]
+    case "$output" in *"iteration 1"*) stages="$stages iteration";; *"model"*) stages="$stages model";; esac
+  done
+  [ "$status" -eq 0 ]
+  [[ "$stages" == *model* ]]
+  [[ "$stages" == *iteration* ]]
+}
+
+@test "emulated CUDA: no device is one line and exit 1, never a CPU fallback" {
+  run env SG_EMU_NO_DEVICE=1 "$EMU" -o "$T/r" "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --device cuda: "* ]]
+  [ ! -e "$T/r/history.jsonl" ]
+}

@@ -1,0 +1,627 @@
+/* The CUDA runtime, emulated on the CPU for build/tests/test_cuda_ops_emu
+ * (tests/emu/emu.h): device memory is host memory (poisoned with NaNs when
+ * allocated, as a GPU's is not zeroed either), a stream runs its work at once
+ * in submission order, stream capture records that work into a graph that
+ * cudaGraphLaunch replays, and a kernel's grid runs block after block with
+ * the block's threads as fibers (ucontext) that switch only at barriers and
+ * warp shuffles. Misuse a GPU would punish is an error here too: a launch
+ * configuration over the limits, a host pointer or an overrun given to a
+ * copy, a sync or an allocation while capturing, a barrier some thread of
+ * the block never reaches (that one aborts the test with the kernel's name). */
+#include "emu.h"
+#include "cuda_emu.h"
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <vector>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+thread_local uint3 threadIdx, blockIdx;
+thread_local dim3 blockDim, gridDim;
+
+namespace {
+
+const size_t TOTAL_MEMORY = (size_t)24 << 30;   /* what the emulated device reports */
+
+/* ---- device memory ---------------------------------------------------------- */
+
+std::mutex mem_lock;
+std::map<uintptr_t, size_t> allocations;        /* start -> bytes */
+size_t allocated;
+
+/* ---- streams and graphs ----------------------------------------------------- */
+
+struct Graph {
+    std::vector<std::function<void()>> ops;
+};
+
+struct Stream {
+    bool capturing = false;
+    bool invalidated = false;                   /* an illegal call during the capture */
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+    Graph *graph = nullptr;
+};
+
+Stream default_stream;
+thread_local int captures_here;                 /* captures begun by this thread */
+thread_local cudaError_t last_error = cudaSuccess;
+
+Stream *stream_of(cudaStream_t s)
+{
+    return s ? (Stream *)s : &default_stream;
+}
+
+cudaError_t fail(cudaError_t e)
+{
+    last_error = e;
+    return e;
+}
+
+/* a call CUDA forbids while this thread captures (mode not relaxed) */
+bool unsafe_during_capture()
+{
+    return captures_here > 0;
+}
+
+struct Event {
+    bool timing = true;
+    bool recorded = false;
+    std::chrono::steady_clock::time_point when;
+};
+
+/* ---- kernels: fibers per block ---------------------------------------------- */
+
+enum FiberState { RUNNABLE, AT_BLOCK_BARRIER, AT_WARP_BARRIER, FINISHED };
+
+struct Fiber {
+    ucontext_t ctx;
+    FiberState state;
+    uint3 tid;
+    int pred;                                   /* __syncthreads_or's argument */
+    uint32_t mask, value, result;               /* a shuffle: deposit, wanted lane, result */
+    int src;
+};
+
+const size_t STACK_BYTES = 256 << 10;
+const int MAX_THREADS = 1024;
+
+struct BlockRun {
+    std::vector<Fiber> fibers;
+    ucontext_t scheduler;
+    const std::function<void()> *body = nullptr;
+    const char *kernel = "";
+    int current = -1;
+    int or_result = 0;
+    char *stacks = nullptr;                     /* MAX_THREADS stacks, mapped once */
+};
+
+thread_local BlockRun *run;
+
+[[noreturn]] void die(const char *what)
+{
+    fprintf(stderr, "CUDA emulation: kernel %s, block (%u,%u,%u): %s\n", run ? run->kernel : "?",
+            blockIdx.x, blockIdx.y, blockIdx.z, what);
+    abort();
+}
+
+void fiber_main()
+{
+    BlockRun *r = run;
+    (*r->body)();
+    r->fibers[r->current].state = FINISHED;
+    /* returning resumes uc_link: the scheduler */
+}
+
+/* back to the scheduler until this fiber is runnable again */
+void block_here(FiberState s)
+{
+    Fiber &f = run->fibers[run->current];
+    f.state = s;
+    swapcontext(&f.ctx, &run->scheduler);
+}
+
+void set_thread(const Fiber &f)
+{
+    threadIdx = f.tid;
+}
+
+/* releases one group of fibers waiting at a barrier, if one is complete;
+ * false when none is (then the block is deadlocked) */
+bool release_one(BlockRun &r)
+{
+    int n = (int)r.fibers.size();
+    /* warp barriers first: a warp waits for every lane of its mask */
+    for (int w = 0; w * 32 < n; w++) {
+        int lo = w * 32, hi = lo + 32 < n ? lo + 32 : n;
+        uint32_t waiting = 0, mask = 0;
+        bool any = false;
+        for (int i = lo; i < hi; i++)
+            if (r.fibers[i].state == AT_WARP_BARRIER) {
+                if (any && r.fibers[i].mask != mask) die("lanes of one warp shuffle with different masks");
+                mask = r.fibers[i].mask;
+                any = true;
+                waiting |= 1u << (i - lo);
+            }
+        if (!any) continue;
+        uint32_t exists = hi - lo == 32 ? 0xffffffffu : (1u << (hi - lo)) - 1;
+        if ((waiting & ~mask) != 0) die("a lane shuffles without being in its own mask");
+        uint32_t need = mask & exists;
+        if (mask & ~exists) die("a shuffle mask names lanes the block does not have");
+        if (waiting != need) {
+            for (int i = lo; i < hi; i++)
+                if ((need >> (i - lo) & 1) && r.fibers[i].state == FINISHED)
+                    die("a shuffle waits for a lane that has exited");
+            continue;                           /* the others may still come */
+        }
+        for (int i = lo; i < hi; i++) {
+            if (!(need >> (i - lo) & 1)) continue;
+            Fiber &f = r.fibers[i];
+            int src = f.src;
+            /* a lane outside the mask or the warp gives an undefined value
+             * on a GPU; here the caller's own, and never silently */
+            if (src < lo || src >= hi || !(need >> (src - lo) & 1)) f.result = f.value;
+            else f.result = r.fibers[src].value;
+        }
+        for (int i = lo; i < hi; i++)
+            if (need >> (i - lo) & 1) r.fibers[i].state = RUNNABLE;
+        return true;
+    }
+    /* the block barrier: every thread that has not exited is there */
+    bool all = true, any = false;
+    int or_result = 0;
+    for (auto &f : r.fibers) {
+        if (f.state == FINISHED) continue;
+        if (f.state != AT_BLOCK_BARRIER) { all = false; break; }
+        any = true;
+        or_result |= f.pred != 0;
+    }
+    if (!all || !any) return false;
+    r.or_result = or_result;
+    for (auto &f : r.fibers)
+        if (f.state == AT_BLOCK_BARRIER) f.state = RUNNABLE;
+    return true;
+}
+
+void run_block(BlockRun &r, unsigned nthreads)
+{
+    r.fibers.resize(nthreads);
+    for (unsigned i = 0; i < nthreads; i++) {
+        Fiber &f = r.fibers[i];
+        f.state = RUNNABLE;
+        f.tid.x = i % blockDim.x;
+        f.tid.y = i / blockDim.x % blockDim.y;
+        f.tid.z = i / (blockDim.x * blockDim.y);
+        getcontext(&f.ctx);
+        f.ctx.uc_stack.ss_sp = r.stacks + (size_t)i * STACK_BYTES;
+        f.ctx.uc_stack.ss_size = STACK_BYTES;
+        f.ctx.uc_link = &r.scheduler;
+        makecontext(&f.ctx, fiber_main, 0);
+    }
+    for (;;) {
+        bool ran = false;
+        for (unsigned i = 0; i < nthreads; i++) {
+            if (r.fibers[i].state != RUNNABLE) continue;
+            r.current = (int)i;
+            set_thread(r.fibers[i]);
+            swapcontext(&r.scheduler, &r.fibers[i].ctx);
+            ran = true;
+        }
+        bool done = true;
+        for (auto &f : r.fibers) done = done && f.state == FINISHED;
+        if (done) return;
+        if (!release_one(r) && !ran) {
+            int at_block = 0, at_warp = 0, finished = 0;
+            for (auto &f : r.fibers) {
+                at_block += f.state == AT_BLOCK_BARRIER;
+                at_warp += f.state == AT_WARP_BARRIER;
+                finished += f.state == FINISHED;
+            }
+            char msg[200];
+            snprintf(msg, sizeof msg, "deadlock: %d threads at __syncthreads, %d at a shuffle, %d exited",
+                     at_block, at_warp, finished);
+            die(msg);
+        }
+    }
+}
+
+void run_grid(const sg_emu_cfg &cfg, const char *kernel, const std::function<void()> &body)
+{
+    BlockRun r;
+    static thread_local char *stacks;
+    if (!stacks) {
+        void *p = mmap(nullptr, STACK_BYTES * MAX_THREADS, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) die("no memory for the fibers' stacks");
+        stacks = (char *)p;
+    }
+    r.stacks = stacks;
+    r.body = &body;
+    r.kernel = kernel;
+    BlockRun *outer = run;
+    run = &r;
+    gridDim = cfg.grid;
+    blockDim = cfg.block;
+    unsigned nthreads = cfg.block.x * cfg.block.y * cfg.block.z;
+    for (unsigned z = 0; z < cfg.grid.z; z++)
+        for (unsigned y = 0; y < cfg.grid.y; y++)
+            for (unsigned x = 0; x < cfg.grid.x; x++) {
+                blockIdx.x = x; blockIdx.y = y; blockIdx.z = z;
+                run_block(r, nthreads);
+            }
+    run = outer;
+}
+
+const char *error_name(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+    case cudaErrorNotReady: return "cudaErrorNotReady";
+    default: return "cudaErrorUnknown";
+    }
+}
+
+bool range_ok(const void *p, size_t bytes)
+{
+    return sg_emu_device_range(p, bytes) != 0;
+}
+
+} // namespace
+
+/* ---- emu.h ------------------------------------------------------------------ */
+
+cudaError_t sg_emu_submit(cudaStream_t s, std::function<void()> fn)
+{
+    Stream *st = stream_of(s);
+    if (st->capturing) {
+        if (st->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
+        st->graph->ops.push_back(std::move(fn));
+        return cudaSuccess;
+    }
+    fn();
+    return cudaSuccess;
+}
+
+int sg_emu_capturing(cudaStream_t s)
+{
+    return stream_of(s)->capturing;
+}
+
+int sg_emu_device_range(const void *p, size_t bytes)
+{
+    std::lock_guard<std::mutex> g(mem_lock);
+    uintptr_t a = (uintptr_t)p;
+    auto it = allocations.upper_bound(a);
+    if (it == allocations.begin()) return 0;
+    --it;
+    return a >= it->first && a - it->first <= it->second && bytes <= it->second - (a - it->first);
+}
+
+/* ---- cuda_emu.h ------------------------------------------------------------- */
+
+void sg_emu_run(const sg_emu_cfg &cfg, const char *kernel, std::function<void()> body)
+{
+    unsigned long long threads = (unsigned long long)cfg.block.x * cfg.block.y * cfg.block.z;
+    if (!cfg.grid.x || !cfg.grid.y || !cfg.grid.z || !threads || threads > MAX_THREADS ||
+        cfg.block.z > 64 || cfg.grid.y > 65535 || cfg.grid.z > 65535 || cfg.grid.x > 0x7fffffffu) {
+        fail(cudaErrorInvalidConfiguration);
+        return;
+    }
+    if (cfg.smem > 0) {                         /* no kernel here takes dynamic shared memory */
+        fail(cudaErrorInvalidValue);
+        return;
+    }
+    sg_emu_cfg c = cfg;
+    cudaError_t e = sg_emu_submit(cfg.stream, [c, kernel, body]() { run_grid(c, kernel, body); });
+    if (e != cudaSuccess) fail(e);
+}
+
+void sg_emu_syncthreads(void)
+{
+    if (!run) die("__syncthreads outside a kernel");
+    run->fibers[run->current].pred = 0;
+    block_here(AT_BLOCK_BARRIER);
+    set_thread(run->fibers[run->current]);
+}
+
+int sg_emu_syncthreads_or(int pred)
+{
+    if (!run) die("__syncthreads_or outside a kernel");
+    run->fibers[run->current].pred = pred;
+    block_here(AT_BLOCK_BARRIER);
+    set_thread(run->fibers[run->current]);
+    return run->or_result;
+}
+
+uint32_t sg_emu_shfl(uint32_t mask, uint32_t v, int src)
+{
+    if (!run) die("a shuffle outside a kernel");
+    Fiber &f = run->fibers[run->current];
+    int warp_base = run->current & ~31;
+    f.mask = mask;
+    f.value = v;
+    f.src = warp_base + src % 32;
+    if (src < 0 || src >= 32) f.src = run->current;
+    block_here(AT_WARP_BARRIER);
+    set_thread(run->fibers[run->current]);
+    return run->fibers[run->current].result;
+}
+
+/* ---- the runtime API (the declarations are the real cuda_runtime_api.h) ----- */
+
+cudaError_t cudaGetDeviceCount(int *count)
+{
+    if (getenv("SG_EMU_NO_DEVICE")) { *count = 0; return fail(cudaErrorNoDevice); }
+    *count = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device)
+{
+    return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice);
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
+{
+    if (device != 0) return fail(cudaErrorInvalidDevice);
+    memset(prop, 0, sizeof *prop);
+    snprintf(prop->name, sizeof prop->name, "CUDA emulated on the CPU (tests/emu)");
+    prop->totalGlobalMem = TOTAL_MEMORY;
+    prop->multiProcessorCount = 2;
+    prop->warpSize = 32;
+    prop->maxThreadsPerBlock = MAX_THREADS;
+    prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024;
+    prop->maxThreadsDim[2] = 64;
+    prop->maxGridSize[0] = 0x7fffffff;
+    prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
+    prop->major = 9;
+    prop->minor = 0;
+    prop->sharedMemPerBlock = 48 << 10;
+    return cudaSuccess;
+}
+
+cudaError_t cudaDriverGetVersion(int *v) { *v = 13000; return cudaSuccess; }
+cudaError_t cudaRuntimeGetVersion(int *v) { *v = 13000; return cudaSuccess; }
+
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total)
+{
+    size_t limit = getenv("SG_EMU_MEMORY_KIB") ? (size_t)atol(getenv("SG_EMU_MEMORY_KIB")) << 10 : TOTAL_MEMORY;
+    std::lock_guard<std::mutex> g(mem_lock);
+    *total = limit;
+    *free_bytes = allocated < limit ? limit - allocated : 0;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void **p, size_t bytes)
+{
+    *p = nullptr;
+    if (unsafe_during_capture()) return fail(cudaErrorStreamCaptureUnsupported);
+    size_t limit = getenv("SG_EMU_MEMORY_KIB") ? (size_t)atol(getenv("SG_EMU_MEMORY_KIB")) << 10 : TOTAL_MEMORY;
+    {
+        std::lock_guard<std::mutex> g(mem_lock);
+        if (bytes > limit || allocated > limit - bytes) return fail(cudaErrorMemoryAllocation);
+    }
+    /* exactly `bytes` (a GPU rounds up): an address sanitizer build then
+     * catches a kernel reading or writing one element past its buffer */
+    void *q = nullptr;
+    if (posix_memalign(&q, 256, bytes ? bytes : 1)) return fail(cudaErrorMemoryAllocation);
+    memset(q, 0xff, bytes);                     /* NaN: reading memory never written shows */
+    std::lock_guard<std::mutex> g(mem_lock);
+    allocations[(uintptr_t)q] = bytes;
+    allocated += bytes;
+    *p = q;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *p)
+{
+    if (!p) return cudaSuccess;
+    if (unsafe_during_capture()) return fail(cudaErrorStreamCaptureUnsupported);
+    std::lock_guard<std::mutex> g(mem_lock);
+    auto it = allocations.find((uintptr_t)p);
+    if (it == allocations.end()) return fail(cudaErrorInvalidValue);
+    allocated -= it->second;
+    allocations.erase(it);
+    free(p);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void **p, size_t bytes)
+{
+    *p = malloc(bytes ? bytes : 1);
+    return *p ? cudaSuccess : fail(cudaErrorMemoryAllocation);
+}
+
+cudaError_t cudaFreeHost(void *p)
+{
+    free(p);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s)
+{
+    if (bytes == 0) return cudaSuccess;
+    bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+    bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+    if ((dst_dev && !range_ok(dst, bytes)) || (src_dev && !range_ok(src, bytes)))
+        return fail(cudaErrorInvalidValue);
+    if ((kind == cudaMemcpyHostToDevice && range_ok(src, 1)) || (kind == cudaMemcpyDeviceToHost && range_ok(dst, 1)))
+        return fail(cudaErrorInvalidValue);     /* a device pointer where the host's was promised */
+    return sg_emu_submit(s, [dst, src, bytes]() { memcpy(dst, src, bytes); });
+}
+
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s)
+{
+    if (bytes == 0) return cudaSuccess;
+    if (!range_ok(p, bytes)) return fail(cudaErrorInvalidValue);
+    return sg_emu_submit(s, [p, value, bytes]() { memset(p, value, bytes); });
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned int flags)
+{
+    *s = (cudaStream_t) new Stream();
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t s)
+{
+    if (!s) return fail(cudaErrorInvalidResourceHandle);
+    Stream *st = (Stream *)s;
+    if (st->capturing) return fail(cudaErrorStreamCaptureUnsupported);
+    delete st;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t s)
+{
+    Stream *st = stream_of(s);
+    if (st->capturing) {                        /* illegal: invalidates the capture */
+        st->invalidated = true;
+        return fail(cudaErrorStreamCaptureUnsupported);
+    }
+    if (unsafe_during_capture()) return fail(cudaErrorStreamCaptureUnsupported);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode)
+{
+    Stream *st = stream_of(s);
+    if (!s) return fail(cudaErrorStreamCaptureUnsupported);   /* not the legacy stream */
+    if (st->capturing) return fail(cudaErrorIllegalState);
+    st->capturing = true;
+    st->invalidated = false;
+    st->mode = mode;
+    st->graph = new Graph();
+    if (mode != cudaStreamCaptureModeRelaxed) captures_here++;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph)
+{
+    Stream *st = stream_of(s);
+    if (!st->capturing) return fail(cudaErrorIllegalState);
+    st->capturing = false;
+    if (st->mode != cudaStreamCaptureModeRelaxed) captures_here--;
+    if (st->invalidated) {
+        delete st->graph;
+        st->graph = nullptr;
+        *graph = nullptr;
+        return fail(cudaErrorStreamCaptureInvalidated);
+    }
+    *graph = (cudaGraph_t)st->graph;
+    st->graph = nullptr;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *status)
+{
+    Stream *st = stream_of(s);
+    *status = !st->capturing ? cudaStreamCaptureStatusNone
+            : st->invalidated ? cudaStreamCaptureStatusInvalidated : cudaStreamCaptureStatusActive;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags)
+{
+    if (!graph) return fail(cudaErrorInvalidValue);
+    *exec = (cudaGraphExec_t) new Graph(*(Graph *)graph);
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s)
+{
+    if (!exec) return fail(cudaErrorInvalidValue);
+    Graph *g = (Graph *)exec;
+    return sg_emu_submit(s, [g]() { for (auto &op : g->ops) op(); });
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+{
+    delete (Graph *)graph;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
+{
+    delete (Graph *)exec;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t *e)
+{
+    *e = (cudaEvent_t) new Event();
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned int flags)
+{
+    Event *ev = new Event();
+    ev->timing = !(flags & cudaEventDisableTiming);
+    *e = (cudaEvent_t)ev;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e)
+{
+    delete (Event *)e;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
+{
+    if (!e) return fail(cudaErrorInvalidResourceHandle);
+    Event *ev = (Event *)e;
+    return sg_emu_submit(s, [ev]() { ev->recorded = true; ev->when = std::chrono::steady_clock::now(); });
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t e)
+{
+    if (!e) return fail(cudaErrorInvalidResourceHandle);
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
+{
+    Event *x = (Event *)a, *y = (Event *)b;
+    if (!x || !y || !x->timing || !y->timing) return fail(cudaErrorInvalidResourceHandle);
+    if (!x->recorded || !y->recorded) return fail(cudaErrorInvalidResourceHandle);
+    *ms = std::chrono::duration<float, std::milli>(y->when - x->when).count();
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetLastError(void)
+{
+    cudaError_t e = last_error;
+    last_error = cudaSuccess;
+    return e;
+}
+
+const char *cudaGetErrorName(cudaError_t e)
+{
+    return error_name(e);
+}
+
+const char *cudaGetErrorString(cudaError_t e)
+{
+    switch (e) {      /* the real runtime's wording */
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    default: return error_name(e);
+    }
+}

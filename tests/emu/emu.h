@@ -1,0 +1,30 @@
+/* The CPU emulation of the CUDA runtime and cuDNN that the CUDA backend's own
+ * code (the .cu files of kernels/) is built against for build/tests/test_cuda_ops_emu:
+ * every kernel of the project runs on the host (threads of a block as fibers,
+ * barriers and warp shuffles honoured), cuDNN's convolutions are plain loops.
+ * It checks the CUDA backend's logic and kernels where there is no GPU; it
+ * says nothing about speed, cuDNN's real engines or the GPU's memory model.
+ *
+ * Shared by tests/emu/cudart_emu.cc (runtime, streams, graph capture, kernel
+ * launches) and tests/emu/cudnn_emu.cc (cuDNN). */
+#ifndef SG_EMU_H
+#define SG_EMU_H
+#include <cuda_runtime_api.h>
+#include <functional>
+
+/* Runs fn in the order of stream s: at once, or, while s is being captured,
+ * appended to the graph being recorded (replayed by cudaGraphLaunch). What fn
+ * reads of the host (pointers, descriptor values) must be copied into it when
+ * it is submitted, as a real launch copies its arguments. Returns the error a
+ * real stream op would give (e.g. a capture already invalidated). */
+cudaError_t sg_emu_submit(cudaStream_t s, std::function<void()> fn);
+
+/* 1 while s is being captured into a graph. */
+int sg_emu_capturing(cudaStream_t s);
+
+/* Whether p points into memory from cudaMalloc (device memory), with at
+ * least `bytes` bytes from p to the end of its allocation. cuDNN's emulation
+ * uses it to reject host pointers and overruns the way a GPU would fault. */
+int sg_emu_device_range(const void *p, size_t bytes);
+
+#endif
