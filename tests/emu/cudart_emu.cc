@@ -3,7 +3,7 @@
  * allocated, as a GPU's is not zeroed either), a stream runs its work at once
  * in submission order, stream capture records that work into a graph that
  * cudaGraphLaunch replays, and a kernel's grid runs block after block with
- * the block's threads as fibers (ucontext) that switch only at barriers and
+ * the block's threads as fibers that switch only at barriers and
  * warp shuffles. Misuse a GPU would punish is an error here too: a launch
  * configuration over the limits, a host pointer or an overrun given to a
  * copy, a sync or an allocation while capturing, a barrier some thread of
@@ -18,6 +18,25 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+
+/* Fibers: on x86-64 a six-register stack switch (glibc's swapcontext makes
+ * a system call per switch, which was three quarters of the emulation's
+ * time); ucontext elsewhere and under AddressSanitizer, which follows
+ * ucontext switches but not ours. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define SG_EMU_STACK_SWITCH 1
+extern "C" void sg_emu_switch(void **save_sp, void *load_sp);
+asm(".text\n"
+    ".globl sg_emu_switch\n"
+    ".type sg_emu_switch,@function\n"
+    "sg_emu_switch:\n"
+    "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+    "  ret\n"
+    ".size sg_emu_switch,.-sg_emu_switch\n");
+#endif
 
 thread_local uint3 threadIdx, blockIdx;
 thread_local dim3 blockDim, gridDim;
@@ -77,7 +96,11 @@ struct Event {
 enum FiberState { RUNNABLE, AT_BLOCK_BARRIER, AT_WARP_BARRIER, FINISHED };
 
 struct Fiber {
+#ifdef SG_EMU_STACK_SWITCH
+    void *sp;                                   /* saved stack pointer while switched out */
+#else
     ucontext_t ctx;
+#endif
     FiberState state;
     uint3 tid;
     int pred;                                   /* __syncthreads_or's argument */
@@ -90,7 +113,11 @@ const int MAX_THREADS = 1024;
 
 struct BlockRun {
     std::vector<Fiber> fibers;
+#ifdef SG_EMU_STACK_SWITCH
+    void *scheduler_sp;
+#else
     ucontext_t scheduler;
+#endif
     const std::function<void()> *body = nullptr;
     const char *kernel = "";
     int current = -1;
@@ -112,7 +139,45 @@ void fiber_main()
     BlockRun *r = run;
     (*r->body)();
     r->fibers[r->current].state = FINISHED;
-    /* returning resumes uc_link: the scheduler */
+#ifdef SG_EMU_STACK_SWITCH
+    void *dead;
+    sg_emu_switch(&dead, r->scheduler_sp);      /* never resumed */
+    __builtin_unreachable();
+#endif
+    /* ucontext: returning resumes uc_link, the scheduler */
+}
+
+/* the scheduler runs fiber i until it blocks or finishes */
+void switch_in(BlockRun &r, int i)
+{
+#ifdef SG_EMU_STACK_SWITCH
+    sg_emu_switch(&r.scheduler_sp, r.fibers[i].sp);
+#else
+    swapcontext(&r.scheduler, &r.fibers[i].ctx);
+#endif
+}
+
+/* fiber i starts at fiber_main on its own stack */
+void prepare_fiber(BlockRun &r, int i)
+{
+    Fiber &f = r.fibers[i];
+    char *stack = r.stacks + (size_t)i * STACK_BYTES;
+#ifdef SG_EMU_STACK_SWITCH
+    /* what sg_emu_switch pops: six registers, then the address it returns
+     * to; above it the return slot of fiber_main, which never returns (so
+     * that fiber_main starts with the stack aligned as after a call) */
+    uintptr_t *sp = (uintptr_t *)(stack + STACK_BYTES);
+    *--sp = 0;
+    *--sp = (uintptr_t)fiber_main;
+    for (int k = 0; k < 6; k++) *--sp = 0;
+    f.sp = sp;
+#else
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = stack;
+    f.ctx.uc_stack.ss_size = STACK_BYTES;
+    f.ctx.uc_link = &r.scheduler;
+    makecontext(&f.ctx, fiber_main, 0);
+#endif
 }
 
 /* back to the scheduler until this fiber is runnable again */
@@ -120,7 +185,11 @@ void block_here(FiberState s)
 {
     Fiber &f = run->fibers[run->current];
     f.state = s;
+#ifdef SG_EMU_STACK_SWITCH
+    sg_emu_switch(&f.sp, run->scheduler_sp);
+#else
     swapcontext(&f.ctx, &run->scheduler);
+#endif
 }
 
 void set_thread(const Fiber &f)
@@ -194,11 +263,7 @@ void run_block(BlockRun &r, unsigned nthreads)
         f.tid.x = i % blockDim.x;
         f.tid.y = i / blockDim.x % blockDim.y;
         f.tid.z = i / (blockDim.x * blockDim.y);
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = r.stacks + (size_t)i * STACK_BYTES;
-        f.ctx.uc_stack.ss_size = STACK_BYTES;
-        f.ctx.uc_link = &r.scheduler;
-        makecontext(&f.ctx, fiber_main, 0);
+        prepare_fiber(r, (int)i);
     }
     for (;;) {
         bool ran = false;
@@ -206,7 +271,7 @@ void run_block(BlockRun &r, unsigned nthreads)
             if (r.fibers[i].state != RUNNABLE) continue;
             r.current = (int)i;
             set_thread(r.fibers[i]);
-            swapcontext(&r.scheduler, &r.fibers[i].ctx);
+            switch_in(r, (int)i);
             ran = true;
         }
         bool done = true;
