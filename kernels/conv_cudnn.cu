@@ -370,13 +370,24 @@ __global__ void bias_add_kernel(float *__restrict__ y, const float *__restrict__
         yp[i] += b;
 }
 
-/* NHWC: y (N*HW rows, Co) += bias per column; grid-stride over all elements */
-__global__ void bias_add_nhwc_kernel(float *__restrict__ y, const float *__restrict__ bias, int Co,
-                                     size_t n)
+/* NHWC: y (N*HW rows, Co) += bias per column; grid-stride over all elements
+ * (Index: size_t, or unsigned when n fits, whose modulo is several times cheaper) */
+template <class Index>
+__global__ void bias_add_nhwc_kernel(float *__restrict__ y, const float *__restrict__ bias, Index Co, Index n)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
+    for (Index i = blockIdx.x * (Index)blockDim.x + threadIdx.x; i < n; i += (Index)gridDim.x * blockDim.x)
         y[i] += bias[i % Co];
+}
+
+/* the same four columns at a time (Co % 4 == 0, y and bias 16-byte aligned) */
+__global__ void bias_add_nhwc4_kernel(float4 *__restrict__ y, const float4 *__restrict__ bias, unsigned Co4,
+                                      unsigned n4)
+{
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += gridDim.x * blockDim.x) {
+        float4 v = y[i], b = bias[i % Co4];
+        v.x += b.x; v.y += b.y; v.z += b.z; v.w += b.w;
+        y[i] = v;
+    }
 }
 
 /* NHWC: partial[n*Co + co] = sum over hw of dy[n, hw, co]; block (32, 8) per
@@ -619,7 +630,14 @@ void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const floa
         int hw = ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);
         if (c->nhwc) {
             size_t n = (size_t)N * hw * Co;
-            bias_add_nhwc_kernel<<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(y, bias, Co, n);
+            if (n > 0xffffffffu)
+                bias_add_nhwc_kernel<size_t><<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(y, bias, Co, n);
+            else if (Co % 4 == 0 && (((uintptr_t)y | (uintptr_t)bias) & 15) == 0)
+                bias_add_nhwc4_kernel<<<sg_cuda_blocks(c, n / 4, 256), 256, 0, c->stream>>>(
+                    (float4 *)y, (const float4 *)bias, (unsigned)Co / 4, (unsigned)(n / 4));
+            else
+                bias_add_nhwc_kernel<unsigned><<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(
+                    y, bias, (unsigned)Co, (unsigned)n);
             LAUNCH_CHECK(c, "bias_add_nhwc_kernel");
             return;
         }

@@ -73,13 +73,11 @@ instnorm_forward_kernel(float *__restrict__ y, float *__restrict__ mean_out,
 
 /* running_* (C): mean over n of the per-image momentum updates, as PyTorch's
  * InstanceNorm2d(track_running_stats=True) does in training mode. */
-__global__ void instnorm_running_kernel(float *running_mean, float *running_var,
-                                        const float *__restrict__ mean,
-                                        const float *__restrict__ var, int N, int C, int HW,
-                                        float momentum)
+__device__ __forceinline__ void running_update(float *running_mean, float *running_var,
+                                               const float *__restrict__ mean,
+                                               const float *__restrict__ var, int ch, int N, int C,
+                                               int HW, float momentum)
 {
-    int ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= C) return;
     float rm = running_mean[ch], rv = running_var[ch];
     float unbias = HW > 1 ? (float)HW / (float)(HW - 1) : 1.f;
     float sm = 0.f, sv = 0.f;
@@ -89,6 +87,15 @@ __global__ void instnorm_running_kernel(float *running_mean, float *running_var,
     }
     running_mean[ch] = sm / N;
     running_var[ch] = sv / N;
+}
+
+__global__ void instnorm_running_kernel(float *running_mean, float *running_var,
+                                        const float *__restrict__ mean,
+                                        const float *__restrict__ var, int N, int C, int HW,
+                                        float momentum)
+{
+    int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch < C) running_update(running_mean, running_var, mean, var, ch, N, C, HW, momentum);
 }
 
 void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
@@ -371,8 +378,15 @@ __global__ void __launch_bounds__(NH_THREADS)
 instnorm_nhwc_normalize_kernel(float *__restrict__ y, const float *__restrict__ x,
                                const float *__restrict__ mean, const float *__restrict__ rstd,
                                const float *__restrict__ gamma, const float *__restrict__ beta,
-                               int C, int HW, int ctiles, int nchunks, int relu)
+                               int C, int HW, int ctiles, int nchunks, int relu,
+                               float *running_mean, float *running_var,
+                               const float *__restrict__ var, int N, float momentum)
 {
+    /* block 0 also updates the running statistics (var non-NULL): a launch
+     * less per instance norm, and the same arithmetic as instnorm_running_kernel */
+    if (var && blockIdx.x == 0)
+        for (int ch = threadIdx.y * blockDim.x + threadIdx.x; ch < C; ch += blockDim.x * blockDim.y)
+            running_update(running_mean, running_var, mean, var, ch, N, C, HW, momentum);
     nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
     if (b.c >= C) return;                           /* no barriers in this kernel */
     const int ty = threadIdx.y, tr = blockDim.y;
@@ -530,13 +544,9 @@ static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd
         mean, rstd, var, pmean, pm2, C, HW, g.ctiles, g.nchunks, g.rows, eps);
     if (LAUNCH_CHECK(c, "instnorm_nhwc_combine_kernel")) return;
     instnorm_nhwc_normalize_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
-        y, x, mean, rstd, gamma, beta, C, HW, g.ctiles, g.nchunks, relu);
-    if (LAUNCH_CHECK(c, "instnorm_nhwc_normalize_kernel")) return;
-    if (var) {
-        instnorm_running_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(
-            running_mean, running_var, mean, var, N, C, HW, momentum);
-        LAUNCH_CHECK(c, "instnorm_running_kernel");
-    }
+        y, x, mean, rstd, gamma, beta, C, HW, g.ctiles, g.nchunks, relu, running_mean, running_var,
+        var, N, momentum);
+    LAUNCH_CHECK(c, "instnorm_nhwc_normalize_kernel");
 }
 
 static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *dbeta,
