@@ -389,6 +389,26 @@ bool tensor_ok(cudnnTensorDescriptor_t d) { return d && d->magic == MAGIC_TENSOR
 bool filter_ok(cudnnFilterDescriptor_t d) { return d && d->magic == MAGIC_FILTER; }
 bool conv_ok(cudnnConvolutionDescriptor_t d) { return d && d->magic == MAGIC_CONV; }
 
+/* the create and destroy calls of the legacy descriptors (and the handle) */
+template <class T> cudnnStatus_t create_object(T **out, unsigned magic, const char *fn)
+{
+    if (!out) return fail(CUDNN_STATUS_BAD_PARAM, "%s: NULL", fn);
+    T *d = new (std::nothrow) T();
+    if (!d) return fail(CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, "%s: out of memory", fn);
+    d->magic = magic;
+    *out = d;
+    return CUDNN_STATUS_SUCCESS;
+}
+/* NULL is fine (as in cuDNN); anything but a live object of its kind is not */
+template <class T> cudnnStatus_t destroy_object(T *d, unsigned magic, const char *fn)
+{
+    if (!d) return CUDNN_STATUS_SUCCESS;
+    if (d->magic != magic) return fail(CUDNN_STATUS_BAD_PARAM, "%s: bad descriptor", fn);
+    d->magic = MAGIC_DEAD;
+    delete d;
+    return CUDNN_STATUS_SUCCESS;
+}
+
 cudnnStatus_t check_4d(const char *fn, cudnnTensorFormat_t format, cudnnDataType_t type, int a, int b, int c, int d)
 {
     if (a <= 0 || b <= 0 || c <= 0 || d <= 0)
@@ -1209,12 +1229,7 @@ cudnnStatus_t CUDNNWINAPI cudnnSetStream(cudnnHandle_t handle, cudaStream_t stre
 
 cudnnStatus_t CUDNNWINAPI cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *tensorDesc)
 {
-    if (!tensorDesc) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnCreateTensorDescriptor: NULL");
-    cudnnTensorStruct *d = new (std::nothrow) cudnnTensorStruct();
-    if (!d) return fail(CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, "cudnnCreateTensorDescriptor: out of memory");
-    d->magic = MAGIC_TENSOR;
-    *tensorDesc = d;
-    return CUDNN_STATUS_SUCCESS;
+    return create_object(tensorDesc, MAGIC_TENSOR, "cudnnCreateTensorDescriptor");
 }
 
 cudnnStatus_t CUDNNWINAPI cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t tensorDesc, cudnnTensorFormat_t format,
@@ -1232,21 +1247,12 @@ cudnnStatus_t CUDNNWINAPI cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t ten
 
 cudnnStatus_t CUDNNWINAPI cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t tensorDesc)
 {
-    if (!tensorDesc) return CUDNN_STATUS_SUCCESS;
-    if (!tensor_ok(tensorDesc)) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnDestroyTensorDescriptor: bad descriptor");
-    tensorDesc->magic = MAGIC_DEAD;
-    delete tensorDesc;
-    return CUDNN_STATUS_SUCCESS;
+    return destroy_object(tensorDesc, MAGIC_TENSOR, "cudnnDestroyTensorDescriptor");
 }
 
 cudnnStatus_t CUDNNWINAPI cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t *filterDesc)
 {
-    if (!filterDesc) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnCreateFilterDescriptor: NULL");
-    cudnnFilterStruct *d = new (std::nothrow) cudnnFilterStruct();
-    if (!d) return fail(CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, "cudnnCreateFilterDescriptor: out of memory");
-    d->magic = MAGIC_FILTER;
-    *filterDesc = d;
-    return CUDNN_STATUS_SUCCESS;
+    return create_object(filterDesc, MAGIC_FILTER, "cudnnCreateFilterDescriptor");
 }
 
 cudnnStatus_t CUDNNWINAPI cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t filterDesc, cudnnDataType_t dataType,
@@ -1264,32 +1270,19 @@ cudnnStatus_t CUDNNWINAPI cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t fil
 
 cudnnStatus_t CUDNNWINAPI cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t filterDesc)
 {
-    if (!filterDesc) return CUDNN_STATUS_SUCCESS;
-    if (!filter_ok(filterDesc)) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnDestroyFilterDescriptor: bad descriptor");
-    filterDesc->magic = MAGIC_DEAD;
-    delete filterDesc;
-    return CUDNN_STATUS_SUCCESS;
+    return destroy_object(filterDesc, MAGIC_FILTER, "cudnnDestroyFilterDescriptor");
 }
 
 cudnnStatus_t CUDNNWINAPI cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t *convDesc)
 {
-    if (!convDesc) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnCreateConvolutionDescriptor: NULL");
-    cudnnConvolutionStruct *d = new (std::nothrow) cudnnConvolutionStruct();
-    if (!d)
-        return fail(CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, "cudnnCreateConvolutionDescriptor: out of memory");
-    d->magic = MAGIC_CONV;
-    d->math = CUDNN_DEFAULT_MATH;
-    *convDesc = d;
-    return CUDNN_STATUS_SUCCESS;
+    cudnnStatus_t st = create_object(convDesc, MAGIC_CONV, "cudnnCreateConvolutionDescriptor");
+    if (st == CUDNN_STATUS_SUCCESS) (*convDesc)->math = CUDNN_DEFAULT_MATH;
+    return st;
 }
 
 cudnnStatus_t CUDNNWINAPI cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t convDesc)
 {
-    if (!convDesc) return CUDNN_STATUS_SUCCESS;
-    if (!conv_ok(convDesc)) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnDestroyConvolutionDescriptor: bad descriptor");
-    convDesc->magic = MAGIC_DEAD;
-    delete convDesc;
-    return CUDNN_STATUS_SUCCESS;
+    return destroy_object(convDesc, MAGIC_CONV, "cudnnDestroyConvolutionDescriptor");
 }
 
 cudnnStatus_t CUDNNWINAPI cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t convDesc, int pad_h, int pad_w,
