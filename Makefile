@@ -34,7 +34,7 @@ CU_OBJ := $(CU_SRC:kernels/%.cu=build/kernels/%.o)
 EMU_OBJ := $(CU_SRC:kernels/%.cu=build/emu/%.o) $(if $(CU_SRC),build/emu/cudart_emu.o build/emu/cudnn_emu.o)
 EMU_CXXFLAGS = -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-sign-compare -Wno-unused-function -Wno-comment -Wno-unknown-pragmas -Wno-format-truncation \
                -Itests/emu/include -Itests/emu -I$(CUDA_HOME)/include -Ilib -Ikernels -DSG_HAVE_CUDA=1 -MMD -MP
-EMU_TESTS := $(if $(CU_SRC),build/tests/test_cudnn_emu build/tests/test_cuda_ops_emu build/tests/test_model_gtape_emu \
+EMU_TESTS := $(if $(CU_SRC),build/tests/test_emu_runtime build/tests/test_cudnn_emu build/tests/test_cuda_ops_emu build/tests/test_model_gtape_emu \
                  build/tests/test_model_inference_emu build/emu-bin/sg-train)
 
 LIB_SRC  := $(wildcard lib/*.c)
@@ -82,6 +82,12 @@ build/emu/%.o: tests/emu/%.cc
 
 build/tests/%_emu: build/tests/%.o $(EMU_OBJ) $(LIB_OBJ)
 	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lopenblas -lm -lpthread -o $@
+# the emulated runtime's promises to the kernels, on small kernels of its own
+build/emu/check_emu_runtime.cc: tests/emu/check_emu_runtime.cu tests/emu/unchevron.pl
+	@mkdir -p $(@D)
+	perl tests/emu/unchevron.pl $< > $@.tmp && mv $@.tmp $@
+build/tests/test_emu_runtime: build/emu/check_emu_runtime.o build/emu/cudart_emu.o
+	$(CXX) $^ -o $@
 # the cuDNN emulation against a float64 reference, on its own
 build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc tests/emu/emu.h
 	@mkdir -p $(@D)

@@ -49,6 +49,10 @@ int sg_emu_syncthreads_or(int pred);
  * src is out of range) */
 uint32_t sg_emu_shfl(uint32_t mask, uint32_t v, int src);
 
+/* fills a block's __shared__ variable with 0xff bytes (NaN) the first time a
+ * thread of the running block reaches its declaration (tests/emu/unchevron.pl) */
+void sg_emu_poison_shared(void *p, size_t bytes);
+
 static inline void __syncthreads(void) { sg_emu_syncthreads(); }
 static inline int __syncthreads_or(int pred) { return sg_emu_syncthreads_or(pred); }
 

@@ -123,6 +123,7 @@ struct BlockRun {
     int current = -1;
     int or_result = 0;
     char *stacks = nullptr;                     /* MAX_THREADS stacks, mapped once */
+    std::vector<void *> poisoned;               /* the block's shared variables seen so far */
 };
 
 thread_local BlockRun *run;
@@ -265,9 +266,24 @@ void run_block(BlockRun &r, unsigned nthreads)
         f.tid.z = i / (blockDim.x * blockDim.y);
         prepare_fiber(r, (int)i);
     }
+    /* The runnable threads run in a shuffled order each round (between two
+     * barriers): a correct kernel cannot tell, while one that reads what
+     * another thread wrote without a barrier in between gets the old value
+     * about half the time, as it might on a GPU. SG_EMU_ORDER=forward runs
+     * them in index order. */
+    static const bool forward = getenv("SG_EMU_ORDER") && !strcmp(getenv("SG_EMU_ORDER"), "forward");
+    std::vector<unsigned> order(nthreads);
+    uint64_t seed = 0x9e3779b97f4a7c15ull ^ ((uint64_t)blockIdx.x << 32 ^ blockIdx.y << 16 ^ blockIdx.z);
     for (;;) {
         bool ran = false;
-        for (unsigned i = 0; i < nthreads; i++) {
+        for (unsigned i = 0; i < nthreads; i++) order[i] = i;
+        for (unsigned i = nthreads; i > 1 && !forward; i--) {    /* Fisher-Yates, a fixed sequence */
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned j = (unsigned)((seed >> 33) % i);
+            unsigned t = order[i - 1]; order[i - 1] = order[j]; order[j] = t;
+        }
+        for (unsigned k = 0; k < nthreads; k++) {
+            unsigned i = order[k];
             if (r.fibers[i].state != RUNNABLE) continue;
             r.current = (int)i;
             set_thread(r.fibers[i]);
@@ -314,6 +330,7 @@ void run_grid(const sg_emu_cfg &cfg, const char *kernel, const std::function<voi
         for (unsigned y = 0; y < cfg.grid.y; y++)
             for (unsigned x = 0; x < cfg.grid.x; x++) {
                 blockIdx.x = x; blockIdx.y = y; blockIdx.z = z;
+                r.poisoned.clear();
                 run_block(r, nthreads);
             }
     run = outer;
@@ -390,6 +407,15 @@ void sg_emu_run(const sg_emu_cfg &cfg, const char *kernel, std::function<void()>
     sg_emu_cfg c = cfg;
     cudaError_t e = sg_emu_submit(cfg.stream, [c, kernel, body]() { run_grid(c, kernel, body); });
     if (e != cudaSuccess) fail(e);
+}
+
+void sg_emu_poison_shared(void *p, size_t bytes)
+{
+    if (!run) die("a __shared__ variable outside a kernel");
+    for (void *q : run->poisoned)
+        if (q == p) return;
+    run->poisoned.push_back(p);
+    memset(p, 0xff, bytes);
 }
 
 void sg_emu_syncthreads(void)
