@@ -39,6 +39,12 @@ __global__ void any_negative(const float *x, int *out)
     if (threadIdx.x == 0) *out = any;
 }
 
+/* block b reads what block b - 1 wrote in the same launch: a race */
+__global__ void chain(int *x)
+{
+    x[blockIdx.x] = blockIdx.x ? x[blockIdx.x - 1] + 1 : 0;
+}
+
 __global__ void add_one(float *x, int n)
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) x[i] += 1.f;
@@ -67,6 +73,13 @@ int main()
     stale = 0;
     for (int i = 0; i < 64; i++) stale += di[i] != 42;
     CHECK(stale == 0, "with __syncthreads every thread reads 42: %d stale", stale);
+
+    /* blocks run in a shuffled order: the chain breaks somewhere */
+    cudaMemsetAsync(di, 0xff, 64 * sizeof(int), 0);
+    chain<<<64, 1>>>(di);
+    int broken = 0;
+    for (int i = 0; i < 64; i++) broken += di[i] != i;
+    CHECK(broken > 0, "a block reading another block's output of the same launch sees it unwritten: %d of 64", broken);
 
     for (int i = 0; i < 256; i++) host[i] = (float)(i % 7) - 2.f;
     cudaMemcpyAsync(df, host, sizeof host, cudaMemcpyHostToDevice, 0);

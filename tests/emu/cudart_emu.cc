@@ -255,6 +255,13 @@ bool release_one(BlockRun &r)
     return true;
 }
 
+/* SG_EMU_ORDER=forward: threads and blocks in index order, not shuffled */
+bool in_index_order()
+{
+    static const bool forward = getenv("SG_EMU_ORDER") && !strcmp(getenv("SG_EMU_ORDER"), "forward");
+    return forward;
+}
+
 void run_block(BlockRun &r, unsigned nthreads)
 {
     r.fibers.resize(nthreads);
@@ -269,9 +276,8 @@ void run_block(BlockRun &r, unsigned nthreads)
     /* The runnable threads run in a shuffled order each round (between two
      * barriers): a correct kernel cannot tell, while one that reads what
      * another thread wrote without a barrier in between gets the old value
-     * about half the time, as it might on a GPU. SG_EMU_ORDER=forward runs
-     * them in index order. */
-    static const bool forward = getenv("SG_EMU_ORDER") && !strcmp(getenv("SG_EMU_ORDER"), "forward");
+     * about half the time, as it might on a GPU. */
+    const bool forward = in_index_order();
     std::vector<unsigned> order(nthreads);
     uint64_t seed = 0x9e3779b97f4a7c15ull ^ ((uint64_t)blockIdx.x << 32 ^ blockIdx.y << 16 ^ blockIdx.z);
     for (;;) {
@@ -326,13 +332,25 @@ void run_grid(const sg_emu_cfg &cfg, const char *kernel, const std::function<voi
     gridDim = cfg.grid;
     blockDim = cfg.block;
     unsigned nthreads = cfg.block.x * cfg.block.y * cfg.block.z;
-    for (unsigned z = 0; z < cfg.grid.z; z++)
-        for (unsigned y = 0; y < cfg.grid.y; y++)
-            for (unsigned x = 0; x < cfg.grid.x; x++) {
-                blockIdx.x = x; blockIdx.y = y; blockIdx.z = z;
-                r.poisoned.clear();
-                run_block(r, nthreads);
-            }
+    /* blocks in a shuffled (fixed) order too: one block reading what another
+     * writes in the same launch is a race on a GPU */
+    uint64_t nblocks = (uint64_t)cfg.grid.x * cfg.grid.y * cfg.grid.z;
+    std::vector<uint64_t> order(nblocks);
+    for (uint64_t i = 0; i < nblocks; i++) order[i] = i;
+    uint64_t seed = 0x2545f4914f6cdd1dull ^ nblocks;
+    for (uint64_t i = nblocks; i > 1 && !in_index_order(); i--) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t j = (seed >> 33) % i, t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    for (uint64_t b : order) {
+        blockIdx.x = (unsigned)(b % cfg.grid.x);
+        blockIdx.y = (unsigned)(b / cfg.grid.x % cfg.grid.y);
+        blockIdx.z = (unsigned)(b / ((uint64_t)cfg.grid.x * cfg.grid.y));
+        r.poisoned.clear();
+        run_block(r, nthreads);
+    }
     run = outer;
 }
 
