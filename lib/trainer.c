@@ -237,10 +237,19 @@ static int write_config(sg_trainer *t, sg_err *err)
         sg_buf_puts(&b, ", ");
     }
     sg_buf_appendf(&b, "\"flip\": %s, \"target_labels\": \"%s\", \"seed\": %llu, \"log_every\": %lld, "
-                   "\"sample_every\": %lld, \"save_every\": %lld, \"keep\": %d, \"samples\": %d, \"threads\": %d},\n",
+                   "\"sample_every\": %lld, \"save_every\": %lld, \"keep\": %d, \"samples\": %d, \"threads\": %d",
                    o->flip ? "true" : "false", o->target_random ? "random" : "permute",
                    (unsigned long long)o->seed, (long long)o->log_every, (long long)o->sample_every,
                    (long long)o->save_every, o->keep, o->n_samples, o->threads);
+    if (o->device[0]) {
+        sg_buf_puts(&b, ", \"device\": ");
+        json_buf_cstr(&b, o->device);
+    }
+    if (o->precision[0]) {
+        sg_buf_puts(&b, ", \"precision\": ");
+        json_buf_cstr(&b, o->precision);
+    }
+    sg_buf_puts(&b, "},\n");
     sg_buf_puts(&b, "  \"datasets\": [");
     for (int ds = 0; ds < t->nd; ds++) {
         const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
@@ -336,6 +345,14 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     o->flip = flip;
     o->target_random = !strcmp(tl, "random");
     if (json_get(tr, "threads") && json_get_int(tr, "threads", &iv[14], &e) == 0) o->threads = (int)iv[14];
+    /* optional (recorded since the CUDA backend): only the values sg-train writes */
+    const char *dev = NULL, *prec = NULL;
+    if (json_get(tr, "device") && json_get_str(tr, "device", &dev, &e) == 0 &&
+        (!strcmp(dev, "cpu") || !strcmp(dev, "cuda")))
+        snprintf(o->device, sizeof o->device, "%s", dev);
+    if (json_get(tr, "precision") && json_get_str(tr, "precision", &prec, &e) == 0 &&
+        (!strcmp(prec, "tf32") || !strcmp(prec, "fp32") || !strcmp(prec, "bf16")))
+        snprintf(o->precision, sizeof o->precision, "%s", prec);
     if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
         json_free(root);
         return sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);

@@ -37,6 +37,11 @@ typedef struct {
     int n_samples;                /* images in the sample grid (at most 8 by default) */
     int threads;                  /* CPU threads the run asked for (0: all cores): recorded so
                                      that a resume uses the same count (bit-exact on the CPU) */
+    /* The device the run computes on ("cpu", "cuda") and, on CUDA, the
+     * convolutions' precision ("tf32", "fp32", "bf16"); "" when unknown (runs
+     * written before they were recorded). Recorded so that a resume computes
+     * as the run did. */
+    char device[8], precision[8];
 } sg_train_options;
 
 void sg_train_options_default(sg_train_options *o);

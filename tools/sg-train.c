@@ -184,6 +184,7 @@ int main(int argc, char **argv)
     int n_run_paths = 0;
     const char *shards[SG_MAX_DATASETS];
     for (int k = 0; k < n_shards; k++) shards[k] = argv[optind + k];
+    char run_device[8] = "", run_precision[8] = "";
     if (resume) {
         /* The run's options, overridden by those given; those that shape the model must not change. */
         sg_train_options r;
@@ -207,6 +208,18 @@ int main(int argc, char **argv)
         TAKE(O_TARGET, target_random); TAKE(O_LOG, log_every); TAKE(O_SAMPLE, sample_every);
         TAKE(O_SAVE, save_every); TAKE(O_KEEP, keep); TAKE(O_THREADS, threads);
 #undef TAKE
+        /* the device and precision the run computed with, unless given:
+         * anything else does not repeat the uninterrupted run bit for bit */
+        snprintf(run_device, sizeof run_device, "%s", r.device);
+        snprintf(run_precision, sizeof run_precision, "%s", r.precision);
+        if (!given[O_DEVICE] && run_device[0]) device = run_device;
+        if (!given[O_PRECISION] && run_precision[0]) precision = run_precision;
+        if (given[O_DEVICE] && run_device[0] && strcmp(device, "auto") && strcmp(device, run_device))
+            cli_warn("--device %s: the run trained on %s; from here on it does not repeat an uninterrupted run",
+                     device, run_device);
+        if (given[O_PRECISION] && run_precision[0] && strcmp(precision, run_precision))
+            cli_warn("--precision %s: the run trained with %s; from here on it does not repeat an uninterrupted run",
+                     precision, run_precision);
         o = m;
         if (n_shards == 0) {
             n_shards = n_run_paths > SG_MAX_DATASETS ? SG_MAX_DATASETS : n_run_paths;
@@ -215,7 +228,13 @@ int main(int argc, char **argv)
     }
 
     sg_backend *be = open_backend(device, precision, o.threads, &err);
+    if (!be && device == run_device)
+        cli_die("%s (the run trained on %s; --device cpu continues it on the CPU, not bit for bit)", err.msg,
+                run_device);
     if (!be) cli_die_err(&err);
+    /* recorded in config.json for a later --resume */
+    snprintf(o.device, sizeof o.device, "%s", be->name);
+    snprintf(o.precision, sizeof o.precision, "%s", strcmp(be->name, "cuda") ? "" : precision ? precision : "tf32");
     sg_trainer *t;
     int mode = resume ? SG_TRAIN_RESUME : force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
     char blame[2048];

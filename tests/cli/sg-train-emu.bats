@@ -6,6 +6,7 @@
 # reloaded), and running out of device memory.
 
 EMU="$BATS_TEST_DIRNAME/../../build/emu-bin/sg-train"
+EMU_SAMPLE="$BATS_TEST_DIRNAME/../../build/emu-bin/sg-sample"
 
 setup_file() {
   [ -x "$EMU" ] || return 0
@@ -25,9 +26,10 @@ setup() {
 
 strip_timing() { sed -E 's/,"images\/s":[^,]*,"elapsed":[^}]*//' "$1"; }
 
-# A run to 8, the same run's checkpoint 8 removed and resumed at 4: equal files.
+# A run to 8 (extra options: the arguments), the same run's checkpoint 8
+# removed and resumed at 4: equal files.
 resume_case() {
-  "$EMU" -o "$T/part" "${TINY[@]}" "$D/a.lmdb"
+  "$EMU" -o "$T/part" "${TINY[@]}" "$@" "$D/a.lmdb"
   mkdir -p "$T/orig"
   cp "$T/part"/ckpt/000008-* "$T/part/history.jsonl" "$T/orig/"
   echo 000004 > "$T/part/latest"
@@ -61,6 +63,50 @@ resume_case() {
   SG_EMU_CUDNN_BACKEND=0 SG_CUDNN_SEARCH=timed "$EMU" -o "$T/a" "${TINY[@]}" "$D/a.lmdb"
   "$EMU" -o "$T/b" "${TINY[@]}" "$D/a.lmdb"
   for f in G D state; do cmp "$T/a/ckpt/000008-$f.safetensors" "$T/b/ckpt/000008-$f.safetensors"; done
+}
+
+@test "emulated CUDA: bf16 convolutions and 3-channel padding train and resume bit for bit" {
+  export SG_CUDA_PAD3=8
+  resume_case --precision bf16
+  grep -q '"precision": *"bf16"\|"precision":"bf16"' "$T/part/config.json"
+}
+
+@test "emulated CUDA: a resume computes as the run did: its device and precision are recorded" {
+  resume_case --precision fp32
+  grep -q '"device": "cuda", "precision": "fp32"' "$T/part/config.json"
+  # another precision given: allowed, with a warning
+  echo 000004 > "$T/part/latest"
+  run "$EMU" -o "$T/part" --resume -q --precision tf32
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"--precision tf32: the run trained with fp32"* ]]
+  # the run's device gone: one line that says how to go on
+  run env SG_EMU_NO_DEVICE=1 "$EMU" -o "$T/part" --resume -q
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"the run trained on cuda; --device cpu continues it on the CPU"* ]]
+}
+
+@test "emulated CUDA: sg-sample --device cuda draws what the CPU draws" {
+  "$EMU" -o "$T/run" "${TINY[@]}" "$D/a.lmdb"
+  "$EMU_SAMPLE" --ckpt "$T/run" --data "$D/a.lmdb" --count 3 --each --device cuda --precision fp32 -o "$T/gpu"
+  sg-sample --ckpt "$T/run" --data "$D/a.lmdb" --count 3 --each --device cpu -o "$T/cpu"
+  [ "$(ls "$T/gpu")" = "$(ls "$T/cpu")" ]
+  cmp "$T/gpu/targets.tsv" "$T/cpu/targets.tsv"
+  # 8-bit pictures of float outputs that differ by rounding: a level at most
+  /usr/bin/python3 - "$T/gpu" "$T/cpu" <<'PY'
+import os, sys
+from PIL import Image
+worst = 0
+names = sorted(f for f in os.listdir(sys.argv[1]) if f.endswith(".png"))
+assert len(names) > 3, names
+for f in names:
+    a = Image.open(os.path.join(sys.argv[1], f)).tobytes()
+    b = Image.open(os.path.join(sys.argv[2], f)).tobytes()
+    assert len(a) == len(b), f
+    worst = max(worst, max(abs(x - y) for x, y in zip(a, b)))
+print("worst difference", worst)
+sys.exit(0 if worst <= 1 else 1)
+PY
 }
 
 @test "emulated CUDA: out of device memory, wherever it happens, is one line and exit 1" {
