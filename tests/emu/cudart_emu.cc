@@ -1,13 +1,17 @@
-/* The CUDA runtime, emulated on the CPU for build/tests/test_cuda_ops_emu
- * (tests/emu/emu.h): device memory is host memory (poisoned with NaNs when
- * allocated, as a GPU's is not zeroed either), a stream runs its work at once
- * in submission order, stream capture records that work into a graph that
- * cudaGraphLaunch replays, and a kernel's grid runs block after block with
- * the block's threads as fibers that switch only at barriers and
- * warp shuffles. Misuse a GPU would punish is an error here too: a launch
- * configuration over the limits, a host pointer or an overrun given to a
- * copy, a sync or an allocation while capturing, a barrier some thread of
- * the block never reaches (that one aborts the test with the kernel's name). */
+/* The CUDA runtime, emulated on the CPU for the *_emu tests (tests/emu/emu.h):
+ * device memory is host memory (poisoned with NaNs when allocated, as a GPU's
+ * is not zeroed either), a stream runs its work at once in submission order,
+ * stream capture records that work into a graph that cudaGraphLaunch replays,
+ * and a kernel's grid runs block after block, in a shuffled order, with the
+ * block's threads as fibers that switch only at barriers and warp shuffles,
+ * also in a shuffled order. Misuse a GPU would punish is an error here too: a
+ * launch configuration over the limits, a host pointer or an overrun given to
+ * a copy, a sync or an allocation while capturing, a barrier some thread of
+ * the block never reaches (that one aborts the test with the kernel's name).
+ *
+ * Environment: SG_EMU_MEMORY_KIB, the device's size (24 GiB by default);
+ * SG_EMU_NO_DEVICE, no device at all; SG_EMU_ORDER=forward, threads and
+ * blocks in index order. */
 #include "emu.h"
 #include "cuda_emu.h"
 #include <chrono>
@@ -44,6 +48,12 @@ thread_local dim3 blockDim, gridDim;
 namespace {
 
 const size_t TOTAL_MEMORY = (size_t)24 << 30;   /* what the emulated device reports */
+
+size_t device_bytes()
+{
+    const char *kib = getenv("SG_EMU_MEMORY_KIB");
+    return kib ? (size_t)atol(kib) << 10 : TOTAL_MEMORY;
+}
 
 /* ---- device memory ---------------------------------------------------------- */
 
@@ -486,7 +496,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
     if (device != 0) return fail(cudaErrorInvalidDevice);
     memset(prop, 0, sizeof *prop);
     snprintf(prop->name, sizeof prop->name, "CUDA emulated on the CPU (tests/emu)");
-    prop->totalGlobalMem = TOTAL_MEMORY;
+    prop->totalGlobalMem = device_bytes();
     prop->multiProcessorCount = 2;
     prop->warpSize = 32;
     prop->maxThreadsPerBlock = MAX_THREADS;
@@ -505,7 +515,7 @@ cudaError_t cudaRuntimeGetVersion(int *v) { *v = 13000; return cudaSuccess; }
 
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total)
 {
-    size_t limit = getenv("SG_EMU_MEMORY_KIB") ? (size_t)atol(getenv("SG_EMU_MEMORY_KIB")) << 10 : TOTAL_MEMORY;
+    size_t limit = device_bytes();
     std::lock_guard<std::mutex> g(mem_lock);
     *total = limit;
     *free_bytes = allocated < limit ? limit - allocated : 0;
@@ -516,7 +526,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
 {
     *p = nullptr;
     if (unsafe_during_capture()) return fail(cudaErrorStreamCaptureUnsupported);
-    size_t limit = getenv("SG_EMU_MEMORY_KIB") ? (size_t)atol(getenv("SG_EMU_MEMORY_KIB")) << 10 : TOTAL_MEMORY;
+    size_t limit = device_bytes();
     {
         std::lock_guard<std::mutex> g(mem_lock);
         if (bytes > limit || allocated > limit - bytes) return fail(cudaErrorMemoryAllocation);
