@@ -178,6 +178,11 @@ enum { FWD, BWD_DATA, BWD_FILTER };
 static const char *kind_names[] = { "fwd", "bwd-data", "bwd-filter" };
 
 /* canonical (d0,d1,d2,d3) <-> memory: NCHW as is, NHWC as (d0,d2,d3,d1) */
+static size_t mem_offset(const int d[4], bool nhwc, int a, int b, int c, int e)
+{
+    return nhwc ? (((size_t)a * d[2] + c) * d[3] + e) * d[1] + b : (((size_t)a * d[1] + b) * d[2] + c) * d[3] + e;
+}
+
 static void to_memory(void *mem, bool bf16, const std::vector<float> &v, const int d[4], bool nhwc)
 {
     size_t i = 0;
@@ -185,8 +190,7 @@ static void to_memory(void *mem, bool bf16, const std::vector<float> &v, const i
         for (int b = 0; b < d[1]; b++)
             for (int c = 0; c < d[2]; c++)
                 for (int e = 0; e < d[3]; e++, i++) {
-                    size_t off = nhwc ? (((size_t)a * d[2] + c) * d[3] + e) * d[1] + b
-                                      : (((size_t)a * d[1] + b) * d[2] + c) * d[3] + e;
+                    size_t off = mem_offset(d, nhwc, a, b, c, e);
                     if (bf16) ((uint16_t *)mem)[off] = bf16_bits(v[i]);
                     else ((float *)mem)[off] = v[i];
                 }
@@ -200,8 +204,7 @@ static std::vector<float> from_memory(const void *mem, bool bf16, const int d[4]
         for (int b = 0; b < d[1]; b++)
             for (int c = 0; c < d[2]; c++)
                 for (int e = 0; e < d[3]; e++, i++) {
-                    size_t off = nhwc ? (((size_t)a * d[2] + c) * d[3] + e) * d[1] + b
-                                      : (((size_t)a * d[1] + b) * d[2] + c) * d[3] + e;
+                    size_t off = mem_offset(d, nhwc, a, b, c, e);
                     v[i] = bf16 ? bf16_value(((const uint16_t *)mem)[off]) : ((const float *)mem)[off];
                 }
     return v;
