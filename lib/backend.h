@@ -269,6 +269,9 @@ int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rej
  * else the CPU, with the reason in fallback_note if non-NULL, "" otherwise).
  * precision (CUDA only; NULL = tf32) is checked even when the CPU is chosen, so a
  * typo fails on every machine. threads: CPU worker threads (0: all CPUs). */
+/* Whether name is a CUDA convolution precision: "tf32", "fp32" or "bf16". */
+int sg_precision_valid(const char *name);
+
 sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
                             char *fallback_note, size_t note_len, sg_err *err);
 

@@ -3,11 +3,16 @@
 #include <stdio.h>
 #include <string.h>
 
+int sg_precision_valid(const char *name)
+{
+    return !strcmp(name, "tf32") || !strcmp(name, "fp32") || !strcmp(name, "bf16");
+}
+
 sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
                             char *fallback_note, size_t note_len, sg_err *err)
 {
     if (fallback_note && note_len) fallback_note[0] = 0;
-    if (precision && strcmp(precision, "tf32") && strcmp(precision, "fp32") && strcmp(precision, "bf16")) {
+    if (precision && !sg_precision_valid(precision)) {
         sg_errf(err, "--precision: '%s' is not fp32, tf32 or bf16", precision);
         return NULL;
     }

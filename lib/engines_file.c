@@ -1,5 +1,6 @@
 /* The engines file (lib/engines_file.h): format and parse. */
 #include "engines_file.h"
+#include "backend.h"
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,10 +40,6 @@ static int device_ok(const char *s)
 }
 
 static int layout_ok(const char *s) { return !strcmp(s, "nhwc") || !strcmp(s, "nchw"); }
-static int precision_ok(const char *s)
-{
-    return !strcmp(s, "tf32") || !strcmp(s, "fp32") || !strcmp(s, "bf16");
-}
 
 /* The fields of a choice in file order after KIND: N Ci H W Co K stride pad. */
 static void shape_of(const sg_engine_choice *c, int v[8])
@@ -113,7 +110,7 @@ char *sg_engines_format(const sg_engines_header *h, const sg_engine_choice *c, i
                   "no blank at either end)", h->device); return NULL; }
     if (h->cudnn < 0) { sg_errf(err, "engines file: cuDNN version %lld", h->cudnn); return NULL; }
     if (!layout_ok(h->layout)) { sg_errf(err, "engines file: layout \"%.7s\"", h->layout); return NULL; }
-    if (!precision_ok(h->precision))
+    if (!sg_precision_valid(h->precision))
         { sg_errf(err, "engines file: precision \"%.7s\"", h->precision); return NULL; }
     if (n < 0 || (n > 0 && !c)) { sg_errf(err, "engines file: %d choices", n); return NULL; }
     for (int i = 0; i < n; i++)
@@ -242,7 +239,7 @@ static int parse_header(cursor *c, int k, sg_engines_header *h)
         if (tn >= sizeof h->layout) return expected(c, header_forms[k]);
         memcpy(dst, t, tn);
         dst[tn] = 0;
-        if (!(k == 2 ? layout_ok(dst) : precision_ok(dst))) return expected(c, header_forms[k]);
+        if (!(k == 2 ? layout_ok(dst) : sg_precision_valid(dst))) return expected(c, header_forms[k]);
     }
     if (token(c, &t, &tn)) {
         char q[64], value[24];

@@ -351,7 +351,7 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
         (!strcmp(dev, "cpu") || !strcmp(dev, "cuda")))
         snprintf(o->device, sizeof o->device, "%s", dev);
     if (json_get(tr, "precision") && json_get_str(tr, "precision", &prec, &e) == 0 &&
-        (!strcmp(prec, "tf32") || !strcmp(prec, "fp32") || !strcmp(prec, "bf16")))
+        sg_precision_valid(prec))
         snprintf(o->precision, sizeof o->precision, "%s", prec);
     if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
         json_free(root);

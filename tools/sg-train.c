@@ -159,7 +159,7 @@ int main(int argc, char **argv)
             device = optarg;
             break;
         case O_PRECISION:
-            if (strcmp(optarg, "tf32") && strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+            if (!sg_precision_valid(optarg))
                 cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", optarg);
             precision = optarg;
             break;
