@@ -121,13 +121,8 @@ int main(int argc, char **argv)
     int cd = sg_model_c_dim(&cfg);
     size_t nx = (size_t)batch * 3 * image * image;
     float *x = malloc(nx * sizeof(float)), *corg = malloc((size_t)batch * cd * sizeof(float));
-    float *ctrg = malloc((size_t)batch * cd * sizeof(float)), *alpha = malloc(batch * sizeof(float));
     for (size_t i = 0; i < nx; i++) x[i] = 2 * sg_randu(5, 1, i) - 1;
     for (int i = 0; i < batch * cd; i++) corg[i] = sg_randu(5, 2, i) < 0.5f;
-    for (int i = 0; i < batch; i++) {
-        memcpy(ctrg + (size_t)i * cd, corg + (size_t)((i + 1) % batch) * cd, cd * sizeof(float));
-        alpha[i] = sg_randu(5, 3, i);
-    }
 
     double t0 = 0, t_start = now_s(), warmup_s = 0;
     int total = warmup + iters, g_steps = 0;
@@ -138,8 +133,9 @@ int main(int argc, char **argv)
             warmup_s = t0 - t_start;       /* includes choosing the convolution engines */
             g_steps = 0;
         }
-        /* a new batch each iteration, as in training (an upload, no sync) */
-        if (sg_model_set_batch(m, 0, batch, x, corg, ctrg, alpha, &err)) break;
+        /* a new batch each iteration, as in training (an upload and the
+         * targets and alpha drawn on the device, no sync) */
+        if (sg_model_set_batch_drawn(m, 0, batch, x, corg, 5, it, 0, &err)) break;
         if (sg_model_d_step(m, 1e-4f, &err)) break;
         if ((it + 1) % n_critic == 0) {
             if (sg_model_g_step(m, 1e-4f, &err)) break;
@@ -162,7 +158,7 @@ int main(int argc, char **argv)
     double d_ms = 0, g_ms = 0;
     int phases = iters < 20 ? iters : 20;
     for (int k = 0; k < phases && !err.msg[0]; k++) {
-        if (sg_model_set_batch(m, 0, batch, x, corg, ctrg, alpha, &err) || be->ops->sync(be, &err)) break;
+        if (sg_model_set_batch_drawn(m, 0, batch, x, corg, 5, total + k, 0, &err) || be->ops->sync(be, &err)) break;
         double a = now_s();
         if (sg_model_d_step(m, 1e-4f, &err) || be->ops->sync(be, &err)) break;
         double b = now_s();
@@ -204,7 +200,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "train-step-bench: %s\n", err.msg);
         rc = 1;
     }
-    free(x); free(corg); free(ctrg); free(alpha);
+    free(x); free(corg);
     sg_model_free(m);
     sg_backend_destroy(be);
     return rc;

@@ -276,6 +276,7 @@ static const sg_backend_ops cuda_ops = {
     /* host_free */ cuda_host_free,
     /* fence */ cuda_fence,
     /* fence_wait */ cuda_fence_wait,
+    /* draw_batch */ sg_cuda_draw_batch,
 };
 
 /* A probe kernel: proves that this build's machine code runs on the device

@@ -279,3 +279,38 @@ void sg_cuda_channel_slice(sg_backend *be, float *dst, const float *src, int N, 
                            c->stream>>>(dst, src, Cs, c0, Cd, HW);
     LAUNCH_CHECK(c, "channel_slice_kernel");
 }
+
+/* The batch's random draws (lib/batch_draw.h): one block; thread 0 shuffles
+ * the rows in shared memory (32 KiB; Fisher-Yates is sequential, n a batch),
+ * then the block writes alpha and the rows of c_trg. */
+__global__ void draw_batch_kernel(float *__restrict__ c_trg, float *__restrict__ alpha,
+                                  const float *__restrict__ c_org, sg_batch_draw d)
+{
+    __shared__ int perm[SG_BATCH_DRAW_MAX];
+    for (int k = threadIdx.x; k < d.n; k += blockDim.x) alpha[k] = sg_draw_alpha(&d, k);
+    if (d.random_targets) {
+        for (int k = threadIdx.x; k < d.n; k += blockDim.x)
+            sg_draw_random_target(&d, k, c_trg + (size_t)k * d.c_dim);
+        return;
+    }
+    if (threadIdx.x == 0) sg_draw_target_perm(&d, perm);
+    __syncthreads();
+    for (int i = threadIdx.x; i < d.n * d.c_dim; i += blockDim.x) {
+        int k = i / d.c_dim, j = i - k * d.c_dim;
+        c_trg[i] = c_org[(size_t)perm[k] * d.c_dim + j];
+    }
+}
+
+void sg_cuda_draw_batch(sg_backend *be, float *c_trg, float *alpha, const float *c_org,
+                        const sg_batch_draw *d)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed) return;
+    if (d->n < 1 || d->n > SG_BATCH_DRAW_MAX) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "draw_batch: batch of %d images (1..%d allowed)", d->n,
+                     SG_BATCH_DRAW_MAX);
+        return;
+    }
+    draw_batch_kernel<<<1, EW_THREADS, 0, c->stream>>>(c_trg, alpha, c_org, *d);
+    LAUNCH_CHECK(c, "draw_batch_kernel");
+}

@@ -42,6 +42,7 @@
 #define SG_BACKEND_H
 #include <stddef.h>
 #include <stdint.h>
+#include "batch_draw.h"
 #include "error.h"
 
 typedef struct sg_backend sg_backend;
@@ -217,6 +218,14 @@ struct sg_backend_ops {
     void (*host_free)(sg_backend *be, void *p);
     void (*fence)(sg_backend *be, int slot);
     int (*fence_wait)(sg_backend *be, int slot);
+
+    /* ---- the batch's random draws (lib/batch_draw.h) -------------------
+     * alpha (n) and c_trg (n, c_dim) of the batch described by d, whose own
+     * label vectors are c_org (n, c_dim); backend memory, c_trg not
+     * overlapping c_org; 1 <= d->n <= SG_BATCH_DRAW_MAX. Every backend draws
+     * the same bits (the functions of lib/batch_draw.h). */
+    void (*draw_batch)(sg_backend *be, float *c_trg, float *alpha, const float *c_org,
+                       const sg_batch_draw *d);
 };
 
 /* Host arrays: (outer, mid, inner) NCHW-order <-> (outer, inner, mid), i.e.

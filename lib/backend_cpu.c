@@ -1159,6 +1159,27 @@ static void cpu_lerp_images(sg_backend *be, float *out, const float *a, const fl
     }
 }
 
+static void cpu_draw_batch(sg_backend *be, float *c_trg, float *alpha, const float *c_org,
+                           const sg_batch_draw *d)
+{
+    if (state(be)->failed) return;
+    if (d->n < 1 || d->n > SG_BATCH_DRAW_MAX) {
+        cpu_fail(be, "cpu backend: draw_batch: batch of %d images (1..%d allowed)", d->n, SG_BATCH_DRAW_MAX);
+        return;
+    }
+    for (int k = 0; k < d->n; k++) alpha[k] = sg_draw_alpha(d, k);
+    if (d->random_targets) {
+        for (int k = 0; k < d->n; k++) sg_draw_random_target(d, k, c_trg + (size_t)k * d->c_dim);
+        return;
+    }
+    int *perm = malloc(sizeof(int) * (size_t)d->n);
+    if (!perm) { cpu_fail(be, "cpu backend: draw_batch: out of memory"); return; }
+    sg_draw_target_perm(d, perm);
+    for (int k = 0; k < d->n; k++)
+        memcpy(c_trg + (size_t)k * d->c_dim, c_org + (size_t)perm[k] * d->c_dim, sizeof(float) * (size_t)d->c_dim);
+    free(perm);
+}
+
 static void cpu_concat_labels(sg_backend *be, float *out, const float *x, const float *c,
                               int N, int Cx, int Cc, int HW)
 {
@@ -1345,6 +1366,7 @@ static const sg_backend_ops cpu_ops = {
     .to_layout = cpu_layout_copy, .from_layout = cpu_layout_copy,
     .host_alloc = cpu_host_alloc, .host_free = cpu_host_free,
     .fence = cpu_fence, .fence_wait = cpu_fence_wait,
+    .draw_batch = cpu_draw_batch,
 };
 
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)

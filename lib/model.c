@@ -929,23 +929,55 @@ static void cls_loss(sg_model *m, float *loss, float *grad, const float *labels,
 
 /* ---- steps -------------------------------------------------------------------------------------- */
 
-int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
-                       const float *c_trg, const float *alpha, sg_err *err)
+/* The images and own labels of a batch; c_trg and alpha follow. */
+static int batch_start(sg_model *m, int ds, int n, const float *x, const float *c_org, sg_err *err)
 {
     if (need_training(m, "set_batch", err)) return -1;
     if (ds < 0 || ds >= m->cfg.n_datasets)
         return sg_errf(err, "model: dataset %d out of range (0..%d)", ds, m->cfg.n_datasets - 1);
     if (n < 1 || n > m->cap) return sg_errf(err, "model: batch of %d images (1..%d allowed)", n, m->cap);
-    sg_backend *be = m->be;
     m->g_tape_valid = 0;
     upload_images(m, m->x, x, n);
-    be->ops->upload(be, m->c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
-    be->ops->upload(be, m->c_trg, c_trg, (size_t)n * m->c_dim * sizeof(float));
-    be->ops->upload(be, m->alpha, alpha, n * sizeof(float));
+    m->be->ops->upload(m->be, m->c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
     m->n = n;
     m->ds = ds;
     /* No sync: the uploads are queued on the backend's stream ahead of the
      * steps that read them; an upload error surfaces at the next sync. */
+    return 0;
+}
+
+int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                       const float *c_trg, const float *alpha, sg_err *err)
+{
+    if (batch_start(m, ds, n, x, c_org, err)) return -1;
+    m->be->ops->upload(m->be, m->c_trg, c_trg, (size_t)n * m->c_dim * sizeof(float));
+    m->be->ops->upload(m->be, m->alpha, alpha, n * sizeof(float));
+    return 0;
+}
+
+void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t seed, int64_t iter,
+                         int random_targets, sg_batch_draw *d)
+{
+    d->seed = seed;
+    d->iter = iter;
+    d->n = n;
+    d->c_dim = sg_model_c_dim(cfg);
+    d->label_off = sg_model_label_offset(cfg, ds);
+    d->label_dim = cfg->label_dim[ds];
+    d->one_hot = cfg->one_hot[ds];
+    d->mask_col = cfg->n_datasets > 1 ? sg_model_cls_dim(cfg) + ds : -1;
+    d->random_targets = random_targets;
+}
+
+int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                             uint64_t seed, int64_t iter, int random_targets, sg_err *err)
+{
+    if (n > SG_BATCH_DRAW_MAX)
+        return sg_errf(err, "model: batch of %d images (at most %d when drawn)", n, SG_BATCH_DRAW_MAX);
+    if (batch_start(m, ds, n, x, c_org, err)) return -1;
+    sg_batch_draw d;
+    sg_model_batch_draw(&m->cfg, ds, n, seed, iter, random_targets, &d);
+    m->be->ops->draw_batch(m->be, m->c_trg, m->alpha, m->c_org, &d);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #define SG_MODEL_H
 #include <stddef.h>
 #include <stdint.h>
+#include "batch_draw.h"
 #include "error.h"
 
 #define SG_MAX_DATASETS 8
@@ -106,6 +107,14 @@ int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2,
  * marked right after this call and waited for before the arrays are refilled. */
 int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
                        const float *c_trg, const float *alpha, sg_err *err);
+/* The same with c_trg and alpha drawn on the backend (ops->draw_batch, the
+ * CUDA backend on the device, on its stream) from (seed, iter) as the trainer
+ * draws them: lib/batch_draw.h; n <= SG_BATCH_DRAW_MAX. */
+int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                             uint64_t seed, int64_t iter, int random_targets, sg_err *err);
+/* What sg_model_set_batch_drawn draws for a batch of dataset ds: d filled. */
+void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t seed, int64_t iter,
+                         int random_targets, sg_batch_draw *d);
 
 /* One D update (loss real + fake + lambda_cls*cls + lambda_gp*gp, Adam at lr) and
  * one G update (fake + lambda_rec*rec + lambda_cls*cls, Adam at lr), each exactly

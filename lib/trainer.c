@@ -58,10 +58,9 @@ typedef struct {
     /* (B,3,S,S) (B,c_dim) (B,c_dim) (B), from ops->host_alloc (page-locked on
      * CUDA): uploaded asynchronously, so after set_batch from bufs[k] the
      * trainer marks fence slot k and waits for it before bufs[k] is refilled. */
-    float *x, *c_org, *c_trg, *alpha;
+    float *x, *c_org;                   /* c_trg and alpha are drawn by the backend */
     uint8_t *pix;                       /* (S, S, 3) scratch */
     float *labels;                      /* (n_labels) scratch */
-    int *tperm;                         /* (B) scratch */
     int64_t iter;                       /* iteration held, -1: none */
     int rc;
     sg_err err;
@@ -636,17 +635,14 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         b->iter = -1;
         b->pix = malloc((size_t)S * S * 3);
         b->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
-        b->tperm = malloc(sizeof(int) * (size_t)B);
-        if (!b->pix || !b->labels || !b->tperm) goto oom;
+        if (!b->pix || !b->labels) goto oom;
         /* What set_batch uploads: host_alloc memory, so that the upload is asynchronous. */
         b->x = o->host_alloc(be, sizeof(float) * (size_t)B * 3 * S * S);
         b->c_org = o->host_alloc(be, sizeof(float) * (size_t)B * t->c_dim);
-        b->c_trg = o->host_alloc(be, sizeof(float) * (size_t)B * t->c_dim);
-        b->alpha = o->host_alloc(be, sizeof(float) * (size_t)B);
-        if (!b->x || !b->c_org || !b->c_trg || !b->alpha) {
+        if (!b->x || !b->c_org) {
             if (o->sync(be, err) == 0) sg_errf(err, "out of memory");
             sg_err_prefix(err, "batch buffers (%zu bytes of host staging memory)",
-                          2 * sizeof(float) * ((size_t)B * 3 * S * S + 2 * (size_t)B * t->c_dim + B));
+                          2 * sizeof(float) * ((size_t)B * 3 * S * S + (size_t)B * t->c_dim));
             goto fail;
         }
     }
@@ -720,10 +716,9 @@ void sg_trainer_free(sg_trainer *t)
     sg_ckpt_info_free(&t->info);
     for (int k = 0; k < 2; k++) {
         batch_buf *b = &t->bufs[k];
-        free(b->pix); free(b->labels); free(b->tperm);
+        free(b->pix); free(b->labels);
         /* host_free waits for an upload from the buffer still in flight */
         t->be->ops->host_free(t->be, b->x); t->be->ops->host_free(t->be, b->c_org);
-        t->be->ops->host_free(t->be, b->c_trg); t->be->ops->host_free(t->be, b->alpha);
     }
     free(t->run_dir);
     free(t);
@@ -769,29 +764,8 @@ static int load_batch(sg_trainer *t, int64_t i, batch_buf *bb, sg_err *err)
                 for (int ch = 0; ch < 3; ch++) xk[((size_t)ch * S + y) * S + xx] = t->pixel_lut[px[ch]];
             }
         sg_targets_own(&t->mcfg, ds, bb->labels, bb->c_org + (size_t)k * C);
-        bb->alpha[k] = sg_randu(seed, SG_STREAM_ALPHA, ((uint64_t)i << 20) | (uint64_t)k);
     }
-    int off = sg_model_label_offset(&t->mcfg, ds), L = t->mcfg.label_dim[ds];
-    if (!t->opt.target_random) {
-        /* The reference: c_trg = c_org[randperm(batch)]. */
-        for (int k = 0; k < B; k++) bb->tperm[k] = k;
-        for (int j = B - 1; j > 0; j--) {
-            int r = (int)sg_randint(seed, SG_STREAM_TARGET, ((uint64_t)i << 20) | (uint64_t)j, (uint32_t)(j + 1));
-            int tmp = bb->tperm[j]; bb->tperm[j] = bb->tperm[r]; bb->tperm[r] = tmp;
-        }
-        for (int k = 0; k < B; k++)
-            memcpy(bb->c_trg + (size_t)k * C, bb->c_org + (size_t)bb->tperm[k] * C, sizeof(float) * C);
-    } else {
-        for (int k = 0; k < B; k++) {
-            float *c = bb->c_trg + (size_t)k * C;
-            sg_targets_own(&t->mcfg, ds, NULL, c);   /* zeros, mask = ds */
-            uint64_t ctr = ((uint64_t)i << 32) | ((uint64_t)k << 12);
-            if (t->mcfg.one_hot[ds]) c[off + sg_randint(seed, SG_STREAM_TARGET, ctr, (uint32_t)L)] = 1.0f;
-            else
-                for (int j = 0; j < L; j++)
-                    c[off + j] = (sg_rand64(seed, SG_STREAM_TARGET, ctr + (uint64_t)j) >> 63) ? 1.0f : 0.0f;
-        }
-    }
+    /* c_trg and alpha: drawn by the backend from (seed, i) in step_queue */
     return 0;
 }
 
@@ -893,7 +867,8 @@ static int step_queue(sg_trainer *t, sg_train_status *st, sg_err *err)
     float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
     float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
     int g_step = (i + 1) % t->opt.n_critic == 0;
-    if (sg_model_set_batch(t->model, ds, t->opt.batch, bb->x, bb->c_org, bb->c_trg, bb->alpha, err))
+    if (sg_model_set_batch_drawn(t->model, ds, t->opt.batch, bb->x, bb->c_org, t->opt.seed, i,
+                                 t->opt.target_random, err))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
     t->be->ops->fence(t->be, FENCE_BUF + (int)(i & 1));   /* bufs[i & 1] is refilled after this */
     bb->iter = -1;   /* queued: the buffer is free for iteration i + 2 once the fence is reached */

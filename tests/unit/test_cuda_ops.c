@@ -393,6 +393,36 @@ static void test_layout_ops(void)
     pair_free(a); pair_free(b); pair_free(al); pair_free(o);
 }
 
+/* The batch's random draws (ops->draw_batch): the same host/device code on
+ * both sides, so bit-equal; permuted and random targets, one and several
+ * datasets, a batch larger than the kernel's block. */
+static void test_draw_batch(void)
+{
+    static const struct { int n, c_dim, off, dim, one_hot, mask_col, random; } cases[] = {
+        { 16, 5, 0, 5, 0, -1, 0 },     /* CelebA alone: the reference's permutation */
+        { 16, 5, 0, 5, 0, -1, 1 },
+        { 7, 15, 5, 8, 1, 14, 1 },     /* CelebA + RaFD, a RaFD batch: one class, mask */
+        { 7, 15, 0, 5, 0, 13, 0 },
+        { 300, 15, 5, 8, 1, 14, 0 },
+        { 300, 15, 0, 5, 0, 13, 1 },
+    };
+    char name[160];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = cases[i].n, C = cases[i].c_dim;
+        sg_batch_draw d = { .seed = 0x5eed0000u + i, .iter = (int64_t)i * 400001, .n = n, .c_dim = C,
+                            .label_off = cases[i].off, .label_dim = cases[i].dim,
+                            .one_hot = cases[i].one_hot, .mask_col = cases[i].mask_col,
+                            .random_targets = cases[i].random };
+        pair corg = pair_rand((size_t)n * C, 0, 1), ctrg = pair_from(NULL, (size_t)n * C), al = pair_from(NULL, n);
+        cpu->ops->draw_batch(cpu, ctrg.c, al.c, corg.c, &d);
+        gpu->ops->draw_batch(gpu, ctrg.g, al.g, corg.g, &d);
+        snprintf(name, sizeof name, "draw_batch c_trg n%d c_dim%d %s", n, C, d.random_targets ? "random" : "permuted");
+        compare(name, ctrg, 0);
+        compare("  alpha", al, 0);
+        pair_free(corg); pair_free(ctrg); pair_free(al);
+    }
+}
+
 /* ---- losses ------------------------------------------------------------------ */
 
 static void test_losses(void)
@@ -971,6 +1001,7 @@ static void fp32_suite(const char *label)
     test_elementwise(1 << 20, 0);
     test_elementwise(1003, 1);
     test_layout_ops();
+    test_draw_batch();
     test_losses();
     test_adam();
     test_all_finite();
