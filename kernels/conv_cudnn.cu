@@ -240,8 +240,9 @@ static void heuristic_sizes(sg_cuda *c, sg_conv_plan *p, Perf *perf, int n)
     for (int i = 0; i < n; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
         size_t ws = 0;
-        cudnnSetConvolutionMathType(p->conv_desc, c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType);
-        if (workspace_size(c, p, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
+        cudnnMathType_t math = c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType;
+        if (cudnnSetConvolutionMathType(p->conv_desc, math) != CUDNN_STATUS_SUCCESS ||
+            workspace_size(c, p, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
             perf[i].status = CUDNN_STATUS_NOT_SUPPORTED;
         perf[i].memory = ws;
     }
