@@ -273,14 +273,21 @@ int sg_backend_cuda_engines_load(sg_backend *be, const char *path, char *note, s
                                  sg_err *err);
 int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rejected);
 
-/* The backend a tool's --device option names: "cpu"; "cuda" (an error when
- * CUDA is not usable: never a silent CPU fallback); "auto" (CUDA when usable,
- * else the CPU, with the reason in fallback_note if non-NULL, "" otherwise).
- * precision (CUDA only; NULL = tf32) is checked even when the CPU is chosen, so a
- * typo fails on every machine. threads: CPU worker threads (0: all CPUs). */
 /* Whether name is a CUDA convolution precision: "tf32", "fp32" or "bf16". */
 int sg_precision_valid(const char *name);
 
+/* A --device value: SG_DEVICE_CPU ("cpu"), SG_DEVICE_CUDA ("cuda", GPU 0, or
+ * "cuda:N", GPU N as CUDA numbers them: *cuda_index = N; may be NULL) or
+ * SG_DEVICE_AUTO ("auto"); -1 for anything else. */
+enum { SG_DEVICE_CPU, SG_DEVICE_CUDA, SG_DEVICE_AUTO };
+int sg_device_parse(const char *name, int *cuda_index);
+
+/* The backend a tool's --device option names: "cpu"; "cuda" or "cuda:N" (an
+ * error when that GPU is not usable: never a silent CPU fallback); "auto"
+ * (GPU 0 when usable, else the CPU, with the reason in fallback_note if
+ * non-NULL, "" otherwise). precision (CUDA only; NULL = tf32) is checked even
+ * when the CPU is chosen, so a typo fails on every machine. threads: CPU
+ * worker threads (0: all CPUs). */
 sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
                             char *fallback_note, size_t note_len, sg_err *err);
 

@@ -52,7 +52,8 @@ static void usage(void)
            "                         default: the checkpoint's crop, at most the image's short side)\n"
            "      --zoom N           grid cells magnified N times (default: enough for 96 px)\n"
            "      --format png|jpg   file type with --each (default png)\n"
-           "      --device D         cpu, cuda or auto (default auto: cuda when available)\n"
+           "      --device D         cpu, cuda (GPU 0), cuda:N or auto (default auto: GPU 0\n"
+           "                         when available)\n"
            "      --precision P      CUDA convolutions: tf32 (default), fp32 or bf16\n"
            "  -b, --batch N          images per generator call (default 16)\n"
            "      --threads N        CPU threads (default: all)\n"
@@ -465,8 +466,8 @@ int main(int argc, char **argv)
             o.format = optarg;
             break;
         case OPT_DEVICE:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
-                cli_usage_error("--device: expected cpu, cuda or auto, not '%s'", optarg);
+            if (sg_device_parse(optarg, NULL) < 0)
+                cli_usage_error("--device: expected cpu, cuda, cuda:N or auto, not '%s'", optarg);
             o.device = optarg;
             break;
         case OPT_PRECISION:

@@ -43,7 +43,8 @@ static void usage(void)
            "                            target labels: the batch's labels permuted (the reference)\n"
            "                            or independent random labels\n"
            "      --seed N              seed of every random draw (0)\n"
-           "      --device cpu|cuda|auto  compute device (auto: CUDA if a GPU is usable)\n"
+           "      --device cpu|cuda|cuda:N|auto\n"
+           "                            compute device (cuda: GPU 0; auto: GPU 0 if usable)\n"
            "      --precision P         CUDA convolutions: tf32 (default, as PyTorch), fp32 or bf16\n"
            "      --threads N           CPU threads (0: all cores; --resume: the run's)\n"
            "      --log-every N         history.jsonl line every N iterations (10)\n"
@@ -154,8 +155,8 @@ int main(int argc, char **argv)
             break;
         case O_SEED: o.seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
         case O_DEVICE:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
-                cli_usage_error("--device: '%s' is not cpu, cuda or auto", optarg);
+            if (sg_device_parse(optarg, NULL) < 0)
+                cli_usage_error("--device: '%s' is not cpu, cuda, cuda:N or auto", optarg);
             device = optarg;
             break;
         case O_PRECISION:
@@ -214,7 +215,10 @@ int main(int argc, char **argv)
         snprintf(run_precision, sizeof run_precision, "%s", r.precision);
         if (!given[O_DEVICE] && run_device[0]) device = run_device;
         if (!given[O_PRECISION] && run_precision[0]) precision = run_precision;
-        if (given[O_DEVICE] && run_device[0] && strcmp(device, "auto") && strcmp(device, run_device))
+        /* the backend's kind counts, not which GPU ("cuda:1" continues a "cuda" run) */
+        int kind = sg_device_parse(device, NULL);
+        if (given[O_DEVICE] && run_device[0] && kind != SG_DEVICE_AUTO &&
+            strcmp(kind == SG_DEVICE_CUDA ? "cuda" : device, run_device))
             cli_warn("--device %s: the run trained on %s; from here on it does not repeat an uninterrupted run",
                      device, run_device);
         if (given[O_PRECISION] && run_precision[0] && strcmp(precision, run_precision))

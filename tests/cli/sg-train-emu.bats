@@ -168,3 +168,26 @@ PY
   [[ "$output" == "sg-train: --device cuda: "* ]]
   [ ! -e "$T/r/history.jsonl" ]
 }
+
+@test "emulated CUDA: --device cuda:N picks GPU N; a missing one is one line and exit 1" {
+  run "$EMU" -o "$T/r1" "${TINY[@]}" --device cuda:1 "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --device cuda:1: CUDA device 1 does not exist (1 device present)"* ]]
+  [ ! -e "$T/r1/history.jsonl" ]
+  run "$EMU" -o "$T/r2" "${TINY[@]}" --device cuda:x "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--device: 'cuda:x' is not cpu, cuda, cuda:N or auto"* ]]
+  # cuda:0 is the run's kind of device: a resume on it warns of nothing and
+  # repeats the uninterrupted run (trained on plain cuda)
+  "$EMU" -o "$T/part" "${TINY[@]}" "$D/a.lmdb"
+  mkdir -p "$T/orig"
+  cp "$T/part"/ckpt/000008-G.safetensors "$T/part/history.jsonl" "$T/orig/"
+  echo 000004 > "$T/part/latest"
+  rm "$T/part"/ckpt/000008-*
+  run "$EMU" -o "$T/part" --resume -q --device cuda:0
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  cmp "$T/orig/000008-G.safetensors" "$T/part/ckpt/000008-G.safetensors"
+  diff <(strip_timing "$T/orig/history.jsonl") <(strip_timing "$T/part/history.jsonl")
+}

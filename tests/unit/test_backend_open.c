@@ -1,0 +1,42 @@
+/* --device and --precision values (lib/backend_open.c): what the tools accept,
+ * and that a CUDA device that cannot be had is an error naming it, never a
+ * silent fallback to the CPU. */
+#include "backend.h"
+#include "check.h"
+#include <string.h>
+
+int main(void)
+{
+    static const struct { const char *name; int kind, index; } cases[] = {
+        { "cpu", SG_DEVICE_CPU, 0 }, { "auto", SG_DEVICE_AUTO, 0 }, { "cuda", SG_DEVICE_CUDA, 0 },
+        { "cuda:0", SG_DEVICE_CUDA, 0 }, { "cuda:7", SG_DEVICE_CUDA, 7 }, { "cuda:123", SG_DEVICE_CUDA, 123 },
+        { "cuda:", -1, 0 }, { "cuda:1234", -1, 0 }, { "cuda:-1", -1, 0 }, { "cuda:1x", -1, 0 },
+        { "cuda1", -1, 0 }, { "cudax", -1, 0 }, { "CPU", -1, 0 }, { "", -1, 0 }, { "gpu", -1, 0 },
+        { "cuda: 1", -1, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int index = -5, kind = sg_device_parse(cases[i].name, &index);
+        CHECK(kind == cases[i].kind && (kind != SG_DEVICE_CUDA || index == cases[i].index),
+              "sg_device_parse(\"%s\") = %d, index %d (want %d, %d)", cases[i].name, kind, index,
+              cases[i].kind, cases[i].index);
+    }
+    CHECK(sg_precision_valid("tf32") && sg_precision_valid("fp32") && sg_precision_valid("bf16") &&
+          !sg_precision_valid("fp16") && !sg_precision_valid(""), "precisions: tf32, fp32, bf16 only");
+
+    sg_err err;
+    char note[256];
+    sg_backend *be = sg_backend_open("gpu", NULL, 1, note, sizeof note, &err);
+    CHECK(!be && strstr(err.msg, "'gpu' is not cpu, cuda, cuda:N or auto"), "--device gpu: '%s'", err.msg);
+    be = sg_backend_open("cpu", "fp16", 1, note, sizeof note, &err);
+    CHECK(!be && strstr(err.msg, "--precision: 'fp16'"), "--precision fp16 refused on the CPU too: '%s'", err.msg);
+    /* GPU 999 exists nowhere: an error that names it, whether or not this
+     * machine has CUDA */
+    be = sg_backend_open("cuda:999", NULL, 1, note, sizeof note, &err);
+    CHECK(!be && !strncmp(err.msg, "--device cuda:999: ", 19), "--device cuda:999: '%s'", be ? "opened" : err.msg);
+    sg_backend_destroy(be);
+    be = sg_backend_open("auto", NULL, 1, note, sizeof note, &err);
+    CHECK(be != NULL, "--device auto opens something: %s", be ? be->name : err.msg);
+    if (be && !strcmp(be->name, "cpu")) CHECK(note[0] != 0, "auto on the CPU says why: '%s'", note);
+    sg_backend_destroy(be);
+    return check_done();
+}
