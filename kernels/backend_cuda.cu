@@ -277,6 +277,7 @@ static const sg_backend_ops cuda_ops = {
     /* fence */ cuda_fence,
     /* fence_wait */ cuda_fence_wait,
     /* draw_batch */ sg_cuda_draw_batch,
+    /* bias_leaky_relu */ sg_cuda_bias_leaky_relu,
 };
 
 /* A probe kernel: proves that this build's machine code runs on the device

@@ -361,34 +361,74 @@ static int conv_run(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const 
     return sg_cuda_check_dnn(c, st, what, __FILE__, __LINE__);
 }
 
-/* bias add: y (N, Co, HW) += bias[co]; grid (N*Co planes, chunks) */
-__global__ void bias_add_kernel(float *__restrict__ y, const float *__restrict__ bias, int Co, int HW)
+/* Bias add, and D's bias + LeakyReLU (ops->bias_leaky_relu): y = act(y + bias[c]) */
+struct bias_only {
+    __device__ float operator()(float v) const { return v; }
+};
+struct bias_leaky {                 /* the same select as leaky_relu_forward's */
+    float slope;
+    __device__ float operator()(float v) const { return v > 0.f ? v : slope * v; }
+};
+
+/* NCHW: y (N, Co, HW); grid (N*Co planes, chunks) */
+template <class Act>
+__global__ void bias_act_kernel(float *__restrict__ y, const float *__restrict__ bias, int Co, int HW, Act act)
 {
     unsigned plane = blockIdx.x;
     float b = bias[plane % Co];
     float *yp = y + (size_t)plane * HW;
     for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < HW; i += gridDim.y * blockDim.x)
-        yp[i] += b;
+        yp[i] = act(yp[i] + b);
 }
 
-/* NHWC: y (N*HW rows, Co) += bias per column; grid-stride over all elements
+/* NHWC: y (N*HW rows, Co), bias per column; grid-stride over all elements
  * (Index: size_t, or unsigned when n fits, whose modulo is several times cheaper) */
-template <class Index>
-__global__ void bias_add_nhwc_kernel(float *__restrict__ y, const float *__restrict__ bias, Index Co, Index n)
+template <class Index, class Act>
+__global__ void bias_act_nhwc_kernel(float *__restrict__ y, const float *__restrict__ bias, Index Co, Index n,
+                                     Act act)
 {
     for (Index i = blockIdx.x * (Index)blockDim.x + threadIdx.x; i < n; i += (Index)gridDim.x * blockDim.x)
-        y[i] += bias[i % Co];
+        y[i] = act(y[i] + bias[i % Co]);
 }
 
 /* the same four columns at a time (Co % 4 == 0, y and bias 16-byte aligned) */
-__global__ void bias_add_nhwc4_kernel(float4 *__restrict__ y, const float4 *__restrict__ bias, unsigned Co4,
-                                      unsigned n4)
+template <class Act>
+__global__ void bias_act_nhwc4_kernel(float4 *__restrict__ y, const float4 *__restrict__ bias, unsigned Co4,
+                                      unsigned n4, Act act)
 {
     for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += gridDim.x * blockDim.x) {
         float4 v = y[i], b = bias[i % Co4];
-        v.x += b.x; v.y += b.y; v.z += b.z; v.w += b.w;
-        y[i] = v;
+        y[i] = make_float4(act(v.x + b.x), act(v.y + b.y), act(v.z + b.z), act(v.w + b.w));
     }
+}
+
+template <class Act>
+static void bias_act(sg_cuda *c, float *y, const float *bias, int N, int Co, int hw, Act act)
+{
+    if (c->nhwc) {
+        size_t n = (size_t)N * hw * Co;
+        if (n > 0xffffffffu)
+            bias_act_nhwc_kernel<size_t, Act><<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(y, bias, Co, n, act);
+        else if (Co % 4 == 0 && (((uintptr_t)y | (uintptr_t)bias) & 15) == 0)
+            bias_act_nhwc4_kernel<Act><<<sg_cuda_blocks(c, n / 4, 256), 256, 0, c->stream>>>(
+                (float4 *)y, (const float4 *)bias, (unsigned)Co / 4, (unsigned)(n / 4), act);
+        else
+            bias_act_nhwc_kernel<unsigned, Act><<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(
+                y, bias, (unsigned)Co, (unsigned)n, act);
+        LAUNCH_CHECK(c, "bias_act_nhwc_kernel");
+        return;
+    }
+    int threads = hw >= 256 ? 256 : (hw + 31) / 32 * 32;
+    bias_act_kernel<Act><<<sg_cuda_plane_grid((size_t)N * Co, hw, threads), threads, 0, c->stream>>>(
+        y, bias, Co, hw, act);
+    LAUNCH_CHECK(c, "bias_act_kernel");
+}
+
+void sg_cuda_bias_leaky_relu(sg_backend *be, float *y, const float *bias, float slope, int N, int C, int HW)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed || N <= 0 || C <= 0 || HW <= 0) return;
+    bias_act(c, y, bias, N, C, HW, bias_leaky{slope});
 }
 
 /* NHWC: partial[n*Co + co] = sum over hw of dy[n, hw, co]; block (32, 8) per
@@ -627,26 +667,9 @@ void sg_cuda_conv2d_forward(sg_backend *be, float *y, const float *x, const floa
     if (c->failed) return;
     if (conv_kind(c, SG_CONV_FWD, (float *)x, (float *)w, y, N, Ci, H, W, Co, K, stride, pad))
         return;
-    if (bias) {
-        int hw = ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);
-        if (c->nhwc) {
-            size_t n = (size_t)N * hw * Co;
-            if (n > 0xffffffffu)
-                bias_add_nhwc_kernel<size_t><<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(y, bias, Co, n);
-            else if (Co % 4 == 0 && (((uintptr_t)y | (uintptr_t)bias) & 15) == 0)
-                bias_add_nhwc4_kernel<<<sg_cuda_blocks(c, n / 4, 256), 256, 0, c->stream>>>(
-                    (float4 *)y, (const float4 *)bias, (unsigned)Co / 4, (unsigned)(n / 4));
-            else
-                bias_add_nhwc_kernel<unsigned><<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(
-                    y, bias, (unsigned)Co, (unsigned)n);
-            LAUNCH_CHECK(c, "bias_add_nhwc_kernel");
-            return;
-        }
-        int threads = hw >= 256 ? 256 : (hw + 31) / 32 * 32;
-        bias_add_kernel<<<sg_cuda_plane_grid((size_t)N * Co, hw, threads), threads, 0, c->stream>>>(
-            y, bias, Co, hw);
-        LAUNCH_CHECK(c, "bias_add_kernel");
-    }
+    if (bias)
+        bias_act(c, y, bias, N, Co, ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1),
+                 bias_only{});
 }
 
 void sg_cuda_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, const float *w,

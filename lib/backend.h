@@ -226,6 +226,14 @@ struct sg_backend_ops {
      * the same bits (the functions of lib/batch_draw.h). */
     void (*draw_batch)(sg_backend *be, float *c_trg, float *alpha, const float *c_org,
                        const sg_batch_draw *d);
+
+    /* ---- D's bias and LeakyReLU in one pass ------------------------------
+     * y (N,C,HW) in place: y = v > 0 ? v : slope*v with v = y + bias[c]
+     * (bias (C)): conv2d_forward with a bias followed by leaky_relu_forward,
+     * one read and write of y fewer. The output's sign is v's, so it serves as
+     * leaky_relu_backward's x. */
+    void (*bias_leaky_relu)(sg_backend *be, float *y, const float *bias, float slope, int N, int C,
+                            int HW);
 };
 
 /* Host arrays: (outer, mid, inner) NCHW-order <-> (outer, inner, mid), i.e.

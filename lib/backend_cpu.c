@@ -1180,6 +1180,19 @@ static void cpu_draw_batch(sg_backend *be, float *c_trg, float *alpha, const flo
     free(perm);
 }
 
+static void cpu_bias_leaky_relu(sg_backend *be, float *y, const float *bias, float slope, int N, int C,
+                                int HW)
+{
+    if (state(be)->failed) return;
+    for (size_t pl = 0; pl < (size_t)N * C; pl++) {
+        float b = bias[pl % C], *yp = y + pl * HW;
+        for (int i = 0; i < HW; i++) {
+            float v = yp[i] + b;
+            yp[i] = v > 0 ? v : v * slope;
+        }
+    }
+}
+
 static void cpu_concat_labels(sg_backend *be, float *out, const float *x, const float *c,
                               int N, int Cx, int Cc, int HW)
 {
@@ -1366,7 +1379,7 @@ static const sg_backend_ops cpu_ops = {
     .to_layout = cpu_layout_copy, .from_layout = cpu_layout_copy,
     .host_alloc = cpu_host_alloc, .host_free = cpu_host_free,
     .fence = cpu_fence, .fence_wait = cpu_fence_wait,
-    .draw_batch = cpu_draw_batch,
+    .draw_batch = cpu_draw_batch, .bias_leaky_relu = cpu_bias_leaky_relu,
 };
 
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)

@@ -110,7 +110,8 @@ typedef struct {
  * see d_step_body), so the trunk's buffers hold 3N rows, the src head 2N and
  * the cls head N; the G step uses the first N rows of each. */
 typedef struct {
-    float **z, **a;          /* per layer: pre-activation, LeakyReLU output (3N, c_l, h_l, h_l) */
+    float **a;               /* per layer: LeakyReLU output (3N, c_l, h_l, h_l); its sign is the
+                              * pre-activation's, all the backward needs of it */
     float *src;              /* (2N, 1, h, h) */
     float *cls;              /* (N, cls_dim) */
 } d_tape;
@@ -541,14 +542,14 @@ static int alloc_buffers(sg_model *m)
     /* D: the trunk's activations and the backward's gradients for 3N rows
      * (the D step's real, fake and x_hat images), the src head's for 2N (real,
      * fake), the cls head's and the gradient penalty's for N */
-    m->dt.z = calloc(L, sizeof *m->dt.z); m->dt.a = calloc(L, sizeof *m->dt.a);
+    m->dt.a = calloc(L, sizeof *m->dt.a);
     m->d_grad = calloc(L, sizeof *m->d_grad);
-    if (!m->dt.z || !m->dt.a || !m->d_grad) return -1;
+    if (!m->dt.a || !m->d_grad) return -1;
     m->d_max = 0;
     for (int l = 0; l < L; l++) {
         size_t s = act_size(&m->d_conv[l], N, 0);
         if (s > m->d_max) m->d_max = s;
-        if (!(m->dt.z[l] = balloc(m, 3 * s)) || !(m->dt.a[l] = balloc(m, 3 * s)) || !(m->d_grad[l] = balloc(m, 3 * s))) return -1;
+        if (!(m->dt.a[l] = balloc(m, 3 * s)) || !(m->d_grad[l] = balloc(m, 3 * s))) return -1;
     }
     size_t nsrc = act_size(&m->d_src, N, 0);
     if (!(m->dt.src = balloc(m, 2 * nsrc)) || !(m->dt.cls = balloc(m, (size_t)N * m->cls_dim)) ||
@@ -580,7 +581,7 @@ void sg_model_free(sg_model *m)
     free_net(&m->g); free_net(&m->d);
     free(m->g_conv); free(m->g_in); free(m->d_conv);
     free_g_tape(&m->tape_a); free_g_tape(&m->tape_b);
-    free(m->dt.z); free(m->dt.a); free(m->d_grad);
+    free(m->dt.a); free(m->d_grad);
     free(m);
 }
 
@@ -840,8 +841,10 @@ static void d_forward(sg_model *m, const float *x, int N, int n_src, int n_cls)
     int L = m->cfg.d_repeat;
     for (int l = 0; l < L; l++) {
         const conv_layer *C = &m->d_conv[l];
-        conv_fwd(be, C, m->dt.z[l], l ? m->dt.a[l - 1] : x, N);
-        be->ops->leaky_relu_forward(be, m->dt.a[l], m->dt.z[l], LRELU_SLOPE, act_size(C, N, 0));
+        /* the conv without its bias, then bias + LeakyReLU in one pass */
+        be->ops->conv2d_forward(be, m->dt.a[l], l ? m->dt.a[l - 1] : x, C->w, NULL, N, C->ci, C->hin, C->hin,
+                                C->co, C->k, C->stride, C->pad);
+        be->ops->bias_leaky_relu(be, m->dt.a[l], C->b, LRELU_SLOPE, N, C->co, C->hout * C->hout);
     }
     if (n_src) conv_fwd(be, &m->d_src, m->dt.src, m->dt.a[L - 1], n_src);
     if (n_cls) conv_fwd(be, &m->d_cls, m->dt.cls, m->dt.a[L - 1], n_cls);
@@ -871,7 +874,8 @@ static void d_backward(sg_model *m, const float *x, const float *d_src, const fl
     for (int l = L - 1; l >= 0; l--) {
         const conv_layer *C = &m->d_conv[l];
         float *g = m->d_grad[l];
-        be->ops->leaky_relu_backward(be, g, g, m->dt.z[l], LRELU_SLOPE, act_size(C, R, 0));
+        /* the mask from the output: LeakyReLU keeps the sign */
+        be->ops->leaky_relu_backward(be, g, g, m->dt.a[l], LRELU_SLOPE, act_size(C, R, 0));
         if (l) {
             conv_bwd(be, C, m->d_grad[l - 1], g, m->dt.a[l - 1], R, n_w);
             continue;
@@ -886,7 +890,7 @@ static void d_backward(sg_model *m, const float *x, const float *d_src, const fl
 
 /* The gradient penalty on x_hat from u (gp_u) and its weight gradients
  * (DESIGN.md): d_backward has run the chain's first half on the N x_hat rows,
- * which start at row row0 of the tape (their masks are those rows of dt.z,
+ * which start at row row0 of the tape (their masks are those rows of dt.a,
  * their g_l those rows of d_grad[l]); ones is its seed (N rows). Everything
  * here is N rows. */
 static void d_gradient_penalty(sg_model *m, int N, int row0, const float *ones)
@@ -907,7 +911,7 @@ static void d_gradient_penalty(sg_model *m, int N, int row0, const float *ones)
                                   C->co, C->k, C->stride, C->pad);
         float *next = bufs[l & 1];
         o->conv2d_forward(be, next, delta, C->w, NULL, N, C->ci, C->hin, C->hin, C->co, C->k, C->stride, C->pad);
-        const float *mask = m->dt.z[l] + act_size(C, row0, 0);
+        const float *mask = m->dt.a[l] + act_size(C, row0, 0);
         o->leaky_relu_backward(be, next, next, mask, LRELU_SLOPE, act_size(C, N, 0));
         delta = next;
     }

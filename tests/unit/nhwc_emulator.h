@@ -147,6 +147,13 @@ static void emu_to_layout(sg_backend *be, float *dst, const float *src, int N, i
     sg_layout_permute(dst, src, N, C, HW, 1);
 }
 
+static void emu_bias_leaky_relu(sg_backend *be, float *y, const float *bias, float slope, int N, int C, int HW)
+{
+    float *t = emu_in(y, N, C, (size_t)HW);
+    emu_inner->bias_leaky_relu(be, t, bias, slope, N, C, HW);
+    emu_out(y, t, N, C, (size_t)HW);
+}
+
 static void emu_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
     (void)be;
@@ -176,6 +183,7 @@ static sg_backend *nhwc_emulator(sg_backend *cpu_be)
     emu_ops.instnorm_backward = emu_instnorm_backward;
     emu_ops.concat_labels = emu_concat_labels;
     emu_ops.channel_slice = emu_channel_slice;
+    emu_ops.bias_leaky_relu = emu_bias_leaky_relu;
     emu_ops.to_layout = emu_to_layout;
     emu_ops.from_layout = emu_from_layout;
     sg_backend *be = malloc(sizeof *be);

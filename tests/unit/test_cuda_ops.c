@@ -443,6 +443,23 @@ static void test_draw_batch(void)
     }
 }
 
+/* D's bias + LeakyReLU in place, both layouts' paths: per plane (NCHW), per
+ * element and four channels at a time (NHWC, C % 4 == 0) */
+static void test_bias_leaky_relu(void)
+{
+    static const int shapes[][3] = { { 2, 3, 37 }, { 4, 64, 256 }, { 3, 6, 100 }, { 48, 16, 1024 } };
+    char name[160];
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int N = shapes[i][0], C = shapes[i][1], HW = shapes[i][2];
+        pair y = pair_rand_shaped(-1, 1, N, C, HW), b = pair_rand(C, -0.5f, 0.5f);
+        cpu->ops->bias_leaky_relu(cpu, y.c, b.c, 0.01f, N, C, HW);
+        gpu->ops->bias_leaky_relu(gpu, y.g, b.g, 0.01f, N, C, HW);
+        snprintf(name, sizeof name, "bias_leaky_relu N%d C%d HW%d", N, C, HW);
+        compare(name, y, 1e-6);
+        pair_free(y); pair_free(b);
+    }
+}
+
 /* ---- losses ------------------------------------------------------------------ */
 
 static void test_losses(void)
@@ -1022,6 +1039,7 @@ static void fp32_suite(const char *label)
     test_elementwise(1003, 1);
     test_layout_ops();
     test_draw_batch();
+    test_bias_leaky_relu();
     test_losses();
     test_adam();
     test_all_finite();
