@@ -73,7 +73,18 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
     const cudnnDataType_t dt = c->precision == SG_CUDA_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     if (c->n_plans == SG_CUDA_MAX_PLANS) {
         /* full (many batch sizes, e.g. sg-sample's last chunks): reuse slots
-         * in turn; a plan is only referenced during one op call */
+         * in turn. A recorded step graph may still launch the evicted plan's
+         * kernels (a backend-API plan owns them, and destroying one may free
+         * device memory), so never during a recording, and the graphs go
+         * first (recorded again at their next launch) */
+        cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+        if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return NULL;
+        if (cap != cudaStreamCaptureStatusNone) {
+            sg_cuda_break_capture(c, __FILE__, __LINE__, "the convolution plan cache is full");
+            return NULL;
+        }
+        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return NULL;
+        sg_cuda_graphs_drop_all(c);
         p = &c->plans[c->plan_evict++ % SG_CUDA_MAX_PLANS];
         plan_release(p);
     } else {

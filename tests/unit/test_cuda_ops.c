@@ -895,6 +895,51 @@ static void test_graph_replay(const char *precision)
     sg_backend_destroy(gb);
 }
 
+/* A full convolution plan cache (kernels/cuda_backend.cuh: 128 shapes) reuses
+ * slots; a step graph recorded with an evicted plan must be dropped (its
+ * launch says 1: record again), not replayed with the plan's kernels gone,
+ * and the convolutions must stay right. On a CUDA backend of its own. */
+static void test_plan_eviction(const char *precision)
+{
+    sg_err err;
+    sg_backend *saved = gpu;
+    gpu = sg_backend_cuda_create_precision(0, precision, &err);
+    if (!gpu) {
+        printf("FAIL plan eviction backend: %s\n", err.msg);
+        check_failed++;
+        gpu = saved;
+        return;
+    }
+    const int N = 1, Ci = 4, Co = 4, K = 3, W = 4, shapes = 140;
+    pair x = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), w = pair_rand_shaped(-1, 1, Co, Ci, (size_t)K * K);
+    pair y = pair_rand_shaped(0, 1, N, Co, (size_t)W * W);
+    float *big_x = gpu->ops->alloc(gpu, sizeof(float) * N * Ci * (W + shapes) * W);
+    float *big_y = gpu->ops->alloc(gpu, sizeof(float) * N * Co * (W + shapes) * W);
+    /* the other shapes once first: the workspace and scratch grow to what
+     * they need (growing drops graphs too), and the cache fills */
+    for (int i = 1; i <= shapes && big_x && big_y; i++)
+        gpu->ops->conv2d_forward(gpu, big_y, big_x, w.g, NULL, N, Ci, W + i, W, Co, K, 1, 1);
+    cpu->ops->conv2d_forward(cpu, y.c, x.c, w.c, NULL, N, Ci, W, W, Co, K, 1, 1);
+    gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, NULL, N, Ci, W, W, Co, K, 1, 1);   /* chooses */
+    int recorded = gpu->ops->graph_begin(gpu, 0) == 0;
+    if (recorded) {
+        gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, NULL, N, Ci, W, W, Co, K, 1, 1);
+        recorded = gpu->ops->graph_end(gpu, 0) == 0 && gpu->ops->graph_launch(gpu, 0, 0, 1) == 0;
+    }
+    CHECK(recorded, "plan eviction: a graph with one convolution recorded and launched");
+    for (int i = 1; i <= shapes && big_x && big_y; i++)      /* again: every plan evicted in turn */
+        gpu->ops->conv2d_forward(gpu, big_y, big_x, w.g, NULL, N, Ci, W + i, W, Co, K, 1, 1);
+    int r = recorded ? gpu->ops->graph_launch(gpu, 0, 0, 1) : -2;
+    CHECK(r == 1, "plan eviction: the graph was dropped with its plan (graph_launch %d, want 1)", r);
+    gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, NULL, N, Ci, W, W, Co, K, 1, 1);   /* chosen again */
+    compare("plan eviction: the convolution after 140 other shapes", y, 1e-4);
+    gpu->ops->free(gpu, big_x);
+    gpu->ops->free(gpu, big_y);
+    pair_free(x); pair_free(w); pair_free(y);
+    sg_backend_destroy(gpu);
+    gpu = saved;
+}
+
 /* Runs forward, backward-data and backward-filter of one shape on be (raw
  * random data: both backends compared share the layout) and downloads the
  * three outputs into out[0..2]; returns 0, or -1 with err. */
@@ -1228,6 +1273,7 @@ int main(int argc, char **argv)
         sg_backend_destroy(gpu);
     }
     test_graph_replay("fp32");
+    test_plan_eviction("fp32");
 
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
     if (!gpu) {
