@@ -156,14 +156,16 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
             if (n < 0) break;
             used += (size_t)n;
             if (used + 1 >= size) break;
+            char wrong[48] = "";
+            if (e->wrong) snprintf(wrong, sizeof wrong, ", %d differed from the legacy result", e->wrong);
             if (e->candidates < 0)
                 n = snprintf(buf + used, size - used, ", no backend-API graph: %s)",
                              cudnnGetErrorString((cudnnStatus_t)-e->candidates));
             else if (e->source == SG_PICK_TIMED)
-                n = snprintf(buf + used, size - used, " %.3f ms, legacy %.3f ms, %d of %d timed)", e->ms,
-                             e->legacy_ms, e->timed, e->candidates);
+                n = snprintf(buf + used, size - used, " %.3f ms, legacy %.3f ms, %d of %d timed%s)", e->ms,
+                             e->legacy_ms, e->timed, e->candidates, wrong);
             else
-                n = snprintf(buf + used, size - used, ")");
+                n = snprintf(buf + used, size - used, "%s)", wrong);
             if (n < 0) break;
             used += (size_t)n;
         }

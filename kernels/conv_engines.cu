@@ -11,10 +11,12 @@
  * in fp32 mode, need no runtime compilation (unless SG_CUDNN_RTC=1) and fit
  * the workspace cap.
  *
- * SG_SEARCH_HEURISTIC takes the first candidate that builds: the same in
- * every process. SG_SEARCH_TIMED (the default) runs each candidate, and the
- * legacy algorithm, on the call's own inputs (into a scratch output) and
- * keeps the fastest, like cudnn.benchmark; timings differ between processes,
+ * Every candidate first runs once on the call's own inputs, into a scratch
+ * output, and must give what the legacy call gives (check_candidate: a
+ * wrong engine is never chosen silently). SG_CUDNN_SEARCH=heuristic then
+ * takes the first candidate that passes: the same in every process.
+ * SG_CUDNN_SEARCH=timed times each, and the legacy algorithm, and keeps the
+ * fastest, like cudnn.benchmark; timings differ between processes,
  * so the choices can be saved to a text file and loaded by a later process
  * (sg-train keeps one in its run directory: a resumed run repeats the
  * uninterrupted one bit for bit). */
@@ -324,6 +326,109 @@ out:
     return ms;
 }
 
+/* ---- checking a candidate's result against the legacy call ------------------ */
+
+enum { CHECK_BLOCKS = 64, CHECK_THREADS = 256 };
+/* An engine within 1e-2 of the legacy result (relative, over the whole
+ * output) computes the same convolution: TF32 engines differ by ~1e-3 from
+ * each other, and an engine that drops beta (backward-filter's dw +=) or
+ * reads the wrong layout is off by 30-100%. */
+#define CHECK_TOL 1e-2
+
+/* partial[2b], partial[2b+1]: the sums of (a - f*ref)^2 and (f*ref)^2 over
+ * block b's grid-stride slice, in a fixed order */
+__global__ void check_sums_kernel(double *__restrict__ partial, const float *__restrict__ a,
+                                  const float *__restrict__ ref, float f, size_t n)
+{
+    __shared__ double sd[CHECK_THREADS], sq[CHECK_THREADS];
+    double d = 0, q = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        double r = (double)f * ref[i], e = (double)a[i] - r;
+        d += e * e;
+        q += r * r;
+    }
+    sd[threadIdx.x] = d;
+    sq[threadIdx.x] = q;
+    __syncthreads();
+    for (int k = CHECK_THREADS / 2; k > 0; k >>= 1) {
+        if ((int)threadIdx.x < k) {
+            sd[threadIdx.x] += sd[threadIdx.x + k];
+            sq[threadIdx.x] += sq[threadIdx.x + k];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        partial[2 * blockIdx.x] = sd[0];
+        partial[2 * blockIdx.x + 1] = sq[0];
+    }
+}
+
+/* What a search needs beside the call's buffers: a scratch output the
+ * candidates write (the call's own output stays untouched), the legacy
+ * call's result, the check's partial sums, two timing events. */
+typedef struct {
+    void *scratch, *ref;
+    double *partial;
+    cudaEvent_t e0, e1;
+} search_buffers;
+
+static void search_end(sg_cuda *c, search_buffers *b)
+{
+    cudaStreamSynchronize(c->stream);
+    cudaFree(b->scratch);
+    cudaFree(b->ref);
+    cudaFree(b->partial);
+    if (b->e0) cudaEventDestroy(b->e0);
+    if (b->e1) cudaEventDestroy(b->e1);
+    memset(b, 0, sizeof *b);
+}
+
+static int search_begin(sg_cuda *c, search_buffers *b, size_t out_floats)
+{
+    memset(b, 0, sizeof *b);
+    if (CU_CHECK(c, cudaStreamSynchronize(c->stream)) ||
+        CU_CHECK(c, cudaMalloc(&b->scratch, out_floats * sizeof(float))) ||
+        CU_CHECK(c, cudaMalloc(&b->ref, out_floats * sizeof(float))) ||
+        CU_CHECK(c, cudaMalloc((void **)&b->partial, 2 * CHECK_BLOCKS * sizeof(double))) ||
+        CU_CHECK(c, cudaMemsetAsync(b->scratch, 0, out_floats * sizeof(float), c->stream)) ||
+        CU_CHECK(c, cudaEventCreate(&b->e0)) || CU_CHECK(c, cudaEventCreate(&b->e1))) {
+        search_end(c, b);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if plan, run once with the output starting as the legacy result R, gives
+ * R again (forward, backward-data: overwritten) or 2R (backward-filter adds:
+ * a plan that ignores beta gives R), within CHECK_TOL; 0 if it fails to run
+ * or differs. x, w, y: the call's, the kind's output pointing at b->scratch. */
+static int check_candidate(sg_cuda *c, search_buffers *b, int kind, bdesc plan, void *x, void *w, void *y,
+                           size_t n)
+{
+    bdesc pack = NULL;
+    double h[2 * CHECK_BLOCKS];
+    int ok = cudaMemcpyAsync(b->scratch, b->ref, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream) ==
+                 cudaSuccess &&
+             make_pack(c, &pack, x, w, y) == CUDNN_STATUS_SUCCESS &&
+             cudnnBackendExecute(c->cudnn, plan, pack) == CUDNN_STATUS_SUCCESS;
+    if (ok) {
+        check_sums_kernel<<<CHECK_BLOCKS, CHECK_THREADS, 0, c->stream>>>(
+            b->partial, (const float *)b->scratch, (const float *)b->ref, kind == SG_CONV_BWD_FILTER ? 2.f : 1.f, n);
+        ok = cudaGetLastError() == cudaSuccess &&
+             cudaMemcpyAsync(h, b->partial, sizeof h, cudaMemcpyDeviceToHost, c->stream) == cudaSuccess &&
+             cudaStreamSynchronize(c->stream) == cudaSuccess;
+    }
+    destroy(&pack);
+    if (!ok) {                                  /* a failure to run: not chosen, not fatal */
+        cudaStreamSynchronize(c->stream);
+        cudaGetLastError();
+        return 0;
+    }
+    double d = 0, q = 0;
+    for (int i = 0; i < CHECK_BLOCKS; i++) { d += h[2 * i]; q += h[2 * i + 1]; }
+    return q > 0 ? d <= CHECK_TOL * CHECK_TOL * q : d == 0;    /* NaN: not <= */
+}
+
 static const sg_engine_choice *find_wish(const sg_cuda *c, const sg_conv_plan *p, int kind)
 {
     for (int i = 0; i < c->n_wishes; i++) {
@@ -383,58 +488,52 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
             if (c->failed || c->search < SG_SEARCH_HEURISTIC) goto done;
         }
     }
-    if (chosen < 0 && !timed) {                 /* the first candidate that builds */
-        for (int i = 0; i < n && chosen < 0; i++) {
-            int64_t id = -1, ws = 0;
-            bdesc plan = candidate_plan(c, cand[i], &id, &ws);
-            if (!plan) continue;
-            if (sg_cuda_grow_workspace(c, (size_t)ws)) { destroy(&plan); goto done; }
-            chosen = i; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
-            e->source = SG_PICK_HEURISTIC;
-        }
-    } else if (chosen < 0) {
-        /* Timed on the call's inputs, into a scratch output; the legacy
-         * algorithm competes too. Unaligned inputs cannot run a plan. */
+    if (chosen < 0) {
+        /* Each candidate runs once on the call's inputs into a scratch output
+         * and must give what the legacy call gives (check_candidate) before
+         * it may be chosen; timed: then the fastest of those, the legacy
+         * algorithm competing too; heuristic: the first. Unaligned inputs
+         * cannot run a plan: the legacy call then. */
         size_t out_floats = kind == SG_CONV_FWD ? (size_t)p->N * p->Co * p->Ho * p->Wo
                           : kind == SG_CONV_BWD_DATA ? (size_t)p->N * p->Ci * p->H * p->W
                           : (size_t)p->Co * p->Ci * p->K * p->K;
-        void *scratch = NULL;
-        cudaEvent_t e0 = NULL, e1 = NULL;
-        if (CU_CHECK(c, cudaStreamSynchronize(c->stream)) ||
-            CU_CHECK(c, cudaMalloc(&scratch, out_floats * sizeof(float))) ||
-            CU_CHECK(c, cudaMemsetAsync(scratch, 0, out_floats * sizeof(float), c->stream)) ||
-            CU_CHECK(c, cudaEventCreate(&e0)) || CU_CHECK(c, cudaEventCreate(&e1))) {
-            cudaFree(scratch);
-            if (e0) cudaEventDestroy(e0);
-            if (e1) cudaEventDestroy(e1);
-            goto done;
+        search_buffers b;
+        if (search_begin(c, &b, out_floats)) goto done;
+        *out = b.scratch;
+        /* the reference: the legacy call from zeros (backward-filter adds) */
+        int have_ref = run_candidate(c, p, kind, NULL, NULL, x, w, y) == CUDNN_STATUS_SUCCESS &&
+                       cudaMemcpyAsync(b.ref, b.scratch, out_floats * sizeof(float), cudaMemcpyDeviceToDevice,
+                                       c->stream) == cudaSuccess;
+        if (!have_ref) { cudaStreamSynchronize(c->stream); cudaGetLastError(); }
+        float best = 0;
+        if (timed) {
+            best = time_candidate(c, p, kind, NULL, x, w, y, b.e0, b.e1, 0.f);
+            e->legacy_ms = best;
+            if (best < 0) best = 0;             /* the legacy call failed: any engine wins */
         }
-        *out = scratch;
-        float best = time_candidate(c, p, kind, NULL, x, w, y, e0, e1, 0.f);
-        e->legacy_ms = best;
-        if (best < 0) best = 0;                 /* the legacy call failed: any engine wins */
-        if (aligned16(x, w, y)) {
-            for (int i = 0; i < n && !c->failed; i++) {
-                int64_t id = -1, ws = 0;
-                bdesc plan = candidate_plan(c, cand[i], &id, &ws);
-                if (!plan) continue;
-                if (sg_cuda_grow_workspace(c, (size_t)ws)) { destroy(&plan); break; }
-                float ms = time_candidate(c, p, kind, plan, x, w, y, e0, e1, best);
-                e->timed++;
-                if (ms > 0 && (best <= 0 || ms < best)) {
-                    destroy(&chosen_plan);
-                    best = ms; chosen = i; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
-                } else {
-                    destroy(&plan);
-                }
+        for (int i = 0; i < n && !c->failed && aligned16(x, w, y) && (timed || chosen < 0); i++) {
+            int64_t id = -1, ws = 0;
+            bdesc plan = candidate_plan(c, cand[i], &id, &ws);
+            if (!plan) continue;
+            if (sg_cuda_grow_workspace(c, (size_t)ws)) { destroy(&plan); break; }
+            if (have_ref && !check_candidate(c, &b, kind, plan, x, w, y, out_floats)) {
+                e->wrong++;
+                destroy(&plan);
+                continue;
+            }
+            float ms = timed ? time_candidate(c, p, kind, plan, x, w, y, b.e0, b.e1, best) : 1.f;
+            if (timed) e->timed++;
+            if (ms > 0 && (best <= 0 || ms < best)) {
+                destroy(&chosen_plan);
+                best = ms; chosen = i; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
+            } else {
+                destroy(&plan);
             }
         }
         e->ms = best;
-        e->source = SG_PICK_TIMED;
-        cudaStreamSynchronize(c->stream);
-        cudaFree(scratch);
-        cudaEventDestroy(e0);
-        cudaEventDestroy(e1);
+        if (timed) e->source = SG_PICK_TIMED;
+        else if (chosen >= 0) e->source = SG_PICK_HEURISTIC;
+        search_end(c, &b);
     }
 done:
     for (int i = 0; i < n; i++)

@@ -51,6 +51,7 @@ struct sg_conv_engine {
     int64_t engine_id;                        /* CUDNN_ATTR_ENGINE_GLOBAL_INDEX, -1 legacy */
     int rank;                                 /* index in the candidate list, -1 legacy */
     int source;                               /* SG_PICK_* */
+    int wrong;                                /* candidates whose result differed from the legacy call's */
     int candidates, timed;                    /* engine configurations offered / timed;
                                                  candidates < 0: -(the cudnnStatus_t) with which
                                                  building the operation graph failed */

@@ -30,7 +30,9 @@
  *   2 no note, 32 KiB workspace               3 RUNTIME_COMPILATION note
  *   4 the fallback list's one engine: refuses beta != 0 for backward-filter.
  * SG_EMU_CUDNN_BACKEND=0 makes the backend API unavailable (creating a
- * descriptor returns NOT_SUPPORTED), so the legacy path runs. */
+ * descriptor returns NOT_SUPPORTED), so the legacy path runs.
+ * SG_EMU_CUDNN_WRONG_ENGINE=e makes engine e silently ignore beta in
+ * backward-filter (a wrong engine, which the search must not choose). */
 #include <cudnn.h>
 #include "emu.h"
 #include <stdarg.h>
@@ -1793,6 +1795,11 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackend
     j.arith = op.x.type == CUDNN_DATA_BFLOAT16 ? ARITH_BF16 : plan->engine == 0 ? ARITH_TF32 : ARITH_FP32;
     j.alpha = op.alpha;
     j.beta = op.beta;
+    /* SG_EMU_CUDNN_WRONG_ENGINE=e: engine e ignores backward-filter's beta
+     * without saying so (an engine that computes something else), for the
+     * engine search's check of each candidate against the legacy call */
+    const char *wrong = getenv("SG_EMU_CUDNN_WRONG_ENGINE");
+    if (wrong && atoll(wrong) == plan->engine && op.kind == BWD_FILTER) j.beta = 0.f;
     j.x = ptr[0]; j.w = ptr[1]; j.y = ptr[2];
     j.ws = pack->ws_ptr;
     j.ws_bytes = (size_t)plan->workspace;

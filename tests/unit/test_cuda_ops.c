@@ -940,6 +940,36 @@ static void test_plan_eviction(const char *precision)
     gpu = saved;
 }
 
+/* The engine search never chooses an engine that computes something else
+ * (check_candidate, kernels/conv_engines.cu). Only the emulation has one on
+ * purpose: SG_EMU_CUDNN_WRONG_ENGINE=2 makes its engine 2, the first the
+ * fp32 heuristic search may take, ignore backward-filter's beta (dw = instead
+ * of +=), which the bwd-filter comparison below would catch if chosen. */
+static void test_wrong_engine(void)
+{
+    sg_err err;
+    static char report[16384];
+    setenv("SG_EMU_CUDNN_WRONG_ENGINE", "2", 1);
+    for (int timed = 0; timed < 2; timed++) {
+        sg_backend *saved = gpu;
+        gpu = cuda_with_env("SG_CUDNN_SEARCH", timed ? "timed" : "heuristic", "fp32", &err);
+        if (!gpu) {
+            printf("FAIL wrong-engine backend: %s\n", err.msg);
+            check_failed++;
+            gpu = saved;
+            continue;
+        }
+        test_conv(&conv_cases[1], 1e-4, 0, timed ? "fp32 timed, a wrong engine among the candidates"
+                                                 : "fp32 heuristic, a wrong engine first");
+        sg_backend_cuda_plan_report(gpu, report, sizeof report);
+        CHECK(strstr(report, "bwd-filter") && strstr(report, "differed from the legacy result"),
+              "the search saw the wrong engine differ and passed it over: %s", report);
+        sg_backend_destroy(gpu);
+        gpu = saved;
+    }
+    unsetenv("SG_EMU_CUDNN_WRONG_ENGINE");
+}
+
 /* Runs forward, backward-data and backward-filter of one shape on be (raw
  * random data: both backends compared share the layout) and downloads the
  * three outputs into out[0..2]; returns 0, or -1 with err. */
@@ -1274,6 +1304,7 @@ int main(int argc, char **argv)
     }
     test_graph_replay("fp32");
     test_plan_eviction("fp32");
+    if (emulated) test_wrong_engine();
 
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
     if (!gpu) {
