@@ -4,11 +4,12 @@
  * Built by tests/gpu/prepare-carry (not by `make`) into build/bench/; run by
  * bench/train-speed. Prints one line of key=value pairs on stdout.
  *
- * GPU memory: the device's memory in use (cudaMemGetInfo) after the timed
- * iterations minus the amount in use before the backend was created. The
- * backend allocates everything in the first iteration and nothing after it,
- * so this is also the steady state; cuDNN's transient search buffers during
- * the first iteration are not seen by it. */
+ * GPU memory: the device's memory in use (cudaMemGetInfo) minus the amount
+ * in use before the backend was created, after the timed iterations (the
+ * steady state: the backend allocates everything in the first iteration)
+ * and at its peak (a thread samples it every 0.5 ms from the backend's
+ * creation to the end, so the first iteration's transient buffers, e.g. an
+ * engine search's, count). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,25 @@
 #include "rng.h"
 #ifdef SG_HAVE_CUDA
 #include <cuda_runtime_api.h>
+#include <pthread.h>
+#include <unistd.h>
+
+/* The peak of the device's memory in use, sampled until stop is set. */
+typedef struct {
+    volatile int stop;
+    double peak;
+} mem_sampler;
+
+static void *sample_memory(void *arg)
+{
+    mem_sampler *s = arg;
+    while (!s->stop) {
+        size_t fr = 0, tot = 0;
+        if (cudaMemGetInfo(&fr, &tot) == cudaSuccess && (double)(tot - fr) > s->peak) s->peak = (double)(tot - fr);
+        usleep(500);
+    }
+    return NULL;
+}
 #endif
 
 static double now_s(void)
@@ -81,10 +101,15 @@ int main(int argc, char **argv)
     double mem_before = 0, mem_total = 0;
     int cuda = !strcmp(device, "cuda");
 #ifdef SG_HAVE_CUDA
+    mem_sampler sampler = { 0, 0 };
+    pthread_t sampler_thread;
+    int sampling = 0;
     if (cuda) {
         size_t fr = 0, tot = 0;
         cudaFree(0);                                 /* create the context first */
         if (cudaMemGetInfo(&fr, &tot) == cudaSuccess) { mem_before = (double)(tot - fr); mem_total = tot; }
+        sampler.peak = mem_before;
+        sampling = pthread_create(&sampler_thread, NULL, sample_memory, &sampler) == 0;
     }
 #endif
     sg_backend *be = cuda ? sg_backend_cuda_create_precision(0, precision, &err)
@@ -176,19 +201,27 @@ int main(int argc, char **argv)
     if (cuda) sg_backend_cuda_graph_note(be, note, sizeof note);
     for (char *q = note; *q; q++)
         if (*q == ' ') *q = '_';                 /* one key=value token */
-    double mem_used = 0;
+    double mem_used = 0, mem_peak = 0;
 #ifdef SG_HAVE_CUDA
     if (cuda) {
         size_t fr = 0, tot = 0;
         if (cudaMemGetInfo(&fr, &tot) == cudaSuccess) mem_used = (double)(tot - fr) - mem_before;
+        if (sampling) {
+            sampler.stop = 1;
+            pthread_join(sampler_thread, NULL);
+            sampling = 0;
+        }
+        mem_peak = sampler.peak - mem_before;
+        if (mem_peak < mem_used) mem_peak = mem_used;
     }
 #endif
     printf("device=%s precision=%s name=%s image=%d batch=%d conv=%d g_repeat=%d d_repeat=%d "
            "n_critic=%d iters=%d g_steps=%d seconds=%.3f it_per_s=%.2f ms_per_it=%.3f "
-           "warmup_s=%.2f d_step_ms=%.3f g_step_ms=%.3f gpu_mem_gib=%.3f gpu_total_gib=%.1f layout=%s graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
+           "warmup_s=%.2f d_step_ms=%.3f g_step_ms=%.3f gpu_mem_gib=%.3f gpu_peak_gib=%.3f gpu_total_gib=%.1f layout=%s graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
            device, cuda ? precision : "fp32", cuda ? sg_backend_cuda_device_name(be) : "cpu",
            image, batch, conv, g_repeat, d_repeat, n_critic, iters, g_steps, dt, iters / dt,
-           1e3 * dt / iters, warmup_s, d_ms / phases, g_ms / phases, mem_used / 1073741824.0, mem_total / 1073741824.0,
+           1e3 * dt / iters, warmup_s, d_ms / phases, g_ms / phases, mem_used / 1073741824.0,
+           mem_peak / 1073741824.0, mem_total / 1073741824.0,
            be->nhwc ? "nhwc" : "nchw", note[0] ? note : "none", l.d_loss_real,
            l.d_loss_gp, l.g_loss_rec);
     if (cuda && getenv("SG_BENCH_PLANS")) {      /* the algorithms cuDNN was given, on stderr */
