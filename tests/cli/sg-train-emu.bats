@@ -191,3 +191,22 @@ PY
   cmp "$T/orig/000008-G.safetensors" "$T/part/ckpt/000008-G.safetensors"
   diff <(strip_timing "$T/orig/history.jsonl") <(strip_timing "$T/part/history.jsonl")
 }
+
+@test "emulated CUDA: SIGINT finishes the iteration, writes a checkpoint, exits 130; resume continues" {
+  "$EMU" -o "$T/r" "${TINY[@]}" --iters 1000000 --log-every 1 --save-every 0 "$D/a.lmdb" 2> "$T/err" &
+  local pid=$!
+  for _ in $(seq 400); do
+    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
+    sleep 0.05
+  done
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  [ "$status" -eq 130 ]
+  n=$(cat "$T/r/latest")
+  [ -s "$T/r/ckpt/$n-state.safetensors" ]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq "$((10#$n))" ]
+  run "$EMU" -o "$T/r" --resume -q --iters $((10#$n + 2))
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
+}
