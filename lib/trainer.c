@@ -21,7 +21,9 @@
 #include "targets.h"
 
 #define RUN_FORMAT "stargan-c-run/1"
-#define MAX_BATCH (1 << 20)          /* per-image counters use the low 20 bits */
+/* per-image counters use the low 20 bits; the backend draws targets and
+ * alpha for at most SG_BATCH_DRAW_MAX images */
+#define MAX_BATCH SG_BATCH_DRAW_MAX
 #define SAMPLES_DEFAULT 8
 
 void sg_train_options_default(sg_train_options *o)
@@ -55,7 +57,7 @@ int sg_train_default_d_repeat(int image_size)
 }
 
 typedef struct {
-    /* (B,3,S,S) (B,c_dim) (B,c_dim) (B), from ops->host_alloc (page-locked on
+    /* (B,3,S,S) (B,c_dim), from ops->host_alloc (page-locked on
      * CUDA): uploaded asynchronously, so after set_batch from bufs[k] the
      * trainer marks fence slot k and waits for it before bufs[k] is refilled. */
     float *x, *c_org;                   /* c_trg and alpha are drawn by the backend */
@@ -558,7 +560,8 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     *out = NULL;
     if (n_shards < 1 || n_shards > SG_MAX_DATASETS)
         return sg_errf(err, "%d shards given (1 to %d)", n_shards, SG_MAX_DATASETS);
-    if (opt->batch < 1 || opt->batch > MAX_BATCH) return sg_errf(err, "batch %d out of range", opt->batch);
+    if (opt->batch < 1 || opt->batch > MAX_BATCH)
+        return sg_errf(err, "batch %d out of range (1..%d)", opt->batch, MAX_BATCH);
     if (opt->n_critic < 1) return sg_errf(err, "n_critic must be at least 1");
     sg_trainer *t = calloc(1, sizeof *t);
     if (!t) return sg_errf(err, "out of memory");

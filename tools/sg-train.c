@@ -133,7 +133,7 @@ int main(int argc, char **argv)
         case O_VERSION: cli_version();
         case O_ITERS: o.iters = cli_parse_long("--iters", optarg, 1, LONG_MAX / 2); break;
         case O_DECAY: o.decay_iters = cli_parse_long("--decay-iters", optarg, 0, LONG_MAX / 2); break;
-        case O_BATCH: o.batch = (int)cli_parse_long("--batch", optarg, 1, 65536); break;
+        case O_BATCH: o.batch = (int)cli_parse_long("--batch", optarg, 1, SG_BATCH_DRAW_MAX); break;
         case O_GLR: o.g_lr = cli_parse_double("--g-lr", optarg, 0, 1e3); break;
         case O_DLR: o.d_lr = cli_parse_double("--d-lr", optarg, 0, 1e3); break;
         case O_NCRITIC: o.n_critic = (int)cli_parse_long("--n-critic", optarg, 1, 1000000); break;
