@@ -383,14 +383,21 @@ static void search_end(sg_cuda *c, search_buffers *b)
     memset(b, 0, sizeof *b);
 }
 
+/* 0, or -1: no search (the legacy call runs this kind). Too little device
+ * memory for the search's buffers is not an error of the run. */
 static int search_begin(sg_cuda *c, search_buffers *b, size_t out_floats)
 {
     memset(b, 0, sizeof *b);
-    if (CU_CHECK(c, cudaStreamSynchronize(c->stream)) ||
-        CU_CHECK(c, cudaMalloc(&b->scratch, out_floats * sizeof(float))) ||
-        CU_CHECK(c, cudaMalloc(&b->ref, out_floats * sizeof(float))) ||
-        CU_CHECK(c, cudaMalloc((void **)&b->partial, 2 * CHECK_BLOCKS * sizeof(double))) ||
-        CU_CHECK(c, cudaMemsetAsync(b->scratch, 0, out_floats * sizeof(float), c->stream)) ||
+    if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+    if (cudaMalloc(&b->scratch, out_floats * sizeof(float)) != cudaSuccess ||
+        cudaMalloc(&b->ref, out_floats * sizeof(float)) != cudaSuccess ||
+        cudaMalloc((void **)&b->partial, 2 * CHECK_BLOCKS * sizeof(double)) != cudaSuccess) {
+        cudaGetLastError();                     /* an allocation failure is not sticky */
+        search_end(c, b);
+        c->engine_searches_skipped++;
+        return -1;
+    }
+    if (CU_CHECK(c, cudaMemsetAsync(b->scratch, 0, out_floats * sizeof(float), c->stream)) ||
         CU_CHECK(c, cudaEventCreate(&b->e0)) || CU_CHECK(c, cudaEventCreate(&b->e1))) {
         search_end(c, b);
         return -1;

@@ -109,6 +109,7 @@ struct sg_cuda {
                                                  when their shapes first run */
     int n_wishes, wishes_used, wishes_rejected;
     long long engine_misaligned;              /* calls sent to the legacy path: unaligned pointers */
+    int engine_searches_skipped;              /* engine searches without device memory for their buffers */
     int engine_choices;                       /* choices made: saving is needed when it grew */
     sg_conv_plan plans[SG_CUDA_MAX_PLANS];
     int n_plans, plan_evict;
