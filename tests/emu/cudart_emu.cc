@@ -526,6 +526,10 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
 {
     *p = nullptr;
     if (unsafe_during_capture()) return fail(cudaErrorStreamCaptureUnsupported);
+    /* SG_EMU_MALLOC_FAIL=1: every allocation fails while it is set (a test's
+     * way to find out what a call does when the device has no memory left) */
+    const char *no_memory = getenv("SG_EMU_MALLOC_FAIL");
+    if (no_memory && !strcmp(no_memory, "1")) return fail(cudaErrorMemoryAllocation);
     size_t limit = device_bytes();
     {
         std::lock_guard<std::mutex> g(mem_lock);

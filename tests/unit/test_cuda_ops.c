@@ -970,6 +970,38 @@ static void test_wrong_engine(void)
     unsetenv("SG_EMU_CUDNN_WRONG_ENGINE");
 }
 
+/* Without device memory for an engine search's buffers the search is
+ * skipped and the legacy call runs: no failure (SG_EMU_MALLOC_FAIL makes
+ * every allocation fail while a new shape is chosen; emulation only). */
+static void test_search_without_memory(void)
+{
+    sg_err err;
+    static char report[16384];
+    sg_backend *saved = gpu;
+    gpu = cuda_with_env("SG_CUDNN_SEARCH", "heuristic", "fp32", &err);
+    if (!gpu) {
+        printf("FAIL search-without-memory backend: %s\n", err.msg);
+        check_failed++;
+        gpu = saved;
+        return;
+    }
+    /* a larger shape first: the workspace the small one needs is there */
+    test_conv(&conv_cases[1], 1e-4, 0, "fp32 heuristic, before");
+    const int N = 1, Ci = 4, Co = 4, K = 3, W = 5;
+    pair x = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), w = pair_rand_shaped(-1, 1, Co, Ci, (size_t)K * K);
+    pair y = pair_rand_shaped(0, 1, N, Co, (size_t)W * W);
+    cpu->ops->conv2d_forward(cpu, y.c, x.c, w.c, NULL, N, Ci, W, W, Co, K, 1, 1);
+    setenv("SG_EMU_MALLOC_FAIL", "1", 1);
+    gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, NULL, N, Ci, W, W, Co, K, 1, 1);
+    unsetenv("SG_EMU_MALLOC_FAIL");
+    compare("a new shape chosen without device memory for the search", y, 1e-4);
+    sg_backend_cuda_plan_report(gpu, report, sizeof report);
+    CHECK(strstr(report, "1 searches skipped"), "the skipped search is counted: %s", report);
+    pair_free(x); pair_free(w); pair_free(y);
+    sg_backend_destroy(gpu);
+    gpu = saved;
+}
+
 /* Runs forward, backward-data and backward-filter of one shape on be (raw
  * random data: both backends compared share the layout) and downloads the
  * three outputs into out[0..2]; returns 0, or -1 with err. */
@@ -1305,6 +1337,7 @@ int main(int argc, char **argv)
     test_graph_replay("fp32");
     test_plan_eviction("fp32");
     if (emulated) test_wrong_engine();
+    if (emulated) test_search_without_memory();
 
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
     if (!gpu) {
