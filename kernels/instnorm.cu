@@ -46,7 +46,6 @@ instnorm_forward_kernel(float *__restrict__ y, float *__restrict__ mean_out,
     size_t plane = blockIdx.x;
     int ch = (int)(plane % C);
     const float *xp = x + plane * HW;
-    float *yp = y + plane * HW;
 
     float s = 0.f;
     for (int i = threadIdx.x; i < HW; i += blockDim.x) s += xp[i];
@@ -62,8 +61,11 @@ instnorm_forward_kernel(float *__restrict__ y, float *__restrict__ mean_out,
     float rstd = rsqrtf(var + eps);
 
     float g = gamma[ch] * rstd, b = beta[ch];
-    for (int i = threadIdx.x; i < HW; i += blockDim.x)
-        yp[i] = relu_if((xp[i] - mean) * g + b, relu);
+    if (y) {                                    /* NULL: statistics only */
+        float *yp = y + plane * HW;
+        for (int i = threadIdx.x; i < HW; i += blockDim.x)
+            yp[i] = relu_if((xp[i] - mean) * g + b, relu);
+    }
     if (threadIdx.x == 0) {
         mean_out[plane] = mean;
         rstd_out[plane] = rstd;
@@ -543,6 +545,14 @@ static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd
     instnorm_nhwc_combine_kernel<<<(unsigned)((size_t)N * g.ctiles), block, 0, c->stream>>>(
         mean, rstd, var, pmean, pm2, C, HW, g.ctiles, g.nchunks, g.rows, eps);
     if (LAUNCH_CHECK(c, "instnorm_nhwc_combine_kernel")) return;
+    if (!y) {                                   /* statistics only: no normalize pass */
+        if (running) {
+            instnorm_running_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(
+                running_mean, running_var, mean, var, N, C, HW, momentum);
+            LAUNCH_CHECK(c, "instnorm_running_kernel");
+        }
+        return;
+    }
     instnorm_nhwc_normalize_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
         y, x, mean, rstd, gamma, beta, C, HW, g.ctiles, g.nchunks, relu, running_mean, running_var,
         var, N, momentum);

@@ -99,7 +99,9 @@ struct sg_backend_ops {
      *   running_var  = mean_n((1-momentum)*running_var  + momentum*unbiased_var[n,c])
      * (unbiased_var = biased_var * HW/(HW-1)).
      * relu != 0: y = max(0, that) in the same pass (G's IN + ReLU without a
-     * second read and write of y); mean, rstd and running stats unchanged. */
+     * second read and write of y); mean, rstd and running stats unchanged.
+     * y == NULL: statistics only (mean, rstd and the running statistics,
+     * bit-identical to a call with y), no normalized output written. */
     void (*instnorm_forward)(sg_backend *be, float *y, float *mean, float *rstd,
                              const float *x, const float *gamma, const float *beta,
                              float *running_mean, float *running_var,

@@ -959,7 +959,7 @@ static void instnorm_forward_range(void *ctx, size_t p0, size_t p1, int thread)
     int HW = a->HW;
     for (size_t pl = p0; pl < p1; pl++) {
         const float *x = a->x + pl * HW;
-        float *y = a->y + pl * HW;
+        float *y = a->y ? a->y + pl * HW : NULL;
         double s, ss;
         PLANE_SUM(s, HW, v8_load(x + i), x[i]);
         float mu = (float)(s / HW);
@@ -971,6 +971,7 @@ static void instnorm_forward_range(void *ctx, size_t p0, size_t p1, int thread)
         a->mean[pl] = mu;
         a->rstd[pl] = rstd;
         if (a->var_unbiased) a->var_unbiased[pl] = HW > 1 ? ss / (HW - 1) : 0;
+        if (!y) continue;                          /* statistics only */
         int c = (int)(pl % a->C);
         float g = a->gamma[c] * rstd, b = a->beta[c];
         if (a->relu)    /* v > 0 ? v : 0, as relu_forward: -0 and NaN give +0 */

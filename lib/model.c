@@ -1122,15 +1122,15 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
  * that a second forward updates the running statistics once more, as the
  * reference's second call of G does. instnorm_forward on the saved conv
  * outputs repeats exactly that update (same inputs, same op; the variance is
- * not recoverable from rstd); its y, mean and rstd go to scratch so the tape
- * stays as it is. */
+ * not recoverable from rstd), statistics only (no y); its mean and rstd go to
+ * scratch so the tape stays as it is. */
 static void g_forward_from_tape(sg_model *m, int N)
 {
     sg_backend *be = m->be;
     g_tape *t = &m->tape_a;
     for (int j = 0; j < m->g_n_in; j++) {
         const in_layer *I = &m->g_in[j];
-        be->ops->instnorm_forward(be, m->g_buf[0], m->g_buf[1], m->g_buf[2], t->z[j], I->gamma, I->beta,
+        be->ops->instnorm_forward(be, NULL, m->g_buf[1], m->g_buf[2], t->z[j], I->gamma, I->beta,
                                   I->rmean, I->rvar, N, I->c, I->hw, IN_EPS, IN_MOMENTUM, !I->residual_b);
     }
 }

@@ -104,10 +104,10 @@ static void emu_instnorm_forward(sg_backend *be, float *y, float *mean, float *r
                                  float *running_var, int N, int C, int HW, float eps, float momentum,
                                  int relu)
 {
-    float *tx = emu_in(x, N, C, HW), *ty = emu_in(NULL, N, C, HW);
+    float *tx = emu_in(x, N, C, HW), *ty = y ? emu_in(NULL, N, C, HW) : NULL;
     emu_inner->instnorm_forward(be, ty, mean, rstd, tx, gamma, beta, running_mean, running_var,
                                 N, C, HW, eps, momentum, relu);
-    emu_out(y, ty, N, C, HW);
+    if (y) emu_out(y, ty, N, C, HW);
     free(tx);
 }
 

@@ -345,6 +345,18 @@ static void test_instnorm(int N, int C, int HW, int running)
         compare("  dgamma (+=)", dg, 1e-5);
         compare("  dbeta (+=)", dbt, 1e-5);
     }
+    /* statistics only (y NULL: the G step's repeated running-statistics update) */
+    cpu->ops->instnorm_forward(cpu, NULL, mean.c, rstd.c, x.c, gamma.c, beta.c, running ? rm.c : NULL,
+                               running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f, 1);
+    gpu->ops->instnorm_forward(gpu, NULL, mean.g, rstd.g, x.g, gamma.g, beta.g, running ? rm.g : NULL,
+                               running ? rv.g : NULL, N, C, HW, 1e-5f, 0.1f, 1);
+    snprintf(name, sizeof name, "instnorm fwd statistics only N%d C%d HW%d: mean", N, C, HW);
+    compare(name, mean, 1e-5);
+    compare("  rstd", rstd, 1e-5);
+    if (running) {
+        compare("  running_mean", rm, 1e-5);
+        compare("  running_var", rv, 1e-5);
+    }
     pair_free(x); pair_free(gamma); pair_free(beta); pair_free(y); pair_free(mean); pair_free(rstd);
     pair_free(rm); pair_free(rv); pair_free(dy); pair_free(dx); pair_free(dg); pair_free(dbt);
 }
