@@ -14,7 +14,9 @@
  * blocks in index order. */
 #include "emu.h"
 #include "cuda_emu.h"
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -324,8 +326,40 @@ void run_block(BlockRun &r, unsigned nthreads)
     }
 }
 
+/* ---- launch counts (SG_EMU_LAUNCH_COUNTS=1) --------------------------------- */
+
+std::mutex count_lock;
+std::map<std::string, long long> *launch_counts;
+
+void print_launch_counts()
+{
+    std::vector<std::pair<long long, std::string>> v;
+    long long total = 0;
+    for (auto &kv : *launch_counts) { v.push_back({ kv.second, kv.first }); total += kv.second; }
+    std::sort(v.rbegin(), v.rend());
+    fprintf(stderr, "emulated launches: %lld in all\n", total);
+    for (auto &e : v) fprintf(stderr, "%10lld  %s\n", e.first, e.second.c_str());
+}
+
+} // namespace
+
+void sg_emu_count(const char *what)
+{
+    static const bool on = getenv("SG_EMU_LAUNCH_COUNTS") && !strcmp(getenv("SG_EMU_LAUNCH_COUNTS"), "1");
+    if (!on) return;
+    std::lock_guard<std::mutex> g(count_lock);
+    if (!launch_counts) {
+        launch_counts = new std::map<std::string, long long>;
+        atexit(print_launch_counts);
+    }
+    (*launch_counts)[what]++;
+}
+
+namespace {
+
 void run_grid(const sg_emu_cfg &cfg, const char *kernel, const std::function<void()> &body)
 {
+    sg_emu_count(kernel);
     BlockRun r;
     static thread_local char *stacks;
     if (!stacks) {

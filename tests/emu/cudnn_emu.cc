@@ -368,7 +368,8 @@ cudnnStatus_t submit(const char *fn, cudaStream_t stream, const Job &j)
             if (ranges_overlap(j.ws, j.ws_bytes, t[i].p, t[i].bytes))
                 return fail(CUDNN_STATUS_BAD_PARAM, "%s: the workspace overlaps %s", fn, t[i].name);
     }
-    cudaError_t e = sg_emu_submit(stream, [j]() { run_job(j); });
+    const char *name = fn;
+    cudaError_t e = sg_emu_submit(stream, [j, name]() { sg_emu_count(name); run_job(j); });
     if (e != cudaSuccess)
         return fail(CUDNN_STATUS_EXECUTION_FAILED_CUDART, "%s: the stream refused the work (cudaError_t %d)", fn,
                     (int)e);

@@ -19,6 +19,11 @@
  * real stream op would give (e.g. a capture already invalidated). */
 cudaError_t sg_emu_submit(cudaStream_t s, std::function<void()> fn);
 
+/* Counts one execution of `what` (a kernel's or a cuDNN call's name; a graph
+ * replay counts each node again). With SG_EMU_LAUNCH_COUNTS=1 the counts go
+ * to stderr at exit, most frequent first: what a step launches, per kind. */
+void sg_emu_count(const char *what);
+
 /* 1 while s is being captured into a graph. */
 int sg_emu_capturing(cudaStream_t s);
 
