@@ -162,12 +162,10 @@ instnorm_backward_kernel(float *__restrict__ dx, float *__restrict__ partial,
     }
 }
 
-/* dgamma[c] += sum_n partial[n,c]; dbeta likewise, n in order */
-__global__ void instnorm_param_grad_kernel(float *dgamma, float *dbeta,
-                                           const float *__restrict__ partial, int N, int C)
+/* dgamma[ch] += sum_n partial[n,ch]; dbeta likewise, n in order */
+__device__ __forceinline__ void param_grad_update(float *dgamma, float *dbeta, const float *__restrict__ partial,
+                                                  int ch, int N, int C)
 {
-    int ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= C) return;
     size_t planes = (size_t)N * C;
     float sg = 0.f, sb = 0.f;
     for (int n = 0; n < N; n++) {
@@ -176,6 +174,13 @@ __global__ void instnorm_param_grad_kernel(float *dgamma, float *dbeta,
     }
     if (dgamma) dgamma[ch] += sg;
     if (dbeta) dbeta[ch] += sb;
+}
+
+__global__ void instnorm_param_grad_kernel(float *dgamma, float *dbeta,
+                                           const float *__restrict__ partial, int N, int C)
+{
+    int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch < C) param_grad_update(dgamma, dbeta, partial, ch, N, C);
 }
 
 void sg_cuda_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,
@@ -493,8 +498,13 @@ instnorm_nhwc_dx_kernel(float *__restrict__ dx, const float *__restrict__ dy,
                         const float *__restrict__ y_relu, const float *__restrict__ x,
                         const float *__restrict__ mean, const float *__restrict__ rstd,
                         const float *__restrict__ gamma, const float *__restrict__ partial,
-                        int N, int C, int HW, int ctiles, int nchunks)
+                        int N, int C, int HW, int ctiles, int nchunks, float *dgamma, float *dbeta)
 {
+    /* block 0 also adds dgamma and dbeta (when asked): a launch less per
+     * instance norm backward, the arithmetic of instnorm_param_grad_kernel */
+    if ((dgamma || dbeta) && blockIdx.x == 0)
+        for (int ch = threadIdx.y * blockDim.x + threadIdx.x; ch < C; ch += blockDim.x * blockDim.y)
+            param_grad_update(dgamma, dbeta, partial, ch, N, C);
     nhwc_block b = nhwc_block_of(C, HW, ctiles, nchunks);
     if (b.c >= C) return;                           /* no barriers in this kernel */
     const int ty = threadIdx.y, tr = blockDim.y;
@@ -578,11 +588,6 @@ static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *
         partial, psdyx, psdy, N, C, g.ctiles, g.nchunks);
     if (LAUNCH_CHECK(c, "instnorm_nhwc_bwd_combine_kernel")) return;
     instnorm_nhwc_dx_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
-        dx, dy, y_relu, x, mean, rstd, gamma, partial, N, C, HW, g.ctiles, g.nchunks);
-    if (LAUNCH_CHECK(c, "instnorm_nhwc_dx_kernel")) return;
-    if (dgamma || dbeta) {
-        instnorm_param_grad_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(dgamma, dbeta, partial,
-                                                                            N, C);
-        LAUNCH_CHECK(c, "instnorm_param_grad_kernel");
-    }
+        dx, dy, y_relu, x, mean, rstd, gamma, partial, N, C, HW, g.ctiles, g.nchunks, dgamma, dbeta);
+    LAUNCH_CHECK(c, "instnorm_nhwc_dx_kernel");
 }
