@@ -46,6 +46,31 @@ static sg_backend *cuda_with_env(const char *var, const char *value, const char 
     return be;
 }
 
+/* Puts a CUDA backend of the caller's own (cuda_with_env; var NULL: no
+ * variable) in place of the global gpu, keeping the one it replaces in
+ * *saved for own_gpu_end. 0, or -1 (a failure of `what`, gpu unchanged). */
+static int own_gpu_begin(sg_backend **saved, const char *var, const char *value, const char *precision,
+                         const char *what)
+{
+    sg_err err;
+    sg_backend *be = var ? cuda_with_env(var, value, precision, &err)
+                         : sg_backend_cuda_create_precision(0, precision, &err);
+    if (!be) {
+        printf("FAIL %s backend: %s\n", what, err.msg);
+        check_failed++;
+        return -1;
+    }
+    *saved = gpu;
+    gpu = be;
+    return 0;
+}
+
+static void own_gpu_end(sg_backend *saved)
+{
+    sg_backend_destroy(gpu);
+    gpu = saved;
+}
+
 static float *rnd(size_t n, float lo, float hi)
 {
     float *h = malloc(n * sizeof(float) + 1);
@@ -913,15 +938,8 @@ static void test_graph_replay(const char *precision)
  * and the convolutions must stay right. On a CUDA backend of its own. */
 static void test_plan_eviction(const char *precision)
 {
-    sg_err err;
-    sg_backend *saved = gpu;
-    gpu = sg_backend_cuda_create_precision(0, precision, &err);
-    if (!gpu) {
-        printf("FAIL plan eviction backend: %s\n", err.msg);
-        check_failed++;
-        gpu = saved;
-        return;
-    }
+    sg_backend *saved;
+    if (own_gpu_begin(&saved, NULL, NULL, precision, "plan eviction")) return;
     const int N = 1, Ci = 4, Co = 4, K = 3, W = 4, shapes = 140;
     pair x = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), w = pair_rand_shaped(-1, 1, Co, Ci, (size_t)K * K);
     pair y = pair_rand_shaped(0, 1, N, Co, (size_t)W * W);
@@ -948,8 +966,7 @@ static void test_plan_eviction(const char *precision)
     gpu->ops->free(gpu, big_x);
     gpu->ops->free(gpu, big_y);
     pair_free(x); pair_free(w); pair_free(y);
-    sg_backend_destroy(gpu);
-    gpu = saved;
+    own_gpu_end(saved);
 }
 
 /* The engine search never chooses an engine that computes something else
@@ -959,25 +976,18 @@ static void test_plan_eviction(const char *precision)
  * of +=), which the bwd-filter comparison below would catch if chosen. */
 static void test_wrong_engine(void)
 {
-    sg_err err;
     static char report[16384];
     setenv("SG_EMU_CUDNN_WRONG_ENGINE", "2", 1);
     for (int timed = 0; timed < 2; timed++) {
-        sg_backend *saved = gpu;
-        gpu = cuda_with_env("SG_CUDNN_SEARCH", timed ? "timed" : "heuristic", "fp32", &err);
-        if (!gpu) {
-            printf("FAIL wrong-engine backend: %s\n", err.msg);
-            check_failed++;
-            gpu = saved;
+        sg_backend *saved;
+        if (own_gpu_begin(&saved, "SG_CUDNN_SEARCH", timed ? "timed" : "heuristic", "fp32", "wrong-engine"))
             continue;
-        }
         test_conv(&conv_cases[1], 1e-4, 0, timed ? "fp32 timed, a wrong engine among the candidates"
                                                  : "fp32 heuristic, a wrong engine first");
         sg_backend_cuda_plan_report(gpu, report, sizeof report);
         CHECK(strstr(report, "bwd-filter") && strstr(report, "differed from the legacy result"),
               "the search saw the wrong engine differ and passed it over: %s", report);
-        sg_backend_destroy(gpu);
-        gpu = saved;
+        own_gpu_end(saved);
     }
     unsetenv("SG_EMU_CUDNN_WRONG_ENGINE");
 }
@@ -987,16 +997,9 @@ static void test_wrong_engine(void)
  * every allocation fail while a new shape is chosen; emulation only). */
 static void test_search_without_memory(void)
 {
-    sg_err err;
     static char report[16384];
-    sg_backend *saved = gpu;
-    gpu = cuda_with_env("SG_CUDNN_SEARCH", "heuristic", "fp32", &err);
-    if (!gpu) {
-        printf("FAIL search-without-memory backend: %s\n", err.msg);
-        check_failed++;
-        gpu = saved;
-        return;
-    }
+    sg_backend *saved;
+    if (own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", "search-without-memory")) return;
     /* a larger shape first: the workspace the small one needs is there */
     test_conv(&conv_cases[1], 1e-4, 0, "fp32 heuristic, before");
     const int N = 1, Ci = 4, Co = 4, K = 3, W = 5;
@@ -1010,8 +1013,7 @@ static void test_search_without_memory(void)
     sg_backend_cuda_plan_report(gpu, report, sizeof report);
     CHECK(strstr(report, "1 searches skipped"), "the skipped search is counted: %s", report);
     pair_free(x); pair_free(w); pair_free(y);
-    sg_backend_destroy(gpu);
-    gpu = saved;
+    own_gpu_end(saved);
 }
 
 /* Runs forward, backward-data and backward-filter of one shape on be (raw
