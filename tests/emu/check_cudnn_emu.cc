@@ -184,30 +184,30 @@ static size_t mem_offset(const int d[4], bool nhwc, int a, int b, int c, int e)
     return nhwc ? (((size_t)a * d[2] + c) * d[3] + e) * d[1] + b : (((size_t)a * d[1] + b) * d[2] + c) * d[3] + e;
 }
 
-static void to_memory(void *mem, bool bf16, const std::vector<float> &v, const int d[4], bool nhwc)
+/* f(i, off) for every element: i its canonical index, off its memory offset */
+template <class F> static void each_element(const int d[4], bool nhwc, F f)
 {
     size_t i = 0;
     for (int a = 0; a < d[0]; a++)
         for (int b = 0; b < d[1]; b++)
             for (int c = 0; c < d[2]; c++)
-                for (int e = 0; e < d[3]; e++, i++) {
-                    size_t off = mem_offset(d, nhwc, a, b, c, e);
-                    if (bf16) ((uint16_t *)mem)[off] = bf16_bits(v[i]);
-                    else ((float *)mem)[off] = v[i];
-                }
+                for (int e = 0; e < d[3]; e++, i++) f(i, mem_offset(d, nhwc, a, b, c, e));
+}
+
+static void to_memory(void *mem, bool bf16, const std::vector<float> &v, const int d[4], bool nhwc)
+{
+    each_element(d, nhwc, [&](size_t i, size_t off) {
+        if (bf16) ((uint16_t *)mem)[off] = bf16_bits(v[i]);
+        else ((float *)mem)[off] = v[i];
+    });
 }
 
 static std::vector<float> from_memory(const void *mem, bool bf16, const int d[4], bool nhwc)
 {
     std::vector<float> v((size_t)d[0] * d[1] * d[2] * d[3]);
-    size_t i = 0;
-    for (int a = 0; a < d[0]; a++)
-        for (int b = 0; b < d[1]; b++)
-            for (int c = 0; c < d[2]; c++)
-                for (int e = 0; e < d[3]; e++, i++) {
-                    size_t off = mem_offset(d, nhwc, a, b, c, e);
-                    v[i] = bf16 ? bf16_value(((const uint16_t *)mem)[off]) : ((const float *)mem)[off];
-                }
+    each_element(d, nhwc, [&](size_t i, size_t off) {
+        v[i] = bf16 ? bf16_value(((const uint16_t *)mem)[off]) : ((const float *)mem)[off];
+    });
     return v;
 }
 
