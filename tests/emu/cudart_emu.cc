@@ -1,8 +1,10 @@
 /* The CUDA runtime, emulated on the CPU for the *_emu tests (tests/emu/emu.h):
  * device memory is host memory (poisoned with NaNs when allocated, as a GPU's
  * is not zeroed either), a stream runs its work at once in submission order,
- * stream capture records that work into a graph that cudaGraphLaunch replays,
- * and a kernel's grid runs block after block, in a shuffled order, with the
+ * stream capture records that work into a graph that cudaGraphLaunch replays
+ * (other streams joining the capture through events become branches of the
+ * graph, which a replay may interleave to expose races between them), and a
+ * kernel's grid runs block after block, in a shuffled order, with the
  * block's threads as fibers that switch only at barriers and warp shuffles,
  * also in a shuffled order. Misuse a GPU would punish is an error here too: a
  * launch configuration over the limits, a host pointer or an overrun given to
@@ -11,11 +13,14 @@
  *
  * Environment: SG_EMU_MEMORY_KIB, the device's size (24 GiB by default);
  * SG_EMU_NO_DEVICE, no device at all; SG_EMU_ORDER=forward, threads and
- * blocks in index order. */
+ * blocks in index order; SG_EMU_GRAPH_INTERLEAVE=1 or reverse, graph
+ * branches interleaved (emu.h, sg_emu_set_graph_interleave). */
 #include "emu.h"
 #include "cuda_emu.h"
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <map>
 #include <mutex>
@@ -65,15 +70,41 @@ size_t allocated;
 
 /* ---- streams and graphs ----------------------------------------------------- */
 
+/* A graph is its nodes in recording (host issue) order, each on the branch
+ * of the stream it was captured on (0: the stream that began the capture).
+ * Event records and waits are nodes too, with no work: they carry the
+ * dependencies between branches that an interleaved replay must honour. */
+enum NodeKind { NODE_WORK, NODE_RECORD, NODE_WAIT };
+
+struct Node {
+    int branch;
+    NodeKind kind;
+    std::function<void()> fn;                   /* NODE_WORK */
+    int prev;                                   /* the node before it on its branch, or -1 */
+    int record;                                 /* NODE_WAIT: the NODE_RECORD it waits for */
+};
+
 struct Graph {
-    std::vector<std::function<void()>> ops;
+    std::vector<Node> nodes;
+    int branches = 1;
+};
+
+struct Stream;
+
+/* one capture sequence: begun on one stream, joined by others through
+ * events; events recorded in it keep it alive after it ends */
+struct Capture {
+    std::unique_ptr<Graph> graph{ new Graph() };
+    bool invalidated = false;                   /* an illegal call during the capture */
+    bool ended = false;
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+    std::vector<Stream *> streams;              /* by branch: [0] began the capture */
+    std::vector<int> tail, last_work;           /* by branch: last node, last NODE_WORK (-1: none) */
 };
 
 struct Stream {
-    bool capturing = false;
-    bool invalidated = false;                   /* an illegal call during the capture */
-    cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
-    Graph *graph = nullptr;
+    std::shared_ptr<Capture> capture;           /* while this stream is part of one */
+    int branch = -1;
 };
 
 Stream default_stream;
@@ -97,11 +128,133 @@ bool unsafe_during_capture()
     return captures_here > 0;
 }
 
+int add_node(Stream *st, NodeKind kind, std::function<void()> fn, int record)
+{
+    Capture &c = *st->capture;
+    int b = st->branch;
+    int i = (int)c.graph->nodes.size();
+    c.graph->nodes.push_back(Node{ b, kind, std::move(fn), c.tail[b], record });
+    c.tail[b] = i;
+    if (kind == NODE_WORK) c.last_work[b] = i;
+    return i;
+}
+
+/* st, not capturing, takes part in capture c from now on (a new branch) */
+void join_capture(Stream *st, const std::shared_ptr<Capture> &c)
+{
+    st->capture = c;
+    st->branch = (int)c->streams.size();
+    c->streams.push_back(st);
+    c->tail.push_back(-1);
+    c->last_work.push_back(-1);
+    c->graph->branches = (int)c->streams.size();
+}
+
+/* CUDA's cudaErrorStreamCaptureUnjoined: work on a joined branch that the
+ * origin stream's last node does not depend on (no event recorded after it
+ * that the origin, directly or through other branches, waited for) */
+bool unjoined(const Capture &c)
+{
+    const std::vector<Node> &n = c.graph->nodes;
+    std::vector<char> reached(n.size());
+    std::vector<int> todo;
+    if (c.tail[0] >= 0) todo.push_back(c.tail[0]);
+    while (!todo.empty()) {
+        int i = todo.back();
+        todo.pop_back();
+        if (i < 0 || reached[i]) continue;
+        reached[i] = 1;
+        todo.push_back(n[i].prev);
+        if (n[i].kind == NODE_WAIT) todo.push_back(n[i].record);
+    }
+    for (size_t b = 1; b < c.last_work.size(); b++)
+        if (c.last_work[b] >= 0 && !reached[c.last_work[b]]) return true;
+    return false;
+}
+
+/* 0: a graph replays in recording order; 1: its branches interleaved, one
+ * work node of each in turn, from branch 0; 2: the same from the last
+ * branch. sg_emu_set_graph_interleave's mode, else SG_EMU_GRAPH_INTERLEAVE
+ * (read at each replay, so that a test may set it in between). */
+std::atomic<int> interleave_override{ -1 };
+
+int graph_interleave()
+{
+    int m = interleave_override.load();
+    if (m >= 0) return m;
+    const char *v = getenv("SG_EMU_GRAPH_INTERLEAVE");
+    if (!v) return 0;
+    if (!strcmp(v, "1") || !strcmp(v, "forward")) return 1;
+    if (!strcmp(v, "2") || !strcmp(v, "reverse")) return 2;
+    return 0;
+}
+
+void replay(const Graph &g)
+{
+    int mode = graph_interleave();
+    if (mode == 0 || g.branches < 2) {
+        for (auto &n : g.nodes)
+            if (n.kind == NODE_WORK) n.fn();
+        return;
+    }
+    /* Each branch runs in its own order; a wait once the record it waits
+     * for has run (records and waits take no time: they go as soon as they
+     * can). The branches advance in rounds: each one with a work node at
+     * its head when the round begins runs that node, in branch order (mode
+     * 2: reversed). Two branches that share a buffer across their nodes then
+     * see each other's writes, as concurrent streams on a GPU may, where the
+     * recording order would hide it. */
+    int nb = g.branches;
+    std::vector<std::vector<int>> queue(nb);
+    for (size_t i = 0; i < g.nodes.size(); i++) queue[g.nodes[i].branch].push_back((int)i);
+    std::vector<size_t> head(nb);
+    std::vector<char> done(g.nodes.size());
+    std::vector<int> ready;
+    size_t left = g.nodes.size();
+    while (left) {
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int b = 0; b < nb; b++)
+                while (head[b] < queue[b].size()) {
+                    const Node &n = g.nodes[queue[b][head[b]]];
+                    if (n.kind == NODE_WORK || (n.kind == NODE_WAIT && !done[n.record])) break;
+                    done[queue[b][head[b]++]] = 1;
+                    left--;
+                    moved = true;
+                }
+        }
+        if (!left) break;
+        ready.clear();
+        for (int k = 0; k < nb; k++) {
+            int b = mode == 2 ? nb - 1 - k : k;
+            if (head[b] < queue[b].size() && g.nodes[queue[b][head[b]]].kind == NODE_WORK) ready.push_back(b);
+        }
+        if (ready.empty()) {                    /* cannot happen: a wait follows its record in recording order */
+            fprintf(stderr, "CUDA emulation: a graph's branches wait for each other\n");
+            abort();
+        }
+        for (int b : ready) {
+            int i = queue[b][head[b]++];
+            g.nodes[i].fn();
+            done[i] = 1;
+            left--;
+        }
+    }
+}
+
 struct Event {
     bool timing = true;
     bool recorded = false;
     std::chrono::steady_clock::time_point when;
+    std::shared_ptr<Capture> capture;           /* last recorded in this capture, at node `node` */
+    int node = -1;
 };
+
+/* the capture e was last recorded in, while that capture lasts */
+Capture *capture_of(Event *e)
+{
+    return e->capture && !e->capture->ended ? e->capture.get() : nullptr;
+}
 
 /* ---- kernels: fibers per block ---------------------------------------------- */
 
@@ -410,6 +563,12 @@ const char *error_name(cudaError_t e)
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
+    case cudaErrorStreamCaptureUnjoined: return "cudaErrorStreamCaptureUnjoined";
+    case cudaErrorStreamCaptureIsolation: return "cudaErrorStreamCaptureIsolation";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorCapturedEvent: return "cudaErrorCapturedEvent";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorNotReady: return "cudaErrorNotReady";
     default: return "cudaErrorUnknown";
@@ -428,9 +587,9 @@ bool range_ok(const void *p, size_t bytes)
 cudaError_t sg_emu_submit(cudaStream_t s, std::function<void()> fn)
 {
     Stream *st = stream_of(s);
-    if (st->capturing) {
-        if (st->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
-        st->graph->ops.push_back(std::move(fn));
+    if (st->capture) {
+        if (st->capture->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
+        add_node(st, NODE_WORK, std::move(fn), -1);
         return cudaSuccess;
     }
     fn();
@@ -439,7 +598,12 @@ cudaError_t sg_emu_submit(cudaStream_t s, std::function<void()> fn)
 
 int sg_emu_capturing(cudaStream_t s)
 {
-    return stream_of(s)->capturing;
+    return stream_of(s)->capture != nullptr;
+}
+
+void sg_emu_set_graph_interleave(int mode)
+{
+    interleave_override = mode;
 }
 
 int sg_emu_device_range(const void *p, size_t bytes)
@@ -635,7 +799,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t s)
 {
     if (!s) return fail(cudaErrorInvalidResourceHandle);
     Stream *st = (Stream *)s;
-    if (st->capturing) return fail(cudaErrorStreamCaptureUnsupported);
+    if (st->capture) {
+        st->capture->invalidated = true;
+        return fail(cudaErrorStreamCaptureUnsupported);
+    }
     delete st;
     return cudaSuccess;
 }
@@ -643,8 +810,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t s)
 cudaError_t cudaStreamSynchronize(cudaStream_t s)
 {
     Stream *st = stream_of(s);
-    if (st->capturing) {                        /* illegal: invalidates the capture */
-        st->invalidated = true;
+    if (st->capture) {                          /* illegal on any stream of a capture: invalidates it */
+        st->capture->invalidated = true;
         return fail(cudaErrorStreamCaptureUnsupported);
     }
     if (unsafe_during_capture()) return fail(cudaErrorStreamCaptureUnsupported);
@@ -655,37 +822,81 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode)
 {
     Stream *st = stream_of(s);
     if (!s) return fail(cudaErrorStreamCaptureUnsupported);   /* not the legacy stream */
-    if (st->capturing) return fail(cudaErrorIllegalState);
-    st->capturing = true;
-    st->invalidated = false;
-    st->mode = mode;
-    st->graph = new Graph();
+    if (st->capture) return fail(cudaErrorIllegalState);
+    auto c = std::make_shared<Capture>();
+    c->mode = mode;
+    join_capture(st, c);
     if (mode != cudaStreamCaptureModeRelaxed) captures_here++;
     return cudaSuccess;
 }
 
+/* Ends the capture on the stream that began it; every stream that joined it
+ * leaves it too, whether the graph comes out or not. */
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph)
 {
     Stream *st = stream_of(s);
-    if (!st->capturing) return fail(cudaErrorIllegalState);
-    st->capturing = false;
-    if (st->mode != cudaStreamCaptureModeRelaxed) captures_here--;
-    if (st->invalidated) {
-        delete st->graph;
-        st->graph = nullptr;
-        *graph = nullptr;
-        return fail(cudaErrorStreamCaptureInvalidated);
+    *graph = nullptr;
+    if (!st->capture) return fail(cudaErrorIllegalState);
+    std::shared_ptr<Capture> c = st->capture;
+    if (st->branch != 0) {                      /* a joined stream: not where it began */
+        c->invalidated = true;
+        return fail(cudaErrorStreamCaptureUnmatched);
     }
-    *graph = (cudaGraph_t)st->graph;
-    st->graph = nullptr;
+    c->ended = true;
+    if (c->mode != cudaStreamCaptureModeRelaxed) captures_here--;
+    for (Stream *x : c->streams) {
+        x->capture.reset();
+        x->branch = -1;
+    }
+    cudaError_t e = c->invalidated ? cudaErrorStreamCaptureInvalidated
+                  : unjoined(*c) ? cudaErrorStreamCaptureUnjoined : cudaSuccess;
+    if (e != cudaSuccess) {
+        c->graph.reset();
+        return fail(e);
+    }
+    *graph = (cudaGraph_t)c->graph.release();
     return cudaSuccess;
 }
 
 cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *status)
 {
     Stream *st = stream_of(s);
-    *status = !st->capturing ? cudaStreamCaptureStatusNone
-            : st->invalidated ? cudaStreamCaptureStatusInvalidated : cudaStreamCaptureStatusActive;
+    *status = !st->capture ? cudaStreamCaptureStatusNone
+            : st->capture->invalidated ? cudaStreamCaptureStatusInvalidated : cudaStreamCaptureStatusActive;
+    return cudaSuccess;
+}
+
+/* Eagerly every op has run by the time it is submitted, so a wait is met at
+ * once. In a capture it is a dependency between branches: a stream not
+ * capturing that waits for an event recorded in a capture joins it (the
+ * fork); the origin waiting for an event recorded on a joined stream is the
+ * join. CUDA refuses to tie a capture to work outside it. */
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int flags)
+{
+    if (!e) return fail(cudaErrorInvalidResourceHandle);
+    if (flags & ~(unsigned)cudaEventWaitExternal) return fail(cudaErrorInvalidValue);
+    Stream *st = stream_of(s);
+    Event *ev = (Event *)e;
+    Capture *in = st->capture.get(), *from = capture_of(ev);
+    if (!in && !from)                           /* cudaEventWaitExternal is for captures only */
+        return flags & cudaEventWaitExternal ? fail(cudaErrorInvalidValue) : cudaSuccess;
+    if (in && in->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
+    if (!from) {
+        if (flags & cudaEventWaitExternal) return cudaSuccess;     /* met by then at every replay */
+        in->invalidated = true;                 /* an event recorded outside the capture */
+        return fail(cudaErrorStreamCaptureIsolation);
+    }
+    if (from->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
+    if (in && in != from) {                     /* would merge two captures */
+        in->invalidated = from->invalidated = true;
+        return fail(cudaErrorStreamCaptureIsolation);
+    }
+    if (!s) {                                   /* the legacy stream cannot be captured */
+        from->invalidated = true;
+        return fail(cudaErrorStreamCaptureImplicit);
+    }
+    if (!in) join_capture(st, ev->capture);
+    add_node(st, NODE_WAIT, nullptr, ev->node);
     return cudaSuccess;
 }
 
@@ -700,7 +911,7 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s)
 {
     if (!exec) return fail(cudaErrorInvalidValue);
     Graph *g = (Graph *)exec;
-    return sg_emu_submit(s, [g]() { for (auto &op : g->ops) op(); });
+    return sg_emu_submit(s, [g]() { replay(*g); });
 }
 
 cudaError_t cudaGraphDestroy(cudaGraph_t graph)
@@ -735,23 +946,46 @@ cudaError_t cudaEventDestroy(cudaEvent_t e)
     return cudaSuccess;
 }
 
+/* In a capture the event marks a point of the stream's branch for waits
+ * (CUDA's captured records are no nodes: a replay does not record it). */
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 {
     if (!e) return fail(cudaErrorInvalidResourceHandle);
     Event *ev = (Event *)e;
+    Stream *st = stream_of(s);
+    if (st->capture) {
+        if (st->capture->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
+        ev->node = add_node(st, NODE_RECORD, nullptr, -1);
+        ev->capture = st->capture;
+        return cudaSuccess;
+    }
+    ev->capture.reset();
+    ev->node = -1;
     return sg_emu_submit(s, [ev]() { ev->recorded = true; ev->when = std::chrono::steady_clock::now(); });
+}
+
+/* an event last recorded in a capture that goes on stands for no work:
+ * waiting for it on the host is illegal and invalidates the capture */
+cudaError_t captured_event(Event *e)
+{
+    Capture *c = capture_of(e);
+    if (!c) return cudaSuccess;
+    c->invalidated = true;
+    return fail(cudaErrorCapturedEvent);
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t e)
 {
     if (!e) return fail(cudaErrorInvalidResourceHandle);
-    return cudaSuccess;
+    return captured_event((Event *)e);
 }
 
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
 {
     Event *x = (Event *)a, *y = (Event *)b;
-    if (!x || !y || !x->timing || !y->timing) return fail(cudaErrorInvalidResourceHandle);
+    if (!x || !y) return fail(cudaErrorInvalidResourceHandle);
+    if (captured_event(x) || captured_event(y)) return cudaErrorCapturedEvent;
+    if (!x->timing || !y->timing) return fail(cudaErrorInvalidResourceHandle);
     if (!x->recorded || !y->recorded) return fail(cudaErrorInvalidResourceHandle);
     *ms = std::chrono::duration<float, std::milli>(y->when - x->when).count();
     return cudaSuccess;
@@ -779,6 +1013,11 @@ const char *cudaGetErrorString(cudaError_t e)
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
     case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnmatched: return "capture was not ended in the same stream as it began";
+    case cudaErrorStreamCaptureUnjoined: return "capturing stream has unjoined work";
+    case cudaErrorStreamCaptureIsolation: return "dependency created on uncaptured work in another stream";
+    case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream depend on a capturing blocking stream";
+    case cudaErrorCapturedEvent: return "operation not permitted on an event last recorded in a capturing stream";
     default: return error_name(e);
     }
 }

@@ -24,8 +24,18 @@ cudaError_t sg_emu_submit(cudaStream_t s, std::function<void()> fn);
  * to stderr at exit, most frequent first: what a step launches, per kind. */
 void sg_emu_count(const char *what);
 
-/* 1 while s is being captured into a graph. */
+/* 1 while s is being captured into a graph (begun on s, or joined through
+ * cudaStreamWaitEvent on an event recorded in the capture). */
 int sg_emu_capturing(cudaStream_t s);
+
+/* How cudaGraphLaunch replays a graph whose capture had more than one stream:
+ * 0, in recording order; 1, the streams' branches interleaved, one op per
+ * branch in turn (first branch first), waiting only where events order them;
+ * 2, the same with the last branch first. Two branches sharing a buffer
+ * without an event between them then give other results than in recording
+ * order. -1 (the default): the mode SG_EMU_GRAPH_INTERLEAVE gives (1 or
+ * forward, 2 or reverse; otherwise 0), read at each replay. */
+void sg_emu_set_graph_interleave(int mode);
 
 /* Whether p points into memory from cudaMalloc (device memory), with at
  * least `bytes` bytes from p to the end of its allocation. cuDNN's emulation
