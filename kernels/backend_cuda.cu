@@ -111,6 +111,7 @@ static void cuda_destroy(sg_backend *be)
             if (g) cudaGraphDestroy(g);
         }
         if (c->stream) cudaStreamSynchronize(c->stream);
+        if (c->parked.stream) cudaStreamSynchronize(c->parked.stream);
         sg_cuda_graphs_drop_all(c);
         sg_cuda_conv_plans_destroy(c);
         free(c->wishes);
@@ -120,6 +121,14 @@ static void cuda_destroy(sg_backend *be)
         cudaFree(c->scratch);
         cudaFree(c->bf16_scratch);
         cudaFree(c->pad3_scratch);
+        cudaFree(c->parked.workspace);
+        cudaFree(c->parked.partials);
+        cudaFree(c->parked.scratch);
+        cudaFree(c->parked.bf16_scratch);
+        cudaFree(c->parked.pad3_scratch);
+        if (c->parked.stream) cudaStreamDestroy(c->parked.stream);
+        if (c->lane_fork_event) cudaEventDestroy(c->lane_fork_event);
+        if (c->lane_join_event) cudaEventDestroy(c->lane_join_event);
         cudaFree(c->flag_dev);
         cudaFree(c->adam_hyper);
         if (c->flag_host) cudaFreeHost(c->flag_host);
@@ -134,6 +143,7 @@ static void cuda_destroy(sg_backend *be)
 static int cuda_sync(sg_backend *be, sg_err *err)
 {
     sg_cuda *c = sg_cuda_of(be);
+    sg_cuda_lane_home(c);
     if (!c->failed) CU_CHECK(c, cudaStreamSynchronize(c->stream));
     if (!c->failed) return 0;
     if (err) *err = c->first_error;
@@ -233,6 +243,64 @@ static int cuda_fence_wait(sg_backend *be, int slot)
     return CU_CHECK(c, cudaEventSynchronize(c->fences[slot]));
 }
 
+/* ---- lanes ------------------------------------------------------------- */
+
+#define SWAP_FIELD(f) do { auto t_ = c->f; c->f = c->parked.f; c->parked.f = t_; } while (0)
+
+/* Makes the other lane the active one: its stream and buffers take the
+ * place of the current lane's in sg_cuda, which ops use. */
+static void lane_swap(sg_cuda *c)
+{
+    SWAP_FIELD(stream);
+    SWAP_FIELD(workspace);
+    SWAP_FIELD(workspace_size);
+    SWAP_FIELD(partials);
+    SWAP_FIELD(scratch);
+    SWAP_FIELD(scratch_bytes);
+    SWAP_FIELD(bf16_scratch);
+    SWAP_FIELD(bf16_scratch_bytes);
+    SWAP_FIELD(pad3_scratch);
+    SWAP_FIELD(pad3_scratch_bytes);
+    c->lane ^= 1;
+    DNN_CHECK(c, cudnnSetStream(c->cudnn, c->stream));
+}
+
+/* Events order the lanes: recorded on one stream, waited for on the other
+ * (inside a graph recording this forks and joins its branches). After an
+ * error the calls are skipped but the lane still changes, so the next op
+ * (and graph_end) finds lane 0 where the caller expects it. */
+static void lane_to(sg_cuda *c, int what)
+{
+    switch (what) {
+    case SG_LANE_FORK:
+        if (c->lane == 1) return;
+        if (!c->failed) CU_CHECK(c, cudaEventRecord(c->lane_fork_event, c->stream));
+        lane_swap(c);
+        if (!c->failed) CU_CHECK(c, cudaStreamWaitEvent(c->stream, c->lane_fork_event, 0));
+        c->lane_forked = 1;
+        return;
+    case SG_LANE_MAIN:
+        if (c->lane == 1) lane_swap(c);
+        return;
+    case SG_LANE_JOIN:
+        if (c->lane == 1) lane_swap(c);
+        if (!c->lane_forked) return;
+        c->lane_forked = 0;
+        if (!c->failed) CU_CHECK(c, cudaEventRecord(c->lane_join_event, c->parked.stream));
+        if (!c->failed) CU_CHECK(c, cudaStreamWaitEvent(c->stream, c->lane_join_event, 0));
+        return;
+    default:
+        sg_cuda_fail(c, __FILE__, __LINE__, "lane(%d): expected SG_LANE_FORK, _MAIN or _JOIN", what);
+    }
+}
+
+static void cuda_lane(sg_backend *be, int what) { lane_to(sg_cuda_of(be), what); }
+
+void sg_cuda_lane_home(sg_cuda *c)
+{
+    if (c->lane == 1 || c->lane_forked) lane_to(c, SG_LANE_JOIN);
+}
+
 static const sg_backend_ops cuda_ops = {
     /* destroy */ cuda_destroy,
     /* sync */ cuda_sync,
@@ -278,6 +346,7 @@ static const sg_backend_ops cuda_ops = {
     /* fence_wait */ cuda_fence_wait,
     /* draw_batch */ sg_cuda_draw_batch,
     /* bias_leaky_relu */ sg_cuda_bias_leaky_relu,
+    /* lane */ cuda_lane,
 };
 
 /* A probe kernel: proves that this build's machine code runs on the device
@@ -418,6 +487,13 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     if (DNN_CHECK(c, cudnnSetStream(c->cudnn, c->stream))) return create_fail(be, c, err);
 
     if (CU_CHECK(c, cudaMalloc((void **)&c->partials, SG_CUDA_PARTIALS * sizeof(float))))
+        return create_fail(be, c, err);
+    /* lane 1 (ops->lane): its stream and reduction partials now, its scratch
+     * and workspace when its first ops need them */
+    if (CU_CHECK(c, cudaStreamCreateWithFlags(&c->parked.stream, cudaStreamNonBlocking)) ||
+        CU_CHECK(c, cudaMalloc((void **)&c->parked.partials, SG_CUDA_PARTIALS * sizeof(float))) ||
+        CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_fork_event, cudaEventDisableTiming)) ||
+        CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_join_event, cudaEventDisableTiming)))
         return create_fail(be, c, err);
     if (CU_CHECK(c, cudaMalloc((void **)&c->flag_dev, sizeof(int)))) return create_fail(be, c, err);
     if (CU_CHECK(c, cudaMalloc((void **)&c->adam_hyper, 2 * SG_CUDA_GRAPHS * sizeof(float))))

@@ -366,6 +366,11 @@ cudnnStatus_t sg_conv_legacy_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x,
 /* One kind on the chosen path: the backend-API engine, else the legacy call. */
 static int conv_run(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const void *w, const void *y)
 {
+    /* the workspace grew when the lane that chose this kind ran it first;
+     * the other lane's (ops->lane) grows at its own first call */
+    size_t need = p->workspace[kind];
+    if (p->eng[kind].plan && (size_t)p->eng[kind].workspace > need) need = (size_t)p->eng[kind].workspace;
+    if (need > c->workspace_size && sg_cuda_grow_workspace(c, need)) return -1;
     int ran = sg_conv_engine_run(c, p, kind, (void *)x, (void *)w, (void *)y);
     if (ran) return ran < 0 ? -1 : 0;
     cudnnStatus_t st = sg_conv_legacy_run(c, p, kind, (void *)x, (void *)w, (void *)y);

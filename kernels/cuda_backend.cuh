@@ -88,6 +88,23 @@ struct sg_cuda_graph {
     float beta1, beta2;                       /* of the recorded adam calls */
 };
 
+/* What each lane (lib/backend.h ops->lane) has of its own: its stream and
+ * the buffers ops use across their kernels. The active lane's live in
+ * sg_cuda's fields of the same names, so ops need not know about lanes;
+ * the other lane's are parked here (sg_cuda_lane_swap). */
+struct sg_cuda_lane {
+    cudaStream_t stream;
+    void *workspace;
+    size_t workspace_size;
+    float *partials;
+    float *scratch;
+    size_t scratch_bytes;
+    void *bf16_scratch;
+    size_t bf16_scratch_bytes;
+    void *pad3_scratch;
+    size_t pad3_scratch_bytes;
+};
+
 #define SG_CUDA_GRAPHS 64
 #define SG_CUDA_MAX_PLANS 128
 #define SG_CUDA_PARTIALS 1024                 /* blocks of a two-stage reduction */
@@ -138,6 +155,11 @@ struct sg_cuda {
     cudaEvent_t fences[8];                    /* ops->fence slots (created lazily) */
     int *flag_dev;                            /* all_finite's answer */
     int *flag_host;                           /* pinned */
+    /* lanes: lane is the active one (0 or 1), parked the other's state;
+     * lane_forked: lane 1 has work since the last join */
+    int lane, lane_forked;
+    sg_cuda_lane parked;
+    cudaEvent_t lane_fork_event, lane_join_event;
     int failed;                               /* 1 after the first error */
     sg_err first_error;
 };
@@ -168,6 +190,10 @@ int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char
  * pointer. Returns 0, or -1 with the error recorded. */
 int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size_t min_bytes,
                         const char *why);
+
+/* Back on lane 0, joined (ops->lane's SG_LANE_JOIN if lane 1 has work):
+ * before a sync or the end of a graph recording. */
+void sg_cuda_lane_home(sg_cuda *c);
 
 /* Returns scratch of at least n floats, or NULL (error recorded). Growing it
  * frees the old buffer after a stream sync: it must not happen inside graph

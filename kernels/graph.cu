@@ -84,6 +84,7 @@ int sg_cuda_graph_end(sg_backend *be, int key)
         sg_cuda_fail(c, __FILE__, __LINE__, "graph_end(%d) without graph_begin", key);
         return -1;
     }
+    sg_cuda_lane_home(c);                         /* a recording ends joined */
     sg_cuda_graph *g = &c->graphs[key];
     cudaGraph_t graph = NULL;
     /* always end the capture, even after a failed op, to give the stream back */

@@ -236,7 +236,21 @@ struct sg_backend_ops {
      * leaky_relu_backward's x. */
     void (*bias_leaky_relu)(sg_backend *be, float *y, const float *bias, float slope, int N, int C,
                             int HW);
+
+    /* ---- a second lane of work (optional: NULL runs everything in order) --
+     * lane(SG_LANE_FORK): the ops that follow go to lane 1, after all work
+     * queued so far on lane 0; lane(SG_LANE_MAIN): they go to lane 0 again,
+     * which does not wait for lane 1; lane(SG_LANE_JOIN): lane 0 waits for
+     * all work queued on lane 1, and the ops that follow go to lane 0. The
+     * two lanes' work may run at the same time: each lane has its own
+     * scratch and convolution workspace, and the caller keeps the buffers
+     * the two touch apart. Legal inside a graph recording, which then has
+     * two branches and must be joined before graph_end. Everything else
+     * (uploads, fences, sync, graph_begin/launch) is for lane 0 only. */
+    void (*lane)(sg_backend *be, int what);
 };
+
+enum { SG_LANE_FORK = 1, SG_LANE_MAIN = 2, SG_LANE_JOIN = 3 };
 
 /* Host arrays: (outer, mid, inner) NCHW-order <-> (outer, inner, mid), i.e.
  * an activation (N,C,HW) or a conv weight (A,B,KK) to the NHWC layout
