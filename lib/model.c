@@ -27,11 +27,14 @@
 enum { L_D_REAL, L_D_FAKE, L_D_CLS, L_D_GP, L_G_FAKE, L_G_REC, L_G_CLS, L_COUNT };
 
 /* Step graph keys per dataset: the D step, the G step, and the G step that
- * reuses the D step's tape (a different body, so a graph of its own). */
+ * reuses the D step's tape (a different body, so a graph of its own); and the
+ * D step's other bodies (see d_step_body): v = 2 * fakes_ready + prefetch,
+ * 1..3. */
 #define GRAPH_KEY_D(ds) (2 * (ds))
 #define GRAPH_KEY_G(ds) (2 * (ds) + 1)
 #define GRAPH_KEY_G_REUSE(ds) (2 * SG_MAX_DATASETS + (ds))
-#define GRAPH_KEYS (3 * SG_MAX_DATASETS)
+#define GRAPH_KEY_D_VARIANT(ds, v) ((v) ? 3 * SG_MAX_DATASETS + 3 * (ds) + (v) - 1 : GRAPH_KEY_D(ds))
+#define GRAPH_KEYS (6 * SG_MAX_DATASETS)
 _Static_assert(GRAPH_KEYS <= 64, "lib/backend.h: graph keys are 0..63");
 
 /* ---- state_dict tables ------------------------------------------------------ */
@@ -166,10 +169,26 @@ struct sg_model {
     int g_tape_reuse, g_tape_valid;
     long long g_tape_reuses;
 
+    /* The queued batch (sg_model_queue_batch_drawn), allocated at the first
+     * queue: images, own labels, drawn c_trg and alpha, and G's fakes of it
+     * once a D step computed them ahead (queued == QUEUED_PREFETCHED). */
+    float *q_x, *q_c_org, *q_c_trg, *q_alpha, *q_fake;
+    int q_n, q_ds, queued;
+    long long prefetches;      /* D steps that ran the queued batch's G forward */
+    /* d_in's fake rows hold G(x, c_trg) of the current batch from a
+     * prefetch: the next d_step skips that forward (consumed by it) */
+    int fakes_ready;
+    int tape_a_holds;          /* TAPE_*: whose G forward tape_a holds */
+    /* the D step being run or recorded: its body's variant */
+    int step_fakes_ready, step_prefetch;
+
     /* step graphs (backends with graph_begin: CUDA): per key (GRAPH_KEY_*),
      * the state of run_step below and the batch size it was recorded for */
     int graph_state[GRAPH_KEYS], graph_n[GRAPH_KEYS];
 };
+
+enum { QUEUED_NONE, QUEUED_BATCH, QUEUED_PREFETCHED };
+enum { TAPE_OTHER, TAPE_CURRENT, TAPE_QUEUED };
 
 /* ---- config ------------------------------------------------------------------- */
 
@@ -652,6 +671,24 @@ static int need_training(const sg_model *m, const char *what, sg_err *err)
                    "has no D, gradients, Adam state or training buffers)", what);
 }
 
+/* Refuses what would change G, or read what a G forward run ahead of its D
+ * step (see sg_model_queue_batch_drawn) has already updated: from the D step
+ * that ran the queued batch's forward until that batch's own D step. */
+static int need_no_prefetch(const sg_model *m, const char *what, sg_err *err)
+{
+    if (m->queued != QUEUED_PREFETCHED && !m->fakes_ready) return 0;
+    return sg_errf(err, "model: %s while a G forward has already run ahead of its D step (the queued "
+                   "batch's: call sg_model_next_batch and run its d_step first)", what);
+}
+
+/* G's weights or its state change: nothing computed from the old ones stands. */
+static void g_changed(sg_model *m)
+{
+    m->g_tape_valid = 0;
+    m->fakes_ready = 0;
+    m->tape_a_holds = TAPE_OTHER;
+}
+
 /* ---- tensors and optimizer state ------------------------------------------------------ */
 
 static net_state *net_of(sg_model *m, sg_net net) { return net == SG_NET_G ? &m->g : &m->d; }
@@ -684,6 +721,8 @@ int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err)
         memcpy(host, &ns->counters[ns->counter_index[i]], sizeof(int64_t));
         return 0;
     }
+    if (net == SG_NET_G && !ns->info[i].trainable &&
+        need_no_prefetch(m, "reading G's running statistics", err)) return -1;
     return download_tensor(m, &ns->info[i], host, tensor_ptr(ns, i), err) ?
            sg_err_prefix(err, "model: reading %s", ns->info[i].name) : 0;
 }
@@ -691,7 +730,10 @@ int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err)
 int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err *err)
 {
     if (net != SG_NET_G && need_training(m, "writing a tensor of D", err)) return -1;
-    if (net == SG_NET_G) m->g_tape_valid = 0;   /* G(x, c_trg) may change */
+    if (net == SG_NET_G) {
+        if (need_no_prefetch(m, "writing a tensor of G", err)) return -1;
+        g_changed(m);   /* G(x, c_trg) may change */
+    }
     net_state *ns = net_of(m, net);
     if (i < 0 || i >= ns->n) return sg_errf(err, "model: tensor index %d out of range (0..%d)", i, ns->n - 1);
     if (ns->info[i].dtype == SG_DTYPE_I64) {
@@ -730,7 +772,10 @@ int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2,
     if (need_training(m, "writing Adam state", err)) return -1;
     if (step < 0) return sg_errf(err, "model: negative Adam step %lld", (long long)step);
     net_state *ns = net_of(m, net);
-    if (net == SG_NET_G) m->g_tape_valid = 0;   /* part of a load of G: recompute */
+    if (net == SG_NET_G) {
+        if (need_no_prefetch(m, "writing G's Adam state", err)) return -1;
+        g_changed(m);   /* part of a load of G: recompute */
+    }
     if (upload_flat(m, ns, ns->adam_m, m1) || upload_flat(m, ns, ns->adam_v, m2))
         return sg_errf(err, "model: out of memory writing Adam state");
     ns->step = step;
@@ -933,14 +978,23 @@ static void cls_loss(sg_model *m, float *loss, float *grad, const float *labels,
 
 /* ---- steps -------------------------------------------------------------------------------------- */
 
-/* The images and own labels of a batch; c_trg and alpha follow. */
-static int batch_start(sg_model *m, int ds, int n, const float *x, const float *c_org, sg_err *err)
+static int check_batch(const sg_model *m, int ds, int n, sg_err *err)
 {
-    if (need_training(m, "set_batch", err)) return -1;
     if (ds < 0 || ds >= m->cfg.n_datasets)
         return sg_errf(err, "model: dataset %d out of range (0..%d)", ds, m->cfg.n_datasets - 1);
     if (n < 1 || n > m->cap) return sg_errf(err, "model: batch of %d images (1..%d allowed)", n, m->cap);
+    return 0;
+}
+
+/* The images and own labels of a batch; c_trg and alpha follow. */
+static int batch_start(sg_model *m, int ds, int n, const float *x, const float *c_org, sg_err *err)
+{
+    if (need_training(m, "set_batch", err) || need_no_prefetch(m, "set_batch", err)) return -1;
+    if (check_batch(m, ds, n, err)) return -1;
     m->g_tape_valid = 0;
+    m->fakes_ready = 0;
+    m->queued = QUEUED_NONE;   /* a queued batch is dropped: this one comes first */
+    m->tape_a_holds = TAPE_OTHER;
     upload_images(m, m->x, x, n);
     m->be->ops->upload(m->be, m->c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
     m->n = n;
@@ -982,6 +1036,56 @@ int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const f
     sg_batch_draw d;
     sg_model_batch_draw(&m->cfg, ds, n, seed, iter, random_targets, &d);
     m->be->ops->draw_batch(m->be, m->c_trg, m->alpha, m->c_org, &d);
+    return 0;
+}
+
+int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                               uint64_t seed, int64_t iter, int random_targets, sg_err *err)
+{
+    if (need_training(m, "queue_batch", err)) return -1;
+    if (m->queued == QUEUED_PREFETCHED)
+        return sg_errf(err, "model: queue_batch before next_batch (the queued batch's G forward has already run)");
+    if (m->n < 1) return sg_errf(err, "model: queue_batch before set_batch");
+    if (check_batch(m, ds, n, err)) return -1;
+    if (n > SG_BATCH_DRAW_MAX)
+        return sg_errf(err, "model: batch of %d images (at most %d when drawn)", n, SG_BATCH_DRAW_MAX);
+    size_t img = (size_t)m->cap * 3 * m->cfg.image_size * m->cfg.image_size, lab = (size_t)m->cap * m->c_dim;
+    if (!m->q_x && (!(m->q_x = balloc(m, img)) || !(m->q_fake = balloc(m, img)) ||
+                    !(m->q_c_org = balloc(m, lab)) || !(m->q_c_trg = balloc(m, lab)) ||
+                    !(m->q_alpha = balloc(m, m->cap)))) {
+        if (m->be->ops->sync(m->be, err)) return sg_err_prefix(err, "model: queue_batch");
+        return sg_errf(err, "model: out of memory for the queued batch");
+    }
+    upload_images(m, m->q_x, x, n);
+    m->be->ops->upload(m->be, m->q_c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
+    sg_batch_draw d;
+    sg_model_batch_draw(&m->cfg, ds, n, seed, iter, random_targets, &d);
+    m->be->ops->draw_batch(m->be, m->q_c_trg, m->q_alpha, m->q_c_org, &d);
+    m->q_n = n;
+    m->q_ds = ds;
+    m->queued = QUEUED_BATCH;
+    if (m->tape_a_holds == TAPE_QUEUED) m->tape_a_holds = TAPE_OTHER;
+    return 0;
+}
+
+int sg_model_next_batch(sg_model *m, sg_err *err)
+{
+    if (need_training(m, "next_batch", err)) return -1;
+    if (m->queued == QUEUED_NONE) return sg_errf(err, "model: next_batch without a queued batch");
+    sg_backend *be = m->be;
+    int n = m->q_n;
+    size_t img = (size_t)n * 3 * m->cfg.image_size * m->cfg.image_size, lab = (size_t)n * m->c_dim;
+    be->ops->copy(be, m->x, m->q_x, img * sizeof(float));
+    be->ops->copy(be, m->c_org, m->q_c_org, lab * sizeof(float));
+    be->ops->copy(be, m->c_trg, m->q_c_trg, lab * sizeof(float));
+    be->ops->copy(be, m->alpha, m->q_alpha, n * sizeof(float));
+    m->g_tape_valid = 0;
+    m->fakes_ready = m->queued == QUEUED_PREFETCHED;
+    if (m->fakes_ready) be->ops->copy(be, m->d_in + img, m->q_fake, img * sizeof(float));
+    m->tape_a_holds = m->tape_a_holds == TAPE_QUEUED ? TAPE_CURRENT : TAPE_OTHER;
+    m->n = n;
+    m->ds = m->q_ds;
+    m->queued = QUEUED_NONE;
     return 0;
 }
 
@@ -1057,9 +1161,23 @@ int sg_model_d_step(sg_model *m, float lr, sg_err *err)
 {
     if (need_training(m, "d_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: d_step before set_batch");
+    if (m->queued == QUEUED_PREFETCHED)
+        return sg_errf(err, "model: a second d_step before next_batch (the queued batch's G forward has "
+                       "already run)");
     m->g_tape_valid = 0;   /* until it has rewritten the tape */
-    if (run_step(m, GRAPH_KEY_D(m->ds), &m->d, lr, d_step_body, err)) return -1;
-    m->g_tape_valid = 1;   /* only D changed: G(x, c_trg) stands */
+    m->step_fakes_ready = m->fakes_ready;
+    m->step_prefetch = m->queued == QUEUED_BATCH && m->q_n == m->n;
+    int v = 2 * m->step_fakes_ready + m->step_prefetch;
+    if (run_step(m, GRAPH_KEY_D_VARIANT(m->ds, v), &m->d, lr, d_step_body, err)) return -1;
+    m->fakes_ready = 0;    /* each D step runs (or consumes) one G forward */
+    if (!m->step_fakes_ready) m->tape_a_holds = TAPE_CURRENT;
+    if (m->step_prefetch) {
+        m->prefetches++;
+        m->queued = QUEUED_PREFETCHED;
+        m->tape_a_holds = TAPE_QUEUED;
+    }
+    /* only D changed: G(x, c_trg) stands, if tape_a still holds it */
+    m->g_tape_valid = m->tape_a_holds == TAPE_CURRENT;
     return 0;
 }
 
@@ -1069,8 +1187,9 @@ int sg_model_g_step(sg_model *m, float lr, sg_err *err)
 {
     if (need_training(m, "g_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: g_step before set_batch");
+    if (need_no_prefetch(m, "g_step", err)) return -1;
     int reuse = m->g_tape_reuse && m->g_tape_valid;
-    m->g_tape_valid = 0;   /* G's weights change */
+    g_changed(m);          /* G's weights change (and tape_a is rewritten) */
     if (!reuse) return run_step(m, GRAPH_KEY_G(m->ds), &m->g, lr, g_step_body, err);
     if (run_step(m, GRAPH_KEY_G_REUSE(m->ds), &m->g, lr, g_step_reuse_body, err)) return -1;
     m->g_tape_reuses++;
@@ -1098,8 +1217,20 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
     size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, per = (size_t)3 * S * S;
     float *x_fake = m->d_in + N * per, *x_hat = m->d_in + 2 * N * per;
     o->memzero(be, m->d.grads, m->d.n_train * sizeof(float));
-    /* x_fake = G(x, c_trg), G in training mode; x_hat = alpha x + (1 - alpha) x_fake */
-    g_forward(m, &m->tape_a, x_fake, m->x, m->c_trg, N, 1);
+    /* x_fake = G(x, c_trg), G in training mode, unless a prefetch left it in
+     * d_in already */
+    if (!m->step_fakes_ready) g_forward(m, &m->tape_a, x_fake, m->x, m->c_trg, N, 1);
+    /* the queued batch's G forward on the backend's second lane, beside the
+     * rest of this step: it touches only G's weights and running statistics,
+     * tape_a, g_zfinal and the queue, none of which the rest reads or writes;
+     * after this batch's own forward, so the running statistics see the
+     * batches in order */
+    if (m->step_prefetch) {
+        if (o->lane) o->lane(be, SG_LANE_FORK);
+        g_forward(m, &m->tape_a, m->q_fake, m->q_x, m->q_c_trg, N, 1);
+        if (o->lane) o->lane(be, SG_LANE_MAIN);
+    }
+    /* x_hat = alpha x + (1 - alpha) x_fake */
     o->lerp_images(be, x_hat, m->x, x_fake, m->alpha, N, per);
     d_forward(m, m->d_in, 3 * N, 2 * N, N);
     /* real: -mean(src) + lambda_cls * cls(labels of the real images);
@@ -1112,6 +1243,7 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
     d_backward(m, m->d_in, m->d_dsrc, m->d_dcls, N, 1, NULL, 2 * N, N);
     d_gradient_penalty(m, N, 2 * N, m->d_dsrc + 2 * nsrc);
     adam_step(m, &m->d, lr);
+    if (m->step_prefetch && o->lane) o->lane(be, SG_LANE_JOIN);
     return 0;
 }
 
@@ -1166,6 +1298,7 @@ static int g_step_body(sg_model *m, float lr, sg_err *err) { return g_step_commo
 static int g_step_reuse_body(sg_model *m, float lr, sg_err *err) { return g_step_common(m, lr, 1); }
 
 long long sg_model_g_tape_reuses(const sg_model *m) { return m->g_tape_reuses; }
+long long sg_model_prefetches(const sg_model *m) { return m->prefetches; }
 
 int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err)
 {
@@ -1199,6 +1332,7 @@ int sg_model_generate(sg_model *m, int n, const float *x, const float *c, float 
     sg_backend *be = m->be;
     size_t S = m->cfg.image_size, img = 3 * S * S;
     m->g_tape_valid = 0;   /* it overwrites tape_a */
+    m->tape_a_holds = TAPE_OTHER;
     for (int i0 = 0; i0 < n; i0 += m->cap) {
         int k = n - i0 < m->cap ? n - i0 : m->cap;
         upload_images(m, m->gen_x, x + (size_t)i0 * img, k);

@@ -112,6 +112,28 @@ int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *
  * draws them: lib/batch_draw.h; n <= SG_BATCH_DRAW_MAX. */
 int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
                              uint64_t seed, int64_t iter, int random_targets, sg_err *err);
+/* The next iteration's batch, queued while the current one is in use, so
+ * that G's forward of it overlaps D's work:
+ * - sg_model_queue_batch_drawn uploads it (and draws its c_trg and alpha, as
+ *   sg_model_set_batch_drawn would) into a second slot; the current batch is
+ *   unchanged.
+ * - The next d_step (of the current batch) then also computes G(x, c_trg) of
+ *   the queued batch, when its size is the current one's: on the backend's
+ *   second lane where it has one (CUDA: beside the D step's own work), else
+ *   in order.
+ * - sg_model_next_batch makes the queued batch current, with those fakes:
+ *   its d_step skips that forward.
+ * Results are bit-identical to set_batch_drawn per iteration, provided G does
+ * not change in between; so from a d_step that ran the queued batch's forward
+ * until that batch's own d_step, g_step, set_batch, queue, writing G and
+ * reading G's running statistics (a checkpoint would see one forward too
+ * many) are refused with an error, as is a second d_step before next_batch.
+ * Queue a batch only when no G step or checkpoint comes before its D step. */
+int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                               uint64_t seed, int64_t iter, int random_targets, sg_err *err);
+int sg_model_next_batch(sg_model *m, sg_err *err);
+/* How many d_steps ran a queued batch's G forward. */
+long long sg_model_prefetches(const sg_model *m);
 /* What sg_model_set_batch_drawn draws for a batch of dataset ds: d filled. */
 void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t seed, int64_t iter,
                          int random_targets, sg_batch_draw *d);

@@ -1,0 +1,236 @@
+/* The queued batch (lib/model.h sg_model_queue_batch_drawn): a model driven
+ * the way sg-train drives it with the overlap on (the next batch queued
+ * before each D step that no G step follows, its G forward run by that D
+ * step, then next_batch) must stay bit-identical to one driven with
+ * set_batch_drawn per iteration: every loss, every tensor of G and D
+ * (running statistics included), every gradient, Adam's state. A forward
+ * run with the wrong batch, labels or weights, a running-statistics update
+ * out of order, fakes used stale, or the G step's tape reuse taken where the
+ * tape holds another batch all break that.
+ *
+ * Also: what is refused between a D step that ran the queued batch's forward
+ * and next_batch, and that a refusal changes nothing.
+ *
+ * Backends: the CPU (1 and 3 threads) and the NHWC emulation of CUDA's
+ * layout, where the queued forward runs in order; then CUDA with step graphs
+ * and its second lane against CUDA run eagerly without the queue (on the
+ * CPU emulation of CUDA, whose graph replay can interleave the two lanes'
+ * branches op by op: a buffer the lanes share would show). */
+#include "backend.h"
+#include "model_compare.h"
+#include "nhwc_emulator.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEED 77
+
+static int batch_size(const sg_model_config *cfg, int it) { return it % 5 == 3 ? cfg->batch - 1 : cfg->batch; }
+
+static int set_drawn(sg_model *m, const sg_model_config *cfg, int it, sg_err *err)
+{
+    batch b = make_batch(cfg, it % cfg->n_datasets, batch_size(cfg, it), 400 + it);
+    int rc = sg_model_set_batch_drawn(m, b.ds, b.n, b.x, b.c_org, SEED, it, it % 2, err);
+    free_batch(&b);
+    return rc;
+}
+
+static int queue_drawn(sg_model *m, const sg_model_config *cfg, int it, sg_err *err)
+{
+    batch b = make_batch(cfg, it % cfg->n_datasets, batch_size(cfg, it), 400 + it);
+    int rc = sg_model_queue_batch_drawn(m, b.ds, b.n, b.x, b.c_org, SEED, it, it % 2, err);
+    free_batch(&b);
+    return rc;
+}
+
+static int generate_some(sg_model *m, const sg_model_config *cfg, sg_err *err)
+{
+    batch b = make_batch(cfg, 0, cfg->batch, 999);
+    float *y = malloc((size_t)b.n * 3 * cfg->image_size * cfg->image_size * sizeof(float));
+    int rc = sg_model_generate(m, b.n, b.x, b.c_trg, y, err);
+    free(y);
+    free_batch(&b);
+    return rc;
+}
+
+/* Iteration it of the reference schedule on the plain model. */
+static int plain_iteration(sg_model *m, const sg_model_config *cfg, int it, int g, int gen, float lr,
+                           sg_err *err)
+{
+    return set_drawn(m, cfg, it, err) || sg_model_d_step(m, lr, err) ||
+           (gen && generate_some(m, cfg, err)) || (g && sg_model_g_step(m, 0.7f * lr, err)) ? -1 : 0;
+}
+
+/* The same on the queued model, as sg-train queues: *current says whether
+ * batch it is already current (made so by next_batch). */
+static int queued_iteration(sg_model *m, const sg_model_config *cfg, int it, int iters, int g, int gen,
+                            float lr, int *current, sg_err *err)
+{
+    int queue = it + 1 < iters && !g;
+    if (!*current && set_drawn(m, cfg, it, err)) return -1;
+    if (queue && queue_drawn(m, cfg, it + 1, err)) return -1;
+    if (sg_model_d_step(m, lr, err) || (gen && generate_some(m, cfg, err)) ||
+        (g && sg_model_g_step(m, 0.7f * lr, err)))
+        return -1;
+    if (queue && sg_model_next_batch(m, err)) return -1;
+    *current = queue;
+    return 0;
+}
+
+/* a queued, b plain, from the same weights; generate between the D and the
+ * G step every gen_every-th G step (0: never). */
+static void schedule_case(sg_backend *ba, sg_backend *bb, const sg_model_config *cfg, const char *name,
+                          int iters, int n_critic, int gen_every)
+{
+    sg_model *a = NULL, *b = NULL;
+    sg_err err;
+    if (sg_model_create(&a, cfg, ba, 21, &err) || sg_model_create(&b, cfg, bb, 21, &err)) {
+        CHECK(0, "%s: model create: %s", name, err.msg);
+        sg_model_free(a);
+        return;
+    }
+    char what[200];
+    int ok = 1, current = 0, want_prefetch = 0, failed0 = check_failed;
+    for (int it = 0; it < iters && ok; it++) {
+        int g = (it + 1) % n_critic == 0, gen = g && gen_every && ((it + 1) / n_critic) % gen_every == 0;
+        float lr = 1e-3f * (1 - 0.03f * it);
+        ok = !queued_iteration(a, cfg, it, iters, g, gen, lr, &current, &err) &&
+             !plain_iteration(b, cfg, it, g, gen, lr, &err);
+        if (!ok) { CHECK(0, "%s, iteration %d: %s", name, it, err.msg); break; }
+        want_prefetch += it + 1 < iters && !g && batch_size(cfg, it + 1) == batch_size(cfg, it);
+        snprintf(what, sizeof what, "%s, n_critic %d, iteration %d", name, n_critic, it);
+        same_losses(a, b, what);
+    }
+    snprintf(what, sizeof what, "%s, n_critic %d, after %d iterations", name, n_critic, iters);
+    if (ok) same_state(a, b, what);
+    CHECK(sg_model_prefetches(a) == want_prefetch && (want_prefetch > 0 || n_critic == 1) &&
+          sg_model_prefetches(b) == 0,
+          "%s: %lld D steps ran the queued forward, want %d", what, sg_model_prefetches(a), want_prefetch);
+    CHECK(sg_model_g_tape_reuses(a) == sg_model_g_tape_reuses(b) && sg_model_g_tape_reuses(a) > 0,
+          "%s: G steps that reused the tape: %lld queued, %lld plain", what, sg_model_g_tape_reuses(a),
+          sg_model_g_tape_reuses(b));
+    printf("  %s: %lld queued forwards, %lld tape reuses, %s\n", what, sg_model_prefetches(a),
+           sg_model_g_tape_reuses(a), check_failed == failed0 ? "bit-identical" : "FAILED");
+    sg_model_free(a);
+    sg_model_free(b);
+}
+
+/* Between a D step that ran the queued forward and next_batch, each of these
+ * is refused, and the run then goes on bit-identical to the plain one. */
+static void refusal_case(sg_backend *be)
+{
+    sg_model_config cfg = tiny_config(1);
+    sg_model *a = NULL, *b = NULL;
+    sg_err err;
+    if (sg_model_create(&a, &cfg, be, 21, &err) || sg_model_create(&b, &cfg, be, 21, &err)) {
+        CHECK(0, "refusals: model create: %s", err.msg);
+        sg_model_free(a);
+        return;
+    }
+    int ok = !set_drawn(a, &cfg, 0, &err) && !queue_drawn(a, &cfg, 1, &err) && !sg_model_d_step(a, 1e-3f, &err);
+    CHECK(ok, "refusals: first D step: %s", ok ? "" : err.msg);
+    if (ok) {
+        const sg_tensor_info *ti;
+        int nt = sg_model_tensors(a, SG_NET_G, &ti), w = 0, rm = 0;
+        while (rm < nt && !strstr(ti[rm].name, "running_mean")) rm++;
+        float *buf = malloc((ti[w].numel > ti[rm].numel ? ti[w].numel : ti[rm].numel) * sizeof(float));
+        size_t n = sg_model_trainable_count(a, SG_NET_G);
+        float *m1 = calloc(n, 4), *v1 = calloc(n, 4);
+        const char *names[8] = { "g_step", "d_step", "set_batch", "queue_batch", "set_tensor of G",
+                                 "get_tensor of a running mean", "set_adam of G", "get_tensor of a G weight" };
+        int refused[8];
+        refused[0] = sg_model_g_step(a, 1e-3f, &err) != 0;
+        CHECK(strstr(err.msg, "already run") != NULL, "refusals: the message says why: %s", err.msg);
+        refused[1] = sg_model_d_step(a, 1e-3f, &err) != 0;
+        refused[2] = set_drawn(a, &cfg, 5, &err) != 0;
+        refused[3] = queue_drawn(a, &cfg, 6, &err) != 0;
+        refused[4] = sg_model_set_tensor(a, SG_NET_G, w, buf, &err) != 0;
+        refused[5] = sg_model_get_tensor(a, SG_NET_G, rm, buf, &err) != 0;
+        refused[6] = sg_model_set_adam(a, SG_NET_G, m1, v1, 0, &err) != 0;
+        refused[7] = sg_model_get_tensor(a, SG_NET_G, w, buf, &err) != 0;   /* weights are unchanged: allowed */
+        for (int k = 0; k < 8; k++)
+            CHECK(refused[k] == (k != 7), "refusals: %s %s", names[k], refused[k] ? "refused" : "allowed");
+        /* after next_batch, until its D step: the same but d_step and queue */
+        ok = !sg_model_next_batch(a, &err);
+        CHECK(ok, "refusals: next_batch: %s", ok ? "" : err.msg);
+        CHECK(sg_model_g_step(a, 1e-3f, &err) != 0, "refusals: g_step after next_batch, before its d_step");
+        CHECK(set_drawn(a, &cfg, 5, &err) != 0, "refusals: set_batch after next_batch, before its d_step");
+        CHECK(sg_model_get_tensor(a, SG_NET_G, rm, buf, &err) != 0,
+              "refusals: reading a running mean after next_batch, before its d_step");
+        free(buf); free(m1); free(v1);
+        /* then on, as the plain model */
+        ok = ok && !sg_model_d_step(a, 1e-3f, &err) && !sg_model_g_step(a, 0.7f * 1e-3f, &err) &&
+             !plain_iteration(b, &cfg, 0, 0, 0, 1e-3f, &err) && !plain_iteration(b, &cfg, 1, 1, 0, 1e-3f, &err);
+        CHECK(ok, "refusals: after them: %s", ok ? "" : err.msg);
+        if (ok) {
+            same_losses(a, b, "refusals: after them");
+            same_state(a, b, "refusals: after them");
+        }
+    }
+    CHECK(sg_model_next_batch(a, &err) != 0, "refusals: next_batch without a queued batch is refused");
+    sg_model_free(a);
+    sg_model_free(b);
+}
+
+/* CUDA: a on a backend with step graphs and its second lane, b run eagerly
+ * without the queue; cuDNN's first usable engine on both. 16 iterations at
+ * n_critic 4: each D step body (own forward + queued one, queued fakes +
+ * queued one, queued fakes only) runs eagerly, is recorded and replayed. */
+static void cuda_case(void)
+{
+    sg_err err;
+    setenv("SG_CUDNN_SEARCH", "heuristic", 1);
+    sg_backend *ga = sg_backend_cuda_create(0, &err);
+    setenv("SG_CUDA_GRAPHS", "0", 1);
+    sg_backend *gb = ga ? sg_backend_cuda_create(0, &err) : NULL;
+    unsetenv("SG_CUDA_GRAPHS");
+    unsetenv("SG_CUDNN_SEARCH");
+    if (!ga || !gb) {
+        SKIP("CUDA with step graphs and the queued forward on the second lane: %s", err.msg);
+        sg_backend_destroy(ga);
+        sg_backend_destroy(gb);
+        return;
+    }
+    CHECK(ga->ops->lane != NULL, "CUDA: the backend has a second lane");
+    sg_model_config cfg = tiny_config(1);
+    cfg.image_size = 32; cfg.g_conv_dim = 8; cfg.d_conv_dim = 8; cfg.d_repeat = 4; cfg.batch = 4;
+    /* The CPU emulation of CUDA replays a graph's two branches in recording
+     * order, interleaved op by op from the first, and from the second
+     * (SG_EMU_GRAPH_INTERLEAVE, read at each replay; a GPU ignores it): a
+     * buffer both lanes use across ops gives different results in one of
+     * them (tests/emu: a lane sharing the other's scratch fails here). */
+    const char *orders[3] = { "0", "forward", "reverse" };
+    for (int k = 0; k < 3; k++) {
+        char name[120];
+        snprintf(name, sizeof name, "CUDA, graphs + second lane vs eager without (emulated replay order: %s)",
+                 orders[k]);
+        setenv("SG_EMU_GRAPH_INTERLEAVE", orders[k], 1);
+        schedule_case(ga, gb, &cfg, name, 16, 4, 2);
+    }
+    unsetenv("SG_EMU_GRAPH_INTERLEAVE");
+    char note[800];
+    sg_backend_cuda_graph_note(ga, note, sizeof note);
+    printf("  CUDA step graphs: %s\n", note);
+    CHECK(strstr(note, "turned off") == NULL, "CUDA: step graphs stay on with the second lane: %s", note);
+    sg_backend_destroy(ga);
+    sg_backend_destroy(gb);
+}
+
+int main(void)
+{
+    sg_err err;
+    for (int v = 0; v < MODEL_TEST_BACKENDS; v++) {
+        const char *label;
+        sg_backend *be = model_test_backend(v, &label, &err);
+        if (!be) { CHECK(0, "backend: %s", err.msg); continue; }
+        printf("backend %s\n", label);
+        sg_model_config one = tiny_config(1), two = tiny_config(2);
+        schedule_case(be, be, &one, label, 12, 3, 0);
+        schedule_case(be, be, &two, label, 14, 5, 2);
+        if (v == 0) schedule_case(be, be, &one, label, 9, 1, 0);   /* a G step every iteration: nothing queued */
+        refusal_case(be);
+        sg_backend_destroy(be);
+    }
+    cuda_case();
+    return check_done();
+}
