@@ -110,6 +110,12 @@ struct sg_trainer {
     int64_t losses_at;            /* the iteration they belong to, 0: none read yet */
     int64_t clean_at;             /* losses last read finite here (or where this session started) */
     int64_t g_at;                 /* the last iteration that updated G, 0: none this session */
+    /* SG_OVERLAP_G=1: iteration i + 1's batch is queued in the model before
+     * i's D step (when no G step or checkpoint comes between), whose G
+     * forward then runs beside that D step (lib/model.h); batch_current:
+     * iteration t->iter's batch is already the model's current one */
+    int overlap, batch_current;
+    volatile sig_atomic_t *stop;  /* sg_trainer_run's, or NULL */
 };
 
 /* Fence slots of the batch buffers (lib/backend.h: 0..7): FENCE_BUF + k covers
@@ -570,6 +576,8 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->last_ckpt = -1;
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
+    const char *ov = getenv("SG_OVERLAP_G");
+    t->overlap = ov && !strcmp(ov, "1");
     if (!(t->run_dir = strdup(run_dir))) goto oom;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
 
@@ -858,26 +866,43 @@ static void loss_values(const sg_losses *L, float v[7])
     v[4] = L->g_loss_fake; v[5] = L->g_loss_rec; v[6] = L->g_loss_cls;
 }
 
+/* Uploads iteration i's batch into the model: as the current batch, or
+ * (queue) as the one after it. */
+static int upload_batch(sg_trainer *t, int64_t i, int queue, sg_err *err)
+{
+    batch_buf *bb = get_batch(t, i);
+    if (bb->rc) { *err = bb->err; return -1; }
+    int ds = (int)(i % t->nd);
+    if ((queue ? sg_model_queue_batch_drawn : sg_model_set_batch_drawn)(t->model, ds, t->opt.batch, bb->x, bb->c_org,
+                                                                        t->opt.seed, i, t->opt.target_random, err))
+        return -1;
+    t->be->ops->fence(t->be, FENCE_BUF + (int)(i & 1));   /* bufs[i & 1] is refilled after this */
+    bb->iter = -1;   /* queued: the buffer is free for iteration i + 2 once the fence is reached */
+    return 0;
+}
+
 /* Queues iteration t->iter (set_batch, the D step, the G step when due) and
  * advances t->iter; waits for nothing but the upload of the buffer the loader
- * refills next. st: the iteration's fields, losses those last read. */
-static int step_queue(sg_trainer *t, sg_train_status *st, sg_err *err)
+ * refills next. may_queue: the next iteration's batch may be queued ahead
+ * (t->overlap), which makes its G forward run in this D step, so this
+ * iteration must not end in a checkpoint. st: the iteration's fields, losses
+ * those last read. */
+static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err *err)
 {
     int64_t i = t->iter;
     int ds = (int)(i % t->nd);
-    batch_buf *bb = get_batch(t, i);
-    if (bb->rc) { *err = bb->err; return -1; }
     float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
     float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
     int g_step = (i + 1) % t->opt.n_critic == 0;
-    if (sg_model_set_batch_drawn(t->model, ds, t->opt.batch, bb->x, bb->c_org, t->opt.seed, i,
-                                 t->opt.target_random, err))
+    int saving_after = (t->opt.save_every > 0 && (i + 1) % t->opt.save_every == 0) || (t->stop && *t->stop);
+    int queue = may_queue && t->overlap && i + 1 < t->opt.iters && !g_step && !saving_after;
+    if ((!t->batch_current && upload_batch(t, i, 0, err)) || (queue && upload_batch(t, i + 1, 1, err)))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
-    t->be->ops->fence(t->be, FENCE_BUF + (int)(i & 1));   /* bufs[i & 1] is refilled after this */
-    bb->iter = -1;   /* queued: the buffer is free for iteration i + 2 once the fence is reached */
-    if ((i + 1 < t->opt.iters && request_batch(t, i + 1, err)) || sg_model_d_step(t->model, lr_d, err) ||
-        (g_step && sg_model_g_step(t->model, lr_g, err)))
+    int64_t ask = queue ? i + 2 : i + 1;   /* the loader's next batch */
+    if ((ask < t->opt.iters && request_batch(t, ask, err)) || sg_model_d_step(t->model, lr_d, err) ||
+        (g_step && sg_model_g_step(t->model, lr_g, err)) || (queue && sg_model_next_batch(t->model, err)))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
+    t->batch_current = queue;
     t->iter = i + 1;
     if (g_step) t->g_at = t->iter;
     if (st) {
@@ -928,7 +953,7 @@ static int read_losses(sg_trainer *t, sg_train_status *st, sg_err *err)
 
 int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err)
 {
-    return step_queue(t, st, err) || read_losses(t, st, err) ? -1 : 0;
+    return step_queue(t, st, 0, err) || read_losses(t, st, err) ? -1 : 0;
 }
 
 /* ---- logging, sampling, saving ---- */
@@ -1046,8 +1071,7 @@ static int should_log(const sg_trainer *t, int64_t done)
     return done % t->opt.log_every < t->nd;
 }
 
-int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx,
-                   sg_err *err)
+static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx, sg_err *err)
 {
     double start = now_s();
     t->log_prev_time = start;
@@ -1056,10 +1080,12 @@ int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback
     while (t->iter < t->opt.iters) {
         sg_train_status st;
         double t0 = now_s();
-        if (step_queue(t, &st, err)) return -1;
+        if (step_queue(t, &st, 1, err)) return -1;
         /* Only these iterations wait for the device: the losses are read (and
-         * checked) where they are logged, before every checkpoint and at the end. */
-        int stopping = stop && *stop;
+         * checked) where they are logged, before every checkpoint and at the end.
+         * A stop asked for after the next batch's G forward was queued ends
+         * one iteration later, when that forward's D step has run. */
+        int stopping = stop && *stop && !t->batch_current;
         int logging = should_log(t, t->iter);
         int saving = (t->opt.save_every > 0 && t->iter % t->opt.save_every == 0) || t->iter == t->opt.iters ||
                      stopping;
@@ -1083,4 +1109,13 @@ int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback
         if (stopping) return 1;
     }
     return 0;
+}
+
+int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx,
+                   sg_err *err)
+{
+    t->stop = stop;   /* step_queue queues no batch ahead once a stop is asked for */
+    int rc = run_loop(t, stop, cb, ctx, err);
+    t->stop = NULL;
+    return rc;
 }

@@ -215,3 +215,43 @@ PY
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
 }
+
+# SG_OVERLAP_G=1: the next batch is queued before each D step that no G step
+# or checkpoint follows, and its G forward runs on the backend's second lane
+# beside that D step (lib/model.h sg_model_queue_batch_drawn).
+@test "emulated CUDA: SG_OVERLAP_G=1 writes the plain run's checkpoints and history, and resumes bit for bit" {
+  "$EMU" -o "$T/plain" "${TINY[@]}" --n-critic 3 "$D/a.lmdb"
+  export SG_OVERLAP_G=1
+  "$EMU" -o "$T/ov" "${TINY[@]}" --n-critic 3 "$D/a.lmdb"
+  for n in 000004 000008; do
+    for f in G D state; do cmp "$T/plain/ckpt/$n-$f.safetensors" "$T/ov/ckpt/$n-$f.safetensors"; done
+  done
+  diff <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/ov/history.jsonl")
+  resume_case --n-critic 3
+}
+
+@test "emulated CUDA: SG_OVERLAP_G=1: SIGINT's checkpoint is the plain run's at that iteration" {
+  # n_critic 50: almost every iteration queues the next batch, so the stop
+  # almost always comes while one is queued and must end an iteration later
+  local opts=("${TINY[@]}" --n-critic 50 --iters 1000000 --log-every 1 --save-every 0)
+  SG_OVERLAP_G=1 "$EMU" -o "$T/ov" "${opts[@]}" "$D/a.lmdb" 2> "$T/err" &
+  local pid=$!
+  for _ in $(seq 400); do
+    [ -s "$T/ov/history.jsonl" ] && [ "$(wc -l < "$T/ov/history.jsonl")" -ge 5 ] && break
+    sleep 0.05
+  done
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  [ "$status" -eq 130 ]
+  n=$(cat "$T/ov/latest")
+  # the plain run, stopped once it has written checkpoint n
+  "$EMU" -o "$T/plain" "${TINY[@]}" --n-critic 50 --iters 1000000 --log-every 1 --save-every $((10#$n)) \
+    "$D/a.lmdb" 2> /dev/null &
+  pid=$!
+  for _ in $(seq 1200); do [ -s "$T/plain/ckpt/$n-state.safetensors" ] && break; sleep 0.05; done
+  kill -INT "$pid"
+  wait "$pid" || true
+  for f in G D state; do cmp "$T/plain/ckpt/$n-$f.safetensors" "$T/ov/ckpt/$n-$f.safetensors"; done
+  diff <(strip_timing "$T/ov/history.jsonl") <(head -n $((10#$n)) "$T/plain/history.jsonl" | sed -E 's/,"images\/s":[^,]*,"elapsed":[^}]*//')
+}
