@@ -474,7 +474,18 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
                      "9.0 or newer (built with -arch=sm_90)", prop.name, prop.major, prop.minor);
         return create_fail(be, c, err);
     }
-    if (CU_CHECK(c, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)))
+    /* Lane 0 (every op unless ops->lane moved them) at the device's highest
+     * stream priority, lane 1 at its lowest: where both have work, the
+     * block scheduler serves lane 0's (the D step's chain of small,
+     * latency-bound kernels) first and lane 1's (a G forward's large
+     * convolutions) fills what is left. SG_CUDA_LANE_PRIORITY=0: both at the
+     * default (A/B timing). Step graphs keep the priorities (graph.cu). */
+    int least = 0, greatest = 0;
+    const char *prenv = getenv("SG_CUDA_LANE_PRIORITY");
+    if (!(prenv && !strcmp(prenv, "0")) &&
+        CU_CHECK(c, cudaDeviceGetStreamPriorityRange(&least, &greatest)))
+        return create_fail(be, c, err);
+    if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->stream, cudaStreamNonBlocking, greatest)))
         return create_fail(be, c, err);
 
     size_t ver = cudnnGetVersion();
@@ -490,7 +501,7 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
         return create_fail(be, c, err);
     /* lane 1 (ops->lane): its stream and reduction partials now, its scratch
      * and workspace when its first ops need them */
-    if (CU_CHECK(c, cudaStreamCreateWithFlags(&c->parked.stream, cudaStreamNonBlocking)) ||
+    if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->parked.stream, cudaStreamNonBlocking, least)) ||
         CU_CHECK(c, cudaMalloc((void **)&c->parked.partials, SG_CUDA_PARTIALS * sizeof(float))) ||
         CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_fork_event, cudaEventDisableTiming)) ||
         CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_join_event, cudaEventDisableTiming)))

@@ -106,7 +106,15 @@ int sg_cuda_graph_end(sg_backend *be, int key)
         return recording_failed(c, g, graph, why);
     }
     cudaGraphExec_t exec = NULL;
-    cudaError_t ist = cudaGraphInstantiate(&exec, graph, 0);
+    /* the kernels' priorities as captured from their lanes' streams (else a
+     * replay runs every node at the launch stream's); without the flag if a
+     * driver refuses it: the priorities are a speed matter only */
+    cudaError_t ist = cudaGraphInstantiate(&exec, graph, cudaGraphInstantiateFlagUseNodePriority);
+    if (ist != cudaSuccess) {
+        cudaGetLastError();
+        exec = NULL;
+        ist = cudaGraphInstantiate(&exec, graph, 0);
+    }
     if (ist != cudaSuccess) {
         snprintf(why, sizeof why, "%s:%d: cudaGraphInstantiate: %s", __FILE__, __LINE__,
                  cudaGetErrorString(ist));

@@ -795,6 +795,22 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned int flags)
     return cudaSuccess;
 }
 
+/* An H200's range. The emulation runs work in submission order, so a
+ * priority changes nothing here; it is accepted (and clamped) as CUDA does. */
+const int LEAST_PRIORITY = 0, GREATEST_PRIORITY = -5;
+
+cudaError_t cudaDeviceGetStreamPriorityRange(int *least, int *greatest)
+{
+    if (least) *least = LEAST_PRIORITY;
+    if (greatest) *greatest = GREATEST_PRIORITY;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithPriority(cudaStream_t *s, unsigned int flags, int priority)
+{
+    return cudaStreamCreateWithFlags(s, flags);
+}
+
 cudaError_t cudaStreamDestroy(cudaStream_t s)
 {
     if (!s) return fail(cudaErrorInvalidResourceHandle);
@@ -903,6 +919,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int flag
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags)
 {
     if (!graph) return fail(cudaErrorInvalidValue);
+    /* the flags this emulation knows; the replay order ignores priorities */
+    if (flags & ~(unsigned long long)cudaGraphInstantiateFlagUseNodePriority) return fail(cudaErrorInvalidValue);
     *exec = (cudaGraphExec_t) new Graph(*(Graph *)graph);
     return cudaSuccess;
 }
