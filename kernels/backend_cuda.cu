@@ -67,6 +67,12 @@ static int device_malloc(sg_cuda *c, void **p, size_t bytes, const char *what, c
                         free_b / 1073741824.0, total_b / 1073741824.0, c->device_name);
 }
 
+int sg_cuda_sync_lanes(sg_cuda *c)
+{
+    if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+    return c->parked.stream ? CU_CHECK(c, cudaStreamSynchronize(c->parked.stream)) : 0;
+}
+
 int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size_t min_bytes,
                         const char *why)
 {
@@ -75,7 +81,7 @@ int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size
     if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
     if (cap != cudaStreamCaptureStatusNone) return sg_cuda_break_capture(c, __FILE__, __LINE__, why);
     if (*buf) {
-        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+        if (sg_cuda_sync_lanes(c)) return -1;
         sg_cuda_graphs_drop_all(c);             /* they hold the old pointer */
         if (CU_CHECK(c, cudaFree(*buf))) return -1;
         *buf = NULL;

@@ -83,7 +83,7 @@ static sg_conv_plan *find_plan(sg_cuda *c, int N, int Ci, int H, int W, int Co, 
             sg_cuda_break_capture(c, __FILE__, __LINE__, "the convolution plan cache is full");
             return NULL;
         }
-        if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return NULL;
+        if (sg_cuda_sync_lanes(c)) return NULL;
         sg_cuda_graphs_drop_all(c);
         p = &c->plans[c->plan_evict++ % SG_CUDA_MAX_PLANS];
         plan_release(p);

@@ -191,6 +191,11 @@ int sg_cuda_check_dnn(sg_cuda *c, cudnnStatus_t st, const char *what, const char
 int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size_t min_bytes,
                         const char *why);
 
+/* Waits for both lanes' streams: before freeing a buffer or a plan that a
+ * step graph may use (a graph launched on lane 0 runs lane 1's branch too,
+ * so syncing the active lane alone is not enough). 0 or -1 (error recorded). */
+int sg_cuda_sync_lanes(sg_cuda *c);
+
 /* Back on lane 0, joined (ops->lane's SG_LANE_JOIN if lane 1 has work):
  * before a sync or the end of a graph recording. */
 void sg_cuda_lane_home(sg_cuda *c);
