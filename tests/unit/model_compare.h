@@ -4,6 +4,7 @@
  * every tensor, gradient and Adam moment. */
 #ifndef SG_TEST_MODEL_COMPARE_H
 #define SG_TEST_MODEL_COMPARE_H
+#include "backend.h"
 #include "check.h"
 #include "model.h"
 #include "rng.h"
@@ -97,6 +98,35 @@ static void same_state(sg_model *a, sg_model *b, const char *what)
                   "%s: %s Adam state differs (steps %lld, %lld)", what, nn, (long long)s1, (long long)s2);
         free(m1); free(v1); free(m2); free(v2);
     }
+}
+
+/* Two CUDA backends on GPU 0, cuDNN's first usable engine on both (so both
+ * pick the same ones): *graphs records and replays step graphs, *eager runs
+ * every step eagerly. 0, or -1 (nothing to free) after a SKIP naming what
+ * the pair was for: no GPU, or no CUDA in this build. */
+static int cuda_graph_pair(sg_backend **graphs, sg_backend **eager, const char *what)
+{
+    sg_err err;
+    setenv("SG_CUDNN_SEARCH", "heuristic", 1);
+    *graphs = sg_backend_cuda_create(0, &err);
+    setenv("SG_CUDA_GRAPHS", "0", 1);
+    *eager = *graphs ? sg_backend_cuda_create(0, &err) : NULL;
+    unsetenv("SG_CUDA_GRAPHS");
+    unsetenv("SG_CUDNN_SEARCH");
+    if (*graphs && *eager) return 0;
+    SKIP("%s: %s", what, err.msg);
+    sg_backend_destroy(*graphs);
+    sg_backend_destroy(*eager);
+    *graphs = *eager = NULL;
+    return -1;
+}
+
+/* The configuration of those CUDA cases: 32 px, 8 channels, D 4 layers. */
+static sg_model_config cuda_case_config(void)
+{
+    sg_model_config cfg = tiny_config(1);
+    cfg.image_size = 32; cfg.g_conv_dim = 8; cfg.d_conv_dim = 8; cfg.d_repeat = 4; cfg.batch = 4;
+    return cfg;
 }
 
 #endif

@@ -175,20 +175,9 @@ static void fallback_case(sg_backend *be, int n_datasets)
 static void cuda_graph_case(void)
 {
     sg_err err;
-    setenv("SG_CUDNN_SEARCH", "heuristic", 1);
-    sg_backend *ga = sg_backend_cuda_create(0, &err);
-    setenv("SG_CUDA_GRAPHS", "0", 1);
-    sg_backend *gb = ga ? sg_backend_cuda_create(0, &err) : NULL;
-    unsetenv("SG_CUDA_GRAPHS");
-    unsetenv("SG_CUDNN_SEARCH");
-    if (!ga || !gb) {
-        SKIP("CUDA step graphs with and without the reuse: %s", err.msg);
-        sg_backend_destroy(ga);
-        sg_backend_destroy(gb);
-        return;
-    }
-    sg_model_config cfg = tiny_config(1);
-    cfg.image_size = 32; cfg.g_conv_dim = 8; cfg.d_conv_dim = 8; cfg.d_repeat = 4; cfg.batch = 4;
+    sg_backend *ga, *gb;
+    if (cuda_graph_pair(&ga, &gb, "CUDA step graphs with and without the reuse")) return;
+    sg_model_config cfg = cuda_case_config();
     sg_model *a, *b;
     if (!make_pair(&cfg, ga, gb, &a, &b)) {
         int ok = 1, g_steps = 0, reuses = 0;

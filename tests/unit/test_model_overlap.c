@@ -178,22 +178,10 @@ static void refusal_case(sg_backend *be)
  * queued one, queued fakes only) runs eagerly, is recorded and replayed. */
 static void cuda_case(void)
 {
-    sg_err err;
-    setenv("SG_CUDNN_SEARCH", "heuristic", 1);
-    sg_backend *ga = sg_backend_cuda_create(0, &err);
-    setenv("SG_CUDA_GRAPHS", "0", 1);
-    sg_backend *gb = ga ? sg_backend_cuda_create(0, &err) : NULL;
-    unsetenv("SG_CUDA_GRAPHS");
-    unsetenv("SG_CUDNN_SEARCH");
-    if (!ga || !gb) {
-        SKIP("CUDA with step graphs and the queued forward on the second lane: %s", err.msg);
-        sg_backend_destroy(ga);
-        sg_backend_destroy(gb);
-        return;
-    }
+    sg_backend *ga, *gb;
+    if (cuda_graph_pair(&ga, &gb, "CUDA with step graphs and the queued forward on the second lane")) return;
     CHECK(ga->ops->lane != NULL, "CUDA: the backend has a second lane");
-    sg_model_config cfg = tiny_config(1);
-    cfg.image_size = 32; cfg.g_conv_dim = 8; cfg.d_conv_dim = 8; cfg.d_repeat = 4; cfg.batch = 4;
+    sg_model_config cfg = cuda_case_config();
     /* The CPU emulation of CUDA replays a graph's two branches in recording
      * order, interleaved op by op from the first, and from the second
      * (SG_EMU_GRAPH_INTERLEAVE, read at each replay; a GPU ignores it): a
