@@ -1064,7 +1064,6 @@ int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const
     m->q_n = n;
     m->q_ds = ds;
     m->queued = QUEUED_BATCH;
-    if (m->tape_a_holds == TAPE_QUEUED) m->tape_a_holds = TAPE_OTHER;
     return 0;
 }
 
