@@ -273,18 +273,20 @@ static void lane_swap(sg_cuda *c)
 
 /* Events order the lanes: recorded on one stream, waited for on the other
  * (inside a graph recording this forks and joins its branches). After an
- * error the calls are skipped but the lane still changes, so the next op
- * (and graph_end) finds lane 0 where the caller expects it. */
+ * error the ops are skipped but the lane still changes, so the next op
+ * (and graph_end) finds lane 0 where the caller expects it; and a fork that
+ * ran is joined even then, so that a recording broken on lane 1 (a buffer
+ * had to grow) ends joined and is run eagerly, not reported unjoined. */
 static void lane_to(sg_cuda *c, int what)
 {
     switch (what) {
-    case SG_LANE_FORK:
+    case SG_LANE_FORK: {
         if (c->lane == 1) return;
-        if (!c->failed) CU_CHECK(c, cudaEventRecord(c->lane_fork_event, c->stream));
+        int ok = !c->failed && !CU_CHECK(c, cudaEventRecord(c->lane_fork_event, c->stream));
         lane_swap(c);
-        if (!c->failed) CU_CHECK(c, cudaStreamWaitEvent(c->stream, c->lane_fork_event, 0));
-        c->lane_forked = 1;
+        if (ok && !CU_CHECK(c, cudaStreamWaitEvent(c->stream, c->lane_fork_event, 0))) c->lane_forked = 1;
         return;
+    }
     case SG_LANE_MAIN:
         if (c->lane == 1) lane_swap(c);
         return;
@@ -292,8 +294,13 @@ static void lane_to(sg_cuda *c, int what)
         if (c->lane == 1) lane_swap(c);
         if (!c->lane_forked) return;
         c->lane_forked = 0;
-        if (!c->failed) CU_CHECK(c, cudaEventRecord(c->lane_join_event, c->parked.stream));
-        if (!c->failed) CU_CHECK(c, cudaStreamWaitEvent(c->stream, c->lane_join_event, 0));
+        if (c->failed) {                          /* the first error stays the one reported */
+            cudaEventRecord(c->lane_join_event, c->parked.stream);
+            cudaStreamWaitEvent(c->stream, c->lane_join_event, 0);
+            cudaGetLastError();
+        } else if (!CU_CHECK(c, cudaEventRecord(c->lane_join_event, c->parked.stream))) {
+            CU_CHECK(c, cudaStreamWaitEvent(c->stream, c->lane_join_event, 0));
+        }
         return;
     default:
         sg_cuda_fail(c, __FILE__, __LINE__, "lane(%d): expected SG_LANE_FORK, _MAIN or _JOIN", what);

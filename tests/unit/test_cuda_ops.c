@@ -969,6 +969,65 @@ static void test_plan_eviction(const char *precision)
     own_gpu_end(saved);
 }
 
+/* The second lane (ops->lane), on a CUDA backend of its own: instance norm
+ * (which keeps partial sums in scratch between its kernels) on lane 1 and a
+ * convolution on lane 0, joined, then the same recorded into a step graph.
+ * Lane 1 has no scratch yet when the first recording starts: it must grow,
+ * which breaks the recording (graph_end says -1, not an error, graphs stay
+ * on); run eagerly once, the recording then succeeds and its replays are
+ * right. */
+static void test_lanes(void)
+{
+    sg_backend *saved;
+    if (own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", "lanes")) return;
+    CHECK(gpu->ops->lane != NULL, "lanes: the CUDA backend has ops->lane");
+    if (!gpu->ops->lane) { own_gpu_end(saved); return; }
+    const int N = 2, C = 6, HW = 50, Ci = 4, Co = 5, W = 7;
+    pair x = pair_rand_shaped(-2, 3, N, C, HW), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
+    pair y = pair_shaped(NULL, N, C, HW), mean = pair_from(NULL, (size_t)N * C), rstd = pair_from(NULL, (size_t)N * C);
+    pair cx = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), cw = pair_rand_shaped(-1, 1, Co, Ci, 9);
+    pair cy = pair_shaped(NULL, N, Co, (size_t)W * W);
+    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 1);
+    cpu->ops->conv2d_forward(cpu, cy.c, cx.c, cw.c, NULL, N, Ci, W, W, Co, 3, 1, 1);
+    /* gpu: the convolution chosen eagerly first, so that only lane 1's scratch is missing */
+    gpu->ops->conv2d_forward(gpu, cy.g, cx.g, cw.g, NULL, N, Ci, W, W, Co, 3, 1, 1);
+    char note[800];
+    for (int round = 0; round < 4; round++) {
+        /* round 0: recording broken by lane 1's scratch; 1: eager; 2: recorded; 3: replayed */
+        int record = round != 1 && round != 3;
+        if (round == 3) {
+            CHECK(gpu->ops->graph_launch(gpu, 1, 0, 1) == 0, "lanes: the two-branch graph replays");
+        } else {
+            if (record) CHECK(gpu->ops->graph_begin(gpu, 1) == 0, "lanes: recording %d begins", round);
+            gpu->ops->memzero(gpu, y.g, y.n * sizeof(float));
+            gpu->ops->lane(gpu, SG_LANE_FORK);
+            gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, NULL, NULL, N, C, HW,
+                                       1e-5f, 0.1f, 1);
+            gpu->ops->lane(gpu, SG_LANE_MAIN);
+            gpu->ops->conv2d_forward(gpu, cy.g, cx.g, cw.g, NULL, N, Ci, W, W, Co, 3, 1, 1);
+            gpu->ops->lane(gpu, SG_LANE_JOIN);
+            if (record) {
+                int r = gpu->ops->graph_end(gpu, 1);
+                CHECK(r == (round == 0 ? -1 : 0), "lanes: recording %d ends %d (want %d)", round, r,
+                      round == 0 ? -1 : 0);
+                if (r == 0) CHECK(gpu->ops->graph_launch(gpu, 1, 0, 1) == 0, "lanes: the recording is launched");
+            }
+        }
+        sg_backend_cuda_graph_note(gpu, note, sizeof note);
+        CHECK(!strstr(note, "turned off"), "lanes, round %d: step graphs stay on: %s", round, note);
+        if (!sync_both("lanes")) break;
+        if (round == 0) continue;             /* nothing ran */
+        char name[80];
+        snprintf(name, sizeof name, "lanes, round %d: instance norm on lane 1", round);
+        compare(name, y, 1e-5);
+        snprintf(name, sizeof name, "lanes, round %d: convolution on lane 0", round);
+        compare(name, cy, 1e-4);
+    }
+    pair_free(x); pair_free(gamma); pair_free(beta); pair_free(y); pair_free(mean); pair_free(rstd);
+    pair_free(cx); pair_free(cw); pair_free(cy);
+    own_gpu_end(saved);
+}
+
 /* The engine search never chooses an engine that computes something else
  * (check_candidate, kernels/conv_engines.cu). Only the emulation has one on
  * purpose: SG_EMU_CUDNN_WRONG_ENGINE=2 makes its engine 2, the first the
@@ -1350,6 +1409,7 @@ int main(int argc, char **argv)
     }
     test_graph_replay("fp32");
     test_plan_eviction("fp32");
+    test_lanes();
     if (emulated) test_wrong_engine();
     if (emulated) test_search_without_memory();
 
