@@ -92,6 +92,11 @@ build/tests/test_emu_runtime: build/emu/check_emu_runtime.o build/emu/cudart_emu
 build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc tests/emu/emu.h
 	@mkdir -p $(@D)
 	$(CXX) $(filter-out -MMD -MP,$(EMU_CXXFLAGS)) tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc -o $@
+# train-step-bench on the emulation (tests/gpu/dry-run runs bench/train-speed with it)
+build/emu-bin/train-step-bench: bench/train_step_bench.c $(EMU_OBJ) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o build/emu-bin/train_step_bench.o
+	$(CXX) build/emu-bin/train_step_bench.o $(EMU_OBJ) $(LIB_OBJ) -llmdb -lturbojpeg -ljpeg -lpng -lz -lopenblas -lm -lpthread -o $@
 # sg-train with --device cuda on the emulation (tests/cli/sg-train-emu.bats)
 build/emu-bin/%: build/tools/%.o $(CLI_OBJ) $(EMU_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
