@@ -168,6 +168,10 @@ struct sg_model {
      * rows hold G(x, c_trg) of the current batch with G's current weights */
     int g_tape_reuse, g_tape_valid;
     long long g_tape_reuses;
+    /* SG_OVERLAP_G=1 when the model is created: the G step's D part on the
+     * backend's second lane (g_step_common); the trainer's queued batches
+     * are its other half */
+    int overlap_g;
 
     /* The queued batch (sg_model_queue_batch_drawn), allocated at the first
      * queue: images, own labels, drawn c_trg and alpha, and G's fakes of it
@@ -629,6 +633,8 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     m->gen_only = gen_only;
     const char *reuse = getenv("SG_G_TAPE_REUSE");
     m->g_tape_reuse = !(reuse && !strcmp(reuse, "0"));
+    const char *ov = getenv("SG_OVERLAP_G");
+    m->overlap_g = ov && !strcmp(ov, "1");
     if (build_g(m) || (!gen_only && build_d(m))) { sg_model_free(m); return sg_errf(err, "model: out of memory"); }
     if (carve_net(m, &m->g) ||
         (gen_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m))))
@@ -1277,16 +1283,26 @@ static int g_step_common(sg_model *m, float lr, int reuse)
     float *x_fake = reuse ? m->d_in + img : m->tape_a.out;
     if (reuse) g_forward_from_tape(m, N);
     else g_forward(m, &m->tape_a, x_fake, m->x, m->c_trg, N, 1);
+    /* Two independent parts, each ending in a gradient of x_fake. D's
+     * (adversarial + classification, back through D without a D update, into
+     * dx_fake_d) runs on the backend's second lane with SG_OVERLAP_G=1,
+     * beside the reconstruction's: its small convolutions fill what G's
+     * leave. They share no buffer (D's tape and gradients, d_dsrc and d_dcls
+     * there; G's tape_b, g_buf, g_zfinal, dx_fake and gp_u, unused in a G
+     * step, here) and no accumulator (no D weight gradients). */
+    int side = m->overlap_g && o->lane;
+    if (side) o->lane(be, SG_LANE_FORK);
     d_forward(m, x_fake, N, N, N);
     o->mean_loss(be, m->losses + L_G_FAKE, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
     cls_loss(m, m->losses + L_G_CLS, m->d_dcls, m->c_trg, N);
+    d_backward(m, x_fake, m->d_dsrc, m->d_dcls, N, 0, m->dx_fake_d, N, 0);
+    if (side) o->lane(be, SG_LANE_MAIN);
+    /* reconstruction: back through G(x_fake, c_org) to x_fake (gp_u as scratch d_out) */
     g_forward(m, &m->tape_b, m->tape_b.out, x_fake, m->c_org, N, 1);
     o->l1_loss(be, m->losses + L_G_REC, m->dx_fake, m->tape_b.out, m->x, img, m->cfg.lambda_rec);
-    /* reconstruction: back through G(x_fake, c_org) to x_fake (dx_fake_d as scratch d_out) */
-    o->copy(be, m->dx_fake_d, m->dx_fake, img * sizeof(float));
-    g_backward(m, &m->tape_b, m->tape_b.out, m->dx_fake_d, m->dx_fake, N);
-    /* adversarial + classification: back through D (no D update) to x_fake */
-    d_backward(m, x_fake, m->d_dsrc, m->d_dcls, N, 0, m->dx_fake_d, N, 0);
+    o->copy(be, m->gp_u, m->dx_fake, img * sizeof(float));
+    g_backward(m, &m->tape_b, m->tape_b.out, m->gp_u, m->dx_fake, N);
+    if (side) o->lane(be, SG_LANE_JOIN);
     o->add(be, m->dx_fake, m->dx_fake, m->dx_fake_d, img);
     g_backward(m, &m->tape_a, x_fake, m->dx_fake, NULL, N);
     adam_step(m, &m->g, lr);

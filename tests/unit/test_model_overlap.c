@@ -8,6 +8,10 @@
  * out of order, fakes used stale, or the G step's tape reuse taken where the
  * tape holds another batch all break that.
  *
+ * The queued model is created with SG_OVERLAP_G=1, so its G steps also run
+ * D's part on the second lane beside the reconstruction (lib/model.c
+ * g_step_common).
+ *
  * Also: what is refused between a D step that ran the queued batch's forward
  * and next_batch, and that a refusal changes nothing.
  *
@@ -84,7 +88,10 @@ static void schedule_case(sg_backend *ba, sg_backend *bb, const sg_model_config 
 {
     sg_model *a = NULL, *b = NULL;
     sg_err err;
-    if (sg_model_create(&a, cfg, ba, 21, &err) || sg_model_create(&b, cfg, bb, 21, &err)) {
+    setenv("SG_OVERLAP_G", "1", 1);         /* a's G step: D's part on the second lane */
+    int rc = sg_model_create(&a, cfg, ba, 21, &err);
+    unsetenv("SG_OVERLAP_G");
+    if (rc || sg_model_create(&b, cfg, bb, 21, &err)) {
         CHECK(0, "%s: model create: %s", name, err.msg);
         sg_model_free(a);
         return;
