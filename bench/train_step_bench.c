@@ -153,7 +153,7 @@ int main(int argc, char **argv)
      * each D step that no G step follows, and its G forward runs on the
      * backend's second lane beside that D step (lib/model.h) */
     const char *ov = getenv("SG_OVERLAP_G");
-    int overlap = ov && !strcmp(ov, "1"), current = 0;
+    int overlap = ov && !strcmp(ov, "1"), current = 0;   /* the model reads it too (lib/model.h) */
     double t0 = 0, t_start = now_s(), warmup_s = 0;
     int total = warmup + iters, g_steps = 0;
     for (int it = 0; it < total; it++) {
@@ -168,11 +168,8 @@ int main(int argc, char **argv)
         int g = (it + 1) % n_critic == 0, queue = overlap && it + 1 < total && !g;
         if (!current && sg_model_set_batch_drawn(m, 0, batch, x, corg, 5, it, 0, &err)) break;
         if (queue && sg_model_queue_batch_drawn(m, 0, batch, x, corg, 5, it + 1, 0, &err)) break;
-        if (sg_model_d_step(m, 1e-4f, &err)) break;
-        if (g) {
-            if (sg_model_g_step(m, 1e-4f, &err)) break;
-            g_steps++;
-        }
+        if (g ? sg_model_d_g_steps(m, 1e-4f, 1e-4f, &err) : sg_model_d_step(m, 1e-4f, &err)) break;
+        g_steps += g;
         if (queue && sg_model_next_batch(m, &err)) break;
         current = queue;
         err.msg[0] = 0;
@@ -226,12 +223,13 @@ int main(int argc, char **argv)
 #endif
     printf("device=%s precision=%s name=%s image=%d batch=%d conv=%d g_repeat=%d d_repeat=%d "
            "n_critic=%d iters=%d g_steps=%d seconds=%.3f it_per_s=%.2f ms_per_it=%.3f "
-           "warmup_s=%.2f d_step_ms=%.3f g_step_ms=%.3f gpu_mem_gib=%.3f gpu_peak_gib=%.3f gpu_total_gib=%.1f layout=%s overlap=%s prefetches=%lld graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
+           "warmup_s=%.2f d_step_ms=%.3f g_step_ms=%.3f gpu_mem_gib=%.3f gpu_peak_gib=%.3f gpu_total_gib=%.1f layout=%s overlap=%s prefetches=%lld recs_ahead=%lld graphs=%s d_loss_real=%.9g d_loss_gp=%.9g g_loss_rec=%.9g\n",
            device, cuda ? precision : "fp32", cuda ? sg_backend_cuda_device_name(be) : "cpu",
            image, batch, conv, g_repeat, d_repeat, n_critic, iters, g_steps, dt, iters / dt,
            1e3 * dt / iters, warmup_s, d_ms / phases, g_ms / phases, mem_used / 1073741824.0,
            mem_peak / 1073741824.0, mem_total / 1073741824.0,
-           be->nhwc ? "nhwc" : "nchw", overlap ? "on" : "off", sg_model_prefetches(m), note[0] ? note : "none",
+           be->nhwc ? "nhwc" : "nchw", overlap ? "on" : "off", sg_model_prefetches(m), sg_model_recs_ahead(m),
+           note[0] ? note : "none",
            l.d_loss_real,
            l.d_loss_gp, l.g_loss_rec);
     if (cuda && getenv("SG_BENCH_PLANS")) {      /* the algorithms cuDNN was given, on stderr */

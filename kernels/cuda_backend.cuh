@@ -105,7 +105,7 @@ struct sg_cuda_lane {
     size_t pad3_scratch_bytes;
 };
 
-#define SG_CUDA_GRAPHS 64
+#define SG_CUDA_GRAPHS 128
 #define SG_CUDA_MAX_PLANS 128
 #define SG_CUDA_PARTIALS 1024                 /* blocks of a two-stage reduction */
 

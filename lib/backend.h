@@ -186,7 +186,7 @@ struct sg_backend_ops {
 
     /* ---- step graphs (optional: NULL where unsupported, e.g. the CPU) ---
      * graph_begin(key): the ops that follow, up to graph_end(key), are recorded
-     * into graph `key` (0 <= key < 64) instead of being run; nothing between
+     * into graph `key` (0 <= key < 128) instead of being run; nothing between
      * may sync, allocate, or run a conv shape/kind for the first time. Returns
      * 0, or -1 if graphs are off (SG_CUDA_GRAPHS=0) or a CUDA error was recorded.
      * graph_end(key): stops recording and instantiates; 0 or -1 (then the

@@ -27,15 +27,19 @@
 enum { L_D_REAL, L_D_FAKE, L_D_CLS, L_D_GP, L_G_FAKE, L_G_REC, L_G_CLS, L_COUNT };
 
 /* Step graph keys per dataset: the D step, the G step, and the G step that
- * reuses the D step's tape (a different body, so a graph of its own); and the
- * D step's other bodies (see d_step_body): v = 2 * fakes_ready + prefetch,
- * 1..3. */
+ * reuses the D step's tape (a different body, so a graph of its own); the D
+ * step's other bodies (see d_step_body): v = 2 * fakes_ready + prefetch
+ * (1..3), or 4 + fakes_ready with the G step's reconstruction (4, 5); and
+ * the G step whose reconstruction ran in the D step. */
 #define GRAPH_KEY_D(ds) (2 * (ds))
 #define GRAPH_KEY_G(ds) (2 * (ds) + 1)
 #define GRAPH_KEY_G_REUSE(ds) (2 * SG_MAX_DATASETS + (ds))
-#define GRAPH_KEY_D_VARIANT(ds, v) ((v) ? 3 * SG_MAX_DATASETS + 3 * (ds) + (v) - 1 : GRAPH_KEY_D(ds))
-#define GRAPH_KEYS (6 * SG_MAX_DATASETS)
-_Static_assert(GRAPH_KEYS <= 64, "lib/backend.h: graph keys are 0..63");
+#define D_VARIANTS 6
+#define GRAPH_KEY_D_VARIANT(ds, v) \
+    ((v) ? 3 * SG_MAX_DATASETS + (D_VARIANTS - 1) * (ds) + (v) - 1 : GRAPH_KEY_D(ds))
+#define GRAPH_KEY_G_REC_DONE(ds) ((D_VARIANTS + 2) * SG_MAX_DATASETS + (ds))
+#define GRAPH_KEYS ((D_VARIANTS + 3) * SG_MAX_DATASETS)
+_Static_assert(GRAPH_KEYS <= 128, "lib/backend.h: graph keys are 0..127");
 
 /* ---- state_dict tables ------------------------------------------------------ */
 
@@ -184,7 +188,11 @@ struct sg_model {
     int fakes_ready;
     int tape_a_holds;          /* TAPE_*: whose G forward tape_a holds */
     /* the D step being run or recorded: its body's variant */
-    int step_fakes_ready, step_prefetch;
+    int step_fakes_ready, step_prefetch, step_rec_ahead;
+    /* sg_model_d_g_steps: the G step's reconstruction ran in the D step
+     * (rec_done, for the G step right after); how often */
+    int rec_done;
+    long long recs_ahead;
 
     /* step graphs (backends with graph_begin: CUDA): per key (GRAPH_KEY_*),
      * the state of run_step below and the batch size it was recorded for */
@@ -1161,8 +1169,13 @@ static int run_step(sg_model *m, int key, net_state *ns, float lr,
 static int d_step_body(sg_model *m, float lr, sg_err *err);
 static int g_step_body(sg_model *m, float lr, sg_err *err);
 static int g_step_reuse_body(sg_model *m, float lr, sg_err *err);
+static int g_step_rec_done_body(sg_model *m, float lr, sg_err *err);
+static void g_forward_from_tape(sg_model *m, int N);
+static void g_reconstruction(sg_model *m, const float *x_fake, float *scratch, int N);
 
-int sg_model_d_step(sg_model *m, float lr, sg_err *err)
+/* A D step; prefetch_ok: it may run a queued batch's G forward; rec_ahead:
+ * it runs the G step's reconstruction too (sg_model_d_g_steps). */
+static int d_step_run(sg_model *m, float lr, int prefetch_ok, int rec_ahead, sg_err *err)
 {
     if (need_training(m, "d_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: d_step before set_batch");
@@ -1171,8 +1184,9 @@ int sg_model_d_step(sg_model *m, float lr, sg_err *err)
                        "already run)");
     m->g_tape_valid = 0;   /* until it has rewritten the tape */
     m->step_fakes_ready = m->fakes_ready;
-    m->step_prefetch = m->queued == QUEUED_BATCH && m->q_n == m->n;
-    int v = 2 * m->step_fakes_ready + m->step_prefetch;
+    m->step_prefetch = prefetch_ok && m->queued == QUEUED_BATCH && m->q_n == m->n;
+    m->step_rec_ahead = rec_ahead;
+    int v = rec_ahead ? 4 + m->step_fakes_ready : 2 * m->step_fakes_ready + m->step_prefetch;
     if (run_step(m, GRAPH_KEY_D_VARIANT(m->ds, v), &m->d, lr, d_step_body, err)) return -1;
     m->fakes_ready = 0;    /* each D step runs (or consumes) one G forward */
     if (!m->step_fakes_ready) m->tape_a_holds = TAPE_CURRENT;
@@ -1181,23 +1195,46 @@ int sg_model_d_step(sg_model *m, float lr, sg_err *err)
         m->queued = QUEUED_PREFETCHED;
         m->tape_a_holds = TAPE_QUEUED;
     }
+    if (rec_ahead) {
+        m->rec_done = 1;
+        m->recs_ahead++;
+    }
     /* only D changed: G(x, c_trg) stands, if tape_a still holds it */
     m->g_tape_valid = m->tape_a_holds == TAPE_CURRENT;
     return 0;
 }
 
-/* The body is chosen here, on the host, per call: a replayed graph of either
+int sg_model_d_step(sg_model *m, float lr, sg_err *err) { return d_step_run(m, lr, 1, 0, err); }
+
+/* The body is chosen here, on the host, per call: a replayed graph of any
  * key is the body it was recorded from. */
 int sg_model_g_step(sg_model *m, float lr, sg_err *err)
 {
     if (need_training(m, "g_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: g_step before set_batch");
     if (need_no_prefetch(m, "g_step", err)) return -1;
-    int reuse = m->g_tape_reuse && m->g_tape_valid;
+    int reuse = m->g_tape_reuse && m->g_tape_valid, rec_done = m->rec_done;
+    m->rec_done = 0;
     g_changed(m);          /* G's weights change (and tape_a is rewritten) */
     if (!reuse) return run_step(m, GRAPH_KEY_G(m->ds), &m->g, lr, g_step_body, err);
-    if (run_step(m, GRAPH_KEY_G_REUSE(m->ds), &m->g, lr, g_step_reuse_body, err)) return -1;
+    if (run_step(m, rec_done ? GRAPH_KEY_G_REC_DONE(m->ds) : GRAPH_KEY_G_REUSE(m->ds), &m->g, lr,
+                 rec_done ? g_step_rec_done_body : g_step_reuse_body, err))
+        return -1;
     m->g_tape_reuses++;
+    return 0;
+}
+
+int sg_model_d_g_steps(sg_model *m, float lr_d, float lr_g, sg_err *err)
+{
+    /* the reconstruction runs ahead where the G step will reuse the D
+     * step's forward: tape_a holds the current batch's after the D step */
+    int ahead = m->overlap_g && m->g_tape_reuse && m->queued != QUEUED_PREFETCHED &&
+                (!m->fakes_ready || m->tape_a_holds == TAPE_CURRENT);
+    if (d_step_run(m, lr_d, 0, ahead, err)) return -1;
+    if (sg_model_g_step(m, lr_g, err)) {
+        m->rec_done = 0;
+        return -1;
+    }
     return 0;
 }
 
@@ -1235,6 +1272,17 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
         g_forward(m, &m->tape_a, m->q_fake, m->q_x, m->q_c_trg, N, 1);
         if (o->lane) o->lane(be, SG_LANE_MAIN);
     }
+    /* sg_model_d_g_steps: the G step's running-statistics update and its
+     * reconstruction on the second lane, beside the rest of this step: they
+     * read x, c_org and the fake rows, and write G's running statistics,
+     * gradients, tape_b, g_buf, g_zfinal, dx_fake and dx_fake_d (scratch
+     * here: the G step writes it later), none of which D's part touches */
+    if (m->step_rec_ahead) {
+        if (o->lane) o->lane(be, SG_LANE_FORK);
+        g_forward_from_tape(m, N);
+        g_reconstruction(m, x_fake, m->dx_fake_d, N);
+        if (o->lane) o->lane(be, SG_LANE_MAIN);
+    }
     /* x_hat = alpha x + (1 - alpha) x_fake */
     o->lerp_images(be, x_hat, m->x, x_fake, m->alpha, N, per);
     d_forward(m, m->d_in, 3 * N, 2 * N, N);
@@ -1248,7 +1296,7 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
     d_backward(m, m->d_in, m->d_dsrc, m->d_dcls, N, 1, NULL, 2 * N, N);
     d_gradient_penalty(m, N, 2 * N, m->d_dsrc + 2 * nsrc);
     adam_step(m, &m->d, lr);
-    if (m->step_prefetch && o->lane) o->lane(be, SG_LANE_JOIN);
+    if ((m->step_prefetch || m->step_rec_ahead) && o->lane) o->lane(be, SG_LANE_JOIN);
     return 0;
 }
 
@@ -1272,17 +1320,34 @@ static void g_forward_from_tape(sg_model *m, int N)
     }
 }
 
-static int g_step_common(sg_model *m, float lr, int reuse)
+/* The G step's reconstruction: G's gradients zeroed, G(x_fake, c_org) into
+ * tape_b (running statistics updated), its L1 loss, and back through it:
+ * G's weight gradients and dx_fake. scratch: (N,3,S,S) that nothing beside
+ * it uses. */
+static void g_reconstruction(sg_model *m, const float *x_fake, float *scratch, int N)
+{
+    sg_backend *be = m->be;
+    size_t img = (size_t)N * 3 * m->cfg.image_size * m->cfg.image_size;
+    be->ops->memzero(be, m->g.grads, m->g.n_train * sizeof(float));
+    g_forward(m, &m->tape_b, m->tape_b.out, x_fake, m->c_org, N, 1);
+    be->ops->l1_loss(be, m->losses + L_G_REC, m->dx_fake, m->tape_b.out, m->x, img, m->cfg.lambda_rec);
+    be->ops->copy(be, scratch, m->dx_fake, img * sizeof(float));
+    g_backward(m, &m->tape_b, m->tape_b.out, scratch, m->dx_fake, N);
+}
+
+/* reuse: G(x, c_trg) from the D step (tape_a, d_in's fake rows); rec_done:
+ * also its running-statistics update and the reconstruction (d_step_body,
+ * step_rec_ahead). */
+static int g_step_common(sg_model *m, float lr, int reuse, int rec_done)
 {
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
     int N = m->n, S = m->cfg.image_size;
     size_t nsrc = (size_t)N * m->d_src.co * m->d_src.hout * m->d_src.hout, img = (size_t)N * 3 * S * S;
-    o->memzero(be, m->g.grads, m->g.n_train * sizeof(float));
     /* x_fake = G(x, c_trg): the D step's, in d_in's fake rows, or computed anew */
     float *x_fake = reuse ? m->d_in + img : m->tape_a.out;
-    if (reuse) g_forward_from_tape(m, N);
-    else g_forward(m, &m->tape_a, x_fake, m->x, m->c_trg, N, 1);
+    if (!reuse) g_forward(m, &m->tape_a, x_fake, m->x, m->c_trg, N, 1);
+    else if (!rec_done) g_forward_from_tape(m, N);
     /* Two independent parts, each ending in a gradient of x_fake. D's
      * (adversarial + classification, back through D without a D update, into
      * dx_fake_d) runs on the backend's second lane with SG_OVERLAP_G=1,
@@ -1290,18 +1355,14 @@ static int g_step_common(sg_model *m, float lr, int reuse)
      * leave. They share no buffer (D's tape and gradients, d_dsrc and d_dcls
      * there; G's tape_b, g_buf, g_zfinal, dx_fake and gp_u, unused in a G
      * step, here) and no accumulator (no D weight gradients). */
-    int side = m->overlap_g && o->lane;
+    int side = m->overlap_g && o->lane && !rec_done;
     if (side) o->lane(be, SG_LANE_FORK);
     d_forward(m, x_fake, N, N, N);
     o->mean_loss(be, m->losses + L_G_FAKE, m->d_dsrc, m->dt.src, nsrc, -1.0f, 1.0f);
     cls_loss(m, m->losses + L_G_CLS, m->d_dcls, m->c_trg, N);
     d_backward(m, x_fake, m->d_dsrc, m->d_dcls, N, 0, m->dx_fake_d, N, 0);
     if (side) o->lane(be, SG_LANE_MAIN);
-    /* reconstruction: back through G(x_fake, c_org) to x_fake (gp_u as scratch d_out) */
-    g_forward(m, &m->tape_b, m->tape_b.out, x_fake, m->c_org, N, 1);
-    o->l1_loss(be, m->losses + L_G_REC, m->dx_fake, m->tape_b.out, m->x, img, m->cfg.lambda_rec);
-    o->copy(be, m->gp_u, m->dx_fake, img * sizeof(float));
-    g_backward(m, &m->tape_b, m->tape_b.out, m->gp_u, m->dx_fake, N);
+    if (!rec_done) g_reconstruction(m, x_fake, m->gp_u, N);
     if (side) o->lane(be, SG_LANE_JOIN);
     o->add(be, m->dx_fake, m->dx_fake, m->dx_fake_d, img);
     g_backward(m, &m->tape_a, x_fake, m->dx_fake, NULL, N);
@@ -1309,11 +1370,13 @@ static int g_step_common(sg_model *m, float lr, int reuse)
     return 0;
 }
 
-static int g_step_body(sg_model *m, float lr, sg_err *err) { return g_step_common(m, lr, 0); }
-static int g_step_reuse_body(sg_model *m, float lr, sg_err *err) { return g_step_common(m, lr, 1); }
+static int g_step_body(sg_model *m, float lr, sg_err *err) { return g_step_common(m, lr, 0, 0); }
+static int g_step_reuse_body(sg_model *m, float lr, sg_err *err) { return g_step_common(m, lr, 1, 0); }
+static int g_step_rec_done_body(sg_model *m, float lr, sg_err *err) { return g_step_common(m, lr, 1, 1); }
 
 long long sg_model_g_tape_reuses(const sg_model *m) { return m->g_tape_reuses; }
 long long sg_model_prefetches(const sg_model *m) { return m->prefetches; }
+long long sg_model_recs_ahead(const sg_model *m) { return m->recs_ahead; }
 
 int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err)
 {

@@ -144,6 +144,13 @@ void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t see
  * running statistics updated at every G forward). */
 int sg_model_d_step(sg_model *m, float lr, sg_err *err);
 int sg_model_g_step(sg_model *m, float lr, sg_err *err);
+/* sg_model_d_step then sg_model_g_step, the same results. With SG_OVERLAP_G=1
+ * in the environment when the model is created (and the G step reusing the
+ * D step's forward, below), the G step's reconstruction pass through G runs
+ * during the D step, on the backend's second lane where it has one (CUDA:
+ * beside D's work); sg_model_recs_ahead counts those. */
+int sg_model_d_g_steps(sg_model *m, float lr_d, float lr_g, sg_err *err);
+long long sg_model_recs_ahead(const sg_model *m);
 /* A G step right after a D step on the same batch takes G(x, c_trg) from the
  * D step instead of computing it again (bit-identical results; the running
  * statistics are still updated twice). SG_G_TAPE_REUSE=0 in the environment

@@ -899,8 +899,9 @@ static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err 
     if ((!t->batch_current && upload_batch(t, i, 0, err)) || (queue && upload_batch(t, i + 1, 1, err)))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
     int64_t ask = queue ? i + 2 : i + 1;   /* the loader's next batch */
-    if ((ask < t->opt.iters && request_batch(t, ask, err)) || sg_model_d_step(t->model, lr_d, err) ||
-        (g_step && sg_model_g_step(t->model, lr_g, err)) || (queue && sg_model_next_batch(t->model, err)))
+    if ((ask < t->opt.iters && request_batch(t, ask, err)) ||
+        (g_step ? sg_model_d_g_steps(t->model, lr_d, lr_g, err) : sg_model_d_step(t->model, lr_d, err)) ||
+        (queue && sg_model_next_batch(t->model, err)))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
     t->batch_current = queue;
     t->iter = i + 1;

@@ -174,7 +174,7 @@ bool unjoined(const Capture &c)
 
 /* 0: a graph replays in recording order; 1: its branches interleaved, one
  * work node of each in turn, from branch 0; 2: the same from the last
- * branch. sg_emu_set_graph_interleave's mode, else SG_EMU_GRAPH_INTERLEAVE
+ * branch (SG_EMU_GRAPH_STAGGER: see replay). sg_emu_set_graph_interleave's mode, else SG_EMU_GRAPH_INTERLEAVE
  * (read at each replay, so that a test may set it in between). */
 std::atomic<int> interleave_override{ -1 };
 
@@ -204,6 +204,12 @@ void replay(const Graph &g)
      * 2: reversed). Two branches that share a buffer across their nodes then
      * see each other's writes, as concurrent streams on a GPU may, where the
      * recording order would hide it. */
+    /* SG_EMU_GRAPH_STAGGER=K: the first branch in that order runs its first
+     * K work nodes alone before the others start, which shifts where the
+     * branches' nodes meet (a race whose two accesses lie close together in
+     * each branch shows only at some offsets: a test can sweep K) */
+    const char *sv = getenv("SG_EMU_GRAPH_STAGGER");
+    long stagger = sv ? atol(sv) : 0, round = 0;
     int nb = g.branches;
     std::vector<std::vector<int>> queue(nb);
     for (size_t i = 0; i < g.nodes.size(); i++) queue[g.nodes[i].branch].push_back((int)i);
@@ -233,6 +239,7 @@ void replay(const Graph &g)
             fprintf(stderr, "CUDA emulation: a graph's branches wait for each other\n");
             abort();
         }
+        if (round++ < stagger) ready.resize(1);
         for (int b : ready) {
             int i = queue[b][head[b]++];
             g.nodes[i].fn();
