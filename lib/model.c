@@ -1215,6 +1215,8 @@ int sg_model_g_step(sg_model *m, float lr, sg_err *err)
     if (need_no_prefetch(m, "g_step", err)) return -1;
     int reuse = m->g_tape_reuse && m->g_tape_valid, rec_done = m->rec_done;
     m->rec_done = 0;
+    if (rec_done && !reuse)   /* d_g_steps runs the reconstruction ahead only where the reuse follows */
+        return sg_errf(err, "model: internal: the G step's reconstruction ran ahead of a G step without the reuse");
     g_changed(m);          /* G's weights change (and tape_a is rewritten) */
     if (!reuse) return run_step(m, GRAPH_KEY_G(m->ds), &m->g, lr, g_step_body, err);
     if (run_step(m, rec_done ? GRAPH_KEY_G_REC_DONE(m->ds) : GRAPH_KEY_G_REUSE(m->ds), &m->g, lr,
