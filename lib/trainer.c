@@ -220,6 +220,20 @@ static void load_engines(sg_trainer *t)
                  "one in the last bits", p, why);
 }
 
+/* A new run on CUDA with SG_CUDNN_ENGINES=FILE starts from another run's
+ * engine choices (e.g. its RUN/cudnn-engines.txt): the shapes it covers are
+ * not searched again. One that cannot be used is set aside with a note. */
+static void seed_engines(sg_trainer *t)
+{
+    const char *p = getenv("SG_CUDNN_ENGINES");
+    if (!p || !*p) return;
+    char why[400] = "";
+    sg_err e;
+    int rc = sg_backend_cuda_engines_load(t->be, p, why, sizeof why, &e);
+    if (rc < 0) snprintf(why, sizeof why, "%s", e.msg);
+    if (rc <= 0) snprintf(t->note, sizeof t->note, "SG_CUDNN_ENGINES=%s: %s; choosing anew", p, why);
+}
+
 const char *sg_trainer_note(const sg_trainer *t) { return t->note; }
 
 /* ---- config.json ---- */
@@ -685,6 +699,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         if (write_config(t, err)) goto fail;
     } else {
         if (mode == SG_TRAIN_REPLACE && sg_run_clear(run_dir, err)) goto fail;
+        if (t->cuda) seed_engines(t);
         if (sg_mkdir_p(run_dir, err) || write_config(t, err)) goto fail;
         char hp[PATH_MAX];
         run_file(hp, sizeof hp, run_dir, "history.jsonl");

@@ -254,3 +254,18 @@ interrupt_after_logged() {
   head -n $((10#$n)) "$T/plain/history.jsonl" > "$T/plain-head.jsonl"
   diff <(strip_timing "$T/ov/history.jsonl") <(strip_timing "$T/plain-head.jsonl")
 }
+
+@test "emulated CUDA: SG_CUDNN_ENGINES seeds a new run with another run's engine choices: the same results" {
+  export SG_CUDNN_SEARCH=timed
+  "$EMU" -o "$T/a" "${TINY[@]}" "$D/a.lmdb"
+  [ -s "$T/a/cudnn-engines.txt" ]
+  SG_CUDNN_ENGINES="$T/a/cudnn-engines.txt" "$EMU" -o "$T/b" "${TINY[@]}" "$D/a.lmdb"
+  for f in G D state; do cmp "$T/a/ckpt/000008-$f.safetensors" "$T/b/ckpt/000008-$f.safetensors"; done
+  cmp "$T/a/cudnn-engines.txt" "$T/b/cudnn-engines.txt"
+  # a file that cannot be used: said, and the run chooses anew
+  echo "not an engines file" > "$T/bad.txt"
+  run env SG_CUDNN_ENGINES="$T/bad.txt" "$EMU" -o "$T/c" "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"SG_CUDNN_ENGINES=$T/bad.txt"*"choosing anew"* ]]
+  [ -s "$T/c/ckpt/000008-G.safetensors" ]
+}
