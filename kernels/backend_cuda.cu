@@ -489,10 +489,11 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     }
     /* Lane 0 (every op unless ops->lane moved them) at the device's highest
      * stream priority, lane 1 at its lowest: where both have work, the
-     * block scheduler serves lane 0's (the D step's chain of small,
-     * latency-bound kernels) first and lane 1's (a G forward's large
-     * convolutions) fills what is left. SG_CUDA_LANE_PRIORITY=0: both at the
-     * default (A/B timing). Step graphs keep the priorities (graph.cu). */
+     * block scheduler serves lane 0's (a step's own chain, e.g. the D step's
+     * small, latency-bound kernels) first, and lane 1's (the work the model
+     * put beside it, e.g. a G forward's large convolutions) fills what is
+     * left. SG_CUDA_LANE_PRIORITY=0: both at the default (A/B timing). Step
+     * graphs keep the priorities (graph.cu). */
     int least = 0, greatest = 0;
     const char *prenv = getenv("SG_CUDA_LANE_PRIORITY");
     if (!(prenv && !strcmp(prenv, "0")) &&

@@ -91,7 +91,7 @@ struct sg_cuda_graph {
 /* What each lane (lib/backend.h ops->lane) has of its own: its stream and
  * the buffers ops use across their kernels. The active lane's live in
  * sg_cuda's fields of the same names, so ops need not know about lanes;
- * the other lane's are parked here (sg_cuda_lane_swap). */
+ * the other lane's are parked here (lane_swap in backend_cuda.cu). */
 struct sg_cuda_lane {
     cudaStream_t stream;
     void *workspace;
