@@ -169,8 +169,9 @@ struct sg_model {
 
     /* G step on the D step's tape (g_step_reuse_body): on unless
      * SG_G_TAPE_REUSE=0 (A/B timing, tests); valid while tape_a and d_in's fake
-     * rows hold G(x, c_trg) of the current batch with G's current weights */
-    int g_tape_reuse, g_tape_valid;
+     * rows hold G(x, c_trg) of the current batch with G's current weights
+     * (tape_a_holds == TAPE_CURRENT, below) */
+    int g_tape_reuse;
     long long g_tape_reuses;
     /* SG_OVERLAP_G=1 when the model is created: the G step's D part on the
      * backend's second lane (g_step_common); the trainer's queued batches
@@ -186,7 +187,7 @@ struct sg_model {
     /* d_in's fake rows hold G(x, c_trg) of the current batch from a
      * prefetch: the next d_step skips that forward (consumed by it) */
     int fakes_ready;
-    int tape_a_holds;          /* TAPE_*: whose G forward tape_a holds */
+    int tape_a_holds;          /* TAPE_*: whose G forward tape_a holds, with G's current weights */
     /* the D step being run or recorded: its body's variant */
     int step_fakes_ready, step_prefetch, step_rec_ahead;
     /* sg_model_d_g_steps: the G step's reconstruction ran in the D step
@@ -698,7 +699,6 @@ static int need_no_prefetch(const sg_model *m, const char *what, sg_err *err)
 /* G's weights or its state change: nothing computed from the old ones stands. */
 static void g_changed(sg_model *m)
 {
-    m->g_tape_valid = 0;
     m->fakes_ready = 0;
     m->tape_a_holds = TAPE_OTHER;
 }
@@ -1005,7 +1005,6 @@ static int batch_start(sg_model *m, int ds, int n, const float *x, const float *
 {
     if (need_training(m, "set_batch", err) || need_no_prefetch(m, "set_batch", err)) return -1;
     if (check_batch(m, ds, n, err)) return -1;
-    m->g_tape_valid = 0;
     m->fakes_ready = 0;
     m->queued = QUEUED_NONE;   /* a queued batch is dropped: this one comes first */
     m->tape_a_holds = TAPE_OTHER;
@@ -1092,7 +1091,6 @@ int sg_model_next_batch(sg_model *m, sg_err *err)
     be->ops->copy(be, m->c_org, m->q_c_org, lab * sizeof(float));
     be->ops->copy(be, m->c_trg, m->q_c_trg, lab * sizeof(float));
     be->ops->copy(be, m->alpha, m->q_alpha, n * sizeof(float));
-    m->g_tape_valid = 0;
     m->fakes_ready = m->queued == QUEUED_PREFETCHED;
     if (m->fakes_ready) be->ops->copy(be, m->d_in + img, m->q_fake, img * sizeof(float));
     m->tape_a_holds = m->tape_a_holds == TAPE_QUEUED ? TAPE_CURRENT : TAPE_OTHER;
@@ -1182,14 +1180,16 @@ static int d_step_run(sg_model *m, float lr, int prefetch_ok, int rec_ahead, sg_
     if (m->queued == QUEUED_PREFETCHED)
         return sg_errf(err, "model: a second d_step before next_batch (the queued batch's G forward has "
                        "already run)");
-    m->g_tape_valid = 0;   /* until it has rewritten the tape */
+    int holds = m->tape_a_holds;
+    m->tape_a_holds = TAPE_OTHER;   /* until the step has run: it rewrites tape_a */
     m->step_fakes_ready = m->fakes_ready;
     m->step_prefetch = prefetch_ok && m->queued == QUEUED_BATCH && m->q_n == m->n;
     m->step_rec_ahead = rec_ahead;
     int v = rec_ahead ? 4 + m->step_fakes_ready : 2 * m->step_fakes_ready + m->step_prefetch;
     if (run_step(m, GRAPH_KEY_D_VARIANT(m->ds, v), &m->d, lr, d_step_body, err)) return -1;
     m->fakes_ready = 0;    /* each D step runs (or consumes) one G forward */
-    if (!m->step_fakes_ready) m->tape_a_holds = TAPE_CURRENT;
+    /* only D changed: G(x, c_trg) stands, its own or the prefetch's */
+    m->tape_a_holds = m->step_fakes_ready ? holds : TAPE_CURRENT;
     if (m->step_prefetch) {
         m->prefetches++;
         m->queued = QUEUED_PREFETCHED;
@@ -1199,8 +1199,6 @@ static int d_step_run(sg_model *m, float lr, int prefetch_ok, int rec_ahead, sg_
         m->rec_done = 1;
         m->recs_ahead++;
     }
-    /* only D changed: G(x, c_trg) stands, if tape_a still holds it */
-    m->g_tape_valid = m->tape_a_holds == TAPE_CURRENT;
     return 0;
 }
 
@@ -1213,7 +1211,7 @@ int sg_model_g_step(sg_model *m, float lr, sg_err *err)
     if (need_training(m, "g_step", err)) return -1;
     if (m->n < 1) return sg_errf(err, "model: g_step before set_batch");
     if (need_no_prefetch(m, "g_step", err)) return -1;
-    int reuse = m->g_tape_reuse && m->g_tape_valid, rec_done = m->rec_done;
+    int reuse = m->g_tape_reuse && m->tape_a_holds == TAPE_CURRENT, rec_done = m->rec_done;
     m->rec_done = 0;
     if (rec_done && !reuse)   /* d_g_steps runs the reconstruction ahead only where the reuse follows */
         return sg_errf(err, "model: internal: the G step's reconstruction ran ahead of a G step without the reuse");
@@ -1230,8 +1228,7 @@ int sg_model_d_g_steps(sg_model *m, float lr_d, float lr_g, sg_err *err)
 {
     /* the reconstruction runs ahead where the G step will reuse the D
      * step's forward: tape_a holds the current batch's after the D step */
-    int ahead = m->overlap_g && m->g_tape_reuse && m->queued != QUEUED_PREFETCHED &&
-                (!m->fakes_ready || m->tape_a_holds == TAPE_CURRENT);
+    int ahead = m->overlap_g && m->g_tape_reuse && (!m->fakes_ready || m->tape_a_holds == TAPE_CURRENT);
     if (d_step_run(m, lr_d, 0, ahead, err)) return -1;
     if (sg_model_g_step(m, lr_g, err)) {
         m->rec_done = 0;
@@ -1411,8 +1408,7 @@ int sg_model_generate(sg_model *m, int n, const float *x, const float *c, float 
 {
     sg_backend *be = m->be;
     size_t S = m->cfg.image_size, img = 3 * S * S;
-    m->g_tape_valid = 0;   /* it overwrites tape_a */
-    m->tape_a_holds = TAPE_OTHER;
+    m->tape_a_holds = TAPE_OTHER;   /* it overwrites tape_a */
     for (int i0 = 0; i0 < n; i0 += m->cap) {
         int k = n - i0 < m->cap ? n - i0 : m->cap;
         upload_images(m, m->gen_x, x + (size_t)i0 * img, k);
