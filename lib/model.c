@@ -992,24 +992,38 @@ static void cls_loss(sg_model *m, float *loss, float *grad, const float *labels,
 
 /* ---- steps -------------------------------------------------------------------------------------- */
 
-static int check_batch(const sg_model *m, int ds, int n, sg_err *err)
+/* drawn: c_trg and alpha will be drawn by the backend (ops->draw_batch) */
+static int check_batch(const sg_model *m, int ds, int n, int drawn, sg_err *err)
 {
     if (ds < 0 || ds >= m->cfg.n_datasets)
         return sg_errf(err, "model: dataset %d out of range (0..%d)", ds, m->cfg.n_datasets - 1);
     if (n < 1 || n > m->cap) return sg_errf(err, "model: batch of %d images (1..%d allowed)", n, m->cap);
+    if (drawn && n > SG_BATCH_DRAW_MAX)
+        return sg_errf(err, "model: batch of %d images (at most %d when drawn)", n, SG_BATCH_DRAW_MAX);
     return 0;
 }
 
-/* The images and own labels of a batch; c_trg and alpha follow. */
-static int batch_start(sg_model *m, int ds, int n, const float *x, const float *c_org, sg_err *err)
+/* A batch's images and own labels into x_dst and c_org_dst (backend memory);
+ * with d, its c_trg and alpha drawn into c_trg_dst and alpha_dst. */
+static void upload_batch(sg_model *m, float *x_dst, float *c_org_dst, const float *x, const float *c_org, int n,
+                         const sg_batch_draw *d, float *c_trg_dst, float *alpha_dst)
+{
+    upload_images(m, x_dst, x, n);
+    m->be->ops->upload(m->be, c_org_dst, c_org, (size_t)n * m->c_dim * sizeof(float));
+    if (d) m->be->ops->draw_batch(m->be, c_trg_dst, alpha_dst, c_org_dst, d);
+}
+
+/* The current batch: images and own labels, and with d its drawn c_trg and
+ * alpha (else the caller uploads them). */
+static int batch_start(sg_model *m, int ds, int n, const float *x, const float *c_org, const sg_batch_draw *d,
+                       sg_err *err)
 {
     if (need_training(m, "set_batch", err) || need_no_prefetch(m, "set_batch", err)) return -1;
-    if (check_batch(m, ds, n, err)) return -1;
+    if (check_batch(m, ds, n, d != NULL, err)) return -1;
     m->fakes_ready = 0;
     m->queued = QUEUED_NONE;   /* a queued batch is dropped: this one comes first */
     m->tape_a_holds = TAPE_OTHER;
-    upload_images(m, m->x, x, n);
-    m->be->ops->upload(m->be, m->c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
+    upload_batch(m, m->x, m->c_org, x, c_org, n, d, m->c_trg, m->alpha);
     m->n = n;
     m->ds = ds;
     /* No sync: the uploads are queued on the backend's stream ahead of the
@@ -1020,7 +1034,7 @@ static int batch_start(sg_model *m, int ds, int n, const float *x, const float *
 int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
                        const float *c_trg, const float *alpha, sg_err *err)
 {
-    if (batch_start(m, ds, n, x, c_org, err)) return -1;
+    if (batch_start(m, ds, n, x, c_org, NULL, err)) return -1;
     m->be->ops->upload(m->be, m->c_trg, c_trg, (size_t)n * m->c_dim * sizeof(float));
     m->be->ops->upload(m->be, m->alpha, alpha, n * sizeof(float));
     return 0;
@@ -1043,13 +1057,9 @@ void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t see
 int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
                              uint64_t seed, int64_t iter, int random_targets, sg_err *err)
 {
-    if (n > SG_BATCH_DRAW_MAX)
-        return sg_errf(err, "model: batch of %d images (at most %d when drawn)", n, SG_BATCH_DRAW_MAX);
-    if (batch_start(m, ds, n, x, c_org, err)) return -1;
     sg_batch_draw d;
     sg_model_batch_draw(&m->cfg, ds, n, seed, iter, random_targets, &d);
-    m->be->ops->draw_batch(m->be, m->c_trg, m->alpha, m->c_org, &d);
-    return 0;
+    return batch_start(m, ds, n, x, c_org, &d, err);
 }
 
 int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
@@ -1059,9 +1069,7 @@ int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const
     if (m->queued == QUEUED_PREFETCHED)
         return sg_errf(err, "model: queue_batch before next_batch (the queued batch's G forward has already run)");
     if (m->n < 1) return sg_errf(err, "model: queue_batch before set_batch");
-    if (check_batch(m, ds, n, err)) return -1;
-    if (n > SG_BATCH_DRAW_MAX)
-        return sg_errf(err, "model: batch of %d images (at most %d when drawn)", n, SG_BATCH_DRAW_MAX);
+    if (check_batch(m, ds, n, 1, err)) return -1;
     size_t img = (size_t)m->cap * 3 * m->cfg.image_size * m->cfg.image_size, lab = (size_t)m->cap * m->c_dim;
     if (!m->q_x && (!(m->q_x = balloc(m, img)) || !(m->q_fake = balloc(m, img)) ||
                     !(m->q_c_org = balloc(m, lab)) || !(m->q_c_trg = balloc(m, lab)) ||
@@ -1069,11 +1077,9 @@ int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const
         if (m->be->ops->sync(m->be, err)) return sg_err_prefix(err, "model: queue_batch");
         return sg_errf(err, "model: out of memory for the queued batch");
     }
-    upload_images(m, m->q_x, x, n);
-    m->be->ops->upload(m->be, m->q_c_org, c_org, (size_t)n * m->c_dim * sizeof(float));
     sg_batch_draw d;
     sg_model_batch_draw(&m->cfg, ds, n, seed, iter, random_targets, &d);
-    m->be->ops->draw_batch(m->be, m->q_c_trg, m->q_alpha, m->q_c_org, &d);
+    upload_batch(m, m->q_x, m->q_c_org, x, c_org, n, &d, m->q_c_trg, m->q_alpha);
     m->q_n = n;
     m->q_ds = ds;
     m->queued = QUEUED_BATCH;
