@@ -149,11 +149,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nx; i++) x[i] = 2 * sg_randu(5, 1, i) - 1;
     for (int i = 0; i < batch * cd; i++) corg[i] = sg_randu(5, 2, i) < 0.5f;
 
-    /* SG_OVERLAP_G=1: as sg-train then does, the next batch is queued before
-     * each D step that no G step follows, and its G forward runs on the
-     * backend's second lane beside that D step (lib/model.h) */
-    const char *ov = getenv("SG_OVERLAP_G");
-    int overlap = ov && !strcmp(ov, "1"), current = 0;   /* the model reads it too (lib/model.h) */
+    /* SG_OVERLAP_G=1 (read by the model): as sg-train then does, the next
+     * batch is queued before each D step that no G step follows, and its G
+     * forward runs on the backend's second lane beside that D step */
+    int overlap = sg_model_overlap_g(m), current = 0;
     double t0 = 0, t_start = now_s(), warmup_s = 0;
     int total = warmup + iters, g_steps = 0;
     for (int it = 0; it < total; it++) {

@@ -1382,6 +1382,7 @@ static int g_step_rec_done_body(sg_model *m, float lr, sg_err *err) { return g_s
 long long sg_model_g_tape_reuses(const sg_model *m) { return m->g_tape_reuses; }
 long long sg_model_prefetches(const sg_model *m) { return m->prefetches; }
 long long sg_model_recs_ahead(const sg_model *m) { return m->recs_ahead; }
+int sg_model_overlap_g(const sg_model *m) { return m->overlap_g; }
 
 int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err)
 {

@@ -110,11 +110,12 @@ struct sg_trainer {
     int64_t losses_at;            /* the iteration they belong to, 0: none read yet */
     int64_t clean_at;             /* losses last read finite here (or where this session started) */
     int64_t g_at;                 /* the last iteration that updated G, 0: none this session */
-    /* SG_OVERLAP_G=1: iteration i + 1's batch is queued in the model before
-     * i's D step (when no G step or checkpoint comes between), whose G
-     * forward then runs beside that D step (lib/model.h); batch_current:
-     * iteration t->iter's batch is already the model's current one */
-    int overlap, batch_current;
+    /* With SG_OVERLAP_G=1 (sg_model_overlap_g) iteration i + 1's batch is
+     * queued in the model before i's D step (when no G step or checkpoint
+     * comes between), whose G forward then runs beside that D step
+     * (lib/model.h); batch_current: iteration t->iter's batch is already the
+     * model's current one */
+    int batch_current;
     volatile sig_atomic_t *stop;  /* sg_trainer_run's, or NULL */
 };
 
@@ -590,8 +591,6 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->last_ckpt = -1;
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
-    const char *ov = getenv("SG_OVERLAP_G");
-    t->overlap = ov && !strcmp(ov, "1");
     if (!(t->run_dir = strdup(run_dir))) goto oom;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
 
@@ -899,7 +898,7 @@ static int upload_batch(sg_trainer *t, int64_t i, int queue, sg_err *err)
 /* Queues iteration t->iter (set_batch, the D step, the G step when due) and
  * advances t->iter; waits for nothing but the upload of the buffer the loader
  * refills next. may_queue: the next iteration's batch may be queued ahead
- * (t->overlap), which makes its G forward run in this D step, so this
+ * (sg_model_overlap_g), which makes its G forward run in this D step, so this
  * iteration must not end in a checkpoint. st: the iteration's fields, losses
  * those last read. */
 static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err *err)
@@ -910,7 +909,7 @@ static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err 
     float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
     int g_step = (i + 1) % t->opt.n_critic == 0;
     int saving_after = (t->opt.save_every > 0 && (i + 1) % t->opt.save_every == 0) || (t->stop && *t->stop);
-    int queue = may_queue && t->overlap && i + 1 < t->opt.iters && !g_step && !saving_after;
+    int queue = may_queue && sg_model_overlap_g(t->model) && i + 1 < t->opt.iters && !g_step && !saving_after;
     if ((!t->batch_current && upload_batch(t, i, 0, err)) || (queue && upload_batch(t, i + 1, 1, err)))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
     int64_t ask = queue ? i + 2 : i + 1;   /* the loader's next batch */
