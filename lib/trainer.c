@@ -204,35 +204,39 @@ static void remove_stale_tmp(const char *run_dir)
     closedir(dp);
 }
 
-/* Loads ENGINES_FILE if there is one. A file that cannot be used is not an
- * error (the engines are chosen anew; only bit-exactness with the earlier
- * run is lost): the reason goes to t->note. */
+/* Engine choices from path into the backend; one that cannot be used is not
+ * an error of the run: the note says so, naming it as label and what
+ * follows (then). */
+static void engines_from(sg_trainer *t, const char *path, const char *label, const char *then)
+{
+    char why[400] = "";
+    sg_err e;
+    int rc = sg_backend_cuda_engines_load(t->be, path, why, sizeof why, &e);
+    if (rc < 0) snprintf(why, sizeof why, "%s", e.msg);
+    if (rc <= 0) snprintf(t->note, sizeof t->note, "%s: %s; %s", label, why, then);
+}
+
+/* A resumed run: its own ENGINES_FILE, if there is one (unusable: the
+ * engines are chosen anew, and only bit-exactness with the earlier run is
+ * lost). */
 static void load_engines(sg_trainer *t)
 {
     char p[PATH_MAX];
     run_file(p, sizeof p, t->run_dir, ENGINES_FILE);
-    if (access(p, F_OK) != 0) return;
-    char why[400] = "";
-    sg_err e;
-    int rc = sg_backend_cuda_engines_load(t->be, p, why, sizeof why, &e);
-    if (rc < 0) snprintf(why, sizeof why, "%s", e.msg);
-    if (rc <= 0)
-        snprintf(t->note, sizeof t->note, "%s: %s; the resumed run may differ from an uninterrupted "
-                 "one in the last bits", p, why);
+    if (access(p, F_OK) == 0)
+        engines_from(t, p, p, "the resumed run may differ from an uninterrupted one in the last bits");
 }
 
-/* A new run on CUDA with SG_CUDNN_ENGINES=FILE starts from another run's
- * engine choices (e.g. its RUN/cudnn-engines.txt): the shapes it covers are
- * not searched again. One that cannot be used is set aside with a note. */
+/* A new run with SG_CUDNN_ENGINES=FILE starts from another run's engine
+ * choices (e.g. its RUN/cudnn-engines.txt): the shapes it covers are not
+ * searched again. */
 static void seed_engines(sg_trainer *t)
 {
     const char *p = getenv("SG_CUDNN_ENGINES");
     if (!p || !*p) return;
-    char why[400] = "";
-    sg_err e;
-    int rc = sg_backend_cuda_engines_load(t->be, p, why, sizeof why, &e);
-    if (rc < 0) snprintf(why, sizeof why, "%s", e.msg);
-    if (rc <= 0) snprintf(t->note, sizeof t->note, "SG_CUDNN_ENGINES=%s: %s; choosing anew", p, why);
+    char label[PATH_MAX + 32];
+    snprintf(label, sizeof label, "SG_CUDNN_ENGINES=%s", p);
+    engines_from(t, p, label, "choosing anew");
 }
 
 const char *sg_trainer_note(const sg_trainer *t) { return t->note; }
