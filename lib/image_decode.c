@@ -44,11 +44,36 @@ static tjhandle thread_decompressor(void)
     return h;
 }
 
+/* A TurboJPEG call that failed can leave the decompressor inside a header
+ * (tjDecompressHeader3 returns from its error handler without aborting), and a
+ * tables-only stream leaves its tables loaded: either way the thread's next,
+ * valid JPEG would be misread. So after any failure the decompressor is
+ * dropped and the next call makes a fresh one. */
+static void drop_thread_decompressor(void)
+{
+    tjhandle h = pthread_getspecific(tj_key);
+    if (h) {
+        tjDestroy(h);
+        pthread_setspecific(tj_key, NULL);
+    }
+}
+
 static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *cs, sg_err *err)
 {
     int subsamp = 0;
-    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, cs) != 0)
-        return sg_errf(err, "JPEG: %s", tjGetErrorStr2(tj));
+    *w = *h = 0;
+    *cs = -1;
+    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, cs) != 0) {
+        sg_errf(err, "JPEG: %s", tjGetErrorStr2(tj));
+        drop_thread_decompressor();
+        return -1;
+    }
+    /* success without a size: a tables-only stream (no image), e.g. a file cut
+     * short after its tables */
+    if (*w <= 0 || *h <= 0) {
+        drop_thread_decompressor();
+        return sg_errf(err, "JPEG: no image in the data (tables only; truncated?)");
+    }
     return 0;
 }
 
@@ -75,7 +100,9 @@ static int decode_jpeg_into(const uint8_t *data, size_t len, uint8_t **buf, size
      * -1 with TJERR_WARNING; Pillow refuses truncated files too, so we do. */
     if (tjDecompress2(tj, data, (unsigned long)len, *buf, w, 0, h, TJPF_RGB, TJFLAG_ACCURATEDCT) != 0) {
         int fatal = tjGetErrorCode(tj) == TJERR_FATAL;
-        return sg_errf(err, "JPEG: %s%s", fatal ? "" : "corrupt or truncated data: ", tjGetErrorStr2(tj));
+        sg_errf(err, "JPEG: %s%s", fatal ? "" : "corrupt or truncated data: ", tjGetErrorStr2(tj));
+        drop_thread_decompressor();
+        return -1;
     }
     *width = w;
     *height = h;
