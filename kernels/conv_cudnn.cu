@@ -157,8 +157,10 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
             if (n < 0) break;
             used += (size_t)n;
             if (used + 1 >= size) break;
-            char wrong[48] = "";
+            char wrong[96] = "";
             if (e->wrong) snprintf(wrong, sizeof wrong, ", %d differed from the legacy result", e->wrong);
+            if (e->repeats)
+                snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", %d repeated", e->repeats);
             if (e->candidates < 0)
                 n = snprintf(buf + used, size - used, ", no backend-API graph: %s)",
                              cudnnGetErrorString((cudnnStatus_t)-e->candidates));

@@ -9,7 +9,8 @@
  * are deterministic (no NONDETERMINISTIC note, so runs repeat bit for bit),
  * keep float inputs and reductions (no down-conversion), use no tensor cores
  * in fp32 mode, need no runtime compilation (unless SG_CUDNN_RTC=1) and fit
- * the workspace cap.
+ * the workspace cap. A configuration the list repeats (the fallback list
+ * may repeat one of mode A's) is skipped.
  *
  * Every candidate first runs once on the call's own inputs, into a scratch
  * output, and must give what the legacy call gives (check_candidate: a
@@ -245,6 +246,51 @@ static bdesc candidate_plan(const sg_cuda *c, bdesc cfg, int64_t *engine_id, int
     return usable(c, cfg, engine_id) ? make_plan(c, cfg, ws) : NULL;
 }
 
+/* What tells candidate configurations apart: the engine and its knob values
+ * in the order cuDNN lists them. The fallback list may repeat one of mode
+ * A's; a repeat is skipped, not checked and timed again. ok 0: not read in
+ * full (then never a repeat). */
+enum { MAX_KNOBS = 16 };
+typedef struct {
+    int ok, n_knobs;
+    int64_t engine;
+    int64_t knobs[MAX_KNOBS][2];                /* type, value */
+} config_key;
+
+static void read_config_key(bdesc cfg, config_key *k)
+{
+    memset(k, 0, sizeof *k);
+    bdesc eng = NULL, choice[MAX_KNOBS] = { 0 };
+    int64_t n = 0, got = 0;
+    int made = 0;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng)) return;
+    int ok = !cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &eng) &&
+             !cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &k->engine);
+    destroy(&eng);
+    for (; ok && made < MAX_KNOBS; made++)
+        if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, &choice[made])) ok = 0;
+    ok = ok && !cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                         MAX_KNOBS, &got, choice) &&
+         got >= 0 && got <= MAX_KNOBS;
+    for (int64_t i = 0; ok && i < got; i++) {
+        cudnnBackendKnobType_t type;
+        ok = !cudnnBackendGetAttribute(choice[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &n,
+                                       &type) &&
+             !cudnnBackendGetAttribute(choice[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &n,
+                                       &k->knobs[i][1]);
+        k->knobs[i][0] = (int64_t)type;
+    }
+    for (int i = 0; i < made; i++) destroy(&choice[i]);
+    k->ok = ok;
+    k->n_knobs = ok ? (int)got : 0;
+}
+
+static int same_config(const config_key *a, const config_key *b)
+{
+    return a->ok && b->ok && a->engine == b->engine && a->n_knobs == b->n_knobs &&
+           !memcmp(a->knobs, b->knobs, (size_t)a->n_knobs * sizeof a->knobs[0]);
+}
+
 static cudnnStatus_t make_pack(sg_cuda *c, bdesc *pack, void *x, void *w, void *y)
 {
     cudnnStatus_t st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, pack);
@@ -290,40 +336,35 @@ static int aligned16(const void *a, const void *b, const void *d)
     return (((uintptr_t)a | (uintptr_t)b | (uintptr_t)d) & 15) == 0;
 }
 
-/* Mean ms of one candidate (plan, or the legacy call when NULL) on the call's
- * inputs; a negative value when it fails to run. One untimed run first: a
- * kernel's first launch loads its module (CUDA's lazy loading), which would
- * count against every engine not run before. The pack is made once, so the
- * timed runs measure what a cached pack costs. A candidate whose first timed
- * run is over 4x the best so far is not run again. */
-static float time_candidate(sg_cuda *c, sg_conv_plan *p, int kind, bdesc plan, void *x, void *w, void *y,
-                            cudaEvent_t e0, cudaEvent_t e1, float best)
+/* Mean ms of one candidate (plan with its pack, or the legacy call when
+ * plan is NULL) on the call's inputs; a negative value when it fails to
+ * run. Unless warm (it just ran: the check, or the legacy reference), one
+ * untimed run first: a kernel's first launch loads its module (CUDA's lazy
+ * loading), which would count against every engine not run before. The
+ * pack is the one the check used, so the timed runs measure what a cached
+ * pack costs. A candidate whose first timed run is over 4x the best so far
+ * is not run again. */
+static float time_candidate(sg_cuda *c, sg_conv_plan *p, int kind, bdesc plan, bdesc pack, int warm, void *x,
+                            void *w, void *y, cudaEvent_t e0, cudaEvent_t e1, float best)
 {
     float ms = -1.f;
-    bdesc pack = NULL;
-    if (plan && make_pack(c, &pack, x, w, y) != CUDNN_STATUS_SUCCESS) return -1.f;
-    if (run_candidate(c, p, kind, plan, pack, x, w, y) != CUDNN_STATUS_SUCCESS) goto failed;
+    if (!warm && run_candidate(c, p, kind, plan, pack, x, w, y) != CUDNN_STATUS_SUCCESS) goto failed;
     for (int round = 0; round < 2; round++) {
         int runs = round == 0 ? 1 : TIMED_RUNS;
-        if (cudaEventRecord(e0, c->stream) != cudaSuccess) { ms = -1.f; goto out; }
+        if (cudaEventRecord(e0, c->stream) != cudaSuccess) return -1.f;
         for (int r = 0; r < runs; r++)
             if (run_candidate(c, p, kind, plan, pack, x, w, y) != CUDNN_STATUS_SUCCESS) goto failed;
         if (cudaEventRecord(e1, c->stream) != cudaSuccess || cudaEventSynchronize(e1) != cudaSuccess ||
-            cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess) {
-            ms = -1.f;
-            goto out;
-        }
+            cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess)
+            return -1.f;
         ms /= runs;
-        if (round == 0 && best > 0 && ms > 4 * best) goto out;
+        if (round == 0 && best > 0 && ms > 4 * best) return ms;
     }
-    goto out;
+    return ms;
 failed:
     cudaStreamSynchronize(c->stream);
     cudaGetLastError();
-    ms = -1.f;
-out:
-    destroy(&pack);
-    return ms;
+    return -1.f;
 }
 
 /* ---- checking a candidate's result against the legacy call ------------------ */
@@ -405,18 +446,16 @@ static int search_begin(sg_cuda *c, search_buffers *b, size_t out_floats)
     return 0;
 }
 
-/* 1 if plan, run once with the output starting as the legacy result R, gives
- * R again (forward, backward-data: overwritten) or 2R (backward-filter adds:
- * a plan that ignores beta gives R), within CHECK_TOL; 0 if it fails to run
- * or differs. x, w, y: the call's, the kind's output pointing at b->scratch. */
-static int check_candidate(sg_cuda *c, search_buffers *b, int kind, bdesc plan, void *x, void *w, void *y,
-                           size_t n)
+/* 1 if plan, run once with pack and the output starting as the legacy
+ * result R, gives R again (forward, backward-data: overwritten) or 2R
+ * (backward-filter adds: a plan that ignores beta gives R), within
+ * CHECK_TOL; 0 if it fails to run or differs. pack: the call's x, w and the
+ * kind's output pointing at b->scratch. */
+static int check_candidate(sg_cuda *c, search_buffers *b, int kind, bdesc plan, bdesc pack, size_t n)
 {
-    bdesc pack = NULL;
     double h[2 * CHECK_BLOCKS];
     int ok = cudaMemcpyAsync(b->scratch, b->ref, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream) ==
                  cudaSuccess &&
-             make_pack(c, &pack, x, w, y) == CUDNN_STATUS_SUCCESS &&
              cudnnBackendExecute(c->cudnn, plan, pack) == CUDNN_STATUS_SUCCESS;
     if (ok) {
         check_sums_kernel<<<CHECK_BLOCKS, CHECK_THREADS, 0, c->stream>>>(
@@ -425,7 +464,6 @@ static int check_candidate(sg_cuda *c, search_buffers *b, int kind, bdesc plan, 
              cudaMemcpyAsync(h, b->partial, sizeof h, cudaMemcpyDeviceToHost, c->stream) == cudaSuccess &&
              cudaStreamSynchronize(c->stream) == cudaSuccess;
     }
-    destroy(&pack);
     if (!ok) {                                  /* a failure to run: not chosen, not fatal */
         cudaStreamSynchronize(c->stream);
         cudaGetLastError();
@@ -513,22 +551,32 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
                                        c->stream) == cudaSuccess;
         if (!have_ref) { cudaStreamSynchronize(c->stream); cudaGetLastError(); }
         float best = 0;
-        if (timed) {
-            best = time_candidate(c, p, kind, NULL, x, w, y, b.e0, b.e1, 0.f);
+        if (timed) {                            /* the reference run was the legacy call's warm-up */
+            best = time_candidate(c, p, kind, NULL, NULL, have_ref, x, w, y, b.e0, b.e1, 0.f);
             e->legacy_ms = best;
             if (best < 0) best = 0;             /* the legacy call failed: any engine wins */
         }
+        config_key key[MAX_CAND];
         for (int i = 0; i < n && !c->failed && aligned16(x, w, y) && (timed || chosen < 0); i++) {
+            read_config_key(cand[i], &key[i]);
+            int repeat = 0;
+            for (int j = 0; j < i && !repeat; j++) repeat = same_config(&key[j], &key[i]);
+            if (repeat) { e->repeats++; continue; }
             int64_t id = -1, ws = 0;
             bdesc plan = candidate_plan(c, cand[i], &id, &ws);
             if (!plan) continue;
+            /* the pack after growing: it holds the workspace pointer */
             if (sg_cuda_grow_workspace(c, (size_t)ws)) { destroy(&plan); break; }
-            if (have_ref && !check_candidate(c, &b, kind, plan, x, w, y, out_floats)) {
+            bdesc pack = NULL;
+            if (make_pack(c, &pack, x, w, y) != CUDNN_STATUS_SUCCESS) { destroy(&plan); continue; }
+            if (have_ref && !check_candidate(c, &b, kind, plan, pack, out_floats)) {
                 e->wrong++;
+                destroy(&pack);
                 destroy(&plan);
                 continue;
             }
-            float ms = timed ? time_candidate(c, p, kind, plan, x, w, y, b.e0, b.e1, best) : 1.f;
+            float ms = timed ? time_candidate(c, p, kind, plan, pack, have_ref, x, w, y, b.e0, b.e1, best) : 1.f;
+            destroy(&pack);
             if (timed) e->timed++;
             if (ms > 0 && (best <= 0 || ms < best)) {
                 destroy(&chosen_plan);

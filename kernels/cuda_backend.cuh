@@ -52,6 +52,7 @@ struct sg_conv_engine {
     int rank;                                 /* index in the candidate list, -1 legacy */
     int source;                               /* SG_PICK_* */
     int wrong;                                /* candidates whose result differed from the legacy call's */
+    int repeats;                              /* candidates skipped: the same configuration as an earlier one */
     int candidates, timed;                    /* engine configurations offered / timed;
                                                  candidates < 0: -(the cudnnStatus_t) with which
                                                  building the operation graph failed */

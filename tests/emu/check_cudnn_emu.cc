@@ -812,10 +812,11 @@ static void heuristics_cases(cudnnHandle_t h)
         int ni = heuristic_list(G.keep[5], CUDNN_HEUR_MODE_INSTANT, inst, 2, &count_i);
         for (int i = 0; i < ni; i++) destroy(&inst[i]);
         int nf = heuristic_list(G.keep[5], CUDNN_HEUR_MODE_FALLBACK, cand + n, 6, &count_f);
-        check(n == 4 && count_a == 4 && ni == 2 && count_i == 4 && nf == 1 && count_f == 1,
+        /* the fallback list: engine 4, then a repeat of mode A's first (engine 0) */
+        check(n == 4 && count_a == 4 && ni == 2 && count_i == 4 && nf == 2 && count_f == 2,
               "%s: heuristics: A %d (%lld), INSTANT %d of %lld, FALLBACK %d", kind_names[kind], n, (long long)count_a, ni,
               (long long)count_i, nf);
-        if (n != 4 || nf != 1) {
+        if (n != 4 || nf != 2) {
             for (int i = 0; i < n + nf; i++) destroy(&cand[i]);
             continue;
         }
@@ -858,7 +859,19 @@ static void heuristics_cases(cudnnHandle_t h)
             check(st == CUDNN_STATUS_BAD_PARAM, "notes asked as INT64: %s", cudnnGetErrorString(st));
             destroy(&eng);
         }
-        for (int i = 0; i < 5; i++) destroy(&cand[i]);
+        {
+            int64_t id = -1;
+            std::vector<int> num, beh;
+            cudnnStatus_t st = engine_of(cand[5], &id, &num, &beh);
+            check(st == CUDNN_STATUS_SUCCESS && id == 0, "%s: the fallback list's second is engine %lld (%s)",
+                  kind_names[kind], (long long)id, cudnnGetErrorString(st));
+            int64_t knobs = -1;
+            st = cudnnBackendGetAttribute(cand[5], CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
+                                          &knobs, NULL);
+            check(st == CUDNN_STATUS_SUCCESS && knobs == 0, "%s: knob choices of an emulated engine: %s, %lld",
+                  kind_names[kind], cudnnGetErrorString(st), (long long)knobs);
+        }
+        for (int i = 0; i < 6; i++) destroy(&cand[i]);
     }
 }
 

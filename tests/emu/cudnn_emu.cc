@@ -1007,7 +1007,9 @@ cudnnStatus_t finalize_heur(BDesc *d)
     d->handle = g->handle;
     cudnnBackendHeurMode_t mode = scalar<cudnnBackendHeurMode_t>(attr(d, CUDNN_ATTR_ENGINEHEUR_MODE));
     d->results.clear();
-    if (mode == CUDNN_HEUR_MODE_FALLBACK) d->results.push_back(FALLBACK_ENGINE);
+    /* the fallback list repeats mode A's first configuration, as cuDNN's
+     * may: the search skips the repeat (kernels/conv_engines.cu) */
+    if (mode == CUDNN_HEUR_MODE_FALLBACK) d->results = { FALLBACK_ENGINE, 0 };
     else if (mode == CUDNN_HEUR_MODE_A || mode == CUDNN_HEUR_MODE_B || mode == CUDNN_HEUR_MODE_INSTANT)
         for (int64_t e = 0; e < FALLBACK_ENGINE; e++) d->results.push_back(e);
     else return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendFinalize: heuristics mode %d", (int)mode);
@@ -1523,6 +1525,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendCreateDescriptor(cudnnBackendDescriptorTyp
     case CUDNN_BACKEND_ENGINE_DESCRIPTOR:
     case CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR:
     case CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR:
+    case CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR:  /* only to be filled: the emulated engines have no knobs */
         break;
     default:
         return fail(CUDNN_STATUS_NOT_SUPPORTED, "%s: descriptor type %d is not emulated", fn, (int)descriptorType);
@@ -1672,6 +1675,11 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendGetAttribute(cudnnBackendDescriptor_t cons
             if (st != CUDNN_STATUS_SUCCESS) return st;
         }
         *elementCount = 1;
+        return CUDNN_STATUS_SUCCESS;
+    }
+    if (t == CUDNN_BACKEND_ENGINECFG_DESCRIPTOR && name == CUDNN_ATTR_ENGINECFG_KNOB_CHOICES) {
+        WANT(CUDNN_TYPE_BACKEND_DESCRIPTOR);    /* the emulated engines have no knobs */
+        *elementCount = 0;
         return CUDNN_STATUS_SUCCESS;
     }
     if ((t == CUDNN_BACKEND_ENGINECFG_DESCRIPTOR && name == CUDNN_ATTR_ENGINECFG_WORKSPACE_SIZE) ||

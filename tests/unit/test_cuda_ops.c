@@ -1046,6 +1046,10 @@ static void test_wrong_engine(void)
         sg_backend_cuda_plan_report(gpu, report, sizeof report);
         CHECK(strstr(report, "bwd-filter") && strstr(report, "differed from the legacy result"),
               "the search saw the wrong engine differ and passed it over: %s", report);
+        /* the emulation's fallback list repeats mode A's first configuration */
+        if (timed)
+            CHECK(strstr(report, ", 1 repeated)") != NULL,
+                  "the timed search skipped the fallback list's repeat of a configuration: %s", report);
         own_gpu_end(saved);
     }
     unsetenv("SG_EMU_CUDNN_WRONG_ENGINE");
