@@ -377,7 +377,8 @@ static sg_backend *create_fail(sg_backend *be, sg_cuda *c, sg_err *err)
 extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
 {
     int prec;
-    if (!precision || !strcmp(precision, "tf32")) prec = SG_CUDA_TF32;
+    if (!precision || !*precision) precision = SG_PRECISION_DEFAULT;
+    if (!strcmp(precision, "tf32")) prec = SG_CUDA_TF32;
     else if (!strcmp(precision, "fp32")) prec = SG_CUDA_FP32;
     else if (!strcmp(precision, "bf16")) prec = SG_CUDA_BF16;    /* kernels/conv_cudnn.cu */
     else {
@@ -543,11 +544,20 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
 
 extern "C" sg_backend *sg_backend_cuda_create(int device, sg_err *err)
 {
-    const char *env = getenv("SG_CUDA_PRECISION");  /* tf32 (default), fp32, bf16 */
-    return sg_backend_cuda_create_precision(device, env && *env ? env : "tf32", err);
+    return sg_backend_cuda_create_precision(device, getenv("SG_CUDA_PRECISION"), err);
 }
 
 extern "C" const char *sg_backend_cuda_device_name(sg_backend *be)
 {
     return sg_cuda_of(be)->device_name;
+}
+
+const char *sg_cuda_precision_name(int precision)
+{
+    return precision == SG_CUDA_FP32 ? "fp32" : precision == SG_CUDA_BF16 ? "bf16" : "tf32";
+}
+
+extern "C" const char *sg_backend_cuda_precision(sg_backend *be)
+{
+    return sg_cuda_precision_name(sg_cuda_of(be)->precision);
 }

@@ -627,11 +627,6 @@ static_assert((int)SG_ENGINE_FWD == (int)SG_CONV_FWD && (int)SG_ENGINE_BWD_DATA 
               (int)SG_ENGINE_BWD_FILTER == (int)SG_CONV_BWD_FILTER, "engines file kinds");
 static_assert(MAX_CAND - 1 <= SG_ENGINES_MAX_RANK, "engines file ranks");
 
-static const char *precision_name(int p)
-{
-    return p == SG_CUDA_FP32 ? "fp32" : p == SG_CUDA_BF16 ? "bf16" : "tf32";
-}
-
 /* The header that must match for a file's choices to apply: same GPU model,
  * cuDNN build, layout and precision. */
 static void header(const sg_cuda *c, sg_engines_header *h)
@@ -640,7 +635,7 @@ static void header(const sg_cuda *c, sg_engines_header *h)
     sg_engines_header_set_device(h, c->device_name);
     h->cudnn = (long long)cudnnGetVersion();
     snprintf(h->layout, sizeof h->layout, "%s", c->nhwc ? "nhwc" : "nchw");
-    snprintf(h->precision, sizeof h->precision, "%s", precision_name(c->precision));
+    snprintf(h->precision, sizeof h->precision, "%s", sg_cuda_precision_name(c->precision));
 }
 
 extern "C" int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err)

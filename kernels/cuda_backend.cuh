@@ -200,6 +200,8 @@ int sg_cuda_sync_lanes(sg_cuda *c);
 /* Back on lane 0, joined (ops->lane's SG_LANE_JOIN if lane 1 has work):
  * before a sync or the end of a graph recording. */
 void sg_cuda_lane_home(sg_cuda *c);
+/* "tf32", "fp32" or "bf16" for SG_CUDA_* */
+const char *sg_cuda_precision_name(int precision);
 
 /* Returns scratch of at least n floats, or NULL (error recorded). Growing it
  * frees the old buffer after a stream sync: it must not happen inside graph

@@ -265,15 +265,21 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
 /* The CUDA backend on device `device` (kernels/). NULL and err on failure,
  * e.g. no GPU present. Declared in every build: without CUDA at build time
  * (SG_HAVE_CUDA undefined) it fails with a clear message (backend_cuda_stub.c).
- * precision: the convolutions' arithmetic, "tf32" (the default, like PyTorch's),
+ * precision: the convolutions' arithmetic, "tf32" (the default, like PyTorch's:
+ * SG_PRECISION_DEFAULT),
  * "fp32" (no tensor-core rounding) or "bf16" (each convolution on bf16 copies of
  * its float inputs, float accumulation, its result converted back to float;
  * everything else stays float32); sg_backend_cuda_create uses
- * $SG_CUDA_PRECISION or else tf32. */
+ * $SG_CUDA_PRECISION or else the default. */
 sg_backend *sg_backend_cuda_create(int device, sg_err *err);
 sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err);
+/* The precision a NULL or empty one means, here and in sg_backend_open. */
+#define SG_PRECISION_DEFAULT "tf32"
 /* The GPU's name (e.g. "NVIDIA H200") of a CUDA backend. */
 const char *sg_backend_cuda_device_name(sg_backend *be);
+/* The precision a CUDA backend runs its convolutions in: "tf32", "fp32" or
+ * "bf16" (what a run records, so that a resume asks for the same). */
+const char *sg_backend_cuda_precision(sg_backend *be);
 /* Step-graph diagnostics of a CUDA backend into buf: graphs recorded and
  * launched, and why graphs were turned off if they were (a recording that
  * fails turns them off and the steps run eagerly). Returns buf. */
@@ -309,7 +315,7 @@ int sg_device_parse(const char *name, int *cuda_index);
 /* The backend a tool's --device option names: "cpu"; "cuda" or "cuda:N" (an
  * error when that GPU is not usable: never a silent CPU fallback); "auto"
  * (GPU 0 when usable, else the CPU, with the reason in fallback_note if
- * non-NULL, "" otherwise). precision (CUDA only; NULL = tf32) is checked even
+ * non-NULL, "" otherwise). precision (CUDA only; NULL: the default) is checked even
  * when the CPU is chosen, so a typo fails on every machine. threads: CPU
  * worker threads (0: all CPUs). */
 sg_backend *sg_backend_open(const char *device, const char *precision, int threads,

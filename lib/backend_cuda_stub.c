@@ -12,13 +12,19 @@ sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, 
 
 sg_backend *sg_backend_cuda_create(int device, sg_err *err)
 {
-    return sg_backend_cuda_create_precision(device, "tf32", err);
+    return sg_backend_cuda_create_precision(device, NULL, err);
 }
 
 const char *sg_backend_cuda_device_name(sg_backend *be)
 {
     (void)be;
     return "none";
+}
+
+const char *sg_backend_cuda_precision(sg_backend *be)
+{
+    (void)be;
+    return "";
 }
 
 const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size)

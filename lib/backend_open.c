@@ -39,7 +39,7 @@ sg_backend *sg_backend_open(const char *device, const char *precision, int threa
         return NULL;
     }
     sg_err cuda_err = {{0}};
-    sg_backend *be = sg_backend_cuda_create_precision(index, precision ? precision : "tf32", &cuda_err);
+    sg_backend *be = sg_backend_cuda_create_precision(index, precision, &cuda_err);
     if (be) return be;
     if (kind == SG_DEVICE_CUDA) {
         sg_errf(err, "--device %s: %s", device, cuda_err.msg);

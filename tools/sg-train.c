@@ -238,7 +238,7 @@ int main(int argc, char **argv)
     if (!be) cli_die_err(&err);
     /* recorded in config.json for a later --resume */
     snprintf(o.device, sizeof o.device, "%s", be->name);
-    snprintf(o.precision, sizeof o.precision, "%s", strcmp(be->name, "cuda") ? "" : precision ? precision : "tf32");
+    snprintf(o.precision, sizeof o.precision, "%s", strcmp(be->name, "cuda") ? "" : sg_backend_cuda_precision(be));
     sg_trainer *t;
     int mode = resume ? SG_TRAIN_RESUME : force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
     char blame[2048];

@@ -60,6 +60,8 @@ resume_case() {
   resume_case
   [ -s "$T/part/cudnn-engines.txt" ]
   grep -q "engine" "$T/part/cudnn-engines.txt"
+  # no --precision: the backend's default is what the run records
+  grep -q '"device": "cuda", "precision": "tf32"' "$T/part/config.json"
 }
 
 @test "emulated CUDA: with the emulated backend API off, timed search falls back to the legacy calls" {
