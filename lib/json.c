@@ -1,8 +1,10 @@
 #include "json.h"
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 typedef struct {
     const char *text;
@@ -289,6 +291,8 @@ static int grow(json_value *v, size_t *cap, int with_keys)
 }
 
 static json_value *parse_value(parser *p, int depth);
+typedef struct key_index key_index;
+static json_value *parse_members(parser *p, int depth, json_value *v, key_index *ix);
 
 static json_value *parse_array(parser *p, int depth)
 {
@@ -310,11 +314,133 @@ static json_value *parse_array(parser *p, int depth)
     }
 }
 
+/* ---- duplicate keys ----
+ * Comparing each key with every earlier one is quadratic: 80k keys (a 7 MB
+ * safetensors header; one may be 100 MB) took seconds, a hostile one hours. So an
+ * object that reaches KEY_INDEX_MIN members gets an open-addressing table of its
+ * members (load at most 1/2), used only while it is parsed. Keys are hashed with
+ * SipHash-1-3 under a random per-process key, so that keys chosen to collide
+ * cannot make the table quadratic again; the results never depend on the key. */
+enum { KEY_INDEX_MIN = 8 };
+
+typedef struct {
+    size_t member_plus1;    /* 0: empty slot */
+    uint64_t hash;
+} key_slot;
+
+struct key_index {
+    key_slot *slots;        /* NULL: below KEY_INDEX_MIN members, keys compared one by one */
+    size_t mask;            /* slots - 1 (a power of two) */
+};
+
+static uint64_t sip_key[2];
+static pthread_once_t sip_key_once = PTHREAD_ONCE_INIT;
+
+static void sip_key_init(void)
+{
+    if (getrandom(sip_key, sizeof sip_key, GRND_NONBLOCK) != (ssize_t)sizeof sip_key) {
+        /* no entropy yet (early boot): the addresses still differ per run under ASLR */
+        sip_key[0] = (uint64_t)(uintptr_t)&sip_key ^ 0x9e3779b97f4a7c15u;
+        sip_key[1] = (uint64_t)(uintptr_t)&sip_key_init * 0xbf58476d1ce4e5b9u;
+    }
+}
+
+#define ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND(v0, v1, v2, v3) do { \
+        v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32); \
+        v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2; \
+        v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0; \
+        v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32); \
+    } while (0)
+
+/* SipHash-1-3 (one compression round per 8-byte word, three finalisation rounds). */
+static uint64_t key_hash(const char *s, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)s;
+    uint64_t v0 = sip_key[0] ^ 0x736f6d6570736575u, v1 = sip_key[1] ^ 0x646f72616e646f6du;
+    uint64_t v2 = sip_key[0] ^ 0x6c7967656e657261u, v3 = sip_key[1] ^ 0x7465646279746573u;
+    size_t whole = n & ~(size_t)7;
+    for (size_t k = 0; k < whole; k += 8) {
+        uint64_t m = 0;
+        for (int j = 7; j >= 0; j--) m = m << 8 | b[k + (size_t)j];   /* little-endian */
+        v3 ^= m;
+        SIP_ROUND(v0, v1, v2, v3);
+        v0 ^= m;
+    }
+    uint64_t m = (uint64_t)(n & 0xff) << 56;
+    for (size_t j = 0; j < (n & 7); j++) m |= (uint64_t)b[whole + j] << (8 * j);
+    v3 ^= m;
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= m;
+    v2 ^= 0xff;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void key_index_put(key_index *ix, size_t member, uint64_t hash)
+{
+    size_t at = (size_t)hash & ix->mask;
+    while (ix->slots[at].member_plus1) at = (at + 1) & ix->mask;
+    ix->slots[at].member_plus1 = member + 1;
+    ix->slots[at].hash = hash;
+}
+
+/* (Re)builds the table for v's members with at least 4 slots per member. */
+static int key_index_build(key_index *ix, const json_value *v)
+{
+    size_t n_slots = 4 * KEY_INDEX_MIN;
+    while (n_slots < 4 * v->n) n_slots *= 2;
+    key_slot *slots = calloc(n_slots, sizeof *slots);
+    if (!slots) return -1;
+    if (!ix->slots) pthread_once(&sip_key_once, sip_key_init);
+    free(ix->slots);
+    ix->slots = slots;
+    ix->mask = n_slots - 1;
+    for (size_t k = 0; k < v->n; k++) key_index_put(ix, k, key_hash(v->keys[k], v->key_lens[k]));
+    return 0;
+}
+
+/* Whether v already has a member named key; *hash is set when the table is in use. */
+static int has_key(const json_value *v, const key_index *ix, const char *key, size_t key_len, uint64_t *hash)
+{
+    if (!ix->slots) {
+        for (size_t k = 0; k < v->n; k++)
+            if (v->key_lens[k] == key_len && memcmp(v->keys[k], key, key_len) == 0) return 1;
+        return 0;
+    }
+    *hash = key_hash(key, key_len);
+    for (size_t at = (size_t)*hash & ix->mask; ix->slots[at].member_plus1; at = (at + 1) & ix->mask) {
+        size_t k = ix->slots[at].member_plus1 - 1;
+        if (ix->slots[at].hash == *hash && v->key_lens[k] == key_len && memcmp(v->keys[k], key, key_len) == 0) return 1;
+    }
+    return 0;
+}
+
+/* After member v->n - 1 was appended (its hash in `hash` when the table is in use). */
+static int key_index_add(key_index *ix, const json_value *v, uint64_t hash)
+{
+    if (!ix->slots) return v->n >= KEY_INDEX_MIN ? key_index_build(ix, v) : 0;
+    if (2 * v->n > ix->mask + 1) return key_index_build(ix, v);
+    key_index_put(ix, v->n - 1, hash);
+    return 0;
+}
+
 static json_value *parse_object(parser *p, int depth)
 {
     json_value *v = new_value(JSON_OBJECT);
-    size_t cap = 0;
     if (!v) { fail_at(p, p->pos, "out of memory"); return NULL; }
+    key_index ix = {NULL, 0};
+    json_value *r = parse_members(p, depth, v, &ix);
+    free(ix.slots);
+    return r;
+}
+
+/* The members of the object v, whose '{' is at p->pos; v is freed on failure. */
+static json_value *parse_members(parser *p, int depth, json_value *v, key_index *ix)
+{
+    size_t cap = 0;
     p->pos++;   /* { */
     skip_ws(p);
     if (p->pos < p->len && p->text[p->pos] == '}') { p->pos++; return v; }
@@ -337,10 +463,8 @@ static json_value *parse_object(parser *p, int depth)
         skip_ws(p);
         json_value *e = parse_value(p, depth + 1);
         if (!e) { free(key); json_free(v); return NULL; }
-        int dup = 0;
-        for (size_t k = 0; k < v->n && !dup; k++)
-            dup = v->key_lens[k] == key_len && memcmp(v->keys[k], key, key_len) == 0;
-        if (dup) {
+        uint64_t hash = 0;
+        if (has_key(v, ix, key, key_len, &hash)) {
             if (!(p->flags & JSON_KEEP_FIRST)) {
                 fail_fmt(p, key_pos, "duplicate key \"%.100s\"", key);
                 free(key); json_free(e); json_free(v);
@@ -352,6 +476,7 @@ static json_value *parse_object(parser *p, int depth)
             v->keys[v->n] = key;
             v->key_lens[v->n] = key_len;
             v->items[v->n++] = e;
+            if (key_index_add(ix, v, hash) != 0) { json_free(v); fail_at(p, p->pos, "out of memory"); return NULL; }
         }
         int more = after_element(p, '}', "',' or '}'");
         if (more < 0) { json_free(v); return NULL; }

@@ -2,6 +2,7 @@
 #include "check.h"
 #include "json.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +211,91 @@ static void test_duplicates_and_depth(void)
     free(bomb);
 }
 
+/* "{"k0":0,"k1":1,...}" with n members, then (dup >= 0) a member "k<dup>" again;
+ * *dup_at: the offset of that member's key. */
+static char *numbered_object(long n, long dup, size_t *len, size_t *dup_at)
+{
+    char *s = malloc((size_t)(n + 1) * 32 + 2);
+    size_t k = 0;
+    s[k++] = '{';
+    for (long i = 0; i < n; i++) k += (size_t)sprintf(s + k, "%s\"k%ld\":%ld", i ? "," : "", i, i);
+    if (dup >= 0) {
+        k += (size_t)sprintf(s + k, "%s", n ? "," : "");
+        *dup_at = k;
+        k += (size_t)sprintf(s + k, "\"k%ld\":-1", dup);
+    }
+    s[k++] = '}';
+    s[k] = 0;
+    *len = k;
+    return s;
+}
+
+/* Objects past the size where duplicate keys are found through a hash table:
+ * the same verdicts, messages, positions and member order as below it. */
+static void test_many_keys(void)
+{
+    sg_err err = {{0}};
+    json_opts keep = {0, JSON_KEEP_FIRST};
+    char want[160];
+    for (long n = 0; n <= 40; n++) {
+        size_t len, at = 0;
+        char *s = numbered_object(n, -1, &len, &at);
+        json_value *v = NULL;
+        int ok = json_parse(s, len, NULL, &v, NULL, &err) == 0 && v->n == (size_t)n;
+        for (long i = 0; ok && i < n; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "k%ld", i);
+            ok = strcmp(v->keys[i], key) == 0 && v->items[i]->i == i && json_get(v, key) == v->items[i];
+        }
+        CHECK(ok, "%ld distinct keys: %s", n, err.msg);
+        json_free(v);
+        free(s);
+        for (long d = 0; d < n; d++) {
+            s = numbered_object(n, d, &len, &at);
+            snprintf(want, sizeof want, "line 1 column %zu: duplicate key \"k%ld\"", at + 1, d);
+            expect_error(s, want);
+            v = NULL;
+            ok = json_parse(s, len, &keep, &v, NULL, &err) == 0 && v->n == (size_t)n && json_get(v, "k0")->i == 0;
+            for (long i = 0; ok && i < n; i++) ok = v->items[i]->i == i;
+            CHECK(ok, "%ld keys and k%ld again, keep-first: %s", n, d, err.msg);
+            json_free(v);
+            free(s);
+        }
+    }
+    /* keys equal up to a NUL, prefixes of each other, empty: all distinct */
+    const char *near = "{\"a\":0,\"a\\u0000\":1,\"a\\u0000b\":2,\"a\\u0000c\":3,\"\":4,\"ab\":5,\"b\":6,"
+                       "\"ba\":7,\"a\\u0000b\\u0000\":8,\"abcdefgh\":9,\"abcdefghi\":10,\"abcdefgi\":11}";
+    json_value *v = parse(near, &err);
+    CHECK(v && v->n == 12 && json_get(v, "ab")->i == 5 && json_get(v, "")->i == 4, "near-equal keys: %s", err.msg);
+    json_free(v);
+    char dup_nul[200];
+    snprintf(dup_nul, sizeof dup_nul, "%.*s,\"a\\u0000b\":12}", (int)strlen(near) - 1, near);
+    snprintf(want, sizeof want, "line 1 column %zu: duplicate key \"a\"", strlen(near) + 1);   /* %s stops at the NUL */
+    expect_error(dup_nul, want);
+
+    /* 200k members (a large safetensors header): accepted, in order; a
+     * duplicate near the end is still found, with the message and position. */
+    long big = 200000;
+    size_t len, at = 0;
+    char *s = numbered_object(big, -1, &len, &at);
+    v = NULL;
+    int ok = json_parse(s, len, NULL, &v, NULL, &err) == 0 && v->n == (size_t)big;
+    for (long i = 0; ok && i < big; i++) ok = v->items[i]->i == i;
+    CHECK(ok, "%ld keys: %s", big, err.msg);
+    CHECK(ok && strcmp(v->keys[big - 1], "k199999") == 0 && json_get(v, "k123456")->i == 123456 &&
+          !json_get(v, "k200000"), "%ld keys: order and lookups", big);
+    json_free(v);
+    free(s);
+    s = numbered_object(big, 123, &len, &at);
+    snprintf(want, sizeof want, "line 1 column %zu: duplicate key \"k123\"", at + 1);
+    expect_error(s, want);
+    v = NULL;
+    CHECK(json_parse(s, len, &keep, &v, NULL, &err) == 0 && v->n == (size_t)big && json_get(v, "k123")->i == 123,
+          "%ld keys and k123 again, keep-first: %s", big, err.msg);
+    json_free(v);
+    free(s);
+}
+
 static void test_writer(void)
 {
     sg_buf b = SG_BUF_INIT;
@@ -277,6 +363,7 @@ int main(void)
     test_strings();
     test_invalid();
     test_duplicates_and_depth();
+    test_many_keys();
     test_writer();
     return check_done();
 }

@@ -739,8 +739,9 @@ static int json_equal(const json_value *a, const json_value *b)
     return 0;
 }
 
-/* The tree's invariants; returns its depth (containers). */
-static int check_json_tree(tally *t, const json_value *v, int flags)
+/* The tree's invariants; returns its depth (containers). No object holds a key
+ * twice: duplicates are an error, or (JSON_KEEP_FIRST) dropped. */
+static int check_json_tree(tally *t, const json_value *v)
 {
     if (!v) { broken(t, "NULL value in the tree"); return 0; }
     switch (v->type) {
@@ -758,11 +759,11 @@ static int check_json_tree(tally *t, const json_value *v, int flags)
         for (size_t k = 0; k < v->n; k++) {
             if (v->type == JSON_OBJECT) {
                 if (!v->keys || !v->key_lens || !v->keys[k] || v->keys[k][v->key_lens[k]] != 0) { broken(t, "bad key %zu", k); continue; }
-                for (size_t j = 0; j < k && !(flags & JSON_KEEP_FIRST); j++)
+                for (size_t j = 0; j < k; j++)
                     if (v->key_lens[j] == v->key_lens[k] && !memcmp(v->keys[j], v->keys[k], v->key_lens[k]))
                         broken(t, "duplicate key kept");
             }
-            int d = check_json_tree(t, v->items[k], flags);
+            int d = check_json_tree(t, v->items[k]);
             if (d > depth) depth = d;
         }
         return depth + 1;
@@ -789,7 +790,7 @@ static void check_json(tally *t, const uint8_t *p, size_t n, const json_opts *op
         return;
     }
     int max_depth = opts && opts->max_depth > 0 ? opts->max_depth : JSON_DEFAULT_MAX_DEPTH;
-    int depth = check_json_tree(t, v, opts ? opts->flags : 0);
+    int depth = check_json_tree(t, v);
     if (depth > max_depth) broken(t, "depth %d above the limit %d", depth, max_depth);
     /* written back and parsed again: the same tree */
     sg_buf b = SG_BUF_INIT;
@@ -917,6 +918,50 @@ static void test_json(void)
         json_expect(&t, strs[k].text, strs[k].n, 0, 0, strs[k].ok, NULL);
     json_expect(&t, "{\"a\":1,\"a\":2}", 13, 0, 0, 0, "duplicate key");
     json_expect(&t, "{\"a\":1,\"a\":2}", 13, JSON_KEEP_FIRST, 0, 1, NULL);
+    /* Objects of 8 members or more find duplicates through a hash table: one of
+     * 16 near-equal keys (prefixes, a NUL inside, 8-byte boundaries) mutated, under
+     * its own seed so that the inputs of the formats after this one stay the same. */
+    static const char many[] =
+        "{\"a\":1,\"ab\":2,\"abc\":3,\"abcdefg\":4,\"abcdefgh\":5,\"abcdefghi\":6,\"a\\u0000\":7,"
+        "\"a\\u0000b\":8,\"b\":9,\"ba\":10,\"\":11,\"k1\":[1,{\"x\":1,\"y\":2}],\"k2\":{\"k1\":1},"
+        "\"main.0.weight\":0,\"main.1.weight\":1,\"main.10.weight\":2}";
+    sg_mt19937 keep_rng = rng;
+    sg_mt_seed_python(&rng, 20261129);
+    t.current = -1;
+    long acc = t.accepted;
+    check_json(&t, (const uint8_t *)many, sizeof many - 1, NULL);
+    CHECK(t.accepted == acc + 1, "the 16-key object is rejected");
+    for (long i = 0; i < 3000; i++) {
+        t.current = 20000 + i;
+        mutate(&x, (const uint8_t *)many, sizeof many - 1, 1, 0);
+        json_opts o = {0, i % 2 ? JSON_KEEP_FIRST : 0};
+        check_json(&t, x.p, x.n, &o);
+    }
+    rng = keep_rng;
+    /* a duplicate deep in a large object (a safetensors header of 100k tensors) */
+    long nk = 100000;
+    char *big_obj = malloc((size_t)nk * 24 + 64);
+    size_t n = 0, dup_at = 0;
+    big_obj[n++] = '{';
+    for (long k = 0; k < nk; k++) n += (size_t)sprintf(big_obj + n, "%s\"t.%ld\":%ld", k ? "," : "", k, k);
+    big_obj[n++] = ',';
+    dup_at = n;
+    n += (size_t)sprintf(big_obj + n, "\"t.%ld\":0}", nk - 2);
+    json_value *jv = NULL;
+    json_error_pos where;
+    sg_err jerr = {{0}};
+    CHECK(json_parse(big_obj, n, NULL, &jv, &where, &jerr) == -1 && where.offset == dup_at &&
+          strcmp(where.what, "duplicate key \"t.99998\"") == 0, "%ld keys and t.99998 again: \"%s\" at %zu, want %zu",
+          nk, jerr.msg, where.offset, dup_at);
+    json_opts keep_first = {0, JSON_KEEP_FIRST};
+    CHECK(json_parse(big_obj, n, &keep_first, &jv, NULL, &jerr) == 0 && jv->n == (size_t)nk &&
+          json_get(jv, "t.99998")->i == nk - 2, "%ld keys and t.99998 again, keep-first: %s", nk, jerr.msg);
+    json_free(jv);
+    big_obj[dup_at - 1] = '}';   /* without the duplicate */
+    CHECK(json_parse(big_obj, dup_at, NULL, &jv, NULL, &jerr) == 0 && jv->n == (size_t)nk &&
+          json_get(jv, "t.0")->i == 0 && strcmp(jv->keys[nk - 1], "t.99999") == 0, "%ld keys: %s", nk, jerr.msg);
+    json_free(jv);
+    free(big_obj);
     b_free(&x);
     tally_end(&t);
 }
