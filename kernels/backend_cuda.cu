@@ -122,6 +122,7 @@ static void cuda_destroy(sg_backend *be)
         sg_cuda_conv_plans_destroy(c);
         free(c->wishes);
         if (c->cudnn) cudnnDestroy(c->cudnn);
+        if (c->parked.cudnn) cudnnDestroy(c->parked.cudnn);
         cudaFree(c->workspace);
         cudaFree(c->partials);
         cudaFree(c->scratch);
@@ -258,6 +259,7 @@ static int cuda_fence_wait(sg_backend *be, int slot)
 static void lane_swap(sg_cuda *c)
 {
     SWAP_FIELD(stream);
+    SWAP_FIELD(cudnn);
     SWAP_FIELD(workspace);
     SWAP_FIELD(workspace_size);
     SWAP_FIELD(partials);
@@ -268,7 +270,6 @@ static void lane_swap(sg_cuda *c)
     SWAP_FIELD(pad3_scratch);
     SWAP_FIELD(pad3_scratch_bytes);
     c->lane ^= 1;
-    DNN_CHECK(c, cudnnSetStream(c->cudnn, c->stream));
 }
 
 /* Events order the lanes: recorded on one stream, waited for on the other
@@ -514,9 +515,11 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
 
     if (CU_CHECK(c, cudaMalloc((void **)&c->partials, SG_CUDA_PARTIALS * sizeof(float))))
         return create_fail(be, c, err);
-    /* lane 1 (ops->lane): its stream and reduction partials now, its scratch
-     * and workspace when its first ops need them */
+    /* lane 1 (ops->lane): its stream, cuDNN handle and reduction partials
+     * now, its scratch and workspace when its first ops need them */
     if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->parked.stream, cudaStreamNonBlocking, least)) ||
+        DNN_CHECK(c, cudnnCreate(&c->parked.cudnn)) ||
+        DNN_CHECK(c, cudnnSetStream(c->parked.cudnn, c->parked.stream)) ||
         CU_CHECK(c, cudaMalloc((void **)&c->parked.partials, SG_CUDA_PARTIALS * sizeof(float))) ||
         CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_fork_event, cudaEventDisableTiming)) ||
         CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_join_event, cudaEventDisableTiming)))

@@ -89,12 +89,16 @@ struct sg_cuda_graph {
     float beta1, beta2;                       /* of the recorded adam calls */
 };
 
-/* What each lane (lib/backend.h ops->lane) has of its own: its stream and
- * the buffers ops use across their kernels. The active lane's live in
- * sg_cuda's fields of the same names, so ops need not know about lanes;
- * the other lane's are parked here (lane_swap in backend_cuda.cu). */
+/* What each lane (lib/backend.h ops->lane) has of its own: its stream, its
+ * cuDNN handle (bound to that stream: cuDNN's advice for concurrent streams,
+ * so no per-handle state is shared between lanes) and the buffers ops use
+ * across their kernels. The active lane's live in sg_cuda's fields of the
+ * same names, so ops need not know about lanes; the other lane's are parked
+ * here (lane_swap in backend_cuda.cu). Backend-API plans are not bound to a
+ * handle's stream: either lane's handle executes them. */
 struct sg_cuda_lane {
     cudaStream_t stream;
+    cudnnHandle_t cudnn;
     void *workspace;
     size_t workspace_size;
     float *partials;
