@@ -30,6 +30,13 @@ int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
 int sg_image_read_file(const char *path, sg_image *out, sg_err *err);
 /* Width and height from the header only (no pixels decoded). */
 int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err);
+/* 1 when every scan of the JPEG uses only quantization and Huffman tables that
+ * the JPEG defines before it; 0 when it may use tables it does not define (an
+ * abbreviated stream), or when it is not a JPEG this check understands. The
+ * decoders reuse a thread's (or preprocessor's) libjpeg decompressor, which
+ * keeps tables from image to image, only for the former; the others get a new
+ * one, as Pillow does for every image. Exposed for tests. */
+int sg_jpeg_defines_its_tables(const uint8_t *data, size_t len);
 
 /* The reference's preprocessing: torchvision CenterCrop(crop) then Resize(size)
  * on a PIL image, i.e. Pillow 9.4's img.resize((w, h), Image.BILINEAR), bit for

@@ -26,6 +26,114 @@ static int check_limits(int w, int h, sg_err *err)
     return 0;
 }
 
+/* ---- which JPEGs may reuse a decompressor ----
+ * libjpeg keeps quantization and Huffman tables from one image to the next in
+ * a decompressor (for abbreviated streams, whose tables come separately). A
+ * stream that uses a table it does not define itself would thus decode with
+ * the tables of whatever image the decompressor read before, where Pillow (a
+ * new decoder per image) refuses it (no quantization table) or uses the
+ * standard Huffman tables. Such a stream gets a new decompressor instead.
+ * The walk below reads the marker segments up to the first SOS (past it, for
+ * progressive or multi-scan images, skipping each scan's entropy-coded data) and
+ * answers yes only when it can tell that every table slot a scan uses was
+ * defined earlier in the stream; anything it does not understand (malformed,
+ * truncated, no scan, a second SOF) answers no, so libjpeg reports the problem
+ * from a fresh state. SOI resets everything else (restart
+ * interval, arithmetic-coding conditioning), so tables are all that carries over. */
+
+static size_t be16(const uint8_t *p) { return (size_t)p[0] << 8 | p[1]; }
+
+/* The offset of the marker (its 0xFF) that ends the entropy-coded data at d[at..),
+ * or n when there is none: 0xFF 0x00 is a stuffed byte, 0xFF 0xD0..0xD7 a restart. */
+static size_t skip_entropy_data(const uint8_t *d, size_t n, size_t at)
+{
+    while (at < n) {
+        const uint8_t *ff = memchr(d + at, 0xff, n - at);
+        if (!ff) return n;
+        at = (size_t)(ff - d);
+        if (at + 1 >= n) return n;
+        uint8_t m = d[at + 1];
+        if (m == 0x00 || (m >= 0xd0 && m <= 0xd7)) at += 2;
+        else if (m == 0xff) at += 1;    /* fill byte before a marker */
+        else return at;
+    }
+    return n;
+}
+
+int sg_jpeg_defines_its_tables(const uint8_t *d, size_t n)
+{
+    if (!is_jpeg(d, n)) return 0;
+    unsigned quant = 0, dc = 0, ac = 0;     /* bit k: slot k defined so far */
+    int have_frame = 0, progressive = 0, arithmetic = 0, scans = 0, nf = 0;
+    uint8_t comp_id[256], comp_quant[256];
+    size_t at = 2;                          /* after SOI */
+    for (;;) {
+        while (at + 1 < n && d[at] == 0xff && d[at + 1] == 0xff) at++;    /* fill bytes */
+        if (at + 1 >= n || d[at] != 0xff) return 0;
+        uint8_t m = d[at + 1];
+        if (m == 0xd9) return scans > 0;                                    /* EOI */
+        if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) { at += 2; continue; }   /* TEM, RSTn: no length */
+        if (m == 0x00 || m == 0xd8 || at + 4 > n) return 0;
+        size_t len = be16(d + at + 2);
+        if (len < 2 || len > n - at - 2) return 0;
+        const uint8_t *s = d + at + 4, *end = d + at + 2 + len;
+        if (m == 0xdb) {                                                    /* DQT: (Pq Tq, 64 or 128 bytes)... */
+            while (s < end) {
+                unsigned pq = s[0] >> 4, tq = s[0] & 15;
+                size_t size = 1 + (pq ? 128 : 64);
+                if (pq > 1 || tq > 3 || size > (size_t)(end - s)) return 0;
+                quant |= 1u << tq;
+                s += size;
+            }
+        } else if (m == 0xc4) {                                             /* DHT: (Tc Th, 16 counts, values)... */
+            while (s < end) {
+                if (end - s < 17 || (s[0] & 0xec)) return 0;               /* Tc 0/1, Th 0..3 */
+                size_t values = 0;
+                for (int k = 1; k <= 16; k++) values += s[k];
+                if (values > 256 || 17 + values > (size_t)(end - s)) return 0;
+                *(s[0] & 0x10 ? &ac : &dc) |= 1u << (s[0] & 3);
+                s += 17 + values;
+            }
+        } else if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {    /* SOFn */
+            if (have_frame || len < 8) return 0;
+            nf = s[5];
+            if (nf < 1 || len != 8 + 3 * (size_t)nf) return 0;
+            for (int k = 0; k < nf; k++) {
+                comp_id[k] = s[6 + 3 * k];
+                comp_quant[k] = s[8 + 3 * k];
+                if (comp_quant[k] > 3) return 0;
+            }
+            have_frame = 1;
+            progressive = (m & 3) == 2;         /* SOF2, SOF6, SOF10, SOF14 */
+            arithmetic = m >= 0xc9;
+        } else if (m == 0xda) {                                             /* SOS */
+            if (!have_frame || len < 6) return 0;
+            int ns = s[0];
+            if (ns < 1 || ns > 4 || len != 6 + 2 * (size_t)ns) return 0;     /* at most 4 components in a scan */
+            int ss = s[1 + 2 * ns];
+            for (int k = 0; k < ns; k++) {
+                int c = 0;
+                while (c < nf && comp_id[c] != s[1 + 2 * k]) c++;
+                if (c == nf || !(quant >> comp_quant[c] & 1)) return 0;
+                unsigned td = s[2 + 2 * k] >> 4, ta = s[2 + 2 * k] & 15;
+                /* Huffman slots the scan may use: both in a sequential scan; the DC
+                 * table in a progressive DC scan, the AC table in an AC scan */
+                int need_dc = !arithmetic && (!progressive || ss == 0);
+                int need_ac = !arithmetic && (!progressive || ss != 0);
+                if ((need_dc && (td > 3 || !(dc >> td & 1))) || (need_ac && (ta > 3 || !(ac >> ta & 1)))) return 0;
+            }
+            /* A sequential scan of every component is the image's only scan:
+             * libjpeg refuses a second SOS ("Didn't expect more than one scan")
+             * before it uses any table, so what follows cannot matter. */
+            if (!progressive && ns == nf) return 1;
+            scans++;
+            at = skip_entropy_data(d, n, at + 2 + len);
+            continue;
+        }
+        at += 2 + len;
+    }
+}
+
 /* One TurboJPEG decompressor per thread, created on first use and destroyed at
  * thread exit: creating one per image costs more than a small JPEG's decode. */
 static pthread_key_t tj_key;
@@ -58,31 +166,38 @@ static void drop_thread_decompressor(void)
     }
 }
 
+/* The decompressor for data: the thread's when the stream defines its own
+ * tables, else (*fresh = 1) a new one that release_decompressor destroys. */
+static tjhandle decompressor_for(const uint8_t *data, size_t len, int *fresh)
+{
+    *fresh = !sg_jpeg_defines_its_tables(data, len);
+    return *fresh ? tjInitDecompress() : thread_decompressor();
+}
+
+static void release_decompressor(tjhandle tj, int fresh, int failed)
+{
+    if (fresh) tjDestroy(tj);
+    else if (failed) drop_thread_decompressor();
+}
+
 static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *cs, sg_err *err)
 {
     int subsamp = 0;
     *w = *h = 0;
     *cs = -1;
-    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, cs) != 0) {
-        sg_errf(err, "JPEG: %s", tjGetErrorStr2(tj));
-        drop_thread_decompressor();
-        return -1;
-    }
+    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, cs) != 0)
+        return sg_errf(err, "JPEG: %s", tjGetErrorStr2(tj));
     /* success without a size: a tables-only stream (no image), e.g. a file cut
      * short after its tables */
-    if (*w <= 0 || *h <= 0) {
-        drop_thread_decompressor();
-        return sg_errf(err, "JPEG: no image in the data (tables only; truncated?)");
-    }
+    if (*w <= 0 || *h <= 0) return sg_errf(err, "JPEG: no image in the data (tables only; truncated?)");
     return 0;
 }
 
-/* Decodes a JPEG into *buf (grown as needed, capacity *cap). */
-static int decode_jpeg_into(const uint8_t *data, size_t len, uint8_t **buf, size_t *cap,
+/* Decodes a JPEG into *buf (grown as needed, capacity *cap). On failure the
+ * caller drops the decompressor (see drop_thread_decompressor). */
+static int decode_jpeg_with(tjhandle tj, const uint8_t *data, size_t len, uint8_t **buf, size_t *cap,
                             int *width, int *height, sg_err *err)
 {
-    tjhandle tj = thread_decompressor();
-    if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
     int w, h, cs;
     if (jpeg_header(tj, data, len, &w, &h, &cs, err)) return -1;
     if (check_limits(w, h, err)) return -1;
@@ -100,13 +215,22 @@ static int decode_jpeg_into(const uint8_t *data, size_t len, uint8_t **buf, size
      * -1 with TJERR_WARNING; Pillow refuses truncated files too, so we do. */
     if (tjDecompress2(tj, data, (unsigned long)len, *buf, w, 0, h, TJPF_RGB, TJFLAG_ACCURATEDCT) != 0) {
         int fatal = tjGetErrorCode(tj) == TJERR_FATAL;
-        sg_errf(err, "JPEG: %s%s", fatal ? "" : "corrupt or truncated data: ", tjGetErrorStr2(tj));
-        drop_thread_decompressor();
-        return -1;
+        return sg_errf(err, "JPEG: %s%s", fatal ? "" : "corrupt or truncated data: ", tjGetErrorStr2(tj));
     }
     *width = w;
     *height = h;
     return 0;
+}
+
+static int decode_jpeg_into(const uint8_t *data, size_t len, uint8_t **buf, size_t *cap,
+                            int *width, int *height, sg_err *err)
+{
+    int fresh;
+    tjhandle tj = decompressor_for(data, len, &fresh);
+    if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
+    int rc = decode_jpeg_with(tj, data, len, buf, cap, width, height, err);
+    release_decompressor(tj, fresh, rc != 0);
+    return rc;
 }
 
 static int decode_jpeg(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
@@ -222,10 +346,12 @@ int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
 int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err)
 {
     if (is_jpeg(data, len)) {
-        tjhandle tj = thread_decompressor();
+        int fresh, cs;
+        tjhandle tj = decompressor_for(data, len, &fresh);
         if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
-        int cs;
-        return jpeg_header(tj, data, len, width, height, &cs, err);
+        int rc = jpeg_header(tj, data, len, width, height, &cs, err);
+        release_decompressor(tj, fresh, rc != 0);
+        return rc;
     }
     if (is_png(data, len)) {
         /* IHDR is the first chunk: signature(8) length(4) "IHDR"(4) width(4) height(4). */
@@ -311,10 +437,8 @@ static int has_eoi(const uint8_t *d, size_t n)
 
 static int use_plan(sg_preprocessor *p, int w, int h, sg_err *err);
 
-static int preprocess_jpeg(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
+static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
 {
-    if (!p->jpeg && !(p->jpeg = jpeg_reader_new())) return sg_errf(err, "JPEG: cannot initialise libjpeg");
-    jpeg_reader *r = p->jpeg;
     struct jpeg_decompress_struct *ci = &r->cinfo;
     if (setjmp(r->jump)) {
         jpeg_abort_decompress(ci);
@@ -361,6 +485,22 @@ static int preprocess_jpeg(sg_preprocessor *p, const uint8_t *data, size_t len, 
     else jpeg_abort_decompress(ci);
     sg_resize_apply(&p->plan, p->pixels, first, out, p->scratch);
     return 0;
+}
+
+/* The preprocessor's libjpeg decompressor keeps tables from image to image as
+ * TurboJPEG's does: a stream that does not define its own gets a new one (see
+ * sg_jpeg_defines_its_tables). */
+static int preprocess_jpeg(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
+{
+    if (!sg_jpeg_defines_its_tables(data, len)) {
+        jpeg_reader *r = jpeg_reader_new();
+        if (!r) return sg_errf(err, "JPEG: cannot initialise libjpeg");
+        int rc = preprocess_jpeg_with(p, r, data, len, out, err);
+        jpeg_reader_free(r);
+        return rc;
+    }
+    if (!p->jpeg && !(p->jpeg = jpeg_reader_new())) return sg_errf(err, "JPEG: cannot initialise libjpeg");
+    return preprocess_jpeg_with(p, p->jpeg, data, len, out, err);
 }
 
 void sg_preprocessor_init(sg_preprocessor *p, int crop_w, int crop_h, int out_w, int out_h)

@@ -6,7 +6,8 @@
  * escapes, NUL bytes, CR, invalid UTF-8). Every call must return 0 or -1; -1
  * with a non-empty message that names the input; 0 with a structure that is
  * internally consistent (checked field by field and, where the library has a
- * writer, written back and parsed again to the same thing). Each format
+ * writer, written back and parsed again to the same thing); images give what a
+ * fresh decoder gives (nothing carried over from the thread's previous input). Each format
  * prints one line: how many inputs were accepted and rejected (information,
  * not an assertion). Inputs are malloc'd to their exact length, so an
  * over-read shows under AddressSanitizer: tests/unit/run-asan-mutated builds
@@ -31,12 +32,15 @@
 #include "shard.h"
 #include "strbuf.h"
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <jpeglib.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/test_mutated_XXXXXX";
@@ -1429,6 +1433,66 @@ static void check_base_still_decodes(tally *t, sg_preprocessor *pp, const image_
     free(data);
 }
 
+/* What decoders that have seen no other image make of an input: sg_image_decode
+ * and sg_image_probe on a new thread (so a new TurboJPEG decompressor), and
+ * sg_preprocess with a new preprocessor. A thread's decoder keeps libjpeg's
+ * tables from image to image; an abbreviated JPEG (no DQT or DHT of its own)
+ * once decoded with the tables of the thread's previous image. */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+    int rc, probe_rc, w, h, pre_rc;
+    sg_image img;
+    sg_err err, probe_err, pre_err;
+    uint8_t out[OUT * OUT * 3];
+} fresh_result;
+
+static void *fresh_run(void *arg)
+{
+    fresh_result *f = arg;
+    f->rc = sg_image_decode(f->data, f->len, &f->img, &f->err);
+    f->probe_rc = sg_image_probe(f->data, f->len, &f->w, &f->h, &f->probe_err);
+    sg_preprocessor pp;
+    sg_preprocessor_init(&pp, CROP, CROP, OUT, OUT);
+    f->pre_rc = sg_preprocess(&pp, f->data, f->len, f->out, &f->pre_err);
+    sg_preprocessor_free(&pp);
+    return NULL;
+}
+
+static void fresh_decode(fresh_result *f, const uint8_t *data, size_t len)
+{
+    memset(f, 0, sizeof *f);
+    f->data = data;
+    f->len = len;
+    pthread_t th;
+    if (pthread_create(&th, NULL, fresh_run, f) != 0) { perror("pthread_create"); exit(1); }
+    pthread_join(th, NULL);
+}
+
+/* The results of this thread's decoders (decode, probe, preprocess) against a fresh decoder's. */
+static void check_same_as_fresh(tally *t, const uint8_t *data, size_t len, int rc, const sg_image *img, const sg_err *err,
+                                int probe_rc, int w, int h, const sg_err *probe_err,
+                                int pre_rc, const uint8_t *out, const sg_err *pre_err)
+{
+    fresh_result f;
+    fresh_decode(&f, data, len);
+    if (rc != f.rc || (rc && strcmp(err->msg, f.err.msg)))
+        broken(t, "decode: rc %d \"%s\" after other images, rc %d \"%s\" on a fresh decoder", rc, rc ? err->msg : "",
+               f.rc, f.rc ? f.err.msg : "");
+    else if (!rc && (img->width != f.img.width || img->height != f.img.height ||
+                     memcmp(img->rgb, f.img.rgb, (size_t)img->width * img->height * 3)))
+        broken(t, "decode: other pixels after other images than on a fresh decoder");
+    if (probe_rc != f.probe_rc || (probe_rc ? strcmp(probe_err->msg, f.probe_err.msg) : w != f.w || h != f.h))
+        broken(t, "probe: rc %d \"%s\" %dx%d after other images, rc %d \"%s\" %dx%d on a fresh decoder", probe_rc,
+               probe_rc ? probe_err->msg : "", w, h, f.probe_rc, f.probe_rc ? f.probe_err.msg : "", f.w, f.h);
+    if (pre_rc != f.pre_rc || (pre_rc && strcmp(pre_err->msg, f.pre_err.msg)))
+        broken(t, "preprocess: rc %d \"%s\" after other images, rc %d \"%s\" with a fresh preprocessor", pre_rc,
+               pre_rc ? pre_err->msg : "", f.pre_rc, f.pre_rc ? f.pre_err.msg : "");
+    else if (!pre_rc && memcmp(out, f.out, sizeof f.out))
+        broken(t, "preprocess: other pixels after other images than with a fresh preprocessor");
+    if (!f.rc) sg_image_free(&f.img);
+}
+
 static void check_image(tally *t, sg_preprocessor *pp, const bytes *in, const image_base *base)
 {
     uint8_t *data = exact_copy(in);
@@ -1448,22 +1512,25 @@ static void check_image(tally *t, sg_preprocessor *pp, const bytes *in, const im
     } else if (img.rgb) broken(t, "rejected but rgb is set");
     /* the header alone: the same size as the decode */
     int w = -1, h = -1;
-    err.msg[0] = 0;
-    rc = sg_image_probe(data, in->n, &w, &h, &err);
-    if (rc != 0 && (rc != -1 || !err.msg[0])) broken(t, "probe: rc %d, message \"%s\"", rc, err.msg);
-    if (decoded && (rc != 0 || w != img.width || h != img.height)) broken(t, "probe says %dx%d, decode %dx%d", w, h, img.width, img.height);
+    sg_err probe_err = {{0}};
+    int probe_rc = sg_image_probe(data, in->n, &w, &h, &probe_err);
+    if (probe_rc != 0 && (probe_rc != -1 || !probe_err.msg[0])) broken(t, "probe: rc %d, message \"%s\"", probe_rc, probe_err.msg);
+    if (decoded && (probe_rc != 0 || w != img.width || h != img.height)) broken(t, "probe says %dx%d, decode %dx%d", w, h, img.width, img.height);
     /* decode + crop + resize in one (partial JPEG decoding): the pixels of the two steps */
     uint8_t out[OUT * OUT * 3];
-    err.msg[0] = 0;
-    rc = sg_preprocess(pp, data, in->n, out, &err);
-    if (rc != 0 && (rc != -1 || !err.msg[0])) broken(t, "preprocess: rc %d, message \"%s\"", rc, err.msg);
+    sg_err pre_err = {{0}};
+    int pre_rc = sg_preprocess(pp, data, in->n, out, &pre_err);
+    if (pre_rc != 0 && (pre_rc != -1 || !pre_err.msg[0])) broken(t, "preprocess: rc %d, message \"%s\"", pre_rc, pre_err.msg);
     if (decoded && !t->broken) {
         sg_image ref;
-        int rr = sg_center_crop_resize(&img, CROP, CROP, OUT, OUT, &ref, &err);
-        if (rr == 0 && rc != 0) broken(t, "decodes, but sg_preprocess refuses it: %s", err.msg);
-        if (rr == 0 && rc == 0 && memcmp(out, ref.rgb, sizeof out)) broken(t, "sg_preprocess differs from decode + crop + resize");
+        sg_err ref_err = {{0}};
+        int rr = sg_center_crop_resize(&img, CROP, CROP, OUT, OUT, &ref, &ref_err);
+        if (rr == 0 && pre_rc != 0) broken(t, "decodes, but sg_preprocess refuses it: %s", pre_err.msg);
+        if (rr == 0 && pre_rc == 0 && memcmp(out, ref.rgb, sizeof out)) broken(t, "sg_preprocess differs from decode + crop + resize");
         if (rr == 0) sg_image_free(&ref);
     }
+    /* no result depends on what the thread decoded before */
+    check_same_as_fresh(t, data, in->n, rc, &img, &err, probe_rc, w, h, &probe_err, pre_rc, out, &pre_err);
     if (decoded) sg_image_free(&img);
     free(data);
     if (base) check_base_still_decodes(t, pp, base);
@@ -1478,15 +1545,22 @@ static void test_images(void)
     sg_err err = {{0}};
     CHECK(sg_png_encode(px, IW, IH, &png, &png_len, &err) == 0, "%s", err.msg);
     CHECK(sg_jpeg_encode(px, IW, IH, 90, &jpg, &jpg_len, &err) == 0, "%s", err.msg);
-    if (!png || !jpg) return;
+    /* progressive: several scans, Huffman tables between them */
+    tjhandle tj = tjInitCompress();
+    unsigned char *prog = NULL;
+    unsigned long prog_len = 0;
+    CHECK(tj && tjCompress2(tj, px, IW, 0, IH, TJPF_RGB, &prog, &prog_len, TJSAMP_420, 90, TJFLAG_PROGRESSIVE) == 0,
+          "progressive JPEG: %s", tj ? tjGetErrorStr2(tj) : "no compressor");
+    if (tj) tjDestroy(tj);
+    if (!png || !jpg || !prog) return;
     sg_preprocessor pp;
     sg_preprocessor_init(&pp, CROP, CROP, OUT, OUT);
-    const uint8_t *bases[2] = {png, jpg};
-    size_t lens[2] = {png_len, jpg_len};
-    const char *names[2] = {"PNG decode", "JPEG decode"};
+    const uint8_t *bases[3] = {png, jpg, prog};
+    size_t lens[3] = {png_len, jpg_len, prog_len};
+    const char *names[3] = {"PNG decode", "JPEG decode", "progressive JPEG decode"};
     bytes x = {0};
     static image_base ib;
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < 3; b++) {
         tally t;
         tally_start(&t, names[b]);
         b_set(&x, bases[b], lens[b]);
@@ -1532,6 +1606,183 @@ static void test_images(void)
     b_free(&x);
     free(png);
     free(jpg);
+    tjFree(prog);
+}
+
+/* A copy of the JPEG `in` without the marker segments before its first SOS that
+ * `cut` picks (marker, first payload byte: a DQT's or DHT's table number). */
+static void jpeg_without(bytes *out, const bytes *in, int (*cut)(uint8_t marker, uint8_t first))
+{
+    b_set(out, in->p, 2);   /* SOI */
+    size_t at = 2;
+    while (at + 4 <= in->n && in->p[at] == 0xff && in->p[at + 1] != 0xda) {
+        size_t seg = 2 + ((size_t)in->p[at + 2] << 8 | in->p[at + 3]);
+        if (at + seg > in->n) break;
+        if (!cut(in->p[at + 1], in->p[at + 4])) b_replace(out, out->n, 0, in->p + at, seg);
+        at += seg;
+    }
+    b_replace(out, out->n, 0, in->p + at, in->n - at);
+}
+static int cut_dqt(uint8_t m, uint8_t first) { (void)first; return m == 0xdb; }
+static int cut_dht(uint8_t m, uint8_t first) { (void)first; return m == 0xc4; }
+static int cut_dqt_1(uint8_t m, uint8_t first) { return m == 0xdb && (first & 15) == 1; }
+static int cut_dht_ac1(uint8_t m, uint8_t first) { return m == 0xc4 && first == 0x11; }
+
+/* A 40x24 JPEG with a restart marker after every MCU row (libjpeg's encoder). */
+static void write_restart_jpeg(bytes *out)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *buf = NULL;
+    unsigned long len = 0;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &len);
+    c.image_width = 40;
+    c.image_height = 24;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    c.restart_in_rows = 1;
+    jpeg_start_compress(&c, TRUE);
+    uint8_t row[40 * 3];
+    while (c.next_scanline < c.image_height) {
+        for (int i = 0; i < 40 * 3; i++) row[i] = (uint8_t)(i * 7 + c.next_scanline * 13);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    b_set(out, buf, len);
+    free(buf);
+}
+
+/* Abbreviated JPEGs (no DQT, no DHT, or one table missing) decoded after other
+ * images on the same thread: the same result as a fresh decoder's, as Pillow's
+ * (a new decoder per image) would be. libjpeg writes one DQT and one DHT segment
+ * per table with the standard Huffman tables (no optimisation), so without
+ * DHT a fresh decoder's standard tables give the original pixels; without DQT it
+ * refuses the image. Before, the thread's decoder used its previous image's
+ * tables: the images decoded, with those tables' pixels. */
+static void test_jpeg_tables(void)
+{
+    uint8_t px[IW * IH * 3], other[IW * IH * 3];
+    for (int k = 0; k < IW * IH * 3; k++) {
+        px[k] = (uint8_t)((k / 3 % IW) * 9 + (k / 3 / IW) * 5 + (k % 3) * 60);
+        other[k] = (uint8_t)((k * 37) ^ (k / 3 / IW) * 11);
+    }
+    sg_err err = {{0}};
+    bytes x = {0}, prev[3] = {{0}};
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    CHECK(sg_jpeg_encode(px, IW, IH, 90, &enc, &enc_len, &err) == 0, "%s", err.msg);
+    b_set(&x, enc, enc_len);
+    free(enc);
+    /* the images decoded before: other quantisation tables (quality 20); the
+     * Huffman tables of a progressive JPEG (optimised per scan); x itself */
+    CHECK(sg_jpeg_encode(other, IW, IH, 20, &enc, &enc_len, &err) == 0, "%s", err.msg);
+    b_set(&prev[0], enc, enc_len);
+    free(enc);
+    tjhandle tj = tjInitCompress();
+    unsigned char *pj = NULL;
+    unsigned long pj_len = 0;
+    CHECK(tj && tjCompress2(tj, other, IW, 0, IH, TJPF_RGB, &pj, &pj_len, TJSAMP_444, 60, TJFLAG_PROGRESSIVE) == 0,
+          "progressive JPEG: %s", tj ? tjGetErrorStr2(tj) : "no compressor");
+    b_set(&prev[1], pj, pj_len);
+    tjFree(pj);
+    tjDestroy(tj);
+    b_set(&prev[2], x.p, x.n);
+    /* the check that picks the thread's decoder: yes for complete JPEGs (baseline,
+     * progressive, grey, restart markers, fill bytes, a JPEG inside APP1 as EXIF
+     * thumbnails are), no for abbreviated or cut ones */
+    for (int k = 0; k < 3; k++) CHECK(sg_jpeg_defines_its_tables(prev[k].p, prev[k].n) == 1, "image %d: not self-contained", k);
+    bytes y = {0};
+    write_restart_jpeg(&y);
+    CHECK(y.n && sg_jpeg_defines_its_tables(y.p, y.n) == 1, "a JPEG with restart markers: not self-contained");
+    fresh_result fr;
+    fresh_decode(&fr, y.p, y.n);
+    CHECK(fr.rc == 0 && fr.pre_rc == 0, "a JPEG with restart markers: %s", fr.rc ? fr.err.msg : fr.pre_err.msg);
+    if (!fr.rc) sg_image_free(&fr.img);
+    b_set(&y, x.p, x.n);
+    static const uint8_t app1[] = {0xff, 0xe1, 0x00, 0x08, 0xff, 0xd8, 0xff, 0xda, 0xff, 0xd9, 0xff, 0xff};
+    b_replace(&y, 2, 0, app1, sizeof app1);   /* APP1 holding SOI SOS EOI, then two fill bytes */
+    CHECK(sg_jpeg_defines_its_tables(y.p, y.n) == 1, "APP1 with markers inside, fill bytes: not self-contained");
+    fresh_decode(&fr, y.p, y.n);
+    CHECK(fr.rc == 0 && fr.img.width == IW, "APP1 with markers inside, fill bytes: %s", fr.err.msg);
+    if (!fr.rc) sg_image_free(&fr.img);
+    tj = tjInitCompress();
+    pj = NULL;
+    CHECK(tj && tjCompress2(tj, px, IW, 0, IH, TJPF_RGB, &pj, &pj_len, TJSAMP_GRAY, 80, 0) == 0, "grey JPEG");
+    CHECK(pj && sg_jpeg_defines_its_tables(pj, pj_len) == 1, "grey JPEG: not self-contained");
+    tjFree(pj);
+    tjDestroy(tj);
+    /* cut before the end of its (only) SOS segment; after it, a cut stream may reuse
+     * the thread's decoder: it defines the tables it uses, libjpeg refuses it all the same */
+    size_t sos_end = 0;
+    for (size_t k = 2; k + 3 < x.n && !sos_end; k++)
+        if (x.p[k] == 0xff && x.p[k + 1] == 0xda) sos_end = k + 2 + ((size_t)x.p[k + 2] << 8 | x.p[k + 3]);
+    CHECK(sos_end > 0, "no SOS in the JPEG");
+    for (size_t k = 0; k < sos_end; k++)
+        if (sg_jpeg_defines_its_tables(x.p, k)) { CHECK(0, "the JPEG cut to %zu bytes: self-contained", k); break; }
+    for (size_t k = 0; k < prev[1].n - 1; k++)   /* the progressive one, cut before EOI's last byte */
+        if (sg_jpeg_defines_its_tables(prev[1].p, k)) { CHECK(0, "the progressive JPEG cut to %zu bytes: self-contained", k); break; }
+    b_free(&y);
+    sg_image orig;
+    if (sg_image_decode(x.p, x.n, &orig, &err)) { CHECK(0, "the valid JPEG: %s", err.msg); return; }
+
+    static const struct {
+        const char *name;
+        int (*cut)(uint8_t, uint8_t);
+        const char *fresh_msg;      /* NULL: decodes to the original pixels */
+    } cases[] = {
+        {"no DQT", cut_dqt, "JPEG: Quantization table 0x00 was not defined"},
+        {"no DQT for table 1", cut_dqt_1, "JPEG: Quantization table 0x01 was not defined"},
+        {"no DHT", cut_dht, NULL},
+        {"no DHT for AC table 1", cut_dht_ac1, NULL},
+    };
+    sg_preprocessor pp;
+    sg_preprocessor_init(&pp, CROP, CROP, OUT, OUT);
+    bytes ab = {0};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        jpeg_without(&ab, &x, cases[c].cut);
+        CHECK(ab.n < x.n, "%s: nothing cut", cases[c].name);
+        CHECK(sg_jpeg_defines_its_tables(ab.p, ab.n) == 0, "%s: self-contained", cases[c].name);
+        fresh_result f;
+        fresh_decode(&f, ab.p, ab.n);
+        if (cases[c].fresh_msg)
+            CHECK(f.rc == -1 && strcmp(f.err.msg, cases[c].fresh_msg) == 0 && f.pre_rc == -1 &&
+                  strcmp(f.pre_err.msg, cases[c].fresh_msg) == 0,
+                  "%s on a fresh decoder: \"%s\", preprocess \"%s\"; want \"%s\"", cases[c].name, f.rc ? f.err.msg : "accepted",
+                  f.pre_rc ? f.pre_err.msg : "accepted", cases[c].fresh_msg);
+        else
+            CHECK(f.rc == 0 && f.img.width == IW && f.img.height == IH && !memcmp(f.img.rgb, orig.rgb, sizeof px) && f.pre_rc == 0,
+                  "%s on a fresh decoder: not the original pixels (%s)", cases[c].name, f.rc ? f.err.msg : f.pre_err.msg);
+        CHECK(f.probe_rc == 0 && f.w == IW && f.h == IH, "%s: probe %dx%d \"%s\"", cases[c].name, f.w, f.h, f.probe_err.msg);
+        if (!f.rc) sg_image_free(&f.img);
+        for (int k = 0; k < 3; k++) {
+            tally t;
+            char name[80];
+            snprintf(name, sizeof name, "%s after image %d", cases[c].name, k);
+            tally_start(&t, name);
+            sg_image img;
+            uint8_t out[OUT * OUT * 3];
+            int ok = sg_image_decode(prev[k].p, prev[k].n, &img, &err) == 0;
+            CHECK(ok && sg_preprocess(&pp, prev[k].p, prev[k].n, out, &err) == 0, "%s: the image before: %s", name, err.msg);
+            if (ok) sg_image_free(&img);
+            sg_err derr = {{0}}, perr = {{0}}, prerr = {{0}};
+            int w = 0, h = 0;
+            int rc = sg_image_decode(ab.p, ab.n, &img, &derr);
+            int probe_rc = sg_image_probe(ab.p, ab.n, &w, &h, &perr);
+            int pre_rc = sg_preprocess(&pp, ab.p, ab.n, out, &prerr);
+            check_same_as_fresh(&t, ab.p, ab.n, rc, &img, &derr, probe_rc, w, h, &perr, pre_rc, out, &prerr);
+            if (!rc) sg_image_free(&img);
+            CHECK(t.broken == 0, "%s: not what a fresh decoder gives", name);
+        }
+    }
+    sg_image_free(&orig);
+    sg_preprocessor_free(&pp);
+    b_free(&ab); b_free(&x);
+    for (int k = 0; k < 3; k++) b_free(&prev[k]);
 }
 
 static void rm_rf(const char *path)
@@ -1553,6 +1804,7 @@ int main(void)
     test_attrs();
     test_shard();
     test_images();
+    test_jpeg_tables();
     if (!getenv("KEEP")) rm_rf(dir); else printf("kept %s\n", dir);
     return check_done();
 }
