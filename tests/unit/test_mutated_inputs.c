@@ -31,6 +31,7 @@
 #include "safetensors.h"
 #include "shard.h"
 #include "strbuf.h"
+#include "test_tmpdir.h"
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -43,19 +44,9 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/test_mutated_XXXXXX";
 static sg_mt19937 rng;
 
 static uint32_t rnd(uint32_t n) { return n > 1 ? sg_mt_randbelow(&rng, n) : 0; }
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
 
 /* ---- per-format tally and the contract -------------------------------------- */
 
@@ -485,7 +476,7 @@ static void check_st_file(tally *t, const char *path, uint64_t file_size)
 
 static void check_st_bytes(tally *t, const bytes *in)
 {
-    const char *p = tmp_path("m.safetensors");
+    const char *p = test_tmp_path("m.safetensors");
     if (write_bytes(p, in->p, in->n)) { broken(t, "cannot write %s", p); return; }
     check_st_file(t, p, in->n);
 }
@@ -512,7 +503,7 @@ static void test_safetensors(void)
         {.name = "conv1.weight", .dtype = SG_ST_F32, .ndim = 4, .shape = {1, 2, 2, 1}, .data = c1},
     };
     const char *mk[2] = {"format", "note"}, *mv[2] = {"test", "caf\xc3\xa9 \"quoted\" \\ [1, 2]"};
-    const char *path = tmp_path("base.safetensors");
+    const char *path = test_tmp_path("base.safetensors");
     sg_err err = {{0}};
     int rc = sg_st_write(path, specs, 4, mk, mv, 2, &err);
     CHECK(rc == 0, "sg_st_write: %s", err.msg);
@@ -638,7 +629,7 @@ static void st_bytes_with_meta(bytes *out, const char *const *keys, const char *
 
 static void check_ckpt_info(tally *t, const bytes *in)
 {
-    const char *p = tmp_path("ckpt.safetensors");
+    const char *p = test_tmp_path("ckpt.safetensors");
     if (write_bytes(p, in->p, in->n)) { broken(t, "cannot write %s", p); return; }
     sg_ckpt_info info;
     memset(&info, 0x5a, sizeof info);
@@ -1244,7 +1235,7 @@ static void copy_file_prefix(const char *from, const char *to, size_t n)
 static void test_shard(void)
 {
     sg_err err = {{0}};
-    const char *raw = tmp_path("raw.lmdb"), *png = tmp_path("png.lmdb");
+    const char *raw = test_tmp_path("raw.lmdb"), *png = test_tmp_path("png.lmdb");
     int rc = write_shard(raw, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 6, &err);
     CHECK(rc == 0, "write %s: %s", raw, err.msg);
     rc |= write_shard(png, SG_PIXELS_PNG, SG_LABELS_ONE_HOT, 6, &err);
@@ -1256,7 +1247,7 @@ static void test_shard(void)
     tally_start(&t, "shard data.mdb truncated");
     char data[600], cut[600];
     snprintf(data, sizeof data, "%s/data.mdb", raw);
-    const char *cutdir = tmp_path("cut.lmdb");
+    const char *cutdir = test_tmp_path("cut.lmdb");
     mkdir(cutdir, 0755);
     snprintf(cut, sizeof cut, "%s/data.mdb", cutdir);
     struct stat st;
@@ -1298,7 +1289,7 @@ static void test_shard(void)
     bytes valid = {0};
     record_value(&valid, labels, 5, "000001.jpg", SG_PIXELS_RAW, px, sizeof px);
     fix_crc(&valid);
-    const char *lm = tmp_path("lmdb.lmdb");
+    const char *lm = test_tmp_path("lmdb.lmdb");
     tally_start(&t, "shard metadata record");
     t.current = -1;
     if (lmdb_shard(lm, &meta, &valid, 1) == 0) check_shard(&t, lm);   /* meta count is 6: rejected */
@@ -1785,16 +1776,9 @@ static void test_jpeg_tables(void)
     for (int k = 0; k < 3; k++) b_free(&prev[k]);
 }
 
-static void rm_rf(const char *path)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", path);
-}
-
 int main(void)
 {
-    if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+    if (test_tmpdir_make("test_mutated")) return 1;
     sg_mt_seed_python(&rng, 20261128);
     test_engines();
     test_safetensors();
@@ -1805,6 +1789,6 @@ int main(void)
     test_shard();
     test_images();
     test_jpeg_tables();
-    if (!getenv("KEEP")) rm_rf(dir); else printf("kept %s\n", dir);
+    test_tmpdir_remove();
     return check_done();
 }

@@ -7,17 +7,7 @@
 #include <unistd.h>
 #include "check.h"
 #include "safetensors.h"
-
-static char dir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+#include "test_tmpdir.h"
 
 /* Writes 8-byte length + header + data_len bytes (0x11). */
 static void write_raw(const char *path, const char *header, uint64_t declared_len, size_t data_len)
@@ -34,7 +24,7 @@ static void write_raw(const char *path, const char *header, uint64_t declared_le
 /* Expects sg_st_open to fail with a message containing want. */
 static void expect_bad(const char *what, const char *header, size_t data_len, const char *want)
 {
-    const char *p = tmp_path("bad.safetensors");
+    const char *p = test_tmp_path("bad.safetensors");
     write_raw(p, header, strlen(header), data_len);
     sg_st_file *f = NULL;
     sg_err err = {{0}};
@@ -47,7 +37,7 @@ static void expect_bad(const char *what, const char *header, size_t data_len, co
 
 static void expect_good(const char *what, const char *header, size_t data_len)
 {
-    const char *p = tmp_path("good.safetensors");
+    const char *p = test_tmp_path("good.safetensors");
     write_raw(p, header, strlen(header), data_len);
     sg_st_file *f = NULL;
     sg_err err = {{0}};
@@ -70,7 +60,7 @@ static void test_round_trip(void)
     };
     const char *mk[2] = {"image_size", "labels"};
     const char *mv[2] = {"128", "[\"Black_Hair\",\"quote\\\"\"]"};
-    const char *p = tmp_path("rt.safetensors");
+    const char *p = test_tmp_path("rt.safetensors");
     sg_err err = {{0}};
     CHECK(sg_st_write(p, specs, 4, mk, mv, 2, &err) == 0, "write: %s", err.msg);
 
@@ -129,7 +119,7 @@ static void test_writer_errors(void)
     sg_err err = {{0}};
     sg_st_spec dup[2] = {{.name = "a", .dtype = SG_ST_F32, .ndim = 1, .shape = {1}, .data = &v},
                          {.name = "a", .dtype = SG_ST_F32, .ndim = 1, .shape = {1}, .data = &v}};
-    const char *p = tmp_path("w.safetensors");
+    const char *p = test_tmp_path("w.safetensors");
     CHECK(sg_st_write(p, dup, 2, NULL, NULL, 0, &err) == -1 && strstr(err.msg, "duplicate tensor name a"),
           "duplicate names written: %s", err.msg);
     CHECK(access(p, F_OK) != 0, "failed write left a file");
@@ -162,16 +152,16 @@ static void test_validation(void)
 {
     sg_err err = {{0}};
     sg_st_file *f = NULL;
-    const char *p = tmp_path("short.safetensors");
+    const char *p = test_tmp_path("short.safetensors");
     FILE *fp = fopen(p, "wb");
     fwrite("\x02\0\0", 1, 3, fp);
     fclose(fp);
     CHECK(sg_st_open(&f, p, &err) == -1 && strstr(err.msg, "too short"), "3-byte file: %s", err.msg);
-    CHECK(sg_st_open(&f, tmp_path("missing.safetensors"), &err) == -1 && strstr(err.msg, "No such file"),
+    CHECK(sg_st_open(&f, test_tmp_path("missing.safetensors"), &err) == -1 && strstr(err.msg, "No such file"),
           "missing file: %s", err.msg);
-    CHECK(sg_st_open(&f, dir, &err) == -1 && strstr(err.msg, "not a regular file"), "directory: %s", err.msg);
+    CHECK(sg_st_open(&f, test_tmpdir, &err) == -1 && strstr(err.msg, "not a regular file"), "directory: %s", err.msg);
 
-    p = tmp_path("huge.safetensors");
+    p = test_tmp_path("huge.safetensors");
     write_raw(p, "{}", 200ull * 1024 * 1024, 0);
     CHECK(sg_st_open(&f, p, &err) == -1 && strstr(err.msg, "exceeds the limit"), "header over limit: %s", err.msg);
     write_raw(p, "{}", 3, 0);
@@ -246,7 +236,7 @@ static void test_validation(void)
     /* A complete file cut short: the tail is missing. */
     float v[4] = {1, 2, 3, 4};
     sg_st_spec s = {.name = "v", .dtype = SG_ST_F32, .ndim = 1, .shape = {4}, .data = v};
-    p = tmp_path("trunc.safetensors");
+    p = test_tmp_path("trunc.safetensors");
     CHECK(sg_st_write(p, &s, 1, NULL, NULL, 0, &err) == 0, "write: %s", err.msg);
     struct stat st;
     stat(p, &st);
@@ -258,13 +248,10 @@ static void test_validation(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/test_safetensors.%ld", (long)getpid());
-    mkdir(dir, 0755);
+    if (test_tmpdir_make("test_safetensors")) return 1;
     test_round_trip();
     test_writer_errors();
     test_validation();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {}
+    test_tmpdir_remove();
     return check_done();
 }

@@ -5,6 +5,7 @@
 #include "shard.h"
 #include "fileio.h"
 #include "image.h"
+#include "test_tmpdir.h"
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/test_shard_XXXXXX";
 
 static const char *const names5[] = {"Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"};
 
@@ -63,7 +63,7 @@ static void test_round_trip(int enc, int kind, uint64_t n, int w, int h)
 {
     char path[256];
     sg_err err;
-    snprintf(path, sizeof path, "%s/rt-%d-%d.lmdb", dir, enc, kind);
+    snprintf(path, sizeof path, "%s/rt-%d-%d.lmdb", test_tmpdir, enc, kind);
     int rc = write_shard(path, w, h, enc, kind, n, 0, &err);
     CHECK(rc == 0, "write %s: %s", path, err.msg);
     if (rc) return;
@@ -142,7 +142,7 @@ static void test_corruption(void)
 {
     char path[256];
     sg_err err;
-    snprintf(path, sizeof path, "%s/corrupt.lmdb", dir);
+    snprintf(path, sizeof path, "%s/corrupt.lmdb", test_tmpdir);
     CHECK(write_shard(path, 16, 16, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 20, 0, &err) == 0, "%s", err.msg);
     CHECK(corrupt_record(path, 7, 16, 16) == 0, "could not find record 7's pixels in data.mdb");
     sg_shard *s;
@@ -182,21 +182,21 @@ static void test_open_errors(void)
     sg_err err;
     sg_shard *s;
 
-    snprintf(path, sizeof path, "%s/plain.lmdb", dir);
+    snprintf(path, sizeof path, "%s/plain.lmdb", test_tmpdir);
     make_env(path, NULL);
     snprintf(want, sizeof want, "%s: not a stargan shard (no metadata record)", path);
     CHECK(sg_shard_open(&s, path, &err) == -1 && !strcmp(err.msg, want), "no meta: got \"%s\"", err.msg);
 
-    snprintf(path, sizeof path, "%s/v3.lmdb", dir);
+    snprintf(path, sizeof path, "%s/v3.lmdb", test_tmpdir);
     make_env(path, "{\"format\":\"stargan-shard\",\"version\":3,\"width\":8}");
     snprintf(want, sizeof want, "%s: shard format version 3 is newer than this tool supports (1)", path);
     CHECK(sg_shard_open(&s, path, &err) == -1 && !strcmp(err.msg, want), "newer version: got \"%s\"", err.msg);
 
-    snprintf(path, sizeof path, "%s/badmeta.lmdb", dir);
+    snprintf(path, sizeof path, "%s/badmeta.lmdb", test_tmpdir);
     make_env(path, "{\"format\":\"stargan-shard\",\"version\":1,");
     CHECK(sg_shard_open(&s, path, &err) == -1 && strstr(err.msg, "metadata"), "bad JSON: got \"%s\"", err.msg);
 
-    snprintf(path, sizeof path, "%s/empty-dir", dir);
+    snprintf(path, sizeof path, "%s/empty-dir", test_tmpdir);
     mkdir(path, 0755);
     CHECK(sg_shard_open(&s, path, &err) == -1 && strstr(err.msg, "not a stargan shard"), "empty dir: %s", err.msg);
     CHECK(sg_shard_open(&s, "/nonexistent/shard", &err) == -1 && strstr(err.msg, "/nonexistent/shard"),
@@ -204,7 +204,7 @@ static void test_open_errors(void)
 
     /* Readers never create lock.mdb. */
     char lock[300];
-    snprintf(path, sizeof path, "%s/rt-0-0.lmdb", dir);
+    snprintf(path, sizeof path, "%s/rt-0-0.lmdb", test_tmpdir);
     snprintf(lock, sizeof lock, "%s/lock.mdb", path);
     if (sg_shard_open(&s, path, &err) == 0) sg_shard_close(s);
     CHECK(access(lock, F_OK) != 0, "opening a shard created %s", lock);
@@ -215,7 +215,7 @@ static void test_force(void)
     char path[256], tmp[300];
     sg_err err;
     sg_shard *s;
-    snprintf(path, sizeof path, "%s/force.lmdb", dir);
+    snprintf(path, sizeof path, "%s/force.lmdb", test_tmpdir);
     CHECK(write_shard(path, 8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 3, 0, &err) == 0, "%s", err.msg);
     char want[400];
     snprintf(want, sizeof want, "%s exists (use --force to replace it)", path);
@@ -242,7 +242,7 @@ static void test_force(void)
 
     /* Abort leaves neither a shard nor the tmp dir. */
     char path2[256];
-    snprintf(path2, sizeof path2, "%s/aborted.lmdb", dir);
+    snprintf(path2, sizeof path2, "%s/aborted.lmdb", test_tmpdir);
     CHECK(sg_shard_writer_open(&wr, path2, &m, 0, 5, &err) == 0, "%s", err.msg);
     snprintf(tmp, sizeof tmp, "%s", sg_shard_writer_tmp_path(wr));
     sg_shard_writer_append(wr, lab, "x.jpg", px, sizeof px, &err);
@@ -250,7 +250,7 @@ static void test_force(void)
     CHECK(access(path2, F_OK) != 0 && access(tmp, F_OK) != 0, "abort left files behind");
 
     /* --force never replaces a directory that is not a shard. */
-    snprintf(path2, sizeof path2, "%s/empty-dir", dir);
+    snprintf(path2, sizeof path2, "%s/empty-dir", test_tmpdir);
     CHECK(sg_shard_writer_open(&wr, path2, &m, 1, 5, &err) == -1 && strstr(err.msg, "not a shard"),
           "force over a non-shard directory: %s", err.msg);
 }
@@ -261,7 +261,7 @@ static void test_growth(void)
 {
     char path[256];
     sg_err err;
-    snprintf(path, sizeof path, "%s/grow.lmdb", dir);
+    snprintf(path, sizeof path, "%s/grow.lmdb", test_tmpdir);
     sg_shard_meta m = make_meta(64, 64, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 5);
     sg_shard_writer *wr;
     CHECK(sg_shard_writer_open(&wr, path, &m, 0, 1, &err) == 0, "%s", err.msg);
@@ -305,7 +305,7 @@ static void test_threads(void)
 {
     char path[256];
     sg_err err;
-    snprintf(path, sizeof path, "%s/threads.lmdb", dir);
+    snprintf(path, sizeof path, "%s/threads.lmdb", test_tmpdir);
     CHECK(write_shard(path, 16, 16, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 40, 0, &err) == 0, "%s", err.msg);
     sg_shard *s;
     if (sg_shard_open(&s, path, &err)) { CHECK(0, "%s", err.msg); return; }
@@ -332,16 +332,9 @@ static void test_crc(void)
     CHECK(ok, "crc32 depends on the split");
 }
 
-static void rm_rf(const char *path)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", path);
-}
-
 int main(void)
 {
-    if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+    if (test_tmpdir_make("test_shard")) return 1;
     test_crc();
     test_round_trip(SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 100, 32, 24);
     test_round_trip(SG_PIXELS_PNG, SG_LABELS_ONE_HOT, 30, 20, 20);
@@ -350,6 +343,6 @@ int main(void)
     test_force();
     test_growth();
     test_threads();
-    rm_rf(dir);
+    test_tmpdir_remove();
     return check_done();
 }
