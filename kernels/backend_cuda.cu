@@ -259,7 +259,7 @@ static int cuda_fence_wait(sg_backend *be, int slot)
 static void lane_swap(sg_cuda *c)
 {
     SWAP_FIELD(stream);
-    SWAP_FIELD(cudnn);
+    if (!c->shared_cudnn) SWAP_FIELD(cudnn);
     SWAP_FIELD(workspace);
     SWAP_FIELD(workspace_size);
     SWAP_FIELD(partials);
@@ -270,6 +270,7 @@ static void lane_swap(sg_cuda *c)
     SWAP_FIELD(pad3_scratch);
     SWAP_FIELD(pad3_scratch_bytes);
     c->lane ^= 1;
+    if (c->shared_cudnn) DNN_CHECK(c, cudnnSetStream(c->cudnn, c->stream));
 }
 
 /* Events order the lanes: recorded on one stream, waited for on the other
@@ -465,6 +466,15 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
         }
         c->pad3 = atoi(penv);
     }
+    /* SG_CUDA_LANE_HANDLES=1: the lanes share one cuDNN handle (struct
+     * sg_cuda_lane); 2, the default: one each */
+    const char *henv = getenv("SG_CUDA_LANE_HANDLES");
+    if (henv && *henv && strcmp(henv, "1") && strcmp(henv, "2")) {
+        sg_errf(err, "SG_CUDA_LANE_HANDLES=%s: expected 2 (a cuDNN handle per lane) or 1 (one shared)", henv);
+        free(be); free(c);
+        return NULL;
+    }
+    c->shared_cudnn = henv && !strcmp(henv, "1");
     const char *renv = getenv("SG_CUDNN_RTC");   /* 1: runtime-compiled engines compete too */
     c->allow_rtc = renv && !strcmp(renv, "1");
     c->capturing = -1;
@@ -518,8 +528,8 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     /* lane 1 (ops->lane): its stream, cuDNN handle and reduction partials
      * now, its scratch and workspace when its first ops need them */
     if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->parked.stream, cudaStreamNonBlocking, least)) ||
-        DNN_CHECK(c, cudnnCreate(&c->parked.cudnn)) ||
-        DNN_CHECK(c, cudnnSetStream(c->parked.cudnn, c->parked.stream)) ||
+        (!c->shared_cudnn && (DNN_CHECK(c, cudnnCreate(&c->parked.cudnn)) ||
+                              DNN_CHECK(c, cudnnSetStream(c->parked.cudnn, c->parked.stream)))) ||
         CU_CHECK(c, cudaMalloc((void **)&c->parked.partials, SG_CUDA_PARTIALS * sizeof(float))) ||
         CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_fork_event, cudaEventDisableTiming)) ||
         CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_join_event, cudaEventDisableTiming)))

@@ -91,11 +91,14 @@ struct sg_cuda_graph {
 
 /* What each lane (lib/backend.h ops->lane) has of its own: its stream, its
  * cuDNN handle (bound to that stream: cuDNN's advice for concurrent streams,
- * so no per-handle state is shared between lanes) and the buffers ops use
- * across their kernels. The active lane's live in sg_cuda's fields of the
- * same names, so ops need not know about lanes; the other lane's are parked
- * here (lane_swap in backend_cuda.cu). Backend-API plans are not bound to a
- * handle's stream: either lane's handle executes them. */
+ * so no per-handle state is shared between lanes; either lane's handle
+ * executes a backend-API plan) and the buffers ops use across their
+ * kernels. The active lane's live in sg_cuda's fields of the same names, so
+ * ops need not know about lanes; the other lane's are parked here
+ * (lane_swap in backend_cuda.cu). SG_CUDA_LANE_HANDLES=1: one handle whose
+ * stream follows the active lane instead (what PyTorch does with streams in
+ * one thread), cudnn NULL here. Which of the two a GPU prefers has not been
+ * tried yet: tests/gpu/run checks both. */
 struct sg_cuda_lane {
     cudaStream_t stream;
     cudnnHandle_t cudnn;
@@ -163,6 +166,7 @@ struct sg_cuda {
     /* lanes: lane is the active one (0 or 1), parked the other's state;
      * lane_forked: lane 1 has work since the last join */
     int lane, lane_forked;
+    int shared_cudnn;                         /* SG_CUDA_LANE_HANDLES=1 */
     sg_cuda_lane parked;
     cudaEvent_t lane_fork_event, lane_join_event;
     int failed;                               /* 1 after the first error */

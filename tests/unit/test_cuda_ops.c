@@ -1472,6 +1472,10 @@ int main(int argc, char **argv)
     CHECK(!gpu && strstr(err.msg, "SG_CUDNN_SEARCH=bogus"), "a bad SG_CUDNN_SEARCH is refused: %s",
           gpu ? "(created)" : err.msg);
     sg_backend_destroy(gpu);
+    gpu = cuda_with_env("SG_CUDA_LANE_HANDLES", "3", "tf32", &err);
+    CHECK(!gpu && strstr(err.msg, "SG_CUDA_LANE_HANDLES=3"), "a bad SG_CUDA_LANE_HANDLES is refused: %s",
+          gpu ? "(created)" : err.msg);
+    sg_backend_destroy(gpu);
     test_engines_file();
 
     /* bf16 convolutions: the default layout and algorithms, then the other

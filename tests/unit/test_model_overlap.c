@@ -201,11 +201,21 @@ static void refusal_case(sg_backend *be)
 /* CUDA: a on a backend with step graphs and its second lane, b run eagerly
  * without the queue; cuDNN's first usable engine on both. 24 iterations at
  * n_critic 4: each D step body (own forward + queued one, queued fakes +
- * queued one, queued fakes only) runs eagerly, is recorded and replayed. */
-static void cuda_case(void)
+ * queued one, queued fakes only) runs eagerly, is recorded and replayed.
+ * handles: SG_CUDA_LANE_HANDLES, "2" (a cuDNN handle per lane, the default)
+ * or "1" (one shared, its stream switched; one replay order is enough for
+ * it on the emulation: the GPU is what can tell the two apart). */
+static void cuda_case(const char *handles)
 {
     sg_backend *ga, *gb;
-    if (cuda_graph_pair(&ga, &gb, "CUDA with step graphs and the queued forward on the second lane")) return;
+    char what[120];
+    snprintf(what, sizeof what, "CUDA with step graphs and the queued forward on the second lane, %s cuDNN handle%s",
+             handles[0] == '1' ? "one" : "a", handles[0] == '1' ? " shared" : " per lane");
+    setenv("SG_CUDA_LANE_HANDLES", handles, 1);
+    int none = cuda_graph_pair(&ga, &gb, what);
+    unsetenv("SG_CUDA_LANE_HANDLES");
+    if (none) return;
+    printf("%s\n", what);
     CHECK(ga->ops->lane != NULL, "CUDA: the backend has a second lane");
     sg_model_config cfg = cuda_case_config();
     /* The CPU emulation of CUDA replays a graph's two branches in recording
@@ -213,11 +223,11 @@ static void cuda_case(void)
      * (SG_EMU_GRAPH_INTERLEAVE, read at each replay; a GPU ignores it): a
      * buffer both lanes use across ops gives different results in one of
      * them (tests/emu: a lane sharing the other's scratch fails here). */
-    const char *orders[3] = { "0", "forward", "reverse" };
-    for (int k = 0; k < 3; k++) {
-        char name[120];
-        snprintf(name, sizeof name, "CUDA, graphs + second lane vs eager without (emulated replay order: %s)",
-                 orders[k]);
+    const char *orders[3] = { "forward", "0", "reverse" };
+    for (int k = 0; k < (handles[0] == '1' ? 1 : 3); k++) {
+        char name[160];
+        snprintf(name, sizeof name, "CUDA (%s handle%s), graphs + second lane vs eager without (emulated replay order: %s)",
+                 handles, handles[0] == '1' ? "" : "s", orders[k]);
         setenv("SG_EMU_GRAPH_INTERLEAVE", orders[k], 1);
         schedule_case(ga, gb, &cfg, name, 24, 4, 2);
     }
@@ -245,6 +255,7 @@ int main(void)
         refusal_case(be);
         sg_backend_destroy(be);
     }
-    cuda_case();
+    cuda_case("2");
+    cuda_case("1");
     return check_done();
 }
