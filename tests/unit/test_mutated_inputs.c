@@ -290,6 +290,28 @@ static int write_bytes(const char *path, const void *p, size_t n)
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+/* Text base b (valid): through check, which must accept it; then every
+ * truncation of it (shorter than it) and `mutations` mutations of it. */
+static void text_base_cases(tally *t, bytes *x, const char *base, size_t len, int b, long mutations,
+                            void (*check)(tally *, const bytes *))
+{
+    b_set(x, base, len);
+    t->current = -1;
+    long accepted = t->accepted;
+    check(t, x);
+    CHECK(t->accepted == accepted + 1, "%s: the valid base %d is rejected", t->name, b);
+    for (size_t k = 0; k < len; k++) {
+        b_set(x, base, k);
+        t->current = (long)k;
+        check(t, x);
+    }
+    for (long i = 0; i < mutations; i++) {
+        t->current = i;
+        mutate(x, (const uint8_t *)base, len, 1, 0);
+        check(t, x);
+    }
+}
+
 /* ---- 1. the cuDNN engines file -------------------------------------------------- */
 
 static int choice_same_shape(const sg_engine_choice *a, const sg_engine_choice *b)
@@ -380,23 +402,7 @@ static void test_engines(void)
     tally t;
     tally_start(&t, "engines file");
     bytes x = {0};
-    for (int b = 0; b < 2; b++) {
-        b_set(&x, bases[b], base_len[b]);
-        t.current = -1;
-        long before = t.accepted;
-        check_engines(&t, &x);
-        CHECK(t.accepted == before + 1, "the valid engines file %d is rejected", b);
-        for (size_t k = 0; k <= base_len[b]; k++) {   /* every truncation */
-            b_set(&x, bases[b], k);
-            t.current = (long)k;
-            check_engines(&t, &x);
-        }
-        for (long i = 0; i < 2500; i++) {
-            t.current = i;
-            mutate(&x, (const uint8_t *)bases[b], base_len[b], 1, 0);
-            check_engines(&t, &x);
-        }
-    }
+    for (int b = 0; b < 2; b++) text_base_cases(&t, &x, bases[b], base_len[b], b, 2500, check_engines);
     b_free(&x);
     free(text);
     tally_end(&t);
@@ -1032,23 +1038,7 @@ static void test_attrs(void)
     tally t;
     tally_start(&t, "CelebA attribute table");
     bytes x = {0};
-    for (int b = 0; b < 2; b++) {
-        b_set(&x, bases[b], base_len[b]);
-        t.current = -1;
-        long acc = t.accepted;
-        check_attrs(&t, &x);
-        CHECK(t.accepted == acc + 1, "the valid attribute table %d is rejected", b);
-        for (size_t k = 0; k < base_len[b]; k++) {
-            b_set(&x, bases[b], k);
-            t.current = (long)k;
-            check_attrs(&t, &x);
-        }
-        for (long i = 0; i < 2500; i++) {
-            t.current = i;
-            mutate(&x, (const uint8_t *)bases[b], base_len[b], 1, 0);
-            check_attrs(&t, &x);
-        }
-    }
+    for (int b = 0; b < 2; b++) text_base_cases(&t, &x, bases[b], base_len[b], b, 2500, check_attrs);
     b_free(&x);
     free(text);
     tally_end(&t);
