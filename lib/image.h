@@ -24,11 +24,15 @@ void sg_image_free(sg_image *img);
  * error) or a PNG (libpng: palette, grey, 1/2/4/16-bit converted to RGB8, 16-bit
  * keeps the high byte, an alpha channel is dropped as Pillow's convert("RGB")
  * does, no gamma correction) into out->rgb (malloc'd). The format is taken from
- * the signature, not the name. Messages do not name the file; callers prefix it. */
+ * the signature, not the name; a PNG must start with its IHDR chunk, as the PNG
+ * spec says. Messages do not name the file; callers prefix it. */
 int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err);
 /* Reads and decodes a file (path "-" = stdin); errors name the file. */
 int sg_image_read_file(const char *path, sg_image *out, sg_err *err);
-/* Width and height from the header only (no pixels decoded). */
+/* Width and height from the header only (no pixels decoded). What the decoders
+ * refuse for its size (above, or zero; a PNG whose first chunk is not IHDR) is
+ * refused here too, with the decoders' message: the same header check runs
+ * first in both. Other faults (corrupt data, CMYK) only a decode finds. */
 int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err);
 /* 1 when every scan of the JPEG uses only quantization and Huffman tables that
  * the JPEG defines before it; 0 when it may use tables it does not define (an

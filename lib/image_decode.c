@@ -16,13 +16,35 @@ static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, 
 static int is_jpeg(const uint8_t *d, size_t n) { return n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff; }
 static int is_png(const uint8_t *d, size_t n) { return n >= 8 && memcmp(d, png_signature, 8) == 0; }
 
-static int check_limits(int w, int h, sg_err *err)
+/* The decoders' size limits. Sides as the header gives them (a PNG's are 32-bit,
+ * a JPEG's 16-bit). sg_image_probe applies them too, from the same header
+ * readers, so that it refuses what the decoders refuse for its size, with the
+ * same message. */
+static int check_limits(unsigned long w, unsigned long h, sg_err *err)
 {
-    if (w <= 0 || h <= 0) return sg_errf(err, "bad image size %dx%d", w, h);
+    if (w == 0 || h == 0) return sg_errf(err, "bad image size %lux%lu", w, h);
     if (w > SG_IMAGE_MAX_SIDE || h > SG_IMAGE_MAX_SIDE)
-        return sg_errf(err, "image is %dx%d; sides above %d are refused", w, h, SG_IMAGE_MAX_SIDE);
-    if ((long)w * h > SG_IMAGE_MAX_PIXELS)
-        return sg_errf(err, "image is %dx%d; more than %ld pixels are refused", w, h, SG_IMAGE_MAX_PIXELS);
+        return sg_errf(err, "image is %lux%lu; sides above %d are refused", w, h, SG_IMAGE_MAX_SIDE);
+    if (w * h > (unsigned long)SG_IMAGE_MAX_PIXELS)
+        return sg_errf(err, "image is %lux%lu; more than %ld pixels are refused", w, h, SG_IMAGE_MAX_PIXELS);
+    return 0;
+}
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* A PNG's size from its IHDR, which the PNG spec puts first: signature(8)
+ * length(4) "IHDR"(4) width(4) height(4) ..., checked against the limits.
+ * decode_png calls this before libpng reads anything (libpng would accept
+ * another chunk before IHDR, and reports a side above its limits as "Invalid
+ * IHDR data"), so probe and decode refuse the same PNGs with the same message. */
+static int png_header(const uint8_t *d, size_t n, int *w, int *h, sg_err *err)
+{
+    if (n >= 16 && memcmp(d + 12, "IHDR", 4) != 0) return sg_errf(err, "PNG: the first chunk is not IHDR");
+    if (n < 24) return sg_errf(err, "PNG: truncated data");
+    uint32_t w32 = be32(d + 16), h32 = be32(d + 20);
+    if (check_limits(w32, h32, err)) return -1;
+    *w = (int)w32;
+    *h = (int)h32;
     return 0;
 }
 
@@ -180,6 +202,7 @@ static void release_decompressor(tjhandle tj, int fresh, int failed)
     else if (failed) drop_thread_decompressor();
 }
 
+/* The JPEG's size, checked against the limits (for decode and probe alike). */
 static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *cs, sg_err *err)
 {
     int subsamp = 0;
@@ -190,7 +213,7 @@ static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int
     /* success without a size: a tables-only stream (no image), e.g. a file cut
      * short after its tables */
     if (*w <= 0 || *h <= 0) return sg_errf(err, "JPEG: no image in the data (tables only; truncated?)");
-    return 0;
+    return check_limits((unsigned long)*w, (unsigned long)*h, err);
 }
 
 /* Decodes a JPEG into *buf (grown as needed, capacity *cap). On failure the
@@ -200,7 +223,6 @@ static int decode_jpeg_with(tjhandle tj, const uint8_t *data, size_t len, uint8_
 {
     int w, h, cs;
     if (jpeg_header(tj, data, len, &w, &h, &cs, err)) return -1;
-    if (check_limits(w, h, err)) return -1;
     if (cs == TJCS_CMYK || cs == TJCS_YCCK)
         return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported");
     size_t need = (size_t)w * h * 3;
@@ -268,6 +290,8 @@ static void png_on_warning(png_structp png, png_const_charp msg) { (void)png; (v
 
 static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
 {
+    int w, h;
+    if (png_header(data, len, &w, &h, err)) return -1;
     png_source src = {data, len, 0, "unknown error"};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -284,13 +308,15 @@ static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *er
         return sg_errf(err, "PNG: %s", src.msg);
     }
     png_set_read_fn(png, &src, png_read_mem);
-    png_set_user_limits(png, SG_IMAGE_MAX_SIDE, SG_IMAGE_MAX_SIDE);
+    png_set_user_limits(png, SG_IMAGE_MAX_SIDE, SG_IMAGE_MAX_SIDE);   /* a second line: png_header checked */
     png_read_info(png, info);
     png_uint_32 w32, h32;
     int depth, color, interlace;
     png_get_IHDR(png, info, &w32, &h32, &depth, &color, &interlace, NULL, NULL);
-    int w = (int)w32, h = (int)h32;
-    if (check_limits(w, h, err)) { png_destroy_read_struct(&png, &info, NULL); return -1; }
+    if ((int)w32 != w || (int)h32 != h) {      /* the same IHDR bytes: cannot happen */
+        snprintf(src.msg, sizeof src.msg, "IHDR read as %ux%u, expected %dx%d", (unsigned)w32, (unsigned)h32, w, h);
+        png_longjmp(png, 1);
+    }
 
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -353,13 +379,8 @@ int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_
         release_decompressor(tj, fresh, rc != 0);
         return rc;
     }
-    if (is_png(data, len)) {
-        /* IHDR is the first chunk: signature(8) length(4) "IHDR"(4) width(4) height(4). */
-        if (len < 24 || memcmp(data + 12, "IHDR", 4) != 0) return sg_errf(err, "PNG: missing IHDR");
-        *width = (int)((uint32_t)data[16] << 24 | data[17] << 16 | data[18] << 8 | data[19]);
-        *height = (int)((uint32_t)data[20] << 24 | data[21] << 16 | data[22] << 8 | data[23]);
-        return 0;
-    }
+    if (is_png(data, len)) return png_header(data, len, width, height, err);
+    if (len == 0) return sg_errf(err, "empty file");
     return sg_errf(err, "not a JPEG or PNG image");
 }
 
@@ -446,8 +467,9 @@ static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_
     }
     jpeg_mem_src(ci, data, (unsigned long)len);
     jpeg_read_header(ci, TRUE);
+    if (check_limits(ci->image_width, ci->image_height, err)) { jpeg_abort_decompress(ci); return -1; }
     int w = (int)ci->image_width, h = (int)ci->image_height;
-    if (check_limits(w, h, err) || use_plan(p, w, h, err)) { jpeg_abort_decompress(ci); return -1; }
+    if (use_plan(p, w, h, err)) { jpeg_abort_decompress(ci); return -1; }
     if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK) {
         jpeg_abort_decompress(ci);
         return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported");

@@ -3,6 +3,7 @@
 #include "check.h"
 #include "image.h"
 #include "fileio.h"
+#include "shard.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,6 +225,126 @@ static void test_decode_errors(void)
     unlink(tmp);
 }
 
+/* A PNG whose IHDR says w x h (the CRC fixed, so that only the size is wrong),
+ * made from a valid 4x3 PNG: its IDAT no longer matches, which does not matter
+ * when the size is refused first. */
+static void png_with_size(uint8_t *png, uint32_t w, uint32_t h)
+{
+    for (int k = 0; k < 4; k++) {
+        png[16 + k] = (uint8_t)(w >> (24 - 8 * k));
+        png[20 + k] = (uint8_t)(h >> (24 - 8 * k));
+    }
+    uint32_t c = sg_crc32(0, png + 12, 17);     /* "IHDR" + 13 data bytes */
+    for (int k = 0; k < 4; k++) png[29 + k] = (uint8_t)(c >> (24 - 8 * k));
+}
+
+/* The JPEG's first SOFn frame says w x h (JPEG sides are 16-bit). */
+static int jpeg_with_size(uint8_t *jpg, size_t len, unsigned w, unsigned h)
+{
+    for (size_t at = 2; at + 9 <= len && jpg[at] == 0xff;) {
+        uint8_t m = jpg[at + 1];
+        if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+            jpg[at + 5] = (uint8_t)(h >> 8); jpg[at + 6] = (uint8_t)h;
+            jpg[at + 7] = (uint8_t)(w >> 8); jpg[at + 8] = (uint8_t)w;
+            return 0;
+        }
+        at += 2 + ((size_t)jpg[at + 2] << 8 | jpg[at + 3]);
+    }
+    return -1;
+}
+
+/* sg_image_probe refuses, with the decoder's own message, every image that the
+ * decoders refuse for its size (sides, pixel count, zero), and accepts the
+ * largest sizes the limits allow. */
+static void test_probe_size_limits(void)
+{
+    uint8_t rgb[4 * 3 * 3] = {0};
+    uint8_t *png = NULL, *jpg = NULL;
+    size_t png_len = 0, jpg_len = 0;
+    sg_err err;
+    if (sg_png_encode(rgb, 4, 3, &png, &png_len, &err) || sg_jpeg_encode(rgb, 4, 3, 90, &jpg, &jpg_len, &err)) {
+        CHECK(0, "encoding the test images: %s", err.msg);
+        return;
+    }
+    CHECK(png_len > 33 && memcmp(png + 12, "IHDR", 4) == 0, "the PNG does not start with IHDR");
+    /* jpeg_own: a JPEG frame of zero size is refused by libjpeg itself (its
+     * message, the same from all three) before our check sees it */
+    static const struct { uint32_t w, h; const char *msg; int jpeg_own; } cases[] = {
+        {20000, 3, "image is 20000x3; sides above 16384 are refused", 0},
+        {3, 16385, "image is 3x16385; sides above 16384 are refused", 0},
+        {16384, 16384, "image is 16384x16384; more than 67108864 pixels are refused", 0},
+        {8193, 8192, "image is 8193x8192; more than 67108864 pixels are refused", 0},
+        {0, 3, "bad image size 0x3", 1},
+        {4, 0, "bad image size 4x0", 1},
+        {0x80000000u, 3, "image is 2147483648x3; sides above 16384 are refused", 0},     /* PNG only: above 2^31 - 1 */
+        {0xffffffffu, 0xffffffffu, "image is 4294967295x4294967295; sides above 16384 are refused", 0},
+        {16384, 4096, NULL, 0},     /* exactly the limits: only the (missing) pixel data is wrong */
+    };
+    sg_preprocessor pp;
+    sg_preprocessor_init(&pp, 2, 2, 2, 2);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        for (int fmt = 0; fmt < 2; fmt++) {
+            if (fmt == 1 && (cases[c].w > 65535 || cases[c].h > 65535)) continue;
+            uint8_t *d = fmt ? jpg : png;
+            size_t n = fmt ? jpg_len : png_len;
+            if (fmt) CHECK(jpeg_with_size(d, n, cases[c].w, cases[c].h) == 0, "no SOF in the JPEG");
+            else png_with_size(d, cases[c].w, cases[c].h);
+            const char *what = fmt ? "JPEG" : "PNG";
+            sg_image img;
+            sg_err derr = {{0}}, perr = {{0}}, prerr = {{0}};
+            int w = -1, h = -1;
+            uint8_t out[2 * 2 * 3];
+            int rc = sg_image_decode(d, n, &img, &derr);
+            int probe_rc = sg_image_probe(d, n, &w, &h, &perr);
+            int pre_rc = sg_preprocess(&pp, d, n, out, &prerr);
+            if (!rc) sg_image_free(&img);
+            if (fmt == 1 && cases[c].jpeg_own) {
+                CHECK(rc == -1 && probe_rc == -1 && pre_rc == -1 && strcmp(derr.msg, perr.msg) == 0 &&
+                      strcmp(derr.msg, prerr.msg) == 0, "%s %ux%u: decode \"%s\", probe \"%s\", preprocess \"%s\"",
+                      what, cases[c].w, cases[c].h, rc ? derr.msg : "accepted", probe_rc ? perr.msg : "accepted",
+                      pre_rc ? prerr.msg : "accepted");
+            } else if (cases[c].msg) {
+                CHECK(rc == -1 && strcmp(derr.msg, cases[c].msg) == 0, "%s %ux%u: decode \"%s\", want \"%s\"", what,
+                      cases[c].w, cases[c].h, rc ? derr.msg : "accepted", cases[c].msg);
+                CHECK(probe_rc == -1 && strcmp(perr.msg, cases[c].msg) == 0, "%s %ux%u: probe \"%s\" (%dx%d), want \"%s\"",
+                      what, cases[c].w, cases[c].h, probe_rc ? perr.msg : "accepted", w, h, cases[c].msg);
+                CHECK(pre_rc == -1 && strcmp(prerr.msg, cases[c].msg) == 0, "%s %ux%u: preprocess \"%s\", want \"%s\"", what,
+                      cases[c].w, cases[c].h, pre_rc ? prerr.msg : "accepted", cases[c].msg);
+            } else {
+                CHECK(probe_rc == 0 && w == (int)cases[c].w && h == (int)cases[c].h, "%s %ux%u: probe \"%s\" %dx%d", what,
+                      cases[c].w, cases[c].h, probe_rc ? perr.msg : "", w, h);
+                CHECK(rc == -1 && !strstr(derr.msg, "refused") && !strstr(derr.msg, "image size"),
+                      "%s %ux%u within the limits: decode \"%s\"", what, cases[c].w, cases[c].h, rc ? derr.msg : "accepted");
+            }
+        }
+    }
+    /* IHDR must be the first chunk (PNG spec): a PNG with another chunk before
+     * it is refused by both, with one message, not measured by one and decoded
+     * by the other. */
+    png_with_size(png, 4, 3);
+    uint8_t moved[256];
+    static const uint8_t chunk[12] = {0, 0, 0, 0, 'a', 'b', 'C', 'd', 0, 0, 0, 0};
+    memcpy(moved, png, 8);
+    memcpy(moved + 8, chunk, 12);
+    uint32_t c = sg_crc32(0, chunk + 4, 4);
+    for (int k = 0; k < 4; k++) moved[16 + k] = (uint8_t)(c >> (24 - 8 * k));
+    if (png_len + 12 <= sizeof moved) {
+        memcpy(moved + 20, png + 8, png_len - 8);
+        sg_image img;
+        sg_err derr = {{0}}, perr = {{0}};
+        int w = -1, h = -1;
+        int rc = sg_image_decode(moved, png_len + 12, &img, &derr);
+        int probe_rc = sg_image_probe(moved, png_len + 12, &w, &h, &perr);
+        if (!rc) sg_image_free(&img);
+        CHECK(rc == probe_rc && (rc == 0 ? w == 4 && h == 3 : strcmp(derr.msg, perr.msg) == 0),
+              "a chunk before IHDR: decode \"%s\", probe \"%s\" %dx%d", rc ? derr.msg : "accepted",
+              probe_rc ? perr.msg : "accepted", w, h);
+    }
+    sg_preprocessor_free(&pp);
+    free(png);
+    free(jpg);
+}
+
 static void test_encode_roundtrip(void)
 {
     /* PNG is lossless: our encoder and decoder agree exactly. */
@@ -250,6 +371,7 @@ int main(void)
     test_partial_rows();
     test_preprocess_partial();
     test_decode_errors();
+    test_probe_size_limits();
     test_encode_roundtrip();
     return check_done();
 }

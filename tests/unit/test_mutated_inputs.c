@@ -1497,6 +1497,13 @@ static void check_image(tally *t, sg_preprocessor *pp, const bytes *in, const im
     int probe_rc = sg_image_probe(data, in->n, &w, &h, &probe_err);
     if (probe_rc != 0 && (probe_rc != -1 || !probe_err.msg[0])) broken(t, "probe: rc %d, message \"%s\"", probe_rc, probe_err.msg);
     if (decoded && (probe_rc != 0 || w != img.width || h != img.height)) broken(t, "probe says %dx%d, decode %dx%d", w, h, img.width, img.height);
+    /* probe refuses only what decode refuses, with decode's message (the same
+     * header check runs first in both); an image decode refuses for its size,
+     * probe refuses (a PNG of 2^31 x 3 once probed as -2147483648x3) */
+    if (!decoded && probe_rc != 0 && strcmp(probe_err.msg, err.msg))
+        broken(t, "probe refuses with \"%s\", decode with \"%s\"", probe_err.msg, err.msg);
+    if (!decoded && probe_rc == 0 && (strstr(err.msg, "bad image size") || strstr(err.msg, " are refused")))
+        broken(t, "decode refuses \"%s\", probe accepts %dx%d", err.msg, w, h);
     /* decode + crop + resize in one (partial JPEG decoding): the pixels of the two steps */
     uint8_t out[OUT * OUT * 3];
     sg_err pre_err = {{0}};
