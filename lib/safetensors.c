@@ -51,6 +51,26 @@ static void shape_str(char *out, size_t n, const int64_t *shape, int ndim)
     if (o < n) snprintf(out + o, n - o, "]");
 }
 
+/* The element and byte counts of a tensor: 0 and 0 when any dimension is 0,
+ * however large the others (their product alone may pass 2^64); -1 when the
+ * byte count passes UINT64_MAX. Shape entries are non-negative. The reader and
+ * the writer both size tensors with this. */
+static int tensor_size(const int64_t *shape, int ndim, int dtype, uint64_t *numel, uint64_t *bytes)
+{
+    *numel = *bytes = 0;
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] == 0) return 0;
+    uint64_t n = 1, esize = sg_st_dtype_size(dtype);
+    for (int d = 0; d < ndim; d++) {
+        if (n > UINT64_MAX / (uint64_t)shape[d]) return -1;
+        n *= (uint64_t)shape[d];
+    }
+    if (n > UINT64_MAX / esize) return -1;
+    *numel = n;
+    *bytes = n * esize;
+    return 0;
+}
+
 static int cmp_begin(const void *a, const void *b)
 {
     const sg_st_tensor *x = a, *y = b;
@@ -81,15 +101,11 @@ static int parse_tensor(sg_st_tensor *t, const char *name, const char *key, cons
     if (shape->n > SG_ST_MAX_DIMS)
         return sg_errf(err, "%s: tensor %s: %zu dimensions (at most %d)", name, key, shape->n, SG_ST_MAX_DIMS);
     t->ndim = (int)shape->n;
-    uint64_t numel = 1;
-    int overflow = 0;
     for (size_t d = 0; d < shape->n; d++) {
         const json_value *s = shape->items[d];
         if (!json_is(s, JSON_NUMBER) || !s->is_int || s->i < 0)
             return sg_errf(err, "%s: tensor %s: shape entry %zu is not a non-negative integer", name, key, d);
         t->shape[d] = s->i;
-        if (s->i && numel > UINT64_MAX / (uint64_t)s->i) overflow = 1;
-        else numel *= (uint64_t)s->i;
     }
     if (offsets->n != 2)
         return sg_errf(err, "%s: tensor %s: data_offsets has %zu entries (expected 2)", name, key, offsets->n);
@@ -107,15 +123,17 @@ static int parse_tensor(sg_st_tensor *t, const char *name, const char *key, cons
         return sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] out of bounds (the data buffer has %llu bytes)",
                        name, key, (unsigned long long)t->begin, (unsigned long long)t->end,
                        (unsigned long long)data_len);
-    uint64_t esize = sg_st_dtype_size(t->dtype);
-    char ss[160];
-    shape_str(ss, sizeof ss, t->shape, t->ndim);
-    if (overflow || numel > UINT64_MAX / esize || numel * esize != t->end - t->begin)
+    uint64_t numel, bytes;
+    int overflow = tensor_size(t->shape, t->ndim, t->dtype, &numel, &bytes) != 0;
+    if (overflow || bytes != t->end - t->begin) {
+        char ss[160];
+        shape_str(ss, sizeof ss, t->shape, t->ndim);
         return sg_errf(err, "%s: tensor %s: shape %s of %s needs %s%llu bytes, data_offsets [%llu, %llu] hold %llu",
-                       name, key, ss, dtype, overflow || numel > UINT64_MAX / esize ? "more than " : "",
-                       (unsigned long long)(overflow || numel > UINT64_MAX / esize ? UINT64_MAX : numel * esize),
+                       name, key, ss, dtype, overflow ? "more than " : "",
+                       (unsigned long long)(overflow ? UINT64_MAX : bytes),
                        (unsigned long long)t->begin, (unsigned long long)t->end,
                        (unsigned long long)(t->end - t->begin));
+    }
     t->numel = numel;
     return 0;
 }
@@ -370,10 +388,21 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
             sg_errf(err, "%s: tensor %s: %d dimensions", path, s->name, s->ndim);
             goto fail;
         }
-        uint64_t bytes = sg_st_dtype_size(s->dtype);
-        for (int d = 0; d < s->ndim; d++) {
+        for (int d = 0; d < s->ndim; d++)
             if (s->shape[d] < 0) { sg_errf(err, "%s: tensor %s: negative shape", path, s->name); goto fail; }
-            bytes *= (uint64_t)s->shape[d];
+        uint64_t numel, bytes;
+        if (tensor_size(s->shape, s->ndim, s->dtype, &numel, &bytes)) {
+            char ss[160];
+            shape_str(ss, sizeof ss, s->shape, s->ndim);
+            sg_errf(err, "%s: tensor %s: shape %s of %s needs more than %llu bytes", path, s->name, ss,
+                    sg_st_dtype_name(s->dtype), (unsigned long long)UINT64_MAX);
+            goto fail;
+        }
+        /* the reader takes offsets as JSON integers up to 2^63 - 1 */
+        if (bytes > (uint64_t)INT64_MAX - off) {
+            sg_errf(err, "%s: tensor %s: %llu bytes at data offset %llu end past %lld, the largest offset a reader accepts",
+                    path, s->name, (unsigned long long)bytes, (unsigned long long)off, (long long)INT64_MAX);
+            goto fail;
         }
         w->sizes[i] = bytes;
         if (i || n_meta) sg_buf_putc(&b, ',');

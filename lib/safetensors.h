@@ -8,14 +8,18 @@
  * The reader validates strictly before anything is read: header length within the
  * limit and the file, a JSON object with no duplicate names, known dtypes,
  * non-negative integer shapes, data_offsets in order, in bounds, of the size the
- * shape and dtype imply, and together covering the data buffer exactly with no
+ * shape and dtype imply (none when a dimension is 0, however large the others;
+ * a size past 2^64 bytes is refused), and together covering the data buffer exactly with no
  * gap or overlap; metadata values must be strings. Messages name the file, the
  * tensor and the problem:
  *   "ckpt/001000-G.safetensors: tensor main.1.weight: data_offsets [64, 32] out of order"
  *
  * The writer lays tensors out in the given order with contiguous offsets, pads
  * the header with spaces to a multiple of 8 (so F32/I64 data is aligned) and
- * writes atomically (temporary file, fsync, rename, fsync of the directory). */
+ * writes atomically (temporary file, fsync, rename, fsync of the directory). It
+ * sizes tensors as the reader does and refuses, before creating any file, a
+ * shape whose size passes 2^64 bytes or offsets past 2^63 - 1 (the largest
+ * JSON integer the reader takes). */
 #ifndef SG_SAFETENSORS_H
 #define SG_SAFETENSORS_H
 #include <stddef.h>

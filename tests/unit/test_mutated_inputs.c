@@ -439,13 +439,16 @@ static void check_st_consistent(tally *t, const sg_st_file *f, uint64_t data_len
             broken(t, "metadata entry %zu unusable", i);
 }
 
-static void check_st_header(tally *t, const bytes *in, uint64_t data_len)
+/* expect: 1 the header is valid, 0 it is not, -1 unknown (a mutation) */
+static void check_st_header(tally *t, const bytes *in, uint64_t data_len, int expect)
 {
     uint8_t *text = exact_copy(in);
     sg_st_file *f = calloc(1, sizeof *f);
     sg_err err = {{0}};
     int rc = sg_st_parse_header(f, "hdr.safetensors", (const char *)text, in->n, data_len, &err);
     free(text);
+    if (expect == 1 && rc) broken(t, "a valid header is refused: %s", err.msg);
+    if (expect == 0 && !rc) broken(t, "an invalid header is accepted: %.*s", (int)(in->n < 300 ? in->n : 300), (const char *)in->p);
     if (verdict(t, rc, &err, "hdr.safetensors")) {
         check_st_consistent(t, f, data_len);
         sg_st_close(f);   /* fd is -1: frees the contents and f */
@@ -523,19 +526,19 @@ static void test_safetensors(void)
     tally_start(&t, "safetensors header");
     b_set(&x, file.p + 8, hlen);
     t.current = -1;
-    check_st_header(&t, &x, data_len);
+    check_st_header(&t, &x, data_len, -1);
     CHECK(t.accepted == 1, "the valid header is rejected");
     for (size_t k = 0; k < hlen; k++) {
         b_set(&x, file.p + 8, k);
         t.current = (long)k;
-        check_st_header(&t, &x, data_len);
+        check_st_header(&t, &x, data_len, -1);
     }
     for (long i = 0; i < 4000; i++) {
         t.current = i;
         mutate(&x, file.p + 8, hlen, 1, 0);
         /* now and then a data buffer of another size */
         uint64_t dl = rnd(8) ? data_len : rnd(3) ? data_len + rnd(9) - 4 : (uint64_t)1 << (32 + rnd(31));
-        check_st_header(&t, &x, dl);
+        check_st_header(&t, &x, dl, -1);
     }
     tally_end(&t);
 
@@ -572,42 +575,88 @@ static void test_safetensors(void)
  * overlapping, and a data buffer of about the covered size. The checks behind
  * the JSON (sizes, order, gaps, overlaps, coverage) need valid JSON, which
  * byte mutations seldom give. */
-static void test_safetensors_generated(void)
+static int cmp_span(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] != y[1] ? (x[1] < y[1] ? -1 : 1) : 0;
+}
+
+static uint32_t rnd_with(sg_mt19937 *r, uint32_t n) { return n > 1 ? sg_mt_randbelow(r, n) : 0; }
+
+/* Headers written here, each known valid or not: every tensor an F32 or I64
+ * of a distinct name, its offsets integers (up to 2^63 - 1) that hold exactly
+ * its bytes (counted without wrapping around: 0 when a dimension is 0,
+ * however large the others; too many when the count passes 2^64), the
+ * tensors in offset order each starting where the one before ended (an empty
+ * tensor may sit at any boundary, as safetensors allows), the data buffer as
+ * long as they cover; the header is refused exactly when one of these fails.
+ * n headers from r, a dimension 2^20..2^63 one time in huge_one_in (else 0..4). */
+static void st_generated_headers(const char *name, sg_mt19937 *r, long n, uint32_t huge_one_in)
 {
     static const char *const dtypes[] = {"F32", "I64", "F16", "f32"};
     tally t;
-    tally_start(&t, "safetensors header (generated)");
+    tally_start(&t, name);
     bytes x = {0};
-    for (long i = 0; i < 3000; i++) {
+    for (long i = 0; i < n; i++) {
         t.current = i;
         sg_buf h = SG_BUF_INIT;
         sg_buf_putc(&h, '{');
-        int nt = 1 + (int)rnd(4);
-        uint64_t at = 0, begins[4];
+        int nt = 1 + (int)rnd_with(r, 4), valid = 1;
+        uint64_t at = 0, begins[4], spans[4][2];
+        unsigned names = 0;     /* bit k: name tk used */
         for (int k = 0; k < nt; k++) {
-            int dt = rnd(10) ? (int)rnd(2) : 2 + (int)rnd(2);
+            int dt = rnd_with(r, 10) ? (int)rnd_with(r, 2) : 2 + (int)rnd_with(r, 2);
             uint64_t es = dt == 1 ? 8 : 4, numel = 1;
-            int nd = (int)rnd(4);
-            sg_buf_appendf(&h, "%s\"t%d\":{\"dtype\":\"%s\",\"shape\":[", k ? "," : "", rnd(16) ? k : 0, dtypes[dt]);
+            int nd = (int)rnd_with(r, 4);
+            int name = rnd_with(r, 16) ? k : 0;
+            if (dt > 1 || names >> name & 1) valid = 0;
+            names |= 1u << name;
+            sg_buf_appendf(&h, "%s\"t%d\":{\"dtype\":\"%s\",\"shape\":[", k ? "," : "", name, dtypes[dt]);
+            unsigned __int128 exact = 1;    /* the true element count, saturated above 2^64 */
             for (int d = 0; d < nd; d++) {
-                uint64_t v = rnd(40) ? rnd(5) : (uint64_t)1 << (20 + rnd(44));
+                uint64_t v = rnd_with(r, huge_one_in) ? rnd_with(r, 5) : (uint64_t)1 << (20 + rnd_with(r, 44));
                 numel *= v;
+                exact *= v;
+                if (exact > UINT64_MAX) exact = (unsigned __int128)UINT64_MAX + 1;
+                if (v > INT64_MAX) valid = 0;
                 sg_buf_appendf(&h, "%s%llu", d ? "," : "", (unsigned long long)v);
             }
-            uint64_t begin = rnd(3) ? at : k && rnd(2) ? begins[rnd((uint32_t)k)] : at + rnd(9) - 4;
-            uint64_t end = begin + numel * es + (rnd(10) ? 0 : rnd(9) - 4);
+            uint64_t begin = rnd_with(r, 3) ? at : k && rnd_with(r, 2) ? begins[rnd_with(r, (uint32_t)k)] : at + rnd_with(r, 9) - 4;
+            uint64_t end = begin + numel * es + (rnd_with(r, 10) ? 0 : rnd_with(r, 9) - 4);
             begins[k] = begin;
+            exact *= es;
+            if (exact > UINT64_MAX || (unsigned __int128)end != begin + exact || begin > INT64_MAX || end > INT64_MAX) valid = 0;
+            spans[k][0] = begin;
+            spans[k][1] = end;
             sg_buf_appendf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)begin, (unsigned long long)end);
             if (end > at) at = end;
         }
         sg_buf_putc(&h, '}');
-        uint64_t dl = rnd(4) ? at : at + rnd(9) - 4;
+        uint64_t dl = rnd_with(r, 4) ? at : at + rnd_with(r, 9) - 4;
+        qsort(spans, (size_t)nt, sizeof spans[0], cmp_span);
+        uint64_t covered = 0;
+        for (int k = 0; k < nt; k++) {
+            if (spans[k][0] != covered) valid = 0;
+            covered = spans[k][1];
+        }
+        if (dl != covered) valid = 0;
         b_set(&x, h.data, h.len);
-        check_st_header(&t, &x, dl);
+        check_st_header(&t, &x, dl, valid);
         sg_buf_free(&h);
     }
     b_free(&x);
     tally_end(&t);
+}
+
+/* The main run draws from the file's generator; a second run from its own
+ * (the other formats' inputs stay as they were) has huge dimensions often
+ * enough that some meet a zero in the same shape. */
+static void test_safetensors_generated(void)
+{
+    st_generated_headers("safetensors header (generated)", &rng, 3000, 40);
+    sg_mt19937 own;
+    sg_mt_seed_python(&own, 20261129);
+    st_generated_headers("safetensors header (generated, huge dimensions)", &own, 1500, 3);
 }
 
 /* A safetensors file holding one F32 tensor [2] and this metadata, built here

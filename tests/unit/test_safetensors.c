@@ -218,6 +218,26 @@ static void test_validation(void)
     expect_bad("numel overflow",
                "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", 4,
                "needs more than");
+    /* A zero in any dimension: no elements and no bytes, however large the
+     * other dimensions (their product alone would pass 2^64). */
+    expect_good("zero dimension after huge ones",
+                "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776,0],\"data_offsets\":[0,0]}}", 0);
+    expect_good("zero dimension first",
+                "{\"a\":{\"dtype\":\"I64\",\"shape\":[0,9223372036854775807,9223372036854775807],\"data_offsets\":[4,4]},"
+                "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    expect_bad("zero dimension with bytes",
+               "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776,0],\"data_offsets\":[0,4]}}", 4,
+               "tensor a: shape [1099511627776, 1099511627776, 0] of F32 needs 0 bytes, data_offsets [0, 4] hold 4");
+    /* genuine overflow: of the element count, of the byte count (2^62 F32s) */
+    expect_bad("numel overflow with a 1",
+               "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,4294967296,4294967296,1],\"data_offsets\":[0,4]}}", 4,
+               "tensor a: shape [1, 4294967296, 4294967296, 1] of F32 needs more than 18446744073709551615 bytes");
+    expect_bad("byte count overflow",
+               "{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],\"data_offsets\":[0,0]}}", 0,
+               "needs more than 18446744073709551615 bytes, data_offsets [0, 0] hold 0");
+    expect_bad("byte count overflow, I64",
+               "{\"a\":{\"dtype\":\"I64\",\"shape\":[2305843009213693952],\"data_offsets\":[0,0]}}", 0,
+               "needs more than 18446744073709551615 bytes");
     expect_bad("gap",
                "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12, "tensor b: data_offsets [8, 12] leave a gap");
@@ -246,12 +266,74 @@ static void test_validation(void)
     CHECK(sg_st_open(&f, p, &err) == -1 && strstr(err.msg, "past the end"), "truncated header: %s", err.msg);
 }
 
+/* A tensor with a zero dimension next to huge ones (2^40 x 2^40 x 0) has no
+ * elements: written, read back with its shape, between ordinary tensors.
+ * Shapes whose size passes what a file can hold are refused by the writer
+ * (before, the byte count wrapped around and the writer wrote a header that
+ * the reader then refused). */
+static void test_zero_and_huge_shapes(void)
+{
+    float a[3] = {1, 2, 3}, b[2] = {4, 5};
+    const int64_t big = 1099511627776LL;    /* 2^40 */
+    sg_st_spec specs[3] = {
+        {.name = "a", .dtype = SG_ST_F32, .ndim = 1, .shape = {3}, .data = a},
+        {.name = "zero", .dtype = SG_ST_F32, .ndim = 3, .shape = {big, big, 0}, .data = NULL},
+        {.name = "b", .dtype = SG_ST_F32, .ndim = 1, .shape = {2}, .data = b},
+    };
+    const char *p = test_tmp_path("zero.safetensors");
+    sg_err err = {{0}};
+    CHECK(sg_st_write(p, specs, 3, NULL, NULL, 0, &err) == 0, "write 2^40 x 2^40 x 0: %s", err.msg);
+    sg_st_file *f = NULL;
+    CHECK(sg_st_open(&f, p, &err) == 0, "read back 2^40 x 2^40 x 0: %s", err.msg);
+    if (f) {
+        long i = sg_st_find(f, "zero");
+        CHECK(i >= 0 && f->tensors[i].ndim == 3 && f->tensors[i].shape[0] == big && f->tensors[i].shape[1] == big &&
+              f->tensors[i].shape[2] == 0 && f->tensors[i].numel == 0 && f->tensors[i].begin == f->tensors[i].end,
+              "the zero tensor read back: %ld", i);
+        if (i >= 0) CHECK(sg_st_read(f, (size_t)i, NULL, 0, &err) == 0, "read 0 bytes: %s", err.msg);
+        float b2[2] = {0};
+        i = sg_st_find(f, "b");
+        CHECK(i >= 0 && sg_st_read(f, (size_t)i, b2, sizeof b2, &err) == 0 && !memcmp(b, b2, sizeof b),
+              "the tensor after it: %s", err.msg);
+        sg_st_close(f);
+    }
+
+    static const struct { const char *what; int dtype, ndim; int64_t shape[4]; const char *msg; } over[] = {
+        {"2^40 x 2^40", SG_ST_F32, 2, {big, big}, "tensor huge: shape [1099511627776, 1099511627776] of F32 needs more than"},
+        {"2^62 F32s", SG_ST_F32, 1, {4611686018427387904LL}, "tensor huge: shape [4611686018427387904] of F32 needs more than"},
+        {"2^61 I64s", SG_ST_I64, 1, {2305843009213693952LL}, "needs more than"},
+        /* 2^61 F32s: 2^63 bytes, which end past the largest offset a header can hold */
+        {"2^61 F32s", SG_ST_F32, 1, {2305843009213693952LL}, "tensor huge: 9223372036854775808 bytes at data offset 12 end past 9223372036854775807"},
+    };
+    const char *q = test_tmp_path("overflow.safetensors");
+    for (size_t c = 0; c < sizeof over / sizeof *over; c++) {
+        sg_st_spec h[2] = {specs[0], {.name = "huge", .dtype = over[c].dtype, .ndim = over[c].ndim}};
+        memcpy(h[1].shape, over[c].shape, sizeof over[c].shape);
+        sg_st_writer *w = NULL;
+        err.msg[0] = 0;
+        int rc = sg_st_writer_begin(&w, q, h, 2, NULL, NULL, 0, &err);
+        CHECK(rc == -1 && strstr(err.msg, over[c].msg) && strstr(err.msg, q) == err.msg, "writer, %s: %s", over[c].what,
+              rc ? err.msg : "accepted");
+        if (!rc) sg_st_writer_abort(w);
+        CHECK(access(q, F_OK) != 0, "writer, %s: a file was left", over[c].what);
+    }
+    /* the offsets of two tensors that each fit, together past 2^63 - 1 */
+    sg_st_spec two[2] = {{.name = "x", .dtype = SG_ST_F32, .ndim = 1, .shape = {1152921504606846976LL}},   /* 2^60 */
+                         {.name = "y", .dtype = SG_ST_F32, .ndim = 1, .shape = {1152921504606846976LL}}};
+    sg_st_writer *w = NULL;
+    int rc = sg_st_writer_begin(&w, q, two, 2, NULL, NULL, 0, &err);
+    CHECK(rc == -1 && strstr(err.msg, "tensor y: 4611686018427387904 bytes at data offset 4611686018427387904 end past 9223372036854775807"), "writer, two 2^62-byte tensors: %s",
+          rc ? err.msg : "accepted");
+    if (!rc) sg_st_writer_abort(w);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_safetensors")) return 1;
     test_round_trip();
     test_writer_errors();
     test_validation();
+    test_zero_and_huge_shapes();
     test_tmpdir_remove();
     return check_done();
 }
