@@ -19,6 +19,9 @@ const char *const sg_celeba_attr_names[40] = {
 #define ATTR_FILE_MAX ((size_t)1 << 31)
 #define MAX_ATTRS 4096
 
+/* A token of the file (or of a command-line list) for a message, escaped and cut (see error.h). */
+static sg_quoted quote(const char *s) { return sg_quote_bytes(s, strlen(s)); }
+
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 /* Splits one line (without its '\n') into tokens in place. Returns the count
@@ -137,8 +140,9 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
                 else v = v * 10 + (unsigned)(*q - '0');
             }
             if (!ok) {
-                sg_errf(err, "%s line %zu: expected the number of rows, found %s%.40s%s", name, line_no,
-                        n ? "'" : "", n ? tok[0] : "an empty line", n ? (n > 1 ? " ...'" : "'") : "");
+                if (n == 0) sg_errf(err, "%s line %zu: expected the number of rows, found an empty line", name, line_no);
+                else sg_errf(err, "%s line %zu: expected the number of rows, found '%s%s'", name, line_no,
+                             quote(tok[0]).s, n > 1 ? " ..." : "");
                 goto done;
             }
             expected_rows = (size_t)v;
@@ -156,7 +160,8 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < i; j++)
                     if (!strcmp(tok[i], tok[j])) {
-                        sg_errf(err, "%s line %zu: duplicate attribute name %s (names %d and %d)", name, line_no, tok[i], j + 1, i + 1);
+                        sg_errf(err, "%s line %zu: duplicate attribute name %s (names %d and %d)", name, line_no,
+                                quote(tok[i]).s, j + 1, i + 1);
                         goto done;
                     }
             t->attr_names = calloc(n, sizeof *t->attr_names);
@@ -195,7 +200,8 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
             if (!strcmp(v, "1")) row[a] = 1;
             else if (!strcmp(v, "-1")) row[a] = -1;
             else {
-                sg_errf(err, "%s line %zu: value '%.20s' of %s is not 1 or -1", name, line_no, v, t->attr_names[a]);
+                sg_errf(err, "%s line %zu: value '%s' of %s is not 1 or -1", name, line_no, quote(v).s,
+                        quote(t->attr_names[a]).s);
                 goto done;
             }
         }
@@ -217,7 +223,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
         long first = name_set_insert(&set, t->file_names, t->file_names[i], (long)i);
         if (first >= 0) {
             sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", name, row_line[i],
-                    t->file_names[i], row_line[first]);
+                    quote(t->file_names[i]).s, row_line[first]);
             goto done;
         }
     }
@@ -301,15 +307,16 @@ int sg_attr_table_find(const sg_attr_table *t, const char *name)
     return -1;
 }
 
-/* "valid: A B C ..." cut to fit the message. */
+/* "valid: A B C ..." cut to fit the message; each name quoted as the file's bytes are. */
 static void list_names(const sg_attr_table *t, char *s, size_t n)
 {
     size_t used = 0;
     s[0] = 0;
     for (int a = 0; a < t->n_attrs; a++) {
-        size_t l = strlen(t->attr_names[a]);
+        sg_quoted q = quote(t->attr_names[a]);
+        size_t l = strlen(q.s);
         if (used + l + 6 >= n) { snprintf(s + used, n - used, " ..."); return; }
-        used += snprintf(s + used, n - used, "%s%s", a ? " " : "", t->attr_names[a]);
+        used += snprintf(s + used, n - used, "%s%s", a ? " " : "", q.s);
     }
 }
 
@@ -322,18 +329,18 @@ int sg_attr_table_select(const sg_attr_table *t, const char *csv, int *idx, int 
         const char *comma = strchr(p, ',');
         size_t l = comma ? (size_t)(comma - p) : strlen(p);
         char item[256];
-        if (l == 0) return sg_errf(err, "empty attribute name in '%s'", csv);
-        if (l >= sizeof item) return sg_errf(err, "attribute name too long in '%.40s...'", csv);
+        if (l == 0) return sg_errf(err, "empty attribute name in '%s'", quote(csv).s);
+        if (l >= sizeof item) return sg_errf(err, "attribute name too long in '%s'", quote(csv).s);
         memcpy(item, p, l);
         item[l] = 0;
         int a = sg_attr_table_find(t, item);
         if (a < 0) {
             list_names(t, valid, sizeof valid);
-            return sg_errf(err, "unknown attribute '%s' (valid: %s)", item, valid);
+            return sg_errf(err, "unknown attribute '%s' (valid: %s)", quote(item).s, valid);
         }
         for (int i = 0; i < *n; i++)
-            if (idx[i] == a) return sg_errf(err, "attribute %s given twice in '%s'", item, csv);
-        if (*n >= max) return sg_errf(err, "more than %d attributes in '%.40s'", max, csv);
+            if (idx[i] == a) return sg_errf(err, "attribute %s given twice in '%s'", quote(item).s, quote(csv).s);
+        if (*n >= max) return sg_errf(err, "more than %d attributes in '%s'", max, quote(csv).s);
         idx[(*n)++] = a;
         if (!comma) break;
         p = comma + 1;

@@ -128,7 +128,8 @@ static int meta_int(const sg_st_file *f, const char *key, long min, long max, lo
     errno = 0;
     long x = strtol(v, &end, 10);
     if (errno || end == v || *end || x < min || x > max)
-        return sg_errf(err, "%s: metadata \"%s\": '%.40s' is not an integer in [%ld, %ld]", f->path, key, v, min, max);
+        return sg_errf(err, "%s: metadata \"%s\": '%s' is not an integer in [%ld, %ld]", f->path, key,
+                       sg_quote_bytes(v, strlen(v)).s, min, max);
     *out = x;
     return 0;
 }
@@ -139,7 +140,8 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
     const char *fmt = sg_st_meta(f, "format");
     if (!fmt) return sg_errf(err, "%s: metadata lacks \"format\" (not a stargan-c checkpoint?)", f->path);
     if (strcmp(fmt, SG_CKPT_FORMAT))
-        return sg_errf(err, "%s: format \"%.60s\" is not supported (expected %s)", f->path, fmt, SG_CKPT_FORMAT);
+        return sg_errf(err, "%s: format \"%s\" is not supported (expected %s)", f->path, sg_quote_bytes(fmt, strlen(fmt)).s,
+                       SG_CKPT_FORMAT);
     sg_model_config *c = &info->model;
     long v[8];
     if (meta_int(f, "image_size", 1, 1 << 16, &v[0], err) || meta_int(f, "g_conv_dim", 1, 1 << 16, &v[1], err) ||
@@ -180,7 +182,8 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
         snprintf(info->dataset_names[ds], SG_CKPT_NAME_MAX, "%s", name);
         if (!strcmp(kind, "one-hot")) c->one_hot[ds] = 1;
         else if (strcmp(kind, "multi-hot")) {
-            sg_errf(err, "%s: metadata \"datasets\" entry %d: unknown label_kind \"%.40s\"", f->path, ds, kind);
+            sg_errf(err, "%s: metadata \"datasets\" entry %d: unknown label_kind \"%s\"", f->path, ds,
+                    sg_quote_bytes(kind, strlen(kind)).s);
             goto fail;
         }
         if (labels->n < 1 || labels->n > 4096) {
@@ -339,7 +342,11 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
         for (size_t k = 0; k < f->n_tensors; k++) {
             int known = 0;
             for (int i = 0; i < n && !known; i++) known = idx[i] == (long)k;
-            if (!known) { sg_errf(err, "%s: unexpected tensor %s (a checkpoint of another model?)", path, f->tensors[k].name); goto done; }
+            if (!known) {
+                sg_errf(err, "%s: unexpected tensor %s (a checkpoint of another model?)", path,
+                        sg_quote_bytes(f->tensors[k].name, strlen(f->tensors[k].name)).s);
+                goto done;
+            }
         }
     }
     for (int i = 0; i < n; i++) {

@@ -151,15 +151,6 @@ typedef struct {
     sg_err *err;
 } cursor;
 
-/* s[0..n) for a message: at most 60 bytes, control bytes as '?'. */
-static const char *quote(char *buf, const char *s, size_t n)
-{
-    size_t k = n > 60 ? 60 : n;
-    for (size_t i = 0; i < k; i++) buf[i] = is_control((unsigned char)s[i]) ? '?' : s[i];
-    strcpy(buf + k, n > k ? "..." : "");
-    return buf;
-}
-
 static int fail(cursor *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(cursor *c, const char *fmt, ...)
 {
@@ -174,8 +165,7 @@ static int fail(cursor *c, const char *fmt, ...)
 /* "expected WHAT, found \"the line\"". */
 static int expected(cursor *c, const char *what)
 {
-    char q[64];
-    return fail(c, "expected %s, found \"%s\"", what, quote(q, c->s, c->n));
+    return fail(c, "expected %s, found \"%s\"", what, sg_quote_bytes(c->s, c->n).s);
 }
 
 /* The next blank-separated token: 1 with *t, *tn set, 0 at the end of the line. */
@@ -242,11 +232,11 @@ static int parse_header(cursor *c, int k, sg_engines_header *h)
         if (!(k == 2 ? layout_ok(dst) : sg_precision_valid(dst))) return expected(c, header_forms[k]);
     }
     if (token(c, &t, &tn)) {
-        char q[64], value[24];
+        char value[24];
         snprintf(value, sizeof value, "%lld", h->cudnn);
         return fail(c, "expected the end of the line after \"%s %s\", found \"%s\"", header_keys[k],
                     k == 1 ? value : k == 2 ? h->layout : h->precision,
-                    quote(q, t, c->n - (size_t)(t - c->s)));
+                    sg_quote_bytes(t, c->n - (size_t)(t - c->s)).s);
     }
     return 0;
 }
@@ -259,7 +249,6 @@ static int parse_choice(cursor *c, const char *t, size_t tn, sg_engine_choice *q
         if (token_is(t, tn, kind_names[k])) q->kind = k;
     if (q->kind < 0) return expected(c, CHOICE_FORM);
     int v[8];
-    char q64[64];
     for (int i = 0; i < 10; i++) {
         long long x;
         if (!token(c, &t, &tn)) return expected(c, CHOICE_FORM);
@@ -268,18 +257,18 @@ static int parse_choice(cursor *c, const char *t, size_t tn, sg_engine_choice *q
             long long lo = i == 7 ? 0 : 1;
             if (bad || x < lo || x > SG_ENGINES_MAX_DIM)
                 return fail(c, "expected %s in %lld..%d, found \"%s\"", field_names[i], lo,
-                            SG_ENGINES_MAX_DIM, quote(q64, t, tn));
+                            SG_ENGINES_MAX_DIM, sg_quote_bytes(t, tn).s);
             v[i] = (int)x;
         } else if (i == 8) {
             if (bad || x < -1 || x > SG_ENGINES_MAX_RANK)
                 return fail(c, "expected rank in -1..%d, found \"%s\"", SG_ENGINES_MAX_RANK,
-                            quote(q64, t, tn));
+                            sg_quote_bytes(t, tn).s);
             q->rank = (int)x;
         } else {
             if (bad || x < -1)
-                return fail(c, "expected engine_id -1 or more, found \"%s\"", quote(q64, t, tn));
+                return fail(c, "expected engine_id -1 or more, found \"%s\"", sg_quote_bytes(t, tn).s);
             if (q->rank == -1 && x != -1)
-                return fail(c, "expected engine_id -1 with rank -1, found \"%s\"", quote(q64, t, tn));
+                return fail(c, "expected engine_id -1 with rank -1, found \"%s\"", sg_quote_bytes(t, tn).s);
             q->engine_id = x;
         }
     }
@@ -287,7 +276,7 @@ static int parse_choice(cursor *c, const char *t, size_t tn, sg_engine_choice *q
     q->Co = v[4]; q->K = v[5]; q->stride = v[6]; q->pad = v[7];
     if (token(c, &t, &tn))
         return fail(c, "expected the end of the line after engine_id, found \"%s\"",
-                    quote(q64, t, c->n - (size_t)(t - c->s)));
+                    sg_quote_bytes(t, c->n - (size_t)(t - c->s)).s);
     return 0;
 }
 

@@ -39,3 +39,29 @@ int sg_err_prefix(sg_err *err, const char *fmt, ...)
     snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
     return -1;
 }
+
+sg_quoted sg_quote_bytes(const void *data, size_t n)
+{
+    sg_quoted q;
+    const unsigned char *p = data;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char piece[5];
+        unsigned c = p[i];
+        if (c == '\\') strcpy(piece, "\\\\");
+        else if (c == '\t') strcpy(piece, "\\t");
+        else if (c == '\r') strcpy(piece, "\\r");
+        else if (c == '\n') strcpy(piece, "\\n");
+        else if (c >= 0x20 && c < 0x7f) { piece[0] = (char)c; piece[1] = 0; }
+        else snprintf(piece, sizeof piece, "\\x%02x", c);
+        size_t l = strlen(piece);
+        if (o + l > SG_QUOTE_MAX) {
+            memcpy(q.s + o, "...", 4);
+            return q;
+        }
+        memcpy(q.s + o, piece, l);
+        o += l;
+    }
+    q.s[o] = 0;
+    return q;
+}

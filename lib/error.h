@@ -14,4 +14,15 @@ int sg_errno(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Prefixes an existing message: "prefix: old message". Returns -1. */
 int sg_err_prefix(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Bytes of untrusted input (a token from a user's file) made safe to quote in
+ * a message: printable ASCII as is; a backslash, tab, CR and LF as \\ \t \r \n;
+ * any other byte as \xHH (ESC, NUL, DEL, the bytes of UTF-8 sequences), so that
+ * nothing reaches the user's terminal as a control sequence. At most
+ * SG_QUOTE_MAX characters, then "..." when cut. The text is in the returned
+ * struct, which lives until the end of the full expression holding the call:
+ *   sg_errf(err, "%s line %zu: found '%s'", path, line, sg_quote_bytes(tok, len).s); */
+#define SG_QUOTE_MAX 40
+typedef struct { char s[SG_QUOTE_MAX + 4]; } sg_quoted;
+sg_quoted sg_quote_bytes(const void *data, size_t n);
+
 #endif

@@ -466,7 +466,7 @@ static json_value *parse_members(parser *p, int depth, json_value *v, key_index 
         uint64_t hash = 0;
         if (has_key(v, ix, key, key_len, &hash)) {
             if (!(p->flags & JSON_KEEP_FIRST)) {
-                fail_fmt(p, key_pos, "duplicate key \"%.100s\"", key);
+                fail_fmt(p, key_pos, "duplicate key \"%s\"", sg_quote_bytes(key, key_len).s);
                 free(key); json_free(e); json_free(v);
                 return NULL;
             }

@@ -79,15 +79,17 @@ static int cmp_begin(const void *a, const void *b)
     return 0;
 }
 
-static int parse_tensor(sg_st_tensor *t, const char *name, const char *key, const json_value *v,
+static int parse_tensor(sg_st_tensor *t, const char *name, const char *raw_key, const json_value *v,
                         uint64_t data_len, sg_err *err)
 {
+    sg_quoted quoted_key = sg_quote_bytes(raw_key, strlen(raw_key));   /* the file's bytes, for messages */
+    const char *key = quoted_key.s;
     if (!json_is(v, JSON_OBJECT))
         return sg_errf(err, "%s: tensor %s: expected an object, found %s", name, key, json_type_name(v->type));
     for (size_t k = 0; k < v->n; k++) {
         const char *m = v->keys[k];
         if (strcmp(m, "dtype") && strcmp(m, "shape") && strcmp(m, "data_offsets"))
-            return sg_errf(err, "%s: tensor %s: unknown field \"%.100s\"", name, key, m);
+            return sg_errf(err, "%s: tensor %s: unknown field \"%s\"", name, key, sg_quote_bytes(m, v->key_lens[k]).s);
     }
     const char *dtype;
     const json_value *shape, *offsets;
@@ -97,7 +99,8 @@ static int parse_tensor(sg_st_tensor *t, const char *name, const char *key, cons
         return sg_errf(err, "%s: tensor %s: %s", name, key, e.msg);
     if (!strcmp(dtype, "F32")) t->dtype = SG_ST_F32;
     else if (!strcmp(dtype, "I64")) t->dtype = SG_ST_I64;
-    else return sg_errf(err, "%s: tensor %s: dtype \"%.40s\" is not supported (only F32 and I64)", name, key, dtype);
+    else return sg_errf(err, "%s: tensor %s: dtype \"%s\" is not supported (only F32 and I64)", name, key,
+                        sg_quote_bytes(dtype, strlen(dtype)).s);
     if (shape->n > SG_ST_MAX_DIMS)
         return sg_errf(err, "%s: tensor %s: %zu dimensions (at most %d)", name, key, shape->n, SG_ST_MAX_DIMS);
     t->ndim = (int)shape->n;
@@ -175,8 +178,8 @@ int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size
             if (!f->meta_keys || !f->meta_values) goto oom;
             for (size_t m = 0; m < v->n; m++) {
                 if (!json_is(v->items[m], JSON_STRING)) {
-                    sg_errf(err, "%s: __metadata__ value \"%.100s\" is a %s, expected a string", name,
-                            v->keys[m], json_type_name(v->items[m]->type));
+                    sg_errf(err, "%s: __metadata__ value \"%s\" is a %s, expected a string", name,
+                            sg_quote_bytes(v->keys[m], v->key_lens[m]).s, json_type_name(v->items[m]->type));
                     goto fail;
                 }
                 f->meta_keys[m] = strdup(v->keys[m]);
@@ -203,14 +206,15 @@ int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size
     for (size_t i = 0; i < f->n_tensors; i++) {
         sg_st_tensor *t = &f->tensors[i];
         if (t->begin != at) {
+            sg_quoted tn = sg_quote_bytes(t->name, strlen(t->name));
             if (t->begin > at)
                 sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] leave a gap (bytes %llu..%llu belong to no tensor)",
-                        name, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                        name, tn.s, (unsigned long long)t->begin, (unsigned long long)t->end,
                         (unsigned long long)at, (unsigned long long)t->begin);
             else
                 sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] overlap tensor %s",
-                        name, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
-                        i ? f->tensors[i - 1].name : "?");
+                        name, tn.s, (unsigned long long)t->begin, (unsigned long long)t->end,
+                        i ? sg_quote_bytes(f->tensors[i - 1].name, strlen(f->tensors[i - 1].name)).s : "?");
             goto fail;
         }
         at = t->end;
@@ -303,13 +307,14 @@ int sg_st_read(sg_st_file *f, size_t i, void *dst, size_t dst_bytes, sg_err *err
 {
     if (i >= f->n_tensors) return sg_errf(err, "%s: no tensor %zu", f->path, i);
     const sg_st_tensor *t = &f->tensors[i];
+    sg_quoted tn = sg_quote_bytes(t->name, strlen(t->name));
     if (dst_bytes != t->end - t->begin)
-        return sg_errf(err, "%s: tensor %s: has %llu bytes, caller expects %zu", f->path, t->name,
+        return sg_errf(err, "%s: tensor %s: has %llu bytes, caller expects %zu", f->path, tn.s,
                        (unsigned long long)(t->end - t->begin), dst_bytes);
     if (f->fd < 0) return sg_errf(err, "%s: not open", f->path);
     int r = read_full(f->fd, dst, dst_bytes, f->data_start + t->begin);
-    if (r == -1) return sg_errno(err, "%s: tensor %s: read", f->path, t->name);
-    if (r == -2) return sg_errf(err, "%s: tensor %s: file truncated while reading", f->path, t->name);
+    if (r == -1) return sg_errno(err, "%s: tensor %s: read", f->path, tn.s);
+    if (r == -2) return sg_errf(err, "%s: tensor %s: file truncated while reading", f->path, tn.s);
     return 0;
 }
 

@@ -140,6 +140,62 @@ static void test_bad(void)
         "t.txt line 7: duplicate file name 000002.jpg (first on line 4)");
 }
 
+/* sg_quote_bytes (lib/error.h), which the messages below quote the file with:
+ * printable ASCII as is, everything else escaped, at most 40 characters. */
+static void test_quote_bytes(void)
+{
+    static const struct { const char *in; size_t n; const char *want; } cases[] = {
+        {"Bald", 4, "Bald"},
+        {"", 0, ""},
+        {"\x1b[2J", 4, "\\x1b[2J"},
+        {"a\0b", 3, "a\\x00b"},
+        {"tab\there\r\n", 10, "tab\\there\\r\\n"},
+        {"back\\slash", 10, "back\\\\slash"},
+        {"\x7f\x80\x9b\xff", 4, "\\x7f\\x80\\x9b\\xff"},
+        {"caf\xc3\xa9", 5, "caf\\xc3\\xa9"},
+        {"'quotes\" stay", 13, "'quotes\" stay"},
+        {"0123456789012345678901234567890123456789", 40, "0123456789012345678901234567890123456789"},
+        {"01234567890123456789012345678901234567890", 41, "0123456789012345678901234567890123456789..."},
+        /* an escape that would pass 40 characters is left out whole */
+        {"0123456789012345678901234567890123456\x1b", 38, "0123456789012345678901234567890123456..."},
+        {"012345678901234567890123456789012345\x1b", 37, "012345678901234567890123456789012345\\x1b"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        sg_quoted q = sg_quote_bytes(cases[c].in, cases[c].n);
+        CHECK(!strcmp(q.s, cases[c].want), "quote case %zu: \"%s\", want \"%s\"", c, q.s, cases[c].want);
+    }
+}
+
+/* The file's bytes in messages are escaped and cut (a name or value holding
+ * an ESC sequence once went to the terminal as it was). */
+static void test_quoted_messages(void)
+{
+    BAD("\x1b[31m5\nA B\n", "t.txt line 1: expected the number of rows, found '\\x1b[31m5'");
+    BAD("\x1b[31m5 6\nA B\n", "t.txt line 1: expected the number of rows, found '\\x1b[31m5 ...'");
+    BAD("1\nA\x1b[2J B A\x1b[2J\n", "t.txt line 2: duplicate attribute name A\\x1b[2J (names 1 and 3)");
+    BAD("1\nA B\xc3\xa9\n000001.jpg -1 \x1b]0;title\x07\n",
+        "t.txt line 3: value '\\x1b]0;title\\x07' of B\\xc3\\xa9 is not 1 or -1");
+    BAD("1\nA B\n000001.jpg -1 1xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+        "t.txt line 3: value '1xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' of B is not 1 or -1");
+    BAD("2\nA\n\x7f\\x.jpg 1\n\x7f\\x.jpg -1\n", "t.txt line 4: duplicate file name \\x7f\\\\x.jpg (first on line 3)");
+    /* select: the command line's names and the file's */
+    sg_attr_table t;
+    sg_err err = {{0}};
+    CHECK(parse("0\nBald B\x1b[0m\n", &t, &err) == 0, "names with ESC: %s", err.msg);
+    int idx[4], n;
+    CHECK(sg_attr_table_select(&t, "Bald,X\x1b[1m", idx, 4, &n, &err) == -1 &&
+          !strcmp(err.msg, "unknown attribute 'X\\x1b[1m' (valid: Bald B\\x1b[0m)"), "select unknown: %s", err.msg);
+    CHECK(sg_attr_table_select(&t, "Bald,\x01,", idx, 4, &n, &err) == -1 &&
+          !strcmp(err.msg, "unknown attribute '\\x01' (valid: Bald B\\x1b[0m)"), "select control: %s", err.msg);
+    CHECK(sg_attr_table_select(&t, "Bald,Bald\t", idx, 4, &n, &err) == -1 && strstr(err.msg, "'Bald\\t'"),
+          "select tab: %s", err.msg);
+    CHECK(sg_attr_table_select(&t, "Bald,,\x1b", idx, 4, &n, &err) == -1 &&
+          !strcmp(err.msg, "empty attribute name in 'Bald,,\\x1b'"), "select empty: %s", err.msg);
+    CHECK(sg_attr_table_select(&t, "Bald,Bald,\x1b", idx, 4, &n, &err) == -1 &&
+          !strcmp(err.msg, "attribute Bald given twice in 'Bald,Bald,\\x1b'"), "select twice: %s", err.msg);
+    sg_attr_table_free(&t);
+}
+
 static void test_file_io(void)
 {
     char dir[] = "/tmp/test_celeba_attrs.XXXXXX";
@@ -181,6 +237,8 @@ int main(void)
     test_real_excerpt();
     test_lenient();
     test_bad();
+    test_quote_bytes();
+    test_quoted_messages();
     test_file_io();
     return check_done();
 }

@@ -93,6 +93,17 @@ static int verdict(tally *t, int rc, const sg_err *err, const char *name)
     if (!memchr(err->msg, 0, sizeof err->msg)) broken(t, "message not NUL-terminated");
     else if (!err->msg[0]) broken(t, "-1 without a message");
     else if (name && !strstr(err->msg, name)) broken(t, "message \"%s\" does not name %s", err->msg, name);
+    else {
+        /* the input's bytes are quoted escaped (sg_quote_bytes): nothing in a
+         * message reaches the user's terminal as a control sequence */
+        for (const char *c = err->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+                const char *from = c - err->msg > 20 ? c - 20 : err->msg;
+                broken(t, "byte 0x%02x at %zu in the message \"%.*s...\", there: \"%s\"", (unsigned char)*c,
+                       (size_t)(c - err->msg), (int)(from - err->msg), err->msg, sg_quote_bytes(from, strlen(from)).s);
+                break;
+            }
+    }
     return 0;
 }
 
@@ -968,6 +979,9 @@ static void test_json(void)
         json_expect(&t, strs[k].text, strs[k].n, 0, 0, strs[k].ok, NULL);
     json_expect(&t, "{\"a\":1,\"a\":2}", 13, 0, 0, 0, "duplicate key");
     json_expect(&t, "{\"a\":1,\"a\":2}", 13, JSON_KEEP_FIRST, 0, 1, NULL);
+    /* a key that decodes to an ESC sequence and UTF-8: escaped in the message */
+    static const char esc_keys[] = "{\"\\u001b[2J\xc3\xa9\":1,\"\\u001b[2J\xc3\xa9\":2}";
+    json_expect(&t, esc_keys, strlen(esc_keys), 0, 0, 0, "duplicate key \"\\x1b[2J\\xc3\\xa9\"");
     /* Objects of 8 members or more find duplicates through a hash table: one of
      * 16 near-equal keys (prefixes, a NUL inside, 8-byte boundaries) mutated, under
      * its own seed so that the inputs of the formats after this one stay the same. */

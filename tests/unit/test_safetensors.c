@@ -253,6 +253,28 @@ static void test_validation(void)
     expect_bad("too many dims", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
                "9 dimensions");
 
+    /* The file's names and values in messages are escaped (lib/error.h sg_quote_bytes): an
+     * ESC sequence in a tensor name once went to the terminal as it was. */
+    expect_bad("ESC in a tensor name", "{\"\\u001b[2Ja\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
+               "tensor \\x1b[2Ja: dtype \"F16\" is not supported");
+    expect_bad("ESC in a field name", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"\\u001b\":1}}", 4,
+               "tensor a: unknown field \"\\x1b\"");
+    expect_bad("BEL in a dtype", "{\"a\":{\"dtype\":\"F3\\u0007\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+               "tensor a: dtype \"F3\\x07\" is not supported");
+    expect_bad("ESC in a metadata key", "{\"__metadata__\":{\"st\\u001bep\":1}}", 0,
+               "__metadata__ value \"st\\x1bep\" is a number");
+    expect_bad("UTF-8 and a long name in a gap",
+               "{\"\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+               "\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\":"
+               "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12,
+               "tensor bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb...: data_offsets [8, 12] leave a gap");
+    expect_bad("UTF-8 in an overlap",
+               "{\"\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+               "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "tensor b: data_offsets [4, 8] overlap tensor \\xc3\\xa9");
+    expect_bad("ESC in a duplicate name",
+               "{\"\\u001b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+               "\"\\u001b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "duplicate key \"\\x1b\"");
+
     /* A complete file cut short: the tail is missing. */
     float v[4] = {1, 2, 3, 4};
     sg_st_spec s = {.name = "v", .dtype = SG_ST_F32, .ndim = 1, .shape = {4}, .data = v};
