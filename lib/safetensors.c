@@ -88,7 +88,8 @@ static int parse_tensor(sg_st_tensor *t, const char *name, const char *raw_key, 
         return sg_errf(err, "%s: tensor %s: expected an object, found %s", name, key, json_type_name(v->type));
     for (size_t k = 0; k < v->n; k++) {
         const char *m = v->keys[k];
-        if (strcmp(m, "dtype") && strcmp(m, "shape") && strcmp(m, "data_offsets"))
+        /* a NUL inside a name ends it for strcmp: "dtype\0x" is not "dtype" */
+        if (strlen(m) != v->key_lens[k] || (strcmp(m, "dtype") && strcmp(m, "shape") && strcmp(m, "data_offsets")))
             return sg_errf(err, "%s: tensor %s: unknown field \"%s\"", name, key, sg_quote_bytes(m, v->key_lens[k]).s);
     }
     const char *dtype;
@@ -168,6 +169,10 @@ int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size
     for (size_t k = 0; k < n; k++) {
         const char *key = root->keys[k];
         const json_value *v = root->items[k];
+        if (strlen(key) != root->key_lens[k] || !key[0]) {
+            sg_errf(err, "%s: header: empty tensor name or NUL in a name", name);
+            goto fail;
+        }
         if (!strcmp(key, "__metadata__")) {
             if (!json_is(v, JSON_OBJECT)) {
                 sg_errf(err, "%s: __metadata__: expected an object of strings, found %s", name, json_type_name(v->type));
@@ -182,16 +187,18 @@ int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size
                             sg_quote_bytes(v->keys[m], v->key_lens[m]).s, json_type_name(v->items[m]->type));
                     goto fail;
                 }
+                /* the reader hands out C strings: a NUL would cut them short silently */
+                if (strlen(v->keys[m]) != v->key_lens[m] || strlen(v->items[m]->str) != v->items[m]->str_len) {
+                    sg_errf(err, "%s: __metadata__ value \"%s\": a NUL in the key or the value", name,
+                            sg_quote_bytes(v->keys[m], v->key_lens[m]).s);
+                    goto fail;
+                }
                 f->meta_keys[m] = strdup(v->keys[m]);
                 f->meta_values[m] = strdup(v->items[m]->str);
                 f->n_meta = m + 1;
                 if (!f->meta_keys[m] || !f->meta_values[m]) goto oom;
             }
             continue;
-        }
-        if (strlen(key) != root->key_lens[k] || !key[0]) {
-            sg_errf(err, "%s: header: empty tensor name or NUL in a name", name);
-            goto fail;
         }
         sg_st_tensor *t = &f->tensors[f->n_tensors];
         if (parse_tensor(t, name, key, v, data_len, err)) goto fail;

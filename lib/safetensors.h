@@ -10,7 +10,8 @@
  * non-negative integer shapes, data_offsets in order, in bounds, of the size the
  * shape and dtype imply (none when a dimension is 0, however large the others;
  * a size past 2^64 bytes is refused), and together covering the data buffer exactly with no
- * gap or overlap; metadata values must be strings. Messages name the file, the
+ * gap or overlap; metadata values must be strings; no NUL in a name, key or value
+ * (they are handed out as C strings). Messages name the file, the
  * tensor and the problem:
  *   "ckpt/001000-G.safetensors: tensor main.1.weight: data_offsets [64, 32] out of order"
  *

@@ -275,6 +275,21 @@ static void test_validation(void)
                "{\"\\u001b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                "\"\\u001b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "duplicate key \"\\x1b\"");
 
+    /* Names with a NUL inside are not the names they start with: a field
+     * "dtype\0x" is unknown (it was taken for "dtype" and ignored), a key
+     * "__metadata__\0x" is not the metadata (a second one replaced the first) */
+    expect_bad("NUL in a field name",
+               "{\"a\":{\"dtype\":\"F32\",\"dtype\\u0000x\":\"I64\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+               "tensor a: unknown field \"dtype\\x00x\"");
+    expect_bad("NUL in a metadata key",
+               "{\"__metadata__\":{\"k\":\"v\"},\"__metadata__\\u0000x\":{\"k\":\"w\"}}", 0,
+               "empty tensor name or NUL in a name");
+    /* metadata is read as C strings: a NUL inside would cut a key or a value short */
+    expect_bad("NUL in a metadata entry's key", "{\"__metadata__\":{\"k\\u0000x\":\"v\"}}", 0,
+               "__metadata__ value \"k\\x00x\": a NUL in the key or the value");
+    expect_bad("NUL in a metadata value", "{\"__metadata__\":{\"k\":\"v\\u0000w\"}}", 0,
+               "__metadata__ value \"k\": a NUL in the key or the value");
+
     /* A complete file cut short: the tail is missing. */
     float v[4] = {1, 2, 3, 4};
     sg_st_spec s = {.name = "v", .dtype = SG_ST_F32, .ndim = 1, .shape = {4}, .data = v};
