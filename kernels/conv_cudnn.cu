@@ -128,9 +128,11 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
     if (size) buf[0] = 0;
     int n = snprintf(buf, size, "search %s, workspace %zu MiB in use (cap %zu MiB); engines file: %d "
                      "choices used, %d rejected; %lld calls on the legacy path (unaligned pointers); "
-                     "%d searches skipped (no device memory for them)\n",
+                     "%d searches skipped (no device memory for them); plans made again for the other "
+                     "lane's cuDNN handle: %d, run with a handle not their own: %d\n",
                      search[c->search & 3], c->workspace_size >> 20, c->workspace_limit >> 20,
-                     c->wishes_used, c->wishes_rejected, c->engine_misaligned, c->engine_searches_skipped);
+                     c->wishes_used, c->wishes_rejected, c->engine_misaligned, c->engine_searches_skipped,
+                     c->plans_remade, c->plans_shared);
     if (n > 0) used = (size_t)n;
     if (c->precision == SG_CUDA_BF16 && used + 1 < size) {
         n = snprintf(buf + used, size - used, "bf16: cuDNN on bf16 copies, legacy algorithms only "

@@ -52,7 +52,12 @@ void sg_conv_engine_destroy(sg_conv_engine *e)
     for (int i = 0; i < e->n_packs; i++) destroy(&e->packs[i].pack);
     e->n_packs = e->next_pack = 0;
     destroy(&e->plan);
-    for (int i = 0; i < 7; i++) destroy(&e->keep[i]);
+    destroy(&e->other_plan);
+    for (int i = 0; i < 7; i++) {
+        destroy(&e->keep[i]);
+        destroy(&e->other_keep[i]);
+    }
+    e->other_shared = 0;
 }
 
 /* A float tensor (n, ch, h, w) in the backend's layout: NHWC strides for
@@ -313,13 +318,13 @@ static cudnnStatus_t run_candidate(sg_cuda *c, sg_conv_plan *p, int kind, bdesc 
     return plan ? cudnnBackendExecute(c->cudnn, plan, pack) : sg_conv_legacy_run(c, p, kind, x, w, y);
 }
 
-/* Runs e's plan with a cached pack (the workspace is part of the key: it
- * moves when it grows). */
-static cudnnStatus_t execute_cached(sg_cuda *c, sg_conv_engine *e, void *x, void *w, void *y)
+/* Runs plan (e's, for the active handle) with a cached pack (the workspace
+ * is part of the key: it moves when it grows; packs hold no handle). */
+static cudnnStatus_t execute_cached(sg_cuda *c, sg_conv_engine *e, bdesc plan, void *x, void *w, void *y)
 {
     for (int i = 0; i < e->n_packs; i++)
         if (e->packs[i].x == x && e->packs[i].w == w && e->packs[i].y == y && e->packs[i].ws == c->workspace)
-            return cudnnBackendExecute(c->cudnn, e->plan, e->packs[i].pack);
+            return cudnnBackendExecute(c->cudnn, plan, e->packs[i].pack);
     int slot = e->n_packs < SG_CONV_PACKS ? e->n_packs++ : e->next_pack++ % SG_CONV_PACKS;
     destroy(&e->packs[slot].pack);
     cudnnStatus_t st = make_pack(c, &e->packs[slot].pack, x, w, y);
@@ -328,7 +333,7 @@ static cudnnStatus_t execute_cached(sg_cuda *c, sg_conv_engine *e, void *x, void
         return st;
     }
     e->packs[slot].x = x; e->packs[slot].w = w; e->packs[slot].y = y; e->packs[slot].ws = c->workspace;
-    return cudnnBackendExecute(c->cudnn, e->plan, e->packs[slot].pack);
+    return cudnnBackendExecute(c->cudnn, plan, e->packs[slot].pack);
 }
 
 static int aligned16(const void *a, const void *b, const void *d)
@@ -601,10 +606,52 @@ done:
     }
     e->keep[6] = cand[chosen];
     e->plan = chosen_plan;
+    e->plan_slot = sg_cuda_handle_slot(c);
     e->workspace = chosen_ws;
     e->engine_id = chosen_id;
     e->rank = chosen;
     return 0;
+}
+
+/* e's configuration made again with the active handle (the other lane's):
+ * its operation graph and candidate list rebuilt there, and the candidate
+ * with the same engine and knob values (or, if the knobs cannot be read, the
+ * same rank and engine) made into a plan. 0, or -1 with the error recorded;
+ * when no equal configuration can be made, e->other_shared is set and e's
+ * own plan serves this handle too. */
+static int remake_for_active_handle(sg_cuda *c, sg_conv_plan *p, int kind, sg_conv_engine *e)
+{
+    config_key want;
+    read_config_key(e->keep[6], &want);
+    bdesc cand[MAX_CAND];
+    int n = 0, found = -1;
+    int64_t ws = 0;
+    if (build_graph(c, p, kind, e->other_keep) == CUDNN_STATUS_SUCCESS) n = candidate_list(e->other_keep[5], cand);
+    for (int i = 0; i < n && found < 0; i++) {
+        config_key k;
+        read_config_key(cand[i], &k);
+        if (want.ok ? !same_config(&want, &k) : i != e->rank) continue;
+        int64_t id = -1;
+        bdesc plan = candidate_plan(c, cand[i], &id, &ws);
+        if (plan && id == e->engine_id) {
+            found = i;
+            e->other_plan = plan;
+        } else {
+            destroy(&plan);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (i != found) destroy(&cand[i]);
+    if (found < 0) {
+        for (int i = 0; i < 7; i++) destroy(&e->other_keep[i]);
+        e->other_shared = 1;
+        c->plans_shared++;
+        return 0;
+    }
+    e->other_keep[6] = cand[found];
+    c->plans_remade++;
+    if (ws > e->workspace) e->workspace = ws;   /* both lanes' workspaces are sized by it */
+    return (size_t)ws > c->workspace_size ? sg_cuda_grow_workspace(c, (size_t)ws) : 0;
 }
 
 int sg_conv_engine_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, void *y)
@@ -615,10 +662,21 @@ int sg_conv_engine_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, 
         c->engine_misaligned++;
         return 0;
     }
-    if ((size_t)e->workspace > c->workspace_size)   /* never: grown when chosen */
+    bdesc plan = e->plan;
+    if (sg_cuda_handle_slot(c) != e->plan_slot && !e->other_shared) {
+        if (!e->other_plan) {
+            /* made during the step's first, eager run: building graphs and
+             * plans is kept out of recordings */
+            if (c->capturing >= 0)
+                return sg_cuda_break_capture(c, __FILE__, __LINE__, "a cuDNN plan for the other lane's handle");
+            if (remake_for_active_handle(c, p, kind, e)) return -1;
+        }
+        if (e->other_plan) plan = e->other_plan;
+    }
+    if ((size_t)e->workspace > c->workspace_size)   /* never: grown when chosen or remade */
         return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN engine workspace %lld over %zu",
                             (long long)e->workspace, c->workspace_size);
-    return DNN_CHECK(c, execute_cached(c, e, x, w, y)) ? -1 : 1;
+    return DNN_CHECK(c, execute_cached(c, e, plan, x, w, y)) ? -1 : 1;
 }
 
 /* ---- the engines file (its format: lib/engines_file.c) ---------------------- */

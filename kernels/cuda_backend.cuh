@@ -47,6 +47,15 @@ enum { SG_PICK_LEGACY = 0, SG_PICK_HEURISTIC = 1, SG_PICK_TIMED = 2, SG_PICK_FIL
 struct sg_conv_engine {
     cudnnBackendDescriptor_t keep[7];         /* x, w, y, convolution, operation, graph, config */
     cudnnBackendDescriptor_t plan;            /* NULL: the legacy call runs this kind */
+    int plan_slot;                            /* the handle it was made with: sg_cuda_handle_slot */
+    /* The same configuration made again with the other lane's cuDNN handle,
+     * at that lane's first (eager) run of this kind: some engines require
+     * the executing handle to be the one the plan was made with (MXNet met
+     * this and rebuilds plans per handle). other_shared: no equal
+     * configuration could be made there, so `plan` runs with that handle
+     * too (counted in the plan report). */
+    cudnnBackendDescriptor_t other_keep[7], other_plan;
+    int other_shared;
     int64_t workspace;
     int64_t engine_id;                        /* CUDNN_ATTR_ENGINE_GLOBAL_INDEX, -1 legacy */
     int rank;                                 /* index in the candidate list, -1 legacy */
@@ -91,8 +100,9 @@ struct sg_cuda_graph {
 
 /* What each lane (lib/backend.h ops->lane) has of its own: its stream, its
  * cuDNN handle (bound to that stream: cuDNN's advice for concurrent streams,
- * so no per-handle state is shared between lanes; either lane's handle
- * executes a backend-API plan) and the buffers ops use across their
+ * so no per-handle state is shared between lanes; each handle executes
+ * backend-API plans made with it: sg_conv_engine's other_plan) and the
+ * buffers ops use across their
  * kernels. The active lane's live in sg_cuda's fields of the same names, so
  * ops need not know about lanes; the other lane's are parked here
  * (lane_swap in backend_cuda.cu). SG_CUDA_LANE_HANDLES=1: one handle whose
@@ -136,6 +146,8 @@ struct sg_cuda {
     long long engine_misaligned;              /* calls sent to the legacy path: unaligned pointers */
     int engine_searches_skipped;              /* engine searches without device memory for their buffers */
     int engine_choices;                       /* choices made: saving is needed when it grew */
+    int plans_remade, plans_shared;           /* plans made again for the other lane's handle;
+                                                 plans run with a handle they were not made with */
     sg_conv_plan plans[SG_CUDA_MAX_PLANS];
     int n_plans, plan_evict;
     /* reduction scratch: SG_CUDA_PARTIALS floats (two-stage sums) */
@@ -174,6 +186,9 @@ struct sg_cuda {
 };
 
 static inline sg_cuda *sg_cuda_of(sg_backend *be) { return (sg_cuda *)be->impl; }
+
+/* Which cuDNN handle is active: 0 with one shared handle, else the lane. */
+static inline int sg_cuda_handle_slot(const sg_cuda *c) { return c->shared_cudnn ? 0 : c->lane; }
 
 /* Records the first error ("file:line: message"); returns -1. */
 int sg_cuda_fail(sg_cuda *c, const char *file, int line, const char *fmt, ...)

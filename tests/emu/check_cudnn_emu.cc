@@ -946,6 +946,23 @@ static void backend_api_cases(cudnnHandle_t h)
     st = cudnnBackendExecute(h, plan0, pack);
     check(st == CUDNN_STATUS_SUCCESS, "engine 0 needs no workspace: %s", cudnnGetErrorString(st));
     destroy(&pack);
+    /* another handle: refused at execution, and for a plan of a graph made
+     * with another (strict where cuDNN is not documented) */
+    {
+        cudnnHandle_t h2 = NULL;
+        CK(cudnnCreate(&h2));
+        CK(make_pack(&pack, o.dx, o.dw, o.dy, NULL));
+        st = cudnnBackendExecute(h2, plan0, pack);
+        check(st == CUDNN_STATUS_BAD_PARAM, "a plan executed with another handle: %s", cudnnGetErrorString(st));
+        destroy(&pack);
+        bdesc plan_h2 = NULL;
+        int64_t ws_h2 = 0;
+        st = make_plan(h2, cand[0], &plan_h2, &ws_h2);
+        check(st == CUDNN_STATUS_BAD_PARAM, "a plan made with a handle its graph was not made with: %s",
+              cudnnGetErrorString(st));
+        destroy(&plan_h2);
+        CK(cudnnDestroy(h2));
+    }
     CK(make_pack(&pack, o.dx, o.dw, o.dy, (char *)ws + 4));
     st = cudnnBackendExecute(h, plan2, pack);
     check(st == CUDNN_STATUS_BAD_PARAM, "misaligned workspace: %s", cudnnGetErrorString(st));

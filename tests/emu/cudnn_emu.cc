@@ -1050,6 +1050,10 @@ cudnnStatus_t finalize_plan(BDesc *d)
     d->workspace = cfg->workspace;
     const Attr *h = attr(d, CUDNN_ATTR_EXECUTION_PLAN_HANDLE);
     d->handle = h ? scalar<cudnnHandle_t>(h) : cfg->handle;
+    /* strict where cuDNN is not documented: one handle from graph to execution */
+    if (h && cfg->handle && d->handle != cfg->handle)
+        return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendFinalize: the execution plan's handle is not the one its "
+                    "operation graph was made with");
     if (d->engine == FALLBACK_ENGINE && d->op.kind == BWD_FILTER && d->op.beta != 0.f)
         return fail(CUDNN_STATUS_NOT_SUPPORTED, "cudnnBackendFinalize: engine %d does not support beta %g for "
                     "backward-filter", FALLBACK_ENGINE, (double)d->op.beta);
@@ -1763,6 +1767,12 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackend
     if (!plan->finalized || !pack->finalized)
         return fail(CUDNN_STATUS_BAD_PARAM, "%s: the %s is not finalized", fn,
                     plan->finalized ? "variant pack" : "execution plan");
+    /* Strict where cuDNN is not documented: some engines require the
+     * executing handle to be the one the plan was made with (MXNet met this,
+     * and rebuilds plans per handle; cuDNN 9.8+ plans made without a handle
+     * may not care). The emulation refuses any other handle. */
+    if (plan->handle && plan->handle != handle)
+        return fail(CUDNN_STATUS_BAD_PARAM, "%s: the execution plan was made with another cuDNN handle", fn);
     const OpInfo &op = plan->op;
     const TensorInfo *ts[3] = { &op.x, &op.w, &op.y };
     void *ptr[3];

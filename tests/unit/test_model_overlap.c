@@ -232,6 +232,19 @@ static void cuda_case(const char *handles)
         schedule_case(ga, gb, &cfg, name, 24, 4, 2);
     }
     unsetenv("SG_EMU_GRAPH_INTERLEAVE");
+    /* Each handle runs plans made with it: with a handle per lane, lane 1
+     * makes its own of each configuration lane 0 chose (the emulation, like
+     * some cuDNN engines, refuses a plan from another handle). */
+    static char report[1 << 16];
+    sg_backend_cuda_plan_report(ga, report, sizeof report);
+    const char *at = strstr(report, "other lane's cuDNN handle: ");
+    int remade = -1, shared = -1;
+    if (at) sscanf(at, "other lane's cuDNN handle: %d, run with a handle not their own: %d", &remade, &shared);
+    printf("  cuDNN plans made again for lane 1's handle: %d; run with a handle not their own: %d\n", remade, shared);
+    CHECK(shared == 0, "CUDA (%s): every plan runs with the handle it was made with (%d do not)", handles, shared);
+    CHECK(handles[0] == '1' ? remade == 0 : remade > 0,
+          "CUDA (%s): plans made again for lane 1's handle: %d (expected %s)", handles, remade,
+          handles[0] == '1' ? "none: one handle" : "some: lane 1 runs engines lane 0 chose");
     char note[800];
     sg_backend_cuda_graph_note(ga, note, sizeof note);
     printf("  CUDA step graphs: %s\n", note);
