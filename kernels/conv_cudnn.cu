@@ -159,8 +159,14 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
             if (n < 0) break;
             used += (size_t)n;
             if (used + 1 >= size) break;
-            char wrong[96] = "";
+            char wrong[256] = "";
             if (e->wrong) snprintf(wrong, sizeof wrong, ", %d differed from the legacy result", e->wrong);
+            if (e->failed_runs)
+                snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", %d failed to run (first: %s)",
+                         e->failed_runs, cudnnGetErrorString(e->failed_status));
+            if (e->excluded || e->no_plan)
+                snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", %d excluded by their notes, "
+                         "%d without a plan", e->excluded, e->no_plan);
             if (e->repeats)
                 snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", %d repeated", e->repeats);
             if (e->candidates < 0)

@@ -61,6 +61,10 @@ struct sg_conv_engine {
     int rank;                                 /* index in the candidate list, -1 legacy */
     int source;                               /* SG_PICK_* */
     int wrong;                                /* candidates whose result differed from the legacy call's */
+    int excluded;                             /* candidates passed over for their notes (usable) */
+    int no_plan;                              /* candidates without a plan here (unsupported, over the cap) */
+    int failed_runs;                          /* candidates that failed to run, the first with failed_status */
+    cudnnStatus_t failed_status;
     int repeats;                              /* candidates skipped: the same configuration as an earlier one */
     int candidates, timed;                    /* engine configurations offered / timed;
                                                  candidates < 0: -(the cudnnStatus_t) with which

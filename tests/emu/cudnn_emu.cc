@@ -32,7 +32,11 @@
  * SG_EMU_CUDNN_BACKEND=0 makes the backend API unavailable (creating a
  * descriptor returns NOT_SUPPORTED), so the legacy path runs.
  * SG_EMU_CUDNN_WRONG_ENGINE=e makes engine e silently ignore beta in
- * backward-filter (a wrong engine, which the search must not choose). */
+ * backward-filter (a wrong engine, which the search must not choose).
+ * SG_EMU_CUDNN_HIDDEN_TF32=e makes engine e round its operands to TF32
+ * without a TENSOR_CORE note (which fp32 mode's search must not choose).
+ * SG_EMU_CUDNN_FAILING_ENGINE=e makes engine e's execution fail
+ * (CUDNN_STATUS_EXECUTION_FAILED), for the search's report of it. */
 #include <cudnn.h>
 #include "emu.h"
 #include <stdarg.h>
@@ -1811,7 +1815,13 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackend
         g.ws[i] = op.w.strides[i];
         g.ys[i] = op.y.strides[i];
     }
-    j.arith = op.x.type == CUDNN_DATA_BFLOAT16 ? ARITH_BF16 : plan->engine == 0 ? ARITH_TF32 : ARITH_FP32;
+    const char *failing = getenv("SG_EMU_CUDNN_FAILING_ENGINE");
+    if (failing && atoll(failing) == plan->engine)
+        return fail(CUDNN_STATUS_EXECUTION_FAILED, "%s: engine %lld fails (SG_EMU_CUDNN_FAILING_ENGINE)", fn,
+                    (long long)plan->engine);
+    const char *hidden_tf32 = getenv("SG_EMU_CUDNN_HIDDEN_TF32");
+    bool tf32 = plan->engine == 0 || (hidden_tf32 && atoll(hidden_tf32) == plan->engine);
+    j.arith = op.x.type == CUDNN_DATA_BFLOAT16 ? ARITH_BF16 : tf32 ? ARITH_TF32 : ARITH_FP32;
     j.alpha = op.alpha;
     j.beta = op.beta;
     /* SG_EMU_CUDNN_WRONG_ENGINE=e: engine e ignores backward-filter's beta

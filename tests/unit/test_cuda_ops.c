@@ -1053,6 +1053,37 @@ static void test_wrong_engine(void)
         own_gpu_end(saved);
     }
     unsetenv("SG_EMU_CUDNN_WRONG_ENGINE");
+    /* fp32 mode must not drift to TF32 through an engine that uses tensor
+     * cores without saying so: SG_EMU_CUDNN_HIDDEN_TF32=2 makes engine 2 do
+     * that; its result differs from the legacy fp32 one by ~4e-4, over fp32
+     * mode's tolerance, so each kind passes it over */
+    setenv("SG_EMU_CUDNN_HIDDEN_TF32", "2", 1);
+    sg_backend *saved;
+    if (!own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", "hidden-tf32")) {
+        test_conv(&conv_cases[1], 1e-4, 0, "fp32 heuristic, a TF32 engine without the note first");
+        sg_backend_cuda_plan_report(gpu, report, sizeof report);
+        int passed_over = 0;
+        for (const char *at = report; (at = strstr(at, "1 differed from the legacy result")); at++) passed_over++;
+        CHECK(passed_over == 3 && !strstr(report, "engine 2 "),
+              "fp32: the search passed the hidden TF32 engine over in each of the 3 kinds (%d): %s", passed_over,
+              report);
+        own_gpu_end(saved);
+    }
+    unsetenv("SG_EMU_CUDNN_HIDDEN_TF32");
+    /* an engine that fails to run is passed over and reported with cuDNN's
+     * status, not counted as a wrong result */
+    setenv("SG_EMU_CUDNN_FAILING_ENGINE", "2", 1);
+    if (!own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", "failing-engine")) {
+        test_conv(&conv_cases[1], 1e-4, 0, "fp32 heuristic, an engine that fails to run first");
+        sg_backend_cuda_plan_report(gpu, report, sizeof report);
+        int reported = 0;
+        for (const char *at = report; (at = strstr(at, "1 failed to run (first: CUDNN_STATUS_EXECUTION_FAILED)")); at++)
+            reported++;
+        CHECK(reported == 3 && !strstr(report, "differed"),
+              "fp32: the engine that fails to run is reported so in each of the 3 kinds (%d): %s", reported, report);
+        own_gpu_end(saved);
+    }
+    unsetenv("SG_EMU_CUDNN_FAILING_ENGINE");
 }
 
 /* Without device memory for an engine search's buffers the search is
