@@ -110,6 +110,11 @@ int sg_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uint8
 /* Writes a PNG, or a JPEG when path ends in .jpg/.jpeg, atomically (see fileio.h).
  * path "-" writes PNG to stdout. */
 int sg_image_write(const char *path, const uint8_t *rgb, int width, int height, sg_err *err);
+/* 1 when sg_image_write would write a JPEG to path (it ends in .jpg/.jpeg). */
+int sg_image_path_is_jpeg(const char *path);
+/* Writes an encoded image to path atomically, or to stdout for "-", as
+ * sg_image_write does after encoding. */
+int sg_image_write_encoded(const char *path, const uint8_t *data, size_t len, sg_err *err);
 
 /* A generator output value in [-1, 1] as a pixel, the reference's denorm +
  * save_image: clamp((y + 1) / 2, 0, 1) * 255 + 0.5, truncated. NaN (a diverged

@@ -1,6 +1,6 @@
 #include "image.h"
 #include "fileio.h"
-#include <png.h>
+#include "png_stream.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,53 +14,14 @@ void sg_image_free(sg_image *img)
     img->width = img->height = 0;
 }
 
-typedef struct { uint8_t *buf; size_t len, cap; int oom; } membuf;
-
-static void membuf_write(png_structp png, png_bytep data, png_size_t n)
-{
-    membuf *m = png_get_io_ptr(png);
-    if (m->oom) return;
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->len + n) cap *= 2;
-        uint8_t *nb = realloc(m->buf, cap);
-        if (!nb) { m->oom = 1; return; }
-        m->buf = nb; m->cap = cap;
-    }
-    memcpy(m->buf + m->len, data, n);
-    m->len += n;
-}
-
-static void membuf_flush(png_structp png) { (void)png; }
-
+/* Through the row-by-row writer (lib/png_stream.h), so that its bytes and
+ * these are one and the same. */
 int sg_png_encode(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *out_len, sg_err *err)
 {
-    if (width <= 0 || height <= 0) return sg_errf(err, "PNG: bad size %dx%d", width, height);
-    membuf m = {0};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    png_bytep *rows = malloc(sizeof *rows * (size_t)height);
-    if (!png || !info || !rows) {
-        png_destroy_write_struct(&png, &info); free(rows);
-        return sg_errf(err, "PNG: out of memory");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info); free(rows); free(m.buf);
-        return sg_errf(err, "PNG: encoding failed");
-    }
-    png_set_write_fn(png, &m, membuf_write, membuf_flush);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, 6);
-    for (int y = 0; y < height; y++) rows[y] = (png_bytep)(rgb + (size_t)y * width * 3);
-    png_write_info(png, info);
-    png_write_image(png, rows);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(rows);
-    if (m.oom) { free(m.buf); return sg_errf(err, "PNG: out of memory"); }
-    *out = m.buf; *out_len = m.len;
-    return 0;
+    sg_png_writer *w;
+    if (sg_png_writer_begin(&w, width, height, err)) return -1;
+    if (sg_png_writer_rows(w, rgb, height, err)) { sg_png_writer_free(w); return -1; }
+    return sg_png_writer_end(w, out, out_len, err);
 }
 
 int sg_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uint8_t **out, size_t *out_len, sg_err *err)
@@ -91,20 +52,26 @@ static int ends_with_ci(const char *s, const char *suffix)
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+int sg_image_path_is_jpeg(const char *path)
+{
+    return ends_with_ci(path, ".jpg") || ends_with_ci(path, ".jpeg");
+}
+
+int sg_image_write_encoded(const char *path, const uint8_t *data, size_t len, sg_err *err)
+{
+    if (strcmp(path, "-") == 0)
+        return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : sg_errno(err, "<stdout>");
+    return sg_write_file_atomic(path, data, len, err);
+}
+
 int sg_image_write(const char *path, const uint8_t *rgb, int width, int height, sg_err *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    int jpeg = ends_with_ci(path, ".jpg") || ends_with_ci(path, ".jpeg");
-    int rc = jpeg ? sg_jpeg_encode(rgb, width, height, 95, &data, &len, err)
-                  : sg_png_encode(rgb, width, height, &data, &len, err);
+    int rc = sg_image_path_is_jpeg(path) ? sg_jpeg_encode(rgb, width, height, 95, &data, &len, err)
+                                         : sg_png_encode(rgb, width, height, &data, &len, err);
     if (rc) return sg_err_prefix(err, "%s", path);
-    if (strcmp(path, "-") == 0) {
-        rc = fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0 ? 0
-             : sg_errno(err, "<stdout>");
-    } else {
-        rc = sg_write_file_atomic(path, data, len, err);
-    }
+    rc = sg_image_write_encoded(path, data, len, err);
     free(data);
     return rc;
 }

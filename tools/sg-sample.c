@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "image.h"
 #include "model.h"
+#include "png_stream.h"
 #include "rng.h"
 #include "safetensors.h"
 #include "shard.h"
@@ -526,6 +527,14 @@ int main(int argc, char **argv)
     int plain = !o.each && !o.grid && n_in == 1 && ts.spec_mode;
     grid_layout g = {0};
     if (!o.each && !plain) grid_begin(&g, &o, S, &ts, n_in);
+    /* A PNG grid is encoded while the generator runs, on a thread that takes
+     * only idle CPU time (lib/png_stream.h): each chunk's rows as it is done.
+     * The same bytes as encoding the finished canvas. */
+    sg_png_background *grid_png = NULL;
+    if (g.active && !sg_image_path_is_jpeg(o.output)) {
+        if (sg_png_background_begin(&grid_png, g.cv.rgb, g.cv.width, g.cv.height, &err)) cli_die_err(&err);
+        sg_png_background_ready(grid_png, g.header_h);
+    }
 
     int c_dim = sg_model_c_dim(cfg);
     size_t img_floats = (size_t)3 * S * S;
@@ -578,9 +587,21 @@ int main(int argc, char **argv)
             done += n;
             cli_progress("translating: %ld/%ld images", done, total);
         }
+        if (grid_png) sg_png_background_ready(grid_png, g.header_h + (int)(k0 + n) * (g.cell + GRID_PAD));
     }
     cli_progress_end();
-    if (g.active && sg_canvas_save(&g.cv, o.output, &err)) cli_die_err(&err);
+    if (grid_png) {
+        uint8_t *png;
+        size_t png_len;
+        if (sg_png_background_end(grid_png, &png, &png_len, &err)) {
+            sg_err_prefix(&err, "%s", o.output);
+            cli_die_err(&err);
+        }
+        if (sg_image_write_encoded(o.output, png, png_len, &err)) cli_die_err(&err);
+        free(png);
+    } else if (g.active && sg_canvas_save(&g.cv, o.output, &err)) {
+        cli_die_err(&err);
+    }
     if (o.each) {
         snprintf(path, sizeof path, "%s/targets.tsv", o.output);
         if (sg_write_file_atomic(path, manifest.data, manifest.len, &err)) cli_die_err(&err);
