@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -58,6 +59,8 @@ static void usage(void)
            "      --precision P      CUDA convolutions: tf32 (default), fp32 or bf16\n"
            "  -b, --batch N          images per generator call (default 16)\n"
            "      --threads N        CPU threads (default: all)\n"
+           "      --timing           where the time went, on stderr: inputs, model, generator\n"
+           "                         (with its images/s), the rest, output\n"
            "  -q, --quiet            no progress line\n"
            "  -h, --help             this help\n"
            "      --version          version\n"
@@ -80,7 +83,7 @@ typedef struct {
 
 typedef struct {
     const char *ckpt, *data, *targets, *output, *format;
-    int each, grid, quiet, batch, threads, zoom;
+    int each, grid, quiet, batch, threads, zoom, timing;
     long count;            /* -1: default */
     long crop;             /* -1: checkpoint's */
     int have_seed;
@@ -365,6 +368,13 @@ static void write_image(const char *path, const uint8_t *rgb, int w, int h)
 
 /* ---- main -------------------------------------------------------------- */
 
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 static sg_backend *open_backend(const options *o, sg_err *err)
 {
     char note[512];
@@ -433,10 +443,11 @@ static int read_crop(const char *g_path, int *crop, sg_err *err)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    double t_start = seconds_now();
     options o = {.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1,
                  .device = "auto"};
     enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
-           OPT_THREADS, OPT_PRECISION, OPT_VERSION };
+           OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_VERSION };
     static const struct option longopts[] = {
         {"ckpt", required_argument, 0, 'c'},     {"data", required_argument, 0, 'd'},
         {"targets", required_argument, 0, 't'},  {"output", required_argument, 0, 'o'},
@@ -446,6 +457,7 @@ int main(int argc, char **argv)
         {"format", required_argument, 0, OPT_FORMAT}, {"device", required_argument, 0, OPT_DEVICE},
         {"precision", required_argument, 0, OPT_PRECISION},
         {"batch", required_argument, 0, 'b'},    {"threads", required_argument, 0, OPT_THREADS},
+        {"timing", no_argument, 0, OPT_TIMING},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
     int opt;
@@ -478,6 +490,7 @@ int main(int argc, char **argv)
             break;
         case 'b': o.batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;
         case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
+        case OPT_TIMING: o.timing = 1; break;
         case 'q': o.quiet = 1; cli_quiet = 1; break;
         case 'h': usage(); return 0;
         case OPT_VERSION: cli_version();
@@ -516,6 +529,7 @@ int main(int argc, char **argv)
     if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
     if (o.each && !is_dir(o.output)) cli_die("%s: not a directory", o.output);
 
+    double t_inputs = seconds_now();
     sg_backend *be = open_backend(&o, &err);
     if (!be) cli_die_err(&err);
     sg_model_config mcfg = *cfg;
@@ -524,6 +538,7 @@ int main(int argc, char **argv)
     if (sg_model_create_generator(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
     if (sg_ckpt_read_net(model, SG_NET_G, g_path, &err)) cli_die_err(&err);
 
+    double t_model = seconds_now(), t_generator = 0;
     int plain = !o.each && !o.grid && n_in == 1 && ts.spec_mode;
     grid_layout g = {0};
     if (!o.each && !plain) grid_begin(&g, &o, S, &ts, n_in);
@@ -566,7 +581,9 @@ int main(int argc, char **argv)
         }
         for (int t = 0; t < ts.n; t++) {
             fill_target_labels(&ck, &ts, t, in + k0, n, c, scratch);
+            double t0 = seconds_now();
             if (sg_model_generate(model, (int)n, x, c, y, &err)) cli_die_err(&err);
+            t_generator += seconds_now() - t0;
             for (long k = 0; k < n; k++) {
                 from_tensor(y + (size_t)k * img_floats, S, rgb);
                 if (o.each) {
@@ -590,6 +607,7 @@ int main(int argc, char **argv)
         if (grid_png) sg_png_background_ready(grid_png, g.header_h + (int)(k0 + n) * (g.cell + GRID_PAD));
     }
     cli_progress_end();
+    double t_loop = seconds_now();
     if (grid_png) {
         uint8_t *png;
         size_t png_len;
@@ -608,6 +626,16 @@ int main(int argc, char **argv)
         sg_buf_free(&manifest);
     }
     if (!strcmp(o.output, "-")) cli_finish_stdout();
+    if (o.timing) {
+        double t_end = seconds_now();
+        /* the generator: the sg_model_generate calls alone (uploads, forward,
+         * download); the rest of the loop: pixel conversions, grid cells, --each files */
+        fprintf(stderr, "%s: timing: inputs %.3f s, model %.3f s, generator %.3f s for %ld images "
+                "(%.2f images/s), rest of the loop %.3f s, output %.3f s, total %.3f s\n", cli_name,
+                t_inputs - t_start, t_model - t_inputs, t_generator, total,
+                t_generator > 0 ? total / t_generator : 0.0, t_loop - t_model - t_generator,
+                t_end - t_loop, t_end - t_start);
+    }
 
     if (g.active) sg_canvas_free(&g.cv);
     sg_model_free(model);

@@ -104,6 +104,16 @@ setup() {
     cmp "$W/a.png" "$W/b.png"
 }
 
+@test "sg-sample: --timing reports on stderr and changes no output" {
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 2 --device cpu -o "$W/a.png"
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 2 --device cpu --timing -o "$W/b.png"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "sg-sample: timing: inputs "*" s, generator "*" s for "*" images ("*" images/s), "*"total "*" s" ]]
+    cmp "$W/a.png" "$W/b.png"
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --device cpu --timing -o - 2>/dev/null > "$W/c.png"
+    cmp "$W/a.png" "$W/c.png"
+}
+
 @test "sg-sample: --count with --seed picks distinct records reproducibly" {
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 7 --each --device cpu -o "$W/s1"
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 7 --each --device cpu -o "$W/s2"
