@@ -6,20 +6,25 @@
 enum { TILE = 32, ROWS = 8 };
 
 /* out[n][j][i] = in[n][i][j] for an (R, S) matrix per image; grid
- * (ceil(S/TILE), ceil(R/TILE), N), block (TILE, ROWS) */
+ * (ceil(S/TILE), up to 65535 row tiles, N), block (TILE, ROWS). R is HW in
+ * from_layout: a grid's y is at most 65535, so blocks step over row tiles
+ * (images of 1449 px and more have over 65535 tiles of 32 pixels). */
 __global__ void transpose_kernel(float *__restrict__ out, const float *__restrict__ in, int R, int S)
 {
     __shared__ float tile[TILE][TILE + 1];       /* +1: no bank conflicts */
     size_t base = (size_t)blockIdx.z * R * S;
-    int c0 = blockIdx.x * TILE, r0 = blockIdx.y * TILE;
-    for (int k = threadIdx.y; k < TILE; k += ROWS) {
-        int r = r0 + k, col = c0 + threadIdx.x;
-        if (r < R && col < S) tile[k][threadIdx.x] = in[base + (size_t)r * S + col];
-    }
-    __syncthreads();
-    for (int k = threadIdx.y; k < TILE; k += ROWS) {
-        int col = c0 + k, r = r0 + threadIdx.x;      /* out row = in column */
-        if (r < R && col < S) out[base + (size_t)col * R + r] = tile[threadIdx.x][k];
+    int c0 = blockIdx.x * TILE;
+    for (int r0 = blockIdx.y * TILE; r0 < R; r0 += gridDim.y * TILE) {
+        for (int k = threadIdx.y; k < TILE; k += ROWS) {
+            int r = r0 + k, col = c0 + threadIdx.x;
+            if (r < R && col < S) tile[k][threadIdx.x] = in[base + (size_t)r * S + col];
+        }
+        __syncthreads();
+        for (int k = threadIdx.y; k < TILE; k += ROWS) {
+            int col = c0 + k, r = r0 + threadIdx.x;      /* out row = in column */
+            if (r < R && col < S) out[base + (size_t)col * R + r] = tile[threadIdx.x][k];
+        }
+        __syncthreads();                         /* the tile is written again next round */
     }
 }
 
@@ -30,7 +35,8 @@ static void transpose(sg_cuda *c, float *dst, const float *src, int N, int R, in
         sg_cuda_fail(c, __FILE__, __LINE__, "%s: %d images in one call (65535 at most)", name, N);
         return;
     }
-    dim3 grid((S + TILE - 1) / TILE, (R + TILE - 1) / TILE, N), block(TILE, ROWS);
+    int row_tiles = (R + TILE - 1) / TILE;
+    dim3 grid((S + TILE - 1) / TILE, row_tiles < 65535 ? row_tiles : 65535, N), block(TILE, ROWS);
     transpose_kernel<<<grid, block, 0, c->stream>>>(dst, src, R, S);
     LAUNCH_CHECK(c, name);
 }

@@ -439,6 +439,20 @@ static void test_layout_ops(void)
     gpu->ops->from_layout(gpu, back.g, shaped.g, N, Cx, HW);
     compare("from_layout N3 C3 HW37", back, 0);
     pair_free(flat); pair_free(shaped); pair_free(back);
+    /* an image of 1456 px: more than 65535 tiles of 32 pixels, over a
+     * grid's y limit when one block took one tile of rows */
+    {
+        const int big_hw = 1456 * 1456;
+        pair f = pair_rand((size_t)Cx * big_hw, -1, 1), s = pair_shaped(NULL, 1, Cx, big_hw);
+        cpu->ops->to_layout(cpu, s.c, f.c, 1, Cx, big_hw);
+        gpu->ops->to_layout(gpu, s.g, f.g, 1, Cx, big_hw);
+        compare("to_layout N1 C3 1456x1456", s, 0);
+        pair r = pair_from(NULL, (size_t)Cx * big_hw);
+        cpu->ops->from_layout(cpu, r.c, s.c, 1, Cx, big_hw);
+        gpu->ops->from_layout(gpu, r.g, s.g, 1, Cx, big_hw);
+        compare("from_layout N1 C3 1456x1456", r, 0);
+        pair_free(f); pair_free(s); pair_free(r);
+    }
 
     size_t per = 3 * 17 * 17;
     pair a = pair_rand(4 * per, -1, 1), b = pair_rand(4 * per, -1, 1), al = pair_rand(4, 0, 1);
