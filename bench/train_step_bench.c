@@ -63,6 +63,21 @@ static void usage(FILE *f)
         "                         save them there after the run (equal choices, equal runs)\n");
 }
 
+/* The batch lives in host_alloc memory where the backend has it (CUDA:
+ * page-locked, uploaded without waiting, as sg-train's loader buffers are;
+ * an upload from other memory waits for its copy). It never changes once
+ * filled, so no fence guards it. */
+static void *batch_alloc(sg_backend *be, size_t bytes)
+{
+    return be->ops->host_alloc ? be->ops->host_alloc(be, bytes) : malloc(bytes);
+}
+
+static void batch_free(sg_backend *be, void *p)
+{
+    if (be->ops->host_alloc) be->ops->host_free(be, p);
+    else free(p);
+}
+
 int main(int argc, char **argv)
 {
     const char *device = "cuda", *precision = "tf32";
@@ -145,7 +160,11 @@ int main(int argc, char **argv)
     }
     int cd = sg_model_c_dim(&cfg);
     size_t nx = (size_t)batch * 3 * image * image;
-    float *x = malloc(nx * sizeof(float)), *corg = malloc((size_t)batch * cd * sizeof(float));
+    float *x = batch_alloc(be, nx * sizeof(float)), *corg = batch_alloc(be, (size_t)batch * cd * sizeof(float));
+    if (!x || !corg) {
+        fprintf(stderr, "train-step-bench: out of host memory for the batch\n");
+        return 1;
+    }
     for (size_t i = 0; i < nx; i++) x[i] = 2 * sg_randu(5, 1, i) - 1;
     for (int i = 0; i < batch * cd; i++) corg[i] = sg_randu(5, 2, i) < 0.5f;
 
@@ -240,7 +259,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "train-step-bench: %s\n", err.msg);
         rc = 1;
     }
-    free(x); free(corg);
+    batch_free(be, x); batch_free(be, corg);
     sg_model_free(m);
     sg_backend_destroy(be);
     return rc;

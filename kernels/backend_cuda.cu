@@ -37,6 +37,9 @@ static int call_name_len(const char *what)
 int sg_cuda_check_rt(sg_cuda *c, cudaError_t st, const char *what, const char *file, int line)
 {
     if (st == cudaSuccess) return 0;
+    /* cleared once recorded (a sticky error stays whatever is done): the
+     * next call's check then reports its own failure, not this one again */
+    cudaGetLastError();
     return sg_cuda_fail(c, file, line, "%.*s: %s (%s)", call_name_len(what), what,
                         cudaGetErrorString(st), cudaGetErrorName(st));
 }
@@ -174,7 +177,9 @@ static void cuda_free(sg_backend *be, void *p)
 {
     if (!p) return;
     sg_cuda *c = sg_cuda_of(be);
-    /* cudaFree waits for the device; queued work on p has finished before it returns */
+    /* cudaFree "may" synchronize, no more: both lanes' queued work that may
+     * use p is waited for first (idle streams cost next to nothing) */
+    sg_cuda_sync_lanes(c);
     cudaError_t st = cudaFree(p);
     if (st != cudaSuccess) sg_cuda_check_rt(c, st, "cudaFree", __FILE__, __LINE__);
 }
@@ -183,9 +188,14 @@ static void cuda_upload(sg_backend *be, void *dst, const void *host_src, size_t 
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || bytes == 0) return;
-    /* From pageable memory the call returns once host_src has been staged, so
-     * the caller may reuse it at once. */
-    CU_CHECK(c, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, c->stream));
+    if (CU_CHECK(c, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, c->stream))) return;
+    /* From pageable memory cudaMemcpyAsync "might be synchronous"; CUDA
+     * promises that host_src was staged on return only for cudaMemcpy. The
+     * caller may reuse it at once (lib/backend.h), so wait for the copy:
+     * batches come from host_alloc memory, uploads from elsewhere are rare
+     * (weights, tests). Never inside a recording, which has no uploads. */
+    if (!sg_cuda_pinned(c, host_src, bytes) && c->capturing < 0)
+        CU_CHECK(c, cudaStreamSynchronize(c->stream));
 }
 
 static void cuda_download(sg_backend *be, void *host_dst, const void *src, size_t bytes)
@@ -217,14 +227,30 @@ static void *cuda_host_alloc(sg_backend *be, size_t bytes)
     if (c->failed) return NULL;
     if (CU_CHECK(c, cudaMallocHost(&p, bytes ? bytes : 1))) return NULL;
     memset(p, 0, bytes);
+    if (c->n_pinned < SG_CUDA_PINNED) {     /* untracked: uploads from it wait, no more */
+        c->pinned[c->n_pinned].p = p;
+        c->pinned[c->n_pinned++].bytes = bytes;
+    }
     return p;
+}
+
+int sg_cuda_pinned(const sg_cuda *c, const void *p, size_t bytes)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (int i = 0; i < c->n_pinned; i++) {
+        uintptr_t b = (uintptr_t)c->pinned[i].p;
+        if (a >= b && a - b <= c->pinned[i].bytes && bytes <= c->pinned[i].bytes - (a - b)) return 1;
+    }
+    return 0;
 }
 
 static void cuda_host_free(sg_backend *be, void *p)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (!p) return;
-    cudaStreamSynchronize(c->stream);            /* an upload from p may be in flight */
+    for (int i = 0; i < c->n_pinned; i++)
+        if (c->pinned[i].p == p) c->pinned[i] = c->pinned[--c->n_pinned];
+    sg_cuda_sync_lanes(c);                       /* an upload from p may be in flight */
     cudaFreeHost(p);
 }
 

@@ -291,8 +291,8 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
     if (capturing && (find_algorithms || choose_engine))
         return sg_cuda_break_capture(c, __FILE__, __LINE__, "a convolution shape not timed yet");
     /* cudnnFind runs on the handle's stream but times with its own events:
-     * finish queued work so that it is measured alone. */
-    if (find_algorithms && CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+     * finish queued work, both lanes', so that it is measured alone. */
+    if (find_algorithms && sg_cuda_sync_lanes(c)) return -1;
     DNN_CHECK(c, cudnnSetConvolutionMathType(p->conv_desc, precision_math(c)));
     enum { MAXA = 16 };
     int n = 0, rc = -1, algo = 0;

@@ -356,12 +356,14 @@ static float time_candidate(sg_cuda *c, sg_conv_plan *p, int kind, bdesc plan, b
     if (!warm && run_candidate(c, p, kind, plan, pack, x, w, y) != CUDNN_STATUS_SUCCESS) goto failed;
     for (int round = 0; round < 2; round++) {
         int runs = round == 0 ? 1 : TIMED_RUNS;
-        if (cudaEventRecord(e0, c->stream) != cudaSuccess) return -1.f;
+        if (cudaEventRecord(e0, c->stream) != cudaSuccess) { cudaGetLastError(); return -1.f; }
         for (int r = 0; r < runs; r++)
             if (run_candidate(c, p, kind, plan, pack, x, w, y) != CUDNN_STATUS_SUCCESS) goto failed;
         if (cudaEventRecord(e1, c->stream) != cudaSuccess || cudaEventSynchronize(e1) != cudaSuccess ||
-            cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess)
+            cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess) {
+            cudaGetLastError();
             return -1.f;
+        }
         ms /= runs;
         if (round == 0 && best > 0 && ms > 4 * best) return ms;
     }
@@ -439,7 +441,9 @@ static void search_end(sg_cuda *c, search_buffers *b)
 static int search_begin(sg_cuda *c, search_buffers *b, size_t out_floats)
 {
     memset(b, 0, sizeof *b);
-    if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return -1;
+    /* both lanes idle: the timings measure each candidate alone, not beside
+     * the other lane's work (a queued G forward) */
+    if (sg_cuda_sync_lanes(c)) return -1;
     if (cudaMalloc(&b->scratch, out_floats * sizeof(float)) != cudaSuccess ||
         cudaMalloc(&b->ref, out_floats * sizeof(float)) != cudaSuccess ||
         cudaMalloc((void **)&b->partial, 2 * CHECK_BLOCKS * sizeof(double)) != cudaSuccess) {

@@ -129,6 +129,7 @@ struct sg_cuda_lane {
 
 #define SG_CUDA_GRAPHS 128
 #define SG_CUDA_MAX_PLANS 128
+#define SG_CUDA_PINNED 32                     /* host_alloc blocks tracked */
 #define SG_CUDA_PARTIALS 1024                 /* blocks of a two-stage reduction */
 
 struct sg_cuda {
@@ -177,6 +178,8 @@ struct sg_cuda {
     float *adam_hyper;
     int nhwc;                                 /* activation layout (lib/backend.h "Layout") */
     cudaEvent_t fences[8];                    /* ops->fence slots (created lazily) */
+    struct { void *p; size_t bytes; } pinned[SG_CUDA_PINNED];   /* host_alloc's blocks */
+    int n_pinned;
     int *flag_dev;                            /* all_finite's answer */
     int *flag_host;                           /* pinned */
     /* lanes: lane is the active one (0 or 1), parked the other's state;
@@ -223,6 +226,8 @@ int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size
  * step graph may use (a graph launched on lane 0 runs lane 1's branch too,
  * so syncing the active lane alone is not enough). 0 or -1 (error recorded). */
 int sg_cuda_sync_lanes(sg_cuda *c);
+/* Whether [p, p + bytes) lies in one block of host_alloc (page-locked). */
+int sg_cuda_pinned(const sg_cuda *c, const void *p, size_t bytes);
 
 /* Back on lane 0, joined (ops->lane's SG_LANE_JOIN if lane 1 has work):
  * before a sync or the end of a graph recording. */
