@@ -98,6 +98,7 @@ struct sg_cuda_graph {
     cudaGraph_t graph;
     cudaGraphExec_t exec;
     int ready;
+    const void *owner;                        /* who recorded it (lib/backend.h: a model) */
     int n_adam;                               /* adam calls recorded (they share lr, t) */
     float beta1, beta2;                       /* of the recorded adam calls */
 };
@@ -331,10 +332,10 @@ void sg_cuda_adam(sg_backend *be, float *p, const float *g, float *m, float *v, 
                   float lr, float beta1, float beta2, float eps, int64_t t);
 int sg_cuda_all_finite(sg_backend *be, const float *p, size_t n);
 
-int sg_cuda_graph_begin(sg_backend *be, int key);
+int sg_cuda_graph_begin(sg_backend *be, int key, const void *owner);
 int sg_cuda_graph_end(sg_backend *be, int key);
-int sg_cuda_graph_launch(sg_backend *be, int key, float lr, int64_t t);
-void sg_cuda_graph_drop(sg_backend *be, int key);
+int sg_cuda_graph_launch(sg_backend *be, int key, const void *owner, float lr, int64_t t);
+void sg_cuda_graph_drop(sg_backend *be, int key, const void *owner);
 void sg_cuda_graph_drop_one(sg_cuda *c, int key);
 void sg_cuda_graphs_drop_all(sg_cuda *c);
 

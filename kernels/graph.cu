@@ -34,6 +34,7 @@ void sg_cuda_graph_drop_one(sg_cuda *c, int key)
     g->graph = NULL;
     g->ready = 0;
     g->n_adam = 0;
+    g->owner = NULL;
 }
 
 /* Called (after a stream sync) before buffers that graphs may reference
@@ -43,7 +44,7 @@ void sg_cuda_graphs_drop_all(sg_cuda *c)
     for (int k = 0; k < SG_CUDA_GRAPHS; k++) sg_cuda_graph_drop_one(c, k);
 }
 
-int sg_cuda_graph_begin(sg_backend *be, int key)
+int sg_cuda_graph_begin(sg_backend *be, int key, const void *owner)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || !c->graphs_enabled || !valid_key(c, key)) return -1;
@@ -51,6 +52,7 @@ int sg_cuda_graph_begin(sg_backend *be, int key)
         return sg_cuda_fail(c, __FILE__, __LINE__, "graph_begin(%d) while recording graph %d", key,
                             c->capturing);
     sg_cuda_graph_drop_one(c, key);
+    c->graphs[key].owner = owner;
     c->capture_broken = 0;
     /* thread-local: other threads (data loaders) may use CUDA meanwhile */
     if (CU_CHECK(c, cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal))) return -1;
@@ -127,12 +129,12 @@ int sg_cuda_graph_end(sg_backend *be, int key)
     return 0;
 }
 
-int sg_cuda_graph_launch(sg_backend *be, int key, float lr, int64_t t)
+int sg_cuda_graph_launch(sg_backend *be, int key, const void *owner, float lr, int64_t t)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || !valid_key(c, key)) return -1;
     sg_cuda_graph *g = &c->graphs[key];
-    if (!g->ready) return 1;
+    if (!g->ready || g->owner != owner) return 1;     /* gone, or another owner's now */
     if (g->n_adam > 0) {
         if (t < 1) return sg_cuda_fail(c, __FILE__, __LINE__, "adam: step %lld < 1", (long long)t);
         double bc1 = 1.0 - pow((double)g->beta1, (double)t);
@@ -154,9 +156,9 @@ extern "C" const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, siz
     return buf;
 }
 
-void sg_cuda_graph_drop(sg_backend *be, int key)
+void sg_cuda_graph_drop(sg_backend *be, int key, const void *owner)
 {
     sg_cuda *c = sg_cuda_of(be);
-    if (key < 0 || key >= SG_CUDA_GRAPHS || c->capturing == key) return;
+    if (key < 0 || key >= SG_CUDA_GRAPHS || c->capturing == key || c->graphs[key].owner != owner) return;
     sg_cuda_graph_drop_one(c, key);
 }

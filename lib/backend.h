@@ -185,21 +185,27 @@ struct sg_backend_ops {
     int (*all_finite)(sg_backend *be, const float *p, size_t n);
 
     /* ---- step graphs (optional: NULL where unsupported, e.g. the CPU) ---
-     * graph_begin(key): the ops that follow, up to graph_end(key), are recorded
+     * Graphs belong to an owner (a model): keys are the owner's own, and a
+     * slot recorded by another owner counts as gone for this one (so two
+     * models on one backend each replay only their own graphs, re-recording
+     * when the other took the slot).
+     * graph_begin(key, owner): the ops that follow, up to graph_end(key), are recorded
      * into graph `key` (0 <= key < 128) instead of being run; nothing between
      * may sync, allocate, or run a conv shape/kind for the first time. Returns
      * 0, or -1 if graphs are off (SG_CUDA_GRAPHS=0) or a CUDA error was recorded.
      * graph_end(key): stops recording and instantiates; 0 or -1 (then the
      * recorded ops did NOT run: run them again eagerly, sync reports errors).
-     * graph_launch(key, lr, t): runs the graph, with the lr and step t of its
+     * graph_launch(key, owner, lr, t): runs the graph, with the lr and step t of its
      * adam calls replaced (everything else is as recorded: same pointers,
      * sizes, scalars). Returns 0; 1 if the graph no longer exists (the backend
-     * drops every graph when its workspace must grow: record it again); -1 on
-     * an error. graph_drop(key) forgets graph key (buffers or shapes changed). */
-    int (*graph_begin)(sg_backend *be, int key);
+     * drops every graph when its workspace must grow) or another owner
+     * recorded over it: record it again; -1 on an error.
+     * graph_drop(key, owner) forgets graph key if owner recorded it (buffers
+     * or shapes changed, the owner is freed). */
+    int (*graph_begin)(sg_backend *be, int key, const void *owner);
     int (*graph_end)(sg_backend *be, int key);
-    int (*graph_launch)(sg_backend *be, int key, float lr, int64_t t);
-    void (*graph_drop)(sg_backend *be, int key);
+    int (*graph_launch)(sg_backend *be, int key, const void *owner, float lr, int64_t t);
+    void (*graph_drop)(sg_backend *be, int key, const void *owner);
 
     /* ---- layout conversion (backend memory, no overlap) -----------------
      * to_layout: dst (N,C,HW) in the backend's layout = src (N,C,HW) NCHW;
@@ -212,7 +218,8 @@ struct sg_backend_ops {
      * page-locked), zero-filled, NULL on failure; host_free frees it (p may
      * be NULL). An upload FROM host_alloc memory is asynchronous: the memory
      * must not change until a later fence_wait (or sync) covers the upload.
-     * From any other host memory, upload may be reused as soon as it returns.
+     * From any other host memory, upload may be reused as soon as it returns
+     * (CUDA: such an upload waits for its copy).
      * fence(slot) marks the work queued so far (0 <= slot < 8);
      * fence_wait(slot) blocks until that work is done: 0, or -1 after a
      * backend error (sync reports it). */

@@ -605,9 +605,8 @@ static void free_net(net_state *ns) { free(ns->info); free(ns->offset); free(ns-
 void sg_model_free(sg_model *m)
 {
     if (!m) return;
-    /* a generator-only model records no graphs: the keys may be another model's */
-    if (!m->gen_only && m->be->ops->graph_drop)
-        for (int k = 0; k < GRAPH_KEYS; k++) m->be->ops->graph_drop(m->be, k);
+    if (m->be->ops->graph_drop)                 /* its own graphs only: another model's stay */
+        for (int k = 0; k < GRAPH_KEYS; k++) m->be->ops->graph_drop(m->be, k, m);
     for (int i = 0; i < m->n_allocs; i++) m->be->ops->free(m->be, m->allocs[i]);
     free(m->allocs);
     free_net(&m->g); free_net(&m->d);
@@ -1127,7 +1126,7 @@ static int run_step(sg_model *m, int key, net_state *ns, float lr,
     if (!o->graph_begin || !o->graph_end || !o->graph_launch || !o->graph_drop)
         return body(m, lr, err);
     if (m->graph_n[key] != m->n) {          /* recorded for another batch size */
-        o->graph_drop(be, key);
+        o->graph_drop(be, key, m);
         m->graph_state[key] = GRAPH_NONE;
         m->graph_n[key] = m->n;
     }
@@ -1135,7 +1134,7 @@ static int run_step(sg_model *m, int key, net_state *ns, float lr,
     switch (m->graph_state[key]) {
     case GRAPH_READY: {
         ns->step++;
-        int r = o->graph_launch(be, key, lr, ns->step);
+        int r = o->graph_launch(be, key, m, lr, ns->step);
         if (r == 0) return 0;
         ns->step = step0;
         if (r < 0) return o->sync(be, err) ? sg_err_prefix(err, "model: step graph") : sg_errf(err, "model: step graph failed");
@@ -1143,15 +1142,15 @@ static int run_step(sg_model *m, int key, net_state *ns, float lr,
         return body(m, lr, err);
     }
     case GRAPH_SEEN:
-        if (o->graph_begin(be, key) == 0) {
+        if (o->graph_begin(be, key, m) == 0) {
             int rb = body(m, lr, err);          /* recorded, not run */
             int re = o->graph_end(be, key);
-            if (rb == 0 && re == 0 && o->graph_launch(be, key, lr, ns->step) == 0) {
+            if (rb == 0 && re == 0 && o->graph_launch(be, key, m, lr, ns->step) == 0) {
                 m->graph_state[key] = GRAPH_READY;
                 return 0;
             }
             ns->step = step0;
-            o->graph_drop(be, key);
+            o->graph_drop(be, key, m);
             if (o->sync(be, err)) return sg_err_prefix(err, "model: recording a step graph");
             /* not an error (e.g. the workspace had to grow): run eagerly,
              * which prepares what was missing, and record next time */

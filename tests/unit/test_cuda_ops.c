@@ -965,15 +965,15 @@ static void test_plan_eviction(const char *precision)
         gpu->ops->conv2d_forward(gpu, big_y, big_x, w.g, NULL, N, Ci, W + i, W, Co, K, 1, 1);
     cpu->ops->conv2d_forward(cpu, y.c, x.c, w.c, NULL, N, Ci, W, W, Co, K, 1, 1);
     gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, NULL, N, Ci, W, W, Co, K, 1, 1);   /* chooses */
-    int recorded = gpu->ops->graph_begin(gpu, 0) == 0;
+    int recorded = gpu->ops->graph_begin(gpu, 0, gpu) == 0;
     if (recorded) {
         gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, NULL, N, Ci, W, W, Co, K, 1, 1);
-        recorded = gpu->ops->graph_end(gpu, 0) == 0 && gpu->ops->graph_launch(gpu, 0, 0, 1) == 0;
+        recorded = gpu->ops->graph_end(gpu, 0) == 0 && gpu->ops->graph_launch(gpu, 0, gpu, 0, 1) == 0;
     }
     CHECK(recorded, "plan eviction: a graph with one convolution recorded and launched");
     for (int i = 1; i <= shapes && big_x && big_y; i++)      /* again: every plan evicted in turn */
         gpu->ops->conv2d_forward(gpu, big_y, big_x, w.g, NULL, N, Ci, W + i, W, Co, K, 1, 1);
-    int r = recorded ? gpu->ops->graph_launch(gpu, 0, 0, 1) : -2;
+    int r = recorded ? gpu->ops->graph_launch(gpu, 0, gpu, 0, 1) : -2;
     CHECK(r == 1, "plan eviction: the graph was dropped with its plan (graph_launch %d, want 1)", r);
     gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, NULL, N, Ci, W, W, Co, K, 1, 1);   /* chosen again */
     compare("plan eviction: the convolution after 140 other shapes", y, 1e-4);
@@ -1010,9 +1010,9 @@ static void test_lanes(void)
         /* round 0: recording broken by lane 1's scratch; 1: eager; 2: recorded; 3: replayed */
         int record = round != 1 && round != 3;
         if (round == 3) {
-            CHECK(gpu->ops->graph_launch(gpu, 1, 0, 1) == 0, "lanes: the two-branch graph replays");
+            CHECK(gpu->ops->graph_launch(gpu, 1, gpu, 0, 1) == 0, "lanes: the two-branch graph replays");
         } else {
-            if (record) CHECK(gpu->ops->graph_begin(gpu, 1) == 0, "lanes: recording %d begins", round);
+            if (record) CHECK(gpu->ops->graph_begin(gpu, 1, gpu) == 0, "lanes: recording %d begins", round);
             gpu->ops->memzero(gpu, y.g, y.n * sizeof(float));
             gpu->ops->lane(gpu, SG_LANE_FORK);
             gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, NULL, NULL, N, C, HW,
@@ -1024,7 +1024,7 @@ static void test_lanes(void)
                 int r = gpu->ops->graph_end(gpu, 1);
                 CHECK(r == (round == 0 ? -1 : 0), "lanes: recording %d ends %d (want %d)", round, r,
                       round == 0 ? -1 : 0);
-                if (r == 0) CHECK(gpu->ops->graph_launch(gpu, 1, 0, 1) == 0, "lanes: the recording is launched");
+                if (r == 0) CHECK(gpu->ops->graph_launch(gpu, 1, gpu, 0, 1) == 0, "lanes: the recording is launched");
             }
         }
         sg_backend_cuda_graph_note(gpu, note, sizeof note);

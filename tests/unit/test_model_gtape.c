@@ -213,6 +213,49 @@ static void cuda_graph_case(void)
     sg_backend_destroy(gb);
 }
 
+/* Two models trained in turn on one CUDA backend with step graphs (the
+ * backend's graph slots are shared, the keys each model's own): each must
+ * replay only graphs it recorded, so each stays bit-identical to its twin
+ * trained alone and eagerly on another backend. Replaying the other's graph
+ * would step the other model twice and leave this one as it was. */
+static void cuda_two_models_case(void)
+{
+    sg_err err;
+    sg_backend *ga, *gb;
+    if (cuda_graph_pair(&ga, &gb, "CUDA step graphs of two models on one backend")) return;
+    sg_model_config cfg = cuda_case_config();
+    sg_model *a[2] = { NULL, NULL }, *b[2] = { NULL, NULL };
+    int ok = 1;
+    for (int k = 0; k < 2 && ok; k++)
+        ok = !sg_model_create(&a[k], &cfg, ga, 31 + k, &err) && !sg_model_create(&b[k], &cfg, gb, 31 + k, &err);
+    if (!ok) CHECK(0, "two models: create: %s", err.msg);
+    for (int it = 0; it < 8 && ok; it++) {
+        int g = it % 2;
+        for (int k = 0; k < 2 && ok; k++) {
+            batch bt = make_batch(&cfg, 0, cfg.batch, 900 + 10 * it + k);
+            sg_model *ms[2] = { a[k], b[k] };
+            for (int j = 0; j < 2 && ok; j++)
+                ok = !set_batch(ms[j], &bt, &err) && !sg_model_d_step(ms[j], 1e-4f, &err) &&
+                     (!g || !sg_model_g_step(ms[j], 1e-4f, &err));
+            free_batch(&bt);
+            if (!ok) { CHECK(0, "two models: %s", err.msg); break; }
+            char what[96];
+            snprintf(what, sizeof what, "CUDA, model %d of two on one backend with graphs vs alone eagerly, iteration %d",
+                     k, it);
+            same_losses(a[k], b[k], what);
+        }
+    }
+    for (int k = 0; k < 2 && ok; k++)
+        same_state(a[k], b[k], k ? "CUDA, the second of two models on one backend, after 8 iterations"
+                                 : "CUDA, the first of two models on one backend, after 8 iterations");
+    char note[800];
+    sg_backend_cuda_graph_note(ga, note, sizeof note);
+    printf("  CUDA step graphs of two models on one backend: %s\n", note);
+    for (int k = 0; k < 2; k++) { sg_model_free(a[k]); sg_model_free(b[k]); }
+    sg_backend_destroy(ga);
+    sg_backend_destroy(gb);
+}
+
 int main(void)
 {
     sg_err err;
@@ -228,5 +271,6 @@ int main(void)
         sg_backend_destroy(be);
     }
     cuda_graph_case();
+    cuda_two_models_case();
     return check_done();
 }
