@@ -1,0 +1,111 @@
+/* Image files written on a background thread (image_writer.h). */
+#include "image_writer.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "image.h"
+
+typedef struct {
+    char *path;
+    uint8_t *rgb;
+    int width, height;
+} write_job;
+
+struct sg_image_writer {
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+    write_job *ring;           /* max_queued slots */
+    int max_queued, head, count;
+    int finishing;             /* finish() called: exit when the queue is empty */
+    int failed;                /* a write failed: err holds why; later jobs are dropped */
+    sg_err err;
+    int have_thread;
+    pthread_t thread;
+};
+
+static void job_free(write_job *j) { free(j->path); free(j->rgb); }
+
+static void *writer_main(void *arg)
+{
+    sg_image_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->count == 0 && !w->finishing) pthread_cond_wait(&w->not_empty, &w->mu);
+        if (w->count == 0) break;
+        write_job j = w->ring[w->head];
+        w->head = (w->head + 1) % w->max_queued;
+        w->count--;
+        int failed = w->failed;
+        pthread_cond_signal(&w->not_full);
+        pthread_mutex_unlock(&w->mu);
+        sg_err err = { { 0 } };
+        int rc = failed ? 0 : sg_image_write(j.path, j.rgb, j.width, j.height, &err);
+        job_free(&j);
+        pthread_mutex_lock(&w->mu);
+        if (rc && !w->failed) { w->failed = 1; w->err = err; }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int sg_image_writer_start(sg_image_writer **out, int max_queued, sg_err *err)
+{
+    *out = NULL;
+    sg_image_writer *w = calloc(1, sizeof *w);
+    if (max_queued < 1) max_queued = 1;
+    if (w) w->ring = calloc((size_t)max_queued, sizeof *w->ring);
+    if (!w || !w->ring) { free(w); return sg_errf(err, "image writer: out of memory"); }
+    w->max_queued = max_queued;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->not_empty, NULL);
+    pthread_cond_init(&w->not_full, NULL);
+    w->have_thread = pthread_create(&w->thread, NULL, writer_main, w) == 0;
+    *out = w;
+    return 0;
+}
+
+int sg_image_writer_put(sg_image_writer *w, const char *path, const uint8_t *rgb, int width, int height,
+                        sg_err *err)
+{
+    if (!w->have_thread) {
+        if (w->failed) { *err = w->err; return -1; }
+        if (sg_image_write(path, rgb, width, height, err)) { w->failed = 1; w->err = *err; return -1; }
+        return 0;
+    }
+    size_t bytes = (size_t)width * height * 3;
+    write_job j = { strdup(path), malloc(bytes ? bytes : 1), width, height };
+    if (!j.path || !j.rgb) { job_free(&j); return sg_errf(err, "%s: out of memory", path); }
+    memcpy(j.rgb, rgb, bytes);
+    pthread_mutex_lock(&w->mu);
+    while (w->count == w->max_queued && !w->failed) pthread_cond_wait(&w->not_full, &w->mu);
+    if (w->failed) {
+        *err = w->err;
+        pthread_mutex_unlock(&w->mu);
+        job_free(&j);
+        return -1;
+    }
+    w->ring[(w->head + w->count) % w->max_queued] = j;
+    w->count++;
+    pthread_cond_signal(&w->not_empty);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int sg_image_writer_finish(sg_image_writer *w, sg_err *err)
+{
+    if (w->have_thread) {
+        pthread_mutex_lock(&w->mu);
+        w->finishing = 1;
+        pthread_cond_signal(&w->not_empty);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
+    int rc = 0;
+    if (w->failed) { *err = w->err; rc = -1; }
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->not_empty);
+    pthread_cond_destroy(&w->not_full);
+    free(w->ring);
+    free(w);
+    return rc;
+}
