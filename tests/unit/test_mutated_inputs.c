@@ -323,6 +323,22 @@ static void text_base_cases(tally *t, bytes *x, const char *base, size_t len, in
     }
 }
 
+/* The tally `name` of a text format over two valid bases, each through
+ * text_base_cases with 2500 mutations: what the library wrote, and a
+ * hand-written variant the reader also accepts. */
+static void text_bases_tally(const char *name, const char *written, size_t written_len, const char *variant,
+                             size_t variant_len, void (*check)(tally *, const bytes *))
+{
+    const char *bases[2] = {written, variant};
+    size_t base_len[2] = {written_len, variant_len};
+    tally t;
+    tally_start(&t, name);
+    bytes x = {0};
+    for (int b = 0; b < 2; b++) text_base_cases(&t, &x, bases[b], base_len[b], b, 2500, check);
+    b_free(&x);
+    tally_end(&t);
+}
+
 /* ---- 1. the cuDNN engines file -------------------------------------------------- */
 
 static int choice_same_shape(const sg_engine_choice *a, const sg_engine_choice *b)
@@ -408,15 +424,8 @@ static void test_engines(void)
         "# a comment\r\n\r\ndevice   NVIDIA H200 (MIG 1g)  \r\ncudnn 90100\r\n  layout nchw\r\n"
         "precision bf16\r\n# between\r\nfwd 16 3 128 128 64 7 1 3 4 12\r\n\tbwd-data 1 2 3 4 5 6 7 0 -1 -1\r\n"
         "bwd-filter 1 1 1 1 1 1 1 1 1 1";
-    const char *bases[2] = {text, variant};
-    size_t base_len[2] = {len, sizeof variant - 1};
-    tally t;
-    tally_start(&t, "engines file");
-    bytes x = {0};
-    for (int b = 0; b < 2; b++) text_base_cases(&t, &x, bases[b], base_len[b], b, 2500, check_engines);
-    b_free(&x);
+    text_bases_tally("engines file", text, len, variant, sizeof variant - 1, check_engines);
     free(text);
-    tally_end(&t);
 }
 
 /* ---- 2. safetensors and checkpoint metadata ---------------------------------- */
@@ -1096,15 +1105,8 @@ static void test_attrs(void)
     CHECK(sg_attr_table_format(&a, NULL, 0, &text, &len, &err) == 0, "%s", err.msg);
     sg_attr_table_free(&a);
     static const char variant[] = "3\r\nA B\tC \r\n\r\nx.jpg  1 -1\t1\r\ny.png -1 -1 -1\r\n\r\nz  1 1 1";
-    const char *bases[2] = {text, variant};
-    size_t base_len[2] = {len, sizeof variant - 1};
-    tally t;
-    tally_start(&t, "CelebA attribute table");
-    bytes x = {0};
-    for (int b = 0; b < 2; b++) text_base_cases(&t, &x, bases[b], base_len[b], b, 2500, check_attrs);
-    b_free(&x);
+    text_bases_tally("CelebA attribute table", text, len, variant, sizeof variant - 1, check_attrs);
     free(text);
-    tally_end(&t);
 }
 
 /* ---- 5. LMDB shards ------------------------------------------------------------------ */
