@@ -1042,6 +1042,33 @@ static void test_lanes(void)
     own_gpu_end(saved);
 }
 
+/* How often needle occurs in s. */
+static int count_in(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *at = s; (at = strstr(at, needle)); at++) n++;
+    return n;
+}
+
+/* conv_cases[1] on an fp32 backend with the heuristic engine search while the
+ * emulation's engine 2 has the fault emu_var names (emulation only); the
+ * plan report into report. 0, or -1 when the backend could not be made. */
+static int fp32_search_with_engine_fault(const char *emu_var, const char *what, char *report, size_t size)
+{
+    sg_backend *saved;
+    char name[160];
+    snprintf(name, sizeof name, "fp32 heuristic, %s", what);
+    setenv(emu_var, "2", 1);
+    int rc = own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", emu_var);
+    if (!rc) {
+        test_conv(&conv_cases[1], 1e-4, 0, name);
+        sg_backend_cuda_plan_report(gpu, report, size);
+        own_gpu_end(saved);
+    }
+    unsetenv(emu_var);
+    return rc;
+}
+
 /* The engine search never chooses an engine that computes something else
  * (check_candidate, kernels/conv_engines.cu). Only the emulation has one on
  * purpose: SG_EMU_CUDNN_WRONG_ENGINE=2 makes its engine 2, the first the
@@ -1071,33 +1098,21 @@ static void test_wrong_engine(void)
      * cores without saying so: SG_EMU_CUDNN_HIDDEN_TF32=2 makes engine 2 do
      * that; its result differs from the legacy fp32 one by ~4e-4, over fp32
      * mode's tolerance, so each kind passes it over */
-    setenv("SG_EMU_CUDNN_HIDDEN_TF32", "2", 1);
-    sg_backend *saved;
-    if (!own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", "hidden-tf32")) {
-        test_conv(&conv_cases[1], 1e-4, 0, "fp32 heuristic, a TF32 engine without the note first");
-        sg_backend_cuda_plan_report(gpu, report, sizeof report);
-        int passed_over = 0;
-        for (const char *at = report; (at = strstr(at, "1 differed from the legacy result")); at++) passed_over++;
+    if (!fp32_search_with_engine_fault("SG_EMU_CUDNN_HIDDEN_TF32", "a TF32 engine without the note first", report,
+                                       sizeof report)) {
+        int passed_over = count_in(report, "1 differed from the legacy result");
         CHECK(passed_over == 3 && !strstr(report, "engine 2 "),
               "fp32: the search passed the hidden TF32 engine over in each of the 3 kinds (%d): %s", passed_over,
               report);
-        own_gpu_end(saved);
     }
-    unsetenv("SG_EMU_CUDNN_HIDDEN_TF32");
     /* an engine that fails to run is passed over and reported with cuDNN's
      * status, not counted as a wrong result */
-    setenv("SG_EMU_CUDNN_FAILING_ENGINE", "2", 1);
-    if (!own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", "failing-engine")) {
-        test_conv(&conv_cases[1], 1e-4, 0, "fp32 heuristic, an engine that fails to run first");
-        sg_backend_cuda_plan_report(gpu, report, sizeof report);
-        int reported = 0;
-        for (const char *at = report; (at = strstr(at, "1 failed to run (first: CUDNN_STATUS_EXECUTION_FAILED)")); at++)
-            reported++;
+    if (!fp32_search_with_engine_fault("SG_EMU_CUDNN_FAILING_ENGINE", "an engine that fails to run first", report,
+                                       sizeof report)) {
+        int reported = count_in(report, "1 failed to run (first: CUDNN_STATUS_EXECUTION_FAILED)");
         CHECK(reported == 3 && !strstr(report, "differed"),
               "fp32: the engine that fails to run is reported so in each of the 3 kinds (%d): %s", reported, report);
-        own_gpu_end(saved);
     }
-    unsetenv("SG_EMU_CUDNN_FAILING_ENGINE");
 }
 
 /* Without device memory for an engine search's buffers the search is
