@@ -220,6 +220,77 @@ static void test_one_hot_spec(void)
     check_rows("one-hot all", all, wa, 9);
 }
 
+/* The user's --targets text and the label/dataset names of a checkpoint's
+ * metadata are quoted in messages escaped and cut (lib/error.h sg_quote_bytes):
+ * an ESC sequence, invalid UTF-8 or a value of any length once went into the
+ * message as it was. */
+static int printable(const char *m)
+{
+    for (; *m; m++)
+        if ((unsigned char)*m < 0x20 || (unsigned char)*m >= 0x7f) return 0;
+    return 1;
+}
+
+static void test_messages_quoted(void)
+{
+    sg_model_config cfg = {.n_datasets = 1, .label_dim = {5}};
+    sg_target_spec s;
+    sg_err err = {{0}};
+    char long_name[301];
+    memset(long_name, 'x', 300);
+    long_name[0] = '+';
+    long_name[300] = 0;
+    struct { const char *spec, *want; } cases[] = {
+        {"+X\x1b[2J", "--targets: unknown attribute 'X\\x1b[2J' (known: Black_Hair, Blond_Hair, Brown_Hair, Male, Young)"},
+        {"+caf\xc3\xa9\xff", "--targets: unknown attribute 'caf\\xc3\\xa9\\xff' (known: "},
+        {"Young=\x07", "--targets: value of 'Young' must be a number in [0, 1], not '\\x07'"},
+        {"\x9b" "31m=2", "--targets: value of '\\x9b31m' must be a number in [0, 1], not '2'"},
+        {"+Young,,\x1b]0;t\x07", "--targets: empty item in '+Young,,\\x1b]0;t\\x07'"},
+        {"+\x1b=1", "--targets: '+\\x1b=1': use +NAME, -NAME or NAME=VALUE"},
+        {"+Young,-\x7fYoung", "--targets: unknown attribute '\\x7fYoung'"},
+        {"+Young,+", "--targets: empty attribute name in '+Young,+'"},
+        {long_name, "--targets: unknown attribute 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' (known: "},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        err.msg[0] = 0;
+        int rc = sg_targets_parse(&cfg, CELEBA5, NULL, cases[k].spec, &s, &err);
+        CHECK(rc == -1 && !strncmp(err.msg, cases[k].want, strlen(cases[k].want)) && printable(err.msg),
+              "case %zu: rc %d message '%s' (want it to start '%s', printable)", k, rc, err.msg, cases[k].want);
+    }
+    /* Names from the metadata: in the list of known names, the dataset-mix and
+     * the ambiguity messages. */
+    const char *names[] = {"A\x1b[31m", "B\xe2\x80\xae", "A\x1b[31m", "C"};
+    const char *datasets[] = {"one\x1b", "two"};
+    sg_model_config cfg2 = {.n_datasets = 2, .label_dim = {2, 2}};
+    struct { const char *spec, *want; } meta[] = {
+        {"+D", "--targets: unknown attribute 'D' (known: A\\x1b[31m, B\\xe2\\x80\\xae, A\\x1b[31m, C)"},
+        {"+B\xe2\x80\xae,+C", "--targets: 'B\\xe2\\x80\\xae' and 'C' belong to different datasets"},
+        {"+A\x1b[31m", "--targets: attribute 'A\\x1b[31m' is in several datasets; write DATASET:A\\x1b[31m"},
+        {"one\x1b:C", "--targets: unknown attribute 'one\\x1b:C'"},
+        {"thr\x1b:C", "--targets: unknown dataset in 'thr\\x1b:C'"},
+    };
+    for (size_t k = 0; k < sizeof meta / sizeof meta[0]; k++) {
+        err.msg[0] = 0;
+        int rc = sg_targets_parse(&cfg2, names, datasets, meta[k].spec, &s, &err);
+        CHECK(rc == -1 && !strncmp(err.msg, meta[k].want, strlen(meta[k].want)) && printable(err.msg),
+              "metadata case %zu: rc %d message '%s' (want it to start '%s', printable)", k, rc, err.msg, meta[k].want);
+    }
+    /* The known-name list stays within the message with long names. */
+    const char *longs[40];
+    char buf[40][200];
+    for (int i = 0; i < 40; i++) {
+        memset(buf[i], 'a' + i % 26, 199);
+        buf[i][199] = 0;
+        buf[i][0] = (char)('0' + i % 10);
+        longs[i] = buf[i];
+    }
+    sg_model_config cfg3 = {.n_datasets = 1, .label_dim = {40}};
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg3, longs, NULL, "+nope", &s, &err) == -1 && strlen(err.msg) < 800 &&
+          strstr(err.msg, "0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..., 1bbbb") && strstr(err.msg, "...") &&
+          printable(err.msg), "long names: '%s'", err.msg);
+}
+
 int main(void)
 {
     test_single_celeba();
@@ -228,5 +299,6 @@ int main(void)
     test_parse_apply();
     test_parse_multi();
     test_one_hot_spec();
+    test_messages_quoted();
     return check_done();
 }
