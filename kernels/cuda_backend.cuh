@@ -174,6 +174,8 @@ struct sg_cuda {
     sg_cuda_graph graphs[SG_CUDA_GRAPHS];
     int capturing, graphs_enabled, capture_broken;
     int graphs_recorded;
+    int graphs_without_priority;              /* instantiated without node priorities */
+    char priority_refusal[160];               /* the first refusal's error */
     long long graph_launches;
     char graph_note[640];                     /* why graphs were turned off, or "" */
     float *adam_hyper;

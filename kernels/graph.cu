@@ -110,12 +110,16 @@ int sg_cuda_graph_end(sg_backend *be, int key)
     cudaGraphExec_t exec = NULL;
     /* the kernels' priorities as captured from their lanes' streams (else a
      * replay runs every node at the launch stream's); without the flag if a
-     * driver refuses it: the priorities are a speed matter only */
+     * driver refuses it: the priorities are a speed matter only, and the
+     * graph note says so */
     cudaError_t ist = cudaGraphInstantiate(&exec, graph, cudaGraphInstantiateFlagUseNodePriority);
     if (ist != cudaSuccess) {
         cudaGetLastError();
         exec = NULL;
+        if (!c->priority_refusal[0])
+            snprintf(c->priority_refusal, sizeof c->priority_refusal, "%s", cudaGetErrorString(ist));
         ist = cudaGraphInstantiate(&exec, graph, 0);
+        if (ist == cudaSuccess) c->graphs_without_priority++;
     }
     if (ist != cudaSuccess) {
         snprintf(why, sizeof why, "%s:%d: cudaGraphInstantiate: %s", __FILE__, __LINE__,
@@ -151,8 +155,12 @@ int sg_cuda_graph_launch(sg_backend *be, int key, const void *owner, float lr, i
 extern "C" const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size)
 {
     sg_cuda *c = sg_cuda_of(be);
-    snprintf(buf, size, "%s%sgraphs recorded %d, launched %lld", c->graph_note,
-             c->graph_note[0] ? "; " : "", c->graphs_recorded, (long long)c->graph_launches);
+    char priorities[256] = "";
+    if (c->graphs_without_priority)   /* lane 1's work then runs at lane 0's priority: slower only */
+        snprintf(priorities, sizeof priorities, " (%d without node priorities: cudaGraphInstantiate: %s)",
+                 c->graphs_without_priority, c->priority_refusal);
+    snprintf(buf, size, "%s%sgraphs recorded %d%s, launched %lld", c->graph_note,
+             c->graph_note[0] ? "; " : "", c->graphs_recorded, priorities, (long long)c->graph_launches);
     return buf;
 }
 

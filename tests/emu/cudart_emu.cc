@@ -578,6 +578,7 @@ const char *error_name(cudaError_t e)
     case cudaErrorIllegalState: return "cudaErrorIllegalState";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
     default: return "cudaErrorUnknown";
     }
 }
@@ -928,6 +929,10 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsig
     if (!graph) return fail(cudaErrorInvalidValue);
     /* the flags this emulation knows; the replay order ignores priorities */
     if (flags & ~(unsigned long long)cudaGraphInstantiateFlagUseNodePriority) return fail(cudaErrorInvalidValue);
+    /* SG_EMU_REFUSE_NODE_PRIORITY=1: a driver without node priorities */
+    const char *refuse = getenv("SG_EMU_REFUSE_NODE_PRIORITY");
+    if (refuse && !strcmp(refuse, "1") && (flags & cudaGraphInstantiateFlagUseNodePriority))
+        return fail(cudaErrorNotSupported);
     *exec = (cudaGraphExec_t) new Graph(*(Graph *)graph);
     return cudaSuccess;
 }

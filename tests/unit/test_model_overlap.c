@@ -207,20 +207,34 @@ static void refusal_case(sg_backend *be)
  * it on the emulation: the GPU is what can tell the two apart). eager: a
  * without step graphs too, so the lanes fork and join through events on
  * the streams themselves (the emulation runs eager work at once, in
- * order: only a GPU can show a missing wait there). */
-static void cuda_case(const char *handles, int eager)
+ * order: only a GPU can show a missing wait there). no_priority: a driver
+ * that refuses node priorities in graphs (emulated): the graphs are made
+ * without them, give the same bits, and the graph note says so. */
+/* The CPU emulation of CUDA (tests/emu) names its device so. */
+static int emulated(sg_backend *be)
+{
+    return strstr(sg_backend_cuda_device_name(be), "emulated") != NULL;
+}
+
+static void cuda_case(const char *handles, int eager, int no_priority)
 {
     sg_backend *ga, *gb;
     char what[160];
     snprintf(what, sizeof what, "CUDA %s and the queued forward on the second lane, %s cuDNN handle%s",
-             eager ? "without step graphs" : "with step graphs", handles[0] == '1' ? "one" : "a",
-             handles[0] == '1' ? " shared" : " per lane");
+             eager ? "without step graphs" : no_priority ? "with step graphs without node priorities"
+                                                         : "with step graphs",
+             handles[0] == '1' ? "one" : "a", handles[0] == '1' ? " shared" : " per lane");
     setenv("SG_CUDA_LANE_HANDLES", handles, 1);
     if (eager) setenv("SG_CUDA_GRAPHS", "0", 1);
     int none = cuda_graph_pair(&ga, &gb, what);
     unsetenv("SG_CUDA_LANE_HANDLES");
     unsetenv("SG_CUDA_GRAPHS");
     if (none) return;
+    if (no_priority && !emulated(ga)) {   /* a GPU's driver is what it is */
+        sg_backend_destroy(ga);
+        sg_backend_destroy(gb);
+        return;
+    }
     printf("%s\n", what);
     CHECK(ga->ops->lane != NULL, "CUDA: the backend has a second lane");
     sg_model_config cfg = cuda_case_config();
@@ -230,14 +244,17 @@ static void cuda_case(const char *handles, int eager)
      * buffer both lanes use across ops gives different results in one of
      * them (tests/emu: a lane sharing the other's scratch fails here). */
     const char *orders[3] = { "forward", "0", "reverse" };
-    for (int k = 0; k < (handles[0] == '1' || eager ? 1 : 3); k++) {
+    if (no_priority) setenv("SG_EMU_REFUSE_NODE_PRIORITY", "1", 1);
+    for (int k = 0; k < (handles[0] == '1' || eager || no_priority ? 1 : 3); k++) {
         char name[200];
         snprintf(name, sizeof name, "CUDA (%s handle%s), %s + second lane vs eager without (emulated replay order: %s)",
-                 handles, handles[0] == '1' ? "" : "s", eager ? "eager" : "graphs", orders[k]);
+                 handles, handles[0] == '1' ? "" : "s",
+                 eager ? "eager" : no_priority ? "graphs without node priorities" : "graphs", orders[k]);
         setenv("SG_EMU_GRAPH_INTERLEAVE", orders[k], 1);
         schedule_case(ga, gb, &cfg, name, 24, 4, 2);
     }
     unsetenv("SG_EMU_GRAPH_INTERLEAVE");
+    unsetenv("SG_EMU_REFUSE_NODE_PRIORITY");
     /* Each handle runs plans made with it: with a handle per lane, lane 1
      * makes its own of each configuration lane 0 chose (the emulation, like
      * some cuDNN engines, refuses a plan from another handle). */
@@ -256,6 +273,11 @@ static void cuda_case(const char *handles, int eager)
     printf("  CUDA step graphs: %s\n", note);
     if (!eager)
         CHECK(strstr(note, "turned off") == NULL, "CUDA: step graphs stay on with the second lane: %s", note);
+    /* a GPU's driver takes the flag: the note names any graph made without */
+    if (!eager && (no_priority || !emulated(ga)))
+        CHECK((strstr(note, "without node priorities") != NULL) == no_priority,
+              "CUDA: the graph note %s graphs made without node priorities: %s",
+              no_priority ? "counts" : "has no", note);
     sg_backend_destroy(ga);
     sg_backend_destroy(gb);
 }
@@ -275,8 +297,9 @@ int main(void)
         refusal_case(be);
         sg_backend_destroy(be);
     }
-    cuda_case("2", 0);
-    cuda_case("1", 0);
-    cuda_case("2", 1);
+    cuda_case("2", 0, 0);
+    cuda_case("1", 0, 0);
+    cuda_case("2", 1, 0);
+    cuda_case("2", 0, 1);
     return check_done();
 }
