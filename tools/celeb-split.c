@@ -62,6 +62,10 @@ typedef struct {
 
 enum { SPLIT_NONE, SPLIT_REFERENCE, SPLIT_PARTITION };
 
+/* A value from the command line or a token of an input file, for a message:
+ * escaped and cut (lib/error.h). Paths are shown as given. */
+static sg_quoted quote(const char *s) { return sg_quote_bytes(s, strlen(s)); }
+
 /* Outputs are written to temporary names first and renamed together at the end,
  * so that a failure leaves every earlier output as it was. */
 typedef struct { char path[PATH_MAX], tmp[PATH_MAX]; } pending_file;
@@ -132,6 +136,15 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
 {
     uint8_t *data; size_t len;
     if (sg_read_file(path, (size_t)1 << 30, &data, &len, err) != 0) return NULL;
+    /* A NUL byte would silently cut a file name short (as in the attribute file). */
+    const uint8_t *nul = memchr(data, 0, len);
+    if (nul) {
+        size_t nul_line = 1;
+        for (const uint8_t *q = data; q < nul; q++) nul_line += *q == '\n';
+        sg_errf(err, "%s line %zu: NUL byte (not a text file?)", path, nul_line);
+        free(data);
+        return NULL;
+    }
     /* name -> row index of t (open addressing) */
     size_t cap = 16;
     while (cap < 2 * t->n_rows) cap *= 2;
@@ -168,7 +181,7 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         if (n == 0) continue;
         if (n != 2) { sg_errf(err, "%s line %zu: expected 'FILE PARTITION', found %d fields", path, line, n); goto fail; }
         if (strlen(tok[1]) != 1 || tok[1][0] < '0' || tok[1][0] > '2') {
-            sg_errf(err, "%s line %zu: partition '%.20s' is not 0, 1 or 2", path, line, tok[1]); goto fail;
+            sg_errf(err, "%s line %zu: partition '%s' is not 0, 1 or 2", path, line, quote(tok[1]).s); goto fail;
         }
         uint64_t h = 1469598103934665603ull;
         for (const char *s = tok[0]; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
@@ -177,14 +190,15 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         if (slot[i] < 0) continue;   /* an image not in this attribute file: fine */
         long r = slot[i];
         if (part[r] >= 0) {
-            sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", path, line, tok[0], line_of[r]);
+            sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", path, line, quote(tok[0]).s,
+                    line_of[r]);
             goto fail;
         }
         part[r] = (int8_t)(tok[1][0] - '0');
         line_of[r] = line;
     }
     for (size_t r = 0; r < t->n_rows; r++)
-        if (part[r] < 0) { sg_errf(err, "%s: %s is not listed", path, t->file_names[r]); goto fail; }
+        if (part[r] < 0) { sg_errf(err, "%s: %s is not listed", path, quote(t->file_names[r]).s); goto fail; }
     free(slot); free(line_of); free(data);
     return part;
 fail:
@@ -221,16 +235,17 @@ int main(int argc, char **argv)
         case 'g': {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1])
-                cli_usage_error("--group: expected NAME=ATTR[,ATTR]..., got '%s'", optarg);
+                cli_usage_error("--group: expected NAME=ATTR[,ATTR]..., got '%s'", quote(optarg).s);
             if (n_groups == MAX_GROUPS) cli_usage_error("--group: at most %d groups", MAX_GROUPS);
             size_t l = (size_t)(eq - optarg);
-            if (l >= sizeof groups[0].name) cli_usage_error("--group: name too long in '%s'", optarg);
+            if (l >= sizeof groups[0].name) cli_usage_error("--group: name too long in '%s'", quote(optarg).s);
             group *g = &groups[n_groups];
             memcpy(g->name, optarg, l);
             g->name[l] = 0;
             for (const char *s = g->name; *s; s++)
                 if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
-                    cli_usage_error("--group: group name '%s' may only hold letters, digits, '_', '-' and '.'", g->name);
+                    cli_usage_error("--group: group name '%s' may only hold letters, digits, '_', '-' and '.'",
+                                    quote(g->name).s);
             if (!strcmp(g->name, "drop")) cli_usage_error("--group: 'drop' is reserved (it is a --rest value)");
             if (find_group(groups, n_groups, g->name) >= 0) cli_usage_error("--group: group %s given twice", g->name);
             g->spec = eq + 1;
@@ -245,14 +260,14 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "reference")) split = SPLIT_REFERENCE;
             else if (!strcmp(optarg, "partition")) split = SPLIT_PARTITION;
             else if (!strncmp(optarg, "partition=", 10) && optarg[10]) { split = SPLIT_PARTITION; partition_path = optarg + 10; }
-            else cli_usage_error("--split: expected none, reference or partition[=FILE], got '%s'", optarg);
+            else cli_usage_error("--split: expected none, reference or partition[=FILE], got '%s'", quote(optarg).s);
             break;
         case 'P': partition_path = optarg; break;
         case 'V':
             if (!strcmp(optarg, "train")) val_to = 0;
             else if (!strcmp(optarg, "test")) val_to = 2;
             else if (!strcmp(optarg, "drop")) val_to = -1;
-            else cli_usage_error("--val-to: expected train, test or drop, got '%s'", optarg);
+            else cli_usage_error("--val-to: expected train, test or drop, got '%s'", quote(optarg).s);
             break;
         case 'T': test_count = cli_parse_long("--test-count", optarg, 0, LONG_MAX); break;
         case 'S': seed = cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
@@ -268,9 +283,9 @@ int main(int argc, char **argv)
     if (!out_dir) cli_usage_error("no output directory (-o DIR)");
     int priority_g = -1, rest_g = -1;
     if (priority && (priority_g = find_group(groups, n_groups, priority)) < 0)
-        cli_usage_error("--priority: no group named %s", priority);
+        cli_usage_error("--priority: no group named %s", quote(priority).s);
     if (strcmp(rest, "drop") && (rest_g = find_group(groups, n_groups, rest)) < 0)
-        cli_usage_error("--rest: no group named %s (or 'drop')", rest);
+        cli_usage_error("--rest: no group named %s (or 'drop')", quote(rest).s);
     if (split == SPLIT_PARTITION && !partition_path) cli_usage_error("--split partition needs --partition FILE");
     if (split != SPLIT_PARTITION && partition_path) cli_usage_error("--partition is only for --split partition");
     if (split != SPLIT_NONE)   /* "x" with --split writes attr_x_train.txt, as group "x_train" would */

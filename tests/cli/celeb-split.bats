@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # celeb-split: assignment rule, output format, reference and partition splits,
 # JSON, and every kind of bad input (one-line error, nothing overwritten).
+load helpers
 
 PY=/usr/bin/python3
 GOLDEN="$BATS_TEST_DIRNAME/../golden"
@@ -209,5 +210,64 @@ EOF
   run celeb-split -g g=A -o "$T/out" "$T/nul.txt"
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-split: $T/nul.txt line 4: NUL byte (not a text file?)" ]
+  [ ! -e "$T/out" ]
+}
+
+@test "robustness: the partition file's and the command line's bytes are quoted escaped and cut" {
+  # control bytes, invalid UTF-8 and an over-long value in the partition file
+  printf '1.jpg 0\n2.jpg \033[2J\n' > "$T/part.txt"
+  run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/part.txt line 2: partition '\\x1b[2J' is not 0, 1 or 2" ]
+  printf '1.jpg 0\n2.jpg 0%s\n' "$(printf 'x%.0s' {1..60})" > "$T/part.txt"
+  run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/part.txt line 2: partition '0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is not 0, 1 or 2" ]
+  printf '1.jpg 0\n2.jpg \xff\xfe\x07\n' > "$T/part.txt"
+  run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
+  [ "$output" = "celeb-split: $T/part.txt line 2: partition '\\xff\\xfe\\x07' is not 0, 1 or 2" ]
+  # file names from the attribute file, in the partition file's messages
+  printf '2\nA B\n\033]0;x\a.jpg 1 -1\ncaf\xc3\xa9.jpg -1 1\n' > "$T/names.txt"
+  printf 'caf\xc3\xa9.jpg 0\n\033]0;x\a.jpg 0\ncaf\xc3\xa9.jpg 2\n' > "$T/part.txt"
+  run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/names.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/part.txt line 3: duplicate file name caf\\xc3\\xa9.jpg (first on line 1)" ]
+  printf 'caf\xc3\xa9.jpg 0\n' > "$T/part.txt"
+  run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/names.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/part.txt: \\x1b]0;x\\x07.jpg is not listed" ]
+  # a NUL byte would cut a file name short
+  printf '1.jpg 0\n2.jpg\0x 0\n' > "$T/part.txt"
+  run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/part.txt line 2: NUL byte (not a text file?)" ]
+  # command-line values
+  run celeb-split -g $'g\e[1m=A' -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--group: group name 'g\\x1b[1m' may only hold letters"* ]]
+  only_printable "$output"
+  run celeb-split -g $'\e[1m' -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--group: expected NAME=ATTR[,ATTR]..., got '\\x1b[1m'"* ]]
+  run celeb-split -g "$(printf 'n%.0s' {1..80})=A" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--group: name too long in 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...'"* ]]
+  run celeb-split -g g=A --split $'\xc3(' -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--split: expected none, reference or partition[=FILE], got '\\xc3('"* ]]
+  run celeb-split -g g=A --split partition --partition "$T/part.txt" --val-to $'\x9b2J' -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--val-to: expected train, test or drop, got '\\x9b2J'"* ]]
+  run celeb-split -g g=A -p $'g\x7f' -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--priority: no group named g\\x7f"* ]]
+  run celeb-split -g g=A -r $'g\tx\e' -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--rest: no group named g\\tx\\x1b (or 'drop')"* ]]
+  only_printable "$output"
+  run celeb-split -g $'g=A,\e[5m' -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"unknown attribute '\\x1b[5m' (valid: A B C D E)"* ]]
+  only_printable "$output"
   [ ! -e "$T/out" ]
 }

@@ -10,3 +10,13 @@ png_size() {
 }
 is_png() { [ "$(od -An -N4 -tx1 "$1" | tr -d ' ')" = 89504e47 ]; }
 is_jpeg() { [ "$(od -An -N2 -tx1 "$1" | tr -d ' ')" = ffd8 ]; }
+
+# Fails, showing the bytes, when $1 (a tool's messages) holds a byte outside
+# printable ASCII other than the newlines between lines: bytes of the input
+# must reach the terminal escaped (lib/error.h sg_quote_bytes).
+only_printable() {
+  if printf '%s' "$1" | tr -d '\n' | LC_ALL=C grep -q '[^ -~]'; then
+    printf 'unescaped bytes in: %s\n' "$1" | od -c | head -20
+    return 1
+  fi
+}
