@@ -354,11 +354,18 @@ static void grid_begin(grid_layout *g, const options *o, int S, const target_set
     }
 }
 
+/* The top pixel row of the grid's row of cells `row`. Everything above it
+ * (the header, the rows before and the padding below each) is final once
+ * those rows are pasted: what the background PNG encoder may take. */
+static int grid_row_top(const grid_layout *g, long row)
+{
+    return g->header_h + (int)row * (g->cell + GRID_PAD);
+}
+
 /* Pastes an (S,S,3) image into cell (row, col), magnified by zoom (nearest). */
 static void grid_put(grid_layout *g, long row, int col, const uint8_t *rgb, int S)
 {
-    sg_canvas_blit(&g->cv, rgb, S, S, GRID_PAD + col * (g->cell + GRID_PAD),
-                   g->header_h + (int)row * (g->cell + GRID_PAD), g->zoom);
+    sg_canvas_blit(&g->cv, rgb, S, S, GRID_PAD + col * (g->cell + GRID_PAD), grid_row_top(g, row), g->zoom);
 }
 
 static void write_image(const char *path, const uint8_t *rgb, int w, int h)
@@ -549,7 +556,7 @@ int main(int argc, char **argv)
     sg_png_background *grid_png = NULL;
     if (g.active && !sg_image_path_is_jpeg(o.output)) {
         if (sg_png_background_begin(&grid_png, g.cv.rgb, g.cv.width, g.cv.height, &err)) cli_die_err(&err);
-        sg_png_background_ready(grid_png, g.header_h);
+        sg_png_background_ready(grid_png, grid_row_top(&g, 0));
     }
 
     int c_dim = sg_model_c_dim(cfg);
@@ -612,7 +619,7 @@ int main(int argc, char **argv)
             done += n;
             cli_progress("translating: %ld/%ld images", done, total);
         }
-        if (grid_png) sg_png_background_ready(grid_png, g.header_h + (int)(k0 + n) * (g.cell + GRID_PAD));
+        if (grid_png) sg_png_background_ready(grid_png, grid_row_top(&g, k0 + n));
     }
     cli_progress_end();
     double t_loop = seconds_now();

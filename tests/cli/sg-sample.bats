@@ -244,3 +244,32 @@ sys.exit(0 if d.max() <= 1 else 1)' "$W/got.png" "$W/want.png"
     [[ "$output" == *"takes 5 label channels"* ]]
     [ ! -e "$W/bad-G.safetensors" ]
 }
+
+@test "sg-sample: a PNG grid's cells are the --each images, input and targets alike" {
+    $PY -c 'import PIL' 2> /dev/null || skip "needs python3-pil"
+    sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --zoom 1 --device cpu -o "$W/grid.png"
+    sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --each --device cpu -o "$W/each"
+    run $PY - "$W/grid.png" "$W/each" <<'PY'
+import os, sys
+from PIL import Image
+grid = Image.open(sys.argv[1]).convert("RGB")
+cell, pad, rows = 16, 2, 3
+header = grid.height - rows * (cell + pad) - pad
+cols = (grid.width - pad) // (cell + pad)
+bad = 0
+for r in range(rows):
+    cells = sorted(grid.crop((pad + c * (cell + pad), header + r * (cell + pad),
+                              pad + c * (cell + pad) + cell, header + r * (cell + pad) + cell)).tobytes()
+                   for c in range(cols))
+    names = [f for f in os.listdir(sys.argv[2]) if f.startswith("%06d_" % r) and f.endswith(".png")]
+    files = sorted(Image.open(os.path.join(sys.argv[2], f)).convert("RGB").tobytes() for f in names)
+    if len(files) != cols or cells != files:
+        print("row %d: %d files for %d columns, %s" % (r, len(files), cols, "same" if cells == files else "cells differ"))
+        bad += 1
+print("rows checked: %d, differing: %d" % (rows, bad))
+sys.exit(bad != 0)
+PY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"rows checked: 3, differing: 0"* ]]
+}
