@@ -277,17 +277,19 @@ int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char
 {
     const sg_shard_meta *m = &w->meta;
     size_t name_len = strlen(name);
-    if (name_len > SG_SHARD_MAX_NAME) return sg_errf(err, "%s: file name longer than %d bytes", name, SG_SHARD_MAX_NAME);
+    /* for messages: the name comes from the caller's input (an attribute file, a folder) */
+    const sg_quoted qn = sg_quote_bytes(name, name_len);
+    if (name_len > SG_SHARD_MAX_NAME) return sg_errf(err, "%s: file name longer than %d bytes", qn.s, SG_SHARD_MAX_NAME);
     if (m->pixel_encoding == SG_PIXELS_RAW && pixel_len != (size_t)m->width * m->height * 3)
-        return sg_errf(err, "%s: %zu pixel bytes, expected %u", name, pixel_len, m->width * m->height * 3);
-    if (pixel_len > UINT32_MAX) return sg_errf(err, "%s: record too large", name);
+        return sg_errf(err, "%s: %zu pixel bytes, expected %u", qn.s, pixel_len, m->width * m->height * 3);
+    if (pixel_len > UINT32_MAX) return sg_errf(err, "%s: record too large", qn.s);
     int ones = 0;
     for (uint32_t i = 0; i < m->n_labels; i++) {
-        if (labels[i] > 1) return sg_errf(err, "%s: label %u is %d (0 or 1 expected)", name, i, labels[i]);
+        if (labels[i] > 1) return sg_errf(err, "%s: label %u is %d (0 or 1 expected)", qn.s, i, labels[i]);
         ones += labels[i];
     }
     if (m->label_kind == SG_LABELS_ONE_HOT && ones != 1)
-        return sg_errf(err, "%s: one-hot labels with %d ones", name, ones);
+        return sg_errf(err, "%s: one-hot labels with %d ones", qn.s, ones);
 
     if (w->n_pending == w->cap_pending) {
         size_t cap = w->cap_pending ? w->cap_pending * 2 : 64;

@@ -255,6 +255,30 @@ static void test_force(void)
           "force over a non-shard directory: %s", err.msg);
 }
 
+/* The record's name (from the caller's input) is quoted escaped and cut in the
+ * writer's messages (lib/error.h sg_quote_bytes). */
+static void test_append_messages(void)
+{
+    char path[256];
+    sg_err err;
+    snprintf(path, sizeof path, "%s/names.lmdb", test_tmpdir);
+    sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 2);
+    sg_shard_writer *wr;
+    CHECK(sg_shard_writer_open(&wr, path, &m, 0, 4, &err) == 0, "%s", err.msg);
+    uint8_t px[8 * 8 * 3] = {0}, lab[2] = {1, 2};
+    CHECK(sg_shard_writer_append(wr, lab, "\x1b[2Jx\xc3.jpg", px, sizeof px, &err) == -1 &&
+          !strcmp(err.msg, "\\x1b[2Jx\\xc3.jpg: label 1 is 2 (0 or 1 expected)"), "ESC name: '%s'", err.msg);
+    lab[1] = 0;
+    CHECK(sg_shard_writer_append(wr, lab, "\a.jpg", px, 5, &err) == -1 &&
+          !strcmp(err.msg, "\\x07.jpg: 5 pixel bytes, expected 192"), "BEL name: '%s'", err.msg);
+    static char long_name[SG_SHARD_MAX_NAME + 2];
+    memset(long_name, '\x1b', SG_SHARD_MAX_NAME + 1);
+    CHECK(sg_shard_writer_append(wr, lab, long_name, px, sizeof px, &err) == -1 &&
+          !strcmp(err.msg, "\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b...: file name longer than 4096 bytes"),
+          "long name: '%.200s'", err.msg);
+    sg_shard_writer_abort(wr);
+}
+
 /* Many small records: several transactions and at least one map growth from a
  * deliberately low estimate (expected_count 1). */
 static void test_growth(void)
@@ -341,6 +365,7 @@ int main(void)
     test_corruption();
     test_open_errors();
     test_force();
+    test_append_messages();
     test_growth();
     test_threads();
     test_tmpdir_remove();
