@@ -423,7 +423,7 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
         if (!name || !kind || !labels || !isz) { sg_errf(err, "%s: datasets entry %d is incomplete", path, k); goto done; }
         if (!isz->is_int || isz->i != (int64_t)sm->width) {
             sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", t->shard_paths[k],
-                    sm->width, sm->height, name, (long long)isz->i);
+                    sm->width, sm->height, sg_quote_bytes(name, strlen(name)).s, (long long)isz->i);
             goto done;
         }
         int same = json_len(labels) == sm->n_labels &&
@@ -435,7 +435,7 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
         if (!same) {
             sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
                     t->shard_paths[k], sm->n_labels, sg_shard_label_kind_name(sm->label_kind),
-                    name, json_len(labels), kind);
+                    sg_quote_bytes(name, strlen(name)).s, json_len(labels), sg_quote_bytes(kind, strlen(kind)).s);
             goto done;
         }
     }
@@ -570,8 +570,8 @@ static int check_ckpt_matches(sg_trainer *t, int64_t step, sg_err *err)
             for (int j = 0; same && j < a->label_dim[ds]; j++)
                 same = !strcmp(ci.label_names[off + j], t->info.label_names[off + j]);
             if (!same)
-                rc = sg_errf(err, "%s: the labels of dataset %s differ from shard %s", path, ci.dataset_names[ds],
-                             t->shard_paths[ds]);
+                rc = sg_errf(err, "%s: the labels of dataset %s differ from shard %s", path,
+                             sg_quote_bytes(ci.dataset_names[ds], strlen(ci.dataset_names[ds])).s, t->shard_paths[ds]);
         }
     sg_ckpt_info_free(&ci);
     return rc;

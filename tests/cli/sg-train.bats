@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # sg-train: run directory contents, exact resume, signals, non-finite stop, bad input
 # that writes nothing. Tiny shards (16 px, 24 images) and a tiny model: seconds.
+load helpers
 
 setup_file() {
   D="$BATS_FILE_TMPDIR"
@@ -93,6 +94,56 @@ signal_long_run() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"expected tf32, fp32 or bf16"* ]]
   [ ! -e "$T/r" ]
+}
+
+@test "names and values in messages are quoted escaped: options, config.json, checkpoint metadata" {
+  run sg-train -o "$T/r" --device $'cpu\e[2J' "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--device: 'cpu\\x1b[2J' is not cpu, cuda, cuda:N or auto"* ]]
+  run sg-train -o "$T/r" --precision $'\xff\xfe' "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--precision: expected tf32, fp32 or bf16, not '\\xff\\xfe'"* ]]
+  run sg-train -o "$T/r" --target-labels "$(printf 'p%.0s' {1..50})" "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--target-labels: 'pppppppppppppppppppppppppppppppppppppppp...' is not permute or random"* ]]
+  run sg-train -o "$T/r" --lambda-gp $'1\e[1m' "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--lambda-gp: '1\\x1b[1m' is not a number"* ]]
+  only_printable "$output"
+  [ ! -e "$T/r" ]
+  # a dataset name and label kind from config.json, and from a checkpoint's metadata
+  sg-train -o "$T/r" --iters 1 "${TINY[@]}" "$D/a.lmdb"
+  cp -r "$T/r" "$T/r2"
+  /usr/bin/python3 - "$T/r/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["datasets"][0]["name"] = "\x1b[2Ja"
+c["datasets"][0]["label_kind"] = "multi-hot\x07"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+  run sg-train -o "$T/r" --resume --iters 2 -q "$D/big.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $D/big.lmdb: 32x32 images, but the run's dataset \\x1b[2Ja has 16 px images" ]
+  run sg-train -o "$T/r" --resume --iters 2 -q
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $D/a.lmdb: labels (4, multi-hot) differ from the run's dataset \\x1b[2Ja (4, multi-hot\\x07): another dataset?" ]
+  /usr/bin/python3 - "$T/r2/ckpt/000001-G.safetensors" <<'PY'
+import json, struct, sys
+path = sys.argv[1]
+b = open(path, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+ds = json.loads(h["__metadata__"]["datasets"])
+ds[0]["name"] = "\x1b[2Ja"
+ds[0]["labels"][-1] = "Mal"
+h["__metadata__"]["datasets"] = json.dumps(ds)
+text = json.dumps(h).encode()
+text += b" " * (-len(text) % 8)
+open(path, "wb").write(struct.pack("<Q", len(text)) + text + b[8 + n:])
+PY
+  run sg-train -o "$T/r2" --resume --iters 2 -q
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r2/ckpt/000001-G.safetensors: the labels of dataset \\x1b[2Ja differ from shard $D/a.lmdb" ]
 }
 
 @test "--precision bf16 is accepted (the CPU computes in float32 whatever it says)" {

@@ -29,6 +29,13 @@ int main(void)
     CHECK(!be && strstr(err.msg, "'gpu' is not cpu, cuda, cuda:N or auto"), "--device gpu: '%s'", err.msg);
     be = sg_backend_open("cpu", "fp16", 1, note, sizeof note, &err);
     CHECK(!be && strstr(err.msg, "--precision: 'fp16'"), "--precision fp16 refused on the CPU too: '%s'", err.msg);
+    /* The user's bytes are quoted escaped and cut (lib/error.h sg_quote_bytes). */
+    be = sg_backend_open("gpu\x1b[2J\xff", NULL, 1, note, sizeof note, &err);
+    CHECK(!be && !strcmp(err.msg, "--device: 'gpu\\x1b[2J\\xff' is not cpu, cuda, cuda:N or auto"),
+          "--device with ESC: '%s'", err.msg);
+    be = sg_backend_open("cpu", "bf16\a0123456789012345678901234567890123456789", 1, note, sizeof note, &err);
+    CHECK(!be && !strcmp(err.msg, "--precision: 'bf16\\x0701234567890123456789012345678901...' is not fp32, tf32 or bf16"),
+          "--precision with BEL, long: '%s'", err.msg);
     /* GPU 999 exists nowhere: an error that names it, whether or not this
      * machine has CUDA */
     be = sg_backend_open("cuda:999", NULL, 1, note, sizeof note, &err);
