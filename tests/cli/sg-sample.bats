@@ -172,6 +172,45 @@ setup() {
     [ ! -e "$W/never" ]
 }
 
+@test "sg-sample: names and values in messages are quoted escaped and cut" {
+    # a shard whose label names hold an ESC sequence and invalid UTF-8 (which the
+    # shard's JSON metadata holds as U+FFFD)
+    { sed -n 1p "$T/split/attr_celebA_test.txt"
+      sed -n 2p "$T/split/attr_celebA_test.txt" | sed $'s/Male/Ma\e[1mle/; s/Young/Yo\xffung/'
+      tail -n +3 "$T/split/attr_celebA_test.txt"; } > "$W/attrs.txt"
+    celeb-pack -q --attrs "$W/attrs.txt" --images "$T/synth/img_align_celeba" \
+        --select $'Ma\e[1mle,Yo\xffung' --size 16 -o "$W/esc.lmdb"
+    run sg-sample --ckpt "$T/run" --data "$W/esc.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"labels Ma\\x1b[1mle,Yo\\xef\\xbf\\xbdung match none of the checkpoint's datasets (Bangs,Black_Hair,"* ]]
+    only_printable "$output"
+    # the user's --targets, over-long and with control bytes
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets $'+\e]0;x\a' --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: --targets: unknown attribute '\\x1b]0;x\\x07' (known: Bangs, "* ]]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets "+$(printf 'y%.0s' {1..300})" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: --targets: unknown attribute 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy...' (known: "* ]]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets $'Bangs=\x9b1' --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"value of 'Bangs' must be a number in [0, 1], not '\\x9b1'"* ]]
+    # option values
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --device $'cpu\e[2J' -o "$W/out.png"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--device: expected cpu, cuda, cuda:N or auto, not 'cpu\\x1b[2J'"* ]]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --format $'p\xc3\xa9ng' -o "$W/out.png"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--format: expected png or jpg, not 'p\\xc3\\xa9ng'"* ]]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --precision $'\x7f' -o "$W/out.png"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--precision: expected tf32, fp32 or bf16, not '\\x7f'"* ]]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count $'4\e[A' -o "$W/out.png"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--count: '4\\x1b[A' is not an integer"* ]]
+    only_printable "$output"
+    [ ! -e "$W/out.png" ]
+}
+
 @test "sg-sample: --device auto runs where CUDA cannot, --device cuda says why it cannot" {
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --device cpu -o "$W/cpu.png"
     # every precision is accepted; the CPU computes in float32 whatever it says
