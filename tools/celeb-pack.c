@@ -84,6 +84,25 @@ static char *xstrdup(const char *s)
     return d;
 }
 
+/* The item's path for a message. The name part is a token of the attribute
+ * file or a directory entry: shown as it is when it is printable ASCII (a long
+ * name stays whole, to find the file by), else quoted escaped and cut
+ * (lib/error.h) after the directory as given, so that no byte of it reaches the
+ * terminal raw. path ends with name (path_join). */
+static int printable_ascii(const char *s)
+{
+    while (*s && (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f) s++;
+    return !*s;
+}
+
+static const char *item_shown(const item *it, char *buf, size_t n)
+{
+    if (printable_ascii(it->name)) return it->path;
+    size_t name_len = strlen(it->name);
+    snprintf(buf, n, "%.*s%s", (int)(strlen(it->path) - name_len), it->path, sg_quote_bytes(it->name, name_len).s);
+    return buf;
+}
+
 static char *path_join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -190,7 +209,11 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
         char *cdir = path_join(root, classes[c]);
         size_t nf;
         char **files = list_dir(cdir, 0, &nf);
-        if (nf == 0) cli_warn("%s: no .jpg/.jpeg/.png files in class folder", cdir);
+        if (nf == 0) {
+            if (printable_ascii(classes[c])) cli_warn("%s: no .jpg/.jpeg/.png files in class folder", cdir);
+            else cli_warn("%.*s%s: no .jpg/.jpeg/.png files in class folder", (int)(strlen(cdir) - strlen(classes[c])),
+                          cdir, sg_quote_bytes(classes[c], strlen(classes[c])).s);
+        }
         for (size_t f = 0; f < nf; f++) {
             if (limit && L->n >= limit) { free(files[f]); continue; }
             if (L->n == cap) {
@@ -250,29 +273,30 @@ static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
 /* Reads a whole file into *buf (grown as needed). Returns 0, or
  * RESULT_MISSING / RESULT_CORRUPT (unreadable) with a message. */
-static int read_input(const char *path, uint8_t **buf, size_t *cap, size_t *len, char *msg, size_t msg_len)
+static int read_input(const char *path, const char *shown, uint8_t **buf, size_t *cap, size_t *len,
+                      char *msg, size_t msg_len)
 {
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         int e = errno;
-        snprintf(msg, msg_len, "%s: %s", path, strerror(e));
+        snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
         return e == ENOENT ? RESULT_MISSING : RESULT_CORRUPT;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
+        snprintf(msg, msg_len, "%s: %s", shown, strerror(errno));
         close(fd);
         return RESULT_CORRUPT;
     }
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SG_IMAGE_MAX_FILE) {
-        snprintf(msg, msg_len, "%s: %s", path, !S_ISREG(st.st_mode) ? "not a regular file" : "larger than the file size limit");
+        snprintf(msg, msg_len, "%s: %s", shown, !S_ISREG(st.st_mode) ? "not a regular file" : "larger than the file size limit");
         close(fd);
         return RESULT_CORRUPT;
     }
     size_t n = (size_t)st.st_size;
     if (*cap < n + 1) {
         uint8_t *nb = realloc(*buf, n + 1);
-        if (!nb) { close(fd); snprintf(msg, msg_len, "%s: out of memory", path); return RESULT_CORRUPT; }
+        if (!nb) { close(fd); snprintf(msg, msg_len, "%s: out of memory", shown); return RESULT_CORRUPT; }
         *buf = nb; *cap = n + 1;
     }
     size_t got = 0;
@@ -316,11 +340,13 @@ static void process_item(const pack_state *S, worker_ctx *w, size_t i, slot *sl)
     const size_t raw_len = (size_t)S->size * S->size * 3;
     size_t len = 0;
     sg_err err;
-    sl->result = read_input(it->path, &w->file, &w->file_cap, &len, sl->msg, sizeof sl->msg);
+    char shown_buf[PATH_MAX];
+    const char *shown = item_shown(it, shown_buf, sizeof shown_buf);
+    sl->result = read_input(it->path, shown, &w->file, &w->file_cap, &len, sl->msg, sizeof sl->msg);
     if (sl->result != RESULT_OK) return;
     uint8_t *dst = S->encoding == SG_PIXELS_RAW ? sl->pixels : w->raw;
     if (sg_preprocess(&w->pre, w->file, len, dst, &err)) {
-        snprintf(sl->msg, sizeof sl->msg, "%s: %s", it->path, err.msg);
+        snprintf(sl->msg, sizeof sl->msg, "%s: %s", shown, err.msg);
         sl->result = RESULT_CORRUPT;
     } else if (S->encoding == SG_PIXELS_RAW) {
         sl->pixel_len = raw_len;
@@ -328,7 +354,7 @@ static void process_item(const pack_state *S, worker_ctx *w, size_t i, slot *sl)
         free(sl->pixels);
         sl->pixels = NULL;
         if (sg_png_encode(w->raw, S->size, S->size, &sl->pixels, &sl->pixel_len, &err)) {
-            snprintf(sl->msg, sizeof sl->msg, "%s: %s", it->path, err.msg);
+            snprintf(sl->msg, sizeof sl->msg, "%s: %s", shown, err.msg);
             sl->result = RESULT_CORRUPT;
         }
     }
@@ -402,7 +428,7 @@ int main(int argc, char **argv)
         case 'e':
             encoding = sg_shard_pixel_encoding_parse(optarg);
             if (encoding != SG_PIXELS_RAW && encoding != SG_PIXELS_PNG)
-                cli_usage_error("--encoding: '%s' is not raw or png", optarg);
+                cli_usage_error("--encoding: '%s' is not raw or png", sg_quote_bytes(optarg, strlen(optarg)).s);
             break;
         case 'n': limit = cli_parse_long("--limit", optarg, 1, LONG_MAX); break;
         case 'j': threads = cli_parse_long("--threads", optarg, 1, 1024); break;
@@ -414,7 +440,7 @@ int main(int argc, char **argv)
         default: fprintf(stderr, "Try '%s --help'.\n", cli_name); return 2;
         }
     }
-    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", sg_quote_bytes(argv[optind], strlen(argv[optind])).s);
     if (!out) cli_usage_error("no output shard (-o OUT)");
     if (folders && (attrs || images || select)) cli_usage_error("--folders cannot be combined with --attrs, --images or --select");
     if (!folders && !attrs) cli_usage_error("give --attrs FILE --images DIR, or --folders DIR");

@@ -3,6 +3,7 @@
 # PIL with the man page's Python recipe when /usr/bin/python3 has lmdb+PIL),
 # skipping and --strict, --force, interrupted runs, class folders, PNG storage,
 # bad input.
+load helpers
 
 PY=/usr/bin/python3
 GOLDEN="$BATS_TEST_DIRNAME/../golden/resize"
@@ -324,5 +325,43 @@ except AssertionError as e:
   [ "$status" -eq 2 ]
   run celeb-pack --bogus
   [ "$status" -eq 2 ]
+  [ ! -e "$T/o.lmdb" ]
+}
+
+@test "names from the attribute file, folders and the command line are quoted escaped in messages" {
+  mkdir "$T/img"
+  cp "$S/img_align_celeba/000001.jpg" "$T/img/"
+  head -c 2000 "$S/img_align_celeba/000002.jpg" > "$T/img/"$'\e[2Jbad.jpg'
+  long=$(printf 'L%.0s' {1..60}).jpg
+  printf '4\nA B\n000001.jpg 1 -1\n\033[2Jbad.jpg 1 -1\ncaf\xc3\xa9.jpg -1 1\n%s 1 1\n' "$long" > "$T/attrs.txt"
+  run celeb-pack --attrs "$T/attrs.txt" --images "$T/img" -S 16 -o "$T/s.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "celeb-pack: $T/img/\\x1b[2Jbad.jpg: JPEG: corrupt or truncated data: "*"(skipped)" ]]
+  [ "${lines[1]}" = "celeb-pack: $T/img/caf\\xc3\\xa9.jpg: No such file or directory (skipped)" ]
+  # a printable name stays whole, however long: it finds the file
+  [ "${lines[2]}" = "celeb-pack: $T/img/$long: No such file or directory (skipped)" ]
+  only_printable "$output"
+  # class folders: an empty class and an undecodable file, named with bytes to escape
+  mkdir -p "$T/f/ok" "$T/f/"$'cl\e[1m'
+  cp "$S/img_align_celeba/000001.jpg" "$T/f/ok/"
+  printf 'not a jpeg' > "$T/f/ok/"$'\xff\x9b.jpg'
+  run celeb-pack --folders "$T/f" -S 16 -o "$T/f.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "celeb-pack: $T/f/cl\\x1b[1m: no .jpg/.jpeg/.png files in class folder" ]
+  [ "${lines[1]}" = "celeb-pack: $T/f/ok/\\xff\\x9b.jpg: not a JPEG or PNG image (skipped)" ]
+  only_printable "$output"
+  # option values
+  run celeb-pack --attrs "$T/attrs.txt" --images "$T/img" --encoding $'\e[5m' -o "$T/o.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "celeb-pack: --encoding: '\\x1b[5m' is not raw or png" ]]
+  run celeb-pack --attrs "$T/attrs.txt" --images "$T/img" --size $'16\a' -o "$T/o.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "celeb-pack: --size: '16\\x07' is not an integer" ]]
+  run celeb-pack --attrs "$T/attrs.txt" --images "$T/img" -o "$T/o.lmdb" $'\xc3\x28'
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "celeb-pack: unexpected argument '\\xc3('" ]]
+  only_printable "$output"
   [ ! -e "$T/o.lmdb" ]
 }
