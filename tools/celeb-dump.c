@@ -280,7 +280,8 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
 }
 
 /* "path: record 17: problem" -> "path: record 17 (000018.jpg): problem" when the
- * reader got as far as the file name (a record whose CRC fails has none we can trust). */
+ * reader got as far as the file name (a record whose CRC fails has none we can trust);
+ * the name is the shard's bytes, quoted escaped and cut (lib/error.h). */
 static const char *with_name(const char *msg, uint64_t index, const char *name)
 {
     static char out[sizeof ((sg_err *)0)->msg + SG_SHARD_MAX_NAME + 8];
@@ -289,7 +290,7 @@ static const char *with_name(const char *msg, uint64_t index, const char *name)
     const char *at = strstr(msg, needle);
     if (!name[0] || !at) return msg;
     size_t head = (size_t)(at - msg) + strlen(needle) - 2;
-    snprintf(out, sizeof out, "%.*s (%s)%s", (int)head, msg, name, msg + head);
+    snprintf(out, sizeof out, "%.*s (%s)%s", (int)head, msg, sg_quote_bytes(name, strlen(name)).s, msg + head);
     return out;
 }
 
@@ -344,7 +345,7 @@ int main(int argc, char **argv)
                 cc = strtol(end + 1, &e2, 10);
                 if (e2 == end + 1 || *e2) cc = 0;
             }
-            if (r < 1 || r > 64 || cc < 1 || cc > 64) cli_usage_error("--grid: '%s' is not RxC with R, C in 1..64", optarg);
+            if (r < 1 || r > 64 || cc < 1 || cc > 64) cli_usage_error("--grid: '%s' is not RxC with R, C in 1..64", sg_quote_bytes(optarg, strlen(optarg)).s);
             rows = (int)r; cols = (int)cc;
             break;
         }

@@ -181,6 +181,34 @@ PY
   [[ "$output" == *"1 of 12 records bad"* ]]
 }
 
+@test "--verify names a bad record by its file name quoted escaped; option values too" {
+  /usr/bin/python3 -c 'import lmdb' 2>/dev/null || skip "no python3 lmdb"
+  mkdir "$T/img"
+  cp "$D/syn/img_align_celeba/000001.jpg" "$T/img/"$'\e[2J\xffname.jpg'
+  printf '1\nA\n\033[2J\377name.jpg 1\n' > "$T/attrs.txt"
+  celeb-pack --attrs "$T/attrs.txt" --images "$T/img" -S 32 -e png -j 1 -q -o "$T/png.lmdb"
+  # Damage the PNG of record 0 but keep the record's CRC valid (as above).
+  /usr/bin/python3 - "$T/png.lmdb" <<'PY'
+import sys, lmdb, struct, zlib
+env = lmdb.open(sys.argv[1])
+with env.begin(write=True) as txn:
+    k = struct.pack(">Q", 0)
+    v = txn.get(k)
+    nl, nn = struct.unpack("<HH", v[4:8])
+    body = bytearray(v[:-4])
+    body[16 + nl + nn + 40] ^= 0xFF
+    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
+PY
+  run celeb-dump --verify "$T/png.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "${lines[0]}" == "celeb-dump: $T/png.lmdb: record 0 (\\x1b[2J\\xffname.jpg): "* ]]
+  only_printable "$output"
+  run celeb-dump --grid $'3x\e[3' -o "$T/g.png" "$D/s.lmdb"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--grid: '3x\\x1b[3' is not RxC with R, C in 1..64"* ]]
+  only_printable "$output"
+}
+
 @test "not a shard, missing path, newer format version: one line, exit 1; nothing written" {
   mkdir "$T/notashard"
   run celeb-dump "$T/notashard"
