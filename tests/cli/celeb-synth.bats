@@ -129,6 +129,12 @@ assert bad <= 2, bad
   [ "$status" -eq 2 ]
   run celeb-synth --judge
   [ "$status" -eq 2 ]
+  run celeb-synth -n 5 -o "$T/x" $'\e[2J\xc3'
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "celeb-synth: unexpected argument '\\x1b[2J\\xc3'" ]]
+  run celeb-synth -n $'5\a' -o "$T/x"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "celeb-synth: --count: '5\\x07' is not an integer" ]]
   printf 'not an image' > "$T/bad.jpg"
   celeb-synth -q -n 1 -o "$T/one"
   run celeb-synth --judge "$T/bad.jpg" "$T/one/img_align_celeba/000001.jpg" "$T/nope.png"
