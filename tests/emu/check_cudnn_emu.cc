@@ -916,6 +916,108 @@ static void backend_case(cudnnHandle_t h, int kind, const Shape &s, bool nhwc, i
     dev_free(wsp);
 }
 
+/* A configuration's knob choices (conv_engines.cu's read_config_key):
+ * *n of them, the first's type and value in *type, *value. */
+static cudnnStatus_t knobs_of(bdesc cfg, int64_t *n, int64_t *type, int64_t *value)
+{
+    bdesc kc = NULL;
+    int64_t got = 0;
+    *n = -1;
+    *type = *value = -1;
+    cudnnStatus_t st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, &kc);
+    if (st) return st;
+    cudnnBackendKnobType_t t = CUDNN_KNOB_TYPE_COUNTS;
+    if (!(st = cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, n,
+                                        &kc)) &&
+        *n > 0 &&
+        !(st = cudnnBackendGetAttribute(kc, CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &got, &t)) &&
+        !(st = cudnnBackendGetAttribute(kc, CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &got, value)))
+        *type = (int64_t)t;
+    destroy(&kc);
+    return st;
+}
+
+/* SG_EMU_CUDNN_KNOBS=2:3,0: mode A lists engine 2 twice, with knob
+ * TILE_SIZE 3 then 0; the value-0 configuration computes what engine 2
+ * does, the value-3 one the same moved by 3 ulps away from zero. A
+ * malformed value makes the heuristics fail. */
+static void knob_cases(cudnnHandle_t h)
+{
+    const Shape s = shapes[0];
+    setenv("SG_EMU_CUDNN_KNOBS", "2:3,0", 1);
+    for (int kind = 0; kind < 3; kind++) {
+        Graph G;
+        float beta = kind == BWD_FILTER ? 1.f : 0.f;
+        CK(build_graph(h, kind, s, true, beta, G.keep));
+        bdesc cand[8];
+        int64_t count = 0;
+        int n = heuristic_list(G.keep[5], CUDNN_HEUR_MODE_A, cand, 8, &count);
+        check(n == 5 && count == 5, "%s: SG_EMU_CUDNN_KNOBS=2:3,0: %d configurations", kind_names[kind], n);
+        if (n != 5) {
+            for (int i = 0; i < n; i++) destroy(&cand[i]);
+            continue;
+        }
+        static const int64_t want_id[5] = { 0, 1, 2, 2, 3 }, want_knob[5] = { -1, -1, 3, 0, -1 };
+        for (int i = 0; i < 5; i++) {
+            int64_t id = -1, nk = -1, type = -1, value = -1;
+            std::vector<int> num, beh;
+            cudnnStatus_t st = engine_of(cand[i], &id, &num, &beh);
+            if (!st) st = knobs_of(cand[i], &nk, &type, &value);
+            check(st == CUDNN_STATUS_SUCCESS && id == want_id[i] &&
+                      (want_knob[i] < 0 ? nk == 0 : nk == 1 && type == CUDNN_KNOB_TYPE_TILE_SIZE && value == want_knob[i]),
+                  "%s: configuration %d: engine %lld, %lld knobs, type %lld value %lld (%s)", kind_names[kind], i,
+                  (long long)id, (long long)nk, (long long)type, (long long)value, cudnnGetErrorString(st));
+        }
+        /* both configurations of engine 2 on the same operands */
+        std::vector<float> out[2];
+        for (int c = 0; c < 2; c++) {
+            bdesc plan = NULL, pack = NULL;
+            int64_t ws = 0;
+            cudnnStatus_t st = make_plan(h, cand[2 + c], &plan, &ws);
+            rng_state = 0x1234567ull;          /* the same operands for both */
+            Operands o(s, true, false, kind, beta == 0.f);
+            void *wsp = ws ? dev_alloc((size_t)ws) : NULL;
+            if (!st) st = make_pack(&pack, o.dx, o.dw, o.dy, wsp);
+            if (!st) st = cudnnBackendExecute(h, plan, pack);
+            check(st == CUDNN_STATUS_SUCCESS, "%s: knob %lld: %s (%s)", kind_names[kind], (long long)want_knob[2 + c],
+                  cudnnGetErrorString(st), last_error().c_str());
+            sync_all();
+            if (c == 1) {
+                char what[80];
+                snprintf(what, sizeof what, "%s: engine 2 with knob value 0", kind_names[kind]);
+                expect_result(what, kind, o, EXACT, 1.f, beta);
+            }
+            out[c] = o.output(kind);
+            destroy(&pack);
+            destroy(&plan);
+            dev_free(wsp);
+        }
+        /* what the value-3 configuration adds to its sums, out[0] - out[1] (beta 1 adds the same prior) */
+        size_t moved = 0, nonzero = 0;
+        for (size_t i = 0; i < out[0].size() && i < out[1].size(); i++) {
+            nonzero += out[1][i] != 0.f;
+            moved += out[0][i] != out[1][i] && fabsf(out[0][i] - out[1][i]) <= 1e-5f * (1.f + fabsf(out[1][i]));
+        }
+        check(out[0].size() == out[1].size() && moved > nonzero / 2,
+              "%s: knob value 3 moves the last bits of most outputs (%zu of %zu nonzero)", kind_names[kind], moved,
+              nonzero);
+        for (int i = 0; i < 5; i++) destroy(&cand[i]);
+    }
+    const char *bad[] = { "2", "2:", "9:1", "2:1,", "2:65", "2:-1", "x:1", "2:1;3" };
+    for (const char *v : bad) {
+        setenv("SG_EMU_CUDNN_KNOBS", v, 1);
+        Graph G;
+        CK(build_graph(h, FWD, s, true, 0.f, G.keep));
+        bdesc cand[8];
+        int64_t count = 0;
+        int n = heuristic_list(G.keep[5], CUDNN_HEUR_MODE_A, cand, 8, &count);
+        check(n == 0 && strstr(last_error().c_str(), "SG_EMU_CUDNN_KNOBS"), "SG_EMU_CUDNN_KNOBS=%s refused: %d, %s", v,
+              n, last_error().c_str());
+        for (int i = 0; i < n; i++) destroy(&cand[i]);
+    }
+    unsetenv("SG_EMU_CUDNN_KNOBS");
+}
+
 /* Execute's checks, SetAttribute's types, the finalize rules, the switch */
 static void backend_api_cases(cudnnHandle_t h)
 {
@@ -1220,6 +1322,7 @@ int main()
     bf16_exact_cases(h);
     legacy_api_cases(h);
     heuristics_cases(h);
+    knob_cases(h);
     backend_api_cases(h);
     sync_all();
     cudnnDestroy(h);

@@ -36,7 +36,16 @@
  * SG_EMU_CUDNN_HIDDEN_TF32=e makes engine e round its operands to TF32
  * without a TENSOR_CORE note (which fp32 mode's search must not choose).
  * SG_EMU_CUDNN_FAILING_ENGINE=e makes engine e's execution fail
- * (CUDNN_STATUS_EXECUTION_FAILED), for the search's report of it. */
+ * (CUDNN_STATUS_EXECUTION_FAILED), for the search's report of it.
+ * Knobs: without SG_EMU_CUDNN_KNOBS the engine configurations have no knob
+ * choices. SG_EMU_CUDNN_KNOBS=e:v1,v2,... makes the heuristics list engine
+ * e once per value, in that order, where they would list it once: each
+ * configuration has one knob choice, CUDNN_KNOB_TYPE_TILE_SIZE = v (0..64).
+ * Another knob value is another kernel, which sums in another order: the
+ * emulation models that by moving each nonzero result of a configuration
+ * with value v by v ulps away from zero, so its results differ from the
+ * same engine's with other knob values in the last bits, as real ones may
+ * (for the engines file, which must bring back the very configuration). */
 #include <cudnn.h>
 #include "emu.h"
 #include <stdarg.h>
@@ -160,6 +169,7 @@ struct Job {
     void *x, *w, *y;          /* the kind's output is one of them */
     void *ws;
     size_t ws_bytes;          /* what the algorithm/engine uses: overwritten */
+    int knob_ulps;            /* a knob value's other summation order (SG_EMU_CUDNN_KNOBS) */
 };
 
 /* A strided tensor with dimensions d (strides s) -> contiguous floats with
@@ -303,6 +313,19 @@ FMA_CLONES void backward_filter(const Geom &g, const float *__restrict x, const 
             }
 }
 
+/* Each nonzero finite value of acc moved n ulps away from zero: the last
+ * bits another summation order (another knob value) gives. */
+void other_order(std::vector<float> &acc, int n)
+{
+    for (float &v : acc) {
+        uint32_t b;
+        memcpy(&b, &v, 4);
+        if (v == 0.f || (b & 0x7f800000u) == 0x7f800000u) continue;
+        for (int i = 0; i < n && (b & 0x7f800000u) != 0x7f800000u; i++) b++;   /* stops at infinity */
+        memcpy(&v, &b, 4);
+    }
+}
+
 void run_job(const Job &j)
 {
     if (j.ws_bytes) memset(j.ws, 0xa5, j.ws_bytes);      /* the workspace is really used */
@@ -316,18 +339,21 @@ void run_job(const Job &j)
         load(b, j.w, bf16, tf32, wd, g.ws, nchw);
         acc.resize((size_t)(g.N * g.K * g.P * g.Q));
         forward(g, a.data(), b.data(), acc.data());
+        if (j.knob_ulps) other_order(acc, j.knob_ulps);
         store(j.y, bf16, yd, g.ys, nhcw, acc, j.alpha, j.beta);     /* (N,P,K,Q) */
     } else if (j.kind == BWD_DATA) {
         load(a, j.y, bf16, tf32, yd, g.ys, nchw);           /* dy */
         load(b, j.w, bf16, tf32, wd, g.ws, nhwc);           /* (K,R,S,C) */
         acc.resize((size_t)(g.N * g.C * g.H * g.W));
         backward_data(g, a.data(), b.data(), acc.data());
+        if (j.knob_ulps) other_order(acc, j.knob_ulps);
         store(j.x, bf16, xd, g.xs, nhwc, acc, j.alpha, j.beta);
     } else {
         load(a, j.x, bf16, tf32, xd, g.xs, nhwc);
         load(b, j.y, bf16, tf32, yd, g.ys, nchw);           /* dy */
         acc.resize((size_t)(g.K * g.C * g.R * g.S));
         backward_filter(g, a.data(), b.data(), acc.data());
+        if (j.knob_ulps) other_order(acc, j.knob_ulps);
         store(j.w, bf16, wd, g.ws, nhwc, acc, j.alpha, j.beta);
     }
 }
@@ -608,8 +634,10 @@ struct BDesc {
     OpInfo op;                        /* operations, graph, engine, config, plan */
     cudnnHandle_t handle;             /* graph, engine, config, plan */
     int64_t engine;                   /* engine, config, plan */
+    int64_t knob;                     /* config, plan, KNOB_CHOICE: the TILE_SIZE value, -1 no knob */
     int64_t workspace;                /* config, plan */
     std::vector<int64_t> results;     /* ENGINEHEUR: engine indices */
+    std::vector<int64_t> result_knobs;  /* ENGINEHEUR: each result's knob value, -1 none */
     std::vector<int64_t> uids;        /* VARIANT_PACK */
     std::vector<void *> ptrs;
     void *ws_ptr;
@@ -641,6 +669,7 @@ const char *type_name(int t)
     case CUDNN_BACKEND_ENGINE_DESCRIPTOR: return "ENGINE";
     case CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR: return "EXECUTION_PLAN";
     case CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR: return "VARIANT_PACK";
+    case CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR: return "KNOB_CHOICE";
     default: return "(not emulated)";
     }
 }
@@ -804,6 +833,31 @@ void engine_notes(int64_t e, std::vector<cudnnBackendNumericalNote_t> *num, std:
 }
 
 int64_t engine_workspace(int64_t e) { return e == 2 ? 32768 : 0; }
+
+/* the knob of SG_EMU_CUDNN_KNOBS's configurations */
+const cudnnBackendKnobType_t EMU_KNOB_TYPE = CUDNN_KNOB_TYPE_TILE_SIZE;
+enum { EMU_KNOB_MAX = 64 };
+
+/* SG_EMU_CUDNN_KNOBS=e:v1,v2,...: *engine = e, *values = v1, v2, ...
+ * (engine -1 when unset); false when it is malformed. */
+bool emu_knobs(int64_t *engine, std::vector<int64_t> *values)
+{
+    *engine = -1;
+    values->clear();
+    const char *s = getenv("SG_EMU_CUDNN_KNOBS");
+    if (!s || !*s) return true;
+    char *end;
+    long e = strtol(s, &end, 10);
+    if (end == s || *end != ':' || e < 0 || e >= ENGINES) return false;
+    do {
+        s = end + 1;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > EMU_KNOB_MAX || (*end && *end != ',')) return false;
+        values->push_back(v);
+    } while (*end);
+    *engine = e;
+    return true;
+}
 
 /* ---- finalize, per descriptor type ---- */
 
@@ -1011,12 +1065,30 @@ cudnnStatus_t finalize_heur(BDesc *d)
     d->handle = g->handle;
     cudnnBackendHeurMode_t mode = scalar<cudnnBackendHeurMode_t>(attr(d, CUDNN_ATTR_ENGINEHEUR_MODE));
     d->results.clear();
+    d->result_knobs.clear();
+    std::vector<int64_t> engines;
     /* the fallback list repeats mode A's first configuration, as cuDNN's
      * may: the search skips the repeat (kernels/conv_engines.cu) */
-    if (mode == CUDNN_HEUR_MODE_FALLBACK) d->results = { FALLBACK_ENGINE, 0 };
+    if (mode == CUDNN_HEUR_MODE_FALLBACK) engines = { FALLBACK_ENGINE, 0 };
     else if (mode == CUDNN_HEUR_MODE_A || mode == CUDNN_HEUR_MODE_B || mode == CUDNN_HEUR_MODE_INSTANT)
-        for (int64_t e = 0; e < FALLBACK_ENGINE; e++) d->results.push_back(e);
+        for (int64_t e = 0; e < FALLBACK_ENGINE; e++) engines.push_back(e);
     else return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendFinalize: heuristics mode %d", (int)mode);
+    int64_t knob_engine;
+    std::vector<int64_t> knob_values;
+    if (!emu_knobs(&knob_engine, &knob_values))
+        return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendFinalize: SG_EMU_CUDNN_KNOBS=\"%s\" is not e:v1,v2,... "
+                    "(e 0..%d, each v 0..%d)", getenv("SG_EMU_CUDNN_KNOBS"), ENGINES - 1, (int)EMU_KNOB_MAX);
+    for (int64_t e : engines) {
+        if (e != knob_engine) {
+            d->results.push_back(e);
+            d->result_knobs.push_back(-1);
+            continue;
+        }
+        for (int64_t v : knob_values) {
+            d->results.push_back(e);
+            d->result_knobs.push_back(v);
+        }
+    }
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -1041,6 +1113,7 @@ cudnnStatus_t finalize_cfg(BDesc *d)
     d->op = e->op;
     d->handle = e->handle;
     d->engine = e->engine;
+    d->knob = -1;                     /* KNOB_CHOICES cannot be set here: no knob */
     d->workspace = engine_workspace(e->engine);
     return CUDNN_STATUS_SUCCESS;
 }
@@ -1051,6 +1124,7 @@ cudnnStatus_t finalize_plan(BDesc *d)
     const BDesc *cfg = snap_of(d, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG);
     d->op = cfg->op;
     d->engine = cfg->engine;
+    d->knob = cfg->knob;
     d->workspace = cfg->workspace;
     const Attr *h = attr(d, CUDNN_ATTR_EXECUTION_PLAN_HANDLE);
     d->handle = h ? scalar<cudnnHandle_t>(h) : cfg->handle;
@@ -1111,6 +1185,7 @@ BDesc engine_desc(const BDesc &from, int64_t e)
     d.op = from.op;
     d.handle = from.handle;
     d.engine = e;
+    d.knob = -1;
     d.workspace = engine_workspace(e);
     d.ws_ptr = nullptr;
     Attr a;
@@ -1122,9 +1197,25 @@ BDesc engine_desc(const BDesc &from, int64_t e)
     return d;
 }
 
-BDesc cfg_desc(const BDesc &from, int64_t e)
+/* a knob choice as a configuration hands it out: EMU_KNOB_TYPE = value */
+BDesc knob_choice_desc(int64_t value)
+{
+    BDesc d = BDesc();
+    d.magic = MAGIC_BACKEND;
+    d.type = CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR;
+    d.finalized = true;
+    d.handle = nullptr;
+    d.engine = -1;
+    d.knob = value;
+    d.ws_ptr = nullptr;
+    return d;
+}
+
+/* a configuration of engine e with knob value `knob` (-1: no knob) */
+BDesc cfg_desc(const BDesc &from, int64_t e, int64_t knob)
 {
     BDesc d = engine_desc(from, e);
+    d.knob = knob;
     d.type = CUDNN_BACKEND_ENGINECFG_DESCRIPTOR;
     d.attrs.clear();
     Attr a;
@@ -1533,7 +1624,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendCreateDescriptor(cudnnBackendDescriptorTyp
     case CUDNN_BACKEND_ENGINE_DESCRIPTOR:
     case CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR:
     case CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR:
-    case CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR:  /* only to be filled: the emulated engines have no knobs */
+    case CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR:  /* only to be filled (ENGINECFG_KNOB_CHOICES) */
         break;
     default:
         return fail(CUDNN_STATUS_NOT_SUPPORTED, "%s: descriptor type %d is not emulated", fn, (int)descriptorType);
@@ -1545,6 +1636,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendCreateDescriptor(cudnnBackendDescriptorTyp
     d->finalized = false;
     d->handle = nullptr;
     d->engine = -1;
+    d->knob = -1;
     d->workspace = 0;
     d->ws_ptr = nullptr;
     *descriptor = d;
@@ -1669,7 +1761,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendGetAttribute(cudnnBackendDescriptor_t cons
         int64_t n = (int64_t)d->results.size();
         for (int64_t i = 0; i < n && i < requestedElementCount; i++) {
             cudnnStatus_t st = fill_target("ENGINEHEUR_RESULTS", ((cudnnBackendDescriptor_t *)arrayOfElements)[i],
-                                           cfg_desc(*d, d->results[(size_t)i]));
+                                           cfg_desc(*d, d->results[(size_t)i], d->result_knobs[(size_t)i]));
             if (st != CUDNN_STATUS_SUCCESS) return st;
         }
         *elementCount = n;
@@ -1686,8 +1778,26 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendGetAttribute(cudnnBackendDescriptor_t cons
         return CUDNN_STATUS_SUCCESS;
     }
     if (t == CUDNN_BACKEND_ENGINECFG_DESCRIPTOR && name == CUDNN_ATTR_ENGINECFG_KNOB_CHOICES) {
-        WANT(CUDNN_TYPE_BACKEND_DESCRIPTOR);    /* the emulated engines have no knobs */
-        *elementCount = 0;
+        WANT(CUDNN_TYPE_BACKEND_DESCRIPTOR);    /* one knob with SG_EMU_CUDNN_KNOBS, else none */
+        int64_t n = d->knob >= 0 ? 1 : 0;
+        if (n && requestedElementCount > 0) {
+            cudnnStatus_t st = fill_target("ENGINECFG_KNOB_CHOICES", ((cudnnBackendDescriptor_t *)arrayOfElements)[0],
+                                           knob_choice_desc(d->knob));
+            if (st != CUDNN_STATUS_SUCCESS) return st;
+        }
+        *elementCount = n;
+        return CUDNN_STATUS_SUCCESS;
+    }
+    if (t == CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR && name == CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE) {
+        WANT(CUDNN_TYPE_KNOB_TYPE);
+        put(arrayOfElements, requestedElementCount, std::vector<cudnnBackendKnobType_t>(1, EMU_KNOB_TYPE));
+        *elementCount = 1;
+        return CUDNN_STATUS_SUCCESS;
+    }
+    if (t == CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR && name == CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE) {
+        WANT(CUDNN_TYPE_INT64);
+        put(arrayOfElements, requestedElementCount, std::vector<int64_t>(1, d->knob));
+        *elementCount = 1;
         return CUDNN_STATUS_SUCCESS;
     }
     if ((t == CUDNN_BACKEND_ENGINECFG_DESCRIPTOR && name == CUDNN_ATTR_ENGINECFG_WORKSPACE_SIZE) ||
@@ -1725,7 +1835,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendGetAttribute(cudnnBackendDescriptor_t cons
             *elementCount = 1;
             return CUDNN_STATUS_SUCCESS;
         }
-        if (name == CUDNN_ATTR_ENGINE_KNOB_INFO) {          /* the emulated engines have no knobs */
+        if (name == CUDNN_ATTR_ENGINE_KNOB_INFO) {          /* not emulated: none listed */
             WANT(CUDNN_TYPE_BACKEND_DESCRIPTOR);
             *elementCount = 0;
             return CUDNN_STATUS_SUCCESS;
@@ -1829,6 +1939,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackend
      * engine search's check of each candidate against the legacy call */
     const char *wrong = getenv("SG_EMU_CUDNN_WRONG_ENGINE");
     if (wrong && atoll(wrong) == plan->engine && op.kind == BWD_FILTER) j.beta = 0.f;
+    j.knob_ulps = plan->knob > 0 ? (int)plan->knob : 0;
     j.x = ptr[0]; j.w = ptr[1]; j.y = ptr[2];
     j.ws = pack->ws_ptr;
     j.ws_bytes = (size_t)plan->workspace;
