@@ -149,9 +149,13 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
         for (int k = 0; k < SG_CONV_KINDS && used + 1 < size; k++) {
             const sg_conv_engine *e = &p->eng[k];
             if (!p->have_algo[k]) continue;
+            char knobs[34 * SG_ENGINES_MAX_KNOBS + 8] = "";   /* " knobs T=V ...", as the engines file has them */
+            for (int i = 0; e->plan && e->knobs_known && i < e->n_knobs; i++)
+                snprintf(knobs + strlen(knobs), sizeof knobs - strlen(knobs), "%s %lld=%lld", i ? "" : " knobs",
+                         (long long)e->knobs[i][0], (long long)e->knobs[i][1]);
             if (e->plan)
-                n = snprintf(buf + used, size - used, " %s engine %lld (#%d of %d, %s",
-                             sg_conv_kind_name(k), (long long)e->engine_id, e->rank, e->candidates,
+                n = snprintf(buf + used, size - used, " %s engine %lld%s (#%d of %d, %s",
+                             sg_conv_kind_name(k), (long long)e->engine_id, knobs, e->rank, e->candidates,
                              source[e->source & 3]);
             else
                 n = snprintf(buf + used, size - used, " %s legacy algo %d math %d (%s",

@@ -18,7 +18,8 @@
  * takes the first candidate that passes: the same in every process.
  * SG_CUDNN_SEARCH=timed times each, and the legacy algorithm, and keeps the
  * fastest, like cudnn.benchmark; timings differ between processes,
- * so the choices can be saved to a text file and loaded by a later process
+ * so the choices (engine and knob values) can be saved to a text file and
+ * loaded by a later process, which takes only the same configuration
  * (sg-train keeps one in its run directory: a resumed run repeats the
  * uninterrupted one bit for bit). */
 #include "cuda_backend.cuh"
@@ -254,8 +255,8 @@ static bdesc candidate_plan(const sg_cuda *c, bdesc cfg, int64_t *engine_id, int
 /* What tells candidate configurations apart: the engine and its knob values
  * in the order cuDNN lists them. The fallback list may repeat one of mode
  * A's; a repeat is skipped, not checked and timed again. ok 0: not read in
- * full (then never a repeat). */
-enum { MAX_KNOBS = 16 };
+ * full (then never a repeat). The engines file records the same knobs. */
+enum { MAX_KNOBS = SG_ENGINES_MAX_KNOBS };
 typedef struct {
     int ok, n_knobs;
     int64_t engine;
@@ -294,6 +295,58 @@ static int same_config(const config_key *a, const config_key *b)
 {
     return a->ok && b->ok && a->engine == b->engine && a->n_knobs == b->n_knobs &&
            !memcmp(a->knobs, b->knobs, (size_t)a->n_knobs * sizeof a->knobs[0]);
+}
+
+/* Whether candidate cfg is the configuration an engines file's choice
+ * recorded (knobs_recorded): the same engine and knob values, in any order
+ * (the file holds each type once). */
+static int is_wished_config(const sg_engine_choice *wish, bdesc cfg)
+{
+    config_key k;
+    read_config_key(cfg, &k);
+    if (!k.ok || k.engine != wish->engine_id || k.n_knobs != wish->n_knobs) return 0;
+    for (int i = 0; i < wish->n_knobs; i++) {
+        int found = 0;
+        for (int j = 0; j < k.n_knobs && !found; j++)
+            found = k.knobs[j][0] == wish->knobs[i][0] && k.knobs[j][1] == wish->knobs[i][1];
+        if (!found) return 0;
+    }
+    return 1;
+}
+
+/* The candidate an engines file's choice names, or -1. Knob values recorded:
+ * the configuration at the recorded rank if it is the recorded one
+ * (is_wished_config), else the first such in the list (cuDNN's heuristics
+ * may list it elsewhere); the same engine with other knob values is not
+ * taken, its results may differ in the last bits. Not recorded (an older
+ * file): the recorded rank, whose engine the caller checks. */
+static int wished_candidate(const sg_engine_choice *wish, bdesc *cand, int n)
+{
+    if (!wish->knobs_recorded) return wish->rank < n ? wish->rank : -1;
+    if (wish->rank < n && is_wished_config(wish, cand[wish->rank])) return wish->rank;
+    for (int i = 0; i < n; i++)
+        if (i != wish->rank && is_wished_config(wish, cand[i])) return i;
+    return -1;
+}
+
+/* e's knob values from its configuration, as the engines file records them:
+ * known only when read in full with each type once, within the file's range. */
+static void engine_set_knobs(sg_conv_engine *e, bdesc cfg)
+{
+    config_key k;
+    read_config_key(cfg, &k);
+    e->knobs_known = k.ok;
+    e->n_knobs = 0;
+    memset(e->knobs, 0, sizeof e->knobs);
+    for (int i = 0; i < k.n_knobs && e->knobs_known; i++) {
+        if (k.knobs[i][0] < 0 || k.knobs[i][0] > SG_ENGINES_MAX_KNOB_TYPE || k.knobs[i][1] == INT64_MIN)
+            e->knobs_known = 0;
+        for (int j = 0; j < i; j++)
+            if (k.knobs[j][0] == k.knobs[i][0]) e->knobs_known = 0;
+    }
+    if (!e->knobs_known) return;
+    e->n_knobs = k.n_knobs;
+    memcpy(e->knobs, k.knobs, (size_t)k.n_knobs * sizeof k.knobs[0]);
 }
 
 static cudnnStatus_t make_pack(sg_cuda *c, bdesc *pack, void *x, void *w, void *y)
@@ -540,9 +593,10 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
     int timed = c->search == SG_SEARCH_TIMED && !wish;
     if (wish) {
         int64_t id = -1, ws = 0;
-        bdesc plan = wish->rank < n ? candidate_plan(c, cand[wish->rank], &id, &ws) : NULL;
+        int at = wished_candidate(wish, cand, n);
+        bdesc plan = at >= 0 ? candidate_plan(c, cand[at], &id, &ws) : NULL;
         if (plan && id == wish->engine_id && !sg_cuda_grow_workspace(c, (size_t)ws)) {
-            chosen = wish->rank; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
+            chosen = at; chosen_plan = plan; chosen_ws = ws; chosen_id = id;
             e->source = SG_PICK_FILE;
             c->wishes_used++;
         } else {
@@ -623,6 +677,7 @@ done:
         return c->failed ? -1 : 0;
     }
     e->keep[6] = cand[chosen];
+    engine_set_knobs(e, e->keep[6]);
     e->plan = chosen_plan;
     e->plan_slot = sg_cuda_handle_slot(c);
     e->workspace = chosen_ws;
@@ -702,6 +757,7 @@ int sg_conv_engine_run(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *w, 
 static_assert((int)SG_ENGINE_FWD == (int)SG_CONV_FWD && (int)SG_ENGINE_BWD_DATA == (int)SG_CONV_BWD_DATA &&
               (int)SG_ENGINE_BWD_FILTER == (int)SG_CONV_BWD_FILTER, "engines file kinds");
 static_assert(MAX_CAND - 1 <= SG_ENGINES_MAX_RANK, "engines file ranks");
+static_assert(MAX_KNOBS <= SG_ENGINES_MAX_KNOBS, "engines file knobs");
 
 /* The header that must match for a file's choices to apply: same GPU model,
  * cuDNN build, layout and precision. */
@@ -728,11 +784,17 @@ extern "C" int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg
             if (!p->have_algo[k]) continue;
             const sg_conv_engine *e = &p->eng[k];
             sg_engine_choice *q = &ch[n++];
+            memset(q, 0, sizeof *q);            /* unused knob slots zero, as the file format wants */
             q->kind = k;
             q->N = p->N; q->Ci = p->Ci; q->H = p->H; q->W = p->W;
             q->Co = p->Co; q->K = p->K; q->stride = p->stride; q->pad = p->pad;
             q->rank = e->plan ? e->rank : -1;
             q->engine_id = e->plan ? e->engine_id : -1;
+            if (e->plan && e->knobs_known) {
+                q->knobs_recorded = 1;
+                q->n_knobs = e->n_knobs;
+                memcpy(q->knobs, e->knobs, sizeof q->knobs);
+            }
         }
     }
     size_t len = 0;

@@ -59,6 +59,11 @@ struct sg_conv_engine {
     int64_t workspace;
     int64_t engine_id;                        /* CUDNN_ATTR_ENGINE_GLOBAL_INDEX, -1 legacy */
     int rank;                                 /* index in the candidate list, -1 legacy */
+    /* the chosen configuration's knob values (type, value) in cuDNN's order,
+     * for the engines file and the report; knobs_known 0: cuDNN's answer
+     * could not be read (or over SG_ENGINES_MAX_KNOBS), not recorded */
+    int knobs_known, n_knobs;
+    int64_t knobs[SG_ENGINES_MAX_KNOBS][2];
     int source;                               /* SG_PICK_* */
     int wrong;                                /* candidates whose result differed from the legacy call's */
     int excluded;                             /* candidates passed over for their notes (usable) */

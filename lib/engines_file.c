@@ -9,8 +9,14 @@
 
 #define COMMENT "# stargan-c: the cuDNN engines chosen per convolution shape; a run " \
                 "that loads this file makes the same choices\n"
-#define CHOICE_FORM "\"KIND N Ci H W Co K stride pad rank engine_id\" (KIND fwd, bwd-data or bwd-filter)"
+#define CHOICE_FORM "\"KIND N Ci H W Co K stride pad rank engine_id [knobs ...]\" (KIND fwd, bwd-data or " \
+                    "bwd-filter)"
+#define KNOB_FORM "a knob TYPE=VALUE (TYPE 0..2147483647, VALUE an integer)"
 #define ANEW " (delete the file to choose anew)"
+
+/* no padding (sg_engine_choice compares with memcmp) */
+_Static_assert(sizeof(sg_engine_choice) == 10 * sizeof(int) + sizeof(int64_t) + 2 * sizeof(int) +
+                                               SG_ENGINES_MAX_KNOBS * 2 * sizeof(int64_t), "sg_engine_choice padding");
 
 static const char *const kind_names[] = {"fwd", "bwd-data", "bwd-filter"};
 static const char *const header_forms[] = {
@@ -48,8 +54,38 @@ static void shape_of(const sg_engine_choice *c, int v[8])
     v[4] = c->Co; v[5] = c->K; v[6] = c->stride; v[7] = c->pad;
 }
 
+/* The index of the first knob of c before knob i with knob i's type, or -1. */
+static int earlier_knob_type(const sg_engine_choice *c, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (c->knobs[j][0] == c->knobs[i][0]) return j;
+    return -1;
+}
+
+/* 0 if c's knobs are what parse makes, else 1: recorded 0 or 1, none
+ * unless recorded, none for the legacy call, a count in range, types in
+ * range and each once, values not INT64_MIN (which no file text gives), the
+ * unused slots zero. */
+static int knobs_check(const sg_engine_choice *c)
+{
+    if (c->knobs_recorded != 0 && c->knobs_recorded != 1) return 1;
+    if (c->n_knobs < 0 || c->n_knobs > SG_ENGINES_MAX_KNOBS) return 1;
+    if (c->n_knobs > 0 && !c->knobs_recorded) return 1;
+    if (c->knobs_recorded && c->rank == -1) return 1;
+    for (int i = 0; i < SG_ENGINES_MAX_KNOBS; i++) {
+        if (i >= c->n_knobs) {
+            if (c->knobs[i][0] || c->knobs[i][1]) return 1;
+            continue;
+        }
+        if (c->knobs[i][0] < 0 || c->knobs[i][0] > SG_ENGINES_MAX_KNOB_TYPE || c->knobs[i][1] == INT64_MIN ||
+            earlier_knob_type(c, i) >= 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* 0 if c is a valid choice, else which part is not: 1 kind, 2 + field index
- * for a size, 10 rank, 11 engine_id. */
+ * for a size, 10 rank, 11 engine_id, 12 knobs. */
 static int choice_check(const sg_engine_choice *c)
 {
     if (!sg_engine_kind_name(c->kind)) return 1;
@@ -59,6 +95,7 @@ static int choice_check(const sg_engine_choice *c)
         if (v[i] < (i == 7 ? 0 : 1) || v[i] > SG_ENGINES_MAX_DIM) return 2 + i;
     if (c->rank < -1 || c->rank > SG_ENGINES_MAX_RANK) return 10;
     if (c->engine_id < -1 || (c->rank == -1 && c->engine_id != -1)) return 11;
+    if (knobs_check(c)) return 12;
     return 0;
 }
 
@@ -116,8 +153,9 @@ char *sg_engines_format(const sg_engines_header *h, const sg_engine_choice *c, i
     for (int i = 0; i < n; i++)
         if (choice_check(&c[i])) {
             sg_errf(err, "engines file: choice %d (kind %d, %dx%dx%dx%d to %d, K %d, stride %d, pad %d, "
-                    "rank %d, engine %lld) cannot be saved", i, c[i].kind, c[i].N, c[i].Ci, c[i].H, c[i].W,
-                    c[i].Co, c[i].K, c[i].stride, c[i].pad, c[i].rank, (long long)c[i].engine_id);
+                    "rank %d, engine %lld, knobs recorded %d, %d knobs) cannot be saved", i, c[i].kind, c[i].N,
+                    c[i].Ci, c[i].H, c[i].W, c[i].Co, c[i].K, c[i].stride, c[i].pad, c[i].rank,
+                    (long long)c[i].engine_id, c[i].knobs_recorded, c[i].n_knobs);
             return NULL;
         }
     int first = -1, dup = find_duplicate(c, n, &first);
@@ -126,16 +164,26 @@ char *sg_engines_format(const sg_engines_header *h, const sg_engine_choice *c, i
         sg_errf(err, "engines file: choices %d and %d are for the same kind and shape", first, dup);
         return NULL;
     }
-    /* a line: a kind (10), 10 ints (11 each), an int64 (20), blanks */
-    size_t cap = sizeof COMMENT + 256 + 64 + (size_t)n * 160, used = 0;
+    /* a line: a kind (10), 10 ints (11 each), an int64 (20), blanks, then
+     * " knobs" and up to MAX_KNOBS pairs of an int (10) and an int64 (20) */
+    size_t line_cap = 160 + 8 + SG_ENGINES_MAX_KNOBS * 40;
+    size_t cap = sizeof COMMENT + 256 + 64 + (size_t)n * line_cap, used = 0;
     char *buf = malloc(cap);
     if (!buf) { sg_errf(err, "out of memory"); return NULL; }
     used += snprintf(buf, cap, "%sdevice %s\ncudnn %lld\nlayout %s\nprecision %s\n", COMMENT, h->device,
                      h->cudnn, h->layout, h->precision);
-    for (int i = 0; i < n; i++)
-        used += snprintf(buf + used, cap - used, "%s %d %d %d %d %d %d %d %d %d %lld\n",
+    for (int i = 0; i < n; i++) {
+        used += snprintf(buf + used, cap - used, "%s %d %d %d %d %d %d %d %d %d %lld",
                          kind_names[c[i].kind], c[i].N, c[i].Ci, c[i].H, c[i].W, c[i].Co, c[i].K,
                          c[i].stride, c[i].pad, c[i].rank, (long long)c[i].engine_id);
+        if (c[i].knobs_recorded) {
+            used += snprintf(buf + used, cap - used, " knobs%s", c[i].n_knobs ? "" : " none");
+            for (int k = 0; k < c[i].n_knobs; k++)
+                used += snprintf(buf + used, cap - used, " %lld=%lld", (long long)c[i].knobs[k][0],
+                                 (long long)c[i].knobs[k][1]);
+        }
+        used += snprintf(buf + used, cap - used, "\n");
+    }
     *len = used;
     return buf;
 }
@@ -241,9 +289,42 @@ static int parse_header(cursor *c, int k, sg_engines_header *h)
     return 0;
 }
 
+/* The rest of a choice line after "knobs": "none" or TYPE=VALUE pairs. */
+static int parse_knobs(cursor *c, sg_engine_choice *q)
+{
+    const char *t;
+    size_t tn;
+    q->knobs_recorded = 1;
+    if (!token(c, &t, &tn))
+        return fail(c, "expected \"none\" or %s after \"knobs\", found the end of the line", KNOB_FORM);
+    if (token_is(t, tn, "none")) {
+        if (token(c, &t, &tn))
+            return fail(c, "expected the end of the line after \"knobs none\", found \"%s\"",
+                        sg_quote_bytes(t, c->n - (size_t)(t - c->s)).s);
+        return 0;
+    }
+    do {
+        if (q->n_knobs == SG_ENGINES_MAX_KNOBS)
+            return fail(c, "expected at most %d knobs, found another: \"%s\"", SG_ENGINES_MAX_KNOBS,
+                        sg_quote_bytes(t, tn).s);
+        const char *eq = memchr(t, '=', tn);
+        long long type, value;
+        if (!eq || parse_ll(t, (size_t)(eq - t), &type) || type < 0 || type > SG_ENGINES_MAX_KNOB_TYPE ||
+            parse_ll(eq + 1, tn - (size_t)(eq + 1 - t), &value))
+            return fail(c, "expected %s, found \"%s\"", KNOB_FORM, sg_quote_bytes(t, tn).s);
+        int i = q->n_knobs++;
+        q->knobs[i][0] = type;
+        q->knobs[i][1] = value;
+        if (earlier_knob_type(q, i) >= 0)
+            return fail(c, "a second value for knob type %lld, found \"%s\"", type, sg_quote_bytes(t, tn).s);
+    } while (token(c, &t, &tn));
+    return 0;
+}
+
 /* One choice line; its first token (the kind) is t[0..tn). */
 static int parse_choice(cursor *c, const char *t, size_t tn, sg_engine_choice *q)
 {
+    memset(q, 0, sizeof *q);                    /* the unused knob slots stay zero */
     q->kind = -1;
     for (int k = 0; k < 3; k++)
         if (token_is(t, tn, kind_names[k])) q->kind = k;
@@ -274,10 +355,13 @@ static int parse_choice(cursor *c, const char *t, size_t tn, sg_engine_choice *q
     }
     q->N = v[0]; q->Ci = v[1]; q->H = v[2]; q->W = v[3];
     q->Co = v[4]; q->K = v[5]; q->stride = v[6]; q->pad = v[7];
-    if (token(c, &t, &tn))
-        return fail(c, "expected the end of the line after engine_id, found \"%s\"",
+    if (!token(c, &t, &tn)) return 0;           /* knobs not recorded */
+    if (!token_is(t, tn, "knobs") || q->rank == -1)
+        return fail(c, "expected the end of the line %s, found \"%s\"",
+                    q->rank == -1 ? "after engine_id -1 (the legacy call has no knobs)"
+                                  : "or \"knobs\" after engine_id",
                     sg_quote_bytes(t, c->n - (size_t)(t - c->s)).s);
-    return 0;
+    return parse_knobs(c, q);
 }
 
 int sg_engines_parse(const char *text, size_t len, const char *path, sg_engines_header *h,

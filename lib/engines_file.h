@@ -10,12 +10,23 @@
  *   cudnn 91900
  *   layout nhwc
  *   precision tf32
- *   fwd 16 3 128 128 64 7 1 3 4 12
+ *   fwd 16 3 128 128 64 7 1 3 4 12 knobs 2=4 17=1
  *   bwd-data 16 64 128 128 128 4 2 1 -1 -1
  *
  * The four header lines come first, each once, in this order; then one line
- * per choice: KIND N Ci H W Co K stride pad rank engine_id, KIND one of fwd,
- * bwd-data, bwd-filter; rank -1 (with engine_id -1) is the legacy cuDNN call.
+ * per choice: KIND N Ci H W Co K stride pad rank engine_id [knobs ...], KIND
+ * one of fwd, bwd-data, bwd-filter; rank -1 (with engine_id -1) is the legacy
+ * cuDNN call. The optional last field is the configuration's knob values:
+ * "knobs" and then either "none" (the configuration has no knob choices) or
+ * 1..SG_ENGINES_MAX_KNOBS pairs TYPE=VALUE (a cudnnBackendKnobType_t, each
+ * type once, and its int64 value, in the order cuDNN lists them), e.g.
+ *
+ *   fwd 16 3 128 128 64 7 1 3 4 12 knobs 0=1 3=2
+ *   bwd-filter 16 64 128 128 128 4 2 1 2 9 knobs none
+ *
+ * A line without the field (files written before knobs were recorded, the
+ * legacy call) matches its engine by rank and engine_id alone; with it, the
+ * loader takes only a configuration with that engine and those knob values.
  * Lines starting with '#' and blank lines are ignored anywhere; the device
  * name is the rest of its line (it may contain spaces). A file with the
  * header and no choices is valid. */
@@ -28,6 +39,8 @@
 enum { SG_ENGINE_FWD = 0, SG_ENGINE_BWD_DATA = 1, SG_ENGINE_BWD_FILTER = 2 };
 #define SG_ENGINES_MAX_RANK 63          /* ranks are -1..63 */
 #define SG_ENGINES_MAX_DIM (1 << 20)    /* every size and pad is at most this */
+#define SG_ENGINES_MAX_KNOBS 16         /* knob values a choice may record */
+#define SG_ENGINES_MAX_KNOB_TYPE 2147483647   /* knob types are 0..this (an enum) */
 
 /* One convolution shape and kind and the engine chosen for it. */
 typedef struct {
@@ -35,6 +48,14 @@ typedef struct {
     int N, Ci, H, W, Co, K, stride, pad;  /* 1..MAX_DIM; pad 0..MAX_DIM */
     int rank;                           /* index in cuDNN's candidate list; -1 the legacy call */
     int64_t engine_id;                  /* CUDNN_ATTR_ENGINE_GLOBAL_INDEX; -1 with rank -1 */
+    /* The configuration's knob values. knobs_recorded 0: not recorded (an
+     * older file, the legacy call; then n_knobs is 0); 1: knobs[0..n_knobs)
+     * are all its knob choices (n_knobs may be 0). Slots from n_knobs on are
+     * zero (parse leaves them so, format refuses others), so two choices
+     * compare with memcmp (no padding: 10 ints, an int64, 2 ints, int64s). */
+    int knobs_recorded;
+    int n_knobs;                        /* 0..SG_ENGINES_MAX_KNOBS */
+    int64_t knobs[SG_ENGINES_MAX_KNOBS][2];   /* type 0..MAX_KNOB_TYPE, value (not INT64_MIN) */
 } sg_engine_choice;
 
 /* What must match for a file's choices to apply. device: the GPU's name,

@@ -1,4 +1,5 @@
-/* The engines file (lib/engines_file.c): the exact text, round trips, every
+/* The engines file (lib/engines_file.c): the exact text, round trips (knob
+ * values recorded, recorded as none, not recorded as in older files), every
  * malformed case with the line it names, accepted variants, header equality,
  * and random mutations and truncations of a valid file (run it under
  * valgrind or -fsanitize=address: parse gets buffers with no NUL after them). */
@@ -14,6 +15,8 @@
              "device NVIDIA H200\ncudnn 91900\nlayout nhwc\nprecision tf32\n"
 #define C1 "fwd 16 3 128 128 64 7 1 3 4 12\n"
 #define C2 "bwd-data 16 64 128 128 128 4 2 1 -1 -1\n"
+#define C3 "bwd-filter 16 64 128 128 128 4 2 1 2 9 knobs 0=1 3=-2 17=9223372036854775807\n"
+#define C4 "fwd 2 3 32 32 16 4 2 1 0 5 knobs none\n"
 
 static sg_engines_header header_of(const char *device, long long cudnn, const char *layout,
                                    const char *precision)
@@ -27,17 +30,39 @@ static sg_engines_header header_of(const char *device, long long cudnn, const ch
     return h;
 }
 
+/* A choice without knob values recorded (as in files before they were). */
 static sg_engine_choice choice(int kind, int N, int Ci, int H, int W, int Co, int K, int stride, int pad,
                                int rank, int64_t id)
 {
-    sg_engine_choice c = {kind, N, Ci, H, W, Co, K, stride, pad, rank, id};
+    sg_engine_choice c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind; c.N = N; c.Ci = Ci; c.H = H; c.W = W; c.Co = Co; c.K = K;
+    c.stride = stride; c.pad = pad; c.rank = rank; c.engine_id = id;
     return c;
 }
 
+/* c with knob values recorded: n (type, value) pairs from kv (n 0: "knobs none"). */
+static sg_engine_choice with_knobs(sg_engine_choice c, int n, const int64_t (*kv)[2])
+{
+    c.knobs_recorded = 1;
+    c.n_knobs = n;
+    for (int i = 0; i < n; i++) { c.knobs[i][0] = kv[i][0]; c.knobs[i][1] = kv[i][1]; }
+    return c;
+}
+
+/* The choices of C3 and C4. */
+static const int64_t c3_knobs[3][2] = {{0, 1}, {3, -2}, {17, INT64_MAX}};
+static sg_engine_choice c3(void)
+{
+    return with_knobs(choice(SG_ENGINE_BWD_FILTER, 16, 64, 128, 128, 128, 4, 2, 1, 2, 9), 3, c3_knobs);
+}
+static sg_engine_choice c4(void) { return with_knobs(choice(SG_ENGINE_FWD, 2, 3, 32, 32, 16, 4, 2, 1, 0, 5), 0, NULL); }
+
 static int choices_equal(const sg_engine_choice *a, const sg_engine_choice *b, int n)
 {
+    /* no padding: 10 ints, an int64, 2 ints, int64s; unused knob slots are zero */
     for (int i = 0; i < n; i++)
-        if (memcmp(&a[i], &b[i], sizeof *a)) return 0;   /* no padding: 10 ints then an int64 */
+        if (memcmp(&a[i], &b[i], sizeof *a)) return 0;
     return 1;
 }
 
@@ -55,26 +80,33 @@ static int parse_exact(const char *text, size_t len, sg_engines_header *h, sg_en
 static void test_exact_text_and_round_trip(void)
 {
     sg_engines_header h = header_of("NVIDIA H200", 91900, "nhwc", "tf32");
-    sg_engine_choice c[2] = {choice(SG_ENGINE_FWD, 16, 3, 128, 128, 64, 7, 1, 3, 4, 12),
-                             choice(SG_ENGINE_BWD_DATA, 16, 64, 128, 128, 128, 4, 2, 1, -1, -1)};
+    sg_engine_choice c[4] = {choice(SG_ENGINE_FWD, 16, 3, 128, 128, 64, 7, 1, 3, 4, 12),
+                             choice(SG_ENGINE_BWD_DATA, 16, 64, 128, 128, 128, 4, 2, 1, -1, -1), c3(), c4()};
     sg_err err = {{0}};
     size_t len = 0;
-    char *text = sg_engines_format(&h, c, 2, &len, &err);
-    CHECK(text && len == strlen(text) && !strcmp(text, HEAD C1 C2), "format: got \"%s\" (%s)",
+    char *text = sg_engines_format(&h, c, 4, &len, &err);
+    CHECK(text && len == strlen(text) && !strcmp(text, HEAD C1 C2 C3 C4), "format: got \"%s\" (%s)",
           text ? text : "NULL", err.msg);
     free(text);
 
-    /* every kind, rank -1 and 63, the largest sizes, pad 0, a 64-bit engine id, a name with spaces */
+    /* every kind, rank -1 and 63, the largest sizes, pad 0, a 64-bit engine id, a name with spaces;
+     * knobs: the most a choice may have (the largest type, the extreme values), none, not recorded */
     sg_engines_header h2 = header_of("NVIDIA  H100 80GB HBM3", 8907, "nchw", "bf16");
-    sg_engine_choice d[5] = {
+    int64_t many[SG_ENGINES_MAX_KNOBS][2];
+    for (int i = 0; i < SG_ENGINES_MAX_KNOBS; i++) { many[i][0] = SG_ENGINES_MAX_KNOB_TYPE - i; many[i][1] = i - 8; }
+    many[0][1] = INT64_MAX;
+    many[1][1] = -INT64_MAX;
+    sg_engine_choice d[7] = {
         choice(SG_ENGINE_FWD, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0),
         choice(SG_ENGINE_BWD_DATA, 16, 256, 32, 32, 256, 3, 1, 1, -1, -1),
-        choice(SG_ENGINE_BWD_FILTER, 16, 256, 32, 32, 256, 3, 1, 1, 63, INT64_MAX),
+        with_knobs(choice(SG_ENGINE_BWD_FILTER, 16, 256, 32, 32, 256, 3, 1, 1, 63, INT64_MAX), SG_ENGINES_MAX_KNOBS,
+                   (const int64_t (*)[2])many),
         choice(SG_ENGINE_BWD_FILTER, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 7,
                123456789012LL),
         choice(SG_ENGINE_FWD, 16, 256, 32, 32, 256, 3, 1, 1, -1, -1),   /* same shape, other kind */
+        c3(), c4(),
     };
-    text = sg_engines_format(&h2, d, 5, &len, &err);
+    text = sg_engines_format(&h2, d, 7, &len, &err);
     CHECK(text != NULL, "format: %s", err.msg);
     if (!text) return;
     sg_engines_header g;
@@ -82,7 +114,10 @@ static void test_exact_text_and_round_trip(void)
     int n = -1;
     int rc = parse_exact(text, len, &g, &out, &n, &err);
     CHECK(rc == 0, "parse of a formatted file: %s", err.msg);
-    CHECK(rc == 0 && n == 5 && choices_equal(out, d, 5), "round trip of 5 choices (n %d)", n);
+    CHECK(rc == 0 && n == 7 && choices_equal(out, d, 7), "round trip of 7 choices (n %d)", n);
+    CHECK(rc == 0 && n == 7 && out[2].n_knobs == SG_ENGINES_MAX_KNOBS && out[2].knobs[1][1] == -INT64_MAX &&
+          out[6].knobs_recorded == 1 && out[6].n_knobs == 0 && out[0].knobs_recorded == 0,
+          "round trip: 16 knobs, none, not recorded");
     CHECK(rc == 0 && sg_engines_header_equal(&g, &h2) && !strcmp(g.device, "NVIDIA  H100 80GB HBM3"),
           "header round trip: device \"%s\"", g.device);
     free(out);
@@ -119,7 +154,7 @@ static void expect_bad(const char *text, size_t len, int line, const char *want)
 
 static void test_malformed(void)
 {
-    const char *choice_form = "expected \"KIND N Ci H W Co K stride pad rank engine_id\"";
+    const char *choice_form = "expected \"KIND N Ci H W Co K stride pad rank engine_id [knobs ...]\"";
     /* missing or truncated headers */
     BAD("", 1, "expected \"device NAME\", found the end of the file");
     BAD("# c\n", 2, "expected \"device NAME\", found the end of the file");
@@ -179,10 +214,53 @@ static void test_malformed(void)
     BAD(HEAD "fwd 16 3 128 128 64 7 1 3 -1 5\n", 6, "expected engine_id -1 with rank -1, found \"5\"");
     BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 9223372036854775808\n", 6, "expected engine_id -1 or more");
     BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 -\n", 6, "expected engine_id -1 or more, found \"-\"");
-    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 x\n", 6, "expected the end of the line after engine_id, found \"x\"");
-    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 13\n", 6, "expected the end of the line after engine_id, found \"13\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 x\n", 6,
+        "expected the end of the line or \"knobs\" after engine_id, found \"x\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 13\n", 6,
+        "expected the end of the line or \"knobs\" after engine_id, found \"13\"");
     BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12x\n", 6, "expected engine_id -1 or more, found \"12x\"");
-    BAD(HEAD C1 "fwd 16 3 128 128 64 7 1 3 4 12 # note\n", 7, "expected the end of the line after engine_id");
+    BAD(HEAD C1 "fwd 16 3 128 128 64 7 1 3 4 12 # note\n", 7,
+        "expected the end of the line or \"knobs\" after engine_id, found \"# note\"");
+    /* knob values */
+    const char *knob_form = "expected a knob TYPE=VALUE (TYPE 0..2147483647, VALUE an integer)";
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 KNOBS 1=2\n", 6, "or \"knobs\" after engine_id, found \"KNOBS 1=2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knob 1=2\n", 6, "or \"knobs\" after engine_id, found \"knob 1=2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs\n", 6,
+        "expected \"none\" or a knob TYPE=VALUE (TYPE 0..2147483647, VALUE an integer) after \"knobs\", "
+        "found the end of the line");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs \t \r\n", 6, "after \"knobs\", found the end of the line");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs none 1=2\n", 6,
+        "expected the end of the line after \"knobs none\", found \"1=2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs none none\n", 6, "after \"knobs none\", found \"none\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=2 none\n", 6, "found \"none\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs NONE\n", 6, "found \"NONE\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1\n", 6, "found \"1\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=\n", 6, "found \"1=\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs =2\n", 6, "found \"=2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1 = 2\n", 6, "found \"1\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=2=3\n", 6, "found \"1=2=3\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1:2\n", 6, "found \"1:2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs -1=2\n", 6, "found \"-1=2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 2147483648=2\n", 6, "found \"2147483648=2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 0x1=2\n", 6, "found \"0x1=2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=+2\n", 6, "found \"1=+2\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=2.5\n", 6, "found \"1=2.5\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=-\n", 6, "found \"1=-\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=9223372036854775808\n", 6, "found \"1=9223372036854775808\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=-9223372036854775808\n", 6, knob_form);
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=2\x01\n", 6, "found \"1=2\\x01\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 1=2 # note\n", 6, "found \"#\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 3=1 1=2 3=1\n", 6, "a second value for knob type 3, found \"3=1\"");
+    BAD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 3=1 03=5\n", 6, "a second value for knob type 3, found \"03=5\"");
+    BAD(HEAD "bwd-data 16 64 128 128 128 4 2 1 -1 -1 knobs none\n", 6,
+        "expected the end of the line after engine_id -1 (the legacy call has no knobs), found \"knobs none\"");
+    BAD(HEAD "bwd-data 16 64 128 128 128 4 2 1 -1 -1 knobs 1=2\n", 6, "(the legacy call has no knobs)");
+    BAD(HEAD "bwd-data 16 64 128 128 128 4 2 1 -1 -1 x\n", 6, "(the legacy call has no knobs), found \"x\"");
+    char many[600];
+    int at = snprintf(many, sizeof many, HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs");
+    for (int i = 0; i <= SG_ENGINES_MAX_KNOBS; i++) at += snprintf(many + at, sizeof many - at, " %d=%d", i, i);
+    snprintf(many + at, sizeof many - at, "\n");
+    expect_bad(many, strlen(many), 6, "expected at most 16 knobs, found another: \"16=16\"");
     BAD(HEAD "fwd 16 3 128\r128 64 7 1 3 4 12\n", 6, "expected H in 1..1048576, found \"128\\r128\"");
     BAD(HEAD C1 "fwd 16 3 128 128 64 7 1 3 4 12\r\r\n", 7, "found \"12\\r\"");
     /* the same kind and shape twice, even with another engine */
@@ -245,6 +323,16 @@ static void test_accepted(void)
     GOOD("# c\ndevice GPU \xc3\xa9\xe2\x80\x94 #1\ncudnn 91900\nlayout nhwc\nprecision tf32\n",
          "GPU \xc3\xa9\xe2\x80\x94 #1", 0, NULL);                            /* UTF-8 and '#' in the name */
     GOOD("# c\ndevice NVIDIA H200\ncudnn 0091900\nlayout nhwc\nprecision tf32\n", "NVIDIA H200", 0, NULL);
+    /* knob values: any order of types, blanks between pairs, a CR at the end, leading zeros */
+    sg_engine_choice k[4] = {c[0], c[1], c3(), c4()};
+    GOOD(HEAD C1 C2 C3 C4, "NVIDIA H200", 4, k);
+    GOOD(HEAD C1 C2 "bwd-filter 16 64 128 128 128 4 2 1 2 9 knobs\t0=1   3=-2 \t17=9223372036854775807 \r\n"
+         "fwd 2 3 32 32 16 4 2 1 0 5   knobs   none \r\n", "NVIDIA H200", 4, k);
+    GOOD(HEAD C1 C2 "bwd-filter 16 64 128 128 128 4 2 1 2 9 knobs 00=01 3=-0002 17=9223372036854775807\n" C4,
+         "NVIDIA H200", 4, k);
+    static const int64_t unsorted_knobs[3][2] = {{17, 0}, {0, 0}, {5, -1}};
+    sg_engine_choice unsorted = with_knobs(choice(SG_ENGINE_FWD, 16, 3, 128, 128, 64, 7, 1, 3, 4, 12), 3, unsorted_knobs);
+    GOOD(HEAD "fwd 16 3 128 128 64 7 1 3 4 12 knobs 17=0 0=-0 5=-1", "NVIDIA H200", 1, &unsorted);  /* no newline */
     sg_engine_choice big = choice(SG_ENGINE_BWD_FILTER, 1, 1, 1, 1, 1, 1, 1, 0, 63, INT64_MAX);
     GOOD(HEAD "bwd-filter 1 1 1 1 1 1 1 0 63 9223372036854775807\n", "NVIDIA H200", 1, &big);
     char name255[300];
@@ -338,6 +426,21 @@ static void test_format_refuses(void)
     sg_engine_choice two[2] = {c, c};
     two[1].rank = 5;
     expect_unformattable(&ok, two, 2, "the same kind and shape twice");
+    /* knob values that no file text gives */
+    sg_engine_choice k = c3();
+    d = k; d.rank = -1; d.engine_id = -1;     expect_unformattable(&ok, &d, 1, "knobs on the legacy call");
+    d = c4(); d.rank = -1; d.engine_id = -1;  expect_unformattable(&ok, &d, 1, "knobs none on the legacy call");
+    d = k; d.knobs_recorded = 0;              expect_unformattable(&ok, &d, 1, "knobs not recorded but given");
+    d = k; d.knobs_recorded = 2;              expect_unformattable(&ok, &d, 1, "knobs_recorded 2");
+    d = k; d.n_knobs = -1;                    expect_unformattable(&ok, &d, 1, "n_knobs -1");
+    d = k; d.n_knobs = SG_ENGINES_MAX_KNOBS + 1; expect_unformattable(&ok, &d, 1, "n_knobs 17");
+    d = k; d.knobs[0][0] = -1;                expect_unformattable(&ok, &d, 1, "knob type -1");
+    d = k; d.knobs[0][0] = (int64_t)SG_ENGINES_MAX_KNOB_TYPE + 1; expect_unformattable(&ok, &d, 1, "knob type 2^31");
+    d = k; d.knobs[2][0] = d.knobs[0][0];     expect_unformattable(&ok, &d, 1, "a knob type twice");
+    d = k; d.knobs[1][1] = INT64_MIN;         expect_unformattable(&ok, &d, 1, "knob value INT64_MIN");
+    d = k; d.knobs[3][1] = 1;                 expect_unformattable(&ok, &d, 1, "an unused knob slot not zero");
+    d = k; d.knobs[SG_ENGINES_MAX_KNOBS - 1][0] = 4; expect_unformattable(&ok, &d, 1, "the last knob slot not zero");
+    d = c; d.knobs[0][1] = 1;                 expect_unformattable(&ok, &d, 1, "a knob value, not recorded");
 }
 
 /* ---- random mutations --------------------------------------------------------- */
@@ -354,6 +457,16 @@ static int choice_valid(const sg_engine_choice *q)
     int v[8] = {q->N, q->Ci, q->H, q->W, q->Co, q->K, q->stride, q->pad};
     for (int i = 0; i < 8; i++)
         if (v[i] < (i == 7 ? 0 : 1) || v[i] > SG_ENGINES_MAX_DIM) return 0;
+    if ((q->knobs_recorded != 0 && q->knobs_recorded != 1) || q->n_knobs < 0 || q->n_knobs > SG_ENGINES_MAX_KNOBS ||
+        (q->knobs_recorded && q->rank < 0) || (!q->knobs_recorded && q->n_knobs))
+        return 0;
+    for (int i = 0; i < SG_ENGINES_MAX_KNOBS; i++) {
+        if (i >= q->n_knobs ? q->knobs[i][0] || q->knobs[i][1]
+                            : q->knobs[i][0] < 0 || q->knobs[i][0] > SG_ENGINES_MAX_KNOB_TYPE)
+            return 0;
+        for (int j = 0; j < i && i < q->n_knobs; j++)
+            if (q->knobs[j][0] == q->knobs[i][0]) return 0;
+    }
     return q->kind >= 0 && q->kind <= 2 && q->rank >= -1 && q->rank <= SG_ENGINES_MAX_RANK &&
            q->engine_id >= -1 && (q->rank >= 0 || q->engine_id == -1);
 }
@@ -396,7 +509,7 @@ static int mutant_ok(const char *text, size_t len, int *parsed)
 static void test_mutations(void)
 {
     const char *valid = HEAD C1 C2 "bwd-filter 16 64 128 128 128 4 2 1 17 40\n"
-                        "fwd 16 256 32 32 256 3 1 1 -1 -1\n";
+                        "fwd 16 256 32 32 256 3 1 1 -1 -1\n" C3 C4;
     size_t vlen = strlen(valid);
     /* every prefix: cut inside a line is an error or (in the last field) a smaller number */
     int bad = 0, parsed = 0;
@@ -404,7 +517,7 @@ static void test_mutations(void)
     CHECK(bad == 0, "%d of %zu truncations misbehaved", bad, vlen + 1);
     CHECK(parsed > 0 && parsed < (int)vlen, "truncations: %d parsed", parsed);
 
-    static const char alphabet[] = "\0\n\r \t-#0123456789fwdbatxX\x7f\xff";
+    static const char alphabet[] = "\0\n\r \t-#0123456789fwdbatxX\x7f\xff=knobse";
     char *buf = malloc(2 * vlen + 64);
     bad = 0; parsed = 0;
     int rounds = 20000;

@@ -375,6 +375,15 @@ static void check_engines(tally *t, const bytes *in)
         int bad = q->kind < 0 || q->kind > 2 || q->rank < -1 || q->rank > SG_ENGINES_MAX_RANK ||
                   q->engine_id < -1 || (q->rank == -1 && q->engine_id != -1);
         for (int k = 0; k < 8; k++) bad |= v[k] < (k == 7 ? 0 : 1) || v[k] > SG_ENGINES_MAX_DIM;
+        /* knob values: recorded or not, none on the legacy call, each type once, unused slots zero */
+        bad |= (q->knobs_recorded != 0 && q->knobs_recorded != 1) || q->n_knobs < 0 ||
+               q->n_knobs > SG_ENGINES_MAX_KNOBS || (!q->knobs_recorded && q->n_knobs) ||
+               (q->knobs_recorded && q->rank == -1);
+        for (int k = 0; k < SG_ENGINES_MAX_KNOBS && !bad; k++) {
+            if (k >= q->n_knobs) { bad |= q->knobs[k][0] || q->knobs[k][1]; continue; }
+            bad |= q->knobs[k][0] < 0 || q->knobs[k][0] > SG_ENGINES_MAX_KNOB_TYPE;
+            for (int j = 0; j < k; j++) bad |= q->knobs[j][0] == q->knobs[k][0];
+        }
         if (bad) broken(t, "choice %d out of range", i);
         for (int j = 0; j < i; j++)
             if (choice_same_shape(&c[i], &c[j])) broken(t, "choices %d and %d have the same kind and shape", j, i);
@@ -407,22 +416,27 @@ static void test_engines(void)
     h.cudnn = 91900;
     strcpy(h.layout, "nhwc");
     strcpy(h.precision, "tf32");
-    sg_engine_choice c[5] = {
-        {SG_ENGINE_FWD, 16, 3, 128, 128, 64, 7, 1, 3, 4, 12},
-        {SG_ENGINE_BWD_DATA, 16, 64, 128, 128, 128, 4, 2, 1, -1, -1},
-        {SG_ENGINE_BWD_FILTER, 16, 64, 128, 128, 128, 4, 2, 1, 63, 123456789012LL},
-        {SG_ENGINE_FWD, 1, 2048, 2, 2, 1, 3, 1, 1, 0, 0},
-        {SG_ENGINE_BWD_FILTER, 1048576, 1, 1, 1, 1, 1, 1, 0, 2, 7},
+    /* knob values recorded (several, none) and not (as in older files) */
+    sg_engine_choice c[6] = {
+        {.kind = SG_ENGINE_FWD, 16, 3, 128, 128, 64, 7, 1, 3, 4, 12, .knobs_recorded = 1, .n_knobs = 2,
+         .knobs = {{0, 1}, {3, -2}}},
+        {.kind = SG_ENGINE_BWD_DATA, 16, 64, 128, 128, 128, 4, 2, 1, -1, -1},
+        {.kind = SG_ENGINE_BWD_FILTER, 16, 64, 128, 128, 128, 4, 2, 1, 63, 123456789012LL, .knobs_recorded = 1},
+        {.kind = SG_ENGINE_FWD, 1, 2048, 2, 2, 1, 3, 1, 1, 0, 0},
+        {.kind = SG_ENGINE_BWD_FILTER, 1048576, 1, 1, 1, 1, 1, 1, 0, 2, 7, .knobs_recorded = 1, .n_knobs = 1,
+         .knobs = {{17, 9223372036854775807LL}}},
+        {.kind = SG_ENGINE_BWD_DATA, 2, 3, 32, 32, 16, 4, 2, 1, 5, 40},
     };
     size_t len;
     sg_err err = {{0}};
-    char *text = sg_engines_format(&h, c, 5, &len, &err);
+    char *text = sg_engines_format(&h, c, 6, &len, &err);
     CHECK(text != NULL, "sg_engines_format: %s", err.msg);
     if (!text) return;
     /* the same with comments, blank lines, CRLF and extra blanks, which the reader accepts */
     static const char variant[] =
         "# a comment\r\n\r\ndevice   NVIDIA H200 (MIG 1g)  \r\ncudnn 90100\r\n  layout nchw\r\n"
-        "precision bf16\r\n# between\r\nfwd 16 3 128 128 64 7 1 3 4 12\r\n\tbwd-data 1 2 3 4 5 6 7 0 -1 -1\r\n"
+        "precision bf16\r\n# between\r\nfwd 16 3 128 128 64 7 1 3 4 12  knobs\t1=0 3=2\r\n"
+        "\tbwd-data 1 2 3 4 5 6 7 0 -1 -1\r\nbwd-data 1 2 3 4 5 6 7 1 0 3 knobs none \r\n"
         "bwd-filter 1 1 1 1 1 1 1 1 1 1";
     text_bases_tally("engines file", text, len, variant, sizeof variant - 1, check_engines);
     free(text);
