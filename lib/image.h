@@ -30,9 +30,14 @@ int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
 /* Reads and decodes a file (path "-" = stdin); errors name the file. */
 int sg_image_read_file(const char *path, sg_image *out, sg_err *err);
 /* Width and height from the header only (no pixels decoded). What the decoders
- * refuse for its size (above, or zero; a PNG whose first chunk is not IHDR) is
- * refused here too, with the decoders' message: the same header check runs
- * first in both. Other faults (corrupt data, CMYK) only a decode finds. */
+ * refuse in the header is refused here too, with the decoders' message (the
+ * same header check runs first in both): a size above the limits or zero; a
+ * JPEG in CMYK or YCCK, or one libjpeg's header reader refuses (12-bit,
+ * lossless, a component count without a colour space); a PNG whose first chunk
+ * is not IHDR, or whose IHDR is cut short, has a length other than 13, a wrong
+ * CRC or fields libpng refuses (bit depth, colour type, methods). Faults past
+ * the header only a decode finds: corrupt or truncated compressed data, a wrong
+ * CRC in a later PNG chunk (IDAT). */
 int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err);
 /* 1 when every scan of the JPEG uses only quantization and Huffman tables that
  * the JPEG defines before it; 0 when it may use tables it does not define (an

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
+#include <zlib.h>
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
@@ -32,17 +33,41 @@ static int check_limits(unsigned long w, unsigned long h, sg_err *err)
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
-/* A PNG's size from its IHDR, which the PNG spec puts first: signature(8)
- * length(4) "IHDR"(4) width(4) height(4) ..., checked against the limits.
- * decode_png calls this before libpng reads anything (libpng would accept
- * another chunk before IHDR, and reports a side above its limits as "Invalid
- * IHDR data"), so probe and decode refuse the same PNGs with the same message. */
+/* IHDR's bit depth, colour type and methods as libpng accepts them
+ * (png_check_IHDR; the PNG spec's table): grey 1/2/4/8/16, palette 1/2/4/8,
+ * RGB, grey+alpha and RGBA 8/16; compression and filter method 0 (a PNG may not
+ * use MNG's filter 64), interlace 0 or 1. */
+static int png_ihdr_fields_valid(unsigned depth, unsigned colour, unsigned compression, unsigned filter,
+                                 unsigned interlace)
+{
+    int depth_ok;
+    switch (colour) {
+    case 0: depth_ok = depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16; break;
+    case 3: depth_ok = depth == 1 || depth == 2 || depth == 4 || depth == 8; break;
+    case 2: case 4: case 6: depth_ok = depth == 8 || depth == 16; break;
+    default: return 0;
+    }
+    return depth_ok && compression == 0 && filter == 0 && interlace <= 1;
+}
+
+/* A PNG's IHDR, which the PNG spec puts first: signature(8) length(4) "IHDR"(4)
+ * width(4) height(4) depth colour compression filter interlace (5) CRC(4): its
+ * size checked against the limits, then what libpng checks in it, in libpng's
+ * order and with its words (length 13, the CRC, the fields). decode_png calls
+ * this before libpng reads anything (libpng would accept another chunk before
+ * IHDR, and reports a side above its limits as "Invalid IHDR data"), so probe
+ * and decode refuse the same PNGs with the same message. The CRC of a later
+ * chunk (IDAT) only a decode checks. */
 static int png_header(const uint8_t *d, size_t n, int *w, int *h, sg_err *err)
 {
     if (n >= 16 && memcmp(d + 12, "IHDR", 4) != 0) return sg_errf(err, "PNG: the first chunk is not IHDR");
     if (n < 24) return sg_errf(err, "PNG: truncated data");
     uint32_t w32 = be32(d + 16), h32 = be32(d + 20);
     if (check_limits(w32, h32, err)) return -1;
+    if (be32(d + 8) != 13) return sg_errf(err, "PNG: IHDR: invalid");
+    if (n < 33) return sg_errf(err, "PNG: truncated data");
+    if (crc32(0, d + 12, 17) != be32(d + 29)) return sg_errf(err, "PNG: IHDR: CRC error");   /* "IHDR" + data */
+    if (!png_ihdr_fields_valid(d[24], d[25], d[26], d[27], d[28])) return sg_errf(err, "PNG: Invalid IHDR data");
     *w = (int)w32;
     *h = (int)h32;
     return 0;
@@ -202,18 +227,27 @@ static void release_decompressor(tjhandle tj, int fresh, int failed)
     else if (failed) drop_thread_decompressor();
 }
 
-/* The JPEG's size, checked against the limits (for decode and probe alike). */
-static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *cs, sg_err *err)
+/* Four-component JPEGs (CMYK, YCCK) are not converted to RGB: one message for
+ * the TurboJPEG decoder, the probe and the libjpeg preprocessor. */
+static int refuse_cmyk(sg_err *err) { return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported"); }
+
+/* The JPEG's size, checked against the limits, and its colour space (for
+ * decode and probe alike: what the header says that the decoder refuses). The
+ * rest of what libjpeg refuses in a header (12-bit precision, lossless or
+ * hierarchical frames, a component count TurboJPEG cannot name a colour space
+ * for) tjDecompressHeader3 refuses itself, for both. */
+static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, sg_err *err)
 {
-    int subsamp = 0;
+    int subsamp = 0, cs = -1;
     *w = *h = 0;
-    *cs = -1;
-    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, cs) != 0)
+    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, &cs) != 0)
         return sg_errf(err, "JPEG: %s", tjGetErrorStr2(tj));
     /* success without a size: a tables-only stream (no image), e.g. a file cut
      * short after its tables */
     if (*w <= 0 || *h <= 0) return sg_errf(err, "JPEG: no image in the data (tables only; truncated?)");
-    return check_limits((unsigned long)*w, (unsigned long)*h, err);
+    if (check_limits((unsigned long)*w, (unsigned long)*h, err)) return -1;
+    if (cs == TJCS_CMYK || cs == TJCS_YCCK) return refuse_cmyk(err);
+    return 0;
 }
 
 /* Decodes a JPEG into *buf (grown as needed, capacity *cap). On failure the
@@ -221,10 +255,8 @@ static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int
 static int decode_jpeg_with(tjhandle tj, const uint8_t *data, size_t len, uint8_t **buf, size_t *cap,
                             int *width, int *height, sg_err *err)
 {
-    int w, h, cs;
-    if (jpeg_header(tj, data, len, &w, &h, &cs, err)) return -1;
-    if (cs == TJCS_CMYK || cs == TJCS_YCCK)
-        return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported");
+    int w, h;
+    if (jpeg_header(tj, data, len, &w, &h, err)) return -1;
     size_t need = (size_t)w * h * 3;
     if (*cap < need) {
         uint8_t *nb = realloc(*buf, need);
@@ -372,10 +404,10 @@ int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
 int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err)
 {
     if (is_jpeg(data, len)) {
-        int fresh, cs;
+        int fresh;
         tjhandle tj = decompressor_for(data, len, &fresh);
         if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
-        int rc = jpeg_header(tj, data, len, width, height, &cs, err);
+        int rc = jpeg_header(tj, data, len, width, height, err);
         release_decompressor(tj, fresh, rc != 0);
         return rc;
     }
@@ -472,7 +504,7 @@ static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_
     if (use_plan(p, w, h, err)) { jpeg_abort_decompress(ci); return -1; }
     if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK) {
         jpeg_abort_decompress(ci);
-        return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported");
+        return refuse_cmyk(err);
     }
     /* Pillow's settings (libjpeg's defaults): islow IDCT, fancy upsampling. */
     ci->out_color_space = JCS_EXT_RGB;

@@ -4,9 +4,11 @@
 #include "image.h"
 #include "fileio.h"
 #include "shard.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jpeglib.h>
 
 #define GOLDEN "tests/golden/resize/"
 
@@ -225,6 +227,8 @@ static void test_decode_errors(void)
     unlink(tmp);
 }
 
+static uint32_t be32_at(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
 /* A PNG whose IHDR says w x h (the CRC fixed, so that only the size is wrong),
  * made from a valid 4x3 PNG: its IDAT no longer matches, which does not matter
  * when the size is refused first. */
@@ -345,6 +349,196 @@ static void test_probe_size_limits(void)
     free(jpg);
 }
 
+/* An 8x8 JPEG written by libjpeg with n components: in_cs as given to the
+ * encoder, jpeg_cs the colour space it stores (CMYK, YCCK, or an unnamed
+ * 2-component one), optionally progressive. *out is malloc'd. */
+static void jpeg_made(J_COLOR_SPACE in_cs, J_COLOR_SPACE jpeg_cs, int n, int progressive, uint8_t **out,
+                      size_t *out_len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *buf = NULL;
+    unsigned long len = 0;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &len);
+    c.image_width = 8;
+    c.image_height = 8;
+    c.input_components = n;
+    c.in_color_space = in_cs;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, jpeg_cs);
+    if (progressive) jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    JSAMPLE row[8 * 4];
+    for (int i = 0; i < 8 * n; i++) row[i] = (JSAMPLE)(i * 29 + 7);
+    JSAMPROW r = row;
+    for (int y = 0; y < 8; y++) jpeg_write_scanlines(&c, &r, 1);
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *out = buf;
+    *out_len = len;
+}
+
+/* Offset of the JPEG's first SOFn marker (its 0xFF), or 0. */
+static size_t jpeg_sof_at(const uint8_t *jpg, size_t len)
+{
+    for (size_t at = 2; at + 4 <= len && jpg[at] == 0xff;) {
+        uint8_t m = jpg[at + 1];
+        if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) return at;
+        at += 2 + ((size_t)jpg[at + 2] << 8 | jpg[at + 3]);
+    }
+    return 0;
+}
+
+/* Decode, probe and preprocess on one input: each refuses with want (NULL: each
+ * accepts, the probe with the decoded size). */
+static void expect_refused_alike(const char *what, const uint8_t *d, size_t n, const char *want)
+{
+    sg_image img;
+    sg_err derr = {{0}}, perr = {{0}}, prerr = {{0}};
+    int w = -1, h = -1;
+    uint8_t out[2 * 2 * 3];
+    sg_preprocessor pp;
+    sg_preprocessor_init(&pp, 2, 2, 2, 2);
+    int rc = sg_image_decode(d, n, &img, &derr);
+    int probe_rc = sg_image_probe(d, n, &w, &h, &perr);
+    int pre_rc = sg_preprocess(&pp, d, n, out, &prerr);
+    sg_preprocessor_free(&pp);
+    if (want) {
+        CHECK(rc == -1 && !strcmp(derr.msg, want), "%s: decode \"%s\", want \"%s\"", what, rc ? derr.msg : "accepted", want);
+        CHECK(probe_rc == -1 && !strcmp(perr.msg, want), "%s: probe \"%s\" (%dx%d), want \"%s\" (the decoder's)", what,
+              probe_rc ? perr.msg : "accepted", w, h, want);
+        CHECK(pre_rc == -1 && !strcmp(prerr.msg, want), "%s: preprocess \"%s\", want \"%s\"", what,
+              pre_rc ? prerr.msg : "accepted", want);
+    } else {
+        CHECK(rc == 0 && probe_rc == 0 && pre_rc == 0 && w == img.width && h == img.height,
+              "%s: decode \"%s\" %dx%d, probe \"%s\" %dx%d, preprocess \"%s\"", what, rc ? derr.msg : "ok",
+              rc ? 0 : img.width, rc ? 0 : img.height, probe_rc ? perr.msg : "ok", w, h, pre_rc ? prerr.msg : "ok");
+    }
+    if (!rc) sg_image_free(&img);
+}
+
+/* The probe refuses what the decoders refuse in the header beyond the size,
+ * with their message: a 4-component (CMYK, YCCK) JPEG; a PNG whose IHDR has a
+ * wrong CRC, a wrong length, is cut short or holds fields libpng refuses. The
+ * JPEG header faults libjpeg refuses itself (12-bit, lossless, 2 components)
+ * are refused alike too. Only a decode finds a bad CRC in a later PNG chunk. */
+static void test_probe_header_faults(void)
+{
+    uint8_t *j = NULL;
+    size_t jn = 0;
+    jpeg_made(JCS_CMYK, JCS_CMYK, 4, 0, &j, &jn);
+    expect_refused_alike("CMYK JPEG", j, jn, "JPEG: CMYK/YCCK colour space is not supported");
+    free(j);
+    jpeg_made(JCS_CMYK, JCS_YCCK, 4, 0, &j, &jn);
+    expect_refused_alike("YCCK JPEG", j, jn, "JPEG: CMYK/YCCK colour space is not supported");
+    free(j);
+    jpeg_made(JCS_CMYK, JCS_CMYK, 4, 1, &j, &jn);
+    expect_refused_alike("progressive CMYK JPEG", j, jn, "JPEG: CMYK/YCCK colour space is not supported");
+    free(j);
+    jpeg_made(JCS_RGB, JCS_YCbCr, 3, 1, &j, &jn);
+    expect_refused_alike("progressive YCbCr JPEG (accepted)", j, jn, NULL);
+    free(j);
+    jpeg_made(JCS_GRAYSCALE, JCS_GRAYSCALE, 1, 0, &j, &jn);
+    expect_refused_alike("greyscale JPEG (accepted)", j, jn, NULL);
+    free(j);
+    jpeg_made(JCS_RGB, JCS_RGB, 3, 0, &j, &jn);
+    expect_refused_alike("RGB JPEG (accepted)", j, jn, NULL);
+    /* the frame header says 12-bit, or lossless (SOF3): libjpeg's header
+     * reader refuses both; the probe runs it too */
+    size_t sof = jpeg_sof_at(j, jn);
+    CHECK(sof > 0, "no SOF in the RGB JPEG");
+    if (sof) {
+        sg_image img;
+        sg_err derr = {{0}};
+        j[sof + 4] = 12;
+        int rc = sg_image_decode(j, jn, &img, &derr);
+        if (!rc) sg_image_free(&img);
+        CHECK(rc == -1 && strstr(derr.msg, "precision"), "12-bit JPEG: decode \"%s\"", rc ? derr.msg : "accepted");
+        expect_refused_alike("12-bit JPEG", j, jn, derr.msg);
+        j[sof + 4] = 8;
+        j[sof + 1] = 0xc3;
+        rc = sg_image_decode(j, jn, &img, &derr);
+        if (!rc) sg_image_free(&img);
+        CHECK(rc == -1, "lossless JPEG: decode accepted");
+        expect_refused_alike("lossless JPEG", j, jn, derr.msg);
+    }
+    free(j);
+    jpeg_made(JCS_UNKNOWN, JCS_UNKNOWN, 2, 0, &j, &jn);
+    {
+        sg_image img;
+        sg_err derr = {{0}};
+        int rc = sg_image_decode(j, jn, &img, &derr);
+        if (!rc) sg_image_free(&img);
+        CHECK(rc == -1, "2-component JPEG: decode accepted");
+        sg_err perr = {{0}};
+        int w, h;
+        int probe_rc = sg_image_probe(j, jn, &w, &h, &perr);
+        CHECK(probe_rc == -1 && !strcmp(perr.msg, derr.msg), "2-component JPEG: decode \"%s\", probe \"%s\"",
+              derr.msg, probe_rc ? perr.msg : "accepted");
+    }
+    free(j);
+
+    uint8_t rgb[4 * 3 * 3] = {0};
+    uint8_t *png = NULL;
+    size_t pn = 0;
+    sg_err err;
+    if (sg_png_encode(rgb, 4, 3, &png, &pn, &err)) { CHECK(0, "encoding the test PNG: %s", err.msg); return; }
+    uint8_t *d = malloc(pn);
+    if (!d) { free(png); return; }
+    expect_refused_alike("the PNG (accepted)", png, pn, NULL);
+    memcpy(d, png, pn);
+    d[31] ^= 0x01;                                     /* IHDR's CRC */
+    expect_refused_alike("PNG with a wrong IHDR CRC", d, pn, "PNG: IHDR: CRC error");
+    memcpy(d, png, pn);
+    d[24] = 9;                                         /* bit depth, CRC left: the CRC is checked first */
+    expect_refused_alike("PNG with depth 9 and a stale CRC", d, pn, "PNG: IHDR: CRC error");
+    memcpy(d, png, pn);
+    d[11] = 14;                                        /* IHDR's length */
+    expect_refused_alike("PNG with IHDR length 14", d, pn, "PNG: IHDR: invalid");
+    for (size_t cut = 24; cut < 33; cut++) {
+        char what[64];
+        snprintf(what, sizeof what, "PNG cut to %zu bytes", cut);
+        expect_refused_alike(what, png, cut, "PNG: truncated data");
+    }
+    /* fields libpng refuses (png_check_IHDR), the CRC made right */
+    static const struct { uint8_t depth, colour, compression, filter, interlace; } bad[] = {
+        {9, 2, 0, 0, 0}, {4, 2, 0, 0, 0}, {16, 3, 0, 0, 0}, {8, 1, 0, 0, 0}, {8, 5, 0, 0, 0}, {8, 7, 0, 0, 0},
+        {2, 4, 0, 0, 0}, {3, 0, 0, 0, 0}, {8, 2, 1, 0, 0}, {8, 2, 0, 1, 0}, {8, 6, 0, 64, 0}, {8, 2, 0, 0, 2},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        memcpy(d, png, pn);
+        d[24] = bad[k].depth; d[25] = bad[k].colour; d[26] = bad[k].compression;
+        d[27] = bad[k].filter; d[28] = bad[k].interlace;
+        uint32_t c = sg_crc32(0, d + 12, 17);
+        for (int b = 0; b < 4; b++) d[29 + b] = (uint8_t)(c >> (24 - 8 * b));
+        char what[96];
+        snprintf(what, sizeof what, "PNG with depth %u colour %u compression %u filter %u interlace %u",
+                 bad[k].depth, bad[k].colour, bad[k].compression, bad[k].filter, bad[k].interlace);
+        expect_refused_alike(what, d, pn, "PNG: Invalid IHDR data");
+    }
+    /* A wrong CRC in IDAT: only a decode finds it (image.h says so). */
+    memcpy(d, png, pn);
+    size_t at = 8;
+    while (at + 12 <= pn && memcmp(d + at + 4, "IDAT", 4) != 0) at += 12 + be32_at(d + at);
+    CHECK(at + 12 <= pn, "no IDAT in the test PNG");
+    if (at + 12 <= pn) {
+        d[at + 8 + be32_at(d + at) + 3] ^= 0x01;
+        sg_image img;
+        sg_err derr = {{0}}, perr = {{0}};
+        int w = -1, h = -1;
+        int rc = sg_image_decode(d, pn, &img, &derr);
+        if (!rc) sg_image_free(&img);
+        int probe_rc = sg_image_probe(d, pn, &w, &h, &perr);
+        CHECK(rc == -1 && strstr(derr.msg, "CRC"), "PNG with a wrong IDAT CRC: decode \"%s\"", rc ? derr.msg : "accepted");
+        CHECK(probe_rc == 0 && w == 4 && h == 3, "PNG with a wrong IDAT CRC: probe \"%s\" %dx%d (it reads IHDR only)",
+              probe_rc ? perr.msg : "ok", w, h);
+    }
+    free(d);
+    free(png);
+}
+
 static void test_encode_roundtrip(void)
 {
     /* PNG is lossless: our encoder and decoder agree exactly. */
@@ -372,6 +566,7 @@ int main(void)
     test_preprocess_partial();
     test_decode_errors();
     test_probe_size_limits();
+    test_probe_header_faults();
     test_encode_roundtrip();
     return check_done();
 }
