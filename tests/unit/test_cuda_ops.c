@@ -1268,6 +1268,131 @@ static void test_engines_file(void)
     unlink(path);
 }
 
+/* path's text into buf (NUL-terminated, at most size - 1 bytes); 0 or -1. */
+static int read_text(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { buf[0] = 0; return -1; }
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = 0;
+    int full = !feof(f) ? fgetc(f) == EOF : 1;
+    fclose(f);
+    return full ? 0 : -1;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* One shape's three kinds on a new fp32 backend with the heuristic engine
+ * search while the emulation lists SG_EMU_CUDNN_KNOBS=knobs, after loading
+ * the engines file `load` (NULL: none); the outputs into out[0..2], the plan
+ * report into report, the file's choices used and rejected. Saves the
+ * choices to `save` (NULL: not). 0, or -1 with a FAIL printed. */
+static int knobs_run(const char *knobs, const conv_case *k, const char *load, const char *save, float *out[3],
+                     char *report, size_t size, int *used, int *rejected)
+{
+    sg_err err = {{0}};
+    char note[400] = "";
+    setenv("SG_EMU_CUDNN_KNOBS", knobs, 1);
+    sg_backend *be = cuda_with_env("SG_CUDNN_SEARCH", "heuristic", "fp32", &err);
+    int rc = be ? 0 : -1;
+    if (!rc && load && sg_backend_cuda_engines_load(be, load, note, sizeof note, &err) != 1) rc = -1;
+    if (!rc) rc = conv_three(be, k, out, &err);
+    if (!rc && save) rc = sg_backend_cuda_engines_save(be, save, &err);
+    if (be) {
+        sg_backend_cuda_plan_report(be, report, size);
+        sg_backend_cuda_engine_choices(be, used, rejected);
+    }
+    if (rc) { printf("FAIL engines file knobs, list %s: %s%s\n", knobs, err.msg, note); check_failed++; }
+    sg_backend_destroy(be);
+    unsetenv("SG_EMU_CUDNN_KNOBS");
+    return rc;
+}
+
+/* The engines file brings back the very configuration, knob values and all,
+ * not just its engine (emulation only: SG_EMU_CUDNN_KNOBS=2:... lists engine
+ * 2 once per knob value, and a value moves its results' last bits, as
+ * another kernel's summation order does). The fp32 heuristic search takes
+ * the first usable configuration, #2 (engines 0 and 1 are excluded by
+ * their notes): with the list 2:4,0 that is engine 2 with knob 4, saved.
+ * A process whose heuristics list the same configurations in another order
+ * (2:0,4: #2 is now engine 2 with knob 0) must take #3 and give the first
+ * process's results bit for bit; matching the rank and engine alone would
+ * take knob 0. Where the recorded configuration is not offered (2:0) each
+ * choice is rejected and chosen anew, as a missing engine is; a file
+ * without knob values (written before they were recorded) is matched by
+ * rank and engine. */
+static void test_engines_file_knobs(void)
+{
+    const conv_case k = { 2, 8, 16, 16, 8, 3, 1, 1, 0 };
+    const int Ho = k.H, Wo = k.W;
+    const size_t n[3] = { (size_t)k.N * k.Co * Ho * Wo, (size_t)k.N * k.Ci * k.H * k.W,
+                          (size_t)k.Co * k.Ci * k.K * k.K };
+    static const char *kinds[3] = { "fwd", "bwd-data", "bwd-filter" };
+    char path[] = "/tmp/sg-engines-knobs-XXXXXX", again[] = "/tmp/sg-engines-knobs-XXXXXX";
+    int fd = mkstemp(path), fd2 = mkstemp(again);
+    if (fd >= 0) close(fd);
+    if (fd2 >= 0) close(fd2);
+    if (fd < 0 || fd2 < 0) { printf("FAIL engines file knobs: mkstemp\n"); check_failed++; return; }
+    static char report[16384];
+    char text[4096], text2[4096];
+    float *r[4][3];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) r[i][j] = malloc(n[j] * 4);
+    int used = -1, rejected = -1;
+
+    /* the first process: engine 2 with knob 4 (#2 of 5 + 2 fallback) */
+    if (knobs_run("2:4,0", &k, NULL, path, r[0], report, sizeof report, &used, &rejected)) goto out;
+    CHECK(count_in(report, "engine 2 knobs 2=4 (#2 of 7, heuristic") == 3,
+          "knobs: the search took engine 2 with knob 4 in each kind: %s", report);
+    CHECK(!read_text(path, text, sizeof text) && count_in(text, " 2 knobs 2=4\n") == 3,
+          "knobs: the file records engine 2's knob value in each kind: %s", text);
+
+    /* the same configurations listed in another order */
+    if (knobs_run("2:0,4", &k, path, again, r[1], report, sizeof report, &used, &rejected)) goto out;
+    CHECK(used == 3 && rejected == 0, "knobs, list reordered: %d of 3 choices used, %d rejected", used, rejected);
+    CHECK(count_in(report, "engine 2 knobs 2=4 (#3 of 7, file") == 3,
+          "knobs, list reordered: the loader took engine 2 with knob 4 at its new rank in each kind: %s", report);
+    for (int j = 0; j < 3; j++)
+        CHECK(!memcmp(r[0][j], r[1][j], n[j] * 4), "knobs, list reordered: %s bit-equal to the first process's",
+              kinds[j]);
+    CHECK(!read_text(again, text2, sizeof text2) && count_in(text2, " 3 2 knobs 2=4\n") == 3,
+          "knobs, list reordered: the process saves the same configuration at its new rank: %s", text2);
+
+    /* the recorded configuration not offered */
+    if (knobs_run("2:0", &k, path, NULL, r[2], report, sizeof report, &used, &rejected)) goto out;
+    CHECK(used == 0 && rejected == 3, "knobs, knob 4 not offered: %d choices used, %d of 3 rejected", used, rejected);
+    CHECK(count_in(report, "engine 2 knobs 2=0 (#2 of 6, heuristic") == 3,
+          "knobs, knob 4 not offered: chosen anew in each kind: %s", report);
+    /* the emulated knob value shows in the results (what makes the bit-equality above a test) */
+    for (int j = 0; j < 3; j++)
+        CHECK(memcmp(r[0][j], r[2][j], n[j] * 4) != 0, "knobs: %s with knob 0 differs from knob 4 in the last bits",
+              kinds[j]);
+
+    /* a file without knob values: rank and engine */
+    char old[4096], *o = old;
+    for (const char *t = text; *t;)
+        if (!strncmp(t, " knobs 2=4", 10)) t += 10;
+        else *o++ = *t++;
+    *o = 0;
+    CHECK(count_in(old, "knobs") == 0 && !write_text(path, old), "knobs: a file without knob values written");
+    if (knobs_run("2:4,0", &k, path, NULL, r[3], report, sizeof report, &used, &rejected)) goto out;
+    CHECK(used == 3 && rejected == 0, "knobs, a file without knob values: %d of 3 choices used, %d rejected", used,
+          rejected);
+    for (int j = 0; j < 3; j++)
+        CHECK(!memcmp(r[0][j], r[3][j], n[j] * 4), "knobs, a file without knob values: %s bit-equal", kinds[j]);
+out:
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) free(r[i][j]);
+    unlink(path);
+    unlink(again);
+}
+
 /* The fp32 suite: every op at several shapes, then the model's steps. */
 static void fp32_suite(const char *label)
 {
@@ -1537,6 +1662,7 @@ int main(int argc, char **argv)
           gpu ? "(created)" : err.msg);
     sg_backend_destroy(gpu);
     test_engines_file();
+    if (emulated) test_engines_file_knobs();
 
     /* bf16 convolutions: the default layout and algorithms, then the other
      * layout, then SG_CUDNN_SEARCH=timed (which bf16 mode does not apply: the
