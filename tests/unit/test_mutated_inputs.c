@@ -1583,6 +1583,16 @@ static void check_image(tally *t, sg_preprocessor *pp, const bytes *in, const im
         broken(t, "probe refuses with \"%s\", decode with \"%s\"", probe_err.msg, err.msg);
     if (!decoded && probe_rc == 0 && (strstr(err.msg, "bad image size") || strstr(err.msg, " are refused")))
         broken(t, "decode refuses \"%s\", probe accepts %dx%d", err.msg, w, h);
+    /* and the header faults both check (image.h): IHDR first, its length,
+     * CRC and fields, a four-component JPEG (a second IHDR later, "out of
+     * place", only a decode reaches) */
+    static const char *const header_faults[] = { "the first chunk is not IHDR", "IHDR: invalid",
+                                                 "IHDR: CRC error", "Invalid IHDR data", "CMYK/YCCK" };
+    int header_fault = 0;
+    for (size_t k = 0; k < sizeof header_faults / sizeof *header_faults; k++)
+        if (strstr(err.msg, header_faults[k])) header_fault = 1;
+    if (!decoded && probe_rc == 0 && header_fault)
+        broken(t, "decode refuses a header fault \"%s\", probe accepts %dx%d", err.msg, w, h);
     /* decode + crop + resize in one (partial JPEG decoding): the pixels of the two steps */
     uint8_t out[OUT * OUT * 3];
     sg_err pre_err = {{0}};
