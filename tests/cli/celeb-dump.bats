@@ -5,6 +5,22 @@ load helpers
 
 SELECT=Black_Hair,Blond_Hair,Brown_Hair,Eyeglasses,Male
 
+# Flips a byte inside record INDEX's PNG data in SHARD and writes the record's
+# CRC anew: the record reads back, its image does not decode.
+damage_png_record() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, lmdb, struct, zlib
+env = lmdb.open(sys.argv[1])
+with env.begin(write=True) as txn:
+    k = struct.pack(">Q", int(sys.argv[2]))
+    v = txn.get(k)
+    nl, nn = struct.unpack("<HH", v[4:8])
+    body = bytearray(v[:-4])
+    body[16 + nl + nn + 40] ^= 0xFF
+    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
+PY
+}
+
 setup_file() {
   command -v celeb-synth >/dev/null && command -v celeb-pack >/dev/null || return 0
   D="$BATS_FILE_TMPDIR"
@@ -163,18 +179,7 @@ PY
     --select "$SELECT" -S 32 -e png -j 1 -q -o "$T/png.lmdb"
   run celeb-dump --verify "$T/png.lmdb"
   [ "$output" = "12 records OK" ]
-  # Damage the PNG of record 4 but keep the record's CRC valid.
-  /usr/bin/python3 - "$T/png.lmdb" <<'PY'
-import sys, lmdb, struct, zlib
-env = lmdb.open(sys.argv[1])
-with env.begin(write=True) as txn:
-    k = struct.pack(">Q", 4)
-    v = txn.get(k)
-    nl, nn = struct.unpack("<HH", v[4:8])
-    body = bytearray(v[:-4])
-    body[16 + nl + nn + 40] ^= 0xFF
-    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
-PY
+  damage_png_record "$T/png.lmdb" 4
   run celeb-dump --verify "$T/png.lmdb"
   [ "$status" -eq 1 ]
   [[ "${lines[0]}" == "celeb-dump: $T/png.lmdb: record 4 (000005.jpg): "* ]]
@@ -187,18 +192,7 @@ PY
   cp "$D/syn/img_align_celeba/000001.jpg" "$T/img/"$'\e[2J\xffname.jpg'
   printf '1\nA\n\033[2J\377name.jpg 1\n' > "$T/attrs.txt"
   celeb-pack --attrs "$T/attrs.txt" --images "$T/img" -S 32 -e png -j 1 -q -o "$T/png.lmdb"
-  # Damage the PNG of record 0 but keep the record's CRC valid (as above).
-  /usr/bin/python3 - "$T/png.lmdb" <<'PY'
-import sys, lmdb, struct, zlib
-env = lmdb.open(sys.argv[1])
-with env.begin(write=True) as txn:
-    k = struct.pack(">Q", 0)
-    v = txn.get(k)
-    nl, nn = struct.unpack("<HH", v[4:8])
-    body = bytearray(v[:-4])
-    body[16 + nl + nn + 40] ^= 0xFF
-    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
-PY
+  damage_png_record "$T/png.lmdb" 0
   run celeb-dump --verify "$T/png.lmdb"
   [ "$status" -eq 1 ]
   [[ "${lines[0]}" == "celeb-dump: $T/png.lmdb: record 0 (\\x1b[2J\\xffname.jpg): "* ]]
