@@ -341,36 +341,80 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     sg_train_options_default(o);
     const json_value *m, *tr, *ds;
     sg_err e;
-    int64_t iv[16];
-    double dv[7];
+    /* Every value in the range sg-train's options allow: config.json is a text
+     * file a user may edit, and a value outside them (a negative sample count,
+     * a batch past int) must be an error naming it, not a fault later. */
+    struct { const json_value **obj; const char *section, *key; int64_t lo, hi; int64_t v; } iv[] = {
+        {&m, "model", "g_conv_dim", 1, 4096, 0},         {&m, "model", "g_repeat", 0, 64, 0},
+        {&m, "model", "d_conv_dim", 1, 4096, 0},         {&m, "model", "d_repeat", 0, 12, 0},
+        {&tr, "training", "iters", 1, LONG_MAX / 2, 0},  {&tr, "training", "decay_iters", 0, LONG_MAX / 2, 0},
+        {&tr, "training", "batch", 1, MAX_BATCH, 0},     {&tr, "training", "n_critic", 1, 1000000, 0},
+        {&tr, "training", "seed", 0, INT64_MAX, 0},      {&tr, "training", "log_every", 0, INT64_MAX, 0},
+        {&tr, "training", "sample_every", 0, INT64_MAX, 0}, {&tr, "training", "save_every", 0, INT64_MAX, 0},
+        {&tr, "training", "keep", 0, INT_MAX, 0},        {&tr, "training", "samples", 0, 64, 0}};
+    struct { const char *key; double lo, hi; double v; } dv[] = {
+        {"g_lr", 0, 1e3, 0},        {"d_lr", 0, 1e3, 0},        {"beta1", 0, 0.999999, 0},
+        {"beta2", 0, 0.999999999, 0}, {"lambda_cls", 0, 1e6, 0}, {"lambda_rec", 0, 1e6, 0},
+        {"lambda_gp", 0, 1e6, 0}};
+    const size_t n_iv = sizeof iv / sizeof iv[0], n_dv = sizeof dv / sizeof dv[0];
     const char *tl;
     int flip;
     if (json_get_object(root, "model", &m, &e) || json_get_object(root, "training", &tr, &e) ||
-        json_get_array(root, "datasets", &ds, &e) ||
-        json_get_int(m, "g_conv_dim", &iv[0], &e) || json_get_int(m, "g_repeat", &iv[1], &e) ||
-        json_get_int(m, "d_conv_dim", &iv[2], &e) || json_get_int(m, "d_repeat", &iv[3], &e) ||
-        json_get_int(tr, "iters", &iv[4], &e) || json_get_int(tr, "decay_iters", &iv[5], &e) ||
-        json_get_int(tr, "batch", &iv[6], &e) || json_get_int(tr, "n_critic", &iv[7], &e) ||
-        json_get_int(tr, "seed", &iv[8], &e) || json_get_int(tr, "log_every", &iv[9], &e) ||
-        json_get_int(tr, "sample_every", &iv[10], &e) || json_get_int(tr, "save_every", &iv[11], &e) ||
-        json_get_int(tr, "keep", &iv[12], &e) || json_get_int(tr, "samples", &iv[13], &e) ||
-        json_get_num(tr, "g_lr", &dv[0], &e) || json_get_num(tr, "d_lr", &dv[1], &e) ||
-        json_get_num(tr, "beta1", &dv[2], &e) || json_get_num(tr, "beta2", &dv[3], &e) ||
-        json_get_num(tr, "lambda_cls", &dv[4], &e) || json_get_num(tr, "lambda_rec", &dv[5], &e) ||
-        json_get_num(tr, "lambda_gp", &dv[6], &e) || json_get_bool(tr, "flip", &flip, &e) ||
-        json_get_str(tr, "target_labels", &tl, &e)) {
+        json_get_array(root, "datasets", &ds, &e)) {
         json_free(root);
         return sg_errf(err, "%s: %s", path, e.msg);
     }
-    o->g_conv_dim = (int)iv[0]; o->g_repeat = (int)iv[1]; o->d_conv_dim = (int)iv[2]; o->d_repeat = (int)iv[3];
-    o->iters = iv[4]; o->decay_iters = iv[5]; o->batch = (int)iv[6]; o->n_critic = (int)iv[7];
-    o->seed = (uint64_t)iv[8]; o->log_every = iv[9]; o->sample_every = iv[10]; o->save_every = iv[11];
-    o->keep = (int)iv[12]; o->n_samples = (int)iv[13];
-    o->g_lr = dv[0]; o->d_lr = dv[1]; o->beta1 = dv[2]; o->beta2 = dv[3];
-    o->lambda_cls = dv[4]; o->lambda_rec = dv[5]; o->lambda_gp = dv[6];
+    for (size_t k = 0; k < n_iv; k++) {
+        if (json_get_int(*iv[k].obj, iv[k].key, &iv[k].v, &e)) {
+            json_free(root);
+            return sg_errf(err, "%s: \"%s\": %s", path, iv[k].section, e.msg);
+        }
+        if (iv[k].v < iv[k].lo || iv[k].v > iv[k].hi) {
+            sg_errf(err, "%s: \"%s\": \"%s\" is %lld, expected %lld to %lld", path, iv[k].section, iv[k].key,
+                    (long long)iv[k].v, (long long)iv[k].lo, (long long)iv[k].hi);
+            json_free(root);
+            return -1;
+        }
+    }
+    for (size_t k = 0; k < n_dv; k++) {
+        if (json_get_num(tr, dv[k].key, &dv[k].v, &e)) {
+            json_free(root);
+            return sg_errf(err, "%s: \"training\": %s", path, e.msg);
+        }
+        if (!(dv[k].v >= dv[k].lo && dv[k].v <= dv[k].hi)) {
+            sg_errf(err, "%s: \"training\": \"%s\" is %g, expected %g to %.10g", path, dv[k].key, dv[k].v,
+                    dv[k].lo, dv[k].hi);
+            json_free(root);
+            return -1;
+        }
+    }
+    if (json_get_bool(tr, "flip", &flip, &e) || json_get_str(tr, "target_labels", &tl, &e)) {
+        json_free(root);
+        return sg_errf(err, "%s: \"training\": %s", path, e.msg);
+    }
+    o->g_conv_dim = (int)iv[0].v; o->g_repeat = (int)iv[1].v; o->d_conv_dim = (int)iv[2].v; o->d_repeat = (int)iv[3].v;
+    o->iters = iv[4].v; o->decay_iters = iv[5].v; o->batch = (int)iv[6].v; o->n_critic = (int)iv[7].v;
+    o->seed = (uint64_t)iv[8].v; o->log_every = iv[9].v; o->sample_every = iv[10].v; o->save_every = iv[11].v;
+    o->keep = (int)iv[12].v; o->n_samples = (int)iv[13].v;
+    o->g_lr = dv[0].v; o->d_lr = dv[1].v; o->beta1 = dv[2].v; o->beta2 = dv[3].v;
+    o->lambda_cls = dv[4].v; o->lambda_rec = dv[5].v; o->lambda_gp = dv[6].v;
     o->flip = flip;
+    if (strcmp(tl, "permute") && strcmp(tl, "random")) {
+        sg_errf(err, "%s: \"training\": \"target_labels\" is \"%s\", expected \"permute\" or \"random\"", path,
+                sg_quote_bytes(tl, strlen(tl)).s);
+        json_free(root);
+        return -1;
+    }
     o->target_random = !strcmp(tl, "random");
-    if (json_get(tr, "threads") && json_get_int(tr, "threads", &iv[14], &e) == 0) o->threads = (int)iv[14];
+    int64_t threads;
+    if (json_get(tr, "threads") && json_get_int(tr, "threads", &threads, &e) == 0) {
+        if (threads < 0 || threads > 1024) {
+            json_free(root);
+            return sg_errf(err, "%s: \"training\": \"threads\" is %lld, expected 0 to 1024", path,
+                           (long long)threads);
+        }
+        o->threads = (int)threads;
+    }
     /* optional (recorded since the CUDA backend): only the values sg-train writes */
     const char *dev = NULL, *prec = NULL;
     if (json_get(tr, "device") && json_get_str(tr, "device", &dev, &e) == 0 &&
@@ -532,6 +576,7 @@ static int pick_samples(sg_trainer *t)
     uint64_t count = t->counts[0];
     int n = t->opt.n_samples;
     if (n > 64) n = 64;
+    if (n < 0) n = 0;
     if ((uint64_t)n > count) n = (int)count;
     uint64_t ctr = 0;
     for (int k = 0; k < n; k++) {

@@ -295,6 +295,33 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$(tree_sum "$T/r")" = "$before" ]
 }
 
+@test "a hand-edited config.json: a value outside what the options allow is one line naming it, nothing changed" {
+  sg-train -o "$T/r" --iters 3 --sample-every 3 "${TINY[@]}" "$D/a.lmdb"
+  before=$(tree_sum "$T/r")
+  # a negative sample count once drew past the 64 sample slots (shards of more than 64 images)
+  for edit in 'samples=-3:"training": "samples" is -3, expected 0 to 64' \
+              'batch=1099511627776:"training": "batch" is 1099511627776, expected 1 to 8192' \
+              'g_lr=-1:"training": "g_lr" is -1, expected 0 to 1000' \
+              'threads=-5:"training": "threads" is -5, expected 0 to 1024' \
+              'target_labels="shuffle":"training": "target_labels" is "shuffle", expected "permute" or "random"'; do
+    cp -r "$T/r" "$T/e"
+    /usr/bin/python3 - "$T/e/config.json" "${edit%%:*}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+key, value = sys.argv[2].split("=", 1)
+c["training"][key] = json.loads(value)
+json.dump(c, open(sys.argv[1], "w"))
+PY
+    after=$(tree_sum "$T/e")
+    run sg-train -o "$T/e" --resume --iters 6
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-train: $T/e/config.json: ${edit#*:}" ]
+    [ "$(tree_sum "$T/e")" = "$after" ]
+    rm -r "$T/e"
+  done
+  [ "$(tree_sum "$T/r")" = "$before" ]
+}
+
 @test "corrupt or truncated checkpoints: one clear line, exit 1, nothing overwritten" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   truncate -s -10 "$T/r/ckpt/000003-D.safetensors"
