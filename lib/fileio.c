@@ -41,18 +41,36 @@ static int write_all(int fd, const char *name, const void *data, size_t len, sg_
     return 0;
 }
 
+/* /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N: names
+ * of a descriptor the caller already has open, not of a file to replace. */
+static int is_fd_name(const char *path)
+{
+    if (!strcmp(path, "/dev/stdout") || !strcmp(path, "/dev/stderr") || !strncmp(path, "/dev/fd/", 8)) return 1;
+    if (strncmp(path, "/proc/", 6)) return 0;
+    const char *p = path + 6;
+    if (!strncmp(p, "self/", 5)) p += 5;
+    else if (!strncmp(p, "thread-self/", 12)) p += 12;
+    else {
+        if (*p < '0' || *p > '9') return 0;
+        while (*p >= '0' && *p <= '9') p++;
+        if (*p++ != '/') return 0;
+    }
+    return !strncmp(p, "fd/", 3);
+}
+
 int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err)
 {
     char tmp[PATH_MAX], dir[PATH_MAX];
     /* Devices, FIFOs and sockets (/dev/null, /dev/full, a named pipe) and the
      * /dev/stdout, /dev/fd/N, /proc/self/fd/N links are written in place:
      * renaming over them would replace the node or the link with a file (as
-     * root) and hide write errors such as ENOSPC on /dev/full. */
+     * root) and hide write errors such as ENOSPC on /dev/full. A regular file
+     * elsewhere under /dev or /proc (/dev/shm/x.png) is replaced as any other. */
     struct stat st, lst;
     char real[PATH_MAX];
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) return sg_errf(err, "%s: is a directory", path);
-        if (!S_ISREG(st.st_mode) || !strncmp(path, "/dev/", 5) || !strncmp(path, "/proc/", 6)) {
+        if (!S_ISREG(st.st_mode) || is_fd_name(path)) {
             int fd = open(path, O_WRONLY | (S_ISREG(st.st_mode) ? O_APPEND : 0));
             if (fd < 0) return sg_errno(err, "%s", path);
             if (write_all(fd, path, data, len, err)) { close(fd); return -1; }
@@ -63,7 +81,12 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
     }
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return sg_errf(err, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* O_EXCL | O_NOFOLLOW: never write through a link or into a file someone
+     * placed at the temporary name (it is predictable); one left by an earlier
+     * process of the same number is removed first. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return sg_errno(err, "%s", path);
     if (write_all(fd, tmp, data, len, err)) { close(fd); unlink(tmp); return -1; }
     if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", tmp); close(fd); unlink(tmp); return -1; }
@@ -85,9 +108,12 @@ int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len
     for (;;) {
         if (n == cap) {
             if (cap > max_bytes) break;
-            uint8_t *nb = realloc(buf, cap * 2 + 1);
+            /* At most one byte over the limit: enough to tell that the input
+             * is too large (/dev/zero) without asking for twice the limit. */
+            size_t ncap = cap > max_bytes / 2 ? max_bytes + 1 : cap * 2;
+            uint8_t *nb = realloc(buf, ncap + 1);
             if (!nb) { free(buf); if (!is_stdin) fclose(f); return sg_errf(err, "%s: out of memory", name); }
-            buf = nb; cap *= 2;
+            buf = nb; cap = ncap;
         }
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;

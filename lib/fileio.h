@@ -7,8 +7,10 @@
 
 /* Writes data to path via "path.tmp.PID", fsync, rename, fsync of the directory:
  * readers see the old file or the complete new one, never a partial one. An
- * existing directory is an error; a device, FIFO or /dev/stdout is written in
- * place (not atomically); through a symbolic link, the file it names is replaced. */
+ * existing directory is an error; a device, FIFO or socket, and /dev/stdout,
+ * /dev/stderr, /dev/fd/N, /proc/self/fd/N are written in place (not atomically);
+ * through a symbolic link, the file it names is replaced. The temporary file is
+ * created exclusively (never through a link placed at its name). */
 int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err);
 /* Reads a whole file (at most max_bytes; larger is an error). path "-" reads stdin.
  * *data is malloc'd and NUL-terminated (not counted in *len). */

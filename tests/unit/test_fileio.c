@@ -1,0 +1,138 @@
+/* lib/fileio.c: the atomic writer replaces regular files wherever they are
+ * (under /dev too), writes descriptor names in place, never writes through
+ * something placed at its temporary name; the reader's size limit. */
+#include "check.h"
+#include "fileio.h"
+#include "test_tmpdir.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The bytes of path (at most n), or -1. */
+static long slurp(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t r = read(fd, buf, n);
+    close(fd);
+    return (long)r;
+}
+
+static void put(const char *path, const char *text)
+{
+    sg_err err;
+    int rc = sg_write_file_atomic(path, text, strlen(text), &err);
+    CHECK(rc == 0, "write %s: %s", path, rc ? err.msg : "");
+}
+
+/* Writing a file twice leaves the second content only. */
+static void check_replaced(const char *path)
+{
+    char buf[64];
+    put(path, "first version\n");
+    put(path, "second\n");
+    long n = slurp(path, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    CHECK(n == 7 && !strcmp(buf, "second\n"), "%s holds %ld bytes '%s', want 'second\\n'", path, n, buf);
+}
+
+static void test_replace(void)
+{
+    check_replaced(test_tmp_path("plain.txt"));
+    /* /dev/shm is a tmpfs of regular files: they were appended to (O_APPEND),
+     * as if they were /dev/stdout. */
+    char shm[64];
+    snprintf(shm, sizeof shm, "/dev/shm/test_fileio.%ld", (long)getpid());
+    int fd = open(shm, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) { SKIP("/dev/shm not writable: %s", strerror(errno)); return; }
+    close(fd);
+    check_replaced(shm);
+    unlink(shm);
+}
+
+static void test_fd_names_in_place(void)
+{
+    /* /dev/fd/N of a regular file the caller opened: written there, not replaced. */
+    const char *path = test_tmp_path("through_fd.txt");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0, "open %s", path);
+    struct stat before, after;
+    fstat(fd, &before);
+    char name[64];
+    snprintf(name, sizeof name, "/dev/fd/%d", fd);
+    put(name, "via fd\n");
+    snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+    put(name, "and proc\n");
+    stat(path, &after);
+    char buf[64];
+    long n = slurp(path, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    CHECK(before.st_ino == after.st_ino, "the file behind /dev/fd/N was replaced");
+    CHECK(!strcmp(buf, "via fd\nand proc\n"), "through the descriptor: '%s'", buf);
+    close(fd);
+    /* /dev/null is a device: written in place, still a device afterwards. */
+    put("/dev/null", "x");
+    struct stat st;
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "/dev/null is no longer a device");
+}
+
+static void test_tmp_name_taken(void)
+{
+    /* A link at the predictable temporary name (PATH.tmp.PID) is not followed. */
+    const char *victim = test_tmp_path("victim.txt"), *out = test_tmp_path("out.txt");
+    put(victim, "precious\n");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    CHECK(symlink(victim, tmp) == 0, "symlink %s", tmp);
+    put(out, "output\n");
+    char buf[64];
+    long n = slurp(victim, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    CHECK(!strcmp(buf, "precious\n"), "the link's target was overwritten: '%s'", buf);
+    n = slurp(out, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    CHECK(!strcmp(buf, "output\n"), "output '%s'", buf);
+    struct stat st;
+    CHECK(lstat(tmp, &st) != 0, "the temporary name is left behind");
+    /* A stale regular file there (an earlier process of the same number). */
+    int fd = open(tmp, O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0 && write(fd, "stale", 5) == 5, "stale file");
+    close(fd);
+    put(out, "again\n");
+    n = slurp(out, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    CHECK(!strcmp(buf, "again\n"), "output '%s'", buf);
+}
+
+static void test_read_limit(void)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    sg_err err;
+    /* An endless input stops one byte past the limit with a message naming it. */
+    int rc = sg_read_file("/dev/zero", 100000, &data, &len, &err);
+    CHECK(rc != 0 && strstr(err.msg, "/dev/zero: larger than the limit of 100000 bytes"), "got rc %d '%s'", rc,
+          rc ? err.msg : "");
+    const char *path = test_tmp_path("exact.txt");
+    char text[1000];
+    memset(text, 'a', sizeof text);
+    CHECK(sg_write_file_atomic(path, text, sizeof text, &err) == 0, "write");
+    rc = sg_read_file(path, sizeof text, &data, &len, &err);
+    CHECK(rc == 0 && len == sizeof text && data[len] == 0, "a file of exactly the limit: rc %d len %zu", rc, len);
+    if (rc == 0) free(data);
+    rc = sg_read_file(path, sizeof text - 1, &data, &len, &err);
+    CHECK(rc != 0, "a file one byte over the limit was read");
+}
+
+int main(void)
+{
+    if (test_tmpdir_make("test_fileio")) return 1;
+    test_replace();
+    test_fd_names_in_place();
+    test_tmp_name_taken();
+    test_read_limit();
+    test_tmpdir_remove();
+    return check_done();
+}
