@@ -150,10 +150,18 @@ static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)
     return sg_errf(err, "%s: %s: %s", path, what, mdb_strerror(rc));
 }
 
-int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard_meta *meta,
+int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg_shard_meta *meta,
                          int force, uint64_t expected_count, sg_err *err)
 {
     *out = NULL;
+    /* "celebA.lmdb/" (a shell completes a directory so) names celebA.lmdb:
+     * without this the temporary directory would be made inside it. */
+    char path[PATH_MAX];
+    size_t plen = strlen(path_given);
+    if (plen == 0) return sg_errf(err, "empty output path");
+    if (plen >= sizeof path) return sg_errf(err, "%s: path too long", path_given);
+    memcpy(path, path_given, plen + 1);
+    while (plen > 1 && path[plen - 1] == '/') path[--plen] = 0;
     if (meta->n_labels == 0 || meta->n_labels > SG_SHARD_MAX_LABELS)
         return sg_errf(err, "%s: %u labels (1..%d allowed)", path, meta->n_labels, SG_SHARD_MAX_LABELS);
     if (meta->width == 0 || meta->height == 0 || meta->channels != 3)

@@ -61,6 +61,7 @@ uint32_t sg_crc32(uint32_t crc, const void *data, size_t len);
  * complete, so a killed writer leaves a complete shard or none. Without force an
  * existing PATH is an error ("PATH exists (use --force to replace it)") and is
  * never touched; with force it is replaced only once the new shard is complete.
+ * Trailing slashes of path are ignored ("x.lmdb/" is x.lmdb).
  * meta: everything but count and version (filled in by the writer); copied. */
 typedef struct sg_shard_writer sg_shard_writer;
 int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard_meta *meta,

@@ -276,7 +276,9 @@ static void on_signal(int sig) { (void)sig; interrupted = 1; }
 static int read_input(const char *path, const char *shown, uint8_t **buf, size_t *cap, size_t *len,
                       char *msg, size_t msg_len)
 {
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO (or a device) would wait for a writer
+     * forever; it is refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
@@ -442,6 +444,7 @@ int main(int argc, char **argv)
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", sg_quote_bytes(argv[optind], strlen(argv[optind])).s);
     if (!out) cli_usage_error("no output shard (-o OUT)");
+    if (!*out) cli_usage_error("-o: empty output path");
     if (folders && (attrs || images || select)) cli_usage_error("--folders cannot be combined with --attrs, --images or --select");
     if (!folders && !attrs) cli_usage_error("give --attrs FILE --images DIR, or --folders DIR");
     if (attrs && !images) cli_usage_error("--attrs needs --images DIR");

@@ -365,3 +365,54 @@ except AssertionError as e:
   only_printable "$output"
   [ ! -e "$T/o.lmdb" ]
 }
+
+@test "robustness: a FIFO among the images is skipped, not waited on forever" {
+  mkdir -p "$T/img" "$T/f/c"
+  cp "$S/img_align_celeba/000001.jpg" "$T/img/"
+  mkfifo "$T/img/000002.jpg"
+  printf '2\nA\n000001.jpg 1\n000002.jpg -1\n' > "$T/attrs.txt"
+  for j in 1 2; do
+    run timeout 20 celeb-pack --attrs "$T/attrs.txt" --images "$T/img" -S 16 -j $j -o "$T/a$j.lmdb"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "celeb-pack: $T/img/000002.jpg: not a regular file (skipped)" ]
+    [ "$(celeb-dump --list "$T/a$j.lmdb")" = $'0\t000001.jpg\t1' ]
+  done
+  cp "$S/img_align_celeba/000001.jpg" "$T/f/c/a.jpg"
+  mkfifo "$T/f/c/b.png"
+  run timeout 20 celeb-pack --folders "$T/f" -S 16 -j 1 -o "$T/f.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "celeb-pack: $T/f/c/b.png: not a regular file (skipped)" ]
+}
+
+@test "robustness: -o SHARD/ (a trailing slash) names SHARD, with and without --force" {
+  args=(--attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -S 16 -q -j 1)
+  run celeb-pack "${args[@]}" -o "$T/new.lmdb/"
+  [ "$status" -eq 0 ]
+  [ "$(celeb-dump --verify "$T/new.lmdb")" = "12 records OK" ]
+  run celeb-pack "${args[@]}" -n 3 -o "$T/new.lmdb//"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/new.lmdb// exists (use --force to replace it)" ]
+  # The temporary directory was made inside the old shard, which then could not be replaced.
+  run celeb-pack "${args[@]}" -n 3 -f -o "$T/new.lmdb/"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(celeb-dump --verify "$T/new.lmdb")" = "3 records OK" ]
+  [ "$(ls -A "$T/new.lmdb")" = data.mdb ]
+  [ -z "$(ls -d "$T"/new.lmdb.* 2>/dev/null)" ]
+  run celeb-pack "${args[@]}" -o ""
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "celeb-pack: -o: empty output path" ]
+}
+
+@test "robustness: with stderr closed the skip warnings do not land in the shard" {
+  mkdir "$T/img"
+  cp "$S/img_align_celeba/00000"[1-3].jpg "$T/img/"
+  # data.mdb would be opened as descriptor 2, and each warning written into it
+  run bash -c "celeb-pack --attrs '$S/list_attr_celeba.txt' --images '$T/img' -S 16 -j 1 -o '$T/s.lmdb' 2>&-"
+  [ "$status" -eq 0 ]
+  [ "$(celeb-dump --verify "$T/s.lmdb")" = "3 records OK" ]
+  run bash -c "celeb-pack --attrs '$S/list_attr_celeba.txt' --images '$T/img' -S 16 -j 2 -o '$T/s2.lmdb' 2>&- <&- >&-"
+  [ "$status" -eq 0 ]
+  [ "$(celeb-dump --verify "$T/s2.lmdb")" = "3 records OK" ]
+}

@@ -1,5 +1,6 @@
 #include "cli.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -16,6 +17,15 @@ void cli_init(const char *argv0)
 {
     const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
     cli_name = slash ? slash + 1 : (argv0 ? argv0 : cli_name);
+    /* Started with stdin, stdout or stderr closed (2>&-), the next file opened
+     * would get that number and messages would be written into it (an LMDB
+     * data file, an output). Keep 0..2 taken by /dev/null opened the other
+     * way round, so that using them still fails with EBADF as when closed. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int nfd = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+            if (nfd >= 0 && nfd != fd) close(nfd);   /* cannot happen: fd is the lowest free number */
+        }
 }
 
 static void vmessage(const char *fmt, va_list ap)
