@@ -8,8 +8,10 @@
 #include "json.h"
 #include "rng.h"
 #include "shard.h"
+#include "text_escape.h"
 #include <getopt.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,20 @@ static void usage(void)
 
 enum { MODE_INFO, MODE_STATS, MODE_LIST, MODE_GET, MODE_GRID, MODE_VERIFY };
 
+/* Human-readable output shows names from the shard escaped (lib/text_escape.h):
+ * a record name or label name holding ESC would otherwise drive the terminal.
+ * Printable UTF-8 is kept when the locale's character set is UTF-8. JSON
+ * output carries the exact text. */
+static int out_utf8;
+
+static void put_text(sg_buf *b, const char *s) { sg_buf_put_escaped(b, s, strlen(s), out_utf8); }
+
+static void write_buf(sg_buf *b)
+{
+    if (b->failed) cli_die("out of memory");
+    if (fwrite(b->data, 1, b->len, stdout) != b->len) cli_die("<stdout>:");
+}
+
 static void print_info(const char *path, const sg_shard_meta *m, int json)
 {
     if (json) {
@@ -71,17 +87,24 @@ static void print_info(const char *path, const sg_shard_meta *m, int json)
         sg_buf_free(&b);
         return;
     }
-    printf("shard           %s\n", path);
-    printf("format version  %u\n", m->version);
-    printf("records         %llu\n", (unsigned long long)m->count);
-    printf("image           %ux%u, %u channels, stored as %s\n", m->width, m->height, m->channels,
-           sg_shard_pixel_encoding_name(m->pixel_encoding));
-    printf("labels          %u, %s:", m->n_labels, sg_shard_label_kind_name(m->label_kind));
-    for (uint32_t i = 0; i < m->n_labels; i++) printf(" %s", m->label_names[i]);
-    printf("\n");
-    printf("source          %s\n", m->source);
-    if (m->crop) printf("preprocessing   center crop %u, resize to %u\n", m->crop, m->size);
-    else printf("preprocessing   resize to %u\n", m->size);
+    sg_buf b = SG_BUF_INIT;
+    sg_buf_puts(&b, "shard           ");
+    put_text(&b, path);
+    sg_buf_appendf(&b, "\nformat version  %u\n", m->version);
+    sg_buf_appendf(&b, "records         %llu\n", (unsigned long long)m->count);
+    sg_buf_appendf(&b, "image           %ux%u, %u channels, stored as %s\n", m->width, m->height, m->channels,
+                   sg_shard_pixel_encoding_name(m->pixel_encoding));
+    sg_buf_appendf(&b, "labels          %u, %s:", m->n_labels, sg_shard_label_kind_name(m->label_kind));
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        sg_buf_putc(&b, ' ');
+        put_text(&b, m->label_names[i]);
+    }
+    sg_buf_puts(&b, "\nsource          ");
+    put_text(&b, m->source);
+    if (m->crop) sg_buf_appendf(&b, "\npreprocessing   center crop %u, resize to %u\n", m->crop, m->size);
+    else sg_buf_appendf(&b, "\npreprocessing   resize to %u\n", m->size);
+    write_buf(&b);
+    sg_buf_free(&b);
 }
 
 static void print_stats(sg_shard *s, const char *path, int json)
@@ -114,13 +137,23 @@ static void print_stats(sg_shard *s, const char *path, int json)
         fwrite(b.data, 1, b.len, stdout);
         sg_buf_free(&b);
     } else {
-        int w = 9;
-        for (uint32_t a = 0; a < m->n_labels; a++) if ((int)strlen(m->label_names[a]) > w) w = (int)strlen(m->label_names[a]);
-        printf("%-*s %10s %10s %8s\n", w, "attribute", "positive", "negative", "positive%");
-        for (uint32_t a = 0; a < m->n_labels; a++)
-            printf("%-*s %10llu %10llu %8.2f\n", w, m->label_names[a], (unsigned long long)pos[a],
-                   (unsigned long long)(m->count - pos[a]), m->count ? 100.0 * pos[a] / m->count : 0.0);
-        printf("%-*s %10llu\n", w, "records", (unsigned long long)m->count);
+        size_t w = 9;
+        for (uint32_t a = 0; a < m->n_labels; a++) {
+            size_t wa = sg_escaped_width(m->label_names[a], strlen(m->label_names[a]), out_utf8);
+            if (wa > w) w = wa;
+        }
+        sg_buf b = SG_BUF_INIT;
+        sg_buf_appendf(&b, "%-*s %10s %10s %8s\n", (int)w, "attribute", "positive", "negative", "positive%");
+        for (uint32_t a = 0; a < m->n_labels; a++) {
+            const char *name = m->label_names[a];
+            put_text(&b, name);
+            for (size_t k = sg_escaped_width(name, strlen(name), out_utf8); k < w; k++) sg_buf_putc(&b, ' ');
+            sg_buf_appendf(&b, " %10llu %10llu %8.2f\n", (unsigned long long)pos[a],
+                           (unsigned long long)(m->count - pos[a]), m->count ? 100.0 * pos[a] / m->count : 0.0);
+        }
+        sg_buf_appendf(&b, "%-*s %10llu\n", (int)w, "records", (unsigned long long)m->count);
+        write_buf(&b);
+        sg_buf_free(&b);
     }
     free(pos);
 }
@@ -152,13 +185,18 @@ static void print_list(sg_shard *s, int json, int names)
             }
             sg_buf_puts(&b, "]}\n");
         } else {
-            /* Tabs and newlines in a file name would break the columns. */
-            for (char *p = name; *p; p++) if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' ';
-            sg_buf_appendf(&b, "%llu\t%s\t", (unsigned long long)i, name);
+            /* Escaped: a tab or newline in a name would also break the columns. */
+            sg_buf_appendf(&b, "%llu\t", (unsigned long long)i);
+            put_text(&b, name);
+            sg_buf_putc(&b, '\t');
             if (names) {
                 int first = 1;
                 for (uint32_t a = 0; a < m->n_labels; a++)
-                    if (labels[a] > 0.5f) { sg_buf_appendf(&b, "%s%s", first ? "" : ",", m->label_names[a]); first = 0; }
+                    if (labels[a] > 0.5f) {
+                        if (!first) sg_buf_putc(&b, ',');
+                        put_text(&b, m->label_names[a]);
+                        first = 0;
+                    }
                 if (first) sg_buf_putc(&b, '-');
             } else {
                 for (uint32_t a = 0; a < m->n_labels; a++) sg_buf_putc(&b, labels[a] > 0.5f ? '1' : '0');
@@ -320,6 +358,8 @@ static void verify(sg_shard *s, const char *path)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    setlocale(LC_CTYPE, "");
+    out_utf8 = sg_locale_utf8();
     static const struct option opts[] = {
         {"stats", no_argument, 0, 'S'}, {"list", no_argument, 0, 'L'}, {"get", required_argument, 0, 'G'},
         {"grid", required_argument, 0, 'R'}, {"verify", no_argument, 0, 'Y'}, {"json", no_argument, 0, 'j'},

@@ -274,3 +274,44 @@ PY
   [ "$status" -eq 1 ]
   [[ "$output" == *"No space left on device"* ]]
 }
+
+@test "human-readable output escapes the shard's names; --json keeps them exact" {
+  mkdir "$T/img"
+  cp "$D/syn/img_align_celeba/000001.jpg" "$T/img/"$'a\e]0;pwned\ab.jpg'
+  cp "$D/syn/img_align_celeba/000002.jpg" "$T/img/"$'c\e[2Jd\xff.jpg'
+  printf '2\nRed\033[31mX caf\303\251\302\233 back\\slash\na\033]0;pwned\007b.jpg 1 -1 1\nc\033[2Jd\377.jpg -1 1 -1\n' \
+    > "$T/attrs.txt"
+  celeb-pack --attrs "$T/attrs.txt" --images "$T/img" -S 8 -j 1 -q -o "$T/e.lmdb"
+  labels='Red\x1b[31mX caf\xc3\xa9\xc2\x9b back\\slash'
+  export LC_ALL=C
+  run celeb-dump "$T/e.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${lines[4]}" = "labels          3, multi-hot: $labels" ]
+  only_printable "$output"
+  run celeb-dump --stats "$T/e.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = 'Red\x1b[31mX                 1          1    50.00' ]
+  [ "${lines[2]}" = 'caf\xc3\xa9\xc2\x9b          1          1    50.00' ]
+  only_printable "$output"
+  run celeb-dump --list "$T/e.lmdb"
+  [ "${lines[0]}" = $'0\ta\\x1b]0;pwned\\x07b.jpg\t101' ]
+  [ "${lines[1]}" = $'1\tc\\x1b[2Jd\\xff.jpg\t010' ]
+  only_printable "$(printf '%s' "$output" | tr '\t' ' ')"
+  run celeb-dump --list --names "$T/e.lmdb"
+  [ "${lines[0]}" = $'0\ta\\x1b]0;pwned\\x07b.jpg\tRed\\x1b[31mX,back\\\\slash' ]
+  only_printable "$(printf '%s' "$output" | tr '\t' ' ')"
+  # In a UTF-8 locale printable UTF-8 stays; the C1 control U+009B does not.
+  LC_ALL=C.UTF-8 run celeb-dump --list --names "$T/e.lmdb"
+  [ "${lines[1]}" = $'1\tc\\x1b[2Jd\\xff.jpg\tcaf\xc3\xa9\\xc2\\x9b' ]
+  # JSON carries the exact text.
+  run celeb-dump --list --json "$T/e.lmdb"
+  [[ "${lines[0]}" == '{"index": 0, "name": "a\u001b]0;pwned\u0007b.jpg", '* ]]
+  run celeb-dump --json "$T/e.lmdb"
+  [[ "$output" == *'"labels": ["Red\u001b[31mX", "caf'$'\xc3\xa9\xc2\x9b''", "back\\slash"]'* ]]
+  # A tab or newline in a name (a class folder's) no longer breaks the columns.
+  mkdir -p "$T/f/"$'t\tn\nx'
+  cp "$D/syn/img_align_celeba/000001.jpg" "$T/f/"$'t\tn\nx/'$'p\tq.jpg'
+  celeb-pack --folders "$T/f" -S 8 -j 1 -q -o "$T/f.lmdb"
+  run celeb-dump --list --names "$T/f.lmdb"
+  [ "$output" = $'0\tt\\tn\\nx/p\\tq.jpg\tt\\tn\\nx' ]
+}

@@ -1,0 +1,25 @@
+/* Text from a file (a shard's record names and metadata, an attribute file's
+ * names) made safe to print in human-readable output, whole: unlike
+ * sg_quote_bytes (lib/error.h, for messages) nothing is cut. Machine formats
+ * (JSON) do not use it: they carry the exact text. */
+#ifndef SG_TEXT_ESCAPE_H
+#define SG_TEXT_ESCAPE_H
+#include <stddef.h>
+#include "strbuf.h"
+
+/* Appends s (n bytes) escaped: printable ASCII as is; a backslash, tab, CR and
+ * LF as \\ \t \r \n; any other byte as \xHH, so that nothing reaches a terminal
+ * as a control sequence. With utf8 set (the terminal's character set is UTF-8:
+ * sg_locale_utf8), a well-formed UTF-8 sequence of a printable character is
+ * kept as it is; C1 controls (U+0080..U+009F), the line and paragraph
+ * separators and the bidirectional controls (U+061C, U+200E, U+200F,
+ * U+202A..U+202E, U+2066..U+2069) are not printable here. */
+int sg_buf_put_escaped(sg_buf *b, const void *s, size_t n, int utf8);
+/* The number of characters sg_buf_put_escaped appends for s (a UTF-8 sequence
+ * counts one): the width for aligning columns. */
+size_t sg_escaped_width(const void *s, size_t n, int utf8);
+/* 1 when the C library's character set (LC_CTYPE, as set by the program with
+ * setlocale) is UTF-8. */
+int sg_locale_utf8(void);
+
+#endif
