@@ -6,8 +6,10 @@
 #include "fileio.h"
 #include "json.h"
 #include "mt19937.h"
+#include "text_escape.h"
 #include <getopt.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,13 +90,17 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
 {
     pending_file *p = &pending[n_pending];
     sg_err err;
-    snprintf(p->path, sizeof p->path, "%s/%s", dir, name);
+    /* A cut name would write (and rename to) some other file. */
+    if (snprintf(p->path, sizeof p->path, "%s/%s", dir, name) >= (int)sizeof p->path ||
+        snprintf(p->tmp, sizeof p->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof p->tmp) {
+        sg_errf(&err, "%s: path too long (over %d bytes) in the output directory %s", name, PATH_MAX - 1, dir);
+        die_cleanup(&err);
+    }
     for (int i = 0; i < n_pending; i++)
         if (!strcmp(pending[i].path, p->path)) {   /* e.g. groups "x" and "x_train" with --split */
             sg_errf(&err, "%s: two outputs of this name (rename a group)", p->path);
             die_cleanup(&err);
         }
-    snprintf(p->tmp, sizeof p->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid());
     char *buf; size_t len;
     if (sg_attr_table_format(t, rows, n, &buf, &len, &err) != 0) { sg_err_prefix(&err, "%s", p->path); die_cleanup(&err); }
     FILE *f = fopen(p->tmp, "wb");
@@ -216,6 +222,7 @@ static int find_group(const group *g, int n, const char *name)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    setlocale(LC_CTYPE, "");
     static const struct option opts[] = {
         {"group", required_argument, 0, 'g'}, {"priority", required_argument, 0, 'p'},
         {"rest", required_argument, 0, 'r'}, {"output", required_argument, 0, 'o'},
@@ -419,14 +426,24 @@ int main(int argc, char **argv)
         printf("%-16s %8zu\n", "(dropped)", dropped);
         if (split == SPLIT_PARTITION && val_dropped) printf("%-16s %8zu\n", "(validation)", val_dropped);
         printf("\n%-16s %-20s %8s %8s\n", "group", "attribute", "positive", "negative");
+        /* Attribute names come from the file: escaped (lib/text_escape.h),
+         * so that none drives the terminal. */
+        int utf8 = sg_locale_utf8();
+        sg_buf shown = SG_BUF_INIT;
         for (int gi = 0; gi < n_groups; gi++) {
             group *g = &groups[gi];
             for (int a = 0; a < g->n_attrs; a++) {
                 size_t pos = 0;
                 for (size_t i = 0; i < g->n_rows; i++) pos += sg_attr_value(&t, g->rows[i], g->attrs[a]) > 0;
-                printf("%-16s %-20s %8zu %8zu\n", g->name, t.attr_names[g->attrs[a]], pos, g->n_rows - pos);
+                const char *name = t.attr_names[g->attrs[a]];
+                sg_buf_clear(&shown);
+                sg_buf_put_escaped(&shown, name, strlen(name), utf8);
+                for (size_t k = sg_escaped_width(name, strlen(name), utf8); k < 20; k++) sg_buf_putc(&shown, ' ');
+                if (shown.failed) cli_die("out of memory");
+                printf("%-16s %s %8zu %8zu\n", g->name, shown.data, pos, g->n_rows - pos);
             }
         }
+        sg_buf_free(&shown);
     }
     cli_finish_stdout();
     for (int gi = 0; gi < n_groups; gi++) { free(groups[gi].rows); free(groups[gi].train); free(groups[gi].test); }

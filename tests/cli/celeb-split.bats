@@ -271,3 +271,31 @@ EOF
   only_printable "$output"
   [ ! -e "$T/out" ]
 }
+
+@test "robustness: the statistics table escapes the file's attribute names" {
+  printf '2\nA\033[31m caf\303\251\302\233 C\n1.jpg 1 -1 1\n2.jpg -1 1 1\n' > "$T/esc.txt"
+  LC_ALL=C run celeb-split -g $'g=A\e[31m,caf\xc3\xa9\xc2\x9b' -o "$T/out" "$T/esc.txt"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[4]}" = 'g                A\x1b[31m                   1        1' ]
+  [ "${lines[5]}" = 'g                caf\xc3\xa9\xc2\x9b         1        1' ]
+  only_printable "$output"
+  LC_ALL=C.UTF-8 run celeb-split -g $'g=caf\xc3\xa9\xc2\x9b' -o "$T/out" "$T/esc.txt"
+  [ "${lines[4]}" = 'g                caf'$'\xc3\xa9''\xc2\x9b                1        0' ]
+  # --json keeps them exact
+  run celeb-split --json -g $'g=A\e[31m' -o "$T/out" "$T/esc.txt"
+  [[ "$output" == *'"attributes": [{"name": "A\u001b[31m", "positive": 1, "negative": 0}]'* ]]
+}
+
+@test "robustness: an output name longer than PATH_MAX is an error, not a cut name" {
+  # A directory whose path is 4080 bytes long: DIR/attr_g_train.txt is over 4095.
+  d="$T"
+  while [ $(( ${#d} + 201 )) -lt 4080 ]; do d="$d/$(printf 'd%.0s' {1..200})"; done
+  d="$d/$(printf 'e%.0s' $(seq $(( 4080 - ${#d} - 1 ))))"
+  mkdir -p "$d"
+  [ "${#d}" -eq 4080 ]
+  run celeb-split -q -g g=A --split reference -o "$d" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-split: attr_g.txt: path too long (over 4095 bytes) in the output directory $T/"* ]]
+  [ -z "$(ls -A "$d")" ]
+}
