@@ -119,6 +119,11 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     int empty = dir_is_empty(dir);
     if (empty < 0) cli_die("%s:", dir);
     if (!empty && !force) cli_die("%s: directory is not empty (use --force to write into it)", dir);
+    /* The longest names made: DIR/img_align_celeba/999999.jpg and the lists'
+     * temporary DIR/list_eval_partition.txt.tmp.PID; a cut one would be some
+     * other file. */
+    if (strlen(dir) + 40 >= PATH_MAX)
+        cli_die("%s: path too long (the dataset's file names would exceed %d bytes)", dir, PATH_MAX - 1);
 
     char img_dir[PATH_MAX], attr_path[PATH_MAX], part_path[PATH_MAX];
     snprintf(img_dir, sizeof img_dir, "%s/img_align_celeba", dir);

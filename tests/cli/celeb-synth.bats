@@ -150,3 +150,15 @@ assert bad <= 2, bad
   [ "$status" -eq 1 ]
   [[ "$output" == *"not a directory"* ]]
 }
+
+@test "robustness: an output directory too long for the dataset's file names is an error, nothing made" {
+  d="$T"
+  while [ $(( ${#d} + 201 )) -lt 4080 ]; do d="$d/$(printf 'd%.0s' {1..200})"; done
+  d="$d/$(printf 'e%.0s' $(seq $(( 4080 - ${#d} - 1 ))))"
+  [ "${#d}" -eq 4080 ]
+  # Names were cut: a directory "img_align_cele" was made, then the writes failed.
+  run celeb-synth -q -n 2 -o "$d"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-synth: $d: path too long (the dataset's file names would exceed 4095 bytes)" ]
+  [ ! -e "$d" ]
+}
