@@ -108,9 +108,12 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
     if (!buf || !tok) { sg_errf(err, "%s: out of memory", name); goto done; }
     memcpy(buf, text, len);
     buf[len] = 0;
+    /* A UTF-8 byte-order mark (an editor's "UTF-8 with BOM") is not part of
+     * the row count. */
+    size_t start = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? 3 : 0;
 
     int only_blank = 1;
-    for (size_t i = 0; i < len && only_blank; i++)
+    for (size_t i = start; i < len && only_blank; i++)
         if (!is_blank(buf[i]) && buf[i] != '\n') only_blank = 0;
     if (only_blank) { sg_errf(err, "%s: empty file", name); goto done; }
     /* A NUL byte would silently cut a file name short (a binary file, a broken copy). */
@@ -122,7 +125,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
         goto done;
     }
 
-    char *p = buf, *end = buf + len;
+    char *p = buf + start, *end = buf + len;
     size_t line_no = 0, expected_rows = 0;
     int have_count = 0, have_names = 0;
     while (p < end) {

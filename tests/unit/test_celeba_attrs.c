@@ -112,6 +112,19 @@ static void test_lenient(void)
     free(out);
     sg_attr_table_free(&t);
 
+    /* A UTF-8 byte-order mark before the count is ignored (written without). */
+    char bom[sizeof GOOD + 3] = "\xef\xbb\xbf";
+    strcat(bom, GOOD);
+    CHECK(parse(bom, &t, &err) == 0, "a file starting with a BOM rejected: %s", err.msg);
+    if (t.n_rows == 3) {
+        sg_attr_table_format(&t, NULL, 0, &out, &len, &err);
+        CHECK(len == strlen(GOOD) && !memcmp(out, GOOD, len), "BOM file rewritten as:\n%.*s", (int)len, out);
+        free(out);
+    }
+    sg_attr_table_free(&t);
+    BAD("\xef\xbb\xbf", "t.txt: empty file");
+    BAD("\xef\xbb\xbf\xef\xbb\xbf" "3\n", "t.txt line 1: expected the number of rows, found '\\xef\\xbb\\xbf3'");
+
     /* Zero rows is a valid file. */
     CHECK(parse("0\nA B\n", &t, &err) == 0 && t.n_rows == 0, "empty table rejected: %s", err.msg);
     sg_attr_table_free(&t);
