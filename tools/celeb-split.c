@@ -168,6 +168,7 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         slot[i] = (long)r;
     }
     char *p = (char *)data, *end = p + len;
+    if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) p += 3;   /* a UTF-8 byte-order mark, as in celeba-attrs(5) */
     size_t line = 0;
     while (p < end) {
         char *nl = memchr(p, '\n', end - p), *le = nl ? nl : end;

@@ -299,3 +299,14 @@ EOF
   [[ "$output" == "celeb-split: attr_g.txt: path too long (over 4095 bytes) in the output directory $T/"* ]]
   [ -z "$(ls -A "$d")" ]
 }
+
+@test "robustness: a UTF-8 byte-order mark at the start of either file is ignored" {
+  printf '\xef\xbb\xbf' > "$T/bom.txt"
+  cat "$T/small.txt" >> "$T/bom.txt"
+  printf '\xef\xbb\xbf1.jpg 0\n2.jpg 2\n3.jpg 0\n4.jpg 2\n5.jpg 0\n6.jpg 0\n' > "$T/part.txt"
+  run celeb-split -q -g g1=A,B -g g2=C --split partition --partition "$T/part.txt" -o "$T/out" "$T/bom.txt"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(names "$T/out/attr_g1_train.txt")" = "1.jpg 3.jpg 5.jpg " ]
+  [ "$(head -n 1 "$T/out/attr_g1.txt")" = 3 ]   # written without the mark
+}
