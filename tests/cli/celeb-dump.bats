@@ -315,3 +315,15 @@ PY
   run celeb-dump --list --names "$T/f.lmdb"
   [ "$output" = $'0\tt\\tn\\nx/p\\tq.jpg\tt\\tn\\nx' ]
 }
+
+@test "robustness: --get/--grid -o - refuse a terminal as standard output" {
+  command -v script >/dev/null || skip "no script(1) for a terminal"
+  for mode in "--get 0" "--grid 1x1"; do
+    run script -qec "celeb-dump $mode -o - '$D/s.lmdb'" /dev/null
+    [ "$status" -eq 1 ]
+    [[ "$output" == "celeb-dump: refusing to write an image to a terminal; use -o FILE or a redirection"* ]]
+  done
+  # a pipe is fine
+  celeb-dump --get 0 -o - "$D/s.lmdb" | cat > "$T/p.png"
+  [ "$(png_size "$T/p.png")" = 32x32 ]
+}
