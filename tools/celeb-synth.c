@@ -132,8 +132,8 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     if (sg_mkdir_p(img_dir, &err) != 0) cli_die_err(&err);
     /* The lists are written last: while images are being written (or after a
      * crash) no list refers to a set of images that is not complete. */
-    if ((unlink(attr_path) != 0 && errno != ENOENT) || (unlink(part_path) != 0 && errno != ENOENT))
-        cli_die("%s:", dir);
+    if (unlink(attr_path) != 0 && errno != ENOENT) cli_die("%s:", attr_path);
+    if (unlink(part_path) != 0 && errno != ENOENT) cli_die("%s:", part_path);
 
     sg_attr_table t;
     if (sg_attr_table_create(&t, SG_SYNTH_N_ATTRS, sg_celeba_attr_names, n, &err) != 0) cli_die_err(&err);

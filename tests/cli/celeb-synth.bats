@@ -162,3 +162,11 @@ assert bad <= 2, bad
   [ "$output" = "celeb-synth: $d: path too long (the dataset's file names would exceed 4095 bytes)" ]
   [ ! -e "$d" ]
 }
+
+@test "robustness: --force with a directory where a list goes names that directory" {
+  mkdir -p "$T/d/list_eval_partition.txt"
+  run celeb-synth -q -n 2 -f -o "$T/d"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-synth: $T/d/list_eval_partition.txt: Is a directory" ]
+  [ -d "$T/d/list_eval_partition.txt" ]
+}
