@@ -516,6 +516,13 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
     if (stat(path, &st) != 0) return sg_errno(err, "%s", path);
     if (!S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a stargan shard (not a directory)", path);
     if (!is_shard_dir(path)) return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
+    {
+        /* LMDB reports an empty data.mdb as "Bad file descriptor". */
+        char data_path[PATH_MAX];
+        snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
+        if (stat(data_path, &st) == 0 && st.st_size == 0)
+            return sg_errf(err, "%s: not a stargan shard (data.mdb is empty)", path);
+    }
     sg_shard *s = calloc(1, sizeof *s);
     if (!s) return sg_errf(err, "out of memory");
     snprintf(s->path, sizeof s->path, "%s", path);

@@ -254,6 +254,10 @@ PY
     [[ "$output" == "celeb-dump: $T/trunc.lmdb: data.mdb is truncated"* ]]
     [ "${#lines[@]}" -eq 1 ]
   done
+  : > "$T/trunc.lmdb/data.mdb"
+  run celeb-dump "$T/trunc.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $T/trunc.lmdb: not a stargan shard (data.mdb is empty)" ]
 }
 
 @test "robustness: -o into a directory, a FIFO, a full device" {
