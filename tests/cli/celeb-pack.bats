@@ -416,3 +416,20 @@ except AssertionError as e:
   [ "$status" -eq 0 ]
   [ "$(celeb-dump --verify "$T/s2.lmdb")" = "3 records OK" ]
 }
+
+@test "the man page's Python recipe reads a record whose file name is not UTF-8" {
+  have_py || skip "no python3 with lmdb, numpy, PIL"
+  recipe
+  mkdir -p "$T/f/c"
+  cp "$S/img_align_celeba/000001.jpg" "$T/f/c/"$'caf\xe9.jpg'
+  celeb-pack --folders "$T/f" -S 8 -j 1 -q -o "$T/l1.lmdb"
+  run "$PY" -c "
+import sys, os; sys.path.insert(0, os.environ['T'])
+from recipe import open_shard, read_record
+env, meta = open_shard(sys.argv[1])
+pixels, labels, name = read_record(env, meta, 0)
+assert os.fsencode(name) == b'c/caf\xe9.jpg', name
+print('ok', pixels.shape)" "$T/l1.lmdb"
+  echo "$output"
+  [ "$output" = "ok (8, 8, 3)" ]
+}
