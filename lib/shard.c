@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -147,6 +148,12 @@ struct sg_shard_writer {
 
 static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)
 {
+    /* LMDB turns a short write, which is what a full file system gives, into
+     * EIO ("Input/output error"): say what is most likely wrong. */
+    struct statvfs v;
+    if (rc == EIO && statvfs(path, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < 2 * (uint64_t)BATCH_BYTES)
+        return sg_errf(err, "%s: %s: %s: the file system is full (%llu bytes free)", path, what, mdb_strerror(rc),
+                       (unsigned long long)v.f_bavail * v.f_frsize);
     return sg_errf(err, "%s: %s: %s", path, what, mdb_strerror(rc));
 }
 

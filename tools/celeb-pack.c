@@ -574,7 +574,7 @@ int main(int argc, char **argv)
         if (failed == 2) cli_die("interrupted; no shard written");
         cli_die("%s; %s not written", fail_msg, out);
     }
-    if (sg_shard_writer_commit(wr, &err)) cli_die_err(&err);
+    if (sg_shard_writer_commit(wr, &err)) cli_die("%s; %s not written", err.msg, out);
 
     if (!cli_quiet) {
         size_t skipped = n_missing + n_corrupt;

@@ -433,3 +433,24 @@ print('ok', pixels.shape)" "$T/l1.lmdb"
   echo "$output"
   [ "$output" = "ok (8, 8, 3)" ]
 }
+
+@test "robustness: a full file system is named as such; the old shard stays, nothing is left" {
+  mkdir "$T/small"
+  mount -t tmpfs -o size=512k tmpfs "$T/small" 2>/dev/null || skip "cannot mount a small tmpfs (needs root)"
+  args=(--attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -S 16 -j 1 -q)
+  # Nothing may stop the test before the umount.
+  first=0
+  celeb-pack "${args[@]}" -o "$T/small/s.lmdb" || first=$?
+  # LMDB reports the short write as EIO: "Input/output error" alone suggested a broken disk.
+  run celeb-pack "${args[@]}" -S 128 -f -o "$T/small/s.lmdb"
+  st=$status
+  verify=$(celeb-dump --verify "$T/small/s.lmdb" 2>&1 || true)
+  left=$(ls -A "$T/small")
+  umount "$T/small"
+  echo "$output"
+  [ "$first" -eq 0 ]
+  [ "$st" -eq 1 ]
+  [[ "$output" == "celeb-pack: $T/small/s.lmdb.tmp-"*": the file system is full ("*" bytes free); $T/small/s.lmdb not written" ]]
+  [ "$verify" = "12 records OK" ]
+  [ "$left" = s.lmdb ]
+}
