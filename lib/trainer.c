@@ -1,12 +1,14 @@
 #include "trainer.h"
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +119,8 @@ struct sg_trainer {
      * model's current one */
     int batch_current;
     volatile sig_atomic_t *stop;  /* sg_trainer_run's, or NULL */
+    int lock_fd;                  /* run_dir opened and flock'ed (lock_run_dir), or -1 */
+    int created_dir;              /* run_dir was made by this open (removed again if it fails) */
 };
 
 /* Fence slots of the batch buffers (lib/backend.h: 0..7): FENCE_BUF + k covers
@@ -622,6 +626,34 @@ static int check_ckpt_matches(sg_trainer *t, int64_t step, sg_err *err)
     return rc;
 }
 
+/* One sg-train per run directory: an exclusive flock(2) on RUN itself, held
+ * until sg_trainer_free (the kernel drops it when the process dies, however it
+ * dies). A second process would trim history.jsonl under the first (whose
+ * lines then go to the replaced file), rewrite config.json and interleave
+ * checkpoints. A new run's directory is created here; a file system that
+ * has no locks (EINVAL, ENOLCK, EOPNOTSUPP) leaves the run unlocked. */
+static int lock_run_dir(sg_trainer *t, int create, sg_err *err)
+{
+    struct stat st;
+    if (stat(t->run_dir, &st) != 0) {
+        if (errno != ENOENT || !create) return 0;   /* a resume then finds no config.json */
+        if (sg_mkdir_p(t->run_dir, err)) return -1;
+        t->created_dir = 1;
+    }
+    int fd = open(t->run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOTDIR ? sg_errf(err, "%s: not a directory", t->run_dir) : sg_errno(err, "%s", t->run_dir);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return sg_errf(err, "%s: another sg-train is using this run directory (two at once would mix their "
+                           "checkpoints and history; wait for it to end or stop it)", t->run_dir);
+        return 0;
+    }
+    t->lock_fd = fd;
+    return 0;
+}
+
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
                     const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
                     sg_err *err)
@@ -638,6 +670,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->opt = *opt;
     t->nd = n_shards;
     t->last_ckpt = -1;
+    t->lock_fd = -1;
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
     if (!(t->run_dir = strdup(run_dir))) goto oom;
@@ -721,6 +754,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     }
     for (int v = 0; v < 256; v++) t->pixel_lut[v] = ((float)v / 255.0f - 0.5f) / 0.5f;
 
+    if (lock_run_dir(t, !resume, err)) goto fail;
     if (resume) {
         if (!sg_run_exists(run_dir)) {
             sg_errf(err, "%s: no run to resume (no config.json)", run_dir);
@@ -764,6 +798,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
 oom:
     sg_errf(err, "out of memory");
 fail:
+    if (t->created_dir) rmdir(t->run_dir);   /* only if still empty */
     sg_trainer_free(t);
     return -1;
 }
@@ -794,6 +829,7 @@ void sg_trainer_free(sg_trainer *t)
         /* host_free waits for an upload from the buffer still in flight */
         t->be->ops->host_free(t->be, b->x); t->be->ops->host_free(t->be, b->c_org);
     }
+    if (t->lock_fd >= 0) close(t->lock_fd);
     free(t->run_dir);
     free(t);
 }

@@ -76,7 +76,9 @@ enum {
  * run in run_dir (writes config.json, empties history) or, with SG_TRAIN_RESUME,
  * loads the latest checkpoint (checking that shards and model match the run) and
  * trims history.jsonl to the checkpoint's iteration. Nothing in run_dir changes
- * when this fails on bad input. */
+ * when this fails on bad input. The trainer holds an exclusive flock(2) on
+ * run_dir until sg_trainer_free: a run directory another trainer (in any
+ * process) holds is an error. */
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
                     const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
                     sg_err *err);

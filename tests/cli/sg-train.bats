@@ -25,6 +25,11 @@ setup() {
   TINY=(--batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads 1 --device cpu -q)
 }
 
+# A test that starts an endless run sets BG_PID: a failed assertion must not leave it running.
+teardown() {
+  if [ -n "${BG_PID:-}" ]; then kill -KILL "$BG_PID" 2>/dev/null || true; fi
+}
+
 # history.jsonl without the timing fields.
 strip_timing() { sed -E 's/,"images\/s":[^,]*,"elapsed":[^}]*//' "$1"; }
 
@@ -408,6 +413,36 @@ PY
   run sg-train -o "$T/r" --resume --iters $((10#$n + 2))
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
+}
+
+@test "a second sg-train on a run directory in use is refused; the first one's run stays whole" {
+  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
+  pid=$!
+  BG_PID=$pid
+  for _ in $(seq 200); do
+    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
+    sleep 0.05
+  done
+  msg="sg-train: $T/r: another sg-train is using this run directory (two at once would mix their checkpoints and history; wait for it to end or stop it)"
+  run sg-train -o "$T/r" --resume --iters 3
+  [ "$status" -eq 1 ]
+  [ "$output" = "$msg" ]
+  run sg-train -o "$T/r" --force --iters 3 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "$msg" ]
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  BG_PID=
+  [ "$status" -eq 130 ]
+  # the first run's history was not trimmed under it: one line per iteration up to its checkpoint
+  n=$(cat "$T/r/latest")
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq "$((10#$n))" ]
+  [ "$(strip_timing "$T/r/history.jsonl" | tail -n 1 | cut -d, -f1)" = "{\"iteration\":$((10#$n))" ]
+  # the lock goes with the process
+  run sg-train -o "$T/r" --resume --iters $((10#$n + 2))
+  [ "$status" -eq 0 ]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq "$((10#$n + 2))" ]
 }
 
 @test "a crash while reading shards (LMDB trusts its pages) is one line naming the shards, exit 1" {
