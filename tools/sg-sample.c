@@ -227,6 +227,25 @@ static char *safe_name(const char *s)
     return r;
 }
 
+/* --each writes NNNNNN_input and NNNNNN_NAME for every target: a name that is
+ * "input" or another target's (labels that differ only in characters safe_name
+ * replaces, "a b" and "a_b") gets "@N" appended, N its column from 1. '@' is
+ * not in a safe name, so the result repeats no other name. */
+static void unique_names(target_set *ts)
+{
+    for (int t = 0; t < ts->n; t++) {
+        int taken = !strcmp(ts->names[t], "input");
+        for (int u = 0; u < t && !taken; u++) taken = !strcmp(ts->names[u], ts->names[t]);
+        if (!taken) continue;
+        size_t len = strlen(ts->names[t]) + 16;
+        char *r = malloc(len);
+        if (!r) cli_die("out of memory");
+        snprintf(r, len, "%s@%d", ts->names[t], t + 1);
+        free(ts->names[t]);
+        ts->names[t] = r;
+    }
+}
+
 static void make_target_set(const options *o, const sg_ckpt_info *ck, target_set *ts)
 {
     sg_err err = {{0}};
@@ -241,7 +260,9 @@ static void make_target_set(const options *o, const sg_ckpt_info *ck, target_set
         ts->spec_mode = 1;
         ts->n = 1;
         ts->names = malloc(sizeof(char *));
+        if (!ts->names) cli_die("out of memory");
         ts->names[0] = safe_name(o->targets);
+        unique_names(ts);
         return;
     }
     ts->n = sg_targets_count(cfg);
@@ -256,6 +277,7 @@ static void make_target_set(const options *o, const sg_ckpt_info *ck, target_set
         else snprintf(buf, sizeof buf, "%s", ck->label_names[t]);
         ts->names[t] = safe_name(buf);
     }
+    unique_names(ts);
 }
 
 /* c (n_in, c_dim): target t of every input. */

@@ -87,6 +87,29 @@ setup() {
     grep -q $'^000000_Bangs.png\t0\tBangs\tcelebA_train\t1$' "$W/each/targets.tsv"
 }
 
+@test "sg-sample: --each never writes two outputs to one file: names repeated after safe_name, or 'input', get @N" {
+    # one-hot classes from folders: "a b" and "a_b" are both a_b in a file name; "input" is the input's name
+    for c in "a b" a_b input; do
+        mkdir -p "$W/faces/$c"
+        for i in 1 2; do cp "$T/synth/img_align_celeba/00000$i.jpg" "$W/faces/$c/$i.jpg"; done
+    done
+    celeb-pack -q -F "$W/faces" -c 178 -S 16 -o "$W/classes.lmdb"
+    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$W/classes.lmdb"
+    run sg-sample -q --ckpt "$W/run" --data "$W/classes.lmdb" --count 1 --each --device cpu -o "$W/each"
+    [ "$status" -eq 0 ]
+    [ "$(ls "$W/each" | tr '\n' ' ')" = "000000_a_b.png 000000_a_b@2.png 000000_input.png 000000_input@3.png targets.tsv " ]
+    [ "$(cut -f1,3 "$W/each/targets.tsv" | tail -n +2 | tr '\n\t' ' :')" = "000000_a_b.png:a_b 000000_a_b@2.png:a_b@2 000000_input@3.png:input@3 " ]
+    # the input file is the input, not a translation written over it
+    sg-sample -q --ckpt "$W/run" --data "$W/classes.lmdb" --count 1 --targets input --device cpu -o "$W/to_input.png"
+    cmp "$W/to_input.png" "$W/each/000000_input@3.png"
+    ! cmp -s "$W/each/000000_input.png" "$W/each/000000_input@3.png"
+    # --targets input is a translation too
+    run sg-sample -q --ckpt "$W/run" --data "$W/classes.lmdb" --count 1 --targets input --each --device cpu -o "$W/each2"
+    [ "$status" -eq 0 ]
+    [ "$(ls "$W/each2" | tr '\n' ' ')" = "000000_input.png 000000_input@1.png targets.tsv " ]
+}
+
 @test "sg-sample: --targets on a shard record equals the matching --each target" {
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --each --device cpu -o "$W/each"
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1 --targets +Blond_Hair --device cpu -o "$W/one.png"
