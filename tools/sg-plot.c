@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MAX_INPUT_BYTES ((size_t)1 << 30)
 #define MAX_SERIES 64
@@ -130,6 +131,7 @@ typedef struct {
     int n_datasets;
     char *datasets[MAX_SERIES];
     long records, skipped_nonfinite;
+    long torn_line;          /* the last line, cut short and skipped (0: none) */
     double xmin, xmax;
 } history;
 
@@ -203,8 +205,13 @@ static void read_history(history *h, const char *path)
         if (lead == trimmed) continue;   /* blank line */
         json_value *v;
         json_error_pos where;
-        if (json_parse(start, n, NULL, &v, &where, &err) != 0)
+        if (json_parse(start, n, NULL, &v, &where, &err) != 0) {
+            /* A last line without its newline is one being written (sg-train
+             * appends a line at a time) or cut by a crash: skipped, as
+             * sg-train --resume drops it. */
+            if (!nl) { h->torn_line = line; break; }
             cli_die("%s line %ld: %s at column %ld", name, line, where.what, where.column);
+        }
         if (v->type != JSON_OBJECT) cli_die("%s line %ld: expected a JSON object, found %s", name, line, json_type_name(v->type));
         double it;
         if (json_get_num(v, "iteration", &it, &err) != 0) cli_die("%s line %ld: %s", name, line, err.msg);
@@ -219,7 +226,8 @@ static void read_history(history *h, const char *path)
                 continue;
             }
             if (val->type != JSON_NUMBER)
-                cli_die("%s line %ld: key \"%s\": expected a number, found %s", name, line, key, json_type_name(val->type));
+                cli_die("%s line %ld: key \"%s\": expected a number, found %s", name, line,
+                        sg_quote_bytes(key, v->key_lens[k]).s, json_type_name(val->type));
             add_point(find_series(h, key, dataset, name, line), it, val->num);
             if (it < h->xmin) h->xmin = it;
             if (it > h->xmax) h->xmax = it;
@@ -228,8 +236,12 @@ static void read_history(history *h, const char *path)
         json_free(v);
     }
     free(data);
+    if (h->records == 0 && h->torn_line) cli_die("%s: no records (line %ld is cut short)", name, h->torn_line);
     if (h->records == 0) cli_die("%s: no records (empty input)", name);
     if (h->n_series == 0) cli_die("%s: no loss or lr values in %ld records", name, h->records);
+    if (h->torn_line && !cli_quiet)
+        fprintf(stderr, "%s: %s line %ld: cut short (no newline at its end: a run still writing it?); skipped\n",
+                cli_name, name, h->torn_line);
 }
 
 /* Trailing moving average over the last `window` points. */
@@ -616,6 +628,8 @@ int main(int argc, char **argv)
     }
     if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing input file" : "too many arguments");
     if (!out) cli_usage_error("missing -o/--output");
+    if (!strcmp(out, "-") && isatty(STDOUT_FILENO))
+        cli_die("refusing to write an image to a terminal; use -o FILE or a redirection");
     const char *in = argv[optind];
 
     if (bars_mode) {

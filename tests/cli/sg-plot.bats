@@ -70,6 +70,34 @@ PY
   [ "$(png_size "$T/out.png")" = 1200x900 ]
 }
 
+@test "-o - refuses a terminal (script(1) gives it one); nothing written there" {
+  command -v script > /dev/null || skip "no script(1)"
+  run script -qec "sg-plot '$T/history.jsonl' -o -" /dev/null
+  [ "$status" -eq 1 ]
+  [ "$(printf '%s' "$output" | tr -d '\r')" = "sg-plot: refusing to write an image to a terminal; use -o FILE or a redirection" ]
+}
+
+@test "a history being written: its last line, cut short without a newline, is skipped with a note" {
+  head -c -40 "$T/history.jsonl" > "$T/live.jsonl"
+  run sg-plot "$T/live.jsonl" -o "$T/live.png"
+  [ "$status" -eq 0 ]
+  [ "$(png_size "$T/live.png")" = 1200x900 ]
+  [[ "$output" == *"sg-plot: $T/live.jsonl line 300: cut short (no newline at its end: a run still writing it?); skipped"* ]]
+  run sg-plot -q "$T/live.jsonl" -o "$T/live.png"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  # the same line followed by a newline is malformed, not being written
+  printf '\n' >> "$T/live.jsonl"
+  run sg-plot "$T/live.jsonl" -o "$T/live2.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-plot: $T/live.jsonl line 300: "* ]]
+  [ ! -e "$T/live2.png" ]
+  printf '{"iteration": 1, "D/lo' > "$T/one.jsonl"
+  run sg-plot "$T/one.jsonl" -o "$T/one.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/one.jsonl: no records (line 1 is cut short)" ]
+}
+
 @test "JPEG output by extension" {
   sg-plot "$T/history.jsonl" -o "$T/l.jpg" -q
   [ "$(head -c 3 "$T/l.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8ff ]
@@ -105,6 +133,10 @@ PY
   run sg-plot "$T/str.jsonl" -o "$T/e.png"
   [ "$status" -eq 1 ]
   [[ "$output" == *"line 1: key \"D/loss_real\": expected a number, found string"* ]]
+  printf '{"iteration": 1, "D/loss_\\u001b[2J": "high"}\n' > "$T/esc.jsonl"
+  run sg-plot "$T/esc.jsonl" -o "$T/e.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/esc.jsonl line 1: key \"D/loss_\\x1b[2J\": expected a number, found string" ]
   echo '{"D/loss_real": 1}' > "$T/noit.jsonl"
   run sg-plot "$T/noit.jsonl" -o "$T/e.png"
   [ "$status" -eq 1 ]
