@@ -239,6 +239,20 @@ static void shape_str(char *out, size_t n, const int64_t *shape, int ndim)
 
 static const char *net_name(sg_net net) { return net == SG_NET_G ? "G" : "D"; }
 
+/* The metadata "net" of a stargan-c file ("G", "D", "state"; absent in a file
+ * made elsewhere) must be the one asked for: a D file given for G otherwise
+ * fails on its first tensor's shape as if the model configuration differed. */
+static int check_net_kind(const sg_st_file *f, const char *want, sg_err *err)
+{
+    const char *have = sg_st_meta(f, "net");
+    if (!have || !strcmp(have, want)) return 0;
+    const char *what = !strcmp(have, "G") ? "G's weights" : !strcmp(have, "D") ? "D's weights"
+                     : !strcmp(have, "state") ? "the optimizer state" : "something else";
+    return sg_errf(err, "%s: metadata net \"%s\": this file holds %s, not %s", f->path,
+                   sg_quote_bytes(have, strlen(have)).s, what,
+                   !strcmp(want, "state") ? "the optimizer state" : !strcmp(want, "G") ? "G's weights" : "D's weights");
+}
+
 /* Bytes of the largest tensor (a scratch buffer for one tensor at a time). */
 static size_t max_bytes(const sg_tensor_info *t, int n)
 {
@@ -337,7 +351,7 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
     void *buf = malloc(max_bytes(list, n));
     int rc = -1, matched;
     if (!idx || !buf) { sg_errf(err, "%s: out of memory", path); goto done; }
-    if (match_tensors(f, list, n, "", 0, idx, &matched, err)) goto done;
+    if (check_net_kind(f, net_name(net), err) || match_tensors(f, list, n, "", 0, idx, &matched, err)) goto done;
     if ((size_t)matched != f->n_tensors) {
         for (size_t k = 0; k < f->n_tensors; k++) {
             int known = 0;
@@ -443,6 +457,7 @@ int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err
     sg_st_file *f;
     if (refuse_generator_only(m, path, "loading the optimizer state", err)) return -1;
     if (sg_st_open(&f, path, err)) return -1;
+    if (check_net_kind(f, "state", err)) { sg_st_close(f); return -1; }
     float *m1[2] = {0}, *m2[2] = {0};
     long *idx[2][2] = {{0}};
     int64_t steps[2], iteration;

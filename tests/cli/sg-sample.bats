@@ -183,6 +183,14 @@ setup() {
     run sg-sample --ckpt "$W/nothing/here" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
     [[ "$output" == *"no checkpoint found"* ]]
+    # D's file or the state file where G's is meant: said so, not "the model configuration differs"
+    n=$(cat "$T/run/latest")
+    run sg-sample --ckpt "$T/run/ckpt/$n-D.safetensors" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $T/run/ckpt/$n-D.safetensors: metadata net \"D\": this file holds D's weights, not G's weights" ]
+    run sg-sample --ckpt "$T/run/ckpt/$n-state.safetensors" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $T/run/ckpt/$n-state.safetensors: metadata net \"state\": this file holds the optimizer state, not G's weights" ]
     run sg-sample --ckpt "$T/run" --targets +Bangs --device cpu "$W/missing.jpg" -o "$W/out.png"
     [ "$status" -eq 1 ]
     [[ "$output" == *"missing.jpg"* ]]

@@ -148,7 +148,16 @@ int main(void)
     CHECK(sg_ckpt_read_net(other, SG_NET_G, g, &err) == -1 && strstr(err.msg, "main.0.weight: shape [4, 10, 7, 7], expected [8, 10, 7, 7]"),
           "other config: %s", err.msg);
     CHECK(sg_ckpt_read_state(other, s, &latest, &err) == -1 && strstr(err.msg, "shape"), "other config state: %s", err.msg);
-    CHECK(sg_ckpt_read_net(a, SG_NET_D, g, &err) == -1 && strstr(err.msg, "expected [4, 3, 4, 4]"), "G file as D: %s", err.msg);
+    /* G's file given for D: its metadata says so (before, the first tensor's shape did) */
+    CHECK(sg_ckpt_read_net(a, SG_NET_D, g, &err) == -1 &&
+          strstr(err.msg, "000004-G.safetensors: metadata net \"G\": this file holds G's weights, not D's weights"),
+          "G file as D: %s", err.msg);
+    CHECK(sg_ckpt_read_net(a, SG_NET_G, s, &err) == -1 &&
+          strstr(err.msg, "000004-state.safetensors: metadata net \"state\": this file holds the optimizer state, not G's weights"),
+          "state file as G: %s", err.msg);
+    CHECK(sg_ckpt_read_state(a, d, &latest, &err) == -1 &&
+          strstr(err.msg, "000004-D.safetensors: metadata net \"D\": this file holds D's weights, not the optimizer state"),
+          "D file as state: %s", err.msg);
 
     /* Corrupt and truncated files: the load fails and the model keeps its state. */
     snprintf(bad, sizeof bad, "%s/bad", dir);
