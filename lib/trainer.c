@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,18 @@ static void remove_stale_tmp(const char *run_dir)
     closedir(dp);
 }
 
+/* Appends a sentence to t->note (the tool shows it once, on one line). */
+static void add_note(sg_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(sg_trainer *t, const char *fmt, ...)
+{
+    size_t l = strlen(t->note);
+    if (l && l + 2 < sizeof t->note) { memcpy(t->note + l, "; ", 3); l += 2; }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->note + l, sizeof t->note - l, fmt, ap);
+    va_end(ap);
+}
+
 /* Engine choices from path into the backend; one that cannot be used is not
  * an error of the run: the note says so, naming it as label and what
  * follows (then). */
@@ -217,7 +230,7 @@ static void engines_from(sg_trainer *t, const char *path, const char *label, con
     sg_err e;
     int rc = sg_backend_cuda_engines_load(t->be, path, why, sizeof why, &e);
     if (rc < 0) snprintf(why, sizeof why, "%s", e.msg);
-    if (rc <= 0) snprintf(t->note, sizeof t->note, "%s: %s; %s", label, why, then);
+    if (rc <= 0) add_note(t, "%s: %s; %s", label, why, then);
 }
 
 /* A resumed run: its own ENGINES_FILE, if there is one (unusable: the
@@ -486,6 +499,14 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
                     sg_quote_bytes(name, strlen(name)).s, json_len(labels), sg_quote_bytes(kind, strlen(kind)).s);
             goto done;
         }
+        /* The same labels, other records (repacked, or another split): allowed, but
+         * the epochs' permutations are of another count, so the run goes on
+         * differently from an uninterrupted one. */
+        const json_value *count = json_get(d, "count");
+        if (json_is(count, JSON_NUMBER) && count->is_int && count->i != (int64_t)sm->count)
+            add_note(t, "%s: %llu images, the run's dataset %s had %lld: from here on the data order differs "
+                     "from the run's", t->shard_paths[k], (unsigned long long)sm->count,
+                     sg_quote_bytes(name, strlen(name)).s, (long long)count->i);
     }
     rc = 0;
 done:

@@ -327,6 +327,24 @@ PY
   [ "$(tree_sum "$T/r")" = "$before" ]
 }
 
+@test "resume on a shard that now holds another number of images warns that the data order differs" {
+  cp -r "$D/a.lmdb" "$T/a.lmdb"
+  sg-train -o "$T/r" --iters 3 --sample-every 0 "${TINY[@]}" "$T/a.lmdb"
+  # repacked from 19 of the 24 rows
+  { echo 19; sed -n 2p "$D/synth/list_attr_celeba.txt"; sed -n 3,21p "$D/synth/list_attr_celeba.txt"; } > "$T/attrs.txt"
+  rm -r "$T/a.lmdb"
+  celeb-pack -q -a "$T/attrs.txt" -i "$D/synth/img_align_celeba" -s Black_Hair,Blond_Hair,Brown_Hair,Male -S 16 -o "$T/a.lmdb"
+  run sg-train -o "$T/r" --resume --iters 5
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: $(realpath "$T/a.lmdb"): 19 images, the run's dataset a had 24: from here on the data order differs from the run's" ]
+  [ "$(cat "$T/r/latest")" = 000005 ]
+  grep -q '"count": 19' "$T/r/config.json"
+  # now the run's count: no warning
+  run sg-train -o "$T/r" --resume --iters 6
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
 @test "corrupt or truncated checkpoints: one clear line, exit 1, nothing overwritten" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   truncate -s -10 "$T/r/ckpt/000003-D.safetensors"
