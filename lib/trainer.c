@@ -371,7 +371,7 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
         {&tr, "training", "keep", 0, INT_MAX, 0},        {&tr, "training", "samples", 0, 64, 0}};
     struct { const char *key; double lo, hi; double v; } dv[] = {
         {"g_lr", 0, 1e3, 0},        {"d_lr", 0, 1e3, 0},        {"beta1", 0, 0.999999, 0},
-        {"beta2", 0, 0.999999999, 0}, {"lambda_cls", 0, 1e6, 0}, {"lambda_rec", 0, 1e6, 0},
+        {"beta2", 0, 0.9999999, 0}, {"lambda_cls", 0, 1e6, 0}, {"lambda_rec", 0, 1e6, 0},
         {"lambda_gp", 0, 1e6, 0}};
     const size_t n_iv = sizeof iv / sizeof iv[0], n_dv = sizeof dv / sizeof dv[0];
     const char *tl;

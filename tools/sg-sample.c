@@ -533,6 +533,8 @@ int main(int argc, char **argv)
     int n_files = argc - optind;
     char **files = argv + optind;
     if (!o.ckpt) cli_usage_error("--ckpt is required");
+    if (!*o.ckpt || !*o.output || (o.data && !*o.data))
+        cli_usage_error("%s: empty path", !*o.ckpt ? "--ckpt" : !*o.output ? "-o/--output" : "--data");
     if (!o.data && n_files == 0) cli_usage_error("give --data SHARD or image files ('-' for stdin)");
     if (o.data && n_files) cli_usage_error("give --data or image files, not both");
     if (o.each && !strcmp(o.output, "-")) cli_usage_error("--each needs -o DIR");

@@ -197,6 +197,9 @@ PY
   run sg-plot --version
   [ "$status" -eq 0 ]
   [[ "$output" == "sg-plot "* ]]
+  run sg-plot "$T/history.jsonl" -o ""
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-plot: -o/--output: empty path" ]
 }
 
 @test "robustness: --bars with absurd counts or 100000 attributes is exit 1, old output kept" {

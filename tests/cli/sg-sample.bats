@@ -55,6 +55,11 @@ setup() {
     [ "$status" -eq 2 ]
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --device tpu -o "$W/x.png"
     [ "$status" -eq 2 ]
+    for args in '--ckpt|' '-o|' '--data|'; do
+        run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" -o "$W/x.png" "${args%|}" ""
+        [ "$status" -eq 2 ]
+        [ "${lines[0]}" = "sg-sample: $(echo "${args%|}" | sed 's/^-o$/-o\/--output/'): empty path" ]
+    done
     [ ! -e "$W/x.png" ]
 }
 

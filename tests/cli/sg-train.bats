@@ -98,6 +98,16 @@ signal_long_run() {
   run sg-train -o "$T/r" --precision fp16 "$D/a.lmdb"
   [ "$status" -eq 2 ]
   [[ "$output" == *"expected tf32, fp32 or bf16"* ]]
+  run sg-train -o "" "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: -o/--output: empty path" ]
+  # a beta that is 1 as a float (0.999999999) is refused as an option, with its range
+  run sg-train -o "$T/r" --beta2 0.999999999 "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: --beta2: 0.999999999 is out of range [0, 0.9999999]" ]
+  run sg-train -o "$T/r" --beta1 0.9999999 "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: --beta1: 0.9999999 is out of range [0, 0.999999]" ]
   [ ! -e "$T/r" ]
 }
 
