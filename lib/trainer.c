@@ -718,8 +718,8 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         t->S = (int)sm->width;
         if (sm->n_labels < 1) { sg_errf(err, "%s: the shard has no labels", shard_paths[ds]); goto fail; }
         if (sm->count < (uint64_t)opt->batch) {
-            sg_errf(err, "%s: %llu images, fewer than the batch size %d", shard_paths[ds],
-                    (unsigned long long)sm->count, opt->batch);
+            sg_errf(err, "%s: %llu image%s, fewer than the batch size %d", shard_paths[ds],
+                    (unsigned long long)sm->count, sm->count == 1 ? "" : "s", opt->batch);
             goto fail;
         }
         if (sm->count > UINT32_MAX) { sg_errf(err, "%s: more than 2^32 records", shard_paths[ds]); goto fail; }

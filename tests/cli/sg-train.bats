@@ -292,6 +292,21 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ ! -e "$T/r" ]
 }
 
+@test "a dataset of one image: batch 1 trains, samples and resumes; batch 2 is one line" {
+  { echo 1; sed -n 2,3p "$D/synth/list_attr_celeba.txt"; } > "$T/one.txt"
+  celeb-pack -q -a "$T/one.txt" -i "$D/synth/img_align_celeba" -s Black_Hair,Male -S 16 -o "$T/one.lmdb"
+  run sg-train -o "$T/r" --batch 2 "${TINY[@]:2}" "$T/one.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/one.lmdb: 1 image, fewer than the batch size 2" ]
+  [ ! -e "$T/r" ]
+  run sg-train -o "$T/r" --iters 2 --batch 1 --sample-every 1 "${TINY[@]:2}" "$T/one.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(png_size "$T/r/samples/000002.png")" = 48x16 ]
+  run sg-train -o "$T/r" --resume --iters 3
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000003 ]
+}
+
 @test "resume refuses other shards or model options, naming the mismatch" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   before=$(tree_sum "$T/r")
