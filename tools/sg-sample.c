@@ -143,7 +143,13 @@ static long *choose_records(uint64_t n_records, long count, int have_seed, uint6
     return all;
 }
 
-static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_image **out, long *n_out)
+/* The shard's records to translate: their index and labels, checked (CRC) here,
+ * before anything is written; the pixels are read a chunk at a time as the
+ * generator needs them (read_shard_pixels), so that --each over a whole
+ * training shard (200,000 records: 10 GB of 128 px pixels) needs memory for
+ * one chunk only. The shard stays open (*shard_out). */
+static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_image **out, long *n_out,
+                              sg_shard **shard_out)
 {
     sg_err err = {{0}};
     sg_shard *sh;
@@ -161,23 +167,33 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_im
     long n = count < 0 || (uint64_t)count > m->count ? (long)m->count : count;
     if (n == 0) cli_die("%s: no records", o->data);
     input_image *in = calloc((size_t)n, sizeof *in);
-    float labels[SG_SHARD_MAX_LABELS];
+    if (!in) cli_die("out of memory");
+    uint8_t labels[SG_SHARD_MAX_LABELS];
     int dim = ck->model.label_dim[ds];
     for (long k = 0; k < n; k++) {
         in[k].index = order[k];
         in[k].own_ds = ds;
-        in[k].rgb = malloc((size_t)S * S * 3);
         in[k].own_labels = calloc((size_t)dim, sizeof(float));
-        if (!in[k].rgb || !in[k].own_labels) cli_die("out of memory");
-        if (sg_shard_read(sh, (uint64_t)order[k], in[k].rgb, labels, NULL, 0, &err)) cli_die_err(&err);
+        if (!in[k].own_labels) cli_die("out of memory");
+        if (sg_shard_read_labels(sh, (uint64_t)order[k], labels, &err)) cli_die_err(&err);
         for (uint32_t i = 0; i < m->n_labels; i++) in[k].own_labels[map[i]] = labels[i];
         cli_progress("reading %s: %ld/%ld", o->data, k + 1, n);
     }
     cli_progress_end();
     free(order);
-    sg_shard_close(sh);
     *out = in;
     *n_out = n;
+    *shard_out = sh;
+}
+
+/* Pixels of in[0..n) from the shard into pool (n images of S*S*3 bytes). */
+static void read_shard_pixels(sg_shard *sh, input_image *in, long n, int S, uint8_t *pool)
+{
+    sg_err err = {{0}};
+    for (long k = 0; k < n; k++) {
+        in[k].rgb = pool + (size_t)k * S * S * 3;
+        if (sg_shard_read(sh, (uint64_t)in[k].index, in[k].rgb, NULL, NULL, 0, &err)) cli_die_err(&err);
+    }
 }
 
 static void load_file_inputs(const options *o, const sg_ckpt_info *ck, int ckpt_crop, char **files,
@@ -558,7 +574,8 @@ int main(int argc, char **argv)
 
     input_image *in;
     long n_in;
-    if (o.data) load_shard_inputs(&o, &ck, &in, &n_in);
+    sg_shard *shard = NULL;
+    if (o.data) load_shard_inputs(&o, &ck, &in, &n_in, &shard);
     else load_file_inputs(&o, &ck, ckpt_crop, files, n_files, &in, &n_in);
 
     if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
@@ -594,7 +611,8 @@ int main(int argc, char **argv)
     float *c = malloc(sizeof(float) * (size_t)c_dim * chunk);
     float *scratch = malloc(sizeof(float) * (size_t)c_dim * (sg_targets_count(cfg) + 1));
     uint8_t *rgb = malloc(img_floats);
-    if (!x || !y || !c || !scratch || !rgb) cli_die("out of memory");
+    uint8_t *shard_pixels = shard ? malloc(img_floats * chunk) : NULL;   /* one chunk of inputs */
+    if (!x || !y || !c || !scratch || !rgb || (shard && !shard_pixels)) cli_die("out of memory");
     char path[PATH_MAX];
     const char *ext = !strcmp(o.format, "jpg") ? "jpg" : "png";
     long done = 0, total = n_in * ts.n;
@@ -612,6 +630,7 @@ int main(int argc, char **argv)
 
     for (long k0 = 0; k0 < n_in; k0 += chunk) {
         long n = n_in - k0 < chunk ? n_in - k0 : chunk;
+        if (shard) read_shard_pixels(shard, in + k0, n, S, shard_pixels);
         for (long k = 0; k < n; k++) {
             to_tensor(in[k0 + k].rgb, S, x + (size_t)k * img_floats);
             if (o.each) {
@@ -647,6 +666,8 @@ int main(int argc, char **argv)
             cli_progress("translating: %ld/%ld images", done, total);
         }
         if (grid_png) sg_png_background_ready(grid_png, grid_row_top(&g, k0 + n));
+        if (shard)
+            for (long k = 0; k < n; k++) in[k0 + k].rgb = NULL;   /* shard_pixels: reused by the next chunk */
     }
     cli_progress_end();
     double t_loop = seconds_now();
@@ -685,6 +706,8 @@ int main(int argc, char **argv)
     sg_model_free(model);
     sg_backend_destroy(be);
     for (long k = 0; k < n_in; k++) { free(in[k].rgb); free(in[k].own_labels); }
+    free(shard_pixels);
+    if (shard) sg_shard_close(shard);
     free(in);
     for (int t = 0; t < ts.n; t++) free(ts.names[t]);
     free(ts.names);

@@ -130,6 +130,32 @@ setup() {
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 16 --device cpu -o "$W/c.png"
     cmp "$W/a.png" "$W/c.png"
     cmp "$W/a.png" "$W/b.png"
+    # --each reads a shard's pixels a chunk at a time: the same files for chunks of 3 and of all
+    sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 7 --seed 3 --each --batch 3 --device cpu -o "$W/e3"
+    sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 7 --seed 3 --each --batch 16 --device cpu -o "$W/e16"
+    diff -r -x targets.tsv "$W/e3" "$W/e16"
+    diff <(sort "$W/e3/targets.tsv") <(sort "$W/e16/targets.tsv")   # its rows go chunk by chunk
+    [ "$(ls "$W/e3" | wc -l)" -eq 71 ]
+}
+
+@test "sg-sample: a damaged record past the first chunk is found before anything is written" {
+    cp -r "$T/celebA_test.lmdb" "$W/damaged.lmdb"
+    n=$($PY - "$W/damaged.lmdb" <<'PY'
+import lmdb, struct, sys
+env = lmdb.open(sys.argv[1], subdir=True, map_size=1 << 30)
+with env.begin(write=True) as tx:
+    n = env.stat()["entries"] - 1          # the records, without "meta"
+    k = struct.pack(">Q", n - 1)
+    v = bytearray(tx.get(k))
+    v[-100] ^= 0xff                        # a pixel byte: the CRC no longer matches
+    tx.put(k, bytes(v))
+print(n)
+PY
+)
+    run sg-sample --ckpt "$T/run" --data "$W/damaged.lmdb" --each --batch 2 --device cpu -o "$W/never"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: $W/damaged.lmdb: record $((n - 1)): CRC mismatch "*": the shard is corrupt" ]]
+    [ ! -e "$W/never" ]
 }
 
 @test "sg-sample: --timing reports on stderr and changes no output" {
