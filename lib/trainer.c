@@ -192,21 +192,36 @@ int sg_run_clear(const char *run_dir, sg_err *err)
     return remove_matching(p, ".png", err);
 }
 
-/* Temporary files of a save that was killed ("NNNNNN-G.safetensors.tmp.PID"). */
-static void remove_stale_tmp(const char *run_dir)
+/* Removes the entries of dir whose name is PREFIX...INFIX... (infix found after
+ * the prefix; an empty prefix matches any name). */
+static void remove_tmp_matching(const char *dir, const char *prefix, const char *infix)
 {
-    char dir[PATH_MAX];
-    run_file(dir, sizeof dir, run_dir, "ckpt");
     DIR *dp = opendir(dir);
     if (!dp) return;
     struct dirent *de;
+    size_t pl = strlen(prefix);
     while ((de = readdir(dp))) {
-        if (!strstr(de->d_name, ".safetensors.tmp.")) continue;
+        if (strncmp(de->d_name, prefix, pl) || !strstr(de->d_name + pl, infix)) continue;
         char p[PATH_MAX];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         unlink(p);
     }
     closedir(dp);
+}
+
+/* Temporary files of writes that were killed (every file of a run is written
+ * as NAME.tmp.PID and renamed): checkpoints ("NNNNNN-G.safetensors.tmp.PID"),
+ * samples, latest, config.json, history.jsonl and the engines file. Called
+ * with the run directory locked (lock_run_dir): no sg-train is writing them. */
+static void remove_stale_tmp(const char *run_dir)
+{
+    char dir[PATH_MAX];
+    run_file(dir, sizeof dir, run_dir, "ckpt");
+    remove_tmp_matching(dir, "", ".safetensors.tmp.");
+    run_file(dir, sizeof dir, run_dir, "samples");
+    remove_tmp_matching(dir, "", ".png.tmp.");
+    const char *files[4] = {"latest.tmp.", "config.json.tmp.", "history.jsonl.tmp.", ENGINES_FILE ".tmp."};
+    for (int k = 0; k < 4; k++) remove_tmp_matching(run_dir, files[k], "");
 }
 
 /* Appends a sentence to t->note (the tool shows it once, on one line). */
@@ -787,11 +802,11 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         goto fail;
     }
     if (sg_model_create(&t->model, c, be, opt->seed, err)) goto fail;
+    remove_stale_tmp(run_dir);
 
     int64_t step = -1;
     if (resume) {
         if (sg_ckpt_latest(run_dir, &step, err)) goto fail;
-        remove_stale_tmp(run_dir);
         if (step >= 0) {
             if (check_ckpt_matches(t, step, err) || sg_ckpt_load(t->model, run_dir, step, err)) goto fail;
             t->iter = step;

@@ -214,6 +214,9 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   # ...with a torn last history line and the temporary file of a killed save.
   printf '{"iteration":17,"dataset":"a","D/lo' >> "$T/crash/history.jsonl"
   echo partial > "$T/crash/ckpt/000016-G.safetensors.tmp.99999"
+  # ...and those of the run's other files, written the same way (NAME.tmp.PID, then renamed)
+  for f in latest config.json history.jsonl cudnn-engines.txt samples/000016.png; do echo partial > "$T/crash/$f.tmp.99998"; done
+  echo "a user's file" > "$T/crash/notes.tmp.txt"
   run sg-train -o "$T/crash" --resume
   [ "$status" -eq 0 ]
   for f in G D state; do cmp "$T/straight/ckpt/000016-$f.safetensors" "$T/crash/ckpt/000016-$f.safetensors"; done
@@ -221,6 +224,8 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$(wc -l < "$T/crash/history.jsonl")" -eq 16 ]
   cmp "$T/straight/samples/000016.png" "$T/crash/samples/000016.png"
   [ ! -e "$T/crash/ckpt/000016-G.safetensors.tmp.99999" ]
+  [ -z "$(find "$T/crash" -name '*.tmp.9999*')" ]
+  [ -e "$T/crash/notes.tmp.txt" ]
 }
 
 @test "k iterations + resume to N equals N straight (--iters raised on resume)" {
