@@ -258,6 +258,9 @@ int main(int argc, char **argv)
     cli_on_crash_blame(blame);
     if (sg_trainer_open(&t, run_dir, &o, shards, n_shards, be, mode, &err)) cli_die_err(&err);
     if (sg_trainer_note(t)[0]) cli_warn("%s", sg_trainer_note(t));
+    if (sg_trainer_iteration(t) > o.iters)
+        cli_warn("%s: the run is at iteration %lld, past --iters %lld: nothing to train", run_dir,
+                 (long long)sg_trainer_iteration(t), (long long)o.iters);
     sg_run_free_paths(run_paths, n_run_paths);
 
     struct sigaction sa;

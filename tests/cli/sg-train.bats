@@ -243,6 +243,12 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   run sg-train -o "$T/split" --resume
   [ "$status" -eq 0 ]
   [ "$(tree_sum "$T/split")" = "$before" ]
+  [ -z "$output" ]
+  # --iters below the run's iteration: nothing trained, and it says so
+  run sg-train -o "$T/split" --resume --iters 7
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: $T/split: the run is at iteration 12, past --iters 7: nothing to train" ]
+  [ "$(cat "$T/split/latest")" = 000012 ]
 }
 
 @test "--keep keeps the newest checkpoints; the last iteration is always saved" {
