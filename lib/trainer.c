@@ -159,6 +159,40 @@ int sg_run_exists(const char *run_dir)
     return access(p, F_OK) == 0;
 }
 
+/* 1 if dir holds an entry whose name ends in suffix. */
+static int dir_has_suffix(const char *dir, const char *suffix)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return 0;
+    struct dirent *de;
+    size_t sl = strlen(suffix);
+    int found = 0;
+    while (!found && (de = readdir(dp))) {
+        size_t l = strlen(de->d_name);
+        found = l > sl && !strcmp(de->d_name + l - sl, suffix);
+    }
+    closedir(dp);
+    return found;
+}
+
+/* A run's output without its config.json (deleted by hand): latest, a
+ * non-empty history, checkpoints or samples. The name of the first found, or
+ * NULL. A new run there would empty the history and write over them. */
+static const char *run_files_left(const char *run_dir)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    run_file(p, sizeof p, run_dir, "latest");
+    if (access(p, F_OK) == 0) return "latest";
+    run_file(p, sizeof p, run_dir, "history.jsonl");
+    if (stat(p, &st) == 0 && st.st_size > 0) return "history.jsonl";
+    run_file(p, sizeof p, run_dir, "ckpt");
+    if (dir_has_suffix(p, ".safetensors")) return "ckpt/";
+    run_file(p, sizeof p, run_dir, "samples");
+    if (dir_has_suffix(p, ".png")) return "samples/";
+    return NULL;
+}
+
 static int remove_matching(const char *dir, const char *suffix, sg_err *err)
 {
     DIR *dp = opendir(dir);
@@ -799,6 +833,10 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         if (check_config_datasets(t, err)) goto fail;
     } else if (mode == SG_TRAIN_NEW && sg_run_exists(run_dir)) {
         sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", run_dir);
+        goto fail;
+    } else if (mode == SG_TRAIN_NEW && run_files_left(run_dir)) {
+        sg_errf(err, "%s holds a run's %s but no config.json (restore it to --resume; --force starts over)",
+                run_dir, run_files_left(run_dir));
         goto fail;
     }
     if (sg_model_create(&t->model, c, be, opt->seed, err)) goto fail;

@@ -276,6 +276,13 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$status" -eq 1 ]
   [[ "$output" == "sg-train: $T/r already holds a run (--resume continues it, --force starts over)" ]]
   [ "$(tree_sum "$T/r")" = "$before" ]
+  # without its config.json (deleted by hand) the run's other files still count
+  mv "$T/r/config.json" "$T/config.json.saved"
+  run sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r holds a run's latest but no config.json (restore it to --resume; --force starts over)" ]
+  mv "$T/config.json.saved" "$T/r/config.json"
+  [ "$(tree_sum "$T/r")" = "$before" ]
   # --force with bad shards still leaves the old run alone.
   run sg-train -o "$T/r" --force --iters 3 "${TINY[@]}" "$D/a.lmdb" "$D/big.lmdb"
   [ "$status" -eq 1 ]
