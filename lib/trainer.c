@@ -246,7 +246,8 @@ static void remove_tmp_matching(const char *dir, const char *prefix, const char 
 /* Temporary files of writes that were killed (every file of a run is written
  * as NAME.tmp.PID and renamed): checkpoints ("NNNNNN-G.safetensors.tmp.PID"),
  * samples, latest, config.json, history.jsonl and the engines file. Called
- * with the run directory locked (lock_run_dir): no sg-train is writing them. */
+ * once the run directory is locked (lock_run_dir), so no other sg-train is
+ * writing them (unless the file system has no locks). */
 static void remove_stale_tmp(const char *run_dir)
 {
     char dir[PATH_MAX];
