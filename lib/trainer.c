@@ -236,9 +236,7 @@ static void remove_tmp_matching(const char *dir, const char *prefix, const char 
     size_t pl = strlen(prefix);
     while ((de = readdir(dp))) {
         if (strncmp(de->d_name, prefix, pl) || !strstr(de->d_name + pl, infix)) continue;
-        char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
+        unlinkat(dirfd(dp), de->d_name, 0);   /* no path to cut short */
     }
     closedir(dp);
 }
@@ -701,28 +699,47 @@ static int check_ckpt_matches(sg_trainer *t, int64_t step, sg_err *err)
  * until sg_trainer_free (the kernel drops it when the process dies, however it
  * dies). A second process would trim history.jsonl under the first (whose
  * lines then go to the replaced file), rewrite config.json and interleave
- * checkpoints. A new run's directory is created here; a file system that
- * has no locks (EINVAL, ENOLCK, EOPNOTSUPP) leaves the run unlocked. */
+ * checkpoints. A new run's directory is created here. A file system that
+ * refuses the lock (EINVAL, ENOLCK, EOPNOTSUPP; NFS, which locks only files
+ * open for writing) leaves the run unlocked, and the note says so. */
 static int lock_run_dir(sg_trainer *t, int create, sg_err *err)
 {
-    struct stat st;
-    if (stat(t->run_dir, &st) != 0) {
-        if (errno != ENOENT || !create) return 0;   /* a resume then finds no config.json */
-        if (sg_mkdir_p(t->run_dir, err)) return -1;
-        t->created_dir = 1;
-    }
-    int fd = open(t->run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOTDIR ? sg_errf(err, "%s: not a directory", t->run_dir) : sg_errno(err, "%s", t->run_dir);
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct stat st, locked;
+        int made = 0;
+        if (stat(t->run_dir, &st) != 0) {
+            if (errno != ENOENT || !create) return 0;   /* a resume then finds no config.json */
+            if (sg_mkdir_p(t->run_dir, err)) return -1;
+            made = 1;
+        }
+        int fd = open(t->run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return errno == ENOTDIR ? sg_errf(err, "%s: not a directory", t->run_dir) : sg_errno(err, "%s", t->run_dir);
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            /* not ours to remove: the other process may have made it */
+            if (e == EWOULDBLOCK)
+                return sg_errf(err, "%s: another sg-train is using this run directory (two at once would mix "
+                               "their checkpoints and history; wait for it to end or stop it)", t->run_dir);
+            /* NFS (without local_lock=flock) refuses flock on a directory opened read-only */
+            add_note(t, "%s: not locked (flock: %s): do not run a second sg-train on it at the same time",
+                     t->run_dir, strerror(e));
+            t->created_dir = made;
+            return 0;
+        }
+        /* Locked, but is it still RUN? Another process that failed may have
+         * removed the directory between our open and our flock. */
+        if (fstat(fd, &locked) == 0 && stat(t->run_dir, &st) == 0 && st.st_dev == locked.st_dev &&
+            st.st_ino == locked.st_ino) {
+            t->lock_fd = fd;
+            t->created_dir = made;   /* removed again on failure, while still locked and empty */
+            return 0;
+        }
         close(fd);
-        if (e == EWOULDBLOCK)
-            return sg_errf(err, "%s: another sg-train is using this run directory (two at once would mix their "
-                           "checkpoints and history; wait for it to end or stop it)", t->run_dir);
-        return 0;
     }
-    t->lock_fd = fd;
-    return 0;
+    return sg_errf(err, "%s: the run directory was removed or replaced while it was being opened; try again",
+                   t->run_dir);
 }
 
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
@@ -873,7 +890,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
 oom:
     sg_errf(err, "out of memory");
 fail:
-    if (t->created_dir) rmdir(t->run_dir);   /* only if still empty */
+    if (t->created_dir) rmdir(t->run_dir);   /* only if still empty; the lock is still held */
     sg_trainer_free(t);
     return -1;
 }
