@@ -143,11 +143,14 @@ static long *choose_records(uint64_t n_records, long count, int have_seed, uint6
     return all;
 }
 
-/* The shard's records to translate: their index and labels, checked (CRC) here,
- * before anything is written; the pixels are read a chunk at a time as the
- * generator needs them (read_shard_pixels), so that --each over a whole
- * training shard (200,000 records: 10 GB of 128 px pixels) needs memory for
- * one chunk only. The shard stays open (*shard_out). */
+/* The shard's records to translate: their index and labels. Each record is
+ * read whole here (CRC, labels, its pixels decoded into one scratch image),
+ * so that a damaged one is found before anything is written; the pixels are
+ * read again a chunk at a time as the generator needs them
+ * (read_shard_pixels), so that --each over a whole training shard (200,000
+ * records: 10 GB of 128 px pixels) needs memory for one chunk only. A second
+ * decode of a PNG record costs far less than its translation. The shard stays
+ * open (*shard_out). */
 static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_image **out, long *n_out,
                               sg_shard **shard_out)
 {
@@ -169,17 +172,22 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_im
     input_image *in = calloc((size_t)n, sizeof *in);
     if (!in) cli_die("out of memory");
     uint8_t labels[SG_SHARD_MAX_LABELS];
+    uint8_t *scratch = malloc((size_t)S * S * 3);
+    if (!scratch) cli_die("out of memory");
     int dim = ck->model.label_dim[ds];
     for (long k = 0; k < n; k++) {
         in[k].index = order[k];
         in[k].own_ds = ds;
         in[k].own_labels = calloc((size_t)dim, sizeof(float));
         if (!in[k].own_labels) cli_die("out of memory");
-        if (sg_shard_read_labels(sh, (uint64_t)order[k], labels, &err)) cli_die_err(&err);
+        if (sg_shard_read(sh, (uint64_t)order[k], scratch, NULL, NULL, 0, &err) ||
+            sg_shard_read_labels(sh, (uint64_t)order[k], labels, &err))
+            cli_die_err(&err);
         for (uint32_t i = 0; i < m->n_labels; i++) in[k].own_labels[map[i]] = labels[i];
         cli_progress("reading %s: %ld/%ld", o->data, k + 1, n);
     }
     cli_progress_end();
+    free(scratch);
     free(order);
     *out = in;
     *n_out = n;
