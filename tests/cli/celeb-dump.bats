@@ -277,6 +277,12 @@ PY
   run bash -c "celeb-dump --get 0 -o - '$D/s.lmdb' > /dev/full"
   [ "$status" -eq 1 ]
   [[ "$output" == *"No space left on device"* ]]
+  # standard output closed: an error by descriptor and by name alike, no image lost silently
+  run bash -c "celeb-dump --get 0 -o - '$D/s.lmdb' >&-"
+  [ "$status" -eq 1 ]
+  run bash -c "celeb-dump --get 0 -o /dev/stdout '$D/s.lmdb' >&-"
+  [ "$status" -eq 1 ]
+  [ "$(celeb-dump --verify "$D/s.lmdb")" = "12 records OK" ]
 }
 
 @test "human-readable output escapes the shard's names; --json keeps them exact" {

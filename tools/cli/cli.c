@@ -19,11 +19,13 @@ void cli_init(const char *argv0)
     cli_name = slash ? slash + 1 : (argv0 ? argv0 : cli_name);
     /* Started with stdin, stdout or stderr closed (2>&-), the next file opened
      * would get that number and messages would be written into it (an LMDB
-     * data file, an output). Keep 0..2 taken by /dev/null opened the other
-     * way round, so that using them still fails with EBADF as when closed. */
+     * data file, an output). Keep 0..2 taken by the root directory: writing
+     * there still fails (EBADF), reading too (EISDIR), and so does opening it
+     * again by name (-o /dev/stdout: a directory), where /dev/null would
+     * quietly take the output. */
     for (int fd = 0; fd <= 2; fd++)
         if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-            int nfd = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+            int nfd = open("/", O_RDONLY | O_DIRECTORY);
             if (nfd >= 0 && nfd != fd) close(nfd);   /* cannot happen: fd is the lowest free number */
         }
 }
