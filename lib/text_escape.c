@@ -1,28 +1,53 @@
+#define _GNU_SOURCE   /* wcwidth */
 #include "text_escape.h"
 #include <langinfo.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <strings.h>
+#include <wchar.h>
 
-/* Length of the UTF-8 sequence of a printable character at p (n bytes left),
- * or 0: malformed, overlong, a surrogate, past U+10FFFF, or a control. */
-static size_t printable_utf8_len(const unsigned char *p, size_t n)
+/* Length of the well-formed UTF-8 sequence at p (n bytes left), its code
+ * point in *cp; 0 when malformed, overlong, a surrogate or past U+10FFFF. */
+static size_t utf8_sequence(const unsigned char *p, size_t n, uint32_t *cp)
 {
     size_t len;
-    uint32_t cp, min;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) { len = 2; cp = p[0] & 0x1f; min = 0x80; }
-    else if (p[0] >= 0xe0 && p[0] <= 0xef) { len = 3; cp = p[0] & 0x0f; min = 0x800; }
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4) { len = 4; cp = p[0] & 0x07; min = 0x10000; }
+    uint32_t v, min;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) { len = 2; v = p[0] & 0x1f; min = 0x80; }
+    else if (p[0] >= 0xe0 && p[0] <= 0xef) { len = 3; v = p[0] & 0x0f; min = 0x800; }
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4) { len = 4; v = p[0] & 0x07; min = 0x10000; }
     else return 0;
     if (n < len) return 0;
     for (size_t i = 1; i < len; i++) {
         if ((p[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
+        v = v << 6 | (p[i] & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    if (cp < 0xa0 || cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
-        (cp >= 0x2066 && cp <= 0x2069))
-        return 0;
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    *cp = v;
+    return len;
+}
+
+/* Characters that print nothing or move text (C1 controls, separators, bidi
+ * and other format characters: zero-width spaces and joiners, the byte-order
+ * mark, soft hyphen, interlinear annotation, tags): a name holding one would
+ * look like another, or reorder what follows. */
+static int invisible(uint32_t cp)
+{
+    return cp < 0xa0 || cp == 0xad || cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff ||
+           (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
+/* Length of the UTF-8 sequence of a printable character at p, or 0; its width
+ * in terminal columns (wcwidth: 0 for a combining mark, 2 for a wide one) in
+ * *columns. */
+static size_t printable_utf8_len(const unsigned char *p, size_t n, size_t *columns)
+{
+    uint32_t cp;
+    size_t len = utf8_sequence(p, n, &cp);
+    if (!len || invisible(cp)) return 0;
+    int w = wcwidth((wchar_t)cp);
+    if (w < 0) return 0;   /* unassigned or a control in the C library's tables */
+    *columns = (size_t)w;
     return len;
 }
 
@@ -32,10 +57,12 @@ static size_t escape(sg_buf *b, const unsigned char *p, size_t n, int utf8)
     size_t width = 0;
     for (size_t i = 0; i < n;) {
         unsigned c = p[i];
-        size_t keep = c >= 0x20 && c < 0x7f && c != '\\' ? 1 : utf8 && c >= 0x80 ? printable_utf8_len(p + i, n - i) : 0;
+        size_t columns = 1;
+        size_t keep = c >= 0x20 && c < 0x7f && c != '\\' ? 1
+                      : utf8 && c >= 0x80 ? printable_utf8_len(p + i, n - i, &columns) : 0;
         if (keep) {
             if (b) sg_buf_append(b, p + i, keep);
-            width++;
+            width += columns;
             i += keep;
             continue;
         }

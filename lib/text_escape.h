@@ -12,11 +12,14 @@
  * as a control sequence. With utf8 set (the terminal's character set is UTF-8:
  * sg_locale_utf8), a well-formed UTF-8 sequence of a printable character is
  * kept as it is; C1 controls (U+0080..U+009F), the line and paragraph
- * separators and the bidirectional controls (U+061C, U+200E, U+200F,
- * U+202A..U+202E, U+2066..U+2069) are not printable here. */
+ * separators, the bidirectional controls and other invisible format
+ * characters (U+00AD, U+061C, U+200B..U+200F, U+202A..U+202E,
+ * U+2060..U+206F, U+FEFF, U+FFF9..U+FFFB, tags U+E0000..U+E007F) and what
+ * the C library's wcwidth calls unprintable are not printable here. */
 int sg_buf_put_escaped(sg_buf *b, const void *s, size_t n, int utf8);
-/* The number of characters sg_buf_put_escaped appends for s (a UTF-8 sequence
- * counts one): the width for aligning columns. */
+/* The terminal columns of what sg_buf_put_escaped appends for s (a kept UTF-8
+ * character counts its wcwidth: 0 for a combining mark, 2 for a wide one):
+ * the width for aligning columns. */
 size_t sg_escaped_width(const void *s, size_t n, int utf8);
 /* 1 when the C library's character set (LC_CTYPE, as set by the program with
  * setlocale) is UTF-8. */
