@@ -191,7 +191,7 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
             value = (float)v;
         }
         if (!*name) { sg_errf(err, "--targets: empty attribute name in '%s'", quote(text).s); goto out; }
-        int ds, index;
+        int ds, index = 0;   /* set with ds by sg_targets_dataset_of; 0 keeps gcc from warning */
         if (resolve(cfg, label_names, dataset_names, name, &ds, &index, err)) {
             sg_err_prefix(err, "--targets");
             goto out;
