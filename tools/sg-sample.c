@@ -68,7 +68,7 @@ static void usage(void)
            "\n"
            "Examples:\n"
            "  %s --ckpt runs/multi --data celebA_test.lmdb --count 8 -o grid.png\n"
-           "  %s --ckpt runs/multi --targets +Blond_Hair,-Male photo.jpg -o out.png\n"
+           "  %s --ckpt runs/multi --targets +Blond_Hair,-Bangs photo.jpg -o out.png\n"
            "  cat photo.jpg | %s --ckpt runs/multi --targets Blond_Hair=0.5 - > out.png\n"
            "  %s --ckpt runs/multi --data celebB.lmdb --each -o outdir/\n",
            cli_name, cli_name, cli_name, cli_name, cli_name);
