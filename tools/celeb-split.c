@@ -373,6 +373,19 @@ int main(int argc, char **argv)
         }
     }
 
+    /* An empty training list is written (the split is what was asked), but
+     * celeb-pack refuses it later: say so now, with the likely cause. */
+    for (int gi = 0; gi < n_groups && split != SPLIT_NONE; gi++) {
+        const group *g = &groups[gi];
+        if (g->n_train > 0 || g->n_rows == 0) continue;
+        if (split == SPLIT_REFERENCE)
+            cli_warn("group %s: all %zu rows went to test (--test-count %ld): its training list is empty; "
+                     "give a smaller --test-count", sg_quote_bytes(g->name, strlen(g->name)).s, g->n_rows, test_count);
+        else
+            cli_warn("group %s: none of its %zu rows is in the partition file's training part (0): its training "
+                     "list is empty", sg_quote_bytes(g->name, strlen(g->name)).s, g->n_rows);
+    }
+
     if (sg_mkdir_p(out_dir, &err) != 0) cli_die_err(&err);
     if (access(out_dir, W_OK) != 0) cli_die("%s:", out_dir);
     for (int gi = 0; gi < n_groups; gi++) {

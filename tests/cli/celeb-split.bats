@@ -118,6 +118,22 @@ EOF
   done
 }
 
+@test "--split reference: a group whose every row goes to test is written, with a warning" {
+  celeb-synth -q -n 60 --seed 5 -o "$T/syn"
+  run celeb-split -q -g ga=Male -r ga --split reference -o "$T/out" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"celeb-split: group ga: all 60 rows went to test (--test-count 1999): its training list is empty; give a smaller --test-count"* ]]
+  [ "$(head -n1 "$T/out/attr_ga_train.txt")" = 0 ]
+  run celeb-split -q -g ga=Male -r ga --split reference --test-count 10 -o "$T/out2" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"training list is empty"* ]]
+  # --split partition: a partition file without a training part
+  awk '{print $1, 2}' "$T/syn/list_eval_partition.txt" > "$T/all_test.txt"
+  run celeb-split -q -g ga=Male -r ga --split "partition=$T/all_test.txt" -o "$T/out3" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"celeb-split: group ga: none of its 60 rows is in the partition file's training part (0): its training list is empty"* ]]
+}
+
 @test "--split partition uses list_eval_partition.txt; validation dropped by default" {
   celeb-synth -q -n 50 --seed 2 -o "$T/syn"
   run celeb-split -q -g all=Male -r all --split partition --partition "$T/syn/list_eval_partition.txt" -o "$T/out" "$T/syn/list_attr_celeba.txt"
@@ -294,7 +310,7 @@ EOF
   d="$d/$(printf 'e%.0s' $(seq $(( 4080 - ${#d} - 1 ))))"
   mkdir -p "$d"
   [ "${#d}" -eq 4080 ]
-  run celeb-split -q -g g=A --split reference -o "$d" "$T/small.txt"
+  run celeb-split -q -g g=A --split reference --test-count 1 -o "$d" "$T/small.txt"
   [ "$status" -eq 1 ]
   [[ "$output" == "celeb-split: attr_g.txt: path too long (over 4095 bytes) in the output directory $T/"* ]]
   [ -z "$(ls -A "$d")" ]
