@@ -20,3 +20,19 @@ only_printable() {
     return 1
   fi
 }
+
+# Flips a byte inside record INDEX's PNG data in SHARD and writes the record's
+# CRC anew: the record reads back, its image does not decode.
+damage_png_record() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, lmdb, struct, zlib
+env = lmdb.open(sys.argv[1])
+with env.begin(write=True) as txn:
+    k = struct.pack(">Q", int(sys.argv[2]))
+    v = txn.get(k)
+    nl, nn = struct.unpack("<HH", v[4:8])
+    body = bytearray(v[:-4])
+    body[16 + nl + nn + 40] ^= 0xFF
+    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
+PY
+}
