@@ -29,13 +29,13 @@ sg_backend *sg_backend_open(const char *device, const char *precision, int threa
 {
     if (fallback_note && note_len) fallback_note[0] = 0;
     if (precision && !sg_precision_valid(precision)) {
-        sg_errf(err, "--precision: '%s' is not fp32, tf32 or bf16", sg_quote_bytes(precision, strlen(precision)).s);
+        sg_errf(err, "--precision: '%s' is not fp32, tf32 or bf16", sg_quote_str(precision).s);
         return NULL;
     }
     int index, kind = sg_device_parse(device, &index);
     if (kind == SG_DEVICE_CPU) return sg_backend_cpu_create(threads, err);
     if (kind < 0) {
-        sg_errf(err, "--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_bytes(device, strlen(device)).s);
+        sg_errf(err, "--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(device).s);
         return NULL;
     }
     sg_err cuda_err = {{0}};

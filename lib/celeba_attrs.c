@@ -19,9 +19,6 @@ const char *const sg_celeba_attr_names[40] = {
 #define ATTR_FILE_MAX ((size_t)1 << 31)
 #define MAX_ATTRS 4096
 
-/* A token of the file (or of a command-line list) for a message, escaped and cut (see error.h). */
-static sg_quoted quote(const char *s) { return sg_quote_bytes(s, strlen(s)); }
-
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 /* Splits one line (without its '\n') into tokens in place. Returns the count
@@ -145,7 +142,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
             if (!ok) {
                 if (n == 0) sg_errf(err, "%s line %zu: expected the number of rows, found an empty line", name, line_no);
                 else sg_errf(err, "%s line %zu: expected the number of rows, found '%s%s'", name, line_no,
-                             quote(tok[0]).s, n > 1 ? " ..." : "");
+                             sg_quote_str(tok[0]).s, n > 1 ? " ..." : "");
                 goto done;
             }
             expected_rows = (size_t)v;
@@ -164,7 +161,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
                 for (int j = 0; j < i; j++)
                     if (!strcmp(tok[i], tok[j])) {
                         sg_errf(err, "%s line %zu: duplicate attribute name %s (names %d and %d)", name, line_no,
-                                quote(tok[i]).s, j + 1, i + 1);
+                                sg_quote_str(tok[i]).s, j + 1, i + 1);
                         goto done;
                     }
             t->attr_names = calloc(n, sizeof *t->attr_names);
@@ -203,8 +200,8 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
             if (!strcmp(v, "1")) row[a] = 1;
             else if (!strcmp(v, "-1")) row[a] = -1;
             else {
-                sg_errf(err, "%s line %zu: value '%s' of %s is not 1 or -1", name, line_no, quote(v).s,
-                        quote(t->attr_names[a]).s);
+                sg_errf(err, "%s line %zu: value '%s' of %s is not 1 or -1", name, line_no, sg_quote_str(v).s,
+                        sg_quote_str(t->attr_names[a]).s);
                 goto done;
             }
         }
@@ -226,7 +223,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
         long first = name_set_insert(&set, t->file_names, t->file_names[i], (long)i);
         if (first >= 0) {
             sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", name, row_line[i],
-                    quote(t->file_names[i]).s, row_line[first]);
+                    sg_quote_str(t->file_names[i]).s, row_line[first]);
             goto done;
         }
     }
@@ -316,7 +313,7 @@ static void list_names(const sg_attr_table *t, char *s, size_t n)
     size_t used = 0;
     s[0] = 0;
     for (int a = 0; a < t->n_attrs; a++) {
-        sg_quoted q = quote(t->attr_names[a]);
+        sg_quoted q = sg_quote_str(t->attr_names[a]);
         size_t l = strlen(q.s);
         if (used + l + 6 >= n) { snprintf(s + used, n - used, " ..."); return; }
         used += snprintf(s + used, n - used, "%s%s", a ? " " : "", q.s);
@@ -332,18 +329,18 @@ int sg_attr_table_select(const sg_attr_table *t, const char *csv, int *idx, int 
         const char *comma = strchr(p, ',');
         size_t l = comma ? (size_t)(comma - p) : strlen(p);
         char item[256];
-        if (l == 0) return sg_errf(err, "empty attribute name in '%s'", quote(csv).s);
-        if (l >= sizeof item) return sg_errf(err, "attribute name too long in '%s'", quote(csv).s);
+        if (l == 0) return sg_errf(err, "empty attribute name in '%s'", sg_quote_str(csv).s);
+        if (l >= sizeof item) return sg_errf(err, "attribute name too long in '%s'", sg_quote_str(csv).s);
         memcpy(item, p, l);
         item[l] = 0;
         int a = sg_attr_table_find(t, item);
         if (a < 0) {
             list_names(t, valid, sizeof valid);
-            return sg_errf(err, "unknown attribute '%s' (valid: %s)", quote(item).s, valid);
+            return sg_errf(err, "unknown attribute '%s' (valid: %s)", sg_quote_str(item).s, valid);
         }
         for (int i = 0; i < *n; i++)
-            if (idx[i] == a) return sg_errf(err, "attribute %s given twice in '%s'", quote(item).s, quote(csv).s);
-        if (*n >= max) return sg_errf(err, "more than %d attributes in '%s'", max, quote(csv).s);
+            if (idx[i] == a) return sg_errf(err, "attribute %s given twice in '%s'", sg_quote_str(item).s, sg_quote_str(csv).s);
+        if (*n >= max) return sg_errf(err, "more than %d attributes in '%s'", max, sg_quote_str(csv).s);
         idx[(*n)++] = a;
         if (!comma) break;
         p = comma + 1;

@@ -129,7 +129,7 @@ static int meta_int(const sg_st_file *f, const char *key, long min, long max, lo
     long x = strtol(v, &end, 10);
     if (errno || end == v || *end || x < min || x > max)
         return sg_errf(err, "%s: metadata \"%s\": '%s' is not an integer in [%ld, %ld]", f->path, key,
-                       sg_quote_bytes(v, strlen(v)).s, min, max);
+                       sg_quote_str(v).s, min, max);
     *out = x;
     return 0;
 }
@@ -140,7 +140,7 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
     const char *fmt = sg_st_meta(f, "format");
     if (!fmt) return sg_errf(err, "%s: metadata lacks \"format\" (not a stargan-c checkpoint?)", f->path);
     if (strcmp(fmt, SG_CKPT_FORMAT))
-        return sg_errf(err, "%s: format \"%s\" is not supported (expected %s)", f->path, sg_quote_bytes(fmt, strlen(fmt)).s,
+        return sg_errf(err, "%s: format \"%s\" is not supported (expected %s)", f->path, sg_quote_str(fmt).s,
                        SG_CKPT_FORMAT);
     sg_model_config *c = &info->model;
     long v[8];
@@ -183,7 +183,7 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
         if (!strcmp(kind, "one-hot")) c->one_hot[ds] = 1;
         else if (strcmp(kind, "multi-hot")) {
             sg_errf(err, "%s: metadata \"datasets\" entry %d: unknown label_kind \"%s\"", f->path, ds,
-                    sg_quote_bytes(kind, strlen(kind)).s);
+                    sg_quote_str(kind).s);
             goto fail;
         }
         if (labels->n < 1 || labels->n > 4096) {
@@ -249,7 +249,7 @@ static int check_net_kind(const sg_st_file *f, const char *want, sg_err *err)
     const char *what = !strcmp(have, "G") ? "G's weights" : !strcmp(have, "D") ? "D's weights"
                      : !strcmp(have, "state") ? "the optimizer state" : "something else";
     return sg_errf(err, "%s: metadata net \"%s\": this file holds %s, not %s", f->path,
-                   sg_quote_bytes(have, strlen(have)).s, what,
+                   sg_quote_str(have).s, what,
                    !strcmp(want, "state") ? "the optimizer state" : !strcmp(want, "G") ? "G's weights" : "D's weights");
 }
 
@@ -358,7 +358,7 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
             for (int i = 0; i < n && !known; i++) known = idx[i] == (long)k;
             if (!known) {
                 sg_errf(err, "%s: unexpected tensor %s (a checkpoint of another model?)", path,
-                        sg_quote_bytes(f->tensors[k].name, strlen(f->tensors[k].name)).s);
+                        sg_quote_str(f->tensors[k].name).s);
                 goto done;
             }
         }

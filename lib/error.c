@@ -65,3 +65,5 @@ sg_quoted sg_quote_bytes(const void *data, size_t n)
     q.s[o] = 0;
     return q;
 }
+
+sg_quoted sg_quote_str(const char *s) { return sg_quote_bytes(s, strlen(s)); }

@@ -24,5 +24,7 @@ int sg_err_prefix(sg_err *err, const char *fmt, ...) __attribute__((format(print
 #define SG_QUOTE_MAX 40
 typedef struct { char s[SG_QUOTE_MAX + 4]; } sg_quoted;
 sg_quoted sg_quote_bytes(const void *data, size_t n);
+/* sg_quote_bytes of a NUL-terminated string. */
+sg_quoted sg_quote_str(const char *s);
 
 #endif

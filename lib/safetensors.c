@@ -82,7 +82,7 @@ static int cmp_begin(const void *a, const void *b)
 static int parse_tensor(sg_st_tensor *t, const char *name, const char *raw_key, const json_value *v,
                         uint64_t data_len, sg_err *err)
 {
-    sg_quoted quoted_key = sg_quote_bytes(raw_key, strlen(raw_key));   /* the file's bytes, for messages */
+    sg_quoted quoted_key = sg_quote_str(raw_key);   /* the file's bytes, for messages */
     const char *key = quoted_key.s;
     if (!json_is(v, JSON_OBJECT))
         return sg_errf(err, "%s: tensor %s: expected an object, found %s", name, key, json_type_name(v->type));
@@ -101,7 +101,7 @@ static int parse_tensor(sg_st_tensor *t, const char *name, const char *raw_key, 
     if (!strcmp(dtype, "F32")) t->dtype = SG_ST_F32;
     else if (!strcmp(dtype, "I64")) t->dtype = SG_ST_I64;
     else return sg_errf(err, "%s: tensor %s: dtype \"%s\" is not supported (only F32 and I64)", name, key,
-                        sg_quote_bytes(dtype, strlen(dtype)).s);
+                        sg_quote_str(dtype).s);
     if (shape->n > SG_ST_MAX_DIMS)
         return sg_errf(err, "%s: tensor %s: %zu dimensions (at most %d)", name, key, shape->n, SG_ST_MAX_DIMS);
     t->ndim = (int)shape->n;
@@ -213,7 +213,7 @@ int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size
     for (size_t i = 0; i < f->n_tensors; i++) {
         sg_st_tensor *t = &f->tensors[i];
         if (t->begin != at) {
-            sg_quoted tn = sg_quote_bytes(t->name, strlen(t->name));
+            sg_quoted tn = sg_quote_str(t->name);
             if (t->begin > at)
                 sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] leave a gap (bytes %llu..%llu belong to no tensor)",
                         name, tn.s, (unsigned long long)t->begin, (unsigned long long)t->end,
@@ -221,7 +221,7 @@ int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size
             else
                 sg_errf(err, "%s: tensor %s: data_offsets [%llu, %llu] overlap tensor %s",
                         name, tn.s, (unsigned long long)t->begin, (unsigned long long)t->end,
-                        i ? sg_quote_bytes(f->tensors[i - 1].name, strlen(f->tensors[i - 1].name)).s : "?");
+                        i ? sg_quote_str(f->tensors[i - 1].name).s : "?");
             goto fail;
         }
         at = t->end;
@@ -314,7 +314,7 @@ int sg_st_read(sg_st_file *f, size_t i, void *dst, size_t dst_bytes, sg_err *err
 {
     if (i >= f->n_tensors) return sg_errf(err, "%s: no tensor %zu", f->path, i);
     const sg_st_tensor *t = &f->tensors[i];
-    sg_quoted tn = sg_quote_bytes(t->name, strlen(t->name));
+    sg_quoted tn = sg_quote_str(t->name);
     if (dst_bytes != t->end - t->begin)
         return sg_errf(err, "%s: tensor %s: has %llu bytes, caller expects %zu", f->path, tn.s,
                        (unsigned long long)(t->end - t->begin), dst_bytes);

@@ -491,12 +491,12 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
     m->width = (uint32_t)width; m->height = (uint32_t)height; m->channels = (uint32_t)channels;
     m->pixel_encoding = sg_shard_pixel_encoding_parse(enc);
     if (m->pixel_encoding < 0) {
-        sg_errf(err, "%s: metadata: unknown pixel encoding \"%s\"", s->path, sg_quote_bytes(enc, strlen(enc)).s);
+        sg_errf(err, "%s: metadata: unknown pixel encoding \"%s\"", s->path, sg_quote_str(enc).s);
         goto done;
     }
     if (!strcmp(kind, "multi-hot")) m->label_kind = SG_LABELS_MULTI_HOT;
     else if (!strcmp(kind, "one-hot")) m->label_kind = SG_LABELS_ONE_HOT;
-    else { sg_errf(err, "%s: metadata: unknown label kind \"%s\"", s->path, sg_quote_bytes(kind, strlen(kind)).s); goto done; }
+    else { sg_errf(err, "%s: metadata: unknown label kind \"%s\"", s->path, sg_quote_str(kind).s); goto done; }
     size_t n = json_len(labels);
     if (n < 1 || n > SG_SHARD_MAX_LABELS) { sg_errf(err, "%s: metadata: %zu labels (1..%d allowed)", s->path, n, SG_SHARD_MAX_LABELS); goto done; }
     for (size_t i = 0; i < n; i++) {

@@ -3,10 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A name or value from the user's --targets or from a file's metadata, for a
- * message: escaped and cut (lib/error.h). */
-static sg_quoted quote(const char *s) { return sg_quote_bytes(s, strlen(s)); }
-
 /* The layout arithmetic of lib/model.h (sg_model_c_dim, sg_model_cls_dim,
  * sg_model_label_offset), computed here so that targets depend on the config
  * alone and not on the engine (tools that only parse labels link without it). */
@@ -112,7 +108,7 @@ static void list_names(const sg_model_config *cfg, const char *const *label_name
     int n = sg_targets_count(cfg);
     out[0] = 0;
     for (int t = 0; t < n && len + 8 < cap; t++) {
-        int w = snprintf(out + len, cap - len, "%s%s", t ? ", " : "", quote(label_names[t]).s);
+        int w = snprintf(out + len, cap - len, "%s%s", t ? ", " : "", sg_quote_str(label_names[t]).s);
         if (w < 0 || (size_t)w >= cap - len) { snprintf(out + len, cap - len, "..."); break; }
         len += (size_t)w;
     }
@@ -132,7 +128,7 @@ static int resolve(const sg_model_config *cfg, const char *const *label_names,
                 !strncmp(dataset_names[ds], name, (size_t)(colon - name)))
                 want_ds = ds;
         if (want_ds < 0)
-            return sg_errf(err, "unknown dataset in '%s'", quote(name).s);
+            return sg_errf(err, "unknown dataset in '%s'", sg_quote_str(name).s);
         label = colon + 1;
     }
     int found = -1, n_found = 0, n = sg_targets_count(cfg);
@@ -147,10 +143,10 @@ static int resolve(const sg_model_config *cfg, const char *const *label_names,
     if (n_found == 0) {
         char known[700];
         list_names(cfg, label_names, known, sizeof known);
-        return sg_errf(err, "unknown attribute '%s' (known: %s)", quote(name).s, known);
+        return sg_errf(err, "unknown attribute '%s' (known: %s)", sg_quote_str(name).s, known);
     }
     if (n_found > 1)
-        return sg_errf(err, "attribute '%s' is in several datasets; write DATASET:%s", quote(name).s, quote(label).s);
+        return sg_errf(err, "attribute '%s' is in several datasets; write DATASET:%s", sg_quote_str(name).s, sg_quote_str(label).s);
     *ds_out = sg_targets_dataset_of(cfg, found, index_out);
     return 0;
 }
@@ -172,25 +168,25 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
     for (;;) {
         char *comma = strchr(item, ',');
         if (comma) *comma = 0;
-        if (!*item) { sg_errf(err, "--targets: empty item in '%s'", quote(text).s); goto out; }
+        if (!*item) { sg_errf(err, "--targets: empty item in '%s'", sg_quote_str(text).s); goto out; }
         float value = 1.0f;
         char *name = item, *eq = strchr(item, '=');
         if (item[0] == '+' || item[0] == '-') {
             value = item[0] == '+' ? 1.0f : 0.0f;
             name = item + 1;
-            if (eq) { sg_errf(err, "--targets: '%s': use +NAME, -NAME or NAME=VALUE", quote(item).s); goto out; }
+            if (eq) { sg_errf(err, "--targets: '%s': use +NAME, -NAME or NAME=VALUE", sg_quote_str(item).s); goto out; }
         } else if (eq) {
             *eq = 0;
             char *end = NULL;
             double v = strtod(eq + 1, &end);
             if (end == eq + 1 || *end || !(v >= 0.0 && v <= 1.0)) {
-                sg_errf(err, "--targets: value of '%s' must be a number in [0, 1], not '%s'", quote(name).s,
-                        quote(eq + 1).s);
+                sg_errf(err, "--targets: value of '%s' must be a number in [0, 1], not '%s'", sg_quote_str(name).s,
+                        sg_quote_str(eq + 1).s);
                 goto out;
             }
             value = (float)v;
         }
-        if (!*name) { sg_errf(err, "--targets: empty attribute name in '%s'", quote(text).s); goto out; }
+        if (!*name) { sg_errf(err, "--targets: empty attribute name in '%s'", sg_quote_str(text).s); goto out; }
         int ds, index = 0;   /* set with ds by sg_targets_dataset_of; 0 keeps gcc from warning */
         if (resolve(cfg, label_names, dataset_names, name, &ds, &index, err)) {
             sg_err_prefix(err, "--targets");
@@ -199,11 +195,11 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
         if (spec->ds >= 0 && ds != spec->ds) {
             int first = label_offset(cfg, spec->ds) + spec->index[0];
             sg_errf(err, "--targets: '%s' and '%s' belong to different datasets; name attributes of one dataset",
-                    quote(label_names[first]).s, quote(name).s);
+                    sg_quote_str(label_names[first]).s, sg_quote_str(name).s);
             goto out;
         }
         for (int k = 0; k < spec->n; k++)
-            if (spec->index[k] == index) { sg_errf(err, "--targets: '%s' given twice", quote(name).s); goto out; }
+            if (spec->index[k] == index) { sg_errf(err, "--targets: '%s' given twice", sg_quote_str(name).s); goto out; }
         if (spec->n == SG_TARGETS_MAX_ITEMS) {
             sg_errf(err, "--targets: more than %d attributes", SG_TARGETS_MAX_ITEMS);
             goto out;

@@ -466,7 +466,7 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     o->flip = flip;
     if (strcmp(tl, "permute") && strcmp(tl, "random")) {
         sg_errf(err, "%s: \"training\": \"target_labels\" is \"%s\", expected \"permute\" or \"random\"", path,
-                sg_quote_bytes(tl, strlen(tl)).s);
+                sg_quote_str(tl).s);
         json_free(root);
         return -1;
     }
@@ -532,7 +532,7 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
         if (!name || !kind || !labels || !isz) { sg_errf(err, "%s: datasets entry %d is incomplete", path, k); goto done; }
         if (!isz->is_int || isz->i != (int64_t)sm->width) {
             sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", t->shard_paths[k],
-                    sm->width, sm->height, sg_quote_bytes(name, strlen(name)).s, (long long)isz->i);
+                    sm->width, sm->height, sg_quote_str(name).s, (long long)isz->i);
             goto done;
         }
         int same = json_len(labels) == sm->n_labels &&
@@ -544,7 +544,7 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
         if (!same) {
             sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
                     t->shard_paths[k], sm->n_labels, sg_shard_label_kind_name(sm->label_kind),
-                    sg_quote_bytes(name, strlen(name)).s, json_len(labels), sg_quote_bytes(kind, strlen(kind)).s);
+                    sg_quote_str(name).s, json_len(labels), sg_quote_str(kind).s);
             goto done;
         }
         /* The same labels, other records (repacked, or another split): allowed, but
@@ -554,7 +554,7 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
         if (json_is(count, JSON_NUMBER) && count->is_int && count->i != (int64_t)sm->count)
             add_note(t, "%s: %llu images, the run's dataset %s had %lld: from here on the data order differs "
                      "from the run's", t->shard_paths[k], (unsigned long long)sm->count,
-                     sg_quote_bytes(name, strlen(name)).s, (long long)count->i);
+                     sg_quote_str(name).s, (long long)count->i);
     }
     rc = 0;
 done:
@@ -689,7 +689,7 @@ static int check_ckpt_matches(sg_trainer *t, int64_t step, sg_err *err)
                 same = !strcmp(ci.label_names[off + j], t->info.label_names[off + j]);
             if (!same)
                 rc = sg_errf(err, "%s: the labels of dataset %s differ from shard %s", path,
-                             sg_quote_bytes(ci.dataset_names[ds], strlen(ci.dataset_names[ds])).s, t->shard_paths[ds]);
+                             sg_quote_str(ci.dataset_names[ds]).s, t->shard_paths[ds]);
         }
     sg_ckpt_info_free(&ci);
     return rc;

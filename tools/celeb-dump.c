@@ -329,7 +329,7 @@ static const char *with_name(const char *msg, uint64_t index, const char *name)
     const char *at = strstr(msg, needle);
     if (!name[0] || !at) return msg;
     size_t head = (size_t)(at - msg) + strlen(needle) - 2;
-    snprintf(out, sizeof out, "%.*s (%s)%s", (int)head, msg, sg_quote_bytes(name, strlen(name)).s, msg + head);
+    snprintf(out, sizeof out, "%.*s (%s)%s", (int)head, msg, sg_quote_str(name).s, msg + head);
     return out;
 }
 
@@ -386,7 +386,7 @@ int main(int argc, char **argv)
                 cc = strtol(end + 1, &e2, 10);
                 if (e2 == end + 1 || *e2) cc = 0;
             }
-            if (r < 1 || r > 64 || cc < 1 || cc > 64) cli_usage_error("--grid: '%s' is not RxC with R, C in 1..64", sg_quote_bytes(optarg, strlen(optarg)).s);
+            if (r < 1 || r > 64 || cc < 1 || cc > 64) cli_usage_error("--grid: '%s' is not RxC with R, C in 1..64", sg_quote_str(optarg).s);
             rows = (int)r; cols = (int)cc;
             break;
         }

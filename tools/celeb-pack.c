@@ -212,7 +212,7 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
         if (nf == 0) {
             if (printable_ascii(classes[c])) cli_warn("%s: no .jpg/.jpeg/.png files in class folder", cdir);
             else cli_warn("%.*s%s: no .jpg/.jpeg/.png files in class folder", (int)(strlen(cdir) - strlen(classes[c])),
-                          cdir, sg_quote_bytes(classes[c], strlen(classes[c])).s);
+                          cdir, sg_quote_str(classes[c]).s);
         }
         for (size_t f = 0; f < nf; f++) {
             if (limit && L->n >= limit) { free(files[f]); continue; }
@@ -430,7 +430,7 @@ int main(int argc, char **argv)
         case 'e':
             encoding = sg_shard_pixel_encoding_parse(optarg);
             if (encoding != SG_PIXELS_RAW && encoding != SG_PIXELS_PNG)
-                cli_usage_error("--encoding: '%s' is not raw or png", sg_quote_bytes(optarg, strlen(optarg)).s);
+                cli_usage_error("--encoding: '%s' is not raw or png", sg_quote_str(optarg).s);
             break;
         case 'n': limit = cli_parse_long("--limit", optarg, 1, LONG_MAX); break;
         case 'j': threads = cli_parse_long("--threads", optarg, 1, 1024); break;
@@ -442,7 +442,7 @@ int main(int argc, char **argv)
         default: fprintf(stderr, "Try '%s --help'.\n", cli_name); return 2;
         }
     }
-    if (optind < argc) cli_usage_error("unexpected argument '%s'", sg_quote_bytes(argv[optind], strlen(argv[optind])).s);
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", sg_quote_str(argv[optind]).s);
     if (!out) cli_usage_error("no output shard (-o OUT)");
     if (!*out) cli_usage_error("-o: empty output path");
     if (folders && (attrs || images || select)) cli_usage_error("--folders cannot be combined with --attrs, --images or --select");

@@ -64,10 +64,6 @@ typedef struct {
 
 enum { SPLIT_NONE, SPLIT_REFERENCE, SPLIT_PARTITION };
 
-/* A value from the command line or a token of an input file, for a message:
- * escaped and cut (lib/error.h). Paths are shown as given. */
-static sg_quoted quote(const char *s) { return sg_quote_bytes(s, strlen(s)); }
-
 /* Outputs are written to temporary names first and renamed together at the end,
  * so that a failure leaves every earlier output as it was. */
 typedef struct { char path[PATH_MAX], tmp[PATH_MAX]; } pending_file;
@@ -188,7 +184,7 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         if (n == 0) continue;
         if (n != 2) { sg_errf(err, "%s line %zu: expected 'FILE PARTITION', found %d fields", path, line, n); goto fail; }
         if (strlen(tok[1]) != 1 || tok[1][0] < '0' || tok[1][0] > '2') {
-            sg_errf(err, "%s line %zu: partition '%s' is not 0, 1 or 2", path, line, quote(tok[1]).s); goto fail;
+            sg_errf(err, "%s line %zu: partition '%s' is not 0, 1 or 2", path, line, sg_quote_str(tok[1]).s); goto fail;
         }
         uint64_t h = 1469598103934665603ull;
         for (const char *s = tok[0]; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
@@ -197,7 +193,7 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         if (slot[i] < 0) continue;   /* an image not in this attribute file: fine */
         long r = slot[i];
         if (part[r] >= 0) {
-            sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", path, line, quote(tok[0]).s,
+            sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", path, line, sg_quote_str(tok[0]).s,
                     line_of[r]);
             goto fail;
         }
@@ -205,7 +201,7 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         line_of[r] = line;
     }
     for (size_t r = 0; r < t->n_rows; r++)
-        if (part[r] < 0) { sg_errf(err, "%s: %s is not listed", path, quote(t->file_names[r]).s); goto fail; }
+        if (part[r] < 0) { sg_errf(err, "%s: %s is not listed", path, sg_quote_str(t->file_names[r]).s); goto fail; }
     free(slot); free(line_of); free(data);
     return part;
 fail:
@@ -243,17 +239,17 @@ int main(int argc, char **argv)
         case 'g': {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1])
-                cli_usage_error("--group: expected NAME=ATTR[,ATTR]..., got '%s'", quote(optarg).s);
+                cli_usage_error("--group: expected NAME=ATTR[,ATTR]..., got '%s'", sg_quote_str(optarg).s);
             if (n_groups == MAX_GROUPS) cli_usage_error("--group: at most %d groups", MAX_GROUPS);
             size_t l = (size_t)(eq - optarg);
-            if (l >= sizeof groups[0].name) cli_usage_error("--group: name too long in '%s'", quote(optarg).s);
+            if (l >= sizeof groups[0].name) cli_usage_error("--group: name too long in '%s'", sg_quote_str(optarg).s);
             group *g = &groups[n_groups];
             memcpy(g->name, optarg, l);
             g->name[l] = 0;
             for (const char *s = g->name; *s; s++)
                 if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
                     cli_usage_error("--group: group name '%s' may only hold letters, digits, '_', '-' and '.'",
-                                    quote(g->name).s);
+                                    sg_quote_str(g->name).s);
             if (!strcmp(g->name, "drop")) cli_usage_error("--group: 'drop' is reserved (it is a --rest value)");
             if (find_group(groups, n_groups, g->name) >= 0) cli_usage_error("--group: group %s given twice", g->name);
             g->spec = eq + 1;
@@ -268,14 +264,14 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "reference")) split = SPLIT_REFERENCE;
             else if (!strcmp(optarg, "partition")) split = SPLIT_PARTITION;
             else if (!strncmp(optarg, "partition=", 10) && optarg[10]) { split = SPLIT_PARTITION; partition_path = optarg + 10; }
-            else cli_usage_error("--split: expected none, reference or partition[=FILE], got '%s'", quote(optarg).s);
+            else cli_usage_error("--split: expected none, reference or partition[=FILE], got '%s'", sg_quote_str(optarg).s);
             break;
         case 'P': partition_path = optarg; break;
         case 'V':
             if (!strcmp(optarg, "train")) val_to = 0;
             else if (!strcmp(optarg, "test")) val_to = 2;
             else if (!strcmp(optarg, "drop")) val_to = -1;
-            else cli_usage_error("--val-to: expected train, test or drop, got '%s'", quote(optarg).s);
+            else cli_usage_error("--val-to: expected train, test or drop, got '%s'", sg_quote_str(optarg).s);
             break;
         case 'T': test_count = cli_parse_long("--test-count", optarg, 0, LONG_MAX); break;
         case 'S': seed = cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
@@ -291,9 +287,9 @@ int main(int argc, char **argv)
     if (!out_dir) cli_usage_error("no output directory (-o DIR)");
     int priority_g = -1, rest_g = -1;
     if (priority && (priority_g = find_group(groups, n_groups, priority)) < 0)
-        cli_usage_error("--priority: no group named %s", quote(priority).s);
+        cli_usage_error("--priority: no group named %s", sg_quote_str(priority).s);
     if (strcmp(rest, "drop") && (rest_g = find_group(groups, n_groups, rest)) < 0)
-        cli_usage_error("--rest: no group named %s (or 'drop')", quote(rest).s);
+        cli_usage_error("--rest: no group named %s (or 'drop')", sg_quote_str(rest).s);
     if (split == SPLIT_PARTITION && !partition_path) cli_usage_error("--split partition needs --partition FILE");
     if (split != SPLIT_PARTITION && partition_path) cli_usage_error("--partition is only for --split partition");
     if (split != SPLIT_NONE)   /* "x" with --split writes attr_x_train.txt, as group "x_train" would */
@@ -380,10 +376,10 @@ int main(int argc, char **argv)
         if (g->n_train > 0 || g->n_rows == 0) continue;
         if (split == SPLIT_REFERENCE)
             cli_warn("group %s: all %zu rows went to test (--test-count %ld): its training list is empty; "
-                     "give a smaller --test-count", sg_quote_bytes(g->name, strlen(g->name)).s, g->n_rows, test_count);
+                     "give a smaller --test-count", sg_quote_str(g->name).s, g->n_rows, test_count);
         else
             cli_warn("group %s: none of its %zu rows is in the partition file's training part (0): its training "
-                     "list is empty", sg_quote_bytes(g->name, strlen(g->name)).s, g->n_rows);
+                     "list is empty", sg_quote_str(g->name).s, g->n_rows);
     }
 
     if (sg_mkdir_p(out_dir, &err) != 0) cli_die_err(&err);

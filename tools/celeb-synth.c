@@ -276,7 +276,7 @@ int main(int argc, char **argv)
         return judge(argv + optind, argc - optind, json);
     }
     if (json) cli_usage_error("--json is only for --judge");
-    if (optind != argc) cli_usage_error("unexpected argument '%s'", sg_quote_bytes(argv[optind], strlen(argv[optind])).s);
+    if (optind != argc) cli_usage_error("unexpected argument '%s'", sg_quote_str(argv[optind]).s);
     if (!out) cli_usage_error("no output directory (-o DIR)");
     return generate(out, (size_t)n, seed, (int)quality, (int)threads, force);
 }

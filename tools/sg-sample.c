@@ -117,13 +117,13 @@ static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, co
     size_t len = 0;
     for (uint32_t i = 0; i < m->n_labels && len + 2 < sizeof have; i++)
         len += (size_t)snprintf(have + len, sizeof have - len, "%s%s", i ? "," : "",
-                                 sg_quote_bytes(m->label_names[i], strlen(m->label_names[i])).s);
+                                 sg_quote_str(m->label_names[i]).s);
     len = 0;
     for (int ds = 0, t = 0; ds < cfg->n_datasets && len + 4 < sizeof want; ds++) {
         len += (size_t)snprintf(want + len, sizeof want - len, "%s", ds ? "; " : "");
         for (int j = 0; j < cfg->label_dim[ds] && len + 2 < sizeof want; j++, t++)
             len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", j ? "," : "",
-                                     sg_quote_bytes(ck->label_names[t], strlen(ck->label_names[t])).s);
+                                     sg_quote_str(ck->label_names[t]).s);
     }
     return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s)", shard_path, have, want);
 }
@@ -489,7 +489,7 @@ static int read_crop(const char *g_path, int *crop, sg_err *err)
         long c = strtol(v, &end, 10);
         if (end == v || *end || c < 0 || c > 65536) {
             sg_st_close(f);
-            return sg_errf(err, "%s: metadata crop '%s' is not a size", g_path, sg_quote_bytes(v, strlen(v)).s);
+            return sg_errf(err, "%s: metadata crop '%s' is not a size", g_path, sg_quote_str(v).s);
         }
         *crop = (int)c;
     }
@@ -532,17 +532,17 @@ int main(int argc, char **argv)
         case OPT_ZOOM: o.zoom = (int)cli_parse_long("--zoom", optarg, 1, 64); break;
         case OPT_FORMAT:
             if (strcmp(optarg, "png") && strcmp(optarg, "jpg"))
-                cli_usage_error("--format: expected png or jpg, not '%s'", sg_quote_bytes(optarg, strlen(optarg)).s);
+                cli_usage_error("--format: expected png or jpg, not '%s'", sg_quote_str(optarg).s);
             o.format = optarg;
             break;
         case OPT_DEVICE:
             if (sg_device_parse(optarg, NULL) < 0)
-                cli_usage_error("--device: expected cpu, cuda, cuda:N or auto, not '%s'", sg_quote_bytes(optarg, strlen(optarg)).s);
+                cli_usage_error("--device: expected cpu, cuda, cuda:N or auto, not '%s'", sg_quote_str(optarg).s);
             o.device = optarg;
             break;
         case OPT_PRECISION:
             if (!sg_precision_valid(optarg))
-                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_bytes(optarg, strlen(optarg)).s);
+                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(optarg).s);
             o.precision = optarg;
             break;
         case 'b': o.batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;

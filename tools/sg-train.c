@@ -160,17 +160,17 @@ int main(int argc, char **argv)
         case O_TARGET:
             if (!strcmp(optarg, "permute")) o.target_random = 0;
             else if (!strcmp(optarg, "random")) o.target_random = 1;
-            else cli_usage_error("--target-labels: '%s' is not permute or random", sg_quote_bytes(optarg, strlen(optarg)).s);
+            else cli_usage_error("--target-labels: '%s' is not permute or random", sg_quote_str(optarg).s);
             break;
         case O_SEED: o.seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
         case O_DEVICE:
             if (sg_device_parse(optarg, NULL) < 0)
-                cli_usage_error("--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_bytes(optarg, strlen(optarg)).s);
+                cli_usage_error("--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(optarg).s);
             device = optarg;
             break;
         case O_PRECISION:
             if (!sg_precision_valid(optarg))
-                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_bytes(optarg, strlen(optarg)).s);
+                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(optarg).s);
             precision = optarg;
             break;
         case O_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;

@@ -108,7 +108,7 @@ long cli_parse_long(const char *opt, const char *s, long min, long max)
     char *end; errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end)
-        cli_usage_error("%s: '%s' is not an integer", opt, sg_quote_bytes(s, strlen(s)).s);
+        cli_usage_error("%s: '%s' is not an integer", opt, sg_quote_str(s).s);
     if (v < min || v > max)
         cli_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
     return v;
@@ -119,7 +119,7 @@ double cli_parse_double(const char *opt, const char *s, double min, double max)
     char *end; errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || v != v)
-        cli_usage_error("%s: '%s' is not a number", opt, sg_quote_bytes(s, strlen(s)).s);
+        cli_usage_error("%s: '%s' is not a number", opt, sg_quote_str(s).s);
     if (v < min || v > max)
         cli_usage_error("%s: %g is out of range [%g, %g]", opt, v, min, max);
     return v;
