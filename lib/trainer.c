@@ -203,9 +203,10 @@ static int remove_matching(const char *dir, const char *suffix, sg_err *err)
     while ((de = readdir(dp))) {
         size_t l = strlen(de->d_name);
         if (l < sl || strcmp(de->d_name + l - sl, suffix)) continue;
-        char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (unlink(p) != 0 && errno != ENOENT) { rc = sg_errno(err, "%s", p); break; }
+        if (unlinkat(dirfd(dp), de->d_name, 0) != 0 && errno != ENOENT) {   /* no path to cut short */
+            rc = sg_errno(err, "%s/%s", dir, de->d_name);
+            break;
+        }
     }
     closedir(dp);
     if (rc == 0) rmdir(dir);   /* only if empty: never removes a user's files */
@@ -852,10 +853,13 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     } else if (mode == SG_TRAIN_NEW && sg_run_exists(run_dir)) {
         sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", run_dir);
         goto fail;
-    } else if (mode == SG_TRAIN_NEW && run_files_left(run_dir)) {
-        sg_errf(err, "%s holds a run's %s but no config.json (restore it to --resume; --force starts over)",
-                run_dir, run_files_left(run_dir));
-        goto fail;
+    } else if (mode == SG_TRAIN_NEW) {
+        const char *left = run_files_left(run_dir);
+        if (left) {
+            sg_errf(err, "%s holds a run's %s but no config.json (restore it to --resume; --force starts over)",
+                    run_dir, left);
+            goto fail;
+        }
     }
     if (sg_model_create(&t->model, c, be, opt->seed, err)) goto fail;
     remove_stale_tmp(run_dir);
