@@ -171,7 +171,7 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_im
     if (n == 0) cli_die("%s: no records", o->data);
     input_image *in = calloc((size_t)n, sizeof *in);
     if (!in) cli_die("out of memory");
-    uint8_t labels[SG_SHARD_MAX_LABELS];
+    float labels[SG_SHARD_MAX_LABELS];
     uint8_t *scratch = malloc((size_t)S * S * 3);
     if (!scratch) cli_die("out of memory");
     int dim = ck->model.label_dim[ds];
@@ -180,9 +180,7 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_im
         in[k].own_ds = ds;
         in[k].own_labels = calloc((size_t)dim, sizeof(float));
         if (!in[k].own_labels) cli_die("out of memory");
-        if (sg_shard_read(sh, (uint64_t)order[k], scratch, NULL, NULL, 0, &err) ||
-            sg_shard_read_labels(sh, (uint64_t)order[k], labels, &err))
-            cli_die_err(&err);
+        if (sg_shard_read(sh, (uint64_t)order[k], scratch, labels, NULL, 0, &err)) cli_die_err(&err);
         for (uint32_t i = 0; i < m->n_labels; i++) in[k].own_labels[map[i]] = labels[i];
         cli_progress("reading %s: %ld/%ld", o->data, k + 1, n);
     }
