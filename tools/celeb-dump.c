@@ -407,9 +407,7 @@ int main(int argc, char **argv)
     if ((mode == MODE_GET || mode == MODE_GRID) && !out) cli_usage_error("--%s needs -o/--output", mode == MODE_GET ? "get" : "grid");
     if (out && mode != MODE_GET && mode != MODE_GRID) cli_usage_error("-o/--output is for --get and --grid");
     if (json && (mode == MODE_GET || mode == MODE_GRID || mode == MODE_VERIFY)) cli_usage_error("--json is for the metadata, --stats and --list");
-    /* A PNG's bytes on a terminal are garbage at best, control sequences at worst. */
-    if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO))
-        cli_die("refusing to write an image to a terminal; use -o FILE or a redirection");
+    cli_refuse_image_to_terminal(out);
     const char *path = argv[optind];
 
     sg_shard *s;

@@ -629,8 +629,7 @@ int main(int argc, char **argv)
     if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing input file" : "too many arguments");
     if (!out) cli_usage_error("missing -o/--output");
     if (!*out) cli_usage_error("-o/--output: empty path");
-    if (!strcmp(out, "-") && isatty(STDOUT_FILENO))
-        cli_die("refusing to write an image to a terminal; use -o FILE or a redirection");
+    cli_refuse_image_to_terminal(out);
     const char *in = argv[optind];
 
     if (bars_mode) {

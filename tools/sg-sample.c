@@ -561,8 +561,7 @@ int main(int argc, char **argv)
     if (o.data && n_files) cli_usage_error("give --data or image files, not both");
     if (o.each && !strcmp(o.output, "-")) cli_usage_error("--each needs -o DIR");
     if (o.each && o.grid) cli_usage_error("--each and --grid exclude each other");
-    if (!o.each && !strcmp(o.output, "-") && isatty(STDOUT_FILENO))
-        cli_die("refusing to write an image to a terminal; use -o FILE or a redirection");
+    if (!o.each) cli_refuse_image_to_terminal(o.output);
 
     /* Everything that can fail on bad input is checked before the generator runs
      * and before anything is written. */

@@ -152,3 +152,9 @@ void cli_on_crash_blame(const char *what)
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
 }
+
+void cli_refuse_image_to_terminal(const char *out)
+{
+    if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO))
+        cli_die("refusing to write an image to a terminal; use -o FILE or a redirection");
+}

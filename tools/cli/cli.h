@@ -20,6 +20,9 @@ void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(print
 void cli_version(void) __attribute__((noreturn));
 /* Flushes and checks stdout; dies if writing it failed (e.g. disk full). */
 void cli_finish_stdout(void);
+/* Dies when out is "-" and standard output is a terminal: an image's bytes
+ * there are garbage at best, control sequences at worst. */
+void cli_refuse_image_to_terminal(const char *out);
 
 /* Progress line on stderr, only when stderr is a terminal and not quiet:
  * rewritten in place at most ~10 times a second; cli_progress_end ends the line. */
