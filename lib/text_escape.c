@@ -85,6 +85,12 @@ int sg_buf_put_escaped(sg_buf *b, const void *s, size_t n, int utf8)
     return b->failed ? -1 : 0;
 }
 
+int sg_buf_put_escaped_cell(sg_buf *b, const void *s, size_t n, int utf8, size_t columns)
+{
+    for (size_t k = escape(b, s, n, utf8); k < columns; k++) sg_buf_putc(b, ' ');
+    return b->failed ? -1 : 0;
+}
+
 size_t sg_escaped_width(const void *s, size_t n, int utf8)
 {
     return escape(NULL, s, n, utf8);

@@ -17,6 +17,9 @@
  * U+2060..U+206F, U+FEFF, U+FFF9..U+FFFB, tags U+E0000..U+E007F) and what
  * the C library's wcwidth calls unprintable are not printable here. */
 int sg_buf_put_escaped(sg_buf *b, const void *s, size_t n, int utf8);
+/* sg_buf_put_escaped, then spaces up to `columns` terminal columns (none when
+ * the text is as wide or wider): a left-aligned table cell. */
+int sg_buf_put_escaped_cell(sg_buf *b, const void *s, size_t n, int utf8, size_t columns);
 /* The terminal columns of what sg_buf_put_escaped appends for s (a kept UTF-8
  * character counts its wcwidth: 0 for a combining mark, 2 for a wide one):
  * the width for aligning columns. */

@@ -146,9 +146,7 @@ static void print_stats(sg_shard *s, const char *path, int json)
         sg_buf b = SG_BUF_INIT;
         sg_buf_appendf(&b, "%-*s %10s %10s %8s\n", (int)w, "attribute", "positive", "negative", "positive%");
         for (uint32_t a = 0; a < m->n_labels; a++) {
-            const char *name = m->label_names[a];
-            put_text(&b, name);
-            for (size_t k = sg_escaped_width(name, strlen(name), out_utf8); k < w; k++) sg_buf_putc(&b, ' ');
+            sg_buf_put_escaped_cell(&b, m->label_names[a], strlen(m->label_names[a]), out_utf8, w);
             sg_buf_appendf(&b, " %10llu %10llu %8.2f\n", (unsigned long long)pos[a],
                            (unsigned long long)(m->count - pos[a]), m->count ? 100.0 * pos[a] / m->count : 0.0);
         }

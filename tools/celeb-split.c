@@ -447,8 +447,7 @@ int main(int argc, char **argv)
                 for (size_t i = 0; i < g->n_rows; i++) pos += sg_attr_value(&t, g->rows[i], g->attrs[a]) > 0;
                 const char *name = t.attr_names[g->attrs[a]];
                 sg_buf_clear(&shown);
-                sg_buf_put_escaped(&shown, name, strlen(name), utf8);
-                for (size_t k = sg_escaped_width(name, strlen(name), utf8); k < 20; k++) sg_buf_putc(&shown, ' ');
+                sg_buf_put_escaped_cell(&shown, name, strlen(name), utf8, 20);
                 if (shown.failed) cli_die("out of memory");
                 printf("%-16s %s %8zu %8zu\n", g->name, shown.data, pos, g->n_rows - pos);
             }

@@ -72,5 +72,17 @@ int main(void)
     expect_width("\xf0\x9f\x98\x80", 4, 1, "\xf0\x9f\x98\x80", 2);
     expect_width("e\xcc\x81", 3, 1, "e\xcc\x81", 1);            /* e + U+0301: combining, 0 columns */
     expect_width("x\xc3\xa9\x1b", 4, 1, "x\xc3\xa9\\x1b", 6);
+    /* A table cell: padded to its columns by the text's width, not its bytes. */
+    struct { const char *in; size_t columns; const char *want; } cells[] = {
+        {"ab", 5, "ab   "}, {"\xe6\x97\xa5", 5, "\xe6\x97\xa5   "}, {"e\xcc\x81", 3, "e\xcc\x81  "},
+        {"\x1b", 2, "\\x1b"}, {"toolong", 3, "toolong"}};
+    for (size_t k = 0; k < sizeof cells / sizeof cells[0]; k++) {
+        sg_buf b = SG_BUF_INIT;
+        int rc = sg_buf_put_escaped_cell(&b, cells[k].in, strlen(cells[k].in), 1, cells[k].columns);
+        const char *got = b.data ? b.data : "";
+        CHECK(rc == 0 && !strcmp(got, cells[k].want), "cell of %zu columns: got '%s', want '%s'", cells[k].columns,
+              got, cells[k].want);
+        sg_buf_free(&b);
+    }
     return check_done();
 }
