@@ -93,6 +93,18 @@ static long name_set_insert(name_set *s, char **names, const char *name, long ro
     return -1;
 }
 
+int sg_list_text_start(const char *name, const void *text, size_t len, size_t *start, sg_err *err)
+{
+    const char *buf = text, *nul = memchr(buf, 0, len);
+    if (nul) {
+        size_t nul_line = 1;
+        for (const char *q = buf; q < nul; q++) nul_line += *q == '\n';
+        return sg_errf(err, "%s line %zu: NUL byte (not a text file?)", name, nul_line);
+    }
+    *start = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? 3 : 0;
+    return 0;
+}
+
 int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_table *t, sg_err *err)
 {
     memset(t, 0, sizeof *t);
@@ -105,22 +117,12 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
     if (!buf || !tok) { sg_errf(err, "%s: out of memory", name); goto done; }
     memcpy(buf, text, len);
     buf[len] = 0;
-    /* A UTF-8 byte-order mark (an editor's "UTF-8 with BOM") is not part of
-     * the row count. */
-    size_t start = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? 3 : 0;
-
+    size_t start;
+    if (sg_list_text_start(name, buf, len, &start, err)) goto done;   /* a byte-order mark is not the row count */
     int only_blank = 1;
     for (size_t i = start; i < len && only_blank; i++)
         if (!is_blank(buf[i]) && buf[i] != '\n') only_blank = 0;
     if (only_blank) { sg_errf(err, "%s: empty file", name); goto done; }
-    /* A NUL byte would silently cut a file name short (a binary file, a broken copy). */
-    const char *nul = memchr(buf, 0, len);
-    if (nul) {
-        size_t nul_line = 1;
-        for (const char *q = buf; q < nul; q++) nul_line += *q == '\n';
-        sg_errf(err, "%s line %zu: NUL byte (not a text file?)", name, nul_line);
-        goto done;
-    }
 
     char *p = buf + start, *end = buf + len;
     size_t line_no = 0, expected_rows = 0;

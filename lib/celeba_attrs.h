@@ -26,6 +26,13 @@ typedef struct {
 /* CelebA's 40 attribute names in its order. */
 extern const char *const sg_celeba_attr_names[40];
 
+/* The text of a CelebA list file (this format, or list_eval_partition.txt):
+ * 0 and in *start where its lines begin (past a UTF-8 byte-order mark, an
+ * editor's "UTF-8 with BOM"), or -1 and "NAME line N: NUL byte (not a text
+ * file?)" when it holds a NUL byte, which would silently cut a file name
+ * short (a binary file, a broken copy). */
+int sg_list_text_start(const char *name, const void *text, size_t len, size_t *start, sg_err *err);
+
 /* Reads and validates path ("-" = stdin). Errors: "PATH line N: problem". */
 int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err);
 /* Parses text of len bytes; name is used in messages. */

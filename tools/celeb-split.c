@@ -138,12 +138,8 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
 {
     uint8_t *data; size_t len;
     if (sg_read_file(path, (size_t)1 << 30, &data, &len, err) != 0) return NULL;
-    /* A NUL byte would silently cut a file name short (as in the attribute file). */
-    const uint8_t *nul = memchr(data, 0, len);
-    if (nul) {
-        size_t nul_line = 1;
-        for (const uint8_t *q = data; q < nul; q++) nul_line += *q == '\n';
-        sg_errf(err, "%s line %zu: NUL byte (not a text file?)", path, nul_line);
+    size_t start;
+    if (sg_list_text_start(path, data, len, &start, err)) {
         free(data);
         return NULL;
     }
@@ -163,8 +159,7 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         while (slot[i] >= 0) i = (i + 1) & (cap - 1);
         slot[i] = (long)r;
     }
-    char *p = (char *)data, *end = p + len;
-    if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) p += 3;   /* a UTF-8 byte-order mark, as in celeba-attrs(5) */
+    char *p = (char *)data + start, *end = (char *)data + len;
     size_t line = 0;
     while (p < end) {
         char *nl = memchr(p, '\n', end - p), *le = nl ? nl : end;
