@@ -95,13 +95,15 @@ static int printable_ascii(const char *s)
     return !*s;
 }
 
-static const char *item_shown(const item *it, char *buf, size_t n)
+static const char *path_shown(const char *path, const char *name, char *buf, size_t n)
 {
-    if (printable_ascii(it->name)) return it->path;
-    size_t name_len = strlen(it->name);
-    snprintf(buf, n, "%.*s%s", (int)(strlen(it->path) - name_len), it->path, sg_quote_bytes(it->name, name_len).s);
+    if (printable_ascii(name)) return path;
+    size_t name_len = strlen(name);
+    snprintf(buf, n, "%.*s%s", (int)(strlen(path) - name_len), path, sg_quote_bytes(name, name_len).s);
     return buf;
 }
+
+static const char *item_shown(const item *it, char *buf, size_t n) { return path_shown(it->path, it->name, buf, n); }
 
 static char *path_join(const char *dir, const char *name)
 {
@@ -210,9 +212,8 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
         size_t nf;
         char **files = list_dir(cdir, 0, &nf);
         if (nf == 0) {
-            if (printable_ascii(classes[c])) cli_warn("%s: no .jpg/.jpeg/.png files in class folder", cdir);
-            else cli_warn("%.*s%s: no .jpg/.jpeg/.png files in class folder", (int)(strlen(cdir) - strlen(classes[c])),
-                          cdir, sg_quote_str(classes[c]).s);
+            char shown[PATH_MAX];
+            cli_warn("%s: no .jpg/.jpeg/.png files in class folder", path_shown(cdir, classes[c], shown, sizeof shown));
         }
         for (size_t f = 0; f < nf; f++) {
             if (limit && L->n >= limit) { free(files[f]); continue; }
