@@ -335,15 +335,9 @@ static void engine_set_knobs(sg_conv_engine *e, bdesc cfg)
 {
     config_key k;
     read_config_key(cfg, &k);
-    e->knobs_known = k.ok;
+    e->knobs_known = k.ok && sg_engine_knobs_recordable(k.knobs, k.n_knobs);
     e->n_knobs = 0;
     memset(e->knobs, 0, sizeof e->knobs);
-    for (int i = 0; i < k.n_knobs && e->knobs_known; i++) {
-        if (k.knobs[i][0] < 0 || k.knobs[i][0] > SG_ENGINES_MAX_KNOB_TYPE || k.knobs[i][1] == INT64_MIN)
-            e->knobs_known = 0;
-        for (int j = 0; j < i; j++)
-            if (k.knobs[j][0] == k.knobs[i][0]) e->knobs_known = 0;
-    }
     if (!e->knobs_known) return;
     e->n_knobs = k.n_knobs;
     memcpy(e->knobs, k.knobs, (size_t)k.n_knobs * sizeof k.knobs[0]);

@@ -54,12 +54,22 @@ static void shape_of(const sg_engine_choice *c, int v[8])
     v[4] = c->Co; v[5] = c->K; v[6] = c->stride; v[7] = c->pad;
 }
 
-/* The index of the first knob of c before knob i with knob i's type, or -1. */
-static int earlier_knob_type(const sg_engine_choice *c, int i)
+/* The index of the first of knobs[0..i) with knobs[i]'s type, or -1. */
+static int earlier_knob_type(const int64_t (*knobs)[2], int i)
 {
     for (int j = 0; j < i; j++)
-        if (c->knobs[j][0] == c->knobs[i][0]) return j;
+        if (knobs[j][0] == knobs[i][0]) return j;
     return -1;
+}
+
+int sg_engine_knobs_recordable(const int64_t (*knobs)[2], int n)
+{
+    if (n < 0 || n > SG_ENGINES_MAX_KNOBS) return 0;
+    for (int i = 0; i < n; i++)
+        if (knobs[i][0] < 0 || knobs[i][0] > SG_ENGINES_MAX_KNOB_TYPE || knobs[i][1] == INT64_MIN ||
+            earlier_knob_type(knobs, i) >= 0)
+            return 0;
+    return 1;
 }
 
 /* 0 if c's knobs are what parse makes, else 1: recorded 0 or 1, none
@@ -69,18 +79,11 @@ static int earlier_knob_type(const sg_engine_choice *c, int i)
 static int knobs_check(const sg_engine_choice *c)
 {
     if (c->knobs_recorded != 0 && c->knobs_recorded != 1) return 1;
-    if (c->n_knobs < 0 || c->n_knobs > SG_ENGINES_MAX_KNOBS) return 1;
+    if (!sg_engine_knobs_recordable((const int64_t (*)[2])c->knobs, c->n_knobs)) return 1;
     if (c->n_knobs > 0 && !c->knobs_recorded) return 1;
     if (c->knobs_recorded && c->rank == -1) return 1;
-    for (int i = 0; i < SG_ENGINES_MAX_KNOBS; i++) {
-        if (i >= c->n_knobs) {
-            if (c->knobs[i][0] || c->knobs[i][1]) return 1;
-            continue;
-        }
-        if (c->knobs[i][0] < 0 || c->knobs[i][0] > SG_ENGINES_MAX_KNOB_TYPE || c->knobs[i][1] == INT64_MIN ||
-            earlier_knob_type(c, i) >= 0)
-            return 1;
-    }
+    for (int i = c->n_knobs; i < SG_ENGINES_MAX_KNOBS; i++)
+        if (c->knobs[i][0] || c->knobs[i][1]) return 1;
     return 0;
 }
 
@@ -315,7 +318,7 @@ static int parse_knobs(cursor *c, sg_engine_choice *q)
         int i = q->n_knobs++;
         q->knobs[i][0] = type;
         q->knobs[i][1] = value;
-        if (earlier_knob_type(q, i) >= 0)
+        if (earlier_knob_type((const int64_t (*)[2])q->knobs, i) >= 0)
             return fail(c, "a second value for knob type %lld, found \"%s\"", type, sg_quote_bytes(t, tn).s);
     } while (token(c, &t, &tn));
     return 0;

@@ -68,6 +68,11 @@ typedef struct {
     char precision[8];
 } sg_engines_header;
 
+/* 1 when knobs[0..n) can be recorded in a choice: n 0..SG_ENGINES_MAX_KNOBS,
+ * each type 0..SG_ENGINES_MAX_KNOB_TYPE and given once, no value INT64_MIN
+ * (which no file text gives); else 0. */
+int sg_engine_knobs_recordable(const int64_t (*knobs)[2], int n);
+
 /* The name of a kind ("fwd", "bwd-data", "bwd-filter"), NULL if out of range. */
 const char *sg_engine_kind_name(int kind);
 
