@@ -137,17 +137,8 @@ int main(int argc, char **argv)
         case O_GLR: o.g_lr = cli_parse_double("--g-lr", optarg, 0, 1e3); break;
         case O_DLR: o.d_lr = cli_parse_double("--d-lr", optarg, 0, 1e3); break;
         case O_NCRITIC: o.n_critic = (int)cli_parse_long("--n-critic", optarg, 1, 1000000); break;
-        /* [0, 1): cli_parse_double's %g would show the upper bound as 1 */
-        case O_BETA1:
-            o.beta1 = cli_parse_double("--beta1", optarg, -1e308, 1e308);
-            if (!(o.beta1 >= 0 && o.beta1 <= 0.999999))
-                cli_usage_error("--beta1: %.10g is out of range [0, 0.999999]", o.beta1);
-            break;
-        case O_BETA2:
-            o.beta2 = cli_parse_double("--beta2", optarg, -1e308, 1e308);
-            if (!(o.beta2 >= 0 && o.beta2 <= 0.9999999))   /* as a float: below 1 */
-                cli_usage_error("--beta2: %.10g is out of range [0, 0.9999999]", o.beta2);
-            break;
+        case O_BETA1: o.beta1 = cli_parse_double("--beta1", optarg, 0, 0.999999); break;
+        case O_BETA2: o.beta2 = cli_parse_double("--beta2", optarg, 0, 0.9999999); break;   /* as a float: below 1 */
         case O_LCLS: o.lambda_cls = cli_parse_double("--lambda-cls", optarg, 0, 1e6); break;
         case O_LREC: o.lambda_rec = cli_parse_double("--lambda-rec", optarg, 0, 1e6); break;
         case O_LGP: o.lambda_gp = cli_parse_double("--lambda-gp", optarg, 0, 1e6); break;

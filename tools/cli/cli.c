@@ -114,14 +114,25 @@ long cli_parse_long(const char *opt, const char *s, long min, long max)
     return v;
 }
 
+/* x as %g, or with the digits %g drops (0.9999999 is not 1) */
+static const char *shown_number(char *buf, size_t n, double x)
+{
+    snprintf(buf, n, "%g", x);
+    if (strtod(buf, NULL) != x) snprintf(buf, n, "%.10g", x);
+    return buf;
+}
+
 double cli_parse_double(const char *opt, const char *s, double min, double max)
 {
     char *end; errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || v != v)
         cli_usage_error("%s: '%s' is not a number", opt, sg_quote_str(s).s);
-    if (v < min || v > max)
-        cli_usage_error("%s: %g is out of range [%g, %g]", opt, v, min, max);
+    if (v < min || v > max) {
+        char a[32], b[32], c[32];
+        cli_usage_error("%s: %s is out of range [%s, %s]", opt, shown_number(a, sizeof a, v),
+                        shown_number(b, sizeof b, min), shown_number(c, sizeof c, max));
+    }
     return v;
 }
 
