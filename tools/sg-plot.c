@@ -240,8 +240,8 @@ static void read_history(history *h, const char *path)
     if (h->records == 0) cli_die("%s: no records (empty input)", name);
     if (h->n_series == 0) cli_die("%s: no loss or lr values in %ld records", name, h->records);
     if (h->torn_line && !cli_quiet)
-        fprintf(stderr, "%s: %s line %ld: cut short (no newline at its end: a run still writing it?); skipped\n",
-                cli_name, name, h->torn_line);
+        cli_warn("%s line %ld: cut short (no newline at its end: a run still writing it?); skipped", name,
+                 h->torn_line);
 }
 
 /* Trailing moving average over the last `window` points. */
