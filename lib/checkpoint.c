@@ -242,15 +242,18 @@ static const char *net_name(sg_net net) { return net == SG_NET_G ? "G" : "D"; }
 /* The metadata "net" of a stargan-c file ("G", "D", "state"; absent in a file
  * made elsewhere) must be the one asked for: a D file given for G otherwise
  * fails on its first tensor's shape as if the model configuration differed. */
+static const char *net_contents(const char *net)
+{
+    return !strcmp(net, "G") ? "G's weights" : !strcmp(net, "D") ? "D's weights"
+         : !strcmp(net, "state") ? "the optimizer state" : "something else";
+}
+
 static int check_net_kind(const sg_st_file *f, const char *want, sg_err *err)
 {
     const char *have = sg_st_meta(f, "net");
     if (!have || !strcmp(have, want)) return 0;
-    const char *what = !strcmp(have, "G") ? "G's weights" : !strcmp(have, "D") ? "D's weights"
-                     : !strcmp(have, "state") ? "the optimizer state" : "something else";
-    return sg_errf(err, "%s: metadata net \"%s\": this file holds %s, not %s", f->path,
-                   sg_quote_str(have).s, what,
-                   !strcmp(want, "state") ? "the optimizer state" : !strcmp(want, "G") ? "G's weights" : "D's weights");
+    return sg_errf(err, "%s: metadata net \"%s\": this file holds %s, not %s", f->path, sg_quote_str(have).s,
+                   net_contents(have), net_contents(want));
 }
 
 /* Bytes of the largest tensor (a scratch buffer for one tensor at a time). */
