@@ -115,7 +115,7 @@ build/tests/%: build/tests/%.o $(LIBSG)
 
 # Debian packages the build, the tests and the experiment need. Idempotent.
 DEB_PKGS = build-essential pkg-config liblmdb-dev lmdb-utils libpng-dev libturbojpeg0-dev libjpeg62-turbo-dev \
-           libopenblas-dev bats python3 python3-numpy python3-torch python3-pil python3-lmdb
+           libopenblas-dev bats strace python3 python3-numpy python3-torch python3-pil python3-lmdb
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \

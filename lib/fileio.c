@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,19 +82,63 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
     }
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return sg_errf(err, "%s: path too long", path);
-    /* O_EXCL | O_NOFOLLOW: never write through a link or into a file someone
-     * placed at the temporary name (it is predictable); one left by an earlier
-     * process of the same number is removed first. */
+    int slot = sg_temp_track(tmp);
+    int fd = sg_create_temp(tmp);
+    if (fd < 0) { sg_errno(err, "%s", path); sg_temp_untrack(slot); return -1; }
+    if (write_all(fd, tmp, data, len, err)) goto fail;
+    if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", tmp); goto fail; }
+    int rc = close(fd);
+    fd = -1;
+    if (rc != 0) { sg_errno(err, "%s: close", tmp); goto fail; }
+    if (rename(tmp, path) != 0) { sg_errno(err, "%s: rename", path); goto fail; }
+    sg_temp_untrack(slot);
+    sg_dir_of(path, dir, sizeof dir);
+    return sg_fsync_dir(dir, err);
+fail:
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    sg_temp_untrack(slot);
+    return -1;
+}
+
+int sg_create_temp(const char *tmp)
+{
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return sg_errno(err, "%s", path);
-    if (write_all(fd, tmp, data, len, err)) { close(fd); unlink(tmp); return -1; }
-    if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", tmp); close(fd); unlink(tmp); return -1; }
-    if (close(fd) != 0) { sg_errno(err, "%s: close", tmp); unlink(tmp); return -1; }
-    if (rename(tmp, path) != 0) { sg_errno(err, "%s: rename", path); unlink(tmp); return -1; }
-    sg_dir_of(path, dir, sizeof dir);
-    return sg_fsync_dir(dir, err);
+    return fd;
+}
+
+/* Slot states: free, being filled by the thread that claimed it, registered.
+ * A signal handler reads only registered slots, whose names are complete. */
+enum { TEMP_FREE, TEMP_FILLING, TEMP_REGISTERED };
+static _Atomic int temp_state[SG_TEMP_SLOTS];
+static char temp_path[SG_TEMP_SLOTS][PATH_MAX];
+
+int sg_temp_track(const char *path)
+{
+    size_t n = strlen(path);
+    if (n >= PATH_MAX) return -1;
+    for (int i = 0; i < SG_TEMP_SLOTS; i++) {
+        int expected = TEMP_FREE;
+        if (atomic_compare_exchange_strong(&temp_state[i], &expected, TEMP_FILLING)) {
+            memcpy(temp_path[i], path, n + 1);
+            atomic_store(&temp_state[i], TEMP_REGISTERED);
+            return i;
+        }
+    }
+    return -1;
+}
+
+void sg_temp_untrack(int slot)
+{
+    if (slot >= 0 && slot < SG_TEMP_SLOTS) atomic_store(&temp_state[slot], TEMP_FREE);
+}
+
+void sg_temp_remove_all(void)
+{
+    for (int i = 0; i < SG_TEMP_SLOTS; i++)
+        if (atomic_load(&temp_state[i]) == TEMP_REGISTERED) unlink(temp_path[i]);
 }
 
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err)

@@ -22,4 +22,21 @@ void sg_dir_of(const char *path, char *dir, size_t n);
 /* mkdir -p. */
 int sg_mkdir_p(const char *path, sg_err *err);
 
+/* Creates the temporary file tmp for writing, exclusively and never through a
+ * symbolic link placed at its name (temporary names are predictable); one left
+ * by an earlier process of the same number is removed first. Returns the
+ * descriptor, or -1 with errno set. */
+int sg_create_temp(const char *tmp);
+
+/* Temporary files in flight. A process killed between creating a temporary
+ * file and renaming it leaves the file behind; writers register each name
+ * here while it exists, and a tool's signal handler calls sg_temp_remove_all
+ * before the process dies. Best effort: with all SG_TEMP_SLOTS taken a name
+ * is not registered (sg_temp_track returns -1, which sg_temp_untrack
+ * ignores). Safe from any thread; sg_temp_remove_all is async-signal-safe. */
+enum { SG_TEMP_SLOTS = 64 };
+int sg_temp_track(const char *path);
+void sg_temp_untrack(int slot);
+void sg_temp_remove_all(void);
+
 #endif

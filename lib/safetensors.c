@@ -329,7 +329,7 @@ int sg_st_read(sg_st_file *f, size_t i, void *dst, size_t dst_bytes, sg_err *err
 
 struct sg_st_writer {
     char *path, *tmp;
-    int fd;
+    int fd, tmp_slot;   /* tmp_slot: the temporary name's registration (lib/fileio.h) */
     size_t n, next;
     uint64_t *sizes;
 };
@@ -350,6 +350,7 @@ void sg_st_writer_abort(sg_st_writer *w)
     if (!w) return;
     if (w->fd >= 0) close(w->fd);
     if (w->tmp) unlink(w->tmp);
+    sg_temp_untrack(w->tmp_slot);
     free(w->path); free(w->tmp); free(w->sizes);
     free(w);
 }
@@ -363,6 +364,7 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
     sg_st_writer *w = calloc(1, sizeof *w);
     if (!w) return sg_errf(err, "%s: out of memory", path);
     w->fd = -1;
+    w->tmp_slot = -1;
     w->n = n;
     w->sizes = calloc(n ? n : 1, sizeof *w->sizes);
     w->path = strdup(path);
@@ -430,7 +432,8 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
     while (b.len % 8 && !b.failed) sg_buf_putc(&b, ' ');
     if (b.failed) { sg_errf(err, "%s: out of memory", path); goto fail; }
 
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    w->tmp_slot = sg_temp_track(w->tmp);
+    w->fd = sg_create_temp(w->tmp);
     if (w->fd < 0) { sg_errno(err, "%s", w->tmp); free(w->tmp); w->tmp = NULL; goto fail; }
     unsigned char lenb[8];
     uint64_t hl = b.len;
@@ -470,6 +473,8 @@ int sg_st_writer_commit(sg_st_writer *w, sg_err *err)
     if (rename(w->tmp, w->path) != 0) { sg_errno(err, "%s: rename", w->path); goto done; }
     free(w->tmp);
     w->tmp = NULL;   /* renamed: nothing to delete */
+    sg_temp_untrack(w->tmp_slot);
+    w->tmp_slot = -1;
     char dir[PATH_MAX];
     sg_dir_of(w->path, dir, sizeof dir);
     rc = sg_fsync_dir(dir, err);

@@ -66,15 +66,21 @@ enum { SPLIT_NONE, SPLIT_REFERENCE, SPLIT_PARTITION };
 
 /* Outputs are written to temporary names first and renamed together at the end,
  * so that a failure leaves every earlier output as it was. */
-typedef struct { char path[PATH_MAX], tmp[PATH_MAX]; } pending_file;
+typedef struct { char path[PATH_MAX], tmp[PATH_MAX]; int tmp_slot; } pending_file;
 static pending_file pending[3 * MAX_GROUPS];
 static int n_pending;
 
-static void remove_pending(void)
+/* Removes the temporary files from the first not yet renamed on, and forgets all. */
+static void remove_pending_from(int first)
 {
-    for (int i = 0; i < n_pending; i++) unlink(pending[i].tmp);
+    for (int i = 0; i < n_pending; i++) {
+        if (i >= first) unlink(pending[i].tmp);
+        sg_temp_untrack(pending[i].tmp_slot);
+    }
     n_pending = 0;
 }
+
+static void remove_pending(void) { remove_pending_from(0); }
 
 static void die_cleanup(const sg_err *err)
 {
@@ -99,9 +105,17 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
         }
     char *buf; size_t len;
     if (sg_attr_table_format(t, rows, n, &buf, &len, &err) != 0) { sg_err_prefix(&err, "%s", p->path); die_cleanup(&err); }
-    FILE *f = fopen(p->tmp, "wb");
-    if (!f) { free(buf); sg_errno(&err, "%s", p->tmp); die_cleanup(&err); }
+    /* Registered before it exists, so that a signal at any point removes it. */
+    p->tmp_slot = sg_temp_track(p->tmp);
     n_pending++;
+    int fd = sg_create_temp(p->tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        free(buf);
+        sg_errno(&err, "%s", p->tmp);
+        if (fd >= 0) close(fd);
+        die_cleanup(&err);
+    }
     size_t w = fwrite(buf, 1, len, f);
     free(buf);
     if (w != len || fflush(f) != 0 || fsync(fileno(f)) != 0) { sg_errno(&err, "%s: write", p->tmp); fclose(f); die_cleanup(&err); }
@@ -124,11 +138,10 @@ static void commit_pending(const char *dir)
         if (rename(pending[i].tmp, pending[i].path) != 0) {
             sg_errno(&err, "%s: rename", pending[i].path);
             /* The ones renamed already are complete; remove only the rest. */
-            for (int j = i; j < n_pending; j++) unlink(pending[j].tmp);
-            n_pending = 0;
+            remove_pending_from(i);
             cli_die_err(&err);
         }
-    n_pending = 0;
+    remove_pending_from(n_pending);   /* all renamed: nothing to remove */
     if (sg_fsync_dir(dir, &err) != 0) cli_die_err(&err);
 }
 

@@ -86,6 +86,14 @@ setup() {
   ! cmp -s "$T/r3.png" "$T/r11.png"
 }
 
+@test "--get killed while writing leaves no temporary file and the old output" {
+  echo old > "$T/r.png"
+  run_signalled_at_fsync TERM 1 celeb-dump --get 3 -o "$T/r.png" "$D/s.lmdb"
+  [ "$status" -eq 143 ]
+  [ "$(ls -A "$T")" = r.png ]
+  [ "$(cat "$T/r.png")" = old ]
+}
+
 @test "--get pixels are the shard's pixels (PIL, compared with the record bytes)" {
   /usr/bin/python3 -c 'import PIL, lmdb' 2>/dev/null || skip "no python3 PIL/lmdb"
   celeb-dump --get 5 -o "$T/r5.png" "$D/s.lmdb"

@@ -326,3 +326,15 @@ EOF
   [ "$(names "$T/out/attr_g1_train.txt")" = "1.jpg 3.jpg 5.jpg " ]
   [ "$(head -n 1 "$T/out/attr_g1.txt")" = 3 ]   # written without the mark
 }
+
+@test "robustness: killed while writing, it leaves no temporary files and the old outputs" {
+  mkdir "$T/out"
+  echo old > "$T/out/attr_g1_train.txt"
+  # The 2nd fsync: attr_g1.txt's temporary file is complete, attr_g1_train.txt's too.
+  for sig in TERM INT HUP; do
+    run_signalled_at_fsync $sig 2 celeb-split -q -g g1=A,B -g g2=C --split reference --test-count 1 -o "$T/out" "$T/small.txt"
+    [ "$status" -ne 0 ] && [ "$status" -ne 1 ]   # ended by the signal
+    [ "$(ls -A "$T/out")" = attr_g1_train.txt ]
+    [ "$(cat "$T/out/attr_g1_train.txt")" = old ]
+  done
+}

@@ -36,3 +36,13 @@ with env.begin(write=True) as txn:
     txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
 PY
 }
+
+# Runs the command with SIGNAL delivered at its Nth fsync (strace's fault
+# injection), the moment a temporary file is complete but not yet renamed;
+# skips the test where strace cannot trace (no strace, no ptrace).
+run_signalled_at_fsync() {
+  local sig=$1 nth=$2; shift 2
+  command -v strace >/dev/null || skip "no strace"
+  strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal="$sig":when="$nth" "$@"
+}

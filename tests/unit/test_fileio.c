@@ -1,8 +1,11 @@
 /* lib/fileio.c: the atomic writer replaces regular files wherever they are
  * (under /dev too), writes descriptor names in place, never writes through
- * something placed at its temporary name; the reader's size limit. */
+ * something placed at its temporary name; the reader's size limit; the
+ * registry of temporary files in flight, which the safetensors writer uses
+ * too (a link at its temporary name is not followed either). */
 #include "check.h"
 #include "fileio.h"
+#include "safetensors.h"
 #include "test_tmpdir.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -126,6 +129,85 @@ static void test_read_limit(void)
     CHECK(rc != 0, "a file one byte over the limit was read");
 }
 
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void test_temp_registry(void)
+{
+    const char *a = test_tmp_path("a.tmp"), *b = test_tmp_path("b.tmp"), *c = test_tmp_path("c.tmp");
+    put(a, "a"); put(b, "b"); put(c, "c");
+    int sa = sg_temp_track(a), sb = sg_temp_track(b), sc = sg_temp_track(c);
+    CHECK(sa >= 0 && sb >= 0 && sc >= 0 && sa != sb && sb != sc && sa != sc, "slots %d %d %d", sa, sb, sc);
+    sg_temp_untrack(sb);
+    sg_temp_remove_all();
+    CHECK(!exists(a) && !exists(c), "a registered temporary file is left");
+    CHECK(exists(b), "a file no longer registered was removed");
+    sg_temp_untrack(sa);
+    sg_temp_untrack(sc);
+
+    /* All slots taken: the next name is not registered, and -1 is harmless. */
+    int slots[SG_TEMP_SLOTS];
+    for (int i = 0; i < SG_TEMP_SLOTS; i++) slots[i] = sg_temp_track(b);
+    int extra = sg_temp_track(a);
+    CHECK(slots[SG_TEMP_SLOTS - 1] >= 0 && extra == -1, "slot %d of %d, then %d", slots[SG_TEMP_SLOTS - 1],
+          SG_TEMP_SLOTS, extra);
+    sg_temp_untrack(extra);
+    for (int i = 0; i < SG_TEMP_SLOTS; i++) sg_temp_untrack(slots[i]);
+    sg_temp_remove_all();
+    CHECK(exists(b), "removed after every slot was freed");
+
+    /* The atomic writer registers nothing after it returns. */
+    const char *out = test_tmp_path("after.txt");
+    put(out, "x");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    put(tmp, "not ours any more");
+    sg_temp_remove_all();
+    CHECK(exists(tmp), "the atomic writer left its temporary name registered");
+    unlink(tmp);
+}
+
+/* The checkpoint writer: its temporary file is registered from begin until
+ * the rename, and created without following a link planted at its name. */
+static void test_safetensors_temp(void)
+{
+    const char *victim = test_tmp_path("st-victim.txt"), *out = test_tmp_path("st.safetensors");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    put(victim, "precious\n");
+    CHECK(symlink(victim, tmp) == 0, "symlink %s", tmp);
+    float v[4] = {1, 2, 3, 4};
+    sg_st_spec spec = {.name = "w", .dtype = SG_ST_F32, .ndim = 1, .shape = {4}, .data = v};
+    sg_st_writer *w;
+    sg_err err;
+    int rc = sg_st_writer_begin(&w, out, &spec, 1, NULL, NULL, 0, &err);
+    CHECK(rc == 0, "begin: %s", rc ? err.msg : "");
+    if (rc) return;
+    char buf[64];
+    long n = slurp(victim, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    CHECK(!strcmp(buf, "precious\n"), "the link's target was written: '%s'", buf);
+    struct stat st;
+    CHECK(lstat(tmp, &st) == 0 && S_ISREG(st.st_mode), "the temporary file is not a new regular file");
+    rc = sg_st_writer_put(w, v, sizeof v, &err);
+    CHECK(rc == 0, "put: %s", rc ? err.msg : "");
+    /* What a signal handler does now: the half-written file goes. */
+    sg_temp_remove_all();
+    CHECK(!exists(tmp), "the writer's temporary file is not registered");
+    rc = sg_st_writer_commit(w, &err);
+    CHECK(rc != 0 && !exists(out), "commit after the temporary file was removed: rc %d", rc);
+
+    rc = sg_st_write(out, &spec, 1, NULL, NULL, 0, &err);
+    CHECK(rc == 0 && exists(out), "write: %s", rc ? err.msg : "");
+    put(tmp, "not the writer's");
+    sg_temp_remove_all();
+    CHECK(exists(tmp), "the writer left its temporary name registered after commit");
+    unlink(tmp);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_fileio")) return 1;
@@ -133,6 +215,8 @@ int main(void)
     test_fd_names_in_place();
     test_tmp_name_taken();
     test_read_limit();
+    test_temp_registry();
+    test_safetensors_temp();
     test_tmpdir_remove();
     return check_done();
 }

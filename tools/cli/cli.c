@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "fileio.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +13,15 @@
 const char *cli_name = "stargan";
 int cli_quiet;
 static int progress_shown;
+
+/* Ends the process as the signal would have, after removing the temporary
+ * files its writers have in flight (lib/fileio.h). */
+static void remove_temps_and_die(int sig)
+{
+    sg_temp_remove_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 void cli_init(const char *argv0)
 {
@@ -28,6 +38,18 @@ void cli_init(const char *argv0)
             int nfd = open("/", O_RDONLY | O_DIRECTORY);
             if (nfd >= 0 && nfd != fd) close(nfd);   /* cannot happen: fd is the lowest free number */
         }
+    /* Interrupted (^C, kill, a closed terminal), leave no temporary files.
+     * A signal ignored at start (nohup) stays ignored; tools that stop
+     * gracefully on a signal install their own handler after this. */
+    static const int ends[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        struct sigaction old, sa;
+        if (sigaction(ends[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = remove_temps_and_die;
+        sigemptyset(&sa.sa_mask);
+        sigaction(ends[i], &sa, NULL);
+    }
 }
 
 static void vmessage(const char *fmt, va_list ap)
