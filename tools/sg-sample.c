@@ -94,24 +94,54 @@ typedef struct {
 
 /* ---- inputs ------------------------------------------------------------ */
 
+/* The dataset name sg-train gives a shard: its last path component without
+ * ".lmdb" (trailing slashes ignored). */
+static void shard_dataset_name(const char *path, char *out, size_t cap)
+{
+    size_t l = strlen(path);
+    while (l > 1 && path[l - 1] == '/') l--;
+    size_t start = l;
+    while (start > 0 && path[start - 1] != '/') start--;
+    size_t n = l - start < cap - 1 ? l - start : cap - 1;
+    memcpy(out, path + start, n);
+    out[n] = 0;
+    if (n > 5 && !strcmp(out + n - 5, ".lmdb")) out[n - 5] = 0;
+}
+
 /* Maps the shard's labels onto one of the checkpoint's datasets by name:
- * map[i] = position in dataset *ds of shard label i. */
+ * map[i] = position in dataset *ds of shard label i. The match is one to one
+ * (a shard that names a label twice matches nothing: one of the dataset's
+ * labels would get no value). When several datasets have the shard's labels
+ * (a run trained on celebA_train and celebA_test), the one sg-train named like
+ * this shard is its own, else the first: the input's own labels start the
+ * targets of its own dataset only. */
 static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, const char *shard_path,
                               int *ds_out, int *map, sg_err *err)
 {
     const sg_model_config *cfg = &ck->model;
+    char own_name[SG_CKPT_NAME_MAX];
+    shard_dataset_name(shard_path, own_name, sizeof own_name);
+    int found = -1;
     for (int ds = 0; ds < cfg->n_datasets; ds++) {
         if ((int)m->n_labels != cfg->label_dim[ds]) continue;
         if ((m->label_kind == SG_LABELS_ONE_HOT) != (cfg->one_hot[ds] != 0)) continue;
-        int off = sg_model_label_offset(cfg, ds), ok = 1;
+        int off = sg_model_label_offset(cfg, ds), ok = 1, ds_map[SG_SHARD_MAX_LABELS];
+        unsigned char used[SG_SHARD_MAX_LABELS] = {0};
         for (uint32_t i = 0; i < m->n_labels && ok; i++) {
-            map[i] = -1;
+            ds_map[i] = -1;
             for (int j = 0; j < cfg->label_dim[ds]; j++)
-                if (!strcmp(m->label_names[i], ck->label_names[off + j])) map[i] = j;
-            ok = map[i] >= 0;
+                if (!used[j] && !strcmp(m->label_names[i], ck->label_names[off + j])) { ds_map[i] = j; break; }
+            ok = ds_map[i] >= 0;
+            if (ok) used[ds_map[i]] = 1;
         }
-        if (ok) { *ds_out = ds; return 0; }
+        if (!ok) continue;
+        if (found < 0 || !strcmp(ck->dataset_names[ds], own_name)) {
+            found = ds;
+            memcpy(map, ds_map, sizeof(int) * m->n_labels);
+        }
+        if (!strcmp(ck->dataset_names[ds], own_name)) break;
     }
+    if (found >= 0) { *ds_out = found; return 0; }
     /* names from the shard's and the checkpoint's metadata: quoted escaped */
     char have[600] = "", want[600] = "";
     size_t len = 0;

@@ -245,6 +245,40 @@ PY
     [ ! -e "$W/never" ]
 }
 
+@test "sg-sample: a shard that names a label twice matches no dataset (one dataset label would get no value)" {
+    $PY -c 'import lmdb' 2>/dev/null || skip "no lmdb module for $PY"
+    cp -r "$T/celebA_test.lmdb" "$W/dup.lmdb"
+    $PY - "$W/dup.lmdb" <<'PY'
+import lmdb, sys
+env = lmdb.open(sys.argv[1], map_size=1 << 26)
+with env.begin(write=True) as tx:
+    tx.put(b"meta", tx.get(b"meta").replace(b'"Black_Hair"', b'"Bangs"'))
+PY
+    run sg-sample --ckpt "$T/run" --data "$W/dup.lmdb" --count 2 --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: $W/dup.lmdb: labels Bangs,Bangs,Blond_Hair,Brown_Hair,Gray_Hair match none of the checkpoint's datasets ("* ]]
+    [ ! -e "$W/out.png" ]
+}
+
+@test "sg-sample: a shard with the labels of two datasets is the one sg-train named like it: its own labels start that dataset's targets" {
+    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$T/celebA_train.lmdb" "$T/celebA_test.lmdb"
+    # the first celebA_test record with Bangs set: its celebA_test:Bangs target flips it to 0,
+    # its celebA_train:Bangs target (another dataset: from zeros) sets it to 1
+    r=$(celeb-dump --list "$T/celebA_test.lmdb" | awk -F'\t' 'substr($3, 1, 1) == "1" { print $1; exit }')
+    [ -n "$r" ]
+    run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --each --device cpu -o "$W/each"
+    [ "$status" -eq 0 ]
+    grep -q "^$(printf %06d "$r")_celebA_test_Bangs.png"$'\t'"$r"$'\tcelebA_test_Bangs\tcelebA_test\t0$' "$W/each/targets.tsv"
+    grep -q "^$(printf %06d "$r")_celebA_train_Bangs.png"$'\t'"$r"$'\tcelebA_train_Bangs\tcelebA_train\t1$' "$W/each/targets.tsv"
+    # and a celebA_train record the other way round
+    r=$(celeb-dump --list "$T/celebA_train.lmdb" | awk -F'\t' 'substr($3, 1, 1) == "1" { print $1; exit }')
+    run sg-sample -q --ckpt "$W/run" --data "$T/celebA_train.lmdb" --each --device cpu -o "$W/each_train"
+    [ "$status" -eq 0 ]
+    grep -q "^$(printf %06d "$r")_celebA_train_Bangs.png"$'\t'"$r"$'\tcelebA_train_Bangs\tcelebA_train\t0$' "$W/each_train/targets.tsv"
+    grep -q "^$(printf %06d "$r")_celebA_test_Bangs.png"$'\t'"$r"$'\tcelebA_test_Bangs\tcelebA_test\t1$' "$W/each_train/targets.tsv"
+}
+
 @test "sg-sample: names and values in messages are quoted escaped and cut" {
     # a shard whose label names hold an ESC sequence and invalid UTF-8 (which the
     # shard's JSON metadata holds as U+FFFD)
