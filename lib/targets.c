@@ -101,52 +101,128 @@ int sg_targets_all(const sg_model_config *cfg, const char *const *label_names,
     return 0;
 }
 
+/* Dataset number N (1..n_datasets) written as decimal in q[0..len), else -1. */
+static int dataset_number(const sg_model_config *cfg, const char *q, size_t len)
+{
+    if (len == 0 || len > 3 || q[0] == '0') return -1;
+    int v = 0;
+    for (size_t k = 0; k < len; k++) {
+        if (q[k] < '0' || q[k] > '9') return -1;
+        v = v * 10 + (q[k] - '0');
+    }
+    return v >= 1 && v <= cfg->n_datasets ? v - 1 : -1;
+}
+
+/* Datasets called q[0..len): their count; *first the first of them. */
+static int datasets_named(const sg_model_config *cfg, const char *const *dataset_names, const char *q,
+                          size_t len, int *first)
+{
+    int n = 0;
+    *first = -1;
+    for (int ds = 0; ds < cfg->n_datasets; ds++)
+        if (dataset_names && dataset_names[ds] && strlen(dataset_names[ds]) == len &&
+            !strncmp(dataset_names[ds], q, len)) {
+            if (!n) *first = ds;
+            n++;
+        }
+    return n;
+}
+
+void sg_targets_qualifier(const sg_model_config *cfg, const char *const *dataset_names, int ds,
+                          char *out, size_t cap)
+{
+    int first;
+    const char *name = dataset_names && ds >= 0 && ds < cfg->n_datasets ? dataset_names[ds] : NULL;
+    if (name && *name && !strchr(name, ':') && datasets_named(cfg, dataset_names, name, strlen(name), &first) == 1)
+        snprintf(out, cap, "%s", name);
+    else
+        snprintf(out, cap, "%d", ds + 1);
+}
+
+void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
+                        const char *const *dataset_names, int t, char *out, size_t cap)
+{
+    int n = sg_targets_count(cfg), ds = sg_targets_dataset_of(cfg, t, NULL), shared = 0;
+    for (int u = 0; u < n && !shared; u++)
+        shared = sg_targets_dataset_of(cfg, u, NULL) != ds && !strcmp(label_names[u], label_names[t]);
+    if (!shared || !dataset_names) { snprintf(out, cap, "%s", label_names[t]); return; }
+    char q[SG_TARGETS_QUALIFIER_MAX];
+    sg_targets_qualifier(cfg, dataset_names, ds, q, sizeof q);
+    snprintf(out, cap, "%s:%s", q, label_names[t]);
+}
+
 /* Known names for messages: "A, B, C" (qualified when datasets share names). */
-static void list_names(const sg_model_config *cfg, const char *const *label_names, char *out, size_t cap)
+static void list_names(const sg_model_config *cfg, const char *const *label_names,
+                       const char *const *dataset_names, char *out, size_t cap)
 {
     size_t len = 0;
     int n = sg_targets_count(cfg);
     out[0] = 0;
     for (int t = 0; t < n && len + 8 < cap; t++) {
-        int w = snprintf(out + len, cap - len, "%s%s", t ? ", " : "", sg_quote_str(label_names[t]).s);
+        char name[512];
+        sg_targets_name(cfg, label_names, dataset_names, t, name, sizeof name);
+        int w = snprintf(out + len, cap - len, "%s%s", t ? ", " : "", sg_quote_str(name).s);
         if (w < 0 || (size_t)w >= cap - len) { snprintf(out + len, cap - len, "..."); break; }
         len += (size_t)w;
     }
 }
 
-/* Resolves one (possibly qualified) name to a label; -1 with a message otherwise. */
+/* Resolves one (possibly qualified) name to a label; -1 with a message otherwise.
+ * A qualifier is a dataset's name or, when no dataset (or several) is called
+ * so, a dataset's number from 1. A name whose part before ':' is neither is
+ * looked up whole (a class folder called "a:b"). */
 static int resolve(const sg_model_config *cfg, const char *const *label_names,
                    const char *const *dataset_names, const char *name, int *ds_out,
                    int *index_out, sg_err *err)
 {
     const char *colon = strchr(name, ':');
-    int want_ds = -1;
+    int want_ds = -1, n = sg_targets_count(cfg);
     const char *label = name;
     if (colon && dataset_names) {
-        for (int ds = 0; ds < cfg->n_datasets; ds++)
-            if (dataset_names[ds] && strlen(dataset_names[ds]) == (size_t)(colon - name) &&
-                !strncmp(dataset_names[ds], name, (size_t)(colon - name)))
-                want_ds = ds;
-        if (want_ds < 0)
-            return sg_errf(err, "unknown dataset in '%s'", sg_quote_str(name).s);
-        label = colon + 1;
+        size_t ql = (size_t)(colon - name);
+        int first, n_named = datasets_named(cfg, dataset_names, name, ql, &first);
+        int number = dataset_number(cfg, name, ql);
+        if (n_named == 1) want_ds = first;
+        else if (number >= 0) want_ds = number;
+        else if (n_named > 1)
+            return sg_errf(err, "'%s': several datasets are called '%s'; write N:%s, N the dataset's number "
+                           "(1 to %d)", sg_quote_str(name).s, sg_quote_bytes(name, ql).s,
+                           sg_quote_str(colon + 1).s, cfg->n_datasets);
+        if (want_ds >= 0) {
+            label = colon + 1;
+        } else {
+            int whole = 0;
+            for (int t = 0; t < n && !whole; t++) whole = !strcmp(label_names[t], name);
+            if (!whole) return sg_errf(err, "unknown dataset in '%s'", sg_quote_str(name).s);
+        }
     }
-    int found = -1, n_found = 0, n = sg_targets_count(cfg);
+    int found = -1, n_found = 0, other_ds = -1;
     for (int t = 0; t < n; t++) {
         int ds = sg_targets_dataset_of(cfg, t, NULL);
         if (want_ds >= 0 && ds != want_ds) continue;
         if (!strcmp(label_names[t], label)) {
             if (n_found == 0) found = t;
+            else if (ds != sg_targets_dataset_of(cfg, found, NULL)) other_ds = ds;
             n_found++;
         }
     }
     if (n_found == 0) {
         char known[700];
-        list_names(cfg, label_names, known, sizeof known);
+        list_names(cfg, label_names, dataset_names, known, sizeof known);
         return sg_errf(err, "unknown attribute '%s' (known: %s)", sg_quote_str(name).s, known);
     }
-    if (n_found > 1)
-        return sg_errf(err, "attribute '%s' is in several datasets; write DATASET:%s", sg_quote_str(name).s, sg_quote_str(label).s);
+    if (n_found > 1 && other_ds < 0)
+        return sg_errf(err, "attribute '%s' is named more than once in one dataset", sg_quote_str(name).s);
+    if (n_found > 1) {
+        int ds = sg_targets_dataset_of(cfg, found, NULL);
+        int same_names = dataset_names && dataset_names[ds] && dataset_names[other_ds] &&
+                         !strcmp(dataset_names[ds], dataset_names[other_ds]);
+        if (same_names)   /* a shard given twice: only a number tells the datasets apart */
+            return sg_errf(err, "attribute '%s' is in several datasets; write N:%s, N the dataset's number "
+                           "(1 to %d)", sg_quote_str(name).s, sg_quote_str(label).s, cfg->n_datasets);
+        return sg_errf(err, "attribute '%s' is in several datasets; write DATASET:%s", sg_quote_str(name).s,
+                       sg_quote_str(label).s);
+    }
     *ds_out = sg_targets_dataset_of(cfg, found, index_out);
     return 0;
 }
@@ -177,6 +253,7 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
             if (eq) { sg_errf(err, "--targets: '%s': use +NAME, -NAME or NAME=VALUE", sg_quote_str(item).s); goto out; }
         } else if (eq) {
             *eq = 0;
+            if (!*name) { sg_errf(err, "--targets: empty attribute name in '%s'", sg_quote_str(text).s); goto out; }
             char *end = NULL;
             double v = strtod(eq + 1, &end);
             if (end == eq + 1 || *end || !(v >= 0.0 && v <= 1.0)) {

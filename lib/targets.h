@@ -53,7 +53,21 @@ typedef struct {
     float value[SG_TARGETS_MAX_ITEMS];
 } sg_target_spec;
 
+/* How --targets qualifies dataset ds (DATASET:NAME): its name when no other
+ * dataset is called so (and it has no ':'), else its number from 1 ("2"), which
+ * a qualifier also accepts. dataset_names may be NULL (then the number). */
+#define SG_TARGETS_QUALIFIER_MAX 160
+void sg_targets_qualifier(const sg_model_config *cfg, const char *const *dataset_names, int ds,
+                          char *out, size_t cap);
+/* Target t's name as --targets takes it: QUALIFIER:NAME when a label of another
+ * dataset has the same name, else NAME. */
+void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
+                     const char *const *dataset_names, int t, char *out, size_t cap);
+
 /* dataset_names: n_datasets names (may be NULL: then names cannot be qualified).
+ * A qualifier is a dataset's name or its number from 1 (needed when datasets
+ * share a name: a shard given twice, x/train.lmdb and y/train.lmdb); a name
+ * whose part before ':' qualifies nothing is a label name as a whole ("a:b").
  * Errors: "unknown attribute 'X' (known: A, B, ...)", an empty item, a value outside
  * [0, 1], a name given twice, names from two datasets, an ambiguous name. */
 int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,

@@ -43,6 +43,7 @@ static void usage(void)
            "  -t, --targets SPEC     one target instead of all: +A,-B,C=0.5 sets A to 1, B to 0,\n"
            "                         C to 0.5 (values in [0,1]); shard inputs start from their\n"
            "                         own labels, image files from zeros; DATASET:NAME qualifies\n"
+           "                         (DATASET: a dataset's name or its number from 1)\n"
            "  -o, --output PATH      output image (.png or .jpg; '-' = stdout, the default), or\n"
            "                         the output directory with --each\n"
            "      --each             one file per input and target: NNNNNN_TARGET.png (and\n"
@@ -319,14 +320,10 @@ static void make_target_set(const options *o, const sg_ckpt_info *ck, target_set
     }
     ts->n = sg_targets_count(cfg);
     ts->names = calloc((size_t)ts->n, sizeof(char *));
+    if (!ts->names) cli_die("out of memory");
     for (int t = 0; t < ts->n; t++) {
-        int dup = 0;
-        for (int u = 0; u < ts->n; u++)
-            if (u != t && !strcmp(ck->label_names[u], ck->label_names[t])) dup = 1;
-        char buf[256];
-        int ds = sg_targets_dataset_of(cfg, t, NULL);
-        if (dup) snprintf(buf, sizeof buf, "%s:%s", ck->dataset_names[ds], ck->label_names[t]);
-        else snprintf(buf, sizeof buf, "%s", ck->label_names[t]);
+        char buf[512];   /* the name --targets takes: DATASET:NAME (or N:NAME) when datasets share it */
+        sg_targets_name(cfg, (const char *const *)ck->label_names, dataset_names, t, buf, sizeof buf);
         ts->names[t] = safe_name(buf);
     }
     unique_names(ts);

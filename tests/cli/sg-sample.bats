@@ -279,6 +279,26 @@ PY
     grep -q "^$(printf %06d "$r")_celebA_test_Bangs.png"$'\t'"$r"$'\tcelebA_test_Bangs\tcelebA_test\t1$' "$W/each_train/targets.tsv"
 }
 
+@test "sg-sample: datasets that share a name (a shard given twice) are told apart by number: N:NAME" {
+    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$T/celebA_train.lmdb" "$T/celebA_train.lmdb"
+    run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --each --device cpu -o "$W/each"
+    [ "$status" -eq 0 ]
+    [ "$(cut -f3,4 "$W/each/targets.tsv" | sed -n '2p;7p' | tr '\n\t' ' :')" = "1_Bangs:celebA_train 2_Bangs:celebA_train " ]
+    # the name the column shows, as --targets takes it, gives the same image
+    sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +2:Bangs --device cpu -o "$W/two.png"
+    cmp "$W/two.png" "$W/each/000000_2_Bangs.png"
+    ! cmp -s "$W/two.png" "$W/each/000000_1_Bangs.png"
+    # the dataset's name names both datasets: an error, not the last of them
+    run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +celebA_train:Bangs --device cpu -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: --targets: 'celebA_train:Bangs': several datasets are called 'celebA_train'; write N:Bangs, N the dataset's number (1 to 2)" ]
+    run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets -Bangs --device cpu -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"'Bangs' is in several datasets; write N:Bangs, N the dataset's number (1 to 2)" ]]
+    [ ! -e "$W/x.png" ]
+}
+
 @test "sg-sample: names and values in messages are quoted escaped and cut" {
     # a shard whose label names hold an ESC sequence and invalid UTF-8 (which the
     # shard's JSON metadata holds as U+FFFD)

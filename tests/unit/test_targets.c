@@ -202,6 +202,71 @@ static void test_parse_multi(void)
           "qualified duplicate: %s", err.msg);
 }
 
+/* Datasets that share a name (a shard given twice to sg-train, x/train.lmdb and
+ * y/train.lmdb): a qualifier naming both was taken as the last of them, and
+ * nothing could name the first; now a dataset's number (from 1) qualifies, and a
+ * name that means several datasets is an error. A label holding ':' (a class
+ * folder "a:b") could not be named unqualified: "unknown dataset". */
+static void test_qualifiers(void)
+{
+    sg_model_config cfg = {.n_datasets = 3, .label_dim = {2, 2, 2}, .one_hot = {0, 0, 1}};
+    const char *names[] = {"Bangs", "Male", "Bangs", "Male", "a:b", "c"};
+    const char *same[] = {"celebA", "celebA", "rafd"};
+    sg_target_spec s;
+    sg_err err = {{0}};
+    CHECK(sg_targets_parse(&cfg, names, same, "2:Male=0.5", &s, &err) == 0 && s.ds == 1 && s.index[0] == 1,
+          "2:Male: rc message '%s' ds %d", err.msg, s.ds);
+    CHECK(sg_targets_parse(&cfg, names, same, "+1:Bangs", &s, &err) == 0 && s.ds == 0 && s.index[0] == 0,
+          "1:Bangs: '%s' ds %d", err.msg, s.ds);
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg, names, same, "+celebA:Bangs", &s, &err) == -1 &&
+          !strcmp(err.msg, "--targets: 'celebA:Bangs': several datasets are called 'celebA'; write N:Bangs, "
+                           "N the dataset's number (1 to 3)"), "qualifier of two datasets: '%s'", err.msg);
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg, names, same, "-Male", &s, &err) == -1 &&
+          strstr(err.msg, "'Male' is in several datasets; write N:Male, N the dataset's number (1 to 3)"),
+          "ambiguous, same dataset names: '%s'", err.msg);
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg, names, same, "4:Male", &s, &err) == -1 && strstr(err.msg, "unknown dataset in '4:Male'"),
+          "number out of range: '%s'", err.msg);
+    CHECK(sg_targets_parse(&cfg, names, same, "02:Male", &s, &err) == -1, "leading zero is no number");
+    /* the label "a:b" unqualified ("a" is no dataset), and qualified */
+    CHECK(sg_targets_parse(&cfg, names, same, "+a:b", &s, &err) == 0 && s.ds == 2 && s.index[0] == 0,
+          "a:b: '%s' ds %d", err.msg, s.ds);
+    CHECK(sg_targets_parse(&cfg, names, same, "+rafd:a:b", &s, &err) == 0 && s.ds == 2 && s.index[0] == 0,
+          "rafd:a:b: '%s'", err.msg);
+    CHECK(sg_targets_parse(&cfg, names, same, "+3:c", &s, &err) == 0 && s.ds == 2 && s.index[0] == 1, "3:c");
+    /* qualifiers and target names as sg-sample's columns show them */
+    char q[SG_TARGETS_QUALIFIER_MAX], n[256];
+    sg_targets_qualifier(&cfg, same, 0, q, sizeof q);
+    CHECK(!strcmp(q, "1"), "qualifier of a shared name: '%s'", q);
+    sg_targets_qualifier(&cfg, same, 2, q, sizeof q);
+    CHECK(!strcmp(q, "rafd"), "qualifier of a unique name: '%s'", q);
+    sg_targets_name(&cfg, names, same, 3, n, sizeof n);
+    CHECK(!strcmp(n, "2:Male"), "name of target 3: '%s'", n);
+    sg_targets_name(&cfg, names, same, 4, n, sizeof n);
+    CHECK(!strcmp(n, "a:b"), "name of target 4: '%s'", n);
+    /* every name sg_targets_name gives is parsed back to its own target */
+    for (int t = 0; t < 6; t++) {
+        char spec[300];
+        sg_targets_name(&cfg, names, same, t, n, sizeof n);
+        snprintf(spec, sizeof spec, "+%s", n);
+        int idx = 0, ds = sg_targets_dataset_of(&cfg, t, &idx);
+        CHECK(sg_targets_parse(&cfg, names, same, spec, &s, &err) == 0 && s.ds == ds && s.index[0] == idx,
+              "target %d '%s' parses back: '%s' ds %d", t, spec, err.msg, s.ds);
+    }
+    /* a name twice in one dataset is not "in several datasets" */
+    sg_model_config one = {.n_datasets = 1, .label_dim = {2}};
+    const char *twice[] = {"Bangs", "Bangs"};
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&one, twice, NULL, "+Bangs", &s, &err) == -1 &&
+          strstr(err.msg, "'Bangs' is named more than once in one dataset"), "twice in one: '%s'", err.msg);
+    /* "=" names no attribute */
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&one, CELEBA5, NULL, "=0.5", &s, &err) == -1 && strstr(err.msg, "empty attribute name"),
+          "'=0.5': '%s'", err.msg);
+}
+
 /* One-hot: naming a class clears the others (starting from the input's own class). */
 static void test_one_hot_spec(void)
 {
@@ -263,7 +328,8 @@ static void test_messages_quoted(void)
     const char *datasets[] = {"one\x1b", "two"};
     sg_model_config cfg2 = {.n_datasets = 2, .label_dim = {2, 2}};
     struct { const char *spec, *want; } meta[] = {
-        {"+D", "--targets: unknown attribute 'D' (known: A\\x1b[31m, B\\xe2\\x80\\xae, A\\x1b[31m, C)"},
+        /* names two datasets share are listed as --targets takes them: qualified */
+        {"+D", "--targets: unknown attribute 'D' (known: one\\x1b:A\\x1b[31m, B\\xe2\\x80\\xae, two:A\\x1b[31m, C)"},
         {"+B\xe2\x80\xae,+C", "--targets: 'B\\xe2\\x80\\xae' and 'C' belong to different datasets"},
         {"+A\x1b[31m", "--targets: attribute 'A\\x1b[31m' is in several datasets; write DATASET:A\\x1b[31m"},
         {"one\x1b:C", "--targets: unknown attribute 'one\\x1b:C'"},
@@ -298,6 +364,7 @@ int main(void)
     test_multi_two_multihot();
     test_parse_apply();
     test_parse_multi();
+    test_qualifiers();
     test_one_hot_spec();
     test_messages_quoted();
     return check_done();
