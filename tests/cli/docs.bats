@@ -1,0 +1,131 @@
+#!/usr/bin/env bats
+# The documentation against the tools: every option a tool accepts (its getopt
+# table in tools/NAME.c) is in its --help and defined in its man page, and
+# nothing else is; short options pair with the same long ones in all three;
+# the man pages format without warnings; every page a SEE ALSO or the README
+# names exists.
+#
+# Man-page side: the tags of .TP paragraphs (an option list item) that begin
+# with an option, anywhere in the page (celeb-dump's modes are described under
+# DESCRIPTION). --help side: the option part of the lines that begin with
+# blanks and '-' (the text before the first run of two blanks).
+
+ROOT="$BATS_TEST_DIRNAME/../.."
+TOOLS="celeb-synth celeb-split celeb-pack celeb-dump sg-train sg-sample sg-plot"
+
+# Long options of the getopt table: --NAME per line.
+code_longs() {
+  grep -oE '\{"[a-z][a-z0-9-]*", *(no|required|optional)_argument' "$ROOT/tools/$1.c" |
+    sed -E 's/^\{"([^"]*)".*/--\1/' | sort -u
+}
+
+# "-x --long" per line: table entries whose value is a character that the
+# short-option string holds.
+code_pairs() {
+  local src="$ROOT/tools/$1.c" shorts
+  shorts=$(grep -oE 'getopt_long\(argc, argv, "[^"]*"' "$src" | sed -E 's/.*"([^"]*)"$/\1/' | tr -d ':')
+  grep -oE "\{\"[a-z][a-z0-9-]*\", *(no|required|optional)_argument, *0, *'[a-zA-Z]'" "$src" |
+    sed -E "s/^\{\"([^\"]*)\".*'(.)'$/\2 \1/" |
+    while read -r c name; do [[ "$shorts" == *"$c"* ]] && echo "-$c --$name"; done | sort -u
+}
+
+# The option part of --help's option lines.
+help_option_parts() {
+  "$1" --help | grep -E '^ +-' | sed -E 's/^ +//; s/ {2,}.*$//'
+}
+help_longs() { help_option_parts "$1" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }
+help_pairs() {
+  help_option_parts "$1" | sed -nE 's/^-([a-zA-Z])( [^,]*)?, --([a-z][a-z0-9-]*).*/-\1 --\3/p' | sort -u
+}
+
+# The tag lines of the man page's .TP paragraphs that begin with an option,
+# with font escapes, quotes and \- undone.
+man_option_tags() {
+  awk 'tp { print; tp = 0; next } /^\.TP/ { tp = 1 }' "$ROOT/man/man1/$1.1" |
+    sed -E 's/\\f[BIRP]//g; s/\\-/-/g; s/"//g; s/^\.(B|BR|BI|IR|RB|I) +//' | grep -E '^-'
+}
+man_longs() { man_option_tags "$1" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }
+man_pairs() {
+  man_option_tags "$1" | sed -nE 's/^-([a-zA-Z])( +[A-Za-z.]+)? *, *--([a-z][a-z0-9-]*).*/-\1 --\3/p' | sort -u
+}
+
+# Fails with both lists' differences when $2 and $3 (sorted lines) differ.
+same_lists() {
+  local what=$1 a=$2 b=$3
+  [ "$a" = "$b" ] && return 0
+  echo "$what:"
+  echo "  only in the first:  $(comm -23 <(echo "$a") <(echo "$b") | tr '\n' ' ')"
+  echo "  only in the second: $(comm -13 <(echo "$a") <(echo "$b") | tr '\n' ' ')"
+  return 1
+}
+
+check_tool_docs() {
+  local t=$1 ok=0
+  [ -f "$ROOT/man/man1/$t.1" ] || { echo "$t: no man/man1/$t.1"; return 1; }
+  same_lists "$t: getopt table vs --help" "$(code_longs "$t")" "$(help_longs "$t")" || ok=1
+  same_lists "$t: --help vs the man page" "$(help_longs "$t")" "$(man_longs "$t")" || ok=1
+  same_lists "$t: short options, getopt vs --help" "$(code_pairs "$t")" "$(help_pairs "$t")" || ok=1
+  same_lists "$t: short options, --help vs the man page" "$(help_pairs "$t")" "$(man_pairs "$t")" || ok=1
+  return $ok
+}
+
+@test "every option of every tool: getopt table = --help = man page (long and short)" {
+  local failed=0
+  for t in $TOOLS; do
+    command -v "$t" >/dev/null || { echo "$t not built"; failed=1; continue; }
+    check_tool_docs "$t" || failed=1
+  done
+  [ "$failed" -eq 0 ]
+}
+
+@test "the check finds an option missing from a man page and one the tool does not have" {
+  command -v celeb-synth >/dev/null || skip "celeb-synth not built"
+  # a copy of the tree's man page and source with one option dropped from
+  # the page, then one extra option in the page
+  mkdir -p "$BATS_TEST_TMPDIR/root/man/man1" "$BATS_TEST_TMPDIR/root/tools"
+  cp "$ROOT/tools/celeb-synth.c" "$BATS_TEST_TMPDIR/root/tools/"
+  sed '/^\\fB\\-\\-quality\\fR/,+1d' "$ROOT/man/man1/celeb-synth.1" > "$BATS_TEST_TMPDIR/root/man/man1/celeb-synth.1"
+  ! grep -q 'quality\\fR \\fIQ' "$BATS_TEST_TMPDIR/root/man/man1/celeb-synth.1"
+  ROOT="$BATS_TEST_DIRNAME/../.." run check_tool_docs celeb-synth
+  [ "$status" -eq 0 ]
+  ROOT="$BATS_TEST_TMPDIR/root" run check_tool_docs celeb-synth
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"--help vs the man page"*"only in the first:  --quality"* ]]
+  printf '.TP\n.B \\-\\-frobnicate\nNothing.\n' >> "$BATS_TEST_TMPDIR/root/man/man1/celeb-synth.1"
+  ROOT="$BATS_TEST_TMPDIR/root" run check_tool_docs celeb-synth
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"only in the second: --frobnicate"* ]]
+  # a short option paired with another long one
+  sed 's/\\fB\\-s\\fR, \\fB\\-\\-seed/\\fB\\-j\\fR, \\fB\\-\\-seed/' "$ROOT/man/man1/celeb-synth.1" > "$BATS_TEST_TMPDIR/root/man/man1/celeb-synth.1"
+  ROOT="$BATS_TEST_TMPDIR/root" run check_tool_docs celeb-synth
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"short options, --help vs the man page"*"-s --seed"*"-j --seed"* ]]
+}
+
+@test "man pages format without warnings" {
+  command -v groff >/dev/null || skip "no groff"
+  local failed=0
+  for f in "$ROOT"/man/man1/*.1 "$ROOT"/man/man5/*.5; do
+    w=$(groff -man -ww -z "$f" 2>&1)
+    [ -z "$w" ] || { echo "$f: $w"; failed=1; }
+  done
+  [ "$failed" -eq 0 ]
+}
+
+@test "every tool has a man page; every stargan-c page named in SEE ALSO or the README exists" {
+  local failed=0
+  for t in $TOOLS; do [ -f "$ROOT/man/man1/$t.1" ] || { echo "no man page for $t"; failed=1; }; done
+  for f in "$ROOT"/man/man1/*.1 "$ROOT"/man/man5/*.5; do
+    for ref in $(sed -n '/^\.SH SEE ALSO/,/^\.SH/p' "$f" | grep -oE '^\.BR [a-z0-9-]+ \([15]\)' | sed -E 's/^\.BR ([^ ]+) \(([15])\)/\1.\2/'); do
+      case "$ref" in mdb_*) continue ;; esac
+      [ -f "$ROOT/man/man${ref##*.}/$ref" ] || { echo "$f: SEE ALSO names $ref, which does not exist"; failed=1; }
+    done
+  done
+  for ref in $(grep -oE '`(celeb-[a-z]+|sg-[a-z]+|stargan-[a-z]+|celeba-[a-z]+)\([15]\)`' "$ROOT/README.md" | tr -d '`' | sed -E 's/\(([15])\)/.\1/'); do
+    [ -f "$ROOT/man/man${ref##*.}/$ref" ] || { echo "README names $ref, which does not exist"; failed=1; }
+  done
+  for t in $(sed -n '/^## The tools/,/^### /p' "$ROOT/README.md" | grep -oE '^\| `[a-z-]+`' | tr -d '|` '); do
+    [ -f "$ROOT/tools/$t.c" ] && [ -f "$ROOT/man/man1/$t.1" ] || { echo "README's table names $t: no tool or no man page"; failed=1; }
+  done
+  [ "$failed" -eq 0 ]
+}
