@@ -33,14 +33,14 @@ static void usage(void)
            "  -s, --seed N        random seed (default 1)\n"
            "  -o, --output DIR    output directory; must be empty or missing unless --force\n"
            "      --quality Q     JPEG quality 1..100 (default 90)\n"
-           "  -j, --threads N     worker threads (default 1; output does not depend on it)\n"
+           "  -j, --threads N     worker threads 1..256 (default 1; the output is the same)\n"
            "  -f, --force         write into a non-empty DIR (replacing files of the same names)\n"
            "      --judge         read Black_Hair Blond_Hair Brown_Hair Gray_Hair Bangs Eyeglasses\n"
            "                      Wearing_Hat Mustache Wearing_Earrings from synthetic face images\n"
-           "                      (PNG or JPEG, any size; the 178x218 canvas or its central\n"
+           "                      (PNG or JPEG, 4x4 or larger; the 178x218 canvas or its central\n"
            "                      178x178 crop; '-' reads stdin); prints 'FILE ATTR=0|1 ...'\n"
            "      --json          with --judge: print a JSON array instead\n"
-           "  -q, --quiet         no progress line\n"
+           "  -q, --quiet         no progress line, no closing summary\n"
            "  -h, --help          this help\n"
            "      --version       version\n",
            cli_name, cli_name);
