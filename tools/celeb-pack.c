@@ -43,7 +43,7 @@ static void usage(void)
            "                          .jpg/.jpeg/.png files in each, sorted by name\n"
            "  -c, --crop N            center-crop side (default 178 with --attrs, 256 with --folders);\n"
            "                          larger than the image pads with black, as torchvision does\n"
-           "  -S, --size N            output side (default 128)\n"
+           "  -S, --size N            output side, 1..4096 (default 128)\n"
            "  -o, --output OUT        the shard to write (a directory)\n"
            "  -e, --encoding ENC      raw (default) or png\n"
            "  -n, --limit N           pack only the first N images\n"
