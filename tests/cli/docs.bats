@@ -129,3 +129,13 @@ check_tool_docs() {
   done
   [ "$failed" -eq 0 ]
 }
+
+@test "every man1 page has the sections every tool's page must have" {
+  local failed=0
+  for f in "$ROOT"/man/man1/*.1; do
+    for s in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+      grep -qE "^\.SH \"?$s\"?\$" "$f" || { echo "$f: no $s section"; failed=1; }
+    done
+  done
+  [ "$failed" -eq 0 ]
+}
