@@ -5,6 +5,7 @@
 #include "canvas.h"
 #include "font.h"
 #include "checkpoint.h"
+#include "ckpt_find.h"
 #include "cli.h"
 #include "fileio.h"
 #include "image.h"
@@ -12,11 +13,11 @@
 #include "model.h"
 #include "png_stream.h"
 #include "rng.h"
-#include "safetensors.h"
 #include "shard.h"
 #include "strbuf.h"
 #include "targets.h"
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -472,54 +473,27 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int is_file(const char *p)
+/* 1 when a and b describe the same generator and labels (two checkpoints of
+ * one run). */
+static int same_model(const sg_ckpt_info *a, const sg_ckpt_info *b)
+{
+    const sg_model_config *x = &a->model, *y = &b->model;
+    if (x->image_size != y->image_size || x->n_datasets != y->n_datasets || x->g_conv_dim != y->g_conv_dim ||
+        x->g_repeat != y->g_repeat || a->n_labels != b->n_labels || a->crop != b->crop)
+        return 0;
+    for (int ds = 0; ds < x->n_datasets; ds++)
+        if (x->label_dim[ds] != y->label_dim[ds] || x->one_hot[ds] != y->one_hot[ds] ||
+            strcmp(a->dataset_names[ds], b->dataset_names[ds]))
+            return 0;
+    for (int i = 0; i < a->n_labels; i++)
+        if (strcmp(a->label_names[i], b->label_names[i])) return 0;
+    return 1;
+}
+
+static int is_missing(const char *p)
 {
     struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* --ckpt: a run directory (RUN/latest names the checkpoint), a prefix
- * RUN/ckpt/NNNNNN, or the generator file itself. */
-static int resolve_generator(const char *arg, char *out, size_t cap, sg_err *err)
-{
-    if (is_dir(arg)) {
-        int64_t step;
-        if (sg_ckpt_latest(arg, &step, err)) return -1;
-        if (step < 0) return sg_errf(err, "%s: no checkpoint found (no %s/latest)", arg, arg);
-        sg_ckpt_path(out, cap, arg, step, "G");
-        if (!is_file(out)) return sg_errf(err, "%s: %s/latest names %s, which is missing", arg, arg, out);
-        return 0;
-    }
-    if (is_file(arg)) {
-        snprintf(out, cap, "%s", arg);
-        return 0;
-    }
-    snprintf(out, cap, "%s-G.safetensors", arg);
-    if (is_file(out)) return 0;
-    return sg_errf(err, "%s: no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN or an "
-                   "NNNNNN-G.safetensors file)", arg);
-}
-
-/* The center-crop side the training data used, from the generator's metadata
- * ("crop"; 0 or absent: the short side of each image, which is 178 for CelebA's
- * 178x218 aligned images). */
-static int read_crop(const char *g_path, int *crop, sg_err *err)
-{
-    sg_st_file *f;
-    *crop = 0;
-    if (sg_st_open(&f, g_path, err)) return -1;
-    const char *v = sg_st_meta(f, "crop");
-    if (v) {
-        char *end;
-        long c = strtol(v, &end, 10);
-        if (end == v || *end || c < 0 || c > 65536) {
-            sg_st_close(f);
-            return sg_errf(err, "%s: metadata crop '%s' is not a size", g_path, sg_quote_str(v).s);
-        }
-        *crop = (int)c;
-    }
-    sg_st_close(f);
-    return 0;
+    return stat(p, &st) != 0 && errno == ENOENT;
 }
 
 int main(int argc, char **argv)
@@ -596,9 +570,10 @@ int main(int argc, char **argv)
     sg_ckpt_info ck;
     char g_path[PATH_MAX];
     int ckpt_crop;
-    if (resolve_generator(o.ckpt, g_path, sizeof g_path, &err)) cli_die_err(&err);
-    if (sg_ckpt_read_info(g_path, &ck, &err)) cli_die_err(&err);
-    if (read_crop(g_path, &ckpt_crop, &err)) cli_die_err(&err);
+    /* a live run's latest checkpoint, read again when sg-train --keep deleted
+     * the one latest named before its file was opened (lib/ckpt_find.h) */
+    if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &ck, &err)) cli_die_err(&err);
+    ckpt_crop = ck.crop;   /* the metadata's crop: 0 when absent */
     const sg_model_config *cfg = &ck.model;
     int S = cfg->image_size;
     target_set ts;
@@ -620,7 +595,22 @@ int main(int argc, char **argv)
     mcfg.batch = n_in < o.batch ? (int)n_in : o.batch;   /* generate() buffers for this many images */
     sg_model *model;
     if (sg_model_create_generator(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
-    if (sg_ckpt_read_net(model, SG_NET_G, g_path, &err)) cli_die_err(&err);
+    /* Reading the inputs can take minutes (--each over a whole shard): sg-train
+     * --keep may have deleted a live run's checkpoint since. Then the run's newest
+     * one, when it is the same model with the same labels (what the targets and
+     * inputs were checked against). */
+    for (int tries = 1; sg_ckpt_read_net(model, SG_NET_G, g_path, &err); tries++) {
+        if (!sg_ckpt_arg_is_run(o.ckpt) || !is_missing(g_path) || tries >= SG_CKPT_FIND_TRIES) cli_die_err(&err);
+        char gone[PATH_MAX];
+        snprintf(gone, sizeof gone, "%s", g_path);
+        sg_ckpt_info now;
+        if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &now, &err)) cli_die_err(&err);
+        int same = same_model(&ck, &now);
+        sg_ckpt_info_free(&now);
+        if (!same)
+            cli_die("%s was deleted while the inputs were read, and the run's latest checkpoint %s is of "
+                    "another model or labels", gone, g_path);
+    }
 
     double t_model = seconds_now(), t_generator = 0;
     int plain = !o.each && !o.grid && n_in == 1 && ts.spec_mode;

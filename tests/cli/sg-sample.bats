@@ -299,6 +299,57 @@ PY
     [ ! -e "$W/x.png" ]
 }
 
+@test "sg-sample: a run whose latest names a deleted checkpoint: the message names it (after reading latest again)" {
+    # (the retry when latest has moved on meanwhile: tests/unit/test_ckpt_find.c)
+    mkdir -p "$W/fake/ckpt"
+    cp "$T/run/ckpt/$(cat "$T/run/latest")-G.safetensors" "$W/fake/ckpt/000001-G.safetensors"
+    echo 000002 > "$W/fake/latest"
+    run sg-sample --ckpt "$W/fake" --targets +Bangs --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/fake: $W/fake/latest names $W/fake/ckpt/000002-G.safetensors, which is missing" ]
+    [ ! -e "$W/out.png" ]
+    echo 000001 > "$W/fake/latest"
+    run sg-sample --ckpt "$W/fake" --targets +Bangs --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/out.png"
+    [ "$status" -eq 0 ]
+    is_png "$W/out.png"
+}
+
+# sg-train --keep deletes a live run's checkpoint while sg-sample reads its inputs:
+# the image is a FIFO, so sg-sample waits on it after resolving the checkpoint and
+# before loading the generator; the test moves the run on meanwhile.
+# move_run_on FIFO IMAGE RUN FROM TO NEWFILE: once sg-sample opens FIFO, NEWFILE
+# becomes checkpoint TO, latest names it, FROM is deleted; then IMAGE goes down FIFO.
+move_run_on() {
+    timeout 60 bash -c 'exec 8> "$1"
+        cp "$6" "$3/ckpt/$5-G.safetensors" && echo "$5" > "$3/latest" && rm "$3/ckpt/$4-G.safetensors"
+        cat "$2" >&8' _ "$@"
+}
+
+@test "sg-sample: a checkpoint deleted while the inputs are read: the run's newest one of the same model" {
+    n=$(cat "$T/run/latest")
+    mkdir -p "$W/live/ckpt"
+    cp "$T/run/ckpt/$n-G.safetensors" "$W/live/ckpt/000001-G.safetensors"
+    echo 000001 > "$W/live/latest"
+    img="$T/synth/img_align_celeba/000003.jpg"
+    sg-sample -q --ckpt "$W/live" --targets +Bangs --device cpu "$img" -o "$W/want.png"
+    mkfifo "$W/img.fifo"
+    sg-sample -q --ckpt "$W/live" --targets +Bangs --device cpu "$W/img.fifo" -o "$W/got.png" 2> "$W/err" 3>&- &
+    pid=$!
+    move_run_on "$W/img.fifo" "$img" "$W/live" 000001 000002 "$T/run/ckpt/$n-G.safetensors"
+    wait $pid || { cat "$W/err"; false; }
+    cmp "$W/got.png" "$W/want.png"
+    # the run's newest checkpoint is another model: said so, nothing written
+    sg-train -q -o "$W/other" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$T/celebA_train.lmdb"
+    sg-sample -q --ckpt "$W/live" --targets +Bangs --device cpu "$W/img.fifo" -o "$W/never.png" 2> "$W/err" 3>&- &
+    pid=$!
+    move_run_on "$W/img.fifo" "$img" "$W/live" 000002 000003 "$W/other/ckpt/$(cat "$W/other/latest")-G.safetensors"
+    status=0; wait $pid || status=$?
+    [ "$status" -eq 1 ]
+    [ "$(cat "$W/err")" = "sg-sample: $W/live/ckpt/000002-G.safetensors was deleted while the inputs were read, and the run's latest checkpoint $W/live/ckpt/000003-G.safetensors is of another model or labels" ]
+    [ ! -e "$W/never.png" ]
+}
+
 @test "sg-sample: names and values in messages are quoted escaped and cut" {
     # a shard whose label names hold an ESC sequence and invalid UTF-8 (which the
     # shard's JSON metadata holds as U+FFFD)
