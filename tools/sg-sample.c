@@ -548,7 +548,7 @@ int main(int argc, char **argv)
         case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
         case OPT_TIMING: o.timing = 1; break;
         case 'q': o.quiet = 1; cli_quiet = 1; break;
-        case 'h': usage(); return 0;
+        case 'h': usage(); cli_finish_stdout(); return 0;
         case OPT_VERSION: cli_version();
         default: cli_usage_error("unknown option");
         }

@@ -41,6 +41,12 @@ setup() {
     run sg-sample --version
     [ "$status" -eq 0 ]
     [[ "$output" == "sg-sample "* ]]
+    # a write error is an error, as for every tool
+    run bash -c 'sg-sample --help > /dev/full'
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: <stdout>:"* ]]
+    run bash -c 'sg-sample --version > /dev/full'
+    [ "$status" -eq 1 ]
 }
 
 @test "sg-sample: usage errors exit 2" {
