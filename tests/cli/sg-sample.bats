@@ -96,6 +96,9 @@ setup() {
     grep -q $'^000000_Blond_Hair.png\t0\tBlond_Hair\tcelebA_train\t1$' "$W/each/targets.tsv"
     # A celebB input: the celebA slot starts from zeros, so Bangs is set to 1.
     grep -q $'^000000_Bangs.png\t0\tBangs\tcelebA_train\t1$' "$W/each/targets.tsv"
+    # targets.tsv lists every translation once and no input, as sg-sample.1 says
+    diff <(ls "$W/each" | grep '\.png$' | grep -v '_input\.png$') <(tail -n +2 "$W/each/targets.tsv" | cut -f1 | sort)
+    tr '\n' ' ' < man/man1/sg-sample.1 | grep -q 'targets.tsv\\fR lists every translation, not the \\fINNNNNN\\fB_input.png\\fR files'
 }
 
 @test "sg-sample: --each never writes two outputs to one file: names repeated after safe_name, or 'input', get @N" {
