@@ -451,11 +451,14 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     }
     c->device = device;
     c->precision = prec;
-    c->workspace_limit = (size_t)256 << 20;
-    /* SG_CUDNN_WORKSPACE_MIB: the cap on cuDNN's workspace (A/B timing: a
-     * larger cap lets algorithms with big workspaces compete) */
-    const char *wenv = getenv("SG_CUDNN_WORKSPACE_MIB");
-    if (wenv && atol(wenv) > 0 && atol(wenv) <= 65536) c->workspace_limit = (size_t)atol(wenv) << 20;
+    /* The A/B switches (lib/env.h): any value outside a switch's choices is
+     * refused, so that a typo never quietly times the default. */
+    static const char *const off_on[] = {"0", "1"};
+    /* SG_CUDNN_WORKSPACE_MIB: the cap on cuDNN's workspace (a larger cap lets
+     * algorithms with big workspaces compete) */
+    long workspace_mib;
+    if (sg_env_long("SG_CUDNN_WORKSPACE_MIB", 1, 65536, 256, &workspace_mib, err)) { free(be); free(c); return NULL; }
+    c->workspace_limit = (size_t)workspace_mib << 20;
     /* How convolution algorithms are chosen (kernels/conv_cudnn.cu,
      * conv_engines.cu). By default cuDNN's v7 heuristics: the same choice in
      * every process, measured on an H200. SG_CUDNN_SEARCH=timed times every
@@ -465,52 +468,38 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
      * usable engine (the same in every process), find the v7 cudnnFind
      * (SG_CUDNN_FIND=1 too). The backend-API modes still wait for their first
      * GPU check (bench/NOTES.md); the default moves to the fastest verified. */
-    c->search = SG_SEARCH_LEGACY;
-    const char *senv = getenv("SG_CUDNN_SEARCH");
-    if (senv && *senv) {
-        if (!strcmp(senv, "legacy")) c->search = SG_SEARCH_LEGACY;
-        else if (!strcmp(senv, "find")) c->search = SG_SEARCH_FIND;
-        else if (!strcmp(senv, "heuristic")) c->search = SG_SEARCH_HEURISTIC;
-        else if (!strcmp(senv, "timed")) c->search = SG_SEARCH_TIMED;
-        else {
-            sg_errf(err, "SG_CUDNN_SEARCH=%s: expected timed, heuristic, legacy or find", senv);
-            free(be); free(c);
-            return NULL;
-        }
-    }
-    const char *env = getenv("SG_CUDNN_FIND");
-    if (env && !strcmp(env, "1")) c->search = SG_SEARCH_FIND;
+    static const char *const searches[] = {"legacy", "find", "heuristic", "timed"};
+    static const int search_modes[] = {SG_SEARCH_LEGACY, SG_SEARCH_FIND, SG_SEARCH_HEURISTIC, SG_SEARCH_TIMED};
     /* SG_CUDA_PAD3=4|8: 3-channel convolution operands padded by the backend
      * instead of cuDNN's conversion kernels (NHWC; conv_cudnn.cu); off by
      * default until measured */
-    const char *penv = getenv("SG_CUDA_PAD3");
-    if (penv && *penv && strcmp(penv, "0")) {
-        if (strcmp(penv, "4") && strcmp(penv, "8")) {
-            sg_errf(err, "SG_CUDA_PAD3=%s: expected 4, 8 or 0", penv);
-            free(be); free(c);
-            return NULL;
-        }
-        c->pad3 = atoi(penv);
-    }
+    static const char *const pads[] = {"0", "4", "8"};
     /* SG_CUDA_LANE_HANDLES=1: the lanes share one cuDNN handle (struct
      * sg_cuda_lane); 2, the default: one each */
-    const char *henv = getenv("SG_CUDA_LANE_HANDLES");
-    if (henv && *henv && strcmp(henv, "1") && strcmp(henv, "2")) {
-        sg_errf(err, "SG_CUDA_LANE_HANDLES=%s: expected 2 (a cuDNN handle per lane) or 1 (one shared)", henv);
+    static const char *const handles[] = {"2", "1"};
+    /* NHWC by default (no transposes around cuDNN's tensor-core kernels);
+     * SG_CUDA_LAYOUT=nchw for A/B timing */
+    static const char *const layouts[] = {"nhwc", "nchw"};
+    int search = sg_env_choice("SG_CUDNN_SEARCH", searches, 4, 0, err);
+    int find = sg_env_choice("SG_CUDNN_FIND", off_on, 2, 0, err);
+    int pad3 = sg_env_choice("SG_CUDA_PAD3", pads, 3, 0, err);
+    int handle = sg_env_choice("SG_CUDA_LANE_HANDLES", handles, 2, 0, err);
+    int rtc = sg_env_choice("SG_CUDNN_RTC", off_on, 2, 0, err);   /* 1: runtime-compiled engines compete too */
+    int graphs = sg_env_choice("SG_CUDA_GRAPHS", off_on, 2, 1, err);   /* 0: no step graphs (A/B timing) */
+    int layout = sg_env_choice("SG_CUDA_LAYOUT", layouts, 2, 0, err);
+    int lane_priority = sg_env_choice("SG_CUDA_LANE_PRIORITY", off_on, 2, 1, err);   /* see below */
+    if (search < 0 || find < 0 || pad3 < 0 || handle < 0 || rtc < 0 || graphs < 0 || layout < 0 ||
+        lane_priority < 0) {
         free(be); free(c);
         return NULL;
     }
-    c->shared_cudnn = henv && !strcmp(henv, "1");
-    const char *renv = getenv("SG_CUDNN_RTC");   /* 1: runtime-compiled engines compete too */
-    c->allow_rtc = renv && !strcmp(renv, "1");
+    c->search = find ? SG_SEARCH_FIND : search_modes[search];
+    c->pad3 = pad3 ? atoi(pads[pad3]) : 0;
+    c->shared_cudnn = handle == 1;
+    c->allow_rtc = rtc;
     c->capturing = -1;
-    c->graphs_enabled = 1;
-    const char *genv = getenv("SG_CUDA_GRAPHS");   /* 0: no step graphs (A/B timing) */
-    if (genv && !strcmp(genv, "0")) c->graphs_enabled = 0;
-    /* NHWC by default (no transposes around cuDNN's tensor-core kernels);
-     * SG_CUDA_LAYOUT=nchw for A/B timing */
-    const char *lenv = getenv("SG_CUDA_LAYOUT");
-    c->nhwc = !(lenv && !strcmp(lenv, "nchw"));
+    c->graphs_enabled = graphs;
+    c->nhwc = layout == 0;
     be->nhwc = c->nhwc;
     be->name = "cuda";
     be->ops = &cuda_ops;
@@ -533,8 +522,7 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
      * left. SG_CUDA_LANE_PRIORITY=0: both at the default (A/B timing). Step
      * graphs keep the priorities (graph.cu). */
     int least = 0, greatest = 0;
-    const char *prenv = getenv("SG_CUDA_LANE_PRIORITY");
-    if (!(prenv && !strcmp(prenv, "0")) &&
+    if (lane_priority &&
         CU_CHECK(c, cudaDeviceGetStreamPriorityRange(&least, &greatest)))
         return create_fail(be, c, err);
     if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->stream, cudaStreamNonBlocking, greatest)))

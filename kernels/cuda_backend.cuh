@@ -16,6 +16,7 @@
 extern "C" {
 #include "backend.h"
 #include "engines_file.h"
+#include "env.h"
 #include "error.h"
 }
 

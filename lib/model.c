@@ -13,6 +13,7 @@
  * m->gen_only first and refuses. */
 #include "model.h"
 #include "backend.h"
+#include "env.h"
 #include "rng.h"
 #include <math.h>
 #include <stdio.h>
@@ -631,6 +632,12 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
 {
     *out = NULL;
     if (sg_model_config_check(cfg, err)) return -1;
+    /* A/B switches (lib/env.h): the G step's reuse of the D step's forward,
+     * and the next G forward beside the D step (SG_OVERLAP_G, lib/trainer.c) */
+    static const char *const off_on[] = {"0", "1"};
+    int g_tape_reuse = sg_env_choice("SG_G_TAPE_REUSE", off_on, 2, 1, err);
+    int overlap_g = sg_env_choice("SG_OVERLAP_G", off_on, 2, 0, err);
+    if (g_tape_reuse < 0 || overlap_g < 0) return sg_err_prefix(err, "model");
     sg_model *m = calloc(1, sizeof *m);
     if (!m) return sg_errf(err, "model: out of memory");
     m->cfg = *cfg;
@@ -639,10 +646,8 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     m->cls_dim = sg_model_cls_dim(cfg);
     m->cap = cfg->batch;
     m->gen_only = gen_only;
-    const char *reuse = getenv("SG_G_TAPE_REUSE");
-    m->g_tape_reuse = !(reuse && !strcmp(reuse, "0"));
-    const char *ov = getenv("SG_OVERLAP_G");
-    m->overlap_g = ov && !strcmp(ov, "1");
+    m->g_tape_reuse = g_tape_reuse;
+    m->overlap_g = overlap_g;
     if (build_g(m) || (!gen_only && build_d(m))) { sg_model_free(m); return sg_errf(err, "model: out of memory"); }
     if (carve_net(m, &m->g) ||
         (gen_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m))))

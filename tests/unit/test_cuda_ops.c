@@ -1661,6 +1661,22 @@ int main(int argc, char **argv)
     CHECK(!gpu && strstr(err.msg, "SG_CUDA_LANE_HANDLES=3"), "a bad SG_CUDA_LANE_HANDLES is refused: %s",
           gpu ? "(created)" : err.msg);
     sg_backend_destroy(gpu);
+    /* Every other switch refuses a typo too, rather than timing the default. */
+    const char *typos[][3] = {{"SG_CUDA_LAYOUT", "NCHW", "expected nhwc or nchw"},
+                              {"SG_CUDA_GRAPHS", "off", "expected 0 or 1"},
+                              {"SG_CUDNN_FIND", "yes", "expected 0 or 1"},
+                              {"SG_CUDNN_RTC", "2", "expected 0 or 1"},
+                              {"SG_CUDA_LANE_PRIORITY", "low", "expected 0 or 1"},
+                              {"SG_CUDNN_WORKSPACE_MIB", "1g", "expected an integer from 1 to 65536"},
+                              {"SG_CUDNN_WORKSPACE_MIB", "0", "expected an integer from 1 to 65536"}};
+    for (size_t i = 0; i < sizeof typos / sizeof typos[0]; i++) {
+        gpu = cuda_with_env(typos[i][0], typos[i][1], "tf32", &err);
+        char want[128];
+        snprintf(want, sizeof want, "%s=%s: %s", typos[i][0], typos[i][1], typos[i][2]);
+        CHECK(!gpu && !strcmp(err.msg, want), "%s=%s is refused: %s", typos[i][0], typos[i][1],
+              gpu ? "(created)" : err.msg);
+        sg_backend_destroy(gpu);
+    }
     test_engines_file();
     if (emulated) test_engines_file_knobs();
 

@@ -1,0 +1,92 @@
+/* lib/env.c: the SG_* switches take only their listed values; the model's two
+ * switches refuse a typo when the model is created. */
+#include "check.h"
+#include "env.h"
+#include "model.h"
+#include "backend.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void test_choice(void)
+{
+    static const char *const modes[] = {"legacy", "find", "timed"};
+    sg_err err;
+    unsetenv("SG_TEST_SWITCH");
+    CHECK(sg_env_choice("SG_TEST_SWITCH", modes, 3, 2, &err) == 2, "unset: the default");
+    setenv("SG_TEST_SWITCH", "", 1);
+    CHECK(sg_env_choice("SG_TEST_SWITCH", modes, 3, 2, &err) == 2, "empty: the default");
+    setenv("SG_TEST_SWITCH", "find", 1);
+    CHECK(sg_env_choice("SG_TEST_SWITCH", modes, 3, 2, &err) == 1, "find");
+    const char *bad[] = {"Find", "find ", "2", "legacy\x1b[31m"};
+    const char *want[] = {"SG_TEST_SWITCH=Find: expected legacy, find or timed",
+                          "SG_TEST_SWITCH=find : expected legacy, find or timed",
+                          "SG_TEST_SWITCH=2: expected legacy, find or timed",
+                          "SG_TEST_SWITCH=legacy\\x1b[31m: expected legacy, find or timed"};
+    for (int i = 0; i < 4; i++) {
+        setenv("SG_TEST_SWITCH", bad[i], 1);
+        int rc = sg_env_choice("SG_TEST_SWITCH", modes, 3, 2, &err);
+        CHECK(rc == -1 && !strcmp(err.msg, want[i]), "'%s': rc %d '%s'", bad[i], rc, rc < 0 ? err.msg : "");
+    }
+    static const char *const off_on[] = {"0", "1"};
+    setenv("SG_TEST_SWITCH", "yes", 1);
+    int rc = sg_env_choice("SG_TEST_SWITCH", off_on, 2, 0, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, "SG_TEST_SWITCH=yes: expected 0 or 1"), "two choices: '%s'",
+          rc < 0 ? err.msg : "");
+    unsetenv("SG_TEST_SWITCH");
+}
+
+static void test_long(void)
+{
+    sg_err err;
+    long v = 0;
+    unsetenv("SG_TEST_MIB");
+    CHECK(sg_env_long("SG_TEST_MIB", 1, 65536, 256, &v, &err) == 0 && v == 256, "unset: %ld", v);
+    setenv("SG_TEST_MIB", "1024", 1);
+    CHECK(sg_env_long("SG_TEST_MIB", 1, 65536, 256, &v, &err) == 0 && v == 1024, "1024: %ld", v);
+    setenv("SG_TEST_MIB", "65536", 1);
+    CHECK(sg_env_long("SG_TEST_MIB", 1, 65536, 256, &v, &err) == 0 && v == 65536, "the top: %ld", v);
+    const char *bad[] = {"0", "65537", "1g", "-5", "99999999999999999999", " "};
+    for (int i = 0; i < 6; i++) {
+        setenv("SG_TEST_MIB", bad[i], 1);
+        int rc = sg_env_long("SG_TEST_MIB", 1, 65536, 256, &v, &err);
+        char want[128];
+        snprintf(want, sizeof want, "SG_TEST_MIB=%s: expected an integer from 1 to 65536", bad[i]);
+        CHECK(rc == -1 && !strcmp(err.msg, want), "'%s': rc %d '%s'", bad[i], rc, rc < 0 ? err.msg : "");
+    }
+    unsetenv("SG_TEST_MIB");
+}
+
+static void test_model_switches(void)
+{
+    sg_err err;
+    sg_backend *be = sg_backend_cpu_create(1, &err);
+    CHECK(be != NULL, "cpu backend: %s", be ? "" : err.msg);
+    if (!be) return;
+    sg_model_config cfg = { .image_size = 16, .n_datasets = 1, .label_dim = { 3 }, .g_conv_dim = 4, .g_repeat = 1,
+                            .d_conv_dim = 4, .d_repeat = 2, .batch = 2, .lambda_cls = 1, .lambda_rec = 10,
+                            .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+    const char *vars[] = {"SG_OVERLAP_G", "SG_G_TAPE_REUSE"};
+    for (int i = 0; i < 2; i++) {
+        sg_model *m = NULL;
+        setenv(vars[i], "true", 1);
+        int rc = sg_model_create(&m, &cfg, be, 1, &err);
+        char want[96];
+        snprintf(want, sizeof want, "model: %s=true: expected 0 or 1", vars[i]);
+        CHECK(rc == -1 && !m && !strcmp(err.msg, want), "%s=true: rc %d '%s'", vars[i], rc, rc < 0 ? err.msg : "");
+        sg_model_free(m);
+        setenv(vars[i], i == 0 ? "1" : "0", 1);
+        rc = sg_model_create(&m, &cfg, be, 1, &err);
+        CHECK(rc == 0 && m, "%s=%s: %s", vars[i], i == 0 ? "1" : "0", rc ? err.msg : "");
+        sg_model_free(m);
+        unsetenv(vars[i]);
+    }
+    sg_backend_destroy(be);
+}
+
+int main(void)
+{
+    test_choice();
+    test_long();
+    test_model_switches();
+    return check_done();
+}
