@@ -20,6 +20,13 @@ Examples (the reference's pretrained models):
       --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young \\
       --dataset RaFD:one-hot=angry,contemptuous,disgusted,fearful,happy,neutral,sad,surprised
 
+The output's directory is created when missing.
+
+Errors (a missing or unreadable input, a file that is not a reference generator,
+labels that do not fit it, an output that cannot be written) are one line on
+standard error, "convert_reference_ckpt.py: ...", exit status 1; nothing is
+written then.
+
 Needs torch only to read the .ckpt (torch.load); runs with /usr/bin/python3.
 """
 import argparse
@@ -30,6 +37,17 @@ import struct
 import sys
 
 FORMAT = "stargan-c-checkpoint/1"
+PROG = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "convert_reference_ckpt.py"
+
+
+def die(msg):
+    """An ordinary user error: one line, exit status 1, no traceback."""
+    sys.exit("%s: %s" % (PROG, msg))
+
+
+def os_error(e):
+    """"No such file or directory" from an OSError, without Python's [Errno N]."""
+    return e.strerror or str(e)
 
 
 def parse_dataset(spec):
@@ -48,12 +66,31 @@ def parse_dataset(spec):
 
 
 def load_state_dict(path):
-    import torch
-    sd = torch.load(path, map_location="cpu")
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        die("%s: %s" % (path, os_error(e)))
+    try:
+        import torch
+    except ImportError:
+        die("needs torch to read %s (run it with /usr/bin/python3)" % path)
+    try:
+        with f:
+            sd = torch.load(f, map_location="cpu")
+    except OSError as e:
+        die("%s: %s" % (path, os_error(e)))
+    except Exception as e:   # not a torch.save file: pickle, zip and torch errors alike
+        die("%s: not a PyTorch checkpoint (%s)" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
     if hasattr(sd, "state_dict"):      # a whole module saved by mistake
         sd = sd.state_dict()
     if not isinstance(sd, dict) or "main.0.weight" not in sd:
-        sys.exit("%s: not a StarGAN generator state_dict (no main.0.weight)" % path)
+        die("%s: not a StarGAN generator state_dict (no main.0.weight)" % path)
+    if "conv1.weight" in sd or "conv2.weight" in sd:
+        die("%s: a discriminator's state_dict (NNNNNN-D.ckpt); convert the generator, NNNNNN-G.ckpt" % path)
+    w0 = sd["main.0.weight"]
+    if not hasattr(w0, "shape") or len(w0.shape) != 4 or tuple(w0.shape[2:]) != (7, 7) or w0.shape[1] < 3:
+        die("%s: not a StarGAN generator state_dict (main.0.weight is %s, not a 7x7 conv of 3+c channels)"
+            % (path, list(w0.shape) if hasattr(w0, "shape") else type(w0).__name__))
     out = []
     for k, v in sd.items():
         v = v.detach().cpu().contiguous()
@@ -62,7 +99,7 @@ def load_state_dict(path):
         elif v.dtype == torch.int64:
             dtype, raw = "I64", v.numpy().astype("<i8").tobytes()
         else:
-            sys.exit("%s: tensor %s has dtype %s (expected float32 or int64)" % (path, k, v.dtype))
+            die("%s: tensor %s has dtype %s (expected float32 or int64)" % (path, k, v.dtype))
         out.append((k, dtype, list(v.shape), raw))
     return out
 
@@ -87,15 +124,31 @@ def write_safetensors(path, tensors, metadata):
         offset += len(raw)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)          # aligns the data for F32/I64
+    if os.path.isdir(path):
+        die("%s: is a directory (give the file to write, NNNNNN-G.safetensors)" % path)
+    parent = os.path.dirname(path)
     tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for _, _, _, raw in tensors:
-            f.write(raw)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    if parent and not os.path.isdir(parent):
+        try:
+            os.makedirs(parent)
+        except OSError as e:
+            why = "not a directory" if isinstance(e, FileExistsError) else os_error(e)   # a file in the way
+            die("%s: cannot create its directory %s: %s" % (path, e.filename or parent, why))
+    try:
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<Q", len(text)))
+            f.write(text)
+            for _, _, _, raw in tensors:
+                f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        die("%s: %s" % (path, os_error(e)))   # the temporary file's name would puzzle
 
 
 def main():
@@ -113,6 +166,10 @@ def main():
     ap.add_argument("--d-repeat", type=int, default=6, help="D's repeat_num (recorded only; 6)")
     ap.add_argument("--step", type=int, help="iteration (default: the number in the file name)")
     a = ap.parse_args()
+    if a.image_size < 1 or a.crop < 0:
+        die("--image-size must be at least 1 and --crop at least 0")
+    if os.path.isdir(a.output):
+        die("%s: is a directory (give the file to write, NNNNNN-G.safetensors)" % a.output)
 
     tensors = load_state_dict(a.input)
     g_conv_dim, c_dim, g_repeat = network_sizes(tensors)
@@ -120,7 +177,7 @@ def main():
     names = [n for _, _, labels in datasets for n in labels]
     want_c = len(names) + (len(datasets) if len(datasets) > 1 else 0)
     if want_c != c_dim:
-        sys.exit("%s: the generator takes %d label channels, but --dataset gives %d labels%s = %d"
+        die("%s: the generator takes %d label channels, but --dataset gives %d labels%s = %d"
                  % (a.input, c_dim, len(names),
                     " + a %d-dataset mask" % len(datasets) if len(datasets) > 1 else "", want_c))
     step = a.step

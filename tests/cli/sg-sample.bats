@@ -471,6 +471,48 @@ sys.exit(0 if d.max() <= 1 else 1)' "$W/got.png" "$W/want.png"
     [ ! -e "$W/bad-G.safetensors" ]
 }
 
+# The conversion as a user types it (sg-sample.1): into a directory that does
+# not exist yet; and ordinary mistakes are one line on stderr, exit status 1,
+# no Python traceback, nothing written.
+@test "convert_reference_ckpt.py: creates the output's directory; a bad input or output is one line, not a traceback" {
+    $PY -c 'import torch' 2>/dev/null || skip "no torch for $PY"
+    $PY - "$W" <<'EOF'
+import sys, torch
+sys.path.insert(0, "tests/golden")
+from stargan_ref import Generator, Discriminator
+torch.manual_seed(1)
+torch.save(Generator(4, 5, 1).state_dict(), sys.argv[1] + "/000007-G.ckpt")
+torch.save(Discriminator(16, 4, 5, 2).state_dict(), sys.argv[1] + "/000007-D.ckpt")
+EOF
+    DS=--dataset=CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
+    convert() { $PY pipelines/convert_reference_ckpt.py "$@" "$DS" --image-size 16 --d-repeat 2; }
+    run convert "$W/000007-G.ckpt" "$W/celeba/ckpt/000007-G.safetensors"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -f "$W/celeba/ckpt/000007-G.safetensors" ]
+    sg-sample -q --ckpt "$W/celeba/ckpt/000007-G.safetensors" --device cpu --targets +Male \
+        "$T/synth/img_align_celeba/000001.jpg" -o "$W/male.png"
+    [ "$(png_size "$W/male.png")" = 16x16 ]
+    touch "$W/a_file"
+    mkdir "$W/a_dir"
+    for case in "missing|$W/nope-G.ckpt|$W/o.safetensors|nope-G.ckpt: No such file or directory" \
+                "not torch|README.md|$W/o.safetensors|README.md: not a PyTorch checkpoint" \
+                "a directory|$W/a_dir|$W/o.safetensors|a_dir: Is a directory" \
+                "D, not G|$W/000007-D.ckpt|$W/o.safetensors|000007-D.ckpt: a discriminator's state_dict" \
+                "output a dir|$W/000007-G.ckpt|$W/a_dir|a_dir: is a directory" \
+                "file in the way|$W/000007-G.ckpt|$W/a_file/o.safetensors|cannot create its directory $W/a_file: not a directory"; do
+        IFS='|' read -r what in out want <<< "$case"
+        run convert "$in" "$out"
+        echo "$what: status $status: $output"
+        [ "$status" -eq 1 ]
+        [ "${#lines[@]}" -eq 1 ]
+        [[ "$output" == "convert_reference_ckpt.py: "*"$want"* ]]
+    done
+    [ ! -e "$W/o.safetensors" ]
+    [ -z "$(ls "$W/a_dir")" ]
+    [ "$(ls "$W" | grep -c tmp)" -eq 0 ]
+}
+
 # A three-dataset checkpoint (two multi-hot sets + a one-hot class-per-folder set)
 # loaded into the reference Generator: every --each translation of a record of
 # each set, and of an image file, must be PyTorch's G(x, c) within one grey level,
