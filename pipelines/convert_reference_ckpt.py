@@ -20,7 +20,13 @@ Examples (the reference's pretrained models):
       --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young \\
       --dataset RaFD:one-hot=angry,contemptuous,disgusted,fearful,happy,neutral,sad,surprised
 
-The output's directory is created when missing.
+The output's directory is created when missing. D's repeat_num (--d-repeat) is
+recorded only (sg-sample runs G alone), but sg-sample checks it against the image
+size as for any model (the size a multiple of 2^d_repeat): it defaults to
+sg-train's rule, the reference's 6, fewer for images under 128 px so that D's
+last map is at least 2x2 (log2(image size) - 1: 4 at 32 px, 5 at 64 px); the
+reference's own default, 6, cannot train below 64 px. Give the --d_repeat_num
+the model was trained with when it was another.
 
 Errors (a missing or unreadable input, a file that is not a reference generator,
 labels that do not fit it, an output that cannot be written) are one line on
@@ -48,6 +54,24 @@ def die(msg):
 def os_error(e):
     """"No such file or directory" from an OSError, without Python's [Errno N]."""
     return e.strerror or str(e)
+
+
+def default_d_repeat(image_size):
+    """sg-train's default (lib/trainer.c sg_train_default_d_repeat): the
+    reference's 6, fewer below 128 px so that D's last map is at least 2x2:
+    floor(log2(image_size)) - 1, between 1 and 6."""
+    return max(1, min(6, image_size.bit_length() - 2))
+
+
+def check_sizes(image_size, d_repeat):
+    """The checks sg-sample makes (lib/model.c sg_model_config_check), before
+    anything is written: a converted file that sg-sample refuses helps no one."""
+    if not 1 <= d_repeat <= 12:
+        die("--d-repeat %d: 1..12 allowed" % d_repeat)
+    unit = max(4, 1 << d_repeat)
+    if image_size < unit or image_size % unit or image_size > 4096:
+        die("--image-size %d must be a multiple of %d (2^d_repeat with --d-repeat %d, and of 4) and at most "
+            "4096; give the --d-repeat the model was trained with" % (image_size, unit, d_repeat))
 
 
 def parse_dataset(spec):
@@ -163,11 +187,16 @@ def main():
     ap.add_argument("--image-size", type=int, default=128, help="image side the model was trained at (128)")
     ap.add_argument("--crop", type=int, default=178, help="center-crop side of its training data (178)")
     ap.add_argument("--d-conv-dim", type=int, default=64, help="D's conv_dim (recorded only; 64)")
-    ap.add_argument("--d-repeat", type=int, default=6, help="D's repeat_num (recorded only; 6)")
+    ap.add_argument("--d-repeat", type=int,
+                    help="D's repeat_num (recorded only; default as sg-train: 6, fewer under 128 px so "
+                         "that D's last map is at least 2x2, e.g. 4 at 32 px)")
     ap.add_argument("--step", type=int, help="iteration (default: the number in the file name)")
     a = ap.parse_args()
     if a.image_size < 1 or a.crop < 0:
         die("--image-size must be at least 1 and --crop at least 0")
+    if a.d_repeat is None:
+        a.d_repeat = default_d_repeat(a.image_size)
+    check_sizes(a.image_size, a.d_repeat)
     if os.path.isdir(a.output):
         die("%s: is a directory (give the file to write, NNNNNN-G.safetensors)" % a.output)
 

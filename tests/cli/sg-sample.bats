@@ -513,6 +513,39 @@ EOF
     [ "$(ls "$W" | grep -c tmp)" -eq 0 ]
 }
 
+# --d-repeat is recorded only, but sg-sample checks it against the image size:
+# its default follows --image-size as sg-train's does (6 at 128 px, 4 at 32 px),
+# and a pair sg-sample would refuse is refused here, before anything is written.
+@test "convert_reference_ckpt.py: --d-repeat's default follows --image-size; a 32 px model converts and runs" {
+    $PY -c 'import torch' 2>/dev/null || skip "no torch for $PY"
+    $PY - "$W" <<'EOF'
+import sys, torch
+sys.path.insert(0, "tests/golden")
+from stargan_ref import Generator
+torch.manual_seed(1)
+torch.save(Generator(4, 5, 1).state_dict(), sys.argv[1] + "/000007-G.ckpt")
+EOF
+    DS=--dataset=CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
+    d_repeat() { head -c 4096 "$1" | grep -aoE '"d_repeat":"[0-9]+"' | grep -oE '[0-9]+'; }
+    for size_want in 32:4 128:6 256:6; do
+        size=${size_want%:*}
+        run $PY pipelines/convert_reference_ckpt.py "$W/000007-G.ckpt" "$W/s$size-G.safetensors" "$DS" --image-size $size
+        echo "$size px: $output"
+        [ "$status" -eq 0 ]
+        [ "$(d_repeat "$W/s$size-G.safetensors")" = "${size_want#*:}" ]
+    done
+    run sg-sample -q --ckpt "$W/s32-G.safetensors" --device cpu --targets +Male "$T/synth/img_align_celeba/000001.jpg" -o "$W/male.png"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(png_size "$W/male.png")" = 32x32 ]
+    # the reference's default at 32 px: what sg-sample would refuse, refused here
+    run $PY pipelines/convert_reference_ckpt.py "$W/000007-G.ckpt" "$W/bad-G.safetensors" "$DS" --image-size 32 --d-repeat 6
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [ "$output" = "convert_reference_ckpt.py: --image-size 32 must be a multiple of 64 (2^d_repeat with --d-repeat 6, and of 4) and at most 4096; give the --d-repeat the model was trained with" ]
+    [ ! -e "$W/bad-G.safetensors" ]
+}
+
 # A three-dataset checkpoint (two multi-hot sets + a one-hot class-per-folder set)
 # loaded into the reference Generator: every --each translation of a record of
 # each set, and of an image file, must be PyTorch's G(x, c) within one grey level,
