@@ -133,6 +133,28 @@ setup() {
     ! cmp -s "$W/each/000000_Blond_Hair.png" "$W/each/000000_Black_Hair.png"
 }
 
+@test "sg-sample: --seed's choice depends on the seed, --count and the shard's size, as sg-sample.1 says" {
+    order() {   # the chosen records in their order: the first target's rows (one chunk)
+        sg-sample -q --ckpt "$T/run" --data "$1" --seed "$2" --count "$3" --each --batch 64 --device cpu "${@:4}" -o "$W/o" &&
+            tail -n +2 "$W/o/targets.tsv" | cut -f2 | awk '!seen[$1]++' | tr '\n' ' ' && rm -r "$W/o"
+    }
+    three=$(order "$T/celebA_test.lmdb" 3 3)
+    seven=$(order "$T/celebA_test.lmdb" 3 7)
+    echo "seed 3: --count 3: $three; --count 7: $seven"
+    [ "$(echo $three | wc -w)" -eq 3 ] && [ "$(echo $seven | wc -w)" -eq 7 ]
+    [[ "$seven" == "$three"* ]]                                   # a prefix, same order
+    [ "$(order "$T/celebA_test.lmdb" 3 3)" = "$three" ]            # repeats
+    [ "$(order "$T/celebA_test.lmdb" 3 3 --batch 1)" = "$three" ]
+    [ "$(order "$T/celebA_test.lmdb" 4 3)" != "$three" ]           # another seed
+    [ "$three" != "0 1 2 " ]
+    # a shard with another number of records (same labels): other records
+    n_test=$(celeb-dump --json "$T/celebA_test.lmdb" | grep -oE '"count": [0-9]+')
+    n_train=$(celeb-dump --json "$T/celebA_train.lmdb" | grep -oE '"count": [0-9]+')
+    [ "$n_test" != "$n_train" ]
+    [ "$(order "$T/celebA_train.lmdb" 3 3)" != "$three" ]
+    ! grep -q 'function of S alone' man/man1/sg-sample.1
+}
+
 @test "sg-sample: results do not depend on --batch and repeat exactly" {
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 16 --device cpu -o "$W/a.png"
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 2 --device cpu -o "$W/b.png"
