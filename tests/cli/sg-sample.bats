@@ -442,6 +442,48 @@ move_run_on() {
     fi
 }
 
+# sg-sample.1's ENVIRONMENT names every switch the backend and the model read
+# (lib/env.h: sg_env_choice / sg_env_long; lib/trainer.c is sg-train's alone).
+@test "sg-sample.1's ENVIRONMENT names every SG_* variable the backend and the model read" {
+    read_vars=$(ls kernels/*.cu lib/*.c | grep -v '^lib/trainer\.c$' | xargs grep -ohE 'sg_env_(choice|long)\("SG_[A-Z0-9_]+"' |
+                grep -oE 'SG_[A-Z0-9_]+' | sort -u)
+    [ "$(echo "$read_vars" | wc -w)" -ge 10 ]
+    env_section=$(sed -n '/^\.SH ENVIRONMENT/,/^\.SH /p' man/man1/sg-sample.1)
+    missing=""
+    for v in $read_vars; do grep -qw -- "$v" <<< "$env_section" || missing="$missing $v"; done
+    echo "read: $(echo $read_vars); not in sg-sample.1's ENVIRONMENT:${missing:- none}"
+    [ -z "$missing" ]
+}
+
+# On the CPU emulation of CUDA (build/emu-bin/sg-sample, as sg-train-emu.bats):
+# the training-only switches change nothing in sg-sample's output, and every
+# switch is checked (sg-sample.1, ENVIRONMENT).
+@test "sg-sample --device cuda: training-only SG_* switches change nothing; a bad value of any is an error" {
+    EMU=build/emu-bin/sg-sample
+    [ -x "$EMU" ] || skip "no CUDA build here: $EMU"
+    args=(-q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2)
+    "$EMU" "${args[@]}" --device cuda -o "$W/default.png"
+    SG_CUDA_GRAPHS=0 SG_CUDA_LANE_HANDLES=1 SG_CUDA_LANE_PRIORITY=0 SG_G_TAPE_REUSE=0 SG_OVERLAP_G=1 \
+        "$EMU" "${args[@]}" --device cuda -o "$W/switched.png"
+    cmp "$W/default.png" "$W/switched.png"
+    sg-sample "${args[@]}" --device cpu -o "$W/cpu.png"
+    for v in SG_CUDA_GRAPHS SG_CUDA_LANE_HANDLES SG_CUDA_LANE_PRIORITY SG_CUDNN_FIND SG_CUDNN_RTC SG_CUDA_LAYOUT \
+             SG_CUDNN_SEARCH SG_CUDA_PAD3 SG_CUDNN_WORKSPACE_MIB SG_G_TAPE_REUSE SG_OVERLAP_G; do
+        run env "$v=7x" "$EMU" "${args[@]}" --device cuda -o "$W/bad.png"
+        echo "$v=7x: $status: $output"
+        [ "$status" -eq 1 ]
+        [[ "$output" == "sg-sample: "*"$v=7x"* ]]
+        [ ! -e "$W/bad.png" ]
+    done
+    # --device auto: a bad CUDA switch makes the GPU unusable: the CPU's image
+    SG_CUDA_GRAPHS=2 "$EMU" "${args[@]}" --device auto -o "$W/auto.png"
+    cmp "$W/auto.png" "$W/cpu.png"
+    # the model's switches are checked on the CPU too
+    run env SG_OVERLAP_G=2 sg-sample "${args[@]}" --device cpu -o "$W/bad.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: model: SG_OVERLAP_G=2: expected 0 or 1" ]
+}
+
 # A reference Generator (tests/golden/stargan_ref.py) at a tiny size, saved with
 # torch.save(G.state_dict()), converted, and run by sg-sample: the image must be
 # PyTorch's G(x, c) within one grey level.
