@@ -49,6 +49,27 @@ setup() {
     [ "$status" -eq 1 ]
 }
 
+# Every numeric option's range (its cli_parse_long bounds in tools/sg-sample.c)
+# is stated as LO..HI in --help and in the man page's paragraph of the option.
+@test "sg-sample: every bounded numeric option's range is in --help and sg-sample.1" {
+    ranges=$(grep -oE 'cli_parse_long\("--[a-z-]+", optarg, [0-9]+, [0-9]+\)' tools/sg-sample.c |
+             sed -E 's/cli_parse_long\("(--[a-z-]+)", optarg, ([0-9]+), ([0-9]+)\)/\1 \2..\3/')
+    echo "bounded: $(echo $ranges)"
+    [ "$(echo "$ranges" | wc -l)" -ge 4 ]
+    help=$(sg-sample --help)
+    failed=0
+    while read -r opt range; do
+        # --help: the option's line and its continuation lines
+        h=$(awk -v o="$opt" '/^ +-/ { on = index($0, o " ") > 0 } on' <<< "$help" | tr '\n' ' ')
+        # the man page: the .TP paragraph whose tag names the option
+        m=$(awk -v o="$(sed 's/-/\\\\-/g' <<< "$opt")" '/^\.(TP|SH|PP)/ { on = 0 }
+              tag { on = index($0, o) > 0; tag = 0 } /^\.TP/ { tag = 1 } on' man/man1/sg-sample.1 | tr '\n' ' ')
+        [[ "$h" == *"$range"* ]] || { echo "--help on $opt lacks $range: $h"; failed=1; }
+        [[ "$m" == *"$range"* ]] || { echo "sg-sample.1 on $opt lacks $range: $m"; failed=1; }
+    done <<< "$ranges"
+    [ "$failed" -eq 0 ]
+}
+
 @test "sg-sample: usage errors exit 2" {
     run sg-sample --data "$T/celebA_test.lmdb" -o "$W/x.png"
     [ "$status" -eq 2 ]
