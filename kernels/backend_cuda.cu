@@ -451,55 +451,32 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     }
     c->device = device;
     c->precision = prec;
-    /* The A/B switches (lib/env.h): any value outside a switch's choices is
-     * refused, so that a typo never quietly times the default. */
-    static const char *const off_on[] = {"0", "1"};
-    /* SG_CUDNN_WORKSPACE_MIB: the cap on cuDNN's workspace (a larger cap lets
-     * algorithms with big workspaces compete) */
-    long workspace_mib;
-    if (sg_env_long("SG_CUDNN_WORKSPACE_MIB", 1, 65536, 256, &workspace_mib, err)) { free(be); free(c); return NULL; }
-    c->workspace_limit = (size_t)workspace_mib << 20;
-    /* How convolution algorithms are chosen (kernels/conv_cudnn.cu,
-     * conv_engines.cu). By default cuDNN's v7 heuristics: the same choice in
-     * every process, measured on an H200. SG_CUDNN_SEARCH=timed times every
-     * usable backend-API engine on the first call of each shape (like
+    /* The A/B switches (sg_cuda_switches_read, lib/backend_open.c): cuDNN's
+     * workspace cap (a larger one lets algorithms with big workspaces
+     * compete); how convolution algorithms are chosen (conv_cudnn.cu,
+     * conv_engines.cu): by default cuDNN's v7 heuristics, the same choice in
+     * every process, measured on an H200; timed times every usable
+     * backend-API engine on the first call of each shape (like
      * cudnn.benchmark; sg-train saves the choices in its run directory so
      * that a resumed run makes the same ones), heuristic takes cuDNN's first
-     * usable engine (the same in every process), find the v7 cudnnFind
-     * (SG_CUDNN_FIND=1 too). The backend-API modes still wait for their first
-     * GPU check (bench/NOTES.md); the default moves to the fastest verified. */
-    static const char *const searches[] = {"legacy", "find", "heuristic", "timed"};
+     * usable engine (the same in every process), find the v7 cudnnFind (the
+     * backend-API modes still wait for their first GPU check,
+     * bench/NOTES.md; the default moves to the fastest verified); 3-channel
+     * operands padded by the backend instead of cuDNN's conversion kernels
+     * (NHWC; off until measured); the lanes' cuDNN handles (struct
+     * sg_cuda_lane); step graphs; NHWC (no transposes around cuDNN's
+     * tensor-core kernels) or NCHW; lane priorities (below). */
+    sg_cuda_switches sw;
+    if (sg_cuda_switches_read(&sw, err)) { free(be); free(c); return NULL; }
     static const int search_modes[] = {SG_SEARCH_LEGACY, SG_SEARCH_FIND, SG_SEARCH_HEURISTIC, SG_SEARCH_TIMED};
-    /* SG_CUDA_PAD3=4|8: 3-channel convolution operands padded by the backend
-     * instead of cuDNN's conversion kernels (NHWC; conv_cudnn.cu); off by
-     * default until measured */
-    static const char *const pads[] = {"0", "4", "8"};
-    /* SG_CUDA_LANE_HANDLES=1: the lanes share one cuDNN handle (struct
-     * sg_cuda_lane); 2, the default: one each */
-    static const char *const handles[] = {"2", "1"};
-    /* NHWC by default (no transposes around cuDNN's tensor-core kernels);
-     * SG_CUDA_LAYOUT=nchw for A/B timing */
-    static const char *const layouts[] = {"nhwc", "nchw"};
-    int search = sg_env_choice("SG_CUDNN_SEARCH", searches, 4, 0, err);
-    int find = sg_env_choice("SG_CUDNN_FIND", off_on, 2, 0, err);
-    int pad3 = sg_env_choice("SG_CUDA_PAD3", pads, 3, 0, err);
-    int handle = sg_env_choice("SG_CUDA_LANE_HANDLES", handles, 2, 0, err);
-    int rtc = sg_env_choice("SG_CUDNN_RTC", off_on, 2, 0, err);   /* 1: runtime-compiled engines compete too */
-    int graphs = sg_env_choice("SG_CUDA_GRAPHS", off_on, 2, 1, err);   /* 0: no step graphs (A/B timing) */
-    int layout = sg_env_choice("SG_CUDA_LAYOUT", layouts, 2, 0, err);
-    int lane_priority = sg_env_choice("SG_CUDA_LANE_PRIORITY", off_on, 2, 1, err);   /* see below */
-    if (search < 0 || find < 0 || pad3 < 0 || handle < 0 || rtc < 0 || graphs < 0 || layout < 0 ||
-        lane_priority < 0) {
-        free(be); free(c);
-        return NULL;
-    }
-    c->search = find ? SG_SEARCH_FIND : search_modes[search];
-    c->pad3 = pad3 ? atoi(pads[pad3]) : 0;
-    c->shared_cudnn = handle == 1;
-    c->allow_rtc = rtc;
+    c->workspace_limit = sw.workspace_limit;
+    c->search = search_modes[sw.search];
+    c->pad3 = sw.pad3;
+    c->shared_cudnn = sw.shared_cudnn;
+    c->allow_rtc = sw.allow_rtc;
     c->capturing = -1;
-    c->graphs_enabled = graphs;
-    c->nhwc = layout == 0;
+    c->graphs_enabled = sw.graphs;
+    c->nhwc = sw.nhwc;
     be->nhwc = c->nhwc;
     be->name = "cuda";
     be->ops = &cuda_ops;
@@ -522,7 +499,7 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
      * left. SG_CUDA_LANE_PRIORITY=0: both at the default (A/B timing). Step
      * graphs keep the priorities (graph.cu). */
     int least = 0, greatest = 0;
-    if (lane_priority &&
+    if (sw.lane_priority &&
         CU_CHECK(c, cudaDeviceGetStreamPriorityRange(&least, &greatest)))
         return create_fail(be, c, err);
     if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->stream, cudaStreamNonBlocking, greatest)))

@@ -16,7 +16,6 @@
 extern "C" {
 #include "backend.h"
 #include "engines_file.h"
-#include "env.h"
 #include "error.h"
 }
 

@@ -310,6 +310,24 @@ int sg_backend_cuda_engines_load(sg_backend *be, const char *path, char *note, s
                                  sg_err *err);
 int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rejected);
 
+/* The CUDA backend's switches from the environment (A/B timing; sg-train(1)
+ * ENVIRONMENT). The backend reads them when it is created, and
+ * sg_backend_open reads them first whatever the device, so that a mistyped
+ * value is an error on every machine, never a quiet run with the default or,
+ * with --device auto, on the CPU. 0, or -1 with err naming the variable and
+ * its choices (lib/env.h). */
+typedef struct {
+    size_t workspace_limit;   /* SG_CUDNN_WORKSPACE_MIB: 1..65536 MiB (256), in bytes */
+    int search;               /* SG_CUDNN_SEARCH: legacy, find, heuristic, timed as 0..3; SG_CUDNN_FIND=1: find */
+    int pad3;                 /* SG_CUDA_PAD3: 0, 4 or 8 */
+    int shared_cudnn;         /* SG_CUDA_LANE_HANDLES=1 (2: a handle per lane) */
+    int allow_rtc;            /* SG_CUDNN_RTC=1 */
+    int graphs;               /* SG_CUDA_GRAPHS (1; 0: no step graphs) */
+    int nhwc;                 /* SG_CUDA_LAYOUT: nhwc (1) or nchw */
+    int lane_priority;        /* SG_CUDA_LANE_PRIORITY (1; 0: both lanes at the default) */
+} sg_cuda_switches;
+int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err);
+
 /* Whether name is a CUDA convolution precision: "tf32", "fp32" or "bf16". */
 int sg_precision_valid(const char *name);
 
@@ -322,8 +340,9 @@ int sg_device_parse(const char *name, int *cuda_index);
 /* The backend a tool's --device option names: "cpu"; "cuda" or "cuda:N" (an
  * error when that GPU is not usable: never a silent CPU fallback); "auto"
  * (GPU 0 when usable, else the CPU, with the reason in fallback_note if
- * non-NULL, "" otherwise). precision (CUDA only; NULL: the default) is checked even
- * when the CPU is chosen, so a typo fails on every machine. threads: CPU
+ * non-NULL, "" otherwise). precision (CUDA only; NULL: the default) and the
+ * CUDA switches (sg_cuda_switches_read) are checked even when the CPU is
+ * chosen, so a typo fails on every machine. threads: CPU
  * worker threads (0: all CPUs). */
 sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
                             char *fallback_note, size_t note_len, sg_err *err);

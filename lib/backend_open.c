@@ -1,5 +1,6 @@
 /* Backend selection shared by the tools' --device/--precision options. */
 #include "backend.h"
+#include "env.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,38 @@ int sg_device_parse(const char *name, int *cuda_index)
     return SG_DEVICE_CUDA;
 }
 
+int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
+{
+    static const char *const off_on[] = {"0", "1"};
+    static const char *const searches[] = {"legacy", "find", "heuristic", "timed"};
+    static const char *const pads[] = {"0", "4", "8"};
+    static const char *const handles[] = {"2", "1"};
+    static const char *const layouts[] = {"nhwc", "nchw"};
+    memset(s, 0, sizeof *s);
+    long mib;
+    if (sg_env_long("SG_CUDNN_WORKSPACE_MIB", 1, 65536, 256, &mib, err)) return -1;
+    s->workspace_limit = (size_t)mib << 20;
+    int search = sg_env_choice("SG_CUDNN_SEARCH", searches, 4, 0, err);
+    int find = sg_env_choice("SG_CUDNN_FIND", off_on, 2, 0, err);
+    int pad3 = sg_env_choice("SG_CUDA_PAD3", pads, 3, 0, err);
+    int handle = sg_env_choice("SG_CUDA_LANE_HANDLES", handles, 2, 0, err);
+    int rtc = sg_env_choice("SG_CUDNN_RTC", off_on, 2, 0, err);
+    int graphs = sg_env_choice("SG_CUDA_GRAPHS", off_on, 2, 1, err);
+    int layout = sg_env_choice("SG_CUDA_LAYOUT", layouts, 2, 0, err);
+    int lane_priority = sg_env_choice("SG_CUDA_LANE_PRIORITY", off_on, 2, 1, err);
+    if (search < 0 || find < 0 || pad3 < 0 || handle < 0 || rtc < 0 || graphs < 0 || layout < 0 ||
+        lane_priority < 0)
+        return -1;
+    s->search = find ? 1 : search;
+    s->pad3 = pad3 ? atoi(pads[pad3]) : 0;
+    s->shared_cudnn = handle == 1;
+    s->allow_rtc = rtc;
+    s->graphs = graphs;
+    s->nhwc = layout == 0;
+    s->lane_priority = lane_priority;
+    return 0;
+}
+
 sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
                             char *fallback_note, size_t note_len, sg_err *err)
 {
@@ -32,6 +65,8 @@ sg_backend *sg_backend_open(const char *device, const char *precision, int threa
         sg_errf(err, "--precision: '%s' is not fp32, tf32 or bf16", sg_quote_str(precision).s);
         return NULL;
     }
+    sg_cuda_switches switches;
+    if (sg_cuda_switches_read(&switches, err)) return NULL;
     int index, kind = sg_device_parse(device, &index);
     if (kind == SG_DEVICE_CPU) return sg_backend_cpu_create(threads, err);
     if (kind < 0) {

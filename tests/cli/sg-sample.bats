@@ -496,9 +496,14 @@ move_run_on() {
         [[ "$output" == "sg-sample: "*"$v=7x"* ]]
         [ ! -e "$W/bad.png" ]
     done
-    # --device auto: a bad CUDA switch makes the GPU unusable: the CPU's image
-    SG_CUDA_GRAPHS=2 "$EMU" "${args[@]}" --device auto -o "$W/auto.png"
-    cmp "$W/auto.png" "$W/cpu.png"
+    # --device auto and cpu: a bad CUDA switch is an error too, not a quiet
+    # run on the CPU (lib/backend_open.c)
+    for dev in auto cpu; do
+        run env SG_CUDA_GRAPHS=2 "$EMU" "${args[@]}" --device $dev -o "$W/auto.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: SG_CUDA_GRAPHS=2: expected 0 or 1" ]
+        [ ! -e "$W/auto.png" ]
+    done
     # the model's switches are checked on the CPU too
     run env SG_OVERLAP_G=2 sg-sample "${args[@]}" --device cpu -o "$W/bad.png"
     [ "$status" -eq 1 ]

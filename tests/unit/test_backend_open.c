@@ -3,6 +3,7 @@
  * silent fallback to the CPU. */
 #include "backend.h"
 #include "check.h"
+#include <stdlib.h>
 #include <string.h>
 
 int main(void)
@@ -45,5 +46,26 @@ int main(void)
     CHECK(be != NULL, "--device auto opens something: %s", be ? be->name : err.msg);
     if (be && !strcmp(be->name, "cpu")) CHECK(note[0] != 0, "auto on the CPU says why: '%s'", note);
     sg_backend_destroy(be);
+    /* A mistyped CUDA switch is an error whatever the device: with auto it
+     * made the CUDA backend fail, and the run went quietly to the CPU. */
+    const char *devices[] = {"auto", "cpu", "cuda:999"};
+    for (int i = 0; i < 3; i++) {
+        setenv("SG_CUDA_LAYOUT", "NCHW", 1);
+        be = sg_backend_open(devices[i], NULL, 1, note, sizeof note, &err);
+        CHECK(!be && !strcmp(err.msg, "SG_CUDA_LAYOUT=NCHW: expected nhwc or nchw"), "--device %s, SG_CUDA_LAYOUT=NCHW: '%s'",
+              devices[i], be ? be->name : err.msg);
+        sg_backend_destroy(be);
+        setenv("SG_CUDNN_WORKSPACE_MIB", "1g", 1);
+        setenv("SG_CUDA_LAYOUT", "nchw", 1);
+        be = sg_backend_open(devices[i], NULL, 1, note, sizeof note, &err);
+        CHECK(!be && !strcmp(err.msg, "SG_CUDNN_WORKSPACE_MIB=1g: expected an integer from 1 to 65536"),
+              "--device %s, SG_CUDNN_WORKSPACE_MIB=1g: '%s'", devices[i], be ? be->name : err.msg);
+        sg_backend_destroy(be);
+        unsetenv("SG_CUDNN_WORKSPACE_MIB");
+    }
+    be = sg_backend_open("cpu", NULL, 1, note, sizeof note, &err);
+    CHECK(be != NULL, "valid switches (SG_CUDA_LAYOUT=nchw) open the CPU: %s", be ? "" : err.msg);
+    sg_backend_destroy(be);
+    unsetenv("SG_CUDA_LAYOUT");
     return check_done();
 }
