@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "fileio.h"
 #include "json.h"
@@ -218,11 +219,22 @@ fail:
     return -1;
 }
 
+/* sg_st_open of a checkpoint file that must be a regular file: a FIFO put in
+ * its place would block the open for ever (a directory or a device is refused
+ * by sg_st_open itself, after opening it). */
+static int st_open_regular(sg_st_file **f, const char *path, sg_err *err)
+{
+    struct stat st;
+    *f = NULL;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return sg_errf(err, "%s: not a regular file", path);
+    return sg_st_open(f, path, err);
+}
+
 int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err)
 {
     sg_st_file *f;
     memset(info, 0, sizeof *info);
-    if (sg_st_open(&f, path, err)) return -1;
+    if (st_open_regular(&f, path, err)) return -1;
     int rc = info_from_file(f, info, err);
     sg_st_close(f);
     return rc;
@@ -349,7 +361,7 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
     if (net != SG_NET_G && refuse_generator_only(m, path, "loading D", err)) return -1;
     int n = sg_model_tensors(m, net, &list);
     sg_st_file *f;
-    if (sg_st_open(&f, path, err)) return -1;
+    if (st_open_regular(&f, path, err)) return -1;
     long *idx = calloc(n, sizeof *idx);
     void *buf = malloc(max_bytes(list, n));
     int rc = -1, matched;
@@ -459,7 +471,7 @@ int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err
 {
     sg_st_file *f;
     if (refuse_generator_only(m, path, "loading the optimizer state", err)) return -1;
-    if (sg_st_open(&f, path, err)) return -1;
+    if (st_open_regular(&f, path, err)) return -1;
     if (check_net_kind(f, "state", err)) { sg_st_close(f); return -1; }
     float *m1[2] = {0}, *m2[2] = {0};
     long *idx[2][2] = {{0}};
@@ -553,7 +565,12 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/latest", run_dir);
     *step = -1;
-    if (access(path, F_OK) != 0 && errno == ENOENT) return 0;
+    /* lstat: a link to nowhere is a latest that cannot be read, not a run without checkpoints */
+    struct stat st;
+    if (lstat(path, &st) != 0 && errno == ENOENT) return 0;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))   /* a FIFO would block the read for ever */
+        return sg_errf(err, "%s: not a regular file (it should hold the number of a checkpoint in ckpt/, such "
+                       "as 001000)", path);
     uint8_t *data;
     size_t len;
     if (sg_read_file(path, 64, &data, &len, err)) return -1;

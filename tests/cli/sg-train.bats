@@ -561,3 +561,32 @@ PY
   [ "$output" = "sg-train: $T/r/history.jsonl line 3: expected a string key at column 18" ]
   [ "$(cksum < "$T/r/history.jsonl")" = "$before" ]
 }
+
+@test "a run file replaced by a FIFO, a device or a directory is one line naming it, never a hang" {
+  sg-train -o "$T/r" --iters 3 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  for f in latest config.json history.jsonl ckpt/000003-G.safetensors ckpt/000003-state.safetensors; do
+    for kind in fifo zero dir; do
+      cp -r "$T/r" "$T/e"
+      rm "$T/e/$f"
+      case $kind in
+        fifo) mkfifo "$T/e/$f" ;;
+        zero) ln -s /dev/zero "$T/e/$f" ;;
+        dir) mkdir "$T/e/$f" ;;
+      esac
+      # each of these blocked for ever (a FIFO) or read /dev/zero up to 16 GiB (history.jsonl) before
+      run timeout 20 sg-train -o "$T/e" --resume --iters 4
+      echo "$f $kind: $status $output"
+      [ "$status" -eq 1 ]
+      [ "${#lines[@]}" -eq 1 ]
+      [[ "$output" == "sg-train: $T/e/$f: not a regular file"* ]]
+      rm -r "$T/e"
+    done
+  done
+  # latest as a link to nowhere is an unreadable latest, not a run without checkpoints
+  rm "$T/r/latest"
+  ln -s "$T/nowhere" "$T/r/latest"
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/latest: No such file or directory" ]
+  [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
+}
