@@ -678,6 +678,34 @@ static int pick_samples(sg_trainer *t)
     return 0;
 }
 
+/* The newest checkpoint in RUN/ckpt whose three files are all there, or -1. */
+static int64_t newest_complete_ckpt(const char *run_dir)
+{
+    char dir[PATH_MAX];
+    run_file(dir, sizeof dir, run_dir, "ckpt");
+    DIR *dp = opendir(dir);
+    if (!dp) return -1;
+    int64_t best = -1;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        const char *n = de->d_name;
+        size_t digits = strspn(n, "0123456789");
+        if (digits == 0 || digits > 18 || strcmp(n + digits, "-G.safetensors")) continue;
+        int64_t st = strtoll(n, NULL, 10);
+        char p[PATH_MAX];
+        struct stat sb;
+        int complete = 1;
+        const char *kinds[2] = {"D", "state"};
+        for (int k = 0; k < 2 && complete; k++) {
+            sg_ckpt_path(p, sizeof p, run_dir, st, kinds[k]);
+            complete = stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+        }
+        if (complete && st > best) best = st;
+    }
+    closedir(dp);
+    return best;
+}
+
 static int check_ckpt_matches(sg_trainer *t, int64_t step, sg_err *err)
 {
     char path[PATH_MAX];
@@ -880,6 +908,19 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     int64_t step = -1;
     if (resume) {
         if (sg_ckpt_latest(run_dir, &step, err)) goto fail;
+        /* No latest (deleted, or lost with a file system) but checkpoints: starting
+         * from iteration 0 would trim the whole history and overwrite them. (A
+         * first save killed before latest was written leaves its three files too;
+         * they are complete, so resuming from them is right as well.) */
+        int64_t found = step < 0 ? newest_complete_ckpt(run_dir) : -1;
+        if (found >= 0) {
+            char lp[PATH_MAX];
+            run_file(lp, sizeof lp, run_dir, "latest");
+            sg_errf(err, "%s is missing, but %s/ckpt holds checkpoint %06lld: to resume from it, write its number "
+                    "into latest (echo %06lld > %s); --force starts over", lp, run_dir, (long long)found,
+                    (long long)found, lp);
+            goto fail;
+        }
         if (step >= 0) {
             if (check_ckpt_matches(t, step, err) || sg_ckpt_load(t->model, run_dir, step, err)) goto fail;
             t->iter = step;

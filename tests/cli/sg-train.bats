@@ -590,3 +590,24 @@ PY
   [ "$output" = "sg-train: $T/r/latest: No such file or directory" ]
   [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
 }
+
+@test "resume without latest but with checkpoints refuses (it restarted from 0, overwriting them) and says how to go on" {
+  sg-train -o "$T/r" --iters 4 --save-every 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  rm "$T/r/latest"
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --resume --iters 6
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/latest is missing, but $T/r/ckpt holds checkpoint 000004: to resume from it, write its number into latest (echo 000004 > $T/r/latest); --force starts over" ]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  # doing as it says resumes
+  echo 000004 > "$T/r/latest"
+  run sg-train -o "$T/r" --resume --iters 6
+  [ "$status" -eq 0 ]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq 6 ]
+  # only the files of a first save killed before all three were written: from the start, as before
+  sg-train -o "$T/p" --iters 2 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  rm "$T/p/latest" "$T/p/ckpt/000002-state.safetensors"
+  run sg-train -o "$T/p" --resume --iters 2
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/p/latest")" = 000002 ]
+}
