@@ -568,9 +568,6 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
     /* lstat: a link to nowhere is a latest that cannot be read, not a run without checkpoints */
     struct stat st;
     if (lstat(path, &st) != 0 && errno == ENOENT) return 0;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))   /* a FIFO would block the read for ever */
-        return sg_errf(err, "%s: not a regular file (it should hold the number of a checkpoint in ckpt/, such "
-                       "as 001000)", path);
     uint8_t *data;
     size_t len;
     if (sg_read_file(path, 64, &data, &len, err)) return -1;

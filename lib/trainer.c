@@ -907,15 +907,17 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
 
     int64_t step = -1;
     if (resume) {
-        if (sg_ckpt_latest(run_dir, &step, err)) goto fail;
+        char lp[PATH_MAX];
+        run_file(lp, sizeof lp, run_dir, "latest");
+        /* A FIFO would block the read for ever (sg_ckpt_latest reads one: tests
+         * feed it through one), a device would be read to the limit. */
+        if (refuse_irregular(lp, err) || sg_ckpt_latest(run_dir, &step, err)) goto fail;
         /* No latest (deleted, or lost with a file system) but checkpoints: starting
          * from iteration 0 would trim the whole history and overwrite them. (A
          * first save killed before latest was written leaves its three files too;
          * they are complete, so resuming from them is right as well.) */
         int64_t found = step < 0 ? newest_complete_ckpt(run_dir) : -1;
         if (found >= 0) {
-            char lp[PATH_MAX];
-            run_file(lp, sizeof lp, run_dir, "latest");
             sg_errf(err, "%s is missing, but %s/ckpt holds checkpoint %06lld: to resume from it, write its number "
                     "into latest (echo %06lld > %s); --force starts over", lp, run_dir, (long long)found,
                     (long long)found, lp);
