@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "safetensors.h"
+#include "shard.h"
 #include "strbuf.h"
 
 void sg_ckpt_info_free(sg_ckpt_info *info)
@@ -287,8 +288,57 @@ static int refuse_generator_only(sg_model *m, const char *path, const char *what
     return sg_errf(err, "%s: %s needs a training model (this one is generator-only: G alone)", path, what);
 }
 
+/* Metadata "data_crc32": the CRC-32 (zlib's) of a file's data buffer, as 8
+ * hex digits. safetensors has no checksum of its own: a flipped bit in the
+ * weights or the Adam moments would load without a word, and a resume would
+ * silently go on from other values than the interrupted run's. Files without
+ * the key (made elsewhere, or before it) are read unchecked. */
+#define META_CRC "data_crc32"
+
+static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info, int64_t step,
+                         uint32_t *crc_out, sg_err *err);
+
 int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info,
                       int64_t step, sg_err *err)
+{
+    return write_net_crc(m, net, path, info, step, NULL, err);
+}
+
+/* Reads f's data buffer and compares its CRC-32 with the recorded one (if any). */
+static int verify_crc(sg_st_file *f, sg_err *err)
+{
+    const char *v = sg_st_meta(f, META_CRC);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long want = strtoul(v, &end, 16);
+    if (errno || end == v || *end || strlen(v) != 8)
+        return sg_errf(err, "%s: metadata \"%s\": '%s' is not 8 hex digits", f->path, META_CRC, sg_quote_str(v).s);
+    enum { CHUNK = 1 << 20 };
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf) return sg_errf(err, "%s: out of memory", f->path);
+    uint32_t crc = 0;
+    uint64_t done = 0;
+    while (done < f->data_len) {
+        size_t want_n = f->data_len - done < CHUNK ? (size_t)(f->data_len - done) : CHUNK;
+        ssize_t r = pread(f->fd, buf, want_n, (off_t)(f->data_start + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            free(buf);
+            return r < 0 ? sg_errno(err, "%s: read", f->path) : sg_errf(err, "%s: truncated", f->path);
+        }
+        crc = sg_crc32(crc, buf, (size_t)r);
+        done += (uint64_t)r;
+    }
+    free(buf);
+    if (crc != (uint32_t)want)
+        return sg_errf(err, "%s: the data does not match its checksum (CRC-32 %08x, recorded %08lx): the file is "
+                       "damaged", f->path, crc, want);
+    return 0;
+}
+
+static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info, int64_t step,
+                         uint32_t *crc_out, sg_err *err)
 {
     const sg_tensor_info *list;
     if (net != SG_NET_G && refuse_generator_only(m, path, "writing D", err)) return -1;
@@ -306,7 +356,16 @@ int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_i
         for (int d = 0; d < list[i].ndim; d++) specs[i].shape[d] = list[i].shape[d];
     }
     int rc = -1;
+    /* The header holds the data's CRC, so the data is gathered twice: once for
+     * the CRC, once to write it (a tensor at a time; no second copy of the net). */
+    uint32_t crc = 0;
+    for (int i = 0; i < n; i++) {
+        if (sg_model_get_tensor(m, net, i, buf, err)) { sg_err_prefix(err, "%s", path); goto done; }
+        crc = sg_crc32(crc, buf, list[i].numel * sg_st_dtype_size(specs[i].dtype));
+    }
     if (meta_build(&ml, info, net_name(net), step, err)) goto done;
+    if (meta_addf(&ml, META_CRC, "%08x", crc)) { sg_errf(err, "out of memory"); goto done; }
+    if (crc_out) *crc_out = crc;
     if (sg_st_writer_begin(&w, path, specs, n, ml.keys, (const char *const *)ml.values, ml.n, err)) goto done;
     for (int i = 0; i < n; i++) {
         if (sg_model_get_tensor(m, net, i, buf, err)) { sg_err_prefix(err, "%s", path); goto done; }
@@ -378,6 +437,7 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
             }
         }
     }
+    if (verify_crc(f, err)) goto done;   /* before the model is changed */
     for (int i = 0; i < n; i++) {
         const sg_st_tensor *t = &f->tensors[idx[i]];
         if (sg_st_read(f, (size_t)idx[i], buf, t->end - t->begin, err)) goto done;
@@ -393,8 +453,19 @@ done:
 
 /* ---- optimizer state ---- */
 
+static int write_state_crc(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
+                           const uint32_t *net_crc, sg_err *err);
+
 int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
                         sg_err *err)
+{
+    return write_state_crc(m, path, info, step, NULL, err);
+}
+
+/* net_crc: the data CRCs of the G and D files saved with this state (or NULL),
+ * recorded so that a checkpoint's three files are known to belong together. */
+static int write_state_crc(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
+                           const uint32_t *net_crc, sg_err *err)
 {
     const sg_tensor_info *lists[2];
     int counts[2];
@@ -447,6 +518,18 @@ int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info,
         specs[ns].data = scalar_data[k];
     }
     if (meta_build(&ml, info, "state", step, err)) goto done;
+    uint32_t crc = 0;
+    for (int k = 0; k < ns; k++) {
+        uint64_t numel = 1;
+        for (int d = 0; d < specs[k].ndim; d++) numel *= (uint64_t)specs[k].shape[d];
+        crc = sg_crc32(crc, specs[k].data, numel * sg_st_dtype_size(specs[k].dtype));
+    }
+    if (meta_addf(&ml, META_CRC, "%08x", crc) ||
+        (net_crc && (meta_addf(&ml, "G_" META_CRC, "%08x", net_crc[0]) ||
+                     meta_addf(&ml, "D_" META_CRC, "%08x", net_crc[1])))) {
+        sg_errf(err, "out of memory");
+        goto done;
+    }
     rc = sg_st_write(path, specs, ns, ml.keys, (const char *const *)ml.values, ml.n, err);
 done:
     sg_st_writer_abort(w);
@@ -502,6 +585,7 @@ int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err
         read_i64(f, "iteration", &iteration, err))
         goto done;
     if (steps[0] < 0 || steps[1] < 0 || iteration < 0) { sg_errf(err, "%s: negative step counter", path); goto done; }
+    if (verify_crc(f, err)) goto done;   /* before the model is changed */
     for (int net = 0; net < 2; net++)
         for (int pass = 0; pass < 2; pass++) {
             size_t off = 0;
@@ -536,12 +620,13 @@ int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/ckpt", run_dir);
     if (sg_mkdir_p(path, err)) return -1;
+    uint32_t net_crc[2];
     sg_ckpt_path(path, sizeof path, run_dir, step, "G");
-    if (sg_ckpt_write_net(m, SG_NET_G, path, info, step, err)) return -1;
+    if (write_net_crc(m, SG_NET_G, path, info, step, &net_crc[0], err)) return -1;
     sg_ckpt_path(path, sizeof path, run_dir, step, "D");
-    if (sg_ckpt_write_net(m, SG_NET_D, path, info, step, err)) return -1;
+    if (write_net_crc(m, SG_NET_D, path, info, step, &net_crc[1], err)) return -1;
     sg_ckpt_path(path, sizeof path, run_dir, step, "state");
-    if (sg_ckpt_write_state(m, path, info, step, err)) return -1;
+    if (write_state_crc(m, path, info, step, net_crc, err)) return -1;
     char text[32];
     int len = snprintf(text, sizeof text, "%06lld\n", (long long)step);
     snprintf(path, sizeof path, "%s/latest", run_dir);
@@ -589,14 +674,29 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err)
     /* Headers of all three first, so that a corrupt D or state file is reported
      * before G has been overwritten in the model. */
     const char *paths[3] = {g, d, s};
+    char crcs[3][16] = {"", "", ""}, bound[2][16] = {"", ""};
     for (int k = 0; k < 3; k++) {
         sg_ckpt_info info;
-        if (sg_ckpt_read_info(paths[k], &info, err)) return -1;
+        sg_st_file *f;
+        if (st_open_regular(&f, paths[k], err)) return -1;
+        int rc = info_from_file(f, &info, err);
+        /* the data CRCs: each file's own, and those of G and D that the state recorded */
+        const char *v = sg_st_meta(f, META_CRC);
+        if (v) snprintf(crcs[k], sizeof crcs[k], "%s", v);
+        for (int n = 0; k == 2 && n < 2; n++)
+            if ((v = sg_st_meta(f, n ? "D_" META_CRC : "G_" META_CRC))) snprintf(bound[n], sizeof bound[n], "%s", v);
+        sg_st_close(f);
+        if (rc) return -1;
         int64_t st = info.step;
         sg_ckpt_info_free(&info);
         if (st != step)
             return sg_errf(err, "%s: metadata step %lld, expected %lld", paths[k], (long long)st, (long long)step);
     }
+    for (int n = 0; n < 2; n++)
+        if (bound[n][0] && crcs[n][0] && strcmp(bound[n], crcs[n]))
+            return sg_errf(err, "%s: not the %s saved with %s (its data CRC-32 is %s, the state file recorded %s): "
+                           "files of different checkpoints or runs mixed", paths[n], n ? "D" : "G", s,
+                           sg_quote_str(crcs[n]).s, sg_quote_str(bound[n]).s);
     int64_t it;
     if (sg_ckpt_read_net(m, SG_NET_G, g, err) || sg_ckpt_read_net(m, SG_NET_D, d, err) ||
         sg_ckpt_read_state(m, s, &it, err))

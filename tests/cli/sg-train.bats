@@ -408,17 +408,25 @@ PY
   [[ "$output" == *"latest: expected a checkpoint number"* ]]
 }
 
-# Poisons D's first weight in checkpoint file $1 with NaN (0x7fc00000), keeping the header valid.
+# Poisons D's first weight in checkpoint file $1 (RUN/ckpt/NNNNNN-D.safetensors) with NaN
+# (0x7fc00000), keeping the header valid and the data CRC-32s (its own, and the one its
+# state file recorded for it) right, as if the NaN had been computed.
 poison_d() {
   /usr/bin/python3 - "$1" <<'PY'
-import json, struct, sys
+import json, struct, sys, zlib
 p = sys.argv[1]
 b = bytearray(open(p, "rb").read())
 n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n])
 off = 8 + n + h["main.0.weight"]["data_offsets"][0]
+old_crc = h["__metadata__"]["data_crc32"].encode()
 b[off:off + 4] = struct.pack("<I", 0x7fc00000)
-open(p, "wb").write(b)
+new_crc = b"%08x" % zlib.crc32(bytes(b[8 + n:]))
+for path in (p, p.replace("-D.safetensors", "-state.safetensors")):
+    f = b if path == p else bytearray(open(path, "rb").read())
+    m = struct.unpack("<Q", f[:8])[0]
+    f[8:8 + m] = f[8:8 + m].replace(b'"' + old_crc + b'"', b'"' + new_crc + b'"')
+    open(path, "wb").write(f)
 PY
 }
 
@@ -610,4 +618,36 @@ PY
   run sg-train -o "$T/p" --resume --iters 2
   [ "$status" -eq 0 ]
   [ "$(cat "$T/p/latest")" = 000002 ]
+}
+
+# Flips bits in byte $2 (from the end) of file $1.
+flip_byte() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+p, off = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read())
+b[-off] ^= 0x10
+open(p, "wb").write(b)
+PY
+}
+
+@test "a flipped bit in a checkpoint's data, or a G/D of another run, is refused naming the file (it loaded silently)" {
+  sg-train -o "$T/r" --iters 3 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  for f in G D state; do
+    cp -r "$T/r" "$T/e"
+    flip_byte "$T/e/ckpt/000003-$f.safetensors" 3
+    before=$(tree_sum "$T/e")
+    run sg-train -o "$T/e" --resume --iters 4
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-train: $T/e/ckpt/000003-$f.safetensors: the data does not match its checksum (CRC-32 "*", recorded "*"): the file is damaged" ]]
+    [ "$(tree_sum "$T/e")" = "$before" ]
+    rm -r "$T/e"
+  done
+  # the same model and step from another run (another seed): each file is whole, but they do not belong together
+  sg-train -o "$T/o" --iters 3 --seed 5 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  cp "$T/o/ckpt/000003-D.safetensors" "$T/r/ckpt/"
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/r/ckpt/000003-D.safetensors: not the D saved with $T/r/ckpt/000003-state.safetensors (its data CRC-32 is "*"): files of different checkpoints or runs mixed" ]]
+  [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
 }
