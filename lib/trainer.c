@@ -678,8 +678,9 @@ static int pick_samples(sg_trainer *t)
     return 0;
 }
 
-/* The newest checkpoint in RUN/ckpt whose three files are all there, or -1. */
-static int64_t newest_complete_ckpt(const char *run_dir)
+/* The newest checkpoint before below in RUN/ckpt whose three files are all
+ * there, or -1. */
+static int64_t newest_complete_ckpt(const char *run_dir, int64_t below)
 {
     char dir[PATH_MAX];
     run_file(dir, sizeof dir, run_dir, "ckpt");
@@ -700,7 +701,7 @@ static int64_t newest_complete_ckpt(const char *run_dir)
             sg_ckpt_path(p, sizeof p, run_dir, st, kinds[k]);
             complete = stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
         }
-        if (complete && st > best) best = st;
+        if (complete && st > best && st < below) best = st;
     }
     closedir(dp);
     return best;
@@ -916,7 +917,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
          * from iteration 0 would trim the whole history and overwrite them. (A
          * first save killed before latest was written leaves its three files too;
          * they are complete, so resuming from them is right as well.) */
-        int64_t found = step < 0 ? newest_complete_ckpt(run_dir) : -1;
+        int64_t found = step < 0 ? newest_complete_ckpt(run_dir, INT64_MAX) : -1;
         if (found >= 0) {
             sg_errf(err, "%s is missing, but %s/ckpt holds checkpoint %06lld: to resume from it, write its number "
                     "into latest (echo %06lld > %s); --force starts over", lp, run_dir, (long long)found,
@@ -924,7 +925,19 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             goto fail;
         }
         if (step >= 0) {
-            if (check_ckpt_matches(t, step, err) || sg_ckpt_load(t->model, run_dir, step, err)) goto fail;
+            if (check_ckpt_matches(t, step, err)) goto fail;
+            if (sg_ckpt_load(t->model, run_dir, step, err)) {
+                /* damaged, truncated, missing or mixed files: say how to go on from the one before */
+                int64_t prev = newest_complete_ckpt(run_dir, step);
+                size_t l = strlen(err->msg);
+                if (prev >= 0)
+                    snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %06lld is unusable; to resume from "
+                             "the one before it: echo %06lld > %s)", (long long)step, (long long)prev, lp);
+                else
+                    snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %06lld is unusable and there is no "
+                             "earlier one; --force starts over)", (long long)step);
+                goto fail;
+            }
             t->iter = step;
             t->last_ckpt = step;
         }

@@ -1,6 +1,7 @@
 /* sg-train: trains StarGAN on one or more shards (several: mask vector), CPU or
  * CUDA, into a run directory; --resume continues it exactly. The loop itself is
  * lib/trainer.c; this file parses options, picks the device and handles signals. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -88,6 +89,12 @@ static void progress(void *ctx, const sg_train_status *st)
                      (long long)st->iteration, (long long)st->iters, st->it_per_s, eta, (long long)st->losses_at,
                      L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, L->g_loss_fake, L->g_loss_rec,
                      L->g_loss_cls);
+}
+
+/* A message that says the disk is full says what to do about it. */
+static int disk_full(const char *msg)
+{
+    return strstr(msg, strerror(ENOSPC)) || strstr(msg, strerror(EDQUOT));
 }
 
 static sg_backend *open_backend(const char *device, const char *precision, int threads, sg_err *err)
@@ -247,7 +254,10 @@ int main(int argc, char **argv)
     for (int k = 0; k < n_shards && used > 0 && (size_t)used < sizeof blame; k++)
         used += snprintf(blame + used, sizeof blame - used, " %s", shards[k]);
     cli_on_crash_blame(blame);
-    if (sg_trainer_open(&t, run_dir, &o, shards, n_shards, be, mode, &err)) cli_die_err(&err);
+    if (sg_trainer_open(&t, run_dir, &o, shards, n_shards, be, mode, &err)) {
+        if (disk_full(err.msg)) cli_die("%s (the file system is full: free space on it and try again)", err.msg);
+        cli_die_err(&err);
+    }
     if (sg_trainer_note(t)[0]) cli_warn("%s", sg_trainer_note(t));
     if (sg_trainer_iteration(t) > o.iters)
         cli_warn("%s: the run is at iteration %lld, past --iters %lld: nothing to train", run_dir,
@@ -267,8 +277,17 @@ int main(int argc, char **argv)
     int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
     cli_progress_end();
     if (rc < 0) {
+        const char *full = disk_full(err.msg) ? "the file system is full: free space on it (--keep N keeps fewer "
+                                                "checkpoints), then " : "";
         if (strstr(err.msg, "last good checkpoint: ") && !strstr(err.msg, "none yet"))
-            cli_die("%s (sg-train -o %s --resume continues from it)", err.msg, run_dir);
+            cli_die("%s (%ssg-train -o %s --resume continues from it)", err.msg, full, run_dir);
+        if (full[0]) {
+            char cp[PATH_MAX] = "none yet";
+            if (sg_trainer_last_checkpoint(t) >= 0)
+                sg_ckpt_path(cp, sizeof cp, run_dir, sg_trainer_last_checkpoint(t), NULL);
+            cli_die("%s; last good checkpoint: %s (%ssg-train -o %s --resume continues from it)", err.msg, cp, full,
+                    run_dir);
+        }
         cli_die_err(&err);
     }
     int status = 0;

@@ -632,22 +632,54 @@ PY
 }
 
 @test "a flipped bit in a checkpoint's data, or a G/D of another run, is refused naming the file (it loaded silently)" {
-  sg-train -o "$T/r" --iters 3 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  sg-train -o "$T/r" --iters 3 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   for f in G D state; do
     cp -r "$T/r" "$T/e"
     flip_byte "$T/e/ckpt/000003-$f.safetensors" 3
     before=$(tree_sum "$T/e")
     run sg-train -o "$T/e" --resume --iters 4
     [ "$status" -eq 1 ]
-    [[ "$output" == "sg-train: $T/e/ckpt/000003-$f.safetensors: the data does not match its checksum (CRC-32 "*", recorded "*"): the file is damaged" ]]
+    [[ "$output" == "sg-train: $T/e/ckpt/000003-$f.safetensors: the data does not match its checksum (CRC-32 "*", recorded "*"): the file is damaged (checkpoint 000003 is unusable; to resume from the one before it: echo 000002 > $T/e/latest)" ]]
     [ "$(tree_sum "$T/e")" = "$before" ]
+    # as it says
+    echo 000002 > "$T/e/latest"
+    run sg-train -o "$T/e" --resume --iters 4
+    [ "$status" -eq 0 ]
     rm -r "$T/e"
   done
+  # with no checkpoint before it
+  cp -r "$T/r" "$T/e"
+  rm "$T/e"/ckpt/000002-*
+  flip_byte "$T/e/ckpt/000003-G.safetensors" 3
+  run sg-train -o "$T/e" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"the file is damaged (checkpoint 000003 is unusable and there is no earlier one; --force starts over)" ]]
   # the same model and step from another run (another seed): each file is whole, but they do not belong together
   sg-train -o "$T/o" --iters 3 --seed 5 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   cp "$T/o/ckpt/000003-D.safetensors" "$T/r/ckpt/"
   run sg-train -o "$T/r" --resume --iters 4
   [ "$status" -eq 1 ]
-  [[ "$output" == "sg-train: $T/r/ckpt/000003-D.safetensors: not the D saved with $T/r/ckpt/000003-state.safetensors (its data CRC-32 is "*"): files of different checkpoints or runs mixed" ]]
+  [[ "$output" == "sg-train: $T/r/ckpt/000003-D.safetensors: not the D saved with $T/r/ckpt/000003-state.safetensors (its data CRC-32 is "*"): files of different checkpoints or runs mixed (checkpoint 000003 is unusable; to resume from the one before it: echo 000002 > $T/r/latest)" ]]
   [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
+}
+
+@test "a full file system: one line saying so and what to do; the last checkpoint and history survive, resume is exact" {
+  mkdir "$T/small"
+  mount -t tmpfs -o size=700k none "$T/small" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
+  args=(--iters 12 --decay-iters 6 --log-every 1 --sample-every 1 --save-every 1 "${TINY[@]}")
+  run sg-train -o "$T/small/r" "${args[@]}" "$D/a.lmdb"
+  cp -r "$T/small/r" "$T/r"
+  umount "$T/small"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: $T/small/r/"*": No space left on device"*"(the file system is full: free space on it (--keep N keeps fewer checkpoints), then sg-train -o $T/small/r --resume continues from it)" ]]
+  # moved to where there is room, the run resumes from its last checkpoint as if never stopped
+  n=$(cat "$T/r/latest")
+  [ "$((10#$n))" -ge 1 ] && [ "$((10#$n))" -lt 12 ]
+  sg-train -o "$T/straight" "${args[@]}" "$D/a.lmdb"
+  run sg-train -o "$T/r" --resume
+  [ "$status" -eq 0 ]
+  for f in G D state; do cmp "$T/straight/ckpt/000012-$f.safetensors" "$T/r/ckpt/000012-$f.safetensors"; done
+  diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/r/history.jsonl")
 }
