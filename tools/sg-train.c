@@ -109,6 +109,10 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    /* Standard error may be a pipe whose reader is gone (sg-train ... 2>&1 | head):
+     * the last message must not end the process before its exit status (130
+     * after a checkpoint on SIGINT) is set; sg-train writes nothing else. */
+    signal(SIGPIPE, SIG_IGN);
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
         {"iters", required_argument, 0, O_ITERS}, {"decay-iters", required_argument, 0, O_DECAY},
@@ -273,6 +277,11 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A closed terminal or a dropped ssh session (SIGHUP) stops as ^C does,
+     * with a checkpoint: it ended the process, losing up to --save-every
+     * iterations. Unless ignored from the start (nohup), which stays so. */
+    struct sigaction old_hup;
+    if (sigaction(SIGHUP, NULL, &old_hup) == 0 && old_hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, NULL);
 
     int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
     cli_progress_end();
@@ -295,8 +304,8 @@ int main(int argc, char **argv)
         char cp[PATH_MAX];
         sg_ckpt_path(cp, sizeof cp, run_dir, sg_trainer_last_checkpoint(t), NULL);
         cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)",
-                 stop_signal == SIGINT ? "interrupted" : "terminated", (long long)sg_trainer_iteration(t), cp,
-                 run_dir);
+                 stop_signal == SIGINT ? "interrupted" : stop_signal == SIGHUP ? "hung up" : "terminated",
+                 (long long)sg_trainer_iteration(t), cp, run_dir);
         status = 128 + (int)stop_signal;
     }
     sg_trainer_free(t);

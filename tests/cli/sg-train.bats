@@ -683,3 +683,45 @@ PY
   for f in G D state; do cmp "$T/straight/ckpt/000012-$f.safetensors" "$T/r/ckpt/000012-$f.safetensors"; done
   diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/r/history.jsonl")
 }
+
+@test "SIGHUP (a closed terminal) stops with a checkpoint as SIGINT does, exit 129; a gone stderr reader does not change the status" {
+  signal_long_run HUP 3
+  [ "$status" -eq 129 ]
+  grep -q "^sg-train: hung up at iteration [0-9]*: checkpoint $T/r/ckpt/[0-9]* written" "$T/err"
+  n=$(cat "$T/r/latest")
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq "$((10#$n))" ]
+  run sg-train -o "$T/r" --resume --iters $((10#$n + 2))
+  [ "$status" -eq 0 ]
+  # standard error a pipe whose reader has exited: the closing message's write used to end it by SIGPIPE (141)
+  rm -r "$T/r"
+  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> >(exec true) &
+  pid=$!
+  BG_PID=$pid
+  for _ in $(seq 200); do
+    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
+    sleep 0.05
+  done
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  BG_PID=
+  [ "$status" -eq 130 ]
+  [ -s "$T/r/ckpt/$(cat "$T/r/latest")-state.safetensors" ]
+  # nohup: an ignored SIGHUP stays ignored
+  rm -r "$T/r"
+  nohup sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" > /dev/null 2>&1 &
+  pid=$!
+  BG_PID=$pid
+  for _ in $(seq 200); do
+    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
+    sleep 0.05
+  done
+  kill -HUP "$pid"
+  sleep 0.3
+  kill -0 "$pid"
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  BG_PID=
+  [ "$status" -eq 130 ]
+}
