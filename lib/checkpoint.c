@@ -114,6 +114,9 @@ static int meta_build(meta_list *ml, const sg_ckpt_info *info, const char *net, 
     char *s = sg_buf_take(&b, NULL), *a = sg_buf_take(&all, NULL);
     if (s) { ml->keys[ml->n] = "datasets"; ml->values[ml->n++] = s; } else rc = -1;
     if (a) { ml->keys[ml->n] = "label_names"; ml->values[ml->n++] = a; } else rc = -1;
+    /* the seed of every draw: config.json's is a text a user may edit, this one
+     * tells a resume whether the run's draws go on as they were */
+    if (info->has_seed && !strcmp(net, "state")) rc |= meta_addf(ml, "seed", "%llu", (unsigned long long)info->seed);
     if (c->n_datasets > 1)
         rc |= meta_addf(ml, "mask", "{\"offset\":%d,\"size\":%d}", sg_model_cls_dim(c), c->n_datasets);
     else
@@ -161,6 +164,17 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
     if (sg_st_meta(f, "crop")) {
         if (meta_int(f, "crop", 0, 1 << 16, &v[7], err)) return -1;
         info->crop = (int)v[7];
+    }
+    const char *seed = sg_st_meta(f, "seed");
+    if (seed) {
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(seed, &end, 10);
+        if (errno || end == seed || *end || *seed < '0' || *seed > '9')
+            return sg_errf(err, "%s: metadata \"seed\": '%s' is not an unsigned integer", f->path,
+                           sg_quote_str(seed).s);
+        info->seed = x;
+        info->has_seed = 1;
     }
     const char *ds_text = sg_st_meta(f, "datasets");
     if (!ds_text) return sg_errf(err, "%s: metadata lacks \"datasets\"", f->path);

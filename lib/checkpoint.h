@@ -44,6 +44,9 @@ typedef struct {
     int64_t step;
     int crop;                                    /* center-crop side of the training images
                                                     (the first shard's; 0: none/unknown) */
+    int has_seed;                                /* seed is known: a state file's metadata "seed"
+                                                    (sg_ckpt_save writes it when set) */
+    uint64_t seed;                               /* sg-train's --seed */
 } sg_ckpt_info;
 
 void sg_ckpt_info_free(sg_ckpt_info *info);

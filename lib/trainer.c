@@ -857,6 +857,8 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->c_dim = sg_model_c_dim(c);
     t->info.model = *c;
     t->info.crop = (int)sg_shard_get_meta(t->shards[0])->crop;
+    t->info.seed = opt->seed;
+    t->info.has_seed = 1;
     t->info.n_labels = total_labels;
     if (!(t->info.label_names = calloc(total_labels, sizeof(char *)))) goto oom;
     for (int ds = 0, k = 0; ds < n_shards; ds++) {
@@ -936,6 +938,22 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
                 else
                     snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %06lld is unusable and there is no "
                              "earlier one; --force starts over)", (long long)step);
+                goto fail;
+            }
+            /* --seed may not change on resume; config.json's is a text a user may edit */
+            char sp[PATH_MAX];
+            sg_ckpt_info si;
+            sg_ckpt_path(sp, sizeof sp, run_dir, step, "state");
+            if (sg_ckpt_read_info(sp, &si, err)) goto fail;
+            int other_seed = si.has_seed && si.seed != opt->seed;
+            uint64_t run_seed = si.seed;
+            sg_ckpt_info_free(&si);
+            if (other_seed) {
+                char cf[PATH_MAX];
+                run_file(cf, sizeof cf, run_dir, "config.json");
+                sg_errf(err, "%s: seed %llu, but %s was trained with seed %llu (edited by hand? every draw would "
+                        "differ from the run's: put the seed back)", cf, (unsigned long long)opt->seed, sp,
+                        (unsigned long long)run_seed);
                 goto fail;
             }
             t->iter = step;

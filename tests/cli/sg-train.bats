@@ -725,3 +725,17 @@ PY
   BG_PID=
   [ "$status" -eq 130 ]
 }
+
+@test "a seed edited in config.json is refused on resume (the state file records the run's seed)" {
+  sg-train -o "$T/r" --iters 3 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  [ "$(st_meta "$T/r/ckpt/000003-state.safetensors" seed)" = 0 ]
+  sed -i 's/"seed": 0/"seed": 7/' "$T/r/config.json"
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/config.json: seed 7, but $T/r/ckpt/000003-state.safetensors was trained with seed 0 (edited by hand? every draw would differ from the run's: put the seed back)" ]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  sed -i 's/"seed": 7/"seed": 0/' "$T/r/config.json"
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 0 ]
+}
