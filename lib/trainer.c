@@ -550,9 +550,17 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
         }
         int same = json_len(labels) == sm->n_labels &&
                    !strcmp(kind, sg_shard_label_kind_name(sm->label_kind));
-        for (uint32_t j = 0; same && j < sm->n_labels; j++) {
+        uint32_t j = 0;
+        for (; same && j < sm->n_labels; j++) {
             const char *ln = json_str(json_at(labels, j));
             same = ln && !strcmp(ln, sm->label_names[j]);
+        }
+        if (!same && j > 0) {   /* as many labels of the same kind: name the first that differs */
+            const char *ln = json_str(json_at(labels, j - 1));
+            sg_errf(err, "%s: label %u is %s, the run's dataset %s has %s there: another dataset?", t->shard_paths[k],
+                    j, sg_quote_str(sm->label_names[j - 1]).s, sg_quote_str(name).s,
+                    ln ? sg_quote_str(ln).s : "no name");
+            goto done;
         }
         if (!same) {
             sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
@@ -624,6 +632,10 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
             sg_buf_putc(&out, '\n');
         }
         json_free(v);
+    }
+    if (rc) {   /* a damaged line before the last: not a crash's, and not ours to drop */
+        size_t l = strlen(err->msg);
+        snprintf(err->msg + l, sizeof err->msg - l, " (mend or delete that line, then resume again)");
     }
     free(data);
     if (rc == 0 && out.failed) rc = sg_errf(err, "out of memory");

@@ -566,7 +566,7 @@ PY
   before=$(cksum < "$T/r/history.jsonl")
   run sg-train -o "$T/r" --resume --iters 4
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $T/r/history.jsonl line 3: expected a string key at column 18" ]
+  [ "$output" = "sg-train: $T/r/history.jsonl line 3: expected a string key at column 18 (mend or delete that line, then resume again)" ]
   [ "$(cksum < "$T/r/history.jsonl")" = "$before" ]
 }
 
@@ -738,4 +738,12 @@ PY
   sed -i 's/"seed": 7/"seed": 0/' "$T/r/config.json"
   run sg-train -o "$T/r" --resume --iters 4
   [ "$status" -eq 0 ]
+}
+
+@test "resume with labels of the same number and kind but another name names the first that differs" {
+  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  sed -i 's/"Brown_Hair"/"Bald"/' "$T/r/config.json"
+  run sg-train -o "$T/r" --resume --iters 3
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $D/a.lmdb: label 3 is Brown_Hair, the run's dataset a has Bald there: another dataset?" ]
 }
