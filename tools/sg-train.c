@@ -286,16 +286,22 @@ int main(int argc, char **argv)
     int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
     cli_progress_end();
     if (rc < 0) {
-        const char *full = disk_full(err.msg) ? "the file system is full: free space on it (--keep N keeps fewer "
-                                                "checkpoints), then " : "";
-        if (strstr(err.msg, "last good checkpoint: ") && !strstr(err.msg, "none yet"))
-            cli_die("%s (%ssg-train -o %s --resume continues from it)", err.msg, full, run_dir);
-        if (full[0]) {
-            char cp[PATH_MAX] = "none yet";
-            if (sg_trainer_last_checkpoint(t) >= 0)
-                sg_ckpt_path(cp, sizeof cp, run_dir, sg_trainer_last_checkpoint(t), NULL);
-            cli_die("%s; last good checkpoint: %s (%ssg-train -o %s --resume continues from it)", err.msg, cp, full,
-                    run_dir);
+        int full = disk_full(err.msg), named = strstr(err.msg, "last good checkpoint: ") != NULL;
+        const char *free_it = full ? "the file system is full: free space on it (--keep N keeps fewer checkpoints), "
+                                     "then " : "";
+        if (sg_trainer_last_checkpoint(t) < 0) {
+            if (full)
+                cli_die("%s%s (the file system is full: free space on it, then sg-train -o %s --resume starts the "
+                        "run again)", err.msg, named ? "" : "; no checkpoint yet", run_dir);
+            cli_die_err(&err);
+        }
+        if (named || full) {
+            char cp[PATH_MAX] = "";
+            if (!named) {
+                size_t l = (size_t)snprintf(cp, sizeof cp, "; last good checkpoint: ");
+                if (l < sizeof cp) sg_ckpt_path(cp + l, sizeof cp - l, run_dir, sg_trainer_last_checkpoint(t), NULL);
+            }
+            cli_die("%s%s (%ssg-train -o %s --resume continues from it)", err.msg, cp, free_it, run_dir);
         }
         cli_die_err(&err);
     }

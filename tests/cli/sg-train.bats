@@ -747,3 +747,16 @@ PY
   [ "$status" -eq 1 ]
   [ "$output" = "sg-train: $D/a.lmdb: label 3 is Brown_Hair, the run's dataset a has Bald there: another dataset?" ]
 }
+
+@test "a full file system before the first checkpoint says there is none and that --resume starts again" {
+  command -v strace >/dev/null || skip "no strace"
+  # the second write(2) is the first history line (the first: config.json)
+  run strace -f -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when=2 \
+    sg-train -o "$T/r" --iters 4 --log-every 1 --sample-every 0 --save-every 2 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/history.jsonl: No space left on device; no checkpoint yet (the file system is full: free space on it, then sg-train -o $T/r --resume starts the run again)" ]
+  run sg-train -o "$T/r" --resume
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq 4 ]
+}
