@@ -1366,6 +1366,17 @@ static int should_log(const sg_trainer *t, int64_t done)
     return done % t->opt.log_every < t->nd;
 }
 
+/* A history or sample write that failed stops the run: the message says where
+ * a resume continues from, as a failed checkpoint's does. Returns -1. */
+static int with_last_ckpt(const sg_trainer *t, sg_err *err)
+{
+    char cp[PATH_MAX];
+    ckpt_desc(t, cp, sizeof cp);
+    size_t l = strlen(err->msg);
+    snprintf(err->msg + l, sizeof err->msg - l, "; last good checkpoint: %s", cp);
+    return -1;
+}
+
 static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx, sg_err *err)
 {
     double start = now_s();
@@ -1394,11 +1405,12 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
         if (logging) {
             double span = t1 - t->log_prev_time;
             double ips = span > 0 ? (double)(t->iter - t->log_prev_iter) * t->opt.batch / span : 0;
-            if (write_history(t, &st, ips, err)) return -1;
+            if (write_history(t, &st, ips, err)) return with_last_ckpt(t, err);
             t->log_prev_time = t1;
             t->log_prev_iter = t->iter;
         }
-        if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && sg_trainer_sample(t, err)) return -1;
+        if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && sg_trainer_sample(t, err))
+            return with_last_ckpt(t, err);
         if (saving && sg_trainer_save(t, err)) return -1;
         if (cb) cb(ctx, &st);
         if (stopping) return 1;

@@ -754,9 +754,18 @@ PY
   run strace -f -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when=2 \
     sg-train -o "$T/r" --iters 4 --log-every 1 --sample-every 0 --save-every 2 "${TINY[@]}" "$D/a.lmdb"
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $T/r/history.jsonl: No space left on device; no checkpoint yet (the file system is full: free space on it, then sg-train -o $T/r --resume starts the run again)" ]
+  [ "$output" = "sg-train: $T/r/history.jsonl: No space left on device; last good checkpoint: none yet (the file system is full: free space on it, then sg-train -o $T/r --resume starts the run again)" ]
   run sg-train -o "$T/r" --resume
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = 000004 ]
   [ "$(wc -l < "$T/r/history.jsonl")" -eq 4 ]
+}
+
+@test "a failed sample or history write names the last good checkpoint and the resume command" {
+  sg-train -o "$T/r" --iters 2 --save-every 2 --sample-every 2 "${TINY[@]}" "$D/a.lmdb"
+  rm -r "$T/r/samples"
+  echo "not a directory" > "$T/r/samples"
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/samples: not a directory; last good checkpoint: $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)" ]
 }
