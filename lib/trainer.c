@@ -927,16 +927,16 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         /* A FIFO would block the read for ever (sg_ckpt_latest reads one: tests
          * feed it through one), a device would be read to the limit. */
         if (refuse_irregular(lp, err) || sg_ckpt_latest(run_dir, &step, err)) goto fail;
-        /* No latest (deleted, or lost with a file system) but checkpoints: starting
-         * from iteration 0 would trim the whole history and overwrite them. (A
-         * first save killed before latest was written leaves its three files too;
-         * they are complete, so resuming from them is right as well.) */
+        /* No latest but a checkpoint's three files: a first save killed between
+         * them and latest, or latest deleted or lost. Starting from iteration 0
+         * would trim the whole history and overwrite the checkpoints; the newest
+         * complete one is where the run was (the state file's CRCs of G and D
+         * tell whether the three belong together). */
         int64_t found = step < 0 ? newest_complete_ckpt(run_dir, INT64_MAX) : -1;
         if (found >= 0) {
-            sg_errf(err, "%s is missing, but %s/ckpt holds checkpoint %06lld: to resume from it, write its number "
-                    "into latest (echo %06lld > %s); --force starts over", lp, run_dir, (long long)found,
-                    (long long)found, lp);
-            goto fail;
+            add_note(t, "%s is missing: resuming from checkpoint %06lld, the newest in %s/ckpt", lp,
+                     (long long)found, run_dir);
+            step = found;
         }
         if (step >= 0) {
             if (check_ckpt_matches(t, step, err)) goto fail;

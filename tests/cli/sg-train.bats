@@ -599,19 +599,28 @@ PY
   [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
 }
 
-@test "resume without latest but with checkpoints refuses (it restarted from 0, overwriting them) and says how to go on" {
-  sg-train -o "$T/r" --iters 4 --save-every 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+@test "resume without latest but with checkpoints goes on from the newest complete one (it restarted from 0, overwriting them)" {
+  args=(--decay-iters 0 --save-every 2 --log-every 1 --sample-every 0 "${TINY[@]}")
+  sg-train -o "$T/straight" --iters 6 "${args[@]}" "$D/a.lmdb"
+  sg-train -o "$T/r" --iters 4 "${args[@]}" "$D/a.lmdb"
   rm "$T/r/latest"
-  before=$(tree_sum "$T/r")
-  run sg-train -o "$T/r" --resume --iters 6
-  [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $T/r/latest is missing, but $T/r/ckpt holds checkpoint 000004: to resume from it, write its number into latest (echo 000004 > $T/r/latest); --force starts over" ]
-  [ "$(tree_sum "$T/r")" = "$before" ]
-  # doing as it says resumes
-  echo 000004 > "$T/r/latest"
   run sg-train -o "$T/r" --resume --iters 6
   [ "$status" -eq 0 ]
-  [ "$(wc -l < "$T/r/history.jsonl")" -eq 6 ]
+  [ "$output" = "sg-train: $T/r/latest is missing: resuming from checkpoint 000004, the newest in $T/r/ckpt" ]
+  for f in G D state; do cmp "$T/straight/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+  # a first save killed after its three files, before latest: the same
+  sg-train -o "$T/k" --iters 2 "${args[@]}" "$D/a.lmdb"
+  rm "$T/k/latest"
+  run sg-train -o "$T/k" --resume --iters 6
+  [ "$status" -eq 0 ]
+  for f in G D state; do cmp "$T/straight/ckpt/000006-$f.safetensors" "$T/k/ckpt/000006-$f.safetensors"; done
+  # the newest damaged: the message names the one before
+  rm "$T/r/latest"
+  printf 'x' | dd of="$T/r/ckpt/000006-G.safetensors" bs=1 seek=5000 conv=notrunc status=none
+  run sg-train -o "$T/r" --resume --iters 8
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/r/ckpt/000006-G.safetensors: "*"(checkpoint 000006 is unusable; to resume from the one before it: echo 000004 > $T/r/latest)" ]]
   # only the files of a first save killed before all three were written: from the start, as before
   sg-train -o "$T/p" --iters 2 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   rm "$T/p/latest" "$T/p/ckpt/000002-state.safetensors"
