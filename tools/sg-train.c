@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "fileio.h"
 #include "trainer.h"
 
 static void usage(void)
@@ -26,7 +27,8 @@ static void usage(void)
            "                            not given keep the run's values; shards default to the run's\n"
            "      --force               start over in RUN, removing the previous run's files\n"
            "      --iters N             total iterations (200000)\n"
-           "      --decay-iters N       linear learning-rate decay to zero over the last N (100000)\n"
+           "      --decay-iters N       linear learning-rate decay to zero over the last N\n"
+           "                            (100000; 0: none)\n"
            "      --batch N             batch size (16)\n"
            "      --g-lr X, --d-lr X    Adam learning rates of G and D (0.0001)\n"
            "      --n-critic N          D updates per G update (5)\n"
@@ -45,10 +47,11 @@ static void usage(void)
            "                            or independent random labels\n"
            "      --seed N              seed of every random draw (0)\n"
            "      --device cpu|cuda|cuda:N|auto\n"
-           "                            compute device (cuda: GPU 0; auto: GPU 0 if usable)\n"
+           "                            compute device (cuda: GPU 0; auto, the default: GPU 0\n"
+           "                            if usable, else the CPU)\n"
            "      --precision P         CUDA convolutions: tf32 (default, as PyTorch), fp32 or bf16\n"
            "      --threads N           CPU threads (0: all cores; --resume: the run's)\n"
-           "      --log-every N         history.jsonl line every N iterations (10)\n"
+           "      --log-every N         history.jsonl line every N iterations (10; 0: none)\n"
            "      --sample-every N      samples/NNNNNN.png every N iterations (1000; 0: never)\n"
            "      --save-every N        checkpoint every N iterations (10000; the last is always saved)\n"
            "      --keep N              keep only the newest N checkpoints (0: all)\n"
@@ -71,7 +74,19 @@ enum {
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* The first signal asks for a stop with a checkpoint; a second ends the
+ * process at once, taking the temporary files of a checkpoint under way with
+ * it (the previous checkpoint stays intact). */
+static void on_signal(int sig)
+{
+    if (stop_signal) {
+        sg_temp_remove_all();
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+}
 
 static void progress(void *ctx, const sg_train_status *st)
 {
@@ -271,9 +286,9 @@ int main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    /* SA_RESETHAND: a second signal ends the process at once; SA_RESTART: writes
-     * under way (history, checkpoints) are not cut short by EINTR. */
-    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    /* SA_RESTART: writes under way (history, checkpoints) are not cut short
+     * by EINTR. */
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

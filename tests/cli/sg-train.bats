@@ -484,6 +484,26 @@ PY
   [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
 }
 
+@test "a second signal during the checkpoint ends at once, leaving no temporary file; resume continues exactly" {
+  command -v strace >/dev/null || skip "no strace"
+  strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+  args=(--iters 4 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -o "$T/trace" -e trace=fsync,rename,openat sg-train -o "$T/plain" "${args[@]}"
+  # The first signal as 000004-G is renamed into place, the second at the
+  # fsync of 000004-D's temporary file, while it exists.
+  r=$(grep 'rename(' "$T/trace" | grep -n '000004-G' | cut -d: -f1)
+  k=$(grep -E 'fsync\(|openat\(.*000004-D.safetensors.tmp' "$T/trace" | grep -n 'openat' | cut -d: -f1)
+  [ -n "$r" ] && [ -n "$k" ]
+  run strace -f -qq -o /dev/null -e trace=fsync,rename \
+    -e inject=rename:signal=INT:when="$r" -e inject=fsync:signal=INT:when="$k" sg-train -o "$T/r" "${args[@]}"
+  [ "$status" -eq 130 ]
+  [ -z "$(find "$T/r" -name '*.tmp.*')" ]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+  [ ! -e "$T/r/ckpt/000004-D.safetensors" ]
+  sg-train -o "$T/r" --resume --iters 4
+  for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/r/ckpt/000004-$f.safetensors"; done
+}
+
 @test "a second sg-train on a run directory in use is refused; the first one's run stays whole" {
   sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
   pid=$!
