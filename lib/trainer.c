@@ -523,8 +523,17 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     return 0;
 }
 
-/* Checks that the shards are the datasets config.json recorded. */
-static int check_config_datasets(sg_trainer *t, sg_err *err)
+/* A shard given twice (dup: its two positions; paths as given). Returns -1. */
+static int shard_twice_error(const char *const *given, const int dup[2], sg_err *err)
+{
+    return sg_errf(err, "%s and %s are the same shard (given twice): each dataset needs a shard of its own",
+                   given[dup[0]], given[dup[1]]);
+}
+
+/* Checks that the shards (given: as given on the command line, or the run's)
+ * are the datasets config.json recorded. dup: the positions of a shard given
+ * twice ({-1, -1}: none), refused unless the run was trained so. */
+static int check_config_datasets(sg_trainer *t, const char *const *given, const int dup[2], sg_err *err)
 {
     char path[PATH_MAX];
     json_value *root;
@@ -535,6 +544,18 @@ static int check_config_datasets(sg_trainer *t, sg_err *err)
         sg_errf(err, "the run in %s was trained on %zu dataset%s, %d shard%s given", t->run_dir, json_len(ds),
                 json_len(ds) == 1 ? "" : "s", t->nd, t->nd == 1 ? "" : "s");
         goto done;
+    }
+    if (dup[0] >= 0) {
+        /* A run trained on one shard twice (before sg-train refused it) goes
+         * on as it was trained, with a warning; any other is refused. */
+        const char *p0 = json_str(json_get(json_at(ds, dup[0]), "path"));
+        const char *p1 = json_str(json_get(json_at(ds, dup[1]), "path"));
+        if (!p0 || !p1 || strcmp(p0, p1) || strcmp(p0, t->shard_paths[dup[0]])) {
+            shard_twice_error(given, dup, err);
+            goto done;
+        }
+        add_note(t, "%s is datasets %d and %d of the run (the same shard twice: a new run would refuse it)",
+                 given[dup[0]], dup[0], dup[1]);
     }
     for (int k = 0; k < t->nd; k++) {
         const json_value *d = json_at(ds, k), *labels = json_get(d, "labels");
@@ -821,11 +842,22 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
 
     /* Shards: same square image size, labels that fit. */
     int total_labels = 0;
+    struct stat shard_st[SG_MAX_DATASETS];
+    int dup[2] = {-1, -1};   /* the first shard given twice: its two positions */
     for (int ds = 0; ds < n_shards; ds++) {
         char *rp = realpath(shard_paths[ds], NULL);
         t->shard_paths[ds] = rp ? rp : strdup(shard_paths[ds]);
         if (!t->shard_paths[ds]) goto oom;
         if (sg_shard_open(&t->shards[ds], shard_paths[ds], err)) goto fail;
+        /* The same shard twice (by device and inode: another spelling of its
+         * path or a link to it is the same) would be two datasets of the same
+         * name and data, each with its own slot in the label vector. */
+        if (stat(shard_paths[ds], &shard_st[ds]) != 0) { sg_errno(err, "%s", shard_paths[ds]); goto fail; }
+        for (int j = 0; j < ds && dup[0] < 0; j++)
+            if (shard_st[j].st_dev == shard_st[ds].st_dev && shard_st[j].st_ino == shard_st[ds].st_ino) {
+                dup[0] = j;
+                dup[1] = ds;
+            }
         const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
         if (sm->width != sm->height || sm->channels != 3) {
             sg_errf(err, "%s: %ux%ux%u images; sg-train needs square RGB images", shard_paths[ds], sm->width,
@@ -899,13 +931,17 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     }
     for (int v = 0; v < 256; v++) t->pixel_lut[v] = ((float)v / 255.0f - 0.5f) / 0.5f;
 
+    if (dup[0] >= 0 && !resume) {
+        shard_twice_error(shard_paths, dup, err);
+        goto fail;
+    }
     if (lock_run_dir(t, !resume, err)) goto fail;
     if (resume) {
         if (!sg_run_exists(run_dir)) {
             sg_errf(err, "%s: no run to resume (no config.json)", run_dir);
             goto fail;
         }
-        if (check_config_datasets(t, err)) goto fail;
+        if (check_config_datasets(t, shard_paths, dup, err)) goto fail;
     } else if (mode == SG_TRAIN_NEW && sg_run_exists(run_dir)) {
         sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", run_dir);
         goto fail;

@@ -798,3 +798,26 @@ PY
   [ "$status" -eq 1 ]
   [ "$output" = "sg-train: $T/r/samples: not a directory; last good checkpoint: $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)" ]
 }
+
+@test "a shard given twice (same path, another spelling, a link) is refused, new run or resume" {
+  ln -s "$D/a.lmdb" "$T/link.lmdb"
+  for second in "$D/a.lmdb" "$D/synth/../a.lmdb" "$T/link.lmdb"; do
+    run sg-train -o "$T/r" --iters 2 "${TINY[@]}" "$D/a.lmdb" "$second"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-train: $D/a.lmdb and $second are the same shard (given twice): each dataset needs a shard of its own" ]
+    [ ! -e "$T/r" ]
+  done
+  cp -r "$D/a.lmdb" "$T/c.lmdb"
+  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$T/c.lmdb"
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --resume --iters 3 "$D/a.lmdb" "$T/link.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $D/a.lmdb and $T/link.lmdb are the same shard (given twice): each dataset needs a shard of its own" ]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  # a run that was trained on one shard twice (config.json says so) goes on, with a warning
+  sed -i "s|\"$(realpath "$T/c.lmdb")\"|\"$(realpath "$D/a.lmdb")\"|" "$T/r/config.json"
+  run sg-train -o "$T/r" --resume --iters 3
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: $(realpath "$D/a.lmdb") is datasets 0 and 1 of the run (the same shard twice: a new run would refuse it)" ]
+  [ "$(cat "$T/r/latest")" = 000003 ]
+}
