@@ -22,6 +22,7 @@
 #include "shard.h"
 #include "strbuf.h"
 #include "targets.h"
+#include "text_escape.h"
 
 #define RUN_FORMAT "stargan-c-run/1"
 /* per-image counters use the low 20 bits; the backend draws targets and
@@ -530,6 +531,51 @@ static int shard_twice_error(const char *const *given, const int dup[2], sg_err 
                    given[dup[0]], given[dup[1]]);
 }
 
+/* Each shard must be the run's dataset of its position: shards of the same
+ * labels given in another order resumed silently, and each slot of the label
+ * vector (and of the mask) went on training on another dataset. A shard is
+ * the run's dataset j when its absolute path is the one config.json records
+ * for j, or, for a shard not at a recorded path (moved), when its name is
+ * dataset j's and the shard given at j is not j's own by path. A shard that
+ * is neither (moved and renamed) is left to the label checks, as before.
+ * ds: config.json's "datasets" (as many as shards). */
+static int check_shard_order(sg_trainer *t, const char *const *given, const json_value *ds, sg_err *err)
+{
+    const char *rpath[SG_MAX_DATASETS], *rname[SG_MAX_DATASETS];
+    int at_own_path[SG_MAX_DATASETS];
+    for (int k = 0; k < t->nd; k++) {
+        rpath[k] = json_str(json_get(json_at(ds, k), "path"));
+        rname[k] = json_str(json_get(json_at(ds, k), "name"));
+        at_own_path[k] = rpath[k] && !strcmp(rpath[k], t->shard_paths[k]);
+    }
+    int other = -1;   /* a shard given at the position of another of the run's datasets */
+    for (int k = 0; k < t->nd && other < 0; k++) {
+        if (at_own_path[k]) continue;
+        int by_path = 0;
+        for (int j = 0; j < t->nd && other < 0; j++)
+            if (j != k && rpath[j] && !strcmp(rpath[j], t->shard_paths[k])) other = k, by_path = 1;
+        if (by_path || (rname[k] && !strcmp(rname[k], t->info.dataset_names[k]))) continue;
+        for (int j = 0; j < t->nd && other < 0; j++)
+            if (j != k && !at_own_path[j] && rname[j] && !strcmp(rname[j], t->info.dataset_names[k])) other = k;
+    }
+    if (other < 0) return 0;
+    sg_buf g = SG_BUF_INIT, r = SG_BUF_INIT;
+    for (int k = 0; k < t->nd; k++) {
+        if (k) { sg_buf_putc(&g, ' '); sg_buf_putc(&r, ' '); }
+        sg_buf_puts(&g, given[k]);
+        if (rpath[k]) sg_buf_put_escaped(&r, rpath[k], strlen(rpath[k]), 0);
+        else sg_buf_puts(&r, "?");
+    }
+    int rc;
+    if (g.failed || r.failed) rc = sg_errf(err, "out of memory");
+    else rc = sg_errf(err, "shards given in another order than the run's (given: %s; the run in %s: %s): give the "
+                      "shards in the run's order (each dataset keeps its slot in the label vector)",
+                      g.data, t->run_dir, r.data);
+    sg_buf_free(&g);
+    sg_buf_free(&r);
+    return rc;
+}
+
 /* Checks that the shards (given: as given on the command line, or the run's)
  * are the datasets config.json recorded. dup: the positions of a shard given
  * twice ({-1, -1}: none), refused unless the run was trained so. */
@@ -557,6 +603,7 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
         add_note(t, "%s is datasets %d and %d of the run (the same shard twice: a new run would refuse it)",
                  given[dup[0]], dup[0], dup[1]);
     }
+    if (check_shard_order(t, given, ds, err)) goto done;
     for (int k = 0; k < t->nd; k++) {
         const json_value *d = json_at(ds, k), *labels = json_get(d, "labels");
         const sg_shard_meta *sm = sg_shard_get_meta(t->shards[k]);

@@ -821,3 +821,40 @@ PY
   [ "$output" = "sg-train: $(realpath "$D/a.lmdb") is datasets 0 and 1 of the run (the same shard twice: a new run would refuse it)" ]
   [ "$(cat "$T/r/latest")" = 000003 ]
 }
+
+@test "resume refuses shards of the same labels in another order (by path, or by name when moved); moved in order resumes" {
+  cp -r "$D/a.lmdb" "$T/a.lmdb"
+  cp -r "$D/a.lmdb" "$T/c.lmdb"
+  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$T/a.lmdb" "$T/c.lmdb"
+  A=$(realpath "$T/a.lmdb") C=$(realpath "$T/c.lmdb")
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --resume --iters 3 "$T/c.lmdb" "$T/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: shards given in another order than the run's (given: $T/c.lmdb $T/a.lmdb; the run in $T/r: $A $C): give the shards in the run's order (each dataset keeps its slot in the label vector)" ]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  # moved, in the run's order: resumes (config.json then records the new paths)
+  mkdir "$T/new" "$T/newer"
+  mv "$T/a.lmdb" "$T/c.lmdb" "$T/new/"
+  run sg-train -o "$T/r" --resume --iters 3 "$T/new/a.lmdb" "$T/new/c.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000003 ]
+  grep -q "\"path\": \"$(realpath "$T/new/c.lmdb")\", \"name\": \"c\"" "$T/r/config.json"
+  # moved again and swapped: no recorded path matches, the names do
+  mv "$T/new/a.lmdb" "$T/new/c.lmdb" "$T/newer/"
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --resume --iters 4 "$T/newer/c.lmdb" "$T/newer/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: shards given in another order than the run's (given: $T/newer/c.lmdb $T/newer/a.lmdb; the run in $T/r: "*"): give the shards in the run's order"* ]]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  # moved and renamed, in order: nothing says it is another dataset's (as before)
+  mv "$T/newer/a.lmdb" "$T/newer/renamed.lmdb"
+  run sg-train -o "$T/r" --resume --iters 4 "$T/newer/renamed.lmdb" "$T/newer/c.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  # the second moved to the first's name: the first is at its recorded path, so this is no swap
+  mkdir "$T/other"
+  mv "$T/newer/c.lmdb" "$T/other/renamed.lmdb"
+  run sg-train -o "$T/r" --resume --iters 5 "$T/newer/renamed.lmdb" "$T/other/renamed.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000005 ]
+}
