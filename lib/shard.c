@@ -157,6 +157,19 @@ static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)
     return sg_errf(err, "%s: %s: %s", path, what, mdb_strerror(rc));
 }
 
+/* Label names are distinct (celeb-pack refuses --select Bangs,Bangs): a name
+ * given twice is a damaged or hand-edited shard, whose labels could not be
+ * told apart by name (targets, sg-train's checks). -1 and err naming both. */
+static int repeated_label(const sg_shard_meta *m, sg_err *err)
+{
+    for (uint32_t i = 1; i < m->n_labels; i++)
+        for (uint32_t j = 0; j < i; j++)
+            if (m->label_names[i] && m->label_names[j] && !strcmp(m->label_names[i], m->label_names[j]))
+                return sg_errf(err, "labels %u and %u are both %s (label names must differ)", j, i,
+                               sg_quote_str(m->label_names[i]).s);
+    return 0;
+}
+
 int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg_shard_meta *meta,
                          int force, uint64_t expected_count, sg_err *err)
 {
@@ -173,6 +186,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
         return sg_errf(err, "%s: %u labels (1..%d allowed)", path, meta->n_labels, SG_SHARD_MAX_LABELS);
     if (meta->width == 0 || meta->height == 0 || meta->channels != 3)
         return sg_errf(err, "%s: bad image geometry %ux%ux%u", path, meta->width, meta->height, meta->channels);
+    if (repeated_label(meta, err)) return sg_err_prefix(err, "%s", path);
     if (meta->pixel_encoding < SG_PIXELS_RAW || meta->pixel_encoding > SG_PIXELS_JPEG)
         return sg_errf(err, "%s: unknown pixel encoding %d", path, meta->pixel_encoding);
     struct stat st;
@@ -506,6 +520,7 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
         m->n_labels = (uint32_t)(i + 1);
         if (!m->label_names[i]) { sg_errf(err, "out of memory"); goto done; }
     }
+    if (repeated_label(m, err)) { sg_err_prefix(err, "%s: metadata", s->path); goto done; }
     m->count = (uint64_t)count;
     snprintf(m->source, sizeof m->source, "%s", source);
     m->crop = (uint32_t)crop;

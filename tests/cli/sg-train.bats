@@ -858,3 +858,22 @@ PY
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = 000005 ]
 }
+
+@test "a shard whose metadata names a label twice is one line, in sg-train and celeb-dump" {
+  cp -r "$D/a.lmdb" "$T/twice.lmdb"
+  /usr/bin/python3 - "$T/twice.lmdb" <<'PY'
+import json, sys, lmdb
+env = lmdb.open(sys.argv[1], lock=False)
+with env.begin(write=True) as txn:
+    meta = json.loads(txn.get(b"meta"))
+    meta["labels"][1] = meta["labels"][0]
+    txn.put(b"meta", (json.dumps(meta, separators=(",", ":")) + "\n").encode())
+PY
+  run sg-train -o "$T/r" --iters 2 "${TINY[@]}" "$T/twice.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/twice.lmdb: metadata: labels 0 and 1 are both Black_Hair (label names must differ)" ]
+  [ ! -e "$T/r" ]
+  run celeb-dump "$T/twice.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $T/twice.lmdb: metadata: labels 0 and 1 are both Black_Hair (label names must differ)" ]
+}

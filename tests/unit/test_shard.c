@@ -196,6 +196,25 @@ static void test_open_errors(void)
     make_env(path, "{\"format\":\"stargan-shard\",\"version\":1,");
     CHECK(sg_shard_open(&s, path, &err) == -1 && strstr(err.msg, "metadata"), "bad JSON: got \"%s\"", err.msg);
 
+    /* A label name twice (hand-edited metadata; celeb-pack never writes one):
+     * every reader refuses it, naming both, and the writer never writes it. */
+    snprintf(path, sizeof path, "%s/twice.lmdb", test_tmpdir);
+    make_env(path, "{\"format\":\"stargan-shard\",\"version\":1,\"width\":8,\"height\":8,\"channels\":3,"
+                   "\"pixel_encoding\":\"raw\",\"label_kind\":\"multi-hot\",\"labels\":[\"Bangs\",\"Male\",\"Bangs\"],"
+                   "\"count\":1,\"source\":\"x\",\"crop\":0,\"size\":8}");
+    snprintf(want, sizeof want, "%s: metadata: labels 0 and 2 are both Bangs (label names must differ)", path);
+    CHECK(sg_shard_open(&s, path, &err) == -1 && !strcmp(err.msg, want), "label twice: got \"%s\"", err.msg);
+    {
+        sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 3);
+        m.label_names[2] = (char *)names5[1];
+        sg_shard_writer *wr;
+        snprintf(path, sizeof path, "%s/twice-written.lmdb", test_tmpdir);
+        snprintf(want, sizeof want, "%s: labels 1 and 2 are both Black_Hair (label names must differ)", path);
+        CHECK(sg_shard_writer_open(&wr, path, &m, 0, 1, &err) == -1 && !strcmp(err.msg, want),
+              "writer, label twice: got \"%s\"", err.msg);
+        CHECK(access(path, F_OK) != 0, "%s written", path);
+    }
+
     snprintf(path, sizeof path, "%s/empty-dir", test_tmpdir);
     mkdir(path, 0755);
     CHECK(sg_shard_open(&s, path, &err) == -1 && strstr(err.msg, "not a stargan shard"), "empty dir: %s", err.msg);
