@@ -1,4 +1,5 @@
 #include "checkpoint.h"
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -318,16 +319,24 @@ int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_i
     return write_net_crc(m, net, path, info, step, NULL, err);
 }
 
-/* Reads f's data buffer and compares its CRC-32 with the recorded one (if any). */
-static int verify_crc(sg_st_file *f, sg_err *err)
+/* Metadata key (a CRC-32 as 8 hex digits) of f into *crc: 1, or 0 when the key
+ * is absent, or -1 and err when it is not 8 hex digits. */
+static int meta_crc(sg_st_file *f, const char *key, uint32_t *crc, sg_err *err)
 {
-    const char *v = sg_st_meta(f, META_CRC);
+    const char *v = sg_st_meta(f, key);
     if (!v) return 0;
     char *end;
     errno = 0;
     unsigned long want = strtoul(v, &end, 16);
-    if (errno || end == v || *end || strlen(v) != 8)
-        return sg_errf(err, "%s: metadata \"%s\": '%s' is not 8 hex digits", f->path, META_CRC, sg_quote_str(v).s);
+    if (errno || end == v || *end || strlen(v) != 8 || !isxdigit((unsigned char)v[0]))
+        return sg_errf(err, "%s: metadata \"%s\": '%s' is not 8 hex digits", f->path, key, sg_quote_str(v).s);
+    *crc = (uint32_t)want;
+    return 1;
+}
+
+/* The CRC-32 of f's data buffer (everything after the header). */
+static int data_crc(sg_st_file *f, uint32_t *out, sg_err *err)
+{
     enum { CHUNK = 1 << 20 };
     uint8_t *buf = malloc(CHUNK);
     if (!buf) return sg_errf(err, "%s: out of memory", f->path);
@@ -345,10 +354,24 @@ static int verify_crc(sg_st_file *f, sg_err *err)
         done += (uint64_t)r;
     }
     free(buf);
-    if (crc != (uint32_t)want)
-        return sg_errf(err, "%s: the data does not match its checksum (CRC-32 %08x, recorded %08lx): the file is "
-                       "damaged", f->path, crc, want);
+    *out = crc;
     return 0;
+}
+
+static int crc_mismatch(const sg_st_file *f, uint32_t crc, uint32_t want, sg_err *err)
+{
+    return sg_errf(err, "%s: the data does not match its checksum (CRC-32 %08x, recorded %08x): the file is damaged",
+                   f->path, crc, want);
+}
+
+/* Reads f's data buffer and compares its CRC-32 with the recorded one (if any). */
+static int verify_crc(sg_st_file *f, sg_err *err)
+{
+    uint32_t want, crc;
+    int have = meta_crc(f, META_CRC, &want, err);
+    if (have <= 0) return have;
+    if (data_crc(f, &crc, err)) return -1;
+    return crc == want ? 0 : crc_mismatch(f, crc, want, err);
 }
 
 static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info, int64_t step,
@@ -428,7 +451,15 @@ static int match_tensors(const sg_st_file *f, const sg_tensor_info *list, int n,
     return 0;
 }
 
+/* check_crc 0: the caller has checked the data (sg_ckpt_load). */
+static int read_net(sg_model *m, sg_net net, const char *path, int check_crc, sg_err *err);
+
 int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
+{
+    return read_net(m, net, path, 1, err);
+}
+
+static int read_net(sg_model *m, sg_net net, const char *path, int check_crc, sg_err *err)
 {
     const sg_tensor_info *list;
     if (net != SG_NET_G && refuse_generator_only(m, path, "loading D", err)) return -1;
@@ -451,7 +482,7 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
             }
         }
     }
-    if (verify_crc(f, err)) goto done;   /* before the model is changed */
+    if (check_crc && verify_crc(f, err)) goto done;   /* before the model is changed */
     for (int i = 0; i < n; i++) {
         const sg_st_tensor *t = &f->tensors[idx[i]];
         if (sg_st_read(f, (size_t)idx[i], buf, t->end - t->begin, err)) goto done;
@@ -685,34 +716,55 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err)
     sg_ckpt_path(d, sizeof d, run_dir, step, "D");
     sg_ckpt_path(s, sizeof s, run_dir, step, "state");
     if (refuse_generator_only(m, s, "loading a whole checkpoint (G, D and state)", err)) return -1;
-    /* Headers of all three first, so that a corrupt D or state file is reported
-     * before G has been overwritten in the model. */
+    /* Headers of all three first, and the data of G and D, so that a corrupt D
+     * or state file is reported before G has been overwritten in the model. */
     const char *paths[3] = {g, d, s};
-    char crcs[3][16] = {"", "", ""}, bound[2][16] = {"", ""};
+    uint32_t own[2], data[2], bound[2];
+    int has_own[2] = {0, 0}, has_bound[2] = {0, 0}, state_own = 0;
     for (int k = 0; k < 3; k++) {
         sg_ckpt_info info;
         sg_st_file *f;
         if (st_open_regular(&f, paths[k], err)) return -1;
         int rc = info_from_file(f, &info, err);
-        /* the data CRCs: each file's own, and those of G and D that the state recorded */
-        const char *v = sg_st_meta(f, META_CRC);
-        if (v) snprintf(crcs[k], sizeof crcs[k], "%s", v);
-        for (int n = 0; k == 2 && n < 2; n++)
-            if ((v = sg_st_meta(f, n ? "D_" META_CRC : "G_" META_CRC))) snprintf(bound[n], sizeof bound[n], "%s", v);
+        if (rc == 0) {
+            int64_t st = info.step;
+            sg_ckpt_info_free(&info);
+            if (st != step)
+                rc = sg_errf(err, "%s: metadata step %lld, expected %lld", paths[k], (long long)st, (long long)step);
+        }
+        uint32_t unused;
+        if (rc == 0 && k < 2) {   /* G, D: the data's CRC, and the file's own record of it */
+            rc = (has_own[k] = meta_crc(f, META_CRC, &own[k], err)) < 0 || data_crc(f, &data[k], err) ? -1 : 0;
+            if (rc == 0 && has_own[k] > 0 && own[k] != data[k]) rc = crc_mismatch(f, data[k], own[k], err);
+        } else if (rc == 0) {     /* state: the CRCs of the G and D saved with it */
+            rc = (has_bound[0] = meta_crc(f, "G_" META_CRC, &bound[0], err)) < 0 ||
+                 (has_bound[1] = meta_crc(f, "D_" META_CRC, &bound[1], err)) < 0 ||
+                 (state_own = meta_crc(f, META_CRC, &unused, err)) < 0 ? -1 : 0;
+            /* sg_ckpt_save writes the three keys together: one without the
+             * others is a damaged header, whose data would go unchecked */
+            if (rc == 0 && (has_bound[0] || has_bound[1]) && !(has_bound[0] && has_bound[1] && state_own))
+                rc = sg_errf(err, "%s: metadata holds %s but not %s: the header is damaged", s,
+                             has_bound[0] ? "G_" META_CRC : has_bound[1] ? "D_" META_CRC : META_CRC,
+                             !state_own ? META_CRC : !has_bound[0] ? "G_" META_CRC : "D_" META_CRC);
+        }
         sg_st_close(f);
         if (rc) return -1;
-        int64_t st = info.step;
-        sg_ckpt_info_free(&info);
-        if (st != step)
-            return sg_errf(err, "%s: metadata step %lld, expected %lld", paths[k], (long long)st, (long long)step);
     }
+    /* The state's record against G's and D's data itself, not against their
+     * own keys: a damaged G or D whose data_crc32 key is damaged too (read
+     * as a file without a CRC) is still caught. */
     for (int n = 0; n < 2; n++)
-        if (bound[n][0] && crcs[n][0] && strcmp(bound[n], crcs[n]))
-            return sg_errf(err, "%s: not the %s saved with %s (its data CRC-32 is %s, the state file recorded %s): "
-                           "files of different checkpoints or runs mixed", paths[n], n ? "D" : "G", s,
-                           sg_quote_str(crcs[n]).s, sg_quote_str(bound[n]).s);
+        if (has_bound[n] && bound[n] != data[n]) {
+            if (has_own[n])   /* whole (its own CRC matches): another checkpoint's */
+                return sg_errf(err, "%s: not the %s saved with %s (its data CRC-32 is %08x, the state file recorded "
+                               "%08x): files of different checkpoints or runs mixed", paths[n], n ? "D" : "G", s,
+                               data[n], bound[n]);
+            return sg_errf(err, "%s: the data does not match the checksum %s recorded for it (CRC-32 %08x, recorded "
+                           "%08x): the file is damaged, or files of different checkpoints or runs are mixed",
+                           paths[n], s, data[n], bound[n]);
+        }
     int64_t it;
-    if (sg_ckpt_read_net(m, SG_NET_G, g, err) || sg_ckpt_read_net(m, SG_NET_D, d, err) ||
+    if (read_net(m, SG_NET_G, g, 0, err) || read_net(m, SG_NET_D, d, 0, err) ||
         sg_ckpt_read_state(m, s, &it, err))
         return -1;
     if (it != step) return sg_errf(err, "%s: iteration %lld, expected %lld", s, (long long)it, (long long)step);

@@ -24,7 +24,11 @@
  *                 "labels":[names...]}, ...]
  *   label_names every label name, in label-vector order (JSON array)
  *   mask        {"offset":N, "size":n_datasets} when n_datasets > 1, else "null"
- *   crop        center-crop side used when packing the (first) training shard, 0: none */
+ *   crop        center-crop side used when packing the (first) training shard, 0: none
+ *   data_crc32  CRC-32 of the file's data buffer, 8 hex digits (absent: unchecked)
+ *   G_data_crc32, D_data_crc32   state files written by sg_ckpt_save: the data
+ *               CRC-32s of the G and D saved with it; sg_ckpt_load compares them
+ *               with the CRC-32 of those files' data */
 #ifndef SG_CHECKPOINT_H
 #define SG_CHECKPOINT_H
 #include <stddef.h>

@@ -877,3 +877,55 @@ PY
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-dump: $T/twice.lmdb: metadata: labels 0 and 1 are both Black_Hair (label names must differ)" ]
 }
+
+# Renames metadata key $2 of checkpoint file $1 to one of the same length ("data_crc32" ->
+# "data_crc3X"), as a damaged header would: the file then reads as one without that key.
+rename_key() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import struct, sys
+p, key = sys.argv[1], sys.argv[2].encode()
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = bytes(b[8:8 + n])
+assert b'"' + key + b'"' in h
+b[8:8 + n] = h.replace(b'"' + key + b'"', b'"' + key[:-1] + b'X"')
+open(p, "wb").write(b)
+PY
+}
+
+@test "a damaged G or D whose data_crc32 key is damaged too is caught by the state's record; files without CRCs load" {
+  sg-train -o "$T/r" --iters 3 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  for f in G D; do
+    # the key alone: the data is what the state recorded, so it resumes
+    cp -r "$T/r" "$T/e"
+    rename_key "$T/e/ckpt/000003-$f.safetensors" data_crc32
+    run sg-train -o "$T/e" --resume --iters 4
+    [ "$status" -eq 0 ]
+    rm -r "$T/e"
+    # the key and a bit of the data (it loaded silently, as a file without a CRC)
+    cp -r "$T/r" "$T/e"
+    rename_key "$T/e/ckpt/000003-$f.safetensors" data_crc32
+    flip_byte "$T/e/ckpt/000003-$f.safetensors" 3
+    before=$(tree_sum "$T/e")
+    run sg-train -o "$T/e" --resume --iters 4
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-train: $T/e/ckpt/000003-$f.safetensors: the data does not match the checksum $T/e/ckpt/000003-state.safetensors recorded for it (CRC-32 "*", recorded "*"): the file is damaged, or files of different checkpoints or runs are mixed (checkpoint 000003 is unusable; to resume from the one before it: echo 000002 > $T/e/latest)" ]]
+    [ "$(tree_sum "$T/e")" = "$before" ]
+    rm -r "$T/e"
+  done
+  # the state's own key damaged, and its data: the keys saved with it say it had one
+  cp -r "$T/r" "$T/e"
+  rename_key "$T/e/ckpt/000003-state.safetensors" data_crc32
+  flip_byte "$T/e/ckpt/000003-state.safetensors" 200
+  run sg-train -o "$T/e" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/e/ckpt/000003-state.safetensors: metadata holds G_data_crc32 but not data_crc32: the header is damaged (checkpoint 000003 is unusable; "* ]]
+  rm -r "$T/e"
+  # no CRC keys at all (converted or older checkpoints): read unchecked, as before
+  cp -r "$T/r" "$T/e"
+  for f in G D; do rename_key "$T/e/ckpt/000003-$f.safetensors" data_crc32; done
+  for k in data_crc32 G_data_crc32 D_data_crc32; do rename_key "$T/e/ckpt/000003-state.safetensors" $k; done
+  run sg-train -o "$T/e" --resume --iters 4
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/e/latest")" = 000004 ]
+}
