@@ -297,7 +297,7 @@ PY
     [ ! -e "$W/never" ]
 }
 
-@test "sg-sample: a shard that names a label twice matches no dataset (one dataset label would get no value)" {
+@test "sg-sample: a shard that names a label twice is refused when opened (one dataset label would get no value)" {
     $PY -c 'import lmdb' 2>/dev/null || skip "no lmdb module for $PY"
     cp -r "$T/celebA_test.lmdb" "$W/dup.lmdb"
     $PY - "$W/dup.lmdb" <<'PY'
@@ -308,7 +308,7 @@ with env.begin(write=True) as tx:
 PY
     run sg-sample --ckpt "$T/run" --data "$W/dup.lmdb" --count 2 --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [[ "$output" == "sg-sample: $W/dup.lmdb: labels Bangs,Bangs,Blond_Hair,Brown_Hair,Gray_Hair match none of the checkpoint's datasets ("* ]]
+    [ "$output" = "sg-sample: $W/dup.lmdb: metadata: labels 0 and 1 are both Bangs (label names must differ)" ]
     [ ! -e "$W/out.png" ]
 }
 
