@@ -1,39 +1,27 @@
 #include "ckpt_find.h"
+#include "fileio.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* 1 when nothing is at p (it was never there or has been deleted). */
-static int is_missing(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) != 0 && errno == ENOENT;
-}
-
 int sg_ckpt_arg_is_run(const char *arg)
 {
-    return is_dir(arg);
+    return sg_path_is_dir(arg);
 }
 
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err)
 {
-    if (is_dir(arg)) {
+    if (sg_path_is_dir(arg)) {
         int64_t named = -1;   /* the step latest named at the previous try */
         for (int tries = 0;; tries++) {
             int64_t step;
             if (sg_ckpt_latest(arg, &step, err)) return -1;
             if (step < 0) return sg_errf(err, "%s: no checkpoint found (no %s/latest)", arg, arg);
             sg_ckpt_path(path, cap, arg, step, "G");
-            if (!is_missing(path)) {
+            if (!sg_path_missing(path)) {
                 if (!sg_ckpt_read_info(path, info, err)) return 0;
-                if (!is_missing(path)) return -1;   /* an error other than the file vanishing */
+                if (!sg_path_missing(path)) return -1;   /* an error other than the file vanishing */
             }
             /* Gone between reading latest and opening the file (sg-train --keep
              * deleted it): latest has moved on; read it again. The same step

@@ -101,6 +101,18 @@ fail:
     return -1;
 }
 
+int sg_path_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int sg_path_missing(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) != 0 && errno == ENOENT;
+}
+
 int sg_create_temp(const char *tmp)
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -109,10 +121,13 @@ int sg_create_temp(const char *tmp)
     return fd;
 }
 
-/* Slot states: free, being filled by the thread that claimed it, registered.
- * A signal handler reads only registered slots, whose names are complete. */
+/* Each slot's word is generation * 4 + state (free, being filled by the
+ * thread that claimed it, registered). Freeing a slot bumps its generation,
+ * so a signal handler that copies a registered name and finds the word
+ * unchanged afterwards knows no other thread freed and refilled the slot
+ * meanwhile: it never removes a name half overwritten. */
 enum { TEMP_FREE, TEMP_FILLING, TEMP_REGISTERED };
-static _Atomic int temp_state[SG_TEMP_SLOTS];
+static _Atomic unsigned temp_word[SG_TEMP_SLOTS];
 static char temp_path[SG_TEMP_SLOTS][PATH_MAX];
 
 int sg_temp_track(const char *path)
@@ -120,25 +135,33 @@ int sg_temp_track(const char *path)
     size_t n = strlen(path);
     if (n >= PATH_MAX) return -1;
     for (int i = 0; i < SG_TEMP_SLOTS; i++) {
-        int expected = TEMP_FREE;
-        if (atomic_compare_exchange_strong(&temp_state[i], &expected, TEMP_FILLING)) {
-            memcpy(temp_path[i], path, n + 1);
-            atomic_store(&temp_state[i], TEMP_REGISTERED);
-            return i;
-        }
+        unsigned w = atomic_load(&temp_word[i]);
+        if ((w & 3) != TEMP_FREE || !atomic_compare_exchange_strong(&temp_word[i], &w, (w & ~3u) | TEMP_FILLING))
+            continue;
+        memcpy(temp_path[i], path, n + 1);
+        atomic_store(&temp_word[i], (w & ~3u) | TEMP_REGISTERED);
+        return i;
     }
     return -1;
 }
 
 void sg_temp_untrack(int slot)
 {
-    if (slot >= 0 && slot < SG_TEMP_SLOTS) atomic_store(&temp_state[slot], TEMP_FREE);
+    if (slot < 0 || slot >= SG_TEMP_SLOTS) return;
+    unsigned w = atomic_load(&temp_word[slot]);   /* only the thread that registered it frees it */
+    atomic_store(&temp_word[slot], ((w >> 2) + 1) << 2 | TEMP_FREE);
 }
 
 void sg_temp_remove_all(void)
 {
-    for (int i = 0; i < SG_TEMP_SLOTS; i++)
-        if (atomic_load(&temp_state[i]) == TEMP_REGISTERED) unlink(temp_path[i]);
+    char name[PATH_MAX];
+    for (int i = 0; i < SG_TEMP_SLOTS; i++) {
+        unsigned w = atomic_load(&temp_word[i]);
+        if ((w & 3) != TEMP_REGISTERED) continue;
+        memcpy(name, temp_path[i], sizeof name);
+        name[sizeof name - 1] = 0;
+        if (atomic_load(&temp_word[i]) == w) unlink(name);
+    }
 }
 
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err)

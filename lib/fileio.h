@@ -21,6 +21,10 @@ int sg_fsync_dir(const char *dir, sg_err *err);
 void sg_dir_of(const char *path, char *dir, size_t n);
 /* mkdir -p. */
 int sg_mkdir_p(const char *path, sg_err *err);
+/* 1 when path names a directory (through links). */
+int sg_path_is_dir(const char *path);
+/* 1 when nothing is at path (never there, or deleted): stat fails with ENOENT. */
+int sg_path_missing(const char *path);
 
 /* Creates the temporary file tmp for writing, exclusively and never through a
  * symbolic link placed at its name (temporary names are predictable); one left

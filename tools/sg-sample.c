@@ -470,12 +470,6 @@ static sg_backend *open_backend(const options *o, sg_err *err)
     return be;
 }
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* 1 when a and b describe the same generator and labels (two checkpoints of
  * one run). */
 static int same_model(const sg_ckpt_info *a, const sg_ckpt_info *b)
@@ -491,12 +485,6 @@ static int same_model(const sg_ckpt_info *a, const sg_ckpt_info *b)
     for (int i = 0; i < a->n_labels; i++)
         if (strcmp(a->label_names[i], b->label_names[i])) return 0;
     return 1;
-}
-
-static int is_missing(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) != 0 && errno == ENOENT;
 }
 
 int main(int argc, char **argv)
@@ -589,7 +577,7 @@ int main(int argc, char **argv)
     else load_file_inputs(&o, &ck, ckpt_crop, files, n_files, &in, &n_in);
 
     if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
-    if (o.each && !is_dir(o.output)) cli_die("%s: not a directory", o.output);
+    if (o.each && !sg_path_is_dir(o.output)) cli_die("%s: not a directory", o.output);
 
     double t_inputs = seconds_now();
     sg_backend *be = open_backend(&o, &err);
@@ -603,7 +591,7 @@ int main(int argc, char **argv)
      * one, when it is the same model with the same labels (what the targets and
      * inputs were checked against). */
     for (int tries = 1; sg_ckpt_read_net(model, SG_NET_G, g_path, &err); tries++) {
-        if (!sg_ckpt_arg_is_run(o.ckpt) || !is_missing(g_path) || tries >= SG_CKPT_FIND_TRIES) cli_die_err(&err);
+        if (!sg_ckpt_arg_is_run(o.ckpt) || !sg_path_missing(g_path) || tries >= SG_CKPT_FIND_TRIES) cli_die_err(&err);
         char gone[PATH_MAX];
         snprintf(gone, sizeof gone, "%s", g_path);
         sg_ckpt_info now;
