@@ -101,15 +101,23 @@ int sg_targets_all(const sg_model_config *cfg, const char *const *label_names,
     return 0;
 }
 
+/* Whether q[0..len) is all decimal digits: such a qualifier is always a
+ * dataset's number, never a name (a dataset called "2" is qualified by its
+ * own number), so that "2:" cannot mean two datasets. */
+static int all_digits(const char *q, size_t len)
+{
+    if (len == 0) return 0;
+    for (size_t k = 0; k < len; k++)
+        if (q[k] < '0' || q[k] > '9') return 0;
+    return 1;
+}
+
 /* Dataset number N (1..n_datasets) written as decimal in q[0..len), else -1. */
 static int dataset_number(const sg_model_config *cfg, const char *q, size_t len)
 {
-    if (len == 0 || len > 3 || q[0] == '0') return -1;
+    if (!all_digits(q, len) || len > 3 || q[0] == '0') return -1;
     int v = 0;
-    for (size_t k = 0; k < len; k++) {
-        if (q[k] < '0' || q[k] > '9') return -1;
-        v = v * 10 + (q[k] - '0');
-    }
+    for (size_t k = 0; k < len; k++) v = v * 10 + (q[k] - '0');
     return v >= 1 && v <= cfg->n_datasets ? v - 1 : -1;
 }
 
@@ -133,7 +141,8 @@ void sg_targets_qualifier(const sg_model_config *cfg, const char *const *dataset
 {
     int first;
     const char *name = dataset_names && ds >= 0 && ds < cfg->n_datasets ? dataset_names[ds] : NULL;
-    if (name && *name && !strchr(name, ':') && datasets_named(cfg, dataset_names, name, strlen(name), &first) == 1)
+    if (name && *name && !strchr(name, ':') && !all_digits(name, strlen(name)) &&
+        datasets_named(cfg, dataset_names, name, strlen(name), &first) == 1)
         snprintf(out, cap, "%s", name);
     else
         snprintf(out, cap, "%d", ds + 1);
@@ -168,8 +177,8 @@ static void list_names(const sg_model_config *cfg, const char *const *label_name
 }
 
 /* Resolves one (possibly qualified) name to a label; -1 with a message otherwise.
- * A qualifier is a dataset's name or, when no dataset (or several) is called
- * so, a dataset's number from 1. A name whose part before ':' is neither is
+ * A qualifier of digits is a dataset's number from 1; any other, a dataset's
+ * name. A name whose part before ':' is neither is
  * looked up whole (a class folder called "a:b"). */
 static int resolve(const sg_model_config *cfg, const char *const *label_names,
                    const char *const *dataset_names, const char *name, int *ds_out,
@@ -180,7 +189,7 @@ static int resolve(const sg_model_config *cfg, const char *const *label_names,
     const char *label = name;
     if (colon && dataset_names) {
         size_t ql = (size_t)(colon - name);
-        int first, n_named = datasets_named(cfg, dataset_names, name, ql, &first);
+        int first, n_named = all_digits(name, ql) ? 0 : datasets_named(cfg, dataset_names, name, ql, &first);
         int number = dataset_number(cfg, name, ql);
         if (n_named == 1) want_ds = first;
         else if (number >= 0) want_ds = number;
@@ -217,7 +226,7 @@ static int resolve(const sg_model_config *cfg, const char *const *label_names,
         int ds = sg_targets_dataset_of(cfg, found, NULL);
         int same_names = dataset_names && dataset_names[ds] && dataset_names[other_ds] &&
                          !strcmp(dataset_names[ds], dataset_names[other_ds]);
-        if (same_names)   /* a shard given twice: only a number tells the datasets apart */
+        if (same_names)   /* datasets of one name (x/a.lmdb, y/a.lmdb): only a number tells them apart */
             return sg_errf(err, "attribute '%s' is in several datasets; write N:%s, N the dataset's number "
                            "(1 to %d)", sg_quote_str(name).s, sg_quote_str(label).s, cfg->n_datasets);
         return sg_errf(err, "attribute '%s' is in several datasets; write DATASET:%s", sg_quote_str(name).s,

@@ -54,8 +54,9 @@ typedef struct {
 } sg_target_spec;
 
 /* How --targets qualifies dataset ds (DATASET:NAME): its name when no other
- * dataset is called so (and it has no ':'), else its number from 1 ("2"), which
- * a qualifier also accepts. dataset_names may be NULL (then the number). */
+ * dataset is called so (and it has no ':' and is not all digits), else its
+ * number from 1 ("2"), which a qualifier also accepts: a qualifier of digits
+ * is always a number. dataset_names may be NULL (then the number). */
 #define SG_TARGETS_QUALIFIER_MAX 160
 void sg_targets_qualifier(const sg_model_config *cfg, const char *const *dataset_names, int ds,
                           char *out, size_t cap);
@@ -66,7 +67,7 @@ void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
 
 /* dataset_names: n_datasets names (may be NULL: then names cannot be qualified).
  * A qualifier is a dataset's name or its number from 1 (needed when datasets
- * share a name: a shard given twice, x/train.lmdb and y/train.lmdb); a name
+ * share a name, x/train.lmdb and y/train.lmdb; digits are always a number); a name
  * whose part before ':' qualifies nothing is a label name as a whole ("a:b").
  * Errors: "unknown attribute 'X' (known: A, B, ...)", an empty item, a value outside
  * [0, 1], a name given twice, names from two datasets, an ambiguous name. */

@@ -162,7 +162,8 @@ setup() {
     three=$(order "$T/celebA_test.lmdb" 3 3)
     seven=$(order "$T/celebA_test.lmdb" 3 7)
     echo "seed 3: --count 3: $three; --count 7: $seven"
-    [ "$(echo $three | wc -w)" -eq 3 ] && [ "$(echo $seven | wc -w)" -eq 7 ]
+    [ "$(echo $three | wc -w)" -eq 3 ]
+    [ "$(echo $seven | wc -w)" -eq 7 ]
     [[ "$seven" == "$three"* ]]                                   # a prefix, same order
     [ "$(order "$T/celebA_test.lmdb" 3 3)" = "$three" ]            # repeats
     [ "$(order "$T/celebA_test.lmdb" 3 3 --batch 1)" = "$three" ]
@@ -331,9 +332,12 @@ PY
     grep -q "^$(printf %06d "$r")_celebA_test_Bangs.png"$'\t'"$r"$'\tcelebA_test_Bangs\tcelebA_test\t1$' "$W/each_train/targets.tsv"
 }
 
-@test "sg-sample: datasets that share a name (a shard given twice) are told apart by number: N:NAME" {
+@test "sg-sample: datasets that share a name (x/a.lmdb, y/a.lmdb) are told apart by number: N:NAME" {
+    mkdir -p "$W/x" "$W/y"
+    cp -r "$T/celebA_train.lmdb" "$W/x/"
+    cp -r "$T/celebA_train.lmdb" "$W/y/"
     sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
-        --batch 2 --sample-every 0 "$T/celebA_train.lmdb" "$T/celebA_train.lmdb"
+        --batch 2 --sample-every 0 "$W/x/celebA_train.lmdb" "$W/y/celebA_train.lmdb"
     run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --each --device cpu -o "$W/each"
     [ "$status" -eq 0 ]
     [ "$(cut -f3,4 "$W/each/targets.tsv" | sed -n '2p;7p' | tr '\n\t' ' :')" = "1_Bangs:celebA_train 2_Bangs:celebA_train " ]

@@ -255,6 +255,23 @@ static void test_qualifiers(void)
         CHECK(sg_targets_parse(&cfg, names, same, spec, &s, &err) == 0 && s.ds == ds && s.index[0] == idx,
               "target %d '%s' parses back: '%s' ds %d", t, spec, err.msg, s.ds);
     }
+    /* A dataset called "2" beside two called "x": digits are always a
+     * number, so each of the three has a name that parses back to it (the
+     * dataset "2" took "2:" before, and dataset 2 could not be named). */
+    const char *digit[] = {"2", "x", "x"};
+    const char *both[] = {"Bangs", "Male", "Bangs", "Male", "Bangs", "Male"};
+    sg_model_config three = {.n_datasets = 3, .label_dim = {2, 2, 2}};
+    for (int t = 0; t < 6; t++) {
+        char spec[300];
+        sg_targets_name(&three, both, digit, t, n, sizeof n);
+        snprintf(spec, sizeof spec, "+%s", n);
+        int idx = 0, ds = sg_targets_dataset_of(&three, t, &idx);
+        char want[32];
+        snprintf(want, sizeof want, "%d:%s", ds + 1, both[t]);
+        CHECK(!strcmp(n, want), "target %d of datasets 2, x, x is named '%s' (want '%s')", t, n, want);
+        CHECK(sg_targets_parse(&three, both, digit, spec, &s, &err) == 0 && s.ds == ds && s.index[0] == idx,
+              "target %d '%s' parses back: '%s' ds %d", t, spec, err.msg, s.ds);
+    }
     /* a name twice in one dataset is not "in several datasets" */
     sg_model_config one = {.n_datasets = 1, .label_dim = {2}};
     const char *twice[] = {"Bangs", "Bangs"};
