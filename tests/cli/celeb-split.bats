@@ -331,9 +331,9 @@ EOF
   mkdir "$T/out"
   echo old > "$T/out/attr_g1_train.txt"
   # The 2nd fsync: attr_g1.txt's temporary file is complete, attr_g1_train.txt's too.
-  for sig in TERM INT HUP; do
-    run_signalled_at_fsync $sig 2 celeb-split -q -g g1=A,B -g g2=C --split reference --test-count 1 -o "$T/out" "$T/small.txt"
-    [ "$status" -ne 0 ] && [ "$status" -ne 1 ]   # ended by the signal
+  for sig_status in TERM:143 INT:130 HUP:129; do   # ended by the signal: 128 + its number
+    run_signalled_at_fsync ${sig_status%:*} 2 celeb-split -q -g g1=A,B -g g2=C --split reference --test-count 1 -o "$T/out" "$T/small.txt"
+    [ "$status" -eq "${sig_status#*:}" ]
     [ "$(ls -A "$T/out")" = attr_g1_train.txt ]
     [ "$(cat "$T/out/attr_g1_train.txt")" = old ]
   done

@@ -62,7 +62,8 @@ setup() { T="$BATS_TEST_TMPDIR"; }
   [ ! -e "$T/e/img_align_celeba" ]
   run celeb-synth -q -n 5 --force -o "$T/e"
   [ "$status" -eq 0 ]
-  [ -e "$T/e/keep" ] && [ -e "$T/e/list_attr_celeba.txt" ]
+  [ -e "$T/e/keep" ]
+  [ -e "$T/e/list_attr_celeba.txt" ]
   mkdir "$T/empty"
   run celeb-synth -q -n 2 -o "$T/empty"
   [ "$status" -eq 0 ]

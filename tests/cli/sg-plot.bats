@@ -163,7 +163,8 @@ PY
   [ "$status" -eq 0 ]
   size=$(png_size "$T/bars.png")
   [ "${size%x*}" = 1200 ]
-  [ "${size#*x}" -gt 100 ] && [ "${size#*x}" -lt 400 ]
+  [ "${size#*x}" -gt 100 ]
+  [ "${size#*x}" -lt 400 ]
   sg-plot --bars "$T/stats.json" --height 600 --width 800 -o "$T/b2.png"
   [ "$(png_size "$T/b2.png")" = 800x600 ]
 }
