@@ -481,12 +481,7 @@ int main(int argc, char **argv)
     sg_shard_writer *wr;
     if (sg_shard_writer_open(&wr, out, &meta, force, L.n, &err)) cli_die_err(&err);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    cli_catch_stop_signals(on_signal, 0);
 
     pack_state S;
     memset(&S, 0, sizeof S);

@@ -207,6 +207,22 @@ big_list() {
   [ ! -e "$T/t.lmdb.tmp-$pid" ]
 }
 
+@test "under nohup, SIGHUP does not stop a run (a signal ignored at start stays ignored)" {
+  big_list 1500
+  nohup celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/h.lmdb" \
+    > /dev/null 2> "$T/err" &
+  pid=$!
+  for ((i = 0; i < 200; i++)); do [ -s "$T/h.lmdb.tmp-$pid/data.mdb" ] && break; sleep 0.05; done
+  kill -0 "$pid"                    # still running
+  kill -HUP "$pid"
+  st=0
+  wait "$pid" || st=$?
+  cat "$T/err"
+  [ "$st" -eq 0 ]
+  [ -d "$T/h.lmdb" ]
+  [ ! -e "$T/h.lmdb.tmp-$pid" ]
+}
+
 @test "class folders: sorted classes, one-hot labels, JPEG and PNG inputs" {
   mkdir -p "$T/f/sad" "$T/f/Happy" "$T/f/angry" "$T/f/.hidden"
   cp "$S/img_align_celeba/000001.jpg" "$T/f/sad/b.JPG"

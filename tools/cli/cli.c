@@ -14,6 +14,8 @@ const char *cli_name = "stargan";
 int cli_quiet;
 static int progress_shown;
 
+static void catch_signals(void (*handler)(int), int sa_flags, int keep_ignored);
+
 /* Ends the process as the signal would have, after removing the temporary
  * files its writers have in flight (lib/fileio.h). */
 static void remove_temps_and_die(int sig)
@@ -38,18 +40,33 @@ void cli_init(const char *argv0)
             int nfd = open("/", O_RDONLY | O_DIRECTORY);
             if (nfd >= 0 && nfd != fd) close(nfd);   /* cannot happen: fd is the lowest free number */
         }
-    /* Interrupted (^C, kill, a closed terminal), leave no temporary files.
-     * A signal ignored at start (nohup) stays ignored; tools that stop
-     * gracefully on a signal install their own handler after this. */
-    static const int ends[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+    /* Interrupted (^C, kill, a closed terminal), leave no temporary files; a
+     * signal ignored at start (a background job of a script ignores SIGINT)
+     * must not end the tool now. Tools that stop gracefully on a signal
+     * install their own handler after this (cli_catch_stop_signals). */
+    catch_signals(remove_temps_and_die, 0, 1);
+}
+
+/* handler for SIGINT, SIGTERM and SIGHUP; one ignored at start stays so
+ * where keep_ignored, else only SIGHUP (nohup's). */
+static void catch_signals(void (*handler)(int), int sa_flags, int keep_ignored)
+{
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
         struct sigaction old, sa;
-        if (sigaction(ends[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+        if (sigaction(stops[i], NULL, &old) != 0) continue;
+        if (old.sa_handler == SIG_IGN && (keep_ignored || stops[i] == SIGHUP)) continue;
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = remove_temps_and_die;
+        sa.sa_handler = handler;
+        sa.sa_flags = sa_flags;
         sigemptyset(&sa.sa_mask);
-        sigaction(ends[i], &sa, NULL);
+        sigaction(stops[i], &sa, NULL);
     }
+}
+
+void cli_catch_stop_signals(void (*handler)(int), int sa_flags)
+{
+    catch_signals(handler, sa_flags, 0);
 }
 
 static void vmessage(const char *fmt, va_list ap)

@@ -8,7 +8,15 @@
 
 extern const char *cli_name;          /* set by cli_init from argv[0] */
 
+/* Sets cli_name; keeps descriptors 0-2 taken; on SIGINT, SIGTERM and SIGHUP
+ * removes the temporary files writers have in flight (lib/fileio.h) and ends
+ * as the signal would. */
 void cli_init(const char *argv0);
+/* Installs handler (with sa_flags) for SIGINT, SIGTERM and SIGHUP, for a tool
+ * that stops gracefully: always for the first two (a script's background job,
+ * which starts with SIGINT ignored, can still be stopped with kill -INT), and
+ * for SIGHUP unless it was ignored when the tool started (nohup). */
+void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
 /* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno). */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* Prints err->msg as "tool: message", exit 1. */
