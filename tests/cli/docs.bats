@@ -11,7 +11,8 @@
 # blanks and '-' (the text before the first run of two blanks).
 
 ROOT="$BATS_TEST_DIRNAME/../.."
-TOOLS="celeb-synth celeb-split celeb-pack celeb-dump sg-train sg-sample sg-plot"
+# Every tool: tools/NAME.c (a new tool is checked without editing this file).
+TOOLS=$(cd "$ROOT/tools" && ls *.c | sed 's/\.c$//' | tr '\n' ' ')
 
 # Long options of the getopt table: --NAME per line.
 code_longs() {
@@ -127,9 +128,13 @@ check_tool_docs() {
   for ref in $(grep -oE '`(celeb-[a-z]+|sg-[a-z]+|stargan-[a-z]+|celeba-[a-z]+)\([15]\)`' "$ROOT/README.md" | tr -d '`' | sed -E 's/\(([15])\)/.\1/'); do
     [ -f "$ROOT/man/man${ref##*.}/$ref" ] || { echo "README names $ref, which does not exist"; failed=1; }
   done
+  local listed=0
   for t in $(sed -n '/^## The tools/,/^### /p' "$ROOT/README.md" | grep -oE '^\| `[a-z-]+`' | tr -d '|` '); do
+    listed=$((listed + 1))
     [ -f "$ROOT/tools/$t.c" ] && [ -f "$ROOT/man/man1/$t.1" ] || { echo "README's table names $t: no tool or no man page"; failed=1; }
   done
+  # the table was found (a renamed heading would make the loop check nothing)
+  [ "$listed" -ge 7 ] || { echo "README: the tools table under '## The tools' lists $listed tools"; failed=1; }
   [ "$failed" -eq 0 ]
 }
 
