@@ -74,11 +74,14 @@ enum {
 
 static volatile sig_atomic_t stop_signal;
 
-/* The first signal asks for a stop with a checkpoint; a second ends the
- * process at once, taking the temporary files of a checkpoint under way with
- * it (the previous checkpoint stays intact). */
+/* The first signal asks for a stop with a checkpoint; a second SIGINT or
+ * SIGTERM ends the process at once, taking the temporary files of a
+ * checkpoint under way with it (the previous checkpoint stays intact). A
+ * SIGHUP after the first changes nothing: a terminal closing, or systemd's
+ * SIGHUP right after its SIGTERM (SendSIGHUP=), is no second request. */
 static void on_signal(int sig)
 {
+    if (stop_signal && sig == SIGHUP) return;
     if (stop_signal) {
         sg_temp_remove_all();
         signal(sig, SIG_DFL);
@@ -283,20 +286,10 @@ int main(int argc, char **argv)
                  (long long)sg_trainer_iteration(t), (long long)o.iters);
     sg_run_free_paths(run_paths, n_run_paths);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
     /* SA_RESTART: writes under way (history, checkpoints) are not cut short
-     * by EINTR. */
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* A closed terminal or a dropped ssh session (SIGHUP) stops as ^C does,
-     * with a checkpoint: it ended the process, losing up to --save-every
-     * iterations. Unless ignored from the start (nohup), which stays so. */
-    struct sigaction old_hup;
-    if (sigaction(SIGHUP, NULL, &old_hup) == 0 && old_hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, NULL);
+     * by EINTR. SIGHUP (a closed terminal, a dropped ssh session) stops as ^C
+     * does, with a checkpoint, unless ignored from the start (nohup). */
+    cli_catch_stop_signals(on_signal, SA_RESTART);
 
     int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
     cli_progress_end();

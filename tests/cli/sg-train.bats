@@ -171,8 +171,11 @@ PY
   run sg-train -o "$T/r" --iters 10 --log-every 2 --sample-every 5 --save-every 5 "${TINY[@]}" "$D/a.lmdb"
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = 000010 ]
-  [ -s "$T/r/ckpt/000005-G.safetensors" ] && [ -s "$T/r/ckpt/000010-D.safetensors" ] && [ -s "$T/r/ckpt/000010-state.safetensors" ]
-  [ -s "$T/r/samples/000005.png" ] && [ -s "$T/r/samples/000010.png" ]
+  [ -s "$T/r/ckpt/000005-G.safetensors" ]
+  [ -s "$T/r/ckpt/000010-D.safetensors" ]
+  [ -s "$T/r/ckpt/000010-state.safetensors" ]
+  [ -s "$T/r/samples/000005.png" ]
+  [ -s "$T/r/samples/000010.png" ]
   [ "$(wc -l < "$T/r/history.jsonl")" -eq 5 ]
   # Iterations 2, 4, ..., 10; G terms where G stepped (10); lr decays linearly to 1e-5 at the last.
   run /usr/bin/python3 -c '
@@ -484,24 +487,42 @@ PY
   [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
 }
 
-@test "a second signal during the checkpoint ends at once, leaving no temporary file; resume continues exactly" {
+# Runs a 6-iteration run into $T/r with signal $1 delivered as 000004-G is
+# renamed into place and signal $2 at the fsync of 000004-D's temporary file,
+# while it exists (strace's fault injection, at the points a plain traced run
+# into $T/plain shows); the status in $status.
+signals_during_checkpoint() {
   command -v strace >/dev/null || skip "no strace"
   strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
-  args=(--iters 4 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  args=(--iters 6 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
   strace -f -qq -o "$T/trace" -e trace=fsync,rename,openat sg-train -o "$T/plain" "${args[@]}"
-  # The first signal as 000004-G is renamed into place, the second at the
-  # fsync of 000004-D's temporary file, while it exists.
+  local r k
   r=$(grep 'rename(' "$T/trace" | grep -n '000004-G' | cut -d: -f1)
   k=$(grep -E 'fsync\(|openat\(.*000004-D.safetensors.tmp' "$T/trace" | grep -n 'openat' | cut -d: -f1)
-  [ -n "$r" ] && [ -n "$k" ]
+  [ -n "$r" ]
+  [ -n "$k" ]
   run strace -f -qq -o /dev/null -e trace=fsync,rename \
-    -e inject=rename:signal=INT:when="$r" -e inject=fsync:signal=INT:when="$k" sg-train -o "$T/r" "${args[@]}"
+    -e inject=rename:signal="$1":when="$r" -e inject=fsync:signal="$2":when="$k" sg-train -o "$T/r" "${args[@]}"
+}
+
+@test "a second signal during the checkpoint ends at once, leaving no temporary file; resume continues exactly" {
+  signals_during_checkpoint INT INT
   [ "$status" -eq 130 ]
   [ -z "$(find "$T/r" -name '*.tmp.*')" ]
   [ "$(cat "$T/r/latest")" = 000002 ]
   [ ! -e "$T/r/ckpt/000004-D.safetensors" ]
-  sg-train -o "$T/r" --resume --iters 4
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+}
+
+@test "a SIGHUP after SIGTERM (systemd's SendSIGHUP) is no second signal: the checkpoint is written" {
+  signals_during_checkpoint TERM HUP
+  [ "$status" -eq 143 ]
+  # checkpoint 4 completed, then the stop at the end of the iteration under way
+  [ "$(cat "$T/r/latest")" = 000005 ]
   for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/r/ckpt/000004-$f.safetensors"; done
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
 }
 
 @test "a second sg-train on a run directory in use is refused; the first one's run stays whole" {
@@ -705,7 +726,8 @@ PY
   [[ "$output" == "sg-train: $T/small/r/"*": No space left on device"*"(the file system is full: free space on it (--keep N keeps fewer checkpoints), then sg-train -o $T/small/r --resume continues from it)" ]]
   # moved to where there is room, the run resumes from its last checkpoint as if never stopped
   n=$(cat "$T/r/latest")
-  [ "$((10#$n))" -ge 1 ] && [ "$((10#$n))" -lt 12 ]
+  [ "$((10#$n))" -ge 1 ]
+  [ "$((10#$n))" -lt 12 ]
   sg-train -o "$T/straight" "${args[@]}" "$D/a.lmdb"
   run sg-train -o "$T/r" --resume
   [ "$status" -eq 0 ]
@@ -745,8 +767,14 @@ PY
     [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
     sleep 0.05
   done
+  # it goes on training after the SIGHUP (three more history lines) until ^C
   kill -HUP "$pid"
-  sleep 0.3
+  n=$(wc -l < "$T/r/history.jsonl")
+  for _ in $(seq 200); do
+    [ "$(wc -l < "$T/r/history.jsonl")" -ge $((n + 3)) ] && break
+    sleep 0.05
+  done
+  [ "$(wc -l < "$T/r/history.jsonl")" -ge $((n + 3)) ]
   kill -0 "$pid"
   kill -INT "$pid"
   status=0
@@ -779,8 +807,8 @@ PY
 
 @test "a full file system before the first checkpoint says there is none and that --resume starts again" {
   command -v strace >/dev/null || skip "no strace"
-  # the second write(2) is the first history line (the first: config.json)
-  run strace -f -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when=2 \
+  # the first write(2) to history.jsonl fails
+  run strace -f -o /dev/null -P "$T/r/history.jsonl" -e trace=write -e inject=write:error=ENOSPC:when=1 \
     sg-train -o "$T/r" --iters 4 --log-every 1 --sample-every 0 --save-every 2 "${TINY[@]}" "$D/a.lmdb"
   [ "$status" -eq 1 ]
   [ "$output" = "sg-train: $T/r/history.jsonl: No space left on device; last good checkpoint: none yet (the file system is full: free space on it, then sg-train -o $T/r --resume starts the run again)" ]
