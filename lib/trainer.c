@@ -600,8 +600,9 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
             shard_twice_error(given, dup, err);
             goto done;
         }
+        /* numbered from 1, as sg-sample's --targets N:NAME counts them */
         add_note(t, "%s is datasets %d and %d of the run (the same shard twice: a new run would refuse it)",
-                 given[dup[0]], dup[0], dup[1]);
+                 given[dup[0]], dup[0] + 1, dup[1] + 1);
     }
     if (check_shard_order(t, given, ds, err)) goto done;
     for (int k = 0; k < t->nd; k++) {

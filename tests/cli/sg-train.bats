@@ -846,7 +846,7 @@ PY
   sed -i "s|\"$(realpath "$T/c.lmdb")\"|\"$(realpath "$D/a.lmdb")\"|" "$T/r/config.json"
   run sg-train -o "$T/r" --resume --iters 3
   [ "$status" -eq 0 ]
-  [ "$output" = "sg-train: $(realpath "$D/a.lmdb") is datasets 0 and 1 of the run (the same shard twice: a new run would refuse it)" ]
+  [ "$output" = "sg-train: $(realpath "$D/a.lmdb") is datasets 1 and 2 of the run (the same shard twice: a new run would refuse it)" ]
   [ "$(cat "$T/r/latest")" = 000003 ]
 }
 
