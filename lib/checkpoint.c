@@ -451,48 +451,67 @@ static int match_tensors(const sg_st_file *f, const sg_tensor_info *list, int n,
     return 0;
 }
 
-/* check_crc 0: the caller has checked the data (sg_ckpt_load). */
-static int read_net(sg_model *m, sg_net net, const char *path, int check_crc, sg_err *err);
+/* A net's file, opened and matched against the model (net_open), to be read
+ * into it (net_apply): sg_ckpt_load checks all three files before it changes
+ * anything in the model. */
+typedef struct {
+    sg_st_file *f;
+    long *idx;          /* file index of each of the model's tensors */
+} net_file;
 
-int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
+static void net_close(net_file *nf)
 {
-    return read_net(m, net, path, 1, err);
+    sg_st_close(nf->f);
+    free(nf->idx);
+    nf->f = NULL;
+    nf->idx = NULL;
 }
 
-static int read_net(sg_model *m, sg_net net, const char *path, int check_crc, sg_err *err)
+/* Checks that nf->f (open) holds exactly the model's tensors of net. */
+static int net_match(sg_model *m, sg_net net, net_file *nf, sg_err *err)
 {
     const sg_tensor_info *list;
-    if (net != SG_NET_G && refuse_generator_only(m, path, "loading D", err)) return -1;
-    int n = sg_model_tensors(m, net, &list);
-    sg_st_file *f;
-    if (st_open_regular(&f, path, err)) return -1;
-    long *idx = calloc(n, sizeof *idx);
-    void *buf = malloc(max_bytes(list, n));
-    int rc = -1, matched;
-    if (!idx || !buf) { sg_errf(err, "%s: out of memory", path); goto done; }
-    if (check_net_kind(f, net_name(net), err) || match_tensors(f, list, n, "", 0, idx, &matched, err)) goto done;
+    int n = sg_model_tensors(m, net, &list), matched;
+    sg_st_file *f = nf->f;
+    if (!(nf->idx = calloc(n ? n : 1, sizeof *nf->idx))) return sg_errf(err, "%s: out of memory", f->path);
+    if (check_net_kind(f, net_name(net), err) || match_tensors(f, list, n, "", 0, nf->idx, &matched, err)) return -1;
     if ((size_t)matched != f->n_tensors) {
         for (size_t k = 0; k < f->n_tensors; k++) {
             int known = 0;
-            for (int i = 0; i < n && !known; i++) known = idx[i] == (long)k;
-            if (!known) {
-                sg_errf(err, "%s: unexpected tensor %s (a checkpoint of another model?)", path,
-                        sg_quote_str(f->tensors[k].name).s);
-                goto done;
-            }
+            for (int i = 0; i < n && !known; i++) known = nf->idx[i] == (long)k;
+            if (!known)
+                return sg_errf(err, "%s: unexpected tensor %s (a checkpoint of another model?)", f->path,
+                               sg_quote_str(f->tensors[k].name).s);
         }
     }
-    if (check_crc && verify_crc(f, err)) goto done;   /* before the model is changed */
-    for (int i = 0; i < n; i++) {
-        const sg_st_tensor *t = &f->tensors[idx[i]];
-        if (sg_st_read(f, (size_t)idx[i], buf, t->end - t->begin, err)) goto done;
-        if (sg_model_set_tensor(m, net, i, buf, err)) { sg_err_prefix(err, "%s", path); goto done; }
+    return 0;
+}
+
+/* Reads the tensors of a matched file into the model. */
+static int net_apply(sg_model *m, sg_net net, net_file *nf, sg_err *err)
+{
+    const sg_tensor_info *list;
+    int n = sg_model_tensors(m, net, &list);
+    void *buf = malloc(max_bytes(list, n));
+    if (!buf) return sg_errf(err, "%s: out of memory", nf->f->path);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const sg_st_tensor *t = &nf->f->tensors[nf->idx[i]];
+        if (sg_st_read(nf->f, (size_t)nf->idx[i], buf, t->end - t->begin, err)) rc = -1;
+        else if (sg_model_set_tensor(m, net, i, buf, err)) rc = sg_err_prefix(err, "%s", nf->f->path);
     }
-    rc = 0;
-done:
-    free(idx);
     free(buf);
-    sg_st_close(f);
+    return rc;
+}
+
+int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
+{
+    if (net != SG_NET_G && refuse_generator_only(m, path, "loading D", err)) return -1;
+    net_file nf = {0};
+    int rc = st_open_regular(&nf.f, path, err) || net_match(m, net, &nf, err) ||
+             verify_crc(nf.f, err) ||   /* before the model is changed */
+             net_apply(m, net, &nf, err) ? -1 : 0;
+    net_close(&nf);
     return rc;
 }
 
@@ -595,26 +614,38 @@ static int read_i64(sg_st_file *f, const char *name, int64_t *out, sg_err *err)
     return sg_st_read(f, (size_t)k, out, 8, err);
 }
 
-int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err)
-{
-    sg_st_file *f;
-    if (refuse_generator_only(m, path, "loading the optimizer state", err)) return -1;
-    if (st_open_regular(&f, path, err)) return -1;
-    if (check_net_kind(f, "state", err)) { sg_st_close(f); return -1; }
-    float *m1[2] = {0}, *m2[2] = {0};
-    long *idx[2][2] = {{0}};
+/* An optimizer state file's contents, read and checked against the model
+ * (state_read) before any of it is set in the model (state_apply). */
+typedef struct {
+    float *m1[2], *m2[2];        /* Adam's exp_avg, exp_avg_sq of G and D (trainable tensors, in order) */
     int64_t steps[2], iteration;
+} state_data;
+
+static void state_free(state_data *sd)
+{
+    for (int net = 0; net < 2; net++) {
+        free(sd->m1[net]); free(sd->m2[net]);
+        sd->m1[net] = sd->m2[net] = NULL;
+    }
+}
+
+/* Reads the open state file f into sd (check_crc 0: the caller has checked
+ * the data, sg_ckpt_load); the model is not changed. */
+static int state_read(sg_model *m, sg_st_file *f, int check_crc, state_data *sd, sg_err *err)
+{
+    const char *path = f->path;
+    if (check_net_kind(f, "state", err)) return -1;
+    long *idx[2][2] = {{0}};
     int rc = -1, counts[2], used = 3;
     const sg_tensor_info *lists[2];
     char prefix[32];
-    /* Validate everything before changing the model. */
     for (int net = 0; net < 2; net++) {
         counts[net] = sg_model_tensors(m, (sg_net)net, &lists[net]);
         size_t tc = sg_model_trainable_count(m, (sg_net)net);
-        m1[net] = malloc((tc ? tc : 1) * sizeof(float));
-        m2[net] = malloc((tc ? tc : 1) * sizeof(float));
+        sd->m1[net] = malloc((tc ? tc : 1) * sizeof(float));
+        sd->m2[net] = malloc((tc ? tc : 1) * sizeof(float));
         for (int pass = 0; pass < 2; pass++) idx[net][pass] = calloc(counts[net], sizeof(long));
-        if (!m1[net] || !m2[net] || !idx[net][0] || !idx[net][1]) { sg_errf(err, "%s: out of memory", path); goto done; }
+        if (!sd->m1[net] || !sd->m2[net] || !idx[net][0] || !idx[net][1]) { sg_errf(err, "%s: out of memory", path); goto done; }
         for (int pass = 0; pass < 2; pass++) {
             int matched;
             snprintf(prefix, sizeof prefix, "%s.%s.", net_name((sg_net)net), pass ? "exp_avg_sq" : "exp_avg");
@@ -626,29 +657,45 @@ int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err
         sg_errf(err, "%s: %zu tensors, expected %d (a state file of another model?)", path, f->n_tensors, used);
         goto done;
     }
-    if (read_i64(f, "G.step", &steps[0], err) || read_i64(f, "D.step", &steps[1], err) ||
-        read_i64(f, "iteration", &iteration, err))
+    if (read_i64(f, "G.step", &sd->steps[0], err) || read_i64(f, "D.step", &sd->steps[1], err) ||
+        read_i64(f, "iteration", &sd->iteration, err))
         goto done;
-    if (steps[0] < 0 || steps[1] < 0 || iteration < 0) { sg_errf(err, "%s: negative step counter", path); goto done; }
-    if (verify_crc(f, err)) goto done;   /* before the model is changed */
+    if (sd->steps[0] < 0 || sd->steps[1] < 0 || sd->iteration < 0) { sg_errf(err, "%s: negative step counter", path); goto done; }
+    if (check_crc && verify_crc(f, err)) goto done;
     for (int net = 0; net < 2; net++)
         for (int pass = 0; pass < 2; pass++) {
             size_t off = 0;
-            float *dst = pass ? m2[net] : m1[net];
+            float *dst = pass ? sd->m2[net] : sd->m1[net];
             for (int i = 0; i < counts[net]; i++) {
                 if (!lists[net][i].trainable) continue;
                 if (sg_st_read(f, (size_t)idx[net][pass][i], dst + off, lists[net][i].numel * 4, err)) goto done;
                 off += lists[net][i].numel;
             }
         }
-    for (int net = 0; net < 2; net++)
-        if (sg_model_set_adam(m, (sg_net)net, m1[net], m2[net], steps[net], err)) { sg_err_prefix(err, "%s", path); goto done; }
-    *step = iteration;
     rc = 0;
 done:
-    for (int net = 0; net < 2; net++) {
-        free(m1[net]); free(m2[net]); free(idx[net][0]); free(idx[net][1]);
-    }
+    for (int net = 0; net < 2; net++) { free(idx[net][0]); free(idx[net][1]); }
+    if (rc) state_free(sd);
+    return rc;
+}
+
+static int state_apply(sg_model *m, const char *path, const state_data *sd, sg_err *err)
+{
+    for (int net = 0; net < 2; net++)
+        if (sg_model_set_adam(m, (sg_net)net, sd->m1[net], sd->m2[net], sd->steps[net], err))
+            return sg_err_prefix(err, "%s", path);
+    return 0;
+}
+
+int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err)
+{
+    sg_st_file *f;
+    state_data sd = {0};
+    if (refuse_generator_only(m, path, "loading the optimizer state", err)) return -1;
+    if (st_open_regular(&f, path, err)) return -1;
+    int rc = state_read(m, f, 1, &sd, err) || state_apply(m, path, &sd, err) ? -1 : 0;
+    if (rc == 0) *step = sd.iteration;
+    state_free(&sd);
     sg_st_close(f);
     return rc;
 }
@@ -716,39 +763,48 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err)
     sg_ckpt_path(d, sizeof d, run_dir, step, "D");
     sg_ckpt_path(s, sizeof s, run_dir, step, "state");
     if (refuse_generator_only(m, s, "loading a whole checkpoint (G, D and state)", err)) return -1;
-    /* Headers of all three first, and the data of G and D, so that a corrupt D
-     * or state file is reported before G has been overwritten in the model. */
+    /* All three files are checked before anything is loaded into the model
+     * (headers, the data's CRCs, the tensors against the model), so that a
+     * damaged D or state file leaves G as it was. The data is read twice: once
+     * here for its CRC, once to load it. */
     const char *paths[3] = {g, d, s};
-    uint32_t own[2], data[2], bound[2];
-    int has_own[2] = {0, 0}, has_bound[2] = {0, 0}, state_own = 0;
+    net_file nets[2] = {{0}, {0}};
+    sg_st_file *state = NULL;
+    state_data sd = {0};
+    uint32_t own[3], data[3], bound[2];
+    int has_own[3] = {0, 0, 0}, has_bound[2] = {0, 0}, rc = -1;
     for (int k = 0; k < 3; k++) {
         sg_ckpt_info info;
-        sg_st_file *f;
-        if (st_open_regular(&f, paths[k], err)) return -1;
-        int rc = info_from_file(f, &info, err);
-        if (rc == 0) {
-            int64_t st = info.step;
-            sg_ckpt_info_free(&info);
-            if (st != step)
-                rc = sg_errf(err, "%s: metadata step %lld, expected %lld", paths[k], (long long)st, (long long)step);
+        sg_st_file **f = k < 2 ? &nets[k].f : &state;
+        if (st_open_regular(f, paths[k], err)) goto done;
+        if (info_from_file(*f, &info, err)) goto done;
+        int64_t st = info.step;
+        sg_ckpt_info_free(&info);
+        if (st != step) {
+            sg_errf(err, "%s: metadata step %lld, expected %lld", paths[k], (long long)st, (long long)step);
+            goto done;
         }
-        uint32_t unused;
-        if (rc == 0 && k < 2) {   /* G, D: the data's CRC, and the file's own record of it */
-            rc = (has_own[k] = meta_crc(f, META_CRC, &own[k], err)) < 0 || data_crc(f, &data[k], err) ? -1 : 0;
-            if (rc == 0 && has_own[k] > 0 && own[k] != data[k]) rc = crc_mismatch(f, data[k], own[k], err);
-        } else if (rc == 0) {     /* state: the CRCs of the G and D saved with it */
-            rc = (has_bound[0] = meta_crc(f, "G_" META_CRC, &bound[0], err)) < 0 ||
-                 (has_bound[1] = meta_crc(f, "D_" META_CRC, &bound[1], err)) < 0 ||
-                 (state_own = meta_crc(f, META_CRC, &unused, err)) < 0 ? -1 : 0;
+        if ((has_own[k] = meta_crc(*f, META_CRC, &own[k], err)) < 0) goto done;
+        if (k == 2) {   /* state: the CRCs of the G and D saved with it */
+            if ((has_bound[0] = meta_crc(*f, "G_" META_CRC, &bound[0], err)) < 0 ||
+                (has_bound[1] = meta_crc(*f, "D_" META_CRC, &bound[1], err)) < 0)
+                goto done;
             /* sg_ckpt_save writes the three keys together: one without the
              * others is a damaged header, whose data would go unchecked */
-            if (rc == 0 && (has_bound[0] || has_bound[1]) && !(has_bound[0] && has_bound[1] && state_own))
-                rc = sg_errf(err, "%s: metadata holds %s but not %s: the header is damaged", s,
-                             has_bound[0] ? "G_" META_CRC : has_bound[1] ? "D_" META_CRC : META_CRC,
-                             !state_own ? META_CRC : !has_bound[0] ? "G_" META_CRC : "D_" META_CRC);
+            if ((has_bound[0] || has_bound[1]) && !(has_bound[0] && has_bound[1] && has_own[2])) {
+                sg_errf(err, "%s: metadata holds %s but not %s: the header is damaged", s,
+                        has_bound[0] ? "G_" META_CRC : has_bound[1] ? "D_" META_CRC : META_CRC,
+                        !has_own[2] ? META_CRC : !has_bound[0] ? "G_" META_CRC : "D_" META_CRC);
+                goto done;
+            }
         }
-        sg_st_close(f);
-        if (rc) return -1;
+        /* G's and D's data always (the state may have recorded their CRCs),
+         * the state's when it records its own */
+        if ((k < 2 || has_own[k]) && data_crc(*f, &data[k], err)) goto done;
+        if (has_own[k] && own[k] != data[k]) {
+            crc_mismatch(*f, data[k], own[k], err);
+            goto done;
+        }
     }
     /* The state's record against G's and D's data itself, not against their
      * own keys: a damaged G or D whose data_crc32 key is damaged too (read
@@ -756,19 +812,32 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err)
     for (int n = 0; n < 2; n++)
         if (has_bound[n] && bound[n] != data[n]) {
             if (has_own[n])   /* whole (its own CRC matches): another checkpoint's */
-                return sg_errf(err, "%s: not the %s saved with %s (its data CRC-32 is %08x, the state file recorded "
-                               "%08x): files of different checkpoints or runs mixed", paths[n], n ? "D" : "G", s,
-                               data[n], bound[n]);
-            return sg_errf(err, "%s: the data does not match the checksum %s recorded for it (CRC-32 %08x, recorded "
-                           "%08x): the file is damaged, or files of different checkpoints or runs are mixed",
-                           paths[n], s, data[n], bound[n]);
+                sg_errf(err, "%s: not the %s saved with %s (its data CRC-32 is %08x, the state file recorded "
+                        "%08x): files of different checkpoints or runs mixed", paths[n], n ? "D" : "G", s,
+                        data[n], bound[n]);
+            else
+                sg_errf(err, "%s: the data does not match the checksum %s recorded for it (CRC-32 %08x, recorded "
+                        "%08x): the file is damaged, or files of different checkpoints or runs are mixed",
+                        paths[n], s, data[n], bound[n]);
+            goto done;
         }
-    int64_t it;
-    if (read_net(m, SG_NET_G, g, 0, err) || read_net(m, SG_NET_D, d, 0, err) ||
-        sg_ckpt_read_state(m, s, &it, err))
-        return -1;
-    if (it != step) return sg_errf(err, "%s: iteration %lld, expected %lld", s, (long long)it, (long long)step);
-    return 0;
+    if (net_match(m, SG_NET_G, &nets[0], err) || net_match(m, SG_NET_D, &nets[1], err) ||
+        state_read(m, state, 0, &sd, err))
+        goto done;
+    if (sd.iteration != step) {
+        sg_errf(err, "%s: iteration %lld, expected %lld", s, (long long)sd.iteration, (long long)step);
+        goto done;
+    }
+    if (net_apply(m, SG_NET_G, &nets[0], err) || net_apply(m, SG_NET_D, &nets[1], err) ||
+        state_apply(m, s, &sd, err))
+        goto done;
+    rc = 0;
+done:
+    net_close(&nets[0]);
+    net_close(&nets[1]);
+    sg_st_close(state);
+    state_free(&sd);
+    return rc;
 }
 
 static int cmp_i64(const void *a, const void *b)

@@ -222,6 +222,113 @@ static void test_loss_reads(sg_backend *be)
     sg_trainer_free(ref);
 }
 
+/* Flips one byte of path at offset off (from the end when negative). */
+static void flip_byte_at(const char *path, long off)
+{
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL, "open %s", path);
+    if (!f) return;
+    fseek(f, off, off < 0 ? SEEK_END : SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, off, off < 0 ? SEEK_END : SEEK_SET);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+}
+
+/* Offset of the data buffer of a safetensors file: 8 + the header's length. */
+static long data_start(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char b[8] = {0};
+    if (f) { if (fread(b, 1, 8, f) != 8) {} fclose(f); }
+    uint64_t n = 0;
+    for (int k = 7; k >= 0; k--) n = n << 8 | b[k];
+    return (long)(8 + n);
+}
+
+/* Renames the metadata key "data_crc32" of path to "data_crc3X" (a damaged
+ * header: the file then reads as one without its own CRC). */
+static void damage_crc_key(const char *path)
+{
+    long start = data_start(path);
+    FILE *f = fopen(path, "r+b");
+    char *h = malloc(start + 1);
+    CHECK(f && h && fread(h, 1, start, f) == (size_t)start, "read %s", path);
+    if (!f || !h) { if (f) fclose(f); free(h); return; }
+    h[start] = 0;
+    char *at = strstr(h + 8, "\"data_crc32\"");
+    CHECK(at != NULL, "%s: no data_crc32 key", path);
+    if (at) { fseek(f, (long)(at - h) + 10, SEEK_SET); fputc('X', f); }
+    fclose(f);
+    free(h);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    CHECK(system(cmd) == 0, "%s", cmd);
+}
+
+/* sg_ckpt_load checks all three files before it loads any: a damaged D or
+ * state file is reported with G (and D) as they were in the model. A G or D
+ * without its own data_crc32 key is still checked against the CRC the state
+ * file recorded for it. */
+static void test_load_checks_first(sg_backend *be)
+{
+    char run[600], path[700], saved[700];
+    snprintf(run, sizeof run, "%s/run_load", dir);
+    sg_model_config cfg = {0};
+    cfg.image_size = 8; cfg.n_datasets = 1; cfg.label_dim[0] = 3;
+    cfg.g_conv_dim = 4; cfg.g_repeat = 1; cfg.d_conv_dim = 4; cfg.d_repeat = 2; cfg.batch = 2;
+    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10; cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    char *labels[3] = {"Black_Hair", "attr1", "attr2"};
+    sg_ckpt_info info = {0};
+    info.model = cfg;
+    snprintf(info.dataset_names[0], SG_CKPT_NAME_MAX, "a");
+    info.n_labels = 3;
+    info.label_names = labels;
+    sg_model *src = NULL, *dst = NULL;
+    sg_err err = {{0}};
+    CHECK(sg_model_create(&src, &cfg, be, 1, &err) == 0, "create: %s", err.msg);
+    CHECK(sg_model_create(&dst, &cfg, be, 2, &err) == 0, "create: %s", err.msg);
+    if (!src || !dst) { sg_model_free(src); sg_model_free(dst); return; }
+    CHECK(sg_ckpt_save(src, run, &info, 3, &err) == 0, "save: %s", err.msg);
+    const sg_tensor_info *gl, *dl;
+    sg_model_tensors(dst, SG_NET_G, &gl);
+    sg_model_tensors(dst, SG_NET_D, &dl);
+    size_t gn = gl[0].numel, dn = dl[0].numel;
+    float *g0 = malloc(gn * 4), *d0 = malloc(dn * 4), *now = malloc((gn > dn ? gn : dn) * 4);
+    CHECK(sg_model_get_tensor(dst, SG_NET_G, 0, g0, &err) == 0 && sg_model_get_tensor(dst, SG_NET_D, 0, d0, &err) == 0,
+          "get: %s", err.msg);
+    /* the data of D, the data of the state, and a G without its key whose data differs */
+    const char *kinds[3] = {"D", "state", "G"};
+    const char *want[3] = {"the data does not match its checksum", "the data does not match its checksum",
+                           "-state.safetensors recorded for it"};
+    for (int k = 0; k < 3; k++) {
+        sg_ckpt_path(path, sizeof path, run, 3, kinds[k]);
+        snprintf(saved, sizeof saved, "%s.saved", path);
+        copy_file(path, saved);
+        if (k == 2) damage_crc_key(path);
+        flip_byte_at(path, data_start(path));
+        int rc = sg_ckpt_load(dst, run, 3, &err);
+        CHECK(rc == -1 && strstr(err.msg, want[k]) && strstr(err.msg, path), "%s damaged: %d %s", kinds[k], rc,
+              rc ? err.msg : "loaded");
+        CHECK(sg_model_get_tensor(dst, SG_NET_G, 0, now, &err) == 0 && !memcmp(now, g0, gn * 4),
+              "%s damaged: G was changed by the failed load", kinds[k]);
+        CHECK(sg_model_get_tensor(dst, SG_NET_D, 0, now, &err) == 0 && !memcmp(now, d0, dn * 4),
+              "%s damaged: D was changed by the failed load", kinds[k]);
+        copy_file(saved, path);
+    }
+    /* G without its key but whole: loads */
+    sg_ckpt_path(path, sizeof path, run, 3, "G");
+    damage_crc_key(path);
+    CHECK(sg_ckpt_load(dst, run, 3, &err) == 0, "G without its key: %s", err.msg);
+    free(g0); free(d0); free(now);
+    sg_model_free(src);
+    sg_model_free(dst);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_trainer.%ld", (long)getpid());
@@ -232,6 +339,7 @@ int main(void)
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
     test_loop(be);
     test_loss_reads(be);
+    test_load_checks_first(be);
     sg_backend_destroy(be);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
