@@ -665,7 +665,11 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
     uint8_t *data;
     size_t len;
     if (refuse_irregular(path, err)) return -1;
-    if (access(path, F_OK) != 0) return sg_write_file_atomic(path, "", 0, err);
+    /* lstat: a link to nowhere is a history that cannot be read (an error
+     * naming it, as for latest), not a run without one: writing an empty
+     * history through it would lose the run's */
+    struct stat st;
+    if (lstat(path, &st) != 0 && errno == ENOENT) return sg_write_file_atomic(path, "", 0, err);
     if (sg_read_file(path, (size_t)1 << 34, &data, &len, err)) return -1;
     sg_buf out = SG_BUF_INIT;
     size_t pos = 0;

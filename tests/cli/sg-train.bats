@@ -638,6 +638,18 @@ PY
   [ "$status" -eq 1 ]
   [ "$output" = "sg-train: $T/r/latest: No such file or directory" ]
   [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
+  # history.jsonl as a link to nowhere, the same (it was replaced by an empty history)
+  rm "$T/r/latest"
+  echo 000003 > "$T/r/latest"
+  mv "$T/r/history.jsonl" "$T/history.jsonl"
+  ln -s "$T/nowhere" "$T/r/history.jsonl"
+  before=$(tree_sum "$T/r")
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/history.jsonl: No such file or directory" ]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  [ ! -e "$T/nowhere" ]
+  [ -L "$T/r/history.jsonl" ]
 }
 
 @test "resume without latest but with checkpoints goes on from the newest complete one (it restarted from 0, overwriting them)" {
