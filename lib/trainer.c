@@ -1421,6 +1421,17 @@ done:
     return rc;
 }
 
+/* A checkpoint, history or sample write that failed stops the run: the
+ * message says where a resume continues from. Returns -1. */
+static int with_last_ckpt(const sg_trainer *t, sg_err *err)
+{
+    char cp[PATH_MAX];
+    ckpt_desc(t, cp, sizeof cp);
+    size_t l = strlen(err->msg);
+    snprintf(err->msg + l, sizeof err->msg - l, "; last good checkpoint: %s", cp);
+    return -1;
+}
+
 int sg_trainer_save(sg_trainer *t, sg_err *err)
 {
     if (t->cuda) {
@@ -1435,13 +1446,7 @@ int sg_trainer_save(sg_trainer *t, sg_err *err)
     /* History up to this iteration is durable before the checkpoint points past it. */
     if (t->history && (fflush(t->history) != 0 || fsync(fileno(t->history)) != 0))
         return sg_errno(err, "%s/history.jsonl", t->run_dir);
-    if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) {
-        char cp[PATH_MAX];
-        ckpt_desc(t, cp, sizeof cp);
-        size_t l = strlen(err->msg);
-        snprintf(err->msg + l, sizeof err->msg - l, "; last good checkpoint: %s", cp);
-        return -1;
-    }
+    if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) return with_last_ckpt(t, err);
     t->last_ckpt = t->iter;
     return sg_ckpt_prune(t->run_dir, t->opt.keep, err);
 }
@@ -1452,17 +1457,6 @@ static int should_log(const sg_trainer *t, int64_t done)
      * every dataset appears in the history. */
     if (t->opt.log_every <= 0) return 0;
     return done % t->opt.log_every < t->nd;
-}
-
-/* A history or sample write that failed stops the run: the message says where
- * a resume continues from, as a failed checkpoint's does. Returns -1. */
-static int with_last_ckpt(const sg_trainer *t, sg_err *err)
-{
-    char cp[PATH_MAX];
-    ckpt_desc(t, cp, sizeof cp);
-    size_t l = strlen(err->msg);
-    snprintf(err->msg + l, sizeof err->msg - l, "; last good checkpoint: %s", cp);
-    return -1;
 }
 
 static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx, sg_err *err)
