@@ -737,6 +737,40 @@ static int parse_step(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
+/* The step of a checkpoint's G file name "NNNNNN-G.safetensors" (what marks a
+ * checkpoint in RUN/ckpt): 0 and *step, or -1 for any other name. */
+static int g_file_step(const char *name, int64_t *step)
+{
+    const char *dash = strchr(name, '-');
+    if (!dash || strcmp(dash, "-G.safetensors")) return -1;
+    return parse_step(name, (size_t)(dash - name), step);
+}
+
+int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
+    DIR *dp = opendir(dir);
+    if (!dp) return -1;
+    int64_t best = -1;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        int64_t st;
+        if (g_file_step(de->d_name, &st) || st <= best || st >= below) continue;
+        char p[PATH_MAX];
+        struct stat sb;
+        int complete = 1;
+        const char *kinds[2] = {"D", "state"};
+        for (int k = 0; k < 2 && complete; k++) {
+            sg_ckpt_path(p, sizeof p, run_dir, st, kinds[k]);
+            complete = stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+        }
+        if (complete) best = st;
+    }
+    closedir(dp);
+    return best;
+}
+
 int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
 {
     char path[PATH_MAX];
@@ -859,9 +893,8 @@ int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err)
     size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(dp))) {
-        const char *dash = strchr(de->d_name, '-');
         int64_t st;
-        if (!dash || strcmp(dash, "-G.safetensors") || parse_step(de->d_name, (size_t)(dash - de->d_name), &st)) continue;
+        if (g_file_step(de->d_name, &st)) continue;
         if (latest >= 0 && st > latest) continue;   /* leftovers of an unfinished save: overwritten later */
         if (n == cap) {
             cap = cap ? cap * 2 : 16;

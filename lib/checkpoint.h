@@ -80,6 +80,9 @@ int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int
 /* The step named by RUN/latest: 0 and *step, or 0 and *step = -1 when there is
  * no latest file (no checkpoint yet), or -1 when it is unreadable or malformed. */
 int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err);
+/* The newest checkpoint in RUN/ckpt before step `below` whose three files are
+ * all there (D and state regular files), or -1 (none, or no RUN/ckpt). */
+int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below);
 /* Loads G, D and the state of checkpoint `step` into m. All three files are
  * validated first (headers, data CRC-32s, the state's record of G's and D's
  * CRCs, tensors against the model): a bad file changes nothing in m. */

@@ -763,35 +763,6 @@ static int pick_samples(sg_trainer *t)
     return 0;
 }
 
-/* The newest checkpoint before below in RUN/ckpt whose three files are all
- * there, or -1. */
-static int64_t newest_complete_ckpt(const char *run_dir, int64_t below)
-{
-    char dir[PATH_MAX];
-    run_file(dir, sizeof dir, run_dir, "ckpt");
-    DIR *dp = opendir(dir);
-    if (!dp) return -1;
-    int64_t best = -1;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        const char *n = de->d_name;
-        size_t digits = strspn(n, "0123456789");
-        if (digits == 0 || digits > 18 || strcmp(n + digits, "-G.safetensors")) continue;
-        int64_t st = strtoll(n, NULL, 10);
-        char p[PATH_MAX];
-        struct stat sb;
-        int complete = 1;
-        const char *kinds[2] = {"D", "state"};
-        for (int k = 0; k < 2 && complete; k++) {
-            sg_ckpt_path(p, sizeof p, run_dir, st, kinds[k]);
-            complete = stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-        }
-        if (complete && st > best && st < below) best = st;
-    }
-    closedir(dp);
-    return best;
-}
-
 static int check_ckpt_matches(sg_trainer *t, int64_t step, sg_err *err)
 {
     char path[PATH_MAX];
@@ -1020,7 +991,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
          * would trim the whole history and overwrite the checkpoints; the newest
          * complete one is where the run was (the state file's CRCs of G and D
          * tell whether the three belong together). */
-        int64_t found = step < 0 ? newest_complete_ckpt(run_dir, INT64_MAX) : -1;
+        int64_t found = step < 0 ? sg_ckpt_newest_complete(run_dir, INT64_MAX) : -1;
         if (found >= 0) {
             add_note(t, "%s is missing: resuming from checkpoint %06lld, the newest in %s/ckpt", lp,
                      (long long)found, run_dir);
@@ -1030,7 +1001,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             if (check_ckpt_matches(t, step, err)) goto fail;
             if (sg_ckpt_load(t->model, run_dir, step, err)) {
                 /* damaged, truncated, missing or mixed files: say how to go on from the one before */
-                int64_t prev = newest_complete_ckpt(run_dir, step);
+                int64_t prev = sg_ckpt_newest_complete(run_dir, step);
                 size_t l = strlen(err->msg);
                 if (prev >= 0)
                     snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %06lld is unusable; to resume from "
