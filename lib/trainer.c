@@ -728,19 +728,18 @@ static int open_history(sg_trainer *t, sg_err *err)
 
 /* ---- open ---- */
 
-static const char *base_name(const char *path, char *out, size_t n)
+void sg_run_dataset_name(const char *shard_path, char *out, size_t n)
 {
-    size_t l = strlen(path);
-    while (l > 1 && path[l - 1] == '/') l--;
-    const char *start = path;
-    for (size_t k = 0; k < l; k++) if (path[k] == '/' && k + 1 < l) start = path + k + 1;
-    size_t bl = (size_t)(path + l - start);
+    size_t l = strlen(shard_path);
+    while (l > 1 && shard_path[l - 1] == '/') l--;
+    const char *start = shard_path;
+    for (size_t k = 0; k < l; k++) if (shard_path[k] == '/' && k + 1 < l) start = shard_path + k + 1;
+    size_t bl = (size_t)(shard_path + l - start);
     if (bl >= n) bl = n - 1;
     memcpy(out, start, bl);
     out[bl] = 0;
     char *dot = strrchr(out, '.');
     if (dot && dot != out && !strcmp(dot, ".lmdb")) *dot = 0;
-    return out;
 }
 
 static int pick_samples(sg_trainer *t)
@@ -903,7 +902,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         t->counts[ds] = sm->count;
         t->mcfg.label_dim[ds] = (int)sm->n_labels;
         t->mcfg.one_hot[ds] = sm->label_kind == SG_LABELS_ONE_HOT;
-        base_name(shard_paths[ds], t->info.dataset_names[ds], SG_CKPT_NAME_MAX);
+        sg_run_dataset_name(shard_paths[ds], t->info.dataset_names[ds], SG_CKPT_NAME_MAX);
         total_labels += (int)sm->n_labels;
     }
     sg_model_config *c = &t->mcfg;

@@ -53,6 +53,10 @@ float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters);
 /* min(6, floor(log2(image_size)) - 1), at least 1: D's last map is >= 2x2. */
 int sg_train_default_d_repeat(int image_size);
 
+/* The dataset name sg-train gives a shard (config.json, checkpoints, and
+ * sg-sample's --targets N:NAME): its last path component without ".lmdb"
+ * (trailing slashes ignored), cut to n - 1 bytes. */
+void sg_run_dataset_name(const char *shard_path, char *out, size_t n);
 /* RUN/config.json: options and shard paths of an existing run. */
 int sg_run_config_read(const char *run_dir, sg_train_options *opt, char ***shard_paths,
                        int *n_shards, sg_err *err);

@@ -16,6 +16,7 @@
 #include "shard.h"
 #include "strbuf.h"
 #include "targets.h"
+#include "trainer.h"
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -99,20 +100,6 @@ typedef struct {
 
 /* ---- inputs ------------------------------------------------------------ */
 
-/* The dataset name sg-train gives a shard: its last path component without
- * ".lmdb" (trailing slashes ignored). */
-static void shard_dataset_name(const char *path, char *out, size_t cap)
-{
-    size_t l = strlen(path);
-    while (l > 1 && path[l - 1] == '/') l--;
-    size_t start = l;
-    while (start > 0 && path[start - 1] != '/') start--;
-    size_t n = l - start < cap - 1 ? l - start : cap - 1;
-    memcpy(out, path + start, n);
-    out[n] = 0;
-    if (n > 5 && !strcmp(out + n - 5, ".lmdb")) out[n - 5] = 0;
-}
-
 /* Maps the shard's labels onto one of the checkpoint's datasets by name:
  * map[i] = position in dataset *ds of shard label i. The match is one to one
  * (a shard that names a label twice matches nothing: one of the dataset's
@@ -125,7 +112,7 @@ static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, co
 {
     const sg_model_config *cfg = &ck->model;
     char own_name[SG_CKPT_NAME_MAX];
-    shard_dataset_name(shard_path, own_name, sizeof own_name);
+    sg_run_dataset_name(shard_path, own_name, sizeof own_name);
     int found = -1;
     for (int ds = 0; ds < cfg->n_datasets; ds++) {
         if ((int)m->n_labels != cfg->label_dim[ds]) continue;

@@ -62,6 +62,20 @@ static void test_lr(void)
               sg_train_default_d_repeat(sizes[k]), want[k]);
 }
 
+/* sg-train's dataset names, which sg-sample matches shards against. */
+static void test_dataset_name(void)
+{
+    const char *in[6] = {"/d/celebA_train.lmdb", "x/a.lmdb//", "a", ".lmdb", "d/b.lmdb.old", "rafd.lmdb"};
+    const char *want[6] = {"celebA_train", "a", "a", ".lmdb", "b.lmdb.old", "rafd"};
+    char out[64];
+    for (int k = 0; k < 6; k++) {
+        sg_run_dataset_name(in[k], out, sizeof out);
+        CHECK(!strcmp(out, want[k]), "dataset name of %s: %s, want %s", in[k], out, want[k]);
+    }
+    sg_run_dataset_name("/d/celebA_train.lmdb", out, 6);
+    CHECK(!strcmp(out, "celeb"), "cut to the buffer: %s", out);
+}
+
 static sg_train_options tiny_options(void)
 {
     sg_train_options o;
@@ -334,6 +348,7 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/test_trainer.%ld", (long)getpid());
     mkdir(dir, 0755);
     test_lr();
+    test_dataset_name();
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
