@@ -240,9 +240,8 @@ fail:
  * by sg_st_open itself, after opening it). */
 static int st_open_regular(sg_st_file **f, const char *path, sg_err *err)
 {
-    struct stat st;
     *f = NULL;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return sg_errf(err, "%s: not a regular file", path);
+    if (sg_refuse_irregular(path, err)) return -1;
     return sg_st_open(f, path, err);
 }
 

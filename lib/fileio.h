@@ -25,6 +25,11 @@ int sg_mkdir_p(const char *path, sg_err *err);
 int sg_path_is_dir(const char *path);
 /* 1 when nothing is at path (never there, or deleted): stat fails with ENOENT. */
 int sg_path_missing(const char *path);
+/* A file that is read whole must be a regular file: a FIFO in its place would
+ * block the open or the read for ever, /dev/zero would be read up to the size
+ * limit. 0 when path is a regular file or nothing is there (through links);
+ * else -1 and err: "PATH: not a regular file (a FIFO; move it away)". */
+int sg_refuse_irregular(const char *path, sg_err *err);
 
 /* Creates the temporary file tmp for writing, exclusively and never through a
  * symbolic link placed at its name (temporary names are predictable); one left

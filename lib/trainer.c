@@ -372,24 +372,12 @@ static int write_config(sg_trainer *t, sg_err *err)
     return rc;
 }
 
-/* A run file that exists must be a regular file: a FIFO in its place would
- * block the read (or the append) for ever, /dev/zero would be read up to the
- * size limit. 0 when path is a regular file or absent. */
-static int refuse_irregular(const char *path, sg_err *err)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;
-    return sg_errf(err, "%s: not a regular file (%s; move it away)", path,
-                   S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
-                   : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket");
-}
-
 static int read_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err)
 {
     run_file(path, pn, run_dir, "config.json");
     uint8_t *data;
     size_t len;
-    if (refuse_irregular(path, err) || sg_read_file(path, 16 << 20, &data, &len, err)) return -1;
+    if (sg_refuse_irregular(path, err) || sg_read_file(path, 16 << 20, &data, &len, err)) return -1;
     sg_err e;
     int rc = json_parse((const char *)data, len, NULL, root, NULL, &e);
     free(data);
@@ -664,7 +652,7 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
     t->elapsed_base = 0;
     uint8_t *data;
     size_t len;
-    if (refuse_irregular(path, err)) return -1;
+    if (sg_refuse_irregular(path, err)) return -1;
     /* lstat: a link to nowhere is a history that cannot be read (an error
      * naming it, as for latest), not a run without one: writing an empty
      * history through it would lose the run's */
@@ -984,7 +972,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         run_file(lp, sizeof lp, run_dir, "latest");
         /* A FIFO would block the read for ever (sg_ckpt_latest reads one: tests
          * feed it through one), a device would be read to the limit. */
-        if (refuse_irregular(lp, err) || sg_ckpt_latest(run_dir, &step, err)) goto fail;
+        if (sg_refuse_irregular(lp, err) || sg_ckpt_latest(run_dir, &step, err)) goto fail;
         /* No latest but a checkpoint's three files: a first save killed between
          * them and latest, or latest deleted or lost. Starting from iteration 0
          * would trim the whole history and overwrite the checkpoints; the newest
@@ -1038,7 +1026,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         if (sg_mkdir_p(run_dir, err) || write_config(t, err)) goto fail;
         char hp[PATH_MAX];
         run_file(hp, sizeof hp, run_dir, "history.jsonl");
-        if (refuse_irregular(hp, err) || sg_write_file_atomic(hp, "", 0, err)) goto fail;
+        if (sg_refuse_irregular(hp, err) || sg_write_file_atomic(hp, "", 0, err)) goto fail;
     }
     if (open_history(t, err)) goto fail;
     pick_samples(t);

@@ -627,7 +627,8 @@ PY
       echo "$f $kind: $status $output"
       [ "$status" -eq 1 ]
       [ "${#lines[@]}" -eq 1 ]
-      [[ "$output" == "sg-train: $T/e/$f: not a regular file"* ]]
+      case $kind in fifo) what="a FIFO" ;; zero) what="a device" ;; dir) what="a directory" ;; esac
+      [[ "$output" == "sg-train: $T/e/$f: not a regular file ($what; move it away)"* ]]
       rm -r "$T/e"
     done
   done
