@@ -565,19 +565,28 @@ sys.exit(0 if d.max() <= 1 else 1)' "$W/got.png" "$W/want.png"
     [ ! -e "$W/bad-G.safetensors" ]
 }
 
-# The conversion as a user types it (sg-sample.1): into a directory that does
-# not exist yet; and ordinary mistakes are one line on stderr, exit status 1,
-# no Python traceback, nothing written.
-@test "convert_reference_ckpt.py: creates the output's directory; a bad input or output is one line, not a traceback" {
-    $PY -c 'import torch' 2>/dev/null || skip "no torch for $PY"
-    $PY - "$W" <<'EOF'
+# Saves a tiny reference Generator (tests/golden/stargan_ref.py: conv_dim 4,
+# c_dim 5, one residual block, torch seed 1) with torch.save as $1/000007-G.ckpt,
+# and with $2 = D a Discriminator (16 px, conv_dim 4, c_dim 5, repeat_num 2) as
+# $1/000007-D.ckpt (G is the same either way).
+save_reference_ckpts() {
+    $PY - "$@" <<'EOF'
 import sys, torch
 sys.path.insert(0, "tests/golden")
 from stargan_ref import Generator, Discriminator
 torch.manual_seed(1)
 torch.save(Generator(4, 5, 1).state_dict(), sys.argv[1] + "/000007-G.ckpt")
-torch.save(Discriminator(16, 4, 5, 2).state_dict(), sys.argv[1] + "/000007-D.ckpt")
+if sys.argv[2:] == ["D"]:
+    torch.save(Discriminator(16, 4, 5, 2).state_dict(), sys.argv[1] + "/000007-D.ckpt")
 EOF
+}
+
+# The conversion as a user types it (sg-sample.1): into a directory that does
+# not exist yet; and ordinary mistakes are one line on stderr, exit status 1,
+# no Python traceback, nothing written.
+@test "convert_reference_ckpt.py: creates the output's directory; a bad input or output is one line, not a traceback" {
+    $PY -c 'import torch' 2>/dev/null || skip "no torch for $PY"
+    save_reference_ckpts "$W" D
     DS=--dataset=CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
     convert() { $PY pipelines/convert_reference_ckpt.py "$@" "$DS" --image-size 16 --d-repeat 2; }
     run convert "$W/000007-G.ckpt" "$W/celeba/ckpt/000007-G.safetensors"
@@ -612,13 +621,7 @@ EOF
 # and a pair sg-sample would refuse is refused here, before anything is written.
 @test "convert_reference_ckpt.py: --d-repeat's default follows --image-size; a 32 px model converts and runs" {
     $PY -c 'import torch' 2>/dev/null || skip "no torch for $PY"
-    $PY - "$W" <<'EOF'
-import sys, torch
-sys.path.insert(0, "tests/golden")
-from stargan_ref import Generator
-torch.manual_seed(1)
-torch.save(Generator(4, 5, 1).state_dict(), sys.argv[1] + "/000007-G.ckpt")
-EOF
+    save_reference_ckpts "$W"
     DS=--dataset=CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
     d_repeat() { head -c 4096 "$1" | grep -aoE '"d_repeat":"[0-9]+"' | grep -oE '[0-9]+'; }
     for size_want in 32:4 128:6 256:6; do

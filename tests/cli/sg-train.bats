@@ -57,15 +57,22 @@ PY
 
 tree_sum() { (cd "$1" && find . -type f | sort | xargs md5sum); }
 
+# Waits (up to 10 s; the caller asserts what it needs) until the run in $T/r
+# has at least $1 lines of history.
+wait_history_lines() {
+  for _ in $(seq 200); do
+    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge "$1" ] && return 0
+    sleep 0.05
+  done
+  return 0
+}
+
 # Starts an endless tiny training run (stderr to $T/err), waits until its history
 # has LINES lines, sends it SIGNAL and sets status to its exit status.
 signal_long_run() {
   sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
   local pid=$!
-  for _ in $(seq 200); do
-    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge "$2" ] && break
-    sleep 0.05
-  done
+  wait_history_lines "$2"
   kill -"$1" "$pid"
   status=0
   wait "$pid" || status=$?
@@ -529,10 +536,7 @@ signals_during_checkpoint() {
   sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
   pid=$!
   BG_PID=$pid
-  for _ in $(seq 200); do
-    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
-    sleep 0.05
-  done
+  wait_history_lines 3
   msg="sg-train: $T/r: another sg-train is using this run directory (two at once would mix their checkpoints and history; wait for it to end or stop it)"
   run sg-train -o "$T/r" --resume --iters 3
   [ "$status" -eq 1 ]
@@ -761,10 +765,7 @@ PY
   sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> >(exec true) &
   pid=$!
   BG_PID=$pid
-  for _ in $(seq 200); do
-    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
-    sleep 0.05
-  done
+  wait_history_lines 3
   kill -INT "$pid"
   status=0
   wait "$pid" || status=$?
@@ -776,17 +777,11 @@ PY
   nohup sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" > /dev/null 2>&1 &
   pid=$!
   BG_PID=$pid
-  for _ in $(seq 200); do
-    [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge 3 ] && break
-    sleep 0.05
-  done
+  wait_history_lines 3
   # it goes on training after the SIGHUP (three more history lines) until ^C
   kill -HUP "$pid"
   n=$(wc -l < "$T/r/history.jsonl")
-  for _ in $(seq 200); do
-    [ "$(wc -l < "$T/r/history.jsonl")" -ge $((n + 3)) ] && break
-    sleep 0.05
-  done
+  wait_history_lines $((n + 3))
   [ "$(wc -l < "$T/r/history.jsonl")" -ge $((n + 3)) ]
   kill -0 "$pid"
   kill -INT "$pid"
