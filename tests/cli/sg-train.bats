@@ -78,6 +78,18 @@ signal_long_run() {
   wait "$pid" || status=$?
 }
 
+# Runs sg-train -o RUN ARGS... and needs exit 1, the message MESSAGE (a glob:
+# "*" stands for the varying parts) and RUN left byte for byte as it was.
+refused_run_unchanged() {
+  local run_dir=$1 message=$2 before
+  shift 2
+  before=$(tree_sum "$run_dir")
+  run sg-train -o "$run_dir" "$@"
+  [ "$status" -eq 1 ]
+  [[ "$output" == $message ]]
+  [ "$(tree_sum "$run_dir")" = "$before" ]
+}
+
 @test "--help and --version" {
   run sg-train --help
   [ "$status" -eq 0 ]
@@ -281,11 +293,8 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
 
 @test "an existing run is not overwritten without --resume or --force" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
+  refused_run_unchanged "$T/r" "sg-train: $T/r already holds a run (--resume continues it, --force starts over)" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   before=$(tree_sum "$T/r")
-  run sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
-  [ "$status" -eq 1 ]
-  [[ "$output" == "sg-train: $T/r already holds a run (--resume continues it, --force starts over)" ]]
-  [ "$(tree_sum "$T/r")" = "$before" ]
   # without its config.json (deleted by hand) the run's other files still count
   mv "$T/r/config.json" "$T/config.json.saved"
   run sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
@@ -648,11 +657,7 @@ PY
   echo 000003 > "$T/r/latest"
   mv "$T/r/history.jsonl" "$T/history.jsonl"
   ln -s "$T/nowhere" "$T/r/history.jsonl"
-  before=$(tree_sum "$T/r")
-  run sg-train -o "$T/r" --resume --iters 4
-  [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $T/r/history.jsonl: No such file or directory" ]
-  [ "$(tree_sum "$T/r")" = "$before" ]
+  refused_run_unchanged "$T/r" "sg-train: $T/r/history.jsonl: No such file or directory" --resume --iters 4
   [ ! -e "$T/nowhere" ]
   [ -L "$T/r/history.jsonl" ]
 }
@@ -703,11 +708,7 @@ PY
   for f in G D state; do
     cp -r "$T/r" "$T/e"
     flip_byte "$T/e/ckpt/000003-$f.safetensors" 3
-    before=$(tree_sum "$T/e")
-    run sg-train -o "$T/e" --resume --iters 4
-    [ "$status" -eq 1 ]
-    [[ "$output" == "sg-train: $T/e/ckpt/000003-$f.safetensors: the data does not match its checksum (CRC-32 "*", recorded "*"): the file is damaged (checkpoint 000003 is unusable; to resume from the one before it: echo 000002 > $T/e/latest)" ]]
-    [ "$(tree_sum "$T/e")" = "$before" ]
+    refused_run_unchanged "$T/e" "sg-train: $T/e/ckpt/000003-$f.safetensors: the data does not match its checksum (CRC-32 "*", recorded "*"): the file is damaged (checkpoint 000003 is unusable; to resume from the one before it: echo 000002 > $T/e/latest)" --resume --iters 4
     # as it says
     echo 000002 > "$T/e/latest"
     run sg-train -o "$T/e" --resume --iters 4
@@ -795,11 +796,7 @@ PY
   sg-train -o "$T/r" --iters 3 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   [ "$(st_meta "$T/r/ckpt/000003-state.safetensors" seed)" = 0 ]
   sed -i 's/"seed": 0/"seed": 7/' "$T/r/config.json"
-  before=$(tree_sum "$T/r")
-  run sg-train -o "$T/r" --resume --iters 4
-  [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $T/r/config.json: seed 7, but $T/r/ckpt/000003-state.safetensors was trained with seed 0 (edited by hand? every draw would differ from the run's: put the seed back)" ]
-  [ "$(tree_sum "$T/r")" = "$before" ]
+  refused_run_unchanged "$T/r" "sg-train: $T/r/config.json: seed 7, but $T/r/ckpt/000003-state.safetensors was trained with seed 0 (edited by hand? every draw would differ from the run's: put the seed back)" --resume --iters 4
   sed -i 's/"seed": 7/"seed": 0/' "$T/r/config.json"
   run sg-train -o "$T/r" --resume --iters 4
   [ "$status" -eq 0 ]
@@ -845,11 +842,7 @@ PY
   done
   cp -r "$D/a.lmdb" "$T/c.lmdb"
   sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$T/c.lmdb"
-  before=$(tree_sum "$T/r")
-  run sg-train -o "$T/r" --resume --iters 3 "$D/a.lmdb" "$T/link.lmdb"
-  [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $D/a.lmdb and $T/link.lmdb are the same shard (given twice): each dataset needs a shard of its own" ]
-  [ "$(tree_sum "$T/r")" = "$before" ]
+  refused_run_unchanged "$T/r" "sg-train: $D/a.lmdb and $T/link.lmdb are the same shard (given twice): each dataset needs a shard of its own" --resume --iters 3 "$D/a.lmdb" "$T/link.lmdb"
   # a run that was trained on one shard twice (config.json says so) goes on, with a warning
   sed -i "s|\"$(realpath "$T/c.lmdb")\"|\"$(realpath "$D/a.lmdb")\"|" "$T/r/config.json"
   run sg-train -o "$T/r" --resume --iters 3
@@ -863,11 +856,7 @@ PY
   cp -r "$D/a.lmdb" "$T/c.lmdb"
   sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$T/a.lmdb" "$T/c.lmdb"
   A=$(realpath "$T/a.lmdb") C=$(realpath "$T/c.lmdb")
-  before=$(tree_sum "$T/r")
-  run sg-train -o "$T/r" --resume --iters 3 "$T/c.lmdb" "$T/a.lmdb"
-  [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: shards given in another order than the run's (given: $T/c.lmdb $T/a.lmdb; the run in $T/r: $A $C): give the shards in the run's order (each dataset keeps its slot in the label vector)" ]
-  [ "$(tree_sum "$T/r")" = "$before" ]
+  refused_run_unchanged "$T/r" "sg-train: shards given in another order than the run's (given: $T/c.lmdb $T/a.lmdb; the run in $T/r: $A $C): give the shards in the run's order (each dataset keeps its slot in the label vector)" --resume --iters 3 "$T/c.lmdb" "$T/a.lmdb"
   # moved, in the run's order: resumes (config.json then records the new paths)
   mkdir "$T/new" "$T/newer"
   mv "$T/a.lmdb" "$T/c.lmdb" "$T/new/"
@@ -942,11 +931,7 @@ PY
     cp -r "$T/r" "$T/e"
     rename_key "$T/e/ckpt/000003-$f.safetensors" data_crc32
     flip_byte "$T/e/ckpt/000003-$f.safetensors" 3
-    before=$(tree_sum "$T/e")
-    run sg-train -o "$T/e" --resume --iters 4
-    [ "$status" -eq 1 ]
-    [[ "$output" == "sg-train: $T/e/ckpt/000003-$f.safetensors: the data does not match the checksum $T/e/ckpt/000003-state.safetensors recorded for it (CRC-32 "*", recorded "*"): the file is damaged, or files of different checkpoints or runs are mixed (checkpoint 000003 is unusable; to resume from the one before it: echo 000002 > $T/e/latest)" ]]
-    [ "$(tree_sum "$T/e")" = "$before" ]
+    refused_run_unchanged "$T/e" "sg-train: $T/e/ckpt/000003-$f.safetensors: the data does not match the checksum $T/e/ckpt/000003-state.safetensors recorded for it (CRC-32 "*", recorded "*"): the file is damaged, or files of different checkpoints or runs are mixed (checkpoint 000003 is unusable; to resume from the one before it: echo 000002 > $T/e/latest)" --resume --iters 4
     rm -r "$T/e"
   done
   # the state's own key damaged, and its data: the keys saved with it say it had one
