@@ -12,7 +12,6 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "cli.h"
-#include "fileio.h"
 #include "trainer.h"
 
 static void usage(void)
@@ -83,9 +82,7 @@ static void on_signal(int sig)
 {
     if (stop_signal && sig == SIGHUP) return;
     if (stop_signal) {
-        sg_temp_remove_all();
-        signal(sig, SIG_DFL);
-        raise(sig);
+        cli_die_by_signal(sig);
         return;
     }
     stop_signal = sig;

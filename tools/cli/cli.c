@@ -16,9 +16,7 @@ static int progress_shown;
 
 static void catch_signals(void (*handler)(int), int sa_flags, int keep_ignored);
 
-/* Ends the process as the signal would have, after removing the temporary
- * files its writers have in flight (lib/fileio.h). */
-static void remove_temps_and_die(int sig)
+void cli_die_by_signal(int sig)
 {
     sg_temp_remove_all();
     signal(sig, SIG_DFL);
@@ -44,7 +42,7 @@ void cli_init(const char *argv0)
      * signal ignored at start (a background job of a script ignores SIGINT)
      * must not end the tool now. Tools that stop gracefully on a signal
      * install their own handler after this (cli_catch_stop_signals). */
-    catch_signals(remove_temps_and_die, 0, 1);
+    catch_signals(cli_die_by_signal, 0, 1);
 }
 
 /* handler for SIGINT, SIGTERM and SIGHUP; one ignored at start stays so

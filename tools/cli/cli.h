@@ -12,6 +12,9 @@ extern const char *cli_name;          /* set by cli_init from argv[0] */
  * removes the temporary files writers have in flight (lib/fileio.h) and ends
  * as the signal would. */
 void cli_init(const char *argv0);
+/* For a signal handler: removes the temporary files writers have in flight
+ * (lib/fileio.h) and ends the process as signal sig would have. */
+void cli_die_by_signal(int sig);
 /* Installs handler (with sa_flags) for SIGINT, SIGTERM and SIGHUP, for a tool
  * that stops gracefully: always for the first two (a script's background job,
  * which starts with SIGINT ignored, can still be stopped with kill -INT), and
