@@ -40,6 +40,17 @@ int sg_err_prefix(sg_err *err, const char *fmt, ...)
     return -1;
 }
 
+size_t sg_escape_byte(unsigned char c, char piece[5])
+{
+    if (c == '\\') strcpy(piece, "\\\\");
+    else if (c == '\t') strcpy(piece, "\\t");
+    else if (c == '\r') strcpy(piece, "\\r");
+    else if (c == '\n') strcpy(piece, "\\n");
+    else if (c >= 0x20 && c < 0x7f) { piece[0] = (char)c; piece[1] = 0; }
+    else snprintf(piece, 5, "\\x%02x", c);
+    return strlen(piece);
+}
+
 sg_quoted sg_quote_bytes(const void *data, size_t n)
 {
     sg_quoted q;
@@ -47,14 +58,7 @@ sg_quoted sg_quote_bytes(const void *data, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char piece[5];
-        unsigned c = p[i];
-        if (c == '\\') strcpy(piece, "\\\\");
-        else if (c == '\t') strcpy(piece, "\\t");
-        else if (c == '\r') strcpy(piece, "\\r");
-        else if (c == '\n') strcpy(piece, "\\n");
-        else if (c >= 0x20 && c < 0x7f) { piece[0] = (char)c; piece[1] = 0; }
-        else snprintf(piece, sizeof piece, "\\x%02x", c);
-        size_t l = strlen(piece);
+        size_t l = sg_escape_byte(p[i], piece);
         if (o + l > SG_QUOTE_MAX) {
             memcpy(q.s + o, "...", 4);
             return q;

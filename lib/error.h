@@ -26,5 +26,9 @@ typedef struct { char s[SG_QUOTE_MAX + 4]; } sg_quoted;
 sg_quoted sg_quote_bytes(const void *data, size_t n);
 /* sg_quote_bytes of a NUL-terminated string. */
 sg_quoted sg_quote_str(const char *s);
+/* One byte as sg_quote_bytes shows it, into piece (NUL-terminated): itself
+ * when printable ASCII other than a backslash, else \\ \t \r \n or \xHH.
+ * Returns its length (1, 2 or 4). */
+size_t sg_escape_byte(unsigned char c, char piece[5]);
 
 #endif

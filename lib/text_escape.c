@@ -1,5 +1,6 @@
 #define _GNU_SOURCE   /* wcwidth */
 #include "text_escape.h"
+#include "error.h"
 #include <langinfo.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,13 +68,8 @@ static size_t escape(sg_buf *b, const unsigned char *p, size_t n, int utf8)
             continue;
         }
         char e[5];
-        if (c == '\\') snprintf(e, sizeof e, "\\\\");
-        else if (c == '\t') snprintf(e, sizeof e, "\\t");
-        else if (c == '\r') snprintf(e, sizeof e, "\\r");
-        else if (c == '\n') snprintf(e, sizeof e, "\\n");
-        else snprintf(e, sizeof e, "\\x%02x", c);
+        width += sg_escape_byte((unsigned char)c, e);   /* not kept: never itself */
         if (b) sg_buf_puts(b, e);
-        width += e[1] == 'x' ? 4 : 2;
         i++;
     }
     return width;
