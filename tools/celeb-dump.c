@@ -85,8 +85,7 @@ static void print_info(const char *path, const sg_shard_meta *m, int json)
         sg_buf_puts(&b, "], \"source\": ");
         json_buf_cstr(&b, m->source);
         sg_buf_appendf(&b, ", \"crop\": %u, \"size\": %u}\n", m->crop, m->size);
-        if (b.failed) cli_die("out of memory");
-        fwrite(b.data, 1, b.len, stdout);
+        write_buf(&b);
         sg_buf_free(&b);
         return;
     }
@@ -136,8 +135,7 @@ static void print_stats(sg_shard *s, const char *path, int json)
                            (unsigned long long)(m->count - pos[a]));
         }
         sg_buf_puts(&b, "]}\n");
-        if (b.failed) cli_die("out of memory");
-        fwrite(b.data, 1, b.len, stdout);
+        write_buf(&b);
         sg_buf_free(&b);
     } else {
         size_t w = 9;
@@ -204,8 +202,7 @@ static void print_list(sg_shard *s, int json, int names)
             }
             sg_buf_putc(&b, '\n');
         }
-        if (b.failed) cli_die("out of memory");
-        if (fwrite(b.data, 1, b.len, stdout) != b.len) cli_die("<stdout>:");
+        write_buf(&b);
     }
     sg_buf_free(&b);
 }
