@@ -40,9 +40,14 @@ PY
 # Runs the command with SIGNAL delivered at its Nth fsync (strace's fault
 # injection), the moment a temporary file is complete but not yet renamed;
 # skips the test where strace cannot trace (no strace, no ptrace).
-run_signalled_at_fsync() {
-  local sig=$1 nth=$2; shift 2
+# Skips the test where strace cannot inject faults (no strace, no ptrace).
+need_strace() {
   command -v strace >/dev/null || skip "no strace"
   strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+}
+
+run_signalled_at_fsync() {
+  local sig=$1 nth=$2; shift 2
+  need_strace
   run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal="$sig":when="$nth" "$@"
 }

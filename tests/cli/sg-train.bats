@@ -379,11 +379,7 @@ key, value = sys.argv[2].split("=", 1)
 c["training"][key] = json.loads(value)
 json.dump(c, open(sys.argv[1], "w"))
 PY
-    after=$(tree_sum "$T/e")
-    run sg-train -o "$T/e" --resume --iters 6
-    [ "$status" -eq 1 ]
-    [ "$output" = "sg-train: $T/e/config.json: ${edit#*:}" ]
-    [ "$(tree_sum "$T/e")" = "$after" ]
+    refused_run_unchanged "$T/e" "sg-train: $T/e/config.json: ${edit#*:}" --resume --iters 6
     rm -r "$T/e"
   done
   [ "$(tree_sum "$T/r")" = "$before" ]
@@ -508,8 +504,7 @@ PY
 # while it exists (strace's fault injection, at the points a plain traced run
 # into $T/plain shows); the status in $status.
 signals_during_checkpoint() {
-  command -v strace >/dev/null || skip "no strace"
-  strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+  need_strace
   args=(--iters 6 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
   strace -f -qq -o "$T/trace" -e trace=fsync,rename,openat sg-train -o "$T/plain" "${args[@]}"
   local r k
@@ -811,7 +806,7 @@ PY
 }
 
 @test "a full file system before the first checkpoint says there is none and that --resume starts again" {
-  command -v strace >/dev/null || skip "no strace"
+  need_strace
   # the first write(2) to history.jsonl fails
   run strace -f -o /dev/null -P "$T/r/history.jsonl" -e trace=write -e inject=write:error=ENOSPC:when=1 \
     sg-train -o "$T/r" --iters 4 --log-every 1 --sample-every 0 --save-every 2 "${TINY[@]}" "$D/a.lmdb"
@@ -866,11 +861,7 @@ PY
   grep -q "\"path\": \"$(realpath "$T/new/c.lmdb")\", \"name\": \"c\"" "$T/r/config.json"
   # moved again and swapped: no recorded path matches, the names do
   mv "$T/new/a.lmdb" "$T/new/c.lmdb" "$T/newer/"
-  before=$(tree_sum "$T/r")
-  run sg-train -o "$T/r" --resume --iters 4 "$T/newer/c.lmdb" "$T/newer/a.lmdb"
-  [ "$status" -eq 1 ]
-  [[ "$output" == "sg-train: shards given in another order than the run's (given: $T/newer/c.lmdb $T/newer/a.lmdb; the run in $T/r: "*"): give the shards in the run's order"* ]]
-  [ "$(tree_sum "$T/r")" = "$before" ]
+  refused_run_unchanged "$T/r" "sg-train: shards given in another order than the run's (given: $T/newer/c.lmdb $T/newer/a.lmdb; the run in $T/r: "*"): give the shards in the run's order"* --resume --iters 4 "$T/newer/c.lmdb" "$T/newer/a.lmdb"
   # moved and renamed, in order: nothing says it is another dataset's (as before)
   mv "$T/newer/a.lmdb" "$T/newer/renamed.lmdb"
   run sg-train -o "$T/r" --resume --iters 4 "$T/newer/renamed.lmdb" "$T/newer/c.lmdb"
