@@ -148,8 +148,6 @@ def write_safetensors(path, tensors, metadata):
         offset += len(raw)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)          # aligns the data for F32/I64
-    if os.path.isdir(path):
-        die("%s: is a directory (give the file to write, NNNNNN-G.safetensors)" % path)
     parent = os.path.dirname(path)
     tmp = "%s.tmp.%d" % (path, os.getpid())
     if parent and not os.path.isdir(parent):
