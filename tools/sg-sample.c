@@ -666,8 +666,6 @@ int main(int argc, char **argv)
             cli_progress("translating: %ld/%ld images", done, total);
         }
         if (grid_png) sg_png_background_ready(grid_png, grid_row_top(&g, k0 + n));
-        if (shard)
-            for (long k = 0; k < n; k++) in[k0 + k].rgb = NULL;   /* shard_pixels: reused by the next chunk */
     }
     cli_progress_end();
     double t_loop = seconds_now();
@@ -705,7 +703,11 @@ int main(int argc, char **argv)
     if (g.active) sg_canvas_free(&g.cv);
     sg_model_free(model);
     sg_backend_destroy(be);
-    for (long k = 0; k < n_in; k++) { free(in[k].rgb); free(in[k].own_labels); }
+    /* a shard's inputs point into shard_pixels, reused chunk after chunk */
+    for (long k = 0; k < n_in; k++) {
+        if (!shard) free(in[k].rgb);
+        free(in[k].own_labels);
+    }
     free(shard_pixels);
     if (shard) sg_shard_close(shard);
     free(in);
