@@ -19,10 +19,8 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
             if (sg_ckpt_latest(arg, &step, err)) return -1;
             if (step < 0) return sg_errf(err, "%s: no checkpoint found (no %s/latest)", arg, arg);
             sg_ckpt_path(path, cap, arg, step, "G");
-            if (!sg_path_missing(path)) {
-                if (!sg_ckpt_read_info(path, info, err)) return 0;
-                if (!sg_path_missing(path)) return -1;   /* an error other than the file vanishing */
-            }
+            if (!sg_ckpt_read_info(path, info, err)) return 0;
+            if (!sg_path_missing(path)) return -1;   /* an error other than the file vanishing */
             /* Gone between reading latest and opening the file (sg-train --keep
              * deleted it): latest has moved on; read it again. The same step
              * again, or too many tries: the run is missing its checkpoint. */
