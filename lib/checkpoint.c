@@ -789,12 +789,13 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
     return 0;
 }
 
-int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err)
+int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *state_info, sg_err *err)
 {
     char g[PATH_MAX], d[PATH_MAX], s[PATH_MAX];
     sg_ckpt_path(g, sizeof g, run_dir, step, "G");
     sg_ckpt_path(d, sizeof d, run_dir, step, "D");
     sg_ckpt_path(s, sizeof s, run_dir, step, "state");
+    if (state_info) memset(state_info, 0, sizeof *state_info);
     if (refuse_generator_only(m, s, "loading a whole checkpoint (G, D and state)", err)) return -1;
     /* All three files are checked before anything is loaded into the model
      * (headers, the data's CRCs, the tensors against the model), so that a
@@ -810,9 +811,11 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err)
         sg_ckpt_info info;
         sg_st_file **f = k < 2 ? &nets[k].f : &state;
         if (st_open_regular(f, paths[k], err)) goto done;
+        memset(&info, 0, sizeof info);
         if (info_from_file(*f, &info, err)) goto done;
         int64_t st = info.step;
-        sg_ckpt_info_free(&info);
+        if (k == 2 && state_info) *state_info = info;   /* the caller's (the seed), freed there */
+        else sg_ckpt_info_free(&info);
         if (st != step) {
             sg_errf(err, "%s: metadata step %lld, expected %lld", paths[k], (long long)st, (long long)step);
             goto done;
@@ -870,6 +873,10 @@ done:
     net_close(&nets[1]);
     sg_st_close(state);
     state_free(&sd);
+    if (rc && state_info) {
+        sg_ckpt_info_free(state_info);
+        memset(state_info, 0, sizeof *state_info);
+    }
     return rc;
 }
 

@@ -85,8 +85,10 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err);
 int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below);
 /* Loads G, D and the state of checkpoint `step` into m. All three files are
  * validated first (headers, data CRC-32s, the state's record of G's and D's
- * CRCs, tensors against the model): a bad file changes nothing in m. */
-int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_err *err);
+ * CRCs, tensors against the model): a bad file changes nothing in m.
+ * state_info (may be NULL): the state file's metadata (its seed), on success;
+ * free it with sg_ckpt_info_free. */
+int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *state_info, sg_err *err);
 /* Deletes all but the newest `keep` checkpoints in RUN/ckpt (never the one
  * RUN/latest names). keep <= 0 keeps everything. */
 int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err);

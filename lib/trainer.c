@@ -986,7 +986,8 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         }
         if (step >= 0) {
             if (check_ckpt_matches(t, step, err)) goto fail;
-            if (sg_ckpt_load(t->model, run_dir, step, err)) {
+            sg_ckpt_info si;   /* the state file's metadata: the run's seed */
+            if (sg_ckpt_load(t->model, run_dir, step, &si, err)) {
                 /* damaged, truncated, missing or mixed files: say how to go on from the one before */
                 int64_t prev = sg_ckpt_newest_complete(run_dir, step);
                 size_t l = strlen(err->msg);
@@ -1000,9 +1001,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             }
             /* --seed may not change on resume; config.json's is a text a user may edit */
             char sp[PATH_MAX];
-            sg_ckpt_info si;
             sg_ckpt_path(sp, sizeof sp, run_dir, step, "state");
-            if (sg_ckpt_read_info(sp, &si, err)) goto fail;
             int other_seed = si.has_seed && si.seed != opt->seed;
             uint64_t run_seed = si.seed;
             sg_ckpt_info_free(&si);

@@ -126,7 +126,7 @@ int main(void)
 
     /* Round trip into a model with other initial weights. */
     CHECK(!same_state(a, b, 0), "models should differ before loading");
-    CHECK(sg_ckpt_load(b, dir, 4, &err) == 0, "load: %s", err.msg);
+    CHECK(sg_ckpt_load(b, dir, 4, NULL, &err) == 0, "load: %s", err.msg);
     CHECK(same_state(a, b, 1), "loaded model differs from the saved one");
 
     /* Metadata. */
@@ -177,12 +177,12 @@ int main(void)
     CHECK(truncate(bs, st.st_size - 100) == 0, "truncate");
     sg_model *fresh;
     CHECK(sg_model_create(&fresh, &cfg, be, 2, &err) == 0, "create: %s", err.msg);
-    CHECK(sg_ckpt_load(fresh, bad, 4, &err) == -1 && strstr(err.msg, bs) && strstr(err.msg, "out of bounds"),
+    CHECK(sg_ckpt_load(fresh, bad, 4, NULL, &err) == -1 && strstr(err.msg, bs) && strstr(err.msg, "out of bounds"),
           "truncated state: %s", err.msg);
     sg_model *fresh2;
     CHECK(sg_model_create(&fresh2, &cfg, be, 2, &err) == 0, "create: %s", err.msg);
     CHECK(same_state(fresh, fresh2, 1), "a failed load changed the model");
-    CHECK(sg_ckpt_load(fresh, bad, 5, &err) == -1 && strstr(err.msg, "No such file"), "missing step: %s", err.msg);
+    CHECK(sg_ckpt_load(fresh, bad, 5, NULL, &err) == -1 && strstr(err.msg, "No such file"), "missing step: %s", err.msg);
     /* A G file of step 4 named as step 8. */
     copy_file(s, bs);
     char g8[600], d8[600], s8[600];
@@ -192,7 +192,7 @@ int main(void)
     copy_file(g, g8);
     copy_file(d, d8);
     copy_file(s, s8);
-    CHECK(sg_ckpt_load(fresh, bad, 8, &err) == -1 && strstr(err.msg, "metadata step 4, expected 8"), "step mismatch: %s", err.msg);
+    CHECK(sg_ckpt_load(fresh, bad, 8, NULL, &err) == -1 && strstr(err.msg, "metadata step 4, expected 8"), "step mismatch: %s", err.msg);
 
     /* latest: malformed, missing; prune keeps the newest N and the latest. */
     char lp[600];

@@ -231,7 +231,7 @@ static void test_refusals(sg_backend *be, sg_model *trained)
     CHECK(access(dpath, F_OK) != 0, "a refused D write left %s", dpath);
     REFUSED(sg_ckpt_read_state(gen, dpath, &step, &err), "sg_ckpt_read_state");
     REFUSED(sg_ckpt_write_state(gen, dpath, &info, 3, &err), "sg_ckpt_write_state");
-    REFUSED(sg_ckpt_load(gen, dir, 3, &err), "sg_ckpt_load");
+    REFUSED(sg_ckpt_load(gen, dir, 3, NULL, &err), "sg_ckpt_load");
     REFUSED(sg_ckpt_save(gen, dir, &info, 4, &err), "sg_ckpt_save");
     snprintf(dpath, sizeof dpath, "%s/ckpt", dir);
     CHECK(access(dpath, F_OK) != 0, "a refused save created %s", dpath);

@@ -325,7 +325,7 @@ static void test_load_checks_first(sg_backend *be)
         copy_file(path, saved);
         if (k == 2) damage_crc_key(path);
         flip_byte_at(path, data_start(path));
-        int rc = sg_ckpt_load(dst, run, 3, &err);
+        int rc = sg_ckpt_load(dst, run, 3, NULL, &err);
         CHECK(rc == -1 && strstr(err.msg, want[k]) && strstr(err.msg, path), "%s damaged: %d %s", kinds[k], rc,
               rc ? err.msg : "loaded");
         CHECK(sg_model_get_tensor(dst, SG_NET_G, 0, now, &err) == 0 && !memcmp(now, g0, gn * 4),
@@ -337,7 +337,7 @@ static void test_load_checks_first(sg_backend *be)
     /* G without its key but whole: loads */
     sg_ckpt_path(path, sizeof path, run, 3, "G");
     damage_crc_key(path);
-    CHECK(sg_ckpt_load(dst, run, 3, &err) == 0, "G without its key: %s", err.msg);
+    CHECK(sg_ckpt_load(dst, run, 3, NULL, &err) == 0, "G without its key: %s", err.msg);
     free(g0); free(d0); free(now);
     sg_model_free(src);
     sg_model_free(dst);
