@@ -235,21 +235,11 @@ fail:
     return -1;
 }
 
-/* sg_st_open of a checkpoint file that must be a regular file: a FIFO put in
- * its place would block the open for ever (a directory or a device is refused
- * by sg_st_open itself, after opening it). */
-static int st_open_regular(sg_st_file **f, const char *path, sg_err *err)
-{
-    *f = NULL;
-    if (sg_refuse_irregular(path, err)) return -1;
-    return sg_st_open(f, path, err);
-}
-
 int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err)
 {
     sg_st_file *f;
     memset(info, 0, sizeof *info);
-    if (st_open_regular(&f, path, err)) return -1;
+    if (sg_st_open(&f, path, err)) return -1;
     int rc = info_from_file(f, info, err);
     sg_st_close(f);
     return rc;
@@ -507,7 +497,7 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
 {
     if (net != SG_NET_G && refuse_generator_only(m, path, "loading D", err)) return -1;
     net_file nf = {0};
-    int rc = st_open_regular(&nf.f, path, err) || net_match(m, net, &nf, err) ||
+    int rc = sg_st_open(&nf.f, path, err) || net_match(m, net, &nf, err) ||
              verify_crc(nf.f, err) ||   /* before the model is changed */
              net_apply(m, net, &nf, err) ? -1 : 0;
     net_close(&nf);
@@ -691,7 +681,7 @@ int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err
     sg_st_file *f;
     state_data sd = {0};
     if (refuse_generator_only(m, path, "loading the optimizer state", err)) return -1;
-    if (st_open_regular(&f, path, err)) return -1;
+    if (sg_st_open(&f, path, err)) return -1;
     int rc = state_read(m, f, 1, &sd, err) || state_apply(m, path, &sd, err) ? -1 : 0;
     if (rc == 0) *step = sd.iteration;
     state_free(&sd);
@@ -810,7 +800,7 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *s
     for (int k = 0; k < 3; k++) {
         sg_ckpt_info info;
         sg_st_file **f = k < 2 ? &nets[k].f : &state;
-        if (st_open_regular(f, paths[k], err)) goto done;
+        if (sg_st_open(f, paths[k], err)) goto done;
         memset(&info, 0, sizeof info);
         if (info_from_file(*f, &info, err)) goto done;
         int64_t st = info.step;

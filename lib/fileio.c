@@ -213,11 +213,17 @@ int sg_mkdir_p(const char *path, sg_err *err)
     return 0;
 }
 
+int sg_refuse_irregular_mode(const char *path, unsigned mode, sg_err *err)
+{
+    if (S_ISREG(mode)) return 0;
+    return sg_errf(err, "%s: not a regular file (%s; move it away)", path,
+                   S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO"
+                   : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "a socket");
+}
+
 int sg_refuse_irregular(const char *path, sg_err *err)
 {
     struct stat st;
-    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;
-    return sg_errf(err, "%s: not a regular file (%s; move it away)", path,
-                   S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
-                   : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket");
+    if (stat(path, &st) != 0) return 0;
+    return sg_refuse_irregular_mode(path, st.st_mode, err);
 }

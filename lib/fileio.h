@@ -30,6 +30,8 @@ int sg_path_missing(const char *path);
  * limit. 0 when path is a regular file or nothing is there (through links);
  * else -1 and err: "PATH: not a regular file (a FIFO; move it away)". */
 int sg_refuse_irregular(const char *path, sg_err *err);
+/* The same for a file already opened (mode from fstat): 0 for a regular file. */
+int sg_refuse_irregular_mode(const char *path, unsigned mode, sg_err *err);
 
 /* Creates the temporary file tmp for writing, exclusively and never through a
  * symbolic link placed at its name (temporary names are predictable); one left

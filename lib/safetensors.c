@@ -255,11 +255,13 @@ static int read_full(int fd, void *buf, size_t n, uint64_t off)
 int sg_st_open(sg_st_file **out, const char *path, sg_err *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put in a file's place must not block the open for
+     * ever; it is refused below, as a directory or a device is */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return sg_errno(err, "%s", path);
     struct stat st;
     if (fstat(fd, &st) != 0) { sg_errno(err, "%s", path); close(fd); return -1; }
-    if (!S_ISREG(st.st_mode)) { close(fd); return sg_errf(err, "%s: not a regular file", path); }
+    if (sg_refuse_irregular_mode(path, st.st_mode, err)) { close(fd); return -1; }
     uint64_t size = (uint64_t)st.st_size;
     if (size < 8) {
         close(fd);
