@@ -537,14 +537,13 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
     struct stat st;
     if (stat(path, &st) != 0) return sg_errno(err, "%s", path);
     if (!S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a stargan shard (not a directory)", path);
-    if (!is_shard_dir(path)) return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
-    {
-        /* LMDB reports an empty data.mdb as "Bad file descriptor". */
-        char data_path[PATH_MAX];
-        snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
-        if (stat(data_path, &st) == 0 && st.st_size == 0)
-            return sg_errf(err, "%s: not a stargan shard (data.mdb is empty)", path);
-    }
+    char data_path[PATH_MAX];
+    snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
+    if (stat(data_path, &st) != 0 || !S_ISREG(st.st_mode))   /* is_shard_dir's test */
+        return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
+    /* LMDB reports an empty data.mdb as "Bad file descriptor". */
+    if (st.st_size == 0) return sg_errf(err, "%s: not a stargan shard (data.mdb is empty)", path);
+    long long data_size = (long long)st.st_size;
     sg_shard *s = calloc(1, sizeof *s);
     if (!s) return sg_errf(err, "out of memory");
     snprintf(s->path, sizeof s->path, "%s", path);
@@ -560,14 +559,12 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
     }
     /* A truncated data.mdb opens fine (the meta pages are at its start) but the
      * first access to a page past the end of the file is SIGBUS in the mmap. */
-    char data_path[PATH_MAX];
-    snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
     MDB_envinfo info;
     MDB_stat envst;
-    if (stat(data_path, &st) == 0 && !mdb_env_info(s->env, &info) && !mdb_env_stat(s->env, &envst) &&
-        ((uint64_t)info.me_last_pgno + 1) * envst.ms_psize > (uint64_t)st.st_size) {
+    if (!mdb_env_info(s->env, &info) && !mdb_env_stat(s->env, &envst) &&
+        ((uint64_t)info.me_last_pgno + 1) * envst.ms_psize > (uint64_t)data_size) {
         sg_errf(err, "%s: data.mdb is truncated (%lld bytes, the database needs %llu)", path,
-                (long long)st.st_size, (unsigned long long)(((uint64_t)info.me_last_pgno + 1) * envst.ms_psize));
+                data_size, (unsigned long long)(((uint64_t)info.me_last_pgno + 1) * envst.ms_psize));
         sg_shard_close(s);
         return -1;
     }
