@@ -11,19 +11,36 @@ int sg_errf(sg_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    err->sys_errno = 0;
+    return -1;
+}
+
+static int verr_sys(sg_err *err, int e, const char *fmt, va_list ap)
+{
+    if (!err) return -1;
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    if (n >= 0 && (size_t)n < sizeof err->msg)
+        snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(e));
+    err->sys_errno = e;
     return -1;
 }
 
 int sg_errno(sg_err *err, const char *fmt, ...)
 {
     int saved = errno;
-    if (!err) return -1;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    verr_sys(err, saved, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof err->msg)
-        snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(saved));
+    return -1;
+}
+
+int sg_err_sys(sg_err *err, int e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verr_sys(err, e, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

@@ -5,13 +5,30 @@
 #define SG_ERROR_H
 #include <stddef.h>
 
-typedef struct { char msg[1024]; } sg_err;
+typedef struct {
+    /* An anonymous struct with the int first, so that the "sg_err err =
+     * {{0}};" callers write zero-fills both members without a warning. */
+    struct {
+        /* The errno of the failed system call the message ends with (ENOSPC,
+         * ENOENT...), 0 when the failure was not a system call's (bad input,
+         * a library's own error): callers tell failure kinds apart by it,
+         * never by searching msg, whose wording is for people. */
+        int sys_errno;
+        char msg[1024];
+    };
+} sg_err;
 
-/* Formats the message into err (if non-NULL) and returns -1. */
+/* Formats the message into err (if non-NULL), sets sys_errno to 0 and returns -1. */
 int sg_errf(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Like sg_errf, appending ": strerror(errno)". */
+/* Like sg_errf, appending ": strerror(errno)" and recording errno in sys_errno. */
 int sg_errno(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prefixes an existing message: "prefix: old message". Returns -1. */
+/* Like sg_errno with an explicit error number e (one saved earlier, or a
+ * library's code that is an errno value). */
+int sg_err_sys(sg_err *err, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prefixes an existing message: "prefix: old message"; sys_errno is kept.
+ * Returns -1. (Text appended to err->msg in place keeps it too; a message
+ * copied into another sg_err with sg_errf does not: copy the struct and
+ * prefix it instead.) */
 int sg_err_prefix(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Bytes of untrusted input (a token from a user's file) made safe to quote in
