@@ -77,7 +77,8 @@ sg_backend *sg_backend_open(const char *device, const char *precision, int threa
     sg_backend *be = sg_backend_cuda_create_precision(index, precision, &cuda_err);
     if (be) return be;
     if (kind == SG_DEVICE_CUDA) {
-        sg_errf(err, "--device %s: %s", device, cuda_err.msg);
+        if (err) *err = cuda_err;
+        sg_err_prefix(err, "--device %s", device);
         return NULL;
     }
     if (fallback_note && note_len) snprintf(fallback_note, note_len, "%s", cuda_err.msg);

@@ -622,8 +622,7 @@ void sg_model_free(sg_model *m)
 static int create_failed(sg_model *m, sg_backend *be, sg_err *err)
 {
     sg_model_free(m);
-    sg_err be_err;
-    if (be->ops->sync(be, &be_err)) return sg_errf(err, "model: %s", be_err.msg);
+    if (be->ops->sync(be, err)) return sg_err_prefix(err, "model");
     return sg_errf(err, "model: out of memory");
 }
 

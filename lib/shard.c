@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <lmdb.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,15 +147,32 @@ struct sg_shard_writer {
 #define BATCH_BYTES (8u << 20)      /* one write transaction per ~8 MB */
 #define BATCH_RECORDS 4096
 
+/* "MESSAGE: mdb_strerror(rc)". LMDB's own codes are negative; a positive
+ * one is the errno of the system call that failed, kept in sys_errno. */
+static int lmdb_errf(sg_err *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int lmdb_errf(sg_err *err, int rc, const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return rc > 0 ? sg_err_sys(err, rc, "%s", what) : sg_errf(err, "%s: %s", what, mdb_strerror(rc));
+}
+
 static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)
 {
     /* LMDB turns a short write, which is what a full file system gives, into
-     * EIO ("Input/output error"): say what is most likely wrong. */
+     * EIO ("Input/output error"): say what is most likely wrong. sys_errno
+     * stays EIO, the code LMDB gave. */
     struct statvfs v;
-    if (rc == EIO && statvfs(path, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < 2 * (uint64_t)BATCH_BYTES)
-        return sg_errf(err, "%s: %s: %s: the file system is full (%llu bytes free)", path, what, mdb_strerror(rc),
-                       (unsigned long long)v.f_bavail * v.f_frsize);
-    return sg_errf(err, "%s: %s: %s", path, what, mdb_strerror(rc));
+    lmdb_errf(err, rc, "%s: %s", path, what);
+    if (err && rc == EIO && statvfs(path, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < 2 * (uint64_t)BATCH_BYTES) {
+        size_t l = strlen(err->msg);
+        snprintf(err->msg + l, sizeof err->msg - l, ": the file system is full (%llu bytes free)",
+                 (unsigned long long)v.f_bavail * v.f_frsize);
+    }
+    return -1;
 }
 
 /* Label names are distinct (celeb-pack refuses --select Bangs,Bangs): a name
@@ -553,7 +571,7 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
     int rc = mdb_env_create(&s->env);
     if (!rc) rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0444);
     if (rc) {
-        sg_errf(err, "%s: not a readable LMDB environment: %s", path, mdb_strerror(rc));
+        lmdb_errf(err, rc, "%s: not a readable LMDB environment", path);
         sg_shard_close(s);
         return -1;
     }
@@ -572,7 +590,7 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (!rc) rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
     if (rc) {
-        sg_errf(err, "%s: %s", path, mdb_strerror(rc));
+        lmdb_errf(err, rc, "%s", path);
         sg_shard_close(s);
         return -1;
     }
@@ -588,7 +606,7 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
     if (!rc) rc = mdb_stat(txn, s->dbi, &dbst);
     if (rc) {
         mdb_txn_abort(txn);
-        sg_errf(err, "%s: %s", path, mdb_strerror(rc));
+        lmdb_errf(err, rc, "%s", path);
         sg_shard_close(s);
         return -1;
     }
@@ -620,7 +638,7 @@ static int get_record(sg_shard *s, MDB_txn *txn, uint64_t index, const uint8_t *
     index_key(kb, index);
     MDB_val key = {8, kb}, val;
     int rc = mdb_get(txn, s->dbi, &key, &val);
-    if (rc) return sg_errf(err, "%s: record %llu: %s", s->path, (unsigned long long)index, mdb_strerror(rc));
+    if (rc) return lmdb_errf(err, rc, "%s: record %llu", s->path, (unsigned long long)index);
     const uint8_t *v = val.mv_data;
     size_t len = val.mv_size;
     if (len < SG_SHARD_RECORD_HEADER + 4 || memcmp(v, SG_SHARD_RECORD_MAGIC, 4) != 0)
@@ -658,7 +676,7 @@ int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
     const sg_shard_meta *m = &s->meta;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc) return sg_errf(err, "%s: %s", s->path, mdb_strerror(rc));
+    if (rc) return lmdb_errf(err, rc, "%s", s->path);
     const uint8_t *l, *nm, *px;
     size_t nn, np;
     if (get_record(s, txn, index, &l, &nm, &nn, &px, &np, err) || check_labels(s, index, l, err)) {
@@ -700,7 +718,7 @@ int sg_shard_read_labels(sg_shard *s, uint64_t index, uint8_t *labels, sg_err *e
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc) return sg_errf(err, "%s: %s", s->path, mdb_strerror(rc));
+    if (rc) return lmdb_errf(err, rc, "%s", s->path);
     const uint8_t *l, *nm, *px;
     size_t nn, np;
     rc = get_record(s, txn, index, &l, &nm, &nn, &px, &np, err) || check_labels(s, index, l, err) ? -1 : 0;
