@@ -511,6 +511,7 @@ int main(int argc, char **argv)
     size_t n_missing = 0, n_corrupt = 0;
     int failed = 0;
     char fail_msg[1100] = "";
+    const char *fail_hint = "";   /* the words for a full file system, where that was why */
     double t0 = now_s();
     for (size_t i = 0; i < L.n; i++) {
         slot *sl = &S.slots[i % S.window];
@@ -538,6 +539,7 @@ int main(int argc, char **argv)
             else n_corrupt++;
         } else if (sg_shard_writer_append(wr, L.items[i].labels, L.items[i].name, sl->pixels, sl->pixel_len, &err)) {
             snprintf(fail_msg, sizeof fail_msg, "%s", err.msg);
+            fail_hint = cli_disk_full_hint(&err);
             failed = 1;
             break;
         }
@@ -568,9 +570,9 @@ int main(int argc, char **argv)
     if (failed) {
         sg_shard_writer_abort(wr);
         if (failed == 2) cli_die("interrupted; no shard written");
-        cli_die("%s; %s not written", fail_msg, out);
+        cli_die("%s; %s not written%s", fail_msg, out, fail_hint);
     }
-    if (sg_shard_writer_commit(wr, &err)) cli_die("%s; %s not written", err.msg, out);
+    if (sg_shard_writer_commit(wr, &err)) cli_die("%s; %s not written%s", err.msg, out, cli_disk_full_hint(&err));
 
     if (!cli_quiet) {
         size_t skipped = n_missing + n_corrupt;

@@ -1,7 +1,6 @@
 /* sg-train: trains StarGAN on one or more shards (several: mask vector), CPU or
  * CUDA, into a run directory; --resume continues it exactly. The loop itself is
  * lib/trainer.c; this file parses options, picks the device and handles signals. */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -104,12 +103,6 @@ static void progress(void *ctx, const sg_train_status *st)
                      (long long)st->iteration, (long long)st->iters, st->it_per_s, eta, (long long)st->losses_at,
                      L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, L->g_loss_fake, L->g_loss_rec,
                      L->g_loss_cls);
-}
-
-/* A message that says the disk is full says what to do about it. */
-static int disk_full(const char *msg)
-{
-    return strstr(msg, strerror(ENOSPC)) || strstr(msg, strerror(EDQUOT));
 }
 
 static sg_backend *open_backend(const char *device, const char *precision, int threads, sg_err *err)
@@ -274,8 +267,7 @@ int main(int argc, char **argv)
         used += snprintf(blame + used, sizeof blame - used, " %s", shards[k]);
     cli_on_crash_blame(blame);
     if (sg_trainer_open(&t, run_dir, &o, shards, n_shards, be, mode, &err)) {
-        if (disk_full(err.msg)) cli_die("%s (the file system is full: free space on it and try again)", err.msg);
-        cli_die_err(&err);
+        cli_die_err(&err);   /* with the words for a full file system where that was why */
     }
     if (sg_trainer_note(t)[0]) cli_warn("%s", sg_trainer_note(t));
     if (sg_trainer_iteration(t) > o.iters)
@@ -291,7 +283,7 @@ int main(int argc, char **argv)
     int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
     cli_progress_end();
     if (rc < 0) {
-        int full = disk_full(err.msg), named = strstr(err.msg, "last good checkpoint: ") != NULL;
+        int full = cli_disk_full(&err), named = strstr(err.msg, "last good checkpoint: ") != NULL;
         const char *free_it = full ? "the file system is full: free space on it (--keep N keeps fewer checkpoints), "
                                      "then " : "";
         if (sg_trainer_last_checkpoint(t) < 0) {

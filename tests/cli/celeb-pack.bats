@@ -470,3 +470,18 @@ print('ok', pixels.shape)" "$T/l1.lmdb"
   [ "$verify" = "12 records OK" ]
   [ "$left" = s.lmdb ]
 }
+
+@test "robustness: a write LMDB is refused for want of space (ENOSPC) says the file system is full, with what to do" {
+  need_strace
+  args=(--attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -S 16 -j 1 -q -o "$T/s.lmdb")
+  inject=(strace -f -qq -o /dev/null -e trace=pwrite64,pwritev,writev)
+  # LMDB's first write creates the database (sg_shard_writer_open)
+  run "${inject[@]}" -e inject=pwrite64,pwritev,writev:error=ENOSPC:when=1 celeb-pack "${args[@]}"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-pack: $T/s.lmdb.tmp-"*": cannot create the database: No space left on device (the file system is full: free space on it and try again)" ]]
+  # a later one writes the records (the commit, for 12 small ones)
+  run "${inject[@]}" -e inject=pwrite64,pwritev,writev:error=ENOSPC:when=2 celeb-pack "${args[@]}"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-pack: $T/s.lmdb.tmp-"*": write: No space left on device; $T/s.lmdb not written (the file system is full: free space on it and try again)" ]]
+  [ -z "$(ls -A "$T")" ]
+}

@@ -338,3 +338,16 @@ EOF
     [ "$(cat "$T/out/attr_g1_train.txt")" = old ]
   done
 }
+
+@test "robustness: a full file system (ENOSPC) is named as such, with what to do; the old outputs stay" {
+  need_strace
+  mkdir "$T/out"
+  echo old > "$T/out/attr_g1.txt"
+  # the first fsync: attr_g1.txt's temporary file (fsync is where a full NFS or delayed allocation says so)
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when=1 \
+    celeb-split -q -g g1=A,B -g g2=C -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-split: $T/out/.attr_g1.txt.tmp."*": write: No space left on device (the file system is full: free space on it and try again)" ]]
+  [ "$(ls -A "$T/out")" = attr_g1.txt ]
+  [ "$(cat "$T/out/attr_g1.txt")" = old ]
+}

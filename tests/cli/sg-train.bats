@@ -818,6 +818,16 @@ PY
   [ "$(wc -l < "$T/r/history.jsonl")" -eq 4 ]
 }
 
+@test "a full file system while the run is set up says so and what to do; no run directory is left" {
+  need_strace
+  # the first fsync: config.json's temporary file
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when=1 \
+    sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/r/config.json.tmp."*": fsync: No space left on device (the file system is full: free space on it and try again)" ]]
+  [ ! -e "$T/r" ]
+}
+
 @test "a failed sample or history write names the last good checkpoint and the resume command" {
   sg-train -o "$T/r" --iters 2 --save-every 2 --sample-every 2 "${TINY[@]}" "$D/a.lmdb"
   rm -r "$T/r/samples"

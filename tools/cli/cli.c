@@ -67,6 +67,14 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags)
     catch_signals(handler, sa_flags, 0);
 }
 
+#define DISK_FULL_HINT " (the file system is full: free space on it and try again)"
+
+static int errno_disk_full(int e) { return e == ENOSPC || e == EDQUOT; }
+
+int cli_disk_full(const sg_err *err) { return errno_disk_full(err->sys_errno); }
+
+const char *cli_disk_full_hint(const sg_err *err) { return cli_disk_full(err) ? DISK_FULL_HINT : ""; }
+
 static void vmessage(const char *fmt, va_list ap)
 {
     int saved = errno;
@@ -74,7 +82,8 @@ static void vmessage(const char *fmt, va_list ap)
     fprintf(stderr, "%s: ", cli_name);
     vfprintf(stderr, fmt, ap);
     size_t n = strlen(fmt);
-    if (n && fmt[n - 1] == ':') fprintf(stderr, " %s", strerror(saved));
+    if (n && fmt[n - 1] == ':')
+        fprintf(stderr, " %s%s", strerror(saved), errno_disk_full(saved) ? DISK_FULL_HINT : "");
     fputc('\n', stderr);
 }
 
@@ -84,7 +93,7 @@ void cli_die(const char *fmt, ...)
     exit(1);
 }
 
-void cli_die_err(const sg_err *err) { cli_die("%s", err->msg); }
+void cli_die_err(const sg_err *err) { cli_die("%s%s", err->msg, cli_disk_full_hint(err)); }
 
 void cli_warn(const char *fmt, ...)
 {

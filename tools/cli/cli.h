@@ -20,10 +20,18 @@ void cli_die_by_signal(int sig);
  * which starts with SIGINT ignored, can still be stopped with kill -INT), and
  * for SIGHUP unless it was ignored when the tool started (nohup). */
 void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
-/* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno). */
+/* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno)
+ * (and cli_disk_full_hint's words when errno is ENOSPC or EDQUOT). */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-/* Prints err->msg as "tool: message", exit 1. */
+/* Prints err->msg as "tool: message" followed by cli_disk_full_hint(err), exit 1. */
 void cli_die_err(const sg_err *err) __attribute__((noreturn));
+/* 1 when err is a system call's failure for want of space: ENOSPC, or EDQUOT
+ * (a quota reached). */
+int cli_disk_full(const sg_err *err);
+/* " (the file system is full: free space on it and try again)" when
+ * cli_disk_full(err), else "": for a message of a tool's own built around
+ * err->msg (cli_die("%s; %s not written%s", err.msg, out, cli_disk_full_hint(&err))). */
+const char *cli_disk_full_hint(const sg_err *err);
 /* "tool: message" on stderr (warning), returns. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
