@@ -347,20 +347,66 @@ static int data_crc(sg_st_file *f, uint32_t *out, sg_err *err)
     return 0;
 }
 
-static int crc_mismatch(const sg_st_file *f, uint32_t crc, uint32_t want, sg_err *err)
+/* What a file's header records of CRC-32s, and what its data's is. */
+typedef struct {
+    int has_own;          /* "data_crc32": its own data's */
+    uint32_t own;
+    int has_net[2];       /* a state file's "G_data_crc32", "D_data_crc32": the data */
+    uint32_t net[2];      /* of the G and D saved with it */
+    int has_data;         /* the data was read: data is its CRC-32 */
+    uint32_t data;
+} crc_record;
+
+/* Which data crc_check reads: none (the header's keys alone), the data when
+ * the file records its own CRC, or the data always (its CRC is compared with
+ * a state file's record too). */
+typedef enum { CRC_KEYS_ONLY, CRC_DATA_IF_RECORDED, CRC_DATA_ALWAYS } crc_read;
+
+/* The one check of a file's CRC-32s (every reader's): parses f's own key and,
+ * with state_keys, a state file's G_ and D_ keys; reads the data as `read`
+ * says into r->data, and compares it with the file's own key. Errors, the first
+ * found reported (sg-train's messages for a checkpoint with two faults depend
+ * on this order): a malformed key (own, G_, D_), a state file's keys not all
+ * three or none, the data unreadable, the data unlike its own key. */
+static int crc_check(sg_st_file *f, int state_keys, crc_read read, crc_record *r, sg_err *err)
 {
-    return sg_errf(err, "%s: the data does not match its checksum (CRC-32 %08x, recorded %08x): the file is damaged",
-                   f->path, crc, want);
+    memset(r, 0, sizeof *r);
+    if ((r->has_own = meta_crc(f, META_CRC, &r->own, err)) < 0) return -1;
+    if (state_keys) {
+        if ((r->has_net[0] = meta_crc(f, "G_" META_CRC, &r->net[0], err)) < 0 ||
+            (r->has_net[1] = meta_crc(f, "D_" META_CRC, &r->net[1], err)) < 0)
+            return -1;
+        /* sg_ckpt_save writes the three keys together: one without the others
+         * is a damaged header, whose data would go unchecked */
+        if ((r->has_net[0] || r->has_net[1]) && !(r->has_net[0] && r->has_net[1] && r->has_own))
+            return sg_errf(err, "%s: metadata holds %s but not %s: the header is damaged", f->path,
+                           r->has_net[0] ? "G_" META_CRC : r->has_net[1] ? "D_" META_CRC : META_CRC,
+                           !r->has_own ? META_CRC : !r->has_net[0] ? "G_" META_CRC : "D_" META_CRC);
+    }
+    if (read == CRC_KEYS_ONLY || (read == CRC_DATA_IF_RECORDED && !r->has_own)) return 0;
+    if (data_crc(f, &r->data, err)) return -1;
+    r->has_data = 1;
+    if (r->has_own && r->own != r->data)
+        return sg_errf(err, "%s: the data does not match its checksum (CRC-32 %08x, recorded %08x): the file is "
+                       "damaged", f->path, r->data, r->own);
+    return 0;
 }
 
-/* Reads f's data buffer and compares its CRC-32 with the recorded one (if any). */
-static int verify_crc(sg_st_file *f, sg_err *err)
+/* Net n's file (r: its crc_check with the data read) against the CRC-32 the
+ * state file state_path recorded for it: 0 when they agree. Compared with the
+ * data itself, not with the file's own key: a damaged G or D whose data_crc32
+ * key is damaged too (read as a file without a CRC) is still caught. */
+static int check_net_record(const char *net_path, int n, const crc_record *r, const char *state_path,
+                            uint32_t recorded, sg_err *err)
 {
-    uint32_t want, crc;
-    int have = meta_crc(f, META_CRC, &want, err);
-    if (have <= 0) return have;
-    if (data_crc(f, &crc, err)) return -1;
-    return crc == want ? 0 : crc_mismatch(f, crc, want, err);
+    if (r->data == recorded) return 0;
+    if (r->has_own)   /* whole (its own CRC matches): another checkpoint's */
+        return sg_errf(err, "%s: not the %s saved with %s (its data CRC-32 is %08x, the state file recorded %08x): "
+                       "files of different checkpoints or runs mixed", net_path, n ? "D" : "G", state_path, r->data,
+                       recorded);
+    return sg_errf(err, "%s: the data does not match the checksum %s recorded for it (CRC-32 %08x, recorded %08x): "
+                   "the file is damaged, or files of different checkpoints or runs are mixed", net_path, state_path,
+                   r->data, recorded);
 }
 
 static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info, int64_t step,
@@ -497,9 +543,71 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err)
 {
     if (net != SG_NET_G && refuse_generator_only(m, path, "loading D", err)) return -1;
     net_file nf = {0};
+    crc_record crc;
     int rc = sg_st_open(&nf.f, path, err) || net_match(m, net, &nf, err) ||
-             verify_crc(nf.f, err) ||   /* before the model is changed */
+             crc_check(nf.f, 0, CRC_DATA_IF_RECORDED, &crc, err) ||   /* before the model is changed */
              net_apply(m, net, &nf, err) ? -1 : 0;
+    net_close(&nf);
+    return rc;
+}
+
+/* "X-state.safetensors" for a G file "X-G.safetensors" (0), or -1 when
+ * g_path is not named so (a converted checkpoint may be called anything). */
+static int state_beside(const char *g_path, char *out, size_t cap)
+{
+    static const char g_end[] = "-G.safetensors";
+    size_t n = strlen(g_path), e = sizeof g_end - 1;
+    const char *base = strrchr(g_path, '/');
+    base = base ? base + 1 : g_path;
+    if (n < e || strcmp(g_path + n - e, g_end) || g_path + n - e == base) return -1;
+    return snprintf(out, cap, "%.*s-state.safetensors", (int)(n - e), g_path) < (int)cap ? 0 : -1;
+}
+
+/* Checks the G file g (open, its data's CRC-32 read into gr) against the state
+ * file sp beside it: its header only (its data, the optimizer state, can be
+ * ten times G's, and sg-sample does not use it). sp vanished before it was
+ * opened (sg-train --keep pruned the checkpoint: state first, G last): as
+ * without one. */
+static int check_against_state(const char *g, const crc_record *gr, const char *sp, sg_err *err)
+{
+    sg_st_file *sf = NULL;
+    sg_ckpt_info si;
+    crc_record sr;
+    int rc = 0;
+    if (sg_st_open(&sf, sp, err)) {
+        if (sg_path_missing(sp)) return 0;
+        rc = -1;
+    } else if (info_from_file(sf, &si, err)) {
+        rc = -1;
+    } else {
+        sg_ckpt_info_free(&si);
+        if (check_net_kind(sf, "state", err) || crc_check(sf, 1, CRC_KEYS_ONLY, &sr, err)) rc = -1;
+    }
+    sg_st_close(sf);
+    if (rc) {
+        size_t l = err ? strlen(err->msg) : 0;
+        if (err) snprintf(err->msg + l, sizeof err->msg - l, ": cannot check %s against it", g);
+        return -1;
+    }
+    return sr.has_net[0] ? check_net_record(g, 0, gr, sp, sr.net[0], err) : 0;
+}
+
+int sg_ckpt_read_generator(sg_model *m, const char *path, int *state_fault, sg_err *err)
+{
+    char sp[PATH_MAX];
+    int has_state = state_beside(path, sp, sizeof sp) == 0 && !sg_path_missing(sp);
+    net_file nf = {0};
+    crc_record crc;
+    if (state_fault) *state_fault = 0;
+    /* G's own checks first, as sg_ckpt_load's order; its data read when the
+     * state file may have recorded its CRC */
+    int rc = sg_st_open(&nf.f, path, err) || net_match(m, SG_NET_G, &nf, err) ||
+             crc_check(nf.f, 0, has_state ? CRC_DATA_ALWAYS : CRC_DATA_IF_RECORDED, &crc, err) ? -1 : 0;
+    if (rc == 0 && has_state && check_against_state(path, &crc, sp, err)) {
+        rc = -1;
+        if (state_fault) *state_fault = 1;
+    }
+    if (rc == 0) rc = net_apply(m, SG_NET_G, &nf, err);
     net_close(&nf);
     return rc;
 }
@@ -650,7 +758,8 @@ static int state_read(sg_model *m, sg_st_file *f, int check_crc, state_data *sd,
         read_i64(f, "iteration", &sd->iteration, err))
         goto done;
     if (sd->steps[0] < 0 || sd->steps[1] < 0 || sd->iteration < 0) { sg_errf(err, "%s: negative step counter", path); goto done; }
-    if (check_crc && verify_crc(f, err)) goto done;
+    crc_record crc;
+    if (check_crc && crc_check(f, 0, CRC_DATA_IF_RECORDED, &crc, err)) goto done;
     for (int net = 0; net < 2; net++)
         for (int pass = 0; pass < 2; pass++) {
             size_t off = 0;
@@ -795,8 +904,8 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *s
     net_file nets[2] = {{0}, {0}};
     sg_st_file *state = NULL;
     state_data sd = {0};
-    uint32_t own[3], data[3], bound[2];
-    int has_own[3] = {0, 0, 0}, has_bound[2] = {0, 0}, rc = -1;
+    crc_record crc[3];
+    int rc = -1;
     for (int k = 0; k < 3; k++) {
         sg_ckpt_info info;
         sg_st_file **f = k < 2 ? &nets[k].f : &state;
@@ -810,43 +919,13 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *s
             sg_errf(err, "%s: metadata step %lld, expected %lld", paths[k], (long long)st, (long long)step);
             goto done;
         }
-        if ((has_own[k] = meta_crc(*f, META_CRC, &own[k], err)) < 0) goto done;
-        if (k == 2) {   /* state: the CRCs of the G and D saved with it */
-            if ((has_bound[0] = meta_crc(*f, "G_" META_CRC, &bound[0], err)) < 0 ||
-                (has_bound[1] = meta_crc(*f, "D_" META_CRC, &bound[1], err)) < 0)
-                goto done;
-            /* sg_ckpt_save writes the three keys together: one without the
-             * others is a damaged header, whose data would go unchecked */
-            if ((has_bound[0] || has_bound[1]) && !(has_bound[0] && has_bound[1] && has_own[2])) {
-                sg_errf(err, "%s: metadata holds %s but not %s: the header is damaged", s,
-                        has_bound[0] ? "G_" META_CRC : has_bound[1] ? "D_" META_CRC : META_CRC,
-                        !has_own[2] ? META_CRC : !has_bound[0] ? "G_" META_CRC : "D_" META_CRC);
-                goto done;
-            }
-        }
         /* G's and D's data always (the state may have recorded their CRCs),
          * the state's when it records its own */
-        if ((k < 2 || has_own[k]) && data_crc(*f, &data[k], err)) goto done;
-        if (has_own[k] && own[k] != data[k]) {
-            crc_mismatch(*f, data[k], own[k], err);
-            goto done;
-        }
+        if (crc_check(*f, k == 2, k < 2 ? CRC_DATA_ALWAYS : CRC_DATA_IF_RECORDED, &crc[k], err)) goto done;
     }
-    /* The state's record against G's and D's data itself, not against their
-     * own keys: a damaged G or D whose data_crc32 key is damaged too (read
-     * as a file without a CRC) is still caught. */
+    /* the state's record of G's and D's data */
     for (int n = 0; n < 2; n++)
-        if (has_bound[n] && bound[n] != data[n]) {
-            if (has_own[n])   /* whole (its own CRC matches): another checkpoint's */
-                sg_errf(err, "%s: not the %s saved with %s (its data CRC-32 is %08x, the state file recorded "
-                        "%08x): files of different checkpoints or runs mixed", paths[n], n ? "D" : "G", s,
-                        data[n], bound[n]);
-            else
-                sg_errf(err, "%s: the data does not match the checksum %s recorded for it (CRC-32 %08x, recorded "
-                        "%08x): the file is damaged, or files of different checkpoints or runs are mixed",
-                        paths[n], s, data[n], bound[n]);
-            goto done;
-        }
+        if (crc[2].has_net[n] && check_net_record(paths[n], n, &crc[n], s, crc[2].net[n], err)) goto done;
     if (net_match(m, SG_NET_G, &nets[0], err) || net_match(m, SG_NET_D, &nets[1], err) ||
         state_read(m, state, 0, &sd, err))
         goto done;

@@ -64,6 +64,20 @@ int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err);
 int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info,
                       int64_t step, sg_err *err);
 int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err);
+/* Reads a G file into m as sg_ckpt_read_net does, and checks it against its
+ * checkpoint's state file when one lies beside it (path "X-G.safetensors",
+ * that file "X-state.safetensors"): G's data must have the CRC-32 the state
+ * file recorded for it (G_data_crc32), so a G damaged together with its own
+ * data_crc32 key, or a G of another run copied in with a consistent key of its
+ * own, is refused (sg_ckpt_load's messages). Only the state file's header is
+ * read. No state file there (a G file alone, a converted checkpoint; or pruned
+ * meanwhile), or one without G_data_crc32 (older runs): G's own key alone. A
+ * state file there that cannot be opened or parsed, holds something else, or
+ * whose CRC keys are damaged is an error ("STATE: problem: cannot check G
+ * against it"): the checkpoint is suspect. *state_fault (may be NULL): 1 when
+ * the error is one of these two (the state file's, or G unlike its record),
+ * 0 otherwise. m is unchanged on error. */
+int sg_ckpt_read_generator(sg_model *m, const char *path, int *state_fault, sg_err *err);
 /* The optimizer state file (see above). */
 int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
                         sg_err *err);

@@ -1,7 +1,9 @@
 #include "ckpt_find.h"
 #include "fileio.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -35,4 +37,82 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
         return sg_errf(err, "%s: no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN or an "
                        "NNNNNN-G.safetensors file)", arg);
     return sg_ckpt_read_info(path, info, err);
+}
+
+/* 1 when a and b describe the same generator and labels (two checkpoints of
+ * one run). */
+static int same_generator(const sg_ckpt_info *a, const sg_ckpt_info *b)
+{
+    const sg_model_config *x = &a->model, *y = &b->model;
+    if (x->image_size != y->image_size || x->n_datasets != y->n_datasets || x->g_conv_dim != y->g_conv_dim ||
+        x->g_repeat != y->g_repeat || a->n_labels != b->n_labels || a->crop != b->crop)
+        return 0;
+    for (int ds = 0; ds < x->n_datasets; ds++)
+        if (x->label_dim[ds] != y->label_dim[ds] || x->one_hot[ds] != y->one_hot[ds] ||
+            strcmp(a->dataset_names[ds], b->dataset_names[ds]))
+            return 0;
+    for (int i = 0; i < a->n_labels; i++)
+        if (strcmp(a->label_names[i], b->label_names[i])) return 0;
+    return 1;
+}
+
+/* Appends to err what to do about the checkpoint of G file path (named
+ * X-G.safetensors; sg_ckpt_read_generator refused it for its state file):
+ * the run's checkpoint before it, when path is RUN/ckpt/NNNNNN-G.safetensors
+ * and the run has one. */
+static void say_unusable(const char *path, sg_err *err)
+{
+    char prefix[PATH_MAX], run[PATH_MAX], prev_prefix[PATH_MAX];
+    size_t n = strlen(path), e = strlen("-G.safetensors");
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(n > e ? n - e : 0), path);
+    /* RUN/ckpt/NNNNNN: the run and the step */
+    const char *name = strrchr(prefix, '/');
+    int64_t prev = -1;
+    if (name && name - prefix >= 4 && !strncmp(name - 4, "ckpt", 4) && (name - 4 == prefix || name[-5] == '/')) {
+        const char *digits = name + 1;
+        size_t len = strlen(digits), k = 0;
+        while (k < len && digits[k] >= '0' && digits[k] <= '9') k++;
+        if (len > 0 && len <= 18 && k == len) {
+            long long step = strtoll(digits, NULL, 10);
+            if (name - 4 == prefix) snprintf(run, sizeof run, ".");
+            else snprintf(run, sizeof run, "%.*s", (int)(name - 5 - prefix), prefix);
+            prev = sg_ckpt_newest_complete(run[0] ? run : "/", step);
+            if (prev >= 0) sg_ckpt_path(prev_prefix, sizeof prev_prefix, run, prev, NULL);
+        }
+    }
+    if (!err) return;
+    size_t l = strlen(err->msg);
+    if (prev >= 0)
+        snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %s is unusable; to sample from the one before it: "
+                 "--ckpt %s)", prefix, prev_prefix);
+    else
+        snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %s is unusable: restore its G and state files "
+                 "together, or sample from another checkpoint)", prefix);
+}
+
+int sg_ckpt_load_generator(const char *arg, char *path, size_t cap, const sg_ckpt_info *info, sg_model *m,
+                           sg_err *err)
+{
+    for (int tries = 1;; tries++) {
+        int state_fault;
+        if (!sg_ckpt_read_generator(m, path, &state_fault, err)) return 0;
+        if (state_fault) {
+            say_unusable(path, err);
+            return -1;
+        }
+        if (!sg_ckpt_arg_is_run(arg) || !sg_path_missing(path) || tries >= SG_CKPT_FIND_TRIES) return -1;
+        /* Deleted since it was found (sg-train --keep, while the caller read
+         * its inputs): the run's newest checkpoint, when it is the same model
+         * with the same labels (what the caller checked its targets and
+         * inputs against). */
+        char gone[PATH_MAX];
+        snprintf(gone, sizeof gone, "%s", path);
+        sg_ckpt_info now;
+        if (sg_ckpt_find_generator(arg, path, cap, &now, err)) return -1;
+        int same = same_generator(info, &now);
+        sg_ckpt_info_free(&now);
+        if (!same)
+            return sg_errf(err, "%s was deleted while the inputs were read, and the run's latest checkpoint %s is "
+                           "of another model or labels", gone, path);
+    }
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include "checkpoint.h"
 #include "error.h"
+#include "model.h"
 
 #define SG_CKPT_FIND_TRIES 5
 
@@ -22,5 +23,22 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
 
 /* 1 when arg names a run directory (whose latest may move on). */
 int sg_ckpt_arg_is_run(const char *arg);
+
+/* Loads into m the generator that sg_ckpt_find_generator found for arg (path,
+ * its metadata info), checked against the state file beside it
+ * (sg_ckpt_read_generator). The second moment of a live run: when arg is a
+ * run directory and the file was deleted since it was found (sg-train --keep,
+ * while the caller read its inputs), the run's latest checkpoint is found
+ * again (with sg_ckpt_find_generator's own retry) and loaded when it is of the
+ * same model and labels as info; up to SG_CKPT_FIND_TRIES loads in all. path
+ * then names the file loaded. Errors: the read's; "GONE was deleted while the
+ * inputs were read, and the run's latest checkpoint PATH is of another model
+ * or labels"; the state file's, or G unlike the state's record of it, followed
+ * by what to do: " (checkpoint PREFIX is unusable; to sample from the one
+ * before it: --ckpt RUN/ckpt/NNNNNN)" when the run has an earlier complete
+ * checkpoint, else " (checkpoint PREFIX is unusable: restore its G and state
+ * files together, or sample from another checkpoint)". */
+int sg_ckpt_load_generator(const char *arg, char *path, size_t cap, const sg_ckpt_info *info, sg_model *m,
+                           sg_err *err);
 
 #endif

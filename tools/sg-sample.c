@@ -457,23 +457,6 @@ static sg_backend *open_backend(const options *o, sg_err *err)
     return be;
 }
 
-/* 1 when a and b describe the same generator and labels (two checkpoints of
- * one run). */
-static int same_model(const sg_ckpt_info *a, const sg_ckpt_info *b)
-{
-    const sg_model_config *x = &a->model, *y = &b->model;
-    if (x->image_size != y->image_size || x->n_datasets != y->n_datasets || x->g_conv_dim != y->g_conv_dim ||
-        x->g_repeat != y->g_repeat || a->n_labels != b->n_labels || a->crop != b->crop)
-        return 0;
-    for (int ds = 0; ds < x->n_datasets; ds++)
-        if (x->label_dim[ds] != y->label_dim[ds] || x->one_hot[ds] != y->one_hot[ds] ||
-            strcmp(a->dataset_names[ds], b->dataset_names[ds]))
-            return 0;
-    for (int i = 0; i < a->n_labels; i++)
-        if (strcmp(a->label_names[i], b->label_names[i])) return 0;
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
@@ -574,21 +557,8 @@ int main(int argc, char **argv)
     sg_model *model;
     if (sg_model_create_generator(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
     /* Reading the inputs can take minutes (--each over a whole shard): sg-train
-     * --keep may have deleted a live run's checkpoint since. Then the run's newest
-     * one, when it is the same model with the same labels (what the targets and
-     * inputs were checked against). */
-    for (int tries = 1; sg_ckpt_read_net(model, SG_NET_G, g_path, &err); tries++) {
-        if (!sg_ckpt_arg_is_run(o.ckpt) || !sg_path_missing(g_path) || tries >= SG_CKPT_FIND_TRIES) cli_die_err(&err);
-        char gone[PATH_MAX];
-        snprintf(gone, sizeof gone, "%s", g_path);
-        sg_ckpt_info now;
-        if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &now, &err)) cli_die_err(&err);
-        int same = same_model(&ck, &now);
-        sg_ckpt_info_free(&now);
-        if (!same)
-            cli_die("%s was deleted while the inputs were read, and the run's latest checkpoint %s is of "
-                    "another model or labels", gone, g_path);
-    }
+     * --keep may have deleted a live run's checkpoint since (lib/ckpt_find.h) */
+    if (sg_ckpt_load_generator(o.ckpt, g_path, sizeof g_path, &ck, model, &err)) cli_die_err(&err);
 
     double t_model = seconds_now(), t_generator = 0;
     int plain = !o.each && !o.grid && n_in == 1 && ts.spec_mode;

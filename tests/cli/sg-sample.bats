@@ -370,6 +370,118 @@ PY
     is_png "$W/out.png"
 }
 
+# Renames metadata key $2 of safetensors file $1 to one of the same length
+# ("data_crc32" -> "data_crc3X"), as a damaged header would: it then reads as absent.
+rename_key() {
+    $PY - "$1" "$2" <<'PY'
+import struct, sys
+p, key = sys.argv[1], sys.argv[2].encode()
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = bytes(b[8:8 + n])
+assert b'"' + key + b'"' in h
+b[8:8 + n] = h.replace(b'"' + key + b'"', b'"' + key[:-1] + b'X"')
+open(p, "wb").write(b)
+PY
+}
+
+# Flips a bit of the byte $2 bytes before the end of file $1 (in the data).
+flip_byte() {
+    $PY -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[-int(sys.argv[2])] ^= 0x10; open(p, "wb").write(b)' "$1" "$2"
+}
+
+# sg-sample loads G alone, but a checkpoint's state file records G's data CRC-32
+# (G_data_crc32, stargan-checkpoint(5)): a G damaged together with its own key,
+# or a whole G of another run, loaded unchecked before.
+@test "sg-sample: a G unlike the CRC-32 the state file beside it recorded is refused, naming both files and what to do" {
+    sg-train -q -o "$W/r" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 2 \
+        --batch 2 --save-every 1 --sample-every 0 "$T/celebA_train.lmdb"
+    sg-train -q -o "$W/o" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 2 \
+        --batch 2 --sample-every 0 --seed 5 "$T/celebA_train.lmdb"
+    img="$T/synth/img_align_celeba/000001.jpg"
+    sample() { sg-sample -q --targets +Bangs --device cpu "$img" -o "$W/out.png" --ckpt "$@"; }
+    G=$W/e/ckpt/000002-G.safetensors S=$W/e/ckpt/000002-state.safetensors
+    then_before="(checkpoint $W/e/ckpt/000002 is unusable; to sample from the one before it: --ckpt $W/e/ckpt/000001)"
+    # G's data and its own key damaged: every way of naming it
+    cp -r "$W/r" "$W/e"
+    rename_key "$G" data_crc32
+    flip_byte "$G" 3
+    for ckpt in "$W/e" "$W/e/ckpt/000002" "$G"; do
+        run sample "$ckpt"
+        echo "$ckpt: $status: $output"
+        [ "$status" -eq 1 ]
+        [[ "$output" == "sg-sample: $G: the data does not match the checksum $S recorded for it (CRC-32 "*", recorded "*"): the file is damaged, or files of different checkpoints or runs are mixed $then_before" ]]
+        [ ! -e "$W/out.png" ]
+    done
+    # the same G alone (no state file beside it): unchecked, as a converted checkpoint
+    mkdir "$W/alone"
+    cp "$G" "$W/alone/000002-G.safetensors"
+    run sample "$W/alone/000002-G.safetensors"
+    [ "$status" -eq 0 ]
+    rm "$W/out.png"
+    # ... and beside a run whose state file is gone (pruned)
+    mv "$S" "$W/state.saved"
+    run sample "$W/e"
+    [ "$status" -eq 0 ]
+    rm "$W/out.png"
+    mv "$W/state.saved" "$S"
+    # a whole G of another run copied in: its own key matches its data
+    cp "$W/o/ckpt/000002-G.safetensors" "$G"
+    run sample "$W/e"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: $G: not the G saved with $S (its data CRC-32 is "*", the state file recorded "*"): files of different checkpoints or runs mixed $then_before" ]]
+    [ ! -e "$W/out.png" ]
+    # the one before it, as the message says: whole, so it runs
+    run sample "$W/e/ckpt/000001"
+    [ "$status" -eq 0 ]
+    rm "$W/out.png"
+    # the first checkpoint of a run: no earlier one to offer
+    cp "$W/o/ckpt/000002-G.safetensors" "$W/e/ckpt/000001-G.safetensors"
+    run sample "$W/e/ckpt/000001"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: $W/e/ckpt/000001-G.safetensors: not the G saved with $W/e/ckpt/000001-state.safetensors ("*"): files of different checkpoints or runs mixed (checkpoint $W/e/ckpt/000001 is unusable: restore its G and state files together, or sample from another checkpoint)" ]]
+    [ ! -e "$W/out.png" ]
+    rm -r "$W/e"
+}
+
+# A state file beside G that cannot be read is suspect (the checkpoint is damaged, or
+# something else was put there): an error, as sg-sample(1) says; its data is not read.
+@test "sg-sample: a state file beside G that cannot be parsed is an error; its data is not read" {
+    sg-train -q -o "$W/r" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 2 \
+        --batch 2 --save-every 1 --sample-every 0 "$T/celebA_train.lmdb"
+    img="$T/synth/img_align_celeba/000001.jpg"
+    sample() { sg-sample -q --targets +Bangs --device cpu "$img" -o "$W/out.png" --ckpt "$@"; }
+    G=$W/e/ckpt/000002-G.safetensors S=$W/e/ckpt/000002-state.safetensors
+    tail="cannot check $G against it (checkpoint $W/e/ckpt/000002 is unusable; to sample from the one before it: --ckpt $W/e/ckpt/000001)"
+    for damage in truncated header-keys g-file unreadable; do
+        rm -rf "$W/e"
+        cp -r "$W/r" "$W/e"
+        case $damage in
+        truncated) head -c 5 "$W/r/ckpt/000002-state.safetensors" > "$S"; want="$S: "*": $tail" ;;
+        header-keys) rename_key "$S" data_crc32
+                     want="$S: metadata holds G_data_crc32 but not data_crc32: the header is damaged: $tail" ;;
+        g-file) cp "$W/r/ckpt/000002-G.safetensors" "$S"
+                want="$S: metadata net \"G\": this file holds G's weights, not the optimizer state: $tail" ;;
+        unreadable) [ "$(id -u)" -ne 0 ] || continue
+                    chmod 000 "$S"; want="$S: "*"Permission denied: $tail" ;;
+        esac
+        run sample "$W/e"
+        echo "$damage: $status: $output"
+        [ "$status" -eq 1 ]
+        [ "${#lines[@]}" -eq 1 ]
+        [[ "$output" == "sg-sample: "$want ]]
+        [ ! -e "$W/out.png" ]
+    done
+    # the state's data (the optimizer state) damaged: sg-sample reads only its header
+    rm -rf "$W/e"
+    cp -r "$W/r" "$W/e"
+    flip_byte "$S" 3
+    sample "$W/e"
+    sample "$W/r" && mv "$W/out.png" "$W/want.png"
+    sample "$W/e"
+    cmp "$W/out.png" "$W/want.png"
+}
+
 # sg-train --keep deletes a live run's checkpoint while sg-sample reads its inputs:
 # the image is a FIFO, so sg-sample waits on it after resolving the checkpoint and
 # before loading the generator; the test moves the run on meanwhile.

@@ -5,10 +5,15 @@
  * FIFO, and a thread of this test writes one step per reader: the first reading
  * of latest gets a checkpoint that is not there (deleted), the next one the
  * checkpoint that is. Each open of the FIFO for writing waits for the next
- * reading, so the test also counts how often latest was read. */
+ * reading, so the test also counts how often latest was read.
+ *
+ * Then sg_ckpt_load_generator: the generator's file deleted between finding and
+ * loading it (the run's newest checkpoint, when of the same model), and its
+ * check against the state file beside it (sg_ckpt_read_generator). */
 #include "check.h"
 #include "backend.h"
 #include "checkpoint.h"
+#include "ckpt_edit.h"
 #include "ckpt_find.h"
 #include "model.h"
 #include "test_tmpdir.h"
@@ -78,6 +83,180 @@ static int find_with_feed(const char *run, const char *const *steps, int n, char
     feed_finish(&f, th);
     unlink(fifo);
     return rc;
+}
+
+
+/* The first weight of G in m (the checks compare which file was loaded). */
+static float first_weight(sg_model *m)
+{
+    const sg_tensor_info *list;
+    int n = sg_model_tensors(m, SG_NET_G, &list);
+    float *w = n > 0 ? malloc(list[0].numel * sizeof(float)) : NULL;
+    sg_err err = {{0}};
+    float v = w && sg_model_get_tensor(m, SG_NET_G, 0, w, &err) == 0 ? w[0] : -1e30f;
+    free(w);
+    return v;
+}
+
+static void write_latest(const char *run, const char *text)
+{
+    char lp[700];
+    snprintf(lp, sizeof lp, "%s/latest", run);
+    unlink(lp);
+    FILE *lf = fopen(lp, "w");
+    if (lf) { fputs(text, lf); fclose(lf); }
+}
+
+/* sg_ckpt_load_generator's own retry: G deleted after it was found (sg-train --keep
+ * while sg-sample read its inputs). */
+static void test_load_after_delete(sg_backend *be, const sg_model_config *cfg, sg_ckpt_info *info)
+{
+    sg_err err = {{0}};
+    char run[600], p1[700], p2[700], p3[700], path[1024];
+    snprintf(run, sizeof run, "%s/live", test_tmpdir);
+    snprintf(path, sizeof path, "%s/ckpt", run);
+    mkdir(run, 0755);
+    mkdir(path, 0755);
+    sg_model *m1 = NULL, *m2 = NULL, *into = NULL, *wide = NULL;
+    sg_model_config wide_cfg = *cfg;
+    wide_cfg.g_conv_dim = 3;
+    CHECK(sg_model_create_generator(&m1, cfg, be, 11, &err) == 0 && sg_model_create_generator(&m2, cfg, be, 12, &err) == 0 &&
+          sg_model_create_generator(&into, cfg, be, 13, &err) == 0 &&
+          sg_model_create_generator(&wide, &wide_cfg, be, 14, &err) == 0, "generators: %s", err.msg);
+    if (!m1 || !m2 || !into || !wide) goto done;
+    CHECK(first_weight(m1) != first_weight(m2) && first_weight(m2) != first_weight(into), "the seeds give other weights");
+    sg_ckpt_path(p1, sizeof p1, run, 1, "G");
+    sg_ckpt_path(p2, sizeof p2, run, 2, "G");
+    sg_ckpt_path(p3, sizeof p3, run, 3, "G");
+    CHECK(sg_ckpt_write_net(m1, SG_NET_G, p1, info, 1, &err) == 0, "write: %s", err.msg);
+    write_latest(run, "000001\n");
+    sg_ckpt_info found;
+    CHECK(sg_ckpt_find_generator(run, path, sizeof path, &found, &err) == 0 && !strcmp(path, p1), "find: %s", err.msg);
+    /* the run moves on: checkpoint 2 saved, latest names it, 1 pruned */
+    CHECK(sg_ckpt_write_net(m2, SG_NET_G, p2, info, 2, &err) == 0, "write: %s", err.msg);
+    write_latest(run, "000002\n");
+    unlink(p1);
+    int rc = sg_ckpt_load_generator(run, path, sizeof path, &found, into, &err);
+    CHECK(rc == 0 && !strcmp(path, p2) && first_weight(into) == first_weight(m2),
+          "moved on: rc %d path %s (want %s), weight %g (want checkpoint 2's %g): %s", rc, path, p2,
+          first_weight(into), first_weight(m2), rc ? err.msg : "");
+    /* the run's newest is another model: said so, the model unchanged */
+    CHECK(sg_ckpt_write_net(m1, SG_NET_G, p1, info, 1, &err) == 0, "write: %s", err.msg);
+    snprintf(path, sizeof path, "%s", p1);
+    sg_ckpt_info wide_info = *info;
+    wide_info.model = wide_cfg;
+    CHECK(sg_ckpt_write_net(wide, SG_NET_G, p3, &wide_info, 3, &err) == 0, "write: %s", err.msg);
+    write_latest(run, "000003\n");
+    unlink(p1);
+    float before = first_weight(into);
+    char want[2200];
+    snprintf(want, sizeof want, "%s was deleted while the inputs were read, and the run's latest checkpoint %s is of "
+             "another model or labels", p1, p3);
+    rc = sg_ckpt_load_generator(run, path, sizeof path, &found, into, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want) && first_weight(into) == before, "another model: rc %d '%s' (want '%s')",
+          rc, err.msg, want);
+    /* not a run directory (a prefix or a file cannot move on): the read's error */
+    char prefix[700];
+    sg_ckpt_path(prefix, sizeof prefix, run, 1, NULL);
+    snprintf(path, sizeof path, "%s", p1);
+    rc = sg_ckpt_load_generator(prefix, path, sizeof path, &found, into, &err);
+    CHECK(rc == -1 && strstr(err.msg, p1) && strstr(err.msg, "No such file"), "a prefix, deleted: rc %d '%s'", rc,
+          err.msg);
+    sg_ckpt_info_free(&found);
+done:
+    sg_model_free(m1);
+    sg_model_free(m2);
+    sg_model_free(into);
+    sg_model_free(wide);
+}
+
+/* A checkpoint's G checked against the state file saved with it. */
+static void test_checked_against_state(sg_backend *be, sg_model_config cfg, sg_ckpt_info *info)
+{
+    sg_err err = {{0}};
+    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10; cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    sg_model *full = NULL, *other = NULL, *into = NULL;
+    CHECK(sg_model_create(&full, &cfg, be, 21, &err) == 0 && sg_model_create(&other, &cfg, be, 22, &err) == 0 &&
+          sg_model_create_generator(&into, &cfg, be, 23, &err) == 0, "models: %s", err.msg);
+    if (!full || !other || !into) goto done;
+    char run[600], orun[600], g[700], s[700], og[700], saved[800], msg[1100];
+    snprintf(run, sizeof run, "%s/whole", test_tmpdir);
+    snprintf(orun, sizeof orun, "%s/other", test_tmpdir);
+    CHECK(sg_ckpt_save(full, run, info, 4, &err) == 0 && sg_ckpt_save(other, orun, info, 4, &err) == 0, "save: %s",
+          err.msg);
+    sg_ckpt_path(g, sizeof g, run, 4, "G");
+    sg_ckpt_path(s, sizeof s, run, 4, "state");
+    sg_ckpt_path(og, sizeof og, orun, 4, "G");
+    snprintf(saved, sizeof saved, "%s.saved", g);
+    ckpt_edit_copy(g, saved);
+    int fault = -1;
+    CHECK(sg_ckpt_read_generator(into, g, &fault, &err) == 0 && fault == 0 && first_weight(into) == first_weight(full),
+          "whole: fault %d: %s", fault, err.msg);
+    float before = first_weight(into);
+
+    /* G's data and its own key damaged */
+    ckpt_edit_rename_key(g, "data_crc32");
+    ckpt_edit_flip_data(g, 0);
+    CHECK(sg_ckpt_read_net(into, SG_NET_G, g, &err) == 0, "sg_ckpt_read_net reads G alone: unchecked: %s", err.msg);
+    sg_ckpt_read_generator(into, saved, NULL, &err);   /* back to the checkpoint's weights */
+    snprintf(msg, sizeof msg, "%s: the data does not match the checksum %s recorded for it (CRC-32 ", g, s);
+    int rc = sg_ckpt_read_generator(into, g, &fault, &err);
+    CHECK(rc == -1 && fault == 1 && !strncmp(err.msg, msg, strlen(msg)) && first_weight(into) == before,
+          "G and its key damaged: rc %d fault %d '%s'", rc, fault, err.msg);
+    /* through sg_ckpt_load_generator: what to do (no ckpt/ one before it in this run) */
+    sg_ckpt_info found;
+    char path[1024];
+    CHECK(sg_ckpt_find_generator(run, path, sizeof path, &found, &err) == 0, "find: %s", err.msg);
+    rc = sg_ckpt_load_generator(run, path, sizeof path, &found, into, &err);
+    char prefix[700], tail[900];
+    sg_ckpt_path(prefix, sizeof prefix, run, 4, NULL);
+    snprintf(tail, sizeof tail, " (checkpoint %s is unusable: restore its G and state files together, or sample from "
+             "another checkpoint)", prefix);
+    size_t ml = strlen(err.msg), tl = strlen(tail);
+    CHECK(rc == -1 && !strncmp(err.msg, msg, strlen(msg)) && ml > tl && !strcmp(err.msg + ml - tl, tail),
+          "load_generator: rc %d '%s'", rc, err.msg);
+    sg_ckpt_info_free(&found);
+
+    /* a whole G of another run */
+    ckpt_edit_copy(og, g);
+    snprintf(msg, sizeof msg, "%s: not the G saved with %s (its data CRC-32 is ", g, s);
+    rc = sg_ckpt_read_generator(into, g, &fault, &err);
+    CHECK(rc == -1 && fault == 1 && !strncmp(err.msg, msg, strlen(msg)) && first_weight(into) == before,
+          "G of another run: rc %d fault %d '%s'", rc, fault, err.msg);
+    /* G's own damage is G's error, before the state is looked at */
+    ckpt_edit_copy(saved, g);
+    ckpt_edit_flip_data(g, 0);
+    ckpt_edit_rename_key(s, "G_data_crc32");
+    rc = sg_ckpt_read_generator(into, g, &fault, &err);
+    CHECK(rc == -1 && fault == 0 && strstr(err.msg, "the data does not match its checksum") && !strncmp(err.msg, g, strlen(g)),
+          "G damaged, state header damaged: rc %d fault %d '%s'", rc, fault, err.msg);
+    /* the state's header damaged: "cannot check" */
+    ckpt_edit_copy(saved, g);
+    snprintf(msg, sizeof msg, "%s: metadata holds D_data_crc32 but not G_data_crc32: the header is damaged: cannot check "
+             "%s against it", s, g);
+    rc = sg_ckpt_read_generator(into, g, &fault, &err);
+    CHECK(rc == -1 && fault == 1 && !strcmp(err.msg, msg), "state header damaged: rc %d fault %d '%s' (want '%s')", rc,
+          fault, err.msg, msg);
+    /* a state file without the keys (sg_ckpt_write_state, older runs): G's own key alone */
+    CHECK(sg_ckpt_write_state(full, s, info, 4, &err) == 0, "write state: %s", err.msg);
+    ckpt_edit_copy(og, g);
+    CHECK(sg_ckpt_read_generator(into, g, &fault, &err) == 0 && fault == 0, "state without G_data_crc32: %s", err.msg);
+    /* no state file: as sg_ckpt_read_net (a damaged key and data load unchecked) */
+    ckpt_edit_copy(saved, g);
+    ckpt_edit_rename_key(g, "data_crc32");
+    ckpt_edit_flip_data(g, 0);
+    unlink(s);
+    CHECK(sg_ckpt_read_generator(into, g, &fault, &err) == 0 && fault == 0, "no state file: %s", err.msg);
+    /* a G file not named X-G.safetensors has no state file beside it */
+    CHECK(sg_ckpt_save(full, run, info, 4, &err) == 0, "save: %s", err.msg);
+    char odd[700];
+    snprintf(odd, sizeof odd, "%s/ckpt/000004-G.st", run);
+    ckpt_edit_copy(og, odd);
+    CHECK(sg_ckpt_read_generator(into, odd, &fault, &err) == 0 && fault == 0, "another name: %s", err.msg);
+done:
+    sg_model_free(full);
+    sg_model_free(other);
+    sg_model_free(into);
 }
 
 int main(void)
@@ -175,6 +354,9 @@ int main(void)
     CHECK(sg_ckpt_find_generator(prefix, path, sizeof path, &got, &err) == -1 && strstr(err.msg, "no checkpoint found"),
           "no such prefix: '%s'", err.msg);
     CHECK(sg_ckpt_arg_is_run(run) && !sg_ckpt_arg_is_run(g2), "arg_is_run");
+
+    test_load_after_delete(be, &cfg, &info);
+    test_checked_against_state(be, cfg, &info);
 
     sg_model_free(g);
     sg_backend_destroy(be);

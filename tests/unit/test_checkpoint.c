@@ -1,0 +1,159 @@
+/* lib/checkpoint: the data CRC-32 checks of sg_ckpt_load, and which error it
+ * reports first when a checkpoint has two faults (the order of the checks is
+ * the contract: a file's keys, a state file's G_/D_ keys, their agreement, the
+ * data; files in the order G, D, state; then the state's record of G and D). */
+#include "check.h"
+#include "backend.h"
+#include "checkpoint.h"
+#include "ckpt_edit.h"
+#include "model.h"
+#include "test_tmpdir.h"
+#include <string.h>
+#include <sys/stat.h>
+
+static sg_model_config tiny_config(void)
+{
+    sg_model_config cfg = {0};
+    cfg.image_size = 8; cfg.n_datasets = 1; cfg.label_dim[0] = 3;
+    cfg.g_conv_dim = 4; cfg.g_repeat = 1; cfg.d_conv_dim = 4; cfg.d_repeat = 2; cfg.batch = 2;
+    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10; cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    return cfg;
+}
+
+static char *labels[3] = {"Black_Hair", "attr1", "attr2"};
+
+static sg_ckpt_info tiny_info(void)
+{
+    sg_ckpt_info info = {0};
+    info.model = tiny_config();
+    snprintf(info.dataset_names[0], SG_CKPT_NAME_MAX, "a");
+    info.n_labels = 3;
+    info.label_names = labels;
+    return info;
+}
+
+/* A fresh copy of checkpoint 3 of the run `from` as run `to`. */
+static void fresh_run(const char *from, const char *to)
+{
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", to, from, to);
+    CHECK(system(cmd) == 0, "%s", cmd);
+}
+
+/* One case: the damage is done to run `run` (a copy of `clean`), then
+ * sg_ckpt_load must fail with a message holding want (and the file it names). */
+static void expect_load_error(sg_model *m, const char *run, const char *what, const char *want_file,
+                              const char *want)
+{
+    sg_err err = {{0}};
+    int rc = sg_ckpt_load(m, run, 3, NULL, &err);
+    CHECK(rc == -1 && strstr(err.msg, want) && !strncmp(err.msg, want_file, strlen(want_file)),
+          "%s: rc %d, message '%s' (want '%s: ...%s...')", what, rc, rc ? err.msg : "(loaded)", want_file, want);
+}
+
+static void test_load_precedence(sg_backend *be)
+{
+    sg_err err = {{0}};
+    sg_model_config cfg = tiny_config();
+    sg_ckpt_info info = tiny_info();
+    sg_model *src = NULL, *other = NULL, *dst = NULL;
+    CHECK(sg_model_create(&src, &cfg, be, 1, &err) == 0, "create: %s", err.msg);
+    CHECK(sg_model_create(&other, &cfg, be, 2, &err) == 0, "create: %s", err.msg);
+    CHECK(sg_model_create(&dst, &cfg, be, 3, &err) == 0, "create: %s", err.msg);
+    if (!src || !other || !dst) goto done;
+    char clean[600], run[600], other_run[600], g[700], d[700], s[700], og[700];
+    snprintf(clean, sizeof clean, "%s/clean", test_tmpdir);
+    snprintf(other_run, sizeof other_run, "%s/other", test_tmpdir);
+    snprintf(run, sizeof run, "%s/run", test_tmpdir);
+    CHECK(sg_ckpt_save(src, clean, &info, 3, &err) == 0, "save: %s", err.msg);
+    CHECK(sg_ckpt_save(other, other_run, &info, 3, &err) == 0, "save: %s", err.msg);
+    sg_ckpt_path(g, sizeof g, run, 3, "G");
+    sg_ckpt_path(d, sizeof d, run, 3, "D");
+    sg_ckpt_path(s, sizeof s, run, 3, "state");
+    sg_ckpt_path(og, sizeof og, other_run, 3, "G");
+
+    fresh_run(clean, run);
+    CHECK(sg_ckpt_load(dst, run, 3, NULL, &err) == 0, "a whole checkpoint: %s", err.msg);
+
+    /* the state's own key and its G_ key malformed: its own first */
+    fresh_run(clean, run);
+    ckpt_edit_meta(s, "data_crc32", "zzzzzzzz");
+    ckpt_edit_meta(s, "G_data_crc32", "zzzzzzzz");
+    expect_load_error(dst, run, "own and G_ keys malformed", s, "metadata \"data_crc32\": 'zzzzzzzz' is not 8 hex digits");
+    /* G_ and D_ malformed: G_ first */
+    fresh_run(clean, run);
+    ckpt_edit_meta(s, "G_data_crc32", "gggggggg");
+    ckpt_edit_meta(s, "D_data_crc32", "dddddddx");
+    expect_load_error(dst, run, "G_ and D_ malformed", s, "metadata \"G_data_crc32\": 'gggggggg' is not 8 hex digits");
+    /* G_ absent (renamed), D_ malformed: the malformed key before the missing one */
+    fresh_run(clean, run);
+    ckpt_edit_rename_key(s, "G_data_crc32");
+    ckpt_edit_meta(s, "D_data_crc32", "dddddddx");
+    expect_load_error(dst, run, "G_ absent, D_ malformed", s, "metadata \"D_data_crc32\": 'dddddddx' is not 8 hex digits");
+    /* the D_ key absent, its own malformed: the malformed one */
+    fresh_run(clean, run);
+    ckpt_edit_rename_key(s, "D_data_crc32");
+    ckpt_edit_meta(s, "data_crc32", "0000000q");
+    expect_load_error(dst, run, "D_ absent, own malformed", s, "metadata \"data_crc32\": '0000000q' is not 8 hex digits");
+    /* a key malformed and the data damaged: the key (the header is read first) */
+    fresh_run(clean, run);
+    ckpt_edit_meta(s, "G_data_crc32", "gggggggg");
+    ckpt_edit_flip_data(s, 100);
+    expect_load_error(dst, run, "G_ malformed, data damaged", s, "metadata \"G_data_crc32\": 'gggggggg' is not 8 hex digits");
+    /* its own key absent and the data damaged: the keys' disagreement, not the data */
+    fresh_run(clean, run);
+    ckpt_edit_rename_key(s, "data_crc32");
+    ckpt_edit_flip_data(s, 100);
+    expect_load_error(dst, run, "own key absent, data damaged", s,
+                      "metadata holds G_data_crc32 but not data_crc32: the header is damaged");
+    /* which key the message says is missing */
+    fresh_run(clean, run);
+    ckpt_edit_rename_key(s, "G_data_crc32");
+    expect_load_error(dst, run, "G_ absent", s, "metadata holds D_data_crc32 but not G_data_crc32: the header is damaged");
+    /* the state's data damaged and G damaged under a damaged key: the state's own
+     * check (its file) comes before its record of G */
+    fresh_run(clean, run);
+    ckpt_edit_flip_data(s, 100);
+    ckpt_edit_rename_key(g, "data_crc32");
+    ckpt_edit_flip_data(g, 0);
+    expect_load_error(dst, run, "state data and G damaged", s, "the data does not match its checksum");
+    /* G damaged (its own key whole) and the state's header damaged: G first */
+    fresh_run(clean, run);
+    ckpt_edit_flip_data(g, 0);
+    ckpt_edit_rename_key(s, "data_crc32");
+    expect_load_error(dst, run, "G damaged, state header damaged", g, "the data does not match its checksum");
+    /* D damaged and G mixed in from another run: D (its own check) before the state's record of G */
+    fresh_run(clean, run);
+    ckpt_edit_copy(og, g);
+    ckpt_edit_flip_data(d, 4);
+    expect_load_error(dst, run, "D damaged, G of another run", d, "the data does not match its checksum");
+    /* G of another run alone: whole, so mixed; without its own key: damaged or mixed */
+    fresh_run(clean, run);
+    ckpt_edit_copy(og, g);
+    expect_load_error(dst, run, "G of another run", g, "not the G saved with");
+    ckpt_edit_rename_key(g, "data_crc32");
+    expect_load_error(dst, run, "G of another run, its key damaged", g,
+                      "the data does not match the checksum");
+    /* D too: G's record is compared first */
+    ckpt_edit_rename_key(d, "data_crc32");
+    ckpt_edit_flip_data(d, 4);
+    expect_load_error(dst, run, "G and D both unlike the record", g, "recorded for it");
+done:
+    sg_model_free(src);
+    sg_model_free(other);
+    sg_model_free(dst);
+}
+
+int main(void)
+{
+    if (test_tmpdir_make("test_checkpoint")) return 1;
+    sg_err err = {{0}};
+    sg_backend *be = sg_backend_cpu_create(1, &err);
+    CHECK(be != NULL, "cpu backend: %s", err.msg);
+    if (!be) return check_done();
+    test_load_precedence(be);
+    sg_backend_destroy(be);
+    if (check_failed == 0) test_tmpdir_remove();
+    else printf("kept %s\n", test_tmpdir);
+    return check_done();
+}
