@@ -28,7 +28,7 @@
  *   data_crc32  CRC-32 of the file's data buffer, 8 hex digits (absent: unchecked)
  *   G_data_crc32, D_data_crc32   state files written by sg_ckpt_save: the data
  *               CRC-32s of the G and D saved with it; sg_ckpt_load compares them
- *               with the CRC-32 of those files' data */
+ *               with the CRC-32 of those files' data, sg_ckpt_read_generator G's */
 #ifndef SG_CHECKPOINT_H
 #define SG_CHECKPOINT_H
 #include <stddef.h>
