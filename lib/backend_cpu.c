@@ -4,7 +4,8 @@
  * loops, all split over a small pthread pool.
  *
  * Threads: the pool's threads are the only ones; OpenBLAS runs single-threaded
- * inside them (its own spinning threads would compete with the pool's). A conv
+ * inside them (its own spinning threads would compete with the pool's), and
+ * is opened with no threads of its own (see blas_open). A conv
  * splits the batch into one contiguous image range per thread, each with its
  * own scratch: one hand-off per op.
  *
@@ -23,12 +24,16 @@
 #endif
 #include "backend.h"
 #include <cblas.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,6 +151,8 @@ static void *pool_worker(void *arg)
     return NULL;
 }
 
+/* 0, or the error number of the failure (pthread_create's: EAGAIN where the
+ * stacks do not fit in memory) */
 static int pool_init(thread_pool *p, int nthreads)
 {
     memset(p, 0, sizeof *p);
@@ -157,15 +164,14 @@ static int pool_init(thread_pool *p, int nthreads)
     pthread_cond_init(&p->done_cv, NULL);
     if (nthreads > 1) {
         p->workers = calloc(nthreads - 1, sizeof *p->workers);
-        if (!p->workers) return -1;
+        if (!p->workers) { p->nthreads = 1; return ENOMEM; }
     }
     for (int t = 1; t < nthreads; t++) {
         worker_arg *wa = malloc(sizeof *wa);
-        if (!wa) { p->nthreads = t; return -1; }
+        if (!wa) { p->nthreads = t; return ENOMEM; }
         wa->pool = p; wa->index = t;
-        if (pthread_create(&p->workers[t - 1], NULL, pool_worker, wa) != 0) {
-            free(wa); p->nthreads = t; return -1;
-        }
+        int e = pthread_create(&p->workers[t - 1], NULL, pool_worker, wa);
+        if (e != 0) { free(wa); p->nthreads = t; return e; }
     }
     return 0;
 }
@@ -201,6 +207,120 @@ static void parallel_for(cpu_state *st, size_t n, size_t cost_per_item, range_fn
     pthread_mutex_lock(&p->mu);
     while (p->pending > 0) pthread_cond_wait(&p->done_cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- OpenBLAS ------------------------------------------------------------ */
+
+/* OpenBLAS is opened here, when the first CPU backend is created, not linked
+ * (nothing else refers to it, so the linker's --as-needed leaves it out): its
+ * constructor starts a thread per further CPU unless OPENBLAS_NUM_THREADS is
+ * set as it runs, threads we never use (sgemm runs single-threaded inside the
+ * pool's) that each map a 128 MiB work buffer first thing and retry for ever
+ * when they cannot (under ulimit -v); exit() waits for them, so a tool hung
+ * after printing its error. Opened with the variable set to 1 it starts none. */
+#define BLAS_LIBRARY "libopenblas.so.0"
+
+/* Every sgemm call takes a work buffer from OpenBLAS's table
+ * (blas_memory_alloc) and maps a new one when none is free, retrying for ever
+ * when the mapping fails: the first sgemm of a run with too little memory
+ * hung. The pool makes at most nthreads calls at once, so that many buffers
+ * are made to exist at backend creation, before the model's allocations, after
+ * checking that they can be mapped. Their size is OpenBLAS 0.3's on x86-64
+ * (BUFFER_SIZE 32 << 22 plus FIXED_PAGESIZE: its malloc fallback asks for it). */
+#define BLAS_BUFFER_BYTES (((size_t)32 << 22) + 4096)
+/* OpenBLAS's table holds at least 50 buffers (NUM_BUFFERS); asking for more
+ * than it holds prints to stdout and returns NULL */
+#define BLAS_MAX_RESERVED 48
+
+static struct {
+    pthread_mutex_t mu;
+    __typeof__(cblas_sgemm) *sgemm;
+    void *(*memory_alloc)(int);   /* blas_memory_alloc, blas_memory_free: */
+    void (*memory_free)(void *);  /* exported, not in cblas.h */
+    int reserved;                 /* buffers known to exist */
+} blas = { .mu = PTHREAD_MUTEX_INITIALIZER };   /* written under mu */
+
+#define blas_sgemm (*blas.sgemm)
+
+/* "ulimit -v is N KiB" when the address space is limited, else "" */
+static void address_limit_note(char *out, size_t n)
+{
+    struct rlimit rl;
+    out[0] = 0;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(out, n, "ulimit -v is %llu KiB", (unsigned long long)rl.rlim_cur / 1024);
+}
+
+/* Sets blas.sgemm and the rest, or fails (and is tried again next time: it
+ * may have been memory). The tools create their backend before they start
+ * any thread, so setting the environment here races with no getenv. */
+static int blas_open(sg_err *err)
+{
+    static const char var[] = "OPENBLAS_NUM_THREADS";
+    const char *was = getenv(var);
+    char *saved = was ? strdup(was) : NULL;
+    if (was && !saved) return sg_err_sys(err, ENOMEM, "cpu backend: cannot load OpenBLAS");
+    setenv(var, "1", 1);
+    void *lib = dlopen(BLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    const char *why = lib ? NULL : dlerror();
+    if (saved) setenv(var, saved, 1);
+    else unsetenv(var);
+    free(saved);
+    if (!lib) {
+        /* out of address space, dlerror says 'failed to map segment from
+         * shared object' (and leaves errno alone) */
+        char limit[64];
+        address_limit_note(limit, sizeof limit);
+        return sg_errf(err, "cpu backend: cannot load OpenBLAS: %s%s%s%s", why ? why : BLAS_LIBRARY,
+                       limit[0] ? " (out of memory? " : "", limit, limit[0] ? ")" : "");
+    }
+    void (*set_threads)(int) = (void (*)(int))dlsym(lib, "openblas_set_num_threads");
+    blas.sgemm = (__typeof__(cblas_sgemm) *)dlsym(lib, "cblas_sgemm");
+    blas.memory_alloc = (void *(*)(int))dlsym(lib, "blas_memory_alloc");
+    blas.memory_free = (void (*)(void *))dlsym(lib, "blas_memory_free");
+    if (!blas.sgemm || !set_threads) {
+        const char *missing = blas.sgemm ? "openblas_set_num_threads" : "cblas_sgemm";
+        blas.sgemm = NULL;
+        return sg_errf(err, "cpu backend: cannot load OpenBLAS: %s has no %s", BLAS_LIBRARY, missing);
+    }
+    /* already loaded with threads (a build without --as-needed links it) */
+    set_threads(1);
+    return 0;
+}
+
+/* Makes n of OpenBLAS's work buffers exist (see BLAS_BUFFER_BYTES), or fails
+ * with ENOMEM when they cannot be mapped. */
+static int blas_reserve(int n, sg_err *err)
+{
+    if (!blas.memory_alloc || !blas.memory_free) return 0;   /* another allocator: nothing known */
+    if (n > BLAS_MAX_RESERVED) n = BLAS_MAX_RESERVED;
+    int rc = 0;
+    if (n > blas.reserved) {
+        /* the buffers that do not exist yet must map now; mapped and unmapped
+         * again by us first, since OpenBLAS would retry for ever */
+        void *probe[BLAS_MAX_RESERVED];
+        int mapped = 0, e = 0;
+        for (; mapped < n - blas.reserved; mapped++) {
+            probe[mapped] = mmap(NULL, BLAS_BUFFER_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (probe[mapped] == MAP_FAILED) { e = errno; break; }
+        }
+        for (int i = 0; i < mapped; i++) munmap(probe[i], BLAS_BUFFER_BYTES);
+        if (mapped < n - blas.reserved) {
+            char limit[64];
+            address_limit_note(limit, sizeof limit);
+            rc = sg_err_sys(err, e ? e : ENOMEM,
+                            "cpu backend: cannot map OpenBLAS's work buffers (%d thread%s x %zu MiB of "
+                            "address space%s%s)", n, n == 1 ? "" : "s", BLAS_BUFFER_BYTES >> 20,
+                            limit[0] ? "; " : "", limit);
+        } else {
+            /* held at once, so n distinct buffers; freed, they stay OpenBLAS's */
+            void *held[BLAS_MAX_RESERVED];
+            for (int i = 0; i < n; i++) held[i] = blas.memory_alloc(0);
+            for (int i = 0; i < n; i++) if (held[i]) blas.memory_free(held[i]);
+            blas.reserved = n;
+        }
+    }
+    return rc;
 }
 
 /* ---- errors and memory -------------------------------------------------- */
@@ -844,17 +964,17 @@ static void conv_forward_images(void *ctx, size_t b, size_t e, int thread)
             size_t P = (size_t)cnt * tl.tiles;
             wino_input(c, &tl, x, ts->cols, cnt, ts->cols + 16 * (size_t)c->Ci * P);
             for (int xi = 0; xi < 16; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)P, c->Ci, 1.0f,
-                            j->U + (size_t)xi * c->Co * c->Ci, c->Ci, ts->cols + xi * c->Ci * P, (int)P,
-                            0.0f, ts->gath + xi * c->Co * P, (int)P);
+                blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)P, c->Ci, 1.0f,
+                           j->U + (size_t)xi * c->Co * c->Ci, c->Ci, ts->cols + xi * c->Ci * P, (int)P,
+                           0.0f, ts->gath + xi * c->Co * P, (int)P);
             wino_output(c, &tl, ts->gath, y, j->bias, cnt, ts->cols + 16 * (size_t)c->Ci * P);
             continue;
         }
         im2col(c, x, ts->cols, cnt);
         size_t ncol = cnt * c->howo;
         float *out = cnt > 1 ? ts->gath : y;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)ncol, (int)c->rows,
-                    1.0f, j->w, (int)c->rows, ts->cols, (int)ncol, 0.0f, out, (int)ncol);
+        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)ncol, (int)c->rows,
+                   1.0f, j->w, (int)c->rows, ts->cols, (int)ncol, 0.0f, out, (int)ncol);
         if (cnt > 1) scatter(y, ts->gath, cnt, c->Co, c->howo);
         if (j->bias)
             for (int i = 0; i < cnt; i++)
@@ -910,8 +1030,8 @@ static void conv_backward_data_images(void *ctx, size_t b, size_t e, int thread)
         const float *g = j->dy + n0 * yout;
         if (cnt > 1) { gather(ts->gath, g, cnt, c->Co, c->howo); g = ts->gath; }
         /* cols (rows, ncol) = w^T (rows, Co) x g (Co, ncol) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c->rows, (int)ncol, c->Co,
-                    1.0f, j->w, (int)c->rows, g, (int)ncol, 0.0f, ts->cols, (int)ncol);
+        blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c->rows, (int)ncol, c->Co,
+                   1.0f, j->w, (int)c->rows, g, (int)ncol, 0.0f, ts->cols, (int)ncol);
         col2im(c, ts->cols, j->dx + n0 * xin, cnt);
     }
 }
@@ -972,9 +1092,9 @@ static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int threa
             wino_input(c, &tl, x, ts->cols, cnt, ts->cols + 16 * (size_t)c->Ci * P);
             wino_grad_output(c, &tl, dy, ts->gath, cnt, ts->cols + 16 * (size_t)c->Ci * P);
             for (int xi = 0; xi < 16; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, c->Ci, (int)P, 1.0f,
-                            ts->gath + xi * c->Co * P, (int)P, ts->cols + xi * c->Ci * P, (int)P,
-                            1.0f, pdw + (size_t)xi * c->Co * c->Ci, c->Ci);
+                blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, c->Ci, (int)P, 1.0f,
+                           ts->gath + xi * c->Co * P, (int)P, ts->cols + xi * c->Ci * P, (int)P,
+                           1.0f, pdw + (size_t)xi * c->Co * c->Ci, c->Ci);
             continue;
         }
         im2col(c, x, ts->cols, cnt);
@@ -982,8 +1102,8 @@ static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int threa
         const float *g = dy;
         if (cnt > 1) { gather(ts->gath, dy, cnt, c->Co, c->howo); g = ts->gath; }
         /* pdw (Co, rows) += g (Co, ncol) x cols^T (ncol, rows) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, (int)c->rows, (int)ncol,
-                    1.0f, g, (int)ncol, ts->cols, (int)ncol, 1.0f, pdw, (int)c->rows);
+        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, (int)c->rows, (int)ncol,
+                   1.0f, g, (int)ncol, ts->cols, (int)ncol, 1.0f, pdw, (int)c->rows);
     }
 }
 
@@ -1507,6 +1627,11 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
         nthreads = n > 0 ? (int)n : 1;
     }
     if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
+    pthread_mutex_lock(&blas.mu);
+    int rc = blas.sgemm ? 0 : blas_open(err);
+    if (rc == 0) rc = blas_reserve(nthreads, err);
+    pthread_mutex_unlock(&blas.mu);
+    if (rc) return NULL;
     sg_backend *be = calloc(1, sizeof *be);
     cpu_state *st = calloc(1, sizeof *st);
     if (!be || !st) { free(be); free(st); sg_errf(err, "cpu backend: out of memory"); return NULL; }
@@ -1514,12 +1639,15 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
     be->name = "cpu";
     be->impl = st;
     st->ts = calloc(nthreads, sizeof *st->ts);
-    if (!st->ts || pool_init(&st->pool, nthreads) != 0) {
+    int e = st->ts ? pool_init(&st->pool, nthreads) : ENOMEM;
+    if (e) {
+        char limit[64];
+        address_limit_note(limit, sizeof limit);
         cpu_destroy(be);
-        sg_errf(err, "cpu backend: cannot start %d threads", nthreads);
+        sg_err_sys(err, e, "cpu backend: cannot start %d threads%s%s%s", nthreads,
+                   e == EAGAIN && limit[0] ? " (out of memory for their stacks? " : "", e == EAGAIN ? limit : "",
+                   e == EAGAIN && limit[0] ? ")" : "");
         return NULL;
     }
-    /* sgemm runs inside the pool's threads, one per thread */
-    openblas_set_num_threads(1);
     return be;
 }
