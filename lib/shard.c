@@ -163,16 +163,17 @@ static int lmdb_errf(sg_err *err, int rc, const char *fmt, ...)
 static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)
 {
     /* LMDB turns a short write, which is what a full file system gives, into
-     * EIO ("Input/output error"): say what is most likely wrong. sys_errno
-     * stays EIO, the code LMDB gave. */
+     * EIO ("Input/output error"). With next to no room left, that was the
+     * cause: recorded as ENOSPC, so that tools give their advice for a full
+     * file system (once: these words do not say it), with the room there was. */
     struct statvfs v;
-    lmdb_errf(err, rc, "%s: %s", path, what);
     if (err && rc == EIO && statvfs(path, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < 2 * (uint64_t)BATCH_BYTES) {
+        sg_err_sys(err, ENOSPC, "%s: %s", path, what);
         size_t l = strlen(err->msg);
-        snprintf(err->msg + l, sizeof err->msg - l, ": the file system is full (%llu bytes free)",
-                 (unsigned long long)v.f_bavail * v.f_frsize);
+        snprintf(err->msg + l, sizeof err->msg - l, " (%llu bytes free)", (unsigned long long)v.f_bavail * v.f_frsize);
+        return -1;
     }
-    return -1;
+    return lmdb_errf(err, rc, "%s: %s", path, what);
 }
 
 /* Label names are distinct (celeb-pack refuses --select Bangs,Bangs): a name

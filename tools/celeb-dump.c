@@ -65,7 +65,7 @@ static void put_text(sg_buf *b, const char *s) { sg_buf_put_escaped(b, s, strlen
 static void write_buf(sg_buf *b)
 {
     if (b->failed) cli_die("out of memory");
-    if (fwrite(b->data, 1, b->len, stdout) != b->len) cli_die("<stdout>:");
+    if (fwrite(b->data, 1, b->len, stdout) != b->len) cli_die_stdout();
 }
 
 static void print_info(const char *path, const sg_shard_meta *m, int json)
@@ -224,10 +224,10 @@ static void get_record(sg_shard *s, long index, int scale, const char *out)
         sg_canvas c;
         if (sg_canvas_init(&c, (int)m->width * scale, (int)m->height * scale, SG_RGB(0, 0, 0), &err) != 0) cli_die_err(&err);
         sg_canvas_blit(&c, px, (int)m->width, (int)m->height, 0, 0, scale);
-        if (sg_canvas_save(&c, out, &err) != 0) cli_die_err(&err);
+        if (sg_canvas_save(&c, out, &err) != 0) cli_die_output_err(&err, out);
         sg_canvas_free(&c);
     } else if (sg_image_write(out, px, (int)m->width, (int)m->height, &err) != 0) {
-        cli_die_err(&err);
+        cli_die_output_err(&err, out);
     }
     free(px);
 }
@@ -309,7 +309,7 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
     /* Footer: what the bits mean. */
     sg_canvas_text(&c, gap, H - footer_h + 2, legend.data, ts, SG_RGB(0, 0, 0));
     sg_buf_free(&legend);
-    if (sg_canvas_save(&c, out, &err) != 0) cli_die_err(&err);
+    if (sg_canvas_save(&c, out, &err) != 0) cli_die_output_err(&err, out);
     sg_canvas_free(&c);
     free(px);
     free(idx);

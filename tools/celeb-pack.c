@@ -175,8 +175,8 @@ static char **list_dir(const char *dir, int want_dirs, size_t *n_out)
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
-    errno = 0;
-    while ((e = readdir(d))) {
+    /* errno is readdir's alone: the stat below fails for a dangling link */
+    while ((errno = 0, e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char *full = path_join(dir, e->d_name);
         struct stat st;
@@ -477,12 +477,6 @@ int main(int argc, char **argv)
     meta.crop = (uint32_t)crop;
     meta.size = (uint32_t)size;
 
-    sg_err err;
-    sg_shard_writer *wr;
-    if (sg_shard_writer_open(&wr, out, &meta, force, L.n, &err)) cli_die_err(&err);
-
-    cli_catch_stop_signals(on_signal, 0);
-
     pack_state S;
     memset(&S, 0, sizeof S);
     S.L = &L;
@@ -505,13 +499,28 @@ int main(int argc, char **argv)
     if (inline_mode) worker_ctx_init(&inline_ctx, &S);
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
     if (!tids) cli_die("out of memory");
-    for (long t = 0; t < threads && !inline_mode; t++)
-        if (pthread_create(&tids[t], NULL, worker, &S) != 0) cli_die("cannot start a thread:");
+
+    /* Opened after the allocations, so that dying for want of memory leaves
+     * no temporary directory; a failure below aborts it. */
+    sg_err err;
+    sg_shard_writer *wr;
+    if (sg_shard_writer_open(&wr, out, &meta, force, L.n, &err)) cli_die_err(&err);
+
+    cli_catch_stop_signals(on_signal, 0);
+
+    for (long t = 0; t < threads && !inline_mode; t++) {
+        int e = pthread_create(&tids[t], NULL, worker, &S);
+        if (e != 0) {
+            sg_shard_writer_abort(wr);
+            errno = e;   /* pthread_create returns its error, errno is stale */
+            cli_die("cannot start a thread:");
+        }
+    }
 
     size_t n_missing = 0, n_corrupt = 0;
     int failed = 0;
     char fail_msg[1100] = "";
-    const char *fail_hint = "";   /* the words for a full file system, where that was why */
+    const char *fail_hint = "";   /* the words for want of space, where that was why */
     double t0 = now_s();
     for (size_t i = 0; i < L.n; i++) {
         slot *sl = &S.slots[i % S.window];
@@ -539,7 +548,7 @@ int main(int argc, char **argv)
             else n_corrupt++;
         } else if (sg_shard_writer_append(wr, L.items[i].labels, L.items[i].name, sl->pixels, sl->pixel_len, &err)) {
             snprintf(fail_msg, sizeof fail_msg, "%s", err.msg);
-            fail_hint = cli_disk_full_hint(&err);
+            fail_hint = cli_no_space_hint(&err);
             failed = 1;
             break;
         }
@@ -572,7 +581,7 @@ int main(int argc, char **argv)
         if (failed == 2) cli_die("interrupted; no shard written");
         cli_die("%s; %s not written%s", fail_msg, out, fail_hint);
     }
-    if (sg_shard_writer_commit(wr, &err)) cli_die("%s; %s not written%s", err.msg, out, cli_disk_full_hint(&err));
+    if (sg_shard_writer_commit(wr, &err)) cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err));
 
     if (!cli_quiet) {
         size_t skipped = n_missing + n_corrupt;

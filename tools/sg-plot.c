@@ -449,7 +449,7 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
         sg_canvas_text(&c, 4, H - lh - 4, note, S, NOTE);
     }
 
-    if (sg_canvas_save(&c, out_path, &err) != 0) cli_die_err(&err);
+    if (sg_canvas_save(&c, out_path, &err) != 0) cli_die_output_err(&err, out_path);
     sg_canvas_free(&c);
     if (!quiet && (clipped_total || h->skipped_nonfinite)) {
         fprintf(stderr, "%s: %s: %ld point%s clipped (D %ld, G %ld, lr %ld), %ld non-finite value%s skipped\n",
@@ -597,7 +597,7 @@ static void draw_bars(const bar *bars, int n, const char *title, int W, int H, c
     /* 50% guide. */
     for (int y = top; y < top + n * row_h; y += 4) sg_canvas_fill_rect(&c, bx + bw / 2, y, 1, 2, BLACK);
 
-    if (sg_canvas_save(&c, out_path, &err) != 0) cli_die_err(&err);
+    if (sg_canvas_save(&c, out_path, &err) != 0) cli_die_output_err(&err, out_path);
     sg_canvas_free(&c);
 }
 

@@ -436,7 +436,7 @@ static void grid_put(grid_layout *g, long row, int col, const uint8_t *rgb, int 
 static void write_image(const char *path, const uint8_t *rgb, int w, int h)
 {
     sg_err err = {{0}};
-    if (sg_image_write(path, rgb, w, h, &err)) cli_die_err(&err);
+    if (sg_image_write(path, rgb, w, h, &err)) cli_die_output_err(&err, path);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -646,10 +646,10 @@ int main(int argc, char **argv)
             sg_err_prefix(&err, "%s", o.output);
             cli_die_err(&err);
         }
-        if (sg_image_write_encoded(o.output, png, png_len, &err)) cli_die_err(&err);
+        if (sg_image_write_encoded(o.output, png, png_len, &err)) cli_die_output_err(&err, o.output);
         free(png);
     } else if (g.active && sg_canvas_save(&g.cv, o.output, &err)) {
-        cli_die_err(&err);
+        cli_die_output_err(&err, o.output);
     }
     if (o.each) {
         if (sg_image_writer_finish(files_out, &err)) cli_die_err(&err);

@@ -283,13 +283,18 @@ int main(int argc, char **argv)
     int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
     cli_progress_end();
     if (rc < 0) {
-        int full = cli_disk_full(&err), named = strstr(err.msg, "last good checkpoint: ") != NULL;
-        const char *free_it = full ? "the file system is full: free space on it (--keep N keeps fewer checkpoints), "
-                                     "then " : "";
+        int full = cli_no_space(&err), named = strstr(err.msg, "last good checkpoint: ") != NULL;
+        /* a quota reached (EDQUOT) is not a full file system: other words */
+        int quota = cli_quota_exceeded(&err);
+        const char *free_it = !full ? ""
+            : quota ? "the disk quota is exceeded: free space (--keep N keeps fewer checkpoints) or ask for more quota, then "
+                    : "the file system is full: free space on it (--keep N keeps fewer checkpoints), then ";
         if (sg_trainer_last_checkpoint(t) < 0) {
             if (full)
-                cli_die("%s%s (the file system is full: free space on it, then sg-train -o %s --resume starts the "
-                        "run again)", err.msg, named ? "" : "; no checkpoint yet", run_dir);
+                cli_die("%s%s (%s, then sg-train -o %s --resume starts the run again)", err.msg,
+                        named ? "" : "; no checkpoint yet",
+                        quota ? "the disk quota is exceeded: free space or ask for more quota"
+                              : "the file system is full: free space on it", run_dir);
             cli_die_err(&err);
         }
         if (named || full) {

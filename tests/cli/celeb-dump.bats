@@ -266,9 +266,16 @@ PY
   [ "$status" -eq 0 ]
   [ -p "$T/fifo" ]
   [ "$(png_size "$T/from_fifo.png")" = 32x32 ]
+  # a device's ENOSPC gets no advice about a full file system: there is none
   run bash -c "celeb-dump --get 0 -o - '$D/s.lmdb' > /dev/full"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"No space left on device"* ]]
+  [ "$output" = "celeb-dump: <stdout>: No space left on device" ]
+  run celeb-dump --get 0 --scale 2 -o /dev/full "$D/s.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: /dev/full: write: No space left on device" ]
+  run bash -c "celeb-dump --list '$D/s.lmdb' > /dev/full"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: <stdout>: No space left on device" ]
   # standard output closed: an error by descriptor and by name alike, no image lost silently
   run bash -c "celeb-dump --get 0 -o - '$D/s.lmdb' >&-"
   [ "$status" -eq 1 ]

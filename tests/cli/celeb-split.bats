@@ -351,3 +351,15 @@ EOF
   [ "$(ls -A "$T/out")" = attr_g1.txt ]
   [ "$(cat "$T/out/attr_g1.txt")" = old ]
 }
+
+@test "robustness: a disk quota reached (EDQUOT) is named as such, not as a full file system; the old outputs stay" {
+  need_strace
+  mkdir "$T/out"
+  echo old > "$T/out/attr_g1.txt"
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EDQUOT:when=1 \
+    celeb-split -q -g g1=A,B -g g2=C -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-split: $T/out/.attr_g1.txt.tmp."*": write: Disk quota exceeded (the disk quota is exceeded: free space or ask for more quota, then try again)" ]]
+  [ "$(ls -A "$T/out")" = attr_g1.txt ]
+  [ "$(cat "$T/out/attr_g1.txt")" = old ]
+}

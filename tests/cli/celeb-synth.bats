@@ -171,3 +171,18 @@ assert bad <= 2, bad
   [ "$output" = "celeb-synth: $T/d/list_eval_partition.txt: Is a directory" ]
   [ -d "$T/d/list_eval_partition.txt" ]
 }
+
+@test "robustness: a thread that cannot be started is reported with pthread_create's error, not a stale errno" {
+  command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+  # the Nth mmap(2) of a run alone is the first thread's stack (glibc maps it MAP_STACK)
+  strace -f -qq -o "$T/trace" -e trace=mmap celeb-synth -q -n 4 --threads 2 -o "$T/a" || true
+  n=$(grep -n MAP_STACK "$T/trace" | head -n 1 | cut -d: -f1)
+  [ -n "$n" ]
+  # it fails with ENOMEM (errno); pthread_create returns EAGAIN
+  run strace -f -qq -o /dev/null -e trace=mmap -e inject=mmap:error=ENOMEM:when="$n" \
+    celeb-synth -q -n 4 --threads 2 -o "$T/b"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-synth: cannot start a thread: Resource temporarily unavailable" ]
+  [ ! -e "$T/b/list_attr_celeba.txt" ]
+}

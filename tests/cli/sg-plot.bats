@@ -227,4 +227,5 @@ PY
   [ "$output" = "sg-plot: $T/d: is a directory" ]
   run bash -c "sg-plot '$T/history.jsonl' -o - > /dev/full"
   [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: <stdout>: No space left on device" ]
 }

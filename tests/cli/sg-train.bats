@@ -951,3 +951,22 @@ PY
   [ "$status" -eq 0 ]
   [ "$(cat "$T/e/latest")" = 000004 ]
 }
+
+@test "a disk quota reached (EDQUOT) is named as such, not as a full file system, before and after the first checkpoint" {
+  need_strace
+  args=(--iters 4 --log-every 1 --sample-every 0 --save-every 2 "${TINY[@]}" "$D/a.lmdb")
+  # the first write(2) to history.jsonl fails: no checkpoint yet
+  run strace -f -o /dev/null -P "$T/r/history.jsonl" -e trace=write -e inject=write:error=EDQUOT:when=1 \
+    sg-train -o "$T/r" "${args[@]}"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/history.jsonl: Disk quota exceeded; last good checkpoint: none yet (the disk quota is exceeded: free space or ask for more quota, then sg-train -o $T/r --resume starts the run again)" ]
+  # the third: checkpoint 000002 is there
+  rm -r "$T/r"
+  run strace -f -o /dev/null -P "$T/r/history.jsonl" -e trace=write -e inject=write:error=EDQUOT:when=3 \
+    sg-train -o "$T/r" "${args[@]}"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r/history.jsonl: Disk quota exceeded; last good checkpoint: $T/r/ckpt/000002 (the disk quota is exceeded: free space (--keep N keeps fewer checkpoints) or ask for more quota, then sg-train -o $T/r --resume continues from it)" ]
+  run sg-train -o "$T/r" --resume
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+}

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,13 +68,27 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags)
     catch_signals(handler, sa_flags, 0);
 }
 
-#define DISK_FULL_HINT " (the file system is full: free space on it and try again)"
+/* The advice for want of space, by the errno that said so; "" for any other. */
+static const char *no_space_hint(int e)
+{
+    if (e == ENOSPC) return " (the file system is full: free space on it and try again)";
+    if (e == EDQUOT) return " (the disk quota is exceeded: free space or ask for more quota, then try again)";
+    return "";
+}
 
-static int errno_disk_full(int e) { return e == ENOSPC || e == EDQUOT; }
+int cli_no_space(const sg_err *err) { return err->sys_errno == ENOSPC || err->sys_errno == EDQUOT; }
 
-int cli_disk_full(const sg_err *err) { return errno_disk_full(err->sys_errno); }
+int cli_quota_exceeded(const sg_err *err) { return err->sys_errno == EDQUOT; }
 
-const char *cli_disk_full_hint(const sg_err *err) { return cli_disk_full(err) ? DISK_FULL_HINT : ""; }
+const char *cli_no_space_hint(const sg_err *err) { return no_space_hint(err->sys_errno); }
+
+/* 1 when standard output is a regular file: ENOSPC on a device (/dev/full)
+ * or EDQUOT there says nothing about a file system, so no advice to free space. */
+static int stdout_is_file(void)
+{
+    struct stat st;
+    return fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 static void vmessage(const char *fmt, va_list ap)
 {
@@ -83,7 +98,7 @@ static void vmessage(const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
     size_t n = strlen(fmt);
     if (n && fmt[n - 1] == ':')
-        fprintf(stderr, " %s%s", strerror(saved), errno_disk_full(saved) ? DISK_FULL_HINT : "");
+        fprintf(stderr, " %s%s", strerror(saved), no_space_hint(saved));
     fputc('\n', stderr);
 }
 
@@ -93,7 +108,20 @@ void cli_die(const char *fmt, ...)
     exit(1);
 }
 
-void cli_die_err(const sg_err *err) { cli_die("%s%s", err->msg, cli_disk_full_hint(err)); }
+void cli_die_err(const sg_err *err) { cli_die("%s%s", err->msg, cli_no_space_hint(err)); }
+
+void cli_die_output_err(const sg_err *err, const char *out)
+{
+    struct stat st;
+    int device = !strcmp(out, "-") ? !stdout_is_file() : stat(out, &st) == 0 && !S_ISREG(st.st_mode);
+    cli_die("%s%s", err->msg, device ? "" : cli_no_space_hint(err));
+}
+
+void cli_die_stdout(void)
+{
+    int saved = errno;
+    cli_die("<stdout>: %s%s", strerror(saved), stdout_is_file() ? no_space_hint(saved) : "");
+}
 
 void cli_warn(const char *fmt, ...)
 {
@@ -116,7 +144,7 @@ void cli_version(void)
 
 void cli_finish_stdout(void)
 {
-    if (fflush(stdout) != 0 || ferror(stdout)) cli_die("<stdout>:");
+    if (fflush(stdout) != 0 || ferror(stdout)) cli_die_stdout();
 }
 
 void cli_progress(const char *fmt, ...)

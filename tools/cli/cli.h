@@ -21,23 +21,34 @@ void cli_die_by_signal(int sig);
  * for SIGHUP unless it was ignored when the tool started (nohup). */
 void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
 /* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno)
- * (and cli_disk_full_hint's words when errno is ENOSPC or EDQUOT). */
+ * (and cli_no_space_hint's words when errno is ENOSPC or EDQUOT). */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-/* Prints err->msg as "tool: message" followed by cli_disk_full_hint(err), exit 1. */
+/* Prints err->msg as "tool: message" followed by cli_no_space_hint(err), exit 1. */
 void cli_die_err(const sg_err *err) __attribute__((noreturn));
-/* 1 when err is a system call's failure for want of space: ENOSPC, or EDQUOT
- * (a quota reached). */
-int cli_disk_full(const sg_err *err);
-/* " (the file system is full: free space on it and try again)" when
- * cli_disk_full(err), else "": for a message of a tool's own built around
- * err->msg (cli_die("%s; %s not written%s", err.msg, out, cli_disk_full_hint(&err))). */
-const char *cli_disk_full_hint(const sg_err *err);
+/* cli_die_err for a failure to write the output out ("-": standard output),
+ * with no advice about space where out is a device, FIFO or socket (ENOSPC
+ * on /dev/full is no full file system); out missing counts as a file. */
+void cli_die_output_err(const sg_err *err, const char *out) __attribute__((noreturn));
+/* "tool: <stdout>: strerror(errno)", exit 1: writing standard output failed.
+ * The advice for want of space only where it is a regular file. */
+void cli_die_stdout(void) __attribute__((noreturn));
+/* 1 when err is a system call's failure for want of space: ENOSPC (a full
+ * file system) or EDQUOT (a disk quota reached). */
+int cli_no_space(const sg_err *err);
+/* 1 when that want of space is a quota's (EDQUOT), for a tool's own words. */
+int cli_quota_exceeded(const sg_err *err);
+/* What to do, for a message of a tool's own built around err->msg
+ * (cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err))):
+ * " (the file system is full: free space on it and try again)" for ENOSPC,
+ * " (the disk quota is exceeded: free space or ask for more quota, then try
+ * again)" for EDQUOT, else "". */
+const char *cli_no_space_hint(const sg_err *err);
 /* "tool: message" on stderr (warning), returns. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void cli_version(void) __attribute__((noreturn));
-/* Flushes and checks stdout; dies if writing it failed (e.g. disk full). */
+/* Flushes and checks stdout; dies if writing it failed (cli_die_stdout). */
 void cli_finish_stdout(void);
 /* Dies when out is "-" and standard output is a terminal: an image's bytes
  * there are garbage at best, control sequences at worst. */
