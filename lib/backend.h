@@ -266,8 +266,14 @@ void sg_layout_permute(float *dst, const float *src, size_t outer, size_t mid, s
                        int to_nhwc);
 
 /* The CPU backend with nthreads worker threads (0: the number of online CPUs).
- * Returns NULL and fills err on failure. */
+ * Returns NULL and fills err on failure. The first one in a process loads
+ * OpenBLAS (sg_backend_cpu_prepare) unless that was done before. */
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
+/* Loads OpenBLAS with no threads of its own: it sets OPENBLAS_NUM_THREADS for
+ * the moment of the load, so it must run before the process starts threads
+ * that may read the environment (a CUDA runtime's included). Returns 0, or -1
+ * with err filled. Idempotent. */
+int sg_backend_cpu_prepare(sg_err *err);
 
 /* The CUDA backend on device `device` (kernels/). NULL and err on failure,
  * e.g. no GPU present. Declared in every build: without CUDA at build time

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,8 +212,8 @@ static void parallel_for(cpu_state *st, size_t n, size_t cost_per_item, range_fn
 
 /* ---- OpenBLAS ------------------------------------------------------------ */
 
-/* OpenBLAS is opened here, when the first CPU backend is created, not linked
- * (nothing else refers to it, so the linker's --as-needed leaves it out): its
+/* OpenBLAS is opened here, when the first CPU backend is created (or by
+ * sg_backend_cpu_prepare), not linked (the Makefile leaves -lopenblas out): its
  * constructor starts a thread per further CPU unless OPENBLAS_NUM_THREADS is
  * set as it runs, threads we never use (sgemm runs single-threaded inside the
  * pool's) that each map a 128 MiB work buffer first thing and retry for ever
@@ -229,7 +230,8 @@ static void parallel_for(cpu_state *st, size_t n, size_t cost_per_item, range_fn
  * (BUFFER_SIZE 32 << 22 plus FIXED_PAGESIZE: its malloc fallback asks for it). */
 #define BLAS_BUFFER_BYTES (((size_t)32 << 22) + 4096)
 /* OpenBLAS's table holds at least 50 buffers (NUM_BUFFERS); asking for more
- * than it holds prints to stdout and returns NULL */
+ * than it holds prints to stdout and returns NULL. A pool with more threads
+ * than this runs at most this many sgemm calls at once (blas.slots). */
 #define BLAS_MAX_RESERVED 48
 
 static struct {
@@ -238,9 +240,22 @@ static struct {
     void *(*memory_alloc)(int);   /* blas_memory_alloc, blas_memory_free: */
     void (*memory_free)(void *);  /* exported, not in cblas.h */
     int reserved;                 /* buffers known to exist */
+    int gated;                    /* the buffers are known: sgemm calls wait for a slot */
+    sem_t slots;                  /* value: reserved buffers not in use */
 } blas = { .mu = PTHREAD_MUTEX_INITIALIZER };   /* written under mu */
 
-#define blas_sgemm (*blas.sgemm)
+/* cblas_sgemm, run while one of the reserved buffers is free, so that no
+ * call makes OpenBLAS map another (which retries for ever when it cannot):
+ * only a pool of more than BLAS_MAX_RESERVED threads ever waits here. */
+static void blas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n,
+                       int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                       int ldc)
+{
+    if (blas.gated)
+        while (sem_wait(&blas.slots) != 0) {}   /* EINTR only */
+    blas.sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (blas.gated) sem_post(&blas.slots);
+}
 
 /* "ulimit -v is N KiB" when the address space is limited, else "" */
 static void address_limit_note(char *out, size_t n)
@@ -252,15 +267,17 @@ static void address_limit_note(char *out, size_t n)
 }
 
 /* Sets blas.sgemm and the rest, or fails (and is tried again next time: it
- * may have been memory). The tools create their backend before they start
- * any thread, so setting the environment here races with no getenv. */
+ * may have been memory). Sets the environment for the moment of the dlopen:
+ * callers run it before the process starts other threads (backend.h). */
 static int blas_open(sg_err *err)
 {
     static const char var[] = "OPENBLAS_NUM_THREADS";
     const char *was = getenv(var);
     char *saved = was ? strdup(was) : NULL;
-    if (was && !saved) return sg_err_sys(err, ENOMEM, "cpu backend: cannot load OpenBLAS");
-    setenv(var, "1", 1);
+    if ((was && !saved) || setenv(var, "1", 1) != 0) {
+        free(saved);
+        return sg_err_sys(err, ENOMEM, "cpu backend: cannot load OpenBLAS");
+    }
     void *lib = dlopen(BLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
     const char *why = lib ? NULL : dlerror();
     if (saved) setenv(var, saved, 1);
@@ -283,16 +300,25 @@ static int blas_open(sg_err *err)
         blas.sgemm = NULL;
         return sg_errf(err, "cpu backend: cannot load OpenBLAS: %s has no %s", BLAS_LIBRARY, missing);
     }
-    /* already loaded with threads (a build without --as-needed links it) */
+    /* already loaded with threads (something else in the process linked it) */
     set_threads(1);
+    blas.gated = blas.memory_alloc && blas.memory_free && sem_init(&blas.slots, 0, 0) == 0;
     return 0;
+}
+
+int sg_backend_cpu_prepare(sg_err *err)
+{
+    pthread_mutex_lock(&blas.mu);
+    int rc = blas.sgemm ? 0 : blas_open(err);
+    pthread_mutex_unlock(&blas.mu);
+    return rc;
 }
 
 /* Makes n of OpenBLAS's work buffers exist (see BLAS_BUFFER_BYTES), or fails
  * with ENOMEM when they cannot be mapped. */
 static int blas_reserve(int n, sg_err *err)
 {
-    if (!blas.memory_alloc || !blas.memory_free) return 0;   /* another allocator: nothing known */
+    if (!blas.gated) return 0;   /* another allocator: nothing known */
     if (n > BLAS_MAX_RESERVED) n = BLAS_MAX_RESERVED;
     int rc = 0;
     if (n > blas.reserved) {
@@ -317,6 +343,7 @@ static int blas_reserve(int n, sg_err *err)
             void *held[BLAS_MAX_RESERVED];
             for (int i = 0; i < n; i++) held[i] = blas.memory_alloc(0);
             for (int i = 0; i < n; i++) if (held[i]) blas.memory_free(held[i]);
+            for (int i = blas.reserved; i < n; i++) sem_post(&blas.slots);
             blas.reserved = n;
         }
     }
@@ -1627,9 +1654,9 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
         nthreads = n > 0 ? (int)n : 1;
     }
     if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
+    if (sg_backend_cpu_prepare(err)) return NULL;
     pthread_mutex_lock(&blas.mu);
-    int rc = blas.sgemm ? 0 : blas_open(err);
-    if (rc == 0) rc = blas_reserve(nthreads, err);
+    int rc = blas_reserve(nthreads, err);
     pthread_mutex_unlock(&blas.mu);
     if (rc) return NULL;
     sg_backend *be = calloc(1, sizeof *be);

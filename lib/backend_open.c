@@ -73,6 +73,10 @@ sg_backend *sg_backend_open(const char *device, const char *precision, int threa
         sg_errf(err, "--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(device).s);
         return NULL;
     }
+    /* the CPU fallback's library, loaded before the CUDA runtime starts its
+     * threads (sg_backend_cpu_prepare); a failure here is reported by
+     * sg_backend_cpu_create if the fallback is needed */
+    if (kind == SG_DEVICE_AUTO) sg_backend_cpu_prepare(NULL);
     sg_err cuda_err = {{0}};
     sg_backend *be = sg_backend_cuda_create_precision(index, precision, &cuda_err);
     if (be) return be;
