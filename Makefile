@@ -16,7 +16,7 @@ ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -W
              -DSG_VERSION='"$(VERSION)"' $(CUDA_DEFS) $(CFLAGS)
 # OpenBLAS is not linked: the CPU backend dlopen's it with no threads of its
 # own (lib/backend_cpu.c, blas_open); its headers come from OPENBLAS_INC.
-LDLIBS   = -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -lpthread $(CUDA_LIBS)
+LDLIBS   = -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread $(CUDA_LIBS)
 
 # The CUDA backend is built whenever nvcc and cuDNN are present (no GPU needed).
 # `make CUDA=0` forces a CPU-only build.
@@ -83,7 +83,7 @@ build/emu/%.o: tests/emu/%.cc
 .SECONDARY: $(CU_SRC:kernels/%.cu=build/emu/%.cc) $(EMU_OBJ)
 
 build/tests/%_emu: build/tests/%.o $(EMU_OBJ) $(LIB_OBJ)
-	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -lpthread -o $@
+	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread -o $@
 # the emulated runtime's promises to the kernels, on small kernels of its own
 build/emu/check_emu_runtime.cc: tests/emu/check_emu_runtime.cu tests/emu/unchevron.pl
 	@mkdir -p $(@D)
@@ -98,11 +98,11 @@ build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc 
 build/emu-bin/train-step-bench: bench/train_step_bench.c $(EMU_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o build/emu-bin/train_step_bench.o
-	$(CXX) build/emu-bin/train_step_bench.o $(EMU_OBJ) $(LIB_OBJ) -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -lpthread -o $@
+	$(CXX) build/emu-bin/train_step_bench.o $(EMU_OBJ) $(LIB_OBJ) -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread -o $@
 # sg-train with --device cuda on the emulation (tests/cli/sg-train-emu.bats)
 build/emu-bin/%: build/tools/%.o $(CLI_OBJ) $(EMU_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -lpthread -o $@
+	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread -o $@
 
 $(LIBSG): $(LIB_OBJ) $(CU_OBJ)
 	@rm -f $@

@@ -51,3 +51,19 @@ run_signalled_at_fsync() {
   need_strace
   run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal="$sig":when="$nth" "$@"
 }
+
+# Renames metadata key $2 of safetensors file $1 to one of the same length
+# ("data_crc32" -> "data_crc3X"), as a damaged header would: the file then
+# reads as one without that key.
+rename_key() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import struct, sys
+p, key = sys.argv[1], sys.argv[2].encode()
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = bytes(b[8:8 + n])
+assert b'"' + key + b'"' in h
+b[8:8 + n] = h.replace(b'"' + key + b'"', b'"' + key[:-1] + b'X"')
+open(p, "wb").write(b)
+PY
+}

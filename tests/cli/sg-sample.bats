@@ -370,21 +370,6 @@ PY
     is_png "$W/out.png"
 }
 
-# Renames metadata key $2 of safetensors file $1 to one of the same length
-# ("data_crc32" -> "data_crc3X"), as a damaged header would: it then reads as absent.
-rename_key() {
-    $PY - "$1" "$2" <<'PY'
-import struct, sys
-p, key = sys.argv[1], sys.argv[2].encode()
-b = bytearray(open(p, "rb").read())
-n = struct.unpack("<Q", b[:8])[0]
-h = bytes(b[8:8 + n])
-assert b'"' + key + b'"' in h
-b[8:8 + n] = h.replace(b'"' + key + b'"', b'"' + key[:-1] + b'X"')
-open(p, "wb").write(b)
-PY
-}
-
 # Flips a bit of the byte $2 bytes before the end of file $1 (in the data).
 flip_byte() {
     $PY -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[-int(sys.argv[2])] ^= 0x10; open(p, "wb").write(b)' "$1" "$2"

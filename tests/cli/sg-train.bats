@@ -904,21 +904,6 @@ PY
   [ "$output" = "celeb-dump: $T/twice.lmdb: metadata: labels 0 and 1 are both Black_Hair (label names must differ)" ]
 }
 
-# Renames metadata key $2 of checkpoint file $1 to one of the same length ("data_crc32" ->
-# "data_crc3X"), as a damaged header would: the file then reads as one without that key.
-rename_key() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
-import struct, sys
-p, key = sys.argv[1], sys.argv[2].encode()
-b = bytearray(open(p, "rb").read())
-n = struct.unpack("<Q", b[:8])[0]
-h = bytes(b[8:8 + n])
-assert b'"' + key + b'"' in h
-b[8:8 + n] = h.replace(b'"' + key + b'"', b'"' + key[:-1] + b'X"')
-open(p, "wb").write(b)
-PY
-}
-
 @test "a damaged G or D whose data_crc32 key is damaged too is caught by the state's record; files without CRCs load" {
   sg-train -o "$T/r" --iters 3 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   for f in G D; do

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "backend.h"
 #include "check.h"
+#include "ckpt_edit.h"
 #include "checkpoint.h"
 #include "rng.h"
 #include "shard.h"
@@ -236,54 +237,6 @@ static void test_loss_reads(sg_backend *be)
     sg_trainer_free(ref);
 }
 
-/* Flips one byte of path at offset off (from the end when negative). */
-static void flip_byte_at(const char *path, long off)
-{
-    FILE *f = fopen(path, "r+b");
-    CHECK(f != NULL, "open %s", path);
-    if (!f) return;
-    fseek(f, off, off < 0 ? SEEK_END : SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, off, off < 0 ? SEEK_END : SEEK_SET);
-    fputc(c ^ 0x10, f);
-    fclose(f);
-}
-
-/* Offset of the data buffer of a safetensors file: 8 + the header's length. */
-static long data_start(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char b[8] = {0};
-    if (f) { if (fread(b, 1, 8, f) != 8) {} fclose(f); }
-    uint64_t n = 0;
-    for (int k = 7; k >= 0; k--) n = n << 8 | b[k];
-    return (long)(8 + n);
-}
-
-/* Renames the metadata key "data_crc32" of path to "data_crc3X" (a damaged
- * header: the file then reads as one without its own CRC). */
-static void damage_crc_key(const char *path)
-{
-    long start = data_start(path);
-    FILE *f = fopen(path, "r+b");
-    char *h = malloc(start + 1);
-    CHECK(f && h && fread(h, 1, start, f) == (size_t)start, "read %s", path);
-    if (!f || !h) { if (f) fclose(f); free(h); return; }
-    h[start] = 0;
-    char *at = strstr(h + 8, "\"data_crc32\"");
-    CHECK(at != NULL, "%s: no data_crc32 key", path);
-    if (at) { fseek(f, (long)(at - h) + 10, SEEK_SET); fputc('X', f); }
-    fclose(f);
-    free(h);
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    char cmd[1600];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
-    CHECK(system(cmd) == 0, "%s", cmd);
-}
-
 /* sg_ckpt_load checks all three files before it loads any: a damaged D or
  * state file is reported with G (and D) as they were in the model. A G or D
  * without its own data_crc32 key is still checked against the CRC the state
@@ -322,9 +275,9 @@ static void test_load_checks_first(sg_backend *be)
     for (int k = 0; k < 3; k++) {
         sg_ckpt_path(path, sizeof path, run, 3, kinds[k]);
         snprintf(saved, sizeof saved, "%s.saved", path);
-        copy_file(path, saved);
-        if (k == 2) damage_crc_key(path);
-        flip_byte_at(path, data_start(path));
+        ckpt_edit_copy(path, saved);
+        if (k == 2) ckpt_edit_rename_key(path, "data_crc32");
+        ckpt_edit_flip_data(path, 0);
         int rc = sg_ckpt_load(dst, run, 3, NULL, &err);
         CHECK(rc == -1 && strstr(err.msg, want[k]) && strstr(err.msg, path), "%s damaged: %d %s", kinds[k], rc,
               rc ? err.msg : "loaded");
@@ -332,11 +285,11 @@ static void test_load_checks_first(sg_backend *be)
               "%s damaged: G was changed by the failed load", kinds[k]);
         CHECK(sg_model_get_tensor(dst, SG_NET_D, 0, now, &err) == 0 && !memcmp(now, d0, dn * 4),
               "%s damaged: D was changed by the failed load", kinds[k]);
-        copy_file(saved, path);
+        ckpt_edit_copy(saved, path);
     }
     /* G without its key but whole: loads */
     sg_ckpt_path(path, sizeof path, run, 3, "G");
-    damage_crc_key(path);
+    ckpt_edit_rename_key(path, "data_crc32");
     CHECK(sg_ckpt_load(dst, run, 3, NULL, &err) == 0, "G without its key: %s", err.msg);
     free(g0); free(d0); free(now);
     sg_model_free(src);
