@@ -2,7 +2,7 @@
  * from the header before any pixel buffer is allocated. */
 #include "image.h"
 #include "fileio.h"
-#include <png.h>
+#include "png_messages.h"
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -300,7 +300,6 @@ static int decode_jpeg(const uint8_t *data, size_t len, sg_image *out, sg_err *e
 typedef struct {
     const uint8_t *data;
     size_t len, pos;
-    char msg[256];
 } png_source;
 
 static void png_read_mem(png_structp png, png_bytep dst, png_size_t n)
@@ -311,25 +310,17 @@ static void png_read_mem(png_structp png, png_bytep dst, png_size_t n)
     src->pos += n;
 }
 
-static void png_on_error(png_structp png, png_const_charp msg)
-{
-    png_source *src = png_get_error_ptr(png);
-    snprintf(src->msg, sizeof src->msg, "%s", msg);
-    png_longjmp(png, 1);
-}
-
-static void png_on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
-
 static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
 {
     int w, h;
     if (png_header(data, len, &w, &h, err)) return -1;
-    png_source src = {data, len, 0, "unknown error"};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
+    png_source src = {data, len, 0};
+    sg_png_messages msgs;   /* libpng's reason for a failure (png_messages.h) */
+    png_structp png = sg_png_create_read(&msgs);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_read_struct(&png, &info, NULL);
-        return sg_errf(err, "PNG: out of memory");
+        return sg_png_messages_err(err, &msgs, "PNG");
     }
     /* volatile: modified between setjmp and a possible longjmp. */
     uint8_t *volatile rgb = NULL;
@@ -337,7 +328,7 @@ static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *er
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
         free(rgb); free(rows);
-        return sg_errf(err, "PNG: %s", src.msg);
+        return sg_png_messages_err(err, &msgs, "PNG");
     }
     png_set_read_fn(png, &src, png_read_mem);
     png_set_user_limits(png, SG_IMAGE_MAX_SIDE, SG_IMAGE_MAX_SIDE);   /* a second line: png_header checked */
@@ -346,8 +337,9 @@ static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *er
     int depth, color, interlace;
     png_get_IHDR(png, info, &w32, &h32, &depth, &color, &interlace, NULL, NULL);
     if ((int)w32 != w || (int)h32 != h) {      /* the same IHDR bytes: cannot happen */
-        snprintf(src.msg, sizeof src.msg, "IHDR read as %ux%u, expected %dx%d", (unsigned)w32, (unsigned)h32, w, h);
-        png_longjmp(png, 1);
+        char msg[96];
+        snprintf(msg, sizeof msg, "IHDR read as %ux%u, expected %dx%d", (unsigned)w32, (unsigned)h32, w, h);
+        png_error(png, msg);
     }
 
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -361,15 +353,13 @@ static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *er
     if (!grey16 && (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA)) png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != (size_t)w * (grey16 ? 2 : 3)) {
-        snprintf(src.msg, sizeof src.msg, "unsupported pixel layout");
-        png_longjmp(png, 1);
-    }
+    if (png_get_rowbytes(png, info) != (size_t)w * (grey16 ? 2 : 3)) png_error(png, "unsupported pixel layout");
     rgb = malloc((size_t)w * h * 3);
     rows = malloc(sizeof *rows * (size_t)h);
     if (!rgb || !rows) {
-        snprintf(src.msg, sizeof src.msg, "out of memory for a %dx%d image", w, h);
-        png_longjmp(png, 1);
+        char msg[64];
+        snprintf(msg, sizeof msg, "no memory for a %dx%d image", w, h);
+        sg_png_out_of_memory(png, msg);
     }
     for (int y = 0; y < h; y++) rows[y] = rgb + (size_t)y * w * 3;
     png_read_image(png, rows);

@@ -2,9 +2,11 @@
  * png_stream.h. */
 #define _GNU_SOURCE   /* SCHED_IDLE */
 #include "png_stream.h"
-#include <png.h>
+#include "png_messages.h"
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -12,17 +14,23 @@
 
 /* ---- row by row ------------------------------------------------------------ */
 
-typedef struct { uint8_t *buf; size_t len, cap; int oom; } membuf;
+/* Failures say "PNG: encoding failed: " and libpng's reason (png_messages.h). */
+#define ENCODING_FAILED "PNG: encoding failed"
+
+typedef struct { uint8_t *buf; size_t len, cap; } membuf;
 
 static void membuf_write(png_structp png, png_bytep data, png_size_t n)
 {
     membuf *m = png_get_io_ptr(png);
-    if (m->oom) return;
     if (m->len + n > m->cap) {
         size_t cap = m->cap ? m->cap : 4096;
         while (cap < m->len + n) cap *= 2;
         uint8_t *nb = realloc(m->buf, cap);
-        if (!nb) { m->oom = 1; return; }
+        if (!nb) {
+            char what[64];
+            snprintf(what, sizeof what, "growing the file to %zu bytes", cap);
+            sg_png_out_of_memory(png, what);
+        }
         m->buf = nb; m->cap = cap;
     }
     memcpy(m->buf + m->len, data, n);
@@ -36,6 +44,7 @@ struct sg_png_writer {
     png_infop info;
     int width, height, rows_done, failed;
     membuf m;
+    sg_png_messages msgs;   /* libpng's; what a failure says, also to every later call */
 };
 
 void sg_png_writer_free(sg_png_writer *w)
@@ -46,23 +55,32 @@ void sg_png_writer_free(sg_png_writer *w)
     free(w);
 }
 
+/* Fails w for good (after a longjmp from libpng): err says libpng's reason. */
+static int writer_failed(sg_png_writer *w, sg_err *err)
+{
+    w->failed = 1;
+    return sg_png_messages_err(err, &w->msgs, ENCODING_FAILED);
+}
+
 int sg_png_writer_begin(sg_png_writer **out, int width, int height, sg_err *err)
 {
     *out = NULL;
     if (width <= 0 || height <= 0) return sg_errf(err, "PNG: bad size %dx%d", width, height);
     sg_png_writer *w = calloc(1, sizeof *w);
-    if (!w) return sg_errf(err, "PNG: out of memory");
+    if (!w) return sg_err_sys(err, ENOMEM, ENCODING_FAILED);
     w->width = width;
     w->height = height;
-    w->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    w->png = sg_png_create_write(&w->msgs);
     w->info = w->png ? png_create_info_struct(w->png) : NULL;
     if (!w->png || !w->info) {
+        writer_failed(w, err);
         sg_png_writer_free(w);
-        return sg_errf(err, "PNG: out of memory");
+        return -1;
     }
     if (setjmp(png_jmpbuf(w->png))) {
+        writer_failed(w, err);
         sg_png_writer_free(w);
-        return sg_errf(err, "PNG: encoding failed");
+        return -1;
     }
     png_set_write_fn(w->png, &w->m, membuf_write, membuf_flush);
     png_set_IHDR(w->png, w->info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
@@ -75,40 +93,30 @@ int sg_png_writer_begin(sg_png_writer **out, int width, int height, sg_err *err)
 
 int sg_png_writer_rows(sg_png_writer *w, const uint8_t *rgb, int n, sg_err *err)
 {
-    if (w->failed) return sg_errf(err, "PNG: encoding failed");
+    if (w->failed) return writer_failed(w, err);
     if (n < 0 || n > w->height - w->rows_done)
         return sg_errf(err, "PNG: %d more rows for an image with %d left", n, w->height - w->rows_done);
-    if (setjmp(png_jmpbuf(w->png))) {
-        w->failed = 1;
-        return sg_errf(err, "PNG: encoding failed");
-    }
+    if (setjmp(png_jmpbuf(w->png))) return writer_failed(w, err);
     size_t stride = (size_t)w->width * 3;
     for (int y = 0; y < n; y++) png_write_row(w->png, (png_const_bytep)(rgb + (size_t)y * stride));
     w->rows_done += n;
-    if (w->m.oom) {
-        w->failed = 1;
-        return sg_errf(err, "PNG: out of memory");
-    }
     return 0;
 }
 
 int sg_png_writer_end(sg_png_writer *w, uint8_t **out, size_t *out_len, sg_err *err)
 {
     if (w->failed || w->rows_done != w->height) {
-        int done = w->rows_done, h = w->height, failed = w->failed;
+        if (w->failed) writer_failed(w, err);
+        else sg_errf(err, "PNG: %d of %d rows given", w->rows_done, w->height);
         sg_png_writer_free(w);
-        return failed ? sg_errf(err, "PNG: encoding failed")
-                      : sg_errf(err, "PNG: %d of %d rows given", done, h);
+        return -1;
     }
     if (setjmp(png_jmpbuf(w->png))) {
+        writer_failed(w, err);
         sg_png_writer_free(w);
-        return sg_errf(err, "PNG: encoding failed");
+        return -1;
     }
     png_write_end(w->png, NULL);
-    if (w->m.oom) {
-        sg_png_writer_free(w);
-        return sg_errf(err, "PNG: out of memory");
-    }
     *out = w->m.buf;
     *out_len = w->m.len;
     w->m.buf = NULL;
@@ -168,7 +176,7 @@ int sg_png_background_begin(sg_png_background **out, const uint8_t *rgb, int wid
 {
     *out = NULL;
     sg_png_background *b = calloc(1, sizeof *b);
-    if (!b) return sg_errf(err, "PNG: out of memory");
+    if (!b) return sg_err_sys(err, ENOMEM, ENCODING_FAILED);
     if (sg_png_writer_begin(&b->w, width, height, err)) { free(b); return -1; }
     b->rgb = rgb;
     b->width = width;

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include "error.h"
 
-/* A PNG of width x height RGB8 pixels built in memory, top row first. */
+/* A PNG of width x height RGB8 pixels built in memory, top row first.
+ * Failures give libpng's reason ("PNG: encoding failed: insufficient memory"),
+ * with sys_errno ENOMEM when memory ran out; libpng prints nothing. */
 typedef struct sg_png_writer sg_png_writer;
 int sg_png_writer_begin(sg_png_writer **w, int width, int height, sg_err *err);
 /* Encodes the next n rows: rgb (n, width, 3), row-major. After an error every

@@ -79,14 +79,56 @@ ended_cleanly() {
     [ "$status" -eq 0 ] && [ -e "$W/r/latest" ]
 }
 
+# sg-sample --threads $2 under a limit of $1 KiB, to $W/g.png: ends cleanly,
+# with a PNG written on success and nothing written otherwise.
+sample_limited() {
+    local kib=$1 threads=$2
+    rm -f "$W/g.png"
+    run_limited $kib sg-sample -q --ckpt "$T/run" --data "$T/a.lmdb" --count 2 --device cpu \
+        --threads $threads -o "$W/g.png"
+    ended_cleanly sg-sample $kib || { echo "(--threads $threads)"; return 1; }
+    if [ "$status" -eq 0 ]; then is_png "$W/g.png"; else [ ! -e "$W/g.png" ]; fi
+}
+
 @test "sg-sample from 100 MB to 500 MB: every run ends, with status 0 or one line that says memory" {
     for threads in 1 2; do
         for kib in $(seq 100000 40000 500000); do
-            rm -f "$W/g.png"
-            run_limited $kib sg-sample -q --ckpt "$T/run" --data "$T/a.lmdb" --count 2 --device cpu \
-                --threads $threads -o "$W/g.png"
-            ended_cleanly sg-sample $kib
-            if [ "$status" -eq 0 ]; then is_png "$W/g.png"; else [ ! -e "$W/g.png" ]; fi
+            sample_limited $kib $threads
+        done
+    done
+}
+
+# Prints the lowest limit (KiB, to 50 KiB) at which sg-sample --threads $1
+# gets past mapping OpenBLAS's work buffers, by bisection between 120 MB
+# (where it stops there, checked) and 500 MB.
+openblas_fits_from() {
+    local threads=$1 lo=120000 hi=500000 mid
+    run_limited $lo sg-sample -q --ckpt "$T/run" --data "$T/a.lmdb" --count 2 --device cpu --threads $threads -o "$W/g.png"
+    [[ "$output" == *OpenBLAS* ]] || { echo "at $lo KiB, --threads $threads did not stop at OpenBLAS: $output"; return 1; }
+    while [ $((hi - lo)) -gt 50 ]; do
+        mid=$(((lo + hi) / 2))
+        rm -f "$W/g.png"
+        run_limited $mid sg-sample -q --ckpt "$T/run" --data "$T/a.lmdb" --count 2 --device cpu --threads $threads -o "$W/g.png"
+        if [[ "$output" == *OpenBLAS* ]]; then lo=$mid; else hi=$mid; fi
+    done
+    echo $hi
+}
+
+# Above the limit at which OpenBLAS's buffers fit, each step of a few hundred
+# KiB reaches a later allocation: the pool's threads, the backend's buffers,
+# G's, the images', and 8 to 9 MB up per thread, the window (150 to 300 KiB
+# wide) where the PNG encoder's thread (an 8 MiB stack) starts but zlib's state
+# no longer fits. There libpng printed "libpng warning: Out of memory" (a line
+# each) and "libpng error: insufficient memory" on stderr before the tool's
+# line. Measured: OpenBLAS fits from 249325 KiB with --threads 1 and 380414
+# with 2; the PNG window is at 257950-258100 and 397250-397500. The coarse
+# grid above steps over all of it; this one walks 12 MB above that limit, 8 MB
+# more per extra thread, every 50 KiB (about 20 ms a run).
+@test "sg-sample every 50 KiB from where OpenBLAS fits, past the PNG encoder's window: every run ends, with status 0 or one line that says memory" {
+    for threads in 1 2; do
+        from=$(openblas_fits_from $threads) || { echo "$from"; false; }
+        for kib in $(seq $from 50 $((from + 12000 + 8000 * (threads - 1)))); do
+            sample_limited $kib $threads
         done
     done
 }

@@ -1,10 +1,17 @@
 /* PNG row by row and behind a producer (lib/png_stream.h): the same bytes as
  * libpng's png_write_image of the whole image with sg_png_encode's settings
  * (what sg_png_encode did before it went through the writer), in any split
- * of the rows; refusals; a decode round trip. */
+ * of the rows; refusals; a decode round trip. libpng's failures, on write and
+ * on read, reach the sg_err with libpng's reason and nothing reaches stderr
+ * (lib/png_messages.h). */
+#include <errno.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
 #include "check.h"
 #include "image.h"
 #include "png_stream.h"
@@ -120,8 +127,168 @@ static void check_size(int w, int h)
     free(rgb);
 }
 
+/* ---- libpng's messages ------------------------------------------------------ */
+
+/* fd 2 goes to a temporary file between stderr_capture and stderr_captured,
+ * which returns what was written there (at most n - 1 bytes, NUL-terminated). */
+static int saved_stderr = -1;
+static FILE *captured;
+
+static void stderr_capture(void)
+{
+    fflush(stderr);
+    captured = tmpfile();
+    saved_stderr = dup(2);
+    if (captured && saved_stderr >= 0) dup2(fileno(captured), 2);
+}
+
+static const char *stderr_captured(char *buf, size_t n)
+{
+    fflush(stderr);
+    if (saved_stderr >= 0) { dup2(saved_stderr, 2); close(saved_stderr); saved_stderr = -1; }
+    buf[0] = 0;
+    if (!captured) return "(no temporary file for stderr)";
+    rewind(captured);
+    size_t got = fread(buf, 1, n - 1, captured);
+    buf[got] = 0;
+    fclose(captured);
+    captured = NULL;
+    return buf;
+}
+
+/* A width over libpng's limit for writing (PNG_USER_WIDTH_MAX, 1000000): it
+ * warns "Image width exceeds user limit in IHDR", then fails with "Invalid
+ * IHDR data" (png_check_IHDR); its default handlers printed both on stderr
+ * and sg_png_encode said only "PNG: encoding failed". */
+static void test_refusal_recorded(void)
+{
+    const int too_wide = 1000001;
+    uint8_t px[3] = { 0 }, *out = NULL;   /* never read: the header is refused first */
+    size_t len = 0;
+    char printed[512];
+    sg_err err = { { 0 } };
+
+    stderr_capture();
+    int rc = sg_png_encode(px, too_wide, 1, &out, &len, &err);
+    stderr_captured(printed, sizeof printed);
+    CHECK(rc == -1 && !strncmp(err.msg, "PNG: encoding failed: ", 22) && strstr(err.msg, "Invalid IHDR data")
+              && strstr(err.msg, "(Image width exceeds user limit in IHDR)") && err.sys_errno == 0,
+          "sg_png_encode of a %dx1 image: rc %d, \"%s\", sys_errno %d", too_wide, rc, err.msg, err.sys_errno);
+    CHECK(printed[0] == 0, "sg_png_encode printed on stderr: \"%s\"", printed);
+
+    /* the writer's later calls say the same; so does the background encoder */
+    sg_png_background *bg = NULL;
+    sg_err berr = { { 0 } };
+    stderr_capture();
+    rc = sg_png_background_begin(&bg, px, too_wide, 1, &berr);
+    stderr_captured(printed, sizeof printed);
+    CHECK(rc == -1 && !strcmp(berr.msg, err.msg), "background: rc %d, \"%s\", want \"%s\"", rc, berr.msg, err.msg);
+    CHECK(printed[0] == 0, "the background encoder printed on stderr: \"%s\"", printed);
+    if (!rc) sg_png_background_end(bg, &out, &len, &berr);
+}
+
+/* Out of memory inside libpng: a 1000000x1 image (rows of 3 MB, libpng
+ * allocates several) in a child whose address space is limited to what it
+ * already has and 1 MiB. libpng fails with "Out of memory"; the sg_err holds
+ * that and ENOMEM, stderr nothing. */
+static void test_out_of_memory(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("out of memory under ulimit: not in a sanitizer build");
+    return;
+#endif
+    const int w = 1000000;
+    uint8_t *rgb = calloc((size_t)w, 3);
+    int fds[2];
+    if (!rgb || pipe(fds)) { CHECK(0, "set-up: %s", strerror(errno)); free(rgb); return; }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        struct { int rc, sys_errno, limited; char msg[512], printed[512]; } r = { 0 };
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        long vm_kib = -1;
+        while (f && fgets(line, sizeof line, f)) sscanf(line, "VmSize: %ld kB", &vm_kib);
+        if (f) fclose(f);
+        struct rlimit lim = { (rlim_t)(vm_kib + 1024) * 1024, (rlim_t)(vm_kib + 1024) * 1024 };
+        r.limited = vm_kib > 0 && setrlimit(RLIMIT_AS, &lim) == 0;
+        if (r.limited) {
+            sg_err err = { { 0 } };
+            uint8_t *out = NULL;
+            size_t len = 0;
+            stderr_capture();
+            r.rc = sg_png_encode(rgb, w, 1, &out, &len, &err);
+            stderr_captured(r.printed, sizeof r.printed);
+            r.sys_errno = err.sys_errno;
+            snprintf(r.msg, sizeof r.msg, "%s", r.rc ? err.msg : "encoded");
+            free(out);
+        }
+        ssize_t put = write(fds[1], &r, sizeof r);
+        _exit(put == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(fds[1]);
+    struct { int rc, sys_errno, limited; char msg[512], printed[512]; } r = { 0 };
+    ssize_t got = pid > 0 ? read(fds[0], &r, sizeof r) : -1;
+    close(fds[0]);
+    if (pid > 0) waitpid(pid, NULL, 0);
+    free(rgb);
+    if (got != (ssize_t)sizeof r) { CHECK(0, "the child reported nothing (fork: %d)", (int)pid); return; }
+    if (!r.limited) { SKIP("out of memory: RLIMIT_AS could not be set"); return; }
+    CHECK(r.rc == -1 && r.sys_errno == ENOMEM && !strncmp(r.msg, "PNG: encoding failed: ", 22)
+              && strstr(r.msg, "Out of memory") && strstr(r.msg, strerror(ENOMEM)),
+          "a %dx1 image with 1 MiB of address space left: rc %d, \"%s\", sys_errno %d (want ENOMEM)",
+          w, r.rc, r.msg, r.sys_errno);
+    CHECK(r.printed[0] == 0, "out of memory: printed on stderr: \"%s\"", r.printed);
+}
+
+static void put_be32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = (uint8_t)v; }
+static uint32_t get_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* The decoder records through the same handlers: a tEXt chunk with a wrong
+ * CRC (libpng warns "tEXt: CRC error" and reads on) before an IDAT with a
+ * wrong CRC (it fails): the warning follows the error, stderr gets nothing. */
+static void test_decode_messages(void)
+{
+    uint8_t rgb[4 * 3 * 3] = { 0 }, *png = NULL;
+    size_t pn = 0;
+    sg_err err = { { 0 } };
+    if (sg_png_encode(rgb, 4, 3, &png, &pn, &err)) { CHECK(0, "encoding the test PNG: %s", err.msg); return; }
+    static const uint8_t text[] = "k\0v";              /* keyword "k", text "v" */
+    size_t tn = 12 + 3, n = pn + tn, ihdr_end = 8 + 25;
+    uint8_t *d = malloc(n);
+    if (!d) { free(png); return; }
+    memcpy(d, png, ihdr_end);
+    put_be32(d + ihdr_end, 3);
+    memcpy(d + ihdr_end + 4, "tEXt", 4);
+    memcpy(d + ihdr_end + 8, text, 3);
+    put_be32(d + ihdr_end + 11, (uint32_t)crc32(0, d + ihdr_end + 4, 7) ^ 1u);
+    memcpy(d + ihdr_end + tn, png + ihdr_end, pn - ihdr_end);
+    size_t at = ihdr_end + tn;
+    while (at + 12 <= n && memcmp(d + at + 4, "IDAT", 4) != 0) at += 12 + get_be32(d + at);
+    CHECK(at + 12 <= n, "no IDAT in the test PNG");
+    if (at + 12 <= n) {
+        d[at + 8 + get_be32(d + at) + 3] ^= 0x01;
+        sg_image img = { 0 };
+        char printed[512];
+        stderr_capture();
+        int rc = sg_image_decode(d, n, &img, &err);
+        stderr_captured(printed, sizeof printed);
+        CHECK(rc == -1 && !strcmp(err.msg, "PNG: IDAT: CRC error (tEXt: CRC error)") && err.sys_errno == 0,
+              "decode: rc %d, \"%s\" (want \"PNG: IDAT: CRC error (tEXt: CRC error)\")", rc, rc ? err.msg : "");
+        CHECK(printed[0] == 0, "decode printed on stderr: \"%s\"", printed);
+        if (!rc) sg_image_free(&img);
+    }
+    free(d);
+    free(png);
+}
+
 int main(void)
 {
+    test_out_of_memory();   /* first: a small heap, so that its 3 MB rows need new address space */
+    test_refusal_recorded();
+    test_decode_messages();
     check_size(1, 1);
     check_size(37, 23);
     check_size(300, 211);   /* several of the background thread's chunks */
