@@ -132,3 +132,24 @@ openblas_fits_from() {
         done
     done
 }
+
+@test "OpenBLAS's work buffers are no larger than the mapping the backend checks first" {
+    # blas_reserve probes BLAS_BUFFER_BYTES (128 MiB + 4 KiB, OpenBLAS 0.3's
+    # on x86-64) per thread before letting OpenBLAS map its own buffers: a
+    # library with larger buffers would pass the probe and then retry for
+    # ever. Here: the probes (mapped, then unmapped) and OpenBLAS's own
+    # read-write anonymous mappings of 64 MiB or more, by size.
+    need_strace
+    run strace -f -qq -o "$W/trace" -e trace=mmap sg-train --threads 2 "${TRAIN[@]}"
+    [ "$status" -eq 0 ] || { echo "sg-train: $output"; false; }
+    probe=134221824
+    sizes=$(grep -oE 'mmap\(NULL, [0-9]+, PROT_READ\|PROT_WRITE, MAP_PRIVATE\|MAP_ANONYMOUS,' "$W/trace" |
+            grep -oE '[0-9]+' | awk '$1 >= 67108864')
+    probes=$(grep -cx "$probe" <<<"$sizes" || true)
+    others=$(grep -vx "$probe" <<<"$sizes" || true)
+    [ "$probes" -eq 2 ] || { echo "expected 2 probes of $probe bytes, found $probes"; false; }
+    [ "$(grep -c . <<<"$others")" -ge 2 ] || { echo "OpenBLAS mapped no buffer of 64 MiB or more: $others"; false; }
+    while read -r s; do
+        [ "$s" -le "$probe" ] || { echo "a mapping of $s bytes, larger than the probe's $probe"; false; }
+    done <<<"$others"
+}
