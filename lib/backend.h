@@ -274,6 +274,13 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
  * that may read the environment (a CUDA runtime's included). Returns 0, or -1
  * with err filled. Idempotent. */
 int sg_backend_cpu_prepare(sg_err *err);
+/* For tests of the CPU backend's threads: fn runs in place of OpenBLAS's
+ * cblas_sgemm (order and transposes as CBLAS's enum values), inside the same
+ * limit on calls at once; NULL restores OpenBLAS's. Call while no backend
+ * works. Returns -1 when OpenBLAS is not loaded. */
+typedef void sg_sgemm_fn(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                         int lda, const float *b, int ldb, float beta, float *c, int ldc);
+int sg_backend_cpu_test_sgemm(sg_sgemm_fn *fn);
 
 /* The CUDA backend on device `device` (kernels/). NULL and err on failure,
  * e.g. no GPU present. Declared in every build: without CUDA at build time

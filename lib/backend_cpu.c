@@ -242,6 +242,9 @@ static struct {
     int reserved;                 /* buffers known to exist */
     int gated;                    /* the buffers are known: sgemm calls wait for a slot */
     sem_t slots;                  /* value: reserved buffers not in use */
+    int open_failed;              /* blas_open failed (open_err): not tried again */
+    sg_err open_err;
+    sg_sgemm_fn *test_sgemm;      /* sg_backend_cpu_test_sgemm */
 } blas = { .mu = PTHREAD_MUTEX_INITIALIZER };   /* written under mu */
 
 /* cblas_sgemm, run while one of the reserved buffers is free, so that no
@@ -253,7 +256,10 @@ static void blas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBL
 {
     if (blas.gated)
         while (sem_wait(&blas.slots) != 0) {}   /* EINTR only */
-    blas.sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (blas.test_sgemm)
+        blas.test_sgemm((int)order, (int)ta, (int)tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        blas.sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (blas.gated) sem_post(&blas.slots);
 }
 
@@ -266,9 +272,9 @@ static void address_limit_note(char *out, size_t n)
         snprintf(out, n, "ulimit -v is %llu KiB", (unsigned long long)rl.rlim_cur / 1024);
 }
 
-/* Sets blas.sgemm and the rest, or fails (and is tried again next time: it
- * may have been memory). Sets the environment for the moment of the dlopen:
- * callers run it before the process starts other threads (backend.h). */
+/* Sets blas.sgemm and the rest, or fails. Sets the environment for the
+ * moment of the dlopen: callers run it before the process starts other
+ * threads (backend.h), so it runs once, failed or not. */
 static int blas_open(sg_err *err)
 {
     static const char var[] = "OPENBLAS_NUM_THREADS";
@@ -309,17 +315,31 @@ static int blas_open(sg_err *err)
 int sg_backend_cpu_prepare(sg_err *err)
 {
     pthread_mutex_lock(&blas.mu);
-    int rc = blas.sgemm ? 0 : blas_open(err);
+    int rc = 0;
+    if (!blas.sgemm && !blas.open_failed && blas_open(&blas.open_err)) blas.open_failed = 1;
+    if (blas.open_failed) {
+        if (err) *err = blas.open_err;
+        rc = -1;
+    }
     pthread_mutex_unlock(&blas.mu);
     return rc;
 }
 
-/* Makes n of OpenBLAS's work buffers exist (see BLAS_BUFFER_BYTES), or fails
- * with ENOMEM when they cannot be mapped. */
-static int blas_reserve(int n, sg_err *err)
+int sg_backend_cpu_test_sgemm(sg_sgemm_fn *fn)
+{
+    pthread_mutex_lock(&blas.mu);
+    int rc = blas.sgemm ? 0 : -1;
+    if (rc == 0) blas.test_sgemm = fn;
+    pthread_mutex_unlock(&blas.mu);
+    return rc;
+}
+
+/* Makes the work buffers of a pool of nthreads exist (one per thread, see
+ * BLAS_BUFFER_BYTES), or fails with ENOMEM when they cannot be mapped. */
+static int blas_reserve(int nthreads, sg_err *err)
 {
     if (!blas.gated) return 0;   /* another allocator: nothing known */
-    if (n > BLAS_MAX_RESERVED) n = BLAS_MAX_RESERVED;
+    int n = nthreads < BLAS_MAX_RESERVED ? nthreads : BLAS_MAX_RESERVED;
     int rc = 0;
     if (n > blas.reserved) {
         /* the buffers that do not exist yet must map now; mapped and unmapped
@@ -334,16 +354,22 @@ static int blas_reserve(int n, sg_err *err)
         if (mapped < n - blas.reserved) {
             char limit[64];
             address_limit_note(limit, sizeof limit);
+            char count[64];
+            if (n < nthreads) snprintf(count, sizeof count, "%d for %d threads", n, nthreads);
+            else snprintf(count, sizeof count, "%d thread%s", n, n == 1 ? "" : "s");
             rc = sg_err_sys(err, e ? e : ENOMEM,
-                            "cpu backend: cannot map OpenBLAS's work buffers (%d thread%s x %zu MiB of "
-                            "address space%s%s)", n, n == 1 ? "" : "s", BLAS_BUFFER_BYTES >> 20,
-                            limit[0] ? "; " : "", limit);
+                            "cpu backend: cannot map OpenBLAS's work buffers (%s x %zu MiB of address space%s%s)",
+                            count, BLAS_BUFFER_BYTES >> 20, limit[0] ? "; " : "", limit);
         } else {
-            /* held at once, so n distinct buffers; freed, they stay OpenBLAS's */
+            /* held at once, so n distinct buffers; freed, they stay OpenBLAS's.
+             * Every slot is taken first, so that no sgemm of another backend
+             * holds a buffer meanwhile (OpenBLAS would map one more). */
+            for (int i = 0; i < blas.reserved; i++)
+                while (sem_wait(&blas.slots) != 0) {}   /* EINTR only */
             void *held[BLAS_MAX_RESERVED];
             for (int i = 0; i < n; i++) held[i] = blas.memory_alloc(0);
             for (int i = 0; i < n; i++) if (held[i]) blas.memory_free(held[i]);
-            for (int i = blas.reserved; i < n; i++) sem_post(&blas.slots);
+            for (int i = 0; i < n; i++) sem_post(&blas.slots);
             blas.reserved = n;
         }
     }
