@@ -187,59 +187,86 @@ static void test_refusal_recorded(void)
     if (!rc) sg_png_background_end(bg, &out, &len, &berr);
 }
 
+/* What a child under an address-space limit tells its parent, through a pipe. */
+typedef struct {
+    int rc, sys_errno, limited;   /* limited: RLIMIT_AS was set (else nothing was run) */
+    char msg[512], printed[512];  /* the sg_err's message; what reached stderr */
+} limited_report;
+
+/* Runs body(arg, &err) in a child whose address space is limited to what it
+ * already has and headroom_kib more, stderr captured: a failing allocation
+ * there is a real one, and the parent's heap stays as it was. Returns 0 with
+ * *r filled, -1 (after a failed CHECK) when the child told nothing. */
+static int run_limited(long headroom_kib, int (*body)(void *arg, sg_err *err), void *arg, limited_report *r)
+{
+    int fds[2];
+    memset(r, 0, sizeof *r);
+    if (pipe(fds)) { CHECK(0, "pipe: %s", strerror(errno)); return -1; }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        long vm_kib = -1;
+        while (f && fgets(line, sizeof line, f)) sscanf(line, "VmSize: %ld kB", &vm_kib);
+        if (f) fclose(f);
+        rlim_t bytes = (rlim_t)(vm_kib + headroom_kib) * 1024;
+        struct rlimit lim = { bytes, bytes };
+        r->limited = vm_kib > 0 && setrlimit(RLIMIT_AS, &lim) == 0;
+        if (r->limited) {
+            sg_err err = { { 0 } };
+            stderr_capture();
+            r->rc = body(arg, &err);
+            stderr_captured(r->printed, sizeof r->printed);
+            r->sys_errno = err.sys_errno;
+            snprintf(r->msg, sizeof r->msg, "%s", r->rc ? err.msg : "succeeded");
+        }
+        ssize_t put = write(fds[1], r, sizeof *r);
+        _exit(put == (ssize_t)sizeof *r ? 0 : 1);
+    }
+    close(fds[1]);
+    ssize_t got = pid > 0 ? read(fds[0], r, sizeof *r) : -1;
+    close(fds[0]);
+    if (pid > 0) waitpid(pid, NULL, 0);
+    if (got != (ssize_t)sizeof *r) { CHECK(0, "the child reported nothing (fork: %d)", (int)pid); return -1; }
+    return 0;
+}
+
+typedef struct { const uint8_t *rgb; int w; } encode_args;
+
+static int encode_one_row(void *arg, sg_err *err)
+{
+    const encode_args *a = arg;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    int rc = sg_png_encode(a->rgb, a->w, 1, &out, &len, err);
+    free(out);
+    return rc;
+}
+
 /* Out of memory inside libpng: a 1000000x1 image (rows of 3 MB, libpng
- * allocates several) in a child whose address space is limited to what it
- * already has and 1 MiB. libpng fails with "Out of memory"; the sg_err holds
- * that and ENOMEM, stderr nothing. */
+ * allocates several) in a child with 1 MiB of address space to spare.
+ * libpng fails with "Out of memory"; the sg_err holds that and ENOMEM,
+ * stderr nothing. */
 static void test_out_of_memory(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
     SKIP("out of memory under ulimit: not in a sanitizer build");
     return;
 #endif
-    const int w = 1000000;
-    uint8_t *rgb = calloc((size_t)w, 3);
-    int fds[2];
-    if (!rgb || pipe(fds)) { CHECK(0, "set-up: %s", strerror(errno)); free(rgb); return; }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        struct { int rc, sys_errno, limited; char msg[512], printed[512]; } r = { 0 };
-        FILE *f = fopen("/proc/self/status", "r");
-        char line[256];
-        long vm_kib = -1;
-        while (f && fgets(line, sizeof line, f)) sscanf(line, "VmSize: %ld kB", &vm_kib);
-        if (f) fclose(f);
-        struct rlimit lim = { (rlim_t)(vm_kib + 1024) * 1024, (rlim_t)(vm_kib + 1024) * 1024 };
-        r.limited = vm_kib > 0 && setrlimit(RLIMIT_AS, &lim) == 0;
-        if (r.limited) {
-            sg_err err = { { 0 } };
-            uint8_t *out = NULL;
-            size_t len = 0;
-            stderr_capture();
-            r.rc = sg_png_encode(rgb, w, 1, &out, &len, &err);
-            stderr_captured(r.printed, sizeof r.printed);
-            r.sys_errno = err.sys_errno;
-            snprintf(r.msg, sizeof r.msg, "%s", r.rc ? err.msg : "encoded");
-            free(out);
-        }
-        ssize_t put = write(fds[1], &r, sizeof r);
-        _exit(put == (ssize_t)sizeof r ? 0 : 1);
-    }
-    close(fds[1]);
-    struct { int rc, sys_errno, limited; char msg[512], printed[512]; } r = { 0 };
-    ssize_t got = pid > 0 ? read(fds[0], &r, sizeof r) : -1;
-    close(fds[0]);
-    if (pid > 0) waitpid(pid, NULL, 0);
-    free(rgb);
-    if (got != (ssize_t)sizeof r) { CHECK(0, "the child reported nothing (fork: %d)", (int)pid); return; }
+    encode_args a = { calloc(1000000, 3), 1000000 };
+    limited_report r;
+    if (!a.rgb) { CHECK(0, "set-up: %s", strerror(errno)); return; }
+    int told = run_limited(1024, encode_one_row, &a, &r);
+    free((void *)a.rgb);
+    if (told) return;
     if (!r.limited) { SKIP("out of memory: RLIMIT_AS could not be set"); return; }
     CHECK(r.rc == -1 && r.sys_errno == ENOMEM && !strncmp(r.msg, "PNG: encoding failed: ", 22)
               && strstr(r.msg, "Out of memory") && strstr(r.msg, strerror(ENOMEM)),
           "a %dx1 image with 1 MiB of address space left: rc %d, \"%s\", sys_errno %d (want ENOMEM)",
-          w, r.rc, r.msg, r.sys_errno);
+          a.w, r.rc, r.msg, r.sys_errno);
     CHECK(r.printed[0] == 0, "out of memory: printed on stderr: \"%s\"", r.printed);
 }
 
