@@ -22,10 +22,19 @@ static void on_warning(png_structp png, png_const_charp msg)
     if (!m->warning[0]) snprintf(m->warning, sizeof m->warning, "%s", msg ? msg : "unknown warning");
 }
 
+/* Out of memory is the reason for an error when the latest allocation before
+ * it failed. libpng and zlib give up at the first allocation they cannot do
+ * without (png_malloc's png_error, zlib's Z_MEM_ERROR), with nothing
+ * allocated between it and the error. One they can do without (an ancillary
+ * chunk's buffer, png_malloc_warn) gets a warning and the work goes on: the
+ * row buffers and zlib's state are allocated before the image data, where a
+ * later error comes from, so a CRC error there keeps its own words and the
+ * warning. Only an error with no allocation since such a failure (a file cut
+ * short right after the chunk) is still put down to memory. */
 static png_voidp noting_malloc(png_structp png, png_alloc_size_t n)
 {
     void *p = malloc(n);
-    if (!p) ((sg_png_messages *)png_get_mem_ptr(png))->out_of_memory = 1;
+    ((sg_png_messages *)png_get_mem_ptr(png))->out_of_memory = p == NULL;
     return p;
 }
 

@@ -2,9 +2,10 @@
  * handlers print every warning and error on stderr ("libpng warning: Out of
  * memory"; lib/ never prints) and the caller is left with no reason. The
  * structs made here record libpng's messages instead, and allocate through a
- * malloc that notes a failure (zlib's allocations go through it too), so that
- * running out of memory is told by sys_errno ENOMEM, not by libpng's words
- * ("Out of memory", "insufficient memory"). Shared by the decoder
+ * malloc that notes whether the latest allocation failed (zlib's go through it
+ * too), so that running out of memory is told by sys_errno ENOMEM, not by
+ * libpng's words ("Out of memory", "insufficient memory"), and an allocation
+ * libpng did without is not blamed for a later error. Shared by the decoder
  * (image_decode.c) and the encoder (png_stream.c). */
 #ifndef SG_PNG_MESSAGES_H
 #define SG_PNG_MESSAGES_H
@@ -14,7 +15,7 @@
 typedef struct {
     char error[256];     /* the error that ended libpng's work; "" before one */
     char warning[256];   /* libpng's first warning; "" if none */
-    int out_of_memory;   /* an allocation failed: libpng's, zlib's or the caller's */
+    int out_of_memory;   /* the latest allocation failed: libpng's, zlib's or the caller's */
 } sg_png_messages;
 
 /* png_create_read_struct / png_create_write_struct recording into *m (zeroed
@@ -29,8 +30,9 @@ _Noreturn void sg_png_out_of_memory(png_structp png, const char *what);
 
 /* err = "prefix: ERROR", ERROR being libpng's error (or, if there was none,
  * its first warning), followed by " (WARNING)" when the first warning says
- * something else. When an allocation failed, ": Cannot allocate memory"
- * instead of the warning, and sys_errno ENOMEM. Returns -1. */
+ * something else. When the latest allocation before the error failed,
+ * ": Cannot allocate memory" instead of the warning, and sys_errno ENOMEM.
+ * Returns -1. */
 int sg_png_messages_err(sg_err *err, const sg_png_messages *m, const char *prefix);
 
 #endif

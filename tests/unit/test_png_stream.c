@@ -273,42 +273,94 @@ static void test_out_of_memory(void)
 static void put_be32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = (uint8_t)v; }
 static uint32_t get_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
+/* A 4x3 PNG with a chunk TYPE holding data[0..dn) after IHDR (its CRC wrong
+ * if bad_crc) and a wrong CRC on its IDAT, so that decoding it fails there.
+ * NULL (after a failed CHECK) if it cannot be made. */
+static uint8_t *png_with_chunk(const char *type, const uint8_t *data, size_t dn, int bad_crc, size_t *n)
+{
+    uint8_t rgb[4 * 3 * 3] = { 0 }, *png = NULL;
+    size_t pn = 0, ihdr_end = 8 + 25;
+    sg_err err = { { 0 } };
+    if (sg_png_encode(rgb, 4, 3, &png, &pn, &err)) { CHECK(0, "encoding the test PNG: %s", err.msg); return NULL; }
+    *n = pn + 12 + dn;
+    uint8_t *d = malloc(*n), *chunk = d + ihdr_end;
+    if (!d) { CHECK(0, "no memory for a %zu-byte PNG", *n); free(png); return NULL; }
+    memcpy(d, png, ihdr_end);
+    put_be32(chunk, (uint32_t)dn);
+    memcpy(chunk + 4, type, 4);
+    memcpy(chunk + 8, data, dn);
+    put_be32(chunk + 8 + dn, (uint32_t)crc32(0, chunk + 4, (uInt)(4 + dn)) ^ (bad_crc ? 1u : 0u));
+    memcpy(chunk + 12 + dn, png + ihdr_end, pn - ihdr_end);
+    free(png);
+    size_t at = ihdr_end + 12 + dn;
+    while (at + 12 <= *n && memcmp(d + at + 4, "IDAT", 4) != 0) at += 12 + get_be32(d + at);
+    if (at + 12 > *n) { CHECK(0, "no IDAT in the test PNG"); free(d); return NULL; }
+    d[at + 8 + get_be32(d + at) + 3] ^= 0x01;
+    return d;
+}
+
+typedef struct { const uint8_t *data; size_t n; } decode_args;
+
+static int decode(void *arg, sg_err *err)
+{
+    const decode_args *a = arg;
+    sg_image img = { 0 };
+    int rc = sg_image_decode(a->data, a->n, &img, err);
+    if (!rc) sg_image_free(&img);
+    return rc;
+}
+
 /* The decoder records through the same handlers: a tEXt chunk with a wrong
  * CRC (libpng warns "tEXt: CRC error" and reads on) before an IDAT with a
  * wrong CRC (it fails): the warning follows the error, stderr gets nothing. */
 static void test_decode_messages(void)
 {
-    uint8_t rgb[4 * 3 * 3] = { 0 }, *png = NULL;
-    size_t pn = 0;
-    sg_err err = { { 0 } };
-    if (sg_png_encode(rgb, 4, 3, &png, &pn, &err)) { CHECK(0, "encoding the test PNG: %s", err.msg); return; }
     static const uint8_t text[] = "k\0v";              /* keyword "k", text "v" */
-    size_t tn = 12 + 3, n = pn + tn, ihdr_end = 8 + 25;
-    uint8_t *d = malloc(n);
-    if (!d) { free(png); return; }
-    memcpy(d, png, ihdr_end);
-    put_be32(d + ihdr_end, 3);
-    memcpy(d + ihdr_end + 4, "tEXt", 4);
-    memcpy(d + ihdr_end + 8, text, 3);
-    put_be32(d + ihdr_end + 11, (uint32_t)crc32(0, d + ihdr_end + 4, 7) ^ 1u);
-    memcpy(d + ihdr_end + tn, png + ihdr_end, pn - ihdr_end);
-    size_t at = ihdr_end + tn;
-    while (at + 12 <= n && memcmp(d + at + 4, "IDAT", 4) != 0) at += 12 + get_be32(d + at);
-    CHECK(at + 12 <= n, "no IDAT in the test PNG");
-    if (at + 12 <= n) {
-        d[at + 8 + get_be32(d + at) + 3] ^= 0x01;
-        sg_image img = { 0 };
-        char printed[512];
-        stderr_capture();
-        int rc = sg_image_decode(d, n, &img, &err);
-        stderr_captured(printed, sizeof printed);
-        CHECK(rc == -1 && !strcmp(err.msg, "PNG: IDAT: CRC error (tEXt: CRC error)") && err.sys_errno == 0,
-              "decode: rc %d, \"%s\" (want \"PNG: IDAT: CRC error (tEXt: CRC error)\")", rc, rc ? err.msg : "");
-        CHECK(printed[0] == 0, "decode printed on stderr: \"%s\"", printed);
-        if (!rc) sg_image_free(&img);
-    }
+    decode_args a;
+    uint8_t *d = png_with_chunk("tEXt", text, 3, 1, &a.n);
+    if (!d) return;
+    a.data = d;
+    sg_err err = { { 0 } };
+    char printed[512];
+    stderr_capture();
+    int rc = decode(&a, &err);
+    stderr_captured(printed, sizeof printed);
+    CHECK(rc == -1 && !strcmp(err.msg, "PNG: IDAT: CRC error (tEXt: CRC error)") && err.sys_errno == 0,
+          "decode: rc %d, \"%s\" (want \"PNG: IDAT: CRC error (tEXt: CRC error)\")", rc, rc ? err.msg : "");
+    CHECK(printed[0] == 0, "decode printed on stderr: \"%s\"", printed);
     free(d);
-    free(png);
+}
+
+/* An allocation libpng does without is not the reason for a later failure:
+ * an iTXt chunk of 4 MB in a child with 1 MiB to spare, whose buffer libpng
+ * cannot allocate (it warns "iTXt: insufficient memory to read chunk",
+ * skips the chunk and reads on), before an IDAT with a wrong CRC. The error
+ * is the CRC's, with the warning, and no ENOMEM; it said "PNG: IDAT: CRC
+ * error: Cannot allocate memory". */
+static void test_decode_recovered_allocation(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("a failed allocation under ulimit: not in a sanitizer build");
+    return;
+#endif
+    const size_t big = 4000000;   /* under libpng's chunk limit, 8000000 */
+    uint8_t *text = calloc(big, 1);
+    if (!text) { CHECK(0, "set-up: no memory for %zu bytes", big); return; }
+    decode_args a;
+    uint8_t *d = png_with_chunk("iTXt", text, big, 0, &a.n);
+    free(text);
+    if (!d) return;
+    a.data = d;
+    limited_report r;
+    int told = run_limited(1024, decode, &a, &r);
+    free(d);
+    if (told) return;
+    if (!r.limited) { SKIP("a failed allocation: RLIMIT_AS could not be set"); return; }
+    const char *want = "PNG: IDAT: CRC error (iTXt: insufficient memory to read chunk)";
+    CHECK(r.rc == -1 && !strcmp(r.msg, want) && r.sys_errno == 0,
+          "decode with a %zu-byte iTXt and 1 MiB of address space left: rc %d, \"%s\", sys_errno %d (want \"%s\", 0)",
+          big, r.rc, r.msg, r.sys_errno, want);
+    CHECK(r.printed[0] == 0, "a recovered allocation: printed on stderr: \"%s\"", r.printed);
 }
 
 int main(void)
@@ -316,6 +368,7 @@ int main(void)
     test_out_of_memory();   /* first: a small heap, so that its 3 MB rows need new address space */
     test_refusal_recorded();
     test_decode_messages();
+    test_decode_recovered_allocation();
     check_size(1, 1);
     check_size(37, 23);
     check_size(300, 211);   /* several of the background thread's chunks */
