@@ -29,10 +29,14 @@ setup() {
 }
 
 # Runs "$@" with its address space limited to $1 KiB; a hang ends as status
-# 124 (137 where SIGTERM was not enough).
+# 124 (137 where SIGTERM was not enough). The stack limit is 8 MiB, the size
+# glibc gives every thread's stack (it takes it from ulimit -s), so that the
+# allocations after OpenBLAS's buffers are where the dense test below looks
+# for them; where the hard limit is lower it stays, and that test skips.
 run_limited() {
     local kib=$1; shift
-    run bash -c 'ulimit -v "$1" || exit 99; shift; exec timeout -k 2 20 "$@"' _ "$kib" "$@"
+    run bash -c 'ulimit -S -s 8192 2>/dev/null; ulimit -v "$1" || exit 99; shift; exec timeout -k 2 20 "$@"' \
+        _ "$kib" "$@"
 }
 
 # After run_limited: status 0 and no output, or status 1 and one line
@@ -116,18 +120,22 @@ openblas_fits_from() {
 
 # Above the limit at which OpenBLAS's buffers fit, each step of a few hundred
 # KiB reaches a later allocation: the pool's threads, the backend's buffers,
-# G's, the images', and 8 to 9 MB up per thread, the window (150 to 300 KiB
-# wide) where the PNG encoder's thread (an 8 MiB stack) starts but zlib's state
-# no longer fits. There libpng printed "libpng warning: Out of memory" (a line
-# each) and "libpng error: insufficient memory" on stderr before the tool's
-# line. Measured: OpenBLAS fits from 249325 KiB with --threads 1 and 380414
-# with 2; the PNG window is at 257950-258100 and 397250-397500. The coarse
-# grid above steps over all of it; this one walks 12 MB above that limit, 8 MB
-# more per extra thread, every 50 KiB (about 20 ms a run).
-@test "sg-sample every 50 KiB from where OpenBLAS fits, past the PNG encoder's window: every run ends, with status 0 or one line that says memory" {
+# G's, the images', and, 8 MiB per --threads (the stacks of the pool's threads
+# and of the PNG encoder's) and 400 to 700 KiB higher, the window (150 to 300
+# KiB wide) where the PNG encoder's thread starts but zlib's state no longer
+# fits. There libpng printed "libpng warning: Out of memory" (a line each) and
+# "libpng error: insufficient memory" on stderr before the tool's line.
+# Measured: OpenBLAS fits from 249325 KiB with --threads 1 and 380414 with 2;
+# the PNG window is at 257950-258100 (8192 + 433 to 583 above) and 397250-397500
+# (16384 + 452 to 702 above). The coarse grid above steps over it; this one
+# walks every 50 KiB from 500 KiB below 8 MiB per thread above that limit to
+# 1500 KiB above (41 runs of about 20 ms).
+@test "sg-sample every 50 KiB across the PNG encoder's window above where OpenBLAS fits: every run ends, with status 0 or one line that says memory" {
+    bash -c 'ulimit -S -s 8192' 2>/dev/null || skip "the stack limit cannot be 8 MiB (hard limit $(ulimit -H -s) KiB)"
     for threads in 1 2; do
         from=$(openblas_fits_from $threads) || { echo "$from"; false; }
-        for kib in $(seq $from 50 $((from + 12000 + 8000 * (threads - 1)))); do
+        stacks=$((8192 * threads))
+        for kib in $(seq $((from + stacks - 500)) 50 $((from + stacks + 1500))); do
             sample_limited $kib $threads
         done
     done
