@@ -284,17 +284,12 @@ int main(int argc, char **argv)
     cli_progress_end();
     if (rc < 0) {
         int full = cli_no_space(&err), named = strstr(err.msg, "last good checkpoint: ") != NULL;
-        /* a quota reached (EDQUOT) is not a full file system: other words */
-        int quota = cli_quota_exceeded(&err);
-        const char *free_it = !full ? ""
-            : quota ? "the disk quota is exceeded: free space (--keep N keeps fewer checkpoints) or ask for more quota, then "
-                    : "the file system is full: free space on it (--keep N keeps fewer checkpoints), then ";
+        char advice[192];   /* for want of space (a full file system or a quota: their own words) */
         if (sg_trainer_last_checkpoint(t) < 0) {
             if (full)
                 cli_die("%s%s (%s, then sg-train -o %s --resume starts the run again)", err.msg,
-                        named ? "" : "; no checkpoint yet",
-                        quota ? "the disk quota is exceeded: free space or ask for more quota"
-                              : "the file system is full: free space on it", run_dir);
+                        named ? "" : "; no checkpoint yet", cli_no_space_advice(&err, NULL, advice, sizeof advice),
+                        run_dir);
             cli_die_err(&err);
         }
         if (named || full) {
@@ -303,7 +298,9 @@ int main(int argc, char **argv)
                 size_t l = (size_t)snprintf(cp, sizeof cp, "; last good checkpoint: ");
                 if (l < sizeof cp) sg_ckpt_path(cp + l, sizeof cp - l, run_dir, sg_trainer_last_checkpoint(t), NULL);
             }
-            cli_die("%s%s (%ssg-train -o %s --resume continues from it)", err.msg, cp, free_it, run_dir);
+            cli_no_space_advice(&err, "(--keep N keeps fewer checkpoints)", advice, sizeof advice);
+            cli_die("%s%s (%s%ssg-train -o %s --resume continues from it)", err.msg, cp, advice, full ? ", then " : "",
+                    run_dir);
         }
         cli_die_err(&err);
     }

@@ -68,19 +68,37 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags)
     catch_signals(handler, sa_flags, 0);
 }
 
-/* The advice for want of space, by the errno that said so; "" for any other. */
+/* The words for want of space, written here only: what happened, how to
+ * make room (a tool's aside follows "free space"), and, for a quota, another
+ * way out. */
+#define FULL_STATE "the file system is full"
+#define FULL_FREE "free space on it"
+#define QUOTA_STATE "the disk quota is exceeded"
+#define QUOTA_FREE "free space"
+#define QUOTA_OTHER " or ask for more quota"
+
+/* The advice for want of space, by the errno that said so; "" for any other.
+ * String constants: callers keep the pointer. */
 static const char *no_space_hint(int e)
 {
-    if (e == ENOSPC) return " (the file system is full: free space on it and try again)";
-    if (e == EDQUOT) return " (the disk quota is exceeded: free space or ask for more quota, then try again)";
+    if (e == ENOSPC) return " (" FULL_STATE ": " FULL_FREE " and try again)";
+    if (e == EDQUOT) return " (" QUOTA_STATE ": " QUOTA_FREE QUOTA_OTHER ", then try again)";
     return "";
 }
 
 int cli_no_space(const sg_err *err) { return err->sys_errno == ENOSPC || err->sys_errno == EDQUOT; }
 
-int cli_quota_exceeded(const sg_err *err) { return err->sys_errno == EDQUOT; }
-
 const char *cli_no_space_hint(const sg_err *err) { return no_space_hint(err->sys_errno); }
+
+const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf, size_t n)
+{
+    const char *sep = aside && aside[0] ? " " : "";
+    if (!aside) aside = "";
+    if (err->sys_errno == ENOSPC) snprintf(buf, n, FULL_STATE ": " FULL_FREE "%s%s", sep, aside);
+    else if (err->sys_errno == EDQUOT) snprintf(buf, n, QUOTA_STATE ": " QUOTA_FREE "%s%s" QUOTA_OTHER, sep, aside);
+    else if (n) buf[0] = 0;
+    return buf;
+}
 
 /* 1 when standard output is a regular file: ENOSPC on a device (/dev/full)
  * or EDQUOT there says nothing about a file system, so no advice to free space. */

@@ -35,14 +35,19 @@ void cli_die_stdout(void) __attribute__((noreturn));
 /* 1 when err is a system call's failure for want of space: ENOSPC (a full
  * file system) or EDQUOT (a disk quota reached). */
 int cli_no_space(const sg_err *err);
-/* 1 when that want of space is a quota's (EDQUOT), for a tool's own words. */
-int cli_quota_exceeded(const sg_err *err);
 /* What to do, for a message of a tool's own built around err->msg
  * (cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err))):
  * " (the file system is full: free space on it and try again)" for ENOSPC,
  * " (the disk quota is exceeded: free space or ask for more quota, then try
  * again)" for EDQUOT, else "". */
 const char *cli_no_space_hint(const sg_err *err);
+/* The same advice as a phrase, for a tool's own sentence about what comes
+ * after ("(%s, then sg-train --resume ...)"), into buf (n bytes), returned:
+ * "the file system is full: free space on it" for ENOSPC, "the disk quota is
+ * exceeded: free space or ask for more quota" for EDQUOT, else "". aside
+ * (NULL: none) follows "free space": "free space on it (--keep N ...)",
+ * "free space (--keep N ...) or ask for more quota". */
+const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf, size_t n);
 /* "tool: message" on stderr (warning), returns. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
