@@ -16,7 +16,10 @@ ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -W
              -DSG_VERSION='"$(VERSION)"' $(CUDA_DEFS) $(CFLAGS)
 # OpenBLAS is not linked: the CPU backend dlopen's it with no threads of its
 # own (lib/backend_cpu.c, blas_open); its headers come from OPENBLAS_INC.
-LDLIBS   = -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread $(CUDA_LIBS)
+# BASE_LIBS: every link but CUDA's (the emulated builds too); the scripts
+# that link on their own get it from `make -s print-libs`.
+BASE_LIBS = -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread
+LDLIBS    = $(BASE_LIBS) $(CUDA_LIBS)
 
 # The CUDA backend is built whenever nvcc and cuDNN are present (no GPU needed).
 # `make CUDA=0` forces a CPU-only build.
@@ -48,7 +51,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 LIBSG    := build/libstargan.a
 
-.PHONY: all deps test unit cli-test bench install clean experiment gpu-check
+.PHONY: all deps test unit cli-test bench install clean experiment gpu-check print-libs
 all: $(TOOLS) $(UNITS) $(EMU_TESTS)
 
 # The tools' and tests' objects are made through pattern rules only, so make
@@ -83,7 +86,7 @@ build/emu/%.o: tests/emu/%.cc
 .SECONDARY: $(CU_SRC:kernels/%.cu=build/emu/%.cc) $(EMU_OBJ)
 
 build/tests/%_emu: build/tests/%.o $(EMU_OBJ) $(LIB_OBJ)
-	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread -o $@
+	$(CXX) $^ $(BASE_LIBS) -o $@
 # the emulated runtime's promises to the kernels, on small kernels of its own
 build/emu/check_emu_runtime.cc: tests/emu/check_emu_runtime.cu tests/emu/unchevron.pl
 	@mkdir -p $(@D)
@@ -98,11 +101,11 @@ build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc 
 build/emu-bin/train-step-bench: bench/train_step_bench.c $(EMU_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o build/emu-bin/train_step_bench.o
-	$(CXX) build/emu-bin/train_step_bench.o $(EMU_OBJ) $(LIB_OBJ) -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread -o $@
+	$(CXX) build/emu-bin/train_step_bench.o $(EMU_OBJ) $(LIB_OBJ) $(BASE_LIBS) -o $@
 # sg-train with --device cuda on the emulation (tests/cli/sg-train-emu.bats)
 build/emu-bin/%: build/tools/%.o $(CLI_OBJ) $(EMU_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CXX) $^ -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread -o $@
+	$(CXX) $^ $(BASE_LIBS) -o $@
 
 $(LIBSG): $(LIB_OBJ) $(CU_OBJ)
 	@rm -f $@
@@ -137,6 +140,9 @@ bench: deps
 build/bench/train-step-bench: bench/train_step_bench.c $(LIBSG)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
+
+print-libs:
+	@echo $(BASE_LIBS)
 
 # synthetic.mk by default; with CELEBA=dir celeba-split.mk (the same experiment on
 # CelebA), with RAFD=dir too celeba-rafd.mk; EXPERIMENT=NAME picks pipelines/NAME.mk.
