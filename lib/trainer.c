@@ -122,6 +122,7 @@ struct sg_trainer {
     int batch_current;
     volatile sig_atomic_t *stop;  /* sg_trainer_run's, or NULL */
     int lock_fd;                  /* run_dir opened and flock'ed (lock_run_dir), or -1 */
+    int error_names_checkpoint;   /* the last error says the last good checkpoint */
     int created_dir;              /* run_dir was made by this open (removed again if it fails) */
 };
 
@@ -137,6 +138,8 @@ static double now_s(void)
 }
 
 int64_t sg_trainer_iteration(const sg_trainer *t) { return t->iter; }
+int sg_trainer_error_names_checkpoint(const sg_trainer *t) { return t->error_names_checkpoint; }
+
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t) { return t->last_ckpt; }
 sg_model *sg_trainer_model(sg_trainer *t) { return t->model; }
 const sg_model_config *sg_trainer_model_config(const sg_trainer *t) { return &t->mcfg; }
@@ -1275,6 +1278,7 @@ static int read_losses(sg_trainer *t, sg_train_status *st, sg_err *err)
             ckpt_desc(t, cp, sizeof cp);
             int64_t at = k < 4 ? t->iter : t->g_at, from = t->clean_at + 1;
             const char *what = isnan(v[k]) ? "nan" : "inf";
+            t->error_names_checkpoint = 1;
             if (from >= at)
                 return sg_errf(err, "iteration %lld: %s is %s; last good checkpoint: %s", (long long)at,
                                loss_names[k], what, cp);
@@ -1380,8 +1384,9 @@ done:
 
 /* A checkpoint, history or sample write that failed stops the run: the
  * message says where a resume continues from. Returns -1. */
-static int with_last_ckpt(const sg_trainer *t, sg_err *err)
+static int with_last_ckpt(sg_trainer *t, sg_err *err)
 {
+    t->error_names_checkpoint = 1;
     char cp[PATH_MAX];
     ckpt_desc(t, cp, sizeof cp);
     size_t l = strlen(err->msg);

@@ -283,7 +283,7 @@ int main(int argc, char **argv)
     int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
     cli_progress_end();
     if (rc < 0) {
-        int full = cli_no_space(&err), named = strstr(err.msg, "last good checkpoint: ") != NULL;
+        int full = cli_no_space(&err), named = sg_trainer_error_names_checkpoint(t);
         char advice[192];   /* for want of space (a full file system or a quota: their own words) */
         if (sg_trainer_last_checkpoint(t) < 0) {
             if (full)
