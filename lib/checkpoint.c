@@ -584,11 +584,7 @@ static int check_against_state(const char *g, const crc_record *gr, const char *
         if (check_net_kind(sf, "state", err) || crc_check(sf, 1, CRC_KEYS_ONLY, &sr, err)) rc = -1;
     }
     sg_st_close(sf);
-    if (rc) {
-        size_t l = err ? strlen(err->msg) : 0;
-        if (err) snprintf(err->msg + l, sizeof err->msg - l, ": cannot check %s against it", g);
-        return -1;
-    }
+    if (rc) return sg_err_suffix(err, ": cannot check %s against it", g);
     return sr.has_net[0] ? check_net_record(g, 0, gr, sp, sr.net[0], err) : 0;
 }
 

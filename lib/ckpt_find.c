@@ -81,13 +81,12 @@ static void say_unusable(const char *path, sg_err *err)
         }
     }
     if (!err) return;
-    size_t l = strlen(err->msg);
     if (prev >= 0)
-        snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %s is unusable; to sample from the one before it: "
-                 "--ckpt %s)", prefix, prev_prefix);
+        sg_err_suffix(err, " (checkpoint %s is unusable; to sample from the one before it: --ckpt %s)", prefix,
+                      prev_prefix);
     else
-        snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %s is unusable: restore its G and state files "
-                 "together, or sample from another checkpoint)", prefix);
+        sg_err_suffix(err, " (checkpoint %s is unusable: restore its G and state files together, or sample from "
+                      "another checkpoint)", prefix);
 }
 
 int sg_ckpt_load_generator(const char *arg, char *path, size_t cap, const sg_ckpt_info *info, sg_model *m,

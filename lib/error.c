@@ -57,6 +57,17 @@ int sg_err_prefix(sg_err *err, const char *fmt, ...)
     return -1;
 }
 
+int sg_err_suffix(sg_err *err, const char *fmt, ...)
+{
+    if (!err) return -1;
+    size_t l = strlen(err->msg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + l, sizeof err->msg - l, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 size_t sg_escape_byte(unsigned char c, char piece[5])
 {
     if (c == '\\') strcpy(piece, "\\\\");

@@ -30,6 +30,9 @@ int sg_err_sys(sg_err *err, int e, const char *fmt, ...) __attribute__((format(p
  * copied into another sg_err with sg_errf does not: copy the struct and
  * prefix it instead.) */
 int sg_err_prefix(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends to an existing message (cut at its size): "old message" fmt...
+ * Keeps sys_errno. Returns -1. */
+int sg_err_suffix(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Bytes of untrusted input (a token from a user's file) made safe to quote in
  * a message: printable ASCII as is; a backslash, tab, CR and LF as \\ \t \r \n;

@@ -169,9 +169,7 @@ static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)
     struct statvfs v;
     if (err && rc == EIO && statvfs(path, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < 2 * (uint64_t)BATCH_BYTES) {
         sg_err_sys(err, ENOSPC, "%s: %s", path, what);
-        size_t l = strlen(err->msg);
-        snprintf(err->msg + l, sizeof err->msg - l, " (%llu bytes free)", (unsigned long long)v.f_bavail * v.f_frsize);
-        return -1;
+        return sg_err_suffix(err, " (%llu bytes free)", (unsigned long long)v.f_bavail * v.f_frsize);
     }
     return lmdb_errf(err, rc, "%s: %s", path, what);
 }

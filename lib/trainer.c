@@ -697,10 +697,8 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
         }
         json_free(v);
     }
-    if (rc) {   /* a damaged line before the last: not a crash's, and not ours to drop */
-        size_t l = strlen(err->msg);
-        snprintf(err->msg + l, sizeof err->msg - l, " (mend or delete that line, then resume again)");
-    }
+    if (rc)   /* a damaged line before the last: not a crash's, and not ours to drop */
+        sg_err_suffix(err, " (mend or delete that line, then resume again)");
     free(data);
     if (rc == 0 && out.failed) rc = sg_errf(err, "out of memory");
     if (rc == 0) rc = sg_write_file_atomic(path, out.data ? out.data : "", out.len, err);
@@ -993,13 +991,12 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             if (sg_ckpt_load(t->model, run_dir, step, &si, err)) {
                 /* damaged, truncated, missing or mixed files: say how to go on from the one before */
                 int64_t prev = sg_ckpt_newest_complete(run_dir, step);
-                size_t l = strlen(err->msg);
                 if (prev >= 0)
-                    snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %06lld is unusable; to resume from "
-                             "the one before it: echo %06lld > %s)", (long long)step, (long long)prev, lp);
+                    sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: "
+                                  "echo %06lld > %s)", (long long)step, (long long)prev, lp);
                 else
-                    snprintf(err->msg + l, sizeof err->msg - l, " (checkpoint %06lld is unusable and there is no "
-                             "earlier one; --force starts over)", (long long)step);
+                    sg_err_suffix(err, " (checkpoint %06lld is unusable and there is no earlier one; --force starts "
+                                  "over)", (long long)step);
                 goto fail;
             }
             /* --seed may not change on resume; config.json's is a text a user may edit */
@@ -1389,9 +1386,7 @@ static int with_last_ckpt(sg_trainer *t, sg_err *err)
     t->error_names_checkpoint = 1;
     char cp[PATH_MAX];
     ckpt_desc(t, cp, sizeof cp);
-    size_t l = strlen(err->msg);
-    snprintf(err->msg + l, sizeof err->msg - l, "; last good checkpoint: %s", cp);
-    return -1;
+    return sg_err_suffix(err, "; last good checkpoint: %s", cp);
 }
 
 int sg_trainer_save(sg_trainer *t, sg_err *err)

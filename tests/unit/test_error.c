@@ -32,6 +32,16 @@ static void test_recording(void)
     CHECK(e.sys_errno == ENOENT, "sg_err_prefix changed sys_errno to %d", e.sys_errno);
     snprintf(want, sizeof want, "checkpoint 3: a.txt: %s", strerror(ENOENT));
     CHECK(!strcmp(e.msg, want), "sg_err_prefix wrote '%s', want '%s'", e.msg, want);
+    rc = sg_err_suffix(&e, " (try %s)", "again");
+    CHECK(rc == -1 && e.sys_errno == ENOENT, "sg_err_suffix returned %d with sys_errno %d, want -1 and %d", rc,
+          e.sys_errno, ENOENT);
+    snprintf(want, sizeof want, "checkpoint 3: a.txt: %s (try again)", strerror(ENOENT));
+    CHECK(!strcmp(e.msg, want), "sg_err_suffix wrote '%s', want '%s'", e.msg, want);
+    memset(e.msg, 'x', sizeof e.msg - 1);
+    e.msg[sizeof e.msg - 1] = 0;
+    sg_err_suffix(&e, "more");
+    CHECK(strlen(e.msg) == sizeof e.msg - 1, "sg_err_suffix on a full message: length %zu, want %zu",
+          strlen(e.msg), sizeof e.msg - 1);
 
     rc = sg_errf(&e, "line %d: bad value", 7);
     CHECK(rc == -1 && e.sys_errno == 0, "sg_errf returned %d with sys_errno %d, want -1 and 0", rc, e.sys_errno);
@@ -50,7 +60,7 @@ static void test_recording(void)
     CHECK(e.sys_errno == EACCES, "sg_errno recorded %d, want EACCES", e.sys_errno);
 
     CHECK(sg_errno(NULL, "x") == -1 && sg_err_sys(NULL, EIO, "x") == -1 && sg_errf(NULL, "x") == -1 &&
-          sg_err_prefix(NULL, "x") == -1, "a NULL err is not ignored");
+          sg_err_prefix(NULL, "x") == -1 && sg_err_suffix(NULL, "x") == -1, "a NULL err is not ignored");
 }
 
 /* A write into a directory that does not exist: ENOENT, kept by a prefix. */
