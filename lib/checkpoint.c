@@ -831,9 +831,7 @@ static int parse_step(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
-/* The step of a checkpoint's G file name "NNNNNN-G.safetensors" (what marks a
- * checkpoint in RUN/ckpt): 0 and *step, or -1 for any other name. */
-static int g_file_step(const char *name, int64_t *step)
+int sg_ckpt_g_file_step(const char *name, int64_t *step)
 {
     const char *dash = strchr(name, '-');
     if (!dash || strcmp(dash, "-G.safetensors")) return -1;
@@ -850,7 +848,7 @@ int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)
     struct dirent *de;
     while ((de = readdir(dp))) {
         int64_t st;
-        if (g_file_step(de->d_name, &st) || st <= best || st >= below) continue;
+        if (sg_ckpt_g_file_step(de->d_name, &st) || st <= best || st >= below) continue;
         char p[PATH_MAX];
         struct stat sb;
         int complete = 1;
@@ -965,7 +963,7 @@ int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err)
     struct dirent *de;
     while ((de = readdir(dp))) {
         int64_t st;
-        if (g_file_step(de->d_name, &st)) continue;
+        if (sg_ckpt_g_file_step(de->d_name, &st)) continue;
         if (latest >= 0 && st > latest) continue;   /* leftovers of an unfinished save: overwritten later */
         if (n == cap) {
             cap = cap ? cap * 2 : 16;

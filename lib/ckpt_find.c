@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -65,20 +64,15 @@ static void say_unusable(const char *path, sg_err *err)
     char prefix[PATH_MAX], run[PATH_MAX], prev_prefix[PATH_MAX];
     size_t n = strlen(path), e = strlen("-G.safetensors");
     snprintf(prefix, sizeof prefix, "%.*s", (int)(n > e ? n - e : 0), path);
-    /* RUN/ckpt/NNNNNN: the run and the step */
-    const char *name = strrchr(prefix, '/');
-    int64_t prev = -1;
-    if (name && name - prefix >= 4 && !strncmp(name - 4, "ckpt", 4) && (name - 4 == prefix || name[-5] == '/')) {
-        const char *digits = name + 1;
-        size_t len = strlen(digits), k = 0;
-        while (k < len && digits[k] >= '0' && digits[k] <= '9') k++;
-        if (len > 0 && len <= 18 && k == len) {
-            long long step = strtoll(digits, NULL, 10);
-            if (name - 4 == prefix) snprintf(run, sizeof run, ".");
-            else snprintf(run, sizeof run, "%.*s", (int)(name - 5 - prefix), prefix);
-            prev = sg_ckpt_newest_complete(run[0] ? run : "/", step);
-            if (prev >= 0) sg_ckpt_path(prev_prefix, sizeof prev_prefix, run, prev, NULL);
-        }
+    /* RUN/ckpt/NNNNNN-G.safetensors: the run and the step */
+    const char *name = strrchr(path, '/');
+    int64_t step, prev = -1;
+    if (name && name - path >= 4 && !strncmp(name - 4, "ckpt", 4) && (name - 4 == path || name[-5] == '/') &&
+        sg_ckpt_g_file_step(name + 1, &step) == 0) {
+        if (name - 4 == path) snprintf(run, sizeof run, ".");
+        else snprintf(run, sizeof run, "%.*s", (int)(name - 5 - path), path);
+        prev = sg_ckpt_newest_complete(run[0] ? run : "/", step);
+        if (prev >= 0) sg_ckpt_path(prev_prefix, sizeof prev_prefix, run, prev, NULL);
     }
     if (!err) return;
     if (prev >= 0)
