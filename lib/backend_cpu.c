@@ -272,6 +272,17 @@ static void address_limit_note(char *out, size_t n)
         snprintf(out, n, "ulimit -v is %llu KiB", (unsigned long long)rl.rlim_cur / 1024);
 }
 
+/* " (QUESTION ulimit -v is N KiB)" for a failure that too little address
+ * space may explain, or "" when it is not limited; returns out (n > 0). */
+static const char *address_limit_question(const char *question, char *out, size_t n)
+{
+    char limit[64];
+    address_limit_note(limit, sizeof limit);
+    if (limit[0]) snprintf(out, n, " (%s %s)", question, limit);
+    else out[0] = 0;
+    return out;
+}
+
 /* Sets blas.sgemm and the rest, or fails. Sets the environment for the
  * moment of the dlopen: callers run it before the process starts other
  * threads (backend.h), so it runs once, failed or not. */
@@ -292,10 +303,9 @@ static int blas_open(sg_err *err)
     if (!lib) {
         /* out of address space, dlerror says 'failed to map segment from
          * shared object' (and leaves errno alone) */
-        char limit[64];
-        address_limit_note(limit, sizeof limit);
-        return sg_errf(err, "cpu backend: cannot load OpenBLAS: %s%s%s%s", why ? why : BLAS_LIBRARY,
-                       limit[0] ? " (out of memory? " : "", limit, limit[0] ? ")" : "");
+        char hint[96];
+        return sg_errf(err, "cpu backend: cannot load OpenBLAS: %s%s", why ? why : BLAS_LIBRARY,
+                       address_limit_question("out of memory?", hint, sizeof hint));
     }
     void (*set_threads)(int) = (void (*)(int))dlsym(lib, "openblas_set_num_threads");
     blas.sgemm = (__typeof__(cblas_sgemm) *)dlsym(lib, "cblas_sgemm");
@@ -1694,12 +1704,10 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
     st->ts = calloc(nthreads, sizeof *st->ts);
     int e = st->ts ? pool_init(&st->pool, nthreads) : ENOMEM;
     if (e) {
-        char limit[64];
-        address_limit_note(limit, sizeof limit);
+        char hint[96];
         cpu_destroy(be);
-        sg_err_sys(err, e, "cpu backend: cannot start %d threads%s%s%s", nthreads,
-                   e == EAGAIN && limit[0] ? " (out of memory for their stacks? " : "", e == EAGAIN ? limit : "",
-                   e == EAGAIN && limit[0] ? ")" : "");
+        sg_err_sys(err, e, "cpu backend: cannot start %d threads%s", nthreads,
+                   e == EAGAIN ? address_limit_question("out of memory for their stacks?", hint, sizeof hint) : "");
         return NULL;
     }
     return be;
