@@ -101,6 +101,35 @@ static int is_shard_dir(const char *path)
     return stat(f, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Whether --force may replace what is at path (st: its lstat): a regular
+ * file, or a shard directory that holds nothing but the shard's own files.
+ * Anything else in it (a README, a user's notes) would be lost with the old
+ * shard, or would stop its removal after the new one is already in place. */
+static int check_replaceable(const char *path, const struct stat *st, sg_err *err)
+{
+    /* A device, FIFO, socket or link (/dev/full, /dev/stdout) is never replaced. */
+    if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
+        return sg_errf(err, "%s exists and is not a shard or a regular file; not replacing it", path);
+    if (!S_ISDIR(st->st_mode)) return 0;
+    if (!is_shard_dir(path))
+        return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", path);
+    DIR *d = opendir(path);
+    if (!d) return sg_errno(err, "%s", path);
+    struct dirent *e;
+    int rc = 0;
+    errno = 0;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "data.mdb") || !strcmp(n, "lock.mdb")) continue;
+        rc = sg_errf(err, "%s holds %s, which is not part of a shard; not replacing it (move it out first)",
+                     path, sg_quote_str(n).s);
+        break;
+    }
+    if (!rc && errno) rc = sg_errno(err, "%s", path);
+    closedir(d);
+    return rc;
+}
+
 /* Removes "PATH.tmp-PID" directories left by writers that were killed (their
  * process no longer exists). Best effort: errors are ignored. */
 static void remove_stale_tmps(const char *path)
@@ -209,11 +238,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!force) return sg_errf(err, "%s exists (use --force to replace it)", path);
-        if (S_ISDIR(st.st_mode) && !is_shard_dir(path))
-            return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", path);
-        /* A device, FIFO, socket or link (/dev/full, /dev/stdout) is never replaced. */
-        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-            return sg_errf(err, "%s exists and is not a shard or a regular file; not replacing it", path);
+        if (check_replaceable(path, &st, err)) return -1;
     }
     remove_stale_tmps(path);
 
@@ -383,8 +408,10 @@ static int meta_to_json(const sg_shard_meta *m, sg_buf *b)
 }
 
 /* Moves the finished temporary directory to path: never replaces without force,
- * and with force swaps atomically where the kernel can (RENAME_EXCHANGE). */
-static int install(sg_shard_writer *w, sg_err *err)
+ * and with force swaps atomically where the kernel can (RENAME_EXCHANGE).
+ * Returns -1 when the new shard is not in place. Once it is, returns 0, and
+ * anything left to say (the old shard could not be removed) goes in note. */
+static int install(sg_shard_writer *w, sg_err *note, sg_err *err)
 {
     struct stat st;
     int exists = lstat(w->path, &st) == 0;
@@ -395,22 +422,24 @@ static int install(sg_shard_writer *w, sg_err *err)
         if (lstat(w->path, &st) == 0) return sg_errf(err, "%s exists (use --force to replace it)", w->path);
         return rename(w->tmp, w->path) == 0 ? 0 : sg_errno(err, "%s: rename", w->path);
     }
-    if (S_ISDIR(st.st_mode) && !is_shard_dir(w->path))
-        return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", w->path);
-    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-        return sg_errf(err, "%s exists and is not a shard or a regular file; not replacing it", w->path);
-    if (renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->path, RENAME_EXCHANGE) == 0)
-        return remove_shard_dir(w->tmp, err);     /* the old shard now lives at tmp */
-    if (errno != EINVAL && errno != ENOSYS) return sg_errno(err, "%s: rename", w->path);
-    char old[PATH_MAX];
-    snprintf(old, sizeof old, "%s.old-%ld", w->path, (long)getpid());
-    if (rename(w->path, old) != 0) return sg_errno(err, "%s: rename", w->path);
-    if (rename(w->tmp, w->path) != 0) {
-        sg_errno(err, "%s: rename", w->path);
-        rename(old, w->path);
-        return -1;
+    /* again: the old shard may have changed while this one was written */
+    if (check_replaceable(w->path, &st, err)) return -1;
+    const char *old = w->tmp;                      /* where the old shard ends up */
+    char old_name[PATH_MAX];
+    if (renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->path, RENAME_EXCHANGE) != 0) {
+        if (errno != EINVAL && errno != ENOSYS) return sg_errno(err, "%s: rename", w->path);
+        snprintf(old_name, sizeof old_name, "%s.old-%ld", w->path, (long)getpid());
+        if (rename(w->path, old_name) != 0) return sg_errno(err, "%s: rename", w->path);
+        if (rename(w->tmp, w->path) != 0) {
+            sg_errno(err, "%s: rename", w->path);
+            rename(old_name, w->path);
+            return -1;
+        }
+        old = old_name;
     }
-    return remove_shard_dir(old, err);
+    if (remove_shard_dir(old, note))
+        sg_err_prefix(note, "%s replaced, but the old shard is left at %s", w->path, old);
+    return 0;
 }
 
 static void writer_free(sg_shard_writer *w)
@@ -423,8 +452,10 @@ static void writer_free(sg_shard_writer *w)
     free(w);
 }
 
-int sg_shard_writer_commit(sg_shard_writer *w, sg_err *err)
+int sg_shard_writer_commit(sg_shard_writer *w, sg_err *note, sg_err *err)
 {
+    note->msg[0] = 0;
+    note->sys_errno = 0;
     if (flush_batch(w, err)) { sg_shard_writer_abort(w); return -1; }
     w->meta.count = w->count;
     sg_buf json = SG_BUF_INIT;
@@ -449,10 +480,16 @@ int sg_shard_writer_commit(sg_shard_writer *w, sg_err *err)
     w->env = NULL;
     char dir[PATH_MAX];
     sg_dir_of(w->path, dir, sizeof dir);
-    if (sg_fsync_dir(w->tmp, err) || install(w, err) || sg_fsync_dir(dir, err)) {
+    if (sg_fsync_dir(w->tmp, err) || install(w, note, err)) {
         sg_shard_writer_abort(w);
         return -1;
     }
+    /* The new shard is in place from here on: nothing may report it unwritten
+     * (or remove w->tmp, which may now be the old shard's remains). */
+    sg_err sync_err = {{0}};
+    if (sg_fsync_dir(dir, &sync_err) && !note->msg[0])
+        sg_errf(note, "%s written, but syncing its directory failed (%s): a crash soon may lose it",
+                w->path, sync_err.msg);
     writer_free(w);
     return 0;
 }

@@ -73,8 +73,13 @@ int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char
 uint64_t sg_shard_writer_count(const sg_shard_writer *w);
 /* The temporary directory being written (for messages and tests). */
 const char *sg_shard_writer_tmp_path(const sg_shard_writer *w);
-/* Writes the metadata, syncs, renames into place and frees w (also on error). */
-int sg_shard_writer_commit(sg_shard_writer *w, sg_err *err);
+/* Writes the metadata, syncs, renames into place and frees w (also on error).
+ * Returns -1 (err) when PATH is not the new shard. Once it is, returns 0, with
+ * note->msg empty, or saying what went wrong after the rename (the old shard
+ * could not be removed; syncing the directory failed) for a warning. With
+ * force an old shard directory holding anything but the shard's own files is
+ * not replaced (an error, at open and again here). */
+int sg_shard_writer_commit(sg_shard_writer *w, sg_err *note, sg_err *err);
 /* Removes the temporary directory and frees w. */
 void sg_shard_writer_abort(sg_shard_writer *w);
 

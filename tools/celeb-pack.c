@@ -581,7 +581,9 @@ int main(int argc, char **argv)
         if (failed == 2) cli_die("interrupted; no shard written");
         cli_die("%s; %s not written%s", fail_msg, out, fail_hint);
     }
-    if (sg_shard_writer_commit(wr, &err)) cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err));
+    sg_err note;
+    if (sg_shard_writer_commit(wr, &note, &err)) cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err));
+    if (note.msg[0]) cli_warn("%s", note.msg);
 
     if (!cli_quiet) {
         size_t skipped = n_missing + n_corrupt;

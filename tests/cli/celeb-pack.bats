@@ -156,6 +156,23 @@ print('same')"
   [ -p "$T/fifo" ]
 }
 
+@test "--force keeps a shard that holds files of its own (a README) and says what to move" {
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 4 -o "$T/r.lmdb"
+  echo "my notes" > "$T/r.lmdb/README"
+  sum=$(cksum < "$T/r.lmdb/data.mdb")
+  run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 6 -o "$T/r.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/r.lmdb holds README, which is not part of a shard; not replacing it (move it out first)" ]
+  [ "$(cksum < "$T/r.lmdb/data.mdb")" = "$sum" ]
+  [ "$(cat "$T/r.lmdb/README")" = "my notes" ]
+  [ -z "$(ls -d "$T"/r.lmdb.* 2>/dev/null)" ]
+  mv "$T/r.lmdb/README" "$T/README"
+  run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 6 -o "$T/r.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "celeb-pack: wrote 6 records to $T/r.lmdb, "* ]]
+  [ -z "$(ls -d "$T"/r.lmdb.* 2>/dev/null)" ]
+}
+
 # A large input: N hard links to the 12 images under new names and an attribute
 # list naming them; packed with --encoding png on one thread (about a
 # millisecond an image) a run lasts long enough to be killed mid-way.

@@ -1158,7 +1158,8 @@ static int write_shard(const char *path, int enc, int kind, uint64_t n, sg_err *
         if (data != px) free(data);
         if (rc) { sg_shard_writer_abort(w); return -1; }
     }
-    return sg_shard_writer_commit(w, err);
+    sg_err note;
+    return sg_shard_writer_commit(w, &note, err);
 }
 
 /* Opens the shard and reads every record (and one past the end). */

@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "image.h"
 #include "test_tmpdir.h"
+#include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -56,7 +57,10 @@ static int write_shard(const char *path, int w, int h, int enc, int kind, uint64
         if (rc) { free(px); sg_shard_writer_abort(wr); return -1; }
     }
     free(px);
-    return sg_shard_writer_commit(wr, err);
+    sg_err note;
+    int rc = sg_shard_writer_commit(wr, &note, err);
+    CHECK(rc || !note.msg[0], "%s: commit note: %s", path, note.msg);
+    return rc;
 }
 
 static void test_round_trip(int enc, int kind, uint64_t n, int w, int h)
@@ -229,6 +233,66 @@ static void test_open_errors(void)
     CHECK(access(lock, F_OK) != 0, "opening a shard created %s", lock);
 }
 
+/* Count of shard records at path, -1 when it does not open. */
+static long shard_count(const char *path)
+{
+    sg_shard *s;
+    sg_err err;
+    if (sg_shard_open(&s, path, &err)) return -1;
+    long n = (long)sg_shard_get_meta(s)->count;
+    sg_shard_close(s);
+    return n;
+}
+
+/* --force and a shard directory holding files of its own (a README): the
+ * file would be lost with the old shard, or, found only after the swap,
+ * stopped its removal and the tool said "not written" over a replaced
+ * shard. Now it is refused at open and again at commit, and whatever goes
+ * wrong after the swap is a note, never an error. path: a 5-record shard. */
+static void test_force_foreign_files(const char *path, const sg_shard_meta *m)
+{
+    char readme[300], tmp[300], want[700], lock[300];
+    sg_err err, note;
+    sg_shard_writer *wr;
+    uint8_t px[8 * 8 * 3] = {0}, lab[5] = {1, 0, 1, 0, 0};
+    snprintf(readme, sizeof readme, "%s/README", path);
+    CHECK(sg_write_file_atomic(readme, "notes\n", 6, &err) == 0, "%s", err.msg);
+    snprintf(want, sizeof want, "%s holds README, which is not part of a shard; not replacing it (move it out first)", path);
+    CHECK(sg_shard_writer_open(&wr, path, m, 1, 2, &err) == -1 && !strcmp(err.msg, want),
+          "force over a shard with a README: '%s'", err.msg);
+    unlink(readme);
+
+    /* the README appears while the new shard is written: commit refuses, the
+     * old shard and the README stay, the temporary directory goes */
+    CHECK(sg_shard_writer_open(&wr, path, m, 1, 2, &err) == 0, "%s", err.msg);
+    snprintf(tmp, sizeof tmp, "%s", sg_shard_writer_tmp_path(wr));
+    for (int i = 0; i < 2; i++) CHECK(sg_shard_writer_append(wr, lab, "x.jpg", px, sizeof px, &err) == 0, "%s", err.msg);
+    CHECK(sg_write_file_atomic(readme, "notes\n", 6, &err) == 0, "%s", err.msg);
+    CHECK(sg_shard_writer_commit(wr, &note, &err) == -1 && !strcmp(err.msg, want), "commit over a README: '%s'", err.msg);
+    CHECK(shard_count(path) == 5 && access(readme, F_OK) == 0 && access(tmp, F_OK) != 0,
+          "after a refused commit: count %ld, README %s, tmp %s", shard_count(path),
+          access(readme, F_OK) == 0 ? "kept" : "LOST", access(tmp, F_OK) == 0 ? "LEFT" : "gone");
+    unlink(readme);
+
+    /* the old shard cannot be removed after the swap (its lock.mdb is a
+     * directory): the new shard is in place, commit succeeds with a note */
+    snprintf(lock, sizeof lock, "%s/lock.mdb", path);
+    unlink(lock);
+    CHECK(mkdir(lock, 0755) == 0, "mkdir %s: %s", lock, strerror(errno));
+    CHECK(sg_shard_writer_open(&wr, path, m, 1, 2, &err) == 0, "%s", err.msg);
+    snprintf(tmp, sizeof tmp, "%s", sg_shard_writer_tmp_path(wr));
+    for (int i = 0; i < 2; i++) CHECK(sg_shard_writer_append(wr, lab, "x.jpg", px, sizeof px, &err) == 0, "%s", err.msg);
+    int rc = sg_shard_writer_commit(wr, &note, &err);
+    snprintf(want, sizeof want, "%s replaced, but the old shard is left at %s: %s/lock.mdb: remove: ", path, tmp, tmp);
+    CHECK(rc == 0 && !strncmp(note.msg, want, strlen(want)), "old shard not removable: rc %d, note '%s', err '%s'",
+          rc, note.msg, rc ? err.msg : "");
+    CHECK(shard_count(path) == 2, "the new shard is not in place: count %ld", shard_count(path));
+    char tmp_lock[320];
+    snprintf(tmp_lock, sizeof tmp_lock, "%s/lock.mdb", tmp);
+    rmdir(tmp_lock);
+    rmdir(tmp);
+}
+
 static void test_force(void)
 {
     char path[256], tmp[300];
@@ -254,7 +318,8 @@ static void test_force(void)
     CHECK(access(tmp, F_OK) == 0, "tmp dir %s missing while writing", tmp);
     CHECK(sg_shard_open(&s, path, &err) == 0 && sg_shard_get_meta(s)->count == 3, "old shard gone during write: %s", err.msg);
     sg_shard_close(s);
-    CHECK(sg_shard_writer_commit(wr, &err) == 0, "%s", err.msg);
+    sg_err note;
+    CHECK(sg_shard_writer_commit(wr, &note, &err) == 0 && !note.msg[0], "%s / note %s", err.msg, note.msg);
     CHECK(access(tmp, F_OK) != 0, "tmp dir %s left after commit", tmp);
     CHECK(sg_shard_open(&s, path, &err) == 0 && sg_shard_get_meta(s)->count == 5, "new shard not in place: %s", err.msg);
     sg_shard_close(s);
@@ -272,6 +337,7 @@ static void test_force(void)
     snprintf(path2, sizeof path2, "%s/empty-dir", test_tmpdir);
     CHECK(sg_shard_writer_open(&wr, path2, &m, 1, 5, &err) == -1 && strstr(err.msg, "not a shard"),
           "force over a non-shard directory: %s", err.msg);
+    test_force_foreign_files(path, &m);
 }
 
 /* The record's name (from the caller's input) is quoted escaped and cut in the
@@ -316,7 +382,8 @@ static void test_growth(void)
         rc = sg_shard_writer_append(wr, lab, "g.png", px, sizeof px, &err);
     }
     CHECK(rc == 0, "append: %s", err.msg);
-    CHECK(sg_shard_writer_commit(wr, &err) == 0, "%s", err.msg);
+    sg_err note;
+    CHECK(sg_shard_writer_commit(wr, &note, &err) == 0 && !note.msg[0], "%s / note %s", err.msg, note.msg);
     sg_shard *s;
     if (sg_shard_open(&s, path, &err)) { CHECK(0, "%s", err.msg); return; }
     uint8_t got[64 * 64 * 3];

@@ -44,7 +44,8 @@ static void make_shard(const char *path, int n, int S, int n_labels, int one_hot
         CHECK(sg_shard_writer_append(w, labels, name, pix, (size_t)S * S * 3, &err) == 0, "append: %s", err.msg);
     }
     free(pix);
-    CHECK(sg_shard_writer_commit(w, &err) == 0, "commit: %s", err.msg);
+    sg_err note;
+    CHECK(sg_shard_writer_commit(w, &note, &err) == 0, "commit: %s", err.msg);
 }
 
 static void test_lr(void)
