@@ -835,7 +835,11 @@ int sg_ckpt_g_file_step(const char *name, int64_t *step)
 {
     const char *dash = strchr(name, '-');
     if (!dash || strcmp(dash, "-G.safetensors")) return -1;
-    return parse_step(name, (size_t)(dash - name), step);
+    /* only the name sg_ckpt_path writes (%06lld): a copy named 0002000-G
+     * would count as a second step 2000, and prune would keep one fewer */
+    size_t len = (size_t)(dash - name);
+    if (len < 6 || (len > 6 && name[0] == '0')) return -1;
+    return parse_step(name, len, step);
 }
 
 int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)

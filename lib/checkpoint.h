@@ -98,7 +98,8 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err);
  * all there (D and state regular files), or -1 (none, or no RUN/ckpt). */
 int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below);
 /* The step of a checkpoint's G file name "NNNNNN-G.safetensors" (what marks a
- * checkpoint in RUN/ckpt): 0 and *step, or -1 for any other name. */
+ * checkpoint in RUN/ckpt), exactly as sg_ckpt_path writes it (at least 6
+ * digits, no leading zero beyond them): 0 and *step, or -1 for any other name. */
 int sg_ckpt_g_file_step(const char *name, int64_t *step);
 /* Loads G, D and the state of checkpoint `step` into m. All three files are
  * validated first (headers, data CRC-32s, the state's record of G's and D's

@@ -144,6 +144,26 @@ done:
     sg_model_free(dst);
 }
 
+/* Only the names sg_ckpt_path writes mark a checkpoint: a stray copy named
+ * 0002000-G.safetensors counted as a second step 2000 and made prune keep
+ * one checkpoint fewer than asked. */
+static void test_g_file_names(void)
+{
+    static const struct { const char *name; int rc; long long step; } cases[] = {
+        { "002000-G.safetensors", 0, 2000 },   { "000000-G.safetensors", 0, 0 },
+        { "1234567-G.safetensors", 0, 1234567 }, { "0002000-G.safetensors", -1, 0 },
+        { "2000-G.safetensors", -1, 0 },       { "01234567-G.safetensors", -1, 0 },
+        { "002000-D.safetensors", -1, 0 },     { "002000-G.safetensors~", -1, 0 },
+        { "00200x-G.safetensors", -1, 0 },     { "-G.safetensors", -1, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t step = -7;
+        int rc = sg_ckpt_g_file_step(cases[i].name, &step);
+        CHECK(rc == cases[i].rc && (rc || step == cases[i].step), "sg_ckpt_g_file_step(%s): %d, step %lld",
+              cases[i].name, rc, (long long)step);
+    }
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_checkpoint")) return 1;
@@ -151,6 +171,7 @@ int main(void)
     sg_backend *be = sg_backend_cpu_create(1, &err);
     CHECK(be != NULL, "cpu backend: %s", err.msg);
     if (!be) return check_done();
+    test_g_file_names();
     test_load_precedence(be);
     sg_backend_destroy(be);
     if (check_failed == 0) test_tmpdir_remove();

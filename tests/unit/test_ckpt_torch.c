@@ -212,6 +212,14 @@ int main(void)
     CHECK(access(bg, F_OK) != 0 && access(bs, F_OK) != 0 && access(g8, F_OK) != 0, "prune removed 4 and 8");
     sg_ckpt_path(bg, sizeof bg, bad, 12, "state");
     CHECK(access(bg, F_OK) == 0, "prune kept 12");
+    /* a stray copy of 12's G under another name is not a second checkpoint 12 */
+    char stray[700];
+    sg_ckpt_path(bg, sizeof bg, bad, 12, "G");
+    snprintf(stray, sizeof stray, "%s/ckpt/0000012-G.safetensors", bad);
+    copy_file(bg, stray);
+    CHECK(sg_ckpt_save(a, bad, &info, 16, &err) == 0, "save 16: %s", err.msg);
+    CHECK(sg_ckpt_prune(bad, 2, &err) == 0, "prune: %s", err.msg);
+    CHECK(access(bg, F_OK) == 0 && access(stray, F_OK) == 0, "prune 2 with a stray 0000012-G kept only 16");
     int64_t none;
     snprintf(lp, sizeof lp, "%s/nothing-here", dir);
     CHECK(sg_ckpt_latest(lp, &none, &err) == 0 && none == -1, "no latest");
