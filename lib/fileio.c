@@ -69,6 +69,7 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
      * elsewhere under /dev or /proc (/dev/shm/x.png) is replaced as any other. */
     struct stat st, lst;
     char real[PATH_MAX];
+    if (!path[0]) return sg_errf(err, "empty file name");
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) return sg_errf(err, "%s: is a directory", path);
         if (!S_ISREG(st.st_mode) || is_fd_name(path)) {
@@ -199,6 +200,7 @@ int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len
 int sg_mkdir_p(const char *path, sg_err *err)
 {
     char buf[PATH_MAX];
+    if (!path[0]) return sg_errf(err, "empty directory name");
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return sg_errf(err, "%s: path too long", path);
     for (char *p = buf + 1; ; p++) {
         if (*p == '/' || *p == 0) {

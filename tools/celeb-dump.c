@@ -404,6 +404,8 @@ int main(int argc, char **argv)
     if ((mode == MODE_GET || mode == MODE_GRID) && !out) cli_usage_error("--%s needs -o/--output", mode == MODE_GET ? "get" : "grid");
     if (out && mode != MODE_GET && mode != MODE_GRID) cli_usage_error("-o/--output is for --get and --grid");
     if (json && (mode == MODE_GET || mode == MODE_GRID || mode == MODE_VERIFY)) cli_usage_error("--json is for the metadata, --stats and --list");
+    cli_refuse_empty_path("-o/--output", out);
+    cli_refuse_empty_path("SHARD", argv[optind]);
     cli_refuse_image_to_terminal(out);
     const char *path = argv[optind];
 

@@ -445,7 +445,10 @@ int main(int argc, char **argv)
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", sg_quote_str(argv[optind]).s);
     if (!out) cli_usage_error("no output shard (-o OUT)");
-    if (!*out) cli_usage_error("-o: empty output path");
+    cli_refuse_empty_path("-o/--output", out);
+    cli_refuse_empty_path("--attrs", attrs);
+    cli_refuse_empty_path("--images", images);
+    cli_refuse_empty_path("--folders", folders);
     if (folders && (attrs || images || select)) cli_usage_error("--folders cannot be combined with --attrs, --images or --select");
     if (!folders && !attrs) cli_usage_error("give --attrs FILE --images DIR, or --folders DIR");
     if (attrs && !images) cli_usage_error("--attrs needs --images DIR");

@@ -293,6 +293,9 @@ int main(int argc, char **argv)
     if (optind != argc - 1) cli_usage_error(optind == argc ? "missing ATTR_FILE" : "expected one ATTR_FILE");
     if (!n_groups) cli_usage_error("no --group given");
     if (!out_dir) cli_usage_error("no output directory (-o DIR)");
+    cli_refuse_empty_path("-o/--output", out_dir);
+    cli_refuse_empty_path("--partition", partition_path);
+    cli_refuse_empty_path("ATTR_FILE", argv[optind]);
     int priority_g = -1, rest_g = -1;
     if (priority && (priority_g = find_group(groups, n_groups, priority)) < 0)
         cli_usage_error("--priority: no group named %s", sg_quote_str(priority).s);

@@ -274,10 +274,12 @@ int main(int argc, char **argv)
     if (do_judge) {
         if (out) cli_usage_error("--judge takes images, not -o");
         if (optind == argc) cli_usage_error("--judge: no images given");
+        for (int k = optind; k < argc; k++) cli_refuse_empty_path("--judge: an image file", argv[k]);
         return judge(argv + optind, argc - optind, json);
     }
     if (json) cli_usage_error("--json is only for --judge");
     if (optind != argc) cli_usage_error("unexpected argument '%s'", sg_quote_str(argv[optind]).s);
     if (!out) cli_usage_error("no output directory (-o DIR)");
+    cli_refuse_empty_path("-o/--output", out);
     return generate(out, (size_t)n, seed, (int)quality, (int)threads, force);
 }

@@ -630,7 +630,8 @@ int main(int argc, char **argv)
     }
     if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing input file" : "too many arguments");
     if (!out) cli_usage_error("missing -o/--output");
-    if (!*out) cli_usage_error("-o/--output: empty path");
+    cli_refuse_empty_path("-o/--output", out);
+    cli_refuse_empty_path("the input file", argv[optind]);
     cli_refuse_image_to_terminal(out);
     const char *in = argv[optind];
 

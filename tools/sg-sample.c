@@ -517,8 +517,10 @@ int main(int argc, char **argv)
     int n_files = argc - optind;
     char **files = argv + optind;
     if (!o.ckpt) cli_usage_error("--ckpt is required");
-    if (!*o.ckpt || !*o.output || (o.data && !*o.data))
-        cli_usage_error("%s: empty path", !*o.ckpt ? "--ckpt" : !*o.output ? "-o/--output" : "--data");
+    cli_refuse_empty_path("--ckpt", o.ckpt);
+    cli_refuse_empty_path("-o/--output", o.output);
+    cli_refuse_empty_path("--data", o.data);
+    for (int k = 0; k < n_files; k++) cli_refuse_empty_path("an image file", files[k]);
     if (!o.data && n_files == 0) cli_usage_error("give --data SHARD or image files ('-' for stdin)");
     if (o.data && n_files) cli_usage_error("give --data or image files, not both");
     if (o.each && !strcmp(o.output, "-")) cli_usage_error("--each needs -o DIR");

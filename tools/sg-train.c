@@ -194,7 +194,7 @@ int main(int argc, char **argv)
         }
     }
     if (!run_dir) cli_usage_error("no run directory (-o RUN)");
-    if (!*run_dir) cli_usage_error("-o/--output: empty path");
+    cli_refuse_empty_path("-o/--output", run_dir);
     if (resume && force) cli_usage_error("--resume and --force exclude each other");
     int n_shards = argc - optind;
     if (!resume && n_shards < 1) cli_usage_error("no shards given");
@@ -204,7 +204,10 @@ int main(int argc, char **argv)
     char **run_paths = NULL;
     int n_run_paths = 0;
     const char *shards[SG_MAX_DATASETS];
-    for (int k = 0; k < n_shards; k++) shards[k] = argv[optind + k];
+    for (int k = 0; k < n_shards; k++) {
+        cli_refuse_empty_path("SHARD", argv[optind + k]);
+        shards[k] = argv[optind + k];
+    }
     char run_device[8] = "", run_precision[8] = "";
     if (resume) {
         /* The run's options, overridden by those given; those that shape the model must not change. */

@@ -435,7 +435,7 @@ except AssertionError as e:
   [ -z "$(ls -d "$T"/new.lmdb.* 2>/dev/null)" ]
   run celeb-pack "${args[@]}" -o ""
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "celeb-pack: -o: empty output path" ]
+  [ "${lines[0]}" = "celeb-pack: -o/--output: empty path" ]
 }
 
 @test "robustness: with stderr closed the skip warnings do not land in the shard" {

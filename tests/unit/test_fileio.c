@@ -208,6 +208,17 @@ static void test_safetensors_temp(void)
     unlink(tmp);
 }
 
+/* An empty path (a tool's "-o ''") is refused before anything is made:
+ * sg_mkdir_p read past its copy of it, and the atomic writer made
+ * ".tmp.PID" in the working directory, then failed to rename it to "". */
+static void test_empty_paths(void)
+{
+    sg_err err;
+    CHECK(sg_mkdir_p("", &err) == -1 && !strcmp(err.msg, "empty directory name"), "mkdir_p(\"\"): '%s'", err.msg);
+    CHECK(sg_write_file_atomic("", "x", 1, &err) == -1 && !strcmp(err.msg, "empty file name"),
+          "write_file_atomic(\"\"): '%s'", err.msg);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_fileio")) return 1;
@@ -217,6 +228,7 @@ int main(void)
     test_read_limit();
     test_temp_registry();
     test_safetensors_temp();
+    test_empty_paths();
     test_tmpdir_remove();
     return check_done();
 }

@@ -153,6 +153,11 @@ void cli_usage_error(const char *fmt, ...)
     exit(2);
 }
 
+void cli_refuse_empty_path(const char *what, const char *path)
+{
+    if (path && !*path) cli_usage_error("%s: empty path", what);
+}
+
 void cli_version(void)
 {
     printf("%s %s\n", cli_name, SG_VERSION);

@@ -52,6 +52,10 @@ const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf,
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* A usage error "what: empty path" when path is "" (NULL: not given, fine):
+ * an empty name would otherwise reach the file system as the working or the
+ * root directory ("" + "/img_align_celeba"), or give "tool: : No such file". */
+void cli_refuse_empty_path(const char *what, const char *path);
 void cli_version(void) __attribute__((noreturn));
 /* Flushes and checks stdout; dies if writing it failed (cli_die_stdout). */
 void cli_finish_stdout(void);

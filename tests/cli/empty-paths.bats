@@ -1,0 +1,44 @@
+#!/usr/bin/env bats
+# An empty path ('') given to any tool, as an option's value or an operand,
+# is a usage error naming it. Before, celeb-synth -o '' wrote its dataset into
+# the root directory ("" + "/img_align_celeba"), celeb-split -o '' read
+# uninitialised memory, and others said only "tool: : No such file".
+
+setup() {
+  command -v celeb-synth >/dev/null || skip "tools not built"
+  T="$BATS_TEST_TMPDIR"
+  mkdir "$T/cwd"
+  cd "$T/cwd"
+}
+
+# Runs "tool args..." (args may be ''): status 2, first line "tool: WHAT:
+# empty path", and nothing created in the working directory.
+refused() {
+  local what=$1; shift
+  run "$@"
+  [ "$status" -eq 2 ] || { echo "$* -> status $status: $output"; return 1; }
+  [ "${lines[0]}" = "$1: $what: empty path" ] || { echo "$* -> '${lines[0]}'"; return 1; }
+  [ -z "$(ls -A)" ] || { echo "$* created: $(ls -A)"; return 1; }
+}
+
+@test "every tool refuses an empty path with a usage error that names it, and writes nothing" {
+  refused "-o/--output" celeb-synth -n 2 -o ''
+  refused "--judge: an image file" celeb-synth --judge ''
+  refused "-o/--output" celeb-split -g x=Bangs -o '' attrs.txt
+  refused "ATTR_FILE" celeb-split -g x=Bangs -o out ''
+  refused "--partition" celeb-split -g x=Bangs -o out --split partition --partition '' attrs.txt
+  refused "-o/--output" celeb-pack --attrs a.txt --images i -o ''
+  refused "--attrs" celeb-pack --attrs '' --images i -o s.lmdb
+  refused "--images" celeb-pack --attrs a.txt --images '' -o s.lmdb
+  refused "--folders" celeb-pack --folders '' -o s.lmdb
+  refused "SHARD" celeb-dump ''
+  refused "-o/--output" celeb-dump s.lmdb --get 0 -o ''
+  refused "-o/--output" sg-train -o '' s.lmdb
+  refused "SHARD" sg-train -o run s.lmdb ''
+  refused "--ckpt" sg-sample --ckpt '' x.png
+  refused "-o/--output" sg-sample --ckpt run -o '' x.png
+  refused "--data" sg-sample --ckpt run --data '' -o x.png
+  refused "an image file" sg-sample --ckpt run -o x.png ''
+  refused "-o/--output" sg-plot -o '' history.jsonl
+  refused "the input file" sg-plot -o x.png ''
+}
