@@ -503,23 +503,46 @@ static void net_close(net_file *nf)
 }
 
 /* Checks that nf->f (open) holds exactly the model's tensors of net. */
-static int net_match(sg_model *m, sg_net net, net_file *nf, sg_err *err)
+/* f holds net's tensors of list (n) and nothing else: idx (n entries) gets
+ * each one's index in f. */
+static int match_net_tensors(const sg_st_file *f, sg_net net, const sg_tensor_info *list, int n, long *idx,
+                             sg_err *err)
 {
-    const sg_tensor_info *list;
-    int n = sg_model_tensors(m, net, &list), matched;
-    sg_st_file *f = nf->f;
-    if (!(nf->idx = calloc(n ? n : 1, sizeof *nf->idx))) return sg_errf(err, "%s: out of memory", f->path);
-    if (check_net_kind(f, net_name(net), err) || match_tensors(f, list, n, "", 0, nf->idx, &matched, err)) return -1;
+    int matched;
+    if (check_net_kind(f, net_name(net), err) || match_tensors(f, list, n, "", 0, idx, &matched, err)) return -1;
     if ((size_t)matched != f->n_tensors) {
         for (size_t k = 0; k < f->n_tensors; k++) {
             int known = 0;
-            for (int i = 0; i < n && !known; i++) known = nf->idx[i] == (long)k;
+            for (int i = 0; i < n && !known; i++) known = idx[i] == (long)k;
             if (!known)
                 return sg_errf(err, "%s: unexpected tensor %s (a checkpoint of another model?)", f->path,
                                sg_quote_str(f->tensors[k].name).s);
         }
     }
     return 0;
+}
+
+static int net_match(sg_model *m, sg_net net, net_file *nf, sg_err *err)
+{
+    const sg_tensor_info *list;
+    int n = sg_model_tensors(m, net, &list);
+    if (!(nf->idx = calloc(n ? n : 1, sizeof *nf->idx))) return sg_errf(err, "%s: out of memory", nf->f->path);
+    return match_net_tensors(nf->f, net, list, n, nf->idx, err);
+}
+
+int sg_ckpt_check_generator_tensors(const char *path, const sg_ckpt_info *info, sg_err *err)
+{
+    sg_tensor_info *list;
+    int n = sg_model_layout(&info->model, SG_NET_G, &list, err);
+    if (n < 0) return sg_err_prefix(err, "%s", path);
+    long *idx = calloc(n ? n : 1, sizeof *idx);
+    sg_st_file *f = NULL;
+    int rc = !idx ? sg_errf(err, "%s: out of memory", path)
+           : sg_st_open(&f, path, err) ? -1 : match_net_tensors(f, SG_NET_G, list, n, idx, err);
+    if (f) sg_st_close(f);
+    free(idx);
+    free(list);
+    return rc;
 }
 
 /* Reads the tensors of a matched file into the model. */

@@ -58,6 +58,11 @@ void sg_ckpt_info_free(sg_ckpt_info *info);
 int sg_ckpt_info_copy(sg_ckpt_info *dst, const sg_ckpt_info *src, sg_err *err);
 /* Reads the metadata of any checkpoint file (G, D or state) into info. */
 int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err);
+/* Checks that G file path holds exactly the tensors (names, dtypes, shapes)
+ * of the generator info describes, without making one: a damaged or crafted
+ * header is refused before a generator of its metadata's size is allocated
+ * and initialised. The data itself is checked when it is loaded. */
+int sg_ckpt_check_generator_tensors(const char *path, const sg_ckpt_info *info, sg_err *err);
 
 /* One net to / from a safetensors file. Reading checks that the file holds exactly
  * the model's tensors with the same dtypes and shapes, and says which differ. */

@@ -11,6 +11,16 @@ int sg_ckpt_arg_is_run(const char *arg)
     return sg_path_is_dir(arg);
 }
 
+/* G's metadata, and its tensors checked against what the metadata describes
+ * (before anything allocates a generator of that size). */
+static int read_generator_info(const char *path, sg_ckpt_info *info, sg_err *err)
+{
+    if (sg_ckpt_read_info(path, info, err)) return -1;
+    if (!sg_ckpt_check_generator_tensors(path, info, err)) return 0;
+    sg_ckpt_info_free(info);
+    return -1;
+}
+
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err)
 {
     if (sg_path_is_dir(arg)) {
@@ -20,7 +30,7 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
             if (sg_ckpt_latest(arg, &step, err)) return -1;
             if (step < 0) return sg_errf(err, "%s: no checkpoint found (no %s/latest)", arg, arg);
             sg_ckpt_path(path, cap, arg, step, "G");
-            if (!sg_ckpt_read_info(path, info, err)) return 0;
+            if (!read_generator_info(path, info, err)) return 0;
             if (!sg_path_missing(path)) return -1;   /* an error other than the file vanishing */
             /* Gone between reading latest and opening the file (sg-train --keep
              * deleted it): latest has moved on; read it again. The same step
@@ -35,7 +45,7 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
     else if (snprintf(path, cap, "%s-G.safetensors", arg), stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return sg_errf(err, "%s: no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN or an "
                        "NNNNNN-G.safetensors file)", arg);
-    return sg_ckpt_read_info(path, info, err);
+    return read_generator_info(path, info, err);
 }
 
 /* 1 when a and b describe the same generator and labels (two checkpoints of

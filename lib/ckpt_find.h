@@ -17,8 +17,10 @@
 #define SG_CKPT_FIND_TRIES 5
 
 /* Resolves arg to G's file (path, cap bytes) and reads its metadata into info
- * (free with sg_ckpt_info_free). Errors: "ARG: no checkpoint found (...)",
- * "ARG: ARG/latest names PATH, which is missing", or the metadata's. */
+ * (free with sg_ckpt_info_free), its tensors checked against the metadata
+ * (sg_ckpt_check_generator_tensors). Errors: "ARG: no checkpoint found
+ * (...)", "ARG: ARG/latest names PATH, which is missing", the metadata's or
+ * the tensors'. */
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err);
 
 /* 1 when arg names a run directory (whose latest may move on). */

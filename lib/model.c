@@ -710,6 +710,27 @@ static void g_changed(sg_model *m)
 
 static net_state *net_of(sg_model *m, sg_net net) { return net == SG_NET_G ? &m->g : &m->d; }
 
+int sg_model_layout(const sg_model_config *cfg, sg_net net, sg_tensor_info **list, sg_err *err)
+{
+    *list = NULL;
+    sg_model_config c = *cfg;
+    c.batch = 1;             /* no part of the layout: a checkpoint's metadata has none */
+    if (sg_model_config_check(&c, err)) return -1;
+    sg_model *m = calloc(1, sizeof *m);
+    if (!m) return sg_errf(err, "model: out of memory");
+    m->cfg = c;
+    m->c_dim = sg_model_c_dim(cfg);
+    m->cls_dim = sg_model_cls_dim(cfg);
+    int built = net == SG_NET_G ? build_g(m) : build_d(m);
+    net_state *ns = net == SG_NET_G ? &m->g : &m->d;
+    int n = ns->n;
+    if (!built) *list = ns->info, ns->info = NULL;   /* handed to the caller */
+    free_net(&m->g); free_net(&m->d);
+    free(m->g_conv); free(m->g_in); free(m->d_conv);
+    free(m);
+    return built ? sg_errf(err, "model: out of memory") : n;
+}
+
 int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list)
 {
     const net_state *ns = net == SG_NET_G ? &m->g : &m->d;

@@ -79,6 +79,10 @@ const sg_model_config *sg_model_get_config(const sg_model *m);
 /* The state_dict of a net: *list points at n entries owned by the model
  * (n = 0 and *list = NULL for D of a generator-only model). */
 int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list);
+/* The list sg_model_tensors would give for a model of cfg, without a backend
+ * or any parameter memory (to check a checkpoint's tensors before a model of
+ * its metadata's size is made): *list (free() it) and its count, or -1. */
+int sg_model_layout(const sg_model_config *cfg, sg_net net, sg_tensor_info **list, sg_err *err);
 /* Copies tensor i between the model and host memory (float or int64 per dtype). */
 int sg_model_get_tensor(sg_model *m, sg_net net, int i, void *host, sg_err *err);
 int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err *err);

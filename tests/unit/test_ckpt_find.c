@@ -259,6 +259,52 @@ done:
     sg_model_free(into);
 }
 
+/* sg_model_layout lists what a model of the same configuration has. */
+static void test_layout(sg_backend *be, sg_model_config cfg)
+{
+    sg_err err = {{0}};
+    cfg.n_datasets = 2; cfg.label_dim[1] = 3; cfg.one_hot[1] = 1;   /* the mask, a one-hot set */
+    sg_model *m = NULL;
+    CHECK(sg_model_create(&m, &cfg, be, 1, &err) == 0, "model: %s", err.msg);
+    if (!m) return;
+    for (int net = 0; net < 2; net++) {
+        const sg_tensor_info *have;
+        sg_tensor_info *want;
+        int n = sg_model_tensors(m, (sg_net)net, &have), k = sg_model_layout(&cfg, (sg_net)net, &want, &err);
+        int same = n == k;
+        for (int i = 0; same && i < n; i++) {
+            same = !strcmp(have[i].name, want[i].name) && have[i].ndim == want[i].ndim &&
+                   have[i].dtype == want[i].dtype && have[i].trainable == want[i].trainable;
+            for (int d = 0; same && d < have[i].ndim; d++) same = have[i].shape[d] == want[i].shape[d];
+        }
+        CHECK(same && n > 0, "sg_model_layout(%s): %d tensors, the model's %d, %s", net ? "D" : "G", k, n,
+              same ? "the same" : "differing");
+        free(want);
+    }
+    sg_model_free(m);
+}
+
+/* A G file whose metadata describes another generator than its tensors (a
+ * damaged or crafted header; a 516-byte file said g_conv_dim 128, g_repeat
+ * 64) is refused when found, before a generator of that size is made. */
+static void test_tensors_against_metadata(const char *g2)
+{
+    char path[1024], edited[800];
+    sg_err err = {{0}};
+    sg_ckpt_info got;
+    snprintf(edited, sizeof edited, "%s/edited-G.safetensors", test_tmpdir);
+    ckpt_edit_copy(g2, edited);
+    ckpt_edit_meta(edited, "g_repeat", "9");
+    CHECK(sg_ckpt_find_generator(edited, path, sizeof path, &got, &err) == -1 &&
+          strstr(err.msg, "edited-G.safetensors: missing tensor main.10.main.0.weight"), "g_repeat 9: '%s'", err.msg);
+    ckpt_edit_copy(g2, edited);
+    ckpt_edit_meta(edited, "g_conv_dim", "8");
+    CHECK(sg_ckpt_find_generator(edited, path, sizeof path, &got, &err) == -1 &&
+          strstr(err.msg, "tensor main.0.weight: shape [2, 5, 7, 7], expected [8, 5, 7, 7]"), "g_conv_dim 8: '%s'",
+          err.msg);
+    unlink(edited);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);   /* the feeder may write to a reader that left */
@@ -355,6 +401,8 @@ int main(void)
           "no such prefix: '%s'", err.msg);
     CHECK(sg_ckpt_arg_is_run(run) && !sg_ckpt_arg_is_run(g2), "arg_is_run");
 
+    test_layout(be, cfg);
+    test_tensors_against_metadata(g2);
     test_load_after_delete(be, &cfg, &info);
     test_checked_against_state(be, cfg, &info);
 
