@@ -396,7 +396,7 @@ int main(int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case 'V': cli_version();
-        default: cli_usage_error("unknown option");
+        default: cli_try_help();   /* getopt_long said what was wrong */
         }
     }
     if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing SHARD" : "too many arguments");

@@ -440,7 +440,7 @@ int main(int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case OPT_VERSION: cli_version();
-        default: fprintf(stderr, "Try '%s --help'.\n", cli_name); return 2;
+        default: cli_try_help();   /* getopt_long said what was wrong */
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", sg_quote_str(argv[optind]).s);

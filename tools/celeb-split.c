@@ -287,7 +287,7 @@ int main(int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case 'v': cli_version();
-        default: cli_usage_error("unknown option");
+        default: cli_try_help();   /* getopt_long said what was wrong */
         }
     }
     if (optind != argc - 1) cli_usage_error(optind == argc ? "missing ATTR_FILE" : "expected one ATTR_FILE");

@@ -511,7 +511,7 @@ int main(int argc, char **argv)
         case 'q': o.quiet = 1; cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case OPT_VERSION: cli_version();
-        default: cli_usage_error("unknown option");
+        default: cli_try_help();   /* getopt_long said what was wrong */
         }
     }
     int n_files = argc - optind;

@@ -190,7 +190,7 @@ int main(int argc, char **argv)
         case O_KEEP: o.keep = (int)cli_parse_long("--keep", optarg, 0, INT_MAX); break;
         case O_RESUME: resume = 1; break;
         case O_FORCE: force = 1; break;
-        default: fprintf(stderr, "Try '%s --help'.\n", cli_name); return 2;
+        default: cli_try_help();   /* getopt_long said what was wrong */
         }
     }
     if (!run_dir) cli_usage_error("no run directory (-o RUN)");

@@ -153,6 +153,12 @@ void cli_usage_error(const char *fmt, ...)
     exit(2);
 }
 
+void cli_try_help(void)
+{
+    fprintf(stderr, "Try '%s --help'.\n", cli_name);
+    exit(2);
+}
+
 void cli_refuse_empty_path(const char *what, const char *path)
 {
     if (path && !*path) cli_usage_error("%s: empty path", what);
@@ -204,8 +210,10 @@ long cli_parse_long(const char *opt, const char *s, long min, long max)
 {
     char *end; errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s || *end)
+    if (end == s || *end || (errno && errno != ERANGE))
         cli_usage_error("%s: '%s' is not an integer", opt, sg_quote_str(s).s);
+    if (errno == ERANGE)      /* an integer, beyond what a long holds */
+        cli_usage_error("%s: %s is out of range [%ld, %ld]", opt, sg_quote_str(s).s, min, max);
     if (v < min || v > max)
         cli_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
     return v;

@@ -52,6 +52,9 @@ const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf,
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* "Try 'tool --help'." on stderr, exit 2: after getopt_long's own message
+ * about an unknown option or a missing argument, which says it already. */
+void cli_try_help(void) __attribute__((noreturn));
 /* A usage error "what: empty path" when path is "" (NULL: not given, fine):
  * an empty name would otherwise reach the file system as the working or the
  * root directory ("" + "/img_align_celeba"), or give "tool: : No such file". */

@@ -1,4 +1,6 @@
 #!/usr/bin/env bats
+# Usage errors that every tool shares (status 2).
+#
 # An empty path ('') given to any tool, as an option's value or an operand,
 # is a usage error naming it. Before, celeb-synth -o '' wrote its dataset into
 # the root directory ("" + "/img_align_celeba"), celeb-split -o '' read
@@ -41,4 +43,29 @@ refused() {
   refused "an image file" sg-sample --ckpt run -o x.png ''
   refused "-o/--output" sg-plot -o '' history.jsonl
   refused "the input file" sg-plot -o x.png ''
+}
+
+@test "an unknown option or a missing argument: getopt's line and 'Try --help', nothing else" {
+  for t in celeb-synth celeb-split celeb-pack celeb-dump sg-train sg-sample sg-plot; do
+    run "$t" --bogus
+    [ "$status" -eq 2 ] && [ "${#lines[@]}" -eq 2 ] || { echo "$t --bogus: $status: $output"; return 1; }
+    [[ "${lines[0]}" == *"unrecognized option '--bogus'" ]] && [ "${lines[1]}" = "Try '$t --help'." ] ||
+      { echo "$t --bogus: $output"; return 1; }
+  done
+  run celeb-dump --get
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == *"option '--get' requires an argument" ]]
+  [ "${lines[1]}" = "Try 'celeb-dump --help'." ]
+  [ "${#lines[@]}" -eq 2 ]
+}
+
+@test "an integer beyond 64 bits is out of range, not 'not an integer'" {
+  run sg-train -o run --iters 99999999999999999999 s.lmdb
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: --iters: 99999999999999999999 is out of range [1, 4611686018427387903]" ]
+  run celeb-synth -s -99999999999999999999 -o out
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "celeb-synth: --seed: -99999999999999999999 is out of range [0, 9223372036854775807]" ]
+  run celeb-synth -n 5x -o out
+  [ "${lines[0]}" = "celeb-synth: --count: '5x' is not an integer" ]
 }
