@@ -60,6 +60,27 @@ int sg_train_default_d_repeat(int image_size)
     return r < 1 ? 1 : r;
 }
 
+/* The shards' image size S against D's depth (the model's own check says
+ * only "model: image size S must be a multiple of ..."): names the shard
+ * and the two ways out, a --d-repeat that fits or sizes to repack at. */
+static int check_image_size(const char *shard, int S, int d_repeat, int d_repeat_given, sg_err *err)
+{
+    int unit = d_repeat < 2 ? 4 : 1 << (d_repeat > 12 ? 12 : d_repeat);   /* G halves twice, D d_repeat times */
+    if (S >= unit && S % unit == 0 && S <= 4096) return 0;
+    int lo = S / unit * unit, hi = lo + unit;
+    char sizes[64];
+    if (lo >= unit && hi <= 4096) snprintf(sizes, sizeof sizes, "--size %d or %d", lo, hi);
+    else snprintf(sizes, sizeof sizes, "--size %d", lo >= unit && lo <= 4096 ? lo : hi <= 4096 ? hi : 4096);
+    if (S % 4 != 0 || S < 4 || S > 4096)
+        return sg_errf(err, "%s: %d px images: the model takes multiples of 4 up to 4096 (G halves them twice); "
+                       "repack it with celeb-pack %s", shard, S, sizes);
+    int fit = 1;
+    while (fit < 12 && S % (1 << (fit + 1)) == 0 && (1 << (fit + 1)) <= S) fit++;
+    return sg_errf(err, "%s: %d px images, but D halves them %d times (%s; %d px needs a multiple of %d): give "
+                   "--d-repeat %d or less, or repack it with celeb-pack %s", shard, S, d_repeat,
+                   d_repeat_given ? "--d-repeat" : "the default for this size", S, unit, fit, sizes);
+}
+
 typedef struct {
     /* (B,3,S,S) (B,c_dim), from ops->host_alloc (page-locked on
      * CUDA): uploaded asynchronously, so after set_batch from bufs[k] the
@@ -751,12 +772,16 @@ static int pick_samples(sg_trainer *t)
     return 0;
 }
 
-static int check_ckpt_matches(sg_trainer *t, int64_t step, sg_err *err)
+/* Checkpoint step's G metadata against the shards and options. *unreadable:
+ * 1 when G's metadata could not be read at all (missing, truncated, damaged),
+ * so that the caller says how to go on from an earlier checkpoint. */
+static int check_ckpt_matches(sg_trainer *t, int64_t step, int *unreadable, sg_err *err)
 {
     char path[PATH_MAX];
     sg_ckpt_path(path, sizeof path, t->run_dir, step, "G");
     sg_ckpt_info ci;
-    if (sg_ckpt_read_info(path, &ci, err)) return -1;
+    *unreadable = 0;
+    if (sg_ckpt_read_info(path, &ci, err)) { *unreadable = 1; return -1; }
     const sg_model_config *a = &ci.model, *b = &t->mcfg;
     int rc = 0;
     if (a->image_size != b->image_size)
@@ -902,6 +927,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     c->d_conv_dim = opt->d_conv_dim;
     c->d_repeat = opt->d_repeat > 0 ? opt->d_repeat : sg_train_default_d_repeat(t->S);
     t->opt.d_repeat = c->d_repeat;
+    if (check_image_size(shard_paths[0], t->S, c->d_repeat, opt->d_repeat > 0, err)) goto fail;
     c->batch = opt->batch;
     c->lambda_cls = (float)opt->lambda_cls;
     c->lambda_rec = (float)opt->lambda_rec;
@@ -986,10 +1012,12 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             step = found;
         }
         if (step >= 0) {
-            if (check_ckpt_matches(t, step, err)) goto fail;
+            int unreadable;
             sg_ckpt_info si;   /* the state file's metadata: the run's seed */
-            if (sg_ckpt_load(t->model, run_dir, step, &si, err)) {
+            if (check_ckpt_matches(t, step, &unreadable, err) ||
+                (unreadable = 1, sg_ckpt_load(t->model, run_dir, step, &si, err))) {
                 /* damaged, truncated, missing or mixed files: say how to go on from the one before */
+                if (!unreadable) goto fail;
                 int64_t prev = sg_ckpt_newest_complete(run_dir, step);
                 if (prev >= 0)
                     sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: "

@@ -726,6 +726,36 @@ PY
   [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
 }
 
+@test "an image size D or G cannot take names the shard and the ways out (it blamed the model)" {
+  celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" -s Male -S 20 -o "$T/s20.lmdb"
+  celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" -s Male -S 18 -o "$T/s18.lmdb"
+  run sg-train -o "$T/r" --iters 2 "${TINY[@]}" "$T/s20.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/s20.lmdb: 20 px images, but D halves them 3 times (the default for this size; 20 px needs a multiple of 8): give --d-repeat 2 or less, or repack it with celeb-pack --size 16 or 24" ]
+  run sg-train -o "$T/r" --iters 2 "${TINY[@]}" "$T/s18.lmdb"
+  [ "$output" = "sg-train: $T/s18.lmdb: 18 px images: the model takes multiples of 4 up to 4096 (G halves them twice); repack it with celeb-pack --size 16 or 24" ]
+  run sg-train -o "$T/r" --iters 2 --d-repeat 5 "${TINY[@]}" "$D/a.lmdb"
+  [ "$output" = "sg-train: $D/a.lmdb: 16 px images, but D halves them 5 times (--d-repeat; 16 px needs a multiple of 32): give --d-repeat 4 or less, or repack it with celeb-pack --size 32" ]
+  [ ! -e "$T/r" ]
+  # as it says
+  run sg-train -o "$T/r" --iters 1 --d-repeat 2 --sample-every 0 "${TINY[@]}" "$T/s20.lmdb"
+  [ "$status" -eq 0 ]
+}
+
+@test "a missing, truncated or garbled G names the checkpoint before it too (only D and state files did)" {
+  sg-train -o "$T/r" --iters 3 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  hint="(checkpoint 000003 is unusable; to resume from the one before it: echo 000002 > $T/e/latest)"
+  cp -r "$T/r" "$T/e"
+  rm "$T/e/ckpt/000003-G.safetensors"
+  refused_run_unchanged "$T/e" "sg-train: $T/e/ckpt/000003-G.safetensors: No such file or directory $hint" --resume --iters 4
+  rm -r "$T/e"; cp -r "$T/r" "$T/e"
+  truncate -s 1000 "$T/e/ckpt/000003-G.safetensors"
+  refused_run_unchanged "$T/e" "sg-train: $T/e/ckpt/000003-G.safetensors: header length "*" runs past the end of the file (1000 bytes; truncated?) $hint" --resume --iters 4
+  rm -r "$T/e"; cp -r "$T/r" "$T/e"
+  printf 'x' | dd of="$T/e/ckpt/000003-G.safetensors" bs=1 seek=20 conv=notrunc status=none
+  refused_run_unchanged "$T/e" "sg-train: $T/e/ckpt/000003-G.safetensors: "*" $hint" --resume --iters 4
+}
+
 @test "a full file system: one line saying so and what to do; the last checkpoint and history survive, resume is exact" {
   mkdir "$T/small"
   mount -t tmpfs -o size=700k none "$T/small" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
