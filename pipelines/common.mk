@@ -123,7 +123,7 @@ define summary_recipe
 @echo "== $(SUMMARY_TITLE): $(OUT)"
 @echo "pictures:"
 @for f in $(PICTURES); do echo "  $$f"; done
-@echo "  $(RUN)/samples/ (sample grids during training)"
+@if [ -d $(RUN)/samples ]; then echo "  $(RUN)/samples/ (sample grids during training)"; fi
 @echo "final losses (last line of $(RUN)/history.jsonl):"
 @tail -n 1 $(RUN)/history.jsonl | sed 's/^/  /'
 endef

@@ -35,6 +35,7 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     done
     [ -e "$T/syn/train.done" ]
     [[ "$output" == *"final losses (last line of $T/syn/run/history.jsonl):"* ]]
+    [[ "$output" != *"sample grids during training"* ]]   # SAMPLE_EVERY=0: no samples/ to point at
     [[ "$output" == *'"iteration":4'* ]]
     [[ "$output" == *"hair colour (4 targets pooled; chance 25%): reached "* ]]
     [[ "$output" == *"eyeglasses (chance 50%): reached "* ]]
