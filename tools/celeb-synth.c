@@ -253,9 +253,12 @@ int main(int argc, char **argv)
     long n = 2000, quality = 90, threads = 1;
     unsigned long long seed = 1;
     int force = 0, do_judge = 0, json = 0;
-    const char *out = NULL;
+    const char *out = NULL, *generating_only = NULL;   /* the last option --judge has no use for */
     int c;
     while ((c = getopt_long(argc, argv, "n:s:o:j:fqh", opts, NULL)) != -1) {
+        if (c == 'n' || c == 's' || c == OPT_QUALITY || c == 'j' || c == 'f')
+            generating_only = c == 'n' ? "-n/--count" : c == 's' ? "-s/--seed" : c == OPT_QUALITY ? "--quality"
+                            : c == 'j' ? "-j/--threads" : "-f/--force";
         switch (c) {
         case 'n': n = cli_parse_long("--count", optarg, 1, 999999); break;
         case 's': seed = (unsigned long long)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
@@ -273,6 +276,7 @@ int main(int argc, char **argv)
     }
     if (do_judge) {
         if (out) cli_usage_error("--judge takes images, not -o");
+        if (generating_only) cli_usage_error("%s is for drawing a dataset, not for --judge", generating_only);
         if (optind == argc) cli_usage_error("--judge: no images given");
         for (int k = optind; k < argc; k++) cli_refuse_empty_path("--judge: an image file", argv[k]);
         return judge(argv + optind, argc - optind, json);

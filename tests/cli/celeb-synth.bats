@@ -186,3 +186,13 @@ assert bad <= 2, bad
   [ "$output" = "celeb-synth: cannot start a thread: Resource temporarily unavailable" ]
   [ ! -e "$T/b/list_attr_celeba.txt" ]
 }
+
+@test "options of drawing given with --judge are usage errors, not ignored" {
+  for opt in "-n 5" "--count 5" "-s 3" "--quality 50" "-j 2" "--force"; do
+    run celeb-synth --judge $opt x.png
+    [ "$status" -eq 2 ] || { echo "$opt: $status $output"; return 1; }
+    [[ "${lines[0]}" == "celeb-synth: "*" is for drawing a dataset, not for --judge" ]] || { echo "$opt: $output"; return 1; }
+  done
+  run celeb-synth --judge -o out x.png
+  [ "${lines[0]}" = "celeb-synth: --judge takes images, not -o" ]
+}
