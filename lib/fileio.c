@@ -229,3 +229,45 @@ int sg_refuse_irregular(const char *path, sg_err *err)
     if (stat(path, &st) != 0) return 0;
     return sg_refuse_irregular_mode(path, st.st_mode, err);
 }
+
+static int same_id(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int sg_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && same_id(&sa, &sb);
+}
+
+int sg_same_file_fd(const char *path, int fd)
+{
+    struct stat sp, sf;
+    return stat(path, &sp) == 0 && fstat(fd, &sf) == 0 && same_id(&sp, &sf);
+}
+
+int sg_path_inside_dir(const char *path, const char *dir)
+{
+    struct stat ds, st;
+    char where[PATH_MAX], real[PATH_MAX];
+    if (stat(dir, &ds) != 0 || !S_ISDIR(ds.st_mode)) return 0;
+    /* the file a link at path names, else path itself (missing, or a
+     * dangling link, which a write replaces) */
+    if (realpath(path, real)) sg_dir_of(real, where, sizeof where);
+    else sg_dir_of(path, where, sizeof where);
+    /* the nearest existing directory: where the file or mkdir -p would go */
+    while (!realpath(where, real)) {
+        if (errno != ENOENT || !strcmp(where, ".") || !strcmp(where, "/")) return 0;
+        char up[PATH_MAX];
+        sg_dir_of(where, up, sizeof up);
+        memcpy(where, up, sizeof where);
+    }
+    for (;;) {   /* real is absolute and canonical: walk up by cutting names */
+        if (stat(real, &st) == 0 && same_id(&st, &ds)) return 1;
+        char *slash = strrchr(real, '/');
+        if (!slash || slash == real) break;
+        *slash = 0;
+    }
+    return stat("/", &st) == 0 && same_id(&st, &ds);
+}

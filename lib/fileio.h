@@ -33,6 +33,21 @@ int sg_refuse_irregular(const char *path, sg_err *err);
 /* The same for a file already opened (mode from fstat): 0 for a regular file. */
 int sg_refuse_irregular_mode(const char *path, unsigned mode, sg_err *err);
 
+/* 1 when a and b name the same existing file or directory: the same device
+ * and inode through symbolic links ("x" and "./x", a link to it, a hard link
+ * of it); 0 when they differ or either cannot be stat'ed. */
+int sg_same_file(const char *a, const char *b);
+/* The same for a file already open as descriptor fd (standard input). */
+int sg_same_file_fd(const char *path, int fd);
+/* 1 when a file written at path (existing or not) lands in directory dir or in
+ * a directory below it. The place is that of the file a symbolic link at path
+ * names, where it exists (an atomic write replaces that file); where path's
+ * directory does not exist yet, its nearest existing ancestor (mkdir -p would
+ * create the rest there). Each directory from there up to "/" is compared
+ * with dir by device and inode; 0 when none is dir, dir is no directory, or a
+ * name is too long. */
+int sg_path_inside_dir(const char *path, const char *dir);
+
 /* Creates the temporary file tmp for writing, exclusively and never through a
  * symbolic link placed at its name (temporary names are predictable); one left
  * by an earlier process of the same number is removed first. Returns the

@@ -225,6 +225,33 @@ PY
   chmod u+w "$T/ro.lmdb"
 }
 
+@test "-o inside the shard (data.mdb, lock.mdb, a new name, a link to it) is refused; the shard is untouched" {
+  cp -r "$D/s.lmdb" "$T/x.lmdb"
+  sum=$(cksum < "$T/x.lmdb/data.mdb")
+  listing=$(ls -A "$T/x.lmdb")
+  ln -s "$T/x.lmdb/data.mdb" "$T/link.png"
+  for out in "$T/x.lmdb/data.mdb" "$T/x.lmdb/lock.mdb" "$T/x.lmdb/new.png" "$T/x.lmdb/./data.mdb" "$T/link.png"; do
+    for mode in "--get 0" "--grid 2x2"; do
+      run celeb-dump $mode -o "$out" "$T/x.lmdb"
+      echo "$mode -o $out: $output"
+      [ "$status" -eq 1 ]
+      [ "$output" = "celeb-dump: $out: the output lies inside the shard $T/x.lmdb; write it outside the shard" ]
+    done
+  done
+  # relative names, from inside the shard's directory
+  cd "$T/x.lmdb"
+  run celeb-dump --get 0 -o data.mdb .
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: data.mdb: the output lies inside the shard .; write it outside the shard" ]
+  cd "$T"
+  [ "$(cksum < "$T/x.lmdb/data.mdb")" = "$sum" ]
+  [ "$(ls -A "$T/x.lmdb")" = "$listing" ]
+  celeb-dump --verify "$T/x.lmdb"
+  # beside the shard is fine
+  celeb-dump --get 0 -o "$T/x.png" "$T/x.lmdb"
+  is_png "$T/x.png"
+}
+
 @test "usage errors exit 2; --help exit 0" {
   run celeb-dump --stats --list "$D/s.lmdb"
   [ "$status" -eq 2 ]

@@ -219,6 +219,75 @@ static void test_empty_paths(void)
           "write_file_atomic(\"\"): '%s'", err.msg);
 }
 
+/* sg_same_file and sg_path_inside_dir: the tools refuse an output that would
+ * replace an input (sg-plot h.jsonl -o h.jsonl) or land in a shard
+ * (celeb-dump -o x.lmdb/data.mdb), by device and inode, through links. */
+static void test_same_file(void)
+{
+    char a[512], b[512], link_a[512], hard_a[512], dotted[512];
+    snprintf(a, sizeof a, "%s", test_tmp_path("same_a"));
+    snprintf(b, sizeof b, "%s", test_tmp_path("same_b"));
+    snprintf(link_a, sizeof link_a, "%s", test_tmp_path("same_link"));
+    snprintf(hard_a, sizeof hard_a, "%s", test_tmp_path("same_hard"));
+    snprintf(dotted, sizeof dotted, "%s/./same_a", test_tmpdir);
+    put(a, "a\n");
+    put(b, "b\n");
+    CHECK(symlink(a, link_a) == 0 && link(a, hard_a) == 0, "link: %s", strerror(errno));
+    CHECK(sg_same_file(a, a) == 1, "a file is itself");
+    CHECK(sg_same_file(a, dotted) == 1, "%s and %s", a, dotted);
+    CHECK(sg_same_file(a, link_a) == 1 && sg_same_file(link_a, a) == 1, "a symbolic link is its file");
+    CHECK(sg_same_file(a, hard_a) == 1, "a hard link is the same file");
+    CHECK(sg_same_file(a, b) == 0, "two files are not the same");
+    CHECK(sg_same_file(a, test_tmp_path("missing")) == 0 && sg_same_file(test_tmp_path("missing"), test_tmp_path("missing")) == 0,
+          "a missing file is the same as nothing");
+    CHECK(sg_same_file(test_tmpdir, test_tmp_path(".")) == 1, "a directory is itself");
+    int fd = open(a, O_RDONLY);
+    CHECK(fd >= 0 && sg_same_file_fd(link_a, fd) == 1 && sg_same_file_fd(b, fd) == 0, "sg_same_file_fd");
+    if (fd >= 0) close(fd);
+}
+
+static void test_path_inside_dir(void)
+{
+    char dir[512], sub[512], other[512], p[600], cwd[512];
+    snprintf(dir, sizeof dir, "%s", test_tmp_path("shard.lmdb"));
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(other, sizeof other, "%s", test_tmp_path("elsewhere"));
+    CHECK(mkdir(dir, 0755) == 0 && mkdir(sub, 0755) == 0 && mkdir(other, 0755) == 0, "mkdir: %s", strerror(errno));
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    put(p, "data");
+    CHECK(sg_path_inside_dir(p, dir) == 1, "%s (existing) inside %s", p, dir);
+    snprintf(p, sizeof p, "%s/new.png", dir);
+    CHECK(sg_path_inside_dir(p, dir) == 1, "%s (missing) inside %s", p, dir);
+    snprintf(p, sizeof p, "%s/x.png", sub);
+    CHECK(sg_path_inside_dir(p, dir) == 1, "%s: a directory below", p);
+    snprintf(p, sizeof p, "%s/not/yet/made/x.png", dir);
+    CHECK(sg_path_inside_dir(p, dir) == 1, "%s: directories mkdir -p would make", p);
+    snprintf(p, sizeof p, "%s/../elsewhere/x.png", dir);
+    CHECK(sg_path_inside_dir(p, dir) == 0, "%s is outside", p);
+    snprintf(p, sizeof p, "%s/x.png", other);
+    CHECK(sg_path_inside_dir(p, dir) == 0, "%s is outside", p);
+    CHECK(sg_path_inside_dir(dir, dir) == 0, "the directory itself is not inside itself");
+    /* a link outside pointing at the data: the write replaces the data */
+    char link_out[512], data[600];
+    snprintf(link_out, sizeof link_out, "%s/out.png", other);
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    CHECK(symlink(data, link_out) == 0, "symlink: %s", strerror(errno));
+    CHECK(sg_path_inside_dir(link_out, dir) == 1, "%s -> %s", link_out, data);
+    /* a dangling link is replaced itself: where it stands counts */
+    snprintf(link_out, sizeof link_out, "%s/dangling.png", other);
+    snprintf(data, sizeof data, "%s/gone.png", dir);
+    CHECK(symlink(data, link_out) == 0, "symlink: %s", strerror(errno));
+    CHECK(sg_path_inside_dir(link_out, dir) == 0, "dangling %s -> %s", link_out, data);
+    /* relative names, from inside the directory */
+    CHECK(getcwd(cwd, sizeof cwd) && chdir(sub) == 0, "chdir %s", sub);
+    CHECK(sg_path_inside_dir("x.png", dir) == 1 && sg_path_inside_dir("../data.mdb", dir) == 1, "relative names");
+    CHECK(sg_path_inside_dir("../../x.png", dir) == 0, "../../x.png from %s", sub);
+    CHECK(sg_path_inside_dir("x.png", "..") == 1 && sg_path_inside_dir("x.png", ".") == 1, "relative directory");
+    CHECK(chdir(cwd) == 0, "chdir back");
+    CHECK(sg_path_inside_dir(p, test_tmp_path("missing")) == 0, "a missing directory holds nothing");
+    CHECK(sg_path_inside_dir("/x.png", "/") == 1, "everything is inside /");
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_fileio")) return 1;
@@ -229,6 +298,8 @@ int main(void)
     test_temp_registry();
     test_safetensors_temp();
     test_empty_paths();
+    test_same_file();
+    test_path_inside_dir();
     test_tmpdir_remove();
     return check_done();
 }

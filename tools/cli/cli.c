@@ -164,6 +164,21 @@ void cli_refuse_empty_path(const char *what, const char *path)
     if (path && !*path) cli_usage_error("%s: empty path", what);
 }
 
+void cli_refuse_output_is_input(const char *out, const char *what, const char *in, const char *advice)
+{
+    if (!out || !in || !strcmp(out, "-")) return;
+    int same = !strcmp(in, "-") ? sg_same_file_fd(out, STDIN_FILENO) : sg_same_file(out, in);
+    if (same)
+        cli_die("%s: the output is the same file as the %s %s; %s", out, what, !strcmp(in, "-") ? "<stdin>" : in,
+                advice);
+}
+
+void cli_refuse_output_in_shard(const char *out, const char *shard)
+{
+    if (out && shard && strcmp(out, "-") && sg_path_inside_dir(out, shard))
+        cli_die("%s: the output lies inside the shard %s; write it outside the shard", out, shard);
+}
+
 void cli_version(void)
 {
     printf("%s %s\n", cli_name, SG_VERSION);

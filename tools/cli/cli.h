@@ -59,6 +59,17 @@ void cli_try_help(void) __attribute__((noreturn));
  * an empty name would otherwise reach the file system as the working or the
  * root directory ("" + "/img_align_celeba"), or give "tool: : No such file". */
 void cli_refuse_empty_path(const char *what, const char *path);
+/* Dies (exit 1) when writing out would replace the input in, the same file
+ * by device and inode (lib/fileio.h sg_same_file; in "-": standard input):
+ * "tool: OUT: the output is the same file as the WHAT IN; ADVICE". what names
+ * the input ("input", "--attrs file"); advice says what to do ("choose
+ * another -o"). Nothing where out is "-" or either is missing. */
+void cli_refuse_output_is_input(const char *out, const char *what, const char *in, const char *advice);
+/* Dies (exit 1) when out (a file, or an output directory to be created; not
+ * "-") lies inside the shard directory shard (lib/fileio.h
+ * sg_path_inside_dir): readers never write next to a shard's data, and
+ * celeb-pack --force would delete what they did. */
+void cli_refuse_output_in_shard(const char *out, const char *shard);
 void cli_version(void) __attribute__((noreturn));
 /* Flushes and checks stdout; dies if writing it failed (cli_die_stdout). */
 void cli_finish_stdout(void);
