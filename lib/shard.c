@@ -101,16 +101,16 @@ static int is_shard_dir(const char *path)
     return stat(f, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Whether --force may replace what is at path (st: its lstat): a regular
- * file, or a shard directory that holds nothing but the shard's own files.
- * Anything else in it (a README, a user's notes) would be lost with the old
- * shard, or would stop its removal after the new one is already in place. */
+/* Whether --force may replace what is at path (st: its lstat): only a shard
+ * directory that holds nothing but the shard's own files. A shard is always a
+ * directory: a regular file there is someone's data (celeb-pack -f -o notes.txt,
+ * or -o naming its own --attrs file), and a device, FIFO, socket or link
+ * (/dev/full, /dev/stdout) is no shard either. Anything else in a shard
+ * directory (a README, a user's notes) would be lost with the old shard, or
+ * would stop its removal after the new one is already in place. */
 static int check_replaceable(const char *path, const struct stat *st, sg_err *err)
 {
-    /* A device, FIFO, socket or link (/dev/full, /dev/stdout) is never replaced. */
-    if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
-        return sg_errf(err, "%s exists and is not a shard or a regular file; not replacing it", path);
-    if (!S_ISDIR(st->st_mode)) return 0;
+    if (!S_ISDIR(st->st_mode)) return sg_errf(err, "%s exists and is not a shard; not replacing it", path);
     if (!is_shard_dir(path))
         return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", path);
     DIR *d = opendir(path);

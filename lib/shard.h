@@ -60,7 +60,8 @@ uint32_t sg_crc32(uint32_t crc, const void *data, size_t len);
 /* Writer: builds the shard in "PATH.tmp-PID" and renames it to PATH only when
  * complete, so a killed writer leaves a complete shard or none. Without force an
  * existing PATH is an error ("PATH exists (use --force to replace it)") and is
- * never touched; with force it is replaced only once the new shard is complete.
+ * never touched; with force it is replaced only once the new shard is complete,
+ * and only when it is a shard directory (anything else there is an error).
  * Trailing slashes of path are ignored ("x.lmdb/" is x.lmdb).
  * meta: everything but count and version (filled in by the writer); copied. */
 typedef struct sg_shard_writer sg_shard_writer;

@@ -50,7 +50,8 @@ static void usage(void)
            "  -j, --threads N         decoding threads (default: online CPUs; 1: decode in the\n"
            "                          main thread)\n"
            "      --strict            a missing or unreadable image is an error (default: skip it)\n"
-           "  -f, --force             replace OUT if it exists (only once the new shard is complete)\n"
+           "  -f, --force             replace OUT if it is a shard (only once the new shard is\n"
+           "                          complete); anything else at OUT is never replaced\n"
            "  -q, --quiet             no progress line, no summary\n"
            "  -h, --help              this help\n"
            "      --version           version\n"
@@ -459,6 +460,11 @@ int main(int argc, char **argv)
         threads = n > 0 ? n : 1;
     }
 
+    /* The shard would take the place of its own input (-o naming the
+     * --attrs file, with --force). */
+    cli_refuse_output_is_input(out, "--attrs file", attrs, "choose another -o");
+    cli_refuse_output_is_input(out, "--images directory", images, "choose another -o");
+    cli_refuse_output_is_input(out, "--folders directory", folders, "choose another -o");
     /* Fail early, before any decoding, if the output exists. */
     struct stat st;
     if (!force && lstat(out, &st) == 0) cli_die("%s exists (use --force to replace it)", out);

@@ -152,8 +152,51 @@ print('same')"
   mkfifo "$T/fifo"
   run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 2 -o "$T/fifo"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-pack: $T/fifo exists and is not a shard or a regular file; not replacing it" ]
+  [ "$output" = "celeb-pack: $T/fifo exists and is not a shard; not replacing it" ]
   [ -p "$T/fifo" ]
+}
+
+@test "--force replaces only a shard: a regular file at OUT (a mistyped -o notes.txt) is kept" {
+  echo "my notes" > "$T/notes.txt"
+  run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 2 -o "$T/notes.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/notes.txt exists and is not a shard; not replacing it" ]
+  [ "$(cat "$T/notes.txt")" = "my notes" ]
+  [ -z "$(ls -d "$T"/notes.txt.* 2>/dev/null)" ]
+  # a link to a shard is no shard directory either: it stays a link
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 2 -o "$T/real.lmdb"
+  ln -s "$T/real.lmdb" "$T/link.lmdb"
+  run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 2 -o "$T/link.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/link.lmdb exists and is not a shard; not replacing it" ]
+  [ -L "$T/link.lmdb" ]
+}
+
+@test "OUT naming one of the inputs (--attrs, --images, --folders) is refused, with or without --force" {
+  cp -r "$S" "$T/s"
+  cp "$T/s/list_attr_celeba.txt" "$T/attrs.orig"
+  for f in "" --force; do
+    run celeb-pack $f -a "$T/s/list_attr_celeba.txt" -i "$T/s/img_align_celeba" -o "$T/s/list_attr_celeba.txt"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-pack: $T/s/list_attr_celeba.txt: the output is the same file as the --attrs file $T/s/list_attr_celeba.txt; choose another -o" ]
+    cmp "$T/s/list_attr_celeba.txt" "$T/attrs.orig"
+    # another name of it (./, a symbolic link) is the same file
+    ln -sf "$T/s/list_attr_celeba.txt" "$T/attrs-link"
+    run celeb-pack $f -a "$T/attrs-link" -i "$T/s/img_align_celeba" -o "$T/s/./list_attr_celeba.txt"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-pack: $T/s/./list_attr_celeba.txt: the output is the same file as the --attrs file $T/attrs-link; choose another -o" ]
+    run celeb-pack $f -a "$T/s/list_attr_celeba.txt" -i "$T/s/img_align_celeba" -o "$T/s/img_align_celeba/"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-pack: $T/s/img_align_celeba/: the output is the same directory as the --images directory $T/s/img_align_celeba; choose another -o" ]
+    [ "$(ls "$T/s/img_align_celeba" | wc -l)" -eq 12 ]
+  done
+  mkdir -p "$T/f/a" "$T/f/b"
+  cp "$S/img_align_celeba/000001.jpg" "$T/f/a/"; cp "$S/img_align_celeba/000002.jpg" "$T/f/b/"
+  run celeb-pack --force --folders "$T/f" -o "$T/f"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/f: the output is the same directory as the --folders directory $T/f; choose another -o" ]
+  [ -f "$T/f/a/000001.jpg" ] && [ -f "$T/f/b/000002.jpg" ]
+  [ -z "$(ls -d "$T"/*.tmp-* "$T"/s/*.tmp-* 2>/dev/null)" ]
 }
 
 @test "--force keeps a shard that holds files of its own (a README) and says what to move" {

@@ -337,6 +337,24 @@ static void test_force(void)
     snprintf(path2, sizeof path2, "%s/empty-dir", test_tmpdir);
     CHECK(sg_shard_writer_open(&wr, path2, &m, 1, 5, &err) == -1 && strstr(err.msg, "not a shard"),
           "force over a non-shard directory: %s", err.msg);
+    /* Nor a regular file: a shard is always a directory, and a file there is
+     * someone's data (celeb-pack -f -o notes.txt, or -o its own --attrs file). */
+    snprintf(path2, sizeof path2, "%s/notes.txt", test_tmpdir);
+    FILE *f = fopen(path2, "w");
+    CHECK(f && fputs("my notes\n", f) >= 0 && fclose(f) == 0, "cannot write %s", path2);
+    snprintf(want, sizeof want, "%s exists and is not a shard; not replacing it", path2);
+    CHECK(sg_shard_writer_open(&wr, path2, &m, 1, 5, &err) == -1 && !strcmp(err.msg, want),
+          "force over a regular file: '%s'", err.msg);
+    struct stat st;
+    CHECK(stat(path2, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 9, "%s changed", path2);
+    /* ... also when the file appears while the shard is written (checked again at commit) */
+    snprintf(path2, sizeof path2, "%s/late.txt", test_tmpdir);
+    CHECK(sg_shard_writer_open(&wr, path2, &m, 1, 5, &err) == 0, "%s", err.msg);
+    f = fopen(path2, "w");
+    CHECK(f && fputs("my notes\n", f) >= 0 && fclose(f) == 0, "cannot write %s", path2);
+    snprintf(want, sizeof want, "%s exists and is not a shard; not replacing it", path2);
+    CHECK(sg_shard_writer_commit(wr, &note, &err) == -1 && !strcmp(err.msg, want), "commit over a regular file: '%s'", err.msg);
+    CHECK(stat(path2, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 9, "%s changed", path2);
     test_force_foreign_files(path, &m);
 }
 

@@ -169,8 +169,8 @@ void cli_refuse_output_is_input(const char *out, const char *what, const char *i
     if (!out || !in || !strcmp(out, "-")) return;
     int same = !strcmp(in, "-") ? sg_same_file_fd(out, STDIN_FILENO) : sg_same_file(out, in);
     if (same)
-        cli_die("%s: the output is the same file as the %s %s; %s", out, what, !strcmp(in, "-") ? "<stdin>" : in,
-                advice);
+        cli_die("%s: the output is the same %s as the %s %s; %s", out, sg_path_is_dir(out) ? "directory" : "file",
+                what, !strcmp(in, "-") ? "<stdin>" : in, advice);
 }
 
 void cli_refuse_output_in_shard(const char *out, const char *shard)

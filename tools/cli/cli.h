@@ -61,7 +61,8 @@ void cli_try_help(void) __attribute__((noreturn));
 void cli_refuse_empty_path(const char *what, const char *path);
 /* Dies (exit 1) when writing out would replace the input in, the same file
  * by device and inode (lib/fileio.h sg_same_file; in "-": standard input):
- * "tool: OUT: the output is the same file as the WHAT IN; ADVICE". what names
+ * "tool: OUT: the output is the same file as the WHAT IN; ADVICE" ("the same
+ * directory" for one). what names
  * the input ("input", "--attrs file"); advice says what to do ("choose
  * another -o"). Nothing where out is "-" or either is missing. */
 void cli_refuse_output_is_input(const char *out, const char *what, const char *in, const char *advice);
