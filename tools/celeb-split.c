@@ -393,20 +393,31 @@ int main(int argc, char **argv)
                      "list is empty", sg_quote_str(g->name).s, g->n_rows);
     }
 
-    if (sg_mkdir_p(out_dir, &err) != 0) cli_die_err(&err);
-    if (access(out_dir, W_OK) != 0) cli_die("%s:", out_dir);
+    /* The files to write: per group attr_NAME.txt, and with --split its
+     * training and test lists. */
+    struct { char name[128]; const size_t *rows; size_t n; } outs[3 * MAX_GROUPS];
+    int n_outs = 0;
     for (int gi = 0; gi < n_groups; gi++) {
         group *g = &groups[gi];
-        char name[128];
-        snprintf(name, sizeof name, "attr_%s.txt", g->name);
-        stage_file(out_dir, name, &t, g->rows, g->n_rows);
-        if (split != SPLIT_NONE) {
-            snprintf(name, sizeof name, "attr_%s_train.txt", g->name);
-            stage_file(out_dir, name, &t, g->train, g->n_train);
-            snprintf(name, sizeof name, "attr_%s_test.txt", g->name);
-            stage_file(out_dir, name, &t, g->test, g->n_test);
-        }
+        snprintf(outs[n_outs].name, sizeof outs[0].name, "attr_%s.txt", g->name);
+        outs[n_outs].rows = g->rows; outs[n_outs++].n = g->n_rows;
+        if (split == SPLIT_NONE) continue;
+        snprintf(outs[n_outs].name, sizeof outs[0].name, "attr_%s_train.txt", g->name);
+        outs[n_outs].rows = g->train; outs[n_outs++].n = g->n_train;
+        snprintf(outs[n_outs].name, sizeof outs[0].name, "attr_%s_test.txt", g->name);
+        outs[n_outs].rows = g->test; outs[n_outs++].n = g->n_test;
     }
+    /* Read whole already, an input is still replaced by the rename: refuse
+     * before anything is written (-o sp sp/attr_a.txt, group a). */
+    for (int k = 0; k < n_outs; k++) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", out_dir, outs[k].name) >= (int)sizeof path) continue;   /* stage_file says so */
+        cli_refuse_output_is_input(path, "attribute file", in_path, "choose another -o DIR");
+        cli_refuse_output_is_input(path, "--partition file", partition_path, "choose another -o DIR");
+    }
+    if (sg_mkdir_p(out_dir, &err) != 0) cli_die_err(&err);
+    if (access(out_dir, W_OK) != 0) cli_die("%s:", out_dir);
+    for (int k = 0; k < n_outs; k++) stage_file(out_dir, outs[k].name, &t, outs[k].rows, outs[k].n);
     commit_pending(out_dir);
 
     /* Statistics. */

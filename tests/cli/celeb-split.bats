@@ -221,6 +221,39 @@ EOF
   [[ "$output" == "celeb-split: $T/afile"* ]]
 }
 
+@test "an output that is the attribute file or the --partition file is refused before anything is written" {
+  mkdir "$T/sp"
+  cp "$T/small.txt" "$T/sp/attr_a.txt"
+  cp "$T/small.txt" "$T/orig.txt"
+  # attr_a.txt is the group's own output; stdin from it, and through a link, too
+  ln -s "$T/sp/attr_a.txt" "$T/link.txt"
+  for input in "$T/sp/attr_a.txt" "$T/link.txt" -; do
+    run celeb-split -q -g a=A -g b=C -o "$T/sp" "$input" < "$T/sp/attr_a.txt"
+    [ "$status" -eq 1 ]
+    shown=$input; [ "$input" = - ] && shown="<stdin>"
+    [ "$output" = "celeb-split: $T/sp/attr_a.txt: the output is the same file as the attribute file $shown; choose another -o DIR" ]
+    cmp "$T/sp/attr_a.txt" "$T/orig.txt"
+    [ "$(ls -A "$T/sp")" = attr_a.txt ]
+  done
+  # the training list of group 'a' where the input is attr_a_train.txt (the second output: the first is not written either)
+  mv "$T/sp/attr_a.txt" "$T/sp/attr_a_train.txt"
+  run celeb-split -q -g a=A --split reference --test-count 1 -o "$T/sp" "$T/sp/attr_a_train.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/sp/attr_a_train.txt: the output is the same file as the attribute file $T/sp/attr_a_train.txt; choose another -o DIR" ]
+  [ "$(ls -A "$T/sp")" = attr_a_train.txt ]
+  # the partition file
+  printf '1.jpg 0\n2.jpg 2\n3.jpg 0\n4.jpg 2\n5.jpg 0\n6.jpg 2\n' > "$T/sp/attr_a_test.txt"
+  cp "$T/sp/attr_a_test.txt" "$T/part.orig"
+  run celeb-split -q -g a=A --split partition --partition "$T/sp/attr_a_test.txt" -o "$T/sp" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/sp/attr_a_test.txt: the output is the same file as the --partition file $T/sp/attr_a_test.txt; choose another -o DIR" ]
+  cmp "$T/sp/attr_a_test.txt" "$T/part.orig"
+  [ "$(ls -A "$T/sp" | tr '\n' ' ')" = "attr_a_test.txt attr_a_train.txt " ]
+  # the same split into another directory works
+  celeb-split -q -g a=A --split partition --partition "$T/sp/attr_a_test.txt" -o "$T/other" "$T/small.txt" > /dev/null
+  [ "$(head -n1 "$T/other/attr_a_train.txt")" -eq 2 ]
+}
+
 @test "robustness: a NUL byte in the attribute file is an error naming the line" {
   printf '2\nA B\n1.jpg 1 -1\n2\000x.jpg 1 1\n' > "$T/nul.txt"
   run celeb-split -g g=A -o "$T/out" "$T/nul.txt"
