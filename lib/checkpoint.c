@@ -865,6 +865,21 @@ int sg_ckpt_g_file_step(const char *name, int64_t *step)
     return parse_step(name, len, step);
 }
 
+/* Whether checkpoint step's D and state files are there beside its G (a
+ * save writes G, D, state, each by rename: a failed one leaves G alone, or
+ * G and D). */
+static int has_d_and_state(const char *run_dir, int64_t step)
+{
+    const char *kinds[2] = {"D", "state"};
+    for (int k = 0; k < 2; k++) {
+        char p[PATH_MAX];
+        struct stat sb;
+        sg_ckpt_path(p, sizeof p, run_dir, step, kinds[k]);
+        if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
+    }
+    return 1;
+}
+
 int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)
 {
     char dir[PATH_MAX];
@@ -876,15 +891,7 @@ int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)
     while ((de = readdir(dp))) {
         int64_t st;
         if (sg_ckpt_g_file_step(de->d_name, &st) || st <= best || st >= below) continue;
-        char p[PATH_MAX];
-        struct stat sb;
-        int complete = 1;
-        const char *kinds[2] = {"D", "state"};
-        for (int k = 0; k < 2 && complete; k++) {
-            sg_ckpt_path(p, sizeof p, run_dir, st, kinds[k]);
-            complete = stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-        }
-        if (complete) best = st;
+        if (has_d_and_state(run_dir, st)) best = st;
     }
     closedir(dp);
     return best;
@@ -1002,9 +1009,16 @@ int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err)
     }
     closedir(dp);
     qsort(steps, n, sizeof *steps, cmp_i64);
+    /* Kept: latest and everything from the keep-th newest complete checkpoint
+     * on. An incomplete one (a failed save's G alone, or G and D) is not
+     * counted: counted, it left one usable checkpoint fewer than asked. */
+    int64_t oldest_kept = INT64_MIN;   /* fewer than keep complete ones: nothing goes */
+    size_t complete = 0;
+    for (size_t i = n; i-- > 0 && complete < (size_t)keep;)
+        if (has_d_and_state(run_dir, steps[i]) && ++complete == (size_t)keep) oldest_kept = steps[i];
     int rc = 0;
-    for (size_t i = 0; i + (size_t)keep < n; i++) {
-        if (steps[i] == latest) continue;
+    for (size_t i = 0; i < n; i++) {
+        if (steps[i] == latest || steps[i] >= oldest_kept) continue;
         const char *kinds[3] = {"state", "D", "G"};   /* G last: it is what marks a checkpoint */
         for (int k = 0; k < 3; k++) {
             char path[PATH_MAX];

@@ -112,8 +112,10 @@ int sg_ckpt_g_file_step(const char *name, int64_t *step);
  * state_info (may be NULL): the state file's metadata (its seed), on success;
  * free it with sg_ckpt_info_free. */
 int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *state_info, sg_err *err);
-/* Deletes all but the newest `keep` checkpoints in RUN/ckpt (never the one
- * RUN/latest names). keep <= 0 keeps everything. */
+/* Deletes the checkpoints in RUN/ckpt older than the newest `keep` complete
+ * ones (G, D and state there; never the one RUN/latest names, nor any newer
+ * than it). An incomplete one newer than those is kept but not counted.
+ * keep <= 0 keeps everything. */
 int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err);
 
 #endif

@@ -220,6 +220,18 @@ int main(void)
     CHECK(sg_ckpt_save(a, bad, &info, 16, &err) == 0, "save 16: %s", err.msg);
     CHECK(sg_ckpt_prune(bad, 2, &err) == 0, "prune: %s", err.msg);
     CHECK(access(bg, F_OK) == 0 && access(stray, F_OK) == 0, "prune 2 with a stray 0000012-G kept only 16");
+    /* an incomplete checkpoint (a failed save's G alone) is not counted: with
+     * 12, G-only 16 and 20, keep 2 keeps 12 (16's D and state removed by hand) */
+    char d16[700], s16[700];
+    sg_ckpt_path(d16, sizeof d16, bad, 16, "D");
+    sg_ckpt_path(s16, sizeof s16, bad, 16, "state");
+    unlink(d16); unlink(s16);
+    CHECK(sg_ckpt_save(a, bad, &info, 20, &err) == 0, "save 20: %s", err.msg);
+    CHECK(sg_ckpt_prune(bad, 2, &err) == 0, "prune: %s", err.msg);
+    CHECK(access(bg, F_OK) == 0, "prune 2 over complete 12, G-only 16 and 20 removed 12");
+    CHECK(sg_ckpt_save(a, bad, &info, 24, &err) == 0 && sg_ckpt_prune(bad, 2, &err) == 0, "save 24: %s", err.msg);
+    sg_ckpt_path(d16, sizeof d16, bad, 16, "G");
+    CHECK(access(bg, F_OK) != 0 && access(d16, F_OK) != 0, "prune 2 at 24 kept 12 or G-only 16 (older than 20)");
     int64_t none;
     snprintf(lp, sizeof lp, "%s/nothing-here", dir);
     CHECK(sg_ckpt_latest(lp, &none, &err) == 0 && none == -1, "no latest");
