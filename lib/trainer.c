@@ -121,6 +121,9 @@ struct sg_trainer {
     pthread_cond_t cv;
     int loader_started, loader_quit, loader_busy;
     int64_t loader_want;          /* iteration requested from the loader, -1: none */
+    int64_t loader_asked;         /* the last iteration requested, -1: none; an iteration
+                                   * that queued its successor asked for i + 2 already */
+    uint64_t batches_loaded;      /* load_batch calls (loader thread or main), atomic */
     FILE *history;
     double elapsed_base;
     struct timespec started;
@@ -162,6 +165,10 @@ int64_t sg_trainer_iteration(const sg_trainer *t) { return t->iter; }
 int sg_trainer_error_names_checkpoint(const sg_trainer *t) { return t->error_names_checkpoint; }
 
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t) { return t->last_ckpt; }
+uint64_t sg_trainer_batches_loaded(const sg_trainer *t)
+{
+    return __atomic_load_n(&t->batches_loaded, __ATOMIC_RELAXED);
+}
 sg_model *sg_trainer_model(sg_trainer *t) { return t->model; }
 const sg_model_config *sg_trainer_model_config(const sg_trainer *t) { return &t->mcfg; }
 
@@ -870,6 +877,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->opt = *opt;
     t->nd = n_shards;
     t->last_ckpt = -1;
+    t->loader_asked = -1;
     t->lock_fd = -1;
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
@@ -1123,6 +1131,7 @@ static int ensure_perm(sg_trainer *t, int ds, int64_t epoch, sg_err *err)
 
 static int load_batch(sg_trainer *t, int64_t i, batch_buf *bb, sg_err *err)
 {
+    __atomic_fetch_add(&t->batches_loaded, 1, __ATOMIC_RELAXED);
     const int ds = (int)(i % t->nd);
     const int B = t->opt.batch, S = t->S, C = t->c_dim;
     const uint64_t seed = t->opt.seed;
@@ -1266,7 +1275,7 @@ static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err 
     if ((!t->batch_current && upload_batch(t, i, 0, err)) || (queue && upload_batch(t, i + 1, 1, err)))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
     int64_t ask = queue ? i + 2 : i + 1;   /* the loader's next batch */
-    if ((ask < t->opt.iters && request_batch(t, ask, err)) ||
+    if ((ask < t->opt.iters && ask > t->loader_asked && (t->loader_asked = ask, request_batch(t, ask, err))) ||
         (g_step ? sg_model_d_g_steps(t->model, lr_d, lr_g, err) : sg_model_d_step(t->model, lr_d, err)) ||
         (queue && sg_model_next_batch(t->model, err)))
         return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
@@ -1417,6 +1426,20 @@ static int with_last_ckpt(sg_trainer *t, sg_err *err)
     return sg_err_suffix(err, "; last good checkpoint: %s", cp);
 }
 
+/* After a failed save: the checkpoint a resume would continue from now, as
+ * the files say (latest, or without it the newest complete checkpoint:
+ * sg_trainer_open's rule). The save may have failed after latest already
+ * named the new checkpoint (syncing its directory), or after all three files
+ * of a first checkpoint were written but not latest. */
+static void last_ckpt_from_disk(sg_trainer *t)
+{
+    sg_err ignored;
+    int64_t step;
+    if (sg_ckpt_latest(t->run_dir, &step, &ignored) != 0) return;
+    if (step < 0) step = sg_ckpt_newest_complete(t->run_dir, INT64_MAX);
+    if (step > t->last_ckpt && sg_ckpt_newest_complete(t->run_dir, step + 1) == step) t->last_ckpt = step;
+}
+
 int sg_trainer_save(sg_trainer *t, sg_err *err)
 {
     if (t->cuda) {
@@ -1429,11 +1452,16 @@ int sg_trainer_save(sg_trainer *t, sg_err *err)
         }
     }
     /* History up to this iteration is durable before the checkpoint points past it. */
-    if (t->history && (fflush(t->history) != 0 || fsync(fileno(t->history)) != 0))
-        return sg_errno(err, "%s/history.jsonl", t->run_dir);
-    if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) return with_last_ckpt(t, err);
+    if (t->history && (fflush(t->history) != 0 || fsync(fileno(t->history)) != 0)) {
+        sg_errno(err, "%s/history.jsonl", t->run_dir);
+        return with_last_ckpt(t, err);
+    }
+    if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) {
+        last_ckpt_from_disk(t);
+        return with_last_ckpt(t, err);
+    }
     t->last_ckpt = t->iter;
-    return sg_ckpt_prune(t->run_dir, t->opt.keep, err);
+    return sg_ckpt_prune(t->run_dir, t->opt.keep, err) ? with_last_ckpt(t, err) : 0;
 }
 
 static int should_log(const sg_trainer *t, int64_t done)

@@ -93,6 +93,9 @@ int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations
  * run could not reuse the earlier run's convolution engines), or "". */
 const char *sg_trainer_note(const sg_trainer *t);
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t); /* -1 if none */
+/* Training batches read from the shards so far (each iteration's once; for
+ * tests: a batch read twice is wasted work). */
+uint64_t sg_trainer_batches_loaded(const sg_trainer *t);
 /* After sg_trainer_run failed: 1 when its message already ends with "; last
  * good checkpoint: PATH" (a failed write, a loss that is not finite). */
 int sg_trainer_error_names_checkpoint(const sg_trainer *t);

@@ -858,6 +858,25 @@ PY
   [ ! -e "$T/r" ]
 }
 
+@test "an I/O error syncing history, or after latest names the new checkpoint, names the checkpoint a resume continues from" {
+  need_strace
+  args=(--iters 4 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=fsync,rename sg-train -o "$T/plain" "${args[@]}"
+  # numbers among the fsyncs: history's before checkpoint 4, and the run
+  # directory's after latest was renamed to name checkpoint 4
+  local h l
+  h=$(grep 'fsync(' "$T/trace" | grep -n 'history.jsonl>' | sed -n 2p | cut -d: -f1)
+  l=$(grep -E 'fsync\(|rename\(.*/latest"' "$T/trace" | awk '/rename\(/ { n++; next } { f++ } n == 2 { print f; exit }')
+  [ -n "$h" ] && [ -n "$l" ]
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when="$h" sg-train -o "$T/h" "${args[@]}"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/h/history.jsonl: Input/output error; last good checkpoint: $T/h/ckpt/000002 (sg-train -o $T/h --resume continues from it)" ]
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when="$l" sg-train -o "$T/l" "${args[@]}"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/l: fsync: Input/output error; last good checkpoint: $T/l/ckpt/000004 ("* ]]
+  [ "$(cat "$T/l/latest")" = 000004 ]
+}
+
 @test "a failed sample or history write names the last good checkpoint and the resume command" {
   sg-train -o "$T/r" --iters 2 --save-every 2 --sample-every 2 "${TINY[@]}" "$D/a.lmdb"
   rm -r "$T/r/samples"

@@ -170,6 +170,22 @@ static void test_loop(sg_backend *be)
     CHECK(sg_trainer_open(&t1, run3, &o, shards, 2, be, SG_TRAIN_NEW, &err) == -1 && strstr(err.msg, "fewer than the batch size 6"),
           "small shard: %s", err.msg);
     CHECK(access(run3, F_OK) != 0, "failed opens created the run directory");
+
+    /* Each iteration's batch is read once, also when the next iteration's is
+     * queued ahead (SG_OVERLAP_G=1): a G step after a queued batch asked the
+     * loader for the batch already asked for, one read more per G step. */
+    o.batch = 3;
+    for (int overlap = 0; overlap < 2; overlap++) {
+        snprintf(run3, sizeof run3, "%s/loads%d", dir, overlap);
+        setenv("SG_OVERLAP_G", overlap ? "1" : "0", 1);
+        CHECK(sg_trainer_open(&t1, run3, &o, shards, 2, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+        unsetenv("SG_OVERLAP_G");
+        if (!t1) continue;
+        CHECK(sg_trainer_run(t1, NULL, NULL, NULL, &err) == 0, "run: %s", err.msg);
+        CHECK(sg_trainer_batches_loaded(t1) == (uint64_t)o.iters, "SG_OVERLAP_G=%d: %llu batches read for %lld iterations",
+              overlap, (unsigned long long)sg_trainer_batches_loaded(t1), (long long)o.iters);
+        sg_trainer_free(t1);
+    }
 }
 
 typedef struct {
