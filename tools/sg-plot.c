@@ -634,6 +634,7 @@ int main(int argc, char **argv)
     cli_refuse_empty_path("the input file", argv[optind]);
     cli_refuse_image_to_terminal(out);
     const char *in = argv[optind];
+    cli_refuse_output_is_input(out, "input", in, "choose another -o");   /* h.jsonl -o h.jsonl */
 
     if (bars_mode) {
         int n;

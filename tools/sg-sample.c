@@ -439,6 +439,44 @@ static void write_image(const char *path, const uint8_t *rgb, int w, int h)
     if (sg_image_write(path, rgb, w, h, &err)) cli_die_output_err(&err, path);
 }
 
+/* --each's file for input index and target name ("input": the input itself). */
+static void each_path(char *path, size_t n, const char *dir, long index, const char *name, const char *ext)
+{
+    snprintf(path, n, "%s/%06ld_%s.%s", dir, index, name, ext);
+}
+
+/* An output that exists already and is an input (an image file, standard
+ * input, the generator file) would be replaced by it: refused. */
+static void refuse_replacing_inputs(const char *out, char **files, int n_files, const char *g_path,
+                                    const char *advice)
+{
+    if (sg_path_missing(out)) return;
+    cli_refuse_output_is_input(out, "generator file", g_path, advice);
+    for (int k = 0; k < n_files; k++) cli_refuse_output_is_input(out, "input", files[k], advice);
+}
+
+/* Before anything is written: no output may replace an input (sg-sample
+ * p.jpg -o p.jpg) or land in the shard read (lib/fileio.h). With --each,
+ * every file the run will write. */
+static void refuse_outputs_over_inputs(const options *o, char **files, int n_files, const char *g_path,
+                                       const input_image *in, long n_in, const target_set *ts, const char *ext)
+{
+    if (!o->each) {
+        cli_refuse_output_in_shard(o->output, o->data);
+        refuse_replacing_inputs(o->output, files, n_files, g_path, "choose another -o");
+        return;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/targets.tsv", o->output);
+    cli_refuse_output_in_shard(path, o->data);
+    refuse_replacing_inputs(path, files, n_files, g_path, "choose another -o DIR");
+    for (long k = 0; k < n_in; k++)
+        for (int t = -1; t < ts->n; t++) {
+            each_path(path, sizeof path, o->output, in[k].index, t < 0 ? "input" : ts->names[t], ext);
+            refuse_replacing_inputs(path, files, n_files, g_path, "choose another -o DIR");
+        }
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static double seconds_now(void)
@@ -548,6 +586,8 @@ int main(int argc, char **argv)
     if (o.data) load_shard_inputs(&o, &ck, &in, &n_in, &shard);
     else load_file_inputs(&o, &ck, ckpt_crop, files, n_files, &in, &n_in);
 
+    const char *ext = !strcmp(o.format, "jpg") ? "jpg" : "png";
+    refuse_outputs_over_inputs(&o, files, n_files, g_path, in, n_in, &ts, ext);
     if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
     if (o.each && !sg_path_is_dir(o.output)) cli_die("%s: not a directory", o.output);
 
@@ -586,7 +626,6 @@ int main(int argc, char **argv)
     uint8_t *shard_pixels = shard ? malloc(img_floats * chunk) : NULL;   /* one chunk of inputs */
     if (!x || !y || !c || !scratch || !rgb || (shard && !shard_pixels)) cli_die("out of memory");
     char path[PATH_MAX];
-    const char *ext = !strcmp(o.format, "jpg") ? "jpg" : "png";
     long done = 0, total = n_in * ts.n;
     /* --each: OUTDIR/targets.tsv lists every output with its input, target, the
      * target's dataset and the target label's value (for scoring). */
@@ -606,7 +645,7 @@ int main(int argc, char **argv)
         for (long k = 0; k < n; k++) {
             to_tensor(in[k0 + k].rgb, S, x + (size_t)k * img_floats);
             if (o.each) {
-                snprintf(path, sizeof path, "%s/%06ld_input.%s", o.output, in[k0 + k].index, ext);
+                each_path(path, sizeof path, o.output, in[k0 + k].index, "input", ext);
                 if (sg_image_writer_put(files_out, path, in[k0 + k].rgb, S, S, &err)) cli_die_err(&err);
             } else if (!plain) {
                 grid_put(&g, k0 + k, 0, in[k0 + k].rgb, S);
@@ -620,8 +659,7 @@ int main(int argc, char **argv)
             for (long k = 0; k < n; k++) {
                 from_tensor(y + (size_t)k * img_floats, S, rgb);
                 if (o.each) {
-                    snprintf(path, sizeof path, "%s/%06ld_%s.%s", o.output, in[k0 + k].index,
-                             ts.names[t], ext);
+                    each_path(path, sizeof path, o.output, in[k0 + k].index, ts.names[t], ext);
                     if (sg_image_writer_put(files_out, path, rgb, S, S, &err)) cli_die_err(&err);
                     int ds = ts.spec_mode ? ts.spec.ds : sg_targets_dataset_of(cfg, t, NULL);
                     sg_buf_appendf(&manifest, "%s\t%ld\t%s\t%s\t", strrchr(path, '/') + 1,

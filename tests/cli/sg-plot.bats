@@ -184,6 +184,28 @@ PY
   [ ! -e "$T/o.png" ]
 }
 
+@test "-o naming the input (by its name, another name, a link; stdin from it) is refused; the input is kept" {
+  cp "$T/history.jsonl" "$T/h.orig"
+  ln -s "$T/history.jsonl" "$T/link.jsonl"
+  for pair in "$T/history.jsonl $T/history.jsonl" "$T/history.jsonl $T/./history.jsonl" "$T/link.jsonl $T/history.jsonl"; do
+    set -- $pair
+    run sg-plot "$1" -o "$2"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-plot: $2: the output is the same file as the input $1; choose another -o" ]
+    cmp "$T/history.jsonl" "$T/h.orig"
+  done
+  run sg-plot - -o "$T/history.jsonl" < "$T/history.jsonl"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/history.jsonl: the output is the same file as the input <stdin>; choose another -o" ]
+  cp "$T/stats.json" "$T/s.orig"
+  run sg-plot --bars "$T/stats.json" -o "$T/stats.json"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/stats.json: the output is the same file as the input $T/stats.json; choose another -o" ]
+  cmp "$T/history.jsonl" "$T/h.orig"
+  cmp "$T/stats.json" "$T/s.orig"
+  [ -z "$(ls "$T" | grep '\.tmp\.')" ]
+}
+
 @test "usage: missing -o or input is exit 2; --help exit 0; --version" {
   run sg-plot "$T/history.jsonl"
   [ "$status" -eq 2 ]

@@ -298,6 +298,66 @@ PY
     [ ! -e "$W/never" ]
 }
 
+@test "sg-sample: an output that is an input (an image, stdin, the generator file) or lies in the shard is refused; nothing written" {
+    cp "$T/synth/img_align_celeba/000001.jpg" "$W/p.jpg"
+    cp "$T/synth/img_align_celeba/000002.jpg" "$W/q.jpg"
+    cp "$W/p.jpg" "$W/p.orig"
+    for args in "--targets +Blond_Hair" "--targets +Blond_Hair --grid" ""; do
+        run sg-sample --ckpt "$T/run" $args --device cpu "$W/p.jpg" -o "$W/p.jpg"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $W/p.jpg: the output is the same file as the input $W/p.jpg; choose another -o" ]
+        cmp "$W/p.jpg" "$W/p.orig"
+    done
+    # the second input, by another name; standard input
+    run sg-sample --ckpt "$T/run" --device cpu "$W/q.jpg" "$W/p.jpg" -o "$W/./p.jpg"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/./p.jpg: the output is the same file as the input $W/p.jpg; choose another -o" ]
+    run sg-sample --ckpt "$T/run" --targets +Bangs --device cpu - -o "$W/p.jpg" < "$W/p.jpg"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/p.jpg: the output is the same file as the input <stdin>; choose another -o" ]
+    cmp "$W/p.jpg" "$W/p.orig"
+    # the generator file
+    cp -r "$T/run" "$W/run"
+    n=$(cat "$W/run/latest")
+    g="$W/run/ckpt/$n-G.safetensors"
+    cp "$g" "$W/g.orig"
+    run sg-sample --ckpt "$W/run" --data "$T/celebA_test.lmdb" --device cpu -o "$g"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $g: the output is the same file as the generator file $g; choose another -o" ]
+    cmp "$g" "$W/g.orig"
+    # inside the shard read: its data.mdb, a new name, --each DIR there
+    cp -r "$T/celebA_test.lmdb" "$W/y.lmdb"
+    listing=$(ls -A "$W/y.lmdb"); sum=$(cksum < "$W/y.lmdb/data.mdb")
+    for out in "$W/y.lmdb/data.mdb" "$W/y.lmdb/grid.png"; do
+        run sg-sample --ckpt "$T/run" --data "$W/y.lmdb" --device cpu -o "$out"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $out: the output lies inside the shard $W/y.lmdb; write it outside the shard" ]
+    done
+    for dir in "$W/y.lmdb" "$W/y.lmdb/each"; do
+        run sg-sample --ckpt "$T/run" --data "$W/y.lmdb" --each --device cpu -o "$dir"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $dir/targets.tsv: the output lies inside the shard $W/y.lmdb; write it outside the shard" ]
+    done
+    [ "$(ls -A "$W/y.lmdb")" = "$listing" ] && [ "$(cksum < "$W/y.lmdb/data.mdb")" = "$sum" ]
+    # --each: an input that is one of the files it would write (a result of an earlier run)
+    mkdir "$W/each"
+    cp "$W/p.jpg" "$W/each/000001_input.png"
+    cp "$W/each/000001_input.png" "$W/in.orig"
+    run sg-sample --ckpt "$T/run" --each --device cpu "$W/q.jpg" "$W/each/000001_input.png" -o "$W/each"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/each/000001_input.png: the output is the same file as the input $W/each/000001_input.png; choose another -o DIR" ]
+    cp "$W/p.jpg" "$W/each/000000_Blond_Hair.png"
+    run sg-sample --ckpt "$T/run" --each --device cpu "$W/each/000000_Blond_Hair.png" -o "$W/each"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/each/000000_Blond_Hair.png: the output is the same file as the input $W/each/000000_Blond_Hair.png; choose another -o DIR" ]
+    [ "$(ls "$W/each" | tr '\n' ' ')" = "000000_Blond_Hair.png 000001_input.png " ]
+    cmp "$W/each/000001_input.png" "$W/in.orig"
+    # the same input at a position whose files have other names is fine
+    sg-sample --ckpt "$T/run" --each --targets +Bangs --device cpu "$W/each/000001_input.png" -o "$W/each"
+    [ -e "$W/each/000000_input.png" ] && [ -e "$W/each/000000_+Bangs.png" ]
+    cmp "$W/each/000001_input.png" "$W/in.orig"
+}
+
 @test "sg-sample: a shard that names a label twice is refused when opened (one dataset label would get no value)" {
     $PY -c 'import lmdb' 2>/dev/null || skip "no lmdb module for $PY"
     cp -r "$T/celebA_test.lmdb" "$W/dup.lmdb"
