@@ -208,6 +208,7 @@ int main(int argc, char **argv)
         cli_refuse_empty_path("SHARD", argv[optind + k]);
         shards[k] = argv[optind + k];
     }
+    cli_refuse_run_dir_shard(run_dir, shards, n_shards);
     char run_device[8] = "", run_precision[8] = "";
     if (resume) {
         /* The run's options, overridden by those given; those that shape the model must not change. */

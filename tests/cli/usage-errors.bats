@@ -69,3 +69,31 @@ refused() {
   run celeb-synth -n 5x -o out
   [ "${lines[0]}" = "celeb-synth: --count: '5x' is not an integer" ]
 }
+
+@test "sg-train: a run directory that is a shard it reads, lies inside one, or is a shard is a usage error; nothing written" {
+  celeb-synth -q -n 4 -o "$T/syn"
+  celeb-pack -q --attrs "$T/syn/list_attr_celeba.txt" --images "$T/syn/img_align_celeba" \
+    --select Bangs,Male -S 16 -j 1 -o "$T/y.lmdb"
+  cp -r "$T/y.lmdb" "$T/z.lmdb"
+  listing=$(ls -A "$T/y.lmdb"); sum=$(cksum < "$T/y.lmdb/data.mdb")
+  train=(sg-train -q --device cpu --threads 1 --iters 1 --batch 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1)
+  check() {
+    local want=$1; shift
+    run "${train[@]}" "$@"
+    [ "$status" -eq 2 ] || { echo "$* -> status $status: $output"; return 1; }
+    [ "${lines[0]}" = "sg-train: $want" ] || { echo "$* -> '${lines[0]}'"; return 1; }
+    [ "${lines[1]}" = "Try 'sg-train --help'." ]
+    [ "$(ls -A "$T/y.lmdb")" = "$listing" ] && [ "$(cksum < "$T/y.lmdb/data.mdb")" = "$sum" ]
+    [ "$(ls -A "$T/z.lmdb")" = "$listing" ]
+  }
+  check "$T/y.lmdb: the run directory is the shard $T/y.lmdb it trains on; choose another -o RUN" -o "$T/y.lmdb" "$T/y.lmdb"
+  check "$T/y.lmdb/: the run directory is the shard $T/z.lmdb/../y.lmdb it trains on; choose another -o RUN" \
+    -o "$T/y.lmdb/" "$T/z.lmdb" "$T/z.lmdb/../y.lmdb"
+  check "$T/y.lmdb/run: the run directory lies inside the shard $T/y.lmdb; choose another -o RUN" -o "$T/y.lmdb/run" "$T/y.lmdb"
+  check "$T/z.lmdb: the run directory is a shard (it holds data.mdb); choose another -o RUN" -o "$T/z.lmdb" "$T/y.lmdb"
+  check "$T/z.lmdb: the run directory is a shard (it holds data.mdb); choose another -o RUN" -o "$T/z.lmdb" --resume
+  check "$T/z.lmdb: the run directory is a shard (it holds data.mdb); choose another -o RUN" -o "$T/z.lmdb" --force "$T/y.lmdb"
+  # beside the shard is fine
+  "${train[@]}" -o "$T/run" "$T/y.lmdb"
+  [ -f "$T/run/config.json" ]
+}

@@ -179,6 +179,24 @@ void cli_refuse_output_in_shard(const char *out, const char *shard)
         cli_die("%s: the output lies inside the shard %s; write it outside the shard", out, shard);
 }
 
+void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n)
+{
+    char file[PATH_MAX];
+    if (snprintf(file, sizeof file, "%s/config.json", run_dir) >= (int)sizeof file) return;   /* a file of the run */
+    for (int k = 0; k < n; k++) {
+        if (sg_same_file(run_dir, shards[k]))
+            cli_usage_error("%s: the run directory is the shard %s it trains on; choose another -o RUN", run_dir,
+                            shards[k]);
+        if (sg_path_inside_dir(file, shards[k]))
+            cli_usage_error("%s: the run directory lies inside the shard %s; choose another -o RUN", run_dir,
+                            shards[k]);
+    }
+    struct stat st;
+    if (snprintf(file, sizeof file, "%s/data.mdb", run_dir) < (int)sizeof file && stat(file, &st) == 0 &&
+        S_ISREG(st.st_mode))
+        cli_usage_error("%s: the run directory is a shard (it holds data.mdb); choose another -o RUN", run_dir);
+}
+
 void cli_version(void)
 {
     printf("%s %s\n", cli_name, SG_VERSION);

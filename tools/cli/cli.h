@@ -71,6 +71,11 @@ void cli_refuse_output_is_input(const char *out, const char *what, const char *i
  * sg_path_inside_dir): readers never write next to a shard's data, and
  * celeb-pack --force would delete what they did. */
 void cli_refuse_output_in_shard(const char *out, const char *shard);
+/* sg-train: a usage error when the run directory run_dir is one of the
+ * shards it reads, lies inside one (by device and inode), or is a shard
+ * itself (it holds data.mdb): the run's files would be written next to a
+ * shard's data, where readers never write. */
+void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n);
 void cli_version(void) __attribute__((noreturn));
 /* Flushes and checks stdout; dies if writing it failed (cli_die_stdout). */
 void cli_finish_stdout(void);
