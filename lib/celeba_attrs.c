@@ -213,7 +213,8 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
     }
     if (!have_names) { sg_errf(err, "%s line %zu: missing the line of attribute names", name, line_no + 1); goto done; }
     if (t->n_rows != expected_rows) {
-        sg_errf(err, "%s line 1: the count says %zu rows, but the file has %zu", name, expected_rows, t->n_rows);
+        sg_errf(err, "%s line 1: the count says %zu row%s, but the file has %zu", name, expected_rows,
+                expected_rows == 1 ? "" : "s", t->n_rows);
         goto done;
     }
     set.cap = 16;

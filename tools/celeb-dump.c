@@ -349,8 +349,9 @@ static void verify(sg_shard *s, const char *path)
     }
     cli_progress_end();
     free(px);
-    if (bad) cli_die("%s: %llu of %llu records bad", path, (unsigned long long)bad, (unsigned long long)m->count);
-    printf("%llu records OK\n", (unsigned long long)m->count);
+    if (bad) cli_die("%s: %llu of %llu record%s bad", path, (unsigned long long)bad, (unsigned long long)m->count,
+                     m->count == 1 ? "" : "s");
+    printf("%llu record%s OK\n", (unsigned long long)m->count, m->count == 1 ? "" : "s");
 }
 
 int main(int argc, char **argv)
@@ -420,9 +421,13 @@ int main(int argc, char **argv)
     case MODE_STATS: print_stats(s, path, json); break;
     case MODE_LIST: print_list(s, json, names); break;
     case MODE_GET:
-        if ((uint64_t)get_index >= m->count)
-            cli_die("%s: record %ld out of range (the shard holds %llu records: 0..%llu)", path, get_index,
-                    (unsigned long long)m->count, (unsigned long long)(m->count ? m->count - 1 : 0));
+        if ((uint64_t)get_index >= m->count) {
+            char range[48] = "";   /* the indices there are (none in an empty shard) */
+            if (m->count == 1) snprintf(range, sizeof range, ": 0");
+            else if (m->count > 1) snprintf(range, sizeof range, ": 0..%llu", (unsigned long long)m->count - 1);
+            cli_die("%s: record %ld out of range (the shard holds %llu record%s%s)", path, get_index,
+                    (unsigned long long)m->count, m->count == 1 ? "" : "s", range);
+        }
         get_record(s, get_index, scale ? scale : 1, out);
         break;
     case MODE_GRID: draw_grid(s, path, rows, cols, seed, scale, out); break;

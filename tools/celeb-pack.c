@@ -247,7 +247,18 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
 /* ---- workers and the reorder window ---- */
 
 enum { SLOT_EMPTY, SLOT_BUSY, SLOT_DONE };
-enum { RESULT_OK, RESULT_MISSING, RESULT_CORRUPT };
+/* Why an image was skipped, counted apart in the closing summary (the
+ * names in skip_kinds, same order). */
+enum { RESULT_OK, RESULT_MISSING, RESULT_NOT_FILE, RESULT_UNREADABLE, RESULT_EMPTY, RESULT_TOO_LARGE,
+       RESULT_CORRUPT, RESULT_KINDS };
+static const char *const skip_kinds[RESULT_KINDS][2] = {   /* {one, several} */
+    [RESULT_MISSING] = {"missing", "missing"},
+    [RESULT_NOT_FILE] = {"not a regular file", "not regular files"},
+    [RESULT_UNREADABLE] = {"unreadable", "unreadable"},
+    [RESULT_EMPTY] = {"empty", "empty"},
+    [RESULT_TOO_LARGE] = {"too large", "too large"},
+    [RESULT_CORRUPT] = {"corrupt", "corrupt"},
+};
 
 typedef struct {
     int state;
@@ -273,8 +284,8 @@ typedef struct {
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
-/* Reads a whole file into *buf (grown as needed). Returns 0, or
- * RESULT_MISSING / RESULT_CORRUPT (unreadable) with a message. */
+/* Reads a whole file into *buf (grown as needed). Returns 0, or why not
+ * (RESULT_MISSING, _NOT_FILE, _UNREADABLE, _EMPTY, _TOO_LARGE) with a message. */
 static int read_input(const char *path, const char *shown, uint8_t **buf, size_t *cap, size_t *len,
                       char *msg, size_t msg_len)
 {
@@ -284,33 +295,42 @@ static int read_input(const char *path, const char *shown, uint8_t **buf, size_t
     if (fd < 0) {
         int e = errno;
         snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
-        return e == ENOENT ? RESULT_MISSING : RESULT_CORRUPT;
+        return e == ENOENT ? RESULT_MISSING : RESULT_UNREADABLE;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         snprintf(msg, msg_len, "%s: %s", shown, strerror(errno));
         close(fd);
-        return RESULT_CORRUPT;
+        return RESULT_UNREADABLE;
     }
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SG_IMAGE_MAX_FILE) {
         snprintf(msg, msg_len, "%s: %s", shown, !S_ISREG(st.st_mode) ? "not a regular file" : "larger than the file size limit");
         close(fd);
-        return RESULT_CORRUPT;
+        return !S_ISREG(st.st_mode) ? RESULT_NOT_FILE : RESULT_TOO_LARGE;
     }
     size_t n = (size_t)st.st_size;
     if (*cap < n + 1) {
         uint8_t *nb = realloc(*buf, n + 1);
-        if (!nb) { close(fd); snprintf(msg, msg_len, "%s: out of memory", shown); return RESULT_CORRUPT; }
+        if (!nb) { close(fd); snprintf(msg, msg_len, "%s: out of memory", shown); return RESULT_UNREADABLE; }
         *buf = nb; *cap = n + 1;
     }
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, *buf + got, n - got);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
+        if (r < 0) {   /* an I/O error: the file's bytes cannot be had, whatever they are */
+            snprintf(msg, msg_len, "%s: %s", shown, strerror(errno));
+            close(fd);
+            return RESULT_UNREADABLE;
+        }
+        if (r == 0) break;   /* shorter than fstat said (cut meanwhile): the decoder tells */
         got += (size_t)r;
     }
     close(fd);
+    if (got == 0) {
+        snprintf(msg, msg_len, "%s: empty file", shown);
+        return RESULT_EMPTY;
+    }
     *len = got;
     return 0;
 }
@@ -526,7 +546,7 @@ int main(int argc, char **argv)
         }
     }
 
-    size_t n_missing = 0, n_corrupt = 0;
+    size_t n_skipped[RESULT_KINDS] = {0};
     int failed = 0;
     char fail_msg[1100] = "";
     const char *fail_hint = "";   /* the words for want of space, where that was why */
@@ -553,8 +573,7 @@ int main(int argc, char **argv)
         if (sl->result != RESULT_OK) {
             if (strict) { snprintf(fail_msg, sizeof fail_msg, "%s", sl->msg); failed = 1; break; }
             cli_warn("%s (skipped)", sl->msg);
-            if (sl->result == RESULT_MISSING) n_missing++;
-            else n_corrupt++;
+            n_skipped[sl->result]++;
         } else if (sg_shard_writer_append(wr, L.items[i].labels, L.items[i].name, sl->pixels, sl->pixel_len, &err)) {
             snprintf(fail_msg, sizeof fail_msg, "%s", err.msg);
             fail_hint = cli_no_space_hint(&err);
@@ -595,17 +614,23 @@ int main(int argc, char **argv)
     if (note.msg[0]) cli_warn("%s", note.msg);
 
     if (!cli_quiet) {
-        size_t skipped = n_missing + n_corrupt;
-        char skip[128] = "";
-        if (skipped) {
-            int k = snprintf(skip, sizeof skip, " (%zu skipped: ", skipped);
-            if (n_missing) k += snprintf(skip + k, sizeof skip - k, "%zu missing", n_missing);
-            if (n_missing && n_corrupt) k += snprintf(skip + k, sizeof skip - k, ", ");
-            if (n_corrupt) k += snprintf(skip + k, sizeof skip - k, "%zu corrupt", n_corrupt);
-            snprintf(skip + k, sizeof skip - k, ")");
+        size_t skipped = 0;
+        for (int r = 0; r < RESULT_KINDS; r++) skipped += n_skipped[r];
+        char skip[256] = "";
+        if (skipped) {   /* " (4 skipped: 1 missing, 2 not regular files, 1 corrupt)" */
+            size_t k = (size_t)snprintf(skip, sizeof skip, " (%zu skipped: ", skipped);
+            const char *sep = "";
+            for (int r = 0; r < RESULT_KINDS && k < sizeof skip; r++) {
+                if (!n_skipped[r]) continue;
+                k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu %s", sep, n_skipped[r],
+                                      skip_kinds[r][n_skipped[r] != 1]);
+                sep = ", ";
+            }
+            if (k < sizeof skip) snprintf(skip + k, sizeof skip - k, ")");
         }
-        fprintf(stderr, "%s: wrote %llu records to %s%s, %ldx%ld, %d labels\n", cli_name,
-                (unsigned long long)written, out, skip, size, size, L.n_labels);
+        fprintf(stderr, "%s: wrote %llu record%s to %s%s, %ldx%ld, %d label%s\n", cli_name,
+                (unsigned long long)written, written == 1 ? "" : "s", out, skip, size, size, L.n_labels,
+                L.n_labels == 1 ? "" : "s");
     }
 
     for (size_t k = 0; k < S.window; k++) free(S.slots[k].pixels);

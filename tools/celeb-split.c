@@ -386,11 +386,13 @@ int main(int argc, char **argv)
         const group *g = &groups[gi];
         if (g->n_train > 0 || g->n_rows == 0) continue;
         if (split == SPLIT_REFERENCE)
-            cli_warn("group %s: all %zu rows went to test (--test-count %ld): its training list is empty; "
-                     "give a smaller --test-count", sg_quote_str(g->name).s, g->n_rows, test_count);
+            cli_warn("group %s: %s %zu row%s went to test (--test-count %ld): its training list is empty; "
+                     "give a smaller --test-count", sg_quote_str(g->name).s, g->n_rows == 1 ? "its" : "all",
+                     g->n_rows, g->n_rows == 1 ? "" : "s", test_count);
         else
-            cli_warn("group %s: none of its %zu rows is in the partition file's training part (0): its training "
-                     "list is empty", sg_quote_str(g->name).s, g->n_rows);
+            cli_warn("group %s: %s %zu row%s in the partition file's training part (0): its training list is "
+                     "empty", sg_quote_str(g->name).s, g->n_rows == 1 ? "its" : "none of its", g->n_rows,
+                     g->n_rows == 1 ? " is not" : "s is");
     }
 
     /* The files to write: per group attr_NAME.txt, and with --split its

@@ -240,7 +240,8 @@ static void read_history(history *h, const char *path)
     free(data);
     if (h->records == 0 && h->torn_line) cli_die("%s: no records (line %ld is cut short)", name, h->torn_line);
     if (h->records == 0) cli_die("%s: no records (empty input)", name);
-    if (h->n_series == 0) cli_die("%s: no loss or lr values in %ld records", name, h->records);
+    if (h->n_series == 0)
+        cli_die("%s: no loss or lr values in %ld record%s", name, h->records, h->records == 1 ? "" : "s");
     if (h->torn_line && !cli_quiet)
         cli_warn("%s line %ld: cut short (no newline at its end: a run still writing it?); skipped", name,
                  h->torn_line);

@@ -123,6 +123,17 @@ PY
   [ "$status" -eq 2 ]
 }
 
+@test "a one-record shard: counts in the singular (1 record OK, holds 1 record: 0)" {
+  celeb-pack -q --attrs "$D/syn/list_attr_celeba.txt" --images "$D/syn/img_align_celeba" \
+    --select "$SELECT" -S 16 -j 1 -n 1 -o "$T/one.lmdb"
+  run celeb-dump --verify "$T/one.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "1 record OK" ]
+  run celeb-dump --get 1 -o "$T/x.png" "$T/one.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $T/one.lmdb: record 1 out of range (the shard holds 1 record: 0)" ]
+}
+
 @test "--grid: labelled tiles, same seed same image, other seed other image" {
   celeb-dump --grid 2x3 --seed 4 -o "$T/g1.png" "$D/s.lmdb"
   celeb-dump --grid 2x3 --seed 4 -o "$T/g2.png" "$D/s.lmdb"

@@ -442,6 +442,50 @@ except AssertionError as e:
   [ ! -e "$T/o.lmdb" ]
 }
 
+@test "the summary counts each kind of skipped image as what it is: missing, not a regular file, unreadable, empty, corrupt" {
+  mkdir "$T/img"
+  cp "$S"/img_align_celeba/*.jpg "$T/img/"
+  rm "$T/img/000001.jpg"; mkdir "$T/img/000001.jpg"               # a directory
+  rm "$T/img/000002.jpg"; mkfifo "$T/img/000002.jpg"              # a FIFO
+  : > "$T/img/000003.jpg"                                         # empty
+  rm "$T/img/000005.jpg"                                          # missing
+  head -c 2000 "$S/img_align_celeba/000006.jpg" > "$T/img/000006.jpg"   # truncated
+  denied="$T/img/000004.jpg"
+  # permission denied: chmod does not stop root, an injected EACCES does
+  if [ "$(id -u)" != 0 ]; then
+    chmod 000 "$denied"; pre=()
+  else
+    need_strace
+    pre=(strace -f -qq -o /dev/null -P "$denied" -e trace=openat -e inject=openat:error=EACCES)
+  fi
+  run "${pre[@]}" celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$T/img" --select "$SEL" -S 16 -j 2 -o "$T/s.lmdb"
+  chmod 644 "$denied"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "celeb-pack: $T/img/000001.jpg: not a regular file (skipped)" ]
+  [ "${lines[1]}" = "celeb-pack: $T/img/000002.jpg: not a regular file (skipped)" ]
+  [ "${lines[2]}" = "celeb-pack: $T/img/000003.jpg: empty file (skipped)" ]
+  [ "${lines[3]}" = "celeb-pack: $T/img/000004.jpg: Permission denied (skipped)" ]
+  [ "${lines[4]}" = "celeb-pack: $T/img/000005.jpg: No such file or directory (skipped)" ]
+  [[ "${lines[5]}" == "celeb-pack: $T/img/000006.jpg: JPEG: corrupt or truncated data: "*"(skipped)" ]]
+  [ "${lines[6]}" = "celeb-pack: wrote 6 records to $T/s.lmdb (6 skipped: 1 missing, 2 not regular files, 1 unreadable, 1 empty, 1 corrupt), 16x16, 5 labels" ]
+  # one of a kind, and a read error (EIO) is unreadable too; one record, one label
+  printf '2\nBangs\n000007.jpg 1\n000001.jpg -1\n' > "$T/two.txt"
+  need_strace
+  run strace -f -qq -o /dev/null -P "$T/img/000007.jpg" -e trace=read -e inject=read:error=EIO \
+    celeb-pack --attrs "$T/two.txt" --images "$T/img" -S 16 -j 1 -o "$T/t.lmdb"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "${lines[0]}" = "celeb-pack: $T/img/000007.jpg: Input/output error (skipped)" ]
+  printf '2\nBangs\n000007.jpg 1\n000001.jpg -1\n000008.jpg 1\n' > "$T/two.txt"
+  sed -i 1s/2/3/ "$T/two.txt"
+  run strace -f -qq -o /dev/null -P "$T/img/000007.jpg" -e trace=read -e inject=read:error=EIO \
+    celeb-pack --attrs "$T/two.txt" --images "$T/img" -S 16 -j 1 -o "$T/t.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[2]}" = "celeb-pack: wrote 1 record to $T/t.lmdb (2 skipped: 1 not a regular file, 1 unreadable), 16x16, 1 label" ]
+}
+
 @test "robustness: a FIFO among the images is skipped, not waited on forever" {
   mkdir -p "$T/img" "$T/f/c"
   cp "$S/img_align_celeba/000001.jpg" "$T/img/"

@@ -132,6 +132,15 @@ EOF
   run celeb-split -q -g ga=Male -r ga --split "partition=$T/all_test.txt" -o "$T/out3" "$T/syn/list_attr_celeba.txt"
   [ "$status" -eq 0 ]
   [[ "$output" == *"celeb-split: group ga: none of its 60 rows is in the partition file's training part (0): its training list is empty"* ]]
+  # one row: in the singular
+  printf '2\nA B\n1.jpg 1 -1\n2.jpg -1 1\n' > "$T/two.txt"
+  run celeb-split -q -g a=A -g b=B --split reference -o "$T/out5" "$T/two.txt"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "celeb-split: group a: its 1 row went to test (--test-count 1999): its training list is empty; give a smaller --test-count" ]]
+  printf '1.jpg 2\n2.jpg 0\n' > "$T/part2.txt"
+  run celeb-split -q -g a=A -g b=B --split "partition=$T/part2.txt" -o "$T/out6" "$T/two.txt"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "celeb-split: group a: its 1 row is not in the partition file's training part (0): its training list is empty" ]]
 }
 
 @test "--split partition uses list_eval_partition.txt; validation dropped by default" {

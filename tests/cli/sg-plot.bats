@@ -124,7 +124,10 @@ PY
   echo '{"iteration": 1, "images/s": 3}' > "$T/nokeys.jsonl"
   run sg-plot "$T/nokeys.jsonl" -o "$T/e.png"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"no loss or lr values"* ]]
+  [ "$output" = "sg-plot: $T/nokeys.jsonl: no loss or lr values in 1 record" ]
+  echo '{"iteration": 2, "images/s": 3}' >> "$T/nokeys.jsonl"
+  run sg-plot "$T/nokeys.jsonl" -o "$T/e.png"
+  [ "$output" = "sg-plot: $T/nokeys.jsonl: no loss or lr values in 2 records" ]
   printf '{"iteration": 1, "D/loss_real": 1}\n[1, 2]\n' > "$T/arr.jsonl"
   run sg-plot "$T/arr.jsonl" -o "$T/e.png"
   [ "$status" -eq 1 ]

@@ -227,6 +227,10 @@ PY
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 2 --device cpu --timing -o "$W/b.png"
     [ "$status" -eq 0 ]
     [[ "$output" == "sg-sample: timing: inputs "*" s, generator "*" s for "*" images ("*" images/s), "*"total "*" s" ]]
+    # one image: in the singular
+    run sg-sample --ckpt "$T/run" --targets +Bangs --device cpu --timing "$T/synth/img_align_celeba/000001.jpg" -o "$W/one.png"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "sg-sample: timing: inputs "*" s for 1 image ("*" images/s), "*"total "*" s" ]]
     cmp "$W/a.png" "$W/b.png"
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --device cpu --timing -o - 2>/dev/null > "$W/c.png"
     cmp "$W/a.png" "$W/c.png"

@@ -142,7 +142,7 @@ static void test_bad(void)
     BAD("1\n000001.jpg -1 1\n", "t.txt line 2: expected attribute names, found a data row");
     BAD("1\nA B A\n000001.jpg -1 1 1\n", "t.txt line 2: duplicate attribute name A");
     BAD("2\nA B\n000001.jpg -1 1\n", "t.txt line 1: the count says 2 rows, but the file has 1");
-    BAD("1\nA B\n000001.jpg -1 1\n000002.jpg 1 1\n", "the count says 1 rows, but the file has 2");
+    BAD("1\nA B\n000001.jpg -1 1\n000002.jpg 1 1\n", "the count says 1 row, but the file has 2");
     BAD("2\nA B\n000001.jpg -1 1\n000002.jpg 1\n", "t.txt line 4: expected 2 values, found 1");
     BAD("1\nA B\n000001.jpg -1 1 1\n", "t.txt line 3: expected 2 values, found 3");
     BAD("1\nA B\n000001.jpg -1 x\n", "t.txt line 3: value 'x' of B is not 1 or -1");
