@@ -53,7 +53,8 @@ static void usage(void)
            "                         DIR/targets.tsv lists the translations (not the inputs)\n"
            "      --grid             a grid even for one input and one --targets target (which\n"
            "                         otherwise gives the translated image alone)\n"
-           "  -n, --count N          records of the shard (default 8 for a grid, all with --each)\n"
+           "  -n, --count N          records of the shard (default 8 for a grid, all with --each);\n"
+           "                         all of them when the shard holds fewer\n"
            "      --seed S           pick --count records at random with seed S (default: the first)\n"
            "      --crop N           center-crop side for image files, 0..65536 (0: the largest\n"
            "                         square; default: the checkpoint's crop, else the largest\n"
@@ -477,6 +478,24 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
         }
 }
 
+/* Dies with sg_ckpt_find_generator's error; for a run directory without
+ * RUN/latest (deleted, or lost with a copy of the run) that has complete
+ * checkpoints, names the newest one as --ckpt takes it. */
+static void die_no_generator(const char *arg, const sg_err *err)
+{
+    int64_t latest;
+    sg_err ignored;
+    if (sg_ckpt_arg_is_run(arg) && !sg_ckpt_latest(arg, &latest, &ignored) && latest < 0) {
+        int64_t newest = sg_ckpt_newest_complete(arg, INT64_MAX);
+        char prefix[PATH_MAX];
+        if (newest >= 0) {
+            sg_ckpt_path(prefix, sizeof prefix, arg, newest, NULL);
+            cli_die("%s; to sample from the newest complete checkpoint there: --ckpt %s", err->msg, prefix);
+        }
+    }
+    cli_die_err(err);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static double seconds_now(void)
@@ -573,7 +592,7 @@ int main(int argc, char **argv)
     int ckpt_crop;
     /* a live run's latest checkpoint, read again when sg-train --keep deleted
      * the one latest named before its file was opened (lib/ckpt_find.h) */
-    if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &ck, &err)) cli_die_err(&err);
+    if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &ck, &err)) die_no_generator(o.ckpt, &err);
     ckpt_crop = ck.crop;   /* the metadata's crop: 0 when absent */
     const sg_model_config *cfg = &ck.model;
     int S = cfg->image_size;

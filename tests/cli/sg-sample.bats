@@ -362,6 +362,42 @@ PY
     cmp "$W/each/000001_input.png" "$W/in.orig"
 }
 
+@test "sg-sample: --count beyond the shard's size uses every record, as sg-sample.1 says" {
+    n=$(celeb-dump --json "$T/celebA_test.lmdb" | tr ',' '\n' | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')
+    [ "$n" -gt 0 ] && [ "$n" -lt 1000 ]
+    sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count "$n" --device cpu -o "$W/all.png"
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1000 --device cpu -o "$W/more.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    cmp "$W/all.png" "$W/more.png"
+    tr '\n' ' ' < man/man1/sg-sample.1 | grep -q 'A shard that holds fewer than N records gives all of them'
+    sg-sample --help | grep -q 'all of them when the shard holds fewer'
+}
+
+@test "sg-sample: a run without latest: the error names its newest complete checkpoint as --ckpt takes it" {
+    cp -r "$T/run" "$W/run"
+    rm "$W/run/latest"
+    n=$(ls "$W/run/ckpt" | sed -n 's/^\([0-9]*\)-G\.safetensors$/\1/p' | sort | tail -n1)
+    [ -n "$n" ]
+    run sg-sample --ckpt "$W/run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/run: no checkpoint found (no $W/run/latest); to sample from the newest complete checkpoint there: --ckpt $W/run/ckpt/$n" ]
+    [ ! -e "$W/out.png" ]
+    # what it names works
+    sg-sample --ckpt "$W/run/ckpt/$n" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    is_png "$W/out.png"
+    # a newest one without its state file is not complete: the one before it, if any; none: no hint
+    rm "$W/run/ckpt/$n-state.safetensors"
+    run sg-sample --ckpt "$W/run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out2.png"
+    [ "$status" -eq 1 ]
+    prev=$(ls "$W/run/ckpt" | sed -n 's/^\([0-9]*\)-state\.safetensors$/\1/p' | sort | tail -n1)
+    if [ -n "$prev" ]; then
+        [ "$output" = "sg-sample: $W/run: no checkpoint found (no $W/run/latest); to sample from the newest complete checkpoint there: --ckpt $W/run/ckpt/$prev" ]
+    else
+        [ "$output" = "sg-sample: $W/run: no checkpoint found (no $W/run/latest)" ]
+    fi
+}
+
 @test "sg-sample: a shard that names a label twice is refused when opened (one dataset label would get no value)" {
     $PY -c 'import lmdb' 2>/dev/null || skip "no lmdb module for $PY"
     cp -r "$T/celebA_test.lmdb" "$W/dup.lmdb"
