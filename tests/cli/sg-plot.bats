@@ -209,6 +209,28 @@ PY
   [ -z "$(ls "$T" | grep '\.tmp\.')" ]
 }
 
+@test "a UTF-8 byte-order mark at the start of the input is skipped (history and --bars), as the attribute readers do" {
+  sg-plot --title t "$T/history.jsonl" -o "$T/plain.png"
+  { printf '\xef\xbb\xbf'; cat "$T/history.jsonl"; } > "$T/bom.jsonl"
+  run sg-plot --title t "$T/bom.jsonl" -o "$T/bom.png"
+  [ "$status" -eq 0 ]
+  cmp "$T/plain.png" "$T/bom.png"
+  sg-plot --bars --title t "$T/stats.json" -o "$T/bars.png"
+  run bash -c "{ printf '\xef\xbb\xbf'; cat '$T/stats.json'; } | sg-plot --bars --title t - -o '$T/bars-bom.png'"
+  [ "$status" -eq 0 ]
+  cmp "$T/bars.png" "$T/bars-bom.png"
+  # a mark alone is an empty input; one further on is still an error
+  printf '\xef\xbb\xbf' > "$T/only.json"
+  run sg-plot --bars "$T/only.json" -o "$T/x.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/only.json: empty input" ]
+  { head -n 1 "$T/history.jsonl"; printf '\xef\xbb\xbf'; tail -n 1 "$T/history.jsonl"; } > "$T/mid.jsonl"
+  run sg-plot "$T/mid.jsonl" -o "$T/x.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-plot: $T/mid.jsonl line 2: "*" at column 1" ]]
+  [ ! -e "$T/x.png" ]
+}
+
 @test "usage: missing -o or input is exit 2; --help exit 0; --version" {
   run sg-plot "$T/history.jsonl"
   [ "$status" -eq 2 ]
