@@ -177,16 +177,43 @@ setup() {
     ! grep -q 'function of S alone' man/man1/sg-sample.1
 }
 
-@test "sg-sample: results do not depend on --batch and repeat exactly" {
+# Images A and B (or every image of directories A and B, the same names):
+# the same size, every pixel value within 1. Prints how many values differ.
+pixels_within_1() {
+    $PY - "$1" "$2" <<'PY'
+import os, sys
+from PIL import Image
+a, b = sys.argv[1], sys.argv[2]
+pairs = [(a, b)] if os.path.isfile(a) else \
+    [(os.path.join(a, f), os.path.join(b, f)) for f in sorted(os.listdir(a)) if f.endswith(".png")]
+assert pairs and (os.path.isfile(a) or sorted(os.listdir(a)) == sorted(os.listdir(b))), "not the same files"
+differ = 0
+for x, y in pairs:
+    p, q = Image.open(x).convert("RGB"), Image.open(y).convert("RGB")
+    assert p.size == q.size, (x, p.size, q.size)
+    d = [abs(u - v) for u, v in zip(p.tobytes(), q.tobytes())]
+    assert max(d) <= 1, (x, max(d))
+    differ += sum(1 for v in d if v)
+print(differ, "pixel values differ by 1")
+PY
+}
+
+# The CPU backend puts several images' small feature maps into one matrix
+# product, and OpenBLAS's rounding of a column depends on how many columns
+# the product has and where the column is: another --batch can move a pixel
+# value by 1 (found with a 16 px model; sg-sample(1) says so). The same
+# options give the same bytes.
+@test "sg-sample: the same options repeat exactly; another --batch changes pixel values by 1 at most" {
+    $PY -c 'import PIL' 2>/dev/null || skip "no python3 PIL"
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 16 --device cpu -o "$W/a.png"
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 2 --device cpu -o "$W/b.png"
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 5 --batch 16 --device cpu -o "$W/c.png"
     cmp "$W/a.png" "$W/c.png"
-    cmp "$W/a.png" "$W/b.png"
+    pixels_within_1 "$W/a.png" "$W/b.png"
     # --each reads a shard's pixels a chunk at a time: the same files for chunks of 3 and of all
     sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 7 --seed 3 --each --batch 3 --device cpu -o "$W/e3"
     sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 7 --seed 3 --each --batch 16 --device cpu -o "$W/e16"
-    diff -r -x targets.tsv "$W/e3" "$W/e16"
+    pixels_within_1 "$W/e3" "$W/e16"
     diff <(sort "$W/e3/targets.tsv") <(sort "$W/e16/targets.tsv")   # its rows go chunk by chunk
     [ "$(ls "$W/e3" | wc -l)" -eq 71 ]
 }
