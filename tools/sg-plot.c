@@ -298,8 +298,12 @@ static int panel_range(const history *h, int panel, int full_range, double *lo, 
     for (int k = 0; k < h->n_series; k++)
         if (h->s[k].panel == panel) { memcpy(all + n, h->s[k].y, h->s[k].n * sizeof *all); n += h->s[k].n; }
     qsort(all, n, sizeof *all, cmp_double);
-    double mn = all[0], mx = all[n - 1];
-    double a = percentile(all, n, 1), b = percentile(all, n, 99);
+    /* Limits within +-1e300, so that spans, margins and ticks stay finite
+     * (values near DBL_MAX made every one inf: an empty panel); a point
+     * beyond them is clipped to the panel's edge like any outlier. */
+    const double LIMIT = 1e300;
+    double mn = fmax(all[0], -LIMIT), mx = fmin(all[n - 1], LIMIT);
+    double a = fmin(fmax(percentile(all, n, 1), -LIMIT), LIMIT), b = fmin(fmax(percentile(all, n, 99), -LIMIT), LIMIT);
     free(all);
     if (full_range) { a = mn; b = mx; }
     double span = b - a;

@@ -276,3 +276,20 @@ PY
   [ "$status" -eq 1 ]
   [ "$output" = "sg-plot: <stdout>: No space left on device" ]
 }
+
+@test "values near the largest double still get a y-range, ticks and a line (every span was inf: an empty panel)" {
+  printf '{"iteration":1,"D/loss_real":1e308}\n{"iteration":2,"D/loss_real":-1e308}\n{"iteration":3,"D/loss_real":5}\n' > "$T/h.jsonl"
+  run sg-plot "$T/h.jsonl" -o "$T/h.png"
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-plot: $T/h.jsonl: 2 points clipped (D 2, G 0, lr 0), 0 non-finite values skipped" ]
+  # the D panel has a line: some blue pixels of the series colour in its area
+  /usr/bin/python3 -c 'import PIL' 2>/dev/null || skip "no python3 PIL to look at the pixels"
+  /usr/bin/python3 - "$T/h.png" <<'PY'
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+w, h = im.size
+blue = sum(1 for x in range(100, 960) for y in range(75, 330) if im.getpixel((x, y)) == (31, 119, 180))
+assert blue > 100, blue
+PY
+}
