@@ -147,6 +147,7 @@ struct sg_trainer {
     volatile sig_atomic_t *stop;  /* sg_trainer_run's, or NULL */
     int lock_fd;                  /* run_dir opened and flock'ed (lock_run_dir), or -1 */
     int error_names_checkpoint;   /* the last error says the last good checkpoint */
+    int error_dataset;            /* the last error was reading this dataset's shard, else -1 */
     int created_dir;              /* run_dir was made by this open (removed again if it fails) */
 };
 
@@ -163,6 +164,10 @@ static double now_s(void)
 
 int64_t sg_trainer_iteration(const sg_trainer *t) { return t->iter; }
 int sg_trainer_error_names_checkpoint(const sg_trainer *t) { return t->error_names_checkpoint; }
+const char *sg_trainer_error_shard(const sg_trainer *t)
+{
+    return t->error_dataset >= 0 ? t->shard_paths[t->error_dataset] : NULL;
+}
 
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t) { return t->last_ckpt; }
 uint64_t sg_trainer_batches_loaded(const sg_trainer *t)
@@ -878,6 +883,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->nd = n_shards;
     t->last_ckpt = -1;
     t->loader_asked = -1;
+    t->error_dataset = -1;
     t->lock_fd = -1;
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
@@ -1242,13 +1248,19 @@ static void loss_values(const sg_losses *L, float v[7])
     v[4] = L->g_loss_fake; v[5] = L->g_loss_rec; v[6] = L->g_loss_cls;
 }
 
+static int with_last_ckpt(sg_trainer *t, sg_err *err);
+
 /* Uploads iteration i's batch into the model: as the current batch, or
  * (queue) as the one after it. */
 static int upload_batch(sg_trainer *t, int64_t i, int queue, sg_err *err)
 {
     batch_buf *bb = get_batch(t, i);
-    if (bb->rc) { *err = bb->err; return -1; }
     int ds = (int)(i % t->nd);
+    if (bb->rc) {                 /* a damaged record, or the shard unreadable */
+        *err = bb->err;
+        t->error_dataset = ds;
+        return -1;
+    }
     if ((queue ? sg_model_queue_batch_drawn : sg_model_set_batch_drawn)(t->model, ds, t->opt.batch, bb->x, bb->c_org,
                                                                         t->opt.seed, i, t->opt.target_random, err))
         return -1;
@@ -1272,8 +1284,10 @@ static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err 
     int g_step = (i + 1) % t->opt.n_critic == 0;
     int saving_after = (t->opt.save_every > 0 && (i + 1) % t->opt.save_every == 0) || (t->stop && *t->stop);
     int queue = may_queue && sg_model_overlap_g(t->model) && i + 1 < t->opt.iters && !g_step && !saving_after;
-    if ((!t->batch_current && upload_batch(t, i, 0, err)) || (queue && upload_batch(t, i + 1, 1, err)))
-        return sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
+    if ((!t->batch_current && upload_batch(t, i, 0, err)) || (queue && upload_batch(t, i + 1, 1, err))) {
+        sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
+        return t->error_dataset >= 0 ? with_last_ckpt(t, err) : -1;
+    }
     int64_t ask = queue ? i + 2 : i + 1;   /* the loader's next batch */
     if ((ask < t->opt.iters && ask > t->loader_asked && (t->loader_asked = ask, request_batch(t, ask, err))) ||
         (g_step ? sg_model_d_g_steps(t->model, lr_d, lr_g, err) : sg_model_d_step(t->model, lr_d, err)) ||

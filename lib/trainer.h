@@ -99,6 +99,9 @@ uint64_t sg_trainer_batches_loaded(const sg_trainer *t);
 /* After sg_trainer_run failed: 1 when its message already ends with "; last
  * good checkpoint: PATH" (a failed write, a loss that is not finite). */
 int sg_trainer_error_names_checkpoint(const sg_trainer *t);
+/* After sg_trainer_run failed: the shard whose record could not be read (a
+ * damaged record, a read error), else NULL. */
+const char *sg_trainer_error_shard(const sg_trainer *t);
 sg_model *sg_trainer_model(sg_trainer *t);
 const sg_model_config *sg_trainer_model_config(const sg_trainer *t);
 

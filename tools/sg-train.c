@@ -289,6 +289,13 @@ int main(int argc, char **argv)
     if (rc < 0) {
         int full = cli_no_space(&err), named = sg_trainer_error_names_checkpoint(t);
         char advice[192];   /* for want of space (a full file system or a quota: their own words) */
+        /* a record that could not be read: the same one stops a resume again */
+        const char *bad_shard = sg_trainer_error_shard(t);
+        if (bad_shard) {
+            const char *verb = sg_trainer_last_checkpoint(t) < 0 ? "starts the run again" : "continues from it";
+            cli_die("%s (celeb-dump --verify %s lists every damaged record: pack the shard again, then sg-train -o %s "
+                    "--resume %s)", err.msg, bad_shard, run_dir, verb);
+        }
         if (sg_trainer_last_checkpoint(t) < 0) {
             if (full)
                 cli_die("%s%s (%s, then sg-train -o %s --resume starts the run again)", err.msg,
