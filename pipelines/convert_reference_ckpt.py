@@ -20,7 +20,11 @@ Examples (the reference's pretrained models):
       --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young \\
       --dataset RaFD:one-hot=angry,contemptuous,disgusted,fearful,happy,neutral,sad,surprised
 
-The output's directory is created when missing. D's repeat_num (--d-repeat) is
+The output's directory is created when missing. An existing OUTPUT is refused
+unless --force is given; the input itself (by any name: a symbolic or hard link
+to it, checked by device and inode) is refused even then. The file is written
+under a temporary name beside it, synced and renamed, so OUTPUT is either the
+old file or the whole new one. D's repeat_num (--d-repeat) is
 recorded only (sg-sample runs G alone), but sg-sample checks it against the image
 size as for any model (the size a multiple of 2^d_repeat): it defaults to
 sg-train's rule, the reference's 6, fewer for images under 128 px so that D's
@@ -29,7 +33,7 @@ reference's own default, 6, cannot train below 64 px. Give the --d_repeat_num
 the model was trained with when it was another.
 
 Errors (a missing or unreadable input, a file that is not a reference generator,
-labels that do not fit it, an output that cannot be written) are one line on
+labels that do not fit it, an output that exists or cannot be written) are one line on
 standard error, "convert_reference_ckpt.py: ...", exit status 1; nothing is
 written then.
 
@@ -140,6 +144,28 @@ def network_sizes(tensors):
     return g_conv_dim, c_dim, len(blocks)
 
 
+def check_output(path, input_path, force):
+    """Refuses, before anything is read or written, an OUTPUT that is the input
+    (the same device and inode, through links too: a rename would replace the
+    checkpoint being converted), a directory, and any other existing OUTPUT
+    (a dangling link too) unless force."""
+    try:
+        out = os.stat(path)
+    except OSError:
+        out = None
+    if out is not None:
+        try:
+            inp = os.stat(input_path)
+        except OSError:
+            inp = None                    # reported when the input is read
+        if inp is not None and (out.st_dev, out.st_ino) == (inp.st_dev, inp.st_ino):
+            die("%s: the output is the same file as the input %s; choose another output" % (path, input_path))
+        if os.path.isdir(path):
+            die("%s: is a directory (give the file to write, NNNNNN-G.safetensors)" % path)
+    if (out is not None or os.path.islink(path)) and not force:
+        die("%s: exists; give --force to replace it" % path)
+
+
 def write_safetensors(path, tensors, metadata):
     header = {"__metadata__": metadata}
     offset = 0
@@ -157,7 +183,8 @@ def write_safetensors(path, tensors, metadata):
             why = "not a directory" if isinstance(e, FileExistsError) else os_error(e)   # a file in the way
             die("%s: cannot create its directory %s: %s" % (path, e.filename or parent, why))
     try:
-        with open(tmp, "wb") as f:
+        # O_EXCL: never write through a file or link that is already there
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
             f.write(struct.pack("<Q", len(text)))
             f.write(text)
             for _, _, _, raw in tensors:
@@ -171,13 +198,21 @@ def write_safetensors(path, tensors, metadata):
         except OSError:
             pass
         die("%s: %s" % (path, os_error(e)))   # the temporary file's name would puzzle
+    try:                                       # the rename lasts a crash
+        dfd = os.open(parent or ".", os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass                                   # the file is complete; only its durability is left to the system
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("input", help="the reference's NNNNNN-G.ckpt")
-    ap.add_argument("output", help="NNNNNN-G.safetensors to write")
+    ap.add_argument("output", help="NNNNNN-G.safetensors to write (not an existing file unless --force)")
     ap.add_argument("--dataset", action="append", type=parse_dataset, required=True,
                     metavar="NAME[:KIND]=A,B,...",
                     help="a dataset and its labels in the model's order (repeat for several; "
@@ -189,14 +224,15 @@ def main():
                     help="D's repeat_num (recorded only; default as sg-train: 6, fewer under 128 px so "
                          "that D's last map is at least 2x2, e.g. 4 at 32 px)")
     ap.add_argument("--step", type=int, help="iteration (default: the number in the file name)")
+    ap.add_argument("--force", action="store_true",
+                    help="replace an existing output file (never the input itself, by any name)")
     a = ap.parse_args()
     if a.image_size < 1 or a.crop < 0:
         die("--image-size must be at least 1 and --crop at least 0")
     if a.d_repeat is None:
         a.d_repeat = default_d_repeat(a.image_size)
     check_sizes(a.image_size, a.d_repeat)
-    if os.path.isdir(a.output):
-        die("%s: is a directory (give the file to write, NNNNNN-G.safetensors)" % a.output)
+    check_output(a.output, a.input, a.force)
 
     tensors = load_state_dict(a.input)
     g_conv_dim, c_dim, g_repeat = network_sizes(tensors)

@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# pipelines/convert_reference_ckpt.py (a reference PyTorch generator -> a stargan-c
+# G file): what it refuses to overwrite and what it refuses to convert. Its
+# conversions that sg-sample then runs are checked in sg-sample.bats.
+
+PY=/usr/bin/python3
+CONVERT=pipelines/convert_reference_ckpt.py
+DS=--dataset=CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
+
+setup_file() {
+    cd "$BATS_TEST_DIRNAME/../.."
+    T=$BATS_FILE_TMPDIR
+    $PY -c 'import torch' 2>/dev/null || return 0
+    # A tiny reference Generator (conv_dim 4, c_dim 5, one residual block).
+    $PY - "$T" <<'EOF'
+import sys, torch
+sys.path.insert(0, "tests/golden")
+from stargan_ref import Generator
+torch.manual_seed(1)
+torch.save(Generator(4, 5, 1).state_dict(), sys.argv[1] + "/000007-G.ckpt")
+EOF
+}
+
+setup() {
+    cd "$BATS_TEST_DIRNAME/../.."
+    T=$BATS_FILE_TMPDIR
+    W=$BATS_TEST_TMPDIR
+    $PY -c 'import torch' 2>/dev/null || skip "no torch for $PY"
+}
+
+convert() { $PY $CONVERT "$@" "$DS" --image-size 16 --d-repeat 2; }
+
+# Runs convert with the arguments and checks it failed with one line on stderr
+# ending in $want (first argument), and left no temporary file in $W.
+refused() {
+    local want=$1; shift
+    run convert "$@"
+    echo "status $status: $output"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "convert_reference_ckpt.py: "*"$want" ]]
+    [ -z "$(find "$W" -name '*.tmp*')" ]
+}
+
+@test "convert_reference_ckpt.py: never writes over its input, by any name" {
+    cp "$T/000007-G.ckpt" "$W/copy-G.ckpt"
+    ln -s copy-G.ckpt "$W/link-G.safetensors"
+    ln "$W/copy-G.ckpt" "$W/hard-G.safetensors"
+    mkdir "$W/sub"
+    sum=$(md5sum < "$W/copy-G.ckpt")
+    same="the output is the same file as the input $W/copy-G.ckpt; choose another output"
+    refused "$W/copy-G.ckpt: $same" "$W/copy-G.ckpt" "$W/copy-G.ckpt"
+    refused "$W/sub/../copy-G.ckpt: $same" "$W/copy-G.ckpt" "$W/sub/../copy-G.ckpt"
+    refused "$W/link-G.safetensors: $same" "$W/copy-G.ckpt" "$W/link-G.safetensors"
+    refused "$W/hard-G.safetensors: $same" "$W/copy-G.ckpt" "$W/hard-G.safetensors"
+    # --force replaces other files, never the input
+    refused "$W/copy-G.ckpt: $same" --force "$W/copy-G.ckpt" "$W/copy-G.ckpt"
+    refused "$W/hard-G.safetensors: $same" --force "$W/copy-G.ckpt" "$W/hard-G.safetensors"
+    refused "$W/link-G.safetensors: $same" --force "$W/copy-G.ckpt" "$W/link-G.safetensors"
+    [ "$(md5sum < "$W/copy-G.ckpt")" = "$sum" ]
+    [ -L "$W/link-G.safetensors" ]
+    # from the directory itself, by a relative name
+    run bash -c "cd '$W' && $PY '$PWD/$CONVERT' copy-G.ckpt ./copy-G.ckpt --image-size 16 --d-repeat 2 '$DS'"
+    [ "$status" -eq 1 ]
+    [ "$output" = "convert_reference_ckpt.py: ./copy-G.ckpt: the output is the same file as the input copy-G.ckpt; choose another output" ]
+    [ "$(md5sum < "$W/copy-G.ckpt")" = "$sum" ]
+}
+
+@test "convert_reference_ckpt.py: an existing output is replaced only with --force, atomically" {
+    convert "$T/000007-G.ckpt" "$W/000007-G.safetensors" --step 7 > /dev/null
+    sum=$(md5sum < "$W/000007-G.safetensors")
+    ino=$(stat -c %i "$W/000007-G.safetensors")
+    refused "$W/000007-G.safetensors: exists; give --force to replace it" "$T/000007-G.ckpt" "$W/000007-G.safetensors" --step 8
+    [ "$(md5sum < "$W/000007-G.safetensors")" = "$sum" ]
+    # an existing file of any kind, a dangling link too
+    echo keep > "$W/notes.txt"
+    refused "$W/notes.txt: exists; give --force to replace it" "$T/000007-G.ckpt" "$W/notes.txt"
+    [ "$(cat "$W/notes.txt")" = keep ]
+    ln -s nowhere "$W/dangling"
+    refused "$W/dangling: exists; give --force to replace it" "$T/000007-G.ckpt" "$W/dangling"
+    [ "$(readlink "$W/dangling")" = nowhere ]
+    # --force replaces it by a rename: a new file, not the old one rewritten
+    run convert --force "$T/000007-G.ckpt" "$W/000007-G.safetensors" --step 8
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"step 8"* ]]
+    [ "$(md5sum < "$W/000007-G.safetensors")" != "$sum" ]
+    [ "$(stat -c %i "$W/000007-G.safetensors")" != "$ino" ]
+    head -c 4096 "$W/000007-G.safetensors" | grep -aq '"step":"8"'
+    [ -z "$(find "$W" -name '*.tmp*')" ]
+    run $PY $CONVERT --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--force"*"replace an existing output"* ]]
+    # and sg-sample(1), where it describes the script
+    sed -n '/^\.SH CONVERTING A REFERENCE CHECKPOINT/,/^\.SH EXAMPLES/p' man/man1/sg-sample.1 |
+        grep -q 'refused unless \\fB\\-\\-force'
+}
+
+# The review's case: a conversion aimed at a checkpoint of an sg-train run.
+@test "convert_reference_ckpt.py: refuses to replace a G file of an sg-train run without --force" {
+    celeb-synth -q -n 20 -o "$W/synth"
+    celeb-pack -q --attrs "$W/synth/list_attr_celeba.txt" --images "$W/synth/img_align_celeba" \
+        --select Black_Hair,Blond_Hair,Brown_Hair,Male,Young -S 16 -o "$W/s.lmdb"
+    sg-train -q -o "$W/run" --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads 1 --device cpu --iters 2 "$W/s.lmdb"
+    g=$W/run/ckpt/000002-G.safetensors
+    sum=$(md5sum < "$g")
+    refused "$g: exists; give --force to replace it" "$T/000007-G.ckpt" "$g"
+    [ "$(md5sum < "$g")" = "$sum" ]
+    sg-sample -q --ckpt "$W/run" --device cpu "$W/synth/img_align_celeba/000001.jpg" -o "$W/ok.png"
+}
