@@ -241,10 +241,33 @@ int sg_same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && same_id(&sa, &sb);
 }
 
-int sg_same_file_fd(const char *path, int fd)
+/* The regular file that writing path would replace: its resolved directory's
+ * identity in *dir and its name in name (n bytes). 0, or -1 when path is no
+ * regular file (missing, a device: written in place) or too long. */
+static int replaced_entry(const char *path, struct stat *dir, char *name, size_t n)
 {
-    struct stat sp, sf;
-    return stat(path, &sp) == 0 && fstat(fd, &sf) == 0 && same_id(&sp, &sf);
+    char real[PATH_MAX], d[PATH_MAX];
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !realpath(path, real)) return -1;
+    const char *base = strrchr(real, '/');
+    if (snprintf(name, n, "%s", base ? base + 1 : real) >= (int)n) return -1;
+    sg_dir_of(real, d, sizeof d);
+    return stat(d, dir) == 0 ? 0 : -1;
+}
+
+int sg_write_replaces(const char *out, const char *in)
+{
+    struct stat d_out, d_in;
+    char n_out[NAME_MAX + 1], n_in[NAME_MAX + 1];
+    return replaced_entry(out, &d_out, n_out, sizeof n_out) == 0 && replaced_entry(in, &d_in, n_in, sizeof n_in) == 0 &&
+           same_id(&d_out, &d_in) && !strcmp(n_out, n_in);
+}
+
+int sg_write_replaces_fd(const char *out, int fd)
+{
+    struct stat so, sf;
+    return stat(out, &so) == 0 && S_ISREG(so.st_mode) && fstat(fd, &sf) == 0 && same_id(&so, &sf) &&
+           sf.st_nlink == 1;
 }
 
 int sg_path_inside_dir(const char *path, const char *dir)

@@ -37,8 +37,15 @@ int sg_refuse_irregular_mode(const char *path, unsigned mode, sg_err *err);
  * and inode through symbolic links ("x" and "./x", a link to it, a hard link
  * of it); 0 when they differ or either cannot be stat'ed. */
 int sg_same_file(const char *a, const char *b);
-/* The same for a file already open as descriptor fd (standard input). */
-int sg_same_file_fd(const char *path, int fd);
+/* 1 when writing out with sg_write_file_atomic would destroy the regular
+ * file in: out names the same directory entry as in once symbolic links are
+ * resolved (the write renames over that entry). A hard link of in under
+ * another name keeps it, and a device, FIFO or socket is written in place,
+ * so neither counts; 0 too when either is missing. */
+int sg_write_replaces(const char *out, const char *in);
+/* The same for the file open as descriptor fd (standard input): out is that
+ * regular file and its only name (st_nlink 1). */
+int sg_write_replaces_fd(const char *out, int fd);
 /* 1 when a file written at path (existing or not) lands in directory dir or in
  * a directory below it. The place is that of the file a symbolic link at path
  * names, where it exists (an atomic write replaces that file); where path's

@@ -110,6 +110,8 @@ static int is_shard_dir(const char *path)
  * would stop its removal after the new one is already in place. */
 static int check_replaceable(const char *path, const struct stat *st, sg_err *err)
 {
+    if (S_ISLNK(st->st_mode))
+        return sg_errf(err, "%s is a symbolic link; not replacing it (give the shard's own path)", path);
     if (!S_ISDIR(st->st_mode)) return sg_errf(err, "%s exists and is not a shard; not replacing it", path);
     if (!is_shard_dir(path))
         return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", path);

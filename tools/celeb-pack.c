@@ -485,6 +485,10 @@ int main(int argc, char **argv)
     cli_refuse_output_is_input(out, "--attrs file", attrs, "choose another -o");
     cli_refuse_output_is_input(out, "--images directory", images, "choose another -o");
     cli_refuse_output_is_input(out, "--folders directory", folders, "choose another -o");
+    /* inside --folders the shard would be read as one more class next time */
+    if (folders && sg_path_inside_dir(out, folders))
+        cli_die("%s: the output lies inside the --folders directory %s, where it would count as a class; "
+                "write it outside", out, folders);
     /* Fail early, before any decoding, if the output exists. */
     struct stat st;
     if (!force && lstat(out, &st) == 0) cli_die("%s exists (use --force to replace it)", out);

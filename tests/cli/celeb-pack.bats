@@ -168,7 +168,7 @@ print('same')"
   ln -s "$T/real.lmdb" "$T/link.lmdb"
   run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 2 -o "$T/link.lmdb"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-pack: $T/link.lmdb exists and is not a shard; not replacing it" ]
+  [ "$output" = "celeb-pack: $T/link.lmdb is a symbolic link; not replacing it (give the shard's own path)" ]
   [ -L "$T/link.lmdb" ]
 }
 
@@ -196,6 +196,11 @@ print('same')"
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-pack: $T/f: the output is the same directory as the --folders directory $T/f; choose another -o" ]
   [ -f "$T/f/a/000001.jpg" ] && [ -f "$T/f/b/000002.jpg" ]
+  # inside it, the shard would be read as a third class the next time (it was, with --force)
+  run celeb-pack --folders "$T/f" -o "$T/f/x.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/f/x.lmdb: the output lies inside the --folders directory $T/f, where it would count as a class; write it outside" ]
+  [ ! -e "$T/f/x.lmdb" ]
   [ -z "$(ls -d "$T"/*.tmp-* "$T"/s/*.tmp-* 2>/dev/null)" ]
 }
 

@@ -207,6 +207,15 @@ PY
   cmp "$T/history.jsonl" "$T/h.orig"
   cmp "$T/stats.json" "$T/s.orig"
   [ -z "$(ls "$T" | grep '\.tmp\.')" ]
+  # a hard link of the input under another name (a cp -al snapshot): the
+  # write replaces that name only, the input keeps its data: allowed
+  ln "$T/history.jsonl" "$T/hard.jsonl"
+  run sg-plot "$T/history.jsonl" -o "$T/hard.jsonl"
+  [ "$status" -eq 0 ]
+  cmp "$T/history.jsonl" "$T/h.orig"
+  # a device is written in place: reading and writing /dev/null is no loss
+  run sg-plot - -o /dev/null < /dev/null
+  [[ "$output" != *"same file"* ]]
 }
 
 @test "a UTF-8 byte-order mark at the start of the input is skipped (history and --bars), as the attribute readers do" {

@@ -70,7 +70,7 @@ refused() {
   [ "${lines[0]}" = "celeb-synth: --count: '5x' is not an integer" ]
 }
 
-@test "sg-train: a run directory that is a shard it reads, lies inside one, or is a shard is a usage error; nothing written" {
+@test "sg-train: a run directory that is a shard it reads, lies inside one, or is a shard is refused; nothing written" {
   celeb-synth -q -n 4 -o "$T/syn"
   celeb-pack -q --attrs "$T/syn/list_attr_celeba.txt" --images "$T/syn/img_align_celeba" \
     --select Bangs,Male -S 16 -j 1 -o "$T/y.lmdb"
@@ -80,9 +80,8 @@ refused() {
   check() {
     local want=$1; shift
     run "${train[@]}" "$@"
-    [ "$status" -eq 2 ] || { echo "$* -> status $status: $output"; return 1; }
-    [ "${lines[0]}" = "sg-train: $want" ] || { echo "$* -> '${lines[0]}'"; return 1; }
-    [ "${lines[1]}" = "Try 'sg-train --help'." ]
+    [ "$status" -eq 1 ] || { echo "$* -> status $status: $output"; return 1; }   # as other refused outputs
+    [ "$output" = "sg-train: $want" ] || { echo "$* -> '$output'"; return 1; }
     [ "$(ls -A "$T/y.lmdb")" = "$listing" ] && [ "$(cksum < "$T/y.lmdb/data.mdb")" = "$sum" ]
     [ "$(ls -A "$T/z.lmdb")" = "$listing" ]
   }
@@ -93,6 +92,10 @@ refused() {
   check "$T/z.lmdb: the run directory is a shard (it holds data.mdb); choose another -o RUN" -o "$T/z.lmdb" "$T/y.lmdb"
   check "$T/z.lmdb: the run directory is a shard (it holds data.mdb); choose another -o RUN" -o "$T/z.lmdb" --resume
   check "$T/z.lmdb: the run directory is a shard (it holds data.mdb); choose another -o RUN" -o "$T/z.lmdb" --force "$T/y.lmdb"
+  # an operand that is no shard is reported as such, not as "the shard"
+  run "${train[@]}" -o "$T/syn/r6" "$T/syn"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"not a stargan shard"* ]] || { echo "$output"; return 1; }
   # beside the shard is fine
   "${train[@]}" -o "$T/run" "$T/y.lmdb"
   [ -f "$T/run/config.json" ]

@@ -241,8 +241,19 @@ static void test_same_file(void)
     CHECK(sg_same_file(a, test_tmp_path("missing")) == 0 && sg_same_file(test_tmp_path("missing"), test_tmp_path("missing")) == 0,
           "a missing file is the same as nothing");
     CHECK(sg_same_file(test_tmpdir, test_tmp_path(".")) == 1, "a directory is itself");
-    int fd = open(a, O_RDONLY);
-    CHECK(fd >= 0 && sg_same_file_fd(link_a, fd) == 1 && sg_same_file_fd(b, fd) == 0, "sg_same_file_fd");
+    /* what an atomic write over out destroys: in's own entry (through links),
+     * not a hard link of it under another name, not a device */
+    CHECK(sg_write_replaces(a, a) == 1 && sg_write_replaces(dotted, a) == 1, "writing a file replaces it");
+    CHECK(sg_write_replaces(link_a, a) == 1 && sg_write_replaces(a, link_a) == 1, "through a symbolic link");
+    CHECK(sg_write_replaces(hard_a, a) == 0 && sg_write_replaces(a, hard_a) == 0,
+          "a hard link under another name keeps the file");
+    CHECK(sg_write_replaces(b, a) == 0 && sg_write_replaces(test_tmp_path("missing"), a) == 0, "another or no file");
+    CHECK(sg_write_replaces("/dev/null", "/dev/null") == 0, "a device is written in place");
+    int fd = open(b, O_RDONLY);
+    CHECK(fd >= 0 && sg_write_replaces_fd(b, fd) == 1 && sg_write_replaces_fd(a, fd) == 0, "sg_write_replaces_fd");
+    if (fd >= 0) close(fd);
+    fd = open(a, O_RDONLY);   /* a has a second name (hard_a): writing it keeps the data */
+    CHECK(fd >= 0 && sg_write_replaces_fd(a, fd) == 0, "sg_write_replaces_fd: a file with two names");
     if (fd >= 0) close(fd);
 }
 

@@ -167,7 +167,10 @@ void cli_refuse_empty_path(const char *what, const char *path)
 void cli_refuse_output_is_input(const char *out, const char *what, const char *in, const char *advice)
 {
     if (!out || !in || !strcmp(out, "-")) return;
-    int same = !strcmp(in, "-") ? sg_same_file_fd(out, STDIN_FILENO) : sg_same_file(out, in);
+    /* a directory (celeb-pack's --images) by identity; a file when the
+     * write would replace it (not a hard link of it under another name) */
+    int same = !strcmp(in, "-") ? sg_write_replaces_fd(out, STDIN_FILENO)
+             : sg_path_is_dir(in) ? sg_same_file(out, in) : sg_write_replaces(out, in);
     if (same)
         cli_die("%s: the output is the same %s as the %s %s; %s", out, sg_path_is_dir(out) ? "directory" : "file",
                 what, !strcmp(in, "-") ? "<stdin>" : in, advice);
@@ -182,19 +185,22 @@ void cli_refuse_output_in_shard(const char *out, const char *shard)
 void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n)
 {
     char file[PATH_MAX];
+    struct stat st;
     if (snprintf(file, sizeof file, "%s/config.json", run_dir) >= (int)sizeof file) return;   /* a file of the run */
     for (int k = 0; k < n; k++) {
+        /* only shards: an operand that is none is reported as such later */
+        char data[PATH_MAX];
+        if (snprintf(data, sizeof data, "%s/data.mdb", shards[k]) >= (int)sizeof data || stat(data, &st) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
         if (sg_same_file(run_dir, shards[k]))
-            cli_usage_error("%s: the run directory is the shard %s it trains on; choose another -o RUN", run_dir,
-                            shards[k]);
+            cli_die("%s: the run directory is the shard %s it trains on; choose another -o RUN", run_dir, shards[k]);
         if (sg_path_inside_dir(file, shards[k]))
-            cli_usage_error("%s: the run directory lies inside the shard %s; choose another -o RUN", run_dir,
-                            shards[k]);
+            cli_die("%s: the run directory lies inside the shard %s; choose another -o RUN", run_dir, shards[k]);
     }
-    struct stat st;
     if (snprintf(file, sizeof file, "%s/data.mdb", run_dir) < (int)sizeof file && stat(file, &st) == 0 &&
         S_ISREG(st.st_mode))
-        cli_usage_error("%s: the run directory is a shard (it holds data.mdb); choose another -o RUN", run_dir);
+        cli_die("%s: the run directory is a shard (it holds data.mdb); choose another -o RUN", run_dir);
 }
 
 void cli_version(void)
