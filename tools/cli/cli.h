@@ -59,8 +59,9 @@ void cli_try_help(void) __attribute__((noreturn));
  * an empty name would otherwise reach the file system as the working or the
  * root directory ("" + "/img_align_celeba"), or give "tool: : No such file". */
 void cli_refuse_empty_path(const char *what, const char *path);
-/* Dies (exit 1) when writing out would replace the input in, the same file
- * by device and inode (lib/fileio.h sg_same_file; in "-": standard input):
+/* Dies (exit 1) when writing out would replace the input in: a file whose
+ * directory entry the write replaces (lib/fileio.h sg_write_replaces; in "-":
+ * standard input), a directory by device and inode (sg_same_file):
  * "tool: OUT: the output is the same file as the WHAT IN; ADVICE" ("the same
  * directory" for one). what names
  * the input ("input", "--attrs file"); advice says what to do ("choose
@@ -71,8 +72,8 @@ void cli_refuse_output_is_input(const char *out, const char *what, const char *i
  * sg_path_inside_dir): readers never write next to a shard's data, and
  * celeb-pack --force would delete what they did. */
 void cli_refuse_output_in_shard(const char *out, const char *shard);
-/* sg-train: a usage error when the run directory run_dir is one of the
- * shards it reads, lies inside one (by device and inode), or is a shard
+/* sg-train: dies (exit 1) when the run directory run_dir is one of the
+ * shard operands, lies inside one (by device and inode), or is a shard
  * itself (it holds data.mdb): the run's files would be written next to a
  * shard's data, where readers never write. */
 void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n);
