@@ -213,6 +213,12 @@ int sg_model_cls_dim(const sg_model_config *cfg)
     return s;
 }
 
+int sg_model_image_unit(int d_repeat)
+{
+    int unit = 1 << (d_repeat < 0 ? 0 : d_repeat > 12 ? 12 : d_repeat);
+    return unit < 4 ? 4 : unit;   /* G down-samples twice */
+}
+
 int sg_model_c_dim(const sg_model_config *cfg)
 {
     return sg_model_cls_dim(cfg) + (cfg->n_datasets > 1 ? cfg->n_datasets : 0);
@@ -244,11 +250,10 @@ int sg_model_config_check(const sg_model_config *cfg, sg_err *err)
     if ((int64_t)cfg->d_conv_dim << (cfg->d_repeat - 1) > 65536)
         return sg_errf(err, "model: D's last layer would have %lld channels",
                        (long long)cfg->d_conv_dim << (cfg->d_repeat - 1));
-    int unit = 1 << cfg->d_repeat;
-    if (unit < 4) unit = 4;   /* G down-samples twice */
-    if (cfg->image_size < unit || cfg->image_size % unit != 0 || cfg->image_size > 4096)
-        return sg_errf(err, "model: image size %d must be a multiple of %d (2^d_repeat, and of 4) and at most 4096",
-                       cfg->image_size, unit);
+    int unit = sg_model_image_unit(cfg->d_repeat);
+    if (cfg->image_size < unit || cfg->image_size % unit != 0 || cfg->image_size > SG_MODEL_MAX_IMAGE)
+        return sg_errf(err, "model: image size %d must be a multiple of %d (2^d_repeat, and of 4) and at most %d",
+                       cfg->image_size, unit, SG_MODEL_MAX_IMAGE);
     if (cfg->batch < 1 || cfg->batch > 65536)
         return sg_errf(err, "model: batch %d (1..65536 allowed)", cfg->batch);
     if (!(cfg->beta1 >= 0 && cfg->beta1 < 1 && cfg->beta2 >= 0 && cfg->beta2 < 1))

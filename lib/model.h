@@ -33,6 +33,11 @@ int sg_model_c_dim(const sg_model_config *cfg);
 int sg_model_cls_dim(const sg_model_config *cfg);
 /* Offset of dataset ds's labels in both vectors above. */
 int sg_model_label_offset(const sg_model_config *cfg, int ds);
+/* The image sides a model takes: multiples of sg_model_image_unit(d_repeat)
+ * (2^d_repeat: D halves the image d_repeat times; at least 4: G halves it
+ * twice), from that unit up to SG_MODEL_MAX_IMAGE. d_repeat 1..12. */
+#define SG_MODEL_MAX_IMAGE 4096
+int sg_model_image_unit(int d_repeat);
 /* Checks sizes (image_size divisible by 2^d_repeat and >= 2^d_repeat, dims > 0...). */
 int sg_model_config_check(const sg_model_config *cfg, sg_err *err);
 

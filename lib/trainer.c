@@ -65,17 +65,17 @@ int sg_train_default_d_repeat(int image_size)
  * and the two ways out, a --d-repeat that fits or sizes to repack at. */
 static int check_image_size(const char *shard, int S, int d_repeat, int d_repeat_given, sg_err *err)
 {
-    int unit = d_repeat < 2 ? 4 : 1 << (d_repeat > 12 ? 12 : d_repeat);   /* G halves twice, D d_repeat times */
-    if (S >= unit && S % unit == 0 && S <= 4096) return 0;
+    const int MAX = SG_MODEL_MAX_IMAGE, unit = sg_model_image_unit(d_repeat);
+    if (S >= unit && S % unit == 0 && S <= MAX) return 0;
     int lo = S / unit * unit, hi = lo + unit;
     char sizes[64];
-    if (lo >= unit && hi <= 4096) snprintf(sizes, sizeof sizes, "--size %d or %d", lo, hi);
-    else snprintf(sizes, sizeof sizes, "--size %d", lo >= unit && lo <= 4096 ? lo : hi <= 4096 ? hi : 4096);
-    if (S % 4 != 0 || S < 4 || S > 4096)
-        return sg_errf(err, "%s: %d px images: the model takes multiples of 4 up to 4096 (G halves them twice); "
-                       "repack it with celeb-pack %s", shard, S, sizes);
-    int fit = 1;
-    while (fit < 12 && S % (1 << (fit + 1)) == 0 && (1 << (fit + 1)) <= S) fit++;
+    if (lo >= unit && hi <= MAX) snprintf(sizes, sizeof sizes, "--size %d or %d", lo, hi);
+    else snprintf(sizes, sizeof sizes, "--size %d", lo >= unit && lo <= MAX ? lo : hi <= MAX ? hi : MAX);
+    if (S % sg_model_image_unit(1) != 0 || S > MAX)   /* no d_repeat fits */
+        return sg_errf(err, "%s: %d px images: the model takes multiples of 4 up to %d (G halves them twice); "
+                       "repack it with celeb-pack %s", shard, S, MAX, sizes);
+    int fit = 1;   /* the largest d_repeat that fits */
+    while (fit < 12 && S % sg_model_image_unit(fit + 1) == 0 && sg_model_image_unit(fit + 1) <= S) fit++;
     return sg_errf(err, "%s: %d px images, but D halves them %d times (%s; %d px needs a multiple of %d): give "
                    "--d-repeat %d or less, or repack it with celeb-pack %s", shard, S, d_repeat,
                    d_repeat_given ? "--d-repeat" : "the default for this size", S, unit, fit, sizes);

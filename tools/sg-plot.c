@@ -302,8 +302,10 @@ static int panel_range(const history *h, int panel, int full_range, double *lo, 
      * (values near DBL_MAX made every one inf: an empty panel); a point
      * beyond them is clipped to the panel's edge like any outlier. */
     const double LIMIT = 1e300;
-    double mn = fmax(all[0], -LIMIT), mx = fmin(all[n - 1], LIMIT);
-    double a = fmin(fmax(percentile(all, n, 1), -LIMIT), LIMIT), b = fmin(fmax(percentile(all, n, 99), -LIMIT), LIMIT);
+#define WITHIN_LIMIT(v) fmin(fmax((v), -LIMIT), LIMIT)
+    double mn = WITHIN_LIMIT(all[0]), mx = WITHIN_LIMIT(all[n - 1]);
+    double a = WITHIN_LIMIT(percentile(all, n, 1)), b = WITHIN_LIMIT(percentile(all, n, 99));
+#undef WITHIN_LIMIT
     free(all);
     if (full_range) { a = mn; b = mx; }
     double span = b - a;
