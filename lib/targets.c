@@ -112,13 +112,17 @@ static int all_digits(const char *q, size_t len)
     return 1;
 }
 
-/* Dataset number N (1..n_datasets) written as decimal in q[0..len), else -1. */
+/* Dataset number N (1..n_datasets) written as decimal digits in q[0..len),
+ * leading zeros allowed ("02" is 2), else -1. */
 static int dataset_number(const sg_model_config *cfg, const char *q, size_t len)
 {
-    if (!all_digits(q, len) || len > 3 || q[0] == '0') return -1;
-    int v = 0;
-    for (size_t k = 0; k < len; k++) v = v * 10 + (q[k] - '0');
-    return v >= 1 && v <= cfg->n_datasets ? v - 1 : -1;
+    if (!all_digits(q, len)) return -1;
+    long v = 0;
+    for (size_t k = 0; k < len; k++) {
+        v = v * 10 + (q[k] - '0');
+        if (v > cfg->n_datasets) return -1;   /* also keeps a long run of digits from overflowing */
+    }
+    return v >= 1 ? (int)v - 1 : -1;
 }
 
 /* Datasets called q[0..len): their count; *first the first of them. */
@@ -160,28 +164,104 @@ void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
     snprintf(out, cap, "%s:%s", q, label_names[t]);
 }
 
-/* Known names for messages: "A, B, C" (qualified when datasets share names). */
-static void list_names(const sg_model_config *cfg, const char *const *label_names,
-                       const char *const *dataset_names, char *out, size_t cap)
+/* A dataset's name in a list: bare when it is letters, digits and _.+-
+ * only, else quoted ('a b'), escaped (lib/error.h). */
+static void plain_or_quoted(const char *name, char *out, size_t cap)
+{
+    int plain = *name != 0;
+    for (const char *p = name; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                strchr("_.+-", *p);
+    snprintf(out, cap, plain ? "%s" : "'%s'", sg_quote_str(name).s);
+}
+
+void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *dataset_names, int ds,
+                             char *out, size_t cap)
+{
+    char q[SG_QUOTE_MAX + 8];
+    if (!dataset_names || ds < 0 || ds >= cfg->n_datasets || !dataset_names[ds]) {
+        snprintf(out, cap, "%d", ds + 1);
+        return;
+    }
+    plain_or_quoted(dataset_names[ds], q, sizeof q);
+    snprintf(out, cap, "%d %s", ds + 1, q);
+}
+
+void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, char *out, size_t cap)
 {
     size_t len = 0;
-    int n = sg_targets_count(cfg);
+    out[0] = 0;
+    for (int ds = 0; ds < cfg->n_datasets; ds++) {
+        char d[SG_QUOTE_MAX + 32];
+        sg_targets_dataset_desc(cfg, dataset_names, ds, d, sizeof d);
+        int w = snprintf(out + len, cap - len, "%s%s", ds ? ", " : "", d);
+        if (w < 0 || (size_t)w >= cap - len) {
+            if (cap > 4) snprintf(out + (len + 4 < cap ? len : cap - 4), 4, "...");
+            return;
+        }
+        len += (size_t)w;
+    }
+}
+
+/* The datasets for a message: "the datasets are 1 a, 2 b" or, with one,
+ * "the checkpoint has one dataset, 1 a". */
+static void datasets_phrase(const sg_model_config *cfg, const char *const *dataset_names, char *out, size_t cap)
+{
+    char list[400];
+    sg_targets_dataset_list(cfg, dataset_names, list, sizeof list);
+    if (cfg->n_datasets == 1) snprintf(out, cap, "the checkpoint has one dataset, %s", list);
+    else snprintf(out, cap, "the datasets are %s", list);
+}
+
+/* Known names for messages: "A, B, C" (qualified when datasets share names);
+ * only dataset only_ds's, unqualified, when only_ds >= 0. */
+static void list_names(const sg_model_config *cfg, const char *const *label_names,
+                       const char *const *dataset_names, int only_ds, char *out, size_t cap)
+{
+    size_t len = 0;
+    int n = sg_targets_count(cfg), listed = 0;
     out[0] = 0;
     for (int t = 0; t < n && len + 8 < cap; t++) {
         char name[512];
-        sg_targets_name(cfg, label_names, dataset_names, t, name, sizeof name);
-        int w = snprintf(out + len, cap - len, "%s%s", t ? ", " : "", sg_quote_str(name).s);
+        if (only_ds >= 0) {
+            if (sg_targets_dataset_of(cfg, t, NULL) != only_ds) continue;
+            snprintf(name, sizeof name, "%s", label_names[t]);
+        } else {
+            sg_targets_name(cfg, label_names, dataset_names, t, name, sizeof name);
+        }
+        int w = snprintf(out + len, cap - len, "%s%s", listed++ ? ", " : "", sg_quote_str(name).s);
         if (w < 0 || (size_t)w >= cap - len) { snprintf(out + len, cap - len, "..."); break; }
         len += (size_t)w;
     }
 }
 
+/* Labels of dataset ds (every dataset when ds < 0) called label: their
+ * count; *found the first, *other_ds a dataset other than *found's that has it
+ * too (-1 when none). */
+static int find_label(const sg_model_config *cfg, const char *const *label_names, int ds, const char *label,
+                      int *found, int *other_ds)
+{
+    int n = sg_targets_count(cfg), n_found = 0;
+    *found = -1;
+    *other_ds = -1;
+    for (int t = 0; t < n; t++) {
+        int d = sg_targets_dataset_of(cfg, t, NULL);
+        if ((ds >= 0 && d != ds) || strcmp(label_names[t], label)) continue;
+        if (n_found == 0) *found = t;
+        else if (d != sg_targets_dataset_of(cfg, *found, NULL)) *other_ds = d;
+        n_found++;
+    }
+    return n_found;
+}
+
 /* Resolves one (possibly qualified) name to a label; -1 with a message otherwise.
  * A qualifier of digits is a dataset's number from 1; any other, a dataset's
- * name. A name whose part before ':' is neither is
- * looked up whole (a class folder called "a:b"). */
+ * name. A name whose part before ':' is neither is looked up whole (a class
+ * folder called "a:b"). An unqualified name that several datasets have is
+ * anchor_ds's when anchor_ds (the dataset the spec's other items name, or
+ * -1) has it. */
 static int resolve(const sg_model_config *cfg, const char *const *label_names,
-                   const char *const *dataset_names, const char *name, int *ds_out,
+                   const char *const *dataset_names, const char *name, int anchor_ds, int *ds_out,
                    int *index_out, sg_err *err)
 {
     const char *colon = strchr(name, ':');
@@ -189,10 +269,10 @@ static int resolve(const sg_model_config *cfg, const char *const *label_names,
     const char *label = name;
     if (colon && dataset_names) {
         size_t ql = (size_t)(colon - name);
-        int first, n_named = all_digits(name, ql) ? 0 : datasets_named(cfg, dataset_names, name, ql, &first);
-        int number = dataset_number(cfg, name, ql);
+        int digits = all_digits(name, ql);
+        int first, n_named = digits ? 0 : datasets_named(cfg, dataset_names, name, ql, &first);
         if (n_named == 1) want_ds = first;
-        else if (number >= 0) want_ds = number;
+        else if (digits) want_ds = dataset_number(cfg, name, ql);
         else if (n_named > 1)
             return sg_errf(err, "'%s': several datasets are called '%s'; write N:%s, N the dataset's number "
                            "(1 to %d)", sg_quote_str(name).s, sg_quote_bytes(name, ql).s,
@@ -202,26 +282,54 @@ static int resolve(const sg_model_config *cfg, const char *const *label_names,
         } else {
             int whole = 0;
             for (int t = 0; t < n && !whole; t++) whole = !strcmp(label_names[t], name);
-            if (!whole) return sg_errf(err, "unknown dataset in '%s'", sg_quote_str(name).s);
+            if (!whole) {
+                char phrase[500];
+                datasets_phrase(cfg, dataset_names, phrase, sizeof phrase);
+                if (digits)
+                    return sg_errf(err, "'%s': no dataset %s; %s", sg_quote_str(name).s, sg_quote_bytes(name, ql).s,
+                                   phrase);
+                return sg_errf(err, "'%s': no dataset is called '%s'; %s", sg_quote_str(name).s,
+                               sg_quote_bytes(name, ql).s, phrase);
+            }
         }
     }
-    int found = -1, n_found = 0, other_ds = -1;
-    for (int t = 0; t < n; t++) {
-        int ds = sg_targets_dataset_of(cfg, t, NULL);
-        if (want_ds >= 0 && ds != want_ds) continue;
-        if (!strcmp(label_names[t], label)) {
-            if (n_found == 0) found = t;
-            else if (ds != sg_targets_dataset_of(cfg, found, NULL)) other_ds = ds;
-            n_found++;
-        }
+    int found, other_ds;
+    int n_found = find_label(cfg, label_names, want_ds, label, &found, &other_ds);
+    if (n_found == 0 && want_ds >= 0) {
+        char desc[SG_QUOTE_MAX + 32], q[SG_QUOTE_MAX + 8];
+        int alt, alt_other;
+        sg_targets_dataset_desc(cfg, dataset_names, want_ds, desc, sizeof desc);
+        const char *sp = strchr(desc, ' ');   /* "3 rafd" -> "dataset 3 (rafd)" */
+        snprintf(q, sizeof q, "%s", sp ? sp + 1 : "");
+        char where[SG_QUOTE_MAX + 48];
+        if (sp) snprintf(where, sizeof where, "dataset %d (%s)", want_ds + 1, q);
+        else snprintf(where, sizeof where, "dataset %d", want_ds + 1);
+        /* 'rafd:+happy' for '+rafd:happy' */
+        if ((label[0] == '+' || label[0] == '-') && find_label(cfg, label_names, want_ds, label + 1, &alt, &alt_other))
+            return sg_errf(err, "'%s': %s has no attribute '%s'; write %c%s:%s", sg_quote_str(name).s, where,
+                           sg_quote_str(label).s, label[0], sg_quote_bytes(name, (size_t)(colon - name)).s,
+                           sg_quote_str(label + 1).s);
+        char known[600];
+        list_names(cfg, label_names, dataset_names, want_ds, known, sizeof known);
+        return sg_errf(err, "'%s': %s has no attribute '%s' (it has: %s)", sg_quote_str(name).s, where,
+                       sg_quote_str(label).s, known);
     }
     if (n_found == 0) {
         char known[700];
-        list_names(cfg, label_names, dataset_names, known, sizeof known);
+        list_names(cfg, label_names, dataset_names, -1, known, sizeof known);
         return sg_errf(err, "unknown attribute '%s' (known: %s)", sg_quote_str(name).s, known);
     }
     if (n_found > 1 && other_ds < 0)
         return sg_errf(err, "attribute '%s' is named more than once in one dataset", sg_quote_str(name).s);
+    if (n_found > 1 && anchor_ds >= 0) {
+        /* all items belong to one dataset: the one the others name */
+        int in_anchor = find_label(cfg, label_names, anchor_ds, label, &found, &other_ds);
+        if (in_anchor == 1) {
+            *ds_out = sg_targets_dataset_of(cfg, found, index_out);
+            return 0;
+        }
+        n_found = find_label(cfg, label_names, -1, label, &found, &other_ds);
+    }
     if (n_found > 1) {
         int ds = sg_targets_dataset_of(cfg, found, NULL);
         int same_names = dataset_names && dataset_names[ds] && dataset_names[other_ds] &&
@@ -247,9 +355,12 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
     char *copy = malloc(len + 1);
     if (!copy) return sg_errf(err, "out of memory");
     memcpy(copy, text, len + 1);
-    int rc = -1;
+    int rc = -1, n_items = 0;
+    char *names[SG_TARGETS_MAX_ITEMS];
+    float values[SG_TARGETS_MAX_ITEMS];
     char *item = copy;
-    /* Split by hand (strtok would skip empty items; "A,,B" is an error). */
+    /* The items' syntax first. Split by hand (strtok would skip empty items;
+     * "A,,B" is an error). */
     for (;;) {
         char *comma = strchr(item, ',');
         if (comma) *comma = 0;
@@ -273,29 +384,47 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
             value = (float)v;
         }
         if (!*name) { sg_errf(err, "--targets: empty attribute name in '%s'", sg_quote_str(text).s); goto out; }
+        if (n_items == SG_TARGETS_MAX_ITEMS) {
+            sg_errf(err, "--targets: more than %d attributes", SG_TARGETS_MAX_ITEMS);
+            goto out;
+        }
+        names[n_items] = name;
+        values[n_items] = value;
+        n_items++;
+        if (!comma) break;
+        item = comma + 1;
+    }
+    /* All items belong to one dataset: the first that names one dataset by
+     * itself (qualified, or a name no other dataset has) is the anchor for
+     * names several datasets share ("+2:Bangs,-Black_Hair"). */
+    int anchor = -1;
+    for (int k = 0; k < n_items && anchor < 0; k++) {
+        int ds, index;
+        if (!resolve(cfg, label_names, dataset_names, names[k], -1, &ds, &index, NULL)) anchor = ds;
+    }
+    int first_item = -1;   /* the item that set spec->ds, for messages */
+    for (int k = 0; k < n_items; k++) {
         int ds, index = 0;   /* set with ds by sg_targets_dataset_of; 0 keeps gcc from warning */
-        if (resolve(cfg, label_names, dataset_names, name, &ds, &index, err)) {
+        if (resolve(cfg, label_names, dataset_names, names[k], anchor, &ds, &index, err)) {
             sg_err_prefix(err, "--targets");
             goto out;
         }
         if (spec->ds >= 0 && ds != spec->ds) {
-            int first = label_offset(cfg, spec->ds) + spec->index[0];
-            sg_errf(err, "--targets: '%s' and '%s' belong to different datasets; name attributes of one dataset",
-                    sg_quote_str(label_names[first]).s, sg_quote_str(name).s);
+            char d0[SG_QUOTE_MAX + 32], d1[SG_QUOTE_MAX + 32];
+            sg_targets_dataset_desc(cfg, dataset_names, spec->ds, d0, sizeof d0);
+            sg_targets_dataset_desc(cfg, dataset_names, ds, d1, sizeof d1);
+            sg_errf(err, "--targets: '%s' (dataset %s) and '%s' (dataset %s) belong to different datasets; "
+                    "name attributes of one dataset", sg_quote_str(names[first_item]).s, d0,
+                    sg_quote_str(names[k]).s, d1);
             goto out;
         }
-        for (int k = 0; k < spec->n; k++)
-            if (spec->index[k] == index) { sg_errf(err, "--targets: '%s' given twice", sg_quote_str(name).s); goto out; }
-        if (spec->n == SG_TARGETS_MAX_ITEMS) {
-            sg_errf(err, "--targets: more than %d attributes", SG_TARGETS_MAX_ITEMS);
-            goto out;
-        }
+        for (int j = 0; j < spec->n; j++)
+            if (spec->index[j] == index) { sg_errf(err, "--targets: '%s' given twice", sg_quote_str(names[k]).s); goto out; }
+        if (first_item < 0) first_item = k;
         spec->ds = ds;
         spec->index[spec->n] = index;
-        spec->value[spec->n] = value;
+        spec->value[spec->n] = values[k];
         spec->n++;
-        if (!comma) break;
-        item = comma + 1;
     }
     rc = 0;
 out:

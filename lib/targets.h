@@ -60,6 +60,13 @@ typedef struct {
 #define SG_TARGETS_QUALIFIER_MAX 160
 void sg_targets_qualifier(const sg_model_config *cfg, const char *const *dataset_names, int ds,
                           char *out, size_t cap);
+/* Dataset ds as messages show it: its number from 1 and its name, "2 train"
+ * (the name quoted escaped, 'a b', when it holds other characters than
+ * letters, digits and _.+-; the number alone without dataset_names). */
+void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *dataset_names, int ds,
+                             char *out, size_t cap);
+/* Every dataset so: "1 train, 2 train, 3 rafd" (cut with "..." at cap). */
+void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, char *out, size_t cap);
 /* Target t's name as --targets takes it: QUALIFIER:NAME when a label of another
  * dataset has the same name, else NAME. */
 void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
@@ -67,10 +74,17 @@ void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
 
 /* dataset_names: n_datasets names (may be NULL: then names cannot be qualified).
  * A qualifier is a dataset's name or its number from 1 (needed when datasets
- * share a name, x/train.lmdb and y/train.lmdb; digits are always a number); a name
- * whose part before ':' qualifies nothing is a label name as a whole ("a:b").
- * Errors: "unknown attribute 'X' (known: A, B, ...)", an empty item, a value outside
- * [0, 1], a name given twice, names from two datasets, an ambiguous name. */
+ * share a name, x/train.lmdb and y/train.lmdb; digits are always a number,
+ * leading zeros allowed: "02:" is dataset 2); a name whose part before ':'
+ * qualifies nothing is a label name as a whole ("a:b"). All items belong to
+ * one dataset, so an unqualified name several datasets have is taken from the
+ * dataset another item names by itself ("+2:Bangs,-Black_Hair").
+ * Errors, each one line quoting the user's text: "unknown attribute 'X'
+ * (known: A, B, ...)", "'4:X': no dataset 4; the datasets are 1 a, 2 b" (or
+ * "the checkpoint has one dataset, 1 a"), "'N:X': dataset N (a) has no
+ * attribute 'X' (it has: ...)" ("; write +N:X" for 'N:+X'), an empty item, a
+ * value outside [0, 1], a name given twice, "'2:A' (dataset 2 b) and '1:B'
+ * (dataset 1 a) belong to different datasets", an ambiguous name. */
 int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
                      const char *const *dataset_names, const char *text,
                      sg_target_spec *spec, sg_err *err);

@@ -480,6 +480,20 @@ PY
     [ "$status" -eq 1 ]
     [[ "$output" == *"'Bangs' is in several datasets; write N:Bangs, N the dataset's number (1 to 2)" ]]
     [ ! -e "$W/x.png" ]
+    # another item's number names the dataset of a shared name; leading zeros are the number
+    sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +2:Bangs,-Black_Hair --device cpu -o "$W/q1.png"
+    sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets -Black_Hair,+02:Bangs --device cpu -o "$W/q2.png"
+    sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +2:Bangs,-2:Black_Hair --device cpu -o "$W/q3.png"
+    cmp "$W/q1.png" "$W/q3.png"
+    cmp "$W/q2.png" "$W/q3.png"
+    # wrong datasets: the datasets listed, the user's text quoted
+    run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +3:Bangs --device cpu -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: --targets: '3:Bangs': no dataset 3; the datasets are 1 celebA_train, 2 celebA_train" ]
+    run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +2:Bangs,+1:Black_Hair --device cpu -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: --targets: '2:Bangs' (dataset 2 celebA_train) and '1:Black_Hair' (dataset 1 celebA_train) belong to different datasets; name attributes of one dataset" ]
+    [ ! -e "$W/x.png" ]
 }
 
 @test "sg-sample: a run whose latest names a deleted checkpoint: the message names it (after reading latest again)" {

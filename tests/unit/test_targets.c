@@ -187,10 +187,12 @@ static void test_parse_multi(void)
           strstr(err.msg, "different datasets"), "two datasets: '%s'", err.msg);
     err.msg[0] = 0;
     CHECK(sg_targets_parse(&cfg, AB, DSN, "celebC:Bangs", &s, &err) == -1 &&
-          strstr(err.msg, "unknown dataset"), "unknown dataset: '%s'", err.msg);
+          !strcmp(err.msg, "--targets: 'celebC:Bangs': no dataset is called 'celebC'; the datasets are 1 celebA, "
+                           "2 celebB"), "unknown dataset: '%s'", err.msg);
     err.msg[0] = 0;
     CHECK(sg_targets_parse(&cfg, AB, DSN, "celebB:Bangs", &s, &err) == -1 &&
-          strstr(err.msg, "unknown attribute"), "wrong dataset: '%s'", err.msg);
+          !strcmp(err.msg, "--targets: 'celebB:Bangs': dataset 2 (celebB) has no attribute 'Bangs' (it has: "
+                           "Eyeglasses, Wearing_Hat)"), "wrong dataset: '%s'", err.msg);
 
     /* A name in both sets is ambiguous unless qualified. */
     const char *dup[] = {"Male", "Young", "Bangs", "Male", "Eyeglasses"};
@@ -227,9 +229,11 @@ static void test_qualifiers(void)
           strstr(err.msg, "'Male' is in several datasets; write N:Male, N the dataset's number (1 to 3)"),
           "ambiguous, same dataset names: '%s'", err.msg);
     err.msg[0] = 0;
-    CHECK(sg_targets_parse(&cfg, names, same, "4:Male", &s, &err) == -1 && strstr(err.msg, "unknown dataset in '4:Male'"),
+    CHECK(sg_targets_parse(&cfg, names, same, "4:Male", &s, &err) == -1 &&
+          !strcmp(err.msg, "--targets: '4:Male': no dataset 4; the datasets are 1 celebA, 2 celebA, 3 rafd"),
           "number out of range: '%s'", err.msg);
-    CHECK(sg_targets_parse(&cfg, names, same, "02:Male", &s, &err) == -1, "leading zero is no number");
+    CHECK(sg_targets_parse(&cfg, names, same, "02:Male", &s, &err) == 0 && s.ds == 1,
+          "leading zeros: the number: '%s'", err.msg);
     /* the label "a:b" unqualified ("a" is no dataset), and qualified */
     CHECK(sg_targets_parse(&cfg, names, same, "+a:b", &s, &err) == 0 && s.ds == 2 && s.index[0] == 0,
           "a:b: '%s' ds %d", err.msg, s.ds);
@@ -347,10 +351,12 @@ static void test_messages_quoted(void)
     struct { const char *spec, *want; } meta[] = {
         /* names two datasets share are listed as --targets takes them: qualified */
         {"+D", "--targets: unknown attribute 'D' (known: one\\x1b:A\\x1b[31m, B\\xe2\\x80\\xae, two:A\\x1b[31m, C)"},
-        {"+B\xe2\x80\xae,+C", "--targets: 'B\\xe2\\x80\\xae' and 'C' belong to different datasets"},
+        {"+B\xe2\x80\xae,+C", "--targets: 'B\\xe2\\x80\\xae' (dataset 1 'one\\x1b') and 'C' (dataset 2 two) "
+                              "belong to different datasets"},
         {"+A\x1b[31m", "--targets: attribute 'A\\x1b[31m' is in several datasets; write DATASET:A\\x1b[31m"},
-        {"one\x1b:C", "--targets: unknown attribute 'one\\x1b:C'"},
-        {"thr\x1b:C", "--targets: unknown dataset in 'thr\\x1b:C'"},
+        {"one\x1b:C", "--targets: 'one\\x1b:C': dataset 1 ('one\\x1b') has no attribute 'C' (it has: "
+                       "A\\x1b[31m, B\\xe2\\x80\\xae)"},
+        {"thr\x1b:C", "--targets: 'thr\\x1b:C': no dataset is called 'thr\\x1b'; the datasets are 1 'one\\x1b', 2 two"},
     };
     for (size_t k = 0; k < sizeof meta / sizeof meta[0]; k++) {
         err.msg[0] = 0;
@@ -374,6 +380,80 @@ static void test_messages_quoted(void)
           printable(err.msg), "long names: '%s'", err.msg);
 }
 
+/* Messages a black-box review found unhelpful, each quoting the user's text on
+ * one line: an unknown dataset lists the datasets (or says there is one);
+ * digits with leading zeros are the number; a mix of datasets names both items
+ * as typed; a qualified name the dataset lacks lists that dataset's names;
+ * 'RaFD:+happy' suggests '+RaFD:happy'. And an unqualified name that several
+ * datasets share takes the dataset of the spec's other items. */
+static void test_review_messages(void)
+{
+    sg_model_config cfg = {.n_datasets = 3, .label_dim = {2, 2, 3}, .one_hot = {0, 0, 1}};
+    const char *names[] = {"Bangs", "Black_Hair", "Bangs", "Black_Hair", "angry", "happy", "sad"};
+    const char *ds_names[] = {"train", "train", "rafd"};
+    sg_target_spec s;
+    sg_err err = {{0}};
+    struct { const char *spec, *want; } cases[] = {
+        {"+celebA:Bangs", "--targets: 'celebA:Bangs': no dataset is called 'celebA'; the datasets are "
+                          "1 train, 2 train, 3 rafd"},
+        {"+4:Bangs", "--targets: '4:Bangs': no dataset 4; the datasets are 1 train, 2 train, 3 rafd"},
+        {"+0:Bangs", "--targets: '0:Bangs': no dataset 0; the datasets are 1 train, 2 train, 3 rafd"},
+        {"+99999999999999999999:Bangs", "--targets: '99999999999999999999:Bangs': no dataset 99999999999999999999; "
+                                        "the datasets are 1 train, 2 train, 3 rafd"},
+        {"+2:Bangs,+1:Black_Hair", "--targets: '2:Bangs' (dataset 2 train) and '1:Black_Hair' (dataset 1 train) "
+                                   "belong to different datasets; name attributes of one dataset"},
+        {"+3:Bangs", "--targets: '3:Bangs': dataset 3 (rafd) has no attribute 'Bangs' (it has: angry, happy, sad)"},
+        {"+rafd:Bangs", "--targets: 'rafd:Bangs': dataset 3 (rafd) has no attribute 'Bangs' (it has: angry, happy, sad)"},
+        {"rafd:+happy", "--targets: 'rafd:+happy': dataset 3 (rafd) has no attribute '+happy'; write +rafd:happy"},
+        {"3:-sad", "--targets: '3:-sad': dataset 3 (rafd) has no attribute '-sad'; write -3:sad"},
+        /* no item names one dataset: still ambiguous */
+        {"-Black_Hair,+Bangs", "--targets: attribute 'Black_Hair' is in several datasets; write N:Black_Hair"},
+        /* the other item's dataset lacks it: ambiguous as before */
+        {"+happy,-Bangs", "--targets: attribute 'Bangs' is in several datasets; write N:Bangs"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        err.msg[0] = 0;
+        int rc = sg_targets_parse(&cfg, names, ds_names, cases[k].spec, &s, &err);
+        CHECK(rc == -1 && !strncmp(err.msg, cases[k].want, strlen(cases[k].want)) && !strchr(err.msg, '\n'),
+              "'%s': rc %d message '%s' (want it to start '%s')", cases[k].spec, rc, err.msg, cases[k].want);
+    }
+    /* leading zeros: the number */
+    CHECK(sg_targets_parse(&cfg, names, ds_names, "+02:Bangs", &s, &err) == 0 && s.ds == 1 && s.index[0] == 0,
+          "02:Bangs: '%s' ds %d", err.msg, s.ds);
+    CHECK(sg_targets_parse(&cfg, names, ds_names, "+003:sad", &s, &err) == 0 && s.ds == 2 && s.index[0] == 2,
+          "003:sad: '%s' ds %d", err.msg, s.ds);
+    /* the qualified item's dataset decides the unqualified one's, in either order */
+    CHECK(sg_targets_parse(&cfg, names, ds_names, "+2:Bangs,-Black_Hair", &s, &err) == 0 && s.ds == 1 && s.n == 2 &&
+          s.index[0] == 0 && s.index[1] == 1 && s.value[1] == 0.0f, "2:Bangs,-Black_Hair: '%s' ds %d", err.msg, s.ds);
+    CHECK(sg_targets_parse(&cfg, names, ds_names, "-Black_Hair,+1:Bangs", &s, &err) == 0 && s.ds == 0 && s.n == 2 &&
+          s.index[0] == 1 && s.index[1] == 0, "-Black_Hair,+1:Bangs: '%s' ds %d", err.msg, s.ds);
+
+    /* one dataset: say so */
+    sg_model_config one = {.n_datasets = 1, .label_dim = {5}};
+    const char *celeba[] = {"celebA"};
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&one, CELEBA5, celeba, "+2:Male", &s, &err) == -1 &&
+          !strcmp(err.msg, "--targets: '2:Male': no dataset 2; the checkpoint has one dataset, 1 celebA"),
+          "one dataset: '%s'", err.msg);
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&one, CELEBA5, celeba, "+celebB:Male", &s, &err) == -1 &&
+          !strcmp(err.msg, "--targets: 'celebB:Male': no dataset is called 'celebB'; the checkpoint has one "
+                           "dataset, 1 celebA"), "one dataset, by name: '%s'", err.msg);
+    CHECK(sg_targets_parse(&one, CELEBA5, celeba, "+01:Male", &s, &err) == 0 && s.ds == 0 && s.index[0] == 3,
+          "01:Male: '%s'", err.msg);
+
+    /* the list of datasets as messages show it */
+    char list[200];
+    sg_targets_dataset_list(&cfg, ds_names, list, sizeof list);
+    CHECK(!strcmp(list, "1 train, 2 train, 3 rafd"), "dataset list '%s'", list);
+    const char *odd[] = {"a b", "x\x1b"};
+    sg_model_config two = {.n_datasets = 2, .label_dim = {1, 1}};
+    sg_targets_dataset_list(&two, odd, list, sizeof list);
+    CHECK(!strcmp(list, "1 'a b', 2 'x\\x1b'"), "dataset list with odd names '%s'", list);
+    sg_targets_dataset_list(&two, NULL, list, sizeof list);
+    CHECK(!strcmp(list, "1, 2"), "dataset list without names '%s'", list);
+}
+
 int main(void)
 {
     test_single_celeba();
@@ -384,5 +464,6 @@ int main(void)
     test_qualifiers();
     test_one_hot_spec();
     test_messages_quoted();
+    test_review_messages();
     return check_done();
 }
