@@ -32,6 +32,11 @@ last map is at least 2x2 (log2(image size) - 1: 4 at 32 px, 5 at 64 px); the
 reference's own default, 6, cannot train below 64 px. Give the --d_repeat_num
 the model was trained with when it was another.
 
+The whole state_dict is checked first against the reference Generator's for
+the sizes read from it (conv_dim and c_dim from main.0.weight, repeat_num from
+the residual blocks): every tensor there, no other, each of its shape and dtype;
+and the labels against what sg-sample accepts (no label twice in one dataset, a
+one-hot dataset of at least 2 classes), so that every file written runs.
 Errors (a missing or unreadable input, a file that is not a reference generator,
 labels that do not fit it, an output that exists or cannot be written) are one line on
 standard error, "convert_reference_ckpt.py: ...", exit status 1; nothing is
@@ -93,6 +98,25 @@ def parse_dataset(spec):
     return name, kind, names
 
 
+def check_datasets(datasets):
+    """The label configuration sg-sample accepts (lib/model.c sg_model_config_check,
+    lib/targets.c): at most 8 datasets of 1..4096 labels, one-hot ones of at least
+    2 classes, no label named twice in one dataset (a target could not name it;
+    the same name in two datasets is fine, DATASET:NAME tells them apart)."""
+    if len(datasets) > 8:
+        die("--dataset: %d datasets, at most 8 allowed" % len(datasets))
+    for name, kind, labels in datasets:
+        if len(labels) > 4096:
+            die("--dataset %s: %d labels, at most 4096 allowed" % (name, len(labels)))
+        if kind == "one-hot" and len(labels) < 2:
+            die("--dataset %s: a one-hot dataset needs at least 2 classes" % name)
+        seen = set()
+        for label in labels:
+            if label in seen:
+                die("--dataset %s: label %s is given twice" % (name, label))
+            seen.add(label)
+
+
 def load_state_dict(path):
     try:
         f = open(path, "rb")
@@ -115,33 +139,103 @@ def load_state_dict(path):
         die("%s: not a StarGAN generator state_dict (no main.0.weight)" % path)
     if "conv1.weight" in sd or "conv2.weight" in sd:
         die("%s: a discriminator's state_dict (NNNNNN-D.ckpt); convert the generator, NNNNNN-G.ckpt" % path)
-    w0 = sd["main.0.weight"]
-    if not hasattr(w0, "shape") or len(w0.shape) != 4 or tuple(w0.shape[2:]) != (7, 7) or w0.shape[1] < 3:
-        die("%s: not a StarGAN generator state_dict (main.0.weight is %s, not a 7x7 conv of 3+c channels)"
-            % (path, list(w0.shape) if hasattr(w0, "shape") else type(w0).__name__))
-    out = []
     for k, v in sd.items():
-        v = v.detach().cpu().contiguous()
-        if v.dtype == torch.float32:
-            dtype, raw = "F32", v.numpy().astype("<f4").tobytes()
-        elif v.dtype == torch.int64:
-            dtype, raw = "I64", v.numpy().astype("<i8").tobytes()
-        else:
-            die("%s: tensor %s has dtype %s (expected float32 or int64)" % (path, k, v.dtype))
-        out.append((k, dtype, list(v.shape), raw))
+        if not isinstance(k, str):
+            die("%s: not the reference Generator's state_dict: a key %r that is not a name" % (path, k))
+        if not isinstance(v, torch.Tensor):
+            die("%s: not the reference Generator's state_dict: %s is a %s, not a tensor"
+                % (path, k, type(v).__name__))
+    w0 = sd["main.0.weight"]
+    if len(w0.shape) != 4 or tuple(w0.shape[2:]) != (7, 7) or w0.shape[1] < 3:
+        die("%s: not a StarGAN generator state_dict (main.0.weight is %s, not a 7x7 conv of 3+c channels)"
+            % (path, list(w0.shape)))
+    return sd
+
+
+def generator_layout(g_conv_dim, c_dim, g_repeat):
+    """The reference Generator's state_dict (yunjey/stargan model.py), in order:
+    [(name, shape, dtype name)]. main.0 conv7x7(3+c -> d), main.1 IN, then two
+    down-sampling convs 4x4 (main.3, main.6; IN at main.4, main.7), g_repeat
+    ResidualBlocks main.9 ... main.(8+g_repeat) (conv3x3 .main.0, IN .main.1,
+    conv3x3 .main.3, IN .main.4), two ConvTranspose2d 4x4 (weights [in, out, 4, 4];
+    IN after each), the last conv7x7 (-> 3). No conv biases; each InstanceNorm
+    holds weight, bias, running_mean, running_var and num_batches_tracked (I64, [])."""
+    out = []
+
+    def conv(layer, shape):
+        out.append(("main.%s.weight" % layer, shape, "torch.float32"))
+
+    def norm(layer, ch):
+        for p in ("weight", "bias", "running_mean", "running_var"):
+            out.append(("main.%s.%s" % (layer, p), [ch], "torch.float32"))
+        out.append(("main.%s.num_batches_tracked" % layer, [], "torch.int64"))
+
+    d = g_conv_dim
+    conv(0, [d, 3 + c_dim, 7, 7])
+    norm(1, d)
+    for k in range(2):                       # [d, h, w] -> [2d, h/2, w/2]
+        conv(3 + 3 * k, [2 * d, d, 4, 4])
+        norm(4 + 3 * k, 2 * d)
+        d *= 2
+    for r in range(g_repeat):
+        conv("%d.main.0" % (9 + r), [d, d, 3, 3])
+        norm("%d.main.1" % (9 + r), d)
+        conv("%d.main.3" % (9 + r), [d, d, 3, 3])
+        norm("%d.main.4" % (9 + r), d)
+    layer = 9 + g_repeat
+    for k in range(2):                       # [d, h, w] -> [d/2, 2h, 2w]
+        conv(layer, [d, d // 2, 4, 4])
+        norm(layer + 1, d // 2)
+        d //= 2
+        layer += 3
+    conv(layer, [3, d, 7, 7])
     return out
 
 
-def network_sizes(tensors):
-    """g_conv_dim, c_dim and g_repeat from the reference Generator's layout:
-    main.0 conv7x7(3+c -> conv_dim), then 2 down-sampling convs (main.3, main.6),
-    then repeat_num ResidualBlocks (main.9 ... main.(9+repeat-1)) whose tensors are
-    named main.K.main.0.weight, ..."""
-    shapes = {k: s for k, _, s, _ in tensors}
-    w0 = shapes["main.0.weight"]
-    g_conv_dim, c_dim = w0[0], w0[1] - 3
-    blocks = {int(m.group(1)) for k in shapes for m in [re.match(r"main\.(\d+)\.main\.", k)] if m}
-    return g_conv_dim, c_dim, len(blocks)
+def network_sizes(sd):
+    """g_conv_dim, c_dim and g_repeat as the reference Generator's layout implies
+    them: conv_dim and 3 + c_dim from main.0.weight, repeat_num from the last
+    ResidualBlock's index (their tensors are main.K.main.*, K = 9 ... 8+repeat)."""
+    w0 = sd["main.0.weight"]
+    blocks = [int(m.group(1)) for k in sd for m in [re.match(r"main\.(\d+)\.main\.", k)] if m]
+    return int(w0.shape[0]), int(w0.shape[1]) - 3, max(blocks) - 8 if blocks else 0
+
+
+def check_generator(path, sd, g_conv_dim, c_dim, g_repeat):
+    """The whole state_dict against the layout the sizes imply: every tensor there,
+    none more, each of its shape and dtype (what sg-sample checks when it loads)."""
+    sizes = "conv_dim %d, c_dim %d, %d residual block%s" % (g_conv_dim, c_dim, g_repeat, "" if g_repeat == 1 else "s")
+    bad = "%s: not the reference Generator's state_dict: " % path
+    if not 1 <= g_conv_dim <= 4096 or g_repeat > 64:
+        die(bad + "%s (sg-sample takes conv_dim 1..4096 and 0..64 residual blocks)" % sizes)
+    layout = generator_layout(g_conv_dim, c_dim, g_repeat)
+    missing = [name for name, _, _ in layout if name not in sd]
+    if missing:
+        die(bad + "missing tensor %s%s (%s)" % (missing[0], " and %d more" % (len(missing) - 1)
+                                                 if len(missing) > 1 else "", sizes))
+    known = {name for name, _, _ in layout}
+    extra = [k for k in sd if k not in known]
+    if extra:
+        die(bad + "unexpected tensor %s%s (%s)" % (extra[0], " and %d more" % (len(extra) - 1)
+                                                    if len(extra) > 1 else "", sizes))
+    for name, shape, dtype in layout:
+        v = sd[name]
+        if list(v.shape) != shape:
+            die(bad + "tensor %s: shape %s, expected %s (%s)" % (name, list(v.shape), shape, sizes))
+        if str(v.dtype) != dtype:
+            die(bad + "tensor %s: dtype %s, expected %s" % (name, v.dtype, dtype))
+
+
+def raw_tensors(sd, layout):
+    """[(name, safetensors dtype, shape, little-endian bytes)] in the layout's order."""
+    out = []
+    for name, shape, dtype in layout:
+        v = sd[name].detach().cpu().contiguous()
+        if dtype == "torch.int64":
+            out.append((name, "I64", shape, v.numpy().astype("<i8").tobytes()))
+        else:
+            out.append((name, "F32", shape, v.numpy().astype("<f4").tobytes()))
+    return out
 
 
 def check_output(path, input_path, force):
@@ -234,15 +328,18 @@ def main():
     check_sizes(a.image_size, a.d_repeat)
     check_output(a.output, a.input, a.force)
 
-    tensors = load_state_dict(a.input)
-    g_conv_dim, c_dim, g_repeat = network_sizes(tensors)
     datasets = a.dataset
+    check_datasets(datasets)
+    sd = load_state_dict(a.input)
+    g_conv_dim, c_dim, g_repeat = network_sizes(sd)
     names = [n for _, _, labels in datasets for n in labels]
     want_c = len(names) + (len(datasets) if len(datasets) > 1 else 0)
     if want_c != c_dim:
         die("%s: the generator takes %d label channels, but --dataset gives %d labels%s = %d"
                  % (a.input, c_dim, len(names),
                     " + a %d-dataset mask" % len(datasets) if len(datasets) > 1 else "", want_c))
+    check_generator(a.input, sd, g_conv_dim, c_dim, g_repeat)
+    tensors = raw_tensors(sd, generator_layout(g_conv_dim, c_dim, g_repeat))
     step = a.step
     if step is None:
         m = re.match(r"(\d+)", os.path.basename(a.input))

@@ -19,6 +19,7 @@ from stargan_ref import Generator
 torch.manual_seed(1)
 torch.save(Generator(4, 5, 1).state_dict(), sys.argv[1] + "/000007-G.ckpt")
 EOF
+    $PY -c 'import sys; from PIL import Image; Image.new("RGB", (16, 16), (90, 60, 30)).save(sys.argv[1])' "$T/in.png"
 }
 
 setup() {
@@ -106,4 +107,58 @@ refused() {
     refused "$g: exists; give --force to replace it" "$T/000007-G.ckpt" "$g"
     [ "$(md5sum < "$g")" = "$sum" ]
     sg-sample -q --ckpt "$W/run" --device cpu "$W/synth/img_align_celeba/000001.jpg" -o "$W/ok.png"
+}
+
+# Every file it writes must be one sg-sample runs: the whole state_dict is checked
+# against the names, shapes and dtypes the configuration implies, and the labels
+# against what sg-sample accepts, before anything is written.
+@test "convert_reference_ckpt.py: a state_dict that is not the reference Generator's, or repeated labels, is refused" {
+    $PY - "$T/000007-G.ckpt" "$W" <<'EOF2'
+import sys, torch
+sd = torch.load(sys.argv[1])
+w = sys.argv[2]
+def save(name, edit):
+    d = dict(sd); edit(d); torch.save(d, "%s/%s-G.ckpt" % (w, name))
+save("missing", lambda d: d.pop("main.4.running_mean"))
+save("shape", lambda d: d.__setitem__("main.1.weight", torch.ones(5)))
+save("convshape", lambda d: d.__setitem__("main.9.main.3.weight", torch.ones(16, 16, 5, 5)))
+save("extra", lambda d: d.__setitem__("main.17.weight", torch.ones(3)))
+save("dtype", lambda d: d.__setitem__("main.1.bias", torch.zeros(4, dtype=torch.float64)))
+save("counter", lambda d: d.__setitem__("main.1.num_batches_tracked", torch.tensor(0.0)))
+save("notensor", lambda d: d.__setitem__("main.1.running_var", [1.0, 1.0, 1.0, 1.0]))
+EOF2
+    for case in "missing|missing tensor main.4.running_mean" \
+                "shape|tensor main.1.weight: shape [5], expected [4]" \
+                "convshape|tensor main.9.main.3.weight: shape [16, 16, 5, 5], expected [16, 16, 3, 3]" \
+                "extra|unexpected tensor main.17.weight" \
+                "dtype|tensor main.1.bias: dtype torch.float64, expected torch.float32" \
+                "counter|tensor main.1.num_batches_tracked: dtype torch.float32, expected torch.int64" \
+                "notensor|main.1.running_var is a list, not a tensor"; do
+        IFS='|' read -r name want <<< "$case"
+        run convert "$W/$name-G.ckpt" "$W/$name-G.safetensors"
+        echo "$name: status $status: $output"
+        [ "$status" -eq 1 ]
+        [ "${#lines[@]}" -eq 1 ]
+        [[ "$output" == "convert_reference_ckpt.py: $W/$name-G.ckpt: not the reference Generator's state_dict"*"$want"* ]]
+        [ ! -e "$W/$name-G.safetensors" ]
+    done
+    # labels sg-sample would refuse
+    for case in "--dataset=CelebA=Male,Male,Young,A,B|--dataset CelebA: label Male is given twice" \
+                "--dataset=A=a,b|--dataset=B:one-hot=x|--dataset B: a one-hot dataset needs at least 2 classes"; do
+        IFS='|' read -r -a args <<< "$case"
+        want=${args[-1]}; unset 'args[-1]'
+        run $PY $CONVERT "$T/000007-G.ckpt" "$W/labels-G.safetensors" --image-size 16 --d-repeat 2 "${args[@]}"
+        echo "${args[*]}: status $status: $output"
+        [ "$status" -eq 1 ]
+        [ "${#lines[@]}" -eq 1 ]
+        [ "$output" = "convert_reference_ckpt.py: $want" ]
+        [ ! -e "$W/labels-G.safetensors" ]
+    done
+    # the same label in two datasets is fine (sg-sample qualifies it by dataset)
+    run $PY $CONVERT "$T/000007-G.ckpt" "$W/two-G.safetensors" --image-size 16 --d-repeat 2 \
+        --dataset=A=Male,Young --dataset=B=Male
+    echo "$output"
+    [ "$status" -eq 0 ]
+    sg-sample -q --ckpt "$W/two-G.safetensors" --device cpu --targets +B:Male "$T/in.png" -o "$W/b.png"
+    [ -z "$(find "$W" -name '*.tmp*')" ]
 }
