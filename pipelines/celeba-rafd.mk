@@ -19,6 +19,9 @@ endif
 ifndef RAFD
 $(error RAFD is not set: make -f pipelines/celeba-rafd.mk CELEBA=/path/to/celeba RAFD=/path/to/RaFD/train)
 endif
+ifneq ($(shell test -d '$(RAFD)' && echo yes),yes)
+$(error RAFD=$(RAFD): not a directory (expected one folder per class, as celeb-pack --folders reads))
+endif
 # The reference's configuration is pipelines/common.mk's default; RaFD's crop:
 OUT ?= experiments/celeba-rafd
 RAFD_CROP ?= 256
@@ -28,11 +31,25 @@ ATTRS_CelebA = $(ATTRS)
 TRAIN_SHARDS = $(SHARDS)/CelebA_train.lmdb $(SHARDS)/RaFD.lmdb
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
-# The class folders are the prerequisite: a folder's time changes when files are
-# added or removed.
-$(SHARDS)/RaFD.lmdb: $(RAFD) $(wildcard $(RAFD)/*/)
+# RaFD.lmdb depends on $(OUT)/rafd.list, a listing of what celeb-pack --folders
+# reads from RAFD: the class folders' names and, in each, the names, sizes and
+# modification times of its .jpg, .jpeg and .png files (hidden entries left out,
+# symbolic links followed, as celeb-pack does). Make cannot name a path with a
+# space (a class folder such as 'very sad') as a prerequisite, so the listing
+# stands for them: it is rewritten while the makefile is read (as train.args),
+# and only when it differs, so a class or image added, removed or renamed, or an
+# image rewritten, packs the shard again (and retrains); other files and a second
+# make leave it as it is. Not seen: an image changed with its size and time kept.
+RAFD_LIST = $(OUT)/rafd.list
+$(shell mkdir -p '$(OUT)' && LC_ALL=C find -L '$(RAFD)' -mindepth 1 -maxdepth 2 -name '.*' -prune -o \
+    -printf '%d\t%y\t%P\t%s\t%T@\n' 2>/dev/null | LC_ALL=C awk -F '\t' \
+    '$$1 == 1 && $$2 == "d" { print $$3 } $$1 == 2 && $$2 == "f" && tolower($$3) ~ /\.(jpe?g|png)$$/ { print $$3 "\t" $$4 "\t" $$5 }' | \
+    LC_ALL=C sort > '$(RAFD_LIST).new' && \
+    { cmp -s '$(RAFD_LIST).new' '$(RAFD_LIST)' && rm -f '$(RAFD_LIST).new' || mv -f '$(RAFD_LIST).new' '$(RAFD_LIST)'; })
+
+$(SHARDS)/RaFD.lmdb: $(RAFD_LIST)
 	@mkdir -p $(SHARDS)
-	$(BIN)/celeb-pack -q --force --folders $(RAFD) --crop $(RAFD_CROP) --size $(SIZE) -o $@
+	$(BIN)/celeb-pack -q --force --folders '$(RAFD)' --crop $(RAFD_CROP) --size $(SIZE) -o $@
 
 # CelebA test images to every CelebA attribute and every RaFD expression (test_multi),
 # and some RaFD images the same way.
