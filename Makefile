@@ -150,11 +150,16 @@ experiment: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory -f pipelines/$(or $(EXPERIMENT),$(if $(CELEBA),$(if $(RAFD),celeba-rafd,celeba-split),synthetic)).mk
 
+# sg-sample(1) names the reference-checkpoint converter and score.awk: they go
+# to PREFIX/share/stargan-c.
 install: $(TOOLS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	    $(DESTDIR)$(PREFIX)/share/stargan-c
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/man5/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 755 pipelines/convert_reference_ckpt.py $(DESTDIR)$(PREFIX)/share/stargan-c/
+	install -m 644 pipelines/score.awk $(DESTDIR)$(PREFIX)/share/stargan-c/
 
 clean:
 	rm -rf build bin

@@ -171,3 +171,30 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     [[ "$output" == *"celeb-pack -q --force --folders"* ]]
     celeb-dump --json "$T/spaced/shards/RaFD.lmdb" | grep -q '"new class"'
 }
+
+# sg-sample(1) sends users to the converter: make install puts it (and
+# score.awk, which sg-sample(1) names too) beside the man pages.
+@test "make install: the tools, the man pages, the converter and score.awk" {
+    root=$BATS_TEST_TMPDIR/root
+    # -o: install what is built, never rebuild it here
+    run make --no-print-directory install DESTDIR="$root" PREFIX=/opt/sg $(for t in bin/*; do echo "-o $t"; done)
+    echo "$output"
+    [ "$status" -eq 0 ]
+    for t in bin/*; do [ -x "$root/opt/sg/bin/${t#bin/}" ]; done
+    [ -f "$root/opt/sg/share/man/man1/sg-sample.1" ]
+    [ -f "$root/opt/sg/share/man/man5/stargan-checkpoint.5" ]
+    share=$root/opt/sg/share/stargan-c
+    [ "$(stat -c %a "$share/convert_reference_ckpt.py")" = 755 ]
+    [ "$(stat -c %a "$share/score.awk")" = 644 ]
+    cmp pipelines/convert_reference_ckpt.py "$share/convert_reference_ckpt.py"
+    cmp pipelines/score.awk "$share/score.awk"
+    # it runs from there, on its own
+    run "$share/convert_reference_ckpt.py" --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == "usage: convert_reference_ckpt.py"* ]]
+    # the man page names both places
+    sed -n '/^\.SH CONVERTING A REFERENCE CHECKPOINT/,/^\.SH EXAMPLES/p' man/man1/sg-sample.1 > "$BATS_TEST_TMPDIR/conv"
+    grep -q 'pipelines/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
+    grep -q 'PREFIX.*/share/stargan-c/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
+    grep -q '/usr/local/share/stargan-c/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
+}
