@@ -213,6 +213,24 @@ static void datasets_phrase(const sg_model_config *cfg, const char *const *datas
     else snprintf(out, cap, "the datasets are %s", list);
 }
 
+int sg_targets_dataset_parse(const sg_model_config *cfg, const char *const *dataset_names, const char *text,
+                              int *ds, sg_err *err)
+{
+    size_t len = strlen(text);
+    char phrase[500];
+    datasets_phrase(cfg, dataset_names, phrase, sizeof phrase);
+    if (all_digits(text, len)) {
+        *ds = dataset_number(cfg, text, len);
+        if (*ds < 0) return sg_errf(err, "no dataset %s; %s", sg_quote_str(text).s, phrase);
+        return 0;
+    }
+    int first, n_named = datasets_named(cfg, dataset_names, text, len, &first);
+    if (n_named == 1) { *ds = first; return 0; }
+    if (n_named > 1)
+        return sg_errf(err, "several datasets are called '%s'; give its number (%s)", sg_quote_str(text).s, phrase);
+    return sg_errf(err, "no dataset is called '%s'; %s", sg_quote_str(text).s, phrase);
+}
+
 /* Known names for messages: "A, B, C" (qualified when datasets share names);
  * only dataset only_ds's, unqualified, when only_ds >= 0. */
 static void list_names(const sg_model_config *cfg, const char *const *label_names,

@@ -67,6 +67,13 @@ void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *data
                              char *out, size_t cap);
 /* Every dataset so: "1 train, 2 train, 3 rafd" (cut with "..." at cap). */
 void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, char *out, size_t cap);
+/* The dataset text names, as a qualifier does: digits are its number from 1
+ * (leading zeros allowed), anything else its name, which must be one
+ * dataset's. Errors (no prefix): "no dataset 4; the datasets are 1 a, 2 b",
+ * "no dataset is called 'x'; ...", "several datasets are called 'a'; give
+ * its number (...)". */
+int sg_targets_dataset_parse(const sg_model_config *cfg, const char *const *dataset_names, const char *text,
+                             int *ds, sg_err *err);
 /* Target t's name as --targets takes it: QUALIFIER:NAME when a label of another
  * dataset has the same name, else NAME. */
 void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,

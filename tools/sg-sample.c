@@ -40,6 +40,10 @@ static void usage(void)
            "                         (RUN/ckpt/NNNNNN) or a generator file (NNNNNN-G.safetensors)\n"
            "  -d, --data SHARD       translate records of this shard (its labels must be one of\n"
            "                         the checkpoint's datasets)\n"
+           "      --dataset N|NAME   the checkpoint's dataset the shard's records belong to\n"
+           "                         (its number from 1 or its name; default: the one with the\n"
+           "                         shard's labels, of several the run's own shard or the one\n"
+           "                         named like it)\n"
            "  IMAGE...               PNG or JPEG files of any size ('-' = stdin), center-cropped\n"
            "                         and resized as the checkpoint's training data was\n"
            "  -t, --targets SPEC     one target instead of all: +A,-B,C=0.5 sets A to 1, B to 0,\n"
@@ -90,7 +94,7 @@ typedef struct {
 } input_image;
 
 typedef struct {
-    const char *ckpt, *data, *targets, *output, *format;
+    const char *ckpt, *data, *dataset, *targets, *output, *format;
     int each, grid, quiet, batch, threads, zoom, timing;
     long count;            /* -1: default */
     long crop;             /* -1: checkpoint's */
@@ -101,54 +105,165 @@ typedef struct {
 
 /* ---- inputs ------------------------------------------------------------ */
 
-/* Maps the shard's labels onto one of the checkpoint's datasets by name:
- * map[i] = position in dataset *ds of shard label i. The match is one to one
- * (a shard that names a label twice matches nothing: one of the dataset's
- * labels would get no value). When several datasets have the shard's labels
- * (a run trained on celebA_train and celebA_test), the one sg-train named like
- * this shard is its own, else the first: the input's own labels start the
- * targets of its own dataset only. */
-static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, const char *shard_path,
-                              int *ds_out, int *map, sg_err *err)
+/* Whether the shard's labels are dataset ds's: the same kind and the same
+ * names, one to one (a shard that names a label twice matches nothing: one of
+ * the dataset's labels would get no value); map[i] = position in ds of shard
+ * label i. */
+static int labels_fit(const sg_ckpt_info *ck, const sg_shard_meta *m, int ds, int *map)
 {
     const sg_model_config *cfg = &ck->model;
-    char own_name[SG_CKPT_NAME_MAX];
-    sg_run_dataset_name(shard_path, own_name, sizeof own_name);
-    int found = -1;
-    for (int ds = 0; ds < cfg->n_datasets; ds++) {
-        if ((int)m->n_labels != cfg->label_dim[ds]) continue;
-        if ((m->label_kind == SG_LABELS_ONE_HOT) != (cfg->one_hot[ds] != 0)) continue;
-        int off = sg_model_label_offset(cfg, ds), ok = 1, ds_map[SG_SHARD_MAX_LABELS];
-        unsigned char used[SG_SHARD_MAX_LABELS] = {0};
-        for (uint32_t i = 0; i < m->n_labels && ok; i++) {
-            ds_map[i] = -1;
-            for (int j = 0; j < cfg->label_dim[ds]; j++)
-                if (!used[j] && !strcmp(m->label_names[i], ck->label_names[off + j])) { ds_map[i] = j; break; }
-            ok = ds_map[i] >= 0;
-            if (ok) used[ds_map[i]] = 1;
-        }
-        if (!ok) continue;
-        if (found < 0 || !strcmp(ck->dataset_names[ds], own_name)) {
-            found = ds;
-            memcpy(map, ds_map, sizeof(int) * m->n_labels);
-        }
-        if (!strcmp(ck->dataset_names[ds], own_name)) break;
+    if ((int)m->n_labels != cfg->label_dim[ds]) return 0;
+    if ((m->label_kind == SG_LABELS_ONE_HOT) != (cfg->one_hot[ds] != 0)) return 0;
+    int off = sg_model_label_offset(cfg, ds);
+    unsigned char used[SG_SHARD_MAX_LABELS] = {0};
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        map[i] = -1;
+        for (int j = 0; j < cfg->label_dim[ds]; j++)
+            if (!used[j] && !strcmp(m->label_names[i], ck->label_names[off + j])) { map[i] = j; break; }
+        if (map[i] < 0) return 0;
+        used[map[i]] = 1;
     }
-    if (found >= 0) { *ds_out = found; return 0; }
-    /* names from the shard's and the checkpoint's metadata: quoted escaped */
-    char have[600] = "", want[600] = "";
+    return 1;
+}
+
+/* "a,b,c": names quoted escaped, for messages. */
+static void label_list(char *out, size_t cap, const char *const *names, int n)
+{
     size_t len = 0;
-    for (uint32_t i = 0; i < m->n_labels && len + 2 < sizeof have; i++)
-        len += (size_t)snprintf(have + len, sizeof have - len, "%s%s", i ? "," : "",
-                                 sg_quote_str(m->label_names[i]).s);
-    len = 0;
-    for (int ds = 0, t = 0; ds < cfg->n_datasets && len + 4 < sizeof want; ds++) {
-        len += (size_t)snprintf(want + len, sizeof want - len, "%s", ds ? "; " : "");
-        for (int j = 0; j < cfg->label_dim[ds] && len + 2 < sizeof want; j++, t++)
-            len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", j ? "," : "",
-                                     sg_quote_str(ck->label_names[t]).s);
+    out[0] = 0;
+    for (int i = 0; i < n && len + 2 < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", sg_quote_str(names[i]).s);
+}
+
+/* "1 train, 2 train" for the datasets in list[0..n). */
+static void dataset_subset(const sg_ckpt_info *ck, const int *list, int n, char *out, size_t cap)
+{
+    const char *names[SG_MAX_DATASETS];
+    for (int ds = 0; ds < SG_MAX_DATASETS; ds++) names[ds] = ck->dataset_names[ds];
+    size_t len = 0;
+    out[0] = 0;
+    for (int k = 0; k < n && len + 2 < cap; k++) {
+        char d[SG_QUOTE_MAX + 32];
+        sg_targets_dataset_desc(&ck->model, names, list[k], d, sizeof d);
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", k ? ", " : "", d);
     }
-    return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s)", shard_path, have, want);
+}
+
+/* The run directory a checkpoint belongs to, when it is one (config.json
+ * there): the --ckpt directory, or RUN for RUN/ckpt/NNNNNN-G.safetensors;
+ * else "". */
+static void run_of_checkpoint(const char *arg, const char *g_path, char *run, size_t cap)
+{
+    run[0] = 0;
+    if (sg_ckpt_arg_is_run(arg)) {
+        snprintf(run, cap, "%s", arg);
+    } else {
+        char dir[PATH_MAX];
+        sg_dir_of(g_path, dir, sizeof dir);
+        const char *base = strrchr(dir, '/');
+        if (strcmp(base ? base + 1 : dir, "ckpt")) return;
+        char up[PATH_MAX];
+        snprintf(up, sizeof up, "%s/..", dir);
+        snprintf(run, cap, "%s", up);
+    }
+    if (!sg_run_exists(run)) run[0] = 0;
+}
+
+/* The datasets among cand[0..n) whose shard in the checkpoint's run is
+ * shard_path (the same file by device and inode; config.json records each
+ * shard's path): into hit, their count. 0 without a run. */
+static int datasets_by_path(const char *run, const sg_ckpt_info *ck, const char *shard_path, const int *cand,
+                            int n, int *hit)
+{
+    if (!run[0]) return 0;
+    sg_train_options opt;
+    char **paths;
+    int n_paths, n_hit = 0;
+    sg_err ignored;
+    if (sg_run_config_read(run, &opt, &paths, &n_paths, &ignored)) return 0;   /* then by name */
+    if (n_paths == ck->model.n_datasets)
+        for (int k = 0; k < n; k++)
+            if (paths[cand[k]] && sg_same_file(paths[cand[k]], shard_path)) hit[n_hit++] = cand[k];
+    sg_run_free_paths(paths, n_paths);
+    return n_hit;
+}
+
+/* Which of the checkpoint's datasets the shard's records belong to (their
+ * labels start that dataset's targets only): map[i] = position in *ds_out of
+ * shard label i. dataset_arg (--dataset N|NAME, or NULL) chooses it; else the
+ * one dataset with the shard's labels; of several, the one whose shard in the
+ * checkpoint's run is this shard (same file), else the one sg-train named like
+ * it. Two named like it (x/train.lmdb, y/train.lmdb) is an error naming
+ * --dataset; none named like it takes the first, with a warning. */
+static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, const char *shard_path,
+                              const char *dataset_arg, const char *run, int *ds_out, int *map, sg_err *err)
+{
+    const sg_model_config *cfg = &ck->model;
+    const char *dataset_names[SG_MAX_DATASETS];
+    for (int ds = 0; ds < SG_MAX_DATASETS; ds++) dataset_names[ds] = ck->dataset_names[ds];
+    char have[600], want[600], desc[SG_QUOTE_MAX + 32];
+    label_list(have, sizeof have, (const char *const *)m->label_names, (int)m->n_labels);
+    if (dataset_arg) {
+        int ds;
+        if (sg_targets_dataset_parse(cfg, dataset_names, dataset_arg, &ds, err))
+            return sg_err_prefix(err, "--dataset %s", sg_quote_str(dataset_arg).s);
+        if (labels_fit(ck, m, ds, map)) { *ds_out = ds; return 0; }
+        sg_targets_dataset_desc(cfg, dataset_names, ds, desc, sizeof desc);
+        label_list(want, sizeof want, (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds),
+                   cfg->label_dim[ds]);
+        return sg_errf(err, "%s: labels %s (%s) are not those of dataset %s (--dataset), which has %s (%s)",
+                       shard_path, have, sg_shard_label_kind_name(m->label_kind), desc, want,
+                       cfg->one_hot[ds] ? "one-hot" : "multi-hot");
+    }
+    int cand[SG_MAX_DATASETS], n_cand = 0, scratch[SG_SHARD_MAX_LABELS];
+    for (int ds = 0; ds < cfg->n_datasets; ds++)
+        if (labels_fit(ck, m, ds, scratch)) cand[n_cand++] = ds;
+    if (n_cand == 0) {
+        size_t len = 0;
+        want[0] = 0;
+        for (int ds = 0, t = 0; ds < cfg->n_datasets && len + 4 < sizeof want; ds++) {
+            len += (size_t)snprintf(want + len, sizeof want - len, "%s", ds ? "; " : "");
+            for (int j = 0; j < cfg->label_dim[ds] && len + 2 < sizeof want; j++, t++)
+                len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", j ? "," : "",
+                                         sg_quote_str(ck->label_names[t]).s);
+        }
+        return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s)", shard_path, have, want);
+    }
+    int chosen = cand[0];
+    if (n_cand > 1) {
+        char list[400];
+        int hit[SG_MAX_DATASETS], n_hit = datasets_by_path(run, ck, shard_path, cand, n_cand, hit);
+        if (n_hit > 1) {
+            dataset_subset(ck, hit, n_hit, list, sizeof list);
+            return sg_errf(err, "%s is datasets %s of the run in %s (the same shard twice); choose one with "
+                           "--dataset N", shard_path, list, run);
+        }
+        if (n_hit == 1) {
+            chosen = hit[0];
+        } else {
+            char own_name[SG_CKPT_NAME_MAX];
+            sg_run_dataset_name(shard_path, own_name, sizeof own_name);
+            int named[SG_MAX_DATASETS], n_named = 0;
+            for (int k = 0; k < n_cand; k++)
+                if (!strcmp(ck->dataset_names[cand[k]], own_name)) named[n_named++] = cand[k];
+            if (n_named > 1) {
+                dataset_subset(ck, named, n_named, list, sizeof list);
+                return sg_errf(err, "%s: datasets %s are named like it and have its labels; choose one with "
+                               "--dataset N", shard_path, list);
+            }
+            if (n_named == 1) {
+                chosen = named[0];
+            } else {
+                dataset_subset(ck, cand, n_cand, list, sizeof list);
+                sg_targets_dataset_desc(cfg, dataset_names, chosen, desc, sizeof desc);
+                cli_warn("%s: its labels are those of datasets %s, and it is named like none of them; taking it "
+                         "as dataset %s (choose with --dataset N|NAME)", shard_path, list, desc);
+            }
+        }
+    }
+    labels_fit(ck, m, chosen, map);
+    *ds_out = chosen;
+    return 0;
 }
 
 /* Chooses which records to use: the first count, or count at random with seed. */
@@ -174,8 +289,8 @@ static long *choose_records(uint64_t n_records, long count, int have_seed, uint6
  * records: 10 GB of 128 px pixels) needs memory for one chunk only. A second
  * decode of a PNG record costs far less than its translation. The shard stays
  * open (*shard_out). */
-static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_image **out, long *n_out,
-                              sg_shard **shard_out)
+static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, const char *g_path, input_image **out,
+                              long *n_out, sg_shard **shard_out)
 {
     sg_err err = {{0}};
     sg_shard *sh;
@@ -183,7 +298,9 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, input_im
     if (sg_shard_open(&sh, o->data, &err)) cli_die_err(&err);
     const sg_shard_meta *m = sg_shard_get_meta(sh);
     int S = ck->model.image_size, ds = 0, map[SG_SHARD_MAX_LABELS];
-    if (match_shard_labels(ck, m, o->data, &ds, map, &err)) cli_die_err(&err);
+    char run[PATH_MAX];
+    run_of_checkpoint(o->ckpt, g_path, run, sizeof run);
+    if (match_shard_labels(ck, m, o->data, o->dataset, run, &ds, map, &err)) cli_die_err(&err);
     if ((int)m->width != S || (int)m->height != S)
         cli_die("%s: images are %ux%u, the checkpoint's generator takes %dx%d", o->data, m->width,
                 m->height, S, S);
@@ -521,9 +638,10 @@ int main(int argc, char **argv)
     options o = {.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1,
                  .device = "auto"};
     enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
-           OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_VERSION };
+           OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_DATASET, OPT_VERSION };
     static const struct option longopts[] = {
         {"ckpt", required_argument, 0, 'c'},     {"data", required_argument, 0, 'd'},
+        {"dataset", required_argument, 0, OPT_DATASET},
         {"targets", required_argument, 0, 't'},  {"output", required_argument, 0, 'o'},
         {"each", no_argument, 0, OPT_EACH},      {"grid", no_argument, 0, OPT_GRID},
         {"count", required_argument, 0, 'n'},    {"seed", required_argument, 0, OPT_SEED},
@@ -539,6 +657,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'c': o.ckpt = optarg; break;
         case 'd': o.data = optarg; break;
+        case OPT_DATASET: o.dataset = optarg; break;
         case 't': o.targets = optarg; break;
         case 'o': o.output = optarg; break;
         case OPT_EACH: o.each = 1; break;
@@ -580,6 +699,8 @@ int main(int argc, char **argv)
     for (int k = 0; k < n_files; k++) cli_refuse_empty_path("an image file", files[k]);
     if (!o.data && n_files == 0) cli_usage_error("give --data SHARD or image files ('-' for stdin)");
     if (o.data && n_files) cli_usage_error("give --data or image files, not both");
+    if (o.dataset && !o.data) cli_usage_error("--dataset is for --data (image files have no labels)");
+    if (o.dataset && !*o.dataset) cli_usage_error("--dataset: empty (give a dataset's number or name)");
     if (o.each && !strcmp(o.output, "-")) cli_usage_error("--each needs -o DIR");
     if (o.each && o.grid) cli_usage_error("--each and --grid exclude each other");
     if (!o.each) cli_refuse_image_to_terminal(o.output);
@@ -602,7 +723,7 @@ int main(int argc, char **argv)
     input_image *in;
     long n_in;
     sg_shard *shard = NULL;
-    if (o.data) load_shard_inputs(&o, &ck, &in, &n_in, &shard);
+    if (o.data) load_shard_inputs(&o, &ck, g_path, &in, &n_in, &shard);
     else load_file_inputs(&o, &ck, ckpt_crop, files, n_files, &in, &n_in);
 
     const char *ext = !strcmp(o.format, "jpg") ? "jpg" : "png";
@@ -653,6 +774,15 @@ int main(int argc, char **argv)
      * thread of their own while the generator runs: 1280 files at 32 px took
      * 0.6 s, mostly waiting for the disk */
     sg_image_writer *files_out = NULL;
+    /* targets.tsv's dataset column: its name, or N:NAME when several
+     * datasets have that name (x/train.lmdb, y/train.lmdb) */
+    char dataset_column[SG_MAX_DATASETS][SG_CKPT_NAME_MAX + 16];
+    for (int ds = 0; ds < cfg->n_datasets; ds++) {
+        int shared = 0;
+        for (int d = 0; d < cfg->n_datasets; d++) shared |= d != ds && !strcmp(ck.dataset_names[d], ck.dataset_names[ds]);
+        if (shared) snprintf(dataset_column[ds], sizeof dataset_column[ds], "%d:%s", ds + 1, ck.dataset_names[ds]);
+        else snprintf(dataset_column[ds], sizeof dataset_column[ds], "%s", ck.dataset_names[ds]);
+    }
     if (o.each) {
         sg_buf_puts(&manifest, "file\tinput\ttarget\tdataset\tvalue\n");
         if (sg_image_writer_start(&files_out, 256, &err)) cli_die_err(&err);
@@ -682,7 +812,7 @@ int main(int argc, char **argv)
                     if (sg_image_writer_put(files_out, path, rgb, S, S, &err)) cli_die_err(&err);
                     int ds = ts.spec_mode ? ts.spec.ds : sg_targets_dataset_of(cfg, t, NULL);
                     sg_buf_appendf(&manifest, "%s\t%ld\t%s\t%s\t", strrchr(path, '/') + 1,
-                                   in[k0 + k].index, ts.names[t], ck.dataset_names[ds]);
+                                   in[k0 + k].index, ts.names[t], dataset_column[ds]);
                     if (ts.spec_mode) sg_buf_puts(&manifest, "-\n");
                     else sg_buf_appendf(&manifest, "%g\n", c[(size_t)k * c_dim + t]);
                 } else if (plain) {

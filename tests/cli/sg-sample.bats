@@ -467,7 +467,7 @@ PY
         --batch 2 --sample-every 0 "$W/x/celebA_train.lmdb" "$W/y/celebA_train.lmdb"
     run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --each --device cpu -o "$W/each"
     [ "$status" -eq 0 ]
-    [ "$(cut -f3,4 "$W/each/targets.tsv" | sed -n '2p;7p' | tr '\n\t' ' :')" = "1_Bangs:celebA_train 2_Bangs:celebA_train " ]
+    [ "$(cut -f3,4 "$W/each/targets.tsv" | sed -n '2p;7p' | tr '\n\t' ' :')" = "1_Bangs:1:celebA_train 2_Bangs:2:celebA_train " ]
     # the name the column shows, as --targets takes it, gives the same image
     sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +2:Bangs --device cpu -o "$W/two.png"
     cmp "$W/two.png" "$W/each/000000_2_Bangs.png"
@@ -494,6 +494,80 @@ PY
     [ "$status" -eq 1 ]
     [ "$output" = "sg-sample: --targets: '2:Bangs' (dataset 2 celebA_train) and '1:Black_Hair' (dataset 1 celebA_train) belong to different datasets; name attributes of one dataset" ]
     [ ! -e "$W/x.png" ]
+}
+
+# sg-sample(1)'s own layout: x/train.lmdb and y/train.lmdb, datasets 1 and 2 of
+# the run, both called "train". --data y/train.lmdb took the first dataset of
+# that name: its records' labels went into dataset 1's slot.
+@test "sg-sample: --data picks the run's own dataset by file, --dataset chooses, an ambiguous name is refused" {
+    mkdir -p "$W/x" "$W/y" "$W/z" "$W/g"
+    cp -r "$T/celebA_train.lmdb" "$W/x/train.lmdb"
+    cp -r "$T/celebA_test.lmdb" "$W/y/train.lmdb"
+    cp -r "$T/celebA_test.lmdb" "$W/z/other.lmdb"
+    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$W/x/train.lmdb" "$W/y/train.lmdb"
+    # a y record with Bangs set: as dataset 2's, its 2_Bangs target flips it to 0 and
+    # 1_Bangs (another dataset: from zeros) sets it to 1
+    r=$(celeb-dump --list "$W/y/train.lmdb" | awk -F'\t' 'substr($3, 1, 1) == "1" { print $1; exit }')
+    [ -n "$r" ]
+    rr=$(printf %06d "$r")
+    run sg-sample --ckpt "$W/run" --data "$W/y/train.lmdb" --each --device cpu -o "$W/each"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    grep -q "^${rr}_2_Bangs.png"$'\t'"$r"$'\t2_Bangs\t2:train\t0$' "$W/each/targets.tsv"
+    grep -q "^${rr}_1_Bangs.png"$'\t'"$r"$'\t1_Bangs\t1:train\t1$' "$W/each/targets.tsv"
+    # the checkpoint prefix and the G file of the run find the run's config.json too
+    n=$(cat "$W/run/latest")
+    for ck in "$W/run/ckpt/$n" "$W/run/ckpt/$n-G.safetensors"; do
+        rm -rf "$W/each2"
+        run sg-sample --ckpt "$ck" --data "$W/y/train.lmdb" --each --device cpu -o "$W/each2"
+        [ "$status" -eq 0 ]
+        cmp "$W/each/targets.tsv" "$W/each2/targets.tsv"
+    done
+    # x/train.lmdb is dataset 1
+    sg-sample -q --ckpt "$W/run" --data "$W/x/train.lmdb" --count 2 --each --device cpu -o "$W/ex"
+    r1=$(celeb-dump --list "$W/x/train.lmdb" | awk -F'\t' 'NR <= 2 && substr($3, 1, 1) == "1" { print $1; exit }')
+    if [ -n "$r1" ]; then
+        grep -q $'\t1_Bangs\t1:train\t0$' "$W/ex/targets.tsv"
+    fi
+    # a G file outside the run: both datasets are named like the shard: refused, naming --dataset
+    cp "$W/run/ckpt/$n-G.safetensors" "$W/g/"
+    run sg-sample --ckpt "$W/g/$n-G.safetensors" --data "$W/y/train.lmdb" --each --device cpu -o "$W/each3"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/y/train.lmdb: datasets 1 train, 2 train are named like it and have its labels; choose one with --dataset N" ]
+    [ ! -e "$W/each3" ]
+    # --dataset 2 says it
+    run sg-sample --ckpt "$W/g/$n-G.safetensors" --data "$W/y/train.lmdb" --dataset 2 --each --device cpu -o "$W/each3"
+    [ "$status" -eq 0 ]
+    cmp "$W/each/targets.tsv" "$W/each3/targets.tsv"
+    # --dataset 1 overrides the run's own
+    run sg-sample --ckpt "$W/run" --data "$W/y/train.lmdb" --dataset 01 --each --device cpu -o "$W/each4"
+    [ "$status" -eq 0 ]
+    grep -q "^${rr}_1_Bangs.png"$'\t'"$r"$'\t1_Bangs\t1:train\t0$' "$W/each4/targets.tsv"
+    # --dataset errors: a name of two, a number or name of none, labels of another dataset
+    run sg-sample --ckpt "$W/run" --data "$W/y/train.lmdb" --dataset train --device cpu -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: --dataset train: several datasets are called 'train'; give its number (the datasets are 1 train, 2 train)" ]
+    run sg-sample --ckpt "$W/run" --data "$W/y/train.lmdb" --dataset 3 --device cpu -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: --dataset 3: no dataset 3; the datasets are 1 train, 2 train" ]
+    run sg-sample --ckpt "$T/run" --data "$T/celebB_test.lmdb" --dataset celebA_train --device cpu -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: $T/celebB_test.lmdb: labels Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses (multi-hot) are not those of dataset 1 celebA_train (--dataset), which has Bangs,"* ]]
+    [ ! -e "$W/x.png" ]
+    run sg-sample --ckpt "$W/run" --dataset 2 --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/x.png"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-sample: --dataset is for --data (image files have no labels)" ]
+    [ ! -e "$W/x.png" ]
+    # a shard named like neither: the first, with a warning naming the option
+    run sg-sample --ckpt "$W/run" --data "$W/z/other.lmdb" --count 1 --device cpu -o "$W/z.png"
+    [ "$status" -eq 0 ]
+    [ "$output" = "sg-sample: $W/z/other.lmdb: its labels are those of datasets 1 train, 2 train, and it is named like none of them; taking it as dataset 1 train (choose with --dataset N|NAME)" ]
+    is_png "$W/z.png"
+    run sg-sample --ckpt "$W/run" --data "$W/z/other.lmdb" --dataset 1 --count 1 --device cpu -o "$W/z1.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    cmp "$W/z.png" "$W/z1.png"
 }
 
 @test "sg-sample: a run whose latest names a deleted checkpoint: the message names it (after reading latest again)" {

@@ -454,6 +454,30 @@ static void test_review_messages(void)
     CHECK(!strcmp(list, "1, 2"), "dataset list without names '%s'", list);
 }
 
+/* sg-sample --dataset N|NAME: a number (leading zeros allowed) or one
+ * dataset's name. */
+static void test_dataset_parse(void)
+{
+    sg_model_config cfg = {.n_datasets = 3, .label_dim = {2, 2, 3}};
+    const char *ds_names[] = {"train", "train", "rafd"};
+    sg_err err = {{0}};
+    int ds = -1;
+    CHECK(sg_targets_dataset_parse(&cfg, ds_names, "2", &ds, &err) == 0 && ds == 1, "'2': %d '%s'", ds, err.msg);
+    CHECK(sg_targets_dataset_parse(&cfg, ds_names, "003", &ds, &err) == 0 && ds == 2, "'003': %d", ds);
+    CHECK(sg_targets_dataset_parse(&cfg, ds_names, "rafd", &ds, &err) == 0 && ds == 2, "'rafd': %d", ds);
+    struct { const char *text, *want; } bad[] = {
+        {"0", "no dataset 0; the datasets are 1 train, 2 train, 3 rafd"},
+        {"4", "no dataset 4; the datasets are 1 train, 2 train, 3 rafd"},
+        {"train", "several datasets are called 'train'; give its number (the datasets are 1 train, 2 train, 3 rafd)"},
+        {"celebA", "no dataset is called 'celebA'; the datasets are 1 train, 2 train, 3 rafd"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        err.msg[0] = 0;
+        CHECK(sg_targets_dataset_parse(&cfg, ds_names, bad[k].text, &ds, &err) == -1 && !strcmp(err.msg, bad[k].want),
+              "'%s': '%s' (want '%s')", bad[k].text, err.msg, bad[k].want);
+    }
+}
+
 int main(void)
 {
     test_single_celeba();
@@ -465,5 +489,6 @@ int main(void)
     test_one_hot_spec();
     test_messages_quoted();
     test_review_messages();
+    test_dataset_parse();
     return check_done();
 }
