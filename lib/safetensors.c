@@ -252,6 +252,30 @@ static int read_full(int fd, void *buf, size_t n, uint64_t off)
     return 0;
 }
 
+/* What a file's first bytes say it is when it is a PyTorch checkpoint
+ * (torch.save): "zip archive" (a zip's local file header "PK\3\4", PyTorch
+ * 1.6 on) or "pickle" (the protocol opcode 0x80 then 2..5, the legacy
+ * format); NULL for anything else. A safetensors header is JSON, so byte 8
+ * is '{': such a file is never taken for either, whatever its length bytes. */
+static const char *torch_kind(const unsigned char *b, size_t n)
+{
+    if (n >= 9 && b[8] == '{') return NULL;
+    if (n >= 4 && !memcmp(b, "PK\3\4", 4)) return "zip archive";
+    if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return "pickle";
+    return NULL;
+}
+
+const char *sg_st_torch_format(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    unsigned char head[9];
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, head, sizeof head, 0) : -1;
+    close(fd);
+    return n > 0 ? torch_kind(head, (size_t)n) : NULL;
+}
+
 int sg_st_open(sg_st_file **out, const char *path, sg_err *err)
 {
     *out = NULL;
@@ -263,16 +287,22 @@ int sg_st_open(sg_st_file **out, const char *path, sg_err *err)
     if (fstat(fd, &st) != 0) { sg_errno(err, "%s", path); close(fd); return -1; }
     if (sg_refuse_irregular_mode(path, st.st_mode, err)) { close(fd); return -1; }
     uint64_t size = (uint64_t)st.st_size;
+    unsigned char head[9];
+    size_t head_len = size < sizeof head ? (size_t)size : sizeof head;
+    int r = head_len ? read_full(fd, head, head_len, 0) : 0;
+    if (r) { r == -1 ? sg_errno(err, "%s: read", path) : sg_errf(err, "%s: truncated", path); close(fd); return -1; }
+    const char *torch = torch_kind(head, head_len);
+    if (torch) {
+        close(fd);
+        return sg_errf(err, "%s: a PyTorch checkpoint (%s), not safetensors", path, torch);
+    }
     if (size < 8) {
         close(fd);
         return sg_errf(err, "%s: %llu bytes: too short for a safetensors file (truncated?)", path,
                        (unsigned long long)size);
     }
-    unsigned char lenb[8];
-    int r = read_full(fd, lenb, 8, 0);
-    if (r) { r == -1 ? sg_errno(err, "%s: read", path) : sg_errf(err, "%s: truncated", path); close(fd); return -1; }
     uint64_t hlen = 0;
-    for (int k = 7; k >= 0; k--) hlen = hlen << 8 | lenb[k];
+    for (int k = 7; k >= 0; k--) hlen = hlen << 8 | head[k];
     if (hlen > SG_ST_MAX_HEADER) {
         close(fd);
         return sg_errf(err, "%s: header length %llu exceeds the limit of %u bytes (not a safetensors file?)",

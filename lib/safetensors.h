@@ -55,9 +55,15 @@ typedef struct {
     char **meta_keys, **meta_values;
 } sg_st_file;
 
-/* Opens and validates a file (see above). The file stays open for sg_st_read. */
+/* Opens and validates a file (see above). The file stays open for sg_st_read.
+ * A PyTorch checkpoint (torch.save: a zip archive, or a legacy pickle) is
+ * recognised by its first bytes: "PATH: a PyTorch checkpoint (zip archive),
+ * not safetensors" ("(pickle)"). */
 int sg_st_open(sg_st_file **out, const char *path, sg_err *err);
 void sg_st_close(sg_st_file *f);
+/* "zip archive" or "pickle" when path is a PyTorch checkpoint as sg_st_open
+ * recognises one, else NULL (also when it cannot be read). */
+const char *sg_st_torch_format(const char *path);
 /* Validates a header already in memory. name is used in messages; data_len is
  * the size of the data buffer that follows the header. Fills f (path = name,
  * fd = -1). Exposed so tests and other readers can check headers directly. */

@@ -13,6 +13,7 @@
 #include "model.h"
 #include "png_stream.h"
 #include "rng.h"
+#include "safetensors.h"
 #include "shard.h"
 #include "strbuf.h"
 #include "targets.h"
@@ -597,9 +598,12 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
 
 /* Dies with sg_ckpt_find_generator's error; for a run directory without
  * RUN/latest (deleted, or lost with a copy of the run) that has complete
- * checkpoints, names the newest one as --ckpt takes it. */
-static void die_no_generator(const char *arg, const sg_err *err)
+ * checkpoints, names the newest one as --ckpt takes it; for a PyTorch
+ * checkpoint (the reference's NNNNNN-G.ckpt), says how to convert it. */
+static void die_no_generator(const char *arg, const char *g_path, const sg_err *err)
 {
+    if (g_path[0] && sg_st_torch_format(g_path))
+        cli_die("%s; convert it with convert_reference_ckpt.py (see sg-sample(1))", err->msg);
     int64_t latest;
     sg_err ignored;
     if (sg_ckpt_arg_is_run(arg) && !sg_ckpt_latest(arg, &latest, &ignored) && latest < 0) {
@@ -713,7 +717,8 @@ int main(int argc, char **argv)
     int ckpt_crop;
     /* a live run's latest checkpoint, read again when sg-train --keep deleted
      * the one latest named before its file was opened (lib/ckpt_find.h) */
-    if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &ck, &err)) die_no_generator(o.ckpt, &err);
+    g_path[0] = 0;
+    if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &ck, &err)) die_no_generator(o.ckpt, g_path, &err);
     ckpt_crop = ck.crop;   /* the metadata's crop: 0 when absent */
     const sg_model_config *cfg = &ck.model;
     int S = cfg->image_size;

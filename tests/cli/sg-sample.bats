@@ -570,6 +570,30 @@ PY
     cmp "$W/z.png" "$W/z1.png"
 }
 
+# The reference's own checkpoint (torch.save: a zip archive, or a legacy
+# pickle) said "header length 578712552184433488 exceeds the limit".
+@test "sg-sample: a PyTorch checkpoint is named as such, with the way to convert it" {
+    printf 'PK\003\004\000\000\010\010\000\000\000\000\000\000\000\000' > "$W/000100-G.ckpt"
+    printf '\200\002\212\012l\374\234F\371 j\250P\031.\200' > "$W/legacy-G.ckpt"
+    if $PY -c 'import torch' 2>/dev/null; then
+        $PY -c 'import sys, torch; sd = {"main.0.weight": torch.zeros(2, 2)}
+torch.save(sd, sys.argv[1]); torch.save(sd, sys.argv[2], _use_new_zipfile_serialization=False)' \
+            "$W/000100-G.ckpt" "$W/legacy-G.ckpt"
+    fi
+    for f in 000100-G.ckpt:zip\ archive legacy-G.ckpt:pickle; do
+        run sg-sample --ckpt "$W/${f%%:*}" --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/out.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $W/${f%%:*}: a PyTorch checkpoint (${f#*:}), not safetensors; convert it with convert_reference_ckpt.py (see sg-sample(1))" ]
+    done
+    # as a checkpoint prefix's G file too
+    mkdir -p "$W/celeba/ckpt"
+    cp "$W/000100-G.ckpt" "$W/celeba/ckpt/000100-G.safetensors"
+    run sg-sample --ckpt "$W/celeba/ckpt/000100" --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/celeba/ckpt/000100-G.safetensors: a PyTorch checkpoint (zip archive), not safetensors; convert it with convert_reference_ckpt.py (see sg-sample(1))" ]
+    [ ! -e "$W/out.png" ]
+}
+
 @test "sg-sample: a run whose latest names a deleted checkpoint: the message names it (after reading latest again)" {
     # (the retry when latest has moved on meanwhile: tests/unit/test_ckpt_find.c)
     mkdir -p "$W/fake/ckpt"

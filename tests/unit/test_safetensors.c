@@ -364,6 +364,45 @@ static void test_zero_and_huge_shapes(void)
     if (!rc) sg_st_writer_abort(w);
 }
 
+/* A reference checkpoint given where a safetensors file belongs (sg-sample
+ * --ckpt 000100-G.ckpt) said "header length 578712552184433488 exceeds the
+ * limit": torch.save's zip archive and legacy pickle are named as such. */
+static void test_torch_files(void)
+{
+    static const unsigned char zip[] = {'P', 'K', 3, 4, 0, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3};
+    static const unsigned char pickle[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8};
+    struct { const char *name, *kind; const unsigned char *bytes; size_t n; } cases[] = {
+        {"000100-G.ckpt", "zip archive", zip, sizeof zip},
+        {"legacy-G.ckpt", "pickle", pickle, sizeof pickle},
+        {"short.ckpt", "pickle", pickle, 3},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *p = test_tmp_path(cases[k].name);
+        FILE *fp = fopen(p, "wb");
+        fwrite(cases[k].bytes, 1, cases[k].n, fp);
+        fclose(fp);
+        char want[512];
+        snprintf(want, sizeof want, "%s: a PyTorch checkpoint (%s), not safetensors", p, cases[k].kind);
+        sg_st_file *f = NULL;
+        sg_err err = {{0}};
+        CHECK(sg_st_open(&f, p, &err) == -1 && !strcmp(err.msg, want), "%s: '%s' (want '%s')", cases[k].name,
+              err.msg, want);
+        const char *kind = sg_st_torch_format(p);
+        CHECK(kind && !strcmp(kind, cases[k].kind), "%s: sg_st_torch_format '%s'", cases[k].name, kind ? kind : "NULL");
+    }
+    /* A safetensors file whose header length begins with the pickle's bytes
+     * (640 = 0x0280: 80 02 00 ...) is read as safetensors: its header is JSON. */
+    char h[641];
+    const char *t1 = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    memset(h, ' ', 640);
+    memcpy(h, t1, strlen(t1));
+    h[640] = 0;
+    expect_good("header of 640 bytes (80 02 ...)", h, 8);
+    CHECK(sg_st_torch_format(test_tmp_path("good.safetensors")) == NULL, "a safetensors file taken for PyTorch's");
+    CHECK(sg_st_torch_format(test_tmp_path("missing.ckpt")) == NULL, "a missing file");
+    CHECK(sg_st_torch_format(test_tmpdir) == NULL, "a directory");
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_safetensors")) return 1;
@@ -371,6 +410,7 @@ int main(void)
     test_writer_errors();
     test_validation();
     test_zero_and_huge_shapes();
+    test_torch_files();
     test_tmpdir_remove();
     return check_done();
 }
