@@ -1,10 +1,35 @@
 #include "ckpt_find.h"
 #include "fileio.h"
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+int sg_ckpt_newest_generator_file(const char *dir, char *prefix, size_t cap)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return -1;
+    int64_t best = -1;
+    char name[PATH_MAX] = "";
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        int64_t step;
+        char path[PATH_MAX];
+        struct stat st;
+        if (sg_ckpt_g_file_step(de->d_name, &step) || step <= best) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
+        best = step;
+        snprintf(name, sizeof name, "%s", de->d_name);
+    }
+    closedir(dp);
+    if (best < 0) return -1;
+    /* the name without "-G.safetensors" */
+    snprintf(prefix, cap, "%s/%.*s", dir, (int)(strlen(name) - strlen("-G.safetensors")), name);
+    return 0;
+}
 
 int sg_ckpt_arg_is_run(const char *arg)
 {

@@ -597,8 +597,9 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
 }
 
 /* Dies with sg_ckpt_find_generator's error; for a run directory without
- * RUN/latest (deleted, or lost with a copy of the run) that has complete
- * checkpoints, names the newest one as --ckpt takes it; for a PyTorch
+ * RUN/latest (deleted, or lost with a copy of the run) names the newest
+ * complete checkpoint as --ckpt takes it, else the newest G file there (one
+ * without D and state files); for a PyTorch
  * checkpoint (the reference's NNNNNN-G.ckpt), says how to convert it. */
 static void die_no_generator(const char *arg, const char *g_path, const sg_err *err)
 {
@@ -613,6 +614,13 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
             sg_ckpt_path(prefix, sizeof prefix, arg, newest, NULL);
             cli_die("%s; to sample from the newest complete checkpoint there: --ckpt %s", err->msg, prefix);
         }
+        /* a G alone (a converted reference checkpoint in RUN/ckpt, or a
+         * directory of G files given as RUN) */
+        char ckdir[PATH_MAX];
+        snprintf(ckdir, sizeof ckdir, "%s/ckpt", arg);
+        if (!sg_ckpt_newest_generator_file(ckdir, prefix, sizeof prefix) ||
+            !sg_ckpt_newest_generator_file(arg, prefix, sizeof prefix))
+            cli_die("%s; a G file is there: --ckpt %s", err->msg, prefix);
     }
     cli_die_err(err);
 }

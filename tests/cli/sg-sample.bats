@@ -413,7 +413,7 @@ PY
     # what it names works
     sg-sample --ckpt "$W/run/ckpt/$n" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     is_png "$W/out.png"
-    # a newest one without its state file is not complete: the one before it, if any; none: no hint
+    # a newest one without its state file is not complete: the one before it, if any; none: its G file
     rm "$W/run/ckpt/$n-state.safetensors"
     run sg-sample --ckpt "$W/run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out2.png"
     [ "$status" -eq 1 ]
@@ -421,8 +421,34 @@ PY
     if [ -n "$prev" ]; then
         [ "$output" = "sg-sample: $W/run: no checkpoint found (no $W/run/latest); to sample from the newest complete checkpoint there: --ckpt $W/run/ckpt/$prev" ]
     else
-        [ "$output" = "sg-sample: $W/run: no checkpoint found (no $W/run/latest)" ]
+        [ "$output" = "sg-sample: $W/run: no checkpoint found (no $W/run/latest); a G file is there: --ckpt $W/run/ckpt/$n" ]
     fi
+}
+
+# sg-sample(1)'s layout for a converted reference checkpoint: a G alone in
+# celeba/ckpt/000100-G.safetensors, no D, state or latest: the message said
+# only "no checkpoint found (no celeba/latest)".
+@test "sg-sample: a run directory holding a G file alone: the error names it as --ckpt takes it" {
+    n=$(cat "$T/run/latest")
+    mkdir -p "$W/celeba/ckpt"
+    cp "$T/run/ckpt/$n-G.safetensors" "$W/celeba/ckpt/000100-G.safetensors"
+    cp "$T/run/ckpt/$n-G.safetensors" "$W/celeba/ckpt/000050-G.safetensors"
+    run sg-sample --ckpt "$W/celeba" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/celeba: no checkpoint found (no $W/celeba/latest); a G file is there: --ckpt $W/celeba/ckpt/000100" ]
+    [ ! -e "$W/out.png" ]
+    # what it names works
+    sg-sample --ckpt "$W/celeba/ckpt/000100" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    is_png "$W/out.png"
+    # the directory of G files itself
+    run sg-sample --ckpt "$W/celeba/ckpt" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out2.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/celeba/ckpt: no checkpoint found (no $W/celeba/ckpt/latest); a G file is there: --ckpt $W/celeba/ckpt/000100" ]
+    # nothing there: no hint
+    run sg-sample --ckpt "$W" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out2.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W: no checkpoint found (no $W/latest)" ]
+    [ ! -e "$W/out2.png" ]
 }
 
 @test "sg-sample: a shard that names a label twice is refused when opened (one dataset label would get no value)" {

@@ -305,10 +305,52 @@ static void test_tensors_against_metadata(const char *g2)
     unlink(edited);
 }
 
+static void touch(const char *dir, const char *name)
+{
+    char p[900];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (f) fclose(f);
+}
+
+/* sg-sample's hint for a run without latest (a converted G alone in
+ * celeba/ckpt, as sg-sample(1) lays it out): the newest G file by its step,
+ * named as --ckpt takes it; files of other names, D and state files, and a
+ * directory called like a G file do not count. */
+static void test_newest_generator_file(void)
+{
+    char dir[700], prefix[900], want[900];
+    snprintf(dir, sizeof dir, "%s/gfiles", test_tmpdir);
+    mkdir(dir, 0755);
+    CHECK(sg_ckpt_newest_generator_file(dir, prefix, sizeof prefix) == -1, "empty directory: '%s'", prefix);
+    touch(dir, "000100-G.safetensors");
+    snprintf(want, sizeof want, "%s/000100", dir);
+    CHECK(sg_ckpt_newest_generator_file(dir, prefix, sizeof prefix) == 0 && !strcmp(prefix, want),
+          "one G: '%s' (want '%s')", prefix, want);
+    touch(dir, "000300-D.safetensors");
+    touch(dir, "000300-state.safetensors");
+    touch(dir, "00200-G.safetensors");        /* not as sg_ckpt_path writes it */
+    touch(dir, "000050-G.safetensors");
+    touch(dir, "notes.txt");
+    char sub[800];
+    snprintf(sub, sizeof sub, "%s/000900-G.safetensors", dir);
+    mkdir(sub, 0755);
+    CHECK(sg_ckpt_newest_generator_file(dir, prefix, sizeof prefix) == 0 && !strcmp(prefix, want),
+          "the newest G among others: '%s' (want '%s')", prefix, want);
+    touch(dir, "1000000-G.safetensors");
+    snprintf(want, sizeof want, "%s/1000000", dir);
+    CHECK(sg_ckpt_newest_generator_file(dir, prefix, sizeof prefix) == 0 && !strcmp(prefix, want),
+          "7 digits: '%s' (want '%s')", prefix, want);
+    char missing[800];
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    CHECK(sg_ckpt_newest_generator_file(missing, prefix, sizeof prefix) == -1, "a missing directory");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);   /* the feeder may write to a reader that left */
     if (test_tmpdir_make("test_ckpt_find")) return 1;
+    test_newest_generator_file();
     sg_err err = {{0}};
     const char *run = test_tmpdir;
     char ckdir[600];
