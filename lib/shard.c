@@ -717,17 +717,23 @@ int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
     if (rc) return lmdb_errf(err, rc, "%s", s->path);
     const uint8_t *l, *nm, *px;
     size_t nn, np;
-    if (get_record(s, txn, index, &l, &nm, &nn, &px, &np, err) || check_labels(s, index, l, err)) {
+    if (get_record(s, txn, index, &l, &nm, &nn, &px, &np, err)) {
         mdb_txn_abort(txn);
         return -1;
     }
-    if (labels)
-        for (uint32_t i = 0; i < m->n_labels; i++) labels[i] = (float)l[i];
+    /* The name first: its CRC checked, it names the record in a reader's
+     * message when the labels or the pixels are then refused. */
     if (name && name_len) {
         size_t k = nn < name_len - 1 ? nn : name_len - 1;
         memcpy(name, nm, k);
         name[k] = 0;
     }
+    if (check_labels(s, index, l, err)) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
+    if (labels)
+        for (uint32_t i = 0; i < m->n_labels; i++) labels[i] = (float)l[i];
     size_t want = (size_t)m->width * m->height * 3;
     rc = 0;
     if (pixels) {

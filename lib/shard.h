@@ -37,6 +37,8 @@ const sg_shard_meta *sg_shard_get_meta(const sg_shard *s);
 /* Reads record index (0-based): pixels as (height, width, 3) RGB8 (decoded if the
  * shard stores PNG/JPEG), labels as n_labels floats 0/1 (one-hot: exactly one 1),
  * name = the source file name. Any output pointer may be NULL. The CRC is checked.
+ * Once it is, name is filled even when the labels or the pixels are then
+ * refused (so that a message can name the record's file).
  * Safe to call from several threads on one sg_shard. */
 int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
                   char *name, size_t name_len, sg_err *err);

@@ -189,6 +189,43 @@ PY
   [[ "$output" == *"1 of 12 records bad"* ]]
 }
 
+# A record whose CRC is intact but whose labels are wrong (one-hot with two
+# ones) was reported without its file name, which celeb-dump(1) says is shown
+# whenever the CRC can be trusted.
+@test "--verify: a one-hot record with two ones, its CRC intact, is named with its file" {
+  /usr/bin/python3 -c 'import lmdb' 2>/dev/null || skip "no python3 lmdb"
+  for c in angry happy sad; do
+    mkdir -p "$T/f/$c"
+    cp "$D/syn/img_align_celeba/000001.jpg" "$T/f/$c/${c}_1.jpg"
+  done
+  celeb-pack --folders "$T/f" -S 8 -j 1 -q -o "$T/oh.lmdb"
+  [ "$(celeb-dump --verify "$T/oh.lmdb")" = "3 records OK" ]
+  /usr/bin/python3 - "$T/oh.lmdb" 1 <<'PY'
+import sys, lmdb, struct, zlib
+env = lmdb.open(sys.argv[1])
+with env.begin(write=True) as txn:
+    k = struct.pack(">Q", int(sys.argv[2]))
+    v = txn.get(k)
+    nl = struct.unpack("<H", v[4:6])[0]
+    body = bytearray(v[:-4])
+    for i in range(nl):
+        body[16 + i] = 1 if i < 2 else 0
+    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
+PY
+  name=$(/usr/bin/python3 -c '
+import sys, lmdb, struct
+env = lmdb.open(sys.argv[1], readonly=True, lock=False)
+with env.begin() as txn:
+    v = txn.get(struct.pack(">Q", 1))
+    nl, nn = struct.unpack("<HH", v[4:8])
+    print(v[16 + nl:16 + nl + nn].decode())' "$T/oh.lmdb")
+  [ "$name" = "happy/happy_1.jpg" ]
+  run celeb-dump --verify "$T/oh.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${lines[0]}" = "celeb-dump: $T/oh.lmdb: record 1 (happy/happy_1.jpg): one-hot labels with 2 ones" ]
+  [ "${lines[1]}" = "celeb-dump: $T/oh.lmdb: 1 of 3 records bad" ]
+}
+
 @test "--verify names a bad record by its file name quoted escaped; option values too" {
   /usr/bin/python3 -c 'import lmdb' 2>/dev/null || skip "no python3 lmdb"
   mkdir "$T/img"
