@@ -62,6 +62,43 @@ static int out_utf8;
 
 static void put_text(sg_buf *b, const char *s) { sg_buf_put_escaped(b, s, strlen(s), out_utf8); }
 
+/* Whether a name in a list of names needs quotes to be told from its
+ * neighbours: it is empty or holds a character other than letters, digits,
+ * _-.+:@%/=^~ and non-ASCII bytes (a space, a comma, a quote, a control
+ * character...). */
+static int needs_quotes(const char *s)
+{
+    if (!*s) return 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (!(*p >= 0x80 || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("_-.+:@%/=^~", *p)))
+            return 1;
+    return 0;
+}
+
+/* A name in a list of names, quoted the shell's way when it needs it
+ * ('sad face', a quote in it as '\''); escaped (put_text) when escape is set,
+ * else as it is (the grid's footer, drawn with the built-in font). */
+static void put_list_name(sg_buf *b, const char *s, int escape)
+{
+    if (!needs_quotes(s)) {
+        if (escape) put_text(b, s);
+        else sg_buf_puts(b, s);
+        return;
+    }
+    sg_buf_putc(b, '\'');
+    for (;;) {
+        const char *q = strchr(s, '\'');
+        size_t n = q ? (size_t)(q - s) : strlen(s);
+        if (escape) sg_buf_put_escaped(b, s, n, out_utf8);
+        else sg_buf_append(b, s, n);
+        if (!q) break;
+        sg_buf_puts(b, "'\\''");
+        s = q + 1;
+    }
+    sg_buf_putc(b, '\'');
+}
+
 static void write_buf(sg_buf *b)
 {
     if (b->failed) cli_die("out of memory");
@@ -99,7 +136,7 @@ static void print_info(const char *path, const sg_shard_meta *m, int json)
     sg_buf_appendf(&b, "labels          %u, %s:", m->n_labels, sg_shard_label_kind_name(m->label_kind));
     for (uint32_t i = 0; i < m->n_labels; i++) {
         sg_buf_putc(&b, ' ');
-        put_text(&b, m->label_names[i]);
+        put_list_name(&b, m->label_names[i], 1);
     }
     sg_buf_puts(&b, "\nsource          ");
     put_text(&b, m->source);
@@ -193,7 +230,7 @@ static void print_list(sg_shard *s, int json, int names)
                 for (uint32_t a = 0; a < m->n_labels; a++)
                     if (labels[a] > 0.5f) {
                         if (!first) sg_buf_putc(&b, ',');
-                        put_text(&b, m->label_names[a]);
+                        put_list_name(&b, m->label_names[a], 1);
                         first = 0;
                     }
                 if (first) sg_buf_putc(&b, '-');
@@ -256,29 +293,44 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
         uint64_t t = idx[k]; idx[k] = idx[j]; idx[j] = t;
     }
 
+    /* A tile's title: the label bits, or for a one-hot shard the record's
+     * class name (its bits would be 0001). title_chars: the longest. */
+    int one_hot = m->label_kind == SG_LABELS_ONE_HOT, title_chars = (int)m->n_labels;
+    if (one_hot) {
+        title_chars = 1;
+        for (uint32_t a = 0; a < m->n_labels; a++)
+            if ((int)strlen(m->label_names[a]) > title_chars) title_chars = (int)strlen(m->label_names[a]);
+        if (title_chars > 64) title_chars = 64;
+    }
     if (scale <= 0) {
-        /* Tiles at least 192 pixels wide, and wide enough for the label bits. */
-        int min_w = (int)m->n_labels * SG_FONT_CELL_W > 192 ? (int)m->n_labels * SG_FONT_CELL_W : 192;
+        /* Tiles at least 192 pixels wide, and wide enough for the titles. */
+        int min_w = title_chars * SG_FONT_CELL_W > 192 ? title_chars * SG_FONT_CELL_W : 192;
         scale = (int)((min_w + m->width - 1) / m->width);
         if (scale > 8) scale = 8;
         if (scale < 1) scale = 1;
     }
     int tw = (int)m->width * scale, th = (int)m->height * scale;
     /* Title text: scale 2 when the label bits fit, else 1. */
-    int ts = (int)m->n_labels * SG_FONT_CELL_W * 2 <= tw && tw >= 160 ? 2 : 1;
+    int ts = title_chars * SG_FONT_CELL_W * 2 <= tw && tw >= 160 ? 2 : 1;
     int lh = SG_FONT_CELL_H * ts, gap = 6 * ts, title_h = 2 * lh + 4;
     int W = cols * tw + (cols + 1) * gap;
-    /* Footer "bits: NAME NAME ...", wrapped to the grid's width. */
-    sg_buf legend = SG_BUF_INIT;
-    int line_max = (W - 2 * gap) / (SG_FONT_CELL_W * ts), col_used = 5;
-    sg_buf_puts(&legend, "bits:");
+    /* Footer "bits: NAME NAME ..." (one-hot: "classes: ..."), wrapped to the
+     * grid's width; a name with a space or another special character quoted. */
+    sg_buf legend = SG_BUF_INIT, quoted = SG_BUF_INIT;
+    const char *legend_head = one_hot ? "classes:" : "bits:";
+    int line_max = (W - 2 * gap) / (SG_FONT_CELL_W * ts), col_used = (int)strlen(legend_head);
+    sg_buf_puts(&legend, legend_head);
     for (uint32_t a = 0; a < m->n_labels; a++) {
-        int len = (int)strlen(m->label_names[a]);
+        sg_buf_clear(&quoted);
+        put_list_name(&quoted, m->label_names[a], 0);
+        int len = (int)quoted.len;
         if (col_used + 1 + len > line_max && col_used > 0) { sg_buf_puts(&legend, "\n"); col_used = 0; }
         else { sg_buf_putc(&legend, ' '); col_used++; }
-        sg_buf_puts(&legend, m->label_names[a]);
+        sg_buf_append(&legend, quoted.data, quoted.len);
         col_used += len;
     }
+    if (quoted.failed) cli_die("out of memory");
+    sg_buf_free(&quoted);
     if (legend.failed) cli_die("out of memory");
     int legend_h;
     sg_text_size(legend.data, ts, NULL, &legend_h);
@@ -296,9 +348,12 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
         if (sg_shard_read(s, idx[k], px, labels, name, sizeof name, &err) != 0) cli_die_err(&err);
         int r = k / cols, col = k % cols;
         int x = gap + col * (tw + gap), y = gap + r * (th + title_h + gap);
-        char bits[SG_SHARD_MAX_LABELS + 1], line2[SG_SHARD_MAX_NAME + 32];
+        char bits[SG_SHARD_MAX_LABELS + SG_SHARD_MAX_NAME + 1], line2[SG_SHARD_MAX_NAME + 32];
         for (uint32_t a = 0; a < m->n_labels; a++) bits[a] = labels[a] > 0.5f ? '1' : '0';
         bits[m->n_labels] = 0;
+        if (one_hot)   /* exactly one 1 (sg_shard_read checks it) */
+            for (uint32_t a = 0; a < m->n_labels; a++)
+                if (labels[a] > 0.5f) snprintf(bits, sizeof bits, "%s", m->label_names[a]);
         fit_text(bits, max_chars);
         snprintf(line2, sizeof line2, "#%llu %s", (unsigned long long)idx[k], name);
         fit_text(line2, max_chars);

@@ -366,7 +366,8 @@ with env.begin() as txn:
   printf '2\nRed\033[31mX caf\303\251\302\233 back\\slash\na\033]0;pwned\007b.jpg 1 -1 1\nc\033[2Jd\377.jpg -1 1 -1\n' \
     > "$T/attrs.txt"
   celeb-pack --attrs "$T/attrs.txt" --images "$T/img" -S 8 -j 1 -q -o "$T/e.lmdb"
-  labels='Red\x1b[31mX caf\xc3\xa9\xc2\x9b back\\slash'
+  # names with characters other than letters, digits, _-.+:@%/=^~ and non-ASCII bytes quoted
+  labels=\''Red\x1b[31mX'\'' caf\xc3\xa9\xc2\x9b '\''back\\slash'\'
   export LC_ALL=C
   run celeb-dump "$T/e.lmdb"
   [ "$status" -eq 0 ]
@@ -382,7 +383,7 @@ with env.begin() as txn:
   [ "${lines[1]}" = $'1\tc\\x1b[2Jd\\xff.jpg\t010' ]
   only_printable "$(printf '%s' "$output" | tr '\t' ' ')"
   run celeb-dump --list --names "$T/e.lmdb"
-  [ "${lines[0]}" = $'0\ta\\x1b]0;pwned\\x07b.jpg\tRed\\x1b[31mX,back\\\\slash' ]
+  [ "${lines[0]}" = $'0\ta\\x1b]0;pwned\\x07b.jpg\t\'Red\\x1b[31mX\',\'back\\\\slash\'' ]
   only_printable "$(printf '%s' "$output" | tr '\t' ' ')"
   # In a UTF-8 locale printable UTF-8 stays; the C1 control U+009B does not.
   LC_ALL=C.UTF-8 run celeb-dump --list --names "$T/e.lmdb"
@@ -397,7 +398,63 @@ with env.begin() as txn:
   cp "$D/syn/img_align_celeba/000001.jpg" "$T/f/"$'t\tn\nx/'$'p\tq.jpg'
   celeb-pack --folders "$T/f" -S 8 -j 1 -q -o "$T/f.lmdb"
   run celeb-dump --list --names "$T/f.lmdb"
-  [ "$output" = $'0\tt\\tn\\nx/p\\tq.jpg\tt\\tn\\nx' ]
+  [ "$output" = $'0\tt\\tn\\nx/p\\tq.jpg\t\'t\\tn\\nx\'' ]
+}
+
+# Label lists are space separated (comma separated with --list --names): a
+# class called "sad face" read as two ("labels 4, one-hot: angry happy neutral
+# sad face"), and the grid's footer as well; one-hot tiles were titled with
+# their bits ("0001") instead of the class.
+@test "names with a space or a quote are quoted in label lists; one-hot grid tiles are titled with the class" {
+  for c in angry "it's" "sad face"; do
+    mkdir -p "$T/f/$c"
+    cp "$D/syn/img_align_celeba/000001.jpg" "$T/f/$c/a.jpg"
+  done
+  celeb-pack --folders "$T/f" -S 8 -j 1 -q -o "$T/q.lmdb"
+  run celeb-dump "$T/q.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${lines[4]}" = "labels          3, one-hot: angry 'it'\''s' 'sad face'" ]
+  run celeb-dump --list --names "$T/q.lmdb"
+  [ "${lines[1]}" = $'1\tit\'s/a.jpg\t\'it\'\\\'\'s\'' ]
+  [ "${lines[2]}" = $'2\tsad face/a.jpg\t\'sad face\'' ]
+  # the footer: classes "x y" and "z" read as "x", "y z" before
+  for set in "x y:z" "x:y z"; do
+    d="$T/fs_${set// /_}"
+    mkdir -p "$d/${set%%:*}" "$d/${set#*:}"
+    cp "$D/syn/img_align_celeba/000001.jpg" "$d/${set%%:*}/a.jpg"
+    cp "$D/syn/img_align_celeba/000002.jpg" "$d/${set#*:}/b.jpg"
+    celeb-pack --folders "$d" -S 8 -j 1 -q -o "$d.lmdb"
+    celeb-dump --grid 1x1 --scale 24 -o "$d.png" "$d.lmdb"   # wide: the footer on one line
+  done
+  /usr/bin/python3 -c 'import PIL' 2>/dev/null || skip "no PIL for the pixel checks"
+  # footers (the last 24 rows) differ; they were the same ("bits: x y z")
+  run /usr/bin/python3 -c '
+import sys; from PIL import Image
+a, b = (Image.open(p).convert("RGB") for p in sys.argv[1:3])
+assert a.size == b.size, (a.size, b.size)
+w, h = a.size
+box = (0, h - 24, w, h)
+print("same" if a.crop(box).tobytes() == b.crop(box).tobytes() else "differ")' "$T/fs_x_y:z.png" "$T/fs_x:y_z.png"
+  [ "$output" = differ ]
+  # a one-hot tile's title is its class: class "0100" (bits 1000) titled as a
+  # multi-hot record whose bits are 0100
+  mkdir -p "$T/oh/0100" "$T/oh/x" "$T/oh/y" "$T/oh/z" "$T/mh"
+  cp "$D/syn/img_align_celeba/000001.jpg" "$T/oh/0100/000001.jpg"
+  cp "$D/syn/img_align_celeba/000001.jpg" "$T/mh/000001.jpg"
+  celeb-pack --folders "$T/oh" -S 8 -j 1 -q -o "$T/oh.lmdb" 2>/dev/null
+  printf '1\nA B C D\n000001.jpg -1 1 -1 -1\n' > "$T/mh.txt"
+  celeb-pack --attrs "$T/mh.txt" --images "$T/mh" -S 8 -j 1 -q -o "$T/mh.lmdb"
+  celeb-dump --grid 1x1 -o "$T/oh.png" "$T/oh.lmdb"
+  celeb-dump --grid 1x1 -o "$T/mh.png" "$T/mh.lmdb"
+  # the title's first line: rows 6..16 (gap 6, one 11-pixel line at scale 1)
+  run /usr/bin/python3 -c '
+import sys; from PIL import Image
+a, b = (Image.open(p).convert("RGB") for p in sys.argv[1:3])
+assert a.size[0] == b.size[0], (a.size, b.size)
+box = (0, 6, a.size[0], 17)
+ink = sum(1 for px in a.crop(box).getdata() if px != (255, 255, 255))
+print("same" if a.crop(box).tobytes() == b.crop(box).tobytes() else "differ", ink > 0)' "$T/oh.png" "$T/mh.png"
+  [ "$output" = "same True" ]
 }
 
 @test "robustness: --get/--grid -o - refuse a terminal as standard output" {
