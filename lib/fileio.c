@@ -241,26 +241,26 @@ int sg_same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && same_id(&sa, &sb);
 }
 
-/* The regular file that writing path would replace: its resolved directory's
- * identity in *dir and its name in name (n bytes). 0, or -1 when path is no
- * regular file (missing, a device: written in place) or too long. */
-static int replaced_entry(const char *path, struct stat *dir, char *name, size_t n)
+/* A regular file only: a device, FIFO or socket is written in place. */
+int sg_replaced_entry(const char *path, sg_file_entry *e)
 {
     char real[PATH_MAX], d[PATH_MAX];
-    struct stat st;
+    struct stat st, ds;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !realpath(path, real)) return -1;
     const char *base = strrchr(real, '/');
-    if (snprintf(name, n, "%s", base ? base + 1 : real) >= (int)n) return -1;
+    if (snprintf(e->name, sizeof e->name, "%s", base ? base + 1 : real) >= (int)sizeof e->name) return -1;
     sg_dir_of(real, d, sizeof d);
-    return stat(d, dir) == 0 ? 0 : -1;
+    if (stat(d, &ds) != 0) return -1;
+    e->dev = ds.st_dev;
+    e->ino = ds.st_ino;
+    return 0;
 }
 
 int sg_write_replaces(const char *out, const char *in)
 {
-    struct stat d_out, d_in;
-    char n_out[NAME_MAX + 1], n_in[NAME_MAX + 1];
-    return replaced_entry(out, &d_out, n_out, sizeof n_out) == 0 && replaced_entry(in, &d_in, n_in, sizeof n_in) == 0 &&
-           same_id(&d_out, &d_in) && !strcmp(n_out, n_in);
+    sg_file_entry a, b;
+    return sg_replaced_entry(out, &a) == 0 && sg_replaced_entry(in, &b) == 0 && a.dev == b.dev && a.ino == b.ino &&
+           !strcmp(a.name, b.name);
 }
 
 int sg_write_replaces_fd(const char *out, int fd)

@@ -43,6 +43,12 @@ int sg_same_file(const char *a, const char *b);
  * another name keeps it, and a device, FIFO or socket is written in place,
  * so neither counts; 0 too when either is missing. */
 int sg_write_replaces(const char *out, const char *in);
+/* The directory entry of a regular file that writing path would replace
+ * (symbolic links resolved): its directory's device and inode, and its name.
+ * Two paths name the same entry when all three are equal (sg_write_replaces);
+ * for comparing many outputs with many inputs, one call per path. */
+typedef struct { unsigned long long dev, ino; char name[256]; } sg_file_entry;
+int sg_replaced_entry(const char *path, sg_file_entry *e);   /* 0, or -1: no regular file */
 /* The same for the file open as descriptor fd (standard input): out is that
  * regular file and its only name (st_nlink 1). */
 int sg_write_replaces_fd(const char *out, int fd);
