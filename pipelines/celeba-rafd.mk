@@ -40,12 +40,18 @@ include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 # and only when it differs, so a class or image added, removed or renamed, or an
 # image rewritten, packs the shard again (and retrains); other files and a second
 # make leave it as it is. Not seen: an image changed with its size and time kept.
+# A first listing beside a shard that nothing in RAFD is newer than (an
+# experiment made before the listing existed) takes the shard's time, so that
+# it neither repacks the shard nor retrains the run from the start.
 RAFD_LIST = $(OUT)/rafd.list
 $(shell mkdir -p '$(OUT)' && LC_ALL=C find -L '$(RAFD)' -mindepth 1 -maxdepth 2 -name '.*' -prune -o \
     -printf '%d\t%y\t%P\t%s\t%T@\n' 2>/dev/null | LC_ALL=C awk -F '\t' \
     '$$1 == 1 && $$2 == "d" { print $$3 } $$1 == 2 && $$2 == "f" && tolower($$3) ~ /\.(jpe?g|png)$$/ { print $$3 "\t" $$4 "\t" $$5 }' | \
     LC_ALL=C sort > '$(RAFD_LIST).new' && \
-    { cmp -s '$(RAFD_LIST).new' '$(RAFD_LIST)' && rm -f '$(RAFD_LIST).new' || mv -f '$(RAFD_LIST).new' '$(RAFD_LIST)'; })
+    { cmp -s '$(RAFD_LIST).new' '$(RAFD_LIST)' && rm -f '$(RAFD_LIST).new' || \
+      { test ! -e '$(RAFD_LIST)' && test -d '$(SHARDS)/RaFD.lmdb' && \
+        test -z "$$(find -L '$(RAFD)' -mindepth 1 -maxdepth 2 -newer '$(SHARDS)/RaFD.lmdb' -print -quit 2>/dev/null)" && \
+        touch -r '$(SHARDS)/RaFD.lmdb' '$(RAFD_LIST).new'; mv -f '$(RAFD_LIST).new' '$(RAFD_LIST)'; }; })
 
 $(SHARDS)/RaFD.lmdb: $(RAFD_LIST)
 	@mkdir -p $(SHARDS)

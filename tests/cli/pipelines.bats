@@ -124,6 +124,14 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
         OUT="$T/multi" TEST=5 $TINY
     [ "$status" -eq 0 ]
     [ -z "$(tool_lines "$output")" ]
+    # an experiment made before rafd.list existed: its first listing repacks
+    # nothing and retrains nothing (it restarted a finished run from zero)
+    rm "$T/multi/rafd.list"
+    run make --no-print-directory -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" RAFD_CROP=178 \
+        OUT="$T/multi" TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    [ -e "$T/multi/rafd.list" ]
 }
 
 # celeb-pack --folders takes any folder name; make cannot name a prerequisite
