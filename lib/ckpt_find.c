@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -44,6 +45,29 @@ static int read_generator_info(const char *path, sg_ckpt_info *info, sg_err *err
     if (!sg_ckpt_check_generator_tensors(path, info, err)) return 0;
     sg_ckpt_info_free(info);
     return -1;
+}
+
+int sg_ckpt_run_of(const char *arg, const char *g_path, char *run, size_t cap)
+{
+    run[0] = 0;
+    if (sg_ckpt_arg_is_run(arg)) {
+        snprintf(run, cap, "%s", arg);
+    } else {
+        /* resolved: "000002" from inside RUN/ckpt has no "ckpt" in its text */
+        char real[PATH_MAX], dir[PATH_MAX];
+        if (!realpath(g_path, real)) return -1;
+        sg_dir_of(real, dir, sizeof dir);
+        const char *base = strrchr(dir, '/');
+        if (!base || strcmp(base + 1, "ckpt")) return -1;
+        sg_dir_of(dir, run, cap);
+    }
+    char config[PATH_MAX];
+    struct stat st;
+    if (snprintf(config, sizeof config, "%s/config.json", run) >= (int)sizeof config || stat(config, &st) != 0) {
+        run[0] = 0;
+        return -1;
+    }
+    return 0;
 }
 
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err)

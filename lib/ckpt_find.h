@@ -33,6 +33,12 @@ int sg_ckpt_newest_generator_file(const char *dir, char *prefix, size_t cap);
 /* 1 when arg names a run directory (whose latest may move on). */
 int sg_ckpt_arg_is_run(const char *arg);
 
+/* The run directory the checkpoint sg_ckpt_find_generator found belongs to
+ * (config.json there): arg when it is a run directory, else RUN for a G file
+ * in RUN/ckpt, however named (--ckpt 000002 from inside RUN/ckpt). 0 and
+ * run, or -1 and "" when it belongs to none. */
+int sg_ckpt_run_of(const char *arg, const char *g_path, char *run, size_t cap);
+
 /* Loads into m the generator that sg_ckpt_find_generator found for arg (path,
  * its metadata info), checked against the state file beside it
  * (sg_ckpt_read_generator). The second moment of a live run: when arg is a

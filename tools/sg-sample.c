@@ -150,26 +150,6 @@ static void dataset_subset(const sg_ckpt_info *ck, const int *list, int n, char 
     }
 }
 
-/* The run directory a checkpoint belongs to, when it is one (config.json
- * there): the --ckpt directory, or RUN for RUN/ckpt/NNNNNN-G.safetensors;
- * else "". */
-static void run_of_checkpoint(const char *arg, const char *g_path, char *run, size_t cap)
-{
-    run[0] = 0;
-    if (sg_ckpt_arg_is_run(arg)) {
-        snprintf(run, cap, "%s", arg);
-    } else {
-        char dir[PATH_MAX];
-        sg_dir_of(g_path, dir, sizeof dir);
-        const char *base = strrchr(dir, '/');
-        if (strcmp(base ? base + 1 : dir, "ckpt")) return;
-        char up[PATH_MAX];
-        snprintf(up, sizeof up, "%s/..", dir);
-        snprintf(run, cap, "%s", up);
-    }
-    if (!sg_run_exists(run)) run[0] = 0;
-}
-
 /* The datasets among cand[0..n) whose shard in the checkpoint's run is
  * shard_path (the same file by device and inode; config.json records each
  * shard's path): into hit, their count. 0 without a run. */
@@ -300,7 +280,7 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, const ch
     const sg_shard_meta *m = sg_shard_get_meta(sh);
     int S = ck->model.image_size, ds = 0, map[SG_SHARD_MAX_LABELS];
     char run[PATH_MAX];
-    run_of_checkpoint(o->ckpt, g_path, run, sizeof run);
+    sg_ckpt_run_of(o->ckpt, g_path, run, sizeof run);
     if (match_shard_labels(ck, m, o->data, o->dataset, run, &ds, map, &err)) cli_die_err(&err);
     if ((int)m->width != S || (int)m->height != S)
         cli_die("%s: images are %ux%u, the checkpoint's generator takes %dx%d", o->data, m->width,

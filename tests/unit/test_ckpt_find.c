@@ -18,6 +18,8 @@
 #include "model.h"
 #include "test_tmpdir.h"
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -346,11 +348,44 @@ static void test_newest_generator_file(void)
     CHECK(sg_ckpt_newest_generator_file(missing, prefix, sizeof prefix) == -1, "a missing directory");
 }
 
+/* The run a G file belongs to, however the file is named: "000002" from
+ * inside RUN/ckpt, "./", links (the text of the path was looked at before,
+ * and "." has no "ckpt" in it). */
+static void test_run_of(void)
+{
+    char run[700], ck[800], link[800], cwd[PATH_MAX], got[PATH_MAX], real_run[PATH_MAX];
+    snprintf(run, sizeof run, "%s/runof", test_tmpdir);
+    snprintf(ck, sizeof ck, "%s/ckpt", run);
+    mkdir(run, 0755);
+    mkdir(ck, 0755);
+    touch(ck, "000002-G.safetensors");
+    CHECK(sg_ckpt_run_of(run, "", got, sizeof got) == -1 && !got[0], "a directory without config.json: '%s'", got);
+    touch(run, "config.json");
+    CHECK(realpath(run, real_run) != NULL, "realpath");
+    CHECK(sg_ckpt_run_of(run, "", got, sizeof got) == 0 && !strcmp(got, run), "the run itself: '%s'", got);
+    char g[900];
+    snprintf(g, sizeof g, "%s/000002-G.safetensors", ck);
+    CHECK(sg_ckpt_run_of(g, g, got, sizeof got) == 0 && !strcmp(got, real_run), "RUN/ckpt/G: '%s'", got);
+    CHECK(getcwd(cwd, sizeof cwd) && chdir(ck) == 0, "chdir");
+    CHECK(sg_ckpt_run_of("000002", "000002-G.safetensors", got, sizeof got) == 0 && !strcmp(got, real_run),
+          "from inside RUN/ckpt: '%s'", got);
+    CHECK(sg_ckpt_run_of("./000002", "./000002-G.safetensors", got, sizeof got) == 0 && !strcmp(got, real_run),
+          "./000002: '%s'", got);
+    CHECK(chdir(cwd) == 0, "chdir back");
+    snprintf(link, sizeof link, "%s/link-G.safetensors", test_tmpdir);
+    CHECK(symlink(g, link) == 0, "symlink");
+    CHECK(sg_ckpt_run_of(link, link, got, sizeof got) == 0 && !strcmp(got, real_run), "a link to it: '%s'", got);
+    touch(test_tmpdir, "loose-G.safetensors");
+    snprintf(g, sizeof g, "%s/loose-G.safetensors", test_tmpdir);
+    CHECK(sg_ckpt_run_of(g, g, got, sizeof got) == -1 && !got[0], "a G outside any run: '%s'", got);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);   /* the feeder may write to a reader that left */
     if (test_tmpdir_make("test_ckpt_find")) return 1;
     test_newest_generator_file();
+    test_run_of();
     sg_err err = {{0}};
     const char *run = test_tmpdir;
     char ckdir[600];
