@@ -313,6 +313,13 @@ static int resolve(const sg_model_config *cfg, const char *const *label_names,
     }
     int found, other_ds;
     int n_found = find_label(cfg, label_names, want_ds, label, &found, &other_ds);
+    if (n_found == 0 && want_ds >= 0 && find_label(cfg, label_names, -1, name, &found, &other_ds) > 0) {
+        /* no such attribute in the dataset the qualifier names, but a label is
+         * the whole text (a class folder called "01:a") */
+        want_ds = -1;
+        label = name;
+        n_found = find_label(cfg, label_names, -1, name, &found, &other_ds);
+    }
     if (n_found == 0 && want_ds >= 0) {
         char desc[SG_QUOTE_MAX + 32], q[SG_QUOTE_MAX + 8];
         int alt, alt_other;

@@ -240,6 +240,16 @@ static void test_qualifiers(void)
     CHECK(sg_targets_parse(&cfg, names, same, "+rafd:a:b", &s, &err) == 0 && s.ds == 2 && s.index[0] == 0,
           "rafd:a:b: '%s'", err.msg);
     CHECK(sg_targets_parse(&cfg, names, same, "+3:c", &s, &err) == 0 && s.ds == 2 && s.index[0] == 1, "3:c");
+    /* a label that reads as a number qualifier ("01:a", a class folder):
+     * dataset 1 has no attribute 'a', so the whole text is the label (a
+     * review found it refused since leading zeros became numbers) */
+    const char *numbered[] = {"Bangs", "Male", "Bangs", "Male", "01:a", "c"};
+    CHECK(sg_targets_parse(&cfg, numbered, same, "+01:a", &s, &err) == 0 && s.ds == 2 && s.index[0] == 0,
+          "01:a: '%s' ds %d", err.msg, s.ds);
+    char shown[256];
+    sg_targets_name(&cfg, numbered, same, 4, shown, sizeof shown);
+    CHECK(sg_targets_parse(&cfg, numbered, same, shown, &s, &err) == 0 && s.ds == 2 && s.index[0] == 0,
+          "01:a by its shown name '%s': '%s'", shown, err.msg);
     /* qualifiers and target names as sg-sample's columns show them */
     char q[SG_TARGETS_QUALIFIER_MAX], n[256];
     sg_targets_qualifier(&cfg, same, 0, q, sizeof q);
