@@ -209,6 +209,13 @@ def check_generator(path, sd, g_conv_dim, c_dim, g_repeat):
     if not 1 <= g_conv_dim <= 4096 or g_repeat > 64:
         die(bad + "%s (sg-sample takes conv_dim 1..4096 and 0..64 residual blocks)" % sizes)
     layout = generator_layout(g_conv_dim, c_dim, g_repeat)
+    counters = [name for name, _, _ in layout if name.endswith(".num_batches_tracked")]
+    if counters and not any(name in sd for name in counters):
+        # saved before PyTorch 0.4.1, which added the counter: PyTorch itself
+        # loads such a file by starting every counter at 0, and so does this
+        import torch
+        for name in counters:
+            sd[name] = torch.zeros((), dtype=torch.int64)
     missing = [name for name, _, _ in layout if name not in sd]
     if missing:
         die(bad + "missing tensor %s%s (%s)" % (missing[0], " and %d more" % (len(missing) - 1)

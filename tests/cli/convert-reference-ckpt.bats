@@ -162,3 +162,35 @@ EOF2
     sg-sample -q --ckpt "$W/two-G.safetensors" --device cpu --targets +B:Male "$T/in.png" -o "$W/b.png"
     [ -z "$(find "$W" -name '*.tmp*')" ]
 }
+
+@test "a state_dict saved before PyTorch 0.4.1 (no num_batches_tracked at all) converts, its counters 0, as PyTorch loads it" {
+    $PY - "$T/000007-G.ckpt" "$W/old-G.ckpt" <<'EOF2'
+import sys, torch
+sd = torch.load(sys.argv[1])
+torch.save({k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}, sys.argv[2])
+EOF2
+    run convert "$W/old-G.ckpt" "$W/old-G.safetensors"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    convert "$T/000007-G.ckpt" "$W/new-G.safetensors"
+    sg-sample -q --ckpt "$W/old-G.safetensors" --device cpu --targets +Male -o "$W/old.png" "$T/in.png"
+    sg-sample -q --ckpt "$W/new-G.safetensors" --device cpu --targets +Male -o "$W/new.png" "$T/in.png"
+    cmp "$W/old.png" "$W/new.png"
+    # the counters: I64 zeros
+    $PY - "$W/old-G.safetensors" <<'EOF2'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+c = [k for k in h if k.endswith("num_batches_tracked")]
+assert c and all(h[k]["dtype"] == "I64" for k in c), c
+assert all(b[8 + n + h[k]["data_offsets"][0]:8 + n + h[k]["data_offsets"][1]] == bytes(8) for k in c)
+EOF2
+    # one counter missing among others is still a damaged file
+    $PY - "$T/000007-G.ckpt" "$W/one-G.ckpt" <<'EOF2'
+import sys, torch
+sd = torch.load(sys.argv[1]); del sd["main.1.num_batches_tracked"]; torch.save(sd, sys.argv[2])
+EOF2
+    run convert "$W/one-G.ckpt" "$W/one-G.safetensors"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"missing tensor main.1.num_batches_tracked"* ]]
+}
