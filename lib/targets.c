@@ -1,4 +1,5 @@
 #include "targets.h"
+#include "text_escape.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,11 +169,7 @@ void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
  * only, else quoted ('a b'), escaped (lib/error.h). */
 static void plain_or_quoted(const char *name, char *out, size_t cap)
 {
-    int plain = *name != 0;
-    for (const char *p = name; *p && plain; p++)
-        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                strchr("_.+-", *p);
-    snprintf(out, cap, plain ? "%s" : "'%s'", sg_quote_str(name).s);
+    snprintf(out, cap, sg_name_needs_quotes(name) ? "'%s'" : "%s", sg_quote_str(name).s);
 }
 
 void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *dataset_names, int ds,
@@ -187,14 +184,16 @@ void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *data
     snprintf(out, cap, "%d %s", ds + 1, q);
 }
 
-void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, char *out, size_t cap)
+void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, const int *which,
+                             int n_which, char *out, size_t cap)
 {
     size_t len = 0;
     out[0] = 0;
-    for (int ds = 0; ds < cfg->n_datasets; ds++) {
+    int n = which ? n_which : cfg->n_datasets;
+    for (int k = 0; k < n; k++) {
         char d[SG_QUOTE_MAX + 32];
-        sg_targets_dataset_desc(cfg, dataset_names, ds, d, sizeof d);
-        int w = snprintf(out + len, cap - len, "%s%s", ds ? ", " : "", d);
+        sg_targets_dataset_desc(cfg, dataset_names, which ? which[k] : k, d, sizeof d);
+        int w = snprintf(out + len, cap - len, "%s%s", k ? ", " : "", d);
         if (w < 0 || (size_t)w >= cap - len) {
             if (cap > 4) snprintf(out + (len + 4 < cap ? len : cap - 4), 4, "...");
             return;
@@ -208,7 +207,7 @@ void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *data
 static void datasets_phrase(const sg_model_config *cfg, const char *const *dataset_names, char *out, size_t cap)
 {
     char list[400];
-    sg_targets_dataset_list(cfg, dataset_names, list, sizeof list);
+    sg_targets_dataset_list(cfg, dataset_names, NULL, 0, list, sizeof list);
     if (cfg->n_datasets == 1) snprintf(out, cap, "the checkpoint has one dataset, %s", list);
     else snprintf(out, cap, "the datasets are %s", list);
 }
@@ -226,6 +225,12 @@ int sg_targets_dataset_parse(const sg_model_config *cfg, const char *const *data
     }
     int first, n_named = datasets_named(cfg, dataset_names, text, len, &first);
     if (n_named == 1) { *ds = first; return 0; }
+    /* "2:train", as sg-sample's targets.tsv shows a dataset whose name others share */
+    const char *colon = strchr(text, ':');
+    if (!n_named && colon && all_digits(text, (size_t)(colon - text)) && dataset_names) {
+        int n = dataset_number(cfg, text, (size_t)(colon - text));
+        if (n >= 0 && dataset_names[n] && !strcmp(dataset_names[n], colon + 1)) { *ds = n; return 0; }
+    }
     if (n_named > 1)
         return sg_errf(err, "several datasets are called '%s'; give its number (%s)", sg_quote_str(text).s, phrase);
     return sg_errf(err, "no dataset is called '%s'; %s", sg_quote_str(text).s, phrase);

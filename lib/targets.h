@@ -65,11 +65,13 @@ void sg_targets_qualifier(const sg_model_config *cfg, const char *const *dataset
  * letters, digits and _.+-; the number alone without dataset_names). */
 void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *dataset_names, int ds,
                              char *out, size_t cap);
-/* Every dataset so: "1 train, 2 train, 3 rafd" (cut with "..." at cap). */
-void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, char *out, size_t cap);
+/* Every dataset so, or the n_which of which (NULL: all): "1 train, 2 train,
+ * 3 rafd" (cut with "..." at cap). */
+void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, const int *which,
+                             int n_which, char *out, size_t cap);
 /* The dataset text names, as a qualifier does: digits are its number from 1
  * (leading zeros allowed), anything else its name, which must be one
- * dataset's. Errors (no prefix): "no dataset 4; the datasets are 1 a, 2 b",
+ * dataset's; "N:NAME" (sg-sample's targets.tsv column) when both agree. Errors (no prefix): "no dataset 4; the datasets are 1 a, 2 b",
  * "no dataset is called 'x'; ...", "several datasets are called 'a'; give
  * its number (...)". */
 int sg_targets_dataset_parse(const sg_model_config *cfg, const char *const *dataset_names, const char *text,

@@ -4,6 +4,7 @@
 #include <langinfo.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 #include <wchar.h>
 
@@ -90,6 +91,16 @@ int sg_buf_put_escaped_cell(sg_buf *b, const void *s, size_t n, int utf8, size_t
 size_t sg_escaped_width(const void *s, size_t n, int utf8)
 {
     return escape(NULL, s, n, utf8);
+}
+
+int sg_name_needs_quotes(const char *s)
+{
+    if (!*s) return 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (!(*p >= 0x80 || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("_-.+:@%/=^~", *p)))
+            return 1;
+    return 0;
 }
 
 int sg_locale_utf8(void)

@@ -24,6 +24,11 @@ int sg_buf_put_escaped_cell(sg_buf *b, const void *s, size_t n, int utf8, size_t
  * character counts its wcwidth: 0 for a combining mark, 2 for a wide one):
  * the width for aligning columns. */
 size_t sg_escaped_width(const void *s, size_t n, int utf8);
+/* 1 when the name s (a label, a dataset's name) should be quoted in a list
+ * of names separated by spaces or commas: empty, or holding a byte other
+ * than letters, digits, _-.+:@%/=^~ and non-ASCII ("sad face", "a,b"). The
+ * one rule for celeb-dump's lists and sg-sample's messages. */
+int sg_name_needs_quotes(const char *s);
 /* 1 when the C library's character set (LC_CTYPE, as set by the program with
  * setlocale) is UTF-8. */
 int sg_locale_utf8(void);

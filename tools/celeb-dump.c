@@ -66,22 +66,12 @@ static void put_text(sg_buf *b, const char *s) { sg_buf_put_escaped(b, s, strlen
  * neighbours: it is empty or holds a character other than letters, digits,
  * _-.+:@%/=^~ and non-ASCII bytes (a space, a comma, a quote, a control
  * character...). */
-static int needs_quotes(const char *s)
-{
-    if (!*s) return 1;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (!(*p >= 0x80 || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("_-.+:@%/=^~", *p)))
-            return 1;
-    return 0;
-}
-
 /* A name in a list of names, quoted the shell's way when it needs it
  * ('sad face', a quote in it as '\''); escaped (put_text) when escape is set,
  * else as it is (the grid's footer, drawn with the built-in font). */
 static void put_list_name(sg_buf *b, const char *s, int escape)
 {
-    if (!needs_quotes(s)) {
+    if (!sg_name_needs_quotes(s)) {
         if (escape) put_text(b, s);
         else sg_buf_puts(b, s);
         return;

@@ -141,13 +141,7 @@ static void dataset_subset(const sg_ckpt_info *ck, const int *list, int n, char 
 {
     const char *names[SG_MAX_DATASETS];
     for (int ds = 0; ds < SG_MAX_DATASETS; ds++) names[ds] = ck->dataset_names[ds];
-    size_t len = 0;
-    out[0] = 0;
-    for (int k = 0; k < n && len + 2 < cap; k++) {
-        char d[SG_QUOTE_MAX + 32];
-        sg_targets_dataset_desc(&ck->model, names, list[k], d, sizeof d);
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", k ? ", " : "", d);
-    }
+    sg_targets_dataset_list(&ck->model, names, list, n, out, cap);
 }
 
 /* The datasets among cand[0..n) whose shard in the checkpoint's run is

@@ -454,13 +454,13 @@ static void test_review_messages(void)
 
     /* the list of datasets as messages show it */
     char list[200];
-    sg_targets_dataset_list(&cfg, ds_names, list, sizeof list);
+    sg_targets_dataset_list(&cfg, ds_names, NULL, 0, list, sizeof list);
     CHECK(!strcmp(list, "1 train, 2 train, 3 rafd"), "dataset list '%s'", list);
     const char *odd[] = {"a b", "x\x1b"};
     sg_model_config two = {.n_datasets = 2, .label_dim = {1, 1}};
-    sg_targets_dataset_list(&two, odd, list, sizeof list);
+    sg_targets_dataset_list(&two, odd, NULL, 0, list, sizeof list);
     CHECK(!strcmp(list, "1 'a b', 2 'x\\x1b'"), "dataset list with odd names '%s'", list);
-    sg_targets_dataset_list(&two, NULL, list, sizeof list);
+    sg_targets_dataset_list(&two, NULL, NULL, 0, list, sizeof list);
     CHECK(!strcmp(list, "1, 2"), "dataset list without names '%s'", list);
 }
 
@@ -475,7 +475,11 @@ static void test_dataset_parse(void)
     CHECK(sg_targets_dataset_parse(&cfg, ds_names, "2", &ds, &err) == 0 && ds == 1, "'2': %d '%s'", ds, err.msg);
     CHECK(sg_targets_dataset_parse(&cfg, ds_names, "003", &ds, &err) == 0 && ds == 2, "'003': %d", ds);
     CHECK(sg_targets_dataset_parse(&cfg, ds_names, "rafd", &ds, &err) == 0 && ds == 2, "'rafd': %d", ds);
+    /* as targets.tsv shows a dataset whose name others share */
+    CHECK(sg_targets_dataset_parse(&cfg, ds_names, "2:train", &ds, &err) == 0 && ds == 1, "'2:train': %d '%s'", ds,
+          err.msg);
     struct { const char *text, *want; } bad[] = {
+        {"3:train", "no dataset is called '3:train'; the datasets are 1 train, 2 train, 3 rafd"},
         {"0", "no dataset 0; the datasets are 1 train, 2 train, 3 rafd"},
         {"4", "no dataset 4; the datasets are 1 train, 2 train, 3 rafd"},
         {"train", "several datasets are called 'train'; give its number (the datasets are 1 train, 2 train, 3 rafd)"},
