@@ -51,6 +51,11 @@ float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters)
     return (float)(lr * (double)(iters - i) / (double)decay_iters);
 }
 
+int sg_train_g_step(int64_t i, int n_datasets, int n_critic)
+{
+    return (i / n_datasets + 1) % n_critic == 0;
+}
+
 int sg_train_default_d_repeat(int image_size)
 {
     int lg = 0;
@@ -1281,7 +1286,7 @@ static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err 
     int ds = (int)(i % t->nd);
     float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
     float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
-    int g_step = (i + 1) % t->opt.n_critic == 0;
+    int g_step = sg_train_g_step(i, t->nd, t->opt.n_critic);
     int saving_after = (t->opt.save_every > 0 && (i + 1) % t->opt.save_every == 0) || (t->stop && *t->stop);
     int queue = may_queue && sg_model_overlap_g(t->model) && i + 1 < t->opt.iters && !g_step && !saving_after;
     if ((!t->batch_current && upload_batch(t, i, 0, err)) || (queue && upload_batch(t, i + 1, 1, err))) {
@@ -1480,10 +1485,14 @@ int sg_trainer_save(sg_trainer *t, sg_err *err)
 
 static int should_log(const sg_trainer *t, int64_t done)
 {
-    /* Every log_every iterations, and the n_datasets - 1 following ones, so that
-     * every dataset appears in the history. */
+    /* Every iteration of a round (one per dataset) that holds a multiple of
+     * log_every, so that every dataset appears in the history, with its G
+     * losses in a round that updates G (logging log_every and the n_datasets
+     * - 1 iterations after it crossed rounds: with 2 datasets only the
+     * second's G losses were ever logged). */
     if (t->opt.log_every <= 0) return 0;
-    return done % t->opt.log_every < t->nd;
+    int64_t last = (done - 1) / t->nd * t->nd + t->nd;   /* the round's last iteration, counted from 1 */
+    return last % t->opt.log_every < t->nd;
 }
 
 static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx, sg_err *err)

@@ -52,6 +52,12 @@ void sg_train_options_default(sg_train_options *o);
 float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters);
 /* min(6, floor(log2(image_size)) - 1), at least 1: D's last map is >= 2x2. */
 int sg_train_default_d_repeat(int image_size);
+/* Whether iteration i (from 0) updates G after its D step. Iterations go in
+ * rounds of one per dataset (i mod n_datasets), the reference's train_multi
+ * iteration; G is updated after each dataset's D step in round r = i /
+ * n_datasets when (r + 1) mod n_critic = 0, so every dataset trains G (with
+ * one dataset: when (i + 1) mod n_critic = 0). */
+int sg_train_g_step(int64_t i, int n_datasets, int n_critic);
 
 /* The dataset name sg-train gives a shard (config.json, checkpoints, and
  * sg-sample's --targets N:NAME): its last path component without ".lmdb"

@@ -48,6 +48,27 @@ static void make_shard(const char *path, int n, int S, int n_labels, int one_hot
     CHECK(sg_shard_writer_commit(w, &note, &err) == 0, "commit: %s", err.msg);
 }
 
+/* The reference's train_multi: in each round (one iteration per dataset) G
+ * is updated after every dataset's D step when the round is an n_critic-th;
+ * i mod n_critic left a dataset without any G step whenever n_critic and the
+ * number of datasets shared a factor (n_critic 2 with 2 datasets: G trained
+ * on the second only). */
+static void test_g_schedule(void)
+{
+    for (int nd = 1; nd <= 3; nd++)
+        for (int nc = 1; nc <= 6; nc++) {
+            int per_ds[3] = {0, 0, 0}, total = 0;
+            for (int64_t i = 0; i < (int64_t)nd * nc * 4; i++)
+                if (sg_train_g_step(i, nd, nc)) { per_ds[i % nd]++; total++; }
+            CHECK(total == 4 * nd && per_ds[0] == 4 && (nd < 2 || per_ds[1] == 4) && (nd < 3 || per_ds[2] == 4),
+                  "%d datasets, n_critic %d: G steps %d per dataset %d %d %d (want 4 each)", nd, nc, total,
+                  per_ds[0], per_ds[1], per_ds[2]);
+        }
+    CHECK(sg_train_g_step(4, 1, 5) && !sg_train_g_step(3, 1, 5), "one dataset: (i + 1) mod n_critic");
+    CHECK(sg_train_g_step(8, 2, 5) && sg_train_g_step(9, 2, 5) && !sg_train_g_step(4, 2, 5),
+          "two datasets, n_critic 5: G after iterations 8 and 9 (round 4)");
+}
+
 static void test_lr(void)
 {
     CHECK(sg_train_lr(1e-4, 0, 10, 4) == 1e-4f, "lr before decay");
@@ -112,7 +133,8 @@ static void test_loop(sg_backend *be)
         CHECK(sg_trainer_step(t1, &s1, &err) == 0, "step: %s", err.msg);
         CHECK(sg_trainer_step(t2, &s2, &err) == 0, "step: %s", err.msg);
         CHECK(!memcmp(&s1.losses, &s2.losses, sizeof s1.losses), "losses differ at step %d", k);
-        CHECK(s1.dataset == k % 2 && s1.g_stepped == ((k + 1) % 5 == 0), "dataset/g_stepped at %d", k);
+        /* two datasets: rounds of two iterations; G after both D steps of round 4 */
+        CHECK(s1.dataset == k % 2 && s1.g_stepped == ((k / 2 + 1) % 5 == 0), "dataset/g_stepped at %d", k);
     }
     CHECK(sg_trainer_save(t1, &err) == 0, "save: %s", err.msg);
     CHECK(sg_trainer_last_checkpoint(t1) == 5, "last checkpoint");
@@ -317,6 +339,7 @@ int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_trainer.%ld", (long)getpid());
     mkdir(dir, 0755);
+    test_g_schedule();
     test_lr();
     test_dataset_name();
     sg_err err;
