@@ -742,6 +742,17 @@ PY
   [ "$status" -eq 0 ]
 }
 
+@test "two shards of the same name stay two datasets in the history (N:NAME), as sg-plot draws them" {
+  mkdir -p "$T/x" "$T/y"
+  cp -r "$D/a.lmdb" "$T/x/train.lmdb"; cp -r "$D/b.lmdb" "$T/y/train.lmdb"
+  sg-train -o "$T/r" --iters 4 --log-every 1 --sample-every 0 "${TINY[@]}" "$T/x/train.lmdb" "$T/y/train.lmdb"
+  [ "$(grep -o '"dataset":"[^"]*"' "$T/r/history.jsonl" | sort | uniq -c | tr -s ' ')" = " 2 \"dataset\":\"1:train\"
+ 2 \"dataset\":\"2:train\"" ]
+  # one name each: as before
+  sg-train -o "$T/s" --iters 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  [ "$(grep -o '"dataset":"[^"]*"' "$T/s/history.jsonl" | tr '\n' ' ')" = '"dataset":"a" "dataset":"b" ' ]
+}
+
 @test "a damaged training record names the last good checkpoint and celeb-dump --verify (it said only the record)" {
   cp -r "$D/a.lmdb" "$T/bad.lmdb"
   # record 5's first label becomes 2, its CRC made right again: it reads, its labels do not
