@@ -651,6 +651,7 @@ static sg_backend *open_backend(const options *o, sg_err *err)
     sg_backend *be = sg_backend_open(o->device, o->precision, o->threads, note, sizeof note, err);
     if (be && note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* for people, not for scripted runs */
         cli_warn("--device auto: %s; running on the CPU", note);
+    if (be) cli_note_precision_on_cpu(o->precision, be->name);
     return be;
 }
 

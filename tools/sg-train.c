@@ -260,6 +260,7 @@ int main(int argc, char **argv)
         cli_die("%s (the run trained on %s; --device cpu continues it on the CPU, not bit for bit)", err.msg,
                 run_device);
     if (!be) cli_die_err(&err);
+    if (given[O_PRECISION]) cli_note_precision_on_cpu(precision, be->name);
     /* recorded in config.json for a later --resume */
     snprintf(o.device, sizeof o.device, "%s", be->name);
     snprintf(o.precision, sizeof o.precision, "%s", strcmp(be->name, "cuda") ? "" : sg_backend_cuda_precision(be));

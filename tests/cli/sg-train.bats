@@ -753,6 +753,17 @@ PY
   [ "$(grep -o '"dataset":"[^"]*"' "$T/s/history.jsonl" | tr '\n' ' ')" = '"dataset":"a" "dataset":"b" ' ]
 }
 
+@test "--precision on the CPU says it does nothing there (it was accepted silently); fp32 says nothing" {
+  run sg-train -o "$T/r" --iters 1 --sample-every 0 --precision bf16 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: --precision bf16 is for CUDA's convolutions; the CPU computes in fp32" ]
+  run sg-train -o "$T/s" --iters 1 --sample-every 0 --precision fp32 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 0 ] && [ -z "$output" ]
+  run sg-sample -q --ckpt "$T/r" --device cpu --precision tf32 --count 1 --data "$D/a.lmdb" -o "$T/x.png"
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-sample: --precision tf32 is for CUDA's convolutions; the CPU computes in fp32" ]
+}
+
 @test "a damaged training record names the last good checkpoint and celeb-dump --verify (it said only the record)" {
   cp -r "$D/a.lmdb" "$T/bad.lmdb"
   # record 5's first label becomes 2, its CRC made right again: it reads, its labels do not

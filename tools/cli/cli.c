@@ -203,6 +203,12 @@ void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, in
         cli_die("%s: the run directory is a shard (it holds data.mdb); choose another -o RUN", run_dir);
 }
 
+void cli_note_precision_on_cpu(const char *precision, const char *backend_name)
+{
+    if (precision && strcmp(precision, "fp32") && backend_name && !strcmp(backend_name, "cpu"))
+        cli_warn("--precision %s is for CUDA's convolutions; the CPU computes in fp32", precision);
+}
+
 void cli_version(void)
 {
     printf("%s %s\n", cli_name, SG_VERSION);

@@ -77,6 +77,9 @@ void cli_refuse_output_in_shard(const char *out, const char *shard);
  * itself (it holds data.mdb): the run's files would be written next to a
  * shard's data, where readers never write. */
 void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n);
+/* Warns that --precision P (given, not fp32) does nothing when the backend
+ * the device resolved to is the CPU's, which computes in fp32. */
+void cli_note_precision_on_cpu(const char *precision, const char *backend_name);
 void cli_version(void) __attribute__((noreturn));
 /* Flushes and checks stdout; dies if writing it failed (cli_die_stdout). */
 void cli_finish_stdout(void);
