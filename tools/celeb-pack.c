@@ -593,6 +593,7 @@ int main(int argc, char **argv)
         double el = now_s() - t0, rate = (i + 1) / (el > 1e-9 ? el : 1e-9);
         char eta[32];
         cli_format_eta(eta, sizeof eta, (L.n - i - 1) / rate);
+        if (i + 1 == L.n) cli_progress_unthrottle();   /* ends on N/N */
         cli_progress("%zu/%zu images, %.0f images/s, ETA %s", i + 1, L.n, rate, eta);
     }
     pthread_mutex_lock(&S.mu);

@@ -169,12 +169,14 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
             snprintf(path, sizeof path, "%s/%06zu.jpg", img_dir, i + 1);
             if (write_plain(path, jpg, len, &w->err) != 0) cli_die_err(&w->err);
             free(jpg);
+            if (i + 1 == n) cli_progress_unthrottle();   /* ends on N/N */
             cli_progress("%zu/%zu images", i + 1, n);
         }
         free(rgb);
     } else {
         work(&ws[0]);
         for (int k = 1; k < n_threads; k++) pthread_join(th[k], NULL);
+        cli_progress_unthrottle();   /* ends on N/N */
         cli_progress("%zu/%zu images", (size_t)atomic_load(&done), n);
         if (atomic_load(&failed))
             for (int k = 0; k < n_threads; k++)

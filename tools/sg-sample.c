@@ -847,6 +847,7 @@ int main(int argc, char **argv)
                 }
             }
             done += n;
+            if (done == total) cli_progress_unthrottle();   /* ends on N/N */
             cli_progress("translating: %ld/%ld images", done, total);
         }
         if (grid_png) sg_png_background_ready(grid_png, grid_row_top(&g, k0 + n));

@@ -94,6 +94,7 @@ static void progress(void *ctx, const sg_train_status *st)
     cli_format_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
     /* The losses last read (logged iterations and checkpoints: reading them waits for the device). */
     const sg_losses *L = &st->losses;
+    if (st->iteration == st->iters) cli_progress_unthrottle();   /* the run ends on N/N */
     if (st->losses_at <= 0)
         cli_progress("%lld/%lld  %.2f it/s  ETA %s", (long long)st->iteration, (long long)st->iters,
                      st->it_per_s, eta);

@@ -764,6 +764,17 @@ PY
   [ "$output" = "sg-sample: --precision tf32 is for CUDA's convolutions; the CPU computes in fp32" ]
 }
 
+@test "on a terminal the progress line ends on N/N, whatever the rate limit showed last" {
+  command -v script >/dev/null || skip "no script(1) for a terminal"
+  run script -qec "sg-train -o '$T/r' --iters 40 --sample-every 0 ${TINY[*]/-q/} '$D/a.lmdb'" /dev/null
+  [ "$status" -eq 0 ]
+  last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a 'sg-train: [0-9]*/40 ' | tail -n 1)
+  [[ "$last" == *"sg-train: 40/40 "* ]] || { echo "last progress: $last"; false; }
+  run script -qec "celeb-synth -n 120 -o '$T/s'" /dev/null
+  last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a 'images$' | tail -n 1)
+  [[ "$last" == *"120/120 images" ]] || { echo "last progress: $last"; false; }
+}
+
 @test "a damaged training record names the last good checkpoint and celeb-dump --verify (it said only the record)" {
   cp -r "$D/a.lmdb" "$T/bad.lmdb"
   # record 5's first label becomes 2, its CRC made right again: it reads, its labels do not

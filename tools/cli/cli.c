@@ -221,6 +221,10 @@ void cli_finish_stdout(void)
     if (fflush(stdout) != 0 || ferror(stdout)) cli_die_stdout();
 }
 
+static int progress_unthrottled;
+
+void cli_progress_unthrottle(void) { progress_unthrottled = 1; }
+
 void cli_progress(const char *fmt, ...)
 {
     static struct timespec last;
@@ -228,7 +232,8 @@ void cli_progress(const char *fmt, ...)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double dt = (now.tv_sec - last.tv_sec) + (now.tv_nsec - last.tv_nsec) * 1e-9;
-    if (progress_shown && dt < 0.1) return;
+    if (progress_shown && dt < 0.1 && !progress_unthrottled) return;
+    progress_unthrottled = 0;
     last = now;
     va_list ap; va_start(ap, fmt);
     fprintf(stderr, "\r\033[K%s: ", cli_name);

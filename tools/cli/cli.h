@@ -91,6 +91,9 @@ void cli_refuse_image_to_terminal(const char *out);
  * rewritten in place at most ~10 times a second; cli_progress_end ends the line. */
 extern int cli_quiet;
 void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The next cli_progress line is shown even if one was shown under 0.1 s
+ * ago: the last one of a loop (a run's N/N, not the last shown 2875/3000). */
+void cli_progress_unthrottle(void);
 void cli_progress_end(void);
 /* Remaining time for a progress line: "12m05s", "3h07m", or "?" when s is
  * negative, NaN or over 1e8 s (no estimate yet). */
