@@ -346,7 +346,9 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
     int top = 8 + SG_FONT_CELL_H * title_scale + 6;
     int header = lh + 4, xlabels = lh + 6, bottom_label = lh + 6;
     int avail = H - top - bottom_label - N_PANELS * (header + xlabels) - 6;
-    if (avail < 3 * 40) cli_die("image height %d is too small for three panels", H);
+    if (avail < 3 * 40)
+        cli_die("image height %d is too small for three panels; this plot needs --height %d or more", H,
+                H + 3 * 40 - avail);
 
     /* Legend labels ("key (dataset)" when the history has several datasets) and their width. */
     char labels[MAX_SERIES][160];
@@ -378,7 +380,9 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
     }
     left += 8 + 2 * S;
     int px = left, pw = W - left - legend_w - 10;
-    if (pw < 100) cli_die("image width %d is too small for the plot and its legend", W);
+    if (pw < 100)
+        cli_die("image width %d is too small for the plot and its legend; this plot needs --width %d or more", W,
+                W + 100 - pw);
 
     double x0 = h->xmin, x1 = h->xmax;
     if (!(x1 > x0)) { x0 -= 1; x1 += 1; }

@@ -302,3 +302,16 @@ blue = sum(1 for x in range(100, 960) for y in range(75, 330) if im.getpixel((x,
 assert blue > 100, blue
 PY
 }
+
+@test "a size too small for a history plot names the size it needs, which then works" {
+  run sg-plot "$T/history.jsonl" --width 200 -o "$T/w.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" =~ ^"sg-plot: image width 200 is too small for the plot and its legend; this plot needs --width "([0-9]+)" or more"$ ]]
+  need=${BASH_REMATCH[1]}
+  sg-plot "$T/history.jsonl" --width "$need" -o "$T/w.png"
+  run sg-plot "$T/history.jsonl" --width $((need - 1)) -o "$T/w.png"
+  [ "$status" -eq 1 ]
+  run sg-plot "$T/history.jsonl" --height 150 -o "$T/h.png"
+  [[ "$output" =~ ^"sg-plot: image height 150 is too small for three panels; this plot needs --height "([0-9]+)" or more"$ ]]
+  sg-plot "$T/history.jsonl" --height "${BASH_REMATCH[1]}" -o "$T/h.png"
+}
