@@ -585,8 +585,10 @@ static void draw_bars(const bar *bars, int n, const char *title, int W, int H, c
         int w = text_width(bars[i].label, S);
         if (w > name_w) name_w = w;
         int64_t tot = bars[i].positive + bars[i].negative;
-        snprintf(nums[i], sizeof nums[i], "%lld / %lld (%.1f%%)", (long long)bars[i].positive,
-                 (long long)bars[i].negative, tot ? 100.0 * bars[i].positive / tot : 0.0);
+        if (tot)
+            snprintf(nums[i], sizeof nums[i], "%lld / %lld (%.1f%%)", (long long)bars[i].positive,
+                     (long long)bars[i].negative, 100.0 * bars[i].positive / tot);
+        else snprintf(nums[i], sizeof nums[i], "no records");
         w = text_width(nums[i], S);
         if (w > num_w) num_w = w;
     }
@@ -609,8 +611,10 @@ static void draw_bars(const bar *bars, int n, const char *title, int W, int H, c
         int64_t tot = bars[i].positive + bars[i].negative;
         int pos_w = tot ? (int)lround((double)bars[i].positive / tot * bw) : 0;
         text_right(&c, bx - 10, y + (row_h - lh) / 2, bars[i].label, S, TEXT);
-        sg_canvas_fill_rect(&c, bx, y + 3, pos_w, bh, POS);
-        sg_canvas_fill_rect(&c, bx + pos_w, y + 3, bw - pos_w, bh, NEG);
+        if (tot) {   /* no records (an empty group): no bar, which would read as all negative */
+            sg_canvas_fill_rect(&c, bx, y + 3, pos_w, bh, POS);
+            sg_canvas_fill_rect(&c, bx + pos_w, y + 3, bw - pos_w, bh, NEG);
+        }
         sg_canvas_text(&c, bx + bw + 10, y + (row_h - lh) / 2, nums[i], S, TEXT);
     }
     /* 50% guide. */
@@ -631,13 +635,14 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     const char *out = NULL, *title = NULL;
     int bars_mode = 0, smooth = 1, full_range = 0, W = 1200, H = 0;
+    const char *history_only = NULL;   /* the last option --bars has no use for */
     int c;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'b': bars_mode = 1; break;
-        case 's': smooth = (int)cli_parse_long("--smooth", optarg, 1, 1000000); break;
-        case 'F': full_range = 1; break;
+        case 's': smooth = (int)cli_parse_long("--smooth", optarg, 1, 1000000); history_only = "--smooth"; break;
+        case 'F': full_range = 1; history_only = "--full-range"; break;
         case 't': title = optarg; break;
         case 'W': W = (int)cli_parse_long("--width", optarg, 200, 16384); break;
         case 'H': H = (int)cli_parse_long("--height", optarg, 150, 16384); break;
@@ -648,6 +653,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing input file" : "too many arguments");
+    if (bars_mode && history_only) cli_usage_error("%s is for a history plot, not for --bars", history_only);
     if (!out) cli_usage_error("missing -o/--output");
     cli_refuse_empty_path("-o/--output", out);
     cli_refuse_empty_path("the input file", argv[optind]);

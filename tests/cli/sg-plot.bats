@@ -315,3 +315,25 @@ PY
   [[ "$output" =~ ^"sg-plot: image height 150 is too small for three panels; this plot needs --height "([0-9]+)" or more"$ ]]
   sg-plot "$T/history.jsonl" --height "${BASH_REMATCH[1]}" -o "$T/h.png"
 }
+
+@test "--bars: --smooth and --full-range are usage errors (ignored before); an empty group draws no bar" {
+  for opt in "--smooth 3" "--full-range"; do
+    run sg-plot --bars $opt "$T/stats.json" -o "$T/b.png"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-plot: ${opt%% *} is for a history plot, not for --bars" ]
+  done
+  printf '3\nA B C\n1.jpg  1 -1  1\n2.jpg -1 -1 -1\n3.jpg  1 -1  1\n' > "$T/z.txt"
+  celeb-split -q -g g=A -g e=B --json -o "$T/zsp" "$T/z.txt" > "$T/z.json"
+  sg-plot --bars "$T/z.json" -o "$T/z.png"
+  /usr/bin/python3 -c 'import PIL' 2>/dev/null || skip "no python3 PIL to look at the pixels"
+  # the grey of a negative share: none at all (group e has no records; g's 2 are positive)
+  /usr/bin/python3 - "$T/z.png" <<'PY'
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+w, h = im.size
+# below the title and the legend (its grey swatch): the bars' rows
+grey = sum(1 for y in range(80, h) for x in range(w) if im.getpixel((x, y)) == (205, 205, 205))
+assert grey == 0, grey
+PY
+}
