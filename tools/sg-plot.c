@@ -326,63 +326,108 @@ static int panel_range(const history *h, int panel, int full_range, double *lo, 
     return 0;
 }
 
-static void draw_history(const history *h, const char *title, int W, int H, int full_range,
-                         const char *out_path, int quiet, const char *name)
-{
-    int S = default_scale(W, H), lh = SG_FONT_CELL_H * S;
-    sg_canvas c;
-    sg_err err;
-    if (sg_canvas_init(&c, W, H, WHITE, &err) != 0) cli_die_err(&err);
-
-    /* Which panels have data; heights 2:2:1 (lr is simpler). */
-    int has[N_PANELS] = {0}, weight[N_PANELS] = {2, 2, 1}, total_w = 0;
+/* Everything about a history plot's layout that depends on the image size
+ * (the text scale grows with it): what draw_history draws with, and what
+ * says whether a size is large enough. */
+typedef struct {
+    int S, lh, title_scale, top, header, xlabels, avail;
+    int has[N_PANELS], py[N_PANELS], ph[N_PANELS], left, px, pw;
     double lo[N_PANELS], hi[N_PANELS];
+    ticks yt[N_PANELS];
+    char ylab[N_PANELS][64][32];
+    char labels[MAX_SERIES][160];
+} history_layout;
+
+enum { MIN_PANELS_H = 3 * 40, MIN_PLOT_W = 100 };
+
+static void layout_history(const history *h, const char *title, int W, int H, int full_range, history_layout *L)
+{
+    int S = L->S = default_scale(W, H), lh = L->lh = SG_FONT_CELL_H * S;
+    /* Which panels have data; heights 2:2:1 (lr is simpler). */
+    int weight[N_PANELS] = {2, 2, 1}, total_w = 0;
     for (int p = 0; p < N_PANELS; p++) {
-        has[p] = panel_range(h, p, full_range, &lo[p], &hi[p]) == 0;
-        if (!has[p]) { lo[p] = 0; hi[p] = 1; }
+        L->has[p] = panel_range(h, p, full_range, &L->lo[p], &L->hi[p]) == 0;
+        if (!L->has[p]) { L->lo[p] = 0; L->hi[p] = 1; }
         total_w += weight[p];
     }
-    int title_scale = text_width(title, S + 1) <= W - 20 ? S + 1 : S;
-    int top = 8 + SG_FONT_CELL_H * title_scale + 6;
-    int header = lh + 4, xlabels = lh + 6, bottom_label = lh + 6;
-    int avail = H - top - bottom_label - N_PANELS * (header + xlabels) - 6;
-    if (avail < 3 * 40)
-        cli_die("image height %d is too small for three panels; this plot needs --height %d or more", H,
-                H + 3 * 40 - avail);
+    L->title_scale = text_width(title, S + 1) <= W - 20 ? S + 1 : S;
+    L->top = 8 + SG_FONT_CELL_H * L->title_scale + 6;
+    L->header = lh + 4;
+    L->xlabels = lh + 6;
+    int bottom_label = lh + 6;
+    L->avail = H - L->top - bottom_label - N_PANELS * (L->header + L->xlabels) - 6;
 
     /* Legend labels ("key (dataset)" when the history has several datasets) and their width. */
-    char labels[MAX_SERIES][160];
     int legend_w = 0;
     for (int k = 0; k < h->n_series; k++) {
         if (h->n_datasets > 1 && h->s[k].dataset[0])
-            snprintf(labels[k], sizeof labels[k], "%s (%s)", h->s[k].key, h->s[k].dataset);
-        else snprintf(labels[k], sizeof labels[k], "%s", h->s[k].key);
-        int w = text_width(labels[k], S);
+            snprintf(L->labels[k], sizeof L->labels[k], "%s (%s)", h->s[k].key, h->s[k].dataset);
+        else snprintf(L->labels[k], sizeof L->labels[k], "%s", h->s[k].key);
+        int w = text_width(L->labels[k], S);
         if (w > legend_w) legend_w = w;
     }
     legend_w += 3 * lh + 12 + 12;
 
     /* Vertical layout first (ticks depend only on heights), then tick labels decide the left margin. */
-    int py[N_PANELS], ph[N_PANELS], y = top;
-    ticks yt[N_PANELS];
-    char ylab[N_PANELS][64][32];
-    int left = 0;
+    int y = L->top;
+    L->left = 0;
     for (int p = 0; p < N_PANELS; p++) {
-        py[p] = y + header;
-        ph[p] = avail * weight[p] / total_w;
-        y = py[p] + ph[p] + xlabels;
-        make_ticks(&yt[p], lo[p], hi[p], ph[p] / (2 * lh) > 3 ? ph[p] / (2 * lh) : 3);
-        for (int t = 0; t < yt[p].n; t++) {
-            format_tick(ylab[p][t], sizeof ylab[p][t], yt[p].v[t], yt[p].step);
-            int w = text_width(ylab[p][t], S);
-            if (w > left) left = w;
+        L->py[p] = y + L->header;
+        L->ph[p] = L->avail * weight[p] / total_w;
+        y = L->py[p] + L->ph[p] + L->xlabels;
+        make_ticks(&L->yt[p], L->lo[p], L->hi[p], L->ph[p] / (2 * lh) > 3 ? L->ph[p] / (2 * lh) : 3);
+        for (int t = 0; t < L->yt[p].n; t++) {
+            format_tick(L->ylab[p][t], sizeof L->ylab[p][t], L->yt[p].v[t], L->yt[p].step);
+            int w = text_width(L->ylab[p][t], S);
+            if (w > L->left) L->left = w;
         }
     }
-    left += 8 + 2 * S;
-    int px = left, pw = W - left - legend_w - 10;
-    if (pw < 100)
+    L->left += 8 + 2 * S;
+    L->px = L->left;
+    L->pw = W - L->left - legend_w - 10;
+}
+
+/* The smallest size from the given one up that the plot fits: the text
+ * grows with the image (default_scale), so a shortfall measured at one size
+ * may not be the one at the next. height: search the height, else the width. */
+static int size_needed(const history *h, const char *title, int W, int H, int full_range, int height,
+                       history_layout *L)
+{
+    for (int k = 0; k < 64; k++) {
+        layout_history(h, title, W, H, full_range, L);
+        int short_by = height ? MIN_PANELS_H - L->avail : MIN_PLOT_W - L->pw;
+        if (short_by <= 0) return height ? H : W;
+        if (height) H += short_by;
+        else W += short_by;
+        if ((height ? H : W) > 16384) break;
+    }
+    return -1;
+}
+
+static void draw_history(const history *h, const char *title, int W, int H, int full_range,
+                         const char *out_path, int quiet, const char *name)
+{
+    history_layout *L = malloc(sizeof *L);
+    if (!L) cli_die("out of memory");
+    layout_history(h, title, W, H, full_range, L);
+    if (L->avail < MIN_PANELS_H) {
+        int need = size_needed(h, title, W, H, full_range, 1, L);
+        if (need < 0) cli_die("image height %d is too small for three panels", H);
+        cli_die("image height %d is too small for three panels; this plot needs --height %d or more", H, need);
+    }
+    if (L->pw < MIN_PLOT_W) {
+        int need = size_needed(h, title, W, H, full_range, 0, L);
+        if (need < 0) cli_die("image width %d is too small for the plot and its legend", W);
         cli_die("image width %d is too small for the plot and its legend; this plot needs --width %d or more", W,
-                W + 100 - pw);
+                need);
+    }
+    int S = L->S, lh = L->lh, title_scale = L->title_scale, header = L->header, px = L->px, pw = L->pw;
+    const int *has = L->has, *py = L->py, *ph = L->ph;
+    const double *lo = L->lo, *hi = L->hi;
+    const ticks *yt = L->yt;
+    sg_canvas c;
+    sg_err err;
+    if (sg_canvas_init(&c, W, H, WHITE, &err) != 0) cli_die_err(&err);
 
     double x0 = h->xmin, x1 = h->xmax;
     if (!(x1 > x0)) { x0 -= 1; x1 += 1; }
@@ -399,7 +444,7 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
             int ty = ay + ah - 1 - (int)lround((yt[p].v[t] - lo[p]) / (hi[p] - lo[p]) * (ah - 1));
             sg_canvas_fill_rect(&c, ax, ty, aw, 1, GRID);
             sg_canvas_fill_rect(&c, ax - 2 * S, ty, 2 * S, 1, AXIS);
-            if (has[p]) text_right(&c, ax - 2 * S - 4, ty - lh / 2, ylab[p][t], S, TEXT);
+            if (has[p]) text_right(&c, ax - 2 * S - 4, ty - lh / 2, L->ylab[p][t], S, TEXT);
         }
         for (int t = 0; t < xt.n; t++) {
             int tx = ax + (int)lround((xt.v[t] - x0) / (x1 - x0) * (aw - 1));
@@ -445,7 +490,7 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
             /* Legend entry beside the panel. */
             int ly = ay + entry * (lh + 6) + 4, lx = ax + aw + 12;
             sg_canvas_line(&c, lx, ly + lh / 2.0, lx + 2.5 * lh, ly + lh / 2.0, 2.0 * S, col);
-            sg_canvas_text(&c, lx + 3 * lh, ly, labels[k], S, TEXT);
+            sg_canvas_text(&c, lx + 3 * lh, ly, L->labels[k], S, TEXT);
             entry++;
         }
         clipped_total += clipped[p];
@@ -469,6 +514,7 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
 
     if (sg_canvas_save(&c, out_path, &err) != 0) cli_die_output_err(&err, out_path);
     sg_canvas_free(&c);
+    free(L);
     if (!quiet && (clipped_total || h->skipped_nonfinite)) {
         fprintf(stderr, "%s: %s: %ld point%s clipped (D %ld, G %ld, lr %ld), %ld non-finite value%s skipped\n",
                 cli_name, name, clipped_total, clipped_total == 1 ? "" : "s", clipped[PANEL_D], clipped[PANEL_G],

@@ -314,6 +314,19 @@ PY
   run sg-plot "$T/history.jsonl" --height 150 -o "$T/h.png"
   [[ "$output" =~ ^"sg-plot: image height 150 is too small for three panels; this plot needs --height "([0-9]+)" or more"$ ]]
   sg-plot "$T/history.jsonl" --height "${BASH_REMATCH[1]}" -o "$T/h.png"
+  # a legend so wide that the size needed is past a text-scale step (text
+  # doubles from 840 pixels): the shortfall at 200 pixels was no answer
+  long=$(printf 'a%.0s' $(seq 100))
+  for ds in "$long" "b$long"; do
+    printf '{"iteration":1,"dataset":"%s","D/loss_real":0.1,"D/loss_fake":-0.1,"D/loss_cls":1,"D/loss_gp":0.5,"lr":0.0001}\n' "$ds"
+  done > "$T/wide.jsonl"
+  run sg-plot "$T/wide.jsonl" --width 200 -o "$T/w.png"
+  [[ "$output" =~ "needs --width "([0-9]+)" or more"$ ]]
+  need=${BASH_REMATCH[1]}
+  [ "$need" -gt 840 ]
+  sg-plot "$T/wide.jsonl" --width "$need" -o "$T/w.png"
+  run sg-plot "$T/wide.jsonl" --width $((need - 1)) -o "$T/w.png"
+  [ "$status" -eq 1 ]
 }
 
 @test "--bars: --smooth and --full-range are usage errors (ignored before); an empty group draws no bar" {
