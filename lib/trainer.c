@@ -383,6 +383,7 @@ static int write_config(sg_trainer *t, sg_err *err)
         sg_buf_puts(&b, ", \"precision\": ");
         json_buf_cstr(&b, o->precision);
     }
+    sg_buf_puts(&b, ", \"g_schedule\": \"rounds\"");   /* sg_train_g_step's, for a later resume to know */
     sg_buf_puts(&b, "},\n");
     sg_buf_puts(&b, "  \"datasets\": [");
     for (int ds = 0; ds < t->nd; ds++) {
@@ -531,6 +532,9 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     if (json_get(tr, "precision") && json_get_str(tr, "precision", &prec, &e) == 0 &&
         sg_precision_valid(prec))
         snprintf(o->precision, sizeof o->precision, "%s", prec);
+    const char *sched = NULL;
+    o->former_g_schedule = !(json_get(tr, "g_schedule") && json_get_str(tr, "g_schedule", &sched, &e) == 0 &&
+                             !strcmp(sched, "rounds"));
     if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
         json_free(root);
         return sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);

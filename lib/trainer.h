@@ -42,6 +42,10 @@ typedef struct {
      * written before they were recorded). Recorded so that a resume computes
      * as the run did. */
     char device[8], precision[8];
+    /* Read from config.json only: 1 when the run was written before G's
+     * schedule became the reference's rounds (sg_train_g_step); with several
+     * datasets it trained G after iterations i with (i+1) mod n_critic = 0. */
+    int former_g_schedule;
 } sg_train_options;
 
 void sg_train_options_default(sg_train_options *o);

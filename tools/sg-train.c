@@ -216,6 +216,10 @@ int main(int argc, char **argv)
         sg_train_options r;
         if (!sg_run_exists(run_dir)) cli_die("%s: no run to resume (no config.json)", run_dir);
         if (sg_run_config_read(run_dir, &r, &run_paths, &n_run_paths, &err)) cli_die_err(&err);
+        if (r.former_g_schedule && n_run_paths > 1)
+            cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
+                     "n_critic = 0); it goes on with the reference's (G after every dataset's D step in every "
+                     "n_critic-th round), so it does not repeat an uninterrupted run", run_dir);
         struct { int id; const char *name; int have, want; } fixed[4] = {
             {O_GCONV, "--g-conv-dim", r.g_conv_dim, o.g_conv_dim}, {O_DCONV, "--d-conv-dim", r.d_conv_dim, o.d_conv_dim},
             {O_GREP, "--g-repeat", r.g_repeat, o.g_repeat}, {O_DREP, "--d-repeat", r.d_repeat, o.d_repeat}};

@@ -775,6 +775,22 @@ PY
   [[ "$last" == *"120/120 images" ]] || { echo "last progress: $last"; false; }
 }
 
+@test "resuming a multi-dataset run made before G's rounds schedule says it now differs; one dataset says nothing" {
+  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  grep -q '"g_schedule": "rounds"' "$T/r/config.json"
+  sed -i 's/, "g_schedule": "rounds"//' "$T/r/config.json"   # as the former sg-train wrote it
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: $T/r was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod n_critic = 0); it goes on with the reference's (G after every dataset's D step in every n_critic-th round), so it does not repeat an uninterrupted run" ]
+  grep -q '"g_schedule": "rounds"' "$T/r/config.json"   # rewritten on resume: said once
+  run sg-train -o "$T/r" --resume --iters 6
+  [ -z "$output" ]
+  sg-train -o "$T/s" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  sed -i 's/, "g_schedule": "rounds"//' "$T/s/config.json"
+  run sg-train -o "$T/s" --resume --iters 4
+  [ "$status" -eq 0 ] && [ -z "$output" ]
+}
+
 @test "a damaged training record names the last good checkpoint and celeb-dump --verify (it said only the record)" {
   cp -r "$D/a.lmdb" "$T/bad.lmdb"
   # record 5's first label becomes 2, its CRC made right again: it reads, its labels do not
