@@ -165,8 +165,8 @@ void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
     snprintf(out, cap, "%s:%s", q, label_names[t]);
 }
 
-/* A dataset's name in a list: bare when it is letters, digits and _.+-
- * only, else quoted ('a b'), escaped (lib/error.h). */
+/* A dataset's name in a list: bare unless sg_name_needs_quotes (lib/
+ * text_escape.h), else quoted ('a b'); escaped either way (lib/error.h). */
 static void plain_or_quoted(const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, sg_name_needs_quotes(name) ? "'%s'" : "%s", sg_quote_str(name).s);
@@ -182,6 +182,24 @@ void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *data
     }
     plain_or_quoted(dataset_names[ds], q, sizeof q);
     snprintf(out, cap, "%d %s", ds + 1, q);
+}
+
+/* Whether name reads as a dataset number and a name ("2:train"). */
+static int reads_as_numbered(const char *name)
+{
+    const char *colon = strchr(name, ':');
+    return colon && all_digits(name, (size_t)(colon - name));
+}
+
+void sg_targets_dataset_label(const sg_model_config *cfg, const char *const *dataset_names, int ds, char *out,
+                              size_t cap)
+{
+    const char *name = dataset_names[ds];
+    int numbered = reads_as_numbered(name);
+    for (int d = 0; d < cfg->n_datasets && !numbered; d++)
+        numbered = d != ds && dataset_names[d] && !strcmp(dataset_names[d], name);
+    if (numbered) snprintf(out, cap, "%d:%s", ds + 1, name);
+    else snprintf(out, cap, "%s", name);
 }
 
 void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, const int *which,
@@ -224,13 +242,19 @@ int sg_targets_dataset_parse(const sg_model_config *cfg, const char *const *data
         return 0;
     }
     int first, n_named = datasets_named(cfg, dataset_names, text, len, &first);
-    if (n_named == 1) { *ds = first; return 0; }
-    /* "2:train", as sg-sample's targets.tsv shows a dataset whose name others share */
+    /* "2:train", as history.jsonl and targets.tsv label a dataset whose name
+     * another shares (sg_targets_dataset_label) */
     const char *colon = strchr(text, ':');
-    if (!n_named && colon && all_digits(text, (size_t)(colon - text)) && dataset_names) {
+    int numbered = -1;
+    if (colon && all_digits(text, (size_t)(colon - text)) && dataset_names) {
         int n = dataset_number(cfg, text, (size_t)(colon - text));
-        if (n >= 0 && dataset_names[n] && !strcmp(dataset_names[n], colon + 1)) { *ds = n; return 0; }
+        if (n >= 0 && dataset_names[n] && !strcmp(dataset_names[n], colon + 1)) numbered = n;
     }
+    if (n_named == 1 && numbered >= 0 && numbered != first)
+        return sg_errf(err, "'%s' is dataset %d's name and dataset %d as N:NAME; give %d or %d:%s", sg_quote_str(text).s,
+                       first + 1, numbered + 1, numbered + 1, first + 1, sg_quote_str(text).s);
+    if (n_named == 1) { *ds = first; return 0; }
+    if (!n_named && numbered >= 0) { *ds = numbered; return 0; }
     if (n_named > 1)
         return sg_errf(err, "several datasets are called '%s'; give its number (%s)", sg_quote_str(text).s, phrase);
     return sg_errf(err, "no dataset is called '%s'; %s", sg_quote_str(text).s, phrase);

@@ -61,10 +61,16 @@ typedef struct {
 void sg_targets_qualifier(const sg_model_config *cfg, const char *const *dataset_names, int ds,
                           char *out, size_t cap);
 /* Dataset ds as messages show it: its number from 1 and its name, "2 train"
- * (the name quoted escaped, 'a b', when it holds other characters than
- * letters, digits and _.+-; the number alone without dataset_names). */
+ * (the name quoted escaped, 'a b', when sg_name_needs_quotes says so; the
+ * number alone without dataset_names). */
 void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *dataset_names, int ds,
                              char *out, size_t cap);
+/* Dataset ds's label in files (history.jsonl, sg-sample's targets.tsv): its
+ * name, or "N:NAME" (N its number from 1) when another dataset has that name
+ * or the name itself reads as N:NAME ("2:train"), so that labels of two
+ * datasets never meet. --dataset takes either. */
+void sg_targets_dataset_label(const sg_model_config *cfg, const char *const *dataset_names, int ds, char *out,
+                              size_t cap);
 /* Every dataset so, or the n_which of which (NULL: all): "1 train, 2 train,
  * 3 rafd" (cut with "..." at cap). */
 void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, const int *which,

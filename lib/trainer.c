@@ -1365,13 +1365,13 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
     int64_t i = st->iteration - 1;
     sg_buf_appendf(&b, "{\"iteration\":%lld,\"dataset\":", (long long)st->iteration);
     /* a name another dataset shares (x/train.lmdb, y/train.lmdb) with its
-     * number, "2:train", as sg-sample shows it: the two stay apart in plots */
-    const char *name = t->info.dataset_names[st->dataset];
-    int shared = 0;
-    for (int ds = 0; ds < t->nd; ds++) shared |= ds != st->dataset && !strcmp(t->info.dataset_names[ds], name);
-    char numbered[SG_CKPT_NAME_MAX + 16];
-    if (shared) snprintf(numbered, sizeof numbered, "%d:%s", st->dataset + 1, name);
-    json_buf_cstr(&b, shared ? numbered : name);
+     * number, "2:train", as sg-sample shows it: the two stay apart in plots
+     * (sg_targets_dataset_label) */
+    const char *names[SG_MAX_DATASETS];
+    for (int ds = 0; ds < t->nd; ds++) names[ds] = t->info.dataset_names[ds];
+    char label[SG_CKPT_NAME_MAX + 16];
+    sg_targets_dataset_label(&t->mcfg, names, st->dataset, label, sizeof label);
+    json_buf_cstr(&b, label);
     float vals[7];
     loss_values(&st->losses, vals);
     for (int k = 0; k < (st->g_stepped ? 7 : 4); k++) {

@@ -802,12 +802,10 @@ int main(int argc, char **argv)
     /* targets.tsv's dataset column: its name, or N:NAME when several
      * datasets have that name (x/train.lmdb, y/train.lmdb) */
     char dataset_column[SG_MAX_DATASETS][SG_CKPT_NAME_MAX + 16];
-    for (int ds = 0; ds < cfg->n_datasets; ds++) {
-        int shared = 0;
-        for (int d = 0; d < cfg->n_datasets; d++) shared |= d != ds && !strcmp(ck.dataset_names[d], ck.dataset_names[ds]);
-        if (shared) snprintf(dataset_column[ds], sizeof dataset_column[ds], "%d:%s", ds + 1, ck.dataset_names[ds]);
-        else snprintf(dataset_column[ds], sizeof dataset_column[ds], "%s", ck.dataset_names[ds]);
-    }
+    const char *column_names[SG_MAX_DATASETS];
+    for (int ds = 0; ds < cfg->n_datasets; ds++) column_names[ds] = ck.dataset_names[ds];
+    for (int ds = 0; ds < cfg->n_datasets; ds++)
+        sg_targets_dataset_label(cfg, column_names, ds, dataset_column[ds], sizeof dataset_column[ds]);
     if (o.each) {
         sg_buf_puts(&manifest, "file\tinput\ttarget\tdataset\tvalue\n");
         if (sg_image_writer_start(&files_out, 256, &err)) cli_die_err(&err);

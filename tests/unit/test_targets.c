@@ -3,6 +3,7 @@
  * solver.py (create_labels, test_multi). */
 #include "check.h"
 #include "targets.h"
+#include "text_escape.h"
 #include <string.h>
 
 static void check_rows(const char *what, const float *got, const float *want, int n)
@@ -492,6 +493,48 @@ static void test_dataset_parse(void)
     }
 }
 
+/* Datasets' labels in files (history.jsonl, targets.tsv): a name, or N:NAME
+ * when another dataset has it or it reads as N:NAME itself, so that labels
+ * of two datasets never meet (a review found a shard named "2:train" beside
+ * two "train"s merged with the second); --dataset takes both forms, and a
+ * text that is one dataset's name and another's N:NAME is an error. */
+static void test_dataset_labels(void)
+{
+    sg_model_config cfg = {.n_datasets = 3, .label_dim = {1, 1, 1}};
+    const char *names[] = {"train", "train", "2:train"};
+    char l[300];
+    const char *want[] = {"1:train", "2:train", "3:2:train"};
+    for (int ds = 0; ds < 3; ds++) {
+        sg_targets_dataset_label(&cfg, names, ds, l, sizeof l);
+        CHECK(!strcmp(l, want[ds]), "label of dataset %d: '%s' (want '%s')", ds + 1, l, want[ds]);
+    }
+    const char *plain[] = {"celebA", "rafd", "x"};
+    sg_targets_dataset_label(&cfg, plain, 1, l, sizeof l);
+    CHECK(!strcmp(l, "rafd"), "a name of its own: '%s'", l);
+    sg_err err = {{0}};
+    int ds = -1;
+    CHECK(sg_targets_dataset_parse(&cfg, names, "3:2:train", &ds, &err) == 0 && ds == 2, "'3:2:train': %d '%s'", ds,
+          err.msg);
+    CHECK(sg_targets_dataset_parse(&cfg, names, "2:train", &ds, &err) == -1 &&
+          !strcmp(err.msg, "'2:train' is dataset 3's name and dataset 2 as N:NAME; give 2 or 3:2:train"),
+          "both readings: '%s'", err.msg);
+    /* a list of some datasets */
+    int which[] = {2, 0};
+    sg_targets_dataset_list(&cfg, plain, which, 2, l, sizeof l);
+    CHECK(!strcmp(l, "3 x, 1 celebA"), "a subset: '%s'", l);
+}
+
+/* The one rule for quoting a name in a list (celeb-dump, sg-sample). */
+static void test_name_quotes(void)
+{
+    static const struct { const char *s; int q; } cases[] = {
+        {"Black_Hair", 0}, {"a-b.c+d", 0}, {"2:train", 0}, {"x@y/z=w%^~", 0}, {"caf\xc3\xa9", 0},
+        {"sad face", 1}, {"a,b", 1}, {"it's", 1}, {"", 1}, {"tab\there", 1}, {"$x", 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        CHECK(sg_name_needs_quotes(cases[k].s) == cases[k].q, "'%s': %d", cases[k].s, !cases[k].q);
+}
+
 int main(void)
 {
     test_single_celeba();
@@ -504,5 +547,7 @@ int main(void)
     test_messages_quoted();
     test_review_messages();
     test_dataset_parse();
+    test_dataset_labels();
+    test_name_quotes();
     return check_done();
 }
