@@ -143,6 +143,7 @@ struct sg_trainer {
     int64_t losses_at;            /* the iteration they belong to, 0: none read yet */
     int64_t clean_at;             /* losses last read finite here (or where this session started) */
     int64_t g_at;                 /* the last iteration that updated G, 0: none this session */
+    int64_t losses_g_at;          /* g_at when the losses were last read: whose G terms they hold */
     /* With SG_OVERLAP_G=1 (sg_model_overlap_g) iteration i + 1's batch is
      * queued in the model before i's D step (when no G step or checkpoint
      * comes between), whose G forward then runs beside that D step
@@ -1313,6 +1314,7 @@ static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err 
         st->g_stepped = g_step;
         st->losses = t->losses;
         st->losses_at = t->losses_at;
+        st->g_at = t->losses_g_at;
     }
     return 0;
 }
@@ -1345,9 +1347,11 @@ static int read_losses(sg_trainer *t, sg_train_status *st, sg_err *err)
         }
     t->losses = L;
     t->losses_at = t->clean_at = t->iter;
+    t->losses_g_at = t->g_at;
     if (st) {
         st->losses = L;
         st->losses_at = t->iter;
+        st->g_at = t->g_at;
     }
     return 0;
 }

@@ -123,6 +123,8 @@ typedef struct {
     sg_losses losses;             /* the losses last read: at losses_at (G's: the last G update's) */
     int64_t losses_at;            /* iteration of `losses`: this one where they were read, else an
                                      earlier one (0: none read yet) */
+    int64_t g_at;                 /* the iteration whose G update gave losses' G terms (with several
+                                     datasets, maybe another dataset's); 0: none in this session */
     double it_per_s;              /* recent average */
     double elapsed;               /* seconds, including earlier runs */
 } sg_train_status;

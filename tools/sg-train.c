@@ -95,15 +95,21 @@ static void progress(void *ctx, const sg_train_status *st)
     /* The losses last read (logged iterations and checkpoints: reading them waits for the device). */
     const sg_losses *L = &st->losses;
     if (st->iteration == st->iters) cli_progress_unthrottle();   /* the run ends on N/N */
+    /* G's terms are those of the last G update, which may be an earlier
+     * iteration (another dataset's): said so; none before G's first update */
+    char g[160] = "";
+    if (st->losses_at > 0 && st->g_at > 0) {
+        char at[40] = "";
+        if (st->g_at != st->losses_at) snprintf(at, sizeof at, " (at %lld)", (long long)st->g_at);
+        snprintf(g, sizeof g, "  G%s fake %.3f rec %.3f cls %.3f", at, L->g_loss_fake, L->g_loss_rec, L->g_loss_cls);
+    }
     if (st->losses_at <= 0)
         cli_progress("%lld/%lld  %.2f it/s  ETA %s", (long long)st->iteration, (long long)st->iters,
                      st->it_per_s, eta);
     else
-        cli_progress("%lld/%lld  %.2f it/s  ETA %s  losses at %lld: D real %.3f fake %.3f cls %.3f gp %.3f  "
-                     "G fake %.3f rec %.3f cls %.3f",
+        cli_progress("%lld/%lld  %.2f it/s  ETA %s  losses at %lld: D real %.3f fake %.3f cls %.3f gp %.3f%s",
                      (long long)st->iteration, (long long)st->iters, st->it_per_s, eta, (long long)st->losses_at,
-                     L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, L->g_loss_fake, L->g_loss_rec,
-                     L->g_loss_cls);
+                     L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, g);
 }
 
 static sg_backend *open_backend(const char *device, const char *precision, int threads, sg_err *err)
