@@ -169,7 +169,18 @@ void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
  * text_escape.h), else quoted ('a b'); escaped either way (lib/error.h). */
 static void plain_or_quoted(const char *name, char *out, size_t cap)
 {
-    snprintf(out, cap, sg_name_needs_quotes(name) ? "'%s'" : "%s", sg_quote_str(name).s);
+    sg_quoted quoted = sg_quote_str(name);   /* kept: .s of the temporary would not outlive it */
+    const char *q = quoted.s;
+    if (!sg_name_needs_quotes(name)) { snprintf(out, cap, "%s", q); return; }
+    /* the shell's way, as celeb-dump's lists: a quote in it as '\'' */
+    size_t n = 0;
+    if (n + 1 < cap) out[n++] = '\'';
+    for (const char *p = q; *p && n + 5 < cap; p++) {
+        if (*p == '\'') { memcpy(out + n, "'\\''", 4); n += 4; }
+        else out[n++] = *p;
+    }
+    if (n + 1 < cap) out[n++] = '\'';
+    out[n < cap ? n : cap - 1] = 0;
 }
 
 void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *dataset_names, int ds,

@@ -518,6 +518,10 @@ static void test_dataset_labels(void)
     CHECK(sg_targets_dataset_parse(&cfg, names, "2:train", &ds, &err) == -1 &&
           !strcmp(err.msg, "'2:train' is dataset 3's name and dataset 2 as N:NAME; give 2 or 3:2:train"),
           "both readings: '%s'", err.msg);
+    /* a quote in a name, the shell's way (as celeb-dump's lists) */
+    const char *quoted[] = {"it's", "b", "c"};
+    sg_targets_dataset_desc(&cfg, quoted, 0, l, sizeof l);
+    CHECK(!strcmp(l, "1 'it'\\''s'"), "a quote in a dataset's name: '%s'", l);
     /* a list of some datasets */
     int which[] = {2, 0};
     sg_targets_dataset_list(&cfg, plain, which, 2, l, sizeof l);
