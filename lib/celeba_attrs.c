@@ -1,5 +1,6 @@
 #include "celeba_attrs.h"
 #include "fileio.h"
+#include "text_escape.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,7 @@ int sg_list_text_start(const char *name, const void *text, size_t len, size_t *s
         for (const char *q = buf; q < nul; q++) nul_line += *q == '\n';
         return sg_errf(err, "%s line %zu: NUL byte (not a text file?)", name, nul_line);
     }
-    *start = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? 3 : 0;
+    *start = sg_bom_length(buf, len);
     return 0;
 }
 

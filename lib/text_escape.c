@@ -93,6 +93,11 @@ size_t sg_escaped_width(const void *s, size_t n, int utf8)
     return escape(NULL, s, n, utf8);
 }
 
+size_t sg_bom_length(const void *text, size_t len)
+{
+    return len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? 3 : 0;
+}
+
 int sg_name_needs_quotes(const char *s)
 {
     if (!*s) return 1;

@@ -24,6 +24,9 @@ int sg_buf_put_escaped_cell(sg_buf *b, const void *s, size_t n, int utf8, size_t
  * character counts its wcwidth: 0 for a combining mark, 2 for a wide one):
  * the width for aligning columns. */
 size_t sg_escaped_width(const void *s, size_t n, int utf8);
+/* Bytes of a UTF-8 byte-order mark at the start of text (an editor's "UTF-8
+ * with BOM"), else 0: what readers of text files skip. */
+size_t sg_bom_length(const void *text, size_t len);
 /* 1 when the name s (a label, a dataset's name) should be quoted in a list
  * of names separated by spaces or commas: empty, or holding a byte other
  * than letters, digits, _-.+:@%/=^~ and non-ASCII ("sad face", "a,b"). The

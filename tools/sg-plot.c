@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "font.h"
 #include "json.h"
+#include "text_escape.h"
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -183,13 +184,6 @@ static int is_nonfinite_word(const char *s)
     return strcasecmp(s, "nan") == 0 || strcasecmp(s, "inf") == 0 || strcasecmp(s, "infinity") == 0;
 }
 
-/* Bytes of a UTF-8 byte-order mark at the start of text (an editor's "UTF-8
- * with BOM"; the attribute readers skip it too), else 0. */
-static size_t bom_length(const uint8_t *text, size_t len)
-{
-    return len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? 3 : 0;
-}
-
 static void read_history(history *h, const char *path)
 {
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -202,7 +196,7 @@ static void read_history(history *h, const char *path)
     h->xmax = -INFINITY;
     const char *text = (const char *)data;
     long line = 0;
-    for (size_t pos = bom_length(data, len); pos < len;) {
+    for (size_t pos = sg_bom_length(data, len); pos < len;) {   /* as the attribute readers */
         const char *start = text + pos, *nl = memchr(start, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - start) : len - pos;
         pos += n + (nl != NULL);
@@ -555,7 +549,7 @@ static bar *read_bars(const char *path, int *n_out, char *title, size_t title_le
     if (sg_read_file(path, MAX_INPUT_BYTES, &data, &len, &err) != 0) cli_die_err(&err);
     json_value *v;
     json_error_pos where;
-    size_t bom = bom_length(data, len);
+    size_t bom = sg_bom_length(data, len);
     if (json_parse((const char *)data + bom, len - bom, NULL, &v, &where, &err) != 0) {
         if (where.line == 1 && where.column == 1 && len == bom) cli_die("%s: empty input", name);
         cli_die("%s line %ld: %s at column %ld", name, where.line, where.what, where.column);
