@@ -1,5 +1,6 @@
 #include "ckpt_find.h"
 #include "fileio.h"
+#include "trainer.h"
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -61,13 +62,9 @@ int sg_ckpt_run_of(const char *arg, const char *g_path, char *run, size_t cap)
         if (!base || strcmp(base + 1, "ckpt")) return -1;
         sg_dir_of(dir, run, cap);
     }
-    char config[PATH_MAX];
-    struct stat st;
-    if (snprintf(config, sizeof config, "%s/config.json", run) >= (int)sizeof config || stat(config, &st) != 0) {
-        run[0] = 0;
-        return -1;
-    }
-    return 0;
+    if (sg_run_exists(run)) return 0;
+    run[0] = 0;
+    return -1;
 }
 
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err)

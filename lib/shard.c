@@ -93,7 +93,7 @@ static int remove_shard_dir(const char *path, sg_err *err)
     return 0;
 }
 
-static int is_shard_dir(const char *path)
+int sg_shard_dir_looks_like(const char *path)
 {
     char f[PATH_MAX];
     struct stat st;
@@ -113,7 +113,7 @@ static int check_replaceable(const char *path, const struct stat *st, sg_err *er
     if (S_ISLNK(st->st_mode))
         return sg_errf(err, "%s is a symbolic link; not replacing it (give the shard's own path)", path);
     if (!S_ISDIR(st->st_mode)) return sg_errf(err, "%s exists and is not a shard; not replacing it", path);
-    if (!is_shard_dir(path))
+    if (!sg_shard_dir_looks_like(path))
         return sg_errf(err, "%s exists and is a directory that is not a shard; not replacing it", path);
     DIR *d = opendir(path);
     if (!d) return sg_errno(err, "%s", path);
@@ -595,7 +595,7 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
     if (!S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a stargan shard (not a directory)", path);
     char data_path[PATH_MAX];
     snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
-    if (stat(data_path, &st) != 0 || !S_ISREG(st.st_mode))   /* is_shard_dir's test */
+    if (stat(data_path, &st) != 0 || !S_ISREG(st.st_mode))   /* sg_shard_dir_looks_like's test */
         return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
     /* LMDB reports an empty data.mdb as "Bad file descriptor". */
     if (st.st_size == 0) return sg_errf(err, "%s: not a stargan shard (data.mdb is empty)", path);

@@ -32,6 +32,9 @@ typedef struct sg_shard sg_shard;
  * message for a directory that is not a shard or a newer format version. */
 int sg_shard_open(sg_shard **out, const char *path, sg_err *err);
 void sg_shard_close(sg_shard *s);
+/* 1 when path holds a regular data.mdb: a shard as far as its name goes
+ * (what --force may replace, what a run directory must not be); 0 else. */
+int sg_shard_dir_looks_like(const char *path);
 const sg_shard_meta *sg_shard_get_meta(const sg_shard *s);
 
 /* Reads record index (0-based): pixels as (height, width, 3) RGB8 (decoded if the

@@ -62,10 +62,6 @@ static int out_utf8;
 
 static void put_text(sg_buf *b, const char *s) { sg_buf_put_escaped(b, s, strlen(s), out_utf8); }
 
-/* Whether a name in a list of names needs quotes to be told from its
- * neighbours: it is empty or holds a character other than letters, digits,
- * _-.+:@%/=^~ and non-ASCII bytes (a space, a comma, a quote, a control
- * character...). */
 /* A name in a list of names, quoted the shell's way when it needs it
  * ('sad face', a quote in it as '\''); escaped (put_text) when escape is set,
  * else as it is (the grid's footer, drawn with the built-in font). */

@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "fileio.h"
+#include "shard.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -149,8 +150,7 @@ void cli_warn(const char *fmt, ...)
 void cli_usage_error(const char *fmt, ...)
 {
     va_list ap; va_start(ap, fmt); vmessage(fmt, ap); va_end(ap);
-    fprintf(stderr, "Try '%s --help'.\n", cli_name);
-    exit(2);
+    cli_try_help();
 }
 
 void cli_try_help(void)
@@ -185,21 +185,16 @@ void cli_refuse_output_in_shard(const char *out, const char *shard)
 void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n)
 {
     char file[PATH_MAX];
-    struct stat st;
     if (snprintf(file, sizeof file, "%s/config.json", run_dir) >= (int)sizeof file) return;   /* a file of the run */
     for (int k = 0; k < n; k++) {
         /* only shards: an operand that is none is reported as such later */
-        char data[PATH_MAX];
-        if (snprintf(data, sizeof data, "%s/data.mdb", shards[k]) >= (int)sizeof data || stat(data, &st) != 0 ||
-            !S_ISREG(st.st_mode))
-            continue;
+        if (!sg_shard_dir_looks_like(shards[k])) continue;
         if (sg_same_file(run_dir, shards[k]))
             cli_die("%s: the run directory is the shard %s it trains on; choose another -o RUN", run_dir, shards[k]);
         if (sg_path_inside_dir(file, shards[k]))
             cli_die("%s: the run directory lies inside the shard %s; choose another -o RUN", run_dir, shards[k]);
     }
-    if (snprintf(file, sizeof file, "%s/data.mdb", run_dir) < (int)sizeof file && stat(file, &st) == 0 &&
-        S_ISREG(st.st_mode))
+    if (sg_shard_dir_looks_like(run_dir))
         cli_die("%s: the run directory is a shard (it holds data.mdb); choose another -o RUN", run_dir);
 }
 
