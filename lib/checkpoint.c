@@ -15,6 +15,11 @@
 #include "shard.h"
 #include "strbuf.h"
 
+void sg_ckpt_dataset_names(const sg_ckpt_info *info, const char *names[SG_MAX_DATASETS])
+{
+    for (int ds = 0; ds < SG_MAX_DATASETS; ds++) names[ds] = info->dataset_names[ds];
+}
+
 void sg_ckpt_info_free(sg_ckpt_info *info)
 {
     if (!info) return;

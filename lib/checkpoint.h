@@ -54,6 +54,9 @@ typedef struct {
 } sg_ckpt_info;
 
 void sg_ckpt_info_free(sg_ckpt_info *info);
+/* names[ds] = info->dataset_names[ds] for every slot: the array of strings
+ * lib/targets.h's functions take. */
+void sg_ckpt_dataset_names(const sg_ckpt_info *info, const char *names[SG_MAX_DATASETS]);
 /* Deep copy (dst is overwritten, free it with sg_ckpt_info_free). */
 int sg_ckpt_info_copy(sg_ckpt_info *dst, const sg_ckpt_info *src, sg_err *err);
 /* Reads the metadata of any checkpoint file (G, D or state) into info. */

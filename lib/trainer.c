@@ -1372,7 +1372,7 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
      * number, "2:train", as sg-sample shows it: the two stay apart in plots
      * (sg_targets_dataset_label) */
     const char *names[SG_MAX_DATASETS];
-    for (int ds = 0; ds < t->nd; ds++) names[ds] = t->info.dataset_names[ds];
+    sg_ckpt_dataset_names(&t->info, names);
     char label[SG_CKPT_NAME_MAX + 16];
     sg_targets_dataset_label(&t->mcfg, names, st->dataset, label, sizeof label);
     json_buf_cstr(&b, label);

@@ -140,7 +140,7 @@ static void label_list(char *out, size_t cap, const char *const *names, int n)
 static void dataset_subset(const sg_ckpt_info *ck, const int *list, int n, char *out, size_t cap)
 {
     const char *names[SG_MAX_DATASETS];
-    for (int ds = 0; ds < SG_MAX_DATASETS; ds++) names[ds] = ck->dataset_names[ds];
+    sg_ckpt_dataset_names(ck, names);
     sg_targets_dataset_list(&ck->model, names, list, n, out, cap);
 }
 
@@ -175,7 +175,7 @@ static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, co
 {
     const sg_model_config *cfg = &ck->model;
     const char *dataset_names[SG_MAX_DATASETS];
-    for (int ds = 0; ds < SG_MAX_DATASETS; ds++) dataset_names[ds] = ck->dataset_names[ds];
+    sg_ckpt_dataset_names(ck, dataset_names);
     char have[600], want[600], desc[SG_QUOTE_MAX + 32];
     label_list(have, sizeof have, (const char *const *)m->label_names, (int)m->n_labels);
     if (dataset_arg) {
@@ -193,14 +193,14 @@ static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, co
     int cand[SG_MAX_DATASETS], n_cand = 0, scratch[SG_SHARD_MAX_LABELS];
     for (int ds = 0; ds < cfg->n_datasets; ds++)
         if (labels_fit(ck, m, ds, scratch)) cand[n_cand++] = ds;
-    if (n_cand == 0) {
+    if (n_cand == 0) {   /* every dataset's labels: "a,b; c,d" */
         size_t len = 0;
         want[0] = 0;
-        for (int ds = 0, t = 0; ds < cfg->n_datasets && len + 4 < sizeof want; ds++) {
-            len += (size_t)snprintf(want + len, sizeof want - len, "%s", ds ? "; " : "");
-            for (int j = 0; j < cfg->label_dim[ds] && len + 2 < sizeof want; j++, t++)
-                len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", j ? "," : "",
-                                         sg_quote_str(ck->label_names[t]).s);
+        for (int ds = 0; ds < cfg->n_datasets && len + 4 < sizeof want; ds++) {
+            char part[sizeof want];
+            label_list(part, sizeof part, (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds),
+                       cfg->label_dim[ds]);
+            len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", ds ? "; " : "", part);
         }
         return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s)", shard_path, have, want);
     }
@@ -389,7 +389,7 @@ static void make_target_set(const options *o, const sg_ckpt_info *ck, target_set
     memset(ts, 0, sizeof *ts);
     const sg_model_config *cfg = &ck->model;
     const char *dataset_names[SG_MAX_DATASETS];
-    for (int ds = 0; ds < SG_MAX_DATASETS; ds++) dataset_names[ds] = ck->dataset_names[ds];
+    sg_ckpt_dataset_names(ck, dataset_names);
     if (o->targets) {
         if (sg_targets_parse(cfg, (const char *const *)ck->label_names,
                              dataset_names, o->targets, &ts->spec, &err))
@@ -538,16 +538,6 @@ static void each_path(char *path, size_t n, const char *dir, long index, const c
     snprintf(path, n, "%s/%06ld_%s.%s", dir, index, name, ext);
 }
 
-/* An output that exists already and is an input (an image file, standard
- * input, the generator file) would be replaced by it: refused. */
-static void refuse_replacing_inputs(const char *out, char **files, int n_files, const char *g_path,
-                                    const char *advice)
-{
-    if (sg_path_missing(out)) return;
-    cli_refuse_output_is_input(out, "generator file", g_path, advice);
-    for (int k = 0; k < n_files; k++) cli_refuse_output_is_input(out, "input", files[k], advice);
-}
-
 typedef struct { sg_file_entry e; const char *path; } input_entry;
 
 static int cmp_input_entry(const void *pa, const void *pb)
@@ -558,18 +548,16 @@ static int cmp_input_entry(const void *pa, const void *pb)
     return strcmp(a->name, b->name);
 }
 
-/* Dies when writing out (a --each file) would replace one of the inputs
- * known (sorted), or standard input's file. */
+/* Dies when writing out would replace one of the inputs known (sorted), or
+ * standard input's file. */
 static void refuse_known_input(const char *out, const input_entry *known, int n_known, int from_stdin,
-                               const char *g_path)
+                               const char *g_path, const char *advice)
 {
     input_entry o;
-    if (sg_replaced_entry(out, &o.e)) return;          /* missing (or a device): replaces nothing */
+    if (!strcmp(out, "-") || sg_replaced_entry(out, &o.e)) return;   /* stdout, missing, a device: replaces nothing */
     const input_entry *hit = bsearch(&o, known, (size_t)n_known, sizeof *known, cmp_input_entry);
-    if (hit)
-        cli_refuse_output_is_input(out, hit->path == g_path ? "generator file" : "input", hit->path,
-                                   "choose another -o DIR");
-    if (from_stdin) cli_refuse_output_is_input(out, "input", "-", "choose another -o DIR");
+    if (hit) cli_refuse_output_is_input(out, hit->path == g_path ? "generator file" : "input", hit->path, advice);
+    if (from_stdin) cli_refuse_output_is_input(out, "input", "-", advice);
 }
 
 /* Before anything is written: no output may replace an input (sg-sample
@@ -578,14 +566,9 @@ static void refuse_known_input(const char *out, const input_entry *known, int n_
 static void refuse_outputs_over_inputs(const options *o, char **files, int n_files, const char *g_path,
                                        const input_image *in, long n_in, const target_set *ts, const char *ext)
 {
-    if (!o->each) {
-        cli_refuse_output_in_shard(o->output, o->data);
-        refuse_replacing_inputs(o->output, files, n_files, g_path, "choose another -o");
-        return;
-    }
     /* Each input's entry once, sorted; then one lookup per existing output
-     * (comparing every output with every input was quadratic: 7 million
-     * stats before a rerun of 300 images into the same directory). */
+     * (comparing every --each output with every input was quadratic: 7
+     * million stats before a rerun of 300 images into the same directory). */
     int n_known = 0, from_stdin = 0;
     input_entry *known = malloc(((size_t)n_files + 1) * sizeof *known);
     if (!known) cli_die("out of memory");
@@ -595,15 +578,20 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
         else if (!sg_replaced_entry(name, &known[n_known].e)) known[n_known++].path = name;
     }
     qsort(known, (size_t)n_known, sizeof *known, cmp_input_entry);
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/targets.tsv", o->output);
-    cli_refuse_output_in_shard(path, o->data);
-    refuse_known_input(path, known, n_known, from_stdin, g_path);
-    for (long k = 0; k < n_in; k++)
-        for (int t = -1; t < ts->n; t++) {
-            each_path(path, sizeof path, o->output, in[k].index, t < 0 ? "input" : ts->names[t], ext);
-            refuse_known_input(path, known, n_known, from_stdin, g_path);
-        }
+    if (!o->each) {
+        cli_refuse_output_in_shard(o->output, o->data);
+        refuse_known_input(o->output, known, n_known, from_stdin, g_path, "choose another -o");
+    } else {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/targets.tsv", o->output);
+        cli_refuse_output_in_shard(path, o->data);
+        refuse_known_input(path, known, n_known, from_stdin, g_path, "choose another -o DIR");
+        for (long k = 0; k < n_in; k++)
+            for (int t = -1; t < ts->n; t++) {
+                each_path(path, sizeof path, o->output, in[k].index, t < 0 ? "input" : ts->names[t], ext);
+                refuse_known_input(path, known, n_known, from_stdin, g_path, "choose another -o DIR");
+            }
+    }
     free(known);
 }
 
@@ -803,7 +791,7 @@ int main(int argc, char **argv)
      * datasets have that name (x/train.lmdb, y/train.lmdb) */
     char dataset_column[SG_MAX_DATASETS][SG_CKPT_NAME_MAX + 16];
     const char *column_names[SG_MAX_DATASETS];
-    for (int ds = 0; ds < cfg->n_datasets; ds++) column_names[ds] = ck.dataset_names[ds];
+    sg_ckpt_dataset_names(&ck, column_names);
     for (int ds = 0; ds < cfg->n_datasets; ds++)
         sg_targets_dataset_label(cfg, column_names, ds, dataset_column[ds], sizeof dataset_column[ds]);
     if (o.each) {
