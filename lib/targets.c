@@ -257,7 +257,7 @@ int sg_targets_dataset_parse(const sg_model_config *cfg, const char *const *data
      * another shares (sg_targets_dataset_label) */
     const char *colon = strchr(text, ':');
     int numbered = -1;
-    if (colon && all_digits(text, (size_t)(colon - text)) && dataset_names) {
+    if (dataset_names && reads_as_numbered(text)) {
         int n = dataset_number(cfg, text, (size_t)(colon - text));
         if (n >= 0 && dataset_names[n] && !strcmp(dataset_names[n], colon + 1)) numbered = n;
     }
