@@ -150,9 +150,13 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
     memset(info, 0, sizeof *info);
     const char *fmt = sg_st_meta(f, "format");
     if (!fmt) return sg_errf(err, "%s: metadata lacks \"format\" (not a stargan-c checkpoint?)", f->path);
-    if (strcmp(fmt, SG_CKPT_FORMAT))
+    if (strcmp(fmt, SG_CKPT_FORMAT)) {
+        if (sg_format_version(fmt, SG_CKPT_FORMAT_FAMILY) > 1)
+            return sg_errf(err, "%s: written by a newer stargan-c (format \"%s\"; this one reads %s): use that "
+                           "version", f->path, sg_quote_str(fmt).s, SG_CKPT_FORMAT);
         return sg_errf(err, "%s: format \"%s\" is not supported (expected %s)", f->path, sg_quote_str(fmt).s,
                        SG_CKPT_FORMAT);
+    }
     sg_model_config *c = &info->model;
     long v[8];
     if (meta_int(f, "image_size", 1, 1 << 16, &v[0], err) || meta_int(f, "g_conv_dim", 1, 1 << 16, &v[1], err) ||
@@ -238,6 +242,35 @@ fail:
     json_free(root);
     sg_ckpt_info_free(info);
     return -1;
+}
+
+long sg_format_version(const char *text, const char *family)
+{
+    size_t n = strlen(family);
+    if (strncmp(text, family, n) || text[n] != '/' || text[n + 1] < '1' || text[n + 1] > '9') return 0;
+    long v = 0;
+    for (const char *p = text + n + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 100000000) return 0;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+int sg_ckpt_newer_format(const char *run_dir, int64_t step)
+{
+    const char *nets[3] = {"G", "D", "state"};
+    int newer = 0;
+    for (int k = 0; k < 3 && !newer; k++) {
+        char path[PATH_MAX];
+        sg_st_file *f;
+        sg_err e;
+        sg_ckpt_path(path, sizeof path, run_dir, step, nets[k]);
+        if (sg_st_open(&f, path, &e)) continue;
+        const char *fmt = sg_st_meta(f, "format");
+        newer = fmt && sg_format_version(fmt, SG_CKPT_FORMAT_FAMILY) > 1;
+        sg_st_close(f);
+    }
+    return newer;
 }
 
 int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err)

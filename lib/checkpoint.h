@@ -36,7 +36,8 @@
 #include "error.h"
 #include "model.h"
 
-#define SG_CKPT_FORMAT "stargan-c-checkpoint/1"
+#define SG_CKPT_FORMAT_FAMILY "stargan-c-checkpoint"
+#define SG_CKPT_FORMAT SG_CKPT_FORMAT_FAMILY "/1"
 #define SG_CKPT_NAME_MAX 128
 
 /* What a checkpoint says about its model and labels. */
@@ -120,5 +121,16 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *s
  * than it). An incomplete one newer than those is kept but not counted.
  * keep <= 0 keeps everything. */
 int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err);
+
+/* The N of a versioned format string "FAMILY/N" (a checkpoint's "format"
+ * metadata, config.json's "format"): N >= 1, or 0 when text is not of that
+ * family or N is not a plain decimal number. */
+long sg_format_version(const char *text, const char *family);
+
+/* 1 when one of checkpoint step's files in run_dir (G, D, state) is of a
+ * checkpoint format newer than this build's: a newer stargan-c continued the
+ * run, which is not damage and must not be answered by going back to an
+ * earlier checkpoint. 0 otherwise (unreadable files included). */
+int sg_ckpt_newer_format(const char *run_dir, int64_t step);
 
 #endif

@@ -539,8 +539,8 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
     }
     if (json_get_int(root, "version", &version, err)) { sg_err_prefix(err, "%s: metadata", s->path); goto done; }
     if (version > SG_SHARD_FORMAT_VERSION) {
-        sg_errf(err, "%s: shard format version %lld is newer than this tool supports (%d)",
-                s->path, (long long)version, SG_SHARD_FORMAT_VERSION);
+        sg_errf(err, "%s: shard format version %lld is newer than this tool supports (%d): read it with a newer "
+                "stargan-c, or pack it again with this one", s->path, (long long)version, SG_SHARD_FORMAT_VERSION);
         goto done;
     }
     if (json_get_int(root, "width", &width, err) || json_get_int(root, "height", &height, err) ||

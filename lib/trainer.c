@@ -24,7 +24,12 @@
 #include "targets.h"
 #include "text_escape.h"
 
-#define RUN_FORMAT "stargan-c-run/1"
+/* config.json's format: /1 for one dataset (unchanged since the first
+ * release) and for several datasets trained with the former G schedule; /2
+ * for several datasets trained in rounds (sg_train_g_step), so that an older
+ * sg-train refuses such a run instead of going on with its own schedule. */
+#define RUN_FORMAT_FAMILY "stargan-c-run"
+#define RUN_FORMAT_NEWEST 2
 /* per-image counters use the low 20 bits; the backend draws targets and
  * alpha for at most SG_BATCH_DRAW_MAX images */
 #define MAX_BATCH SG_BATCH_DRAW_MAX
@@ -357,7 +362,7 @@ static int write_config(sg_trainer *t, sg_err *err)
     const sg_train_options *o = &t->opt;
     const sg_model_config *c = &t->mcfg;
     sg_buf b = SG_BUF_INIT;
-    sg_buf_appendf(&b, "{\n  \"format\": \"%s\",\n", RUN_FORMAT);
+    sg_buf_appendf(&b, "{\n  \"format\": \"%s/%d\",\n", RUN_FORMAT_FAMILY, c->n_datasets > 1 ? 2 : 1);
     sg_buf_appendf(&b, "  \"model\": {\"image_size\": %d, \"g_conv_dim\": %d, \"g_repeat\": %d, "
                    "\"d_conv_dim\": %d, \"d_repeat\": %d, \"c_dim\": %d, \"cls_dim\": %d, \"n_datasets\": %d},\n",
                    c->image_size, c->g_conv_dim, c->g_repeat, c->d_conv_dim, c->d_repeat,
@@ -384,7 +389,6 @@ static int write_config(sg_trainer *t, sg_err *err)
         sg_buf_puts(&b, ", \"precision\": ");
         json_buf_cstr(&b, o->precision);
     }
-    sg_buf_puts(&b, ", \"g_schedule\": \"rounds\"");   /* sg_train_g_step's, for a later resume to know */
     sg_buf_puts(&b, "},\n");
     sg_buf_puts(&b, "  \"datasets\": [");
     for (int ds = 0; ds < t->nd; ds++) {
@@ -415,7 +419,9 @@ static int write_config(sg_trainer *t, sg_err *err)
     return rc;
 }
 
-static int read_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err)
+/* version: config.json's format version (1 to RUN_FORMAT_NEWEST); may be NULL */
+static int read_config_json(const char *run_dir, json_value **root, long *version, char *path, size_t pn,
+                            sg_err *err)
 {
     run_file(path, pn, run_dir, "config.json");
     uint8_t *data;
@@ -426,10 +432,23 @@ static int read_config_json(const char *run_dir, json_value **root, char *path, 
     free(data);
     if (rc) return sg_errf(err, "%s: %s", path, e.msg);
     const char *fmt;
-    if (json_get_str(*root, "format", &fmt, &e) || strcmp(fmt, RUN_FORMAT)) {
+    if (json_get_str(*root, "format", &fmt, &e)) {
         json_free(*root);
-        return sg_errf(err, "%s: not a stargan-c run configuration (format \"%s\" expected)", path, RUN_FORMAT);
+        return sg_errf(err, "%s: not a stargan-c run configuration (no \"format\")", path);
     }
+    long v = sg_format_version(fmt, RUN_FORMAT_FAMILY);
+    if (v < 1 || v > RUN_FORMAT_NEWEST) {
+        if (v > RUN_FORMAT_NEWEST)
+            sg_errf(err, "%s: written by a newer stargan-c (format \"%s\"; this one reads %s/1 to /%d): use that "
+                    "version, or start a new run with another -o", path, sg_quote_str(fmt).s, RUN_FORMAT_FAMILY,
+                    RUN_FORMAT_NEWEST);
+        else
+            sg_errf(err, "%s: not a stargan-c run configuration (format \"%s\", expected %s/1 to /%d)", path,
+                    sg_quote_str(fmt).s, RUN_FORMAT_FAMILY, RUN_FORMAT_NEWEST);
+        json_free(*root);
+        return -1;
+    }
+    if (version) *version = v;
     return 0;
 }
 
@@ -447,7 +466,8 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     json_value *root;
     *shard_paths = NULL;
     *n_shards = 0;
-    if (read_config_json(run_dir, &root, path, sizeof path, err)) return -1;
+    long version;
+    if (read_config_json(run_dir, &root, &version, path, sizeof path, err)) return -1;
     sg_train_options_default(o);
     const json_value *m, *tr, *ds;
     sg_err e;
@@ -533,9 +553,11 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     if (json_get(tr, "precision") && json_get_str(tr, "precision", &prec, &e) == 0 &&
         sg_precision_valid(prec))
         snprintf(o->precision, sizeof o->precision, "%s", prec);
+    /* format 2, or format 1 with "g_schedule": "rounds" (how the first sg-train
+     * with the rounds schedule recorded it): G in rounds */
     const char *sched = NULL;
-    o->former_g_schedule = !(json_get(tr, "g_schedule") && json_get_str(tr, "g_schedule", &sched, &e) == 0 &&
-                             !strcmp(sched, "rounds"));
+    o->former_g_schedule = version == 1 && !(json_get(tr, "g_schedule") &&
+                                             json_get_str(tr, "g_schedule", &sched, &e) == 0 && !strcmp(sched, "rounds"));
     if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
         json_free(root);
         return sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);
@@ -617,7 +639,7 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
 {
     char path[PATH_MAX];
     json_value *root;
-    if (read_config_json(t->run_dir, &root, path, sizeof path, err)) return -1;
+    if (read_config_json(t->run_dir, &root, NULL, path, sizeof path, err)) return -1;
     const json_value *ds = json_get(root, "datasets");
     int rc = -1;
     if ((int)json_len(ds) != t->nd) {
@@ -1040,8 +1062,9 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             sg_ckpt_info si;   /* the state file's metadata: the run's seed */
             if (check_ckpt_matches(t, step, &unreadable, err) ||
                 (unreadable = 1, sg_ckpt_load(t->model, run_dir, step, &si, err))) {
-                /* damaged, truncated, missing or mixed files: say how to go on from the one before */
-                if (!unreadable) goto fail;
+                /* damaged, truncated, missing or mixed files: say how to go on from the one before
+                 * (not for files a newer stargan-c wrote: going back would undo its work) */
+                if (!unreadable || sg_ckpt_newer_format(run_dir, step)) goto fail;
                 int64_t prev = sg_ckpt_newest_complete(run_dir, step);
                 if (prev >= 0)
                     sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: "

@@ -261,7 +261,7 @@ with env.begin() as txn:
   mdb_dump "$D/s.lmdb" | sed 's/2276657273696f6e223a312c/2276657273696f6e223a322c/' | mdb_load -f /dev/stdin "$T/new.lmdb" 2>/dev/null
   run celeb-dump "$T/new.lmdb"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-dump: $T/new.lmdb: shard format version 2 is newer than this tool supports (1)" ]
+  [ "$output" = "celeb-dump: $T/new.lmdb: shard format version 2 is newer than this tool supports (1): read it with a newer stargan-c, or pack it again with this one" ]
 }
 
 @test "the shard is opened read-only: no lock file is created next to the data" {

@@ -786,18 +786,40 @@ PY
 
 @test "resuming a multi-dataset run made before G's rounds schedule says it now differs; one dataset says nothing" {
   sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
-  grep -q '"g_schedule": "rounds"' "$T/r/config.json"
-  sed -i 's/, "g_schedule": "rounds"//' "$T/r/config.json"   # as the former sg-train wrote it
+  grep -q '"format": "stargan-c-run/2"' "$T/r/config.json"
+  sed -i 's|stargan-c-run/2|stargan-c-run/1|' "$T/r/config.json"   # as the former sg-train wrote it
   run sg-train -o "$T/r" --resume --iters 4
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $T/r was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod n_critic = 0); it goes on with the reference's (G after every dataset's D step in every n_critic-th round), so it does not repeat an uninterrupted run" ]
-  grep -q '"g_schedule": "rounds"' "$T/r/config.json"   # rewritten on resume: said once
+  grep -q '"format": "stargan-c-run/2"' "$T/r/config.json"   # rewritten on resume: said once
   run sg-train -o "$T/r" --resume --iters 6
   [ -z "$output" ]
+  # format 1 with "g_schedule": "rounds", as the first sg-train with rounds recorded it: no warning
+  sed -i 's|stargan-c-run/2",|stargan-c-run/1",|; s|"threads": [0-9]*|&, "g_schedule": "rounds"|' "$T/r/config.json"
+  grep -q '"g_schedule": "rounds"' "$T/r/config.json"
+  run sg-train -o "$T/r" --resume --iters 8
+  [ "$status" -eq 0 ] && [ -z "$output" ]
   sg-train -o "$T/s" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
-  sed -i 's/, "g_schedule": "rounds"//' "$T/s/config.json"
+  grep -q '"format": "stargan-c-run/1"' "$T/s/config.json"   # one dataset: what every sg-train reads
   run sg-train -o "$T/s" --resume --iters 4
   [ "$status" -eq 0 ] && [ -z "$output" ]
+}
+
+@test "a run or checkpoint of a newer format is refused as newer, with no advice that would undo it (it was 'unusable: echo 000002 > latest')" {
+  sg-train -o "$T/r" --iters 4 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  cp -r "$T/r" "$T/c"
+  sed -i 's|stargan-c-run/1|stargan-c-run/3|' "$T/r/config.json"
+  refused_run_unchanged "$T/r" "sg-train: $T/r/config.json: written by a newer stargan-c (format \"stargan-c-run/3\"; this one reads stargan-c-run/1 to /2): use that version, or start a new run with another -o" --resume --iters 6
+  sed -i 's|stargan-c-run/3|stargan-c-rnu/1|' "$T/r/config.json"
+  refused_run_unchanged "$T/r" "sg-train: $T/r/config.json: not a stargan-c run configuration (format \"stargan-c-rnu/1\", expected stargan-c-run/1 to /2)" --resume --iters 6
+  # the newest checkpoint's D in format 2 (same length: the header's size is kept)
+  sed -i 's|stargan-c-checkpoint/1|stargan-c-checkpoint/2|' "$T/c/ckpt/000004-D.safetensors"
+  refused_run_unchanged "$T/c" "sg-train: $T/c/ckpt/000004-D.safetensors: written by a newer stargan-c (format \"stargan-c-checkpoint/2\"; this one reads stargan-c-checkpoint/1): use that version" --resume --iters 6
+  # sg-sample says the same of a G
+  sed -i 's|stargan-c-checkpoint/1|stargan-c-checkpoint/2|' "$T/c/ckpt/000004-G.safetensors"
+  run sg-sample --ckpt "$T/c" --data "$D/a.lmdb" --count 1 -o "$T/out.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-sample: $T/c/ckpt/000004-G.safetensors: written by a newer stargan-c (format \"stargan-c-checkpoint/2\"; this one reads stargan-c-checkpoint/1): use that version"* ]]
 }
 
 @test "two datasets: SG_OVERLAP_G=1 equals the plain run, and a resume from the middle of a round is exact" {

@@ -147,6 +147,22 @@ done:
 /* Only the names sg_ckpt_path writes mark a checkpoint: a stray copy named
  * 0002000-G.safetensors counted as a second step 2000 and made prune keep
  * one checkpoint fewer than asked. */
+/* "FAMILY/N": N for that family, 0 for anything else (another family, a
+ * prefix of the name, a number with a sign, a leading zero or other text) */
+static void test_format_version(void)
+{
+    struct { const char *text; long want; } cases[] = {
+        {"stargan-c-checkpoint/1", 1}, {"stargan-c-checkpoint/2", 2}, {"stargan-c-checkpoint/17", 17},
+        {"stargan-c-checkpoint/0", 0}, {"stargan-c-checkpoint/02", 0}, {"stargan-c-checkpoint/", 0},
+        {"stargan-c-checkpoint/+2", 0}, {"stargan-c-checkpoint/2a", 0}, {"stargan-c-checkpoint", 0},
+        {"stargan-c-checkpoints/2", 0}, {"stargan-c-run/2", 0}, {"", 0},
+        {"stargan-c-checkpoint/99999999999999999999", 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        long got = sg_format_version(cases[k].text, SG_CKPT_FORMAT_FAMILY);
+        CHECK(got == cases[k].want, "format version of \"%s\": %ld, expected %ld", cases[k].text, got, cases[k].want);
+    }
+}
+
 static void test_g_file_names(void)
 {
     static const struct { const char *name; int rc; long long step; } cases[] = {
@@ -172,6 +188,7 @@ int main(void)
     CHECK(be != NULL, "cpu backend: %s", err.msg);
     if (!be) return check_done();
     test_g_file_names();
+    test_format_version();
     test_load_precedence(be);
     sg_backend_destroy(be);
     if (check_failed == 0) test_tmpdir_remove();

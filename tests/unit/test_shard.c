@@ -193,7 +193,7 @@ static void test_open_errors(void)
 
     snprintf(path, sizeof path, "%s/v3.lmdb", test_tmpdir);
     make_env(path, "{\"format\":\"stargan-shard\",\"version\":3,\"width\":8}");
-    snprintf(want, sizeof want, "%s: shard format version 3 is newer than this tool supports (1)", path);
+    snprintf(want, sizeof want, "%s: shard format version 3 is newer than this tool supports (1): read it with a newer stargan-c, or pack it again with this one", path);
     CHECK(sg_shard_open(&s, path, &err) == -1 && !strcmp(err.msg, want), "newer version: got \"%s\"", err.msg);
 
     snprintf(path, sizeof path, "%s/badmeta.lmdb", test_tmpdir);
