@@ -20,10 +20,15 @@
 
 static const sg_rgb WHITE = {255, 255, 255}, BLACK = {0, 0, 0}, GRID = {228, 228, 228},
                     AXIS = {90, 90, 90}, TEXT = {30, 30, 30}, NOTE = {170, 30, 30};
-/* Ten well-separated colours (the usual "tab10" set). */
-static const sg_rgb PALETTE[10] = {
+/* Ten well-separated colours (the usual "tab10" set), then their lighter
+ * twins ("tab20"'s), so that a panel's colours repeat only after 20 series
+ * (three datasets give the D panel 12). */
+#define PALETTE_SIZE 20
+static const sg_rgb PALETTE[PALETTE_SIZE] = {
     {31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189},
-    {140, 86, 75}, {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+    {140, 86, 75}, {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207},
+    {174, 199, 232}, {255, 187, 120}, {152, 223, 138}, {255, 152, 150}, {197, 176, 213},
+    {196, 156, 148}, {247, 182, 210}, {199, 199, 199}, {219, 219, 141}, {158, 218, 229}};
 
 static void usage(void)
 {
@@ -44,8 +49,8 @@ static void usage(void)
            "      --full-range      y-range from the minimum to the maximum (no clipping)\n"
            "      --title TEXT      title (default: from the input)\n"
            "      --width N         image width in pixels, 200..16384 (default 1200)\n"
-           "      --height N        image height, 150..16384 (default 900; --bars: fits the\n"
-           "                        attributes)\n"
+           "      --height N        image height, 150..16384 (default 900, or what the legends\n"
+           "                        need; --bars: fits the attributes)\n"
            "  -q, --quiet           no notes on stderr\n"
            "  -h, --help            this help\n"
            "      --version         version\n"
@@ -325,6 +330,7 @@ static int panel_range(const history *h, int panel, int full_range, double *lo, 
  * says whether a size is large enough. */
 typedef struct {
     int S, lh, title_scale, top, header, xlabels, avail;
+    int need_avail;   /* the panels' least total height: MIN_PANELS_H, or more for their legends */
     int has[N_PANELS], py[N_PANELS], ph[N_PANELS], left, px, pw;
     double lo[N_PANELS], hi[N_PANELS];
     ticks yt[N_PANELS];
@@ -362,12 +368,37 @@ static void layout_history(const history *h, const char *title, int W, int H, in
     }
     legend_w += 3 * lh + 12 + 12;
 
+    /* Heights: each panel at least as high as its legend (which may use the
+     * x tick labels' band below it, not the next panel's title), the rest
+     * shared 2:2:1 among the panels that need no more than their share. */
+    int min_h[N_PANELS] = {0}, fixed[N_PANELS] = {0}, min_total = 0;
+    for (int p = 0; p < N_PANELS; p++) {
+        int entries = 0;
+        for (int k = 0; k < h->n_series; k++) entries += h->s[k].panel == p && h->s[k].n > 0;
+        int legend_h = entries ? entries * (lh + 6) + 4 - L->xlabels : 0;
+        min_h[p] = legend_h > 0 ? legend_h : 0;
+        min_total += min_h[p];
+    }
+    L->need_avail = min_total > MIN_PANELS_H ? min_total : MIN_PANELS_H;
+    int left_h = L->avail, left_w = total_w;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int p = 0; p < N_PANELS; p++)
+            if (!fixed[p] && left_w > 0 && (left_h > 0 ? left_h : 0) * weight[p] / left_w < min_h[p]) {
+                fixed[p] = changed = 1;
+                L->ph[p] = min_h[p];
+                left_h -= min_h[p];
+                left_w -= weight[p];
+            }
+    }
+    for (int p = 0; p < N_PANELS; p++)
+        if (!fixed[p]) L->ph[p] = left_h > 0 ? left_h * weight[p] / left_w : 0;
+
     /* Vertical layout first (ticks depend only on heights), then tick labels decide the left margin. */
     int y = L->top;
     L->left = 0;
     for (int p = 0; p < N_PANELS; p++) {
         L->py[p] = y + L->header;
-        L->ph[p] = L->avail * weight[p] / total_w;
         y = L->py[p] + L->ph[p] + L->xlabels;
         make_ticks(&L->yt[p], L->lo[p], L->hi[p], L->ph[p] / (2 * lh) > 3 ? L->ph[p] / (2 * lh) : 3);
         for (int t = 0; t < L->yt[p].n; t++) {
@@ -389,7 +420,7 @@ static int size_needed(const history *h, const char *title, int W, int H, int fu
 {
     for (int k = 0; k < 64; k++) {
         layout_history(h, title, W, H, full_range, L);
-        int short_by = height ? MIN_PANELS_H - L->avail : MIN_PLOT_W - L->pw;
+        int short_by = height ? L->need_avail - L->avail : MIN_PLOT_W - L->pw;
         if (short_by <= 0) return height ? H : W;
         if (height) H += short_by;
         else W += short_by;
@@ -403,8 +434,13 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
 {
     history_layout *L = malloc(sizeof *L);
     if (!L) cli_die("out of memory");
+    int grow = H == 0;   /* no --height: 900, or taller where the legends need it */
+    if (grow) H = 900;
     layout_history(h, title, W, H, full_range, L);
-    if (L->avail < MIN_PANELS_H) {
+    if (L->avail < L->need_avail && grow && (H = size_needed(h, title, W, H, full_range, 1, L)) > 0)
+        layout_history(h, title, W, H, full_range, L);
+    if (L->avail < L->need_avail) {
+        if (grow) cli_die("the legends of this plot need an image higher than 16384 pixels");
         int need = size_needed(h, title, W, H, full_range, 1, L);
         if (need < 0) cli_die("image height %d is too small for three panels", H);
         cli_die("image height %d is too small for three panels; this plot needs --height %d or more", H, need);
@@ -458,7 +494,7 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
         for (int k = 0; k < h->n_series; k++) {
             const series *s = &h->s[k];
             if (s->panel != p || s->n == 0) continue;
-            sg_rgb col = PALETTE[entry % 10];
+            sg_rgb col = PALETTE[entry % PALETTE_SIZE];
             double *xs = malloc(s->n * sizeof *xs), *ys = malloc(s->n * sizeof *ys);
             if (!xs || !ys) cli_die("out of memory");
             for (size_t i = 0; i < s->n; i++) {
@@ -715,7 +751,7 @@ int main(int argc, char **argv)
         const char *base = strcmp(in, "-") == 0 ? "<stdin>" : strlen(in) <= 60 ? in : strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
         if (smooth > 1) snprintf(auto_title, sizeof auto_title, "Training history: %s (moving average of %d)", base, smooth);
         else snprintf(auto_title, sizeof auto_title, "Training history: %s", base);
-        draw_history(&h, title ? title : auto_title, W, H ? H : 900, full_range, out, cli_quiet,
+        draw_history(&h, title ? title : auto_title, W, H, full_range, out, cli_quiet,
                      strcmp(in, "-") == 0 ? "<stdin>" : in);
         for (int k = 0; k < h.n_series; k++) { free(h.s[k].key); free(h.s[k].dataset); free(h.s[k].x); free(h.s[k].y); }
     }

@@ -303,6 +303,54 @@ assert blue > 100, blue
 PY
 }
 
+@test "each panel is as high as its legend (three datasets' 12 D entries ran into the G panel's)" {
+  for ds in a b c d e f; do
+    for i in 1 2; do
+      printf '{"iteration":%d,"dataset":"%s","D/loss_real":0.1,"D/loss_fake":-0.1,"D/loss_cls":1,"D/loss_gp":0.5,"G/loss_fake":1,"G/loss_rec":0.2,"G/loss_cls":0.3,"lr":0.0001}\n' "$i" "$ds"
+    done
+  done > "$T/six.jsonl"
+  # 24 D and 18 G entries do not fit 900 pixels: given, it says which height
+  # does; by default the image is that high
+  run sg-plot "$T/six.jsonl" --height 900 -o "$T/six.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" =~ ^"sg-plot: image height 900 is too small for three panels; this plot needs --height "([0-9]+)" or more"$ ]]
+  need=${BASH_REMATCH[1]}
+  sg-plot "$T/six.jsonl" --height "$need" -o "$T/six.png"
+  run sg-plot "$T/six.jsonl" --height $((need - 1)) -o "$T/six.png"
+  [ "$status" -eq 1 ]
+  sg-plot "$T/six.jsonl" -o "$T/auto.png"
+  cmp "$T/six.png" "$T/auto.png"
+  # three datasets fit the default size; the D panel grows to hold its 12
+  # entries: the G panel's title (dark text at its left) starts below the
+  # last D swatch (a colour, at the legend's left)
+  grep -E '"dataset":"[abc]"' "$T/six.jsonl" > "$T/three.jsonl"
+  sg-plot "$T/three.jsonl" -o "$T/three.png"
+  /usr/bin/python3 - "$T/three.png" <<'PY'
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+w, h = im.size
+white = (255, 255, 255)
+def runs(ys):
+    out = []
+    for y in ys:
+        if out and y - out[-1][-1] <= 1: out[-1].append(y)
+        else: out.append([y])
+    return [r[0] for r in out]
+# the panels' frames: rows of the axis grey across the plot; top and bottom of each
+frame = runs([y for y in range(h) if sum(1 for x in range(100, 900, 4) if im.getpixel((x, y)) == (90, 90, 90)) > 180])
+assert len(frame) == 6, frame
+g_top = frame[2]
+# the frames' right edge, then the legend swatches just right of it
+right = max(range(w // 2, w), key=lambda x: sum(1 for y in range(0, h, 2) if im.getpixel((x, y)) == (90, 90, 90)))
+sx = next(x for x in range(right + 5, w) if sum(1 for y in range(h) if im.getpixel((x, y)) != white) > 20) + 8
+swatches = runs([y for y in range(frame[0], h) if im.getpixel((sx, y)) != white])
+assert len(swatches) == 12 + 9 + 3, swatches
+# all 12 D entries above the G panel's title band (its frame's top less a line)
+assert swatches[11] < g_top - 20, (swatches[11], g_top)
+PY
+}
+
 @test "a size too small for a history plot names the size it needs, which then works" {
   run sg-plot "$T/history.jsonl" --width 200 -o "$T/w.png"
   [ "$status" -eq 1 ]
