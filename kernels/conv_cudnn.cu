@@ -415,7 +415,8 @@ __global__ void bias_act_kernel(float *__restrict__ y, const float *__restrict__
 }
 
 /* NHWC: y (N*HW rows, Co), bias per column; grid-stride over all elements
- * (Index: size_t, or unsigned when n fits, whose modulo is several times cheaper) */
+ * (Index: size_t, or unsigned when n < 2^31, whose modulo is several times
+ * cheaper: i + the grid's stride then cannot wrap past 2^32 back below n) */
 template <class Index, class Act>
 __global__ void bias_act_nhwc_kernel(float *__restrict__ y, const float *__restrict__ bias, Index Co, Index n,
                                      Act act)
@@ -440,7 +441,7 @@ static void bias_act(sg_cuda *c, float *y, const float *bias, int N, int Co, int
 {
     if (c->nhwc) {
         size_t n = (size_t)N * hw * Co;
-        if (n > 0xffffffffu)
+        if (n > 0x7fffffffu)
             bias_act_nhwc_kernel<size_t, Act><<<sg_cuda_blocks(c, n, 256), 256, 0, c->stream>>>(y, bias, Co, n, act);
         else if (Co % 4 == 0 && (((uintptr_t)y | (uintptr_t)bias) & 15) == 0)
             bias_act_nhwc4_kernel<Act><<<sg_cuda_blocks(c, n / 4, 256), 256, 0, c->stream>>>(

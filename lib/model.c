@@ -219,6 +219,19 @@ int sg_model_image_unit(int d_repeat)
     return unit < 4 ? 4 : unit;   /* G down-samples twice */
 }
 
+int sg_model_batch_max(const sg_model_config *cfg, int generator_only)
+{
+    const int64_t limit = INT32_MAX, S2 = (int64_t)cfg->image_size * cfg->image_size;
+    int64_t g_ch = cfg->g_conv_dim > 3 + sg_model_c_dim(cfg) ? cfg->g_conv_dim : 3 + sg_model_c_dim(cfg);
+    int64_t per_image = g_ch * S2;
+    if (!generator_only) {
+        int64_t d_first = 3 * S2 > cfg->d_conv_dim * (S2 / 4) ? 3 * S2 : cfg->d_conv_dim * (S2 / 4);
+        if (3 * d_first > per_image) per_image = 3 * d_first;
+    }
+    int64_t n = per_image > 0 ? limit / per_image : 65536;
+    return n > 65536 ? 65536 : (int)n;
+}
+
 int sg_model_c_dim(const sg_model_config *cfg)
 {
     return sg_model_cls_dim(cfg) + (cfg->n_datasets > 1 ? cfg->n_datasets : 0);
@@ -251,9 +264,11 @@ int sg_model_config_check(const sg_model_config *cfg, sg_err *err)
         return sg_errf(err, "model: D's last layer would have %lld channels",
                        (long long)cfg->d_conv_dim << (cfg->d_repeat - 1));
     int unit = sg_model_image_unit(cfg->d_repeat);
-    if (cfg->image_size < unit || cfg->image_size % unit != 0 || cfg->image_size > SG_MODEL_MAX_IMAGE)
-        return sg_errf(err, "model: image size %d must be a multiple of %d (2^d_repeat, and of 4) and at most %d",
-                       cfg->image_size, unit, SG_MODEL_MAX_IMAGE);
+    if (cfg->image_size < unit || cfg->image_size % unit != 0 || cfg->image_size < SG_MODEL_MIN_IMAGE ||
+        cfg->image_size > SG_MODEL_MAX_IMAGE)
+        return sg_errf(err, "model: image size %d must be a multiple of %d (2^d_repeat, and of 4) from %d to %d",
+                       cfg->image_size, unit, unit > SG_MODEL_MIN_IMAGE ? unit : SG_MODEL_MIN_IMAGE,
+                       SG_MODEL_MAX_IMAGE);
     if (cfg->batch < 1 || cfg->batch > 65536)
         return sg_errf(err, "model: batch %d (1..65536 allowed)", cfg->batch);
     if (!(cfg->beta1 >= 0 && cfg->beta1 < 1 && cfg->beta2 >= 0 && cfg->beta2 < 1))
@@ -636,6 +651,11 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
 {
     *out = NULL;
     if (sg_model_config_check(cfg, err)) return -1;
+    int batch_max = sg_model_batch_max(cfg, gen_only);
+    if (cfg->batch > batch_max)
+        return sg_errf(err, "model: batch %d at %d px is too large: a convolution would hold more than 2^31 values "
+                       "(one tensor's limit in cuDNN); the largest batch is %d", cfg->batch, cfg->image_size,
+                       batch_max);
     /* A/B switches (lib/env.h): the G step's reuse of the D step's forward,
      * and the next G forward beside the D step (SG_OVERLAP_G, lib/trainer.c) */
     static const char *const off_on[] = {"0", "1"};

@@ -37,7 +37,16 @@ int sg_model_label_offset(const sg_model_config *cfg, int ds);
  * (2^d_repeat: D halves the image d_repeat times; at least 4: G halves it
  * twice), from that unit up to SG_MODEL_MAX_IMAGE. d_repeat 1..12. */
 #define SG_MODEL_MAX_IMAGE 4096
+/* ... and at least 8: G's residual blocks instance-normalize image/4 planes,
+ * which would be 1x1 at 4 px (all zero; PyTorch refuses them). */
+#define SG_MODEL_MIN_IMAGE 8
 int sg_model_image_unit(int d_repeat);
+/* The largest batch (at most 65536) whose every convolution tensor holds at
+ * most 2^31 - 1 values (cuDNN's limit for one tensor descriptor): G's widest
+ * map, max(g_conv_dim, 3 + c_dim) x S x S per image; in training also D's
+ * first, max(3 x S x S, d_conv_dim x S/2 x S/2), on 3 rows per image (real,
+ * fake, x_hat). generator_only: G alone (sg_model_create_generator). */
+int sg_model_batch_max(const sg_model_config *cfg, int generator_only);
 /* Checks sizes (image_size divisible by 2^d_repeat and >= 2^d_repeat, dims > 0...). */
 int sg_model_config_check(const sg_model_config *cfg, sg_err *err);
 

@@ -76,7 +76,11 @@ int sg_train_default_d_repeat(int image_size)
 static int check_image_size(const char *shard, int S, int d_repeat, int d_repeat_given, sg_err *err)
 {
     const int MAX = SG_MODEL_MAX_IMAGE, unit = sg_model_image_unit(d_repeat);
-    if (S >= unit && S % unit == 0 && S <= MAX) return 0;
+    if (S >= unit && S % unit == 0 && S >= SG_MODEL_MIN_IMAGE && S <= MAX) return 0;
+    if (S < SG_MODEL_MIN_IMAGE)
+        return sg_errf(err, "%s: %d px images: the model takes %d px or more (G's residual blocks normalize "
+                       "image/4 planes); repack it with celeb-pack --size %d", shard, S, SG_MODEL_MIN_IMAGE,
+                       SG_MODEL_MIN_IMAGE);
     int lo = S / unit * unit, hi = lo + unit;
     char sizes[64];
     if (lo >= unit && hi <= MAX) snprintf(sizes, sizeof sizes, "--size %d or %d", lo, hi);

@@ -78,6 +78,8 @@ def check_sizes(image_size, d_repeat):
     if not 1 <= d_repeat <= 12:
         die("--d-repeat %d: 1..12 allowed" % d_repeat)
     unit = max(4, 1 << d_repeat)
+    if image_size < 8:
+        die("--image-size %d: at least 8 (G's residual blocks normalize image/4 planes)" % image_size)
     if image_size < unit or image_size % unit or image_size > 4096:
         die("--image-size %d must be a multiple of %d (2^d_repeat with --d-repeat %d, and of 4) and at most "
             "4096; give the --d-repeat the model was trained with" % (image_size, unit, d_repeat))

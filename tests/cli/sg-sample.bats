@@ -1003,6 +1003,10 @@ EOF
     [ "$status" -eq 1 ]
     [ "$output" = "convert_reference_ckpt.py: --image-size 32 must be a multiple of 64 (2^d_repeat with --d-repeat 6, and of 4) and at most 4096; give the --d-repeat the model was trained with" ]
     [ ! -e "$W/bad-G.safetensors" ]
+    run $PY pipelines/convert_reference_ckpt.py "$W/000007-G.ckpt" "$W/bad-G.safetensors" "$DS" --image-size 4 --d-repeat 2
+    [ "$status" -eq 1 ]
+    [ "$output" = "convert_reference_ckpt.py: --image-size 4: at least 8 (G's residual blocks normalize image/4 planes)" ]
+    [ ! -e "$W/bad-G.safetensors" ]
 }
 
 # A three-dataset checkpoint (two multi-hot sets + a one-hot class-per-folder set)

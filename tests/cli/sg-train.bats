@@ -734,6 +734,9 @@ PY
   [ "$output" = "sg-train: $T/s20.lmdb: 20 px images, but D halves them 3 times (the default for this size; 20 px needs a multiple of 8): give --d-repeat 2 or less, or repack it with celeb-pack --size 16 or 24" ]
   run sg-train -o "$T/r" --iters 2 "${TINY[@]}" "$T/s18.lmdb"
   [ "$output" = "sg-train: $T/s18.lmdb: 18 px images: the model takes multiples of 4 up to 4096 (G halves them twice); repack it with celeb-pack --size 16 or 24" ]
+  celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" -s Male -S 4 -o "$T/s4.lmdb"
+  run sg-train -o "$T/r" --iters 2 --d-repeat 2 "${TINY[@]}" "$T/s4.lmdb"
+  [ "$output" = "sg-train: $T/s4.lmdb: 4 px images: the model takes 8 px or more (G's residual blocks normalize image/4 planes); repack it with celeb-pack --size 8" ]
   run sg-train -o "$T/r" --iters 2 --d-repeat 5 "${TINY[@]}" "$D/a.lmdb"
   [ "$output" = "sg-train: $D/a.lmdb: 16 px images, but D halves them 5 times (--d-repeat; 16 px needs a multiple of 32): give --d-repeat 4 or less, or repack it with celeb-pack --size 32" ]
   [ ! -e "$T/r" ]

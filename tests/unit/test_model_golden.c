@@ -306,8 +306,34 @@ static void test_init_and_config(void)
     sg_model_config bad = cfg;
     bad.image_size = 36;   /* not a multiple of 2^d_repeat */
     CHECK(sg_model_config_check(&bad, &err) != 0, "image size 36 with d_repeat 3 must be refused");
+    bad = cfg; bad.image_size = 4; bad.d_repeat = 2;   /* G's residual blocks would normalize 1x1 planes */
+    CHECK(sg_model_config_check(&bad, &err) != 0, "image size 4 must be refused");
+    bad.image_size = 8;
+    CHECK(sg_model_config_check(&bad, &err) == 0, "image size 8 with d_repeat 2: %s", err.msg);
     bad = cfg; bad.n_datasets = 0;
     CHECK(sg_model_config_check(&bad, &err) != 0, "0 datasets must be refused");
+    /* the batch bound: one tensor within 2^31 - 1 values (cuDNN's limit) */
+    sg_model_config ref = { .image_size = 128, .n_datasets = 1, .label_dim = { 5 }, .g_conv_dim = 64, .g_repeat = 6,
+                            .d_conv_dim = 64, .d_repeat = 6, .batch = 2048, .beta1 = 0.5f, .beta2 = 0.999f };
+    /* G's 64 x 128 x 128 maps: 2^31 / 2^20 = 2048, less the one value over */
+    CHECK(sg_model_batch_max(&ref, 1) == 2047 && sg_model_batch_max(&ref, 0) == 2047, "batch max at 128 px: %d, %d",
+          sg_model_batch_max(&ref, 1), sg_model_batch_max(&ref, 0));
+    sg_model_config small_g = ref;
+    small_g.g_conv_dim = 1;   /* G's widest: 3 + c_dim = 8 channels; D's first: 3 rows x 64 x 64 x 64 per image */
+    CHECK(sg_model_batch_max(&small_g, 1) == 16383 && sg_model_batch_max(&small_g, 0) == 2730,
+          "batch max, tiny G: %d, %d", sg_model_batch_max(&small_g, 1), sg_model_batch_max(&small_g, 0));
+    small_g.image_size = 8;
+    CHECK(sg_model_batch_max(&small_g, 0) == 65536, "batch max at 8 px: %d", sg_model_batch_max(&small_g, 0));
+    {
+        sg_backend *cpu = sg_backend_cpu_create(1, &err);
+        sg_model *big = NULL;
+        const char *want = "model: batch 2048 at 128 px is too large: a convolution would hold more than 2^31 values "
+                           "(one tensor's limit in cuDNN); the largest batch is 2047";
+        CHECK(cpu && sg_model_create_generator(&big, &ref, cpu, 1, &err) == -1 && !big && !strcmp(err.msg, want),
+              "batch 2048 at 128 px: \"%s\"", err.msg);
+        if (big) sg_model_free(big);
+        if (cpu) sg_backend_destroy(cpu);
+    }
     bad = cfg; bad.one_hot[1] = 1; bad.label_dim[1] = 1;
     CHECK(sg_model_config_check(&bad, &err) != 0, "a one-hot dataset with 1 class must be refused");
 
