@@ -1094,6 +1094,11 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             }
             t->iter = step;
             t->last_ckpt = step;
+            /* A save killed while pruning leaves a checkpoint too many, or one
+             * without its state; the next save prunes it, but a finished run
+             * makes none. Not an error of the resume. */
+            sg_err pe;
+            if (sg_ckpt_prune(run_dir, t->opt.keep, &pe)) add_note(t, "old checkpoints not pruned: %s", pe.msg);
         }
         if (trim_history(t, step < 0 ? 0 : step, err)) goto fail;
         if (t->cuda) load_engines(t);

@@ -698,6 +698,24 @@ open(p, "wb").write(b)
 PY
 }
 
+@test "a resume prunes what a save killed while pruning left (a finished run kept it for good)" {
+  args=(--iters 6 --save-every 3 --sample-every 0 "${TINY[@]}" "$D/a.lmdb")
+  sg-train -o "$T/all" --keep 0 "${args[@]}"
+  sg-train -o "$T/r" --keep 1 "${args[@]}"
+  [ "$(ls "$T/r/ckpt")" = "$(printf '000006-D.safetensors\n000006-G.safetensors\n000006-state.safetensors')" ]
+  # killed after removing checkpoint 3's state (state, D, G is prune's order)
+  cp "$T/all/ckpt/000003-G.safetensors" "$T/all/ckpt/000003-D.safetensors" "$T/r/ckpt/"
+  run sg-train -o "$T/r" --resume
+  [ "$status" -eq 0 ] && [ -z "$output" ]
+  [ "$(ls "$T/r/ckpt")" = "$(printf '000006-D.safetensors\n000006-G.safetensors\n000006-state.safetensors')" ]
+  # a whole checkpoint too many, and a longer run goes on as before
+  cp "$T/all/ckpt/000003-"* "$T/r/ckpt/"
+  run sg-train -o "$T/r" --resume --iters 7
+  [ "$status" -eq 0 ]
+  [ "$(ls "$T/r/ckpt" | grep -c 000003)" -eq 0 ]
+  [ -e "$T/r/ckpt/000007-state.safetensors" ] && [ ! -e "$T/r/ckpt/000006-G.safetensors" ]
+}
+
 @test "a flipped bit in a checkpoint's data, or a G/D of another run, is refused naming the file (it loaded silently)" {
   sg-train -o "$T/r" --iters 3 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   for f in G D state; do
