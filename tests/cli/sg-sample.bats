@@ -122,6 +122,19 @@ setup() {
     tr '\n' ' ' < man/man1/sg-sample.1 | grep -q 'targets.tsv\\fR lists every translation, not the \\fINNNNNN\\fB_input.png\\fR files'
 }
 
+@test "sg-sample: --each over an earlier run's DIR removes its targets.tsv before replacing a file (a run stopped half-way left it listing a mix)" {
+    sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
+    [ -e "$W/each/targets.tsv" ]
+    # the second run fails on its last file (a directory in the way), after replacing the others
+    rm "$W/each/000002_Wearing_Hat.png" && mkdir "$W/each/000002_Wearing_Hat.png"
+    run sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
+    [ "$status" -eq 1 ]
+    [ ! -e "$W/each/targets.tsv" ]
+    rmdir "$W/each/000002_Wearing_Hat.png"
+    sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
+    [ "$(wc -l < "$W/each/targets.tsv")" -eq $((3 * 9 + 1)) ]
+}
+
 @test "sg-sample: --each never writes two outputs to one file: names repeated after safe_name, or 'input', get @N" {
     # one-hot classes from folders: "a b" and "a_b" are both a_b in a file name; "input" is the input's name
     for c in "a b" a_b input; do
