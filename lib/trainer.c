@@ -245,6 +245,16 @@ static const char *run_files_left(const char *run_dir)
     return NULL;
 }
 
+int sg_run_resume_missing(const char *run_dir, sg_err *err)
+{
+    const char *left = run_files_left(run_dir);
+    if (left)
+        return sg_errf(err, "%s holds a run's %s but no config.json (restore it to --resume; --force starts over)",
+                       run_dir, left);
+    return sg_errf(err, "%s: no run to resume (no config.json; a run stopped before writing it leaves none): start "
+                   "it without --resume", run_dir);
+}
+
 static int remove_matching(const char *dir, const char *suffix, sg_err *err)
 {
     DIR *dp = opendir(dir);
@@ -1025,7 +1035,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     if (lock_run_dir(t, !resume, err)) goto fail;
     if (resume) {
         if (!sg_run_exists(run_dir)) {
-            sg_errf(err, "%s: no run to resume (no config.json)", run_dir);
+            sg_run_resume_missing(run_dir, err);
             goto fail;
         }
         if (check_config_datasets(t, shard_paths, dup, err)) goto fail;

@@ -73,6 +73,10 @@ int sg_run_config_read(const char *run_dir, sg_train_options *opt, char ***shard
 void sg_run_free_paths(char **paths, int n);
 /* 1 if RUN/config.json exists, else 0. */
 int sg_run_exists(const char *run_dir);
+/* The error of a --resume where RUN/config.json does not exist, saying what to
+ * do: restore it when the run's other files are there, else start the run
+ * (one stopped before writing it leaves none). Returns -1. */
+int sg_run_resume_missing(const char *run_dir, sg_err *err);
 /* Removes what a run writes (config.json, history.jsonl, latest, ckpt/, samples/
  * files of ours) so that a new run can start in RUN (sg-train --force). */
 int sg_run_clear(const char *run_dir, sg_err *err);

@@ -220,7 +220,10 @@ int main(int argc, char **argv)
     if (resume) {
         /* The run's options, overridden by those given; those that shape the model must not change. */
         sg_train_options r;
-        if (!sg_run_exists(run_dir)) cli_die("%s: no run to resume (no config.json)", run_dir);
+        if (!sg_run_exists(run_dir)) {
+            sg_run_resume_missing(run_dir, &err);
+            cli_die_err(&err);
+        }
         if (sg_run_config_read(run_dir, &r, &run_paths, &n_run_paths, &err)) cli_die_err(&err);
         if (r.former_g_schedule && n_run_paths > 1)
             cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
