@@ -1,5 +1,7 @@
 #include "fileio.h"
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -100,6 +102,56 @@ fail:
     unlink(tmp);
     sg_temp_untrack(slot);
     return -1;
+}
+
+int sg_pid_gone(long pid)
+{
+    return pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes dir's regular files "NAME.tmp.PID" of dead writers whose NAME is
+ * exact (when non-NULL) or starts with prefix and ends with suffix. */
+static void remove_dead_temps(const char *dir, const char *exact, const char *prefix, const char *suffix)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        const char *name = de->d_name, *tmp = NULL;
+        for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) tmp = p;
+        if (!tmp || !tmp[5]) continue;
+        size_t stem = (size_t)(tmp - name);
+        if (exact ? strlen(exact) != stem || strncmp(name, exact, stem)
+                  : stem < pl + sl || strncmp(name, prefix, pl) || strncmp(tmp - sl, suffix, sl))
+            continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(tmp + 5, &end, 10);
+        if (*end || errno || tmp[5] < '1' || tmp[5] > '9' || pid == (long)getpid() || !sg_pid_gone(pid)) continue;
+        struct stat st;
+        if (fstatat(dirfd(dp), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            unlinkat(dirfd(dp), name, 0);   /* no path to cut short */
+    }
+    closedir(dp);
+}
+
+void sg_remove_dead_temps_of(const char *path)
+{
+    char real[PATH_MAX], dir[PATH_MAX];
+    struct stat lst;
+    if (!path[0]) return;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(path, real)) path = real;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!*base) return;
+    sg_dir_of(path, dir, sizeof dir);
+    remove_dead_temps(dir, base, "", "");
+}
+
+void sg_remove_dead_temps_in(const char *dir, const char *prefix, const char *suffix)
+{
+    remove_dead_temps(dir, NULL, prefix, suffix);
 }
 
 int sg_path_is_dir(const char *path)

@@ -67,6 +67,20 @@ int sg_path_inside_dir(const char *path, const char *dir);
  * descriptor, or -1 with errno set. */
 int sg_create_temp(const char *tmp);
 
+/* 1 when no process of number pid exists (kill(2) says ESRCH): the writer of
+ * a temporary file named with it is dead. */
+int sg_pid_gone(long pid);
+/* Temporary files that writers killed by SIGKILL (or a crash) left behind,
+ * which no signal handler could remove: "NAME.tmp.PID" (sg_write_file_atomic's
+ * names) whose PID no longer runs. Tools remove those of their outputs before
+ * writing them; best effort, only regular files, errors ignored.
+ * sg_remove_dead_temps_of: path's own (symbolic links resolved as
+ * sg_write_file_atomic resolves them). sg_remove_dead_temps_in: every one in
+ * dir whose NAME starts with prefix and ends with suffix, in one scan (a
+ * directory of many outputs). */
+void sg_remove_dead_temps_of(const char *path);
+void sg_remove_dead_temps_in(const char *dir, const char *prefix, const char *suffix);
+
 /* Temporary files in flight. A process killed between creating a temporary
  * file and renaming it leaves the file behind; writers register each name
  * here while it exists, and a tool's signal handler calls sg_temp_remove_all

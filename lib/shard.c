@@ -150,7 +150,7 @@ static void remove_stale_tmps(const char *path)
         char *end;
         long pid = strtol(e->d_name + plen, &end, 10);
         if (*end || pid <= 0 || pid == getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* still running (or not ours) */
+        if (!sg_pid_gone(pid)) continue;   /* still running (or not ours) */
         snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
         remove_shard_dir(full, NULL);
     }

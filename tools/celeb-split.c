@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,19 @@ static void commit_pending(const char *dir)
             die_cleanup(&err);
         }
     }
+    /* SIGINT, SIGTERM and SIGHUP wait until every file is in place: their
+     * handler would remove the temporary files not yet renamed, leaving the
+     * new files beside the earlier run's. SIGKILL cannot wait, so the earlier
+     * outputs go first: one in between leaves some missing (the next tool
+     * says so), never a train list of one split beside a test list of
+     * another. Unlink errors are the rename's to report. */
+    sigset_t stops, was;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stops, &was);
+    for (int i = 0; i < n_pending; i++) unlink(pending[i].path);
     for (int i = 0; i < n_pending; i++)
         if (rename(pending[i].tmp, pending[i].path) != 0) {
             sg_errno(&err, "%s: rename", pending[i].path);
@@ -143,6 +157,7 @@ static void commit_pending(const char *dir)
         }
     remove_pending_from(n_pending);   /* all renamed: nothing to remove */
     if (sg_fsync_dir(dir, &err) != 0) cli_die_err(&err);
+    sigprocmask(SIG_SETMASK, &was, NULL);
 }
 
 /* list_eval_partition.txt: "000001.jpg 0" per line. Returns per table row the
@@ -419,6 +434,7 @@ int main(int argc, char **argv)
     }
     if (sg_mkdir_p(out_dir, &err) != 0) cli_die_err(&err);
     if (access(out_dir, W_OK) != 0) cli_die("%s:", out_dir);
+    sg_remove_dead_temps_in(out_dir, ".", ".txt");   /* stage_file's, left by a killed run */
     for (int k = 0; k < n_outs; k++) stage_file(out_dir, outs[k].name, &t, outs[k].rows, outs[k].n);
     commit_pending(out_dir);
 

@@ -134,6 +134,8 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
      * crash) no list refers to a set of images that is not complete. */
     if (unlink(attr_path) != 0 && errno != ENOENT) cli_die("%s:", attr_path);
     if (unlink(part_path) != 0 && errno != ENOENT) cli_die("%s:", part_path);
+    sg_remove_dead_temps_of(attr_path);   /* what a killed run left */
+    sg_remove_dead_temps_of(part_path);
 
     sg_attr_table t;
     if (sg_attr_table_create(&t, SG_SYNTH_N_ATTRS, sg_celeba_attr_names, n, &err) != 0) cli_die_err(&err);

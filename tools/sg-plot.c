@@ -736,6 +736,7 @@ int main(int argc, char **argv)
     cli_refuse_image_to_terminal(out);
     const char *in = argv[optind];
     cli_refuse_output_is_input(out, "input", in, "choose another -o");   /* h.jsonl -o h.jsonl */
+    cli_remove_dead_temps_of(out);
 
     if (bars_mode) {
         int n;

@@ -743,6 +743,14 @@ int main(int argc, char **argv)
     refuse_outputs_over_inputs(&o, files, n_files, g_path, in, n_in, &ts, ext);
     if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
     if (o.each && !sg_path_is_dir(o.output)) cli_die("%s: not a directory", o.output);
+    if (o.each) {   /* what a killed run left: its files' and its list's temporaries */
+        char ext_dot[8];
+        snprintf(ext_dot, sizeof ext_dot, ".%s", ext);
+        sg_remove_dead_temps_in(o.output, "", ext_dot);
+        sg_remove_dead_temps_in(o.output, "targets.tsv", "");
+    } else {
+        cli_remove_dead_temps_of(o.output);
+    }
 
     double t_inputs = seconds_now();
     sg_backend *be = open_backend(&o, &err);

@@ -195,7 +195,8 @@ print('same')"
   run celeb-pack --force --folders "$T/f" -o "$T/f"
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-pack: $T/f: the output is the same directory as the --folders directory $T/f; choose another -o" ]
-  [ -f "$T/f/a/000001.jpg" ] && [ -f "$T/f/b/000002.jpg" ]
+  [ -f "$T/f/a/000001.jpg" ]
+  [ -f "$T/f/b/000002.jpg" ]
   # inside it, the shard would be read as a third class the next time (it was, with --force)
   run celeb-pack --folders "$T/f" -o "$T/f/x.lmdb"
   [ "$status" -eq 1 ]

@@ -397,3 +397,29 @@ EOF
     [ "$(cat "$T/out/attr_g1.txt")" = old ]
   done
 }
+
+@test "a rerun removes a killed run's temporaries; SIGTERM during the renames waits for them (two splits never side by side)" {
+  celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 -o "$T/out" "$T/small.txt"
+  dead=$(sh -c 'echo $$')
+  : > "$T/out/.attr_g1_train.txt.tmp.$dead"
+  : > "$T/out/.attr_g1_train.txt.tmp.$$"
+  celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 -o "$T/out" "$T/small.txt"
+  [ ! -e "$T/out/.attr_g1_train.txt.tmp.$dead" ]
+  [ -e "$T/out/.attr_g1_train.txt.tmp.$$" ]
+  rm "$T/out/.attr_g1_train.txt.tmp.$$"
+  need_strace
+  # SIGTERM on entering the 2nd rename: all four files are the new run's, then it ends as SIGTERM does
+  cp -r "$T/out" "$T/before"
+  run strace -f -o /dev/null -e trace=rename -e inject=rename:signal=TERM:when=2 \
+    celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 --seed 9 -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 143 ]
+  celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 --seed 9 -o "$T/want" "$T/small.txt"
+  diff -r "$T/want" "$T/out"
+  # SIGKILL there: the earlier files are gone, not beside the new ones
+  rm -r "$T/out" && cp -r "$T/before" "$T/out"
+  run strace -f -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when=2 \
+    celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 --seed 9 -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 137 ]
+  for f in "$T"/out/attr_*; do cmp "$f" "$T/want/${f##*/}"; done
+  [ "$(ls "$T/out" | wc -l)" -eq 1 ]
+}

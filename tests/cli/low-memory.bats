@@ -55,7 +55,8 @@ ended_cleanly() {
     for tool in sg-train sg-sample; do
         run_limited 120000 $tool --version
         [ "$status" -eq 0 ] || { echo "$tool: status $status"; false; }
-        [ "${#lines[@]}" -eq 1 ] && [[ "${lines[0]}" == "$tool "* ]]
+        [ "${#lines[@]}" -eq 1 ]
+        [[ "${lines[0]}" == "$tool "* ]]
     done
 }
 
@@ -80,7 +81,8 @@ ended_cleanly() {
     # unlimited, the same run trains
     rm -rf "$W/r"
     run sg-train --threads 2 "${TRAIN[@]}"
-    [ "$status" -eq 0 ] && [ -e "$W/r/latest" ]
+    [ "$status" -eq 0 ]
+    [ -e "$W/r/latest" ]
 }
 
 # sg-sample --threads $2 under a limit of $1 KiB, to $W/g.png: ends cleanly,

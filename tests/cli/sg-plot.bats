@@ -398,3 +398,12 @@ grey = sum(1 for y in range(80, h) for x in range(w) if im.getpixel((x, y)) == (
 assert grey == 0, grey
 PY
 }
+
+@test "a killed run's temporary output is removed by the next run; a live writer's stays (SIGKILL left them for good)" {
+  dead=$(sh -c 'echo $$')
+  : > "$T/out.png.tmp.$dead"
+  : > "$T/out.png.tmp.$$"
+  sg-plot "$T/history.jsonl" -o "$T/out.png"
+  [ ! -e "$T/out.png.tmp.$dead" ]
+  [ -e "$T/out.png.tmp.$$" ]
+}

@@ -151,7 +151,7 @@ setup() {
     # the input file is the input, not a translation written over it
     sg-sample -q --ckpt "$W/run" --data "$W/classes.lmdb" --count 1 --targets input --device cpu -o "$W/to_input.png"
     cmp "$W/to_input.png" "$W/each/000000_input@3.png"
-    ! cmp -s "$W/each/000000_input.png" "$W/each/000000_input@3.png"
+    ! cmp -s "$W/each/000000_input.png" "$W/each/000000_input@3.png" || false
     # --targets input is a translation too
     run sg-sample -q --ckpt "$W/run" --data "$W/classes.lmdb" --count 1 --targets input --each --device cpu -o "$W/each2"
     [ "$status" -eq 0 ]
@@ -164,7 +164,7 @@ setup() {
     [ "$status" -eq 0 ]
     cmp "$W/one.png" "$W/each/000000_Blond_Hair.png"
     # different targets give different images (the labels reach the generator)
-    ! cmp -s "$W/each/000000_Blond_Hair.png" "$W/each/000000_Black_Hair.png"
+    ! cmp -s "$W/each/000000_Blond_Hair.png" "$W/each/000000_Black_Hair.png" || false
 }
 
 @test "sg-sample: --seed's choice depends on the seed, --count and the shard's size, as sg-sample.1 says" {
@@ -187,7 +187,7 @@ setup() {
     n_train=$(celeb-dump --json "$T/celebA_train.lmdb" | grep -oE '"count": [0-9]+')
     [ "$n_test" != "$n_train" ]
     [ "$(order "$T/celebA_train.lmdb" 3 3)" != "$three" ]
-    ! grep -q 'function of S alone' man/man1/sg-sample.1
+    ! grep -q 'function of S alone' man/man1/sg-sample.1 || false
 }
 
 # Images A and B (or every image of directories A and B, the same names):
@@ -382,7 +382,8 @@ PY
         [ "$status" -eq 1 ]
         [ "$output" = "sg-sample: $dir/targets.tsv: the output lies inside the shard $W/y.lmdb; write it outside the shard" ]
     done
-    [ "$(ls -A "$W/y.lmdb")" = "$listing" ] && [ "$(cksum < "$W/y.lmdb/data.mdb")" = "$sum" ]
+    [ "$(ls -A "$W/y.lmdb")" = "$listing" ]
+    [ "$(cksum < "$W/y.lmdb/data.mdb")" = "$sum" ]
     # --each: an input that is one of the files it would write (a result of an earlier run)
     mkdir "$W/each"
     cp "$W/p.jpg" "$W/each/000001_input.png"
@@ -398,13 +399,15 @@ PY
     cmp "$W/each/000001_input.png" "$W/in.orig"
     # the same input at a position whose files have other names is fine
     sg-sample --ckpt "$T/run" --each --targets +Bangs --device cpu "$W/each/000001_input.png" -o "$W/each"
-    [ -e "$W/each/000000_input.png" ] && [ -e "$W/each/000000_+Bangs.png" ]
+    [ -e "$W/each/000000_input.png" ]
+    [ -e "$W/each/000000_+Bangs.png" ]
     cmp "$W/each/000001_input.png" "$W/in.orig"
 }
 
 @test "sg-sample: --count beyond the shard's size uses every record, as sg-sample.1 says" {
     n=$(celeb-dump --json "$T/celebA_test.lmdb" | tr ',' '\n' | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')
-    [ "$n" -gt 0 ] && [ "$n" -lt 1000 ]
+    [ "$n" -gt 0 ]
+    [ "$n" -lt 1000 ]
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count "$n" --device cpu -o "$W/all.png"
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1000 --device cpu -o "$W/more.png"
     [ "$status" -eq 0 ]
@@ -510,7 +513,7 @@ PY
     # the name the column shows, as --targets takes it, gives the same image
     sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +2:Bangs --device cpu -o "$W/two.png"
     cmp "$W/two.png" "$W/each/000000_2_Bangs.png"
-    ! cmp -s "$W/two.png" "$W/each/000000_1_Bangs.png"
+    ! cmp -s "$W/two.png" "$W/each/000000_1_Bangs.png" || false
     # the dataset's name names both datasets: an error, not the last of them
     run sg-sample -q --ckpt "$W/run" --data "$T/celebA_test.lmdb" --count 1 --targets +celebA_train:Bangs --device cpu -o "$W/x.png"
     [ "$status" -eq 1 ]

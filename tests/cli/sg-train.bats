@@ -711,14 +711,16 @@ PY
   # killed after removing checkpoint 3's state (state, D, G is prune's order)
   cp "$T/all/ckpt/000003-G.safetensors" "$T/all/ckpt/000003-D.safetensors" "$T/r/ckpt/"
   run sg-train -o "$T/r" --resume
-  [ "$status" -eq 0 ] && [ -z "$output" ]
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
   [ "$(ls "$T/r/ckpt")" = "$(printf '000006-D.safetensors\n000006-G.safetensors\n000006-state.safetensors')" ]
   # a whole checkpoint too many, and a longer run goes on as before
   cp "$T/all/ckpt/000003-"* "$T/r/ckpt/"
   run sg-train -o "$T/r" --resume --iters 7
   [ "$status" -eq 0 ]
   [ "$(ls "$T/r/ckpt" | grep -c 000003)" -eq 0 ]
-  [ -e "$T/r/ckpt/000007-state.safetensors" ] && [ ! -e "$T/r/ckpt/000006-G.safetensors" ]
+  [ -e "$T/r/ckpt/000007-state.safetensors" ]
+  [ ! -e "$T/r/ckpt/000006-G.safetensors" ]
 }
 
 @test "a flipped bit in a checkpoint's data, or a G/D of another run, is refused naming the file (it loaded silently)" {
@@ -784,7 +786,8 @@ PY
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: --precision bf16 is for CUDA's convolutions; the CPU computes in fp32" ]
   run sg-train -o "$T/s" --iters 1 --sample-every 0 --precision fp32 "${TINY[@]}" "$D/a.lmdb"
-  [ "$status" -eq 0 ] && [ -z "$output" ]
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
   run sg-sample -q --ckpt "$T/r" --device cpu --precision tf32 --count 1 --data "$D/a.lmdb" -o "$T/x.png"
   [ "$status" -eq 0 ]
   [ "$output" = "sg-sample: --precision tf32 is for CUDA's convolutions; the CPU computes in fp32" ]
@@ -824,11 +827,13 @@ PY
   sed -i 's|stargan-c-run/2",|stargan-c-run/1",|; s|"threads": [0-9]*|&, "g_schedule": "rounds"|' "$T/r/config.json"
   grep -q '"g_schedule": "rounds"' "$T/r/config.json"
   run sg-train -o "$T/r" --resume --iters 8
-  [ "$status" -eq 0 ] && [ -z "$output" ]
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
   sg-train -o "$T/s" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   grep -q '"format": "stargan-c-run/1"' "$T/s/config.json"   # one dataset: what every sg-train reads
   run sg-train -o "$T/s" --resume --iters 4
-  [ "$status" -eq 0 ] && [ -z "$output" ]
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
 }
 
 @test "a run or checkpoint of a newer format is refused as newer, with no advice that would undo it (it was 'unusable: echo 000002 > latest')" {
@@ -1011,7 +1016,8 @@ PY
   local h l
   h=$(grep 'fsync(' "$T/trace" | grep -n 'history.jsonl>' | sed -n 2p | cut -d: -f1)
   l=$(grep -E 'fsync\(|rename\(.*/latest"' "$T/trace" | awk '/rename\(/ { n++; next } { f++ } n == 2 { print f; exit }')
-  [ -n "$h" ] && [ -n "$l" ]
+  [ -n "$h" ]
+  [ -n "$l" ]
   run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when="$h" sg-train -o "$T/h" "${args[@]}"
   [ "$status" -eq 1 ]
   [ "$output" = "sg-train: $T/h/history.jsonl: Input/output error; last good checkpoint: $T/h/ckpt/000002 (sg-train -o $T/h --resume continues from it)" ]

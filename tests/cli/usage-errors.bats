@@ -82,7 +82,8 @@ refused() {
     run "${train[@]}" "$@"
     [ "$status" -eq 1 ] || { echo "$* -> status $status: $output"; return 1; }   # as other refused outputs
     [ "$output" = "sg-train: $want" ] || { echo "$* -> '$output'"; return 1; }
-    [ "$(ls -A "$T/y.lmdb")" = "$listing" ] && [ "$(cksum < "$T/y.lmdb/data.mdb")" = "$sum" ]
+    [ "$(ls -A "$T/y.lmdb")" = "$listing" ]
+    [ "$(cksum < "$T/y.lmdb/data.mdb")" = "$sum" ]
     [ "$(ls -A "$T/z.lmdb")" = "$listing" ]
   }
   check "$T/y.lmdb: the run directory is the shard $T/y.lmdb it trains on; choose another -o RUN" -o "$T/y.lmdb" "$T/y.lmdb"

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The bytes of path (at most n), or -1. */
@@ -299,6 +300,58 @@ static void test_path_inside_dir(void)
     CHECK(sg_path_inside_dir("/x.png", "/") == 1, "everything is inside /");
 }
 
+/* A process number that was just in use and is no longer: a child that exited. */
+static long dead_pid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    int status;
+    waitpid(pid, &status, 0);
+    return (long)pid;
+}
+
+/* What killed writers left is removed: "NAME.tmp.PID" of a dead PID, its NAME
+ * exactly the output's (sg_remove_dead_temps_of) or of the prefix and suffix
+ * (sg_remove_dead_temps_in); a live writer's, another name's, a directory and
+ * a name with no number stay. */
+static void test_dead_temps(void)
+{
+    char dir[4096], path[4200], out[4200];
+    snprintf(dir, sizeof dir, "%s/dead", test_tmpdir);
+    mkdir(dir, 0755);
+    long dead = dead_pid(), live = (long)getppid();
+    CHECK(sg_pid_gone(dead) && !sg_pid_gone(live) && !sg_pid_gone((long)getpid()),
+          "sg_pid_gone: dead %ld %d, live %ld %d", dead, sg_pid_gone(dead), live, sg_pid_gone(live));
+    struct { const char *fmt; long pid; int gone_of, gone_in; } files[] = {
+        {"%s/out.png.tmp.%ld", 0, 1, 1},        /* the output's, dead */
+        {"%s/out.png.tmp.%ld", 1, 0, 0},        /* the output's, live */
+        {"%s/out.png.bak.tmp.%ld", 0, 0, 0},    /* another name */
+        {"%s/x_Male.png.tmp.%ld", 0, 0, 1},     /* another output of the directory */
+        {"%s/x_Male.jpg.tmp.%ld", 0, 0, 0},     /* another suffix */
+        {"%s/out.png.tmp.%ldx", 0, 0, 0},       /* no number */
+    };
+    size_t n = sizeof files / sizeof files[0];
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < n; k++) {
+            snprintf(path, sizeof path, files[k].fmt, dir, files[k].pid ? live : dead);
+            put(path, "x");
+        }
+        snprintf(path, sizeof path, "%s/y.png.tmp.%ld", dir, dead);   /* a directory: stays */
+        mkdir(path, 0755);
+        snprintf(out, sizeof out, "%s/out.png", dir);
+        if (pass == 0) sg_remove_dead_temps_of(out);
+        else sg_remove_dead_temps_in(dir, "", ".png");
+        for (size_t k = 0; k < n; k++) {
+            snprintf(path, sizeof path, files[k].fmt, dir, files[k].pid ? live : dead);
+            int gone = sg_path_missing(path), want = pass == 0 ? files[k].gone_of : files[k].gone_in;
+            CHECK(gone == want, "%s after %s: %s, expected %s", path, pass ? "_in" : "_of", gone ? "removed" : "kept",
+                  want ? "removed" : "kept");
+        }
+        snprintf(path, sizeof path, "%s/y.png.tmp.%ld", dir, dead);
+        CHECK(sg_path_is_dir(path), "a directory named like a temporary file was removed");
+    }
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_fileio")) return 1;
@@ -311,6 +364,7 @@ int main(void)
     test_empty_paths();
     test_same_file();
     test_path_inside_dir();
+    test_dead_temps();
     test_tmpdir_remove();
     return check_done();
 }

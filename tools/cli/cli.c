@@ -314,6 +314,11 @@ void cli_on_crash_blame(const char *what)
     sigaction(SIGBUS, &sa, NULL);
 }
 
+void cli_remove_dead_temps_of(const char *out)
+{
+    if (out && strcmp(out, "-")) sg_remove_dead_temps_of(out);
+}
+
 void cli_refuse_image_to_terminal(const char *out)
 {
     if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO))

@@ -86,6 +86,9 @@ void cli_finish_stdout(void);
 /* Dies when out is "-" and standard output is a terminal: an image's bytes
  * there are garbage at best, control sequences at worst. */
 void cli_refuse_image_to_terminal(const char *out);
+/* Removes the temporary files a killed earlier run left at output out
+ * (sg_remove_dead_temps_of); nothing for NULL or "-" (stdout). */
+void cli_remove_dead_temps_of(const char *out);
 
 /* Progress line on stderr, only when stderr is a terminal and not quiet:
  * rewritten in place at most ~10 times a second; cli_progress_end ends the line. */
