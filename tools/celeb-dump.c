@@ -144,6 +144,8 @@ static void print_stats(sg_shard *s, const char *path, int json)
         for (uint32_t a = 0; a < m->n_labels; a++) pos[a] += labels[a];
         if ((i & 1023) == 0) cli_progress("%s: %llu/%llu records", path, (unsigned long long)i, (unsigned long long)m->count);
     }
+    cli_progress_unthrottle();   /* ends on N/N */
+    cli_progress("%s: %llu/%llu records", path, (unsigned long long)m->count, (unsigned long long)m->count);
     cli_progress_end();
     if (json) {
         sg_buf b = SG_BUF_INIT;
@@ -388,6 +390,8 @@ static void verify(sg_shard *s, const char *path)
         }
         if ((i & 255) == 0) cli_progress("%s: verified %llu/%llu records", path, (unsigned long long)i, (unsigned long long)m->count);
     }
+    cli_progress_unthrottle();   /* ends on N/N */
+    cli_progress("%s: verified %llu/%llu records", path, (unsigned long long)m->count, (unsigned long long)m->count);
     cli_progress_end();
     free(px);
     if (bad) cli_die("%s: %llu of %llu record%s bad", path, (unsigned long long)bad, (unsigned long long)m->count,

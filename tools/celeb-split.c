@@ -361,6 +361,8 @@ int main(int argc, char **argv)
         groups[dest].rows[groups[dest].n_rows++] = r;
         if ((r & 0xffff) == 0) cli_progress("%zu/%zu rows", r, t.n_rows);
     }
+    cli_progress_unthrottle();   /* ends on N/N */
+    cli_progress("%zu/%zu rows", t.n_rows, t.n_rows);
     cli_progress_end();
 
     /* Train/test. */

@@ -476,3 +476,13 @@ print("same" if a.crop(box).tobytes() == b.crop(box).tobytes() else "differ", in
   [ ! -e "$T/r.png.tmp.$dead" ]
   [ -s "$T/r.png" ]
 }
+
+@test "--verify and --stats progress lines end on N/N (the last one shown stayed: 'verified 197120/200600')" {
+  run script -qec "celeb-dump --verify '$D/s.lmdb'" /dev/null
+  [ "$status" -eq 0 ]
+  last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a 'verified' | tail -n 1)
+  [[ "$last" == *"verified 12/12 records"* ]] || { echo "last: $last"; false; }
+  run script -qec "celeb-dump --stats '$D/s.lmdb'" /dev/null
+  last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a '/12 records' | tail -n 1)
+  [[ "$last" == *": 12/12 records"* ]] || { echo "last: $last"; false; }
+}

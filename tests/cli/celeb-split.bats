@@ -423,3 +423,10 @@ EOF
   for f in "$T"/out/attr_*; do cmp "$f" "$T/want/${f##*/}"; done
   [ "$(ls "$T/out" | wc -l)" -eq 1 ]
 }
+
+@test "the progress line ends on N/N (it stayed at '0/202599 rows')" {
+  run script -qec "celeb-split --group g1=A,B -o '$T/p' '$T/small.txt'" /dev/null
+  [ "$status" -eq 0 ]
+  last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a '[0-9]/[0-9]* rows' | tail -n 1)
+  [[ "$last" == *"6/6 rows"* ]] || { echo "last: $last"; false; }
+}
