@@ -55,7 +55,7 @@ $(shell mkdir -p '$(OUT)' && LC_ALL=C find -L '$(RAFD)' -mindepth 1 -maxdepth 2 
 
 $(SHARDS)/RaFD.lmdb: $(RAFD_LIST)
 	@mkdir -p $(SHARDS)
-	$(BIN)/celeb-pack -q --force --folders '$(RAFD)' --crop $(RAFD_CROP) --size $(SIZE) -o $@
+	$(BIN)/celeb-pack --force --folders '$(RAFD)' --crop $(RAFD_CROP) --size $(SIZE) -o $@
 
 # CelebA test images to every CelebA attribute and every RaFD expression (test_multi),
 # and some RaFD images the same way.

@@ -36,6 +36,8 @@ LOG_EVERY ?= 10
 SAMPLE_EVERY ?= 1000
 SAVE_EVERY ?= 10000
 SEED ?= 0
+# KEEP: checkpoints kept (sg-train --keep); empty: all, as the reference
+KEEP ?=
 DEVICE ?= auto
 THREADS ?= 0
 GRID_COUNT ?= 16
@@ -69,7 +71,7 @@ $(SPLIT)/split.done: $(DATA)/list_attr_celeba.txt
 # <set>_train.lmdb, <set>_test.lmdb: the split's lists, packed with ATTRS_<set>.
 $(SHARDS)/%.lmdb: $(SPLIT)/split.done
 	@mkdir -p $(SHARDS)
-	$(BIN)/celeb-pack -q --force --attrs $(SPLIT)/attr_$*.txt --images $(DATA)/img_align_celeba \
+	$(BIN)/celeb-pack --force --attrs $(SPLIT)/attr_$*.txt --images $(DATA)/img_align_celeba \
 	    --select $(ATTRS_$(firstword $(subst _, ,$*))) --crop $(CROP) --size $(SIZE) -o $@
 
 # ---- training ----------------------------------------------------------------
@@ -80,7 +82,8 @@ $(SHARDS)/%.lmdb: $(SPLIT)/split.done
 # resumed by the next make; anything else starts over (--force).
 TRAIN_ARGS = --g-conv-dim $(CONV) --d-conv-dim $(CONV) --g-repeat $(G_REPEAT) $(if $(D_REPEAT),--d-repeat $(D_REPEAT)) \
     --iters $(ITERS) --decay-iters $(DECAY) --batch $(BATCH) --n-critic $(N_CRITIC) --g-lr $(LR) --d-lr $(LR) \
-    --log-every $(LOG_EVERY) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED)
+    --log-every $(LOG_EVERY) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED) \
+    $(if $(KEEP),--keep $(KEEP))
 
 # Written while the makefile is read (not by a FORCE rule, whose untouched
 # file make -j and make disagree about).
@@ -96,7 +99,7 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	fi; \
 	cp $(OUT)/train.args $(OUT)/run.args; \
 	echo "$(BIN)/sg-train -o $(RUN) $$mode $(strip $(TRAIN_ARGS)) --device $(DEVICE) --threads $(THREADS) $(TRAIN_SHARDS)"; \
-	$(BIN)/sg-train -q -o $(RUN) $$mode $(TRAIN_ARGS) --device $(DEVICE) --threads $(THREADS) $(TRAIN_SHARDS)
+	$(BIN)/sg-train -o $(RUN) $$mode $(TRAIN_ARGS) --device $(DEVICE) --threads $(THREADS) $(TRAIN_SHARDS)
 	touch $@
 
 # ---- pictures ----------------------------------------------------------------

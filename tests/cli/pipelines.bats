@@ -162,7 +162,7 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     run mk
     echo "$output"
     [ "$status" -eq 0 ]
-    [[ "$output" == *"celeb-pack -q --force --folders"* ]]
+    [[ "$output" == *"celeb-pack --force --folders"* ]]
     [[ "$output" == *"sg-train -o $T/spaced/run --force"* ]]
     [ "$(celeb-dump --json "$T/spaced/shards/RaFD.lmdb" | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')" -eq 13 ]
     # an image replaced in place (same name) and a new class folder: packed again
@@ -170,13 +170,13 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     cp "$T/celeba/img_align_celeba/000021.jpg" "$R/angry/1.jpg"
     run mk
     [ "$status" -eq 0 ]
-    [[ "$output" == *"celeb-pack -q --force --folders"* ]]
+    [[ "$output" == *"celeb-pack --force --folders"* ]]
     mkdir "$R/new class"
     cp "$T/celeba/img_align_celeba/000022.jpg" "$R/new class/1.jpg"
     run mk
     echo "$output"
     [ "$status" -eq 0 ]
-    [[ "$output" == *"celeb-pack -q --force --folders"* ]]
+    [[ "$output" == *"celeb-pack --force --folders"* ]]
     celeb-dump --json "$T/spaced/shards/RaFD.lmdb" | grep -q '"new class"'
 }
 
