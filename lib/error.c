@@ -4,12 +4,37 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A message is formatted whole (paths of up to PATH_MAX bytes, two of them in
+ * some) and then fitted into err->msg: one too long keeps its beginning and
+ * its end, where the reason is ("...: File name too long"), joined by " ... ",
+ * cut between UTF-8 sequences. */
+enum { FULL_MSG = 3 * 4096 };
+static void fit_msg(sg_err *err, const char *full)
+{
+    size_t n = strlen(full), cap = sizeof err->msg - 1;
+    if (n <= cap) { memcpy(err->msg, full, n + 1); return; }
+    size_t head = cap / 3, tail = cap - head - 5;
+    while (head > 0 && ((unsigned char)full[head] & 0xc0) == 0x80) head--;
+    size_t from = n - tail;
+    while (from < n && ((unsigned char)full[from] & 0xc0) == 0x80) from++;
+    memcpy(err->msg, full, head);
+    memcpy(err->msg + head, " ... ", 5);
+    memcpy(err->msg + head + 5, full + from, n - from + 1);
+}
+
+static void vfit(sg_err *err, const char *fmt, va_list ap)
+{
+    char full[FULL_MSG];
+    vsnprintf(full, sizeof full, fmt, ap);
+    fit_msg(err, full);
+}
+
 int sg_errf(sg_err *err, const char *fmt, ...)
 {
     if (!err) return -1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    vfit(err, fmt, ap);
     va_end(ap);
     err->sys_errno = 0;
     return -1;
@@ -18,9 +43,12 @@ int sg_errf(sg_err *err, const char *fmt, ...)
 static int verr_sys(sg_err *err, int e, const char *fmt, va_list ap)
 {
     if (!err) return -1;
-    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    if (n >= 0 && (size_t)n < sizeof err->msg)
-        snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(e));
+    char full[FULL_MSG + 128];
+    int n = vsnprintf(full, FULL_MSG, fmt, ap);
+    if (n < 0) n = 0;
+    if ((size_t)n >= FULL_MSG) n = FULL_MSG - 1;
+    snprintf(full + n, sizeof full - n, ": %s", strerror(e));
+    fit_msg(err, full);
     err->sys_errno = e;
     return -1;
 }
@@ -47,24 +75,29 @@ int sg_err_sys(sg_err *err, int e, const char *fmt, ...)
 int sg_err_prefix(sg_err *err, const char *fmt, ...)
 {
     if (!err) return -1;
-    char prefix[512], old[sizeof err->msg];
+    char prefix[FULL_MSG / 2], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    char full[sizeof prefix + sizeof old + 2];
+    snprintf(full, sizeof full, "%s: %s", prefix, old);
+    fit_msg(err, full);
     return -1;
 }
 
 int sg_err_suffix(sg_err *err, const char *fmt, ...)
 {
     if (!err) return -1;
+    char full[sizeof err->msg + FULL_MSG];
     size_t l = strlen(err->msg);
+    memcpy(full, err->msg, l);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg + l, sizeof err->msg - l, fmt, ap);
+    vsnprintf(full + l, sizeof full - l, fmt, ap);
     va_end(ap);
+    fit_msg(err, full);
     return -1;
 }
 

@@ -1154,3 +1154,16 @@ PY
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = 000004 ]
 }
+
+@test "a run directory's path too long: the reason survives a long message, and a path past PATH_MAX fails before training (it failed at the first checkpoint)" {
+  long="$T/$(printf 'x%.0s' $(seq 1100))/run"
+  run sg-train -o "$long" --iters 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/xxx"*" ... "*"xxx: File name too long" ]] || { echo "$output"; false; }
+  deep="$T"
+  while [ ${#deep} -lt 4000 ]; do deep="$deep/$(printf 'd%.0s' $(seq 200))"; done
+  run sg-train -o "$deep" --iters 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *": the run directory's path is too long (${#deep} bytes; at most 4031, its files' names add up to 64 more)" ]] || { echo "$output"; false; }
+  [ ! -e "$T/$(printf 'd%.0s' $(seq 200))" ]   # nothing made
+}

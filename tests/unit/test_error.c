@@ -140,10 +140,53 @@ static void test_shard(void)
     CHECK(rc == -1 && e.sys_errno == 0, "a data.mdb of garbage: %d, sys_errno %d '%s'", rc, e.sys_errno, e.msg);
 }
 
+/* A message longer than sg_err holds keeps its beginning and its end (the
+ * reason), joined by " ... ", never cutting a UTF-8 sequence: a 2000-byte path
+ * lost "File name too long". */
+static void test_long_messages(void)
+{
+    char path[2101];
+    memset(path, 'a', 2000);
+    memcpy(path, "/runs/", 6);
+    memcpy(path + 1000, "\xc3\xa9\xc3\xa9\xc3\xa9", 6);   /* é: where the cut may fall */
+    path[2000] = 0;
+    sg_err err;
+    const char *reason = ": File name too long";
+    sg_err_sys(&err, ENAMETOOLONG, "%s/config.json", path);
+    size_t n = strlen(err.msg);
+    CHECK(n < sizeof err.msg && n > 900, "length %zu", n);
+    CHECK(!strncmp(err.msg, "/runs/aaa", 9), "beginning kept: %.20s", err.msg);
+    CHECK(n > strlen(reason) && !strcmp(err.msg + n - strlen(reason), reason), "end kept: ...%s",
+          err.msg + (n > 40 ? n - 40 : 0));
+    CHECK(strstr(err.msg, " ... ") != NULL, "no ' ... ' where it was cut");
+    CHECK(err.sys_errno == ENAMETOOLONG, "sys_errno %d", err.sys_errno);
+    int bad_utf8 = 0;   /* no lone continuation byte or cut lead byte */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)err.msg[i];
+        if ((c & 0xc0) == 0x80 && (i == 0 || ((unsigned char)err.msg[i - 1] & 0x80) == 0)) bad_utf8 = 1;
+        if (c >= 0xc0 && (i + 1 >= n || ((unsigned char)err.msg[i + 1] & 0xc0) != 0x80)) bad_utf8 = 1;
+    }
+    CHECK(!bad_utf8, "a UTF-8 sequence was cut");
+    /* prefix and suffix keep the reason too */
+    sg_errf(&err, "%s: not a directory", path);
+    sg_err_prefix(&err, "sg-train: %s", path);
+    n = strlen(err.msg);
+    CHECK(n >= 15 && !strcmp(err.msg + n - 15, "not a directory"), "prefix: end ...%s", err.msg + (n > 30 ? n - 30 : 0));
+    sg_errf(&err, "%s", path);
+    sg_err_suffix(&err, " (checkpoint 000006 is unusable)");
+    n = strlen(err.msg);
+    CHECK(strstr(err.msg, "(checkpoint 000006 is unusable)") && err.msg[n - 1] == ')', "suffix: end ...%s",
+          err.msg + (n > 40 ? n - 40 : 0));
+    /* a short one is untouched */
+    sg_errf(&err, "%s: %d", "x", 7);
+    CHECK(!strcmp(err.msg, "x: 7"), "short: %s", err.msg);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_error")) return 1;
     test_recording();
+    test_long_messages();
     test_write_missing_dir();
     test_read();
     test_dev_full();
