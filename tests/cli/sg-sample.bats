@@ -1144,3 +1144,13 @@ PY
     [ "$status" -eq 0 ]
     [[ "$output" == *"rows checked: 3, differing: 0"* ]]
 }
+
+@test "sg-sample: stopped by a signal, the progress line ends with a newline (the prompt followed it on one line)" {
+    need_strace
+    # SIGINT on its 6th write (all to stderr: prefix, 'reading' line, newline,
+    # prefix, 'translating' line, then the next prefix)
+    run script -qec "strace -f -o /dev/null -e trace=write -e inject=write:signal=INT:when=6 sg-sample --ckpt '$T/run' --data '$T/celebA_test.lmdb' --device cpu -o '$W/grid.png'" /dev/null
+    [[ "$output" == *"translating: "* ]] || { echo "$output"; false; }
+    # script(1) writes a newline as \r\n, and run drops the \n at the end
+    [[ "$output" == *"images"$'\r' ]] || { echo "ends with: $(printf '%s' "$output" | tail -c 12 | od -An -c)"; false; }
+}

@@ -14,13 +14,15 @@
 
 const char *cli_name = "stargan";
 int cli_quiet;
-static int progress_shown;
+static volatile sig_atomic_t progress_shown;   /* read by cli_die_by_signal */
 
 static void catch_signals(void (*handler)(int), int sa_flags, int keep_ignored);
 
 void cli_die_by_signal(int sig)
 {
     sg_temp_remove_all();
+    /* a progress line ends, so the shell's prompt starts on a line of its own */
+    if (progress_shown && write(STDERR_FILENO, "\n", 1) < 0) progress_shown = 0;
     signal(sig, SIG_DFL);
     raise(sig);
 }
