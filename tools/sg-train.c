@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "fileio.h"
 #include "trainer.h"
 
 static void usage(void)
@@ -265,7 +266,14 @@ int main(int argc, char **argv)
         o = m;
         if (n_shards == 0) {
             n_shards = n_run_paths > SG_MAX_DATASETS ? SG_MAX_DATASETS : n_run_paths;
-            for (int k = 0; k < n_shards; k++) shards[k] = run_paths[k];
+            for (int k = 0; k < n_shards; k++) {
+                shards[k] = run_paths[k];
+                /* a shard moved since: the run goes on from its new path, given in order */
+                if (sg_path_missing(shards[k]))
+                    cli_die("%s/config.json: the run's shard %s is missing (moved or renamed?): give the run's "
+                            "shard%s after --resume, in order: sg-train -o %s --resume SHARD...", run_dir, shards[k],
+                            n_run_paths > 1 ? "s" : "", run_dir);
+            }
         }
     }
 

@@ -1064,6 +1064,8 @@ PY
   # moved, in the run's order: resumes (config.json then records the new paths)
   mkdir "$T/new" "$T/newer"
   mv "$T/a.lmdb" "$T/c.lmdb" "$T/new/"
+  # ... when given; without them, the message says so (it said only 'No such file or directory')
+  refused_run_unchanged "$T/r" "sg-train: $T/r/config.json: the run's shard $A is missing (moved or renamed?): give the run's shards after --resume, in order: sg-train -o $T/r --resume SHARD..." --resume --iters 3
   run sg-train -o "$T/r" --resume --iters 3 "$T/new/a.lmdb" "$T/new/c.lmdb"
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = 000003 ]
