@@ -587,7 +587,16 @@ done:
     return rc;
 }
 
-int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
+static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg_err *err);
+
+int sg_shard_open(sg_shard **out, const char *path, sg_err *err) { return shard_open(out, path, 0, err); }
+
+int sg_shard_open_random(sg_shard **out, const char *path, sg_err *err)
+{
+    return shard_open(out, path, MDB_NORDAHEAD, err);
+}
+
+static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg_err *err)
 {
     *out = NULL;
     struct stat st;
@@ -607,7 +616,7 @@ int sg_shard_open(sg_shard **out, const char *path, sg_err *err)
      * the data (shards are immutable once renamed into place, so readers need
      * no lock). NOTLS: read transactions are not tied to threads. */
     int rc = mdb_env_create(&s->env);
-    if (!rc) rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0444);
+    if (!rc) rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS | extra_flags, 0444);
     if (rc) {
         lmdb_errf(err, rc, "%s: not a readable LMDB environment", path);
         sg_shard_close(s);

@@ -942,6 +942,19 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     if (!(t->run_dir = strdup(run_dir))) goto oom;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
 
+    /* Records are read in random order: shards that cannot all stay in the
+     * page cache (more than half the memory) are read without read-ahead. */
+    unsigned long long shard_bytes = 0;
+    for (int ds = 0; ds < n_shards; ds++) {
+        char dp[PATH_MAX];
+        struct stat ds_st;
+        snprintf(dp, sizeof dp, "%s/data.mdb", shard_paths[ds]);
+        if (stat(dp, &ds_st) == 0) shard_bytes += (unsigned long long)ds_st.st_size;
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    int random_reads = pages > 0 && page_size > 0 &&
+                       shard_bytes > (unsigned long long)pages * (unsigned long long)page_size / 2;
+
     /* Shards: same square image size, labels that fit. */
     int total_labels = 0;
     struct stat shard_st[SG_MAX_DATASETS];
@@ -950,7 +963,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         char *rp = realpath(shard_paths[ds], NULL);
         t->shard_paths[ds] = rp ? rp : strdup(shard_paths[ds]);
         if (!t->shard_paths[ds]) goto oom;
-        if (sg_shard_open(&t->shards[ds], shard_paths[ds], err)) goto fail;
+        if ((random_reads ? sg_shard_open_random : sg_shard_open)(&t->shards[ds], shard_paths[ds], err)) goto fail;
         /* The same shard twice (by device and inode: another spelling of its
          * path or a link to it is the same) would be two datasets of the same
          * name and data, each with its own slot in the label vector. */
