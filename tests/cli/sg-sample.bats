@@ -1152,5 +1152,5 @@ PY
     run script -qec "strace -f -o /dev/null -e trace=write -e inject=write:signal=INT:when=6 sg-sample --ckpt '$T/run' --data '$T/celebA_test.lmdb' --device cpu -o '$W/grid.png'" /dev/null
     [[ "$output" == *"translating: "* ]] || { echo "$output"; false; }
     # script(1) writes a newline as \r\n, and run drops the \n at the end
-    [[ "$output" == *"images"$'\r' ]] || { echo "ends with: $(printf '%s' "$output" | tail -c 12 | od -An -c)"; false; }
+    [[ "$output" == *" images, "*" images/s, ETA "*$'\r' ]] || { echo "ends with: $(printf '%s' "$output" | tail -c 12 | od -An -c)"; false; }
 }
