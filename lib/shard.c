@@ -579,6 +579,9 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
     if (repeated_label(m, err)) { sg_err_prefix(err, "%s: metadata", s->path); goto done; }
     m->count = (uint64_t)count;
     snprintf(m->source, sizeof m->source, "%s", source);
+    const char *created_by = NULL;   /* optional: a shard made by another program may lack it */
+    if (json_get(root, "created_by") && json_get_str(root, "created_by", &created_by, NULL) == 0)
+        snprintf(m->created_by, sizeof m->created_by, "%s", created_by);
     m->crop = (uint32_t)crop;
     m->size = (uint32_t)size;
     rc = 0;

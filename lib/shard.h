@@ -24,6 +24,7 @@ typedef struct {
     char source[1024];                   /* e.g. the attribute file or folder packed */
     uint32_t crop;                       /* center-crop side used (0: none) */
     uint32_t size;                       /* resize side used */
+    char created_by[128];                /* "stargan-c 0.1.0"; "" when absent (written elsewhere) */
 } sg_shard_meta;
 
 typedef struct sg_shard sg_shard;

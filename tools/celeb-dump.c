@@ -107,7 +107,12 @@ static void print_info(const char *path, const sg_shard_meta *m, int json)
         }
         sg_buf_puts(&b, "], \"source\": ");
         json_buf_cstr(&b, m->source);
-        sg_buf_appendf(&b, ", \"crop\": %u, \"size\": %u}\n", m->crop, m->size);
+        sg_buf_appendf(&b, ", \"crop\": %u, \"size\": %u", m->crop, m->size);
+        if (m->created_by[0]) {
+            sg_buf_puts(&b, ", \"created_by\": ");
+            json_buf_cstr(&b, m->created_by);
+        }
+        sg_buf_puts(&b, "}\n");
         write_buf(&b);
         sg_buf_free(&b);
         return;
@@ -128,6 +133,11 @@ static void print_info(const char *path, const sg_shard_meta *m, int json)
     put_text(&b, m->source);
     if (m->crop) sg_buf_appendf(&b, "\npreprocessing   center crop %u, resize to %u\n", m->crop, m->size);
     else sg_buf_appendf(&b, "\npreprocessing   resize to %u\n", m->size);
+    if (m->created_by[0]) {
+        sg_buf_puts(&b, "created by      ");
+        put_text(&b, m->created_by);
+        sg_buf_putc(&b, '\n');
+    }
     write_buf(&b);
     sg_buf_free(&b);
 }

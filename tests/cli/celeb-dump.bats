@@ -31,9 +31,13 @@ setup() {
   [[ "$output" == *"image           32x32, 3 channels, stored as raw"* ]]
   [[ "$output" == *"labels          5, multi-hot: Black_Hair Blond_Hair Brown_Hair Eyeglasses Male"* ]]
   [[ "$output" == *"center crop 178, resize to 32"* ]]
+  v=$(celeb-dump --version)
+  v=${v#celeb-dump }
+  [[ "$output" == *"created by      stargan-c $v"* ]]   # which build wrote it
   run celeb-dump --json "$D/s.lmdb"
   [ "$status" -eq 0 ]
   [[ "$output" == *'"count": 12, "width": 32, "height": 32'* ]]
+  [[ "$output" == *"\"crop\": 178, \"size\": 32, \"created_by\": \"stargan-c $v\"}" ]]
   [[ "$output" == *'"labels": ["Black_Hair", "Blond_Hair", "Brown_Hair", "Eyeglasses", "Male"]'* ]]
 }
 
