@@ -82,8 +82,10 @@ $(SHARDS)/%.lmdb: $(SPLIT)/split.done
 # resumed by the next make; anything else starts over (--force).
 TRAIN_ARGS = --g-conv-dim $(CONV) --d-conv-dim $(CONV) --g-repeat $(G_REPEAT) $(if $(D_REPEAT),--d-repeat $(D_REPEAT)) \
     --iters $(ITERS) --decay-iters $(DECAY) --batch $(BATCH) --n-critic $(N_CRITIC) --g-lr $(LR) --d-lr $(LR) \
-    --log-every $(LOG_EVERY) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED) \
-    $(if $(KEEP),--keep $(KEEP))
+    --log-every $(LOG_EVERY) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED)
+# Not in TRAIN_ARGS, whose change starts the run over: KEEP changes no result
+# (a resume prunes to it).
+RUN_ARGS = --device $(DEVICE) --threads $(THREADS) $(if $(KEEP),--keep $(KEEP))
 
 # Written while the makefile is read (not by a FORCE rule, whose untouched
 # file make -j and make disagree about).
@@ -98,8 +100,8 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	    for s in $(TRAIN_SHARDS); do test $(RUN)/config.json -nt $$s || mode=--force; done; \
 	fi; \
 	cp $(OUT)/train.args $(OUT)/run.args; \
-	echo "$(BIN)/sg-train -o $(RUN) $$mode $(strip $(TRAIN_ARGS)) --device $(DEVICE) --threads $(THREADS) $(TRAIN_SHARDS)"; \
-	$(BIN)/sg-train -o $(RUN) $$mode $(TRAIN_ARGS) --device $(DEVICE) --threads $(THREADS) $(TRAIN_SHARDS)
+	echo "$(BIN)/sg-train -o $(RUN) $$mode $(strip $(TRAIN_ARGS)) $(strip $(RUN_ARGS)) $(TRAIN_SHARDS)"; \
+	$(BIN)/sg-train -o $(RUN) $$mode $(TRAIN_ARGS) $(RUN_ARGS) $(TRAIN_SHARDS)
 	touch $@
 
 # ---- pictures ----------------------------------------------------------------

@@ -66,6 +66,12 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     [ "$status" -eq 0 ]
     [[ "$output" == *"sg-train -o $T/res/run --resume"* ]]
     [[ "$output" != *"celeb-pack"* ]]
+    # KEEP given to a stopped run: it resumes and prunes, it does not start over
+    rm "$T/res/train.done"
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 $TINY KEEP=1
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/res/run --resume "*" --keep 1 "* ]]
+    [ "$(ls "$T/res/run/ckpt" | grep -c state)" -eq 1 ]
     # more iterations: the options changed, so training runs again (and what follows)
     run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 ${TINY/ITERS=4/ITERS=6}
     [ "$status" -eq 0 ]
