@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int sg_fsync_dir(const char *dir, sg_err *err)
@@ -116,6 +117,7 @@ static void remove_dead_temps(const char *dir, const char *exact, const char *pr
     DIR *dp = opendir(dir);
     if (!dp) return;
     size_t pl = strlen(prefix), sl = strlen(suffix);
+    time_t now = time(NULL);
     struct dirent *de;
     while ((de = readdir(dp))) {
         const char *name = de->d_name, *tmp = NULL;
@@ -130,7 +132,8 @@ static void remove_dead_temps(const char *dir, const char *exact, const char *pr
         long pid = strtol(tmp + 5, &end, 10);
         if (*end || errno || tmp[5] < '1' || tmp[5] > '9' || pid == (long)getpid() || !sg_pid_gone(pid)) continue;
         struct stat st;
-        if (fstatat(dirfd(dp), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        if (fstatat(dirfd(dp), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_mtime < now - SG_DEAD_TEMP_AGE_S)
             unlinkat(dirfd(dp), name, 0);   /* no path to cut short */
     }
     closedir(dp);

@@ -70,10 +70,15 @@ int sg_create_temp(const char *tmp);
 /* 1 when no process of number pid exists (kill(2) says ESRCH): the writer of
  * a temporary file named with it is dead. */
 int sg_pid_gone(long pid);
+#define SG_DEAD_TEMP_AGE_S 600
 /* Temporary files that writers killed by SIGKILL (or a crash) left behind,
  * which no signal handler could remove: "NAME.tmp.PID" (sg_write_file_atomic's
- * names) whose PID no longer runs. Tools remove those of their outputs before
- * writing them; best effort, only regular files, errors ignored.
+ * names) whose PID no longer runs and that were last written over
+ * SG_DEAD_TEMP_AGE_S ago: a PID is this machine's, and a writer on another
+ * machine sharing the directory (NFS) or in another PID namespace (a
+ * container) looks dead here, but writes its file within seconds. Tools
+ * remove those of their outputs before writing them; best effort, only
+ * regular files, errors ignored.
  * sg_remove_dead_temps_of: path's own (symbolic links resolved as
  * sg_write_file_atomic resolves them). sg_remove_dead_temps_in: every one in
  * dir whose NAME starts with prefix and ends with suffix, in one scan (a

@@ -804,13 +804,14 @@ int main(int argc, char **argv)
     for (int ds = 0; ds < cfg->n_datasets; ds++)
         sg_targets_dataset_label(cfg, column_names, ds, dataset_column[ds], sizeof dataset_column[ds]);
     if (o.each) {
-        /* An earlier run's list goes before its first file is replaced: a run
-         * that stops half-way (killed) must not leave it describing a mix of
-         * both runs' images. It is written again, last. */
-        snprintf(path, sizeof path, "%s/targets.tsv", o.output);
-        if (unlink(path) != 0 && errno != ENOENT) cli_die("%s: %s", path, strerror(errno));
-        if (sg_fsync_dir(o.output, &err)) cli_die_err(&err);
+        /* An earlier run's list is emptied (its header alone) before its first
+         * file is replaced: a run that stops half-way (killed) must not leave
+         * it describing a mix of both runs' images. Written whole, last. An
+         * atomic write, not an unlink: a symbolic link there stays one. */
         sg_buf_puts(&manifest, "file\tinput\ttarget\tdataset\tvalue\n");
+        snprintf(path, sizeof path, "%s/targets.tsv", o.output);
+        if (!sg_path_missing(path) && sg_write_file_atomic(path, manifest.data, manifest.len, &err))
+            cli_die_err(&err);
         if (sg_image_writer_start(&files_out, 256, &err)) cli_die_err(&err);
     }
 

@@ -476,6 +476,7 @@ print("same" if a.crop(box).tobytes() == b.crop(box).tobytes() else "differ", in
 @test "--get: a killed run's temporary output is removed by the next run (SIGKILL left it for good)" {
   dead=$(sh -c 'echo $$')
   : > "$T/r.png.tmp.$dead"
+  touch -d '1 hour ago' "$T/r.png.tmp.$dead"
   celeb-dump --get 0 -o "$T/r.png" "$D/s.lmdb"
   [ ! -e "$T/r.png.tmp.$dead" ]
   [ -s "$T/r.png" ]

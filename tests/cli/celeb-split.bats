@@ -403,10 +403,13 @@ EOF
   dead=$(sh -c 'echo $$')
   : > "$T/out/.attr_g1_train.txt.tmp.$dead"
   : > "$T/out/.attr_g1_train.txt.tmp.$$"
+  touch -d '1 hour ago' "$T/out/.attr_g1_train.txt.tmp.$dead" "$T/out/.attr_g1_train.txt.tmp.$$"
+  : > "$T/out/.attr_g2_train.txt.tmp.$dead"   # dead but new: perhaps another machine's live writer
   celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 -o "$T/out" "$T/small.txt"
   [ ! -e "$T/out/.attr_g1_train.txt.tmp.$dead" ]
   [ -e "$T/out/.attr_g1_train.txt.tmp.$$" ]
-  rm "$T/out/.attr_g1_train.txt.tmp.$$"
+  [ -e "$T/out/.attr_g2_train.txt.tmp.$dead" ]
+  rm "$T/out/.attr_g1_train.txt.tmp.$$" "$T/out/.attr_g2_train.txt.tmp.$dead"
   need_strace
   # SIGTERM on entering the 2nd rename: all four files are the new run's, then it ends as SIGTERM does
   cp -r "$T/out" "$T/before"

@@ -202,6 +202,7 @@ assert bad <= 2, bad
   dead=$(sh -c 'echo $$')
   : > "$T/s/list_attr_celeba.txt.tmp.$dead"
   : > "$T/s/list_eval_partition.txt.tmp.$dead"
+  touch -d '1 hour ago' "$T/s/list_attr_celeba.txt.tmp.$dead" "$T/s/list_eval_partition.txt.tmp.$dead"
   celeb-synth -q -n 4 --force -o "$T/s"
   [ "$(ls "$T/s")" = "$(printf 'img_align_celeba\nlist_attr_celeba.txt\nlist_eval_partition.txt')" ]
 }

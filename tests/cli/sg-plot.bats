@@ -403,6 +403,7 @@ PY
   dead=$(sh -c 'echo $$')
   : > "$T/out.png.tmp.$dead"
   : > "$T/out.png.tmp.$$"
+  touch -d '1 hour ago' "$T/out.png.tmp.$dead" "$T/out.png.tmp.$$"
   sg-plot "$T/history.jsonl" -o "$T/out.png"
   [ ! -e "$T/out.png.tmp.$dead" ]
   [ -e "$T/out.png.tmp.$$" ]

@@ -122,17 +122,23 @@ setup() {
     tr '\n' ' ' < man/man1/sg-sample.1 | grep -q 'targets.tsv\\fR lists every translation, not the \\fINNNNNN\\fB_input.png\\fR files'
 }
 
-@test "sg-sample: --each over an earlier run's DIR removes its targets.tsv before replacing a file (a run stopped half-way left it listing a mix)" {
+@test "sg-sample: --each over an earlier run's DIR empties its targets.tsv before replacing a file (a run stopped half-way left it listing a mix)" {
     sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
     [ -e "$W/each/targets.tsv" ]
     # the second run fails on its last file (a directory in the way), after replacing the others
     rm "$W/each/000002_Wearing_Hat.png" && mkdir "$W/each/000002_Wearing_Hat.png"
     run sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
     [ "$status" -eq 1 ]
-    [ ! -e "$W/each/targets.tsv" ]
+    [ "$(cat "$W/each/targets.tsv")" = "$(printf 'file\tinput\ttarget\tdataset\tvalue')" ]
     rmdir "$W/each/000002_Wearing_Hat.png"
+    # and what a killed run left (an hour old) goes
+    dead=$(sh -c 'echo $$')
+    : > "$W/each/000001_Male.png.tmp.$dead"
+    : > "$W/each/targets.tsv.tmp.$dead"
+    touch -d '1 hour ago' "$W/each/000001_Male.png.tmp.$dead" "$W/each/targets.tsv.tmp.$dead"
     sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
     [ "$(wc -l < "$W/each/targets.tsv")" -eq $((3 * 9 + 1)) ]
+    [ "$(ls "$W/each" | grep -c tmp)" -eq 0 ]
 }
 
 @test "sg-sample: --each never writes two outputs to one file: names repeated after safe_name, or 'input', get @N" {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The bytes of path (at most n), or -1. */
@@ -332,10 +333,17 @@ static void test_dead_temps(void)
     };
     size_t n = sizeof files / sizeof files[0];
     for (int pass = 0; pass < 2; pass++) {
+        struct timespec old[2] = {{time(NULL) - SG_DEAD_TEMP_AGE_S - 60, 0}, {time(NULL) - SG_DEAD_TEMP_AGE_S - 60, 0}};
         for (size_t k = 0; k < n; k++) {
             snprintf(path, sizeof path, files[k].fmt, dir, files[k].pid ? live : dead);
             put(path, "x");
+            utimensat(AT_FDCWD, path, old, 0);
         }
+        /* dead but just written: maybe a live writer of another machine or PID namespace */
+        char fresh[4200];
+        snprintf(fresh, sizeof fresh, "%s/out.png.tmp.%ld", dir, dead + 1 == live ? dead + 2 : dead + 1);
+        int fresh_dead = sg_pid_gone(dead + 1 == live ? dead + 2 : dead + 1);
+        put(fresh, "x");
         snprintf(path, sizeof path, "%s/y.png.tmp.%ld", dir, dead);   /* a directory: stays */
         mkdir(path, 0755);
         snprintf(out, sizeof out, "%s/out.png", dir);
@@ -349,6 +357,8 @@ static void test_dead_temps(void)
         }
         snprintf(path, sizeof path, "%s/y.png.tmp.%ld", dir, dead);
         CHECK(sg_path_is_dir(path), "a directory named like a temporary file was removed");
+        CHECK(!fresh_dead || !sg_path_missing(fresh), "%s: a dead PID's file written just now was removed", fresh);
+        unlink(fresh);
     }
 }
 
