@@ -245,14 +245,21 @@ static const char *run_files_left(const char *run_dir)
     return NULL;
 }
 
-int sg_run_resume_missing(const char *run_dir, sg_err *err)
+/* A run's files without its config.json (deleted by hand): -1 and the error
+ * that says to restore it; 0 when there are none. */
+static int refuse_run_files_left(const char *run_dir, sg_err *err)
 {
     const char *left = run_files_left(run_dir);
-    if (left)
-        return sg_errf(err, "%s holds a run's %s but no config.json (restore it to --resume; --force starts over)",
-                       run_dir, left);
-    return sg_errf(err, "%s: no run to resume (no config.json; a run stopped before writing it leaves none): start "
-                   "it without --resume", run_dir);
+    return left ? sg_errf(err, "%s holds a run's %s but no config.json (restore it to --resume; --force starts over)",
+                          run_dir, left)
+                : 0;
+}
+
+int sg_run_resume_missing(const char *run_dir, sg_err *err)
+{
+    if (refuse_run_files_left(run_dir, err)) return -1;
+    return sg_errf(err, "%s: no run to resume (no config.json): is it the run's directory? A run stopped before "
+                   "writing config.json leaves none: start such a run again without --resume", run_dir);
 }
 
 static int remove_matching(const char *dir, const char *suffix, sg_err *err)
@@ -912,6 +919,23 @@ static int lock_run_dir(sg_trainer *t, int create, sg_err *err)
                    t->run_dir);
 }
 
+/* The memory the page cache can use at most: the machine's, or less under a
+ * cgroup limit (v2 memory.max, v1 memory.limit_in_bytes: a container's). 0
+ * when unknown. */
+static unsigned long long page_cache_room(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    unsigned long long room = pages > 0 && page_size > 0 ? (unsigned long long)pages * (unsigned long long)page_size : 0;
+    const char *limits[2] = {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(limits[k], "r");
+        unsigned long long v;
+        if (f && fscanf(f, "%llu", &v) == 1 && v > 0 && (room == 0 || v < room)) room = v;   /* "max": none */
+        if (f) fclose(f);
+    }
+    return room;
+}
+
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
                     const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
                     sg_err *err)
@@ -951,9 +975,8 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         snprintf(dp, sizeof dp, "%s/data.mdb", shard_paths[ds]);
         if (stat(dp, &ds_st) == 0) shard_bytes += (unsigned long long)ds_st.st_size;
     }
-    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
-    int random_reads = pages > 0 && page_size > 0 &&
-                       shard_bytes > (unsigned long long)pages * (unsigned long long)page_size / 2;
+    unsigned long long memory = page_cache_room();
+    int random_reads = memory > 0 && shard_bytes > memory / 2;
 
     /* Shards: same square image size, labels that fit. */
     int total_labels = 0;
@@ -1061,13 +1084,8 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     } else if (mode == SG_TRAIN_NEW && sg_run_exists(run_dir)) {
         sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", run_dir);
         goto fail;
-    } else if (mode == SG_TRAIN_NEW) {
-        const char *left = run_files_left(run_dir);
-        if (left) {
-            sg_errf(err, "%s holds a run's %s but no config.json (restore it to --resume; --force starts over)",
-                    run_dir, left);
-            goto fail;
-        }
+    } else if (mode == SG_TRAIN_NEW && refuse_run_files_left(run_dir, err)) {
+        goto fail;
     }
     if (sg_model_create(&t->model, c, be, opt->seed, err)) goto fail;
     remove_stale_tmp(run_dir);

@@ -441,9 +441,10 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
         layout_history(h, title, W, H, full_range, L);
     if (L->avail < L->need_avail) {
         if (grow) cli_die("the legends of this plot need an image higher than 16384 pixels");
+        const char *what = L->need_avail > MIN_PANELS_H ? "three panels and their legends" : "three panels";
         int need = size_needed(h, title, W, H, full_range, 1, L);
-        if (need < 0) cli_die("image height %d is too small for three panels", H);
-        cli_die("image height %d is too small for three panels; this plot needs --height %d or more", H, need);
+        if (need < 0) cli_die("image height %d is too small for %s", H, what);
+        cli_die("image height %d is too small for %s; this plot needs --height %d or more", H, what, need);
     }
     if (L->pw < MIN_PLOT_W) {
         int need = size_needed(h, title, W, H, full_range, 0, L);

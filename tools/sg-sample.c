@@ -757,7 +757,8 @@ int main(int argc, char **argv)
     if (!be) cli_die_err(&err);
     sg_model_config mcfg = *cfg;
     mcfg.batch = n_in < o.batch ? (int)n_in : o.batch;   /* generate() buffers for this many images */
-    if (mcfg.batch > sg_model_batch_max(&mcfg, 1)) mcfg.batch = sg_model_batch_max(&mcfg, 1);
+    int batch_max = sg_model_batch_max(&mcfg, 1);   /* 0: not even one image (the model says so) */
+    if (batch_max >= 1 && mcfg.batch > batch_max) mcfg.batch = batch_max;
     sg_model *model;
     if (sg_model_create_generator(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
     /* Reading the inputs can take minutes (--each over a whole shard): sg-train

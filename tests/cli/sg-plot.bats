@@ -313,7 +313,7 @@ PY
   # does; by default the image is that high
   run sg-plot "$T/six.jsonl" --height 900 -o "$T/six.png"
   [ "$status" -eq 1 ]
-  [[ "$output" =~ ^"sg-plot: image height 900 is too small for three panels; this plot needs --height "([0-9]+)" or more"$ ]]
+  [[ "$output" =~ ^"sg-plot: image height 900 is too small for three panels and their legends; this plot needs --height "([0-9]+)" or more"$ ]]
   need=${BASH_REMATCH[1]}
   sg-plot "$T/six.jsonl" --height "$need" -o "$T/six.png"
   run sg-plot "$T/six.jsonl" --height $((need - 1)) -o "$T/six.png"

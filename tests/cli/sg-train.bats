@@ -358,7 +358,7 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [[ "$output" == *"was trained on 1 dataset, 2 shards given" ]]
   run sg-train -o "$T/nothing" --resume
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $T/nothing: no run to resume (no config.json; a run stopped before writing it leaves none): start it without --resume" ]
+  [ "$output" = "sg-train: $T/nothing: no run to resume (no config.json): is it the run's directory? A run stopped before writing config.json leaves none: start such a run again without --resume" ]
   # the run's files without config.json: restore it
   cp -r "$T/r" "$T/lost" && rm "$T/lost/config.json"
   run sg-train -o "$T/lost" --resume

@@ -160,13 +160,24 @@ static void test_long_messages(void)
           err.msg + (n > 40 ? n - 40 : 0));
     CHECK(strstr(err.msg, " ... ") != NULL, "no ' ... ' where it was cut");
     CHECK(err.sys_errno == ENAMETOOLONG, "sys_errno %d", err.sys_errno);
-    int bad_utf8 = 0;   /* no lone continuation byte or cut lead byte */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)err.msg[i];
-        if ((c & 0xc0) == 0x80 && (i == 0 || ((unsigned char)err.msg[i - 1] & 0x80) == 0)) bad_utf8 = 1;
-        if (c >= 0xc0 && (i + 1 >= n || ((unsigned char)err.msg[i + 1] & 0xc0) != 0x80)) bad_utf8 = 1;
+    /* Paths of 2-byte characters (é) after 0..3 ASCII bytes: for some shift
+     * each cut falls inside a character, which must be kept whole or dropped */
+    for (int shift = 0; shift < 4; shift++) {
+        char utf[2200];
+        size_t l = (size_t)sprintf(utf, "/runs/%.*s", shift, "xxx");
+        for (int k = 0; k < 1000; k++) { utf[l++] = (char)0xc3; utf[l++] = (char)0xa9; }
+        utf[l] = 0;
+        sg_err_sys(&err, ENAMETOOLONG, "%s/config.json", utf);
+        n = strlen(err.msg);
+        int bad_utf8 = 0;   /* a lone continuation byte, or a lead byte without its continuation */
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)err.msg[i];
+            if ((c & 0xc0) == 0x80 && (i == 0 || ((unsigned char)err.msg[i - 1] & 0x80) == 0)) bad_utf8 = 1;
+            if (c >= 0xc0 && (i + 1 >= n || ((unsigned char)err.msg[i + 1] & 0xc0) != 0x80)) bad_utf8 = 1;
+        }
+        CHECK(!bad_utf8, "shift %d: a UTF-8 sequence was cut", shift);
+        CHECK(n > strlen(reason) && !strcmp(err.msg + n - strlen(reason), reason), "shift %d: end kept", shift);
     }
-    CHECK(!bad_utf8, "a UTF-8 sequence was cut");
     /* prefix and suffix keep the reason too */
     sg_errf(&err, "%s: not a directory", path);
     sg_err_prefix(&err, "sg-train: %s", path);

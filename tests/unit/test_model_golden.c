@@ -332,6 +332,15 @@ static void test_init_and_config(void)
         CHECK(cpu && sg_model_create_generator(&big, &ref, cpu, 1, &err) == -1 && !big && !strcmp(err.msg, want),
               "batch 2048 at 128 px: \"%s\"", err.msg);
         if (big) sg_model_free(big);
+        sg_model_config huge = ref;   /* 4096 px, 128 channels: 2^31 values in one image's map */
+        huge.image_size = 4096;
+        huge.g_conv_dim = 128;
+        huge.batch = 1;
+        CHECK(sg_model_batch_max(&huge, 1) == 0, "batch max at 4096 px, conv 128: %d", sg_model_batch_max(&huge, 1));
+        CHECK(cpu && sg_model_create_generator(&big, &huge, cpu, 1, &err) == -1 && !big &&
+              strstr(err.msg, "one image's convolution would hold more than 2^31 values"), "one image too large: \"%s\"",
+              err.msg);
+        if (big) sg_model_free(big);
         if (cpu) sg_backend_destroy(cpu);
     }
     bad = cfg; bad.one_hot[1] = 1; bad.label_dim[1] = 1;

@@ -63,6 +63,30 @@ static int write_shard(const char *path, int w, int h, int enc, int kind, uint64
     return rc;
 }
 
+/* 1 when this process maps path's data.mdb with random-read advice (VmFlags
+ * "rr" in /proc/self/smaps: MADV_RANDOM, what MDB_NORDAHEAD asks), 0 when it
+ * maps it without, -1 when it is not mapped or smaps cannot be read. */
+static int mapped_for_random_reads(const char *shard_path)
+{
+    char want[300], line[4608];
+    snprintf(want, sizeof want, "%s/data.mdb", shard_path);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    int in_map = 0, found = -1;
+    while (fgets(line, sizeof line, f)) {
+        size_t l = strlen(line);
+        if (l && line[l - 1] == '\n') line[--l] = 0;
+        if (strchr(line, '-') && strchr(line, '/') && strncmp(line, "VmFlags", 7)) {   /* a mapping's first line */
+            in_map = l >= strlen(want) && !strcmp(line + l - strlen(want), want);
+        } else if (in_map && !strncmp(line, "VmFlags:", 8)) {
+            found = strstr(line, " rr") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 static void test_round_trip(int enc, int kind, uint64_t n, int w, int h)
 {
     char path[256];
@@ -79,6 +103,10 @@ static void test_round_trip(int enc, int kind, uint64_t n, int w, int h)
     rc = (kind == SG_LABELS_ONE_HOT ? sg_shard_open_random : sg_shard_open)(&s, path, &err);
     CHECK(rc == 0, "open %s: %s", path, err.msg);
     if (rc) return;
+    int rr = mapped_for_random_reads(path);
+    if (rr < 0) SKIP("no /proc/self/smaps entry for %s/data.mdb", path);
+    else CHECK(rr == (kind == SG_LABELS_ONE_HOT), "read-ahead advice: VmFlags rr %d, expected %d", rr,
+               kind == SG_LABELS_ONE_HOT);
     const sg_shard_meta *m = sg_shard_get_meta(s);
     CHECK(m->version == 1 && m->width == (uint32_t)w && m->height == (uint32_t)h && m->channels == 3 &&
           m->count == n && m->n_labels == 5 && m->pixel_encoding == enc && m->label_kind == kind &&
