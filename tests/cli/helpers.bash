@@ -49,7 +49,8 @@ need_strace() {
 run_signalled_at_fsync() {
   local sig=$1 nth=$2; shift 2
   need_strace
-  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal="$sig":when="$nth" "$@"
+  # the signal at its default even under nohup (an ignored one stays ignored)
+  run env --default-signal="$sig" strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal="$sig":when="$nth" "$@"
 }
 
 # Renames metadata key $2 of safetensors file $1 to one of the same length

@@ -70,7 +70,9 @@ wait_history_lines() {
 # Starts an endless tiny training run (stderr to $T/err), waits until its history
 # has LINES lines, sends it SIGNAL and sets status to its exit status.
 signal_long_run() {
-  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
+  # SIGHUP at its default even when the suite runs under nohup (sg-train keeps
+  # an ignored SIGHUP ignored: the run would never stop)
+  env --default-signal=HUP sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
   local pid=$!
   wait_history_lines "$2"
   kill -"$1" "$pid"
@@ -517,7 +519,7 @@ signals_during_checkpoint() {
   k=$(grep -E 'fsync\(|openat\(.*000004-D.safetensors.tmp' "$T/trace" | grep -n 'openat' | cut -d: -f1)
   [ -n "$r" ]
   [ -n "$k" ]
-  run strace -f -qq -o /dev/null -e trace=fsync,rename \
+  run env --default-signal="$1,$2" strace -f -qq -o /dev/null -e trace=fsync,rename \
     -e inject=rename:signal="$1":when="$r" -e inject=fsync:signal="$2":when="$k" sg-train -o "$T/r" "${args[@]}"
 }
 
@@ -1168,4 +1170,14 @@ PY
   [ "$status" -eq 1 ]
   [[ "$output" == *": the run directory's path is too long (${#deep} bytes; at most 4031, its files' names add up to 64 more)" ]] || { echo "$output"; false; }
   [ ! -e "$T/$(printf 'd%.0s' $(seq 200))" ]   # nothing made
+}
+
+@test "two datasets, --log-every 3: every round that holds a multiple of 3 is logged, both datasets, G's losses in G's rounds (only rounds ending on one were)" {
+  sg-train -o "$T/r" --iters 16 --log-every 3 --n-critic 2 --decay-iters 0 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  # rounds of two iterations; those holding 3, 6, 9, 12, 15: iterations 3-4, 5-6, 9-10, 11-12, 15-16
+  [ "$(grep -o '"iteration":[0-9]*,"dataset":"[ab]"' "$T/r/history.jsonl" | tr '\n' ' ')" = \
+    '"iteration":3,"dataset":"a" "iteration":4,"dataset":"b" "iteration":5,"dataset":"a" "iteration":6,"dataset":"b" "iteration":9,"dataset":"a" "iteration":10,"dataset":"b" "iteration":11,"dataset":"a" "iteration":12,"dataset":"b" "iteration":15,"dataset":"a" "iteration":16,"dataset":"b" ' ]
+  # n_critic 2: G in every 2nd round (iterations 3-4, 7-8, 11-12, 15-16); logged: 3-4, 11-12, 15-16, both datasets
+  [ "$(grep -c '"dataset":"a".*G/loss_rec' "$T/r/history.jsonl")" -eq 3 ]
+  [ "$(grep -c '"dataset":"b".*G/loss_rec' "$T/r/history.jsonl")" -eq 3 ]
 }
