@@ -1160,3 +1160,12 @@ PY
     # script(1) writes a newline as \r\n, and run drops the \n at the end
     [[ "$output" == *" images, "*" images/s, ETA "*$'\r' ]] || { echo "ends with: $(printf '%s' "$output" | tail -c 12 | od -An -c)"; false; }
 }
+
+@test "sg-sample: the default zoom is 96/S rounded up (2 at 64 px; rounded down, 128 px grids had empty cells)" {
+    celeb-pack -q -a "$T/synth/list_attr_celeba.txt" -i "$T/synth/img_align_celeba" -s Male -S 64 -o "$W/s64.lmdb"
+    sg-train -q -o "$W/r64" --iters 1 --batch 2 --g-conv-dim 2 --d-conv-dim 2 --g-repeat 1 --sample-every 0 \
+        --device cpu --threads 1 "$W/s64.lmdb"
+    sg-sample -q --ckpt "$W/r64" --data "$W/s64.lmdb" --count 2 --device cpu -o "$W/default.png"
+    sg-sample -q --ckpt "$W/r64" --data "$W/s64.lmdb" --count 2 --device cpu --zoom 2 -o "$W/zoom2.png"
+    cmp "$W/default.png" "$W/zoom2.png"
+}
