@@ -10,6 +10,7 @@
 #include "test_tmpdir.h"
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static sg_model_config tiny_config(void)
 {
@@ -74,6 +75,15 @@ static void test_load_precedence(sg_backend *be)
 
     fresh_run(clean, run);
     CHECK(sg_ckpt_load(dst, run, 3, NULL, &err) == 0, "a whole checkpoint: %s", err.msg);
+
+    /* G cut short by exactly one byte (a copy that stopped at the last byte):
+     * refused, naming G, as data out of the file's bounds */
+    fresh_run(clean, run);
+    {
+        struct stat st;
+        CHECK(stat(g, &st) == 0 && truncate(g, st.st_size - 1) == 0, "truncate %s", g);
+    }
+    expect_load_error(dst, run, "G cut by one byte", g, "out of bounds (the data buffer has");
 
     /* the state's own key and its G_ key malformed: its own first */
     fresh_run(clean, run);

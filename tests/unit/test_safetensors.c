@@ -212,6 +212,15 @@ static void test_validation(void)
                "tensor main.1.weight: data_offsets [64, 32] out of order");
     expect_bad("offsets out of bounds", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8,
                "tensor a: data_offsets [0, 16] out of bounds (the data buffer has 8 bytes)");
+    /* the bound is exact: one byte past the data buffer is out of bounds, and
+     * said so (not only caught later as tensors covering more than the buffer) */
+    expect_bad("offsets one byte out of bounds", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 7,
+               "tensor a: data_offsets [0, 8] out of bounds (the data buffer has 7 bytes)");
+    expect_bad("last tensor one byte out of bounds",
+               "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+               "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 7,
+               "tensor b: data_offsets [4, 8] out of bounds (the data buffer has 7 bytes)");
+    expect_good("offsets ending exactly at the end", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
     expect_bad("size mismatch", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", 12,
                "tensor a: shape [2, 2] of F32 needs 16 bytes, data_offsets [0, 12] hold 12");
     expect_bad("I64 size", "{\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "needs 8 bytes");
@@ -299,6 +308,12 @@ static void test_validation(void)
     stat(p, &st);
     CHECK(truncate(p, st.st_size - 3) == 0, "truncate");
     CHECK(sg_st_open(&f, p, &err) == -1 && strstr(err.msg, "out of bounds"), "truncated data: %s", err.msg);
+    /* cut by exactly one byte */
+    CHECK(sg_st_write(p, &s, 1, NULL, NULL, 0, &err) == 0, "write: %s", err.msg);
+    stat(p, &st);
+    CHECK(truncate(p, st.st_size - 1) == 0, "truncate");
+    CHECK(sg_st_open(&f, p, &err) == -1 && strstr(err.msg, "tensor v: data_offsets [0, 16] out of bounds (the data buffer has 15 bytes)"),
+          "data cut by one byte: %s", err.msg);
     CHECK(truncate(p, 12) == 0, "truncate");
     CHECK(sg_st_open(&f, p, &err) == -1 && strstr(err.msg, "past the end"), "truncated header: %s", err.msg);
 }
