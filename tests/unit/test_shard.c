@@ -443,6 +443,37 @@ static void test_growth(void)
     sg_shard_close(s);
 }
 
+/* The writer refuses one-hot label rows that are not exactly one 1 (the
+ * reader would refuse the record only at training time, after a whole pack). */
+static void test_one_hot_writer(void)
+{
+    char path[256];
+    sg_err err;
+    snprintf(path, sizeof path, "%s/onehot-bad.lmdb", test_tmpdir);
+    sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_ONE_HOT, 3);
+    sg_shard_writer *wr;
+    CHECK(sg_shard_writer_open(&wr, path, &m, 0, 4, &err) == 0, "%s", err.msg);
+    if (!wr) return;
+    uint8_t px[8 * 8 * 3] = {0};
+    static const struct { uint8_t lab[3]; const char *want; } cases[] = {
+        {{0, 0, 0}, "none.jpg: one-hot labels with 0 ones"},
+        {{1, 1, 0}, "two.jpg: one-hot labels with 2 ones"},
+        {{1, 1, 1}, "three.jpg: one-hot labels with 3 ones"},
+    };
+    static const char *const names[] = {"none.jpg", "two.jpg", "three.jpg"};
+    for (int c = 0; c < 3; c++) {
+        err.msg[0] = 0;
+        int rc = sg_shard_writer_append(wr, cases[c].lab, names[c], px, sizeof px, &err);
+        CHECK(rc == -1 && !strcmp(err.msg, cases[c].want), "one-hot {%d,%d,%d}: rc %d, '%s' (want '%s')",
+              cases[c].lab[0], cases[c].lab[1], cases[c].lab[2], rc, err.msg, cases[c].want);
+    }
+    const uint8_t one[3] = {0, 0, 1};
+    CHECK(sg_shard_writer_append(wr, one, "one.jpg", px, sizeof px, &err) == 0, "one-hot {0,0,1}: %s", err.msg);
+    CHECK(sg_shard_writer_count(wr) == 1, "refused rows were counted: %llu",
+          (unsigned long long)sg_shard_writer_count(wr));
+    sg_shard_writer_abort(wr);
+}
+
 typedef struct { sg_shard *s; int tid, bad; } reader_arg;
 
 static void *reader_thread(void *p)
@@ -499,6 +530,7 @@ int main(void)
     test_open_errors();
     test_force();
     test_append_messages();
+    test_one_hot_writer();
     test_growth();
     test_threads();
     test_tmpdir_remove();
