@@ -474,6 +474,107 @@ static void test_one_hot_writer(void)
     sg_shard_writer_abort(wr);
 }
 
+/* Opens the shard at path for writing with LMDB directly (as a foreign or
+ * buggy writer would), NULL env on failure. */
+static int raw_begin(const char *path, MDB_env **env, MDB_txn **txn, MDB_dbi *dbi)
+{
+    int rc = mdb_env_create(env);
+    if (!rc) rc = mdb_env_open(*env, path, MDB_NOLOCK, 0644);
+    if (!rc) rc = mdb_txn_begin(*env, NULL, 0, txn);
+    if (!rc) rc = mdb_dbi_open(*txn, NULL, 0, dbi);
+    CHECK(rc == 0, "%s: lmdb: %s", path, mdb_strerror(rc));
+    return rc;
+}
+
+static int raw_commit(const char *path, MDB_env *env, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    CHECK(rc == 0, "%s: commit: %s", path, mdb_strerror(rc));
+    mdb_env_close(env);
+    char lock[300];
+    snprintf(lock, sizeof lock, "%s/lock.mdb", path);
+    unlink(lock);
+    return rc;
+}
+
+/* The reader's consistency checks that the CRC does not cover: a record
+ * whose header gives another label count than the metadata (its length and
+ * CRC made consistent, as a foreign writer would), and a metadata count that
+ * understates the records held. */
+static void test_reader_consistency(void)
+{
+    char path[256], want[600];
+    sg_err err;
+    snprintf(path, sizeof path, "%s/consistency.lmdb", test_tmpdir);
+    CHECK(write_shard(path, 8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 4, 0, &err) == 0, "%s", err.msg);
+
+    /* record 2 rewritten with 6 labels (one more byte, 0) and a correct CRC */
+    MDB_env *env = NULL;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    if (raw_begin(path, &env, &txn, &dbi)) { if (env) mdb_env_close(env); return; }
+    uint8_t kb[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    MDB_val key = {8, kb}, val;
+    int rc = mdb_get(txn, dbi, &key, &val);
+    CHECK(rc == 0 && val.mv_size > SG_SHARD_RECORD_HEADER + 5 + 4, "record 2: %s", mdb_strerror(rc));
+    if (rc) { mdb_txn_abort(txn); mdb_env_close(env); return; }
+    const uint8_t *old = val.mv_data;
+    size_t len = val.mv_size + 1;
+    uint8_t *v = malloc(len);
+    CHECK(old[4] == 5 && old[5] == 0, "record 2 holds %d labels, expected 5", old[4] | old[5] << 8);
+    memcpy(v, old, SG_SHARD_RECORD_HEADER + 5);
+    v[4] = 6;
+    v[SG_SHARD_RECORD_HEADER + 5] = 0;
+    memcpy(v + SG_SHARD_RECORD_HEADER + 6, old + SG_SHARD_RECORD_HEADER + 5, val.mv_size - 4 - SG_SHARD_RECORD_HEADER - 5);
+    uint32_t crc = sg_crc32(0, v, len - 4);
+    for (int i = 0; i < 4; i++) v[len - 4 + i] = (uint8_t)(crc >> (8 * i));
+    MDB_val nv = {len, v};
+    CHECK(mdb_put(txn, dbi, &key, &nv, 0) == 0, "put record 2");
+    free(v);
+    if (raw_commit(path, env, txn)) return;
+
+    sg_shard *s;
+    if (sg_shard_open(&s, path, &err)) { CHECK(0, "open after the record rewrite: %s", err.msg); return; }
+    uint8_t px[8 * 8 * 3];
+    float labels[6];
+    CHECK(sg_shard_read(s, 1, px, labels, NULL, 0, &err) == 0, "record 1 should be intact: %s", err.msg);
+    snprintf(want, sizeof want, "%s: record 2: inconsistent record header", path);
+    err.msg[0] = 0;
+    rc = sg_shard_read(s, 2, px, labels, NULL, 0, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want), "record 2 with 6 labels (the metadata says 5): rc %d, '%s' (want '%s')",
+          rc, err.msg, want);
+    uint8_t lb[6];
+    err.msg[0] = 0;
+    rc = sg_shard_read_labels(s, 2, lb, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want), "read_labels of record 2 with 6 labels: rc %d, '%s'", rc, err.msg);
+    sg_shard_close(s);
+
+    /* the metadata's count one less than the records held */
+    if (raw_begin(path, &env, &txn, &dbi)) { if (env) mdb_env_close(env); return; }
+    MDB_val mk = {4, "meta"}, mv;
+    rc = mdb_get(txn, dbi, &mk, &mv);
+    CHECK(rc == 0, "meta: %s", mdb_strerror(rc));
+    if (rc) { mdb_txn_abort(txn); mdb_env_close(env); return; }
+    char *meta = malloc(mv.mv_size + 1);
+    memcpy(meta, mv.mv_data, mv.mv_size);
+    meta[mv.mv_size] = 0;
+    char *at = strstr(meta, "\"count\":4,");
+    CHECK(at != NULL, "no \"count\":4 in the metadata: %s", meta);
+    if (at) {
+        at[8] = '3';
+        MDB_val nm = {mv.mv_size, meta};
+        CHECK(mdb_put(txn, dbi, &mk, &nm, 0) == 0, "put meta");
+    }
+    free(meta);
+    if (raw_commit(path, env, txn) || !at) return;
+    snprintf(want, sizeof want, "%s: the metadata says 3 records but the database holds 4", path);
+    err.msg[0] = 0;
+    rc = sg_shard_open(&s, path, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want), "metadata count 3 of 4 records: rc %d, '%s' (want '%s')", rc,
+          rc ? err.msg : "opened", want);
+    if (!rc) sg_shard_close(s);
+}
+
 typedef struct { sg_shard *s; int tid, bad; } reader_arg;
 
 static void *reader_thread(void *p)
@@ -531,6 +632,7 @@ int main(void)
     test_force();
     test_append_messages();
     test_one_hot_writer();
+    test_reader_consistency();
     test_growth();
     test_threads();
     test_tmpdir_remove();
