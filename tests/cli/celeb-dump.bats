@@ -78,6 +78,32 @@ setup() {
   png_size "$T/bars.png"
 }
 
+@test "--stats text table agrees with --stats --json: positive, negative and positive% per row" {
+  celeb-dump --stats --json "$D/s.lmdb" > "$T/stats.json"
+  run celeb-dump --stats "$D/s.lmdb"
+  [ "$status" -eq 0 ]
+  # the name column is as wide as the longest name (Black_Hair: 10)
+  [ "${lines[0]}" = "$(printf '%-10s %10s %10s %8s' attribute positive negative positive%)" ]
+  [ "$(printf '%s\n' "$output" | awk '$1 == "records" {print $2}')" = 12 ]
+  rows=0 uneven=0
+  for k in 1 2 3 4 5; do
+    name=$(echo "$SELECT" | cut -d, -f$k)
+    pos=$(grep -o "{\"name\": \"$name\", \"positive\": [0-9]*" "$T/stats.json" | grep -o '[0-9]*$')
+    neg=$(grep -o "{\"name\": \"$name\", \"positive\": [0-9]*, \"negative\": [0-9]*" "$T/stats.json" | grep -o '[0-9]*$')
+    [ -n "$pos" ] && [ -n "$neg" ] || { echo "$name: not in $(cat "$T/stats.json")"; false; }
+    [ $((pos + neg)) -eq 12 ]
+    pct=$(awk -v p="$pos" 'BEGIN { printf "%.2f", 100.0 * p / 12 }')
+    line=$(printf '%s\n' "$output" | awk -v n="$name" '$1 == n')
+    want=$(printf '%-10s %10s %10s %8s' "$name" "$pos" "$neg" "$pct")
+    [ "$line" = "$want" ] || { echo "row '$line', want '$want' (from --json)"; false; }
+    rows=$((rows + 1))
+    [ "$pos" -eq "$neg" ] || uneven=$((uneven + 1))
+  done
+  [ "$rows" -eq 5 ]
+  # a row with positive% != 50 tells positives from negatives
+  [ "$uneven" -ge 1 ]
+}
+
 @test "--get N writes the record's image (PNG, JPEG, stdout, --scale)" {
   celeb-dump --get 3 -o "$T/r3.png" "$D/s.lmdb"
   [ "$(png_size "$T/r3.png")" = 32x32 ]
