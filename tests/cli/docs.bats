@@ -119,15 +119,27 @@ check_tool_docs() {
 @test "every tool has a man page; every stargan-c page named in SEE ALSO or the README exists" {
   local failed=0
   for t in $TOOLS; do [ -f "$ROOT/man/man1/$t.1" ] || { echo "no man page for $t"; failed=1; }; done
+  local seen total=0 pages=0
   for f in "$ROOT"/man/man1/*.1 "$ROOT"/man/man5/*.5; do
+    seen=0
+    pages=$((pages + 1))
     for ref in $(sed -n '/^\.SH SEE ALSO/,/^\.SH/p' "$f" | grep -oE '^\.BR [a-z0-9-]+ \([15]\)' | sed -E 's/^\.BR ([^ ]+) \(([15])\)/\1.\2/'); do
       case "$ref" in mdb_*) continue ;; esac
+      seen=$((seen + 1))
       [ -f "$ROOT/man/man${ref##*.}/$ref" ] || { echo "$f: SEE ALSO names $ref, which does not exist"; failed=1; }
     done
+    # every page names another stargan-c page (a change of markup, e.g. '.BR x (1)'
+    # written otherwise, would make the loop check nothing)
+    [ "$seen" -ge 1 ] || { echo "$f: no '.BR name (N)' reference found in SEE ALSO"; failed=1; }
+    total=$((total + seen))
   done
+  [ "$pages" -ge 10 ] && [ "$total" -ge 30 ] || { echo "SEE ALSO: $total references checked in $pages pages (36 in 10 when written)"; failed=1; }
+  local readme_refs=0
   for ref in $(grep -oE '`(celeb-[a-z]+|sg-[a-z]+|stargan-[a-z]+|celeba-[a-z]+)\([15]\)`' "$ROOT/README.md" | tr -d '`' | sed -E 's/\(([15])\)/.\1/'); do
+    readme_refs=$((readme_refs + 1))
     [ -f "$ROOT/man/man${ref##*.}/$ref" ] || { echo "README names $ref, which does not exist"; failed=1; }
   done
+  [ "$readme_refs" -ge 3 ] || { echo "README: $readme_refs man page references checked (5 when written)"; failed=1; }
   local listed=0
   for t in $(sed -n '/^## The tools/,/^### /p' "$ROOT/README.md" | grep -oE '^\| `[a-z-]+`' | tr -d '|` '); do
     listed=$((listed + 1))
