@@ -319,6 +319,11 @@ def main():
     make_case(os.path.join(outdir, "stargan_multi.safetensors"), seed=2, image_size=16,
               g_conv_dim=4, g_repeat=1, d_conv_dim=4, d_repeat=2, batch=3,
               label_dims=[3, 4], one_hot=[False, True], ds=1, adam_step=5)
+    # two multi-hot datasets (celeb-split's celebA + celebB), the batch from the
+    # second: its BCE targets start at column 3, not 0 (fresh Adam)
+    make_case(os.path.join(outdir, "stargan_multi_hot.safetensors"), seed=3, image_size=16,
+              g_conv_dim=4, g_repeat=1, d_conv_dim=4, d_repeat=2, batch=3,
+              label_dims=[3, 4], one_hot=[False, False], ds=1, adam_step=0)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@
  * wrong rows or a weight gradient over the wrong rows (x_hat's included) all fail
  * here by far more than float rounding. The four losses and every D gradient
  * are compared, for both kinds of classification loss (BCE and one-hot
- * cross-entropy), for a batch smaller than the capacity and then a full one
+ * cross-entropy) on the first dataset and on the second (whose labels start
+ * at column 3: a loss reading columns 0.. there fails), for a batch smaller than the capacity and then a full one
  * on the same model, on the CPU backend (1 and 3 threads) and on the NHWC
  * emulation of CUDA's layout. G's fakes are taken from sg_model_generate with
  * the same weights (per-image IN statistics, as in the step). */
@@ -344,19 +345,30 @@ static void dstep_case(sg_backend *be, const sg_model_config *cfg, int ds, doubl
 
 int main(void)
 {
-    /* two datasets: BCE (3 attributes) and one-hot cross-entropy (4 classes);
-     * D 3 layers at 16 px (2x2 src map, cls kernel 2) */
-    sg_model_config cfg = { .image_size = 16, .n_datasets = 2, .label_dim = { 3, 4 }, .one_hot = { 0, 1 },
-                            .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4, .d_repeat = 3, .batch = 5,
-                            .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+    /* two datasets, D 3 layers at 16 px (2x2 src map, cls kernel 2), with
+     * each kind of classification loss at offset 0 and at offset 3: BCE (3
+     * attributes) + one-hot cross-entropy (4 classes), two multi-hot sets (as
+     * celeb-split's celebA + celebB), and one-hot (3 classes) + BCE (4). */
+    static const struct { int label_dim[2], one_hot[2]; } kinds[] = {
+        { { 3, 4 }, { 0, 1 } }, { { 3, 4 }, { 0, 0 } }, { { 3, 4 }, { 1, 0 } },
+    };
     double worst[2] = { 0, 0 };
     sg_err err;
     for (int v = 0; v < MODEL_TEST_BACKENDS; v++) {
         const char *label;
         sg_backend *be = model_test_backend(v, &label, &err);
         if (!be) { CHECK(0, "backend: %s", err.msg); continue; }
-        printf("backend %s\n", label);
-        for (int ds = 0; ds < 2; ds++) dstep_case(be, &cfg, ds, worst);
+        for (size_t kd = 0; kd < sizeof kinds / sizeof kinds[0]; kd++) {
+            sg_model_config cfg = { .image_size = 16, .n_datasets = 2,
+                                    .label_dim = { kinds[kd].label_dim[0], kinds[kd].label_dim[1] },
+                                    .one_hot = { kinds[kd].one_hot[0], kinds[kd].one_hot[1] },
+                                    .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4, .d_repeat = 3, .batch = 5,
+                                    .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f,
+                                    .beta2 = 0.999f };
+            printf("backend %s, labels %d%s + %d%s\n", label, cfg.label_dim[0], cfg.one_hot[0] ? " one-hot" : "",
+                   cfg.label_dim[1], cfg.one_hot[1] ? " one-hot" : "");
+            for (int ds = 0; ds < 2; ds++) dstep_case(be, &cfg, ds, worst);
+        }
         sg_backend_destroy(be);
     }
     printf("worst error / tolerance: losses %.3g, gradients %.3g\n", worst[0], worst[1]);

@@ -1,6 +1,8 @@
 /* The model (lib/model.c on the CPU backend) against PyTorch: one D step and
  * one G step on the golden files made by tests/golden/stargan_ref.py (the
- * reference architecture and solver in torch 1.13, float32). Compares every
+ * reference architecture and solver in torch 1.13, float32): one dataset; two
+ * (multi-hot + one-hot) with the batch from the one-hot set; two multi-hot,
+ * the batch from the second (its BCE targets at columns 3..6). Compares every
  * loss term, every gradient, the weights after Adam and the running statistics;
  * prints the worst element of each comparison on failure and a summary of the
  * worst relative error per kind. */
@@ -407,6 +409,7 @@ int main(void)
     for (int threads = 1; threads <= 3; threads++) {
         run_case(GOLDEN_DIR "/stargan_single.safetensors", 0, threads);
         run_case(GOLDEN_DIR "/stargan_multi.safetensors", 2, threads);
+        run_case(GOLDEN_DIR "/stargan_multi_hot.safetensors", 1, threads);
     }
     for (int k = 0; k < 4; k++)
         printf("worst relative error (|d|/(|want|+atol/rtol)), %s: %.3g\n", kind_name[k], worst_rel[k]);
