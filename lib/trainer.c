@@ -125,7 +125,7 @@ struct sg_trainer {
     int64_t iter, last_ckpt;
     uint32_t *perm[SG_MAX_DATASETS];
     int64_t perm_epoch[SG_MAX_DATASETS];
-    float pixel_lut[256];         /* (v/255 - 0.5)/0.5 in float32, as ToTensor + Normalize */
+    float pixel_lut[256];         /* sg_train_pixel_value(v) */
     /* Batches of iterations i (bufs[i & 1]): a loader thread prepares i+1 while
      * step i runs. Every draw depends on i only, so this changes no result.
      * bufs[k]'s upload is covered by fence slot k (FENCE_BUF + k). */
@@ -817,6 +817,11 @@ void sg_run_dataset_name(const char *shard_path, char *out, size_t n)
     if (dot && dot != out && !strcmp(dot, ".lmdb")) *dot = 0;
 }
 
+float sg_train_pixel_value(uint8_t v)
+{
+    return ((float)v / 255.0f - 0.5f) / 0.5f;
+}
+
 static int pick_samples(sg_trainer *t)
 {
     uint64_t count = t->counts[0];
@@ -1068,7 +1073,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             goto fail;
         }
     }
-    for (int v = 0; v < 256; v++) t->pixel_lut[v] = ((float)v / 255.0f - 0.5f) / 0.5f;
+    for (int v = 0; v < 256; v++) t->pixel_lut[v] = sg_train_pixel_value((uint8_t)v);
 
     if (dup[0] >= 0 && !resume) {
         shard_twice_error(shard_paths, dup, err);

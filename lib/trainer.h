@@ -63,6 +63,11 @@ int sg_train_default_d_repeat(int image_size);
  * one dataset: when (i + 1) mod n_critic = 0). */
 int sg_train_g_step(int64_t i, int n_datasets, int n_critic);
 
+/* The network's input value of the 8-bit pixel value v, as the reference's
+ * ToTensor + Normalize(0.5, 0.5) in float32: ((float)v / 255 - 0.5f) / 0.5f
+ * (-1 at 0, +1 at 255). The trainer converts every pixel so. */
+float sg_train_pixel_value(uint8_t v);
+
 /* The dataset name sg-train gives a shard (config.json, checkpoints, and
  * sg-sample's --targets N:NAME): its last path component without ".lmdb"
  * (trailing slashes ignored), cut to n - 1 bytes. */

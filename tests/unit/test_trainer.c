@@ -1,5 +1,6 @@
 /* lib/trainer: the lr schedule, D's default depth, config.json round trip, and the
  * loop driven as a library (determinism, save + resume, stop flag). */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,24 @@ static void test_lr(void)
 }
 
 /* sg-train's dataset names, which sg-sample matches shards against. */
+/* The input normalisation against the reference's ToTensor + Normalize(0.5,
+ * 0.5) in float32 for every byte value (the trainer's only conversion): a
+ * scale of 1/256, or a shift or scale of 0.5 left out, fails here. */
+static void test_pixel_value(void)
+{
+    int wrong = 0;
+    for (int v = 0; v < 256; v++) {
+        float want = ((float)v / 255 - 0.5f) / 0.5f, got = sg_train_pixel_value((uint8_t)v);
+        if (memcmp(&got, &want, sizeof got) && !wrong++)
+            CHECK(0, "pixel value %d: %.9g, want %.9g", v, got, want);
+    }
+    CHECK(!wrong, "%d of 256 pixel values differ from ((float)v/255 - 0.5f)/0.5f", wrong);
+    CHECK(sg_train_pixel_value(0) == -1.0f && sg_train_pixel_value(255) == 1.0f &&
+          fabsf(sg_train_pixel_value(128) - 1.0f / 255) < 1e-7f,
+          "pixel values 0, 128, 255: %.9g %.9g %.9g, want -1, 1/255, 1", sg_train_pixel_value(0),
+          sg_train_pixel_value(128), sg_train_pixel_value(255));
+}
+
 static void test_dataset_name(void)
 {
     const char *in[6] = {"/d/celebA_train.lmdb", "x/a.lmdb//", "a", ".lmdb", "d/b.lmdb.old", "rafd.lmdb"};
@@ -344,6 +363,7 @@ int main(void)
     test_g_schedule();
     test_lr();
     test_dataset_name();
+    test_pixel_value();
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
