@@ -107,6 +107,46 @@ static void test_multi_two_multihot(void)
     check_rows("own none", o, want_none, C);
 }
 
+/* Three datasets of different sizes (2 multi-hot, 3 one-hot, 4 multi-hot):
+ * the third's slot starts at 2 + 3 = 5, in the model's layout and in the
+ * targets' (offsets summed as label_dim[0] for every earlier dataset would
+ * put it at 4, which two datasets, or equal sizes, never show). */
+static void test_three_datasets(void)
+{
+    sg_model_config cfg = {.n_datasets = 3, .label_dim = {2, 3, 4}, .one_hot = {0, 1, 0}};
+    static const char *const names[9] = {"a0", "a1", "b0", "b1", "b2", "Bangs", "Black_Hair", "Blond_Hair", "Male"};
+    sg_err err = {{0}};
+    enum { C = 12 };   /* 9 labels + a mask of 3 */
+    CHECK(sg_model_label_offset(&cfg, 0) == 0 && sg_model_label_offset(&cfg, 1) == 2 &&
+          sg_model_label_offset(&cfg, 2) == 5, "label offsets %d %d %d, want 0 2 5", sg_model_label_offset(&cfg, 0),
+          sg_model_label_offset(&cfg, 1), sg_model_label_offset(&cfg, 2));
+    CHECK(sg_model_cls_dim(&cfg) == 9 && sg_model_c_dim(&cfg) == C && sg_targets_count(&cfg) == 9,
+          "cls_dim %d, c_dim %d, targets %d; want 9, 12, 9", sg_model_cls_dim(&cfg), sg_model_c_dim(&cfg),
+          sg_targets_count(&cfg));
+    int idx = -1;
+    CHECK(sg_targets_dataset_of(&cfg, 4, &idx) == 1 && idx == 2, "dataset of label 4: index %d", idx);
+    CHECK(sg_targets_dataset_of(&cfg, 5, &idx) == 2 && idx == 0, "dataset of label 5: index %d", idx);
+
+    float own[4] = {1, 0, 1, 1}, o[C], c[9 * C];
+    sg_targets_own(&cfg, 2, own, o);
+    static const float want_own[C] = {0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 1};
+    check_rows("three datasets: own labels of the third", o, want_own, C);
+    CHECK(sg_targets_all(&cfg, names, 2, own, c, &err) == 0, "%s", err.msg);
+    static const float want[9][C] = {
+        {1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0},   /* a0 flipped from zero */
+        {0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0},   /* a1 */
+        {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0},   /* b0: one-hot */
+        {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0},   /* b1 */
+        {0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0},   /* b2 */
+        {0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1},   /* Bangs flipped from the input's 1 */
+        {0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 1},   /* Black_Hair set, Blond_Hair cleared */
+        {0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 1},   /* Blond_Hair (already the only colour) */
+        {0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1},   /* Male flipped */
+    };
+    check_rows("three datasets: targets 0-4", c, &want[0][0], 5 * C);
+    check_rows("three datasets: targets 5-8", c + 5 * C, &want[5][0], 4 * C);
+}
+
 static void test_parse_apply(void)
 {
     sg_model_config cfg = {.n_datasets = 1, .label_dim = {5}};
@@ -544,6 +584,7 @@ int main(void)
     test_single_celeba();
     test_multi_rafd();
     test_multi_two_multihot();
+    test_three_datasets();
     test_parse_apply();
     test_parse_multi();
     test_qualifiers();
