@@ -1212,19 +1212,23 @@ void sg_trainer_free(sg_trainer *t)
 
 /* ---- one iteration ---- */
 
+void sg_train_epoch_order(uint64_t seed, int ds, int64_t epoch, uint64_t n, uint32_t *p)
+{
+    for (uint64_t j = 0; j < n; j++) p[j] = (uint32_t)j;
+    /* Fisher-Yates; the counter packs dataset, epoch and position. */
+    uint64_t base = ((uint64_t)ds << 56) ^ ((uint64_t)epoch << 32);
+    for (uint64_t j = n - 1; n > 1 && j > 0; j--) {
+        uint32_t r = sg_randint(seed, SG_STREAM_EPOCH, base ^ j, (uint32_t)(j + 1));
+        uint32_t tmp = p[j]; p[j] = p[r]; p[r] = tmp;
+    }
+}
+
 static int ensure_perm(sg_trainer *t, int ds, int64_t epoch, sg_err *err)
 {
     if (t->perm_epoch[ds] == epoch) return 0;
     uint64_t n = t->counts[ds];
     if (!t->perm[ds] && !(t->perm[ds] = malloc(sizeof(uint32_t) * n))) return sg_errf(err, "out of memory");
-    uint32_t *p = t->perm[ds];
-    for (uint64_t j = 0; j < n; j++) p[j] = (uint32_t)j;
-    /* Fisher-Yates; the counter packs dataset, epoch and position. */
-    uint64_t base = ((uint64_t)ds << 56) ^ ((uint64_t)epoch << 32);
-    for (uint64_t j = n - 1; j > 0; j--) {
-        uint32_t r = sg_randint(t->opt.seed, SG_STREAM_EPOCH, base ^ j, (uint32_t)(j + 1));
-        uint32_t tmp = p[j]; p[j] = p[r]; p[r] = tmp;
-    }
+    sg_train_epoch_order(t->opt.seed, ds, epoch, n, t->perm[ds]);
     t->perm_epoch[ds] = epoch;
     return 0;
 }

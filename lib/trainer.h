@@ -68,6 +68,12 @@ int sg_train_g_step(int64_t i, int n_datasets, int n_critic);
  * (-1 at 0, +1 at 255). The trainer converts every pixel so. */
 float sg_train_pixel_value(uint8_t v);
 
+/* The order in which the trainer visits dataset ds's n records in epoch
+ * epoch: out[0..n-1] a permutation of 0..n-1 (Fisher-Yates on SG_STREAM_EPOCH,
+ * the counter packing ds, epoch and position), a new one every epoch, as the
+ * reference's DataLoader(shuffle=True) reshuffles. */
+void sg_train_epoch_order(uint64_t seed, int ds, int64_t epoch, uint64_t n, uint32_t *out);
+
 /* The dataset name sg-train gives a shard (config.json, checkpoints, and
  * sg-sample's --targets N:NAME): its last path component without ".lmdb"
  * (trailing slashes ignored), cut to n - 1 bytes. */

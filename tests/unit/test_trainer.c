@@ -105,6 +105,49 @@ static void test_pixel_value(void)
           sg_train_pixel_value(128), sg_train_pixel_value(255));
 }
 
+/* Whether p[0..n) is a permutation of 0..n-1 */
+static int is_permutation(const uint32_t *p, uint32_t n)
+{
+    unsigned char *seen = calloc(n, 1);
+    int ok = seen != NULL;
+    for (uint32_t j = 0; ok && j < n; j++) ok = p[j] < n && !seen[p[j]]++;
+    free(seen);
+    return ok;
+}
+
+/* The data order: a permutation of the shard per dataset and epoch, a new one
+ * every epoch (a shuffle that left the epoch out would repeat epoch 0's
+ * batches for ever), different between datasets, and pinned for one seed (so
+ * that a change of the stream or the counter shows as a change of order). */
+static void test_epoch_order(void)
+{
+    enum { N = 1000 };
+    uint32_t *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b), *c = malloc(N * sizeof *c);
+    sg_train_epoch_order(0, 0, 0, N, a);
+    sg_train_epoch_order(0, 0, 1, N, b);
+    sg_train_epoch_order(0, 1, 0, N, c);
+    CHECK(is_permutation(a, N) && is_permutation(b, N) && is_permutation(c, N),
+          "epoch orders must be permutations of 0..%d", N - 1);
+    int same01 = 0, same_ds = 0;
+    for (int j = 0; j < N; j++) { same01 += a[j] == b[j]; same_ds += a[j] == c[j]; }
+    /* two independent permutations agree at about 1 place */
+    CHECK(same01 < 10, "epochs 0 and 1 of dataset 0 agree at %d of %d places", same01, N);
+    CHECK(same_ds < 10, "datasets 0 and 1 in epoch 0 agree at %d of %d places", same_ds, N);
+    static const uint32_t want0[8] = { 114, 277, 228, 829, 812, 656, 680, 576 }, want1[8] = { 411, 16, 922, 336, 502, 719, 474, 534 };
+    CHECK(!memcmp(a, want0, sizeof want0), "seed 0, dataset 0, epoch 0 starts %u %u %u %u %u %u %u %u",
+          a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+    CHECK(!memcmp(b, want1, sizeof want1), "seed 0, dataset 0, epoch 1 starts %u %u %u %u %u %u %u %u",
+          b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+    sg_train_epoch_order(1, 0, 0, N, c);
+    int same_seed = 0;
+    for (int j = 0; j < N; j++) same_seed += a[j] == c[j];
+    CHECK(same_seed < 10, "seeds 0 and 1 agree at %d of %d places", same_seed, N);
+    uint32_t one = 7;
+    sg_train_epoch_order(0, 0, 3, 1, &one);
+    CHECK(one == 0, "a shard of one record: order %u", one);
+    free(a); free(b); free(c);
+}
+
 static void test_dataset_name(void)
 {
     const char *in[6] = {"/d/celebA_train.lmdb", "x/a.lmdb//", "a", ".lmdb", "d/b.lmdb.old", "rafd.lmdb"};
@@ -364,6 +407,7 @@ int main(void)
     test_lr();
     test_dataset_name();
     test_pixel_value();
+    test_epoch_order();
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
