@@ -1223,6 +1223,11 @@ void sg_train_epoch_order(uint64_t seed, int ds, int64_t epoch, uint64_t n, uint
     }
 }
 
+int sg_train_flip(uint64_t seed, int64_t i, int k)
+{
+    return (int)(sg_rand64(seed, SG_STREAM_FLIP, ((uint64_t)i << 20) | (uint64_t)k) >> 63);
+}
+
 static int ensure_perm(sg_trainer *t, int ds, int64_t epoch, sg_err *err)
 {
     if (t->perm_epoch[ds] == epoch) return 0;
@@ -1246,7 +1251,7 @@ static int load_batch(sg_trainer *t, int64_t i, batch_buf *bb, sg_err *err)
     for (int k = 0; k < B; k++) {
         uint64_t idx = t->perm[ds][pos + k];
         if (sg_shard_read(t->shards[ds], idx, bb->pix, bb->labels, NULL, 0, err)) return -1;
-        int flip = t->opt.flip && (sg_rand64(seed, SG_STREAM_FLIP, ((uint64_t)i << 20) | (uint64_t)k) >> 63);
+        int flip = t->opt.flip && sg_train_flip(seed, i, k);
         /* ToTensor + Normalize(0.5, 0.5) in float32: (x/255 - 0.5)/0.5; HWC -> CHW. */
         float *xk = bb->x + (size_t)k * 3 * S * S;
         for (int y = 0; y < S; y++)

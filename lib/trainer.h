@@ -74,6 +74,11 @@ float sg_train_pixel_value(uint8_t v);
  * reference's DataLoader(shuffle=True) reshuffles. */
 void sg_train_epoch_order(uint64_t seed, int ds, int64_t epoch, uint64_t n, uint32_t *out);
 
+/* Whether image k of iteration i's batch is mirrored left-right (with the
+ * flip option on): 1 with probability 1/2, a function of (seed, i, k) on
+ * SG_STREAM_FLIP, as the reference's RandomHorizontalFlip(p=0.5). */
+int sg_train_flip(uint64_t seed, int64_t i, int k);
+
 /* The dataset name sg-train gives a shard (config.json, checkpoints, and
  * sg-sample's --targets N:NAME): its last path component without ".lmdb"
  * (trailing slashes ignored), cut to n - 1 bytes. */

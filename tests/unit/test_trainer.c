@@ -148,6 +148,23 @@ static void test_epoch_order(void)
     free(a); free(b); free(c);
 }
 
+/* The horizontal flip: half the images over 10^5 draws (10 standard
+ * deviations are 0.016), and the first 16 draws of seed 0 pinned. */
+static void test_flip_draw(void)
+{
+    int flipped = 0, n = 0;
+    for (int64_t i = 0; i < 1000; i++)
+        for (int k = 0; k < 100; k++, n++) flipped += sg_train_flip(0, i, k) != 0;
+    double rate = (double)flipped / n;
+    CHECK(rate > 0.49 && rate < 0.51, "flip rate %.4f over %d draws, want 0.5 +- 0.01", rate, n);
+    static const int want[16] = { 0, 1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0 };
+    int got[16], same = 1;
+    for (int j = 0; j < 16; j++) { got[j] = sg_train_flip(0, j / 4, j % 4); same &= got[j] == want[j]; }
+    CHECK(same, "flips of seed 0, iterations 0-3, images 0-3: %d%d%d%d %d%d%d%d %d%d%d%d %d%d%d%d", got[0], got[1],
+          got[2], got[3], got[4], got[5], got[6], got[7], got[8], got[9], got[10], got[11], got[12], got[13], got[14],
+          got[15]);
+}
+
 static void test_dataset_name(void)
 {
     const char *in[6] = {"/d/celebA_train.lmdb", "x/a.lmdb//", "a", ".lmdb", "d/b.lmdb.old", "rafd.lmdb"};
@@ -408,6 +425,7 @@ int main(void)
     test_dataset_name();
     test_pixel_value();
     test_epoch_order();
+    test_flip_draw();
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
