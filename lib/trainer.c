@@ -822,6 +822,19 @@ float sg_train_pixel_value(uint8_t v)
     return ((float)v / 255.0f - 0.5f) / 0.5f;
 }
 
+void sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows)
+{
+    uint64_t ctr = 0;
+    for (int k = 0; k < n; k++) {
+        for (;;) {
+            uint64_t r = sg_rand64(seed, SG_STREAM_SAMPLE, ctr++) % count;
+            int dup = 0;
+            for (int j = 0; j < k && !dup; j++) dup = rows[j] == r;
+            if (!dup) { rows[k] = r; break; }
+        }
+    }
+}
+
 static int pick_samples(sg_trainer *t)
 {
     uint64_t count = t->counts[0];
@@ -829,15 +842,7 @@ static int pick_samples(sg_trainer *t)
     if (n > 64) n = 64;
     if (n < 0) n = 0;
     if ((uint64_t)n > count) n = (int)count;
-    uint64_t ctr = 0;
-    for (int k = 0; k < n; k++) {
-        for (;;) {
-            uint64_t r = sg_rand64(t->opt.seed, SG_STREAM_SAMPLE, ctr++) % count;
-            int dup = 0;
-            for (int j = 0; j < k && !dup; j++) dup = t->sample_idx[j] == r;
-            if (!dup) { t->sample_idx[k] = r; break; }
-        }
-    }
+    sg_train_sample_rows(t->opt.seed, count, n, t->sample_idx);
     t->n_samples = n;
     return 0;
 }

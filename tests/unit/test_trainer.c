@@ -165,6 +165,26 @@ static void test_flip_draw(void)
           got[15]);
 }
 
+/* The sample grid's records are all different, also when they are all of a
+ * small shard's (where random draws repeat: 4 draws from 4 records, most
+ * seeds), and in range. */
+static void test_sample_rows(void)
+{
+    static const struct { uint64_t count; int n; } cases[] = { { 4, 4 }, { 5, 4 }, { 8, 8 }, { 64, 64 }, { 1000, 8 } };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (uint64_t seed = 0; seed < 20; seed++) {
+            uint64_t rows[64];
+            int n = cases[c].n, ok = 1;
+            sg_train_sample_rows(seed, cases[c].count, n, rows);
+            for (int k = 0; k < n && ok; k++) {
+                ok = rows[k] < cases[c].count;
+                for (int j = 0; j < k && ok; j++) ok = rows[j] != rows[k];
+            }
+            CHECK(ok, "seed %llu: %d sample rows of %llu records repeat or are out of range",
+                  (unsigned long long)seed, n, (unsigned long long)cases[c].count);
+        }
+}
+
 static void test_dataset_name(void)
 {
     const char *in[6] = {"/d/celebA_train.lmdb", "x/a.lmdb//", "a", ".lmdb", "d/b.lmdb.old", "rafd.lmdb"};
@@ -426,6 +446,7 @@ int main(void)
     test_pixel_value();
     test_epoch_order();
     test_flip_draw();
+    test_sample_rows();
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
