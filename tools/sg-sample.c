@@ -434,13 +434,15 @@ static void fill_target_labels(const sg_ckpt_info *ck, const target_set *ts, int
 
 /* ---- pixels ------------------------------------------------------------ */
 
-/* RGB8 (S,S,3) -> (3,S,S) in [-1, 1]: ToTensor then Normalize(0.5, 0.5). */
+/* RGB8 (S,S,3) -> (3,S,S) in [-1, 1]: ToTensor then Normalize(0.5, 0.5),
+ * the trainer's values (sg_train_pixel_value) */
 static void to_tensor(const uint8_t *rgb, int S, float *x)
 {
+    float value[256];
+    for (int v = 0; v < 256; v++) value[v] = sg_train_pixel_value((uint8_t)v);
     size_t hw = (size_t)S * S;
     for (size_t p = 0; p < hw; p++)
-        for (int ch = 0; ch < 3; ch++)
-            x[ch * hw + p] = ((float)rgb[p * 3 + ch] / 255.0f - 0.5f) / 0.5f;
+        for (int ch = 0; ch < 3; ch++) x[ch * hw + p] = value[rgb[p * 3 + ch]];
 }
 
 /* (3,S,S) in [-1, 1] -> RGB8 (the reference's denorm + save_image). */
