@@ -822,8 +822,10 @@ float sg_train_pixel_value(uint8_t v)
     return ((float)v / 255.0f - 0.5f) / 0.5f;
 }
 
-void sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows)
+int sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows)
 {
+    if (n < 0 || count == 0) n = 0;
+    if ((uint64_t)n > count) n = (int)count;   /* else the search for a new row never ends */
     uint64_t ctr = 0;
     for (int k = 0; k < n; k++) {
         for (;;) {
@@ -833,17 +835,13 @@ void sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows)
             if (!dup) { rows[k] = r; break; }
         }
     }
+    return n;
 }
 
 static int pick_samples(sg_trainer *t)
 {
-    uint64_t count = t->counts[0];
-    int n = t->opt.n_samples;
-    if (n > 64) n = 64;
-    if (n < 0) n = 0;
-    if ((uint64_t)n > count) n = (int)count;
-    sg_train_sample_rows(t->opt.seed, count, n, t->sample_idx);
-    t->n_samples = n;
+    int n = t->opt.n_samples > 64 ? 64 : t->opt.n_samples;   /* sample_idx's size */
+    t->n_samples = sg_train_sample_rows(t->opt.seed, t->counts[0], n, t->sample_idx);
     return 0;
 }
 

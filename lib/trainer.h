@@ -79,9 +79,10 @@ void sg_train_epoch_order(uint64_t seed, int ds, int64_t epoch, uint64_t n, uint
  * SG_STREAM_FLIP, as the reference's RandomHorizontalFlip(p=0.5). */
 int sg_train_flip(uint64_t seed, int64_t i, int k);
 
-/* The records of the fixed sample grid: rows[0..n-1] n different record
- * numbers in [0, count) (n <= count), drawn from (seed) on SG_STREAM_SAMPLE. */
-void sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows);
+/* The records of the fixed sample grid: rows[0..m-1] m = min(n, count)
+ * different record numbers in [0, count), drawn from (seed) on
+ * SG_STREAM_SAMPLE. Returns m (0 for n <= 0 or count 0). */
+int sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows);
 
 /* The dataset name sg-train gives a shard (config.json, checkpoints, and
  * sg-sample's --targets N:NAME): its last path component without ".lmdb"

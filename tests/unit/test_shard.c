@@ -532,6 +532,7 @@ static void test_reader_consistency(void)
     CHECK(mdb_put(txn, dbi, &key, &nv, 0) == 0, "put record 2");
     free(v);
     if (raw_commit(path, env, txn)) return;
+    env = NULL;   /* closed by raw_commit */
 
     sg_shard *s;
     if (sg_shard_open(&s, path, &err)) { CHECK(0, "open after the record rewrite: %s", err.msg); return; }
