@@ -89,11 +89,12 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
     int slot = sg_temp_track(tmp);
     int fd = sg_create_temp(tmp);
     if (fd < 0) { sg_errno(err, "%s", path); sg_temp_untrack(slot); return -1; }
-    if (write_all(fd, tmp, data, len, err)) goto fail;
-    if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", tmp); goto fail; }
+    /* errors name the file asked for: its temporary name means nothing to a user */
+    if (write_all(fd, path, data, len, err)) goto fail;
+    if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", path); goto fail; }
     int rc = close(fd);
     fd = -1;
-    if (rc != 0) { sg_errno(err, "%s: close", tmp); goto fail; }
+    if (rc != 0) { sg_errno(err, "%s: close", path); goto fail; }
     if (rename(tmp, path) != 0) { sg_errno(err, "%s: rename", path); goto fail; }
     sg_temp_untrack(slot);
     sg_dir_of(path, dir, sizeof dir);
