@@ -340,16 +340,23 @@ typedef struct {
 
 enum { MIN_PANELS_H = 3 * 40, MIN_PLOT_W = 100 };
 
-static void layout_history(const history *h, const char *title, int W, int H, int full_range, history_layout *L)
+/* Which panels have data, and their y-ranges: the same at every size, so
+ * found once (each sorts every value), not per layout_history of a size search. */
+static void panel_ranges(const history *h, int full_range, history_layout *L)
 {
-    int S = L->S = default_scale(W, H), lh = L->lh = SG_FONT_CELL_H * S;
-    /* Which panels have data; heights 2:2:1 (lr is simpler). */
-    int weight[N_PANELS] = {2, 2, 1}, total_w = 0;
     for (int p = 0; p < N_PANELS; p++) {
         L->has[p] = panel_range(h, p, full_range, &L->lo[p], &L->hi[p]) == 0;
         if (!L->has[p]) { L->lo[p] = 0; L->hi[p] = 1; }
-        total_w += weight[p];
     }
+}
+
+/* L's ranges from panel_ranges; the rest for size W x H. */
+static void layout_history(const history *h, const char *title, int W, int H, history_layout *L)
+{
+    int S = L->S = default_scale(W, H), lh = L->lh = SG_FONT_CELL_H * S;
+    /* Heights 2:2:1 (lr is simpler). */
+    int weight[N_PANELS] = {2, 2, 1}, total_w = 0;
+    for (int p = 0; p < N_PANELS; p++) total_w += weight[p];
     L->title_scale = text_width(title, S + 1) <= W - 20 ? S + 1 : S;
     L->top = 8 + SG_FONT_CELL_H * L->title_scale + 6;
     L->header = lh + 4;
@@ -415,11 +422,10 @@ static void layout_history(const history *h, const char *title, int W, int H, in
 /* The smallest size from the given one up that the plot fits: the text
  * grows with the image (default_scale), so a shortfall measured at one size
  * may not be the one at the next. height: search the height, else the width. */
-static int size_needed(const history *h, const char *title, int W, int H, int full_range, int height,
-                       history_layout *L)
+static int size_needed(const history *h, const char *title, int W, int H, int height, history_layout *L)
 {
     for (int k = 0; k < 64; k++) {
-        layout_history(h, title, W, H, full_range, L);
+        layout_history(h, title, W, H, L);
         int short_by = height ? L->need_avail - L->avail : MIN_PLOT_W - L->pw;
         if (short_by <= 0) return height ? H : W;
         if (height) H += short_by;
@@ -436,18 +442,19 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
     if (!L) cli_die("out of memory");
     int grow = H == 0;   /* no --height: 900, or taller where the legends need it */
     if (grow) H = 900;
-    layout_history(h, title, W, H, full_range, L);
-    if (L->avail < L->need_avail && grow && (H = size_needed(h, title, W, H, full_range, 1, L)) > 0)
-        layout_history(h, title, W, H, full_range, L);
+    panel_ranges(h, full_range, L);
+    layout_history(h, title, W, H, L);
+    if (L->avail < L->need_avail && grow && (H = size_needed(h, title, W, H, 1, L)) > 0)
+        layout_history(h, title, W, H, L);
     if (L->avail < L->need_avail) {
         if (grow) cli_die("the legends of this plot need an image higher than 16384 pixels");
         const char *what = L->need_avail > MIN_PANELS_H ? "three panels and their legends" : "three panels";
-        int need = size_needed(h, title, W, H, full_range, 1, L);
+        int need = size_needed(h, title, W, H, 1, L);
         if (need < 0) cli_die("image height %d is too small for %s", H, what);
         cli_die("image height %d is too small for %s; this plot needs --height %d or more", H, what, need);
     }
     if (L->pw < MIN_PLOT_W) {
-        int need = size_needed(h, title, W, H, full_range, 0, L);
+        int need = size_needed(h, title, W, H, 0, L);
         if (need < 0) cli_die("image width %d is too small for the plot and its legend", W);
         cli_die("image width %d is too small for the plot and its legend; this plot needs --width %d or more", W,
                 need);
