@@ -435,11 +435,16 @@ static void fill_target_labels(const sg_ckpt_info *ck, const target_set *ts, int
 /* ---- pixels ------------------------------------------------------------ */
 
 /* RGB8 (S,S,3) -> (3,S,S) in [-1, 1]: ToTensor then Normalize(0.5, 0.5),
- * the trainer's values (sg_train_pixel_value) */
+ * the trainer's values (sg_train_pixel_value), tabled on the first call
+ * (called from the main thread only) */
 static void to_tensor(const uint8_t *rgb, int S, float *x)
 {
-    float value[256];
-    for (int v = 0; v < 256; v++) value[v] = sg_train_pixel_value((uint8_t)v);
+    static float value[256];
+    static int tabled;
+    if (!tabled) {
+        for (int v = 0; v < 256; v++) value[v] = sg_train_pixel_value((uint8_t)v);
+        tabled = 1;
+    }
     size_t hw = (size_t)S * S;
     for (size_t p = 0; p < hw; p++)
         for (int ch = 0; ch < 3; ch++) x[ch * hw + p] = value[rgb[p * 3 + ch]];
@@ -746,10 +751,11 @@ int main(int argc, char **argv)
     if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
     if (o.each && !sg_path_is_dir(o.output)) cli_die("%s: not a directory", o.output);
     if (o.each) {   /* what a killed run left: its files' and its list's temporaries */
-        char ext_dot[8];
+        char ext_dot[8], list[PATH_MAX];
         snprintf(ext_dot, sizeof ext_dot, ".%s", ext);
         sg_remove_dead_temps_in(o.output, "", ext_dot);
-        sg_remove_dead_temps_in(o.output, "targets.tsv", "");
+        snprintf(list, sizeof list, "%s/targets.tsv", o.output);
+        sg_remove_dead_temps_of(list);   /* next to the file a link there names, where the write puts it */
     } else {
         cli_remove_dead_temps_of(o.output);
     }
