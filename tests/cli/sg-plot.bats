@@ -25,6 +25,21 @@ JSON
 }
 
 
+# sg-plot FILE --DIM SMALL must fail naming the size it needs (the image
+# is too small for WHAT); that size then works and one less does not. Sets
+# need; the plot at that size is $T/size.png.
+size_named_fits() {
+  local file=$1 dim=$2 small=$3 what=$4
+  run sg-plot "$file" --"$dim" "$small" -o "$T/size.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" =~ ^"sg-plot: image $dim $small is too small for $what; this plot needs --$dim "([0-9]+)" or more"$ ]] ||
+    { echo "$output"; false; }
+  need=${BASH_REMATCH[1]}
+  sg-plot "$file" --"$dim" "$need" -o "$T/size.png"
+  run sg-plot "$file" --"$dim" $((need - 1)) -o "$T/size.png"
+  [ "$status" -eq 1 ]
+}
+
 @test "plots a history with a spike: PNG 1200x900, the spike is clipped and reported" {
   run sg-plot "$T/history.jsonl" -o "$T/losses.png"
   [ "$status" -eq 0 ]
@@ -311,15 +326,9 @@ PY
   done > "$T/six.jsonl"
   # 24 D and 18 G entries do not fit 900 pixels: given, it says which height
   # does; by default the image is that high
-  run sg-plot "$T/six.jsonl" --height 900 -o "$T/six.png"
-  [ "$status" -eq 1 ]
-  [[ "$output" =~ ^"sg-plot: image height 900 is too small for three panels and their legends; this plot needs --height "([0-9]+)" or more"$ ]]
-  need=${BASH_REMATCH[1]}
-  sg-plot "$T/six.jsonl" --height "$need" -o "$T/six.png"
-  run sg-plot "$T/six.jsonl" --height $((need - 1)) -o "$T/six.png"
-  [ "$status" -eq 1 ]
+  size_named_fits "$T/six.jsonl" height 900 "three panels and their legends"
   sg-plot "$T/six.jsonl" -o "$T/auto.png"
-  cmp "$T/six.png" "$T/auto.png"
+  cmp "$T/size.png" "$T/auto.png"
   # three datasets fit the default size; the D panel grows to hold its 12
   # entries: the G panel's title (dark text at its left) starts below the
   # last D swatch (a colour, at the legend's left)
@@ -352,29 +361,16 @@ PY
 }
 
 @test "a size too small for a history plot names the size it needs, which then works" {
-  run sg-plot "$T/history.jsonl" --width 200 -o "$T/w.png"
-  [ "$status" -eq 1 ]
-  [[ "$output" =~ ^"sg-plot: image width 200 is too small for the plot and its legend; this plot needs --width "([0-9]+)" or more"$ ]]
-  need=${BASH_REMATCH[1]}
-  sg-plot "$T/history.jsonl" --width "$need" -o "$T/w.png"
-  run sg-plot "$T/history.jsonl" --width $((need - 1)) -o "$T/w.png"
-  [ "$status" -eq 1 ]
-  run sg-plot "$T/history.jsonl" --height 150 -o "$T/h.png"
-  [[ "$output" =~ ^"sg-plot: image height 150 is too small for three panels; this plot needs --height "([0-9]+)" or more"$ ]]
-  sg-plot "$T/history.jsonl" --height "${BASH_REMATCH[1]}" -o "$T/h.png"
+  size_named_fits "$T/history.jsonl" width 200 "the plot and its legend"
+  size_named_fits "$T/history.jsonl" height 150 "three panels"
   # a legend so wide that the size needed is past a text-scale step (text
   # doubles from 840 pixels): the shortfall at 200 pixels was no answer
   long=$(printf 'a%.0s' $(seq 100))
   for ds in "$long" "b$long"; do
     printf '{"iteration":1,"dataset":"%s","D/loss_real":0.1,"D/loss_fake":-0.1,"D/loss_cls":1,"D/loss_gp":0.5,"lr":0.0001}\n' "$ds"
   done > "$T/wide.jsonl"
-  run sg-plot "$T/wide.jsonl" --width 200 -o "$T/w.png"
-  [[ "$output" =~ "needs --width "([0-9]+)" or more"$ ]]
-  need=${BASH_REMATCH[1]}
+  size_named_fits "$T/wide.jsonl" width 200 "the plot and its legend"
   [ "$need" -gt 840 ]
-  sg-plot "$T/wide.jsonl" --width "$need" -o "$T/w.png"
-  run sg-plot "$T/wide.jsonl" --width $((need - 1)) -o "$T/w.png"
-  [ "$status" -eq 1 ]
 }
 
 @test "--bars: --smooth and --full-range are usage errors (ignored before); an empty group draws no bar" {
