@@ -51,7 +51,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 LIBSG    := build/libstargan.a
 
-.PHONY: all deps test unit cli-test bench install clean experiment gpu-check print-libs
+.PHONY: all deps test unit cli-test bench install clean experiment gpu-check print-libs check-headers
 all: $(TOOLS) $(UNITS) $(EMU_TESTS)
 
 # The tools' and tests' objects are made through pattern rules only, so make
@@ -59,16 +59,34 @@ all: $(TOOLS) $(UNITS) $(EMU_TESTS)
 # which then knows them from their .d files, would compile them again.
 .SECONDARY: $(TOOL_SRC:tools/%.c=build/tools/%.o) $(CLI_OBJ) $(UNIT_SRC:tests/unit/%.c=build/tests/%.o)
 
-build/lib/%.o: lib/%.c
+# The headers the build needs, as HEADER:DEBIAN-PACKAGE. They are checked once,
+# before the first compile, so that a machine without them gets one line naming
+# what to install rather than a compiler error (`make` does not install; `make
+# deps`, `make test` and `make experiment` do).
+BUILD_HEADERS ?= lmdb.h:liblmdb-dev turbojpeg.h:libturbojpeg0-dev jpeglib.h:libjpeg62-turbo-dev \
+                 png.h:libpng-dev zlib.h:zlib1g-dev cblas.h:libopenblas-dev
+check-headers:
+	@missing=; for hp in $(BUILD_HEADERS); do \
+	  printf '#include <%s>\n' "$${hp%%:*}" | $(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -E -x c - -o /dev/null 2>/dev/null \
+	    || missing="$$missing $$hp"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: cannot build: missing headers$$(for hp in $$missing; do printf ' %s (%s)' "$${hp%%:*}" "$${hp#*:}"; done)" >&2; \
+	  echo "make: run 'make deps' as root to install them, or: apt-get install$$(for hp in $$missing; do printf ' %s' "$${hp#*:}"; done)" >&2; \
+	  exit 1; fi
+build/.headers-ok:
+	@$(MAKE) --no-print-directory check-headers
+	@mkdir -p $(@D) && touch $@
+
+build/lib/%.o: lib/%.c | build/.headers-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-build/cli/%.o: tools/cli/%.c
+build/cli/%.o: tools/cli/%.c | build/.headers-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-build/tools/%.o: tools/%.c
+build/tools/%.o: tools/%.c | build/.headers-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-build/tests/%.o: tests/unit/%.c
+build/tests/%.o: tests/unit/%.c | build/.headers-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
 build/kernels/%.o: kernels/%.cu $(wildcard kernels/*.cuh) $(wildcard lib/*.h)
