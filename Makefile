@@ -13,7 +13,7 @@ VERSION   := 0.1.0
 OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-pthread
 ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-format-truncation \
              -Ilib -Itools/cli -I$(OPENBLAS_INC) -pthread -MMD -MP \
-             -DSG_VERSION='"$(VERSION)"' $(CUDA_DEFS) $(CFLAGS)
+             $(CUDA_DEFS) $(CFLAGS)
 # OpenBLAS is not linked: the CPU backend dlopen's it with no threads of its
 # own (lib/backend_cpu.c, blas_open); its headers come from OPENBLAS_INC.
 # BASE_LIBS: every link but CUDA's (the emulated builds too); the scripts
@@ -76,6 +76,19 @@ check-headers:
 build/.headers-ok:
 	@$(MAKE) --no-print-directory check-headers
 	@mkdir -p $(@D) && touch $@
+
+# The build's name (lib/version.h): VERSION, and the git commit when this
+# directory is a git checkout's top. Only lib/version.c sees it, and
+# build/version-id changes only when the name does, so a commit relinks the
+# tools but recompiles one file.
+BUILD_NAME := $(VERSION)$(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
+    h=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+    { git diff --quiet HEAD -- 2>/dev/null && echo " (git $$h)" || echo " (git $$h, modified)"; })
+build/version-id: FORCE | build/.headers-ok
+	@printf '%s\n' '$(BUILD_NAME)' > $@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+build/lib/version.o: build/version-id
+build/lib/version.o: ALL_CFLAGS += -DSG_VERSION='"$(BUILD_NAME)"'
+.PHONY: FORCE
 
 build/lib/%.o: lib/%.c | build/.headers-ok
 	@mkdir -p $(@D)

@@ -14,6 +14,7 @@
 #include "safetensors.h"
 #include "shard.h"
 #include "strbuf.h"
+#include "version.h"
 
 void sg_ckpt_dataset_names(const sg_ckpt_info *info, const char *names[SG_MAX_DATASETS])
 {
@@ -87,6 +88,7 @@ static int meta_build(meta_list *ml, const sg_ckpt_info *info, const char *net, 
     int rc = 0;
     rc |= meta_addf(ml, "format", "%s", SG_CKPT_FORMAT);
     rc |= meta_addf(ml, "net", "%s", net);
+    rc |= meta_addf(ml, "created_by", "%s", sg_created_by);
     rc |= meta_addf(ml, "step", "%lld", (long long)step);
     rc |= meta_addf(ml, "image_size", "%d", c->image_size);
     rc |= meta_addf(ml, "g_conv_dim", "%d", c->g_conv_dim);
@@ -186,6 +188,8 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
         info->seed = x;
         info->has_seed = 1;
     }
+    const char *by = sg_st_meta(f, "created_by");   /* optional: older builds did not write it */
+    if (by) snprintf(info->created_by, sizeof info->created_by, "%s", by);
     const char *ds_text = sg_st_meta(f, "datasets");
     if (!ds_text) return sg_errf(err, "%s: metadata lacks \"datasets\"", f->path);
     json_value *root = NULL;

@@ -25,6 +25,8 @@
  *   label_names every label name, in label-vector order (JSON array)
  *   mask        {"offset":N, "size":n_datasets} when n_datasets > 1, else "null"
  *   crop        center-crop side used when packing the (first) training shard, 0: none
+ *   created_by  the build that wrote the file, "stargan-c " sg_version (lib/version.h);
+ *               absent in files of builds before it was recorded
  *   data_crc32  CRC-32 of the file's data buffer, 8 hex digits (absent: unchecked)
  *   G_data_crc32, D_data_crc32   state files written by sg_ckpt_save: the data
  *               CRC-32s of the G and D saved with it; sg_ckpt_load compares them
@@ -52,6 +54,9 @@ typedef struct {
     int has_seed;                                /* seed is known: a state file's metadata "seed"
                                                     (sg_ckpt_save writes it when set) */
     uint64_t seed;                               /* sg-train's --seed */
+    char created_by[128];                        /* metadata "created_by", the build that wrote
+                                                    the file ("stargan-c 0.1.0 (git ...)");
+                                                    "" in files of older builds */
 } sg_ckpt_info;
 
 void sg_ckpt_info_free(sg_ckpt_info *info);

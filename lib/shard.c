@@ -8,6 +8,7 @@
 #include "image.h"
 #include "json.h"
 #include "strbuf.h"
+#include "version.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -405,7 +406,9 @@ static int meta_to_json(const sg_shard_meta *m, sg_buf *b)
     }
     sg_buf_appendf(b, "],\"count\":%llu,\"source\":", (unsigned long long)m->count);
     json_buf_cstr(b, m->source);
-    sg_buf_appendf(b, ",\"crop\":%u,\"size\":%u,\"created_by\":\"stargan-c %s\"}\n", m->crop, m->size, SG_VERSION);
+    sg_buf_appendf(b, ",\"crop\":%u,\"size\":%u,\"created_by\":", m->crop, m->size);
+    json_buf_cstr(b, sg_created_by);
+    sg_buf_puts(b, "}\n");
     return b->failed ? -1 : 0;
 }
 

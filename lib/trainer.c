@@ -23,6 +23,7 @@
 #include "strbuf.h"
 #include "targets.h"
 #include "text_escape.h"
+#include "version.h"
 
 /* config.json's format: /1 for one dataset (unchanged since the first
  * release) and for several datasets trained with the former G schedule; /2
@@ -119,7 +120,7 @@ struct sg_trainer {
     sg_backend *be;               /* the model's (not owned): host buffers, fences */
     int cuda;                     /* be is the CUDA backend: keep ENGINES_FILE */
     int engines_saved;            /* engine choices in ENGINES_FILE (sg_backend_cuda_engine_choices) */
-    char note[512];               /* for the tool to show (sg_trainer_note), or "" */
+    char note[2048];              /* for the tool to show (sg_trainer_note), or "" */
     sg_ckpt_info info;
     int c_dim, S;
     int64_t iter, last_ckpt;
@@ -1138,6 +1139,15 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             sg_ckpt_path(sp, sizeof sp, run_dir, step, "state");
             int other_seed = si.has_seed && si.seed != opt->seed;
             uint64_t run_seed = si.seed;
+            /* another build may round, sum or draw otherwise (sg-train(1)): the
+             * run goes on, and the user knows why it may not match a run that
+             * was never stopped */
+            if (!si.created_by[0])
+                add_note(t, "%s was written by an older build of stargan-c, this is %s: the run goes on, "
+                         "bit-for-bit as an uninterrupted run only on the build that wrote it", sp, sg_created_by);
+            else if (strcmp(si.created_by, sg_created_by))
+                add_note(t, "%s was written by %s, this is %s: the run goes on, bit-for-bit as an uninterrupted "
+                         "run only on the build that wrote it", sp, sg_quote_str(si.created_by).s, sg_created_by);
             sg_ckpt_info_free(&si);
             if (other_seed) {
                 char cf[PATH_MAX];

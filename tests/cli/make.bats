@@ -35,3 +35,19 @@ ROOT="$BATS_TEST_DIRNAME/../.."
     [ -x "$T/bin/celeb-dump" ]
     rm -rf "$T"
 }
+
+@test "--version names the build: VERSION, and the commit of this git checkout (', modified' when it differs)" {
+    version=$(sed -n 's/^VERSION *:= *//p' "$ROOT/Makefile")
+    [ -n "$version" ]
+    want="$version"
+    if [ "$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$ROOT" && pwd)" ]; then
+        want="$version (git $(git -C "$ROOT" rev-parse --short=12 HEAD)"
+        git -C "$ROOT" diff --quiet HEAD -- || want="$want, modified"
+        want="$want)"
+    fi
+    for tool in celeb-dump sg-train sg-sample; do
+        run "$ROOT/bin/$tool" --version
+        [ "$status" -eq 0 ]
+        [ "$output" = "$tool $want" ]
+    done
+}

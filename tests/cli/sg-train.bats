@@ -978,6 +978,43 @@ PY
   [ "$status" -eq 0 ]
 }
 
+# Rewrites safetensors metadata key $2 of file $1 as $3 ("-": removes the key), as another build would have written it.
+st_set_meta() {
+  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import json, struct, sys
+p, key, val = sys.argv[1:4]
+b = open(p, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+if val == "-": h["__metadata__"].pop(key)
+else: h["__metadata__"][key] = val
+hb = json.dumps(h, separators=(",", ":")).encode()
+hb += b" " * (-len(hb) % 8)
+open(p, "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+PY
+}
+
+@test "a resume on another build than the checkpoint's says so, and goes on; on the same build it says nothing" {
+  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  v=$(sg-train --version)
+  v=${v#sg-train }
+  for k in G D state; do [ "$(st_meta "$T/r/ckpt/000002-$k.safetensors" created_by)" = "stargan-c $v" ]; done
+  run sg-train -o "$T/r" --resume --iters 3
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  st_set_meta "$T/r/ckpt/000003-state.safetensors" created_by "stargan-c 0.0.9 (git 0123456789ab)"
+  run sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: $T/r/ckpt/000003-state.safetensors was written by stargan-c 0.0.9 (git 0123456789ab), this is stargan-c $v: the run goes on, bit-for-bit as an uninterrupted run only on the build that wrote it" ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  # a state file of a build from before the key
+  st_set_meta "$T/r/ckpt/000004-state.safetensors" created_by -
+  run sg-train -o "$T/r" --resume --iters 5
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: $T/r/ckpt/000004-state.safetensors was written by an older build of stargan-c, this is stargan-c $v: the run goes on, bit-for-bit as an uninterrupted run only on the build that wrote it" ]
+  [ "$(cat "$T/r/latest")" = 000005 ]
+}
+
 @test "resume with labels of the same number and kind but another name names the first that differs" {
   sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   sed -i 's/"Brown_Hair"/"Bald"/' "$T/r/config.json"

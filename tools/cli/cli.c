@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "version.h"
 #include "fileio.h"
 #include "shard.h"
 #include <errno.h>
@@ -208,7 +209,7 @@ void cli_note_precision_on_cpu(const char *precision, const char *backend_name)
 
 void cli_version(void)
 {
-    printf("%s %s\n", cli_name, SG_VERSION);
+    printf("%s %s\n", cli_name, sg_version);
     cli_finish_stdout();
     exit(0);
 }
