@@ -112,6 +112,9 @@ check_doc() {
         [[ "$output" == *"G: "*" tensors loaded"* ]]
         case $1 in *.[15]) rendered_as_is "$W/recipe-$i.py" "$1" ;; esac
     done
+    # G in training mode, as sg-sample and the reference's test() translate;
+    # a reader's habit of G.eval() gives other images (running statistics)
+    grep -q '^G\.train() *# translate as the reference' "$1"
     # the safetensors package is the alternative, not the recipe
     grep -q 'pip install safetensors' "$1"
 }
