@@ -78,7 +78,9 @@ static long bit_diff(const float *a, const float *b, size_t n, long *first)
 static int has_msg(const sg_err *e, const char *s) { return strstr(e->msg, s) != NULL; }
 
 /* A trained (one D and one G step) full model: weights and running statistics
- * away from their initial values, num_batches_tracked counters nonzero. */
+ * away from their initial values. The num_batches_tracked counters stay 0,
+ * as in PyTorch, whose InstanceNorm never counts (only BatchNorm does; the
+ * golden test compares them). */
 static sg_model *trained_model(sg_backend *be)
 {
     sg_err err;
