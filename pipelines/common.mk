@@ -3,8 +3,8 @@
 # the recipes for the pictures and the summary.
 #
 # An experiment sets, before including this file: OUT; its own defaults with ?=
-# (these win over the reference's below); DATA (holds list_attr_celeba.txt and
-# img_align_celeba/); SPLIT_GROUPS (celeb-split's --group/--priority/--rest options);
+# (these win over the reference's below); DATA (holds list_attr_celeba.txt, the
+# images, see IMAGES, and for SPLIT_BY=partition list_eval_partition.txt); SPLIT_GROUPS (celeb-split's --group/--priority/--rest options);
 # ATTRS_<set> (the attributes packed into the shards <set>_train and <set>_test);
 # TRAIN_SHARDS. After it, the experiment's pictures and
 #   summary: $(PICTURES)
@@ -42,10 +42,28 @@ DEVICE ?= auto
 THREADS ?= 0
 GRID_COUNT ?= 16
 
+# The split: SPLIT_BY=reference, the reference's shuffle with TEST test images
+# per set; or SPLIT_BY=partition, CelebA's own list_eval_partition.txt in DATA
+# (0 train, 2 test; validation rows go where VAL_TO says: drop, train or test).
+SPLIT_BY ?= reference
+VAL_TO ?= drop
+# The images: DATA/img_align_celeba (CelebA's layout), or the folder inside it
+# that Kaggle's download nests there, or DATA/images (yunjey/stargan's
+# download.sh layout); IMAGES=DIR gives another.
+IMAGES ?= $(patsubst %/.,%,$(firstword $(wildcard $(DATA)/img_align_celeba/img_align_celeba/. \
+    $(DATA)/img_align_celeba/. $(DATA)/images/.) $(DATA)/img_align_celeba))
+
 ifdef CELEBA
 ifeq ($(wildcard $(CELEBA)/list_attr_celeba.txt),)
-$(error CELEBA=$(CELEBA): no list_attr_celeba.txt there (expected CelebA's layout: img_align_celeba/, list_attr_celeba.txt))
+$(error CELEBA=$(CELEBA): no list_attr_celeba.txt there (expected CelebA's layout: img_align_celeba/ or images/, list_attr_celeba.txt))
 endif
+endif
+ifeq ($(SPLIT_BY),reference)
+SPLIT_ARGS = --split reference --test-count $(TEST) --seed $(SPLIT_SEED)
+else ifeq ($(SPLIT_BY),partition)
+SPLIT_ARGS = --split partition --partition $(DATA)/list_eval_partition.txt --val-to $(VAL_TO)
+else
+$(error SPLIT_BY=$(SPLIT_BY): expected reference (the reference's shuffle) or partition (list_eval_partition.txt))
 endif
 
 SPLIT  = $(OUT)/split
@@ -62,16 +80,21 @@ RUN    = $(OUT)/run
 all: summary
 
 # ---- data ------------------------------------------------------------------
-$(SPLIT)/split.done: $(DATA)/list_attr_celeba.txt
+# $(OUT)/split.args holds the split's options, rewritten only when they change
+# (as train.args below): a changed TEST or SPLIT_BY splits, packs and trains anew.
+SPLIT_ARGS_LINE = $(strip $(SPLIT_GROUPS) $(SPLIT_ARGS))
+$(shell mkdir -p '$(OUT)' && { echo '$(SPLIT_ARGS_LINE)' | cmp -s - '$(OUT)/split.args' || \
+    echo '$(SPLIT_ARGS_LINE)' > '$(OUT)/split.args'; })
+
+$(SPLIT)/split.done: $(DATA)/list_attr_celeba.txt $(OUT)/split.args
 	@mkdir -p $(SPLIT)
-	$(BIN)/celeb-split -q $(SPLIT_GROUPS) --split reference \
-	    --test-count $(TEST) --seed $(SPLIT_SEED) -o $(SPLIT) $< > $(SPLIT)/stats.txt
+	$(BIN)/celeb-split -q $(SPLIT_ARGS_LINE) -o $(SPLIT) $< > $(SPLIT)/stats.txt
 	touch $@
 
 # <set>_train.lmdb, <set>_test.lmdb: the split's lists, packed with ATTRS_<set>.
 $(SHARDS)/%.lmdb: $(SPLIT)/split.done
 	@mkdir -p $(SHARDS)
-	$(BIN)/celeb-pack --force --attrs $(SPLIT)/attr_$*.txt --images $(DATA)/img_align_celeba \
+	$(BIN)/celeb-pack --force --attrs $(SPLIT)/attr_$*.txt --images $(IMAGES) \
 	    --select $(ATTRS_$(firstword $(subst _, ,$*))) --crop $(CROP) --size $(SIZE) -o $@
 
 # ---- training ----------------------------------------------------------------

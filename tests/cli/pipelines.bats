@@ -114,6 +114,43 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     [ -z "$(tool_lines "$output")" ]
 }
 
+@test "pipelines: SPLIT_BY=partition splits by list_eval_partition.txt; images/ (download.sh) and Kaggle's nested folder are found; a changed split redoes the split" {
+    # yunjey/stargan's download.sh layout: images/ beside the list
+    mkdir -p "$T/dl"
+    ln -s "$T/celeba/img_align_celeba" "$T/dl/images"
+    cp "$T/celeba/list_attr_celeba.txt" "$T/celeba/list_eval_partition.txt" "$T/dl/"
+    run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/dl" OUT="$T/part" SPLIT_BY=partition \
+        "$T/part/shards/celeba_train.lmdb" "$T/part/shards/celeba_test.lmdb"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--split partition --partition $T/dl/list_eval_partition.txt --val-to drop"* ]]
+    [[ "$output" == *"--images $T/dl/images "* ]]
+    count() { celeb-dump --json "$1" | sed -n 's/.*"count": *\([0-9]*\).*/\1/p'; }
+    [ "$(count "$T/part/shards/celeba_train.lmdb")" -eq "$(awk '$2 == 0' "$T/dl/list_eval_partition.txt" | wc -l)" ]
+    [ "$(count "$T/part/shards/celeba_test.lmdb")" -eq "$(awk '$2 == 2' "$T/dl/list_eval_partition.txt" | wc -l)" ]
+    # another split redoes the split and the packing (it did not: TEST=6 kept 5)
+    for n in 5 6; do
+        run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/dl" OUT="$T/part" TEST=$n \
+            "$T/part/shards/celeba_test.lmdb"
+        [ "$status" -eq 0 ]
+        [ "$(count "$T/part/shards/celeba_test.lmdb")" -eq $n ]
+    done
+    run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/dl" OUT="$T/part" TEST=6 "$T/part/shards/celeba_test.lmdb"
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ]
+    run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/dl" OUT="$T/part" SPLIT_BY=random
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"SPLIT_BY=random: expected reference (the reference's shuffle) or partition (list_eval_partition.txt)"* ]]
+    # Kaggle's download nests the images one folder deeper
+    mkdir -p "$T/kaggle/img_align_celeba"
+    ln -s "$T/celeba/img_align_celeba" "$T/kaggle/img_align_celeba/img_align_celeba"
+    cp "$T/celeba/list_attr_celeba.txt" "$T/kaggle/"
+    run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/kaggle" OUT="$T/kag" TEST=5 "$T/kag/shards/celeba_test.lmdb"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--images $T/kaggle/img_align_celeba/img_align_celeba "* ]]
+    [ "$(count "$T/kag/shards/celeba_test.lmdb")" -eq 5 ]
+}
+
 @test "pipelines/celeba-rafd.mk: CelebA + a class-per-folder dataset with a mask vector" {
     run make --no-print-directory -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" RAFD_CROP=178 \
         OUT="$T/multi" TEST=5 $TINY
