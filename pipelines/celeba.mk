@@ -10,7 +10,7 @@
 # celeb-synth writes the same). Outputs under OUT; each step's output is a real file
 # or a stamp, so running it again redoes nothing that is done, and an interrupted
 # training run is resumed. Every variable here or in pipelines/common.mk can be
-# given on the command line, e.g. the CI test shrinks it to seconds with
+# given on the command line, e.g. shrunk to seconds with
 # SIZE=16 CONV=4 G_REPEAT=1 ITERS=4 TEST=5.
 
 ifndef CELEBA

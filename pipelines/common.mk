@@ -103,9 +103,15 @@ $(SHARDS)/%.lmdb: $(SPLIT)/split.done
 # $(OUT)/train.done is written only when sg-train finished every iteration. An
 # interrupted run (RUN/latest present, same options, shards older than the run) is
 # resumed by the next make; anything else starts over (--force).
+# The losses plot needs a logged iteration: a run shorter than LOG_EVERY logs
+# its last one (LOG_EVERY is taken as ITERS then); LOG_EVERY=0 would log none.
+ifeq ($(strip $(LOG_EVERY)),0)
+$(error LOG_EVERY=0 logs no losses, and the pipeline plots them: give LOG_EVERY=N)
+endif
+LOG_EVERY_RUN = $(shell test '$(ITERS)' -lt '$(LOG_EVERY)' 2>/dev/null && echo '$(ITERS)' || echo '$(LOG_EVERY)')
 TRAIN_ARGS = --g-conv-dim $(CONV) --d-conv-dim $(CONV) --g-repeat $(G_REPEAT) $(if $(D_REPEAT),--d-repeat $(D_REPEAT)) \
     --iters $(ITERS) --decay-iters $(DECAY) --batch $(BATCH) --n-critic $(N_CRITIC) --g-lr $(LR) --d-lr $(LR) \
-    --log-every $(LOG_EVERY) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED)
+    --log-every $(LOG_EVERY_RUN) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED)
 # Not in TRAIN_ARGS, whose change starts the run over: KEEP changes no result
 # (a resume prunes to it).
 RUN_ARGS = --device $(DEVICE) --threads $(THREADS) $(if $(KEEP),--keep $(KEEP))

@@ -15,7 +15,7 @@
 # Every step's output is a real file or a stamp written after the step succeeded,
 # so running it again redoes nothing that is done; an interrupted training run is
 # resumed (pipelines/common.mk). Any variable below or in pipelines/common.mk can
-# be given on the command line; the CI test shrinks the run to seconds:
+# be given on the command line; this shrinks the run to seconds (a test runs it as written):
 #   make -f pipelines/synthetic.mk OUT=/tmp/x N=60 TEST=5 SIZE=16 CONV=4 G_REPEAT=1 ITERS=4
 # Run from the repository root (tools are taken from $(BIN)).
 

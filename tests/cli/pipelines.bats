@@ -249,3 +249,18 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     grep -q 'PREFIX.*/share/stargan-c/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
     grep -q '/usr/local/share/stargan-c/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
 }
+
+@test "pipelines/synthetic.mk: its header's 'seconds' command runs as written (ITERS below LOG_EVERY still logs, for the losses plot)" {
+    line=$(sed -n 's|^#   \(make -f pipelines/synthetic.mk OUT=/tmp/x .*\)$|\1|p' pipelines/synthetic.mk)
+    [ -n "$line" ]
+    line=${line/OUT=\/tmp\/x/OUT=$T/verbatim}
+    run $line DEVICE=cpu
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--iters 4 "*"--log-every 4 "* ]]
+    [ "$(wc -l < "$T/verbatim/run/history.jsonl")" -ge 1 ]
+    [ -s "$T/verbatim/plots/losses.png" ]
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/verbatim" N=60 TEST=5 SIZE=16 CONV=4 G_REPEAT=1 ITERS=4 LOG_EVERY=0
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"LOG_EVERY=0 logs no losses, and the pipeline plots them: give LOG_EVERY=N"* ]]
+}
