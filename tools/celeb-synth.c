@@ -42,8 +42,12 @@ static void usage(void)
            "      --json          with --judge: print a JSON array instead\n"
            "  -q, --quiet         no progress line, no closing summary\n"
            "  -h, --help          this help\n"
-           "      --version       version\n",
-           cli_name, cli_name);
+           "      --version       version\n"
+           "\n"
+           "Examples:\n"
+           "  %s -n 2000 --seed 1 -o data/synth\n"
+           "  %s --judge samples/*.png\n",
+           cli_name, cli_name, cli_name, cli_name);
 }
 
 /* ---- generation ----------------------------------------------------------- */
