@@ -40,6 +40,40 @@ static int split_tokens(char *s, char *end, char **tok, int max)
     return n;
 }
 
+int sg_list_is_csv(const char *text, size_t len)
+{
+    static const char head[] = "image_id,";
+    return len >= sizeof head - 1 && !memcmp(text, head, sizeof head - 1);
+}
+
+/* The CSV form of split_tokens: fields between commas, blanks around each
+ * removed; a line of blanks only has none. */
+static int split_csv(char *s, char *end, char **tok, int max)
+{
+    char *q = s;
+    while (q < end && is_blank(*q)) q++;
+    if (q == end) return 0;
+    int n = 0;
+    for (;;) {
+        while (s < end && is_blank(*s)) s++;
+        char *start = s, *fe = s;
+        while (fe < end && *fe != ',') fe++;
+        char *comma = fe < end ? fe : NULL, *te = fe;
+        while (te > start && is_blank(te[-1])) te--;
+        if (n < max) tok[n] = start;
+        n++;
+        *te = 0;   /* te <= fe: the comma, a blank, the '\n' or the final NUL */
+        if (!comma) break;
+        s = comma + 1;
+    }
+    return n;
+}
+
+int sg_list_split(char *s, char *end, char **tok, int max, int csv)
+{
+    return csv ? split_csv(s, end, tok, max) : split_tokens(s, end, tok, max);
+}
+
 static uint64_t hash_str(const char *s)
 {
     uint64_t h = 1469598103934665603ull;    /* FNV-1a */
@@ -127,12 +161,15 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
 
     char *p = buf + start, *end = buf + len;
     size_t line_no = 0, expected_rows = 0;
-    int have_count = 0, have_names = 0;
+    /* Kaggle's list_attr_celeba.csv has no count line: its first line is
+     * "image_id," and the names. */
+    const int csv = sg_list_is_csv(p, (size_t)(end - p));
+    int have_count = csv, have_names = 0;
     while (p < end) {
         char *nl = memchr(p, '\n', end - p);
         char *le = nl ? nl : end;
         line_no++;
-        int n = split_tokens(p, le, tok, MAX_ATTRS + 2);
+        int n = sg_list_split(p, le, tok, MAX_ATTRS + 2, csv);
         p = nl ? nl + 1 : end;
         if (!have_count) {
             char *q = n == 1 ? tok[0] : NULL;
@@ -153,7 +190,19 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
             continue;
         }
         if (!have_names) {
-            if (n == 0) { sg_errf(err, "%s line %zu: expected attribute names, found an empty line", name, line_no); goto done; }
+            if (csv) {   /* past "image_id" */
+                if (n == 2 && !strcmp(tok[1], "partition")) {
+                    sg_errf(err, "%s line %zu: 'image_id,partition': this is a partition file "
+                            "(list_eval_partition.csv); give the attribute list (list_attr_celeba.csv)", name, line_no);
+                    goto done;
+                }
+                int stored = n < MAX_ATTRS + 2 ? n : MAX_ATTRS + 2;
+                for (int i = 1; i < stored; i++) tok[i - 1] = tok[i];
+                n--;   /* over MAX_ATTRS still: refused below */
+                for (int i = 0; i < n; i++)
+                    if (i < MAX_ATTRS && !tok[i][0]) { sg_errf(err, "%s line %zu: attribute name %d is empty", name, line_no, i + 1); goto done; }
+            }
+            if (n <= 0) { sg_errf(err, "%s line %zu: expected attribute names, found an empty line", name, line_no); goto done; }
             if (n > MAX_ATTRS) { sg_errf(err, "%s line %zu: more than %d attribute names", name, line_no, MAX_ATTRS); goto done; }
             for (int i = 0; i < n; i++)
                 if (!strcmp(tok[i], "1") || !strcmp(tok[i], "-1")) {
@@ -173,8 +222,11 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
             for (int i = 0; i < n; i++)
                 if (!(t->attr_names[i] = strdup(tok[i]))) { sg_errf(err, "%s: out of memory", name); goto done; }
             /* Whether a blank follows the last name (split_tokens overwrote it
-             * with a NUL, so look at the original text). */
-            {
+             * with a NUL, so look at the original text). A CSV's is written
+             * as CelebA's list_attr_celeba.txt has it, so that the outputs of
+             * either form are the same files. */
+            if (csv) t->names_trailing_space = 1;
+            else {
                 size_t off = (size_t)(tok[n - 1] + strlen(tok[n - 1]) - buf);
                 t->names_trailing_space = off < len && (text[off] == ' ' || text[off] == '\t');
             }
@@ -182,6 +234,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
             continue;
         }
         if (n == 0) continue;   /* blank lines (e.g. at the end) */
+        if (csv && !tok[0][0]) { sg_errf(err, "%s line %zu: empty file name", name, line_no); goto done; }
         if (n - 1 != t->n_attrs) {
             sg_errf(err, "%s line %zu: expected %d values, found %d", name, line_no, t->n_attrs, n - 1);
             goto done;
@@ -213,9 +266,9 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
         t->n_rows++;
     }
     if (!have_names) { sg_errf(err, "%s line %zu: missing the line of attribute names", name, line_no + 1); goto done; }
-    if (t->n_rows != expected_rows) {
-        sg_errf(err, "%s line 1: the count says %zu row%s, but the file has %zu", name, expected_rows,
-                expected_rows == 1 ? "" : "s", t->n_rows);
+    if (!csv && t->n_rows != expected_rows) {
+        sg_errf(err, "%s line 1: the count says %zu row%s, but the file has %zu", name,
+                expected_rows, expected_rows == 1 ? "" : "s", t->n_rows);
         goto done;
     }
     set.cap = 16;

@@ -5,7 +5,9 @@
  *   line 2: attribute names separated by spaces (CelebA ends it with a space)
  *   then one row per image: file name, one space, then each value right-aligned
  *   in width 2 (" 1" or "-1") joined by single spaces:  "000001.jpg -1  1  1 -1 ..."
- * The reader accepts any blanks between fields, CRLF line ends and blank lines;
+ * The reader accepts any blanks between fields, CRLF line ends and blank lines,
+ * and Kaggle's CSV form (list_attr_celeba.csv: a first line "image_id,NAME,...",
+ * no count line, comma-separated rows), told apart by that first line;
  * the writer writes CelebA's exact layout with LF line ends, so reading and
  * writing an unmodified CelebA file reproduces it byte for byte. */
 #ifndef SG_CELEBA_ATTRS_H
@@ -32,6 +34,17 @@ extern const char *const sg_celeba_attr_names[40];
  * file?)" when it holds a NUL byte, which would silently cut a file name
  * short (a binary file, a broken copy). */
 int sg_list_text_start(const char *name, const void *text, size_t len, size_t *start, sg_err *err);
+
+/* 1 when a list's text (from sg_list_text_start's start) is Kaggle's CSV
+ * form: its first line starts with "image_id," (list_attr_celeba.csv,
+ * list_eval_partition.csv). */
+int sg_list_is_csv(const char *text, size_t len);
+/* Splits the line [s, end) in place (NUL-terminating each field; *end is
+ * '\n' or a NUL and may be overwritten) into at most max fields in tok, and
+ * returns the number of fields (those past max counted, not stored): between
+ * blanks, or with csv between commas with blanks around each removed. A line
+ * of blanks has none. */
+int sg_list_split(char *s, char *end, char **tok, int max, int csv);
 
 /* Reads and validates path ("-" = stdin). Errors: "PATH line N: problem". */
 int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err);

@@ -36,7 +36,7 @@ static void usage(void)
            "reference does (torchvision CenterCrop + Resize on PIL images), and write an LMDB\n"
            "shard OUT holding pixels, labels and metadata (see stargan-shard(5)).\n"
            "\n"
-           "  -a, --attrs FILE        CelebA attribute list (list_attr_celeba.txt format)\n"
+           "  -a, --attrs FILE        CelebA attribute list (list_attr_celeba.txt, or Kaggle's .csv)\n"
            "  -i, --images DIR        directory holding the files the list names\n"
            "  -s, --select A,B,...    attributes to keep, in label order (default: all)\n"
            "  -F, --folders DIR       one class per subfolder (sorted by name), one-hot labels;\n"

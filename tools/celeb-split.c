@@ -23,9 +23,10 @@
 static void usage(void)
 {
     printf("Usage: %s [OPTION]... --group NAME=ATTR[,ATTR]... -o OUT ATTR_FILE\n"
-           "Split a CelebA attribute list (list_attr_celeba.txt) into groups of images by\n"
-           "attributes, and optionally into train/test. Writes OUT/attr_NAME.txt per group\n"
-           "(and attr_NAME_train.txt, attr_NAME_test.txt with --split) in CelebA's format.\n"
+           "Split a CelebA attribute list (list_attr_celeba.txt, or Kaggle's .csv) into groups\n"
+           "of images by attributes, and optionally into train/test. Writes OUT/attr_NAME.txt\n"
+           "per group (and attr_NAME_train.txt, attr_NAME_test.txt with --split) in CelebA's\n"
+           "format (the .txt one).\n"
            "\n"
            "Rule: an image with any attribute of the --priority group goes there; else to\n"
            "the first group (command-line order) that has one of its attributes; else to\n"
@@ -38,7 +39,8 @@ static void usage(void)
            "  -s, --split MODE           none (default), reference, or partition[=FILE]\n"
            "                             reference: Python random.seed(SEED); random.shuffle of each\n"
            "                             group's rows; the first N rows are test (yunjey/stargan)\n"
-           "                             partition: list_eval_partition.txt (0 train, 2 test)\n"
+           "                             partition: list_eval_partition.txt or .csv (0 train,\n"
+           "                             2 test)\n"
            "      --partition FILE       the partition file for --split partition\n"
            "      --val-to train|test|drop  where partition 1 (validation) goes (default drop)\n"
            "      --test-count N         test rows per group for --split reference (default 1999)\n"
@@ -160,8 +162,9 @@ static void commit_pending(const char *dir)
     sigprocmask(SIG_SETMASK, &was, NULL);
 }
 
-/* list_eval_partition.txt: "000001.jpg 0" per line. Returns per table row the
- * partition (0, 1, 2); every row of the table must be listed. */
+/* list_eval_partition.txt: "000001.jpg 0" per line, or Kaggle's
+ * list_eval_partition.csv: "image_id,partition", then "000001.jpg,0". Returns
+ * per table row the partition (0, 1, 2); every row of the table must be listed. */
 static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *err)
 {
     uint8_t *data; size_t len;
@@ -188,24 +191,26 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         slot[i] = (long)r;
     }
     char *p = (char *)data + start, *end = (char *)data + len;
+    const int csv = sg_list_is_csv(p, (size_t)(end - p));
     size_t line = 0;
     while (p < end) {
         char *nl = memchr(p, '\n', end - p), *le = nl ? nl : end;
         line++;
-        char *tok[3]; int n = 0;
-        for (char *s = p; s < le;) {
-            while (s < le && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
-            if (s == le) break;
-            char *st = s;
-            while (s < le && !(*s == ' ' || *s == '\t' || *s == '\r')) s++;
-            if (n < 3) tok[n] = st;
-            n++;
-            *s = 0;   /* may overwrite '\n' (already found) or the final NUL */
-            if (s < le) s++;
-        }
+        char *tok[3];
+        int n = sg_list_split(p, le, tok, 3, csv);
         p = nl ? nl + 1 : end;
         if (n == 0) continue;
-        if (n != 2) { sg_errf(err, "%s line %zu: expected 'FILE PARTITION', found %d fields", path, line, n); goto fail; }
+        if (csv && line == 1) {   /* "image_id,partition" */
+            if (n == 2) continue;
+            sg_errf(err, "%s line 1: expected 'image_id,partition', found %d fields: this looks like an attribute "
+                    "list (list_attr_celeba.csv); give the partition file (list_eval_partition.csv)", path, n);
+            goto fail;
+        }
+        if (n != 2) {
+            sg_errf(err, "%s line %zu: expected '%s', found %d fields", path, line,
+                    csv ? "FILE,PARTITION" : "FILE PARTITION", n);
+            goto fail;
+        }
         if (strlen(tok[1]) != 1 || tok[1][0] < '0' || tok[1][0] > '2') {
             sg_errf(err, "%s line %zu: partition '%s' is not 0, 1 or 2", path, line, sg_quote_str(tok[1]).s); goto fail;
         }

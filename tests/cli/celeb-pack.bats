@@ -674,3 +674,16 @@ first_stack_mmap() {
   [[ "$output" == "celeb-pack: $T/f/b/zz.jpg: "*"(skipped)" ]]
   [ "$(celeb-dump --verify "$T/f.lmdb")" = "2 records OK" ]
 }
+
+@test "Kaggle's list_attr_celeba.csv packs into the same shard as the .txt list" {
+  mkdir "$T/txt" "$T/csv"
+  cp "$S/list_attr_celeba.txt" "$T/txt/list"
+  # the CSV form, CRLF line ends; the same name, so that the shard's recorded source is the same
+  { printf 'image_id,'; sed -n 2p "$S/list_attr_celeba.txt" | sed 's/ *$//' | tr ' ' ,; echo
+    tail -n +3 "$S/list_attr_celeba.txt" | sed -E 's/ +/,/g'; } | sed 's/$/\r/' > "$T/csv/list"
+  head -n 1 "$T/csv/list" | grep -q '^image_id,5_o_Clock_Shadow,'
+  for d in txt csv; do
+    (cd "$T/$d" && celeb-pack -q --attrs list --images "$S/img_align_celeba" --select "$SEL" -S 16 -j 2 -o s.lmdb)
+  done
+  cmp "$T/txt/s.lmdb/data.mdb" "$T/csv/s.lmdb/data.mdb"
+}

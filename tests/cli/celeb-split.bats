@@ -433,3 +433,66 @@ EOF
   last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a '[0-9]/[0-9]* rows' | tail -n 1)
   [[ "$last" == *"6/6 rows"* ]] || { echo "last: $last"; false; }
 }
+
+# Kaggle's forms of the two lists, from the .txt ones (CRLF line ends, as
+# Kaggle's files have).
+attrs_to_csv() {
+  { printf 'image_id,'; sed -n 2p "$1" | sed 's/ *$//' | tr ' ' ,; echo
+    tail -n +3 "$1" | sed -E 's/ +/,/g'; } | sed 's/$/\r/'
+}
+partition_to_csv() { { echo image_id,partition; tr ' ' , < "$1"; } | sed 's/$/\r/'; }
+
+@test "Kaggle's list_attr_celeba.csv and list_eval_partition.csv give the same files as the .txt lists" {
+  celeb-synth -q -n 60 --seed 4 -o "$T/syn"
+  attrs_to_csv "$T/syn/list_attr_celeba.txt" > "$T/list_attr_celeba.csv"
+  partition_to_csv "$T/syn/list_eval_partition.txt" > "$T/list_eval_partition.csv"
+  head -n 1 "$T/list_attr_celeba.csv" | grep -q '^image_id,5_o_Clock_Shadow,Arched_Eyebrows,'
+  grep -q $'^000001.jpg,[-1,]*\r$' "$T/list_attr_celeba.csv"
+  grep -q $'^000001.jpg,[012]\r$' "$T/list_eval_partition.csv"
+  G=(-g a=Black_Hair,Blond_Hair -g b=Eyeglasses --rest b)
+  for split in none reference partition; do
+    extra=(); [ $split = partition ] && extra=(--partition "$T/syn/list_eval_partition.txt")
+    run celeb-split "${G[@]}" --split $split --test-count 5 "${extra[@]}" -o "$T/txt-$split" "$T/syn/list_attr_celeba.txt"
+    [ "$status" -eq 0 ]
+    want=$output
+    [ $split = partition ] && extra=(--partition "$T/list_eval_partition.csv")
+    run celeb-split "${G[@]}" --split $split --test-count 5 "${extra[@]}" -o "$T/csv-$split" "$T/list_attr_celeba.csv"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$want" ]
+    diff -r "$T/txt-$split" "$T/csv-$split"
+  done
+  # the .txt partition with the .csv attributes, and the reverse
+  celeb-split "${G[@]}" --split partition --partition "$T/list_eval_partition.csv" -o "$T/mix1" "$T/syn/list_attr_celeba.txt" >/dev/null
+  celeb-split "${G[@]}" --split partition --partition "$T/syn/list_eval_partition.txt" -o "$T/mix2" "$T/list_attr_celeba.csv" >/dev/null
+  diff -r "$T/txt-partition" "$T/mix1"
+  diff -r "$T/txt-partition" "$T/mix2"
+  # the outputs are CelebA's .txt layout, names line ending in a space
+  [ "$(sed -n 2p "$T/csv-none/attr_a.txt" | tail -c 7)" = "Young " ]
+  [ "$(ls "$T/txt-reference" | wc -l)" -eq 6 ]
+}
+
+@test "Kaggle CSV lists: errors name the file and the line (the header is line 1)" {
+  printf 'image_id,A,B\r\n1.jpg,1,-1\r\n2.jpg,1\r\n' > "$T/a.csv"
+  run celeb-split -g g=A -o "$T/out" "$T/a.csv"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/a.csv line 3: expected 2 values, found 1" ]
+  printf 'image_id,A,B\r\n1.jpg,1,-1\r\n2.jpg,1,-1\r\n' > "$T/a.csv"
+  printf 'image_id,partition\r\n1.jpg,0\r\n2.jpg,3\r\n' > "$T/p.csv"
+  run celeb-split -g g=A -o "$T/out" --split partition --partition "$T/p.csv" "$T/a.csv"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/p.csv line 3: partition '3' is not 0, 1 or 2" ]
+  printf 'image_id,partition\r\n1.jpg,0\r\n2.jpg 2\r\n' > "$T/p.csv"
+  run celeb-split -g g=A -o "$T/out" --split partition --partition "$T/p.csv" "$T/a.csv"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/p.csv line 3: expected 'FILE,PARTITION', found 1 fields" ]
+  # the two files swapped
+  run celeb-split -g g=A -o "$T/out" --split partition --partition "$T/a.csv" "$T/a.csv"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-split: $T/a.csv line 1: expected 'image_id,partition', found 3 fields: this looks like an attribute list"* ]]
+  printf 'image_id,partition\r\n1.jpg,0\r\n2.jpg,2\r\n' > "$T/p.csv"
+  run celeb-split -g g=A -o "$T/out" "$T/p.csv"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-split: $T/p.csv line 1: 'image_id,partition': this is a partition file"* ]]
+  [ ! -e "$T/out" ]
+}

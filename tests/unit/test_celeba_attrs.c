@@ -153,6 +153,50 @@ static void test_bad(void)
         "t.txt line 7: duplicate file name 000002.jpg (first on line 4)");
 }
 
+/* Kaggle's list_attr_celeba.csv: "image_id," and the names on line 1, no
+ * count line, commas between fields, CRLF line ends; read as the same table as
+ * the .txt, and written as CelebA's .txt (names line ending in a space). */
+static void test_csv(void)
+{
+    static const char *const forms[] = {
+        "image_id,Bald,Bangs,Young\r\n000001.jpg,-1,1,1\r\n000002.jpg,1,-1,-1\r\n000003.jpg,-1,-1,1\r\n",
+        "image_id,Bald,Bangs,Young\n000001.jpg,-1,1,1\n000002.jpg,1,-1,-1\n000003.jpg,-1,-1,1",
+        "\xef\xbb\xbfimage_id,Bald,Bangs,Young\n000001.jpg, -1, 1, 1\n\n000002.jpg,1 ,-1,-1\n000003.jpg,-1,-1,1\n\n",
+    };
+    for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+        sg_attr_table t;
+        sg_err err = {{0}};
+        CHECK(parse(forms[f], &t, &err) == 0, "csv form %zu rejected: %s", f, err.msg);
+        if (t.n_rows != 3) { sg_attr_table_free(&t); continue; }
+        CHECK(t.n_attrs == 3 && !strcmp(t.attr_names[0], "Bald") && !strcmp(t.file_names[1], "000002.jpg")
+              && sg_attr_value(&t, 1, 0) == 1 && sg_attr_value(&t, 0, 0) == -1, "csv form %zu: table", f);
+        char *out; size_t len;
+        CHECK(sg_attr_table_format(&t, NULL, 0, &out, &len, &err) == 0, "format: %s", err.msg);
+        CHECK(len == strlen(GOOD) && !memcmp(out, GOOD, len), "csv form %zu written as:\n%.*s", f, (int)len, out);
+        free(out);
+        sg_attr_table_free(&t);
+    }
+    /* Line numbers count the header as line 1. */
+    BAD("image_id,A,B\n1.jpg,-1\n", "t.txt line 2: expected 2 values, found 1");
+    BAD("image_id,A,B\n1.jpg,-1,1,1\n", "t.txt line 2: expected 2 values, found 3");
+    BAD("image_id,A,B\n1.jpg,-1,,\n", "t.txt line 2: expected 2 values, found 3");
+    BAD("image_id,A,B\n1.jpg,-1,0\n", "t.txt line 2: value '0' of B is not 1 or -1");
+    BAD("image_id,A,B\n1.jpg,-1,\n", "t.txt line 2: value '' of B is not 1 or -1");
+    BAD("image_id,A,B\n1.jpg,-1 1,1\n", "t.txt line 2: value '-1 1' of A is not 1 or -1");
+    BAD("image_id,A,B\n,-1,1\n", "t.txt line 2: empty file name");
+    BAD("image_id,A,,B\n", "t.txt line 1: attribute name 2 is empty");
+    BAD("image_id,A,B,A\n", "t.txt line 1: duplicate attribute name A (names 1 and 3)");
+    BAD("image_id,A,B\n1.jpg,-1,1\n2.jpg,1,1\n1.jpg,1,1\n", "t.txt line 4: duplicate file name 1.jpg (first on line 2)");
+    BAD("image_id,partition\r\n000001.jpg,0\r\n", "t.txt line 1: 'image_id,partition': this is a partition file");
+    /* A header only: no rows. */
+    sg_attr_table t;
+    sg_err err = {{0}};
+    CHECK(parse("image_id,A,B\r\n", &t, &err) == 0 && t.n_rows == 0 && t.n_attrs == 2, "csv header only: %s", err.msg);
+    sg_attr_table_free(&t);
+    /* Not CSV: a .txt whose first line merely holds a comma is still read as a .txt. */
+    BAD("image_id\nA,B\n", "t.txt line 1: expected the number of rows, found 'image_id'");
+}
+
 /* sg_quote_bytes (lib/error.h), which the messages below quote the file with:
  * printable ASCII as is, everything else escaped, at most 40 characters. */
 static void test_quote_bytes(void)
@@ -250,6 +294,7 @@ int main(void)
     test_real_excerpt();
     test_lenient();
     test_bad();
+    test_csv();
     test_quote_bytes();
     test_quoted_messages();
     test_file_io();
