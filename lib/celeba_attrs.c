@@ -180,7 +180,12 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
                 else v = v * 10 + (unsigned)(*q - '0');
             }
             if (!ok) {
-                if (n == 0) sg_errf(err, "%s line %zu: expected the number of rows, found an empty line", name, line_no);
+                /* list_eval_partition.txt given for the attribute list */
+                if (n == 2 && (!strcmp(tok[1], "0") || !strcmp(tok[1], "1") || !strcmp(tok[1], "2")))
+                    sg_errf(err, "%s line %zu: expected the number of rows, found '%s ...': this looks like a "
+                            "partition file (list_eval_partition.txt); give the attribute list "
+                            "(list_attr_celeba.txt)", name, line_no, sg_quote_str(tok[0]).s);
+                else if (n == 0) sg_errf(err, "%s line %zu: expected the number of rows, found an empty line", name, line_no);
                 else sg_errf(err, "%s line %zu: expected the number of rows, found '%s%s'", name, line_no,
                              sg_quote_str(tok[0]).s, n > 1 ? " ..." : "");
                 goto done;
@@ -267,8 +272,8 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
     }
     if (!have_names) { sg_errf(err, "%s line %zu: missing the line of attribute names", name, line_no + 1); goto done; }
     if (!csv && t->n_rows != expected_rows) {
-        sg_errf(err, "%s line 1: the count says %zu row%s, but the file has %zu", name,
-                expected_rows, expected_rows == 1 ? "" : "s", t->n_rows);
+        sg_errf(err, "%s line 1: the count says %zu row%s, but the file has %zu: set line 1 to %zu", name,
+                expected_rows, expected_rows == 1 ? "" : "s", t->n_rows, t->n_rows);
         goto done;
     }
     set.cap = 16;

@@ -207,8 +207,13 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
             goto fail;
         }
         if (n != 2) {
-            sg_errf(err, "%s line %zu: expected '%s', found %d fields", path, line,
-                    csv ? "FILE,PARTITION" : "FILE PARTITION", n);
+            /* list_attr_celeba.txt given for the partition file: its count line */
+            if (line == 1 && n == 1 && strspn(tok[0], "0123456789") == strlen(tok[0]))
+                sg_errf(err, "%s line 1: expected 'FILE PARTITION', found a number: this looks like an attribute "
+                        "list (list_attr_celeba.txt); give the partition file (list_eval_partition.txt)", path);
+            else
+                sg_errf(err, "%s line %zu: expected '%s', found %d fields", path, line,
+                        csv ? "FILE,PARTITION" : "FILE PARTITION", n);
             goto fail;
         }
         if (strlen(tok[1]) != 1 || tok[1][0] < '0' || tok[1][0] > '2') {

@@ -164,7 +164,7 @@ EOF
   printf '3\nA B\n1.jpg 1 -1\n' > "$T/bad.txt"
   run celeb-split -g g=A -o "$T/out" "$T/bad.txt"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"bad.txt line 1: the count says 3 rows, but the file has 1" ]]
+  [ "$output" = "celeb-split: $T/bad.txt line 1: the count says 3 rows, but the file has 1: set line 1 to 1" ]
   printf '2\nA B\n1.jpg 1 -1\n1.jpg 1 2\n' > "$T/bad.txt"
   run celeb-split -g g=A -o "$T/out" "$T/bad.txt"
   [ "$status" -eq 1 ]
@@ -495,4 +495,23 @@ partition_to_csv() { { echo image_id,partition; tr ' ' , < "$1"; } | sed 's/$/\r
   [ "$status" -eq 1 ]
   [[ "$output" == "celeb-split: $T/p.csv line 1: 'image_id,partition': this is a partition file"* ]]
   [ ! -e "$T/out" ]
+}
+
+@test "the attribute list and the partition file swapped: each says what it looks like" {
+  celeb-synth -q -n 20 --seed 4 -o "$T/syn"
+  run celeb-split -g g=Male -o "$T/out" "$T/syn/list_eval_partition.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/syn/list_eval_partition.txt line 1: expected the number of rows, found '000001.jpg ...': this looks like a partition file (list_eval_partition.txt); give the attribute list (list_attr_celeba.txt)" ]
+  run celeb-split -g g=Male -o "$T/out" --split partition --partition "$T/syn/list_attr_celeba.txt" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/syn/list_attr_celeba.txt line 1: expected 'FILE PARTITION', found a number: this looks like an attribute list (list_attr_celeba.txt); give the partition file (list_eval_partition.txt)" ]
+  # rows filtered with grep: line 1 still says 20
+  { head -n 2 "$T/syn/list_attr_celeba.txt"; grep '^00000[1-5]\.jpg' "$T/syn/list_attr_celeba.txt"; } > "$T/five.txt"
+  run celeb-split -g g=Male -o "$T/out" "$T/five.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/five.txt line 1: the count says 20 rows, but the file has 5: set line 1 to 5" ]
+  sed -i 1s/20/5/ "$T/five.txt"
+  celeb-split -q -g g=Male -r g -o "$T/out" "$T/five.txt"
+  [ "$(head -n 1 "$T/out/attr_g.txt")" = 5 ]
+  [ ! -e "$T/out/attr_g_train.txt" ]
 }

@@ -141,8 +141,14 @@ static void test_bad(void)
     BAD("1\n", "t.txt line 2: missing the line of attribute names");
     BAD("1\n000001.jpg -1 1\n", "t.txt line 2: expected attribute names, found a data row");
     BAD("1\nA B A\n000001.jpg -1 1 1\n", "t.txt line 2: duplicate attribute name A");
-    BAD("2\nA B\n000001.jpg -1 1\n", "t.txt line 1: the count says 2 rows, but the file has 1");
-    BAD("1\nA B\n000001.jpg -1 1\n000002.jpg 1 1\n", "the count says 1 row, but the file has 2");
+    /* rows filtered with grep: the message says what to write */
+    BAD("2\nA B\n000001.jpg -1 1\n", "t.txt line 1: the count says 2 rows, but the file has 1: set line 1 to 1");
+    BAD("1\nA B\n000001.jpg -1 1\n000002.jpg 1 1\n", "the count says 1 row, but the file has 2: set line 1 to 2");
+    /* list_eval_partition.txt given for the attribute list */
+    BAD("000001.jpg 0\n000002.jpg 2\n", "t.txt line 1: expected the number of rows, found '000001.jpg ...': "
+        "this looks like a partition file (list_eval_partition.txt); give the attribute list (list_attr_celeba.txt)");
+    BAD("\xef\xbb\xbf" "000001.jpg\t1\r\n", "t.txt line 1: expected the number of rows, found '000001.jpg ...': this looks like a partition file");
+    BAD("000001.jpg 3\n", "t.txt line 1: expected the number of rows, found '000001.jpg ...'");   /* not 0/1/2: no guess */
     BAD("2\nA B\n000001.jpg -1 1\n000002.jpg 1\n", "t.txt line 4: expected 2 values, found 1");
     BAD("1\nA B\n000001.jpg -1 1 1\n", "t.txt line 3: expected 2 values, found 3");
     BAD("1\nA B\n000001.jpg -1 x\n", "t.txt line 3: value 'x' of B is not 1 or -1");
