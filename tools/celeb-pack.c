@@ -244,6 +244,90 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
     }
 }
 
+/* ---- every image missing: what the --images directory holds instead ---- */
+
+/* Per-file messages for missing images: the first MISSING_SHOWN, then one line
+ * with how many more (202,599 lines for a wrong directory otherwise). When the
+ * first ALL_MISSING_ROWS rows are all missing, the directory is the wrong one:
+ * stop, and say what it holds instead. */
+#define MISSING_SHOWN 10
+#define ALL_MISSING_ROWS 100
+
+static int is_file_in(const char *dir, const char *sub, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/%s%s%s", dir, sub, *sub ? "/" : "", name) >= (int)sizeof path) return 0;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Why none of the first n rows of the list (attrs) is in images, into buf:
+ * a folder of images holds them one level down (Kaggle's
+ * img_align_celeba/img_align_celeba), or it holds NAME.png for NAME.jpg (the
+ * img_align_celeba_png variant: the list's names are to be rewritten, which
+ * celeb-pack does not do behind the user's back), or neither. */
+static void all_missing_hint(char *buf, size_t len, const char *images, const char *attrs, const input_list *L,
+                             size_t n)
+{
+    const char *first = L->items[0].name;
+    char shown[SG_QUOTE_MAX + 4];
+    snprintf(shown, sizeof shown, "%s", sg_quote_str(first).s);
+    size_t k;
+    if (n == 1) k = (size_t)snprintf(buf, len, "--images %s: the image %s lists (%s) is not there", images, attrs, shown);
+    else k = (size_t)snprintf(buf, len, "--images %s: none of the %s%zu images %s lists is there (the first: %s)",
+                              images, n == ALL_MISSING_ROWS ? "first " : "", n, attrs, shown);
+    if (k >= len) return;
+    buf += k; len -= k;
+
+    /* Its entries: folders (sorted, for a stable answer) and a count of the rest. */
+    char **dirs = NULL;
+    size_t n_dirs = 0, n_other = 0, cap = 0;
+    DIR *d = opendir(images);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *full = path_join(images, e->d_name);
+        struct stat st;
+        int is_dir = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
+        free(full);
+        if (!is_dir) { n_other++; continue; }
+        if (n_dirs == cap) {
+            cap = cap ? cap * 2 : 8;
+            if (!(dirs = realloc(dirs, cap * sizeof *dirs))) cli_die("out of memory");
+        }
+        dirs[n_dirs++] = xstrdup(e->d_name);
+    }
+    if (d) closedir(d);
+    if (n_dirs) qsort(dirs, n_dirs, sizeof *dirs, cmp_str);
+
+    const char *holder = NULL;
+    for (size_t i = 0; i < n_dirs && !holder; i++)
+        if (printable_ascii(dirs[i]) && is_file_in(images, dirs[i], first)) holder = dirs[i];
+    const char *slash = images[strlen(images) - 1] == '/' ? "" : "/";
+    const char *dot = strrchr(first, '.');
+    int jpg = dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+    char png[PATH_MAX] = "";
+    if (jpg && (size_t)(dot - first) + 5 < sizeof png) snprintf(png, sizeof png, "%.*s.png", (int)(dot - first), first);
+    if (holder)
+        snprintf(buf, len, ", but %s%s%s holds it (a nested folder, as in Kaggle's "
+                 "img_align_celeba/img_align_celeba): give --images %s%s%s", images, slash, holder, images, slash, holder);
+    else if (png[0] && is_file_in(images, "", png)) {
+        /* The stem .png beside: CelebA's img_align_celeba_png. */
+        const char *ext = strrchr(attrs, '.');
+        const char *to = ext && !strcmp(ext, ".csv") ? "list_attr_png.csv" : "list_attr_png.txt";
+        snprintf(buf, len, ", but %s is (the PNG variant, img_align_celeba_png): rewrite the list's names with "
+                 "sed -E 's/\\.jpg([ ,])/.png\\1/' %s > %s and give --attrs %s", sg_quote_str(png).s, attrs, to, to);
+    } else if (n_dirs == 1 && n_other == 0 && printable_ascii(dirs[0]))
+        snprintf(buf, len, "; it holds only the folder %s: give --images %s%s%s if the images are in it", dirs[0],
+                 images, slash, dirs[0]);
+    else if (n_dirs + n_other == 0)
+        snprintf(buf, len, ": the directory is empty; check --images");
+    else
+        snprintf(buf, len, ": check --images");
+    for (size_t i = 0; i < n_dirs; i++) free(dirs[i]);
+    free(dirs);
+}
+
 /* ---- workers and the reorder window ---- */
 
 enum { SLOT_EMPTY, SLOT_BUSY, SLOT_DONE };
@@ -551,6 +635,12 @@ int main(int argc, char **argv)
     }
 
     size_t n_skipped[RESULT_KINDS] = {0};
+    /* While every row so far is missing, their messages wait: if the first
+     * ALL_MISSING_ROWS all are, one line replaces them. */
+    int all_missing = !folders;
+    const size_t probe_rows = L.n < ALL_MISSING_ROWS ? L.n : ALL_MISSING_ROWS;
+    static char held[MISSING_SHOWN][sizeof S.slots[0].msg];
+    int n_held = 0;
     int failed = 0;
     char fail_msg[1100] = "";
     const char *fail_hint = "";   /* the words for want of space, where that was why */
@@ -574,10 +664,17 @@ int main(int argc, char **argv)
         pthread_mutex_unlock(&S.mu);
         if (interrupted) { failed = 2; break; }
 
+        if (all_missing && sl->result != RESULT_MISSING) {
+            for (int h = 0; h < n_held; h++) cli_warn("%s (skipped)", held[h]);
+            all_missing = 0;
+        }
         if (sl->result != RESULT_OK) {
             if (strict) { snprintf(fail_msg, sizeof fail_msg, "%s", sl->msg); failed = 1; break; }
-            cli_warn("%s (skipped)", sl->msg);
             n_skipped[sl->result]++;
+            if (sl->result != RESULT_MISSING) cli_warn("%s (skipped)", sl->msg);
+            else if (n_skipped[RESULT_MISSING] > MISSING_SHOWN) {}   /* counted, told at the end */
+            else if (all_missing) snprintf(held[n_held++], sizeof held[0], "%s", sl->msg);
+            else cli_warn("%s (skipped)", sl->msg);
         } else if (sg_shard_writer_append(wr, L.items[i].labels, L.items[i].name, sl->pixels, sl->pixel_len, &err)) {
             snprintf(fail_msg, sizeof fail_msg, "%s", err.msg);
             fail_hint = cli_no_space_hint(&err);
@@ -589,6 +686,11 @@ int main(int argc, char **argv)
         S.next_write = i + 1;
         pthread_cond_broadcast(&S.can_take);
         pthread_mutex_unlock(&S.mu);
+        if (all_missing && i + 1 == probe_rows) {
+            all_missing_hint(fail_msg, sizeof fail_msg, images, attrs, &L, probe_rows);
+            failed = 1;
+            break;
+        }
 
         double el = now_s() - t0, rate = (i + 1) / (el > 1e-9 ? el : 1e-9);
         char eta[32];
@@ -604,6 +706,8 @@ int main(int argc, char **argv)
     if (inline_mode) worker_ctx_free(&inline_ctx);
     cli_progress_end();
 
+    if (!failed && n_skipped[RESULT_MISSING] > MISSING_SHOWN)
+        cli_warn("... and %zu more missing (skipped)", n_skipped[RESULT_MISSING] - MISSING_SHOWN);
     uint64_t written = sg_shard_writer_count(wr);
     if (!failed && written == 0) {
         snprintf(fail_msg, sizeof fail_msg, "no image could be read");

@@ -687,3 +687,104 @@ first_stack_mmap() {
   done
   cmp "$T/txt/s.lmdb/data.mdb" "$T/csv/s.lmdb/data.mdb"
 }
+
+# A list of the 12 synthetic rows and then N rows naming missing files.
+list_with_missing() {
+  local n=$1 out=$2
+  { echo $((12 + n)); sed -n 2p "$S/list_attr_celeba.txt"; tail -n +3 "$S/list_attr_celeba.txt"
+    for ((k = 0; k < n; k++)); do tail -n 1 "$S/list_attr_celeba.txt" | sed "s/^[^ ]*/gone$k.jpg/"; done; } > "$out"
+}
+
+@test "missing images: the first 10 are named, then one line says how many more; with -q too" {
+  list_with_missing 15 "$T/l.txt"
+  run celeb-pack --attrs "$T/l.txt" --images "$S/img_align_celeba" -S 16 -j 2 -o "$T/s.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 12 ]
+  [ "${lines[0]}" = "celeb-pack: $S/img_align_celeba/gone0.jpg: No such file or directory (skipped)" ]
+  [ "${lines[9]}" = "celeb-pack: $S/img_align_celeba/gone9.jpg: No such file or directory (skipped)" ]
+  [ "${lines[10]}" = "celeb-pack: ... and 5 more missing (skipped)" ]
+  [ "${lines[11]}" = "celeb-pack: wrote 12 records to $T/s.lmdb (15 skipped: 15 missing), 16x16, 40 labels" ]
+  run celeb-pack -q --attrs "$T/l.txt" --images "$S/img_align_celeba" -S 16 -j 1 -o "$T/q.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 11 ]
+  [ "${lines[10]}" = "celeb-pack: ... and 5 more missing (skipped)" ]
+  # ten or fewer: no such line
+  list_with_missing 10 "$T/l.txt"
+  run celeb-pack -q --attrs "$T/l.txt" --images "$S/img_align_celeba" -S 16 -o "$T/t.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 10 ]
+  [ "${lines[9]}" = "celeb-pack: $S/img_align_celeba/gone9.jpg: No such file or directory (skipped)" ]
+}
+
+# runs celeb-pack on $T/img with -q and without; both: exit 1, the one line $1, nothing left
+expect_all_missing() {
+  for q in -v -q; do
+    [ $q = -v ] && q=()
+    run celeb-pack "${q[@]}" --attrs "${ATTRS:-$S/list_attr_celeba.txt}" --images "$T/img" -S 16 -o "$T/o.lmdb"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [ "$output" = "$1; $T/o.lmdb not written" ]
+    [ ! -e "$T/o.lmdb" ]
+    [ -z "$(ls -d "$T"/o.lmdb.tmp-* 2>/dev/null)" ]
+  done
+}
+
+@test "every image missing: one line that says what the --images directory holds instead, with -q too" {
+  L="$S/list_attr_celeba.txt"
+  # Kaggle's nested img_align_celeba/img_align_celeba
+  mkdir -p "$T/img"
+  cp -r "$S/img_align_celeba" "$T/img/"
+  mkdir "$T/img/other"
+  expect_all_missing "celeb-pack: --images $T/img: none of the 12 images $L lists is there (the first: 000001.jpg), but $T/img/img_align_celeba holds it (a nested folder, as in Kaggle's img_align_celeba/img_align_celeba): give --images $T/img/img_align_celeba"
+  celeb-pack -q --attrs "$L" --images "$T/img/img_align_celeba" -S 16 -o "$T/o.lmdb"
+  rm -r "$T/img" "$T/o.lmdb"
+  # the PNG variant: NAME.png for NAME.jpg; the sed line given works
+  mkdir "$T/img"
+  for f in "$S"/img_align_celeba/*.jpg; do b=$(basename "$f" .jpg); cp "$f" "$T/img/$b.png"; done
+  msg="celeb-pack: --images $T/img: none of the 12 images $L lists is there (the first: 000001.jpg), but 000001.png is (the PNG variant, img_align_celeba_png): rewrite the list's names with sed -E 's/\\.jpg([ ,])/.png\\1/' $L > list_attr_png.txt and give --attrs list_attr_png.txt"
+  expect_all_missing "$msg"
+  sed -E 's/\.jpg([ ,])/.png\1/' "$L" > "$T/list_attr_png.txt"
+  celeb-pack -q --attrs "$T/list_attr_png.txt" --images "$T/img" -S 16 -o "$T/o.lmdb"
+  [ "$(celeb-dump --list "$T/o.lmdb" | head -n 1 | cut -f2)" = 000001.png ]
+  rm -r "$T/o.lmdb"
+  # a CSV list: the sed line keeps the commas, and the new name ends in .csv
+  { printf 'image_id,'; sed -n 2p "$L" | sed 's/ *$//' | tr ' ' ,; echo; tail -n +3 "$L" | sed -E 's/ +/,/g'; } > "$T/list.csv"
+  ATTRS="$T/list.csv" expect_all_missing "celeb-pack: --images $T/img: none of the 12 images $T/list.csv lists is there (the first: 000001.jpg), but 000001.png is (the PNG variant, img_align_celeba_png): rewrite the list's names with sed -E 's/\\.jpg([ ,])/.png\\1/' $T/list.csv > list_attr_png.csv and give --attrs list_attr_png.csv"
+  sed -E 's/\.jpg([ ,])/.png\1/' "$T/list.csv" > "$T/list_attr_png.csv"
+  celeb-pack -q --attrs "$T/list_attr_png.csv" --images "$T/img" -S 16 -o "$T/o.lmdb"
+  rm -r "$T/img" "$T/o.lmdb"
+  # one folder, without the images
+  mkdir -p "$T/img/photos"
+  expect_all_missing "celeb-pack: --images $T/img: none of the 12 images $L lists is there (the first: 000001.jpg); it holds only the folder photos: give --images $T/img/photos if the images are in it"
+  # empty; other files
+  rmdir "$T/img/photos"
+  expect_all_missing "celeb-pack: --images $T/img: none of the 12 images $L lists is there (the first: 000001.jpg): the directory is empty; check --images"
+  touch "$T/img/a.jpg"; mkdir "$T/img/b" "$T/img/c"
+  expect_all_missing "celeb-pack: --images $T/img: none of the 12 images $L lists is there (the first: 000001.jpg): check --images"
+  # one row
+  printf '1\nA\n000001.jpg 1\n' > "$T/one.txt"
+  ATTRS="$T/one.txt" expect_all_missing "celeb-pack: --images $T/img: the image $T/one.txt lists (000001.jpg) is not there: check --images"
+}
+
+@test "every image missing: it stops after the first 100 rows, whatever comes after" {
+  mkdir "$T/img"
+  { echo 5000; echo A; for ((k = 1; k <= 5000; k++)); do printf '%06d.jpg 1\n' $k; done; } > "$T/l.txt"
+  # row 101 exists: never looked at
+  cp "$S/img_align_celeba/000001.jpg" "$T/img/000101.jpg"
+  run celeb-pack -q --attrs "$T/l.txt" --images "$T/img" -S 16 -o "$T/o.lmdb"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: --images $T/img: none of the first 100 images $T/l.txt lists is there (the first: 000001.jpg): check --images; $T/o.lmdb not written" ]
+  [ ! -e "$T/o.lmdb" ]
+  # one image among the first 100: the rest are skipped as before, the first 10 named
+  cp "$S/img_align_celeba/000001.jpg" "$T/img/000100.jpg"
+  run celeb-pack --attrs "$T/l.txt" --images "$T/img" -S 16 --limit 150 -o "$T/o.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 12 ]
+  [ "${lines[0]}" = "celeb-pack: $T/img/000001.jpg: No such file or directory (skipped)" ]
+  [ "${lines[10]}" = "celeb-pack: ... and 138 more missing (skipped)" ]
+  [ "${lines[11]}" = "celeb-pack: wrote 2 records to $T/o.lmdb (148 skipped: 148 missing), 16x16, 1 label" ]
+}
