@@ -73,6 +73,9 @@ typedef struct {
 typedef struct {
     item *items;
     size_t n;
+    /* --folders: files not packed, that torchvision's ImageFolder would see
+     * (it recurses, and takes more extensions); hidden ones are not counted */
+    size_t ignored_nested, ignored_other;
     uint8_t *labels;     /* (n, n_labels) */
     int n_labels;
     char **label_names;
@@ -168,8 +171,30 @@ static int has_image_ext(const char *name)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Entries of dir (no hidden ones) for which keep() holds, sorted by strcmp. */
-static char **list_dir(const char *dir, int want_dirs, size_t *n_out)
+/* Files (not hidden) under dir, at any depth below; links to folders are not
+ * followed (no loops). */
+static size_t count_files_under(const char *dir, int depth)
+{
+    DIR *d = depth < 32 ? opendir(dir) : NULL;
+    if (!d) return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *full = path_join(dir, e->d_name);
+        struct stat st;
+        if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) n += count_files_under(full, depth + 1);
+        else if (stat(full, &st) != 0 || !S_ISDIR(st.st_mode)) n++;
+        free(full);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Entries of dir (no hidden ones): its folders (want_dirs), or its image
+ * files, sorted by strcmp. For files, L (if not NULL) counts what else is
+ * there. */
+static char **list_dir(const char *dir, int want_dirs, size_t *n_out, input_list *L)
 {
     DIR *d = opendir(dir);
     if (!d) cli_die("%s:", dir);
@@ -181,9 +206,11 @@ static char **list_dir(const char *dir, int want_dirs, size_t *n_out)
         if (e->d_name[0] == '.') continue;
         char *full = path_join(dir, e->d_name);
         struct stat st;
-        int ok = stat(full, &st) == 0;
+        int ok = stat(full, &st) == 0, is_dir = ok && S_ISDIR(st.st_mode);
+        if (!want_dirs && L && is_dir) L->ignored_nested += count_files_under(full, 0);
+        else if (!want_dirs && L && !has_image_ext(e->d_name)) L->ignored_other++;
         free(full);
-        if (want_dirs ? !(ok && S_ISDIR(st.st_mode)) : !has_image_ext(e->d_name) || (ok && S_ISDIR(st.st_mode))) continue;
+        if (want_dirs ? !is_dir : !has_image_ext(e->d_name) || is_dir) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             names = realloc(names, cap * sizeof *names);
@@ -202,7 +229,7 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
 {
     require_dir("--folders", root);
     size_t n_classes;
-    char **classes = list_dir(root, 1, &n_classes);
+    char **classes = list_dir(root, 1, &n_classes, NULL);
     if (n_classes == 0) cli_die("%s: no class subfolders", root);
     if (n_classes > SG_SHARD_MAX_LABELS) cli_die("%s: %zu classes (at most %d)", root, n_classes, SG_SHARD_MAX_LABELS);
     L->n_labels = (int)n_classes;
@@ -211,7 +238,7 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
     for (size_t c = 0; c < n_classes && !(limit && L->n >= limit); c++) {
         char *cdir = path_join(root, classes[c]);
         size_t nf;
-        char **files = list_dir(cdir, 0, &nf);
+        char **files = list_dir(cdir, 0, &nf, L);
         if (nf == 0) {
             char shown[PATH_MAX];
             cli_warn("%s: no .jpg/.jpeg/.png files in class folder", path_shown(cdir, classes[c], shown, sizeof shown));
@@ -725,7 +752,7 @@ int main(int argc, char **argv)
     if (!cli_quiet) {
         size_t skipped = 0;
         for (int r = 0; r < RESULT_KINDS; r++) skipped += n_skipped[r];
-        char skip[256] = "";
+        char skip[384] = "";
         if (skipped) {   /* " (4 skipped: 1 missing, 2 not regular files, 1 corrupt)" */
             size_t k = (size_t)snprintf(skip, sizeof skip, " (%zu skipped: ", skipped);
             const char *sep = "";
@@ -735,8 +762,22 @@ int main(int argc, char **argv)
                                       skip_kinds[r][n_skipped[r] != 1]);
                 sep = ", ";
             }
-            if (k < sizeof skip) snprintf(skip + k, sizeof skip - k, ")");
         }
+        /* " (3 files ignored: 2 in nested folders, 1 not .jpg/.jpeg/.png)", in
+         * the same parentheses as the skipped ones */
+        size_t ignored = L.ignored_nested + L.ignored_other, k = strlen(skip);
+        if (ignored && k < sizeof skip) {
+            k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu file%s ignored: ", skipped ? "; " : " (", ignored,
+                                  ignored == 1 ? "" : "s");
+            if (L.ignored_nested && k < sizeof skip)
+                k += (size_t)snprintf(skip + k, sizeof skip - k, "%zu in %s", L.ignored_nested,
+                                      L.ignored_nested == 1 ? "a nested folder" : "nested folders");
+            if (L.ignored_other && k < sizeof skip)
+                k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu not .jpg/.jpeg/.png",
+                                      L.ignored_nested ? ", " : "", L.ignored_other);
+        }
+        k = strlen(skip);
+        if ((skipped || ignored) && k < sizeof skip) snprintf(skip + k, sizeof skip - k, ")");
         fprintf(stderr, "%s: wrote %llu record%s to %s%s, %ldx%ld, %d label%s\n", cli_name,
                 (unsigned long long)written, written == 1 ? "" : "s", out, skip, size, size, L.n_labels,
                 L.n_labels == 1 ? "" : "s");

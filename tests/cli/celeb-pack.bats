@@ -301,7 +301,7 @@ big_list() {
   run celeb-pack --folders "$T/f" --crop 40 --size 32 -o "$T/r.lmdb"
   echo "$output"
   [ "$status" -eq 0 ]
-  [ "$output" = "celeb-pack: wrote 5 records to $T/r.lmdb, 32x32, 3 labels" ]
+  [ "$output" = "celeb-pack: wrote 5 records to $T/r.lmdb (1 file ignored: 1 not .jpg/.jpeg/.png), 32x32, 3 labels" ]
   have_py || skip "no python lmdb"
   recipe
   run "$PY" -c "
@@ -787,4 +787,33 @@ expect_all_missing() {
   [ "${lines[0]}" = "celeb-pack: $T/img/000001.jpg: No such file or directory (skipped)" ]
   [ "${lines[10]}" = "celeb-pack: ... and 138 more missing (skipped)" ]
   [ "${lines[11]}" = "celeb-pack: wrote 2 records to $T/o.lmdb (148 skipped: 148 missing), 16x16, 1 label" ]
+}
+
+@test "class folders: files in nested folders and of other types are counted as ignored in the summary (ImageFolder would see them)" {
+  mkdir -p "$T/f/a/nested/deeper" "$T/f/a/.ipynb_checkpoints" "$T/f/b" "$T/f/.hidden"
+  cp "$S/img_align_celeba/000001.jpg" "$T/f/a/1.jpg"
+  cp "$S/img_align_celeba/000002.jpg" "$T/f/a/nested/2.jpg"
+  cp "$S/img_align_celeba/000003.jpg" "$T/f/a/nested/deeper/3.jpg"
+  echo x > "$T/f/a/nested/deeper/readme.txt"
+  cp "$S/img_align_celeba/000004.jpg" "$T/f/a/.ipynb_checkpoints/4.jpg"   # hidden: not counted
+  cp "$S/img_align_celeba/000005.jpg" "$T/f/a/.5.jpg"
+  cp "$S/img_align_celeba/000006.jpg" "$T/f/b/6.jpg"
+  cp "$S/img_align_celeba/000007.jpg" "$T/f/b/7.bmp"
+  cp "$S/img_align_celeba/000008.jpg" "$T/f/.hidden/8.jpg"
+  ln -s .. "$T/f/a/nested/up"    # a link to a folder below: not followed (a loop)
+  run celeb-pack --folders "$T/f" -S 16 -o "$T/r.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$output" = "celeb-pack: wrote 2 records to $T/r.lmdb (4 files ignored: 3 in nested folders, 1 not .jpg/.jpeg/.png), 16x16, 2 labels" ]
+  rm -r "$T/r.lmdb" "$T/f/b/7.bmp"
+  rm -r "$T/f/a/nested/deeper"
+  # one of a kind, with skipped images before it
+  : > "$T/f/b/8.jpg"
+  run celeb-pack --folders "$T/f" -S 16 -o "$T/r.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = "celeb-pack: wrote 2 records to $T/r.lmdb (1 skipped: 1 empty; 1 file ignored: 1 in a nested folder), 16x16, 2 labels" ]
+  rm -r "$T/r.lmdb" "$T/f/a/nested" "$T/f/b/8.jpg"
+  run celeb-pack --folders "$T/f" -S 16 -o "$T/r.lmdb"
+  [ "$output" = "celeb-pack: wrote 2 records to $T/r.lmdb, 16x16, 2 labels" ]
 }
