@@ -31,6 +31,11 @@ void sg_ckpt_info_free(sg_ckpt_info *info)
     info->n_labels = 0;
 }
 
+int sg_ckpt_dataset_crop(const sg_ckpt_info *info, int ds)
+{
+    return info->has_dataset_crops && ds >= 0 && ds < SG_MAX_DATASETS ? info->dataset_crop[ds] : info->crop;
+}
+
 int sg_ckpt_info_copy(sg_ckpt_info *dst, const sg_ckpt_info *src, sg_err *err)
 {
     *dst = *src;
@@ -115,7 +120,9 @@ static int meta_build(meta_list *ml, const sg_ckpt_info *info, const char *net, 
             if (off + j) sg_buf_putc(&all, ',');
             json_buf_cstr(&all, info->label_names[off + j]);
         }
-        sg_buf_puts(&b, "]}");
+        /* each dataset's own crop: sg-sample frames a photo as that dataset's
+         * shard was (CelebA 178, RaFD 256); the top-level "crop" is dataset 1's */
+        sg_buf_appendf(&b, "],\"crop\":%d}", sg_ckpt_dataset_crop(info, ds));
     }
     sg_buf_putc(&b, ']');
     sg_buf_putc(&all, ']');
@@ -222,7 +229,18 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
         }
         c->label_dim[ds] = (int)labels->n;
         total += (int)labels->n;
+        info->dataset_crop[ds] = info->crop;   /* files of older builds: the top-level crop */
+        if (json_get(d, "crop")) {
+            int64_t crop;
+            if (json_get_int(d, "crop", &crop, &e) || crop < 0 || crop > 1 << 16) {
+                sg_errf(err, "%s: metadata \"datasets\" entry %d: \"crop\" is not an integer in [0, 65536]",
+                        f->path, ds);
+                goto fail;
+            }
+            info->dataset_crop[ds] = (int)crop;
+        }
     }
+    info->has_dataset_crops = 1;
     info->label_names = calloc(total, sizeof(char *));
     if (!info->label_names) { sg_errf(err, "out of memory"); goto fail; }
     info->n_labels = total;

@@ -21,10 +21,15 @@
  *   image_size, g_conv_dim, g_repeat, d_conv_dim, d_repeat, c_dim, cls_dim   decimal
  *   n_datasets  decimal
  *   datasets    [{"name":..., "label_kind":"multi-hot"|"one-hot", "offset":N,
- *                 "labels":[names...]}, ...]
+ *                 "labels":[names...], "crop":N}, ...]
+ *               crop: the center-crop side of that dataset's training shard (0: none);
+ *               absent in files of older builds, which read as the top-level crop
+ *               for every dataset (readers ignore keys they do not know, so older
+ *               builds read newer files)
  *   label_names every label name, in label-vector order (JSON array)
  *   mask        {"offset":N, "size":n_datasets} when n_datasets > 1, else "null"
- *   crop        center-crop side used when packing the (first) training shard, 0: none
+ *   crop        center-crop side of the first dataset's training shard, 0: none (the
+ *               per-dataset crops are in "datasets"; this one is for older readers)
  *   created_by  the build that wrote the file, "stargan-c " sg_version (lib/version.h);
  *               absent in files of builds before it was recorded
  *   data_crc32  CRC-32 of the file's data buffer, 8 hex digits (absent: unchecked)
@@ -51,6 +56,10 @@ typedef struct {
     int64_t step;
     int crop;                                    /* center-crop side of the training images
                                                     (the first shard's; 0: none/unknown) */
+    int dataset_crop[SG_MAX_DATASETS];           /* each dataset's crop, when has_dataset_crops */
+    int has_dataset_crops;                       /* sg_ckpt_read_info sets it (older files: every
+                                                    dataset the top-level crop); a writer that
+                                                    leaves it 0 records crop for every dataset */
     int has_seed;                                /* seed is known: a state file's metadata "seed"
                                                     (sg_ckpt_save writes it when set) */
     uint64_t seed;                               /* sg-train's --seed */
@@ -63,6 +72,8 @@ void sg_ckpt_info_free(sg_ckpt_info *info);
 /* names[ds] = info->dataset_names[ds] for every slot: the array of strings
  * lib/targets.h's functions take. */
 void sg_ckpt_dataset_names(const sg_ckpt_info *info, const char *names[SG_MAX_DATASETS]);
+/* Dataset ds's center-crop side: dataset_crop[ds], or crop without per-dataset crops. */
+int sg_ckpt_dataset_crop(const sg_ckpt_info *info, int ds);
 /* Deep copy (dst is overwritten, free it with sg_ckpt_info_free). */
 int sg_ckpt_info_copy(sg_ckpt_info *dst, const sg_ckpt_info *src, sg_err *err);
 /* Reads the metadata of any checkpoint file (G, D or state) into info. */

@@ -1049,6 +1049,9 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->c_dim = sg_model_c_dim(c);
     t->info.model = *c;
     t->info.crop = (int)sg_shard_get_meta(t->shards[0])->crop;
+    for (int ds = 0; ds < n_shards; ds++)   /* each dataset's: sg-sample frames photos as its shard was */
+        t->info.dataset_crop[ds] = (int)sg_shard_get_meta(t->shards[ds])->crop;
+    t->info.has_dataset_crops = 1;
     t->info.seed = opt->seed;
     t->info.has_seed = 1;
     t->info.n_labels = total_labels;

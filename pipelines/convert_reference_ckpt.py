@@ -19,6 +19,17 @@ Examples (the reference's pretrained models):
   convert_reference_ckpt.py 200000-G.ckpt 200000-G.safetensors \\
       --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young \\
       --dataset RaFD:one-hot=angry,contemptuous,disgusted,fearful,happy,neutral,sad,surprised
+  # the reference's 256x256 CelebA model
+  convert_reference_ckpt.py 200000-G.ckpt 200000-G.safetensors --image-size 256 \\
+      --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
+
+Each dataset's center-crop side (the CenterCrop of the reference's data loader,
+which sg-sample applies to image files translated to that dataset's targets) is
+recorded in its "datasets" entry: by default the reference's, 178 for a
+multi-hot (CelebA-style) dataset and 256 for a one-hot (RaFD-style) one.
+--crop N sets every dataset's, --crop NAME=N (or K=N, K its number from 1)
+one dataset's; repeat it for several. The top-level "crop" is the first
+dataset's, for older readers.
 
 The output's directory is created when missing. An existing OUTPUT is refused
 unless --force is given; the input itself (by any name: a symbolic or hard link
@@ -117,6 +128,40 @@ def check_datasets(datasets):
             if label in seen:
                 die("--dataset %s: label %s is given twice" % (name, label))
             seen.add(label)
+
+
+def dataset_crops(datasets, specs):
+    """Each dataset's crop: the reference's default for its kind (CelebA 178,
+    RaFD 256), then each --crop in order: N for every dataset, NAME=N or K=N
+    (K its number from 1) for one."""
+    crops = [256 if kind == "one-hot" else 178 for _, kind, _ in datasets]
+    names = [name for name, _, _ in datasets]
+    for spec in specs:
+        which, eq, value = spec.rpartition("=")
+        try:
+            n = int(value)
+        except ValueError:
+            n = -1
+        if not value.isdigit() or not 0 <= n <= 65536:
+            die("--crop %s: expected N or DATASET=N, N a side in 0..65536 (0: none)" % spec)
+        if not eq:
+            crops = [n] * len(crops)
+            continue
+        if which.isdigit():
+            k = int(which) - 1
+            if not 0 <= k < len(datasets):
+                die("--crop %s: no dataset %s; the datasets are %s" % (spec, which, ", ".join(
+                    "%d %s" % (i + 1, x) for i, x in enumerate(names))))
+        else:
+            hits = [i for i, x in enumerate(names) if x == which]
+            if not hits:
+                die("--crop %s: no dataset is called %r; the datasets are %s" % (spec, which, ", ".join(
+                    "%d %s" % (i + 1, x) for i, x in enumerate(names))))
+            if len(hits) > 1:
+                die("--crop %s: several datasets are called %r; give its number" % (spec, which))
+            k = hits[0]
+        crops[k] = n
+    return crops
 
 
 def load_state_dict(path):
@@ -321,7 +366,10 @@ def main():
                     help="a dataset and its labels in the model's order (repeat for several; "
                          "KIND one-hot or multi-hot, the default)")
     ap.add_argument("--image-size", type=int, default=128, help="image side the model was trained at (128)")
-    ap.add_argument("--crop", type=int, default=178, help="center-crop side of its training data (178)")
+    ap.add_argument("--crop", action="append", default=[], metavar="[DATASET=]N",
+                    help="center-crop side of its training data: N for every dataset, DATASET=N (its name, "
+                         "or its number from 1) for one; repeat for several (default: the reference's, "
+                         "178 for a multi-hot dataset, 256 for a one-hot one)")
     ap.add_argument("--d-conv-dim", type=int, default=64, help="D's conv_dim (recorded only; 64)")
     ap.add_argument("--d-repeat", type=int,
                     help="D's repeat_num (recorded only; default as sg-train: 6, fewer under 128 px so "
@@ -330,8 +378,8 @@ def main():
     ap.add_argument("--force", action="store_true",
                     help="replace an existing output file (never the input itself, by any name)")
     a = ap.parse_args()
-    if a.image_size < 1 or a.crop < 0:
-        die("--image-size must be at least 1 and --crop at least 0")
+    if a.image_size < 1:
+        die("--image-size must be at least 1")
     if a.d_repeat is None:
         a.d_repeat = default_d_repeat(a.image_size)
     check_sizes(a.image_size, a.d_repeat)
@@ -339,6 +387,7 @@ def main():
 
     datasets = a.dataset
     check_datasets(datasets)
+    crops = dataset_crops(datasets, a.crop)
     sd = load_state_dict(a.input)
     g_conv_dim, c_dim, g_repeat = network_sizes(sd)
     names = [n for _, _, labels in datasets for n in labels]
@@ -354,12 +403,12 @@ def main():
         m = re.match(r"(\d+)", os.path.basename(a.input))
         step = int(m.group(1)) if m else 0
     ds_meta, off = [], 0
-    for name, kind, labels in datasets:
-        ds_meta.append({"name": name, "label_kind": kind, "offset": off, "labels": labels})
+    for (name, kind, labels), crop in zip(datasets, crops):
+        ds_meta.append({"name": name, "label_kind": kind, "offset": off, "labels": labels, "crop": crop})
         off += len(labels)
     metadata = {
         "format": FORMAT, "net": "G", "step": str(step),
-        "image_size": str(a.image_size), "crop": str(a.crop),
+        "image_size": str(a.image_size), "crop": str(crops[0]),
         "g_conv_dim": str(g_conv_dim), "g_repeat": str(g_repeat),
         "d_conv_dim": str(a.d_conv_dim), "d_repeat": str(a.d_repeat),
         "c_dim": str(c_dim), "cls_dim": str(len(names)), "n_datasets": str(len(datasets)),

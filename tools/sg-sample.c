@@ -44,9 +44,11 @@ static void usage(void)
            "      --dataset N|NAME   the checkpoint's dataset the shard's records belong to\n"
            "                         (its number from 1 or its name; default: the one with the\n"
            "                         shard's labels, of several the run's own shard or the one\n"
-           "                         named like it)\n"
+           "                         named like it); with image files, the dataset whose crop\n"
+           "                         frames them (default: the one --targets names, else the\n"
+           "                         first)\n"
            "  IMAGE...               PNG or JPEG files of any size ('-' = stdin), center-cropped\n"
-           "                         and resized as the checkpoint's training data was\n"
+           "                         and resized as that dataset's training images were\n"
            "  -t, --targets SPEC     one target instead of all: +A,-B,C=0.5 sets A to 1, B to 0,\n"
            "                         C to 0.5 (values in [0,1]); shard inputs start from their\n"
            "                         own labels, image files from zeros; DATASET:NAME qualifies\n"
@@ -62,8 +64,9 @@ static void usage(void)
            "                         all of them when the shard holds fewer\n"
            "      --seed S           pick --count records at random with seed S (default: the first)\n"
            "      --crop N           center-crop side for image files, 0..65536 (0: the largest\n"
-           "                         square; default: the checkpoint's crop, else the largest\n"
-           "                         square; at most the image's short side)\n"
+           "                         square; default: the dataset's crop in the checkpoint,\n"
+           "                         else the largest square; at most the image's short side)\n"
+
            "      --zoom N           grid cells magnified N times, 1..64 (default: enough for\n"
            "                         96 px)\n"
            "      --format png|jpg   file type with --each (default png)\n"
@@ -329,7 +332,7 @@ static void load_file_inputs(const options *o, const sg_ckpt_info *ck, int ckpt_
         sg_image img, small;
         if (sg_image_read_file(files[k], &img, &err)) cli_die_err(&err);
         int side = img.width < img.height ? img.width : img.height;
-        int crop = o->crop >= 0 ? (int)o->crop : ckpt_crop;
+        int crop = ckpt_crop;
         if (crop <= 0 || crop > side) crop = side;
         if (sg_center_crop_resize(&img, crop, crop, S, S, &small, &err)) {
             sg_err_prefix(&err, "%s", strcmp(files[k], "-") ? files[k] : "<stdin>");
@@ -631,6 +634,47 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
     cli_die_err(err);
 }
 
+/* The crop side for image files, 0 for the largest square: --crop; else the
+ * crop of the dataset the images are framed as, which --dataset names, else
+ * the dataset of the --targets target, else (every target: several datasets)
+ * the first dataset's, with a note naming it when the datasets' crops differ
+ * (one framing for a whole grid: its input column shows what every target
+ * column was made from). */
+static int file_crop(const options *o, const sg_ckpt_info *ck, const target_set *ts)
+{
+    if (o->crop >= 0) return (int)o->crop;
+    const sg_model_config *cfg = &ck->model;
+    const char *names[SG_MAX_DATASETS];
+    sg_ckpt_dataset_names(ck, names);
+    int ds = 0;
+    if (o->dataset) {
+        sg_err err = {{0}};
+        if (sg_targets_dataset_parse(cfg, names, o->dataset, &ds, &err)) {
+            sg_err_prefix(&err, "--dataset %s", sg_quote_str(o->dataset).s);
+            cli_die_err(&err);
+        }
+    } else if (ts->spec_mode) {
+        ds = ts->spec.ds;
+    } else {
+        int differ = 0;
+        for (int d = 1; d < cfg->n_datasets; d++) differ |= sg_ckpt_dataset_crop(ck, d) != sg_ckpt_dataset_crop(ck, 0);
+        if (differ) {
+            char list[600], desc[SG_QUOTE_MAX + 32];
+            size_t len = 0;
+            list[0] = 0;
+            for (int d = 0; d < cfg->n_datasets && len + 2 < sizeof list; d++) {
+                sg_targets_dataset_desc(cfg, names, d, desc, sizeof desc);
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %d", d ? ", " : "", desc,
+                                        sg_ckpt_dataset_crop(ck, d));
+            }
+            sg_targets_dataset_desc(cfg, names, 0, desc, sizeof desc);
+            cli_warn("the datasets' crops differ (%s); image files are cropped to %d, dataset %s's (choose "
+                     "with --dataset N or --crop N)", list, sg_ckpt_dataset_crop(ck, 0), desc);
+        }
+    }
+    return sg_ckpt_dataset_crop(ck, ds);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static double seconds_now(void)
@@ -718,7 +762,6 @@ int main(int argc, char **argv)
     for (int k = 0; k < n_files; k++) cli_refuse_empty_path("an image file", files[k]);
     if (!o.data && n_files == 0) cli_usage_error("give --data SHARD or image files ('-' for stdin)");
     if (o.data && n_files) cli_usage_error("give --data or image files, not both");
-    if (o.dataset && !o.data) cli_usage_error("--dataset is for --data (image files have no labels)");
     if (o.dataset && !*o.dataset) cli_usage_error("--dataset: empty (give a dataset's number or name)");
     if (o.each && !strcmp(o.output, "-")) cli_usage_error("--each needs -o DIR");
     if (o.each && o.grid) cli_usage_error("--each and --grid exclude each other");
@@ -729,12 +772,10 @@ int main(int argc, char **argv)
     sg_err err = {{0}};
     sg_ckpt_info ck;
     char g_path[PATH_MAX];
-    int ckpt_crop;
     /* a live run's latest checkpoint, read again when sg-train --keep deleted
      * the one latest named before its file was opened (lib/ckpt_find.h) */
     g_path[0] = 0;
     if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &ck, &err)) die_no_generator(o.ckpt, g_path, &err);
-    ckpt_crop = ck.crop;   /* the metadata's crop: 0 when absent */
     const sg_model_config *cfg = &ck.model;
     int S = cfg->image_size;
     target_set ts;
@@ -744,7 +785,7 @@ int main(int argc, char **argv)
     long n_in;
     sg_shard *shard = NULL;
     if (o.data) load_shard_inputs(&o, &ck, g_path, &in, &n_in, &shard);
-    else load_file_inputs(&o, &ck, ckpt_crop, files, n_files, &in, &n_in);
+    else load_file_inputs(&o, &ck, file_crop(&o, &ck, &ts), files, n_files, &in, &n_in);
 
     const char *ext = !strcmp(o.format, "jpg") ? "jpg" : "png";
     refuse_outputs_over_inputs(&o, files, n_files, g_path, in, n_in, &ts, ext);

@@ -194,3 +194,60 @@ EOF2
     [ "$status" -eq 1 ]
     [[ "$output" == *"missing tensor main.1.num_batches_tracked"* ]]
 }
+
+# Each dataset's crop goes into its "datasets" entry: the reference's by
+# default (CelebA-style multi-hot 178, RaFD-style one-hot 256; was 178 for
+# every model, so a RaFD-only model framed photos as CelebA's), --crop N for
+# every dataset, --crop NAME=N or K=N for one; the top-level "crop" is the
+# first dataset's. sg-sample then crops to the targets' dataset's.
+@test "convert_reference_ckpt.py: each dataset's crop, the reference's by default, --crop [DATASET=]N" {
+    $PY - "$T" <<'EOF2'
+import sys, torch
+sys.path.insert(0, "tests/golden")
+from stargan_ref import Generator
+torch.manual_seed(2)
+torch.save(Generator(4, 5 + 2 + 2, 1).state_dict(), sys.argv[1] + "/000009-G.ckpt")   # 5 + 2 labels, a mask
+torch.save(Generator(4, 3, 1).state_dict(), sys.argv[1] + "/000011-G.ckpt")
+EOF2
+    crops() {
+        $PY - "$1" <<'EOF2'
+import json, sys
+b = open(sys.argv[1], "rb").read()
+n = int.from_bytes(b[:8], "little")
+m = json.loads(b[8:8 + n])["__metadata__"]
+print(m["crop"], " ".join("%s:%s" % (d["name"], d["crop"]) for d in json.loads(m["datasets"])))
+EOF2
+    }
+    R=--dataset=RaFD:one-hot=angry,happy
+    conv() { $PY $CONVERT "$@" --image-size 16 --d-repeat 2 > /dev/null; }
+    conv "$T/000009-G.ckpt" "$W/a-G.safetensors" "$DS" "$R"
+    [ "$(crops "$W/a-G.safetensors")" = "178 CelebA:178 RaFD:256" ]
+    conv "$T/000009-G.ckpt" "$W/b-G.safetensors" "$R" --dataset=CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
+    [ "$(crops "$W/b-G.safetensors")" = "256 RaFD:256 CelebA:178" ]
+    conv "$T/000009-G.ckpt" "$W/c-G.safetensors" "$DS" "$R" --crop 200 --crop RaFD=300
+    [ "$(crops "$W/c-G.safetensors")" = "200 CelebA:200 RaFD:300" ]
+    conv "$T/000009-G.ckpt" "$W/d-G.safetensors" "$DS" "$R" --crop 2=0 --crop 1=170
+    [ "$(crops "$W/d-G.safetensors")" = "170 CelebA:170 RaFD:0" ]
+    # a RaFD-only model: 256
+    conv "$T/000011-G.ckpt" "$W/e-G.safetensors" --dataset=RaFD:one-hot=angry,happy,sad
+    [ "$(crops "$W/e-G.safetensors")" = "256 RaFD:256" ]
+    # sg-sample reads them: a RaFD target is cropped to 256 (here, the image's short side)
+    $PY -c 'import sys; from PIL import Image; Image.radial_gradient("L").convert("RGB").resize((300, 260)).save(sys.argv[1])' "$W/p.png"
+    sg-sample -q --ckpt "$W/c-G.safetensors" --device cpu --targets RaFD:angry "$W/p.png" -o "$W/s.png"
+    sg-sample -q --ckpt "$W/c-G.safetensors" --device cpu --targets RaFD:angry --crop 300 "$W/p.png" -o "$W/s300.png"
+    sg-sample -q --ckpt "$W/c-G.safetensors" --device cpu --targets RaFD:angry --crop 200 "$W/p.png" -o "$W/s200.png"
+    cmp "$W/s.png" "$W/s300.png"
+    ! cmp -s "$W/s.png" "$W/s200.png" || false
+    sg-sample -q --ckpt "$W/c-G.safetensors" --device cpu --targets +Male "$W/p.png" -o "$W/m.png"
+    sg-sample -q --ckpt "$W/c-G.safetensors" --device cpu --targets +Male --crop 200 "$W/p.png" -o "$W/m200.png"
+    cmp "$W/m.png" "$W/m200.png"
+    # mistakes: one line, nothing written
+    refused "--crop RaFD=300: no dataset is called 'RaFD'; the datasets are 1 CelebA" \
+        "$T/000007-G.ckpt" "$W/x-G.safetensors" --crop RaFD=300
+    refused "--crop 2=300: no dataset 2; the datasets are 1 CelebA" "$T/000007-G.ckpt" "$W/x-G.safetensors" --crop 2=300
+    refused "--crop x: expected N or DATASET=N, N a side in 0..65536 (0: none)" "$T/000007-G.ckpt" "$W/x-G.safetensors" \
+        --crop x
+    refused "--crop CelebA=70000: expected N or DATASET=N, N a side in 0..65536 (0: none)" "$T/000007-G.ckpt" \
+        "$W/x-G.safetensors" --crop CelebA=70000
+    [ ! -e "$W/x-G.safetensors" ]
+}

@@ -603,9 +603,10 @@ PY
     [ "$status" -eq 1 ]
     [[ "$output" == "sg-sample: $T/celebB_test.lmdb: labels Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses (multi-hot) are not those of dataset 1 celebA_train (--dataset), which has Bangs,"* ]]
     [ ! -e "$W/x.png" ]
-    run sg-sample --ckpt "$W/run" --dataset 2 --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/x.png"
-    [ "$status" -eq 2 ]
-    [ "${lines[0]}" = "sg-sample: --dataset is for --data (image files have no labels)" ]
+    # with image files --dataset chooses the crop (the "per-dataset crop" test), checked as for a shard
+    run sg-sample --ckpt "$W/run" --dataset 3 --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: --dataset 3: no dataset 3; the datasets are 1 train, 2 train" ]
     [ ! -e "$W/x.png" ]
     # a shard named like neither: the first, with a warning naming the option
     run sg-sample --ckpt "$W/run" --data "$W/z/other.lmdb" --count 1 --device cpu -o "$W/z.png"
@@ -1168,4 +1169,64 @@ PY
     sg-sample -q --ckpt "$W/r64" --data "$W/s64.lmdb" --count 2 --device cpu -o "$W/default.png"
     sg-sample -q --ckpt "$W/r64" --data "$W/s64.lmdb" --count 2 --device cpu --zoom 2 -o "$W/zoom2.png"
     cmp "$W/default.png" "$W/zoom2.png"
+}
+
+# Each dataset's crop is in the checkpoint ("datasets" entries): an image file
+# is framed as the shards of the dataset its target names (--targets, or
+# --dataset) were; a grid over every dataset takes the first dataset's and
+# says so when they differ. (Was: the first shard's crop for every dataset, a
+# RaFD photo cropped to CelebA's 178.) A file of an older build, without the
+# entries' crops, reads as its one crop.
+@test "sg-sample: image files are cropped as the shards of the targets' dataset were" {
+    mkdir -p "$W/rf/angry" "$W/rf/happy"
+    for i in 1 2 3; do
+        cp "$T/synth/img_align_celeba/00000$i.jpg" "$W/rf/angry/"
+        cp "$T/synth/img_align_celeba/00001$i.jpg" "$W/rf/happy/"
+    done
+    celeb-pack -q --folders "$W/rf" --crop 120 --size 16 -o "$W/rafd.lmdb"
+    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$T/celebA_train.lmdb" "$W/rafd.lmdb"
+    f="$T/synth/img_align_celeba/000005.jpg"   # 178x218
+    s() { sg-sample -q --ckpt "$1" --device cpu --threads 1 "${@:2}"; }
+    s "$W/run" --targets rafd:angry "$f" -o "$W/t.png"
+    s "$W/run" --targets rafd:angry --crop 120 "$f" -o "$W/t120.png"
+    s "$W/run" --targets rafd:angry --crop 178 "$f" -o "$W/t178.png"
+    cmp "$W/t.png" "$W/t120.png"
+    ! cmp -s "$W/t.png" "$W/t178.png" || false
+    # a CelebA target: 178
+    s "$W/run" --targets +Bangs "$f" -o "$W/b.png"
+    s "$W/run" --targets +Bangs --crop 178 "$f" -o "$W/b178.png"
+    cmp "$W/b.png" "$W/b178.png"
+    # --dataset frames them whatever the target
+    s "$W/run" --targets +Bangs --dataset rafd "$f" -o "$W/b2.png"
+    s "$W/run" --targets +Bangs --crop 120 "$f" -o "$W/b120.png"
+    cmp "$W/b2.png" "$W/b120.png"
+    # every target: the first dataset's crop, and a note naming it
+    run sg-sample -q --ckpt "$W/run" --device cpu --threads 1 "$f" -o "$W/g.png"
+    [ "$status" -eq 0 ]
+    [ "$output" = "sg-sample: the datasets' crops differ (1 celebA_train 178, 2 rafd 120); image files are cropped to 178, dataset 1 celebA_train's (choose with --dataset N or --crop N)" ]
+    s "$W/run" --crop 178 "$f" -o "$W/g178.png"
+    cmp "$W/g.png" "$W/g178.png"
+    run sg-sample -q --ckpt "$W/run" --device cpu --threads 1 --dataset 2 "$f" -o "$W/g2.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    s "$W/run" --crop 120 "$f" -o "$W/g120.png"
+    cmp "$W/g2.png" "$W/g120.png"
+    # no note when the crops agree (the file's run: two CelebA shards)
+    run sg-sample -q --ckpt "$T/run" --device cpu --threads 1 "$f" -o "$W/same.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    # a G file of an older build: no crop in the entries (the key renamed to one
+    # nobody reads, which is ignored): the top-level crop for every dataset
+    mkdir "$W/old"
+    $PY - "$W/run/ckpt/000001-G.safetensors" "$W/old/000001-G.safetensors" <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+n = int.from_bytes(d[:8], "little")
+h = d[8:8 + n].replace(b'\\"crop\\":', b'\\"xrop\\":')
+assert h.count(b'\\"xrop\\":') == 2, h
+open(sys.argv[2], "wb").write(d[:8] + h + d[8 + n:])
+PY
+    s "$W/old/000001-G.safetensors" --targets rafd:angry "$f" -o "$W/old.png"
+    cmp "$W/old.png" "$W/t178.png"
 }

@@ -285,7 +285,7 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
 @test "one-hot shard and a one-hot second dataset train" {
   run sg-train -o "$T/r1" --iters 5 --sample-every 5 "${TINY[@]}" "$D/onehot.lmdb"
   [ "$status" -eq 0 ]
-  [ "$(st_meta "$T/r1/ckpt/000005-G.safetensors" datasets)" = '[{"name":"onehot","label_kind":"one-hot","offset":0,"labels":["calm","smile"]}]' ]
+  [ "$(st_meta "$T/r1/ckpt/000005-G.safetensors" datasets)" = '[{"name":"onehot","label_kind":"one-hot","offset":0,"labels":["calm","smile"],"crop":178}]' ]
   run sg-train -o "$T/r2" --iters 6 --sample-every 6 --log-every 1 "${TINY[@]}" "$D/a.lmdb" "$D/onehot.lmdb"
   [ "$status" -eq 0 ]
   [ "$(st_meta "$T/r2/ckpt/000006-G.safetensors" mask)" = '{"offset":6,"size":2}' ]

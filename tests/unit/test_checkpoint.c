@@ -226,6 +226,73 @@ static void test_created_by(sg_backend *be)
     sg_model_free(m);
 }
 
+/* Replaces every occurrence of from in path's header by to (as long). */
+static int header_replace(const char *path, const char *from, const char *to)
+{
+    long len;
+    FILE *f;
+    char *h = ckpt_edit_header(path, &len, &f);
+    int n = 0;
+    if (!h) return 0;
+    for (char *p = h + 8; (p = strstr(p, from)); p += strlen(from), n++) memcpy(p, to, strlen(to));   /* after the length */
+    fseek(f, 0, SEEK_SET);
+    CHECK(fwrite(h, 1, (size_t)len, f) == (size_t)len, "rewrite %s", path);
+    fclose(f);
+    free(h);
+    return n;
+}
+
+/* Each dataset's crop goes into its "datasets" entry (CelebA 178 and RaFD 256
+ * in one model); a file without them (older builds) reads as the top-level
+ * crop for every dataset; the key is optional, and unknown keys of an entry
+ * are ignored (so an older reader reads a newer file). */
+static void test_dataset_crops(sg_backend *be)
+{
+    sg_err err = {{0}};
+    sg_model_config cfg = tiny_config();
+    cfg.n_datasets = 2; cfg.label_dim[1] = 2; cfg.one_hot[1] = 1;
+    char *names[5] = {"Black_Hair", "attr1", "attr2", "angry", "happy"};
+    sg_ckpt_info info = {0}, got;
+    info.model = cfg;
+    snprintf(info.dataset_names[0], SG_CKPT_NAME_MAX, "celeba");
+    snprintf(info.dataset_names[1], SG_CKPT_NAME_MAX, "rafd");
+    info.n_labels = 5;
+    info.label_names = names;
+    info.crop = 178;
+    info.dataset_crop[0] = 178; info.dataset_crop[1] = 256; info.has_dataset_crops = 1;
+    sg_model *m = NULL;
+    CHECK(sg_model_create(&m, &cfg, be, 1, &err) == 0, "create: %s", err.msg);
+    if (!m) return;
+    char p[700];
+    snprintf(p, sizeof p, "%s/crops-G.safetensors", test_tmpdir);
+    CHECK(sg_ckpt_write_net(m, SG_NET_G, p, &info, 1, &err) == 0, "write: %s", err.msg);
+    CHECK(sg_ckpt_read_info(p, &got, &err) == 0, "read: %s", err.msg);
+    CHECK(got.crop == 178 && got.has_dataset_crops && got.dataset_crop[0] == 178 && got.dataset_crop[1] == 256 &&
+          sg_ckpt_dataset_crop(&got, 1) == 256,
+          "per-dataset crops: top %d, %d %d", got.crop, got.dataset_crop[0], got.dataset_crop[1]);
+    sg_ckpt_info_free(&got);
+    /* an older build's file: no "crop" in the entries (renamed to a key
+     * nobody knows, which is ignored): every dataset has the top-level crop */
+    CHECK(header_replace(p, "\\\"crop\\\":", "\\\"xrop\\\":") == 2, "two entry crops in %s", p);
+    CHECK(sg_ckpt_read_info(p, &got, &err) == 0, "read without entry crops: %s", err.msg);
+    CHECK(got.dataset_crop[0] == 178 && got.dataset_crop[1] == 178 && sg_ckpt_dataset_crop(&got, 1) == 178,
+          "older file: crops %d %d, want 178 178", got.dataset_crop[0], got.dataset_crop[1]);
+    sg_ckpt_info_free(&got);
+    /* a writer that sets only the top-level crop records it for every dataset */
+    info.has_dataset_crops = 0;
+    info.dataset_crop[1] = 0;
+    CHECK(sg_ckpt_write_net(m, SG_NET_G, p, &info, 1, &err) == 0, "write: %s", err.msg);
+    CHECK(sg_ckpt_read_info(p, &got, &err) == 0, "read: %s", err.msg);
+    CHECK(got.dataset_crop[0] == 178 && got.dataset_crop[1] == 178, "top-level only: %d %d", got.dataset_crop[0],
+          got.dataset_crop[1]);
+    sg_ckpt_info_free(&got);
+    /* a damaged entry crop is an error naming the entry */
+    CHECK(header_replace(p, "\\\"crop\\\":178}]", "\\\"crop\\\":-17}]") == 1, "last entry's crop in %s", p);
+    CHECK(sg_ckpt_read_info(p, &got, &err) == -1 && strstr(err.msg, "entry 1: \"crop\""), "bad crop: %s",
+          err.msg);
+    sg_model_free(m);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_checkpoint")) return 1;
@@ -237,6 +304,7 @@ int main(void)
     test_format_version();
     test_load_precedence(be);
     test_created_by(be);
+    test_dataset_crops(be);
     sg_backend_destroy(be);
     if (check_failed == 0) test_tmpdir_remove();
     else printf("kept %s\n", test_tmpdir);
