@@ -38,7 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under GCC's ThreadSanitizer: the clones' ifunc resolver is instrumented
+ * and runs in the dynamic loader, before the TSan runtime exists (a crash
+ * before main). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define SG_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define SG_VECTOR_CLONES

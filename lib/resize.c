@@ -168,9 +168,15 @@ void sg_resize_force_scalar(int on) { resize_scalar_only = on; }
 #ifdef SG_RESIZE_AVX2
 static int use_avx2(void)
 {
+    /* celeb-pack's workers all ask at once: a relaxed atomic, since each
+     * finds and writes the same value (a plain int here was a data race) */
     static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx2") ? 1 : 0;
-    return have && !resize_scalar_only;
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        h = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h && !resize_scalar_only;
 }
 
 /* One round of byte unpacks between vectors k and k + 4. Seen as a 7-bit
