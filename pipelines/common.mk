@@ -53,15 +53,20 @@ VAL_TO ?= drop
 IMAGES ?= $(patsubst %/.,%,$(firstword $(wildcard $(DATA)/img_align_celeba/img_align_celeba/. \
     $(DATA)/img_align_celeba/. $(DATA)/images/.) $(DATA)/img_align_celeba))
 
+# The lists: CelebA's .txt, or the .csv of Kaggle's download (the tools read both).
+ATTR_LIST = $(firstword $(wildcard $(DATA)/list_attr_celeba.txt $(DATA)/list_attr_celeba.csv) $(DATA)/list_attr_celeba.txt)
+PARTITION_LIST = $(firstword $(wildcard $(DATA)/list_eval_partition.txt $(DATA)/list_eval_partition.csv) \
+    $(DATA)/list_eval_partition.txt)
+
 ifdef CELEBA
-ifeq ($(wildcard $(CELEBA)/list_attr_celeba.txt),)
-$(error CELEBA=$(CELEBA): no list_attr_celeba.txt there (expected CelebA's layout: img_align_celeba/ or images/, list_attr_celeba.txt))
+ifeq ($(wildcard $(CELEBA)/list_attr_celeba.txt $(CELEBA)/list_attr_celeba.csv),)
+$(error CELEBA=$(CELEBA): no list_attr_celeba.txt (or Kaggle's .csv) there (expected CelebA's layout: img_align_celeba/ or images/, list_attr_celeba.txt))
 endif
 endif
 ifeq ($(SPLIT_BY),reference)
 SPLIT_ARGS = --split reference --test-count $(TEST) --seed $(SPLIT_SEED)
 else ifeq ($(SPLIT_BY),partition)
-SPLIT_ARGS = --split partition --partition $(DATA)/list_eval_partition.txt --val-to $(VAL_TO)
+SPLIT_ARGS = --split partition --partition $(PARTITION_LIST) --val-to $(VAL_TO)
 else
 $(error SPLIT_BY=$(SPLIT_BY): expected reference (the reference's shuffle) or partition (list_eval_partition.txt))
 endif
@@ -86,7 +91,7 @@ SPLIT_ARGS_LINE = $(strip $(SPLIT_GROUPS) $(SPLIT_ARGS))
 $(shell mkdir -p '$(OUT)' && { echo '$(SPLIT_ARGS_LINE)' | cmp -s - '$(OUT)/split.args' || \
     echo '$(SPLIT_ARGS_LINE)' > '$(OUT)/split.args'; })
 
-$(SPLIT)/split.done: $(DATA)/list_attr_celeba.txt $(OUT)/split.args
+$(SPLIT)/split.done: $(ATTR_LIST) $(OUT)/split.args
 	@mkdir -p $(SPLIT)
 	$(BIN)/celeb-split -q $(SPLIT_ARGS_LINE) -o $(SPLIT) $< > $(SPLIT)/stats.txt
 	touch $@

@@ -141,14 +141,23 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/dl" OUT="$T/part" SPLIT_BY=random
     [ "$status" -ne 0 ]
     [[ "$output" == *"SPLIT_BY=random: expected reference (the reference's shuffle) or partition (list_eval_partition.txt)"* ]]
-    # Kaggle's download nests the images one folder deeper
+    # Kaggle's download: the images one folder deeper, the lists as CSV with CRLF
     mkdir -p "$T/kaggle/img_align_celeba"
     ln -s "$T/celeba/img_align_celeba" "$T/kaggle/img_align_celeba/img_align_celeba"
-    cp "$T/celeba/list_attr_celeba.txt" "$T/kaggle/"
-    run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/kaggle" OUT="$T/kag" TEST=5 "$T/kag/shards/celeba_test.lmdb"
+    awk 'NR == 2 { $0 = "image_id " $0 } NR >= 2 { $1 = $1; gsub(/ /, ","); printf "%s\r\n", $0 }' \
+        "$T/celeba/list_attr_celeba.txt" > "$T/kaggle/list_attr_celeba.csv"
+    { printf 'image_id,partition\r\n'; sed 's/ /,/; s/$/\r/' "$T/celeba/list_eval_partition.txt"; } \
+        > "$T/kaggle/list_eval_partition.csv"
+    run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/kaggle" OUT="$T/kag" SPLIT_BY=partition \
+        "$T/kag/shards/celeba_train.lmdb" "$T/kag/shards/celeba_test.lmdb"
+    echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"--images $T/kaggle/img_align_celeba/img_align_celeba "* ]]
-    [ "$(count "$T/kag/shards/celeba_test.lmdb")" -eq 5 ]
+    [[ "$output" == *"--partition $T/kaggle/list_eval_partition.csv "* ]]
+    [[ "$output" == *" $T/kaggle/list_attr_celeba.csv > "* ]]
+    # the images of CelebA's own partition, in its order
+    [ "$(celeb-dump --list "$T/kag/shards/celeba_train.lmdb" | cut -f2)" = "$(awk '$2 == 0 { print $1 }' "$T/dl/list_eval_partition.txt")" ]
+    [ "$(celeb-dump --list "$T/kag/shards/celeba_test.lmdb" | cut -f2)" = "$(awk '$2 == 2 { print $1 }' "$T/dl/list_eval_partition.txt")" ]
 }
 
 @test "pipelines/celeba-rafd.mk: CelebA + a class-per-folder dataset with a mask vector" {
