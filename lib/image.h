@@ -29,6 +29,21 @@ void sg_image_free(sg_image *img);
 int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err);
 /* Reads and decodes a file (path "-" = stdin); errors name the file. */
 int sg_image_read_file(const char *path, sg_image *out, sg_err *err);
+/* The EXIF orientation (TIFF tag 0x0112 of IFD0, 1..8) of a JPEG's first APP1
+ * "Exif" segment before its first scan, or of a PNG's eXIf chunk, where
+ * Pillow's getexif() finds it; 1 (as stored) when there is none, or when the
+ * EXIF is malformed or cut short or the tag is not one SHORT or LONG value in
+ * 1..8. Bounded: no offset is trusted, no IFD chain is followed. */
+int sg_image_exif_orientation(const uint8_t *data, size_t len);
+/* Turns img upright for EXIF orientation o as Pillow's ImageOps.exif_transpose
+ * does (2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90 clockwise,
+ * 7 transverse, 8 rotate 90 counter-clockwise; 5..8 swap width and height);
+ * any other value leaves it as it is. */
+int sg_image_orient(sg_image *img, int o, sg_err *err);
+/* sg_image_read_file, then the file's EXIF orientation applied (for a user's
+ * photo; training data ignores it, as the reference's loader does).
+ * *orientation (may be NULL): the one applied, 1 for none. */
+int sg_image_read_file_oriented(const char *path, sg_image *out, int *orientation, sg_err *err);
 /* Width and height from the header only (no pixels decoded). What the decoders
  * refuse in the header is refused here too, with the decoders' message (the
  * same header check runs first in both): a size above the limits or zero; a

@@ -419,6 +419,113 @@ int sg_image_read_file(const char *path, sg_image *out, sg_err *err)
     return 0;
 }
 
+/* ---- EXIF orientation ---- */
+
+/* Tag 0x0112 of the TIFF structure t[0..n) (EXIF's payload): IFD0's entries
+ * only, each checked against n. */
+static int tiff_orientation(const uint8_t *t, size_t n)
+{
+    if (n < 8) return 1;
+    int le;
+    if (t[0] == 'I' && t[1] == 'I') le = 1;
+    else if (t[0] == 'M' && t[1] == 'M') le = 0;
+    else return 1;
+#define U16(p) (le ? (uint32_t)(p)[0] | (uint32_t)(p)[1] << 8 : (uint32_t)(p)[0] << 8 | (p)[1])
+#define U32(p) (le ? U16(p) | U16((p) + 2) << 16 : U16(p) << 16 | U16((p) + 2))
+    if (U16(t + 2) != 42) return 1;
+    uint32_t ifd = U32(t + 4);
+    if (ifd < 8 || ifd > n - 2) return 1;
+    uint32_t count = U16(t + ifd);
+    for (uint32_t i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + (size_t)12 * i;
+        if (e + 12 > n) return 1;                 /* cut short */
+        if (U16(t + e) != 0x0112) continue;
+        uint32_t type = U16(t + e + 2), cnt = U32(t + e + 4), v;
+        if (cnt != 1) return 1;
+        if (type == 3) v = U16(t + e + 8);        /* SHORT, the standard's */
+        else if (type == 4) v = U32(t + e + 8);   /* LONG */
+        else return 1;
+        return v >= 1 && v <= 8 ? (int)v : 1;
+    }
+    return 1;
+#undef U16
+#undef U32
+}
+
+int sg_image_exif_orientation(const uint8_t *d, size_t n)
+{
+    if (is_jpeg(d, n)) {
+        size_t at = 2;
+        for (;;) {                                /* markers up to the first scan */
+            while (at + 1 < n && d[at] == 0xff && d[at + 1] == 0xff) at++;
+            if (at + 4 > n || d[at] != 0xff) return 1;
+            uint8_t m = d[at + 1];
+            if (m == 0xda || m == 0xd9 || m == 0x00 || m == 0xd8) return 1;
+            if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) { at += 2; continue; }
+            size_t len = be16(d + at + 2);
+            if (len < 2 || len > n - at - 2) return 1;
+            if (m == 0xe1 && len >= 2 + 6 && !memcmp(d + at + 4, "Exif\0", 5))   /* Pillow takes the first */
+                return d[at + 9] ? 1 : tiff_orientation(d + at + 10, len - 8);
+            at += 2 + len;
+        }
+    }
+    if (is_png(d, n)) {
+        for (size_t at = 8; at + 12 <= n;) {
+            size_t len = be32(d + at);
+            if (len > n - at - 12) return 1;
+            if (!memcmp(d + at + 4, "eXIf", 4)) return tiff_orientation(d + at + 8, len);
+            if (!memcmp(d + at + 4, "IEND", 4)) return 1;
+            at += 12 + len;
+        }
+    }
+    return 1;
+}
+
+int sg_image_orient(sg_image *img, int o, sg_err *err)
+{
+    if (o < 2 || o > 8) return 0;
+    int w = img->width, h = img->height, swap = o >= 5;
+    int ow = swap ? h : w, oh = swap ? w : h;
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    if (!rgb) return sg_errf(err, "out of memory");
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+            int sx, sy;   /* the source pixel of output (x, y) */
+            switch (o) {
+            case 2: sx = w - 1 - x; sy = y; break;
+            case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+            case 4: sx = x; sy = h - 1 - y; break;
+            case 5: sx = y; sy = x; break;
+            case 6: sx = y; sy = h - 1 - x; break;
+            case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+            default: sx = w - 1 - y; sy = x; break;
+            }
+            memcpy(rgb + ((size_t)y * ow + x) * 3, img->rgb + ((size_t)sy * w + sx) * 3, 3);
+        }
+    free(img->rgb);
+    img->rgb = rgb;
+    img->width = ow;
+    img->height = oh;
+    return 0;
+}
+
+int sg_image_read_file_oriented(const char *path, sg_image *out, int *orientation, sg_err *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    out->width = out->height = 0;
+    out->rgb = NULL;
+    if (orientation) *orientation = 1;
+    if (sg_read_file(path, SG_IMAGE_MAX_FILE, &data, &len, err)) return -1;
+    int o = sg_image_exif_orientation(data, len);
+    int rc = sg_image_decode(data, len, out, err);
+    free(data);
+    if (!rc && (rc = sg_image_orient(out, o, err))) sg_image_free(out);
+    if (rc) return sg_err_prefix(err, "%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
+    if (orientation) *orientation = o;
+    return 0;
+}
+
 /* ---- libjpeg scanline decoding for sg_preprocess ---- */
 
 typedef struct {

@@ -47,8 +47,9 @@ static void usage(void)
            "                         named like it); with image files, the dataset whose crop\n"
            "                         frames them (default: the one --targets names, else the\n"
            "                         first)\n"
-           "  IMAGE...               PNG or JPEG files of any size ('-' = stdin), center-cropped\n"
-           "                         and resized as that dataset's training images were\n"
+           "  IMAGE...               PNG or JPEG files of any size ('-' = stdin), turned upright\n"
+           "                         as their EXIF orientation says, center-cropped and resized\n"
+           "                         as that dataset's training images were\n"
            "  -t, --targets SPEC     one target instead of all: +A,-B,C=0.5 sets A to 1, B to 0,\n"
            "                         C to 0.5 (values in [0,1]); shard inputs start from their\n"
            "                         own labels, image files from zeros; DATASET:NAME qualifies\n"
@@ -66,7 +67,8 @@ static void usage(void)
            "      --crop N           center-crop side for image files, 0..65536 (0: the largest\n"
            "                         square; default: the dataset's crop in the checkpoint,\n"
            "                         else the largest square; at most the image's short side)\n"
-
+           "      --no-exif-rotate   use image files' pixels as stored, ignoring their EXIF\n"
+           "                         orientation (as celeb-pack and the reference's loader do)\n"
            "      --zoom N           grid cells magnified N times, 1..64 (default: enough for\n"
            "                         96 px)\n"
            "      --format png|jpg   file type with --each (default png)\n"
@@ -99,7 +101,7 @@ typedef struct {
 
 typedef struct {
     const char *ckpt, *data, *dataset, *targets, *output, *format;
-    int each, grid, quiet, batch, threads, zoom, timing;
+    int each, grid, quiet, batch, threads, zoom, timing, no_exif_rotate;
     long count;            /* -1: default */
     long crop;             /* -1: checkpoint's */
     int have_seed;
@@ -330,7 +332,11 @@ static void load_file_inputs(const options *o, const sg_ckpt_info *ck, int ckpt_
     for (int k = 0; k < n_files; k++) {
         if (!strcmp(files[k], "-") && stdin_used++) cli_die("'-' (stdin) given twice");
         sg_image img, small;
-        if (sg_image_read_file(files[k], &img, &err)) cli_die_err(&err);
+        /* upright as every viewer shows it: phones store pixels sideways with
+         * an EXIF orientation (training data ignores it, as Pillow's loader does) */
+        if (o->no_exif_rotate ? sg_image_read_file(files[k], &img, &err)
+                              : sg_image_read_file_oriented(files[k], &img, NULL, &err))
+            cli_die_err(&err);
         int side = img.width < img.height ? img.width : img.height;
         int crop = ckpt_crop;
         if (crop <= 0 || crop > side) crop = side;
@@ -701,7 +707,7 @@ int main(int argc, char **argv)
     options o = {.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1,
                  .device = "auto"};
     enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
-           OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_DATASET, OPT_VERSION };
+           OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_DATASET, OPT_VERSION, OPT_NO_EXIF_ROTATE };
     static const struct option longopts[] = {
         {"ckpt", required_argument, 0, 'c'},     {"data", required_argument, 0, 'd'},
         {"dataset", required_argument, 0, OPT_DATASET},
@@ -712,7 +718,7 @@ int main(int argc, char **argv)
         {"format", required_argument, 0, OPT_FORMAT}, {"device", required_argument, 0, OPT_DEVICE},
         {"precision", required_argument, 0, OPT_PRECISION},
         {"batch", required_argument, 0, 'b'},    {"threads", required_argument, 0, OPT_THREADS},
-        {"timing", no_argument, 0, OPT_TIMING},
+        {"timing", no_argument, 0, OPT_TIMING},   {"no-exif-rotate", no_argument, 0, OPT_NO_EXIF_ROTATE},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
     int opt;
@@ -747,6 +753,7 @@ int main(int argc, char **argv)
         case 'b': o.batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;
         case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
         case OPT_TIMING: o.timing = 1; break;
+        case OPT_NO_EXIF_ROTATE: o.no_exif_rotate = 1; break;
         case 'q': o.quiet = 1; cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case OPT_VERSION: cli_version();

@@ -1230,3 +1230,74 @@ PY
     s "$W/old/000001-G.safetensors" --targets rafd:angry "$f" -o "$W/old.png"
     cmp "$W/old.png" "$W/t178.png"
 }
+
+# Phone photos store pixels sideways and say so in EXIF (Orientation 2..8):
+# sg-sample turns image files upright as Pillow's ImageOps.exif_transpose does
+# (was: the face translated on its side); --no-exif-rotate keeps the stored
+# pixels. A malformed EXIF is ignored. celeb-pack ignores EXIF, as the
+# reference's loader (Image.open without exif_transpose) does.
+@test "sg-sample: image files are turned upright as their EXIF orientation says, as PIL's exif_transpose" {
+    $PY -c 'import PIL' 2>/dev/null || skip "no python3 PIL"
+    cd "$W"
+    $PY - <<'PY'
+import random
+from PIL import Image
+random.seed(1)
+img = Image.new("RGB", (16, 20))   # 16 px: the checkpoint's size, so the crop is the whole story
+img.putdata([tuple(random.randrange(256) for _ in range(3)) for _ in range(16 * 20)])
+for k in range(1, 9):
+    e = Image.Exif(); e[0x112] = k
+    img.save("o%d.png" % k, exif=e.tobytes())
+    img.save("o%d.jpg" % k, exif=e.tobytes(), quality=95)
+# malformed (lib's unit test has more): IFD0's offset past the end, IFD0 on the
+# TIFF header, no byte order
+raw = open("o6.jpg", "rb").read()
+at = raw.index(b"Exif\0\0") + 6
+def patched(name, tiff_edit):
+    t = bytearray(raw[at:at + 200])
+    tiff_edit(t)
+    open(name, "wb").write(raw[:at] + bytes(t) + raw[at + 200:])
+patched("bad1.jpg", lambda t: t.__setitem__(slice(4, 8), (0x7ffffff0).to_bytes(4, "little")))
+patched("bad2.jpg", lambda t: t.__setitem__(slice(4, 8), (0).to_bytes(4, "little")))
+patched("bad3.jpg", lambda t: t.__setitem__(slice(0, 4), b"XX*\0"))
+PY
+    for ext in png jpg; do
+        for k in 1 2 3 4 5 6 7 8; do
+            rm -rf e n
+            sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --targets +Bangs --each -o e "o$k.$ext"
+            sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --targets +Bangs --each -o n --no-exif-rotate \
+                "o$k.$ext"
+            run $PY - "o$k.$ext" e/000000_input.png n/000000_input.png <<'PY'
+import sys
+from PIL import Image, ImageOps
+src = Image.open(sys.argv[1])
+def center(im):
+    w, h = im.size; s = min(w, h); l, t = (w - s) // 2, (h - s) // 2
+    return im.convert("RGB").crop((l, t, l + s, t + s)).tobytes()
+up = Image.open(sys.argv[2]).convert("RGB").tobytes() == center(ImageOps.exif_transpose(Image.open(sys.argv[1])))
+raw = Image.open(sys.argv[3]).convert("RGB").tobytes() == center(Image.open(sys.argv[1]))
+print("upright", up, "stored", raw)
+PY
+            echo "o$k.$ext: $output"
+            [ "$output" = "upright True stored True" ]
+        done
+    done
+    # a malformed EXIF: the pixels as stored, no message
+    sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --targets +Bangs o1.jpg -o want.png
+    for b in bad1 bad2 bad3; do
+        run sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --targets +Bangs $b.jpg -o $b.png
+        [ "$status" -eq 0 ]
+        [ -z "$output" ]
+        cmp $b.png want.png
+    done
+    # celeb-pack: EXIF ignored (the same record for orientations 1 and 6)
+    mkdir -p f/a f/b
+    cp o1.jpg f/a/1.jpg
+    cp o6.jpg f/a/6.jpg
+    cp o1.jpg f/b/1.jpg
+    celeb-pack -q --folders f --size 16 -o f.lmdb
+    celeb-dump --list f.lmdb
+    celeb-dump -q --get 0 -o r0.png f.lmdb
+    celeb-dump -q --get 1 -o r1.png f.lmdb
+    cmp r0.png r1.png
+}

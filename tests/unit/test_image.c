@@ -557,6 +557,190 @@ static void test_encode_roundtrip(void)
     free(png);
 }
 
+/* ---- EXIF orientation ---- */
+
+/* A TIFF structure (EXIF's payload) holding IFD0 with the one entry
+ * (tag, type, count, value) at offset 8, little or big endian; its length. */
+static size_t tiff_one_entry(uint8_t *t, int le, unsigned tag, unsigned type, uint32_t count, uint32_t value)
+{
+#define P16(p, v) (le ? ((p)[0] = (uint8_t)(v), (p)[1] = (uint8_t)((v) >> 8)) : ((p)[0] = (uint8_t)((v) >> 8), (p)[1] = (uint8_t)(v)))
+#define P32(p, v) (le ? (P16(p, (v) & 0xffff), P16((p) + 2, (v) >> 16)) : (P16(p, (v) >> 16), P16((p) + 2, (v) & 0xffff)))
+    memcpy(t, le ? "II" : "MM", 2);
+    P16(t + 2, 42u);
+    P32(t + 4, 8u);
+    P16(t + 8, 1u);
+    P16(t + 10, tag);
+    P16(t + 12, type);
+    P32(t + 14, count);
+    if (type == 3) { P16(t + 18, value); P16(t + 20, 0u); } else P32(t + 18, value);
+    P32(t + 22, 0u);   /* no next IFD */
+    return 26;
+#undef P16
+#undef P32
+}
+
+/* jpg with an APP1 segment "Exif\0\0" + tiff[0..n) after SOI (app1_len:
+ * the segment's length field, 0 for the right one); *out malloc'd. */
+static size_t jpeg_with_exif(const uint8_t *jpg, size_t jlen, const uint8_t *tiff, size_t n, size_t app1_len,
+                             uint8_t **out)
+{
+    size_t seg = 2 + 6 + n, len = jlen + 2 + seg;
+    uint8_t *d = malloc(len);
+    if (!app1_len) app1_len = seg;
+    memcpy(d, jpg, 2);
+    d[2] = 0xff; d[3] = 0xe1; d[4] = (uint8_t)(app1_len >> 8); d[5] = (uint8_t)app1_len;
+    memcpy(d + 6, "Exif\0\0", 6);
+    memcpy(d + 12, tiff, n);
+    memcpy(d + 12 + n, jpg + 2, jlen - 2);
+    *out = d;
+    return len;
+}
+
+/* A PNG with an eXIf chunk holding tiff[0..n) before IEND (chunk_len: its
+ * length field, 0 for n). */
+static size_t png_with_exif(const uint8_t *png, size_t plen, const uint8_t *tiff, size_t n, uint32_t chunk_len,
+                            uint8_t **out)
+{
+    size_t len = plen + 12 + n;
+    uint8_t *d = malloc(len);
+    if (!chunk_len) chunk_len = (uint32_t)n;
+    memcpy(d, png, plen - 12);
+    uint8_t *c = d + plen - 12;
+    c[0] = (uint8_t)(chunk_len >> 24); c[1] = (uint8_t)(chunk_len >> 16); c[2] = (uint8_t)(chunk_len >> 8);
+    c[3] = (uint8_t)chunk_len;
+    memcpy(c + 4, "eXIf", 4);
+    memcpy(c + 8, tiff, n);
+    memset(c + 8 + n, 0, 4);   /* the CRC: libpng only warns about an ancillary chunk's */
+    memcpy(c + 12 + n, png + plen - 12, 12);
+    *out = d;
+    return len;
+}
+
+/* The eight orientations against Pillow's exif_transpose on a 3x2 image
+ * (abc/def), and the parser on good and malformed EXIF: anything malformed
+ * reads as 1 (as stored), and never reads outside the data. */
+static void test_exif_orientation(void)
+{
+    static const char *want[9] = {0, "abc/def", "cba/fed", "fed/cba", "def/abc", "ad/be/cf", "da/eb/fc",
+                                  "fc/eb/da", "cf/be/ad"};
+    for (int o = 1; o <= 8; o++) {
+        uint8_t px[6 * 3];
+        for (int i = 0; i < 6; i++) px[i * 3] = px[i * 3 + 1] = px[i * 3 + 2] = (uint8_t)('a' + i);
+        sg_image img = {3, 2, malloc(sizeof px)};
+        sg_err err;
+        memcpy(img.rgb, px, sizeof px);
+        CHECK(sg_image_orient(&img, o, &err) == 0, "orient %d: %s", o, err.msg);
+        char got[16];
+        size_t k = 0;
+        for (int y = 0; y < img.height; y++) {
+            if (y) got[k++] = '/';
+            for (int x = 0; x < img.width; x++) got[k++] = (char)img.rgb[(y * img.width + x) * 3];
+        }
+        got[k] = 0;
+        CHECK(!strcmp(got, want[o]), "orientation %d: %s, want %s", o, got, want[o]);
+        sg_image_free(&img);
+    }
+
+    uint8_t rgb[4 * 3 * 3], *jpg, *png, *d, t[64];
+    for (int i = 0; i < (int)sizeof rgb; i++) rgb[i] = (uint8_t)(i * 29);
+    size_t jlen, plen, n;
+    sg_err err;
+    if (sg_jpeg_encode(rgb, 4, 3, 95, &jpg, &jlen, &err) || sg_png_encode(rgb, 4, 3, &png, &plen, &err)) {
+        CHECK(0, "encode: %s", err.msg);
+        return;
+    }
+    CHECK(sg_image_exif_orientation(jpg, jlen) == 1 && sg_image_exif_orientation(png, plen) == 1, "no EXIF: 1");
+    for (int le = 0; le <= 1; le++)
+        for (int o = 1; o <= 8; o++) {
+            n = tiff_one_entry(t, le, 0x112, 3, 1, (uint32_t)o);
+            size_t len = jpeg_with_exif(jpg, jlen, t, n, 0, &d);
+            CHECK(sg_image_exif_orientation(d, len) == o, "JPEG %s orientation %d", le ? "II" : "MM", o);
+            free(d);
+            len = png_with_exif(png, plen, t, n, 0, &d);
+            CHECK(sg_image_exif_orientation(d, len) == o, "PNG %s orientation %d", le ? "II" : "MM", o);
+            free(d);
+        }
+    n = tiff_one_entry(t, 1, 0x112, 4, 1, 6);   /* a LONG, as some writers do */
+    size_t len1 = jpeg_with_exif(jpg, jlen, t, n, 0, &d);
+    CHECK(sg_image_exif_orientation(d, len1) == 6, "LONG orientation");
+    /* a second Exif segment is not read: Pillow takes the first */
+    uint8_t *d2;
+    n = tiff_one_entry(t, 1, 0x112, 3, 1, 3);
+    size_t len2 = jpeg_with_exif(d, len1, t, n, 0, &d2);
+    CHECK(sg_image_exif_orientation(d2, len2) == 3, "first Exif segment wins");
+    free(d2);
+    free(d);
+
+    struct { const char *what; int le; unsigned tag, type; uint32_t count, value; int cut; int patch_at;
+             uint32_t patch; } bad[] = {
+        {"orientation 0", 1, 0x112, 3, 1, 0, 0, -1, 0},
+        {"orientation 9", 1, 0x112, 3, 1, 9, 0, -1, 0},
+        {"orientation 65535", 0, 0x112, 3, 1, 65535, 0, -1, 0},
+        {"two values", 1, 0x112, 3, 2, 6, 0, -1, 0},
+        {"an ASCII value", 1, 0x112, 2, 1, 6, 0, -1, 0},
+        {"another tag", 1, 0x111, 3, 1, 6, 0, -1, 0},
+        {"cut in the entry", 1, 0x112, 3, 1, 6, 10, -1, 0},
+        {"cut in the header", 1, 0x112, 3, 1, 6, 20, -1, 0},
+        {"IFD0 past the end", 1, 0x112, 3, 1, 6, 0, 4, 0x7ffffff0},
+        {"IFD0 at -8 (wraps)", 1, 0x112, 3, 1, 6, 0, 4, 0xfffffff8},
+        {"IFD0 on the header (a loop)", 1, 0x112, 3, 1, 6, 0, 4, 0},
+        {"65535 entries claimed, the tag not among those there", 1, 0x111, 3, 1, 6, 0, 8, 0xffff},
+        {"a bad magic", 1, 0x112, 3, 1, 6, 0, 2, 43},
+        {"a bad byte order", 1, 0x112, 3, 1, 6, 0, 0, 0x4d49},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = tiff_one_entry(t, bad[i].le, bad[i].tag, bad[i].type, bad[i].count, bad[i].value);
+        if (bad[i].patch_at >= 0) {
+            uint32_t v = bad[i].patch;
+            if (bad[i].patch_at == 8 || bad[i].patch_at == 2 || bad[i].patch_at == 0) {
+                t[bad[i].patch_at] = (uint8_t)v; t[bad[i].patch_at + 1] = (uint8_t)(v >> 8);
+            } else {
+                for (int b = 0; b < 4; b++) t[bad[i].patch_at + b] = (uint8_t)(v >> (8 * b));
+            }
+        }
+        if (bad[i].cut) n -= (size_t)bad[i].cut;
+        /* exactly n bytes of EXIF, in a buffer of exactly the file's size:
+         * under AddressSanitizer a read past it is an error */
+        size_t len = jpeg_with_exif(jpg, jlen, t, n, 0, &d);
+        CHECK(sg_image_exif_orientation(d, len) == 1, "JPEG, %s: not 1", bad[i].what);
+        sg_image img;
+        CHECK(sg_image_decode(d, len, &img, &err) == 0, "JPEG, %s: still decodes: %s", bad[i].what, err.msg);
+        sg_image_free(&img);
+        free(d);
+        len = png_with_exif(png, plen, t, n, 0, &d);
+        CHECK(sg_image_exif_orientation(d, len) == 1, "PNG, %s: not 1", bad[i].what);
+        free(d);
+    }
+    /* an IFD that claims more entries than there are: the ones there count,
+     * as for Pillow (which warns and keeps the tags read) */
+    n = tiff_one_entry(t, 1, 0x112, 3, 1, 6);
+    t[8] = t[9] = 0xff;
+    size_t len = jpeg_with_exif(jpg, jlen, t, n, 0, &d);
+    CHECK(sg_image_exif_orientation(d, len) == 6, "65535 entries claimed, the tag the first");
+    free(d);
+    /* segment and chunk lengths past the end of the file; the data cut
+     * inside the EXIF */
+    n = tiff_one_entry(t, 1, 0x112, 3, 1, 6);
+    len = jpeg_with_exif(jpg, jlen, t, n, 0xfff0, &d);
+    CHECK(sg_image_exif_orientation(d, len) == 1, "APP1 length past the end");
+    for (size_t cut = 0; cut < 12 + n + 2; cut++)
+        CHECK(sg_image_exif_orientation(d, cut) == 1, "JPEG cut at %zu", cut);
+    free(d);
+    len = jpeg_with_exif(jpg, jlen, t, n, 0, &d);
+    d[11] = 'X';   /* "Exif\0X" */
+    CHECK(sg_image_exif_orientation(d, len) == 1, "Exif header without its second NUL");
+    free(d);
+    len = png_with_exif(png, plen, t, n, 0xfffffff0u, &d);
+    CHECK(sg_image_exif_orientation(d, len) == 1, "eXIf length past the end");
+    free(d);
+    len = png_with_exif(png, plen, t, n, 0, &d);
+    for (size_t cut = 0; cut < len - 12; cut++)
+        CHECK(sg_image_exif_orientation(d, cut) == 1 || cut >= plen - 12 + 8 + n, "PNG cut at %zu", cut);
+    free(d);
+    free(jpg);
+    free(png);
+}
+
 int main(void)
 {
     test_crop_offsets();
@@ -568,5 +752,6 @@ int main(void)
     test_probe_size_limits();
     test_probe_header_faults();
     test_encode_roundtrip();
+    test_exif_orientation();
     return check_done();
 }
