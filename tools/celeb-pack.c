@@ -361,13 +361,14 @@ enum { SLOT_EMPTY, SLOT_BUSY, SLOT_DONE };
 /* Why an image was skipped, counted apart in the closing summary (the
  * names in skip_kinds, same order). */
 enum { RESULT_OK, RESULT_MISSING, RESULT_NOT_FILE, RESULT_UNREADABLE, RESULT_EMPTY, RESULT_TOO_LARGE,
-       RESULT_CORRUPT, RESULT_KINDS };
+       RESULT_UNSUPPORTED, RESULT_CORRUPT, RESULT_KINDS };
 static const char *const skip_kinds[RESULT_KINDS][2] = {   /* {one, several} */
     [RESULT_MISSING] = {"missing", "missing"},
     [RESULT_NOT_FILE] = {"not a regular file", "not regular files"},
     [RESULT_UNREADABLE] = {"unreadable", "unreadable"},
     [RESULT_EMPTY] = {"empty", "empty"},
     [RESULT_TOO_LARGE] = {"too large", "too large"},
+    [RESULT_UNSUPPORTED] = {"unsupported", "unsupported"},
     [RESULT_CORRUPT] = {"corrupt", "corrupt"},
 };
 
@@ -446,6 +447,33 @@ static int read_input(const char *path, const char *shown, uint8_t **buf, size_t
     return 0;
 }
 
+/* 1 when data is a JPEG whose frame header (SOFn) has four components (CMYK
+ * or YCCK, which the decoder refuses as soon as it has read the header) and
+ * whose header is whole, up to the first scan (else the decoder stopped at
+ * the cut first, and said so). Such a file is sound, only of a kind not
+ * supported: counted apart from the corrupt ones. */
+static int jpeg_four_components(const uint8_t *d, size_t len)
+{
+    if (len < 4 || d[0] != 0xFF || d[1] != 0xD8) return 0;
+    size_t p = 2;
+    int four = 0;
+    while (p + 4 <= len) {
+        if (d[p] != 0xFF) return 0;
+        while (p < len && d[p] == 0xFF) p++;   /* fill bytes */
+        if (p >= len) return 0;
+        unsigned m = d[p++];
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;   /* no length */
+        if (m == 0xD9 || p + 2 > len) return 0;
+        size_t seg = (size_t)d[p] << 8 | d[p + 1];
+        if (seg < 2 || p + seg > len) return 0;
+        if (m == 0xDA) return four;   /* SOS, its header whole */
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
+            four = seg >= 8 && d[p + 7] == 4;   /* length, precision, height, width, Nf */
+        p += seg;
+    }
+    return 0;
+}
+
 /* What one decoding thread keeps between images. */
 typedef struct {
     sg_preprocessor pre;
@@ -482,7 +510,7 @@ static void process_item(const pack_state *S, worker_ctx *w, size_t i, slot *sl)
     uint8_t *dst = S->encoding == SG_PIXELS_RAW ? sl->pixels : w->raw;
     if (sg_preprocess(&w->pre, w->file, len, dst, &err)) {
         snprintf(sl->msg, sizeof sl->msg, "%s: %s", shown, err.msg);
-        sl->result = RESULT_CORRUPT;
+        sl->result = jpeg_four_components(w->file, len) ? RESULT_UNSUPPORTED : RESULT_CORRUPT;
     } else if (S->encoding == SG_PIXELS_RAW) {
         sl->pixel_len = raw_len;
     } else {

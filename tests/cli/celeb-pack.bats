@@ -817,3 +817,27 @@ expect_all_missing() {
   run celeb-pack --folders "$T/f" -S 16 -o "$T/r.lmdb"
   [ "$output" = "celeb-pack: wrote 2 records to $T/r.lmdb, 16x16, 2 labels" ]
 }
+
+@test "a CMYK JPEG is counted as unsupported, not corrupt (a CMYK one cut before its scan is corrupt)" {
+  "$PY" -c 'import PIL' 2>/dev/null || skip "no /usr/bin/python3 with PIL"
+  mkdir "$T/img"
+  cp "$S"/img_align_celeba/*.jpg "$T/img/"
+  "$PY" -c "
+from PIL import Image
+im = Image.open('$S/img_align_celeba/000002.jpg').convert('CMYK')
+im.save('$T/img/000002.jpg', 'JPEG')
+im.save('$T/img/000003.jpg', 'JPEG', progressive=True)
+im.save('$T/cmyk.jpg', 'JPEG')"
+  head -c 3000 "$T/cmyk.jpg" > "$T/img/000004.jpg"     # the scan cut: still refused as CMYK
+  head -c 200 "$T/cmyk.jpg" > "$T/img/000005.jpg"      # cut before its frame header is whole
+  head -c 2000 "$S/img_align_celeba/000006.jpg" > "$T/img/000006.jpg"
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$T/img" -S 16 -j 2 -o "$T/s.lmdb"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "celeb-pack: $T/img/000002.jpg: JPEG: CMYK/YCCK colour space is not supported (skipped)" ]
+  [ "${lines[1]}" = "celeb-pack: $T/img/000003.jpg: JPEG: CMYK/YCCK colour space is not supported (skipped)" ]
+  [ "${lines[2]}" = "celeb-pack: $T/img/000004.jpg: JPEG: CMYK/YCCK colour space is not supported (skipped)" ]
+  [[ "${lines[3]}" == "celeb-pack: $T/img/000005.jpg: JPEG: "*"(skipped)" ]]
+  [[ "${lines[3]}" != *CMYK* ]]
+  [ "${lines[5]}" = "celeb-pack: wrote 7 records to $T/s.lmdb (5 skipped: 3 unsupported, 2 corrupt), 16x16, 40 labels" ]
+}
