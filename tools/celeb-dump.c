@@ -411,7 +411,7 @@ static void verify(sg_shard *s, const char *path)
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init(argv);
     setlocale(LC_CTYPE, "");
     out_utf8 = sg_locale_utf8();
     static const struct option opts[] = {

@@ -559,7 +559,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init(argv);
     /* LMDB mallocs and frees a write batch's pages (8 MB) per transaction: keep
      * freed memory instead of returning it to the kernel and faulting it in again. */
     mallopt(M_TRIM_THRESHOLD, 256 << 20);

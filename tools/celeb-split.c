@@ -251,7 +251,7 @@ static int find_group(const group *g, int n, const char *name)
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init(argv);
     setlocale(LC_CTYPE, "");
     static const struct option opts[] = {
         {"group", required_argument, 0, 'g'}, {"priority", required_argument, 0, 'p'},

@@ -248,7 +248,7 @@ static int judge(char **files, int n_files, int json)
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init(argv);
     enum { OPT_QUALITY = 256, OPT_JUDGE, OPT_JSON, OPT_VERSION };
     static const struct option opts[] = {
         {"count", required_argument, 0, 'n'}, {"seed", required_argument, 0, 's'},

@@ -710,7 +710,7 @@ static void draw_bars(const bar *bars, int n, const char *title, int W, int H, c
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init(argv);
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"bars", no_argument, 0, 'b'},
         {"smooth", required_argument, 0, 's'}, {"full-range", no_argument, 0, 'F'},

@@ -702,7 +702,7 @@ static sg_backend *open_backend(const options *o, sg_err *err)
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init(argv);
     double t_start = seconds_now();
     options o = {.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1,
                  .device = "auto"};

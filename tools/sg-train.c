@@ -124,7 +124,7 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init(argv);
     /* Standard error may be a pipe whose reader is gone (sg-train ... 2>&1 | head):
      * the last message must not end the process before its exit status (130
      * after a checkpoint on SIGINT) is set; sg-train writes nothing else. */

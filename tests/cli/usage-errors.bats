@@ -101,3 +101,18 @@ refused() {
   "${train[@]}" -o "$T/run" "$T/y.lmdb"
   [ -f "$T/run/config.json" ]
 }
+
+@test "every tool run by its path names itself, not the path, in getopt's messages" {
+  local t p
+  for t in celeb-dump celeb-pack celeb-split celeb-synth sg-plot sg-sample sg-train; do
+    p=$(command -v "$t")
+    [ "${p#/}" != "$p" ]               # run by its full path
+    run "$p" --no-such-option
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "$t: unrecognized option '--no-such-option'" ]
+    [ "${lines[1]}" = "Try '$t --help'." ]
+    run "$p" -Z
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "$t: invalid option -- 'Z'" ]
+  done
+}

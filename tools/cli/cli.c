@@ -28,10 +28,14 @@ void cli_die_by_signal(int sig)
     raise(sig);
 }
 
-void cli_init(const char *argv0)
+void cli_init(char **argv)
 {
+    const char *argv0 = argv[0];
     const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
     cli_name = slash ? slash + 1 : (argv0 ? argv0 : cli_name);
+    /* getopt_long names the program by argv[0]: "sg-train: unrecognized
+     * option", as every other message, not "/usr/local/bin/sg-train: ..." */
+    if (argv0) argv[0] = (char *)cli_name;
     /* Started with stdin, stdout or stderr closed (2>&-), the next file opened
      * would get that number and messages would be written into it (an LMDB
      * data file, an output). Keep 0..2 taken by the root directory: writing

@@ -8,10 +8,11 @@
 
 extern const char *cli_name;          /* set by cli_init from argv[0] */
 
-/* Sets cli_name; keeps descriptors 0-2 taken; on SIGINT, SIGTERM and SIGHUP
+/* Sets cli_name, and argv[0] to it (getopt_long names the program by it);
+ * keeps descriptors 0-2 taken; on SIGINT, SIGTERM and SIGHUP
  * removes the temporary files writers have in flight (lib/fileio.h) and ends
  * as the signal would. */
-void cli_init(const char *argv0);
+void cli_init(char **argv);
 /* For a signal handler: removes the temporary files writers have in flight
  * (lib/fileio.h) and ends the process as signal sig would have. */
 void cli_die_by_signal(int sig);
