@@ -41,8 +41,9 @@ static void usage(void)
            "  -s, --select A,B,...    attributes to keep, in label order (default: all)\n"
            "  -F, --folders DIR       one class per subfolder (sorted by name), one-hot labels;\n"
            "                          .jpg/.jpeg/.png files in each, sorted by name\n"
-           "  -c, --crop N            center-crop side (default 178 with --attrs, 256 with --folders);\n"
-           "                          larger than the image pads with black, as torchvision does\n"
+           "  -c, --crop N            center-crop side, 1..16384 (default 178 with --attrs, 256 with\n"
+           "                          --folders); larger than the image pads with black, as\n"
+           "                          torchvision does\n"
            "  -S, --size N            output side, 1..4096 (default 128)\n"
            "  -o, --output OUT        the shard to write (a directory)\n"
            "  -e, --encoding ENC      raw (default) or png\n"
@@ -56,7 +57,7 @@ static void usage(void)
            "  -h, --help              this help\n"
            "      --version           version\n"
            "\n"
-           "Example:\n"
+           "Examples:\n"
            "  %s --attrs list_attr_celeba.txt --images img_align_celeba \\\n"
            "     --select Bangs,Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair -o celebA.lmdb\n",
            cli_name, cli_name, cli_name);

@@ -50,7 +50,7 @@ static void usage(void)
            "  -h, --help                 this help\n"
            "      --version              version\n"
            "\n"
-           "Example (the CelebA/CelebB split):\n"
+           "Examples (the CelebA/CelebB split):\n"
            "  %s --group celebA=Bangs,Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair \\\n"
            "     --group celebB=Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses \\\n"
            "     --priority celebB --rest celebB --split reference -o split list_attr_celeba.txt\n",
