@@ -87,9 +87,15 @@ all: summary
 # ---- data ------------------------------------------------------------------
 # $(OUT)/split.args holds the split's options, rewritten only when they change
 # (as train.args below): a changed TEST or SPLIT_BY splits, packs and trains anew.
+# An OUT split by a build before this file adopts its split (the file is dated
+# as split.done): a new file would be newer, and redo the split and the packing
+# and retrain a finished run from zero.
 SPLIT_ARGS_LINE = $(strip $(SPLIT_GROUPS) $(SPLIT_ARGS))
 $(shell mkdir -p '$(OUT)' && { echo '$(SPLIT_ARGS_LINE)' | cmp -s - '$(OUT)/split.args' || \
-    echo '$(SPLIT_ARGS_LINE)' > '$(OUT)/split.args'; })
+    { echo '$(SPLIT_ARGS_LINE)' > '$(OUT)/split.args.new' && \
+      if test ! -e '$(OUT)/split.args' && test -e '$(SPLIT)/split.done'; then \
+          touch -r '$(SPLIT)/split.done' '$(OUT)/split.args.new'; fi && \
+      mv '$(OUT)/split.args.new' '$(OUT)/split.args'; }; })
 
 $(SPLIT)/split.done: $(ATTR_LIST) $(OUT)/split.args
 	@mkdir -p $(SPLIT)

@@ -50,6 +50,15 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
     [[ "$output" == *"translation scores"* ]]
     [ "$(stat -c %Y "$T/syn/run/latest" "$T/syn/score/scores.txt" "$T/syn/shards/celebA_train.lmdb/data.mdb")" = "$before" ]
+
+    # an OUT of a build before split.args (it had none) keeps its split, shards and run
+    rm "$T/syn/split.args"
+    sleep 1   # a split.args written now would be newer than split.done by a second at least
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/syn" N=60 TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    [ "$(stat -c %Y "$T/syn/run/latest" "$T/syn/score/scores.txt" "$T/syn/shards/celebA_train.lmdb/data.mdb")" = "$before" ]
+    [ -s "$T/syn/split.args" ]
 }
 
 @test "pipelines/synthetic.mk: an interrupted run resumes (make and make -j2); a changed option retrains" {
