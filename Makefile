@@ -80,10 +80,13 @@ build/.headers-ok:
 # The build's name (lib/version.h): VERSION, and the git commit when this
 # directory is a git checkout's top. Only lib/version.c sees it, and
 # build/version-id changes only when the name does, so a commit relinks the
-# tools but recompiles one file.
-BUILD_NAME := $(VERSION)$(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
-    h=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
-    { git diff --quiet HEAD -- 2>/dev/null && echo " (git $$h)" || echo " (git $$h, modified)"; })
+# tools but recompiles one file. safe.directory: git refuses a checkout another
+# user owns (`su -c 'make install'`, a container over a mounted tree), and the
+# name would lose its commit and every tool be relinked.
+GIT_HERE = git -c safe.directory='$(CURDIR)'
+BUILD_NAME := $(VERSION)$(shell [ "$$($(GIT_HERE) rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
+    h=$$($(GIT_HERE) rev-parse --short=12 HEAD 2>/dev/null) && \
+    { $(GIT_HERE) diff --quiet HEAD -- 2>/dev/null && echo " (git $$h)" || echo " (git $$h, modified)"; })
 build/version-id: FORCE | build/.headers-ok
 	@printf '%s\n' '$(BUILD_NAME)' > $@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
 build/lib/version.o: build/version-id
