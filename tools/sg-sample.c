@@ -648,37 +648,36 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
  * column was made from). */
 static int file_crop(const options *o, const sg_ckpt_info *ck, const target_set *ts)
 {
-    if (o->crop >= 0) return (int)o->crop;
     const sg_model_config *cfg = &ck->model;
     const char *names[SG_MAX_DATASETS];
     sg_ckpt_dataset_names(ck, names);
     int ds = 0;
-    if (o->dataset) {
+    if (o->dataset) {   /* checked even beside --crop: a typo is never taken silently */
         sg_err err = {{0}};
         if (sg_targets_dataset_parse(cfg, names, o->dataset, &ds, &err)) {
             sg_err_prefix(&err, "--dataset %s", sg_quote_str(o->dataset).s);
             cli_die_err(&err);
         }
-    } else if (ts->spec_mode) {
-        ds = ts->spec.ds;
-    } else {
-        int differ = 0;
-        for (int d = 1; d < cfg->n_datasets; d++) differ |= sg_ckpt_dataset_crop(ck, d) != sg_ckpt_dataset_crop(ck, 0);
-        if (differ) {
-            char list[600], desc[SG_QUOTE_MAX + 32];
-            size_t len = 0;
-            list[0] = 0;
-            for (int d = 0; d < cfg->n_datasets && len + 2 < sizeof list; d++) {
-                sg_targets_dataset_desc(cfg, names, d, desc, sizeof desc);
-                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %d", d ? ", " : "", desc,
-                                        sg_ckpt_dataset_crop(ck, d));
-            }
-            sg_targets_dataset_desc(cfg, names, 0, desc, sizeof desc);
-            cli_warn("the datasets' crops differ (%s); image files are cropped to %d, dataset %s's (choose "
-                     "with --dataset N or --crop N)", list, sg_ckpt_dataset_crop(ck, 0), desc);
-        }
     }
-    return sg_ckpt_dataset_crop(ck, ds);
+    if (o->crop >= 0) return (int)o->crop;
+    if (o->dataset) return sg_ckpt_dataset_crop(ck, ds);
+    if (ts->spec_mode) return sg_ckpt_dataset_crop(ck, ts->spec.ds);
+    int differ = 0;
+    for (int d = 1; d < cfg->n_datasets; d++) differ |= sg_ckpt_dataset_crop(ck, d) != sg_ckpt_dataset_crop(ck, 0);
+    if (differ) {
+        char list[600], desc[SG_QUOTE_MAX + 32];
+        size_t len = 0;
+        list[0] = 0;
+        for (int d = 0; d < cfg->n_datasets && len + 2 < sizeof list; d++) {
+            sg_targets_dataset_desc(cfg, names, d, desc, sizeof desc);
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %d", d ? ", " : "", desc,
+                                    sg_ckpt_dataset_crop(ck, d));
+        }
+        sg_targets_dataset_desc(cfg, names, 0, desc, sizeof desc);
+        cli_warn("the datasets' crops differ (%s); image files are cropped to %d, dataset %s's (choose "
+                 "with --dataset N or --crop N)", list, sg_ckpt_dataset_crop(ck, 0), desc);
+    }
+    return sg_ckpt_dataset_crop(ck, 0);
 }
 
 /* ---- main -------------------------------------------------------------- */

@@ -1212,6 +1212,11 @@ PY
     [ -z "$output" ]
     s "$W/run" --crop 120 "$f" -o "$W/g120.png"
     cmp "$W/g2.png" "$W/g120.png"
+    # --dataset is checked beside --crop too (a typo was taken silently)
+    run sg-sample -q --ckpt "$W/run" --device cpu --threads 1 --crop 50 --dataset zz "$f" -o "$W/zz.png"
+    [ "$status" -ne 0 ]
+    [[ "$output" == "sg-sample: --dataset zz: "* ]]
+    [ ! -e "$W/zz.png" ]
     # no note when the crops agree (the file's run: two CelebA shards)
     run sg-sample -q --ckpt "$T/run" --device cpu --threads 1 "$f" -o "$W/same.png"
     [ "$status" -eq 0 ]
