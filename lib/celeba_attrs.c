@@ -240,6 +240,12 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
         }
         if (n == 0) continue;   /* blank lines (e.g. at the end) */
         if (csv && !tok[0][0]) { sg_errf(err, "%s line %zu: empty file name", name, line_no); goto done; }
+        /* CelebA's .txt form, which celeb-split writes, ends a name at a blank */
+        if (csv && tok[0][strcspn(tok[0], " \t")]) {
+            sg_errf(err, "%s line %zu: file name '%s' has a blank, which the .txt lists cannot hold: rename the file",
+                    name, line_no, sg_quote_str(tok[0]).s);
+            goto done;
+        }
         if (n - 1 != t->n_attrs) {
             sg_errf(err, "%s line %zu: expected %d values, found %d", name, line_no, t->n_attrs, n - 1);
             goto done;

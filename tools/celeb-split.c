@@ -191,7 +191,13 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         slot[i] = (long)r;
     }
     char *p = (char *)data + start, *end = (char *)data + len;
-    const int csv = sg_list_is_csv(p, (size_t)(end - p));
+    /* Kaggle's list_eval_partition.csv: exactly this header (a .txt list may
+     * name a file "image_id,...") */
+    static const char csv_head[] = "image_id,partition";
+    const char *nl1 = memchr(p, '\n', (size_t)(end - p));
+    size_t hl = (size_t)((nl1 ? nl1 : end) - p);
+    while (hl && (p[hl - 1] == '\r' || p[hl - 1] == ' ' || p[hl - 1] == '\t')) hl--;
+    const int csv = hl == sizeof csv_head - 1 && !memcmp(p, csv_head, hl);
     size_t line = 0;
     while (p < end) {
         char *nl = memchr(p, '\n', end - p), *le = nl ? nl : end;
@@ -200,20 +206,19 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         int n = sg_list_split(p, le, tok, 3, csv);
         p = nl ? nl + 1 : end;
         if (n == 0) continue;
-        if (csv && line == 1) {   /* "image_id,partition" */
-            if (n == 2) continue;
-            sg_errf(err, "%s line 1: expected 'image_id,partition', found %d fields: this looks like an attribute "
-                    "list (list_attr_celeba.csv); give the partition file (list_eval_partition.csv)", path, n);
-            goto fail;
-        }
+        if (csv && line == 1) continue;   /* the header */
         if (n != 2) {
-            /* list_attr_celeba.txt given for the partition file: its count line */
+            /* an attribute list given for the partition file: its count line, or Kaggle's header */
             if (line == 1 && n == 1 && strspn(tok[0], "0123456789") == strlen(tok[0]))
                 sg_errf(err, "%s line 1: expected 'FILE PARTITION', found a number: this looks like an attribute "
                         "list (list_attr_celeba.txt); give the partition file (list_eval_partition.txt)", path);
+            else if (line == 1 && !csv && sg_list_is_csv(tok[0], strlen(tok[0])))
+                sg_errf(err, "%s line 1: expected 'image_id,partition', found another CSV header: this looks "
+                        "like an attribute list (list_attr_celeba.csv); give the partition file "
+                        "(list_eval_partition.csv)", path);
             else
-                sg_errf(err, "%s line %zu: expected '%s', found %d fields", path, line,
-                        csv ? "FILE,PARTITION" : "FILE PARTITION", n);
+                sg_errf(err, "%s line %zu: expected '%s', found %d field%s", path, line,
+                        csv ? "FILE,PARTITION" : "FILE PARTITION", n, n == 1 ? "" : "s");
             goto fail;
         }
         if (strlen(tok[1]) != 1 || tok[1][0] < '0' || tok[1][0] > '2') {

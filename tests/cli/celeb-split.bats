@@ -485,16 +485,29 @@ partition_to_csv() { { echo image_id,partition; tr ' ' , < "$1"; } | sed 's/$/\r
   printf 'image_id,partition\r\n1.jpg,0\r\n2.jpg 2\r\n' > "$T/p.csv"
   run celeb-split -g g=A -o "$T/out" --split partition --partition "$T/p.csv" "$T/a.csv"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-split: $T/p.csv line 3: expected 'FILE,PARTITION', found 1 fields" ]
+  [ "$output" = "celeb-split: $T/p.csv line 3: expected 'FILE,PARTITION', found 1 field" ]
   # the two files swapped
   run celeb-split -g g=A -o "$T/out" --split partition --partition "$T/a.csv" "$T/a.csv"
   [ "$status" -eq 1 ]
-  [[ "$output" == "celeb-split: $T/a.csv line 1: expected 'image_id,partition', found 3 fields: this looks like an attribute list"* ]]
+  [ "$output" = "celeb-split: $T/a.csv line 1: expected 'image_id,partition', found another CSV header: this looks like an attribute list (list_attr_celeba.csv); give the partition file (list_eval_partition.csv)" ]
   printf 'image_id,partition\r\n1.jpg,0\r\n2.jpg,2\r\n' > "$T/p.csv"
   run celeb-split -g g=A -o "$T/out" "$T/p.csv"
   [ "$status" -eq 1 ]
   [[ "$output" == "celeb-split: $T/p.csv line 1: 'image_id,partition': this is a partition file"* ]]
   [ ! -e "$T/out" ]
+  # a .txt partition list whose first file is named 'image_id,...' is no CSV (the header is exact)
+  printf '2\nA B \nimage_id,1.jpg 1 -1\n2.jpg 1 -1\n' > "$T/odd.txt"
+  printf 'image_id,1.jpg 0\n2.jpg 2\n' > "$T/odd-part.txt"
+  run celeb-split -g g=A -o "$T/odd" --split partition --partition "$T/odd-part.txt" "$T/odd.txt"
+  [ "$status" -eq 0 ]
+  [ "$(tail -n +3 "$T/odd/attr_g_train.txt")" = "image_id,1.jpg  1 -1" ]
+  [ "$(tail -n +3 "$T/odd/attr_g_test.txt")" = "2.jpg  1 -1" ]
+  # a CSV file name with a blank: the .txt lists written from it could not be read back
+  printf 'image_id,A,B\nmy photo.jpg,1,-1\n2.jpg,1,-1\n' > "$T/blank.csv"
+  run celeb-split -g g=A -o "$T/blank" "$T/blank.csv"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/blank.csv line 2: file name 'my photo.jpg' has a blank, which the .txt lists cannot hold: rename the file" ]
+  [ ! -e "$T/blank" ]
 }
 
 @test "the attribute list and the partition file swapped: each says what it looks like" {
