@@ -122,6 +122,9 @@ void sg_preprocessor_init(sg_preprocessor *p, int crop_w, int crop_h, int out_w,
  * (e.g. truncated) is decoded in full, so that truncation is still an error. */
 int sg_preprocess(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err);
 void sg_preprocessor_free(sg_preprocessor *p);
+/* After a decode or sg_preprocess failed: 1 when the file is sound but of a
+ * kind not read (a CMYK/YCCK JPEG, its header whole), 0 when it is damaged. */
+int sg_image_unsupported(const sg_err *err);
 
 /* Encode RGB8 pixels to PNG in memory (*out malloc'd). */
 int sg_png_encode(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *out_len, sg_err *err);

@@ -3,6 +3,7 @@
 #include "image.h"
 #include "fileio.h"
 #include "png_messages.h"
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -228,8 +229,16 @@ static void release_decompressor(tjhandle tj, int fresh, int failed)
 }
 
 /* Four-component JPEGs (CMYK, YCCK) are not converted to RGB: one message for
- * the TurboJPEG decoder, the probe and the libjpeg preprocessor. */
-static int refuse_cmyk(sg_err *err) { return sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported"); }
+ * the TurboJPEG decoder, the probe and the libjpeg preprocessor, marked
+ * ENOTSUP (sg_image_unsupported): a sound file of a kind not read. */
+static int refuse_cmyk(sg_err *err)
+{
+    sg_errf(err, "JPEG: CMYK/YCCK colour space is not supported");
+    if (err) err->sys_errno = ENOTSUP;
+    return -1;
+}
+
+int sg_image_unsupported(const sg_err *err) { return err && err->sys_errno == ENOTSUP; }
 
 /* The JPEG's size, checked against the limits, and its colour space (for
  * decode and probe alike: what the header says that the decoder refuses). The

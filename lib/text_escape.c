@@ -108,6 +108,17 @@ int sg_name_needs_quotes(const char *s)
     return 0;
 }
 
+int sg_buf_put_shell_word(sg_buf *b, const char *s)
+{
+    if (!sg_name_needs_quotes(s)) return sg_buf_puts(b, s);
+    sg_buf_putc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'') sg_buf_puts(b, "'\\''");
+        else sg_buf_putc(b, *s);
+    }
+    return sg_buf_putc(b, '\'');
+}
+
 int sg_locale_utf8(void)
 {
     const char *cs = nl_langinfo(CODESET);

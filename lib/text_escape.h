@@ -32,6 +32,10 @@ size_t sg_bom_length(const void *text, size_t len);
  * than letters, digits, _-.+:@%/=^~ and non-ASCII ("sad face", "a,b"). The
  * one rule for celeb-dump's lists and sg-sample's messages. */
 int sg_name_needs_quotes(const char *s);
+/* s as one word of a shell command a user may paste: bare when
+ * sg_name_needs_quotes says so, else in single quotes, a quote in it as '\''.
+ * The bytes are not escaped: for text known to be printable. */
+int sg_buf_put_shell_word(sg_buf *b, const char *s);
 /* 1 when the C library's character set (LC_CTYPE, as set by the program with
  * setlocale) is UTF-8. */
 int sg_locale_utf8(void);

@@ -11,6 +11,8 @@
 #include "fileio.h"
 #include "image.h"
 #include "shard.h"
+#include "strbuf.h"
+#include "text_escape.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -74,8 +76,9 @@ typedef struct {
 typedef struct {
     item *items;
     size_t n;
-    /* --folders: files not packed, that torchvision's ImageFolder would see
-     * (it recurses, and takes more extensions); hidden ones are not counted */
+    /* --folders: files in a class folder not packed: in folders below it
+     * (ImageFolder recurses) or of another extension (ImageFolder takes more;
+     * these count every other file); hidden ones are not counted */
     size_t ignored_nested, ignored_other;
     uint8_t *labels;     /* (n, n_labels) */
     int n_labels;
@@ -172,8 +175,9 @@ static int has_image_ext(const char *name)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Files (not hidden) under dir, at any depth below; links to folders are not
- * followed (no loops). */
+/* Files (not hidden) under dir, at any depth below; links to folders inside
+ * dir are not followed (no loops; dir itself may be one, as list_dir follows
+ * a link to a folder in a class folder, as ImageFolder does). */
 static size_t count_files_under(const char *dir, int depth)
 {
     DIR *d = depth < 32 ? opendir(dir) : NULL;
@@ -276,10 +280,25 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
 
 /* Per-file messages for missing images: the first MISSING_SHOWN, then one line
  * with how many more (202,599 lines for a wrong directory otherwise). When the
- * first ALL_MISSING_ROWS rows are all missing, the directory is the wrong one:
- * stop, and say what it holds instead. */
+ * first ALL_MISSING_ROWS rows are all missing, and so are LATER_PROBES rows
+ * spread over the rest, the directory is the wrong one: stop, and say what it
+ * holds instead. (A folder of only the later images, a partial unzip, is
+ * right: its rows are packed.) */
 #define MISSING_SHOWN 10
 #define ALL_MISSING_ROWS 100
+#define LATER_PROBES 16
+
+/* 1 when any of LATER_PROBES rows spread over rows [from, n), the last
+ * included, is a file. */
+static int any_later_row_there(const input_list *L, size_t from)
+{
+    for (size_t k = 1; k <= LATER_PROBES && from < L->n; k++) {
+        size_t r = from + (L->n - 1 - from) * k / LATER_PROBES;
+        struct stat st;
+        if (stat(L->items[r].path, &st) == 0 && S_ISREG(st.st_mode)) return 1;
+    }
+    return 0;
+}
 
 static int is_file_in(const char *dir, const char *sub, const char *name)
 {
@@ -343,8 +362,14 @@ static void all_missing_hint(char *buf, size_t len, const char *images, const ch
         /* The stem .png beside: CelebA's img_align_celeba_png. */
         const char *ext = strrchr(attrs, '.');
         const char *to = ext && !strcmp(ext, ".csv") ? "list_attr_png.csv" : "list_attr_png.txt";
+        /* a command to paste: the path as one shell word, if it prints as it is */
+        sg_buf from = SG_BUF_INIT;
+        if (printable_ascii(attrs)) sg_buf_put_shell_word(&from, attrs);
+        else sg_buf_puts(&from, "LIST");
         snprintf(buf, len, ", but %s is (the PNG variant, img_align_celeba_png): rewrite the list's names with "
-                 "sed -E 's/\\.jpg([ ,])/.png\\1/' %s > %s and give --attrs %s", sg_quote_str(png).s, attrs, to, to);
+                 "sed -E 's/\\.jpg([ ,])/.png\\1/' %s > %s and give --attrs %s", sg_quote_str(png).s,
+                 from.failed ? "LIST" : from.data, to, to);
+        sg_buf_free(&from);
     } else if (n_dirs == 1 && n_other == 0 && printable_ascii(dirs[0]))
         snprintf(buf, len, "; it holds only the folder %s: give --images %s%s%s if the images are in it", dirs[0],
                  images, slash, dirs[0]);
@@ -448,33 +473,6 @@ static int read_input(const char *path, const char *shown, uint8_t **buf, size_t
     return 0;
 }
 
-/* 1 when data is a JPEG whose frame header (SOFn) has four components (CMYK
- * or YCCK, which the decoder refuses as soon as it has read the header) and
- * whose header is whole, up to the first scan (else the decoder stopped at
- * the cut first, and said so). Such a file is sound, only of a kind not
- * supported: counted apart from the corrupt ones. */
-static int jpeg_four_components(const uint8_t *d, size_t len)
-{
-    if (len < 4 || d[0] != 0xFF || d[1] != 0xD8) return 0;
-    size_t p = 2;
-    int four = 0;
-    while (p + 4 <= len) {
-        if (d[p] != 0xFF) return 0;
-        while (p < len && d[p] == 0xFF) p++;   /* fill bytes */
-        if (p >= len) return 0;
-        unsigned m = d[p++];
-        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;   /* no length */
-        if (m == 0xD9 || p + 2 > len) return 0;
-        size_t seg = (size_t)d[p] << 8 | d[p + 1];
-        if (seg < 2 || p + seg > len) return 0;
-        if (m == 0xDA) return four;   /* SOS, its header whole */
-        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
-            four = seg >= 8 && d[p + 7] == 4;   /* length, precision, height, width, Nf */
-        p += seg;
-    }
-    return 0;
-}
-
 /* What one decoding thread keeps between images. */
 typedef struct {
     sg_preprocessor pre;
@@ -511,7 +509,7 @@ static void process_item(const pack_state *S, worker_ctx *w, size_t i, slot *sl)
     uint8_t *dst = S->encoding == SG_PIXELS_RAW ? sl->pixels : w->raw;
     if (sg_preprocess(&w->pre, w->file, len, dst, &err)) {
         snprintf(sl->msg, sizeof sl->msg, "%s: %s", shown, err.msg);
-        sl->result = jpeg_four_components(w->file, len) ? RESULT_UNSUPPORTED : RESULT_CORRUPT;
+        sl->result = sg_image_unsupported(&err) ? RESULT_UNSUPPORTED : RESULT_CORRUPT;
     } else if (S->encoding == SG_PIXELS_RAW) {
         sl->pixel_len = raw_len;
     } else {
@@ -743,9 +741,13 @@ int main(int argc, char **argv)
         pthread_cond_broadcast(&S.can_take);
         pthread_mutex_unlock(&S.mu);
         if (all_missing && i + 1 == probe_rows) {
-            all_missing_hint(fail_msg, sizeof fail_msg, images, attrs, &L, probe_rows);
-            failed = 1;
-            break;
+            if (!any_later_row_there(&L, probe_rows)) {
+                all_missing_hint(fail_msg, sizeof fail_msg, images, attrs, &L, probe_rows);
+                failed = 1;
+                break;
+            }
+            for (int h = 0; h < n_held; h++) cli_warn("%s (skipped)", held[h]);
+            all_missing = 0;
         }
 
         double el = now_s() - t0, rate = (i + 1) / (el > 1e-9 ? el : 1e-9);

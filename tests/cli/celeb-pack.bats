@@ -754,7 +754,17 @@ expect_all_missing() {
   ATTRS="$T/list.csv" expect_all_missing "celeb-pack: --images $T/img: none of the 12 images $T/list.csv lists is there (the first: 000001.jpg), but 000001.png is (the PNG variant, img_align_celeba_png): rewrite the list's names with sed -E 's/\\.jpg([ ,])/.png\\1/' $T/list.csv > list_attr_png.csv and give --attrs list_attr_png.csv"
   sed -E 's/\.jpg([ ,])/.png\1/' "$T/list.csv" > "$T/list_attr_png.csv"
   celeb-pack -q --attrs "$T/list_attr_png.csv" --images "$T/img" -S 16 -o "$T/o.lmdb"
-  rm -r "$T/img" "$T/o.lmdb"
+  rm -r "$T/o.lmdb"
+  # a list whose path has a blank and a quote: the command given is one to paste, and it works
+  cp "$L" "$T/it's a list.txt"
+  run celeb-pack -q --attrs "$T/it's a list.txt" --images "$T/img" -S 16 -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *" sed -E 's/\\.jpg([ ,])/.png\\1/' '$T/it'\\''s a list.txt' > list_attr_png.txt and give"* ]]
+  cmd=${output#*rewrite the list\'s names with }
+  cmd=${cmd% and give --attrs*}
+  (cd "$T" && rm -f list_attr_png.txt && eval "$cmd")
+  cmp "$T/list_attr_png.txt" <(sed -E 's/\.jpg([ ,])/.png\1/' "$L")
+  rm -r "$T/img"
   # one folder, without the images
   mkdir -p "$T/img/photos"
   expect_all_missing "celeb-pack: --images $T/img: none of the 12 images $L lists is there (the first: 000001.jpg); it holds only the folder photos: give --images $T/img/photos if the images are in it"
@@ -768,16 +778,25 @@ expect_all_missing() {
   ATTRS="$T/one.txt" expect_all_missing "celeb-pack: --images $T/img: the image $T/one.txt lists (000001.jpg) is not there: check --images"
 }
 
-@test "every image missing: it stops after the first 100 rows, whatever comes after" {
+@test "every image missing: it stops after the first 100 rows when rows spread over the rest are missing too" {
   mkdir "$T/img"
   { echo 5000; echo A; for ((k = 1; k <= 5000; k++)); do printf '%06d.jpg 1\n' $k; done; } > "$T/l.txt"
-  # row 101 exists: never looked at
+  # row 101 exists: not among the rows looked at
   cp "$S/img_align_celeba/000001.jpg" "$T/img/000101.jpg"
   run celeb-pack -q --attrs "$T/l.txt" --images "$T/img" -S 16 -o "$T/o.lmdb"
   echo "$output"
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-pack: --images $T/img: none of the first 100 images $T/l.txt lists is there (the first: 000001.jpg): check --images; $T/o.lmdb not written" ]
   [ ! -e "$T/o.lmdb" ]
+  # a folder of the later images only (a partial unzip) is the right one: its rows are packed
+  cp "$S/img_align_celeba/000001.jpg" "$T/img/005000.jpg"
+  run celeb-pack --attrs "$T/l.txt" --images "$T/img" -S 16 -o "$T/o.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 12 ]
+  [ "${lines[0]}" = "celeb-pack: $T/img/000001.jpg: No such file or directory (skipped)" ]
+  [ "${lines[10]}" = "celeb-pack: ... and 4988 more missing (skipped)" ]
+  [ "${lines[11]}" = "celeb-pack: wrote 2 records to $T/o.lmdb (4998 skipped: 4998 missing), 16x16, 1 label" ]
+  rm -r "$T/o.lmdb" "$T/img/005000.jpg"
   # one image among the first 100: the rest are skipped as before, the first 10 named
   cp "$S/img_align_celeba/000001.jpg" "$T/img/000100.jpg"
   run celeb-pack --attrs "$T/l.txt" --images "$T/img" -S 16 --limit 150 -o "$T/o.lmdb"
