@@ -108,6 +108,33 @@ static size_t skip_entropy_data(const uint8_t *d, size_t n, size_t at)
     return n;
 }
 
+/* The JPEG marker at d[*at] (fill bytes before it skipped): 0 when there is
+ * none there, or its length passes the end; else 1 with *m the marker and, for
+ * a marker with a length, *body and *len its payload (the length field
+ * excluded), *at moved past it. TEM and RSTn have none (*len 0); EOI, SOI and
+ * 0x00 come back as they are, for the caller to judge. The one walk over a
+ * JPEG's segments, for sg_jpeg_defines_its_tables and the EXIF reader. */
+static int jpeg_segment(const uint8_t *d, size_t n, size_t *at, uint8_t *m, const uint8_t **body, size_t *len)
+{
+    size_t a = *at;
+    while (a + 1 < n && d[a] == 0xff && d[a + 1] == 0xff) a++;
+    if (a + 1 >= n || d[a] != 0xff) return 0;
+    *m = d[a + 1];
+    *body = d + a + 2;
+    *len = 0;
+    if (*m == 0x01 || (*m >= 0xd0 && *m <= 0xd9) || *m == 0x00) {   /* no length */
+        *at = a + 2;
+        return 1;
+    }
+    if (a + 4 > n) return 0;
+    size_t l = be16(d + a + 2);
+    if (l < 2 || l > n - a - 2) return 0;
+    *body = d + a + 4;
+    *len = l - 2;
+    *at = a + 2 + l;
+    return 1;
+}
+
 int sg_jpeg_defines_its_tables(const uint8_t *d, size_t n)
 {
     if (!is_jpeg(d, n)) return 0;
@@ -116,15 +143,15 @@ int sg_jpeg_defines_its_tables(const uint8_t *d, size_t n)
     uint8_t comp_id[256], comp_quant[256];
     size_t at = 2;                          /* after SOI */
     for (;;) {
-        while (at + 1 < n && d[at] == 0xff && d[at + 1] == 0xff) at++;    /* fill bytes */
-        if (at + 1 >= n || d[at] != 0xff) return 0;
-        uint8_t m = d[at + 1];
+        uint8_t m;
+        const uint8_t *s;
+        size_t body;
+        if (!jpeg_segment(d, n, &at, &m, &s, &body)) return 0;
         if (m == 0xd9) return scans > 0;                                    /* EOI */
-        if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) { at += 2; continue; }   /* TEM, RSTn: no length */
-        if (m == 0x00 || m == 0xd8 || at + 4 > n) return 0;
-        size_t len = be16(d + at + 2);
-        if (len < 2 || len > n - at - 2) return 0;
-        const uint8_t *s = d + at + 4, *end = d + at + 2 + len;
+        if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;                /* TEM, RSTn */
+        if (m == 0x00 || m == 0xd8) return 0;
+        const uint8_t *end = s + body;
+        size_t len = body + 2;                                              /* as the length field says */
         if (m == 0xdb) {                                                    /* DQT: (Pq Tq, 64 or 128 bytes)... */
             while (s < end) {
                 unsigned pq = s[0] >> 4, tq = s[0] & 15;
@@ -175,10 +202,8 @@ int sg_jpeg_defines_its_tables(const uint8_t *d, size_t n)
              * before it uses any table, so what follows cannot matter. */
             if (!progressive && ns == nf) return 1;
             scans++;
-            at = skip_entropy_data(d, n, at + 2 + len);
-            continue;
+            at = skip_entropy_data(d, n, at);
         }
-        at += 2 + len;
     }
 }
 
@@ -465,18 +490,15 @@ int sg_image_exif_orientation(const uint8_t *d, size_t n)
 {
     if (is_jpeg(d, n)) {
         size_t at = 2;
-        for (;;) {                                /* markers up to the first scan */
-            while (at + 1 < n && d[at] == 0xff && d[at + 1] == 0xff) at++;
-            if (at + 4 > n || d[at] != 0xff) return 1;
-            uint8_t m = d[at + 1];
+        uint8_t m;
+        const uint8_t *s;
+        size_t len;
+        while (jpeg_segment(d, n, &at, &m, &s, &len)) {   /* markers up to the first scan */
             if (m == 0xda || m == 0xd9 || m == 0x00 || m == 0xd8) return 1;
-            if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) { at += 2; continue; }
-            size_t len = be16(d + at + 2);
-            if (len < 2 || len > n - at - 2) return 1;
-            if (m == 0xe1 && len >= 2 + 6 && !memcmp(d + at + 4, "Exif\0", 5))   /* Pillow takes the first */
-                return d[at + 9] ? 1 : tiff_orientation(d + at + 10, len - 8);
-            at += 2 + len;
+            if (m == 0xe1 && len >= 6 && !memcmp(s, "Exif\0", 5))   /* Pillow takes the first */
+                return s[5] ? 1 : tiff_orientation(s + 6, len - 6);
         }
+        return 1;
     }
     if (is_png(d, n)) {
         for (size_t at = 8; at + 12 <= n;) {
