@@ -30,10 +30,10 @@ int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
 /* Reads and decodes a file (path "-" = stdin); errors name the file. */
 int sg_image_read_file(const char *path, sg_image *out, sg_err *err);
 /* The EXIF orientation (TIFF tag 0x0112 of IFD0, 1..8) of a JPEG's first APP1
- * "Exif" segment before its first scan, or of a PNG's eXIf chunk (Pillow's
- * getexif() also reads XMP's tiff:Orientation and other tag types; these are
- * not read); 1 (as stored) when there is none, or when the
- * EXIF is malformed or cut short or the tag is not one SHORT or LONG value in
+ * "Exif\0\0" segment before its first scan, or of a PNG's eXIf chunk (Pillow's
+ * getexif() also reads XMP's tiff:Orientation, which is not read); 1 (as
+ * stored) when there is none, or when the EXIF is malformed or cut short or
+ * the tag is not one integer value (BYTE, SHORT, LONG, SSHORT, SLONG) in
  * 1..8. Bounded: no offset is trusted, no IFD chain is followed. */
 int sg_image_exif_orientation(const uint8_t *data, size_t len);
 /* Turns img upright for EXIF orientation o as Pillow's ImageOps.exif_transpose

@@ -476,8 +476,11 @@ static int tiff_orientation(const uint8_t *t, size_t n)
         if (U16(t + e) != 0x0112) continue;
         uint32_t type = U16(t + e + 2), cnt = U32(t + e + 4), v;
         if (cnt != 1) return 1;
-        if (type == 3) v = U16(t + e + 8);        /* SHORT, the standard's */
-        else if (type == 4) v = U32(t + e + 8);   /* LONG */
+        /* SHORT is the standard's; Pillow reads the value of the other
+         * integer types as well (signed ones' 1..8 are the same bits) */
+        if (type == 3 || type == 8) v = U16(t + e + 8);        /* SHORT, SSHORT */
+        else if (type == 4 || type == 9) v = U32(t + e + 8);   /* LONG, SLONG */
+        else if (type == 1) v = t[e + 8];                      /* BYTE */
         else return 1;
         return v >= 1 && v <= 8 ? (int)v : 1;
     }
@@ -495,8 +498,8 @@ int sg_image_exif_orientation(const uint8_t *d, size_t n)
         size_t len;
         while (jpeg_segment(d, n, &at, &m, &s, &len)) {   /* markers up to the first scan */
             if (m == 0xda || m == 0xd9 || m == 0x00 || m == 0xd8) return 1;
-            if (m == 0xe1 && len >= 6 && !memcmp(s, "Exif\0", 5))   /* Pillow takes the first */
-                return s[5] ? 1 : tiff_orientation(s + 6, len - 6);
+            if (m == 0xe1 && len >= 6 && !memcmp(s, "Exif\0\0", 6))   /* the first, as Pillow */
+                return tiff_orientation(s + 6, len - 6);
         }
         return 1;
     }

@@ -668,8 +668,19 @@ static void test_exif_orientation(void)
     n = tiff_one_entry(t, 1, 0x112, 3, 1, 3);
     size_t len2 = jpeg_with_exif(d, len1, t, n, 0, &d2);
     CHECK(sg_image_exif_orientation(d2, len2) == 3, "first Exif segment wins");
+    /* a first one whose signature is not "Exif\0\0" is passed over, as Pillow does */
+    d2[11] = 'X';
+    CHECK(sg_image_exif_orientation(d2, len2) == 6, "an APP1 'Exif\\0X' passed over for the next");
     free(d2);
     free(d);
+    /* the other integer types Pillow reads the tag from: BYTE, SSHORT, SLONG */
+    const unsigned other_types[3] = {1, 8, 9};
+    for (int k = 0; k < 3; k++) {
+        n = tiff_one_entry(t, 1, 0x112, other_types[k], 1, 6);
+        size_t len = jpeg_with_exif(jpg, jlen, t, n, 0, &d);
+        CHECK(sg_image_exif_orientation(d, len) == 6, "orientation as TIFF type %u", other_types[k]);
+        free(d);
+    }
 
     struct { const char *what; int le; unsigned tag, type; uint32_t count, value; int cut; int patch_at;
              uint32_t patch; } bad[] = {
