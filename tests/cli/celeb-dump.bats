@@ -517,3 +517,23 @@ print("same" if a.crop(box).tobytes() == b.crop(box).tobytes() else "differ", in
   last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a '/12 records' | tail -n 1)
   [[ "$last" == *": 12/12 records"* ]] || { echo "last: $last"; false; }
 }
+
+@test "a progress line fits the terminal's width (a wrapped one leaves a row behind at each redraw); a wide one is whole" {
+  # the line, as it is at full width: "celeb-dump: $D/s.lmdb: verified 12/12 records"
+  full="celeb-dump: $D/s.lmdb: verified 12/12 records"
+  for cols in 20 45; do
+    run script -qec "stty cols $cols; celeb-dump --verify '$D/s.lmdb'" /dev/null
+    [ "$status" -eq 0 ]
+    shown=0
+    while IFS= read -r seg; do
+      seg=${seg#$'\e[K'}
+      [[ "$seg" == celeb-dump:* ]] || continue
+      shown=$((shown + 1))
+      [ "${#seg}" -le $((cols - 1)) ] || { echo "at $cols columns: ${#seg}: $seg"; false; }
+      [[ "$full" == "$seg"* ]] || { echo "not a start of the line: $seg"; false; }   # $D is longer than 45
+    done < <(printf '%s' "$output" | tr '\r' '\n')
+    [ "$shown" -ge 1 ]
+  done
+  run script -qec "stty cols 300; celeb-dump --verify '$D/s.lmdb'" /dev/null
+  [[ "$(printf '%s' "$output" | tr '\r' '\n' | grep -a verified | tail -n 1)" == *"$full" ]]
+}

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,10 +238,23 @@ void cli_progress(const char *fmt, ...)
     if (progress_shown && dt < 0.1 && !progress_unthrottled) return;
     progress_unthrottled = 0;
     last = now;
+    char line[1024];
+    int k = snprintf(line, sizeof line, "%s: ", cli_name);
     va_list ap; va_start(ap, fmt);
-    fprintf(stderr, "\r\033[K%s: ", cli_name);
-    vfprintf(stderr, fmt, ap);
+    if (k >= 0 && (size_t)k < sizeof line) vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
     va_end(ap);
+    /* One row of the terminal, read at every redraw (a resize needs no
+     * signal): a line that wraps leaves its first rows behind at each \r, a
+     * screenful of them over a long run. The end goes first (sg-train's G
+     * losses); a column is a character, not a byte (UTF-8 in names). */
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1) {
+        size_t cols = 0, i = 0;
+        for (; line[i]; i++)
+            if (((unsigned char)line[i] & 0xC0) != 0x80 && ++cols > (size_t)ws.ws_col - 1) break;
+        line[i] = 0;
+    }
+    fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
     progress_shown = 1;
 }
