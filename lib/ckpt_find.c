@@ -67,6 +67,44 @@ int sg_ckpt_run_of(const char *arg, const char *g_path, char *run, size_t cap)
     return -1;
 }
 
+/* arg has the form RUN/ckpt/NNNNNN of a run (RUN/latest there) that holds
+ * other checkpoints, not that one (pruned by --keep, or never written): 0
+ * and a message that names those it holds; -1 when arg is not such. */
+static int pruned_checkpoint_message(const char *arg, sg_err *err)
+{
+    char dir[PATH_MAX], run[PATH_MAX], latest[PATH_MAX + 8];
+    int64_t step;
+    const char *base = strrchr(arg, '/');
+    char g_name[64];
+    if (!base || snprintf(g_name, sizeof g_name, "%s-G.safetensors", base + 1) >= (int)sizeof g_name ||
+        sg_ckpt_g_file_step(g_name, &step))
+        return -1;
+    sg_dir_of(arg, dir, sizeof dir);
+    const char *d = strrchr(dir, '/');
+    if (strcmp(d ? d + 1 : dir, "ckpt")) return -1;
+    sg_dir_of(dir, run, sizeof run);
+    snprintf(latest, sizeof latest, "%s/latest", run);
+    DIR *dp = sg_path_missing(latest) ? NULL : opendir(dir);
+    if (!dp) return -1;
+    int64_t lo = -1, hi = -1, s;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)))
+        if (!sg_ckpt_g_file_step(e->d_name, &s)) {
+            n++;
+            if (lo < 0 || s < lo) lo = s;
+            if (s > hi) hi = s;
+        }
+    closedir(dp);
+    if (n == 0) return -1;
+    char holds[96];
+    if (n == 1) snprintf(holds, sizeof holds, "%06lld only", (long long)lo);
+    else snprintf(holds, sizeof holds, "%ld checkpoints, %06lld to %06lld", n, (long long)lo, (long long)hi);
+    sg_errf(err, "%s: no such checkpoint: the run holds %s (%s; --ckpt %s takes the newest)", arg, holds,
+            step < lo ? "a run with --keep deletes the older ones" : "none of that step was written", run);
+    return 0;
+}
+
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err)
 {
     if (sg_path_is_dir(arg)) {
@@ -88,9 +126,11 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
     }
     struct stat st;
     if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) snprintf(path, cap, "%s", arg);
-    else if (snprintf(path, cap, "%s-G.safetensors", arg), stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    else if (snprintf(path, cap, "%s-G.safetensors", arg), stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (!pruned_checkpoint_message(arg, err)) return -1;
         return sg_errf(err, "%s: no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN or an "
                        "NNNNNN-G.safetensors file)", arg);
+    }
     return read_generator_info(path, info, err);
 }
 

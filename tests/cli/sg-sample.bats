@@ -1306,3 +1306,19 @@ PY
     celeb-dump -q --get 1 -o r1.png f.lmdb
     cmp r0.png r1.png
 }
+
+@test "sg-sample: RUN/ckpt/NNNNNN of a checkpoint the run does not hold names those it holds (--keep pruned it)" {
+    sg-train -q -o "$W/rk" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 6 \
+        --save-every 2 --keep 2 --batch 4 --sample-every 0 "$T/celebA_train.lmdb"
+    run sg-sample --ckpt "$W/rk/ckpt/000002" --device cpu --data "$T/celebA_test.lmdb" -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/rk/ckpt/000002: no such checkpoint: the run holds 2 checkpoints, 000004 to 000006 (a run with --keep deletes the older ones; --ckpt $W/rk takes the newest)" ]
+    run sg-sample --ckpt "$W/rk/ckpt/000008" --device cpu --data "$T/celebA_test.lmdb" -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/rk/ckpt/000008: no such checkpoint: the run holds 2 checkpoints, 000004 to 000006 (none of that step was written; --ckpt $W/rk takes the newest)" ]
+    [ ! -e "$W/x.png" ]
+    # elsewhere, the message stays the general one
+    run sg-sample --ckpt "$W/nowhere/000002" --device cpu --data "$T/celebA_test.lmdb" -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"no checkpoint found (expected a run directory"* ]]
+}
