@@ -165,6 +165,9 @@ struct sg_trainer {
     int error_names_checkpoint;   /* the last error says the last good checkpoint */
     int error_dataset;            /* the last error was reading this dataset's shard, else -1 */
     int created_dir;              /* run_dir was made by this open (removed again if it fails) */
+    int run_dir_gone;             /* run_dir was deleted while training (follow_run_dir) */
+    int run_dir_moves;            /* times follow_run_dir found it moved */
+    char run_note[PATH_MAX + 256];   /* a note for the tool from the run (sg_train_status.note), or "" */
 };
 
 /* Fence slots of the batch buffers (lib/backend.h: 0..7): FENCE_BUF + k covers
@@ -1512,7 +1515,84 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
     return rc;
 }
 
+static int sample_once(sg_trainer *t, sg_err *err);
+
+/* mkdir of one level: a RUN gone since it was opened is not made again, as
+ * mkdir -p would (follow_run_dir). */
+static int mkdir_in_run(const char *path, sg_err *err)
+{
+    struct stat st;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return sg_errno(err, "%s", path);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a directory", path);
+    return 0;
+}
+
+/* Before a sample or checkpoint: is run_dir still the directory we locked?
+ * Files are written by path, so after `mv RUN NEW` they would go to a new RUN
+ * (without config.json and history) while history.jsonl, an open file, went on
+ * in NEW: a run split in two. A moved run goes on in its new place (found by
+ * the locked fd) and the tool is told once; a deleted one stops, as nothing
+ * saved there could be resumed. No lock (NFS): nothing to compare with. */
+static int follow_run_dir(sg_trainer *t, sg_err *err)
+{
+    struct stat st, locked;
+    if (t->lock_fd < 0 || fstat(t->lock_fd, &locked) != 0) return 0;
+    if (stat(t->run_dir, &st) == 0 && st.st_dev == locked.st_dev && st.st_ino == locked.st_ino) return 0;
+    char fdp[64], now[PATH_MAX];
+    ssize_t n = -1;
+    snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", t->lock_fd);
+    if (locked.st_nlink > 0) n = readlink(fdp, now, sizeof now - 1);
+    if (n > 0) now[n] = 0;
+    /* the link reads "PATH (deleted)" once the directory is gone; check it is ours */
+    if (n <= 0 || (size_t)n + 64 >= PATH_MAX || stat(now, &st) != 0 || st.st_dev != locked.st_dev ||
+        st.st_ino != locked.st_ino)
+        return t->run_dir_gone = 1,
+               sg_errf(err, "%s: the run directory was deleted while training (or moved where it cannot be "
+                       "found): nothing can be saved there, so the run stops at iteration %lld without a "
+                       "checkpoint", t->run_dir, (long long)t->iter);
+    char *moved = strdup(now);
+    if (!moved) return sg_errf(err, "out of memory");
+    snprintf(t->run_note, sizeof t->run_note, "%s was moved to %s: the run goes on there", t->run_dir, moved);
+    free(t->run_dir);
+    t->run_dir = moved;
+    t->run_dir_moves++;
+    /* a write cut short by the move left its NAME.tmp.PID there */
+    remove_stale_tmp(t->run_dir);
+    return 0;
+}
+
+/* After a failed sample or save: 1 when the run directory was moved meanwhile
+ * (the write is tried again in the new place), else 0; -1 (err replaced) when
+ * it was deleted. */
+static int moved_meanwhile(sg_trainer *t, sg_err *err)
+{
+    int moves = t->run_dir_moves;
+    sg_err e;
+    /* A file or folder of the run gone under a write while RUN is still
+     * there: maybe an rm -rf RUN under way; its end tells which. */
+    for (int k = 0; k < 2; k++) {
+        if (follow_run_dir(t, &e)) {
+            *err = e;
+            t->error_names_checkpoint = 0;   /* the failed write's message named one */
+            return -1;
+        }
+        if (t->run_dir_moves != moves || err->sys_errno != ENOENT) break;
+        if (k == 0) nanosleep(&(struct timespec){0, 200000000}, NULL);
+    }
+    return t->run_dir_moves != moves;
+}
+
 int sg_trainer_sample(sg_trainer *t, sg_err *err)
+{
+    if (follow_run_dir(t, err)) return -1;
+    int rc = sample_once(t, err);
+    if (rc && moved_meanwhile(t, err) > 0) rc = sample_once(t, err);
+    return rc;
+}
+
+const char *sg_trainer_run_dir(const sg_trainer *t) { return t->run_dir; }
+
+static int sample_once(sg_trainer *t, sg_err *err)
 {
     const int S = t->S, C = t->c_dim, n = t->n_samples;
     const int T = sg_targets_count(&t->mcfg);
@@ -1551,7 +1631,7 @@ int sg_trainer_sample(sg_trainer *t, sg_err *err)
         }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/samples", t->run_dir);
-    if (sg_mkdir_p(path, err)) goto done;
+    if (mkdir_in_run(path, err)) goto done;
     snprintf(path, sizeof path, "%s/samples/%06lld.png", t->run_dir, (long long)t->iter);
     rc = sg_image_write(path, grid, W, S * n, err);
 done:
@@ -1563,6 +1643,7 @@ done:
  * message says where a resume continues from. Returns -1. */
 static int with_last_ckpt(sg_trainer *t, sg_err *err)
 {
+    if (t->run_dir_gone) return -1;   /* its checkpoints went with it */
     t->error_names_checkpoint = 1;
     char cp[PATH_MAX];
     ckpt_desc(t, cp, sizeof cp);
@@ -1583,7 +1664,7 @@ static void last_ckpt_from_disk(sg_trainer *t)
     if (step > t->last_ckpt && sg_ckpt_newest_complete(t->run_dir, step + 1) == step) t->last_ckpt = step;
 }
 
-int sg_trainer_save(sg_trainer *t, sg_err *err)
+static int save_once(sg_trainer *t, sg_err *err)
 {
     if (t->cuda) {
         int made = sg_backend_cuda_engine_choices(t->be, NULL, NULL);
@@ -1599,12 +1680,24 @@ int sg_trainer_save(sg_trainer *t, sg_err *err)
         sg_errno(err, "%s/history.jsonl", t->run_dir);
         return with_last_ckpt(t, err);
     }
+    char ckd[PATH_MAX];
+    /* one level, as for samples (sg_ckpt_save's own mkdir -p then finds it) */
+    snprintf(ckd, sizeof ckd, "%s/ckpt", t->run_dir);
+    if (mkdir_in_run(ckd, err)) return with_last_ckpt(t, err);
     if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) {
         last_ckpt_from_disk(t);
         return with_last_ckpt(t, err);
     }
     t->last_ckpt = t->iter;
     return sg_ckpt_prune(t->run_dir, t->opt.keep, err) ? with_last_ckpt(t, err) : 0;
+}
+
+int sg_trainer_save(sg_trainer *t, sg_err *err)
+{
+    if (follow_run_dir(t, err)) return -1;
+    int rc = save_once(t, err);
+    if (rc && moved_meanwhile(t, err) > 0) rc = save_once(t, err);
+    return rc;
 }
 
 static int should_log(const sg_trainer *t, int64_t done)
@@ -1651,9 +1744,11 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
             t->log_prev_time = t1;
             t->log_prev_iter = t->iter;
         }
+        t->run_note[0] = 0;   /* set when sampling or saving finds the run directory moved */
         if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && sg_trainer_sample(t, err))
             return with_last_ckpt(t, err);
         if (saving && sg_trainer_save(t, err)) return -1;
+        st.note = t->run_note[0] ? t->run_note : NULL;
         if (cb) cb(ctx, &st);
         if (stopping) return 1;
     }

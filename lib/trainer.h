@@ -128,6 +128,10 @@ int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations
  * run could not reuse the earlier run's convolution engines), or "". */
 const char *sg_trainer_note(const sg_trainer *t);
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t); /* -1 if none */
+/* The run directory's path: the one opened, or where it was moved to while
+ * training (sg_trainer_run follows a moved run before each sample and
+ * checkpoint; a deleted one stops it with an error). */
+const char *sg_trainer_run_dir(const sg_trainer *t);
 /* Training batches read from the shards so far (each iteration's once; for
  * tests: a batch read twice is wasted work). */
 uint64_t sg_trainer_batches_loaded(const sg_trainer *t);
@@ -152,6 +156,9 @@ typedef struct {
                                      datasets, maybe another dataset's); 0: none in this session */
     double it_per_s;              /* recent average */
     double elapsed;               /* seconds, including earlier runs */
+    /* Something to tell the user once, at this iteration, or NULL: "RUN was
+     * moved to NEW: the run goes on there" (sg_trainer_run_dir is NEW then). */
+    const char *note;
 } sg_train_status;
 typedef void (*sg_train_callback)(void *ctx, const sg_train_status *st);
 

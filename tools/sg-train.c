@@ -91,6 +91,7 @@ static void on_signal(int sig)
 static void progress(void *ctx, const sg_train_status *st)
 {
     (void)ctx;
+    if (st->note) cli_warn("%s", st->note);   /* once: the run directory moved */
     char eta[32];
     cli_format_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
     /* The losses last read (logged iterations and checkpoints: reading them waits for the device). */
@@ -309,6 +310,7 @@ int main(int argc, char **argv)
 
     int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
     cli_progress_end();
+    run_dir = sg_trainer_run_dir(t);   /* where it was moved to, if it was */
     if (rc < 0) {
         int full = cli_no_space(&err), named = sg_trainer_error_names_checkpoint(t);
         char advice[192];   /* for want of space (a full file system or a quota: their own words) */

@@ -1218,3 +1218,42 @@ PY
   [ "$(grep -c '"dataset":"a".*G/loss_rec' "$T/r/history.jsonl")" -eq 3 ]
   [ "$(grep -c '"dataset":"b".*G/loss_rec' "$T/r/history.jsonl")" -eq 3 ]
 }
+
+@test "a run directory moved while training goes on in its new place, told once; deleted, the run stops saying so (it split the run in two)" {
+  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 2 --save-every 3 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
+  pid=$!
+  BG_PID=$pid
+  wait_history_lines 3
+  mv "$T/r" "$T/moved"
+  for _ in $(seq 200); do grep -q 'was moved' "$T/err" && break; sleep 0.05; done
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  BG_PID=
+  cat "$T/err"
+  [ "$status" -eq 130 ]
+  [ ! -e "$T/r" ]
+  n=$(cat "$T/moved/latest")
+  [ -s "$T/moved/ckpt/$n-state.safetensors" ]
+  [ "$(grep -c 'was moved' "$T/err")" -eq 1 ]
+  grep -qxF "sg-train: $T/r was moved to $T/moved: the run goes on there" "$T/err"
+  [ "$(tail -n 1 "$T/err")" = "sg-train: interrupted at iteration $((10#$n)): checkpoint $T/moved/ckpt/$n written (sg-train -o $T/moved --resume continues)" ]
+  [ "$(wc -l < "$T/moved/history.jsonl")" -eq "$((10#$n))" ]
+  run sg-train -o "$T/moved" --resume --iters $((10#$n + 2))
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/moved/latest")" = "$(printf %06d $((10#$n + 2)))" ]
+  [ ! -e "$T/r" ]
+
+  sg-train -o "$T/d" --iters 1000000 --log-every 1 --sample-every 2 --save-every 3 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
+  pid=$!
+  BG_PID=$pid
+  for _ in $(seq 200); do [ -s "$T/d/history.jsonl" ] && [ "$(wc -l < "$T/d/history.jsonl")" -ge 3 ] && break; sleep 0.05; done
+  rm -rf "$T/d" 2>/dev/null || rm -rf "$T/d"
+  status=0
+  wait "$pid" || status=$?
+  BG_PID=
+  cat "$T/err"
+  [ "$status" -eq 1 ]
+  [[ "$(cat "$T/err")" == "sg-train: $T/d: the run directory was deleted while training"*"nothing can be saved there, so the run stops at iteration "*" without a checkpoint" ]]
+  [ ! -e "$T/d" ]
+}
