@@ -1686,6 +1686,23 @@ static int save_once(sg_trainer *t, sg_err *err)
     if (mkdir_in_run(ckd, err)) return with_last_ckpt(t, err);
     if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) {
         last_ckpt_from_disk(t);
+        /* Not the checkpoint a resume continues from: its files written so
+         * far (G, or G and D) would stay for good as "newer than latest",
+         * hundreds of MB on a disk that is likely full. */
+        if (t->last_ckpt != t->iter) {
+            const char *kinds[3] = {"G", "D", "state"};
+            int removed = 0;
+            for (int k = 0; k < 3; k++) {
+                char p[PATH_MAX];
+                sg_ckpt_path(p, sizeof p, t->run_dir, t->iter, kinds[k]);
+                removed += unlink(p) == 0;
+            }
+            if (removed) {
+                char cp[PATH_MAX];
+                sg_ckpt_path(cp, sizeof cp, t->run_dir, t->iter, NULL);
+                sg_err_suffix(err, " (the partial checkpoint %s was removed)", cp);
+            }
+        }
         return with_last_ckpt(t, err);
     }
     t->last_ckpt = t->iter;

@@ -1063,7 +1063,15 @@ PY
   run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when="$l" sg-train -o "$T/l" "${args[@]}"
   [ "$status" -eq 1 ]
   [[ "$output" == "sg-train: $T/l: fsync: Input/output error; last good checkpoint: $T/l/ckpt/000004 ("* ]]
-  [ "$(cat "$T/l/latest")" = 000004 ]
+  [ "$(cat "$T/l/latest")" = 000004 ]  # a full disk at checkpoint 4's state file: its G and D already written are removed, no third of a checkpoint stays
+  local s
+  s=$(grep 'fsync(' "$T/trace" | grep -n '000004-state.safetensors.tmp' | head -n 1 | cut -d: -f1)
+  [ -n "$s" ]
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" sg-train -o "$T/s" "${args[@]}"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/s/ckpt/000004-state.safetensors"*"No space left on device (the partial checkpoint $T/s/ckpt/000004 was removed); last good checkpoint: $T/s/ckpt/000002 ("* ]]
+  [ "$(cat "$T/s/latest")" = 000002 ]
+  [ -z "$(find "$T/s/ckpt" -name '000004-*')" ]
 }
 
 @test "a failed sample or history write names the last good checkpoint and the resume command" {
