@@ -737,7 +737,10 @@ done:
 
 /* Keeps the entries with iteration <= step (a run may have logged past its last
  * checkpoint before dying); a torn last line is dropped. Sets *elapsed to the
- * last kept entry's elapsed seconds. */
+ * last kept entry's elapsed seconds. The file is cut in place (ftruncate at
+ * the first line to drop, then fsync), and left alone when nothing is to go:
+ * a `tail -f` reading it follows on (a new file by rename left it reading the
+ * old one, and `tail -F` read it all again). */
 static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
 {
     char path[PATH_MAX];
@@ -752,12 +755,13 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
     struct stat st;
     if (lstat(path, &st) != 0 && errno == ENOENT) return sg_write_file_atomic(path, "", 0, err);
     if (sg_read_file(path, (size_t)1 << 34, &data, &len, err)) return -1;
-    sg_buf out = SG_BUF_INIT;
-    size_t pos = 0;
+    size_t pos = 0, cut = SIZE_MAX;   /* cut: offset of the first line to drop, SIZE_MAX: none */
+    int add_newline = 0;              /* the last line, kept, has no newline */
     long line = 0;
     int rc = 0;
     while (pos < len) {
         line++;
+        size_t start = pos;
         const char *s = (const char *)data + pos;
         const char *nl = memchr(s, '\n', len - pos);
         size_t l = nl ? (size_t)(nl - s) : len - pos;
@@ -768,7 +772,10 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
         json_error_pos where;
         if (json_parse(s, l, NULL, &v, &where, &e) || !json_is(v, JSON_OBJECT)) {
             json_free(v);
-            if (pos >= len) break;   /* torn last line of a killed run */
+            if (pos >= len) {   /* torn last line of a killed run */
+                if (cut == SIZE_MAX) cut = start;
+                break;
+            }
             if (v) rc = sg_errf(err, "%s line %ld: not an object", path, line);
             else rc = sg_errf(err, "%s line %ld: %s at column %ld", path, line, where.what, where.column);
             break;
@@ -779,20 +786,27 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
             rc = sg_errf(err, "%s line %ld: %s", path, line, e.msg);
             break;
         }
-        if (it <= step) {
+        if (it <= step && cut == SIZE_MAX) {
             double el;
             if (json_get_num(v, "elapsed", &el, &e) == 0) t->elapsed_base = el;
-            sg_buf_append(&out, s, l);
-            sg_buf_putc(&out, '\n');
+            add_newline = !nl;
+        } else if (cut == SIZE_MAX) {
+            cut = start;   /* this line and every one after it go */
         }
         json_free(v);
     }
     if (rc)   /* a damaged line before the last: not a crash's, and not ours to drop */
         sg_err_suffix(err, " (mend or delete that line, then resume again)");
     free(data);
-    if (rc == 0 && out.failed) rc = sg_errf(err, "out of memory");
-    if (rc == 0) rc = sg_write_file_atomic(path, out.data ? out.data : "", out.len, err);
-    sg_buf_free(&out);
+    if (rc || (cut == SIZE_MAX && !add_newline)) return rc;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return sg_errno(err, "%s", path);
+    if (cut != SIZE_MAX ? ftruncate(fd, (off_t)cut) != 0
+                        : lseek(fd, 0, SEEK_END) < 0 || write(fd, "\n", 1) != 1)
+        rc = sg_errno(err, "%s", path);
+    else if (fsync(fd) != 0)
+        rc = sg_errno(err, "%s: fsync", path);
+    close(fd);
     return rc;
 }
 

@@ -1265,3 +1265,21 @@ PY
   [[ "$(cat "$T/err")" == "sg-train: $T/d: the run directory was deleted while training"*"nothing can be saved there, so the run stops at iteration "*" without a checkpoint" ]]
   [ ! -e "$T/d" ]
 }
+
+@test "--resume keeps history.jsonl's inode: cut in place past the checkpoint, untouched when nothing goes (tail -f went on reading a replaced file)" {
+  sg-train -o "$T/r" --iters 6 --save-every 4 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  head -n 4 "$T/r/history.jsonl" > "$T/first4"
+  # lines past the checkpoint and a torn last line: cut in place
+  echo 000004 > "$T/r/latest"
+  printf '{"iteration": 7, "D/lo' >> "$T/r/history.jsonl"
+  ino=$(stat -c %i "$T/r/history.jsonl")
+  sg-train -o "$T/r" --resume --iters 4
+  [ "$(stat -c %i "$T/r/history.jsonl")" = "$ino" ]
+  cmp "$T/first4" "$T/r/history.jsonl"
+  # nothing to cut: the file is left as it is, and the run appends to it
+  cp "$T/r/history.jsonl" "$T/before"
+  sg-train -o "$T/r" --resume --iters 6
+  [ "$(stat -c %i "$T/r/history.jsonl")" = "$ino" ]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq 6 ]
+  cmp "$T/before" <(head -n 4 "$T/r/history.jsonl")
+}
