@@ -146,7 +146,6 @@ struct sg_trainer {
     uint64_t sample_idx[64];
     int64_t log_prev_iter;
     double log_prev_time;
-    double step_time;             /* smoothed seconds per iteration */
     /* Losses are read (a sync) only at logged, saved, last and stopping
      * iterations: the steps in between queue work without waiting for it. */
     sg_losses losses;             /* the last losses read */
@@ -1731,6 +1730,15 @@ int sg_trainer_save(sg_trainer *t, sg_err *err)
     return rc;
 }
 
+double sg_train_rate_add(sg_train_rate *r, double dt, int64_t n)
+{
+    if (dt < 0) dt = 0;
+    double w = exp(-dt / SG_TRAIN_RATE_WINDOW);
+    r->time = r->time * w + dt;
+    r->iters = r->iters * w + (double)n;
+    return r->time > 0 ? r->iters / r->time : 0;
+}
+
 static int should_log(const sg_trainer *t, int64_t done)
 {
     /* Every iteration of a round (one per dataset) that holds a multiple of
@@ -1748,10 +1756,10 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
     double start = now_s();
     t->log_prev_time = start;
     t->log_prev_iter = t->iter;
-    int64_t first = t->iter;
+    sg_train_rate rate = {0, 0};
+    double prev_end = start;
     while (t->iter < t->opt.iters) {
         sg_train_status st;
-        double t0 = now_s();
         if (step_queue(t, &st, 1, err)) return -1;
         /* Only these iterations wait for the device: the losses are read (and
          * checked) where they are logged, before every checkpoint and at the end.
@@ -1763,10 +1771,6 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
                      stopping;
         if ((logging || saving) && read_losses(t, &st, err)) return -1;
         double t1 = now_s();
-        double dt = t1 - t0;
-        /* Averaged over time, not rate: between reads a step only queues work. */
-        t->step_time = t->iter - first <= 1 ? dt : 0.9 * t->step_time + 0.1 * dt;
-        st.it_per_s = 1.0 / (t->step_time > 0 ? t->step_time : 1e-9);
         st.elapsed = t->elapsed_base + (t1 - start);
         if (logging) {
             double span = t1 - t->log_prev_time;
@@ -1780,6 +1784,12 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
             return with_last_ckpt(t, err);
         if (saving && sg_trainer_save(t, err)) return -1;
         st.note = t->run_note[0] ? t->run_note : NULL;
+        /* from the previous iteration's end: its history line, sample and
+         * checkpoint count (a rate of the steps alone promised an ETA that a
+         * run saving often never met) */
+        double t2 = now_s();
+        st.it_per_s = sg_train_rate_add(&rate, t2 - prev_end, 1);
+        prev_end = t2;
         if (cb) cb(ctx, &st);
         if (stopping) return 1;
     }

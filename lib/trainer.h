@@ -154,13 +154,23 @@ typedef struct {
                                      earlier one (0: none read yet) */
     int64_t g_at;                 /* the iteration whose G update gave losses' G terms (with several
                                      datasets, maybe another dataset's); 0: none in this session */
-    double it_per_s;              /* recent average */
+    double it_per_s;              /* recent average of wall time per iteration (sg_train_rate_add) */
     double elapsed;               /* seconds, including earlier runs */
     /* Something to tell the user once, at this iteration, or NULL: "RUN was
      * moved to NEW: the run goes on there" (sg_trainer_run_dir is NEW then). */
     const char *note;
 } sg_train_status;
 typedef void (*sg_train_callback)(void *ctx, const sg_train_status *st);
+
+/* The rate sg_train_status.it_per_s shows (and the ETA built on it): wall-clock
+ * time between the ends of iterations, so the steps, history lines, samples and
+ * checkpoints all count, averaged over roughly the last SG_TRAIN_RATE_WINDOW
+ * seconds (time and iterations decayed by exp(-dt / window)). Start from
+ * {0, 0}; each call adds n iterations that took dt seconds and returns the
+ * iterations per second (0 before any time passed). */
+#define SG_TRAIN_RATE_WINDOW 600.0
+typedef struct { double time, iters; } sg_train_rate;
+double sg_train_rate_add(sg_train_rate *r, double dt, int64_t n);
 
 /* Runs iterations until opt.iters or *stop becomes nonzero (checked after every
  * iteration; then a checkpoint is written). Returns 0 when finished, 1 when

@@ -207,6 +207,23 @@ static void test_dataset_name(void)
     CHECK(!strcmp(out, "celeb"), "cut to the buffer: %s", out);
 }
 
+/* The shown rate counts saves and samples: 99 fast iterations and a slow one
+ * (a checkpoint) give the mean over all, not the steps' rate. */
+static void test_rate(void)
+{
+    sg_train_rate r = {0, 0};
+    CHECK(sg_train_rate_add(&r, 0, 0) == 0, "no time yet: 0");
+    double ips = 0;
+    for (int k = 0; k < 100; k++) ips = sg_train_rate_add(&r, k == 50 ? 1.0 : 0.01, 1);
+    double want = 100 / 1.99;
+    CHECK(fabs(ips - want) < 0.01 * want, "rate with a 1 s save among 99 0.01 s steps: %g, want about %g", ips, want);
+    /* an old slow stretch fades: after much longer than the window, only the recent rate counts */
+    sg_train_rate s = {0, 0};
+    sg_train_rate_add(&s, 100, 1);
+    for (int k = 0; k < 10000; k++) ips = sg_train_rate_add(&s, 1, 10);
+    CHECK(fabs(ips - 10) < 0.01, "after 10000 s at 10 it/s: %g", ips);
+}
+
 static sg_train_options tiny_options(void)
 {
     sg_train_options o;
@@ -452,6 +469,7 @@ int main(void)
     test_g_schedule();
     test_lr();
     test_dataset_name();
+    test_rate();
     test_pixel_value();
     test_epoch_order();
     test_flip_draw();
