@@ -1783,6 +1783,7 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
         if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && sg_trainer_sample(t, err))
             return with_last_ckpt(t, err);
         if (saving && sg_trainer_save(t, err)) return -1;
+        st.saved = saving;
         st.note = t->run_note[0] ? t->run_note : NULL;
         /* from the previous iteration's end: its history line, sample and
          * checkpoint count (a rate of the steps alone promised an ETA that a

@@ -159,6 +159,7 @@ typedef struct {
     /* Something to tell the user once, at this iteration, or NULL: "RUN was
      * moved to NEW: the run goes on there" (sg_trainer_run_dir is NEW then). */
     const char *note;
+    int saved;                    /* a checkpoint of this iteration was written */
 } sg_train_status;
 typedef void (*sg_train_callback)(void *ctx, const sg_train_status *st);
 

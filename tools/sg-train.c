@@ -90,10 +90,18 @@ static void on_signal(int sig)
 
 static void progress(void *ctx, const sg_train_status *st)
 {
-    (void)ctx;
+    const sg_trainer *t = ctx;
     if (st->note) cli_warn("%s", st->note);   /* once: the run directory moved */
     char eta[32];
     cli_format_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
+    /* No progress line in a log (nohup, systemd, a pipe): one line per
+     * checkpoint shows the run is alive (a stop's checkpoint has its own). */
+    if (st->saved && !cli_quiet && !stop_signal && !isatty(STDERR_FILENO)) {
+        char cp[PATH_MAX];
+        sg_ckpt_path(cp, sizeof cp, sg_trainer_run_dir(t), st->iteration, NULL);
+        cli_warn("iteration %lld/%lld: checkpoint %s written (%.1f it/s, ETA %s)", (long long)st->iteration,
+                 (long long)st->iters, cp, st->it_per_s, eta);
+    }
     /* The losses last read (logged iterations and checkpoints: reading them waits for the device). */
     const sg_losses *L = &st->losses;
     if (st->iteration == st->iters) cli_progress_unthrottle();   /* the run ends on N/N */
@@ -308,7 +316,7 @@ int main(int argc, char **argv)
      * does, with a checkpoint, unless ignored from the start (nohup). */
     cli_catch_stop_signals(on_signal, SA_RESTART);
 
-    int rc = sg_trainer_run(t, &stop_signal, progress, NULL, &err);
+    int rc = sg_trainer_run(t, &stop_signal, progress, t, &err);
     cli_progress_end();
     run_dir = sg_trainer_run_dir(t);   /* where it was moved to, if it was */
     if (rc < 0) {

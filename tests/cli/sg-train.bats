@@ -399,13 +399,13 @@ PY
   { echo 19; sed -n 2p "$D/synth/list_attr_celeba.txt"; sed -n 3,21p "$D/synth/list_attr_celeba.txt"; } > "$T/attrs.txt"
   rm -r "$T/a.lmdb"
   celeb-pack -q -a "$T/attrs.txt" -i "$D/synth/img_align_celeba" -s Black_Hair,Blond_Hair,Brown_Hair,Male -S 16 -o "$T/a.lmdb"
-  run sg-train -o "$T/r" --resume --iters 5
+  run sg-train -o "$T/r" --resume --iters 5 -q
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $(realpath "$T/a.lmdb"): 19 images, the run's dataset a had 24: from here on the data order differs from the run's" ]
   [ "$(cat "$T/r/latest")" = 000005 ]
   grep -q '"count": 19' "$T/r/config.json"
   # now the run's count: no warning
-  run sg-train -o "$T/r" --resume --iters 6
+  run sg-train -o "$T/r" --resume --iters 6 -q
   [ "$status" -eq 0 ]
   [ -z "$output" ]
 }
@@ -669,7 +669,7 @@ PY
   sg-train -o "$T/straight" --iters 6 "${args[@]}" "$D/a.lmdb"
   sg-train -o "$T/r" --iters 4 "${args[@]}" "$D/a.lmdb"
   rm "$T/r/latest"
-  run sg-train -o "$T/r" --resume --iters 6
+  run sg-train -o "$T/r" --resume --iters 6 -q
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $T/r/latest is missing: resuming from checkpoint 000004, the newest in $T/r/ckpt" ]
   for f in G D state; do cmp "$T/straight/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
@@ -677,7 +677,7 @@ PY
   # a first save killed after its three files, before latest: the same
   sg-train -o "$T/k" --iters 2 "${args[@]}" "$D/a.lmdb"
   rm "$T/k/latest"
-  run sg-train -o "$T/k" --resume --iters 6
+  run sg-train -o "$T/k" --resume --iters 6 -q
   [ "$status" -eq 0 ]
   for f in G D state; do cmp "$T/straight/ckpt/000006-$f.safetensors" "$T/k/ckpt/000006-$f.safetensors"; done
   # the newest damaged: the message names the one before
@@ -819,21 +819,21 @@ PY
   sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
   grep -q '"format": "stargan-c-run/2"' "$T/r/config.json"
   sed -i 's|stargan-c-run/2|stargan-c-run/1|' "$T/r/config.json"   # as the former sg-train wrote it
-  run sg-train -o "$T/r" --resume --iters 4
+  run sg-train -o "$T/r" --resume --iters 4 -q
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $T/r was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod n_critic = 0); it goes on with the reference's (G after every dataset's D step in every n_critic-th round), so it does not repeat an uninterrupted run" ]
   grep -q '"format": "stargan-c-run/2"' "$T/r/config.json"   # rewritten on resume: said once
-  run sg-train -o "$T/r" --resume --iters 6
+  run sg-train -o "$T/r" --resume --iters 6 -q
   [ -z "$output" ]
   # format 1 with "g_schedule": "rounds", as the first sg-train with rounds recorded it: no warning
   sed -i 's|stargan-c-run/2",|stargan-c-run/1",|; s|"threads": [0-9]*|&, "g_schedule": "rounds"|' "$T/r/config.json"
   grep -q '"g_schedule": "rounds"' "$T/r/config.json"
-  run sg-train -o "$T/r" --resume --iters 8
+  run sg-train -o "$T/r" --resume --iters 8 -q
   [ "$status" -eq 0 ]
   [ -z "$output" ]
   sg-train -o "$T/s" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   grep -q '"format": "stargan-c-run/1"' "$T/s/config.json"   # one dataset: what every sg-train reads
-  run sg-train -o "$T/s" --resume --iters 4
+  run sg-train -o "$T/s" --resume --iters 4 -q
   [ "$status" -eq 0 ]
   [ -z "$output" ]
 }
@@ -999,17 +999,17 @@ PY
   v=$(sg-train --version)
   v=${v#sg-train }
   for k in G D state; do [ "$(st_meta "$T/r/ckpt/000002-$k.safetensors" created_by)" = "stargan-c $v" ]; done
-  run sg-train -o "$T/r" --resume --iters 3
+  run sg-train -o "$T/r" --resume --iters 3 -q
   [ "$status" -eq 0 ]
   [ -z "$output" ]
   st_set_meta "$T/r/ckpt/000003-state.safetensors" created_by "stargan-c 0.0.9 (git 0123456789ab)"
-  run sg-train -o "$T/r" --resume --iters 4
+  run sg-train -o "$T/r" --resume --iters 4 -q
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $T/r/ckpt/000003-state.safetensors was written by stargan-c 0.0.9 (git 0123456789ab), this is stargan-c $v: the run goes on, bit-for-bit as an uninterrupted run only on the build that wrote it" ]
   [ "$(cat "$T/r/latest")" = 000004 ]
   # a state file of a build from before the key
   st_set_meta "$T/r/ckpt/000004-state.safetensors" created_by -
-  run sg-train -o "$T/r" --resume --iters 5
+  run sg-train -o "$T/r" --resume --iters 5 -q
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $T/r/ckpt/000004-state.safetensors was written by an older build of stargan-c, this is stargan-c $v: the run goes on, bit-for-bit as an uninterrupted run only on the build that wrote it" ]
   [ "$(cat "$T/r/latest")" = 000005 ]
@@ -1096,7 +1096,7 @@ PY
   refused_run_unchanged "$T/r" "sg-train: $D/a.lmdb and $T/link.lmdb are the same shard (given twice): each dataset needs a shard of its own" --resume --iters 3 "$D/a.lmdb" "$T/link.lmdb"
   # a run that was trained on one shard twice (config.json says so) goes on, with a warning
   sed -i "s|\"$(realpath "$T/c.lmdb")\"|\"$(realpath "$D/a.lmdb")\"|" "$T/r/config.json"
-  run sg-train -o "$T/r" --resume --iters 3
+  run sg-train -o "$T/r" --resume --iters 3 -q
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $(realpath "$D/a.lmdb") is datasets 1 and 2 of the run (the same shard twice: a new run would refuse it)" ]
   [ "$(cat "$T/r/latest")" = 000003 ]
@@ -1282,4 +1282,15 @@ PY
   [ "$(stat -c %i "$T/r/history.jsonl")" = "$ino" ]
   [ "$(wc -l < "$T/r/history.jsonl")" -eq 6 ]
   cmp "$T/before" <(head -n 4 "$T/r/history.jsonl")
+}
+
+@test "stderr not a terminal: one line per checkpoint written, none with -q (a log under nohup or systemd showed nothing for days)" {
+  run sg-train -o "$T/r" --iters 6 --save-every 3 --sample-every 0 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads 1 --device cpu "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [[ "${lines[0]}" == "sg-train: iteration 3/6: checkpoint $T/r/ckpt/000003 written ("*" it/s, ETA "*")" ]]
+  [[ "${lines[1]}" == "sg-train: iteration 6/6: checkpoint $T/r/ckpt/000006 written ("*" it/s, ETA "*")" ]]
+  run sg-train -o "$T/r" --resume --iters 9 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
 }
