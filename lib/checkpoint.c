@@ -902,6 +902,19 @@ int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int
     return sg_write_file_atomic(path, text, (size_t)len, err);
 }
 
+int sg_ckpt_remove(const char *run_dir, int64_t step, int *removed, sg_err *err)
+{
+    const char *kinds[3] = {"state", "D", "G"};   /* G last: it is what marks a checkpoint */
+    if (removed) *removed = 0;
+    for (int k = 0; k < 3; k++) {
+        char path[PATH_MAX];
+        sg_ckpt_path(path, sizeof path, run_dir, step, kinds[k]);
+        if (unlink(path) == 0) { if (removed) (*removed)++; }
+        else if (errno != ENOENT) return sg_errno(err, "%s", path);
+    }
+    return 0;
+}
+
 static int parse_step(const char *s, size_t len, int64_t *out)
 {
     if (len == 0 || len > 18) return -1;
@@ -1077,15 +1090,8 @@ int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err)
     for (size_t i = n; i-- > 0 && complete < (size_t)keep;)
         if (has_d_and_state(run_dir, steps[i]) && ++complete == (size_t)keep) oldest_kept = steps[i];
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (steps[i] == latest || steps[i] >= oldest_kept) continue;
-        const char *kinds[3] = {"state", "D", "G"};   /* G last: it is what marks a checkpoint */
-        for (int k = 0; k < 3; k++) {
-            char path[PATH_MAX];
-            sg_ckpt_path(path, sizeof path, run_dir, steps[i], kinds[k]);
-            if (unlink(path) != 0 && errno != ENOENT) { rc = sg_errno(err, "%s", path); break; }
-        }
-    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (steps[i] != latest && steps[i] < oldest_kept) rc = sg_ckpt_remove(run_dir, steps[i], NULL, err);
     free(steps);
     if (rc == 0) rc = sg_fsync_dir(dir, err);
     return rc;

@@ -137,6 +137,10 @@ int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *s
  * than it). An incomplete one newer than those is kept but not counted.
  * keep <= 0 keeps everything. */
 int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err);
+/* Deletes checkpoint step's files (state, D, then G, which marks a
+ * checkpoint), those there: 0, or -1 at the first that cannot be deleted.
+ * *removed (may be NULL): how many were deleted. */
+int sg_ckpt_remove(const char *run_dir, int64_t step, int *removed, sg_err *err);
 
 /* The N of a versioned format string "FAMILY/N" (a checkpoint's "format"
  * metadata, config.json's "format"): N >= 1, or 0 when text is not of that

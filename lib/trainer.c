@@ -1703,13 +1703,9 @@ static int save_once(sg_trainer *t, sg_err *err)
          * far (G, or G and D) would stay for good as "newer than latest",
          * hundreds of MB on a disk that is likely full. */
         if (t->last_ckpt != t->iter) {
-            const char *kinds[3] = {"G", "D", "state"};
             int removed = 0;
-            for (int k = 0; k < 3; k++) {
-                char p[PATH_MAX];
-                sg_ckpt_path(p, sizeof p, t->run_dir, t->iter, kinds[k]);
-                removed += unlink(p) == 0;
-            }
+            sg_err re;
+            sg_ckpt_remove(t->run_dir, t->iter, &removed, &re);   /* best effort: the save's error is the news */
             if (removed) {
                 char cp[PATH_MAX];
                 sg_ckpt_path(cp, sizeof cp, t->run_dir, t->iter, NULL);
