@@ -1595,13 +1595,17 @@ static int moved_meanwhile(sg_trainer *t, sg_err *err)
     return t->run_dir_moves != moves;
 }
 
-int sg_trainer_sample(sg_trainer *t, sg_err *err)
+/* write (a sample or a checkpoint) in the run directory wherever it is now,
+ * once more where it was moved during the write */
+static int write_in_run_dir(sg_trainer *t, int (*write_once)(sg_trainer *, sg_err *), sg_err *err)
 {
     if (follow_run_dir(t, err)) return -1;
-    int rc = sample_once(t, err);
-    if (rc && moved_meanwhile(t, err) > 0) rc = sample_once(t, err);
+    int rc = write_once(t, err);
+    if (rc && moved_meanwhile(t, err) > 0) rc = write_once(t, err);
     return rc;
 }
+
+int sg_trainer_sample(sg_trainer *t, sg_err *err) { return write_in_run_dir(t, sample_once, err); }
 
 const char *sg_trainer_run_dir(const sg_trainer *t) { return t->run_dir; }
 
@@ -1718,13 +1722,7 @@ static int save_once(sg_trainer *t, sg_err *err)
     return sg_ckpt_prune(t->run_dir, t->opt.keep, err) ? with_last_ckpt(t, err) : 0;
 }
 
-int sg_trainer_save(sg_trainer *t, sg_err *err)
-{
-    if (follow_run_dir(t, err)) return -1;
-    int rc = save_once(t, err);
-    if (rc && moved_meanwhile(t, err) > 0) rc = save_once(t, err);
-    return rc;
-}
+int sg_trainer_save(sg_trainer *t, sg_err *err) { return write_in_run_dir(t, save_once, err); }
 
 double sg_train_rate_add(sg_train_rate *r, double dt, int64_t n)
 {
