@@ -750,9 +750,8 @@ int main(int argc, char **argv)
             all_missing = 0;
         }
 
-        double el = now_s() - t0, rate = (i + 1) / (el > 1e-9 ? el : 1e-9);
         char eta[32];
-        cli_format_eta(eta, sizeof eta, (L.n - i - 1) / rate);
+        double rate = cli_rate_eta(now_s() - t0, (double)(i + 1), (double)L.n, eta, sizeof eta);
         if (i + 1 == L.n) cli_progress_unthrottle();   /* ends on N/N */
         cli_progress("%zu/%zu images, %.0f images/s, ETA %s", i + 1, L.n, rate, eta);
     }

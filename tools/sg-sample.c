@@ -906,9 +906,8 @@ int main(int argc, char **argv)
             }
             done += n;
             if (done == total) cli_progress_unthrottle();   /* ends on N/N */
-            double el = seconds_now() - t_model, rate = done / (el > 1e-9 ? el : 1e-9);
             char eta[32];
-            cli_format_eta(eta, sizeof eta, (total - done) / rate);
+            double rate = cli_rate_eta(seconds_now() - t_model, (double)done, (double)total, eta, sizeof eta);
             cli_progress("translating: %ld/%ld images, %.0f images/s, ETA %s", done, total, rate, eta);
         }
         if (grid_png) sg_png_background_ready(grid_png, grid_row_top(&g, k0 + n));

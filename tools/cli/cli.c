@@ -272,6 +272,13 @@ void cli_format_eta(char *out, size_t n, double s)
     else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
 }
 
+double cli_rate_eta(double elapsed, double done, double total, char *eta, size_t n)
+{
+    double rate = done / (elapsed > 1e-9 ? elapsed : 1e-9);
+    cli_format_eta(eta, n, (total - done) / rate);
+    return rate;
+}
+
 long cli_parse_long(const char *opt, const char *s, long min, long max)
 {
     char *end; errno = 0;
