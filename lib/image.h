@@ -41,10 +41,10 @@ int sg_image_exif_orientation(const uint8_t *data, size_t len);
  * 7 transverse, 8 rotate 90 counter-clockwise; 5..8 swap width and height);
  * any other value leaves it as it is. */
 int sg_image_orient(sg_image *img, int o, sg_err *err);
-/* sg_image_read_file, then the file's EXIF orientation applied (for a user's
- * photo; training data ignores it, as the reference's loader does).
- * *orientation (may be NULL): the one applied, 1 for none. */
-int sg_image_read_file_oriented(const char *path, sg_image *out, int *orientation, sg_err *err);
+/* sg_image_read_file, then, with exif, the file's EXIF orientation applied
+ * (for a user's photo; training data ignores it, as the reference's loader
+ * does). */
+int sg_image_read_file_oriented(const char *path, int exif, sg_image *out, sg_err *err);
 /* Width and height from the header only (no pixels decoded). What the decoders
  * refuse in the header is refused here too, with the decoders' message (the
  * same header check runs first in both): a size above the limits or zero; a

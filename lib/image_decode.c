@@ -442,15 +442,7 @@ int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_
 
 int sg_image_read_file(const char *path, sg_image *out, sg_err *err)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    out->width = out->height = 0;
-    out->rgb = NULL;
-    if (sg_read_file(path, SG_IMAGE_MAX_FILE, &data, &len, err)) return -1;
-    int rc = sg_image_decode(data, len, out, err);
-    free(data);
-    if (rc) return sg_err_prefix(err, "%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
-    return 0;
+    return sg_image_read_file_oriented(path, 0, out, err);
 }
 
 /* ---- EXIF orientation ---- */
@@ -543,20 +535,18 @@ int sg_image_orient(sg_image *img, int o, sg_err *err)
     return 0;
 }
 
-int sg_image_read_file_oriented(const char *path, sg_image *out, int *orientation, sg_err *err)
+int sg_image_read_file_oriented(const char *path, int exif, sg_image *out, sg_err *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     out->width = out->height = 0;
     out->rgb = NULL;
-    if (orientation) *orientation = 1;
     if (sg_read_file(path, SG_IMAGE_MAX_FILE, &data, &len, err)) return -1;
-    int o = sg_image_exif_orientation(data, len);
+    int o = exif ? sg_image_exif_orientation(data, len) : 1;
     int rc = sg_image_decode(data, len, out, err);
     free(data);
     if (!rc && (rc = sg_image_orient(out, o, err))) sg_image_free(out);
     if (rc) return sg_err_prefix(err, "%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
-    if (orientation) *orientation = o;
     return 0;
 }
 

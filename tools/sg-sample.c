@@ -334,9 +334,7 @@ static void load_file_inputs(const options *o, const sg_ckpt_info *ck, int ckpt_
         sg_image img, small;
         /* upright as every viewer shows it: phones store pixels sideways with
          * an EXIF orientation (training data ignores it, as Pillow's loader does) */
-        if (o->no_exif_rotate ? sg_image_read_file(files[k], &img, &err)
-                              : sg_image_read_file_oriented(files[k], &img, NULL, &err))
-            cli_die_err(&err);
+        if (sg_image_read_file_oriented(files[k], !o->no_exif_rotate, &img, &err)) cli_die_err(&err);
         int side = img.width < img.height ? img.width : img.height;
         int crop = ckpt_crop;
         if (crop <= 0 || crop > side) crop = side;
