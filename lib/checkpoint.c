@@ -953,20 +953,47 @@ static int has_d_and_state(const char *run_dir, int64_t step)
     return 1;
 }
 
-int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int sg_ckpt_steps(const char *run_dir, int64_t **steps, size_t *n, sg_err *err)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
+    *steps = NULL;
+    *n = 0;
     DIR *dp = opendir(dir);
-    if (!dp) return -1;
-    int64_t best = -1;
+    if (!dp) return errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
+    size_t cap = 0;
     struct dirent *de;
     while ((de = readdir(dp))) {
         int64_t st;
-        if (sg_ckpt_g_file_step(de->d_name, &st) || st <= best || st >= below) continue;
-        if (has_d_and_state(run_dir, st)) best = st;
+        if (sg_ckpt_g_file_step(de->d_name, &st)) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *ns = realloc(*steps, cap * sizeof *ns);
+            if (!ns) { free(*steps); *steps = NULL; *n = 0; closedir(dp); return sg_errf(err, "out of memory"); }
+            *steps = ns;
+        }
+        (*steps)[(*n)++] = st;
     }
     closedir(dp);
+    if (*n) qsort(*steps, *n, sizeof **steps, cmp_i64);
+    return 0;
+}
+
+int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)
+{
+    int64_t *steps, best = -1;
+    size_t n;
+    sg_err err;
+    if (sg_ckpt_steps(run_dir, &steps, &n, &err)) return -1;
+    for (size_t i = n; i-- > 0 && best < 0;)
+        if (steps[i] < below && has_d_and_state(run_dir, steps[i])) best = steps[i];
+    free(steps);
     return best;
 }
 
@@ -1050,38 +1077,18 @@ done:
     return rc;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err)
 {
     if (keep <= 0) return 0;
     int64_t latest;
     if (sg_ckpt_latest(run_dir, &latest, err)) return -1;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
-    DIR *dp = opendir(dir);
-    if (!dp) return errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
-    int64_t *steps = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        int64_t st;
-        if (sg_ckpt_g_file_step(de->d_name, &st)) continue;
-        if (latest >= 0 && st > latest) continue;   /* leftovers of an unfinished save: overwritten later */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            int64_t *ns = realloc(steps, cap * sizeof *ns);
-            if (!ns) { free(steps); closedir(dp); return sg_errf(err, "out of memory"); }
-            steps = ns;
-        }
-        steps[n++] = st;
-    }
-    closedir(dp);
-    qsort(steps, n, sizeof *steps, cmp_i64);
+    int64_t *steps;
+    size_t n;
+    if (sg_ckpt_steps(run_dir, &steps, &n, err)) return -1;
+    if (n == 0) return 0;   /* no RUN/ckpt, or no checkpoint in it */
+    /* leftovers of an unfinished save, newer than latest: overwritten later */
+    while (latest >= 0 && n > 0 && steps[n - 1] > latest) n--;
     /* Kept: latest and everything from the keep-th newest complete checkpoint
      * on. An incomplete one (a failed save's G alone, or G and D) is not
      * counted: counted, it left one usable checkpoint fewer than asked. */
@@ -1093,6 +1100,8 @@ int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err)
     for (size_t i = 0; i < n && rc == 0; i++)
         if (steps[i] != latest && steps[i] < oldest_kept) rc = sg_ckpt_remove(run_dir, steps[i], NULL, err);
     free(steps);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
     if (rc == 0) rc = sg_fsync_dir(dir, err);
     return rc;
 }

@@ -122,6 +122,10 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err);
 /* The newest checkpoint in RUN/ckpt before step `below` whose three files are
  * all there (D and state regular files), or -1 (none, or no RUN/ckpt). */
 int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below);
+/* The steps of the checkpoints in RUN/ckpt (their G files, as
+ * sg_ckpt_g_file_step reads the names), ascending: 0 with *steps (malloc'd:
+ * free it; NULL when none) and *n (0 when there is no RUN/ckpt), or -1. */
+int sg_ckpt_steps(const char *run_dir, int64_t **steps, size_t *n, sg_err *err);
 /* The step of a checkpoint's G file name "NNNNNN-G.safetensors" (what marks a
  * checkpoint in RUN/ckpt), exactly as sg_ckpt_path writes it (at least 6
  * digits, no leading zero beyond them): 0 and *step, or -1 for any other name. */

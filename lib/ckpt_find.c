@@ -84,22 +84,16 @@ static int pruned_checkpoint_message(const char *arg, sg_err *err)
     if (strcmp(d ? d + 1 : dir, "ckpt")) return -1;
     sg_dir_of(dir, run, sizeof run);
     snprintf(latest, sizeof latest, "%s/latest", run);
-    DIR *dp = sg_path_missing(latest) ? NULL : opendir(dir);
-    if (!dp) return -1;
-    int64_t lo = -1, hi = -1, s;
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(dp)))
-        if (!sg_ckpt_g_file_step(e->d_name, &s)) {
-            n++;
-            if (lo < 0 || s < lo) lo = s;
-            if (s > hi) hi = s;
-        }
-    closedir(dp);
+    int64_t *steps;
+    size_t n;
+    sg_err e;
+    if (sg_path_missing(latest) || sg_ckpt_steps(run, &steps, &n, &e)) return -1;
+    int64_t lo = n ? steps[0] : -1, hi = n ? steps[n - 1] : -1;
+    free(steps);
     if (n == 0) return -1;
     char holds[96];
     if (n == 1) snprintf(holds, sizeof holds, "%06lld only", (long long)lo);
-    else snprintf(holds, sizeof holds, "%ld checkpoints, %06lld to %06lld", n, (long long)lo, (long long)hi);
+    else snprintf(holds, sizeof holds, "%zu checkpoints, %06lld to %06lld", n, (long long)lo, (long long)hi);
     sg_errf(err, "%s: no such checkpoint: the run holds %s (%s; --ckpt %s takes the newest)", arg, holds,
             step < lo ? "a run with --keep deletes the older ones" : "none of that step was written", run);
     return 0;
