@@ -170,11 +170,13 @@ int sg_path_missing(const char *path)
     return stat(path, &st) != 0 && errno == ENOENT;
 }
 
+/* Modes 0666 and 0777, as cp, mkdir and the shell's > use: the umask decides,
+ * so a group sharing a directory under umask 002 can resume each other's runs. */
 int sg_create_temp(const char *tmp)
 {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     return fd;
 }
 
@@ -261,7 +263,7 @@ int sg_mkdir_p(const char *path, sg_err *err)
     for (char *p = buf + 1; ; p++) {
         if (*p == '/' || *p == 0) {
             char c = *p; *p = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sg_errno(err, "%s", buf);
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return sg_errno(err, "%s", buf);
             struct stat st;
             if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a directory", buf);
             *p = c;

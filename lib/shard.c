@@ -261,7 +261,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     }
     sg_buf_init(&w->batch);
     remove_shard_dir(w->tmp, NULL);
-    if (mkdir(w->tmp, 0755) != 0) {
+    if (mkdir(w->tmp, 0777) != 0) {   /* the umask decides, as for files (sg_create_temp) */
         sg_errno(err, "%s: cannot create the temporary directory %s", path, w->tmp);
         meta_free_names(&w->meta); free(w);
         return -1;
@@ -276,7 +276,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     if (!rc) rc = mdb_env_set_mapsize(w->env, w->map_size);
     /* NOLOCK: we are the only user of the temporary directory, so no lock.mdb is
      * made. NOSYNC: one mdb_env_sync at commit instead of one per transaction. */
-    if (!rc) rc = mdb_env_open(w->env, w->tmp, MDB_NOLOCK | MDB_NOSYNC, 0644);
+    if (!rc) rc = mdb_env_open(w->env, w->tmp, MDB_NOLOCK | MDB_NOSYNC, 0666);
     if (rc) {
         lmdb_err(err, w->tmp, "cannot create the database", rc);
         sg_shard_writer_abort(w);
