@@ -83,6 +83,14 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
         }
         /* A link to a regular file: replace the file, keep the link. */
         if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(path, real)) path = real;
+    } else if ((errno == ENOENT || errno == ELOOP) && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        /* A dangling or looping link (a share not mounted): replacing it with a
+         * file would lose the link and put the output where nobody looks. */
+        int loops = errno == ELOOP;
+        ssize_t n = readlink(path, real, sizeof real - 1);
+        real[n > 0 ? n : 0] = 0;
+        return sg_errf(err, "%s: a symbolic link to %s, which %s; not replacing the link (remove it, or give "
+                       "another path)", path, real, loops ? "loops" : "does not exist");
     }
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return sg_errf(err, "%s: path too long", path);

@@ -111,6 +111,27 @@ static void test_tmp_name_taken(void)
     CHECK(!strcmp(buf, "again\n"), "output '%s'", buf);
 }
 
+/* A dangling or looping link at the output is refused and kept, as cp
+ * refuses to write through a dangling link: the output would land beside it. */
+static void test_dangling_link(void)
+{
+    char dangling[4096], loop[4096], buf[64];
+    snprintf(dangling, sizeof dangling, "%s", test_tmp_path("dangling.png"));
+    snprintf(loop, sizeof loop, "%s", test_tmp_path("loop.png"));
+    CHECK(symlink("/nonexistent/share/x.png", dangling) == 0 && symlink("loop.png", loop) == 0, "symlink");
+    sg_err err;
+    int rc = sg_write_file_atomic(dangling, "x", 1, &err);
+    CHECK(rc != 0 && strstr(err.msg, "dangling.png: a symbolic link to /nonexistent/share/x.png, which does not exist"),
+          "dangling: rc %d '%s'", rc, rc ? err.msg : "");
+    rc = sg_write_file_atomic(loop, "x", 1, &err);
+    CHECK(rc != 0 && strstr(err.msg, "loop.png: a symbolic link to loop.png, which loops"), "loop: rc %d '%s'", rc,
+          rc ? err.msg : "");
+    struct stat st;
+    CHECK(lstat(dangling, &st) == 0 && S_ISLNK(st.st_mode), "the dangling link was replaced");
+    CHECK(lstat(loop, &st) == 0 && S_ISLNK(st.st_mode), "the looping link was replaced");
+    CHECK(readlink(loop, buf, sizeof buf) == 8, "the looping link was changed");
+}
+
 static void test_read_limit(void)
 {
     uint8_t *data = NULL;
@@ -368,6 +389,7 @@ int main(void)
     test_replace();
     test_fd_names_in_place();
     test_tmp_name_taken();
+    test_dangling_link();
     test_read_limit();
     test_temp_registry();
     test_safetensors_temp();
