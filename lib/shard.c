@@ -610,7 +610,10 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
     if (!S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a stargan shard (not a directory)", path);
     char data_path[PATH_MAX];
     snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
-    if (stat(data_path, &st) != 0 || !S_ISREG(st.st_mode))   /* sg_shard_dir_looks_like's test */
+    int missing = stat(data_path, &st) != 0;
+    if (missing && errno != ENOENT && errno != ENOTDIR)   /* EACCES: a shard, but not ours to read */
+        return sg_errno(err, "%s", data_path);
+    if (missing || !S_ISREG(st.st_mode))   /* sg_shard_dir_looks_like's test */
         return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
     /* LMDB reports an empty data.mdb as "Bad file descriptor". */
     if (st.st_size == 0) return sg_errf(err, "%s: not a stargan shard (data.mdb is empty)", path);

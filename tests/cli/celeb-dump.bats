@@ -537,3 +537,17 @@ print("same" if a.crop(box).tobytes() == b.crop(box).tobytes() else "differ", in
   run script -qec "stty cols 300; celeb-dump --verify '$D/s.lmdb'" /dev/null
   [[ "$(printf '%s' "$output" | tr '\r' '\n' | grep -a verified | tail -n 1)" == *"$full" ]]
 }
+
+@test "a shard another user may not read says Permission denied, not 'not a stargan shard'" {
+  [ "$(id -u)" = 0 ] || skip "needs root to act as another user"
+  command -v setpriv >/dev/null || skip "no setpriv"
+  local top
+  top=$(mktemp -d /tmp/celeb-dump-perm.XXXXXX)
+  chmod 755 "$top"
+  cp -r "$D/s.lmdb" "$top/s.lmdb"
+  chmod 700 "$top/s.lmdb"
+  run setpriv --reuid=65534 --regid=65534 --clear-groups "$(command -v celeb-dump)" "$top/s.lmdb"
+  rm -rf "$top"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $top/s.lmdb/data.mdb: Permission denied" ] || { echo "$output"; false; }
+}
