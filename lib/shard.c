@@ -238,6 +238,12 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     if (repeated_label(meta, err)) return sg_err_prefix(err, "%s", path);
     if (meta->pixel_encoding < SG_PIXELS_RAW || meta->pixel_encoding > SG_PIXELS_JPEG)
         return sg_errf(err, "%s: unknown pixel encoding %d", path, meta->pixel_encoding);
+    /* The longest name written, OUT.tmp-PID/data.mdb with a 20-digit PID, under
+     * 40 bytes past OUT: checked before the temporary directory is made, which
+     * LMDB would refuse to fill and leave behind. */
+    if (plen + 40 >= PATH_MAX)
+        return sg_errf(err, "%s: the shard's path is too long (%zu bytes; at most %d, the names inside it add up to "
+                       "40 more)", path, plen, PATH_MAX - 41);
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!force) return sg_errf(err, "%s exists (use --force to replace it)", path);

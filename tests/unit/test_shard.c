@@ -7,6 +7,7 @@
 #include "image.h"
 #include "test_tmpdir.h"
 #include <errno.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -622,6 +623,39 @@ static void test_crc(void)
     CHECK(ok, "crc32 depends on the split");
 }
 
+/* An OUT whose temporary directory fits PATH_MAX but whose data.mdb inside it
+ * does not: refused before anything is made (the directory was left behind,
+ * one per try, and the message named a path cut short). */
+static void test_path_near_path_max(void)
+{
+    char dir[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 32], seg[251];
+    memset(seg, 'd', 250); seg[250] = 0;
+    int n = snprintf(dir, sizeof dir, "%s/long", test_tmpdir);
+    CHECK(mkdir(dir, 0755) == 0, "mkdir %s", dir);
+    /* OUT.tmp-PID is PATH_MAX - 6 bytes with its NUL: OUT.tmp-PID/data.mdb is too long */
+    int pid_digits = snprintf(NULL, 0, "%ld", (long)getpid());
+    int want_len = PATH_MAX - 6 - 1 - 5 - pid_digits;
+    while (want_len - n - 1 > 250) {
+        n += snprintf(dir + n, sizeof dir - (size_t)n, "/%s", seg);
+        if (mkdir(dir, 0755) != 0) { CHECK(0, "mkdir %s: %s", dir, strerror(errno)); return; }
+    }
+    int fill = want_len - n - 1;
+    if (fill < 1 || fill > 255) { SKIP("test directory too deep for this case (%d)", fill); return; }
+    char name[256];
+    memset(name, 'z', (size_t)fill); name[fill] = 0;
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
+    sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 2);
+    sg_shard_writer *wr = NULL;
+    sg_err err;
+    int rc = sg_shard_writer_open(&wr, out, &m, 0, 1, &err);
+    if (rc == 0) sg_shard_writer_abort(wr);
+    CHECK(rc == -1 && strstr(err.msg, "zz: the shard's path is too long ("),
+          "got rc %d \"%s\"", rc, rc ? err.msg : "");
+    CHECK(access(tmp, F_OK) != 0, "the temporary directory (%zu bytes) was left", strlen(tmp));
+    rmdir(tmp);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_shard")) return 1;
@@ -636,6 +670,7 @@ int main(void)
     test_reader_consistency();
     test_growth();
     test_threads();
+    test_path_near_path_max();
     test_tmpdir_remove();
     return check_done();
 }
