@@ -256,7 +256,14 @@ int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len
     }
     int bad = ferror(f);
     if (!is_stdin) fclose(f);
-    if (bad) { free(buf); return sg_errno(err, "%s: read", name); }
+    if (bad) {
+        free(buf);
+        struct stat st;   /* a closed stdin: the tools' start-up (cli_init) puts "/" on descriptor 0 */
+        if (is_stdin && errno == EISDIR && fstat(0, &st) == 0 && S_ISDIR(st.st_mode))
+            return sg_errf(err, "%s: standard input is closed (or a directory): give the data on it or name a file",
+                           name);
+        return sg_errno(err, "%s: read", name);
+    }
     if (n > max_bytes) { free(buf); return sg_errf(err, "%s: larger than the limit of %zu bytes", name, max_bytes); }
     buf[n] = 0;
     *data = buf; *len = n;

@@ -404,3 +404,11 @@ PY
   [ ! -e "$T/out.png.tmp.$dead" ]
   [ -e "$T/out.png.tmp.$$" ]
 }
+
+@test "a closed standard input is named as such, not 'read: Is a directory'" {
+  run bash -c 'sg-plot - -o "$1/o.png" <&-' _ "$T"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: <stdin>: standard input is closed (or a directory): give the data on it or name a file" ] ||
+    { echo "$output"; false; }
+  [ ! -e "$T/o.png" ]
+}
