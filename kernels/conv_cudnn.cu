@@ -398,7 +398,7 @@ static int conv_run(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const 
 struct bias_only {
     __device__ float operator()(float v) const { return v; }
 };
-struct bias_leaky {                 /* the same select as leaky_relu_forward's */
+struct bias_leaky {                 /* the CPU backend's select: -0 and NaN take the slope */
     float slope;
     __device__ float operator()(float v) const { return v > 0.f ? v : slope * v; }
 };

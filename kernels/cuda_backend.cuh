@@ -304,15 +304,11 @@ void sg_cuda_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *
                                int N, int C, int HW);
 
 void sg_cuda_fill(sg_backend *be, float *p, float value, size_t n);
-void sg_cuda_relu_forward(sg_backend *be, float *y, const float *x, size_t n);
-void sg_cuda_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x, size_t n);
-void sg_cuda_leaky_relu_forward(sg_backend *be, float *y, const float *x, float slope, size_t n);
 void sg_cuda_leaky_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x,
                                  float slope, size_t n);
 void sg_cuda_tanh_forward(sg_backend *be, float *y, const float *x, size_t n);
 void sg_cuda_tanh_backward(sg_backend *be, float *dx, const float *dy, const float *y, size_t n);
 void sg_cuda_add(sg_backend *be, float *y, const float *a, const float *b, size_t n);
-void sg_cuda_scale(sg_backend *be, float *y, const float *x, float alpha, size_t n);
 void sg_cuda_lerp_images(sg_backend *be, float *out, const float *a, const float *b,
                          const float *alpha, int N, size_t per_image);
 void sg_cuda_bias_leaky_relu(sg_backend *be, float *y, const float *bias, float slope, int N, int C, int HW);

@@ -94,24 +94,12 @@ static void map2(sg_cuda *c, float *y, const float *a, const float *b, size_t n,
 
 /* The functors are structs (not lambdas) so that they can be called from both
  * the float4 and the scalar paths of the same template. */
-struct relu_op { __device__ float operator()(float x) const { return x > 0.f ? x : 0.f; } };
-struct leaky_op {
-    float slope;
-    __device__ float operator()(float x) const { return x > 0.f ? x : slope * x; }
-};
 struct tanh_op { __device__ float operator()(float x) const { return tanhf(x); } };
-struct scale_op {
-    float alpha;
-    __device__ float operator()(float x) const { return alpha * x; }
-};
 struct fill_op {
     float value;
     __device__ float operator()(float) const { return value; }
 };
 /* backward ops take (dy, x-or-y) */
-struct relu_bwd_op {
-    __device__ float operator()(float dy, float x) const { return x > 0.f ? dy : 0.f; }
-};
 struct leaky_bwd_op {
     float slope;
     __device__ float operator()(float dy, float x) const { return x > 0.f ? dy : slope * dy; }
@@ -124,21 +112,6 @@ struct add_op { __device__ float operator()(float a, float b) const { return a +
 void sg_cuda_fill(sg_backend *be, float *p, float value, size_t n)
 {
     map1(sg_cuda_of(be), p, p, n, fill_op{value}, "fill");
-}
-
-void sg_cuda_relu_forward(sg_backend *be, float *y, const float *x, size_t n)
-{
-    map1(sg_cuda_of(be), y, x, n, relu_op{}, "relu_forward");
-}
-
-void sg_cuda_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x, size_t n)
-{
-    map2(sg_cuda_of(be), dx, dy, x, n, relu_bwd_op{}, "relu_backward");
-}
-
-void sg_cuda_leaky_relu_forward(sg_backend *be, float *y, const float *x, float slope, size_t n)
-{
-    map1(sg_cuda_of(be), y, x, n, leaky_op{slope}, "leaky_relu_forward");
 }
 
 void sg_cuda_leaky_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x,
@@ -160,11 +133,6 @@ void sg_cuda_tanh_backward(sg_backend *be, float *dx, const float *dy, const flo
 void sg_cuda_add(sg_backend *be, float *y, const float *a, const float *b, size_t n)
 {
     map2(sg_cuda_of(be), y, a, b, n, add_op{}, "add");
-}
-
-void sg_cuda_scale(sg_backend *be, float *y, const float *x, float alpha, size_t n)
-{
-    map1(sg_cuda_of(be), y, x, n, scale_op{alpha}, "scale");
 }
 
 /* Per-plane kernels below: grid (planes, chunks) from sg_cuda_plane_grid. */

@@ -24,7 +24,7 @@ static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *
                                    const float *mean, const float *rstd, const float *gamma,
                                    int N, int C, int HW);
 
-/* relu_forward's and relu_backward's rules (kernels/elementwise.cu) */
+/* the fused ReLU: v > 0 ? v : 0, so -0 and NaN give +0 (the CPU backend's rule) */
 __device__ __forceinline__ float relu_if(float v, int relu) { return relu && !(v > 0.f) ? 0.f : v; }
 /* dy[i], read as 0 where the fused ReLU's output is <= 0 (y_relu NULL: no ReLU) */
 __device__ __forceinline__ float dy_masked(const float *__restrict__ dy,

@@ -25,7 +25,8 @@
  * error in err (and clears it). alloc returns NULL on failure and records it.
  *
  * Aliasing. Unless an op says otherwise, outputs must not overlap inputs.
- * Elementwise ops (relu..., add, scale, lerp) allow out == in exactly.
+ * Elementwise ops (leaky_relu_backward, tanh_*, add, lerp_images) allow
+ * out == in exactly.
  *
  * Determinism. For a fixed backend and thread count every op gives bit-equal
  * results from run to run (fixed reduction orders, no atomics on floats), so
@@ -108,20 +109,18 @@ struct sg_backend_ops {
                              int N, int C, int HW, float eps, float momentum, int relu);
     /* dx (N,C,HW) overwritten; dgamma, dbeta (C) +=; x, mean, rstd as saved by forward.
      * y_relu (N,C,HW) NULL, or the output of a relu != 0 forward: then dy is
-     * read as 0 where y_relu <= 0 (the ReLU's backward, as relu_backward with
-     * x = y_relu), so dy is the gradient w.r.t. the ReLU's output and is not
+     * read as 0 where y_relu <= 0 (the ReLU's backward: dy where y_relu > 0,
+     * else 0), so dy is the gradient w.r.t. the ReLU's output and is not
      * modified. */
     void (*instnorm_backward)(sg_backend *be, float *dx, float *dgamma, float *dbeta,
                               const float *dy, const float *y_relu, const float *x,
                               const float *mean, const float *rstd, const float *gamma,
                               int N, int C, int HW);
 
-    /* ---- elementwise (n elements; out == in allowed) -------------------- */
-    void (*relu_forward)(sg_backend *be, float *y, const float *x, size_t n);
-    /* dx = dy where x > 0, else 0 (x: the input of the forward; y works too) */
-    void (*relu_backward)(sg_backend *be, float *dx, const float *dy, const float *x, size_t n);
-    /* y = x > 0 ? x : slope*x */
-    void (*leaky_relu_forward)(sg_backend *be, float *y, const float *x, float slope, size_t n);
+    /* ---- elementwise (n elements; out == in allowed) --------------------
+     * No ReLU or LeakyReLU forward: G's ReLU is fused into instnorm_forward
+     * (and its backward into instnorm_backward), D's LeakyReLU into
+     * bias_leaky_relu. */
     /* dx = x > 0 ? dy : slope*dy (x: the pre-activation). Also the GP chain's
      * mask multiply g <- g (.) m. */
     void (*leaky_relu_backward)(sg_backend *be, float *dx, const float *dy, const float *x,
@@ -131,8 +130,6 @@ struct sg_backend_ops {
     void (*tanh_backward)(sg_backend *be, float *dx, const float *dy, const float *y, size_t n);
     /* y = a + b (residual add, gradient sums) */
     void (*add)(sg_backend *be, float *y, const float *a, const float *b, size_t n);
-    /* y = alpha * x */
-    void (*scale)(sg_backend *be, float *y, const float *x, float alpha, size_t n);
     /* GP interpolation per image: out[n,i] = alpha[n]*a[n,i] + (1-alpha[n])*b[n,i];
      * a, b, out (N, per_image); alpha (N) backend memory. */
     void (*lerp_images)(sg_backend *be, float *out, const float *a, const float *b,
@@ -238,7 +235,7 @@ struct sg_backend_ops {
 
     /* ---- D's bias and LeakyReLU in one pass ------------------------------
      * y (N,C,HW) in place: y = v > 0 ? v : slope*v with v = y + bias[c]
-     * (bias (C)): conv2d_forward with a bias followed by leaky_relu_forward,
+     * (bias (C)): conv2d_forward with a bias followed by a LeakyReLU,
      * one read and write of y fewer. The output's sign is v's, so it serves as
      * leaky_relu_backward's x. */
     void (*bias_leaky_relu)(sg_backend *be, float *y, const float *bias, float slope, int N, int C,

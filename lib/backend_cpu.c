@@ -1277,7 +1277,7 @@ static void instnorm_forward_range(void *ctx, size_t p0, size_t p1, int thread)
         if (!y) continue;                          /* statistics only */
         int c = (int)(pl % a->C);
         float g = a->gamma[c] * rstd, b = a->beta[c];
-        if (a->relu)    /* v > 0 ? v : 0, as relu_forward: -0 and NaN give +0 */
+        if (a->relu)    /* v > 0 ? v : 0: -0 and NaN give +0, as on CUDA (relu_if) */
             for (int i = 0; i < HW; i++) { float v = (x[i] - mu) * g + b; y[i] = v > 0 ? v : 0; }
         else
             for (int i = 0; i < HW; i++) y[i] = (x[i] - mu) * g + b;
@@ -1317,7 +1317,7 @@ static void cpu_instnorm_forward(sg_backend *be, float *y, float *mean, float *r
 }
 
 /* dy at i, read as 0 where the fused ReLU's output yr <= 0 (yr NULL: no ReLU);
- * the same bits as relu_backward's mask */
+ * the vector and scalar forms agree bit for bit */
 static inline v8sf v8_dy_masked(const float *dy, const float *yr, int i)
 {
     v8sf g = v8_load(dy + i);
@@ -1391,7 +1391,7 @@ typedef struct {
     int kind;
 } ew_args;
 
-enum { EW_RELU, EW_RELU_BW, EW_LRELU, EW_LRELU_BW, EW_TANH, EW_TANH_BW, EW_ADD, EW_SCALE };
+enum { EW_LRELU_BW, EW_TANH, EW_TANH_BW, EW_ADD };
 
 /* Vectors of 8, then a scalar tail; y may equal a or b (each element is read
  * before it is written). Selects are bit masks, so no branch per element. */
@@ -1404,22 +1404,6 @@ static void ew_range(void *ctx, size_t b0, size_t b1, int thread)
     size_t i = b0, vend = b0 + (b1 - b0) / 8 * 8;
     v8sf zero = v8_set1(0), sv = v8_set1(s);
     switch (e->kind) {
-    case EW_RELU:
-        for (; i < vend; i += 8) { v8sf x = v8_load(a + i); v8_store(y + i, (v8sf)((v8si)x & (x > zero))); }
-        for (; i < b1; i++) y[i] = a[i] > 0 ? a[i] : 0;
-        break;
-    case EW_RELU_BW:
-        for (; i < vend; i += 8) { v8sf g = v8_load(a + i), x = v8_load(b + i); v8_store(y + i, (v8sf)((v8si)g & (x > zero))); }
-        for (; i < b1; i++) y[i] = b[i] > 0 ? a[i] : 0;
-        break;
-    case EW_LRELU:
-        for (; i < vend; i += 8) {
-            v8sf x = v8_load(a + i);
-            v8si m = x > zero;
-            v8_store(y + i, (v8sf)(((v8si)x & m) | ((v8si)(x * sv) & ~m)));
-        }
-        for (; i < b1; i++) y[i] = a[i] > 0 ? a[i] : a[i] * s;
-        break;
     case EW_LRELU_BW:
         for (; i < vend; i += 8) {
             v8sf g = v8_load(a + i), x = v8_load(b + i);
@@ -1431,7 +1415,6 @@ static void ew_range(void *ctx, size_t b0, size_t b1, int thread)
     case EW_TANH:     for (; i < b1; i++) y[i] = tanhf(a[i]); break;
     case EW_TANH_BW:  for (; i < b1; i++) y[i] = a[i] * (1 - b[i] * b[i]); break;
     case EW_ADD:      for (; i < b1; i++) y[i] = a[i] + b[i]; break;
-    case EW_SCALE:    for (; i < b1; i++) y[i] = a[i] * s; break;
     }
 }
 
@@ -1443,14 +1426,10 @@ static void ew(sg_backend *be, int kind, float *y, const float *a, const float *
     parallel_for(st, n, kind == EW_TANH ? 16 : 1, ew_range, &e);
 }
 
-static void cpu_relu_forward(sg_backend *be, float *y, const float *x, size_t n) { ew(be, EW_RELU, y, x, NULL, 0, n); }
-static void cpu_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x, size_t n) { ew(be, EW_RELU_BW, dx, dy, x, 0, n); }
-static void cpu_leaky_relu_forward(sg_backend *be, float *y, const float *x, float slope, size_t n) { ew(be, EW_LRELU, y, x, NULL, slope, n); }
 static void cpu_leaky_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x, float slope, size_t n) { ew(be, EW_LRELU_BW, dx, dy, x, slope, n); }
 static void cpu_tanh_forward(sg_backend *be, float *y, const float *x, size_t n) { ew(be, EW_TANH, y, x, NULL, 0, n); }
 static void cpu_tanh_backward(sg_backend *be, float *dx, const float *dy, const float *y, size_t n) { ew(be, EW_TANH_BW, dx, dy, y, 0, n); }
 static void cpu_add(sg_backend *be, float *y, const float *a, const float *b, size_t n) { ew(be, EW_ADD, y, a, b, 0, n); }
-static void cpu_scale(sg_backend *be, float *y, const float *x, float alpha, size_t n) { ew(be, EW_SCALE, y, x, NULL, alpha, n); }
 
 static void cpu_lerp_images(sg_backend *be, float *out, const float *a, const float *b,
                             const float *alpha, int N, size_t per_image)
@@ -1672,10 +1651,9 @@ static const sg_backend_ops cpu_ops = {
     .conv2d_forward = cpu_conv2d_forward, .conv2d_backward_data = cpu_conv2d_backward_data,
     .conv2d_backward_filter = cpu_conv2d_backward_filter,
     .instnorm_forward = cpu_instnorm_forward, .instnorm_backward = cpu_instnorm_backward,
-    .relu_forward = cpu_relu_forward, .relu_backward = cpu_relu_backward,
-    .leaky_relu_forward = cpu_leaky_relu_forward, .leaky_relu_backward = cpu_leaky_relu_backward,
+    .leaky_relu_backward = cpu_leaky_relu_backward,
     .tanh_forward = cpu_tanh_forward, .tanh_backward = cpu_tanh_backward,
-    .add = cpu_add, .scale = cpu_scale, .lerp_images = cpu_lerp_images,
+    .add = cpu_add, .lerp_images = cpu_lerp_images,
     .concat_labels = cpu_concat_labels, .channel_slice = cpu_channel_slice,
     .mean_loss = cpu_mean_loss, .bce_logits_loss = cpu_bce_logits_loss,
     .softmax_ce_loss = cpu_softmax_ce_loss, .l1_loss = cpu_l1_loss, .gp_loss = cpu_gp_loss,
