@@ -167,6 +167,11 @@ struct sg_trainer {
     int run_dir_gone;             /* run_dir was deleted while training (follow_run_dir) */
     int run_dir_moves;            /* times follow_run_dir found it moved */
     char run_note[PATH_MAX + 256];   /* a note for the tool from the run (sg_train_status.note), or "" */
+    sg_train_space_callback space_cb;   /* sg_trainer_on_no_space's, or NULL */
+    void *space_ctx;
+    double space_wait_s;          /* seconds spent in space_cb: left out of the rate */
+    int write_final;              /* the failed try cannot be undone, so it is not tried again */
+    int history_dirty;            /* history lines written since history.jsonl's last fsync */
 };
 
 /* Fence slots of the batch buffers (lib/backend.h: 0..7): FENCE_BUF + k covers
@@ -188,6 +193,11 @@ const char *sg_trainer_error_shard(const sg_trainer *t)
 }
 
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t) { return t->last_ckpt; }
+void sg_trainer_on_no_space(sg_trainer *t, sg_train_space_callback cb, void *ctx)
+{
+    t->space_cb = cb;
+    t->space_ctx = ctx;
+}
 uint64_t sg_trainer_batches_loaded(const sg_trainer *t)
 {
     return __atomic_load_n(&t->batches_loaded, __ATOMIC_RELAXED);
@@ -815,6 +825,7 @@ static int open_history(sg_trainer *t, sg_err *err)
     run_file(path, sizeof path, t->run_dir, "history.jsonl");
     t->history = fopen(path, "a");
     if (!t->history) return sg_errno(err, "%s", path);
+    t->history_dirty = 1;
     return 0;
 }
 
@@ -1488,6 +1499,31 @@ int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err)
 
 /* ---- logging, sampling, saving ---- */
 
+static int write_in_run(sg_trainer *t, int what, const sg_buf *line, sg_err *err);
+
+/* One history line, by write(2) on the file's descriptor (not stdio, whose
+ * buffer a failed write leaves in no known state): a line written in part
+ * is cut off again, so that the line can be tried again (write_in_run) and a
+ * run stopped here leaves no torn line. */
+static int append_history(sg_trainer *t, const sg_buf *line, sg_err *err)
+{
+    int fd = fileno(t->history);
+    struct stat st;
+    if (fstat(fd, &st) != 0) return sg_errno(err, "%s/history.jsonl", t->run_dir);
+    for (size_t off = 0; off < line->len;) {
+        ssize_t n = write(fd, line->data + off, line->len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            if (off > 0 && ftruncate(fd, st.st_size) != 0) t->write_final = 1;
+            return sg_err_sys(err, e, "%s/history.jsonl", t->run_dir);
+        }
+        off += (size_t)n;
+    }
+    t->history_dirty = 1;
+    return 0;
+}
+
 static int write_history(sg_trainer *t, const sg_train_status *st, double images_per_s, sg_err *err)
 {
     sg_buf b = SG_BUF_INIT;
@@ -1520,10 +1556,7 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
         json_buf_float(&b, lr_d);
     }
     sg_buf_appendf(&b, ",\"images/s\":%.2f,\"elapsed\":%.3f}\n", images_per_s, st->elapsed);
-    int rc = 0;
-    if (b.failed) rc = sg_errf(err, "out of memory");
-    else if (fwrite(b.data, 1, b.len, t->history) != b.len || fflush(t->history) != 0)
-        rc = sg_errno(err, "%s/history.jsonl", t->run_dir);
+    int rc = b.failed ? sg_errf(err, "out of memory") : write_in_run(t, SG_TRAIN_WRITE_HISTORY, &b, err);
     sg_buf_free(&b);
     return rc;
 }
@@ -1595,17 +1628,57 @@ static int moved_meanwhile(sg_trainer *t, sg_err *err)
     return t->run_dir_moves != moves;
 }
 
-/* write (a sample or a checkpoint) in the run directory wherever it is now,
- * once more where it was moved during the write */
-static int write_in_run_dir(sg_trainer *t, int (*write_once)(sg_trainer *, sg_err *), sg_err *err)
+static int save_once(sg_trainer *t, sg_err *err);
+
+/* One try of a write of the run (what: SG_TRAIN_WRITE_*). A sample or a
+ * checkpoint goes to the run directory wherever it is now, once more where
+ * it was moved during the write; history.jsonl is an open file. */
+static int write_once(sg_trainer *t, int what, const sg_buf *line, sg_err *err)
 {
+    if (what == SG_TRAIN_WRITE_HISTORY) return append_history(t, line, err);
+    int (*write_file)(sg_trainer *, sg_err *) = what == SG_TRAIN_WRITE_SAMPLE ? sample_once : save_once;
     if (follow_run_dir(t, err)) return -1;
-    int rc = write_once(t, err);
-    if (rc && moved_meanwhile(t, err) > 0) rc = write_once(t, err);
+    int rc = write_file(t, err);
+    if (rc && moved_meanwhile(t, err) > 0) rc = write_file(t, err);
     return rc;
 }
 
-int sg_trainer_sample(sg_trainer *t, sg_err *err) { return write_in_run_dir(t, sample_once, err); }
+/* A write of the run, tried again while it fails for want of space and the
+ * tool's callback says so (sg_trainer_on_no_space): the one place a full disk
+ * is waited out. A failed try leaves nothing behind (a checkpoint's partial
+ * files are removed, a history line's part cut off), and the model and the
+ * draws are untouched, so the run goes on as if the first try had gone
+ * through. */
+static int write_in_run(sg_trainer *t, int what, const sg_buf *line, sg_err *err)
+{
+    static const char *const names[] = {"ckpt", "samples", "history.jsonl"};
+    char path[PATH_MAX];
+    sg_train_space s = {what, t->iter, path, -1, 0, err};
+    int rc;
+    t->write_final = 0;
+    while ((rc = write_once(t, what, line, err)) && t->space_cb && !t->write_final && !t->run_dir_gone &&
+           (err->sys_errno == ENOSPC || err->sys_errno == EDQUOT)) {
+        snprintf(path, sizeof path, "%s/%s", t->run_dir, names[what]);
+        s.last_checkpoint = t->last_ckpt;
+        s.tries++;
+        double t0 = now_s();
+        int again = t->space_cb(t->space_ctx, &s);
+        t->space_wait_s += now_s() - t0;
+        if (!again) break;
+    }
+    if (!rc && s.tries) {
+        t->error_names_checkpoint = 0;   /* set by the failed tries' messages */
+        snprintf(path, sizeof path, "%s/%s", t->run_dir, names[what]);
+        s.last_checkpoint = t->last_ckpt;
+        s.err = NULL;
+        double t0 = now_s();
+        t->space_cb(t->space_ctx, &s);
+        t->space_wait_s += now_s() - t0;
+    }
+    return rc;
+}
+
+int sg_trainer_sample(sg_trainer *t, sg_err *err) { return write_in_run(t, SG_TRAIN_WRITE_SAMPLE, NULL, err); }
 
 const char *sg_trainer_run_dir(const sg_trainer *t) { return t->run_dir; }
 
@@ -1692,10 +1765,16 @@ static int save_once(sg_trainer *t, sg_err *err)
             t->engines_saved = made;
         }
     }
-    /* History up to this iteration is durable before the checkpoint points past it. */
-    if (t->history && (fflush(t->history) != 0 || fsync(fileno(t->history)) != 0)) {
-        sg_errno(err, "%s/history.jsonl", t->run_dir);
-        return with_last_ckpt(t, err);
+    /* History up to this iteration is durable before the checkpoint points
+     * past it. A failed fsync may have dropped lines that no later fsync
+     * would report: that one is not tried again (write_final). */
+    if (t->history && t->history_dirty) {
+        if (fsync(fileno(t->history)) != 0) {
+            t->write_final = 1;
+            sg_errno(err, "%s/history.jsonl", t->run_dir);
+            return with_last_ckpt(t, err);
+        }
+        t->history_dirty = 0;
     }
     char ckd[PATH_MAX];
     /* one level, as for samples (sg_ckpt_save's own mkdir -p then finds it) */
@@ -1722,7 +1801,7 @@ static int save_once(sg_trainer *t, sg_err *err)
     return sg_ckpt_prune(t->run_dir, t->opt.keep, err) ? with_last_ckpt(t, err) : 0;
 }
 
-int sg_trainer_save(sg_trainer *t, sg_err *err) { return write_in_run_dir(t, save_once, err); }
+int sg_trainer_save(sg_trainer *t, sg_err *err) { return write_in_run(t, SG_TRAIN_WRITE_CHECKPOINT, NULL, err); }
 
 double sg_train_rate_add(sg_train_rate *r, double dt, int64_t n)
 {
@@ -1751,7 +1830,7 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
     t->log_prev_time = start;
     t->log_prev_iter = t->iter;
     sg_train_rate rate = {0, 0};
-    double prev_end = start;
+    double prev_end = start, waited = t->space_wait_s;
     while (t->iter < t->opt.iters) {
         sg_train_status st;
         if (step_queue(t, &st, 1, err)) return -1;
@@ -1783,8 +1862,10 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
          * checkpoint count (a rate of the steps alone promised an ETA that a
          * run saving often never met) */
         double t2 = now_s();
-        st.it_per_s = sg_train_rate_add(&rate, t2 - prev_end, 1);
+        /* not the time a full disk was waited out (sg_trainer_on_no_space) */
+        st.it_per_s = sg_train_rate_add(&rate, t2 - prev_end - (t->space_wait_s - waited), 1);
         prev_end = t2;
+        waited = t->space_wait_s;
         if (cb) cb(ctx, &st);
         if (stopping) return 1;
     }

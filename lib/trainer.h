@@ -173,6 +173,33 @@ typedef void (*sg_train_callback)(void *ctx, const sg_train_status *st);
 typedef struct { double time, iters; } sg_train_rate;
 double sg_train_rate_add(sg_train_rate *r, double dt, int64_t n);
 
+/* A write in the run directory that failed for want of space: a full file
+ * system (ENOSPC) or a disk quota reached (EDQUOT). The writes covered: a
+ * checkpoint (its files, latest, and history.jsonl's fsync before it), a
+ * sample grid, a history line; what a failed try wrote is gone again (a
+ * checkpoint's partial files, a history line's part), so trying once more
+ * leaves the run as if the first try had gone through. */
+enum { SG_TRAIN_WRITE_CHECKPOINT, SG_TRAIN_WRITE_SAMPLE, SG_TRAIN_WRITE_HISTORY };
+typedef struct {
+    int what;                     /* SG_TRAIN_WRITE_* */
+    int64_t iteration;            /* the iteration being saved, sampled or logged */
+    const char *path;             /* RUN/ckpt, RUN/samples or RUN/history.jsonl (RUN: where it is now) */
+    int64_t last_checkpoint;      /* the one a resume would continue from, -1: none */
+    int tries;                    /* tries that failed so far (1 at the first failure) */
+    const sg_err *err;            /* the last try's error (sys_errno ENOSPC or EDQUOT); NULL: the
+                                     try after `tries` failed ones went through */
+} sg_train_space;
+/* The tool's policy for such a failure: return 1 to try the write again (the
+ * callback waits before it as it sees fit), 0 to give up (the run stops
+ * with err, as without a callback). Called once more with err NULL when a
+ * try after failed ones went through (the return value is ignored). Nothing
+ * random is drawn and the model is not touched meanwhile, so the run goes on
+ * exactly as an uninterrupted one; the time spent in the callback is left
+ * out of the rate (sg_train_status.it_per_s). */
+typedef int (*sg_train_space_callback)(void *ctx, const sg_train_space *s);
+/* Sets the callback (NULL, the default: such a failure stops the run). */
+void sg_trainer_on_no_space(sg_trainer *t, sg_train_space_callback cb, void *ctx);
+
 /* Runs iterations until opt.iters or *stop becomes nonzero (checked after every
  * iteration; then a checkpoint is written). Returns 0 when finished, 1 when
  * stopped (checkpoint written), -1 on error. The steps do not wait for the

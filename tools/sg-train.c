@@ -1,12 +1,14 @@
 /* sg-train: trains StarGAN on one or more shards (several: mask vector), CPU or
  * CUDA, into a run directory; --resume continues it exactly. The loop itself is
  * lib/trainer.c; this file parses options, picks the device and handles signals. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "backend.h"
 #include "checkpoint.h"
@@ -54,6 +56,9 @@ static void usage(void)
            "      --sample-every N      samples/NNNNNN.png every N iterations (1000; 0: never)\n"
            "      --save-every N        checkpoint every N iterations (10000; the last is always saved)\n"
            "      --keep N              keep only the newest N checkpoints (0: all)\n"
+           "      --disk-full-wait S    a checkpoint, sample or history line that finds the disk\n"
+           "                            or quota full is tried again every 10 s for up to S\n"
+           "                            seconds, the model kept in memory (1800; 0: stop at once)\n"
            "  -q, --quiet               no progress line\n"
            "  -h, --help                this help\n"
            "      --version             version\n"
@@ -68,7 +73,7 @@ static void usage(void)
 enum {
     O_ITERS = 256, O_DECAY, O_BATCH, O_GLR, O_DLR, O_NCRITIC, O_BETA1, O_BETA2, O_LCLS, O_LREC, O_LGP,
     O_GCONV, O_DCONV, O_GREP, O_DREP, O_FLIP, O_NOFLIP, O_TARGET, O_SEED, O_DEVICE, O_PRECISION, O_THREADS, O_LOG,
-    O_SAMPLE, O_SAVE, O_KEEP, O_RESUME, O_FORCE, O_VERSION, O_END
+    O_SAMPLE, O_SAVE, O_KEEP, O_RESUME, O_FORCE, O_VERSION, O_DISKWAIT, O_END
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -122,6 +127,77 @@ static void progress(void *ctx, const sg_train_status *st)
                      L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, g);
 }
 
+/* --disk-full-wait: a write of the run that found no space (lib/trainer.h
+ * sg_train_space) is tried again every SPACE_RETRY_S seconds, the last time
+ * at the deadline; a stop signal ends the wait with one last try. */
+#define SPACE_RETRY_S 10
+typedef struct {
+    int64_t iters;
+    long wait_s;                  /* --disk-full-wait */
+    double deadline;              /* CLOCK_MONOTONIC seconds */
+} space_wait;
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* "30 min", "1 h 30 min", "2 s" */
+static const char *format_duration(char *out, size_t n, long s)
+{
+    int used = 0;
+    if (s >= 3600) used += snprintf(out + used, n - used, "%ld h", s / 3600);
+    if (s % 3600 >= 60) used += snprintf(out + used, n - used, "%s%ld min", used ? " " : "", s % 3600 / 60);
+    if (s % 60 || !s) snprintf(out + used, n - used, "%s%ld s", used ? " " : "", s % 60);
+    return out;
+}
+
+static int wait_for_space(void *ctx, const sg_train_space *s)
+{
+    space_wait *w = ctx;
+    static const char *const done[] = {"checkpoint %lld saved", "sample of iteration %lld written",
+                                       "history line of iteration %lld written"};
+    static const char *const doing[] = {"saving iteration", "writing the sample of iteration", "logging iteration"};
+    if (!s->err) {
+        char what[96];
+        snprintf(what, sizeof what, done[s->what], (long long)s->iteration);
+        cli_warn("space found: %s, %s", what, stop_signal ? "stopping as asked" : "training goes on");
+        return 0;
+    }
+    /* a stop asked for before this try (the stop's own checkpoint, or a
+     * signal that ended the wait): it was the last */
+    if (stop_signal) return 0;
+    int quota = s->err->sys_errno == EDQUOT;
+    if (s->tries == 1) {
+        w->deadline = monotonic_s() + (double)w->wait_s;
+        char up_to[48], last[64] = "there is no checkpoint yet";
+        if (s->last_checkpoint >= 0)
+            snprintf(last, sizeof last, "the last good checkpoint is %lld", (long long)s->last_checkpoint);
+        cli_warn("%s: %s %s %lld; waiting up to %s for space (free some%s and training goes on by itself; "
+                 "Ctrl-C stops, %s)", s->path, quota ? "disk quota exceeded" : "no space left on device",
+                 doing[s->what], (long long)s->iteration, format_duration(up_to, sizeof up_to, w->wait_s),
+                 quota ? " or raise the quota" : "", last);
+    }
+    double now = monotonic_s(), left = w->deadline - now;
+    if (left <= 0) return 0;
+    double nap = left < SPACE_RETRY_S ? left : SPACE_RETRY_S;
+    char eta[32];
+    cli_format_eta(eta, sizeof eta, left);
+    cli_progress_unthrottle();
+    cli_progress("%lld/%lld  waiting for space (%s): next try in %.0f s, gives up in %s, Ctrl-C stops",
+                 (long long)s->iteration, (long long)w->iters, quota ? "disk quota exceeded" : "disk full", nap,
+                 eta);
+    /* a stop signal cuts the sleep short (EINTR: SA_RESTART does not restart
+     * it; one landing just before the sleep waits out this nap), and the
+     * write is tried once more */
+    double until = now + nap;
+    struct timespec ts = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
+    while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+    return 1;
+}
+
 static sg_backend *open_backend(const char *device, const char *precision, int threads, sg_err *err)
 {
     char note[1024];
@@ -154,12 +230,14 @@ int main(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS}, {"log-every", required_argument, 0, O_LOG},
         {"sample-every", required_argument, 0, O_SAMPLE}, {"save-every", required_argument, 0, O_SAVE},
         {"keep", required_argument, 0, O_KEEP}, {"resume", no_argument, 0, O_RESUME},
-        {"force", no_argument, 0, O_FORCE}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"force", no_argument, 0, O_FORCE}, {"version", no_argument, 0, O_VERSION},
+        {"disk-full-wait", required_argument, 0, O_DISKWAIT}, {0, 0, 0, 0}};
     sg_train_options o;
     sg_train_options_default(&o);
     int given[O_END] = {0};
     const char *run_dir = NULL, *device = "auto", *precision = NULL;
     int resume = 0, force = 0, c;
+    long disk_full_wait = 1800;   /* operational: not in config.json, any value on --resume */
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         if (c >= O_ITERS && c < O_END) given[c] = 1;
         switch (c) {
@@ -207,6 +285,7 @@ int main(int argc, char **argv)
         case O_KEEP: o.keep = (int)cli_parse_long("--keep", optarg, 0, INT_MAX); break;
         case O_RESUME: resume = 1; break;
         case O_FORCE: force = 1; break;
+        case O_DISKWAIT: disk_full_wait = cli_parse_long("--disk-full-wait", optarg, 0, INT_MAX); break;
         default: cli_try_help();   /* getopt_long said what was wrong */
         }
     }
@@ -315,6 +394,8 @@ int main(int argc, char **argv)
      * by EINTR. SIGHUP (a closed terminal, a dropped ssh session) stops as ^C
      * does, with a checkpoint, unless ignored from the start (nohup). */
     cli_catch_stop_signals(on_signal, SA_RESTART);
+    space_wait space = {o.iters, disk_full_wait, 0};
+    if (disk_full_wait > 0) sg_trainer_on_no_space(t, wait_for_space, &space);
 
     int rc = sg_trainer_run(t, &stop_signal, progress, t, &err);
     cli_progress_end();

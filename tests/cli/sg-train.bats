@@ -907,11 +907,11 @@ PY
   refused_run_unchanged "$T/e" "sg-train: $T/e/ckpt/000003-G.safetensors: "*" $hint" --resume --iters 4
 }
 
-@test "a full file system: one line saying so and what to do; the last checkpoint and history survive, resume is exact" {
+@test "a full file system with --disk-full-wait 0: one line saying so and what to do; the last checkpoint and history survive, resume is exact" {
   mkdir "$T/small"
   mount -t tmpfs -o size=700k none "$T/small" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
   args=(--iters 12 --decay-iters 6 --log-every 1 --sample-every 1 --save-every 1 "${TINY[@]}")
-  run sg-train -o "$T/small/r" "${args[@]}" "$D/a.lmdb"
+  run sg-train -o "$T/small/r" --disk-full-wait 0 "${args[@]}" "$D/a.lmdb"
   cp -r "$T/small/r" "$T/r"
   umount "$T/small"
   echo "$output"
@@ -1027,7 +1027,7 @@ PY
   need_strace
   # the first write(2) to history.jsonl fails
   run strace -f -o /dev/null -P "$T/r/history.jsonl" -e trace=write -e inject=write:error=ENOSPC:when=1 \
-    sg-train -o "$T/r" --iters 4 --log-every 1 --sample-every 0 --save-every 2 "${TINY[@]}" "$D/a.lmdb"
+    sg-train -o "$T/r" --disk-full-wait 0 --iters 4 --log-every 1 --sample-every 0 --save-every 2 "${TINY[@]}" "$D/a.lmdb"
   [ "$status" -eq 1 ]
   [ "$output" = "sg-train: $T/r/history.jsonl: No space left on device; last good checkpoint: none yet (the file system is full: free space on it, then sg-train -o $T/r --resume starts the run again)" ]
   run sg-train -o "$T/r" --resume
@@ -1067,11 +1067,187 @@ PY
   local s
   s=$(grep 'fsync(' "$T/trace" | grep -n '000004-state.safetensors.tmp' | head -n 1 | cut -d: -f1)
   [ -n "$s" ]
-  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" sg-train -o "$T/s" "${args[@]}"
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" sg-train -o "$T/s" --disk-full-wait 0 "${args[@]}"
   [ "$status" -eq 1 ]
   [[ "$output" == "sg-train: $T/s/ckpt/000004-state.safetensors"*"No space left on device (the partial checkpoint $T/s/ckpt/000004 was removed); last good checkpoint: $T/s/ckpt/000002 ("* ]]
   [ "$(cat "$T/s/latest")" = 000002 ]
   [ -z "$(find "$T/s/ckpt" -name '000004-*')" ]
+}
+
+# --disk-full-wait: runs of 4 iterations, checkpoints at 2 and 4, traced once
+# into $T/plain (an uninterrupted run); sets args and, in $s, the number among
+# the fsyncs of the first one on checkpoint $1's state file.
+plain_run_state_fsync() {
+  need_strace
+  args=(--iters 4 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=fsync sg-train -o "$T/plain" "${args[@]}"
+  s=$(grep 'fsync(' "$T/trace" | grep -n "$1-state.safetensors.tmp" | head -n 1 | cut -d: -f1)
+  [ -n "$s" ]
+}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+@test "--disk-full-wait: a checkpoint that finds the disk full is tried again after the wait; the run ends bit for bit as an uninterrupted one" {
+  plain_run_state_fsync 000002
+  # the first checkpoint's state file finds the disk full once; tried again at 2 s, not at 10
+  t0=$(now_ms)
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" \
+    sg-train -o "$T/r" --disk-full-wait 2 "${args[@]}"
+  took=$(( $(now_ms) - t0 ))
+  echo "$output"; echo "took $took ms"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 2 s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
+  [ "${lines[1]}" = "sg-train: space found: checkpoint 2 saved, training goes on" ]
+  [ "$took" -ge 2000 ]
+  [ "$took" -lt 9000 ]
+  for n in 000002 000004; do
+    for f in G D state; do cmp "$T/plain/ckpt/$n-$f.safetensors" "$T/r/ckpt/$n-$f.safetensors"; done
+  done
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  diff <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+  [ -z "$(find "$T/r" -name '*.tmp.*')" ]
+}
+
+@test "--disk-full-wait: a history line or a sample grid that finds the disk or quota full is tried again too, with no line torn or doubled" {
+  need_strace
+  args=(--iters 4 --save-every 2 --sample-every 2 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=fsync sg-train -o "$T/plain" "${args[@]}"
+  p=$(grep 'fsync(' "$T/trace" | grep -n 'samples/000004.png.tmp' | head -n 1 | cut -d: -f1)
+  [ -n "$p" ]
+  # the third history line (after checkpoint 2) finds the quota reached
+  run strace -f -o /dev/null -P "$T/h/history.jsonl" -e trace=write -e inject=write:error=EDQUOT:when=3 \
+    sg-train -o "$T/h" --disk-full-wait 1 "${args[@]}"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: $T/h/history.jsonl: disk quota exceeded logging iteration 3; waiting up to 1 s for space (free some or raise the quota and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
+  [ "${lines[1]}" = "sg-train: space found: history line of iteration 3 written, training goes on" ]
+  diff <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/h/history.jsonl")
+  for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/h/ckpt/000004-$f.safetensors"; done
+  # the second sample grid finds the disk full
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$p" \
+    sg-train -o "$T/g" --disk-full-wait 1 "${args[@]}"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: $T/g/samples: no space left on device writing the sample of iteration 4; waiting up to 1 s for space (free some and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
+  [ "${lines[1]}" = "sg-train: space found: sample of iteration 4 written, training goes on" ]
+  for n in 000002 000004; do cmp "$T/plain/samples/$n.png" "$T/g/samples/$n.png"; done
+  for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/g/ckpt/000004-$f.safetensors"; done
+}
+
+@test "--disk-full-wait: a disk that stays full stops the run at the deadline as without the wait: its message, status 1, no partial checkpoint" {
+  plain_run_state_fsync 000004
+  t0=$(now_ms)
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s+" \
+    sg-train -o "$T/r" --disk-full-wait 1 "${args[@]}"
+  took=$(( $(now_ms) - t0 ))
+  echo "$output"; echo "took $took ms"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: $T/r/ckpt: no space left on device saving iteration 4; waiting up to 1 s for space (free some and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
+  [[ "${lines[1]}" == "sg-train: $T/r/ckpt/000004-"*": No space left on device"*"; last good checkpoint: $T/r/ckpt/000002 (the file system is full: free space on it (--keep N keeps fewer checkpoints), then sg-train -o $T/r --resume continues from it)" ]]
+  [ "$took" -ge 1000 ]
+  [ "$took" -lt 9000 ]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+  [ -z "$(find "$T/r/ckpt" -name '000004-*')" ]
+  [ -z "$(find "$T/r" -name '*.tmp.*')" ]
+}
+
+@test "--disk-full-wait 0 stops at once as before: one line, the partial checkpoint removed" {
+  plain_run_state_fsync 000004
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s+" \
+    sg-train -o "$T/r" --disk-full-wait 0 "${args[@]}"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: $T/r/ckpt/000004-state.safetensors.tmp."*": fsync: No space left on device (the partial checkpoint $T/r/ckpt/000004 was removed); last good checkpoint: $T/r/ckpt/000002 (the file system is full: free space on it (--keep N keeps fewer checkpoints), then sg-train -o $T/r --resume continues from it)" ]]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+  [ -z "$(find "$T/r/ckpt" -name '000004-*')" ]
+}
+
+@test "--disk-full-wait: Ctrl-C ends the wait with one last try; a checkpoint then written stops the run as a signal does (130), else it stops as for a full disk (1)" {
+  command -v pgrep >/dev/null || skip "no pgrep"
+  plain_run_state_fsync 000002
+  for when in "$s" "$s+"; do
+    rm -rf "$T/r"
+    t0=$(now_ms)
+    strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$when" \
+      sg-train -o "$T/r" --disk-full-wait 60 "${args[@]}" 2> "$T/err" &
+    pid=$!
+    BG_PID=$pid
+    for _ in $(seq 200); do grep -q 'waiting up to' "$T/err" && break; sleep 0.05; done
+    kill -INT "$(pgrep -P "$pid")"
+    status=0
+    wait "$pid" || status=$?
+    BG_PID=
+    took=$(( $(now_ms) - t0 ))
+    cat "$T/err"; echo "took $took ms"
+    [ "$took" -lt 9000 ]   # not at the next try, 10 s on
+    [ "$(sed -n 1p "$T/err")" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 1 min for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
+    if [ "$when" = "$s" ]; then
+      # the last try finds space: checkpoint 2, then the stop's own at the end of the iteration under way
+      [ "$status" -eq 130 ]
+      [ "$(sed -n 2p "$T/err")" = "sg-train: space found: checkpoint 2 saved, stopping as asked" ]
+      [ "$(sed -n 3p "$T/err")" = "sg-train: interrupted at iteration 3: checkpoint $T/r/ckpt/000003 written (sg-train -o $T/r --resume continues)" ]
+      [ "$(cat "$T/r/latest")" = 000003 ]
+      for f in G D state; do cmp "$T/plain/ckpt/000002-$f.safetensors" "$T/r/ckpt/000002-$f.safetensors"; done
+    else
+      [ "$status" -eq 1 ]
+      [ "$(wc -l < "$T/err")" -eq 2 ]
+      [[ "$(sed -n 2p "$T/err")" == "sg-train: $T/r/ckpt/000002-"*": No space left on device"*"; last good checkpoint: none yet (the file system is full: free space on it, then sg-train -o $T/r --resume starts the run again)" ]]
+      [ -z "$(find "$T/r" -name '*.safetensors*')" ]
+    fi
+  done
+}
+
+@test "--disk-full-wait: a real full file system (tmpfs) made larger during the wait; the run goes on bit for bit" {
+  mkdir "$T/small"
+  mount -t tmpfs -o size=700k none "$T/small" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
+  args=(--iters 12 --decay-iters 6 --log-every 1 --sample-every 1 --save-every 1 "${TINY[@]}" "$D/a.lmdb")
+  sg-train -o "$T/small/r" --disk-full-wait 60 "${args[@]}" 2> "$T/err" &
+  pid=$!
+  BG_PID=$pid
+  for _ in $(seq 400); do grep -q 'waiting up to' "$T/err" && break; sleep 0.05; done
+  mount -o remount,size=20m "$T/small"
+  status=0
+  wait "$pid" || status=$?
+  BG_PID=
+  cp -r "$T/small/r" "$T/r"
+  umount "$T/small"
+  cat "$T/err"
+  [ "$status" -eq 0 ]
+  [ "$(wc -l < "$T/err")" -eq 2 ]
+  [[ "$(sed -n 1p "$T/err")" == "sg-train: $T/small/r/"*": no space left on device "*" iteration "*"; waiting up to 1 min for space (free some and training goes on by itself; Ctrl-C stops, "* ]]
+  [[ "$(sed -n 2p "$T/err")" == "sg-train: space found: "*", training goes on" ]]
+  sg-train -o "$T/straight" "${args[@]}"
+  for f in G D state; do cmp "$T/straight/ckpt/000012-$f.safetensors" "$T/r/ckpt/000012-$f.safetensors"; done
+  diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+  for i in $(seq 1 12); do cmp "$T/straight/samples/$(printf %06d "$i").png" "$T/r/samples/$(printf %06d "$i").png"; done
+  [ "$(ls "$T/r/ckpt" | wc -l)" -eq 36 ]
+}
+
+@test "--disk-full-wait: a bad value is a usage error; the option is not recorded, and --resume takes it" {
+  for v in -1 abc ''; do
+    run sg-train -o "$T/r" --disk-full-wait "$v" "${TINY[@]}" "$D/a.lmdb"
+    [ "$status" -eq 2 ]
+    [ ! -e "$T/r" ]
+  done
+  [ "${lines[0]}" = "sg-train: --disk-full-wait: '' is not an integer" ]
+  run sg-train -o "$T/r" --disk-full-wait -1 "${TINY[@]}" "$D/a.lmdb"
+  [ "${lines[0]}" = "sg-train: --disk-full-wait: -1 is out of range [0, 2147483647]" ]
+  run sg-train -o "$T/r" --disk-full-wait abc "${TINY[@]}" "$D/a.lmdb"
+  [ "${lines[0]}" = "sg-train: --disk-full-wait: 'abc' is not an integer" ]
+  sg-train -o "$T/r" --iters 2 --sample-every 0 --disk-full-wait 5 "${TINY[@]}" "$D/a.lmdb"
+  ! grep -q -i 'disk' "$T/r/config.json" || false
+  cp "$T/r/config.json" "$T/config.before"
+  run sg-train -o "$T/r" --resume --iters 2 --disk-full-wait 0
+  [ "$status" -eq 0 ]
+  cmp "$T/config.before" "$T/r/config.json"
+  run sg-train -o "$T/r" --resume --iters 3 --disk-full-wait 7
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/r/latest")" = 000003 ]
+  sg-train --help | grep -q -- '--disk-full-wait S'
 }
 
 @test "a failed sample or history write names the last good checkpoint and the resume command" {
@@ -1187,7 +1363,7 @@ PY
 
 @test "a disk quota reached (EDQUOT) is named as such, not as a full file system, before and after the first checkpoint" {
   need_strace
-  args=(--iters 4 --log-every 1 --sample-every 0 --save-every 2 "${TINY[@]}" "$D/a.lmdb")
+  args=(--iters 4 --log-every 1 --sample-every 0 --save-every 2 --disk-full-wait 0 "${TINY[@]}" "$D/a.lmdb")
   # the first write(2) to history.jsonl fails: no checkpoint yet
   run strace -f -o /dev/null -P "$T/r/history.jsonl" -e trace=write -e inject=write:error=EDQUOT:when=1 \
     sg-train -o "$T/r" "${args[@]}"
