@@ -1432,7 +1432,8 @@ PY
   pid=$!
   BG_PID=$pid
   for _ in $(seq 200); do [ -s "$T/d/history.jsonl" ] && [ "$(wc -l < "$T/d/history.jsonl")" -ge 3 ] && break; sleep 0.05; done
-  rm -rf "$T/d" 2>/dev/null || rm -rf "$T/d"
+  # sg-train writes into it meanwhile, so one rm -rf can find a file it did not list
+  for _ in $(seq 100); do rm -rf "$T/d" 2>/dev/null || true; [ -e "$T/d" ] || break; sleep 0.02; done
   status=0
   wait "$pid" || status=$?
   BG_PID=
