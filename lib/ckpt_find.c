@@ -145,12 +145,29 @@ static int same_generator(const sg_ckpt_info *a, const sg_ckpt_info *b)
     return 1;
 }
 
+int sg_ckpt_access_hint(sg_err *err)
+{
+    const char *hint;
+    switch (err ? err->sys_errno : 0) {
+    case EMFILE: hint = "raise ulimit -n"; break;
+    case ENFILE: hint = "the system's table of open files is full: try again later"; break;
+    case EACCES: case EPERM: hint = "check the file's permissions"; break;
+    case ENOMEM: hint = "free some memory, then try again"; break;
+    case EAGAIN: case EINTR: hint = "try again"; break;
+    default: return 0;
+    }
+    sg_err_suffix(err, " (%s)", hint);
+    return 1;
+}
+
 /* Appends to err what to do about the checkpoint of G file path (named
  * X-G.safetensors; sg_ckpt_read_generator refused it for its state file):
  * the run's checkpoint before it, when path is RUN/ckpt/NNNNNN-G.safetensors
- * and the run has one. */
+ * and the run has one; a hint alone when the state file could not be opened
+ * for a reason that is not its content (sg_ckpt_access_hint). */
 static void say_unusable(const char *path, sg_err *err)
 {
+    if (!err || sg_ckpt_access_hint(err)) return;
     char prefix[PATH_MAX], run[PATH_MAX], prev_prefix[PATH_MAX];
     size_t n = strlen(path), e = strlen("-G.safetensors");
     snprintf(prefix, sizeof prefix, "%.*s", (int)(n > e ? n - e : 0), path);
@@ -164,7 +181,6 @@ static void say_unusable(const char *path, sg_err *err)
         prev = sg_ckpt_newest_complete(run[0] ? run : "/", step);
         if (prev >= 0) sg_ckpt_path(prev_prefix, sizeof prev_prefix, run, prev, NULL);
     }
-    if (!err) return;
     if (prev >= 0)
         sg_err_suffix(err, " (checkpoint %s is unusable; to sample from the one before it: --ckpt %s)", prefix,
                       prev_prefix);

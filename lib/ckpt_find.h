@@ -39,6 +39,16 @@ int sg_ckpt_arg_is_run(const char *arg);
  * run, or -1 and "" when it belongs to none. */
 int sg_ckpt_run_of(const char *arg, const char *g_path, char *run, size_t cap);
 
+/* After a checkpoint's file could not be read: when err's system error says
+ * nothing about the file's content (sys_errno EMFILE, ENFILE, ENOMEM, EACCES,
+ * EPERM, EAGAIN or EINTR: a limit, permissions, a passing shortage), appends
+ * a short hint (" (raise ulimit -n)", " (check the file's permissions)") and
+ * returns 1: the checkpoint may well be intact, and advice to go back to an
+ * earlier one would throw iterations away (the resumed run then writes over
+ * the good one). Else 0: a format, CRC or shape error, truncation, a missing
+ * file or EIO, about which the caller says the checkpoint is unusable. */
+int sg_ckpt_access_hint(sg_err *err);
+
 /* Loads into m the generator that sg_ckpt_find_generator found for arg (path,
  * its metadata info), checked against the state file beside it
  * (sg_ckpt_read_generator). The second moment of a live run: when arg is a
@@ -52,7 +62,9 @@ int sg_ckpt_run_of(const char *arg, const char *g_path, char *run, size_t cap);
  * by what to do: " (checkpoint PREFIX is unusable; to sample from the one
  * before it: --ckpt RUN/ckpt/NNNNNN)" when the run has an earlier complete
  * checkpoint, else " (checkpoint PREFIX is unusable: restore its G and state
- * files together, or sample from another checkpoint)". */
+ * files together, or sample from another checkpoint)"; a state file that
+ * could not be opened for a reason not its content is followed by
+ * sg_ckpt_access_hint's hint instead. */
 int sg_ckpt_load_generator(const char *arg, char *path, size_t cap, const sg_ckpt_info *info, sg_model *m,
                            sg_err *err);
 

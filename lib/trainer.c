@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "backend.h"
 #include "checkpoint.h"
+#include "ckpt_find.h"
 #include "fileio.h"
 #include "image.h"
 #include "json.h"
@@ -1155,6 +1156,8 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
                 /* damaged, truncated, missing or mixed files: say how to go on from the one before
                  * (not for files a newer stargan-c wrote: going back would undo its work) */
                 if (!unreadable || sg_ckpt_newer_format(run_dir, step)) goto fail;
+                /* a limit or permissions, not the files: going back would throw iterations away */
+                if (sg_ckpt_access_hint(err)) goto fail;
                 int64_t prev = sg_ckpt_newest_complete(run_dir, step);
                 if (prev >= 0)
                     sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: "

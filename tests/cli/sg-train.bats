@@ -753,6 +753,26 @@ PY
   [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
 }
 
+@test "a checkpoint not opened for want of file descriptors is not called unusable (its advice to go back lost iterations; review-env15 F3)" {
+  sg-train -o "$T/r" --iters 4 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  before=$(tree_sum "$T/r")
+  # a limit that lets config.json open but not one of the checkpoint's files
+  ckpt_emfile=0
+  for n in $(seq 4 16); do
+    bash -c "ulimit -n $n && exec sg-train --version" > /dev/null 2>&1 || continue   # too few to start at all
+    run bash -c "ulimit -n $n && exec sg-train -o '$T/r' --resume --iters 4 -q"
+    [ "$status" -eq 0 ] && continue
+    [ "$status" -eq 1 ]
+    [[ "$output" != *unusable* && "$output" != *"echo "* ]] || { echo "ulimit -n $n: $output"; false; }
+    if [[ "$output" == "sg-train: $T/r/ckpt/000004-"*".safetensors: Too many open files (raise ulimit -n)" ]]; then
+      ckpt_emfile=1
+      [ "$(tree_sum "$T/r")" = "$before" ]
+    fi
+  done
+  [ "$ckpt_emfile" -eq 1 ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+}
+
 @test "an image size D or G cannot take names the shard and the ways out (it blamed the model)" {
   celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" -s Male -S 20 -o "$T/s20.lmdb"
   celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" -s Male -S 18 -o "$T/s18.lmdb"

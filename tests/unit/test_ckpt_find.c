@@ -17,6 +17,7 @@
 #include "ckpt_find.h"
 #include "model.h"
 #include "test_tmpdir.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,6 +197,41 @@ static void test_checked_against_state(sg_backend *be, sg_model_config cfg, sg_c
     CHECK(sg_ckpt_read_generator(into, g, &fault, &err) == 0 && fault == 0 && first_weight(into) == first_weight(full),
           "whole: fault %d: %s", fault, err.msg);
     float before = first_weight(into);
+
+    /* The state file not opened for want of a descriptor (EMFILE, as under a
+     * low ulimit -n): the checkpoint is intact, so no "unusable" nor a --ckpt
+     * of the one before it, a hint instead. The open-file limit set just
+     * above the lowest free descriptor, then one higher, ...: one of them
+     * lets G open but not the state file. */
+    {
+        struct rlimit rl;
+        int lowest = open("/dev/null", O_RDONLY), state_emfile = 0;
+        if (lowest >= 0) close(lowest);
+        CHECK(lowest >= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
+        for (int lim = lowest; lowest >= 0 && lim < lowest + 6; lim++) {
+            struct rlimit low = {(rlim_t)lim, rl.rlim_max};
+            char gp[1024];
+            snprintf(gp, sizeof gp, "%s", g);
+            int frc = setrlimit(RLIMIT_NOFILE, &low);
+            int lrc = sg_ckpt_load_generator(g, gp, sizeof gp, info, into, &err);
+            setrlimit(RLIMIT_NOFILE, &rl);
+            if (frc != 0 || lrc == 0) continue;
+            CHECK(err.sys_errno == EMFILE, "limit %d: '%s'", lim, err.msg);
+            if (strncmp(err.msg, s, strlen(s))) continue;   /* G's own open */
+            state_emfile = 1;
+            CHECK(!strstr(err.msg, "unusable") && strstr(err.msg, ": cannot check ") &&
+                  strlen(err.msg) > 18 && !strcmp(err.msg + strlen(err.msg) - 18, " (raise ulimit -n)"),
+                  "state file not opened (EMFILE): '%s'", err.msg);
+        }
+        CHECK(state_emfile, "no open-file limit made the state file's open fail");
+        CHECK(sg_ckpt_access_hint(&(sg_err){{EIO, "x"}}) == 0, "EIO is the file's: unusable");
+        const int not_content[] = {EMFILE, ENFILE, ENOMEM, EACCES, EPERM, EAGAIN, EINTR};
+        for (size_t k = 0; k < sizeof not_content / sizeof not_content[0]; k++) {
+            sg_err e = {{not_content[k], "x"}};
+            CHECK(sg_ckpt_access_hint(&e) == 1 && !strncmp(e.msg, "x (", 3) && e.sys_errno == not_content[k],
+                  "errno %d: not the file's content: '%s'", not_content[k], e.msg);
+        }
+    }
 
     /* G's data and its own key damaged */
     ckpt_edit_rename_key(g, "data_crc32");
