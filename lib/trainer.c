@@ -1567,11 +1567,12 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
 static int sample_once(sg_trainer *t, sg_err *err);
 
 /* mkdir of one level: a RUN gone since it was opened is not made again, as
- * mkdir -p would (follow_run_dir). */
+ * mkdir -p would (follow_run_dir). 0777: the umask decides, as for mkdir(1)
+ * and sg_mkdir_p (a group sharing a run under umask 002 writes in it). */
 static int mkdir_in_run(const char *path, sg_err *err)
 {
     struct stat st;
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) return sg_errno(err, "%s", path);
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) return sg_errno(err, "%s", path);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a directory", path);
     return 0;
 }

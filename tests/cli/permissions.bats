@@ -19,13 +19,13 @@ mode_of() { stat -c %a "$1"; }
   celeb-pack -q --attrs split/attr_a.txt --images synth/img_align_celeba --crop 178 --size 16 -o s.lmdb
   celeb-dump --grid 2x2 -o grid.png s.lmdb
   sg-train -q -o run --iters 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --d-repeat 1 --batch 2 \
-    --save-every 2 --log-every 1 --sample-every 0 --threads 1 s.lmdb
+    --save-every 2 --log-every 1 --sample-every 2 --threads 1 s.lmdb
   sg-plot run/history.jsonl -o plot.png
-  for d in split s.lmdb; do
+  for d in split s.lmdb run run/ckpt run/samples; do
     [ "$(mode_of $d)" = 775 ] || { echo "$d: $(mode_of $d)"; false; }
   done
   for f in split/attr_a.txt s.lmdb/data.mdb grid.png plot.png run/config.json run/ckpt/000002-G.safetensors \
-           run/ckpt/000002-state.safetensors; do
+           run/ckpt/000002-state.safetensors run/samples/000002.png; do
     [ "$(mode_of $f)" = 664 ] || { echo "$f: $(mode_of $f)"; false; }
   done
 }
