@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,16 @@ static void on_signal(int sig)
     stop_signal = sig;
 }
 
+/* A loss in the progress line in as few columns as its size allows: two
+ * decimals below 1, one below 10, none from 10 up (0.12, 3.5, -12; every
+ * digit is in history.jsonl), so that 80 columns show the whole line. */
+static const char *short_number(char out[24], double v)
+{
+    double a = fabs(v);
+    snprintf(out, 24, "%.*f", a >= 10 ? 0 : a >= 1 ? 1 : 2, v);
+    return out;
+}
+
 static void progress(void *ctx, const sg_train_status *st)
 {
     const sg_trainer *t = ctx;
@@ -107,24 +118,25 @@ static void progress(void *ctx, const sg_train_status *st)
         cli_warn("iteration %lld/%lld: checkpoint %s written (%.1f it/s, ETA %s)", (long long)st->iteration,
                  (long long)st->iters, cp, st->it_per_s, eta);
     }
-    /* The losses last read (logged iterations and checkpoints: reading them waits for the device). */
-    const sg_losses *L = &st->losses;
     if (st->iteration == st->iters) cli_progress_unthrottle();   /* the run ends on N/N */
-    /* G's terms are those of the last G update, which may be an earlier
-     * iteration (another dataset's): said so; none before G's first update */
-    char g[160] = "";
+    /* "1200/200000 3.45it/s ETA 16h01m D -12 3.5 0.12 0.46 G -3.5 0.23 1.2":
+     * the losses last read (logged iterations and checkpoints: reading them
+     * waits for the device), D's real fake cls gp, G's fake rec cls; G's those
+     * of the last G update (none before the first); sg-train(1) */
+    const sg_losses *L = &st->losses;
+    char rate[24], d[4][24], g[96] = "";
+    snprintf(rate, sizeof rate, "%.*f", st->it_per_s >= 100 ? 0 : st->it_per_s >= 10 ? 1 : 2, st->it_per_s);
     if (st->losses_at > 0 && st->g_at > 0) {
-        char at[40] = "";
-        if (st->g_at != st->losses_at) snprintf(at, sizeof at, " (at %lld)", (long long)st->g_at);
-        snprintf(g, sizeof g, "  G%s fake %.3f rec %.3f cls %.3f", at, L->g_loss_fake, L->g_loss_rec, L->g_loss_cls);
+        char f[24], r[24], c[24];
+        snprintf(g, sizeof g, " G %s %s %s", short_number(f, L->g_loss_fake), short_number(r, L->g_loss_rec),
+                 short_number(c, L->g_loss_cls));
     }
     if (st->losses_at <= 0)
-        cli_progress("%lld/%lld  %.2f it/s  ETA %s", (long long)st->iteration, (long long)st->iters,
-                     st->it_per_s, eta);
+        cli_progress("%lld/%lld %sit/s ETA %s", (long long)st->iteration, (long long)st->iters, rate, eta);
     else
-        cli_progress("%lld/%lld  %.2f it/s  ETA %s  losses at %lld: D real %.3f fake %.3f cls %.3f gp %.3f%s",
-                     (long long)st->iteration, (long long)st->iters, st->it_per_s, eta, (long long)st->losses_at,
-                     L->d_loss_real, L->d_loss_fake, L->d_loss_cls, L->d_loss_gp, g);
+        cli_progress("%lld/%lld %sit/s ETA %s D %s %s %s %s%s", (long long)st->iteration, (long long)st->iters, rate,
+                     eta, short_number(d[0], L->d_loss_real), short_number(d[1], L->d_loss_fake),
+                     short_number(d[2], L->d_loss_cls), short_number(d[3], L->d_loss_gp), g);
 }
 
 /* --disk-full-wait: a write of the run that found no space (lib/trainer.h

@@ -821,15 +821,19 @@ PY
   [ "$status" -eq 0 ]
   last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a 'sg-train: [0-9]*/40 ' | tail -n 1)
   [[ "$last" == *"sg-train: 40/40 "* ]] || { echo "last progress: $last"; false; }
-  # G's losses: none before G's first update; their own iteration when earlier
-  # (the first line and the last are always shown; the last iteration, 42,
-  # is no G round's: two datasets, G in rounds 4, 9, ..., 19 = iterations 39, 40)
-  run script -qec "sg-train -o '$T/g' --iters 42 --log-every 25 --save-every 1 --sample-every 0 ${TINY[*]/-q/} '$D/a.lmdb' '$D/b.lmdb'" /dev/null
+  # G's losses: none before G's first update; then the last G update's (the
+  # first line and the last are always shown; the last iteration, 42, is no G
+  # round's: two datasets, G in rounds 4, 9, ..., 19 = iterations 39, 40).
+  # 80 columns show it all: the iteration, it/s, ETA, D's four losses and G's
+  # three (the long labelled line, cut to the width, lost G's)
+  run script -qec "stty cols 80; sg-train -o '$T/g' --iters 42 --log-every 25 --save-every 1 --sample-every 0 ${TINY[*]/-q/} '$D/a.lmdb' '$D/b.lmdb'" /dev/null
   [ "$status" -eq 0 ]
-  shown=$(printf '%s' "$output" | tr '\r' '\n' | grep -a "losses at")
+  shown=$(printf '%s' "$output" | tr '\r' '\n' | sed 's/\x1b\[K//g' | grep -a "ETA .* D ")
   first=$(printf '%s\n' "$shown" | head -n 1) last=$(printf '%s\n' "$shown" | tail -n 1)
-  [[ "$first" == *"losses at 1: "* && "$first" != *" G "* ]] || { echo "first: $first"; false; }
-  [[ "$last" == *"losses at 42: "*"  G (at 40) fake "* ]] || { echo "last: $last"; false; }
+  n='-?[0-9]+(\.[0-9]+)?'
+  [[ "$first" =~ ^"sg-train: 1/42 "$n"it/s ETA "[0-9hms?]+" D "$n" "$n" "$n" "$n$ ]] || { echo "first: $first"; false; }
+  [[ "$last" =~ ^"sg-train: 42/42 "$n"it/s ETA "[0-9hms]+" D "$n" "$n" "$n" "$n" G "$n" "$n" "$n$ ]] || { echo "last: $last"; false; }
+  [ "${#last}" -lt 79 ] || { echo "cut at 80 columns: $last"; false; }
   run script -qec "celeb-synth -n 120 -o '$T/s'" /dev/null
   last=$(printf '%s' "$output" | tr '\r' '\n' | grep -a 'images$' | tail -n 1)
   [[ "$last" == *"120/120 images" ]] || { echo "last progress: $last"; false; }
