@@ -52,13 +52,6 @@ void sg_canvas_rect(sg_canvas *c, int x, int y, int w, int h, sg_rgb color)
     sg_canvas_fill_rect(c, x + w - 1, y, 1, h, color);
 }
 
-void sg_canvas_pixel(sg_canvas *c, int x, int y, sg_rgb color)
-{
-    if (x < 0 || y < 0 || x >= c->width || y >= c->height) return;
-    uint8_t *p = c->rgb + ((size_t)y * c->width + x) * 3;
-    p[0] = color.r; p[1] = color.g; p[2] = color.b;
-}
-
 void sg_canvas_blend(sg_canvas *c, int x, int y, sg_rgb color, float alpha)
 {
     if (x < 0 || y < 0 || x >= c->width || y >= c->height || !(alpha > 0)) return;

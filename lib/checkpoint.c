@@ -36,19 +36,6 @@ int sg_ckpt_dataset_crop(const sg_ckpt_info *info, int ds)
     return info->has_dataset_crops && ds >= 0 && ds < SG_MAX_DATASETS ? info->dataset_crop[ds] : info->crop;
 }
 
-int sg_ckpt_info_copy(sg_ckpt_info *dst, const sg_ckpt_info *src, sg_err *err)
-{
-    *dst = *src;
-    dst->label_names = calloc(src->n_labels ? src->n_labels : 1, sizeof(char *));
-    if (!dst->label_names) { dst->n_labels = 0; return sg_errf(err, "out of memory"); }
-    for (int i = 0; i < src->n_labels; i++)
-        if (!(dst->label_names[i] = strdup(src->label_names[i]))) {
-            sg_ckpt_info_free(dst);
-            return sg_errf(err, "out of memory");
-        }
-    return 0;
-}
-
 void sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const char *kind)
 {
     if (kind) snprintf(out, n, "%s/ckpt/%06lld-%s.safetensors", run_dir, (long long)step, kind);

@@ -74,8 +74,6 @@ void sg_ckpt_info_free(sg_ckpt_info *info);
 void sg_ckpt_dataset_names(const sg_ckpt_info *info, const char *names[SG_MAX_DATASETS]);
 /* Dataset ds's center-crop side: dataset_crop[ds], or crop without per-dataset crops. */
 int sg_ckpt_dataset_crop(const sg_ckpt_info *info, int ds);
-/* Deep copy (dst is overwritten, free it with sg_ckpt_info_free). */
-int sg_ckpt_info_copy(sg_ckpt_info *dst, const sg_ckpt_info *src, sg_err *err);
 /* Reads the metadata of any checkpoint file (G, D or state) into info. */
 int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err);
 /* Checks that G file path holds exactly the tensors (names, dtypes, shapes)

@@ -737,15 +737,3 @@ int json_write_string(FILE *f, const char *s)
     sg_buf b = SG_BUF_INIT;
     return write_buf(f, &b, json_buf_cstr(&b, s));
 }
-
-int json_write_double(FILE *f, double d)
-{
-    sg_buf b = SG_BUF_INIT;
-    return write_buf(f, &b, json_buf_double(&b, d));
-}
-
-int json_write_float(FILE *f, float x)
-{
-    sg_buf b = SG_BUF_INIT;
-    return write_buf(f, &b, json_buf_float(&b, x));
-}

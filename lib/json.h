@@ -90,9 +90,7 @@ int json_buf_double(sg_buf *b, double d);
 int json_buf_float(sg_buf *b, float f);
 /* Writes a whole tree compactly (",", ":", no spaces). */
 int json_buf_value(sg_buf *b, const json_value *v);
-/* The same to a FILE*: 0, or -1 if writing failed. */
+/* json_buf_cstr to a FILE*: 0, or -1 if writing failed. */
 int json_write_string(FILE *f, const char *s);
-int json_write_double(FILE *f, double d);
-int json_write_float(FILE *f, float x);
 
 #endif

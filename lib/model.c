@@ -278,8 +278,6 @@ int sg_model_config_check(const sg_model_config *cfg, sg_err *err)
     return 0;
 }
 
-const sg_model_config *sg_model_get_config(const sg_model *m) { return &m->cfg; }
-
 /* ---- construction ------------------------------------------------------------- */
 
 static int add_conv(net_state *ns, conv_layer *L, const char *prefix, int transposed, int ci,

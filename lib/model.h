@@ -76,7 +76,7 @@ int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
  * moments, no training buffers. G starts as sg_model_create's would with the
  * same init_seed (callers normally load a checkpoint over it). Its output is
  * bit-identical to a full model's with the same weights and batch capacity.
- * On it: generate, get_config, tensors/get_tensor/set_tensor of G,
+ * On it: generate, tensors/get_tensor/set_tensor of G,
  * trainable_count (G; 0 for D), all_finite (G's parameters) and free work;
  * every D or training call (set_batch, d_step, g_step, get/set_adam, get_grad,
  * read_losses, D's tensors) returns -1 with an error saying so. */
@@ -88,7 +88,6 @@ int sg_model_is_generator_only(const sg_model *m);
  * the backend's own scratch). */
 size_t sg_model_backend_bytes(const sg_model *m);
 void sg_model_free(sg_model *m);
-const sg_model_config *sg_model_get_config(const sg_model *m);
 
 /* The state_dict of a net: *list points at n entries owned by the model
  * (n = 0 and *list = NULL for D of a generator-only model). */
