@@ -542,11 +542,6 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     return be;
 }
 
-extern "C" sg_backend *sg_backend_cuda_create(int device, sg_err *err)
-{
-    return sg_backend_cuda_create_precision(device, getenv("SG_CUDA_PRECISION"), err);
-}
-
 extern "C" const char *sg_backend_cuda_device_name(sg_backend *be)
 {
     return sg_cuda_of(be)->device_name;

@@ -1,5 +1,5 @@
 /* Private state and helpers of the CUDA backend (kernels/*.cu). The public
- * face is lib/backend.h: sg_backend_cuda_create and the ops table.
+ * face is lib/backend.h: sg_backend_cuda_create_precision and the ops table.
  *
  * Every op is queued on one stream and never synchronises, so a whole D or G
  * step can be captured into a CUDA graph; the only host syncs are ops->sync,

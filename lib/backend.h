@@ -286,9 +286,7 @@ int sg_backend_cpu_test_sgemm(sg_sgemm_fn *fn);
  * SG_PRECISION_DEFAULT),
  * "fp32" (no tensor-core rounding) or "bf16" (each convolution on bf16 copies of
  * its float inputs, float accumulation, its result converted back to float;
- * everything else stays float32); sg_backend_cuda_create uses
- * $SG_CUDA_PRECISION or else the default. */
-sg_backend *sg_backend_cuda_create(int device, sg_err *err);
+ * everything else stays float32); NULL or "" is the default. */
 sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err);
 /* The precision a NULL or empty one means, here and in sg_backend_open. */
 #define SG_PRECISION_DEFAULT "tf32"

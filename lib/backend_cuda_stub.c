@@ -10,11 +10,6 @@ sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, 
     return NULL;
 }
 
-sg_backend *sg_backend_cuda_create(int device, sg_err *err)
-{
-    return sg_backend_cuda_create_precision(device, NULL, err);
-}
-
 const char *sg_backend_cuda_device_name(sg_backend *be)
 {
     (void)be;

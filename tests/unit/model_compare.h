@@ -108,9 +108,9 @@ static int cuda_graph_pair(sg_backend **graphs, sg_backend **eager, const char *
 {
     sg_err err;
     setenv("SG_CUDNN_SEARCH", "heuristic", 1);
-    *graphs = sg_backend_cuda_create(0, &err);
+    *graphs = sg_backend_cuda_create_precision(0, NULL, &err);
     setenv("SG_CUDA_GRAPHS", "0", 1);
-    *eager = *graphs ? sg_backend_cuda_create(0, &err) : NULL;
+    *eager = *graphs ? sg_backend_cuda_create_precision(0, NULL, &err) : NULL;
     unsetenv("SG_CUDA_GRAPHS");
     unsetenv("SG_CUDNN_SEARCH");
     if (*graphs && *eager) return 0;

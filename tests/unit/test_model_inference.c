@@ -294,7 +294,7 @@ int main(void)
         test_refusals(be, trained);
         /* the same comparison on a GPU, where there is one (weights copied
          * through the host from the CPU-trained model) */
-        sg_backend *gpu = sg_backend_cuda_create(0, &err);
+        sg_backend *gpu = sg_backend_cuda_create_precision(0, NULL, &err);
         if (!gpu) SKIP("generator-only vs full model on CUDA: %s", err.msg);
         else { test_same_output(gpu, trained); sg_backend_destroy(gpu); }
         sg_model_free(trained);
