@@ -184,8 +184,9 @@ typedef struct {
 } sg_losses;
 /* Copies the last losses to the host (the only sync point of a step). */
 int sg_model_read_losses(sg_model *m, sg_losses *out, sg_err *err);
-/* 1 if every parameter and Adam moment of both nets is finite, else 0 (a
- * generator-only model: G's parameters). */
+/* 0 with *finite = 1 when every parameter and Adam moment of both nets is
+ * finite (a generator-only model: G's parameters), *finite = 0 when one is
+ * not; -1 with err on a backend error. */
 int sg_model_all_finite(sg_model *m, int *finite, sg_err *err);
 
 /* Inference: y = G(x, c) for n images (any n; processed in chunks of batch),
