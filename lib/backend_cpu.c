@@ -1393,8 +1393,9 @@ typedef struct {
 
 enum { EW_LRELU_BW, EW_TANH, EW_TANH_BW, EW_ADD };
 
-/* Vectors of 8, then a scalar tail; y may equal a or b (each element is read
- * before it is written). Selects are bit masks, so no branch per element. */
+/* y may equal a or b (each element is read before it is written).
+ * EW_LRELU_BW runs in vectors of 8, then a scalar tail, its select a bit mask
+ * (no branch per element); the others are scalar loops. */
 SG_VECTOR_CLONES
 static void ew_range(void *ctx, size_t b0, size_t b1, int thread)
 {

@@ -4,7 +4,7 @@
  * CUDA backend's kernel (ops->draw_batch) run the same code and draw the same
  * bits; the trainer sends only the images and their own labels.
  *
- * Targets (sg_trainer_options.target_random):
+ * Targets (sg_train_options.target_random):
  *   0, the reference's c_trg = c_org[randperm(n)]: a Fisher-Yates shuffle of
  *      the batch's rows, j from n-1 down to 1 swapping with randint(j+1);
  *   1, random labels in the batch's dataset slot: one class of a one-hot

@@ -533,7 +533,7 @@ static int match_tensors(const sg_st_file *f, const sg_tensor_info *list, int n,
     return 0;
 }
 
-/* A net's file, opened and matched against the model (net_open), to be read
+/* A net's file, opened and matched against the model (net_match), to be read
  * into it (net_apply): sg_ckpt_load checks all three files before it changes
  * anything in the model. */
 typedef struct {

@@ -4,8 +4,8 @@
  * attribute list + image directory, or one class per subfolder. See celeb-pack(1).
  *
  * Threads: N workers decode and preprocess; the main thread writes records in
- * input order. A worker may only start item i while i < next_to_write + WINDOW,
- * so memory stays bounded whatever the dataset size. */
+ * input order. A worker may only start item i while i < next_write + window
+ * (window = 4 per thread), so memory stays bounded whatever the dataset size. */
 #include "celeba_attrs.h"
 #include "cli.h"
 #include "fileio.h"
