@@ -184,6 +184,17 @@ static void cuda_free(sg_backend *be, void *p)
     if (st != cudaSuccess) sg_cuda_check_rt(c, st, "cudaFree", __FILE__, __LINE__);
 }
 
+/* Whether [p, p + bytes) lies in one block of host_alloc (page-locked). */
+static int host_pinned(const sg_cuda *c, const void *p, size_t bytes)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (int i = 0; i < c->n_pinned; i++) {
+        uintptr_t b = (uintptr_t)c->pinned[i].p;
+        if (a >= b && a - b <= c->pinned[i].bytes && bytes <= c->pinned[i].bytes - (a - b)) return 1;
+    }
+    return 0;
+}
+
 static void cuda_upload(sg_backend *be, void *dst, const void *host_src, size_t bytes)
 {
     sg_cuda *c = sg_cuda_of(be);
@@ -194,7 +205,7 @@ static void cuda_upload(sg_backend *be, void *dst, const void *host_src, size_t 
      * caller may reuse it at once (lib/backend.h), so wait for the copy:
      * batches come from host_alloc memory, uploads from elsewhere are rare
      * (weights, tests). Never inside a recording, which has no uploads. */
-    if (!sg_cuda_pinned(c, host_src, bytes) && c->capturing < 0)
+    if (!host_pinned(c, host_src, bytes) && c->capturing < 0)
         CU_CHECK(c, cudaStreamSynchronize(c->stream));
 }
 
@@ -232,16 +243,6 @@ static void *cuda_host_alloc(sg_backend *be, size_t bytes)
         c->pinned[c->n_pinned++].bytes = bytes;
     }
     return p;
-}
-
-int sg_cuda_pinned(const sg_cuda *c, const void *p, size_t bytes)
-{
-    uintptr_t a = (uintptr_t)p;
-    for (int i = 0; i < c->n_pinned; i++) {
-        uintptr_t b = (uintptr_t)c->pinned[i].p;
-        if (a >= b && a - b <= c->pinned[i].bytes && bytes <= c->pinned[i].bytes - (a - b)) return 1;
-    }
-    return 0;
 }
 
 static void cuda_host_free(sg_backend *be, void *p)

@@ -234,8 +234,6 @@ int sg_cuda_grow_buffer(sg_cuda *c, void **buf, size_t *bytes, size_t need, size
  * step graph may use (a graph launched on lane 0 runs lane 1's branch too,
  * so syncing the active lane alone is not enough). 0 or -1 (error recorded). */
 int sg_cuda_sync_lanes(sg_cuda *c);
-/* Whether [p, p + bytes) lies in one block of host_alloc (page-locked). */
-int sg_cuda_pinned(const sg_cuda *c, const void *p, size_t bytes);
 
 /* Back on lane 0, joined (ops->lane's SG_LANE_JOIN if lane 1 has work):
  * before a sync or the end of a graph recording. */
@@ -339,7 +337,6 @@ int sg_cuda_graph_begin(sg_backend *be, int key, const void *owner);
 int sg_cuda_graph_end(sg_backend *be, int key);
 int sg_cuda_graph_launch(sg_backend *be, int key, const void *owner, float lr, int64_t t);
 void sg_cuda_graph_drop(sg_backend *be, int key, const void *owner);
-void sg_cuda_graph_drop_one(sg_cuda *c, int key);
 void sg_cuda_graphs_drop_all(sg_cuda *c);
 
 #endif

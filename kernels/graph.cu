@@ -25,7 +25,7 @@ static int valid_key(sg_cuda *c, int key)
     return 0;
 }
 
-void sg_cuda_graph_drop_one(sg_cuda *c, int key)
+static void graph_drop_one(sg_cuda *c, int key)
 {
     sg_cuda_graph *g = &c->graphs[key];
     if (g->exec) cudaGraphExecDestroy(g->exec);
@@ -41,7 +41,7 @@ void sg_cuda_graph_drop_one(sg_cuda *c, int key)
  * are freed: the cuDNN workspace and the scratch. */
 void sg_cuda_graphs_drop_all(sg_cuda *c)
 {
-    for (int k = 0; k < SG_CUDA_GRAPHS; k++) sg_cuda_graph_drop_one(c, k);
+    for (int k = 0; k < SG_CUDA_GRAPHS; k++) graph_drop_one(c, k);
 }
 
 int sg_cuda_graph_begin(sg_backend *be, int key, const void *owner)
@@ -51,7 +51,7 @@ int sg_cuda_graph_begin(sg_backend *be, int key, const void *owner)
     if (c->capturing >= 0)
         return sg_cuda_fail(c, __FILE__, __LINE__, "graph_begin(%d) while recording graph %d", key,
                             c->capturing);
-    sg_cuda_graph_drop_one(c, key);
+    graph_drop_one(c, key);
     c->graphs[key].owner = owner;
     c->capture_broken = 0;
     /* thread-local: other threads (data loaders) may use CUDA meanwhile */
@@ -168,5 +168,5 @@ void sg_cuda_graph_drop(sg_backend *be, int key, const void *owner)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (key < 0 || key >= SG_CUDA_GRAPHS || c->capturing == key || c->graphs[key].owner != owner) return;
-    sg_cuda_graph_drop_one(c, key);
+    graph_drop_one(c, key);
 }

@@ -52,7 +52,8 @@ void sg_canvas_rect(sg_canvas *c, int x, int y, int w, int h, sg_rgb color)
     sg_canvas_fill_rect(c, x + w - 1, y, 1, h, color);
 }
 
-void sg_canvas_blend(sg_canvas *c, int x, int y, sg_rgb color, float alpha)
+/* Blends color over pixel (x, y) with opacity alpha in [0, 1]. */
+static void blend(sg_canvas *c, int x, int y, sg_rgb color, float alpha)
 {
     if (x < 0 || y < 0 || x >= c->width || y >= c->height || !(alpha > 0)) return;
     if (alpha > 1) alpha = 1;
@@ -101,7 +102,7 @@ void sg_canvas_line(sg_canvas *c, double x0, double y0, double x1, double y1, do
             if (cover <= 0) continue;
             /* Lines thinner than a pixel fade instead of vanishing. */
             if (width < 1) cover *= width;
-            sg_canvas_blend(c, px, py, color, (float)(cover > 1 ? 1 : cover));
+            blend(c, px, py, color, (float)(cover > 1 ? 1 : cover));
         }
     }
 }
@@ -142,7 +143,7 @@ static void fill_triangle(sg_canvas *c, const double *tx, const double *ty, sg_r
                 double w2 = edge(tx[0], ty[0], tx[1], ty[1], sx, sy);
                 if (area > 0 ? (w0 >= 0 && w1 >= 0 && w2 >= 0) : (w0 <= 0 && w1 <= 0 && w2 <= 0)) inside++;
             }
-            if (inside) sg_canvas_blend(c, px, py, color, inside / 16.0f);
+            if (inside) blend(c, px, py, color, inside / 16.0f);
         }
 }
 

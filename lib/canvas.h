@@ -27,8 +27,6 @@ void sg_canvas_fill(sg_canvas *c, sg_rgb color);
 void sg_canvas_fill_rect(sg_canvas *c, int x, int y, int w, int h, sg_rgb color);
 /* One-pixel outline of the rectangle [x, x+w) x [y, y+h). */
 void sg_canvas_rect(sg_canvas *c, int x, int y, int w, int h, sg_rgb color);
-/* Blends color over pixel (x, y) with opacity alpha in [0, 1]. */
-void sg_canvas_blend(sg_canvas *c, int x, int y, sg_rgb color, float alpha);
 
 /* Copies an RGB8 image (w x h) with its top-left at (x, y), each source pixel
  * becoming a scale x scale block (nearest neighbour; scale >= 1). */

@@ -26,7 +26,8 @@ static const char *const header_forms[] = {
 static const char *const header_keys[] = {"device", "cudnn", "layout", "precision"};
 static const char *const field_names[] = {"N", "Ci", "H", "W", "Co", "K", "stride", "pad"};
 
-const char *sg_engine_kind_name(int kind)
+/* The name of a kind ("fwd", "bwd-data", "bwd-filter"), NULL if out of range. */
+static const char *kind_name(int kind)
 {
     return kind >= 0 && kind < 3 ? kind_names[kind] : NULL;
 }
@@ -91,7 +92,7 @@ static int knobs_check(const sg_engine_choice *c)
  * for a size, 10 rank, 11 engine_id, 12 knobs. */
 static int choice_check(const sg_engine_choice *c)
 {
-    if (!sg_engine_kind_name(c->kind)) return 1;
+    if (!kind_name(c->kind)) return 1;
     int v[8];
     shape_of(c, v);
     for (int i = 0; i < 8; i++)

@@ -73,9 +73,6 @@ typedef struct {
  * (which no file text gives); else 0. */
 int sg_engine_knobs_recordable(const int64_t (*knobs)[2], int n);
 
-/* The name of a kind ("fwd", "bwd-data", "bwd-filter"), NULL if out of range. */
-const char *sg_engine_kind_name(int kind);
-
 /* The file's text for h and c[0..n): malloc'd, NUL-terminated, its length in
  * *len. NULL with err when a value could not be read back by sg_engines_parse
  * (so a saved file always loads) or when out of memory. */

@@ -60,7 +60,8 @@ uint32_t sg_mt_uint32(sg_mt19937 *m)
     return y;
 }
 
-uint32_t sg_mt_getrandbits(sg_mt19937 *m, int k)
+/* random.getrandbits(k), 1 <= k <= 32. */
+static uint32_t getrandbits(sg_mt19937 *m, int k)
 {
     return sg_mt_uint32(m) >> (32 - k);
 }
@@ -69,8 +70,8 @@ uint32_t sg_mt_randbelow(sg_mt19937 *m, uint32_t n)
 {
     int k = 0;
     for (uint32_t v = n; v; v >>= 1) k++;   /* n.bit_length() */
-    uint32_t r = sg_mt_getrandbits(m, k);
-    while (r >= n) r = sg_mt_getrandbits(m, k);
+    uint32_t r = getrandbits(m, k);
+    while (r >= n) r = getrandbits(m, k);
     return r;
 }
 

@@ -15,8 +15,6 @@ typedef struct {
  * 32-bit words, least significant first ([0] for seed 0). */
 void sg_mt_seed_python(sg_mt19937 *m, uint64_t seed);
 uint32_t sg_mt_uint32(sg_mt19937 *m);
-/* random.getrandbits(k), 1 <= k <= 32. */
-uint32_t sg_mt_getrandbits(sg_mt19937 *m, int k);
 /* random._randbelow(n), 1 <= n <= 2^32 - 1: rejection sampling with n.bit_length() bits. */
 uint32_t sg_mt_randbelow(sg_mt19937 *m, uint32_t n);
 /* random.shuffle(x) (CPython 3) applied to a permutation of n indices:

@@ -42,7 +42,8 @@ int sg_targets_dataset_of(const sg_model_config *cfg, int t, int *index)
     return -1;
 }
 
-int sg_targets_is_hair_colour(const char *name)
+/* 1 for Black_Hair, Blond_Hair, Brown_Hair, Gray_Hair. */
+static int is_hair_colour(const char *name)
 {
     static const char *const hair[] = {"Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"};
     for (int i = 0; i < 4; i++)
@@ -91,9 +92,9 @@ int sg_targets_all(const sg_model_config *cfg, const char *const *label_names,
         if (cfg->one_hot[ds]) {
             memset(slot, 0, sizeof(float) * (size_t)cfg->label_dim[ds]);
             slot[i] = 1.0f;
-        } else if (label_names && sg_targets_is_hair_colour(label_names[t])) {
+        } else if (label_names && is_hair_colour(label_names[t])) {
             for (int j = 0; j < cfg->label_dim[ds]; j++)
-                if (j != i && sg_targets_is_hair_colour(label_names[off + j])) slot[j] = 0.0f;
+                if (j != i && is_hair_colour(label_names[off + j])) slot[j] = 0.0f;
             slot[i] = 1.0f;
         } else {
             slot[i] = slot[i] == 0.0f ? 1.0f : 0.0f;   /* reference: (c == 0) */
@@ -516,11 +517,11 @@ void sg_targets_apply(const sg_model_config *cfg, const char *const *label_names
         int i = spec->index[k];
         if (spec->value[k] <= 0.0f) continue;
         int exclusive_group = cfg->one_hot[ds] ||
-                              (label_names && sg_targets_is_hair_colour(label_names[off + i]));
+                              (label_names && is_hair_colour(label_names[off + i]));
         if (!exclusive_group) continue;
         for (int j = 0; j < cfg->label_dim[ds]; j++) {
             if (j == i || spec_names(spec, j)) continue;
-            if (cfg->one_hot[ds] || sg_targets_is_hair_colour(label_names[off + j])) slot[j] = 0.0f;
+            if (cfg->one_hot[ds] || is_hair_colour(label_names[off + j])) slot[j] = 0.0f;
         }
     }
     for (int k = 0; k < spec->n; k++) slot[spec->index[k]] = spec->value[k];

@@ -28,8 +28,6 @@ int sg_targets_count(const sg_model_config *cfg);
 /* Dataset of label t (0 <= t < sg_model_cls_dim), or -1 when out of range;
  * *index (may be NULL) receives t's index inside that dataset. */
 int sg_targets_dataset_of(const sg_model_config *cfg, int t, int *index);
-/* 1 for Black_Hair, Blond_Hair, Brown_Hair, Gray_Hair. */
-int sg_targets_is_hair_colour(const char *name);
 
 /* G's label vector for an input's own labels: c (c_dim) = own labels in ds's slot,
  * zeros elsewhere, mask = ds. own_ds -1 (no labels, e.g. an image file) gives zeros
