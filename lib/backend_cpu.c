@@ -1386,7 +1386,7 @@ static void cpu_instnorm_backward(sg_backend *be, float *dx, float *dgamma, floa
 
 typedef struct {
     float *y;
-    const float *a, *b, *c;
+    const float *a, *b;
     float s;
     int kind;
 } ew_args;
@@ -1423,7 +1423,7 @@ static void ew(sg_backend *be, int kind, float *y, const float *a, const float *
 {
     cpu_state *st = state(be);
     if (st->failed) return;
-    ew_args e = { y, a, b, NULL, s, kind };
+    ew_args e = { y, a, b, s, kind };
     parallel_for(st, n, kind == EW_TANH ? 16 : 1, ew_range, &e);
 }
 

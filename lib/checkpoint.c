@@ -400,8 +400,7 @@ typedef struct {
     uint32_t own;
     int has_net[2];       /* a state file's "G_data_crc32", "D_data_crc32": the data */
     uint32_t net[2];      /* of the G and D saved with it */
-    int has_data;         /* the data was read: data is its CRC-32 */
-    uint32_t data;
+    uint32_t data;        /* the data's CRC-32, where crc_check read the data */
 } crc_record;
 
 /* Which data crc_check reads: none (the header's keys alone), the data when
@@ -432,7 +431,6 @@ static int crc_check(sg_st_file *f, int state_keys, crc_read read, crc_record *r
     }
     if (read == CRC_KEYS_ONLY || (read == CRC_DATA_IF_RECORDED && !r->has_own)) return 0;
     if (data_crc(f, &r->data, err)) return -1;
-    r->has_data = 1;
     if (r->has_own && r->own != r->data)
         return sg_errf(err, "%s: the data does not match its checksum (CRC-32 %08x, recorded %08x): the file is "
                        "damaged", f->path, r->data, r->own);

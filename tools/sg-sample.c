@@ -101,7 +101,7 @@ typedef struct {
 
 typedef struct {
     const char *ckpt, *data, *dataset, *targets, *output, *format;
-    int each, grid, quiet, batch, threads, zoom, timing, no_exif_rotate;
+    int each, grid, batch, threads, zoom, timing, no_exif_rotate;
     long count;            /* -1: default */
     long crop;             /* -1: checkpoint's */
     int have_seed;
@@ -751,7 +751,7 @@ int main(int argc, char **argv)
         case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
         case OPT_TIMING: o.timing = 1; break;
         case OPT_NO_EXIF_ROTATE: o.no_exif_rotate = 1; break;
-        case 'q': o.quiet = 1; cli_quiet = 1; break;
+        case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case OPT_VERSION: cli_version();
         default: cli_try_help();   /* getopt_long said what was wrong */
