@@ -549,13 +549,6 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv)
 {
     cli_init(argv);
@@ -698,7 +691,7 @@ int main(int argc, char **argv)
     int failed = 0;
     char fail_msg[1100] = "";
     const char *fail_hint = "";   /* the words for want of space, where that was why */
-    double t0 = now_s();
+    double t0 = cli_now();
     for (size_t i = 0; i < L.n; i++) {
         slot *sl = &S.slots[i % S.window];
         if (inline_mode) {
@@ -751,7 +744,7 @@ int main(int argc, char **argv)
         }
 
         char eta[32];
-        double rate = cli_rate_eta(now_s() - t0, (double)(i + 1), (double)L.n, eta, sizeof eta);
+        double rate = cli_rate_eta(cli_now() - t0, (double)(i + 1), (double)L.n, eta, sizeof eta);
         if (i + 1 == L.n) cli_progress_unthrottle();   /* ends on N/N */
         cli_progress("%zu/%zu images, %.0f images/s, ETA %s", i + 1, L.n, rate, eta);
     }

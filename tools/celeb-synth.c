@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -108,13 +107,6 @@ static int dir_is_empty(const char *path)
     return empty;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n_threads, int force)
 {
     sg_err err;
@@ -150,7 +142,7 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
         sg_synth_attrs(seed, i, t.values + i * SG_SYNTH_N_ATTRS);
     }
 
-    double t0 = now_s();
+    double t0 = cli_now();
     atomic_size_t done = 0;
     atomic_int failed = 0;
     worker *ws = calloc(n_threads, sizeof *ws);
@@ -189,7 +181,7 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
                 if (ws[k].err.msg[0]) cli_die_err(&ws[k].err);
     }
     cli_progress_end();
-    double dt = now_s() - t0;
+    double dt = cli_now() - t0;
 
     /* CelebA's proportions: 162770 / 19867 / 19962 of 202599. */
     size_t n_train = (size_t)((double)n * 162770 / 202599 + 0.5);

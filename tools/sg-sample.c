@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -680,13 +679,6 @@ static int file_crop(const options *o, const sg_ckpt_info *ck, const target_set 
 
 /* ---- main -------------------------------------------------------------- */
 
-static double seconds_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static sg_backend *open_backend(const options *o, sg_err *err)
 {
     char note[512];
@@ -700,7 +692,7 @@ static sg_backend *open_backend(const options *o, sg_err *err)
 int main(int argc, char **argv)
 {
     cli_init(argv);
-    double t_start = seconds_now();
+    double t_start = cli_now();
     options o = {.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1,
                  .device = "auto"};
     enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
@@ -805,7 +797,7 @@ int main(int argc, char **argv)
         cli_remove_dead_temps_of(o.output);
     }
 
-    double t_inputs = seconds_now();
+    double t_inputs = cli_now();
     sg_backend *be = open_backend(&o, &err);
     if (!be) cli_die_err(&err);
     sg_model_config mcfg = *cfg;
@@ -818,7 +810,7 @@ int main(int argc, char **argv)
      * --keep may have deleted a live run's checkpoint since (lib/ckpt_find.h) */
     if (sg_ckpt_load_generator(o.ckpt, g_path, sizeof g_path, &ck, model, &err)) cli_die_err(&err);
 
-    double t_model = seconds_now(), t_generator = 0;
+    double t_model = cli_now(), t_generator = 0;
     int plain = !o.each && !o.grid && n_in == 1 && ts.spec_mode;
     grid_layout g = {0};
     if (!o.each && !plain) grid_begin(&g, &o, S, &ts, n_in);
@@ -883,9 +875,9 @@ int main(int argc, char **argv)
         }
         for (int t = 0; t < ts.n; t++) {
             fill_target_labels(&ck, &ts, t, in + k0, n, c, scratch);
-            double t0 = seconds_now();
+            double t0 = cli_now();
             if (sg_model_generate(model, (int)n, x, c, y, &err)) cli_die_err(&err);
-            t_generator += seconds_now() - t0;
+            t_generator += cli_now() - t0;
             for (long k = 0; k < n; k++) {
                 from_tensor(y + (size_t)k * img_floats, S, rgb);
                 if (o.each) {
@@ -905,13 +897,13 @@ int main(int argc, char **argv)
             done += n;
             if (done == total) cli_progress_unthrottle();   /* ends on N/N */
             char eta[32];
-            double rate = cli_rate_eta(seconds_now() - t_model, (double)done, (double)total, eta, sizeof eta);
+            double rate = cli_rate_eta(cli_now() - t_model, (double)done, (double)total, eta, sizeof eta);
             cli_progress("translating: %ld/%ld images, %.0f images/s, ETA %s", done, total, rate, eta);
         }
         if (grid_png) sg_png_background_ready(grid_png, grid_row_top(&g, k0 + n));
     }
     cli_progress_end();
-    double t_loop = seconds_now();
+    double t_loop = cli_now();
     if (grid_png) {
         uint8_t *png;
         size_t png_len;
@@ -932,7 +924,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(o.output, "-")) cli_finish_stdout();
     if (o.timing) {
-        double t_end = seconds_now();
+        double t_end = cli_now();
         /* the generator: the sg_model_generate calls alone (uploads, forward,
          * download); the rest of the loop: pixel conversions, grid cells, queueing
          * --each files; output: what is left of the grid's PNG or the files */

@@ -228,13 +228,18 @@ static int progress_unthrottled;
 
 void cli_progress_unthrottle(void) { progress_unthrottled = 1; }
 
+double cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 void cli_progress(const char *fmt, ...)
 {
-    static struct timespec last;
+    static double last;
     if (cli_quiet || !isatty(STDERR_FILENO)) return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double dt = (now.tv_sec - last.tv_sec) + (now.tv_nsec - last.tv_nsec) * 1e-9;
+    double now = cli_now(), dt = now - last;
     if (progress_shown && dt < 0.1 && !progress_unthrottled) return;
     progress_unthrottled = 0;
     last = now;

@@ -105,6 +105,8 @@ void cli_format_eta(char *out, size_t n, double s);
 /* The rate of `done` items in `elapsed` seconds (per second), and in eta the
  * time left for the rest of `total` at that rate (cli_format_eta). */
 double cli_rate_eta(double elapsed, double done, double total, char *eta, size_t n);
+/* Seconds on the monotonic clock (for elapsed times; its zero means nothing). */
+double cli_now(void);
 
 /* Strict number parsing for option values: dies with a usage error naming the option. */
 long cli_parse_long(const char *opt, const char *s, long min, long max);
