@@ -48,7 +48,8 @@ int sg_list_split(char *s, char *end, char **tok, int max, int csv);
 
 /* Reads and validates path ("-" = stdin). Errors: "PATH line N: problem". */
 int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err);
-/* Parses text of len bytes; name is used in messages. */
+/* Parses text of len bytes; name is used in messages. For tests only, outside
+ * celeba_attrs.c (the tools read files: sg_attr_table_read). */
 int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_table *t, sg_err *err);
 
 /* An empty table of n_rows rows with the given names, every value -1 and every
@@ -62,7 +63,8 @@ int sg_attr_table_format(const sg_attr_table *t, const size_t *rows, size_t n_ro
 /* Formats and writes atomically (see fileio.h). */
 int sg_attr_table_write(const char *path, const sg_attr_table *t, const size_t *rows, size_t n_rows, sg_err *err);
 
-/* Index of the attribute called name, or -1. */
+/* Index of the attribute called name, or -1. For tests only, outside
+ * celeba_attrs.c. */
 int sg_attr_table_find(const sg_attr_table *t, const char *name);
 /* Parses "A,B,C" into attribute indices (at most max). An unknown name, an empty
  * item or a name given twice is an error naming it (and listing the valid names). */

@@ -83,7 +83,9 @@ int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err);
 int sg_ckpt_check_generator_tensors(const char *path, const sg_ckpt_info *info, sg_err *err);
 
 /* One net to / from a safetensors file. Reading checks that the file holds exactly
- * the model's tensors with the same dtypes and shapes, and says which differ. */
+ * the model's tensors with the same dtypes and shapes, and says which differ.
+ * For tests only, as is the state file's pair below: the tools go through
+ * sg_ckpt_save, sg_ckpt_load and sg_ckpt_read_generator. */
 int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info,
                       int64_t step, sg_err *err);
 int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err);
@@ -101,7 +103,7 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err);
  * the error is one of these two (the state file's, or G unlike its record),
  * 0 otherwise. m is unchanged on error. */
 int sg_ckpt_read_generator(sg_model *m, const char *path, int *state_fault, sg_err *err);
-/* The optimizer state file (see above). */
+/* The optimizer state file (see above). For tests only. */
 int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
                         sg_err *err);
 int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err);

@@ -34,7 +34,9 @@ int sg_image_read_file(const char *path, sg_image *out, sg_err *err);
  * getexif() also reads XMP's tiff:Orientation, which is not read); 1 (as
  * stored) when there is none, or when the EXIF is malformed or cut short or
  * the tag is not one integer value (BYTE, SHORT, LONG, SSHORT, SLONG) in
- * 1..8. Bounded: no offset is trusted, no IFD chain is followed. */
+ * 1..8. Bounded: no offset is trusted, no IFD chain is followed. For tests
+ * only, outside image_decode.c, as is sg_image_orient (the tools call
+ * sg_image_read_file_oriented). */
 int sg_image_exif_orientation(const uint8_t *data, size_t len);
 /* Turns img upright for EXIF orientation o as Pillow's ImageOps.exif_transpose
  * does (2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90 clockwise,
@@ -53,14 +55,14 @@ int sg_image_read_file_oriented(const char *path, int exif, sg_image *out, sg_er
  * is not IHDR, or whose IHDR is cut short, has a length other than 13, a wrong
  * CRC or fields libpng refuses (bit depth, colour type, methods). Faults past
  * the header only a decode finds: corrupt or truncated compressed data, a wrong
- * CRC in a later PNG chunk (IDAT). */
+ * CRC in a later PNG chunk (IDAT). For tests only, outside image_decode.c. */
 int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err);
 /* 1 when every scan of the JPEG uses only quantization and Huffman tables that
  * the JPEG defines before it; 0 when it may use tables it does not define (an
  * abbreviated stream), or when it is not a JPEG this check understands. The
  * decoders reuse a thread's (or preprocessor's) libjpeg decompressor, which
  * keeps tables from image to image, only for the former; the others get a new
- * one, as Pillow does for every image. Exposed for tests. */
+ * one, as Pillow does for every image. For tests only, outside image_decode.c. */
 int sg_jpeg_defines_its_tables(const uint8_t *data, size_t len);
 
 /* The reference's preprocessing: torchvision CenterCrop(crop) then Resize(size)
@@ -83,7 +85,8 @@ typedef struct {
 } sg_resize_plan;
 
 /* torchvision's CenterCrop offsets: round((in - crop) / 2) with Python's
- * round-half-to-even; when crop > in, -(crop - in) / 2 (zero padding). */
+ * round-half-to-even; when crop > in, -(crop - in) / 2 (zero padding). For
+ * tests only, outside resize.c. */
 int sg_center_crop_offset(int in, int crop);
 int sg_resize_plan_init(sg_resize_plan *p, int src_w, int src_h, int crop_w, int crop_h,
                         int out_w, int out_h, sg_err *err);
@@ -96,7 +99,8 @@ size_t sg_resize_plan_scratch_size(const sg_resize_plan *p);
  * least sg_resize_plan_source_rows; out is (out_h, out_w, 3). Thread-safe for
  * one plan when each thread passes its own scratch. */
 void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, uint8_t *out, uint8_t *scratch);
-/* Use the portable code even where AVX2 is available (tests compare both). */
+/* Use the portable code even where AVX2 is available. For tests only (they
+ * compare both). */
 void sg_resize_force_scalar(int on);
 /* One-shot CenterCrop(crop_w x crop_h) + Resize(out_w x out_h); out->rgb malloc'd. */
 int sg_center_crop_resize(const sg_image *in, int crop_w, int crop_h, int out_w, int out_h,

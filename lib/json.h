@@ -83,12 +83,14 @@ int json_get_object(const json_value *obj, const char *key, const json_value **o
 
 /* Writer. Strings are written quoted and escaped (", \, control characters;
  * invalid UTF-8 bytes become U+FFFD so the output is always valid JSON). */
-int json_buf_string(sg_buf *b, const char *s, size_t len);
 int json_buf_cstr(sg_buf *b, const char *s);
+/* The same for len bytes (NULs included). For tests only, outside json.c. */
+int json_buf_string(sg_buf *b, const char *s, size_t len);
 /* Numbers that round-trip: %.17g for double, %.9g for float; non-finite -> null. */
 int json_buf_double(sg_buf *b, double d);
 int json_buf_float(sg_buf *b, float f);
-/* Writes a whole tree compactly (",", ":", no spaces). */
+/* Writes a whole tree compactly (",", ":", no spaces). For tests only,
+ * outside json.c. */
 int json_buf_value(sg_buf *b, const json_value *v);
 /* json_buf_cstr to a FILE*: 0, or -1 if writing failed. */
 int json_write_string(FILE *f, const char *s);

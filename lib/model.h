@@ -85,7 +85,7 @@ int sg_model_create_generator(sg_model **out, const sg_model_config *cfg, sg_bac
 /* 1 for a model from sg_model_create_generator, 0 for a full one. */
 int sg_model_is_generator_only(const sg_model *m);
 /* Bytes of backend memory the model holds (parameters, state, activations; not
- * the backend's own scratch). */
+ * the backend's own scratch). For tests only. */
 size_t sg_model_backend_bytes(const sg_model *m);
 void sg_model_free(sg_model *m);
 
@@ -121,7 +121,8 @@ int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2,
  * arrays may be reused as soon as the call returns, except memory from
  * ops->host_alloc: that must stay unchanged until an ops->fence_wait or
  * ops->sync covering the upload (lib/backend.h, "host staging"), e.g. a fence
- * marked right after this call and waited for before the arrays are refilled. */
+ * marked right after this call and waited for before the arrays are refilled.
+ * For tests and the bench only: the trainer draws on the backend (below). */
 int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
                        const float *c_trg, const float *alpha, sg_err *err);
 /* The same with c_trg and alpha drawn on the backend (ops->draw_batch, the
@@ -149,23 +150,26 @@ int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const f
 int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
                                uint64_t seed, int64_t iter, int random_targets, sg_err *err);
 int sg_model_next_batch(sg_model *m, sg_err *err);
-/* How many d_steps ran a queued batch's G forward. */
+/* How many d_steps ran a queued batch's G forward. For tests and the bench only. */
 long long sg_model_prefetches(const sg_model *m);
-/* What sg_model_set_batch_drawn draws for a batch of dataset ds: d filled. */
+/* What sg_model_set_batch_drawn draws for a batch of dataset ds: d filled.
+ * For tests only, outside model.c. */
 void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t seed, int64_t iter,
                          int random_targets, sg_batch_draw *d);
 
 /* One D update (loss real + fake + lambda_cls*cls + lambda_gp*gp, Adam at lr) and
  * one G update (fake + lambda_rec*rec + lambda_cls*cls, Adam at lr), each exactly
  * as the reference's train(): G runs in training mode (per-image IN statistics,
- * running statistics updated at every G forward). */
+ * running statistics updated at every G forward). sg_model_g_step on its own
+ * is for tests and the bench only (the trainer calls sg_model_d_g_steps). */
 int sg_model_d_step(sg_model *m, float lr, sg_err *err);
 int sg_model_g_step(sg_model *m, float lr, sg_err *err);
 /* sg_model_d_step then sg_model_g_step, the same results. With SG_OVERLAP_G=1
  * in the environment when the model is created (and the G step reusing the
  * D step's forward, below), the G step's reconstruction pass through G runs
  * during the D step, on the backend's second lane where it has one (CUDA:
- * beside D's work); sg_model_recs_ahead counts those. */
+ * beside D's work); sg_model_recs_ahead counts those (for tests and the bench
+ * only). */
 int sg_model_d_g_steps(sg_model *m, float lr_d, float lr_g, sg_err *err);
 long long sg_model_recs_ahead(const sg_model *m);
 /* 1 if the model was created with SG_OVERLAP_G=1: its drivers (sg-train, the
@@ -175,7 +179,7 @@ int sg_model_overlap_g(const sg_model *m);
  * D step instead of computing it again (bit-identical results; the running
  * statistics are still updated twice). SG_G_TAPE_REUSE=0 in the environment
  * when the model is created turns that off (A/B timing, tests). This counts
- * the G steps that did reuse it. */
+ * the G steps that did reuse it (for tests only). */
 long long sg_model_g_tape_reuses(const sg_model *m);
 
 typedef struct {

@@ -54,7 +54,8 @@ typedef struct {
 /* How --targets qualifies dataset ds (DATASET:NAME): its name when no other
  * dataset is called so (and it has no ':' and is not all digits), else its
  * number from 1 ("2"), which a qualifier also accepts: a qualifier of digits
- * is always a number. dataset_names may be NULL (then the number). */
+ * is always a number. dataset_names may be NULL (then the number). For tests
+ * only, outside targets.c. */
 #define SG_TARGETS_QUALIFIER_MAX 160
 void sg_targets_qualifier(const sg_model_config *cfg, const char *const *dataset_names, int ds,
                           char *out, size_t cap);
