@@ -191,6 +191,20 @@ static void print_stats(sg_shard *s, const char *path, int json)
     free(pos);
 }
 
+/* The names of the labels a record has, joined: JSON strings and ", ", or
+ * --list's text names and ","; returns how many. */
+static int put_set_labels(sg_buf *b, const sg_shard_meta *m, const float *labels, int json)
+{
+    int n = 0;
+    for (uint32_t a = 0; a < m->n_labels; a++)
+        if (labels[a] > 0.5f) {
+            if (n++) sg_buf_puts(b, json ? ", " : ",");
+            if (json) json_buf_cstr(b, m->label_names[a]);
+            else put_list_name(b, m->label_names[a], 1);
+        }
+    return n;
+}
+
 static void print_list(sg_shard *s, int json, int names)
 {
     const sg_shard_meta *m = sg_shard_get_meta(s);
@@ -206,13 +220,7 @@ static void print_list(sg_shard *s, int json, int names)
             json_buf_cstr(&b, name);
             sg_buf_puts(&b, ", \"labels\": [");
             if (names) {
-                int first = 1;
-                for (uint32_t a = 0; a < m->n_labels; a++)
-                    if (labels[a] > 0.5f) {
-                        if (!first) sg_buf_puts(&b, ", ");
-                        json_buf_cstr(&b, m->label_names[a]);
-                        first = 0;
-                    }
+                put_set_labels(&b, m, labels, 1);
             } else {
                 for (uint32_t a = 0; a < m->n_labels; a++) sg_buf_puts(&b, a ? (labels[a] > 0.5f ? ", 1" : ", 0") : (labels[a] > 0.5f ? "1" : "0"));
             }
@@ -223,14 +231,7 @@ static void print_list(sg_shard *s, int json, int names)
             put_text(&b, name);
             sg_buf_putc(&b, '\t');
             if (names) {
-                int first = 1;
-                for (uint32_t a = 0; a < m->n_labels; a++)
-                    if (labels[a] > 0.5f) {
-                        if (!first) sg_buf_putc(&b, ',');
-                        put_list_name(&b, m->label_names[a], 1);
-                        first = 0;
-                    }
-                if (first) sg_buf_putc(&b, '-');
+                if (!put_set_labels(&b, m, labels, 0)) sg_buf_putc(&b, '-');
             } else {
                 for (uint32_t a = 0; a < m->n_labels; a++) sg_buf_putc(&b, labels[a] > 0.5f ? '1' : '0');
             }
