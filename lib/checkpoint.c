@@ -320,6 +320,10 @@ static int check_net_kind(const sg_st_file *f, const char *want, sg_err *err)
                    net_contents(have), net_contents(want));
 }
 
+/* The file's dtype of a model tensor of dtype d (lib/model.h stays free of
+ * safetensors, so the two enums are kept apart). */
+static int st_dtype(int d) { return d == SG_DTYPE_I64 ? SG_ST_I64 : SG_ST_F32; }
+
 /* Bytes of the largest tensor (a scratch buffer for one tensor at a time). */
 static size_t max_bytes(const sg_tensor_info *t, int n)
 {
@@ -468,7 +472,7 @@ static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckp
     if (!specs || !buf) { free(specs); free(buf); return sg_errf(err, "%s: out of memory", path); }
     for (int i = 0; i < n; i++) {
         specs[i].name = list[i].name;
-        specs[i].dtype = list[i].dtype == SG_DTYPE_I64 ? SG_ST_I64 : SG_ST_F32;
+        specs[i].dtype = st_dtype(list[i].dtype);
         specs[i].ndim = list[i].ndim;
         for (int d = 0; d < list[i].ndim; d++) specs[i].shape[d] = list[i].shape[d];
     }
@@ -513,7 +517,7 @@ static int match_tensors(const sg_st_file *f, const sg_tensor_info *list, int n,
         long k = sg_st_find(f, name);
         if (k < 0) return sg_errf(err, "%s: missing tensor %s (a checkpoint of another model?)", f->path, name);
         const sg_st_tensor *t = &f->tensors[k];
-        int want_dtype = list[i].dtype == SG_DTYPE_I64 ? SG_ST_I64 : SG_ST_F32;
+        int want_dtype = st_dtype(list[i].dtype);
         if (t->dtype != want_dtype)
             return sg_errf(err, "%s: tensor %s: dtype %s, expected %s", f->path, name, sg_st_dtype_name(t->dtype),
                            sg_st_dtype_name(want_dtype));
