@@ -142,7 +142,6 @@ struct sg_trainer {
     uint64_t batches_loaded;      /* load_batch calls (loader thread or main), atomic */
     FILE *history;
     double elapsed_base;
-    struct timespec started;
     int n_samples;
     uint64_t sample_idx[64];
     int64_t log_prev_iter;
@@ -1212,7 +1211,6 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     if (open_history(t, err)) goto fail;
     pick_samples(t);
     t->clean_at = t->iter;
-    clock_gettime(CLOCK_MONOTONIC, &t->started);
     t->log_prev_iter = t->iter;
     t->log_prev_time = now_s();
     *out = t;
