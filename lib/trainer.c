@@ -202,7 +202,6 @@ uint64_t sg_trainer_batches_loaded(const sg_trainer *t)
 {
     return __atomic_load_n(&t->batches_loaded, __ATOMIC_RELAXED);
 }
-sg_model *sg_trainer_model(sg_trainer *t) { return t->model; }
 const sg_model_config *sg_trainer_model_config(const sg_trainer *t) { return &t->mcfg; }
 
 /* ---- run directory ---- */

@@ -141,7 +141,6 @@ int sg_trainer_error_names_checkpoint(const sg_trainer *t);
 /* After sg_trainer_run failed: the shard whose record could not be read (a
  * damaged record, a read error), else NULL. */
 const char *sg_trainer_error_shard(const sg_trainer *t);
-sg_model *sg_trainer_model(sg_trainer *t);
 const sg_model_config *sg_trainer_model_config(const sg_trainer *t);
 
 typedef struct {
