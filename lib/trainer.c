@@ -294,7 +294,9 @@ static int remove_matching(const char *dir, const char *suffix, sg_err *err)
     return rc;
 }
 
-int sg_run_clear(const char *run_dir, sg_err *err)
+/* Removes what a run writes (config.json, history.jsonl, latest, ckpt/, samples/
+ * files of ours) so that a new run can start in RUN (sg-train --force). */
+static int run_clear(const char *run_dir, sg_err *err)
 {
     char p[PATH_MAX];
     const char *files[4] = {"latest", "history.jsonl", "config.json", ENGINES_FILE};
@@ -1200,7 +1202,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         if (t->cuda) load_engines(t);
         if (write_config(t, err)) goto fail;
     } else {
-        if (mode == SG_TRAIN_REPLACE && sg_run_clear(run_dir, err)) goto fail;
+        if (mode == SG_TRAIN_REPLACE && run_clear(run_dir, err)) goto fail;
         if (t->cuda) seed_engines(t);
         if (sg_mkdir_p(run_dir, err) || write_config(t, err)) goto fail;
         char hp[PATH_MAX];
@@ -1679,7 +1681,8 @@ static int write_in_run(sg_trainer *t, int what, const sg_buf *line, sg_err *err
     return rc;
 }
 
-int sg_trainer_sample(sg_trainer *t, sg_err *err) { return write_in_run(t, SG_TRAIN_WRITE_SAMPLE, NULL, err); }
+/* Writes RUN/samples/NNNNNN.png for the current iteration. */
+static int write_sample(sg_trainer *t, sg_err *err) { return write_in_run(t, SG_TRAIN_WRITE_SAMPLE, NULL, err); }
 
 const char *sg_trainer_run_dir(const sg_trainer *t) { return t->run_dir; }
 
@@ -1854,7 +1857,7 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
             t->log_prev_iter = t->iter;
         }
         t->run_note[0] = 0;   /* set when sampling or saving finds the run directory moved */
-        if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && sg_trainer_sample(t, err))
+        if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && write_sample(t, err))
             return with_last_ckpt(t, err);
         if (saving && sg_trainer_save(t, err)) return -1;
         st.saved = saving;

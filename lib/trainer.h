@@ -98,9 +98,6 @@ int sg_run_exists(const char *run_dir);
  * do: restore it when the run's other files are there, else start the run
  * (one stopped before writing it leaves none). Returns -1. */
 int sg_run_resume_missing(const char *run_dir, sg_err *err);
-/* Removes what a run writes (config.json, history.jsonl, latest, ckpt/, samples/
- * files of ours) so that a new run can start in RUN (sg-train --force). */
-int sg_run_clear(const char *run_dir, sg_err *err);
 
 typedef struct sg_trainer sg_trainer;
 
@@ -220,7 +217,5 @@ int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback
 int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err);
 /* Writes checkpoint at the current iteration and prunes per opt.keep. */
 int sg_trainer_save(sg_trainer *t, sg_err *err);
-/* Writes RUN/samples/NNNNNN.png for the current iteration. */
-int sg_trainer_sample(sg_trainer *t, sg_err *err);
 
 #endif
