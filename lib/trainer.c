@@ -294,8 +294,9 @@ static int remove_matching(const char *dir, const char *suffix, sg_err *err)
     return rc;
 }
 
-/* Removes what a run writes (config.json, history.jsonl, latest, ckpt/, samples/
- * files of ours) so that a new run can start in RUN (sg-train --force). */
+/* Removes what a run writes (config.json, history.jsonl, latest,
+ * cudnn-engines.txt, the .safetensors in ckpt/ and the .png in samples/) so
+ * that a new run can start in RUN (sg-train --force). */
 static int run_clear(const char *run_dir, sg_err *err)
 {
     char p[PATH_MAX];

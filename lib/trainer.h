@@ -6,6 +6,7 @@
  *   RUN/history.jsonl        one JSON object per logged iteration
  *   RUN/samples/NNNNNN.png   fixed sample batch translated to every target
  *   RUN/ckpt/NNNNNN-{G,D,state}.safetensors, RUN/latest   (checkpoint.h)
+ *   RUN/cudnn-engines.txt    CUDA runs: cuDNN's engine choices, read on resume
  *
  * Iteration i (0-based) trains on dataset ds = i % n_datasets with its batch
  * number b = i / n_datasets of that dataset: the shard is visited in a random
