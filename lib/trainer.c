@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   /* memmem */
 #include "trainer.h"
 #include <dirent.h>
 #include <errno.h>
@@ -223,20 +224,37 @@ int sg_run_exists(const char *run_dir)
     return access(p, F_OK) == 0;
 }
 
-/* 1 if dir holds an entry whose name ends in suffix. */
-static int dir_has_suffix(const char *dir, const char *suffix)
+/* The entries of dir whose name is PREFIX, then one character or more that
+ * hold INFIX, then SUFFIX (each part may be ""): "000002-G.safetensors" is a
+ * run's ".safetensors", a file named ".png" alone is no sample. Without
+ * remove: 1 at the first one found, else 0 (also when dir cannot be read).
+ * With remove: each is unlinked; 0, or -1 and err when dir exists but cannot
+ * be read or an entry cannot be removed (the scan stops there). */
+static int scan_dir(const char *dir, const char *prefix, const char *infix, const char *suffix, int remove,
+                    sg_err *err)
 {
     DIR *dp = opendir(dir);
-    if (!dp) return 0;
+    if (!dp) return !remove || errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
+    size_t pl = strlen(prefix), il = strlen(infix), sl = strlen(suffix);
     struct dirent *de;
-    size_t sl = strlen(suffix);
-    int found = 0;
-    while (!found && (de = readdir(dp))) {
-        size_t l = strlen(de->d_name);
-        found = l > sl && !strcmp(de->d_name + l - sl, suffix);
+    int rc = 0;
+    while ((de = readdir(dp))) {
+        const char *n = de->d_name;
+        size_t l = strlen(n);
+        if (l <= pl + sl || strncmp(n, prefix, pl) || strcmp(n + l - sl, suffix) ||
+            (il && !memmem(n + pl, l - pl - sl, infix, il)))
+            continue;
+        if (!remove) {
+            rc = 1;
+            break;
+        }
+        if (unlinkat(dirfd(dp), n, 0) != 0 && errno != ENOENT) {   /* no path to cut short */
+            rc = sg_errno(err, "%s/%s", dir, n);
+            break;
+        }
     }
     closedir(dp);
-    return found;
+    return rc;
 }
 
 /* A run's output without its config.json (deleted by hand): latest, a
@@ -251,9 +269,9 @@ static const char *run_files_left(const char *run_dir)
     run_file(p, sizeof p, run_dir, "history.jsonl");
     if (stat(p, &st) == 0 && st.st_size > 0) return "history.jsonl";
     run_file(p, sizeof p, run_dir, "ckpt");
-    if (dir_has_suffix(p, ".safetensors")) return "ckpt/";
+    if (scan_dir(p, "", "", ".safetensors", 0, NULL)) return "ckpt/";
     run_file(p, sizeof p, run_dir, "samples");
-    if (dir_has_suffix(p, ".png")) return "samples/";
+    if (scan_dir(p, "", "", ".png", 0, NULL)) return "samples/";
     return NULL;
 }
 
@@ -274,26 +292,6 @@ int sg_run_resume_missing(const char *run_dir, sg_err *err)
                    "writing config.json leaves none: start such a run again without --resume", run_dir);
 }
 
-static int remove_matching(const char *dir, const char *suffix, sg_err *err)
-{
-    DIR *dp = opendir(dir);
-    if (!dp) return errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
-    struct dirent *de;
-    int rc = 0;
-    size_t sl = strlen(suffix);
-    while ((de = readdir(dp))) {
-        size_t l = strlen(de->d_name);
-        if (l < sl || strcmp(de->d_name + l - sl, suffix)) continue;
-        if (unlinkat(dirfd(dp), de->d_name, 0) != 0 && errno != ENOENT) {   /* no path to cut short */
-            rc = sg_errno(err, "%s/%s", dir, de->d_name);
-            break;
-        }
-    }
-    closedir(dp);
-    if (rc == 0) rmdir(dir);   /* only if empty: never removes a user's files */
-    return rc;
-}
-
 /* Removes what a run writes (config.json, history.jsonl, latest,
  * cudnn-engines.txt, the .safetensors in ckpt/ and the .png in samples/) so
  * that a new run can start in RUN (sg-train --force). */
@@ -305,25 +303,13 @@ static int run_clear(const char *run_dir, sg_err *err)
         run_file(p, sizeof p, run_dir, files[k]);
         if (unlink(p) != 0 && errno != ENOENT) return sg_errno(err, "%s", p);
     }
-    run_file(p, sizeof p, run_dir, "ckpt");
-    if (remove_matching(p, ".safetensors", err)) return -1;
-    run_file(p, sizeof p, run_dir, "samples");
-    return remove_matching(p, ".png", err);
-}
-
-/* Removes the entries of dir whose name is PREFIX...INFIX... (infix found after
- * the prefix; an empty prefix matches any name). */
-static void remove_tmp_matching(const char *dir, const char *prefix, const char *infix)
-{
-    DIR *dp = opendir(dir);
-    if (!dp) return;
-    struct dirent *de;
-    size_t pl = strlen(prefix);
-    while ((de = readdir(dp))) {
-        if (strncmp(de->d_name, prefix, pl) || !strstr(de->d_name + pl, infix)) continue;
-        unlinkat(dirfd(dp), de->d_name, 0);   /* no path to cut short */
+    const char *const ours[2][2] = {{"ckpt", ".safetensors"}, {"samples", ".png"}};
+    for (int k = 0; k < 2; k++) {
+        run_file(p, sizeof p, run_dir, ours[k][0]);
+        if (scan_dir(p, "", "", ours[k][1], 1, err)) return -1;
+        rmdir(p);   /* only if empty: never removes a user's files */
     }
-    closedir(dp);
+    return 0;
 }
 
 /* Temporary files of writes that were killed (every file of a run is written
@@ -335,11 +321,11 @@ static void remove_stale_tmp(const char *run_dir)
 {
     char dir[PATH_MAX];
     run_file(dir, sizeof dir, run_dir, "ckpt");
-    remove_tmp_matching(dir, "", ".safetensors.tmp.");
+    scan_dir(dir, "", ".safetensors.tmp.", "", 1, NULL);
     run_file(dir, sizeof dir, run_dir, "samples");
-    remove_tmp_matching(dir, "", ".png.tmp.");
+    scan_dir(dir, "", ".png.tmp.", "", 1, NULL);
     const char *files[4] = {"latest.tmp.", "config.json.tmp.", "history.jsonl.tmp.", ENGINES_FILE ".tmp."};
-    for (int k = 0; k < 4; k++) remove_tmp_matching(run_dir, files[k], "");
+    for (int k = 0; k < 4; k++) scan_dir(run_dir, files[k], "", "", 1, NULL);
 }
 
 /* Appends a sentence to t->note (the tool shows it once, on one line). */
