@@ -7,6 +7,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,112 @@ const char *sg_trainer_note(const sg_trainer *t) { return t->note; }
 
 /* ---- config.json ---- */
 
+/* The options config.json holds, with the range sg-train's options allow and
+ * where each goes in sg_train_options: one table for write_config (the
+ * "training" rows, in the order written) and sg_run_config_read (every row;
+ * the "model" section's other values are write_config's own, not options).
+ * The file is a text a user may edit: a value outside its range (a negative
+ * sample count, a batch past int) is an error naming it, not a fault later. */
+enum { SEC_MODEL, SEC_TRAINING };
+static const char *const section_names[] = {"model", "training"};
+typedef struct {
+    int section;                  /* SEC_* */
+    const char *key;
+    char type;                    /* 'i' int, 'l' int64_t, 'u' uint64_t, 'd' double, 'b' a JSON
+                                     boolean into an int, 'c' one of choices[] into an int (its index) */
+    size_t off;                   /* offsetof(sg_train_options, ...) */
+    int64_t ilo, ihi;             /* 'i', 'l', 'u' */
+    double dlo, dhi;              /* 'd' */
+    const char *choices[2];       /* 'c' */
+    int optional;                 /* may be missing (then the default), and is ignored when not an
+                                     integer (threads: runs written before it) */
+} run_field;
+#define OPT(f) offsetof(sg_train_options, f)
+static const run_field run_fields[] = {
+    {SEC_MODEL, "g_conv_dim", 'i', OPT(g_conv_dim), .ilo = 1, .ihi = 4096},
+    {SEC_MODEL, "g_repeat", 'i', OPT(g_repeat), .ilo = 0, .ihi = 64},
+    {SEC_MODEL, "d_conv_dim", 'i', OPT(d_conv_dim), .ilo = 1, .ihi = 4096},
+    {SEC_MODEL, "d_repeat", 'i', OPT(d_repeat), .ilo = 0, .ihi = 12},
+    {SEC_TRAINING, "iters", 'l', OPT(iters), .ilo = 1, .ihi = LONG_MAX / 2},
+    {SEC_TRAINING, "decay_iters", 'l', OPT(decay_iters), .ilo = 0, .ihi = LONG_MAX / 2},
+    {SEC_TRAINING, "batch", 'i', OPT(batch), .ilo = 1, .ihi = MAX_BATCH},
+    {SEC_TRAINING, "n_critic", 'i', OPT(n_critic), .ilo = 1, .ihi = 1000000},
+    {SEC_TRAINING, "g_lr", 'd', OPT(g_lr), .dlo = 0, .dhi = 1e3},
+    {SEC_TRAINING, "d_lr", 'd', OPT(d_lr), .dlo = 0, .dhi = 1e3},
+    {SEC_TRAINING, "beta1", 'd', OPT(beta1), .dlo = 0, .dhi = 0.999999},
+    {SEC_TRAINING, "beta2", 'd', OPT(beta2), .dlo = 0, .dhi = 0.9999999},
+    {SEC_TRAINING, "lambda_cls", 'd', OPT(lambda_cls), .dlo = 0, .dhi = 1e6},
+    {SEC_TRAINING, "lambda_rec", 'd', OPT(lambda_rec), .dlo = 0, .dhi = 1e6},
+    {SEC_TRAINING, "lambda_gp", 'd', OPT(lambda_gp), .dlo = 0, .dhi = 1e6},
+    {SEC_TRAINING, "flip", 'b', OPT(flip), .optional = 0},
+    {SEC_TRAINING, "target_labels", 'c', OPT(target_random), .choices = {"permute", "random"}},
+    {SEC_TRAINING, "seed", 'u', OPT(seed), .ilo = 0, .ihi = INT64_MAX},
+    {SEC_TRAINING, "log_every", 'l', OPT(log_every), .ilo = 0, .ihi = INT64_MAX},
+    {SEC_TRAINING, "sample_every", 'l', OPT(sample_every), .ilo = 0, .ihi = INT64_MAX},
+    {SEC_TRAINING, "save_every", 'l', OPT(save_every), .ilo = 0, .ihi = INT64_MAX},
+    {SEC_TRAINING, "keep", 'i', OPT(keep), .ilo = 0, .ihi = INT_MAX},
+    {SEC_TRAINING, "samples", 'i', OPT(n_samples), .ilo = 0, .ihi = 64},
+    {SEC_TRAINING, "threads", 'i', OPT(threads), .ilo = 0, .ihi = 1024, .optional = 1},
+};
+#undef OPT
+#define N_RUN_FIELDS (sizeof run_fields / sizeof run_fields[0])
+
+/* Appends field f's value in o to b as JSON. */
+static void write_field(sg_buf *b, const run_field *f, const sg_train_options *o)
+{
+    const char *at = (const char *)o + f->off;
+    switch (f->type) {
+    case 'i': sg_buf_appendf(b, "%d", *(const int *)at); break;
+    case 'l': sg_buf_appendf(b, "%lld", (long long)*(const int64_t *)at); break;
+    case 'u': sg_buf_appendf(b, "%llu", (unsigned long long)*(const uint64_t *)at); break;
+    case 'd': json_buf_double(b, *(const double *)at); break;
+    case 'b': sg_buf_puts(b, *(const int *)at ? "true" : "false"); break;
+    case 'c': sg_buf_appendf(b, "\"%s\"", f->choices[*(const int *)at != 0]); break;
+    }
+}
+
+/* Reads field f from obj (its section of config.json at path) into o. */
+static int read_field(const json_value *obj, const run_field *f, sg_train_options *o, const char *path, sg_err *err)
+{
+    const char *sec = section_names[f->section];
+    char *at = (char *)o + f->off;
+    sg_err e;
+    int64_t v;
+    double d;
+    const char *str;
+    switch (f->type) {
+    case 'i': case 'l': case 'u':
+        if (f->optional && (!json_get(obj, f->key) || json_get_int(obj, f->key, &v, &e))) return 0;
+        if (json_get_int(obj, f->key, &v, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
+        if (v < f->ilo || v > f->ihi)
+            return sg_errf(err, "%s: \"%s\": \"%s\" is %lld, expected %lld to %lld", path, sec, f->key,
+                           (long long)v, (long long)f->ilo, (long long)f->ihi);
+        if (f->type == 'i') *(int *)at = (int)v;
+        else if (f->type == 'l') *(int64_t *)at = v;
+        else *(uint64_t *)at = (uint64_t)v;
+        return 0;
+    case 'd':
+        if (json_get_num(obj, f->key, &d, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
+        if (!(d >= f->dlo && d <= f->dhi))
+            return sg_errf(err, "%s: \"%s\": \"%s\" is %g, expected %g to %.10g", path, sec, f->key, d, f->dlo,
+                           f->dhi);
+        *(double *)at = d;
+        return 0;
+    case 'b':
+        return json_get_bool(obj, f->key, (int *)at, &e) ? sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg) : 0;
+    case 'c':
+        if (json_get_str(obj, f->key, &str, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
+        for (int k = 0; k < 2; k++)
+            if (!strcmp(str, f->choices[k])) {
+                *(int *)at = k;
+                return 0;
+            }
+        return sg_errf(err, "%s: \"%s\": \"%s\" is \"%s\", expected \"%s\" or \"%s\"", path, sec, f->key,
+                       sg_quote_str(str).s, f->choices[0], f->choices[1]);
+    }
+    return sg_errf(err, "%s: \"%s\": \"%s\": unknown field type", path, sec, f->key);
+}
+
 static int write_config(sg_trainer *t, sg_err *err)
 {
     const sg_train_options *o = &t->opt;
@@ -389,20 +496,12 @@ static int write_config(sg_trainer *t, sg_err *err)
                    "\"d_conv_dim\": %d, \"d_repeat\": %d, \"c_dim\": %d, \"cls_dim\": %d, \"n_datasets\": %d},\n",
                    c->image_size, c->g_conv_dim, c->g_repeat, c->d_conv_dim, c->d_repeat,
                    sg_model_c_dim(c), sg_model_cls_dim(c), c->n_datasets);
-    sg_buf_appendf(&b, "  \"training\": {\"iters\": %lld, \"decay_iters\": %lld, \"batch\": %d, \"n_critic\": %d, ",
-                   (long long)o->iters, (long long)o->decay_iters, o->batch, o->n_critic);
-    const char *dn[7] = {"g_lr", "d_lr", "beta1", "beta2", "lambda_cls", "lambda_rec", "lambda_gp"};
-    const double dv[7] = {o->g_lr, o->d_lr, o->beta1, o->beta2, o->lambda_cls, o->lambda_rec, o->lambda_gp};
-    for (int k = 0; k < 7; k++) {
-        sg_buf_appendf(&b, "\"%s\": ", dn[k]);
-        json_buf_double(&b, dv[k]);
-        sg_buf_puts(&b, ", ");
+    sg_buf_puts(&b, "  \"training\": {");
+    for (size_t k = 0, n = 0; k < N_RUN_FIELDS; k++) {
+        if (run_fields[k].section != SEC_TRAINING) continue;
+        sg_buf_appendf(&b, "%s\"%s\": ", n++ ? ", " : "", run_fields[k].key);
+        write_field(&b, &run_fields[k], o);
     }
-    sg_buf_appendf(&b, "\"flip\": %s, \"target_labels\": \"%s\", \"seed\": %llu, \"log_every\": %lld, "
-                   "\"sample_every\": %lld, \"save_every\": %lld, \"keep\": %d, \"samples\": %d, \"threads\": %d",
-                   o->flip ? "true" : "false", o->target_random ? "random" : "permute",
-                   (unsigned long long)o->seed, (long long)o->log_every, (long long)o->sample_every,
-                   (long long)o->save_every, o->keep, o->n_samples, o->threads);
     if (o->device[0]) {
         sg_buf_puts(&b, ", \"device\": ");
         json_buf_cstr(&b, o->device);
@@ -486,87 +585,22 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
 {
     char path[PATH_MAX];
     json_value *root;
+    char **paths = NULL;
     *shard_paths = NULL;
     *n_shards = 0;
     long version;
     if (read_config_json(run_dir, &root, &version, path, sizeof path, err)) return -1;
     sg_train_options_default(o);
-    const json_value *m, *tr, *ds;
+    const json_value *sec[2], *ds = NULL;
     sg_err e;
-    /* Every value in the range sg-train's options allow: config.json is a text
-     * file a user may edit, and a value outside them (a negative sample count,
-     * a batch past int) must be an error naming it, not a fault later. */
-    struct { const json_value **obj; const char *section, *key; int64_t lo, hi; int64_t v; } iv[] = {
-        {&m, "model", "g_conv_dim", 1, 4096, 0},         {&m, "model", "g_repeat", 0, 64, 0},
-        {&m, "model", "d_conv_dim", 1, 4096, 0},         {&m, "model", "d_repeat", 0, 12, 0},
-        {&tr, "training", "iters", 1, LONG_MAX / 2, 0},  {&tr, "training", "decay_iters", 0, LONG_MAX / 2, 0},
-        {&tr, "training", "batch", 1, MAX_BATCH, 0},     {&tr, "training", "n_critic", 1, 1000000, 0},
-        {&tr, "training", "seed", 0, INT64_MAX, 0},      {&tr, "training", "log_every", 0, INT64_MAX, 0},
-        {&tr, "training", "sample_every", 0, INT64_MAX, 0}, {&tr, "training", "save_every", 0, INT64_MAX, 0},
-        {&tr, "training", "keep", 0, INT_MAX, 0},        {&tr, "training", "samples", 0, 64, 0}};
-    struct { const char *key; double lo, hi; double v; } dv[] = {
-        {"g_lr", 0, 1e3, 0},        {"d_lr", 0, 1e3, 0},        {"beta1", 0, 0.999999, 0},
-        {"beta2", 0, 0.9999999, 0}, {"lambda_cls", 0, 1e6, 0}, {"lambda_rec", 0, 1e6, 0},
-        {"lambda_gp", 0, 1e6, 0}};
-    const size_t n_iv = sizeof iv / sizeof iv[0], n_dv = sizeof dv / sizeof dv[0];
-    const char *tl;
-    int flip;
-    if (json_get_object(root, "model", &m, &e) || json_get_object(root, "training", &tr, &e) ||
-        json_get_array(root, "datasets", &ds, &e)) {
-        json_free(root);
-        return sg_errf(err, "%s: %s", path, e.msg);
+    if (json_get_object(root, "model", &sec[SEC_MODEL], &e) ||
+        json_get_object(root, "training", &sec[SEC_TRAINING], &e) || json_get_array(root, "datasets", &ds, &e)) {
+        sg_errf(err, "%s: %s", path, e.msg);
+        goto fail;
     }
-    for (size_t k = 0; k < n_iv; k++) {
-        if (json_get_int(*iv[k].obj, iv[k].key, &iv[k].v, &e)) {
-            json_free(root);
-            return sg_errf(err, "%s: \"%s\": %s", path, iv[k].section, e.msg);
-        }
-        if (iv[k].v < iv[k].lo || iv[k].v > iv[k].hi) {
-            sg_errf(err, "%s: \"%s\": \"%s\" is %lld, expected %lld to %lld", path, iv[k].section, iv[k].key,
-                    (long long)iv[k].v, (long long)iv[k].lo, (long long)iv[k].hi);
-            json_free(root);
-            return -1;
-        }
-    }
-    for (size_t k = 0; k < n_dv; k++) {
-        if (json_get_num(tr, dv[k].key, &dv[k].v, &e)) {
-            json_free(root);
-            return sg_errf(err, "%s: \"training\": %s", path, e.msg);
-        }
-        if (!(dv[k].v >= dv[k].lo && dv[k].v <= dv[k].hi)) {
-            sg_errf(err, "%s: \"training\": \"%s\" is %g, expected %g to %.10g", path, dv[k].key, dv[k].v,
-                    dv[k].lo, dv[k].hi);
-            json_free(root);
-            return -1;
-        }
-    }
-    if (json_get_bool(tr, "flip", &flip, &e) || json_get_str(tr, "target_labels", &tl, &e)) {
-        json_free(root);
-        return sg_errf(err, "%s: \"training\": %s", path, e.msg);
-    }
-    o->g_conv_dim = (int)iv[0].v; o->g_repeat = (int)iv[1].v; o->d_conv_dim = (int)iv[2].v; o->d_repeat = (int)iv[3].v;
-    o->iters = iv[4].v; o->decay_iters = iv[5].v; o->batch = (int)iv[6].v; o->n_critic = (int)iv[7].v;
-    o->seed = (uint64_t)iv[8].v; o->log_every = iv[9].v; o->sample_every = iv[10].v; o->save_every = iv[11].v;
-    o->keep = (int)iv[12].v; o->n_samples = (int)iv[13].v;
-    o->g_lr = dv[0].v; o->d_lr = dv[1].v; o->beta1 = dv[2].v; o->beta2 = dv[3].v;
-    o->lambda_cls = dv[4].v; o->lambda_rec = dv[5].v; o->lambda_gp = dv[6].v;
-    o->flip = flip;
-    if (strcmp(tl, "permute") && strcmp(tl, "random")) {
-        sg_errf(err, "%s: \"training\": \"target_labels\" is \"%s\", expected \"permute\" or \"random\"", path,
-                sg_quote_str(tl).s);
-        json_free(root);
-        return -1;
-    }
-    o->target_random = !strcmp(tl, "random");
-    int64_t threads;
-    if (json_get(tr, "threads") && json_get_int(tr, "threads", &threads, &e) == 0) {
-        if (threads < 0 || threads > 1024) {
-            json_free(root);
-            return sg_errf(err, "%s: \"training\": \"threads\" is %lld, expected 0 to 1024", path,
-                           (long long)threads);
-        }
-        o->threads = (int)threads;
-    }
+    const json_value *tr = sec[SEC_TRAINING];
+    for (size_t k = 0; k < N_RUN_FIELDS; k++)
+        if (read_field(sec[run_fields[k].section], &run_fields[k], o, path, err)) goto fail;
     /* optional (recorded since the CUDA backend): only the values sg-train writes */
     const char *dev = NULL, *prec = NULL;
     if (json_get(tr, "device") && json_get_str(tr, "device", &dev, &e) == 0 &&
@@ -581,25 +615,32 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     o->former_g_schedule = version == 1 && !(json_get(tr, "g_schedule") &&
                                              json_get_str(tr, "g_schedule", &sched, &e) == 0 && !strcmp(sched, "rounds"));
     if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
-        json_free(root);
-        return sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);
+        sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);
+        goto fail;
     }
-    char **paths = calloc(ds->n, sizeof *paths);
-    if (!paths) { json_free(root); return sg_errf(err, "out of memory"); }
+    if (!(paths = calloc(ds->n, sizeof *paths))) {
+        sg_errf(err, "out of memory");
+        goto fail;
+    }
     for (size_t k = 0; k < ds->n; k++) {
         const char *p;
         if (json_get_str(ds->items[k], "path", &p, &e)) {
             sg_errf(err, "%s: datasets entry %zu: %s", path, k, e.msg);
-            sg_run_free_paths(paths, (int)k);
-            json_free(root);
-            return -1;
+            goto fail;
         }
-        paths[k] = strdup(p);
+        if (!(paths[k] = strdup(p))) {
+            sg_errf(err, "out of memory");
+            goto fail;
+        }
     }
     *shard_paths = paths;
     *n_shards = (int)ds->n;
     json_free(root);
     return 0;
+fail:
+    sg_run_free_paths(paths, paths ? (int)ds->n : 0);
+    json_free(root);
+    return -1;
 }
 
 /* A shard given twice (dup: its two positions; paths as given). Returns -1. */
