@@ -1001,11 +1001,249 @@ static unsigned long long page_cache_room(void)
     return room;
 }
 
+/* 1 when the shards cannot all stay in the page cache (more than half the
+ * memory): records are read in random order, so those are read without
+ * read-ahead. */
+static int shards_need_random_reads(const char *const *shard_paths, int n)
+{
+    unsigned long long shard_bytes = 0;
+    for (int ds = 0; ds < n; ds++) {
+        char dp[PATH_MAX];
+        struct stat ds_st;
+        snprintf(dp, sizeof dp, "%s/data.mdb", shard_paths[ds]);
+        if (stat(dp, &ds_st) == 0) shard_bytes += (unsigned long long)ds_st.st_size;
+    }
+    unsigned long long memory = page_cache_room();
+    return memory > 0 && shard_bytes > memory / 2;
+}
+
+/* Opens the shards (paths as given) and checks them: the same square image
+ * size, labels, at least a batch of records. Fills t's counts, S, the
+ * model's label dimensions and the datasets' names. dup: the positions of
+ * the first shard given twice, else left {-1, -1}. */
+static int open_shards(sg_trainer *t, const char *const *shard_paths, int dup[2], sg_err *err)
+{
+    int random_reads = shards_need_random_reads(shard_paths, t->nd);
+    struct stat shard_st[SG_MAX_DATASETS];
+    for (int ds = 0; ds < t->nd; ds++) {
+        char *rp = realpath(shard_paths[ds], NULL);
+        t->shard_paths[ds] = rp ? rp : strdup(shard_paths[ds]);
+        if (!t->shard_paths[ds]) return sg_errf(err, "out of memory");
+        if ((random_reads ? sg_shard_open_random : sg_shard_open)(&t->shards[ds], shard_paths[ds], err)) return -1;
+        /* The same shard twice (by device and inode: another spelling of its
+         * path or a link to it is the same) would be two datasets of the same
+         * name and data, each with its own slot in the label vector. */
+        if (stat(shard_paths[ds], &shard_st[ds]) != 0) return sg_errno(err, "%s", shard_paths[ds]);
+        for (int j = 0; j < ds && dup[0] < 0; j++)
+            if (shard_st[j].st_dev == shard_st[ds].st_dev && shard_st[j].st_ino == shard_st[ds].st_ino) {
+                dup[0] = j;
+                dup[1] = ds;
+            }
+        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
+        if (sm->width != sm->height || sm->channels != 3)
+            return sg_errf(err, "%s: %ux%ux%u images; sg-train needs square RGB images", shard_paths[ds], sm->width,
+                           sm->height, sm->channels);
+        if (ds && sm->width != (uint32_t)t->S)
+            return sg_errf(err, "%s: %ux%u images, but %s has %dx%d: all shards must have the same image size",
+                           shard_paths[ds], sm->width, sm->height, shard_paths[0], t->S, t->S);
+        t->S = (int)sm->width;
+        if (sm->n_labels < 1) return sg_errf(err, "%s: the shard has no labels", shard_paths[ds]);
+        if (sm->count < (uint64_t)t->opt.batch)
+            return sg_errf(err, "%s: %llu image%s, fewer than the batch size %d", shard_paths[ds],
+                           (unsigned long long)sm->count, sm->count == 1 ? "" : "s", t->opt.batch);
+        if (sm->count > UINT32_MAX) return sg_errf(err, "%s: more than 2^32 records", shard_paths[ds]);
+        t->counts[ds] = sm->count;
+        t->mcfg.label_dim[ds] = (int)sm->n_labels;
+        t->mcfg.one_hot[ds] = sm->label_kind == SG_LABELS_ONE_HOT;
+        sg_run_dataset_name(shard_paths[ds], t->info.dataset_names[ds], SG_CKPT_NAME_MAX);
+    }
+    return 0;
+}
+
+/* The model's configuration from the options and the open shards (the first
+ * named as given: first_shard), checked, and what checkpoints record of the
+ * run (t->info: the model, crops, seed, label names). Resolves an automatic
+ * d_repeat in t->opt. */
+static int fill_config(sg_trainer *t, const char *first_shard, sg_err *err)
+{
+    const sg_train_options *opt = &t->opt;
+    sg_model_config *c = &t->mcfg;
+    c->image_size = t->S;
+    c->n_datasets = t->nd;
+    c->g_conv_dim = opt->g_conv_dim;
+    c->g_repeat = opt->g_repeat;
+    c->d_conv_dim = opt->d_conv_dim;
+    int d_repeat_given = opt->d_repeat > 0;
+    c->d_repeat = d_repeat_given ? opt->d_repeat : sg_train_default_d_repeat(t->S);
+    t->opt.d_repeat = c->d_repeat;
+    if (check_image_size(first_shard, t->S, c->d_repeat, d_repeat_given, err)) return -1;
+    c->batch = opt->batch;
+    c->lambda_cls = (float)opt->lambda_cls;
+    c->lambda_rec = (float)opt->lambda_rec;
+    c->lambda_gp = (float)opt->lambda_gp;
+    c->beta1 = (float)opt->beta1;
+    c->beta2 = (float)opt->beta2;
+    if (sg_model_config_check(c, err)) return -1;
+    t->c_dim = sg_model_c_dim(c);
+    t->info.model = *c;
+    t->info.crop = (int)sg_shard_get_meta(t->shards[0])->crop;
+    for (int ds = 0; ds < t->nd; ds++)   /* each dataset's: sg-sample frames photos as its shard was */
+        t->info.dataset_crop[ds] = (int)sg_shard_get_meta(t->shards[ds])->crop;
+    t->info.has_dataset_crops = 1;
+    t->info.seed = opt->seed;
+    t->info.has_seed = 1;
+    int total_labels = 0;
+    for (int ds = 0; ds < t->nd; ds++) total_labels += c->label_dim[ds];
+    t->info.n_labels = total_labels;
+    if (!(t->info.label_names = calloc(total_labels, sizeof(char *)))) return sg_errf(err, "out of memory");
+    for (int ds = 0, k = 0; ds < t->nd; ds++) {
+        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
+        for (uint32_t j = 0; j < sm->n_labels; j++, k++)
+            if (!(t->info.label_names[k] = strdup(sm->label_names[j]))) return sg_errf(err, "out of memory");
+    }
+    return 0;
+}
+
+/* The two batch buffers (bufs) and the pixel table. */
+static int alloc_batch_bufs(sg_trainer *t, sg_err *err)
+{
+    sg_backend *be = t->be;
+    const sg_backend_ops *o = be->ops;
+    int B = t->opt.batch, S = t->S;
+    for (int k = 0; k < 2; k++) {
+        batch_buf *b = &t->bufs[k];
+        b->iter = -1;
+        b->pix = malloc((size_t)S * S * 3);
+        b->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
+        if (!b->pix || !b->labels) return sg_errf(err, "out of memory");
+        /* What set_batch uploads: host_alloc memory, so that the upload is asynchronous. */
+        b->x = o->host_alloc(be, sizeof(float) * (size_t)B * 3 * S * S);
+        b->c_org = o->host_alloc(be, sizeof(float) * (size_t)B * t->c_dim);
+        if (!b->x || !b->c_org) {
+            if (o->sync(be, err) == 0) sg_errf(err, "out of memory");
+            return sg_err_prefix(err, "batch buffers (%zu bytes of host staging memory)",
+                                 2 * sizeof(float) * ((size_t)B * 3 * S * S + (size_t)B * t->c_dim));
+        }
+    }
+    for (int v = 0; v < 256; v++) t->pixel_lut[v] = sg_train_pixel_value((uint8_t)v);
+    return 0;
+}
+
+/* Locks the run directory (a new run's is made) and checks it against the
+ * mode: a resume needs the run (of these shards, in this order), a new run
+ * an empty place. dup: open_shards'. */
+static int check_run_dir(sg_trainer *t, int mode, const char *const *shard_paths, const int dup[2], sg_err *err)
+{
+    int resume = mode == SG_TRAIN_RESUME;
+    if (dup[0] >= 0 && !resume) return shard_twice_error(shard_paths, dup, err);
+    if (lock_run_dir(t, !resume, err)) return -1;
+    if (resume)
+        return !sg_run_exists(t->run_dir) ? sg_run_resume_missing(t->run_dir, err)
+                                          : check_config_datasets(t, shard_paths, dup, err);
+    if (mode == SG_TRAIN_NEW && sg_run_exists(t->run_dir))
+        return sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", t->run_dir);
+    if (mode == SG_TRAIN_NEW && refuse_run_files_left(t->run_dir, err)) return -1;
+    return 0;
+}
+
+/* A resume: the checkpoint RUN/latest names (or, without latest, the newest
+ * complete one) loaded into the model, checked against the shards and the
+ * seed; t->iter and t->last_ckpt are its step. No checkpoint: the run starts
+ * from iteration 0. */
+static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
+{
+    const char *run_dir = t->run_dir;
+    int64_t step = -1;
+    char lp[PATH_MAX];
+    run_file(lp, sizeof lp, run_dir, "latest");
+    /* A FIFO would block the read for ever (sg_ckpt_latest reads one: tests
+     * feed it through one), a device would be read to the limit. */
+    if (sg_refuse_irregular(lp, err) || sg_ckpt_latest(run_dir, &step, err)) return -1;
+    /* No latest but a checkpoint's three files: a first save killed between
+     * them and latest, or latest deleted or lost. Starting from iteration 0
+     * would trim the whole history and overwrite the checkpoints; the newest
+     * complete one is where the run was (the state file's CRCs of G and D
+     * tell whether the three belong together). */
+    int64_t found = step < 0 ? sg_ckpt_newest_complete(run_dir, INT64_MAX) : -1;
+    if (found >= 0) {
+        add_note(t, "%s is missing: resuming from checkpoint %06lld, the newest in %s/ckpt", lp, (long long)found,
+                 run_dir);
+        step = found;
+    }
+    if (step < 0) return 0;
+    int unreadable;
+    sg_ckpt_info si;   /* the state file's metadata: the run's seed */
+    if (check_ckpt_matches(t, step, &unreadable, err) ||
+        (unreadable = 1, sg_ckpt_load(t->model, run_dir, step, &si, err))) {
+        /* damaged, truncated, missing or mixed files: say how to go on from the one before
+         * (not for files a newer stargan-c wrote: going back would undo its work) */
+        if (!unreadable || sg_ckpt_newer_format(run_dir, step)) return -1;
+        /* a limit or permissions, not the files: going back would throw iterations away */
+        if (sg_ckpt_access_hint(err)) return -1;
+        int64_t prev = sg_ckpt_newest_complete(run_dir, step);
+        if (prev >= 0)
+            return sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: "
+                                 "echo %06lld > %s)", (long long)step, (long long)prev, lp);
+        return sg_err_suffix(err, " (checkpoint %06lld is unusable and there is no earlier one; --force starts "
+                             "over)", (long long)step);
+    }
+    /* --seed may not change on resume; config.json's is a text a user may edit */
+    char sp[PATH_MAX];
+    sg_ckpt_path(sp, sizeof sp, run_dir, step, "state");
+    int other_seed = si.has_seed && si.seed != t->opt.seed;
+    uint64_t run_seed = si.seed;
+    /* another build may round, sum or draw otherwise (sg-train(1)): the
+     * run goes on, and the user knows why it may not match a run that
+     * was never stopped */
+    if (!si.created_by[0])
+        add_note(t, "%s was written by an older build of stargan-c, this is %s: the run goes on, "
+                 "bit-for-bit as an uninterrupted run only on the build that wrote it", sp, sg_created_by);
+    else if (strcmp(si.created_by, sg_created_by))
+        add_note(t, "%s was written by %s, this is %s: the run goes on, bit-for-bit as an uninterrupted "
+                 "run only on the build that wrote it", sp, sg_quote_str(si.created_by).s, sg_created_by);
+    sg_ckpt_info_free(&si);
+    if (other_seed) {
+        char cf[PATH_MAX];
+        run_file(cf, sizeof cf, run_dir, "config.json");
+        return sg_errf(err, "%s: seed %llu, but %s was trained with seed %llu (edited by hand? every draw would "
+                       "differ from the run's: put the seed back)", cf, (unsigned long long)t->opt.seed, sp,
+                       (unsigned long long)run_seed);
+    }
+    t->iter = step;
+    t->last_ckpt = step;
+    /* A save killed while pruning leaves a checkpoint too many, or one
+     * without its state; the next save prunes it, but a finished run
+     * makes none. Not an error of the resume. */
+    sg_err pe;
+    if (sg_ckpt_prune(run_dir, t->opt.keep, &pe)) add_note(t, "old checkpoints not pruned: %s", pe.msg);
+    return 0;
+}
+
+/* A resume: the latest checkpoint loaded, history.jsonl cut back to it, the
+ * engine choices read, config.json written with the options now in force. */
+static int continue_run(sg_trainer *t, sg_err *err)
+{
+    if (load_latest_checkpoint(t, err) || trim_history(t, t->iter, err)) return -1;
+    if (t->cuda) load_engines(t);
+    return write_config(t, err);
+}
+
+/* A new run (mode SG_TRAIN_NEW or SG_TRAIN_REPLACE, whose old files go
+ * first): config.json and an empty history.jsonl. */
+static int start_run(sg_trainer *t, int mode, sg_err *err)
+{
+    if (mode == SG_TRAIN_REPLACE && run_clear(t->run_dir, err)) return -1;
+    if (t->cuda) seed_engines(t);
+    if (sg_mkdir_p(t->run_dir, err) || write_config(t, err)) return -1;
+    char hp[PATH_MAX];
+    run_file(hp, sizeof hp, t->run_dir, "history.jsonl");
+    return sg_refuse_irregular(hp, err) || sg_write_file_atomic(hp, "", 0, err) ? -1 : 0;
+}
+
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
                     const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
                     sg_err *err)
 {
-    int resume = mode == SG_TRAIN_RESUME;
     *out = NULL;
     if (n_shards < 1 || n_shards > SG_MAX_DATASETS)
         return sg_errf(err, "%d shards given (1 to %d)", n_shards, SG_MAX_DATASETS);
@@ -1028,224 +1266,24 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->lock_fd = -1;
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
-    if (!(t->run_dir = strdup(run_dir))) goto oom;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
-
-    /* Records are read in random order: shards that cannot all stay in the
-     * page cache (more than half the memory) are read without read-ahead. */
-    unsigned long long shard_bytes = 0;
-    for (int ds = 0; ds < n_shards; ds++) {
-        char dp[PATH_MAX];
-        struct stat ds_st;
-        snprintf(dp, sizeof dp, "%s/data.mdb", shard_paths[ds]);
-        if (stat(dp, &ds_st) == 0) shard_bytes += (unsigned long long)ds_st.st_size;
+    if (!(t->run_dir = strdup(run_dir))) {
+        sg_errf(err, "out of memory");
+        goto fail;
     }
-    unsigned long long memory = page_cache_room();
-    int random_reads = memory > 0 && shard_bytes > memory / 2;
-
-    /* Shards: same square image size, labels that fit. */
-    int total_labels = 0;
-    struct stat shard_st[SG_MAX_DATASETS];
+    /* sg_trainer_free copes with a trainer stopped at any of these steps */
     int dup[2] = {-1, -1};   /* the first shard given twice: its two positions */
-    for (int ds = 0; ds < n_shards; ds++) {
-        char *rp = realpath(shard_paths[ds], NULL);
-        t->shard_paths[ds] = rp ? rp : strdup(shard_paths[ds]);
-        if (!t->shard_paths[ds]) goto oom;
-        if ((random_reads ? sg_shard_open_random : sg_shard_open)(&t->shards[ds], shard_paths[ds], err)) goto fail;
-        /* The same shard twice (by device and inode: another spelling of its
-         * path or a link to it is the same) would be two datasets of the same
-         * name and data, each with its own slot in the label vector. */
-        if (stat(shard_paths[ds], &shard_st[ds]) != 0) { sg_errno(err, "%s", shard_paths[ds]); goto fail; }
-        for (int j = 0; j < ds && dup[0] < 0; j++)
-            if (shard_st[j].st_dev == shard_st[ds].st_dev && shard_st[j].st_ino == shard_st[ds].st_ino) {
-                dup[0] = j;
-                dup[1] = ds;
-            }
-        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
-        if (sm->width != sm->height || sm->channels != 3) {
-            sg_errf(err, "%s: %ux%ux%u images; sg-train needs square RGB images", shard_paths[ds], sm->width,
-                    sm->height, sm->channels);
-            goto fail;
-        }
-        if (ds && sm->width != (uint32_t)t->S) {
-            sg_errf(err, "%s: %ux%u images, but %s has %dx%d: all shards must have the same image size",
-                    shard_paths[ds], sm->width, sm->height, shard_paths[0], t->S, t->S);
-            goto fail;
-        }
-        t->S = (int)sm->width;
-        if (sm->n_labels < 1) { sg_errf(err, "%s: the shard has no labels", shard_paths[ds]); goto fail; }
-        if (sm->count < (uint64_t)opt->batch) {
-            sg_errf(err, "%s: %llu image%s, fewer than the batch size %d", shard_paths[ds],
-                    (unsigned long long)sm->count, sm->count == 1 ? "" : "s", opt->batch);
-            goto fail;
-        }
-        if (sm->count > UINT32_MAX) { sg_errf(err, "%s: more than 2^32 records", shard_paths[ds]); goto fail; }
-        t->counts[ds] = sm->count;
-        t->mcfg.label_dim[ds] = (int)sm->n_labels;
-        t->mcfg.one_hot[ds] = sm->label_kind == SG_LABELS_ONE_HOT;
-        sg_run_dataset_name(shard_paths[ds], t->info.dataset_names[ds], SG_CKPT_NAME_MAX);
-        total_labels += (int)sm->n_labels;
-    }
-    sg_model_config *c = &t->mcfg;
-    c->image_size = t->S;
-    c->n_datasets = n_shards;
-    c->g_conv_dim = opt->g_conv_dim;
-    c->g_repeat = opt->g_repeat;
-    c->d_conv_dim = opt->d_conv_dim;
-    c->d_repeat = opt->d_repeat > 0 ? opt->d_repeat : sg_train_default_d_repeat(t->S);
-    t->opt.d_repeat = c->d_repeat;
-    if (check_image_size(shard_paths[0], t->S, c->d_repeat, opt->d_repeat > 0, err)) goto fail;
-    c->batch = opt->batch;
-    c->lambda_cls = (float)opt->lambda_cls;
-    c->lambda_rec = (float)opt->lambda_rec;
-    c->lambda_gp = (float)opt->lambda_gp;
-    c->beta1 = (float)opt->beta1;
-    c->beta2 = (float)opt->beta2;
-    if (sg_model_config_check(c, err)) goto fail;
-    t->c_dim = sg_model_c_dim(c);
-    t->info.model = *c;
-    t->info.crop = (int)sg_shard_get_meta(t->shards[0])->crop;
-    for (int ds = 0; ds < n_shards; ds++)   /* each dataset's: sg-sample frames photos as its shard was */
-        t->info.dataset_crop[ds] = (int)sg_shard_get_meta(t->shards[ds])->crop;
-    t->info.has_dataset_crops = 1;
-    t->info.seed = opt->seed;
-    t->info.has_seed = 1;
-    t->info.n_labels = total_labels;
-    if (!(t->info.label_names = calloc(total_labels, sizeof(char *)))) goto oom;
-    for (int ds = 0, k = 0; ds < n_shards; ds++) {
-        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
-        for (uint32_t j = 0; j < sm->n_labels; j++, k++)
-            if (!(t->info.label_names[k] = strdup(sm->label_names[j]))) goto oom;
-    }
-
-    int B = opt->batch, S = t->S;
-    const sg_backend_ops *o = be->ops;
-    for (int k = 0; k < 2; k++) {
-        batch_buf *b = &t->bufs[k];
-        b->iter = -1;
-        b->pix = malloc((size_t)S * S * 3);
-        b->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
-        if (!b->pix || !b->labels) goto oom;
-        /* What set_batch uploads: host_alloc memory, so that the upload is asynchronous. */
-        b->x = o->host_alloc(be, sizeof(float) * (size_t)B * 3 * S * S);
-        b->c_org = o->host_alloc(be, sizeof(float) * (size_t)B * t->c_dim);
-        if (!b->x || !b->c_org) {
-            if (o->sync(be, err) == 0) sg_errf(err, "out of memory");
-            sg_err_prefix(err, "batch buffers (%zu bytes of host staging memory)",
-                          2 * sizeof(float) * ((size_t)B * 3 * S * S + (size_t)B * t->c_dim));
-            goto fail;
-        }
-    }
-    for (int v = 0; v < 256; v++) t->pixel_lut[v] = sg_train_pixel_value((uint8_t)v);
-
-    if (dup[0] >= 0 && !resume) {
-        shard_twice_error(shard_paths, dup, err);
+    if (open_shards(t, shard_paths, dup, err) || fill_config(t, shard_paths[0], err) || alloc_batch_bufs(t, err) ||
+        check_run_dir(t, mode, shard_paths, dup, err) || sg_model_create(&t->model, &t->mcfg, be, opt->seed, err))
         goto fail;
-    }
-    if (lock_run_dir(t, !resume, err)) goto fail;
-    if (resume) {
-        if (!sg_run_exists(run_dir)) {
-            sg_run_resume_missing(run_dir, err);
-            goto fail;
-        }
-        if (check_config_datasets(t, shard_paths, dup, err)) goto fail;
-    } else if (mode == SG_TRAIN_NEW && sg_run_exists(run_dir)) {
-        sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", run_dir);
-        goto fail;
-    } else if (mode == SG_TRAIN_NEW && refuse_run_files_left(run_dir, err)) {
-        goto fail;
-    }
-    if (sg_model_create(&t->model, c, be, opt->seed, err)) goto fail;
-    remove_stale_tmp(run_dir);
-
-    int64_t step = -1;
-    if (resume) {
-        char lp[PATH_MAX];
-        run_file(lp, sizeof lp, run_dir, "latest");
-        /* A FIFO would block the read for ever (sg_ckpt_latest reads one: tests
-         * feed it through one), a device would be read to the limit. */
-        if (sg_refuse_irregular(lp, err) || sg_ckpt_latest(run_dir, &step, err)) goto fail;
-        /* No latest but a checkpoint's three files: a first save killed between
-         * them and latest, or latest deleted or lost. Starting from iteration 0
-         * would trim the whole history and overwrite the checkpoints; the newest
-         * complete one is where the run was (the state file's CRCs of G and D
-         * tell whether the three belong together). */
-        int64_t found = step < 0 ? sg_ckpt_newest_complete(run_dir, INT64_MAX) : -1;
-        if (found >= 0) {
-            add_note(t, "%s is missing: resuming from checkpoint %06lld, the newest in %s/ckpt", lp,
-                     (long long)found, run_dir);
-            step = found;
-        }
-        if (step >= 0) {
-            int unreadable;
-            sg_ckpt_info si;   /* the state file's metadata: the run's seed */
-            if (check_ckpt_matches(t, step, &unreadable, err) ||
-                (unreadable = 1, sg_ckpt_load(t->model, run_dir, step, &si, err))) {
-                /* damaged, truncated, missing or mixed files: say how to go on from the one before
-                 * (not for files a newer stargan-c wrote: going back would undo its work) */
-                if (!unreadable || sg_ckpt_newer_format(run_dir, step)) goto fail;
-                /* a limit or permissions, not the files: going back would throw iterations away */
-                if (sg_ckpt_access_hint(err)) goto fail;
-                int64_t prev = sg_ckpt_newest_complete(run_dir, step);
-                if (prev >= 0)
-                    sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: "
-                                  "echo %06lld > %s)", (long long)step, (long long)prev, lp);
-                else
-                    sg_err_suffix(err, " (checkpoint %06lld is unusable and there is no earlier one; --force starts "
-                                  "over)", (long long)step);
-                goto fail;
-            }
-            /* --seed may not change on resume; config.json's is a text a user may edit */
-            char sp[PATH_MAX];
-            sg_ckpt_path(sp, sizeof sp, run_dir, step, "state");
-            int other_seed = si.has_seed && si.seed != opt->seed;
-            uint64_t run_seed = si.seed;
-            /* another build may round, sum or draw otherwise (sg-train(1)): the
-             * run goes on, and the user knows why it may not match a run that
-             * was never stopped */
-            if (!si.created_by[0])
-                add_note(t, "%s was written by an older build of stargan-c, this is %s: the run goes on, "
-                         "bit-for-bit as an uninterrupted run only on the build that wrote it", sp, sg_created_by);
-            else if (strcmp(si.created_by, sg_created_by))
-                add_note(t, "%s was written by %s, this is %s: the run goes on, bit-for-bit as an uninterrupted "
-                         "run only on the build that wrote it", sp, sg_quote_str(si.created_by).s, sg_created_by);
-            sg_ckpt_info_free(&si);
-            if (other_seed) {
-                char cf[PATH_MAX];
-                run_file(cf, sizeof cf, run_dir, "config.json");
-                sg_errf(err, "%s: seed %llu, but %s was trained with seed %llu (edited by hand? every draw would "
-                        "differ from the run's: put the seed back)", cf, (unsigned long long)opt->seed, sp,
-                        (unsigned long long)run_seed);
-                goto fail;
-            }
-            t->iter = step;
-            t->last_ckpt = step;
-            /* A save killed while pruning leaves a checkpoint too many, or one
-             * without its state; the next save prunes it, but a finished run
-             * makes none. Not an error of the resume. */
-            sg_err pe;
-            if (sg_ckpt_prune(run_dir, t->opt.keep, &pe)) add_note(t, "old checkpoints not pruned: %s", pe.msg);
-        }
-        if (trim_history(t, step < 0 ? 0 : step, err)) goto fail;
-        if (t->cuda) load_engines(t);
-        if (write_config(t, err)) goto fail;
-    } else {
-        if (mode == SG_TRAIN_REPLACE && run_clear(run_dir, err)) goto fail;
-        if (t->cuda) seed_engines(t);
-        if (sg_mkdir_p(run_dir, err) || write_config(t, err)) goto fail;
-        char hp[PATH_MAX];
-        run_file(hp, sizeof hp, run_dir, "history.jsonl");
-        if (sg_refuse_irregular(hp, err) || sg_write_file_atomic(hp, "", 0, err)) goto fail;
-    }
-    if (open_history(t, err)) goto fail;
+    remove_stale_tmp(t->run_dir);
+    if ((mode == SG_TRAIN_RESUME ? continue_run(t, err) : start_run(t, mode, err)) || open_history(t, err)) goto fail;
     pick_samples(t);
     t->clean_at = t->iter;
     t->log_prev_iter = t->iter;
     t->log_prev_time = now_s();
     *out = t;
     return 0;
-oom:
-    sg_errf(err, "out of memory");
 fail:
     if (t->created_dir) rmdir(t->run_dir);   /* only if still empty; the lock is still held */
     sg_trainer_free(t);
