@@ -219,6 +219,52 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
     return be;
 }
 
+/* --resume: the options in force are the run's (r, from its config.json)
+ * overridden by those given on the command line (o, given[]); those that
+ * shape the model, and the seed, must not change. The run's device and
+ * precision (copied into run_device and run_precision, "" when it recorded
+ * none) are used unless given: anything else does not repeat the
+ * uninterrupted run bit for bit, and a given one that differs says so. */
+static void merge_resume_options(const sg_train_options *r, const int given[O_END], sg_train_options *o,
+                                 const char **device, const char **precision, char run_device[8],
+                                 char run_precision[8])
+{
+    struct { int id; const char *name; int have, want; } fixed[4] = {
+        {O_GCONV, "--g-conv-dim", r->g_conv_dim, o->g_conv_dim},
+        {O_DCONV, "--d-conv-dim", r->d_conv_dim, o->d_conv_dim},
+        {O_GREP, "--g-repeat", r->g_repeat, o->g_repeat},
+        {O_DREP, "--d-repeat", r->d_repeat, o->d_repeat}};
+    for (int k = 0; k < 4; k++)
+        if (given[fixed[k].id] && fixed[k].have != fixed[k].want)
+            cli_die("%s %d differs from the run's %d (it changes the model; start a new run with -o)",
+                    fixed[k].name, fixed[k].want, fixed[k].have);
+    if (given[O_SEED] && r->seed != o->seed)
+        cli_die("--seed %llu differs from the run's %llu (the data order and draws would change)",
+                (unsigned long long)o->seed, (unsigned long long)r->seed);
+    sg_train_options m = *r;
+#define TAKE(id, field) if (given[id]) m.field = o->field
+    TAKE(O_ITERS, iters); TAKE(O_DECAY, decay_iters); TAKE(O_BATCH, batch); TAKE(O_GLR, g_lr);
+    TAKE(O_DLR, d_lr); TAKE(O_NCRITIC, n_critic); TAKE(O_BETA1, beta1); TAKE(O_BETA2, beta2);
+    TAKE(O_LCLS, lambda_cls); TAKE(O_LREC, lambda_rec); TAKE(O_LGP, lambda_gp); TAKE(O_FLIP, flip);
+    TAKE(O_TARGET, target_random); TAKE(O_LOG, log_every); TAKE(O_SAMPLE, sample_every);
+    TAKE(O_SAVE, save_every); TAKE(O_KEEP, keep); TAKE(O_THREADS, threads);
+#undef TAKE
+    *o = m;
+    snprintf(run_device, sizeof r->device, "%s", r->device);
+    snprintf(run_precision, sizeof r->precision, "%s", r->precision);
+    if (!given[O_DEVICE] && run_device[0]) *device = run_device;
+    if (!given[O_PRECISION] && run_precision[0]) *precision = run_precision;
+    /* the backend's kind counts, not which GPU ("cuda:1" continues a "cuda" run) */
+    int kind = sg_device_parse(*device, NULL);
+    if (given[O_DEVICE] && run_device[0] && kind != SG_DEVICE_AUTO &&
+        strcmp(kind == SG_DEVICE_CUDA ? "cuda" : *device, run_device))
+        cli_warn("--device %s: the run trained on %s; from here on it does not repeat an uninterrupted run",
+                 *device, run_device);
+    if (given[O_PRECISION] && run_precision[0] && strcmp(*precision, run_precision))
+        cli_warn("--precision %s: the run trained with %s; from here on it does not repeat an uninterrupted run",
+                 *precision, run_precision);
+}
+
 int main(int argc, char **argv)
 {
     cli_init(argv);
@@ -319,7 +365,7 @@ int main(int argc, char **argv)
     cli_refuse_run_dir_shard(run_dir, shards, n_shards);
     char run_device[8] = "", run_precision[8] = "";
     if (resume) {
-        /* The run's options, overridden by those given; those that shape the model must not change. */
+        /* the run's options and shards, with those given */
         sg_train_options r;
         if (!sg_run_exists(run_dir)) {
             sg_run_resume_missing(run_dir, &err);
@@ -330,40 +376,7 @@ int main(int argc, char **argv)
             cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
                      "n_critic = 0); it goes on with the reference's (G after every dataset's D step in every "
                      "n_critic-th round), so it does not repeat an uninterrupted run", run_dir);
-        struct { int id; const char *name; int have, want; } fixed[4] = {
-            {O_GCONV, "--g-conv-dim", r.g_conv_dim, o.g_conv_dim}, {O_DCONV, "--d-conv-dim", r.d_conv_dim, o.d_conv_dim},
-            {O_GREP, "--g-repeat", r.g_repeat, o.g_repeat}, {O_DREP, "--d-repeat", r.d_repeat, o.d_repeat}};
-        for (int k = 0; k < 4; k++)
-            if (given[fixed[k].id] && fixed[k].have != fixed[k].want)
-                cli_die("%s %d differs from the run's %d (it changes the model; start a new run with -o)",
-                        fixed[k].name, fixed[k].want, fixed[k].have);
-        if (given[O_SEED] && r.seed != o.seed)
-            cli_die("--seed %llu differs from the run's %llu (the data order and draws would change)",
-                    (unsigned long long)o.seed, (unsigned long long)r.seed);
-        sg_train_options m = r;
-#define TAKE(id, field) if (given[id]) m.field = o.field
-        TAKE(O_ITERS, iters); TAKE(O_DECAY, decay_iters); TAKE(O_BATCH, batch); TAKE(O_GLR, g_lr);
-        TAKE(O_DLR, d_lr); TAKE(O_NCRITIC, n_critic); TAKE(O_BETA1, beta1); TAKE(O_BETA2, beta2);
-        TAKE(O_LCLS, lambda_cls); TAKE(O_LREC, lambda_rec); TAKE(O_LGP, lambda_gp); TAKE(O_FLIP, flip);
-        TAKE(O_TARGET, target_random); TAKE(O_LOG, log_every); TAKE(O_SAMPLE, sample_every);
-        TAKE(O_SAVE, save_every); TAKE(O_KEEP, keep); TAKE(O_THREADS, threads);
-#undef TAKE
-        /* the device and precision the run computed with, unless given:
-         * anything else does not repeat the uninterrupted run bit for bit */
-        snprintf(run_device, sizeof run_device, "%s", r.device);
-        snprintf(run_precision, sizeof run_precision, "%s", r.precision);
-        if (!given[O_DEVICE] && run_device[0]) device = run_device;
-        if (!given[O_PRECISION] && run_precision[0]) precision = run_precision;
-        /* the backend's kind counts, not which GPU ("cuda:1" continues a "cuda" run) */
-        int kind = sg_device_parse(device, NULL);
-        if (given[O_DEVICE] && run_device[0] && kind != SG_DEVICE_AUTO &&
-            strcmp(kind == SG_DEVICE_CUDA ? "cuda" : device, run_device))
-            cli_warn("--device %s: the run trained on %s; from here on it does not repeat an uninterrupted run",
-                     device, run_device);
-        if (given[O_PRECISION] && run_precision[0] && strcmp(precision, run_precision))
-            cli_warn("--precision %s: the run trained with %s; from here on it does not repeat an uninterrupted run",
-                     precision, run_precision);
-        o = m;
+        merge_resume_options(&r, given, &o, &device, &precision, run_device, run_precision);
         if (n_shards == 0) {
             n_shards = n_run_paths > SG_MAX_DATASETS ? SG_MAX_DATASETS : n_run_paths;
             for (int k = 0; k < n_shards; k++) {
