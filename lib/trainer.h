@@ -139,6 +139,7 @@ int sg_trainer_error_names_checkpoint(const sg_trainer *t);
 /* After sg_trainer_run failed: the shard whose record could not be read (a
  * damaged record, a read error), else NULL. */
 const char *sg_trainer_error_shard(const sg_trainer *t);
+/* The model's configuration (image size, label layout). For tests only. */
 const sg_model_config *sg_trainer_model_config(const sg_trainer *t);
 
 typedef struct {
@@ -216,7 +217,8 @@ int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback
 /* One iteration (no logging, sampling or saving), its losses read and checked
  * (a sync every call, unlike sg_trainer_run): for tests. */
 int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err);
-/* Writes checkpoint at the current iteration and prunes per opt.keep. */
+/* Writes checkpoint at the current iteration and prunes per opt.keep. For
+ * tests only: sg_trainer_run saves on its own schedule. */
 int sg_trainer_save(sg_trainer *t, sg_err *err);
 
 #endif
