@@ -538,6 +538,19 @@ print("same" if a.crop(box).tobytes() == b.crop(box).tobytes() else "differ", in
   [[ "$(printf '%s' "$output" | tr '\r' '\n' | grep -a verified | tail -n 1)" == *"$full" ]]
 }
 
+@test "a dumb terminal (TERM=dumb or unset: Emacs' shell buffer) gets no escape sequence in the progress line, others get ESC [K" {
+  command -v script >/dev/null || skip "no script(1) for a terminal"
+  for term in "TERM=dumb" "-u TERM" "TERM="; do
+    run script -qec "env $term celeb-dump --verify '$D/s.lmdb'" /dev/null
+    [ "$status" -eq 0 ]
+    [[ "$output" == *$'\r'"celeb-dump: $D/s.lmdb: verified 12/12 records"* ]] || { echo "$term: $output"; false; }
+    [[ "$output" != *$'\e'* ]] || { echo "$term: $output" | od -c | head; false; }
+  done
+  run script -qec "env TERM=xterm celeb-dump --verify '$D/s.lmdb'" /dev/null
+  [ "$status" -eq 0 ]
+  [[ "$output" == *$'\r\e[K'"celeb-dump: $D/s.lmdb: verified 12/12 records"* ]]
+}
+
 @test "a shard another user may not read says Permission denied, not 'not a stargan shard'" {
   [ "$(id -u)" = 0 ] || skip "needs root to act as another user"
   command -v setpriv >/dev/null || skip "no setpriv"

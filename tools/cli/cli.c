@@ -253,13 +253,23 @@ void cli_progress(const char *fmt, ...)
      * screenful of them over a long run. The end goes first (sg-train's G
      * losses); a column is a character, not a byte (UTF-8 in names). */
     struct winsize ws;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1) {
-        size_t cols = 0, i = 0;
-        for (; line[i]; i++)
-            if (((unsigned char)line[i] & 0xC0) != 0x80 && ++cols > (size_t)ws.ws_col - 1) break;
-        line[i] = 0;
+    size_t max_cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? (size_t)ws.ws_col - 1 : (size_t)-1;
+    size_t cols = 0, i = 0;
+    for (; line[i]; i++)
+        if (((unsigned char)line[i] & 0xC0) != 0x80 && ++cols > max_cols) { cols--; break; }
+    line[i] = 0;
+    /* A dumb terminal (Emacs' shell buffer; TERM unset: no terminal type
+     * known) shows "\033[K" as ^[[K: spaces clear what is left of the line
+     * before instead. */
+    static size_t last_cols;
+    const char *term = getenv("TERM");
+    if (!term || !*term || !strcmp(term, "dumb")) {
+        int pad = progress_shown && last_cols > cols ? (int)(last_cols - cols) : 0;
+        fprintf(stderr, "\r%s%*s", line, pad, "");
+    } else {
+        fprintf(stderr, "\r\033[K%s", line);
     }
-    fprintf(stderr, "\r\033[K%s", line);
+    last_cols = cols;
     fflush(stderr);
     progress_shown = 1;
 }
