@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -203,6 +204,15 @@ static int lmdb_err(sg_err *err, const char *path, const char *what, int rc)
         sg_err_sys(err, ENOSPC, "%s: %s", path, what);
         return sg_err_suffix(err, " (%llu bytes free)", (unsigned long long)v.f_bavail * v.f_frsize);
     }
+    /* The same short write at the file size limit (ulimit -f; SIGXFSZ
+     * ignored), which leaves data.mdb exactly that long: EFBIG, which it is. */
+    struct rlimit lim;
+    struct stat st;
+    char data[PATH_MAX];
+    if (err && rc == EIO && getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+        snprintf(data, sizeof data, "%s/data.mdb", path) < (int)sizeof data && stat(data, &st) == 0 &&
+        (uint64_t)st.st_size >= (uint64_t)lim.rlim_cur)
+        rc = EFBIG;
     return lmdb_errf(err, rc, "%s: %s", path, what);
 }
 

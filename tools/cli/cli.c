@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,11 @@ void cli_init(char **argv)
      * must not end the tool now. Tools that stop gracefully on a signal
      * install their own handler after this (cli_catch_stop_signals). */
     catch_signals(cli_die_by_signal, 0, 1);
+    /* A write past the file size limit (ulimit -f; a batch system's) would
+     * kill the tool without a word and leave its temporary files: ignored,
+     * the write fails with EFBIG, which the tool reports and cleans up after
+     * as any failed write. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 /* handler for SIGINT, SIGTERM and SIGHUP; one ignored at start stays so
@@ -87,11 +93,20 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags)
 #define QUOTA_OTHER " or ask for more quota"
 
 /* The advice for want of space, by the errno that said so; "" for any other.
- * String constants: callers keep the pointer. */
+ * String constants, but for EFBIG's (the limit in it), which lives until the
+ * next call. */
 static const char *no_space_hint(int e)
 {
     if (e == ENOSPC) return " (" FULL_STATE ": " FULL_FREE " and try again)";
     if (e == EDQUOT) return " (" QUOTA_STATE ": " QUOTA_FREE QUOTA_OTHER ", then try again)";
+    struct rlimit lim;
+    if (e == EFBIG && getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+        /* ulimit -f counts in KiB (bash, dash, zsh) */
+        static char hint[96];
+        snprintf(hint, sizeof hint, " (the file size limit (ulimit -f) is %llu KiB: raise it and try again)",
+                 (unsigned long long)lim.rlim_cur / 1024);
+        return hint;
+    }
     return "";
 }
 

@@ -11,7 +11,8 @@ extern const char *cli_name;          /* set by cli_init from argv[0] */
 /* Sets cli_name, and argv[0] to it (getopt_long names the program by it);
  * keeps descriptors 0-2 taken; on SIGINT, SIGTERM and SIGHUP
  * removes the temporary files writers have in flight (lib/fileio.h) and ends
- * as the signal would. */
+ * as the signal would; ignores SIGXFSZ (a write past ulimit -f fails with
+ * EFBIG instead of killing the tool). */
 void cli_init(char **argv);
 /* For a signal handler: removes the temporary files writers have in flight
  * (lib/fileio.h) and ends the process as signal sig would have. */
@@ -22,7 +23,7 @@ void cli_die_by_signal(int sig);
  * for SIGHUP unless it was ignored when the tool started (nohup). */
 void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
 /* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno)
- * (and cli_no_space_hint's words when errno is ENOSPC or EDQUOT). */
+ * (and cli_no_space_hint's words when errno is ENOSPC, EDQUOT or EFBIG). */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* Prints err->msg as "tool: message" followed by cli_no_space_hint(err), exit 1. */
 void cli_die_err(const sg_err *err) __attribute__((noreturn));
@@ -40,7 +41,9 @@ int cli_no_space(const sg_err *err);
  * (cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err))):
  * " (the file system is full: free space on it and try again)" for ENOSPC,
  * " (the disk quota is exceeded: free space or ask for more quota, then try
- * again)" for EDQUOT, else "". */
+ * again)" for EDQUOT, " (the file size limit (ulimit -f) is N KiB: raise it
+ * and try again)" for EFBIG under such a limit (valid until the next call),
+ * else "". */
 const char *cli_no_space_hint(const sg_err *err);
 /* The same advice as a phrase, for a tool's own sentence about what comes
  * after ("(%s, then sg-train --resume ...)"), into buf (n bytes), returned:

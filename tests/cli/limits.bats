@@ -1,0 +1,70 @@
+#!/usr/bin/env bats
+# The tools under the limits of a process (ulimit -f, ulimit -n) and with odd
+# bytes in paths: one message and exit 1, nothing half-written left behind.
+
+load helpers
+
+setup_file() {
+  T=$BATS_FILE_TMPDIR
+  celeb-synth -q -n 12 --seed 1 -o "$T/synth"
+  celeb-pack -q --attrs "$T/synth/list_attr_celeba.txt" --images "$T/synth/img_align_celeba" \
+    --select Bangs,Black_Hair,Blond_Hair --size 16 -o "$T/s.lmdb"
+  sg-train -q -o "$T/run" --iters 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 4 \
+    --save-every 2 --log-every 1 --sample-every 2 --threads 1 "$T/s.lmdb"
+  celeb-synth -q -n 1000 --seed 3 -o "$T/k"
+}
+
+setup() {
+  T=$BATS_FILE_TMPDIR
+  W=$BATS_TEST_TMPDIR
+}
+
+# The tool's messages under a file size limit of $1 KiB: SIGXFSZ would kill it
+# with no word of its own (status 153) and leave its temporary file.
+under_fsize() {
+  local kib=$1; shift
+  run bash -c 'ulimit -f "$1"; shift; exec "$@"' - "$kib" "$@"
+}
+
+fsize_hint() { echo "(the file size limit (ulimit -f) is $1 KiB: raise it and try again)"; }
+
+@test "ulimit -f: celeb-dump --grid, sg-plot and sg-sample say File too large, exit 1, leave no temporary file" {
+  cd "$W"
+  under_fsize 2 celeb-dump --grid 3x3 -o g.png "$T/s.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: g.png: write: File too large $(fsize_hint 2)" ]
+  under_fsize 1 sg-plot "$T/run/history.jsonl" -o l.png
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: l.png: write: File too large $(fsize_hint 1)" ]
+  under_fsize 5 sg-sample --ckpt "$T/run" --data "$T/s.lmdb" --count 4 -o t.png
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-sample: t.png: write: File too large $(fsize_hint 5)" ]
+  [ -z "$(ls -A)" ] || { ls -A; false; }
+}
+
+@test "ulimit -f: sg-train removes the partial checkpoint, says File too large and does not wait (--disk-full-wait is for a full disk)" {
+  SECONDS=0
+  under_fsize 60 sg-train -o "$W/r" --iters 4 --save-every 2 --disk-full-wait 30 --g-conv-dim 4 --d-conv-dim 4 \
+    --g-repeat 1 --batch 4 --sample-every 0 --threads 1 "$T/s.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: $W/r/ckpt/000002-state.safetensors.tmp."*": write: File too large (the partial checkpoint $W/r/ckpt/000002 was removed); last good checkpoint: none yet $(fsize_hint 60)" ]]
+  [ "$SECONDS" -lt 9 ]   # no wait of 10 s for space
+  [ -z "$(ls -A "$W/r/ckpt")" ]
+  [ ! -e "$W/r/latest" ]
+}
+
+@test "ulimit -f: celeb-pack says File too large, not LMDB's Input/output error, and removes its temporary shard" {
+  cd "$W"
+  ln -s "$T/k" k
+  # 8 KiB: the first write fails; 1024 KiB: a write crosses the limit, cut
+  # short, which LMDB reports as EIO
+  for kib in 8 1024; do
+    under_fsize $kib celeb-pack -q --attrs k/list_attr_celeba.txt --images k/img_align_celeba --select Bangs \
+      --size 32 -o p.lmdb
+    [ "$status" -eq 1 ]
+    [[ "$output" == "celeb-pack: p.lmdb.tmp-"*": write: File too large; p.lmdb not written $(fsize_hint $kib)" ]] ||
+      { echo "$kib: $output"; false; }
+    [ "$(ls -A)" = k ] || { ls -A; false; }
+  done
+}
