@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <jpeglib.h>
+#include <jerror.h>
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
@@ -265,6 +267,22 @@ static int refuse_cmyk(sg_err *err)
 
 int sg_image_unsupported(const sg_err *err) { return err && err->sys_errno == ENOTSUP; }
 
+/* An allocation failed: the message as given, marked ENOMEM (no strerror
+ * appended), so that a caller tells a sound image that did not fit in memory
+ * from a bad one (celeb-pack stops for it instead of skipping the image). */
+static int out_of_memory(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int out_of_memory(sg_err *err, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sg_errf(err, "%s", msg);
+    if (err) err->sys_errno = ENOMEM;
+    return -1;
+}
+
 /* The JPEG's size, checked against the limits, and its colour space (for
  * decode and probe alike: what the header says that the decoder refuses). The
  * rest of what libjpeg refuses in a header (12-bit precision, lossless or
@@ -294,7 +312,7 @@ static int decode_jpeg_with(tjhandle tj, const uint8_t *data, size_t len, uint8_
     size_t need = (size_t)w * h * 3;
     if (*cap < need) {
         uint8_t *nb = realloc(*buf, need);
-        if (!nb) return sg_errf(err, "out of memory for a %dx%d image", w, h);
+        if (!nb) return out_of_memory(err, "out of memory for a %dx%d image", w, h);
         *buf = nb;
         *cap = need;
     }
@@ -616,7 +634,10 @@ static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_
     struct jpeg_decompress_struct *ci = &r->cinfo;
     if (setjmp(r->jump)) {
         jpeg_abort_decompress(ci);
-        return sg_errf(err, "JPEG: %s%s", r->warning ? "corrupt or truncated data: " : "", r->msg);
+        sg_errf(err, "JPEG: %s%s", r->warning ? "corrupt or truncated data: " : "", r->msg);
+        /* libjpeg's allocator failed ("Insufficient memory (case N)") */
+        if (err && !r->warning && r->jerr.msg_code == JERR_OUT_OF_MEMORY) err->sys_errno = ENOMEM;
+        return -1;
     }
     jpeg_mem_src(ci, data, (unsigned long)len);
     jpeg_read_header(ci, TRUE);
@@ -636,7 +657,7 @@ static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_
     size_t stride = (size_t)w * 3, need = stride * (size_t)(last - first);
     if (p->pixels_cap < need) {
         uint8_t *nb = realloc(p->pixels, need);
-        if (!nb) { jpeg_abort_decompress(ci); return sg_errf(err, "out of memory for a %dx%d image", w, h); }
+        if (!nb) { jpeg_abort_decompress(ci); return out_of_memory(err, "out of memory for a %dx%d image", w, h); }
         p->pixels = nb;
         p->pixels_cap = need;
     }
@@ -669,12 +690,12 @@ static int preprocess_jpeg(sg_preprocessor *p, const uint8_t *data, size_t len, 
 {
     if (!sg_jpeg_defines_its_tables(data, len)) {
         jpeg_reader *r = jpeg_reader_new();
-        if (!r) return sg_errf(err, "JPEG: cannot initialise libjpeg");
+        if (!r) return out_of_memory(err, "JPEG: cannot initialise libjpeg");   /* only malloc fails */
         int rc = preprocess_jpeg_with(p, r, data, len, out, err);
         jpeg_reader_free(r);
         return rc;
     }
-    if (!p->jpeg && !(p->jpeg = jpeg_reader_new())) return sg_errf(err, "JPEG: cannot initialise libjpeg");
+    if (!p->jpeg && !(p->jpeg = jpeg_reader_new())) return out_of_memory(err, "JPEG: cannot initialise libjpeg");
     return preprocess_jpeg_with(p, p->jpeg, data, len, out, err);
 }
 
@@ -704,7 +725,7 @@ static int use_plan(sg_preprocessor *p, int w, int h, sg_err *err)
     size_t need = sg_resize_plan_scratch_size(&p->plan);
     if (p->scratch_cap < need) {
         uint8_t *nb = realloc(p->scratch, need);
-        if (!nb) return sg_errf(err, "out of memory");
+        if (!nb) return out_of_memory(err, "out of memory");
         p->scratch = nb;
         p->scratch_cap = need;
     }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -387,7 +388,11 @@ enum { SLOT_EMPTY, SLOT_BUSY, SLOT_DONE };
 /* Why an image was skipped, counted apart in the closing summary (the
  * names in skip_kinds, same order). */
 enum { RESULT_OK, RESULT_MISSING, RESULT_NOT_FILE, RESULT_UNREADABLE, RESULT_EMPTY, RESULT_TOO_LARGE,
-       RESULT_UNSUPPORTED, RESULT_CORRUPT, RESULT_KINDS };
+       RESULT_UNSUPPORTED, RESULT_CORRUPT, RESULT_KINDS,
+       /* not the image's fault but the process's or the machine's (out of
+        * descriptors or memory, a read error of the storage): never skipped,
+        * the pack ends, as the next images would be dropped alike */
+       RESULT_SHORTAGE = RESULT_KINDS };
 static const char *const skip_kinds[RESULT_KINDS][2] = {   /* {one, several} */
     [RESULT_MISSING] = {"missing", "missing"},
     [RESULT_NOT_FILE] = {"not a regular file", "not regular files"},
@@ -422,8 +427,32 @@ typedef struct {
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
+/* The failures that say nothing about the file: a limit of the process
+ * (ulimit -n, ulimit -v), of the system, or a storage that failed to read. */
+static int is_shortage(int e) { return e == EMFILE || e == ENFILE || e == ENOMEM || e == EIO || e == EAGAIN; }
+
+/* "SHOWN: WHAT: what to do" for a shortage e (is_shortage) into msg;
+ * RESULT_SHORTAGE. */
+static int shortage(int e, const char *shown, const char *what, char *msg, size_t msg_len)
+{
+    char advice[128];
+    struct rlimit lim;
+    if (e == EMFILE) snprintf(advice, sizeof advice, "raise ulimit -n or lower --threads");
+    else if (e == ENFILE) snprintf(advice, sizeof advice, "the system's open files are at its limit: lower --threads");
+    else if (e == ENOMEM && getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+        snprintf(advice, sizeof advice, "out of memory (ulimit -v is %llu KiB): lower --threads",
+                 (unsigned long long)lim.rlim_cur / 1024);
+    else if (e == ENOMEM) snprintf(advice, sizeof advice, "out of memory: lower --threads");
+    else if (e == EIO)   /* a disk's bad block stays bad: the file can be moved away to skip it */
+        snprintf(advice, sizeof advice, "check the disk or network file system and try again, or move the file away");
+    else snprintf(advice, sizeof advice, "try again");
+    snprintf(msg, msg_len, "%s: %s: %s", shown, what, advice);
+    return RESULT_SHORTAGE;
+}
+
 /* Reads a whole file into *buf (grown as needed). Returns 0, or why not
- * (RESULT_MISSING, _NOT_FILE, _UNREADABLE, _EMPTY, _TOO_LARGE) with a message. */
+ * (RESULT_MISSING, _NOT_FILE, _UNREADABLE, _EMPTY, _TOO_LARGE, _SHORTAGE)
+ * with a message. */
 static int read_input(const char *path, const char *shown, uint8_t **buf, size_t *cap, size_t *len,
                       char *msg, size_t msg_len)
 {
@@ -432,13 +461,16 @@ static int read_input(const char *path, const char *shown, uint8_t **buf, size_t
     int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
+        if (is_shortage(e)) return shortage(e, shown, strerror(e), msg, msg_len);
         snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
         return e == ENOENT ? RESULT_MISSING : RESULT_UNREADABLE;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        snprintf(msg, msg_len, "%s: %s", shown, strerror(errno));
+        int e = errno;
         close(fd);
+        if (is_shortage(e)) return shortage(e, shown, strerror(e), msg, msg_len);
+        snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
         return RESULT_UNREADABLE;
     }
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SG_IMAGE_MAX_FILE) {
@@ -449,16 +481,18 @@ static int read_input(const char *path, const char *shown, uint8_t **buf, size_t
     size_t n = (size_t)st.st_size;
     if (*cap < n + 1) {
         uint8_t *nb = realloc(*buf, n + 1);
-        if (!nb) { close(fd); snprintf(msg, msg_len, "%s: out of memory", shown); return RESULT_UNREADABLE; }
+        if (!nb) { close(fd); return shortage(ENOMEM, shown, "no memory to read it", msg, msg_len); }
         *buf = nb; *cap = n + 1;
     }
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, *buf + got, n - got);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {   /* an I/O error: the file's bytes cannot be had, whatever they are */
-            snprintf(msg, msg_len, "%s: %s", shown, strerror(errno));
+        if (r < 0) {
+            int e = errno;
             close(fd);
+            if (is_shortage(e)) return shortage(e, shown, strerror(e), msg, msg_len);
+            snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
             return RESULT_UNREADABLE;
         }
         if (r == 0) break;   /* shorter than fstat said (cut meanwhile): the decoder tells */
@@ -510,6 +544,8 @@ static void process_item(const pack_state *S, worker_ctx *w, size_t i, slot *sl)
     if (sg_preprocess(&w->pre, w->file, len, dst, &err)) {
         snprintf(sl->msg, sizeof sl->msg, "%s: %s", shown, err.msg);
         sl->result = sg_image_unsupported(&err) ? RESULT_UNSUPPORTED : RESULT_CORRUPT;
+        /* the decoder's memory ran out (ENOMEM): a sound image */
+        if (err.sys_errno == ENOMEM) sl->result = shortage(ENOMEM, shown, err.msg, sl->msg, sizeof sl->msg);
     } else if (S->encoding == SG_PIXELS_RAW) {
         sl->pixel_len = raw_len;
     } else {
@@ -517,7 +553,8 @@ static void process_item(const pack_state *S, worker_ctx *w, size_t i, slot *sl)
         sl->pixels = NULL;
         if (sg_png_encode(w->raw, S->size, S->size, &sl->pixels, &sl->pixel_len, &err)) {
             snprintf(sl->msg, sizeof sl->msg, "%s: %s", shown, err.msg);
-            sl->result = RESULT_CORRUPT;
+            sl->result = err.sys_errno == ENOMEM ? shortage(ENOMEM, shown, err.msg, sl->msg, sizeof sl->msg)
+                                                 : RESULT_CORRUPT;
         }
     }
 }
@@ -711,6 +748,7 @@ int main(int argc, char **argv)
         pthread_mutex_unlock(&S.mu);
         if (interrupted) { failed = 2; break; }
 
+        if (sl->result == RESULT_SHORTAGE) { snprintf(fail_msg, sizeof fail_msg, "%s", sl->msg); failed = 1; break; }
         if (all_missing && sl->result != RESULT_MISSING) {
             for (int h = 0; h < n_held; h++) cli_warn("%s (skipped)", held[h]);
             all_missing = 0;
