@@ -465,6 +465,7 @@ int main(int argc, char **argv)
     cli_refuse_image_to_terminal(out);
     const char *path = argv[optind];
     cli_refuse_output_in_shard(out, path);   /* -o x.lmdb/data.mdb replaced the shard's data */
+    cli_refuse_output_over_data(out, "choose another -o");   /* another shard's, a run's files */
     cli_remove_dead_temps_of(out);
 
     sg_shard *s;

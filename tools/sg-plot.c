@@ -744,6 +744,7 @@ int main(int argc, char **argv)
     cli_refuse_image_to_terminal(out);
     const char *in = argv[optind];
     cli_refuse_output_is_input(out, "input", in, "choose another -o");   /* h.jsonl -o h.jsonl */
+    cli_refuse_output_over_data(out, "choose another -o");   /* a shard's data.mdb, a run's config.json */
     cli_remove_dead_temps_of(out);
 
     if (bars_mode) {

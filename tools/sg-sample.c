@@ -594,10 +594,13 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
     if (!o->each) {
         cli_refuse_output_in_shard(o->output, o->data);
         refuse_known_input(o->output, known, n_known, from_stdin, g_path, "choose another -o");
+        cli_refuse_output_over_data(o->output, "choose another -o");   /* a shard's data.mdb, a run's latest */
     } else {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/targets.tsv", o->output);
         cli_refuse_output_in_shard(path, o->data);
+        /* every file of --each goes into DIR: one check for all (DIR a shard, a run's ckpt/) */
+        cli_refuse_output_over_data(path, "choose another -o DIR");
         refuse_known_input(path, known, n_known, from_stdin, g_path, "choose another -o DIR");
         for (long k = 0; k < n_in; k++)
             for (int t = -1; t < ts->n; t++) {

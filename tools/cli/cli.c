@@ -2,6 +2,8 @@
 #include "version.h"
 #include "fileio.h"
 #include "shard.h"
+#include "checkpoint.h"
+#include "json.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -203,6 +205,84 @@ void cli_refuse_output_in_shard(const char *out, const char *shard)
 {
     if (out && shard && strcmp(out, "-") && sg_path_inside_dir(out, shard))
         cli_die("%s: the output lies inside the shard %s; write it outside the shard", out, shard);
+}
+
+/* The place a file written at out lands, symbolic links resolved as
+ * sg_write_file_atomic resolves them: its directory (canonical) into dir and
+ * its name into name; 0. Where that directory does not exist yet (sg-sample
+ * --each makes it), 1 and in dir its nearest existing ancestor, where mkdir
+ * -p would make it. -1 when there is none to check: out is a directory, a
+ * device, FIFO or socket (written in place, or refused by the write). */
+static int output_place(const char *out, char *dir, size_t dn, char *name, size_t nn)
+{
+    struct stat st;
+    char real[PATH_MAX], d[PATH_MAX];
+    if (stat(out, &st) == 0) {
+        if (!S_ISREG(st.st_mode) || !realpath(out, real)) return -1;
+    } else {   /* missing, or a dangling link (refused by the write): where the name is */
+        sg_dir_of(out, d, sizeof d);
+        const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
+        if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) return -1;
+        if (!realpath(d, real)) {
+            while (!realpath(d, real)) {
+                if (errno != ENOENT || !strcmp(d, ".") || !strcmp(d, "/")) return -1;
+                char up[PATH_MAX];
+                sg_dir_of(d, up, sizeof up);
+                memcpy(d, up, sizeof d);
+            }
+            return snprintf(dir, dn, "%s", real) < (int)dn ? 1 : -1;
+        }
+        size_t k = strlen(real);
+        if (snprintf(real + k, sizeof real - k, "%s%s", real[k - 1] == '/' ? "" : "/", base) >= (int)(sizeof real - k))
+            return -1;
+    }
+    const char *slash = strrchr(real, '/');
+    if (snprintf(name, nn, "%s", slash + 1) >= (int)nn) return -1;
+    sg_dir_of(real, dir, dn);
+    return 0;
+}
+
+/* 1 when dir is a training run's directory: its config.json says so
+ * ("format": "stargan-c-run/N", lib/trainer.c's RUN_FORMAT_FAMILY; a newer
+ * version too). */
+static int is_run_dir(const char *dir)
+{
+    char path[PATH_MAX];
+    uint8_t *data;
+    size_t len;
+    sg_err err;
+    json_value *root;
+    const char *fmt;
+    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path) return 0;
+    if (sg_refuse_irregular(path, &err) || sg_read_file(path, 16 << 20, &data, &len, &err)) return 0;
+    int run = 0;
+    if (!json_parse((const char *)data, len, NULL, &root, NULL, &err)) {
+        run = !json_get_str(root, "format", &fmt, &err) && sg_format_version(fmt, "stargan-c-run") > 0;
+        json_free(root);
+    }
+    free(data);
+    return run;
+}
+
+void cli_refuse_output_over_data(const char *out, const char *advice)
+{
+    char dir[PATH_MAX], name[256];
+    int place = out && strcmp(out, "-") ? output_place(out, dir, sizeof dir, name, sizeof name) : -1;
+    if (place < 0) return;
+    if (sg_shard_dir_looks_like(dir))
+        cli_die("%s: the output lies inside the shard %s; %s", out, dir, advice);
+    if (place == 1) return;   /* a directory to be made: no run's file yet */
+    static const char *const run_files[] = {"latest", "config.json", "history.jsonl", "cudnn-engines.txt"};
+    for (size_t k = 0; k < sizeof run_files / sizeof run_files[0]; k++)
+        if (!strcmp(name, run_files[k]) && is_run_dir(dir))
+            cli_die("%s: the output is the file %s of the training run %s; %s", out, name, dir, advice);
+    const char *slash = strrchr(dir, '/');
+    if (slash && !strcmp(slash + 1, "ckpt")) {
+        char run[PATH_MAX];
+        sg_dir_of(dir, run, sizeof run);
+        if (is_run_dir(run))
+            cli_die("%s: the output lies inside the checkpoints (ckpt/) of the training run %s; %s", out, run, advice);
+    }
 }
 
 void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n)

@@ -76,6 +76,16 @@ void cli_refuse_output_is_input(const char *out, const char *what, const char *i
  * sg_path_inside_dir): readers never write next to a shard's data, and
  * celeb-pack --force would delete what they did. */
 void cli_refuse_output_in_shard(const char *out, const char *shard);
+/* Dies (exit 1) when writing the file out (not "-") would replace data the
+ * tools made: it lands in a shard's directory (sg_shard_dir_looks_like: its
+ * data.mdb, or next to it), or it is a training run's latest, config.json,
+ * history.jsonl or cudnn-engines.txt, or lands in the run's ckpt/ (a run's
+ * directory: its config.json's "format" is "stargan-c-run/N"). Symbolic links
+ * are followed as the write follows them. "tool: OUT: the output lies inside
+ * the shard DIR; ADVICE", "...is the file NAME of the training run DIR;
+ * ADVICE", "...lies inside the checkpoints (ckpt/) of the training run DIR;
+ * ADVICE". */
+void cli_refuse_output_over_data(const char *out, const char *advice);
 /* sg-train: dies (exit 1) when the run directory run_dir is one of the
  * shard operands, lies inside one (by device and inode), or is a shard
  * itself (it holds data.mdb): the run's files would be written next to a

@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# -o of sg-plot, sg-sample and celeb-dump never replaces what the tools made
+# before: another shard's data, a training run's files (a slip of tab
+# completion: -o runs/x/c<TAB>).
+
+load helpers
+
+setup_file() {
+  T=$BATS_FILE_TMPDIR
+  celeb-synth -q -n 12 --seed 1 -o "$T/synth"
+  celeb-pack -q --attrs "$T/synth/list_attr_celeba.txt" --images "$T/synth/img_align_celeba" \
+    --select Bangs,Black_Hair,Blond_Hair --size 16 -o "$T/s.lmdb"
+  sg-train -q -o "$T/run" --iters 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 4 \
+    --save-every 2 --log-every 1 --sample-every 2 --threads 1 "$T/s.lmdb"
+}
+
+setup() {
+  T=$BATS_FILE_TMPDIR
+  W=$BATS_TEST_TMPDIR
+  cp -r "$T/s.lmdb" "$W/s2.lmdb"
+  cp -r "$T/run" "$W/run"
+  (cd "$W" && find s2.lmdb run -type f -exec md5sum {} + | sort > "$W/before")
+  cd "$W"
+}
+
+# Nothing of the copies in $W changed.
+unchanged() {
+  find s2.lmdb run -type f -exec md5sum {} + | sort | diff "$W/before" -
+}
+
+# The three tools' ways of writing FILE: each must be refused with MESSAGE.
+refused_by_all() {
+  local out=$1 msg=$2
+  run sg-plot "$T/run/history.jsonl" -o "$out"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $out: $msg; choose another -o" ] || { echo "sg-plot: $output"; false; }
+  run sg-sample --ckpt run --data "$T/s.lmdb" --count 2 -o "$out"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-sample: $out: $msg; choose another -o" ] || { echo "sg-sample: $output"; false; }
+  for mode in "--grid 2x2" "--get 0"; do
+    run celeb-dump $mode -o "$out" "$T/s.lmdb"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-dump: $out: $msg; choose another -o" ] || { echo "celeb-dump $mode: $output"; false; }
+  done
+  unchanged
+}
+
+@test "-o inside another shard (its data.mdb, or next to it) is refused by sg-plot, sg-sample and celeb-dump" {
+  refused_by_all s2.lmdb/data.mdb "the output lies inside the shard $W/s2.lmdb"
+  refused_by_all s2.lmdb/x.png "the output lies inside the shard $W/s2.lmdb"
+  [ ! -e s2.lmdb/x.png ]
+  refused_by_all s2.lmdb/new/x.png "the output lies inside the shard $W/s2.lmdb"
+  # also through a symbolic link, which the write would follow
+  ln -s s2.lmdb/data.mdb link.png
+  refused_by_all link.png "the output lies inside the shard $W/s2.lmdb"
+  celeb-dump --verify s2.lmdb
+}
+
+@test "-o onto a training run's latest, config.json, history.jsonl, cudnn-engines.txt or into its ckpt/ is refused" {
+  echo "engines" > run/cudnn-engines.txt
+  (cd "$W" && find s2.lmdb run -type f -exec md5sum {} + | sort > "$W/before")
+  for f in latest config.json history.jsonl cudnn-engines.txt; do
+    refused_by_all run/$f "the output is the file $f of the training run $W/run"
+  done
+  refused_by_all run/ckpt/000004-D.safetensors "the output lies inside the checkpoints (ckpt/) of the training run $W/run"
+  refused_by_all run/ckpt/new.png "the output lies inside the checkpoints (ckpt/) of the training run $W/run"
+  # from inside the run directory, and through a link
+  cd run
+  run sg-plot history.jsonl -o latest
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: latest: the output is the file latest of the training run $W/run; choose another -o" ]
+  cd ..
+  ln -s run/config.json cj
+  refused_by_all cj "the output is the file config.json of the training run $W/run"
+  sg-train -q -o run --resume --iters 5 --threads 1
+}
+
+@test "sg-sample --each refuses a shard's directory (or one below it) and a run's ckpt/ as DIR" {
+  for dir in s2.lmdb s2.lmdb/sub run/ckpt; do
+    run sg-sample --ckpt run --data "$T/s.lmdb" --count 2 --each -o $dir
+    [ "$status" -eq 1 ]
+    what="the output lies inside the shard $W/s2.lmdb"
+    [ $dir = run/ckpt ] && what="the output lies inside the checkpoints (ckpt/) of the training run $W/run"
+    [ "$output" = "sg-sample: $dir/targets.tsv: $what; choose another -o DIR" ] || { echo "$dir: $output"; false; }
+  done
+  [ ! -e s2.lmdb/sub ]
+  unchanged
+}
+
+@test "what is no shard's or run's data stays writable: a run's samples/, a file named config.json elsewhere, a directory named ckpt" {
+  sg-plot run/history.jsonl -o run/samples/loss.png
+  is_png run/samples/loss.png
+  echo '{"format": "something-else/1"}' > config.json
+  mkdir -p other/ckpt
+  echo '{"format": "stargan-c-run/1"}' > other/config.json.bak
+  sg-plot run/history.jsonl -o config.json
+  is_png config.json
+  sg-sample --ckpt run --data "$T/s.lmdb" --count 2 -o other/ckpt/g.png
+  is_png other/ckpt/g.png
+  celeb-dump --grid 2x2 -o latest "$T/s.lmdb"
+  is_png latest
+  sg-sample --ckpt run --data "$T/s.lmdb" --count 2 --each -o each
+  [ -s each/targets.tsv ]
+}
