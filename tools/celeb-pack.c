@@ -705,6 +705,7 @@ int main(int argc, char **argv)
      * no temporary directory; a failure below aborts it. */
     sg_err err;
     sg_shard_writer *wr;
+    cli_note_output(out);   /* for the advice on ENOSPC */
     if (sg_shard_writer_open(&wr, out, &meta, force, L.n, &err)) cli_die_err(&err);
 
     cli_catch_stop_signals(on_signal, 0);

@@ -449,6 +449,7 @@ int main(int argc, char **argv)
         cli_refuse_output_is_input(path, "attribute file", in_path, "choose another -o DIR");
         cli_refuse_output_is_input(path, "--partition file", partition_path, "choose another -o DIR");
     }
+    cli_note_output(out_dir);   /* for the advice on ENOSPC */
     if (sg_mkdir_p(out_dir, &err) != 0) cli_die_err(&err);
     if (access(out_dir, W_OK) != 0) cli_die("%s:", out_dir);
     sg_remove_dead_temps_in(out_dir, ".", ".txt");   /* stage_file's, left by a killed run */

@@ -125,6 +125,7 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     snprintf(img_dir, sizeof img_dir, "%s/img_align_celeba", dir);
     snprintf(attr_path, sizeof attr_path, "%s/list_attr_celeba.txt", dir);
     snprintf(part_path, sizeof part_path, "%s/list_eval_partition.txt", dir);
+    cli_note_output(dir);   /* for the advice on ENOSPC */
     if (sg_mkdir_p(img_dir, &err) != 0) cli_die_err(&err);
     /* The lists are written last: while images are being written (or after a
      * crash) no list refers to a set of images that is not complete. */

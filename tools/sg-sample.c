@@ -788,6 +788,7 @@ int main(int argc, char **argv)
 
     const char *ext = !strcmp(o.format, "jpg") ? "jpg" : "png";
     refuse_outputs_over_inputs(&o, files, n_files, g_path, in, n_in, &ts, ext);
+    if (o.each) cli_note_output(o.output);   /* for the advice on ENOSPC */
     if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
     if (o.each && !sg_path_is_dir(o.output)) cli_die("%s: not a directory", o.output);
     if (o.each) {   /* what a killed run left: its files' and its list's temporaries */

@@ -19,6 +19,10 @@ setup() {
   W=$BATS_TEST_TMPDIR
 }
 
+teardown() {
+  if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then umount "$MNT"; fi
+}
+
 # The tool's messages under a file size limit of $1 KiB: SIGXFSZ would kill it
 # with no word of its own (status 153) and leave its temporary file.
 under_fsize() {
@@ -90,4 +94,37 @@ fsize_hint() { echo "(the file size limit (ulimit -f) is $1 KiB: raise it and tr
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-pack: $T/k/img_align_celeba/000007.jpg: Cannot allocate memory: out of memory: lower --threads; p.lmdb not written" ]
   [ -z "$(ls -A)" ]
+}
+
+@test "ENOSPC for want of inodes (blocks free, df -i at 0) says so, not 'free space on it'" {
+  [ "$(id -u)" = 0 ] || skip "needs root to mount a file system"
+  command -v mkfs.ext4 >/dev/null || skip "no mkfs.ext4"
+  truncate -s 20M "$W/ino.img"
+  mkfs.ext4 -q -F -N 16 "$W/ino.img" || skip "mkfs.ext4 failed"
+  MNT=$W/mnt
+  mkdir "$MNT"
+  mount -o loop "$W/ino.img" "$MNT" 2>/dev/null || { MNT=; skip "cannot mount a loop device here"; }
+  mkdir "$MNT/d"
+  i=0; while touch "$MNT/f$i" 2>/dev/null; do i=$((i+1)); done
+  [ "$(stat -f -c %d "$MNT")" = 0 ] && [ "$(stat -f -c %a "$MNT")" -gt 100 ]   # no inode free, blocks free
+  hint="No space left on device (the file system has no free inodes (df -i): remove files and try again)"
+  run sg-plot "$T/run/history.jsonl" -o "$MNT/l.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $MNT/l.png: $hint" ]
+  run sg-sample --ckpt "$T/run" --data "$T/s.lmdb" --count 2 --each -o "$MNT/d"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-sample: $MNT/d/000000_input.png: $hint" ]
+  run celeb-pack -q --attrs "$T/synth/list_attr_celeba.txt" --images "$T/synth/img_align_celeba" --select Bangs \
+    --size 16 -o "$MNT/p.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-pack: $MNT/p.lmdb: cannot create the temporary directory $MNT/p.lmdb.tmp-"*": $hint" ]]
+  run sg-train -q -o "$MNT/d" --iters 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 2 --threads 1 "$T/s.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $MNT/d/config.json: $hint" ]
+  # blocks gone too: the words for a full file system, as ever
+  rm "$MNT/f0"
+  dd if=/dev/zero of="$MNT/fill" bs=1M 2>/dev/null || true
+  run sg-plot "$T/run/history.jsonl" -o "$MNT/l.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $MNT/l.png: No space left on device (the file system is full: free space on it and try again)" ]
 }

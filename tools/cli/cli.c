@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,11 +95,43 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags)
 #define QUOTA_FREE "free space"
 #define QUOTA_OTHER " or ask for more quota"
 
+/* ENOSPC where inodes ran out, not blocks (many small files: one per image):
+ * "free space" would send the user deleting large files, which does not help. */
+#define INODES_STATE "the file system has no free inodes (df -i)"
+#define INODES_FREE "remove files"
+
+/* The output the tool writes (cli_note_output), for telling which file system
+ * an ENOSPC came from. */
+static char noted_output[PATH_MAX];
+
+void cli_note_output(const char *path)
+{
+    if (path && strcmp(path, "-") && strlen(path) < sizeof noted_output) strcpy(noted_output, path);
+}
+
+/* 1 when the file system of the noted output (the nearest existing directory
+ * on its path, where it is not there yet) has free blocks but no free inodes. */
+static int out_of_inodes(void)
+{
+    char p[PATH_MAX], up[PATH_MAX];
+    struct statvfs v;
+    if (!noted_output[0]) return 0;
+    memcpy(p, noted_output, sizeof p);
+    while (statvfs(p, &v) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR) return 0;
+        if (!strcmp(p, ".") || !strcmp(p, "/")) return 0;
+        sg_dir_of(p, up, sizeof up);
+        memcpy(p, up, sizeof p);
+    }
+    return v.f_favail == 0 && v.f_bavail > 0 && v.f_files > 0;   /* f_files 0: no inode count (btrfs, NFS) */
+}
+
 /* The advice for want of space, by the errno that said so; "" for any other.
  * String constants, but for EFBIG's (the limit in it), which lives until the
  * next call. */
 static const char *no_space_hint(int e)
 {
+    if (e == ENOSPC && out_of_inodes()) return " (" INODES_STATE ": " INODES_FREE " and try again)";
     if (e == ENOSPC) return " (" FULL_STATE ": " FULL_FREE " and try again)";
     if (e == EDQUOT) return " (" QUOTA_STATE ": " QUOTA_FREE QUOTA_OTHER ", then try again)";
     struct rlimit lim;
@@ -120,7 +153,8 @@ const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf,
 {
     const char *sep = aside && aside[0] ? " " : "";
     if (!aside) aside = "";
-    if (err->sys_errno == ENOSPC) snprintf(buf, n, FULL_STATE ": " FULL_FREE "%s%s", sep, aside);
+    if (err->sys_errno == ENOSPC && out_of_inodes()) snprintf(buf, n, INODES_STATE ": " INODES_FREE "%s%s", sep, aside);
+    else if (err->sys_errno == ENOSPC) snprintf(buf, n, FULL_STATE ": " FULL_FREE "%s%s", sep, aside);
     else if (err->sys_errno == EDQUOT) snprintf(buf, n, QUOTA_STATE ": " QUOTA_FREE "%s%s" QUOTA_OTHER, sep, aside);
     else if (n) buf[0] = 0;
     return buf;
@@ -156,6 +190,7 @@ void cli_die_err(const sg_err *err) { cli_die("%s%s", err->msg, cli_no_space_hin
 
 void cli_die_output_err(const sg_err *err, const char *out)
 {
+    cli_note_output(out);
     struct stat st;
     int device = !strcmp(out, "-") ? !stdout_is_file() : stat(out, &st) == 0 && !S_ISREG(st.st_mode);
     cli_die("%s%s", err->msg, device ? "" : cli_no_space_hint(err));
@@ -287,6 +322,7 @@ void cli_refuse_output_over_data(const char *out, const char *advice)
 
 void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n)
 {
+    cli_note_output(run_dir);   /* sg-train's output, for the advice on ENOSPC */
     char file[PATH_MAX];
     if (snprintf(file, sizeof file, "%s/config.json", run_dir) >= (int)sizeof file) return;   /* a file of the run */
     for (int k = 0; k < n; k++) {
@@ -454,6 +490,7 @@ void cli_on_crash_blame(const char *what)
 
 void cli_remove_dead_temps_of(const char *out)
 {
+    cli_note_output(out);
     if (out && strcmp(out, "-")) sg_remove_dead_temps_of(out);
 }
 

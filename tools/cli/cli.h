@@ -37,9 +37,18 @@ void cli_die_stdout(void) __attribute__((noreturn));
 /* 1 when err is a system call's failure for want of space: ENOSPC (a full
  * file system) or EDQUOT (a disk quota reached). */
 int cli_no_space(const sg_err *err);
+/* Records path (a file or a directory, there or not yet) as what the tool
+ * writes: on ENOSPC, the advice looks at its file system, and says "the file
+ * system has no free inodes (df -i): remove files" where blocks are free but
+ * inodes are not, instead of "the file system is full: free space on it".
+ * cli_die_output_err, cli_remove_dead_temps_of and cli_refuse_run_dir_shard
+ * record theirs. "-" and NULL: nothing. */
+void cli_note_output(const char *path);
 /* What to do, for a message of a tool's own built around err->msg
  * (cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err))):
- * " (the file system is full: free space on it and try again)" for ENOSPC,
+ * " (the file system is full: free space on it and try again)" for ENOSPC
+ * (" (the file system has no free inodes (df -i): remove files and try
+ * again)" where the noted output's file system has blocks but no inodes),
  * " (the disk quota is exceeded: free space or ask for more quota, then try
  * again)" for EDQUOT, " (the file size limit (ulimit -f) is N KiB: raise it
  * and try again)" for EFBIG under such a limit (valid until the next call),
@@ -47,7 +56,8 @@ int cli_no_space(const sg_err *err);
 const char *cli_no_space_hint(const sg_err *err);
 /* The same advice as a phrase, for a tool's own sentence about what comes
  * after ("(%s, then sg-train --resume ...)"), into buf (n bytes), returned:
- * "the file system is full: free space on it" for ENOSPC, "the disk quota is
+ * "the file system is full: free space on it" for ENOSPC ("the file system has
+ * no free inodes (df -i): remove files" as above), "the disk quota is
  * exceeded: free space or ask for more quota" for EDQUOT, else "". aside
  * (NULL: none) follows "free space": "free space on it (--keep N ...)",
  * "free space (--keep N ...) or ask for more quota". */
@@ -86,7 +96,8 @@ void cli_refuse_output_in_shard(const char *out, const char *shard);
  * ADVICE", "...lies inside the checkpoints (ckpt/) of the training run DIR;
  * ADVICE". */
 void cli_refuse_output_over_data(const char *out, const char *advice);
-/* sg-train: dies (exit 1) when the run directory run_dir is one of the
+/* sg-train: records run_dir as the output (cli_note_output); dies (exit 1)
+ * when the run directory run_dir is one of the
  * shard operands, lies inside one (by device and inode), or is a shard
  * itself (it holds data.mdb): the run's files would be written next to a
  * shard's data, where readers never write. */
