@@ -1679,7 +1679,7 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
     if (rc) return NULL;
     sg_backend *be = calloc(1, sizeof *be);
     cpu_state *st = calloc(1, sizeof *st);
-    if (!be || !st) { free(be); free(st); sg_errf(err, "cpu backend: out of memory"); return NULL; }
+    if (!be || !st) { free(be); free(st); sg_err_oom(err, "cpu backend: out of memory"); return NULL; }
     be->ops = &cpu_ops;
     be->name = "cpu";
     be->impl = st;

@@ -12,7 +12,7 @@ int sg_canvas_init(sg_canvas *c, int width, int height, sg_rgb bg, sg_err *err)
     if (width < 1 || height < 1 || width > 32768 || height > 32768)
         return sg_errf(err, "canvas size %dx%d out of range (1..32768)", width, height);
     c->rgb = malloc((size_t)width * height * 3);
-    if (!c->rgb) return sg_errf(err, "canvas %dx%d: out of memory", width, height);
+    if (!c->rgb) return sg_err_oom(err, "canvas %dx%d: out of memory", width, height);
     c->width = width;
     c->height = height;
     sg_canvas_fill(c, bg);

@@ -110,7 +110,7 @@ int sg_attr_table_create(sg_attr_table *t, int n_attrs, const char *const *names
     return 0;
 oom:
     sg_attr_table_free(t);
-    return sg_errf(err, "out of memory");
+    return sg_err_oom(err, "out of memory");
 }
 
 /* Open-addressing set of file names; returns the row already holding name, or
@@ -149,7 +149,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
     name_set set = {0, NULL};
     size_t cap_rows = 0;
     int rc = -1;
-    if (!buf || !tok) { sg_errf(err, "%s: out of memory", name); goto done; }
+    if (!buf || !tok) { sg_err_oom(err, "%s: out of memory", name); goto done; }
     memcpy(buf, text, len);
     buf[len] = 0;
     size_t start;
@@ -222,10 +222,10 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
                         goto done;
                     }
             t->attr_names = calloc(n, sizeof *t->attr_names);
-            if (!t->attr_names) { sg_errf(err, "%s: out of memory", name); goto done; }
+            if (!t->attr_names) { sg_err_oom(err, "%s: out of memory", name); goto done; }
             t->n_attrs = n;
             for (int i = 0; i < n; i++)
-                if (!(t->attr_names[i] = strdup(tok[i]))) { sg_errf(err, "%s: out of memory", name); goto done; }
+                if (!(t->attr_names[i] = strdup(tok[i]))) { sg_err_oom(err, "%s: out of memory", name); goto done; }
             /* Whether a blank follows the last name (split_tokens overwrote it
              * with a NUL, so look at the original text). A CSV's is written
              * as CelebA's list_attr_celeba.txt has it, so that the outputs of
@@ -258,7 +258,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
             if (va) t->values = va;
             size_t *rl = realloc(row_line, nc * sizeof *rl);
             if (rl) row_line = rl;
-            if (!fn || !va || !rl) { sg_errf(err, "%s: out of memory", name); goto done; }
+            if (!fn || !va || !rl) { sg_err_oom(err, "%s: out of memory", name); goto done; }
             cap_rows = nc;
         }
         int8_t *row = t->values + t->n_rows * t->n_attrs;
@@ -272,7 +272,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
                 goto done;
             }
         }
-        if (!(t->file_names[t->n_rows] = strdup(tok[0]))) { sg_errf(err, "%s: out of memory", name); goto done; }
+        if (!(t->file_names[t->n_rows] = strdup(tok[0]))) { sg_err_oom(err, "%s: out of memory", name); goto done; }
         row_line[t->n_rows] = line_no;
         t->n_rows++;
     }
@@ -285,7 +285,7 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
     set.cap = 16;
     while (set.cap < 2 * t->n_rows) set.cap *= 2;
     set.slot = malloc(set.cap * sizeof *set.slot);
-    if (!set.slot) { sg_errf(err, "%s: out of memory", name); goto done; }
+    if (!set.slot) { sg_err_oom(err, "%s: out of memory", name); goto done; }
     memset(set.slot, -1, set.cap * sizeof *set.slot);
     for (size_t i = 0; i < t->n_rows; i++) {
         long first = name_set_insert(&set, t->file_names, t->file_names[i], (long)i);
@@ -328,7 +328,7 @@ int sg_attr_table_format(const sg_attr_table *t, const size_t *rows, size_t n_ro
         cap += strlen(t->file_names[r]) + 3 * (size_t)t->n_attrs + 1;
     }
     char *buf = malloc(cap), *p = buf;
-    if (!buf) return sg_errf(err, "out of memory");
+    if (!buf) return sg_err_oom(err, "out of memory");
     p += sprintf(p, "%zu\n", n_rows);
     for (int a = 0; a < t->n_attrs; a++) {
         if (a) *p++ = ' ';

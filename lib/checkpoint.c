@@ -123,7 +123,7 @@ static int meta_build(meta_list *ml, const sg_ckpt_info *info, const char *net, 
         rc |= meta_addf(ml, "mask", "{\"offset\":%d,\"size\":%d}", sg_model_cls_dim(c), c->n_datasets);
     else
         rc |= meta_addf(ml, "mask", "null");
-    if (rc) { meta_free(ml); return sg_errf(err, "out of memory"); }
+    if (rc) { meta_free(ml); return sg_err_oom(err, "out of memory"); }
     return 0;
 }
 
@@ -229,14 +229,14 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
     }
     info->has_dataset_crops = 1;
     info->label_names = calloc(total, sizeof(char *));
-    if (!info->label_names) { sg_errf(err, "out of memory"); goto fail; }
+    if (!info->label_names) { sg_err_oom(err, "out of memory"); goto fail; }
     info->n_labels = total;
     for (int ds = 0, k = 0; ds < c->n_datasets; ds++) {
         const json_value *labels = json_get(root->items[ds], "labels");
         for (size_t j = 0; j < labels->n; j++, k++) {
             const char *s = json_str(labels->items[j]);
             if (!s) { sg_errf(err, "%s: metadata \"datasets\" entry %d: label %zu is not a string", f->path, ds, j); goto fail; }
-            if (!(info->label_names[k] = strdup(s))) { sg_errf(err, "out of memory"); goto fail; }
+            if (!(info->label_names[k] = strdup(s))) { sg_err_oom(err, "out of memory"); goto fail; }
         }
     }
     json_free(root);
@@ -379,7 +379,7 @@ static int data_crc(sg_st_file *f, uint32_t *out, sg_err *err)
 {
     enum { CHUNK = 1 << 20 };
     uint8_t *buf = malloc(CHUNK);
-    if (!buf) return sg_errf(err, "%s: out of memory", f->path);
+    if (!buf) return sg_err_oom(err, "%s: out of memory", f->path);
     uint32_t crc = 0;
     uint64_t done = 0;
     while (done < f->data_len) {
@@ -469,7 +469,7 @@ static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckp
     void *buf = malloc(max_bytes(list, n));
     meta_list ml = {0};
     sg_st_writer *w = NULL;
-    if (!specs || !buf) { free(specs); free(buf); return sg_errf(err, "%s: out of memory", path); }
+    if (!specs || !buf) { free(specs); free(buf); return sg_err_oom(err, "%s: out of memory", path); }
     for (int i = 0; i < n; i++) {
         specs[i].name = list[i].name;
         specs[i].dtype = st_dtype(list[i].dtype);
@@ -485,7 +485,7 @@ static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckp
         crc = sg_crc32(crc, buf, list[i].numel * sg_st_dtype_size(specs[i].dtype));
     }
     if (meta_build(&ml, info, net_name(net), step, err)) goto done;
-    if (meta_addf(&ml, META_CRC, "%08x", crc)) { sg_errf(err, "out of memory"); goto done; }
+    if (meta_addf(&ml, META_CRC, "%08x", crc)) { sg_err_oom(err, "out of memory"); goto done; }
     if (crc_out) *crc_out = crc;
     if (sg_st_writer_begin(&w, path, specs, n, ml.keys, (const char *const *)ml.values, ml.n, err)) goto done;
     for (int i = 0; i < n; i++) {
@@ -575,7 +575,7 @@ static int net_match(sg_model *m, sg_net net, net_file *nf, sg_err *err)
 {
     const sg_tensor_info *list;
     int n = sg_model_tensors(m, net, &list);
-    if (!(nf->idx = calloc(n ? n : 1, sizeof *nf->idx))) return sg_errf(err, "%s: out of memory", nf->f->path);
+    if (!(nf->idx = calloc(n ? n : 1, sizeof *nf->idx))) return sg_err_oom(err, "%s: out of memory", nf->f->path);
     return match_net_tensors(nf->f, net, list, n, nf->idx, err);
 }
 
@@ -586,7 +586,7 @@ int sg_ckpt_check_generator_tensors(const char *path, const sg_ckpt_info *info, 
     if (n < 0) return sg_err_prefix(err, "%s", path);
     long *idx = calloc(n ? n : 1, sizeof *idx);
     sg_st_file *f = NULL;
-    int rc = !idx ? sg_errf(err, "%s: out of memory", path)
+    int rc = !idx ? sg_err_oom(err, "%s: out of memory", path)
            : sg_st_open(&f, path, err) ? -1 : match_net_tensors(f, SG_NET_G, list, n, idx, err);
     if (f) sg_st_close(f);
     free(idx);
@@ -600,7 +600,7 @@ static int net_apply(sg_model *m, sg_net net, net_file *nf, sg_err *err)
     const sg_tensor_info *list;
     int n = sg_model_tensors(m, net, &list);
     void *buf = malloc(max_bytes(list, n));
-    if (!buf) return sg_errf(err, "%s: out of memory", nf->f->path);
+    if (!buf) return sg_err_oom(err, "%s: out of memory", nf->f->path);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         const sg_st_tensor *t = &nf->f->tensors[nf->idx[i]];
@@ -711,13 +711,13 @@ static int write_state_crc(sg_model *m, const char *path, const sg_ckpt_info *in
         size_t tc = sg_model_trainable_count(m, (sg_net)net);
         m1[net] = malloc((tc ? tc : 1) * sizeof(float));
         m2[net] = malloc((tc ? tc : 1) * sizeof(float));
-        if (!m1[net] || !m2[net]) { sg_errf(err, "%s: out of memory", path); goto done; }
+        if (!m1[net] || !m2[net]) { sg_err_oom(err, "%s: out of memory", path); goto done; }
         if (sg_model_get_adam(m, (sg_net)net, m1[net], m2[net], &steps[net], err)) { sg_err_prefix(err, "%s", path); goto done; }
     }
     int total = 2 * (counts[0] + counts[1]) + 3;
     specs = calloc(total, sizeof *specs);
     names = calloc(total, sizeof *names);
-    if (!specs || !names) { sg_errf(err, "%s: out of memory", path); goto done; }
+    if (!specs || !names) { sg_err_oom(err, "%s: out of memory", path); goto done; }
     for (int net = 0; net < 2; net++)
         for (int pass = 0; pass < 2; pass++) {
             /* G.exp_avg.* then G.exp_avg_sq.*, each in state_dict order over trainable tensors. */
@@ -756,7 +756,7 @@ static int write_state_crc(sg_model *m, const char *path, const sg_ckpt_info *in
     if (meta_addf(&ml, META_CRC, "%08x", crc) ||
         (net_crc && (meta_addf(&ml, "G_" META_CRC, "%08x", net_crc[0]) ||
                      meta_addf(&ml, "D_" META_CRC, "%08x", net_crc[1])))) {
-        sg_errf(err, "out of memory");
+        sg_err_oom(err, "out of memory");
         goto done;
     }
     rc = sg_st_write(path, specs, ns, ml.keys, (const char *const *)ml.values, ml.n, err);
@@ -810,7 +810,7 @@ static int state_read(sg_model *m, sg_st_file *f, int check_crc, state_data *sd,
         sd->m1[net] = malloc((tc ? tc : 1) * sizeof(float));
         sd->m2[net] = malloc((tc ? tc : 1) * sizeof(float));
         for (int pass = 0; pass < 2; pass++) idx[net][pass] = calloc(counts[net], sizeof(long));
-        if (!sd->m1[net] || !sd->m2[net] || !idx[net][0] || !idx[net][1]) { sg_errf(err, "%s: out of memory", path); goto done; }
+        if (!sd->m1[net] || !sd->m2[net] || !idx[net][0] || !idx[net][1]) { sg_err_oom(err, "%s: out of memory", path); goto done; }
         for (int pass = 0; pass < 2; pass++) {
             int matched;
             snprintf(prefix, sizeof prefix, "%s.%s.", net_name((sg_net)net), pass ? "exp_avg_sq" : "exp_avg");
@@ -964,7 +964,7 @@ int sg_ckpt_steps(const char *run_dir, int64_t **steps, size_t *n, sg_err *err)
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             int64_t *ns = realloc(*steps, cap * sizeof *ns);
-            if (!ns) { free(*steps); *steps = NULL; *n = 0; closedir(dp); return sg_errf(err, "out of memory"); }
+            if (!ns) { free(*steps); *steps = NULL; *n = 0; closedir(dp); return sg_err_oom(err, "out of memory"); }
             *steps = ns;
         }
         (*steps)[(*n)++] = st;

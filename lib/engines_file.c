@@ -163,7 +163,7 @@ char *sg_engines_format(const sg_engines_header *h, const sg_engine_choice *c, i
             return NULL;
         }
     int first = -1, dup = find_duplicate(c, n, &first);
-    if (dup == -2) { sg_errf(err, "out of memory"); return NULL; }
+    if (dup == -2) { sg_err_oom(err, "out of memory"); return NULL; }
     if (dup >= 0) {
         sg_errf(err, "engines file: choices %d and %d are for the same kind and shape", first, dup);
         return NULL;
@@ -173,7 +173,7 @@ char *sg_engines_format(const sg_engines_header *h, const sg_engine_choice *c, i
     size_t line_cap = 160 + 8 + SG_ENGINES_MAX_KNOBS * 40;
     size_t cap = sizeof COMMENT + 256 + 64 + (size_t)n * line_cap, used = 0;
     char *buf = malloc(cap);
-    if (!buf) { sg_errf(err, "out of memory"); return NULL; }
+    if (!buf) { sg_err_oom(err, "out of memory"); return NULL; }
     used += snprintf(buf, cap, "%sdevice %s\ncudnn %lld\nlayout %s\nprecision %s\n", COMMENT, h->device,
                      h->cudnn, h->layout, h->precision);
     for (int i = 0; i < n; i++) {
@@ -412,10 +412,10 @@ int sg_engines_parse(const char *text, size_t len, const char *path, sg_engines_
             if (cap > INT_MAX / 2) { fail(&c, "too many choices"); goto bad; }
             int nc = cap ? 2 * cap : 64;
             sg_engine_choice *g = realloc(w, (size_t)nc * sizeof *w);
-            if (!g) { sg_errf(err, "out of memory"); goto bad; }
+            if (!g) { sg_err_oom(err, "out of memory"); goto bad; }
             w = g;
             int *gl = realloc(lines, (size_t)nc * sizeof *lines);
-            if (!gl) { sg_errf(err, "out of memory"); goto bad; }
+            if (!gl) { sg_err_oom(err, "out of memory"); goto bad; }
             lines = gl;
             cap = nc;
         }
@@ -428,7 +428,7 @@ int sg_engines_parse(const char *text, size_t len, const char *path, sg_engines_
         goto bad;
     }
     int first = -1, dup = find_duplicate(w, nw, &first);
-    if (dup == -2) { sg_errf(err, "out of memory"); goto bad; }
+    if (dup == -2) { sg_err_oom(err, "out of memory"); goto bad; }
     if (dup >= 0) {
         const sg_engine_choice *q = &w[dup];
         c.line = lines[dup];

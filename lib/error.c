@@ -40,6 +40,17 @@ int sg_errf(sg_err *err, const char *fmt, ...)
     return -1;
 }
 
+int sg_err_oom(sg_err *err, const char *fmt, ...)
+{
+    if (!err) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vfit(err, fmt, ap);
+    va_end(ap);
+    err->sys_errno = ENOMEM;
+    return -1;
+}
+
 static int verr_sys(sg_err *err, int e, const char *fmt, va_list ap)
 {
     if (!err) return -1;

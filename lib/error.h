@@ -20,6 +20,10 @@ typedef struct {
 
 /* Formats the message into err (if non-NULL), sets sys_errno to 0 and returns -1. */
 int sg_errf(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Like sg_errf (the message as given: "...: out of memory"), recording ENOMEM
+ * in sys_errno, so that a caller tells a sound file that did not fit in memory
+ * from a bad one (a checkpoint is not "unusable", celeb-pack stops). */
+int sg_err_oom(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Like sg_errf, appending ": strerror(errno)" and recording errno in sys_errno. */
 int sg_errno(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Like sg_errno with an explicit error number e (one saved earlier, or a

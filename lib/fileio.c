@@ -239,7 +239,7 @@ int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len
     if (!f) return sg_errno(err, "%s", name);
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap + 1);
-    if (!buf) { if (!is_stdin) fclose(f); return sg_errf(err, "%s: out of memory", name); }
+    if (!buf) { if (!is_stdin) fclose(f); return sg_err_oom(err, "%s: out of memory", name); }
     for (;;) {
         if (n == cap) {
             if (cap > max_bytes) break;
@@ -247,7 +247,7 @@ int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len
              * is too large (/dev/zero) without asking for twice the limit. */
             size_t ncap = cap > max_bytes / 2 ? max_bytes + 1 : cap * 2;
             uint8_t *nb = realloc(buf, ncap + 1);
-            if (!nb) { free(buf); if (!is_stdin) fclose(f); return sg_errf(err, "%s: out of memory", name); }
+            if (!nb) { free(buf); if (!is_stdin) fclose(f); return sg_err_oom(err, "%s: out of memory", name); }
             buf = nb; cap = ncap;
         }
         size_t r = fread(buf + n, 1, cap - n, f);

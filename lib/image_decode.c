@@ -267,21 +267,6 @@ static int refuse_cmyk(sg_err *err)
 
 int sg_image_unsupported(const sg_err *err) { return err && err->sys_errno == ENOTSUP; }
 
-/* An allocation failed: the message as given, marked ENOMEM (no strerror
- * appended), so that a caller tells a sound image that did not fit in memory
- * from a bad one (celeb-pack stops for it instead of skipping the image). */
-static int out_of_memory(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int out_of_memory(sg_err *err, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    sg_errf(err, "%s", msg);
-    if (err) err->sys_errno = ENOMEM;
-    return -1;
-}
 
 /* The JPEG's size, checked against the limits, and its colour space (for
  * decode and probe alike: what the header says that the decoder refuses). The
@@ -312,7 +297,7 @@ static int decode_jpeg_with(tjhandle tj, const uint8_t *data, size_t len, uint8_
     size_t need = (size_t)w * h * 3;
     if (*cap < need) {
         uint8_t *nb = realloc(*buf, need);
-        if (!nb) return out_of_memory(err, "out of memory for a %dx%d image", w, h);
+        if (!nb) return sg_err_oom(err, "out of memory for a %dx%d image", w, h);
         *buf = nb;
         *cap = need;
     }
@@ -531,7 +516,7 @@ int sg_image_orient(sg_image *img, int o, sg_err *err)
     int w = img->width, h = img->height, swap = o >= 5;
     int ow = swap ? h : w, oh = swap ? w : h;
     uint8_t *rgb = malloc((size_t)w * h * 3);
-    if (!rgb) return sg_errf(err, "out of memory");
+    if (!rgb) return sg_err_oom(err, "out of memory");
     for (int y = 0; y < oh; y++)
         for (int x = 0; x < ow; x++) {
             int sx, sy;   /* the source pixel of output (x, y) */
@@ -657,7 +642,7 @@ static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_
     size_t stride = (size_t)w * 3, need = stride * (size_t)(last - first);
     if (p->pixels_cap < need) {
         uint8_t *nb = realloc(p->pixels, need);
-        if (!nb) { jpeg_abort_decompress(ci); return out_of_memory(err, "out of memory for a %dx%d image", w, h); }
+        if (!nb) { jpeg_abort_decompress(ci); return sg_err_oom(err, "out of memory for a %dx%d image", w, h); }
         p->pixels = nb;
         p->pixels_cap = need;
     }
@@ -690,12 +675,12 @@ static int preprocess_jpeg(sg_preprocessor *p, const uint8_t *data, size_t len, 
 {
     if (!sg_jpeg_defines_its_tables(data, len)) {
         jpeg_reader *r = jpeg_reader_new();
-        if (!r) return out_of_memory(err, "JPEG: cannot initialise libjpeg");   /* only malloc fails */
+        if (!r) return sg_err_oom(err, "JPEG: cannot initialise libjpeg");   /* only malloc fails */
         int rc = preprocess_jpeg_with(p, r, data, len, out, err);
         jpeg_reader_free(r);
         return rc;
     }
-    if (!p->jpeg && !(p->jpeg = jpeg_reader_new())) return out_of_memory(err, "JPEG: cannot initialise libjpeg");
+    if (!p->jpeg && !(p->jpeg = jpeg_reader_new())) return sg_err_oom(err, "JPEG: cannot initialise libjpeg");
     return preprocess_jpeg_with(p, p->jpeg, data, len, out, err);
 }
 
@@ -725,7 +710,7 @@ static int use_plan(sg_preprocessor *p, int w, int h, sg_err *err)
     size_t need = sg_resize_plan_scratch_size(&p->plan);
     if (p->scratch_cap < need) {
         uint8_t *nb = realloc(p->scratch, need);
-        if (!nb) return out_of_memory(err, "out of memory");
+        if (!nb) return sg_err_oom(err, "out of memory");
         p->scratch = nb;
         p->scratch_cap = need;
     }

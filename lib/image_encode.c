@@ -39,7 +39,7 @@ int sg_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uint8
     tjDestroy(tj);
     /* Hand back malloc'd memory so callers free() every encoder's output alike. */
     *out = malloc(len ? len : 1);
-    if (!*out) { tjFree(buf); return sg_errf(err, "JPEG: out of memory"); }
+    if (!*out) { tjFree(buf); return sg_err_oom(err, "JPEG: out of memory"); }
     memcpy(*out, buf, len);
     tjFree(buf);
     *out_len = len;

@@ -54,7 +54,7 @@ int sg_image_writer_start(sg_image_writer **out, int max_queued, sg_err *err)
     sg_image_writer *w = calloc(1, sizeof *w);
     if (max_queued < 1) max_queued = 1;
     if (w) w->ring = calloc((size_t)max_queued, sizeof *w->ring);
-    if (!w || !w->ring) { free(w); return sg_errf(err, "image writer: out of memory"); }
+    if (!w || !w->ring) { free(w); return sg_err_oom(err, "image writer: out of memory"); }
     w->max_queued = max_queued;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->not_empty, NULL);
@@ -74,7 +74,7 @@ int sg_image_writer_put(sg_image_writer *w, const char *path, const uint8_t *rgb
     }
     size_t bytes = (size_t)width * height * 3;
     write_job j = { strdup(path), malloc(bytes ? bytes : 1), width, height };
-    if (!j.path || !j.rgb) { job_free(&j); return sg_errf(err, "%s: out of memory", path); }
+    if (!j.path || !j.rgb) { job_free(&j); return sg_err_oom(err, "%s: out of memory", path); }
     memcpy(j.rgb, rgb, bytes);
     pthread_mutex_lock(&w->mu);
     while (w->count == w->max_queued && !w->failed) pthread_cond_wait(&w->not_full, &w->mu);

@@ -495,7 +495,7 @@ static int init_net(sg_model *m, net_state *ns, uint64_t seed, uint64_t stream, 
 {
     float *host = malloc((ns->n_train ? ns->n_train : 1) * sizeof(float));
     float *stats = malloc((ns->n_stats ? ns->n_stats : 1) * sizeof(float));
-    if (!host || !stats) { free(host); free(stats); return sg_errf(err, "model: out of memory"); }
+    if (!host || !stats) { free(host); free(stats); return sg_err_oom(err, "model: out of memory"); }
     int64_t last_fan_in = 1;
     for (int t = 0; t < ns->n; t++) {
         const sg_tensor_info *ti = &ns->info[t];
@@ -524,7 +524,7 @@ static int init_net(sg_model *m, net_state *ns, uint64_t seed, uint64_t stream, 
     int rc = upload_flat(m, ns, ns->params, host);
     m->be->ops->upload(m->be, ns->stats, stats, ns->n_stats * sizeof(float));
     free(host); free(stats);
-    return rc ? sg_errf(err, "model: out of memory") : 0;
+    return rc ? sg_err_oom(err, "model: out of memory") : 0;
 }
 
 static int alloc_g_tape(sg_model *m, g_tape *t)
@@ -641,7 +641,7 @@ static int create_failed(sg_model *m, sg_backend *be, sg_err *err)
 {
     sg_model_free(m);
     if (be->ops->sync(be, err)) return sg_err_prefix(err, "model");
-    return sg_errf(err, "model: out of memory");
+    return sg_err_oom(err, "model: out of memory");
 }
 
 static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
@@ -665,7 +665,7 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     int overlap_g = sg_env_choice("SG_OVERLAP_G", off_on, 2, 0, err);
     if (g_tape_reuse < 0 || overlap_g < 0) return sg_err_prefix(err, "model");
     sg_model *m = calloc(1, sizeof *m);
-    if (!m) return sg_errf(err, "model: out of memory");
+    if (!m) return sg_err_oom(err, "model: out of memory");
     m->cfg = *cfg;
     m->be = be;
     m->c_dim = sg_model_c_dim(cfg);
@@ -674,7 +674,7 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     m->gen_only = gen_only;
     m->g_tape_reuse = g_tape_reuse;
     m->overlap_g = overlap_g;
-    if (build_g(m) || (!gen_only && build_d(m))) { sg_model_free(m); return sg_errf(err, "model: out of memory"); }
+    if (build_g(m) || (!gen_only && build_d(m))) { sg_model_free(m); return sg_err_oom(err, "model: out of memory"); }
     if (carve_net(m, &m->g) ||
         (gen_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m))))
         return create_failed(m, be, err);
@@ -744,7 +744,7 @@ int sg_model_layout(const sg_model_config *cfg, sg_net net, sg_tensor_info **lis
     c.batch = 1;             /* no part of the layout: a checkpoint's metadata has none */
     if (sg_model_config_check(&c, err)) return -1;
     sg_model *m = calloc(1, sizeof *m);
-    if (!m) return sg_errf(err, "model: out of memory");
+    if (!m) return sg_err_oom(err, "model: out of memory");
     m->cfg = c;
     m->c_dim = sg_model_c_dim(cfg);
     m->cls_dim = sg_model_cls_dim(cfg);
@@ -755,7 +755,7 @@ int sg_model_layout(const sg_model_config *cfg, sg_net net, sg_tensor_info **lis
     free_net(&m->g); free_net(&m->d);
     free(m->g_conv); free(m->g_in); free(m->d_conv);
     free(m);
-    return built ? sg_errf(err, "model: out of memory") : n;
+    return built ? sg_err_oom(err, "model: out of memory") : n;
 }
 
 int sg_model_tensors(const sg_model *m, sg_net net, const sg_tensor_info **list)
@@ -770,7 +770,7 @@ static int download_tensor(sg_model *m, const sg_tensor_info *ti, void *host, co
 {
     float *tmp = NULL;
     if (m->be->nhwc && ti->ndim == 4 && !(tmp = malloc(ti->numel * sizeof(float))))
-        return sg_errf(err, "out of memory");
+        return sg_err_oom(err, "out of memory");
     m->be->ops->download(m->be, tmp ? tmp : host, src, ti->numel * sizeof(float));
     int rc = m->be->ops->sync(m->be, err);
     if (tmp) { weight_layout(ti, host, tmp, 1, 0); free(tmp); }
@@ -808,7 +808,7 @@ int sg_model_set_tensor(sg_model *m, sg_net net, int i, const void *host, sg_err
     const sg_tensor_info *ti = &ns->info[i];
     float *tmp = NULL;
     if (m->be->nhwc && ti->ndim == 4) {
-        if (!(tmp = malloc(ti->numel * sizeof(float)))) return sg_errf(err, "model: out of memory");
+        if (!(tmp = malloc(ti->numel * sizeof(float)))) return sg_err_oom(err, "model: out of memory");
         weight_layout(ti, tmp, host, 1, 1);
     }
     m->be->ops->upload(m->be, tensor_ptr(ns, i), tmp ? tmp : host, ti->numel * sizeof(float));
@@ -827,7 +827,7 @@ int sg_model_get_adam(sg_model *m, sg_net net, float *m1, float *m2, int64_t *st
     if (need_training(m, "reading Adam state", err)) return -1;
     net_state *ns = net_of(m, net);
     if (download_flat(m, ns, m1, ns->adam_m) || download_flat(m, ns, m2, ns->adam_v))
-        return sg_errf(err, "model: out of memory reading Adam state");
+        return sg_err_oom(err, "model: out of memory reading Adam state");
     *step = ns->step;
     return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: reading Adam state") : 0;
 }
@@ -842,7 +842,7 @@ int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2,
         g_changed(m);   /* part of a load of G: recompute */
     }
     if (upload_flat(m, ns, ns->adam_m, m1) || upload_flat(m, ns, ns->adam_v, m2))
-        return sg_errf(err, "model: out of memory writing Adam state");
+        return sg_err_oom(err, "model: out of memory writing Adam state");
     ns->step = step;
     return m->be->ops->sync(m->be, err) ? sg_err_prefix(err, "model: writing Adam state") : 0;
 }
@@ -1126,7 +1126,7 @@ int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const
                     !(m->q_c_org = balloc(m, lab)) || !(m->q_c_trg = balloc(m, lab)) ||
                     !(m->q_alpha = balloc(m, m->cap)))) {
         if (m->be->ops->sync(m->be, err)) return sg_err_prefix(err, "model: queue_batch");
-        return sg_errf(err, "model: out of memory for the queued batch");
+        return sg_err_oom(err, "model: out of memory for the queued batch");
     }
     sg_batch_draw d;
     sg_model_batch_draw(&m->cfg, ds, n, seed, iter, random_targets, &d);

@@ -102,7 +102,7 @@ int sg_resize_plan_init(sg_resize_plan *p, int src_w, int src_h, int crop_w, int
     p->need_v = out_h != crop_h;
     p->ksize_h = resize_coeffs(crop_w, out_w, &p->bounds_h, &p->k_h);
     p->ksize_v = resize_coeffs(crop_h, out_h, &p->bounds_v, &p->k_v);
-    if (!p->ksize_h || !p->ksize_v) { sg_resize_plan_free(p); return sg_errf(err, "out of memory"); }
+    if (!p->ksize_h || !p->ksize_v) { sg_resize_plan_free(p); return sg_err_oom(err, "out of memory"); }
     if (p->need_v) {
         p->row_first = p->bounds_v[0];
         p->row_last = p->bounds_v[2 * (out_h - 1)] + p->bounds_v[2 * (out_h - 1) + 1];
@@ -372,7 +372,7 @@ int sg_center_crop_resize(const sg_image *in, int crop_w, int crop_h, int out_w,
     uint8_t *rgb = malloc((size_t)out_w * out_h * 3);
     if (!scratch || !rgb) {
         free(scratch); free(rgb); sg_resize_plan_free(&plan);
-        return sg_errf(err, "out of memory");
+        return sg_err_oom(err, "out of memory");
     }
     sg_resize_apply(&plan, in->rgb, 0, rgb, scratch);
     free(scratch);

@@ -233,7 +233,7 @@ int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size
     }
     return 0;
 oom:
-    sg_errf(err, "%s: out of memory", name);
+    sg_err_oom(err, "%s: out of memory", name);
 fail:
     json_free(root);
     free_contents(f);
@@ -314,11 +314,11 @@ int sg_st_open(sg_st_file **out, const char *path, sg_err *err)
                        path, (unsigned long long)hlen, (unsigned long long)size);
     }
     char *hdr = malloc(hlen + 1);
-    if (!hdr) { close(fd); return sg_errf(err, "%s: out of memory", path); }
+    if (!hdr) { close(fd); return sg_err_oom(err, "%s: out of memory", path); }
     r = read_full(fd, hdr, hlen, 8);
     if (r) { r == -1 ? sg_errno(err, "%s: read", path) : sg_errf(err, "%s: truncated", path); free(hdr); close(fd); return -1; }
     sg_st_file *f = calloc(1, sizeof *f);
-    if (!f) { free(hdr); close(fd); return sg_errf(err, "%s: out of memory", path); }
+    if (!f) { free(hdr); close(fd); return sg_err_oom(err, "%s: out of memory", path); }
     if (sg_st_parse_header(f, path, hdr, hlen, size - 8 - hlen, err) != 0) {
         free(hdr); free(f); close(fd); return -1;
     }
@@ -394,7 +394,7 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
     *out = NULL;
     sg_buf b = SG_BUF_INIT;
     sg_st_writer *w = calloc(1, sizeof *w);
-    if (!w) return sg_errf(err, "%s: out of memory", path);
+    if (!w) return sg_err_oom(err, "%s: out of memory", path);
     w->fd = -1;
     w->tmp_slot = -1;
     w->n = n;
@@ -402,7 +402,7 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
     w->path = strdup(path);
     size_t tl = strlen(path) + 32;
     w->tmp = malloc(tl);
-    if (!w->sizes || !w->path || !w->tmp) { free(w->tmp); w->tmp = NULL; sg_errf(err, "%s: out of memory", path); goto fail; }
+    if (!w->sizes || !w->path || !w->tmp) { free(w->tmp); w->tmp = NULL; sg_err_oom(err, "%s: out of memory", path); goto fail; }
     snprintf(w->tmp, tl, "%s.tmp.%ld", path, (long)getpid());
 
     sg_buf_putc(&b, '{');
@@ -462,7 +462,7 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
     sg_buf_putc(&b, '}');
     /* Pad so that the data buffer starts at a multiple of 8 bytes. */
     while (b.len % 8 && !b.failed) sg_buf_putc(&b, ' ');
-    if (b.failed) { sg_errf(err, "%s: out of memory", path); goto fail; }
+    if (b.failed) { sg_err_oom(err, "%s: out of memory", path); goto fail; }
 
     w->tmp_slot = sg_temp_track(w->tmp);
     w->fd = sg_create_temp(w->tmp);

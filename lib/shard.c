@@ -262,7 +262,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     remove_stale_tmps(path);
 
     sg_shard_writer *w = calloc(1, sizeof *w);
-    if (!w) return sg_errf(err, "out of memory");
+    if (!w) return sg_err_oom(err, "out of memory");
     if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||
         snprintf(w->tmp, sizeof w->tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof w->tmp) {
         free(w);
@@ -273,7 +273,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     w->meta.version = SG_SHARD_FORMAT_VERSION;
     for (uint32_t i = 0; i < meta->n_labels; i++) {
         w->meta.label_names[i] = strdup(meta->label_names[i] ? meta->label_names[i] : "");
-        if (!w->meta.label_names[i]) { meta_free_names(&w->meta); free(w); return sg_errf(err, "out of memory"); }
+        if (!w->meta.label_names[i]) { meta_free_names(&w->meta); free(w); return sg_err_oom(err, "out of memory"); }
     }
     sg_buf_init(&w->batch);
     remove_shard_dir(w->tmp, NULL);
@@ -384,12 +384,12 @@ int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char
     if (w->n_pending == w->cap_pending) {
         size_t cap = w->cap_pending ? w->cap_pending * 2 : 64;
         pending_record *p = realloc(w->pending, cap * sizeof *p);
-        if (!p) return sg_errf(err, "out of memory");
+        if (!p) return sg_err_oom(err, "out of memory");
         w->pending = p; w->cap_pending = cap;
     }
     size_t len = SG_SHARD_RECORD_HEADER + m->n_labels + name_len + pixel_len + 4;
     size_t off = w->batch.len;
-    if (sg_buf_reserve(&w->batch, len)) return sg_errf(err, "out of memory");
+    if (sg_buf_reserve(&w->batch, len)) return sg_err_oom(err, "out of memory");
     uint8_t *v = (uint8_t *)w->batch.data + off;
     memcpy(v, SG_SHARD_RECORD_MAGIC, 4);
     put_le16(v + 4, m->n_labels);
@@ -480,7 +480,7 @@ int sg_shard_writer_commit(sg_shard_writer *w, sg_err *note, sg_err *err)
     if (flush_batch(w, err)) { sg_shard_writer_abort(w); return -1; }
     w->meta.count = w->count;
     sg_buf json = SG_BUF_INIT;
-    if (meta_to_json(&w->meta, &json)) { sg_buf_free(&json); sg_shard_writer_abort(w); return sg_errf(err, "out of memory"); }
+    if (meta_to_json(&w->meta, &json)) { sg_buf_free(&json); sg_shard_writer_abort(w); return sg_err_oom(err, "out of memory"); }
     MDB_txn *txn;
     int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
     if (!rc) {
@@ -593,7 +593,7 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
         if (!name) { sg_errf(err, "%s: metadata: label %zu is not a string", s->path, i); goto done; }
         m->label_names[i] = strdup(name);
         m->n_labels = (uint32_t)(i + 1);
-        if (!m->label_names[i]) { sg_errf(err, "out of memory"); goto done; }
+        if (!m->label_names[i]) { sg_err_oom(err, "out of memory"); goto done; }
     }
     if (repeated_label(m, err)) { sg_err_prefix(err, "%s: metadata", s->path); goto done; }
     m->count = (uint64_t)count;
@@ -635,7 +635,7 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
     if (st.st_size == 0) return sg_errf(err, "%s: not a stargan shard (data.mdb is empty)", path);
     long long data_size = (long long)st.st_size;
     sg_shard *s = calloc(1, sizeof *s);
-    if (!s) return sg_errf(err, "out of memory");
+    if (!s) return sg_err_oom(err, "out of memory");
     snprintf(s->path, sizeof s->path, "%s", path);
     /* RDONLY + NOLOCK: no lock.mdb is created and nothing is written next to
      * the data (shards are immutable once renamed into place, so readers need

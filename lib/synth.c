@@ -281,7 +281,7 @@ static int box_blur3(float *rgb)
 int sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS], uint8_t *out, sg_err *err)
 {
     float *buf = malloc(sizeof(float) * SG_SYNTH_W * SG_SYNTH_H * 3);
-    if (!buf) return sg_errf(err, "out of memory");
+    if (!buf) return sg_err_oom(err, "out of memory");
     canvas cv = {buf};
     draw_rng r = {seed, STREAM_DRAW(idx), 0};
 #define ON(x) (at[x] > 0)
@@ -578,7 +578,7 @@ int sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS]
 
     if (ON(A_BLURRY) && (box_blur3(buf) != 0 || box_blur3(buf) != 0)) {
         free(buf);
-        return sg_errf(err, "out of memory");
+        return sg_err_oom(err, "out of memory");
     }
 #undef ON
     for (size_t i = 0; i < (size_t)SG_SYNTH_W * SG_SYNTH_H * 3; i++) {

@@ -419,7 +419,7 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
     if (!text || !*text) return sg_errf(err, "--targets: empty specification");
     size_t len = strlen(text);
     char *copy = malloc(len + 1);
-    if (!copy) return sg_errf(err, "out of memory");
+    if (!copy) return sg_err_oom(err, "out of memory");
     memcpy(copy, text, len + 1);
     int rc = -1, n_items = 0;
     char *names[SG_TARGETS_MAX_ITEMS];

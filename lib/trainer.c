@@ -532,7 +532,7 @@ static int write_config(sg_trainer *t, sg_err *err)
         sg_buf_appendf(&b, "  \"mask\": {\"offset\": %d, \"size\": %d}\n}\n", sg_model_cls_dim(c), c->n_datasets);
     else
         sg_buf_puts(&b, "  \"mask\": null\n}\n");
-    if (b.failed) { sg_buf_free(&b); return sg_errf(err, "out of memory"); }
+    if (b.failed) { sg_buf_free(&b); return sg_err_oom(err, "out of memory"); }
     char p[PATH_MAX];
     run_file(p, sizeof p, t->run_dir, "config.json");
     int rc = sg_write_file_atomic(p, b.data, b.len, err);
@@ -619,7 +619,7 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
         goto fail;
     }
     if (!(paths = calloc(ds->n, sizeof *paths))) {
-        sg_errf(err, "out of memory");
+        sg_err_oom(err, "out of memory");
         goto fail;
     }
     for (size_t k = 0; k < ds->n; k++) {
@@ -629,7 +629,7 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
             goto fail;
         }
         if (!(paths[k] = strdup(p))) {
-            sg_errf(err, "out of memory");
+            sg_err_oom(err, "out of memory");
             goto fail;
         }
     }
@@ -686,7 +686,7 @@ static int check_shard_order(sg_trainer *t, const char *const *given, const json
         else sg_buf_puts(&r, "?");
     }
     int rc;
-    if (g.failed || r.failed) rc = sg_errf(err, "out of memory");
+    if (g.failed || r.failed) rc = sg_err_oom(err, "out of memory");
     else rc = sg_errf(err, "shards given in another order than the run's (given: %s; the run in %s: %s): give the "
                       "shards in the run's order (each dataset keeps its slot in the label vector)",
                       g.data, t->run_dir, r.data);
@@ -1028,7 +1028,7 @@ static int open_shards(sg_trainer *t, const char *const *shard_paths, int dup[2]
     for (int ds = 0; ds < t->nd; ds++) {
         char *rp = realpath(shard_paths[ds], NULL);
         t->shard_paths[ds] = rp ? rp : strdup(shard_paths[ds]);
-        if (!t->shard_paths[ds]) return sg_errf(err, "out of memory");
+        if (!t->shard_paths[ds]) return sg_err_oom(err, "out of memory");
         if ((random_reads ? sg_shard_open_random : sg_shard_open)(&t->shards[ds], shard_paths[ds], err)) return -1;
         /* The same shard twice (by device and inode: another spelling of its
          * path or a link to it is the same) would be two datasets of the same
@@ -1095,11 +1095,11 @@ static int fill_config(sg_trainer *t, const char *first_shard, sg_err *err)
     int total_labels = 0;
     for (int ds = 0; ds < t->nd; ds++) total_labels += c->label_dim[ds];
     t->info.n_labels = total_labels;
-    if (!(t->info.label_names = calloc(total_labels, sizeof(char *)))) return sg_errf(err, "out of memory");
+    if (!(t->info.label_names = calloc(total_labels, sizeof(char *)))) return sg_err_oom(err, "out of memory");
     for (int ds = 0, k = 0; ds < t->nd; ds++) {
         const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
         for (uint32_t j = 0; j < sm->n_labels; j++, k++)
-            if (!(t->info.label_names[k] = strdup(sm->label_names[j]))) return sg_errf(err, "out of memory");
+            if (!(t->info.label_names[k] = strdup(sm->label_names[j]))) return sg_err_oom(err, "out of memory");
     }
     return 0;
 }
@@ -1115,12 +1115,12 @@ static int alloc_batch_bufs(sg_trainer *t, sg_err *err)
         b->iter = -1;
         b->pix = malloc((size_t)S * S * 3);
         b->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
-        if (!b->pix || !b->labels) return sg_errf(err, "out of memory");
+        if (!b->pix || !b->labels) return sg_err_oom(err, "out of memory");
         /* What set_batch uploads: host_alloc memory, so that the upload is asynchronous. */
         b->x = o->host_alloc(be, sizeof(float) * (size_t)B * 3 * S * S);
         b->c_org = o->host_alloc(be, sizeof(float) * (size_t)B * t->c_dim);
         if (!b->x || !b->c_org) {
-            if (o->sync(be, err) == 0) sg_errf(err, "out of memory");
+            if (o->sync(be, err) == 0) sg_err_oom(err, "out of memory");
             return sg_err_prefix(err, "batch buffers (%zu bytes of host staging memory)",
                                  2 * sizeof(float) * ((size_t)B * 3 * S * S + (size_t)B * t->c_dim));
         }
@@ -1257,7 +1257,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         return sg_errf(err, "%s: the run directory's path is too long (%zu bytes; at most %d, its files' names "
                        "add up to 64 more)", run_dir, strlen(run_dir), PATH_MAX - 65);
     sg_trainer *t = calloc(1, sizeof *t);
-    if (!t) return sg_errf(err, "out of memory");
+    if (!t) return sg_err_oom(err, "out of memory");
     t->opt = *opt;
     t->nd = n_shards;
     t->last_ckpt = -1;
@@ -1268,7 +1268,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->cuda = be->name && !strcmp(be->name, "cuda");
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
     if (!(t->run_dir = strdup(run_dir))) {
-        sg_errf(err, "out of memory");
+        sg_err_oom(err, "out of memory");
         goto fail;
     }
     /* sg_trainer_free copes with a trainer stopped at any of these steps */
@@ -1343,7 +1343,7 @@ static int ensure_perm(sg_trainer *t, int ds, int64_t epoch, sg_err *err)
 {
     if (t->perm_epoch[ds] == epoch) return 0;
     uint64_t n = t->counts[ds];
-    if (!t->perm[ds] && !(t->perm[ds] = malloc(sizeof(uint32_t) * n))) return sg_errf(err, "out of memory");
+    if (!t->perm[ds] && !(t->perm[ds] = malloc(sizeof(uint32_t) * n))) return sg_err_oom(err, "out of memory");
     sg_train_epoch_order(t->opt.seed, ds, epoch, n, t->perm[ds]);
     t->perm_epoch[ds] = epoch;
     return 0;
@@ -1624,7 +1624,7 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
         json_buf_float(&b, lr_d);
     }
     sg_buf_appendf(&b, ",\"images/s\":%.2f,\"elapsed\":%.3f}\n", images_per_s, st->elapsed);
-    int rc = b.failed ? sg_errf(err, "out of memory") : write_in_run(t, SG_TRAIN_WRITE_HISTORY, &b, err);
+    int rc = b.failed ? sg_err_oom(err, "out of memory") : write_in_run(t, SG_TRAIN_WRITE_HISTORY, &b, err);
     sg_buf_free(&b);
     return rc;
 }
@@ -1666,7 +1666,7 @@ static int follow_run_dir(sg_trainer *t, sg_err *err)
                        "found): nothing can be saved there, so the run stops at iteration %lld without a "
                        "checkpoint", t->run_dir, (long long)t->iter);
     char *moved = strdup(now);
-    if (!moved) return sg_errf(err, "out of memory");
+    if (!moved) return sg_err_oom(err, "out of memory");
     snprintf(t->run_note, sizeof t->run_note, "%s was moved to %s: the run goes on there", t->run_dir, moved);
     free(t->run_dir);
     t->run_dir = moved;
@@ -1765,7 +1765,7 @@ static int sample_once(sg_trainer *t, sg_err *err)
     uint8_t *pix = malloc((size_t)S * S * 3);
     uint8_t *grid = malloc((size_t)S * (T + 1) * S * n * 3);
     int W = S * (T + 1), rc = -1;
-    if (!x || !c || !y || !lab || !grid || !pix) { sg_errf(err, "out of memory"); goto done; }
+    if (!x || !c || !y || !lab || !grid || !pix) { sg_err_oom(err, "out of memory"); goto done; }
     for (int k = 0; k < n; k++) {
         if (sg_shard_read(t->shards[0], t->sample_idx[k], pix, lab, NULL, 0, err)) goto done;
         for (int yy = 0; yy < S; yy++)

@@ -773,6 +773,22 @@ PY
   [ "$(cat "$T/r/latest")" = 000004 ]
 }
 
+@test "a checkpoint that does not fit in memory is not called unusable either (the library's own out of memory said nothing of errno; review-diff15 1)" {
+  # the reference's channel widths, so that loading the state file needs more
+  # memory than the model: some address-space limit lets the model in, not the load
+  sg-train -o "$T/big" --iters 2 --save-every 1 --sample-every 0 --batch 4 --threads 1 --device cpu -q "$D/a.lmdb"
+  load_oom=0
+  for v in $(seq 300000 20000 700000); do
+    run bash -c "ulimit -v $v && exec sg-train -o '$T/big' --resume --iters 2 -q"
+    [ "$status" -eq 0 ] && continue
+    [ "$status" -eq 1 ]
+    [[ "$output" != *unusable* && "$output" != *"echo "* ]] || { echo "ulimit -v $v: $output"; false; }
+    [[ "$output" == "sg-train: $T/big/ckpt/000002-"*": out of memory (free some memory, then try again)" ]] && load_oom=1
+  done
+  [ "$load_oom" -eq 1 ]
+  [ "$(cat "$T/big/latest")" = 000002 ]
+}
+
 @test "an image size D or G cannot take names the shard and the ways out (it blamed the model)" {
   celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" -s Male -S 20 -o "$T/s20.lmdb"
   celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" -s Male -S 18 -o "$T/s18.lmdb"

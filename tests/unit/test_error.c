@@ -59,7 +59,14 @@ static void test_recording(void)
     sg_errno(&e, "%s", "c");
     CHECK(e.sys_errno == EACCES, "sg_errno recorded %d, want EACCES", e.sys_errno);
 
+    /* out of memory: the message as given, ENOMEM recorded (a file that did
+     * not fit is not a bad one) */
+    rc = sg_err_oom(&e, "%s: out of memory", "d.safetensors");
+    CHECK(rc == -1 && e.sys_errno == ENOMEM && !strcmp(e.msg, "d.safetensors: out of memory"),
+          "sg_err_oom: %d, sys_errno %d, '%s'", rc, e.sys_errno, e.msg);
+
     CHECK(sg_errno(NULL, "x") == -1 && sg_err_sys(NULL, EIO, "x") == -1 && sg_errf(NULL, "x") == -1 &&
+          sg_err_oom(NULL, "x") == -1 &&
           sg_err_prefix(NULL, "x") == -1 && sg_err_suffix(NULL, "x") == -1, "a NULL err is not ignored");
 }
 
