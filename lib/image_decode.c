@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <jpeglib.h>
 #include <jerror.h>

@@ -148,6 +148,7 @@ struct sg_trainer {
     uint64_t sample_idx[64];
     int64_t log_prev_iter;
     double log_prev_time;
+    double log_prev_wait;         /* space_wait_s at log_prev_time */
     /* Losses are read (a sync) only at logged, saved, last and stopping
      * iterations: the steps in between queue work without waiting for it. */
     sg_losses losses;             /* the last losses read */
@@ -172,7 +173,8 @@ struct sg_trainer {
     sg_train_space_callback space_cb;   /* sg_trainer_on_no_space's, or NULL */
     void *space_ctx;
     double space_wait_s;          /* seconds spent in space_cb: left out of the rate */
-    int write_final;              /* the failed try cannot be undone, so it is not tried again */
+    int no_retry;                 /* the failed try cannot be undone (a failed sync of history.jsonl
+                                     may have lost lines): not tried again */
     int history_dirty;            /* history lines written since history.jsonl's last fsync */
 };
 
@@ -230,7 +232,8 @@ int sg_run_exists(const char *run_dir)
  * run's ".safetensors", a file named ".png" alone is no sample. Without
  * remove: 1 at the first one found, else 0 (also when dir cannot be read).
  * With remove: each is unlinked; 0, or -1 and err when dir exists but cannot
- * be read or an entry cannot be removed (the scan stops there). */
+ * be read or an entry cannot be removed (the scan stops there), except without
+ * err (NULL): then every entry is tried and failures are ignored. */
 static int scan_dir(const char *dir, const char *prefix, const char *infix, const char *suffix, int remove,
                     sg_err *err)
 {
@@ -249,7 +252,7 @@ static int scan_dir(const char *dir, const char *prefix, const char *infix, cons
             rc = 1;
             break;
         }
-        if (unlinkat(dirfd(dp), n, 0) != 0 && errno != ENOENT) {   /* no path to cut short */
+        if (unlinkat(dirfd(dp), n, 0) != 0 && errno != ENOENT && err) {   /* no path to cut short */
             rc = sg_errno(err, "%s/%s", dir, n);
             break;
         }
@@ -1583,7 +1586,7 @@ static int append_history(sg_trainer *t, const sg_buf *line, sg_err *err)
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             int e = n < 0 ? errno : EIO;
-            if (off > 0 && ftruncate(fd, st.st_size) != 0) t->write_final = 1;
+            if (off > 0 && ftruncate(fd, st.st_size) != 0) t->no_retry = 1;
             return sg_err_sys(err, e, "%s/history.jsonl", t->run_dir);
         }
         off += (size_t)n;
@@ -1708,8 +1711,25 @@ static int write_once(sg_trainer *t, int what, const sg_buf *line, sg_err *err)
     int (*write_file)(sg_trainer *, sg_err *) = what == SG_TRAIN_WRITE_SAMPLE ? sample_once : save_once;
     if (follow_run_dir(t, err)) return -1;
     int rc = write_file(t, err);
-    if (rc && moved_meanwhile(t, err) > 0) rc = write_file(t, err);
+    if (rc && !t->no_retry && moved_meanwhile(t, err) > 0) rc = write_file(t, err);
     return rc;
+}
+
+/* The tool's callback for a write that found no space (s->err set) or that
+ * went through after such tries (s->err NULL); its time is the wait, left out
+ * of the rates. Returns the callback's answer: try again or not. */
+static int call_space_cb(sg_trainer *t, sg_train_space *s)
+{
+    static const char *const names[] = {"ckpt", "samples", "history.jsonl"};
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", t->run_dir, names[s->what]);
+    s->path = path;
+    s->last_checkpoint = t->last_ckpt;
+    double t0 = now_s();
+    int again = t->space_cb(t->space_ctx, s);
+    t->space_wait_s += now_s() - t0;
+    s->path = NULL;
+    return again;
 }
 
 /* A write of the run, tried again while it fails for want of space and the
@@ -1720,29 +1740,18 @@ static int write_once(sg_trainer *t, int what, const sg_buf *line, sg_err *err)
  * through. */
 static int write_in_run(sg_trainer *t, int what, const sg_buf *line, sg_err *err)
 {
-    static const char *const names[] = {"ckpt", "samples", "history.jsonl"};
-    char path[PATH_MAX];
-    sg_train_space s = {what, t->iter, path, -1, 0, err};
+    sg_train_space s = {what, t->iter, NULL, -1, 0, err};
     int rc;
-    t->write_final = 0;
-    while ((rc = write_once(t, what, line, err)) && t->space_cb && !t->write_final && !t->run_dir_gone &&
+    t->no_retry = 0;
+    while ((rc = write_once(t, what, line, err)) && t->space_cb && !t->no_retry && !t->run_dir_gone &&
            (err->sys_errno == ENOSPC || err->sys_errno == EDQUOT)) {
-        snprintf(path, sizeof path, "%s/%s", t->run_dir, names[what]);
-        s.last_checkpoint = t->last_ckpt;
         s.tries++;
-        double t0 = now_s();
-        int again = t->space_cb(t->space_ctx, &s);
-        t->space_wait_s += now_s() - t0;
-        if (!again) break;
+        if (!call_space_cb(t, &s)) break;
     }
     if (!rc && s.tries) {
         t->error_names_checkpoint = 0;   /* set by the failed tries' messages */
-        snprintf(path, sizeof path, "%s/%s", t->run_dir, names[what]);
-        s.last_checkpoint = t->last_ckpt;
-        s.err = NULL;
-        double t0 = now_s();
-        t->space_cb(t->space_ctx, &s);
-        t->space_wait_s += now_s() - t0;
+        s.err = NULL;                    /* the callback's "space found" */
+        call_space_cb(t, &s);
     }
     return rc;
 }
@@ -1837,10 +1846,10 @@ static int save_once(sg_trainer *t, sg_err *err)
     }
     /* History up to this iteration is durable before the checkpoint points
      * past it. A failed fsync may have dropped lines that no later fsync
-     * would report: that one is not tried again (write_final). */
+     * would report: that one is not tried again (no_retry). */
     if (t->history && t->history_dirty) {
         if (fsync(fileno(t->history)) != 0) {
-            t->write_final = 1;
+            t->no_retry = 1;
             sg_errno(err, "%s/history.jsonl", t->run_dir);
             return with_last_ckpt(t, err);
         }
@@ -1898,6 +1907,7 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
 {
     double start = now_s();
     t->log_prev_time = start;
+    t->log_prev_wait = t->space_wait_s;
     t->log_prev_iter = t->iter;
     sg_train_rate rate = {0, 0};
     double prev_end = start, waited = t->space_wait_s;
@@ -1916,10 +1926,13 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
         double t1 = now_s();
         st.elapsed = t->elapsed_base + (t1 - start);
         if (logging) {
-            double span = t1 - t->log_prev_time;
+            /* not the time a full disk was waited out, as for it/s below */
+            double waited_at_t1 = t->space_wait_s;
+            double span = t1 - t->log_prev_time - (waited_at_t1 - t->log_prev_wait);
             double ips = span > 0 ? (double)(t->iter - t->log_prev_iter) * t->opt.batch / span : 0;
             if (write_history(t, &st, ips, err)) return with_last_ckpt(t, err);
             t->log_prev_time = t1;
+            t->log_prev_wait = waited_at_t1;
             t->log_prev_iter = t->iter;
         }
         t->run_note[0] = 0;   /* set when sampling or saving finds the run directory moved */

@@ -173,10 +173,11 @@ double sg_train_rate_add(sg_train_rate *r, double dt, int64_t n);
 
 /* A write in the run directory that failed for want of space: a full file
  * system (ENOSPC) or a disk quota reached (EDQUOT). The writes covered: a
- * checkpoint (its files, latest, and history.jsonl's fsync before it), a
- * sample grid, a history line; what a failed try wrote is gone again (a
- * checkpoint's partial files, a history line's part), so trying once more
- * leaves the run as if the first try had gone through. */
+ * checkpoint (its files and latest), a sample grid, a history line; what a
+ * failed try wrote is gone again (a checkpoint's partial files, a history
+ * line's part), so trying once more leaves the run as if the first try had gone
+ * through. A failed fsync of history.jsonl before a checkpoint is not tried
+ * again: the lines it may have lost would not be reported twice. */
 enum { SG_TRAIN_WRITE_CHECKPOINT, SG_TRAIN_WRITE_SAMPLE, SG_TRAIN_WRITE_HISTORY };
 typedef struct {
     int what;                     /* SG_TRAIN_WRITE_* */

@@ -149,13 +149,6 @@ typedef struct {
     double deadline;              /* CLOCK_MONOTONIC seconds */
 } space_wait;
 
-static double monotonic_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* "30 min", "1 h 30 min", "2 s" */
 static const char *format_duration(char *out, size_t n, long s)
 {
@@ -183,7 +176,7 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
     if (stop_signal) return 0;
     int quota = s->err->sys_errno == EDQUOT;
     if (s->tries == 1) {
-        w->deadline = monotonic_s() + (double)w->wait_s;
+        w->deadline = cli_now() + (double)w->wait_s;
         char up_to[48], last[64] = "there is no checkpoint yet";
         if (s->last_checkpoint >= 0)
             snprintf(last, sizeof last, "the last good checkpoint is %lld", (long long)s->last_checkpoint);
@@ -192,21 +185,23 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
                  doing[s->what], (long long)s->iteration, format_duration(up_to, sizeof up_to, w->wait_s),
                  quota ? " or raise the quota" : "", last);
     }
-    double now = monotonic_s(), left = w->deadline - now;
+    double now = cli_now(), left = w->deadline - now;
     if (left <= 0) return 0;
-    double nap = left < SPACE_RETRY_S ? left : SPACE_RETRY_S;
-    char eta[32];
-    cli_format_eta(eta, sizeof eta, left);
-    cli_progress_unthrottle();
-    cli_progress("%lld/%lld  waiting for space (%s): next try in %.0f s, gives up in %s, Ctrl-C stops",
-                 (long long)s->iteration, (long long)w->iters, quota ? "disk quota exceeded" : "disk full", nap,
-                 eta);
-    /* a stop signal cuts the sleep short (EINTR: SA_RESTART does not restart
-     * it; one landing just before the sleep waits out this nap), and the
-     * write is tried once more */
-    double until = now + nap;
-    struct timespec ts = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
-    while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+    double until = now + (left < SPACE_RETRY_S ? left : SPACE_RETRY_S);
+    /* In one-second slices, the progress line redrawn at each: a stop signal
+     * cuts a slice short (EINTR: SA_RESTART does not restart it; one landing
+     * just before a slice waits it out), and the write is tried once more. */
+    while (!stop_signal && (now = cli_now()) < until) {
+        char next[48], gives_up[48];
+        cli_progress_unthrottle();
+        cli_progress("%lld/%lld  waiting for space (%s): next try in %s, gives up in %s, Ctrl-C stops",
+                     (long long)s->iteration, (long long)w->iters, quota ? "disk quota exceeded" : "disk full",
+                     format_duration(next, sizeof next, (long)(until - now + 0.999)),
+                     format_duration(gives_up, sizeof gives_up, (long)(w->deadline - now + 0.999)));
+        double slice = now + 1 < until ? now + 1 : until;
+        struct timespec ts = {(time_t)slice, (long)((slice - (double)(time_t)slice) * 1e9)};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    }
     return 1;
 }
 
