@@ -160,6 +160,9 @@ static int parse_string(parser *p, char **out, size_t *out_len)
                 uint32_t cp;
                 if (hex4(p, at + 2, &cp) != 0) { sg_buf_free(&b); return -1; }
                 p->pos = at + 6;
+                /* a lone \udc80..\udcff is a byte that was not UTF-8 (the
+                 * writer's, PEP 383's surrogateescape): the byte again */
+                if (cp >= 0xDC80 && cp <= 0xDCFF) { sg_buf_putc(&b, (char)(cp & 0xFF)); continue; }
                 if (cp >= 0xDC00 && cp <= 0xDFFF) { sg_buf_free(&b); return fail_at(p, at, "unpaired low surrogate in \\u escape"); }
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
                     uint32_t lo;
@@ -675,7 +678,11 @@ int json_buf_string(sg_buf *b, const char *s, size_t len)
         } else {
             size_t k = utf8_seq_len((const unsigned char *)s + i, len - i, NULL);
             if (k) { sg_buf_append(b, s + i, k); i += k; }
-            else { sg_buf_puts(b, "\xEF\xBF\xBD"); i++; }   /* U+FFFD */
+            else {   /* a byte that is no UTF-8 (a Latin-1 file name): \udcXX, read back as the byte */
+                char u[6] = {'\\', 'u', 'd', 'c', hex[c >> 4], hex[c & 15]};
+                sg_buf_append(b, u, 6);
+                i++;
+            }
         }
     }
     sg_buf_putc(b, '"');

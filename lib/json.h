@@ -2,6 +2,8 @@
  *
  * Parsing: the whole text must be one JSON value surrounded by optional
  * whitespace; the input must be valid UTF-8; no comments, no trailing commas,
+ * no unpaired surrogate escapes but \udc80..\udcff, each of which is read as
+ * the byte 0x80..0xFF (how the writer keeps bytes that are not UTF-8);
  * no NaN/Infinity, no leading zeros, no control characters in strings.
  * Objects keep their keys in document order. Duplicate keys are an error by
  * default (what a safetensors header needs); JSON_KEEP_FIRST keeps the first
@@ -31,7 +33,8 @@ struct json_value {
     int is_int;             /* JSON_NUMBER: i holds the exact value */
     int64_t i;
     double num;             /* JSON_NUMBER */
-    char *str;              /* JSON_STRING: UTF-8, NUL-terminated; may contain NUL (\u0000) */
+    char *str;              /* JSON_STRING: UTF-8, NUL-terminated; may contain NUL (\u0000),
+                             * and bytes that are not UTF-8 (from \udc80..\udcff) */
     size_t str_len;
     size_t n;               /* JSON_ARRAY / JSON_OBJECT: number of elements / members */
     json_value **items;     /* elements, or member values */
@@ -81,8 +84,11 @@ int json_get_bool(const json_value *obj, const char *key, int *out, sg_err *err)
 int json_get_array(const json_value *obj, const char *key, const json_value **out, sg_err *err);
 int json_get_object(const json_value *obj, const char *key, const json_value **out, sg_err *err);
 
-/* Writer. Strings are written quoted and escaped (", \, control characters;
- * invalid UTF-8 bytes become U+FFFD so the output is always valid JSON). */
+/* Writer. Strings are written quoted and escaped (", \, control characters).
+ * A byte that is not part of valid UTF-8 (a Latin-1 name) is written as the
+ * escape \udcXX (XX: the byte, 80..ff), Python's "surrogateescape" (PEP
+ * 383): the output stays valid JSON text, json_parse reads the byte back, and
+ * so does Python (json.loads, then .encode(errors="surrogateescape")). */
 int json_buf_cstr(sg_buf *b, const char *s);
 /* The same for len bytes (NULs included). For tests only, outside json.c. */
 int json_buf_string(sg_buf *b, const char *s, size_t len);

@@ -128,3 +128,44 @@ fsize_hint() { echo "(the file size limit (ulimit -f) is $1 KiB: raise it and tr
   [ "$status" -eq 1 ]
   [ "$output" = "sg-plot: $MNT/l.png: No space left on device (the file system is full: free space on it and try again)" ]
 }
+
+@test "a path with a byte that is not UTF-8 (and a newline) survives config.json: sg-train --resume finds the shard without being told" {
+  cd "$W"
+  D=$'a b\nc\xff-d'
+  mkdir -- "$D"
+  cp -r "$T/synth" "$D/syn"
+  celeb-pack -q --attrs "$D/syn/list_attr_celeba.txt" --images "$D/syn/img_align_celeba" --select Bangs \
+    --size 16 -o "$D/s.lmdb"
+  sg-train -q -o "$D/run" --iters 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 2 --threads 1 "$D/s.lmdb"
+  grep -F '"path": "'"$W"'/a b\nc\udcff-d/s.lmdb"' "$D/run/config.json"
+  run sg-train -q -o "$D/run" --resume --iters 3
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(cat "$D/run/latest")" = 000003 ]
+  # the shard's source and celeb-dump --json: Python gets the bytes back with surrogateescape
+  run celeb-dump "$D/s.lmdb"
+  [[ "$output" == *'source          a b\nc\xff-d/syn/list_attr_celeba.txt'* ]]
+  celeb-dump --json "$D/s.lmdb" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["source"].encode("utf-8", "surrogateescape") == b"a b\nc\xff-d/syn/list_attr_celeba.txt", d["source"]
+assert d["shard"].encode("utf-8", "surrogateescape") == b"a b\nc\xff-d/s.lmdb", d["shard"]'
+}
+
+@test "a label name with a byte that is not UTF-8 (a Latin-1 class folder) keeps its bytes through the shard and the checkpoints" {
+  cd "$W"
+  mkdir -p in/$'caf\xe9' in/other
+  cp "$T"/synth/img_align_celeba/00000[1-4].jpg in/$'caf\xe9'/
+  cp "$T"/synth/img_align_celeba/00000[5-8].jpg in/other/
+  celeb-pack -q --folders in --size 16 --crop 178 -o s.lmdb
+  sg-train -q -o run --iters 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 2 --threads 1 s.lmdb
+  sg-train -q -o run --resume --iters 3   # the checkpoint's labels equal the shard's
+  sg-sample --ckpt run --data s.lmdb --count 2 -o g.png
+  /usr/bin/python3 - run/ckpt/000003-G.safetensors <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+h = b[8:8 + struct.unpack("<Q", b[:8])[0]]
+assert h.isascii(), h   # what the safetensors library reads (serde_json refuses lone surrogates)
+names = json.loads(json.loads(h)["__metadata__"]["label_names"])
+assert [n.encode("utf-8", "surrogateescape") for n in names] == [b"caf\xe9", b"other"], names
+PY
+}

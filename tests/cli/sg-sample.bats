@@ -792,8 +792,8 @@ move_run_on() {
 }
 
 @test "sg-sample: names and values in messages are quoted escaped and cut" {
-    # a shard whose label names hold an ESC sequence and invalid UTF-8 (which the
-    # shard's JSON metadata holds as U+FFFD)
+    # a shard whose label names hold an ESC sequence and a byte that is not UTF-8
+    # (which the shard's JSON metadata holds as \udcff)
     { sed -n 1p "$T/split/attr_celebA_test.txt"
       sed -n 2p "$T/split/attr_celebA_test.txt" | sed $'s/Male/Ma\e[1mle/; s/Young/Yo\xffung/'
       tail -n +3 "$T/split/attr_celebA_test.txt"; } > "$W/attrs.txt"
@@ -801,7 +801,7 @@ move_run_on() {
         --select $'Ma\e[1mle,Yo\xffung' --size 16 -o "$W/esc.lmdb"
     run sg-sample --ckpt "$T/run" --data "$W/esc.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"labels Ma\\x1b[1mle,Yo\\xef\\xbf\\xbdung match none of the checkpoint's datasets (Bangs,Black_Hair,"* ]]
+    [[ "$output" == *"labels Ma\\x1b[1mle,Yo\\xffung match none of the checkpoint's datasets (Bangs,Black_Hair,"* ]]
     only_printable "$output"
     # the user's --targets, over-long and with control bytes
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets $'+\e]0;x\a' --device cpu -o "$W/out.png"

@@ -175,6 +175,55 @@ static void test_invalid(void)
           "error position: line %ld col %ld off %zu what '%s'", where.line, where.column, where.offset, where.what);
 }
 
+/* Bytes that are not UTF-8 (a Latin-1 path) are written \udcXX and read back
+ * as the bytes: a path recorded in config.json names the same file again. */
+static void test_non_utf8_bytes(void)
+{
+    sg_buf b = SG_BUF_INIT;
+    sg_err err = {{0}};
+    /* Latin-1 "café", a stray continuation byte, a cut 2-byte sequence, an
+     * encoded surrogate, an overlong '/', then valid UTF-8 */
+    static const char raw[] = "caf\xE9 \x80|\xC3|\xED\xA0\x80|\xC0\xAF|\xC3\xA9";
+    json_buf_string(&b, raw, sizeof raw - 1);
+    CHECK(strcmp(b.data, "\"caf\\udce9 \\udc80|\\udcc3|\\udced\\udca0\\udc80|\\udcc0\\udcaf|\xC3\xA9\"") == 0,
+          "written: %s", b.data);
+    json_value *v = parse(b.data, &err);
+    CHECK(v && v->type == JSON_STRING && v->str_len == sizeof raw - 1 && !memcmp(v->str, raw, sizeof raw - 1),
+          "read back byte for byte: %s", err.msg);
+    json_free(v);
+    /* every byte alone, and pairs of bytes, round-trip */
+    int bad = 0, bad_x = 0, bad_y = 0;
+    for (int x = 0; x < 256; x++)
+        for (int y = -1; y < 256; y += 1 + (x & 7)) {
+            char in[2] = {(char)x, (char)y};
+            size_t n = y < 0 ? 1 : 2;
+            sg_buf_clear(&b);
+            json_buf_string(&b, in, n);
+            v = NULL;
+            if ((json_parse(b.data, b.len, NULL, &v, NULL, &err) || v->str_len != n || memcmp(v->str, in, n)) && !bad++)
+                bad_x = x, bad_y = y;
+            json_free(v);
+        }
+    CHECK(bad == 0, "%d byte strings do not round-trip, the first: %02x %02x", bad, bad_x, bad_y);
+    sg_buf_free(&b);
+    /* a lone \udc80..\udcff is the byte; below \udc80 (an ASCII byte,
+     * never written so) and other lone surrogates stay errors */
+    v = parse("[\"\\udc80\\udcFF\\uDCab\"]", &err);
+    CHECK(v && json_at(v, 0)->str_len == 3 && !memcmp(json_at(v, 0)->str, "\x80\xFF\xAB", 3), "escapes to bytes");
+    json_free(v);
+    expect_error("\"\\udc7f\"", "line 1 column 2: unpaired low surrogate in \\u escape");
+    expect_error("\"\\udd80\"", "line 1 column 2: unpaired low surrogate in \\u escape");
+    expect_error("\"\\ud800\\u00e9\"", "line 1 column 2: unpaired high surrogate in \\u escape");
+    /* a high surrogate then \udc80 is a pair (U+10080), as in Python */
+    v = parse("\"\\ud800\\udc80\"", &err);
+    CHECK(v && v->str_len == 4 && !memcmp(v->str, "\xF0\x90\x82\x80", 4), "a pair stays a character");
+    json_free(v);
+    /* as a key too */
+    v = parse("{\"a\\udcff\": 1}", &err);
+    CHECK(v && !strcmp(v->keys[0], "a\xFF") && json_get(v, "a\xFF"), "key with a byte");
+    json_free(v);
+}
+
 static void test_duplicates_and_depth(void)
 {
     sg_err err = {{0}};
@@ -300,7 +349,7 @@ static void test_writer(void)
 {
     sg_buf b = SG_BUF_INIT;
     json_buf_string(&b, "a\"b\\c\n\x01\x1f/\xC3\xA9\xFF", 12);
-    CHECK(strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\\u001f/\xC3\xA9\xEF\xBF\xBD\"") == 0, "escaped: %s", b.data);
+    CHECK(strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\\u001f/\xC3\xA9\\udcff\"") == 0, "escaped: %s", b.data);
     sg_buf_clear(&b);
 
     /* Numbers round-trip through text. */
@@ -362,6 +411,7 @@ int main(void)
     test_numbers();
     test_strings();
     test_invalid();
+    test_non_utf8_bytes();
     test_duplicates_and_depth();
     test_many_keys();
     test_writer();
