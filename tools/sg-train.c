@@ -358,6 +358,7 @@ int main(int argc, char **argv)
         shards[k] = argv[optind + k];
     }
     cli_refuse_run_dir_shard(run_dir, shards, n_shards);
+    cli_note_output(run_dir);   /* where a full disk's advice looks (blocks or inodes) */
     char run_device[8] = "", run_precision[8] = "";
     if (resume) {
         /* the run's options and shards, with those given */
@@ -420,9 +421,11 @@ int main(int argc, char **argv)
     int rc = sg_trainer_run(t, &stop_signal, progress, t, &err);
     cli_progress_end();
     run_dir = sg_trainer_run_dir(t);   /* where it was moved to, if it was */
+    cli_note_output(run_dir);
     if (rc < 0) {
-        int full = cli_no_space(&err), named = sg_trainer_error_names_checkpoint(t);
-        char advice[192];   /* for want of space (a full file system or a quota: their own words) */
+        char advice[192];   /* for want of space (a full disk, a quota, the file size limit: their own words) */
+        int full = cli_no_space_advice(&err, NULL, advice, sizeof advice)[0] != 0;
+        int named = sg_trainer_error_names_checkpoint(t);
         /* a record that could not be read: the same one stops a resume again */
         const char *bad_shard = sg_trainer_error_shard(t);
         if (bad_shard) {
@@ -433,8 +436,7 @@ int main(int argc, char **argv)
         if (sg_trainer_last_checkpoint(t) < 0) {
             if (full)
                 cli_die("%s%s (%s, then sg-train -o %s --resume starts the run again)", err.msg,
-                        named ? "" : "; no checkpoint yet", cli_no_space_advice(&err, NULL, advice, sizeof advice),
-                        run_dir);
+                        named ? "" : "; no checkpoint yet", advice, run_dir);
             cli_die_err(&err);
         }
         if (named || full) {

@@ -52,10 +52,20 @@ fsize_hint() { echo "(the file size limit (ulimit -f) is $1 KiB: raise it and tr
     --g-repeat 1 --batch 4 --sample-every 0 --threads 1 "$T/s.lmdb"
   [ "$status" -eq 1 ]
   [ "${#lines[@]}" -eq 1 ]
-  [[ "$output" == "sg-train: $W/r/ckpt/000002-state.safetensors.tmp."*": write: File too large (the partial checkpoint $W/r/ckpt/000002 was removed); last good checkpoint: none yet $(fsize_hint 60)" ]]
+  [[ "$output" == "sg-train: $W/r/ckpt/000002-state.safetensors.tmp."*": write: File too large (the partial checkpoint $W/r/ckpt/000002 was removed); last good checkpoint: none yet (the file size limit (ulimit -f) is 60 KiB: raise it, then sg-train -o $W/r --resume starts the run again)" ]]
   [ "$SECONDS" -lt 9 ]   # no wait of 10 s for space
   [ -z "$(ls -A "$W/r/ckpt")" ]
   [ ! -e "$W/r/latest" ]
+}
+
+@test "ulimit -f after a checkpoint: the limit and the resume command are named (the message had neither)" {
+  sg-train -q -o "$W/r" --iters 2 --save-every 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 4 \
+    --sample-every 0 --threads 1 "$T/s.lmdb"
+  under_fsize 60 sg-train -o "$W/r" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $W/r/ckpt/000004-"*": File too large"*"; last good checkpoint: $W/r/ckpt/000002 (the file size limit (ulimit -f) is 60 KiB: raise it, then sg-train -o $W/r --resume continues from it)" ]] ||
+    { echo "$output"; false; }
+  [ "$(cat "$W/r/latest")" = 000002 ]
 }
 
 @test "ulimit -f: celeb-pack says File too large, not LMDB's Input/output error, and removes its temporary shard" {

@@ -126,6 +126,16 @@ static int out_of_inodes(void)
     return v.f_favail == 0 && v.f_bavail > 0 && v.f_files > 0;   /* f_files 0: no inode count (btrfs, NFS) */
 }
 
+/* The file size limit (ulimit -f) in KiB, as the shells count it; 0 when
+ * there is none (an EFBIG then is the file system's own largest file). */
+#define FSIZE_STATE "the file size limit (ulimit -f) is %llu KiB"
+static unsigned long long file_size_limit_kib(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_FSIZE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 0;
+    return (unsigned long long)lim.rlim_cur / 1024;
+}
+
 /* The advice for want of space, by the errno that said so; "" for any other.
  * String constants, but for EFBIG's (the limit in it), which lives until the
  * next call. */
@@ -134,12 +144,9 @@ static const char *no_space_hint(int e)
     if (e == ENOSPC && out_of_inodes()) return " (" INODES_STATE ": " INODES_FREE " and try again)";
     if (e == ENOSPC) return " (" FULL_STATE ": " FULL_FREE " and try again)";
     if (e == EDQUOT) return " (" QUOTA_STATE ": " QUOTA_FREE QUOTA_OTHER ", then try again)";
-    struct rlimit lim;
-    if (e == EFBIG && getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
-        /* ulimit -f counts in KiB (bash, dash, zsh) */
+    if (e == EFBIG && file_size_limit_kib() > 0) {
         static char hint[96];
-        snprintf(hint, sizeof hint, " (the file size limit (ulimit -f) is %llu KiB: raise it and try again)",
-                 (unsigned long long)lim.rlim_cur / 1024);
+        snprintf(hint, sizeof hint, " (" FSIZE_STATE ": raise it and try again)", file_size_limit_kib());
         return hint;
     }
     return "";
@@ -156,6 +163,8 @@ const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf,
     if (err->sys_errno == ENOSPC && out_of_inodes()) snprintf(buf, n, INODES_STATE ": " INODES_FREE "%s%s", sep, aside);
     else if (err->sys_errno == ENOSPC) snprintf(buf, n, FULL_STATE ": " FULL_FREE "%s%s", sep, aside);
     else if (err->sys_errno == EDQUOT) snprintf(buf, n, QUOTA_STATE ": " QUOTA_FREE "%s%s" QUOTA_OTHER, sep, aside);
+    else if (err->sys_errno == EFBIG && file_size_limit_kib() > 0)   /* no aside: fewer files do not help */
+        snprintf(buf, n, FSIZE_STATE ": raise it", file_size_limit_kib());
     else if (n) buf[0] = 0;
     return buf;
 }
@@ -322,7 +331,6 @@ void cli_refuse_output_over_data(const char *out, const char *advice)
 
 void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n)
 {
-    cli_note_output(run_dir);   /* sg-train's output, for the advice on ENOSPC */
     char file[PATH_MAX];
     if (snprintf(file, sizeof file, "%s/config.json", run_dir) >= (int)sizeof file) return;   /* a file of the run */
     for (int k = 0; k < n; k++) {

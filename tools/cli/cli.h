@@ -41,8 +41,8 @@ int cli_no_space(const sg_err *err);
  * writes: on ENOSPC, the advice looks at its file system, and says "the file
  * system has no free inodes (df -i): remove files" where blocks are free but
  * inodes are not, instead of "the file system is full: free space on it".
- * cli_die_output_err, cli_remove_dead_temps_of and cli_refuse_run_dir_shard
- * record theirs. "-" and NULL: nothing. */
+ * cli_die_output_err and cli_remove_dead_temps_of record theirs. "-" and
+ * NULL: nothing. */
 void cli_note_output(const char *path);
 /* What to do, for a message of a tool's own built around err->msg
  * (cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err))):
@@ -58,7 +58,9 @@ const char *cli_no_space_hint(const sg_err *err);
  * after ("(%s, then sg-train --resume ...)"), into buf (n bytes), returned:
  * "the file system is full: free space on it" for ENOSPC ("the file system has
  * no free inodes (df -i): remove files" as above), "the disk quota is
- * exceeded: free space or ask for more quota" for EDQUOT, else "". aside
+ * exceeded: free space or ask for more quota" for EDQUOT, "the file size
+ * limit (ulimit -f) is N KiB: raise it" for EFBIG under such a limit (without
+ * aside), else "". aside
  * (NULL: none) follows "free space": "free space on it (--keep N ...)",
  * "free space (--keep N ...) or ask for more quota". */
 const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf, size_t n);
