@@ -116,7 +116,8 @@ fsize_hint() { echo "(the file size limit (ulimit -f) is $1 KiB: raise it and tr
   mount -o loop "$W/ino.img" "$MNT" 2>/dev/null || { MNT=; skip "cannot mount a loop device here"; }
   mkdir "$MNT/d"
   i=0; while touch "$MNT/f$i" 2>/dev/null; do i=$((i+1)); done
-  [ "$(stat -f -c %d "$MNT")" = 0 ] && [ "$(stat -f -c %a "$MNT")" -gt 100 ]   # no inode free, blocks free
+  [ "$(stat -f -c %d "$MNT")" = 0 ]         # no inode free
+  [ "$(stat -f -c %a "$MNT")" -gt 100 ]      # blocks free
   hint="No space left on device (the file system has no free inodes (df -i): remove files and try again)"
   run sg-plot "$T/run/history.jsonl" -o "$MNT/l.png"
   [ "$status" -eq 1 ]
@@ -131,8 +132,15 @@ fsize_hint() { echo "(the file size limit (ulimit -f) is $1 KiB: raise it and tr
   run sg-train -q -o "$MNT/d" --iters 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 2 --threads 1 "$T/s.lmdb"
   [ "$status" -eq 1 ]
   [ "$output" = "sg-train: $MNT/d/config.json: $hint" ]
-  # blocks gone too: the words for a full file system, as ever
+  # one inode left: the write takes it, the next fails, its cleanup frees it
+  # again (review-diff15b 1: this said 'free space on it')
   rm "$MNT/f0"
+  run celeb-pack -q --attrs "$T/synth/list_attr_celeba.txt" --images "$T/synth/img_align_celeba" --select Bangs \
+    --size 16 -o "$MNT/p.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-pack: $MNT/p.lmdb"*": $hint"* ]] || { echo "$output"; false; }
+  [ "$(stat -f -c %d "$MNT")" = 1 ]
+  # blocks gone too: the words for a full file system, as ever
   dd if=/dev/zero of="$MNT/fill" bs=1M 2>/dev/null || true
   run sg-plot "$T/run/history.jsonl" -o "$MNT/l.png"
   [ "$status" -eq 1 ]

@@ -110,7 +110,9 @@ void cli_note_output(const char *path)
 }
 
 /* 1 when the file system of the noted output (the nearest existing directory
- * on its path, where it is not there yet) has free blocks but no free inodes. */
+ * on its path, where it is not there yet) is out of inodes rather than blocks:
+ * next to none left (the failed write's cleanup may have freed the one or two
+ * it took) and a smaller share of them free than of the blocks. */
 static int out_of_inodes(void)
 {
     char p[PATH_MAX], up[PATH_MAX];
@@ -123,7 +125,8 @@ static int out_of_inodes(void)
         sg_dir_of(p, up, sizeof up);
         memcpy(p, up, sizeof p);
     }
-    return v.f_favail == 0 && v.f_bavail > 0 && v.f_files > 0;   /* f_files 0: no inode count (btrfs, NFS) */
+    if (v.f_files == 0 || v.f_blocks == 0) return 0;   /* no inode count (btrfs, NFS) */
+    return v.f_favail < 64 && (double)v.f_favail / (double)v.f_files < (double)v.f_bavail / (double)v.f_blocks;
 }
 
 /* The file size limit (ulimit -f) in KiB, as the shells count it; 0 when
