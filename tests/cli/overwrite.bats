@@ -75,15 +75,16 @@ refused_by_all() {
   sg-train -q -o run --resume --iters 5 --threads 1
 }
 
-@test "sg-sample --each refuses a shard's directory (or one below it) and a run's ckpt/ as DIR" {
-  for dir in s2.lmdb s2.lmdb/sub run/ckpt; do
+@test "sg-sample --each refuses a shard's directory (or one below it) and a run's ckpt/ (or a new one below it) as DIR" {
+  for dir in s2.lmdb s2.lmdb/sub run/ckpt run/ckpt/new; do
     run sg-sample --ckpt run --data "$T/s.lmdb" --count 2 --each -o $dir
     [ "$status" -eq 1 ]
     what="the output lies inside the shard $W/s2.lmdb"
-    [ $dir = run/ckpt ] && what="the output lies inside the checkpoints (ckpt/) of the training run $W/run"
+    [[ $dir != run/ckpt* ]] || what="the output lies inside the checkpoints (ckpt/) of the training run $W/run"
     [ "$output" = "sg-sample: $dir/targets.tsv: $what; choose another -o DIR" ] || { echo "$dir: $output"; false; }
   done
   [ ! -e s2.lmdb/sub ]
+  [ ! -e run/ckpt/new ]
   unchanged
 }
 

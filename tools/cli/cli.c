@@ -318,9 +318,8 @@ void cli_refuse_output_over_data(const char *out, const char *advice)
     if (place < 0) return;
     if (sg_shard_dir_looks_like(dir))
         cli_die("%s: the output lies inside the shard %s; %s", out, dir, advice);
-    if (place == 1) return;   /* a directory to be made: no run's file yet */
     static const char *const run_files[] = {"latest", "config.json", "history.jsonl", "cudnn-engines.txt"};
-    for (size_t k = 0; k < sizeof run_files / sizeof run_files[0]; k++)
+    for (size_t k = 0; place != 1 && k < sizeof run_files / sizeof run_files[0]; k++)   /* 1: a directory to be made */
         if (!strcmp(name, run_files[k]) && is_run_dir(dir))
             cli_die("%s: the output is the file %s of the training run %s; %s", out, name, dir, advice);
     const char *slash = strrchr(dir, '/');
