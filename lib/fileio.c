@@ -343,6 +343,18 @@ int sg_write_replaces_fd(const char *out, int fd)
            sf.st_nlink == 1;
 }
 
+int sg_nearest_existing_dir(const char *dir, char real[PATH_MAX])
+{
+    char where[PATH_MAX], up[PATH_MAX];
+    if (snprintf(where, sizeof where, "%s", dir) >= (int)sizeof where) return -1;
+    while (!realpath(where, real)) {
+        if ((errno != ENOENT && errno != ENOTDIR) || !strcmp(where, ".") || !strcmp(where, "/")) return -1;
+        sg_dir_of(where, up, sizeof up);
+        memcpy(where, up, sizeof where);
+    }
+    return 0;
+}
+
 int sg_path_inside_dir(const char *path, const char *dir)
 {
     struct stat ds, st;
@@ -352,13 +364,7 @@ int sg_path_inside_dir(const char *path, const char *dir)
      * dangling link, which a write replaces) */
     if (realpath(path, real)) sg_dir_of(real, where, sizeof where);
     else sg_dir_of(path, where, sizeof where);
-    /* the nearest existing directory: where the file or mkdir -p would go */
-    while (!realpath(where, real)) {
-        if (errno != ENOENT || !strcmp(where, ".") || !strcmp(where, "/")) return 0;
-        char up[PATH_MAX];
-        sg_dir_of(where, up, sizeof up);
-        memcpy(where, up, sizeof where);
-    }
+    if (sg_nearest_existing_dir(where, real)) return 0;   /* where the file or mkdir -p would go */
     for (;;) {   /* real is absolute and canonical: walk up by cutting names */
         if (stat(real, &st) == 0 && same_id(&st, &ds)) return 1;
         char *slash = strrchr(real, '/');

@@ -1,6 +1,7 @@
 /* Whole-file I/O that never leaves a half-written output behind. */
 #ifndef SG_FILEIO_H
 #define SG_FILEIO_H
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "error.h"
@@ -52,6 +53,11 @@ int sg_replaced_entry(const char *path, sg_file_entry *e);   /* 0, or -1: no reg
 /* The same for the file open as descriptor fd (standard input): out is that
  * regular file and its only name (st_nlink 1). */
 int sg_write_replaces_fd(const char *out, int fd);
+/* The canonical path (realpath) of directory dir, or where it does not exist
+ * (yet), of its nearest existing ancestor: where mkdir -p would create the
+ * rest, on whose file system a file in dir lands. 0, or -1 (a name too long,
+ * no ancestor resolves). */
+int sg_nearest_existing_dir(const char *dir, char real[PATH_MAX]);
 /* 1 when a file written at path (existing or not) lands in directory dir or in
  * a directory below it. The place is that of the file a symbolic link at path
  * names, where it exists (an atomic write replaces that file); where path's

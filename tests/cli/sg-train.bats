@@ -787,7 +787,7 @@ PY
   # memory than the model: some address-space limit lets the model in, not the load
   sg-train -o "$T/big" --iters 2 --save-every 1 --sample-every 0 --batch 4 --threads 1 --device cpu -q "$D/a.lmdb"
   load_oom=0
-  for v in $(seq 300000 20000 700000); do
+  for v in $(seq 300000 10000 700000); do
     run bash -c "ulimit -v $v && exec sg-train -o '$T/big' --resume --iters 2 -q"
     [ "$status" -eq 0 ] && continue
     [ "$status" -eq 1 ]

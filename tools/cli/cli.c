@@ -115,16 +115,9 @@ void cli_note_output(const char *path)
  * it took) and a smaller share of them free than of the blocks. */
 static int out_of_inodes(void)
 {
-    char p[PATH_MAX], up[PATH_MAX];
+    char real[PATH_MAX];
     struct statvfs v;
-    if (!noted_output[0]) return 0;
-    memcpy(p, noted_output, sizeof p);
-    while (statvfs(p, &v) != 0) {
-        if (errno != ENOENT && errno != ENOTDIR) return 0;
-        if (!strcmp(p, ".") || !strcmp(p, "/")) return 0;
-        sg_dir_of(p, up, sizeof up);
-        memcpy(p, up, sizeof p);
-    }
+    if (!noted_output[0] || sg_nearest_existing_dir(noted_output, real) || statvfs(real, &v) != 0) return 0;
     if (v.f_files == 0 || v.f_blocks == 0) return 0;   /* no inode count (btrfs, NFS) */
     return v.f_favail < 64 && (double)v.f_favail / (double)v.f_files < (double)v.f_bavail / (double)v.f_blocks;
 }
@@ -270,13 +263,8 @@ static int output_place(const char *out, char *dir, size_t dn, char *name, size_
         sg_dir_of(out, d, sizeof d);
         const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
         if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) return -1;
-        if (!realpath(d, real)) {
-            while (!realpath(d, real)) {
-                if (errno != ENOENT || !strcmp(d, ".") || !strcmp(d, "/")) return -1;
-                char up[PATH_MAX];
-                sg_dir_of(d, up, sizeof up);
-                memcpy(d, up, sizeof d);
-            }
+        if (!realpath(d, real)) {   /* a directory to be made (sg-sample --each): where it would be */
+            if (sg_nearest_existing_dir(d, real)) return -1;
             return snprintf(dir, dn, "%s", real) < (int)dn ? 1 : -1;
         }
         size_t k = strlen(real);
