@@ -685,6 +685,10 @@ static int file_crop(const options *o, const sg_ckpt_info *ck, const target_set 
 static sg_backend *open_backend(const options *o, sg_err *err)
 {
     char note[512];
+    /* legacy cuDNN algorithms unless asked: timed engines (sg-train's default)
+     * are chosen by timings, so two runs could differ, and the search costs
+     * seconds a short translation does not win back */
+    setenv("SG_CUDNN_SEARCH", "legacy", 0);
     sg_backend *be = sg_backend_open(o->device, o->precision, o->threads, note, sizeof note, err);
     if (be && note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* for people, not for scripted runs */
         cli_warn("--device auto: %s; running on the CPU", note);

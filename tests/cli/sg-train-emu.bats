@@ -45,6 +45,7 @@ resume_case() {
 }
 
 @test "emulated CUDA: two equal runs write equal checkpoints" {
+  export SG_CUDNN_SEARCH=legacy   # timed (the default) picks by timings, which differ between processes
   "$EMU" -o "$T/a" "${TINY[@]}" "$D/a.lmdb"
   "$EMU" -o "$T/b" "${TINY[@]}" "$D/a.lmdb"
   for f in G D state; do cmp "$T/a/ckpt/000008-$f.safetensors" "$T/b/ckpt/000008-$f.safetensors"; done
@@ -66,7 +67,7 @@ resume_case() {
 
 @test "emulated CUDA: with the emulated backend API off, timed search falls back to the legacy calls" {
   SG_EMU_CUDNN_BACKEND=0 SG_CUDNN_SEARCH=timed "$EMU" -o "$T/a" "${TINY[@]}" "$D/a.lmdb"
-  "$EMU" -o "$T/b" "${TINY[@]}" "$D/a.lmdb"
+  SG_CUDNN_SEARCH=legacy "$EMU" -o "$T/b" "${TINY[@]}" "$D/a.lmdb"
   for f in G D state; do cmp "$T/a/ckpt/000008-$f.safetensors" "$T/b/ckpt/000008-$f.safetensors"; done
 }
 
@@ -227,9 +228,10 @@ interrupt_after_logged() {
 # or checkpoint follows, and its G forward runs on the backend's second lane
 # beside that D step (lib/model.h sg_model_queue_batch_drawn).
 @test "emulated CUDA: SG_OVERLAP_G=1 writes the plain run's checkpoints and history, and resumes bit for bit" {
-  "$EMU" -o "$T/plain" "${TINY[@]}" --n-critic 3 "$D/a.lmdb"
+  # legacy: the same engines in both processes (timed picks by timings)
+  SG_CUDNN_SEARCH=legacy SG_OVERLAP_G=0 "$EMU" -o "$T/plain" "${TINY[@]}" --n-critic 3 "$D/a.lmdb"
   export SG_OVERLAP_G=1
-  "$EMU" -o "$T/ov" "${TINY[@]}" --n-critic 3 "$D/a.lmdb"
+  SG_CUDNN_SEARCH=legacy "$EMU" -o "$T/ov" "${TINY[@]}" --n-critic 3 "$D/a.lmdb"
   for n in 000004 000008; do
     for f in G D state; do cmp "$T/plain/ckpt/$n-$f.safetensors" "$T/ov/ckpt/$n-$f.safetensors"; done
   done
@@ -241,12 +243,13 @@ interrupt_after_logged() {
   # n_critic 50: almost every iteration queues the next batch, so the stop
   # almost always comes while one is queued and must end an iteration later
   local opts=("${TINY[@]}" --n-critic 50 --iters 1000000 --log-every 1 --save-every 0)
+  export SG_CUDNN_SEARCH=legacy   # the same engines in both processes
   SG_OVERLAP_G=1 "$EMU" -o "$T/ov" "${opts[@]}" "$D/a.lmdb" 2> "$T/err" &
   interrupt_after_logged $! "$T/ov" 5
   [ "$status" -eq 130 ]
   n=$(cat "$T/ov/latest")
   # the plain run, stopped once it has written checkpoint n
-  "$EMU" -o "$T/plain" "${TINY[@]}" --n-critic 50 --iters 1000000 --log-every 1 --save-every $((10#$n)) \
+  SG_OVERLAP_G=0 "$EMU" -o "$T/plain" "${TINY[@]}" --n-critic 50 --iters 1000000 --log-every 1 --save-every $((10#$n)) \
     "$D/a.lmdb" 2> /dev/null &
   local pid=$!
   for _ in $(seq 1200); do [ -s "$T/plain/ckpt/$n-state.safetensors" ] && break; sleep 0.05; done

@@ -69,27 +69,27 @@ static void test_cuda_switches(void)
         size_t workspace_mib;
         int search, pad3, shared_cudnn, allow_rtc, graphs, nhwc, lane_priority;
     } cases[] = {
-        /* unset: the defaults (256 MiB, legacy, no padding, a handle per lane, graphs, NHWC, priorities) */
-        {NULL, NULL, 256, 0, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_WORKSPACE_MIB", "1024", 1024, 0, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_WORKSPACE_MIB", "256", 256, 0, 0, 0, 0, 1, 1, 1},
+        /* unset: the defaults (256 MiB, timed, no padding, a handle per lane, graphs, NHWC, priorities) */
+        {NULL, NULL, 256, 3, 0, 0, 0, 1, 1, 1},
+        {"SG_CUDNN_WORKSPACE_MIB", "1024", 1024, 3, 0, 0, 0, 1, 1, 1},
+        {"SG_CUDNN_WORKSPACE_MIB", "256", 256, 3, 0, 0, 0, 1, 1, 1},
         {"SG_CUDNN_SEARCH", "legacy", 256, 0, 0, 0, 0, 1, 1, 1},
         {"SG_CUDNN_SEARCH", "find", 256, 1, 0, 0, 0, 1, 1, 1},
         {"SG_CUDNN_SEARCH", "heuristic", 256, 2, 0, 0, 0, 1, 1, 1},
         {"SG_CUDNN_SEARCH", "timed", 256, 3, 0, 0, 0, 1, 1, 1},
         {"SG_CUDNN_FIND", "1", 256, 1, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_FIND", "0", 256, 0, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDA_PAD3", "0", 256, 0, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDA_PAD3", "4", 256, 0, 4, 0, 0, 1, 1, 1},
-        {"SG_CUDA_PAD3", "8", 256, 0, 8, 0, 0, 1, 1, 1},
-        {"SG_CUDA_LANE_HANDLES", "1", 256, 0, 0, 1, 0, 1, 1, 1},
-        {"SG_CUDA_LANE_HANDLES", "2", 256, 0, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_RTC", "1", 256, 0, 0, 0, 1, 1, 1, 1},
-        {"SG_CUDA_GRAPHS", "0", 256, 0, 0, 0, 0, 0, 1, 1},
-        {"SG_CUDA_GRAPHS", "1", 256, 0, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDA_LAYOUT", "nchw", 256, 0, 0, 0, 0, 1, 0, 1},
-        {"SG_CUDA_LAYOUT", "nhwc", 256, 0, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDA_LANE_PRIORITY", "0", 256, 0, 0, 0, 0, 1, 1, 0},
+        {"SG_CUDNN_FIND", "0", 256, 3, 0, 0, 0, 1, 1, 1},
+        {"SG_CUDA_PAD3", "0", 256, 3, 0, 0, 0, 1, 1, 1},
+        {"SG_CUDA_PAD3", "4", 256, 3, 4, 0, 0, 1, 1, 1},
+        {"SG_CUDA_PAD3", "8", 256, 3, 8, 0, 0, 1, 1, 1},
+        {"SG_CUDA_LANE_HANDLES", "1", 256, 3, 0, 1, 0, 1, 1, 1},
+        {"SG_CUDA_LANE_HANDLES", "2", 256, 3, 0, 0, 0, 1, 1, 1},
+        {"SG_CUDNN_RTC", "1", 256, 3, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDA_GRAPHS", "0", 256, 3, 0, 0, 0, 0, 1, 1},
+        {"SG_CUDA_GRAPHS", "1", 256, 3, 0, 0, 0, 1, 1, 1},
+        {"SG_CUDA_LAYOUT", "nchw", 256, 3, 0, 0, 0, 1, 0, 1},
+        {"SG_CUDA_LAYOUT", "nhwc", 256, 3, 0, 0, 0, 1, 1, 1},
+        {"SG_CUDA_LANE_PRIORITY", "0", 256, 3, 0, 0, 0, 1, 1, 0},
     };
     for (size_t i = 0; i < sizeof cuda_vars / sizeof cuda_vars[0]; i++) unsetenv(cuda_vars[i]);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
