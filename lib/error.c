@@ -22,32 +22,31 @@ static void fit_msg(sg_err *err, const char *full)
     memcpy(err->msg + head + 5, full + from, n - from + 1);
 }
 
-static void vfit(sg_err *err, const char *fmt, va_list ap)
+/* The message as given, with sys_errno e (0: not a system call's failure). */
+static void vfit(sg_err *err, int e, const char *fmt, va_list ap)
 {
+    if (!err) return;
     char full[FULL_MSG];
     vsnprintf(full, sizeof full, fmt, ap);
     fit_msg(err, full);
+    err->sys_errno = e;
 }
 
 int sg_errf(sg_err *err, const char *fmt, ...)
 {
-    if (!err) return -1;
     va_list ap;
     va_start(ap, fmt);
-    vfit(err, fmt, ap);
+    vfit(err, 0, fmt, ap);
     va_end(ap);
-    err->sys_errno = 0;
     return -1;
 }
 
 int sg_err_oom(sg_err *err, const char *fmt, ...)
 {
-    if (!err) return -1;
     va_list ap;
     va_start(ap, fmt);
-    vfit(err, fmt, ap);
+    vfit(err, ENOMEM, fmt, ap);
     va_end(ap);
-    err->sys_errno = ENOMEM;
     return -1;
 }
 
