@@ -450,6 +450,17 @@ static int shortage(int e, const char *shown, const char *what, char *msg, size_
     return RESULT_SHORTAGE;
 }
 
+/* A system call on the file failed with e (fd, if not -1, is closed): a
+ * shortage (is_shortage), else the file is missing (ENOENT) or unreadable;
+ * the message into msg. */
+static int read_failed(int e, int fd, const char *shown, char *msg, size_t msg_len)
+{
+    if (fd >= 0) close(fd);
+    if (is_shortage(e)) return shortage(e, shown, strerror(e), msg, msg_len);
+    snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
+    return e == ENOENT ? RESULT_MISSING : RESULT_UNREADABLE;
+}
+
 /* Reads a whole file into *buf (grown as needed). Returns 0, or why not
  * (RESULT_MISSING, _NOT_FILE, _UNREADABLE, _EMPTY, _TOO_LARGE, _SHORTAGE)
  * with a message. */
@@ -459,20 +470,9 @@ static int read_input(const char *path, const char *shown, uint8_t **buf, size_t
     /* O_NONBLOCK: opening a FIFO (or a device) would wait for a writer
      * forever; it is refused below as not a regular file. */
     int fd = open(path, O_RDONLY | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        if (is_shortage(e)) return shortage(e, shown, strerror(e), msg, msg_len);
-        snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
-        return e == ENOENT ? RESULT_MISSING : RESULT_UNREADABLE;
-    }
+    if (fd < 0) return read_failed(errno, -1, shown, msg, msg_len);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        if (is_shortage(e)) return shortage(e, shown, strerror(e), msg, msg_len);
-        snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
-        return RESULT_UNREADABLE;
-    }
+    if (fstat(fd, &st) != 0) return read_failed(errno, fd, shown, msg, msg_len);
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SG_IMAGE_MAX_FILE) {
         snprintf(msg, msg_len, "%s: %s", shown, !S_ISREG(st.st_mode) ? "not a regular file" : "larger than the file size limit");
         close(fd);
@@ -488,13 +488,7 @@ static int read_input(const char *path, const char *shown, uint8_t **buf, size_t
     while (got < n) {
         ssize_t r = read(fd, *buf + got, n - got);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            if (is_shortage(e)) return shortage(e, shown, strerror(e), msg, msg_len);
-            snprintf(msg, msg_len, "%s: %s", shown, strerror(e));
-            return RESULT_UNREADABLE;
-        }
+        if (r < 0) return read_failed(errno, fd, shown, msg, msg_len);
         if (r == 0) break;   /* shorter than fstat said (cut meanwhile): the decoder tells */
         got += (size_t)r;
     }
@@ -728,7 +722,7 @@ int main(int argc, char **argv)
     int n_held = 0;
     int failed = 0;
     char fail_msg[1100] = "";
-    const char *fail_hint = "";   /* the words for want of space, where that was why */
+    char fail_hint[192] = "";   /* the words for want of space, where that was why (taken before the abort frees any) */
     double t0 = cli_now();
     for (size_t i = 0; i < L.n; i++) {
         slot *sl = &S.slots[i % S.window];
@@ -763,7 +757,7 @@ int main(int argc, char **argv)
             else cli_warn("%s (skipped)", sl->msg);
         } else if (sg_shard_writer_append(wr, L.items[i].labels, L.items[i].name, sl->pixels, sl->pixel_len, &err)) {
             snprintf(fail_msg, sizeof fail_msg, "%s", err.msg);
-            fail_hint = cli_no_space_hint(&err);
+            snprintf(fail_hint, sizeof fail_hint, "%s", cli_no_space_hint(&err));
             failed = 1;
             break;
         }

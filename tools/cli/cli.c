@@ -132,20 +132,31 @@ static unsigned long long file_size_limit_kib(void)
     return (unsigned long long)lim.rlim_cur / 1024;
 }
 
-/* The advice for want of space, by the errno that said so; "" for any other.
- * String constants, but for EFBIG's (the limit in it), which lives until the
- * next call. */
+/* The advice for want of space as a phrase, by the errno that said so (aside
+ * after "free space"), into buf; "" for any other errno. The one place its
+ * words are put together: the hint below and sg-train's sentences use it. */
+static const char *space_advice(int e, const char *aside, char *buf, size_t n)
+{
+    const char *sep = aside && aside[0] ? " " : "";
+    if (!aside) aside = "";
+    if (e == ENOSPC && out_of_inodes()) snprintf(buf, n, INODES_STATE ": " INODES_FREE "%s%s", sep, aside);
+    else if (e == ENOSPC) snprintf(buf, n, FULL_STATE ": " FULL_FREE "%s%s", sep, aside);
+    else if (e == EDQUOT) snprintf(buf, n, QUOTA_STATE ": " QUOTA_FREE "%s%s" QUOTA_OTHER, sep, aside);
+    else if (e == EFBIG && file_size_limit_kib() > 0)   /* no aside: fewer files do not help */
+        snprintf(buf, n, FSIZE_STATE ": raise it", file_size_limit_kib());
+    else if (n) buf[0] = 0;
+    return buf;
+}
+
+/* " (ADVICE and try again)" (", then try again" after a quota's "or ask for
+ * more quota"), or "" for another errno; lives until the next call. */
 static const char *no_space_hint(int e)
 {
-    if (e == ENOSPC && out_of_inodes()) return " (" INODES_STATE ": " INODES_FREE " and try again)";
-    if (e == ENOSPC) return " (" FULL_STATE ": " FULL_FREE " and try again)";
-    if (e == EDQUOT) return " (" QUOTA_STATE ": " QUOTA_FREE QUOTA_OTHER ", then try again)";
-    if (e == EFBIG && file_size_limit_kib() > 0) {
-        static char hint[96];
-        snprintf(hint, sizeof hint, " (" FSIZE_STATE ": raise it and try again)", file_size_limit_kib());
-        return hint;
-    }
-    return "";
+    static char hint[192];
+    char advice[160];
+    if (!space_advice(e, NULL, advice, sizeof advice)[0]) return "";
+    snprintf(hint, sizeof hint, " (%s%s try again)", advice, e == EDQUOT ? ", then" : " and");
+    return hint;
 }
 
 int cli_no_space(const sg_err *err) { return err->sys_errno == ENOSPC || err->sys_errno == EDQUOT; }
@@ -154,15 +165,7 @@ const char *cli_no_space_hint(const sg_err *err) { return no_space_hint(err->sys
 
 const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf, size_t n)
 {
-    const char *sep = aside && aside[0] ? " " : "";
-    if (!aside) aside = "";
-    if (err->sys_errno == ENOSPC && out_of_inodes()) snprintf(buf, n, INODES_STATE ": " INODES_FREE "%s%s", sep, aside);
-    else if (err->sys_errno == ENOSPC) snprintf(buf, n, FULL_STATE ": " FULL_FREE "%s%s", sep, aside);
-    else if (err->sys_errno == EDQUOT) snprintf(buf, n, QUOTA_STATE ": " QUOTA_FREE "%s%s" QUOTA_OTHER, sep, aside);
-    else if (err->sys_errno == EFBIG && file_size_limit_kib() > 0)   /* no aside: fewer files do not help */
-        snprintf(buf, n, FSIZE_STATE ": raise it", file_size_limit_kib());
-    else if (n) buf[0] = 0;
-    return buf;
+    return space_advice(err->sys_errno, aside, buf, n);
 }
 
 /* 1 when standard output is a regular file: ENOSPC on a device (/dev/full)

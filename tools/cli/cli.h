@@ -51,8 +51,8 @@ void cli_note_output(const char *path);
  * again)" where the noted output's file system has blocks but no inodes),
  * " (the disk quota is exceeded: free space or ask for more quota, then try
  * again)" for EDQUOT, " (the file size limit (ulimit -f) is N KiB: raise it
- * and try again)" for EFBIG under such a limit (valid until the next call),
- * else "". */
+ * and try again)" for EFBIG under such a limit, else "" (valid until the
+ * next call). */
 const char *cli_no_space_hint(const sg_err *err);
 /* The same advice as a phrase, for a tool's own sentence about what comes
  * after ("(%s, then sg-train --resume ...)"), into buf (n bytes), returned:
