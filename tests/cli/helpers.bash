@@ -68,3 +68,14 @@ b[8:8 + n] = h.replace(b'"' + key + b'"', b'"' + key[:-1] + b'X"')
 open(p, "wb").write(b)
 PY
 }
+
+# make_tiny_run DIR: DIR/synth (12 celeb-synth images), DIR/s.lmdb (16 px,
+# Bangs, Black_Hair, Blond_Hair) and DIR/run (a 4-iteration run of a tiny
+# model: checkpoints and samples at 2 and 4).
+make_tiny_run() {
+  celeb-synth -q -n 12 --seed 1 -o "$1/synth"
+  celeb-pack -q --attrs "$1/synth/list_attr_celeba.txt" --images "$1/synth/img_align_celeba" \
+    --select Bangs,Black_Hair,Blond_Hair --size 16 -o "$1/s.lmdb"
+  sg-train -q -o "$1/run" --iters 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 4 \
+    --save-every 2 --log-every 1 --sample-every 2 --threads 1 "$1/s.lmdb"
+}

@@ -6,11 +6,7 @@ load helpers
 
 setup_file() {
   T=$BATS_FILE_TMPDIR
-  celeb-synth -q -n 12 --seed 1 -o "$T/synth"
-  celeb-pack -q --attrs "$T/synth/list_attr_celeba.txt" --images "$T/synth/img_align_celeba" \
-    --select Bangs,Black_Hair,Blond_Hair --size 16 -o "$T/s.lmdb"
-  sg-train -q -o "$T/run" --iters 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 4 \
-    --save-every 2 --log-every 1 --sample-every 2 --threads 1 "$T/s.lmdb"
+  make_tiny_run "$T"
   celeb-synth -q -n 1000 --seed 3 -o "$T/k"
 }
 

@@ -1123,16 +1123,20 @@ PY
   [ -z "$(find "$T/s/ckpt" -name '000004-*')" ]
 }
 
-# --disk-full-wait: runs of 4 iterations, checkpoints at 2 and 4, traced once
-# into $T/plain (an uninterrupted run); sets args and, in $s, the number among
-# the fsyncs of the first one on checkpoint $1's state file.
-plain_run_state_fsync() {
+# --disk-full-wait: runs of 4 iterations, checkpoints at 2 and 4 (samples
+# every $2 iterations, default 0: none), traced once into $T/plain (an
+# uninterrupted run); sets args and, in $s, the number among the fsyncs of the
+# first one on a file whose name holds $1.
+plain_run_fsync() {
   need_strace
-  args=(--iters 4 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  args=(--iters 4 --save-every 2 --sample-every "${2:-0}" --log-every 1 "${TINY[@]}" "$D/a.lmdb")
   strace -f -qq -y -o "$T/trace" -e trace=fsync sg-train -o "$T/plain" "${args[@]}"
-  s=$(grep 'fsync(' "$T/trace" | grep -n "$1-state.safetensors.tmp" | head -n 1 | cut -d: -f1)
+  s=$(grep 'fsync(' "$T/trace" | grep -n "$1" | head -n 1 | cut -d: -f1)
   [ -n "$s" ]
 }
+
+# plain_run_fsync for checkpoint $1's state file
+plain_run_state_fsync() { plain_run_fsync "$1-state.safetensors.tmp"; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -1159,11 +1163,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 }
 
 @test "--disk-full-wait: a history line or a sample grid that finds the disk or quota full is tried again too, with no line torn or doubled" {
-  need_strace
-  args=(--iters 4 --save-every 2 --sample-every 2 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
-  strace -f -qq -y -o "$T/trace" -e trace=fsync sg-train -o "$T/plain" "${args[@]}"
-  p=$(grep 'fsync(' "$T/trace" | grep -n 'samples/000004.png.tmp' | head -n 1 | cut -d: -f1)
-  [ -n "$p" ]
+  plain_run_fsync samples/000004.png.tmp 2
   # the third history line (after checkpoint 2) finds the quota reached
   run strace -f -o /dev/null -P "$T/h/history.jsonl" -e trace=write -e inject=write:error=EDQUOT:when=3 \
     sg-train -o "$T/h" --disk-full-wait 1 "${args[@]}"
@@ -1179,7 +1179,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   awk -v v="$ips" 'BEGIN { exit !(v > 8) }' || { echo "images/s at iteration 4: $ips"; false; }
   for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/h/ckpt/000004-$f.safetensors"; done
   # the second sample grid finds the disk full
-  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$p" \
+  run strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" \
     sg-train -o "$T/g" --disk-full-wait 1 "${args[@]}"
   echo "$output"
   [ "$status" -eq 0 ]
