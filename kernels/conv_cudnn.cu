@@ -720,7 +720,7 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
-    if (conv_kind(c, SG_CONV_BWD_FILTER, (float *)x, dw, (float *)dy, N, Ci, H, W, Co, K, stride, pad))
+    if (dw && conv_kind(c, SG_CONV_BWD_FILTER, (float *)x, dw, (float *)dy, N, Ci, H, W, Co, K, stride, pad))
         return;
     if (db) {
         int hw = ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);

@@ -80,7 +80,8 @@ struct sg_backend_ops {
      * dx (N,Ci,H,W) overwritten, dy (N,Co,Ho,Wo). */
     void (*conv2d_backward_data)(sg_backend *be, float *dx, const float *dy, const float *w,
                                  int N, int Ci, int H, int W, int Co, int K, int stride, int pad);
-    /* dw (Co,Ci,K,K) += sum_n corr(x, dy); db (Co) += sum over n,Ho,Wo of dy (db may be NULL). */
+    /* dw (Co,Ci,K,K) += sum_n corr(x, dy); db (Co) += sum over n,Ho,Wo of dy (db may be NULL;
+     * dw may be NULL too: then db alone, and x is not read). */
     void (*conv2d_backward_filter)(sg_backend *be, float *dw, float *db, const float *x,
                                    const float *dy, int N, int Ci, int H, int W, int Co,
                                    int K, int stride, int pad);

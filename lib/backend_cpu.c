@@ -979,6 +979,7 @@ typedef struct {
     const float *x, *w, *bias, *dy;
     float *y, *dx;
     int want_db;        /* backward filter: also the bias gradient */
+    int db_only;        /* backward filter: the bias gradient alone (no dw, x unused) */
     const float *U;     /* Winograd: transformed weights (16, Co, Ci) */
     int nb;             /* images per chunk */
     size_t part_len;    /* backward filter: floats per thread partial (dw then db) */
@@ -1148,6 +1149,7 @@ static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int threa
                     for (size_t k = 0; k < c->howo; k++) s += gc[k];
                     pdb[co] += s;
                 }
+        if (j->db_only) continue;
         if (direct_conv(c)) {
             for (int i = 0; i < cnt; i++) direct_filter_image(c, pdw, x + i * xin, dy + i * yout, ts->cols);
             continue;
@@ -1186,14 +1188,35 @@ static void reduce_partials(void *ctx, size_t b, size_t e, int thread)
     }
 }
 
+/* The threads parallel_for gave some of N images (all on thread 0 for one image) */
+static void add_thread_parts(const cpu_state *st, int N, reduce_job *r)
+{
+    int T = st->pool.nthreads;
+    if (N < 2 || T <= 1) r->part[r->nparts++] = 0;
+    else
+        for (int t = 0; t < T; t++)
+            if ((size_t)N * t / T < (size_t)N * (t + 1) / T) r->part[r->nparts++] = t;
+}
+
 static void cpu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const float *x,
                                        const float *dy, int N, int Ci, int H, int W, int Co,
                                        int K, int stride, int pad)
 {
     cpu_state *st = state(be);
-    if (st->failed) return;
+    if (st->failed || (!dw && !db)) return;
     conv_shape c = make_shape(N, Ci, H, W, Co, K, stride, pad);
     conv_job j = { .st = st, .c = c, .x = x, .dy = dy, .want_db = db != NULL };
+    if (!dw) {   /* db alone: the same sums, split and order as beside a dw */
+        j.db_only = 1;
+        j.nb = 1;
+        j.part_len = Co;
+        if (grow_thread_scratch(be, 0, 0, j.part_len)) return;
+        parallel_for(st, N, (size_t)1 << 20, conv_backward_filter_images, &j);
+        reduce_job r = { .st = st, .dst = db, .off = 0 };
+        add_thread_parts(st, N, &r);
+        reduce_partials(&r, 0, Co, 0);
+        return;
+    }
     int direct = direct_conv(&c), wino = !direct && winograd_conv(&c);
     size_t nw = c.rows * Co;
     float *dU = NULL;
@@ -1213,14 +1236,9 @@ static void cpu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
                                 !direct && j.nb > 1 ? (size_t)Co * j.nb * c.howo : 0, j.part_len)) return;
     }
     parallel_for(st, N, (size_t)1 << 20, conv_backward_filter_images, &j);
-    /* the threads that got images (parallel_for's split; all on thread 0 for one image) */
     reduce_job r = { .st = st, .dst = wino ? dU : dw, .off = 0 };
     if (wino) memset(dU, 0, nw * sizeof(float));
-    int T = st->pool.nthreads;
-    if (N < 2 || T <= 1) r.part[r.nparts++] = 0;
-    else
-        for (int t = 0; t < T; t++)
-            if ((size_t)N * t / T < (size_t)N * (t + 1) / T) r.part[r.nparts++] = t;
+    add_thread_parts(st, N, &r);
     parallel_for(st, nw, 4, reduce_partials, &r);
     if (wino) wino_weight_grad(dw, dU, Co, Ci);
     if (db) {

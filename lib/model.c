@@ -119,7 +119,8 @@ typedef struct {
  * the cls head N; the G step uses the first N rows of each. */
 typedef struct {
     float **a;               /* per layer: LeakyReLU output (3N, c_l, h_l, h_l); its sign is the
-                              * pre-activation's, all the backward needs of it */
+                              * pre-activation's, all the backward needs of it (the D step's
+                              * gradient penalty overwrites the x_hat rows once used) */
     float *src;              /* (2N, 1, h, h) */
     float *cls;              /* (N, cls_dim) */
 } d_tape;
@@ -145,10 +146,10 @@ struct sg_model {
     conv_layer d_src, d_cls;
     d_tape dt;
     float **d_grad;            /* per layer: d_backward's masked gradient (3N, c_l, h_l, h_l);
-                                * in the D step rows [2N,3N) are the GP chain's g_l, kept
-                                * for d_gradient_penalty's second half */
-    float *gp_u, *gp_du;       /* (N, 3, S, S) */
-    float *d_buf[2];           /* scratch, d_max floats each: the cls head's input gradient,
+                                * in the D step rows [2N,3N) are the GP chain's g_l; all
+                                * kept for d_gradient_penalty (the weight gradients) */
+    float *gp_u;               /* (N, 3, S, S) */
+    float *d_buf;              /* scratch, d_max floats: the cls head's input gradient,
                                 * the GP's backward (N rows) */
     size_t d_max;
     float *d_dsrc, *d_dcls;    /* (3N, 1, h, h) real, fake, then the GP's seed of ones;
@@ -156,7 +157,8 @@ struct sg_model {
 
     /* batch */
     float *d_in;               /* (3N,3,S,S) D's input in the D step: rows [0,n) the real
-                                * images (m->x), [n,2n) G's fakes, [2n,3n) x_hat */
+                                * images (m->x), [n,2n) G's fakes, [2n,3n) x_hat (then the
+                                * gradient penalty's gradient w.r.t. it) */
     float *x, *c_org, *c_trg, *alpha;   /* x = d_in (its first n rows); (N,c_dim) x2, (N) */
     float *dx_fake, *dx_fake_d;  /* (N,3,S,S) gradients of x_fake from G(x_fake) and D */
     float *gen_x, *gen_c;      /* generate()'s inputs, separate from the batch */
@@ -604,9 +606,9 @@ static int alloc_buffers(sg_model *m)
     }
     size_t nsrc = act_size(&m->d_src, N, 0);
     if (!(m->dt.src = balloc(m, 2 * nsrc)) || !(m->dt.cls = balloc(m, (size_t)N * m->cls_dim)) ||
-        !(m->d_buf[0] = balloc(m, m->d_max)) || !(m->d_buf[1] = balloc(m, m->d_max)) ||
+        !(m->d_buf = balloc(m, m->d_max)) ||
         !(m->d_dsrc = balloc(m, 3 * nsrc)) || !(m->d_dcls = balloc(m, (size_t)N * m->cls_dim)) ||
-        !(m->gp_u = balloc(m, img)) || !(m->gp_du = balloc(m, img))) return -1;
+        !(m->gp_u = balloc(m, img))) return -1;
     /* batch */
     if (!(m->d_in = balloc(m, 3 * img))) return -1;
     m->x = m->d_in;
@@ -964,23 +966,25 @@ static void d_forward(sg_model *m, const float *x, int N, int n_src, int n_cls)
 
 /* Backward of D over the tape's first n + n_gp rows from d_src (the src
  * head's output gradient for all of them) and, unless NULL, d_cls for the
- * first n_cls <= n rows. Rows [0,n) carry loss gradients: weight gradients +=
- * from those rows only if weight_grads, dx (n,3,S,S) if non-NULL. Rows
- * [n,n+n_gp) are the D step's x_hat rows with a seed of ones: the first half
- * of the GP chain (DESIGN.md) is the same masks and conv^T as a backward, so
- * it rides in the same calls instead of ~2 launches per layer of its own; it
- * leaves u = dD_src/dx_hat in gp_u and its masked gradients in d_grad[l]'s
- * rows [n,n+n_gp) for d_gradient_penalty. */
+ * first n_cls <= n rows. Rows [0,n) carry loss gradients: dx (n,3,S,S) if
+ * non-NULL, and with cls_grad the cls head's weight gradient +=. Weight
+ * gradients of the trunk and the src head are not taken here: the D step
+ * takes them in d_gradient_penalty, one call per layer over these rows and
+ * the GP's. Rows [n,n+n_gp) are the D step's x_hat rows with a seed of ones:
+ * the first half of the GP chain (DESIGN.md) is the same masks and conv^T as
+ * a backward, so it rides in the same calls instead of ~2 launches per layer
+ * of its own; it leaves u = dD_src/dx_hat in gp_u. Every row's masked
+ * gradient stays in d_grad[l] for d_gradient_penalty. */
 static void d_backward(sg_model *m, const float *x, const float *d_src, const float *d_cls, int n_cls,
-                       int weight_grads, float *dx, int n, int n_gp)
+                       int cls_grad, float *dx, int n, int n_gp)
 {
     sg_backend *be = m->be;
-    int L = m->cfg.d_repeat, R = n + n_gp, n_w = weight_grads ? n : 0;
+    int L = m->cfg.d_repeat, R = n + n_gp;
     const float *top = m->dt.a[L - 1];
-    float *cur = m->d_grad[L - 1], *other = m->d_buf[0];
-    conv_bwd(be, &m->d_src, cur, d_src, top, R, n_w);
+    float *cur = m->d_grad[L - 1], *other = m->d_buf;
+    conv_bwd(be, &m->d_src, cur, d_src, top, R, 0);
     if (d_cls) {
-        conv_bwd(be, &m->d_cls, other, d_cls, top, n_cls, weight_grads ? n_cls : 0);
+        conv_bwd(be, &m->d_cls, other, d_cls, top, n_cls, cls_grad ? n_cls : 0);
         be->ops->add(be, cur, cur, other, act_size(&m->d_src, n_cls, 1));
     }
     for (int l = L - 1; l >= 0; l--) {
@@ -989,45 +993,53 @@ static void d_backward(sg_model *m, const float *x, const float *d_src, const fl
         /* the mask from the output: LeakyReLU keeps the sign */
         be->ops->leaky_relu_backward(be, g, g, m->dt.a[l], LRELU_SLOPE, act_size(C, R, 0));
         if (l) {
-            conv_bwd(be, C, m->d_grad[l - 1], g, m->dt.a[l - 1], R, n_w);
+            conv_bwd(be, C, m->d_grad[l - 1], g, m->dt.a[l - 1], R, 0);
             continue;
         }
         /* D's input: the caller's dx for the loss rows, u for the x_hat rows */
-        conv_bwd(be, C, dx, g, x, n, n_w);
+        conv_bwd(be, C, dx, g, x, n, 0);
         if (n_gp)
             be->ops->conv2d_backward_data(be, m->gp_u, g + act_size(C, n, 0), C->w, n_gp, C->ci, C->hin, C->hin,
                                           C->co, C->k, C->stride, C->pad);
     }
 }
 
-/* The gradient penalty on x_hat from u (gp_u) and its weight gradients
- * (DESIGN.md): d_backward has run the chain's first half on the N x_hat rows,
- * which start at row row0 of the tape (their masks are those rows of dt.a,
- * their g_l those rows of d_grad[l]); ones is its seed (N rows). Everything
- * here is N rows. */
-static void d_gradient_penalty(sg_model *m, int N, int row0, const float *ones)
+/* The gradient penalty on x_hat from u (gp_u), and every weight gradient of
+ * D's trunk and src head (DESIGN.md). d_backward has run over the tape's
+ * row0 loss rows (real, fake) and the chain's first half on the N x_hat rows
+ * after them; d_grad[l] holds all their masked gradients and d_src their
+ * head gradients (the x_hat rows' a seed of ones). The chain's second half
+ * goes bottom up: its input gradient at layer l (delta) takes the place of
+ * the x_hat rows of that layer's input (x for the first, then dt.a[l - 1],
+ * whose x_hat rows served as masks already), so that one weight-gradient
+ * call over all rows sums the loss rows' terms (input rows x gradient
+ * rows) and the GP's (delta x the chain's masked gradient) together:
+ * one call, and one pass over the weights, per layer instead of two. The
+ * biases take the loss rows only. */
+static void d_gradient_penalty(sg_model *m, float *x, const float *d_src, int N, int row0)
 {
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
-    int L = m->cfg.d_repeat, S = m->cfg.image_size;
+    int L = m->cfg.d_repeat, S = m->cfg.image_size, R = row0 + N;
     const conv_layer *H = &m->d_src;
     size_t per = (size_t)3 * S * S;
-    o->gp_loss(be, m->losses + L_D_GP, m->gp_du, m->gp_u, N, per, m->cfg.lambda_gp);
-    /* its backward, bottom up */
-    const float *delta = m->gp_du;
-    float *bufs[2] = { m->d_buf[0], m->d_buf[1] };
+    o->gp_loss(be, m->losses + L_D_GP, x + row0 * per, m->gp_u, N, per, m->cfg.lambda_gp);
     for (int l = 0; l < L; l++) {
         const conv_layer *C = &m->d_conv[l];
-        const float *gp_h = m->d_grad[l] + act_size(C, row0, 0);
-        o->conv2d_backward_filter(be, C->dw, NULL, delta, gp_h, N, C->ci, C->hin, C->hin,
-                                  C->co, C->k, C->stride, C->pad);
-        float *next = bufs[l & 1];
-        o->conv2d_forward(be, next, delta, C->w, NULL, N, C->ci, C->hin, C->hin, C->co, C->k, C->stride, C->pad);
-        const float *mask = m->dt.a[l] + act_size(C, row0, 0);
-        o->leaky_relu_backward(be, next, next, mask, LRELU_SLOPE, act_size(C, N, 0));
-        delta = next;
+        float *in = l ? m->dt.a[l - 1] : x, *g = m->d_grad[l];
+        o->conv2d_backward_filter(be, C->dw, NULL, in, g, R, C->ci, C->hin, C->hin, C->co, C->k, C->stride,
+                                  C->pad);
+        if (C->db)
+            o->conv2d_backward_filter(be, NULL, C->db, NULL, g, row0, C->ci, C->hin, C->hin, C->co, C->k,
+                                      C->stride, C->pad);
+        /* the next delta: conv(delta) masked by this layer's x_hat rows, in their place */
+        float *a_hat = m->dt.a[l] + act_size(C, row0, 0);
+        o->conv2d_forward(be, m->d_buf, in + act_size(C, row0, 1), C->w, NULL, N, C->ci, C->hin, C->hin,
+                          C->co, C->k, C->stride, C->pad);
+        o->leaky_relu_backward(be, a_hat, m->d_buf, a_hat, LRELU_SLOPE, act_size(C, N, 0));
     }
-    o->conv2d_backward_filter(be, H->dw, NULL, delta, ones, N, H->ci, H->hin, H->hin, 1, H->k, H->stride, H->pad);
+    o->conv2d_backward_filter(be, H->dw, NULL, m->dt.a[L - 1], d_src, R, H->ci, H->hin, H->hin, H->co, H->k,
+                              H->stride, H->pad);
 }
 
 /* Classification loss on D's cls output (dt.cls) for the current dataset. */
@@ -1352,7 +1364,7 @@ static int d_step_body(sg_model *m, float lr, sg_err *err)
     /* x_hat's src gradient: the GP seed (filled per step: N, and so its rows, can change) */
     o->fill(be, m->d_dsrc + 2 * nsrc, 1.0f, nsrc);
     d_backward(m, m->d_in, m->d_dsrc, m->d_dcls, N, 1, NULL, 2 * N, N);
-    d_gradient_penalty(m, N, 2 * N, m->d_dsrc + 2 * nsrc);
+    d_gradient_penalty(m, m->d_in, m->d_dsrc, N, 2 * N);
     adam_step(m, &m->d, lr);
     if ((m->step_prefetch || m->step_rec_ahead) && o->lane) o->lane(be, SG_LANE_JOIN);
     return 0;

@@ -79,7 +79,13 @@ static void emu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
                                        int stride, int pad)
 {
     int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
-    float *tx = emu_in(x, N, Ci, (size_t)H * W), *tdy = emu_in(dy, N, Co, (size_t)Ho * Wo);
+    float *tdy = emu_in(dy, N, Co, (size_t)Ho * Wo);
+    if (!dw) {                                                /* db alone: from the float dy */
+        emu_inner->conv2d_backward_filter(be, NULL, db, NULL, tdy, N, Ci, H, W, Co, K, stride, pad);
+        free(tdy);
+        return;
+    }
+    float *tx = emu_in(x, N, Ci, (size_t)H * W);
     float *tdw = emu_in(dw, Co, Ci, (size_t)K * K);          /* += into the current values */
     if (emu_bf16) {
         size_t nw = (size_t)Co * Ci * K * K;

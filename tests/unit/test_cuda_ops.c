@@ -285,6 +285,15 @@ static void test_conv_prec(const conv_case *k, double tol, double norm_tol, cons
     if (k->bias) {
         snprintf(name, sizeof name, "%s conv bias grad (+=) Co%d", mode, k->Co);
         compare(name, db, 1e-5);
+        /* dw NULL: the bias gradient alone (x not read), as the D step takes it */
+        pair db2 = pair_rand(k->Co, -0.1f, 0.1f);
+        cpu->ops->conv2d_backward_filter(cpu, NULL, db2.c, NULL, dy.c, k->N, k->Ci, k->H, k->W, k->Co,
+                                         k->K, k->s, k->p);
+        gpu->ops->conv2d_backward_filter(gpu, NULL, db2.g, NULL, dy.g, k->N, k->Ci, k->H, k->W, k->Co,
+                                         k->K, k->s, k->p);
+        snprintf(name, sizeof name, "%s conv bias grad alone (dw NULL, +=) Co%d", mode, k->Co);
+        compare(name, db2, 1e-5);
+        pair_free(db2);
     }
     if (bf16) {
         cpu->ops->free(cpu, xc); cpu->ops->free(cpu, wc); cpu->ops->free(cpu, dyc);
