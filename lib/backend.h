@@ -108,7 +108,8 @@ struct sg_backend_ops {
                              const float *x, const float *gamma, const float *beta,
                              float *running_mean, float *running_var,
                              int N, int C, int HW, float eps, float momentum, int relu);
-    /* dx (N,C,HW) overwritten; dgamma, dbeta (C) +=; x, mean, rstd as saved by forward.
+    /* dx (N,C,HW) overwritten (dx == x allowed: the model puts each layer's
+     * gradient in its tape's place); dgamma, dbeta (C) +=; x, mean, rstd as saved by forward.
      * y_relu (N,C,HW) NULL, or the output of a relu != 0 forward: then dy is
      * read as 0 where y_relu <= 0 (the ReLU's backward: dy where y_relu > 0,
      * else 0), so dy is the gradient w.r.t. the ReLU's output and is not

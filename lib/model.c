@@ -903,38 +903,52 @@ static void g_forward(sg_model *m, g_tape *t, float *out, const float *x, const 
 }
 
 /* Backward of G from d_out (N,3,S,S), out being the forward's tanh output
- * (g_forward's out): weight gradients +=; dx (N,3,S,S) the
- * gradient w.r.t. the image input if non-NULL. Three scratch buffers: the
- * current gradient, the IN backward's output, and inside a residual block the
- * gradient of the block's output, kept for the skip path. */
-static void g_backward(sg_model *m, g_tape *t, const float *out, const float *d_out, float *dx, int N)
+ * (g_forward's out): weight gradients +=; dx (N,3,S,S) the gradient w.r.t.
+ * the image input if non-NULL. Each layer's gradient w.r.t. its conv output
+ * takes the place of that output in the tape (z[j]; the tanh's in g_zfinal),
+ * which nothing reads after it, so that with wgrad_lane the weight gradients
+ * can run on the backend's second lane beside the rest of the backward (the
+ * caller joins before reading them): each reads only its layer's input and
+ * that gradient, which nothing writes again in this backward. The input
+ * gradients use two scratch buffers, and inside a residual block a third,
+ * the gradient of the block's output, kept for the skip path. */
+static void g_backward(sg_model *m, g_tape *t, const float *out, const float *d_out, float *dx, int N,
+                       int wgrad_lane)
 {
     sg_backend *be = m->be;
+    const sg_backend_ops *o = be->ops;
     int S = m->cfg.image_size, n = m->g_n_in;
+    wgrad_lane = wgrad_lane && o->lane;
     float *cur = m->g_buf[0], *skip = NULL;
-    be->ops->tanh_backward(be, m->g_buf[1], d_out, out, (size_t)N * 3 * S * S);
-    conv_bwd(be, &m->g_conv[n], cur, m->g_buf[1], t->a[n - 1], N, N);
-    for (int j = n - 1; j >= 0; j--) {
+    o->tanh_backward(be, m->g_zfinal, d_out, out, (size_t)N * 3 * S * S);
+    for (int j = n; j >= 0; j--) {
         const conv_layer *C = &m->g_conv[j];
-        const in_layer *I = &m->g_in[j];
-        /* cur = dL/d a[j]; a[j] = ReLU(IN(z[j])), whose backward masks cur by
-         * a[j] > 0 inside instnorm_backward, or block input + IN(z[j]) */
-        if (I->residual_b) skip = cur;
-        float *dz = NULL, *din = cur;
-        for (int i = 0; i < 3; i++) if (m->g_buf[i] != cur && m->g_buf[i] != skip) { dz = m->g_buf[i]; break; }
-        if (I->residual_b)
-            for (int i = 0; i < 3; i++) if (m->g_buf[i] != cur && m->g_buf[i] != dz) din = m->g_buf[i];
-        be->ops->instnorm_backward(be, dz, I->dgamma, I->dbeta, cur, I->residual_b ? NULL : t->a[j],
-                                   t->z[j], t->mean[j], t->rstd[j], I->gamma, N, I->c, I->hw);
+        float *dz = j == n ? m->g_zfinal : t->z[j];
+        if (j < n) {
+            /* cur = dL/d a[j]; a[j] = ReLU(IN(z[j])), whose backward masks cur by
+             * a[j] > 0 inside instnorm_backward, or block input + IN(z[j]) */
+            const in_layer *I = &m->g_in[j];
+            if (I->residual_b) skip = cur;
+            o->instnorm_backward(be, dz, I->dgamma, I->dbeta, cur, I->residual_b ? NULL : t->a[j], t->z[j],
+                                 t->mean[j], t->rstd[j], I->gamma, N, I->c, I->hw);
+        }
         const float *xin = j ? t->a[j - 1] : t->in;
+        if (wgrad_lane) o->lane(be, SG_LANE_FORK);
+        conv_bwd(be, C, NULL, dz, xin, N, N);
+        if (wgrad_lane) o->lane(be, SG_LANE_MAIN);
+        /* the input gradient into a buffer that is neither cur nor skip */
+        float *din = NULL;
+        for (int i = 0; i < 3 && !din; i++) if (m->g_buf[i] != cur && m->g_buf[i] != skip) din = m->g_buf[i];
         if (j == 0) {
-            conv_bwd(be, C, dx ? din : NULL, dz, xin, N, N);
-            if (dx) be->ops->channel_slice(be, dx, din, N, 3 + m->c_dim, 0, 3, S * S);
+            if (dx) {
+                conv_bwd(be, C, din, dz, xin, N, 0);
+                o->channel_slice(be, dx, din, N, 3 + m->c_dim, 0, 3, S * S);
+            }
             break;
         }
-        conv_bwd(be, C, din, dz, xin, N, N);
-        if (!I->residual_b && skip) {    /* first conv of a block: add the skip path */
-            be->ops->add(be, din, din, skip, act_size(C, N, 1));
+        conv_bwd(be, C, din, dz, xin, N, 0);
+        if (j < n && !m->g_in[j].residual_b && skip) {    /* first conv of a block: add the skip path */
+            o->add(be, din, din, skip, act_size(C, N, 1));
             skip = NULL;
         }
         cur = din;
@@ -1402,7 +1416,7 @@ static void g_reconstruction(sg_model *m, const float *x_fake, float *scratch, i
     g_forward(m, &m->tape_b, m->tape_b.out, x_fake, m->c_org, N, 1);
     be->ops->l1_loss(be, m->losses + L_G_REC, m->dx_fake, m->tape_b.out, m->x, img, m->cfg.lambda_rec);
     be->ops->copy(be, scratch, m->dx_fake, img * sizeof(float));
-    g_backward(m, &m->tape_b, m->tape_b.out, scratch, m->dx_fake, N);
+    g_backward(m, &m->tape_b, m->tape_b.out, scratch, m->dx_fake, N, 0);
 }
 
 /* reuse: G(x, c_trg) from the D step (tape_a, d_in's fake rows); rec_done:
@@ -1435,7 +1449,10 @@ static int g_step_common(sg_model *m, float lr, int reuse, int rec_done)
     if (!rec_done) g_reconstruction(m, x_fake, m->gp_u, N);
     if (side) o->lane(be, SG_LANE_JOIN);
     o->add(be, m->dx_fake, m->dx_fake, m->dx_fake_d, img);
-    g_backward(m, &m->tape_a, x_fake, m->dx_fake, NULL, N);
+    /* the weight gradients beside the rest on the second lane, idle by now */
+    int wl = m->overlap_g && o->lane;
+    g_backward(m, &m->tape_a, x_fake, m->dx_fake, NULL, N, wl);
+    if (wl) o->lane(be, SG_LANE_JOIN);
     adam_step(m, &m->g, lr);
     return 0;
 }
