@@ -122,6 +122,7 @@ static void cuda_destroy(sg_backend *be)
         if (c->stream) cudaStreamSynchronize(c->stream);
         if (c->parked.stream) cudaStreamSynchronize(c->parked.stream);
         sg_cuda_graphs_drop_all(c);
+        sg_cuda_op_times_free(c);
         sg_cuda_conv_plans_destroy(c);
         free(c->wishes);
         if (c->cudnn) cudnnDestroy(c->cudnn);

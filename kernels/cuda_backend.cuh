@@ -3,9 +3,10 @@
  *
  * Every op is queued on one stream and never synchronises, so a whole D or G
  * step can be captured into a CUDA graph; the only host syncs are ops->sync,
- * download and all_finite. The first CUDA/cuDNN error is recorded with the
- * file and line that saw it; later ops are skipped until ops->sync hands the
- * error to the caller (lib/backend.h "Errors"). */
+ * download and all_finite (and, while op timing is on, a full ring of
+ * pending events: kernels/op_times.cu). The first CUDA/cuDNN error is
+ * recorded with the file and line that saw it; later ops are skipped until
+ * ops->sync hands the error to the caller (lib/backend.h "Errors"). */
 #ifndef SG_CUDA_BACKEND_CUH
 #define SG_CUDA_BACKEND_CUH
 #include <cuda_runtime.h>
@@ -198,6 +199,8 @@ struct sg_cuda {
     cudaEvent_t lane_fork_event, lane_join_event;
     int failed;                               /* 1 after the first error */
     sg_err first_error;
+    /* op timing (kernels/op_times.cu): NULL until first started */
+    struct sg_op_times *op_times;
 };
 
 static inline sg_cuda *sg_cuda_of(sg_backend *be) { return (sg_cuda *)be->impl; }
@@ -338,5 +341,8 @@ int sg_cuda_graph_end(sg_backend *be, int key);
 int sg_cuda_graph_launch(sg_backend *be, int key, const void *owner, float lr, int64_t t);
 void sg_cuda_graph_drop(sg_backend *be, int key, const void *owner);
 void sg_cuda_graphs_drop_all(sg_cuda *c);
+
+/* kernels/op_times.cu: frees the op-timing state (at destroy) */
+void sg_cuda_op_times_free(sg_cuda *c);
 
 #endif

@@ -305,6 +305,40 @@ const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size);
  * kind (forward, backward-data, backward-filter; -1 not used yet), one line
  * per shape, into buf. Returns buf. */
 const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size);
+/* Op timing of a CUDA backend (kernels/op_times.cu; bench/train_step_bench.c
+ * --op-times): where the GPU time goes, per op and shape. While it is on,
+ * every op that queues GPU work (all but sync, free, the host_* and fence
+ * calls, lane and the graph calls) records a CUDA event on its lane's stream
+ * before and after its work; the pair's elapsed time is added to the op's
+ * label, its name and shape arguments (e.g. "conv2d_backward_filter N=16
+ * Ci=256 H=32 Co=256 K=3 s=1 p=1", "instnorm_backward N=16 C=64 HW=16384
+ * relu"; " [lane 1]" appended for ops on the second lane, whose times may
+ * overlap lane 0's). Pairs wait unresolved, at most SG_CUDA_OP_TIMES_PENDING,
+ * until ops->sync, a report, or a full ring (the host then waits for the
+ * oldest). An op's time runs from the GPU reaching its first event to its
+ * last: where the host launches slower than the GPU runs, that includes the
+ * op's own launch time. Timing is meaningful eagerly only, so graph_begin
+ * returns -1 while it is on (as with SG_CUDA_GRAPHS=0), and _start drops the
+ * recorded graphs: a model then runs its steps eagerly, and keeps doing so
+ * after _stop (graph_begin's -1 turns its graphs off).
+ * _start: waits for the queued work (ops->sync: an earlier error is handed
+ * over here) and turns timing on (the accumulators keep what they had);
+ * 0, or -1 with err (not a CUDA backend, a graph being recorded, no memory
+ * for the events). _stop: timing off, pending pairs resolved, the
+ * accumulators kept. _reset: forgets every label and pending pair. */
+#define SG_CUDA_OP_TIMES_PENDING 512
+int sg_backend_cuda_op_times_start(sg_backend *be, sg_err *err);
+void sg_backend_cuda_op_times_stop(sg_backend *be);
+void sg_backend_cuda_op_times_reset(sg_backend *be);
+/* The report into buf: waits for the queued work (ops->sync), then a header
+ * line and one line per label by total time, largest first: total ms, ms per
+ * iteration (iterations >= 1: what the caller ran), share of the sum, calls,
+ * calls per iteration, label; last the sum over labels (label "sum of N
+ * labels"). Returns the length of the whole report (as snprintf: when it is
+ * size or more, buf holds the lines that fit), or -1 with err (timing never
+ * started, a CUDA error). *sum_ms (may be NULL): the sum, in ms. */
+int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, double *sum_ms, char *buf,
+                                    size_t size, sg_err *err);
 /* Convolution engine choices (kernels/conv_engines.cu). By default a CUDA
  * backend times cuDNN's engines on the first call of each convolution shape,
  * so two processes may choose differently (and round differently). A process

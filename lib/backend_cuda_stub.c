@@ -36,6 +36,26 @@ const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size)
     return buf;
 }
 
+int sg_backend_cuda_op_times_start(sg_backend *be, sg_err *err)
+{
+    (void)be;
+    return sg_errf(err, "op timing needs the CUDA backend, and this build has none (nvcc/cuDNN were not "
+                   "found at build time)");
+}
+
+void sg_backend_cuda_op_times_stop(sg_backend *be) { (void)be; }
+
+void sg_backend_cuda_op_times_reset(sg_backend *be) { (void)be; }
+
+int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, double *sum_ms, char *buf,
+                                    size_t size, sg_err *err)
+{
+    (void)be; (void)iterations;
+    if (sum_ms) *sum_ms = 0;
+    if (size) buf[0] = 0;
+    return sg_errf(err, "op timing needs the CUDA backend, and this build has none");
+}
+
 int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err)
 {
     (void)be; (void)path;
