@@ -40,7 +40,8 @@ EMU_OBJ := $(CU_SRC:kernels/%.cu=build/emu/%.o) $(if $(CU_SRC),build/emu/cudart_
 EMU_CXXFLAGS = -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-sign-compare -Wno-unused-function -Wno-comment -Wno-unknown-pragmas -Wno-format-truncation \
                -Itests/emu/include -Itests/emu -I$(CUDA_HOME)/include -Ilib -Ikernels -DSG_HAVE_CUDA=1 -MMD -MP
 EMU_TESTS := $(if $(CU_SRC),build/tests/test_emu_runtime build/tests/test_cudnn_emu build/tests/test_cuda_ops_emu build/tests/test_model_gtape_emu build/tests/test_model_overlap_emu \
-                 build/tests/test_model_inference_emu build/tests/test_cuda_op_times_emu build/emu-bin/sg-train build/emu-bin/sg-sample)
+                 build/tests/test_model_inference_emu build/tests/test_cuda_op_times_emu build/emu-bin/sg-train build/emu-bin/sg-sample \
+                 build/emu-bin/train-step-bench)
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:lib/%.c=build/lib/%.o)

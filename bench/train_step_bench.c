@@ -2,14 +2,22 @@
  * in-memory batch (no data loading), on the CPU or the CUDA backend, with the
  * reference's schedule: a D step every iteration, a G step every n_critic-th.
  * Built by tests/gpu/prepare-carry (not by `make`) into build/bench/; run by
- * bench/train-speed. Prints one line of key=value pairs on stdout.
+ * bench/train-speed. Prints one line of key=value pairs on stdout (with
+ * --op-times the report's lines follow it).
  *
  * GPU memory: the device's memory in use (cudaMemGetInfo) minus the amount
  * in use before the backend was created, after the timed iterations (the
  * steady state: the backend allocates everything in the first iteration)
  * and at its peak (a thread samples it every 0.5 ms from the backend's
  * creation to the end, so the first iteration's transient buffers, e.g. an
- * engine search's, count). */
+ * engine search's, count).
+ *
+ * --op-times (CUDA): after everything above, as many iterations again with
+ * the backend's op timing on (sg_backend_cuda_op_times_start: CUDA events
+ * around every op, step graphs off, so these run eagerly), then the time of
+ * every op and shape, per iteration, on stdout after the key=value line,
+ * each line prefixed "op-times: ", and the phase's wall-clock ms/it beside
+ * the sum of the op times. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +68,10 @@ static void usage(FILE *f)
         "  --warmup N             10         --iters N      100\n"
         "  --threads N            CPU backend threads (0: all)\n"
         "  --engines FILE         CUDA: load cuDNN engine choices from FILE if it exists,\n"
-        "                         save them there after the run (equal choices, equal runs)\n");
+        "                         save them there after the run (equal choices, equal runs)\n"
+        "  --op-times             CUDA: then --iters more iterations, eager, with every op\n"
+        "                         timed on the GPU; prints the time per op and shape\n"
+        "                         (lines 'op-times: ...' after the key=value line)\n");
 }
 
 /* The batch lives in host_alloc memory where the backend has it (CUDA:
@@ -78,18 +89,114 @@ static void batch_free(sg_backend *be, void *p)
     else free(p);
 }
 
+/* One iteration of the reference's schedule on batch `it` (drawn on the
+ * device from x and corg): a D step, and with g the G step after it. queue
+ * (SG_OVERLAP_G=1, read by the model; a D step that no G step follows): as
+ * sg-train then does, the next batch is queued first and its G forward runs
+ * on the backend's second lane beside this D step. *current: this
+ * iteration's batch was queued by the one before. 0, or -1 with err. */
+static int train_iteration(sg_model *m, int batch, const float *x, const float *corg, int it, int g, int queue,
+                           int *current, sg_err *err)
+{
+    /* a new batch each iteration, as in training (an upload and the
+     * targets and alpha drawn on the device, no sync) */
+    if (!*current && sg_model_set_batch_drawn(m, 0, batch, x, corg, 5, it, 0, err)) return -1;
+    if (queue && sg_model_queue_batch_drawn(m, 0, batch, x, corg, 5, it + 1, 0, err)) return -1;
+    if (g ? sg_model_d_g_steps(m, 1e-4f, 1e-4f, err) : sg_model_d_step(m, 1e-4f, err)) return -1;
+    if (queue && sg_model_next_batch(m, err)) return -1;
+    *current = queue;
+    return 0;
+}
+
+/* One op's total over its shapes and lanes (--op-times). */
+typedef struct {
+    char op[40];
+    double ms;
+    long long calls;
+} op_total;
+
+static int by_total(const void *a, const void *b)   /* largest first */
+{
+    const op_total *x = a, *y = b;
+    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : strcmp(x->op, y->op);
+}
+
+/* --op-times: iters iterations (batches first_it...) with op timing on,
+ * the same mix of D and G steps as the timed loop, then the report on
+ * stdout. loop_ms: the timed loop's ms/it, printed beside. 0, or -1 with err. */
+static int op_times_phase(sg_backend *be, sg_model *m, int batch, const float *x, const float *corg, int first_it,
+                          int iters, int n_critic, double loop_ms, sg_err *err)
+{
+    if (sg_backend_cuda_op_times_start(be, err)) return -1;
+    int overlap = sg_model_overlap_g(m), current = 0, g_steps = 0;
+    double t0 = now_s();
+    for (int k = 0; k < iters; k++) {
+        int g = (k + 1) % n_critic == 0, queue = overlap && k + 1 < iters && !g;
+        if (train_iteration(m, batch, x, corg, first_it + k, g, queue, &current, err)) return -1;
+        g_steps += g;
+    }
+    if (be->ops->sync(be, err)) return -1;
+    double wall_ms = 1e3 * (now_s() - t0) / iters, sum_ms = 0;
+    sg_backend_cuda_op_times_stop(be);
+    char small[1], *report = NULL;
+    int len = sg_backend_cuda_op_times_report(be, iters, &sum_ms, small, sizeof small, err);
+    if (len >= 0) report = malloc((size_t)len + 1);
+    if (len < 0 || !report || sg_backend_cuda_op_times_report(be, iters, &sum_ms, report, (size_t)len + 1, err) < 0) {
+        if (len >= 0 && !report) sg_errf(err, "op times: out of host memory for the report");
+        free(report);
+        return -1;
+    }
+    /* the report's lines as they are; and their totals by op (the label's
+     * first word: every shape and both lanes together) */
+    op_total by_op[64];
+    int n_ops = 0;
+    for (char *line = report, *next; *line; line = next) {
+        char *eol = strchr(line, '\n');
+        next = eol ? eol + 1 : line + strlen(line);
+        printf("op-times: %.*s\n", (int)(eol ? eol - line : next - line), line);
+        double ms, per_it, share, calls_per_it;
+        long long calls;
+        char op[40];
+        if (sscanf(line, "%lf %lf %lf%% %lld %lf %39s", &ms, &per_it, &share, &calls, &calls_per_it, op) != 6 ||
+            !strcmp(op, "sum"))
+            continue;
+        int i = 0;
+        while (i < n_ops && strcmp(by_op[i].op, op)) i++;
+        if (i == n_ops && n_ops == 64) continue;
+        if (i == n_ops) {
+            snprintf(by_op[i].op, sizeof by_op[i].op, "%s", op);
+            by_op[i].ms = 0;
+            by_op[i].calls = 0;
+            n_ops++;
+        }
+        by_op[i].ms += ms;
+        by_op[i].calls += calls;
+    }
+    free(report);
+    qsort(by_op, (size_t)n_ops, sizeof by_op[0], by_total);
+    for (int i = 0; i < n_ops; i++)
+        printf("op-times: by op %10.5f ms/it %5.1f%% %9.2f calls/it  %s\n", by_op[i].ms / iters,
+               sum_ms > 0 ? 100 * by_op[i].ms / sum_ms : 0.0, (double)by_op[i].calls / iters, by_op[i].op);
+    sum_ms /= iters;
+    printf("op-times: %d iterations (%d with a G step), eager (no step graphs while timing): wall %.3f ms/it, "
+           "sum of the op times %.3f ms/it, gap %.3f ms/it (launch overhead, idle GPU, the timing's own "
+           "events; lane 1's ops may overlap lane 0's); the timed loop: %.3f ms/it\n",
+           iters, g_steps, wall_ms, sum_ms, wall_ms - sum_ms, loop_ms);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *device = "cuda", *precision = "tf32";
     int image = 128, batch = 16, conv = 64, g_repeat = 6, d_repeat = 6, c_dim = 5, n_critic = 5;
-    int warmup = 10, iters = 100, threads = 0;
+    int warmup = 10, iters = 100, threads = 0, op_times = 0;
     const char *engines = NULL;
     static const struct option opts[] = {
         { "device", 1, 0, 'D' }, { "precision", 1, 0, 'P' }, { "image-size", 1, 0, 's' },
         { "batch", 1, 0, 'b' }, { "conv-dim", 1, 0, 'c' }, { "g-repeat", 1, 0, 'g' },
         { "d-repeat", 1, 0, 'd' }, { "c-dim", 1, 0, 'l' }, { "n-critic", 1, 0, 'n' },
         { "warmup", 1, 0, 'w' }, { "iters", 1, 0, 'i' }, { "threads", 1, 0, 't' },
-        { "engines", 1, 0, 'E' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "engines", 1, 0, 'E' }, { "op-times", 0, 0, 'O' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
@@ -106,11 +213,16 @@ int main(int argc, char **argv)
         case 'i': iters = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
         case 'E': engines = optarg; break;
+        case 'O': op_times = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     if (iters < 1 || warmup < 0 || n_critic < 1 || batch < 1) { usage(stderr); return 2; }
+    if (op_times && strcmp(device, "cuda")) {
+        fprintf(stderr, "train-step-bench: --op-times times CUDA ops: it needs --device cuda\n");
+        return 2;
+    }
 
     sg_err err;
     double mem_before = 0, mem_total = 0;
@@ -168,9 +280,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nx; i++) x[i] = 2 * sg_randu(5, 1, i) - 1;
     for (int i = 0; i < batch * cd; i++) corg[i] = sg_randu(5, 2, i) < 0.5f;
 
-    /* SG_OVERLAP_G=1 (read by the model): as sg-train then does, the next
-     * batch is queued before each D step that no G step follows, and its G
-     * forward runs on the backend's second lane beside that D step */
+    /* SG_OVERLAP_G=1 (read by the model): train_iteration's queue */
     int overlap = sg_model_overlap_g(m), current = 0;
     double t0 = 0, t_start = now_s(), warmup_s = 0;
     int total = warmup + iters, g_steps = 0;
@@ -181,15 +291,9 @@ int main(int argc, char **argv)
             warmup_s = t0 - t_start;       /* includes choosing the convolution engines */
             g_steps = 0;
         }
-        /* a new batch each iteration, as in training (an upload and the
-         * targets and alpha drawn on the device, no sync) */
         int g = (it + 1) % n_critic == 0, queue = overlap && it + 1 < total && !g;
-        if (!current && sg_model_set_batch_drawn(m, 0, batch, x, corg, 5, it, 0, &err)) break;
-        if (queue && sg_model_queue_batch_drawn(m, 0, batch, x, corg, 5, it + 1, 0, &err)) break;
-        if (g ? sg_model_d_g_steps(m, 1e-4f, 1e-4f, &err) : sg_model_d_step(m, 1e-4f, &err)) break;
+        if (train_iteration(m, batch, x, corg, it, g, queue, &current, &err)) break;
         g_steps += g;
-        if (queue && sg_model_next_batch(m, &err)) break;
-        current = queue;
         err.msg[0] = 0;
     }
     sg_losses l;
@@ -255,6 +359,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "cuDNN algorithms (%s):\n%s", precision, sg_backend_cuda_plan_report(be, report, sizeof report));
     }
     int rc = 0;
+    if (op_times && op_times_phase(be, m, batch, x, corg, total + phases, iters, n_critic, 1e3 * dt / iters, &err)) {
+        fprintf(stderr, "train-step-bench: op times: %s\n", err.msg);
+        rc = 1;
+    }
     if (engines && cuda && sg_backend_cuda_engines_save(be, engines, &err)) {
         fprintf(stderr, "train-step-bench: %s\n", err.msg);
         rc = 1;
