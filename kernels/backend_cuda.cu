@@ -463,7 +463,8 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
      * operands padded by the backend instead of cuDNN's conversion kernels
      * (NHWC; off until measured); the lanes' cuDNN handles (struct
      * sg_cuda_lane); step graphs; NHWC (no transposes around cuDNN's
-     * tensor-core kernels) or NCHW; lane priorities (below). */
+     * tensor-core kernels) or NCHW; lane priorities (below); NHWC instance
+     * norm in one pass per plane where it fits (instnorm.cu) or chunked. */
     sg_cuda_switches sw;
     if (sg_cuda_switches_read(&sw, err)) { free(be); free(c); return NULL; }
     static const int search_modes[] = {SG_SEARCH_LEGACY, SG_SEARCH_FIND, SG_SEARCH_HEURISTIC, SG_SEARCH_TIMED};
@@ -475,6 +476,7 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     c->capturing = -1;
     c->graphs_enabled = sw.graphs;
     c->nhwc = sw.nhwc;
+    c->in_fused = sw.in_fused;
     be->nhwc = c->nhwc;
     be->name = "cuda";
     be->ops = &cuda_ops;

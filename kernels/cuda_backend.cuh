@@ -186,6 +186,8 @@ struct sg_cuda {
     char graph_note[640];                     /* why graphs were turned off, or "" */
     float *adam_hyper;
     int nhwc;                                 /* activation layout (lib/backend.h "Layout") */
+    int in_fused;                             /* SG_CUDA_IN_FUSED: NHWC instance norm in one pass
+                                                 where a plane fits (instnorm.cu) */
     cudaEvent_t fences[8];                    /* ops->fence slots (created lazily) */
     struct { void *p; size_t bytes; } pinned[SG_CUDA_PINNED];   /* host_alloc's blocks */
     int n_pinned;

@@ -4,7 +4,9 @@
  * strided column of each image's (HW, C) matrix, so blocks take a tile of
  * channels (consecutive threads, consecutive channels: coalesced) times a
  * chunk of rows, write per-chunk partials, and a second kernel combines the
- * chunks of each (n,c) in a fixed order. Sums over n (running statistics,
+ * chunks of each (n,c) in a fixed order; where a plane is small enough
+ * (HW <= INF_MAX_HW, SG_CUDA_IN_FUSED=1, the default) one kernel does it all
+ * in one pass over memory instead ("one pass", below). Sums over n (running statistics,
  * dgamma, dbeta) go through per-plane partials and a small kernel with a
  * fixed order. No atomics anywhere: bit-equal results from run to run.
  * G's ReLU is fused (lib/backend.h): the max in the normalize pass, and the
@@ -526,6 +528,270 @@ instnorm_nhwc_dx_kernel(float *__restrict__ dx, const float *__restrict__ dy,
     }
 }
 
+/* ---- NHWC, one pass (SG_CUDA_IN_FUSED=1) -----------------------------------
+ * Where a plane fits (HW <= INF_MAX_HW), one block per (image n, tile of
+ * INF_TC = 8 consecutive channels) holds the tile's whole HW x 8 column: x
+ * (forward), or masked dy and xhat (backward). The block is (8, tr): a warp
+ * is 8 channels x 4 rows, so each load is 4 row segments of 32 bytes (a
+ * sector each, consecutive threads on consecutive channels), and thread
+ * (tx, ty) keeps rows ty + k*tr, k < R, in registers (R a template
+ * parameter, so the arrays stay in registers). The register file rather
+ * than shared memory: each thread only ever uses the values it loaded, the
+ * register file is the larger store (256 KB per SM against 228), and a
+ * backward tile (64 KB at HW 1024) would not fit the 48 KB of static shared
+ * memory, while dynamic shared memory is not emulated (tests/emu). Each
+ * kernel reads its inputs once and writes its outputs once; the statistics
+ * are column sums over the block (shuffles within a warp, then the warps in
+ * index order: a fixed order, bit-equal from run to run). What needs all
+ * images (the running statistics; dgamma and dbeta) is a small second launch
+ * with a fixed order over n (instnorm_running_kernel,
+ * instnorm_param_grad_kernel): a last-block-done pattern would save it but
+ * needs atomics, which the emulation lacks.
+ * Budget: a block is (8, tr <= 64), 512 threads, R <= 16 rows a thread: a
+ * forward tile (HW*8 floats) is 16 floats a thread at HW 1024, a backward
+ * tile (dy and xhat) 32; 56 and 64 registers a thread (ptxas, sm_90, no
+ * spills), so 2 blocks (1024 threads) per SM and 264 resident blocks: G's
+ * 32x32 planes (N 16, C 256: 512 blocks) in two rounds, 16 loads per thread
+ * in flight (64 KB per SM). (256 threads with 32 rows each spilled at the
+ * 64 registers that 4 blocks per SM allow.) HW 4096 would need 64 floats a
+ * thread forward and 128 backward: spills, or a quarter of the SM per
+ * block; such planes take the chunked kernels. */
+#define INF_TC 8
+#define INF_MAX_HW 1024
+#define INF_TR 64                           /* rows of threads at most: 512 threads */
+
+static bool fused_fits(const sg_cuda *c, int N, int C, int HW)
+{
+    return c->in_fused && HW <= INF_MAX_HW && (size_t)HW * C <= 0x7fffffffu &&
+           (size_t)N * (((size_t)C + INF_TC - 1) / INF_TC) <= 0x7fffffffu;
+}
+
+/* The block's rows of threads tr (a power of two in [4, max_tr], no more
+ * than HW needs, 4 at least so that warps are whole) and the rows each
+ * thread keeps, R (a power of two, tr*R >= HW). */
+static int fused_rows(int HW, int max_tr, int *tr)
+{
+    int t = 4;
+    while (t < max_tr && t < HW) t <<= 1;
+    int R = 1;
+    while ((long)t * R < HW) R <<= 1;
+    *tr = t;
+    return R;
+}
+
+/* v[i] <- its sum over the rows of threads of the block (same threadIdx.x),
+ * for NV values at once: within each warp (8 channels x 4 rows) by two xor
+ * shuffles (every lane of a column gets the same bits: a + b == b + a), then
+ * over the warps in index order through shm (NV * blockDim.y/4 * INF_TC
+ * floats). Valid in every thread; blockDim (INF_TC, a multiple of 4). */
+template <int NV>
+__device__ __forceinline__ void fused_col_sums(float (&v)[NV], float *shm)
+{
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        v[i] += __shfl_xor_sync(0xffffffffu, v[i], 8);
+        v[i] += __shfl_xor_sync(0xffffffffu, v[i], 16);
+    }
+    const int tx = threadIdx.x, warps = (int)blockDim.y >> 2, w = (int)threadIdx.y >> 2;
+    __syncthreads();                        /* shm may still be read by a previous call */
+    if ((threadIdx.y & 3) == 0)
+#pragma unroll
+        for (int i = 0; i < NV; i++) shm[(i * warps + w) * INF_TC + tx] = v[i];
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        float s = 0.f;
+        for (int k = 0; k < warps; k++) s += shm[(i * warps + k) * INF_TC + tx];
+        v[i] = s;
+    }
+}
+
+/* One block per (n, channel tile), blockIdx.x = n*ctiles + tile (neighbouring
+ * blocks read neighbouring segments of the same rows): mean, rstd (var_out:
+ * the biased variance, if non-NULL) of the tile's planes, and y (if non-NULL)
+ * = (x - mean)*gamma*rstd + beta, relu: max(0, that). x read once. */
+template <int R>
+__global__ void __launch_bounds__(INF_TC * INF_TR, 2)
+instnorm_fused_fwd_kernel(float *__restrict__ y, float *__restrict__ mean_out,
+                          float *__restrict__ rstd_out, float *__restrict__ var_out,
+                          const float *__restrict__ x, const float *__restrict__ gamma,
+                          const float *__restrict__ beta, int C, int HW, int ctiles, float eps,
+                          int relu)
+{
+    __shared__ float shm[INF_TR / 4 * INF_TC];
+    const int ty = threadIdx.y, tr = blockDim.y;
+    const int ct = (int)(blockIdx.x % (unsigned)ctiles), n = (int)(blockIdx.x / (unsigned)ctiles);
+    const int c = ct * INF_TC + (int)threadIdx.x;
+    const bool cok = c < C;
+    /* 32-bit offsets within the image (fused_fits: HW*C < 2^31), one
+     * multiply-add per address instead of R 64-bit addresses in registers */
+    const size_t img = (size_t)n * HW * C;
+    const float *xi = x + img;
+    float v[R];
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+        int r = ty + k * tr;
+        v[k] = cok && r < HW ? xi[r * C + c] : 0.f;
+    }
+    float s[1] = { 0.f };
+#pragma unroll
+    for (int k = 0; k < R; k++) s[0] += v[k];
+    fused_col_sums<1>(s, shm);
+    const float m = s[0] / (float)HW;
+    /* two passes over the registers: the variance from centred values */
+    s[0] = 0.f;
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+        float d = v[k] - m;
+        if (cok && ty + k * tr < HW) s[0] += d * d;
+    }
+    fused_col_sums<1>(s, shm);
+    const float var = s[0] / (float)HW, rstd = 1.f / sqrtf(var + eps);
+    if (!cok) return;                               /* no barriers from here */
+    if (ty == 0) {
+        size_t p = (size_t)n * C + c;
+        mean_out[p] = m;
+        rstd_out[p] = rstd;
+        if (var_out) var_out[p] = var;
+    }
+    if (!y) return;                                 /* statistics only */
+    float *yi = y + img;
+    const float g = gamma[c] * rstd, b = beta[c];
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+        int r = ty + k * tr;
+        if (r < HW) yi[r * C + c] = relu_if((v[k] - m) * g + b, relu);
+    }
+}
+
+/* One block per (n, channel tile), as the forward: dx = gamma*rstd*(dy -
+ * mean(dy) - xhat*mean(dy*xhat)), dy masked by y_relu if non-NULL; partial
+ * (if non-NULL) [plane] = sum(dy*xhat), [planes + plane] = sum(dy), the
+ * layout instnorm_param_grad_kernel reads. dy, y_relu and x read once. */
+template <int R>
+__global__ void __launch_bounds__(INF_TC * INF_TR, 2)
+instnorm_fused_bwd_kernel(float *__restrict__ dx, float *__restrict__ partial,
+                          const float *__restrict__ dy, const float *__restrict__ y_relu,
+                          const float *__restrict__ x, const float *__restrict__ mean,
+                          const float *__restrict__ rstd, const float *__restrict__ gamma, int C,
+                          int HW, int ctiles, size_t planes)
+{
+    __shared__ float shm[2 * INF_TR / 4 * INF_TC];
+    const int ty = threadIdx.y, tr = blockDim.y;
+    const int ct = (int)(blockIdx.x % (unsigned)ctiles), n = (int)(blockIdx.x / (unsigned)ctiles);
+    const int c = ct * INF_TC + (int)threadIdx.x;
+    const bool cok = c < C;
+    const size_t img = (size_t)n * HW * C, p = (size_t)n * C + c;
+    const float *dyi = dy + img, *yri = y_relu ? y_relu + img : NULL, *xi = x + img;
+    const float mu = cok ? mean[p] : 0.f, rs = cok ? rstd[p] : 0.f;
+    float gv[R], xh[R];
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+        int r = ty + k * tr;
+        bool ok = cok && r < HW;
+        gv[k] = ok ? dy_masked(dyi, yri, r * C + c) : 0.f;
+        xh[k] = ok ? (xi[r * C + c] - mu) * rs : 0.f;
+    }
+    float s[2] = { 0.f, 0.f };                      /* sum(dy), sum(dy*xhat) */
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+        s[0] += gv[k];
+        s[1] += gv[k] * xh[k];
+    }
+    fused_col_sums<2>(s, shm);
+    if (!cok) return;                               /* no barriers from here */
+    if (ty == 0 && partial) {
+        partial[p] = s[1];
+        partial[planes + p] = s[0];
+    }
+    float *dxi = dx + img;
+    const float kk = gamma[c] * rs, a = s[0] / HW, bb = s[1] / HW;
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+        int r = ty + k * tr;
+        if (r < HW) dxi[r * C + c] = kk * (gv[k] - a - xh[k] * bb);
+    }
+}
+
+template <int R>
+static void fused_fwd_launch(sg_cuda *c, unsigned blocks, int tr, float *y, float *mean,
+                             float *rstd, float *var, const float *x, const float *gamma,
+                             const float *beta, int C, int HW, int ctiles, float eps, int relu)
+{
+    instnorm_fused_fwd_kernel<R><<<blocks, dim3(INF_TC, tr), 0, c->stream>>>(
+        y, mean, rstd, var, x, gamma, beta, C, HW, ctiles, eps, relu);
+}
+
+template <int R>
+static void fused_bwd_launch(sg_cuda *c, unsigned blocks, int tr, float *dx, float *partial,
+                             const float *dy, const float *y_relu, const float *x,
+                             const float *mean, const float *rstd, const float *gamma, int C,
+                             int HW, int ctiles, size_t planes)
+{
+    instnorm_fused_bwd_kernel<R><<<blocks, dim3(INF_TC, tr), 0, c->stream>>>(
+        dx, partial, dy, y_relu, x, mean, rstd, gamma, C, HW, ctiles, planes);
+}
+
+static void instnorm_forward_fused(sg_cuda *c, float *y, float *mean, float *rstd, const float *x,
+                                   const float *gamma, const float *beta, float *running_mean,
+                                   float *running_var, int N, int C, int HW, float eps,
+                                   float momentum, int relu)
+{
+    bool running = running_mean && running_var;
+    float *var = NULL;
+    if (running && !(var = sg_cuda_scratch(c, (size_t)N * C))) return;
+    int tr, R = fused_rows(HW, INF_TR, &tr), ctiles = (C + INF_TC - 1) / INF_TC;
+    unsigned blocks = (unsigned)((size_t)N * ctiles);
+    switch (R) {
+#define FWD(r)                                                                                     \
+    case r:                                                                                        \
+        fused_fwd_launch<r>(c, blocks, tr, y, mean, rstd, var, x, gamma, beta, C, HW, ctiles, eps, \
+                            relu);                                                                 \
+        break;
+    FWD(1) FWD(2) FWD(4) FWD(8) FWD(16)
+#undef FWD
+    default:
+        sg_cuda_fail(c, __FILE__, __LINE__, "instnorm_forward: no one-pass kernel for HW %d", HW);
+        return;
+    }
+    if (LAUNCH_CHECK(c, "instnorm_fused_fwd_kernel")) return;
+    if (running) {
+        instnorm_running_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(
+            running_mean, running_var, mean, var, N, C, HW, momentum);
+        LAUNCH_CHECK(c, "instnorm_running_kernel");
+    }
+}
+
+static void instnorm_backward_fused(sg_cuda *c, float *dx, float *dgamma, float *dbeta,
+                                    const float *dy, const float *y_relu, const float *x,
+                                    const float *mean, const float *rstd, const float *gamma,
+                                    int N, int C, int HW)
+{
+    size_t planes = (size_t)N * C;
+    float *partial = NULL;
+    if ((dgamma || dbeta) && !(partial = sg_cuda_scratch(c, 2 * planes))) return;
+    int tr, R = fused_rows(HW, INF_TR, &tr), ctiles = (C + INF_TC - 1) / INF_TC;
+    unsigned blocks = (unsigned)((size_t)N * ctiles);
+    switch (R) {
+#define BWD(r)                                                                                     \
+    case r:                                                                                        \
+        fused_bwd_launch<r>(c, blocks, tr, dx, partial, dy, y_relu, x, mean, rstd, gamma, C, HW,   \
+                            ctiles, planes);                                                       \
+        break;
+    BWD(1) BWD(2) BWD(4) BWD(8) BWD(16)
+#undef BWD
+    default:
+        sg_cuda_fail(c, __FILE__, __LINE__, "instnorm_backward: no one-pass kernel for HW %d", HW);
+        return;
+    }
+    if (LAUNCH_CHECK(c, "instnorm_fused_bwd_kernel")) return;
+    if (partial) {
+        instnorm_param_grad_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(dgamma, dbeta, partial,
+                                                                            N, C);
+        LAUNCH_CHECK(c, "instnorm_param_grad_kernel");
+    }
+}
+
 static int nhwc_grid_ok(sg_cuda *c, const nhwc_geom &g, const char *name)
 {
     if (g.blocks > 0x7fffffffu) {
@@ -541,6 +807,11 @@ static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd
                                   float *running_var, int N, int C, int HW, float eps,
                                   float momentum, int relu)
 {
+    if (fused_fits(c, N, C, HW)) {
+        instnorm_forward_fused(c, y, mean, rstd, x, gamma, beta, running_mean, running_var, N, C, HW,
+                               eps, momentum, relu);
+        return;
+    }
     nhwc_geom g = nhwc_geometry(N, C, HW);
     if (!nhwc_grid_ok(c, g, "instnorm_forward")) return;
     size_t planes = (size_t)N * C, part = (size_t)N * g.nchunks * C;
@@ -574,6 +845,10 @@ static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *
                                    const float *mean, const float *rstd, const float *gamma,
                                    int N, int C, int HW)
 {
+    if (fused_fits(c, N, C, HW)) {
+        instnorm_backward_fused(c, dx, dgamma, dbeta, dy, y_relu, x, mean, rstd, gamma, N, C, HW);
+        return;
+    }
     nhwc_geom g = nhwc_geometry(N, C, HW);
     if (!nhwc_grid_ok(c, g, "instnorm_backward")) return;
     size_t planes = (size_t)N * C, part = (size_t)N * g.nchunks * C;

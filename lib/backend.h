@@ -369,6 +369,8 @@ typedef struct {
     int graphs;               /* SG_CUDA_GRAPHS (1; 0: no step graphs) */
     int nhwc;                 /* SG_CUDA_LAYOUT: nhwc (1) or nchw */
     int lane_priority;        /* SG_CUDA_LANE_PRIORITY (1; 0: both lanes at the default) */
+    int in_fused;             /* SG_CUDA_IN_FUSED (1: NHWC instance norm in one pass where a plane
+                                 fits; 0: the chunked kernels everywhere) */
 } sg_cuda_switches;
 int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err);
 

@@ -878,7 +878,7 @@ move_run_on() {
     cmp "$W/default.png" "$W/switched.png"
     sg-sample "${args[@]}" --device cpu -o "$W/cpu.png"
     for v in SG_CUDA_GRAPHS SG_CUDA_LANE_HANDLES SG_CUDA_LANE_PRIORITY SG_CUDNN_FIND SG_CUDNN_RTC SG_CUDA_LAYOUT \
-             SG_CUDNN_SEARCH SG_CUDA_PAD3 SG_CUDNN_WORKSPACE_MIB SG_G_TAPE_REUSE SG_OVERLAP_G; do
+             SG_CUDNN_SEARCH SG_CUDA_PAD3 SG_CUDA_IN_FUSED SG_CUDNN_WORKSPACE_MIB SG_G_TAPE_REUSE SG_OVERLAP_G; do
         run env "$v=7x" "$EMU" "${args[@]}" --device cuda -o "$W/bad.png"
         echo "$v=7x: $status: $output"
         [ "$status" -eq 1 ]

@@ -346,6 +346,16 @@ static size_t n_conv_cases(void)
 
 /* ---- instance norm --------------------------------------------------------- */
 
+/* A new pair holding p's CPU values on both backends. */
+static pair pair_like_cpu(pair p)
+{
+    float *h = malloc(p.n * sizeof(float) + 1);
+    cpu->ops->download(cpu, h, p.c, p.n * sizeof(float));
+    pair q = pair_shaped(h, p.outer, p.mid, p.inner);
+    free(h);
+    return q;
+}
+
 /* relu 0 and 1 forward; backward without the ReLU mask, then with the relu
  * forward's output as y_relu */
 static void test_instnorm(int N, int C, int HW, int running)
@@ -370,10 +380,14 @@ static void test_instnorm(int N, int C, int HW, int running)
             compare("  running_mean", rm, 1e-5);
             compare("  running_var", rv, 1e-5);
         }
-        cpu->ops->instnorm_backward(cpu, dx.c, dg.c, dbt.c, dy.c, relu ? y.c : NULL, x.c, mean.c,
+        /* the ReLU mask from the CPU's y on both: a y within rounding of 0
+         * would mask dy differently and move its whole plane's sums */
+        pair ym = relu ? pair_like_cpu(y) : y;
+        cpu->ops->instnorm_backward(cpu, dx.c, dg.c, dbt.c, dy.c, relu ? ym.c : NULL, x.c, mean.c,
                                     rstd.c, gamma.c, N, C, HW);
-        gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, relu ? y.g : NULL, x.g, mean.g,
+        gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, relu ? ym.g : NULL, x.g, mean.g,
                                     rstd.g, gamma.g, N, C, HW);
+        if (relu) pair_free(ym);
         snprintf(name, sizeof name, "instnorm bwd N%d C%d HW%d%s", N, C, HW, relu ? " y_relu" : "");
         compare(name, dx, 1e-5);
         compare("  dgamma (+=)", dg, 1e-5);
@@ -988,21 +1002,28 @@ static void test_plan_eviction(const char *precision)
 }
 
 /* The second lane (ops->lane), on a CUDA backend of its own: instance norm
- * (which keeps partial sums in scratch between its kernels) on lane 1 and a
+ * (which keeps partial sums in scratch between its kernels: the chunked
+ * path, SG_CUDA_IN_FUSED=0; the one-pass path keeps the variances for the
+ * running statistics there, so it runs with them) on lane 1 and a
  * convolution on lane 0, joined, then the same recorded into a step graph.
  * Lane 1 has no scratch yet when the first recording starts: it must grow,
  * which breaks the recording (graph_end says -1, not an error, graphs stay
  * on); run eagerly once, the recording then succeeds and its replays are
  * right. */
-static void test_lanes(void)
+static void test_lanes(int fused)
 {
     sg_backend *saved;
-    if (own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", "lanes")) return;
+    setenv("SG_CUDA_IN_FUSED", fused ? "1" : "0", 1);
+    int rc = own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "heuristic", "fp32", "lanes");
+    unsetenv("SG_CUDA_IN_FUSED");
+    if (rc) return;
     CHECK(gpu->ops->lane != NULL, "lanes: the CUDA backend has ops->lane");
     if (!gpu->ops->lane) { own_gpu_end(saved); return; }
     const int N = 2, C = 6, HW = 50, Ci = 4, Co = 5, W = 7;
     pair x = pair_rand_shaped(-2, 3, N, C, HW), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
     pair y = pair_shaped(NULL, N, C, HW), mean = pair_from(NULL, (size_t)N * C), rstd = pair_from(NULL, (size_t)N * C);
+    pair rm = pair_rand(C, -0.1f, 0.1f), rv = pair_rand(C, 0.9f, 1.1f);
+    float *rm_g = fused ? rm.g : NULL, *rv_g = fused ? rv.g : NULL;
     pair cx = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), cw = pair_rand_shaped(-1, 1, Co, Ci, 9);
     pair cy = pair_shaped(NULL, N, Co, (size_t)W * W);
     cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 1);
@@ -1019,7 +1040,7 @@ static void test_lanes(void)
             if (record) CHECK(gpu->ops->graph_begin(gpu, 1, gpu) == 0, "lanes: recording %d begins", round);
             gpu->ops->memzero(gpu, y.g, y.n * sizeof(float));
             gpu->ops->lane(gpu, SG_LANE_FORK);
-            gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, NULL, NULL, N, C, HW,
+            gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, rm_g, rv_g, N, C, HW,
                                        1e-5f, 0.1f, 1);
             gpu->ops->lane(gpu, SG_LANE_MAIN);
             gpu->ops->conv2d_forward(gpu, cy.g, cx.g, cw.g, NULL, N, Ci, W, W, Co, 3, 1, 1);
@@ -1036,14 +1057,227 @@ static void test_lanes(void)
         if (!sync_both("lanes")) break;
         if (round == 0) continue;             /* nothing ran */
         char name[80];
-        snprintf(name, sizeof name, "lanes, round %d: instance norm on lane 1", round);
+        snprintf(name, sizeof name, "lanes, round %d: instance norm (%s) on lane 1", round,
+                 fused ? "one pass" : "chunked");
         compare(name, y, 1e-5);
         snprintf(name, sizeof name, "lanes, round %d: convolution on lane 0", round);
         compare(name, cy, 1e-4);
     }
     pair_free(x); pair_free(gamma); pair_free(beta); pair_free(y); pair_free(mean); pair_free(rstd);
-    pair_free(cx); pair_free(cw); pair_free(cy);
+    pair_free(rm); pair_free(rv); pair_free(cx); pair_free(cw); pair_free(cy);
     own_gpu_end(saved);
+}
+
+/* ---- instance norm's two NHWC paths ------------------------------------------- */
+
+/* An NHWC fp32 CUDA backend with SG_CUDA_IN_FUSED=value (the variables
+ * cleared again), or NULL with the failure counted. */
+static sg_backend *cuda_nhwc_in_fused(const char *value)
+{
+    sg_err err;
+    setenv("SG_CUDA_LAYOUT", "nhwc", 1);
+    sg_backend *be = cuda_with_env("SG_CUDA_IN_FUSED", value, "fp32", &err);
+    unsetenv("SG_CUDA_LAYOUT");
+    if (!be) {
+        printf("FAIL fp32 NHWC backend, SG_CUDA_IN_FUSED=%s: %s\n", value, err.msg);
+        check_failed++;
+    }
+    return be;
+}
+
+/* Appends n floats of gpu memory p to out[*at]. */
+static void take(float *out, size_t *at, const float *p, size_t n)
+{
+    gpu->ops->download(gpu, out + *at, p, n * sizeof(float));
+    *at += n;
+}
+
+/* Inputs drawn at draw counter `seed`; on gpu a forward (ReLU, the running
+ * statistics if asked), a backward (y_relu: the CPU's y, as in
+ * test_instnorm; dgamma and dbeta +=), a backward without dgamma and dbeta,
+ * and a statistics-only forward. Its outputs in
+ * the order run, downloaded as they lie (*n floats, malloc'ed): y, mean,
+ * rstd, dx, dgamma, dbeta, the second dx, the last mean and rstd, the
+ * running statistics. The second dx is compared here with the CPU's (the
+ * backward without dgamma/dbeta; test_instnorm checks the rest) and must be
+ * the first dx bit for bit. */
+static float *instnorm_run(int N, int C, int HW, int running, uint64_t seed, size_t *n)
+{
+    uint64_t next = draw_counter;
+    draw_counter = seed;
+    const size_t t = (size_t)N * C * HW, planes = (size_t)N * C;
+    pair x = pair_rand_shaped(-2, 3, N, C, HW), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
+    pair y = pair_shaped(NULL, N, C, HW), mean = pair_from(NULL, planes), rstd = pair_from(NULL, planes);
+    pair rm = pair_rand(C, -0.1f, 0.1f), rv = pair_rand(C, 0.9f, 1.1f);
+    pair dy = pair_rand_shaped(-1, 1, N, C, HW), dg = pair_rand(C, -0.1f, 0.1f), dbt = pair_rand(C, -0.1f, 0.1f);
+    /* outputs start as garbage: they must be written */
+    pair dx = pair_rand_shaped(-5, 5, N, C, HW), dx2 = pair_rand_shaped(-5, 5, N, C, HW);
+    if (draw_counter > next) next = draw_counter;
+    draw_counter = next;
+    float *rmg = running ? rm.g : NULL, *rvg = running ? rv.g : NULL;
+    gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, rmg, rvg, N, C, HW, 1e-5f, 0.1f, 1);
+    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 1);
+    pair ym = pair_like_cpu(y);                  /* the ReLU mask: as in test_instnorm */
+    gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, ym.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
+    gpu->ops->instnorm_backward(gpu, dx2.g, NULL, NULL, dy.g, ym.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
+    cpu->ops->instnorm_backward(cpu, dx2.c, dg.c, dbt.c, dy.c, ym.c, x.c, mean.c, rstd.c, gamma.c, N, C, HW);
+    char name[160];
+    snprintf(name, sizeof name, "instnorm bwd N%d C%d HW%d y_relu, dgamma and dbeta NULL", N, C, HW);
+    compare(name, dx2, 1e-5);
+    size_t cap = 4 * t + 6 * planes + 4 * (size_t)C, at = 0;
+    float *out = malloc(cap * sizeof(float));
+    take(out, &at, y.g, t);
+    take(out, &at, mean.g, planes);
+    take(out, &at, rstd.g, planes);
+    take(out, &at, dx.g, t);
+    take(out, &at, dg.g, C);
+    take(out, &at, dbt.g, C);
+    take(out, &at, dx2.g, t);
+    CHECK(!memcmp(out + t + 2 * planes, out + 2 * t + 2 * planes + 2 * C, t * sizeof(float)),
+          "%s: dx bit-equal to the backward's with them", name);
+    gpu->ops->instnorm_forward(gpu, NULL, mean.g, rstd.g, x.g, gamma.g, beta.g, rmg, rvg, N, C, HW, 1e-5f, 0.1f, 0);
+    take(out, &at, mean.g, planes);
+    take(out, &at, rstd.g, planes);
+    take(out, &at, rm.g, C);
+    take(out, &at, rv.g, C);
+    *n = at;
+    pair_free(x); pair_free(gamma); pair_free(beta); pair_free(y); pair_free(mean); pair_free(rstd);
+    pair_free(rm); pair_free(rv); pair_free(dy); pair_free(dg); pair_free(dbt); pair_free(dx); pair_free(dx2);
+    pair_free(ym);
+    return out;
+}
+
+/* On gpu, a forward (ReLU, running statistics) and backward (y_relu, dgamma
+ * and dbeta +=) run eagerly twice, then from the same start recorded into a
+ * step graph and launched twice: each launch gives its eager run's outputs
+ * (y, mean, rstd, dx zeroed before each) and state (running statistics,
+ * dgamma, dbeta) bit for bit. */
+static void instnorm_graph_case(int N, int C, int HW, const char *path)
+{
+    const size_t t = (size_t)N * C * HW, planes = (size_t)N * C;
+    pair x = pair_rand_shaped(-2, 3, N, C, HW), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
+    pair y = pair_shaped(NULL, N, C, HW), mean = pair_from(NULL, planes), rstd = pair_from(NULL, planes);
+    pair dy = pair_rand_shaped(-1, 1, N, C, HW), dx = pair_shaped(NULL, N, C, HW);
+    float *state = rnd(4 * (size_t)C, -0.1f, 0.1f);        /* running mean, var (+1), dgamma, dbeta */
+    for (int c = 0; c < C; c++) state[C + c] += 1.f;
+    float *st = gpu->ops->alloc(gpu, 4 * (size_t)C * sizeof(float));
+    float *rm = st, *rv = st + C, *dg = st + 2 * C, *dbt = st + 3 * C;
+    size_t cap = 2 * t + 2 * planes + 4 * (size_t)C;
+    float *snap[4] = { NULL, NULL, NULL, NULL };
+    int key = 7, ok = 1;
+    for (int run = 0; run < 4 && ok; run++) {
+        if (run == 0 || run == 2) gpu->ops->upload(gpu, st, state, 4 * (size_t)C * sizeof(float));
+        if (run == 2) {                                     /* record, then launch */
+            ok = gpu->ops->graph_begin(gpu, key, &key) == 0;
+            CHECK(ok, "instnorm graph (%s): recording begins", path);
+            if (!ok) break;
+        }
+        if (run < 3) {
+            if (run < 2) {
+                gpu->ops->memzero(gpu, y.g, t * sizeof(float));
+                gpu->ops->memzero(gpu, dx.g, t * sizeof(float));
+            }
+            gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, rm, rv, N, C, HW, 1e-5f, 0.1f, 1);
+            gpu->ops->instnorm_backward(gpu, dx.g, dg, dbt, dy.g, y.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
+        }
+        if (run == 2) {
+            ok = gpu->ops->graph_end(gpu, key) == 0;
+            CHECK(ok, "instnorm graph (%s): recorded", path);
+            if (!ok) break;
+        }
+        if (run >= 2) {
+            gpu->ops->memzero(gpu, y.g, t * sizeof(float));
+            gpu->ops->memzero(gpu, dx.g, t * sizeof(float));
+            ok = gpu->ops->graph_launch(gpu, key, &key, 0, 1) == 0;
+            CHECK(ok, "instnorm graph (%s): launch %d", path, run - 1);
+            if (!ok) break;
+        }
+        snap[run] = malloc(cap * sizeof(float));
+        size_t at = 0;
+        take(snap[run], &at, y.g, t);
+        take(snap[run], &at, mean.g, planes);
+        take(snap[run], &at, rstd.g, planes);
+        take(snap[run], &at, dx.g, t);
+        take(snap[run], &at, st, 4 * (size_t)C);
+    }
+    if (ok) {
+        CHECK(!memcmp(snap[0], snap[2], cap * sizeof(float)) && !memcmp(snap[1], snap[3], cap * sizeof(float)),
+              "instnorm graph N%d C%d HW%d (%s): two launches equal two eager runs bit for bit", N, C, HW, path);
+        CHECK(memcmp(snap[0], snap[1], cap * sizeof(float)) != 0,
+              "instnorm graph (%s): the second run moved the running statistics and gradients", path);
+        printf("  instnorm graph N%d C%d HW%d (%s): recorded, launched twice, equal to eager\n", N, C, HW, path);
+    }
+    for (int i = 0; i < 4; i++) free(snap[i]);
+    gpu->ops->graph_drop(gpu, key, &key);
+    gpu->ops->free(gpu, st);
+    free(state);
+    pair_free(x); pair_free(gamma); pair_free(beta); pair_free(y); pair_free(mean); pair_free(rstd);
+    pair_free(dy); pair_free(dx);
+}
+
+/* Instance norm's two NHWC paths (kernels/instnorm.cu): one pass per (image,
+ * 8-channel tile) where HW <= 1024 (SG_CUDA_IN_FUSED=1, the default), the
+ * chunked kernels otherwise and everywhere with SG_CUDA_IN_FUSED=0. Each
+ * shape on both: against the CPU (test_instnorm: ReLU or not, y_relu or
+ * not, statistics only, running statistics as listed; instnorm_run:
+ * dgamma/dbeta NULL), each path twice from the same inputs bit for bit,
+ * and where HW <= 1024 and the planes are large the two paths differing in
+ * the last bits (summation orders: the switch did change the path), where
+ * HW > 1024 equal (both chunked). Then a step graph on each path. */
+static void test_instnorm_paths(void)
+{
+    static const struct { int N, C, HW, running, differ; } cases[] = {
+        { 2, 256, 1024, 1, 1 },  /* G's residual blocks (batch 16 there) */
+        { 3, 256, 1024, 0, 1 },
+        { 4, 256, 1024, 1, 1 },
+        { 2, 3, 1024, 1, 0 },    /* one tile, 3 of its 8 channels */
+        { 3, 5, 37, 0, 0 },
+        { 2, 13, 100, 1, 0 },    /* two tiles, the second with 5 channels */
+        { 2, 72, 64, 1, 0 },     /* nine whole tiles */
+        { 2, 16, 1000, 0, 1 },   /* the last rows of threads partly past HW */
+        { 5, 9, 4, 1, 0 },       /* one warp of rows (4) */
+        { 3, 20, 8, 0, 0 },
+        { 2, 3, 1025, 1, 0 },    /* just past the one-pass limit: chunked either way */
+        { 1, 128, 4096, 1, 0 },  /* G's 64x64 planes: chunked either way */
+    };
+    sg_backend *saved = gpu, *be[2] = { cuda_nhwc_in_fused("1"), cuda_nhwc_in_fused("0") };
+    if (be[0] && be[1]) {
+        printf("instance norm, NHWC: one pass (SG_CUDA_IN_FUSED=1) and chunked (0)\n");
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            int N = cases[i].N, C = cases[i].C, HW = cases[i].HW, running = cases[i].running;
+            float *out[2] = { NULL, NULL };
+            size_t n[2] = { 0, 0 };
+            /* instnorm_run's draws, the same for both paths; test_instnorm's after them */
+            uint64_t seed = draw_counter;
+            draw_counter += 5 * (uint64_t)N * C * HW + 8 * (uint64_t)C;
+            for (int p = 0; p < 2; p++) {
+                gpu = be[p];
+                printf(" %s path%s:\n", p ? "chunked" : "one-pass", p == 0 && HW > 1024 ? " (HW > 1024: chunked)" : "");
+                test_instnorm(N, C, HW, running);
+                size_t again_n;
+                out[p] = instnorm_run(N, C, HW, running, seed, &n[p]);
+                float *again = instnorm_run(N, C, HW, running, seed, &again_n);
+                CHECK(again_n == n[p] && !memcmp(out[p], again, n[p] * sizeof(float)),
+                      "instnorm N%d C%d HW%d, %s path: two runs bit-equal", N, C, HW, p ? "chunked" : "one-pass");
+                free(again);
+            }
+            int same = n[0] == n[1] && !memcmp(out[0], out[1], n[0] * sizeof(float));
+            if (HW > 1024)
+                CHECK(same, "instnorm N%d C%d HW%d: both switches take the chunked path (bit-equal)", N, C, HW);
+            else if (cases[i].differ)
+                CHECK(!same, "instnorm N%d C%d HW%d: the one-pass path ran (its results differ from the chunked "
+                      "path's in the last bits)", N, C, HW);
+            free(out[0]);
+            free(out[1]);
+        }
+        for (int p = 0; p < 2; p++) {
+            gpu = be[p];
+            instnorm_graph_case(3, 13, 1024, p ? "chunked" : "one pass");
+        }
+    }
+    gpu = saved;
+    sg_backend_destroy(be[0]);
+    sg_backend_destroy(be[1]);
 }
 
 /* How often needle occurs in s. */
@@ -1602,7 +1836,9 @@ int main(int argc, char **argv)
     }
     test_graph_replay("fp32");
     test_plan_eviction("fp32");
-    test_lanes();
+    test_lanes(0);
+    test_lanes(1);
+    test_instnorm_paths();
     if (emulated) test_wrong_engine();
     if (emulated) test_search_without_memory();
 
@@ -1671,6 +1907,7 @@ int main(int argc, char **argv)
                               {"SG_CUDNN_FIND", "yes", "expected 0 or 1"},
                               {"SG_CUDNN_RTC", "2", "expected 0 or 1"},
                               {"SG_CUDA_LANE_PRIORITY", "low", "expected 0 or 1"},
+                              {"SG_CUDA_IN_FUSED", "2", "expected 0 or 1"},
                               {"SG_CUDNN_WORKSPACE_MIB", "1g", "expected an integer from 1 to 65536"},
                               {"SG_CUDNN_WORKSPACE_MIB", "0", "expected an integer from 1 to 65536"}};
     for (size_t i = 0; i < sizeof typos / sizeof typos[0]; i++) {

@@ -60,36 +60,40 @@ static void test_long(void)
 
 static const char *const cuda_vars[] = {"SG_CUDNN_WORKSPACE_MIB", "SG_CUDNN_SEARCH", "SG_CUDNN_FIND",
                                         "SG_CUDA_PAD3", "SG_CUDA_LANE_HANDLES", "SG_CUDNN_RTC",
-                                        "SG_CUDA_GRAPHS", "SG_CUDA_LAYOUT", "SG_CUDA_LANE_PRIORITY"};
+                                        "SG_CUDA_GRAPHS", "SG_CUDA_LAYOUT", "SG_CUDA_LANE_PRIORITY",
+                                        "SG_CUDA_IN_FUSED"};
 
 static void test_cuda_switches(void)
 {
     static const struct {
         const char *var, *value;
         size_t workspace_mib;
-        int search, pad3, shared_cudnn, allow_rtc, graphs, nhwc, lane_priority;
+        int search, pad3, shared_cudnn, allow_rtc, graphs, nhwc, lane_priority, in_fused;
     } cases[] = {
-        /* unset: the defaults (256 MiB, timed, no padding, a handle per lane, graphs, NHWC, priorities) */
-        {NULL, NULL, 256, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_WORKSPACE_MIB", "1024", 1024, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_WORKSPACE_MIB", "256", 256, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_SEARCH", "legacy", 256, 0, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_SEARCH", "find", 256, 1, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_SEARCH", "heuristic", 256, 2, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_SEARCH", "timed", 256, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_FIND", "1", 256, 1, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_FIND", "0", 256, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDA_PAD3", "0", 256, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDA_PAD3", "4", 256, 3, 4, 0, 0, 1, 1, 1},
-        {"SG_CUDA_PAD3", "8", 256, 3, 8, 0, 0, 1, 1, 1},
-        {"SG_CUDA_LANE_HANDLES", "1", 256, 3, 0, 1, 0, 1, 1, 1},
-        {"SG_CUDA_LANE_HANDLES", "2", 256, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDNN_RTC", "1", 256, 3, 0, 0, 1, 1, 1, 1},
-        {"SG_CUDA_GRAPHS", "0", 256, 3, 0, 0, 0, 0, 1, 1},
-        {"SG_CUDA_GRAPHS", "1", 256, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDA_LAYOUT", "nchw", 256, 3, 0, 0, 0, 1, 0, 1},
-        {"SG_CUDA_LAYOUT", "nhwc", 256, 3, 0, 0, 0, 1, 1, 1},
-        {"SG_CUDA_LANE_PRIORITY", "0", 256, 3, 0, 0, 0, 1, 1, 0},
+        /* unset: the defaults (256 MiB, timed, no padding, a handle per lane, graphs, NHWC, priorities,
+         * one-pass instance norm) */
+        {NULL, NULL, 256, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_WORKSPACE_MIB", "1024", 1024, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_WORKSPACE_MIB", "256", 256, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_SEARCH", "legacy", 256, 0, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_SEARCH", "find", 256, 1, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_SEARCH", "heuristic", 256, 2, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_SEARCH", "timed", 256, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_FIND", "1", 256, 1, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_FIND", "0", 256, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDA_PAD3", "0", 256, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDA_PAD3", "4", 256, 3, 4, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDA_PAD3", "8", 256, 3, 8, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDA_LANE_HANDLES", "1", 256, 3, 0, 1, 0, 1, 1, 1, 1},
+        {"SG_CUDA_LANE_HANDLES", "2", 256, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDNN_RTC", "1", 256, 3, 0, 0, 1, 1, 1, 1, 1},
+        {"SG_CUDA_GRAPHS", "0", 256, 3, 0, 0, 0, 0, 1, 1, 1},
+        {"SG_CUDA_GRAPHS", "1", 256, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDA_LAYOUT", "nchw", 256, 3, 0, 0, 0, 1, 0, 1, 1},
+        {"SG_CUDA_LAYOUT", "nhwc", 256, 3, 0, 0, 0, 1, 1, 1, 1},
+        {"SG_CUDA_LANE_PRIORITY", "0", 256, 3, 0, 0, 0, 1, 1, 0, 1},
+        {"SG_CUDA_IN_FUSED", "0", 256, 3, 0, 0, 0, 1, 1, 1, 0},
+        {"SG_CUDA_IN_FUSED", "1", 256, 3, 0, 0, 0, 1, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cuda_vars / sizeof cuda_vars[0]; i++) unsetenv(cuda_vars[i]);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -100,11 +104,12 @@ static void test_cuda_switches(void)
         CHECK(rc == 0 && sw.workspace_limit == cases[i].workspace_mib << 20 && sw.search == cases[i].search &&
                   sw.pad3 == cases[i].pad3 && sw.shared_cudnn == cases[i].shared_cudnn &&
                   sw.allow_rtc == cases[i].allow_rtc && sw.graphs == cases[i].graphs && sw.nhwc == cases[i].nhwc &&
-                  sw.lane_priority == cases[i].lane_priority,
-              "%s=%s: rc %d '%s' workspace %zu search %d pad3 %d shared %d rtc %d graphs %d nhwc %d priority %d",
+                  sw.lane_priority == cases[i].lane_priority && sw.in_fused == cases[i].in_fused,
+              "%s=%s: rc %d '%s' workspace %zu search %d pad3 %d shared %d rtc %d graphs %d nhwc %d priority %d "
+              "in_fused %d",
               cases[i].var ? cases[i].var : "(none)", cases[i].value ? cases[i].value : "", rc, rc ? err.msg : "",
               sw.workspace_limit >> 20, sw.search, sw.pad3, sw.shared_cudnn, sw.allow_rtc, sw.graphs, sw.nhwc,
-              sw.lane_priority);
+              sw.lane_priority, sw.in_fused);
         if (cases[i].var) unsetenv(cases[i].var);
     }
     /* SG_CUDNN_FIND=1 wins over SG_CUDNN_SEARCH, as before */
@@ -115,6 +120,12 @@ static void test_cuda_switches(void)
     CHECK(sg_cuda_switches_read(&sw, &err) == 0 && sw.search == 1, "FIND=1 with SEARCH=timed: search %d", sw.search);
     unsetenv("SG_CUDNN_SEARCH");
     unsetenv("SG_CUDNN_FIND");
+    /* a value outside the choices is an error naming them */
+    setenv("SG_CUDA_IN_FUSED", "2", 1);
+    int rc = sg_cuda_switches_read(&sw, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, "SG_CUDA_IN_FUSED=2: expected 0 or 1"), "SG_CUDA_IN_FUSED=2: rc %d '%s'", rc,
+          rc ? err.msg : "");
+    unsetenv("SG_CUDA_IN_FUSED");
 }
 
 static void test_model_switches(void)
