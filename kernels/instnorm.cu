@@ -134,9 +134,9 @@ void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd
 /* dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)) per plane, dy masked
  * by y_relu if non-NULL; partial[plane] = sum(dy*xhat), partial[planes + plane] = sum(dy) */
 __global__ void __launch_bounds__(IN_THREADS)
-instnorm_backward_kernel(float *__restrict__ dx, float *__restrict__ partial,
+instnorm_backward_kernel(float *dx, float *__restrict__ partial,
                          const float *__restrict__ dy, const float *__restrict__ y_relu,
-                         const float *__restrict__ x, const float *__restrict__ mean,
+                         const float *x, const float *__restrict__ mean,
                          const float *__restrict__ rstd, const float *__restrict__ gamma, int C,
                          int HW, int planes)
 {
@@ -494,10 +494,12 @@ instnorm_nhwc_bwd_combine_kernel(float *__restrict__ partial, const float *__res
 }
 
 /* dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)) over the block's chunk,
- * dy masked by y_relu if non-NULL */
+ * dy masked by y_relu if non-NULL. dx may be x (lib/backend.h): each thread
+ * reads its elements before it writes them, and no other thread reads them;
+ * so neither pointer is __restrict__ in the kernels that write dx. */
 __global__ void __launch_bounds__(NH_THREADS)
-instnorm_nhwc_dx_kernel(float *__restrict__ dx, const float *__restrict__ dy,
-                        const float *__restrict__ y_relu, const float *__restrict__ x,
+instnorm_nhwc_dx_kernel(float *dx, const float *__restrict__ dy,
+                        const float *__restrict__ y_relu, const float *x,
                         const float *__restrict__ mean, const float *__restrict__ rstd,
                         const float *__restrict__ gamma, const float *__restrict__ partial,
                         int N, int C, int HW, int ctiles, int nchunks, float *dgamma, float *dbeta)
@@ -670,9 +672,9 @@ instnorm_fused_fwd_kernel(float *__restrict__ y, float *__restrict__ mean_out,
  * layout instnorm_param_grad_kernel reads. dy, y_relu and x read once. */
 template <int R>
 __global__ void __launch_bounds__(INF_TC * INF_TR, 2)
-instnorm_fused_bwd_kernel(float *__restrict__ dx, float *__restrict__ partial,
+instnorm_fused_bwd_kernel(float *dx, float *__restrict__ partial,
                           const float *__restrict__ dy, const float *__restrict__ y_relu,
-                          const float *__restrict__ x, const float *__restrict__ mean,
+                          const float *x, const float *__restrict__ mean,
                           const float *__restrict__ rstd, const float *__restrict__ gamma, int C,
                           int HW, int ctiles, size_t planes)
 {
