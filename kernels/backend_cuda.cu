@@ -473,6 +473,7 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     c->pad3 = sw.pad3;
     c->shared_cudnn = sw.shared_cudnn;
     c->allow_rtc = sw.allow_rtc;
+    c->allow_nondet = sw.allow_nondet;
     c->capturing = -1;
     c->graphs_enabled = sw.graphs;
     c->nhwc = sw.nhwc;

@@ -210,7 +210,7 @@ static int usable(const sg_cuda *c, bdesc cfg, int64_t *engine_id)
         if (n_num > CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8) n_num = CUDNN_NUMERICAL_NOTE_TYPE_COUNT + 8;
         if (n_beh > CUDNN_BEHAVIOR_NOTE_TYPE_COUNT + 8) n_beh = CUDNN_BEHAVIOR_NOTE_TYPE_COUNT + 8;
         for (int64_t i = 0; i < n_num; i++) {
-            if (num[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC ||
+            if ((num[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC && !c->allow_nondet) ||
                 num[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS ||
                 num[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION)
                 goto out;

@@ -371,6 +371,8 @@ typedef struct {
     int lane_priority;        /* SG_CUDA_LANE_PRIORITY (1; 0: both lanes at the default) */
     int in_fused;             /* SG_CUDA_IN_FUSED (1: NHWC instance norm in one pass where a plane
                                  fits; 0: the chunked kernels everywhere) */
+    int allow_nondet;         /* SG_CUDNN_NONDET=1: engines that are not bit-exact run to run too
+                                 (timing what determinism costs; 0 by default) */
 } sg_cuda_switches;
 int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err);
 

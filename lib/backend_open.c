@@ -47,8 +47,9 @@ int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
     int layout = sg_env_choice("SG_CUDA_LAYOUT", layouts, 2, 0, err);
     int lane_priority = sg_env_choice("SG_CUDA_LANE_PRIORITY", off_on, 2, 1, err);
     int in_fused = sg_env_choice("SG_CUDA_IN_FUSED", off_on, 2, 1, err);
+    int nondet = sg_env_choice("SG_CUDNN_NONDET", off_on, 2, 0, err);
     if (search < 0 || find < 0 || pad3 < 0 || handle < 0 || rtc < 0 || graphs < 0 || layout < 0 ||
-        lane_priority < 0 || in_fused < 0)
+        lane_priority < 0 || in_fused < 0 || nondet < 0)
         return -1;
     s->search = find ? 1 : search;
     s->pad3 = pad3 ? atoi(pads[pad3]) : 0;
@@ -58,6 +59,7 @@ int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
     s->nhwc = layout == 0;
     s->lane_priority = lane_priority;
     s->in_fused = in_fused;
+    s->allow_nondet = nondet;
     return 0;
 }
 

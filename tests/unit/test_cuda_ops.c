@@ -1374,6 +1374,23 @@ static void test_wrong_engine(void)
         CHECK(reported == 3 && !strstr(report, "differed"),
               "fp32: the engine that fails to run is reported so in each of the 3 kinds (%d): %s", reported, report);
     }
+    /* SG_CUDNN_NONDET=1 lets the emulation's engine 1 (its NONDETERMINISTIC
+     * note) compete: the heuristic search takes it first in each kind; by
+     * default it is passed over for engine 2 */
+    for (int nondet = 0; nondet < 2; nondet++) {
+        sg_backend *saved;
+        setenv("SG_CUDNN_SEARCH", "heuristic", 1);
+        int rc = own_gpu_begin(&saved, "SG_CUDNN_NONDET", nondet ? "1" : "0", "fp32", "nondet");
+        unsetenv("SG_CUDNN_SEARCH");
+        if (rc) continue;
+        test_conv(&conv_cases[1], 1e-4, 0, nondet ? "fp32 heuristic, SG_CUDNN_NONDET=1" : "fp32 heuristic, SG_CUDNN_NONDET=0");
+        sg_backend_cuda_plan_report(gpu, report, sizeof report);
+        int one = count_in(report, "engine 1 "), two = count_in(report, "engine 2 ");
+        CHECK(nondet ? one == 3 && two == 0 : one == 0 && two == 3,
+              "SG_CUDNN_NONDET=%d: the heuristic search took engine %s in each kind (engine 1: %d, engine 2: %d): %s",
+              nondet, nondet ? "1 (nondeterministic)" : "2", one, two, report);
+        own_gpu_end(saved);
+    }
 }
 
 /* Without device memory for an engine search's buffers the search is

@@ -61,7 +61,7 @@ static void test_long(void)
 static const char *const cuda_vars[] = {"SG_CUDNN_WORKSPACE_MIB", "SG_CUDNN_SEARCH", "SG_CUDNN_FIND",
                                         "SG_CUDA_PAD3", "SG_CUDA_LANE_HANDLES", "SG_CUDNN_RTC",
                                         "SG_CUDA_GRAPHS", "SG_CUDA_LAYOUT", "SG_CUDA_LANE_PRIORITY",
-                                        "SG_CUDA_IN_FUSED"};
+                                        "SG_CUDA_IN_FUSED", "SG_CUDNN_NONDET"};
 
 static void test_cuda_switches(void)
 {
@@ -126,6 +126,15 @@ static void test_cuda_switches(void)
     CHECK(rc == -1 && !strcmp(err.msg, "SG_CUDA_IN_FUSED=2: expected 0 or 1"), "SG_CUDA_IN_FUSED=2: rc %d '%s'", rc,
           rc ? err.msg : "");
     unsetenv("SG_CUDA_IN_FUSED");
+    /* SG_CUDNN_NONDET: off unless 1 */
+    CHECK(sg_cuda_switches_read(&sw, &err) == 0 && sw.allow_nondet == 0, "SG_CUDNN_NONDET unset: %d", sw.allow_nondet);
+    setenv("SG_CUDNN_NONDET", "1", 1);
+    CHECK(sg_cuda_switches_read(&sw, &err) == 0 && sw.allow_nondet == 1, "SG_CUDNN_NONDET=1: %d", sw.allow_nondet);
+    setenv("SG_CUDNN_NONDET", "yes", 1);
+    rc = sg_cuda_switches_read(&sw, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, "SG_CUDNN_NONDET=yes: expected 0 or 1"), "SG_CUDNN_NONDET=yes: rc %d '%s'", rc,
+          rc ? err.msg : "");
+    unsetenv("SG_CUDNN_NONDET");
 }
 
 static void test_model_switches(void)
