@@ -254,7 +254,9 @@ static void timed_conv2d_backward_filter(sg_backend *be, float *dw, float *db, c
                                          int stride, int pad)
 {
     char label[LABEL_MAX];
-    conv_label(label, sizeof label, "conv2d_backward_filter", N, Ci, H, W, Co, K, stride, pad, db ? " db" : "");
+    /* dw NULL: the bias gradient alone (no cuDNN call), an op of its own in the report */
+    conv_label(label, sizeof label, dw ? "conv2d_backward_filter" : "conv2d_bias_grad", N, Ci, H, W, Co, K, stride,
+               pad, dw && db ? " db" : "");
     int slot = op_begin(be, label);
     real_ops(be)->conv2d_backward_filter(be, dw, db, x, dy, N, Ci, H, W, Co, K, stride, pad);
     op_end(be, slot);
