@@ -211,6 +211,10 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
     sg_backend *be = sg_backend_open(device, precision, threads, note, sizeof note, err);
     if (be && note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* a note for people, not for logs */
         cli_warn("--device auto: %s; training on the CPU", note);
+    const char *nondet = getenv("SG_CUDNN_NONDET");
+    if (be && !strcmp(be->name, "cuda") && nondet && !strcmp(nondet, "1"))   /* validated by sg_backend_open */
+        cli_warn("SG_CUDNN_NONDET=1: nondeterministic cuDNN engines may run; a resumed run will not repeat an "
+                 "uninterrupted one bit for bit");
     return be;
 }
 

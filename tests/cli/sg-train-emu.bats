@@ -274,3 +274,12 @@ interrupt_after_logged() {
   [[ "$output" == *"SG_CUDNN_ENGINES=$T/bad.txt"*"choosing anew"* ]]
   [ -s "$T/c/ckpt/000008-G.safetensors" ]
 }
+
+@test "emulated CUDA: SG_CUDNN_NONDET=1 is said to give up bit-exact resumes" {
+  SG_CUDNN_NONDET=1 run "$EMU" -o "$T/n" "${TINY[@]}" --iters 2 "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"SG_CUDNN_NONDET=1: nondeterministic cuDNN engines may run; a resumed run will not repeat an uninterrupted one bit for bit"* ]]
+  run "$EMU" -o "$T/d" "${TINY[@]}" --iters 2 "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"SG_CUDNN_NONDET"* ]]
+}
