@@ -301,7 +301,8 @@ const char *sg_conv_kind_name(int kind);
 void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
                               const float *x, const float *gamma, const float *beta,
                               float *running_mean, float *running_var,
-                              int N, int C, int HW, float eps, float momentum, int relu);
+                              int N, int C, int HW, float eps, float momentum, int relu,
+                              const float *res);
 void sg_cuda_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,
                                const float *dy, const float *y_relu, const float *x,
                                const float *mean, const float *rstd, const float *gamma,

@@ -20,7 +20,7 @@
 static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd, const float *x,
                                   const float *gamma, const float *beta, float *running_mean,
                                   float *running_var, int N, int C, int HW, float eps,
-                                  float momentum, int relu);
+                                  float momentum, int relu, const float *res);
 static void instnorm_backward_nhwc(sg_cuda *c, float *dx, float *dgamma, float *dbeta,
                                    const float *dy, const float *y_relu, const float *x,
                                    const float *mean, const float *rstd, const float *gamma,
@@ -42,7 +42,8 @@ __global__ void __launch_bounds__(IN_THREADS)
 instnorm_forward_kernel(float *__restrict__ y, float *__restrict__ mean_out,
                         float *__restrict__ rstd_out, float *__restrict__ var_out,
                         const float *__restrict__ x, const float *__restrict__ gamma,
-                        const float *__restrict__ beta, int C, int HW, float eps, int relu)
+                        const float *__restrict__ beta, int C, int HW, float eps, int relu,
+                        const float *__restrict__ res)
 {
     __shared__ float shm[32];
     size_t plane = blockIdx.x;
@@ -65,8 +66,11 @@ instnorm_forward_kernel(float *__restrict__ y, float *__restrict__ mean_out,
     float g = gamma[ch] * rstd, b = beta[ch];
     if (y) {                                    /* NULL: statistics only */
         float *yp = y + plane * HW;
-        for (int i = threadIdx.x; i < HW; i += blockDim.x)
-            yp[i] = relu_if((xp[i] - mean) * g + b, relu);
+        const float *rp = res ? res + plane * HW : NULL;
+        for (int i = threadIdx.x; i < HW; i += blockDim.x) {
+            float v = relu_if((xp[i] - mean) * g + b, relu);
+            yp[i] = rp ? v + rp[i] : v;
+        }
     }
     if (threadIdx.x == 0) {
         mean_out[plane] = mean;
@@ -105,14 +109,15 @@ __global__ void instnorm_running_kernel(float *running_mean, float *running_var,
 void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
                               const float *x, const float *gamma, const float *beta,
                               float *running_mean, float *running_var,
-                              int N, int C, int HW, float eps, float momentum, int relu)
+                              int N, int C, int HW, float eps, float momentum, int relu,
+                              const float *res)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed || N <= 0 || C <= 0 || HW <= 0) return;
     /* with one channel or one pixel the two layouts are the same memory */
     if (c->nhwc && C > 1 && HW > 1) {
         instnorm_forward_nhwc(c, y, mean, rstd, x, gamma, beta, running_mean, running_var, N, C,
-                              HW, eps, momentum, relu);
+                              HW, eps, momentum, relu, res);
         return;
     }
     int planes = N * C;
@@ -122,7 +127,7 @@ void sg_cuda_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd
         if (!var) return;
     }
     instnorm_forward_kernel<<<planes, IN_THREADS, 0, c->stream>>>(y, mean, rstd, var, x, gamma,
-                                                                   beta, C, HW, eps, relu);
+                                                                   beta, C, HW, eps, relu, res);
     if (LAUNCH_CHECK(c, "instnorm_forward_kernel")) return;
     if (var) {
         instnorm_running_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(
@@ -389,7 +394,8 @@ instnorm_nhwc_normalize_kernel(float *__restrict__ y, const float *__restrict__ 
                                const float *__restrict__ gamma, const float *__restrict__ beta,
                                int C, int HW, int ctiles, int nchunks, int relu,
                                float *running_mean, float *running_var,
-                               const float *__restrict__ var, int N, float momentum)
+                               const float *__restrict__ var, int N, float momentum,
+                               const float *__restrict__ res)
 {
     /* block 0 also updates the running statistics (var non-NULL): a launch
      * less per instance norm, and the same arithmetic as instnorm_running_kernel */
@@ -410,7 +416,11 @@ instnorm_nhwc_normalize_kernel(float *__restrict__ y, const float *__restrict__ 
 #pragma unroll
     for (int k = 0; k < NH_ROWS; k++) {
         int r = ty + k * tr;
-        if (r < b.cnt) y[b.base + (size_t)r * C] = relu_if((v[k] - mu) * g + bt, relu);
+        if (r < b.cnt) {
+            size_t i = b.base + (size_t)r * C;
+            float o = relu_if((v[k] - mu) * g + bt, relu);
+            y[i] = res ? o + res[i] : o;
+        }
     }
 }
 
@@ -618,7 +628,7 @@ instnorm_fused_fwd_kernel(float *__restrict__ y, float *__restrict__ mean_out,
                           float *__restrict__ rstd_out, float *__restrict__ var_out,
                           const float *__restrict__ x, const float *__restrict__ gamma,
                           const float *__restrict__ beta, int C, int HW, int ctiles, float eps,
-                          int relu)
+                          int relu, const float *__restrict__ res)
 {
     __shared__ float shm[INF_TR / 4 * INF_TC];
     const int ty = threadIdx.y, tr = blockDim.y;
@@ -658,11 +668,15 @@ instnorm_fused_fwd_kernel(float *__restrict__ y, float *__restrict__ mean_out,
     }
     if (!y) return;                                 /* statistics only */
     float *yi = y + img;
+    const float *ri = res ? res + img : NULL;
     const float g = gamma[c] * rstd, b = beta[c];
 #pragma unroll
     for (int k = 0; k < R; k++) {
         int r = ty + k * tr;
-        if (r < HW) yi[r * C + c] = relu_if((v[k] - m) * g + b, relu);
+        if (r < HW) {
+            float o = relu_if((v[k] - m) * g + b, relu);
+            yi[r * C + c] = ri ? o + ri[r * C + c] : o;
+        }
     }
 }
 
@@ -718,10 +732,11 @@ instnorm_fused_bwd_kernel(float *dx, float *__restrict__ partial,
 template <int R>
 static void fused_fwd_launch(sg_cuda *c, unsigned blocks, int tr, float *y, float *mean,
                              float *rstd, float *var, const float *x, const float *gamma,
-                             const float *beta, int C, int HW, int ctiles, float eps, int relu)
+                             const float *beta, int C, int HW, int ctiles, float eps, int relu,
+                             const float *res)
 {
     instnorm_fused_fwd_kernel<R><<<blocks, dim3(INF_TC, tr), 0, c->stream>>>(
-        y, mean, rstd, var, x, gamma, beta, C, HW, ctiles, eps, relu);
+        y, mean, rstd, var, x, gamma, beta, C, HW, ctiles, eps, relu, res);
 }
 
 template <int R>
@@ -737,7 +752,7 @@ static void fused_bwd_launch(sg_cuda *c, unsigned blocks, int tr, float *dx, flo
 static void instnorm_forward_fused(sg_cuda *c, float *y, float *mean, float *rstd, const float *x,
                                    const float *gamma, const float *beta, float *running_mean,
                                    float *running_var, int N, int C, int HW, float eps,
-                                   float momentum, int relu)
+                                   float momentum, int relu, const float *res)
 {
     bool running = running_mean && running_var;
     float *var = NULL;
@@ -748,7 +763,7 @@ static void instnorm_forward_fused(sg_cuda *c, float *y, float *mean, float *rst
 #define FWD(r)                                                                                     \
     case r:                                                                                        \
         fused_fwd_launch<r>(c, blocks, tr, y, mean, rstd, var, x, gamma, beta, C, HW, ctiles, eps, \
-                            relu);                                                                 \
+                            relu, res);                                                            \
         break;
     FWD(1) FWD(2) FWD(4) FWD(8) FWD(16)
 #undef FWD
@@ -807,11 +822,11 @@ static int nhwc_grid_ok(sg_cuda *c, const nhwc_geom &g, const char *name)
 static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd, const float *x,
                                   const float *gamma, const float *beta, float *running_mean,
                                   float *running_var, int N, int C, int HW, float eps,
-                                  float momentum, int relu)
+                                  float momentum, int relu, const float *res)
 {
     if (fused_fits(c, N, C, HW)) {
         instnorm_forward_fused(c, y, mean, rstd, x, gamma, beta, running_mean, running_var, N, C, HW,
-                               eps, momentum, relu);
+                               eps, momentum, relu, res);
         return;
     }
     nhwc_geom g = nhwc_geometry(N, C, HW);
@@ -838,7 +853,7 @@ static void instnorm_forward_nhwc(sg_cuda *c, float *y, float *mean, float *rstd
     }
     instnorm_nhwc_normalize_kernel<<<(unsigned)g.blocks, block, 0, c->stream>>>(
         y, x, mean, rstd, gamma, beta, C, HW, g.ctiles, g.nchunks, relu, running_mean, running_var,
-        var, N, momentum);
+        var, N, momentum, res);
     LAUNCH_CHECK(c, "instnorm_nhwc_normalize_kernel");
 }
 

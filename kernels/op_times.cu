@@ -263,18 +263,18 @@ static void timed_conv2d_backward_filter(sg_backend *be, float *dw, float *db, c
 }
 
 /* " relu": ReLU fused; " stats": no output written; " running": running
- * statistics updated */
+ * statistics updated; " +residual": the residual added in the same pass */
 static void timed_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd, const float *x,
                                    const float *gamma, const float *beta, float *running_mean,
                                    float *running_var, int N, int C, int HW, float eps, float momentum,
-                                   int relu)
+                                   int relu, const float *residual)
 {
     char label[LABEL_MAX];
-    snprintf(label, sizeof label, "instnorm_forward N=%d C=%d HW=%d%s%s%s", N, C, HW, relu ? " relu" : "",
-             y ? "" : " stats", running_mean ? " running" : "");
+    snprintf(label, sizeof label, "instnorm_forward N=%d C=%d HW=%d%s%s%s%s", N, C, HW, relu ? " relu" : "",
+             y ? "" : " stats", running_mean ? " running" : "", y && residual ? " +residual" : "");
     int slot = op_begin(be, label);
     real_ops(be)->instnorm_forward(be, y, mean, rstd, x, gamma, beta, running_mean, running_var, N, C, HW, eps,
-                                   momentum, relu);
+                                   momentum, relu, residual);
     op_end(be, slot);
 }
 

@@ -103,11 +103,15 @@ struct sg_backend_ops {
      * relu != 0: y = max(0, that) in the same pass (G's IN + ReLU without a
      * second read and write of y); mean, rstd and running stats unchanged.
      * y == NULL: statistics only (mean, rstd and the running statistics,
-     * bit-identical to a call with y), no normalized output written. */
+     * bit-identical to a call with y), no normalized output written.
+     * residual (N,C,HW) non-NULL: y = that + residual, added last, in the
+     * same pass (G's residual blocks: block input + IN(z), bit for bit what
+     * a separate add gives, one read and write of y fewer); not overlapping y. */
     void (*instnorm_forward)(sg_backend *be, float *y, float *mean, float *rstd,
                              const float *x, const float *gamma, const float *beta,
                              float *running_mean, float *running_var,
-                             int N, int C, int HW, float eps, float momentum, int relu);
+                             int N, int C, int HW, float eps, float momentum, int relu,
+                             const float *residual);
     /* dx (N,C,HW) overwritten (dx == x allowed: the model puts each layer's
      * gradient in its tape's place); dgamma, dbeta (C) +=; x, mean, rstd as saved by forward.
      * y_relu (N,C,HW) NULL, or the output of a relu != 0 forward: then dy is

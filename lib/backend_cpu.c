@@ -1252,7 +1252,7 @@ static void cpu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
 
 typedef struct {
     float *y, *mean, *rstd, *dx, *part_g, *part_b;
-    const float *x, *dy, *y_relu, *gamma, *beta;
+    const float *x, *dy, *y_relu, *gamma, *beta, *residual;
     int C, HW, relu;
     float eps;
     double *var_unbiased;    /* (N*C) for the running-var update, or NULL */
@@ -1299,13 +1299,16 @@ static void instnorm_forward_range(void *ctx, size_t p0, size_t p1, int thread)
             for (int i = 0; i < HW; i++) { float v = (x[i] - mu) * g + b; y[i] = v > 0 ? v : 0; }
         else
             for (int i = 0; i < HW; i++) y[i] = (x[i] - mu) * g + b;
+        if (a->residual)    /* added last, as a separate add would */
+            for (int i = 0; i < HW; i++) y[i] += a->residual[pl * HW + i];
     }
 }
 
 static void cpu_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd,
                                  const float *x, const float *gamma, const float *beta,
                                  float *running_mean, float *running_var,
-                                 int N, int C, int HW, float eps, float momentum, int relu)
+                                 int N, int C, int HW, float eps, float momentum, int relu,
+                                 const float *residual)
 {
     cpu_state *st = state(be);
     if (st->failed) return;
@@ -1318,7 +1321,8 @@ static void cpu_instnorm_forward(sg_backend *be, float *y, float *mean, float *r
         varu = (double *)s;
     }
     instnorm_args a = { .y = y, .mean = mean, .rstd = rstd, .x = x, .gamma = gamma, .beta = beta,
-                        .C = C, .HW = HW, .relu = relu, .eps = eps, .var_unbiased = varu };
+                        .residual = residual, .C = C, .HW = HW, .relu = relu, .eps = eps,
+                        .var_unbiased = varu };
     parallel_for(st, planes, (size_t)HW * 4, instnorm_forward_range, &a);
     if (running_mean)
         for (int c = 0; c < C; c++) {

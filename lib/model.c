@@ -891,12 +891,12 @@ static void g_forward(sg_model *m, g_tape *t, float *out, const float *x, const 
         const conv_layer *C = &m->g_conv[j];
         const in_layer *I = &m->g_in[j];
         conv_fwd(be, C, t->z[j], j ? t->a[j - 1] : t->in, N);
-        /* IN then ReLU in one op, except a residual block's second IN (no ReLU) */
+        /* IN then ReLU in one op; a residual block's second IN (no ReLU)
+         * adds the block input in the same op */
         be->ops->instnorm_forward(be, t->a[j], t->mean[j], t->rstd[j], t->z[j], I->gamma, I->beta,
                                   train ? I->rmean : NULL, train ? I->rvar : NULL,
-                                  N, I->c, I->hw, IN_EPS, IN_MOMENTUM, !I->residual_b);
-        if (I->residual_b)   /* block input + main */
-            be->ops->add(be, t->a[j], t->a[j], t->a[j - 2], (size_t)N * I->c * I->hw);
+                                  N, I->c, I->hw, IN_EPS, IN_MOMENTUM, !I->residual_b,
+                                  I->residual_b ? t->a[j - 2] : NULL);
     }
     conv_fwd(be, &m->g_conv[n], m->g_zfinal, t->a[n - 1], N);
     be->ops->tanh_forward(be, out, m->g_zfinal, (size_t)N * 3 * S * S);
@@ -1400,7 +1400,7 @@ static void g_forward_from_tape(sg_model *m, int N)
     for (int j = 0; j < m->g_n_in; j++) {
         const in_layer *I = &m->g_in[j];
         be->ops->instnorm_forward(be, NULL, m->g_buf[1], m->g_buf[2], t->z[j], I->gamma, I->beta,
-                                  I->rmean, I->rvar, N, I->c, I->hw, IN_EPS, IN_MOMENTUM, !I->residual_b);
+                                  I->rmean, I->rvar, N, I->c, I->hw, IN_EPS, IN_MOMENTUM, !I->residual_b, NULL);
     }
 }
 

@@ -108,13 +108,15 @@ static void emu_conv2d_backward_filter(sg_backend *be, float *dw, float *db, con
 static void emu_instnorm_forward(sg_backend *be, float *y, float *mean, float *rstd, const float *x,
                                  const float *gamma, const float *beta, float *running_mean,
                                  float *running_var, int N, int C, int HW, float eps, float momentum,
-                                 int relu)
+                                 int relu, const float *residual)
 {
     float *tx = emu_in(x, N, C, HW), *ty = y ? emu_in(NULL, N, C, HW) : NULL;
+    float *tr = y && residual ? emu_in(residual, N, C, HW) : NULL;
     emu_inner->instnorm_forward(be, ty, mean, rstd, tx, gamma, beta, running_mean, running_var,
-                                N, C, HW, eps, momentum, relu);
+                                N, C, HW, eps, momentum, relu, tr);
     if (y) emu_out(y, ty, N, C, HW);
     free(tx);
+    free(tr);
 }
 
 static void emu_instnorm_backward(sg_backend *be, float *dx, float *dgamma, float *dbeta,

@@ -178,8 +178,8 @@ int main(void)
     o->conv2d_forward(be, y, x, w, NULL, 2, 4, 8, 4, 8, 3, 1, 1);     /* 8x4: W printed */
     o->conv2d_backward_data(be, dx, y, w, 2, 4, 8, 8, 8, 3, 1, 1);
     for (int i = 0; i < 2; i++) o->conv2d_backward_filter(be, dw, db, x, y, 2, 4, 8, 8, 8, 3, 1, 1);
-    o->instnorm_forward(be, in_y, mean, rstd, y, gamma, beta, rm, rv, 2, 8, 64, 1e-5f, 0.1f, 1);
-    o->instnorm_forward(be, NULL, mean, rstd, y, gamma, beta, NULL, NULL, 2, 8, 64, 1e-5f, 0.1f, 0);
+    o->instnorm_forward(be, in_y, mean, rstd, y, gamma, beta, rm, rv, 2, 8, 64, 1e-5f, 0.1f, 1, NULL);
+    o->instnorm_forward(be, NULL, mean, rstd, y, gamma, beta, NULL, NULL, 2, 8, 64, 1e-5f, 0.1f, 0, NULL);
     o->instnorm_backward(be, in_dx, db, bias, y, in_y, y, mean, rstd, gamma, 2, 8, 64);
     o->copy(be, b, a, NE * 4);
     o->memzero(be, b, NE * 4);

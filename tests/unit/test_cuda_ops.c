@@ -356,6 +356,36 @@ static pair pair_like_cpu(pair p)
     return q;
 }
 
+/* The residual added in instnorm_forward's pass (relu 0, as G's residual
+ * blocks use it): against the CPU, and bit for bit what the forward without
+ * it followed by ops->add gives on the same backend. */
+static void instnorm_residual_case(int N, int C, int HW, const char *path)
+{
+    char name[160];
+    const size_t t = (size_t)N * C * HW;
+    pair x = pair_rand_shaped(-2, 3, N, C, HW), gamma = pair_rand(C, 0.5f, 1.5f), beta = pair_rand(C, -0.5f, 0.5f);
+    pair r = pair_rand_shaped(-1, 1, N, C, HW), y = pair_shaped(NULL, N, C, HW), y2 = pair_shaped(NULL, N, C, HW);
+    pair mean = pair_from(NULL, (size_t)N * C), rstd = pair_from(NULL, (size_t)N * C);
+    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 0, r.c);
+    gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 0, r.g);
+    snprintf(name, sizeof name, "instnorm fwd +residual N%d C%d HW%d (%s)", N, C, HW, path);
+    compare(name, y, 1e-5);
+    cpu->ops->instnorm_forward(cpu, y2.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 0, NULL);
+    cpu->ops->add(cpu, y2.c, y2.c, r.c, t);
+    gpu->ops->instnorm_forward(gpu, y2.g, mean.g, rstd.g, x.g, gamma.g, beta.g, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 0, NULL);
+    gpu->ops->add(gpu, y2.g, y2.g, r.g, t);
+    float *a = malloc(2 * t * sizeof(float));
+    gpu->ops->download(gpu, a, y.g, t * sizeof(float));
+    gpu->ops->download(gpu, a + t, y2.g, t * sizeof(float));
+    if (sync_both(name)) {
+        CHECK(!memcmp(a, a + t, t * sizeof(float)), "%s: bit-equal to the forward then add", name);
+        CHECK(!memcmp(y.c, y2.c, t * sizeof(float)), "%s: cpu: bit-equal to the forward then add", name);
+    }
+    free(a);
+    pair_free(x); pair_free(gamma); pair_free(beta); pair_free(r); pair_free(y); pair_free(y2);
+    pair_free(mean); pair_free(rstd);
+}
+
 /* relu 0 and 1 forward; backward without the ReLU mask, then with the relu
  * forward's output as y_relu */
 static void test_instnorm(int N, int C, int HW, int running)
@@ -368,9 +398,9 @@ static void test_instnorm(int N, int C, int HW, int running)
     pair dg = pair_rand(C, -0.1f, 0.1f), dbt = pair_rand(C, -0.1f, 0.1f);
     for (int relu = 0; relu < 2; relu++) {
         cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, running ? rm.c : NULL,
-                                   running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f, relu);
+                                   running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f, relu, NULL);
         gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, running ? rm.g : NULL,
-                                   running ? rv.g : NULL, N, C, HW, 1e-5f, 0.1f, relu);
+                                   running ? rv.g : NULL, N, C, HW, 1e-5f, 0.1f, relu, NULL);
         snprintf(name, sizeof name, "instnorm fwd N%d C%d HW%d%s%s", N, C, HW, running ? " running" : "",
                  relu ? " relu" : "");
         compare(name, y, 1e-5);
@@ -395,9 +425,9 @@ static void test_instnorm(int N, int C, int HW, int running)
     }
     /* statistics only (y NULL: the G step's repeated running-statistics update) */
     cpu->ops->instnorm_forward(cpu, NULL, mean.c, rstd.c, x.c, gamma.c, beta.c, running ? rm.c : NULL,
-                               running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f, 1);
+                               running ? rv.c : NULL, N, C, HW, 1e-5f, 0.1f, 1, NULL);
     gpu->ops->instnorm_forward(gpu, NULL, mean.g, rstd.g, x.g, gamma.g, beta.g, running ? rm.g : NULL,
-                               running ? rv.g : NULL, N, C, HW, 1e-5f, 0.1f, 1);
+                               running ? rv.g : NULL, N, C, HW, 1e-5f, 0.1f, 1, NULL);
     snprintf(name, sizeof name, "instnorm fwd statistics only N%d C%d HW%d: mean", N, C, HW);
     compare(name, mean, 1e-5);
     compare("  rstd", rstd, 1e-5);
@@ -1026,7 +1056,7 @@ static void test_lanes(int fused)
     float *rm_g = fused ? rm.g : NULL, *rv_g = fused ? rv.g : NULL;
     pair cx = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), cw = pair_rand_shaped(-1, 1, Co, Ci, 9);
     pair cy = pair_shaped(NULL, N, Co, (size_t)W * W);
-    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 1);
+    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 1, NULL);
     cpu->ops->conv2d_forward(cpu, cy.c, cx.c, cw.c, NULL, N, Ci, W, W, Co, 3, 1, 1);
     /* gpu: the convolution chosen eagerly first, so that only lane 1's scratch is missing */
     gpu->ops->conv2d_forward(gpu, cy.g, cx.g, cw.g, NULL, N, Ci, W, W, Co, 3, 1, 1);
@@ -1041,7 +1071,7 @@ static void test_lanes(int fused)
             gpu->ops->memzero(gpu, y.g, y.n * sizeof(float));
             gpu->ops->lane(gpu, SG_LANE_FORK);
             gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, rm_g, rv_g, N, C, HW,
-                                       1e-5f, 0.1f, 1);
+                                       1e-5f, 0.1f, 1, NULL);
             gpu->ops->lane(gpu, SG_LANE_MAIN);
             gpu->ops->conv2d_forward(gpu, cy.g, cx.g, cw.g, NULL, N, Ci, W, W, Co, 3, 1, 1);
             gpu->ops->lane(gpu, SG_LANE_JOIN);
@@ -1115,8 +1145,8 @@ static float *instnorm_run(int N, int C, int HW, int running, uint64_t seed, siz
     if (draw_counter > next) next = draw_counter;
     draw_counter = next;
     float *rmg = running ? rm.g : NULL, *rvg = running ? rv.g : NULL;
-    gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, rmg, rvg, N, C, HW, 1e-5f, 0.1f, 1);
-    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 1);
+    gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, rmg, rvg, N, C, HW, 1e-5f, 0.1f, 1, NULL);
+    cpu->ops->instnorm_forward(cpu, y.c, mean.c, rstd.c, x.c, gamma.c, beta.c, NULL, NULL, N, C, HW, 1e-5f, 0.1f, 1, NULL);
     pair ym = pair_like_cpu(y);                  /* the ReLU mask: as in test_instnorm */
     gpu->ops->instnorm_backward(gpu, dx.g, dg.g, dbt.g, dy.g, ym.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
     gpu->ops->instnorm_backward(gpu, dx2.g, NULL, NULL, dy.g, ym.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
@@ -1158,7 +1188,7 @@ static float *instnorm_run(int N, int C, int HW, int running, uint64_t seed, siz
         gpu->ops->free(gpu, xi);
         cpu->ops->free(cpu, xc);
     }
-    gpu->ops->instnorm_forward(gpu, NULL, mean.g, rstd.g, x.g, gamma.g, beta.g, rmg, rvg, N, C, HW, 1e-5f, 0.1f, 0);
+    gpu->ops->instnorm_forward(gpu, NULL, mean.g, rstd.g, x.g, gamma.g, beta.g, rmg, rvg, N, C, HW, 1e-5f, 0.1f, 0, NULL);
     take(out, &at, mean.g, planes);
     take(out, &at, rstd.g, planes);
     take(out, &at, rm.g, C);
@@ -1200,7 +1230,7 @@ static void instnorm_graph_case(int N, int C, int HW, const char *path)
                 gpu->ops->memzero(gpu, y.g, t * sizeof(float));
                 gpu->ops->memzero(gpu, dx.g, t * sizeof(float));
             }
-            gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, rm, rv, N, C, HW, 1e-5f, 0.1f, 1);
+            gpu->ops->instnorm_forward(gpu, y.g, mean.g, rstd.g, x.g, gamma.g, beta.g, rm, rv, N, C, HW, 1e-5f, 0.1f, 1, NULL);
             gpu->ops->instnorm_backward(gpu, dx.g, dg, dbt, dy.g, y.g, x.g, mean.g, rstd.g, gamma.g, N, C, HW);
         }
         if (run == 2) {
@@ -1296,6 +1326,9 @@ static void test_instnorm_paths(void)
         for (int p = 0; p < 2; p++) {
             gpu = be[p];
             instnorm_graph_case(3, 13, 1024, p ? "chunked" : "one pass");
+            instnorm_residual_case(2, 256, 1024, p ? "chunked" : "one pass");
+            instnorm_residual_case(3, 13, 100, p ? "chunked" : "one pass");
+            instnorm_residual_case(1, 64, 4096, "chunked either way");
         }
     }
     gpu = saved;
@@ -1681,6 +1714,7 @@ static void fp32_suite(const char *label)
     test_instnorm(4, 16, 1024, 1);
     test_instnorm(2, 8, 4096, 0);
     test_instnorm(3, 40, 100, 1);
+    instnorm_residual_case(2, 8, 4096, gpu->nhwc ? "NHWC" : "NCHW");
     test_elementwise(1001, 0);
     test_elementwise(1 << 20, 0);
     test_elementwise(1003, 1);

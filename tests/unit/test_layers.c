@@ -261,7 +261,7 @@ static void test_instnorm(int N, int C, int HW, int relu)
     float *y = be_zeros(n), *mean = be_zeros(np), *rstd = be_zeros(np), *dx = be_zeros(n);
     float *dg = to_be(c.g, C), *db = to_be(c.b, C);
 
-    be->ops->instnorm_forward(be, y, mean, rstd, x, g, b, rm, rv, N, C, HW, 1e-5f, 0.1f, relu);
+    be->ops->instnorm_forward(be, y, mean, rstd, x, g, b, rm, rv, N, C, HW, 1e-5f, 0.1f, relu, NULL);
     double *yref = dalloc(n), *mref = dalloc(np), *vb = dalloc(np), *vu = dalloc(np);
     instnorm_ref(yref, c.x, c.g, c.b, N, C, HW, mref, vb, vu);
     /* the finite differences below (h 1e-5 moves IN(x) by ~1e-5) must not
@@ -278,6 +278,19 @@ static void test_instnorm(int N, int C, int HW, int relu)
     for (size_t i = 0; i < np; i++) rsref[i] = 1 / sqrt(vb[i] + 1e-5);
     snprintf(what, sizeof what, "instnorm_forward%s y N%d C%d HW%d", tag, N, C, HW);
     CHECK_CLOSE(what, yb, yref, (long)n, 1e-5, 1e-5);
+    {   /* a residual added in the same pass: y + residual, bit for bit what ops->add gives */
+        float *yr = be_zeros(n), *ya = be_zeros(n), *ms = be_zeros(np), *rs = be_zeros(np);
+        be->ops->instnorm_forward(be, yr, ms, rs, x, g, b, NULL, NULL, N, C, HW, 1e-5f, 0.1f, relu, r);
+        be->ops->instnorm_forward(be, ya, ms, rs, x, g, b, NULL, NULL, N, C, HW, 1e-5f, 0.1f, relu, NULL);
+        be->ops->add(be, ya, ya, r, n);
+        double *yrb = from_be(yr, n), *yab = from_be(ya, n), *want = dalloc(n);
+        for (size_t i = 0; i < n; i++) want[i] = yref[i] + c.r[i];
+        snprintf(what, sizeof what, "instnorm_forward%s +residual y N%d C%d HW%d", tag, N, C, HW);
+        CHECK_CLOSE(what, yrb, want, (long)n, 1e-5, 1e-5);
+        CHECK(!memcmp(yrb, yab, n * sizeof(double)), "%s: bit-equal to the forward then add", what);
+        free(yrb); free(yab); free(want);
+        be->ops->free(be, yr); be->ops->free(be, ya); be->ops->free(be, ms); be->ops->free(be, rs);
+    }
     CHECK_CLOSE("instnorm_forward mean", mb, mref, (long)np, 1e-5, 1e-6);
     CHECK_CLOSE("instnorm_forward rstd", rb, rsref, (long)np, 1e-5, 1e-6);
     /* PyTorch's rule: mean over n of ((1-m)*running + m*stat[n]) */
