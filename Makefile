@@ -28,7 +28,9 @@ CUDA := $(shell test -x $(NVCC) && { test -e $(CUDA_HOME)/include/cudnn.h || tes
 endif
 ifeq ($(CUDA),1)
 CUDA_DEFS = -DSG_HAVE_CUDA=1 -I$(CUDA_HOME)/include
-CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
+# cuBLAS is not linked: kernels/conv_gemm.cu loads it (dlopen, through the
+# rpath) only where SG_CUDA_GEMM_MAX_PIXELS sends a convolution to it
+CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart
 CU_SRC   := $(wildcard kernels/*.cu)
 NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1
 endif
@@ -36,7 +38,7 @@ CU_OBJ := $(CU_SRC:kernels/%.cu=build/kernels/%.o)
 # The same CUDA sources built with the host compiler against a CPU emulation
 # of the CUDA runtime and cuDNN (tests/emu): test_cuda_ops runs where there is
 # no GPU, CI included.
-EMU_OBJ := $(CU_SRC:kernels/%.cu=build/emu/%.o) $(if $(CU_SRC),build/emu/cudart_emu.o build/emu/cudnn_emu.o)
+EMU_OBJ := $(CU_SRC:kernels/%.cu=build/emu/%.o) $(if $(CU_SRC),build/emu/cudart_emu.o build/emu/cudnn_emu.o build/emu/cublas_emu.o)
 EMU_CXXFLAGS = -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-sign-compare -Wno-unused-function -Wno-comment -Wno-unknown-pragmas -Wno-format-truncation \
                -Itests/emu/include -Itests/emu -I$(CUDA_HOME)/include -Ilib -Ikernels -DSG_HAVE_CUDA=1 -MMD -MP
 EMU_TESTS := $(if $(CU_SRC),build/tests/test_emu_runtime build/tests/test_cudnn_emu build/tests/test_cuda_ops_emu build/tests/test_model_gtape_emu build/tests/test_model_overlap_emu \

@@ -124,6 +124,7 @@ static void cuda_destroy(sg_backend *be)
         sg_cuda_graphs_drop_all(c);
         sg_cuda_op_times_free(c);
         sg_cuda_conv_plans_destroy(c);
+        sg_conv_gemm_destroy(c);
         free(c->wishes);
         if (c->cudnn) cudnnDestroy(c->cudnn);
         if (c->parked.cudnn) cudnnDestroy(c->parked.cudnn);
@@ -297,6 +298,11 @@ static void lane_swap(sg_cuda *c)
     SWAP_FIELD(bf16_scratch_bytes);
     SWAP_FIELD(pad3_scratch);
     SWAP_FIELD(pad3_scratch_bytes);
+    SWAP_FIELD(cublas);                 /* one per lane always: bound to its stream */
+    SWAP_FIELD(cublas_ws);
+    SWAP_FIELD(cublas_ws_bytes);
+    SWAP_FIELD(col_scratch);
+    SWAP_FIELD(col_scratch_bytes);
     c->lane ^= 1;
     if (c->shared_cudnn) DNN_CHECK(c, cudnnSetStream(c->cudnn, c->stream));
 }
@@ -464,7 +470,8 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
      * (NHWC; off until measured); the lanes' cuDNN handles (struct
      * sg_cuda_lane); step graphs; NHWC (no transposes around cuDNN's
      * tensor-core kernels) or NCHW; lane priorities (below); NHWC instance
-     * norm in one pass per plane where it fits (instnorm.cu) or chunked. */
+     * norm in one pass per plane where it fits (instnorm.cu) or chunked;
+     * convolutions with few output pixels as im2col + cuBLAS (conv_gemm.cu). */
     sg_cuda_switches sw;
     if (sg_cuda_switches_read(&sw, err)) { free(be); free(c); return NULL; }
     static const int search_modes[] = {SG_SEARCH_LEGACY, SG_SEARCH_FIND, SG_SEARCH_HEURISTIC, SG_SEARCH_TIMED};
@@ -478,6 +485,7 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     c->graphs_enabled = sw.graphs;
     c->nhwc = sw.nhwc;
     c->in_fused = sw.in_fused;
+    c->gemm_max_pixels = sw.gemm_max_pixels;
     be->nhwc = c->nhwc;
     be->name = "cuda";
     be->ops = &cuda_ops;

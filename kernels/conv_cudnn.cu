@@ -134,6 +134,16 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
                      c->wishes_used, c->wishes_rejected, c->engine_misaligned, c->engine_searches_skipped,
                      c->plans_remade, c->plans_shared);
     if (n > 0) used = (size_t)n;
+    if (c->gemm_max_pixels > 0 && used + 1 < size) {
+        n = snprintf(buf + used, size - used, "GEMM path (SG_CUDA_GEMM_MAX_PIXELS=%ld, %s): %lld forward, %lld "
+                     "backward-data, %lld backward-filter calls issued through im2col + cuBLAS (replays not "
+                     "counted); largest col matrix %zu bytes\n", c->gemm_max_pixels,
+                     !c->nhwc ? "off: NCHW" : c->precision == SG_CUDA_BF16 ? "off: bf16" : "NHWC",
+                     c->gemm_calls[SG_CONV_FWD], c->gemm_calls[SG_CONV_BWD_DATA], c->gemm_calls[SG_CONV_BWD_FILTER],
+                     c->gemm_col_peak);
+        if (n > 0) used += (size_t)n;
+        if (used >= size) used = size - 1;
+    }
     if (c->precision == SG_CUDA_BF16 && used + 1 < size) {
         n = snprintf(buf + used, size - used, "bf16: cuDNN on bf16 copies, legacy algorithms only "
                      "(the engine search is for float tensors)\n");
@@ -600,6 +610,11 @@ static int conv_kind_pad3(sg_cuda *c, int kind, float *x, float *w, float *y, in
 static int conv_kind(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W,
                      int Co, int K, int stride, int pad)
 {
+    /* few output pixels: im2col + cuBLAS where SG_CUDA_GEMM_MAX_PIXELS asks
+     * (conv_gemm.cu); transposed convolutions reach here in their
+     * convolution's terms, so Ho*Wo is the small side either way */
+    if (sg_conv_gemm_applies(c, H, W, K, stride, pad))
+        return sg_conv_gemm_run(c, kind, x, w, y, N, Ci, H, W, Co, K, stride, pad);
     if (pad3_applies(c, Ci, Co)) return conv_kind_pad3(c, kind, x, w, y, N, Ci, H, W, Co, K, stride, pad);
     sg_conv_plan *p = find_plan(c, N, Ci, H, W, Co, K, stride, pad);
     if (!p || plan_algo(c, p, kind, x, w, y)) return -1;

@@ -11,6 +11,7 @@
 #define SG_CUDA_BACKEND_CUH
 #include <cuda_runtime.h>
 #include <cudnn.h>
+#include <cublas_v2.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,6 +133,11 @@ struct sg_cuda_lane {
     size_t bf16_scratch_bytes;
     void *pad3_scratch;
     size_t pad3_scratch_bytes;
+    cublasHandle_t cublas;
+    void *cublas_ws;
+    size_t cublas_ws_bytes;
+    float *col_scratch;
+    size_t col_scratch_bytes;
 };
 
 #define SG_CUDA_GRAPHS 128
@@ -176,6 +182,19 @@ struct sg_cuda {
     int pad3;                                 /* SG_CUDA_PAD3: pad 3-channel operands to 4 or 8 (0: off) */
     void *pad3_scratch;                       /* the padded copies (conv_cudnn.cu) */
     size_t pad3_scratch_bytes;
+    /* SG_CUDA_GEMM_MAX_PIXELS: NHWC tf32/fp32 convolutions whose output has
+     * at most this many pixels run as im2col + cuBLAS GEMM (conv_gemm.cu; 0:
+     * never). Each lane has its own cuBLAS handle, bound to its stream, with
+     * its own workspace (cuBLAS's rule for bit-equal results across streams),
+     * made at the lane's first such call, and its own im2col buffer. */
+    long gemm_max_pixels;
+    cublasHandle_t cublas;
+    void *cublas_ws;
+    size_t cublas_ws_bytes;
+    float *col_scratch;                       /* im2col / col2im matrix (M x K*K*Ci) */
+    size_t col_scratch_bytes;
+    long long gemm_calls[SG_CONV_KINDS];      /* calls issued through GEMM (replays not counted) */
+    size_t gemm_col_peak;                     /* the largest col matrix, bytes */
     /* step graphs: capturing is the key being recorded or -1; adam_hyper holds
      * [step_size, bc2_sqrt] per key for the recorded adam kernels */
     sg_cuda_graph graphs[SG_CUDA_GRAPHS];
@@ -285,6 +304,14 @@ void sg_cuda_conv2d_backward_filter(sg_backend *be, float *dw, float *db, const 
                                     const float *dy, int N, int Ci, int H, int W, int Co,
                                     int K, int stride, int pad);
 void sg_cuda_conv_plans_destroy(sg_cuda *c);
+/* kernels/conv_gemm.cu: whether the GEMM path takes a convolution (switch
+ * on, NHWC, tf32 or fp32, Ho*Wo <= the switch); one kind through it (x, w,
+ * y as conv_kind's in conv_cudnn.cu: forward and backward-data overwrite,
+ * backward-filter adds), 0 or -1 (error recorded); the handles' teardown. */
+int sg_conv_gemm_applies(const sg_cuda *c, int H, int W, int K, int stride, int pad);
+int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W, int Co,
+                     int K, int stride, int pad);
+void sg_conv_gemm_destroy(sg_cuda *c);
 /* kernels/conv_cudnn.cu for conv_engines.cu: the legacy call of one kind
  * (x, w, y: input, weight, output of the forward convolution, whichever of
  * them the kind writes), and growing the shared workspace. */

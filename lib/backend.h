@@ -377,6 +377,9 @@ typedef struct {
                                  fits; 0: the chunked kernels everywhere) */
     int allow_nondet;         /* SG_CUDNN_NONDET=1: engines that are not bit-exact run to run too
                                  (timing what determinism costs; 0 by default) */
+    long gemm_max_pixels;     /* SG_CUDA_GEMM_MAX_PIXELS: NHWC tf32/fp32 convolutions whose output has
+                                 at most this many pixels run as im2col + cuBLAS GEMM (0, the
+                                 default: never; cuDNN everywhere) */
 } sg_cuda_switches;
 int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err);
 

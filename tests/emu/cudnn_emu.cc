@@ -116,13 +116,7 @@ inline float bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 inline uint32_t float_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
 /* float -> TF32 (1 + 8 + 10 bits), round to nearest even; inf and NaN kept */
-inline float tf32_round(float f)
-{
-    uint32_t u = float_bits(f);
-    if ((u & 0x7f800000u) == 0x7f800000u) return f;
-    u += 0xfffu + ((u >> 13) & 1u);
-    return bits_float(u & 0xffffe000u);
-}
+inline float tf32_round(float f) { return sg_emu_tf32_round(f); }
 
 inline float bf16_float(uint16_t h) { return bits_float((uint32_t)h << 16); }
 

@@ -6,11 +6,26 @@
  * says nothing about speed, cuDNN's real engines or the GPU's memory model.
  *
  * Shared by tests/emu/cudart_emu.cc (runtime, streams, graph capture, kernel
- * launches) and tests/emu/cudnn_emu.cc (cuDNN). */
+ * launches), tests/emu/cudnn_emu.cc (cuDNN) and tests/emu/cublas_emu.cc (cuBLAS). */
 #ifndef SG_EMU_H
 #define SG_EMU_H
 #include <cuda_runtime_api.h>
+#include <stdint.h>
+#include <string.h>
 #include <functional>
+
+/* float -> TF32 (1 + 8 + 10 bits), round to nearest even; inf and NaN kept:
+ * what tensor cores read of a float (cuDNN's and cuBLAS's emulations) */
+static inline float sg_emu_tf32_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return f;
+    u += 0xfffu + ((u >> 13) & 1u);
+    u &= 0xffffe000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 /* Runs fn in the order of stream s: at once, or, while s is being captured,
  * appended to the graph being recorded (replayed by cudaGraphLaunch). What fn

@@ -984,6 +984,17 @@ static void test_graph_replay(const char *precision)
         char note[800];
         sg_backend_cuda_graph_note(ga, note, sizeof note);
         printf("  step graphs: %s\n", note);
+        if (getenv("SG_CUDA_GEMM_MAX_PIXELS")) {     /* D's small convolutions went through GEMM */
+            static char report[16384];
+            long long fwd = 0, bwd = 0, filt = 0;
+            const char *at = strstr(sg_backend_cuda_plan_report(ga, report, sizeof report), "GEMM path (");
+            const char *colon = at ? strstr(at, "): ") : NULL;
+            if (colon) sscanf(colon, "): %lld forward, %lld backward-data, %lld backward-filter", &fwd, &bwd, &filt);
+            printf("  step graphs: GEMM calls issued: %lld forward, %lld backward-data, %lld backward-filter\n", fwd,
+                   bwd, filt);
+            CHECK(fwd > 0 && bwd > 0 && filt > 0, "step graphs with SG_CUDA_GEMM_MAX_PIXELS=%s: the GEMM path ran",
+                  getenv("SG_CUDA_GEMM_MAX_PIXELS"));
+        }
         CHECK(!strstr(note, "turned off") && !strstr(note, "launched 0"),
               "step graphs were recorded and replayed: %s", note);
         free(x); free(corg); free(ctrg); free(alpha);
@@ -1704,6 +1715,219 @@ out:
     unlink(again);
 }
 
+/* ---- convolutions as im2col + cuBLAS GEMM (SG_CUDA_GEMM_MAX_PIXELS) --------- */
+
+/* Small outputs, which the GEMM path takes at SG_CUDA_GEMM_MAX_PIXELS=16:
+ * K 1 to 4, strides 1 and 2, pads 0 and 1, with and without bias, odd
+ * sizes and channel counts. A transposed convolution is these same three
+ * calls in other roles (lib/backend.h), so every case covers one: e.g. the
+ * first is also ConvTranspose2d(32, 16, 4, 2, 1) from 2x2 to 4x4 (its
+ * forward is backward-data here, its backward-data the forward). */
+static const conv_case gemm_cases[] = {
+    { 2, 16, 4, 4, 32, 4, 2, 1, 1 },   /* D's last layers in small: 4x4 -> 2x2 */
+    { 3, 8, 8, 8, 16, 4, 2, 1, 0 },    /* 8x8 -> 4x4: 16 pixels, the limit */
+    { 2, 8, 3, 3, 12, 1, 1, 0, 1 },    /* 1x1 stride 1: no col, x itself */
+    { 2, 5, 7, 7, 6, 1, 2, 0, 0 },     /* 1x1 stride 2: 7x7 -> 4x4 */
+    { 2, 6, 5, 5, 7, 2, 2, 0, 0 },     /* K 2, pad 0: 5x5 -> 2x2 */
+    { 2, 5, 3, 3, 4, 3, 2, 1, 1 },     /* K 3 stride 2: 3x3 -> 2x2 */
+    { 1, 4, 7, 7, 3, 4, 2, 1, 0 },     /* 7x7 -> 3x3, 3 output channels */
+    { 2, 3, 2, 2, 9, 3, 1, 1, 1 },     /* D's src head's shape: 3x3 stride 1 at 2x2 */
+    { 4, 32, 2, 2, 5, 2, 1, 0, 0 },    /* D's cls head: 2x2 -> 1x1 */
+};
+#define GEMM_MAX_PIXELS 16
+
+static int gemm_routed(const conv_case *k)
+{
+    int Ho = (k->H + 2 * k->p - k->K) / k->s + 1, Wo = (k->W + 2 * k->p - k->K) / k->s + 1;
+    return Ho * Wo <= GEMM_MAX_PIXELS;
+}
+
+/* The GEMM path's calls per kind from the plan report, or -1 each when it
+ * has no GEMM line. Returns whether the line says off (NCHW, bf16). */
+static int gemm_counts(long long n[3], char *report, size_t size)
+{
+    sg_backend_cuda_plan_report(gpu, report, size);
+    const char *at = strstr(report, "GEMM path (");
+    n[0] = n[1] = n[2] = -1;
+    if (!at) return 0;
+    const char *colon = strstr(at, "): ");
+    if (colon) sscanf(colon, "): %lld forward, %lld backward-data, %lld backward-filter", &n[0], &n[1], &n[2]);
+    return strstr(at, ", off: ") != NULL && strstr(at, ", off: ") < colon;
+}
+
+/* Everything of one convolution in its final (stored) layout: y, dx, dw, db */
+typedef struct { float *h; size_t n; } snapshot;
+
+static snapshot snap(pair *ps, int n)
+{
+    size_t total = 0, at = 0;
+    for (int i = 0; i < n; i++) total += ps[i].n;
+    snapshot s = { malloc(total * sizeof(float) + 1), total };
+    for (int i = 0; i < n; i++) {
+        gpu->ops->download(gpu, s.h + at, ps[i].g, ps[i].n * sizeof(float));
+        at += ps[i].n;
+    }
+    return s;
+}
+
+static int snap_equal(snapshot a, snapshot b)
+{
+    return a.n == b.n && !memcmp(a.h, b.h, a.n * sizeof(float));
+}
+
+/* The three calls of case k on gpu (dw, db reset from dw0, db0 first: the
+ * calls add into them), on the active lane. */
+static void gemm_three(const conv_case *k, pair x, pair w, pair b, pair dy, pair dw0, pair db0, pair out[4])
+{
+    gpu->ops->conv2d_forward(gpu, out[0].g, x.g, w.g, k->bias ? b.g : NULL, k->N, k->Ci, k->H, k->W, k->Co, k->K,
+                             k->s, k->p);
+    gpu->ops->conv2d_backward_data(gpu, out[1].g, dy.g, w.g, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    gpu->ops->copy(gpu, out[2].g, dw0.g, dw0.n * sizeof(float));
+    gpu->ops->copy(gpu, out[3].g, db0.g, db0.n * sizeof(float));
+    gpu->ops->conv2d_backward_filter(gpu, out[2].g, k->bias ? out[3].g : NULL, x.g, dy.g, k->N, k->Ci, k->H, k->W,
+                                     k->Co, k->K, k->s, k->p);
+}
+
+/* Case k on the GEMM backend (gpu): eager twice (bit-equal: cuBLAS with one
+ * handle, stream and workspace repeats itself), recorded into a step graph
+ * and replayed (bit-equal to eager), then on lane 1, whose first recording
+ * breaks (lane 1's cuBLAS handle and col buffer are made eagerly, never
+ * while recording: graph_end -1, graphs stay on; lane1_new 0: lane 1 has
+ * them from an earlier case, the recording succeeds), then eager, then
+ * recorded and replayed twice (bit-equal to lane 1's eager run). Each
+ * against the CPU. */
+static void gemm_repeat_case(const conv_case *k, double tol, double norm_tol, const char *mode, int lane1_new)
+{
+    int Ho = (k->H + 2 * k->p - k->K) / k->s + 1, Wo = (k->W + 2 * k->p - k->K) / k->s + 1;
+    size_t hw = (size_t)k->H * k->W, ohw = (size_t)Ho * Wo, kk = (size_t)k->K * k->K;
+    pair x = pair_rand_shaped(-1, 1, k->N, k->Ci, hw), w = pair_rand_shaped(-0.2f, 0.2f, k->Co, k->Ci, kk);
+    pair b = pair_rand(k->Co, -0.5f, 0.5f), dy = pair_rand_shaped(-1, 1, k->N, k->Co, ohw);
+    pair dw0 = pair_rand_shaped(-0.1f, 0.1f, k->Co, k->Ci, kk), db0 = pair_rand(k->Co, -0.1f, 0.1f);
+    pair out[4] = { pair_rand_shaped(-5, 5, k->N, k->Co, ohw), pair_rand_shaped(-5, 5, k->N, k->Ci, hw),
+                    pair_shaped(NULL, k->Co, k->Ci, kk), pair_from(NULL, k->Co) };
+    cpu->ops->conv2d_forward(cpu, out[0].c, x.c, w.c, k->bias ? b.c : NULL, k->N, k->Ci, k->H, k->W, k->Co, k->K,
+                             k->s, k->p);
+    cpu->ops->conv2d_backward_data(cpu, out[1].c, dy.c, w.c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
+    cpu->ops->copy(cpu, out[2].c, dw0.c, dw0.n * sizeof(float));
+    cpu->ops->copy(cpu, out[3].c, db0.c, db0.n * sizeof(float));
+    cpu->ops->conv2d_backward_filter(cpu, out[2].c, k->bias ? out[3].c : NULL, x.c, dy.c, k->N, k->Ci, k->H, k->W,
+                                     k->Co, k->K, k->s, k->p);
+    static const char *what[4] = { "fwd", "bwd-data", "bwd-filter (+=)", "bias grad (+=)" };
+    char name[200], note[800];
+    snapshot first = { NULL, 0 }, lane1 = { NULL, 0 };
+    for (int round = 0; round < 7; round++) {
+        /* 0, 1: eager on lane 0; 2: recorded, replayed; 3: lane 1 recorded,
+         * broken; 4: lane 1 eager; 5: lane 1 recorded, replayed; 6: replayed */
+        static const char *rounds[7] = { "eager", "eager again", "graph", "lane 1, first recording", "lane 1 eager",
+                                         "lane 1 graph", "lane 1 graph replayed again" };
+        int lane1_round = round >= 3, record = round == 2 || round == 3 || round == 5;
+        if (round == 6) {
+            CHECK(gpu->ops->graph_launch(gpu, 3, gpu, 0, 1) == 0, "%s: the lane-1 graph replays again", mode);
+        } else {
+            if (record) CHECK(gpu->ops->graph_begin(gpu, 3, gpu) == 0, "%s: recording (%s) begins", mode,
+                              rounds[round]);
+            if (lane1_round) gpu->ops->lane(gpu, SG_LANE_FORK);
+            gemm_three(k, x, w, b, dy, dw0, db0, out);
+            if (lane1_round) gpu->ops->lane(gpu, SG_LANE_JOIN);
+            if (record) {
+                int r = gpu->ops->graph_end(gpu, 3), want = round == 3 && lane1_new ? -1 : 0;
+                CHECK(r == want, "%s: recording (%s) ends %d (want %d)", mode, rounds[round], r, want);
+                if (r == 0) CHECK(gpu->ops->graph_launch(gpu, 3, gpu, 0, 1) == 0, "%s: recording launched", mode);
+            }
+        }
+        sg_backend_cuda_graph_note(gpu, note, sizeof note);
+        CHECK(!strstr(note, "turned off"), "%s, %s: step graphs stay on: %s", mode, rounds[round], note);
+        if (!sync_both(mode) || (round == 3 && lane1_new)) continue;       /* nothing ran */
+        snapshot now = snap(out, 4);
+        if (round == 0) {
+            first = now;
+            for (int i = 0; i < (k->bias ? 4 : 3); i++) {
+                snprintf(name, sizeof name, "%s %s N%d Ci%d %dx%d Co%d K%d s%d p%d", mode, what[i], k->N, k->Ci,
+                         k->H, k->W, k->Co, k->K, k->s, k->p);
+                compare_at(name, out[i], 0, out[i].n, i == 3 ? 1e-5 : tol, i == 3 ? 0 : norm_tol);
+            }
+            continue;
+        }
+        if (round == 4) {
+            lane1 = now;
+            for (int i = 0; i < 3; i++) {
+                snprintf(name, sizeof name, "%s lane 1 %s", mode, what[i]);
+                compare_at(name, out[i], 0, out[i].n, tol, norm_tol);
+            }
+            continue;
+        }
+        if (round == 3) {                   /* lane 1 was ready: rounds 4 to 6 check its results */
+            free(now.h);
+            continue;
+        }
+        CHECK(snap_equal(now, round < 3 ? first : lane1), "%s: %s bit-equal to %s", mode, rounds[round],
+              round < 3 ? "the first eager run" : "lane 1's eager run");
+        free(now.h);
+    }
+    free(first.h);
+    free(lane1.h);
+    pair_free(x); pair_free(w); pair_free(b); pair_free(dy); pair_free(dw0); pair_free(db0);
+    for (int i = 0; i < 4; i++) pair_free(out[i]);
+}
+
+/* SG_CUDA_GEMM_MAX_PIXELS=16 on a backend of its own, at one precision:
+ * every convolution case (the ordinary ones and gemm_cases) against the CPU
+ * at the precision's tolerances, the plan report counting exactly the calls
+ * of the cases with at most 16 output pixels (the path is really taken, and
+ * only there), repeats, graphs and lane 1 (gemm_repeat_case), then the
+ * model's steps (fp32: D's layers at the test's 32 px end in 4x4 and 2x2,
+ * its heads at 2x2 and 1x1). The switch leaves NCHW and bf16 on cuDNN. */
+static void test_gemm_path(const char *precision)
+{
+    sg_backend *saved;
+    char mode[48], value[16];
+    static char report[16384];
+    snprintf(value, sizeof value, "%d", GEMM_MAX_PIXELS);
+    snprintf(mode, sizeof mode, "%s gemm%d", precision, GEMM_MAX_PIXELS);
+    if (own_gpu_begin(&saved, "SG_CUDA_GEMM_MAX_PIXELS", value, precision, mode)) return;
+    printf("cuda backend, %s, SG_CUDA_GEMM_MAX_PIXELS=%s (%s)\n", precision, value, gpu->nhwc ? "NHWC" : "NCHW");
+    int tf32 = !strcmp(precision, "tf32");
+    double tol = tf32 ? TF32_CONV_TOL : 1e-4, norm_tol = tf32 ? TF32_CONV_NORM_TOL : 0;
+    long long want = 0, n[3];
+    for (size_t i = 0; i < n_conv_cases(); i++) {
+        test_conv(&conv_cases[i], tol, norm_tol, mode);
+        want += gemm_routed(&conv_cases[i]);
+    }
+    for (size_t i = 0; i < sizeof gemm_cases / sizeof gemm_cases[0]; i++) {
+        test_conv(&gemm_cases[i], tol, norm_tol, mode);
+        want += gemm_routed(&gemm_cases[i]);
+    }
+    gemm_counts(n, report, sizeof report);
+    CHECK(n[0] == want && n[1] == want && n[2] == want, "%s: %lld calls of each kind through GEMM (the cases "
+          "with at most %d output pixels), the report says %lld, %lld, %lld:\n%s", mode, want, GEMM_MAX_PIXELS,
+          n[0], n[1], n[2], report);
+    printf("  %s: %lld calls of each kind through im2col + cuBLAS, as expected\n", mode, want);
+    gemm_repeat_case(&gemm_cases[0], tol, norm_tol, mode, 1);
+    gemm_repeat_case(&gemm_cases[5], tol, norm_tol, mode, 0);
+    if (!tf32) {
+        test_model_steps(0, &fp32_steps);
+        gemm_counts(n, report, sizeof report);
+        CHECK(n[0] > want && n[1] > want && n[2] > want, "%s: the model's steps went through GEMM too: %lld, "
+              "%lld, %lld calls", mode, n[0], n[1], n[2]);
+    }
+    own_gpu_end(saved);
+    /* NCHW and bf16 keep cuDNN whatever the switch says */
+    const char *others[2][3] = { { "SG_CUDA_LAYOUT", "nchw", "fp32" }, { "SG_CUDA_LAYOUT", "nhwc", "bf16" } };
+    for (int i = 0; i < 2; i++) {
+        setenv("SG_CUDA_GEMM_MAX_PIXELS", value, 1);
+        int rc = own_gpu_begin(&saved, others[i][0], others[i][1], others[i][2], "gemm switch, not taken");
+        unsetenv("SG_CUDA_GEMM_MAX_PIXELS");
+        if (rc) continue;
+        snprintf(mode, sizeof mode, "%s %s gemm%d", others[i][2], others[i][1], GEMM_MAX_PIXELS);
+        if (i == 0) test_conv(&gemm_cases[0], 1e-4, 0, mode);
+        else test_conv_prec(&gemm_cases[0], BF16_CONV_TOL, 0, mode, 1);
+        int off = gemm_counts(n, report, sizeof report);
+        CHECK(off && n[0] == 0 && n[1] == 0 && n[2] == 0, "%s: the GEMM path is off (%lld, %lld, %lld calls):\n%s",
+              mode, n[0], n[1], n[2], report);
+        own_gpu_end(saved);
+    }
+}
+
 /* The fp32 suite: every op at several shapes, then the model's steps. */
 static void fp32_suite(const char *label)
 {
@@ -1913,6 +2137,13 @@ int main(int argc, char **argv)
     test_lanes(0);
     test_lanes(1);
     test_instnorm_paths();
+    test_gemm_path("fp32");
+    test_gemm_path("tf32");
+    /* the model's step graphs with D's small convolutions on GEMM (graphs
+     * and eager both through it: bit-equal) */
+    setenv("SG_CUDA_GEMM_MAX_PIXELS", "16", 1);
+    test_graph_replay("tf32");
+    unsetenv("SG_CUDA_GEMM_MAX_PIXELS");
     if (emulated) test_wrong_engine();
     if (emulated) test_search_without_memory();
 
@@ -1983,7 +2214,9 @@ int main(int argc, char **argv)
                               {"SG_CUDA_LANE_PRIORITY", "low", "expected 0 or 1"},
                               {"SG_CUDA_IN_FUSED", "2", "expected 0 or 1"},
                               {"SG_CUDNN_WORKSPACE_MIB", "1g", "expected an integer from 1 to 65536"},
-                              {"SG_CUDNN_WORKSPACE_MIB", "0", "expected an integer from 1 to 65536"}};
+                              {"SG_CUDNN_WORKSPACE_MIB", "0", "expected an integer from 1 to 65536"},
+                              {"SG_CUDA_GEMM_MAX_PIXELS", "-1", "expected an integer from 0 to 1048576"},
+                              {"SG_CUDA_GEMM_MAX_PIXELS", "16px", "expected an integer from 0 to 1048576"}};
     for (size_t i = 0; i < sizeof typos / sizeof typos[0]; i++) {
         gpu = cuda_with_env(typos[i][0], typos[i][1], "tf32", &err);
         char want[128];

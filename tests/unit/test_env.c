@@ -61,7 +61,7 @@ static void test_long(void)
 static const char *const cuda_vars[] = {"SG_CUDNN_WORKSPACE_MIB", "SG_CUDNN_SEARCH", "SG_CUDNN_FIND",
                                         "SG_CUDA_PAD3", "SG_CUDA_LANE_HANDLES", "SG_CUDNN_RTC",
                                         "SG_CUDA_GRAPHS", "SG_CUDA_LAYOUT", "SG_CUDA_LANE_PRIORITY",
-                                        "SG_CUDA_IN_FUSED", "SG_CUDNN_NONDET"};
+                                        "SG_CUDA_IN_FUSED", "SG_CUDNN_NONDET", "SG_CUDA_GEMM_MAX_PIXELS"};
 
 static void test_cuda_switches(void)
 {
@@ -135,6 +135,26 @@ static void test_cuda_switches(void)
     CHECK(rc == -1 && !strcmp(err.msg, "SG_CUDNN_NONDET=yes: expected 0 or 1"), "SG_CUDNN_NONDET=yes: rc %d '%s'", rc,
           rc ? err.msg : "");
     unsetenv("SG_CUDNN_NONDET");
+    /* SG_CUDA_GEMM_MAX_PIXELS: 0 (off) unless set, an integer from 0 to 1048576 */
+    CHECK(sg_cuda_switches_read(&sw, &err) == 0 && sw.gemm_max_pixels == 0, "SG_CUDA_GEMM_MAX_PIXELS unset: %ld",
+          sw.gemm_max_pixels);
+    static const char *const gemm_ok[][2] = {{"0", "0"}, {"16", "16"}, {"1048576", "1048576"}};
+    for (size_t i = 0; i < sizeof gemm_ok / sizeof gemm_ok[0]; i++) {
+        setenv("SG_CUDA_GEMM_MAX_PIXELS", gemm_ok[i][0], 1);
+        rc = sg_cuda_switches_read(&sw, &err);
+        CHECK(rc == 0 && sw.gemm_max_pixels == atol(gemm_ok[i][1]), "SG_CUDA_GEMM_MAX_PIXELS=%s: rc %d, %ld",
+              gemm_ok[i][0], rc, sw.gemm_max_pixels);
+    }
+    static const char *const gemm_bad[] = {"-1", "1048577", "16px", "x"};
+    for (size_t i = 0; i < sizeof gemm_bad / sizeof gemm_bad[0]; i++) {
+        setenv("SG_CUDA_GEMM_MAX_PIXELS", gemm_bad[i], 1);
+        rc = sg_cuda_switches_read(&sw, &err);
+        char want[128];
+        snprintf(want, sizeof want, "SG_CUDA_GEMM_MAX_PIXELS=%s: expected an integer from 0 to 1048576", gemm_bad[i]);
+        CHECK(rc == -1 && !strcmp(err.msg, want), "SG_CUDA_GEMM_MAX_PIXELS=%s: rc %d '%s'", gemm_bad[i], rc,
+              rc ? err.msg : "");
+    }
+    unsetenv("SG_CUDA_GEMM_MAX_PIXELS");
 }
 
 static void test_model_switches(void)

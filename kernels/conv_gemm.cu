@@ -1,0 +1,275 @@
+/* Convolutions as im2col + cuBLAS GEMM, for NHWC convolutions whose output
+ * has few pixels (SG_CUDA_GEMM_MAX_PIXELS; off by default).
+ *
+ * Why: D's deep layers at 128 px (e.g. (48, 4x4, 1024) -> (48, 2x2, 2048):
+ * a GEMM of M = 192 output positions, N = 2048, K = 16384) are long, thin
+ * GEMMs that cuDNN's deterministic engines may tile into a few dozen CTAs
+ * (no split-K without atomics); cuBLAS splits K itself, deterministically
+ * (the same bits every run for a fixed handle, stream, workspace and GPU).
+ * This path is for timing against cuDNN (bench/train-speed); cuDNN stays
+ * the default.
+ *
+ * Layout (lib/backend.h "Layout", NHWC): x (N,H,W,Ci), y (N,Ho,Wo,Co), w
+ * (Co,K,K,Ci): w is a row-major Co x Kc matrix, Kc = K*K*Ci, and y a
+ * row-major M x Co one, M = N*Ho*Wo. col (M x Kc, row-major) holds, per
+ * output position, the input patch in the weight rows' order (kh, kw, ci),
+ * zeros where the patch reaches into the padding. cuBLAS is column-major:
+ * a row-major R x C matrix is its C x R transpose with ld C.
+ *   forward:          y = col W^T      y^T = W col^T       (T, N: Co x M, k Kc)
+ *   backward-data:    dcol = dy W      dcol^T = W^T dy^T   (N, N: Kc x M, k Co),
+ *                     then dx gathered from dcol (col2im: each dx element
+ *                     sums its at most ceil(K/s)^2 terms in a fixed order,
+ *                     no atomics), overwritten
+ *   backward-filter:  dW += dy^T col   dW^T += col^T dy    (N, T: Kc x Co, k M), beta 1
+ * A 1x1 convolution with stride 1 and no padding needs no col: it is x.
+ *
+ * Math: tf32 precision lets cuBLAS use TF32 tensor cores
+ * (CUBLAS_TF32_TENSOR_OP_MATH, what PyTorch's allow_tf32 sets); fp32 keeps
+ * CUBLAS_DEFAULT_MATH, which never rounds float inputs to TF32. bf16
+ * precision never comes here (sg_conv_gemm_applies). */
+#include "cuda_backend.cuh"
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* cuBLAS is loaded at the first GEMM call, not linked: libcublasLt alone
+ * maps over 500 MB, which every CUDA build of the tools would otherwise map
+ * at start, switch on or off (and fail to start under a small ulimit -v:
+ * tests/cli/low-memory.bats). The emulated build (tests/emu) links
+ * tests/emu/cublas_emu.cc instead. One table per process. */
+struct blas_api {
+    cublasStatus_t (*create)(cublasHandle_t *);
+    cublasStatus_t (*destroy)(cublasHandle_t);
+    cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
+    cublasStatus_t (*set_math)(cublasHandle_t, cublasMath_t);
+    cublasStatus_t (*set_workspace)(cublasHandle_t, void *, size_t);
+    cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
+                            const float *, int, const float *, int, const float *, float *, int);
+};
+static blas_api blas;
+static char blas_error[512];
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void blas_load(void)
+{
+#ifdef SG_EMU_CUDA_RUNTIME_H
+    blas.create = cublasCreate;
+    blas.destroy = cublasDestroy;
+    blas.set_stream = cublasSetStream;
+    blas.set_math = cublasSetMathMode;
+    blas.set_workspace = cublasSetWorkspace;
+    blas.sgemm = cublasSgemm;
+#else
+    char name[64];
+    snprintf(name, sizeof name, "libcublas.so.%d", CUBLAS_VER_MAJOR);    /* the headers' major version */
+    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(blas_error, sizeof blas_error, "cannot load cuBLAS (%s): %s; install CUDA's cuBLAS %d or unset "
+                 "SG_CUDA_GEMM_MAX_PIXELS", name, dlerror(), CUBLAS_VER_MAJOR);
+        return;
+    }
+    blas_api t;
+    const char *missing = NULL;
+#define BLAS_SYM(field, sym) \
+    if (!missing && !(*(void **)&t.field = dlsym(h, sym))) missing = sym
+    BLAS_SYM(create, "cublasCreate_v2");
+    BLAS_SYM(destroy, "cublasDestroy_v2");
+    BLAS_SYM(set_stream, "cublasSetStream_v2");
+    BLAS_SYM(set_math, "cublasSetMathMode");
+    BLAS_SYM(set_workspace, "cublasSetWorkspace_v2");
+    BLAS_SYM(sgemm, "cublasSgemm_v2");
+#undef BLAS_SYM
+    if (missing) {
+        snprintf(blas_error, sizeof blas_error, "%s has no %s", name, missing);
+        return;                                 /* h stays loaded: harmless */
+    }
+    blas = t;
+#endif
+}
+
+/* cuBLAS's recommended workspace on Hopper; given to each lane's handle
+ * (cublasSetWorkspace) so that no call allocates, in a graph or outside */
+static const size_t CUBLAS_WORKSPACE = (size_t)32 << 20;
+
+static const char *blas_status_name(cublasStatus_t st)
+{
+    switch (st) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    case CUBLAS_STATUS_LICENSE_ERROR: return "CUBLAS_STATUS_LICENSE_ERROR";
+    default: return "an unknown cuBLAS status";
+    }
+}
+
+static int check_blas(sg_cuda *c, cublasStatus_t st, const char *what, const char *file, int line)
+{
+    if (st == CUBLAS_STATUS_SUCCESS) return 0;
+    const char *paren = strchr(what, '(');
+    return sg_cuda_fail(c, file, line, "%.*s: %s (%d)", paren ? (int)(paren - what) : (int)strlen(what), what,
+                        blas_status_name(st), (int)st);
+}
+#define BLAS_CHECK(c, call) check_blas((c), (call), #call, __FILE__, __LINE__)
+
+int sg_conv_gemm_applies(const sg_cuda *c, int H, int W, int K, int stride, int pad)
+{
+    if (c->gemm_max_pixels <= 0 || !c->nhwc || c->precision == SG_CUDA_BF16) return 0;
+    /* a bad shape goes on to cuDNN's path, which reports it */
+    if (K <= 0 || stride <= 0 || pad < 0 || H + 2 * pad < K || W + 2 * pad < K) return 0;
+    long long ho = (H + 2 * pad - K) / stride + 1, wo = (W + 2 * pad - K) / stride + 1;
+    return ho * wo <= c->gemm_max_pixels;
+}
+
+/* The active lane's handle, made at its first call (never while recording:
+ * cublasCreate allocates), bound to the lane's stream, with the lane's own
+ * workspace (set after cublasSetStream, which resets it). */
+static int lane_handle(sg_cuda *c)
+{
+    if (c->cublas) return 0;
+    pthread_once(&blas_once, blas_load);
+    if (!blas.create) return sg_cuda_fail(c, __FILE__, __LINE__, "SG_CUDA_GEMM_MAX_PIXELS: %s", blas_error);
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
+    if (cap != cudaStreamCaptureStatusNone)
+        return sg_cuda_break_capture(c, __FILE__, __LINE__, "a lane's cuBLAS handle must be made");
+    if (sg_cuda_grow_buffer(c, &c->cublas_ws, &c->cublas_ws_bytes, CUBLAS_WORKSPACE, 0,
+                            "the cuBLAS workspace must be allocated"))
+        return -1;
+    cublasHandle_t h = NULL;
+    if (BLAS_CHECK(c, blas.create(&h))) return -1;
+    cublasMath_t math = c->precision == SG_CUDA_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+    if (BLAS_CHECK(c, blas.set_stream(h, c->stream)) || BLAS_CHECK(c, blas.set_math(h, math)) ||
+        BLAS_CHECK(c, blas.set_workspace(h, c->cublas_ws, c->cublas_ws_bytes))) {
+        blas.destroy(h);
+        return -1;
+    }
+    c->cublas = h;
+    return 0;
+}
+
+void sg_conv_gemm_destroy(sg_cuda *c)
+{
+    /* a handle exists only where cuBLAS was loaded */
+    if (c->cublas) blas.destroy(c->cublas);
+    if (c->parked.cublas) blas.destroy(c->parked.cublas);
+    c->cublas = c->parked.cublas = NULL;
+    cudaFree(c->cublas_ws);
+    cudaFree(c->parked.cublas_ws);
+    cudaFree(c->col_scratch);
+    cudaFree(c->parked.col_scratch);
+    c->cublas_ws = c->parked.cublas_ws = NULL;
+    c->col_scratch = c->parked.col_scratch = NULL;
+}
+
+/* col (M x Kc) from x (N,H,W,Ci); one element per thread, ci fastest (reads
+ * and writes coalesced along channels) */
+__global__ void im2col_nhwc_kernel(float *__restrict__ col, const float *__restrict__ x, int H, int W, int Ci,
+                                   int K, int stride, int pad, int Ho, int Wo, size_t total)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        size_t t = i / Ci;
+        int ci = (int)(i - t * Ci);
+        int kw = (int)(t % K);
+        t /= K;
+        int kh = (int)(t % K);
+        t /= K;                                         /* the output position m */
+        int ow = (int)(t % Wo);
+        t /= Wo;
+        int oh = (int)(t % Ho);
+        size_t n = t / Ho;
+        int ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
+        col[i] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((n * H + ih) * W + iw) * Ci + ci] : 0.f;
+    }
+}
+
+/* dx (N,H,W,Ci) = the sum of dcol's entries that im2col would have copied
+ * from each element, kh then kw ascending: a fixed order */
+__global__ void col2im_nhwc_kernel(float *__restrict__ dx, const float *__restrict__ dcol, int H, int W, int Ci,
+                                   int K, int stride, int pad, int Ho, int Wo, size_t total)
+{
+    const size_t Kc = (size_t)K * K * Ci;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        size_t t = i / Ci;
+        int ci = (int)(i - t * Ci);
+        int w = (int)(t % W);
+        t /= W;
+        int h = (int)(t % H);
+        size_t n = t / H;
+        float s = 0.f;
+        for (int kh = 0; kh < K; kh++) {
+            int th = h + pad - kh;
+            if (th < 0 || th % stride) continue;
+            int oh = th / stride;
+            if (oh >= Ho) continue;
+            for (int kw = 0; kw < K; kw++) {
+                int tw = w + pad - kw;
+                if (tw < 0 || tw % stride) continue;
+                int ow = tw / stride;
+                if (ow >= Wo) continue;
+                s += dcol[((n * Ho + oh) * Wo + ow) * Kc + ((size_t)kh * K + kw) * Ci + ci];
+            }
+        }
+        dx[i] = s;
+    }
+}
+
+int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W, int Co,
+                     int K, int stride, int pad)
+{
+    if (N <= 0 || Ci <= 0 || Co <= 0)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "bad convolution shape N %d Ci %d H %d W %d Co %d K %d "
+                            "stride %d pad %d", N, Ci, H, W, Co, K, stride, pad);
+    const int Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
+    const long long M = (long long)N * Ho * Wo, Kc = (long long)K * K * Ci;
+    if (M > 0x7fffffff || Kc > 0x7fffffff)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "convolution N %d Ci %d %dx%d Co %d K %d: a GEMM of %lld x "
+                            "%lld is past cuBLAS's int dimensions", N, Ci, H, W, Co, K, M, Kc);
+    if (lane_handle(c)) return -1;
+    /* 1x1, stride 1, no padding: col is x itself (M = N*H*W, Kc = Ci) */
+    const int direct = K == 1 && stride == 1 && pad == 0;
+    const size_t ncol = (size_t)M * (size_t)Kc;
+    float *col = x;
+    if (!direct) {
+        if (sg_cuda_grow_buffer(c, (void **)&c->col_scratch, &c->col_scratch_bytes, ncol * sizeof(float),
+                                (size_t)4 << 20, "the im2col buffer must grow"))
+            return -1;
+        col = c->col_scratch;
+        if (ncol * sizeof(float) > c->gemm_col_peak) c->gemm_col_peak = ncol * sizeof(float);
+    }
+    const float one = 1.f, zero = 0.f;
+    const size_t nx = (size_t)N * H * W * Ci;
+    c->gemm_calls[kind]++;
+    if (kind == SG_CONV_FWD) {
+        if (!direct) {
+            im2col_nhwc_kernel<<<sg_cuda_blocks(c, ncol, 256), 256, 0, c->stream>>>(col, x, H, W, Ci, K, stride, pad,
+                                                                                    Ho, Wo, ncol);
+            if (LAUNCH_CHECK(c, "im2col_nhwc_kernel")) return -1;
+        }
+        return BLAS_CHECK(c, blas.sgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, Co, (int)M, (int)Kc, &one, w, (int)Kc,
+                                         col, (int)Kc, &zero, y, Co));
+    }
+    if (kind == SG_CONV_BWD_DATA) {
+        if (BLAS_CHECK(c, blas.sgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)Kc, (int)M, Co, &one, w, (int)Kc,
+                                      y, Co, &zero, col, (int)Kc)))
+            return -1;
+        if (direct) return 0;
+        col2im_nhwc_kernel<<<sg_cuda_blocks(c, nx, 256), 256, 0, c->stream>>>(x, col, H, W, Ci, K, stride, pad, Ho,
+                                                                               Wo, nx);
+        return LAUNCH_CHECK(c, "col2im_nhwc_kernel");
+    }
+    if (!direct) {
+        im2col_nhwc_kernel<<<sg_cuda_blocks(c, ncol, 256), 256, 0, c->stream>>>(col, x, H, W, Ci, K, stride, pad,
+                                                                                Ho, Wo, ncol);
+        if (LAUNCH_CHECK(c, "im2col_nhwc_kernel")) return -1;
+    }
+    /* beta 1: dw accumulates (lib/backend.h "Accumulation") */
+    return BLAS_CHECK(c, blas.sgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_T, (int)Kc, Co, (int)M, &one, col, (int)Kc,
+                                     y, Co, &one, w, (int)Kc));
+}
