@@ -1022,7 +1022,7 @@ static void d_backward(sg_model *m, const float *x, const float *d_src, const fl
  * D's trunk and src head (DESIGN.md). d_backward has run over the tape's
  * row0 loss rows (real, fake) and the chain's first half on the N x_hat rows
  * after them; d_grad[l] holds all their masked gradients and d_src their
- * head gradients (the x_hat rows' a seed of ones). The chain's second half
+ * head gradients (for the x_hat rows, the seed of ones). The chain's second half
  * goes bottom up: its input gradient at layer l (delta) takes the place of
  * the x_hat rows of that layer's input (x for the first, then dt.a[l - 1],
  * whose x_hat rows served as masks already), so that one weight-gradient
