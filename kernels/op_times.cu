@@ -118,15 +118,20 @@ static void resolve_all(sg_cuda *c)
     while (c->op_times && c->op_times->count > 0) resolve_oldest(c);
 }
 
-/* Before an op: counts the call under its label (lane 1's ops apart) and
- * records the start event. Returns the ring slot, or -1 when nothing is
- * timed (an error came first). */
-static int op_begin(sg_backend *be, const char *text)
+/* Before an op: counts the call under its label (printf's fmt and
+ * arguments; lane 1's ops apart) and records the start event. Returns the
+ * ring slot, or -1 when nothing is timed (an error came first). */
+static int op_begin(sg_backend *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int op_begin(sg_backend *be, const char *fmt, ...)
 {
     sg_cuda *c = sg_cuda_of(be);
     sg_op_times *t = c->op_times;
     char full[LABEL_MAX];
-    snprintf(full, sizeof full, "%s%s", text, c->lane == 1 ? " [lane 1]" : "");
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(full, sizeof full, fmt, ap);
+    va_end(ap);
+    if (c->lane == 1 && n >= 0 && (size_t)n < sizeof full) snprintf(full + n, sizeof full - n, " [lane 1]");
     int label = label_of(c, full);
     if (label < 0) return -1;
     t->labels[label].calls++;
@@ -151,13 +156,12 @@ static void op_end(sg_backend *be, int slot)
 /* ---- the timed table ------------------------------------------------------
  * Square convolutions print H only; W too where it differs. */
 
-static void conv_label(char *buf, size_t size, const char *op, int N, int Ci, int H, int W, int Co, int K,
-                       int stride, int pad, const char *extra)
+static int conv_begin(sg_backend *be, const char *op, int N, int Ci, int H, int W, int Co, int K, int stride,
+                      int pad, const char *extra)
 {
     char w[24] = "";
     if (W != H) snprintf(w, sizeof w, " W=%d", W);
-    snprintf(buf, size, "%s N=%d Ci=%d H=%d%s Co=%d K=%d s=%d p=%d%s", op, N, Ci, H, w, Co, K, stride, pad,
-             extra);
+    return op_begin(be, "%s N=%d Ci=%d H=%d%s Co=%d K=%d s=%d p=%d%s", op, N, Ci, H, w, Co, K, stride, pad, extra);
 }
 
 static void timed_destroy(sg_backend *be)
@@ -174,9 +178,7 @@ static int timed_sync(sg_backend *be, sg_err *err)
 
 static void *timed_alloc(sg_backend *be, size_t bytes)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "alloc bytes=%zu", bytes);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "alloc bytes=%zu", bytes);
     void *p = real_ops(be)->alloc(be, bytes);
     op_end(be, slot);
     return p;
@@ -186,45 +188,35 @@ static void timed_free(sg_backend *be, void *p) { real_ops(be)->free(be, p); }
 
 static void timed_upload(sg_backend *be, void *dst, const void *host_src, size_t bytes)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "upload bytes=%zu", bytes);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "upload bytes=%zu", bytes);
     real_ops(be)->upload(be, dst, host_src, bytes);
     op_end(be, slot);
 }
 
 static void timed_download(sg_backend *be, void *host_dst, const void *src, size_t bytes)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "download bytes=%zu", bytes);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "download bytes=%zu", bytes);
     real_ops(be)->download(be, host_dst, src, bytes);
     op_end(be, slot);
 }
 
 static void timed_copy(sg_backend *be, void *dst, const void *src, size_t bytes)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "copy bytes=%zu", bytes);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "copy bytes=%zu", bytes);
     real_ops(be)->copy(be, dst, src, bytes);
     op_end(be, slot);
 }
 
 static void timed_memzero(sg_backend *be, void *p, size_t bytes)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "memzero bytes=%zu", bytes);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "memzero bytes=%zu", bytes);
     real_ops(be)->memzero(be, p, bytes);
     op_end(be, slot);
 }
 
 static void timed_fill(sg_backend *be, float *p, float value, size_t n)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "fill n=%zu", n);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "fill n=%zu", n);
     real_ops(be)->fill(be, p, value, n);
     op_end(be, slot);
 }
@@ -232,9 +224,7 @@ static void timed_fill(sg_backend *be, float *p, float value, size_t n)
 static void timed_conv2d_forward(sg_backend *be, float *y, const float *x, const float *w, const float *bias,
                                  int N, int Ci, int H, int W, int Co, int K, int stride, int pad)
 {
-    char label[LABEL_MAX];
-    conv_label(label, sizeof label, "conv2d_forward", N, Ci, H, W, Co, K, stride, pad, bias ? " bias" : "");
-    int slot = op_begin(be, label);
+    int slot = conv_begin(be, "conv2d_forward", N, Ci, H, W, Co, K, stride, pad, bias ? " bias" : "");
     real_ops(be)->conv2d_forward(be, y, x, w, bias, N, Ci, H, W, Co, K, stride, pad);
     op_end(be, slot);
 }
@@ -242,9 +232,7 @@ static void timed_conv2d_forward(sg_backend *be, float *y, const float *x, const
 static void timed_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, const float *w, int N,
                                        int Ci, int H, int W, int Co, int K, int stride, int pad)
 {
-    char label[LABEL_MAX];
-    conv_label(label, sizeof label, "conv2d_backward_data", N, Ci, H, W, Co, K, stride, pad, "");
-    int slot = op_begin(be, label);
+    int slot = conv_begin(be, "conv2d_backward_data", N, Ci, H, W, Co, K, stride, pad, "");
     real_ops(be)->conv2d_backward_data(be, dx, dy, w, N, Ci, H, W, Co, K, stride, pad);
     op_end(be, slot);
 }
@@ -253,11 +241,9 @@ static void timed_conv2d_backward_filter(sg_backend *be, float *dw, float *db, c
                                          const float *dy, int N, int Ci, int H, int W, int Co, int K,
                                          int stride, int pad)
 {
-    char label[LABEL_MAX];
     /* dw NULL: the bias gradient alone (no cuDNN call), an op of its own in the report */
-    conv_label(label, sizeof label, dw ? "conv2d_backward_filter" : "conv2d_bias_grad", N, Ci, H, W, Co, K, stride,
-               pad, dw && db ? " db" : "");
-    int slot = op_begin(be, label);
+    int slot = conv_begin(be, dw ? "conv2d_backward_filter" : "conv2d_bias_grad", N, Ci, H, W, Co, K, stride,
+                          pad, dw && db ? " db" : "");
     real_ops(be)->conv2d_backward_filter(be, dw, db, x, dy, N, Ci, H, W, Co, K, stride, pad);
     op_end(be, slot);
 }
@@ -269,10 +255,8 @@ static void timed_instnorm_forward(sg_backend *be, float *y, float *mean, float 
                                    float *running_var, int N, int C, int HW, float eps, float momentum,
                                    int relu, const float *residual)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "instnorm_forward N=%d C=%d HW=%d%s%s%s%s", N, C, HW, relu ? " relu" : "",
-             y ? "" : " stats", running_mean ? " running" : "", y && residual ? " +residual" : "");
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "instnorm_forward N=%d C=%d HW=%d%s%s%s%s", N, C, HW, relu ? " relu" : "",
+                        y ? "" : " stats", running_mean ? " running" : "", y && residual ? " +residual" : "");
     real_ops(be)->instnorm_forward(be, y, mean, rstd, x, gamma, beta, running_mean, running_var, N, C, HW, eps,
                                    momentum, relu, residual);
     op_end(be, slot);
@@ -282,9 +266,7 @@ static void timed_instnorm_backward(sg_backend *be, float *dx, float *dgamma, fl
                                     const float *y_relu, const float *x, const float *mean, const float *rstd,
                                     const float *gamma, int N, int C, int HW)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "instnorm_backward N=%d C=%d HW=%d%s", N, C, HW, y_relu ? " relu" : "");
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "instnorm_backward N=%d C=%d HW=%d%s", N, C, HW, y_relu ? " relu" : "");
     real_ops(be)->instnorm_backward(be, dx, dgamma, dbeta, dy, y_relu, x, mean, rstd, gamma, N, C, HW);
     op_end(be, slot);
 }
@@ -292,36 +274,28 @@ static void timed_instnorm_backward(sg_backend *be, float *dx, float *dgamma, fl
 static void timed_leaky_relu_backward(sg_backend *be, float *dx, const float *dy, const float *x, float slope,
                                       size_t n)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "leaky_relu_backward n=%zu", n);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "leaky_relu_backward n=%zu", n);
     real_ops(be)->leaky_relu_backward(be, dx, dy, x, slope, n);
     op_end(be, slot);
 }
 
 static void timed_tanh_forward(sg_backend *be, float *y, const float *x, size_t n)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "tanh_forward n=%zu", n);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "tanh_forward n=%zu", n);
     real_ops(be)->tanh_forward(be, y, x, n);
     op_end(be, slot);
 }
 
 static void timed_tanh_backward(sg_backend *be, float *dx, const float *dy, const float *y, size_t n)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "tanh_backward n=%zu", n);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "tanh_backward n=%zu", n);
     real_ops(be)->tanh_backward(be, dx, dy, y, n);
     op_end(be, slot);
 }
 
 static void timed_add(sg_backend *be, float *y, const float *a, const float *b, size_t n)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "add n=%zu", n);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "add n=%zu", n);
     real_ops(be)->add(be, y, a, b, n);
     op_end(be, slot);
 }
@@ -329,9 +303,7 @@ static void timed_add(sg_backend *be, float *y, const float *a, const float *b, 
 static void timed_lerp_images(sg_backend *be, float *out, const float *a, const float *b, const float *alpha,
                               int N, size_t per_image)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "lerp_images N=%d per_image=%zu", N, per_image);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "lerp_images N=%d per_image=%zu", N, per_image);
     real_ops(be)->lerp_images(be, out, a, b, alpha, N, per_image);
     op_end(be, slot);
 }
@@ -339,9 +311,7 @@ static void timed_lerp_images(sg_backend *be, float *out, const float *a, const 
 static void timed_concat_labels(sg_backend *be, float *out, const float *x, const float *c, int N, int Cx,
                                 int Cc, int HW)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "concat_labels N=%d Cx=%d Cc=%d HW=%d", N, Cx, Cc, HW);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "concat_labels N=%d Cx=%d Cc=%d HW=%d", N, Cx, Cc, HW);
     real_ops(be)->concat_labels(be, out, x, c, N, Cx, Cc, HW);
     op_end(be, slot);
 }
@@ -349,9 +319,7 @@ static void timed_concat_labels(sg_backend *be, float *out, const float *x, cons
 static void timed_channel_slice(sg_backend *be, float *dst, const float *src, int N, int Cs, int c0, int Cd,
                                 int HW)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "channel_slice N=%d Cs=%d c0=%d Cd=%d HW=%d", N, Cs, c0, Cd, HW);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "channel_slice N=%d Cs=%d c0=%d Cd=%d HW=%d", N, Cs, c0, Cd, HW);
     real_ops(be)->channel_slice(be, dst, src, N, Cs, c0, Cd, HW);
     op_end(be, slot);
 }
@@ -360,9 +328,7 @@ static void timed_channel_slice(sg_backend *be, float *dst, const float *src, in
 static void timed_mean_loss(sg_backend *be, float *loss, float *grad, const float *x, size_t n, float sign,
                             float weight)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "mean_loss n=%zu%s", n, grad ? " grad" : "");
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "mean_loss n=%zu%s", n, grad ? " grad" : "");
     real_ops(be)->mean_loss(be, loss, grad, x, n, sign, weight);
     op_end(be, slot);
 }
@@ -370,9 +336,7 @@ static void timed_mean_loss(sg_backend *be, float *loss, float *grad, const floa
 static void timed_bce_logits_loss(sg_backend *be, float *loss, float *grad, const float *logits, int ldl,
                                   int off, const float *targets, int ldt, int toff, int N, int C, float weight)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "bce_logits_loss N=%d C=%d%s", N, C, grad ? " grad" : "");
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "bce_logits_loss N=%d C=%d%s", N, C, grad ? " grad" : "");
     real_ops(be)->bce_logits_loss(be, loss, grad, logits, ldl, off, targets, ldt, toff, N, C, weight);
     op_end(be, slot);
 }
@@ -380,9 +344,7 @@ static void timed_bce_logits_loss(sg_backend *be, float *loss, float *grad, cons
 static void timed_softmax_ce_loss(sg_backend *be, float *loss, float *grad, const float *logits, int ldl,
                                   int off, const float *targets, int ldt, int toff, int N, int C, float weight)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "softmax_ce_loss N=%d C=%d%s", N, C, grad ? " grad" : "");
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "softmax_ce_loss N=%d C=%d%s", N, C, grad ? " grad" : "");
     real_ops(be)->softmax_ce_loss(be, loss, grad, logits, ldl, off, targets, ldt, toff, N, C, weight);
     op_end(be, slot);
 }
@@ -390,9 +352,7 @@ static void timed_softmax_ce_loss(sg_backend *be, float *loss, float *grad, cons
 static void timed_l1_loss(sg_backend *be, float *loss, float *grad, const float *a, const float *b, size_t n,
                           float weight)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "l1_loss n=%zu%s", n, grad ? " grad" : "");
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "l1_loss n=%zu%s", n, grad ? " grad" : "");
     real_ops(be)->l1_loss(be, loss, grad, a, b, n, weight);
     op_end(be, slot);
 }
@@ -400,9 +360,7 @@ static void timed_l1_loss(sg_backend *be, float *loss, float *grad, const float 
 static void timed_gp_loss(sg_backend *be, float *loss, float *grad, const float *u, int N, size_t D,
                           float weight)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "gp_loss N=%d D=%zu%s", N, D, grad ? " grad" : "");
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "gp_loss N=%d D=%zu%s", N, D, grad ? " grad" : "");
     real_ops(be)->gp_loss(be, loss, grad, u, N, D, weight);
     op_end(be, slot);
 }
@@ -410,18 +368,14 @@ static void timed_gp_loss(sg_backend *be, float *loss, float *grad, const float 
 static void timed_adam(sg_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                        float beta1, float beta2, float eps, int64_t t)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "adam n=%zu", n);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "adam n=%zu", n);
     real_ops(be)->adam(be, p, g, m, v, n, lr, beta1, beta2, eps, t);
     op_end(be, slot);
 }
 
 static int timed_all_finite(sg_backend *be, const float *p, size_t n)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "all_finite n=%zu", n);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "all_finite n=%zu", n);
     int r = real_ops(be)->all_finite(be, p, n);
     op_end(be, slot);
     return r;
@@ -445,18 +399,14 @@ static void timed_graph_drop(sg_backend *be, int key, const void *owner)
 
 static void timed_to_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "to_layout N=%d C=%d HW=%d", N, C, HW);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "to_layout N=%d C=%d HW=%d", N, C, HW);
     real_ops(be)->to_layout(be, dst, src, N, C, HW);
     op_end(be, slot);
 }
 
 static void timed_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "from_layout N=%d C=%d HW=%d", N, C, HW);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "from_layout N=%d C=%d HW=%d", N, C, HW);
     real_ops(be)->from_layout(be, dst, src, N, C, HW);
     op_end(be, slot);
 }
@@ -472,9 +422,7 @@ static int timed_fence_wait(sg_backend *be, int slot) { return real_ops(be)->fen
 static void timed_draw_batch(sg_backend *be, float *c_trg, float *alpha, const float *c_org,
                              const sg_batch_draw *d)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "draw_batch N=%d c_dim=%d", d->n, d->c_dim);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "draw_batch N=%d c_dim=%d", d->n, d->c_dim);
     real_ops(be)->draw_batch(be, c_trg, alpha, c_org, d);
     op_end(be, slot);
 }
@@ -482,9 +430,7 @@ static void timed_draw_batch(sg_backend *be, float *c_trg, float *alpha, const f
 static void timed_bias_leaky_relu(sg_backend *be, float *y, const float *bias, float slope, int N, int C,
                                   int HW)
 {
-    char label[LABEL_MAX];
-    snprintf(label, sizeof label, "bias_leaky_relu N=%d C=%d HW=%d", N, C, HW);
-    int slot = op_begin(be, label);
+    int slot = op_begin(be, "bias_leaky_relu N=%d C=%d HW=%d", N, C, HW);
     real_ops(be)->bias_leaky_relu(be, y, bias, slope, N, C, HW);
     op_end(be, slot);
 }
