@@ -246,15 +246,15 @@ int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, 
     const float one = 1.f, zero = 0.f;
     const size_t nx = (size_t)N * H * W * Ci;
     c->gemm_calls[kind]++;
-    if (kind == SG_CONV_FWD) {
-        if (!direct) {
-            im2col_nhwc_kernel<<<sg_cuda_blocks(c, ncol, 256), 256, 0, c->stream>>>(col, x, H, W, Ci, K, stride, pad,
-                                                                                    Ho, Wo, ncol);
-            if (LAUNCH_CHECK(c, "im2col_nhwc_kernel")) return -1;
-        }
+    /* forward and backward-filter read x as columns */
+    if (kind != SG_CONV_BWD_DATA && !direct) {
+        im2col_nhwc_kernel<<<sg_cuda_blocks(c, ncol, 256), 256, 0, c->stream>>>(col, x, H, W, Ci, K, stride, pad, Ho,
+                                                                                Wo, ncol);
+        if (LAUNCH_CHECK(c, "im2col_nhwc_kernel")) return -1;
+    }
+    if (kind == SG_CONV_FWD)
         return BLAS_CHECK(c, blas.sgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, Co, (int)M, (int)Kc, &one, w, (int)Kc,
                                          col, (int)Kc, &zero, y, Co));
-    }
     if (kind == SG_CONV_BWD_DATA) {
         if (BLAS_CHECK(c, blas.sgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)Kc, (int)M, Co, &one, w, (int)Kc,
                                       y, Co, &zero, col, (int)Kc)))
@@ -263,11 +263,6 @@ int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, 
         col2im_nhwc_kernel<<<sg_cuda_blocks(c, nx, 256), 256, 0, c->stream>>>(x, col, H, W, Ci, K, stride, pad, Ho,
                                                                                Wo, nx);
         return LAUNCH_CHECK(c, "col2im_nhwc_kernel");
-    }
-    if (!direct) {
-        im2col_nhwc_kernel<<<sg_cuda_blocks(c, ncol, 256), 256, 0, c->stream>>>(col, x, H, W, Ci, K, stride, pad,
-                                                                                Ho, Wo, ncol);
-        if (LAUNCH_CHECK(c, "im2col_nhwc_kernel")) return -1;
     }
     /* beta 1: dw accumulates (lib/backend.h "Accumulation") */
     return BLAS_CHECK(c, blas.sgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_T, (int)Kc, Co, (int)M, &one, col, (int)Kc,
