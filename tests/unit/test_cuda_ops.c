@@ -1178,23 +1178,17 @@ static float *instnorm_run(int N, int C, int HW, int running, uint64_t seed, siz
           "%s: dx bit-equal to the backward's with them", name);
     {   /* dx written over x (the model's G backward does so) */
         float *xi = gpu->ops->alloc(gpu, t * sizeof(float)), *xc = cpu->ops->alloc(cpu, t * sizeof(float));
-        float *h = malloc(2 * t * sizeof(float));
+        float *h = malloc(t * sizeof(float));
         gpu->ops->copy(gpu, xi, x.g, t * sizeof(float));
         gpu->ops->instnorm_backward(gpu, xi, NULL, NULL, dy.g, ym.g, xi, mean.g, rstd.g, gamma.g, N, C, HW);
         gpu->ops->download(gpu, h, xi, t * sizeof(float));
         memcpy(xc, x.c, t * sizeof(float));
         cpu->ops->instnorm_backward(cpu, xc, dg.c, dbt.c, dy.c, ym.c, xc, mean.c, rstd.c, gamma.c, N, C, HW);
-        memcpy(h + t, xc, t * sizeof(float));
-        float *dxc = malloc(t * sizeof(float));
-        memcpy(dxc, dx2.c, t * sizeof(float));
-        cpu->ops->instnorm_backward(cpu, dx2.c, dg.c, dbt.c, dy.c, ym.c, x.c, mean.c, rstd.c, gamma.c, N, C, HW);
-        if (sync_both(name)) {
+        if (sync_both(name)) {   /* against dx beside x: the gpu's in out, the cpu's in dx2.c (above) */
             CHECK(!memcmp(h, out + 2 * t + 2 * planes + 2 * C, t * sizeof(float)),
                   "%s: dx written over x bit-equal to dx beside it", name);
-            CHECK(!memcmp(h + t, dx2.c, t * sizeof(float)), "%s: cpu: dx written over x bit-equal to dx beside it", name);
+            CHECK(!memcmp(xc, dx2.c, t * sizeof(float)), "%s: cpu: dx written over x bit-equal to dx beside it", name);
         }
-        memcpy(dx2.c, dxc, t * sizeof(float));
-        free(dxc);
         free(h);
         gpu->ops->free(gpu, xi);
         cpu->ops->free(cpu, xc);
@@ -1775,17 +1769,22 @@ static int snap_equal(snapshot a, snapshot b)
     return a.n == b.n && !memcmp(a.h, b.h, a.n * sizeof(float));
 }
 
-/* The three calls of case k on gpu (dw, db reset from dw0, db0 first: the
- * calls add into them), on the active lane. */
-static void gemm_three(const conv_case *k, pair x, pair w, pair b, pair dy, pair dw0, pair db0, pair out[4])
+/* The three calls of case k on be, cpu or gpu, with that side of each pair
+ * (dw, db reset from dw0, db0 first: the calls add into them); on the gpu,
+ * on the active lane. */
+static void gemm_three(sg_backend *be, const conv_case *k, pair x, pair w, pair b, pair dy, pair dw0, pair db0,
+                       pair out[4])
 {
-    gpu->ops->conv2d_forward(gpu, out[0].g, x.g, w.g, k->bias ? b.g : NULL, k->N, k->Ci, k->H, k->W, k->Co, k->K,
-                             k->s, k->p);
-    gpu->ops->conv2d_backward_data(gpu, out[1].g, dy.g, w.g, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
-    gpu->ops->copy(gpu, out[2].g, dw0.g, dw0.n * sizeof(float));
-    gpu->ops->copy(gpu, out[3].g, db0.g, db0.n * sizeof(float));
-    gpu->ops->conv2d_backward_filter(gpu, out[2].g, k->bias ? out[3].g : NULL, x.g, dy.g, k->N, k->Ci, k->H, k->W,
-                                     k->Co, k->K, k->s, k->p);
+#define SIDE(p) (be == gpu ? (p).g : (p).c)
+    be->ops->conv2d_forward(be, SIDE(out[0]), SIDE(x), SIDE(w), k->bias ? SIDE(b) : NULL, k->N, k->Ci, k->H, k->W,
+                            k->Co, k->K, k->s, k->p);
+    be->ops->conv2d_backward_data(be, SIDE(out[1]), SIDE(dy), SIDE(w), k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s,
+                                  k->p);
+    be->ops->copy(be, SIDE(out[2]), SIDE(dw0), dw0.n * sizeof(float));
+    be->ops->copy(be, SIDE(out[3]), SIDE(db0), db0.n * sizeof(float));
+    be->ops->conv2d_backward_filter(be, SIDE(out[2]), k->bias ? SIDE(out[3]) : NULL, SIDE(x), SIDE(dy), k->N, k->Ci,
+                                    k->H, k->W, k->Co, k->K, k->s, k->p);
+#undef SIDE
 }
 
 /* Case k on the GEMM backend (gpu): eager twice (bit-equal: cuBLAS with one
@@ -1805,13 +1804,7 @@ static void gemm_repeat_case(const conv_case *k, double tol, double norm_tol, co
     pair dw0 = pair_rand_shaped(-0.1f, 0.1f, k->Co, k->Ci, kk), db0 = pair_rand(k->Co, -0.1f, 0.1f);
     pair out[4] = { pair_rand_shaped(-5, 5, k->N, k->Co, ohw), pair_rand_shaped(-5, 5, k->N, k->Ci, hw),
                     pair_shaped(NULL, k->Co, k->Ci, kk), pair_from(NULL, k->Co) };
-    cpu->ops->conv2d_forward(cpu, out[0].c, x.c, w.c, k->bias ? b.c : NULL, k->N, k->Ci, k->H, k->W, k->Co, k->K,
-                             k->s, k->p);
-    cpu->ops->conv2d_backward_data(cpu, out[1].c, dy.c, w.c, k->N, k->Ci, k->H, k->W, k->Co, k->K, k->s, k->p);
-    cpu->ops->copy(cpu, out[2].c, dw0.c, dw0.n * sizeof(float));
-    cpu->ops->copy(cpu, out[3].c, db0.c, db0.n * sizeof(float));
-    cpu->ops->conv2d_backward_filter(cpu, out[2].c, k->bias ? out[3].c : NULL, x.c, dy.c, k->N, k->Ci, k->H, k->W,
-                                     k->Co, k->K, k->s, k->p);
+    gemm_three(cpu, k, x, w, b, dy, dw0, db0, out);
     static const char *what[4] = { "fwd", "bwd-data", "bwd-filter (+=)", "bias grad (+=)" };
     char name[200], note[800];
     snapshot first = { NULL, 0 }, lane1 = { NULL, 0 };
@@ -1827,7 +1820,7 @@ static void gemm_repeat_case(const conv_case *k, double tol, double norm_tol, co
             if (record) CHECK(gpu->ops->graph_begin(gpu, 3, gpu) == 0, "%s: recording (%s) begins", mode,
                               rounds[round]);
             if (lane1_round) gpu->ops->lane(gpu, SG_LANE_FORK);
-            gemm_three(k, x, w, b, dy, dw0, db0, out);
+            gemm_three(gpu, k, x, w, b, dy, dw0, db0, out);
             if (lane1_round) gpu->ops->lane(gpu, SG_LANE_JOIN);
             if (record) {
                 int r = gpu->ops->graph_end(gpu, 3), want = round == 3 && lane1_new ? -1 : 0;
