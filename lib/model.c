@@ -906,9 +906,9 @@ static void g_forward(sg_model *m, g_tape *t, float *out, const float *x, const 
  * (g_forward's out): weight gradients +=; dx (N,3,S,S) the gradient w.r.t.
  * the image input if non-NULL. Each layer's gradient w.r.t. its conv output
  * takes the place of that output in the tape (z[j]; the tanh's in g_zfinal),
- * which nothing reads after it, so that with wgrad_lane the weight gradients
- * can run on the backend's second lane beside the rest of the backward (the
- * caller joins before reading them): each reads only its layer's input and
+ * which nothing reads after it, so that with wgrad_lane (the backend has
+ * lanes) the weight gradients can run on its second lane beside the rest of
+ * the backward (the caller joins before reading them): each reads only its layer's input and
  * that gradient, which nothing writes again in this backward. The input
  * gradients use two scratch buffers, and inside a residual block a third,
  * the gradient of the block's output, kept for the skip path. */
@@ -918,7 +918,6 @@ static void g_backward(sg_model *m, g_tape *t, const float *out, const float *d_
     sg_backend *be = m->be;
     const sg_backend_ops *o = be->ops;
     int S = m->cfg.image_size, n = m->g_n_in;
-    wgrad_lane = wgrad_lane && o->lane;
     float *cur = m->g_buf[0], *skip = NULL;
     o->tanh_backward(be, m->g_zfinal, d_out, out, (size_t)N * 3 * S * S);
     for (int j = n; j >= 0; j--) {
