@@ -46,6 +46,11 @@ refused_by_all() {
   refused_by_all s2.lmdb/x.png "the output lies inside the shard $W/s2.lmdb"
   [ ! -e s2.lmdb/x.png ]
   refused_by_all s2.lmdb/new/x.png "the output lies inside the shard $W/s2.lmdb"
+  # in a directory that exists below the shard's (celeb-pack --force would delete it with the shard)
+  mkdir -p s2.lmdb/sub/deeper
+  refused_by_all s2.lmdb/sub/x.png "the output lies inside the shard $W/s2.lmdb"
+  refused_by_all s2.lmdb/sub/deeper/x.png "the output lies inside the shard $W/s2.lmdb"
+  rm -r s2.lmdb/sub
   # also through a symbolic link, which the write would follow
   ln -s s2.lmdb/data.mdb link.png
   refused_by_all link.png "the output lies inside the shard $W/s2.lmdb"
@@ -60,6 +65,9 @@ refused_by_all() {
   done
   refused_by_all run/ckpt/000004-D.safetensors "the output lies inside the checkpoints (ckpt/) of the training run $W/run"
   refused_by_all run/ckpt/new.png "the output lies inside the checkpoints (ckpt/) of the training run $W/run"
+  mkdir run/ckpt/sub
+  refused_by_all run/ckpt/sub/new.png "the output lies inside the checkpoints (ckpt/) of the training run $W/run"
+  rmdir run/ckpt/sub
   # from inside the run directory, and through a link
   cd run
   run sg-plot history.jsonl -o latest

@@ -307,18 +307,27 @@ void cli_refuse_output_over_data(const char *out, const char *advice)
     char dir[PATH_MAX], name[256];
     int place = out && strcmp(out, "-") ? output_place(out, dir, sizeof dir, name, sizeof name) : -1;
     if (place < 0) return;
-    if (sg_shard_dir_looks_like(dir))
-        cli_die("%s: the output lies inside the shard %s; %s", out, dir, advice);
     static const char *const run_files[] = {"latest", "config.json", "history.jsonl", "cudnn-engines.txt"};
     for (size_t k = 0; place != 1 && k < sizeof run_files / sizeof run_files[0]; k++)   /* 1: a directory to be made */
         if (!strcmp(name, run_files[k]) && is_run_dir(dir))
             cli_die("%s: the output is the file %s of the training run %s; %s", out, name, dir, advice);
-    const char *slash = strrchr(dir, '/');
-    if (slash && !strcmp(slash + 1, "ckpt")) {
-        char run[PATH_MAX];
-        sg_dir_of(dir, run, sizeof run);
-        if (is_run_dir(run))
-            cli_die("%s: the output lies inside the checkpoints (ckpt/) of the training run %s; %s", out, run, advice);
+    /* a shard or a run's ckpt/ at any depth above: celeb-pack --force would
+     * delete a sub-directory of a shard with the shard, and sg-train owns ckpt/ */
+    char up[PATH_MAX];
+    snprintf(up, sizeof up, "%s", dir);
+    for (;;) {
+        if (sg_shard_dir_looks_like(up))
+            cli_die("%s: the output lies inside the shard %s; %s", out, up, advice);
+        const char *slash = strrchr(up, '/');
+        if (!slash || slash == up) break;
+        if (!strcmp(slash + 1, "ckpt")) {
+            char run[PATH_MAX];
+            sg_dir_of(up, run, sizeof run);
+            if (is_run_dir(run))
+                cli_die("%s: the output lies inside the checkpoints (ckpt/) of the training run %s; %s", out, run,
+                        advice);
+        }
+        up[slash - up] = 0;
     }
 }
 

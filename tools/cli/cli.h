@@ -90,8 +90,9 @@ void cli_refuse_output_is_input(const char *out, const char *what, const char *i
 void cli_refuse_output_in_shard(const char *out, const char *shard);
 /* Dies (exit 1) when writing the file out (not "-") would replace data the
  * tools made: it lands in a shard's directory (sg_shard_dir_looks_like: its
- * data.mdb, or next to it), or it is a training run's latest, config.json,
- * history.jsonl or cudnn-engines.txt, or lands in the run's ckpt/ (a run's
+ * data.mdb, next to it, or in a directory below it), or it is a training
+ * run's latest, config.json, history.jsonl or cudnn-engines.txt, or lands in
+ * the run's ckpt/ or below it (a run's
  * directory: its config.json's "format" is "stargan-c-run/N"). Symbolic links
  * are followed as the write follows them. "tool: OUT: the output lies inside
  * the shard DIR; ADVICE", "...is the file NAME of the training run DIR;
