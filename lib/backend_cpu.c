@@ -23,6 +23,7 @@
 #pragma GCC optimize("O3")
 #endif
 #include "backend.h"
+#include "thread.h"
 #include <cblas.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -174,7 +175,7 @@ static int pool_init(thread_pool *p, int nthreads)
         worker_arg *wa = malloc(sizeof *wa);
         if (!wa) { p->nthreads = t; return ENOMEM; }
         wa->pool = p; wa->index = t;
-        int e = pthread_create(&p->workers[t - 1], NULL, pool_worker, wa);
+        int e = sg_thread_start(&p->workers[t - 1], pool_worker, wa);
         if (e != 0) { free(wa); p->nthreads = t; return e; }
     }
     return 0;

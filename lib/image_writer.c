@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "image.h"
+#include "thread.h"
 
 typedef struct {
     char *path;
@@ -59,7 +60,7 @@ int sg_image_writer_start(sg_image_writer **out, int max_queued, sg_err *err)
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->not_empty, NULL);
     pthread_cond_init(&w->not_full, NULL);
-    w->have_thread = pthread_create(&w->thread, NULL, writer_main, w) == 0;
+    w->have_thread = sg_thread_start(&w->thread, writer_main, w) == 0;
     *out = w;
     return 0;
 }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE   /* SCHED_IDLE */
 #include "png_stream.h"
 #include "png_messages.h"
+#include "thread.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -184,7 +185,7 @@ int sg_png_background_begin(sg_png_background **out, const uint8_t *rgb, int wid
     atomic_init(&b->ready, 0);
     atomic_init(&b->stop, 0);
     if (sem_init(&b->wake, 0, 0) == 0) {
-        b->have_thread = pthread_create(&b->thread, NULL, background_main, b) == 0;
+        b->have_thread = sg_thread_start(&b->thread, background_main, b) == 0;
         if (!b->have_thread) sem_destroy(&b->wake);
     }
     *out = b;

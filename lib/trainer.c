@@ -26,6 +26,7 @@
 #include "strbuf.h"
 #include "targets.h"
 #include "text_escape.h"
+#include "thread.h"
 #include "version.h"
 
 /* config.json's format: /1 for one dataset (unchanged since the first
@@ -1418,7 +1419,7 @@ static int request_batch(sg_trainer *t, int64_t i, sg_err *err)
         if (pthread_mutex_init(&t->mu, NULL) != 0) return 0;
         if (pthread_cond_init(&t->cv, NULL) != 0) { pthread_mutex_destroy(&t->mu); return 0; }
         t->loader_want = -1;
-        if (pthread_create(&t->loader, NULL, loader_main, t) != 0) {
+        if (sg_thread_start(&t->loader, loader_main, t) != 0) {
             pthread_cond_destroy(&t->cv);
             pthread_mutex_destroy(&t->mu);
             return 0;   /* batches are then loaded synchronously */

@@ -13,6 +13,7 @@
 #include "shard.h"
 #include "strbuf.h"
 #include "text_escape.h"
+#include "thread.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -705,10 +706,10 @@ int main(int argc, char **argv)
     cli_catch_stop_signals(on_signal, 0);
 
     for (long t = 0; t < threads && !inline_mode; t++) {
-        int e = pthread_create(&tids[t], NULL, worker, &S);
+        int e = sg_thread_start(&tids[t], worker, &S);
         if (e != 0) {
             sg_shard_writer_abort(wr);
-            errno = e;   /* pthread_create returns its error, errno is stale */
+            errno = e;   /* sg_thread_start returns its error, errno is stale */
             cli_die("cannot start a thread:");
         }
     }

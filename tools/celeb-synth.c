@@ -6,6 +6,7 @@
 #include "image.h"
 #include "json.h"
 #include "synth.h"
+#include "thread.h"
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -151,8 +152,8 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     if (!ws || !th) cli_die("out of memory");
     for (int k = 0; k < n_threads; k++) {
         ws[k] = (worker){img_dir, seed, n, quality, n_threads, k, t.values, &done, &failed, {{0}}};
-        /* pthread_create returns its error and leaves errno alone */
-        if (k > 0 && (errno = pthread_create(&th[k], NULL, work, &ws[k])) != 0) cli_die("cannot start a thread:");
+        /* sg_thread_start returns its error and leaves errno alone */
+        if (k > 0 && (errno = sg_thread_start(&th[k], work, &ws[k])) != 0) cli_die("cannot start a thread:");
     }
     /* Thread 0 is this one; it also shows progress between images. */
     if (n_threads == 1) {

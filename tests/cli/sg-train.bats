@@ -552,6 +552,36 @@ signals_during_checkpoint() {
   for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
 }
 
+# SigBlk of /proc/PID/task/TID/status: hex, bit N-1 for signal N.
+sig_blocked() { local blk; blk=$(awk '/^SigBlk:/ {print $2}' "$1"); (( (16#$blk >> ($2 - 1)) & 1 )); }
+
+@test "worker threads (the CPU backend's pool, the batch loader) block SIGINT, SIGTERM, SIGHUP, not SIGSEGV or SIGBUS" {
+  # a stop taken by a worker would not interrupt the main thread's waits
+  sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 \
+    --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads 2 --device cpu -q "$D/a.lmdb" 2> "$T/err" &
+  BG_PID=$!
+  wait_history_lines 2   # the pool starts with the backend, the loader for the first batch
+  workers=0
+  for st in /proc/"$BG_PID"/task/*/status; do
+    [ "$st" = "/proc/$BG_PID/task/$BG_PID/status" ] && continue
+    for sig in 1 2 15; do sig_blocked "$st" "$sig" || { echo "$st: signal $sig not blocked"; false; }; done
+    for sig in 7 11; do ! sig_blocked "$st" "$sig" || { echo "$st: signal $sig blocked"; false; }; done
+    workers=$((workers + 1))
+  done
+  [ "$workers" -ge 2 ]
+  kill -INT "$BG_PID"
+  status=0
+  wait "$BG_PID" || status=$?
+  BG_PID=
+  [ "$status" -eq 130 ]
+}
+
+@test "lib/ and the tools start threads with sg_thread_start only (it blocks the stop signals in them)" {
+  cd "$BATS_TEST_DIRNAME/../.."
+  run grep -l 'pthread_create *(' lib/*.c tools/*.c tools/cli/*.c
+  [ "$output" = lib/thread.c ]
+}
+
 @test "a second sg-train on a run directory in use is refused; the first one's run stays whole" {
   sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
   pid=$!
