@@ -14,10 +14,11 @@
  *
  * --op-times (CUDA): after everything above, as many iterations again with
  * the backend's op timing on (sg_backend_cuda_op_times_start: CUDA events
- * around every op, step graphs off, so these run eagerly), then the time of
- * every op and shape, per iteration, on stdout after the key=value line,
- * each line prefixed "op-times: ", and the phase's wall-clock ms/it beside
- * the sum of the op times. */
+ * around every op, step graphs off, so these run eagerly), then the
+ * backend's report (the time of every op and shape, per iteration, and the
+ * totals by op) on stdout after the key=value line, each line prefixed
+ * "op-times: ", and the phase's wall-clock ms/it beside the sum of the op
+ * times. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,19 +109,6 @@ static int train_iteration(sg_model *m, int batch, const float *x, const float *
     return 0;
 }
 
-/* One op's total over its shapes and lanes (--op-times). */
-typedef struct {
-    char op[40];
-    double ms;
-    long long calls;
-} op_total;
-
-static int by_total(const void *a, const void *b)   /* largest first */
-{
-    const op_total *x = a, *y = b;
-    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : strcmp(x->op, y->op);
-}
-
 /* --op-times: iters iterations (batches first_it...) with op timing on,
  * the same mix of D and G steps as the timed loop, then the report on
  * stdout. loop_ms: the timed loop's ms/it, printed beside. 0, or -1 with err. */
@@ -146,37 +134,13 @@ static int op_times_phase(sg_backend *be, sg_model *m, int batch, const float *x
         free(report);
         return -1;
     }
-    /* the report's lines as they are; and their totals by op (the label's
-     * first word: every shape and both lanes together) */
-    op_total by_op[64];
-    int n_ops = 0;
+    /* the report's lines as they are (its totals by op included), prefixed */
     for (char *line = report, *next; *line; line = next) {
         char *eol = strchr(line, '\n');
         next = eol ? eol + 1 : line + strlen(line);
         printf("op-times: %.*s\n", (int)(eol ? eol - line : next - line), line);
-        double ms, per_it, share, calls_per_it;
-        long long calls;
-        char op[40];
-        if (sscanf(line, "%lf %lf %lf%% %lld %lf %39s", &ms, &per_it, &share, &calls, &calls_per_it, op) != 6 ||
-            !strcmp(op, "sum"))
-            continue;
-        int i = 0;
-        while (i < n_ops && strcmp(by_op[i].op, op)) i++;
-        if (i == n_ops && n_ops == 64) continue;
-        if (i == n_ops) {
-            snprintf(by_op[i].op, sizeof by_op[i].op, "%s", op);
-            by_op[i].ms = 0;
-            by_op[i].calls = 0;
-            n_ops++;
-        }
-        by_op[i].ms += ms;
-        by_op[i].calls += calls;
     }
     free(report);
-    qsort(by_op, (size_t)n_ops, sizeof by_op[0], by_total);
-    for (int i = 0; i < n_ops; i++)
-        printf("op-times: by op %10.5f ms/it %5.1f%% %9.2f calls/it  %s\n", by_op[i].ms / iters,
-               sum_ms > 0 ? 100 * by_op[i].ms / sum_ms : 0.0, (double)by_op[i].calls / iters, by_op[i].op);
     sum_ms /= iters;
     printf("op-times: %d iterations (%d with a G step), eager (no step graphs while timing): wall %.3f ms/it, "
            "sum of the op times %.3f ms/it, gap %.3f ms/it (launch overhead, idle GPU, the timing's own "

@@ -576,6 +576,24 @@ static int by_time(const void *a, const void *b)
     return strcmp(x->text, y->text);
 }
 
+/* An op's totals over its labels (every shape, both lanes): the op is the
+ * label's first word, text[0..len). */
+struct op_total {
+    const char *op;
+    int len;
+    double ms;
+    long long calls;
+};
+
+/* largest total first; equal totals by op name */
+static int by_op_time(const void *a, const void *b)
+{
+    const op_total *x = (const op_total *)a, *y = (const op_total *)b;
+    if (x->ms != y->ms) return x->ms > y->ms ? -1 : 1;
+    int c = strncmp(x->op, y->op, (size_t)(x->len < y->len ? x->len : y->len));
+    return c ? c : x->len - y->len;
+}
+
 extern "C" int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, double *sum_ms, char *buf,
                                                size_t size, sg_err *err)
 {
@@ -590,13 +608,25 @@ extern "C" int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, d
     resolve_all(c);
     if (be->ops->sync(be, err)) return sg_err_prefix(err, "op timing");
     const op_label **order = (const op_label **)malloc(((size_t)t->n_labels + 1) * sizeof *order);
-    if (!order) return sg_err_oom(err, "op timing report: out of host memory");
+    op_total *ops = (op_total *)malloc(((size_t)t->n_labels + 1) * sizeof *ops);
+    if (!order || !ops) {
+        free(order);
+        free(ops);
+        return sg_err_oom(err, "op timing report: out of host memory");
+    }
     double sum = 0;
     long long calls = 0;
+    int n_ops = 0;
     for (int i = 0; i < t->n_labels; i++) {
-        order[i] = &t->labels[i];
-        sum += t->labels[i].ms;
-        calls += t->labels[i].calls;
+        const op_label *l = &t->labels[i];
+        order[i] = l;
+        sum += l->ms;
+        calls += l->calls;
+        int len = (int)strcspn(l->text, " "), k = 0;
+        while (k < n_ops && (ops[k].len != len || strncmp(ops[k].op, l->text, (size_t)len))) k++;
+        if (k == n_ops) ops[n_ops++] = op_total{ l->text, len, 0, 0 };
+        ops[k].ms += l->ms;
+        ops[k].calls += l->calls;
     }
     qsort(order, (size_t)t->n_labels, sizeof *order, by_time);
     report r = { buf, size, 0, 0 };
@@ -609,7 +639,12 @@ extern "C" int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, d
     }
     report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f  sum of %d label%s\n", sum, sum / iterations,
                 sum > 0 ? 100.0 : 0.0, calls, (double)calls / iterations, t->n_labels, t->n_labels == 1 ? "" : "s");
+    qsort(ops, (size_t)n_ops, sizeof *ops, by_op_time);
+    for (int i = 0; i < n_ops; i++)
+        report_line(&r, "by op %10.5f ms/it %5.1f%% %9.2f calls/it  %.*s\n", ops[i].ms / iterations,
+                    sum > 0 ? 100 * ops[i].ms / sum : 0.0, (double)ops[i].calls / iterations, ops[i].len, ops[i].op);
     free(order);
+    free(ops);
     if (sum_ms) *sum_ms = sum;
     return r.need > 0x7fffffff ? 0x7fffffff : (int)r.need;
 }

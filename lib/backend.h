@@ -337,10 +337,13 @@ void sg_backend_cuda_op_times_reset(sg_backend *be);
 /* The report into buf: waits for the queued work (ops->sync), then a header
  * line and one line per label by total time, largest first: total ms, ms per
  * iteration (iterations >= 1: what the caller ran), share of the sum, calls,
- * calls per iteration, label; last the sum over labels (label "sum of N
- * labels"). Returns the length of the whole report (as snprintf: when it is
- * size or more, buf holds the lines that fit), or -1 with err (timing never
- * started, a CUDA error). *sum_ms (may be NULL): the sum, in ms. */
+ * calls per iteration, label; then the sum over labels (label "sum of N
+ * labels"); last one line per op (a label's first word: every shape and
+ * both lanes together), largest first: "by op", ms per iteration, share of
+ * the sum, calls per iteration, op (e.g. "by op    1.23456 ms/it  12.3%
+ *     4.00 calls/it  conv2d_forward"). Returns the length of the whole
+ * report (as snprintf: when it is size or more, buf holds the lines that
+ * fit), or -1 with err (timing never started, a CUDA error). *sum_ms (may be NULL): the sum, in ms. */
 int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, double *sum_ms, char *buf,
                                     size_t size, sg_err *err);
 /* Convolution engine choices (kernels/conv_engines.cu). By default a CUDA

@@ -1,7 +1,8 @@
 /* The CUDA backend's op timing (sg_backend_cuda_op_times_*, kernels/op_times.cu):
  * ops of known shapes are run with timing on and the report is read back:
  * exact labels and call counts (lane 1 apart), totals >= 0 that add up to
- * the sum line, sorted largest first, a report cut at whole lines, reset,
+ * the sum line, sorted largest first, totals by op that add up each op's
+ * lines (every shape, both lanes), a report cut at whole lines, reset,
  * graphs refused while timing and allowed again after stop, and more ops
  * than the ring of pending events holds without losing a count. Built as
  * build/tests/test_cuda_op_times_emu against the CPU emulation of CUDA
@@ -20,16 +21,25 @@ typedef struct {
     char label[200];
 } report_row;
 
-/* Parses a report: the rows (label lines, then the sum line last); returns
- * how many, -1 when a line does not parse or the header is missing. */
-static int parse_report(const char *text, report_row *rows, int max)
+/* One parsed "by op" line. */
+typedef struct {
+    double ms_per_it, share, calls_per_it;
+    char op[64];
+} op_row;
+
+/* Parses a report: the rows (label lines, then the sum line last) and the
+ * "by op" lines after them; returns how many rows (*n_ops: by-op lines),
+ * -1 when a line does not parse or the header is missing. */
+static int parse_report(const char *text, report_row *rows, int max, op_row *ops, int max_ops, int *n_ops)
 {
     const char *p = strchr(text, '\n');
+    *n_ops = 0;
     if (!p || !strstr(text, "total_ms") || strstr(text, "total_ms") > p) return -1;
     int n = 0;
     for (p++; *p && n < max; n++) {
         const char *eol = strchr(p, '\n');
         if (!eol) return -1;
+        if (!strncmp(p, "by op ", 6)) break;
         report_row *r = &rows[n];
         int used = 0;
         if (sscanf(p, "%lf %lf %lf%% %lld %lf %n", &r->total_ms, &r->ms_per_it, &r->share, &r->calls,
@@ -38,7 +48,18 @@ static int parse_report(const char *text, report_row *rows, int max)
         snprintf(r->label, sizeof r->label, "%.*s", (int)(eol - p - used), p + used);
         p = eol + 1;
     }
-    return n;
+    for (; *p && *n_ops < max_ops; ++*n_ops) {
+        const char *eol = strchr(p, '\n');
+        if (!eol) return -1;
+        op_row *o = &ops[*n_ops];
+        int used = 0;
+        if (sscanf(p, "by op %lf ms/it %lf%% %lf calls/it %n", &o->ms_per_it, &o->share, &o->calls_per_it,
+                   &used) != 3 || !used || p + used > eol)
+            return -1;
+        snprintf(o->op, sizeof o->op, "%.*s", (int)(eol - p - used), p + used);
+        p = eol + 1;
+    }
+    return *p ? -1 : n;
 }
 
 static const report_row *find_row(const report_row *rows, int n, const char *label)
@@ -48,8 +69,24 @@ static const report_row *find_row(const report_row *rows, int n, const char *lab
     return NULL;
 }
 
+/* whether the label's first word is op */
+static int op_is(const char *label, const char *op)
+{
+    size_t n = strcspn(label, " ");
+    return n == strlen(op) && !strncmp(label, op, n);
+}
+
+static const op_row *find_op(const op_row *ops, int n, const char *op)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(ops[i].op, op)) return &ops[i];
+    return NULL;
+}
+
 static char report[1 << 16];
 static report_row rows[256];
+static op_row ops[64];
+static int n_ops;
 
 /* The report into rows; -1 after a FAIL. */
 static int read_report(sg_backend *be, int iterations, double *sum_ms)
@@ -59,7 +96,7 @@ static int read_report(sg_backend *be, int iterations, double *sum_ms)
     CHECK(len >= 0, "report: %s", err.msg);
     if (len < 0) return -1;
     CHECK(len == (int)strlen(report), "report length %d, written %zu", len, strlen(report));
-    int n = parse_report(report, rows, 256);
+    int n = parse_report(report, rows, 256, ops, 64, &n_ops);
     CHECK(n >= 1, "report does not parse:\n%s", report);
     CHECK(n >= 1 && !strncmp(rows[n - 1].label, "sum of ", 7), "no sum line last:\n%s", report);
     return n >= 1 ? n : -1;
@@ -115,6 +152,47 @@ static void check_report(sg_backend *be, const expect *want, int n_want, int ite
     char sum_label[40];
     snprintf(sum_label, sizeof sum_label, "sum of %d label%s", n_want, n_want == 1 ? "" : "s");
     CHECK(!strcmp(s->label, sum_label), "sum line label '%s', '%s' expected", s->label, sum_label);
+
+    /* by op: one line per label's first word, its ms and calls the sum of
+     * that op's lines (which are rounded to 4 decimals each), largest first */
+    int seen = 0, op_sorted = 1;
+    double op_share = 0;
+    for (int i = 0; i < labels; i++) {
+        char op[64];
+        snprintf(op, sizeof op, "%.*s", (int)strcspn(rows[i].label, " "), rows[i].label);
+        int first = 1;
+        for (int j = 0; j < i; j++) first &= !op_is(rows[j].label, op);
+        if (!first) continue;
+        seen++;
+        double ms = 0;
+        long long op_calls = 0;
+        int k = 0;
+        for (int j = i; j < labels; j++)
+            if (op_is(rows[j].label, op)) {
+                ms += rows[j].total_ms;
+                op_calls += rows[j].calls;
+                k++;
+            }
+        const op_row *o = find_op(ops, n_ops, op);
+        CHECK(o, "no by-op line for '%s':\n%s", op, report);
+        if (!o) continue;
+        double tol = (5e-5 * (k + 1)) / iterations + 5e-6;
+        CHECK(o->ms_per_it >= ms / iterations - tol && o->ms_per_it <= ms / iterations + tol,
+              "by op '%s': %.5f ms/it, its %d line%s add up to %.5f ms/it:\n%s", op, o->ms_per_it, k,
+              k == 1 ? "" : "s", ms / iterations, report);
+        CHECK(o->calls_per_it >= (double)op_calls / iterations - 0.005 &&
+              o->calls_per_it <= (double)op_calls / iterations + 0.005,
+              "by op '%s': %.2f calls/it, its lines add up to %lld calls in %d iterations:\n%s", op,
+              o->calls_per_it, op_calls, iterations, report);
+    }
+    for (int i = 0; i < n_ops; i++) {
+        op_share += ops[i].share;
+        if (i > 0 && ops[i].ms_per_it > ops[i - 1].ms_per_it) op_sorted = 0;
+    }
+    CHECK(n_ops == seen, "%d by-op lines, %d ops in the labels:\n%s", n_ops, seen, report);
+    CHECK(op_sorted, "by op: not largest first:\n%s", report);
+    if (s->total_ms > 0.01)
+        CHECK(op_share > 99 && op_share < 101, "by-op shares add up to %.1f%%:\n%s", op_share, report);
 }
 
 /* Without a CUDA backend: the calls fail, naming CUDA. */
@@ -210,6 +288,11 @@ int main(void)
     };
     int n_first = (int)(sizeof first / sizeof first[0]);
     check_report(be, first, n_first, 2);
+    /* by op: fill's two lanes together, conv2d_forward's three shapes */
+    const op_row *fill = find_op(ops, n_ops, "fill"), *fwd = find_op(ops, n_ops, "conv2d_forward");
+    CHECK(fill && fill->calls_per_it == 2.0, "by op fill: %.2f calls/it, 2 expected", fill ? fill->calls_per_it : -1);
+    CHECK(fwd && fwd->calls_per_it == 1.5, "by op conv2d_forward: %.2f calls/it, 1.5 expected",
+          fwd ? fwd->calls_per_it : -1);
     printf("the report (times as the GPU or its emulation gave them):\n%s", report);
 
     /* a buffer too small: the whole report's length, whole lines only */
