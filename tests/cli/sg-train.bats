@@ -945,7 +945,7 @@ PY
     '"iteration":3 "iteration":4 "iteration":7 "iteration":8 ' ]
   # checkpoint 15 ends the first iteration of round 7: resume from it
   for mode in 0 1; do
-    sg-train -o "$T/cut$mode" "${args[@]/24/15}"
+    sg-train -o "$T/cut$mode" "${args[@]/#24/15}"   # /#: the value 24 alone, not a 24 in a path
     SG_OVERLAP_G=$mode sg-train -o "$T/cut$mode" --resume --iters 24
     for f in G D state; do cmp "$T/plain/ckpt/000024-$f.safetensors" "$T/cut$mode/ckpt/000024-$f.safetensors"; done
     diff <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/cut$mode/history.jsonl")
