@@ -835,9 +835,9 @@ int main(int argc, char **argv)
         }
         k = strlen(skip);
         if ((skipped || ignored) && k < sizeof skip) snprintf(skip + k, sizeof skip - k, ")");
-        fprintf(stderr, "%s: wrote %llu record%s to %s%s, %ldx%ld, %d label%s\n", cli_name,
-                (unsigned long long)written, written == 1 ? "" : "s", out, skip, size, size, L.n_labels,
-                L.n_labels == 1 ? "" : "s");
+        cli_warn("wrote %llu record%s to %s%s, %ldx%ld, %d label%s",
+                 (unsigned long long)written, written == 1 ? "" : "s", out, skip, size, size, L.n_labels,
+                 L.n_labels == 1 ? "" : "s");
     }
 
     for (size_t k = 0; k < S.window; k++) free(S.slots[k].pixels);

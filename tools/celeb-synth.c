@@ -197,8 +197,8 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     free(part);
     if (sg_attr_table_write(attr_path, &t, NULL, 0, &err) != 0) cli_die_err(&err);
     if (!cli_quiet)
-        fprintf(stderr, "%s: wrote %zu images to %s in %.2f s (%.0f images/s, %d thread%s)\n", cli_name, n, dir, dt,
-                dt > 0 ? n / dt : 0.0, n_threads, n_threads > 1 ? "s" : "");
+        cli_warn("wrote %zu images to %s in %.2f s (%.0f images/s, %d thread%s)", n, dir, dt,
+                 dt > 0 ? n / dt : 0.0, n_threads, n_threads > 1 ? "s" : "");
     sg_attr_table_free(&t);
     free(ws); free(th);
     return 0;

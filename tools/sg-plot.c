@@ -554,9 +554,9 @@ static void draw_history(const history *h, const char *title, int W, int H, int 
     sg_canvas_free(&c);
     free(L);
     if (!quiet && (clipped_total || h->skipped_nonfinite)) {
-        fprintf(stderr, "%s: %s: %ld point%s clipped (D %ld, G %ld, lr %ld), %ld non-finite value%s skipped\n",
-                cli_name, name, clipped_total, clipped_total == 1 ? "" : "s", clipped[PANEL_D], clipped[PANEL_G],
-                clipped[PANEL_LR], h->skipped_nonfinite, h->skipped_nonfinite == 1 ? "" : "s");
+        cli_warn("%s: %ld point%s clipped (D %ld, G %ld, lr %ld), %ld non-finite value%s skipped",
+                 name, clipped_total, clipped_total == 1 ? "" : "s", clipped[PANEL_D], clipped[PANEL_G],
+                 clipped[PANEL_LR], h->skipped_nonfinite, h->skipped_nonfinite == 1 ? "" : "s");
     }
 }
 

@@ -936,11 +936,11 @@ int main(int argc, char **argv)
         /* the generator: the sg_model_generate calls alone (uploads, forward,
          * download); the rest of the loop: pixel conversions, grid cells, queueing
          * --each files; output: what is left of the grid's PNG or the files */
-        fprintf(stderr, "%s: timing: inputs %.3f s, model %.3f s, generator %.3f s for %ld image%s "
-                "(%.2f images/s), rest of the loop %.3f s, output %.3f s, total %.3f s\n", cli_name,
-                t_inputs - t_start, t_model - t_inputs, t_generator, total, total == 1 ? "" : "s",
-                t_generator > 0 ? total / t_generator : 0.0, t_loop - t_model - t_generator,
-                t_end - t_loop, t_end - t_start);
+        cli_warn("timing: inputs %.3f s, model %.3f s, generator %.3f s for %ld image%s "
+                 "(%.2f images/s), rest of the loop %.3f s, output %.3f s, total %.3f s",
+                 t_inputs - t_start, t_model - t_inputs, t_generator, total, total == 1 ? "" : "s",
+                 t_generator > 0 ? total / t_generator : 0.0, t_loop - t_model - t_generator,
+                 t_end - t_loop, t_end - t_start);
     }
 
     if (g.active) sg_canvas_free(&g.cv);

@@ -176,12 +176,68 @@ static int stdout_is_file(void)
     return fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* 1 for a byte that would break a message's line or drive the terminal:
+ * the C0 controls (newline, carriage return, tab, escape...) and DEL. */
+static int control_byte(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+/* s with its control bytes escaped as sg_escape_byte shows them (\n, \t,
+ * \x1b): a path or a name holding a newline leaves a message on one line,
+ * which a script reading stderr line by line reads as one, and an escape
+ * sequence in it reaches no terminal. Backslashes and UTF-8 (a name in any
+ * script) stay as they are: messages are for people, and what lib/ quoted
+ * with sg_quote_bytes is escaped already. */
+static void put_escaped(const char *s, FILE *f)
+{
+    while (*s) {
+        size_t run = 0;
+        while (s[run] && !control_byte((unsigned char)s[run])) run++;
+        fwrite(s, 1, run, f);
+        s += run;
+        if (*s) {
+            char e[5];
+            sg_escape_byte((unsigned char)*s++, e);
+            fputs(e, f);
+        }
+    }
+}
+
+/* put_escaped into out (n > 0 bytes), cut before an escape that does not
+ * fit; its length. */
+static size_t escape_into(char *out, size_t n, const char *s)
+{
+    size_t o = 0;
+    for (; *s; s++) {
+        char e[5] = {*s, 0};
+        size_t l = control_byte((unsigned char)*s) ? sg_escape_byte((unsigned char)*s, e) : 1;
+        if (o + l >= n) break;
+        memcpy(out + o, e, l);
+        o += l;
+    }
+    out[o] = 0;
+    return o;
+}
+
+/* Every message of the tools goes out here: the one place that keeps each
+ * on one line (put_escaped), whatever the paths and names in it. */
 static void vmessage(const char *fmt, va_list ap)
 {
     int saved = errno;
     cli_progress_end();
+    /* formatted whole first, to be escaped; a message longer than the stack
+     * buffer (two long paths) on the heap, else cut */
+    char stack[8192], *msg = stack;
+    stack[0] = 0;
+    va_list again;
+    va_copy(again, ap);
+    int len = vsnprintf(stack, sizeof stack, fmt, ap);
+    if (len >= (int)sizeof stack && (msg = malloc((size_t)len + 1)) != NULL)
+        vsnprintf(msg, (size_t)len + 1, fmt, again);
+    else
+        msg = stack;
+    va_end(again);
     fprintf(stderr, "%s: ", cli_name);
-    vfprintf(stderr, fmt, ap);
+    put_escaped(msg, stderr);
+    if (msg != stack) free(msg);
     size_t n = strlen(fmt);
     if (n && fmt[n - 1] == ':')
         fprintf(stderr, " %s%s", strerror(saved), no_space_hint(saved));
@@ -384,11 +440,13 @@ void cli_progress(const char *fmt, ...)
     if (progress_shown && dt < 0.1 && !progress_unthrottled) return;
     progress_unthrottled = 0;
     last = now;
-    char line[1024];
-    int k = snprintf(line, sizeof line, "%s: ", cli_name);
+    char text[1024], line[1024];
     va_list ap; va_start(ap, fmt);
-    if (k >= 0 && (size_t)k < sizeof line) vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    /* a name in it with a newline would end the line that \r rewrites */
+    int k = snprintf(line, sizeof line, "%s: ", cli_name);
+    if (k >= 0 && (size_t)k < sizeof line) escape_into(line + k, sizeof line - (size_t)k, text);
     /* One row of the terminal, read at every redraw (a resize needs no
      * signal): a line that wraps leaves its first rows behind at each \r, a
      * screenful of them over a long run. The end goes first (sg-train's G
@@ -484,10 +542,12 @@ static void crash_handler(int sig)
 
 void cli_on_crash_blame(const char *what)
 {
+    char shown[512];
+    escape_into(shown, sizeof shown, what);   /* one line, as every message */
     int n = snprintf(crash_message, sizeof crash_message,
                      "\n%s: fatal signal while reading %s: the data may be damaged, LMDB does not "
                      "check its pages (celeb-dump --verify checks a shard, celeb-pack remakes it)\n",
-                     cli_name, what);
+                     cli_name, shown);
     crash_message_len = n < 0 ? 0 : (size_t)n < sizeof crash_message ? (size_t)n : sizeof crash_message - 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -22,6 +22,10 @@ void cli_die_by_signal(int sig);
  * which starts with SIGINT ignored, can still be stopped with kill -INT), and
  * for SIGHUP unless it was ignored when the tool started (nohup). */
 void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
+/* Messages (cli_die, cli_warn, cli_usage_error, cli_progress and those built
+ * on them) are one line each: control bytes in them (a newline in a path) are
+ * written escaped, \n, \t, \x1b, as sg_escape_byte shows them; backslashes
+ * and UTF-8 are kept. Tools print their messages through these only. */
 /* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno)
  * (and cli_no_space_hint's words when errno is ENOSPC, EDQUOT or EFBIG). */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -64,7 +68,7 @@ const char *cli_no_space_hint(const sg_err *err);
  * (NULL: none) follows "free space": "free space on it (--keep N ...)",
  * "free space (--keep N ...) or ask for more quota". */
 const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf, size_t n);
-/* "tool: message" on stderr (warning), returns. */
+/* "tool: message" on stderr (a warning or a note: "wrote N records to OUT"), returns. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
