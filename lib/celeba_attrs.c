@@ -140,168 +140,207 @@ int sg_list_text_start(const char *name, const void *text, size_t len, size_t *s
     return 0;
 }
 
+/* One parse in progress: the copy split in place, and what the lines so far gave. */
+typedef struct {
+    const char *name;       /* for messages */
+    const char *text;       /* the caller's bytes, which the splitting leaves as they were */
+    char *buf;              /* (len + 1) the copy that the splitting cuts into fields */
+    size_t len;
+    int csv;                /* Kaggle's form: no count line, fields between commas */
+    size_t line_no;         /* of the line being parsed */
+    size_t *row_line;       /* (cap_rows) the line of each row, for the duplicate message */
+    size_t cap_rows;
+} attr_parse;
+
+static int only_blank_lines(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_blank(s[i]) && s[i] != '\n') return 0;
+    return 1;
+}
+
+/* Line 1 of the .txt form: the number of rows, alone. */
+static int parse_count_line(const attr_parse *ps, char **tok, int n, size_t *count, sg_err *err)
+{
+    const char *q = n == 1 ? tok[0] : NULL;
+    unsigned long long v = 0;
+    int ok = q && *q;
+    for (; ok && *q; q++) {
+        if (*q < '0' || *q > '9' || v > (unsigned long long)1e15) ok = 0;
+        else v = v * 10 + (unsigned)(*q - '0');
+    }
+    if (ok) {
+        *count = (size_t)v;
+        return 0;
+    }
+    /* list_eval_partition.txt given for the attribute list */
+    if (n == 2 && (!strcmp(tok[1], "0") || !strcmp(tok[1], "1") || !strcmp(tok[1], "2")))
+        return sg_errf(err, "%s line %zu: expected the number of rows, found '%s ...': this looks like a "
+                       "partition file (list_eval_partition.txt); give the attribute list "
+                       "(list_attr_celeba.txt)", ps->name, ps->line_no, sg_quote_str(tok[0]).s);
+    if (n == 0) return sg_errf(err, "%s line %zu: expected the number of rows, found an empty line", ps->name, ps->line_no);
+    return sg_errf(err, "%s line %zu: expected the number of rows, found '%s%s'", ps->name, ps->line_no,
+                   sg_quote_str(tok[0]).s, n > 1 ? " ..." : "");
+}
+
+/* The n names in tok: present, at most MAX_ATTRS, none a value, none twice. */
+static int check_attr_names(const attr_parse *ps, char **tok, int n, sg_err *err)
+{
+    if (n <= 0) return sg_errf(err, "%s line %zu: expected attribute names, found an empty line", ps->name, ps->line_no);
+    if (n > MAX_ATTRS) return sg_errf(err, "%s line %zu: more than %d attribute names", ps->name, ps->line_no, MAX_ATTRS);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(tok[i], "1") || !strcmp(tok[i], "-1"))
+            return sg_errf(err, "%s line %zu: expected attribute names, found a data row (missing header line?)",
+                           ps->name, ps->line_no);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(tok[i], tok[j]))
+                return sg_errf(err, "%s line %zu: duplicate attribute name %s (names %d and %d)", ps->name,
+                               ps->line_no, sg_quote_str(tok[i]).s, j + 1, i + 1);
+    return 0;
+}
+
+/* The line of attribute names (line 2 of the .txt form, line 1 of the CSV's). */
+static int parse_names_line(const attr_parse *ps, char **tok, int n, sg_attr_table *t, sg_err *err)
+{
+    if (ps->csv) {   /* past "image_id" */
+        if (n == 2 && !strcmp(tok[1], "partition"))
+            return sg_errf(err, "%s line %zu: 'image_id,partition': this is a partition file "
+                           "(list_eval_partition.csv); give the attribute list (list_attr_celeba.csv)",
+                           ps->name, ps->line_no);
+        int stored = n < MAX_ATTRS + 2 ? n : MAX_ATTRS + 2;
+        for (int i = 1; i < stored; i++) tok[i - 1] = tok[i];
+        n--;   /* over MAX_ATTRS still: refused below */
+        for (int i = 0; i < n; i++)
+            if (i < MAX_ATTRS && !tok[i][0])
+                return sg_errf(err, "%s line %zu: attribute name %d is empty", ps->name, ps->line_no, i + 1);
+    }
+    if (check_attr_names(ps, tok, n, err)) return -1;
+    t->attr_names = calloc(n, sizeof *t->attr_names);
+    if (!t->attr_names) return sg_err_oom(err, "%s: out of memory", ps->name);
+    t->n_attrs = n;
+    for (int i = 0; i < n; i++)
+        if (!(t->attr_names[i] = strdup(tok[i]))) return sg_err_oom(err, "%s: out of memory", ps->name);
+    /* Whether a blank follows the last name (split_tokens overwrote it
+     * with a NUL, so look at the original text). A CSV's is written
+     * as CelebA's list_attr_celeba.txt has it, so that the outputs of
+     * either form are the same files. */
+    if (ps->csv) t->names_trailing_space = 1;
+    else {
+        size_t off = (size_t)(tok[n - 1] + strlen(tok[n - 1]) - ps->buf);
+        t->names_trailing_space = off < ps->len && (ps->text[off] == ' ' || ps->text[off] == '\t');
+    }
+    return 0;
+}
+
+/* Room for one more row in t and in ps->row_line. */
+static int grow_rows(attr_parse *ps, sg_attr_table *t, sg_err *err)
+{
+    if (t->n_rows < ps->cap_rows) return 0;
+    size_t nc = ps->cap_rows ? ps->cap_rows * 2 : 1024;
+    char **fn = realloc(t->file_names, nc * sizeof *fn);
+    if (fn) t->file_names = fn;
+    int8_t *va = realloc(t->values, nc * t->n_attrs);
+    if (va) t->values = va;
+    size_t *rl = realloc(ps->row_line, nc * sizeof *rl);
+    if (rl) ps->row_line = rl;
+    if (!fn || !va || !rl) return sg_err_oom(err, "%s: out of memory", ps->name);
+    ps->cap_rows = nc;
+    return 0;
+}
+
+/* One line after the names: a file name and n_attrs values, or a blank line. */
+static int parse_row_line(attr_parse *ps, char **tok, int n, sg_attr_table *t, sg_err *err)
+{
+    if (n == 0) return 0;   /* blank lines (e.g. at the end) */
+    if (ps->csv && !tok[0][0]) return sg_errf(err, "%s line %zu: empty file name", ps->name, ps->line_no);
+    /* CelebA's .txt form, which celeb-split writes, ends a name at a blank */
+    if (ps->csv && tok[0][strcspn(tok[0], " \t")])
+        return sg_errf(err, "%s line %zu: file name '%s' has a blank, which the .txt lists cannot hold: rename the file",
+                       ps->name, ps->line_no, sg_quote_str(tok[0]).s);
+    if (n - 1 != t->n_attrs)
+        return sg_errf(err, "%s line %zu: expected %d values, found %d", ps->name, ps->line_no, t->n_attrs, n - 1);
+    if (grow_rows(ps, t, err)) return -1;
+    int8_t *row = t->values + t->n_rows * t->n_attrs;
+    for (int a = 0; a < t->n_attrs; a++) {
+        const char *v = tok[a + 1];
+        if (!strcmp(v, "1")) row[a] = 1;
+        else if (!strcmp(v, "-1")) row[a] = -1;
+        else
+            return sg_errf(err, "%s line %zu: value '%s' of %s is not 1 or -1", ps->name, ps->line_no,
+                           sg_quote_str(v).s, sg_quote_str(t->attr_names[a]).s);
+    }
+    if (!(t->file_names[t->n_rows] = strdup(tok[0]))) return sg_err_oom(err, "%s: out of memory", ps->name);
+    ps->row_line[t->n_rows] = ps->line_no;
+    t->n_rows++;
+    return 0;
+}
+
+static int check_unique_file_names(const attr_parse *ps, const sg_attr_table *t, sg_err *err)
+{
+    name_set set = {16, NULL};
+    while (set.cap < 2 * t->n_rows) set.cap *= 2;
+    set.slot = malloc(set.cap * sizeof *set.slot);
+    if (!set.slot) return sg_err_oom(err, "%s: out of memory", ps->name);
+    memset(set.slot, -1, set.cap * sizeof *set.slot);
+    int rc = 0;
+    for (size_t i = 0; i < t->n_rows && rc == 0; i++) {
+        long first = name_set_insert(&set, t->file_names, t->file_names[i], (long)i);
+        if (first >= 0)
+            rc = sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", ps->name, ps->row_line[i],
+                         sg_quote_str(t->file_names[i]).s, ps->row_line[first]);
+    }
+    free(set.slot);
+    return rc;
+}
+
 int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_table *t, sg_err *err)
 {
     memset(t, 0, sizeof *t);
-    char *buf = malloc(len + 1);
+    attr_parse ps = {.name = name, .text = text, .len = len};
+    ps.buf = malloc(len + 1);
     char **tok = malloc((MAX_ATTRS + 2) * sizeof *tok);
-    size_t *row_line = NULL;
-    name_set set = {0, NULL};
-    size_t cap_rows = 0;
     int rc = -1;
-    if (!buf || !tok) { sg_err_oom(err, "%s: out of memory", name); goto done; }
-    memcpy(buf, text, len);
-    buf[len] = 0;
+    if (!ps.buf || !tok) { sg_err_oom(err, "%s: out of memory", name); goto done; }
+    memcpy(ps.buf, text, len);
+    ps.buf[len] = 0;
     size_t start;
-    if (sg_list_text_start(name, buf, len, &start, err)) goto done;   /* a byte-order mark is not the row count */
-    int only_blank = 1;
-    for (size_t i = start; i < len && only_blank; i++)
-        if (!is_blank(buf[i]) && buf[i] != '\n') only_blank = 0;
-    if (only_blank) { sg_errf(err, "%s: empty file", name); goto done; }
+    if (sg_list_text_start(name, ps.buf, len, &start, err)) goto done;   /* a byte-order mark is not the row count */
+    if (only_blank_lines(ps.buf + start, len - start)) { sg_errf(err, "%s: empty file", name); goto done; }
 
-    char *p = buf + start, *end = buf + len;
-    size_t line_no = 0, expected_rows = 0;
+    char *p = ps.buf + start, *end = ps.buf + len;
     /* Kaggle's list_attr_celeba.csv has no count line: its first line is
      * "image_id," and the names. */
-    const int csv = sg_list_is_csv(p, (size_t)(end - p));
-    int have_count = csv, have_names = 0;
+    ps.csv = sg_list_is_csv(p, (size_t)(end - p));
+    enum { COUNT_LINE, NAMES_LINE, ROW_LINES } expect = ps.csv ? NAMES_LINE : COUNT_LINE;
+    size_t expected_rows = 0;
     while (p < end) {
         char *nl = memchr(p, '\n', end - p);
         char *le = nl ? nl : end;
-        line_no++;
-        int n = sg_list_split(p, le, tok, MAX_ATTRS + 2, csv);
+        ps.line_no++;
+        int n = sg_list_split(p, le, tok, MAX_ATTRS + 2, ps.csv);
         p = nl ? nl + 1 : end;
-        if (!have_count) {
-            char *q = n == 1 ? tok[0] : NULL;
-            unsigned long long v = 0;
-            int ok = q && *q;
-            for (; ok && *q; q++) {
-                if (*q < '0' || *q > '9' || v > (unsigned long long)1e15) ok = 0;
-                else v = v * 10 + (unsigned)(*q - '0');
-            }
-            if (!ok) {
-                /* list_eval_partition.txt given for the attribute list */
-                if (n == 2 && (!strcmp(tok[1], "0") || !strcmp(tok[1], "1") || !strcmp(tok[1], "2")))
-                    sg_errf(err, "%s line %zu: expected the number of rows, found '%s ...': this looks like a "
-                            "partition file (list_eval_partition.txt); give the attribute list "
-                            "(list_attr_celeba.txt)", name, line_no, sg_quote_str(tok[0]).s);
-                else if (n == 0) sg_errf(err, "%s line %zu: expected the number of rows, found an empty line", name, line_no);
-                else sg_errf(err, "%s line %zu: expected the number of rows, found '%s%s'", name, line_no,
-                             sg_quote_str(tok[0]).s, n > 1 ? " ..." : "");
-                goto done;
-            }
-            expected_rows = (size_t)v;
-            have_count = 1;
-            continue;
-        }
-        if (!have_names) {
-            if (csv) {   /* past "image_id" */
-                if (n == 2 && !strcmp(tok[1], "partition")) {
-                    sg_errf(err, "%s line %zu: 'image_id,partition': this is a partition file "
-                            "(list_eval_partition.csv); give the attribute list (list_attr_celeba.csv)", name, line_no);
-                    goto done;
-                }
-                int stored = n < MAX_ATTRS + 2 ? n : MAX_ATTRS + 2;
-                for (int i = 1; i < stored; i++) tok[i - 1] = tok[i];
-                n--;   /* over MAX_ATTRS still: refused below */
-                for (int i = 0; i < n; i++)
-                    if (i < MAX_ATTRS && !tok[i][0]) { sg_errf(err, "%s line %zu: attribute name %d is empty", name, line_no, i + 1); goto done; }
-            }
-            if (n <= 0) { sg_errf(err, "%s line %zu: expected attribute names, found an empty line", name, line_no); goto done; }
-            if (n > MAX_ATTRS) { sg_errf(err, "%s line %zu: more than %d attribute names", name, line_no, MAX_ATTRS); goto done; }
-            for (int i = 0; i < n; i++)
-                if (!strcmp(tok[i], "1") || !strcmp(tok[i], "-1")) {
-                    sg_errf(err, "%s line %zu: expected attribute names, found a data row (missing header line?)", name, line_no);
-                    goto done;
-                }
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < i; j++)
-                    if (!strcmp(tok[i], tok[j])) {
-                        sg_errf(err, "%s line %zu: duplicate attribute name %s (names %d and %d)", name, line_no,
-                                sg_quote_str(tok[i]).s, j + 1, i + 1);
-                        goto done;
-                    }
-            t->attr_names = calloc(n, sizeof *t->attr_names);
-            if (!t->attr_names) { sg_err_oom(err, "%s: out of memory", name); goto done; }
-            t->n_attrs = n;
-            for (int i = 0; i < n; i++)
-                if (!(t->attr_names[i] = strdup(tok[i]))) { sg_err_oom(err, "%s: out of memory", name); goto done; }
-            /* Whether a blank follows the last name (split_tokens overwrote it
-             * with a NUL, so look at the original text). A CSV's is written
-             * as CelebA's list_attr_celeba.txt has it, so that the outputs of
-             * either form are the same files. */
-            if (csv) t->names_trailing_space = 1;
-            else {
-                size_t off = (size_t)(tok[n - 1] + strlen(tok[n - 1]) - buf);
-                t->names_trailing_space = off < len && (text[off] == ' ' || text[off] == '\t');
-            }
-            have_names = 1;
-            continue;
-        }
-        if (n == 0) continue;   /* blank lines (e.g. at the end) */
-        if (csv && !tok[0][0]) { sg_errf(err, "%s line %zu: empty file name", name, line_no); goto done; }
-        /* CelebA's .txt form, which celeb-split writes, ends a name at a blank */
-        if (csv && tok[0][strcspn(tok[0], " \t")]) {
-            sg_errf(err, "%s line %zu: file name '%s' has a blank, which the .txt lists cannot hold: rename the file",
-                    name, line_no, sg_quote_str(tok[0]).s);
-            goto done;
-        }
-        if (n - 1 != t->n_attrs) {
-            sg_errf(err, "%s line %zu: expected %d values, found %d", name, line_no, t->n_attrs, n - 1);
-            goto done;
-        }
-        if (t->n_rows == cap_rows) {
-            size_t nc = cap_rows ? cap_rows * 2 : 1024;
-            char **fn = realloc(t->file_names, nc * sizeof *fn);
-            if (fn) t->file_names = fn;
-            int8_t *va = realloc(t->values, nc * t->n_attrs);
-            if (va) t->values = va;
-            size_t *rl = realloc(row_line, nc * sizeof *rl);
-            if (rl) row_line = rl;
-            if (!fn || !va || !rl) { sg_err_oom(err, "%s: out of memory", name); goto done; }
-            cap_rows = nc;
-        }
-        int8_t *row = t->values + t->n_rows * t->n_attrs;
-        for (int a = 0; a < t->n_attrs; a++) {
-            const char *v = tok[a + 1];
-            if (!strcmp(v, "1")) row[a] = 1;
-            else if (!strcmp(v, "-1")) row[a] = -1;
-            else {
-                sg_errf(err, "%s line %zu: value '%s' of %s is not 1 or -1", name, line_no, sg_quote_str(v).s,
-                        sg_quote_str(t->attr_names[a]).s);
-                goto done;
-            }
-        }
-        if (!(t->file_names[t->n_rows] = strdup(tok[0]))) { sg_err_oom(err, "%s: out of memory", name); goto done; }
-        row_line[t->n_rows] = line_no;
-        t->n_rows++;
+        if (expect == COUNT_LINE) {
+            if (parse_count_line(&ps, tok, n, &expected_rows, err)) goto done;
+            expect = NAMES_LINE;
+        } else if (expect == NAMES_LINE) {
+            if (parse_names_line(&ps, tok, n, t, err)) goto done;
+            expect = ROW_LINES;
+        } else if (parse_row_line(&ps, tok, n, t, err)) goto done;
     }
-    if (!have_names) { sg_errf(err, "%s line %zu: missing the line of attribute names", name, line_no + 1); goto done; }
-    if (!csv && t->n_rows != expected_rows) {
+    if (expect != ROW_LINES) { sg_errf(err, "%s line %zu: missing the line of attribute names", name, ps.line_no + 1); goto done; }
+    if (!ps.csv && t->n_rows != expected_rows) {
         sg_errf(err, "%s line 1: the count says %zu row%s, but the file has %zu: set line 1 to %zu", name,
                 expected_rows, expected_rows == 1 ? "" : "s", t->n_rows, t->n_rows);
         goto done;
     }
-    set.cap = 16;
-    while (set.cap < 2 * t->n_rows) set.cap *= 2;
-    set.slot = malloc(set.cap * sizeof *set.slot);
-    if (!set.slot) { sg_err_oom(err, "%s: out of memory", name); goto done; }
-    memset(set.slot, -1, set.cap * sizeof *set.slot);
-    for (size_t i = 0; i < t->n_rows; i++) {
-        long first = name_set_insert(&set, t->file_names, t->file_names[i], (long)i);
-        if (first >= 0) {
-            sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", name, row_line[i],
-                    sg_quote_str(t->file_names[i]).s, row_line[first]);
-            goto done;
-        }
-    }
+    if (check_unique_file_names(&ps, t, err)) goto done;
     rc = 0;
 done:
     if (rc != 0) sg_attr_table_free(t);
-    free(set.slot);
-    free(row_line);
+    free(ps.row_line);
     free(tok);
-    free(buf);
+    free(ps.buf);
     return rc;
 }
 
