@@ -254,10 +254,68 @@ static int find_group(const group *g, int n, const char *name)
     return -1;
 }
 
-int main(int argc, char **argv)
+/* The command line. groups[] is filled in by the phases below: each group's
+ * attribute indices, then its rows, then its training and test rows. */
+typedef struct {
+    group groups[MAX_GROUPS];
+    int n_groups;
+    int priority_g, rest_g;     /* group indices; -1: none, drop */
+    int split, val_to;          /* val_to: -1 drop, 0 train, 2 test */
+    int json;
+    long test_count, seed;
+    const char *in_path, *out_dir, *partition_path;
+} options;
+
+/* --group NAME=A,B,...: a new group with NAME and its spec (resolved once
+ * the attribute file is read). */
+static void add_group(options *o, const char *arg)
 {
-    cli_init(argv);
-    setlocale(LC_CTYPE, "");
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        cli_usage_error("--group: expected NAME=ATTR[,ATTR]..., got '%s'", sg_quote_str(arg).s);
+    if (o->n_groups == MAX_GROUPS) cli_usage_error("--group: at most %d groups", MAX_GROUPS);
+    size_t l = (size_t)(eq - arg);
+    if (l >= sizeof o->groups[0].name) cli_usage_error("--group: name too long in '%s'", sg_quote_str(arg).s);
+    group *g = &o->groups[o->n_groups];
+    memcpy(g->name, arg, l);
+    g->name[l] = 0;
+    for (const char *s = g->name; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
+            cli_usage_error("--group: group name '%s' may only hold letters, digits, '_', '-' and '.'",
+                            sg_quote_str(g->name).s);
+    if (!strcmp(g->name, "drop")) cli_usage_error("--group: 'drop' is reserved (it is a --rest value)");
+    if (find_group(o->groups, o->n_groups, g->name) >= 0) cli_usage_error("--group: group %s given twice", g->name);
+    g->spec = eq + 1;
+    o->n_groups++;
+}
+
+/* The checks that need every option: what is missing, the groups that
+ * --priority and --rest name, and what --split needs. */
+static void check_options(options *o, const char *priority, const char *rest)
+{
+    if (!o->n_groups) cli_usage_error("no --group given");
+    if (!o->out_dir) cli_usage_error("no output directory (-o DIR)");
+    cli_refuse_empty_path("-o/--output", o->out_dir);
+    cli_refuse_empty_path("--partition", o->partition_path);
+    cli_refuse_empty_path("ATTR_FILE", o->in_path);
+    if (priority && (o->priority_g = find_group(o->groups, o->n_groups, priority)) < 0)
+        cli_usage_error("--priority: no group named %s", sg_quote_str(priority).s);
+    if (strcmp(rest, "drop") && (o->rest_g = find_group(o->groups, o->n_groups, rest)) < 0)
+        cli_usage_error("--rest: no group named %s (or 'drop')", sg_quote_str(rest).s);
+    if (o->split == SPLIT_PARTITION && !o->partition_path) cli_usage_error("--split partition needs --partition FILE");
+    if (o->split != SPLIT_PARTITION && o->partition_path) cli_usage_error("--partition is only for --split partition");
+    if (o->split != SPLIT_NONE)   /* "x" with --split writes attr_x_train.txt, as group "x_train" would */
+        for (int i = 0; i < o->n_groups; i++)
+            for (int j = 0; j < o->n_groups; j++) {
+                const char *name_i = o->groups[i].name, *name_j = o->groups[j].name;
+                size_t l = strlen(name_j);
+                if (i != j && !strncmp(name_i, name_j, l) && (!strcmp(name_i + l, "_train") || !strcmp(name_i + l, "_test")))
+                    cli_usage_error("--group: groups %s and %s would both write attr_%s.txt", name_j, name_i, name_i);
+            }
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
     static const struct option opts[] = {
         {"group", required_argument, 0, 'g'}, {"priority", required_argument, 0, 'p'},
         {"rest", required_argument, 0, 'r'}, {"output", required_argument, 0, 'o'},
@@ -267,124 +325,102 @@ int main(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'v'}, {0, 0, 0, 0},
     };
-    static group groups[MAX_GROUPS];
-    int n_groups = 0, split = SPLIT_NONE, json = 0, val_to = -1;  /* -1 drop, 0 train, 2 test */
-    const char *priority = NULL, *rest = "drop", *out_dir = NULL, *partition_path = NULL;
-    long test_count = 1999, seed = 1234;
+    o->split = SPLIT_NONE;
+    o->val_to = -1;
+    o->priority_g = o->rest_g = -1;
+    o->test_count = 1999;
+    o->seed = 1234;
+    const char *priority = NULL, *rest = "drop";
     int c;
     while ((c = getopt_long(argc, argv, "g:p:r:o:s:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'g': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || !eq[1])
-                cli_usage_error("--group: expected NAME=ATTR[,ATTR]..., got '%s'", sg_quote_str(optarg).s);
-            if (n_groups == MAX_GROUPS) cli_usage_error("--group: at most %d groups", MAX_GROUPS);
-            size_t l = (size_t)(eq - optarg);
-            if (l >= sizeof groups[0].name) cli_usage_error("--group: name too long in '%s'", sg_quote_str(optarg).s);
-            group *g = &groups[n_groups];
-            memcpy(g->name, optarg, l);
-            g->name[l] = 0;
-            for (const char *s = g->name; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
-                    cli_usage_error("--group: group name '%s' may only hold letters, digits, '_', '-' and '.'",
-                                    sg_quote_str(g->name).s);
-            if (!strcmp(g->name, "drop")) cli_usage_error("--group: 'drop' is reserved (it is a --rest value)");
-            if (find_group(groups, n_groups, g->name) >= 0) cli_usage_error("--group: group %s given twice", g->name);
-            g->spec = eq + 1;
-            n_groups++;
-            break;
-        }
+        case 'g': add_group(o, optarg); break;
         case 'p': priority = optarg; break;
         case 'r': rest = optarg; break;
-        case 'o': out_dir = optarg; break;
+        case 'o': o->out_dir = optarg; break;
         case 's':
-            if (!strcmp(optarg, "none")) split = SPLIT_NONE;
-            else if (!strcmp(optarg, "reference")) split = SPLIT_REFERENCE;
-            else if (!strcmp(optarg, "partition")) split = SPLIT_PARTITION;
-            else if (!strncmp(optarg, "partition=", 10) && optarg[10]) { split = SPLIT_PARTITION; partition_path = optarg + 10; }
+            if (!strcmp(optarg, "none")) o->split = SPLIT_NONE;
+            else if (!strcmp(optarg, "reference")) o->split = SPLIT_REFERENCE;
+            else if (!strcmp(optarg, "partition")) o->split = SPLIT_PARTITION;
+            else if (!strncmp(optarg, "partition=", 10) && optarg[10]) { o->split = SPLIT_PARTITION; o->partition_path = optarg + 10; }
             else cli_usage_error("--split: expected none, reference or partition[=FILE], got '%s'", sg_quote_str(optarg).s);
             break;
-        case 'P': partition_path = optarg; break;
+        case 'P': o->partition_path = optarg; break;
         case 'V':
-            if (!strcmp(optarg, "train")) val_to = 0;
-            else if (!strcmp(optarg, "test")) val_to = 2;
-            else if (!strcmp(optarg, "drop")) val_to = -1;
+            if (!strcmp(optarg, "train")) o->val_to = 0;
+            else if (!strcmp(optarg, "test")) o->val_to = 2;
+            else if (!strcmp(optarg, "drop")) o->val_to = -1;
             else cli_usage_error("--val-to: expected train, test or drop, got '%s'", sg_quote_str(optarg).s);
             break;
-        case 'T': test_count = cli_parse_long("--test-count", optarg, 0, LONG_MAX); break;
-        case 'S': seed = cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
-        case 'j': json = 1; break;
+        case 'T': o->test_count = cli_parse_long("--test-count", optarg, 0, LONG_MAX); break;
+        case 'S': o->seed = cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case 'j': o->json = 1; break;
         case 'q': cli_quiet = 1; break;
-        case 'h': usage(); cli_finish_stdout(); return 0;
+        case 'h': usage(); cli_finish_stdout(); exit(0);
         case 'v': cli_version();
         default: cli_try_help();   /* getopt_long said what was wrong */
         }
     }
     if (optind != argc - 1) cli_usage_error(optind == argc ? "missing ATTR_FILE" : "expected one ATTR_FILE");
-    if (!n_groups) cli_usage_error("no --group given");
-    if (!out_dir) cli_usage_error("no output directory (-o DIR)");
-    cli_refuse_empty_path("-o/--output", out_dir);
-    cli_refuse_empty_path("--partition", partition_path);
-    cli_refuse_empty_path("ATTR_FILE", argv[optind]);
-    int priority_g = -1, rest_g = -1;
-    if (priority && (priority_g = find_group(groups, n_groups, priority)) < 0)
-        cli_usage_error("--priority: no group named %s", sg_quote_str(priority).s);
-    if (strcmp(rest, "drop") && (rest_g = find_group(groups, n_groups, rest)) < 0)
-        cli_usage_error("--rest: no group named %s (or 'drop')", sg_quote_str(rest).s);
-    if (split == SPLIT_PARTITION && !partition_path) cli_usage_error("--split partition needs --partition FILE");
-    if (split != SPLIT_PARTITION && partition_path) cli_usage_error("--partition is only for --split partition");
-    if (split != SPLIT_NONE)   /* "x" with --split writes attr_x_train.txt, as group "x_train" would */
-        for (int i = 0; i < n_groups; i++)
-            for (int j = 0; j < n_groups; j++) {
-                size_t l = strlen(groups[j].name);
-                if (i != j && !strncmp(groups[i].name, groups[j].name, l)
-                    && (!strcmp(groups[i].name + l, "_train") || !strcmp(groups[i].name + l, "_test")))
-                    cli_usage_error("--group: groups %s and %s would both write attr_%s.txt",
-                                    groups[j].name, groups[i].name, groups[i].name);
-            }
-    const char *in_path = argv[optind];
+    o->in_path = argv[optind];
+    check_options(o, priority, rest);
+}
 
+/* Reads the attribute file into t, resolves each group's attributes and
+ * makes room for its rows; returns the partition file's per-row partitions
+ * with --split partition, else NULL. */
+static int8_t *read_inputs(options *o, sg_attr_table *t)
+{
     sg_err err;
-    sg_attr_table t;
-    if (sg_attr_table_read(in_path, &t, &err) != 0) cli_die_err(&err);
-    for (int gi = 0; gi < n_groups; gi++) {
-        group *g = &groups[gi];
-        if (sg_attr_table_select(&t, g->spec, g->attrs, MAX_GROUP_ATTRS, &g->n_attrs, &err) != 0) {
-            sg_err_prefix(&err, "--group %s (%s)", g->name, in_path);
+    if (sg_attr_table_read(o->in_path, t, &err) != 0) cli_die_err(&err);
+    for (int gi = 0; gi < o->n_groups; gi++) {
+        group *g = &o->groups[gi];
+        if (sg_attr_table_select(t, g->spec, g->attrs, MAX_GROUP_ATTRS, &g->n_attrs, &err) != 0) {
+            sg_err_prefix(&err, "--group %s (%s)", g->name, o->in_path);
             cli_die_err(&err);
         }
-        g->rows = malloc((t.n_rows + 1) * sizeof *g->rows);
-        g->train = malloc((t.n_rows + 1) * sizeof *g->train);
-        g->test = malloc((t.n_rows + 1) * sizeof *g->test);
+        g->rows = malloc((t->n_rows + 1) * sizeof *g->rows);
+        g->train = malloc((t->n_rows + 1) * sizeof *g->train);
+        g->test = malloc((t->n_rows + 1) * sizeof *g->test);
         if (!g->rows || !g->train || !g->test) cli_die("out of memory");
     }
     int8_t *part = NULL;
-    if (split == SPLIT_PARTITION && !(part = read_partition(partition_path, &t, &err))) cli_die_err(&err);
+    if (o->split == SPLIT_PARTITION && !(part = read_partition(o->partition_path, t, &err))) cli_die_err(&err);
+    return part;
+}
 
-    /* Assignment. */
+/* Puts each row of t into its group's rows (the rule in usage()); returns
+ * how many rows went to none. */
+static size_t assign_rows(options *o, const sg_attr_table *t)
+{
     size_t dropped = 0;
-    for (size_t r = 0; r < t.n_rows; r++) {
+    for (size_t r = 0; r < t->n_rows; r++) {
         int dest = -1;
-        for (int k = -1; k < n_groups && dest < 0; k++) {
-            int gi = k < 0 ? priority_g : k;
+        for (int k = -1; k < o->n_groups && dest < 0; k++) {
+            int gi = k < 0 ? o->priority_g : k;
             if (gi < 0) continue;
-            for (int a = 0; a < groups[gi].n_attrs; a++)
-                if (sg_attr_value(&t, r, groups[gi].attrs[a]) > 0) { dest = gi; break; }
+            for (int a = 0; a < o->groups[gi].n_attrs; a++)
+                if (sg_attr_value(t, r, o->groups[gi].attrs[a]) > 0) { dest = gi; break; }
         }
-        if (dest < 0) dest = rest_g;
+        if (dest < 0) dest = o->rest_g;
         if (dest < 0) { dropped++; continue; }
-        groups[dest].rows[groups[dest].n_rows++] = r;
-        if ((r & 0xffff) == 0) cli_progress("%zu/%zu rows", r, t.n_rows);
+        o->groups[dest].rows[o->groups[dest].n_rows++] = r;
+        if ((r & 0xffff) == 0) cli_progress("%zu/%zu rows", r, t->n_rows);
     }
     cli_progress_unthrottle();   /* ends on N/N */
-    cli_progress("%zu/%zu rows", t.n_rows, t.n_rows);
+    cli_progress("%zu/%zu rows", t->n_rows, t->n_rows);
     cli_progress_end();
+    return dropped;
+}
 
-    /* Train/test. */
+/* With --split, divides each group's rows into its training and test rows;
+ * returns how many validation rows --val-to drop dropped. */
+static size_t split_train_test(options *o, const int8_t *part)
+{
     size_t val_dropped = 0;
-    for (int gi = 0; gi < n_groups; gi++) {
-        group *g = &groups[gi];
-        if (split == SPLIT_REFERENCE) {
+    for (int gi = 0; gi < o->n_groups; gi++) {
+        group *g = &o->groups[gi];
+        if (o->split == SPLIT_REFERENCE) {
             /* The reference shuffles the data lines of the group's attribute file
              * (written in file order) and takes lines i with i+1 < 2000 as test;
              * both parts keep the shuffled order, as the reference's lists do. */
@@ -393,49 +429,56 @@ int main(int argc, char **argv)
             if (!perm) cli_die("out of memory");
             for (size_t i = 0; i < g->n_rows; i++) perm[i] = i;
             sg_mt19937 m;
-            sg_mt_seed_python(&m, (uint64_t)seed);
+            sg_mt_seed_python(&m, (uint64_t)o->seed);
             sg_mt_shuffle_python(&m, perm, g->n_rows);
             for (size_t i = 0; i < g->n_rows; i++) {
                 size_t r = g->rows[perm[i]];
-                if (i < (size_t)test_count) g->test[g->n_test++] = r;
+                if (i < (size_t)o->test_count) g->test[g->n_test++] = r;
                 else g->train[g->n_train++] = r;
             }
             free(perm);
-        } else if (split == SPLIT_PARTITION) {
+        } else if (o->split == SPLIT_PARTITION) {
             for (size_t i = 0; i < g->n_rows; i++) {
                 size_t r = g->rows[i];
-                int p = part[r] == 1 ? val_to : part[r];
+                int p = part[r] == 1 ? o->val_to : part[r];
                 if (p == 0) g->train[g->n_train++] = r;
                 else if (p == 2) g->test[g->n_test++] = r;
                 else val_dropped++;
             }
         }
     }
+    return val_dropped;
+}
 
-    /* An empty training list is written (the split is what was asked), but
-     * celeb-pack refuses it later: say so now, with the likely cause. */
-    for (int gi = 0; gi < n_groups && split != SPLIT_NONE; gi++) {
-        const group *g = &groups[gi];
+/* An empty training list is written (the split is what was asked), but
+ * celeb-pack refuses it later: say so now, with the likely cause. */
+static void warn_empty_training_lists(const options *o)
+{
+    for (int gi = 0; gi < o->n_groups && o->split != SPLIT_NONE; gi++) {
+        const group *g = &o->groups[gi];
         if (g->n_train > 0 || g->n_rows == 0) continue;
-        if (split == SPLIT_REFERENCE)
+        if (o->split == SPLIT_REFERENCE)
             cli_warn("group %s: %s %zu row%s went to test (--test-count %ld): its training list is empty; "
                      "give a smaller --test-count", sg_quote_str(g->name).s, g->n_rows == 1 ? "its" : "all",
-                     g->n_rows, g->n_rows == 1 ? "" : "s", test_count);
+                     g->n_rows, g->n_rows == 1 ? "" : "s", o->test_count);
         else
             cli_warn("group %s: %s %zu row%s in the partition file's training part (0): its training list is "
                      "empty", sg_quote_str(g->name).s, g->n_rows == 1 ? "its" : "none of its", g->n_rows,
                      g->n_rows == 1 ? " is not" : "s is");
     }
+}
 
-    /* The files to write: per group attr_NAME.txt, and with --split its
-     * training and test lists. */
+/* Writes per group attr_NAME.txt, and with --split its training and test
+ * lists, all or none (stage_file, commit_pending). */
+static void write_outputs(const options *o, const sg_attr_table *t)
+{
     struct { char name[128]; const size_t *rows; size_t n; } outs[3 * MAX_GROUPS];
     int n_outs = 0;
-    for (int gi = 0; gi < n_groups; gi++) {
-        group *g = &groups[gi];
+    for (int gi = 0; gi < o->n_groups; gi++) {
+        const group *g = &o->groups[gi];
         snprintf(outs[n_outs].name, sizeof outs[0].name, "attr_%s.txt", g->name);
         outs[n_outs].rows = g->rows; outs[n_outs++].n = g->n_rows;
-        if (split == SPLIT_NONE) continue;
+        if (o->split == SPLIT_NONE) continue;
         snprintf(outs[n_outs].name, sizeof outs[0].name, "attr_%s_train.txt", g->name);
         outs[n_outs].rows = g->train; outs[n_outs++].n = g->n_train;
         snprintf(outs[n_outs].name, sizeof outs[0].name, "attr_%s_test.txt", g->name);
@@ -445,75 +488,101 @@ int main(int argc, char **argv)
      * before anything is written (-o sp sp/attr_a.txt, group a). */
     for (int k = 0; k < n_outs; k++) {
         char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/%s", out_dir, outs[k].name) >= (int)sizeof path) continue;   /* stage_file says so */
-        cli_refuse_output_is_input(path, "attribute file", in_path, "choose another -o DIR");
-        cli_refuse_output_is_input(path, "--partition file", partition_path, "choose another -o DIR");
+        if (snprintf(path, sizeof path, "%s/%s", o->out_dir, outs[k].name) >= (int)sizeof path) continue;   /* stage_file says so */
+        cli_refuse_output_is_input(path, "attribute file", o->in_path, "choose another -o DIR");
+        cli_refuse_output_is_input(path, "--partition file", o->partition_path, "choose another -o DIR");
     }
-    cli_note_output(out_dir);   /* for the advice on ENOSPC */
-    if (sg_mkdir_p(out_dir, &err) != 0) cli_die_err(&err);
-    if (access(out_dir, W_OK) != 0) cli_die("%s:", out_dir);
-    sg_remove_dead_temps_in(out_dir, ".", ".txt");   /* stage_file's, left by a killed run */
-    for (int k = 0; k < n_outs; k++) stage_file(out_dir, outs[k].name, &t, outs[k].rows, outs[k].n);
-    commit_pending(out_dir);
+    sg_err err;
+    cli_note_output(o->out_dir);   /* for the advice on ENOSPC */
+    if (sg_mkdir_p(o->out_dir, &err) != 0) cli_die_err(&err);
+    if (access(o->out_dir, W_OK) != 0) cli_die("%s:", o->out_dir);
+    sg_remove_dead_temps_in(o->out_dir, ".", ".txt");   /* stage_file's, left by a killed run */
+    for (int k = 0; k < n_outs; k++) stage_file(o->out_dir, outs[k].name, t, outs[k].rows, outs[k].n);
+    commit_pending(o->out_dir);
+}
 
-    /* Statistics. */
-    if (json) {
-        printf("{\"input\": ");
-        json_write_string(stdout, in_path);
-        printf(", \"rows\": %zu, \"dropped\": %zu, \"split\": \"%s\"", t.n_rows, dropped,
-               split == SPLIT_NONE ? "none" : split == SPLIT_REFERENCE ? "reference" : "partition");
-        if (split == SPLIT_PARTITION) printf(", \"validation_dropped\": %zu", val_dropped);
-        printf(", \"groups\": [");
-        for (int gi = 0; gi < n_groups; gi++) {
-            group *g = &groups[gi];
-            printf("%s{\"name\": ", gi ? ", " : "");
-            json_write_string(stdout, g->name);
-            printf(", \"rows\": %zu", g->n_rows);
-            if (split != SPLIT_NONE) printf(", \"train\": %zu, \"test\": %zu", g->n_train, g->n_test);
-            printf(", \"attributes\": [");
-            for (int a = 0; a < g->n_attrs; a++) {
-                size_t pos = 0;
-                for (size_t i = 0; i < g->n_rows; i++) pos += sg_attr_value(&t, g->rows[i], g->attrs[a]) > 0;
-                printf("%s{\"name\": ", a ? ", " : "");
-                json_write_string(stdout, t.attr_names[g->attrs[a]]);
-                printf(", \"positive\": %zu, \"negative\": %zu}", pos, g->n_rows - pos);
-            }
-            printf("]}");
+/* How many of group g's rows have attribute a (an index into g->attrs). */
+static size_t count_positive(const sg_attr_table *t, const group *g, int a)
+{
+    size_t pos = 0;
+    for (size_t i = 0; i < g->n_rows; i++) pos += sg_attr_value(t, g->rows[i], g->attrs[a]) > 0;
+    return pos;
+}
+
+static void print_stats_json(const options *o, const sg_attr_table *t, size_t dropped, size_t val_dropped)
+{
+    printf("{\"input\": ");
+    json_write_string(stdout, o->in_path);
+    printf(", \"rows\": %zu, \"dropped\": %zu, \"split\": \"%s\"", t->n_rows, dropped,
+           o->split == SPLIT_NONE ? "none" : o->split == SPLIT_REFERENCE ? "reference" : "partition");
+    if (o->split == SPLIT_PARTITION) printf(", \"validation_dropped\": %zu", val_dropped);
+    printf(", \"groups\": [");
+    for (int gi = 0; gi < o->n_groups; gi++) {
+        const group *g = &o->groups[gi];
+        printf("%s{\"name\": ", gi ? ", " : "");
+        json_write_string(stdout, g->name);
+        printf(", \"rows\": %zu", g->n_rows);
+        if (o->split != SPLIT_NONE) printf(", \"train\": %zu, \"test\": %zu", g->n_train, g->n_test);
+        printf(", \"attributes\": [");
+        for (int a = 0; a < g->n_attrs; a++) {
+            size_t pos = count_positive(t, g, a);
+            printf("%s{\"name\": ", a ? ", " : "");
+            json_write_string(stdout, t->attr_names[g->attrs[a]]);
+            printf(", \"positive\": %zu, \"negative\": %zu}", pos, g->n_rows - pos);
         }
-        printf("]}\n");
-    } else {
-        printf("%-16s %8s", "group", "rows");
-        if (split != SPLIT_NONE) printf(" %8s %8s", "train", "test");
-        printf("\n");
-        for (int gi = 0; gi < n_groups; gi++) {
-            group *g = &groups[gi];
-            printf("%-16s %8zu", g->name, g->n_rows);
-            if (split != SPLIT_NONE) printf(" %8zu %8zu", g->n_train, g->n_test);
-            printf("\n");
-        }
-        printf("%-16s %8zu\n", "(dropped)", dropped);
-        if (split == SPLIT_PARTITION && val_dropped) printf("%-16s %8zu\n", "(validation)", val_dropped);
-        printf("\n%-16s %-20s %8s %8s\n", "group", "attribute", "positive", "negative");
-        /* Attribute names come from the file: escaped (lib/text_escape.h),
-         * so that none drives the terminal. */
-        int utf8 = sg_locale_utf8();
-        sg_buf shown = SG_BUF_INIT;
-        for (int gi = 0; gi < n_groups; gi++) {
-            group *g = &groups[gi];
-            for (int a = 0; a < g->n_attrs; a++) {
-                size_t pos = 0;
-                for (size_t i = 0; i < g->n_rows; i++) pos += sg_attr_value(&t, g->rows[i], g->attrs[a]) > 0;
-                const char *name = t.attr_names[g->attrs[a]];
-                sg_buf_clear(&shown);
-                sg_buf_put_escaped_cell(&shown, name, strlen(name), utf8, 20);
-                if (shown.failed) cli_die("out of memory");
-                printf("%-16s %s %8zu %8zu\n", g->name, shown.data, pos, g->n_rows - pos);
-            }
-        }
-        sg_buf_free(&shown);
+        printf("]}");
     }
+    printf("]}\n");
+}
+
+static void print_stats_table(const options *o, const sg_attr_table *t, size_t dropped, size_t val_dropped)
+{
+    printf("%-16s %8s", "group", "rows");
+    if (o->split != SPLIT_NONE) printf(" %8s %8s", "train", "test");
+    printf("\n");
+    for (int gi = 0; gi < o->n_groups; gi++) {
+        const group *g = &o->groups[gi];
+        printf("%-16s %8zu", g->name, g->n_rows);
+        if (o->split != SPLIT_NONE) printf(" %8zu %8zu", g->n_train, g->n_test);
+        printf("\n");
+    }
+    printf("%-16s %8zu\n", "(dropped)", dropped);
+    if (o->split == SPLIT_PARTITION && val_dropped) printf("%-16s %8zu\n", "(validation)", val_dropped);
+    printf("\n%-16s %-20s %8s %8s\n", "group", "attribute", "positive", "negative");
+    /* Attribute names come from the file: escaped (lib/text_escape.h),
+     * so that none drives the terminal. */
+    int utf8 = sg_locale_utf8();
+    sg_buf shown = SG_BUF_INIT;
+    for (int gi = 0; gi < o->n_groups; gi++) {
+        const group *g = &o->groups[gi];
+        for (int a = 0; a < g->n_attrs; a++) {
+            size_t pos = count_positive(t, g, a);
+            const char *name = t->attr_names[g->attrs[a]];
+            sg_buf_clear(&shown);
+            sg_buf_put_escaped_cell(&shown, name, strlen(name), utf8, 20);
+            if (shown.failed) cli_die("out of memory");
+            printf("%-16s %s %8zu %8zu\n", g->name, shown.data, pos, g->n_rows - pos);
+        }
+    }
+    sg_buf_free(&shown);
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv);
+    setlocale(LC_CTYPE, "");
+    static options o;   /* static: groups[] is large */
+    parse_args(argc, argv, &o);
+    sg_attr_table t;
+    int8_t *part = read_inputs(&o, &t);
+    size_t dropped = assign_rows(&o, &t);
+    size_t val_dropped = split_train_test(&o, part);
+    warn_empty_training_lists(&o);
+    write_outputs(&o, &t);
+    if (o.json) print_stats_json(&o, &t, dropped, val_dropped);
+    else print_stats_table(&o, &t, dropped, val_dropped);
     cli_finish_stdout();
-    for (int gi = 0; gi < n_groups; gi++) { free(groups[gi].rows); free(groups[gi].train); free(groups[gi].test); }
+    for (int gi = 0; gi < o.n_groups; gi++) { free(o.groups[gi].rows); free(o.groups[gi].train); free(o.groups[gi].test); }
     free(part);
     sg_attr_table_free(&t);
     return 0;
