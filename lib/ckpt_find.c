@@ -1,5 +1,6 @@
 #include "ckpt_find.h"
 #include "fileio.h"
+#include "text_escape.h"
 #include "trainer.h"
 #include <dirent.h>
 #include <errno.h>
@@ -94,8 +95,11 @@ static int pruned_checkpoint_message(const char *arg, sg_err *err)
     char holds[96];
     if (n == 1) snprintf(holds, sizeof holds, "%06lld only", (long long)lo);
     else snprintf(holds, sizeof holds, "%zu checkpoints, %06lld to %06lld", n, (long long)lo, (long long)hi);
+    char *word = sg_shell_word(run);   /* a word to paste */
     sg_errf(err, "%s: no such checkpoint: the run holds %s (%s; --ckpt %s takes the newest)", arg, holds,
-            step < lo ? "a run with --keep deletes the older ones" : "none of that step was written", run);
+            step < lo ? "a run with --keep deletes the older ones" : "none of that step was written",
+            word ? word : run);
+    free(word);
     return 0;
 }
 
@@ -181,10 +185,12 @@ static void say_unusable(const char *path, sg_err *err)
         prev = sg_ckpt_newest_complete(run[0] ? run : "/", step);
         if (prev >= 0) sg_ckpt_path(prev_prefix, sizeof prev_prefix, run, prev, NULL);
     }
-    if (prev >= 0)
+    if (prev >= 0) {
+        char *word = sg_shell_word(prev_prefix);   /* a word to paste */
         sg_err_suffix(err, " (checkpoint %s is unusable; to sample from the one before it: --ckpt %s)", prefix,
-                      prev_prefix);
-    else
+                      word ? word : prev_prefix);
+        free(word);
+    } else
         sg_err_suffix(err, " (checkpoint %s is unusable: restore its G and state files together, or sample from "
                       "another checkpoint)", prefix);
 }

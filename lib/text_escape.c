@@ -108,15 +108,78 @@ int sg_name_needs_quotes(const char *s)
     return 0;
 }
 
+/* A byte bare in a shell word: not a metacharacter, quote, glob or
+ * expansion; not ~ either (bash expands it after = and : in any argument
+ * that looks like an assignment, --x=~/a), nor ^ (the old Bourne shell's
+ * pipe). UTF-8 is checked apart. */
+static int shell_bare(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("_-.+:@%/=", c));
+}
+
+/* Length of a printable UTF-8 character at p (n bytes left), else 0; the
+ * locale's wcwidth is not asked: a suggested command reads the same in any. */
+static size_t shell_utf8(const unsigned char *p, size_t n)
+{
+    uint32_t cp;
+    size_t len = p[0] >= 0x80 ? utf8_sequence(p, n, &cp) : 0;
+    return len && !invisible(cp) ? len : 0;
+}
+
 int sg_buf_put_shell_word(sg_buf *b, const char *s)
 {
-    if (!sg_name_needs_quotes(s)) return sg_buf_puts(b, s);
-    sg_buf_putc(b, '\'');
-    for (; *s; s++) {
-        if (*s == '\'') sg_buf_puts(b, "'\\''");
-        else sg_buf_putc(b, *s);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    int quote = n == 0, dollar = 0;
+    for (size_t i = 0; i < n;) {
+        size_t u = shell_utf8(p + i, n - i);
+        if (u) { i += u; continue; }
+        if (!shell_bare(p[i])) quote = 1;
+        if (p[i] < 0x20 || p[i] >= 0x7f) dollar = 1;
+        i++;
+    }
+    if (!quote) return sg_buf_puts(b, s);
+    if (!dollar) {
+        sg_buf_putc(b, '\'');
+        for (; *s; s++) {
+            if (*s == '\'') sg_buf_puts(b, "'\\''");
+            else sg_buf_putc(b, *s);
+        }
+        return sg_buf_putc(b, '\'');
+    }
+    /* $'...': a message stays one line, and the terminal shows each byte */
+    sg_buf_puts(b, "$'");
+    int hex = 0;   /* the last piece was \xHH */
+    for (size_t i = 0; i < n;) {
+        size_t u = shell_utf8(p + i, n - i);
+        unsigned c = p[i];
+        if (u || (c >= 0x20 && c < 0x7f)) {
+            /* \x1bb is one byte to some shells (POSIX leaves \xHHH unspecified): end the
+             * quote between, $'\x1b'$'b' */
+            if (hex && !u && strchr("0123456789abcdefABCDEF", (int)c)) sg_buf_puts(b, "'$'");
+            if (c == '\\' || c == '\'') sg_buf_putc(b, '\\');
+            if (!u) u = 1;
+            sg_buf_append(b, p + i, u);
+            i += u;
+            hex = 0;
+            continue;
+        }
+        if (c == '\n') sg_buf_puts(b, "\\n");
+        else if (c == '\t') sg_buf_puts(b, "\\t");
+        else if (c == '\r') sg_buf_puts(b, "\\r");
+        else sg_buf_appendf(b, "\\x%02x", c);
+        hex = c != '\n' && c != '\t' && c != '\r';
+        i++;
     }
     return sg_buf_putc(b, '\'');
+}
+
+char *sg_shell_word(const char *s)
+{
+    sg_buf b = SG_BUF_INIT;
+    sg_buf_put_shell_word(&b, s);
+    return sg_buf_take(&b, NULL);   /* NULL when it failed */
 }
 
 int sg_locale_utf8(void)

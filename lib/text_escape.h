@@ -32,10 +32,19 @@ size_t sg_bom_length(const void *text, size_t len);
  * than letters, digits, _-.+:@%/=^~ and non-ASCII ("sad face", "a,b"). The
  * one rule for celeb-dump's lists and sg-sample's messages. */
 int sg_name_needs_quotes(const char *s);
-/* s as one word of a shell command a user may paste: bare when
- * sg_name_needs_quotes says so, else in single quotes, a quote in it as '\''.
- * The bytes are not escaped: for text known to be printable. */
+/* s as one word of a shell command a user may paste (a path in a message's
+ * "sg-train -o RUN --resume"), one that bash reads back as exactly the bytes
+ * of s: bare when it holds only letters, digits, _-.+:@%/= and printable
+ * UTF-8 (an ordinary path prints as it is); else in single quotes, a quote
+ * in it as '\''; and where it holds a control byte, DEL, a byte of no
+ * well-formed UTF-8 sequence or an invisible character (as
+ * sg_buf_put_escaped tells them), as $'...' with those bytes written \n \t
+ * \r or \xHH and a backslash and a quote as \\ and \': one line of printable
+ * text. ($'...' is bash's, zsh's, ksh's and POSIX.1-2024's, not older dash's:
+ * no other one-line form gives a newline back.) */
 int sg_buf_put_shell_word(sg_buf *b, const char *s);
+/* sg_buf_put_shell_word into a new malloc'd string; NULL when out of memory. */
+char *sg_shell_word(const char *s);
 /* 1 when the C library's character set (LC_CTYPE, as set by the program with
  * setlocale) is UTF-8. */
 int sg_locale_utf8(void);

@@ -67,16 +67,17 @@ static void put_text(sg_buf *b, const char *s) { sg_buf_put_escaped(b, s, strlen
  * else as it is (the grid's footer, drawn with the built-in font). */
 static void put_list_name(sg_buf *b, const char *s, int escape)
 {
-    if (!escape) { sg_buf_put_shell_word(b, s); return; }
     if (!sg_name_needs_quotes(s)) {
-        put_text(b, s);
+        if (escape) put_text(b, s);
+        else sg_buf_puts(b, s);
         return;
     }
     sg_buf_putc(b, '\'');
     for (;;) {
         const char *q = strchr(s, '\'');
         size_t n = q ? (size_t)(q - s) : strlen(s);
-        sg_buf_put_escaped(b, s, n, out_utf8);
+        if (escape) sg_buf_put_escaped(b, s, n, out_utf8);
+        else sg_buf_append(b, s, n);
         if (!q) break;
         sg_buf_puts(b, "'\\''");
         s = q + 1;

@@ -357,25 +357,24 @@ static void all_missing_hint(char *buf, size_t len, const char *images, const ch
     int jpg = dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
     char png[PATH_MAX] = "";
     if (jpg && (size_t)(dot - first) + 5 < sizeof png) snprintf(png, sizeof png, "%.*s.png", (int)(dot - first), first);
-    if (holder)
-        snprintf(buf, len, ", but %s%s%s holds it (a nested folder, as in Kaggle's "
-                 "img_align_celeba/img_align_celeba): give --images %s%s%s", images, slash, holder, images, slash, holder);
-    else if (png[0] && is_file_in(images, "", png)) {
+    char nested[PATH_MAX];   /* the --images to give, as one shell word in the advice */
+    if (holder) {
+        snprintf(nested, sizeof nested, "%s%s%s", images, slash, holder);
+        snprintf(buf, len, ", but %s holds it (a nested folder, as in Kaggle's "
+                 "img_align_celeba/img_align_celeba): give --images %s", nested, cli_shell_word(nested));
+    } else if (png[0] && is_file_in(images, "", png)) {
         /* The stem .png beside: CelebA's img_align_celeba_png. */
         const char *ext = strrchr(attrs, '.');
         const char *to = ext && !strcmp(ext, ".csv") ? "list_attr_png.csv" : "list_attr_png.txt";
-        /* a command to paste: the path as one shell word, if it prints as it is */
-        sg_buf from = SG_BUF_INIT;
-        if (printable_ascii(attrs)) sg_buf_put_shell_word(&from, attrs);
-        else sg_buf_puts(&from, "LIST");
+        /* a command to paste: the path as one shell word */
         snprintf(buf, len, ", but %s is (the PNG variant, img_align_celeba_png): rewrite the list's names with "
                  "sed -E 's/\\.jpg([ ,])/.png\\1/' %s > %s and give --attrs %s", sg_quote_str(png).s,
-                 from.failed ? "LIST" : from.data, to, to);
-        sg_buf_free(&from);
-    } else if (n_dirs == 1 && n_other == 0 && printable_ascii(dirs[0]))
-        snprintf(buf, len, "; it holds only the folder %s: give --images %s%s%s if the images are in it", dirs[0],
-                 images, slash, dirs[0]);
-    else if (n_dirs + n_other == 0)
+                 cli_shell_word(attrs), to, to);
+    } else if (n_dirs == 1 && n_other == 0 && printable_ascii(dirs[0])) {
+        snprintf(nested, sizeof nested, "%s%s%s", images, slash, dirs[0]);
+        snprintf(buf, len, "; it holds only the folder %s: give --images %s if the images are in it", dirs[0],
+                 cli_shell_word(nested));
+    } else if (n_dirs + n_other == 0)
         snprintf(buf, len, ": the directory is empty; check --images");
     else
         snprintf(buf, len, ": check --images");

@@ -627,7 +627,8 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
         char prefix[PATH_MAX];
         if (newest >= 0) {
             sg_ckpt_path(prefix, sizeof prefix, arg, newest, NULL);
-            cli_die("%s; to sample from the newest complete checkpoint there: --ckpt %s", err->msg, prefix);
+            cli_die("%s; to sample from the newest complete checkpoint there: --ckpt %s", err->msg,
+                    cli_shell_word(prefix));
         }
         /* a G alone (a converted reference checkpoint in RUN/ckpt, or a
          * directory of G files given as RUN) */
@@ -635,7 +636,7 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
         snprintf(ckdir, sizeof ckdir, "%s/ckpt", arg);
         if (!sg_ckpt_newest_generator_file(ckdir, prefix, sizeof prefix) ||
             !sg_ckpt_newest_generator_file(arg, prefix, sizeof prefix))
-            cli_die("%s; a G file is there: --ckpt %s", err->msg, prefix);
+            cli_die("%s; a G file is there: --ckpt %s", err->msg, cli_shell_word(prefix));
     }
     cli_die_err(err);
 }

@@ -385,7 +385,7 @@ int main(int argc, char **argv)
                 if (sg_path_missing(shards[k]))
                     cli_die("%s/config.json: the run's shard %s is missing (moved or renamed?): give the run's "
                             "shard%s after --resume, in order: sg-train -o %s --resume SHARD...", run_dir, shards[k],
-                            n_run_paths > 1 ? "s" : "", run_dir);
+                            n_run_paths > 1 ? "s" : "", cli_shell_word(run_dir));
             }
         }
     }
@@ -435,12 +435,12 @@ int main(int argc, char **argv)
         if (bad_shard) {
             const char *verb = sg_trainer_last_checkpoint(t) < 0 ? "starts the run again" : "continues from it";
             cli_die("%s (celeb-dump --verify %s lists every damaged record: pack the shard again, then sg-train -o %s "
-                    "--resume %s)", err.msg, bad_shard, run_dir, verb);
+                    "--resume %s)", err.msg, cli_shell_word(bad_shard), cli_shell_word(run_dir), verb);
         }
         if (sg_trainer_last_checkpoint(t) < 0) {
             if (full)
                 cli_die("%s%s (%s, then sg-train -o %s --resume starts the run again)", err.msg,
-                        named ? "" : "; no checkpoint yet", advice, run_dir);
+                        named ? "" : "; no checkpoint yet", advice, cli_shell_word(run_dir));
             cli_die_err(&err);
         }
         if (named || full) {
@@ -451,7 +451,7 @@ int main(int argc, char **argv)
             }
             cli_no_space_advice(&err, "(--keep N keeps fewer checkpoints)", advice, sizeof advice);
             cli_die("%s%s (%s%ssg-train -o %s --resume continues from it)", err.msg, cp, advice, full ? ", then " : "",
-                    run_dir);
+                    cli_shell_word(run_dir));
         }
         cli_die_err(&err);
     }
@@ -461,7 +461,7 @@ int main(int argc, char **argv)
         sg_ckpt_path(cp, sizeof cp, run_dir, sg_trainer_last_checkpoint(t), NULL);
         cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)",
                  stop_signal == SIGINT ? "interrupted" : stop_signal == SIGHUP ? "hung up" : "terminated",
-                 (long long)sg_trainer_iteration(t), cp, run_dir);
+                 (long long)sg_trainer_iteration(t), cp, cli_shell_word(run_dir));
         status = 128 + (int)stop_signal;
     }
     sg_trainer_free(t);

@@ -96,3 +96,118 @@ one_line() {
   body=${output%%$'\r\n'*}
   [[ "$body" != *$'\n'* ]] || { printf '%s\n' "$output" | od -c | head; false; }
 }
+
+# Suggested commands ("sg-train -o RUN --resume", "celeb-dump --verify SHARD",
+# "--images DIR", "--ckpt PREFIX") write each path as one shell word: bare
+# when ordinary, else quoted ('...', or bash's $'...' where it holds a
+# control byte, so that the message stays one line), so that the command
+# pasted into bash names the same files. Before, the path was pasted in as it
+# was: a space split it, a quote left bash waiting for its end.
+Q='it'\''s a "run" $x'   # a space, both quotes and a $
+
+# tiny_run DIR: DIR/s.lmdb (24 images, 16 px) and DIR/run, 2 iterations of a tiny model.
+TINY=(--g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 4 --threads 1 --device cpu -q)
+tiny_run() {
+  celeb-synth -q -n 24 -o "$1/syn"
+  celeb-pack -q --attrs "$1/syn/list_attr_celeba.txt" --images "$1/syn/img_align_celeba" --select Bangs,Male \
+    --crop 178 --size 16 -o "$1/s.lmdb"
+  sg-train -o "$1/run" --iters 2 "${TINY[@]}" "$1/s.lmdb"
+}
+
+@test "sg-train's resume advice for a moved shard pastes back into bash (a space, quotes, \$; a newline)" {
+  for dir in "$Q" "$D"; do
+    mkdir -p -- "$dir"
+    tiny_run "$dir"
+    mv -- "$dir/s.lmdb" "$dir/t.lmdb"
+    run sg-train -q -o "$dir/run" --resume --iters 3
+    [ "$status" -eq 1 ]
+    one_line
+    cmd=${output##*in order: }
+    [ "$cmd" != "$output" ]
+    [ "${cmd% SHARD...}" != "$cmd" ]
+    cmd=${cmd% SHARD...}
+    # as the message shows them: quoted, and the newline as \n inside $'...'
+    if [ "$dir" = "$Q" ]; then
+      [ "$output" = "sg-train: $Q/run/config.json: the run's shard $T/$Q/s.lmdb is missing (moved or renamed?): give the run's shard after --resume, in order: sg-train -o 'it'\\''s a \"run\" \$x/run' --resume SHARD..." ]
+    else
+      [ "$cmd" = "sg-train -o \$'a b\\nc-d/run' --resume" ]
+    fi
+    [ "$(bash -c "printf '%s|' ${cmd#sg-train -o }")" = "$dir/run|--resume|" ]
+    run bash -c "$cmd --iters 3 -q $(printf %q "$dir/t.lmdb")"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(cat "$dir/run/latest")" = 000003 ]
+  done
+}
+
+@test "sg-train's advice after a failed write, and after a damaged record (celeb-dump --verify too), pastes back" {
+  mkdir -- "$Q"
+  tiny_run "$Q"
+  rm -rf -- "$Q/run/samples"
+  echo "not a directory" > "$Q/run/samples"
+  run sg-train -o "$Q/run" --resume --iters 4 --sample-every 1
+  [ "$status" -eq 1 ]
+  one_line
+  [[ "$output" == *"; last good checkpoint: $Q/run/ckpt/000002 (sg-train -o "*" --resume continues from it)" ]]
+  cmd=${output##*(}
+  cmd=${cmd% continues from it)}
+  rm -- "$Q/run/samples"
+  run bash -c "$cmd --iters 4"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$Q/run/latest")" = 000004 ]
+
+  # record 5's first label becomes 2, its CRC made right again: it reads, its labels do not
+  cp -r -- "$Q/s.lmdb" "$Q/bad.lmdb"
+  /usr/bin/python3 - "$Q/bad.lmdb" <<'PY'
+import sys, lmdb, struct, zlib
+env = lmdb.open(sys.argv[1])
+with env.begin(write=True) as txn:
+    k = struct.pack(">Q", 5)
+    body = bytearray(txn.get(k)[:-4])
+    body[16] = 2
+    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
+PY
+  run sg-train -o "$Q/r2" --iters 12 --save-every 2 --sample-every 0 "${TINY[@]}" "$Q/bad.lmdb"
+  [ "$status" -eq 1 ]
+  one_line
+  verify=${output##*(celeb-dump --verify }
+  verify="celeb-dump --verify ${verify%% lists every damaged record*}"
+  resume=${output##*pack the shard again, then }
+  resume=${resume% continues from it)}
+  [ "$verify" = "celeb-dump --verify '$T/it'\\''s a \"run\" \$x/bad.lmdb'" ]
+  [ "$resume" = "sg-train -o 'it'\\''s a \"run\" \$x/r2' --resume" ]
+  run bash -c "$verify"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"record 5"* ]]
+  rm -r -- "$Q/bad.lmdb"
+  cp -r -- "$Q/s.lmdb" "$Q/bad.lmdb"   # packed again
+  run bash -c "$resume"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$Q/r2/latest")" = 000012 ]
+}
+
+@test "celeb-pack's --images advice and sg-sample's --ckpt advice paste back into bash" {
+  mkdir -- "$Q"
+  tiny_run "$Q"
+  # the images one folder down, as in Kaggle's img_align_celeba/img_align_celeba
+  mkdir -- "$Q/imgs"
+  mv -- "$Q/syn/img_align_celeba" "$Q/imgs/"
+  run celeb-pack -q --attrs "$Q/syn/list_attr_celeba.txt" --images "$Q/imgs" --select Bangs --size 16 -o "$Q/p.lmdb"
+  [ "$status" -eq 1 ]
+  one_line
+  [[ "$output" == *": give --images 'it'\\''s a \"run\" \$x/imgs/img_align_celeba'; $Q/p.lmdb not written" ]]
+  opt=${output##*: give }
+  opt=${opt%%; *}
+  run bash -c "celeb-pack -q --attrs $(printf %q "$Q/syn/list_attr_celeba.txt") $opt --select Bangs --size 16 -o p.lmdb"
+  [ "$status" -eq 0 ]
+  [ -e p.lmdb/data.mdb ]
+
+  rm -- "$Q/run/latest"
+  run sg-sample --ckpt "$Q/run" -o x.png "$Q/imgs/img_align_celeba/000001.jpg"
+  [ "$status" -eq 1 ]
+  one_line
+  [[ "$output" == *"; to sample from the newest complete checkpoint there: --ckpt 'it'\\''s a \"run\" \$x/run/ckpt/000002'" ]]
+  run bash -c "sg-sample ${output##*there: } -o x.png $(printf %q "$Q/imgs/img_align_celeba/000001.jpg")"
+  [ "$status" -eq 0 ]
+  [ -s x.png ]
+}

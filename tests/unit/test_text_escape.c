@@ -2,6 +2,8 @@
 #include "check.h"
 #include "text_escape.h"
 #include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* width: the terminal columns of the result; AUTO: one per character of
@@ -26,8 +28,105 @@ static void expect(const char *in, size_t n, int utf8, const char *want)
 
 #define BOTH(in, want) do { expect(in, sizeof in - 1, 0, want); expect(in, sizeof in - 1, 1, want); } while (0)
 
+static void expect_word(const char *in, const char *want)
+{
+    sg_buf b = SG_BUF_INIT;
+    int rc = sg_buf_put_shell_word(&b, in);
+    const char *got = b.data ? b.data : "";
+    CHECK(rc == 0 && !strcmp(got, want), "shell word: got '%s', want '%s'", got, want);
+    sg_buf_free(&b);
+}
+
+/* Every word, read back by bash (in locale loc), gives the bytes it was
+ * made of: printf '%s\0' WORD... through a pipe. */
+static void expect_bash_reads_back(const char *loc, const char *const *in, size_t n)
+{
+    sg_buf cmd = SG_BUF_INIT;
+    sg_buf_appendf(&cmd, "LC_ALL=%s bash 2>/dev/null -c ", loc);
+    sg_buf script = SG_BUF_INIT;
+    sg_buf_puts(&script, "printf '%s\\0'");
+    for (size_t k = 0; k < n; k++) {
+        sg_buf_putc(&script, ' ');
+        sg_buf_put_shell_word(&script, in[k]);
+    }
+    sg_buf_put_shell_word(&cmd, script.data);   /* one word for sh: in quotes, no control byte in it */
+    FILE *f = popen(cmd.data, "r");
+    CHECK(f != NULL, "popen bash");
+    if (!f) return;
+    static char out[1 << 16];
+    size_t len = fread(out, 1, sizeof out, f);
+    int st = pclose(f);
+    CHECK(st == 0, "%s: bash failed (%d)", loc, st);
+    size_t at = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t l = strlen(in[k]);
+        int same = at + l < len && !memcmp(out + at, in[k], l) && out[at + l] == 0;
+        CHECK(same, "%s: word %zu does not read back", loc, k);
+        if (!same) break;
+        at += l + 1;
+    }
+    CHECK(at == len, "%s: %zu bytes read back, want %zu", loc, len, at);
+    sg_buf_free(&cmd);
+    sg_buf_free(&script);
+}
+
+/* sg_buf_put_shell_word: words a user pastes from a message into a shell. */
+static void shell_words(void)
+{
+    expect_word("runs/celebA", "runs/celebA");   /* ordinary: as it is */
+    expect_word("/data/a-b_c.d+e:f@g%h=i", "/data/a-b_c.d+e:f@g%h=i");
+    expect_word("caf\xc3\xa9/\xe6\x97\xa5", "caf\xc3\xa9/\xe6\x97\xa5");   /* printable UTF-8 */
+    expect_word("", "''");
+    expect_word("my run", "'my run'");
+    expect_word("it's", "'it'\\''s'");
+    expect_word("$HOME/`x`/*!", "'$HOME/`x`/*!'");
+    expect_word("a\\b", "'a\\b'");
+    expect_word("~/run", "'~/run'");              /* no tilde expansion */
+    expect_word("--x=~", "'--x=~'");              /* bash's, after = too */
+    expect_word("a^b", "'a^b'");
+    /* control bytes and what does not print: $'...', one line */
+    expect_word("a\nb", "$'a\\nb'");
+    expect_word("it's\t\\\r", "$'it\\'s\\t\\\\\\r'");
+    expect_word("\x1b[31m", "$'\\x1b[31m'");
+    expect_word("\x1b" "b", "$'\\x1b'$'b'");     /* \x1bb would be one byte to some shells */
+    expect_word("\x7f" "g", "$'\\x7fg'");
+    expect_word("\xff/x", "$'\\xff/x'");       /* no UTF-8 */
+    expect_word("\xe2\x80\xae" "a", "$'\\xe2\\x80\\xae'$'a'");   /* U+202E, invisible */
+    expect_word("\xc3\xa9\n", "$'\xc3\xa9\\n'");
+    /* every byte, and a hex digit after each: no control byte in any word,
+     * and bash reads each back as it was */
+    const char *in[300];
+    static char bytes[256][4], all[512];
+    size_t n = 0, k = 0;
+    for (int c = 1; c < 256; c++) {
+        snprintf(bytes[c], sizeof bytes[c], "%c%c", c, c == 'a' ? 'b' : 'c');
+        in[n++] = bytes[c];
+        all[k++] = (char)c;
+        all[k++] = (char)(c % 16 < 10 ? '0' + c % 16 : 'a' + c % 16 - 10);
+    }
+    all[k] = 0;
+    const char *more[] = {all, "", "my run's \"dir\"", "a\nb", "\n", "\\", "'", "$'x'", "-o", "x\x01" "1",
+                          "\xe6\x97\xa5 \x1b", "~", "a=~", "#c", "{a,b}", "[ab]", "!!", "x\x80\xbf"};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) in[n++] = more[i];
+    for (size_t i = 0; i < n; i++) {
+        sg_buf b = SG_BUF_INIT;
+        sg_buf_put_shell_word(&b, in[i]);
+        int clean = 1;
+        for (const unsigned char *p = (const unsigned char *)b.data; *p; p++)
+            if (*p < 0x20 || *p == 0x7f) clean = 0;
+        CHECK(clean, "shell word %zu holds a control byte", i);
+        sg_buf_free(&b);
+    }
+    expect_bash_reads_back("C", in, n);
+    expect_bash_reads_back("C.UTF-8", in, n);
+    char *w = sg_shell_word("a b");
+    CHECK(w && !strcmp(w, "'a b'"), "sg_shell_word");
+    free(w);
+}
+
 int main(void)
 {
+    shell_words();   /* in any locale */
     /* The tools set the locale from the environment; UTF-8 output assumes a
      * UTF-8 locale, whose wcwidth gives the columns. */
     if (!setlocale(LC_CTYPE, "C.UTF-8") || !sg_locale_utf8()) {

@@ -4,6 +4,7 @@
 #include "shard.h"
 #include "checkpoint.h"
 #include "json.h"
+#include "text_escape.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -264,6 +265,17 @@ void cli_die_stdout(void)
 {
     int saved = errno;
     cli_die("<stdout>: %s%s", strerror(saved), stdout_is_file() ? no_space_hint(saved) : "");
+}
+
+const char *cli_shell_word(const char *s)
+{
+    /* a few at once for one message; held in a static table, not leaked */
+    static char *words[8];
+    static unsigned next;
+    char **w = &words[next++ % 8];
+    free(*w);
+    if (!(*w = sg_shell_word(s))) cli_die("out of memory");
+    return *w;
 }
 
 void cli_warn(const char *fmt, ...)

@@ -68,6 +68,12 @@ const char *cli_no_space_hint(const sg_err *err);
  * (NULL: none) follows "free space": "free space on it (--keep N ...)",
  * "free space (--keep N ...) or ask for more quota". */
 const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf, size_t n);
+/* s (a path) as one word of a command a message suggests ("sg-train -o %s
+ * --resume"), for the user to paste back: lib/text_escape.h
+ * sg_buf_put_shell_word (an ordinary path bare; 'a b', $'a\nb'), which the
+ * messages' escaping leaves as it is. The text lives until the eighth call
+ * after; dies when out of memory. */
+const char *cli_shell_word(const char *s);
 /* "tool: message" on stderr (a warning or a note: "wrote N records to OUT"), returns. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
