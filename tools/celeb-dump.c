@@ -426,7 +426,7 @@ int main(int argc, char **argv)
     uint64_t seed = 0;
     const char *out = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:qh", opts)) != -1) {
         switch (c) {
         case 'S': mode = MODE_STATS; n_modes++; break;
         case 'L': mode = MODE_LIST; n_modes++; break;
@@ -453,7 +453,7 @@ int main(int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case 'V': cli_version();
-        default: cli_try_help();   /* getopt_long said what was wrong */
+        default: cli_try_help();   /* an option without a case above */
         }
     }
     if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing SHARD" : "too many arguments");

@@ -602,7 +602,7 @@ int main(int argc, char **argv)
     long crop = 0, size = 128, limit = 0, threads = 0;
     int encoding = SG_PIXELS_RAW, strict = 0, force = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "a:i:s:F:c:S:o:e:n:j:fqh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "a:i:s:F:c:S:o:e:n:j:fqh", opts)) != -1) {
         switch (c) {
         case 'a': attrs = optarg; break;
         case 'i': images = optarg; break;
@@ -623,7 +623,7 @@ int main(int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case OPT_VERSION: cli_version();
-        default: cli_try_help();   /* getopt_long said what was wrong */
+        default: cli_try_help();   /* an option without a case above */
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", sg_quote_str(argv[optind]).s);

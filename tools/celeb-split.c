@@ -332,7 +332,7 @@ static void parse_args(int argc, char **argv, options *o)
     o->seed = 1234;
     const char *priority = NULL, *rest = "drop";
     int c;
-    while ((c = getopt_long(argc, argv, "g:p:r:o:s:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "g:p:r:o:s:qh", opts)) != -1) {
         switch (c) {
         case 'g': add_group(o, optarg); break;
         case 'p': priority = optarg; break;
@@ -358,7 +358,7 @@ static void parse_args(int argc, char **argv, options *o)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); exit(0);
         case 'v': cli_version();
-        default: cli_try_help();   /* getopt_long said what was wrong */
+        default: cli_try_help();   /* an option without a case above */
         }
     }
     if (optind != argc - 1) cli_usage_error(optind == argc ? "missing ATTR_FILE" : "expected one ATTR_FILE");

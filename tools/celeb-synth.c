@@ -257,7 +257,7 @@ int main(int argc, char **argv)
     int force = 0, do_judge = 0, json = 0;
     const char *out = NULL, *generating_only = NULL;   /* the last option --judge has no use for */
     int c;
-    while ((c = getopt_long(argc, argv, "n:s:o:j:fqh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "n:s:o:j:fqh", opts)) != -1) {
         if (c == 'n' || c == 's' || c == OPT_QUALITY || c == 'j' || c == 'f')
             generating_only = c == 'n' ? "-n/--count" : c == 's' ? "-s/--seed" : c == OPT_QUALITY ? "--quality"
                             : c == 'j' ? "-j/--threads" : "-f/--force";
@@ -273,7 +273,7 @@ int main(int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case OPT_VERSION: cli_version();
-        default: cli_try_help();   /* getopt_long said what was wrong */
+        default: cli_try_help();   /* an option without a case above */
         }
     }
     if (do_judge) {

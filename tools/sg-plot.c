@@ -721,7 +721,7 @@ int main(int argc, char **argv)
     int bars_mode = 0, smooth = 1, full_range = 0, W = 1200, H = 0;
     const char *history_only = NULL;   /* the last option --bars has no use for */
     int c;
-    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:qh", opts)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'b': bars_mode = 1; break;
@@ -733,7 +733,7 @@ int main(int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case 'V': cli_version();
-        default: cli_try_help();   /* getopt_long said what was wrong */
+        default: cli_try_help();   /* an option without a case above */
         }
     }
     if (optind + 1 != argc) cli_usage_error(optind == argc ? "missing input file" : "too many arguments");

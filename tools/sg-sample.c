@@ -719,7 +719,7 @@ int main(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:d:t:o:n:b:qh", longopts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "c:d:t:o:n:b:qh", longopts)) != -1) {
         switch (opt) {
         case 'c': o.ckpt = optarg; break;
         case 'd': o.data = optarg; break;
@@ -754,7 +754,7 @@ int main(int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case OPT_VERSION: cli_version();
-        default: cli_try_help();   /* getopt_long said what was wrong */
+        default: cli_try_help();   /* an option without a case above */
         }
     }
     int n_files = argc - optind;

@@ -295,7 +295,7 @@ int main(int argc, char **argv)
     const char *run_dir = NULL, *device = "auto", *precision = NULL;
     int resume = 0, force = 0, c;
     long disk_full_wait = 1800;   /* operational: not in config.json, any value on --resume */
-    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:qh", longopts)) != -1) {
         if (c >= O_ITERS && c < O_END) given[c] = 1;
         switch (c) {
         case 'o': run_dir = optarg; break;
@@ -343,7 +343,7 @@ int main(int argc, char **argv)
         case O_RESUME: resume = 1; break;
         case O_FORCE: force = 1; break;
         case O_DISKWAIT: disk_full_wait = cli_parse_long("--disk-full-wait", optarg, 0, INT_MAX); break;
-        default: cli_try_help();   /* getopt_long said what was wrong */
+        default: cli_try_help();   /* an option without a case above */
         }
     }
     if (!run_dir) cli_usage_error("no run directory (-o RUN)");

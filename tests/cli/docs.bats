@@ -24,7 +24,7 @@ code_longs() {
 # short-option string holds.
 code_pairs() {
   local src="$ROOT/tools/$1.c" shorts
-  shorts=$(grep -oE 'getopt_long\(argc, argv, "[^"]*"' "$src" | sed -E 's/.*"([^"]*)"$/\1/' | tr -d ':')
+  shorts=$(grep -oE 'cli_getopt\(argc, argv, "[^"]*"' "$src" | sed -E 's/.*"([^"]*)"$/\1/' | tr -d ':')
   grep -oE "\{\"[a-z][a-z0-9-]*\", *(no|required|optional)_argument, *0, *'[a-zA-Z]'" "$src" |
     sed -E "s/^\{\"([^\"]*)\".*'(.)'$/\2 \1/" |
     while read -r c name; do [[ "$shorts" == *"$c"* ]] && echo "-$c --$name"; done | sort -u

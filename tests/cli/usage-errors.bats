@@ -116,3 +116,33 @@ refused() {
     [ "${lines[0]}" = "$t: invalid option -- 'Z'" ]
   done
 }
+
+@test "option errors are the tools' own lines in getopt's words: one line each, control bytes escaped" {
+  local t
+  for t in celeb-dump celeb-pack celeb-split celeb-synth sg-plot sg-sample sg-train; do
+    run "$t" $'--no\nsuch'
+    [ "$status" -eq 2 ]
+    [ "${#lines[@]}" -eq 2 ] || { echo "$t: $output"; false; }
+    [ "${lines[0]}" = "$t: unrecognized option '--no\\nsuch'" ]
+    [ "${lines[1]}" = "Try '$t --help'." ]
+    run "$t" $'-\x1b'
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "$t: invalid option -- '\\x1b'" ]
+    run "$t" --help=x
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "$t: option '--help' doesn't allow an argument" ]
+    run "$t" -o
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "$t: option requires an argument -- 'o'" ]
+    run "$t" --outp
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "$t: option '--output' requires an argument" ]
+  done
+  # an abbreviation of several options, and a short option's error after a long option
+  run sg-sample --c
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-sample: option '--c' is ambiguous; possibilities: '--ckpt' '--count' '--crop'" ]
+  run sg-train --quiet -Zq
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: invalid option -- 'Z'" ]
+}

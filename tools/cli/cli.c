@@ -39,9 +39,6 @@ void cli_init(char **argv)
     const char *argv0 = argv[0];
     const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
     cli_name = slash ? slash + 1 : (argv0 ? argv0 : cli_name);
-    /* getopt_long names the program by argv[0]: "sg-train: unrecognized
-     * option", as every other message, not "/usr/local/bin/sg-train: ..." */
-    if (argv0) argv[0] = (char *)cli_name;
     /* Started with stdin, stdout or stderr closed (2>&-), the next file opened
      * would get that number and messages would be written into it (an LMDB
      * data file, an output). Keep 0..2 taken by the root directory: writing
@@ -293,6 +290,69 @@ void cli_try_help(void)
 {
     fprintf(stderr, "Try '%s --help'.\n", cli_name);
     exit(2);
+}
+
+/* The long option that the element --NAME[=...] (name: NAME..., n its
+ * length) stands for: an exact name, else the first it abbreviates; with
+ * val >= 0 only one whose val is that. NULL if none. */
+static const struct option *long_option_named(const struct option *longopts, const char *name, size_t n,
+                                              int val)
+{
+    const struct option *first = NULL;
+    for (const struct option *o = longopts; o && o->name; o++) {
+        if (strncmp(o->name, name, n) || (val >= 0 && o->val != val)) continue;
+        if (strlen(o->name) == n) return o;
+        if (!first) first = o;
+    }
+    return first;
+}
+
+/* Prints "option '--NAME' is ambiguous; possibilities: '--a' '--b'" and dies
+ * when NAME abbreviates long options that differ in what they do (getopt_long
+ * takes abbreviations of one and the same option); returns otherwise. */
+static void refuse_ambiguous(const struct option *longopts, const char *name, size_t n)
+{
+    const struct option *first = NULL;
+    int differ = 0;
+    char list[1024] = "";
+    size_t used = 0;
+    for (const struct option *o = longopts; o && o->name; o++) {
+        if (strncmp(o->name, name, n)) continue;
+        if (strlen(o->name) == n) return;      /* an exact name is never ambiguous */
+        if (!first) first = o;
+        else if (o->has_arg != first->has_arg || o->flag != first->flag || o->val != first->val) differ = 1;
+        int k = snprintf(list + used, sizeof list - used, " '--%s'", o->name);
+        if (k > 0 && (size_t)k < sizeof list - used) used += (size_t)k;
+    }
+    if (differ) cli_usage_error("option '--%.*s' is ambiguous; possibilities:%s", (int)n, name, list);
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    opterr = 0;                             /* its messages are ours: one line, escaped */
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    if (c != '?' && c != ':') return c;
+    /* A long option's error leaves optind past its element (and optopt 0
+     * for an unknown or ambiguous name, else its val); a short option's
+     * leaves optopt the letter, and optind past its element only at the
+     * element's end (argv[optind - 1] may then be an earlier --option). */
+    const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : NULL;
+    if (arg && arg[0] == '-' && arg[1] == '-' && arg[2]) {
+        const char *name = arg + 2;
+        size_t n = strcspn(name, "=");
+        if (!optopt) {
+            refuse_ambiguous(longopts, name, n);
+            cli_usage_error("unrecognized option '%s'", arg);
+        }
+        const struct option *o = long_option_named(longopts, name, n, optopt);
+        if (o) {
+            if (name[n] == '=') cli_usage_error("option '--%s' doesn't allow an argument", o->name);
+            cli_usage_error("option '--%s' requires an argument", o->name);
+        }
+    }
+    if (optopt && optopt != ':' && strchr(shortopts, optopt))
+        cli_usage_error("option requires an argument -- '%c'", optopt);
+    cli_usage_error("invalid option -- '%c'", optopt);
 }
 
 void cli_refuse_empty_path(const char *what, const char *path)

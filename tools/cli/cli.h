@@ -3,12 +3,13 @@
  * -h/--help prints usage on stdout and exits 0; --version prints "tool VERSION". */
 #ifndef SG_CLI_H
 #define SG_CLI_H
+#include <getopt.h>
 #include <stdio.h>
 #include "error.h"
 
 extern const char *cli_name;          /* set by cli_init from argv[0] */
 
-/* Sets cli_name, and argv[0] to it (getopt_long names the program by it);
+/* Sets cli_name from argv[0] (its last component: messages say "sg-train: ...");
  * keeps descriptors 0-2 taken; on SIGINT, SIGTERM and SIGHUP
  * removes the temporary files writers have in flight (lib/fileio.h) and ends
  * as the signal would; ignores SIGXFSZ (a write past ulimit -f fails with
@@ -78,9 +79,16 @@ const char *cli_shell_word(const char *s);
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-/* "Try 'tool --help'." on stderr, exit 2: after getopt_long's own message
- * about an unknown option or a missing argument, which says it already. */
+/* "Try 'tool --help'." on stderr, exit 2. */
 void cli_try_help(void) __attribute__((noreturn));
+/* getopt_long (argument permutation, abbreviated long options) whose errors
+ * are usage errors (cli_usage_error: one line, control bytes escaped, "Try
+ * 'tool --help'.", exit 2) in getopt_long's own words ("unrecognized option
+ * '--x'", "option '--ite' is ambiguous; possibilities: '--iters'
+ * '--iter-x'", "option '--output' requires an argument", "option '--force'
+ * doesn't allow an argument", "invalid option -- 'Z'", "option requires an
+ * argument -- 'o'"); otherwise its return value. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 /* A usage error "what: empty path" when path is "" (NULL: not given, fine):
  * an empty name would otherwise reach the file system as the working or the
  * root directory ("" + "/img_align_celeba"), or give "tool: : No such file". */
