@@ -145,4 +145,15 @@ refused() {
   run sg-train --quiet -Zq
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = "sg-train: invalid option -- 'Z'" ]
+  # a bad letter inside a group, after a long option whose value is that letter: the letter is named
+  run celeb-dump --stats -Sq x
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "celeb-dump: invalid option -- 'S'" ]
+  run sg-plot --bars -bq h.jsonl
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-plot: invalid option -- 'b'" ]
+  # an ambiguous abbreviation is shown whole, with its value
+  run sg-sample --c=x
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-sample: option '--c=x' is ambiguous; possibilities: '--ckpt' '--count' '--crop'" ]
 }

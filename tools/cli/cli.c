@@ -307,10 +307,11 @@ static const struct option *long_option_named(const struct option *longopts, con
     return first;
 }
 
-/* Prints "option '--NAME' is ambiguous; possibilities: '--a' '--b'" and dies
- * when NAME abbreviates long options that differ in what they do (getopt_long
- * takes abbreviations of one and the same option); returns otherwise. */
-static void refuse_ambiguous(const struct option *longopts, const char *name, size_t n)
+/* Prints "option 'ARG' is ambiguous; possibilities: '--a' '--b'" (arg the
+ * whole element, --NAME[=VALUE]) and dies when NAME abbreviates long options
+ * that differ in what they do (getopt_long takes abbreviations of one and
+ * the same option); returns otherwise. */
+static void refuse_ambiguous(const struct option *longopts, const char *arg, const char *name, size_t n)
 {
     const struct option *first = NULL;
     int differ = 0;
@@ -324,24 +325,26 @@ static void refuse_ambiguous(const struct option *longopts, const char *name, si
         int k = snprintf(list + used, sizeof list - used, " '--%s'", o->name);
         if (k > 0 && (size_t)k < sizeof list - used) used += (size_t)k;
     }
-    if (differ) cli_usage_error("option '--%.*s' is ambiguous; possibilities:%s", (int)n, name, list);
+    if (differ) cli_usage_error("option '%s' is ambiguous; possibilities:%s", arg, list);
 }
 
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
     opterr = 0;                             /* its messages are ours: one line, escaped */
+    int before = optind ? optind : 1;       /* 0: getopt's own first call starts at 1 */
     int c = getopt_long(argc, argv, shortopts, longopts, NULL);
     if (c != '?' && c != ':') return c;
-    /* A long option's error leaves optind past its element (and optopt 0
-     * for an unknown or ambiguous name, else its val); a short option's
-     * leaves optopt the letter, and optind past its element only at the
-     * element's end (argv[optind - 1] may then be an earlier --option). */
-    const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : NULL;
+    /* A long option's error leaves optind past its element, which this
+     * call consumed (and optopt 0 for an unknown or ambiguous name, else its
+     * val); a short option's leaves optopt the letter, and optind past its
+     * element only at the element's end: inside a group (-Sq) optind stays,
+     * and argv[optind - 1] is an earlier element, maybe a --option. */
+    const char *arg = optind > before && optind <= argc ? argv[optind - 1] : NULL;
     if (arg && arg[0] == '-' && arg[1] == '-' && arg[2]) {
         const char *name = arg + 2;
         size_t n = strcspn(name, "=");
         if (!optopt) {
-            refuse_ambiguous(longopts, name, n);
+            refuse_ambiguous(longopts, arg, name, n);
             cli_usage_error("unrecognized option '%s'", arg);
         }
         const struct option *o = long_option_named(longopts, name, n, optopt);
@@ -439,8 +442,10 @@ void cli_refuse_output_over_data(const char *out, const char *advice)
     for (size_t k = 0; place != 1 && k < sizeof run_files / sizeof run_files[0]; k++)   /* 1: a directory to be made */
         if (!strcmp(name, run_files[k]) && is_run_dir(dir))
             cli_die("%s: the output is the file %s of the training run %s; %s", out, name, dir, advice);
-    /* a shard or a run's ckpt/ at any depth above: celeb-pack --force would
-     * delete a sub-directory of a shard with the shard, and sg-train owns ckpt/ */
+    /* a shard (a directory with data.mdb) or a run's ckpt/ at any depth
+     * above, not only the file's own directory: a shard holding anything
+     * else can no longer be replaced (celeb-pack --force refuses it), and
+     * sg-train owns ckpt/ */
     char up[PATH_MAX];
     snprintf(up, sizeof up, "%s", dir);
     for (;;) {
