@@ -6,8 +6,10 @@ int sg_thread_start(pthread_t *thread, void *(*start)(void *), void *arg)
     /* Raised by the thread's own fault, abort or write: blocked, a fault
      * would kill the process without its crash handler's message, and a
      * write to a closed pipe would not end the process as it does on the
-     * main thread. */
-    static const int own[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGPIPE, SIGXFSZ};
+     * main thread. SIGPROF and SIGVTALRM too: a profiler's CPU-time timer
+     * (gprof, gperftools) samples the thread that used the time. */
+    static const int own[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGPIPE, SIGXFSZ,
+                              SIGPROF, SIGVTALRM};
     sigset_t block, was;
     sigfillset(&block);
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) sigdelset(&block, own[i]);

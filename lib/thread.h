@@ -11,7 +11,8 @@
 /* pthread_create(thread, NULL, start, arg) with every signal blocked in the
  * new thread but those raised for the thread that caused them (SIGSEGV,
  * SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT; SIGPIPE and SIGXFSZ of
- * its own writes), which must still reach their handlers. The caller's mask
+ * its own writes; SIGPROF and SIGVTALRM of its CPU time), which must still
+ * reach their handlers. The caller's mask
  * is unchanged on return. 0, or pthread_create's error number (errno is left
  * alone). */
 int sg_thread_start(pthread_t *thread, void *(*start)(void *), void *arg);
