@@ -119,12 +119,39 @@ static int shell_bare(unsigned char c)
 }
 
 /* Length of a printable UTF-8 character at p (n bytes left), else 0; the
- * locale's wcwidth is not asked: a suggested command reads the same in any. */
+ * locale's wcwidth is not asked: a suggested command, and a message holding
+ * one, reads the same in any. */
 static size_t shell_utf8(const unsigned char *p, size_t n)
 {
     uint32_t cp;
     size_t len = p[0] >= 0x80 ? utf8_sequence(p, n, &cp) : 0;
     return len && !invisible(cp) ? len : 0;
+}
+
+size_t sg_escape_message(char *out, size_t n, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s), o = 0, full = 0;
+    while (left) {
+        /* kept: printable ASCII, a backslash too (lib's quoted text is
+         * escaped already), and the UTF-8 that shell words keep, so that one
+         * in a message is not escaped again */
+        char e[5];
+        const char *piece = (const char *)p;
+        size_t in = shell_utf8(p, left), l;
+        if (in) l = in;
+        else if (*p >= 0x20 && *p < 0x7f) l = in = 1;
+        else { l = sg_escape_byte(*p, e); piece = e; in = 1; }
+        if (full == o && o + l < n) {   /* never cut inside a piece */
+            memcpy(out + o, piece, l);
+            o += l;
+        }
+        full += l;
+        p += in;
+        left -= in;
+    }
+    if (n) out[o] = 0;
+    return full;
 }
 
 int sg_buf_put_shell_word(sg_buf *b, const char *s)

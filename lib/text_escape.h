@@ -43,6 +43,18 @@ int sg_name_needs_quotes(const char *s);
  * text. ($'...' is bash's, zsh's, ksh's and POSIX.1-2024's, not older dash's:
  * no other one-line form gives a newline back.) */
 int sg_buf_put_shell_word(sg_buf *b, const char *s);
+/* s as a message shows it, on one line and with nothing that moves or hides
+ * text: a C0 control byte, DEL, a byte of no well-formed UTF-8 sequence and
+ * each byte of an invisible character (as sg_buf_put_escaped tells them: C1
+ * controls such as U+009B CSI and U+0085 NEL, U+2028, U+202E...) as
+ * sg_escape_byte writes it (\n, \t, \x1b, \xc2\x9b); the rest as it is,
+ * a backslash too (text lib/ quoted with sg_quote_bytes is escaped already)
+ * and printable UTF-8 in any locale (as sg_buf_put_shell_word keeps it, so
+ * that a shell word in a message stays the same). Into out (n bytes, with
+ * its NUL; out may be NULL when n is 0), cut before a piece (an escape, a
+ * character) that does not fit; returns the length of the whole, as
+ * snprintf. */
+size_t sg_escape_message(char *out, size_t n, const char *s);
 /* sg_buf_put_shell_word into a new malloc'd string; NULL when out of memory. */
 char *sg_shell_word(const char *s);
 /* 1 when the C library's character set (LC_CTYPE, as set by the program with

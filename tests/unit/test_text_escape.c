@@ -115,6 +115,11 @@ static void shell_words(void)
         for (const unsigned char *p = (const unsigned char *)b.data; *p; p++)
             if (*p < 0x20 || *p == 0x7f) clean = 0;
         CHECK(clean, "shell word %zu holds a control byte", i);
+        /* a message holding the word shows it as it is: not escaped twice */
+        static char shown[4096];
+        size_t len = sg_escape_message(shown, sizeof shown, b.data);
+        CHECK(len == strlen(b.data) && !strcmp(shown, b.data), "shell word %zu: a message changes it to '%s'", i,
+              shown);
         sg_buf_free(&b);
     }
     expect_bash_reads_back("C", in, n);
@@ -124,9 +129,55 @@ static void shell_words(void)
     free(w);
 }
 
+static void expect_message(const char *in, const char *want)
+{
+    char out[256];
+    size_t len = sg_escape_message(out, sizeof out, in);
+    CHECK(len == strlen(want) && !strcmp(out, want), "message: got '%s', want '%s'", out, want);
+    CHECK(sg_escape_message(NULL, 0, in) == len, "message '%s': the length alone", want);
+}
+
+static void expect_message_cut(const char *in, size_t n, const char *want, size_t full)
+{
+    char out[64];
+    memset(out, 'Z', sizeof out);
+    size_t len = sg_escape_message(out, n, in);
+    CHECK(len == full && !strcmp(out, want), "message in %zu bytes: got '%s' (%zu), want '%s' (%zu)", n, out, len,
+          want, full);
+}
+
+/* sg_escape_message: the tools' messages, one line whatever the paths in them. */
+static void messages(void)
+{
+    expect_message("runs/celebA: No such file", "runs/celebA: No such file");
+    expect_message("", "");
+    expect_message("a\nb\tc\rd\x1b[31m\x7f\x01", "a\\nb\\tc\\rd\\x1b[31m\\x7f\\x01");
+    expect_message("a\\nb 'c' $'x\\ty'", "a\\nb 'c' $'x\\ty'");   /* backslashes kept: quoted already */
+    expect_message("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 \xc2\xa0",
+                   "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 \xc2\xa0");   /* printable UTF-8, in any locale */
+    expect_message("\xc2\x9b" "31m", "\\xc2\\x9b31m");           /* U+009B CSI: xterm acts on it */
+    expect_message("a\xc2\x85" "b", "a\\xc2\\x85b");              /* U+0085 NEL: a line break to Python */
+    expect_message("\xe2\x80\xae" "gpj.exe", "\\xe2\\x80\\xaegpj.exe");   /* U+202E RIGHT-TO-LEFT OVERRIDE */
+    expect_message("\xe2\x81\xa6" "x", "\\xe2\\x81\\xa6x");       /* U+2066 LEFT-TO-RIGHT ISOLATE */
+    expect_message("a\xe2\x80\xa8" "b\xe2\x80\xa9", "a\\xe2\\x80\\xa8b\\xe2\\x80\\xa9");   /* U+2028, U+2029 */
+    expect_message("Smi\xe2\x80\x8bling\xef\xbb\xbf", "Smi\\xe2\\x80\\x8bling\\xef\\xbb\\xbf");
+    expect_message("\x9b" "31m\xff\xfe", "\\x9b31m\\xff\\xfe");   /* no UTF-8 */
+    expect_message("\xc0\xaf\xed\xa0\x80", "\\xc0\\xaf\\xed\\xa0\\x80");   /* overlong, a surrogate */
+    expect_message("ab\xe2\x82", "ab\\xe2\\x82");                 /* cut short */
+    expect_message("\xe2\x82" "\xc3\xa9", "\\xe2\\x82\xc3\xa9");  /* the next one kept */
+    /* cut before a piece that does not fit, never inside one */
+    expect_message_cut("ab\x1b" "c", 8, "ab\\x1bc", 7);
+    expect_message_cut("ab\x1b" "c", 7, "ab\\x1b", 7);
+    expect_message_cut("ab\x1b" "c", 6, "ab", 7);
+    expect_message_cut("a\xc3\xa9" "b", 3, "a", 4);
+    expect_message_cut("a\xc3\xa9" "b", 4, "a\xc3\xa9", 4);
+    expect_message_cut("ab", 1, "", 2);
+}
+
 int main(void)
 {
     shell_words();   /* in any locale */
+    messages();
     /* The tools set the locale from the environment; UTF-8 output assumes a
      * UTF-8 locale, whose wcwidth gives the columns. */
     if (!setlocale(LC_CTYPE, "C.UTF-8") || !sg_locale_utf8()) {

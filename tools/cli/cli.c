@@ -174,45 +174,22 @@ static int stdout_is_file(void)
     return fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* 1 for a byte that would break a message's line or drive the terminal:
- * the C0 controls (newline, carriage return, tab, escape...) and DEL. */
-static int control_byte(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-/* s with its control bytes escaped as sg_escape_byte shows them (\n, \t,
- * \x1b): a path or a name holding a newline leaves a message on one line,
- * which a script reading stderr line by line reads as one, and an escape
- * sequence in it reaches no terminal. Backslashes and UTF-8 (a name in any
+/* s escaped for a message (sg_escape_message: control bytes, C1 controls,
+ * bidi overrides, line separators and bytes of no UTF-8 as \n, \t,
+ * \x1b, \xc2\x9b): a path or a name holding a newline leaves a message on
+ * one line, which a script reading stderr line by line (Python's
+ * splitlines too) reads as one, and no escape sequence or reordering in it
+ * reaches a terminal. Backslashes and printable UTF-8 (a name in any
  * script) stay as they are: messages are for people, and what lib/ quoted
- * with sg_quote_bytes is escaped already. */
+ * with sg_quote_bytes, or a shell word, is escaped already. */
 static void put_escaped(const char *s, FILE *f)
 {
-    while (*s) {
-        size_t run = 0;
-        while (s[run] && !control_byte((unsigned char)s[run])) run++;
-        fwrite(s, 1, run, f);
-        s += run;
-        if (*s) {
-            char e[5];
-            sg_escape_byte((unsigned char)*s++, e);
-            fputs(e, f);
-        }
-    }
-}
-
-/* put_escaped into out (n > 0 bytes), cut before an escape that does not
- * fit; its length. */
-static size_t escape_into(char *out, size_t n, const char *s)
-{
-    size_t o = 0;
-    for (; *s; s++) {
-        char e[5] = {*s, 0};
-        size_t l = control_byte((unsigned char)*s) ? sg_escape_byte((unsigned char)*s, e) : 1;
-        if (o + l >= n) break;
-        memcpy(out + o, e, l);
-        o += l;
-    }
-    out[o] = 0;
-    return o;
+    char stack[8192], *e = stack;
+    size_t len = sg_escape_message(stack, sizeof stack, s);
+    if (len >= sizeof stack && (e = malloc(len + 1)) != NULL) sg_escape_message(e, len + 1, s);
+    else e = stack;   /* cut when out of memory */
+    fputs(e, f);
+    if (e != stack) free(e);
 }
 
 /* Every message of the tools goes out here: the one place that keeps each
@@ -523,7 +500,7 @@ void cli_progress(const char *fmt, ...)
     va_end(ap);
     /* a name in it with a newline would end the line that \r rewrites */
     int k = snprintf(line, sizeof line, "%s: ", cli_name);
-    if (k >= 0 && (size_t)k < sizeof line) escape_into(line + k, sizeof line - (size_t)k, text);
+    if (k >= 0 && (size_t)k < sizeof line) sg_escape_message(line + k, sizeof line - (size_t)k, text);
     /* One row of the terminal, read at every redraw (a resize needs no
      * signal): a line that wraps leaves its first rows behind at each \r, a
      * screenful of them over a long run. The end goes first (sg-train's G
@@ -620,7 +597,7 @@ static void crash_handler(int sig)
 void cli_on_crash_blame(const char *what)
 {
     char shown[512];
-    escape_into(shown, sizeof shown, what);   /* one line, as every message */
+    sg_escape_message(shown, sizeof shown, what);   /* one line, as every message */
     int n = snprintf(crash_message, sizeof crash_message,
                      "\n%s: fatal signal while reading %s: the data may be damaged, LMDB does not "
                      "check its pages (celeb-dump --verify checks a shard, celeb-pack remakes it)\n",

@@ -24,9 +24,11 @@ void cli_die_by_signal(int sig);
  * for SIGHUP unless it was ignored when the tool started (nohup). */
 void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
 /* Messages (cli_die, cli_warn, cli_usage_error, cli_progress and those built
- * on them) are one line each: control bytes in them (a newline in a path) are
- * written escaped, \n, \t, \x1b, as sg_escape_byte shows them; backslashes
- * and UTF-8 are kept. Tools print their messages through these only. */
+ * on them) are one line each: control bytes in them (a newline in a path), C1
+ * controls, invisible and bidi characters and bytes of no UTF-8 are written
+ * escaped, \n, \t, \x1b, \xe2\x80\xae (lib/text_escape.h
+ * sg_escape_message); backslashes and printable UTF-8 are kept. Tools print
+ * their messages through these only. */
 /* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno)
  * (and cli_no_space_hint's words when errno is ENOSPC, EDQUOT or EFBIG). */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
