@@ -158,7 +158,8 @@ int sg_buf_put_shell_word(sg_buf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
-    int quote = n == 0, dollar = 0;
+    /* a leading = is zsh's EQUALS expansion (=cmd: the path of cmd) */
+    int quote = n == 0 || p[0] == '=', dollar = 0;
     for (size_t i = 0; i < n;) {
         size_t u = shell_utf8(p + i, n - i);
         if (u) { i += u; continue; }

@@ -35,7 +35,8 @@ int sg_name_needs_quotes(const char *s);
 /* s as one word of a shell command a user may paste (a path in a message's
  * "sg-train -o RUN --resume"), one that bash reads back as exactly the bytes
  * of s: bare when it holds only letters, digits, _-.+:@%/= and printable
- * UTF-8 (an ordinary path prints as it is); else in single quotes, a quote
+ * UTF-8, and does not start with = (zsh would expand =cmd): an ordinary path
+ * prints as it is; else in single quotes, a quote
  * in it as '\''; and where it holds a control byte, DEL, a byte of no
  * well-formed UTF-8 sequence or an invisible character (as
  * sg_buf_put_escaped tells them), as $'...' with those bytes written \n \t

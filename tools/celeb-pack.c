@@ -369,7 +369,7 @@ static void all_missing_hint(char *buf, size_t len, const char *images, const ch
         /* a command to paste: the path as one shell word */
         snprintf(buf, len, ", but %s is (the PNG variant, img_align_celeba_png): rewrite the list's names with "
                  "sed -E 's/\\.jpg([ ,])/.png\\1/' %s > %s and give --attrs %s", sg_quote_str(png).s,
-                 cli_shell_word(attrs), to, to);
+                 cli_shell_operand(attrs), to, to);
     } else if (n_dirs == 1 && n_other == 0 && printable_ascii(dirs[0])) {
         snprintf(nested, sizeof nested, "%s%s%s", images, slash, dirs[0]);
         snprintf(buf, len, "; it holds only the folder %s: give --images %s if the images are in it", dirs[0],

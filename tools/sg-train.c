@@ -435,7 +435,7 @@ int main(int argc, char **argv)
         if (bad_shard) {
             const char *verb = sg_trainer_last_checkpoint(t) < 0 ? "starts the run again" : "continues from it";
             cli_die("%s (celeb-dump --verify %s lists every damaged record: pack the shard again, then sg-train -o %s "
-                    "--resume %s)", err.msg, cli_shell_word(bad_shard), cli_shell_word(run_dir), verb);
+                    "--resume %s)", err.msg, cli_shell_operand(bad_shard), cli_shell_word(run_dir), verb);
         }
         if (sg_trainer_last_checkpoint(t) < 0) {
             if (full)

@@ -766,6 +766,19 @@ expect_all_missing() {
   cmd=${cmd% and give --attrs*}
   (cd "$T" && rm -f list_attr_png.txt && eval "$cmd")
   cmp "$T/list_attr_png.txt" <(sed -E 's/\.jpg([ ,])/.png\1/' "$L")
+  # a list named -attrs.txt: the command names it ./-attrs.txt, which sed
+  # does not read as options (-attrs.txt: invalid option -- 'a')
+  cp "$L" "$T/-attrs.txt"
+  cd "$T"
+  run celeb-pack -q --attrs=-attrs.txt --images img -S 16 -o o.lmdb
+  [ "$status" -eq 1 ]
+  [[ "$output" == *" sed -E 's/\\.jpg([ ,])/.png\\1/' ./-attrs.txt > list_attr_png.txt and give"* ]]
+  cmd=${output#*rewrite the list\'s names with }
+  cmd=${cmd% and give --attrs*}
+  rm -f list_attr_png.txt
+  run bash -c "$cmd"
+  [ "$status" -eq 0 ]
+  cmp list_attr_png.txt <(sed -E 's/\.jpg([ ,])/.png\1/' "$L")
   rm -r "$T/img"
   # one folder, without the images
   mkdir -p "$T/img/photos"

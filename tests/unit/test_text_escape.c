@@ -84,6 +84,9 @@ static void shell_words(void)
     expect_word("~/run", "'~/run'");              /* no tilde expansion */
     expect_word("--x=~", "'--x=~'");              /* bash's, after = too */
     expect_word("a^b", "'a^b'");
+    expect_word("=run", "'=run'");                /* zsh's =cmd expansion */
+    expect_word("=", "'='");
+    expect_word("a=b/=c", "a=b/=c");              /* = bare but first */
     /* control bytes and what does not print: $'...', one line */
     expect_word("a\nb", "$'a\\nb'");
     expect_word("it's\t\\\r", "$'it\\'s\\t\\\\\\r'");
@@ -106,7 +109,7 @@ static void shell_words(void)
     }
     all[k] = 0;
     const char *more[] = {all, "", "my run's \"dir\"", "a\nb", "\n", "\\", "'", "$'x'", "-o", "x\x01" "1",
-                          "\xe6\x97\xa5 \x1b", "~", "a=~", "#c", "{a,b}", "[ab]", "!!", "x\x80\xbf"};
+                          "\xe6\x97\xa5 \x1b", "~", "a=~", "=ls", "#c", "{a,b}", "[ab]", "!!", "x\x80\xbf"};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) in[n++] = more[i];
     for (size_t i = 0; i < n; i++) {
         sg_buf b = SG_BUF_INIT;

@@ -252,6 +252,18 @@ const char *cli_shell_word(const char *s)
     return *w;
 }
 
+const char *cli_shell_operand(const char *s)
+{
+    if (s[0] != '-' || !s[1]) return cli_shell_word(s);
+    char *dotted = malloc(strlen(s) + 3);
+    if (!dotted) cli_die("out of memory");
+    strcpy(dotted, "./");
+    strcpy(dotted + 2, s);
+    const char *w = cli_shell_word(dotted);
+    free(dotted);
+    return w;
+}
+
 void cli_warn(const char *fmt, ...)
 {
     va_list ap; va_start(ap, fmt); vmessage(fmt, ap); va_end(ap);

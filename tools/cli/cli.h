@@ -77,6 +77,11 @@ const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf,
  * messages' escaping leaves as it is. The text lives until the eighth call
  * after; dies when out of memory. */
 const char *cli_shell_word(const char *s);
+/* cli_shell_word for a path that is an operand of the suggested command
+ * ("celeb-dump --verify %s", "sed ... %s"): one starting with - (not "-"
+ * alone, standard input to the command as to the tool) as ./-..., which the
+ * command does not read as options. */
+const char *cli_shell_operand(const char *s);
 /* "tool: message" on stderr (a warning or a note: "wrote N records to OUT"), returns. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
