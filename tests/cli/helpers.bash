@@ -37,6 +37,20 @@ with env.begin(write=True) as txn:
 PY
 }
 
+# Sets the first label of record INDEX in SHARD to 2 and writes the record's
+# CRC anew: the record reads back, its labels do not.
+damage_label_record() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, lmdb, struct, zlib
+env = lmdb.open(sys.argv[1])
+with env.begin(write=True) as txn:
+    k = struct.pack(">Q", int(sys.argv[2]))
+    body = bytearray(txn.get(k)[:-4])
+    body[16] = 2
+    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
+PY
+}
+
 # Runs the command with SIGNAL delivered at its Nth fsync (strace's fault
 # injection), the moment a temporary file is complete but not yet renamed;
 # skips the test where strace cannot trace (no strace, no ptrace).

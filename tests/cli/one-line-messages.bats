@@ -6,6 +6,8 @@
 # path holding a newline split a message over two lines, and a script
 # reading stderr line by line misread it.
 
+load helpers
+
 setup() {
   command -v celeb-synth >/dev/null || skip "tools not built"
   T="$BATS_TEST_TMPDIR"
@@ -177,17 +179,8 @@ tiny_run() {
   [ "$status" -eq 0 ]
   [ "$(cat "$Q/run/latest")" = 000004 ]
 
-  # record 5's first label becomes 2, its CRC made right again: it reads, its labels do not
   cp -r -- "$Q/s.lmdb" "$Q/bad.lmdb"
-  /usr/bin/python3 - "$Q/bad.lmdb" <<'PY'
-import sys, lmdb, struct, zlib
-env = lmdb.open(sys.argv[1])
-with env.begin(write=True) as txn:
-    k = struct.pack(">Q", 5)
-    body = bytearray(txn.get(k)[:-4])
-    body[16] = 2
-    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
-PY
+  damage_label_record "$Q/bad.lmdb" 5
   run sg-train -o "$Q/r2" --iters 12 --save-every 2 --sample-every 0 "${TINY[@]}" "$Q/bad.lmdb"
   [ "$status" -eq 1 ]
   one_line

@@ -954,16 +954,7 @@ PY
 
 @test "a damaged training record names the last good checkpoint and celeb-dump --verify (it said only the record)" {
   cp -r "$D/a.lmdb" "$T/bad.lmdb"
-  # record 5's first label becomes 2, its CRC made right again: it reads, its labels do not
-  /usr/bin/python3 - "$T/bad.lmdb" <<'PY'
-import sys, lmdb, struct, zlib
-env = lmdb.open(sys.argv[1])
-with env.begin(write=True) as txn:
-    k = struct.pack(">Q", 5)
-    body = bytearray(txn.get(k)[:-4])
-    body[16] = 2
-    txn.put(k, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)) & 0xFFFFFFFF))
-PY
+  damage_label_record "$T/bad.lmdb" 5
   run sg-train -o "$T/r" --iters 12 --save-every 2 --sample-every 0 "${TINY[@]}" "$T/bad.lmdb"
   [ "$status" -eq 1 ]
   [[ "$output" == "sg-train: iteration "*": "*"record 5: "*"; last good checkpoint: $T/r/ckpt/0000"*" (celeb-dump --verify "*"bad.lmdb lists every damaged record: pack the shard again, then sg-train -o $T/r --resume continues from it)" ]]

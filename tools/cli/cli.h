@@ -89,7 +89,7 @@ void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(print
 /* "Try 'tool --help'." on stderr, exit 2. */
 void cli_try_help(void) __attribute__((noreturn));
 /* getopt_long (argument permutation, abbreviated long options) whose errors
- * are usage errors (cli_usage_error: one line, control bytes escaped, "Try
+ * are usage errors (cli_usage_error: one line, escaped as every message, "Try
  * 'tool --help'.", exit 2) in getopt_long's own words ("unrecognized option
  * '--x'", "option '--ite' is ambiguous; possibilities: '--iters'
  * '--iter-x'", "option '--output' requires an argument", "option '--force'
