@@ -225,3 +225,12 @@ tiny_run() {
   [ "$status" -eq 0 ]
   [ -s x.png ]
 }
+
+@test "a tool run through a link whose name holds a newline names itself escaped, on one line" {
+  ln -s "$(command -v sg-plot)" "$T/$(printf 'sg\nplot')"
+  run "$T/$(printf 'sg\nplot')" --bogus
+  [ "$status" -eq 2 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "sg\\nplot: unrecognized option '--bogus'" ]
+  [ "${lines[1]}" = "Try 'sg\\nplot --help'." ]
+}

@@ -38,7 +38,10 @@ void cli_init(char **argv)
 {
     const char *argv0 = argv[0];
     const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
-    cli_name = slash ? slash + 1 : (argv0 ? argv0 : cli_name);
+    /* escaped as every message (a link named with a newline starts each one) */
+    static char name[256];
+    sg_escape_message(name, sizeof name, slash ? slash + 1 : (argv0 ? argv0 : cli_name));
+    cli_name = name;
     /* Started with stdin, stdout or stderr closed (2>&-), the next file opened
      * would get that number and messages would be written into it (an LMDB
      * data file, an output). Keep 0..2 taken by the root directory: writing
