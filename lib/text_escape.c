@@ -193,11 +193,9 @@ int sg_buf_put_shell_word(sg_buf *b, const char *s)
             hex = 0;
             continue;
         }
-        if (c == '\n') sg_buf_puts(b, "\\n");
-        else if (c == '\t') sg_buf_puts(b, "\\t");
-        else if (c == '\r') sg_buf_puts(b, "\\r");
-        else sg_buf_appendf(b, "\\x%02x", c);
-        hex = c != '\n' && c != '\t' && c != '\r';
+        char e[5];   /* \n \t \r or \xHH: what $'...' reads back as the byte */
+        sg_buf_append(b, e, sg_escape_byte((unsigned char)c, e));
+        hex = e[1] == 'x';
         i++;
     }
     return sg_buf_putc(b, '\'');
