@@ -406,46 +406,145 @@ static sg_backend *create_fail(sg_backend *be, sg_cuda *c, sg_err *err)
     return NULL;
 }
 
-extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
+/* The precision's name, as sg-train's --precision spells it. */
+static int parse_precision(const char *precision, int *prec, sg_err *err)
 {
-    int prec;
     if (!precision || !*precision) precision = SG_PRECISION_DEFAULT;
-    if (!strcmp(precision, "tf32")) prec = SG_CUDA_TF32;
-    else if (!strcmp(precision, "fp32")) prec = SG_CUDA_FP32;
-    else if (!strcmp(precision, "bf16")) prec = SG_CUDA_BF16;    /* kernels/conv_cudnn.cu */
-    else {
-        sg_errf(err, "unknown precision '%s' (expected tf32, fp32 or bf16)", precision);
-        return NULL;
-    }
+    if (!strcmp(precision, "tf32")) *prec = SG_CUDA_TF32;
+    else if (!strcmp(precision, "fp32")) *prec = SG_CUDA_FP32;
+    else if (!strcmp(precision, "bf16")) *prec = SG_CUDA_BF16;    /* kernels/conv_cudnn.cu */
+    else return sg_errf(err, "unknown precision '%s' (expected tf32, fp32 or bf16)", precision);
+    return 0;
+}
 
+/* That the driver loads and `device` exists, in the words a user acts on
+ * (no driver, an old one, no GPU, a device number out of range). */
+static int check_device(int device, sg_err *err)
+{
     int count = 0;
     cudaError_t st = cudaGetDeviceCount(&count);
     if (st == cudaErrorInsufficientDriver) {
         int drv = 0, rt = 0;
         cudaDriverGetVersion(&drv);
         cudaRuntimeGetVersion(&rt);
-        if (drv == 0)
-            sg_errf(err, "no CUDA GPU found (no NVIDIA driver is loaded: libcuda.so is missing)");
-        else
-            sg_errf(err, "the NVIDIA driver is too old: it supports CUDA %d.%d, this build needs %d.%d",
-                    drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
-        return NULL;
+        if (drv == 0) return sg_errf(err, "no CUDA GPU found (no NVIDIA driver is loaded: libcuda.so is missing)");
+        return sg_errf(err, "the NVIDIA driver is too old: it supports CUDA %d.%d, this build needs %d.%d",
+                       drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
     }
-    if (st == cudaErrorNoDevice || (st == cudaSuccess && count == 0)) {
-        sg_errf(err, "no CUDA GPU found");
-        return NULL;
-    }
-    if (st != cudaSuccess) {
-        sg_errf(err, "no usable CUDA GPU: cudaGetDeviceCount: %s (%s)", cudaGetErrorString(st),
-                cudaGetErrorName(st));
-        return NULL;
-    }
-    if (device < 0 || device >= count) {
-        sg_errf(err, "CUDA device %d does not exist (%d device%s present)", device, count,
-                count == 1 ? "" : "s");
-        return NULL;
-    }
+    if (st == cudaErrorNoDevice || (st == cudaSuccess && count == 0)) return sg_errf(err, "no CUDA GPU found");
+    if (st != cudaSuccess)
+        return sg_errf(err, "no usable CUDA GPU: cudaGetDeviceCount: %s (%s)", cudaGetErrorString(st),
+                       cudaGetErrorName(st));
+    if (device < 0 || device >= count)
+        return sg_errf(err, "CUDA device %d does not exist (%d device%s present)", device, count,
+                       count == 1 ? "" : "s");
+    return 0;
+}
 
+/* The A/B switches (sg_cuda_switches_read, lib/backend_open.c; the defaults
+ * are what bench/NOTES.md measured fastest): cuDNN's workspace cap; how
+ * convolution engines are chosen (conv_cudnn.cu, conv_engines.cu: timed by
+ * default, like cudnn.benchmark, the choices kept in sg-train's run
+ * directory so that a resume makes the same ones; heuristic, legacy v7
+ * heuristics, v7 find); 3-channel operands padded by the backend; the
+ * lanes' cuDNN handles (struct sg_cuda_lane); runtime-compiled and
+ * nondeterministic engines; step graphs; NHWC or NCHW; NHWC instance norm
+ * in one pass per plane where it fits (instnorm.cu); convolutions with few
+ * output pixels as im2col + cuBLAS (conv_gemm.cu). */
+static void apply_switches(sg_cuda *c, sg_backend *be, const sg_cuda_switches *sw)
+{
+    static const int search_modes[] = {SG_SEARCH_LEGACY, SG_SEARCH_FIND, SG_SEARCH_HEURISTIC, SG_SEARCH_TIMED};
+    c->workspace_limit = sw->workspace_limit;
+    c->search = search_modes[sw->search];
+    c->pad3 = sw->pad3;
+    c->shared_cudnn = sw->shared_cudnn;
+    c->allow_rtc = sw->allow_rtc;
+    c->allow_nondet = sw->allow_nondet;
+    c->capturing = -1;
+    c->graphs_enabled = sw->graphs;
+    c->nhwc = sw->nhwc;
+    c->in_fused = sw->in_fused;
+    c->gemm_max_pixels = sw->gemm_max_pixels;
+    be->nhwc = c->nhwc;
+}
+
+/* The device, its properties (compute capability 9.0 at least), and cuDNN
+ * as the build expects it. */
+static int open_device(sg_cuda *c)
+{
+    if (CU_CHECK(c, cudaSetDevice(c->device))) return -1;
+    cudaDeviceProp prop;
+    if (CU_CHECK(c, cudaGetDeviceProperties(&prop, c->device))) return -1;
+    snprintf(c->device_name, sizeof c->device_name, "%s", prop.name);
+    c->sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
+    if (prop.major < 9)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "%s has compute capability %d.%d; this build needs "
+                            "9.0 or newer (built with -arch=sm_90)", prop.name, prop.major, prop.minor);
+    size_t ver = cudnnGetVersion();
+    if (ver / 10000 != CUDNN_MAJOR)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN library version %zu does not match the "
+                            "headers this was built with (%d.%d)", ver, CUDNN_MAJOR, CUDNN_MINOR);
+    return 0;
+}
+
+/* Lane 0 (every op unless ops->lane moved them) at the device's highest
+ * stream priority, lane 1 at its lowest: where both have work, the block
+ * scheduler serves lane 0's (a step's own chain, e.g. the D step's small,
+ * latency-bound kernels) first, and lane 1's (the work the model put beside
+ * it, e.g. a G forward's large convolutions) fills what is left.
+ * lane_priority 0 (SG_CUDA_LANE_PRIORITY=0): both at the default (A/B
+ * timing). Step graphs keep the priorities (graph.cu). Each lane's stream,
+ * cuDNN handle and reduction partials are made now, lane 1's scratch and
+ * workspace when its first ops need them. */
+static int open_lanes(sg_cuda *c, int lane_priority)
+{
+    int least = 0, greatest = 0;
+    if (lane_priority && CU_CHECK(c, cudaDeviceGetStreamPriorityRange(&least, &greatest))) return -1;
+    if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->stream, cudaStreamNonBlocking, greatest)) ||
+        DNN_CHECK(c, cudnnCreate(&c->cudnn)) || DNN_CHECK(c, cudnnSetStream(c->cudnn, c->stream)) ||
+        CU_CHECK(c, cudaMalloc((void **)&c->partials, SG_CUDA_PARTIALS * sizeof(float))))
+        return -1;
+    if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->parked.stream, cudaStreamNonBlocking, least)) ||
+        (!c->shared_cudnn && (DNN_CHECK(c, cudnnCreate(&c->parked.cudnn)) ||
+                              DNN_CHECK(c, cudnnSetStream(c->parked.cudnn, c->parked.stream)))) ||
+        CU_CHECK(c, cudaMalloc((void **)&c->parked.partials, SG_CUDA_PARTIALS * sizeof(float))) ||
+        CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_fork_event, cudaEventDisableTiming)) ||
+        CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_join_event, cudaEventDisableTiming)))
+        return -1;
+    return 0;
+}
+
+/* The backend's own small buffers: the probe's flag (device and pinned
+ * host), Adam's per-graph hyperparameters, the first scratch. */
+static int alloc_buffers(sg_cuda *c)
+{
+    if (CU_CHECK(c, cudaMalloc((void **)&c->flag_dev, sizeof(int))) ||
+        CU_CHECK(c, cudaMalloc((void **)&c->adam_hyper, 2 * SG_CUDA_GRAPHS * sizeof(float))) ||
+        CU_CHECK(c, cudaMallocHost((void **)&c->flag_host, sizeof(int))))
+        return -1;
+    return sg_cuda_scratch(c, 1u << 20) ? 0 : -1;
+}
+
+/* One kernel run and its result read back: a device that takes launches
+ * but runs nothing (a broken driver, a kernel image for another
+ * architecture) fails here, at start, in one line. */
+static int probe_device(sg_cuda *c)
+{
+    probe_kernel<<<1, 1, 0, c->stream>>>(c->flag_dev);
+    if (LAUNCH_CHECK(c, "probe_kernel")) return -1;
+    *c->flag_host = 0;
+    if (CU_CHECK(c, cudaMemcpyAsync(c->flag_host, c->flag_dev, sizeof(int), cudaMemcpyDeviceToHost, c->stream)) ||
+        CU_CHECK(c, cudaStreamSynchronize(c->stream)))
+        return -1;
+    if (*c->flag_host != 0x5a)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "probe kernel on %s did not run", c->device_name);
+    return 0;
+}
+
+extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
+{
+    int prec = 0;
+    if (parse_precision(precision, &prec, err) || check_device(device, err)) return NULL;
     sg_backend *be = (sg_backend *)calloc(1, sizeof *be);
     sg_cuda *c = (sg_cuda *)calloc(1, sizeof *c);
     if (!be || !c) {
@@ -455,102 +554,13 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     }
     c->device = device;
     c->precision = prec;
-    /* The A/B switches (sg_cuda_switches_read, lib/backend_open.c): cuDNN's
-     * workspace cap (a larger one lets algorithms with big workspaces
-     * compete); how convolution algorithms are chosen (conv_cudnn.cu,
-     * conv_engines.cu): by default cuDNN's v7 heuristics, the same choice in
-     * every process, measured on an H200; timed times every usable
-     * backend-API engine on the first call of each shape (like
-     * cudnn.benchmark; sg-train saves the choices in its run directory so
-     * that a resumed run makes the same ones), heuristic takes cuDNN's first
-     * usable engine (the same in every process), find the v7 cudnnFind (the
-     * backend-API modes still wait for their first GPU check,
-     * bench/NOTES.md; the default moves to the fastest verified); 3-channel
-     * operands padded by the backend instead of cuDNN's conversion kernels
-     * (NHWC; off until measured); the lanes' cuDNN handles (struct
-     * sg_cuda_lane); step graphs; NHWC (no transposes around cuDNN's
-     * tensor-core kernels) or NCHW; lane priorities (below); NHWC instance
-     * norm in one pass per plane where it fits (instnorm.cu) or chunked;
-     * convolutions with few output pixels as im2col + cuBLAS (conv_gemm.cu). */
     sg_cuda_switches sw;
     if (sg_cuda_switches_read(&sw, err)) { free(be); free(c); return NULL; }
-    static const int search_modes[] = {SG_SEARCH_LEGACY, SG_SEARCH_FIND, SG_SEARCH_HEURISTIC, SG_SEARCH_TIMED};
-    c->workspace_limit = sw.workspace_limit;
-    c->search = search_modes[sw.search];
-    c->pad3 = sw.pad3;
-    c->shared_cudnn = sw.shared_cudnn;
-    c->allow_rtc = sw.allow_rtc;
-    c->allow_nondet = sw.allow_nondet;
-    c->capturing = -1;
-    c->graphs_enabled = sw.graphs;
-    c->nhwc = sw.nhwc;
-    c->in_fused = sw.in_fused;
-    c->gemm_max_pixels = sw.gemm_max_pixels;
-    be->nhwc = c->nhwc;
+    apply_switches(c, be, &sw);
     be->name = "cuda";
     be->ops = &cuda_ops;
-
-    if (CU_CHECK(c, cudaSetDevice(device))) return create_fail(be, c, err);
-    cudaDeviceProp prop;
-    if (CU_CHECK(c, cudaGetDeviceProperties(&prop, device))) return create_fail(be, c, err);
-    snprintf(c->device_name, sizeof c->device_name, "%s", prop.name);
-    c->sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
-    if (prop.major < 9) {
-        sg_cuda_fail(c, __FILE__, __LINE__, "%s has compute capability %d.%d; this build needs "
-                     "9.0 or newer (built with -arch=sm_90)", prop.name, prop.major, prop.minor);
+    if (open_device(c) || open_lanes(c, sw.lane_priority) || alloc_buffers(c) || probe_device(c))
         return create_fail(be, c, err);
-    }
-    /* Lane 0 (every op unless ops->lane moved them) at the device's highest
-     * stream priority, lane 1 at its lowest: where both have work, the
-     * block scheduler serves lane 0's (a step's own chain, e.g. the D step's
-     * small, latency-bound kernels) first, and lane 1's (the work the model
-     * put beside it, e.g. a G forward's large convolutions) fills what is
-     * left. SG_CUDA_LANE_PRIORITY=0: both at the default (A/B timing). Step
-     * graphs keep the priorities (graph.cu). */
-    int least = 0, greatest = 0;
-    if (sw.lane_priority &&
-        CU_CHECK(c, cudaDeviceGetStreamPriorityRange(&least, &greatest)))
-        return create_fail(be, c, err);
-    if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->stream, cudaStreamNonBlocking, greatest)))
-        return create_fail(be, c, err);
-
-    size_t ver = cudnnGetVersion();
-    if (ver / 10000 != CUDNN_MAJOR) {
-        sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN library version %zu does not match the "
-                     "headers this was built with (%d.%d)", ver, CUDNN_MAJOR, CUDNN_MINOR);
-        return create_fail(be, c, err);
-    }
-    if (DNN_CHECK(c, cudnnCreate(&c->cudnn))) return create_fail(be, c, err);
-    if (DNN_CHECK(c, cudnnSetStream(c->cudnn, c->stream))) return create_fail(be, c, err);
-
-    if (CU_CHECK(c, cudaMalloc((void **)&c->partials, SG_CUDA_PARTIALS * sizeof(float))))
-        return create_fail(be, c, err);
-    /* lane 1 (ops->lane): its stream, cuDNN handle and reduction partials
-     * now, its scratch and workspace when its first ops need them */
-    if (CU_CHECK(c, cudaStreamCreateWithPriority(&c->parked.stream, cudaStreamNonBlocking, least)) ||
-        (!c->shared_cudnn && (DNN_CHECK(c, cudnnCreate(&c->parked.cudnn)) ||
-                              DNN_CHECK(c, cudnnSetStream(c->parked.cudnn, c->parked.stream)))) ||
-        CU_CHECK(c, cudaMalloc((void **)&c->parked.partials, SG_CUDA_PARTIALS * sizeof(float))) ||
-        CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_fork_event, cudaEventDisableTiming)) ||
-        CU_CHECK(c, cudaEventCreateWithFlags(&c->lane_join_event, cudaEventDisableTiming)))
-        return create_fail(be, c, err);
-    if (CU_CHECK(c, cudaMalloc((void **)&c->flag_dev, sizeof(int)))) return create_fail(be, c, err);
-    if (CU_CHECK(c, cudaMalloc((void **)&c->adam_hyper, 2 * SG_CUDA_GRAPHS * sizeof(float))))
-        return create_fail(be, c, err);
-    if (CU_CHECK(c, cudaMallocHost((void **)&c->flag_host, sizeof(int)))) return create_fail(be, c, err);
-    if (!sg_cuda_scratch(c, 1u << 20)) return create_fail(be, c, err);
-
-    probe_kernel<<<1, 1, 0, c->stream>>>(c->flag_dev);
-    if (LAUNCH_CHECK(c, "probe_kernel")) return create_fail(be, c, err);
-    *c->flag_host = 0;
-    if (CU_CHECK(c, cudaMemcpyAsync(c->flag_host, c->flag_dev, sizeof(int),
-                                    cudaMemcpyDeviceToHost, c->stream)))
-        return create_fail(be, c, err);
-    if (CU_CHECK(c, cudaStreamSynchronize(c->stream))) return create_fail(be, c, err);
-    if (*c->flag_host != 0x5a) {
-        sg_cuda_fail(c, __FILE__, __LINE__, "probe kernel on %s did not run", c->device_name);
-        return create_fail(be, c, err);
-    }
     be->impl = c;
     return be;
 }
