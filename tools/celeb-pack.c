@@ -580,13 +580,40 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* ---- main's steps ---- */
+
+/* The command line, checked and defaulted (check_options). */
+struct opts {
+    const char *attrs, *images, *select, *folders, *out;
+    long crop, size, limit, threads;
+    int encoding, strict, force;
+};
+
+/* One pack: its inputs, the decoding threads, the shard being written and
+ * what the writing loop found. */
+struct run {
+    const struct opts *o;
+    input_list L;
+    pack_state S;
+    int inline_mode;            /* one thread: the main thread decodes too */
+    worker_ctx inline_ctx;
+    pthread_t *tids;
+    sg_shard_writer *wr;
+    size_t n_skipped[RESULT_KINDS];
+    /* While every row so far is missing, their messages wait: if the first
+     * ALL_MISSING_ROWS all are, one line replaces them. */
+    int all_missing;
+    char held[MISSING_SHOWN][sizeof ((slot *)0)->msg];
+    int n_held;
+    int failed;                 /* 1: fail_msg says why; 2: interrupted */
+    char fail_msg[1100];
+    char fail_hint[192];   /* the words for want of space, where that was why (taken before the abort frees any) */
+};
+
+/* Options into o, in the order given; --help, --version and a bad option or
+ * value end the process here. */
+static void parse_options(struct opts *o, int argc, char **argv)
 {
-    cli_init(argv);
-    /* LMDB mallocs and frees a write batch's pages (8 MB) per transaction: keep
-     * freed memory instead of returning it to the kernel and faulting it in again. */
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
     enum { OPT_STRICT = 256, OPT_VERSION };
     static const struct option opts[] = {
         {"attrs", required_argument, 0, 'a'}, {"images", required_argument, 0, 'i'},
@@ -598,254 +625,362 @@ int main(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0},
     };
-    const char *attrs = NULL, *images = NULL, *select = NULL, *folders = NULL, *out = NULL;
-    long crop = 0, size = 128, limit = 0, threads = 0;
-    int encoding = SG_PIXELS_RAW, strict = 0, force = 0;
+    *o = (struct opts){.size = 128, .encoding = SG_PIXELS_RAW};
     int c;
     while ((c = cli_getopt(argc, argv, "a:i:s:F:c:S:o:e:n:j:fqh", opts)) != -1) {
         switch (c) {
-        case 'a': attrs = optarg; break;
-        case 'i': images = optarg; break;
-        case 's': select = optarg; break;
-        case 'F': folders = optarg; break;
-        case 'c': crop = cli_parse_long("--crop", optarg, 1, SG_IMAGE_MAX_SIDE); break;
-        case 'S': size = cli_parse_long("--size", optarg, 1, 4096); break;
-        case 'o': out = optarg; break;
+        case 'a': o->attrs = optarg; break;
+        case 'i': o->images = optarg; break;
+        case 's': o->select = optarg; break;
+        case 'F': o->folders = optarg; break;
+        case 'c': o->crop = cli_parse_long("--crop", optarg, 1, SG_IMAGE_MAX_SIDE); break;
+        case 'S': o->size = cli_parse_long("--size", optarg, 1, 4096); break;
+        case 'o': o->out = optarg; break;
         case 'e':
-            encoding = sg_shard_pixel_encoding_parse(optarg);
-            if (encoding != SG_PIXELS_RAW && encoding != SG_PIXELS_PNG)
+            o->encoding = sg_shard_pixel_encoding_parse(optarg);
+            if (o->encoding != SG_PIXELS_RAW && o->encoding != SG_PIXELS_PNG)
                 cli_usage_error("--encoding: '%s' is not raw or png", sg_quote_str(optarg).s);
             break;
-        case 'n': limit = cli_parse_long("--limit", optarg, 1, LONG_MAX); break;
-        case 'j': threads = cli_parse_long("--threads", optarg, 1, 1024); break;
-        case OPT_STRICT: strict = 1; break;
-        case 'f': force = 1; break;
+        case 'n': o->limit = cli_parse_long("--limit", optarg, 1, LONG_MAX); break;
+        case 'j': o->threads = cli_parse_long("--threads", optarg, 1, 1024); break;
+        case OPT_STRICT: o->strict = 1; break;
+        case 'f': o->force = 1; break;
         case 'q': cli_quiet = 1; break;
-        case 'h': usage(); cli_finish_stdout(); return 0;
+        case 'h': usage(); cli_finish_stdout(); exit(0);
         case OPT_VERSION: cli_version();
         default: cli_try_help();   /* an option without a case above */
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", sg_quote_str(argv[optind]).s);
-    if (!out) cli_usage_error("no output shard (-o OUT)");
-    cli_refuse_empty_path("-o/--output", out);
-    cli_refuse_empty_path("--attrs", attrs);
-    cli_refuse_empty_path("--images", images);
-    cli_refuse_empty_path("--folders", folders);
-    if (folders && (attrs || images || select)) cli_usage_error("--folders cannot be combined with --attrs, --images or --select");
-    if (!folders && !attrs) cli_usage_error("give --attrs FILE --images DIR, or --folders DIR");
-    if (attrs && !images) cli_usage_error("--attrs needs --images DIR");
-    if (images && !attrs) cli_usage_error("--images needs --attrs FILE");
-    if (!crop) crop = folders ? 256 : 178;
-    if (!threads) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? n : 1;
-    }
+}
 
+/* The usage errors (exit 2) that take the options together; then the
+ * defaults that depend on them. */
+static void check_options(struct opts *o)
+{
+    if (!o->out) cli_usage_error("no output shard (-o OUT)");
+    cli_refuse_empty_path("-o/--output", o->out);
+    cli_refuse_empty_path("--attrs", o->attrs);
+    cli_refuse_empty_path("--images", o->images);
+    cli_refuse_empty_path("--folders", o->folders);
+    if (o->folders && (o->attrs || o->images || o->select))
+        cli_usage_error("--folders cannot be combined with --attrs, --images or --select");
+    if (!o->folders && !o->attrs) cli_usage_error("give --attrs FILE --images DIR, or --folders DIR");
+    if (o->attrs && !o->images) cli_usage_error("--attrs needs --images DIR");
+    if (o->images && !o->attrs) cli_usage_error("--images needs --attrs FILE");
+    if (!o->crop) o->crop = o->folders ? 256 : 178;
+    if (!o->threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o->threads = n > 0 ? n : 1;
+    }
+}
+
+/* An OUT that must not be written, refused before anything is read. */
+static void refuse_output_in_the_way(const struct opts *o)
+{
     /* The shard would take the place of its own input (-o naming the
      * --attrs file, with --force). */
-    cli_refuse_output_is_input(out, "--attrs file", attrs, "choose another -o");
-    cli_refuse_output_is_input(out, "--images directory", images, "choose another -o");
-    cli_refuse_output_is_input(out, "--folders directory", folders, "choose another -o");
+    cli_refuse_output_is_input(o->out, "--attrs file", o->attrs, "choose another -o");
+    cli_refuse_output_is_input(o->out, "--images directory", o->images, "choose another -o");
+    cli_refuse_output_is_input(o->out, "--folders directory", o->folders, "choose another -o");
     /* inside --folders the shard would be read as one more class next time */
-    if (folders && sg_path_inside_dir(out, folders))
+    if (o->folders && sg_path_inside_dir(o->out, o->folders))
         cli_die("%s: the output lies inside the --folders directory %s, where it would count as a class; "
-                "write it outside", out, folders);
+                "write it outside", o->out, o->folders);
     /* Fail early, before any decoding, if the output exists. */
     struct stat st;
-    if (!force && lstat(out, &st) == 0) cli_die("%s exists (use --force to replace it)", out);
+    if (!o->force && lstat(o->out, &st) == 0) cli_die("%s exists (use --force to replace it)", o->out);
+}
 
-    input_list L = {0};
-    if (folders) list_from_folders(&L, folders, (size_t)limit);
-    else list_from_attrs(&L, attrs, images, select, (size_t)limit);
-    if (L.n == 0) cli_die("%s: no images to pack", folders ? folders : attrs);
+/* The images to pack, from --folders or from --attrs and --images. */
+static void list_inputs(input_list *L, const struct opts *o)
+{
+    if (o->folders) list_from_folders(L, o->folders, (size_t)o->limit);
+    else list_from_attrs(L, o->attrs, o->images, o->select, (size_t)o->limit);
+    if (L->n == 0) cli_die("%s: no images to pack", o->folders ? o->folders : o->attrs);
+}
 
+/* The reorder window's slots, the inline decoder or the threads' ids (not
+ * started yet). */
+static void prepare_workers(struct run *r)
+{
+    const struct opts *o = r->o;
+    pack_state *S = &r->S;
+    memset(S, 0, sizeof *S);
+    S->L = &r->L;
+    S->crop = (int)o->crop;
+    S->size = (int)o->size;
+    S->encoding = o->encoding;
+    S->window = (size_t)o->threads * 4;
+    S->slots = calloc(S->window, sizeof *S->slots);
+    if (!S->slots) cli_die("out of memory");
+    for (size_t k = 0; k < S->window && o->encoding == SG_PIXELS_RAW; k++) {
+        S->slots[k].pixels = malloc((size_t)o->size * o->size * 3);
+        if (!S->slots[k].pixels) cli_die("out of memory");
+    }
+    pthread_mutex_init(&S->mu, NULL);
+    pthread_cond_init(&S->can_take, NULL);
+    pthread_cond_init(&S->can_write, NULL);
+    /* One thread: the main thread decodes too (no hand-offs between threads). */
+    r->inline_mode = o->threads == 1;
+    if (r->inline_mode) worker_ctx_init(&r->inline_ctx, S);
+    r->tids = calloc((size_t)o->threads, sizeof *r->tids);
+    if (!r->tids) cli_die("out of memory");
+}
+
+/* Opens the shard writer (its temporary directory) with the metadata. */
+static void open_shard(struct run *r)
+{
+    const struct opts *o = r->o;
     sg_shard_meta meta;
     memset(&meta, 0, sizeof meta);
-    meta.width = meta.height = (uint32_t)size;
+    meta.width = meta.height = (uint32_t)o->size;
     meta.channels = 3;
-    meta.pixel_encoding = encoding;
-    meta.label_kind = folders ? SG_LABELS_ONE_HOT : SG_LABELS_MULTI_HOT;
-    meta.n_labels = (uint32_t)L.n_labels;
-    for (int j = 0; j < L.n_labels; j++) meta.label_names[j] = L.label_names[j];
-    snprintf(meta.source, sizeof meta.source, "%s", folders ? folders : attrs);
-    meta.crop = (uint32_t)crop;
-    meta.size = (uint32_t)size;
-
-    pack_state S;
-    memset(&S, 0, sizeof S);
-    S.L = &L;
-    S.crop = (int)crop;
-    S.size = (int)size;
-    S.encoding = encoding;
-    S.window = (size_t)threads * 4;
-    S.slots = calloc(S.window, sizeof *S.slots);
-    if (!S.slots) cli_die("out of memory");
-    for (size_t k = 0; k < S.window && encoding == SG_PIXELS_RAW; k++) {
-        S.slots[k].pixels = malloc((size_t)size * size * 3);
-        if (!S.slots[k].pixels) cli_die("out of memory");
-    }
-    pthread_mutex_init(&S.mu, NULL);
-    pthread_cond_init(&S.can_take, NULL);
-    pthread_cond_init(&S.can_write, NULL);
-    /* One thread: the main thread decodes too (no hand-offs between threads). */
-    int inline_mode = threads == 1;
-    worker_ctx inline_ctx;
-    if (inline_mode) worker_ctx_init(&inline_ctx, &S);
-    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-    if (!tids) cli_die("out of memory");
+    meta.pixel_encoding = o->encoding;
+    meta.label_kind = o->folders ? SG_LABELS_ONE_HOT : SG_LABELS_MULTI_HOT;
+    meta.n_labels = (uint32_t)r->L.n_labels;
+    for (int j = 0; j < r->L.n_labels; j++) meta.label_names[j] = r->L.label_names[j];
+    snprintf(meta.source, sizeof meta.source, "%s", o->folders ? o->folders : o->attrs);
+    meta.crop = (uint32_t)o->crop;
+    meta.size = (uint32_t)o->size;
 
     /* Opened after the allocations, so that dying for want of memory leaves
-     * no temporary directory; a failure below aborts it. */
+     * no temporary directory; a failure after it aborts it. */
     sg_err err;
-    sg_shard_writer *wr;
-    cli_note_output(out);   /* for the advice on ENOSPC */
-    if (sg_shard_writer_open(&wr, out, &meta, force, L.n, &err)) cli_die_err(&err);
+    cli_note_output(o->out);   /* for the advice on ENOSPC */
+    if (sg_shard_writer_open(&r->wr, o->out, &meta, o->force, r->L.n, &err)) cli_die_err(&err);
+}
 
+/* From here a stop signal ends the pack cleanly (write_records notices it);
+ * then the decoding threads, none in inline mode. */
+static void start_workers(struct run *r)
+{
     cli_catch_stop_signals(on_signal, 0);
-
-    for (long t = 0; t < threads && !inline_mode; t++) {
-        int e = sg_thread_start(&tids[t], worker, &S);
+    for (long t = 0; t < r->o->threads && !r->inline_mode; t++) {
+        int e = sg_thread_start(&r->tids[t], worker, &r->S);
         if (e != 0) {
-            sg_shard_writer_abort(wr);
+            sg_shard_writer_abort(r->wr);
             errno = e;   /* sg_thread_start returns its error, errno is stale */
             cli_die("cannot start a thread:");
         }
     }
+}
 
-    size_t n_skipped[RESULT_KINDS] = {0};
-    /* While every row so far is missing, their messages wait: if the first
-     * ALL_MISSING_ROWS all are, one line replaces them. */
-    int all_missing = !folders;
-    const size_t probe_rows = L.n < ALL_MISSING_ROWS ? L.n : ALL_MISSING_ROWS;
-    static char held[MISSING_SHOWN][sizeof S.slots[0].msg];
-    int n_held = 0;
-    int failed = 0;
-    char fail_msg[1100] = "";
-    char fail_hint[192] = "";   /* the words for want of space, where that was why (taken before the abort frees any) */
+/* Waits until item i is done in its slot sl (decoding it here in inline
+ * mode); 0 when a stop signal came first. */
+static int wait_for_item(struct run *r, size_t i, slot *sl)
+{
+    pack_state *S = &r->S;
+    if (r->inline_mode) {
+        process_item(S, &r->inline_ctx, i, sl);
+        sl->index = i;
+        sl->state = SLOT_DONE;
+    }
+    pthread_mutex_lock(&S->mu);
+    while (!(sl->state == SLOT_DONE && sl->index == i) && !interrupted) {
+        /* Wake up now and then to notice a signal. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000;
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&S->can_write, &S->mu, &ts);
+    }
+    pthread_mutex_unlock(&S->mu);
+    return !interrupted;
+}
+
+/* The pack fails with msg; 0, for the caller to return. */
+static int fail_with(struct run *r, const char *msg)
+{
+    snprintf(r->fail_msg, sizeof r->fail_msg, "%s", msg);
+    r->failed = 1;
+    return 0;
+}
+
+/* Not every row is missing: the messages held back are told after all. */
+static void tell_held(struct run *r)
+{
+    for (int h = 0; h < r->n_held; h++) cli_warn("%s (skipped)", r->held[h]);
+    r->all_missing = 0;
+}
+
+/* Appends item i's record, or counts why it was skipped and tells (or holds)
+ * its message; 0 (r->failed set) when the pack must stop. */
+static int write_or_skip(struct run *r, size_t i, const slot *sl)
+{
+    if (sl->result == RESULT_SHORTAGE) return fail_with(r, sl->msg);
+    if (r->all_missing && sl->result != RESULT_MISSING) tell_held(r);
+    if (sl->result != RESULT_OK) {
+        if (r->o->strict) return fail_with(r, sl->msg);
+        r->n_skipped[sl->result]++;
+        if (sl->result != RESULT_MISSING) cli_warn("%s (skipped)", sl->msg);
+        else if (r->n_skipped[RESULT_MISSING] > MISSING_SHOWN) {}   /* counted, told at the end */
+        else if (r->all_missing) snprintf(r->held[r->n_held++], sizeof r->held[0], "%s", sl->msg);
+        else cli_warn("%s (skipped)", sl->msg);
+        return 1;
+    }
+    const item *it = &r->L.items[i];
+    sg_err err;
+    if (sg_shard_writer_append(r->wr, it->labels, it->name, sl->pixels, sl->pixel_len, &err)) {
+        fail_with(r, err.msg);
+        snprintf(r->fail_hint, sizeof r->fail_hint, "%s", cli_no_space_hint(&err));
+        return 0;
+    }
+    return 1;
+}
+
+/* Slot sl is free again: a worker may take item i + window. */
+static void release_slot(struct run *r, size_t i, slot *sl)
+{
+    pthread_mutex_lock(&r->S.mu);
+    sl->state = SLOT_EMPTY;
+    r->S.next_write = i + 1;
+    pthread_cond_broadcast(&r->S.can_take);
+    pthread_mutex_unlock(&r->S.mu);
+}
+
+/* The first probe_rows rows are all missing: 0 (r->failed, fail_msg says
+ * what --images holds instead) when rows spread over the rest are missing
+ * too; else the held messages are told and the pack goes on. */
+static int probe_all_missing(struct run *r, size_t probe_rows)
+{
+    if (!any_later_row_there(&r->L, probe_rows)) {
+        all_missing_hint(r->fail_msg, sizeof r->fail_msg, r->o->images, r->o->attrs, &r->L, probe_rows);
+        r->failed = 1;
+        return 0;
+    }
+    tell_held(r);
+    return 1;
+}
+
+/* Writes the records in input order as the workers finish them, with a
+ * progress line; stops at a failure or a stop signal (r->failed). */
+static void write_records(struct run *r)
+{
+    const size_t n = r->L.n;
+    const size_t probe_rows = n < ALL_MISSING_ROWS ? n : ALL_MISSING_ROWS;
+    r->all_missing = !r->o->folders;
     double t0 = cli_now();
-    for (size_t i = 0; i < L.n; i++) {
-        slot *sl = &S.slots[i % S.window];
-        if (inline_mode) {
-            process_item(&S, &inline_ctx, i, sl);
-            sl->index = i;
-            sl->state = SLOT_DONE;
-        }
-        pthread_mutex_lock(&S.mu);
-        while (!(sl->state == SLOT_DONE && sl->index == i) && !interrupted) {
-            /* Wake up now and then to notice a signal. */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000;
-            if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
-            pthread_cond_timedwait(&S.can_write, &S.mu, &ts);
-        }
-        pthread_mutex_unlock(&S.mu);
-        if (interrupted) { failed = 2; break; }
-
-        if (sl->result == RESULT_SHORTAGE) { snprintf(fail_msg, sizeof fail_msg, "%s", sl->msg); failed = 1; break; }
-        if (all_missing && sl->result != RESULT_MISSING) {
-            for (int h = 0; h < n_held; h++) cli_warn("%s (skipped)", held[h]);
-            all_missing = 0;
-        }
-        if (sl->result != RESULT_OK) {
-            if (strict) { snprintf(fail_msg, sizeof fail_msg, "%s", sl->msg); failed = 1; break; }
-            n_skipped[sl->result]++;
-            if (sl->result != RESULT_MISSING) cli_warn("%s (skipped)", sl->msg);
-            else if (n_skipped[RESULT_MISSING] > MISSING_SHOWN) {}   /* counted, told at the end */
-            else if (all_missing) snprintf(held[n_held++], sizeof held[0], "%s", sl->msg);
-            else cli_warn("%s (skipped)", sl->msg);
-        } else if (sg_shard_writer_append(wr, L.items[i].labels, L.items[i].name, sl->pixels, sl->pixel_len, &err)) {
-            snprintf(fail_msg, sizeof fail_msg, "%s", err.msg);
-            snprintf(fail_hint, sizeof fail_hint, "%s", cli_no_space_hint(&err));
-            failed = 1;
-            break;
-        }
-        pthread_mutex_lock(&S.mu);
-        sl->state = SLOT_EMPTY;
-        S.next_write = i + 1;
-        pthread_cond_broadcast(&S.can_take);
-        pthread_mutex_unlock(&S.mu);
-        if (all_missing && i + 1 == probe_rows) {
-            if (!any_later_row_there(&L, probe_rows)) {
-                all_missing_hint(fail_msg, sizeof fail_msg, images, attrs, &L, probe_rows);
-                failed = 1;
-                break;
-            }
-            for (int h = 0; h < n_held; h++) cli_warn("%s (skipped)", held[h]);
-            all_missing = 0;
-        }
+    for (size_t i = 0; i < n; i++) {
+        slot *sl = &r->S.slots[i % r->S.window];
+        if (!wait_for_item(r, i, sl)) { r->failed = 2; break; }
+        if (!write_or_skip(r, i, sl)) break;
+        release_slot(r, i, sl);
+        if (r->all_missing && i + 1 == probe_rows && !probe_all_missing(r, probe_rows)) break;
 
         char eta[32];
-        double rate = cli_rate_eta(cli_now() - t0, (double)(i + 1), (double)L.n, eta, sizeof eta);
-        if (i + 1 == L.n) cli_progress_unthrottle();   /* ends on N/N */
-        cli_progress("%zu/%zu images, %.0f images/s, ETA %s", i + 1, L.n, rate, eta);
+        double rate = cli_rate_eta(cli_now() - t0, (double)(i + 1), (double)n, eta, sizeof eta);
+        if (i + 1 == n) cli_progress_unthrottle();   /* ends on N/N */
+        cli_progress("%zu/%zu images, %.0f images/s, ETA %s", i + 1, n, rate, eta);
     }
-    pthread_mutex_lock(&S.mu);
-    S.stop = 1;
-    pthread_cond_broadcast(&S.can_take);
-    pthread_mutex_unlock(&S.mu);
-    for (long t = 0; t < threads && !inline_mode; t++) pthread_join(tids[t], NULL);
-    if (inline_mode) worker_ctx_free(&inline_ctx);
-    cli_progress_end();
+}
 
-    if (!failed && n_skipped[RESULT_MISSING] > MISSING_SHOWN)
-        cli_warn("... and %zu more missing (skipped)", n_skipped[RESULT_MISSING] - MISSING_SHOWN);
-    uint64_t written = sg_shard_writer_count(wr);
-    if (!failed && written == 0) {
-        snprintf(fail_msg, sizeof fail_msg, "no image could be read");
-        failed = 1;
+/* Tells the workers to stop and waits for them (they may be waiting for a
+ * slot the writer no longer frees). */
+static void stop_workers(struct run *r)
+{
+    pthread_mutex_lock(&r->S.mu);
+    r->S.stop = 1;
+    pthread_cond_broadcast(&r->S.can_take);
+    pthread_mutex_unlock(&r->S.mu);
+    for (long t = 0; t < r->o->threads && !r->inline_mode; t++) pthread_join(r->tids[t], NULL);
+    if (r->inline_mode) worker_ctx_free(&r->inline_ctx);
+}
+
+/* Commits the shard, or aborts it and dies saying why (a failure, a stop
+ * signal, no image read); returns the number of records written. */
+static uint64_t finish_shard(struct run *r)
+{
+    const char *out = r->o->out;
+    if (!r->failed && r->n_skipped[RESULT_MISSING] > MISSING_SHOWN)
+        cli_warn("... and %zu more missing (skipped)", r->n_skipped[RESULT_MISSING] - MISSING_SHOWN);
+    uint64_t written = sg_shard_writer_count(r->wr);
+    if (!r->failed && written == 0) fail_with(r, "no image could be read");
+    if (r->failed) {
+        sg_shard_writer_abort(r->wr);
+        if (r->failed == 2) cli_die("interrupted; no shard written");
+        cli_die("%s; %s not written%s", r->fail_msg, out, r->fail_hint);
     }
-    if (failed) {
-        sg_shard_writer_abort(wr);
-        if (failed == 2) cli_die("interrupted; no shard written");
-        cli_die("%s; %s not written%s", fail_msg, out, fail_hint);
-    }
-    sg_err note;
-    if (sg_shard_writer_commit(wr, &note, &err)) cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err));
+    sg_err note, err;
+    if (sg_shard_writer_commit(r->wr, &note, &err))
+        cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err));
     if (note.msg[0]) cli_warn("%s", note.msg);
+    return written;
+}
 
-    if (!cli_quiet) {
-        size_t skipped = 0;
-        for (int r = 0; r < RESULT_KINDS; r++) skipped += n_skipped[r];
-        char skip[384] = "";
-        if (skipped) {   /* " (4 skipped: 1 missing, 2 not regular files, 1 corrupt)" */
-            size_t k = (size_t)snprintf(skip, sizeof skip, " (%zu skipped: ", skipped);
-            const char *sep = "";
-            for (int r = 0; r < RESULT_KINDS && k < sizeof skip; r++) {
-                if (!n_skipped[r]) continue;
-                k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu %s", sep, n_skipped[r],
-                                      skip_kinds[r][n_skipped[r] != 1]);
-                sep = ", ";
-            }
+/* "wrote N records to OUT (what was skipped; files ignored), SxS, K labels" */
+static void print_summary(const struct run *r, uint64_t written)
+{
+    const input_list *L = &r->L;
+    const size_t *n_skipped = r->n_skipped;
+    size_t skipped = 0;
+    for (int k = 0; k < RESULT_KINDS; k++) skipped += n_skipped[k];
+    char skip[384] = "";
+    if (skipped) {   /* " (4 skipped: 1 missing, 2 not regular files, 1 corrupt)" */
+        size_t k = (size_t)snprintf(skip, sizeof skip, " (%zu skipped: ", skipped);
+        const char *sep = "";
+        for (int kind = 0; kind < RESULT_KINDS && k < sizeof skip; kind++) {
+            if (!n_skipped[kind]) continue;
+            k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu %s", sep, n_skipped[kind],
+                                  skip_kinds[kind][n_skipped[kind] != 1]);
+            sep = ", ";
         }
-        /* " (3 files ignored: 2 in nested folders, 1 not .jpg/.jpeg/.png)", in
-         * the same parentheses as the skipped ones */
-        size_t ignored = L.ignored_nested + L.ignored_other, k = strlen(skip);
-        if (ignored && k < sizeof skip) {
-            k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu file%s ignored: ", skipped ? "; " : " (", ignored,
-                                  ignored == 1 ? "" : "s");
-            if (L.ignored_nested && k < sizeof skip)
-                k += (size_t)snprintf(skip + k, sizeof skip - k, "%zu in %s", L.ignored_nested,
-                                      L.ignored_nested == 1 ? "a nested folder" : "nested folders");
-            if (L.ignored_other && k < sizeof skip)
-                k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu not .jpg/.jpeg/.png",
-                                      L.ignored_nested ? ", " : "", L.ignored_other);
-        }
-        k = strlen(skip);
-        if ((skipped || ignored) && k < sizeof skip) snprintf(skip + k, sizeof skip - k, ")");
-        cli_warn("wrote %llu record%s to %s%s, %ldx%ld, %d label%s",
-                 (unsigned long long)written, written == 1 ? "" : "s", out, skip, size, size, L.n_labels,
-                 L.n_labels == 1 ? "" : "s");
     }
+    /* " (3 files ignored: 2 in nested folders, 1 not .jpg/.jpeg/.png)", in
+     * the same parentheses as the skipped ones */
+    size_t ignored = L->ignored_nested + L->ignored_other, k = strlen(skip);
+    if (ignored && k < sizeof skip) {
+        k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu file%s ignored: ", skipped ? "; " : " (", ignored,
+                              ignored == 1 ? "" : "s");
+        if (L->ignored_nested && k < sizeof skip)
+            k += (size_t)snprintf(skip + k, sizeof skip - k, "%zu in %s", L->ignored_nested,
+                                  L->ignored_nested == 1 ? "a nested folder" : "nested folders");
+        if (L->ignored_other && k < sizeof skip)
+            k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu not .jpg/.jpeg/.png",
+                                  L->ignored_nested ? ", " : "", L->ignored_other);
+    }
+    k = strlen(skip);
+    if ((skipped || ignored) && k < sizeof skip) snprintf(skip + k, sizeof skip - k, ")");
+    cli_warn("wrote %llu record%s to %s%s, %ldx%ld, %d label%s",
+             (unsigned long long)written, written == 1 ? "" : "s", r->o->out, skip, r->o->size, r->o->size,
+             L->n_labels, L->n_labels == 1 ? "" : "s");
+}
 
-    for (size_t k = 0; k < S.window; k++) free(S.slots[k].pixels);
-    free(S.slots);
-    free(tids);
-    for (size_t i = 0; i < L.n; i++) { free(L.items[i].path); free(L.items[i].name); }
-    for (int j = 0; j < L.n_labels; j++) free(L.label_names[j]);
-    free(L.label_names);
-    free(L.items);
-    free(L.labels);
+static void free_run(struct run *r)
+{
+    for (size_t k = 0; k < r->S.window; k++) free(r->S.slots[k].pixels);
+    free(r->S.slots);
+    free(r->tids);
+    for (size_t i = 0; i < r->L.n; i++) { free(r->L.items[i].path); free(r->L.items[i].name); }
+    for (int j = 0; j < r->L.n_labels; j++) free(r->L.label_names[j]);
+    free(r->L.label_names);
+    free(r->L.items);
+    free(r->L.labels);
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv);
+    /* LMDB mallocs and frees a write batch's pages (8 MB) per transaction: keep
+     * freed memory instead of returning it to the kernel and faulting it in again. */
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    struct opts o;
+    parse_options(&o, argc, argv);
+    check_options(&o);
+    refuse_output_in_the_way(&o);
+
+    static struct run r;   /* static: its held messages (10 KB) stay off the stack */
+    r.o = &o;
+    list_inputs(&r.L, &o);
+    prepare_workers(&r);
+    open_shard(&r);
+    start_workers(&r);
+    write_records(&r);
+    stop_workers(&r);
+    cli_progress_end();
+    uint64_t written = finish_shard(&r);
+    if (!cli_quiet) print_summary(&r, written);
+    free_run(&r);
     return 0;
 }
