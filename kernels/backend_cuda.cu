@@ -559,7 +559,8 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     apply_switches(c, be, &sw);
     be->name = "cuda";
     be->ops = &cuda_ops;
-    if (open_device(c) || open_lanes(c, sw.lane_priority) || alloc_buffers(c) || probe_device(c))
+    if (open_device(c) || sg_conv_gemm_open(c, sw.gemm_asked) || open_lanes(c, sw.lane_priority) ||
+        alloc_buffers(c) || probe_device(c))
         return create_fail(be, c, err);
     be->impl = c;
     return be;

@@ -127,14 +127,47 @@ int sg_conv_gemm_applies(const sg_cuda *c, int H, int W, int K, int stride, int 
     return ho * wo <= c->gemm_max_pixels;
 }
 
+/* Whether cuBLAS is loaded (at the first call); else *why says why. */
+static bool blas_ready(const char **why)
+{
+#ifdef SG_EMU_CUDA_RUNTIME_H
+    if (getenv("SG_EMU_NO_CUBLAS")) {           /* a machine without cuBLAS, for the tests: asked every call */
+        *why = "cannot load cuBLAS (libcublas.so): SG_EMU_NO_CUBLAS is set";
+        return false;
+    }
+#endif
+    pthread_once(&blas_once, blas_load);
+    *why = blas_error;
+    return blas.create != NULL;
+}
+
+int sg_conv_gemm_open(sg_cuda *c, int asked)
+{
+    const char *why;
+    if (c->gemm_max_pixels <= 0 || blas_ready(&why)) return 0;
+    if (asked) return sg_cuda_fail(c, __FILE__, __LINE__, "SG_CUDA_GEMM_MAX_PIXELS: %s", why);
+    c->gemm_max_pixels = 0;                     /* the default asked for nothing: cuDNN does it all */
+    return 0;
+}
+
+extern "C" int sg_backend_cuda_test_gemm_open(sg_backend *be, long max_pixels, int asked, long *now, sg_err *err)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    c->gemm_max_pixels = max_pixels;
+    int rc = sg_conv_gemm_open(c, asked);
+    *now = c->gemm_max_pixels;
+    if (rc && err) *err = c->first_error;
+    return rc;
+}
+
 /* The active lane's handle, made at its first call (never while recording:
  * cublasCreate allocates), bound to the lane's stream, with the lane's own
  * workspace (set after cublasSetStream, which resets it). */
 static int lane_handle(sg_cuda *c)
 {
     if (c->cublas) return 0;
-    pthread_once(&blas_once, blas_load);
-    if (!blas.create) return sg_cuda_fail(c, __FILE__, __LINE__, "SG_CUDA_GEMM_MAX_PIXELS: %s", blas_error);
+    const char *why;
+    if (!blas_ready(&why)) return sg_cuda_fail(c, __FILE__, __LINE__, "SG_CUDA_GEMM_MAX_PIXELS: %s", why);
     cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
     if (CU_CHECK(c, cudaStreamIsCapturing(c->stream, &cap))) return -1;
     if (cap != cudaStreamCaptureStatusNone)

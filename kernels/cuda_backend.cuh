@@ -312,6 +312,10 @@ int sg_conv_gemm_applies(const sg_cuda *c, int H, int W, int K, int stride, int 
 int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W, int Co,
                      int K, int stride, int pad);
 void sg_conv_gemm_destroy(sg_cuda *c);
+/* At the backend's creation, where c->gemm_max_pixels > 0: loads cuBLAS;
+ * if it cannot be loaded, an error when the switch was asked for (asked),
+ * else the GEMM path off (cuDNN everywhere). 0 or -1 (c's first error). */
+int sg_conv_gemm_open(sg_cuda *c, int asked);
 /* kernels/conv_cudnn.cu for conv_engines.cu: the legacy call of one kind
  * (x, w, y: input, weight, output of the forward convolution, whichever of
  * them the kind writes), and growing the shared workspace. */

@@ -360,6 +360,11 @@ int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err);
 int sg_backend_cuda_engines_load(sg_backend *be, const char *path, char *note, size_t note_size,
                                  sg_err *err);
 int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rejected);
+/* For tests of the GEMM path's start (kernels/conv_gemm.cu): sets the
+ * switch to max_pixels and opens it as the backend's creation does, asked
+ * (SG_CUDA_GEMM_MAX_PIXELS set) or as a default; 0 or -1 with err. *now:
+ * the switch afterwards (0 where a default found no cuBLAS). */
+int sg_backend_cuda_test_gemm_open(sg_backend *be, long max_pixels, int asked, long *now, sg_err *err);
 
 /* The CUDA backend's switches from the environment (A/B timing; sg-train(1)
  * ENVIRONMENT). The backend reads them when it is created, and
@@ -381,9 +386,13 @@ typedef struct {
     int allow_nondet;         /* SG_CUDNN_NONDET=1: engines that are not bit-exact run to run too
                                  (timing what determinism costs; 0 by default) */
     long gemm_max_pixels;     /* SG_CUDA_GEMM_MAX_PIXELS: NHWC tf32/fp32 convolutions whose output has
-                                 at most this many pixels run as im2col + cuBLAS GEMM (0, the
-                                 default: never; cuDNN everywhere) */
+                                 at most this many pixels run as im2col + cuBLAS GEMM (0: never;
+                                 cuDNN everywhere; the default: SG_CUDA_GEMM_DEFAULT_PIXELS) */
+    int gemm_asked;           /* SG_CUDA_GEMM_MAX_PIXELS was set: a cuBLAS that cannot be loaded is
+                                 an error; the default falls back to cuDNN */
 } sg_cuda_switches;
+/* 0 until a GPU call measures the GEMM path faster (bench/train-speed's -gemm rows) */
+#define SG_CUDA_GEMM_DEFAULT_PIXELS 0
 int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err);
 
 /* Whether name is a CUDA convolution precision: "tf32", "fp32" or "bf16". */

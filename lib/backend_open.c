@@ -37,7 +37,9 @@ int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
     if (sg_env_long("SG_CUDNN_WORKSPACE_MIB", 1, 65536, 256, &mib, err)) return -1;
     s->workspace_limit = (size_t)mib << 20;
     /* 1048576: a 1024x1024 output, more than any convolution here needs */
-    if (sg_env_long("SG_CUDA_GEMM_MAX_PIXELS", 0, 1048576, 0, &s->gemm_max_pixels, err)) return -1;
+    if (sg_env_long("SG_CUDA_GEMM_MAX_PIXELS", 0, 1048576, SG_CUDA_GEMM_DEFAULT_PIXELS, &s->gemm_max_pixels, err))
+        return -1;
+    s->gemm_asked = getenv("SG_CUDA_GEMM_MAX_PIXELS") && *getenv("SG_CUDA_GEMM_MAX_PIXELS");
     /* timed: the fastest mode on an H200 (bench/NOTES.md, 2026-11-29: 132.9 it/s
      * against legacy's 108.4), its determinism and resume checks passed */
     int search = sg_env_choice("SG_CUDNN_SEARCH", searches, 4, 3, err);

@@ -177,6 +177,18 @@ PY
   [ ! -e "$T/r/history.jsonl" ]
 }
 
+@test "emulated CUDA: SG_CUDA_GEMM_MAX_PIXELS without a cuBLAS to load: one line at start naming the switch, exit 1" {
+  run env SG_EMU_NO_CUBLAS=1 SG_CUDA_GEMM_MAX_PIXELS=16 "$EMU" -o "$T/r" "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --device cuda: "*"SG_CUDA_GEMM_MAX_PIXELS: cannot load cuBLAS"* ]]
+  [ ! -e "$T/r/history.jsonl" ]
+  # the switch unset (cuDNN everywhere, the default): cuBLAS is never needed
+  run env SG_EMU_NO_CUBLAS=1 "$EMU" -o "$T/r2" "${TINY[@]}" -q "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ -s "$T/r2/history.jsonl" ]
+}
+
 @test "emulated CUDA: --device cuda:N picks GPU N; a missing one is one line and exit 1" {
   run "$EMU" -o "$T/r1" "${TINY[@]}" --device cuda:1 "$D/a.lmdb"
   [ "$status" -eq 1 ]

@@ -1863,6 +1863,34 @@ static void gemm_repeat_case(const conv_case *k, double tol, double norm_tol, co
     for (int i = 0; i < 4; i++) pair_free(out[i]);
 }
 
+/* Where cuBLAS cannot be loaded (the emulation's SG_EMU_NO_CUBLAS): the
+ * GEMM path asked for (SG_CUDA_GEMM_MAX_PIXELS set) fails the backend's
+ * creation in one line naming the switch, not a later step; a default that
+ * takes it (SG_CUDA_GEMM_DEFAULT_PIXELS > 0, sg_conv_gemm_open with asked 0)
+ * turns it off and leaves the convolutions to cuDNN, still right. */
+static void test_gemm_without_cublas(void)
+{
+    setenv("SG_EMU_NO_CUBLAS", "1", 1);
+    sg_err err = { { 0 } };
+    sg_backend *be = cuda_with_env("SG_CUDA_GEMM_MAX_PIXELS", "16", "fp32", &err);
+    CHECK(!be && strstr(err.msg, "SG_CUDA_GEMM_MAX_PIXELS: cannot load cuBLAS") && !strchr(err.msg, '\n'),
+          "GEMM asked for without cuBLAS: creation fails naming the switch (got %s: %s)", be ? "a backend" : "NULL",
+          err.msg);
+    if (be) sg_backend_destroy(be);
+    sg_backend *saved;
+    if (own_gpu_begin(&saved, NULL, NULL, "fp32", "gemm default without cuBLAS") == 0) {
+        long now = -1;
+        int rc = sg_backend_cuda_test_gemm_open(gpu, 16, 0, &now, &err);   /* as a default of 16 would */
+        CHECK(rc == 0 && now == 0, "a GEMM default without cuBLAS: rc %d, the path %s", rc, now ? "still on" : "off");
+        test_conv(&gemm_cases[0], 1e-4, 0, "gemm default without cuBLAS");
+        rc = sg_backend_cuda_test_gemm_open(gpu, 16, 1, &now, &err);       /* last: the error stays with gpu */
+        CHECK(rc == -1 && strstr(err.msg, "SG_CUDA_GEMM_MAX_PIXELS: cannot load cuBLAS"),
+              "the GEMM path asked for without cuBLAS: an error (rc %d: %s)", rc, err.msg);
+        own_gpu_end(saved);
+    }
+    unsetenv("SG_EMU_NO_CUBLAS");
+}
+
 /* SG_CUDA_GEMM_MAX_PIXELS=16 on a backend of its own, at one precision:
  * every convolution case (the ordinary ones and gemm_cases) against the CPU
  * at the precision's tolerances, the plan report counting exactly the calls
@@ -2139,6 +2167,7 @@ int main(int argc, char **argv)
     unsetenv("SG_CUDA_GEMM_MAX_PIXELS");
     if (emulated) test_wrong_engine();
     if (emulated) test_search_without_memory();
+    if (emulated) test_gemm_without_cublas();
 
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
     if (!gpu) {
