@@ -697,12 +697,46 @@ static sg_backend *open_backend(const options *o, sg_err *err)
     return be;
 }
 
-int main(int argc, char **argv)
+/* What main()'s steps share: the options, the checkpoint, the inputs, the
+ * generator and the outputs being written. */
+typedef struct {
+    options o;
+    char **files;              /* the image file operands */
+    int n_files;
+    sg_err err;                /* one for the whole run: each step dies on its own failure */
+    sg_ckpt_info ck;
+    char g_path[PATH_MAX];     /* the generator file */
+    int S;                     /* the side of the images the generator takes */
+    target_set ts;
+    input_image *in;
+    long n_in;
+    sg_shard *shard;           /* --data: open, its pixels read a chunk at a time; else NULL */
+    const char *ext;           /* --each files' extension */
+    sg_backend *be;
+    sg_model *model;
+    long chunk;                /* images per generator call */
+    int plain;                 /* the translated image alone: one input, one --targets target */
+    grid_layout g;
+    sg_png_background *grid_png;
+    int c_dim;
+    size_t img_floats;         /* floats of one (3, S, S) image */
+    float *x, *y, *c, *scratch;   /* one chunk's inputs, outputs and labels; sg_targets_all's rows */
+    uint8_t *rgb, *shard_pixels;  /* one output image; one chunk of a shard's inputs */
+    long done, total;          /* images translated, to translate */
+    sg_buf manifest;           /* --each: targets.tsv */
+    sg_image_writer *files_out;
+    /* targets.tsv's dataset column: its name, or N:NAME when several
+     * datasets have that name (x/train.lmdb, y/train.lmdb) */
+    char dataset_column[SG_MAX_DATASETS][SG_CKPT_NAME_MAX + 16];
+    double t_start, t_inputs, t_model, t_generator, t_loop;
+} run_state;
+
+/* Options into r->o, operands into r->files: a bad value is a usage error
+ * (exit 2); --help and --version exit 0. */
+static void parse_options(run_state *r, int argc, char **argv)
 {
-    cli_init(argv);
-    double t_start = cli_now();
-    options o = {.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1,
-                 .device = "auto"};
+    options *o = &r->o;
+    *o = (options){.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1, .device = "auto"};
     enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
            OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_DATASET, OPT_VERSION, OPT_NO_EXIF_ROTATE };
     static const struct option longopts[] = {
@@ -721,243 +755,326 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = cli_getopt(argc, argv, "c:d:t:o:n:b:qh", longopts)) != -1) {
         switch (opt) {
-        case 'c': o.ckpt = optarg; break;
-        case 'd': o.data = optarg; break;
-        case OPT_DATASET: o.dataset = optarg; break;
-        case 't': o.targets = optarg; break;
-        case 'o': o.output = optarg; break;
-        case OPT_EACH: o.each = 1; break;
-        case OPT_GRID: o.grid = 1; break;
-        case 'n': o.count = cli_parse_long("--count", optarg, 1, LONG_MAX); break;
-        case OPT_SEED: o.seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); o.have_seed = 1; break;
-        case OPT_CROP: o.crop = cli_parse_long("--crop", optarg, 0, 65536); break;
-        case OPT_ZOOM: o.zoom = (int)cli_parse_long("--zoom", optarg, 1, 64); break;
+        case 'c': o->ckpt = optarg; break;
+        case 'd': o->data = optarg; break;
+        case OPT_DATASET: o->dataset = optarg; break;
+        case 't': o->targets = optarg; break;
+        case 'o': o->output = optarg; break;
+        case OPT_EACH: o->each = 1; break;
+        case OPT_GRID: o->grid = 1; break;
+        case 'n': o->count = cli_parse_long("--count", optarg, 1, LONG_MAX); break;
+        case OPT_SEED: o->seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); o->have_seed = 1; break;
+        case OPT_CROP: o->crop = cli_parse_long("--crop", optarg, 0, 65536); break;
+        case OPT_ZOOM: o->zoom = (int)cli_parse_long("--zoom", optarg, 1, 64); break;
         case OPT_FORMAT:
             if (strcmp(optarg, "png") && strcmp(optarg, "jpg"))
                 cli_usage_error("--format: expected png or jpg, not '%s'", sg_quote_str(optarg).s);
-            o.format = optarg;
+            o->format = optarg;
             break;
         case OPT_DEVICE:
             if (sg_device_parse(optarg, NULL) < 0)
                 cli_usage_error("--device: expected cpu, cuda, cuda:N or auto, not '%s'", sg_quote_str(optarg).s);
-            o.device = optarg;
+            o->device = optarg;
             break;
         case OPT_PRECISION:
             if (!sg_precision_valid(optarg))
                 cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(optarg).s);
-            o.precision = optarg;
+            o->precision = optarg;
             break;
-        case 'b': o.batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;
-        case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
-        case OPT_TIMING: o.timing = 1; break;
-        case OPT_NO_EXIF_ROTATE: o.no_exif_rotate = 1; break;
+        case 'b': o->batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;
+        case OPT_THREADS: o->threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
+        case OPT_TIMING: o->timing = 1; break;
+        case OPT_NO_EXIF_ROTATE: o->no_exif_rotate = 1; break;
         case 'q': cli_quiet = 1; break;
-        case 'h': usage(); cli_finish_stdout(); return 0;
+        case 'h': usage(); cli_finish_stdout(); exit(0);
         case OPT_VERSION: cli_version();
         default: cli_try_help();   /* an option without a case above */
         }
     }
-    int n_files = argc - optind;
-    char **files = argv + optind;
-    if (!o.ckpt) cli_usage_error("--ckpt is required");
-    cli_refuse_empty_path("--ckpt", o.ckpt);
-    cli_refuse_empty_path("-o/--output", o.output);
-    cli_refuse_empty_path("--data", o.data);
-    for (int k = 0; k < n_files; k++) cli_refuse_empty_path("an image file", files[k]);
-    if (!o.data && n_files == 0) cli_usage_error("give --data SHARD or image files ('-' for stdin)");
-    if (o.data && n_files) cli_usage_error("give --data or image files, not both");
-    if (o.dataset && !*o.dataset) cli_usage_error("--dataset: empty (give a dataset's number or name)");
-    if (o.each && !strcmp(o.output, "-")) cli_usage_error("--each needs -o DIR");
-    if (o.each && o.grid) cli_usage_error("--each and --grid exclude each other");
-    if (!o.each) cli_refuse_image_to_terminal(o.output);
+    r->n_files = argc - optind;
+    r->files = argv + optind;
+}
 
-    /* Everything that can fail on bad input is checked before the generator runs
-     * and before anything is written. */
-    sg_err err = {{0}};
-    sg_ckpt_info ck;
-    char g_path[PATH_MAX];
+/* The operands and the options together: usage errors, exit 2. */
+static void check_options(const run_state *r)
+{
+    const options *o = &r->o;
+    if (!o->ckpt) cli_usage_error("--ckpt is required");
+    cli_refuse_empty_path("--ckpt", o->ckpt);
+    cli_refuse_empty_path("-o/--output", o->output);
+    cli_refuse_empty_path("--data", o->data);
+    for (int k = 0; k < r->n_files; k++) cli_refuse_empty_path("an image file", r->files[k]);
+    if (!o->data && r->n_files == 0) cli_usage_error("give --data SHARD or image files ('-' for stdin)");
+    if (o->data && r->n_files) cli_usage_error("give --data or image files, not both");
+    if (o->dataset && !*o->dataset) cli_usage_error("--dataset: empty (give a dataset's number or name)");
+    if (o->each && !strcmp(o->output, "-")) cli_usage_error("--each needs -o DIR");
+    if (o->each && o->grid) cli_usage_error("--each and --grid exclude each other");
+    if (!o->each) cli_refuse_image_to_terminal(o->output);
+}
+
+/* The checkpoint's generator file and its targets, then the inputs, each read
+ * whole (load_shard_inputs, load_file_inputs). */
+static void open_inputs(run_state *r)
+{
+    const options *o = &r->o;
     /* a live run's latest checkpoint, read again when sg-train --keep deleted
      * the one latest named before its file was opened (lib/ckpt_find.h) */
-    g_path[0] = 0;
-    if (sg_ckpt_find_generator(o.ckpt, g_path, sizeof g_path, &ck, &err)) die_no_generator(o.ckpt, g_path, &err);
-    const sg_model_config *cfg = &ck.model;
-    int S = cfg->image_size;
-    target_set ts;
-    make_target_set(&o, &ck, &ts);
+    r->g_path[0] = 0;
+    if (sg_ckpt_find_generator(o->ckpt, r->g_path, sizeof r->g_path, &r->ck, &r->err))
+        die_no_generator(o->ckpt, r->g_path, &r->err);
+    r->S = r->ck.model.image_size;
+    make_target_set(o, &r->ck, &r->ts);
+    if (o->data) load_shard_inputs(o, &r->ck, r->g_path, &r->in, &r->n_in, &r->shard);
+    else load_file_inputs(o, &r->ck, file_crop(o, &r->ck, &r->ts), r->files, r->n_files, &r->in, &r->n_in);
+}
 
-    input_image *in;
-    long n_in;
-    sg_shard *shard = NULL;
-    if (o.data) load_shard_inputs(&o, &ck, g_path, &in, &n_in, &shard);
-    else load_file_inputs(&o, &ck, file_crop(&o, &ck, &ts), files, n_files, &in, &n_in);
-
-    const char *ext = !strcmp(o.format, "jpg") ? "jpg" : "png";
-    refuse_outputs_over_inputs(&o, files, n_files, g_path, in, n_in, &ts, ext);
-    if (o.each) cli_note_output(o.output);   /* for the advice on ENOSPC */
-    if (o.each && sg_mkdir_p(o.output, &err)) cli_die_err(&err);
-    if (o.each && !sg_path_is_dir(o.output)) cli_die("%s: not a directory", o.output);
-    if (o.each) {   /* what a killed run left: its files' and its list's temporaries */
+/* No output over an input; --each's directory made; what a killed run left
+ * there (or beside -o's file) removed. */
+static void prepare_output(run_state *r)
+{
+    const options *o = &r->o;
+    r->ext = !strcmp(o->format, "jpg") ? "jpg" : "png";
+    refuse_outputs_over_inputs(o, r->files, r->n_files, r->g_path, r->in, r->n_in, &r->ts, r->ext);
+    if (o->each) cli_note_output(o->output);   /* for the advice on ENOSPC */
+    if (o->each && sg_mkdir_p(o->output, &r->err)) cli_die_err(&r->err);
+    if (o->each && !sg_path_is_dir(o->output)) cli_die("%s: not a directory", o->output);
+    if (o->each) {   /* what a killed run left: its files' and its list's temporaries */
         char ext_dot[8], list[PATH_MAX];
-        snprintf(ext_dot, sizeof ext_dot, ".%s", ext);
-        sg_remove_dead_temps_in(o.output, "", ext_dot);
-        snprintf(list, sizeof list, "%s/targets.tsv", o.output);
+        snprintf(ext_dot, sizeof ext_dot, ".%s", r->ext);
+        sg_remove_dead_temps_in(o->output, "", ext_dot);
+        snprintf(list, sizeof list, "%s/targets.tsv", o->output);
         sg_remove_dead_temps_of(list);   /* next to the file a link there names, where the write puts it */
     } else {
-        cli_remove_dead_temps_of(o.output);
+        cli_remove_dead_temps_of(o->output);
     }
+}
 
-    double t_inputs = cli_now();
-    sg_backend *be = open_backend(&o, &err);
-    if (!be) cli_die_err(&err);
-    sg_model_config mcfg = *cfg;
-    mcfg.batch = n_in < o.batch ? (int)n_in : o.batch;   /* generate() buffers for this many images */
+/* The backend and the generator with the checkpoint's weights; r->chunk: the
+ * images of one generator call. */
+static void load_generator(run_state *r)
+{
+    r->be = open_backend(&r->o, &r->err);
+    if (!r->be) cli_die_err(&r->err);
+    sg_model_config mcfg = r->ck.model;
+    mcfg.batch = r->n_in < r->o.batch ? (int)r->n_in : r->o.batch;   /* generate() buffers for this many images */
     int batch_max = sg_model_batch_max(&mcfg, 1);   /* 0: not even one image (the model says so) */
     if (batch_max >= 1 && mcfg.batch > batch_max) mcfg.batch = batch_max;
-    sg_model *model;
-    if (sg_model_create_generator(&model, &mcfg, be, 0, &err)) cli_die_err(&err);
+    if (sg_model_create_generator(&r->model, &mcfg, r->be, 0, &r->err)) cli_die_err(&r->err);
     /* Reading the inputs can take minutes (--each over a whole shard): sg-train
      * --keep may have deleted a live run's checkpoint since (lib/ckpt_find.h) */
-    if (sg_ckpt_load_generator(o.ckpt, g_path, sizeof g_path, &ck, model, &err)) cli_die_err(&err);
+    if (sg_ckpt_load_generator(r->o.ckpt, r->g_path, sizeof r->g_path, &r->ck, r->model, &r->err))
+        cli_die_err(&r->err);
+    r->chunk = mcfg.batch;
+}
 
-    double t_model = cli_now(), t_generator = 0;
-    int plain = !o.each && !o.grid && n_in == 1 && ts.spec_mode;
-    grid_layout g = {0};
-    if (!o.each && !plain) grid_begin(&g, &o, S, &ts, n_in);
+/* The grid's canvas with its header row, unless the output is --each's files
+ * or one image alone. */
+static void begin_grid(run_state *r)
+{
+    r->plain = !r->o.each && !r->o.grid && r->n_in == 1 && r->ts.spec_mode;
+    if (!r->o.each && !r->plain) grid_begin(&r->g, &r->o, r->S, &r->ts, r->n_in);
     /* A PNG grid is encoded while the generator runs, on a thread that takes
      * only idle CPU time (lib/png_stream.h): each chunk's rows as it is done.
      * The same bytes as encoding the finished canvas. */
-    sg_png_background *grid_png = NULL;
-    if (g.active && !sg_image_path_is_jpeg(o.output)) {
-        if (sg_png_background_begin(&grid_png, g.cv.rgb, g.cv.width, g.cv.height, &err)) cli_die_err(&err);
-        sg_png_background_ready(grid_png, grid_row_top(&g, 0));
+    if (r->g.active && !sg_image_path_is_jpeg(r->o.output)) {
+        if (sg_png_background_begin(&r->grid_png, r->g.cv.rgb, r->g.cv.width, r->g.cv.height, &r->err))
+            cli_die_err(&r->err);
+        sg_png_background_ready(r->grid_png, grid_row_top(&r->g, 0));
     }
+}
 
-    int c_dim = sg_model_c_dim(cfg);
-    size_t img_floats = (size_t)3 * S * S;
-    long chunk = mcfg.batch;
-    float *x = malloc(sizeof(float) * img_floats * chunk);
-    float *y = malloc(sizeof(float) * img_floats * chunk);
-    float *c = malloc(sizeof(float) * (size_t)c_dim * chunk);
-    float *scratch = malloc(sizeof(float) * (size_t)c_dim * (sg_targets_count(cfg) + 1));
-    uint8_t *rgb = malloc(img_floats);
-    uint8_t *shard_pixels = shard ? malloc(img_floats * chunk) : NULL;   /* one chunk of inputs */
-    if (!x || !y || !c || !scratch || !rgb || (shard && !shard_pixels)) cli_die("out of memory");
+/* One chunk's tensors and pixels. */
+static void alloc_buffers(run_state *r)
+{
+    const sg_model_config *cfg = &r->ck.model;
+    r->c_dim = sg_model_c_dim(cfg);
+    r->img_floats = (size_t)3 * r->S * r->S;
+    r->x = malloc(sizeof(float) * r->img_floats * r->chunk);
+    r->y = malloc(sizeof(float) * r->img_floats * r->chunk);
+    r->c = malloc(sizeof(float) * (size_t)r->c_dim * r->chunk);
+    r->scratch = malloc(sizeof(float) * (size_t)r->c_dim * (sg_targets_count(cfg) + 1));
+    r->rgb = malloc(r->img_floats);
+    r->shard_pixels = r->shard ? malloc(r->img_floats * r->chunk) : NULL;   /* one chunk of inputs */
+    if (!r->x || !r->y || !r->c || !r->scratch || !r->rgb || (r->shard && !r->shard_pixels))
+        cli_die("out of memory");
+    r->total = r->n_in * r->ts.n;
+}
+
+/* targets.tsv's dataset column; with --each, an earlier run's targets.tsv
+ * emptied and the thread that writes the files started. */
+static void begin_each(run_state *r)
+{
+    const sg_model_config *cfg = &r->ck.model;
+    const char *column_names[SG_MAX_DATASETS];
+    sg_ckpt_dataset_names(&r->ck, column_names);
+    for (int ds = 0; ds < cfg->n_datasets; ds++)
+        sg_targets_dataset_label(cfg, column_names, ds, r->dataset_column[ds], sizeof r->dataset_column[ds]);
+    if (!r->o.each) return;
+    /* OUTDIR/targets.tsv lists every output with its input, target, the
+     * target's dataset and the target label's value (for scoring).
+     * An earlier run's list is emptied (its header alone) before its first
+     * file is replaced: a run that stops half-way (killed) must not leave
+     * it describing a mix of both runs' images. Written whole, last. An
+     * atomic write, not an unlink: a symbolic link there stays one. */
     char path[PATH_MAX];
-    long done = 0, total = n_in * ts.n;
-    /* --each: OUTDIR/targets.tsv lists every output with its input, target, the
-     * target's dataset and the target label's value (for scoring). */
-    sg_buf manifest = SG_BUF_INIT;
+    sg_buf_puts(&r->manifest, "file\tinput\ttarget\tdataset\tvalue\n");
+    snprintf(path, sizeof path, "%s/targets.tsv", r->o.output);
+    if (!sg_path_missing(path) && sg_write_file_atomic(path, r->manifest.data, r->manifest.len, &r->err))
+        cli_die_err(&r->err);
     /* --each files are encoded and written (each with its two fsyncs) on a
      * thread of their own while the generator runs: 1280 files at 32 px took
      * 0.6 s, mostly waiting for the disk */
-    sg_image_writer *files_out = NULL;
-    /* targets.tsv's dataset column: its name, or N:NAME when several
-     * datasets have that name (x/train.lmdb, y/train.lmdb) */
-    char dataset_column[SG_MAX_DATASETS][SG_CKPT_NAME_MAX + 16];
-    const char *column_names[SG_MAX_DATASETS];
-    sg_ckpt_dataset_names(&ck, column_names);
-    for (int ds = 0; ds < cfg->n_datasets; ds++)
-        sg_targets_dataset_label(cfg, column_names, ds, dataset_column[ds], sizeof dataset_column[ds]);
-    if (o.each) {
-        /* An earlier run's list is emptied (its header alone) before its first
-         * file is replaced: a run that stops half-way (killed) must not leave
-         * it describing a mix of both runs' images. Written whole, last. An
-         * atomic write, not an unlink: a symbolic link there stays one. */
-        sg_buf_puts(&manifest, "file\tinput\ttarget\tdataset\tvalue\n");
-        snprintf(path, sizeof path, "%s/targets.tsv", o.output);
-        if (!sg_path_missing(path) && sg_write_file_atomic(path, manifest.data, manifest.len, &err))
-            cli_die_err(&err);
-        if (sg_image_writer_start(&files_out, 256, &err)) cli_die_err(&err);
-    }
+    if (sg_image_writer_start(&r->files_out, 256, &r->err)) cli_die_err(&r->err);
+}
 
-    for (long k0 = 0; k0 < n_in; k0 += chunk) {
-        long n = n_in - k0 < chunk ? n_in - k0 : chunk;
-        if (shard) read_shard_pixels(shard, in + k0, n, S, shard_pixels);
-        for (long k = 0; k < n; k++) {
-            to_tensor(in[k0 + k].rgb, S, x + (size_t)k * img_floats);
-            if (o.each) {
-                each_path(path, sizeof path, o.output, in[k0 + k].index, "input", ext);
-                if (sg_image_writer_put(files_out, path, in[k0 + k].rgb, S, S, &err)) cli_die_err(&err);
-            } else if (!plain) {
-                grid_put(&g, k0 + k, 0, in[k0 + k].rgb, S);
-            }
+/* Inputs k0..k0+n-1 into x, and out as --each's NNNNNN_input files or the
+ * grid's first column. */
+static void put_inputs(run_state *r, long k0, long n)
+{
+    input_image *in = r->in + k0;
+    if (r->shard) read_shard_pixels(r->shard, in, n, r->S, r->shard_pixels);
+    for (long k = 0; k < n; k++) {
+        to_tensor(in[k].rgb, r->S, r->x + (size_t)k * r->img_floats);
+        if (r->o.each) {
+            char path[PATH_MAX];
+            each_path(path, sizeof path, r->o.output, in[k].index, "input", r->ext);
+            if (sg_image_writer_put(r->files_out, path, in[k].rgb, r->S, r->S, &r->err)) cli_die_err(&r->err);
+        } else if (!r->plain) {
+            grid_put(&r->g, k0 + k, 0, in[k].rgb, r->S);
         }
-        for (int t = 0; t < ts.n; t++) {
-            fill_target_labels(&ck, &ts, t, in + k0, n, c, scratch);
-            double t0 = cli_now();
-            if (sg_model_generate(model, (int)n, x, c, y, &err)) cli_die_err(&err);
-            t_generator += cli_now() - t0;
-            for (long k = 0; k < n; k++) {
-                from_tensor(y + (size_t)k * img_floats, S, rgb);
-                if (o.each) {
-                    each_path(path, sizeof path, o.output, in[k0 + k].index, ts.names[t], ext);
-                    if (sg_image_writer_put(files_out, path, rgb, S, S, &err)) cli_die_err(&err);
-                    int ds = ts.spec_mode ? ts.spec.ds : sg_targets_dataset_of(cfg, t, NULL);
-                    sg_buf_appendf(&manifest, "%s\t%ld\t%s\t%s\t", strrchr(path, '/') + 1,
-                                   in[k0 + k].index, ts.names[t], dataset_column[ds]);
-                    if (ts.spec_mode) sg_buf_puts(&manifest, "-\n");
-                    else sg_buf_appendf(&manifest, "%g\n", c[(size_t)k * c_dim + t]);
-                } else if (plain) {
-                    write_image(o.output, rgb, S, S);
-                } else {
-                    grid_put(&g, k0 + k, 1 + t, rgb, S);
-                }
-            }
-            done += n;
-            if (done == total) cli_progress_unthrottle();   /* ends on N/N */
-            char eta[32];
-            double rate = cli_rate_eta(cli_now() - t_model, (double)done, (double)total, eta, sizeof eta);
-            cli_progress("translating: %ld/%ld images, %.0f images/s, ETA %s", done, total, rate, eta);
-        }
-        if (grid_png) sg_png_background_ready(grid_png, grid_row_top(&g, k0 + n));
+    }
+}
+
+/* --each: the translation of input i (row k of its chunk) to target t, in rgb,
+ * queued for its file; its row of targets.tsv. */
+static void put_each_output(run_state *r, long i, long k, int t)
+{
+    const target_set *ts = &r->ts;
+    char path[PATH_MAX];
+    each_path(path, sizeof path, r->o.output, r->in[i].index, ts->names[t], r->ext);
+    if (sg_image_writer_put(r->files_out, path, r->rgb, r->S, r->S, &r->err)) cli_die_err(&r->err);
+    int ds = ts->spec_mode ? ts->spec.ds : sg_targets_dataset_of(&r->ck.model, t, NULL);
+    sg_buf_appendf(&r->manifest, "%s\t%ld\t%s\t%s\t", strrchr(path, '/') + 1, r->in[i].index, ts->names[t],
+                   r->dataset_column[ds]);
+    if (ts->spec_mode) sg_buf_puts(&r->manifest, "-\n");
+    else sg_buf_appendf(&r->manifest, "%g\n", r->c[(size_t)k * r->c_dim + t]);
+}
+
+/* Inputs k0..k0+n-1 (in x) translated to target t, each result where it goes:
+ * --each's file, the one image, or the grid's column 1 + t. */
+static void translate_chunk(run_state *r, long k0, long n, int t)
+{
+    fill_target_labels(&r->ck, &r->ts, t, r->in + k0, n, r->c, r->scratch);
+    double t0 = cli_now();
+    if (sg_model_generate(r->model, (int)n, r->x, r->c, r->y, &r->err)) cli_die_err(&r->err);
+    r->t_generator += cli_now() - t0;
+    for (long k = 0; k < n; k++) {
+        from_tensor(r->y + (size_t)k * r->img_floats, r->S, r->rgb);
+        if (r->o.each) put_each_output(r, k0 + k, k, t);
+        else if (r->plain) write_image(r->o.output, r->rgb, r->S, r->S);
+        else grid_put(&r->g, k0 + k, 1 + t, r->rgb, r->S);
+    }
+    r->done += n;
+    if (r->done == r->total) cli_progress_unthrottle();   /* ends on N/N */
+    char eta[32];
+    double rate = cli_rate_eta(cli_now() - r->t_model, (double)r->done, (double)r->total, eta, sizeof eta);
+    cli_progress("translating: %ld/%ld images, %.0f images/s, ETA %s", r->done, r->total, rate, eta);
+}
+
+/* Every input to every target, a chunk of inputs at a time. */
+static void translate_all(run_state *r)
+{
+    for (long k0 = 0; k0 < r->n_in; k0 += r->chunk) {
+        long n = r->n_in - k0 < r->chunk ? r->n_in - k0 : r->chunk;
+        put_inputs(r, k0, n);
+        for (int t = 0; t < r->ts.n; t++) translate_chunk(r, k0, n, t);
+        if (r->grid_png) sg_png_background_ready(r->grid_png, grid_row_top(&r->g, k0 + n));
     }
     cli_progress_end();
-    double t_loop = cli_now();
-    if (grid_png) {
+}
+
+/* The grid written (the background encoder's PNG, or the canvas saved); --each's
+ * files finished, then targets.tsv; standard output checked. */
+static void finish_outputs(run_state *r)
+{
+    const char *out = r->o.output;
+    if (r->grid_png) {
         uint8_t *png;
         size_t png_len;
-        if (sg_png_background_end(grid_png, &png, &png_len, &err)) {
-            sg_err_prefix(&err, "%s", o.output);
-            cli_die_err(&err);
+        if (sg_png_background_end(r->grid_png, &png, &png_len, &r->err)) {
+            sg_err_prefix(&r->err, "%s", out);
+            cli_die_err(&r->err);
         }
-        if (sg_image_write_encoded(o.output, png, png_len, &err)) cli_die_output_err(&err, o.output);
+        if (sg_image_write_encoded(out, png, png_len, &r->err)) cli_die_output_err(&r->err, out);
         free(png);
-    } else if (g.active && sg_canvas_save(&g.cv, o.output, &err)) {
-        cli_die_output_err(&err, o.output);
+    } else if (r->g.active && sg_canvas_save(&r->g.cv, out, &r->err)) {
+        cli_die_output_err(&r->err, out);
     }
-    if (o.each) {
-        if (sg_image_writer_finish(files_out, &err)) cli_die_err(&err);
-        snprintf(path, sizeof path, "%s/targets.tsv", o.output);
-        if (sg_write_file_atomic(path, manifest.data, manifest.len, &err)) cli_die_err(&err);
-        sg_buf_free(&manifest);
+    if (r->o.each) {
+        char path[PATH_MAX];
+        if (sg_image_writer_finish(r->files_out, &r->err)) cli_die_err(&r->err);
+        snprintf(path, sizeof path, "%s/targets.tsv", out);
+        if (sg_write_file_atomic(path, r->manifest.data, r->manifest.len, &r->err)) cli_die_err(&r->err);
+        sg_buf_free(&r->manifest);
     }
-    if (!strcmp(o.output, "-")) cli_finish_stdout();
-    if (o.timing) {
-        double t_end = cli_now();
-        /* the generator: the sg_model_generate calls alone (uploads, forward,
-         * download); the rest of the loop: pixel conversions, grid cells, queueing
-         * --each files; output: what is left of the grid's PNG or the files */
-        cli_warn("timing: inputs %.3f s, model %.3f s, generator %.3f s for %ld image%s "
-                 "(%.2f images/s), rest of the loop %.3f s, output %.3f s, total %.3f s",
-                 t_inputs - t_start, t_model - t_inputs, t_generator, total, total == 1 ? "" : "s",
-                 t_generator > 0 ? total / t_generator : 0.0, t_loop - t_model - t_generator,
-                 t_end - t_loop, t_end - t_start);
-    }
+    if (!strcmp(out, "-")) cli_finish_stdout();
+}
 
-    if (g.active) sg_canvas_free(&g.cv);
-    sg_model_free(model);
-    sg_backend_destroy(be);
+/* --timing: where the time went, on stderr. */
+static void report_timing(const run_state *r)
+{
+    if (!r->o.timing) return;
+    double t_end = cli_now();
+    /* the generator: the sg_model_generate calls alone (uploads, forward,
+     * download); the rest of the loop: pixel conversions, grid cells, queueing
+     * --each files; output: what is left of the grid's PNG or the files */
+    cli_warn("timing: inputs %.3f s, model %.3f s, generator %.3f s for %ld image%s "
+             "(%.2f images/s), rest of the loop %.3f s, output %.3f s, total %.3f s",
+             r->t_inputs - r->t_start, r->t_model - r->t_inputs, r->t_generator, r->total, r->total == 1 ? "" : "s",
+             r->t_generator > 0 ? r->total / r->t_generator : 0.0, r->t_loop - r->t_model - r->t_generator,
+             t_end - r->t_loop, t_end - r->t_start);
+}
+
+/* Everything the run holds, freed (its outputs are written by now). */
+static void free_run(run_state *r)
+{
+    if (r->g.active) sg_canvas_free(&r->g.cv);
+    sg_model_free(r->model);
+    sg_backend_destroy(r->be);
     /* a shard's inputs point into shard_pixels, reused chunk after chunk */
-    for (long k = 0; k < n_in; k++) {
-        if (!shard) free(in[k].rgb);
-        free(in[k].own_labels);
+    for (long k = 0; k < r->n_in; k++) {
+        if (!r->shard) free(r->in[k].rgb);
+        free(r->in[k].own_labels);
     }
-    free(shard_pixels);
-    if (shard) sg_shard_close(shard);
-    free(in);
-    for (int t = 0; t < ts.n; t++) free(ts.names[t]);
-    free(ts.names);
-    free(x); free(y); free(c); free(scratch); free(rgb);
-    sg_ckpt_info_free(&ck);
+    free(r->shard_pixels);
+    if (r->shard) sg_shard_close(r->shard);
+    free(r->in);
+    for (int t = 0; t < r->ts.n; t++) free(r->ts.names[t]);
+    free(r->ts.names);
+    free(r->x); free(r->y); free(r->c); free(r->scratch); free(r->rgb);
+    sg_ckpt_info_free(&r->ck);
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv);
+    run_state r = {.t_start = cli_now(), .manifest = SG_BUF_INIT};
+    parse_options(&r, argc, argv);
+    check_options(&r);
+    /* Everything that can fail on bad input is checked before the generator runs
+     * and before anything is written. */
+    open_inputs(&r);
+    prepare_output(&r);
+    r.t_inputs = cli_now();
+    load_generator(&r);
+    r.t_model = cli_now();
+    begin_grid(&r);
+    alloc_buffers(&r);
+    begin_each(&r);
+    translate_all(&r);
+    r.t_loop = cli_now();
+    finish_outputs(&r);
+    report_timing(&r);
+    free_run(&r);
     return 0;
 }
