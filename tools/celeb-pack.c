@@ -424,8 +424,12 @@ typedef struct {
     int stop;
 } pack_state;
 
+/* The first stop signal (its number), 0 while none came. */
 static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
+static void on_signal(int sig)
+{
+    if (!interrupted) interrupted = sig;
+}
 
 /* The failures that say nothing about the file: a limit of the process
  * (ulimit -n, ulimit -v), of the system, or a storage that failed to read. */
@@ -751,8 +755,9 @@ static void open_shard(struct run *r)
     if (sg_shard_writer_open(&r->wr, o->out, &meta, o->force, r->L.n, &err)) cli_die_err(&err);
 }
 
-/* From here a stop signal ends the pack cleanly (write_records notices it);
- * then the decoding threads, none in inline mode. */
+/* From here a stop signal ends the pack cleanly (write_records notices it,
+ * or finish_shard after the last record); then the decoding threads, none in
+ * inline mode. */
 static void start_workers(struct run *r)
 {
     cli_catch_stop_signals(on_signal, 0);
@@ -895,12 +900,16 @@ static uint64_t finish_shard(struct run *r)
     if (!r->failed && r->n_skipped[RESULT_MISSING] > MISSING_SHOWN)
         cli_warn("... and %zu more missing (skipped)", r->n_skipped[RESULT_MISSING] - MISSING_SHOWN);
     uint64_t written = sg_shard_writer_count(r->wr);
+    /* a signal after the last record was waited for stops the pack as one before it */
+    if (!r->failed && interrupted) r->failed = 2;
     if (!r->failed && written == 0) fail_with(r, "no image could be read");
     if (r->failed) {
         sg_shard_writer_abort(r->wr);
         if (r->failed == 2) cli_die("interrupted; no shard written");
         cli_die("%s; %s not written%s", r->fail_msg, out, r->fail_hint);
     }
+    /* A signal from here on cannot stop the commit (the shard may be in
+     * place already): it finishes, and main says so (interrupted). */
     sg_err note, err;
     if (sg_shard_writer_commit(r->wr, &note, &err))
         cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err));
@@ -980,7 +989,11 @@ int main(int argc, char **argv)
     stop_workers(&r);
     cli_progress_end();
     uint64_t written = finish_shard(&r);
-    if (!cli_quiet) print_summary(&r, written);
+    /* Stopped while committing: written all the same, but the exit status
+     * tells a script that the run was stopped (as sg-train's). */
+    int sig = interrupted;
+    if (sig) cli_warn("interrupted while finishing; the shard %s was written in full", o.out);
+    else if (!cli_quiet) print_summary(&r, written);
     free_run(&r);
-    return 0;
+    return sig ? 128 + sig : 0;
 }

@@ -289,6 +289,41 @@ big_list() {
   [ ! -e "$T/h.lmdb.tmp-$pid" ]
 }
 
+@test "a stop signal after the last record, before the commit, stops the run as one while packing" {
+  need_strace
+  # The last row names a missing file: its message, written once that record
+  # was waited for, is where the signal comes.
+  awk 'NR == 1 { print $1 + 1; next } { print } END { r = $0; sub(/^[^ ]+/, "gone.jpg", r); print r }' \
+    "$S/list_attr_celeba.txt" > "$T/last.txt"
+  celeb-pack -q -S 8 --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/s.lmdb"
+  cp "$T/s.lmdb/data.mdb" "$T/before.mdb"
+  for j in 1 2; do
+    run env --default-signal=INT strace -f -qq -o /dev/null -e trace=write -e inject=write:signal=INT:when=1 \
+      celeb-pack -j $j -S 8 --force --attrs "$T/last.txt" --images "$S/img_align_celeba" -o "$T/s.lmdb"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = "celeb-pack: $S/img_align_celeba/gone.jpg: No such file or directory (skipped)" ]
+    [ "${lines[1]}" = "celeb-pack: interrupted; no shard written" ]
+    [ "${#lines[@]}" -eq 2 ]
+    cmp "$T/before.mdb" "$T/s.lmdb/data.mdb"     # the earlier shard untouched
+    [ -z "$(ls -d "$T"/s.lmdb.* 2>/dev/null)" ]
+  done
+}
+
+@test "a stop signal during the commit lets it finish: one line says the shard was written, exit 128+signal" {
+  run_signalled_at_fsync INT 1 celeb-pack -j 2 -S 8 --attrs "$S/list_attr_celeba.txt" \
+    --images "$S/img_align_celeba" -o "$T/s.lmdb"
+  [ "$status" -eq 130 ]
+  [ "$output" = "celeb-pack: interrupted while finishing; the shard $T/s.lmdb was written in full" ]
+  [ "$(celeb-dump --verify "$T/s.lmdb")" = "12 records OK" ]
+  [ -z "$(ls -d "$T"/s.lmdb.* 2>/dev/null)" ]
+  # --quiet too: the line explains the exit status
+  run_signalled_at_fsync TERM 2 celeb-pack -q -j 1 -S 8 --attrs "$S/list_attr_celeba.txt" \
+    --images "$S/img_align_celeba" -o "$T/t.lmdb"
+  [ "$status" -eq 143 ]
+  [ "$output" = "celeb-pack: interrupted while finishing; the shard $T/t.lmdb was written in full" ]
+  [ "$(celeb-dump --verify "$T/t.lmdb")" = "12 records OK" ]
+}
+
 @test "class folders: sorted classes, one-hot labels, JPEG and PNG inputs" {
   mkdir -p "$T/f/sad" "$T/f/Happy" "$T/f/angry" "$T/f/.hidden"
   cp "$S/img_align_celeba/000001.jpg" "$T/f/sad/b.JPG"
