@@ -124,13 +124,13 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
+/* dir, given with option opt, is a directory to read; else dies naming both. */
 static void require_dir(const char *opt, const char *dir)
 {
     struct stat st;
-    if (stat(dir, &st) != 0) cli_die("%s:", dir);
-    if (!S_ISDIR(st.st_mode)) cli_die("%s: not a directory", dir);
-    if (access(dir, R_OK | X_OK) != 0) cli_die("%s:", dir);
-    (void)opt;
+    if (stat(dir, &st) != 0) cli_die("%s %s:", opt, dir);
+    if (!S_ISDIR(st.st_mode)) cli_die("%s %s: not a directory", opt, dir);
+    if (access(dir, R_OK | X_OK) != 0) cli_die("%s %s:", opt, dir);
 }
 
 static void list_from_attrs(input_list *L, const char *attrs, const char *images, const char *select, size_t limit)

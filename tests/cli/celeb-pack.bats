@@ -414,9 +414,20 @@ except AssertionError as e:
   [ "$status" -eq 1 ]
   [[ "$output" == "celeb-pack: $T/missing.txt"*"No such file or directory"* ]]
 
+  # the message names the option the directory was given with
   run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$T/nodir" -o "$T/o.lmdb"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-pack: $T/nodir: No such file or directory" ]
+  [ "$output" = "celeb-pack: --images $T/nodir: No such file or directory" ]
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/list_attr_celeba.txt" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: --images $S/list_attr_celeba.txt: not a directory" ]
+  run celeb-pack --folders "$T/nodir" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: --folders $T/nodir: No such file or directory" ]
+  run celeb-pack --folders "$S/list_attr_celeba.txt" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: --folders $S/list_attr_celeba.txt: not a directory" ]
+  [ ! -e "$T/o.lmdb" ]
 
   run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --select Bangs,Purple_Hair -o "$T/o.lmdb"
   [ "$status" -eq 1 ]
