@@ -454,6 +454,17 @@ except AssertionError as e:
   run celeb-pack --bogus
   [ "$status" -eq 2 ]
   [ ! -e "$T/o.lmdb" ]
+  # a shard is a directory: "-" is no standard output for it
+  cd "$T"
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -S 8 -o -
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "celeb-pack: -o/--output: a shard is a directory and cannot go to standard output; for a directory named -, give -o ./-" ]
+  [ "${lines[1]}" = "Try 'celeb-pack --help'." ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ ! -e "$T/-" ]
+  run celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -S 8 -o ./-
+  [ "$status" -eq 0 ]
+  [ "$(celeb-dump --verify ./-)" = "12 records OK" ]
 }
 
 @test "names from the attribute file, folders and the command line are quoted escaped in messages" {
