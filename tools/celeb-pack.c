@@ -82,6 +82,7 @@ typedef struct {
      * (ImageFolder recurses) or of another extension (ImageFolder takes more;
      * these count every other file); hidden ones are not counted */
     size_t ignored_nested, ignored_other;
+    int cut;             /* --limit left rows of the attribute list out */
     uint8_t *labels;     /* (n, n_labels) */
     int n_labels;
     char **label_names;
@@ -152,7 +153,8 @@ static void list_from_attrs(input_list *L, const char *attrs, const char *images
         for (int j = 0; j < n; j++) idx[j] = j;
     }
     if (n < 1) cli_die("%s: no attributes selected", attrs);
-    L->n = limit && limit < t.n_rows ? limit : t.n_rows;
+    L->cut = limit && limit < t.n_rows;
+    L->n = L->cut ? limit : t.n_rows;
     L->n_labels = n;
     L->label_names = calloc((size_t)n, sizeof *L->label_names);
     L->items = calloc(L->n ? L->n : 1, sizeof *L->items);
@@ -321,10 +323,14 @@ static void all_missing_hint(char *buf, size_t len, const char *images, const ch
     const char *first = L->items[0].name;
     char shown[SG_QUOTE_MAX + 4];
     snprintf(shown, sizeof shown, "%s", sg_quote_str(first).s);
+    /* "first" where the list goes on: past the rows looked at, or past --limit */
+    const char *first_of = n == ALL_MISSING_ROWS || L->cut ? "first " : "";
     size_t k;
-    if (n == 1) k = (size_t)snprintf(buf, len, "--images %s: the image %s lists (%s) is not there", images, attrs, shown);
+    if (n == 1)
+        k = (size_t)snprintf(buf, len, "--images %s: the %simage %s lists (%s) is not there", images, first_of, attrs,
+                             shown);
     else k = (size_t)snprintf(buf, len, "--images %s: none of the %s%zu images %s lists is there (the first: %s)",
-                              images, n == ALL_MISSING_ROWS ? "first " : "", n, attrs, shown);
+                              images, first_of, n, attrs, shown);
     if (k >= len) return;
     buf += k; len -= k;
 

@@ -860,6 +860,14 @@ expect_all_missing() {
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-pack: --images $T/img: none of the first 100 images $T/l.txt lists is there (the first: 000001.jpg): check --images; $T/o.lmdb not written" ]
   [ ! -e "$T/o.lmdb" ]
+  # --limit below the list's rows: they are its first ones
+  run celeb-pack -q --attrs "$T/l.txt" --images "$T/img" -S 16 --limit 99 -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: --images $T/img: none of the first 99 images $T/l.txt lists is there (the first: 000001.jpg): check --images; $T/o.lmdb not written" ]
+  run celeb-pack -q --attrs "$T/l.txt" --images "$T/img" -S 16 --limit 1 -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: --images $T/img: the first image $T/l.txt lists (000001.jpg) is not there: check --images; $T/o.lmdb not written" ]
+  [ ! -e "$T/o.lmdb" ]
   # a folder of the later images only (a partial unzip) is the right one: its rows are packed
   cp "$S/img_align_celeba/000001.jpg" "$T/img/005000.jpg"
   run celeb-pack --attrs "$T/l.txt" --images "$T/img" -S 16 -o "$T/o.lmdb"
