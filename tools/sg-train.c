@@ -77,6 +77,25 @@ enum {
     O_SAMPLE, O_SAVE, O_KEEP, O_RESUME, O_FORCE, O_VERSION, O_DISKWAIT, O_END
 };
 
+static const struct option longopts[] = {
+    {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+    {"iters", required_argument, 0, O_ITERS}, {"decay-iters", required_argument, 0, O_DECAY},
+    {"batch", required_argument, 0, O_BATCH}, {"g-lr", required_argument, 0, O_GLR},
+    {"d-lr", required_argument, 0, O_DLR}, {"n-critic", required_argument, 0, O_NCRITIC},
+    {"beta1", required_argument, 0, O_BETA1}, {"beta2", required_argument, 0, O_BETA2},
+    {"lambda-cls", required_argument, 0, O_LCLS}, {"lambda-rec", required_argument, 0, O_LREC},
+    {"lambda-gp", required_argument, 0, O_LGP}, {"g-conv-dim", required_argument, 0, O_GCONV},
+    {"d-conv-dim", required_argument, 0, O_DCONV}, {"g-repeat", required_argument, 0, O_GREP},
+    {"d-repeat", required_argument, 0, O_DREP}, {"flip", no_argument, 0, O_FLIP},
+    {"no-flip", no_argument, 0, O_NOFLIP}, {"target-labels", required_argument, 0, O_TARGET},
+    {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
+    {"precision", required_argument, 0, O_PRECISION},
+    {"threads", required_argument, 0, O_THREADS}, {"log-every", required_argument, 0, O_LOG},
+    {"sample-every", required_argument, 0, O_SAMPLE}, {"save-every", required_argument, 0, O_SAVE},
+    {"keep", required_argument, 0, O_KEEP}, {"resume", no_argument, 0, O_RESUME},
+    {"force", no_argument, 0, O_FORCE}, {"version", no_argument, 0, O_VERSION},
+    {"disk-full-wait", required_argument, 0, O_DISKWAIT}, {0, 0, 0, 0}};
+
 static volatile sig_atomic_t stop_signal;
 
 /* The first signal asks for a stop with a checkpoint; a second SIGINT or
@@ -205,6 +224,25 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
     return 1;
 }
 
+/* What main's steps share: the command line, the run it resumes, and what
+ * they opened. */
+struct run {
+    sg_train_options o;           /* given or default; --resume: the run's, overridden by those given */
+    int given[O_END];             /* the options on the command line */
+    const char *run_dir, *device, *precision;
+    int resume, force;
+    long disk_full_wait;          /* operational: not in config.json, any value on --resume */
+    const char *shards[SG_MAX_DATASETS];
+    int n_shards;
+    char **run_paths;             /* --resume: the run's shards (config.json) */
+    int n_run_paths;
+    char run_device[8], run_precision[8];   /* --resume: the run's device and precision, "" if none */
+    space_wait space;             /* --disk-full-wait's deadline (wait_for_space) */
+    sg_backend *be;
+    sg_trainer *t;
+    sg_err err;
+};
+
 static sg_backend *open_backend(const char *device, const char *precision, int threads, sg_err *err)
 {
     char note[1024];
@@ -219,15 +257,15 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
 }
 
 /* --resume: the options in force are the run's (r, from its config.json)
- * overridden by those given on the command line (o, given[]); those that
- * shape the model, and the seed, must not change. The run's device and
- * precision (copied into run_device and run_precision, "" when it recorded
- * none) are used unless given: anything else does not repeat the
+ * overridden by those given on the command line (run->o, run->given); those
+ * that shape the model, and the seed, must not change. The run's device and
+ * precision (copied into run->run_device and run->run_precision, "" when it
+ * recorded none) are used unless given: anything else does not repeat the
  * uninterrupted run bit for bit, and a given one that differs says so. */
-static void merge_resume_options(const sg_train_options *r, const int given[O_END], sg_train_options *o,
-                                 const char **device, const char **precision, char run_device[8],
-                                 char run_precision[8])
+static void merge_resume_options(struct run *run, const sg_train_options *r)
 {
+    sg_train_options *o = &run->o;
+    const int *given = run->given;
     struct { int id; const char *name; int have, want; } fixed[4] = {
         {O_GCONV, "--g-conv-dim", r->g_conv_dim, o->g_conv_dim},
         {O_DCONV, "--d-conv-dim", r->d_conv_dim, o->d_conv_dim},
@@ -249,19 +287,238 @@ static void merge_resume_options(const sg_train_options *r, const int given[O_EN
     TAKE(O_SAVE, save_every); TAKE(O_KEEP, keep); TAKE(O_THREADS, threads);
 #undef TAKE
     *o = m;
-    snprintf(run_device, sizeof r->device, "%s", r->device);
-    snprintf(run_precision, sizeof r->precision, "%s", r->precision);
-    if (!given[O_DEVICE] && run_device[0]) *device = run_device;
-    if (!given[O_PRECISION] && run_precision[0]) *precision = run_precision;
+    snprintf(run->run_device, sizeof run->run_device, "%s", r->device);
+    snprintf(run->run_precision, sizeof run->run_precision, "%s", r->precision);
+    if (!given[O_DEVICE] && run->run_device[0]) run->device = run->run_device;
+    if (!given[O_PRECISION] && run->run_precision[0]) run->precision = run->run_precision;
     /* the backend's kind counts, not which GPU ("cuda:1" continues a "cuda" run) */
-    int kind = sg_device_parse(*device, NULL);
-    if (given[O_DEVICE] && run_device[0] && kind != SG_DEVICE_AUTO &&
-        strcmp(kind == SG_DEVICE_CUDA ? "cuda" : *device, run_device))
+    int kind = sg_device_parse(run->device, NULL);
+    if (given[O_DEVICE] && run->run_device[0] && kind != SG_DEVICE_AUTO &&
+        strcmp(kind == SG_DEVICE_CUDA ? "cuda" : run->device, run->run_device))
         cli_warn("--device %s: the run trained on %s; from here on it does not repeat an uninterrupted run",
-                 *device, run_device);
-    if (given[O_PRECISION] && run_precision[0] && strcmp(*precision, run_precision))
+                 run->device, run->run_device);
+    if (given[O_PRECISION] && run->run_precision[0] && strcmp(run->precision, run->run_precision))
         cli_warn("--precision %s: the run trained with %s; from here on it does not repeat an uninterrupted run",
-                 *precision, run_precision);
+                 run->precision, run->run_precision);
+}
+
+/* The options into run, the defaults for those not given; -h and --version
+ * end here. */
+static void parse_options(struct run *run, int argc, char **argv)
+{
+    sg_train_options *o = &run->o;
+    sg_train_options_default(o);
+    run->device = "auto";
+    run->disk_full_wait = 1800;
+    int c;
+    while ((c = cli_getopt(argc, argv, "o:qh", longopts)) != -1) {
+        if (c >= O_ITERS && c < O_END) run->given[c] = 1;
+        switch (c) {
+        case 'o': run->run_dir = optarg; break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': usage(); cli_finish_stdout(); exit(0);
+        case O_VERSION: cli_version();
+        case O_ITERS: o->iters = cli_parse_long("--iters", optarg, 1, LONG_MAX / 2); break;
+        case O_DECAY: o->decay_iters = cli_parse_long("--decay-iters", optarg, 0, LONG_MAX / 2); break;
+        case O_BATCH: o->batch = (int)cli_parse_long("--batch", optarg, 1, SG_BATCH_DRAW_MAX); break;
+        case O_GLR: o->g_lr = cli_parse_double("--g-lr", optarg, 0, 1e3); break;
+        case O_DLR: o->d_lr = cli_parse_double("--d-lr", optarg, 0, 1e3); break;
+        case O_NCRITIC: o->n_critic = (int)cli_parse_long("--n-critic", optarg, 1, 1000000); break;
+        case O_BETA1: o->beta1 = cli_parse_double("--beta1", optarg, 0, 0.999999); break;
+        case O_BETA2: o->beta2 = cli_parse_double("--beta2", optarg, 0, 0.9999999); break;   /* as a float: below 1 */
+        case O_LCLS: o->lambda_cls = cli_parse_double("--lambda-cls", optarg, 0, 1e6); break;
+        case O_LREC: o->lambda_rec = cli_parse_double("--lambda-rec", optarg, 0, 1e6); break;
+        case O_LGP: o->lambda_gp = cli_parse_double("--lambda-gp", optarg, 0, 1e6); break;
+        case O_GCONV: o->g_conv_dim = (int)cli_parse_long("--g-conv-dim", optarg, 1, 4096); break;
+        case O_DCONV: o->d_conv_dim = (int)cli_parse_long("--d-conv-dim", optarg, 1, 4096); break;
+        case O_GREP: o->g_repeat = (int)cli_parse_long("--g-repeat", optarg, 0, 64); break;
+        case O_DREP: o->d_repeat = (int)cli_parse_long("--d-repeat", optarg, 1, 12); break;
+        case O_FLIP: o->flip = 1; run->given[O_NOFLIP] = 1; break;
+        case O_NOFLIP: o->flip = 0; run->given[O_FLIP] = 1; break;
+        case O_TARGET:
+            if (!strcmp(optarg, "permute")) o->target_random = 0;
+            else if (!strcmp(optarg, "random")) o->target_random = 1;
+            else cli_usage_error("--target-labels: '%s' is not permute or random", sg_quote_str(optarg).s);
+            break;
+        case O_SEED: o->seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case O_DEVICE:
+            if (sg_device_parse(optarg, NULL) < 0)
+                cli_usage_error("--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(optarg).s);
+            run->device = optarg;
+            break;
+        case O_PRECISION:
+            if (!sg_precision_valid(optarg))
+                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(optarg).s);
+            run->precision = optarg;
+            break;
+        case O_THREADS: o->threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;
+        case O_LOG: o->log_every = cli_parse_long("--log-every", optarg, 0, LONG_MAX); break;
+        case O_SAMPLE: o->sample_every = cli_parse_long("--sample-every", optarg, 0, LONG_MAX); break;
+        case O_SAVE: o->save_every = cli_parse_long("--save-every", optarg, 0, LONG_MAX); break;
+        case O_KEEP: o->keep = (int)cli_parse_long("--keep", optarg, 0, INT_MAX); break;
+        case O_RESUME: run->resume = 1; break;
+        case O_FORCE: run->force = 1; break;
+        case O_DISKWAIT: run->disk_full_wait = cli_parse_long("--disk-full-wait", optarg, 0, INT_MAX); break;
+        default: cli_try_help();   /* an option without a case above */
+        }
+    }
+}
+
+/* The operands: the run directory, and the shards (--resume: may be none,
+ * the run's are taken then). */
+static void check_operands(struct run *run, int argc, char **argv)
+{
+    if (!run->run_dir) cli_usage_error("no run directory (-o RUN)");
+    cli_refuse_empty_path("-o/--output", run->run_dir);
+    if (run->resume && run->force) cli_usage_error("--resume and --force exclude each other");
+    run->n_shards = argc - optind;
+    if (!run->resume && run->n_shards < 1) cli_usage_error("no shards given");
+    if (run->n_shards > SG_MAX_DATASETS)
+        cli_usage_error("%d shards given (at most %d)", run->n_shards, SG_MAX_DATASETS);
+    for (int k = 0; k < run->n_shards; k++) {
+        cli_refuse_empty_path("SHARD", argv[optind + k]);
+        run->shards[k] = argv[optind + k];
+    }
+    cli_refuse_run_dir_shard(run->run_dir, run->shards, run->n_shards);
+    cli_note_output(run->run_dir);   /* where a full disk's advice looks (blocks or inodes) */
+}
+
+/* --resume without shards: the run's, from config.json. */
+static void take_run_shards(struct run *run)
+{
+    run->n_shards = run->n_run_paths > SG_MAX_DATASETS ? SG_MAX_DATASETS : run->n_run_paths;
+    for (int k = 0; k < run->n_shards; k++) {
+        run->shards[k] = run->run_paths[k];
+        /* a shard moved since: the run goes on from its new path, given in order */
+        if (sg_path_missing(run->shards[k]))
+            cli_die("%s/config.json: the run's shard %s is missing (moved or renamed?): give the run's "
+                    "shard%s after --resume, in order: sg-train -o %s --resume SHARD...", run->run_dir,
+                    run->shards[k], run->n_run_paths > 1 ? "s" : "", cli_shell_word(run->run_dir));
+    }
+}
+
+/* --resume: the run's options and shards, with those given. */
+static void read_resumed_run(struct run *run)
+{
+    sg_train_options r;
+    if (!sg_run_exists(run->run_dir)) {
+        sg_run_resume_missing(run->run_dir, &run->err);
+        cli_die_err(&run->err);
+    }
+    if (sg_run_config_read(run->run_dir, &r, &run->run_paths, &run->n_run_paths, &run->err)) cli_die_err(&run->err);
+    if (r.former_g_schedule && run->n_run_paths > 1)
+        cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
+                 "n_critic = 0); it goes on with the reference's (G after every dataset's D step in every "
+                 "n_critic-th round), so it does not repeat an uninterrupted run", run->run_dir);
+    merge_resume_options(run, &r);
+    if (run->n_shards == 0) take_run_shards(run);
+}
+
+/* The backend of --device (a resumed run's own unless given); the device
+ * and precision it resolved to go into the options. */
+static void open_device(struct run *run)
+{
+    run->be = open_backend(run->device, run->precision, run->o.threads, &run->err);
+    if (!run->be && run->device == run->run_device)
+        cli_die("%s (the run trained on %s; --device cpu continues it on the CPU, not bit for bit)", run->err.msg,
+                run->run_device);
+    if (!run->be) cli_die_err(&run->err);
+    if (run->given[O_PRECISION]) cli_note_precision_on_cpu(run->precision, run->be->name);
+    /* recorded in config.json for a later --resume */
+    snprintf(run->o.device, sizeof run->o.device, "%s", run->be->name);
+    snprintf(run->o.precision, sizeof run->o.precision, "%s",
+             strcmp(run->be->name, "cuda") ? "" : sg_backend_cuda_precision(run->be));
+}
+
+/* What a crash inside LMDB (SIGSEGV, SIGBUS) blames: the shards. */
+static void blame_shards_on_crash(const struct run *run)
+{
+    char blame[2048];
+    int used = snprintf(blame, sizeof blame, run->n_shards ? "the shards" : "the shards of %s", run->run_dir);
+    for (int k = 0; k < run->n_shards && used > 0 && (size_t)used < sizeof blame; k++)
+        used += snprintf(blame + used, sizeof blame - used, " %s", run->shards[k]);
+    cli_on_crash_blame(blame);
+}
+
+/* The run directory set up (new, replaced with --force, or resumed) with
+ * its shards opened. */
+static void open_trainer(struct run *run)
+{
+    int mode = run->resume ? SG_TRAIN_RESUME : run->force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
+    blame_shards_on_crash(run);
+    if (sg_trainer_open(&run->t, run->run_dir, &run->o, run->shards, run->n_shards, run->be, mode, &run->err)) {
+        cli_die_err(&run->err);   /* with the words for a full file system where that was why */
+    }
+    if (sg_trainer_note(run->t)[0]) cli_warn("%s", sg_trainer_note(run->t));
+    if (sg_trainer_iteration(run->t) > run->o.iters)
+        cli_warn("%s: the run is at iteration %lld, past --iters %lld: nothing to train", run->run_dir,
+                 (long long)sg_trainer_iteration(run->t), (long long)run->o.iters);
+    sg_run_free_paths(run->run_paths, run->n_run_paths);   /* shards[] may point there: the trainer has copies */
+}
+
+/* Trains to --iters: 0, 1 when a stop signal ended it with a checkpoint, -1
+ * on error (run->err). */
+static int train(struct run *run)
+{
+    /* SA_RESTART: writes under way (history, checkpoints) are not cut short
+     * by EINTR. SIGHUP (a closed terminal, a dropped ssh session) stops as ^C
+     * does, with a checkpoint, unless ignored from the start (nohup). */
+    cli_catch_stop_signals(on_signal, SA_RESTART);
+    run->space = (space_wait){run->o.iters, run->disk_full_wait, 0};
+    if (run->disk_full_wait > 0) sg_trainer_on_no_space(run->t, wait_for_space, &run->space);
+
+    int rc = sg_trainer_run(run->t, &stop_signal, progress, run->t, &run->err);
+    cli_progress_end();
+    run->run_dir = sg_trainer_run_dir(run->t);   /* where it was moved to, if it was */
+    cli_note_output(run->run_dir);
+    return rc;
+}
+
+/* Training failed: the error, with what to do and the command that goes on
+ * where that helps. */
+static __attribute__((noreturn)) void die_of_training_error(struct run *run)
+{
+    const sg_err *err = &run->err;
+    sg_trainer *t = run->t;
+    char advice[192];   /* for want of space (a full disk, a quota, the file size limit: their own words) */
+    int full = cli_no_space_advice(err, NULL, advice, sizeof advice)[0] != 0;
+    int named = sg_trainer_error_names_checkpoint(t);
+    /* a record that could not be read: the same one stops a resume again */
+    const char *bad_shard = sg_trainer_error_shard(t);
+    if (bad_shard) {
+        const char *verb = sg_trainer_last_checkpoint(t) < 0 ? "starts the run again" : "continues from it";
+        cli_die("%s (celeb-dump --verify %s lists every damaged record: pack the shard again, then sg-train -o %s "
+                "--resume %s)", err->msg, cli_shell_operand(bad_shard), cli_shell_word(run->run_dir), verb);
+    }
+    if (sg_trainer_last_checkpoint(t) < 0) {
+        if (full)
+            cli_die("%s%s (%s, then sg-train -o %s --resume starts the run again)", err->msg,
+                    named ? "" : "; no checkpoint yet", advice, cli_shell_word(run->run_dir));
+        cli_die_err(err);
+    }
+    if (named || full) {
+        char cp[PATH_MAX] = "";
+        if (!named) {
+            size_t l = (size_t)snprintf(cp, sizeof cp, "; last good checkpoint: ");
+            if (l < sizeof cp) sg_ckpt_path(cp + l, sizeof cp - l, run->run_dir, sg_trainer_last_checkpoint(t), NULL);
+        }
+        cli_no_space_advice(err, "(--keep N keeps fewer checkpoints)", advice, sizeof advice);
+        cli_die("%s%s (%s%ssg-train -o %s --resume continues from it)", err->msg, cp, advice, full ? ", then " : "",
+                cli_shell_word(run->run_dir));
+    }
+    cli_die_err(err);
+}
+
+/* Stopped by a signal, its checkpoint written: says where and how to go on;
+ * the exit status is the signal's. */
+static int report_stop(const struct run *run)
+{
+    char cp[PATH_MAX];
+    sg_ckpt_path(cp, sizeof cp, run->run_dir, sg_trainer_last_checkpoint(run->t), NULL);
+    cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)",
+             stop_signal == SIGINT ? "interrupted" : stop_signal == SIGHUP ? "hung up" : "terminated",
+             (long long)sg_trainer_iteration(run->t), cp, cli_shell_word(run->run_dir));
+    return 128 + (int)stop_signal;
 }
 
 int main(int argc, char **argv)
@@ -271,200 +528,16 @@ int main(int argc, char **argv)
      * the last message must not end the process before its exit status (130
      * after a checkpoint on SIGINT) is set; sg-train writes nothing else. */
     signal(SIGPIPE, SIG_IGN);
-    static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
-        {"iters", required_argument, 0, O_ITERS}, {"decay-iters", required_argument, 0, O_DECAY},
-        {"batch", required_argument, 0, O_BATCH}, {"g-lr", required_argument, 0, O_GLR},
-        {"d-lr", required_argument, 0, O_DLR}, {"n-critic", required_argument, 0, O_NCRITIC},
-        {"beta1", required_argument, 0, O_BETA1}, {"beta2", required_argument, 0, O_BETA2},
-        {"lambda-cls", required_argument, 0, O_LCLS}, {"lambda-rec", required_argument, 0, O_LREC},
-        {"lambda-gp", required_argument, 0, O_LGP}, {"g-conv-dim", required_argument, 0, O_GCONV},
-        {"d-conv-dim", required_argument, 0, O_DCONV}, {"g-repeat", required_argument, 0, O_GREP},
-        {"d-repeat", required_argument, 0, O_DREP}, {"flip", no_argument, 0, O_FLIP},
-        {"no-flip", no_argument, 0, O_NOFLIP}, {"target-labels", required_argument, 0, O_TARGET},
-        {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
-        {"precision", required_argument, 0, O_PRECISION},
-        {"threads", required_argument, 0, O_THREADS}, {"log-every", required_argument, 0, O_LOG},
-        {"sample-every", required_argument, 0, O_SAMPLE}, {"save-every", required_argument, 0, O_SAVE},
-        {"keep", required_argument, 0, O_KEEP}, {"resume", no_argument, 0, O_RESUME},
-        {"force", no_argument, 0, O_FORCE}, {"version", no_argument, 0, O_VERSION},
-        {"disk-full-wait", required_argument, 0, O_DISKWAIT}, {0, 0, 0, 0}};
-    sg_train_options o;
-    sg_train_options_default(&o);
-    int given[O_END] = {0};
-    const char *run_dir = NULL, *device = "auto", *precision = NULL;
-    int resume = 0, force = 0, c;
-    long disk_full_wait = 1800;   /* operational: not in config.json, any value on --resume */
-    while ((c = cli_getopt(argc, argv, "o:qh", longopts)) != -1) {
-        if (c >= O_ITERS && c < O_END) given[c] = 1;
-        switch (c) {
-        case 'o': run_dir = optarg; break;
-        case 'q': cli_quiet = 1; break;
-        case 'h': usage(); cli_finish_stdout(); return 0;
-        case O_VERSION: cli_version();
-        case O_ITERS: o.iters = cli_parse_long("--iters", optarg, 1, LONG_MAX / 2); break;
-        case O_DECAY: o.decay_iters = cli_parse_long("--decay-iters", optarg, 0, LONG_MAX / 2); break;
-        case O_BATCH: o.batch = (int)cli_parse_long("--batch", optarg, 1, SG_BATCH_DRAW_MAX); break;
-        case O_GLR: o.g_lr = cli_parse_double("--g-lr", optarg, 0, 1e3); break;
-        case O_DLR: o.d_lr = cli_parse_double("--d-lr", optarg, 0, 1e3); break;
-        case O_NCRITIC: o.n_critic = (int)cli_parse_long("--n-critic", optarg, 1, 1000000); break;
-        case O_BETA1: o.beta1 = cli_parse_double("--beta1", optarg, 0, 0.999999); break;
-        case O_BETA2: o.beta2 = cli_parse_double("--beta2", optarg, 0, 0.9999999); break;   /* as a float: below 1 */
-        case O_LCLS: o.lambda_cls = cli_parse_double("--lambda-cls", optarg, 0, 1e6); break;
-        case O_LREC: o.lambda_rec = cli_parse_double("--lambda-rec", optarg, 0, 1e6); break;
-        case O_LGP: o.lambda_gp = cli_parse_double("--lambda-gp", optarg, 0, 1e6); break;
-        case O_GCONV: o.g_conv_dim = (int)cli_parse_long("--g-conv-dim", optarg, 1, 4096); break;
-        case O_DCONV: o.d_conv_dim = (int)cli_parse_long("--d-conv-dim", optarg, 1, 4096); break;
-        case O_GREP: o.g_repeat = (int)cli_parse_long("--g-repeat", optarg, 0, 64); break;
-        case O_DREP: o.d_repeat = (int)cli_parse_long("--d-repeat", optarg, 1, 12); break;
-        case O_FLIP: o.flip = 1; given[O_NOFLIP] = 1; break;
-        case O_NOFLIP: o.flip = 0; given[O_FLIP] = 1; break;
-        case O_TARGET:
-            if (!strcmp(optarg, "permute")) o.target_random = 0;
-            else if (!strcmp(optarg, "random")) o.target_random = 1;
-            else cli_usage_error("--target-labels: '%s' is not permute or random", sg_quote_str(optarg).s);
-            break;
-        case O_SEED: o.seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
-        case O_DEVICE:
-            if (sg_device_parse(optarg, NULL) < 0)
-                cli_usage_error("--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(optarg).s);
-            device = optarg;
-            break;
-        case O_PRECISION:
-            if (!sg_precision_valid(optarg))
-                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(optarg).s);
-            precision = optarg;
-            break;
-        case O_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;
-        case O_LOG: o.log_every = cli_parse_long("--log-every", optarg, 0, LONG_MAX); break;
-        case O_SAMPLE: o.sample_every = cli_parse_long("--sample-every", optarg, 0, LONG_MAX); break;
-        case O_SAVE: o.save_every = cli_parse_long("--save-every", optarg, 0, LONG_MAX); break;
-        case O_KEEP: o.keep = (int)cli_parse_long("--keep", optarg, 0, INT_MAX); break;
-        case O_RESUME: resume = 1; break;
-        case O_FORCE: force = 1; break;
-        case O_DISKWAIT: disk_full_wait = cli_parse_long("--disk-full-wait", optarg, 0, INT_MAX); break;
-        default: cli_try_help();   /* an option without a case above */
-        }
-    }
-    if (!run_dir) cli_usage_error("no run directory (-o RUN)");
-    cli_refuse_empty_path("-o/--output", run_dir);
-    if (resume && force) cli_usage_error("--resume and --force exclude each other");
-    int n_shards = argc - optind;
-    if (!resume && n_shards < 1) cli_usage_error("no shards given");
-    if (n_shards > SG_MAX_DATASETS) cli_usage_error("%d shards given (at most %d)", n_shards, SG_MAX_DATASETS);
-
-    sg_err err = {{0}};
-    char **run_paths = NULL;
-    int n_run_paths = 0;
-    const char *shards[SG_MAX_DATASETS];
-    for (int k = 0; k < n_shards; k++) {
-        cli_refuse_empty_path("SHARD", argv[optind + k]);
-        shards[k] = argv[optind + k];
-    }
-    cli_refuse_run_dir_shard(run_dir, shards, n_shards);
-    cli_note_output(run_dir);   /* where a full disk's advice looks (blocks or inodes) */
-    char run_device[8] = "", run_precision[8] = "";
-    if (resume) {
-        /* the run's options and shards, with those given */
-        sg_train_options r;
-        if (!sg_run_exists(run_dir)) {
-            sg_run_resume_missing(run_dir, &err);
-            cli_die_err(&err);
-        }
-        if (sg_run_config_read(run_dir, &r, &run_paths, &n_run_paths, &err)) cli_die_err(&err);
-        if (r.former_g_schedule && n_run_paths > 1)
-            cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
-                     "n_critic = 0); it goes on with the reference's (G after every dataset's D step in every "
-                     "n_critic-th round), so it does not repeat an uninterrupted run", run_dir);
-        merge_resume_options(&r, given, &o, &device, &precision, run_device, run_precision);
-        if (n_shards == 0) {
-            n_shards = n_run_paths > SG_MAX_DATASETS ? SG_MAX_DATASETS : n_run_paths;
-            for (int k = 0; k < n_shards; k++) {
-                shards[k] = run_paths[k];
-                /* a shard moved since: the run goes on from its new path, given in order */
-                if (sg_path_missing(shards[k]))
-                    cli_die("%s/config.json: the run's shard %s is missing (moved or renamed?): give the run's "
-                            "shard%s after --resume, in order: sg-train -o %s --resume SHARD...", run_dir, shards[k],
-                            n_run_paths > 1 ? "s" : "", cli_shell_word(run_dir));
-            }
-        }
-    }
-
-    sg_backend *be = open_backend(device, precision, o.threads, &err);
-    if (!be && device == run_device)
-        cli_die("%s (the run trained on %s; --device cpu continues it on the CPU, not bit for bit)", err.msg,
-                run_device);
-    if (!be) cli_die_err(&err);
-    if (given[O_PRECISION]) cli_note_precision_on_cpu(precision, be->name);
-    /* recorded in config.json for a later --resume */
-    snprintf(o.device, sizeof o.device, "%s", be->name);
-    snprintf(o.precision, sizeof o.precision, "%s", strcmp(be->name, "cuda") ? "" : sg_backend_cuda_precision(be));
-    sg_trainer *t;
-    int mode = resume ? SG_TRAIN_RESUME : force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
-    char blame[2048];
-    int used = snprintf(blame, sizeof blame, n_shards ? "the shards" : "the shards of %s", run_dir);
-    for (int k = 0; k < n_shards && used > 0 && (size_t)used < sizeof blame; k++)
-        used += snprintf(blame + used, sizeof blame - used, " %s", shards[k]);
-    cli_on_crash_blame(blame);
-    if (sg_trainer_open(&t, run_dir, &o, shards, n_shards, be, mode, &err)) {
-        cli_die_err(&err);   /* with the words for a full file system where that was why */
-    }
-    if (sg_trainer_note(t)[0]) cli_warn("%s", sg_trainer_note(t));
-    if (sg_trainer_iteration(t) > o.iters)
-        cli_warn("%s: the run is at iteration %lld, past --iters %lld: nothing to train", run_dir,
-                 (long long)sg_trainer_iteration(t), (long long)o.iters);
-    sg_run_free_paths(run_paths, n_run_paths);
-
-    /* SA_RESTART: writes under way (history, checkpoints) are not cut short
-     * by EINTR. SIGHUP (a closed terminal, a dropped ssh session) stops as ^C
-     * does, with a checkpoint, unless ignored from the start (nohup). */
-    cli_catch_stop_signals(on_signal, SA_RESTART);
-    space_wait space = {o.iters, disk_full_wait, 0};
-    if (disk_full_wait > 0) sg_trainer_on_no_space(t, wait_for_space, &space);
-
-    int rc = sg_trainer_run(t, &stop_signal, progress, t, &err);
-    cli_progress_end();
-    run_dir = sg_trainer_run_dir(t);   /* where it was moved to, if it was */
-    cli_note_output(run_dir);
-    if (rc < 0) {
-        char advice[192];   /* for want of space (a full disk, a quota, the file size limit: their own words) */
-        int full = cli_no_space_advice(&err, NULL, advice, sizeof advice)[0] != 0;
-        int named = sg_trainer_error_names_checkpoint(t);
-        /* a record that could not be read: the same one stops a resume again */
-        const char *bad_shard = sg_trainer_error_shard(t);
-        if (bad_shard) {
-            const char *verb = sg_trainer_last_checkpoint(t) < 0 ? "starts the run again" : "continues from it";
-            cli_die("%s (celeb-dump --verify %s lists every damaged record: pack the shard again, then sg-train -o %s "
-                    "--resume %s)", err.msg, cli_shell_operand(bad_shard), cli_shell_word(run_dir), verb);
-        }
-        if (sg_trainer_last_checkpoint(t) < 0) {
-            if (full)
-                cli_die("%s%s (%s, then sg-train -o %s --resume starts the run again)", err.msg,
-                        named ? "" : "; no checkpoint yet", advice, cli_shell_word(run_dir));
-            cli_die_err(&err);
-        }
-        if (named || full) {
-            char cp[PATH_MAX] = "";
-            if (!named) {
-                size_t l = (size_t)snprintf(cp, sizeof cp, "; last good checkpoint: ");
-                if (l < sizeof cp) sg_ckpt_path(cp + l, sizeof cp - l, run_dir, sg_trainer_last_checkpoint(t), NULL);
-            }
-            cli_no_space_advice(&err, "(--keep N keeps fewer checkpoints)", advice, sizeof advice);
-            cli_die("%s%s (%s%ssg-train -o %s --resume continues from it)", err.msg, cp, advice, full ? ", then " : "",
-                    cli_shell_word(run_dir));
-        }
-        cli_die_err(&err);
-    }
-    int status = 0;
-    if (rc == 1) {
-        char cp[PATH_MAX];
-        sg_ckpt_path(cp, sizeof cp, run_dir, sg_trainer_last_checkpoint(t), NULL);
-        cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)",
-                 stop_signal == SIGINT ? "interrupted" : stop_signal == SIGHUP ? "hung up" : "terminated",
-                 (long long)sg_trainer_iteration(t), cp, cli_shell_word(run_dir));
-        status = 128 + (int)stop_signal;
-    }
-    sg_trainer_free(t);
-    sg_backend_destroy(be);
+    struct run run = {0};
+    parse_options(&run, argc, argv);
+    check_operands(&run, argc, argv);
+    if (run.resume) read_resumed_run(&run);
+    open_device(&run);
+    open_trainer(&run);
+    int rc = train(&run);
+    if (rc < 0) die_of_training_error(&run);
+    int status = rc == 1 ? report_stop(&run) : 0;
+    sg_trainer_free(run.t);
+    sg_backend_destroy(run.be);
     return status;
 }
