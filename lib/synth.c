@@ -278,313 +278,419 @@ static int box_blur3(float *rgb)
  *   hair: an ellipse around the head, 0.10-0.12 wider than the face on each side
  *   eye line at cy - 0.05; mustache at cy + 0.085; earrings at cy + 0.09 */
 
-int sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS], uint8_t *out, sg_err *err)
+/* One drawing, shared by its steps: the canvas, the random numbers, the
+ * attributes, and what more than one part depends on. The steps draw their
+ * random numbers in a fixed order (sg_synth_draw's): reordering them, or
+ * drawing one more or one fewer, changes every image after that point. */
+typedef struct {
+    canvas cv;
+    draw_rng r;
+    const int8_t *at;
+    int male, young, bald;
+    float cx, cy, rx, ry, tilt;     /* face centre and radii (pixels), tilt (radians) */
+    float skin[3], hair[3];
+    float hrx;                      /* the hair's x radius; the hat's crown and brim follow it */
+    texture hair_tx;                /* the hair's, and the mustache's and goatee's */
+    float ey;                       /* eye line; the glasses sit on it */
+} drawing;
+
+static int on(const drawing *d, int attr) { return d->at[attr] > 0; }
+
+/* Where the face is, its size and tilt, and the skin tone. */
+static void choose_face(drawing *d)
 {
-    float *buf = malloc(sizeof(float) * SG_SYNTH_W * SG_SYNTH_H * 3);
-    if (!buf) return sg_err_oom(err, "out of memory");
-    canvas cv = {buf};
-    draw_rng r = {seed, STREAM_DRAW(idx), 0};
-#define ON(x) (at[x] > 0)
-    int male = ON(A_MALE), young = ON(A_YOUNG);
+    draw_rng *r = &d->r;
+    d->cx = PX(0.5f + rnd_range(r, -0.025f, 0.025f));
+    d->cy = PY(0.56f + rnd_range(r, -0.02f, 0.02f));
+    d->rx = PL(0.20f + rnd_range(r, -0.015f, 0.015f) + (on(d, A_CHUBBY) ? 0.012f : 0)
+               - (on(d, A_OVAL_FACE) ? 0.01f : 0));
+    d->ry = PL(0.27f + rnd_range(r, -0.015f, 0.015f));
+    d->tilt = rnd_range(r, -0.06f, 0.06f);
+    d->ey = d->cy - PL(0.05f);
 
-    /* Variation. */
-    float cx = PX(0.5f + rnd_range(&r, -0.025f, 0.025f));
-    float cy = PY(0.56f + rnd_range(&r, -0.02f, 0.02f));
-    float rx = PL(0.20f + rnd_range(&r, -0.015f, 0.015f) + (ON(A_CHUBBY) ? 0.012f : 0) - (ON(A_OVAL_FACE) ? 0.01f : 0));
-    float ry = PL(0.27f + rnd_range(&r, -0.015f, 0.015f));
-    float tilt = rnd_range(&r, -0.06f, 0.06f);
-
-    float skin[3];
-    if (ON(A_PALE)) {
-        float t = rnd_range(&r, 0, 1);
+    float *skin = d->skin;
+    if (on(d, A_PALE)) {
+        float t = rnd_range(r, 0, 1);
         skin[0] = 248 - 4 * t; skin[1] = 230 - 6 * t; skin[2] = 222 - 6 * t;
     } else {
-        float t = rnd_range(&r, 0, 1);   /* light .. tan */
+        float t = rnd_range(r, 0, 1);   /* light .. tan */
         skin[0] = 232 - 50 * t; skin[1] = 194 - 62 * t; skin[2] = 168 - 66 * t;
     }
+}
 
+/* The labelled hair colour (red or ginger when none is labelled), slightly varied. */
+static void choose_hair_colour(drawing *d)
+{
     int hair_kind = -1;
-    if (ON(A_BLACK)) hair_kind = HAIR_BLACK;
-    else if (ON(A_BLOND)) hair_kind = HAIR_BLOND;
-    else if (ON(A_BROWN)) hair_kind = HAIR_BROWN;
-    else if (ON(A_GRAY)) hair_kind = HAIR_GRAY;
-    int bald = ON(A_BALD);
-    float other_hair = rnd(&r);
+    if (on(d, A_BLACK)) hair_kind = HAIR_BLACK;
+    else if (on(d, A_BLOND)) hair_kind = HAIR_BLOND;
+    else if (on(d, A_BROWN)) hair_kind = HAIR_BROWN;
+    else if (on(d, A_GRAY)) hair_kind = HAIR_GRAY;
+    float other_hair = rnd(&d->r);
     if (hair_kind < 0) hair_kind = other_hair < 0.6f ? HAIR_RED : HAIR_GINGER;
-    float hair[3];
-    {
-        float bright = rnd_range(&r, 0.92f, 1.08f);
-        for (int k = 0; k < 3; k++) {
-            float v = hair_rgb[hair_kind][k] * bright + rnd_range(&r, -8, 8);
-            hair[k] = v < 0 ? 0 : v > 255 ? 255 : v;
-        }
+    float bright = rnd_range(&d->r, 0.92f, 1.08f);
+    for (int k = 0; k < 3; k++) {
+        float v = hair_rgb[hair_kind][k] * bright + rnd_range(&d->r, -8, 8);
+        d->hair[k] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
-    float hair_dark[3];
-    scale_rgb(hair_dark, hair, 0.75f);
+}
 
-    /* Background: vertical gradient of two colours. */
+/* Background: vertical gradient of two colours. */
+static void draw_background(drawing *d)
+{
     float bg0[3], bg1[3];
-    background_colour(&r, bg0, NULL);
-    background_colour(&r, bg1, bg0);
+    background_colour(&d->r, bg0, NULL);
+    background_colour(&d->r, bg1, bg0);
     for (int y = 0; y < SG_SYNTH_H; y++) {
         float t = (float)y / (SG_SYNTH_H - 1);
         for (int x = 0; x < SG_SYNTH_W; x++) {
-            float *p = buf + ((size_t)y * SG_SYNTH_W + x) * 3;
+            float *p = d->cv.rgb + ((size_t)y * SG_SYNTH_W + x) * 3;
             for (int k = 0; k < 3; k++) p[k] = bg0[k] + t * (bg1[k] - bg0[k]);
         }
     }
+}
 
-    /* Hair behind the head: a cap around the face, long hair down the sides for most women. */
-    float hx = cx, hy = cy - PL(male ? 0.10f : 0.06f);
-    float hrx = rx + PL(rnd_range(&r, 0.10f, 0.12f));
-    float hry = ry + PL(male ? rnd_range(&r, 0.03f, 0.05f) : rnd_range(&r, 0.06f, 0.08f));
-    texture hair_tx = {0.07f, 0.55f, 0.03f, rnd_range(&r, 0, 6.28f), ON(A_WAVY) ? 3.0f : 0.8f};
-    int long_hair = !male ? chance(&r, 0.85f) : chance(&r, 0.08f);
-    float long_len = PL(rnd_range(&r, 0.22f, 0.34f));
-    if (!bald) {
-        shape cap = ellipse(hx, hy, hrx, hry, tilt * 0.5f);
-        /* Short hair ends at the ears (below the temples the judge samples). */
-        shape above_ears = halfplane(cx, cy + PL(0.02f), 0, 1);
-        fill(&cv, &cap, long_hair ? NULL : &above_ears, NULL, hair, 1, &hair_tx);
-        if (long_hair) {
-            float top = hy, bot = cy + long_len;
-            shape lh = box(hx, (top + bot) / 2, hrx * 0.96f, (bot - top) / 2, PL(0.05f), 0);
-            fill(&cv, &lh, NULL, NULL, hair, 1, &hair_tx);
-        }
+/* Hair behind the head: a cap around the face, long hair down the sides for most women.
+ * Its random numbers are drawn for the bald too (the hat needs hrx). */
+static void draw_back_hair(drawing *d)
+{
+    draw_rng *r = &d->r;
+    float cx = d->cx, cy = d->cy;
+    float hx = cx, hy = cy - PL(d->male ? 0.10f : 0.06f);
+    d->hrx = d->rx + PL(rnd_range(r, 0.10f, 0.12f));
+    float hry = d->ry + PL(d->male ? rnd_range(r, 0.03f, 0.05f) : rnd_range(r, 0.06f, 0.08f));
+    texture hair_tx = {0.07f, 0.55f, 0.03f, rnd_range(r, 0, 6.28f), on(d, A_WAVY) ? 3.0f : 0.8f};
+    d->hair_tx = hair_tx;
+    int long_hair = !d->male ? chance(r, 0.85f) : chance(r, 0.08f);
+    float long_len = PL(rnd_range(r, 0.22f, 0.34f));
+    if (d->bald) return;
+    shape cap = ellipse(hx, hy, d->hrx, hry, d->tilt * 0.5f);
+    /* Short hair ends at the ears (below the temples the judge samples). */
+    shape above_ears = halfplane(cx, cy + PL(0.02f), 0, 1);
+    fill(&d->cv, &cap, long_hair ? NULL : &above_ears, NULL, d->hair, 1, &d->hair_tx);
+    if (long_hair) {
+        float top = hy, bot = cy + long_len;
+        shape lh = box(hx, (top + bot) / 2, d->hrx * 0.96f, (bot - top) / 2, PL(0.05f), 0);
+        fill(&d->cv, &lh, NULL, NULL, d->hair, 1, &d->hair_tx);
     }
+}
 
-    /* Neck and shoulders. */
-    float neck[3];
-    scale_rgb(neck, skin, 0.88f);
-    shape nk = box(cx, cy + ry + PL(0.06f), PL(male ? 0.095f : 0.08f), PL(0.14f), PL(0.02f), 0);
-    fill(&cv, &nk, NULL, NULL, neck, 1, NULL);
+static void neck_colour(const drawing *d, float neck[3]) { scale_rgb(neck, d->skin, 0.88f); }
+
+/* Neck, and the shoulders in a random colour. */
+static void draw_neck_and_shoulders(drawing *d)
+{
+    float cx = d->cx, neck[3];
+    neck_colour(d, neck);
+    shape nk = box(cx, d->cy + d->ry + PL(0.06f), PL(d->male ? 0.095f : 0.08f), PL(0.14f), PL(0.02f), 0);
+    fill(&d->cv, &nk, NULL, NULL, neck, 1, NULL);
     float cloth[3];
-    hsv_to_rgb(rnd_range(&r, 0, 360), rnd_range(&r, 0.2f, 0.8f), rnd_range(&r, 0.25f, 0.9f), cloth);
-    shape sh = ellipse(cx, PY(1.13f), PL(male ? 0.48f : 0.42f), PL(0.2f), 0);
-    fill(&cv, &sh, NULL, NULL, cloth, 1, NULL);
-    if (ON(A_NECKTIE)) {
-        float tie[3];
-        hsv_to_rgb(rnd_range(&r, 0, 360), 0.7f, 0.45f, tie);
-        shape collar_l = box(cx - PL(0.04f), PY(0.955f), PL(0.045f), PL(0.02f), 0, 0.5f);
-        shape collar_r = box(cx + PL(0.04f), PY(0.955f), PL(0.045f), PL(0.02f), 0, -0.5f);
-        float white[3] = {235, 235, 235};
-        fill(&cv, &collar_l, NULL, NULL, white, 1, NULL);
-        fill(&cv, &collar_r, NULL, NULL, white, 1, NULL);
-        shape t1 = box(cx, PY(1.03f), PL(0.025f), PL(0.08f), PL(0.01f), 0);
-        fill(&cv, &t1, NULL, NULL, tie, 1, NULL);
-    }
-    if (ON(A_NECKLACE)) {
-        float silver[3] = {205, 205, 215};
-        shape outer = ellipse(cx, cy + ry + PL(0.02f), PL(0.085f), PL(0.09f), 0);
-        shape inner = ellipse(cx, cy + ry + PL(0.02f) - PL(0.006f), PL(0.077f), PL(0.082f), 0);
-        shape lower = halfplane(cx, cy + ry + PL(0.02f), 0, -1);
-        fill(&cv, &outer, &lower, &inner, silver, 1, NULL);
-    }
+    hsv_to_rgb(rnd_range(&d->r, 0, 360), rnd_range(&d->r, 0.2f, 0.8f), rnd_range(&d->r, 0.25f, 0.9f), cloth);
+    shape sh = ellipse(cx, PY(1.13f), PL(d->male ? 0.48f : 0.42f), PL(0.2f), 0);
+    fill(&d->cv, &sh, NULL, NULL, cloth, 1, NULL);
+}
 
-    /* Ears (behind the earrings, in front of the hair). */
-    float ear_y = cy + PL(0.01f);
+/* A white collar and a tie in a random dark colour. */
+static void draw_necktie(drawing *d)
+{
+    float cx = d->cx, tie[3];
+    hsv_to_rgb(rnd_range(&d->r, 0, 360), 0.7f, 0.45f, tie);
+    shape collar_l = box(cx - PL(0.04f), PY(0.955f), PL(0.045f), PL(0.02f), 0, 0.5f);
+    shape collar_r = box(cx + PL(0.04f), PY(0.955f), PL(0.045f), PL(0.02f), 0, -0.5f);
+    float white[3] = {235, 235, 235};
+    fill(&d->cv, &collar_l, NULL, NULL, white, 1, NULL);
+    fill(&d->cv, &collar_r, NULL, NULL, white, 1, NULL);
+    shape t1 = box(cx, PY(1.03f), PL(0.025f), PL(0.08f), PL(0.01f), 0);
+    fill(&d->cv, &t1, NULL, NULL, tie, 1, NULL);
+}
+
+/* A silver chain: the lower half of a thin ring around the neck. */
+static void draw_necklace(drawing *d)
+{
+    float silver[3] = {205, 205, 215};
+    float cx = d->cx, ny = d->cy + d->ry + PL(0.02f);
+    shape outer = ellipse(cx, ny, PL(0.085f), PL(0.09f), 0);
+    shape inner = ellipse(cx, ny - PL(0.006f), PL(0.077f), PL(0.082f), 0);
+    shape lower = halfplane(cx, ny, 0, -1);
+    fill(&d->cv, &outer, &lower, &inner, silver, 1, NULL);
+}
+
+/* Ears (behind the earrings, in front of the hair). */
+static void draw_ears(drawing *d)
+{
+    float neck[3];
+    neck_colour(d, neck);
+    float ear_y = d->cy + PL(0.01f);
     for (int side = -1; side <= 1; side += 2) {
-        shape ear = ellipse(cx + side * (rx - PL(0.005f)), ear_y, PL(0.03f), PL(0.05f), 0);
-        fill(&cv, &ear, NULL, NULL, neck, 1, NULL);
+        shape ear = ellipse(d->cx + side * (d->rx - PL(0.005f)), ear_y, PL(0.03f), PL(0.05f), 0);
+        fill(&d->cv, &ear, NULL, NULL, neck, 1, NULL);
     }
+}
 
-    /* Face: an ellipse and a chin (squarer and wider for men). */
+/* Face: an ellipse and a chin (squarer and wider for men), then what lies on
+ * the skin's outline: a double chin, stubble, sideburns. */
+static void draw_face(drawing *d)
+{
+    float cx = d->cx, cy = d->cy, rx = d->rx, ry = d->ry, tilt = d->tilt;
     shape face = ellipse(cx, cy, rx, ry, tilt);
-    fill(&cv, &face, NULL, NULL, skin, 1, NULL);
-    shape chin = ellipse(cx, cy + ry * 0.42f, rx * (male ? 0.86f : 0.74f), ry * 0.6f, tilt);
-    fill(&cv, &chin, NULL, NULL, skin, 1, NULL);
-    if (ON(A_DOUBLE_CHIN)) {
-        float d[3]; scale_rgb(d, skin, 0.85f);
+    fill(&d->cv, &face, NULL, NULL, d->skin, 1, NULL);
+    shape chin = ellipse(cx, cy + ry * 0.42f, rx * (d->male ? 0.86f : 0.74f), ry * 0.6f, tilt);
+    fill(&d->cv, &chin, NULL, NULL, d->skin, 1, NULL);
+    if (on(d, A_DOUBLE_CHIN)) {
+        float dc_rgb[3]; scale_rgb(dc_rgb, d->skin, 0.85f);
         shape dc = ellipse(cx, cy + ry * 0.98f, rx * 0.45f, PL(0.012f), 0);
-        fill(&cv, &dc, NULL, NULL, d, 0.7f, NULL);
+        fill(&d->cv, &dc, NULL, NULL, dc_rgb, 0.7f, NULL);
     }
-    if (ON(A_5_O_CLOCK)) {
+    if (on(d, A_5_O_CLOCK)) {
         float stub[3] = {95, 95, 110};
         shape jaw = ellipse(cx, cy + ry * 0.5f, rx * 0.9f, ry * 0.55f, tilt);
         shape below = halfplane(cx, cy + PL(0.10f), 0, -1);
-        fill(&cv, &jaw, &below, NULL, stub, 0.25f, NULL);
+        fill(&d->cv, &jaw, &below, NULL, stub, 0.25f, NULL);
     }
-    if (ON(A_SIDEBURNS) && !bald) {
+    if (on(d, A_SIDEBURNS) && !d->bald) {
+        float hair_dark[3];
+        scale_rgb(hair_dark, d->hair, 0.75f);
         for (int side = -1; side <= 1; side += 2) {
             shape sb = box(cx + side * (rx - PL(0.025f)), cy + PL(0.01f), PL(0.02f), PL(0.06f), PL(0.01f), 0);
-            fill(&cv, &sb, &face, NULL, hair_dark, 1, NULL);
+            fill(&d->cv, &sb, &face, NULL, hair_dark, 1, NULL);
         }
     }
-    if (ON(A_ROSY)) {
+}
+
+/* Rosy cheeks, high cheekbones (a highlight) and, unless young, wrinkles:
+ * forehead lines and the lines beside the nose. */
+static void draw_cheeks_and_lines(drawing *d)
+{
+    float cx = d->cx, cy = d->cy;
+    if (on(d, A_ROSY)) {
         float pink[3] = {235, 120, 130};
         for (int side = -1; side <= 1; side += 2) {
             shape ck = ellipse(cx + side * PL(0.11f), cy + PL(0.045f), PL(0.04f), PL(0.025f), 0);
-            fill(&cv, &ck, NULL, NULL, pink, 0.35f, NULL);
+            fill(&d->cv, &ck, NULL, NULL, pink, 0.35f, NULL);
         }
     }
-    if (ON(A_HIGH_CHEEKBONES)) {
-        float hl[3]; scale_rgb(hl, skin, 1.06f);
+    if (on(d, A_HIGH_CHEEKBONES)) {
+        float hl[3]; scale_rgb(hl, d->skin, 1.06f);
         for (int side = -1; side <= 1; side += 2) {
             shape cb = ellipse(cx + side * PL(0.12f), cy + PL(0.0f), PL(0.035f), PL(0.015f), side * 0.4f);
-            fill(&cv, &cb, NULL, NULL, hl, 0.5f, NULL);
+            fill(&d->cv, &cb, NULL, NULL, hl, 0.5f, NULL);
         }
     }
-    if (!young) {
-        float line[3]; scale_rgb(line, skin, 0.72f);
+    if (!d->young) {
+        float line[3]; scale_rgb(line, d->skin, 0.72f);
         for (int i = 0; i < 2; i++) {
             shape w = ellipse(cx, cy - PL(0.17f + 0.03f * i), PL(0.07f), PL(0.004f), 0);
-            fill(&cv, &w, NULL, NULL, line, 0.8f, NULL);
+            fill(&d->cv, &w, NULL, NULL, line, 0.8f, NULL);
         }
         for (int side = -1; side <= 1; side += 2) {
             shape nl = ellipse(cx + side * PL(0.065f), cy + PL(0.07f), PL(0.004f), PL(0.045f), -side * 0.35f);
-            fill(&cv, &nl, NULL, NULL, line, 0.8f, NULL);
+            fill(&d->cv, &nl, NULL, NULL, line, 0.8f, NULL);
         }
     }
+}
 
-    /* Eyes and brows. */
-    float ey = cy - PL(0.05f), eox = PL(0.085f);
+/* Eyes and brows, with eye shadow (heavy makeup) and bags under the eyes. */
+static void draw_eyes(drawing *d)
+{
+    float cx = d->cx, ey = d->ey, eox = PL(0.085f);
     float brow[3];
-    if (bald) { float b[3] = {70, 50, 40}; memcpy(brow, b, sizeof brow); }
-    else scale_rgb(brow, hair, 0.6f);
+    if (d->bald) { float b[3] = {70, 50, 40}; memcpy(brow, b, sizeof brow); }
+    else scale_rgb(brow, d->hair, 0.6f);
     float iris[3];
     {
-        int kind = (int)(rnd(&r) * 3);
+        int kind = (int)(rnd(&d->r) * 3);
         float irises[3][3] = {{70, 45, 30}, {60, 100, 150}, {70, 110, 70}};
         memcpy(iris, irises[kind], sizeof iris);
     }
     for (int side = -1; side <= 1; side += 2) {
         float ex = cx + side * eox;
-        if (ON(A_HEAVY_MAKEUP)) {
+        if (on(d, A_HEAVY_MAKEUP)) {
             float shadow[3] = {120, 80, 120};
             shape es = ellipse(ex, ey - PL(0.012f), PL(0.045f), PL(0.025f), 0);
-            fill(&cv, &es, NULL, NULL, shadow, 0.45f, NULL);
+            fill(&d->cv, &es, NULL, NULL, shadow, 0.45f, NULL);
         }
-        if (ON(A_BAGS)) {
-            float bag[3]; scale_rgb(bag, skin, 0.8f);
+        if (on(d, A_BAGS)) {
+            float bag[3]; scale_rgb(bag, d->skin, 0.8f);
             shape bg = ellipse(ex, ey + PL(0.025f), PL(0.03f), PL(0.008f), 0);
-            fill(&cv, &bg, NULL, NULL, bag, 0.7f, NULL);
+            fill(&d->cv, &bg, NULL, NULL, bag, 0.7f, NULL);
         }
         float white[3] = {245, 245, 245};
-        float eh = PL(ON(A_NARROW_EYES) ? 0.010f : 0.017f);
+        float eh = PL(on(d, A_NARROW_EYES) ? 0.010f : 0.017f);
         shape eye = ellipse(ex, ey, PL(0.035f), eh, 0);
-        fill(&cv, &eye, NULL, NULL, white, 1, NULL);
+        fill(&d->cv, &eye, NULL, NULL, white, 1, NULL);
         shape ir = ellipse(ex, ey, PL(0.013f), PL(0.013f), 0);
-        fill(&cv, &ir, &eye, NULL, iris, 1, NULL);
+        fill(&d->cv, &ir, &eye, NULL, iris, 1, NULL);
         float black[3] = {15, 15, 15};
         shape pu = ellipse(ex, ey, PL(0.006f), PL(0.006f), 0);
-        fill(&cv, &pu, &eye, NULL, black, 1, NULL);
-        float bt = PL(ON(A_BUSHY_BROWS) ? 0.016f : male ? 0.011f : 0.008f);
-        float angle = side * (ON(A_ARCHED_BROWS) ? -0.25f : -0.06f);
+        fill(&d->cv, &pu, &eye, NULL, black, 1, NULL);
+        float bt = PL(on(d, A_BUSHY_BROWS) ? 0.016f : d->male ? 0.011f : 0.008f);
+        float angle = side * (on(d, A_ARCHED_BROWS) ? -0.25f : -0.06f);
         shape br = ellipse(ex, ey - PL(0.05f), PL(0.045f), bt, angle);
-        fill(&cv, &br, NULL, NULL, brow, 1, NULL);
+        fill(&d->cv, &br, NULL, NULL, brow, 1, NULL);
     }
+}
 
-    /* Nose. */
-    {
-        float shade[3]; scale_rgb(shade, skin, 0.82f);
-        float nw = PL(ON(A_BIG_NOSE) ? 0.035f : 0.024f);
-        shape ridge = ellipse(cx, cy + PL(0.0f), PL(0.008f), PL(0.04f), 0);
-        fill(&cv, &ridge, NULL, NULL, shade, 0.5f, NULL);
-        shape tip = ellipse(cx, cy + PL(0.035f), nw, PL(ON(A_POINTY_NOSE) ? 0.014f : 0.018f), 0);
-        fill(&cv, &tip, NULL, NULL, shade, 0.8f, NULL);
-    }
+/* Nose: a shaded ridge and tip. */
+static void draw_nose(drawing *d)
+{
+    float cx = d->cx, cy = d->cy;
+    float shade[3]; scale_rgb(shade, d->skin, 0.82f);
+    float nw = PL(on(d, A_BIG_NOSE) ? 0.035f : 0.024f);
+    shape ridge = ellipse(cx, cy + PL(0.0f), PL(0.008f), PL(0.04f), 0);
+    fill(&d->cv, &ridge, NULL, NULL, shade, 0.5f, NULL);
+    shape tip = ellipse(cx, cy + PL(0.035f), nw, PL(on(d, A_POINTY_NOSE) ? 0.014f : 0.018f), 0);
+    fill(&d->cv, &tip, NULL, NULL, shade, 0.8f, NULL);
+}
 
-    /* Mouth. */
+/* Mouth: lips (lipstick red or natural), smiling or not, open or not. */
+static void draw_mouth(drawing *d)
+{
+    float cx = d->cx;
     float lip[3] = {180, 95, 90};
-    if (ON(A_LIPSTICK)) { lip[0] = 200; lip[1] = 30; lip[2] = 55; }
-    float my = cy + PL(0.13f), mw = PL(ON(A_BIG_LIPS) ? 0.065f : 0.055f);
-    if (ON(A_SMILING)) {
+    if (on(d, A_LIPSTICK)) { lip[0] = 200; lip[1] = 30; lip[2] = 55; }
+    float my = d->cy + PL(0.13f), mw = PL(on(d, A_BIG_LIPS) ? 0.065f : 0.055f);
+    if (on(d, A_SMILING)) {
         /* A wide upward curve; open smiles show teeth. */
         shape outer = ellipse(cx, my - PL(0.025f), mw * 1.2f, PL(0.045f), 0);
         shape inner = ellipse(cx, my - PL(0.025f) - PL(0.012f), mw * 1.1f, PL(0.035f), 0);
         shape lower = halfplane(cx, my - PL(0.02f), 0, -1);
-        if (ON(A_MOUTH_OPEN)) {
+        if (on(d, A_MOUTH_OPEN)) {
             float teeth[3] = {240, 240, 235};
-            fill(&cv, &outer, &lower, NULL, lip, 1, NULL);
+            fill(&d->cv, &outer, &lower, NULL, lip, 1, NULL);
             shape in2 = ellipse(cx, my - PL(0.025f), mw * 1.05f, PL(0.033f), 0);
-            fill(&cv, &in2, &lower, NULL, teeth, 1, NULL);
+            fill(&d->cv, &in2, &lower, NULL, teeth, 1, NULL);
         } else {
-            fill(&cv, &outer, &lower, &inner, lip, 1, NULL);
+            fill(&d->cv, &outer, &lower, &inner, lip, 1, NULL);
         }
     } else {
-        shape lips = ellipse(cx, my, mw, PL(ON(A_BIG_LIPS) ? 0.016f : 0.012f), 0);
-        fill(&cv, &lips, NULL, NULL, lip, 1, NULL);
-        if (ON(A_MOUTH_OPEN)) {
+        shape lips = ellipse(cx, my, mw, PL(on(d, A_BIG_LIPS) ? 0.016f : 0.012f), 0);
+        fill(&d->cv, &lips, NULL, NULL, lip, 1, NULL);
+        if (on(d, A_MOUTH_OPEN)) {
             float dark[3] = {60, 20, 25};
             shape gap = ellipse(cx, my, mw * 0.7f, PL(0.007f), 0);
-            fill(&cv, &gap, NULL, NULL, dark, 1, NULL);
+            fill(&d->cv, &gap, NULL, NULL, dark, 1, NULL);
         }
     }
+}
 
-    /* Facial hair: mustache (dark), goatee. */
-    if (ON(A_MUSTACHE) || ON(A_GOATEE)) {
-        float mh[3];
-        if (bald) { float d[3] = {50, 40, 35}; memcpy(mh, d, sizeof mh); }
-        else scale_rgb(mh, hair, 0.45f);
-        if (ON(A_MUSTACHE)) {
-            shape m1 = ellipse(cx, cy + PL(0.085f), PL(0.08f), PL(0.028f), 0);
-            fill(&cv, &m1, NULL, NULL, mh, 1, &hair_tx);
-        }
-        if (ON(A_GOATEE)) {
-            shape g1 = ellipse(cx, cy + ry * 0.86f, PL(0.045f), PL(0.06f), 0);
-            shape below_lip = halfplane(cx, cy + PL(0.155f), 0, -1);
-            fill(&cv, &g1, &below_lip, NULL, mh, 1, &hair_tx);
-        }
+/* Facial hair: mustache (dark), goatee. */
+static void draw_facial_hair(drawing *d)
+{
+    float cx = d->cx, cy = d->cy;
+    float mh[3];
+    if (d->bald) { float dk[3] = {50, 40, 35}; memcpy(mh, dk, sizeof mh); }
+    else scale_rgb(mh, d->hair, 0.45f);
+    if (on(d, A_MUSTACHE)) {
+        shape m1 = ellipse(cx, cy + PL(0.085f), PL(0.08f), PL(0.028f), 0);
+        fill(&d->cv, &m1, NULL, NULL, mh, 1, &d->hair_tx);
     }
-
-    /* Bangs: hair over the forehead down to just above the brows. */
-    if (ON(A_BANGS) && !bald) {
-        shape bg = ellipse(cx, cy - ry + PL(0.02f), rx * 1.03f, PL(0.15f), tilt);
-        shape above = halfplane(cx, cy - PL(0.125f), 0, 1);
-        fill(&cv, &bg, &above, NULL, hair, 1, &hair_tx);
+    if (on(d, A_GOATEE)) {
+        shape g1 = ellipse(cx, cy + d->ry * 0.86f, PL(0.045f), PL(0.06f), 0);
+        shape below_lip = halfplane(cx, cy + PL(0.155f), 0, -1);
+        fill(&d->cv, &g1, &below_lip, NULL, mh, 1, &d->hair_tx);
     }
+}
 
-    /* Eyeglasses: thick dark frames, tinted lenses, bridge and arms. */
-    if (ON(A_EYEGLASSES)) {
-        float frame[3] = {22, 22, 26}, tint[3] = {45, 45, 60};
-        for (int side = -1; side <= 1; side += 2) {
-            float gx = cx + side * PL(0.085f);
-            shape lens = box(gx, ey, PL(0.068f), PL(0.045f), PL(0.02f), 0);
-            shape lens_in = box(gx, ey, PL(0.068f - 0.022f), PL(0.045f - 0.02f), PL(0.01f), 0);
-            fill(&cv, &lens_in, NULL, NULL, tint, 0.5f, NULL);
-            fill(&cv, &lens, NULL, &lens_in, frame, 1, NULL);
-            shape arm = box(cx + side * (PL(0.153f) + (rx - PL(0.153f)) / 2), ey - PL(0.03f),
-                            (rx - PL(0.153f)) / 2, PL(0.01f), 0, 0);
-            fill(&cv, &arm, NULL, NULL, frame, 1, NULL);
-        }
-        shape bridge = box(cx, ey - PL(0.02f), PL(0.03f), PL(0.012f), 0, 0);
-        fill(&cv, &bridge, NULL, NULL, frame, 1, NULL);
+/* Bangs: hair over the forehead down to just above the brows. */
+static void draw_bangs(drawing *d)
+{
+    shape bg = ellipse(d->cx, d->cy - d->ry + PL(0.02f), d->rx * 1.03f, PL(0.15f), d->tilt);
+    shape above = halfplane(d->cx, d->cy - PL(0.125f), 0, 1);
+    fill(&d->cv, &bg, &above, NULL, d->hair, 1, &d->hair_tx);
+}
+
+/* Eyeglasses: thick dark frames, tinted lenses, bridge and arms. */
+static void draw_eyeglasses(drawing *d)
+{
+    float cx = d->cx, ey = d->ey, rx = d->rx;
+    float frame[3] = {22, 22, 26}, tint[3] = {45, 45, 60};
+    for (int side = -1; side <= 1; side += 2) {
+        float gx = cx + side * PL(0.085f);
+        shape lens = box(gx, ey, PL(0.068f), PL(0.045f), PL(0.02f), 0);
+        shape lens_in = box(gx, ey, PL(0.068f - 0.022f), PL(0.045f - 0.02f), PL(0.01f), 0);
+        fill(&d->cv, &lens_in, NULL, NULL, tint, 0.5f, NULL);
+        fill(&d->cv, &lens, NULL, &lens_in, frame, 1, NULL);
+        shape arm = box(cx + side * (PL(0.153f) + (rx - PL(0.153f)) / 2), ey - PL(0.03f),
+                        (rx - PL(0.153f)) / 2, PL(0.01f), 0, 0);
+        fill(&d->cv, &arm, NULL, NULL, frame, 1, NULL);
     }
+    shape bridge = box(cx, ey - PL(0.02f), PL(0.03f), PL(0.012f), 0, 0);
+    fill(&d->cv, &bridge, NULL, NULL, frame, 1, NULL);
+}
 
-    /* Hat: a strongly coloured crown over the top of the head and a brim. */
-    if (ON(A_HAT)) {
-        int kind = (int)(rnd(&r) * N_HAT);
-        float hc[3], band[3];
-        for (int k = 0; k < 3; k++) hc[k] = hat_rgb[kind][k] + rnd_range(&r, -8, 8);
-        scale_rgb(band, hc, 0.7f);
-        float brim_y = cy - ry + PL(0.005f);
-        shape crown = ellipse(cx, brim_y, hrx * 0.95f, PL(0.19f), 0);
-        shape up = halfplane(cx, brim_y, 0, 1);
-        fill(&cv, &crown, &up, NULL, hc, 1, NULL);
-        shape brim = box(cx, brim_y, hrx + PL(0.04f), PL(0.02f), PL(0.01f), 0);
-        fill(&cv, &brim, NULL, NULL, band, 1, NULL);
+/* Hat: a strongly coloured crown over the top of the head and a brim. */
+static void draw_hat(drawing *d)
+{
+    int kind = (int)(rnd(&d->r) * N_HAT);
+    float hc[3], band[3];
+    for (int k = 0; k < 3; k++) hc[k] = hat_rgb[kind][k] + rnd_range(&d->r, -8, 8);
+    scale_rgb(band, hc, 0.7f);
+    float cx = d->cx, brim_y = d->cy - d->ry + PL(0.005f);
+    shape crown = ellipse(cx, brim_y, d->hrx * 0.95f, PL(0.19f), 0);
+    shape up = halfplane(cx, brim_y, 0, 1);
+    fill(&d->cv, &crown, &up, NULL, hc, 1, NULL);
+    shape brim = box(cx, brim_y, d->hrx + PL(0.04f), PL(0.02f), PL(0.01f), 0);
+    fill(&d->cv, &brim, NULL, NULL, band, 1, NULL);
+}
+
+/* Earrings: bright gold drops under the ears. */
+static void draw_earrings(drawing *d)
+{
+    for (int side = -1; side <= 1; side += 2) {
+        float ex = d->cx + side * (d->rx + PL(0.005f));
+        shape link = box(ex, d->cy + PL(0.065f), PL(0.005f), PL(0.015f), 0, 0);
+        fill(&d->cv, &link, NULL, NULL, earring_rgb, 1, NULL);
+        shape drop = ellipse(ex, d->cy + PL(0.09f), PL(0.024f), PL(0.028f), 0);
+        fill(&d->cv, &drop, NULL, NULL, earring_rgb, 1, NULL);
     }
+}
 
-    /* Earrings: bright gold drops under the ears. */
-    if (ON(A_EARRINGS)) {
-        for (int side = -1; side <= 1; side += 2) {
-            float ex = cx + side * (rx + PL(0.005f));
-            shape link = box(ex, cy + PL(0.065f), PL(0.005f), PL(0.015f), 0, 0);
-            fill(&cv, &link, NULL, NULL, earring_rgb, 1, NULL);
-            shape drop = ellipse(ex, cy + PL(0.09f), PL(0.024f), PL(0.028f), 0);
-            fill(&cv, &drop, NULL, NULL, earring_rgb, 1, NULL);
-        }
+/* Rounds the float canvas to bytes. Not inlined: inlined into sg_synth_draw,
+ * GCC 12 reloads out from the stack for every byte, and drawing is a few per
+ * cent slower. */
+static __attribute__((noinline)) void canvas_to_bytes(const float *rgb, uint8_t *out)
+{
+    for (size_t i = 0; i < (size_t)SG_SYNTH_W * SG_SYNTH_H * 3; i++) {
+        float v = rgb[i] + 0.5f;
+        out[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
     }
+}
 
-    if (ON(A_BLURRY) && (box_blur3(buf) != 0 || box_blur3(buf) != 0)) {
+/* Back to front; the random numbers are drawn in this order too. */
+int sg_synth_draw(uint64_t seed, uint64_t idx, const int8_t at[SG_SYNTH_N_ATTRS], uint8_t *out, sg_err *err)
+{
+    float *buf = malloc(sizeof(float) * SG_SYNTH_W * SG_SYNTH_H * 3);
+    if (!buf) return sg_err_oom(err, "out of memory");
+    drawing d = {.cv = {buf}, .r = {seed, STREAM_DRAW(idx), 0}, .at = at};
+    d.male = on(&d, A_MALE);
+    d.young = on(&d, A_YOUNG);
+    d.bald = on(&d, A_BALD);
+
+    choose_face(&d);
+    choose_hair_colour(&d);
+    draw_background(&d);
+    draw_back_hair(&d);
+    draw_neck_and_shoulders(&d);
+    if (on(&d, A_NECKTIE)) draw_necktie(&d);
+    if (on(&d, A_NECKLACE)) draw_necklace(&d);
+    draw_ears(&d);
+    draw_face(&d);
+    draw_cheeks_and_lines(&d);
+    draw_eyes(&d);
+    draw_nose(&d);
+    draw_mouth(&d);
+    if (on(&d, A_MUSTACHE) || on(&d, A_GOATEE)) draw_facial_hair(&d);
+    if (on(&d, A_BANGS) && !d.bald) draw_bangs(&d);
+    if (on(&d, A_EYEGLASSES)) draw_eyeglasses(&d);
+    if (on(&d, A_HAT)) draw_hat(&d);
+    if (on(&d, A_EARRINGS)) draw_earrings(&d);
+
+    /* Blurry: two 3x3 box blurs. */
+    if (on(&d, A_BLURRY) && (box_blur3(buf) != 0 || box_blur3(buf) != 0)) {
         free(buf);
         return sg_err_oom(err, "out of memory");
     }
-#undef ON
-    for (size_t i = 0; i < (size_t)SG_SYNTH_W * SG_SYNTH_H * 3; i++) {
-        float v = buf[i] + 0.5f;
-        out[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
-    }
+    canvas_to_bytes(buf, out);
     free(buf);
     return 0;
 }
