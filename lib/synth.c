@@ -233,8 +233,11 @@ static float dist_to_judged(const float c[3])
 static void background_colour(draw_rng *r, float out[3], const float *other)
 {
     for (int tries = 0; ; tries++) {
-        /* no orange/yellow hues (they sit next to blond and ginger) */
-        hsv_to_rgb(rnd_range(r, 80, 340), rnd_range(r, 0.25f, 0.6f), rnd_range(r, 0.72f, 0.97f), out);
+        /* no orange/yellow hues (they sit next to blond and ginger); drawn
+         * value first, the order GCC evaluated them in as hsv_to_rgb's
+         * arguments (unspecified in C: clang drew other images) */
+        float v = rnd_range(r, 0.72f, 0.97f), s = rnd_range(r, 0.25f, 0.6f), h = rnd_range(r, 80, 340);
+        hsv_to_rgb(h, s, v, out);
         float dmin = dist_to_judged(out);
         for (int k = 1; other && k < 8; k++) {
             float mix[3], t = k / 8.0f;
@@ -385,7 +388,9 @@ static void draw_neck_and_shoulders(drawing *d)
     shape nk = box(cx, d->cy + d->ry + PL(0.06f), PL(d->male ? 0.095f : 0.08f), PL(0.14f), PL(0.02f), 0);
     fill(&d->cv, &nk, NULL, NULL, neck, 1, NULL);
     float cloth[3];
-    hsv_to_rgb(rnd_range(&d->r, 0, 360), rnd_range(&d->r, 0.2f, 0.8f), rnd_range(&d->r, 0.25f, 0.9f), cloth);
+    /* value, saturation, hue: the order background_colour draws them in */
+    float v = rnd_range(&d->r, 0.25f, 0.9f), s = rnd_range(&d->r, 0.2f, 0.8f), h = rnd_range(&d->r, 0, 360);
+    hsv_to_rgb(h, s, v, cloth);
     shape sh = ellipse(cx, PY(1.13f), PL(d->male ? 0.48f : 0.42f), PL(0.2f), 0);
     fill(&d->cv, &sh, NULL, NULL, cloth, 1, NULL);
 }
