@@ -905,8 +905,17 @@ static void alloc_buffers(run_state *r)
 static void begin_each(run_state *r)
 {
     const sg_model_config *cfg = &r->ck.model;
-    const char *column_names[SG_MAX_DATASETS];
-    sg_ckpt_dataset_names(&r->ck, column_names);
+    /* a dataset is named after its shard's file, which may hold a tab or a
+     * newline: control bytes as '_', as in target names, keep a row's five
+     * fields; labelled after that, so two names that meet as '_' are numbered */
+    char shown[SG_MAX_DATASETS][SG_CKPT_NAME_MAX];
+    const char *column_names[SG_MAX_DATASETS] = {0};
+    for (int ds = 0; ds < cfg->n_datasets; ds++) {
+        snprintf(shown[ds], sizeof shown[ds], "%s", r->ck.dataset_names[ds]);
+        for (char *p = shown[ds]; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '_';
+        column_names[ds] = shown[ds];
+    }
     for (int ds = 0; ds < cfg->n_datasets; ds++)
         sg_targets_dataset_label(cfg, column_names, ds, r->dataset_column[ds], sizeof r->dataset_column[ds]);
     if (!r->o.each) return;

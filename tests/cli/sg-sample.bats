@@ -164,6 +164,31 @@ setup() {
     [ "$(ls "$W/each2" | tr '\n' ' ')" = "000000_input.png 000000_input@1.png targets.tsv " ]
 }
 
+# A dataset is named after its shard's file: a tab in it split the dataset
+# column in two (6 fields), a newline split the row.
+@test "sg-sample: --each's targets.tsv keeps five fields a row when a dataset's name holds a tab or a newline (written as _)" {
+    cp -r "$T/celebA_train.lmdb" "$W/tab"$'\t'"name.lmdb"
+    cp -r "$T/celebA_train.lmdb" "$W/tab_name.lmdb"
+    cp -r "$T/celebA_train.lmdb" "$W/nl"$'\n'"name.lmdb"
+    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$W/tab"$'\t'"name.lmdb" "$W/tab_name.lmdb" "$W/nl"$'\n'"name.lmdb"
+    run sg-sample --ckpt "$W/run" --data "$W/nl"$'\n'"name.lmdb" --count 1 --each --device cpu -o "$W/each"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    f="$W/each/targets.tsv"
+    # a header and the 3 x 5 targets of the one input, five fields each, no control byte but tab and newline
+    [ "$(wc -l < "$f")" -eq 16 ]
+    [ "$(awk -F'\t' 'NF != 5' "$f")" = "" ]
+    [ "$(LC_ALL=C tr -d '\t\n\040-\176' < "$f" | wc -c)" -eq 0 ]
+    # "tab<TAB>name" and "tab_name" meet as tab_name: numbered, as two datasets of one name are
+    [ "$(tail -n +2 "$f" | cut -f4 | sort -u | tr '\n' ' ')" = "1:tab_name 2:tab_name nl_name " ]
+    [ "$(grep '_Bangs' "$f" | cut -f3,4 | tr '\n\t' ' :')" = "tab_name_Bangs:1:tab_name tab_name_Bangs@6:2:tab_name nl_name_Bangs:nl_name " ]
+    # with --targets too
+    run sg-sample -q --ckpt "$W/run" --data "$W/nl"$'\n'"name.lmdb" --count 1 --targets +3:Bangs --each --device cpu -o "$W/one"
+    [ "$status" -eq 0 ]
+    [ "$(tail -n +2 "$W/one/targets.tsv" | tr '\t' ':')" = "000000_+3_Bangs.png:0:+3_Bangs:nl_name:-" ]
+}
+
 @test "sg-sample: --targets on a shard record equals the matching --each target" {
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --each --device cpu -o "$W/each"
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1 --targets +Blond_Hair --device cpu -o "$W/one.png"
