@@ -150,6 +150,18 @@ assert bad <= 2, bad
   run celeb-synth -n 2 -o "$T/afile"
   [ "$status" -eq 1 ]
   [[ "$output" == *"not a directory"* ]]
+  # a dataset is a directory: "-" is no standard output for it (it made a directory named -)
+  mkdir "$T/cwd"
+  cd "$T/cwd"
+  run celeb-synth -n 2 -o -
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "celeb-synth: -o/--output: a dataset is a directory and cannot go to standard output; for a directory named -, give -o ./-" ]
+  [ "${lines[1]}" = "Try 'celeb-synth --help'." ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ ! -e "$T/cwd/-" ]
+  run celeb-synth -q -n 2 -o ./-
+  [ "$status" -eq 0 ]
+  [ -s "$T/cwd/-/img_align_celeba/000002.jpg" ]
 }
 
 @test "robustness: an output directory too long for the dataset's file names is an error, nothing made" {
