@@ -204,6 +204,18 @@ EOF
   [ "$status" -eq 2 ]
   [[ "$output" == *"groups x and x_train would both write attr_x_train.txt"* ]]
   [ ! -e "$T/out" ]
+  # the lists go to a directory: "-" is no standard output for them (it made a directory named -)
+  mkdir "$T/cwd"
+  cd "$T/cwd"
+  run celeb-split -g g1=A -o - "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "celeb-split: -o/--output: the groups' lists go to a directory, not to standard output; for a directory named -, give -o ./-" ]
+  [ "${lines[1]}" = "Try 'celeb-split --help'." ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ ! -e "$T/cwd/-" ]
+  run celeb-split -q -g g1=A -o ./- "$T/small.txt"
+  [ "$status" -eq 0 ]
+  [ "$(names "$T/cwd/-/attr_g1.txt")" = "1.jpg 5.jpg " ]
 }
 
 @test "failures never overwrite earlier outputs" {
