@@ -130,6 +130,18 @@ refused_run_unchanged() {
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = "sg-train: --beta1: 0.9999999 is out of range [0, 0.999999]" ]
   [ ! -e "$T/r" ]
+  # a run is a directory: "-" is no standard output for it (it trained into a directory named -)
+  mkdir "$T/cwd"
+  cd "$T/cwd"
+  run sg-train -o - "${TINY[@]}" --iters 1 --sample-every 0 "$D/a.lmdb"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: -o/--output: a run is a directory and cannot go to standard output; for a directory named -, give -o ./-" ]
+  [ "${lines[1]}" = "Try 'sg-train --help'." ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ ! -e "$T/cwd/-" ]
+  run sg-train -o ./- "${TINY[@]}" --iters 1 --sample-every 0 "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/cwd/-/latest")" = 000001 ]
 }
 
 @test "names and values in messages are quoted escaped: options, config.json, checkpoint metadata" {
