@@ -2,8 +2,11 @@
 #
 # Usage: awk -f pipelines/score.awk DIR1/targets.tsv DIR1/judged.tsv [DIR2/targets.tsv DIR2/judged.tsv ...]
 #   targets.tsv (sg-sample --each): file, input, target, dataset, value (tab separated,
-#               one header line); value is the target label's value (e.g. 1 for
-#               Blond_Hair, 0 when Eyeglasses is flipped off)
+#               one header line; a dataset's name may hold spaces); value is the
+#               target label's value (e.g. 1 for Blond_Hair, 0 when Eyeglasses is
+#               flipped off); target is the attribute's name, with its dataset's
+#               name or number and _ before it where datasets share the name
+#               (celebA_Bangs, 2_Bangs: sg-sample(1) --each)
 #   judged.tsv  (celeb-synth --judge): FILE ATTR=0|1 ... for every NNNNNN_input.png
 #               and every output image of the same directory
 #
@@ -25,15 +28,29 @@ function pct(a, b) { return b ? sprintf("%.1f%%", 100.0 * a / b) : "-" }
 
 BEGIN { FS = "[\t ]+" }
 
+# The attribute a target names: t itself, or t less its dataset's prefix
+# (the dataset's name, or its number where the name is shared: "2:train")
+function attribute_of(t, ds,    n) {
+    if (t in is_judged) return t
+    if (index(t, ds "_") == 1) return substr(t, length(ds) + 2)
+    if (match(ds, /^[0-9]+:/)) {
+        n = substr(ds, 1, RLENGTH - 1)
+        if (index(t, n "_") == 1) return substr(t, length(n) + 2)
+    }
+    return t
+}
+
 FILENAME ~ /targets\.tsv$/ {
     if (FNR == 1) next
+    split($0, f, "\t")                            # only tabs: names may hold spaces
     d = dir_of(FILENAME)
-    key = d "/" $1
+    key = d "/" f[1]
     n_out++
     out_key[n_out] = key
-    out_target[key] = $3
-    out_value[key] = ($5 == "-") ? -1 : ($5 >= 0.5 ? 1 : 0)
-    out_input[key] = d "/" sprintf("%06d_input.png", $2)
+    out_target[key] = f[3]
+    out_dataset[key] = f[4]
+    out_value[key] = (f[5] == "-") ? -1 : (f[5] >= 0.5 ? 1 : 0)
+    out_input[key] = d "/" sprintf("%06d_input.png", f[2])
     next
 }
 
@@ -52,8 +69,7 @@ END {
     missing = 0
     for (k = 1; k <= n_out; k++) {
         key = out_key[k]
-        t = out_target[key]
-        sub(/^[^:]*:/, "", t)                       # DATASET:NAME
+        t = attribute_of(out_target[key], out_dataset[key])
         v = out_value[key]
         if (!(t in is_judged) || v < 0) continue
         if (!(key in seen) || !(out_input[key] in seen)) { missing++; continue }

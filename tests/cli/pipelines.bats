@@ -282,3 +282,27 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     [ "$status" -ne 0 ]
     [[ "$output" == *"LOG_EVERY=0 logs no losses, and the pipeline plots them: give LOG_EVERY=N"* ]]
 }
+
+# score.awk on hand-made lists: a dataset name with a space (targets.tsv is
+# split on tabs only) and targets that carry their dataset (celebA_Bangs,
+# 2_Bangs where two datasets are called train: sg-sample(1) --each).
+@test "score.awk: dataset names with spaces; targets named with their dataset's name or number" {
+    d="$BATS_TEST_TMPDIR/score/set"
+    mkdir -p "$d"
+    printf 'file\tinput\ttarget\tdataset\tvalue\n' > "$d/targets.tsv"
+    printf '000000_Eyeglasses.png\t0\tEyeglasses\tmy data\t0\n' >> "$d/targets.tsv"
+    printf '000000_celebA_Bangs.png\t0\tcelebA_Bangs\tcelebA\t1\n' >> "$d/targets.tsv"
+    printf '000000_2_Bangs.png\t0\t2_Bangs\t2:train\t1\n' >> "$d/targets.tsv"
+    {
+        echo "000000_input.png Eyeglasses=1 Bangs=0 Male=1"
+        echo "000000_Eyeglasses.png Eyeglasses=0 Bangs=0 Male=1"
+        echo "000000_celebA_Bangs.png Eyeglasses=1 Bangs=1 Male=1"
+        echo "000000_2_Bangs.png Eyeglasses=1 Bangs=1 Male=0"
+    } > "$d/judged.tsv"
+    run awk -f pipelines/score.awk "$d/targets.tsv" "$d/judged.tsv"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *warning* ]]
+    grep -qE '^Eyeglasses +1 +100\.0% +100\.0% +0\.0% +100\.0%$' <<< "$output"
+    grep -qE '^Bangs +2 +100\.0% +100\.0% +0\.0% +75\.0%$' <<< "$output"
+}
