@@ -33,7 +33,7 @@ endif
 ifeq ($(CUDA),1)
 CUDA_DEFS = -DSG_HAVE_CUDA=1 -I$(CUDA_HOME)/include
 # cuBLAS is not linked: kernels/conv_gemm.cu loads it (dlopen, through the
-# rpath) only where SG_CUDA_GEMM_MAX_PIXELS sends a convolution to it
+# rpath) when a CUDA backend starts with SG_CUDA_GEMM_MAX_PIXELS on
 CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart
 CU_SRC   := $(wildcard kernels/*.cu)
 NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1

@@ -29,15 +29,17 @@
  * precision never comes here (sg_conv_gemm_applies). */
 #include "cuda_backend.cuh"
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-/* cuBLAS is loaded at the first GEMM call, not linked: libcublasLt alone
- * maps over 500 MB, which every CUDA build of the tools would otherwise map
- * at start, switch on or off (and fail to start under a small ulimit -v:
- * tests/cli/low-memory.bats). The emulated build (tests/emu) links
- * tests/emu/cublas_emu.cc instead. One table per process. */
+/* cuBLAS is loaded when a CUDA backend starts with the GEMM path on (and
+ * NHWC, not bf16: where it can take a convolution), not linked: libcublasLt
+ * alone maps over 500 MB, which every CUDA build of the tools would
+ * otherwise map at start, switch on or off (and fail to start under a small
+ * ulimit -v: tests/cli/low-memory.bats). The emulated build (tests/emu)
+ * links tests/emu/cublas_emu.cc instead. One table per process. */
 struct blas_api {
     cublasStatus_t (*create)(cublasHandle_t *);
     cublasStatus_t (*destroy)(cublasHandle_t);
@@ -144,8 +146,15 @@ static bool blas_ready(const char **why)
 int sg_conv_gemm_open(sg_cuda *c, int asked)
 {
     const char *why;
-    if (c->gemm_max_pixels <= 0 || blas_ready(&why)) return 0;
-    if (asked) return sg_cuda_fail(c, __FILE__, __LINE__, "SG_CUDA_GEMM_MAX_PIXELS: %s", why);
+    if (c->gemm_max_pixels <= 0 || !c->nhwc || c->precision == SG_CUDA_BF16) return 0;   /* never used */
+    if (blas_ready(&why)) return 0;
+    if (asked) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "SG_CUDA_GEMM_MAX_PIXELS: %s", why);
+        /* a switch the user set that cannot be honoured: not a reason for
+         * --device auto to fall back to the CPU (lib/backend_open.c) */
+        c->first_error.sys_errno = ELIBACC;
+        return -1;
+    }
     c->gemm_max_pixels = 0;                     /* the default asked for nothing: cuDNN does it all */
     return 0;
 }

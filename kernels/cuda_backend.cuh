@@ -312,9 +312,11 @@ int sg_conv_gemm_applies(const sg_cuda *c, int H, int W, int K, int stride, int 
 int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, int Ci, int H, int W, int Co,
                      int K, int stride, int pad);
 void sg_conv_gemm_destroy(sg_cuda *c);
-/* At the backend's creation, where c->gemm_max_pixels > 0: loads cuBLAS;
- * if it cannot be loaded, an error when the switch was asked for (asked),
- * else the GEMM path off (cuDNN everywhere). 0 or -1 (c's first error). */
+/* At the backend's creation, where the GEMM path can take a convolution
+ * (c->gemm_max_pixels > 0, NHWC, not bf16): loads cuBLAS; if it cannot be
+ * loaded, an error when the switch was asked for (asked; sys_errno ELIBACC,
+ * which --device auto does not take for a missing GPU), else the GEMM path
+ * off (cuDNN everywhere). 0 or -1 (c's first error). */
 int sg_conv_gemm_open(sg_cuda *c, int asked);
 /* kernels/conv_cudnn.cu for conv_engines.cu: the legacy call of one kind
  * (x, w, y: input, weight, output of the forward convolution, whichever of

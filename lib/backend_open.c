@@ -1,6 +1,7 @@
 /* Backend selection shared by the tools' --device/--precision options. */
 #include "backend.h"
 #include "env.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,10 @@ sg_backend *sg_backend_open(const char *device, const char *precision, int threa
     sg_err cuda_err = {{0}};
     sg_backend *be = sg_backend_cuda_create_precision(index, precision, &cuda_err);
     if (be) return be;
-    if (kind == SG_DEVICE_CUDA) {
+    /* auto falls back for a GPU that is missing or unusable, not for a
+     * CUDA switch the user set that cannot be honoured (ELIBACC: cuBLAS for
+     * SG_CUDA_GEMM_MAX_PIXELS): that stays the error it is with cuda */
+    if (kind == SG_DEVICE_CUDA || cuda_err.sys_errno == ELIBACC) {
         if (err) *err = cuda_err;
         sg_err_prefix(err, "--device %s", device);
         return NULL;

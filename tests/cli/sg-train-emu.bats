@@ -183,10 +183,20 @@ PY
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == "sg-train: --device cuda: "*"SG_CUDA_GEMM_MAX_PIXELS: cannot load cuBLAS"* ]]
   [ ! -e "$T/r/history.jsonl" ]
-  # the switch unset (cuDNN everywhere, the default): cuBLAS is never needed
+  # --device auto: the same error, not a CPU fallback (a switch the user set is not a missing GPU)
+  run env SG_EMU_NO_CUBLAS=1 SG_CUDA_GEMM_MAX_PIXELS=16 "$EMU" -o "$T/r3" "${TINY[@]}" --device auto "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --device auto: "*"SG_CUDA_GEMM_MAX_PIXELS: cannot load cuBLAS"* ]]
+  [ ! -e "$T/r3/history.jsonl" ]
+  # the switch unset (cuDNN everywhere, the default), or where the path never
+  # applies (bf16): cuBLAS is never needed
   run env SG_EMU_NO_CUBLAS=1 "$EMU" -o "$T/r2" "${TINY[@]}" -q "$D/a.lmdb"
   [ "$status" -eq 0 ]
   [ -s "$T/r2/history.jsonl" ]
+  run env SG_EMU_NO_CUBLAS=1 SG_CUDA_GEMM_MAX_PIXELS=16 "$EMU" -o "$T/r4" "${TINY[@]}" --precision bf16 -q "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ -s "$T/r4/history.jsonl" ]
 }
 
 @test "emulated CUDA: --device cuda:N picks GPU N; a missing one is one line and exit 1" {
