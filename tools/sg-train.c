@@ -237,18 +237,19 @@ struct run {
     char **run_paths;             /* --resume: the run's shards (config.json) */
     int n_run_paths;
     char run_device[8], run_precision[8];   /* --resume: the run's device and precision, "" if none */
+    char auto_note[1024];         /* --device auto: why it chose the CPU, "" if it did not */
+    char other_device[1536];      /* --resume on another device or precision than the run's: the warning, or "" */
     space_wait space;             /* --disk-full-wait's deadline (wait_for_space) */
     sg_backend *be;
     sg_trainer *t;
     sg_err err;
 };
 
-static sg_backend *open_backend(const char *device, const char *precision, int threads, sg_err *err)
+/* note: --device auto's reason for the CPU ("" if none), note_len bytes. */
+static sg_backend *open_backend(const char *device, const char *precision, int threads, char *note, size_t note_len,
+                                sg_err *err)
 {
-    char note[1024];
-    sg_backend *be = sg_backend_open(device, precision, threads, note, sizeof note, err);
-    if (be && note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* a note for people, not for logs */
-        cli_warn("--device auto: %s; training on the CPU", note);
+    sg_backend *be = sg_backend_open(device, precision, threads, note, note_len, err);
     const char *nondet = getenv("SG_CUDNN_NONDET");
     if (be && !strcmp(be->name, "cuda") && nondet && !strcmp(nondet, "1"))   /* validated by sg_backend_open */
         cli_warn("SG_CUDNN_NONDET=1: nondeterministic cuDNN engines may run; a resumed run will not repeat an "
@@ -261,7 +262,9 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
  * that shape the model, and the seed, must not change. The run's device and
  * precision (copied into run->run_device and run->run_precision, "" when it
  * recorded none) are used unless given: anything else does not repeat the
- * uninterrupted run bit for bit, and a given one that differs says so. */
+ * uninterrupted run bit for bit, which is told once the backend and the run
+ * are open (check_resumed_device: what --device auto gives is not known
+ * before). */
 static void merge_resume_options(struct run *run, const sg_train_options *r)
 {
     sg_train_options *o = &run->o;
@@ -291,15 +294,32 @@ static void merge_resume_options(struct run *run, const sg_train_options *r)
     snprintf(run->run_precision, sizeof run->run_precision, "%s", r->precision);
     if (!given[O_DEVICE] && run->run_device[0]) run->device = run->run_device;
     if (!given[O_PRECISION] && run->run_precision[0]) run->precision = run->run_precision;
-    /* the backend's kind counts, not which GPU ("cuda:1" continues a "cuda" run) */
-    int kind = sg_device_parse(run->device, NULL);
-    if (given[O_DEVICE] && run->run_device[0] && kind != SG_DEVICE_AUTO &&
-        strcmp(kind == SG_DEVICE_CUDA ? "cuda" : run->device, run->run_device))
-        cli_warn("--device %s: the run trained on %s; from here on it does not repeat an uninterrupted run",
-                 run->device, run->run_device);
-    if (given[O_PRECISION] && run->run_precision[0] && strcmp(run->precision, run->run_precision))
-        cli_warn("--precision %s: the run trained with %s; from here on it does not repeat an uninterrupted run",
-                 run->precision, run->run_precision);
+}
+
+/* --resume: the warning (into run->other_device, "" for none) when the
+ * backend opened is not the run's kind, or computes in another precision
+ * than the run's: from here on the run does not repeat an uninterrupted one.
+ * The kind counts, not which GPU ("cuda:1" continues a "cuda" run). One line,
+ * that of --device auto's fallback included. */
+static void check_resumed_device(struct run *run)
+{
+    const char *name = run->be->name, *tail = "from here on it does not repeat an uninterrupted run";
+    run->other_device[0] = 0;
+    if (!run->resume || !run->run_device[0]) return;   /* a run from before devices were recorded */
+    if (strcmp(name, run->run_device)) {
+        if (sg_device_parse(run->device, NULL) != SG_DEVICE_AUTO)
+            snprintf(run->other_device, sizeof run->other_device, "--device %s: the run trained on %s; %s",
+                     run->device, run->run_device, tail);
+        else   /* the fallback's note, which says why, in the same line */
+            snprintf(run->other_device, sizeof run->other_device, "--device auto: %s%straining on the %s, but the "
+                     "run trained on %s: %s", run->auto_note, run->auto_note[0] ? "; " : "",
+                     strcmp(name, "cpu") ? "GPU" : "CPU", run->run_device, tail);
+        run->auto_note[0] = 0;   /* said in this line */
+    } else if (!strcmp(name, "cuda") && run->run_precision[0] &&
+               strcmp(sg_backend_cuda_precision(run->be), run->run_precision)) {
+        snprintf(run->other_device, sizeof run->other_device, "--precision %s: the run trained with %s; %s",
+                 sg_backend_cuda_precision(run->be), run->run_precision, tail);
+    }
 }
 
 /* The options into run, the defaults for those not given; -h and --version
@@ -418,14 +438,20 @@ static void read_resumed_run(struct run *run)
 }
 
 /* The backend of --device (a resumed run's own unless given); the device
- * and precision it resolved to go into the options. */
+ * and precision it resolved to go into the options. A resume on another
+ * kind of device or precision is told once the run is open (open_trainer):
+ * a failure before that is one line. */
 static void open_device(struct run *run)
 {
-    run->be = open_backend(run->device, run->precision, run->o.threads, &run->err);
+    run->be = open_backend(run->device, run->precision, run->o.threads, run->auto_note, sizeof run->auto_note,
+                           &run->err);
     if (!run->be && run->device == run->run_device)
         cli_die("%s (the run trained on %s; --device cpu continues it on the CPU, not bit for bit)", run->err.msg,
                 run->run_device);
     if (!run->be) cli_die_err(&run->err);
+    check_resumed_device(run);
+    if (run->auto_note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* a note for people, not for logs */
+        cli_warn("--device auto: %s; training on the CPU", run->auto_note);
     if (run->given[O_PRECISION]) cli_note_precision_on_cpu(run->precision, run->be->name);
     /* recorded in config.json for a later --resume */
     snprintf(run->o.device, sizeof run->o.device, "%s", run->be->name);
@@ -452,6 +478,7 @@ static void open_trainer(struct run *run)
     if (sg_trainer_open(&run->t, run->run_dir, &run->o, run->shards, run->n_shards, run->be, mode, &run->err)) {
         cli_die_err(&run->err);   /* with the words for a full file system where that was why */
     }
+    if (run->other_device[0]) cli_warn("%s", run->other_device);
     if (sg_trainer_note(run->t)[0]) cli_warn("%s", sg_trainer_note(run->t));
     if (sg_trainer_iteration(run->t) > run->o.iters)
         cli_warn("%s: the run is at iteration %lld, past --iters %lld: nothing to train", run->run_dir,

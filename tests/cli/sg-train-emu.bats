@@ -117,6 +117,58 @@ PY
   [[ "$output" == *"the run trained on cuda; --device cpu continues it on the CPU"* ]]
 }
 
+@test "emulated CUDA: --resume on another device than the run's warns in one line, --device auto too" {
+  local opts=(--iters 2 --batch 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --sample-every 0 -q)
+  local tail="from here on it does not repeat an uninterrupted run"
+  "$EMU" -o "$T/gpu" "${opts[@]}" --device cuda "$D/a.lmdb"
+  # no GPU: auto falls back to the CPU, and says so even in a log, with why
+  run env SG_EMU_NO_DEVICE=1 "$EMU" -o "$T/gpu" --resume -q --iters 3 --device auto
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [ "$output" = "sg-train: --device auto: no CUDA GPU found; training on the CPU, but the run trained on cuda: $tail" ]
+  grep -q '"device": "cpu"' "$T/gpu/config.json"
+  # the other way: auto finds the GPU for a run that trained on the CPU
+  sg-train -o "$T/cpu" "${opts[@]}" --device cpu "$D/a.lmdb"
+  run "$EMU" -o "$T/cpu" --resume -q --iters 3 --device auto
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: --device auto: training on the GPU, but the run trained on cpu: $tail" ]
+  # auto on the run's own device, and a device given that is the run's: nothing to say
+  run "$EMU" -o "$T/cpu" --resume -q --iters 4 --device auto
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run "$EMU" -o "$T/cpu" --resume -q --iters 5 --device cuda:0
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run "$EMU" -o "$T/cpu" --resume -q --iters 6 --device cpu
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: --device cpu: the run trained on cuda; $tail" ]
+}
+
+@test "emulated CUDA: --resume on a device or of a run that cannot be opened is one line: no warning of a change before it" {
+  local opts=(--iters 2 --batch 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --sample-every 0 -q)
+  sg-train -o "$T/cpu" "${opts[@]}" --device cpu "$D/a.lmdb"
+  run env SG_EMU_NO_DEVICE=1 "$EMU" -o "$T/cpu" --resume -q --iters 3 --device cuda
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --device cuda: no CUDA GPU found"* ]]
+  "$EMU" -o "$T/gpu" "${opts[@]}" --device cuda --precision fp32 "$D/a.lmdb"
+  run "$EMU" -o "$T/gpu" --resume -q --iters 3 --device cuda:1 --precision tf32
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --device cuda:1: CUDA device 1 does not exist"* ]]
+  # the device opened, the run not (another dataset's shard): the error alone
+  run "$EMU" -o "$T/gpu" --resume -q --iters 3 --device cpu "$D/b.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: $D/b.lmdb: labels (2, multi-hot) differ from the run's dataset a"* ]]
+  # a plain --resume of a CUDA run with no GPU stays an error that says how to go on
+  run env SG_EMU_NO_DEVICE=1 "$EMU" -o "$T/gpu" --resume -q --iters 3
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"(the run trained on cuda; --device cpu continues it on the CPU, not bit for bit)" ]]
+  grep -q '"device": "cuda", "precision": "fp32"' "$T/gpu/config.json"
+}
+
 @test "emulated CUDA: sg-sample --device cuda draws what the CPU draws" {
   "$EMU" -o "$T/run" "${TINY[@]}" "$D/a.lmdb"
   "$EMU_SAMPLE" --ckpt "$T/run" --data "$D/a.lmdb" --count 3 --each --device cuda --precision fp32 -o "$T/gpu"
