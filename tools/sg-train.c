@@ -539,24 +539,23 @@ static __attribute__((noreturn)) void die_of_training_error(struct run *run)
     cli_die_err(err);
 }
 
-/* Stopped by a signal, its checkpoint written: says where and how to go on;
- * the exit status is the signal's. */
-static int report_stop(const struct run *run)
+/* Stopped by a signal, its checkpoint written: says where and how to go on
+ * (main then ends by the signal). */
+static void report_stop(const struct run *run)
 {
     char cp[PATH_MAX];
     sg_ckpt_path(cp, sizeof cp, run->run_dir, sg_trainer_last_checkpoint(run->t), NULL);
     cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)",
              stop_signal == SIGINT ? "interrupted" : stop_signal == SIGHUP ? "hung up" : "terminated",
              (long long)sg_trainer_iteration(run->t), cp, cli_shell_word(run->run_dir));
-    return 128 + (int)stop_signal;
 }
 
 int main(int argc, char **argv)
 {
     cli_init(argv);
     /* Standard error may be a pipe whose reader is gone (sg-train ... 2>&1 | head):
-     * the last message must not end the process before its exit status (130
-     * after a checkpoint on SIGINT) is set; sg-train writes nothing else. */
+     * the last message must not end the process by SIGPIPE (a stop ends by its
+     * own signal, after a checkpoint); sg-train writes nothing else. */
     signal(SIGPIPE, SIG_IGN);
     struct run run = {0};
     parse_options(&run, argc, argv);
@@ -566,8 +565,11 @@ int main(int argc, char **argv)
     open_trainer(&run);
     int rc = train(&run);
     if (rc < 0) die_of_training_error(&run);
-    int status = rc == 1 ? report_stop(&run) : 0;
+    if (rc == 1) report_stop(&run);
     sg_trainer_free(run.t);
     sg_backend_destroy(run.be);
-    return status;
+    /* by the signal, not exit(128 + sig): a script running sg-train stops
+     * on ^C too (its shell goes on after a child that exited, even 130) */
+    if (rc == 1) cli_exit_by_signal(stop_signal);
+    return 0;
 }

@@ -527,6 +527,57 @@ PY
   [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
 }
 
+# Starts COMMAND... in the background under perl, which writes to $T/how the
+# command's pid at once and, once it ended, "signal N" where it died of
+# signal N, else "exit N": what a shell's $? (128 + N either way) does not
+# tell apart. Sets PID (the command's) and WATCHER (perl's).
+start_watched() {
+  perl -e '$| = 1; defined(my $p = fork) or die "fork: $!\n";
+    if (!$p) { exec { $ARGV[0] } @ARGV; die "$ARGV[0]: $!\n" }
+    print "$p\n"; waitpid $p, 0; print(($? & 127 ? "signal " . ($? & 127) : "exit " . ($? >> 8)), "\n")' \
+    -- "$@" > "$T/how" &
+  WATCHER=$!
+  for _ in $(seq 500); do [ -s "$T/how" ] && break; sleep 0.01; done
+  PID=$(head -n 1 "$T/how")
+}
+
+@test "a stop ends sg-train by its signal after the checkpoint, not by exit 128+N: a script running it stops on ^C" {
+  local sig
+  for sig in INT TERM; do
+    rm -rf "$T/r"
+    start_watched sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" \
+      "$D/a.lmdb" 2> "$T/err"
+    BG_PID=$PID
+    wait_history_lines 2
+    kill -"$sig" "$PID"
+    wait "$WATCHER"
+    BG_PID=
+    [ "$(sed -n 2p "$T/how")" = "signal $(kill -l "$sig")" ]
+    n=$(cat "$T/r/latest")
+    [ -s "$T/r/ckpt/$n-state.safetensors" ]
+    grep -q "^sg-train: [a-z]* at iteration $((10#$n)): checkpoint $T/r/ckpt/$n written" "$T/err"
+  done
+  # ^C in a terminal reaches the script's shell too (the foreground process
+  # group): bash goes on after a child that exited, even with 130, and stops
+  # after one that died of the SIGINT. Its own process group, SIGINT at its
+  # default (a background job starts with it ignored).
+  rm -rf "$T/r"
+  perl -e '$SIG{INT} = "DEFAULT"; setpgrp(0, 0); exec @ARGV or die "$ARGV[0]: $!\n"' -- \
+    bash -c 'sg-train "$@"; echo after' bash -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 \
+    --save-every 0 "${TINY[@]}" "$D/a.lmdb" > "$T/out" 2> "$T/err" &
+  local script=$!
+  BG_PID=$script
+  wait_history_lines 2
+  kill -INT -- "-$script"
+  st=0
+  wait "$script" || st=$?
+  BG_PID=
+  cat "$T/err"
+  [ "$st" -eq 130 ]
+  [ ! -s "$T/out" ]
+  [ -s "$T/r/ckpt/$(cat "$T/r/latest")-state.safetensors" ]
+}
+
 # Runs a 6-iteration run into $T/r with signal $1 delivered as 000004-G is
 # renamed into place and signal $2 at the fsync of 000004-D's temporary file,
 # while it exists (strace's fault injection, at the points a plain traced run

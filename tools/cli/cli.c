@@ -34,6 +34,23 @@ void cli_die_by_signal(int sig)
     raise(sig);
 }
 
+void cli_exit_by_signal(int sig)
+{
+    fflush(stdout);
+    fflush(stderr);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);   /* delivered to this thread, now */
+    raise(sig);
+    _exit(128 + sig);   /* a signal whose default is not to end the process: not one of the stop signals */
+}
+
 void cli_init(char **argv)
 {
     const char *argv0 = argv[0];

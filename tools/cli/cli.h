@@ -18,6 +18,12 @@ void cli_init(char **argv);
 /* For a signal handler: removes the temporary files writers have in flight
  * (lib/fileio.h) and ends the process as signal sig would have. */
 void cli_die_by_signal(int sig);
+/* For a tool that stopped gracefully on signal sig, its messages written and
+ * its cleanup done: flushes stdout and stderr, then ends the process by sig
+ * at its default action (the shell's $? is 128 + sig), not by exit(128 +
+ * sig): a shell running the tool in a script stops the script only when the
+ * tool died of the SIGINT, as a tool that caught nothing would have. */
+void cli_exit_by_signal(int sig) __attribute__((noreturn));
 /* Installs handler (with sa_flags) for SIGINT, SIGTERM and SIGHUP, for a tool
  * that stops gracefully: always for the first two (a script's background job,
  * which starts with SIGINT ignored, can still be stopped with kill -INT), and
