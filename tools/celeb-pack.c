@@ -903,8 +903,9 @@ static void stop_workers(struct run *r)
     if (r->inline_mode) worker_ctx_free(&r->inline_ctx);
 }
 
-/* Commits the shard, or aborts it and dies saying why (a failure, a stop
- * signal, no image read); returns the number of records written. */
+/* Commits the shard, or aborts it and dies saying why (a failure, no image
+ * read; a stop signal: by that signal); returns the number of records
+ * written. */
 static uint64_t finish_shard(struct run *r)
 {
     const char *out = r->o->out;
@@ -916,7 +917,10 @@ static uint64_t finish_shard(struct run *r)
     if (!r->failed && written == 0) fail_with(r, "no image could be read");
     if (r->failed) {
         sg_shard_writer_abort(r->wr);
-        if (r->failed == 2) cli_die("interrupted; no shard written");
+        if (r->failed == 2) {
+            cli_warn("interrupted; no shard written");
+            cli_exit_by_signal(interrupted);   /* not exit(1): a script running celeb-pack stops too */
+        }
         cli_die("%s; %s not written%s", r->fail_msg, out, r->fail_hint);
     }
     /* A signal from here on cannot stop the commit (the shard may be in
@@ -1000,11 +1004,12 @@ int main(int argc, char **argv)
     stop_workers(&r);
     cli_progress_end();
     uint64_t written = finish_shard(&r);
-    /* Stopped while committing: written all the same, but the exit status
-     * tells a script that the run was stopped (as sg-train's). */
+    /* Stopped while committing: written all the same, but the process ends
+     * by the signal, so that a script running it stops (as sg-train's). */
     int sig = interrupted;
     if (sig) cli_warn("interrupted while finishing; the shard %s was written in full", o.out);
     else if (!cli_quiet) print_summary(&r, written);
     free_run(&r);
-    return sig ? 128 + sig : 0;
+    if (sig) cli_exit_by_signal(sig);
+    return 0;
 }

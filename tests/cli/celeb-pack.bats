@@ -259,7 +259,14 @@ big_list() {
   [ ! -e "$T/k.lmdb.tmp-$pid" ]
 }
 
-@test "SIGTERM stops a run cleanly: exit 1, no shard, no temporary directory" {
+# How COMMAND... ended, under perl, as a last line after its output: "signal
+# N" where it died of signal N, else "exit N" (a shell's $? is 128 + N either
+# way; a script's shell stops on ^C only after a child that died of it).
+ended_how() {
+  perl -e 'system @ARGV; print(($? & 127 ? "signal " . ($? & 127) : "exit " . ($? >> 8)), "\n")' -- "$@"
+}
+
+@test "SIGTERM stops a run cleanly: ended by the signal (143), no shard, no temporary directory" {
   big_list 3000
   celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/t.lmdb" 2> "$T/err" &
   pid=$!
@@ -267,7 +274,7 @@ big_list() {
   kill -TERM "$pid"
   st=0
   wait "$pid" || st=$?
-  [ "$st" -eq 1 ]
+  [ "$st" -eq 143 ]
   [ "$(cat "$T/err")" = "celeb-pack: interrupted; no shard written" ]
   [ ! -e "$T/t.lmdb" ]
   [ ! -e "$T/t.lmdb.tmp-$pid" ]
@@ -289,7 +296,7 @@ big_list() {
   [ ! -e "$T/h.lmdb.tmp-$pid" ]
 }
 
-@test "a stop signal after the last record, before the commit, stops the run as one while packing" {
+@test "a stop signal after the last record, before the commit, stops the run as one while packing: by the signal" {
   need_strace
   # The last row names a missing file: its message, written once that record
   # was waited for, is where the signal comes.
@@ -298,18 +305,20 @@ big_list() {
   celeb-pack -q -S 8 --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/s.lmdb"
   cp "$T/s.lmdb/data.mdb" "$T/before.mdb"
   for j in 1 2; do
-    run env --default-signal=INT strace -f -qq -o /dev/null -e trace=write -e inject=write:signal=INT:when=1 \
+    # strace ends as its tracee did: by the signal too
+    run ended_how env --default-signal=INT strace -f -qq -o /dev/null -e trace=write \
+      -e inject=write:signal=INT:when=1 \
       celeb-pack -j $j -S 8 --force --attrs "$T/last.txt" --images "$S/img_align_celeba" -o "$T/s.lmdb"
-    [ "$status" -eq 1 ]
     [ "${lines[0]}" = "celeb-pack: $S/img_align_celeba/gone.jpg: No such file or directory (skipped)" ]
     [ "${lines[1]}" = "celeb-pack: interrupted; no shard written" ]
-    [ "${#lines[@]}" -eq 2 ]
+    [ "${lines[2]}" = "signal 2" ]
+    [ "${#lines[@]}" -eq 3 ]
     cmp "$T/before.mdb" "$T/s.lmdb/data.mdb"     # the earlier shard untouched
     [ -z "$(ls -d "$T"/s.lmdb.* 2>/dev/null)" ]
   done
 }
 
-@test "a stop signal during the commit lets it finish: one line says the shard was written, exit 128+signal" {
+@test "a stop signal during the commit lets it finish: one line says the shard was written, then it ends by the signal" {
   run_signalled_at_fsync INT 1 celeb-pack -j 2 -S 8 --attrs "$S/list_attr_celeba.txt" \
     --images "$S/img_align_celeba" -o "$T/s.lmdb"
   [ "$status" -eq 130 ]
@@ -322,6 +331,11 @@ big_list() {
   [ "$status" -eq 143 ]
   [ "$output" = "celeb-pack: interrupted while finishing; the shard $T/t.lmdb was written in full" ]
   [ "$(celeb-dump --verify "$T/t.lmdb")" = "12 records OK" ]
+  # by the signal, not exit 128+signal (strace ends as its tracee did)
+  run ended_how env --default-signal=INT strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=INT:when=1 \
+    celeb-pack -q -j 2 -S 8 --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/u.lmdb"
+  [ "$output" = "celeb-pack: interrupted while finishing; the shard $T/u.lmdb was written in full"$'\n'"signal 2" ]
+  [ "$(celeb-dump --verify "$T/u.lmdb")" = "12 records OK" ]
 }
 
 @test "class folders: sorted classes, one-hot labels, JPEG and PNG inputs" {
