@@ -22,22 +22,26 @@
 # and two summary lines: hair colour (the 4 colour targets pooled; chance 25%: one
 # of four colours) and eyeglasses (chance 50%), then both per input directory.
 
-function dir_of(path) { sub(/\/[^\/]*$/, "", path); return path }
+function dir_of(path) { if (path !~ /\//) return "."; sub(/\/[^\/]*$/, "", path); return path }
 function is_hair(a) { return a == "Black_Hair" || a == "Blond_Hair" || a == "Brown_Hair" || a == "Gray_Hair" }
 function pct(a, b) { return b ? sprintf("%.1f%%", 100.0 * a / b) : "-" }
 
 BEGIN { FS = "[\t ]+" }
 
-# The attribute a target names: t itself, or t less its dataset's prefix
-# (the dataset's name, or its number where the name is shared: "2:train")
-function attribute_of(t, ds,    n) {
+# The attribute a target names: t itself, or the longest judged attribute
+# that ends it after a "_" (sg-sample writes DATASET_NAME or N_NAME where
+# datasets share an attribute, the dataset's name with unsafe characters as
+# _, and @N after a name that met another): however the prefix is spelt
+function attribute_of(t,    k, a, best) {
+    sub(/@[0-9]+$/, "", t)
     if (t in is_judged) return t
-    if (index(t, ds "_") == 1) return substr(t, length(ds) + 2)
-    if (match(ds, /^[0-9]+:/)) {
-        n = substr(ds, 1, RLENGTH - 1)
-        if (index(t, n "_") == 1) return substr(t, length(n) + 2)
+    best = ""
+    for (k = 1; k <= n_judged; k++) {
+        a = judged_names[k]
+        if (length(t) > length(a) + 1 && substr(t, length(t) - length(a)) == "_" a && length(a) > length(best))
+            best = a
     }
-    return t
+    return best == "" ? t : best
 }
 
 FILENAME ~ /targets\.tsv$/ {
@@ -48,7 +52,6 @@ FILENAME ~ /targets\.tsv$/ {
     n_out++
     out_key[n_out] = key
     out_target[key] = f[3]
-    out_dataset[key] = f[4]
     out_value[key] = (f[5] == "-") ? -1 : (f[5] >= 0.5 ? 1 : 0)
     out_input[key] = d "/" sprintf("%06d_input.png", f[2])
     next
@@ -69,9 +72,13 @@ END {
     missing = 0
     for (k = 1; k <= n_out; k++) {
         key = out_key[k]
-        t = attribute_of(out_target[key], out_dataset[key])
+        t = attribute_of(out_target[key])
         v = out_value[key]
-        if (!(t in is_judged) || v < 0) continue
+        if (v < 0) continue
+        if (!(t in is_judged)) {
+            if (!(t in unjudged)) { unjudged[t] = 1; unjudged_list = unjudged_list (unjudged_list == "" ? "" : ", ") t }
+            continue
+        }
         if (!(key in seen) || !(out_input[key] in seen)) { missing++; continue }
         if (!(t in n)) order[++n_targets] = t
         in_key = out_input[key]
@@ -92,6 +99,7 @@ END {
         }
     }
     if (missing) printf("warning: %d outputs or inputs were not judged\n", missing)
+    if (unjudged_list != "") printf("not scored (the judge does not read them): %s\n", unjudged_list)
     printf("%-18s %6s %8s %8s %8s %8s\n", "target", "images", "reached", "needed", "already", "kept")
     for (k = 1; k <= n_targets; k++) {
         t = order[k]

@@ -293,16 +293,34 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     printf '000000_Eyeglasses.png\t0\tEyeglasses\tmy data\t0\n' >> "$d/targets.tsv"
     printf '000000_celebA_Bangs.png\t0\tcelebA_Bangs\tcelebA\t1\n' >> "$d/targets.tsv"
     printf '000000_2_Bangs.png\t0\t2_Bangs\t2:train\t1\n' >> "$d/targets.tsv"
+    # sg-sample's spellings of a shared attribute's prefix: unsafe characters as
+    # _, a number for an all-digit or shared name, @N after a name that met another
+    printf '000000_my_data_Bangs.png\t0\tmy_data_Bangs\tmy data\t1\n' >> "$d/targets.tsv"
+    printf '000000_1_Bangs.png\t0\t1_Bangs\t7\t1\n' >> "$d/targets.tsv"
+    printf '000000_tab_name_Bangs@6.png\t0\ttab_name_Bangs@6\t2:tab_name\t1\n' >> "$d/targets.tsv"
+    printf '000000_happy.png\t0\thappy\tRaFD\t1\n' >> "$d/targets.tsv"
     {
         echo "000000_input.png Eyeglasses=1 Bangs=0 Male=1"
         echo "000000_Eyeglasses.png Eyeglasses=0 Bangs=0 Male=1"
         echo "000000_celebA_Bangs.png Eyeglasses=1 Bangs=1 Male=1"
         echo "000000_2_Bangs.png Eyeglasses=1 Bangs=1 Male=0"
+        echo "000000_my_data_Bangs.png Eyeglasses=1 Bangs=1 Male=1"
+        echo "000000_1_Bangs.png Eyeglasses=1 Bangs=1 Male=1"
+        echo "000000_tab_name_Bangs@6.png Eyeglasses=1 Bangs=1 Male=1"
+        echo "000000_happy.png Eyeglasses=1 Bangs=0 Male=1"
     } > "$d/judged.tsv"
     run awk -f pipelines/score.awk "$d/targets.tsv" "$d/judged.tsv"
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" != *warning* ]]
     grep -qE '^Eyeglasses +1 +100\.0% +100\.0% +0\.0% +100\.0%$' <<< "$output"
-    grep -qE '^Bangs +2 +100\.0% +100\.0% +0\.0% +75\.0%$' <<< "$output"
+    grep -qE '^Bangs +5 +100\.0% +100\.0% +0\.0% +90\.0%$' <<< "$output"
+    # a target the judge does not read is named, not dropped without a word
+    grep -qx 'not scored (the judge does not read them): happy' <<< "$output"
+    # bare file names (the lists in the current directory) pair up too
+    cd "$d"
+    run awk -f "$BATS_TEST_DIRNAME/../../pipelines/score.awk" targets.tsv judged.tsv
+    [ "$status" -eq 0 ]
+    [[ "$output" != *warning* ]]
+    grep -qE '^Bangs +5 ' <<< "$output"
 }
