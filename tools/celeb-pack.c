@@ -670,11 +670,7 @@ static void check_options(struct opts *o)
 {
     if (!o->out) cli_usage_error("no output shard (-o OUT)");
     cli_refuse_empty_path("-o/--output", o->out);
-    /* "-" is standard output to the tools that write a file (and to the
-     * advice on a full disk); a shard is a directory */
-    if (!strcmp(o->out, "-"))
-        cli_usage_error("-o/--output: a shard is a directory and cannot go to standard output; "
-                        "for a directory named -, give -o ./-");
+    cli_refuse_stdout_dir(o->out, "a shard is a directory and cannot go to standard output");
     cli_refuse_empty_path("--attrs", o->attrs);
     cli_refuse_empty_path("--images", o->images);
     cli_refuse_empty_path("--folders", o->folders);

@@ -296,10 +296,7 @@ static void check_options(options *o, const char *priority, const char *rest)
     if (!o->n_groups) cli_usage_error("no --group given");
     if (!o->out_dir) cli_usage_error("no output directory (-o DIR)");
     cli_refuse_empty_path("-o/--output", o->out_dir);
-    /* "-" is standard output to the tools that write a file; the lists go to a directory */
-    if (!strcmp(o->out_dir, "-"))
-        cli_usage_error("-o/--output: the groups' lists go to a directory, not to standard output; "
-                        "for a directory named -, give -o ./-");
+    cli_refuse_stdout_dir(o->out_dir, "the groups' lists go to a directory, not to standard output");
     cli_refuse_empty_path("--partition", o->partition_path);
     cli_refuse_empty_path("ATTR_FILE", o->in_path);
     if (priority && (o->priority_g = find_group(o->groups, o->n_groups, priority)) < 0)

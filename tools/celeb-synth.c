@@ -287,9 +287,6 @@ int main(int argc, char **argv)
     if (optind != argc) cli_usage_error("unexpected argument '%s'", sg_quote_str(argv[optind]).s);
     if (!out) cli_usage_error("no output directory (-o DIR)");
     cli_refuse_empty_path("-o/--output", out);
-    /* "-" is standard output to the tools that write a file; a dataset is a directory */
-    if (!strcmp(out, "-"))
-        cli_usage_error("-o/--output: a dataset is a directory and cannot go to standard output; "
-                        "for a directory named -, give -o ./-");
+    cli_refuse_stdout_dir(out, "a dataset is a directory and cannot go to standard output");
     return generate(out, (size_t)n, seed, (int)quality, (int)threads, force);
 }

@@ -390,9 +390,7 @@ static void check_operands(struct run *run, int argc, char **argv)
 {
     if (!run->run_dir) cli_usage_error("no run directory (-o RUN)");
     cli_refuse_empty_path("-o/--output", run->run_dir);
-    if (!strcmp(run->run_dir, "-"))   /* "-" is standard output to the tools that write a file */
-        cli_usage_error("-o/--output: a run is a directory and cannot go to standard output; "
-                        "for a directory named -, give -o ./-");
+    cli_refuse_stdout_dir(run->run_dir, "a run is a directory and cannot go to standard output");
     if (run->resume && run->force) cli_usage_error("--resume and --force exclude each other");
     run->n_shards = argc - optind;
     if (!run->resume && run->n_shards < 1) cli_usage_error("no shards given");

@@ -372,6 +372,12 @@ void cli_refuse_empty_path(const char *what, const char *path)
     if (path && !*path) cli_usage_error("%s: empty path", what);
 }
 
+void cli_refuse_stdout_dir(const char *path, const char *why)
+{
+    if (path && !strcmp(path, "-"))
+        cli_usage_error("-o/--output: %s; for a directory named -, give -o ./-", why);
+}
+
 void cli_refuse_output_is_input(const char *out, const char *what, const char *in, const char *advice)
 {
     if (!out || !in || !strcmp(out, "-")) return;

@@ -106,6 +106,12 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
  * an empty name would otherwise reach the file system as the working or the
  * root directory ("" + "/img_align_celeba"), or give "tool: : No such file". */
 void cli_refuse_empty_path(const char *what, const char *path);
+/* A usage error when path (-o's value, the tool's output directory) is "-",
+ * which is standard output to the tools that write a file (and to the
+ * advice on a full disk): "-o/--output: WHY; for a directory named -, give
+ * -o ./-". why says what goes to a directory ("a shard is a directory and
+ * cannot go to standard output"). */
+void cli_refuse_stdout_dir(const char *path, const char *why);
 /* Dies (exit 1) when writing out would replace the input in: a file whose
  * directory entry the write replaces (lib/fileio.h sg_write_replaces; in "-":
  * standard input), a directory by device and inode (sg_same_file):
