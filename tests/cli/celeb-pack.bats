@@ -259,13 +259,6 @@ big_list() {
   [ ! -e "$T/k.lmdb.tmp-$pid" ]
 }
 
-# How COMMAND... ended, under perl, as a last line after its output: "signal
-# N" where it died of signal N, else "exit N" (a shell's $? is 128 + N either
-# way; a script's shell stops on ^C only after a child that died of it).
-ended_how() {
-  perl -e 'system @ARGV; print(($? & 127 ? "signal " . ($? & 127) : "exit " . ($? >> 8)), "\n")' -- "$@"
-}
-
 @test "SIGTERM stops a run cleanly: ended by the signal (143), no shard, no temporary directory" {
   big_list 3000
   celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/t.lmdb" 2> "$T/err" &

@@ -67,6 +67,20 @@ run_signalled_at_fsync() {
   run env --default-signal="$sig" strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal="$sig":when="$nth" "$@"
 }
 
+# Runs COMMAND... under perl and prints, as a last line after its output,
+# how it ended: "signal N" where it died of signal N, else "exit N" (a
+# shell's $? is 128 + N either way; a script's shell stops on ^C only after a
+# child that died of it). With --pid first, the command's pid comes first,
+# as soon as it started, on a line of its own (for one run in the background).
+ended_how() {
+  local pid=0
+  [ "$1" = --pid ] && { pid=1; shift; }
+  perl -e '$| = 1; my $pid = shift; defined(my $p = fork) or die "fork: $!\n";
+    if (!$p) { exec { $ARGV[0] } @ARGV; die "$ARGV[0]: $!\n" }
+    print "$p\n" if $pid; waitpid $p, 0; print(($? & 127 ? "signal " . ($? & 127) : "exit " . ($? >> 8)), "\n")' \
+    -- "$pid" "$@"
+}
+
 # Renames metadata key $2 of safetensors file $1 to one of the same length
 # ("data_crc32" -> "data_crc3X"), as a damaged header would: the file then
 # reads as one without that key.

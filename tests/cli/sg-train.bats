@@ -527,15 +527,12 @@ PY
   [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
 }
 
-# Starts COMMAND... in the background under perl, which writes to $T/how the
-# command's pid at once and, once it ended, "signal N" where it died of
-# signal N, else "exit N": what a shell's $? (128 + N either way) does not
-# tell apart. Sets PID (the command's) and WATCHER (perl's).
+# Starts COMMAND... in the background under ended_how --pid, which writes to
+# $T/how the command's pid at once and, once it ended, "signal N" or "exit
+# N": what a shell's $? (128 + N either way) does not tell apart. Sets PID
+# (the command's) and WATCHER (the watcher's, to wait for).
 start_watched() {
-  perl -e '$| = 1; defined(my $p = fork) or die "fork: $!\n";
-    if (!$p) { exec { $ARGV[0] } @ARGV; die "$ARGV[0]: $!\n" }
-    print "$p\n"; waitpid $p, 0; print(($? & 127 ? "signal " . ($? & 127) : "exit " . ($? >> 8)), "\n")' \
-    -- "$@" > "$T/how" &
+  ended_how --pid "$@" > "$T/how" &
   WATCHER=$!
   for _ in $(seq 500); do [ -s "$T/how" ] && break; sleep 0.01; done
   PID=$(head -n 1 "$T/how")
