@@ -762,12 +762,9 @@ static void open_shard(struct run *r)
     if (sg_shard_writer_open(&r->wr, o->out, &meta, o->force, r->L.n, &err)) cli_die_err(&err);
 }
 
-/* From here a stop signal ends the pack cleanly (write_records notices it,
- * or finish_shard after the last record); then the decoding threads, none in
- * inline mode. */
+/* The decoding threads, none in inline mode. */
 static void start_workers(struct run *r)
 {
-    cli_catch_stop_signals(on_signal, 0);
     for (long t = 0; t < r->o->threads && !r->inline_mode; t++) {
         int e = sg_thread_start(&r->tids[t], worker, &r->S);
         if (e != 0) {
@@ -994,6 +991,11 @@ int main(int argc, char **argv)
     r.o = &o;
     list_inputs(&r.L, &o);
     prepare_workers(&r);
+    /* From here a stop signal ends the pack cleanly (write_records notices
+     * it, or finish_shard after the last record), aborting the writer: caught
+     * before open_shard, since dying by it (cli_init) would leave the
+     * writer's temporary directory behind. */
+    cli_catch_stop_signals(on_signal, 0);
     open_shard(&r);
     start_workers(&r);
     write_records(&r);

@@ -311,6 +311,28 @@ big_list() {
   done
 }
 
+@test "a stop signal while the shard writer opens its temporary directory stops the run cleanly: no temporary left" {
+  need_strace
+  args=(-j 1 -S 8 --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba")
+  # the openat calls, counted in a plain traced run, that open files inside
+  # OUT.tmp-PID (data.mdb) while the writer is opening, before any record
+  (cd "$T" && strace -f -qq -o "$T/trace" -e trace=openat celeb-pack -q "${args[@]}" -o plain.lmdb)
+  local at
+  at=$(grep 'openat(' "$T/trace" | grep -n '"plain\.lmdb\.tmp-[0-9]*/' | cut -d: -f1)
+  [ -n "$at" ]
+  cd "$T"
+  for k in $at; do
+    for sig in INT TERM; do
+      run ended_how env --default-signal="$sig" strace -f -qq -o /dev/null -e trace=openat \
+        -e inject=openat:signal="$sig":when="$k" celeb-pack "${args[@]}" -o o.lmdb
+      [ "${lines[0]}" = "celeb-pack: interrupted; no shard written" ]
+      [ "${lines[1]}" = "signal $(kill -l "$sig")" ]
+      [ "${#lines[@]}" -eq 2 ]
+      [ -z "$(ls -d "$T"/o.lmdb* 2>/dev/null)" ]
+    done
+  done
+}
+
 @test "a stop signal during the commit lets it finish: one line says the shard was written, then it ends by the signal" {
   run_signalled_at_fsync INT 1 celeb-pack -j 2 -S 8 --attrs "$S/list_attr_celeba.txt" \
     --images "$S/img_align_celeba" -o "$T/s.lmdb"
