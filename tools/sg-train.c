@@ -537,15 +537,37 @@ static __attribute__((noreturn)) void die_of_training_error(struct run *run)
     cli_die_err(err);
 }
 
+static const char *stop_verb(int sig)
+{
+    return sig == SIGINT ? "interrupted" : sig == SIGHUP ? "hung up" : "terminated";
+}
+
 /* Stopped by a signal, its checkpoint written: says where and how to go on
  * (main then ends by the signal). */
 static void report_stop(const struct run *run)
 {
     char cp[PATH_MAX];
     sg_ckpt_path(cp, sizeof cp, run->run_dir, sg_trainer_last_checkpoint(run->t), NULL);
-    cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)",
-             stop_signal == SIGINT ? "interrupted" : stop_signal == SIGHUP ? "hung up" : "terminated",
+    cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)", stop_verb(stop_signal),
              (long long)sg_trainer_iteration(run->t), cp, cli_shell_word(run->run_dir));
+}
+
+/* The run completed: what to say after the verb should a stop signal have
+ * come too late to stop it (in the last iteration's checkpoint, with nothing
+ * left to train, or while closing), into buf (n bytes). Made before the
+ * trainer is freed, told after: a signal while closing counts too. */
+static void format_late_stop(const struct run *run, char *buf, size_t n)
+{
+    char cp[PATH_MAX] = "";
+    int64_t last = sg_trainer_last_checkpoint(run->t);
+    if (last >= 0) {
+        size_t l = (size_t)snprintf(cp, sizeof cp, ": checkpoint ");
+        if (l < sizeof cp) sg_ckpt_path(cp + l, sizeof cp - l, run->run_dir, last, NULL);
+        l = strlen(cp);
+        if (l < sizeof cp) snprintf(cp + l, sizeof cp - l, " written");
+    }
+    snprintf(buf, n, "while finishing; the run completed at iteration %lld%s (sg-train -o %s --resume --iters N "
+             "trains longer)", (long long)sg_trainer_iteration(run->t), cp, cli_shell_word(run->run_dir));
 }
 
 int main(int argc, char **argv)
@@ -564,10 +586,15 @@ int main(int argc, char **argv)
     int rc = train(&run);
     if (rc < 0) die_of_training_error(&run);
     if (rc == 1) report_stop(&run);
+    char late[2 * PATH_MAX + 160];
+    if (rc == 0) format_late_stop(&run, late, sizeof late);
     sg_trainer_free(run.t);
     sg_backend_destroy(run.be);
+    int sig = stop_signal;
+    /* a ^C too late to stop the run is not lost: it ends sg-train all the same */
+    if (rc == 0 && sig) cli_warn("%s %s", stop_verb(sig), late);
     /* by the signal, not exit(128 + sig): a script running sg-train stops
      * on ^C too (its shell goes on after a child that exited, even 130) */
-    if (rc == 1) cli_exit_by_signal(stop_signal);
+    if (sig) cli_exit_by_signal(sig);
     return 0;
 }

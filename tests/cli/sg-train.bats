@@ -575,6 +575,45 @@ start_watched() {
   [ -s "$T/r/ckpt/$(cat "$T/r/latest")-state.safetensors" ]
 }
 
+@test "a stop too late to stop the run (the last checkpoint, nothing to train) is not lost: one line, then the signal" {
+  need_strace
+  args=(--iters 2 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=fsync,rt_sigaction sg-train -o "$T/plain" "${args[@]}"
+  # numbers among the fsyncs of the last checkpoint's first (G's temporary
+  # file) and of the run directory's after latest was renamed (the last);
+  # among the rt_sigaction calls, that of train's SIGHUP handler (the second
+  # setting one), which comes with the stop handler in place
+  local g l h
+  g=$(grep 'fsync(' "$T/trace" | grep -n '000002-G.safetensors.tmp' | head -n 1 | cut -d: -f1)
+  l=$(grep -c 'fsync(' "$T/trace")
+  h=$(grep 'rt_sigaction(' "$T/trace" | grep -n 'rt_sigaction(SIGHUP, {' | sed -n 2p | cut -d: -f1)
+  [ -n "$g" ]
+  [ -n "$h" ]
+  local k sig
+  for k in "$g" "$l"; do
+    for sig in INT TERM; do
+      rm -rf "$T/r"
+      run ended_how env --default-signal="$sig" strace -f -qq -o /dev/null -e trace=fsync \
+        -e inject=fsync:signal="$sig":when="$k" sg-train -o "$T/r" "${args[@]}"
+      local verb=interrupted
+      [ "$sig" = INT ] || verb=terminated
+      [ "${lines[0]}" = "sg-train: $verb while finishing; the run completed at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume --iters N trains longer)" ]
+      [ "${lines[1]}" = "signal $(kill -l "$sig")" ]
+      [ "${#lines[@]}" -eq 2 ]
+      [ "$(cat "$T/r/latest")" = 000002 ]
+      for f in G D state; do cmp "$T/plain/ckpt/000002-$f.safetensors" "$T/r/ckpt/000002-$f.safetensors"; done
+    done
+  done
+  # a resume with nothing to train
+  run ended_how env --default-signal=INT strace -f -qq -o /dev/null -e trace=rt_sigaction \
+    -e inject=rt_sigaction:signal=INT:when="$h" sg-train -o "$T/r" --resume --iters 1
+  [ "${lines[0]}" = "sg-train: $T/r: the run is at iteration 2, past --iters 1: nothing to train" ]
+  [ "${lines[1]}" = "sg-train: interrupted while finishing; the run completed at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume --iters N trains longer)" ]
+  [ "${lines[2]}" = "signal 2" ]
+  [ "${#lines[@]}" -eq 3 ]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+}
+
 # Runs a 6-iteration run into $T/r with signal $1 delivered as 000004-G is
 # renamed into place and signal $2 at the fsync of 000004-D's temporary file,
 # while it exists (strace's fault injection, at the points a plain traced run
