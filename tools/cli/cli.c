@@ -38,16 +38,11 @@ void cli_exit_by_signal(int sig)
 {
     fflush(stdout);
     fflush(stderr);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, NULL);
+    cli_die_by_signal(sig);                     /* the default action, raised: pending where sig is blocked */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, sig);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);   /* delivered to this thread, now */
-    raise(sig);
     _exit(128 + sig);   /* a signal whose default is not to end the process: not one of the stop signals */
 }
 
