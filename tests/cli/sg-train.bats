@@ -30,6 +30,15 @@ teardown() {
   if [ -n "${BG_PID:-}" ]; then kill -KILL "$BG_PID" 2>/dev/null || true; fi
 }
 
+# Sends SIGINT to the background run $1 (whose pid is in BG_PID) and waits
+# for it: its exit status in $status, BG_PID cleared (nothing left to kill).
+interrupt_and_wait() {
+  kill -INT "$1"
+  status=0
+  wait "$1" || status=$?
+  BG_PID=
+}
+
 # history.jsonl without the timing fields.
 strip_timing() { sed -E 's/,"images\/s":[^,]*,"elapsed":[^}]*//' "$1"; }
 
@@ -668,10 +677,7 @@ sig_blocked() { local blk; blk=$(awk '/^SigBlk:/ {print $2}' "$1"); (( (16#$blk 
     workers=$((workers + 1))
   done
   [ "$workers" -ge 2 ]
-  kill -INT "$BG_PID"
-  status=0
-  wait "$BG_PID" || status=$?
-  BG_PID=
+  interrupt_and_wait "$BG_PID"
   [ "$status" -eq 130 ]
 }
 
@@ -693,10 +699,7 @@ sig_blocked() { local blk; blk=$(awk '/^SigBlk:/ {print $2}' "$1"); (( (16#$blk 
   run sg-train -o "$T/r" --force --iters 3 "${TINY[@]}" "$D/a.lmdb"
   [ "$status" -eq 1 ]
   [ "$output" = "$msg" ]
-  kill -INT "$pid"
-  status=0
-  wait "$pid" || status=$?
-  BG_PID=
+  interrupt_and_wait "$pid"
   [ "$status" -eq 130 ]
   # the first run's history was not trimmed under it: one line per iteration up to its checkpoint
   n=$(cat "$T/r/latest")
@@ -1112,10 +1115,7 @@ PY
   pid=$!
   BG_PID=$pid
   wait_history_lines 3
-  kill -INT "$pid"
-  status=0
-  wait "$pid" || status=$?
-  BG_PID=
+  interrupt_and_wait "$pid"
   [ "$status" -eq 130 ]
   [ -s "$T/r/ckpt/$(cat "$T/r/latest")-state.safetensors" ]
   # nohup: an ignored SIGHUP stays ignored
@@ -1130,10 +1130,7 @@ PY
   wait_history_lines $((n + 3))
   [ "$(wc -l < "$T/r/history.jsonl")" -ge $((n + 3)) ]
   kill -0 "$pid"
-  kill -INT "$pid"
-  status=0
-  wait "$pid" || status=$?
-  BG_PID=
+  interrupt_and_wait "$pid"
   [ "$status" -eq 130 ]
 }
 
@@ -1583,10 +1580,7 @@ PY
   wait_history_lines 3
   mv "$T/r" "$T/moved"
   for _ in $(seq 200); do grep -q 'was moved' "$T/err" && break; sleep 0.05; done
-  kill -INT "$pid"
-  status=0
-  wait "$pid" || status=$?
-  BG_PID=
+  interrupt_and_wait "$pid"
   cat "$T/err"
   [ "$status" -eq 130 ]
   [ ! -e "$T/r" ]
