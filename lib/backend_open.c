@@ -40,7 +40,8 @@ int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
     /* 1048576: a 1024x1024 output, more than any convolution here needs */
     if (sg_env_long("SG_CUDA_GEMM_MAX_PIXELS", 0, 1048576, SG_CUDA_GEMM_DEFAULT_PIXELS, &s->gemm_max_pixels, err))
         return -1;
-    s->gemm_asked = getenv("SG_CUDA_GEMM_MAX_PIXELS") && *getenv("SG_CUDA_GEMM_MAX_PIXELS");
+    const char *gemm = getenv("SG_CUDA_GEMM_MAX_PIXELS");
+    s->gemm_asked = gemm && *gemm;   /* set, as sg_env_long reads it: not the default */
     /* timed: the fastest mode on an H200 (bench/NOTES.md, 2026-11-29: 132.9 it/s
      * against legacy's 108.4), its determinism and resume checks passed */
     int search = sg_env_choice("SG_CUDNN_SEARCH", searches, 4, 3, err);
