@@ -268,8 +268,8 @@ enum { SG_LANE_FORK = 1, SG_LANE_MAIN = 2, SG_LANE_JOIN = 3 };
 void sg_layout_permute(float *dst, const float *src, size_t outer, size_t mid, size_t inner,
                        int to_nhwc);
 
-/* The CPU backend with nthreads worker threads (0: the number of online CPUs).
- * Returns NULL and fills err on failure. The first one in a process loads
+/* The CPU backend with nthreads worker threads (0: sg_cpus_usable(), the CPUs
+ * this process may use). Returns NULL and fills err on failure. The first one in a process loads
  * OpenBLAS (sg_backend_cpu_prepare) unless that was done before. */
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
 /* Loads OpenBLAS with no threads of its own: it sets OPENBLAS_NUM_THREADS for
@@ -410,7 +410,7 @@ int sg_device_parse(const char *name, int *cuda_index);
  * non-NULL, "" otherwise). precision (CUDA only; NULL: the default) and the
  * CUDA switches (sg_cuda_switches_read) are checked even when the CPU is
  * chosen, so a typo fails on every machine. threads: CPU
- * worker threads (0: all CPUs). */
+ * worker threads (0: the CPUs this process may use). */
 sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
                             char *fallback_note, size_t note_len, sg_err *err);
 

@@ -162,8 +162,9 @@ static int pool_init(thread_pool *p, int nthreads)
 {
     memset(p, 0, sizeof *p);
     p->nthreads = nthreads;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    p->spin = cpus > 0 && nthreads <= cpus;
+    /* spinning pays only with a CPU for every thread: more threads than the
+     * process may use would spin on the CPUs the others need */
+    p->spin = nthreads <= sg_cpus_usable();
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
@@ -1690,10 +1691,7 @@ static const sg_backend_ops cpu_ops = {
 
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
 {
-    if (nthreads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        nthreads = n > 0 ? (int)n : 1;
-    }
+    if (nthreads <= 0) nthreads = sg_cpus_usable();
     if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
     if (sg_backend_cpu_prepare(err)) return NULL;
     pthread_mutex_lock(&blas.mu);

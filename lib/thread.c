@@ -1,5 +1,13 @@
+#define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT_S */
 #include "thread.h"
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 int sg_thread_start(pthread_t *thread, void *(*start)(void *), void *arg)
 {
@@ -19,4 +27,121 @@ int sg_thread_start(pthread_t *thread, void *(*start)(void *), void *arg)
     e = pthread_create(thread, NULL, start, arg);
     pthread_sigmask(SIG_SETMASK, &was, NULL);
     return e;
+}
+
+int sg_cpu_quota_parse(const char *text)
+{
+    long long quota, period;
+    char *end;
+    if (!text) return 0;
+    errno = 0;
+    quota = strtoll(text, &end, 10);
+    if (end == text || errno) return 0;   /* "max": no quota */
+    const char *p = end;
+    period = strtoll(p, &end, 10);
+    if (end == p || errno || quota <= 0 || period <= 0) return 0;
+    long long n = quota / period + (quota % period != 0);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* The file's text (at most size - 1 bytes) in buf; 0, or -1 when it cannot
+ * be read. */
+static int read_text(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    buf[n] = 0;
+    return bad ? -1 : 0;
+}
+
+/* The quotas of dir (a v2 cgroup, or with v1 a v1 cpu one) and of each
+ * ancestor up to the mount root (its first root_len bytes): the smallest
+ * set, into *limit. dir is changed in place. */
+static void limit_up_to_root(char *dir, size_t root_len, int v1, int *limit)
+{
+    for (;;) {
+        char path[PATH_MAX + 32], text[128], period[64];
+        int n = 0;
+        if (!v1) {
+            snprintf(path, sizeof path, "%s/cpu.max", dir);
+            if (read_text(path, text, sizeof text) == 0) n = sg_cpu_quota_parse(text);
+        } else {
+            snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+            size_t len;
+            if (read_text(path, text, sizeof text) == 0 && (len = strcspn(text, "\n")) < sizeof text - 1) {
+                snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
+                if (read_text(path, period, sizeof period) == 0) {
+                    snprintf(text + len, sizeof text - len, " %s", period);
+                    n = sg_cpu_quota_parse(text);
+                }
+            }
+        }
+        if (n > 0 && (*limit == 0 || n < *limit)) *limit = n;
+        char *slash = strrchr(dir + root_len, '/');
+        if (!slash) return;
+        *slash = 0;
+    }
+}
+
+int sg_cgroup_cpu_limit(const char *root, const char *proc_cgroup)
+{
+    int limit = 0;
+    /* lines "ID:CONTROLLERS:PATH": v2's "0::PATH"; v1's cpu controller
+     * "ID:cpu,cpuacct:PATH" (its list holds "cpu") */
+    for (const char *line = proc_cgroup; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        const char *c1 = memchr(line, ':', len);
+        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+        if (c2 && c2[1] == '/') {
+            int v2 = c2 == c1 + 1, v1 = 0;
+            for (const char *c = c1 + 1; c < c2;) {
+                size_t n = strcspn(c, ",:");
+                if (n == 3 && memcmp(c, "cpu", 3) == 0) v1 = 1;
+                c += n + (c[n] == ',');
+            }
+            char dir[PATH_MAX];
+            size_t path_len = len - (size_t)(c2 + 1 - line);
+            int root_len = snprintf(dir, sizeof dir, "%s%s", root, v1 ? "/cpu" : "");
+            if ((v1 || v2) && root_len > 0 && (size_t)root_len + path_len < sizeof dir) {
+                memcpy(dir + root_len, c2 + 1, path_len);
+                size_t end = (size_t)root_len + path_len;
+                while (end > (size_t)root_len && dir[end - 1] == '/') end--;   /* "/": the root itself */
+                dir[end] = 0;
+                limit_up_to_root(dir, (size_t)root_len, v1, &limit);
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return limit;
+}
+
+int sg_cpus_usable(void)
+{
+    int n = 0, saved_errno = errno;
+    /* A mask for more CPUs than CPU_SETSIZE needs a larger set: EINVAL
+     * until it fits. */
+    for (int cpus = 1024; cpus <= (1 << 20) && n == 0; cpus *= 2) {
+        cpu_set_t *set = CPU_ALLOC(cpus);
+        if (!set) break;
+        size_t size = CPU_ALLOC_SIZE(cpus);
+        if (sched_getaffinity(0, size, set) == 0) n = CPU_COUNT_S(size, set);
+        int again = errno == EINVAL;
+        CPU_FREE(set);
+        if (n == 0 && !again) break;
+    }
+    if (n <= 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? (online > INT_MAX ? INT_MAX : (int)online) : 1;
+    }
+    char text[8192];
+    if (read_text("/proc/self/cgroup", text, sizeof text) == 0) {
+        int limit = sg_cgroup_cpu_limit("/sys/fs/cgroup", text);
+        if (limit > 0 && limit < n) n = limit;
+    }
+    errno = saved_errno;
+    return n;
 }

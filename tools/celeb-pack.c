@@ -52,8 +52,8 @@ static void usage(void)
            "  -o, --output OUT        the shard to write (a directory)\n"
            "  -e, --encoding ENC      raw (default) or png\n"
            "  -n, --limit N           pack only the first N images\n"
-           "  -j, --threads N         decoding threads (default: online CPUs; 1: decode in the\n"
-           "                          main thread)\n"
+           "  -j, --threads N         decoding threads (default: the CPUs this process may use;\n"
+           "                          1: decode in the main thread)\n"
            "      --strict            a missing or unreadable image is an error (default: skip it)\n"
            "  -f, --force             replace OUT if it is a shard (only once the new shard is\n"
            "                          complete); anything else at OUT is never replaced\n"
@@ -680,10 +680,7 @@ static void check_options(struct opts *o)
     if (o->attrs && !o->images) cli_usage_error("--attrs needs --images DIR");
     if (o->images && !o->attrs) cli_usage_error("--images needs --attrs FILE");
     if (!o->crop) o->crop = o->folders ? 256 : 178;
-    if (!o->threads) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o->threads = n > 0 ? n : 1;
-    }
+    if (!o->threads) o->threads = sg_cpus_usable();
 }
 
 /* An OUT that must not be written, refused before anything is read. */

@@ -681,6 +681,31 @@ sig_blocked() { local blk; blk=$(awk '/^SigBlk:/ {print $2}' "$1"); (( (16#$blk 
   [ "$status" -eq 130 ]
 }
 
+# The threads (/proc/PID/task: the main one, the pool's workers, the batch
+# loader) of an endless run pinned to CPU 0 with --threads $1, once its history
+# has 2 lines, into $tasks.
+tasks_on_cpu0() {
+  rm -rf "$T/r"
+  taskset -c 0 sg-train -o "$T/r" --iters 1000000 --log-every 1 --sample-every 0 --save-every 0 \
+    --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads "$1" --device cpu -q "$D/a.lmdb" 2> "$T/err" &
+  BG_PID=$!
+  wait_history_lines 2
+  tasks=$(ls /proc/"$BG_PID"/task | wc -l)
+  interrupt_and_wait "$BG_PID"
+  [ "$status" -eq 130 ]
+}
+
+@test "--threads 0 takes the CPUs the process may use: pinned to one (taskset -c 0), 1 thread, as --threads 1" {
+  command -v taskset > /dev/null || skip "no taskset"
+  [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] || skip "one CPU online: every CPU and the usable ones are the same"
+  tasks_on_cpu0 1; one=$tasks
+  tasks_on_cpu0 2; two=$tasks
+  tasks_on_cpu0 0; zero=$tasks
+  echo "threads 1: $one tasks, 2: $two, 0: $zero"
+  [ "$two" -gt "$one" ]   # the count sees the pool's workers
+  [ "$zero" -eq "$one" ]
+}
+
 @test "lib/ and the tools start threads with sg_thread_start only (it blocks the stop signals in them)" {
   cd "$BATS_TEST_DIRNAME/../.."
   run grep -l 'pthread_create *(' lib/*.c tools/*.c tools/cli/*.c

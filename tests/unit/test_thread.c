@@ -1,9 +1,14 @@
 /* lib/thread.c: threads started with sg_thread_start block the asynchronous
  * signals (a stop signal must reach the main thread, whose waits it is to
  * interrupt) but not those a thread raises itself (faults, abort, its own
- * writes); the caller's mask is as it was. */
+ * writes); the caller's mask is as it was. The default thread count is the
+ * CPUs the process may use: its affinity, capped by a cgroup CPU quota. */
+#define _GNU_SOURCE   /* sched_setaffinity */
 #include "check.h"
+#include "test_tmpdir.h"
 #include "thread.h"
+#include <sched.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -120,8 +125,111 @@ static void test_stop_reaches_main(int sig)
     sigaction(sig, &old, NULL);
 }
 
+static void test_quota_parse(void)
+{
+    static const struct { const char *text; int want; } cases[] = {
+        {"max 100000\n", 0},        /* v2: no quota */
+        {"150000 100000\n", 2},     /* 1.5 CPUs: 2 threads */
+        {"200000 100000\n", 2},
+        {"100000 100000", 1},
+        {"50000 100000\n", 1},      /* half a CPU: still 1 */
+        {"1 100000", 1},
+        {"-1 100000\n", 0},         /* v1's cfs_quota_us -1: no quota */
+        {"1600000 100000\n", 16},
+        {"", 0}, {"max", 0}, {"100000", 0}, {"100000 0", 0}, {"100000 max", 0}, {"x 100000", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = sg_cpu_quota_parse(cases[i].text);
+        CHECK(got == cases[i].want, "sg_cpu_quota_parse(\"%s\") = %d, want %d", cases[i].text, got, cases[i].want);
+    }
+    CHECK(sg_cpu_quota_parse(NULL) == 0, "sg_cpu_quota_parse(NULL)");
+}
+
+static void put(const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", test_tmp_path(rel));
+    /* its folders first */
+    for (char *s = path + strlen(test_tmpdir) + 1; (s = strchr(s, '/')); s++) {
+        *s = 0;
+        mkdir(path, 0755);
+        *s = '/';
+    }
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "%s: %s", path, strerror(errno));
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A cgroup tree under a temporary root: the limit is the smallest quota of
+ * the process's cgroup and its ancestors, v2 and v1 alike. */
+static void test_cgroup_limit(void)
+{
+    if (test_tmpdir_make("test_thread") != 0) { CHECK(0, "no temporary directory"); return; }
+    const char *root = test_tmpdir;
+    CHECK(sg_cgroup_cpu_limit(root, "0::/\n") == 0, "no cpu.max: no limit");
+    CHECK(sg_cgroup_cpu_limit(root, "") == 0, "empty /proc/self/cgroup: no limit");
+
+    /* v2: a container's namespace shows its cgroup as "/", the mount root */
+    put("cpu.max", "300000 100000\n");
+    CHECK(sg_cgroup_cpu_limit(root, "0::/\n") == 3, "v2 root: %d", sg_cgroup_cpu_limit(root, "0::/\n"));
+    /* v2 on the host: the process's own cgroup, then its parents */
+    put("user.slice/job.scope/cpu.max", "max 100000\n");
+    put("user.slice/cpu.max", "150000 100000\n");
+    CHECK(sg_cgroup_cpu_limit(root, "0::/user.slice/job.scope\n") == 2, "v2 parent's quota: %d",
+          sg_cgroup_cpu_limit(root, "0::/user.slice/job.scope\n"));
+    put("user.slice/job.scope/cpu.max", "100000 100000\n");
+    CHECK(sg_cgroup_cpu_limit(root, "0::/user.slice/job.scope\n") == 1, "v2 own quota: %d",
+          sg_cgroup_cpu_limit(root, "0::/user.slice/job.scope\n"));
+    /* a cgroup path not mounted here (a container without its namespace): the
+     * ancestors that are */
+    CHECK(sg_cgroup_cpu_limit(root, "0::/docker/abc\n") == 3, "v2 missing path: %d",
+          sg_cgroup_cpu_limit(root, "0::/docker/abc\n"));
+
+    /* v1: the cpu controller's hierarchy at root/cpu; other controllers' lines
+     * are not read */
+    put("cpu/docker/c1/cpu.cfs_quota_us", "250000\n");
+    put("cpu/docker/c1/cpu.cfs_period_us", "100000\n");
+    put("cpu/cpu.cfs_quota_us", "-1\n");
+    put("cpu/cpu.cfs_period_us", "100000\n");
+    put("memory/docker/c1/cpu.max", "100000 100000\n");
+    const char *v1 = "12:memory:/docker/c1\n4:cpu,cpuacct:/docker/c1\n1:name=systemd:/docker/c1\n";
+    CHECK(sg_cgroup_cpu_limit(root, v1) == 3, "v1 quota: %d", sg_cgroup_cpu_limit(root, v1));
+    CHECK(sg_cgroup_cpu_limit(root, "4:cpuacct,cpu:/docker/c1\n") == 3, "v1, cpu listed second");
+    CHECK(sg_cgroup_cpu_limit(root, "4:cpuacct:/docker/c1\n") == 0, "v1 cpuacct alone is not cpu");
+    CHECK(sg_cgroup_cpu_limit(root, "4:cpu,cpuacct:/\n") == 0, "v1 root's -1: no limit");
+    /* both (a hybrid): the smaller */
+    CHECK(sg_cgroup_cpu_limit(root, "4:cpu,cpuacct:/docker/c1\n0::/user.slice/job.scope") == 1,
+          "v1 and v2: the smaller");
+    test_tmpdir_remove();
+}
+
+/* Pinned to one CPU (as taskset -c 0 does), the process may use 1. */
+static void test_cpus_usable(void)
+{
+    int all = sg_cpus_usable();
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    CHECK(all >= 1 && (online <= 0 || all <= online), "sg_cpus_usable() = %d of %ld online", all, online);
+    cpu_set_t was, one;
+    if (sched_getaffinity(0, sizeof was, &was) != 0) { SKIP("sched_getaffinity: %s", strerror(errno)); return; }
+    int first = -1;
+    for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
+        if (CPU_ISSET(c, &was)) first = c;
+    CHECK(all <= CPU_COUNT(&was), "sg_cpus_usable() = %d, more than the %d of the affinity mask", all, CPU_COUNT(&was));
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) { SKIP("sched_setaffinity: %s", strerror(errno)); return; }
+    int pinned = sg_cpus_usable();
+    sched_setaffinity(0, sizeof was, &was);
+    CHECK(pinned == 1, "pinned to CPU %d: sg_cpus_usable() = %d, want 1", first, pinned);
+}
+
 int main(void)
 {
+    test_quota_parse();
+    test_cgroup_limit();
+    test_cpus_usable();
     test_mask();
     test_stop_reaches_main(SIGINT);
     test_stop_reaches_main(SIGTERM);
