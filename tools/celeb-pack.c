@@ -52,8 +52,8 @@ static void usage(void)
            "  -o, --output OUT        the shard to write (a directory)\n"
            "  -e, --encoding ENC      raw (default) or png\n"
            "  -n, --limit N           pack only the first N images\n"
-           "  -j, --threads N         decoding threads (default: the CPUs this process may use;\n"
-           "                          1: decode in the main thread)\n"
+           "  -j, --threads N         decoding threads, 0..1024 (0, the default: the CPUs this\n"
+           "                          process may use; 1: decode in the main thread)\n"
            "      --strict            a missing or unreadable image is an error (default: skip it)\n"
            "  -f, --force             replace OUT if it is a shard (only once the new shard is\n"
            "                          complete); anything else at OUT is never replaced\n"
@@ -652,7 +652,7 @@ static void parse_options(struct opts *o, int argc, char **argv)
                 cli_usage_error("--encoding: '%s' is not raw or png", sg_quote_str(optarg).s);
             break;
         case 'n': o->limit = cli_parse_long("--limit", optarg, 1, LONG_MAX); break;
-        case 'j': o->threads = cli_parse_long("--threads", optarg, 1, 1024); break;
+        case 'j': o->threads = cli_parse_long("--threads", optarg, 0, 1024); break;
         case OPT_STRICT: o->strict = 1; break;
         case 'f': o->force = 1; break;
         case 'q': cli_quiet = 1; break;

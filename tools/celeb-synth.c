@@ -33,7 +33,8 @@ static void usage(void)
            "  -s, --seed N        random seed (default 1)\n"
            "  -o, --output DIR    output directory; must be empty or missing unless --force\n"
            "      --quality Q     JPEG quality 1..100 (default 90)\n"
-           "  -j, --threads N     worker threads 1..256 (default 1; the output is the same)\n"
+           "  -j, --threads N     worker threads 0..256 (default 1; 0: the CPUs this process may\n"
+           "                      use; the output is the same)\n"
            "  -f, --force         write into a non-empty DIR (replacing files of the same names)\n"
            "      --judge         read Black_Hair Blond_Hair Brown_Hair Gray_Hair Bangs Eyeglasses\n"
            "                      Wearing_Hat Mustache Wearing_Earrings from synthetic face images\n"
@@ -266,7 +267,7 @@ int main(int argc, char **argv)
         case 's': seed = (unsigned long long)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
         case 'o': out = optarg; break;
         case OPT_QUALITY: quality = cli_parse_long("--quality", optarg, 1, 100); break;
-        case 'j': threads = cli_parse_long("--threads", optarg, 1, 256); break;
+        case 'j': threads = cli_parse_long("--threads", optarg, 0, 256); break;
         case 'f': force = 1; break;
         case OPT_JUDGE: do_judge = 1; break;
         case OPT_JSON: json = 1; break;
@@ -288,5 +289,9 @@ int main(int argc, char **argv)
     if (!out) cli_usage_error("no output directory (-o DIR)");
     cli_refuse_empty_path("-o/--output", out);
     cli_refuse_stdout_dir(out, "a dataset is a directory and cannot go to standard output");
+    if (threads == 0) {
+        threads = sg_cpus_usable();
+        if (threads > 256) threads = 256;
+    }
     return generate(out, (size_t)n, seed, (int)quality, (int)threads, force);
 }

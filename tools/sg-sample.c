@@ -75,7 +75,8 @@ static void usage(void)
            "                         when available)\n"
            "      --precision P      CUDA convolutions: tf32 (default), fp32 or bf16\n"
            "  -b, --batch N          images per generator call, 1..4096 (default 16)\n"
-           "      --threads N        CPU threads, 1..1024 (default: all)\n"
+           "      --threads N        CPU threads, 0..1024 (0, the default: the CPUs this process\n"
+           "                         may use)\n"
            "      --timing           where the time went, on stderr: inputs, model, generator\n"
            "                         (with its images/s), the rest, output\n"
            "  -q, --quiet            no progress line\n"
@@ -782,7 +783,7 @@ static void parse_options(run_state *r, int argc, char **argv)
             o->precision = optarg;
             break;
         case 'b': o->batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;
-        case OPT_THREADS: o->threads = (int)cli_parse_long("--threads", optarg, 1, 1024); break;
+        case OPT_THREADS: o->threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;
         case OPT_TIMING: o->timing = 1; break;
         case OPT_NO_EXIF_ROTATE: o->no_exif_rotate = 1; break;
         case 'q': cli_quiet = 1; break;

@@ -92,6 +92,15 @@ export T GOLDEN
   [ ! -e "$T/c.lmdb/lock.mdb" ]
 }
 
+@test "-j 0 is the default thread count (the CPUs the process may use), as in sg-train" {
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/a.lmdb"
+  run celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -j 0 -o "$T/b.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(celeb-dump --list "$T/a.lmdb")" = "$(celeb-dump --list "$T/b.lmdb")" ]
+  cmp "$T/a.lmdb/data.mdb" "$T/b.lmdb/data.mdb"
+}
+
 @test "the thread count does not change the shard's records" {
   celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --threads 1 -o "$T/a.lmdb"
   celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --threads 4 -o "$T/b.lmdb"

@@ -25,6 +25,15 @@ setup() { T="$BATS_TEST_TMPDIR"; }
   ! cmp -s "$T/a/list_attr_celeba.txt" "$T/c/list_attr_celeba.txt" || false
 }
 
+@test "-j 0 takes the CPUs the process may use: pinned to one (taskset -c 0), 1 thread; the same bytes" {
+  command -v taskset > /dev/null || skip "no taskset"
+  celeb-synth -q -n 6 -o "$T/a"
+  run taskset -c 0 celeb-synth -n 6 -j 0 -o "$T/b"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *", 1 thread)" ]]
+  diff -r "$T/a" "$T/b"
+}
+
 @test "CelebA layout and formats" {
   run celeb-synth -n 30 --seed 1 -o "$T/d"
   [ "$status" -eq 0 ]

@@ -49,6 +49,13 @@ setup() {
     [ "$status" -eq 1 ]
 }
 
+@test "sg-sample: --threads 0 takes the CPUs the process may use, as in sg-train (pinned to one: --threads 1's bytes)" {
+    command -v taskset > /dev/null || skip "no taskset"
+    sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --data "$T/celebA_test.lmdb" -o "$W/one.png"
+    taskset -c 0 sg-sample -q --ckpt "$T/run" --device cpu --threads 0 --data "$T/celebA_test.lmdb" -o "$W/zero.png"
+    cmp "$W/one.png" "$W/zero.png"
+}
+
 # Every numeric option's range (its cli_parse_long bounds in tools/sg-sample.c)
 # is stated as LO..HI in --help and in the man page's paragraph of the option.
 @test "sg-sample: every bounded numeric option's range is in --help and sg-sample.1" {
