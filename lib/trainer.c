@@ -1951,7 +1951,9 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
         prev_end = t2;
         waited = t->space_wait_s;
         if (cb) cb(ctx, &st);
-        if (stopping) return 1;
+        /* a stop seen in the last iteration: its checkpoint is the run's
+         * last, nothing is left to resume */
+        if (stopping && t->iter < t->opt.iters) return 1;
     }
     return 0;
 }

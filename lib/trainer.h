@@ -200,8 +200,9 @@ typedef int (*sg_train_space_callback)(void *ctx, const sg_train_space *s);
 void sg_trainer_on_no_space(sg_trainer *t, sg_train_space_callback cb, void *ctx);
 
 /* Runs iterations until opt.iters or *stop becomes nonzero (checked after every
- * iteration; then a checkpoint is written). Returns 0 when finished, 1 when
- * stopped (checkpoint written), -1 on error. The steps do not wait for the
+ * iteration; then a checkpoint is written). Returns 0 when finished (a stop
+ * seen in the last iteration too: the run is complete), 1 when stopped with
+ * iterations left (checkpoint written), -1 on error. The steps do not wait for the
  * device: the losses are read (a sync) and checked only at logged iterations
  * (should they be logged, history.jsonl), before every checkpoint (save_every,
  * the last iteration, a stop) and at the end; a non-finite one gives

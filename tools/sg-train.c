@@ -485,8 +485,9 @@ static void open_trainer(struct run *run)
     sg_run_free_paths(run->run_paths, run->n_run_paths);   /* shards[] may point there: the trainer has copies */
 }
 
-/* Trains to --iters: 0, 1 when a stop signal ended it with a checkpoint, -1
- * on error (run->err). */
+/* Trains to --iters: 0 (also when a stop signal came in the last
+ * iteration: the run is complete), 1 when a stop signal ended it earlier
+ * with a checkpoint, -1 on error (run->err). */
 static int train(struct run *run)
 {
     /* SA_RESTART: writes under way (history, checkpoints) are not cut short
@@ -554,8 +555,8 @@ static void report_stop(const struct run *run)
 }
 
 /* The run completed: what to say after the verb should a stop signal have
- * come too late to stop it (in the last iteration's checkpoint, with nothing
- * left to train, or while closing), into buf (n bytes). Made before the
+ * come too late to stop it (in the last iteration or its checkpoint, with
+ * nothing left to train, or while closing), into buf (n bytes). Made before the
  * trainer is freed, told after: a signal while closing counts too. */
 static void format_late_stop(const struct run *run, char *buf, size_t n)
 {

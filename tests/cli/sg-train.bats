@@ -584,26 +584,31 @@ start_watched() {
   [ -s "$T/r/ckpt/$(cat "$T/r/latest")-state.safetensors" ]
 }
 
-@test "a stop too late to stop the run (the last checkpoint, nothing to train) is not lost: one line, then the signal" {
+@test "a stop too late to stop the run (the last iteration, its checkpoint, nothing to train) is not lost: one line, then the signal" {
   need_strace
   args=(--iters 2 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
-  strace -f -qq -y -o "$T/trace" -e trace=fsync,rt_sigaction sg-train -o "$T/plain" "${args[@]}"
-  # numbers among the fsyncs of the last checkpoint's first (G's temporary
-  # file) and of the run directory's after latest was renamed (the last);
-  # among the rt_sigaction calls, that of train's SIGHUP handler (the second
-  # setting one), which comes with the stop handler in place
-  local g l h
+  strace -f -qq -y -o "$T/trace" -e trace=write,fsync,rt_sigaction sg-train -o "$T/plain" "${args[@]}"
+  # numbers among the writes of iteration 1's history line (the stop is then
+  # seen after the last iteration, which ends in the checkpoint it was to
+  # write anyway: no resume is left to offer); among the fsyncs of the last
+  # checkpoint's first (G's temporary file) and of the run directory's after
+  # latest was renamed (the last); among the rt_sigaction calls, that of
+  # train's SIGHUP handler (the second setting one), which comes with the stop
+  # handler in place
+  local w g l h
+  w=$(grep 'write(' "$T/trace" | grep -n 'history.jsonl>, "{\\"iteration\\":1,' | cut -d: -f1)
   g=$(grep 'fsync(' "$T/trace" | grep -n '000002-G.safetensors.tmp' | head -n 1 | cut -d: -f1)
   l=$(grep -c 'fsync(' "$T/trace")
   h=$(grep 'rt_sigaction(' "$T/trace" | grep -n 'rt_sigaction(SIGHUP, {' | sed -n 2p | cut -d: -f1)
+  [ -n "$w" ]
   [ -n "$g" ]
   [ -n "$h" ]
-  local k sig
-  for k in "$g" "$l"; do
+  local at sig
+  for at in "write:$w" "fsync:$g" "fsync:$l"; do
     for sig in INT TERM; do
       rm -rf "$T/r"
-      run ended_how env --default-signal="$sig" strace -f -qq -o /dev/null -e trace=fsync \
-        -e inject=fsync:signal="$sig":when="$k" sg-train -o "$T/r" "${args[@]}"
+      run ended_how env --default-signal="$sig" strace -f -qq -o /dev/null -e trace="${at%:*}" \
+        -e inject="${at%:*}":signal="$sig":when="${at#*:}" sg-train -o "$T/r" "${args[@]}"
       local verb=interrupted
       [ "$sig" = INT ] || verb=terminated
       [ "${lines[0]}" = "sg-train: $verb while finishing; the run completed at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume --iters N trains longer)" ]

@@ -297,8 +297,12 @@ static void test_loop(sg_backend *be)
     CHECK(sg_trainer_iteration(t1) == 7 && sg_trainer_last_checkpoint(t1) == 7, "stopped at 7");
     int64_t latest;
     CHECK(sg_ckpt_latest(run1, &latest, &err) == 0 && latest == 7, "latest 7");
-    /* To the end: the last iteration is saved and sampled (8 % 4 == 0). */
-    CHECK(sg_trainer_run(t1, NULL, NULL, NULL, &err) == 0, "run: %s", err.msg);
+    /* To the end, the stop flag still set: the last iteration is saved and
+     * sampled (8 % 4 == 0) and the run is complete, status 0 (1 would have the
+     * caller offer a resume with nothing to train). */
+    int rc_last = sg_trainer_run(t1, &stop, NULL, NULL, &err);
+    CHECK(rc_last == 0, "stop in the last iteration: status %d (%s)", rc_last, rc_last < 0 ? err.msg : "");
+    CHECK(sg_trainer_iteration(t1) == 8, "ended at %lld", (long long)sg_trainer_iteration(t1));
     CHECK(sg_ckpt_latest(run1, &latest, &err) == 0 && latest == 8, "latest 8");
     char png[700];
     snprintf(png, sizeof png, "%s/samples/000008.png", run1);
