@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "ckpt_find.h"
+#include "engines_file.h"
 #include "fileio.h"
 #include "image.h"
 #include "json.h"
@@ -357,14 +358,46 @@ static void engines_from(sg_trainer *t, const char *path, const char *label, con
     if (rc <= 0) add_note(t, "%s: %s; %s", label, why, then);
 }
 
+static int read_config_json(const char *run_dir, json_value **root, long *version, char *path, size_t pn,
+                            sg_err *err);
+
+/* 1 when the engines file at path is readable and made for another
+ * precision than the backend's, and config.json (not yet rewritten) records
+ * another precision too: the resume changed the precision (sg-train says so),
+ * and engines are chosen per precision, so the file cannot apply. */
+static int engines_of_other_precision(sg_trainer *t, const char *path)
+{
+    const char *now = sg_backend_cuda_precision(t->be);
+    char cp[PATH_MAX];
+    json_value *root;
+    sg_err e;
+    if (read_config_json(t->run_dir, &root, NULL, cp, sizeof cp, &e)) return 0;
+    const char *was = json_str(json_get(json_get(root, "training"), "precision"));
+    int other = was && sg_precision_valid(was) && strcmp(was, now);
+    json_free(root);
+    if (!other) return 0;
+    uint8_t *data;
+    size_t len;
+    if (sg_read_file(path, (size_t)16 << 20, &data, &len, &e)) return 0;
+    sg_engines_header h;
+    sg_engine_choice *c;
+    int n;
+    int parsed = sg_engines_parse((const char *)data, len, path, &h, &c, &n, &e) == 0;
+    free(data);
+    if (!parsed) return 0;   /* damaged: said as before */
+    free(c);
+    return strcmp(h.precision, now) != 0;
+}
+
 /* A resumed run: its own ENGINES_FILE, if there is one (unusable: the
  * engines are chosen anew, and only bit-exactness with the earlier run is
- * lost). */
+ * lost). Not read after a change of precision: a second line saying that
+ * the engines are chosen anew would only repeat sg-train's warning. */
 static void load_engines(sg_trainer *t)
 {
     char p[PATH_MAX];
     run_file(p, sizeof p, t->run_dir, ENGINES_FILE);
-    if (access(p, F_OK) == 0)
+    if (access(p, F_OK) == 0 && !engines_of_other_precision(t, p))
         engines_from(t, p, p, "the resumed run may differ from an uninterrupted one in the last bits");
 }
 

@@ -117,6 +117,35 @@ PY
   [[ "$output" == *"the run trained on cuda; --device cpu continues it on the CPU"* ]]
 }
 
+@test "emulated CUDA: --resume at another precision is one line (the run's engines file, made for its precision, is not read); a damaged one or one of another GPU is still said" {
+  export SG_CUDNN_SEARCH=timed
+  "$EMU" -o "$T/r0" "${TINY[@]}" "$D/a.lmdb"
+  grep -qx 'precision tf32' "$T/r0/cudnn-engines.txt"
+  echo 000004 > "$T/r0/latest"
+  local e="$T/r/cudnn-engines.txt" tail="the resumed run may differ from an uninterrupted one in the last bits"
+  rm -rf "$T/r"; cp -r "$T/r0" "$T/r"
+  run "$EMU" -o "$T/r" --resume -q --precision fp32
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: --precision fp32: the run trained with tf32; from here on it does not repeat an uninterrupted run" ]
+  # the engines chosen under fp32 replace the file
+  grep -qx 'precision fp32' "$e"
+  # damaged: said, the precision too
+  rm -rf "$T/r"; cp -r "$T/r0" "$T/r"
+  echo "not an engines file" > "$e"
+  run "$EMU" -o "$T/r" --resume -q --precision fp32
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: --precision fp32: the run trained with tf32; from here on it does not repeat an uninterrupted run" ]
+  [[ "${lines[1]}" == "sg-train: $e: $e line 1: expected"*"; $tail" ]]
+  # made for another GPU, the precision unchanged: said
+  rm -rf "$T/r"; cp -r "$T/r0" "$T/r"
+  sed -i 's/^device .*/device Another GPU/' "$e"
+  run "$EMU" -o "$T/r" --resume -q
+  [ "$status" -eq 0 ]
+  [[ "$output" == "sg-train: $e: made for Another GPU / "*"/ tf32, this is "*"/ tf32; choosing anew; $tail" ]]
+  [ "${#lines[@]}" -eq 1 ]
+}
+
 @test "emulated CUDA: --resume on another device than the run's warns in one line, --device auto too" {
   local opts=(--iters 2 --batch 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --sample-every 0 -q)
   local tail="from here on it does not repeat an uninterrupted run"
