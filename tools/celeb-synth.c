@@ -254,7 +254,7 @@ int main(int argc, char **argv)
         {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0},
     };
     long n = 2000, quality = 90, threads = 1;
-    unsigned long long seed = 1;
+    uint64_t seed = 1;
     int force = 0, do_judge = 0, json = 0;
     const char *out = NULL, *generating_only = NULL;   /* the last option --judge has no use for */
     int c;
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
                             : c == 'j' ? "-j/--threads" : "-f/--force";
         switch (c) {
         case 'n': n = cli_parse_long("--count", optarg, 1, 999999); break;
-        case 's': seed = (unsigned long long)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case 's': seed = cli_parse_u64("--seed", optarg, UINT64_MAX); break;   /* sg_synth's whole range */
         case 'o': out = optarg; break;
         case OPT_QUALITY: quality = cli_parse_long("--quality", optarg, 1, 100); break;
         case 'j': threads = cli_parse_long("--threads", optarg, 0, 256); break;

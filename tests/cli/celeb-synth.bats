@@ -34,6 +34,30 @@ setup() { T="$BATS_TEST_TMPDIR"; }
   diff -r "$T/a" "$T/b"
 }
 
+@test "--seed takes the library's whole range, 0 to 2^64-1: past 2^63-1 too, the same bytes again; beyond, negative or junk is a usage error" {
+  celeb-synth -q -n 2 --seed 18446744073709551615 -o "$T/a"
+  celeb-synth -q -n 2 -s 18446744073709551615 -o "$T/b"
+  diff -r "$T/a" "$T/b"
+  # not cut down to 2^63-1
+  celeb-synth -q -n 2 --seed 9223372036854775807 -o "$T/c"
+  ! cmp -s "$T/a/img_align_celeba/000001.jpg" "$T/c/img_align_celeba/000001.jpg" || false
+  celeb-synth -q -n 2 --seed 0 -o "$T/z"
+  local s
+  for s in 18446744073709551616 99999999999999999999 -1 -18446744073709551615; do
+    run celeb-synth -n 2 --seed "$s" -o "$T/x"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "celeb-synth: --seed: $s is out of range [0, 18446744073709551615]" ]
+    [ "${lines[1]}" = "Try 'celeb-synth --help'." ]
+    [ ! -e "$T/x" ]
+  done
+  for s in 1x 0x10 "" " "; do
+    run celeb-synth -n 2 --seed "$s" -o "$T/x"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "celeb-synth: --seed: '$s' is not an integer" ]
+    [ ! -e "$T/x" ]
+  done
+}
+
 @test "CelebA layout and formats" {
   run celeb-synth -n 30 --seed 1 -o "$T/d"
   [ "$status" -eq 0 ]

@@ -65,7 +65,7 @@ refused() {
   [ "${lines[0]}" = "sg-train: --iters: 99999999999999999999 is out of range [1, 4611686018427387903]" ]
   run celeb-synth -s -99999999999999999999 -o out
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "celeb-synth: --seed: -99999999999999999999 is out of range [0, 9223372036854775807]" ]
+  [ "${lines[0]}" = "celeb-synth: --seed: -99999999999999999999 is out of range [0, 18446744073709551615]" ]
   run celeb-synth -n 5x -o out
   [ "${lines[0]}" = "celeb-synth: --count: '5x' is not an integer" ]
 }

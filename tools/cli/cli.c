@@ -593,6 +593,21 @@ long cli_parse_long(const char *opt, const char *s, long min, long max)
     return v;
 }
 
+uint64_t cli_parse_u64(const char *opt, const char *s, uint64_t max)
+{
+    /* strtoull takes "-1" as 2^64 - 1: a sign is looked for first */
+    const char *p = s;
+    while (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
+    int negative = *p == '-';
+    char *end; errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end || (errno && errno != ERANGE))
+        cli_usage_error("%s: '%s' is not an integer", opt, sg_quote_str(s).s);
+    if (errno == ERANGE || (negative && v != 0) || v > max)   /* as given: a negative one too */
+        cli_usage_error("%s: %s is out of range [0, %llu]", opt, sg_quote_str(s).s, (unsigned long long)max);
+    return v;
+}
+
 /* x as %g, or with the digits %g drops (0.9999999 is not 1) */
 static const char *shown_number(char *buf, size_t n, double x)
 {

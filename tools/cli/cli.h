@@ -4,6 +4,7 @@
 #ifndef SG_CLI_H
 #define SG_CLI_H
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "error.h"
 
@@ -174,6 +175,9 @@ double cli_now(void);
 
 /* Strict number parsing for option values: dies with a usage error naming the option. */
 long cli_parse_long(const char *opt, const char *s, long min, long max);
+/* An unsigned integer 0..max (up to UINT64_MAX, past what a long holds): a
+ * negative one, junk or one past max is a usage error naming the option. */
+uint64_t cli_parse_u64(const char *opt, const char *s, uint64_t max);
 double cli_parse_double(const char *opt, const char *s, double min, double max);
 
 /* LMDB trusts its pages: a damaged shard can crash the reader inside the
