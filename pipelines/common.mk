@@ -13,12 +13,23 @@
 
 PIPELINES := $(dir $(lastword $(MAKEFILE_LIST)))
 
+# The tools: those built beside these makefiles (../bin from here), whatever
+# directory make runs in; else those on PATH (make install).
+ifeq ($(origin BIN),undefined)
+BIN := $(abspath $(PIPELINES)../bin)
+ifeq ($(wildcard $(BIN)/sg-train),)
+BIN := $(patsubst %/,%,$(dir $(abspath $(shell command -v sg-train 2>/dev/null))))
+ifeq ($(BIN),)
+$(error no stargan-c tools in $(abspath $(PIPELINES)../bin) or on PATH: build them (make in the source tree), install them (make install), or give BIN=DIR)
+endif
+endif
+endif
+
 # The reference's configuration (yunjey/stargan main.py defaults) for whatever the
 # experiment leaves unset: five CelebA attributes, 178 center crop, 128 px, conv_dim
 # 64, 6 residual blocks, 200000 iterations with the learning rate decaying over the
 # last 100000, batch 16, n_critic 5, lr 1e-4, the reference's test split
 # (random.seed(1234); shuffle; 1999 test images).
-BIN ?= bin
 ATTRS ?= Black_Hair,Blond_Hair,Brown_Hair,Male,Young
 TEST ?= 1999
 SPLIT_SEED ?= 1234

@@ -17,7 +17,8 @@
 # resumed (pipelines/common.mk). Any variable below or in pipelines/common.mk can
 # be given on the command line; this shrinks the run to seconds (a test runs it as written):
 #   make -f pipelines/synthetic.mk OUT=/tmp/x N=60 TEST=5 SIZE=16 CONV=4 G_REPEAT=1 ITERS=4
-# Run from the repository root (tools are taken from $(BIN)).
+# Runs from any directory: the tools are those built beside pipelines/ (BIN=DIR
+# gives others), else those on PATH.
 
 OUT ?= experiments/synthetic
 # What differs from the reference's configuration (pipelines/common.mk).

@@ -90,6 +90,32 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     [[ "$output" == *"sg-sample"* ]]
 }
 
+# BIN was 'bin', relative to wherever make ran (review-live19 F6).
+@test "pipelines: run from another directory they use the tools beside them, else those on PATH" {
+    root=$PWD
+    cd "$BATS_TEST_TMPDIR"
+    run make --no-print-directory -f "$root/pipelines/celeba.mk" CELEBA="$T/celeba" OUT="$T/away" TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"$root/bin/sg-train -o $T/away/run "* ]]
+    [ -s "$T/away/samples/test_grid.png" ]
+    # pipelines without tools beside them (copied, or installed apart): PATH's
+    mkdir -p copy/pipelines installed
+    cp "$root"/pipelines/*.mk copy/pipelines/
+    for t in "$root"/bin/*; do ln -s "$t" installed/; done
+    PATH="$PWD/installed:/usr/bin:/bin" run make --no-print-directory -f copy/pipelines/celeba.mk CELEBA="$T/celeba" \
+        OUT="$T/away2" TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"$PWD/installed/sg-train -o $T/away2/run "* ]]
+    # none there either: one line, before anything is written
+    PATH="/usr/bin:/bin" run make --no-print-directory -f copy/pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/away3" TEST=5 $TINY
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"no stargan-c tools in $PWD/copy/bin or on PATH: build them (make in the source tree), install them (make install), or give BIN=DIR"* ]]
+    [ ! -e "$T/away3" ]
+}
+
 @test "pipelines/celeba-split.mk: the same split and training on a CelebA directory (no scoring)" {
     run make --no-print-directory -f pipelines/celeba-split.mk CELEBA="$T/celeba" OUT="$T/split" TEST=5 $TINY
     echo "$output"
