@@ -13,6 +13,15 @@
 
 PIPELINES := $(dir $(lastword $(MAKEFILE_LIST)))
 
+# Make splits words at spaces, so such a path can be neither a target nor a
+# prerequisite: stop at once, before anything is written (RAFD is read through
+# a listing, pipelines/celeba-rafd.mk, and may hold one).
+no_space = $(if $(word 2,$($(1))),$(error $(1)='$($(1))': make cannot use a path with a space; make a symlink without one ($(2)) and give that))
+$(call no_space,CELEBA,ln -s '$(CELEBA)' /tmp/celeba)
+$(call no_space,OUT,mkdir -p '$(OUT)' && ln -s '$(OUT)' /tmp/out)
+$(call no_space,IMAGES,ln -s '$(IMAGES)' /tmp/images)
+$(call no_space,BIN,ln -s '$(BIN)' /tmp/bin)
+
 # The tools: those built beside these makefiles (../bin from here), whatever
 # directory make runs in; else those on PATH (make install).
 ifeq ($(origin BIN),undefined)
