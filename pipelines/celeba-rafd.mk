@@ -38,7 +38,8 @@ include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 # space (a class folder such as 'very sad') as a prerequisite, so the listing
 # stands for them: it is rewritten while the makefile is read (as train.args),
 # and only when it differs, so a class or image added, removed or renamed, or an
-# image rewritten, packs the shard again (and retrains); other files and a second
+# image rewritten, packs the shard again (a run trained on the old one then
+# waits for FORCE=1 or RESUME=1, pipelines/common.mk); other files and a second
 # make leave it as it is. Not seen: an image changed with its size and time kept.
 # A first listing beside a shard that nothing in RAFD is newer than (an
 # experiment made before the listing existed) takes the shard's time, so that

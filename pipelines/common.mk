@@ -106,7 +106,8 @@ all: summary
 
 # ---- data ------------------------------------------------------------------
 # $(OUT)/split.args holds the split's options, rewritten only when they change
-# (as train.args below): a changed TEST or SPLIT_BY splits, packs and trains anew.
+# (as train.args below): a changed TEST or SPLIT_BY splits and packs anew (and a
+# run trained on the old shards stops, see training below).
 # An OUT split by a build before this file adopts its split (the file is dated
 # as split.done): a new file would be newer, and redo the split and the packing
 # and retrain a finished run from zero.
@@ -117,35 +118,61 @@ $(shell mkdir -p '$(OUT)' && { echo '$(SPLIT_ARGS_LINE)' | cmp -s - '$(OUT)/spli
           touch -r '$(SPLIT)/split.done' '$(OUT)/split.args.new'; fi && \
       mv '$(OUT)/split.args.new' '$(OUT)/split.args'; }; })
 
-$(SPLIT)/split.done: $(ATTR_LIST) $(OUT)/split.args
-	@mkdir -p $(SPLIT)
-	$(BIN)/celeb-split -q $(SPLIT_ARGS_LINE) -o $(SPLIT) $< > $(SPLIT)/stats.txt
+# The split is made in split.new; a list whose content did not change is kept
+# with its time, so that an attribute list touched or copied (cp -r without -p)
+# splits again but packs and trains nothing again.
+$(SPLIT)/split.done: $(ATTR_LIST) $(if $(filter partition,$(SPLIT_BY)),$(wildcard $(PARTITION_LIST))) $(OUT)/split.args
+	@rm -rf $(SPLIT).new && mkdir -p $(SPLIT) $(SPLIT).new
+	$(BIN)/celeb-split -q $(SPLIT_ARGS_LINE) -o $(SPLIT).new $< > $(SPLIT).new/stats.txt
+	@for f in $(SPLIT).new/*; do cmp -s "$$f" "$(SPLIT)/$${f##*/}" && rm "$$f" || mv -f "$$f" $(SPLIT)/ || exit 1; done; \
+	rmdir $(SPLIT).new
 	touch $@
 
-# <set>_train.lmdb, <set>_test.lmdb: the split's lists, packed with ATTRS_<set>.
-$(SHARDS)/%.lmdb: $(SPLIT)/split.done
+# <set>_train.lmdb, <set>_test.lmdb: the split's lists attr_<set>_*.txt, packed
+# with ATTRS_<set>. A list is the split's output (an empty recipe: make looks at
+# its time again after the split); .PRECIOUS: not removed as intermediate.
+.PRECIOUS: $(SPLIT)/attr_%.txt
+$(SPLIT)/attr_%.txt: $(SPLIT)/split.done ;
+$(SHARDS)/%.lmdb: $(SPLIT)/attr_%.txt
 	@mkdir -p $(SHARDS)
 	$(BIN)/celeb-pack --force --attrs $(SPLIT)/attr_$*.txt --images $(IMAGES) \
 	    --select $(ATTRS_$(firstword $(subst _, ,$*))) --crop $(CROP) --size $(SIZE) -o $@
 
 # ---- training ----------------------------------------------------------------
-# $(OUT)/train.args holds TRAIN_ARGS; it is rewritten only when they change, so
-# changing one (e.g. ITERS) retrains and nothing else does. The stamp
-# $(OUT)/train.done is written only when sg-train finished every iteration. An
-# interrupted run (RUN/latest present, same options, shards older than the run) is
-# resumed by the next make; anything else starts over (--force).
+# $(OUT)/train.args holds TRAIN_ARGS and the shards; it is rewritten only when
+# they change. $(OUT)/run.args is what the run in RUN was last started or
+# resumed with. The stamp $(OUT)/train.done is written only when sg-train
+# finished every iteration, and is remade when train.args or a training shard is
+# newer. Then a RUN without a checkpoint starts (--force: nothing to keep);
+# one with checkpoints is never deleted unasked:
+# - nothing differs: it resumes (an interrupted run), or is done;
+# - only what sg-train --resume takes differs (ITERS, DECAY, BATCH, N_CRITIC,
+#   LR): it resumes with them; a run past ITERS, or finished with no iteration
+#   left for them, stops and says what to do;
+# - anything else (CONV, G_REPEAT, D_REPEAT, SEED, the shards, a training shard
+#   packed after the run last started): it stops with one line naming it.
+# run.args is written before sg-train runs, and put back when sg-train stopped
+# before it took the run (config.json unchanged: options refused, say).
+# FORCE=1 (on make's command line) starts over where anything differs, RESUME=1
+# resumes anyway (sg-train --resume checks what it can take); a run that
+# matches resumes even with FORCE=1, so that the same command after a Ctrl-C
+# goes on. LOG_EVERY, SAMPLE_EVERY, SAVE_EVERY, KEEP, DEVICE and THREADS change
+# no result: they are not in TRAIN_ARGS and are given at every start and resume.
 # The losses plot needs a logged iteration: a run shorter than LOG_EVERY logs
 # its last one (LOG_EVERY is taken as ITERS then); LOG_EVERY=0 would log none.
 ifeq ($(strip $(LOG_EVERY)),0)
 $(error LOG_EVERY=0 logs no losses, and the pipeline plots them: give LOG_EVERY=N)
 endif
+FORCE_RUN = $(if $(filter command line,$(origin FORCE)),$(filter-out 0,$(strip $(FORCE))))
+RESUME_RUN = $(if $(filter command line,$(origin RESUME)),$(filter-out 0,$(strip $(RESUME))))
+ifneq ($(and $(FORCE_RUN),$(RESUME_RUN)),)
+$(error FORCE=1 and RESUME=1: give one of them (FORCE=1 starts a run over, RESUME=1 goes on with it))
+endif
 LOG_EVERY_RUN = $(shell test '$(ITERS)' -lt '$(LOG_EVERY)' 2>/dev/null && echo '$(ITERS)' || echo '$(LOG_EVERY)')
 TRAIN_ARGS = --g-conv-dim $(CONV) --d-conv-dim $(CONV) --g-repeat $(G_REPEAT) $(if $(D_REPEAT),--d-repeat $(D_REPEAT)) \
-    --iters $(ITERS) --decay-iters $(DECAY) --batch $(BATCH) --n-critic $(N_CRITIC) --g-lr $(LR) --d-lr $(LR) \
-    --log-every $(LOG_EVERY_RUN) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) --seed $(SEED)
-# Not in TRAIN_ARGS, whose change starts the run over: KEEP changes no result
-# (a resume prunes to it).
-RUN_ARGS = --device $(DEVICE) --threads $(THREADS) $(if $(KEEP),--keep $(KEEP))
+    --iters $(ITERS) --decay-iters $(DECAY) --batch $(BATCH) --n-critic $(N_CRITIC) --g-lr $(LR) --d-lr $(LR) --seed $(SEED)
+RUN_ARGS = --log-every $(LOG_EVERY_RUN) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) \
+    --device $(DEVICE) --threads $(THREADS) $(if $(KEEP),--keep $(KEEP))
 
 # Written while the makefile is read (not by a FORCE rule, whose untouched
 # file make -j and make disagree about).
@@ -153,16 +180,95 @@ TRAIN_ARGS_LINE = $(strip $(TRAIN_ARGS)) $(TRAIN_SHARDS)
 $(shell mkdir -p '$(OUT)' && { echo '$(TRAIN_ARGS_LINE)' | cmp -s - '$(OUT)/train.args' || \
     echo '$(TRAIN_ARGS_LINE)' > '$(OUT)/train.args'; })
 
+# What to do with RUN (the rules above), from the environment: old and new (the
+# run's and these options: run.args and train.args), at (its checkpoint's
+# iteration; empty: none), newer (training shards packed after it last started).
+# Prints --force, --resume or done (a note before it on stderr), or stops with
+# one line on stderr and exit 1. Option pairs are compared by name (numbers by
+# value: LR=1e-4 is 0.0001); --log-every, --sample-every and --save-every, in
+# the run.args of a build before they left TRAIN_ARGS, are left out.
+define TRAIN_MODE_AWK
+function parse(line, a, order,   n, t, i, k) {
+    n = split(line, t, " ")
+    for (i = 1; i <= n; i++)
+        if (t[i] ~ /^--/) { a[t[i]] = t[i + 1]; order[++k] = t[i]; i++ }
+        else a["shards"] = a["shards"] (a["shards"] == "" ? "" : " ") t[i]
+    order[++k] = "shards"
+    return k
+}
+function add(list, item) { return list (list == "" ? "" : ", ") item }
+function stop(msg) { print msg > "/dev/stderr"; exit 1 }
+BEGIN {
+    n = split("--iters ITERS --decay-iters DECAY --batch BATCH --n-critic N_CRITIC --g-lr LR --d-lr LR", r, " ")
+    for (i = 1; i < n; i += 2) { name[r[i]] = r[i + 1]; resumable[r[i]] = 1 }
+    n = split("--g-conv-dim CONV --d-conv-dim CONV --g-repeat G_REPEAT --d-repeat D_REPEAT --seed SEED shards TRAIN_SHARDS", r, " ")
+    for (i = 1; i < n; i += 2) name[r[i]] = r[i + 1]
+    skip["--log-every"] = skip["--sample-every"] = skip["--save-every"] = 1
+    run = ENVIRON["run"]; at = ENVIRON["at"]; iters = ENVIRON["iters"] + 0
+    if (at == "") { print "--force"; exit }
+    at += 0
+    n = parse(ENVIRON["new"], nw, no); m = parse(ENVIRON["old"], od, oo)
+    for (i = 1; i <= n; i++) if (!seen[no[i]]++) keys[++nk] = no[i]
+    for (i = 1; i <= m; i++) if (!seen[oo[i]]++) keys[++nk] = oo[i]
+    for (i = 1; i <= nk; i++) {
+        k = keys[i]; hn = k in nw; ho = k in od
+        if (k in skip || (hn && ho && nw[k] == od[k])) continue
+        v = k in name ? name[k] : k
+        if (said[v]++) continue
+        d = v " " (ho ? od[k] : "none") " -> " (hn ? nw[k] : "none")
+        all = add(all, d)
+        if (k in resumable) R = add(R, d); else O = add(O, d)
+    }
+    if (ENVIRON["old"] == "") O = "none recorded: no " ENVIRON["record"]
+    nd = split(ENVIRON["newer"], t, " ")
+    for (i = 1; i <= nd; i++) D = add(D, t[i])
+    fresh = "FORCE=1 starts over (deleting its checkpoints)"
+    past = run " is at iteration " at ", past ITERS=" iters ": give ITERS=" at " or more to keep it, or FORCE=1 to start over (deleting its checkpoints)"
+    if (all == "" && O == "" && D == "") {
+        if (at > iters) stop(past)
+        print at == iters ? "done" : "--resume"; exit
+    }
+    if (ENVIRON["force"] != "") { print "--force"; exit }
+    if (at > iters) stop(past)
+    if (ENVIRON["resume"] != "") { print "--resume"; exit }
+    if (O != "")
+        stop(run " holds a run made with other options (" (ENVIRON["old"] == "" ? O : all) "): " fresh ", or move " run " away")
+    if (D != "")
+        stop(run " was trained on other data (" D " was packed since): " fresh ", RESUME=1 goes on with the new shards, or move " run " away")
+    if (at == iters)
+        stop(run " finished its " at " iterations with other options (" R "), which apply only to iterations still to train: give ITERS above " \
+             at " to train on with them, or FORCE=1 to start over with them (deleting its checkpoints)")
+    print run ": resuming at iteration " at " with " R " (FORCE=1 starts over instead)" > "/dev/stderr"
+    print "--resume"
+}
+endef
+export TRAIN_MODE_AWK
+
 $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
-	@mode=--force; \
-	if test -e $(RUN)/latest && cmp -s $(OUT)/train.args $(OUT)/run.args; then \
-	    mode=--resume; \
-	    for s in $(TRAIN_SHARDS); do test $(RUN)/config.json -nt $$s || mode=--force; done; \
+	@at=; if test -e $(RUN)/latest || test -n "$$(ls -A $(RUN)/ckpt 2>/dev/null)"; then \
+	    at=$$(sed -n '1s/^\([0-9][0-9]*\)$$/\1/p' $(RUN)/latest 2>/dev/null); \
+	    test -n "$$at" || at=$$(ls $(RUN)/ckpt 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)-.*/\1/p' | sort -n | tail -n 1); \
+	    at=$${at:-0}; \
 	fi; \
+	newer=; if test -e $(RUN)/config.json; then \
+	    for s in $(TRAIN_SHARDS); do test $(RUN)/config.json -nt $$s || newer="$$newer $$s"; done; fi; \
+	mode=$$(run=$(RUN) at="$$at" iters='$(ITERS)' newer="$$newer" record=$(OUT)/run.args \
+	    old="$$(cat $(OUT)/run.args 2>/dev/null)" new="$$(cat $(OUT)/train.args)" \
+	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' awk "$$TRAIN_MODE_AWK") || exit 1; \
+	if test "$$mode" = done; then \
+	    cp $(OUT)/train.args $(OUT)/run.args; \
+	    if test -e $@; then touch -r $@ $(OUT)/train.args; else touch $@; fi; \
+	    exit 0; \
+	fi; \
+	old=$$(cat $(OUT)/run.args 2>/dev/null); was=$$(stat -c %y $(RUN)/config.json 2>/dev/null); \
 	cp $(OUT)/train.args $(OUT)/run.args; \
 	echo "$(BIN)/sg-train -o $(RUN) $$mode $(strip $(TRAIN_ARGS)) $(strip $(RUN_ARGS)) $(TRAIN_SHARDS)"; \
-	$(BIN)/sg-train -o $(RUN) $$mode $(TRAIN_ARGS) $(RUN_ARGS) $(TRAIN_SHARDS)
-	touch $@
+	$(BIN)/sg-train -o $(RUN) $$mode $(TRAIN_ARGS) $(RUN_ARGS) $(TRAIN_SHARDS) && touch $@ && exit 0; \
+	status=$$?; \
+	if test "$$(stat -c %y $(RUN)/config.json 2>/dev/null)" = "$$was"; then \
+	    if test -n "$$old"; then echo "$$old" > $(OUT)/run.args; else rm -f $(OUT)/run.args; fi; \
+	fi; \
+	exit $$status
 
 # ---- pictures ----------------------------------------------------------------
 $(OUT)/plots/losses.png: $(OUT)/train.done

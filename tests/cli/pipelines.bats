@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The experiment makefiles (pipelines/*.mk) on tiny synthetic stand-ins: every step
 # runs, the summary names real files, a second make redoes nothing, an interrupted
-# training run is resumed, a changed option retrains.
+# training run is resumed, a changed option resumes or stops (never deletes a run).
 
 # Variables that shrink any experiment to seconds.
 TINY="SIZE=16 CONV=4 G_REPEAT=1 ITERS=4 DECAY=2 BATCH=4 LOG_EVERY=1 SAMPLE_EVERY=0 SAVE_EVERY=2 DEVICE=cpu THREADS=1 GRID_COUNT=2"
@@ -24,6 +24,13 @@ setup() {
 
 # Tool command lines that a make run printed.
 tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
+
+# A run stopped at iteration 2, as a Ctrl-C after its first checkpoint leaves it:
+# no stamp, the newest checkpoint 2.
+stop_at_2() {
+    rm -f "$1/train.done" "$1"/run/ckpt/000004-*
+    echo 000002 > "$1/run/latest"
+}
 
 @test "pipelines/synthetic.mk: every step, summary with scores, nothing redone" {
     run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/syn" N=60 TEST=5 $TINY
@@ -61,33 +68,213 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     [ -s "$T/syn/split.args" ]
 }
 
-@test "pipelines/synthetic.mk: an interrupted run resumes (make and make -j2); a changed option retrains" {
+@test "pipelines/synthetic.mk: an interrupted run resumes (make and make -j2); more iterations train on" {
     # with -j2 too: the stamps must not be treated as intermediate files
     make -j2 --no-print-directory -f pipelines/synthetic.mk OUT="$T/resj" N=60 TEST=5 $TINY > /dev/null
-    rm "$T/resj/train.done"
+    stop_at_2 "$T/resj"
     run make -j2 --no-print-directory -f pipelines/synthetic.mk OUT="$T/resj" N=60 TEST=5 $TINY
     [ "$status" -eq 0 ]
     [[ "$output" == *"sg-train -o $T/resj/run --resume"* ]]
     make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 $TINY > /dev/null
-    # as if training had been stopped: the stamp is missing, the checkpoint is there
-    rm "$T/res/train.done"
+    # as if training had been stopped
+    stop_at_2 "$T/res"
     run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 $TINY
     [ "$status" -eq 0 ]
     [[ "$output" == *"sg-train -o $T/res/run --resume"* ]]
     [[ "$output" != *"celeb-pack"* ]]
     # KEEP given to a stopped run: it resumes and prunes, it does not start over
-    rm "$T/res/train.done"
+    stop_at_2 "$T/res"
     run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 $TINY KEEP=1
     [ "$status" -eq 0 ]
     [[ "$output" == *"sg-train -o $T/res/run --resume "*" --keep 1 "* ]]
     [ "$(ls "$T/res/run/ckpt" | grep -c state)" -eq 1 ]
-    # more iterations: the options changed, so training runs again (and what follows)
+    # more iterations: the finished run trains on (and what follows is made again)
     run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/res" N=60 TEST=5 ${TINY/ITERS=4/ITERS=6}
     [ "$status" -eq 0 ]
-    [[ "$output" == *"sg-train -o $T/res/run --force"* ]]
+    [[ "$output" == *"sg-train -o $T/res/run --resume"* ]]
     [[ "$output" == *"--iters 6"* ]]
     [ "$(cat "$T/res/run/latest")" = 000006 ]
     [[ "$output" == *"sg-sample"* ]]
+}
+
+# sg-train --resume takes another --iters, interval, batch or learning rate:
+# a pipeline given one goes on with it (it restarted with --force, deleting
+# the checkpoints, review-live19 F1).
+@test "pipelines: a stopped run resumes with another ITERS, LOG_EVERY, SAMPLE_EVERY, SAVE_EVERY or LR; a finished one trains on with a larger ITERS" {
+    mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/on" TEST=5 $TINY "$@"; }
+    mk > /dev/null
+    stop_at_2 "$T/on"
+    run mk LOG_EVERY=2 SAMPLE_EVERY=1 SAVE_EVERY=1
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/on/run --resume "* ]]
+    [[ "$output" == *" --sample-every 1 --save-every 1 "* ]]
+    [[ "$output" != *"--force"* ]]
+    [ "$(cat "$T/on/run/latest")" = 000004 ]
+    # resumed from 2, not trained from 0: no checkpoint 1
+    [ -e "$T/on/run/ckpt/000003-G.safetensors" ]
+    [ ! -e "$T/on/run/ckpt/000001-G.safetensors" ]
+    # those intervals again, or others, on the finished run: nothing redone
+    run mk SAVE_EVERY=3 SAMPLE_EVERY=2
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    # a learning rate given to a stopped run: it resumes with it, and says so
+    stop_at_2 "$T/on"
+    run mk LR=0.0002
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"$T/on/run: resuming at iteration 2 with LR 0.0001 -> 0.0002 (FORCE=1 starts over instead)"* ]]
+    [[ "$output" == *"sg-train -o $T/on/run --resume "*"--g-lr 0.0002"* ]]
+    [ ! -e "$T/on/run/ckpt/000001-G.safetensors" ]
+    # more iterations: the finished run trains on
+    run mk LR=0.0002 ITERS=6
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/on/run --resume "*"--iters 6 "* ]]
+    [ "$(cat "$T/on/run/latest")" = 000006 ]
+    [ ! -e "$T/on/run/ckpt/000001-G.safetensors" ]
+    run mk LR=0.0002 ITERS=6
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    # a change the finished run has no iteration left for, and fewer iterations
+    # than it holds: it stops, naming what to do, and the run is kept
+    before=$(ls -l --time-style=+%s.%N "$T/on/run/ckpt" "$T/on/run/latest")
+    run mk LR=0.0001 ITERS=6
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$T/on/run finished its 6 iterations with other options (LR 0.0002 -> 0.0001), which apply only to iterations still to train: give ITERS above 6 to train on with them, or FORCE=1 to start over with them (deleting its checkpoints)"* ]]
+    [ -z "$(tool_lines "$output")" ]
+    run mk LR=0.0002 ITERS=4
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$T/on/run is at iteration 6, past ITERS=4: give ITERS=6 or more to keep it, or FORCE=1 to start over (deleting its checkpoints)"* ]]
+    [ "$(ls -l --time-style=+%s.%N "$T/on/run/ckpt" "$T/on/run/latest")" = "$before" ]
+    # back to its options: nothing to do
+    run mk LR=0.0002 ITERS=6
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    # an OUT of a build whose TRAIN_ARGS held the intervals: its finished run is
+    # done (no picture made again), its stopped run resumes
+    a="--g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 6 --decay-iters 2 --batch 4 --n-critic 5 --g-lr 0.0002"
+    a="$a --d-lr 0.0002 --log-every 1 --sample-every 0 --save-every 2 --seed 0 $T/on/shards/celeba_train.lmdb"
+    echo "$a" > "$T/on/train.args"
+    echo "$a" > "$T/on/run.args"
+    touch -r "$T/on/train.done" "$T/on/train.args"
+    pictures=$(stat -c %Y "$T/on/train.done" "$T/on/samples/test_grid.png" "$T/on/plots/losses.png")
+    run mk LR=0.0002 ITERS=6
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    [ "$(stat -c %Y "$T/on/train.done" "$T/on/samples/test_grid.png" "$T/on/plots/losses.png")" = "$pictures" ]
+    run mk LR=0.0002 ITERS=6
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    echo "$a" > "$T/on/run.args"
+    rm "$T/on/train.done" "$T/on/run/ckpt/000006-"*
+    echo 000004 > "$T/on/run/latest"
+    run mk LR=0.0002 ITERS=6
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/on/run --resume "* ]]
+    [ "$(cat "$T/on/run/latest")" = 000006 ]
+}
+
+@test "pipelines: another model, seed or data never deletes a run that holds checkpoints: one line names it; FORCE=1 starts over, once" {
+    mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/keep" TEST=5 $TINY "$@"; }
+    mk > /dev/null
+    stop_at_2 "$T/keep"
+    before=$(ls -l --time-style=+%s.%N "$T/keep/run/ckpt" "$T/keep/run/latest")
+    run mk CONV=8 SEED=3
+    echo "$output"
+    [ "$status" -ne 0 ]
+    grep -qxF "$T/keep/run holds a run made with other options (CONV 4 -> 8, SEED 0 -> 3): FORCE=1 starts over (deleting its checkpoints), or move $T/keep/run away" <<< "$output"
+    [ -z "$(tool_lines "$output")" ]
+    [ "$(ls -l --time-style=+%s.%N "$T/keep/run/ckpt" "$T/keep/run/latest")" = "$before" ]
+    # RESUME=1 with another model: sg-train refuses it, and the record of the
+    # run's options stays as it was (the same command without CONV resumes)
+    run mk CONV=8 RESUME=1
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"--g-conv-dim 8 differs from the run's 4"* ]]
+    [ "$(ls -l --time-style=+%s.%N "$T/keep/run/ckpt" "$T/keep/run/latest")" = "$before" ]
+    run mk
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/keep/run --resume "* ]]
+    stop_at_2 "$T/keep"
+    before=$(ls -l --time-style=+%s.%N "$T/keep/run/ckpt" "$T/keep/run/latest")
+    # another split: the training shard is packed again, the run is kept
+    run mk TEST=6
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"celeb-pack"* ]]
+    [[ "$output" == *"$T/keep/run was trained on other data ($T/keep/shards/celeba_train.lmdb was packed since): FORCE=1 starts over (deleting its checkpoints), RESUME=1 goes on with the new shards, or move $T/keep/run away"* ]]
+    [[ "$output" != *"sg-train -o"* ]]
+    [ "$(ls -l --time-style=+%s.%N "$T/keep/run/ckpt" "$T/keep/run/latest")" = "$before" ]
+    run mk TEST=6 FORCE=1 RESUME=1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"FORCE=1 and RESUME=1: give one of them"* ]]
+    # RESUME=1 goes on with the new shard
+    run mk TEST=6 RESUME=1
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/keep/run --resume "* ]]
+    [ ! -e "$T/keep/run/ckpt/000001-G.safetensors" ]
+    [ "$(cat "$T/keep/run/latest")" = 000004 ]
+    run mk TEST=6
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    # FORCE=1 starts over; the same command again after a stop resumes
+    run mk TEST=6 CONV=8 SAVE_EVERY=1 FORCE=1
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/keep/run --force "*"--g-conv-dim 8 "* ]]
+    [ -e "$T/keep/run/ckpt/000001-G.safetensors" ]
+    rm "$T/keep/train.done" "$T/keep/run/ckpt/000004-"*
+    echo 000003 > "$T/keep/run/latest"
+    run mk TEST=6 CONV=8 SAVE_EVERY=1 FORCE=1
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/keep/run --resume "* ]]
+    [ "$(cat "$T/keep/run/latest")" = 000004 ]
+}
+
+# A list touched or copied without its times (cp -r without -p) splits again,
+# but the lists it gives are the same: nothing is packed or trained again (it
+# repacked and retrained from zero, review-live19 F1).
+@test "pipelines: the attribute list touched, or CELEBA copied without its times: the same split packs and trains nothing again" {
+    cp -r "$T/celeba" "$T/celeba-same"
+    mk() { make --no-print-directory -f pipelines/celeba.mk OUT="$T/touch" TEST=5 $TINY "$@"; }
+    mk CELEBA="$T/celeba-same" > /dev/null
+    stop_at_2 "$T/touch"
+    before=$(stat -c %Y "$T/touch/shards/celeba_train.lmdb" "$T/touch/shards/celeba_test.lmdb" "$T/touch/split/attr_celeba_train.txt")
+    sleep 1
+    touch "$T/celeba-same/list_attr_celeba.txt"
+    run mk CELEBA="$T/celeba-same"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"celeb-split"* ]]
+    [[ "$output" != *"celeb-pack"* ]]
+    [[ "$output" == *"sg-train -o $T/touch/run --resume "* ]]
+    [ "$(stat -c %Y "$T/touch/shards/celeba_train.lmdb" "$T/touch/shards/celeba_test.lmdb" "$T/touch/split/attr_celeba_train.txt")" = "$before" ]
+    run mk CELEBA="$T/celeba-same"
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    # the whole directory copied elsewhere, new times on every file
+    sleep 1
+    cp -r "$T/celeba-same" "$T/celeba-copied"
+    run mk CELEBA="$T/celeba-copied"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"celeb-pack"* ]]
+    [[ "$output" != *"sg-train"* ]]
+    [ "$(stat -c %Y "$T/touch/shards/celeba_train.lmdb" "$T/touch/shards/celeba_test.lmdb" "$T/touch/split/attr_celeba_train.txt")" = "$before" ]
+    # a list whose content changed is still split and packed again
+    sed -i '3s/ -1 / 1 /' "$T/celeba-copied/list_attr_celeba.txt"
+    run mk CELEBA="$T/celeba-copied" "$T/touch/shards/celeba_test.lmdb" "$T/touch/shards/celeba_train.lmdb"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"celeb-pack"* ]]
 }
 
 # Make splits words at spaces: such a path cannot be a target or a prerequisite
@@ -254,14 +441,14 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
 
 # celeb-pack --folders takes any folder name; make cannot name a prerequisite
 # with a space, so the pipeline tracks a listing of the RAFD tree instead.
-@test "pipelines/celeba-rafd.mk: class folders with spaces; a changed folder repacks and retrains, nothing else does" {
+@test "pipelines/celeba-rafd.mk: class folders with spaces; a changed folder repacks (the run then waits for FORCE=1), nothing else does" {
     R="$T/rafd spaced"
     mkdir -p "$R"
     cp -r "$T/rafd/angry" "$R/angry"
     cp -r "$T/rafd/happy" "$R/very happy"
     cp -r "$T/rafd/sad" "$R/sad and tired"
     mk() { make --no-print-directory -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$R" RAFD_CROP=178 \
-               OUT="$T/spaced" TEST=5 $TINY; }
+               OUT="$T/spaced" TEST=5 $TINY "$@"; }
     run mk
     echo "$output"
     [ "$status" -eq 0 ]
@@ -275,23 +462,29 @@ tool_lines() { grep -E '(^|/)bin/(celeb|sg)-' <<< "$1" || true; }
     run mk
     [ "$status" -eq 0 ]
     [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
-    # an image added to a class folder: the shard is packed again and the model retrained
+    # an image added to a class folder: the shard is packed again; the run, trained
+    # on the old one, is kept until FORCE=1 says to start over
     cp "$T/celeba/img_align_celeba/000020.jpg" "$R/very happy/5.jpg"
     run mk
     echo "$output"
-    [ "$status" -eq 0 ]
+    [ "$status" -ne 0 ]
     [[ "$output" == *"celeb-pack --force --folders"* ]]
+    [[ "$output" == *"$T/spaced/run was trained on other data ($T/spaced/shards/RaFD.lmdb was packed since): FORCE=1 starts over"* ]]
+    [[ "$output" != *"sg-train -o"* ]]
+    run mk FORCE=1
+    echo "$output"
+    [ "$status" -eq 0 ]
     [[ "$output" == *"sg-train -o $T/spaced/run --force"* ]]
     [ "$(celeb-dump --json "$T/spaced/shards/RaFD.lmdb" | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')" -eq 13 ]
     # an image replaced in place (same name) and a new class folder: packed again
     sleep 1
     cp "$T/celeba/img_align_celeba/000021.jpg" "$R/angry/1.jpg"
-    run mk
+    run mk FORCE=1
     [ "$status" -eq 0 ]
     [[ "$output" == *"celeb-pack --force --folders"* ]]
     mkdir "$R/new class"
     cp "$T/celeba/img_align_celeba/000022.jpg" "$R/new class/1.jpg"
-    run mk
+    run mk FORCE=1
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"celeb-pack --force --folders"* ]]
