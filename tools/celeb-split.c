@@ -261,6 +261,7 @@ typedef struct {
     int n_groups;
     int priority_g, rest_g;     /* group indices; -1: none, drop */
     int split, val_to;          /* val_to: -1 drop, 0 train, 2 test */
+    const char *reference_only, *partition_only;   /* the last option given that only that split uses */
     int json;
     long test_count, seed;
     const char *in_path, *out_dir, *partition_path;
@@ -305,6 +306,9 @@ static void check_options(options *o, const char *priority, const char *rest)
         cli_usage_error("--rest: no group named %s (or 'drop')", sg_quote_str(rest).s);
     if (o->split == SPLIT_PARTITION && !o->partition_path) cli_usage_error("--split partition needs --partition FILE");
     if (o->split != SPLIT_PARTITION && o->partition_path) cli_usage_error("--partition is only for --split partition");
+    /* taken silently, they would write no _train/_test lists (or other ones) with exit 0 */
+    if (o->split != SPLIT_PARTITION && o->partition_only) cli_usage_error("%s is only for --split partition", o->partition_only);
+    if (o->split != SPLIT_REFERENCE && o->reference_only) cli_usage_error("%s is only for --split reference", o->reference_only);
     if (o->split != SPLIT_NONE)   /* "x" with --split writes attr_x_train.txt, as group "x_train" would */
         for (int i = 0; i < o->n_groups; i++)
             for (int j = 0; j < o->n_groups; j++) {
@@ -352,9 +356,10 @@ static void parse_args(int argc, char **argv, options *o)
             else if (!strcmp(optarg, "test")) o->val_to = 2;
             else if (!strcmp(optarg, "drop")) o->val_to = -1;
             else cli_usage_error("--val-to: expected train, test or drop, got '%s'", sg_quote_str(optarg).s);
+            o->partition_only = "--val-to";
             break;
-        case 'T': o->test_count = cli_parse_long("--test-count", optarg, 0, LONG_MAX); break;
-        case 'S': o->seed = cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case 'T': o->test_count = cli_parse_long("--test-count", optarg, 0, LONG_MAX); o->reference_only = "--test-count"; break;
+        case 'S': o->seed = cli_parse_long("--seed", optarg, 0, LONG_MAX); o->reference_only = "--seed"; break;
         case 'j': o->json = 1; break;
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); exit(0);

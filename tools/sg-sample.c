@@ -104,7 +104,7 @@ typedef struct {
     int each, grid, batch, threads, zoom, timing, no_exif_rotate;
     long count;            /* -1: default */
     long crop;             /* -1: checkpoint's */
-    int have_seed;
+    int have_seed, have_format;
     uint64_t seed;
     const char *device, *precision;
 } options;
@@ -771,6 +771,7 @@ static void parse_options(run_state *r, int argc, char **argv)
             if (strcmp(optarg, "png") && strcmp(optarg, "jpg"))
                 cli_usage_error("--format: expected png or jpg, not '%s'", sg_quote_str(optarg).s);
             o->format = optarg;
+            o->have_format = 1;
             break;
         case OPT_DEVICE:
             if (sg_device_parse(optarg, NULL) < 0)
@@ -810,6 +811,14 @@ static void check_options(const run_state *r)
     if (o->dataset && !*o->dataset) cli_usage_error("--dataset: empty (give a dataset's number or name)");
     if (o->each && !strcmp(o->output, "-")) cli_usage_error("--each needs -o DIR");
     if (o->each && o->grid) cli_usage_error("--each and --grid exclude each other");
+    /* an option of the other input or output mode is refused, never taken
+     * silently (--format jpg wrote a PNG to -o x.png without a word) */
+    if (o->data && o->crop >= 0) cli_usage_error("--crop is only for image files (a shard was cropped when packed)");
+    if (o->data && o->no_exif_rotate) cli_usage_error("--no-exif-rotate is only for image files");
+    if (!o->data && o->count >= 0) cli_usage_error("--count is only for --data");
+    if (!o->data && o->have_seed) cli_usage_error("--seed is only for --data");
+    if (!o->each && o->have_format) cli_usage_error("--format is only for --each (else -o's suffix, .png or .jpg, gives the type)");
+    if (o->each && o->zoom) cli_usage_error("--zoom is only for a grid, not --each");
     if (!o->each) cli_refuse_image_to_terminal(o->output);
 }
 

@@ -156,6 +156,34 @@ EOF
   [ $(( $(head -n1 "$T/out2/attr_all_train.txt") + n2 )) -eq 50 ]
 }
 
+# review-live19 F7: --test-count 100 kept while --split reference was left out
+# wrote attr_g.txt alone with exit 0, and the next step failed on a missing
+# attr_g_train.txt; --partition without its split was already refused.
+@test "an option of the other split (or of none) is a usage error naming the split it needs, as --partition's is" {
+  printf '1.jpg 0\n2.jpg 2\n3.jpg 0\n4.jpg 2\n5.jpg 0\n6.jpg 1\n' > "$T/part.txt"
+  P=(--split partition --partition "$T/part.txt")
+  check() {   # want-message args...
+    local want=$1; shift
+    run celeb-split -q -g g=A "$@" -o "$T/out" "$T/small.txt"
+    [ "$status" -eq 2 ] || { echo "$* -> $status: $output"; return 1; }
+    [ "${lines[0]}" = "celeb-split: $want" ] || { echo "$* -> ${lines[0]}"; return 1; }
+    [ ! -e "$T/out" ]
+  }
+  check "--test-count is only for --split reference" --test-count 10
+  check "--seed is only for --split reference" --seed 3
+  check "--test-count is only for --split reference" --split none --test-count 10
+  check "--test-count is only for --split reference" "${P[@]}" --test-count 5
+  check "--seed is only for --split reference" "${P[@]}" --seed 5
+  check "--val-to is only for --split partition" --val-to train
+  check "--val-to is only for --split partition" --split reference --val-to test
+  check "--partition is only for --split partition" --partition "$T/part.txt"
+  # with their own split they work
+  celeb-split -q -g g=A --split reference --test-count 1 --seed 3 -o "$T/ref" "$T/small.txt" > /dev/null
+  [ "$(head -n1 "$T/ref/attr_g_test.txt")" -eq 1 ]
+  celeb-split -q -g g=A "${P[@]}" --val-to test -o "$T/part" "$T/small.txt" > /dev/null
+  [ -f "$T/part/attr_g_test.txt" ]
+}
+
 @test "malformed attribute files: one-line error with file and line, exit 1" {
   printf '3\nA B\n1.jpg 1 -1\n2.jpg 1\n3.jpg 1 1\n' > "$T/bad.txt"
   run celeb-split -g g=A -o "$T/out" "$T/bad.txt"
@@ -464,11 +492,12 @@ partition_to_csv() { { echo image_id,partition; tr ' ' , < "$1"; } | sed 's/$/\r
   G=(-g a=Black_Hair,Blond_Hair -g b=Eyeglasses --rest b)
   for split in none reference partition; do
     extra=(); [ $split = partition ] && extra=(--partition "$T/syn/list_eval_partition.txt")
-    run celeb-split "${G[@]}" --split $split --test-count 5 "${extra[@]}" -o "$T/txt-$split" "$T/syn/list_attr_celeba.txt"
+    [ $split = reference ] && extra=(--test-count 5)
+    run celeb-split "${G[@]}" --split $split "${extra[@]}" -o "$T/txt-$split" "$T/syn/list_attr_celeba.txt"
     [ "$status" -eq 0 ]
     want=$output
     [ $split = partition ] && extra=(--partition "$T/list_eval_partition.csv")
-    run celeb-split "${G[@]}" --split $split --test-count 5 "${extra[@]}" -o "$T/csv-$split" "$T/list_attr_celeba.csv"
+    run celeb-split "${G[@]}" --split $split "${extra[@]}" -o "$T/csv-$split" "$T/list_attr_celeba.csv"
     echo "$output"
     [ "$status" -eq 0 ]
     [ "$output" = "$want" ]

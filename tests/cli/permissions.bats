@@ -15,7 +15,7 @@ mode_of() { stat -c %a "$1"; }
 @test "umask 002: shards, split lists, plots, grids and checkpoints are group-writable" {
   cd "$T"
   umask 002
-  celeb-split -q --group a=Black_Hair,Blond_Hair --test 2 -o split synth/list_attr_celeba.txt
+  celeb-split -q --group a=Black_Hair,Blond_Hair -o split synth/list_attr_celeba.txt
   celeb-pack -q --attrs split/attr_a.txt --images synth/img_align_celeba --crop 178 --size 16 -o s.lmdb
   celeb-dump --grid 2x2 -o grid.png s.lmdb
   sg-train -q -o run --iters 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --d-repeat 1 --batch 2 \

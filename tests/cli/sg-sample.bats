@@ -97,6 +97,34 @@ setup() {
     [ ! -e "$W/x.png" ]
 }
 
+# review-live19 F7: --crop with --data, --count/--seed with image files and
+# --format without --each did nothing, with exit 0 (--format jpg -o x.png
+# wrote a PNG); each is refused, naming what it is for.
+@test "sg-sample: an option of the other input or output mode is a usage error, not ignored" {
+    img="$T/synth/img_align_celeba/000001.jpg"
+    check() {   # want-message args...
+        local want=$1; shift
+        run sg-sample --ckpt "$T/run" --device cpu "$@"
+        [ "$status" -eq 2 ] || { echo "$* -> $status: $output"; return 1; }
+        [ "${lines[0]}" = "sg-sample: $want" ] || { echo "$* -> ${lines[0]}"; return 1; }
+    }
+    check "--crop is only for image files (a shard was cropped when packed)" --data "$T/celebA_test.lmdb" --crop 50 -o "$W/x.png"
+    check "--no-exif-rotate is only for image files" --data "$T/celebA_test.lmdb" --no-exif-rotate -o "$W/x.png"
+    check "--count is only for --data" --count 3 "$img" -o "$W/x.png"
+    check "--seed is only for --data" --seed 3 "$img" -o "$W/x.png"
+    check "--format is only for --each (else -o's suffix, .png or .jpg, gives the type)" --format jpg "$img" -o "$W/x.png"
+    check "--format is only for --each (else -o's suffix, .png or .jpg, gives the type)" --data "$T/celebA_test.lmdb" --format png -o "$W/x.png"
+    check "--zoom is only for a grid, not --each" --data "$T/celebA_test.lmdb" --each --zoom 2 -o "$W/d"
+    [ ! -e "$W/x.png" ]
+    [ ! -e "$W/d" ]
+    # in their own mode they are taken
+    sg-sample -q --ckpt "$T/run" --device cpu --crop 100 --no-exif-rotate --targets +Bangs "$img" -o "$W/c.png"
+    is_png "$W/c.png"
+    sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 2 --seed 1 --each --format jpg -o "$W/e"
+    [ -f "$W/e/targets.tsv" ]
+    ls "$W/e" | grep -q '_input\.jpg$'
+}
+
 @test "sg-sample: grid over every target of both datasets, with a header row" {
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 8 --device cpu -o "$W/grid.png"
     [ "$status" -eq 0 ]
