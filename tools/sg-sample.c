@@ -246,6 +246,13 @@ static int match_shard_labels(const sg_ckpt_info *ck, const sg_shard_meta *m, co
     return 0;
 }
 
+/* "crop 178", or "no crop" for 0, as a shard or checkpoint records it. */
+static void crop_text(char *out, size_t cap, int crop)
+{
+    if (crop > 0) snprintf(out, cap, "crop %d", crop);
+    else snprintf(out, cap, "no crop");
+}
+
 /* Chooses which records to use: the first count, or count at random with seed. */
 static long *choose_records(uint64_t n_records, long count, int have_seed, uint64_t seed)
 {
@@ -284,6 +291,16 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, const ch
     if ((int)m->width != S || (int)m->height != S)
         cli_die("%s: images are %ux%u, the checkpoint's generator takes %dx%d", o->data, m->width,
                 m->height, S, S);
+    int trained_crop = sg_ckpt_dataset_crop(ck, ds);
+    if ((int)m->crop != trained_crop) {   /* framed otherwise: worse translations, for no visible reason */
+        const char *names[SG_MAX_DATASETS];
+        char desc[SG_QUOTE_MAX + 32], packed[32], trained[32];
+        sg_ckpt_dataset_names(ck, names);
+        sg_targets_dataset_desc(&ck->model, names, ds, desc, sizeof desc);
+        crop_text(packed, sizeof packed, (int)m->crop);
+        crop_text(trained, sizeof trained, trained_crop);
+        cli_warn("%s was packed with %s; dataset %s was trained on %s", o->data, packed, desc, trained);
+    }
     long count = o->count >= 0 ? o->count : (o->each ? -1 : 8);
     long *order = choose_records(m->count, count, o->have_seed, o->seed);
     if (!order) cli_die("out of memory");

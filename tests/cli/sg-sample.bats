@@ -125,6 +125,21 @@ setup() {
     ls "$W/e" | grep -q '_input\.jpg$'
 }
 
+# review-live19 F8: a shard of the dataset's labels packed with another crop
+# was translated without a word (image files already use the dataset's crop).
+@test "sg-sample: a --data shard packed with another crop than its dataset's training shard is named in one warning" {
+    celeb-pack -q --attrs "$T/split/attr_celebA_test.txt" --images "$T/synth/img_align_celeba" \
+        --select $A_ATTRS --crop 100 --size 16 -o "$W/crop100.lmdb"
+    run sg-sample -q --ckpt "$T/run" --device cpu --data "$W/crop100.lmdb" --count 2 -o "$W/c.png"
+    [ "$status" -eq 0 ]
+    [ "$output" = "sg-sample: $W/crop100.lmdb was packed with crop 100; dataset 1 celebA_train was trained on crop 178" ]
+    is_png "$W/c.png"
+    # the same crop: not a word
+    run sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebB_test.lmdb" --count 2 -o "$W/b.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+}
+
 @test "sg-sample: grid over every target of both datasets, with a header row" {
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 8 --device cpu -o "$W/grid.png"
     [ "$status" -eq 0 ]
