@@ -618,19 +618,52 @@ int sg_shard_open_random(sg_shard **out, const char *path, sg_err *err)
     return shard_open(out, path, MDB_NORDAHEAD, err);
 }
 
+/* The error for a path that is no directory: a shard's own data.mdb (or
+ * lock.mdb) named where its directory was meant is said so. */
+static int not_a_shard_dir(const char *path, sg_err *err)
+{
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    char dir[PATH_MAX];
+    sg_dir_of(path, dir, sizeof dir);
+    for (size_t l = strlen(dir); l > 1 && dir[l - 1] == '/';) dir[--l] = 0;   /* "x.lmdb//data.mdb" */
+    if ((!strcmp(base, "data.mdb") || !strcmp(base, "lock.mdb")) && sg_shard_dir_looks_like(dir))
+        return sg_errf(err, "%s: not a stargan shard (that is a shard's own file: give its directory, %s)", path,
+                       dir);
+    return sg_errf(err, "%s: not a stargan shard (not a directory)", path);
+}
+
+/* The error for a directory without data.mdb: an sg-train run directory (its
+ * config.json beside ckpt/ or history.jsonl) is said so. */
+static int no_data_mdb(const char *path, sg_err *err)
+{
+    char f[PATH_MAX];
+    int run = 0;
+    snprintf(f, sizeof f, "%s/config.json", path);
+    if (access(f, F_OK) == 0) {
+        snprintf(f, sizeof f, "%s/ckpt", path);
+        run = access(f, F_OK) == 0;
+        snprintf(f, sizeof f, "%s/history.jsonl", path);
+        run |= access(f, F_OK) == 0;
+    }
+    if (run)
+        return sg_errf(err, "%s: not a stargan shard (no data.mdb): that is a run directory of sg-train; give one of the "
+                       "shards its config.json lists", path);
+    return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
+}
+
 static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg_err *err)
 {
     *out = NULL;
     struct stat st;
     if (stat(path, &st) != 0) return sg_errno(err, "%s", path);
-    if (!S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a stargan shard (not a directory)", path);
+    if (!S_ISDIR(st.st_mode)) return not_a_shard_dir(path, err);
     char data_path[PATH_MAX];
     snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
     int missing = stat(data_path, &st) != 0;
     if (missing && errno != ENOENT && errno != ENOTDIR)   /* EACCES: a shard, but not ours to read */
         return sg_errno(err, "%s", data_path);
     if (missing || !S_ISREG(st.st_mode))   /* sg_shard_dir_looks_like's test */
-        return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
+        return no_data_mdb(path, err);
     /* LMDB reports an empty data.mdb as "Bad file descriptor". */
     if (st.st_size == 0) return sg_errf(err, "%s: not a stargan shard (data.mdb is empty)", path);
     long long data_size = (long long)st.st_size;

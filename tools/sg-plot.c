@@ -8,6 +8,7 @@
 #include "json.h"
 #include "text_escape.h"
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,13 +190,57 @@ static int is_nonfinite_word(const char *s)
     return strcasecmp(s, "nan") == 0 || strcasecmp(s, "inf") == 0 || strcasecmp(s, "infinity") == 0;
 }
 
+/* The input could not be read: a run directory given for its history is
+ * said so (on the error path only); else err as it is. */
+static void die_unreadable(const char *path, const sg_err *err, int bars_mode)
+{
+    char f[PATH_MAX];
+    size_t l = strlen(path);
+    while (l > 1 && path[l - 1] == '/') l--;   /* "RUN/" */
+    snprintf(f, sizeof f, "%.*s/history.jsonl", (int)l, path);
+    if (strcmp(path, "-") && sg_path_is_dir(path) && access(f, F_OK) == 0)
+        cli_die("%s is a run directory: give its training history, %s%s", path, cli_shell_operand(f),
+                bars_mode ? ", without --bars" : "");
+    cli_die_err(err);
+}
+
+/* 1 when the text's first line is one record of a training history (an
+ * object with a numeric "iteration"): for the error of --bars given one. */
+static int looks_like_history(const uint8_t *data, size_t len)
+{
+    size_t bom = sg_bom_length(data, len);
+    const char *start = (const char *)data + bom, *nl = memchr(start, '\n', len - bom);
+    json_value *v;
+    json_error_pos where;
+    sg_err ignored;
+    if (json_parse(start, nl ? (size_t)(nl - start) : len - bom, NULL, &v, &where, &ignored) != 0) return 0;
+    int is = json_is(json_get(v, "iteration"), JSON_NUMBER);
+    json_free(v);
+    return is;
+}
+
+/* 1 when the whole text is one statistics object (celeb-dump --stats
+ * --json, celeb-split --json: a "labels" or "groups" array), for the error
+ * of a history plot given one. */
+static int looks_like_stats(const uint8_t *data, size_t len)
+{
+    size_t bom = sg_bom_length(data, len);
+    json_value *v;
+    json_error_pos where;
+    sg_err ignored;
+    if (json_parse((const char *)data + bom, len - bom, NULL, &v, &where, &ignored) != 0) return 0;
+    int is = json_is(json_get(v, "labels"), JSON_ARRAY) || json_is(json_get(v, "groups"), JSON_ARRAY);
+    json_free(v);
+    return is;
+}
+
 static void read_history(history *h, const char *path)
 {
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     uint8_t *data;
     size_t len;
     sg_err err;
-    if (sg_read_file(path, MAX_INPUT_BYTES, &data, &len, &err) != 0) cli_die_err(&err);
+    if (sg_read_file(path, MAX_INPUT_BYTES, &data, &len, &err) != 0) die_unreadable(path, &err, 0);
     memset(h, 0, sizeof *h);
     h->xmin = INFINITY;
     h->xmax = -INFINITY;
@@ -218,11 +263,17 @@ static void read_history(history *h, const char *path)
              * appends a line at a time) or cut by a crash: skipped, as
              * sg-train --resume drops it. */
             if (!nl) { h->torn_line = line; break; }
+            if (h->records == 0 && looks_like_stats(data, len))   /* statistics over several lines */
+                cli_die("%s: dataset statistics, not a training history: add --bars", name);
             cli_die("%s line %ld: %s at column %ld", name, line, where.what, where.column);
         }
         if (v->type != JSON_OBJECT) cli_die("%s line %ld: expected a JSON object, found %s", name, line, json_type_name(v->type));
         double it;
-        if (json_get_num(v, "iteration", &it, &err) != 0) cli_die("%s line %ld: %s", name, line, err.msg);
+        if (json_get_num(v, "iteration", &it, &err) != 0) {
+            if (h->records == 0 && (json_is(json_get(v, "labels"), JSON_ARRAY) || json_is(json_get(v, "groups"), JSON_ARRAY)))
+                cli_die("%s: dataset statistics, not a training history: add --bars", name);
+            cli_die("%s line %ld: %s", name, line, err.msg);
+        }
         const json_value *ds = json_get(v, "dataset");
         const char *dataset = json_str(ds) ? json_str(ds) : "";
         for (size_t k = 0; k < v->n; k++) {
@@ -590,12 +641,17 @@ static bar *read_bars(const char *path, int *n_out, char *title, size_t title_le
     uint8_t *data;
     size_t len;
     sg_err err;
-    if (sg_read_file(path, MAX_INPUT_BYTES, &data, &len, &err) != 0) cli_die_err(&err);
+    if (sg_read_file(path, MAX_INPUT_BYTES, &data, &len, &err) != 0) die_unreadable(path, &err, 1);
     json_value *v;
     json_error_pos where;
     size_t bom = sg_bom_length(data, len);
     if (json_parse((const char *)data + bom, len - bom, NULL, &v, &where, &err) != 0) {
         if (where.line == 1 && where.column == 1 && len == bom) cli_die("%s: empty input", name);
+        if (looks_like_history(data, len))
+            cli_die("%s: a training history, not statistics JSON: drop --bars", name);
+        if (where.line == 1 && where.column == 1)   /* celeb-dump --stats's table, say */
+            cli_die("%s line 1: %s at column 1: not JSON (--bars reads celeb-dump --stats --json or "
+                    "celeb-split --json)", name, where.what);
         cli_die("%s line %ld: %s at column %ld", name, where.line, where.what, where.column);
     }
     free(data);
@@ -637,6 +693,8 @@ static bar *read_bars(const char *path, int *n_out, char *title, size_t title_le
         const char *input = json_str(json_get(v, "input"));
         snprintf(title, title_len, "Attribute groups of %s", input ? input : name);
     } else {
+        if (json_is(json_get(v, "iteration"), JSON_NUMBER))   /* a history of one record */
+            cli_die("%s: a training history, not statistics JSON: drop --bars", name);
         cli_die("%s: expected statistics JSON with a \"labels\" array (celeb-dump --stats --json) "
                 "or a \"groups\" array (celeb-split --json)", name);
     }

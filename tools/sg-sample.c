@@ -339,6 +339,17 @@ static void read_shard_pixels(sg_shard *sh, input_image *in, long n, int S, uint
     }
 }
 
+/* A shard directory among the image files (--data forgotten): a usage error
+ * saying so, instead of "read: Is a directory" or an option of --data refused.
+ * On the error path only; returns when there is none. */
+static void refuse_shard_as_image(char **files, int n_files)
+{
+    for (int k = 0; k < n_files; k++)
+        if (strcmp(files[k], "-") && sg_shard_dir_looks_like(files[k]))
+            cli_usage_error("%s is a shard, not an image file: give --data %s", files[k],
+                            cli_shell_word(files[k]));
+}
+
 static void load_file_inputs(const options *o, const sg_ckpt_info *ck, int ckpt_crop, char **files,
                              int n_files, input_image **out, long *n_out)
 {
@@ -351,7 +362,10 @@ static void load_file_inputs(const options *o, const sg_ckpt_info *ck, int ckpt_
         sg_image img, small;
         /* upright as every viewer shows it: phones store pixels sideways with
          * an EXIF orientation (training data ignores it, as Pillow's loader does) */
-        if (sg_image_read_file_oriented(files[k], !o->no_exif_rotate, &img, &err)) cli_die_err(&err);
+        if (sg_image_read_file_oriented(files[k], !o->no_exif_rotate, &img, &err)) {
+            refuse_shard_as_image(files, n_files);
+            cli_die_err(&err);
+        }
         int side = img.width < img.height ? img.width : img.height;
         int crop = ckpt_crop;
         if (crop <= 0 || crop > side) crop = side;
@@ -634,10 +648,43 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
  * complete checkpoint as --ckpt takes it, else the newest G file there (one
  * without D and state files); for a PyTorch
  * checkpoint (the reference's NNNNNN-G.ckpt), says how to convert it. */
+/* path's directory into dir and its last component into base (trailing
+ * slashes ignored: "RUN/ckpt/" is RUN and ckpt). */
+static void split_path(const char *path, char *dir, size_t dir_cap, char *base, size_t base_cap)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", path);
+    for (size_t l = strlen(p); l > 1 && p[l - 1] == '/';) p[--l] = 0;
+    sg_dir_of(p, dir, dir_cap);
+    const char *slash = strrchr(p, '/');
+    snprintf(base, base_cap, "%s", slash ? slash + 1 : p);
+}
+
+/* A near miss for a run: one of its files (RUN/latest, RUN/config.json) or
+ * its ckpt directory given as --ckpt, where RUN itself was meant. Called on
+ * the error path only; dies with what to give, or returns. */
+static void die_run_part(const char *arg)
+{
+    char dir[PATH_MAX], base[PATH_MAX];
+    split_path(arg, dir, sizeof dir, base, sizeof base);
+    struct stat st;
+    if (stat(arg, &st) != 0 || !sg_run_exists(dir)) return;
+    const char *l = strrchr(base, '.');
+    if (S_ISREG(st.st_mode) && !(l && !strcmp(l, ".safetensors")))
+        cli_die("%s is the run's %s file, not a checkpoint: give the run, --ckpt %s (its latest checkpoint)", arg,
+                base, cli_shell_word(dir));
+    int64_t latest;
+    sg_err ignored;
+    if (S_ISDIR(st.st_mode) && !strcmp(base, "ckpt") && !sg_ckpt_latest(dir, &latest, &ignored) && latest >= 0)
+        cli_die("%s is the ckpt directory of the run %s, not a checkpoint: give the run, --ckpt %s (its latest "
+                "checkpoint)", arg, dir, cli_shell_word(dir));
+}
+
 static void die_no_generator(const char *arg, const char *g_path, const sg_err *err)
 {
     if (g_path[0] && sg_st_torch_format(g_path))
         cli_die("%s; convert it with convert_reference_ckpt.py (see sg-sample(1))", err->msg);
+    die_run_part(arg);
     int64_t latest;
     sg_err ignored;
     if (sg_ckpt_arg_is_run(arg) && !sg_ckpt_latest(arg, &latest, &ignored) && latest < 0) {
@@ -832,6 +879,7 @@ static void check_options(const run_state *r)
      * silently (--format jpg wrote a PNG to -o x.png without a word) */
     if (o->data && o->crop >= 0) cli_usage_error("--crop is only for image files (a shard was cropped when packed)");
     if (o->data && o->no_exif_rotate) cli_usage_error("--no-exif-rotate is only for image files");
+    if (!o->data && (o->count >= 0 || o->have_seed)) refuse_shard_as_image(r->files, r->n_files);
     if (!o->data && o->count >= 0) cli_usage_error("--count is only for --data");
     if (!o->data && o->have_seed) cli_usage_error("--seed is only for --data");
     if (!o->each && o->have_format) cli_usage_error("--format is only for --each (else -o's suffix, .png or .jpg, gives the type)");

@@ -273,6 +273,36 @@ with env.begin() as txn:
   only_printable "$output"
 }
 
+# review-live19 F10: a shard's data.mdb given for the shard said "not a
+# directory", a run directory "no data.mdb". The message is lib/shard.c's,
+# so sg-train and sg-sample give it too.
+@test "a shard's data.mdb, or a run directory, given as the shard: the message says what to give (every tool)" {
+  run celeb-dump "$D/s.lmdb/data.mdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $D/s.lmdb/data.mdb: not a stargan shard (that is a shard's own file: give its directory, $D/s.lmdb)" ]
+  run celeb-dump "$D/s.lmdb//data.mdb"
+  [ "$output" = "celeb-dump: $D/s.lmdb//data.mdb: not a stargan shard (that is a shard's own file: give its directory, $D/s.lmdb)" ]
+  run sg-train -q -o "$T/r" --iters 1 "$D/s.lmdb/data.mdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $D/s.lmdb/data.mdb: not a stargan shard (that is a shard's own file: give its directory, $D/s.lmdb)" ]
+  # another file is not a directory, as before
+  echo x > "$T/notes.mdb"
+  run celeb-dump "$T/notes.mdb"
+  [ "$output" = "celeb-dump: $T/notes.mdb: not a stargan shard (not a directory)" ]
+  # a run directory: config.json beside ckpt/ or history.jsonl
+  mkdir -p "$T/run/ckpt"; echo '{}' > "$T/run/config.json"
+  run celeb-dump "$T/run"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $T/run: not a stargan shard (no data.mdb): that is a run directory of sg-train; give one of the shards its config.json lists" ]
+  rmdir "$T/run/ckpt"; : > "$T/run/history.jsonl"
+  run celeb-dump --stats "$T/run"
+  [ "$output" = "celeb-dump: $T/run: not a stargan shard (no data.mdb): that is a run directory of sg-train; give one of the shards its config.json lists" ]
+  # config.json alone is no run
+  rm "$T/run/history.jsonl"
+  run celeb-dump "$T/run"
+  [ "$output" = "celeb-dump: $T/run: not a stargan shard (no data.mdb)" ]
+}
+
 @test "not a shard, missing path, newer format version: one line, exit 1; nothing written" {
   mkdir "$T/notashard"
   run celeb-dump "$T/notashard"

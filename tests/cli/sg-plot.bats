@@ -187,6 +187,51 @@ PY
   [ "$(png_size "$T/b2.png")" = 800x600 ]
 }
 
+# review-live19 F10: a run directory, a history with --bars, celeb-dump's
+# text table with --bars and statistics without --bars were each met with a
+# message about the symptom ("read: Is a directory", "line 2: unexpected
+# data", "missing key \"iteration\"") instead of the slip.
+@test "near misses (a run directory, the wrong kind of input for the mode) say what was meant" {
+  mkdir -p "$T/run/ckpt"; echo '{}' > "$T/run/config.json"; cp "$T/history.jsonl" "$T/run/"
+  run sg-plot "$T/run" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/run is a run directory: give its training history, $T/run/history.jsonl" ]
+  run sg-plot --bars "$T/run/" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/run/ is a run directory: give its training history, $T/run/history.jsonl, without --bars" ]
+  # another directory: as before
+  run sg-plot "$T/run/ckpt" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-plot: $T/run/ckpt: "* ]]
+  # a history with --bars: several records, and one
+  run sg-plot --bars "$T/history.jsonl" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/history.jsonl: a training history, not statistics JSON: drop --bars" ]
+  head -n 1 "$T/history.jsonl" > "$T/one.jsonl"
+  run sg-plot --bars "$T/one.jsonl" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/one.jsonl: a training history, not statistics JSON: drop --bars" ]
+  # celeb-dump --stats's table (without --json)
+  printf 'attribute    positive   negative positive%%\nBangs              23         44    34.33\n' > "$T/table.txt"
+  run sg-plot --bars - -o "$T/o.png" < "$T/table.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: <stdin> line 1: expected a value at column 1: not JSON (--bars reads celeb-dump --stats --json or celeb-split --json)" ]
+  # statistics without --bars: over several lines (stats.json) and on one
+  run sg-plot "$T/stats.json" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/stats.json: dataset statistics, not a training history: add --bars" ]
+  tr -d '\n' < "$T/stats.json" > "$T/stats1.json"; echo >> "$T/stats1.json"
+  run sg-plot "$T/stats1.json" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/stats1.json: dataset statistics, not a training history: add --bars" ]
+  [ ! -e "$T/o.png" ]
+  # a history whose later line lacks "iteration" is still named by its line
+  { head -n 2 "$T/history.jsonl"; echo '{"labels": []}'; } > "$T/mixed.jsonl"
+  run sg-plot "$T/mixed.jsonl" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/mixed.jsonl line 3: missing key \"iteration\"" ]
+}
+
 @test "--bars accepts celeb-split --json; rejects other JSON with a clear message" {
   echo '{"input": "list_attr_celeba.txt", "rows": 10, "groups": [{"name": "celebA", "rows": 6, "attributes": [{"name": "Bangs", "positive": 2, "negative": 4}]}, {"name": "celebB", "rows": 4, "attributes": [{"name": "Eyeglasses", "positive": 4, "negative": 0}]}]}' > "$T/split.json"
   sg-plot --bars "$T/split.json" -o "$T/split.png"

@@ -140,6 +140,38 @@ setup() {
     [ -z "$output" ]
 }
 
+# review-live19 F10: near misses got messages about the symptom: a shard
+# given as an image file ("read: Is a directory"), the run's latest or
+# config.json as --ckpt (a safetensors header error), RUN/ckpt (a G file
+# suggested where the run follows latest).
+@test "sg-sample: near misses (a shard as an image, a run's file or ckpt directory as --ckpt) say what to give" {
+    run sg-sample --ckpt "$T/run" --device cpu "$T/celebA_test.lmdb" -o "$W/x.png"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-sample: $T/celebA_test.lmdb is a shard, not an image file: give --data $T/celebA_test.lmdb" ]
+    # also where an option of --data would be refused first
+    run sg-sample --ckpt "$T/run" --device cpu --count 8 "$T/synth/img_align_celeba/000001.jpg" "$T/celebA_test.lmdb" -o "$W/x.png"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-sample: $T/celebA_test.lmdb is a shard, not an image file: give --data $T/celebA_test.lmdb" ]
+    for f in latest config.json history.jsonl; do
+        run sg-sample --ckpt "$T/run/$f" --device cpu --data "$T/celebA_test.lmdb" -o "$W/x.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $T/run/$f is the run's $f file, not a checkpoint: give the run, --ckpt $T/run (its latest checkpoint)" ]
+    done
+    for d in ckpt ckpt/; do
+        run sg-sample --ckpt "$T/run/$d" --device cpu --data "$T/celebA_test.lmdb" -o "$W/x.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $T/run/$d is the ckpt directory of the run $T/run, not a checkpoint: give the run, --ckpt $T/run (its latest checkpoint)" ]
+    done
+    # the shard's data.mdb, and a run directory, as --data (lib/shard.c's message)
+    run sg-sample --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb/data.mdb" -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $T/celebA_test.lmdb/data.mdb: not a stargan shard (that is a shard's own file: give its directory, $T/celebA_test.lmdb)" ]
+    run sg-sample --ckpt "$T/run" --device cpu --data "$T/run" -o "$W/x.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $T/run: not a stargan shard (no data.mdb): that is a run directory of sg-train; give one of the shards its config.json lists" ]
+    [ ! -e "$W/x.png" ]
+}
+
 @test "sg-sample: grid over every target of both datasets, with a header row" {
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 8 --device cpu -o "$W/grid.png"
     [ "$status" -eq 0 ]
