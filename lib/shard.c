@@ -110,6 +110,18 @@ int sg_shard_dir_looks_like(const char *path)
  * (/dev/full, /dev/stdout) is no shard either. Anything else in a shard
  * directory (a README, a user's notes) would be lost with the old shard, or
  * would stop its removal after the new one is already in place. */
+static int check_replaceable(const char *path, const struct stat *st, sg_err *err);
+
+int sg_shard_check_output(const char *path, int force, sg_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return 0;
+    /* what --force would refuse is refused as such, not with advice to use it */
+    if (check_replaceable(path, &st, err)) return -1;
+    if (!force) return sg_errf(err, "%s exists (use --force to replace it)", path);
+    return 0;
+}
+
 static int check_replaceable(const char *path, const struct stat *st, sg_err *err)
 {
     if (S_ISLNK(st->st_mode))
@@ -254,11 +266,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     if (plen + 40 >= PATH_MAX)
         return sg_errf(err, "%s: the shard's path is too long (%zu bytes; at most %d, the names inside it add up to "
                        "40 more)", path, plen, PATH_MAX - 41);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!force) return sg_errf(err, "%s exists (use --force to replace it)", path);
-        if (check_replaceable(path, &st, err)) return -1;
-    }
+    if (sg_shard_check_output(path, force, err)) return -1;
     remove_stale_tmps(path);
 
     sg_shard_writer *w = calloc(1, sizeof *w);

@@ -71,12 +71,20 @@ uint32_t sg_crc32(uint32_t crc, const void *data, size_t len);
 
 /* Writer: builds the shard in "PATH.tmp-PID" and renames it to PATH only when
  * complete, so a killed writer leaves a complete shard or none. Without force an
- * existing PATH is an error ("PATH exists (use --force to replace it)") and is
+ * existing shard at PATH is an error ("PATH exists (use --force to replace it)") and is
  * never touched; with force it is replaced only once the new shard is complete,
- * and only when it is a shard directory (anything else there is an error).
+ * and only when it is a shard directory (anything else there is an error, with
+ * or without force: sg_shard_check_output).
  * Trailing slashes of path are ignored ("x.lmdb/" is x.lmdb).
  * meta: everything but count and version (filled in by the writer); copied. */
 typedef struct sg_shard_writer sg_shard_writer;
+/* Whether a shard may be written at path (lstat: trailing slashes ignored):
+ * 0 when nothing is there, or with force when it is a shard directory holding
+ * only the shard's files. Else -1 and err: what --force never replaces, with
+ * or without force ("PATH exists and is not a shard; not replacing it", a
+ * link, a shard holding other files), or, for a shard without force, "PATH
+ * exists (use --force to replace it)". sg_shard_writer_open checks it. */
+int sg_shard_check_output(const char *path, int force, sg_err *err);
 int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard_meta *meta,
                          int force, uint64_t expected_count, sg_err *err);
 /* Appends record number sg_shard_writer_count(): labels are n_labels bytes 0/1;

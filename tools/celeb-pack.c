@@ -695,9 +695,10 @@ static void refuse_output_in_the_way(const struct opts *o)
     if (o->folders && sg_path_inside_dir(o->out, o->folders))
         cli_die("%s: the output lies inside the --folders directory %s, where it would count as a class; "
                 "write it outside", o->out, o->folders);
-    /* Fail early, before any decoding, if the output exists. */
-    struct stat st;
-    if (!o->force && lstat(o->out, &st) == 0) cli_die("%s exists (use --force to replace it)", o->out);
+    /* Fail early, before any decoding, if the output exists (as the writer
+     * would, also where --force would not replace it). */
+    sg_err err;
+    if (sg_shard_check_output(o->out, o->force, &err)) cli_die_err(&err);
 }
 
 /* The images to pack, from --folders or from --attrs and --images. */

@@ -181,6 +181,34 @@ print('same')"
   [ -L "$T/link.lmdb" ]
 }
 
+# review-live19 F11: without --force an OUT that is not a shard got "exists
+# (use --force to replace it)", and --force then refused it.
+@test "an OUT that --force would not replace is refused as such without --force too, before any image is read" {
+  mkdir "$T/somedir"; touch "$T/somedir/f"
+  echo "my notes" > "$T/notes.txt"
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 2 -o "$T/r.lmdb"
+  ln -s "$T/r.lmdb" "$T/link.lmdb"
+  for f in "" --force; do
+    run celeb-pack $f --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/somedir"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-pack: $T/somedir exists and is a directory that is not a shard; not replacing it" ]
+    run celeb-pack $f --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/notes.txt"
+    [ "$output" = "celeb-pack: $T/notes.txt exists and is not a shard; not replacing it" ]
+    run celeb-pack $f --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/link.lmdb"
+    [ "$output" = "celeb-pack: $T/link.lmdb is a symbolic link; not replacing it (give the shard's own path)" ]
+  done
+  [ -f "$T/somedir/f" ]
+  [ "$(cat "$T/notes.txt")" = "my notes" ]
+  # refused before any image is read: an --images directory that does not exist is not reached
+  run celeb-pack --force --attrs "$S/list_attr_celeba.txt" --images "$T/no-such-dir" -o "$T/somedir"
+  [ "$output" = "celeb-pack: $T/somedir exists and is a directory that is not a shard; not replacing it" ]
+  # a shard: --force is the advice, and it works
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 3 -o "$T/r.lmdb"
+  [ "$output" = "celeb-pack: $T/r.lmdb exists (use --force to replace it)" ]
+  celeb-pack -q --force --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --limit 3 -o "$T/r.lmdb"
+  [ "$(celeb-dump --verify "$T/r.lmdb")" = "3 records OK" ]
+}
+
 @test "OUT naming one of the inputs (--attrs, --images, --folders) is refused, with or without --force" {
   cp -r "$S" "$T/s"
   cp "$T/s/list_attr_celeba.txt" "$T/attrs.orig"

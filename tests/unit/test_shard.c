@@ -375,6 +375,10 @@ static void test_force(void)
     snprintf(want, sizeof want, "%s exists and is not a shard; not replacing it", path2);
     CHECK(sg_shard_writer_open(&wr, path2, &m, 1, 5, &err) == -1 && !strcmp(err.msg, want),
           "force over a regular file: '%s'", err.msg);
+    /* without force the same refusal, not advice to use force (which would refuse it) */
+    CHECK(sg_shard_writer_open(&wr, path2, &m, 0, 5, &err) == -1 && !strcmp(err.msg, want),
+          "no force over a regular file: '%s'", err.msg);
+    CHECK(sg_shard_check_output(path2, 0, &err) == -1 && !strcmp(err.msg, want), "check_output: '%s'", err.msg);
     struct stat st;
     CHECK(stat(path2, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 9, "%s changed", path2);
     /* ... also when the file appears while the shard is written (checked again at commit) */
