@@ -758,11 +758,17 @@ static int nearest_hair(const float c[3], float max_dist, float *dist)
     return bd <= max_dist ? best : -1;
 }
 
+int sg_synth_judge_framing(int width, int height)
+{
+    float aspect = (float)height / (float)width;
+    if (fabsf(aspect / (218.0f / 178.0f) - 1.0f) < 0.03f) return 1;
+    return fabsf(aspect - 1.0f) < 0.03f ? 0 : -1;
+}
+
 void sg_synth_judge(const sg_image *img, int out[SG_JUDGE_N], float *scores)
 {
     judge_view jv = {img, 0};
-    float aspect = (float)img->height / (float)img->width;
-    jv.full_canvas = fabsf(aspect / (218.0f / 178.0f) - 1.0f) < 0.03f;
+    jv.full_canvas = sg_synth_judge_framing(img->width, img->height) == 1;
     float sc[SG_JUDGE_N] = {0};
     memset(out, 0, SG_JUDGE_N * sizeof *out);
 

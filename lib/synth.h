@@ -45,4 +45,10 @@ extern const char *const sg_judge_attr_names[SG_JUDGE_N];
  * measurements (distances, ratios) the decisions were made from. */
 void sg_synth_judge(const sg_image *img, int out[SG_JUDGE_N], float *scores);
 
+/* How the judge takes a width x height image: 1 the whole 178x218 canvas
+ * (that aspect within 3%), 0 a square crop (within 3%), -1 neither, so no one
+ * face (sg-sample's grid, a photo), whose judgement would mean nothing;
+ * sg_synth_judge takes that as a crop. */
+int sg_synth_judge_framing(int width, int height);
+
 #endif

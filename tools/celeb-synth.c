@@ -219,6 +219,11 @@ static int judge(char **files, int n_files, int json)
             cli_warn("%s: image too small (%dx%d) to judge", files[f], img.width, img.height);
             sg_image_free(&img); status = 1; continue;
         }
+        if (sg_synth_judge_framing(img.width, img.height) < 0) {   /* a verdict on it would mean nothing */
+            cli_warn("%s: %dx%d is not one face (neither square nor 178:218: a grid?); judge sg-sample --each "
+                     "outputs", files[f], img.width, img.height);
+            sg_image_free(&img); status = 1; continue;
+        }
         int out[SG_JUDGE_N];
         float sc[SG_JUDGE_N];
         sg_synth_judge(&img, out, sc);

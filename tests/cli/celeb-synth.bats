@@ -153,6 +153,25 @@ assert bad <= 2, bad
   [[ "$output" == "- Black_Hair="* ]]
 }
 
+# review-live19 F12: sg-sample's default output, a grid, was judged as one
+# face crop with exit 0: a meaningless verdict.
+@test "--judge refuses an image that is not one face (neither square nor 178:218), judges the others, exits 1" {
+  celeb-synth -q -n 1 -o "$T/one"
+  face="$T/one/img_align_celeba/000001.jpg"
+  echo '{"iteration": 1, "D/loss_real": 1.0}' > "$T/h.jsonl"
+  sg-plot -q "$T/h.jsonl" --width 982 --height 810 -o "$T/grid.png"   # a grid's shape
+  run celeb-synth --judge "$T/grid.png" "$face"
+  [ "$status" -eq 1 ]
+  [ "${lines[0]}" = "celeb-synth: $T/grid.png: 982x810 is not one face (neither square nor 178:218: a grid?); judge sg-sample --each outputs" ]
+  [[ "${lines[1]}" == "$face Black_Hair="* ]]
+  [ "${#lines[@]}" -eq 2 ]
+  run celeb-synth --judge --json "$face" "$T/grid.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"celeb-synth: $T/grid.png: 982x810 is not one face"* ]]
+  [[ "$output" == *"\"file\": \"$face\""* ]]
+  [[ "$output" != *"\"file\": \"$T/grid.png\""* ]]
+}
+
 @test "errors: bad options, unreadable images, unwritable output" {
   run celeb-synth -n 0 -o "$T/x"
   [ "$status" -eq 2 ]

@@ -98,6 +98,12 @@ int main(void)
               (unsigned long long)GOLDEN);
     }
 
+    /* The judge's framing: the canvas, a square crop, or no one face (a grid) */
+    CHECK(sg_synth_judge_framing(178, 218) == 1 && sg_synth_judge_framing(89, 109) == 1, "canvas not recognised");
+    CHECK(sg_synth_judge_framing(128, 128) == 0 && sg_synth_judge_framing(100, 102) == 0, "square not recognised");
+    CHECK(sg_synth_judge_framing(982, 810) == -1 && sg_synth_judge_framing(100, 110) == -1 &&
+          sg_synth_judge_framing(218, 178) == -1, "a grid taken as one face");
+
     /* The judge on JPEG round-tripped images at several sizes. */
     const int sizes[] = {0, 128, 64, 32};   /* 0: the whole canvas */
     long agree[4][SG_JUDGE_N] = {{0}}, hair_agree[4] = {0}, pos[SG_JUDGE_N] = {0};
