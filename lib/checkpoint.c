@@ -225,6 +225,7 @@ static int info_from_file(const sg_st_file *f, sg_ckpt_info *info, sg_err *err)
                 goto fail;
             }
             info->dataset_crop[ds] = (int)crop;
+            info->dataset_crop_recorded[ds] = 1;
         }
     }
     info->has_dataset_crops = 1;

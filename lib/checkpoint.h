@@ -60,6 +60,8 @@ typedef struct {
     int has_dataset_crops;                       /* sg_ckpt_read_info sets it (older files: every
                                                     dataset the top-level crop); a writer that
                                                     leaves it 0 records crop for every dataset */
+    int dataset_crop_recorded[SG_MAX_DATASETS];  /* the file named this dataset's crop (an older
+                                                    build's gives the top-level crop to all) */
     int has_seed;                                /* seed is known: a state file's metadata "seed"
                                                     (sg_ckpt_save writes it when set) */
     uint64_t seed;                               /* sg-train's --seed */

@@ -292,7 +292,10 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, const ch
         cli_die("%s: images are %ux%u, the checkpoint's generator takes %dx%d", o->data, m->width,
                 m->height, S, S);
     int trained_crop = sg_ckpt_dataset_crop(ck, ds);
-    if ((int)m->crop != trained_crop) {   /* framed otherwise: worse translations, for no visible reason */
+    /* framed otherwise: worse translations, for no visible reason. A
+     * checkpoint of an older build records one crop (the first dataset's):
+     * not a word about the others */
+    if ((int)m->crop != trained_crop && (ck->dataset_crop_recorded[ds] || ds == 0)) {
         const char *names[SG_MAX_DATASETS];
         char desc[SG_QUOTE_MAX + 32], packed[32], trained[32];
         sg_ckpt_dataset_names(ck, names);

@@ -1341,6 +1341,18 @@ open(sys.argv[2], "wb").write(d[:8] + h + d[8 + n:])
 PY
     s "$W/old/000001-G.safetensors" --targets rafd:angry "$f" -o "$W/old.png"
     cmp "$W/old.png" "$W/t178.png"
+    # its one crop is the first dataset's: a shard of the second (crop 120,
+    # as trained) is not warned about; one of the first still is
+    run sg-sample -q --ckpt "$W/old/000001-G.safetensors" --device cpu --threads 1 --data "$W/rafd.lmdb" \
+        --count 2 -o "$W/oldd.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    celeb-pack -q --attrs "$T/split/attr_celebA_test.txt" --images "$T/synth/img_align_celeba" \
+        --select $A_ATTRS --crop 100 --size 16 -o "$W/crop100.lmdb"
+    run sg-sample -q --ckpt "$W/old/000001-G.safetensors" --device cpu --threads 1 --data "$W/crop100.lmdb" \
+        --count 2 -o "$W/olda.png"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "sg-sample: $W/crop100.lmdb was packed with crop 100; dataset 1 "*" was trained on crop 178" ]]
 }
 
 # Phone photos store pixels sideways and say so in EXIF (Orientation 2..8):
