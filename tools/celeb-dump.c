@@ -448,7 +448,7 @@ int main(int argc, char **argv)
         case 'j': json = 1; break;
         case 'N': names = 1; break;
         case 'o': out = optarg; break;
-        case 's': seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case 's': seed = cli_parse_u64("--seed", optarg, UINT64_MAX); break;
         case 'k': scale = (int)cli_parse_long("--scale", optarg, 1, 64); break;
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;

@@ -263,7 +263,8 @@ typedef struct {
     int split, val_to;          /* val_to: -1 drop, 0 train, 2 test */
     const char *reference_only, *partition_only;   /* the last option given that only that split uses */
     int json;
-    long test_count, seed;
+    long test_count;
+    uint64_t seed;
     const char *in_path, *out_dir, *partition_path;
 } options;
 
@@ -359,7 +360,7 @@ static void parse_args(int argc, char **argv, options *o)
             o->partition_only = "--val-to";
             break;
         case 'T': o->test_count = cli_parse_long("--test-count", optarg, 0, LONG_MAX); o->reference_only = "--test-count"; break;
-        case 'S': o->seed = cli_parse_long("--seed", optarg, 0, LONG_MAX); o->reference_only = "--seed"; break;
+        case 'S': o->seed = cli_parse_u64("--seed", optarg, UINT64_MAX); o->reference_only = "--seed"; break;
         case 'j': o->json = 1; break;
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); exit(0);
@@ -435,7 +436,7 @@ static size_t split_train_test(options *o, const int8_t *part)
             if (!perm) cli_die("out of memory");
             for (size_t i = 0; i < g->n_rows; i++) perm[i] = i;
             sg_mt19937 m;
-            sg_mt_seed_python(&m, (uint64_t)o->seed);
+            sg_mt_seed_python(&m, o->seed);
             sg_mt_shuffle_python(&m, perm, g->n_rows);
             for (size_t i = 0; i < g->n_rows; i++) {
                 size_t r = g->rows[perm[i]];

@@ -831,7 +831,7 @@ static void parse_options(run_state *r, int argc, char **argv)
         case OPT_EACH: o->each = 1; break;
         case OPT_GRID: o->grid = 1; break;
         case 'n': o->count = cli_parse_long("--count", optarg, 1, LONG_MAX); break;
-        case OPT_SEED: o->seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); o->have_seed = 1; break;
+        case OPT_SEED: o->seed = cli_parse_u64("--seed", optarg, UINT64_MAX); o->have_seed = 1; break;
         case OPT_CROP: o->crop = cli_parse_long("--crop", optarg, 0, 65536); break;
         case OPT_ZOOM: o->zoom = (int)cli_parse_long("--zoom", optarg, 1, 64); break;
         case OPT_FORMAT:

@@ -164,6 +164,16 @@ PY
   [ "$output" = "celeb-dump: $T/one.lmdb: record 1 out of range (the shard holds 1 record: 0)" ]
 }
 
+@test "--grid --seed takes 0 to 2^64-1 (the draw's 64-bit seed), past 2^63-1 too; beyond is a usage error" {
+  celeb-dump --grid 2x3 --seed 18446744073709551615 -o "$T/g1.png" "$D/s.lmdb"
+  celeb-dump --grid 2x3 --seed 9223372036854775807 -o "$T/g2.png" "$D/s.lmdb"
+  ! cmp -s "$T/g1.png" "$T/g2.png" || false
+  run celeb-dump --grid 2x3 --seed 18446744073709551616 -o "$T/g3.png" "$D/s.lmdb"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "celeb-dump: --seed: 18446744073709551616 is out of range [0, 18446744073709551615]" ]
+  [ ! -e "$T/g3.png" ]
+}
+
 @test "--grid: labelled tiles, same seed same image, other seed other image" {
   celeb-dump --grid 2x3 --seed 4 -o "$T/g1.png" "$D/s.lmdb"
   celeb-dump --grid 2x3 --seed 4 -o "$T/g2.png" "$D/s.lmdb"

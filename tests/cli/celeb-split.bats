@@ -118,6 +118,28 @@ EOF
   done
 }
 
+# --seed takes Python's seeds up to 2^64-1 (two 32-bit key words), not only
+# up to 2^63-1 (was: out of range)
+@test "--split reference --seed past 2^63 shuffles as Python's random.seed(SEED) (live Python)" {
+  [ -x "$PY" ] || skip "no $PY"
+  awk 'BEGIN{n=300; print n; print "A "; for(i=1;i<=n;i++) printf "%06d.jpg %2d\n", i, (i%3==0)?1:-1}' > "$T/in.txt"
+  for seed in 18446744073709551615 9223372036854775808; do
+    rm -rf "$T/out"
+    celeb-split -q -g ga=A --split reference --test-count 50 --seed "$seed" -o "$T/out" "$T/in.txt"
+    $PY - "$seed" "$T/out/attr_ga.txt" "$T/out/attr_ga_test.txt" <<'EOF2'
+import random, sys
+rows = open(sys.argv[2]).readlines()[2:]
+random.seed(int(sys.argv[1]))
+random.shuffle(rows)
+assert open(sys.argv[3]).readlines()[2:] == rows[:50], "test rows differ"
+EOF2
+  done
+  run celeb-split -q -g ga=A --split reference --seed 18446744073709551616 -o "$T/out2" "$T/in.txt"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "celeb-split: --seed: 18446744073709551616 is out of range [0, 18446744073709551615]" ]
+  [ ! -e "$T/out2" ]
+}
+
 @test "--split reference: a group whose every row goes to test is written, with a warning" {
   celeb-synth -q -n 60 --seed 5 -o "$T/syn"
   run celeb-split -q -g ga=Male -r ga --split reference -o "$T/out" "$T/syn/list_attr_celeba.txt"

@@ -394,6 +394,15 @@ PY
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 7 --each --device cpu -o "$W/s2"
     [ "$(ls "$W/s1" | grep -c _input.png)" -eq 3 ]
     [ "$(ls "$W/s1")" = "$(ls "$W/s2")" ]
+    # the seed's whole 64 bits (was: at most 2^63-1)
+    sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 18446744073709551615 --each \
+        --device cpu -o "$W/s3"
+    [ "$(ls "$W/s3" | grep -c _input.png)" -eq 3 ]
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 18446744073709551616 --each \
+        --device cpu -o "$W/s4"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-sample: --seed: 18446744073709551616 is out of range [0, 18446744073709551615]" ]
+    [ ! -e "$W/s4" ]
 }
 
 @test "sg-sample: image files, stdin to stdout, JPEG output" {
