@@ -106,19 +106,23 @@ static int pruned_checkpoint_message(const char *arg, sg_err *err)
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err)
 {
     if (sg_path_is_dir(arg)) {
+        /* the run without the trailing slashes a shell's completion adds:
+         * RUN/latest, not RUN//latest, in paths and messages */
+        char run[PATH_MAX];
+        if (sg_path_trim_slashes(arg, run, sizeof run)) return sg_errf(err, "%s: path too long", arg);
         int64_t named = -1;   /* the step latest named at the previous try */
         for (int tries = 0;; tries++) {
             int64_t step;
-            if (sg_ckpt_latest(arg, &step, err)) return -1;
-            if (step < 0) return sg_errf(err, "%s: no checkpoint found (no %s/latest)", arg, arg);
-            sg_ckpt_path(path, cap, arg, step, "G");
+            if (sg_ckpt_latest(run, &step, err)) return -1;
+            if (step < 0) return sg_errf(err, "%s: no checkpoint found (no %s/latest)", arg, run);
+            sg_ckpt_path(path, cap, run, step, "G");
             if (!read_generator_info(path, info, err)) return 0;
             if (!sg_path_missing(path)) return -1;   /* an error other than the file vanishing */
             /* Gone between reading latest and opening the file (sg-train --keep
              * deleted it): latest has moved on; read it again. The same step
              * again, or too many tries: the run is missing its checkpoint. */
             if (step == named || tries + 1 >= SG_CKPT_FIND_TRIES)
-                return sg_errf(err, "%s: %s/latest names %s, which is missing", arg, arg, path);
+                return sg_errf(err, "%s: %s/latest names %s, which is missing", arg, run, path);
             named = step;
         }
     }

@@ -31,6 +31,16 @@ void sg_dir_of(const char *path, char *dir, size_t n)
     else snprintf(dir, n, "%.*s", (int)(slash - path), path);
 }
 
+int sg_path_trim_slashes(const char *path, char *out, size_t n)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') len--;
+    if (len >= n) return -1;
+    memcpy(out, path, len);
+    out[len] = 0;
+    return 0;
+}
+
 static int write_all(int fd, const char *name, const void *data, size_t len, sg_err *err)
 {
     const char *p = data;

@@ -656,8 +656,7 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
 static void split_path(const char *path, char *dir, size_t dir_cap, char *base, size_t base_cap)
 {
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
-    for (size_t l = strlen(p); l > 1 && p[l - 1] == '/';) p[--l] = 0;
+    if (sg_path_trim_slashes(path, p, sizeof p)) snprintf(p, sizeof p, "%s", path);   /* cut: as it was */
     sg_dir_of(p, dir, dir_cap);
     const char *slash = strrchr(p, '/');
     snprintf(base, base_cap, "%s", slash ? slash + 1 : p);
@@ -690,20 +689,22 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
     die_run_part(arg);
     int64_t latest;
     sg_err ignored;
-    if (sg_ckpt_arg_is_run(arg) && !sg_ckpt_latest(arg, &latest, &ignored) && latest < 0) {
-        int64_t newest = sg_ckpt_newest_complete(arg, INT64_MAX);
+    char run[PATH_MAX];   /* RUN/ckpt/..., not RUN//ckpt/... */
+    if (sg_path_trim_slashes(arg, run, sizeof run)) cli_die_err(err);
+    if (sg_ckpt_arg_is_run(run) && !sg_ckpt_latest(run, &latest, &ignored) && latest < 0) {
+        int64_t newest = sg_ckpt_newest_complete(run, INT64_MAX);
         char prefix[PATH_MAX];
         if (newest >= 0) {
-            sg_ckpt_path(prefix, sizeof prefix, arg, newest, NULL);
+            sg_ckpt_path(prefix, sizeof prefix, run, newest, NULL);
             cli_die("%s; to sample from the newest complete checkpoint there: --ckpt %s", err->msg,
                     cli_shell_word(prefix));
         }
         /* a G alone (a converted reference checkpoint in RUN/ckpt, or a
          * directory of G files given as RUN) */
         char ckdir[PATH_MAX];
-        snprintf(ckdir, sizeof ckdir, "%s/ckpt", arg);
+        snprintf(ckdir, sizeof ckdir, "%s/ckpt", run);
         if (!sg_ckpt_newest_generator_file(ckdir, prefix, sizeof prefix) ||
-            !sg_ckpt_newest_generator_file(arg, prefix, sizeof prefix))
+            !sg_ckpt_newest_generator_file(run, prefix, sizeof prefix))
             cli_die("%s; a G file is there: --ckpt %s", err->msg, cli_shell_word(prefix));
     }
     cli_die_err(err);

@@ -548,6 +548,10 @@ PY
     [ "$status" -eq 1 ]
     [ "$output" = "sg-sample: $W/run: no checkpoint found (no $W/run/latest); to sample from the newest complete checkpoint there: --ckpt $W/run/ckpt/$n" ]
     [ ! -e "$W/out.png" ]
+    # a trailing slash (a shell's completion): RUN/latest and RUN/ckpt, not RUN//...
+    run sg-sample --ckpt "$W/run/" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/run/: no checkpoint found (no $W/run/latest); to sample from the newest complete checkpoint there: --ckpt $W/run/ckpt/$n" ]
     # what it names works
     sg-sample --ckpt "$W/run/ckpt/$n" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     is_png "$W/out.png"
@@ -575,6 +579,9 @@ PY
     [ "$status" -eq 1 ]
     [ "$output" = "sg-sample: $W/celeba: no checkpoint found (no $W/celeba/latest); a G file is there: --ckpt $W/celeba/ckpt/000100" ]
     [ ! -e "$W/out.png" ]
+    run sg-sample --ckpt "$W/celeba//" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/celeba//: no checkpoint found (no $W/celeba/latest); a G file is there: --ckpt $W/celeba/ckpt/000100" ]
     # what it names works
     sg-sample --ckpt "$W/celeba/ckpt/000100" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     is_png "$W/out.png"
