@@ -54,7 +54,7 @@ $(shell mkdir -p '$(OUT)' && LC_ALL=C find -L '$(RAFD)' -mindepth 1 -maxdepth 2 
         test -z "$$(find -L '$(RAFD)' -mindepth 1 -maxdepth 2 -newer '$(SHARDS)/RaFD.lmdb' -print -quit 2>/dev/null)" && \
         touch -r '$(SHARDS)/RaFD.lmdb' '$(RAFD_LIST).new'; mv -f '$(RAFD_LIST).new' '$(RAFD_LIST)'; }; })
 
-$(SHARDS)/RaFD.lmdb: $(RAFD_LIST)
+$(SHARDS)/RaFD.lmdb: $(RAFD_LIST) $(OUT)/pack.args
 	@mkdir -p $(SHARDS)
 	$(BIN)/celeb-pack --force --folders '$(RAFD)' --crop $(RAFD_CROP) --size $(SIZE) -o $@
 

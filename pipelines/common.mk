@@ -128,12 +128,25 @@ $(SPLIT)/split.done: $(ATTR_LIST) $(if $(filter partition,$(SPLIT_BY)),$(wildcar
 	rmdir $(SPLIT).new
 	touch $@
 
+# $(OUT)/pack.args holds what every shard is packed with (CROP, SIZE, a
+# pipeline's own crops and each set's ATTRS_<set>), rewritten only when it
+# changes: a change packs the shards anew (it was ignored: SIZE=64 after a
+# 128 px run kept the 128 px shards), and a run trained on the old ones then
+# stops (see training below). An OUT packed by a build before this file adopts
+# its shards (the file is dated 1970, older than any of them).
+PACK_ARGS_LINE = --crop $(CROP) --size $(SIZE) $(if $(RAFD_CROP),--rafd-crop $(RAFD_CROP)) \
+    $(foreach v,$(sort $(filter ATTRS_%,$(.VARIABLES))),$(v)=$($(v)))
+$(shell mkdir -p '$(OUT)' && { echo '$(strip $(PACK_ARGS_LINE))' | cmp -s - '$(OUT)/pack.args' || \
+    { echo '$(strip $(PACK_ARGS_LINE))' > '$(OUT)/pack.args.new' && \
+      if test ! -e '$(OUT)/pack.args' && test -d '$(SHARDS)'; then touch -d @0 '$(OUT)/pack.args.new'; fi && \
+      mv '$(OUT)/pack.args.new' '$(OUT)/pack.args'; }; })
+
 # <set>_train.lmdb, <set>_test.lmdb: the split's lists attr_<set>_*.txt, packed
 # with ATTRS_<set>. A list is the split's output (an empty recipe: make looks at
 # its time again after the split); .PRECIOUS: not removed as intermediate.
 .PRECIOUS: $(SPLIT)/attr_%.txt
 $(SPLIT)/attr_%.txt: $(SPLIT)/split.done ;
-$(SHARDS)/%.lmdb: $(SPLIT)/attr_%.txt
+$(SHARDS)/%.lmdb: $(SPLIT)/attr_%.txt $(OUT)/pack.args
 	@mkdir -p $(SHARDS)
 	$(BIN)/celeb-pack --force --attrs $(SPLIT)/attr_$*.txt --images $(IMAGES) \
 	    --select $(ATTRS_$(firstword $(subst _, ,$*))) --crop $(CROP) --size $(SIZE) -o $@

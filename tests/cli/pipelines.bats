@@ -277,6 +277,41 @@ stop_at_2() {
     [[ "$output" == *"celeb-pack"* ]]
 }
 
+# What the shards are packed with (SIZE, CROP, each set's attributes) is in
+# OUT/pack.args: a change packs them again (it was ignored: SIZE=32 after a
+# 16 px run kept the 16 px shards and trained on them), and the run trained on
+# the old ones stops, kept. An OUT of a build before pack.args adopts its shards.
+@test "pipelines: a changed SIZE, CROP or ATTRS packs the shards again and the run stops, kept; an older OUT adopts its shards" {
+    mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/pack" TEST=5 $TINY "$@"; }
+    mk > /dev/null
+    stop_at_2 "$T/pack"
+    rm "$T/pack/pack.args"
+    run mk
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"celeb-pack"* ]]
+    [[ "$output" == *"sg-train -o $T/pack/run --resume "* ]]
+    [ "$(cat "$T/pack/run/latest")" = 000004 ]
+    run mk SIZE=32
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"celeb-pack --force"*"--size 32 -o $T/pack/shards/celeba_train.lmdb"* ]]
+    [[ "$output" == *"$T/pack/run was trained on other data ($T/pack/shards/celeba_train.lmdb was packed since)"* ]]
+    [[ "$(celeb-dump "$T/pack/shards/celeba_train.lmdb")" == *"image           32x32,"* ]]
+    [ "$(cat "$T/pack/run/latest")" = 000004 ]
+    run mk SIZE=32 CROP=150
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"celeb-pack --force"*"--crop 150 --size 32"* ]]
+    run mk SIZE=32 CROP=150 ATTRS=Bangs,Male
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"celeb-pack --force"*"--select Bangs,Male "* ]]
+    [[ "$(celeb-dump "$T/pack/shards/celeba_train.lmdb")" == *"labels          2, multi-hot: Bangs Male"* ]]
+    [ "$(cat "$T/pack/run/latest")" = 000004 ]
+    # the same again: nothing packed
+    run mk SIZE=32 CROP=150 ATTRS=Bangs,Male
+    [[ "$output" != *"celeb-pack"* ]]
+}
+
 # Make splits words at spaces: such a path cannot be a target or a prerequisite
 # (it failed with 'no list_attr_celeba.txt there' for a list that was there, or
 # with 'overriding recipe' warnings, and left a stray OUT, review-live19 F5).
