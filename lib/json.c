@@ -250,6 +250,10 @@ static int parse_number(parser *p, json_value *v)
             if (mag > (UINT64_MAX - dig) / 10) { overflow = 1; break; }
             mag = mag * 10 + dig;
         }
+        if (!overflow && !neg) {
+            v->is_uint = 1;
+            v->u = mag;
+        }
         if (!overflow && (neg ? mag <= (uint64_t)INT64_MAX + 1 : mag <= (uint64_t)INT64_MAX)) {
             v->is_int = 1;
             v->i = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
@@ -637,6 +641,16 @@ int json_get_int(const json_value *obj, const char *key, int64_t *out, sg_err *e
     return 0;
 }
 
+int json_get_u64(const json_value *obj, const char *key, uint64_t *out, sg_err *err)
+{
+    const json_value *v;
+    if (get_typed(obj, key, JSON_NUMBER, &v, err) != 0) return -1;
+    if (!v->is_uint)
+        return sg_errf(err, "key \"%s\": expected an integer from 0 to %llu", key, (unsigned long long)UINT64_MAX);
+    *out = v->u;
+    return 0;
+}
+
 int json_get_bool(const json_value *obj, const char *key, int *out, sg_err *err)
 {
     const json_value *v;
@@ -710,6 +724,7 @@ int json_buf_value(sg_buf *b, const json_value *v)
     case JSON_BOOL: return sg_buf_puts(b, v->boolean ? "true" : "false");
     case JSON_NUMBER:
         if (v->is_int) return sg_buf_appendf(b, "%lld", (long long)v->i);
+        if (v->is_uint) return sg_buf_appendf(b, "%llu", (unsigned long long)v->u);
         return json_buf_double(b, v->num);
     case JSON_STRING: return json_buf_string(b, v->str, v->str_len);
     case JSON_ARRAY:

@@ -11,7 +11,9 @@
  * Numbers: always a double (num); when the literal is an integer (no fraction,
  * no exponent) that fits in int64 it is also parsed exactly into i (is_int = 1),
  * so offsets and counts beyond 2^53 survive; a literal like 1e3 or 2.0 whose value
- * is integral and at most 2^53 in magnitude also gets is_int = 1. A literal
+ * is integral and at most 2^53 in magnitude also gets is_int = 1. An integer
+ * literal from 0 to 2^64 - 1 is also parsed exactly into u (is_uint = 1: a
+ * uint64_t seed past 2^63 - 1). A literal
  * whose magnitude overflows a double is an error.
  * Errors: "line L column C: problem" (1-based; column counts characters). The
  * caller limits the input size (e.g. sg_read_file's max_bytes).
@@ -32,6 +34,8 @@ struct json_value {
     int boolean;            /* JSON_BOOL: 0 or 1 */
     int is_int;             /* JSON_NUMBER: i holds the exact value */
     int64_t i;
+    int is_uint;            /* JSON_NUMBER: an integer literal from 0 to 2^64 - 1, exact in u */
+    uint64_t u;
     double num;             /* JSON_NUMBER */
     char *str;              /* JSON_STRING: UTF-8, NUL-terminated; may contain NUL (\u0000),
                              * and bytes that are not UTF-8 (from \udc80..\udcff) */
@@ -80,6 +84,9 @@ static inline int json_is(const json_value *v, json_type t) { return v && v->typ
 int json_get_str(const json_value *obj, const char *key, const char **out, sg_err *err);
 int json_get_num(const json_value *obj, const char *key, double *out, sg_err *err);
 int json_get_int(const json_value *obj, const char *key, int64_t *out, sg_err *err);
+/* An integer literal from 0 to 2^64 - 1 (is_uint), else "key \"k\": expected an
+ * integer from 0 to 18446744073709551615". */
+int json_get_u64(const json_value *obj, const char *key, uint64_t *out, sg_err *err);
 int json_get_bool(const json_value *obj, const char *key, int *out, sg_err *err);
 int json_get_array(const json_value *obj, const char *key, const json_value **out, sg_err *err);
 int json_get_object(const json_value *obj, const char *key, const json_value **out, sg_err *err);

@@ -431,7 +431,7 @@ typedef struct {
     char type;                    /* 'i' int, 'l' int64_t, 'u' uint64_t, 'd' double, 'b' a JSON
                                      boolean into an int, 'c' one of choices[] into an int (its index) */
     size_t off;                   /* offsetof(sg_train_options, ...) */
-    int64_t ilo, ihi;             /* 'i', 'l', 'u' */
+    int64_t ilo, ihi;             /* 'i', 'l' ('u': 0 to UINT64_MAX) */
     double dlo, dhi;              /* 'd' */
     const char *choices[2];       /* 'c' */
     int optional;                 /* may be missing (then the default), and is ignored when not an
@@ -456,7 +456,7 @@ static const run_field run_fields[] = {
     {SEC_TRAINING, "lambda_gp", 'd', OPT(lambda_gp), .dlo = 0, .dhi = 1e6},
     {SEC_TRAINING, "flip", 'b', OPT(flip), .optional = 0},
     {SEC_TRAINING, "target_labels", 'c', OPT(target_random), .choices = {"permute", "random"}},
-    {SEC_TRAINING, "seed", 'u', OPT(seed), .ilo = 0, .ihi = INT64_MAX},
+    {SEC_TRAINING, "seed", 'u', OPT(seed), .ilo = 0},   /* 0 to UINT64_MAX */
     {SEC_TRAINING, "log_every", 'l', OPT(log_every), .ilo = 0, .ihi = INT64_MAX},
     {SEC_TRAINING, "sample_every", 'l', OPT(sample_every), .ilo = 0, .ihi = INT64_MAX},
     {SEC_TRAINING, "save_every", 'l', OPT(save_every), .ilo = 0, .ihi = INT64_MAX},
@@ -491,15 +491,17 @@ static int read_field(const json_value *obj, const run_field *f, sg_train_option
     double d;
     const char *str;
     switch (f->type) {
-    case 'i': case 'l': case 'u':
+    case 'u':   /* the whole uint64_t range (a seed): not bounded by ilo, ihi */
+        if (json_get_u64(obj, f->key, (uint64_t *)at, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
+        return 0;
+    case 'i': case 'l':
         if (f->optional && (!json_get(obj, f->key) || json_get_int(obj, f->key, &v, &e))) return 0;
         if (json_get_int(obj, f->key, &v, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
         if (v < f->ilo || v > f->ihi)
             return sg_errf(err, "%s: \"%s\": \"%s\" is %lld, expected %lld to %lld", path, sec, f->key,
                            (long long)v, (long long)f->ilo, (long long)f->ihi);
         if (f->type == 'i') *(int *)at = (int)v;
-        else if (f->type == 'l') *(int64_t *)at = v;
-        else *(uint64_t *)at = (uint64_t)v;
+        else *(int64_t *)at = v;
         return 0;
     case 'd':
         if (json_get_num(obj, f->key, &d, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);

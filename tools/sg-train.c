@@ -47,7 +47,7 @@ static void usage(void)
            "      --target-labels permute|random\n"
            "                            target labels: the batch's labels permuted (permute, the\n"
            "                            default: the reference's) or independent random labels\n"
-           "      --seed N              seed of every random draw (0)\n"
+           "      --seed N              seed of every random draw (0; 0 to 2^64-1)\n"
            "      --device cpu|cuda|cuda:N|auto\n"
            "                            compute device (cuda: GPU 0; auto, the default: GPU 0\n"
            "                            if usable, else the CPU)\n"
@@ -361,7 +361,7 @@ static void parse_options(struct run *run, int argc, char **argv)
             else if (!strcmp(optarg, "random")) o->target_random = 1;
             else cli_usage_error("--target-labels: '%s' is not permute or random", sg_quote_str(optarg).s);
             break;
-        case O_SEED: o->seed = (uint64_t)cli_parse_long("--seed", optarg, 0, LONG_MAX); break;
+        case O_SEED: o->seed = cli_parse_u64("--seed", optarg, UINT64_MAX); break;
         case O_DEVICE:
             if (sg_device_parse(optarg, NULL) < 0)
                 cli_usage_error("--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(optarg).s);

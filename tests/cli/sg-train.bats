@@ -1174,6 +1174,40 @@ PY
   [ "$status" -eq 0 ]
 }
 
+@test "--seed takes the whole uint64_t range, 0 to 2^64-1: recorded, resumed exactly, and not cut to 2^63-1; beyond, negative or junk is a usage error" {
+  sg-train -o "$T/r" --iters 3 --sample-every 0 --seed 18446744073709551615 "${TINY[@]}" "$D/a.lmdb"
+  grep -q '"seed": 18446744073709551615,' "$T/r/config.json"
+  [ "$(st_meta "$T/r/ckpt/000003-state.safetensors" seed)" = 18446744073709551615 ]
+  # a resume reads it back from config.json (with --seed given or not) and goes on exactly
+  sg-train -o "$T/s" --iters 2 --sample-every 0 --seed 18446744073709551615 "${TINY[@]}" "$D/a.lmdb"
+  sg-train -o "$T/s" --resume --iters 3 --seed 18446744073709551615 -q
+  cmp "$T/r/ckpt/000003-G.safetensors" "$T/s/ckpt/000003-G.safetensors"
+  run sg-train -o "$T/r" --resume --iters 4 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run sg-train -o "$T/r" --resume --iters 5 --seed 9223372036854775807
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: --seed 9223372036854775807 differs from the run's 18446744073709551615 (the data order and draws would change)" ]
+  sg-train -o "$T/m" --iters 3 --sample-every 0 --seed 9223372036854775807 "${TINY[@]}" "$D/a.lmdb"
+  ! cmp -s "$T/r/ckpt/000003-G.safetensors" "$T/m/ckpt/000003-G.safetensors" || false
+  local s
+  for s in 18446744073709551616 99999999999999999999 -1 -18446744073709551615; do
+    run sg-train -o "$T/x" --seed "$s" "${TINY[@]}" "$D/a.lmdb"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-train: --seed: $s is out of range [0, 18446744073709551615]" ]
+    [ "${lines[1]}" = "Try 'sg-train --help'." ]
+  done
+  for s in 1x 0x10 ""; do
+    run sg-train -o "$T/x" --seed "$s" "${TINY[@]}" "$D/a.lmdb"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-train: --seed: '$s' is not an integer" ]
+  done
+  [ ! -e "$T/x" ]
+  # a seed out of range in a hand-edited config.json is one line
+  sed -i 's/"seed": 18446744073709551615/"seed": -1/' "$T/r/config.json"
+  refused_run_unchanged "$T/r" "sg-train: $T/r/config.json: \"training\": key \"seed\": expected an integer from 0 to 18446744073709551615" --resume --iters 5
+}
+
 # Rewrites safetensors metadata key $2 of file $1 as $3 ("-": removes the key), as another build would have written it.
 st_set_meta() {
   /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
