@@ -906,6 +906,18 @@ void sg_run_dataset_name(const char *shard_path, char *out, size_t n)
     const char *start = shard_path;
     for (size_t k = 0; k < l; k++) if (shard_path[k] == '/' && k + 1 < l) start = shard_path + k + 1;
     size_t bl = (size_t)(shard_path + l - start);
+    /* "." or ".." (x.lmdb/., a shard given from inside it) names no shard:
+     * the directory it stands for does. Only then: a link keeps its own name. */
+    char *canon = NULL;
+    if ((bl == 1 && start[0] == '.') || (bl == 2 && start[0] == '.' && start[1] == '.')) {
+        canon = realpath(shard_path, NULL);
+        if (canon && strcmp(canon, "/")) {
+            sg_run_dataset_name(canon, out, n);
+            free(canon);
+            return;
+        }
+        free(canon);
+    }
     if (bl >= n) bl = n - 1;
     memcpy(out, start, bl);
     out[bl] = 0;

@@ -87,7 +87,8 @@ int sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows);
 
 /* The dataset name sg-train gives a shard (config.json, checkpoints, and
  * sg-sample's --targets N:NAME): its last path component without ".lmdb"
- * (trailing slashes ignored), cut to n - 1 bytes. */
+ * (trailing slashes ignored), cut to n - 1 bytes; a last component "." or
+ * ".." is replaced by the canonical path's (realpath: x.lmdb/. is "x"). */
 void sg_run_dataset_name(const char *shard_path, char *out, size_t n);
 /* RUN/config.json: options and shard paths of an existing run. */
 int sg_run_config_read(const char *run_dir, sg_train_options *opt, char ***shard_paths,

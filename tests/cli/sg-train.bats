@@ -990,6 +990,20 @@ PY
   [ "$(grep -o '"dataset":"[^"]*"' "$T/s/history.jsonl" | tr '\n' ' ')" = '"dataset":"a" "dataset":"b" ' ]
 }
 
+@test "a shard given as '.', 'x.lmdb/.' or 'x.lmdb/sub/..' is named after the directory it stands for (it was '.'); a trailing slash as before" {
+  cp -r "$D/a.lmdb" "$T/celebA.lmdb"
+  mkdir "$T/celebA.lmdb/sub"
+  (cd "$T/celebA.lmdb" && sg-train -o "$T/dot" --iters 2 --log-every 1 --sample-every 0 "${TINY[@]}" .)
+  grep -q '"name": "celebA"' "$T/dot/config.json"
+  [ "$(grep -o '"dataset":"[^"]*"' "$T/dot/history.jsonl" | sort -u)" = '"dataset":"celebA"' ]
+  local k=0 given
+  for given in "$T/celebA.lmdb/." "$T/celebA.lmdb/./" "$T/celebA.lmdb/sub/.." "$T/celebA.lmdb/"; do
+    k=$((k + 1))
+    sg-train -o "$T/r$k" --iters 1 --sample-every 0 "${TINY[@]}" "$given"
+    grep -q '"name": "celebA"' "$T/r$k/config.json"
+  done
+}
+
 @test "--precision on the CPU says it does nothing there (it was accepted silently); fp32 says nothing" {
   run sg-train -o "$T/r" --iters 1 --sample-every 0 --precision bf16 "${TINY[@]}" "$D/a.lmdb"
   [ "$status" -eq 0 ]

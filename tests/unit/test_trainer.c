@@ -205,6 +205,34 @@ static void test_dataset_name(void)
     }
     sg_run_dataset_name("/d/celebA_train.lmdb", out, 6);
     CHECK(!strcmp(out, "celeb"), "cut to the buffer: %s", out);
+    /* "." and "..": the directory they stand for names the dataset (it was ".") */
+    char p[400], sub[400];
+    snprintf(p, sizeof p, "%s/named.lmdb", dir);
+    snprintf(sub, sizeof sub, "%s/sub", p);
+    mkdir(p, 0755);
+    mkdir(sub, 0755);
+    const char *fmt[4] = {"%s/.", "%s/./", "%s/sub/..", "%s/sub/../"};
+    for (int k = 0; k < 4; k++) {
+        char in2[500];
+        snprintf(in2, sizeof in2, fmt[k], p);
+        sg_run_dataset_name(in2, out, sizeof out);
+        CHECK(!strcmp(out, "named"), "dataset name of %s: %s, want named", in2, out);
+    }
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) && chdir(p) == 0) {
+        sg_run_dataset_name(".", out, sizeof out);
+        CHECK(!strcmp(out, "named"), "dataset name of . inside named.lmdb: %s", out);
+        sg_run_dataset_name("sub/..", out, sizeof out);
+        CHECK(!strcmp(out, "named"), "dataset name of sub/.. inside named.lmdb: %s", out);
+        if (chdir(cwd)) {}
+    }
+    /* a link keeps its own name; a path that does not resolve, the text */
+    snprintf(sub, sizeof sub, "%s/link.lmdb", dir);
+    CHECK(symlink(p, sub) == 0, "symlink %s", sub);
+    sg_run_dataset_name(sub, out, sizeof out);
+    CHECK(!strcmp(out, "link"), "dataset name of a link: %s", out);
+    sg_run_dataset_name("/nonexistent-dir/x/.", out, sizeof out);
+    CHECK(!strcmp(out, "."), "a missing path's name: %s", out);
 }
 
 /* The shown rate counts saves and samples: 99 fast iterations and a slow one
