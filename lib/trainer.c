@@ -795,6 +795,25 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
                     sg_quote_str(name).s, json_len(labels), sg_quote_str(kind).s);
             goto done;
         }
+        /* Another shard of these labels while the run's own is still there (the
+         * test shards beside the training ones): not a moved shard. Taken as one,
+         * the run went on training on other data under other names. The same
+         * directory (device and inode) under another spelling or link is the
+         * run's; one gone, or no longer a shard, was moved. */
+        const char *rp = json_str(json_get(d, "path"));
+        struct stat rst, gst;
+        if (rp && sg_shard_dir_looks_like(rp) && stat(rp, &rst) == 0 && stat(t->shard_paths[k], &gst) == 0 &&
+            (rst.st_dev != gst.st_dev || rst.st_ino != gst.st_ino)) {
+            sg_buf r = SG_BUF_INIT;
+            sg_buf_put_escaped(&r, rp, strlen(rp), 0);
+            if (r.failed) sg_err_oom(err, "out of memory");
+            else
+                sg_errf(err, "%s is not the run's dataset %d %s, whose shard %s is still there: give the run's "
+                        "shards (--resume without shards takes them); to go on with %s instead, move that one away "
+                        "first", given[k], k + 1, sg_quote_str(name).s, r.data, given[k]);
+            sg_buf_free(&r);
+            goto done;
+        }
         /* The same labels, other records (repacked, or another split): allowed, but
          * the epochs' permutations are of another count, so the run goes on
          * differently from an uninterrupted one. */
@@ -804,6 +823,10 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
                      "from the run's", t->shard_paths[k], (unsigned long long)sm->count,
                      sg_quote_str(name).s, (long long)count->i);
     }
+    /* The datasets keep the run's names (in its checkpoints' labels and its
+     * history), whatever the paths they are now at are called */
+    for (int k = 0; k < t->nd; k++)
+        snprintf(t->info.dataset_names[k], SG_CKPT_NAME_MAX, "%s", json_str(json_get(json_at(ds, k), "name")));
     rc = 0;
 done:
     json_free(root);

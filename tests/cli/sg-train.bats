@@ -1557,6 +1557,36 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   [ "$(cat "$T/r/latest")" = 000005 ]
 }
 
+@test "resume refuses another shard of the same labels while the run's own is still there (the test shards beside the training ones); a link to the run's own resumes; a moved one keeps the run's dataset name" {
+  cp -r "$D/a.lmdb" "$T/celebA_train.lmdb"
+  cp -r "$D/b.lmdb" "$T/celebB_train.lmdb"
+  cp -r "$D/a.lmdb" "$T/celebA_test.lmdb"
+  cp -r "$D/b.lmdb" "$T/celebB_test.lmdb"
+  sg-train -o "$T/r" --iters 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$T/celebA_train.lmdb" "$T/celebB_train.lmdb"
+  A=$(realpath "$T/celebA_train.lmdb")
+  refused_run_unchanged "$T/r" "sg-train: $T/celebA_test.lmdb is not the run's dataset 1 celebA_train, whose shard $A is still there: give the run's shards (--resume without shards takes them); to go on with $T/celebA_test.lmdb instead, move that one away first" --resume --iters 4 "$T/celebA_test.lmdb" "$T/celebB_test.lmdb"
+  B=$(realpath "$T/celebB_train.lmdb")
+  refused_run_unchanged "$T/r" "sg-train: $T/celebB_test.lmdb is not the run's dataset 2 celebB_train, whose shard $B is still there: give the run's shards (--resume without shards takes them); to go on with $T/celebB_test.lmdb instead, move that one away first" --resume --iters 4 "$T/celebA_train.lmdb" "$T/celebB_test.lmdb"
+  # the run's own shard under another spelling or through a link: the same directory, resumes
+  ln -s "$T/celebA_train.lmdb" "$T/link.lmdb"
+  run sg-train -o "$T/r" --resume --iters 3 -q "$T/link.lmdb" "$T/../$(basename "$T")/celebB_train.lmdb/"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(cat "$T/r/latest")" = 000003 ]
+  # moved (the recorded path gone): resumes, and the datasets keep the run's names (they became the new paths')
+  mkdir "$T/moved"
+  mv "$T/celebA_train.lmdb" "$T/moved/celebA.lmdb"
+  run sg-train -o "$T/r" --resume --iters 4 -q "$T/moved/celebA.lmdb" "$T/celebB_train.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  grep -q "\"path\": \"$(realpath "$T/moved/celebA.lmdb")\", \"name\": \"celebA_train\"" "$T/r/config.json"
+  [ "$(grep -o '"dataset":"[^"]*"' "$T/r/history.jsonl" | sort | uniq -c | tr -s ' ')" = " 2 \"dataset\":\"celebA_train\"
+ 2 \"dataset\":\"celebB_train\"" ]
+  # ... and the checkpoint answers to them
+  run sg-sample -q --ckpt "$T/r" --targets "+celebA_train:Male" -o "$T/s.png" "$D/synth/img_align_celeba/000001.jpg"
+  [ "$status" -eq 0 ]
+}
+
 @test "a shard whose metadata names a label twice is one line, in sg-train and celeb-dump" {
   cp -r "$D/a.lmdb" "$T/twice.lmdb"
   /usr/bin/python3 - "$T/twice.lmdb" <<'PY'
