@@ -62,6 +62,26 @@ float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters)
     return (float)(lr * (double)(iters - i) / (double)decay_iters);
 }
 
+/* more than a factor 2 apart, either way; 0 against a rate that is not is too */
+static int lr_far(float a, float b)
+{
+    float lo = a < b ? a : b, hi = a < b ? b : a;
+    return hi > 2 * lo;
+}
+
+int sg_train_lr_jump(const sg_train_options *run, const sg_train_options *now, int64_t at, float from[2],
+                     float to[2])
+{
+    const double run_lr[2] = {run->g_lr, run->d_lr}, now_lr[2] = {now->g_lr, now->d_lr};
+    int far = 0;
+    for (int k = 0; k < 2; k++) {
+        from[k] = at > 0 ? sg_train_lr(run_lr[k], at - 1, run->iters, run->decay_iters) : 0;
+        to[k] = at < now->iters ? sg_train_lr(now_lr[k], at, now->iters, now->decay_iters) : 0;
+        far |= lr_far(from[k], to[k]);
+    }
+    return at > 0 && at < now->iters && far;
+}
+
 int sg_train_g_step(int64_t i, int n_datasets, int n_critic)
 {
     return (i / n_datasets + 1) % n_critic == 0;

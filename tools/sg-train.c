@@ -235,6 +235,7 @@ struct run {
     long disk_full_wait;          /* operational: not in config.json, any value on --resume */
     const char *shards[SG_MAX_DATASETS];
     int n_shards;
+    sg_train_options recorded;    /* --resume: the run's options (config.json) */
     char **run_paths;             /* --resume: the run's shards (config.json) */
     int n_run_paths;
     char run_device[8], run_precision[8];   /* --resume: the run's device and precision, "" if none */
@@ -432,6 +433,7 @@ static void read_resumed_run(struct run *run)
         cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
                  "n_critic = 0); it goes on with the reference's (G after every dataset's D step in every "
                  "n_critic-th round), so it does not repeat an uninterrupted run", run->run_dir);
+    run->recorded = r;
     merge_resume_options(run, &r);
     if (run->n_shards == 0) take_run_shards(run);
 }
@@ -468,6 +470,44 @@ static void blame_shards_on_crash(const struct run *run)
     cli_on_crash_blame(blame);
 }
 
+/* --resume: one line when the learning rates change by more than a factor 2
+ * from the run's last iteration to the next (sg_train_lr_jump): a larger
+ * --iters moves the decay window, so a run decayed to about 0 would go on at
+ * nearly the full rate without a word. The schedule itself is the documented
+ * one. */
+static void warn_lr_jump(const struct run *run)
+{
+    const sg_train_options *r = &run->recorded, *o = &run->o;
+    int64_t at = sg_trainer_iteration(run->t);
+    float from[2], to[2];
+    if (!run->resume || !sg_train_lr_jump(r, o, at, from, to)) return;
+    /* the options given that changed the schedule */
+    char opts[256] = "";
+    size_t l = 0;
+    if (o->iters != r->iters) l += snprintf(opts + l, sizeof opts - l, " --iters %lld", (long long)o->iters);
+    if (o->decay_iters != r->decay_iters && l < sizeof opts)
+        l += snprintf(opts + l, sizeof opts - l, " --decay-iters %lld", (long long)o->decay_iters);
+    if (o->g_lr != r->g_lr && l < sizeof opts) l += snprintf(opts + l, sizeof opts - l, " --g-lr %g", o->g_lr);
+    if (o->d_lr != r->d_lr && l < sizeof opts) l += snprintf(opts + l, sizeof opts - l, " --d-lr %g", o->d_lr);
+    int decay_moved = o->iters != r->iters || o->decay_iters != r->decay_iters;
+    char rates[160];
+    if (from[0] == from[1] && to[0] == to[1])
+        snprintf(rates, sizeof rates, "the rate goes from %.2g to %.2g", from[0], to[0]);
+    else
+        snprintf(rates, sizeof rates, "G's rate goes from %.2g to %.2g, D's from %.2g to %.2g", from[0], to[0],
+                 from[1], to[1]);
+    int64_t d = o->decay_iters < o->iters ? o->decay_iters : o->iters;
+    char span[128];
+    if (d > 0)
+        snprintf(span, sizeof span, "the linear decay now runs over iterations %lld to %lld", (long long)(o->iters - d + 1),
+                 (long long)o->iters);
+    else
+        snprintf(span, sizeof span, "--decay-iters 0: no decay");
+    cli_warn("%s %s: %s at iteration %lld (%s)", opts[0] ? opts + 1 : "the options in force",
+             decay_moved ? "moves the learning-rate decay" : "changes the learning rate", rates, (long long)at + 1,
+             span);
+}
+
 /* The run directory set up (new, replaced with --force, or resumed) with
  * its shards opened. */
 static void open_trainer(struct run *run)
@@ -479,6 +519,7 @@ static void open_trainer(struct run *run)
     }
     if (run->other_device[0]) cli_warn("%s", run->other_device);
     if (sg_trainer_note(run->t)[0]) cli_warn("%s", sg_trainer_note(run->t));
+    warn_lr_jump(run);
     if (sg_trainer_iteration(run->t) > run->o.iters)
         cli_warn("%s: the run is at iteration %lld, past --iters %lld: nothing to train", run->run_dir,
                  (long long)sg_trainer_iteration(run->t), (long long)run->o.iters);

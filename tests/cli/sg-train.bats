@@ -305,6 +305,34 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$(cat "$T/split/latest")" = 000012 ]
 }
 
+@test "train longer: a resume whose --iters moves the decay window says the learning rate jumps, once; the schedule is as documented; no line when the rate stays within a factor 2" {
+  sg-train -o "$T/r" --iters 40 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  cp -r "$T/r" "$T/same"
+  run sg-train -o "$T/r" --resume --iters 80 -q
+  [ "$status" -eq 0 ]
+  # iteration 40 (0-based 39) used 1e-4 x 1/40; iteration 41 under --iters 80, 1e-4 x 40/80
+  [ "$output" = "sg-train: --iters 80 moves the learning-rate decay: the rate goes from 2.5e-06 to 5e-05 at iteration 41 (the linear decay now runs over iterations 1 to 80)" ]
+  [ "$(sed -nE 's/^\{"iteration":(4[01]),.*"lr":([^,]*),.*/\1 \2/p' "$T/r/history.jsonl" | awk '{ printf "%s %.2g\n", $1, $2 }')" = "40 2.5e-06
+41 5e-05" ]
+  # D's rate alone, and a decay that covers the rest: the line names what changed
+  run sg-train -o "$T/r" --resume --iters 100 --decay-iters 10 --d-lr 1e-3 -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: --iters 100 --decay-iters 10 --d-lr 0.001 moves the learning-rate decay: G's rate goes from 1.2e-06 to 0.0001, D's from 1.2e-06 to 0.001 at iteration 81 (the linear decay now runs over iterations 91 to 100)" ]
+  run sg-train -o "$T/r" --resume --iters 101 --decay-iters 0 --d-lr 1e-4 -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: --iters 101 --decay-iters 0 --d-lr 0.0001 moves the learning-rate decay: G's rate goes from 1e-05 to 0.0001, D's from 0.0001 to 0.0001 at iteration 101 (--decay-iters 0: no decay)" ]
+  # within a factor 2 (iteration 24 of 40 used 1e-4 x 17/40, 25 under --iters 44 uses 1e-4 x 20/44): nothing said
+  sg-train -o "$T/w" --iters 24 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  sed -i 's/"iters": 24/"iters": 40/' "$T/w/config.json"
+  run sg-train -o "$T/w" --resume --iters 44 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  # a stopped run resumed with its own options: nothing said
+  run sg-train -o "$T/same" --resume --iters 40 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
 @test "--keep keeps the newest checkpoints; the last iteration is always saved" {
   run sg-train -o "$T/r" --iters 11 --save-every 3 --keep 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   [ "$status" -eq 0 ]
@@ -495,7 +523,8 @@ PY
 }
 
 @test "between logged iterations a non-finite loss still stops the run before any checkpoint, naming the range" {
-  sg-train -o "$T/r" --iters 4 --log-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  # --decay-iters 0: the resumes to 12 and on keep the rate (else a line says it jumps)
+  sg-train -o "$T/r" --iters 4 --decay-iters 0 --log-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   poison_d "$T/r/ckpt/000004-D.safetensors"
   # NaN from iteration 5 on; losses are read at logged iterations (10) and checkpoints (7): 7 finds it.
   run sg-train -o "$T/r" --resume --iters 12 --log-every 10 --save-every 7
