@@ -112,8 +112,11 @@ int sg_shard_dir_looks_like(const char *path)
  * would stop its removal after the new one is already in place. */
 static int check_replaceable(const char *path, const struct stat *st, sg_err *err);
 
-int sg_shard_check_output(const char *path, int force, sg_err *err)
+int sg_shard_check_output(const char *path_given, int force, sg_err *err)
 {
+    /* "x.lmdb/" is x.lmdb itself: lstat of "link/" would follow the link */
+    char path[PATH_MAX];
+    if (sg_path_trim_slashes(path_given, path, sizeof path)) return sg_errf(err, "%s: path too long", path_given);
     struct stat st;
     if (lstat(path, &st) != 0) return 0;
     /* what --force would refuse is refused as such, not with advice to use it */

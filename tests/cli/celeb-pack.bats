@@ -196,6 +196,10 @@ print('same')"
     [ "$output" = "celeb-pack: $T/notes.txt exists and is not a shard; not replacing it" ]
     run celeb-pack $f --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/link.lmdb"
     [ "$output" = "celeb-pack: $T/link.lmdb is a symbolic link; not replacing it (give the shard's own path)" ]
+    # a trailing slash (a shell's completion) names the link itself too (was: "exists (use --force...)")
+    run celeb-pack $f --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/link.lmdb/"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-pack: $T/link.lmdb is a symbolic link; not replacing it (give the shard's own path)" ]
   done
   [ -f "$T/somedir/f" ]
   [ "$(cat "$T/notes.txt")" = "my notes" ]
@@ -643,7 +647,7 @@ except AssertionError as e:
   [ "$(celeb-dump --verify "$T/new.lmdb")" = "12 records OK" ]
   run celeb-pack "${args[@]}" -n 3 -o "$T/new.lmdb//"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-pack: $T/new.lmdb// exists (use --force to replace it)" ]
+  [ "$output" = "celeb-pack: $T/new.lmdb exists (use --force to replace it)" ]
   # The temporary directory was made inside the old shard, which then could not be replaced.
   run celeb-pack "${args[@]}" -n 3 -f -o "$T/new.lmdb/"
   echo "$output"
