@@ -886,7 +886,16 @@ static void check_options(const run_state *r)
     if (!o->data && (o->count >= 0 || o->have_seed)) refuse_shard_as_image(r->files, r->n_files);
     if (!o->data && o->count >= 0) cli_usage_error("--count is only for --data");
     if (!o->data && o->have_seed) cli_usage_error("--seed is only for --data");
-    if (!o->each && o->have_format) cli_usage_error("--format is only for --each (else -o's suffix, .png or .jpg, gives the type)");
+    if (!o->each && o->have_format) {
+        /* one output: -o's suffix gives the type (standard output: PNG); a
+         * --format that agrees with it is redundant, not wrong */
+        int jpeg = strcmp(o->output, "-") && sg_image_path_is_jpeg(o->output);
+        if ((strcmp(o->format, "jpg") == 0) != jpeg)
+            cli_usage_error("--format %s: the one output %s is written as %s (its type is -o's suffix, .png or "
+                            ".jpg; --format is for --each)", o->format,
+                            strcmp(o->output, "-") ? cli_shell_word(o->output) : "(standard output)",
+                            jpeg ? "JPEG" : "PNG");
+    }
     if (o->each && o->zoom) cli_usage_error("--zoom is only for a grid, not --each");
     if (!o->each) cli_refuse_image_to_terminal(o->output);
 }

@@ -112,8 +112,9 @@ setup() {
     check "--no-exif-rotate is only for image files" --data "$T/celebA_test.lmdb" --no-exif-rotate -o "$W/x.png"
     check "--count is only for --data" --count 3 "$img" -o "$W/x.png"
     check "--seed is only for --data" --seed 3 "$img" -o "$W/x.png"
-    check "--format is only for --each (else -o's suffix, .png or .jpg, gives the type)" --format jpg "$img" -o "$W/x.png"
-    check "--format is only for --each (else -o's suffix, .png or .jpg, gives the type)" --data "$T/celebA_test.lmdb" --format png -o "$W/x.png"
+    check "--format jpg: the one output $W/x.png is written as PNG (its type is -o's suffix, .png or .jpg; --format is for --each)" --format jpg "$img" -o "$W/x.png"
+    check "--format png: the one output $W/x.jpg is written as JPEG (its type is -o's suffix, .png or .jpg; --format is for --each)" --data "$T/celebA_test.lmdb" --format png -o "$W/x.jpg"
+    check "--format jpg: the one output (standard output) is written as PNG (its type is -o's suffix, .png or .jpg; --format is for --each)" --format jpg "$img"
     check "--zoom is only for a grid, not --each" --data "$T/celebA_test.lmdb" --each --zoom 2 -o "$W/d"
     [ ! -e "$W/x.png" ]
     [ ! -e "$W/d" ]
@@ -123,6 +124,13 @@ setup() {
     sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 2 --seed 1 --each --format jpg -o "$W/e"
     [ -f "$W/e/targets.tsv" ]
     ls "$W/e" | grep -q '_input\.jpg$'
+    # a --format that agrees with the one output's type is redundant, not wrong (it was refused for a while)
+    sg-sample -q --ckpt "$T/run" --device cpu --format png --targets +Bangs "$img" -o "$W/f.png"
+    is_png "$W/f.png"
+    sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 2 --format jpg -o "$W/f.JPEG"
+    is_jpeg "$W/f.JPEG"
+    sg-sample -q --ckpt "$T/run" --device cpu --format png --targets +Bangs "$img" > "$W/f2.png"
+    is_png "$W/f2.png"
 }
 
 # review-live19 F8: a shard of the dataset's labels packed with another crop
