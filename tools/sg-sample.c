@@ -1098,13 +1098,16 @@ static void finish_outputs(run_state *r)
     if (r->grid_png) {
         uint8_t *png;
         size_t png_len;
-        if (sg_png_background_end(r->grid_png, &png, &png_len, &r->err)) {
+        /* marked as a grid: celeb-synth --judge refuses one whatever its shape */
+        if (sg_png_background_end(r->grid_png, &png, &png_len, &r->err) ||
+            sg_image_add_comment(&png, &png_len, SG_IMAGE_GRID_COMMENT, &r->err)) {
             sg_err_prefix(&r->err, "%s", out);
             cli_die_err(&r->err);
         }
         if (sg_image_write_encoded(out, png, png_len, &r->err)) cli_die_output_err(&r->err, out);
         free(png);
-    } else if (r->g.active && sg_canvas_save(&r->g.cv, out, &r->err)) {
+    } else if (r->g.active && sg_image_write_commented(out, r->g.cv.rgb, r->g.cv.width, r->g.cv.height,
+                                                       SG_IMAGE_GRID_COMMENT, &r->err)) {
         cli_die_output_err(&r->err, out);
     }
     if (r->o.each) {

@@ -133,6 +133,42 @@ setup() {
     is_png "$W/f2.png"
 }
 
+# review-diff19 D5: celeb-synth --judge refused a grid by its shape alone, and
+# some grids (6 or 7 inputs at 16 px) are near square or 178:218: they were
+# judged as one face, exit 0. A grid carries a comment (PNG tEXt "Comment",
+# JPEG COM) that the judge reads; other readers (PIL, libpng) are unaffected.
+@test "sg-sample: a grid is marked as one (PNG tEXt, JPEG COM), and celeb-synth --judge refuses it whatever its shape" {
+    for n in 1 5 6 7; do
+        sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count $n -o "$W/g$n.png"
+        run celeb-synth --judge "$W/g$n.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "celeb-synth: $W/g$n.png: an sg-sample grid, not one face; judge sg-sample --each outputs" ]
+    done
+    sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 6 -o "$W/g6.jpg"
+    sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 6 > "$W/stdout.png"
+    sg-sample -q --ckpt "$T/run" --device cpu --targets +Bangs --grid "$T/synth/img_align_celeba/000001.jpg" -o "$W/f.png"
+    for g in g6.jpg stdout.png f.png; do
+        run celeb-synth --judge "$W/$g"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"an sg-sample grid, not one face"* ]]
+    done
+    if $PY -c 'import PIL' 2>/dev/null; then
+        $PY - "$W/g6.png" "$W/g6.jpg" <<'PY'
+import sys
+from PIL import Image
+png = Image.open(sys.argv[1]); png.load()      # load() checks every chunk's CRC
+assert png.info.get("Comment") == "sg-sample grid", png.info
+jpg = Image.open(sys.argv[2]); jpg.load()
+assert jpg.info.get("comment") == b"sg-sample grid", jpg.info
+PY
+    fi
+    # not a grid: --each's files and one translation are judged
+    sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 1 --each -o "$W/e"
+    sg-sample -q --ckpt "$T/run" --device cpu --targets +Bangs "$T/synth/img_align_celeba/000001.jpg" -o "$W/one.png"
+    run celeb-synth --judge "$W"/e/*.png "$W/one.png"
+    [ "$status" -eq 0 ]
+}
+
 # review-live19 F8: a shard of the dataset's labels packed with another crop
 # was translated without a word (image files already use the dataset's crop).
 @test "sg-sample: a --data shard packed with another crop than its dataset's training shard is named in one warning" {

@@ -557,6 +557,55 @@ static void test_encode_roundtrip(void)
     free(png);
 }
 
+/* A comment added to an encoded PNG or JPEG (sg-sample's grid mark): the
+ * pixels decode as before, the comment is found, another text is not, and
+ * a damaged or cut header never reads past its bytes. */
+static void test_image_comment(void)
+{
+    int w = 9, h = 5;
+    uint8_t rgb[9 * 5 * 3];
+    for (int i = 0; i < w * h * 3; i++) rgb[i] = (uint8_t)(i * 53 + 7);
+    for (int jpeg = 0; jpeg < 2; jpeg++) {
+        const char *kind = jpeg ? "JPEG" : "PNG";
+        uint8_t *data, *plain;
+        size_t len, plain_len;
+        sg_err err;
+        sg_image a = {0}, b = {0};
+        int rc = jpeg ? sg_jpeg_encode(rgb, w, h, 95, &data, &len, &err) : sg_png_encode(rgb, w, h, &data, &len, &err);
+        CHECK(rc == 0, "%s: %s", kind, err.msg);
+        if (rc) continue;
+        plain = malloc(len);
+        memcpy(plain, data, len);
+        plain_len = len;
+        CHECK(!sg_image_has_comment(data, len, SG_IMAGE_GRID_COMMENT), "%s: a comment before one was added", kind);
+        CHECK(sg_image_add_comment(&data, &len, SG_IMAGE_GRID_COMMENT, &err) == 0, "%s: %s", kind, err.msg);
+        CHECK(len == plain_len + (jpeg ? 4 : 12 + 8) + strlen(SG_IMAGE_GRID_COMMENT), "%s: %zu bytes added", kind,
+              len - plain_len);
+        CHECK(sg_image_has_comment(data, len, SG_IMAGE_GRID_COMMENT), "%s: the comment not found", kind);
+        CHECK(!sg_image_has_comment(data, len, "sg-sample gri"), "%s: a prefix taken as the comment", kind);
+        CHECK(!sg_image_has_comment(data, len, "another"), "%s: another text taken as the comment", kind);
+        CHECK(sg_image_decode(data, len, &a, &err) == 0, "%s with a comment: %s", kind, err.msg);
+        CHECK(sg_image_decode(plain, plain_len, &b, &err) == 0, "%s: %s", kind, err.msg);
+        if (a.rgb && b.rgb) check_pixels(jpeg ? "jpeg with a comment" : "png with a comment", a.rgb, b.rgb, w, h);
+        sg_image_free(&a);
+        sg_image_free(&b);
+        /* every cut of the header: no crash, and no comment where its bytes are cut */
+        for (size_t n = 0; n < 80 && n < len; n++) (void)sg_image_has_comment(data, n, SG_IMAGE_GRID_COMMENT);
+        /* a length field that points past the end */
+        if (!jpeg) { data[33] = 0x7f; CHECK(!sg_image_has_comment(data, len, SG_IMAGE_GRID_COMMENT), "PNG: a chunk past the end"); }
+        free(data);
+        free(plain);
+    }
+    uint8_t junk[40] = "not an image at all, not at all";
+    uint8_t *d = malloc(sizeof junk);
+    size_t n = sizeof junk;
+    memcpy(d, junk, n);
+    sg_err err;
+    CHECK(sg_image_add_comment(&d, &n, "x", &err) != 0, "a comment added to text");
+    CHECK(!sg_image_has_comment(d, n, "x"), "a comment found in text");
+    free(d);
+}
+
 /* ---- EXIF orientation ---- */
 
 /* A TIFF structure (EXIF's payload) holding IFD0 with the one entry
@@ -763,6 +812,7 @@ int main(void)
     test_probe_size_limits();
     test_probe_header_faults();
     test_encode_roundtrip();
+    test_image_comment();
     test_exif_orientation();
     return check_done();
 }
