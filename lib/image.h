@@ -151,9 +151,10 @@ int sg_image_write_commented(const char *path, const uint8_t *rgb, int width, in
 /* A comment in an encoded image, for programs that read it back: in a PNG a
  * tEXt chunk "Comment" right after IHDR, in a JPEG a COM segment after SOI
  * and its JFIF APP0 (text: printable ASCII, at most 1000 bytes). *data is
- * realloc'd. sg-sample marks its grids with SG_IMAGE_GRID_COMMENT, so that
- * celeb-synth --judge refuses one whatever its shape. */
-#define SG_IMAGE_GRID_COMMENT "sg-sample grid"
+ * realloc'd. The grids of sg-sample, sg-train's samples and celeb-dump --grid
+ * carry SG_IMAGE_GRID_COMMENT, so that celeb-synth --judge refuses one
+ * whatever its shape. */
+#define SG_IMAGE_GRID_COMMENT "stargan-c grid"
 int sg_image_add_comment(uint8_t **data, size_t *len, const char *text, sg_err *err);
 /* 1 when the encoded image (its first n bytes: the header up to the pixel
  * data is enough) holds text as a comment (PNG tEXt "Comment" before IDAT,

@@ -1893,7 +1893,7 @@ static int sample_once(sg_trainer *t, sg_err *err)
     snprintf(path, sizeof path, "%s/samples", t->run_dir);
     if (mkdir_in_run(path, err)) goto done;
     snprintf(path, sizeof path, "%s/samples/%06lld.png", t->run_dir, (long long)t->iter);
-    rc = sg_image_write(path, grid, W, S * n, err);
+    rc = sg_image_write_commented(path, grid, W, S * n, SG_IMAGE_GRID_COMMENT, err);   /* not one face */
 done:
     free(x); free(c); free(y); free(lab); free(grid); free(pix);
     return rc;

@@ -219,10 +219,11 @@ static int judge(char **files, int n_files, int json)
             cli_warn("%s: image too small (%dx%d) to judge", files[f], img.width, img.height);
             sg_image_free(&img); status = 1; continue;
         }
-        /* a verdict on it would mean nothing: sg-sample's grids (marked, whatever
+        /* a verdict on it would mean nothing: the tools' grids (marked, whatever
          * their shape), and any other image that is not one face's shape */
         if (sg_image_file_has_comment(files[f], SG_IMAGE_GRID_COMMENT)) {
-            cli_warn("%s: an sg-sample grid, not one face; judge sg-sample --each outputs", files[f]);
+            cli_warn("%s: a grid (sg-sample, sg-train's samples, celeb-dump --grid), not one face; judge sg-sample "
+                     "--each outputs", files[f]);
             sg_image_free(&img); status = 1; continue;
         }
         if (sg_synth_judge_framing(img.width, img.height) < 0) {

@@ -1098,7 +1098,7 @@ static void finish_outputs(run_state *r)
     if (r->grid_png) {
         uint8_t *png;
         size_t png_len;
-        /* marked as a grid: celeb-synth --judge refuses one whatever its shape */
+        /* marked as a grid: celeb-synth --judge refuses one whatever its shape (lib/image.h) */
         if (sg_png_background_end(r->grid_png, &png, &png_len, &r->err) ||
             sg_image_add_comment(&png, &png_len, SG_IMAGE_GRID_COMMENT, &r->err)) {
             sg_err_prefix(&r->err, "%s", out);

@@ -142,7 +142,7 @@ setup() {
         sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count $n -o "$W/g$n.png"
         run celeb-synth --judge "$W/g$n.png"
         [ "$status" -eq 1 ]
-        [ "$output" = "celeb-synth: $W/g$n.png: an sg-sample grid, not one face; judge sg-sample --each outputs" ]
+        [ "$output" = "celeb-synth: $W/g$n.png: a grid (sg-sample, sg-train's samples, celeb-dump --grid), not one face; judge sg-sample --each outputs" ]
     done
     sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 6 -o "$W/g6.jpg"
     sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 6 > "$W/stdout.png"
@@ -150,18 +150,34 @@ setup() {
     for g in g6.jpg stdout.png f.png; do
         run celeb-synth --judge "$W/$g"
         [ "$status" -eq 1 ]
-        [[ "$output" == *"an sg-sample grid, not one face"* ]]
+        [[ "$output" == *": a grid (sg-sample, sg-train's samples, celeb-dump --grid), not one face"* ]]
     done
     if $PY -c 'import PIL' 2>/dev/null; then
         $PY - "$W/g6.png" "$W/g6.jpg" <<'PY'
 import sys
 from PIL import Image
 png = Image.open(sys.argv[1]); png.load()      # load() checks every chunk's CRC
-assert png.info.get("Comment") == "sg-sample grid", png.info
+assert png.info.get("Comment") == "stargan-c grid", png.info
 jpg = Image.open(sys.argv[2]); jpg.load()
-assert jpg.info.get("comment") == b"sg-sample grid", jpg.info
+assert jpg.info.get("comment") == b"stargan-c grid", jpg.info
 PY
     fi
+    # sg-train's sample grids and celeb-dump --grid are marked too; celeb-dump
+    # --get is one face
+    sg-train -q -o "$W/r" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 --batch 2 \
+        --sample-every 1 "$T/celebA_test.lmdb"
+    celeb-dump --grid 2x2 -o "$W/dump.png" "$T/celebA_test.lmdb"
+    for g in "$W"/r/samples/*.png "$W/dump.png"; do
+        run celeb-synth --judge "$g"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *": a grid (sg-sample, sg-train's samples, celeb-dump --grid), not one face"* ]]
+    done
+    celeb-dump --get 0 -o "$W/rec.png" "$T/celebA_test.lmdb"
+    ! $PY - "$W/rec.png" <<'PY' 2>/dev/null || false
+import sys
+from PIL import Image
+assert "Comment" in Image.open(sys.argv[1]).info
+PY
     # not a grid: --each's files and one translation are judged
     sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 1 --each -o "$W/e"
     sg-sample -q --ckpt "$T/run" --device cpu --targets +Bangs "$T/synth/img_align_celeba/000001.jpg" -o "$W/one.png"
