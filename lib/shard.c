@@ -546,6 +546,22 @@ struct sg_shard {
 
 const sg_shard_meta *sg_shard_get_meta(const sg_shard *s) { return &s->meta; }
 
+const char *sg_shard_meta_differs(const sg_shard_meta *a, const sg_shard_meta *b)
+{
+    if (a->version != b->version) return "format version";
+    if (a->width != b->width || a->height != b->height) return "image size";
+    if (a->channels != b->channels) return "channel count";
+    if (a->pixel_encoding != b->pixel_encoding) return "pixel storage";
+    if (a->label_kind != b->label_kind) return "label kind";
+    int same = a->n_labels == b->n_labels;
+    for (uint32_t j = 0; same && j < a->n_labels; j++) same = !strcmp(a->label_names[j], b->label_names[j]);
+    if (!same) return "labels";
+    if (a->count != b->count) return "record count";
+    if (strcmp(a->source, b->source)) return "source";
+    if (a->crop != b->crop || a->size != b->size) return "preprocessing";
+    return NULL;
+}
+
 void sg_shard_close(sg_shard *s)
 {
     if (!s) return;

@@ -43,6 +43,13 @@ void sg_shard_close(sg_shard *s);
  * (what --force may replace, what a run directory must not be); 0 else. */
 int sg_shard_dir_looks_like(const char *path);
 const sg_shard_meta *sg_shard_get_meta(const sg_shard *s);
+/* Whether b's metadata says it holds other data than a's: what differs first,
+ * in celeb-dump's words ("image size", "record count", "source", ...; the
+ * source file as given to celeb-pack), or NULL when
+ * none does (a copy, or a repack of the same lists with the same options).
+ * created_by does not count: the same lists packed again by another version
+ * are the same data. */
+const char *sg_shard_meta_differs(const sg_shard_meta *a, const sg_shard_meta *b);
 
 /* Reads record index (0-based): pixels as (height, width, 3) RGB8 (decoded if the
  * shard stores PNG/JPEG), labels as n_labels floats 0/1 (one-hot: exactly one 1),

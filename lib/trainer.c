@@ -754,6 +754,24 @@ static int check_shard_order(sg_trainer *t, const char *const *given, const json
     return rc;
 }
 
+/* Whether the shard at rp (the one config.json records, still there) holds
+ * other data than the one given (meta: its metadata): 1, with why saying
+ * what differs ("its record count differs") or why they could not be
+ * compared; 0 for a copy. */
+static int recorded_shard_differs(const char *rp, const sg_shard_meta *meta, char *why, size_t why_len)
+{
+    sg_shard *rs = NULL;
+    sg_err e = {{0}};
+    if (sg_shard_open(&rs, rp, &e)) {
+        snprintf(why, why_len, "it could not be compared: %s", e.msg);
+        return 1;
+    }
+    const char *d = sg_shard_meta_differs(sg_shard_get_meta(rs), meta);
+    if (d) snprintf(why, why_len, "its %s differs", d);
+    sg_shard_close(rs);
+    return d != NULL;
+}
+
 /* Checks that the shards (given: as given on the command line, or the run's)
  * are the datasets config.json recorded. dup: the positions of a shard given
  * twice ({-1, -1}: none), refused unless the run was trained so. */
@@ -819,18 +837,22 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
          * test shards beside the training ones): not a moved shard. Taken as one,
          * the run went on training on other data under other names. The same
          * directory (device and inode) under another spelling or link is the
-         * run's; one gone, or no longer a shard, was moved. */
+         * run's; one gone, or no longer a shard, was moved. A copy of it (on a
+         * faster disk, the original kept, maybe read-only; a copied experiment)
+         * is the run's data too: the same metadata, as a moved shard, silently. */
         const char *rp = json_str(json_get(d, "path"));
         struct stat rst, gst;
+        char why[1100];
         if (rp && sg_shard_dir_looks_like(rp) && stat(rp, &rst) == 0 && stat(t->shard_paths[k], &gst) == 0 &&
-            (rst.st_dev != gst.st_dev || rst.st_ino != gst.st_ino)) {
+            (rst.st_dev != gst.st_dev || rst.st_ino != gst.st_ino) && recorded_shard_differs(rp, sm, why, sizeof why)) {
             sg_buf r = SG_BUF_INIT;
             sg_buf_put_escaped(&r, rp, strlen(rp), 0);
             if (r.failed) sg_err_oom(err, "out of memory");
             else
-                sg_errf(err, "%s is not the run's dataset %d %s, whose shard %s is still there: give the run's "
-                        "shards (--resume without shards takes them); to go on with %s instead, move that one away "
-                        "first", given[k], k + 1, sg_quote_str(name).s, r.data, given[k]);
+                sg_errf(err, "%s is not the run's dataset %d %s, whose shard %s is still there (and not a copy of "
+                        "it: %s): give the run's shards (--resume without shards takes them); to go on with %s "
+                        "instead, move that one away first", given[k], k + 1, sg_quote_str(name).s, r.data, why,
+                        given[k]);
             sg_buf_free(&r);
             goto done;
         }

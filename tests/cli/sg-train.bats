@@ -1586,31 +1586,60 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   [ "$(cat "$T/r/latest")" = 000005 ]
 }
 
-@test "resume refuses another shard of the same labels while the run's own is still there (the test shards beside the training ones); a link to the run's own resumes; a moved one keeps the run's dataset name" {
-  cp -r "$D/a.lmdb" "$T/celebA_train.lmdb"
-  cp -r "$D/b.lmdb" "$T/celebB_train.lmdb"
-  cp -r "$D/a.lmdb" "$T/celebA_test.lmdb"
-  cp -r "$D/b.lmdb" "$T/celebB_test.lmdb"
+@test "resume refuses another shard of the same labels while the run's own is still there (the test shards beside the training ones); a link to the run's own, or a copy of it (cp -r, to a faster disk; the original still there, also read-only), resumes; a moved one keeps the run's dataset name" {
+  # train and test shards of the same labels from one split: other lists (source) and counts
+  celeb-split -q -g all=Male -r all -s reference --test-count 8 -o "$T/split" "$D/synth/list_attr_celeba.txt" > /dev/null
+  for s in train test; do
+    celeb-pack -q -a "$T/split/attr_all_$s.txt" -i "$D/synth/img_align_celeba" \
+      -s Black_Hair,Blond_Hair,Brown_Hair,Male -S 16 -o "$T/celebA_$s.lmdb"
+    celeb-pack -q -a "$T/split/attr_all_$s.txt" -i "$D/synth/img_align_celeba" \
+      -s Eyeglasses,Wearing_Hat -S 16 -o "$T/celebB_$s.lmdb"
+  done
   sg-train -o "$T/r" --iters 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$T/celebA_train.lmdb" "$T/celebB_train.lmdb"
   A=$(realpath "$T/celebA_train.lmdb")
-  refused_run_unchanged "$T/r" "sg-train: $T/celebA_test.lmdb is not the run's dataset 1 celebA_train, whose shard $A is still there: give the run's shards (--resume without shards takes them); to go on with $T/celebA_test.lmdb instead, move that one away first" --resume --iters 4 "$T/celebA_test.lmdb" "$T/celebB_test.lmdb"
+  refused_run_unchanged "$T/r" "sg-train: $T/celebA_test.lmdb is not the run's dataset 1 celebA_train, whose shard $A is still there (and not a copy of it: its record count differs): give the run's shards (--resume without shards takes them); to go on with $T/celebA_test.lmdb instead, move that one away first" --resume --iters 4 "$T/celebA_test.lmdb" "$T/celebB_test.lmdb"
   B=$(realpath "$T/celebB_train.lmdb")
-  refused_run_unchanged "$T/r" "sg-train: $T/celebB_test.lmdb is not the run's dataset 2 celebB_train, whose shard $B is still there: give the run's shards (--resume without shards takes them); to go on with $T/celebB_test.lmdb instead, move that one away first" --resume --iters 4 "$T/celebA_train.lmdb" "$T/celebB_test.lmdb"
+  refused_run_unchanged "$T/r" "sg-train: $T/celebB_test.lmdb is not the run's dataset 2 celebB_train, whose shard $B is still there (and not a copy of it: its record count differs): give the run's shards (--resume without shards takes them); to go on with $T/celebB_test.lmdb instead, move that one away first" --resume --iters 4 "$T/celebA_train.lmdb" "$T/celebB_test.lmdb"
   # the run's own shard under another spelling or through a link: the same directory, resumes
   ln -s "$T/celebA_train.lmdb" "$T/link.lmdb"
   run sg-train -o "$T/r" --resume --iters 3 -q "$T/link.lmdb" "$T/../$(basename "$T")/celebB_train.lmdb/"
   [ "$status" -eq 0 ]
   [ -z "$output" ]
   [ "$(cat "$T/r/latest")" = 000003 ]
+  # copies (cp -r to a faster disk, under other names) while the originals are still there:
+  # the same data, resumes as a moved shard does (the new paths recorded, the run's names kept)
+  mkdir "$T/scratch"
+  cp -r "$T/celebA_train.lmdb" "$T/scratch/A.lmdb"
+  cp -r "$T/celebB_train.lmdb" "$T/scratch/B.lmdb"
+  run sg-train -o "$T/r" --resume --iters 4 -q "$T/scratch/A.lmdb" "$T/scratch/B.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  grep -q "\"path\": \"$(realpath "$T/scratch/A.lmdb")\", \"name\": \"celebA_train\"" "$T/r/config.json"
+  grep -q "\"path\": \"$(realpath "$T/scratch/B.lmdb")\", \"name\": \"celebB_train\"" "$T/r/config.json"
+  # ... and back to the originals, now the copies of the recorded ones
+  run sg-train -o "$T/r" --resume --iters 5 -q "$T/celebA_train.lmdb" "$T/celebB_train.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  # the originals read-only (shared storage): the copies still resume
+  chmod -R a-w "$T/celebA_train.lmdb" "$T/celebB_train.lmdb"
+  run sg-train -o "$T/r" --resume --iters 6 -q "$T/scratch/A.lmdb" "$T/scratch/B.lmdb"
+  chmod -R u+w "$T/celebA_train.lmdb" "$T/celebB_train.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(cat "$T/r/latest")" = 000006 ]
+  # the test shard is still no copy of the (now copied) training one
+  A2=$(realpath "$T/scratch/A.lmdb")
+  refused_run_unchanged "$T/r" "sg-train: $T/celebA_test.lmdb is not the run's dataset 1 celebA_train, whose shard $A2 is still there (and not a copy of it: its record count differs): give the run's shards (--resume without shards takes them); to go on with $T/celebA_test.lmdb instead, move that one away first" --resume --iters 7 "$T/celebA_test.lmdb" "$T/scratch/B.lmdb"
   # moved (the recorded path gone): resumes, and the datasets keep the run's names (they became the new paths')
   mkdir "$T/moved"
-  mv "$T/celebA_train.lmdb" "$T/moved/celebA.lmdb"
-  run sg-train -o "$T/r" --resume --iters 4 -q "$T/moved/celebA.lmdb" "$T/celebB_train.lmdb"
+  mv "$T/scratch/A.lmdb" "$T/moved/celebA.lmdb"
+  run sg-train -o "$T/r" --resume --iters 8 -q "$T/moved/celebA.lmdb" "$T/scratch/B.lmdb"
   [ "$status" -eq 0 ]
   [ -z "$output" ]
   grep -q "\"path\": \"$(realpath "$T/moved/celebA.lmdb")\", \"name\": \"celebA_train\"" "$T/r/config.json"
-  [ "$(grep -o '"dataset":"[^"]*"' "$T/r/history.jsonl" | sort | uniq -c | tr -s ' ')" = " 2 \"dataset\":\"celebA_train\"
- 2 \"dataset\":\"celebB_train\"" ]
+  [ "$(grep -o '"dataset":"[^"]*"' "$T/r/history.jsonl" | sort | uniq -c | tr -s ' ')" = " 4 \"dataset\":\"celebA_train\"
+ 4 \"dataset\":\"celebB_train\"" ]
   # ... and the checkpoint answers to them
   run sg-sample -q --ckpt "$T/r" --targets "+celebA_train:Male" -o "$T/s.png" "$D/synth/img_align_celeba/000001.jpg"
   [ "$status" -eq 0 ]

@@ -13,13 +13,16 @@
 #include "check.h"
 #include "ckpt_edit.h"
 #include "checkpoint.h"
+#include "fileio.h"
 #include "rng.h"
 #include "shard.h"
 #include "trainer.h"
 
 static char dir[256];
 
-static void make_shard(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed)
+/* source: the metadata's; crop: the center-crop side recorded (0: none). */
+static void make_shard_from(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed,
+                            const char *source, uint32_t crop)
 {
     sg_shard_meta m = {0};
     char names[8][32];
@@ -32,7 +35,8 @@ static void make_shard(const char *path, int n, int S, int n_labels, int one_hot
         snprintf(names[j], sizeof names[j], j == 0 ? "Black_Hair" : "attr%d", j);
         m.label_names[j] = names[j];
     }
-    snprintf(m.source, sizeof m.source, "test");
+    snprintf(m.source, sizeof m.source, "%s", source);
+    m.crop = crop;
     m.size = (uint32_t)S;
     sg_shard_writer *w;
     sg_err err;
@@ -49,6 +53,11 @@ static void make_shard(const char *path, int n, int S, int n_labels, int one_hot
     free(pix);
     sg_err note;
     CHECK(sg_shard_writer_commit(w, &note, &err) == 0, "commit: %s", err.msg);
+}
+
+static void make_shard(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed)
+{
+    make_shard_from(path, n, S, n_labels, one_hot, seed, "test", 0);
 }
 
 /* The reference's train_multi: in each round (one iteration per dataset) G
@@ -395,6 +404,81 @@ static void test_loop(sg_backend *be)
     }
 }
 
+/* A resume from another shard while the one config.json records is still
+ * there: a copy of it (the same metadata: cp -r to a faster disk, the
+ * original kept) goes on; a shard whose metadata says it holds other data
+ * (another source or preprocessing, also of the same count and labels; one
+ * that cannot be compared with the recorded one) is refused, naming what
+ * differs, and the run is left as it was. */
+static void test_copied_shard(sg_backend *be)
+{
+    char a[600], b[600], run[600], other[600], cfg[700];
+    snprintf(a, sizeof a, "%s/cp_a.lmdb", dir);
+    snprintf(b, sizeof b, "%s/cp_b.lmdb", dir);
+    snprintf(run, sizeof run, "%s/cp_run", dir);
+    snprintf(cfg, sizeof cfg, "%s/config.json", run);
+    make_shard_from(a, 7, 8, 3, 0, 1, "attr_train.txt", 178);
+    make_shard(b, 5, 8, 2, 1, 2);
+    const char *shards[2] = {a, b};
+    sg_train_options o = tiny_options();
+    sg_err err = {{0}};
+    sg_trainer *t = NULL;
+    CHECK(sg_trainer_open(&t, run, &o, shards, 2, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    if (!t) return;
+    sg_train_status st;
+    CHECK(sg_trainer_step(t, &st, &err) == 0 && sg_trainer_save(t, &err) == 0, "step/save: %s", err.msg);
+    sg_trainer_free(t);
+    uint8_t *before = NULL;
+    size_t before_len = 0;
+    CHECK(sg_read_file(cfg, 1 << 20, &before, &before_len, &err) == 0, "config: %s", err.msg);
+
+    static const struct { const char *name, *source; uint32_t crop; int n; const char *why; } refused[] = {
+        {"src", "attr_test.txt", 178, 7, "its source differs"},
+        {"crop", "attr_train.txt", 0, 7, "its preprocessing differs"},
+        {"count", "attr_train.txt", 178, 6, "its record count differs"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snprintf(other, sizeof other, "%s/cp_%s.lmdb", dir, refused[i].name);
+        make_shard_from(other, refused[i].n, 8, 3, 0, 1, refused[i].source, refused[i].crop);
+        const char *given[2] = {other, b};
+        CHECK(sg_trainer_open(&t, run, &o, given, 2, be, SG_TRAIN_RESUME, &err) == -1 &&
+              strstr(err.msg, "is still there (and not a copy of it: ") && strstr(err.msg, refused[i].why) &&
+              strstr(err.msg, "move that one away first"), "%s: %s", refused[i].name, err.msg);
+        if (t) sg_trainer_free(t), t = NULL;
+    }
+    /* The recorded shard cannot be read: no telling a copy from other data. */
+    char mdb[700], saved[700];
+    snprintf(mdb, sizeof mdb, "%s/data.mdb", a);
+    snprintf(saved, sizeof saved, "%s/cp_saved.mdb", dir);
+    snprintf(other, sizeof other, "%s/cp_copy.lmdb", dir);
+    make_shard_from(other, 7, 8, 3, 0, 1, "attr_train.txt", 178);
+    CHECK(rename(mdb, saved) == 0, "rename");
+    FILE *f = fopen(mdb, "w");
+    if (f) fputs("not lmdb", f), fclose(f);
+    const char *copy[2] = {other, b};
+    CHECK(sg_trainer_open(&t, run, &o, copy, 2, be, SG_TRAIN_RESUME, &err) == -1 &&
+          strstr(err.msg, "(and not a copy of it: it could not be compared: "), "unreadable: %s", err.msg);
+    if (t) sg_trainer_free(t), t = NULL;
+    CHECK(rename(saved, mdb) == 0, "rename back");
+    uint8_t *after = NULL;
+    size_t after_len = 0;
+    CHECK(sg_read_file(cfg, 1 << 20, &after, &after_len, &err) == 0 && after_len == before_len &&
+          !memcmp(before, after, before_len), "a refused resume changed config.json");
+    free(after);
+    free(before);
+
+    /* A copy: resumes, config.json records it, the dataset keeps its name. */
+    CHECK(sg_trainer_open(&t, run, &o, copy, 2, be, SG_TRAIN_RESUME, &err) == 0, "copy: %s", err.msg);
+    if (!t) return;
+    CHECK(sg_trainer_iteration(t) == 1, "copy resumed at %lld", (long long)sg_trainer_iteration(t));
+    CHECK(sg_trainer_step(t, &st, &err) == 0 && sg_trainer_save(t, &err) == 0, "step/save: %s", err.msg);
+    sg_trainer_free(t);
+    CHECK(sg_read_file(cfg, 1 << 20, &after, &after_len, &err) == 0 &&
+          strstr((char *)after, "cp_copy.lmdb\", \"name\": \"cp_a\""),
+          "config.json after the copy's resume: %s", after ? (char *)after : err.msg);
+    free(after);
+}
+
 typedef struct {
     int n;
     sg_train_status st[16];
@@ -538,6 +622,7 @@ int main(void)
     test_loop(be);
     test_loss_reads(be);
     test_load_checks_first(be);
+    test_copied_shard(be);
     sg_backend_destroy(be);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
