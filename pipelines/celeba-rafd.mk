@@ -29,6 +29,10 @@ DATA = $(CELEBA)
 SPLIT_GROUPS = --group CelebA=$(ATTRS) --rest CelebA
 ATTRS_CelebA = $(ATTRS)
 TRAIN_SHARDS = $(SHARDS)/CelebA_train.lmdb $(SHARDS)/RaFD.lmdb
+# What RaFD.lmdb is packed with (its SHARDS/RaFD.args) and from (the listing
+# below, its fingerprint in a run's record), pipelines/common.mk.
+PACK_ARGS_RaFD = --crop $(RAFD_CROP) --size $(SIZE)
+PACK_SOURCE_RaFD = $(RAFD_LIST)
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 # RaFD.lmdb depends on $(OUT)/rafd.list, a listing of what celeb-pack --folders
@@ -54,9 +58,9 @@ $(shell mkdir -p '$(OUT)' && LC_ALL=C find -L '$(RAFD)' -mindepth 1 -maxdepth 2 
         test -z "$$(find -L '$(RAFD)' -mindepth 1 -maxdepth 2 -newer '$(SHARDS)/RaFD.lmdb' -print -quit 2>/dev/null)" && \
         touch -r '$(SHARDS)/RaFD.lmdb' '$(RAFD_LIST).new'; mv -f '$(RAFD_LIST).new' '$(RAFD_LIST)'; }; })
 
-$(SHARDS)/RaFD.lmdb: $(RAFD_LIST) $(OUT)/pack.args
+$(SHARDS)/RaFD.lmdb: $(RAFD_LIST) $(SHARDS)/RaFD.args
 	@mkdir -p $(SHARDS)
-	$(BIN)/celeb-pack --force --folders '$(RAFD)' --crop $(RAFD_CROP) --size $(SIZE) -o $@
+	$(BIN)/celeb-pack --force --folders '$(RAFD)' $(PACK_ARGS_RaFD) -o $@
 
 # CelebA test images to every CelebA attribute and every RaFD expression (test_multi),
 # and some RaFD images the same way.

@@ -20,19 +20,22 @@ no_space = $(if $(word 2,$($(1))),$(error $(1)='$($(1))': make cannot use a path
 $(call no_space,CELEBA,ln -s '$(CELEBA)' /tmp/celeba)
 $(call no_space,OUT,mkdir -p '$(OUT)' && ln -s '$(OUT)' /tmp/out)
 $(call no_space,IMAGES,ln -s '$(IMAGES)' /tmp/images)
-$(call no_space,BIN,ln -s '$(BIN)' /tmp/bin)
-
-# The tools: those built beside these makefiles (../bin from here), whatever
-# directory make runs in; else those on PATH (make install).
-ifeq ($(origin BIN),undefined)
-BIN := $(abspath $(PIPELINES)../bin)
+# The tools: BIN=DIR given to make; else an environment's BIN that holds them
+# (a dotfile's BIN=~/bin usually does not); else those built beside these
+# makefiles (../bin from here), whatever directory make runs in; else those on
+# PATH (make install).
+ifneq ($(filter undefined environment%,$(origin BIN)),)
+ifeq ($(if $(BIN),$(wildcard $(BIN)/sg-train)),)
+override BIN := $(abspath $(PIPELINES)../bin)
 ifeq ($(wildcard $(BIN)/sg-train),)
-BIN := $(patsubst %/,%,$(dir $(abspath $(shell command -v sg-train 2>/dev/null))))
+override BIN := $(patsubst %/,%,$(dir $(abspath $(shell command -v sg-train 2>/dev/null))))
 ifeq ($(BIN),)
 $(error no stargan-c tools in $(abspath $(PIPELINES)../bin) or on PATH: build them (make in the source tree), install them (make install), or give BIN=DIR)
 endif
 endif
 endif
+endif
+$(call no_space,BIN,ln -s '$(BIN)' /tmp/bin)
 
 # The reference's configuration (yunjey/stargan main.py defaults) for whatever the
 # experiment leaves unset: five CelebA attributes, 178 center crop, 128 px, conv_dim
@@ -128,49 +131,64 @@ $(SPLIT)/split.done: $(ATTR_LIST) $(if $(filter partition,$(SPLIT_BY)),$(wildcar
 	rmdir $(SPLIT).new
 	touch $@
 
-# $(OUT)/pack.args holds what every shard is packed with (CROP, SIZE, a
-# pipeline's own crops and each set's ATTRS_<set>), rewritten only when it
-# changes: a change packs the shards anew (it was ignored: SIZE=64 after a
-# 128 px run kept the 128 px shards), and a run trained on the old ones then
-# stops (see training below). An OUT packed by a build before this file adopts
-# its shards (the file is dated 1970, older than any of them).
-PACK_ARGS_LINE = --crop $(CROP) --size $(SIZE) $(if $(RAFD_CROP),--rafd-crop $(RAFD_CROP)) \
-    $(foreach v,$(sort $(filter ATTRS_%,$(.VARIABLES))),$(v)=$($(v)))
-$(shell mkdir -p '$(OUT)' && { echo '$(strip $(PACK_ARGS_LINE))' | cmp -s - '$(OUT)/pack.args' || \
-    { echo '$(strip $(PACK_ARGS_LINE))' > '$(OUT)/pack.args.new' && \
-      if test ! -e '$(OUT)/pack.args' && test -d '$(SHARDS)'; then touch -d @0 '$(OUT)/pack.args.new'; fi && \
-      mv '$(OUT)/pack.args.new' '$(OUT)/pack.args'; }; })
+# SHARDS/<name>.args holds what the shard <name>.lmdb is packed with, rewritten
+# only when it changes: for each ATTRS_<set>, <set>_train and <set>_test get
+# CROP, SIZE and the set's attributes; a pipeline's own shard <name> gets
+# PACK_ARGS_<name> (set before this file is included). A change packs that
+# shard anew, and no other (a run trained on the old one then stops, see
+# training below). A shard packed by a build before these files adopts its
+# file (dated 1970, older than the shard), and is not packed again.
+PACK_SETS = $(patsubst ATTRS_%,%,$(filter ATTRS_%,$(.VARIABLES)))
+PACK_NAMES = $(foreach s,$(PACK_SETS),$(s)_train $(s)_test) $(patsubst PACK_ARGS_%,%,$(filter PACK_ARGS_%,$(.VARIABLES)))
+pack_line = $(strip $(or $(PACK_ARGS_$(1)),--select $(ATTRS_$(firstword $(subst _, ,$(1)))) --crop $(CROP) --size $(SIZE)))
+pack_args_write = { echo '$(call pack_line,$(1))' | cmp -s - '$(SHARDS)/$(1).args' || \
+    { echo '$(call pack_line,$(1))' > '$(SHARDS)/$(1).args.new' && \
+      if test ! -e '$(SHARDS)/$(1).args' && test -d '$(SHARDS)/$(1).lmdb'; then touch -d @0 '$(SHARDS)/$(1).args.new'; fi && \
+      mv '$(SHARDS)/$(1).args.new' '$(SHARDS)/$(1).args'; }; } &&
+# OUT/pack.args: what every shard was packed with, in one file, before these.
+$(shell mkdir -p '$(SHARDS)' && $(foreach n,$(PACK_NAMES),$(call pack_args_write,$(n))) rm -f '$(OUT)/pack.args')
 
 # <set>_train.lmdb, <set>_test.lmdb: the split's lists attr_<set>_*.txt, packed
 # with ATTRS_<set>. A list is the split's output (an empty recipe: make looks at
 # its time again after the split); .PRECIOUS: not removed as intermediate.
 .PRECIOUS: $(SPLIT)/attr_%.txt
 $(SPLIT)/attr_%.txt: $(SPLIT)/split.done ;
-$(SHARDS)/%.lmdb: $(SPLIT)/attr_%.txt $(OUT)/pack.args
+$(SHARDS)/%.lmdb: $(SPLIT)/attr_%.txt $(SHARDS)/%.args
 	@mkdir -p $(SHARDS)
 	$(BIN)/celeb-pack --force --attrs $(SPLIT)/attr_$*.txt --images $(IMAGES) \
-	    --select $(ATTRS_$(firstword $(subst _, ,$*))) --crop $(CROP) --size $(SIZE) -o $@
+	    $(call pack_line,$*) -o $@
 
 # ---- training ----------------------------------------------------------------
-# $(OUT)/train.args holds TRAIN_ARGS and the shards; it is rewritten only when
-# they change. $(OUT)/run.args is what the run in RUN was last started or
-# resumed with. The stamp $(OUT)/train.done is written only when sg-train
-# finished every iteration, and is remade when train.args or a training shard is
-# newer. Then a RUN without a checkpoint starts (--force: nothing to keep);
-# one with checkpoints is never deleted unasked:
-# - nothing differs: it resumes (an interrupted run), or is done;
+# $(OUT)/train.args holds TRAIN_ARGS and the training shards, named relative to
+# OUT (OUT/shards/NAME.lmdb: an OUT moved or copied elsewhere is the same run);
+# it is rewritten only when they change. $(OUT)/run.args is what the run in RUN
+# was last started or resumed with: train.args and, for each training shard, a
+# fingerprint of what it was packed from and with (its split list, or a
+# pipeline's own listing PACK_SOURCE_<name>, and its SHARDS/<name>.args, by
+# cksum) and its labels. The stamp $(OUT)/train.done is written only when
+# sg-train finished every iteration, and is remade when train.args or a
+# training shard is newer. Then a RUN without a checkpoint starts (--force:
+# nothing to keep); one with checkpoints is never deleted unasked:
+# - nothing differs: it resumes (an interrupted run), or is done; a shard
+#   packed again from the same list with the same options is the same data
+#   (a split changed by mistake and changed back);
 # - only what sg-train --resume takes differs (ITERS, DECAY, BATCH, N_CRITIC,
 #   LR): it resumes with them; a run past ITERS, or finished with no iteration
 #   left for them, stops and says what to do;
-# - anything else (CONV, G_REPEAT, D_REPEAT, SEED, the shards, a training shard
-#   packed after the run last started): it stops with one line naming it.
+# - anything else stops with one line naming it: CONV, G_REPEAT, D_REPEAT,
+#   SEED or a shard's labels (FORCE=1 starts over); other shards, or a
+#   training shard packed from another list or with other options (by mtime
+#   for a run.args of a build before the fingerprints: packed after the run
+#   last started): FORCE=1, or RESUME=1 goes on with them.
 # run.args is written before sg-train runs, and put back when sg-train stopped
 # before it took the run (config.json unchanged: options refused, say).
-# FORCE=1 (on make's command line) starts over where anything differs, RESUME=1
-# resumes anyway (sg-train --resume checks what it can take); a run that
-# matches resumes even with FORCE=1, so that the same command after a Ctrl-C
-# goes on. LOG_EVERY, SAMPLE_EVERY, SAVE_EVERY, KEEP, DEVICE and THREADS change
-# no result: they are not in TRAIN_ARGS and are given at every start and resume.
+# FORCE=1 and RESUME=1 are taken from make's command line only (an exported
+# FORCE must never wipe a run; the stop line says so when one is there).
+# FORCE=1 starts over where anything differs, RESUME=1 resumes anyway
+# (sg-train --resume checks what it can take); a run that matches resumes even
+# with FORCE=1, so that the same command after a Ctrl-C goes on. LOG_EVERY,
+# SAMPLE_EVERY, SAVE_EVERY, KEEP, DEVICE and THREADS change no result: they are
+# not in TRAIN_ARGS and are given at every start and resume.
 # The losses plot needs a logged iteration: a run shorter than LOG_EVERY logs
 # its last one (LOG_EVERY is taken as ITERS then); LOG_EVERY=0 would log none.
 ifeq ($(strip $(LOG_EVERY)),0)
@@ -178,6 +196,8 @@ $(error LOG_EVERY=0 logs no losses, and the pipeline plots them: give LOG_EVERY=
 endif
 FORCE_RUN = $(if $(filter command line,$(origin FORCE)),$(filter-out 0,$(strip $(FORCE))))
 RESUME_RUN = $(if $(filter command line,$(origin RESUME)),$(filter-out 0,$(strip $(RESUME))))
+# FORCE or RESUME set in the environment (not taken): named in the stop line.
+RUN_ENV_IGNORED = $(strip $(foreach v,FORCE RESUME,$(if $(filter environment%,$(origin $(v))),$(if $(filter-out 0,$(strip $($(v)))),$(v)))))
 ifneq ($(and $(FORCE_RUN),$(RESUME_RUN)),)
 $(error FORCE=1 and RESUME=1: give one of them (FORCE=1 starts a run over, RESUME=1 goes on with it))
 endif
@@ -187,45 +207,100 @@ TRAIN_ARGS = --g-conv-dim $(CONV) --d-conv-dim $(CONV) --g-repeat $(G_REPEAT) $(
 RUN_ARGS = --log-every $(LOG_EVERY_RUN) --sample-every $(SAMPLE_EVERY) --save-every $(SAVE_EVERY) \
     --device $(DEVICE) --threads $(THREADS) $(if $(KEEP),--keep $(KEEP))
 
+# A training shard as recorded: OUT/shards/NAME.lmdb; and its fingerprint and
+# labels for run.args (shell text, run in the recipe after the shard is made).
+shard_rel = $(patsubst $(OUT)/%,OUT/%,$(1))
+shard_name = $(basename $(notdir $(1)))
+shard_labels = $(ATTRS_$(firstword $(subst _, ,$(call shard_name,$(1)))))
+shard_record = --packed:$(call shard_rel,$(1)) $$(cat $(or $(PACK_SOURCE_$(call shard_name,$(1))),$(SPLIT)/attr_$(call \
+    shard_name,$(1)).txt) $(SHARDS)/$(call shard_name,$(1)).args 2>/dev/null | cksum | tr ' ' -)$(if \
+    $(call shard_labels,$(1)), --labels:$(call shard_rel,$(1)) $(call shard_labels,$(1)))
+
 # Written while the makefile is read (not by a FORCE rule, whose untouched
 # file make -j and make disagree about).
-TRAIN_ARGS_LINE = $(strip $(TRAIN_ARGS)) $(TRAIN_SHARDS)
+TRAIN_ARGS_LINE = $(strip $(TRAIN_ARGS)) $(call shard_rel,$(TRAIN_SHARDS))
 $(shell mkdir -p '$(OUT)' && { echo '$(TRAIN_ARGS_LINE)' | cmp -s - '$(OUT)/train.args' || \
     echo '$(TRAIN_ARGS_LINE)' > '$(OUT)/train.args'; })
 
 # What to do with RUN (the rules above), from the environment: old and new (the
-# run's and these options: run.args and train.args), at (its checkpoint's
-# iteration; empty: none), newer (training shards packed after it last started).
+# run's record and this one: run.args, and train.args with the shards'
+# fingerprints), at (its checkpoint's iteration; empty: none), newer (training
+# shards packed after it last started, for a record without fingerprints), out
+# (OUT, for the messages), env (FORCE or RESUME given in the environment).
 # Prints --force, --resume or done (a note before it on stderr), or stops with
 # one line on stderr and exit 1. Option pairs are compared by name (numbers by
-# value: LR=1e-4 is 0.0001); --log-every, --sample-every and --save-every, in
-# the run.args of a build before they left TRAIN_ARGS, are left out.
+# value: LR=1e-4 is 0.0001; --seed as digits: seeds go up to 2^64-1, past
+# awk's exact numbers); --log-every, --sample-every and --save-every, in the
+# run.args of a build before they left TRAIN_ARGS, are left out. A shard
+# recorded by a build before OUT/ (its absolute path) is taken as
+# OUT/shards/NAME.
 define TRAIN_MODE_AWK
-function parse(line, a, order,   n, t, i, k) {
+function parse(line, a, order,   n, t, i, k, p) {
     n = split(line, t, " ")
     for (i = 1; i <= n; i++)
         if (t[i] ~ /^--/) { a[t[i]] = t[i + 1]; order[++k] = t[i]; i++ }
-        else a["shards"] = a["shards"] (a["shards"] == "" ? "" : " ") t[i]
+        else {
+            p = t[i]
+            if (p !~ /^OUT\// && match(p, /\/shards\/[^\/]+$$/)) p = "OUT" substr(p, RSTART)
+            a["shards"] = a["shards"] (a["shards"] == "" ? "" : " ") p
+        }
     order[++k] = "shards"
     return k
 }
+function digits(s) { s = s ""; sub(/^\+/, "", s); sub(/^0+/, "", s); return s == "" ? "0" : s }
+function same(k, a, b) {
+    if (k == "--seed") return digits(a) == digits(b)
+    if (k == "shards" || k ~ /^--(packed|labels):/) return (a "") == (b "")
+    return a == b
+}
+function show(p,   n, t, i, s) {
+    n = split(p, t, " ")
+    for (i = 1; i <= n; i++) s = s (i > 1 ? " " : "") (t[i] ~ /^OUT\// ? ENVIRON["out"] substr(t[i], 4) : t[i])
+    return s
+}
 function add(list, item) { return list (list == "" ? "" : ", ") item }
+function cmdline(offer,   e) {
+    e = ENVIRON["env"]; sub(/ /, " and ", e)
+    return "; give " offer " on make's command line" (e == "" ? "" : " (" e " in the environment " (e ~ / and / ? "are" : "is") " not taken)")
+}
 function stop(msg) { print msg > "/dev/stderr"; exit 1 }
 BEGIN {
     n = split("--iters ITERS --decay-iters DECAY --batch BATCH --n-critic N_CRITIC --g-lr LR --d-lr LR", r, " ")
     for (i = 1; i < n; i += 2) { name[r[i]] = r[i + 1]; resumable[r[i]] = 1 }
-    n = split("--g-conv-dim CONV --d-conv-dim CONV --g-repeat G_REPEAT --d-repeat D_REPEAT --seed SEED shards TRAIN_SHARDS", r, " ")
+    n = split("--g-conv-dim CONV --d-conv-dim CONV --g-repeat G_REPEAT --d-repeat D_REPEAT --seed SEED", r, " ")
     for (i = 1; i < n; i += 2) name[r[i]] = r[i + 1]
     skip["--log-every"] = skip["--sample-every"] = skip["--save-every"] = 1
     run = ENVIRON["run"]; at = ENVIRON["at"]; iters = ENVIRON["iters"] + 0
     if (at == "") { print "--force"; exit }
     at += 0
     n = parse(ENVIRON["new"], nw, no); m = parse(ENVIRON["old"], od, oo)
+    nd = split(ENVIRON["newer"], t, " ")
+    for (i = 1; i <= nd; i++) newer[t[i]] = 1
+    for (k in od) if (k ~ /^--packed:/) fingerprints = 1
     for (i = 1; i <= n; i++) if (!seen[no[i]]++) keys[++nk] = no[i]
     for (i = 1; i <= m; i++) if (!seen[oo[i]]++) keys[++nk] = oo[i]
     for (i = 1; i <= nk; i++) {
         k = keys[i]; hn = k in nw; ho = k in od
-        if (k in skip || (hn && ho && nw[k] == od[k])) continue
+        if (k ~ /^--packed:/) {
+            # another fingerprint; none recorded (an older build): by mtime
+            if (hn && (ho ? !same(k, nw[k], od[k]) : !fingerprints && (show(substr(k, 10)) in newer))) D = add(D, show(substr(k, 10)))
+            continue
+        }
+        if (k ~ /^--labels:/) {
+            if (hn && ho && !same(k, nw[k], od[k])) {
+                d = "labels of " show(substr(k, 10)) " " od[k] " -> " nw[k]
+                L = add(L, d); all = add(all, d)
+            }
+            continue
+        }
+        if (k in skip || (hn && ho && same(k, nw[k], od[k]))) continue
+        if (k == "shards") {
+            S = "TRAIN_SHARDS " (ho ? show(od[k]) : "none") " -> " (hn ? show(nw[k]) : "none")
+            all = add(all, S)
+            # another number of datasets: another model, sg-train refuses it
+            if (split(od[k], t, " ") != split(nw[k], t, " ")) L = add(L, S)
+            continue
+        }
         v = k in name ? name[k] : k
         if (said[v]++) continue
         d = v " " (ho ? od[k] : "none") " -> " (hn ? nw[k] : "none")
@@ -233,10 +308,8 @@ BEGIN {
         if (k in resumable) R = add(R, d); else O = add(O, d)
     }
     if (ENVIRON["old"] == "") O = "none recorded: no " ENVIRON["record"]
-    nd = split(ENVIRON["newer"], t, " ")
-    for (i = 1; i <= nd; i++) D = add(D, t[i])
     fresh = "FORCE=1 starts over (deleting its checkpoints)"
-    past = run " is at iteration " at ", past ITERS=" iters ": give ITERS=" at " or more to keep it, or FORCE=1 to start over (deleting its checkpoints)"
+    past = run " is at iteration " at ", past ITERS=" iters ": give ITERS=" at " or more to keep it, or FORCE=1 to start over (deleting its checkpoints)" cmdline("FORCE=1")
     if (all == "" && O == "" && D == "") {
         if (at > iters) stop(past)
         print at == iters ? "done" : "--resume"; exit
@@ -245,12 +318,15 @@ BEGIN {
     if (at > iters) stop(past)
     if (ENVIRON["resume"] != "") { print "--resume"; exit }
     if (O != "")
-        stop(run " holds a run made with other options (" (ENVIRON["old"] == "" ? O : all) "): " fresh ", or move " run " away")
-    if (D != "")
-        stop(run " was trained on other data (" D " was packed since): " fresh ", RESUME=1 goes on with the new shards, or move " run " away")
+        stop(run " holds a run made with other options (" (ENVIRON["old"] == "" ? O : all) "): " fresh ", or move " run " away" cmdline("FORCE=1"))
+    if (L != "")
+        stop(run " holds another model (" L "): " fresh ", or move " run " away" cmdline("FORCE=1"))
+    if (S != "" || D != "")
+        stop(run " was trained on other data (" S (S != "" && D != "" ? "; " : "") D (D == "" ? "" : D ~ /, / ? " were packed since" : " was packed since") \
+             "): " fresh ", RESUME=1 goes on with " (S != "" ? "these shards" : "the new shards") ", or move " run " away" cmdline("FORCE=1 or RESUME=1"))
     if (at == iters)
         stop(run " finished its " at " iterations with other options (" R "), which apply only to iterations still to train: give ITERS above " \
-             at " to train on with them, or FORCE=1 to start over with them (deleting its checkpoints)")
+             at " to train on with them, or FORCE=1 to start over with them (deleting its checkpoints)" cmdline("FORCE=1"))
     print run ": resuming at iteration " at " with " R " (FORCE=1 starts over instead)" > "/dev/stderr"
     print "--resume"
 }
@@ -265,16 +341,17 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	fi; \
 	newer=; if test -e $(RUN)/config.json; then \
 	    for s in $(TRAIN_SHARDS); do test $(RUN)/config.json -nt $$s || newer="$$newer $$s"; done; fi; \
-	mode=$$(run=$(RUN) at="$$at" iters='$(ITERS)' newer="$$newer" record=$(OUT)/run.args \
-	    old="$$(cat $(OUT)/run.args 2>/dev/null)" new="$$(cat $(OUT)/train.args)" \
+	new="$$(cat $(OUT)/train.args) $(foreach s,$(TRAIN_SHARDS),$(call shard_record,$(s)))"; \
+	mode=$$(run=$(RUN) at="$$at" iters='$(ITERS)' newer="$$newer" record=$(OUT)/run.args out='$(OUT)' \
+	    old="$$(cat $(OUT)/run.args 2>/dev/null)" new="$$new" env='$(RUN_ENV_IGNORED)' \
 	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' awk "$$TRAIN_MODE_AWK") || exit 1; \
 	if test "$$mode" = done; then \
-	    cp $(OUT)/train.args $(OUT)/run.args; \
+	    echo "$$new" > $(OUT)/run.args; \
 	    if test -e $@; then touch -r $@ $(OUT)/train.args; else touch $@; fi; \
 	    exit 0; \
 	fi; \
 	old=$$(cat $(OUT)/run.args 2>/dev/null); was=$$(stat -c %y $(RUN)/config.json 2>/dev/null); \
-	cp $(OUT)/train.args $(OUT)/run.args; \
+	echo "$$new" > $(OUT)/run.args; \
 	echo "$(BIN)/sg-train -o $(RUN) $$mode $(strip $(TRAIN_ARGS)) $(strip $(RUN_ARGS)) $(TRAIN_SHARDS)"; \
 	$(BIN)/sg-train -o $(RUN) $$mode $(TRAIN_ARGS) $(RUN_ARGS) $(TRAIN_SHARDS) && touch $@ && exit 0; \
 	status=$$?; \

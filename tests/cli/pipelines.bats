@@ -187,7 +187,7 @@ stop_at_2() {
     run mk CONV=8 SEED=3
     echo "$output"
     [ "$status" -ne 0 ]
-    grep -qxF "$T/keep/run holds a run made with other options (CONV 4 -> 8, SEED 0 -> 3): FORCE=1 starts over (deleting its checkpoints), or move $T/keep/run away" <<< "$output"
+    grep -qxF "$T/keep/run holds a run made with other options (CONV 4 -> 8, SEED 0 -> 3): FORCE=1 starts over (deleting its checkpoints), or move $T/keep/run away; give FORCE=1 on make's command line" <<< "$output"
     [ -z "$(tool_lines "$output")" ]
     [ "$(ls -l --time-style=+%s.%N "$T/keep/run/ckpt" "$T/keep/run/latest")" = "$before" ]
     # RESUME=1 with another model: sg-train refuses it, and the record of the
@@ -208,7 +208,7 @@ stop_at_2() {
     echo "$output"
     [ "$status" -ne 0 ]
     [[ "$output" == *"celeb-pack"* ]]
-    [[ "$output" == *"$T/keep/run was trained on other data ($T/keep/shards/celeba_train.lmdb was packed since): FORCE=1 starts over (deleting its checkpoints), RESUME=1 goes on with the new shards, or move $T/keep/run away"* ]]
+    [[ "$output" == *"$T/keep/run was trained on other data ($T/keep/shards/celeba_train.lmdb was packed since): FORCE=1 starts over (deleting its checkpoints), RESUME=1 goes on with the new shards, or move $T/keep/run away; give FORCE=1 or RESUME=1 on make's command line"* ]]
     [[ "$output" != *"sg-train -o"* ]]
     [ "$(ls -l --time-style=+%s.%N "$T/keep/run/ckpt" "$T/keep/run/latest")" = "$before" ]
     run mk TEST=6 FORCE=1 RESUME=1
@@ -277,15 +277,15 @@ stop_at_2() {
     [[ "$output" == *"celeb-pack"* ]]
 }
 
-# What the shards are packed with (SIZE, CROP, each set's attributes) is in
-# OUT/pack.args: a change packs them again (it was ignored: SIZE=32 after a
+# What a shard is packed with (SIZE, CROP, its set's attributes) is in
+# OUT/shards/NAME.args: a change packs it again (it was ignored: SIZE=32 after a
 # 16 px run kept the 16 px shards and trained on them), and the run trained on
-# the old ones stops, kept. An OUT of a build before pack.args adopts its shards.
+# the old ones stops, kept. An OUT of a build before these files adopts its shards.
 @test "pipelines: a changed SIZE, CROP or ATTRS packs the shards again and the run stops, kept; an older OUT adopts its shards" {
     mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/pack" TEST=5 $TINY "$@"; }
     mk > /dev/null
     stop_at_2 "$T/pack"
-    rm "$T/pack/pack.args"
+    rm "$T/pack"/shards/*.args
     run mk
     echo "$output"
     [ "$status" -eq 0 ]
@@ -303,13 +303,162 @@ stop_at_2() {
     [ "$status" -ne 0 ]
     [[ "$output" == *"celeb-pack --force"*"--crop 150 --size 32"* ]]
     run mk SIZE=32 CROP=150 ATTRS=Bangs,Male
+    echo "$output"
     [ "$status" -ne 0 ]
     [[ "$output" == *"celeb-pack --force"*"--select Bangs,Male "* ]]
+    # other labels: another model, which RESUME=1 cannot go on with (review-diff19 D3)
+    [[ "$output" == *"$T/pack/run holds another model (labels of $T/pack/shards/celeba_train.lmdb Black_Hair,Blond_Hair,Brown_Hair,Male,Young -> Bangs,Male): FORCE=1 starts over (deleting its checkpoints), or move $T/pack/run away; give FORCE=1 on make's command line"* ]]
     [[ "$(celeb-dump "$T/pack/shards/celeba_train.lmdb")" == *"labels          2, multi-hot: Bangs Male"* ]]
     [ "$(cat "$T/pack/run/latest")" = 000004 ]
     # the same again: nothing packed
     run mk SIZE=32 CROP=150 ATTRS=Bangs,Male
     [[ "$output" != *"celeb-pack"* ]]
+}
+
+# train.args and run.args name the shards relative to OUT: a moved or copied
+# OUT is the same run (it stopped with "other options (TRAIN_SHARDS ...)" and
+# offered only FORCE=1, review-diff19 D1); an OUT whose run.args names them by
+# absolute path (a build before) is read the same way.
+@test "pipelines: a moved or copied OUT is the same run (done, or resumed); other shards offer RESUME=1 where sg-train takes them" {
+    mk() { o=$1; shift; make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/$o" TEST=5 $TINY "$@"; }
+    mk mv1 > /dev/null
+    grep -q ' OUT/shards/celeba_train.lmdb ' "$T/mv1/run.args"
+    mv "$T/mv1" "$T/mv2"
+    run mk mv2
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    stop_at_2 "$T/mv2"
+    mv "$T/mv2" "$T/mv3"
+    run mk mv3
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/mv3/run --resume "*" $T/mv3/shards/celeba_train.lmdb"* ]]
+    [ "$(cat "$T/mv3/run/latest")" = 000004 ]
+    # a copy beside the original: done as well
+    cp -a "$T/mv3" "$T/mv3cp"
+    run mk mv3cp
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    # a record of a build before (absolute paths of where OUT was, no
+    # fingerprints): the same shards
+    sed -i "s| OUT/shards/celeba_train.lmdb.*| /elsewhere/old/shards/celeba_train.lmdb|" "$T/mv3/run.args"
+    stop_at_2 "$T/mv3"
+    run mk mv3
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/mv3/run --resume "* ]]
+    # other shards, as many: RESUME=1 is offered; another number of them: not
+    stop_at_2 "$T/mv3"
+    run mk mv3 'TRAIN_SHARDS=$(SHARDS)/celeba_test.lmdb'
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$T/mv3/run was trained on other data (TRAIN_SHARDS $T/mv3/shards/celeba_train.lmdb -> $T/mv3/shards/celeba_test.lmdb): FORCE=1 starts over (deleting its checkpoints), RESUME=1 goes on with these shards, or move $T/mv3/run away; give FORCE=1 or RESUME=1 on make's command line"* ]]
+    run mk mv3 'TRAIN_SHARDS=$(SHARDS)/celeba_train.lmdb $(SHARDS)/celeba_test.lmdb'
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$T/mv3/run holds another model (TRAIN_SHARDS $T/mv3/shards/celeba_train.lmdb -> $T/mv3/shards/celeba_train.lmdb $T/mv3/shards/celeba_test.lmdb): FORCE=1 starts over"* ]]
+    [[ "$output" != *"RESUME=1"* ]]
+    [ "$(cat "$T/mv3/run/latest")" = 000002 ]
+}
+
+# A shard's record is what it was packed from and with, not its time: a split
+# changed by mistake and changed back is the same data again (it stopped with
+# "trained on other data", review-diff19 D2).
+@test "pipelines: a split changed and changed back: the run is done, or resumes" {
+    mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/back" TEST=5 $TINY "$@"; }
+    mk > /dev/null
+    run mk TEST=6
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$T/back/run was trained on other data ($T/back/shards/celeba_train.lmdb was packed since)"* ]]
+    run mk
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"celeb-pack"* ]]
+    [[ "$output" != *"sg-train -o"* ]]
+    run mk
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    # stopped, the same way: it resumes
+    stop_at_2 "$T/back"
+    run mk TEST=6
+    [ "$status" -ne 0 ]
+    run mk
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/back/run --resume "* ]]
+}
+
+# One args file per shard: RAFD_CROP packs RaFD.lmdb alone, and the stop line
+# names it alone (every shard was packed again and named, review-diff19 D3).
+@test "pipelines/celeba-rafd.mk: RAFD_CROP packs RaFD.lmdb again, and no other shard" {
+    mk() { make --no-print-directory -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" OUT="$T/rcrop" TEST=5 $TINY "$@"; }
+    mk RAFD_CROP=178 > /dev/null
+    before=$(stat -c %Y "$T/rcrop/shards/CelebA_train.lmdb/data.mdb" "$T/rcrop/shards/CelebA_test.lmdb/data.mdb")
+    sleep 1
+    run mk RAFD_CROP=150
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"celeb-pack --force --folders '$T/rafd' --crop 150 "* ]]
+    [ "$(grep -c 'celeb-pack --force' <<< "$output")" -eq 1 ]
+    [[ "$output" == *"$T/rcrop/run was trained on other data ($T/rcrop/shards/RaFD.lmdb was packed since): FORCE=1 starts over"* ]]
+    [ "$(stat -c %Y "$T/rcrop/shards/CelebA_train.lmdb/data.mdb" "$T/rcrop/shards/CelebA_test.lmdb/data.mdb")" = "$before" ]
+    # with both shards packed again: both named
+    run mk RAFD_CROP=150 CROP=160
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"($T/rcrop/shards/CelebA_train.lmdb, $T/rcrop/shards/RaFD.lmdb were packed since)"* ]]
+}
+
+# FORCE and RESUME are taken from make's command line only; one in the
+# environment was ignored without a word, and the line said FORCE=1 again
+# (review-diff19 D4).
+@test "pipelines: FORCE=1 or RESUME=1 in the environment is not taken, and the stop line says so" {
+    mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/envf" TEST=5 $TINY "$@"; }
+    mk > /dev/null
+    stop_at_2 "$T/envf"
+    FORCE=1 run mk CONV=8
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"or move $T/envf/run away; give FORCE=1 on make's command line (FORCE in the environment is not taken)"* ]]
+    [ "$(cat "$T/envf/run/latest")" = 000002 ]
+    FORCE=1 RESUME=1 run mk CONV=8
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"(FORCE and RESUME in the environment are not taken)"* ]]
+    FORCE=0 run mk CONV=8
+    [ "$status" -ne 0 ]
+    [[ "$output" != *"environment"* ]]
+}
+
+# Seeds go up to 2^64-1, past awk's exact numbers: 2^53+1 and 2^53 compared
+# equal, and the run was taken as done (review-diff19 D8). An exported BIN
+# without the tools (a dotfile's BIN=~/bin) was used and failed.
+@test "pipelines: SEED compared as digits; an environment's BIN without the tools is passed over" {
+    mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/seed" TEST=5 $TINY "$@"; }
+    mkdir -p "$T/notools"
+    BIN="$T/notools" run mk SEED=9007199254740993
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"$PWD/bin/sg-train -o $T/seed/run --force "*"--seed 9007199254740993 "* ]]
+    run mk SEED=9007199254740992
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"(SEED 9007199254740993 -> 9007199254740992)"* ]]
+    run mk SEED=18446744073709551615
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"(SEED 9007199254740993 -> 18446744073709551615)"* ]]
+    # the same seed spelt with a leading zero: the same run
+    run mk SEED=09007199254740993
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ] || { echo "redone: $(tool_lines "$output")"; false; }
+    # an environment's BIN that holds the tools is used
+    mkdir -p "$T/tools"
+    for t in "$PWD"/bin/*; do ln -sf "$t" "$T/tools/"; done
+    rm "$T/seed/samples/test_grid.png"
+    BIN="$T/tools" run mk SEED=9007199254740993
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"$T/tools/sg-sample "* ]]
 }
 
 # Make splits words at spaces: such a path cannot be a target or a prerequisite
