@@ -57,6 +57,12 @@ $(shell mkdir -p '$(OUT)' && LC_ALL=C find -L '$(RAFD)' -mindepth 1 -maxdepth 2 
       { test ! -e '$(RAFD_LIST)' && test -d '$(SHARDS)/RaFD.lmdb' && \
         test -z "$$(find -L '$(RAFD)' -mindepth 1 -maxdepth 2 -newer '$(SHARDS)/RaFD.lmdb' -print -quit 2>/dev/null)" && \
         touch -r '$(SHARDS)/RaFD.lmdb' '$(RAFD_LIST).new'; mv -f '$(RAFD_LIST).new' '$(RAFD_LIST)'; }; })
+# RaFD's labels for run.args (pipelines/common.mk's shard_labels): its class
+# folders, from the listing, spaces as _. A class added or removed is another
+# model, as a changed ATTRS is: the run stops without offering RESUME=1, which
+# sg-train would refuse.
+LABELS_RaFD := $(shell LC_ALL=C awk -F '\t' 'NF == 1 { gsub(/ /, "_"); printf "%s%s", sep, $$0; sep = "," }' \
+    '$(RAFD_LIST)' 2>/dev/null)
 
 $(SHARDS)/RaFD.lmdb: $(RAFD_LIST) $(SHARDS)/RaFD.args
 	@mkdir -p $(SHARDS)

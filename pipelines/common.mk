@@ -211,7 +211,7 @@ RUN_ARGS = --log-every $(LOG_EVERY_RUN) --sample-every $(SAMPLE_EVERY) --save-ev
 # labels for run.args (shell text, run in the recipe after the shard is made).
 shard_rel = $(patsubst $(OUT)/%,OUT/%,$(1))
 shard_name = $(basename $(notdir $(1)))
-shard_labels = $(ATTRS_$(firstword $(subst _, ,$(call shard_name,$(1)))))
+shard_labels = $(or $(LABELS_$(call shard_name,$(1))),$(ATTRS_$(firstword $(subst _, ,$(call shard_name,$(1))))))
 shard_record = --packed:$(call shard_rel,$(1)) $$(cat $(or $(PACK_SOURCE_$(call shard_name,$(1))),$(SPLIT)/attr_$(call \
     shard_name,$(1)).txt) $(SHARDS)/$(call shard_name,$(1)).args 2>/dev/null | cksum | tr ' ' -)$(if \
     $(call shard_labels,$(1)), --labels:$(call shard_rel,$(1)) $(call shard_labels,$(1)))

@@ -668,10 +668,17 @@ stop_at_2() {
     [[ "$output" == *"celeb-pack --force --folders"* ]]
     mkdir "$R/new class"
     cp "$T/celeba/img_align_celeba/000022.jpg" "$R/new class/1.jpg"
+    # another class is another model: no RESUME=1 offered (sg-train would refuse it)
+    run mk
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$T/spaced/run holds another model (labels of "*"RaFD.lmdb angry,sad_and_tired,very_happy -> angry,new_class,sad_and_tired,very_happy)"* ]]
+    [[ "$output" != *"RESUME=1 goes on"* ]]
+    [[ "$output" == *"celeb-pack --force --folders"* ]]
     run mk FORCE=1
     echo "$output"
     [ "$status" -eq 0 ]
-    [[ "$output" == *"celeb-pack --force --folders"* ]]
+    [[ "$output" == *"sg-train -o $T/spaced/run --force"* ]]
     celeb-dump --json "$T/spaced/shards/RaFD.lmdb" | grep -q '"new class"'
 }
 
