@@ -201,6 +201,9 @@ install: $(TOOLS)
 	install -m 644 man/man5/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 755 pipelines/convert_reference_ckpt.py $(DESTDIR)$(PREFIX)/share/stargan-c/
 	install -m 644 pipelines/score.awk $(DESTDIR)$(PREFIX)/share/stargan-c/
+	@# the experiment makefiles beside score.awk, which they read; they take the
+	@# installed tools from PATH (make -f PREFIX/share/stargan-c/celeba.mk ...)
+	install -m 644 pipelines/*.mk $(DESTDIR)$(PREFIX)/share/stargan-c/
 
 clean:
 	rm -rf build bin

@@ -707,6 +707,15 @@ stop_at_2() {
     grep -q 'pipelines/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
     grep -q 'PREFIX.*/share/stargan-c/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
     grep -q '/usr/local/share/stargan-c/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
+    # the experiment makefiles too (they were not installed): from there, with
+    # the installed tools on PATH, from any directory
+    for f in pipelines/*.mk; do cmp "$f" "$share/${f#pipelines/}"; done
+    cd "$BATS_TEST_TMPDIR"
+    PATH="$root/opt/sg/bin:$PATH" run make --no-print-directory -f "$share/synthetic.mk" OUT="$T/installed" N=60 TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"$root/opt/sg/bin/sg-train -o $T/installed/run --force"* ]]
+    [[ "$output" == *"eyeglasses (chance 50%): reached "* ]]
 }
 
 @test "pipelines/synthetic.mk: its header's 'seconds' command runs as written (ITERS below LOG_EVERY still logs, for the losses plot)" {
