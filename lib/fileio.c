@@ -36,7 +36,7 @@ int sg_path_trim_slashes(const char *path, char *out, size_t n)
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') len--;
     if (len >= n) return -1;
-    memcpy(out, path, len);
+    memmove(out, path, len);   /* out may be path itself */
     out[len] = 0;
     return 0;
 }

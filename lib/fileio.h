@@ -21,7 +21,8 @@ int sg_fsync_dir(const char *dir, sg_err *err);
 /* The directory part of path, like dirname(1): "." without a slash, "/" for "/x". */
 void sg_dir_of(const char *path, char *dir, size_t n);
 /* path without the trailing slashes a shell's completion adds ("run/" is
- * "run", "/" stays "/"), into out; -1 when it does not fit in n bytes. */
+ * "run", "/" stays "/"), into out (which may be path); -1 when it does not
+ * fit in n bytes. */
 int sg_path_trim_slashes(const char *path, char *out, size_t n);
 /* mkdir -p. */
 int sg_mkdir_p(const char *path, sg_err *err);

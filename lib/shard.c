@@ -254,8 +254,8 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     size_t plen = strlen(path_given);
     if (plen == 0) return sg_errf(err, "empty output path");
     if (plen >= sizeof path) return sg_errf(err, "%s: path too long", path_given);
-    memcpy(path, path_given, plen + 1);
-    while (plen > 1 && path[plen - 1] == '/') path[--plen] = 0;
+    sg_path_trim_slashes(path_given, path, sizeof path);
+    plen = strlen(path);
     if (meta->n_labels == 0 || meta->n_labels > SG_SHARD_MAX_LABELS)
         return sg_errf(err, "%s: %u labels (1..%d allowed)", path, meta->n_labels, SG_SHARD_MAX_LABELS);
     if (meta->width == 0 || meta->height == 0 || meta->channels != 3)
@@ -652,7 +652,7 @@ static int not_a_shard_dir(const char *path, sg_err *err)
     const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
     char dir[PATH_MAX];
     sg_dir_of(path, dir, sizeof dir);
-    for (size_t l = strlen(dir); l > 1 && dir[l - 1] == '/';) dir[--l] = 0;   /* "x.lmdb//data.mdb" */
+    sg_path_trim_slashes(dir, dir, sizeof dir);   /* "x.lmdb//data.mdb" */
     if ((!strcmp(base, "data.mdb") || !strcmp(base, "lock.mdb")) && sg_shard_dir_looks_like(dir))
         return sg_errf(err, "%s: not a stargan shard (that is a shard's own file: give its directory, %s)", path,
                        dir);
