@@ -194,10 +194,9 @@ static int is_nonfinite_word(const char *s)
  * said so (on the error path only); else err as it is. */
 static void die_unreadable(const char *path, const sg_err *err, int bars_mode)
 {
-    char f[PATH_MAX];
-    size_t l = strlen(path);
-    while (l > 1 && path[l - 1] == '/') l--;   /* "RUN/" */
-    snprintf(f, sizeof f, "%.*s/history.jsonl", (int)l, path);
+    char run[PATH_MAX], f[PATH_MAX + 16];
+    if (sg_path_trim_slashes(path, run, sizeof run)) cli_die_err(err);   /* "RUN/" */
+    snprintf(f, sizeof f, "%s/history.jsonl", run);
     if (strcmp(path, "-") && sg_path_is_dir(path) && access(f, F_OK) == 0)
         cli_die("%s is a run directory: give its training history, %s%s", path, cli_shell_operand(f),
                 bars_mode ? ", without --bars" : "");
@@ -219,9 +218,15 @@ static int looks_like_history(const uint8_t *data, size_t len)
     return is;
 }
 
-/* 1 when the whole text is one statistics object (celeb-dump --stats
- * --json, celeb-split --json: a "labels" or "groups" array), for the error
- * of a history plot given one. */
+/* 1 when v is a statistics object (celeb-dump --stats --json, celeb-split
+ * --json: a "labels" or "groups" array), for the error of a history plot
+ * given one. */
+static int is_stats_object(const json_value *v)
+{
+    return json_is(json_get(v, "labels"), JSON_ARRAY) || json_is(json_get(v, "groups"), JSON_ARRAY);
+}
+
+/* 1 when the whole text is one statistics object (spread over lines). */
 static int looks_like_stats(const uint8_t *data, size_t len)
 {
     size_t bom = sg_bom_length(data, len);
@@ -229,7 +234,7 @@ static int looks_like_stats(const uint8_t *data, size_t len)
     json_error_pos where;
     sg_err ignored;
     if (json_parse((const char *)data + bom, len - bom, NULL, &v, &where, &ignored) != 0) return 0;
-    int is = json_is(json_get(v, "labels"), JSON_ARRAY) || json_is(json_get(v, "groups"), JSON_ARRAY);
+    int is = is_stats_object(v);
     json_free(v);
     return is;
 }
@@ -270,7 +275,7 @@ static void read_history(history *h, const char *path)
         if (v->type != JSON_OBJECT) cli_die("%s line %ld: expected a JSON object, found %s", name, line, json_type_name(v->type));
         double it;
         if (json_get_num(v, "iteration", &it, &err) != 0) {
-            if (h->records == 0 && (json_is(json_get(v, "labels"), JSON_ARRAY) || json_is(json_get(v, "groups"), JSON_ARRAY)))
+            if (h->records == 0 && is_stats_object(v))
                 cli_die("%s: dataset statistics, not a training history: add --bars", name);
             cli_die("%s line %ld: %s", name, line, err.msg);
         }
