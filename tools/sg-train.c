@@ -235,10 +235,10 @@ struct run {
     long disk_full_wait;          /* operational: not in config.json, any value on --resume */
     const char *shards[SG_MAX_DATASETS];
     int n_shards;
-    sg_train_options recorded;    /* --resume: the run's options (config.json) */
+    sg_train_options recorded;    /* --resume: the run's options (config.json); its device and
+                                     precision "" if it recorded none */
     char **run_paths;             /* --resume: the run's shards (config.json) */
     int n_run_paths;
-    char run_device[8], run_precision[8];   /* --resume: the run's device and precision, "" if none */
     char auto_note[1024];         /* --device auto: why it chose the CPU, "" if it did not */
     char other_device[1536];      /* --resume on another device or precision than the run's: the warning, or "" */
     space_wait space;             /* --disk-full-wait's deadline (wait_for_space) */
@@ -262,11 +262,11 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
 /* --resume: the options in force are the run's (r, from its config.json)
  * overridden by those given on the command line (run->o, run->given); those
  * that shape the model, and the seed, must not change. The run's device and
- * precision (copied into run->run_device and run->run_precision, "" when it
- * recorded none) are used unless given: anything else does not repeat the
- * uninterrupted run bit for bit, which is told once the backend and the run
- * are open (check_resumed_device: what --device auto gives is not known
- * before). */
+ * precision (run->recorded's, "" when it recorded none; run->device points
+ * there, not into r, the caller's) are used unless given: anything else does
+ * not repeat the uninterrupted run bit for bit, which is told once the
+ * backend and the run are open (check_resumed_device: what --device auto
+ * gives is not known before). */
 static void merge_resume_options(struct run *run, const sg_train_options *r)
 {
     sg_train_options *o = &run->o;
@@ -292,10 +292,8 @@ static void merge_resume_options(struct run *run, const sg_train_options *r)
     TAKE(O_SAVE, save_every); TAKE(O_KEEP, keep); TAKE(O_THREADS, threads);
 #undef TAKE
     *o = m;
-    snprintf(run->run_device, sizeof run->run_device, "%s", r->device);
-    snprintf(run->run_precision, sizeof run->run_precision, "%s", r->precision);
-    if (!given[O_DEVICE] && run->run_device[0]) run->device = run->run_device;
-    if (!given[O_PRECISION] && run->run_precision[0]) run->precision = run->run_precision;
+    if (!given[O_DEVICE] && run->recorded.device[0]) run->device = run->recorded.device;
+    if (!given[O_PRECISION] && run->recorded.precision[0]) run->precision = run->recorded.precision;
 }
 
 /* --resume: the warning (into run->other_device, "" for none) when the
@@ -307,20 +305,20 @@ static void check_resumed_device(struct run *run)
 {
     const char *name = run->be->name, *tail = "from here on it does not repeat an uninterrupted run";
     run->other_device[0] = 0;
-    if (!run->resume || !run->run_device[0]) return;   /* a run from before devices were recorded */
-    if (strcmp(name, run->run_device)) {
+    if (!run->resume || !run->recorded.device[0]) return;   /* a run from before devices were recorded */
+    if (strcmp(name, run->recorded.device)) {
         if (sg_device_parse(run->device, NULL) != SG_DEVICE_AUTO)
             snprintf(run->other_device, sizeof run->other_device, "--device %s: the run trained on %s; %s",
-                     run->device, run->run_device, tail);
+                     run->device, run->recorded.device, tail);
         else   /* the fallback's note, which says why, in the same line */
             snprintf(run->other_device, sizeof run->other_device, "--device auto: %s%straining on the %s, but the "
                      "run trained on %s: %s", run->auto_note, run->auto_note[0] ? "; " : "",
-                     strcmp(name, "cpu") ? "GPU" : "CPU", run->run_device, tail);
+                     strcmp(name, "cpu") ? "GPU" : "CPU", run->recorded.device, tail);
         run->auto_note[0] = 0;   /* said in this line */
-    } else if (!strcmp(name, "cuda") && run->run_precision[0] &&
-               strcmp(sg_backend_cuda_precision(run->be), run->run_precision)) {
+    } else if (!strcmp(name, "cuda") && run->recorded.precision[0] &&
+               strcmp(sg_backend_cuda_precision(run->be), run->recorded.precision)) {
         snprintf(run->other_device, sizeof run->other_device, "--precision %s: the run trained with %s; %s",
-                 sg_backend_cuda_precision(run->be), run->run_precision, tail);
+                 sg_backend_cuda_precision(run->be), run->recorded.precision, tail);
     }
 }
 
@@ -446,9 +444,9 @@ static void open_device(struct run *run)
 {
     run->be = open_backend(run->device, run->precision, run->o.threads, run->auto_note, sizeof run->auto_note,
                            &run->err);
-    if (!run->be && run->device == run->run_device)
+    if (!run->be && run->device == run->recorded.device)
         cli_die("%s (the run trained on %s; --device cpu continues it on the CPU, not bit for bit)", run->err.msg,
-                run->run_device);
+                run->recorded.device);
     if (!run->be) cli_die_err(&run->err);
     check_resumed_device(run);
     if (run->auto_note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* a note for people, not for logs */
