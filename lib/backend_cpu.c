@@ -157,14 +157,15 @@ static void *pool_worker(void *arg)
 }
 
 /* 0, or the error number of the failure (pthread_create's: EAGAIN where the
- * stacks do not fit in memory) */
-static int pool_init(thread_pool *p, int nthreads)
+ * stacks do not fit in memory). cpus: the CPUs the process may use
+ * (sg_cpus_usable). */
+static int pool_init(thread_pool *p, int nthreads, int cpus)
 {
     memset(p, 0, sizeof *p);
     p->nthreads = nthreads;
     /* spinning pays only with a CPU for every thread: more threads than the
      * process may use would spin on the CPUs the others need */
-    p->spin = nthreads <= sg_cpus_usable();
+    p->spin = nthreads <= cpus;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
@@ -1691,7 +1692,8 @@ static const sg_backend_ops cpu_ops = {
 
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
 {
-    if (nthreads <= 0) nthreads = sg_cpus_usable();
+    int cpus = sg_cpus_usable();
+    if (nthreads <= 0) nthreads = cpus;
     if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
     if (sg_backend_cpu_prepare(err)) return NULL;
     pthread_mutex_lock(&blas.mu);
@@ -1705,7 +1707,7 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
     be->name = "cpu";
     be->impl = st;
     st->ts = calloc(nthreads, sizeof *st->ts);
-    int e = st->ts ? pool_init(&st->pool, nthreads) : ENOMEM;
+    int e = st->ts ? pool_init(&st->pool, nthreads, cpus) : ENOMEM;
     if (e) {
         char hint[96];
         cpu_destroy(be);
