@@ -1,5 +1,6 @@
 /* JPEG (TurboJPEG) and PNG (libpng) decoding to RGB8, with size limits checked
- * from the header before any pixel buffer is allocated. */
+ * from the header before any pixel buffer is allocated; the containers' own
+ * fields (EXIF orientation, a comment) from the same segment walks. */
 #include "image.h"
 #include "fileio.h"
 #include "png_messages.h"
@@ -114,7 +115,8 @@ static size_t skip_entropy_data(const uint8_t *d, size_t n, size_t at)
  * a marker with a length, *body and *len its payload (the length field
  * excluded), *at moved past it. TEM and RSTn have none (*len 0); EOI, SOI and
  * 0x00 come back as they are, for the caller to judge. The one walk over a
- * JPEG's segments, for sg_jpeg_defines_its_tables and the EXIF reader. */
+ * JPEG's segments, for sg_jpeg_defines_its_tables, the EXIF reader and the
+ * comments. */
 static int jpeg_segment(const uint8_t *d, size_t n, size_t *at, uint8_t *m, const uint8_t **body, size_t *len)
 {
     size_t a = *at;
@@ -725,4 +727,95 @@ int sg_preprocess(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *
     if (!rc) sg_resize_apply(&p->plan, img.rgb, 0, out, p->scratch);
     sg_image_free(&img);
     return rc;
+}
+
+/* ---- comments: sg-sample's grid mark (image.h) ------------------------------ */
+
+static const char png_comment_key[] = "Comment";   /* a registered tEXt keyword */
+
+static void put_be32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = (uint8_t)v; }
+
+/* Inserts n bytes of ins at offset at of *data. */
+static int splice(uint8_t **data, size_t *len, size_t at, const uint8_t *ins, size_t n, sg_err *err)
+{
+    uint8_t *d = realloc(*data, *len + n);
+    if (!d) return sg_err_oom(err, "out of memory");
+    memmove(d + at + n, d + at, *len - at);
+    memcpy(d + at, ins, n);
+    *data = d;
+    *len += n;
+    return 0;
+}
+
+int sg_image_add_comment(uint8_t **data, size_t *len, const char *text, sg_err *err)
+{
+    size_t n = strlen(text);
+    if (n > 1000) return sg_errf(err, "image comment of %zu bytes (at most 1000)", n);
+    for (size_t i = 0; i < n; i++)
+        if (text[i] < 0x20 || text[i] > 0x7e) return sg_errf(err, "image comment: not printable ASCII");
+    uint8_t chunk[12 + sizeof png_comment_key + 1000];
+    const uint8_t *d = *data;
+    if (is_png(d, *len) && *len >= 33 && !memcmp(d + 12, "IHDR", 4) && be32(d + 8) == 13) {
+        /* after IHDR: length, "tEXt", keyword NUL text, CRC of type and data */
+        size_t body = sizeof png_comment_key + n;
+        put_be32(chunk, (uint32_t)body);
+        memcpy(chunk + 4, "tEXt", 4);
+        memcpy(chunk + 8, png_comment_key, sizeof png_comment_key);
+        memcpy(chunk + 8 + sizeof png_comment_key, text, n);
+        put_be32(chunk + 8 + body, (uint32_t)crc32(0, chunk + 4, (uInt)(4 + body)));
+        return splice(data, len, 33, chunk, 12 + body, err);
+    }
+    if (!is_jpeg(d, *len)) return sg_errf(err, "image comment: neither a PNG nor a JPEG");
+    /* after SOI and, if there, the JFIF APP0 (which must come first) */
+    size_t at = 2, next = 2, body;
+    uint8_t m;
+    const uint8_t *s;
+    if (jpeg_segment(d, *len, &next, &m, &s, &body) && m == 0xe0) at = next;
+    chunk[0] = 0xff;
+    chunk[1] = 0xfe;
+    chunk[2] = (uint8_t)((n + 2) >> 8);
+    chunk[3] = (uint8_t)(n + 2);
+    memcpy(chunk + 4, text, n);
+    return splice(data, len, at, chunk, 4 + n, err);
+}
+
+int sg_image_has_comment(const uint8_t *d, size_t n, const char *text)
+{
+    size_t tl = strlen(text);
+    if (is_jpeg(d, n)) {
+        size_t at = 2, len;
+        uint8_t m;
+        const uint8_t *s;
+        while (jpeg_segment(d, n, &at, &m, &s, &len)) {   /* markers up to the first scan */
+            if (m == 0xda || m == 0xd9 || m == 0x00 || m == 0xd8) return 0;
+            if (m == 0xfe && len == tl && !memcmp(s, text, tl)) return 1;
+        }
+        return 0;
+    }
+    if (is_png(d, n)) {
+        for (size_t at = 8; at + 12 <= n;) {
+            size_t len = be32(d + at);
+            if (len > n - at - 12) return 0;
+            if (!memcmp(d + at + 4, "IDAT", 4) || !memcmp(d + at + 4, "IEND", 4)) return 0;
+            if (!memcmp(d + at + 4, "tEXt", 4) && len == sizeof png_comment_key + tl &&
+                !memcmp(d + at + 8, png_comment_key, sizeof png_comment_key) &&
+                !memcmp(d + at + 8 + sizeof png_comment_key, text, tl))
+                return 1;
+            at += 12 + len;
+        }
+    }
+    return 0;
+}
+
+int sg_image_file_has_comment(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    static const size_t cap = 64 << 10;
+    uint8_t *buf = malloc(cap);
+    size_t n = buf ? fread(buf, 1, cap, f) : 0;
+    fclose(f);
+    int has = buf && sg_image_has_comment(buf, n, text);
+    free(buf);
+    return has;
 }
