@@ -114,12 +114,17 @@ all: summary
 # An OUT split by a build before this file adopts its split (the file is dated
 # as split.done): a new file would be newer, and redo the split and the packing
 # and retrain a finished run from zero.
+#
+# $(call write_args,FILE,LINE,ADOPT,TOUCH): shell text that writes LINE to
+# FILE only when it differs, so that FILE's time says when LINE last changed;
+# a FILE written for the first time where the test ADOPT holds (an OUT made
+# before FILE existed) is dated by touch TOUCH, not now, so that what it
+# stands for is not made again. Used for split.args, SHARDS/NAME.args and
+# train.args.
+write_args = { echo '$(2)' | cmp -s - '$(1)' || { echo '$(2)' > '$(1).new' && \
+    if test ! -e '$(1)' && $(3); then touch $(4) '$(1).new'; fi && mv '$(1).new' '$(1)'; }; }
 SPLIT_ARGS_LINE = $(strip $(SPLIT_GROUPS) $(SPLIT_ARGS))
-$(shell mkdir -p '$(OUT)' && { echo '$(SPLIT_ARGS_LINE)' | cmp -s - '$(OUT)/split.args' || \
-    { echo '$(SPLIT_ARGS_LINE)' > '$(OUT)/split.args.new' && \
-      if test ! -e '$(OUT)/split.args' && test -e '$(SPLIT)/split.done'; then \
-          touch -r '$(SPLIT)/split.done' '$(OUT)/split.args.new'; fi && \
-      mv '$(OUT)/split.args.new' '$(OUT)/split.args'; }; })
+$(shell mkdir -p '$(OUT)' && $(call write_args,$(OUT)/split.args,$(SPLIT_ARGS_LINE),test -e '$(SPLIT)/split.done',-r '$(SPLIT)/split.done'))
 
 # The split is made in split.new; a list whose content did not change is kept
 # with its time, so that an attribute list touched or copied (cp -r without -p)
@@ -141,10 +146,7 @@ $(SPLIT)/split.done: $(ATTR_LIST) $(if $(filter partition,$(SPLIT_BY)),$(wildcar
 PACK_SETS = $(patsubst ATTRS_%,%,$(filter ATTRS_%,$(.VARIABLES)))
 PACK_NAMES = $(foreach s,$(PACK_SETS),$(s)_train $(s)_test) $(patsubst PACK_ARGS_%,%,$(filter PACK_ARGS_%,$(.VARIABLES)))
 pack_line = $(strip $(or $(PACK_ARGS_$(1)),--select $(ATTRS_$(firstword $(subst _, ,$(1)))) --crop $(CROP) --size $(SIZE)))
-pack_args_write = { echo '$(call pack_line,$(1))' | cmp -s - '$(SHARDS)/$(1).args' || \
-    { echo '$(call pack_line,$(1))' > '$(SHARDS)/$(1).args.new' && \
-      if test ! -e '$(SHARDS)/$(1).args' && test -d '$(SHARDS)/$(1).lmdb'; then touch -d @0 '$(SHARDS)/$(1).args.new'; fi && \
-      mv '$(SHARDS)/$(1).args.new' '$(SHARDS)/$(1).args'; }; } &&
+pack_args_write = $(call write_args,$(SHARDS)/$(1).args,$(call pack_line,$(1)),test -d '$(SHARDS)/$(1).lmdb',-d @0) &&
 # OUT/pack.args: what every shard was packed with, in one file, before these.
 $(shell mkdir -p '$(SHARDS)' && $(foreach n,$(PACK_NAMES),$(call pack_args_write,$(n))) rm -f '$(OUT)/pack.args')
 
@@ -219,8 +221,7 @@ shard_record = --packed:$(call shard_rel,$(1)) $$(cat $(or $(PACK_SOURCE_$(call 
 # Written while the makefile is read (not by a FORCE rule, whose untouched
 # file make -j and make disagree about).
 TRAIN_ARGS_LINE = $(strip $(TRAIN_ARGS)) $(call shard_rel,$(TRAIN_SHARDS))
-$(shell mkdir -p '$(OUT)' && { echo '$(TRAIN_ARGS_LINE)' | cmp -s - '$(OUT)/train.args' || \
-    echo '$(TRAIN_ARGS_LINE)' > '$(OUT)/train.args'; })
+$(shell mkdir -p '$(OUT)' && $(call write_args,$(OUT)/train.args,$(TRAIN_ARGS_LINE),false,))
 
 # What to do with RUN (the rules above), from the environment: old and new (the
 # run's record and this one: run.args, and train.args with the shards'
