@@ -37,6 +37,20 @@ endif
 endif
 $(call no_space,BIN,ln -s '$(BIN)' /tmp/bin)
 
+# One make per OUT at a time: two would trip over each other's temporary files
+# and replace shards under each other. The lock (flock(1) on OUT/.make.lock) is
+# taken before anything is written and held by a helper process that ends with
+# this make; a second make waits up to 5 s (for the helper of one that just
+# ended) and then stops. Makes started by this one inherit the lock.
+ifeq ($(SG_OUT_LOCKED),)
+OUT_LOCK := $(shell mkdir -p '$(OUT)' 2>/dev/null && exec 9>>'$(OUT)/.make.lock' 2>/dev/null || exit 0; \
+    if flock -w 5 9; then { tail --pid=$$PPID -s 0.2 -f /dev/null & } >/dev/null 2>&1 </dev/null; echo held; else echo busy; fi)
+ifeq ($(OUT_LOCK),busy)
+$(error another make is working in OUT=$(OUT) (it holds $(OUT)/.make.lock): wait for it to end, or give another OUT)
+endif
+export SG_OUT_LOCKED := 1
+endif
+
 # The reference's configuration (yunjey/stargan main.py defaults) for whatever the
 # experiment leaves unset: five CelebA attributes, 178 center crop, 128 px, conv_dim
 # 64, 6 residual blocks, 200000 iterations with the learning rate decaying over the

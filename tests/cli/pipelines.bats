@@ -774,3 +774,26 @@ stop_at_2() {
     [[ "$output" != *warning* ]]
     grep -qE '^Bangs +5 ' <<< "$output"
 }
+
+@test "pipelines: one make per OUT at a time; a second waits, then stops before writing anything" {
+    out="$T/locked"
+    mkdir -p "$out"
+    flock -o "$out/.make.lock" sleep 30 &   # -o: sleep does not hold the lock after a kill
+    holder=$!
+    sleep 0.5
+    start=$SECONDS
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$out" N=60 TEST=5 $TINY
+    kill "$holder"; wait "$holder" || true
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"another make is working in OUT=$out (it holds $out/.make.lock): wait for it to end, or give another OUT"* ]]
+    [ $((SECONDS - start)) -ge 4 ]          # it waited for the lock first
+    [ ! -e "$out/split.args" ]              # nothing written
+    [ -z "$(tool_lines "$output")" ]
+    # the lock ends with the make that held it: makes one after another go on
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$out" N=60 TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$out" N=60 TEST=5 $TINY
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ]
+}
