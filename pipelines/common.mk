@@ -359,7 +359,7 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	new="$$(cat $(OUT)/train.args) $(foreach s,$(TRAIN_SHARDS),$(call shard_record,$(s)))"; \
 	mode=$$(run=$(RUN) at="$$at" iters='$(ITERS)' newer="$$newer" record=$(OUT)/run.args out='$(OUT)' \
 	    old="$$(cat $(OUT)/run.args 2>/dev/null)" new="$$new" env='$(RUN_ENV_IGNORED)' \
-	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' awk "$$TRAIN_MODE_AWK") || exit 1; \
+	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' LC_ALL=C awk "$$TRAIN_MODE_AWK") || exit 1; \
 	if test "$$mode" = done; then \
 	    echo "$$new" > $(OUT)/run.args; \
 	    if test -e $@; then touch -r $@ $(OUT)/train.args; else touch $@; fi; \

@@ -82,7 +82,7 @@ $(SCORE)/%/judged.tsv: $(OUT)/train.done $(SHARDS)/%_test.lmdb
 	mv $@.tmp $@
 
 $(SCORE)/scores.txt: $(foreach s,$(SETS),$(SCORE)/$(s)/judged.tsv) $(PIPELINES)score.awk
-	awk -f $(PIPELINES)score.awk $(foreach s,$(SETS),$(SCORE)/$(s)/targets.tsv $(SCORE)/$(s)/judged.tsv) > $@.tmp
+	LC_ALL=C awk -f $(PIPELINES)score.awk $(foreach s,$(SETS),$(SCORE)/$(s)/targets.tsv $(SCORE)/$(s)/judged.tsv) > $@.tmp
 	mv $@.tmp $@
 
 ifdef CELEBA

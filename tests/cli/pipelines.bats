@@ -797,3 +797,14 @@ stop_at_2() {
     [ "$status" -eq 0 ]
     [ -z "$(tool_lines "$output")" ]
 }
+
+@test "pipelines: every awk runs in the C locale (numbers compare and print with a dot everywhere)" {
+    # mawk follows LC_NUMERIC: under de_DE, 0.0002 stops being a number in the
+    # training-mode check, and score.awk prints 96,5%
+    run grep -nE '(^|[^_A-Za-z])awk ' pipelines/common.mk pipelines/celeba.mk pipelines/celeba-rafd.mk \
+        pipelines/celeba-split.mk pipelines/synthetic.mk
+    echo "$output"
+    [ "$status" -eq 0 ]
+    bad=$(grep -vE '^[^:]+:[0-9]+:\s*#' <<< "$output" | grep -v 'LC_ALL=C awk ' || true)
+    [ -z "$bad" ] || { echo "without LC_ALL=C: $bad"; false; }
+}
