@@ -2,8 +2,11 @@
 # (five attributes) and RaFD (eight expressions, one class per folder) trained as one
 # model with a mask vector, then CelebA test images translated to every CelebA
 # attribute and every RaFD expression (solver.py test_multi). The reference's
-# configuration: CelebA 178 crop, RaFD 256 crop, 128 px, 200000 iterations (decay
+# configuration: CelebA 178 crop, RaFD 256 crop, 128 px, 200000 rounds (decay
 # over the last 100000), batch 16, n_critic 5, conv_dim 64, 6 residual blocks.
+# ITERS counts sg-train's iterations, one batch of one dataset each: the reference's
+# 200000 rounds over the two datasets are ITERS=400000 (the default; DECAY=200000,
+# and the *_EVERY likewise doubled, pipelines/common.mk).
 #
 #   make experiment CELEBA=/path/to/celeba RAFD=/path/to/RaFD/train
 #   make -f pipelines/celeba-rafd.mk CELEBA=/path/to/celeba RAFD=/path/to/RaFD/train

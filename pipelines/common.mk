@@ -53,9 +53,26 @@ endif
 
 # The reference's configuration (yunjey/stargan main.py defaults) for whatever the
 # experiment leaves unset: five CelebA attributes, 178 center crop, 128 px, conv_dim
-# 64, 6 residual blocks, 200000 iterations with the learning rate decaying over the
-# last 100000, batch 16, n_critic 5, lr 1e-4, the reference's test split
+# 64, 6 residual blocks, 200000 rounds with the learning rate decaying over the
+# last 100000, a checkpoint every 10000, a sample grid every 1000 and the losses
+# every 10 rounds, batch 16, n_critic 5, lr 1e-4, the reference's test split
 # (random.seed(1234); shuffle; 1999 test images).
+#
+# ITERS, DECAY and the *_EVERY count sg-train's iterations, one batch of one
+# dataset each (the datasets in turn); the reference's num_iters,
+# num_iters_decay and *_step count rounds, one batch of every dataset
+# (train_multi). Their defaults are therefore the reference's rounds times the
+# datasets (the shards in TRAIN_SHARDS): 200000 rounds are ITERS=200000 with
+# one dataset, ITERS=400000 with two. REF_ITERS etc. hold these defaults, for
+# an experiment that must set its own before another file's
+# (pipelines/celeba-split.mk, before pipelines/synthetic.mk's).
+DATASETS := $(words $(TRAIN_SHARDS))
+ref_rounds = $(shell expr $(1) \* $(DATASETS))
+REF_ITERS := $(call ref_rounds,200000)
+REF_DECAY := $(call ref_rounds,100000)
+REF_SAVE_EVERY := $(call ref_rounds,10000)
+REF_SAMPLE_EVERY := $(call ref_rounds,1000)
+REF_LOG_EVERY := $(call ref_rounds,10)
 ATTRS ?= Black_Hair,Blond_Hair,Brown_Hair,Male,Young
 TEST ?= 1999
 SPLIT_SEED ?= 1234
@@ -64,14 +81,14 @@ SIZE ?= 128
 CONV ?= 64
 G_REPEAT ?= 6
 D_REPEAT ?=
-ITERS ?= 200000
-DECAY ?= 100000
+ITERS ?= $(REF_ITERS)
+DECAY ?= $(REF_DECAY)
 BATCH ?= 16
 N_CRITIC ?= 5
 LR ?= 0.0001
-LOG_EVERY ?= 10
-SAMPLE_EVERY ?= 1000
-SAVE_EVERY ?= 10000
+LOG_EVERY ?= $(REF_LOG_EVERY)
+SAMPLE_EVERY ?= $(REF_SAMPLE_EVERY)
+SAVE_EVERY ?= $(REF_SAVE_EVERY)
 SEED ?= 0
 # KEEP: checkpoints kept (sg-train --keep); empty: all, as the reference
 KEEP ?=

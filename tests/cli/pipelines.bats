@@ -623,6 +623,39 @@ stop_at_2() {
     [ -e "$T/multi/rafd.list" ]
 }
 
+# sg-train's iteration is one dataset's batch; the reference's num_iters counts
+# rounds over all datasets. A two-dataset pipeline passed --iters 200000, half
+# the reference's run (review-multi20 M1). make -n prints the training command
+# without training (the shards are not packed either).
+@test "pipelines: the default ITERS, DECAY and *_EVERY are the reference's rounds times the datasets; given ones are taken as they are" {
+    train_line() { make --no-print-directory -n "$@" | grep -m 1 -o -- '--iters .* --threads [0-9]*'; }
+    sched='--iters 400000 --decay-iters 200000 '*' --log-every 20 --sample-every 2000 --save-every 20000 '
+    run train_line -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" OUT="$T/dry2" "$T/dry2/train.done"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == $sched* ]]
+    run train_line -f pipelines/celeba-split.mk CELEBA="$T/celeba" OUT="$T/dry2s" "$T/dry2s/train.done"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == $sched* ]]
+    # given on the command line, in the environment, or by the experiment: as they are
+    run train_line -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" OUT="$T/dry2" ITERS=7 SAVE_EVERY=3 \
+        "$T/dry2/train.done"
+    echo "$output"
+    [[ "$output" == '--iters 7 --decay-iters 200000 '*' --log-every 7 --sample-every 2000 --save-every 3 '* ]]
+    ITERS=9 DECAY=4 run train_line -f pipelines/celeba-split.mk CELEBA="$T/celeba" OUT="$T/dry2s" "$T/dry2s/train.done"
+    echo "$output"
+    [[ "$output" == '--iters 9 --decay-iters 4 '*' --log-every 9 --sample-every 2000 --save-every 20000 '* ]]
+    run train_line -f pipelines/synthetic.mk OUT="$T/dry2y" "$T/dry2y/train.done"
+    echo "$output"
+    [[ "$output" == '--iters 6000 --decay-iters 2000 '*' --log-every 25 --sample-every 500 --save-every 1000 '* ]]
+    # one dataset: the reference's numbers themselves
+    run train_line -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/dry1" "$T/dry1/train.done"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == '--iters 200000 --decay-iters 100000 '*' --log-every 10 --sample-every 1000 --save-every 10000 '* ]]
+}
+
 # celeb-pack --folders takes any folder name; make cannot name a prerequisite
 # with a space, so the pipeline tracks a listing of the RAFD tree instead.
 @test "pipelines/celeba-rafd.mk: class folders with spaces; a changed folder repacks (the run then waits for FORCE=1), nothing else does" {
