@@ -175,3 +175,22 @@ check_tool_docs() {
   done
   [ "$failed" -eq 0 ]
 }
+
+# sg-train's iteration is one dataset's batch; the reference's num_iters counts
+# rounds over all datasets. The tour called `sg-train` on two shards with the
+# default --iters 200000 "the reference's configuration": half its run
+# (review-multi20 M1).
+@test "README: the tour's reference-configuration sg-train trains 200,000 rounds: --iters and the steps times the datasets" {
+  local cmd n
+  cmd=$(awk '/in the reference.s configuration/ { on = 1 } on && /^sg-train / { p = 1 } p { print; if (!/\\$/) exit }' \
+      "$ROOT/README.md" | tr -d '\\\n')
+  echo "$cmd"
+  n=$(grep -oE '[^ ]+\.lmdb' <<< "$cmd" | wc -l)
+  [ "$n" -ge 2 ]
+  opt() { sed -nE "s/.* --$1 ([0-9]+) .*/\1/p" <<< "$cmd "; }
+  [ "$(opt iters)" = $((200000 * n)) ]
+  [ "$(opt decay-iters)" = $((100000 * n)) ]
+  [ "$(opt save-every)" = $((10000 * n)) ]
+  [ "$(opt sample-every)" = $((1000 * n)) ]
+  [ "$(opt log-every)" = $((10 * n)) ]
+}
