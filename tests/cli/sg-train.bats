@@ -351,6 +351,44 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   grep -q '"dataset":"onehot"' "$T/r2/history.jsonl"
 }
 
+# What sg-train(1) says of several datasets holds (review-multi20 L1-L3): it
+# named neither the limit of 8 nor a run that ends within a round, and gave the
+# reference's loader as the reason for dropping the last short batch.
+@test "sg-train(1) on several datasets: the limit and the 9th shard's line, an --iters within a round as its example, the dropped short batch" {
+  command -v groff >/dev/null || skip "no groff"
+  man=$(groff -man -Tascii -rLL=5000n -rHY=0 -P-cbou "$BATS_TEST_DIRNAME/../../man/man1/sg-train.1" 2>/dev/null | tr -s ' \n' '  ')
+  # the limit: as many shards as it says train (a mask entry each), one more is its line
+  max=$(sed -nE 's/.*A model takes 1 to ([0-9]+) shards.*/\1/p' <<< "$man")
+  line=$(sed -nE 's/.*a usage error \((sg-train: [0-9]+ shards given \(at most [0-9]+\)), exit 2\).*/\1/p' <<< "$man")
+  echo "max $max; line $line"
+  [ "$max" = "$(sed -nE 's/^#define SG_MAX_DATASETS ([0-9]+)$/\1/p' "$BATS_TEST_DIRNAME/../../lib/model.h")" ]
+  shards=()
+  for k in $(seq 1 "$max"); do cp -r "$D/a.lmdb" "$T/s$k.lmdb"; shards+=("$T/s$k.lmdb"); done
+  run sg-train -o "$T/max" --iters "$max" --sample-every 0 "${TINY[@]}" "${shards[@]}"
+  [ "$status" -eq 0 ]
+  [ "$(st_meta "$T/max/ckpt/$(printf %06d "$max")-G.safetensors" mask)" = "{\"offset\":$((4 * max)),\"size\":$max}" ]
+  cp -r "$D/a.lmdb" "$T/more.lmdb"
+  run sg-train -o "$T/more" --iters 1 "${TINY[@]}" "${shards[@]}" "$T/more.lmdb"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "$line" ]
+  [ "$line" = "sg-train: $((max + 1)) shards given (at most $max)" ]
+  # its example of a run that ends within a round
+  ex=$(sed -nE 's/.*two datasets and --iters ([0-9]+): dataset 1 trains on ([0-9]+) batches, dataset 2 on ([0-9]+)\).*/\1 \2 \3/p' <<< "$man")
+  echo "example: $ex"
+  read -r iters n1 n2 <<< "$ex"
+  [ $((iters % 2)) -eq 1 ]
+  sg-train -o "$T/odd" --iters "$iters" --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  [ "$(grep -c '"dataset":"a"' "$T/odd/history.jsonl")" -eq "$n1" ]
+  [ "$(grep -c '"dataset":"b"' "$T/odd/history.jsonl")" -eq "$n2" ]
+  [[ "$(tail -n 1 "$T/odd/history.jsonl")" == *'"dataset":"a"'* ]]
+  # --iters and --decay-iters against the reference's rounds
+  [[ "$man" == *"--iters N total iterations (200000). With n datasets each iteration trains one dataset's batch"*"the reference's num_iters N is --iters nxN"* ]]
+  [[ "$man" == *"the reference's num_iters_decay M is --decay-iters nxM"* ]]
+  # the last short batch: dropped by sg-train, not by the reference's loader
+  [[ "$man" != *"as the reference's data loader does"* ]]
+  [[ "$man" == *"the last incomplete batch is dropped"*"without drop_last, trains on it as a smaller batch"*"a shard with fewer images than --batch is an error"* ]]
+}
+
 @test "an existing run is not overwritten without --resume or --force" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   refused_run_unchanged "$T/r" "sg-train: $T/r already holds a run (--resume continues it, --force starts over)" --iters 3 "${TINY[@]}" "$D/a.lmdb"
