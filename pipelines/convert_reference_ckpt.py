@@ -23,6 +23,13 @@ Examples (the reference's pretrained models):
   convert_reference_ckpt.py 200000-G.ckpt 200000-G.safetensors --image-size 256 \\
       --dataset CelebA=Black_Hair,Blond_Hair,Brown_Hair,Male,Young
 
+The --dataset options follow the model's label order: the reference's
+--dataset Both model is [CelebA | RaFD | mask], so CelebA's comes first. Two
+datasets with a one-hot one first and a multi-hot one second convert, with a
+warning on standard error that the order may be swapped; a single --dataset for
+a model with room for another dataset's labels and a mask is refused with a
+hint to give one for each.
+
 Each dataset's center-crop side (the CenterCrop of the reference's data loader,
 which sg-sample applies to image files translated to that dataset's targets) is
 recorded in its "datasets" entry: by default the reference's, 178 for a
@@ -393,9 +400,15 @@ def main():
     names = [n for _, _, labels in datasets for n in labels]
     want_c = len(names) + (len(datasets) if len(datasets) > 1 else 0)
     if want_c != c_dim:
-        die("%s: the generator takes %d label channels, but --dataset gives %d labels%s = %d"
+        # One dataset given for a model with room for another one's labels and
+        # a 2-entry mask: most likely the reference's --dataset Both model.
+        other = c_dim - len(names) - 2
+        both = (" (a model of the reference's --dataset Both takes both datasets' labels and a 2-dataset mask, "
+                "here %d = %d + %d + 2: give a --dataset for each dataset, CelebA first)"
+                % (c_dim, len(names), other) if len(datasets) == 1 and other >= 1 else "")
+        die("%s: the generator takes %d label channels, but --dataset gives %d labels%s = %d%s"
                  % (a.input, c_dim, len(names),
-                    " + a %d-dataset mask" % len(datasets) if len(datasets) > 1 else "", want_c))
+                    " + a %d-dataset mask" % len(datasets) if len(datasets) > 1 else "", want_c, both))
     check_generator(a.input, sd, g_conv_dim, c_dim, g_repeat)
     tensors = raw_tensors(sd, generator_layout(g_conv_dim, c_dim, g_repeat))
     step = a.step
@@ -418,6 +431,11 @@ def main():
         "source": "converted from " + os.path.basename(a.input),
     }
     write_safetensors(a.output, tensors, metadata)
+    if len(datasets) == 2 and datasets[0][1] == "one-hot" and datasets[1][1] == "multi-hot":
+        # The labels fit either order; the reference's Both model is [CelebA | RaFD | mask].
+        print("%s: warning: %s (one-hot) is given before %s (multi-hot), but the reference's --dataset Both "
+              "model has CelebA (multi-hot) first; if %s is one, convert it again with the --dataset options swapped"
+              % (PROG, datasets[0][0], datasets[1][0], a.input), file=sys.stderr)
     print("%s: %d tensors, conv_dim %d, %d residual blocks, c_dim %d, step %d"
           % (a.output, len(tensors), g_conv_dim, g_repeat, c_dim, step))
 

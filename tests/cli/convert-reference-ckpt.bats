@@ -251,3 +251,52 @@ EOF2
         "$W/x-G.safetensors" --crop CelebA=70000
     [ ! -e "$W/x-G.safetensors" ]
 }
+
+# A reference --dataset Both model (review-multi20 N1): given one dataset's
+# labels, the count error did not say that it takes both; given RaFD's first,
+# the reverse of its [CelebA | RaFD | mask], it converted without a word.
+@test "convert_reference_ckpt.py: a CelebA + RaFD model: one --dataset is refused with the hint to give both, CelebA first; RaFD first converts with a warning" {
+    $PY - "$W" <<'EOF2'
+import sys, torch
+sys.path.insert(0, "tests/golden")
+from stargan_ref import Generator
+torch.manual_seed(3)
+torch.save(Generator(4, 5 + 3 + 2, 1).state_dict(), sys.argv[1] + "/000013-G.ckpt")   # 5 + 3 labels, a mask
+EOF2
+    R=--dataset=RaFD:one-hot=angry,happy,sad
+    conv() { $PY $CONVERT "$W/000013-G.ckpt" "$@" --image-size 16 --d-repeat 2; }
+    hint="(a model of the reference's --dataset Both takes both datasets' labels and a 2-dataset mask"
+    run conv "$W/a-G.safetensors" "$DS"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [ "$output" = "convert_reference_ckpt.py: $W/000013-G.ckpt: the generator takes 10 label channels, but --dataset gives 5 labels = 5 $hint, here 10 = 5 + 3 + 2: give a --dataset for each dataset, CelebA first)" ]
+    run conv "$W/a-G.safetensors" "$R"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [ "$output" = "convert_reference_ckpt.py: $W/000013-G.ckpt: the generator takes 10 label channels, but --dataset gives 3 labels = 3 $hint, here 10 = 3 + 5 + 2: give a --dataset for each dataset, CelebA first)" ]
+    [ ! -e "$W/a-G.safetensors" ]
+    # no hint where no other dataset and mask fit: too many labels, two datasets, or too few channels left
+    run conv "$W/a-G.safetensors" --dataset=A=a,b,c,d,e,f,g,h,i,j,k
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"but --dataset gives 11 labels = 11" ]]
+    run conv "$W/a-G.safetensors" "$DS" --dataset=RaFD:one-hot=angry,happy
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"but --dataset gives 7 labels + a 2-dataset mask = 9" ]]
+    run $PY $CONVERT "$T/000007-G.ckpt" "$W/a-G.safetensors" --image-size 16 --d-repeat 2 --dataset=A=a,b,c
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"the generator takes 5 label channels, but --dataset gives 3 labels = 3" ]]
+    # CelebA first, as the reference: no warning
+    conv "$W/b-G.safetensors" "$DS" "$R" > "$W/out" 2> "$W/err"
+    [ ! -s "$W/err" ]
+    grep -q "c_dim 10" "$W/out"
+    # RaFD first: converted (the labels fit either order), with a warning
+    conv "$W/c-G.safetensors" "$R" "$DS" > "$W/out" 2> "$W/err"
+    cat "$W/err"
+    [ "$(cat "$W/err")" = "convert_reference_ckpt.py: warning: RaFD (one-hot) is given before CelebA (multi-hot), but the reference's --dataset Both model has CelebA (multi-hot) first; if $W/000013-G.ckpt is one, convert it again with the --dataset options swapped" ]
+    grep -q "c_dim 10" "$W/out"
+    [ -s "$W/c-G.safetensors" ]
+    # two multi-hot datasets (the seed's celebA/celebB): no warning
+    conv "$W/d-G.safetensors" --dataset=A=a,b,c,d,e --dataset=B=x,y,z > "$W/out" 2> "$W/err"
+    [ ! -s "$W/err" ]
+}
