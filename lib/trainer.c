@@ -213,6 +213,8 @@ static double now_s(void)
 
 int64_t sg_trainer_iteration(const sg_trainer *t) { return t->iter; }
 int sg_trainer_error_names_checkpoint(const sg_trainer *t) { return t->error_names_checkpoint; }
+int sg_trainer_busy(const sg_err *err) { return err && err->sys_errno == EWOULDBLOCK; }
+
 const char *sg_trainer_error_shard(const sg_trainer *t)
 {
     return t->error_dataset >= 0 ? t->shard_paths[t->error_dataset] : NULL;
@@ -1077,9 +1079,15 @@ static int lock_run_dir(sg_trainer *t, int create, sg_err *err)
             int e = errno;
             close(fd);
             /* not ours to remove: the other process may have made it */
-            if (e == EWOULDBLOCK)
-                return sg_errf(err, "%s: another sg-train is using this run directory (two at once would mix "
-                               "their checkpoints and history; wait for it to end or stop it)", t->run_dir);
+            if (e == EWOULDBLOCK) {
+                /* any process's flock, not only a trainer's: a flock(1) guarding this very command takes it too */
+                sg_errf(err, "%s: the run directory is locked (flock) by another process: another sg-train "
+                        "training it, or a flock(1) or script locking the directory itself (two sg-train at once "
+                        "would mix their checkpoints and history: wait for it to end or stop it; a script guarding "
+                        "sg-train should lock another file)", t->run_dir);
+                err->sys_errno = EWOULDBLOCK;   /* sg_trainer_busy */
+                return -1;
+            }
             /* NFS (without local_lock=flock) refuses flock on a directory opened read-only */
             add_note(t, "%s: not locked (flock: %s): do not run a second sg-train on it at the same time",
                      t->run_dir, strerror(e));

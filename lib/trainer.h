@@ -130,6 +130,10 @@ enum {
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
                     const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
                     sg_err *err);
+/* After sg_trainer_open failed: 1 when run_dir was busy (another process
+ * holds a flock on it: a trainer, or a script), not broken; trying again
+ * later may succeed. */
+int sg_trainer_busy(const sg_err *err);
 void sg_trainer_free(sg_trainer *t);
 
 int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations */

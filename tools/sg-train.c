@@ -513,6 +513,11 @@ static void open_trainer(struct run *run)
     int mode = run->resume ? SG_TRAIN_RESUME : run->force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
     blame_shards_on_crash(run);
     if (sg_trainer_open(&run->t, run->run_dir, &run->o, run->shards, run->n_shards, run->be, mode, &run->err)) {
+        /* busy, not broken: EX_TEMPFAIL, so that a cron job tells "already running" from a failure */
+        if (sg_trainer_busy(&run->err)) {
+            cli_warn("%s", run->err.msg);
+            exit(75);
+        }
         cli_die_err(&run->err);   /* with the words for a full file system where that was why */
     }
     if (run->other_device[0]) cli_warn("%s", run->other_device);

@@ -789,12 +789,13 @@ tasks_on_cpu0() {
   pid=$!
   BG_PID=$pid
   wait_history_lines 3
-  msg="sg-train: $T/r: another sg-train is using this run directory (two at once would mix their checkpoints and history; wait for it to end or stop it)"
+  msg="sg-train: $T/r: the run directory is locked (flock) by another process: another sg-train training it, or a flock(1) or script locking the directory itself (two sg-train at once would mix their checkpoints and history: wait for it to end or stop it; a script guarding sg-train should lock another file)"
+  # busy is EX_TEMPFAIL (75), not a failure (1): a cron job tells "already running" apart
   run sg-train -o "$T/r" --resume --iters 3
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 75 ]
   [ "$output" = "$msg" ]
   run sg-train -o "$T/r" --force --iters 3 "${TINY[@]}" "$D/a.lmdb"
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 75 ]
   [ "$output" = "$msg" ]
   interrupt_and_wait "$pid"
   [ "$status" -eq 130 ]
@@ -806,6 +807,21 @@ tasks_on_cpu0() {
   run sg-train -o "$T/r" --resume --iters $((10#$n + 2))
   [ "$status" -eq 0 ]
   [ "$(wc -l < "$T/r/history.jsonl")" -eq "$((10#$n + 2))" ]
+}
+
+@test "flock(1) on RUN itself (a cron guard) is refused as busy, exit 75, naming the lock, not only another sg-train" {
+  command -v flock >/dev/null || skip "no flock(1)"
+  sg-train -q -o "$T/r" --iters 1 --log-every 1 "${TINY[@]}" "$D/a.lmdb"
+  run flock -n "$T/r" sg-train -q -o "$T/r" --resume --iters 2
+  [ "$status" -eq 75 ]
+  [[ "$output" == "sg-train: $T/r: the run directory is locked (flock) by another process: "*"a flock(1) or script locking the directory itself"*"lock another file)" ]]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq 1 ]
+  # a shared lock (a reader's backup) blocks it too; a lock on another file does not
+  run flock -s "$T/r" sg-train -q -o "$T/r" --resume --iters 2
+  [ "$status" -eq 75 ]
+  run flock -n "$T/r.lock" sg-train -q -o "$T/r" --resume --iters 2
+  [ "$status" -eq 0 ]
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq 2 ]
 }
 
 @test "a crash while reading shards (LMDB trusts its pages) is one line naming the shards, exit 1" {
