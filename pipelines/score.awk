@@ -7,8 +7,10 @@
 #               flipped off); target is the attribute's name, with its dataset's
 #               name or number and _ before it where datasets share the name
 #               (celebA_Bangs, 2_Bangs: sg-sample(1) --each)
-#   judged.tsv  (celeb-synth --judge): FILE ATTR=0|1 ... for every NNNNNN_input.png
-#               and every output image of the same directory
+#   judged.tsv  (celeb-synth --judge): FILE<tab>ATTR=0|1<tab>... for every
+#               NNNNNN_input.png and every output image of the same directory
+#               (FILE escaped, so holding no tab; one blank-separated as an
+#               older judge wrote it is read too)
 #
 # For every target attribute that the judge reads, over all test images:
 #   reached    share of outputs whose judged attribute equals the target value
@@ -57,11 +59,15 @@ FILENAME ~ /targets\.tsv$/ {
     next
 }
 
-{   # judged.tsv: FILE ATTR=V ...
+{   # judged.tsv: FILE<tab>ATTR=V<tab>... (FILE escaped: never a tab in it,
+    # but maybe a blank; sg-sample --each's names escape to themselves)
     d = dir_of(FILENAME)
-    key = d "/" $1
-    for (i = 2; i <= NF; i++) {
-        if (split($i, kv, "=") != 2) continue
+    tab = index($0, "\t")
+    file = tab ? substr($0, 1, tab - 1) : $1     # no tab: an older judge's blanks
+    key = d "/" file
+    nf = split(tab ? substr($0, tab + 1) : substr($0, length($1) + 1), fld, /[\t ]+/)
+    for (i = 1; i <= nf; i++) {
+        if (split(fld[i], kv, "=") != 2) continue
         judged[key, kv[1]] = kv[2]
         if (!(kv[1] in is_judged)) { is_judged[kv[1]] = 1; judged_names[++n_judged] = kv[1] }
     }

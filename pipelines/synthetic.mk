@@ -72,13 +72,15 @@ PICTURES = $(foreach s,$(SETS),$(OUT)/samples/$(s)_grid.png $(OUT)/plots/$(s)_at
 
 # ---- scoring (synthetic faces only) -------------------------------------------
 # sg-sample --each writes every test input and its translation to every target,
-# and targets.tsv; celeb-synth --judge reads the attributes drawn in each image.
+# and targets.tsv; celeb-synth --judge reads the attributes drawn in each image
+# (run in the directory: bare names, as targets.tsv has them; the judge escapes
+# the names it prints, so a path with OUT in it could differ from OUT).
 SCORE = $(OUT)/score
 $(SCORE)/%/judged.tsv: $(OUT)/train.done $(SHARDS)/%_test.lmdb
 	rm -rf $(@D)
 	$(BIN)/sg-sample -q --ckpt $(RUN) --data $(SHARDS)/$*_test.lmdb --count $(SCORE_COUNT) --each \
 	    --device $(DEVICE) -o $(@D)
-	$(BIN)/celeb-synth --judge $(@D)/*.png | sed 's|^$(@D)/||' > $@.tmp
+	cd $(@D) && $(abspath $(BIN))/celeb-synth --judge *.png > $(@F).tmp
 	mv $@.tmp $@
 
 $(SCORE)/scores.txt: $(foreach s,$(SETS),$(SCORE)/$(s)/judged.tsv) $(PIPELINES)score.awk

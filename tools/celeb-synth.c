@@ -6,11 +6,13 @@
 #include "image.h"
 #include "json.h"
 #include "synth.h"
+#include "text_escape.h"
 #include "thread.h"
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <locale.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -210,6 +212,11 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
 static int judge(char **files, int n_files, int json)
 {
     int status = 0, first = 1;
+    /* names as celeb-dump --list shows them: escaped (a tab or newline would
+     * split the record), UTF-8 kept where the terminal shows it */
+    setlocale(LC_CTYPE, "");
+    int utf8 = sg_locale_utf8();
+    sg_buf name = SG_BUF_INIT;
     if (json) printf("[");
     for (int f = 0; f < n_files; f++) {
         sg_image img = {0};
@@ -241,14 +248,18 @@ static int judge(char **files, int n_files, int json)
             for (int a = 0; a < SG_JUDGE_N; a++) printf(", \"%s\": %d", sg_judge_attr_names[a], out[a]);
             printf("}");
         } else {
-            printf("%s", files[f]);
-            for (int a = 0; a < SG_JUDGE_N; a++) printf(" %s=%d", sg_judge_attr_names[a], out[a]);
+            sg_buf_clear(&name);
+            if (sg_buf_put_escaped(&name, files[f], strlen(files[f]), utf8)) cli_die("out of memory");
+            fwrite(name.data, 1, name.len, stdout);
+            /* tabs: a blank in a name is no field separator */
+            for (int a = 0; a < SG_JUDGE_N; a++) printf("\t%s=%d", sg_judge_attr_names[a], out[a]);
             printf("\n");
         }
         first = 0;
         sg_image_free(&img);
     }
     if (json) printf("%s]\n", first ? "" : "\n");
+    sg_buf_free(&name);
     cli_finish_stdout();
     return status;
 }

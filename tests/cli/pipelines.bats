@@ -841,3 +841,37 @@ stop_at_2() {
     bad=$(grep -vE '^[^:]+:[0-9]+:\s*#' <<< "$output" | grep -v 'LC_ALL=C awk ' || true)
     [ -z "$bad" ] || { echo "without LC_ALL=C: $bad"; false; }
 }
+
+# review-script20 F5: the judge now writes FILE<tab>ATTR=V<tab>..., FILE
+# escaped; a blank in a file name must not shift the fields.
+@test "score.awk: the judge's tab-separated lines, file names with blanks" {
+    d="$BATS_TEST_TMPDIR/score/set"
+    mkdir -p "$d"
+    printf 'file\tinput\ttarget\tdataset\tvalue\n' > "$d/targets.tsv"
+    printf '000000_Eyeglasses.png\t0\tEyeglasses\tcelebA\t0\n' >> "$d/targets.tsv"
+    printf '000000_Bangs x=1.png\t0\tBangs\tcelebA\t1\n' >> "$d/targets.tsv"
+    {
+        printf '000000_input.png\tEyeglasses=1\tBangs=0\tMale=1\n'
+        printf '000000_Eyeglasses.png\tEyeglasses=0\tBangs=0\tMale=1\n'
+        printf '000000_Bangs x=1.png\tEyeglasses=1\tBangs=1\tMale=1\n'
+    } > "$d/judged.tsv"
+    run awk -f pipelines/score.awk "$d/targets.tsv" "$d/judged.tsv"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *warning* ]]
+    [[ "$output" != *"not scored"* ]]
+    grep -qE '^Eyeglasses +1 +100\.0% +100\.0% +0\.0% +100\.0%$' <<< "$output"
+    grep -qE '^Bangs +1 +100\.0% +100\.0% +0\.0% +100\.0%$' <<< "$output"
+    # what celeb-synth --judge writes for a real image is read back whole
+    celeb-synth -q -n 1 -o "$BATS_TEST_TMPDIR/one"
+    cp "$BATS_TEST_TMPDIR/one/img_align_celeba/000001.jpg" "$d/000000_input.png"
+    cp "$BATS_TEST_TMPDIR/one/img_align_celeba/000001.jpg" "$d/000000_Bangs x=1.png"
+    (cd "$d" && celeb-synth --judge "000000_input.png" "000000_Bangs x=1.png") > "$d/judged.tsv"
+    printf 'file\tinput\ttarget\tdataset\tvalue\n000000_Bangs x=1.png\t0\tBangs\tcelebA\t1\n' > "$d/targets.tsv"
+    run awk -f pipelines/score.awk "$d/targets.tsv" "$d/judged.tsv"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *warning* ]]
+    grep -qE '^Bangs +1 ' <<< "$output"
+    grep -qE '^Bangs +1 +[0-9.]+% +[-0-9.%]+ +[0-9.]+% +100\.0%$' <<< "$output"
+}
