@@ -7,6 +7,7 @@
 #include "json.h"
 #include "mt19937.h"
 #include "text_escape.h"
+#include <dirent.h>
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
@@ -475,6 +476,63 @@ static void warn_empty_training_lists(const options *o)
     }
 }
 
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int same_file(const char *path, const struct stat *st)
+{
+    struct stat other;
+    return path && stat(path, &other) == 0 && other.st_dev == st->st_dev && other.st_ino == st->st_ino;
+}
+
+/* An earlier split's lists that this run did not replace (its other groups'
+ * attr_B.txt, its attr_A_train.txt beside --split none's attr_A.txt) stay in
+ * DIR, where a later celeb-pack or a glob would take them for this split's:
+ * named in one warning, never removed (the file names are not proof that
+ * they are celeb-split's). Names as celeb-split writes them: attr_GROUP.txt,
+ * GROUP of its letters (attr_A_train.txt is one too). */
+static void warn_earlier_lists(const options *o, const char *const *written, int n_written)
+{
+    DIR *d = opendir(o->out_dir);
+    if (!d) return;
+    char **stale = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        size_t len = strlen(nm);
+        if (len <= 9 || strncmp(nm, "attr_", 5) || strcmp(nm + len - 4, ".txt")) continue;
+        if (strspn(nm + 5, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") < len - 9) continue;
+        int ours = 0;
+        for (int k = 0; k < n_written && !ours; k++) ours = !strcmp(written[k], nm);
+        char path[PATH_MAX];
+        struct stat st;
+        if (ours || snprintf(path, sizeof path, "%s/%s", o->out_dir, nm) >= (int)sizeof path ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode) || same_file(o->in_path, &st) ||
+            same_file(o->partition_path, &st))
+            continue;
+        if (n == cap) {
+            char **more = realloc(stale, (cap = cap ? 2 * cap : 16) * sizeof *stale);
+            if (!more) break;
+            stale = more;
+        }
+        if (!(stale[n] = strdup(nm))) break;
+        n++;
+    }
+    closedir(d);
+    if (n) {
+        qsort(stale, n, sizeof *stale, compare_names);
+        sg_buf list = SG_BUF_INIT;
+        for (size_t k = 0; k < n && k < 8; k++) sg_buf_appendf(&list, "%s%s", k ? ", " : "", stale[k]);
+        if (n > 8) sg_buf_appendf(&list, " and %zu more", n - 8);
+        cli_warn("%s also holds %s, not written by this run: lists of an earlier split, or your files; remove "
+                 "them, or split into an empty -o DIR, so that nothing takes them for this split's",
+                 o->out_dir, list.failed || !list.data ? "lists" : list.data);
+        sg_buf_free(&list);
+    }
+    for (size_t k = 0; k < n; k++) free(stale[k]);
+    free(stale);
+}
+
 /* Writes per group attr_NAME.txt, and with --split its training and test
  * lists, all or none (stage_file, commit_pending). */
 static void write_outputs(const options *o, const sg_attr_table *t)
@@ -506,6 +564,9 @@ static void write_outputs(const options *o, const sg_attr_table *t)
     sg_remove_dead_temps_in(o->out_dir, ".", ".txt");   /* stage_file's, left by a killed run */
     for (int k = 0; k < n_outs; k++) stage_file(o->out_dir, outs[k].name, t, outs[k].rows, outs[k].n);
     commit_pending(o->out_dir);
+    const char *written[3 * MAX_GROUPS];
+    for (int k = 0; k < n_outs; k++) written[k] = outs[k].name;
+    warn_earlier_lists(o, written, n_outs);
 }
 
 /* How many of group g's rows have attribute a (an index into g->attrs). */

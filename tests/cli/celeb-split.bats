@@ -165,6 +165,27 @@ EOF2
   [[ "${lines[0]}" == "celeb-split: group a: its 1 row is not in the partition file's training part (0): its training list is empty" ]]
 }
 
+# review-script20 F6: an earlier run's other lists stayed in -o DIR without a
+# word, where celeb-pack or a glob took them for the new split's.
+@test "lists of an earlier split that this run did not write are named in one warning, and kept" {
+  celeb-split -q -g A=A -g B=C -r B --split reference --test-count 1 -o "$T/st" "$T/small.txt" > /dev/null
+  celeb-split -q -g A=A,B --split none -o "$T/st" "$T/small.txt" > /dev/null 2> "$T/err"
+  [ "$(cat "$T/err")" = "celeb-split: $T/st also holds attr_A_test.txt, attr_A_train.txt, attr_B.txt, attr_B_test.txt, attr_B_train.txt, not written by this run: lists of an earlier split, or your files; remove them, or split into an empty -o DIR, so that nothing takes them for this split's" ]
+  [ -e "$T/st/attr_A_train.txt" ]
+  [ -e "$T/st/attr_B.txt" ]
+  [ "$(names "$T/st/attr_A.txt")" = "1.jpg 3.jpg 5.jpg " ]
+  # the same split again, into its own directory: no warning
+  celeb-split -q -g A=A -g B=C -r B --split reference --test-count 1 -o "$T/st" "$T/small.txt" > /dev/null 2> "$T/err"
+  [ ! -s "$T/err" ]
+  # the input, other files and names celeb-split never writes are not named
+  mkdir "$T/in"
+  cp "$T/small.txt" "$T/in/attr_all.txt"
+  touch "$T/in/notes.txt" "$T/in/attr_a b.txt" "$T/in/attr_.txt"
+  mkdir "$T/in/attr_d.txt"
+  celeb-split -q -g A=A -o "$T/in" "$T/in/attr_all.txt" > /dev/null 2> "$T/err"
+  [ ! -s "$T/err" ]
+}
+
 @test "--split partition uses list_eval_partition.txt; validation dropped by default" {
   celeb-synth -q -n 50 --seed 2 -o "$T/syn"
   run celeb-split -q -g all=Male -r all --split partition --partition "$T/syn/list_eval_partition.txt" -o "$T/out" "$T/syn/list_attr_celeba.txt"
