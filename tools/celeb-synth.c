@@ -304,7 +304,12 @@ int main(int argc, char **argv)
         if (out) cli_usage_error("--judge takes images, not -o");
         if (generating_only) cli_usage_error("%s is for drawing a dataset, not for --judge", generating_only);
         if (optind == argc) cli_usage_error("--judge: no images given");
-        for (int k = optind; k < argc; k++) cli_refuse_empty_path("--judge: an image file", argv[k]);
+        int stdin_used = 0;
+        for (int k = optind; k < argc; k++) {
+            cli_refuse_empty_path("--judge: an image file", argv[k]);
+            /* the second would read an empty stdin: refused as sg-sample does */
+            if (!strcmp(argv[k], "-") && stdin_used++) cli_die("'-' (stdin) given twice");
+        }
         return judge(argv + optind, argc - optind, json);
     }
     if (json) cli_usage_error("--json is only for --judge");

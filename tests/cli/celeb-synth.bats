@@ -151,6 +151,10 @@ assert bad <= 2, bad
   run celeb-synth --judge - < "$T/k/000003_64.png"
   [ "$status" -eq 0 ]
   [[ "$output" == "-"$'\t'"Black_Hair="* ]]
+  # review-script20 F7: the second '-' read an empty stdin ("empty file")
+  run celeb-synth --judge - - < "$T/k/000003_64.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-synth: '-' (stdin) given twice" ]
 }
 
 # review-script20 F5: names were printed raw, space separated: a newline split
