@@ -1857,4 +1857,7 @@ PY
   run sg-train -o "$T/r" --resume --iters 9 -q
   [ "$status" -eq 0 ]
   [ -z "$output" ]
+  # review-script20 F7: the help said only "no progress line"
+  run sg-train --help
+  [[ "$output" == *"-q, --quiet               no progress line, nor the checkpoint lines that stand"* ]]
 }
