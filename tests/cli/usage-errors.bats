@@ -70,6 +70,18 @@ refused() {
   [ "${lines[0]}" = "celeb-synth: --count: '5x' is not an integer" ]
 }
 
+# review-script20 F7: a number beyond a double was "not a number"
+@test "a real number that underflows or overflows a double is out of range, not 'not a number'" {
+  run sg-train -o run --g-lr 1e-400 s.lmdb
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: --g-lr: 1e-400 is out of range (too small for a double) [0, 1000]" ]
+  run sg-train -o run --lambda-gp -1e999 s.lmdb
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: --lambda-gp: -1e999 is out of range (too large for a double) [0, 1e+06]" ]
+  run sg-train -o run --d-lr 1e-4x s.lmdb
+  [ "${lines[0]}" = "sg-train: --d-lr: '1e-4x' is not a number" ]
+}
+
 @test "sg-train: a run directory that is a shard it reads, lies inside one, or is a shard is refused; nothing written" {
   celeb-synth -q -n 4 -o "$T/syn"
   celeb-pack -q --attrs "$T/syn/list_attr_celeba.txt" --images "$T/syn/img_align_celeba" \

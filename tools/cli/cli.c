@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -620,10 +621,15 @@ double cli_parse_double(const char *opt, const char *s, double min, double max)
 {
     char *end; errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || v != v)
+    int range = errno == ERANGE;   /* a number still: beyond a double (1e400), or below its normal values (1e-400) */
+    if ((errno && !range) || end == s || *end || v != v)
         cli_usage_error("%s: '%s' is not a number", opt, sg_quote_str(s).s);
+    char a[32], b[32], c[32];
+    if (range)
+        cli_usage_error("%s: %s is out of range (too %s for a double) [%s, %s]", opt, sg_quote_str(s).s,
+                        fabs(v) > 1 ? "large" : "small", shown_number(b, sizeof b, min),
+                        shown_number(c, sizeof c, max));
     if (v < min || v > max) {
-        char a[32], b[32], c[32];
         cli_usage_error("%s: %s is out of range [%s, %s]", opt, shown_number(a, sizeof a, v),
                         shown_number(b, sizeof b, min), shown_number(c, sizeof c, max));
     }
