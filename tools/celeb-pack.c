@@ -415,6 +415,7 @@ typedef struct {
     int result;
     uint8_t *pixels;        /* raw: (size, size, 3); png: encoded */
     size_t pixel_len;
+    int src_w, src_h;       /* the image's size, when read */
     char msg[1024];
 } slot;
 
@@ -545,7 +546,10 @@ static void process_item(const pack_state *S, worker_ctx *w, size_t i, slot *sl)
     sl->result = read_input(it->path, shown, &w->file, &w->file_cap, &len, sl->msg, sizeof sl->msg);
     if (sl->result != RESULT_OK) return;
     uint8_t *dst = S->encoding == SG_PIXELS_RAW ? sl->pixels : w->raw;
-    if (sg_preprocess(&w->pre, w->file, len, dst, &err)) {
+    int failed = sg_preprocess(&w->pre, w->file, len, dst, &err);
+    sl->src_w = failed ? 0 : w->pre.plan.src_w;
+    sl->src_h = failed ? 0 : w->pre.plan.src_h;
+    if (failed) {
         snprintf(sl->msg, sizeof sl->msg, "%s: %s", shown, err.msg);
         sl->result = sg_image_unsupported(&err) ? RESULT_UNSUPPORTED : RESULT_CORRUPT;
         /* the decoder's memory ran out (ENOMEM): a sound image */
@@ -615,6 +619,7 @@ struct run {
     int all_missing;
     char held[MISSING_SHOWN][sizeof ((slot *)0)->msg];
     int n_held;
+    int told_crop;              /* warn_padded_crop said it */
     int failed;                 /* 1: fail_msg says why; 2: interrupted */
     char fail_msg[1100];
     char fail_hint[192];   /* the words for want of space, where that was why (taken before the abort frees any) */
@@ -811,6 +816,22 @@ static void tell_held(struct run *r)
     r->all_missing = 0;
 }
 
+/* A crop over twice the image's larger side is torchvision's CenterCrop all
+ * the same (padded with black, as documented), but almost surely a typo
+ * (--crop 16384 for 178): the picture is a dot in the middle and every thread
+ * holds the padded crop (805 MB at 16384). Said once, at the first such image. */
+static void warn_padded_crop(struct run *r, const item *it, const slot *sl)
+{
+    long crop = r->o->crop, side = sl->src_w > sl->src_h ? sl->src_w : sl->src_h;
+    if (r->told_crop || side <= 0 || crop <= 2 * side) return;
+    r->told_crop = 1;
+    char shown_buf[PATH_MAX];
+    cli_warn("--crop %ld is more than twice the larger side of the images (%s: %dx%d): each is padded with black "
+             "to %ldx%ld (%.0f MiB a thread), the picture a small part of it; probably a typo (--crop %d fits "
+             "inside)", crop, item_shown(it, shown_buf, sizeof shown_buf), sl->src_w, sl->src_h, crop, crop,
+             (double)crop * (double)crop * 3 / (1 << 20), sl->src_w < sl->src_h ? sl->src_w : sl->src_h);
+}
+
 /* Appends item i's record, or counts why it was skipped and tells (or holds)
  * its message; 0 (r->failed set) when the pack must stop. */
 static int write_or_skip(struct run *r, size_t i, const slot *sl)
@@ -827,6 +848,7 @@ static int write_or_skip(struct run *r, size_t i, const slot *sl)
         return 1;
     }
     const item *it = &r->L.items[i];
+    warn_padded_crop(r, it, sl);
     sg_err err;
     if (sg_shard_writer_append(r->wr, it->labels, it->name, sl->pixels, sl->pixel_len, &err)) {
         fail_with(r, err.msg);

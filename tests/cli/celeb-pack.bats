@@ -1010,3 +1010,19 @@ im.save('$T/cmyk.jpg', 'JPEG')"
   [[ "${lines[3]}" != *CMYK* ]]
   [ "${lines[5]}" = "celeb-pack: wrote 7 records to $T/s.lmdb (5 skipped: 3 unsupported, 2 corrupt), 16x16, 40 labels" ]
 }
+
+# review-size20 L4: --crop 16384 for 178x218 images padded each to
+# 16384x16384 (805 MB a thread) without a word; almost surely a typo.
+@test "--crop more than twice the images' larger side: packed as CenterCrop pads, with one warning" {
+  run celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --select "$SEL" \
+      --crop 437 --size 16 --threads 2 -o "$T/big.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [ "${lines[0]}" = "celeb-pack: --crop 437 is more than twice the larger side of the images ($S/img_align_celeba/000001.jpg: 178x218): each is padded with black to 437x437 (1 MiB a thread), the picture a small part of it; probably a typo (--crop 178 fits inside)" ]
+  [ -e "$T/big.lmdb/data.mdb" ]
+  # twice the larger side is no typo (a padded border is a choice): nothing said
+  run celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --select "$SEL" \
+      --crop 436 --size 16 --threads 1 -o "$T/edge.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
