@@ -396,14 +396,32 @@ static int blas_reserve(int nthreads, sg_err *err)
 
 static cpu_state *state(sg_backend *be) { return be->impl; }
 
-static void cpu_fail(sg_backend *be, const char *fmt, ...)
+static void cpu_fail_errno(sg_backend *be, int e, const char *fmt, va_list ap)
 {
     cpu_state *st = state(be);
     if (st->failed) return;
     st->failed = 1;
+    vsnprintf(st->first_err.msg, sizeof st->first_err.msg, fmt, ap);
+    st->first_err.sys_errno = e;
+}
+
+static void cpu_fail(sg_backend *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cpu_fail(sg_backend *be, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(st->first_err.msg, sizeof st->first_err.msg, fmt, ap);
+    cpu_fail_errno(be, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* cpu_fail for memory not had: ENOMEM in sys_errno, so that a caller can
+ * say what to lower (sg_err_oom's convention) */
+static void cpu_fail_oom(sg_backend *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cpu_fail_oom(sg_backend *be, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cpu_fail_errno(be, ENOMEM, fmt, ap);
     va_end(ap);
 }
 
@@ -411,7 +429,7 @@ static float *grow(sg_backend *be, float **buf, size_t *cap, size_t n)
 {
     if (n <= *cap) return *buf;
     float *p = realloc(*buf, n * sizeof(float));
-    if (!p) { cpu_fail(be, "cpu backend: out of memory for %zu bytes of scratch", n * sizeof(float)); return NULL; }
+    if (!p) { cpu_fail_oom(be, "cpu backend: out of memory for %zu bytes of scratch", n * sizeof(float)); return NULL; }
     *buf = p; *cap = n;
     return p;
 }
@@ -443,7 +461,7 @@ static int cpu_sync(sg_backend *be, sg_err *err)
 static void *cpu_alloc(sg_backend *be, size_t bytes)
 {
     void *p = calloc(1, bytes ? bytes : 1);
-    if (!p) cpu_fail(be, "cpu backend: out of memory allocating %zu bytes", bytes);
+    if (!p) cpu_fail_oom(be, "cpu backend: out of memory allocating %zu bytes", bytes);
     return p;
 }
 static void cpu_free(sg_backend *be, void *p) { free(p); }
@@ -1482,7 +1500,7 @@ static void cpu_draw_batch(sg_backend *be, float *c_trg, float *alpha, const flo
         return;
     }
     int *perm = malloc(sizeof(int) * (size_t)d->n);
-    if (!perm) { cpu_fail(be, "cpu backend: draw_batch: out of memory"); return; }
+    if (!perm) { cpu_fail_oom(be, "cpu backend: draw_batch: out of memory"); return; }
     sg_draw_target_perm(d, perm);
     for (int k = 0; k < d->n; k++)
         memcpy(c_trg + (size_t)k * d->c_dim, c_org + (size_t)perm[k] * d->c_dim, sizeof(float) * (size_t)d->c_dim);

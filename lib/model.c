@@ -169,6 +169,7 @@ struct sg_model {
     int n_allocs, cap_allocs;
     size_t alloc_bytes;        /* their total size */
     int gen_only;              /* sg_model_create_generator: G and generate() only */
+    int counting;              /* sg_model_bytes: balloc adds up sizes, allocates nothing */
 
     /* G step on the D step's tape (g_step_reuse_body): on unless
      * SG_G_TAPE_REUSE=0 (A/B timing, tests); valid while tape_a and d_in's fake
@@ -386,9 +387,14 @@ static size_t act_size(const conv_layer *L, int N, int input)
     return input ? (size_t)N * L->ci * L->hin * L->hin : (size_t)N * L->co * L->hout * L->hout;
 }
 
-/* One zeroed backend block, remembered for sg_model_free. */
+/* One zeroed backend block, remembered for sg_model_free. Counting
+ * (sg_model_bytes): its size only, and a pointer that is never used. */
 static float *balloc(sg_model *m, size_t nfloats)
 {
+    if (m->counting) {
+        m->alloc_bytes += (nfloats ? nfloats : 1) * sizeof(float);
+        return (float *)m;
+    }
     if (m->n_allocs == m->cap_allocs) {
         int cap = m->cap_allocs ? m->cap_allocs * 2 : 64;
         void **p = realloc(m->allocs, cap * sizeof *p);
@@ -711,6 +717,29 @@ int sg_model_create_generator(sg_model **out, const sg_model_config *cfg, sg_bac
 int sg_model_is_generator_only(const sg_model *m) { return m->gen_only; }
 
 size_t sg_model_backend_bytes(const sg_model *m) { return m->alloc_bytes; }
+
+size_t sg_model_bytes(const sg_model_config *cfg, int generator_only)
+{
+    sg_err err;
+    if (sg_model_config_check(cfg, &err)) return 0;
+    static const sg_backend_ops no_ops;   /* nothing is called: balloc counts */
+    sg_backend nchw = {.ops = &no_ops, .name = "cpu", .nhwc = 0};
+    sg_model *m = calloc(1, sizeof *m);
+    if (!m) return 0;
+    m->cfg = *cfg;
+    m->be = &nchw;
+    m->c_dim = sg_model_c_dim(cfg);
+    m->cls_dim = sg_model_cls_dim(cfg);
+    m->cap = cfg->batch;
+    m->gen_only = generator_only;
+    m->counting = 1;
+    /* model_create's steps up to the blocks, in the same order */
+    int failed = build_g(m) || (!generator_only && build_d(m)) || carve_net(m, &m->g) ||
+                 (generator_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m)));
+    size_t bytes = failed ? 0 : m->alloc_bytes;
+    sg_model_free(m);   /* n_allocs is 0: no backend block to free */
+    return bytes;
+}
 
 /* Refuses a D or training call on a generator-only model. */
 static int need_training(const sg_model *m, const char *what, sg_err *err)

@@ -87,6 +87,13 @@ int sg_model_is_generator_only(const sg_model *m);
 /* Bytes of backend memory the model holds (parameters, state, activations; not
  * the backend's own scratch). For tests only. */
 size_t sg_model_backend_bytes(const sg_model *m);
+/* The same for a model of cfg (sg_model_create's; generator_only:
+ * sg_model_create_generator's) on an NCHW backend such as the CPU, before
+ * one is made: the sizes model creation allocates, added up without
+ * allocating them. 0 when cfg fails sg_model_config_check (or out of
+ * memory). The CPU backend's blocks are calloc'd and touched only when
+ * used, so creation alone cannot tell whether they fit. */
+size_t sg_model_bytes(const sg_model_config *cfg, int generator_only);
 void sg_model_free(sg_model *m);
 
 /* The state_dict of a net: *list points at n entries owned by the model

@@ -25,6 +25,7 @@
 #include "rng.h"
 #include "shard.h"
 #include "strbuf.h"
+#include "sysmem.h"
 #include "targets.h"
 #include "text_escape.h"
 #include "thread.h"
@@ -1108,23 +1109,6 @@ static int lock_run_dir(sg_trainer *t, int create, sg_err *err)
                    t->run_dir);
 }
 
-/* The memory the page cache can use at most: the machine's, or less under a
- * cgroup limit (v2 memory.max, v1 memory.limit_in_bytes: a container's). 0
- * when unknown. */
-static unsigned long long page_cache_room(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
-    unsigned long long room = pages > 0 && page_size > 0 ? (unsigned long long)pages * (unsigned long long)page_size : 0;
-    const char *limits[2] = {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
-    for (int k = 0; k < 2; k++) {
-        FILE *f = fopen(limits[k], "r");
-        unsigned long long v;
-        if (f && fscanf(f, "%llu", &v) == 1 && v > 0 && (room == 0 || v < room)) room = v;   /* "max": none */
-        if (f) fclose(f);
-    }
-    return room;
-}
-
 /* 1 when the shards cannot all stay in the page cache (more than half the
  * memory): records are read in random order, so those are read without
  * read-ahead. */
@@ -1137,8 +1121,9 @@ static int shards_need_random_reads(const char *const *shard_paths, int n)
         snprintf(dp, sizeof dp, "%s/data.mdb", shard_paths[ds]);
         if (stat(dp, &ds_st) == 0) shard_bytes += (unsigned long long)ds_st.st_size;
     }
-    unsigned long long memory = page_cache_room();
-    return memory > 0 && shard_bytes > memory / 2;
+    sg_sysmem mem;   /* the most the page cache can use: the machine's, or a container's limit */
+    sg_sysmem_read(&mem);
+    return mem.limit > 0 && shard_bytes > mem.limit / 2;
 }
 
 /* Opens the shards (paths as given) and checks them: the same square image
@@ -1251,6 +1236,71 @@ static int alloc_batch_bufs(sg_trainer *t, sg_err *err)
     }
     for (int v = 0; v < 256; v++) t->pixel_lut[v] = sg_train_pixel_value((uint8_t)v);
     return 0;
+}
+
+/* Host memory a run with batch B needs on the CPU backend: the model's
+ * blocks (sg_model_bytes) and the two batch buffers (alloc_batch_bufs). */
+static uint64_t cpu_run_bytes(const sg_trainer *t, int B)
+{
+    sg_model_config c = t->mcfg;
+    c.batch = B;
+    size_t S = (size_t)t->S;
+    return (uint64_t)sg_model_bytes(&c, 0) + 2 * sizeof(float) * ((uint64_t)B * 3 * S * S + (uint64_t)B * t->c_dim);
+}
+
+/* The largest batch below B (and within the model's sg_model_batch_max)
+ * whose run needs at most room bytes; 0: none. */
+static int batch_within(const sg_trainer *t, int B, uint64_t room)
+{
+    int batch_max = sg_model_batch_max(&t->mcfg, 0);
+    int lo = 0, hi = B - 1 < batch_max ? B - 1 : batch_max;   /* cpu_run_bytes grows with the batch */
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (cpu_run_bytes(t, mid) <= room) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* The CPU backend's blocks are calloc'd and touched only when used: under
+ * Linux's overcommit a model larger than the memory is not refused there
+ * but killed by the kernel during the first steps, without a word (another
+ * process may be killed instead). So a run that needs more than the process
+ * can ever have (sg_sysmem limit) is refused here, before the run directory
+ * is touched, naming a batch that fits; one that needs more than is
+ * available now gets a note and goes on. CUDA's allocations fail cleanly. */
+static int check_memory(sg_trainer *t, sg_err *err)
+{
+    if (t->cuda) return 0;
+    sg_sysmem mem;
+    sg_sysmem_read(&mem);
+    const int B = t->opt.batch;
+    uint64_t need = cpu_run_bytes(t, B);
+    if (mem.limit == 0 || need <= (mem.available ? mem.available : mem.limit)) return 0;
+    char need_s[24], limit_s[24], avail_s[24], has[96];
+    sg_size_text(need_s, need);
+    sg_size_text(limit_s, mem.limit);
+    sg_size_text(avail_s, mem.available);
+    if (mem.available) snprintf(has, sizeof has, "%s %s (%s available)", mem.cgroup ? "its cgroup allows" :
+                                "this machine has", limit_s, avail_s);
+    else snprintf(has, sizeof has, "%s %s", mem.cgroup ? "its cgroup allows" : "this machine has", limit_s);
+    int fits_now = mem.available ? batch_within(t, B, mem.available) : 0;
+    if (need <= mem.limit) {
+        char then[64] = "";
+        if (fits_now) snprintf(then, sizeof then, "; --batch %d or less fits", fits_now);
+        add_note(t, "--batch %d at %d px needs about %s of memory on the CPU, more than the %s available now "
+                 "(of %s): training goes on, but may swap, or be killed if other processes need theirs%s", B, t->S,
+                 need_s, avail_s, limit_s, then);
+        return 0;
+    }
+    int fits = fits_now ? fits_now : batch_within(t, B, mem.limit);
+    if (fits)
+        return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU; %s: use --batch %d or less",
+                       B, t->S, need_s, has, fits);
+    char one_s[24];
+    return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU, and --batch 1 about %s; %s: use "
+                   "smaller --g-conv-dim and --d-conv-dim, or a GPU (--device cuda)", B, t->S, need_s,
+                   sg_size_text(one_s, cpu_run_bytes(t, 1)), has);
 }
 
 /* Locks the run directory (a new run's is made) and checks it against the
@@ -1397,9 +1447,15 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     }
     /* sg_trainer_free copes with a trainer stopped at any of these steps */
     int dup[2] = {-1, -1};   /* the first shard given twice: its two positions */
-    if (open_shards(t, shard_paths, dup, err) || fill_config(t, shard_paths[0], err) || alloc_batch_bufs(t, err) ||
-        check_run_dir(t, mode, shard_paths, dup, err) || sg_model_create(&t->model, &t->mcfg, be, opt->seed, err))
+    if (open_shards(t, shard_paths, dup, err) || fill_config(t, shard_paths[0], err) || check_memory(t, err) ||
+        alloc_batch_bufs(t, err) || check_run_dir(t, mode, shard_paths, dup, err))
         goto fail;
+    if (sg_model_create(&t->model, &t->mcfg, be, opt->seed, err)) {
+        /* the model's memory (on the CPU, beyond what check_memory could see: a ulimit -v) */
+        if (err->sys_errno == ENOMEM)
+            sg_err_suffix(err, " (--batch %d at %d px; try a smaller --batch)", opt->batch, t->S);
+        goto fail;
+    }
     remove_stale_tmp(t->run_dir);
     if ((mode == SG_TRAIN_RESUME ? continue_run(t, err) : start_run(t, mode, err)) || open_history(t, err)) goto fail;
     pick_samples(t);

@@ -126,7 +126,10 @@ enum {
  * trims history.jsonl to the checkpoint's iteration. Nothing in run_dir changes
  * when this fails on bad input. The trainer holds an exclusive flock(2) on
  * run_dir until sg_trainer_free: a run directory another trainer (in any
- * process) holds is an error. */
+ * process) holds is an error. On the CPU backend, a model that needs more
+ * memory than the process can ever have (lib/sysmem.h) is an error naming a
+ * batch that fits, before run_dir is touched; more than is available now, a
+ * note. */
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
                     const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
                     sg_err *err);

@@ -16,6 +16,7 @@
 #include "safetensors.h"
 #include "shard.h"
 #include "strbuf.h"
+#include "sysmem.h"
 #include "targets.h"
 #include "trainer.h"
 #include <ctype.h>
@@ -784,6 +785,7 @@ typedef struct {
     sg_backend *be;
     sg_model *model;
     long chunk;                /* images per generator call */
+    char chunk_why[160];       /* --timing: why chunk is below --batch (and the inputs), or "" */
     int plain;                 /* the translated image alone: one input, one --targets target */
     grid_layout g;
     sg_png_background *grid_png;
@@ -937,6 +939,51 @@ static void prepare_output(run_state *r)
     }
 }
 
+/* Host memory a chunk of n images takes on the CPU backend: the generator's
+ * blocks (sg_model_bytes) and alloc_buffers' x, y, c and a shard's pixels. */
+static uint64_t cpu_chunk_bytes(const sg_model_config *cfg, int n, int shard)
+{
+    sg_model_config c = *cfg;
+    c.batch = n;
+    uint64_t img = 3 * (uint64_t)cfg->image_size * cfg->image_size;
+    return sg_model_bytes(&c, 1) +
+           (uint64_t)n * (2 * sizeof(float) * img + sizeof(float) * sg_model_c_dim(cfg) + (shard ? img : 0));
+}
+
+/* On the CPU backend, mcfg->batch lowered to what fits in half the memory
+ * available: its blocks are calloc'd and touched only when used, so a chunk
+ * larger than the memory would not be refused but killed by the kernel
+ * mid-run. The chunk changes no output: instance norm's statistics are per
+ * image and plane (lib/backend_cpu.c instnorm_forward_range), and every
+ * other layer computes each image on its own, whatever images share its
+ * call. Dies when not even one image fits in the memory. */
+static void fit_chunk_in_memory(run_state *r, sg_model_config *mcfg)
+{
+    if (strcmp(r->be->name, "cpu")) return;   /* CUDA's allocations fail cleanly */
+    sg_sysmem mem;
+    sg_sysmem_read(&mem);
+    uint64_t room = (mem.available ? mem.available : mem.limit) / 2;
+    int shard = r->shard != NULL;
+    if (room == 0 || cpu_chunk_bytes(mcfg, mcfg->batch, shard) <= room) return;
+    uint64_t one = cpu_chunk_bytes(mcfg, 1, shard);
+    if (one > mem.limit) {
+        char one_s[24], limit_s[24];
+        cli_die("the generator at %d px needs about %s of memory on the CPU for one image; %s %s: use a GPU "
+                "(--device cuda)", r->S, sg_size_text(one_s, one), mem.cgroup ? "its cgroup allows" :
+                "this machine has", sg_size_text(limit_s, mem.limit));
+    }
+    int lo = 1, hi = mcfg->batch - 1;   /* the bytes grow with the chunk */
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (cpu_chunk_bytes(mcfg, mid, shard) <= room) lo = mid;
+        else hi = mid - 1;
+    }
+    char room_s[24];
+    snprintf(r->chunk_why, sizeof r->chunk_why, "%d to fit in half the %s of memory available", lo,
+             sg_size_text(room_s, 2 * room));
+    mcfg->batch = lo;
+}
+
 /* The backend and the generator with the checkpoint's weights; r->chunk: the
  * images of one generator call. */
 static void load_generator(run_state *r)
@@ -946,8 +993,17 @@ static void load_generator(run_state *r)
     sg_model_config mcfg = r->ck.model;
     mcfg.batch = r->n_in < r->o.batch ? (int)r->n_in : r->o.batch;   /* generate() buffers for this many images */
     int batch_max = sg_model_batch_max(&mcfg, 1);   /* 0: not even one image (the model says so) */
-    if (batch_max >= 1 && mcfg.batch > batch_max) mcfg.batch = batch_max;
-    if (sg_model_create_generator(&r->model, &mcfg, r->be, 0, &r->err)) cli_die_err(&r->err);
+    if (batch_max >= 1 && mcfg.batch > batch_max) {
+        mcfg.batch = batch_max;
+        snprintf(r->chunk_why, sizeof r->chunk_why, "%d, the most whose tensors stay within 2^31 values",
+                 batch_max);
+    }
+    if (batch_max >= 1) fit_chunk_in_memory(r, &mcfg);
+    if (sg_model_create_generator(&r->model, &mcfg, r->be, 0, &r->err)) {
+        if (r->err.sys_errno == ENOMEM)   /* beyond what fit_chunk_in_memory saw: a ulimit -v */
+            cli_die("%s (--batch %d at %d px; try a smaller --batch)", r->err.msg, mcfg.batch, r->S);
+        cli_die_err(&r->err);
+    }
     /* Reading the inputs can take minutes (--each over a whole shard): sg-train
      * --keep may have deleted a live run's checkpoint since (lib/ckpt_find.h) */
     if (sg_ckpt_load_generator(r->o.ckpt, r->g_path, sizeof r->g_path, &r->ck, r->model, &r->err))
@@ -1128,10 +1184,12 @@ static void report_timing(const run_state *r)
     /* the generator: the sg_model_generate calls alone (uploads, forward,
      * download); the rest of the loop: pixel conversions, grid cells, queueing
      * --each files; output: what is left of the grid's PNG or the files */
+    char chunks[200] = "";   /* a --batch lowered: by how much and why */
+    if (r->chunk_why[0]) snprintf(chunks, sizeof chunks, " in chunks of %s (--batch %d)", r->chunk_why, r->o.batch);
     cli_warn("timing: inputs %.3f s, model %.3f s, generator %.3f s for %ld image%s "
-             "(%.2f images/s), rest of the loop %.3f s, output %.3f s, total %.3f s",
+             "(%.2f images/s)%s, rest of the loop %.3f s, output %.3f s, total %.3f s",
              r->t_inputs - r->t_start, r->t_model - r->t_inputs, r->t_generator, r->total, r->total == 1 ? "" : "s",
-             r->t_generator > 0 ? r->total / r->t_generator : 0.0, r->t_loop - r->t_model - r->t_generator,
+             r->t_generator > 0 ? r->total / r->t_generator : 0.0, chunks, r->t_loop - r->t_model - r->t_generator,
              t_end - r->t_loop, t_end - r->t_start);
 }
 

@@ -449,6 +449,62 @@ PY
     cmp "$W/a.png" "$W/c.png"
 }
 
+# The CPU backend's blocks are calloc'd and touched later: a chunk larger than
+# the memory used to be OOM-killed mid-run without a word. SG_TEST_MEMORY_KIB
+# (lib/sysmem.h, a test hook) plays a machine of LIMIT,AVAILABLE KiB.
+@test "sg-sample: on the CPU, --batch is lowered to fit half the memory available, said under --timing only" {
+    args=(--ckpt "$T/run" --data "$T/celebA_train.lmdb" --count 32 --device cpu --threads 1)
+    run env SG_TEST_MEMORY_KIB=1000000,500 sg-sample "${args[@]}" --batch 32 --timing -o "$W/low.png"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "sg-sample: timing: "*" images/s) in chunks of "*" to fit in half the 512 kB of memory available (--batch 32), rest of the loop "* ]]
+    n=$(sed -E 's/.* in chunks of ([0-9]+) .*/\1/' <<< "$output")
+    [ "$n" -ge 1 ] && [ "$n" -lt 32 ] || { echo "chunk: $n"; false; }
+    run env SG_TEST_MEMORY_KIB=1000000,500 sg-sample "${args[@]}" --batch 32 -o "$W/quiet.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    # what --batch N gives, byte for byte (not always what one chunk of 32
+    # gives: OpenBLAS rounds a product's columns differently with its width,
+    # by 1 in a few pixel values, as --threads changes them)
+    sg-sample "${args[@]}" --batch "$n" -o "$W/n.png"
+    cmp "$W/low.png" "$W/n.png"
+    cmp "$W/low.png" "$W/quiet.png"
+    # enough memory: the chunk is --batch, and --timing says nothing of it
+    run env SG_TEST_MEMORY_KIB=1000000,1000000 sg-sample "${args[@]}" --batch 32 --timing -o "$W/all.png"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"chunks of"* ]]
+}
+
+@test "sg-sample: on the CPU, a generator whose one image exceeds the memory is refused before the output" {
+    run env SG_TEST_MEMORY_KIB=50,50 sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 4 --device cpu -o "$W/g.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: the generator at 16 px needs about "*" kB of memory on the CPU for one image; this machine has 51 kB: use a GPU (--device cuda)" ]]
+    [ ! -e "$W/g.png" ]
+}
+
+@test "sg-sample: the CPU backend's out of memory names the batch to lower" {
+    bash -c 'ulimit -v 1500000' 2>/dev/null || skip "ulimit -v cannot be set here"
+    # sanitizer builds reserve terabytes of shadow memory: they cannot start under any such limit
+    if grep -qaE '__(a|hwa|t|m)san_init' "$(command -v sg-sample)"; then skip "a sanitizer build"; fi
+    # G's weights do not depend on the image size: the tiny run's G read as a
+    # 4096 px one, whose input block for 2 images (1.9 GB) is over the
+    # limit, the rest under it; a machine said to be large (no lowering)
+    /usr/bin/python3 - "$T/run/ckpt/000002-G.safetensors" "$W/G4096.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); h["__metadata__"]["image_size"] = "4096"
+hb = json.dumps(h, separators=(",", ":")).encode(); hb += b" " * ((8 - len(hb) % 8) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+PY
+    img=$T/synth/img_align_celeba/000001.jpg
+    run env SG_TEST_MEMORY_KIB=100000000,100000000 bash -c 'ulimit -v 1500000; exec "$@"' _ sg-sample \
+        --ckpt "$W/G4096.safetensors" --targets +Bangs --device cpu --threads 1 --batch 2 -q "$img" "$img" -o "$W/g.png"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "sg-sample: model: cpu backend: out of memory allocating "*" bytes (--batch 2 at 4096 px; try a smaller --batch)" ]]
+    [ ! -e "$W/g.png" ]
+}
+
 @test "sg-sample: --count with --seed picks distinct records reproducibly" {
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 7 --each --device cpu -o "$W/s1"
     sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 3 --seed 7 --each --device cpu -o "$W/s2"

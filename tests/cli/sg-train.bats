@@ -442,6 +442,65 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$(cat "$T/r/latest")" = 000003 ]
 }
 
+# The CPU backend's blocks are calloc'd and touched later: a model larger than
+# the memory used to be OOM-killed mid-run without a word. SG_TEST_MEMORY_KIB
+# (lib/sysmem.h, a test hook) plays a machine of LIMIT,AVAILABLE KiB.
+@test "CPU memory: a model over the machine's memory is refused before the run directory, naming a batch that fits" {
+  run env SG_TEST_MEMORY_KIB=1024,1024 sg-train -o "$T/r" --iters 2 --batch 16 "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --batch 16 at 16 px needs about "*" MB of memory on the CPU; this machine has 1.0 MB (1.0 MB available): use --batch "*" or less" ]]
+  [ ! -e "$T/r" ]
+  # the batch it names fits: no refusal, no warning
+  fits=$(sed -E 's/.*use --batch ([0-9]+) or less$/\1/' <<< "$output")
+  [ "$fits" -ge 1 ] && [ "$fits" -lt 16 ] || { echo "named batch: $fits"; false; }
+  run env SG_TEST_MEMORY_KIB=1024,1024 sg-train -o "$T/r" --iters 2 --batch "$fits" "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  # one more does not
+  run env SG_TEST_MEMORY_KIB=1024,1024 sg-train -o "$T/r2" --iters 2 --batch $((fits + 1)) "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ ! -e "$T/r2" ]
+  # not even one image: the model's size is what to lower
+  run env SG_TEST_MEMORY_KIB=1024,1024 sg-train -o "$T/r2" --iters 2 --batch 4 --g-conv-dim 64 --d-conv-dim 64 --threads 1 \
+    --device cpu -q "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: --batch 4 at 16 px needs about "*" MB of memory on the CPU, and --batch 1 about "*" MB; this machine has 1.0 MB (1.0 MB available): use smaller --g-conv-dim and --d-conv-dim, or a GPU (--device cuda)" ]]
+  [ ! -e "$T/r2" ]
+}
+
+@test "CPU memory: over what is available but within the machine, one warning and the run goes on" {
+  run env SG_TEST_MEMORY_KIB=1024000,1024 sg-train -o "$T/r" --iters 2 --batch 16 "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --batch 16 at 16 px needs about "*" MB of memory on the CPU, more than the 1.0 MB available now (of 1.0 GB): training goes on, but may swap, or be killed if other processes need theirs; --batch "*" or less fits" ]]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+}
+
+@test "CPU memory: a resume is checked the same, and changes nothing when refused" {
+  sg-train -o "$T/r" --iters 2 --batch 16 "${TINY[@]:2}" "$D/a.lmdb"
+  before=$(tree_sum "$T/r")
+  run env SG_TEST_MEMORY_KIB=1024,1024 sg-train -o "$T/r" --resume --iters 4
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: --batch 16 at 16 px needs about "*"; this machine has 1.0 MB (1.0 MB available): use --batch "*" or less" ]]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+}
+
+@test "CPU memory: the backend's out of memory (under ulimit -v, which the check does not see) names the batch to lower" {
+  bash -c 'ulimit -v 1500000' 2>/dev/null || skip "ulimit -v cannot be set here"
+  # sanitizer builds reserve terabytes of shadow memory: they cannot start under any such limit
+  if grep -qaE '__(a|hwa|t|m)san_init' "$(command -v sg-train)"; then skip "a sanitizer build"; fi
+  celeb-pack -q -a "$D/synth/list_attr_celeba.txt" -i "$D/synth/img_align_celeba" -s Black_Hair,Male --limit 4 \
+    -S 1024 -o "$T/k.lmdb"
+  # 2.2 GB of model at 1024 px, batch 4: over the limit; a machine said to be large
+  run env SG_TEST_MEMORY_KIB=100000000,100000000 bash -c 'ulimit -v 1500000; exec "$@"' _ sg-train -o "$T/r" \
+    --iters 1 --batch 4 "${TINY[@]:2}" "$T/k.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: model: cpu backend: out of memory allocating "*" bytes (--batch 4 at 1024 px; try a smaller --batch)" ]]
+  [ ! -e "$T/r" ]
+}
+
 @test "resume refuses other shards or model options, naming the mismatch" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   before=$(tree_sum "$T/r")

@@ -261,6 +261,9 @@ static void test_memory(sg_backend *be)
         size_t g_bytes = sg_model_backend_bytes(gen);
         size_t g_params = 4 * sg_model_trainable_count(gen, SG_NET_G);
         sg_model_free(gen);
+        /* what the tools compare with the machine's memory before making one */
+        CHECK(sg_model_bytes(&cfg, 1) == g_bytes, "sg_model_bytes, generator-only, batch %d: %zu, made %zu",
+              batches[k], sg_model_bytes(&cfg, 1), g_bytes);
         /* the full model only for batch 1 (its 16-image buffers are gigabytes of
          * address space); its bytes grow with the batch at least as fast */
         size_t f_bytes = 0;
@@ -268,6 +271,8 @@ static void test_memory(sg_backend *be)
             if (sg_model_create(&full, &cfg, be, 0, &err)) { CHECK(0, "create full: %s", err.msg); continue; }
             f_bytes = sg_model_backend_bytes(full);
             sg_model_free(full);
+            CHECK(sg_model_bytes(&cfg, 0) == f_bytes, "sg_model_bytes, full, batch 1: %zu, made %zu",
+                  sg_model_bytes(&cfg, 0), f_bytes);
             printf("128 px, conv 64, batch 1: full model %.1f MB, generator-only %.1f MB (%.1f%%; G's parameters %.1f MB)\n",
                    f_bytes / 1e6, g_bytes / 1e6, 100.0 * g_bytes / f_bytes, g_params / 1e6);
             CHECK(g_bytes < 0.40 * f_bytes, "generator-only model holds %zu bytes, %.1f%% of the full model's %zu (limit 40%%)",

@@ -1,0 +1,29 @@
+/* The memory this process can have: the machine's (/proc/meminfo), or less
+ * under a cgroup memory limit (a container's, v2 memory.max or v1
+ * memory.limit_in_bytes, as mounted at /sys/fs/cgroup). The CPU backend's
+ * blocks are calloc'd and touched later: under Linux's overcommit a model
+ * larger than this is not refused at allocation but killed by the kernel
+ * mid-run, so the tools compare with it first. */
+#ifndef SG_SYSMEM_H
+#define SG_SYSMEM_H
+#include <stdint.h>
+
+typedef struct {
+    uint64_t limit;       /* bytes the process can ever have: the physical memory
+                           * (MemTotal), or the cgroup's limit when lower; 0: unknown */
+    uint64_t available;   /* bytes it can have now without swapping or pushing others
+                           * out: MemAvailable, or the cgroup's limit less its usage
+                           * (reclaimable file cache not counted) when lower; 0: unknown */
+    int cgroup;           /* 1: limit is the cgroup's */
+} sg_sysmem;
+
+/* Fills m. Test hook: SG_TEST_MEMORY_KIB=LIMIT,AVAILABLE in the environment
+ * (KiB, two decimal integers) replaces what the system says, so that the
+ * tests can play a small machine; any other value is ignored. */
+void sg_sysmem_read(sg_sysmem *m);
+
+/* bytes in decimal units as a message gives them, into out (returned):
+ * "75 kB", "1.1 MB", "590 MB", "3.0 GB", "19 GB". */
+const char *sg_size_text(char out[24], uint64_t bytes);
+
+#endif
