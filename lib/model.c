@@ -247,6 +247,66 @@ int sg_model_label_offset(const sg_model_config *cfg, int ds)
     return s;
 }
 
+static int build_g(sg_model *m);
+static int build_d(sg_model *m);
+static void free_net(net_state *ns);
+
+/* The largest convolution weight of net in a model of cfg (sizes already
+ * checked): its values, and its name into name (64 bytes); 0 when out of
+ * memory. */
+static size_t largest_weight(const sg_model_config *cfg, sg_net net, char *name)
+{
+    sg_model *m = calloc(1, sizeof *m);
+    if (!m) return 0;
+    m->cfg = *cfg;
+    m->c_dim = sg_model_c_dim(cfg);
+    m->cls_dim = sg_model_cls_dim(cfg);
+    net_state *ns = net == SG_NET_G ? &m->g : &m->d;
+    size_t most = 0;
+    if ((net == SG_NET_G ? build_g(m) : build_d(m)) == 0)
+        for (int t = 0; t < ns->n; t++)
+            if (ns->info[t].ndim == 4 && ns->info[t].numel > most) {
+                most = ns->info[t].numel;
+                snprintf(name, 64, "%.*s", (int)(strlen(ns->info[t].name) - strlen(".weight")), ns->info[t].name);
+            }
+    free_net(&m->g); free_net(&m->d);
+    free(m->g_conv); free(m->g_in); free(m->d_conv);
+    free(m);
+    return most;
+}
+
+/* Every convolution weight of G and D within INT32_MAX values: cuDNN's
+ * filter descriptors hold at most 2^31 - 1 (the activations are bounded by
+ * sg_model_batch_max), and a run must move between the backends. The error
+ * names the option to lower and the most it may be. */
+static int check_weights(const sg_model_config *cfg, sg_err *err)
+{
+    for (int net = SG_NET_G; net <= SG_NET_D; net++) {
+        char name[64] = "";
+        size_t most = largest_weight(cfg, (sg_net)net, name);
+        if (most == 0) return sg_err_oom(err, "model: out of memory");
+        if (most <= INT32_MAX) continue;
+        /* the largest conv dim that fits: the weights grow with it */
+        sg_model_config c = *cfg;
+        int *dim = net == SG_NET_G ? &c.g_conv_dim : &c.d_conv_dim, lo = 0, hi = *dim - 1;
+        char ignored[64];
+        while (lo < hi) {
+            *dim = lo + (hi - lo + 1) / 2;
+            size_t w = largest_weight(&c, (sg_net)net, ignored);
+            if (w == 0) return sg_err_oom(err, "model: out of memory");
+            if (w <= INT32_MAX) lo = *dim;
+            else hi = *dim - 1;
+        }
+        char advice[96];
+        if (lo > 0) snprintf(advice, sizeof advice, "use --%s-conv-dim %d or less", net == SG_NET_G ? "g" : "d", lo);
+        else snprintf(advice, sizeof advice, "use a larger --d-repeat or fewer labels");   /* the cls head */
+        return sg_errf(err, "model: %s's conv %s would hold %zu weights, more than 2^31-1 (cuDNN's limit for one "
+                       "tensor; kept on the CPU so that runs move between the backends): %s",
+                       net == SG_NET_G ? "G" : "D", name, most, advice);
+    }
+    return 0;
+}
+
 int sg_model_config_check(const sg_model_config *cfg, sg_err *err)
 {
     if (cfg->n_datasets < 1 || cfg->n_datasets > SG_MAX_DATASETS)
@@ -278,7 +338,7 @@ int sg_model_config_check(const sg_model_config *cfg, sg_err *err)
         return sg_errf(err, "model: Adam betas %g, %g must lie in [0, 1)", cfg->beta1, cfg->beta2);
     if (!isfinite(cfg->lambda_cls) || !isfinite(cfg->lambda_rec) || !isfinite(cfg->lambda_gp))
         return sg_errf(err, "model: loss weights must be finite");
-    return 0;
+    return check_weights(cfg, err);
 }
 
 /* ---- construction ------------------------------------------------------------- */

@@ -501,6 +501,14 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ ! -e "$T/r" ]
 }
 
+@test "a conv weight over 2^31-1 values (cuDNN's filter limit) is refused before the run directory, naming the conv dim that fits" {
+  # 16 px: D halves 3 times; its last conv (4d, 2d, 4, 4) is 2^31 at d = 4096
+  run sg-train -o "$T/r" "${TINY[@]}" --d-conv-dim 4096 "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: model: D's conv main.4 would hold 2147483648 weights, more than 2^31-1 (cuDNN's limit for one tensor; kept on the CPU so that runs move between the backends): use --d-conv-dim 4095 or less" ]
+  [ ! -e "$T/r" ]
+}
+
 @test "resume refuses other shards or model options, naming the mismatch" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   before=$(tree_sum "$T/r")

@@ -347,6 +347,33 @@ static void test_init_and_config(void)
     }
     bad = cfg; bad.one_hot[1] = 1; bad.label_dim[1] = 1;
     CHECK(sg_model_config_check(&bad, &err) != 0, "a one-hot dataset with 1 class must be refused");
+    /* every conv weight within 2^31 - 1 values (cuDNN's filter limit), the
+     * option to lower named with the most it may be */
+    {
+        sg_model_config w = ref;
+        w.batch = 1;
+        w.d_conv_dim = 512;   /* D's main.10: (16384, 8192, 4, 4) = 2^31 */
+        CHECK(sg_model_config_check(&w, &err) != 0 &&
+              !strcmp(err.msg, "model: D's conv main.10 would hold 2147483648 weights, more than 2^31-1 (cuDNN's "
+                      "limit for one tensor; kept on the CPU so that runs move between the backends): use "
+                      "--d-conv-dim 511 or less"), "--d-conv-dim 512: \"%s\"", err.msg);
+        w.d_conv_dim = 511;   /* 8192 x 511^2 = 2139103232 */
+        CHECK(sg_model_config_check(&w, &err) == 0, "--d-conv-dim 511: %s", err.msg);
+        w = ref; w.batch = 1;
+        w.g_conv_dim = 4096;  /* a residual conv: (16384, 16384, 3, 3) */
+        CHECK(sg_model_config_check(&w, &err) != 0 && strstr(err.msg, "model: G's conv main.9.main.0 would hold "
+              "2415919104 weights") && strstr(err.msg, ": use --g-conv-dim 3861 or less"), "--g-conv-dim 4096: \"%s\"",
+              err.msg);
+        w.g_conv_dim = 3861;  /* 144 x 3861^2 = 2146706064 */
+        CHECK(sg_model_config_check(&w, &err) == 0, "--g-conv-dim 3861: %s", err.msg);
+        w = ref; w.batch = 1;
+        w.image_size = 4096; w.d_repeat = 1; w.label_dim[0] = 40;   /* the cls head: (40, 64, 2048, 2048) */
+        CHECK(sg_model_config_check(&w, &err) != 0 && strstr(err.msg, "model: D's conv conv2 would hold 10737418240 "
+              "weights") && strstr(err.msg, ": use --d-conv-dim 12 or less"), "cls head at 4096 px: \"%s\"", err.msg);
+        w.label_dim[0] = 4096; w.d_conv_dim = 1;   /* (4096, 1, 2048, 2048): no conv dim fits */
+        CHECK(sg_model_config_check(&w, &err) != 0 && strstr(err.msg, ": use a larger --d-repeat or fewer labels"),
+              "cls head at d_conv_dim 1: \"%s\"", err.msg);
+    }
 
     sg_backend *be = sg_backend_cpu_create(2, &err);
     sg_model *m = NULL, *m2 = NULL;
