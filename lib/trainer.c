@@ -1262,45 +1262,74 @@ static int batch_within(const sg_trainer *t, int B, uint64_t room)
     return lo;
 }
 
+static uint64_t sample_bytes(int S, int C, int n, int T);
+
+/* The sample grid's memory, taken at the first sample (sample_once); 0 when
+ * the run writes none. */
+static uint64_t grid_bytes(const sg_trainer *t, int *n, int *T)
+{
+    *n = t->opt.n_samples > 64 ? 64 : t->opt.n_samples;   /* pick_samples' count */
+    if ((uint64_t)*n > t->counts[0]) *n = (int)t->counts[0];
+    *T = sg_targets_count(&t->mcfg);
+    return t->opt.sample_every > 0 && *n > 0 ? sample_bytes(t->S, t->c_dim, *n, *T) : 0;
+}
+
 /* The CPU backend's blocks are calloc'd and touched only when used: under
  * Linux's overcommit a model larger than the memory is not refused there
  * but killed by the kernel during the first steps, without a word (another
  * process may be killed instead). So a run that needs more than the process
  * can ever have (sg_sysmem limit) is refused here, before the run directory
  * is touched, naming a batch that fits; one that needs more than is
- * available now gets a note and goes on. CUDA's allocations fail cleanly. */
+ * available now gets a note and goes on. CUDA's allocations fail cleanly,
+ * but the sample grid is host memory on every backend, taken at the first
+ * sample: counted here too, so that a run that cannot afford it stops now
+ * rather than at iteration --sample-every. */
 static int check_memory(sg_trainer *t, sg_err *err)
 {
-    if (t->cuda) return 0;
     sg_sysmem mem;
     sg_sysmem_read(&mem);
     const int B = t->opt.batch;
-    uint64_t need = cpu_run_bytes(t, B);
+    int n, T;
+    uint64_t grid = grid_bytes(t, &n, &T), need = grid + (t->cuda ? 0 : cpu_run_bytes(t, B));
     if (mem.limit == 0 || need <= (mem.available ? mem.available : mem.limit)) return 0;
-    char need_s[24], limit_s[24], avail_s[24], has[96];
+    char need_s[24], limit_s[24], avail_s[24], grid_s[24], has[96], what[160];
     sg_size_text(need_s, need);
     sg_size_text(limit_s, mem.limit);
     sg_size_text(avail_s, mem.available);
     if (mem.available) snprintf(has, sizeof has, "%s %s (%s available)", mem.cgroup ? "its cgroup allows" :
                                 "this machine has", limit_s, avail_s);
     else snprintf(has, sizeof has, "%s %s", mem.cgroup ? "its cgroup allows" : "this machine has", limit_s);
-    int fits_now = mem.available ? batch_within(t, B, mem.available) : 0;
+    snprintf(what, sizeof what, "the sample grid (%d image%s to %d target%s at %d px)", n, n == 1 ? "" : "s", T,
+             T == 1 ? "" : "s", t->S);
+    if (grid > mem.limit)
+        return sg_errf(err, "%s needs about %s of memory; %s: use --sample-every 0 (no samples)", what,
+                       sg_size_text(grid_s, grid), has);
+    if (t->cuda) {   /* the grid alone, over what is available now */
+        add_note(t, "%s needs about %s of memory, more than the %s available now (of %s): training goes on, but "
+                 "may swap, or be killed if other processes need theirs", what, need_s, avail_s, limit_s);
+        return 0;
+    }
+    char with[200] = "";   /* the grid named where it is a good part of the need */
+    if (grid && grid >= need / 4) snprintf(with, sizeof with, " (%s of it %s)", sg_size_text(grid_s, grid), what);
+    /* the batches that fit beside the grid */
+    uint64_t avail_room = mem.available > grid ? mem.available - grid : 0;
+    int fits_now = avail_room ? batch_within(t, B, avail_room) : 0;
     if (need <= mem.limit) {
         char then[64] = "";
         if (fits_now) snprintf(then, sizeof then, "; --batch %d or less fits", fits_now);
-        add_note(t, "--batch %d at %d px needs about %s of memory on the CPU, more than the %s available now "
+        add_note(t, "--batch %d at %d px needs about %s of memory on the CPU%s, more than the %s available now "
                  "(of %s): training goes on, but may swap, or be killed if other processes need theirs%s", B, t->S,
-                 need_s, avail_s, limit_s, then);
+                 need_s, with, avail_s, limit_s, then);
         return 0;
     }
-    int fits = fits_now ? fits_now : batch_within(t, B, mem.limit);
+    int fits = fits_now ? fits_now : batch_within(t, B, mem.limit - grid);
     if (fits)
-        return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU; %s: use --batch %d or less",
-                       B, t->S, need_s, has, fits);
+        return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU%s; %s: use --batch %d or less",
+                       B, t->S, need_s, with, has, fits);
     char one_s[24];
-    return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU, and --batch 1 about %s; %s: use "
-                   "smaller --g-conv-dim and --d-conv-dim, or a GPU (--device cuda)", B, t->S, need_s,
-                   sg_size_text(one_s, cpu_run_bytes(t, 1)), has);
+    return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU%s, and --batch 1 about %s; %s: use "
+                   "smaller --g-conv-dim and --d-conv-dim%s, or a GPU (--device cuda)", B, t->S, need_s, with,
+                   sg_size_text(one_s, cpu_run_bytes(t, 1) + grid), has, with[0] ? ", --sample-every 0" : "");
 }
 
 /* Locks the run directory (a new run's is made) and checks it against the
@@ -1937,6 +1966,15 @@ static int write_in_run(sg_trainer *t, int what, const sg_buf *line, sg_err *err
 static int write_sample(sg_trainer *t, sg_err *err) { return write_in_run(t, SG_TRAIN_WRITE_SAMPLE, NULL, err); }
 
 const char *sg_trainer_run_dir(const sg_trainer *t) { return t->run_dir; }
+
+/* The host memory sample_once takes for n images and T targets at S px, C
+ * labels: x, y and c for all n x T translations (one sg_model_generate
+ * call), the grid, and its PNG (about the grid's size). */
+static uint64_t sample_bytes(int S, int C, int n, int T)
+{
+    uint64_t img = 3 * (uint64_t)S * S, grid = img * ((uint64_t)T + 1) * n;
+    return sizeof(float) * (2 * img + C) * n * T + sizeof(float) * (SG_SHARD_MAX_LABELS + 1) + img + 2 * grid;
+}
 
 static int sample_once(sg_trainer *t, sg_err *err)
 {

@@ -387,3 +387,22 @@ interrupt_after_logged() {
   [ "$status" -eq 0 ]
   [[ "$output" != *"SG_CUDNN_NONDET"* ]]
 }
+
+# The sample grid is host memory on every backend, taken at the first sample
+# (--sample-every in): a run that cannot afford it stops at the start. The
+# model's memory is not counted on CUDA (cudaMalloc fails cleanly).
+# SG_TEST_MEMORY_KIB (lib/sysmem.h, a test hook) plays a machine of
+# LIMIT,AVAILABLE KiB.
+@test "emulated CUDA: a sample grid over the machine's memory is refused at the start; over what is available, a warning" {
+  run env SG_TEST_MEMORY_KIB=100,100 "$EMU" -o "$T/r" "${TINY[@]}" --sample-every 4 "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: the sample grid (8 images to 3 targets at 16 px) needs about "*" kB of memory; this machine has 102 kB (102 kB available): use --sample-every 0 (no samples)" ]]
+  [ ! -e "$T/r" ]
+  run env SG_TEST_MEMORY_KIB=100,100 "$EMU" -o "$T/r" "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run env SG_TEST_MEMORY_KIB=100000,100 "$EMU" -o "$T/r2" "${TINY[@]}" --sample-every 4 "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "sg-train: the sample grid (8 images to 3 targets at 16 px) needs about "*" kB of memory, more than the 102 kB available now (of 102 MB): training goes on, but may swap, or be killed if other processes need theirs" ]]
+  [ -e "$T/r2/samples/000008.png" ]
+}

@@ -486,6 +486,17 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$(tree_sum "$T/r")" = "$before" ]
 }
 
+@test "CPU memory: the sample grid, taken at the first sample, is counted at the start" {
+  # the model and batches alone fit in 900 KiB; with the grid of 8 images to 4 targets they do not
+  run env SG_TEST_MEMORY_KIB=900,900 sg-train -o "$T/r" --iters 2 --batch 4 "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: --batch 4 at 16 px needs about "*" of memory on the CPU"*"; this machine has 922 kB (922 kB available): use --batch "*" or less" ]]
+  [ ! -e "$T/r" ]
+  run env SG_TEST_MEMORY_KIB=900,900 sg-train -o "$T/r" --iters 2 --batch 4 --sample-every 0 "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
 @test "CPU memory: the backend's out of memory (under ulimit -v, which the check does not see) names the batch to lower" {
   bash -c 'ulimit -v 1500000' 2>/dev/null || skip "ulimit -v cannot be set here"
   # sanitizer builds reserve terabytes of shadow memory: they cannot start under any such limit
