@@ -349,7 +349,8 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
     }
     if (rc)
         return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers no %s%s algorithm for N %d Ci %d "
-                            "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace",
+                            "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace: raise "
+                            "SG_CUDNN_WORKSPACE_MIB",
                             c->precision == SG_CUDA_BF16 ? "bf16 " : "", what,
                             p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad,
                             c->workspace_limit >> 20);

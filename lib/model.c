@@ -720,11 +720,13 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     int batch_max = sg_model_batch_max(cfg, gen_only);
     if (batch_max < 1)
         return sg_errf(err, "model: at %d px with conv dims g %d, d %d, one image's convolution would hold more "
-                       "than 2^31 values (one tensor's limit in cuDNN): use smaller images or conv dims",
+                       "than 2^31-1 values (cuDNN's limit for one tensor; kept on the CPU so that runs move between "
+                       "the backends): use smaller images or conv dims",
                        cfg->image_size, cfg->g_conv_dim, cfg->d_conv_dim);
     if (cfg->batch > batch_max)
-        return sg_errf(err, "model: batch %d at %d px is too large: a convolution would hold more than 2^31 values "
-                       "(one tensor's limit in cuDNN); the largest batch is %d", cfg->batch, cfg->image_size,
+        return sg_errf(err, "model: batch %d at %d px is too large: a convolution would hold more than 2^31-1 "
+                       "values (cuDNN's limit for one tensor; kept on the CPU so that runs move between the "
+                       "backends); the largest batch is %d", cfg->batch, cfg->image_size,
                        batch_max);
     /* A/B switches (lib/env.h): the G step's reuse of the D step's forward,
      * and the next G forward beside the D step (SG_OVERLAP_G, lib/trainer.c) */

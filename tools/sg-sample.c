@@ -546,9 +546,24 @@ static void grid_begin(grid_layout *g, const options *o, int S, const target_set
     g->header_h = GRID_PAD + max_lines * SG_FONT_CELL_H;
     long w = (long)g->cols * (g->cell + GRID_PAD) + GRID_PAD;
     long h = g->header_h + n_rows * (g->cell + GRID_PAD) + GRID_PAD;
-    if (w > 32768 || h > 32768)
-        cli_die("the grid would be %ldx%ld pixels (at most 32768 a side): use fewer inputs (--count), "
-                "--zoom 1, or --each", w, h);
+    if (w > 32768 || h > 32768) {
+        /* what to lower: the targets for the width, the inputs for the
+         * height (naming as many as fit), the zoom unless it is 1 already */
+        long rows_fit = (32768 - g->header_h - GRID_PAD) / (g->cell + GRID_PAD);
+        char ways[4][64];
+        int n = 0;
+        if (w > 32768) snprintf(ways[n++], 64, "fewer targets (--targets)");
+        if (h > 32768 && rows_fit >= 1 && o->data) snprintf(ways[n++], 64, "--count %ld or less", rows_fit);
+        else if (h > 32768 && rows_fit >= 1) snprintf(ways[n++], 64, "at most %ld image files", rows_fit);
+        if (g->zoom > 1) snprintf(ways[n++], 64, "--zoom 1");
+        snprintf(ways[n++], 64, "--each");
+        char advice[300] = "";
+        for (int i = 0; i < n; i++)
+            snprintf(advice + strlen(advice), sizeof advice - strlen(advice), "%s%s",
+                     i == 0 ? "" : i < n - 1 ? ", " : n > 2 ? ", or " : " or ", ways[i]);
+        cli_die("the grid would be %ldx%ld pixels, too %s (at most 32768 a side): use %s", w, h,
+                w > 32768 && h > 32768 ? "wide and too tall" : w > 32768 ? "wide" : "tall", advice);
+    }
     sg_err err = {{0}};
     if (sg_canvas_init(&g->cv, (int)w, (int)h, SG_RGB(255, 255, 255), &err)) cli_die_err(&err);
     g->active = 1;

@@ -1401,6 +1401,31 @@ PY
     [[ "$output" == *" images, "*" images/s, ETA "*$'\r' ]] || { echo "ends with: $(printf '%s' "$output" | tail -c 12 | od -An -c)"; false; }
 }
 
+@test "sg-sample: a grid over 32768 pixels says which side and what to lower: as many inputs as fit, --targets for the width, --zoom 1 only above 1" {
+    # 16 px at --zoom 64: 1026 px a row, 31 rows fit under the header
+    run sg-sample --ckpt "$T/run" --data "$T/celebB_train.lmdb" --count 40 --zoom 64 --device cpu -o "$W/g.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: the grid would be "*"x"*" pixels, too tall (at most 32768 a side): use --count 31 or less, --zoom 1, or --each" ]]
+    img=$T/synth/img_align_celeba/000001.jpg
+    run sg-sample --ckpt "$T/run" --zoom 64 --device cpu -o "$W/g.png" $(for i in $(seq 40); do echo "$img"; done)
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": use at most 31 image files, --zoom 1, or --each" ]]
+    # at --zoom 1 already (it was advised all the same): 18 px a row
+    run sg-sample --ckpt "$T/run" --zoom 1 --device cpu -o "$W/g.png" $(for i in $(seq 1900); do echo "$img"; done)
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: the grid would be "*" pixels, too tall (at most 32768 a side): use at most "*" image files or --each" ]]
+    # too wide: 32 targets at 1026 px a column; fewer inputs would not help
+    attrs=$(sed -n 2p "$T/synth/list_attr_celeba.txt" | tr -s ' ' '\n' | grep . | head -32 | paste -sd,)
+    celeb-pack -q --attrs "$T/synth/list_attr_celeba.txt" --images "$T/synth/img_align_celeba" --select "$attrs" \
+        --size 16 -o "$W/wide.lmdb"
+    sg-train -q -o "$W/wide" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$W/wide.lmdb"
+    run sg-sample --ckpt "$W/wide" --data "$W/wide.lmdb" --count 2 --zoom 64 --device cpu -o "$W/g.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: the grid would be "*"x"*" pixels, too wide (at most 32768 a side): use fewer targets (--targets), --zoom 1, or --each" ]]
+    [ ! -e "$W/g.png" ]
+}
+
 @test "sg-sample: the default zoom is 96/S rounded up (2 at 64 px; rounded down, 128 px grids had empty cells)" {
     celeb-pack -q -a "$T/synth/list_attr_celeba.txt" -i "$T/synth/img_align_celeba" -s Male -S 64 -o "$W/s64.lmdb"
     sg-train -q -o "$W/r64" --iters 1 --batch 2 --g-conv-dim 2 --d-conv-dim 2 --g-repeat 1 --sample-every 0 \
