@@ -20,12 +20,15 @@
 #include "targets.h"
 #include "trainer.h"
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,7 +61,12 @@ static void usage(void)
            "                         the output directory with --each\n"
            "      --each             one file per input and target: NNNNNN_TARGET.png (and\n"
            "                         NNNNNN_input.png); NNNNNN = record index or argument position;\n"
-           "                         DIR/targets.tsv lists the translations (not the inputs)\n"
+           "                         DIR/targets.tsv lists the translations (not the inputs);\n"
+           "                         a DIR that holds an earlier run's outputs is refused\n"
+           "      --append           with --each and image files: add to DIR's earlier outputs,\n"
+           "                         numbered on after the highest, rows added to targets.tsv\n"
+           "      --force            with --each: replace DIR's earlier outputs (its numbered\n"
+           "                         files are removed, targets.tsv emptied, first)\n"
            "      --grid             a grid even for one input and one --targets target (which\n"
            "                         otherwise gives the translated image alone)\n"
            "  -n, --count N          records of the shard (default 8 for a grid, all with --each);\n"
@@ -103,6 +111,7 @@ typedef struct {
 typedef struct {
     const char *ckpt, *data, *dataset, *targets, *output, *format;
     int each, grid, batch, threads, zoom, timing, no_exif_rotate;
+    int append, force;
     long count;            /* -1: default */
     long crop;             /* -1: checkpoint's */
     int have_seed, have_format;
@@ -602,6 +611,43 @@ static void each_path(char *path, size_t n, const char *dir, long index, const c
     snprintf(path, n, "%s/%06ld_%s.%s", dir, index, name, ext);
 }
 
+/* The number of an --each output called name (NNNNNN_TARGET.png or .jpg: six
+ * digits or more, '_', a target's safe name, perhaps with @N) into *number;
+ * 0 for any other name. */
+static int each_output_number(const char *name, long *number)
+{
+    const char *p = name;
+    long v = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (LONG_MAX - 9) / 10) return 0;
+        v = v * 10 + (*p - '0');
+    }
+    if (p - name < 6 || *p++ != '_') return 0;
+    size_t n = strlen(p);
+    if (n < 5 || (strcmp(p + n - 4, ".png") && strcmp(p + n - 4, ".jpg"))) return 0;
+    for (; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.=+-@", *p)) return 0;
+    *number = v;
+    return 1;
+}
+
+/* The next entry of d named like an --each output, with its number; NULL at
+ * the end. A directory of such a name is no output (the write that meets it
+ * fails and says so). */
+static const char *next_each_output(DIR *d, long *number)
+{
+    struct dirent *e;
+    struct stat st;
+    while ((e = readdir(d))) {
+        if (!each_output_number(e->d_name, number) || e->d_type == DT_DIR) continue;
+        if (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode))
+            continue;
+        return e->d_name;
+    }
+    return NULL;
+}
+
 typedef struct { sg_file_entry e; const char *path; } input_entry;
 
 static int cmp_input_entry(const void *pa, const void *pb)
@@ -658,6 +704,15 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
                 each_path(path, sizeof path, o->output, in[k].index, t < 0 ? "input" : ts->names[t], ext);
                 refuse_known_input(path, known, n_known, from_stdin, g_path, "choose another -o DIR");
             }
+        DIR *d = o->force ? opendir(o->output) : NULL;
+        const char *name;
+        long number;
+        while (d && (name = next_each_output(d, &number))) {   /* and every earlier output --force removes */
+            snprintf(path, sizeof path, "%s/%s", o->output, name);
+            refuse_known_input(path, known, n_known, from_stdin, g_path,
+                               "--force would remove it as an earlier output; choose another -o DIR");
+        }
+        if (d) closedir(d);
     }
     free(known);
 }
@@ -810,6 +865,10 @@ typedef struct {
     uint8_t *rgb, *shard_pixels;  /* one output image; one chunk of a shard's inputs */
     long done, total;          /* images translated, to translate */
     sg_buf manifest;           /* --each: targets.tsv */
+    int dir_claimed;           /* --each: DIR locked and its earlier outputs checked (claim_each_dir) */
+    long index_base;           /* --append: the image files' numbers start here */
+    uint8_t *old_list;         /* --append: DIR's targets.tsv as it was, or NULL */
+    size_t old_list_len;
     sg_image_writer *files_out;
     /* targets.tsv's dataset column: its name, or N:NAME when several
      * datasets have that name (x/train.lmdb, y/train.lmdb) */
@@ -824,12 +883,14 @@ static void parse_options(run_state *r, int argc, char **argv)
     options *o = &r->o;
     *o = (options){.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1, .device = "auto"};
     enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
-           OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_DATASET, OPT_VERSION, OPT_NO_EXIF_ROTATE };
+           OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_DATASET, OPT_VERSION, OPT_NO_EXIF_ROTATE,
+           OPT_APPEND, OPT_FORCE };
     static const struct option longopts[] = {
         {"ckpt", required_argument, 0, 'c'},     {"data", required_argument, 0, 'd'},
         {"dataset", required_argument, 0, OPT_DATASET},
         {"targets", required_argument, 0, 't'},  {"output", required_argument, 0, 'o'},
         {"each", no_argument, 0, OPT_EACH},      {"grid", no_argument, 0, OPT_GRID},
+        {"append", no_argument, 0, OPT_APPEND},  {"force", no_argument, 0, OPT_FORCE},
         {"count", required_argument, 0, 'n'},    {"seed", required_argument, 0, OPT_SEED},
         {"crop", required_argument, 0, OPT_CROP}, {"zoom", required_argument, 0, OPT_ZOOM},
         {"format", required_argument, 0, OPT_FORMAT}, {"device", required_argument, 0, OPT_DEVICE},
@@ -847,6 +908,8 @@ static void parse_options(run_state *r, int argc, char **argv)
         case 't': o->targets = optarg; break;
         case 'o': o->output = optarg; break;
         case OPT_EACH: o->each = 1; break;
+        case OPT_APPEND: o->append = 1; break;
+        case OPT_FORCE: o->force = 1; break;
         case OPT_GRID: o->grid = 1; break;
         case 'n': o->count = cli_parse_long("--count", optarg, 1, LONG_MAX); break;
         case OPT_SEED: o->seed = cli_parse_u64("--seed", optarg, UINT64_MAX); o->have_seed = 1; break;
@@ -896,6 +959,12 @@ static void check_options(const run_state *r)
     if (o->dataset && !*o->dataset) cli_usage_error("--dataset: empty (give a dataset's number or name)");
     if (o->each && !strcmp(o->output, "-")) cli_usage_error("--each needs -o DIR");
     if (o->each && o->grid) cli_usage_error("--each and --grid exclude each other");
+    if (o->append && !o->each) cli_usage_error("--append is only for --each");
+    if (o->force && !o->each) cli_usage_error("--force is only for --each (one output file is always replaced)");
+    if (o->append && o->force) cli_usage_error("--append and --force exclude each other");
+    if (o->append && o->data)
+        cli_usage_error("--append is only for image files (a shard's --each outputs are numbered by record index: "
+                        "translate it in one run)");
     /* an option of the other input or output mode is refused, never taken
      * silently (--format jpg wrote a PNG to -o x.png without a word) */
     if (o->data && o->crop >= 0) cli_usage_error("--crop is only for image files (a shard was cropped when packed)");
@@ -933,16 +1002,141 @@ static void open_inputs(run_state *r)
     else load_file_inputs(o, &r->ck, file_crop(o, &r->ck, &r->ts), r->files, r->n_files, &r->in, &r->n_in);
 }
 
+/* ---- --each's directory ------------------------------------------------ */
+
+static const char each_list_header[] = "file\tinput\ttarget\tdataset\tvalue\n";
+
+/* The highest input number the --each list (len bytes) names, -1 for none
+ * (its header alone); -2 when a line is not what --each writes, *bad_line
+ * its number from 1. */
+static long each_list_highest(const uint8_t *list, size_t len, long *bad_line)
+{
+    size_t h = sizeof each_list_header - 1;
+    long highest = -1, line = 1;
+    *bad_line = 1;
+    if (len < h || memcmp(list, each_list_header, h)) return -2;
+    for (const char *p = (const char *)list + h, *end = (const char *)list + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
+        *bad_line = ++line;
+        int tabs = 0;
+        for (const char *q = p; q < eol; q++) tabs += *q == '\t';
+        const char *num = memchr(p, '\t', (size_t)(eol - p));
+        if (tabs != 4 || num == p) return -2;
+        long v = 0;
+        const char *q = num + 1;
+        for (; isdigit((unsigned char)*q); q++) {
+            if (v > (LONG_MAX - 9) / 10) return -2;
+            v = v * 10 + (*q - '0');
+        }
+        if (q == num + 1 || *q != '\t') return -2;
+        if (v > highest) highest = v;
+        p = eol + 1;
+    }
+    return highest;
+}
+
+/* --each: one run at a time in DIR, and an earlier run's outputs there
+ * refused, continued (--append: r->index_base, r->old_list) or replaced
+ * (--force: begin_each). The lock is an exclusive flock(2) on DIR itself, as
+ * sg-train's on its run, held until the process ends: two runs at once
+ * (xargs -P) would give their files the same numbers and each replace the
+ * other's targets.tsv. A file system that refuses it (NFS) leaves DIR
+ * unlocked, with a warning. An earlier run is known by its targets.tsv,
+ * written last, or its numbered files: those above the last input the list
+ * names (all, without a list) are a run's that was interrupted. */
+static void claim_each_dir(run_state *r)
+{
+    const char *dir = r->o.output;
+    if (r->dir_claimed) return;
+    r->dir_claimed = 1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) cli_die("%s: %s", dir, errno == ENOTDIR ? "not a directory" : strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK)
+            cli_die("%s: another sg-sample --each is writing into this directory (two at once would give their "
+                    "outputs the same numbers); wait for it to end, or give each its own -o DIR", dir);
+        cli_warn("%s: not locked (flock: %s): run one sg-sample --each into it at a time", dir, strerror(e));
+        close(fd);
+    }   /* else fd stays open, and the lock held, until the process ends */
+    long n, count = 0, highest_file = -1;
+    DIR *d = opendir(dir);
+    if (!d) cli_die("%s: %s", dir, strerror(errno));
+    while (next_each_output(d, &n)) {
+        count++;
+        if (n > highest_file) highest_file = n;
+    }
+    closedir(d);
+    char list[PATH_MAX];
+    snprintf(list, sizeof list, "%s/targets.tsv", dir);
+    int has_list = !sg_path_missing(list);
+    if ((!has_list && !count) || r->o.force) return;   /* nothing earlier, or begin_each removes it */
+    long highest_listed = -1, bad_line = 0;
+    if (has_list) {
+        if (sg_refuse_irregular(list, &r->err) ||
+            sg_read_file(list, SIZE_MAX / 2, &r->old_list, &r->old_list_len, &r->err))
+            cli_die_err(&r->err);
+        highest_listed = each_list_highest(r->old_list, r->old_list_len, &bad_line);
+    }
+    if (highest_listed == -2)
+        cli_die("%s: line %ld is not what sg-sample --each writes (%s): --append adds only to such a list; --force "
+                "replaces the outputs in %s", list, bad_line,
+                bad_line == 1 ? "its header, file, input, target, dataset, value"
+                              : "five tab-separated fields, the second an input's number",
+                dir);
+    if (count && highest_file > highest_listed && highest_listed < 0)
+        cli_die("%s holds the outputs of an interrupted --each run (numbered files, and %s): --force replaces them",
+                dir, has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
+    if (count && highest_file > highest_listed)
+        cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
+                "was interrupted): remove them to --append, or --force replaces all the outputs there",
+                dir, highest_listed);
+    if (!r->o.append)
+        cli_die("%s holds the outputs of an earlier --each run: --append adds to them, --force replaces them", dir);
+    r->index_base = highest_listed + 1;
+}
+
+/* The image files' numbers: their positions, after DIR's earlier outputs
+ * with --append (a shard's records keep their indices). */
+static void number_file_inputs(run_state *r)
+{
+    if (!r->o.data)
+        for (long k = 0; k < r->n_in; k++) r->in[k].index = r->index_base + k;
+}
+
+/* --force: the earlier run's numbered outputs removed (after targets.tsv was
+ * emptied: a run stopped now lists no file that is gone). */
+static void remove_earlier_outputs(const run_state *r)
+{
+    DIR *d = opendir(r->o.output);
+    if (!d) cli_die("%s: %s", r->o.output, strerror(errno));
+    const char *name;
+    long n;
+    while ((name = next_each_output(d, &n)))
+        if (unlinkat(dirfd(d), name, 0) != 0 && errno != ENOENT)
+            cli_die("%s/%s: cannot remove it (%s), as --force removes an earlier run's outputs", r->o.output, name,
+                    strerror(errno));
+    closedir(d);
+}
+
 /* No output over an input; --each's directory made; what a killed run left
  * there (or beside -o's file) removed. */
 static void prepare_output(run_state *r)
 {
     const options *o = &r->o;
     r->ext = !strcmp(o->format, "jpg") ? "jpg" : "png";
+    number_file_inputs(r);
     refuse_outputs_over_inputs(o, r->files, r->n_files, r->g_path, r->in, r->n_in, &r->ts, r->ext);
     if (o->each) cli_note_output(o->output);   /* for the advice on ENOSPC */
     if (o->each && sg_mkdir_p(o->output, &r->err)) cli_die_err(&r->err);
     if (o->each && !sg_path_is_dir(o->output)) cli_die("%s: not a directory", o->output);
+    if (o->each && !r->dir_claimed) {   /* DIR made now (main claims one that was there) */
+        claim_each_dir(r);
+        if (r->index_base) {   /* another run filled it meanwhile: numbered on */
+            number_file_inputs(r);
+            refuse_outputs_over_inputs(o, r->files, r->n_files, r->g_path, r->in, r->n_in, &r->ts, r->ext);
+        }
+    }
     if (o->each) {   /* what a killed run left: its files' and its list's temporaries */
         char ext_dot[8], list[PATH_MAX];
         snprintf(ext_dot, sizeof ext_dot, ".%s", r->ext);
@@ -1083,12 +1277,22 @@ static void begin_each(run_state *r)
      * An earlier run's list is emptied (its header alone) before its first
      * file is replaced: a run that stops half-way (killed) must not leave
      * it describing a mix of both runs' images. Written whole, last. An
-     * atomic write, not an unlink: a symbolic link there stays one. */
+     * atomic write, not an unlink: a symbolic link there stays one.
+     * --append keeps it as it is until the new list, its rows and then this
+     * run's, replaces it: stopped half-way, it lists the earlier runs'. */
     char path[PATH_MAX];
-    sg_buf_puts(&r->manifest, "file\tinput\ttarget\tdataset\tvalue\n");
-    snprintf(path, sizeof path, "%s/targets.tsv", r->o.output);
-    if (!sg_path_missing(path) && sg_write_file_atomic(path, r->manifest.data, r->manifest.len, &r->err))
-        cli_die_err(&r->err);
+    if (r->old_list) {
+        sg_buf_append(&r->manifest, r->old_list, r->old_list_len);
+        if (r->old_list[r->old_list_len - 1] != '\n') sg_buf_putc(&r->manifest, '\n');
+        free(r->old_list);
+        r->old_list = NULL;
+    } else {
+        sg_buf_puts(&r->manifest, each_list_header);
+        snprintf(path, sizeof path, "%s/targets.tsv", r->o.output);
+        if (!sg_path_missing(path) && sg_write_file_atomic(path, r->manifest.data, r->manifest.len, &r->err))
+            cli_die_err(&r->err);
+    }
+    if (r->o.force) remove_earlier_outputs(r);
     /* --each files are encoded and written (each with its two fsyncs) on a
      * thread of their own while the generator runs: 1280 files at 32 px took
      * 0.6 s, mostly waiting for the disk */
@@ -1234,6 +1438,8 @@ int main(int argc, char **argv)
     run_state r = {.t_start = cli_now(), .manifest = SG_BUF_INIT};
     parse_options(&r, argc, argv);
     check_options(&r);
+    /* an earlier run's outputs refused before the inputs are read (minutes) */
+    if (r.o.each && sg_path_is_dir(r.o.output)) claim_each_dir(&r);
     /* Everything that can fail on bad input is checked before the generator runs
      * and before anything is written. */
     open_inputs(&r);

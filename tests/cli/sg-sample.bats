@@ -264,12 +264,12 @@ PY
     tr '\n' ' ' < man/man1/sg-sample.1 | grep -q 'targets.tsv\\fR lists every translation, not the \\fINNNNNN\\fB_input.png\\fR files'
 }
 
-@test "sg-sample: --each over an earlier run's DIR empties its targets.tsv before replacing a file (a run stopped half-way left it listing a mix)" {
+@test "sg-sample: --each --force over an earlier run's DIR empties its targets.tsv before replacing a file (a run stopped half-way left it listing a mix)" {
     sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
     [ -e "$W/each/targets.tsv" ]
     # the second run fails on its last file (a directory in the way), after replacing the others
     rm "$W/each/000002_Wearing_Hat.png" && mkdir "$W/each/000002_Wearing_Hat.png"
-    run sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
+    run sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --force --device cpu -o "$W/each"
     [ "$status" -eq 1 ]
     [ "$(cat "$W/each/targets.tsv")" = "$(printf 'file\tinput\ttarget\tdataset\tvalue')" ]
     rmdir "$W/each/000002_Wearing_Hat.png"
@@ -278,9 +278,139 @@ PY
     : > "$W/each/000001_Male.png.tmp.$dead"
     : > "$W/each/targets.tsv.tmp.$dead"
     touch -d '1 hour ago' "$W/each/000001_Male.png.tmp.$dead" "$W/each/targets.tsv.tmp.$dead"
-    sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --device cpu -o "$W/each"
+    sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --force --device cpu -o "$W/each"
     [ "$(wc -l < "$W/each/targets.tsv")" -eq $((3 * 9 + 1)) ]
     [ "$(ls "$W/each" | grep -c tmp)" -eq 0 ]
+}
+
+# The files and rows of an --each DIR, for "nothing changed".
+each_listing() {
+    (cd "$1" && find . -type f -exec md5sum {} + | sort)
+}
+
+@test "sg-sample: --each refuses a DIR that holds an earlier run's outputs (xargs's second call overwrote the first's), changing nothing; --force replaces them" {
+    I="$T/synth/img_align_celeba"
+    sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/d" "$I/000001.jpg" "$I/000002.jpg"
+    echo notes > "$W/d/notes.txt"
+    before=$(each_listing "$W/d")
+    msg="sg-sample: $W/d holds the outputs of an earlier --each run: --append adds to them, --force replaces them"
+    run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/d" "$I/000003.jpg"
+    [ "$status" -eq 1 ]
+    [ "$output" = "$msg" ]
+    run sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1 --each --device cpu -o "$W/d"
+    [ "$status" -eq 1 ]
+    [ "$output" = "$msg" ]
+    [ "$(each_listing "$W/d")" = "$before" ]
+    # a targets.tsv alone, or numbered files alone, is an earlier run too
+    mkdir "$W/l" "$W/f"
+    cp "$W/d/targets.tsv" "$W/l/"
+    cp "$W/d/000001_input.png" "$W/f/"
+    run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/l" "$I/000003.jpg"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/l holds the outputs of an earlier --each run: --append adds to them, --force replaces them" ]
+    run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/f" "$I/000003.jpg"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/f holds the outputs of an interrupted --each run (numbered files, and no targets.tsv, which is written last): --force replaces them" ]
+    # other files are no outputs: a DIR of them is written into
+    mkdir "$W/o" && echo x > "$W/o/1_a.png" && echo x > "$W/o/000001-x.png" && mkdir "$W/o/000002_input.png"
+    sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/o" "$I/000003.jpg"
+    [ -e "$W/o/000000_input.png" ]
+    # --force: the earlier outputs removed, the new ones and their list alone; other files stay
+    sg-sample -q --ckpt "$T/run" --each --force --targets +Blond_Hair --device cpu -o "$W/d" "$I/000003.jpg"
+    [ "$(ls "$W/d" | tr '\n' ' ')" = "000000_+Blond_Hair.png 000000_input.png notes.txt targets.tsv " ]
+    [ "$(cat "$W/d/targets.tsv")" = "$(printf 'file\tinput\ttarget\tdataset\tvalue\n000000_+Blond_Hair.png\t0\t+Blond_Hair\tcelebA_train\t-')" ]
+    sg-sample -q --ckpt "$T/run" --each --targets +Blond_Hair --device cpu -o "$W/one" "$I/000003.jpg"
+    cmp "$W/one/000000_+Blond_Hair.png" "$W/d/000000_+Blond_Hair.png"
+    cmp "$W/one/targets.tsv" "$W/d/targets.tsv"
+    # usage errors
+    for args in "--append" "--force" "--each --append --force" "--each --append --data $T/celebA_test.lmdb"; do
+        run sg-sample --ckpt "$T/run" $args --device cpu -o "$W/u" "$I/000003.jpg"
+        [ "$status" -eq 2 ] || { echo "$args: $output"; false; }
+    done
+    run sg-sample --ckpt "$T/run" --each --append --data "$T/celebA_test.lmdb" --device cpu -o "$W/u"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-sample: --append is only for image files (a shard's --each outputs are numbered by record index: translate it in one run)" ]
+    [ ! -e "$W/u" ]
+}
+
+@test "sg-sample: --each --append numbers on after DIR's outputs: the files and list of one run over all the inputs" {
+    I="$T/synth/img_align_celeba"
+    files=("$I"/00000[1-6].jpg)
+    sg-sample -q --ckpt "$T/run" --each --batch 3 --device cpu -o "$W/all" "${files[@]}"
+    # into a DIR that does not exist yet, then one that holds the first run's
+    sg-sample -q --ckpt "$T/run" --each --append --device cpu -o "$W/parts" "${files[@]:0:3}"
+    [ -e "$W/parts/000002_input.png" ]
+    sg-sample -q --ckpt "$T/run" --each --append --device cpu -o "$W/parts" "${files[@]:3:3}"
+    [ "$(ls "$W/parts")" = "$(ls "$W/all")" ]
+    for f in "$W"/all/*; do cmp "$f" "$W/parts/${f##*/}"; done
+    [ "$(wc -l < "$W/all/targets.tsv")" -eq $((6 * 9 + 1)) ]
+    # the same rows in the same order: chunks of 3 inputs, every target for each
+    cmp "$W/all/targets.tsv" "$W/parts/targets.tsv"
+    # an --append whose list has no row yet (its header alone) starts at 0
+    mkdir "$W/h" && printf 'file\tinput\ttarget\tdataset\tvalue\n' > "$W/h/targets.tsv"
+    sg-sample -q --ckpt "$T/run" --each --append --batch 3 --device cpu -o "$W/h" "${files[@]:0:3}"
+    [ -e "$W/h/000000_input.png" ]
+    cmp "$W/h/000002_Mustache.png" "$W/all/000002_Mustache.png"
+}
+
+@test "sg-sample: --each --append refuses a list it did not write and an interrupted run's outputs, changing nothing" {
+    I="$T/synth/img_align_celeba"
+    sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/d" "$I/000001.jpg" "$I/000002.jpg"
+    cp -a "$W/d" "$W/keep"
+    refused() {
+        before=$(each_listing "$W/d")
+        run sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $1" ] || { echo "$output"; false; }
+        [ "$(each_listing "$W/d")" = "$before" ]
+    }
+    # another header, a row of other fields
+    sed -i '1s/value/weight/' "$W/d/targets.tsv"
+    refused "$W/d/targets.tsv: line 1 is not what sg-sample --each writes (its header, file, input, target, dataset, value): --append adds only to such a list; --force replaces the outputs in $W/d"
+    cp "$W/keep/targets.tsv" "$W/d/" && printf 'x.png\tone\tBangs\tcelebA_train\t-\n' >> "$W/d/targets.tsv"
+    refused "$W/d/targets.tsv: line 4 is not what sg-sample --each writes (five tab-separated fields, the second an input's number): --append adds only to such a list; --force replaces the outputs in $W/d"
+    # stopped before its list was written: none, its header alone, or an --append's earlier rows
+    rm "$W/d/targets.tsv"
+    refused "$W/d holds the outputs of an interrupted --each run (numbered files, and no targets.tsv, which is written last): --force replaces them"
+    printf 'file\tinput\ttarget\tdataset\tvalue\n' > "$W/d/targets.tsv"
+    refused "$W/d holds the outputs of an interrupted --each run (numbered files, and a targets.tsv that lists none of them): --force replaces them"
+    head -n 2 "$W/keep/targets.tsv" > "$W/d/targets.tsv"
+    refused "$W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted): remove them to --append, or --force replaces all the outputs there"
+    # without --append, the same words
+    run sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted): remove them to --append, or --force replaces all the outputs there" ]
+    # as the message says: remove the unlisted ones and --append
+    rm "$W"/d/000001_*
+    sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
+    [ "$(tail -n 1 "$W/d/targets.tsv")" = "$(printf '000001_+Bangs.png\t1\t+Bangs\tcelebA_train\t-')" ]
+}
+
+@test "sg-sample: one --each at a time in a DIR (an flock on it); xargs -n 3 with --append gives one run's outputs" {
+    command -v flock > /dev/null || skip "no flock(1)"
+    I="$T/synth/img_align_celeba"
+    mkdir "$W/d"
+    run flock "$W/d" sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/d" "$I/000001.jpg"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/d: another sg-sample --each is writing into this directory (two at once would give their outputs the same numbers); wait for it to end, or give each its own -o DIR" ]
+    [ -z "$(ls "$W/d")" ]
+    # review-script20 F1: without --append, the second call is refused (xargs exits 123)
+    ls "$I"/*.jpg | head -n 7 > "$W/list"
+    run xargs -n 3 sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/x" < "$W/list"
+    [ "$status" -eq 123 ]
+    [[ "$output" == *"$W/x holds the outputs of an earlier --each run: --append adds to them, --force replaces them"* ]]
+    [ "$(tail -n +2 "$W/x/targets.tsv" | cut -f2 | sort -u | tr '\n' ' ')" = "0 1 2 " ]
+    # with it, 7 inputs numbered 0..6, as one run with chunks of 3 numbers and writes them
+    xargs -n 3 sg-sample -q --ckpt "$T/run" --each --append --device cpu -o "$W/a" < "$W/list"
+    xargs sg-sample -q --ckpt "$T/run" --each --batch 3 --device cpu -o "$W/one" < "$W/list"
+    [ "$(ls "$W/a")" = "$(ls "$W/one")" ]
+    for f in "$W"/one/*; do cmp "$f" "$W/a/${f##*/}"; done
+    [ "$(wc -l < "$W/a/targets.tsv")" -eq $((7 * 9 + 1)) ]
+    # xargs -P: calls that meet are refused, never mixed: what the list holds is there, numbered once
+    run xargs -P 3 -n 2 sg-sample -q --ckpt "$T/run" --each --append --device cpu -o "$W/p" < "$W/list"
+    [ "$status" -eq 0 ] || [[ "$output" == *"another sg-sample --each is writing into this directory"* ]]
+    diff <(ls "$W/p" | grep -v '_input\.png$' | grep -v targets.tsv) <(tail -n +2 "$W/p/targets.tsv" | cut -f1 | sort)
+    [ "$(tail -n +2 "$W/p/targets.tsv" | cut -f2 | sort -n | uniq -c | awk '$1 != 9' | wc -l)" -eq 0 ]
 }
 
 @test "sg-sample: --each never writes two outputs to one file: names repeated after safe_name, or 'input', get @N" {
@@ -622,23 +752,24 @@ PY
     done
     [ "$(ls -A "$W/y.lmdb")" = "$listing" ]
     [ "$(cksum < "$W/y.lmdb/data.mdb")" = "$sum" ]
-    # --each: an input that is one of the files it would write (a result of an earlier run)
+    # --each --force: an input that is one of the files it would write (a result of an earlier run)
     mkdir "$W/each"
     cp "$W/p.jpg" "$W/each/000001_input.png"
     cp "$W/each/000001_input.png" "$W/in.orig"
-    run sg-sample --ckpt "$T/run" --each --device cpu "$W/q.jpg" "$W/each/000001_input.png" -o "$W/each"
+    run sg-sample --ckpt "$T/run" --each --force --device cpu "$W/q.jpg" "$W/each/000001_input.png" -o "$W/each"
     [ "$status" -eq 1 ]
     [ "$output" = "sg-sample: $W/each/000001_input.png: the output is the same file as the input $W/each/000001_input.png; choose another -o DIR" ]
     cp "$W/p.jpg" "$W/each/000000_Blond_Hair.png"
-    run sg-sample --ckpt "$T/run" --each --device cpu "$W/each/000000_Blond_Hair.png" -o "$W/each"
+    run sg-sample --ckpt "$T/run" --each --force --device cpu "$W/each/000000_Blond_Hair.png" -o "$W/each"
     [ "$status" -eq 1 ]
     [ "$output" = "sg-sample: $W/each/000000_Blond_Hair.png: the output is the same file as the input $W/each/000000_Blond_Hair.png; choose another -o DIR" ]
     [ "$(ls "$W/each" | tr '\n' ' ')" = "000000_Blond_Hair.png 000001_input.png " ]
     cmp "$W/each/000001_input.png" "$W/in.orig"
-    # the same input at a position whose files have other names is fine
-    sg-sample --ckpt "$T/run" --each --targets +Bangs --device cpu "$W/each/000001_input.png" -o "$W/each"
-    [ -e "$W/each/000000_input.png" ]
-    [ -e "$W/each/000000_+Bangs.png" ]
+    # nor one that --force would remove as an earlier output, at a position whose files have other names
+    run sg-sample --ckpt "$T/run" --each --force --targets +Bangs --device cpu "$W/each/000001_input.png" -o "$W/each"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/each/000001_input.png: the output is the same file as the input $W/each/000001_input.png; --force would remove it as an earlier output; choose another -o DIR" ]
+    [ "$(ls "$W/each" | tr '\n' ' ')" = "000000_Blond_Hair.png 000001_input.png " ]
     cmp "$W/each/000001_input.png" "$W/in.orig"
 }
 
