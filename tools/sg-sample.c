@@ -34,7 +34,7 @@
 
 static void usage(void)
 {
-    printf("Usage: %s --ckpt CKPT [OPTION]... [--data SHARD | IMAGE...]\n"
+    printf("Usage: %s --ckpt CKPT [OPTION]... [--data SHARD | IMAGE... | --inputs-from LIST]\n"
            "Translate images with a trained StarGAN generator. Default output: a grid, one\n"
            "row per input; columns: the input, then every test-time target (each hair colour\n"
            "set exclusively, every other attribute flipped, every class of a one-hot dataset),\n"
@@ -53,6 +53,11 @@ static void usage(void)
            "  IMAGE...               PNG or JPEG files of any size ('-' = stdin), turned upright\n"
            "                         as their EXIF orientation says, center-cropped and resized\n"
            "                         as that dataset's training images were\n"
+           "      --inputs-from LIST\n"
+           "                         instead of IMAGE operands, any number of them: the image\n"
+           "                         files named in LIST ('-' = stdin), one path a line, taken\n"
+           "                         exactly (an empty line is an error), numbered from 0\n"
+           "  -0, --null             LIST's paths each end with a NUL byte (find's -print0)\n"
            "  -t, --targets SPEC     one target instead of all: +A,-B,C=0.5 sets A to 1, B to 0,\n"
            "                         C to 0.5 (values in [0,1]); shard inputs start from their\n"
            "                         own labels, image files from zeros; DATASET:NAME qualifies\n"
@@ -96,8 +101,10 @@ static void usage(void)
            "  %s --ckpt runs/multi --data celebA_test.lmdb --count 8 -o grid.png\n"
            "  %s --ckpt runs/multi --targets +Blond_Hair,-Bangs photo.jpg -o out.png\n"
            "  cat photo.jpg | %s --ckpt runs/multi --targets Blond_Hair=0.5 - > out.png\n"
-           "  %s --ckpt runs/multi --data celebB.lmdb --each -o outdir/\n",
-           cli_name, cli_name, cli_name, cli_name, cli_name);
+           "  %s --ckpt runs/multi --data celebB.lmdb --each -o outdir/\n"
+           "  find photos -name '*.jpg' | %s --ckpt runs/multi --targets +Blond_Hair --each \\\n"
+           "      --inputs-from - -o blond/\n",
+           cli_name, cli_name, cli_name, cli_name, cli_name, cli_name);
 }
 
 /* One input image, preprocessed to the model's size. */
@@ -110,8 +117,9 @@ typedef struct {
 
 typedef struct {
     const char *ckpt, *data, *dataset, *targets, *output, *format;
+    const char *inputs_from;   /* --inputs-from LIST, or NULL */
     int each, grid, batch, threads, zoom, timing, no_exif_rotate;
-    int append, force;
+    int append, force, null_sep;
     long count;            /* -1: default */
     long crop;             /* -1: checkpoint's */
     int have_seed, have_format;
@@ -884,13 +892,14 @@ static void parse_options(run_state *r, int argc, char **argv)
     *o = (options){.output = "-", .format = "png", .batch = 16, .count = -1, .crop = -1, .device = "auto"};
     enum { OPT_EACH = 256, OPT_GRID, OPT_SEED, OPT_CROP, OPT_ZOOM, OPT_FORMAT, OPT_DEVICE,
            OPT_THREADS, OPT_PRECISION, OPT_TIMING, OPT_DATASET, OPT_VERSION, OPT_NO_EXIF_ROTATE,
-           OPT_APPEND, OPT_FORCE };
+           OPT_APPEND, OPT_FORCE, OPT_INPUTS_FROM };
     static const struct option longopts[] = {
         {"ckpt", required_argument, 0, 'c'},     {"data", required_argument, 0, 'd'},
         {"dataset", required_argument, 0, OPT_DATASET},
         {"targets", required_argument, 0, 't'},  {"output", required_argument, 0, 'o'},
         {"each", no_argument, 0, OPT_EACH},      {"grid", no_argument, 0, OPT_GRID},
         {"append", no_argument, 0, OPT_APPEND},  {"force", no_argument, 0, OPT_FORCE},
+        {"inputs-from", required_argument, 0, OPT_INPUTS_FROM}, {"null", no_argument, 0, '0'},
         {"count", required_argument, 0, 'n'},    {"seed", required_argument, 0, OPT_SEED},
         {"crop", required_argument, 0, OPT_CROP}, {"zoom", required_argument, 0, OPT_ZOOM},
         {"format", required_argument, 0, OPT_FORMAT}, {"device", required_argument, 0, OPT_DEVICE},
@@ -900,7 +909,7 @@ static void parse_options(run_state *r, int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
     int opt;
-    while ((opt = cli_getopt(argc, argv, "c:d:t:o:n:b:qh", longopts)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "c:d:t:o:n:b:qh0", longopts)) != -1) {
         switch (opt) {
         case 'c': o->ckpt = optarg; break;
         case 'd': o->data = optarg; break;
@@ -910,6 +919,8 @@ static void parse_options(run_state *r, int argc, char **argv)
         case OPT_EACH: o->each = 1; break;
         case OPT_APPEND: o->append = 1; break;
         case OPT_FORCE: o->force = 1; break;
+        case OPT_INPUTS_FROM: o->inputs_from = optarg; break;
+        case '0': o->null_sep = 1; break;
         case OPT_GRID: o->grid = 1; break;
         case 'n': o->count = cli_parse_long("--count", optarg, 1, LONG_MAX); break;
         case OPT_SEED: o->seed = cli_parse_u64("--seed", optarg, UINT64_MAX); o->have_seed = 1; break;
@@ -954,7 +965,12 @@ static void check_options(const run_state *r)
     cli_refuse_empty_path("-o/--output", o->output);
     cli_refuse_empty_path("--data", o->data);
     for (int k = 0; k < r->n_files; k++) cli_refuse_empty_path("an image file", r->files[k]);
-    if (!o->data && r->n_files == 0) cli_usage_error("give --data SHARD or image files ('-' for stdin)");
+    cli_refuse_empty_path("--inputs-from", o->inputs_from);
+    if (o->inputs_from && (o->data || r->n_files))
+        cli_usage_error("give --inputs-from or %s, not both", o->data ? "--data" : "image files");
+    if (o->null_sep && !o->inputs_from) cli_usage_error("--null is only for --inputs-from");
+    if (!o->data && r->n_files == 0 && !o->inputs_from)
+        cli_usage_error("give --data SHARD or image files ('-' for stdin)");
     if (o->data && r->n_files) cli_usage_error("give --data or image files, not both");
     if (o->dataset && !*o->dataset) cli_usage_error("--dataset: empty (give a dataset's number or name)");
     if (o->each && !strcmp(o->output, "-")) cli_usage_error("--each needs -o DIR");
@@ -986,11 +1002,50 @@ static void check_options(const run_state *r)
     if (!o->each) cli_refuse_image_to_terminal(o->output);
 }
 
+/* --inputs-from LIST: its paths into r->files, one a line (each ended by a
+ * NUL byte with --null; the last one's end may be missing), taken exactly
+ * but for that end: a path may hold blanks. An empty one is an error (a
+ * script's empty variable names no file), as is a NUL byte in a line (a
+ * find -print0 list without --null). "-" is the file of that name: standard
+ * input may be the list. */
+static void read_input_list(run_state *r)
+{
+    static char dash_file[] = "./-";
+    const char *list = r->o.inputs_from, *shown = strcmp(list, "-") ? list : "<stdin>";
+    const char *unit = r->o.null_sep ? "entry" : "line";
+    char sep = r->o.null_sep ? '\0' : '\n';
+    uint8_t *data;
+    size_t len, n = 0;
+    if (sg_read_file(list, SIZE_MAX / 2, &data, &len, &r->err)) cli_die_err(&r->err);
+    for (size_t i = 0; i < len; i++) n += data[i] == (uint8_t)sep;
+    if (len && data[len - 1] != (uint8_t)sep) n++;
+    if (n == 0) cli_die("%s: no image paths in it", shown);
+    if (n > INT_MAX) cli_die("%s: more than %d image paths; split it", shown, INT_MAX);
+    char **files = malloc(n * sizeof *files);
+    if (!files) cli_die("out of memory");
+    char *p = (char *)data, *end = p + len;   /* data[len] is a NUL (sg_read_file) */
+    for (size_t k = 0; k < n; k++) {
+        char *e = memchr(p, sep, (size_t)(end - p));
+        if (!e) e = end;
+        *e = 0;
+        if (e == p)
+            cli_die("%s: %s %zu is empty (an empty %s names no image file)", shown, unit, k + 1, unit);
+        if (strlen(p) != (size_t)(e - p))
+            cli_die("%s: line %zu holds a NUL byte (paths each ended by one, as find -print0 writes them: give "
+                    "--null)", shown, k + 1);
+        files[k] = strcmp(p, "-") ? p : dash_file;
+        p = e + 1;
+    }
+    r->files = files;
+    r->n_files = (int)n;
+}
+
 /* The checkpoint's generator file and its targets, then the inputs, each read
  * whole (load_shard_inputs, load_file_inputs). */
 static void open_inputs(run_state *r)
 {
     const options *o = &r->o;
+    if (o->inputs_from) read_input_list(r);
     /* a live run's latest checkpoint, read again when sg-train --keep deleted
      * the one latest named before its file was opened (lib/ckpt_find.h) */
     r->g_path[0] = 0;

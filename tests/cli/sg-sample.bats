@@ -413,6 +413,64 @@ each_listing() {
     [ "$(tail -n +2 "$W/p/targets.tsv" | cut -f2 | sort -n | uniq -c | awk '$1 != 9' | wc -l)" -eq 0 ]
 }
 
+@test "sg-sample: --inputs-from a file or standard input (newline or NUL separated) gives the outputs of the same paths as operands" {
+    I="$T/synth/img_align_celeba"
+    cp "$I/000002.jpg" "$W/ a  b\\c'.jpg"
+    cp "$I/000003.jpg" "$W/n"$'\n'"l.jpg"
+    cd "$W" && cp "$I/000004.jpg" ./-
+    sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/ops" "$I/000001.jpg" "$W/ a  b\\c'.jpg" ./-
+    printf '%s\n' "$I/000001.jpg" "$W/ a  b\\c'.jpg" - > "$W/list"
+    sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/file" --inputs-from "$W/list"
+    diff -r "$W/ops" "$W/file"
+    # from standard input, the last line without its newline
+    printf '%s\n%s\n%s' "$I/000001.jpg" "$W/ a  b\\c'.jpg" - |
+        sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/stdin" --inputs-from -
+    diff -r "$W/ops" "$W/stdin"
+    # one image (a grid) too
+    sg-sample -q --ckpt "$T/run" --device cpu -o "$W/g1.png" "$I/000001.jpg" "$W/ a  b\\c'.jpg" ./-
+    sg-sample -q --ckpt "$T/run" --device cpu -o "$W/g2.png" --inputs-from "$W/list"
+    cmp "$W/g1.png" "$W/g2.png"
+    # NUL-separated: a newline in a name
+    sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/ops0" "$I/000001.jpg" "$W/n"$'\n'"l.jpg"
+    printf '%s\0' "$I/000001.jpg" "$W/n"$'\n'"l.jpg" | sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/nul" -0 --inputs-from -
+    diff -r "$W/ops0" "$W/nul"
+    printf '%s\0' "$I/000001.jpg" "$W/n"$'\n'"l.jpg" | sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/nul2" --null --inputs-from -
+    diff -r "$W/ops0" "$W/nul2"
+    # what is not a list of paths is an error, before anything is written
+    bad() {
+        run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from - "${@:2}"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $1" ] || { echo "$output"; false; }
+        [ ! -e "$W/never" ]
+    }
+    bad "<stdin>: line 2 is empty (an empty line names no image file)" < <(printf '%s\n\n%s\n' "$I/000001.jpg" "$I/000002.jpg")
+    bad "<stdin>: line 1 is empty (an empty line names no image file)" < <(printf '\n')
+    bad "<stdin>: entry 2 is empty (an empty entry names no image file)" -0 < <(printf '%s\0\0' "$I/000001.jpg")
+    bad "<stdin>: line 1 holds a NUL byte (paths each ended by one, as find -print0 writes them: give --null)" < <(printf '%s\0%s\0' "$I/000001.jpg" "$I/000002.jpg")
+    bad "<stdin>: no image paths in it" < /dev/null
+    # a path is taken exactly: a blank at its end is part of it
+    bad "$I/000001.jpg : No such file or directory" < <(printf '%s \n' "$I/000001.jpg")
+    run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from "$W/nope"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/nope: No such file or directory" ]
+    # with operands or --data, and --null without it: usage errors
+    run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from "$W/list" "$I/000001.jpg"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-sample: give --inputs-from or image files, not both" ]
+    run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from "$W/list" --data "$T/celebA_test.lmdb"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-sample: give --inputs-from or --data, not both" ]
+    run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" -0 "$I/000001.jpg"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "sg-sample: --null is only for --inputs-from" ]
+    [ ! -e "$W/never" ]
+    # --append from lists: numbered on, as one list
+    head -n 2 "$W/list" | sg-sample -q --ckpt "$T/run" --each --append --batch 1 --device cpu -o "$W/app" --inputs-from -
+    tail -n 1 "$W/list" | sg-sample -q --ckpt "$T/run" --each --append --batch 1 --device cpu -o "$W/app" --inputs-from -
+    sg-sample -q --ckpt "$T/run" --each --batch 1 --device cpu -o "$W/one" --inputs-from "$W/list"
+    diff -r "$W/one" "$W/app"
+}
+
 @test "sg-sample: --each never writes two outputs to one file: names repeated after safe_name, or 'input', get @N" {
     # one-hot classes from folders: "a b" and "a_b" are both a_b in a file name; "input" is the input's name
     for c in "a b" a_b input; do
