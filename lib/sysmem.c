@@ -1,4 +1,6 @@
 #include "sysmem.h"
+#include "cgroup.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,26 +41,51 @@ void sg_sysmem_read(sg_sysmem *m)
     m->limit = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : 0;
     uint64_t kib;
     if (read_number("/proc/meminfo", "MemAvailable", &kib) == 0) m->available = kib << 10;
-    /* v2 then v1: the limit, the usage, and the usage's file cache that
-     * can be dropped (what docker stats leaves out) */
-    static const char *const files[2][3] = {
-        {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat"},
-        {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-         "/sys/fs/cgroup/memory/memory.stat"}};
-    static const char *const inactive_file[2] = {"inactive_file", "total_inactive_file"};
-    for (int k = 0; k < 2; k++) {
-        uint64_t max, used, cache = 0;
-        if (read_number(files[k][0], NULL, &max) || max == 0) continue;   /* none, or v2's "max" */
-        if (m->limit && max >= m->limit) continue;   /* no lower than the machine's: v1's "no limit" is 2^63 */
+    char text[8192];
+    /* unreadable (no /proc): the mount roots, a container's own cgroups */
+    if (sg_cgroup_read("/proc/self/cgroup", text, sizeof text) != 0)
+        snprintf(text, sizeof text, "0::/\n0:memory:/\n");
+    sg_sysmem_cgroup(m, "/sys/fs/cgroup", text);
+}
+
+typedef struct {
+    sg_sysmem *m;
+    uint64_t machine;   /* the physical memory; 0: unknown */
+} memory_walk;
+
+/* One cgroup's limit (v2's memory.max, v1's memory.limit_in_bytes) and what
+ * its usage leaves under it, less the file cache in that usage that can be
+ * dropped (what docker stats leaves out). Each limited cgroup's room counts:
+ * the kernel reclaims, then kills, at whichever of them fills first, and a
+ * parent's may be filled by its other children. */
+static void memory_visit(const char *dir, int v1, void *arg)
+{
+    memory_walk *w = arg;
+    sg_sysmem *m = w->m;
+    char path[PATH_MAX + 32];
+    uint64_t max, used, cache = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, v1 ? "memory.limit_in_bytes" : "memory.max");
+    if (read_number(path, NULL, &max) || max == 0) return;   /* none, or v2's "max" */
+    /* v1's "no limit" is 2^63 less a page; none is at or above the machine's */
+    if (max >= (uint64_t)1 << 62 || (w->machine && max >= w->machine)) return;
+    if (m->limit == 0 || max < m->limit) {
         m->limit = max;
         m->cgroup = 1;
-        if (read_number(files[k][1], NULL, &used) == 0) {
-            read_number(files[k][2], inactive_file[k], &cache);
-            used = cache < used ? used - cache : 0;
-            uint64_t left = used < max ? max - used : 0;
-            if (m->available == 0 || left < m->available) m->available = left ? left : 1;   /* 0: unknown */
-        }
     }
+    snprintf(path, sizeof path, "%s/%s", dir, v1 ? "memory.usage_in_bytes" : "memory.current");
+    if (read_number(path, NULL, &used) == 0) {
+        snprintf(path, sizeof path, "%s/memory.stat", dir);
+        read_number(path, v1 ? "total_inactive_file" : "inactive_file", &cache);
+        used = cache < used ? used - cache : 0;
+        uint64_t left = used < max ? max - used : 0;
+        if (m->available == 0 || left < m->available) m->available = left ? left : 1;   /* 0: unknown */
+    }
+}
+
+void sg_sysmem_cgroup(sg_sysmem *m, const char *root, const char *proc_cgroup)
+{
+    memory_walk w = {m, m->limit};
+    sg_cgroup_walk(root, proc_cgroup, "memory", memory_visit, &w);
     if (m->available > m->limit && m->limit) m->available = m->limit;
 }
 

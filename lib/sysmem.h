@@ -1,6 +1,7 @@
 /* The memory this process can have: the machine's (/proc/meminfo), or less
- * under a cgroup memory limit (a container's, v2 memory.max or v1
- * memory.limit_in_bytes, as mounted at /sys/fs/cgroup). The CPU backend's
+ * under a cgroup memory limit (v2 memory.max or v1 memory.limit_in_bytes) set
+ * on the process's own cgroup or an ancestor (a container's, a systemd
+ * slice's MemoryMax, a SLURM job's; lib/cgroup.h). The CPU backend's
  * blocks are calloc'd and touched later: under Linux's overcommit a model
  * larger than this is not refused at allocation but killed by the kernel
  * mid-run, so the tools compare with it first. */
@@ -12,8 +13,9 @@ typedef struct {
     uint64_t limit;       /* bytes the process can ever have: the physical memory
                            * (MemTotal), or the cgroup's limit when lower; 0: unknown */
     uint64_t available;   /* bytes it can have now without swapping or pushing others
-                           * out: MemAvailable, or the cgroup's limit less its usage
-                           * (reclaimable file cache not counted) when lower; 0: unknown */
+                           * out: MemAvailable, or the least a limited cgroup's limit
+                           * less its usage (reclaimable file cache not counted) leaves,
+                           * when lower; 0: unknown */
     int cgroup;           /* 1: limit is the cgroup's */
 } sg_sysmem;
 
@@ -21,6 +23,14 @@ typedef struct {
  * (KiB, two decimal integers) replaces what the system says, so that the
  * tests can play a small machine; any other value is ignored. */
 void sg_sysmem_read(sg_sysmem *m);
+
+/* Lowers m's limit and available (the machine's, filled in first) to the
+ * tightest cgroup limit, and the least room under any limit, of the cgroups
+ * named in proc_cgroup (the text of /proc/self/cgroup) and their ancestors,
+ * for the cgroup file systems mounted at root (v2 there, v1's memory
+ * controller at root/memory); sets m->cgroup when the limit is a cgroup's.
+ * sg_sysmem_read's second half, apart for the tests' fake trees. */
+void sg_sysmem_cgroup(sg_sysmem *m, const char *root, const char *proc_cgroup);
 
 /* bytes in decimal units as a message gives them, into out (returned):
  * "75 kB", "1.1 MB", "590 MB", "3.0 GB", "19 GB". */

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT_S */
 #include "thread.h"
+#include "cgroup.h"
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
@@ -44,78 +45,34 @@ int sg_cpu_quota_parse(const char *text)
     return n > INT_MAX ? INT_MAX : (int)n;
 }
 
-/* The file's text (at most size - 1 bytes) in buf; 0, or -1 when it cannot
- * be read. */
-static int read_text(const char *path, char *buf, size_t size)
+/* The quota of dir (a v2 cgroup, or with v1 a v1 cpu one) into *limit (an
+ * int) when it is smaller than what is there. */
+static void cpu_quota_visit(const char *dir, int v1, void *arg)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(buf, 1, size - 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    buf[n] = 0;
-    return bad ? -1 : 0;
-}
-
-/* The quotas of dir (a v2 cgroup, or with v1 a v1 cpu one) and of each
- * ancestor up to the mount root (its first root_len bytes): the smallest
- * set, into *limit. dir is changed in place. */
-static void limit_up_to_root(char *dir, size_t root_len, int v1, int *limit)
-{
-    for (;;) {
-        char path[PATH_MAX + 32], text[128], period[64];
-        int n = 0;
-        if (!v1) {
-            snprintf(path, sizeof path, "%s/cpu.max", dir);
-            if (read_text(path, text, sizeof text) == 0) n = sg_cpu_quota_parse(text);
-        } else {
-            snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
-            size_t len;
-            if (read_text(path, text, sizeof text) == 0 && (len = strcspn(text, "\n")) < sizeof text - 1) {
-                snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
-                if (read_text(path, period, sizeof period) == 0) {
-                    snprintf(text + len, sizeof text - len, " %s", period);
-                    n = sg_cpu_quota_parse(text);
-                }
+    int *limit = arg;
+    char path[PATH_MAX + 32], text[128], period[64];
+    int n = 0;
+    if (!v1) {
+        snprintf(path, sizeof path, "%s/cpu.max", dir);
+        if (sg_cgroup_read(path, text, sizeof text) == 0) n = sg_cpu_quota_parse(text);
+    } else {
+        snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+        size_t len;
+        if (sg_cgroup_read(path, text, sizeof text) == 0 && (len = strcspn(text, "\n")) < sizeof text - 1) {
+            snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
+            if (sg_cgroup_read(path, period, sizeof period) == 0) {
+                snprintf(text + len, sizeof text - len, " %s", period);
+                n = sg_cpu_quota_parse(text);
             }
         }
-        if (n > 0 && (*limit == 0 || n < *limit)) *limit = n;
-        char *slash = strrchr(dir + root_len, '/');
-        if (!slash) return;
-        *slash = 0;
     }
+    if (n > 0 && (*limit == 0 || n < *limit)) *limit = n;
 }
 
 int sg_cgroup_cpu_limit(const char *root, const char *proc_cgroup)
 {
     int limit = 0;
-    /* lines "ID:CONTROLLERS:PATH": v2's "0::PATH"; v1's cpu controller
-     * "ID:cpu,cpuacct:PATH" (its list holds "cpu") */
-    for (const char *line = proc_cgroup; line && *line;) {
-        const char *eol = strchr(line, '\n');
-        size_t len = eol ? (size_t)(eol - line) : strlen(line);
-        const char *c1 = memchr(line, ':', len);
-        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
-        if (c2 && c2[1] == '/') {
-            int v2 = c2 == c1 + 1, v1 = 0;
-            for (const char *c = c1 + 1; c < c2;) {
-                size_t n = strcspn(c, ",:");
-                if (n == 3 && memcmp(c, "cpu", 3) == 0) v1 = 1;
-                c += n + (c[n] == ',');
-            }
-            char dir[PATH_MAX];
-            size_t path_len = len - (size_t)(c2 + 1 - line);
-            int root_len = snprintf(dir, sizeof dir, "%s%s", root, v1 ? "/cpu" : "");
-            if ((v1 || v2) && root_len > 0 && (size_t)root_len + path_len < sizeof dir) {
-                memcpy(dir + root_len, c2 + 1, path_len);
-                size_t end = (size_t)root_len + path_len;
-                while (end > (size_t)root_len && dir[end - 1] == '/') end--;   /* "/": the root itself */
-                dir[end] = 0;
-                limit_up_to_root(dir, (size_t)root_len, v1, &limit);
-            }
-        }
-        line = eol ? eol + 1 : NULL;
-    }
+    sg_cgroup_walk(root, proc_cgroup, "cpu", cpu_quota_visit, &limit);
     return limit;
 }
 
@@ -138,7 +95,7 @@ int sg_cpus_usable(void)
         n = online > 0 ? (online > INT_MAX ? INT_MAX : (int)online) : 1;
     }
     char text[8192];
-    if (read_text("/proc/self/cgroup", text, sizeof text) == 0) {
+    if (sg_cgroup_read("/proc/self/cgroup", text, sizeof text) == 0) {
         int limit = sg_cgroup_cpu_limit("/sys/fs/cgroup", text);
         if (limit > 0 && limit < n) n = limit;
     }

@@ -8,7 +8,6 @@
 #include "test_tmpdir.h"
 #include "thread.h"
 #include <sched.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -147,19 +146,7 @@ static void test_quota_parse(void)
 
 static void put(const char *rel, const char *text)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s", test_tmp_path(rel));
-    /* its folders first */
-    for (char *s = path + strlen(test_tmpdir) + 1; (s = strchr(s, '/')); s++) {
-        *s = 0;
-        mkdir(path, 0755);
-        *s = '/';
-    }
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL, "%s: %s", path, strerror(errno));
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
+    CHECK(test_tmp_put(rel, text) == 0, "cannot write %s", rel);
 }
 
 /* A cgroup tree under a temporary root: the limit is the smallest quota of

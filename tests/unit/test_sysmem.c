@@ -1,0 +1,144 @@
+/* lib/sysmem.c: the memory limit is the tightest cgroup limit of the
+ * process's own cgroup (named in /proc/self/cgroup) and its ancestors, not
+ * only the mount root's: a systemd slice's MemoryMax, a SLURM job's or a
+ * docker container's under cgroupns=host sits deeper. The room left is the
+ * least under any of those limits. Checked on fake trees under a temporary
+ * root, v2 and v1; and the tests' SG_TEST_MEMORY_KIB hook. */
+#include "check.h"
+#include "test_tmpdir.h"
+#include "sysmem.h"
+#include <inttypes.h>
+
+#define GIB ((uint64_t)1 << 30)
+
+static void put(const char *rel, const char *text)
+{
+    CHECK(test_tmp_put(rel, text) == 0, "cannot write %s", rel);
+}
+
+/* a number of GiB as a cgroup file holds it */
+static void put_gib(const char *rel, uint64_t gib)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%" PRIu64 "\n", gib * GIB);
+    put(rel, text);
+}
+
+/* sg_sysmem_cgroup on a machine of 64 GiB with 48 available; want_* in GiB */
+static void check_mem(int line, const char *proc_cgroup, uint64_t want_limit, uint64_t want_avail, int want_cgroup)
+{
+    sg_sysmem m = {64 * GIB, 48 * GIB, 0};
+    sg_sysmem_cgroup(&m, test_tmpdir, proc_cgroup);
+    int ok = m.limit == want_limit * GIB && m.available == want_avail * GIB && m.cgroup == want_cgroup;
+    CHECK(ok, "line %d, \"%.*s\": limit %.3f GiB, available %.3f GiB, cgroup %d; want %" PRIu64 ", %" PRIu64 ", %d",
+          line, (int)strcspn(proc_cgroup, "\n"), proc_cgroup, (double)m.limit / GIB, (double)m.available / GIB,
+          m.cgroup, want_limit, want_avail, want_cgroup);
+}
+#define CHECK_MEM(proc, limit, avail, cg) check_mem(__LINE__, proc, limit, avail, cg)
+
+static void test_v2(void)
+{
+    if (test_tmpdir_make("test_sysmem") != 0) { CHECK(0, "no temporary directory"); return; }
+    const char *job = "0::/system.slice/job.slice/job.scope\n";
+    CHECK_MEM("0::/\n", 64, 48, 0);   /* no files: the machine's */
+    CHECK_MEM(job, 64, 48, 0);
+    CHECK_MEM("", 64, 48, 0);
+
+    /* the host's root cgroup has no memory.max; a limit at a parent, none
+     * ("max") in between, a tighter one at the leaf */
+    put_gib("system.slice/memory.max", 16);
+    put_gib("system.slice/memory.current", 10);
+    put("system.slice/memory.stat", "anon 123\nactive_file 5\ninactive_file 2147483648\n");   /* 2 GiB */
+    put("system.slice/job.slice/memory.max", "max\n");
+    put_gib("system.slice/job.slice/memory.current", 9);
+    put_gib("system.slice/job.slice/job.scope/memory.max", 12);
+    put_gib("system.slice/job.slice/job.scope/memory.current", 9);
+    put("system.slice/job.slice/job.scope/memory.stat", "inactive_file 1073741824\n");   /* 1 GiB */
+    /* the leaf's: 12 GiB, 12 - (9 - 1) left (the parent's has 16 - (10 - 2)) */
+    CHECK_MEM(job, 12, 4, 1);
+    /* the parent's limit through a middle cgroup without one */
+    CHECK_MEM("0::/system.slice/job.slice\n", 16, 8, 1);
+    /* the parent nearly full of its other children: its room is the less */
+    put_gib("system.slice/memory.current", 17);
+    put("system.slice/memory.stat", "inactive_file 3221225472\n");   /* 3 GiB: 16 - 14 */
+    CHECK_MEM(job, 12, 2, 1);
+    put_gib("system.slice/memory.current", 10);
+    put("system.slice/memory.stat", "inactive_file 2147483648\n");
+    /* the leaf unlimited: the parent's */
+    put("system.slice/job.slice/job.scope/memory.max", "max\n");
+    CHECK_MEM(job, 16, 8, 1);
+    put_gib("system.slice/job.slice/job.scope/memory.max", 12);
+
+    /* a container's own cgroup at the mount root ("0::/" with a cgroup
+     * namespace; a host path not mounted here without one) */
+    put_gib("memory.max", 32);
+    put_gib("memory.current", 30);
+    CHECK_MEM("0::/\n", 32, 2, 1);
+    CHECK_MEM("0::/docker/abc\n", 32, 2, 1);
+    CHECK_MEM(job, 12, 2, 1);   /* the root's room is the least */
+    /* a limit no lower than the machine's is none; its room is not read */
+    put_gib("memory.max", 64);
+    CHECK_MEM("0::/\n", 64, 48, 0);
+    CHECK_MEM(job, 12, 4, 1);
+    /* no more room than the limit, however much the machine has */
+    put_gib("system.slice/job.slice/job.scope/memory.current", 0);
+    put("system.slice/job.slice/job.scope/memory.stat", "inactive_file 0\n");
+    put_gib("system.slice/memory.current", 0);
+    CHECK_MEM(job, 12, 12, 1);
+    /* full: 1 byte, not 0 (unknown) */
+    put_gib("system.slice/job.slice/job.scope/memory.current", 13);
+    sg_sysmem m = {64 * GIB, 48 * GIB, 0};
+    sg_sysmem_cgroup(&m, test_tmpdir, job);
+    CHECK(m.limit == 12 * GIB && m.available == 1, "full cgroup: limit %" PRIu64 ", available %" PRIu64, m.limit,
+          m.available);
+    test_tmpdir_remove();
+}
+
+static void test_v1(void)
+{
+    if (test_tmpdir_make("test_sysmem") != 0) { CHECK(0, "no temporary directory"); return; }
+    const char *job = "12:memory:/slurm/uid_1000/job_42\n4:cpu,cpuacct:/slurm/uid_1000/job_42\n"
+                      "1:name=systemd:/user.slice\n";
+    /* v1's "no limit", 2^63 less a page */
+    put("memory/memory.limit_in_bytes", "9223372036854771712\n");
+    put_gib("memory/memory.usage_in_bytes", 60);
+    CHECK_MEM("12:memory:/\n", 64, 48, 0);
+    put_gib("memory/slurm/memory.limit_in_bytes", 20);
+    put_gib("memory/slurm/memory.usage_in_bytes", 10);
+    put_gib("memory/slurm/uid_1000/job_42/memory.limit_in_bytes", 6);
+    put_gib("memory/slurm/uid_1000/job_42/memory.usage_in_bytes", 5);
+    /* v1's hierarchical count is total_inactive_file, after the cgroup's own */
+    put("memory/slurm/uid_1000/job_42/memory.stat", "inactive_file 0\ntotal_inactive_file 2147483648\n");
+    CHECK_MEM(job, 6, 3, 1);
+    CHECK_MEM("12:memory:/slurm/uid_1000\n", 20, 10, 1);
+    /* only the memory controller's hierarchy is read */
+    CHECK_MEM("4:cpu,cpuacct:/slurm/uid_1000/job_42\n", 64, 48, 0);
+    CHECK_MEM("5:memory,hugetlb:/slurm/uid_1000/job_42\n", 6, 3, 1);
+    /* a machine whose memory is unknown: v1's 2^63 is still no limit */
+    sg_sysmem m = {0, 0, 0};
+    sg_sysmem_cgroup(&m, test_tmpdir, "12:memory:/\n");
+    CHECK(m.limit == 0 && m.cgroup == 0, "unknown machine, v1 root: limit %" PRIu64, m.limit);
+    test_tmpdir_remove();
+}
+
+static void test_hook(void)
+{
+    sg_sysmem m;
+    unsetenv("SG_TEST_MEMORY_KIB");
+    sg_sysmem_read(&m);
+    CHECK(m.limit > 0 && m.available > 0 && m.available <= m.limit,
+          "this machine: limit %" PRIu64 ", available %" PRIu64, m.limit, m.available);
+    setenv("SG_TEST_MEMORY_KIB", "1000,300", 1);
+    sg_sysmem_read(&m);
+    CHECK(m.limit == 1000 << 10 && m.available == 300 << 10 && m.cgroup == 0,
+          "SG_TEST_MEMORY_KIB=1000,300: limit %" PRIu64 ", available %" PRIu64, m.limit, m.available);
+    unsetenv("SG_TEST_MEMORY_KIB");
+}
+
+int main(void)
+{
+    test_v2();
+    test_v1();
+    test_hook();
+    return check_done();
+}
