@@ -42,8 +42,10 @@ $(call no_space,BIN,ln -s '$(BIN)' /tmp/bin)
 # taken before anything is written and held by a helper process that ends with
 # this make; a second make waits up to 5 s (for the helper of one that just
 # ended) and then stops. Makes started by this one inherit the lock.
-ifeq ($(SG_OUT_LOCKED),)
-OUT_LOCK := $(shell mkdir -p '$(OUT)' 2>/dev/null && exec 9>>'$(OUT)/.make.lock' 2>/dev/null || exit 0; \
+# make -n, -q and -p (a dry run, a question, bash's completion) only read, and
+# answer at once; without flock(1) there is no lock.
+ifeq ($(SG_OUT_LOCKED)$(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS)))$(findstring p,$(firstword -$(MAKEFLAGS))),)
+OUT_LOCK := $(shell command -v flock >/dev/null || exit 0; mkdir -p '$(OUT)' 2>/dev/null && exec 9>>'$(OUT)/.make.lock' 2>/dev/null || exit 0; \
     if flock -w 5 9; then { tail --pid=$$PPID -s 0.2 -f /dev/null & } >/dev/null 2>&1 </dev/null; echo held; else echo busy; fi)
 ifeq ($(OUT_LOCK),busy)
 $(error another make is working in OUT=$(OUT) (it holds $(OUT)/.make.lock): wait for it to end, or give another OUT)

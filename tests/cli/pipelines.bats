@@ -875,3 +875,22 @@ stop_at_2() {
     grep -qE '^Bangs +1 ' <<< "$output"
     grep -qE '^Bangs +1 +[0-9.]+% +[-0-9.%]+ +[0-9.]+% +100\.0%$' <<< "$output"
 }
+
+@test "pipelines: make -n and -q answer at once while another make holds OUT's lock" {
+    out="$T/locked-n"
+    mkdir -p "$out"
+    flock -o "$out/.make.lock" sleep 30 &
+    holder=$!
+    sleep 0.5
+    start=$SECONDS
+    run make -n --no-print-directory -f pipelines/synthetic.mk OUT="$out" N=60 TEST=5 $TINY
+    n_status=$status n_output=$output
+    run make -q --no-print-directory -f pipelines/synthetic.mk OUT="$out" N=60 TEST=5 $TINY
+    q_output=$output
+    kill "$holder"; wait "$holder" || true
+    echo "$n_output"
+    [ "$n_status" -eq 0 ]
+    [[ "$n_output" != *"another make is working"* ]]
+    [[ "$q_output" != *"another make is working"* ]]
+    [ $((SECONDS - start)) -lt 4 ]
+}
