@@ -210,6 +210,9 @@ $(SHARDS)/%.lmdb: $(SPLIT)/attr_%.txt $(SHARDS)/%.args
 # - only what sg-train --resume takes differs (ITERS, DECAY, BATCH, N_CRITIC,
 #   LR): it resumes with them; a run past ITERS, or finished with no iteration
 #   left for them, stops and says what to do;
+#   a finished run is trained on by a larger ITERS only when ITERS is given
+#   (command line or environment), not by a default that grew: it is kept, and
+#   train.done dated before train.args, so that the next make looks again;
 # - anything else stops with one line naming it: CONV, G_REPEAT, D_REPEAT,
 #   SEED or a shard's labels (FORCE=1 starts over); other shards, or a
 #   training shard packed from another list or with other options (by mtime
@@ -260,8 +263,9 @@ $(shell mkdir -p '$(OUT)' && $(call write_args,$(OUT)/train.args,$(TRAIN_ARGS_LI
 # run's record and this one: run.args, and train.args with the shards'
 # fingerprints), at (its checkpoint's iteration; empty: none), newer (training
 # shards packed after it last started, for a record without fingerprints), out
-# (OUT, for the messages), env (FORCE or RESUME given in the environment).
-# Prints --force, --resume or done (a note before it on stderr), or stops with
+# (OUT, for the messages), env (FORCE or RESUME given in the environment),
+# iters_given (not empty: ITERS given on the command line or in the environment).
+# Prints --force, --resume, done or kept (a note before it on stderr), or stops with
 # one line on stderr and exit 1. Option pairs are compared by name (numbers by
 # value: LR=1e-4 is 0.0001; --seed as digits: seeds go up to 2^64-1, past
 # awk's exact numbers); --log-every, --sample-every and --save-every, in the
@@ -358,6 +362,12 @@ BEGIN {
     if (S != "" || D != "")
         stop(run " was trained on other data (" S (S != "" && D != "" ? "; " : "") D (D == "" ? "" : D ~ /, / ? " were packed since" : " was packed since") \
              "): " fresh ", RESUME=1 goes on with " (S != "" ? "these shards" : "the new shards") ", or move " run " away" cmdline("FORCE=1 or RESUME=1"))
+    # a finished run is trained on only by an ITERS given (the pipelines' default
+    # ITERS went from 200000 to the reference's 200000 rounds times the datasets)
+    if (ENVIRON["iters_given"] == "" && ("--iters" in od) && at == od["--iters"] + 0 && iters > at) {
+        print run " finished its " at " iterations; ITERS=" iters " is this pipeline's default now, not given: the run is kept as it is (give ITERS=" iters " on make's command line to train it on to " iters ")" > "/dev/stderr"
+        print "kept"; exit
+    }
     if (at == iters)
         stop(run " finished its " at " iterations with other options (" R "), which apply only to iterations still to train: give ITERS above " \
              at " to train on with them, or FORCE=1 to start over with them (deleting its checkpoints)" cmdline("FORCE=1"))
@@ -378,7 +388,12 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	new="$$(cat $(OUT)/train.args) $(foreach s,$(TRAIN_SHARDS),$(call shard_record,$(s)))"; \
 	mode=$$(run=$(RUN) at="$$at" iters='$(ITERS)' newer="$$newer" record=$(OUT)/run.args out='$(OUT)' \
 	    old="$$(cat $(OUT)/run.args 2>/dev/null)" new="$$new" env='$(RUN_ENV_IGNORED)' \
-	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' LC_ALL=C awk "$$TRAIN_MODE_AWK") || exit 1; \
+	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' iters_given='$(filter command line environment%,$(origin ITERS))' \
+	    LC_ALL=C awk "$$TRAIN_MODE_AWK") || exit 1; \
+	if test "$$mode" = kept; then \
+	    touch -d "@$$(($$(stat -c %Y $(OUT)/train.args) - 1))" $@; \
+	    exit 0; \
+	fi; \
 	if test "$$mode" = done; then \
 	    echo "$$new" > $(OUT)/run.args; \
 	    if test -e $@; then touch -r $@ $(OUT)/train.args; else touch $@; fi; \

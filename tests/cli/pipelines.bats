@@ -894,3 +894,26 @@ stop_at_2() {
     [[ "$q_output" != *"another make is working"* ]]
     [ $((SECONDS - start)) -lt 4 ]
 }
+
+@test "pipelines: a finished run is not trained on by a default ITERS that grew, only by an ITERS given" {
+    out="$T/grown"
+    small="${TINY/ITERS=4 /}"
+    # a pipeline whose default ITERS is 6 (as celeba-rafd.mk's grew to 400000)
+    printf 'ITERS ?= 6\ninclude %s\n' "$PWD/pipelines/synthetic.mk" > "$BATS_TEST_TMPDIR/grown.mk"
+    run make --no-print-directory -f "$BATS_TEST_TMPDIR/grown.mk" OUT="$out" N=60 TEST=5 $small ITERS=4
+    [ "$status" -eq 0 ]
+    [ "$(cat "$out/run/latest")" = 000004 ]
+    for i in 1 2; do
+        run make --no-print-directory -f "$BATS_TEST_TMPDIR/grown.mk" OUT="$out" N=60 TEST=5 $small
+        echo "$output"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"$out/run finished its 4 iterations; ITERS=6 is this pipeline's default now, not given: the run is kept as it is (give ITERS=6 on make's command line to train it on to 6)"* ]]
+        [ -z "$(tool_lines "$output")" ]
+        [ "$(cat "$out/run/latest")" = 000004 ]
+    done
+    run make --no-print-directory -f "$BATS_TEST_TMPDIR/grown.mk" OUT="$out" N=60 TEST=5 $small ITERS=6
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $out/run --resume"* ]]
+    [ "$(cat "$out/run/latest")" = 000006 ]
+}
