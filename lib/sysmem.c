@@ -30,17 +30,20 @@ void sg_sysmem_read(sg_sysmem *m)
 {
     memset(m, 0, sizeof *m);
     const char *test = getenv("SG_TEST_MEMORY_KIB");   /* the tests' small machine */
-    unsigned long long lim_kib, avail_kib;
+    unsigned long long lim_kib, avail_kib, swap_kib = 0;
     char end;
-    if (test && sscanf(test, "%llu,%llu%c", &lim_kib, &avail_kib, &end) == 2) {
+    if (test && (sscanf(test, "%llu,%llu%c", &lim_kib, &avail_kib, &end) == 2 ||
+                 sscanf(test, "%llu,%llu,%llu%c", &lim_kib, &avail_kib, &swap_kib, &end) == 3)) {
         m->limit = (uint64_t)lim_kib << 10;
         m->available = (uint64_t)avail_kib << 10;
+        m->swap = (uint64_t)swap_kib << 10;
         return;
     }
     long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
     m->limit = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : 0;
     uint64_t kib;
     if (read_number("/proc/meminfo", "MemAvailable", &kib) == 0) m->available = kib << 10;
+    if (read_number("/proc/meminfo", "SwapTotal", &kib) == 0) m->swap = kib << 10;
     char text[8192];
     /* unreadable (no /proc): the mount roots, a container's own cgroups */
     if (sg_cgroup_read("/proc/self/cgroup", text, sizeof text) != 0)
@@ -70,6 +73,7 @@ static void memory_visit(const char *dir, int v1, void *arg)
     if (max >= (uint64_t)1 << 62 || (w->machine && max >= w->machine)) return;
     if (m->limit == 0 || max < m->limit) {
         m->limit = max;
+        m->swap = 0;
         m->cgroup = 1;
     }
     snprintf(path, sizeof path, "%s/%s", dir, v1 ? "memory.usage_in_bytes" : "memory.current");

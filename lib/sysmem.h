@@ -17,11 +17,13 @@ typedef struct {
                            * less its usage (reclaimable file cache not counted) leaves,
                            * when lower; 0: unknown */
     int cgroup;           /* 1: limit is the cgroup's */
+    uint64_t swap;        /* the machine's swap (SwapTotal, zram included); 0 under
+                           * a cgroup limit, which counts memory alone */
 } sg_sysmem;
 
-/* Fills m. Test hook: SG_TEST_MEMORY_KIB=LIMIT,AVAILABLE in the environment
- * (KiB, two decimal integers) replaces what the system says, so that the
- * tests can play a small machine; any other value is ignored. */
+/* Fills m. Test hook: SG_TEST_MEMORY_KIB=LIMIT,AVAILABLE[,SWAP] in the
+ * environment (KiB, decimal integers) replaces what the system says, so that
+ * the tests can play a small machine; any other value is ignored. */
 void sg_sysmem_read(sg_sysmem *m);
 
 /* Lowers m's limit and available (the machine's, filled in first) to the

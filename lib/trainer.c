@@ -135,6 +135,7 @@ typedef struct {
 } batch_buf;
 
 struct sg_trainer {
+    int resuming;   /* opened with SG_TRAIN_RESUME: the model's sizes are the run's */
     char *run_dir;
     sg_train_options opt;
     int nd;
@@ -1292,16 +1293,20 @@ static int check_memory(sg_trainer *t, sg_err *err)
     int n, T;
     uint64_t grid = grid_bytes(t, &n, &T), need = grid + (t->cuda ? 0 : cpu_run_bytes(t, B));
     if (mem.limit == 0 || need <= (mem.available ? mem.available : mem.limit)) return 0;
-    char need_s[24], limit_s[24], avail_s[24], grid_s[24], has[96], what[160];
+    /* refused only beyond memory and swap together: a run that fits in swap is slow, not killed */
+    const uint64_t hard = mem.limit + mem.swap;
+    char need_s[24], limit_s[24], avail_s[24], grid_s[24], swap_s[24], has[128], what[160], swap_note[48] = "";
     sg_size_text(need_s, need);
     sg_size_text(limit_s, mem.limit);
     sg_size_text(avail_s, mem.available);
-    if (mem.available) snprintf(has, sizeof has, "%s %s (%s available)", mem.cgroup ? "its cgroup allows" :
-                                "this machine has", limit_s, avail_s);
-    else snprintf(has, sizeof has, "%s %s", mem.cgroup ? "its cgroup allows" : "this machine has", limit_s);
+    if (mem.swap) snprintf(swap_note, sizeof swap_note, ", and %s of swap", sg_size_text(swap_s, mem.swap));
+    if (mem.available) snprintf(has, sizeof has, "%s %s (%s available%s)", mem.cgroup ? "its cgroup allows" :
+                                "this machine has", limit_s, avail_s, swap_note);
+    else snprintf(has, sizeof has, "%s %s%s", mem.cgroup ? "its cgroup allows" : "this machine has", limit_s,
+                  swap_note);
     snprintf(what, sizeof what, "the sample grid (%d image%s to %d target%s at %d px)", n, n == 1 ? "" : "s", T,
              T == 1 ? "" : "s", t->S);
-    if (grid > mem.limit)
+    if (grid > hard)
         return sg_errf(err, "%s needs about %s of memory; %s: use --sample-every 0 (no samples)", what,
                        sg_size_text(grid_s, grid), has);
     if (t->cuda) {   /* the grid alone, over what is available now */
@@ -1314,7 +1319,7 @@ static int check_memory(sg_trainer *t, sg_err *err)
     /* the batches that fit beside the grid */
     uint64_t avail_room = mem.available > grid ? mem.available - grid : 0;
     int fits_now = avail_room ? batch_within(t, B, avail_room) : 0;
-    if (need <= mem.limit) {
+    if (need <= hard) {
         char then[64] = "";
         if (fits_now) snprintf(then, sizeof then, "; --batch %d or less fits", fits_now);
         add_note(t, "--batch %d at %d px needs about %s of memory on the CPU%s, more than the %s available now "
@@ -1322,14 +1327,19 @@ static int check_memory(sg_trainer *t, sg_err *err)
                  need_s, with, avail_s, limit_s, then);
         return 0;
     }
-    int fits = fits_now ? fits_now : batch_within(t, B, mem.limit - grid);
+    int fits = fits_now ? fits_now : batch_within(t, B, hard - grid);
     if (fits)
         return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU%s; %s: use --batch %d or less",
                        B, t->S, need_s, with, has, fits);
     char one_s[24];
+    sg_size_text(one_s, cpu_run_bytes(t, 1) + grid);
+    if (t->resuming)   /* the model's sizes are the run's: --resume takes no other */
+        return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU%s, and --batch 1 about %s; "
+                       "%s: resume the run on a GPU (--device cuda) or a machine with more memory%s", B, t->S,
+                       need_s, with, one_s, has, with[0] ? ", or with --sample-every 0" : "");
     return sg_errf(err, "--batch %d at %d px needs about %s of memory on the CPU%s, and --batch 1 about %s; %s: use "
                    "smaller --g-conv-dim and --d-conv-dim%s, or a GPU (--device cuda)", B, t->S, need_s, with,
-                   sg_size_text(one_s, cpu_run_bytes(t, 1) + grid), has, with[0] ? ", --sample-every 0" : "");
+                   one_s, has, with[0] ? ", --sample-every 0" : "");
 }
 
 /* Locks the run directory (a new run's is made) and checks it against the
@@ -1469,6 +1479,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->lock_fd = -1;
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
+    t->resuming = mode == SG_TRAIN_RESUME;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
     if (!(t->run_dir = strdup(run_dir))) {
         sg_err_oom(err, "out of memory");

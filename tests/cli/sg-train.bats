@@ -486,6 +486,24 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$(tree_sum "$T/r")" = "$before" ]
 }
 
+@test "CPU memory: swap counts toward what a run may have (a warning, not a refusal); a resume is advised a GPU, not other sizes" {
+  # over the memory but within memory and swap together: slow, not killed
+  run env SG_TEST_MEMORY_KIB=1024,1024,1024000 sg-train -o "$T/r" --iters 2 --batch 16 "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --batch 16 at 16 px needs about "*" MB of memory on the CPU, more than the 1.0 MB available now (of 1.0 MB): training goes on, but may swap"* ]]
+  # beyond both, the refusal names the swap it counted
+  run env SG_TEST_MEMORY_KIB=1024,1024,10 sg-train -o "$T/r2" --iters 2 --batch 16 "${TINY[@]:2}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: --batch 16 at 16 px needs about "*"; this machine has 1.0 MB (1.0 MB available, and 10 kB of swap): use --batch "*" or less" ]]
+  # a resume that not even --batch 1 fits: --resume takes no other model sizes
+  sg-train -o "$T/big" --iters 1 --batch 4 --g-conv-dim 64 --d-conv-dim 64 --threads 1 --device cpu -q \
+    --sample-every 0 "$D/a.lmdb"
+  run env SG_TEST_MEMORY_KIB=1024,1024 sg-train -o "$T/big" --resume --iters 2
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: --batch 4 at 16 px needs about "*", and --batch 1 about "*"; this machine has 1.0 MB (1.0 MB available): resume the run on a GPU (--device cuda) or a machine with more memory" ]]
+}
+
 @test "CPU memory: the sample grid, taken at the first sample, is counted at the start" {
   # the model and batches alone fit in 900 KiB; with the grid of 8 images to 4 targets they do not
   run env SG_TEST_MEMORY_KIB=900,900 sg-train -o "$T/r" --iters 2 --batch 4 "${TINY[@]:2}" "$D/a.lmdb"

@@ -27,7 +27,7 @@ static void put_gib(const char *rel, uint64_t gib)
 /* sg_sysmem_cgroup on a machine of 64 GiB with 48 available; want_* in GiB */
 static void check_mem(int line, const char *proc_cgroup, uint64_t want_limit, uint64_t want_avail, int want_cgroup)
 {
-    sg_sysmem m = {64 * GIB, 48 * GIB, 0};
+    sg_sysmem m = {64 * GIB, 48 * GIB, 0, 0};
     sg_sysmem_cgroup(&m, test_tmpdir, proc_cgroup);
     int ok = m.limit == want_limit * GIB && m.available == want_avail * GIB && m.cgroup == want_cgroup;
     CHECK(ok, "line %d, \"%.*s\": limit %.3f GiB, available %.3f GiB, cgroup %d; want %" PRIu64 ", %" PRIu64 ", %d",
@@ -87,7 +87,7 @@ static void test_v2(void)
     CHECK_MEM(job, 12, 12, 1);
     /* full: 1 byte, not 0 (unknown) */
     put_gib("system.slice/job.slice/job.scope/memory.current", 13);
-    sg_sysmem m = {64 * GIB, 48 * GIB, 0};
+    sg_sysmem m = {64 * GIB, 48 * GIB, 0, 0};
     sg_sysmem_cgroup(&m, test_tmpdir, job);
     CHECK(m.limit == 12 * GIB && m.available == 1, "full cgroup: limit %" PRIu64 ", available %" PRIu64, m.limit,
           m.available);
@@ -115,7 +115,7 @@ static void test_v1(void)
     CHECK_MEM("4:cpu,cpuacct:/slurm/uid_1000/job_42\n", 64, 48, 0);
     CHECK_MEM("5:memory,hugetlb:/slurm/uid_1000/job_42\n", 6, 3, 1);
     /* a machine whose memory is unknown: v1's 2^63 is still no limit */
-    sg_sysmem m = {0, 0, 0};
+    sg_sysmem m = {0, 0, 0, 0};
     sg_sysmem_cgroup(&m, test_tmpdir, "12:memory:/\n");
     CHECK(m.limit == 0 && m.cgroup == 0, "unknown machine, v1 root: limit %" PRIu64, m.limit);
     test_tmpdir_remove();
