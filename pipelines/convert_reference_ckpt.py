@@ -403,9 +403,10 @@ def main():
         # One dataset given for a model with room for another one's labels and
         # a 2-entry mask: most likely the reference's --dataset Both model.
         other = c_dim - len(names) - 2
-        both = (" (a model of the reference's --dataset Both takes both datasets' labels and a 2-dataset mask, "
-                "here %d = %d + %d + 2: give a --dataset for each dataset, CelebA first)"
-                % (c_dim, len(names), other) if len(datasets) == 1 and other >= 1 else "")
+        # a second dataset of one label is no dataset (one-hot needs two classes)
+        both = (" (if it is the reference's --dataset Both model, it takes both datasets' labels and a 2-dataset "
+                "mask, here %d = %d + %d + 2: give a --dataset for each dataset, CelebA first)"
+                % (c_dim, len(names), other) if len(datasets) == 1 and other >= 2 else "")
         die("%s: the generator takes %d label channels, but --dataset gives %d labels%s = %d%s"
                  % (a.input, c_dim, len(names),
                     " + a %d-dataset mask" % len(datasets) if len(datasets) > 1 else "", want_c, both))

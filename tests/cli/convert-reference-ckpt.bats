@@ -265,7 +265,7 @@ torch.save(Generator(4, 5 + 3 + 2, 1).state_dict(), sys.argv[1] + "/000013-G.ckp
 EOF2
     R=--dataset=RaFD:one-hot=angry,happy,sad
     conv() { $PY $CONVERT "$W/000013-G.ckpt" "$@" --image-size 16 --d-repeat 2; }
-    hint="(a model of the reference's --dataset Both takes both datasets' labels and a 2-dataset mask"
+    hint="(if it is the reference's --dataset Both model, it takes both datasets' labels and a 2-dataset mask"
     run conv "$W/a-G.safetensors" "$DS"
     echo "$output"
     [ "$status" -eq 1 ]
@@ -280,6 +280,10 @@ EOF2
     run conv "$W/a-G.safetensors" --dataset=A=a,b,c,d,e,f,g,h,i,j,k
     [ "$status" -eq 1 ]
     [[ "$output" == *"but --dataset gives 11 labels = 11" ]]
+    # one channel left beside a mask: no second dataset (a RaFD-only model given CelebA's labels)
+    run conv "$W/a-G.safetensors" --dataset=A=a,b,c,d,e,f,g
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"but --dataset gives 7 labels = 7" ]]
     run conv "$W/a-G.safetensors" "$DS" --dataset=RaFD:one-hot=angry,happy
     [ "$status" -eq 1 ]
     [[ "$output" == *"but --dataset gives 7 labels + a 2-dataset mask = 9" ]]
