@@ -112,7 +112,8 @@ typedef struct {
     long index;            /* shard record index, or argument position */
     int own_ds;            /* the checkpoint dataset its labels belong to; -1: none */
     float *own_labels;     /* (label_dim[own_ds]) in the checkpoint's order, or NULL */
-    uint8_t *rgb;          /* (S, S, 3) */
+    uint8_t *rgb;          /* (S, S, 3): in the chunk's pixels while its chunk is translated, or kept */
+    uint8_t *kept;         /* an image file that cannot be read twice (stdin, a pipe): its pixels; else NULL */
 } input_image;
 
 typedef struct {
@@ -371,34 +372,58 @@ static void refuse_shard_as_image(char **files, int n_files)
                             cli_shell_word(files[k]));
 }
 
-static void load_file_inputs(const options *o, const sg_ckpt_info *ck, int ckpt_crop, char **files,
-                             int n_files, input_image **out, long *n_out)
+/* Image file path read, turned upright (exif), center-cropped to crop (0 or
+ * more than its short side: the largest square) and resized into rgb
+ * (S, S, 3); -1 with err naming the file. */
+static int read_file_input(const char *path, int exif, int crop, int S, uint8_t *rgb, sg_err *err)
+{
+    sg_image img, small;
+    /* upright as every viewer shows it: phones store pixels sideways with
+     * an EXIF orientation (training data ignores it, as Pillow's loader does) */
+    if (sg_image_read_file_oriented(path, exif, &img, err)) return -1;
+    int side = img.width < img.height ? img.width : img.height;
+    if (crop <= 0 || crop > side) crop = side;
+    int rc = sg_center_crop_resize(&img, crop, crop, S, S, &small, err);
+    sg_image_free(&img);
+    if (rc) return sg_err_prefix(err, "%s", strcmp(path, "-") ? path : "<stdin>");
+    memcpy(rgb, small.rgb, (size_t)S * S * 3);
+    sg_image_free(&small);
+    return 0;
+}
+
+/* The image files, each read whole here (decoded, cropped and resized into
+ * one scratch image) so that a missing or damaged one is found before
+ * anything is written, as a shard's records are (load_shard_inputs); their
+ * pixels are read again a chunk at a time as the generator takes them
+ * (read_file_pixels), so that --each over 200,000 files needs memory for one
+ * chunk, not 10 GB. A file that cannot be read twice (stdin, a pipe: not a
+ * regular file) keeps its pixels from this reading. */
+static void load_file_inputs(const options *o, int S, int crop, char **files, int n_files, input_image **out,
+                             long *n_out)
 {
     sg_err err = {{0}};
-    int S = ck->model.image_size, stdin_used = 0;
+    int stdin_used = 0;
     input_image *in = calloc((size_t)n_files, sizeof *in);
-    if (!in) cli_die("out of memory");
+    uint8_t *scratch = malloc((size_t)S * S * 3);
+    if (!in || !scratch) cli_die("out of memory");
     for (int k = 0; k < n_files; k++) {
         if (!strcmp(files[k], "-") && stdin_used++) cli_die("'-' (stdin) given twice");
-        sg_image img, small;
-        /* upright as every viewer shows it: phones store pixels sideways with
-         * an EXIF orientation (training data ignores it, as Pillow's loader does) */
-        if (sg_image_read_file_oriented(files[k], !o->no_exif_rotate, &img, &err)) {
+        struct stat st;
+        uint8_t *rgb = scratch;
+        if (!strcmp(files[k], "-") || (stat(files[k], &st) == 0 && !S_ISREG(st.st_mode))) {
+            if (!(in[k].kept = malloc((size_t)S * S * 3))) cli_die("out of memory");
+            rgb = in[k].kept;
+        }
+        if (read_file_input(files[k], !o->no_exif_rotate, crop, S, rgb, &err)) {
             refuse_shard_as_image(files, n_files);
             cli_die_err(&err);
         }
-        int side = img.width < img.height ? img.width : img.height;
-        int crop = ckpt_crop;
-        if (crop <= 0 || crop > side) crop = side;
-        if (sg_center_crop_resize(&img, crop, crop, S, S, &small, &err)) {
-            sg_err_prefix(&err, "%s", strcmp(files[k], "-") ? files[k] : "<stdin>");
-            cli_die_err(&err);
-        }
-        sg_image_free(&img);
         in[k].index = k;
         in[k].own_ds = -1;
-        in[k].rgb = small.rgb;
+        cli_progress("reading the image files: %d/%d", k + 1, n_files);
     }
+    cli_progress_end();
+    free(scratch);
     *out = in;
     *n_out = n_files;
 }
@@ -858,6 +883,7 @@ typedef struct {
     target_set ts;
     input_image *in;
     long n_in;
+    int crop;                  /* image files: their crop side (file_crop) */
     sg_shard *shard;           /* --data: open, its pixels read a chunk at a time; else NULL */
     const char *ext;           /* --each files' extension */
     sg_backend *be;
@@ -870,7 +896,7 @@ typedef struct {
     int c_dim;
     size_t img_floats;         /* floats of one (3, S, S) image */
     float *x, *y, *c, *scratch;   /* one chunk's inputs, outputs and labels; sg_targets_all's rows */
-    uint8_t *rgb, *shard_pixels;  /* one output image; one chunk of a shard's inputs */
+    uint8_t *rgb, *pixels;     /* one output image; one chunk of inputs (shard records, image files) */
     long done, total;          /* images translated, to translate */
     sg_buf manifest;           /* --each: targets.tsv */
     int dir_claimed;           /* --each: DIR locked and its earlier outputs checked (claim_each_dir) */
@@ -1041,7 +1067,8 @@ static void read_input_list(run_state *r)
 }
 
 /* The checkpoint's generator file and its targets, then the inputs, each read
- * whole (load_shard_inputs, load_file_inputs). */
+ * whole and checked (load_shard_inputs, load_file_inputs); their pixels are
+ * read again a chunk at a time (put_inputs). */
 static void open_inputs(run_state *r)
 {
     const options *o = &r->o;
@@ -1053,8 +1080,12 @@ static void open_inputs(run_state *r)
         die_no_generator(o->ckpt, r->g_path, &r->err);
     r->S = r->ck.model.image_size;
     make_target_set(o, &r->ck, &r->ts);
-    if (o->data) load_shard_inputs(o, &r->ck, r->g_path, &r->in, &r->n_in, &r->shard);
-    else load_file_inputs(o, &r->ck, file_crop(o, &r->ck, &r->ts), r->files, r->n_files, &r->in, &r->n_in);
+    if (o->data) {
+        load_shard_inputs(o, &r->ck, r->g_path, &r->in, &r->n_in, &r->shard);
+    } else {
+        r->crop = file_crop(o, &r->ck, &r->ts);
+        load_file_inputs(o, r->S, r->crop, r->files, r->n_files, &r->in, &r->n_in);
+    }
 }
 
 /* ---- --each's directory ------------------------------------------------ */
@@ -1204,14 +1235,13 @@ static void prepare_output(run_state *r)
 }
 
 /* Host memory a chunk of n images takes on the CPU backend: the generator's
- * blocks (sg_model_bytes) and alloc_buffers' x, y, c and a shard's pixels. */
-static uint64_t cpu_chunk_bytes(const sg_model_config *cfg, int n, int shard)
+ * blocks (sg_model_bytes) and alloc_buffers' x, y, c and input pixels. */
+static uint64_t cpu_chunk_bytes(const sg_model_config *cfg, int n)
 {
     sg_model_config c = *cfg;
     c.batch = n;
     uint64_t img = 3 * (uint64_t)cfg->image_size * cfg->image_size;
-    return sg_model_bytes(&c, 1) +
-           (uint64_t)n * (2 * sizeof(float) * img + sizeof(float) * sg_model_c_dim(cfg) + (shard ? img : 0));
+    return sg_model_bytes(&c, 1) + (uint64_t)n * (2 * sizeof(float) * img + sizeof(float) * sg_model_c_dim(cfg) + img);
 }
 
 /* On the CPU backend, mcfg->batch lowered to what fits in half the memory
@@ -1227,9 +1257,8 @@ static void fit_chunk_in_memory(run_state *r, sg_model_config *mcfg)
     sg_sysmem mem;
     sg_sysmem_read(&mem);
     uint64_t room = (mem.available ? mem.available : mem.limit) / 2;
-    int shard = r->shard != NULL;
-    if (room == 0 || cpu_chunk_bytes(mcfg, mcfg->batch, shard) <= room) return;
-    uint64_t one = cpu_chunk_bytes(mcfg, 1, shard);
+    if (room == 0 || cpu_chunk_bytes(mcfg, mcfg->batch) <= room) return;
+    uint64_t one = cpu_chunk_bytes(mcfg, 1);
     if (one > mem.limit) {
         char one_s[24], limit_s[24];
         cli_die("the generator at %d px needs about %s of memory on the CPU for one image; %s %s: use a GPU "
@@ -1239,7 +1268,7 @@ static void fit_chunk_in_memory(run_state *r, sg_model_config *mcfg)
     int lo = 1, hi = mcfg->batch - 1;   /* the bytes grow with the chunk */
     while (lo < hi) {
         int mid = lo + (hi - lo + 1) / 2;
-        if (cpu_chunk_bytes(mcfg, mid, shard) <= room) lo = mid;
+        if (cpu_chunk_bytes(mcfg, mid) <= room) lo = mid;
         else hi = mid - 1;
     }
     char room_s[24];
@@ -1302,9 +1331,8 @@ static void alloc_buffers(run_state *r)
     r->c = malloc(sizeof(float) * (size_t)r->c_dim * r->chunk);
     r->scratch = malloc(sizeof(float) * (size_t)r->c_dim * (sg_targets_count(cfg) + 1));
     r->rgb = malloc(r->img_floats);
-    r->shard_pixels = r->shard ? malloc(r->img_floats * r->chunk) : NULL;   /* one chunk of inputs */
-    if (!r->x || !r->y || !r->c || !r->scratch || !r->rgb || (r->shard && !r->shard_pixels))
-        cli_die("out of memory");
+    r->pixels = malloc(r->img_floats * r->chunk);   /* one chunk of inputs */
+    if (!r->x || !r->y || !r->c || !r->scratch || !r->rgb || !r->pixels) cli_die("out of memory");
     r->total = r->n_in * r->ts.n;
 }
 
@@ -1354,12 +1382,48 @@ static void begin_each(run_state *r)
     if (sg_image_writer_start(&r->files_out, 256, &r->err)) cli_die_err(&r->err);
 }
 
+/* An image file that was read whole at the start (load_file_inputs) and
+ * cannot be now: the run stops as one stopped half-way does (sg-sample(1),
+ * --each). Its chunk's files are not queued yet; those of the chunks before
+ * are written first, so that no temporary file is left; targets.tsv, written
+ * last, stays as it was. A grid or one image is written at the end: nothing. */
+static void die_input_changed(run_state *r, const sg_err *err)
+{
+    if (!r->o.each || (r->done == 0 && !r->o.force))
+        cli_die("%s (it was read whole when the run began; changed or removed since)", err->msg);
+    sg_err ignored;   /* a write that failed too: still an interrupted run's outputs */
+    sg_image_writer_finish(r->files_out, &ignored);
+    r->files_out = NULL;
+    char advice[200];
+    if (r->o.append && r->index_base > 0)
+        snprintf(advice, sizeof advice, "remove those numbered above %06ld to --append again, or --force replaces "
+                 "all the outputs there", r->index_base - 1);
+    else
+        snprintf(advice, sizeof advice, "--force replaces them");
+    cli_die("%s (it was read whole when the run began; changed or removed since): the run stopped; %s holds its "
+            "files so far, which targets.tsv (written last) does not list: %s", err->msg, r->o.output, advice);
+}
+
+/* Pixels of image files k0..k0+n-1 into pool (n images of S*S*3 bytes), or
+ * those kept from the start. */
+static void read_file_pixels(run_state *r, long k0, long n, uint8_t *pool)
+{
+    input_image *in = r->in + k0;
+    for (long k = 0; k < n; k++) {
+        in[k].rgb = in[k].kept ? in[k].kept : pool + (size_t)k * r->S * r->S * 3;
+        if (!in[k].kept &&
+            read_file_input(r->files[k0 + k], !r->o.no_exif_rotate, r->crop, r->S, in[k].rgb, &r->err))
+            die_input_changed(r, &r->err);
+    }
+}
+
 /* Inputs k0..k0+n-1 into x, and out as --each's NNNNNN_input files or the
- * grid's first column. */
+ * grid's first column; their pixels read first, the whole chunk's. */
 static void put_inputs(run_state *r, long k0, long n)
 {
     input_image *in = r->in + k0;
-    if (r->shard) read_shard_pixels(r->shard, in, n, r->S, r->shard_pixels);
+    if (r->shard) read_shard_pixels(r->shard, in, n, r->S, r->pixels);
+    else read_file_pixels(r, k0, n, r->pixels);
     for (long k = 0; k < n; k++) {
         to_tensor(in[k].rgb, r->S, r->x + (size_t)k * r->img_floats);
         if (r->o.each) {
@@ -1473,12 +1537,12 @@ static void free_run(run_state *r)
     if (r->g.active) sg_canvas_free(&r->g.cv);
     sg_model_free(r->model);
     sg_backend_destroy(r->be);
-    /* a shard's inputs point into shard_pixels, reused chunk after chunk */
+    /* the inputs point into pixels, reused chunk after chunk, or to what was kept */
     for (long k = 0; k < r->n_in; k++) {
-        if (!r->shard) free(r->in[k].rgb);
+        free(r->in[k].kept);
         free(r->in[k].own_labels);
     }
-    free(r->shard_pixels);
+    free(r->pixels);
     if (r->shard) sg_shard_close(r->shard);
     free(r->in);
     for (int t = 0; t < r->ts.n; t++) free(r->ts.names[t]);

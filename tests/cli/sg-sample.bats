@@ -471,6 +471,138 @@ each_listing() {
     diff -r "$W/one" "$W/app"
 }
 
+# Pixel rows of PNG files (8-bit RGB, not interlaced, as sg-sample writes them),
+# one hex line each, with no module beyond python3's zlib.
+png_rows() {
+    "$PY" - "$@" <<'PY'
+import struct, sys, zlib
+for path in sys.argv[1:]:
+    d = open(path, "rb").read()
+    at, idat = 8, b""
+    while at < len(d):
+        n, kind = struct.unpack(">I4s", d[at:at + 8])
+        if kind == b"IHDR": w, h = struct.unpack(">II", d[at + 8:at + 16])
+        if kind == b"IDAT": idat += d[at + 8:at + 8 + n]
+        at += 12 + n
+    raw, stride, prev = zlib.decompress(idat), w * 3, bytearray(w * 3)
+    for y in range(h):
+        f, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a, b = row[x - 3] if x >= 3 else 0, prev[x]
+            c = prev[x - 3] if x >= 3 else 0
+            if f == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                b = a if pa <= pb and pa <= pc else b if pb <= pc else c
+            row[x] = (row[x] + [0, a, b, (a + b) // 2, b][f]) & 255
+        print(row.hex())
+        prev = row
+PY
+}
+
+@test "sg-sample: image files are read again a chunk at a time: a run over 8 in chunks of 3 gives the outputs of runs of one chunk each" {
+    [ -x "$PY" ] || skip "no $PY"
+    I="$T/synth/img_align_celeba"
+    sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/png" "$I/000009.jpg"
+    # JPEGs, a PNG, standard input and a pipe (read once, their pixels kept)
+    files=("$I/000001.jpg" "$I/000002.jpg" "$W/png/000000_input.png" - "$I/000004.jpg" /dev/fd/3 "$I/000006.jpg"
+           "$I/000007.jpg")
+    sg-sample -q --ckpt "$T/run" --each --batch 3 --device cpu -o "$W/e" "${files[@]}" \
+        < "$I/000003.jpg" 3< <(cat "$I/000005.jpg")
+    sg-sample -q --ckpt "$T/run" --each --format jpg --targets +Blond_Hair --batch 3 --device cpu -o "$W/j" \
+        "${files[@]}" < "$I/000003.jpg" 3< <(cat "$I/000005.jpg")
+    # the same, one chunk a run: each run's inputs all read before its generator starts
+    for k in 0 3 6; do
+        sg-sample -q --ckpt "$T/run" --each --append --batch 3 --device cpu -o "$W/e1" "${files[@]:k:3}" \
+            < "$I/000003.jpg" 3< <(cat "$I/000005.jpg")
+        sg-sample -q --ckpt "$T/run" --each --append --format jpg --targets +Blond_Hair --batch 3 --device cpu \
+            -o "$W/j1" "${files[@]:k:3}" < "$I/000003.jpg" 3< <(cat "$I/000005.jpg")
+    done
+    [ "$(ls "$W/e" | wc -l)" -eq $((8 * 10 + 1)) ]
+    diff -r "$W/e1" "$W/e"
+    [ "$(ls "$W/j" | wc -l)" -eq $((8 * 2 + 1)) ]
+    diff -r "$W/j1" "$W/j"
+    # --inputs-from (NUL-separated here) as the operands
+    printf '%s\0' "${files[@]:0:3}" "$I/000003.jpg" "$I/000004.jpg" "$I/000005.jpg" "${files[@]:6}" |
+        sg-sample -q --ckpt "$T/run" --each --batch 3 --device cpu -o "$W/l" -0 --inputs-from -
+    diff -r "$W/e1" "$W/l"
+    # a grid: its rows those of the grids of each chunk (their header, then their rows of cells)
+    sg-sample -q --ckpt "$T/run" --batch 3 --zoom 1 --device cpu -o "$W/g.png" "${files[@]:0:6}" \
+        < "$I/000003.jpg" 3< <(cat "$I/000005.jpg")
+    sg-sample -q --ckpt "$T/run" --batch 3 --zoom 1 --device cpu -o "$W/g1.png" "${files[@]:0:3}"
+    sg-sample -q --ckpt "$T/run" --batch 3 --zoom 1 --device cpu -o "$W/g2.png" "${files[@]:3:3}" \
+        < "$I/000003.jpg" 3< <(cat "$I/000005.jpg")
+    png_rows "$W/g.png" > "$W/g.rows"
+    png_rows "$W/g1.png" > "$W/g1.rows"
+    png_rows "$W/g2.png" > "$W/g2.rows"
+    # 3 rows of cells, 18 px each with their padding, then the last padding
+    n=$(wc -l < "$W/g1.rows")
+    cells=$((n - 2 - 3 * 18))
+    [ "$(wc -l < "$W/g.rows")" -eq $((n + 3 * 18)) ]
+    diff "$W/g.rows" <(head -n $((cells + 3 * 18)) "$W/g1.rows"; tail -n +$((cells + 1)) "$W/g2.rows")
+}
+
+@test "sg-sample: --each's memory does not grow with the number of image files (held all at once: 48 KiB each at 128 px)" {
+    [ -x "$PY" ] || skip "no $PY"
+    I="$T/synth/img_align_celeba"
+    celeb-pack -q --attrs "$T/split/attr_celebA_test.txt" --images "$I" --select $A_ATTRS --size 128 -o "$W/s128.lmdb"
+    sg-train -q -o "$W/run128" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 "$W/s128.lmdb"
+    ls "$I"/*.jpg > "$W/some"
+    for i in $(seq 13); do cat "$W/some"; done | head -n 1000 > "$W/many"
+    head -n 40 "$W/many" > "$W/few"
+    max_rss_kib() {
+        "$PY" -c 'import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:]).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if rc == 0 else "exit %d" % rc)' \
+            sg-sample -q --ckpt "$W/run128" --each --targets +Blond_Hair --device cpu --threads 1 -o "$1" \
+            --inputs-from "$2"
+    }
+    few=$(max_rss_kib "$W/ef" "$W/few")
+    many=$(max_rss_kib "$W/em" "$W/many")
+    echo "max RSS: $few KiB for 40 inputs, $many KiB for 1000"
+    [ "$(wc -l < "$W/em/targets.tsv")" -eq 1001 ]
+    # 960 more inputs held at once: 45 MiB more; --each's queue of files
+    # to write (256 images at most, 12 MiB) may fill in the larger run only
+    [ "$many" -lt $((few + 24 * 1024)) ]
+}
+
+@test "sg-sample: an image file that cannot be read again for its chunk stops the run as an interrupted one; --force or --append goes on" {
+    need_strace
+    I="$T/synth/img_align_celeba"
+    files=("$I"/00000[1-7].jpg)
+    bad="$I/000005.jpg"
+    # its second opening (the first checked it, before anything was written) fails
+    stopped() {
+        run strace -f -qq -o /dev/null -P "$bad" -e trace=openat -e inject=openat:error=EIO:when=2 \
+            sg-sample -q --ckpt "$T/run" --device cpu --batch 2 "$@"
+        [ "$status" -eq 1 ]
+    }
+    changed="$bad: Input/output error (it was read whole when the run began; changed or removed since)"
+    stopped -o "$W/g.png" "${files[@]}"
+    [ "$output" = "sg-sample: $changed" ]
+    [ ! -e "$W/g.png" ]
+    # --each: the chunks before written whole (no temporary file), targets.tsv not
+    stopped --each -o "$W/d" "${files[@]}"
+    [ "$output" = "sg-sample: $changed: the run stopped; $W/d holds its files so far, which targets.tsv (written last) does not list: --force replaces them" ]
+    [ "$(ls "$W/d" | tr '\n' ' ')" = "$(ls "$W/d" | grep -E '^00000[0-3]_[A-Za-z_]+\.png$' | tr '\n' ' ')" ]
+    [ "$(ls "$W/d" | wc -l)" -eq $((4 * 10)) ]
+    run sg-sample -q --ckpt "$T/run" --device cpu --each -o "$W/d" "${files[@]}"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"holds the outputs of an interrupted --each run"* ]]
+    sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 -o "$W/all" "${files[@]}"
+    sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 --force -o "$W/d" "${files[@]}"
+    diff -r "$W/all" "$W/d"
+    # --append: the earlier list kept; the message says what to remove
+    sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 -o "$W/a" "${files[@]:0:2}"
+    stopped --each --append -o "$W/a" "${files[@]:2:5}"
+    [ "$output" = "sg-sample: $changed: the run stopped; $W/a holds its files so far, which targets.tsv (written last) does not list: remove those numbered above 000001 to --append again, or --force replaces all the outputs there" ]
+    [ "$(tail -n +2 "$W/a/targets.tsv" | cut -f2 | sort -u | tr '\n' ' ')" = "0 1 " ]
+    [ -e "$W/a/000003_Bangs.png" ]
+    rm "$W"/a/00000[2-9]_*
+    sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 --append -o "$W/a" "${files[@]:2:5}"
+    diff -r "$W/all" "$W/a"
+}
+
 @test "sg-sample: --each never writes two outputs to one file: names repeated after safe_name, or 'input', get @N" {
     # one-hot classes from folders: "a b" and "a_b" are both a_b in a file name; "input" is the input's name
     for c in "a b" a_b input; do
