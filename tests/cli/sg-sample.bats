@@ -390,10 +390,24 @@ each_listing() {
     command -v flock > /dev/null || skip "no flock(1)"
     I="$T/synth/img_align_celeba"
     mkdir "$W/d"
+    # busy is EX_TEMPFAIL (75), as sg-train's, not a failure (1): a script tells "already running" apart
     run flock "$W/d" sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/d" "$I/000001.jpg"
-    [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $W/d: another sg-sample --each is writing into this directory (two at once would give their outputs the same numbers); wait for it to end, or give each its own -o DIR" ]
+    [ "$status" -eq 75 ]
+    [ "$output" = "sg-sample: $W/d: the directory is locked (flock) by another process: another sg-sample --each writing into it, or a flock(1) or script locking the directory itself (two --each runs at once would give their outputs the same numbers: wait for it to end, or give each its own -o DIR; a script guarding sg-sample should lock another file)" ]
     [ -z "$(ls "$W/d")" ]
+    # a shared lock too, --append and --force alike, and into a DIR that holds outputs: nothing changed
+    sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/d" "$I/000001.jpg"
+    before=$(each_listing "$W/d")
+    for mode in --append --force; do
+        run flock -s "$W/d" sg-sample -q --ckpt "$T/run" --each $mode --device cpu -o "$W/d" "$I/000002.jpg"
+        [ "$status" -eq 75 ]
+        [[ "$output" == *"the directory is locked (flock) by another process"* ]]
+    done
+    [ "$(each_listing "$W/d")" = "$before" ]
+    # a guard on another file is no lock on DIR
+    flock -n "$W/d.lock" sg-sample -q --ckpt "$T/run" --each --append --device cpu -o "$W/d" "$I/000002.jpg"
+    [ -e "$W/d/000001_input.png" ]
+    rm -r "$W/d" && mkdir "$W/d"
     # review-script20 F1: without --append, the second call is refused (xargs exits 123)
     ls "$I"/*.jpg | head -n 7 > "$W/list"
     run xargs -n 3 sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/x" < "$W/list"
@@ -408,7 +422,7 @@ each_listing() {
     [ "$(wc -l < "$W/a/targets.tsv")" -eq $((7 * 9 + 1)) ]
     # xargs -P: calls that meet are refused, never mixed: what the list holds is there, numbered once
     run xargs -P 3 -n 2 sg-sample -q --ckpt "$T/run" --each --append --device cpu -o "$W/p" < "$W/list"
-    [ "$status" -eq 0 ] || [[ "$output" == *"another sg-sample --each is writing into this directory"* ]]
+    [ "$status" -eq 0 ] || [[ "$output" == *"the directory is locked (flock) by another process"* ]]
     diff <(ls "$W/p" | grep -v '_input\.png$' | grep -v targets.tsv) <(tail -n +2 "$W/p/targets.tsv" | cut -f1 | sort)
     [ "$(tail -n +2 "$W/p/targets.tsv" | cut -f2 | sort -n | uniq -c | awk '$1 != 9' | wc -l)" -eq 0 ]
 }
