@@ -644,10 +644,35 @@ static void each_path(char *path, size_t n, const char *dir, long index, const c
     snprintf(path, n, "%s/%06ld_%s.%s", dir, index, name, ext);
 }
 
-/* The number of an --each output called name (NNNNNN_TARGET.png or .jpg: six
- * digits or more, '_', a target's safe name, perhaps with @N) into *number;
- * 0 for any other name. */
-static int each_output_number(const char *name, long *number)
+/* What makes a file in DIR an earlier --each output: targets.tsv names it, or
+ * its name is one this checkpoint's --each writes (an interrupted run's,
+ * before its list). Only such files are counted, refused or removed by
+ * --force: a camera's 20230815_142301.jpg is no output. */
+typedef struct {
+    char **listed;       /* the file names targets.tsv lists, sorted */
+    size_t n_listed;
+    char **labels;       /* "input", this run's target names and every single target's, sorted */
+    size_t n_labels;
+} each_known;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void each_known_free(each_known *k)
+{
+    for (size_t i = 0; i < k->n_listed; i++) free(k->listed[i]);
+    for (size_t i = 0; i < k->n_labels; i++) free(k->labels[i]);
+    free(k->listed);
+    free(k->labels);
+    memset(k, 0, sizeof *k);
+}
+
+/* The number of an --each output called name into *number: a name each_path
+ * gives (six digits, or more without a leading 0, '_', a label of known and
+ * .png or .jpg), or one targets.tsv lists; 0 for any other name. */
+static int each_output_number(const char *name, const each_known *known, long *number)
 {
     const char *p = name;
     long v = 0;
@@ -655,24 +680,30 @@ static int each_output_number(const char *name, long *number)
         if (v > (LONG_MAX - 9) / 10) return 0;
         v = v * 10 + (*p - '0');
     }
-    if (p - name < 6 || *p++ != '_') return 0;
+    if (p - name < 6 || (p - name > 6 && *name == '0') || *p++ != '_') return 0;
     size_t n = strlen(p);
     if (n < 5 || (strcmp(p + n - 4, ".png") && strcmp(p + n - 4, ".jpg"))) return 0;
-    for (; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("_.=+-@", *p)) return 0;
+    for (const char *q = p; *q; q++)
+        if (!isalnum((unsigned char)*q) && !strchr("_.=+-@", *q)) return 0;
+    char label[NAME_MAX + 1];
+    snprintf(label, sizeof label, "%.*s", (int)(n - 4), p);
+    const char *key = label, *whole = name;
+    if (!bsearch(&key, known->labels, known->n_labels, sizeof *known->labels, cmp_str) &&
+        !bsearch(&whole, known->listed, known->n_listed, sizeof *known->listed, cmp_str))
+        return 0;
     *number = v;
     return 1;
 }
 
-/* The next entry of d named like an --each output, with its number; NULL at
- * the end. A directory of such a name is no output (the write that meets it
- * fails and says so). */
-static const char *next_each_output(DIR *d, long *number)
+/* The next entry of d that is an earlier --each output (each_output_number),
+ * with its number; NULL at the end. A directory of such a name is no output
+ * (the write that meets it fails and says so). */
+static const char *next_each_output(DIR *d, const each_known *known, long *number)
 {
     struct dirent *e;
     struct stat st;
     while ((e = readdir(d))) {
-        if (!each_output_number(e->d_name, number) || e->d_type == DT_DIR) continue;
+        if (!each_output_number(e->d_name, known, number) || e->d_type == DT_DIR) continue;
         if (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
             S_ISDIR(st.st_mode))
             continue;
@@ -707,7 +738,8 @@ static void refuse_known_input(const char *out, const input_entry *known, int n_
  * p.jpg -o p.jpg) or land in the shard read (lib/fileio.h). With --each,
  * every file the run will write. */
 static void refuse_outputs_over_inputs(const options *o, char **files, int n_files, const char *g_path,
-                                       const input_image *in, long n_in, const target_set *ts, const char *ext)
+                                       const input_image *in, long n_in, const target_set *ts, const char *ext,
+                                       const each_known *earlier)
 {
     /* Each input's entry once, sorted; then one lookup per existing output
      * (comparing every --each output with every input was quadratic: 7
@@ -740,7 +772,7 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
         DIR *d = o->force ? opendir(o->output) : NULL;
         const char *name;
         long number;
-        while (d && (name = next_each_output(d, &number))) {   /* and every earlier output --force removes */
+        while (d && (name = next_each_output(d, earlier, &number))) {   /* and every earlier output --force removes */
             snprintf(path, sizeof path, "%s/%s", o->output, name);
             refuse_known_input(path, known, n_known, from_stdin, g_path,
                                "--force would remove it as an earlier output; choose another -o DIR");
@@ -902,6 +934,7 @@ typedef struct {
     int dir_claimed;           /* --each: DIR locked and its earlier outputs checked (claim_each_dir) */
     long index_base;           /* --append: the image files' numbers start here */
     uint8_t *old_list;         /* --append: DIR's targets.tsv as it was, or NULL */
+    each_known earlier;        /* --each: what marks a file in DIR as an earlier run's output */
     size_t old_list_len;
     sg_image_writer *files_out;
     /* targets.tsv's dataset column: its name, or N:NAME when several
@@ -1066,13 +1099,33 @@ static void read_input_list(run_state *r)
     r->n_files = (int)n;
 }
 
-/* The checkpoint's generator file and its targets, then the inputs, each read
- * whole and checked (load_shard_inputs, load_file_inputs); their pixels are
- * read again a chunk at a time (put_inputs). */
-static void open_inputs(run_state *r)
+/* --each: the names after NNNNNN_ of the outputs this checkpoint writes:
+ * "input", this run's targets and every single target's (a run without
+ * --targets), whichever an interrupted run in DIR was given. */
+static void each_labels(run_state *r)
+{
+    each_known *k = &r->earlier;
+    target_set all = {0};
+    if (r->ts.spec_mode) {
+        options o = r->o;
+        o.targets = NULL;
+        make_target_set(&o, &r->ck, &all);
+    }
+    k->labels = malloc(((size_t)r->ts.n + all.n + 1) * sizeof *k->labels);
+    if (!k->labels) cli_die("out of memory");
+    k->labels[k->n_labels++] = strdup("input");
+    for (int t = 0; t < r->ts.n; t++) k->labels[k->n_labels++] = strdup(r->ts.names[t]);
+    for (int t = 0; t < all.n; t++) k->labels[k->n_labels++] = all.names[t];   /* taken over */
+    free(all.names);
+    for (size_t i = 0; i < k->n_labels; i++)
+        if (!k->labels[i]) cli_die("out of memory");
+    qsort(k->labels, k->n_labels, sizeof *k->labels, cmp_str);
+}
+
+/* The checkpoint's generator file and its targets. */
+static void open_checkpoint(run_state *r)
 {
     const options *o = &r->o;
-    if (o->inputs_from) read_input_list(r);
     /* a live run's latest checkpoint, read again when sg-train --keep deleted
      * the one latest named before its file was opened (lib/ckpt_find.h) */
     r->g_path[0] = 0;
@@ -1080,6 +1133,16 @@ static void open_inputs(run_state *r)
         die_no_generator(o->ckpt, r->g_path, &r->err);
     r->S = r->ck.model.image_size;
     make_target_set(o, &r->ck, &r->ts);
+    if (o->each) each_labels(r);
+}
+
+/* The inputs, each read whole and checked (load_shard_inputs,
+ * load_file_inputs); their pixels are read again a chunk at a time
+ * (put_inputs). */
+static void open_inputs(run_state *r)
+{
+    const options *o = &r->o;
+    if (o->inputs_from) read_input_list(r);
     if (o->data) {
         load_shard_inputs(o, &r->ck, r->g_path, &r->in, &r->n_in, &r->shard);
     } else {
@@ -1121,6 +1184,26 @@ static long each_list_highest(const uint8_t *list, size_t len, long *bad_line)
     return highest;
 }
 
+/* The file names (first fields) of an --each list's rows into k->listed, sorted. */
+static void list_file_names(const uint8_t *list, size_t len, each_known *k)
+{
+    const char *p = memchr(list, '\n', len), *end = (const char *)list + len;   /* after the header */
+    size_t cap = 0;
+    for (p = p ? p + 1 : end; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
+        const char *tab = memchr(p, '\t', (size_t)(eol - p));
+        if (k->n_listed == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **grown = realloc(k->listed, cap * sizeof *grown);
+            if (!grown) cli_die("out of memory");
+            k->listed = grown;
+        }
+        if (!(k->listed[k->n_listed++] = strndup(p, (size_t)((tab ? tab : eol) - p)))) cli_die("out of memory");
+        p = eol + 1;
+    }
+    qsort(k->listed, k->n_listed, sizeof *k->listed, cmp_str);
+}
+
 /* --each: one run at a time in DIR, and an earlier run's outputs there
  * refused, continued (--append: r->index_base, r->old_list) or replaced
  * (--force: begin_each). The lock is an exclusive flock(2) on DIR itself, as
@@ -1151,38 +1234,57 @@ static void claim_each_dir(run_state *r)
         cli_warn("%s: not locked (flock: %s): run one sg-sample --each into it at a time", dir, strerror(e));
         close(fd);
     }   /* else fd stays open, and the lock held, until the process ends */
-    long n, count = 0, highest_file = -1;
-    DIR *d = opendir(dir);
-    if (!d) cli_die("%s: %s", dir, strerror(errno));
-    while (next_each_output(d, &n)) {
-        count++;
-        if (n > highest_file) highest_file = n;
-    }
-    closedir(d);
     char list[PATH_MAX];
     snprintf(list, sizeof list, "%s/targets.tsv", dir);
     int has_list = !sg_path_missing(list);
-    if ((!has_list && !count) || r->o.force) return;   /* nothing earlier, or begin_each removes it */
     long highest_listed = -1, bad_line = 0;
     if (has_list) {
-        if (sg_refuse_irregular(list, &r->err) ||
-            sg_read_file(list, SIZE_MAX / 2, &r->old_list, &r->old_list_len, &r->err))
-            cli_die_err(&r->err);
-        highest_listed = each_list_highest(r->old_list, r->old_list_len, &bad_line);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        /* --force replaces a list it cannot read: the files it names are then only those named like outputs */
+        if (sg_refuse_irregular(list, &r->err) || sg_read_file(list, SIZE_MAX / 2, &data, &len, &r->err)) {
+            if (!r->o.force) cli_die_err(&r->err);
+            r->err = (sg_err){{0}};
+        } else {
+            list_file_names(data, len, &r->earlier);
+            if (r->o.force) free(data);
+            else r->old_list = data, r->old_list_len = len;
+        }
+        if (!r->o.force) highest_listed = each_list_highest(r->old_list, r->old_list_len, &bad_line);
     }
+    /* the earlier outputs, and those above the last input listed (all without a list): an interrupted run's */
+    long n, count = 0, above = 0;
+    char first[3][NAME_MAX + 1];
+    DIR *d = opendir(dir);
+    if (!d) cli_die("%s: %s", dir, strerror(errno));
+    for (const char *name; (name = next_each_output(d, &r->earlier, &n));) {
+        count++;
+        if (n <= highest_listed) continue;
+        int i = above < 3 ? (int)above : 3;   /* the least names, in order: the message's */
+        for (; i > 0 && strcmp(name, first[i - 1]) < 0; i--)
+            if (i < 3) memcpy(first[i], first[i - 1], sizeof first[i]);
+        if (i < 3) snprintf(first[i], sizeof first[i], "%s", name);
+        above++;
+    }
+    closedir(d);
+    if ((!has_list && !count) || r->o.force) return;   /* nothing earlier, or begin_each removes it */
     if (highest_listed == -2)
         cli_die("%s: line %ld is not what sg-sample --each writes (%s): --append adds only to such a list; --force "
                 "replaces the outputs in %s", list, bad_line,
                 bad_line == 1 ? "its header, file, input, target, dataset, value"
                               : "five tab-separated fields, the second an input's number",
                 dir);
-    if (count && highest_file > highest_listed && highest_listed < 0)
-        cli_die("%s holds the outputs of an interrupted --each run (numbered files, and %s): --force replaces them",
-                dir, has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
-    if (count && highest_file > highest_listed)
+    char files[3 * (NAME_MAX + 3) + 64];   /* "N files: A, B, C, ..." */
+    snprintf(files, sizeof files, "%ld file%s: %s%s%s%s%s%s", above, above == 1 ? "" : "s", first[0],
+             above > 1 ? ", " : "", above > 1 ? first[1] : "", above > 2 ? ", " : "", above > 2 ? first[2] : "",
+             above > 3 ? ", ..." : "");
+    if (above && highest_listed < 0)
+        cli_die("%s holds the outputs of an interrupted --each run (%s; and %s): --force replaces them", dir, files,
+                has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
+    if (above)
         cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
-                "was interrupted): remove them to --append, or --force replaces all the outputs there",
-                dir, highest_listed);
+                "was interrupted; %s): remove them to --append, or --force replaces all the outputs there",
+                dir, highest_listed, files);
     if (!r->o.append)
         cli_die("%s holds the outputs of an earlier --each run: --append adds to them, --force replaces them", dir);
     r->index_base = highest_listed + 1;
@@ -1204,7 +1306,7 @@ static void remove_earlier_outputs(const run_state *r)
     if (!d) cli_die("%s: %s", r->o.output, strerror(errno));
     const char *name;
     long n;
-    while ((name = next_each_output(d, &n)))
+    while ((name = next_each_output(d, &r->earlier, &n)))
         if (unlinkat(dirfd(d), name, 0) != 0 && errno != ENOENT)
             cli_die("%s/%s: cannot remove it (%s), as --force removes an earlier run's outputs", r->o.output, name,
                     strerror(errno));
@@ -1218,7 +1320,7 @@ static void prepare_output(run_state *r)
     const options *o = &r->o;
     r->ext = !strcmp(o->format, "jpg") ? "jpg" : "png";
     number_file_inputs(r);
-    refuse_outputs_over_inputs(o, r->files, r->n_files, r->g_path, r->in, r->n_in, &r->ts, r->ext);
+    refuse_outputs_over_inputs(o, r->files, r->n_files, r->g_path, r->in, r->n_in, &r->ts, r->ext, &r->earlier);
     if (o->each) cli_note_output(o->output);   /* for the advice on ENOSPC */
     if (o->each && sg_mkdir_p(o->output, &r->err)) cli_die_err(&r->err);
     if (o->each && !sg_path_is_dir(o->output)) cli_die("%s: not a directory", o->output);
@@ -1226,7 +1328,7 @@ static void prepare_output(run_state *r)
         claim_each_dir(r);
         if (r->index_base) {   /* another run filled it meanwhile: numbered on */
             number_file_inputs(r);
-            refuse_outputs_over_inputs(o, r->files, r->n_files, r->g_path, r->in, r->n_in, &r->ts, r->ext);
+            refuse_outputs_over_inputs(o, r->files, r->n_files, r->g_path, r->in, r->n_in, &r->ts, r->ext, &r->earlier);
         }
     }
     if (o->each) {   /* what a killed run left: its files' and its list's temporaries */
@@ -1382,6 +1484,7 @@ static void begin_each(run_state *r)
             cli_die_err(&r->err);
     }
     if (r->o.force) remove_earlier_outputs(r);
+    each_known_free(&r->earlier);
     /* --each files are encoded and written (each with its two fsyncs) on a
      * thread of their own while the generator runs: 1280 files at 32 px took
      * 0.6 s, mostly waiting for the disk */
@@ -1563,6 +1666,7 @@ int main(int argc, char **argv)
     run_state r = {.t_start = cli_now(), .manifest = SG_BUF_INIT};
     parse_options(&r, argc, argv);
     check_options(&r);
+    open_checkpoint(&r);   /* its targets name its --each outputs */
     /* an earlier run's outputs refused before the inputs are read (minutes) */
     if (r.o.each && sg_path_is_dir(r.o.output)) claim_each_dir(&r);
     /* Everything that can fail on bad input is checked before the generator runs

@@ -310,7 +310,7 @@ each_listing() {
     [ "$output" = "sg-sample: $W/l holds the outputs of an earlier --each run: --append adds to them, --force replaces them" ]
     run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/f" "$I/000003.jpg"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $W/f holds the outputs of an interrupted --each run (numbered files, and no targets.tsv, which is written last): --force replaces them" ]
+    [ "$output" = "sg-sample: $W/f holds the outputs of an interrupted --each run (1 file: 000001_input.png; and no targets.tsv, which is written last): --force replaces them" ]
     # other files are no outputs: a DIR of them is written into
     mkdir "$W/o" && echo x > "$W/o/1_a.png" && echo x > "$W/o/000001-x.png" && mkdir "$W/o/000002_input.png"
     sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/o" "$I/000003.jpg"
@@ -331,6 +331,29 @@ each_listing() {
     [ "$status" -eq 2 ]
     [ "${lines[0]}" = "sg-sample: --append is only for image files (a shard's --each outputs are numbered by record index: translate it in one run)" ]
     [ ! -e "$W/u" ]
+}
+
+# review-diff20 H1: any NNNNNN_x.jpg used to count as an output, and --force removed a phone's photos
+@test "sg-sample: --each counts as earlier outputs only files its list names or that it writes: a phone's 20230815_142301.jpg is never refused or removed" {
+    I="$T/synth/img_align_celeba"
+    photos="000001_142301.jpg 0000001_input.jpg 20230815_142301.jpg 20230815_142355.jpg IMG_20230815_1.jpg"
+    mkdir "$W/cam"
+    for n in $photos; do cp "$I/000010.jpg" "$W/cam/$n"; done
+    # a DIR of photos alone holds no earlier run: written into, without --force
+    sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/cam" "$I/000001.jpg"
+    [ "$(wc -l < "$W/cam/targets.tsv")" -eq 10 ]
+    # stopped before its list: the refusal names the outputs, not the photos
+    rm "$W/cam/targets.tsv"
+    run sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/cam" "$I/000002.jpg"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/cam holds the outputs of an interrupted --each run (10 files: 000000_Bangs.png, 000000_Black_Hair.png, 000000_Blond_Hair.png, ...; and no targets.tsv, which is written last): --force replaces them" ]
+    # --force removes those and leaves the photos
+    sg-sample -q --ckpt "$T/run" --each --force --targets +Bangs --device cpu -o "$W/cam" "$I/000002.jpg"
+    [ "$(ls "$W/cam")" = "$(printf '%s\n' 000000_+Bangs.png 000000_input.png $photos targets.tsv | sort)" ]
+    for n in $photos; do cmp "$I/000010.jpg" "$W/cam/$n"; done
+    # a listed file is an output whatever its target (another --targets), also under --force
+    sg-sample -q --ckpt "$T/run" --each --force --targets +Mustache --device cpu -o "$W/cam" "$I/000002.jpg"
+    [ "$(ls "$W/cam")" = "$(printf '%s\n' 000000_+Mustache.png 000000_input.png $photos targets.tsv | sort)" ]
 }
 
 @test "sg-sample: --each --append numbers on after DIR's outputs: the files and list of one run over all the inputs" {
@@ -371,15 +394,15 @@ each_listing() {
     refused "$W/d/targets.tsv: line 4 is not what sg-sample --each writes (five tab-separated fields, the second an input's number): --append adds only to such a list; --force replaces the outputs in $W/d"
     # stopped before its list was written: none, its header alone, or an --append's earlier rows
     rm "$W/d/targets.tsv"
-    refused "$W/d holds the outputs of an interrupted --each run (numbered files, and no targets.tsv, which is written last): --force replaces them"
+    refused "$W/d holds the outputs of an interrupted --each run (4 files: 000000_+Bangs.png, 000000_input.png, 000001_+Bangs.png, ...; and no targets.tsv, which is written last): --force replaces them"
     printf 'file\tinput\ttarget\tdataset\tvalue\n' > "$W/d/targets.tsv"
-    refused "$W/d holds the outputs of an interrupted --each run (numbered files, and a targets.tsv that lists none of them): --force replaces them"
+    refused "$W/d holds the outputs of an interrupted --each run (4 files: 000000_+Bangs.png, 000000_input.png, 000001_+Bangs.png, ...; and a targets.tsv that lists none of them): --force replaces them"
     head -n 2 "$W/keep/targets.tsv" > "$W/d/targets.tsv"
-    refused "$W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted): remove them to --append, or --force replaces all the outputs there"
+    refused "$W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted; 2 files: 000001_+Bangs.png, 000001_input.png): remove them to --append, or --force replaces all the outputs there"
     # without --append, the same words
     run sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted): remove them to --append, or --force replaces all the outputs there" ]
+    [ "$output" = "sg-sample: $W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted; 2 files: 000001_+Bangs.png, 000001_input.png): remove them to --append, or --force replaces all the outputs there" ]
     # as the message says: remove the unlisted ones and --append
     rm "$W"/d/000001_*
     sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
