@@ -1352,45 +1352,73 @@ static uint64_t cpu_chunk_bytes(const sg_model_config *cfg, int n)
     return sg_model_bytes(&c, 1) + (uint64_t)n * (2 * sizeof(float) * img + sizeof(float) * sg_model_c_dim(cfg) + img);
 }
 
-/* On the CPU backend, mcfg->batch lowered to what fits in half the memory
- * available: its blocks are calloc'd and touched only when used, so a chunk
- * larger than the memory would not be refused but killed by the kernel
- * mid-run. The chunk changes no output: instance norm's statistics are per
- * image and plane (lib/backend_cpu.c instnorm_forward_range), and every
- * other layer computes each image on its own, whatever images share its
- * call. Dies when not even one image fits in the memory. */
-static void fit_chunk_in_memory(run_state *r, sg_model_config *mcfg)
+/* The largest chunk from 1 to n-1 whose bytes (cpu_chunk_bytes) are at most
+ * room; 0 for none. The bytes grow with the chunk. */
+static int chunk_within(const sg_model_config *cfg, int n, uint64_t room)
 {
-    if (strcmp(r->be->name, "cpu")) return;   /* CUDA's allocations fail cleanly */
-    sg_sysmem mem;
-    sg_sysmem_read(&mem);
-    uint64_t room = (mem.available ? mem.available : mem.limit) / 2;
-    if (room == 0 || cpu_chunk_bytes(mcfg, mcfg->batch) <= room) return;
-    uint64_t one = cpu_chunk_bytes(mcfg, 1);
-    if (one > mem.limit) {
-        char one_s[24], limit_s[24];
-        cli_die("the generator at %d px needs about %s of memory on the CPU for one image; %s %s: use a GPU "
-                "(--device cuda)", r->S, sg_size_text(one_s, one), mem.cgroup ? "its cgroup allows" :
-                "this machine has", sg_size_text(limit_s, mem.limit));
-    }
-    int lo = 1, hi = mcfg->batch - 1;   /* the bytes grow with the chunk */
+    if (cpu_chunk_bytes(cfg, 1) > room) return 0;
+    int lo = 1, hi = n - 1;
     while (lo < hi) {
         int mid = lo + (hi - lo + 1) / 2;
-        if (cpu_chunk_bytes(mcfg, mid) <= room) lo = mid;
+        if (cpu_chunk_bytes(cfg, mid) <= room) lo = mid;
         else hi = mid - 1;
     }
-    char room_s[24];
-    snprintf(r->chunk_why, sizeof r->chunk_why, "%d to fit in half the %s of memory available", lo,
-             sg_size_text(room_s, 2 * room));
-    mcfg->batch = lo;
+    return lo;
 }
 
-/* The backend and the generator with the checkpoint's weights; r->chunk: the
+/* The backend; on the CPU, the chunk's memory against the machine's, before
+ * the inputs are read: its blocks are calloc'd and touched only when used, so
+ * a chunk larger than the memory would not be refused but killed by the
+ * kernel mid-run. Over the limit (fixed for a machine or container) it is
+ * refused, naming the --batch that fits; over what is available now, a
+ * warning. The chunk is never lowered to fit the memory: another chunk can
+ * move a pixel value by 1 (the GEMM's rounding, sg-sample(1) --batch), and
+ * the same command must give the same bytes whatever memory is free. */
+static void open_backend_checked(run_state *r)
+{
+    const options *o = &r->o;
+    r->be = open_backend(o, &r->err);
+    if (!r->be) cli_die_err(&r->err);
+    if (strcmp(r->be->name, "cpu")) return;   /* CUDA's allocations fail cleanly */
+    /* the chunk load_generator takes: --batch, or fewer where the inputs are known to be fewer */
+    sg_model_config mcfg = r->ck.model;
+    long n = o->data ? (o->count >= 0 ? o->count : o->each ? o->batch : 8) : o->inputs_from ? o->batch : r->n_files;
+    mcfg.batch = n >= 1 && n < o->batch ? (int)n : o->batch;
+    int batch_max = sg_model_batch_max(&mcfg, 1);
+    if (batch_max < 1) return;   /* not even one image: load_generator says so */
+    if (mcfg.batch > batch_max) mcfg.batch = batch_max;
+    sg_sysmem mem;
+    sg_sysmem_read(&mem);
+    uint64_t need = cpu_chunk_bytes(&mcfg, mcfg.batch);
+    if (mem.limit == 0 || need <= (mem.available ? mem.available : mem.limit)) return;
+    char need_s[24], limit_s[24], avail_s[24], has[96], what[96];
+    sg_size_text(need_s, need);
+    sg_size_text(limit_s, mem.limit);
+    sg_size_text(avail_s, mem.available);
+    if (mem.available) snprintf(has, sizeof has, "%s %s (%s available)", mem.cgroup ? "its cgroup allows" :
+                                "this machine has", limit_s, avail_s);
+    else snprintf(has, sizeof has, "%s %s", mem.cgroup ? "its cgroup allows" : "this machine has", limit_s);
+    snprintf(what, sizeof what, "a chunk of %d image%s (--batch %d) at %d px", mcfg.batch,
+             mcfg.batch == 1 ? "" : "s", o->batch, r->S);
+    if (need > mem.limit) {
+        int fits = chunk_within(&mcfg, mcfg.batch, mem.limit);
+        char one_s[24];
+        if (!fits)
+            cli_die("the generator at %d px needs about %s of memory on the CPU for one image; %s: use a GPU "
+                    "(--device cuda)", r->S, sg_size_text(one_s, cpu_chunk_bytes(&mcfg, 1)), has);
+        cli_die("%s needs about %s of memory on the CPU; %s: use --batch %d or less", what, need_s, has, fits);
+    }
+    int fits_now = chunk_within(&mcfg, mcfg.batch, mem.available);
+    char then[64] = "";
+    if (fits_now) snprintf(then, sizeof then, "; --batch %d or less fits", fits_now);
+    cli_warn("%s needs about %s of memory on the CPU, more than the %s available now (of %s): it goes on, but may "
+             "swap, or be killed if other processes need theirs%s", what, need_s, avail_s, limit_s, then);
+}
+
+/* The generator with the checkpoint's weights; r->chunk: the
  * images of one generator call. */
 static void load_generator(run_state *r)
 {
-    r->be = open_backend(&r->o, &r->err);
-    if (!r->be) cli_die_err(&r->err);
     sg_model_config mcfg = r->ck.model;
     mcfg.batch = r->n_in < r->o.batch ? (int)r->n_in : r->o.batch;   /* generate() buffers for this many images */
     int batch_max = sg_model_batch_max(&mcfg, 1);   /* 0: not even one image (the model says so) */
@@ -1399,9 +1427,8 @@ static void load_generator(run_state *r)
         snprintf(r->chunk_why, sizeof r->chunk_why, "%d, the most whose tensors stay within 2^31 values",
                  batch_max);
     }
-    if (batch_max >= 1) fit_chunk_in_memory(r, &mcfg);
     if (sg_model_create_generator(&r->model, &mcfg, r->be, 0, &r->err)) {
-        if (r->err.sys_errno == ENOMEM)   /* beyond what fit_chunk_in_memory saw: a ulimit -v */
+        if (r->err.sys_errno == ENOMEM)   /* beyond what open_backend_checked saw: a ulimit -v */
             cli_die("%s (--batch %d at %d px; try a smaller --batch)", r->err.msg, mcfg.batch, r->S);
         cli_die_err(&r->err);
     }
@@ -1667,6 +1694,7 @@ int main(int argc, char **argv)
     parse_options(&r, argc, argv);
     check_options(&r);
     open_checkpoint(&r);   /* its targets name its --each outputs */
+    open_backend_checked(&r);   /* a --batch over the memory refused before the inputs are read */
     /* an earlier run's outputs refused before the inputs are read (minutes) */
     if (r.o.each && sg_path_is_dir(r.o.output)) claim_each_dir(&r);
     /* Everything that can fail on bad input is checked before the generator runs
