@@ -1204,6 +1204,47 @@ static void list_file_names(const uint8_t *list, size_t len, each_known *k)
     qsort(k->listed, k->n_listed, sizeof *k->listed, cmp_str);
 }
 
+static void add_label(each_known *k, const char *label, size_t len)
+{
+    char **grown = realloc(k->labels, (k->n_labels + 1) * sizeof *grown);
+    if (!grown || !(grown[k->n_labels] = strndup(label, len))) cli_die("out of memory");
+    k->labels = grown;
+    k->n_labels++;
+}
+
+/* A command to paste that removes the files numbered lo..hi named
+ * NNNNNN_LABEL.EXT, one of labels and exts (1: png, 2: jpg): bash's zero-
+ * padded brace ranges, DIR as one shell word (cli_shell_word), rm -f for the
+ * names of the ranges that are not there. Held until the next call. */
+static const char *remove_command(const char *dir, long lo, long hi, const each_known *labels, int exts)
+{
+    static sg_buf cmd = SG_BUF_INIT;
+    sg_buf words = SG_BUF_INIT;
+    long combos = 0;
+    qsort(labels->labels, labels->n_labels, sizeof *labels->labels, cmp_str);   /* not readdir's order */
+    /* {000999..1000001} would pad the second part to 7 digits: a range each side of 10^6 */
+    long from[2] = {lo, 1000000}, to[2] = {hi < 1000000 ? hi : 999999, hi};
+    for (int part = 0; part < 2; part++) {
+        if (part == 1 && (hi < 1000000 || lo >= 1000000)) break;
+        if (part == 0 && lo >= 1000000) from[0] = lo, to[0] = hi;
+        sg_buf_appendf(&words, "%s%s/", words.len ? " " : "", cli_shell_word(dir));
+        if (from[part] == to[part]) sg_buf_appendf(&words, "%06ld_", from[part]);
+        else sg_buf_appendf(&words, "{%06ld..%06ld}_", from[part], to[part]);
+        if (labels->n_labels > 1) sg_buf_putc(&words, '{');
+        for (size_t k = 0; k < labels->n_labels; k++)
+            sg_buf_appendf(&words, "%s%s", k ? "," : "", labels->labels[k]);
+        if (labels->n_labels > 1) sg_buf_putc(&words, '}');
+        sg_buf_puts(&words, exts == 1 ? ".png" : exts == 2 ? ".jpg" : ".{png,jpg}");
+        combos += (to[part] - from[part] + 1) * (long)labels->n_labels * (exts == 3 ? 2 : 1);
+    }
+    cmd.len = 0;
+    /* past a few thousand names, more than one command line takes: printf (a builtin) to xargs */
+    if (combos > 4096) sg_buf_appendf(&cmd, "printf '%%s\\0' %s | xargs -0 rm -f --", words.data);
+    else sg_buf_appendf(&cmd, "rm -f -- %s", words.data);
+    sg_buf_free(&words);
+    return cmd.data;
+}
+
 /* --each: one run at a time in DIR, and an earlier run's outputs there
  * refused, continued (--append: r->index_base, r->old_list) or replaced
  * (--force: begin_each). The lock is an exclusive flock(2) on DIR itself, as
@@ -1253,8 +1294,10 @@ static void claim_each_dir(run_state *r)
         if (!r->o.force) highest_listed = each_list_highest(r->old_list, r->old_list_len, &bad_line);
     }
     /* the earlier outputs, and those above the last input listed (all without a list): an interrupted run's */
-    long n, count = 0, above = 0;
+    long n, count = 0, above = 0, lo = LONG_MAX, hi = -1;
     char first[3][NAME_MAX + 1];
+    each_known above_labels = {0};   /* for the command that removes them: their labels, in labels */
+    int exts = 0;                    /* 1: .png, 2: .jpg among them */
     DIR *d = opendir(dir);
     if (!d) cli_die("%s: %s", dir, strerror(errno));
     for (const char *name; (name = next_each_output(d, &r->earlier, &n));) {
@@ -1265,6 +1308,16 @@ static void claim_each_dir(run_state *r)
             if (i < 3) memcpy(first[i], first[i - 1], sizeof first[i]);
         if (i < 3) snprintf(first[i], sizeof first[i], "%s", name);
         above++;
+        if (n < lo) lo = n;
+        if (n > hi) hi = n;
+        const char *label = strchr(name, '_') + 1;
+        size_t len = strlen(label) - 4;
+        exts |= strcmp(label + len, ".png") ? 2 : 1;
+        size_t k = 0;
+        while (k < above_labels.n_labels &&
+               (strlen(above_labels.labels[k]) != len || strncmp(above_labels.labels[k], label, len)))
+            k++;
+        if (k == above_labels.n_labels) add_label(&above_labels, label, len);
     }
     closedir(d);
     if ((!has_list && !count) || r->o.force) return;   /* nothing earlier, or begin_each removes it */
@@ -1283,8 +1336,9 @@ static void claim_each_dir(run_state *r)
                 has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
     if (above)
         cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
-                "was interrupted; %s): remove them to --append, or --force replaces all the outputs there",
-                dir, highest_listed, files);
+                "was interrupted; %s): remove them to --append (%s), or --force replaces all the outputs there",
+                dir, highest_listed, files, remove_command(dir, lo, hi, &above_labels, exts));
+    each_known_free(&above_labels);
     if (!r->o.append)
         cli_die("%s holds the outputs of an earlier --each run: --append adds to them, --force replaces them", dir);
     r->index_base = highest_listed + 1;

@@ -398,15 +398,28 @@ each_listing() {
     printf 'file\tinput\ttarget\tdataset\tvalue\n' > "$W/d/targets.tsv"
     refused "$W/d holds the outputs of an interrupted --each run (4 files: 000000_+Bangs.png, 000000_input.png, 000001_+Bangs.png, ...; and a targets.tsv that lists none of them): --force replaces them"
     head -n 2 "$W/keep/targets.tsv" > "$W/d/targets.tsv"
-    refused "$W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted; 2 files: 000001_+Bangs.png, 000001_input.png): remove them to --append, or --force replaces all the outputs there"
+    refused "$W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted; 2 files: 000001_+Bangs.png, 000001_input.png): remove them to --append (rm -f -- $W/d/000001_{+Bangs,input}.png), or --force replaces all the outputs there"
     # without --append, the same words
     run sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted; 2 files: 000001_+Bangs.png, 000001_input.png): remove them to --append, or --force replaces all the outputs there" ]
-    # as the message says: remove the unlisted ones and --append
-    rm "$W"/d/000001_*
+    [ "$output" = "sg-sample: $W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted; 2 files: 000001_+Bangs.png, 000001_input.png): remove them to --append (rm -f -- $W/d/000001_{+Bangs,input}.png), or --force replaces all the outputs there" ]
+    # as the message says: remove the unlisted ones (its command, review-diff20 L4) and --append
+    echo x > "$W/d/000001_photo.jpg"
+    cmd=${output#*remove them to --append (}
+    cmd=${cmd%%), or --force*}
+    bash -c "$cmd"
     sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
     [ "$(tail -n 1 "$W/d/targets.tsv")" = "$(printf '000001_+Bangs.png\t1\t+Bangs\tcelebA_train\t-')" ]
+    [ -e "$W/d/000001_photo.jpg" ]
+    # a range of numbers, a directory name to quote
+    sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/s p" "$I"/00000[1-3].jpg
+    head -n 2 "$W/s p/targets.tsv" > "$W/t" && mv "$W/t" "$W/s p/targets.tsv"
+    run sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/s p" "$I/000004.jpg"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *" (rm -f -- '$W/s p'/{000001..000002}_{+Bangs,input}.png), or --force "* ]]
+    cmd=${output#*remove them to --append (}
+    bash -c "${cmd%%), or --force*}"
+    [ "$(ls "$W/s p" | tr '\n' ' ')" = "000000_+Bangs.png 000000_input.png targets.tsv " ]
 }
 
 @test "sg-sample: one --each at a time in a DIR (an flock on it); xargs -n 3 with --append gives one run's outputs" {
