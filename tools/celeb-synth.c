@@ -308,7 +308,8 @@ int main(int argc, char **argv)
         for (int k = optind; k < argc; k++) {
             cli_refuse_empty_path("--judge: an image file", argv[k]);
             /* the second would read an empty stdin: refused as sg-sample does */
-            if (!strcmp(argv[k], "-") && stdin_used++) cli_die("'-' (stdin) given twice");
+            if (!strcmp(argv[k], "-") && stdin_used++)
+                cli_die("'-' (stdin) given twice: give '-' once (standard input can be read only once)");
         }
         return judge(argv + optind, argc - optind, json);
     }

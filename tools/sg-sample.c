@@ -407,7 +407,8 @@ static void load_file_inputs(const options *o, int S, int crop, char **files, in
     uint8_t *scratch = malloc((size_t)S * S * 3);
     if (!in || !scratch) cli_die("out of memory");
     for (int k = 0; k < n_files; k++) {
-        if (!strcmp(files[k], "-") && stdin_used++) cli_die("'-' (stdin) given twice");
+        if (!strcmp(files[k], "-") && stdin_used++)
+            cli_die("'-' (stdin) given twice: give '-' once (standard input can be read only once)");
         struct stat st;
         uint8_t *rgb = scratch;
         if (!strcmp(files[k], "-") || (stat(files[k], &st) == 0 && !S_ISREG(st.st_mode))) {

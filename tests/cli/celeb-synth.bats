@@ -154,7 +154,7 @@ assert bad <= 2, bad
   # review-script20 F7: the second '-' read an empty stdin ("empty file")
   run celeb-synth --judge - - < "$T/k/000003_64.png"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-synth: '-' (stdin) given twice" ]
+  [ "$output" = "celeb-synth: '-' (stdin) given twice: give '-' once (standard input can be read only once)" ]
 }
 
 # review-script20 F5: names were printed raw, space separated: a newline split

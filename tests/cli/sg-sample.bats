@@ -913,6 +913,11 @@ PY
     # a PNG file of another size is cropped and resized too
     sg-sample --ckpt "$T/run" --targets +Wearing_Hat --device cpu "$W/one.png" -o "$W/again.png"
     [ "$(png_size "$W/again.png")" = 16x16 ]
+    # standard input twice: the second would read it empty
+    run sg-sample --ckpt "$T/run" --targets +Bangs --device cpu - - -o "$W/twice.png" < "$img"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: '-' (stdin) given twice: give '-' once (standard input can be read only once)" ]
+    [ ! -e "$W/twice.png" ]
 }
 
 @test "sg-sample: errors are one line, exit 1, and write nothing" {
