@@ -835,6 +835,13 @@ PY
     [ "$n" -lt 32 ]
     # as it says: that --batch runs
     SG_TEST_MEMORY_KIB=300,300 sg-sample -q "${args[@]}" --batch "$n" -o "$W/n.png"
+    # swap counts toward the limit, as in sg-train: a warning then, not a refusal
+    run env SG_TEST_MEMORY_KIB=300,300,1000000 sg-sample "${args[@]}" --batch 32 -o "$W/swap.png"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"more than the 307 kB available now (of 307 kB): it goes on, but may swap"* ]]
+    run env SG_TEST_MEMORY_KIB=300,300,10 sg-sample "${args[@]}" --batch 32 -o "$W/swap2.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"; this machine has 307 kB (307 kB available, and 10 kB of swap): use --batch "*" or less" ]]
     # over what is available now: a warning, and the bytes of the same --batch with memory to spare
     run env SG_TEST_MEMORY_KIB=1000000,300 sg-sample "${args[@]}" --batch 32 --timing -o "$W/low.png"
     [ "$status" -eq 0 ]
