@@ -101,3 +101,14 @@ const char *sg_size_text(char out[24], uint64_t bytes)
     else snprintf(out, 24, gb < 10 ? "%.1f GB" : "%.0f GB", gb);
     return out;
 }
+
+const char *sg_sysmem_has_text(char out[128], const sg_sysmem *m)
+{
+    char limit_s[24], avail_s[24], swap_s[24], avail[48] = "", swap[48] = "";
+    if (m->available) snprintf(avail, sizeof avail, "%s available", sg_size_text(avail_s, m->available));
+    if (m->swap) snprintf(swap, sizeof swap, "%sand %s of swap", avail[0] ? ", " : "", sg_size_text(swap_s, m->swap));
+    snprintf(out, 128, "%s %s%s%s%s%s", m->cgroup ? "its cgroup allows" : "this machine has",
+             sg_size_text(limit_s, m->limit), avail[0] || swap[0] ? " (" : "", avail, swap,
+             avail[0] || swap[0] ? ")" : "");
+    return out;
+}

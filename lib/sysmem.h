@@ -34,6 +34,11 @@ void sg_sysmem_read(sg_sysmem *m);
  * sg_sysmem_read's second half, apart for the tests' fake trees. */
 void sg_sysmem_cgroup(sg_sysmem *m, const char *root, const char *proc_cgroup);
 
+/* What m allows, as the memory messages say it, into out (returned): "this
+ * machine has 23 GB (20 GB available, and 8.6 GB of swap)", or "its cgroup
+ * allows 4.0 GB (...)"; the parts not known are left out. */
+const char *sg_sysmem_has_text(char out[128], const sg_sysmem *m);
+
 /* bytes in decimal units as a message gives them, into out (returned):
  * "75 kB", "1.1 MB", "590 MB", "3.0 GB", "19 GB". */
 const char *sg_size_text(char out[24], uint64_t bytes);

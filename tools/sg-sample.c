@@ -1448,15 +1448,11 @@ static void open_backend_checked(run_state *r)
     if (mem.limit == 0 || need <= (mem.available ? mem.available : mem.limit)) return;
     /* refused only beyond memory and swap together, as sg-train does: swapping is slow, not killed */
     const uint64_t hard = mem.limit + mem.swap;
-    char need_s[24], limit_s[24], avail_s[24], swap_s[24], has[128], what[96], swap_note[48] = "";
+    char need_s[24], limit_s[24], avail_s[24], has[128], what[96];
     sg_size_text(need_s, need);
     sg_size_text(limit_s, mem.limit);
     sg_size_text(avail_s, mem.available);
-    if (mem.swap) snprintf(swap_note, sizeof swap_note, ", and %s of swap", sg_size_text(swap_s, mem.swap));
-    if (mem.available) snprintf(has, sizeof has, "%s %s (%s available%s)", mem.cgroup ? "its cgroup allows" :
-                                "this machine has", limit_s, avail_s, swap_note);
-    else snprintf(has, sizeof has, "%s %s%s", mem.cgroup ? "its cgroup allows" : "this machine has", limit_s,
-                  swap_note);
+    sg_sysmem_has_text(has, &mem);
     snprintf(what, sizeof what, "a chunk of %d image%s (--batch %d) at %d px", mcfg.batch,
              mcfg.batch == 1 ? "" : "s", o->batch, r->S);
     if (need > hard) {
