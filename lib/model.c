@@ -249,18 +249,30 @@ int sg_model_label_offset(const sg_model_config *cfg, int ds)
 
 static int build_g(sg_model *m);
 static int build_d(sg_model *m);
-static void free_net(net_state *ns);
+
+/* A model of cfg on no backend, for the layer plans alone (largest_weight)
+ * or their sizes (sg_model_bytes): nothing is ever called on it but
+ * sg_model_free, which frees what the plans took. NULL: out of memory. */
+static sg_model *model_shell(const sg_model_config *cfg)
+{
+    static const sg_backend_ops no_ops;
+    static sg_backend none = {.ops = &no_ops, .name = "cpu", .nhwc = 0};   /* NCHW: the CPU's blocks */
+    sg_model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->cfg = *cfg;
+    m->be = &none;
+    m->c_dim = sg_model_c_dim(cfg);
+    m->cls_dim = sg_model_cls_dim(cfg);
+    return m;
+}
 
 /* The largest convolution weight of net in a model of cfg (sizes already
  * checked): its values, and its name into name (64 bytes); 0 when out of
  * memory. */
 static size_t largest_weight(const sg_model_config *cfg, sg_net net, char *name)
 {
-    sg_model *m = calloc(1, sizeof *m);
+    sg_model *m = model_shell(cfg);
     if (!m) return 0;
-    m->cfg = *cfg;
-    m->c_dim = sg_model_c_dim(cfg);
-    m->cls_dim = sg_model_cls_dim(cfg);
     net_state *ns = net == SG_NET_G ? &m->g : &m->d;
     size_t most = 0;
     if ((net == SG_NET_G ? build_g(m) : build_d(m)) == 0)
@@ -269,9 +281,7 @@ static size_t largest_weight(const sg_model_config *cfg, sg_net net, char *name)
                 most = ns->info[t].numel;
                 snprintf(name, 64, "%.*s", (int)(strlen(ns->info[t].name) - strlen(".weight")), ns->info[t].name);
             }
-    free_net(&m->g); free_net(&m->d);
-    free(m->g_conv); free(m->g_in); free(m->d_conv);
-    free(m);
+    sg_model_free(m);
     return most;
 }
 
@@ -784,14 +794,8 @@ size_t sg_model_bytes(const sg_model_config *cfg, int generator_only)
 {
     sg_err err;
     if (sg_model_config_check(cfg, &err)) return 0;
-    static const sg_backend_ops no_ops;   /* nothing is called: balloc counts */
-    sg_backend nchw = {.ops = &no_ops, .name = "cpu", .nhwc = 0};
-    sg_model *m = calloc(1, sizeof *m);
+    sg_model *m = model_shell(cfg);   /* nothing is called: balloc counts */
     if (!m) return 0;
-    m->cfg = *cfg;
-    m->be = &nchw;
-    m->c_dim = sg_model_c_dim(cfg);
-    m->cls_dim = sg_model_cls_dim(cfg);
     m->cap = cfg->batch;
     m->gen_only = generator_only;
     m->counting = 1;
