@@ -215,8 +215,6 @@ static double now_s(void)
 
 int64_t sg_trainer_iteration(const sg_trainer *t) { return t->iter; }
 int sg_trainer_error_names_checkpoint(const sg_trainer *t) { return t->error_names_checkpoint; }
-int sg_trainer_busy(const sg_err *err) { return err && err->sys_errno == EWOULDBLOCK; }
-
 const char *sg_trainer_error_shard(const sg_trainer *t)
 {
     return t->error_dataset >= 0 ? t->shard_paths[t->error_dataset] : NULL;
@@ -1087,8 +1085,7 @@ static int lock_run_dir(sg_trainer *t, int create, sg_err *err)
                         "training it, or a flock(1) or script locking the directory itself (two sg-train at once "
                         "would mix their checkpoints and history: wait for it to end or stop it; a script guarding "
                         "sg-train should lock another file)", t->run_dir);
-                err->sys_errno = EWOULDBLOCK;   /* sg_trainer_busy */
-                return -1;
+                return SG_TRAIN_BUSY;
             }
             /* NFS (without local_lock=flock) refuses flock on a directory opened read-only */
             add_note(t, "%s: not locked (flock: %s): do not run a second sg-train on it at the same time",
@@ -1345,7 +1342,8 @@ static int check_run_dir(sg_trainer *t, int mode, const char *const *shard_paths
 {
     int resume = mode == SG_TRAIN_RESUME;
     if (dup[0] >= 0 && !resume) return shard_twice_error(shard_paths, dup, err);
-    if (lock_run_dir(t, !resume, err)) return -1;
+    int locked = lock_run_dir(t, !resume, err);   /* SG_TRAIN_BUSY passed on */
+    if (locked) return locked;
     if (resume)
         return !sg_run_exists(t->run_dir) ? sg_run_resume_missing(t->run_dir, err)
                                           : check_config_datasets(t, shard_paths, dup, err);
@@ -1465,6 +1463,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     if (strlen(run_dir) + 64 >= PATH_MAX)
         return sg_errf(err, "%s: the run directory's path is too long (%zu bytes; at most %d, its files' names "
                        "add up to 64 more)", run_dir, strlen(run_dir), PATH_MAX - 65);
+    int dir_rc = -1;   /* check_run_dir's: SG_TRAIN_BUSY is returned as it is */
     sg_trainer *t = calloc(1, sizeof *t);
     if (!t) return sg_err_oom(err, "out of memory");
     t->opt = *opt;
@@ -1484,7 +1483,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     /* sg_trainer_free copes with a trainer stopped at any of these steps */
     int dup[2] = {-1, -1};   /* the first shard given twice: its two positions */
     if (open_shards(t, shard_paths, dup, err) || fill_config(t, shard_paths[0], err) || check_memory(t, err) ||
-        alloc_batch_bufs(t, err) || check_run_dir(t, mode, shard_paths, dup, err))
+        alloc_batch_bufs(t, err) || (dir_rc = check_run_dir(t, mode, shard_paths, dup, err)))
         goto fail;
     if (sg_model_create(&t->model, &t->mcfg, be, opt->seed, err)) {
         /* the model's memory (on the CPU, beyond what check_memory could see: a ulimit -v) */
@@ -1503,7 +1502,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
 fail:
     if (t->created_dir) rmdir(t->run_dir);   /* only if still empty; the lock is still held */
     sg_trainer_free(t);
-    return -1;
+    return dir_rc == SG_TRAIN_BUSY ? SG_TRAIN_BUSY : -1;
 }
 
 void sg_trainer_free(sg_trainer *t)

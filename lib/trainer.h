@@ -130,13 +130,13 @@ enum {
  * memory than the process can ever have (lib/sysmem.h) is an error naming a
  * batch that fits, before run_dir is touched; more than is available now, a
  * note. */
+/* 0; SG_TRAIN_BUSY when run_dir is busy (another process holds a flock on
+ * it: a trainer, or a script), not broken: trying again later may succeed;
+ * -1 for any other failure. */
+#define SG_TRAIN_BUSY (-2)
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
                     const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
                     sg_err *err);
-/* After sg_trainer_open failed: 1 when run_dir was busy (another process
- * holds a flock on it: a trainer, or a script), not broken; trying again
- * later may succeed. */
-int sg_trainer_busy(const sg_err *err);
 void sg_trainer_free(sg_trainer *t);
 
 int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations */

@@ -514,9 +514,10 @@ static void open_trainer(struct run *run)
 {
     int mode = run->resume ? SG_TRAIN_RESUME : run->force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
     blame_shards_on_crash(run);
-    if (sg_trainer_open(&run->t, run->run_dir, &run->o, run->shards, run->n_shards, run->be, mode, &run->err)) {
+    int rc = sg_trainer_open(&run->t, run->run_dir, &run->o, run->shards, run->n_shards, run->be, mode, &run->err);
+    if (rc) {
         /* busy, not broken: EX_TEMPFAIL, so that a cron job tells "already running" from a failure */
-        if (sg_trainer_busy(&run->err)) {
+        if (rc == SG_TRAIN_BUSY) {
             cli_warn("%s", run->err.msg);
             exit(75);
         }
