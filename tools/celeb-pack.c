@@ -177,8 +177,6 @@ static int has_image_ext(const char *name)
     return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Files (not hidden) under dir, at any depth below; links to folders inside
  * dir are not followed (no loops; dir itself may be one, as list_dir follows
  * a link to a folder in a class folder, as ImageFolder does). */
@@ -229,7 +227,7 @@ static char **list_dir(const char *dir, int want_dirs, size_t *n_out, input_list
     }
     if (errno) cli_die("%s:", dir);
     closedir(d);
-    if (n) qsort(names, n, sizeof *names, cmp_str);
+    if (n) qsort(names, n, sizeof *names, cli_compare_strings);
     *n_out = n;
     return names;
 }
@@ -353,7 +351,7 @@ static void all_missing_hint(char *buf, size_t len, const char *images, const ch
         dirs[n_dirs++] = xstrdup(e->d_name);
     }
     if (d) closedir(d);
-    if (n_dirs) qsort(dirs, n_dirs, sizeof *dirs, cmp_str);
+    if (n_dirs) qsort(dirs, n_dirs, sizeof *dirs, cli_compare_strings);
 
     const char *holder = NULL;
     for (size_t i = 0; i < n_dirs && !holder; i++)

@@ -476,8 +476,6 @@ static void warn_empty_training_lists(const options *o)
     }
 }
 
-static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static int same_file(const char *path, const struct stat *st)
 {
     struct stat other;
@@ -520,7 +518,7 @@ static void warn_earlier_lists(const options *o, const char *const *written, int
     }
     closedir(d);
     if (n) {
-        qsort(stale, n, sizeof *stale, compare_names);
+        qsort(stale, n, sizeof *stale, cli_compare_strings);
         sg_buf list = SG_BUF_INIT;
         for (size_t k = 0; k < n && k < 8; k++) sg_buf_appendf(&list, "%s%s", k ? ", " : "", stale[k]);
         if (n > 8) sg_buf_appendf(&list, " and %zu more", n - 8);

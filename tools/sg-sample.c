@@ -656,11 +656,6 @@ typedef struct {
     size_t n_labels;
 } each_known;
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void each_known_free(each_known *k)
 {
     for (size_t i = 0; i < k->n_listed; i++) free(k->listed[i]);
@@ -689,8 +684,8 @@ static int each_output_number(const char *name, const each_known *known, long *n
     char label[NAME_MAX + 1];
     snprintf(label, sizeof label, "%.*s", (int)(n - 4), p);
     const char *key = label, *whole = name;
-    if (!bsearch(&key, known->labels, known->n_labels, sizeof *known->labels, cmp_str) &&
-        !bsearch(&whole, known->listed, known->n_listed, sizeof *known->listed, cmp_str))
+    if (!bsearch(&key, known->labels, known->n_labels, sizeof *known->labels, cli_compare_strings) &&
+        !bsearch(&whole, known->listed, known->n_listed, sizeof *known->listed, cli_compare_strings))
         return 0;
     *number = v;
     return 1;
@@ -1120,7 +1115,7 @@ static void each_labels(run_state *r)
     free(all.names);
     for (size_t i = 0; i < k->n_labels; i++)
         if (!k->labels[i]) cli_die("out of memory");
-    qsort(k->labels, k->n_labels, sizeof *k->labels, cmp_str);
+    qsort(k->labels, k->n_labels, sizeof *k->labels, cli_compare_strings);
 }
 
 /* The checkpoint's generator file and its targets. */
@@ -1202,7 +1197,7 @@ static void list_file_names(const uint8_t *list, size_t len, each_known *k)
         if (!(k->listed[k->n_listed++] = strndup(p, (size_t)((tab ? tab : eol) - p)))) cli_die("out of memory");
         p = eol + 1;
     }
-    qsort(k->listed, k->n_listed, sizeof *k->listed, cmp_str);
+    qsort(k->listed, k->n_listed, sizeof *k->listed, cli_compare_strings);
 }
 
 static void add_label(each_known *k, const char *label, size_t len)
@@ -1222,7 +1217,7 @@ static const char *remove_command(const char *dir, long lo, long hi, const each_
     static sg_buf cmd = SG_BUF_INIT;
     sg_buf words = SG_BUF_INIT;
     long combos = 0;
-    qsort(labels->labels, labels->n_labels, sizeof *labels->labels, cmp_str);   /* not readdir's order */
+    qsort(labels->labels, labels->n_labels, sizeof *labels->labels, cli_compare_strings);   /* not readdir's order */
     /* {000999..1000001} would pad the second part to 7 digits: a range each side of 10^6 */
     long from[2] = {lo, 1000000}, to[2] = {hi < 1000000 ? hi : 999999, hi};
     for (int part = 0; part < 2; part++) {

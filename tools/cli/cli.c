@@ -268,6 +268,11 @@ const char *cli_shell_word(const char *s)
     return *w;
 }
 
+int cli_compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 const char *cli_shell_operand(const char *s)
 {
     if (s[0] != '-' || !s[1]) return cli_shell_word(s);

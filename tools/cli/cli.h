@@ -89,6 +89,8 @@ const char *cli_shell_word(const char *s);
  * alone, standard input to the command as to the tool) as ./-..., which the
  * command does not read as options. */
 const char *cli_shell_operand(const char *s);
+/* qsort/bsearch order of an array of char * (strcmp of the strings they point to). */
+int cli_compare_strings(const void *a, const void *b);
 /* "tool: message" on stderr (a warning or a note: "wrote N records to OUT"), returns. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" + "Try 'tool --help'." on stderr, exit 2. */
