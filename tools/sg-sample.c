@@ -1209,15 +1209,15 @@ static void add_label(each_known *k, const char *label, size_t len)
 }
 
 /* A command to paste that removes the files numbered lo..hi named
- * NNNNNN_LABEL.EXT, one of labels and exts (1: png, 2: jpg): bash's zero-
- * padded brace ranges, DIR as one shell word (cli_shell_word), rm -f for the
- * names of the ranges that are not there. Held until the next call. */
+ * NNNNNN_LABEL.EXT, one of labels (in their order) and exts (1: png, 2:
+ * jpg): bash's zero-padded brace ranges, DIR as one shell word
+ * (cli_shell_word), rm -f for the names of the ranges that are not there.
+ * Held until the next call. */
 static const char *remove_command(const char *dir, long lo, long hi, const each_known *labels, int exts)
 {
     static sg_buf cmd = SG_BUF_INIT;
     sg_buf words = SG_BUF_INIT;
     long combos = 0;
-    qsort(labels->labels, labels->n_labels, sizeof *labels->labels, cli_compare_strings);   /* not readdir's order */
     /* {000999..1000001} would pad the second part to 7 digits: a range each side of 10^6 */
     long from[2] = {lo, 1000000}, to[2] = {hi < 1000000 ? hi : 999999, hi};
     for (int part = 0; part < 2; part++) {
@@ -1330,10 +1330,13 @@ static void claim_each_dir(run_state *r)
     if (above && highest_listed < 0)
         cli_die("%s holds the outputs of an interrupted --each run (%s; and %s): --force replaces them", dir, files,
                 has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
-    if (above)
+    if (above) {
+        /* the command's labels in name order, not readdir's */
+        qsort(above_labels.labels, above_labels.n_labels, sizeof *above_labels.labels, cli_compare_strings);
         cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
                 "was interrupted; %s): remove them to --append (%s), or --force replaces all the outputs there",
                 dir, highest_listed, files, remove_command(dir, lo, hi, &above_labels, exts));
+    }
     each_known_free(&above_labels);
     if (!r->o.append)
         cli_die("%s holds the outputs of an earlier --each run: --append adds to them, --force replaces them", dir);
