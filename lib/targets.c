@@ -1,5 +1,6 @@
 #include "targets.h"
 #include "text_escape.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,13 +442,20 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
             *eq = 0;
             if (!*name) { sg_errf(err, "--targets: empty attribute name in '%s'", sg_quote_str(text).s); goto out; }
             char *end = NULL;
+            errno = 0;
             double v = strtod(eq + 1, &end);
+            int underflow = errno == ERANGE && v < 1 && v > -1;   /* not 1e400 */
             if (end == eq + 1 || *end || !(v >= 0.0 && v <= 1.0)) {
                 sg_errf(err, "--targets: value of '%s' must be a number in [0, 1], not '%s'", sg_quote_str(name).s,
                         sg_quote_str(eq + 1).s);
                 goto out;
             }
             value = (float)v;
+            if (underflow || (v > 0 && value == 0)) {   /* 1e-400, 1e-50: would be 0 without a word */
+                sg_errf(err, "--targets: value of '%s' '%s' is too small to tell from 0: give 0",
+                        sg_quote_str(name).s, sg_quote_str(eq + 1).s);
+                goto out;
+            }
         }
         if (!*name) { sg_errf(err, "--targets: empty attribute name in '%s'", sg_quote_str(text).s); goto out; }
         if (n_items == SG_TARGETS_MAX_ITEMS) {

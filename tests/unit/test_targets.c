@@ -182,6 +182,9 @@ static void test_parse_apply(void)
         {"Young=-0.1", "must be a number in [0, 1]"},
         {"Young=x", "must be a number in [0, 1]"},
         {"Young=", "must be a number in [0, 1]"},
+        /* Below a float's smallest value: it would become 0 without a word. */
+        {"Young=1e-400", "value of 'Young' '1e-400' is too small to tell from 0: give 0"},
+        {"Young=1e-50", "value of 'Young' '1e-50' is too small to tell from 0: give 0"},
         {"+Young,,-Male", "empty item"},
         {"+Young,", "empty item"},
         {"", "empty"},
