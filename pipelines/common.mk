@@ -418,7 +418,7 @@ $(OUT)/plots/losses.png: $(OUT)/train.done
 # $(OUT)/train.done); $(call sample_grid,OPTIONS) adds sg-sample options.
 define sample_grid
 @mkdir -p $(@D)
-$(BIN)/sg-sample -q --ckpt $(RUN) --data $(lastword $^) --count $(GRID_COUNT) --device $(DEVICE) -o $@ $(1)
+$(BIN)/sg-sample -q --ckpt $(RUN) --data $(lastword $^) --count $(GRID_COUNT) --device $(DEVICE) --threads $(THREADS) -o $@ $(1)
 endef
 
 # Recipe for NAME_attrs.png, the attribute bars of the shard $<; NAME_stats.json beside it.

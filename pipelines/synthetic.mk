@@ -79,7 +79,7 @@ SCORE = $(OUT)/score
 $(SCORE)/%/judged.tsv: $(OUT)/train.done $(SHARDS)/%_test.lmdb
 	rm -rf $(@D)
 	$(BIN)/sg-sample -q --ckpt $(RUN) --data $(SHARDS)/$*_test.lmdb --count $(SCORE_COUNT) --each \
-	    --device $(DEVICE) -o $(@D)
+	    --device $(DEVICE) --threads $(THREADS) -o $(@D)
 	cd $(@D) && $(abspath $(BIN))/celeb-synth --judge *.png > $(@F).tmp
 	mv $@.tmp $@
 

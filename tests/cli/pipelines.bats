@@ -656,6 +656,27 @@ stop_at_2() {
     [[ "$output" == '--iters 200000 --decay-iters 100000 '*' --log-every 10 --sample-every 1000 --save-every 10000 '* ]]
 }
 
+# On the CPU the thread count moves sg-sample's pixels by 1 (sg-sample(1) --batch), so
+# THREADS goes to every sg-sample as to sg-train (review-repro21 F4). make -n prints the
+# commands without running them; a recipe's continued lines are joined first.
+@test "pipelines: THREADS is passed to every sg-sample (grids and scoring), as to sg-train" {
+    tools() { make --no-print-directory -n "$@" THREADS=3 | sed -e ':a' -e '/\\$/{N;s/\\\n//;ba' -e '}' |
+              grep -E '(^|/)bin/sg-sample '; }
+    for args in "-f pipelines/synthetic.mk OUT=$T/thr1" \
+                "-f pipelines/celeba-split.mk CELEBA=$T/celeba OUT=$T/thr2" \
+                "-f pipelines/celeba.mk CELEBA=$T/celeba OUT=$T/thr3" \
+                "-f pipelines/celeba-rafd.mk CELEBA=$T/celeba RAFD=$T/rafd OUT=$T/thr4"; do
+        run tools $args
+        echo "$args: $output"
+        [ "$status" -eq 0 ]
+        [ -n "$output" ]
+        ! grep -v -- ' --threads 3 ' <<< "$output" || false
+    done
+    # the scoring's sg-sample --each too
+    run tools -f pipelines/synthetic.mk OUT="$T/thr1"
+    [ "$(grep -c 'bin/sg-sample .* --each .* --threads 3 ' <<< "$output")" -eq 2 ]
+}
+
 # celeb-pack --folders takes any folder name; make cannot name a prerequisite
 # with a space, so the pipeline tracks a listing of the RAFD tree instead.
 @test "pipelines/celeba-rafd.mk: class folders with spaces; a changed folder repacks (the run then waits for FORCE=1), nothing else does" {
