@@ -41,8 +41,12 @@
 
 /* Not under GCC's ThreadSanitizer: the clones' ifunc resolver is instrumented
  * and runs in the dynamic loader, before the TSan runtime exists (a crash
- * before main). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+ * before main). Not when the compiler already targets AVX2 (CFLAGS with
+ * -march=native or -mavx2): a v3 clone adds little then, and GCC 12 with
+ * -march=native on an AVX-512 CPU stops with an internal compiler error on
+ * ew_range's clones. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(__AVX2__)
 #define SG_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define SG_VECTOR_CLONES
