@@ -1366,7 +1366,8 @@ flip_byte() {
         g-file) cp "$W/r/ckpt/000002-G.safetensors" "$S"
                 want="$S: metadata net \"G\": this file holds G's weights, not the optimizer state: $tail" ;;
         unreadable) [ "$(id -u)" -ne 0 ] || continue
-                    chmod 000 "$S"; want="$S: "*"Permission denied: $tail" ;;
+                    # EACCES is not damage: the message points at the permissions (sg-sample(1))
+                    chmod 000 "$S"; want="$S: "*"Permission denied: cannot check $G against it (check the file's permissions)" ;;
         esac
         run sample "$W/e"
         echo "$damage: $status: $output"
