@@ -395,7 +395,7 @@ static const sg_backend_ops cuda_ops = {
 };
 
 /* A probe kernel: proves that this build's machine code runs on the device
- * (a GPU older than sm_90 fails here with "no kernel image"). */
+ * (a GPU the build has no kernels for fails here with "no kernel image"). */
 __global__ void probe_kernel(int *flag) { *flag = 0x5a; }
 
 static sg_backend *create_fail(sg_backend *be, sg_cuda *c, sg_err *err)
@@ -468,8 +468,15 @@ static void apply_switches(sg_cuda *c, sg_backend *be, const sg_cuda_switches *s
     be->nhwc = c->nhwc;
 }
 
-/* The device, its properties (compute capability 9.0 at least), and cuDNN
- * as the build expects it. */
+/* The architectures the Makefile compiled for (CUDA_ARCH); the oldest is
+ * the oldest GPU that can run them. */
+#ifndef SG_CUDA_ARCH_MIN
+#define SG_CUDA_ARCH_MIN 90
+#define SG_CUDA_ARCHS "90"
+#endif
+
+/* The device, its properties (at least the compute capability the build
+ * targets), and cuDNN as the build expects it. */
 static int open_device(sg_cuda *c)
 {
     if (CU_CHECK(c, cudaSetDevice(c->device))) return -1;
@@ -477,9 +484,11 @@ static int open_device(sg_cuda *c)
     if (CU_CHECK(c, cudaGetDeviceProperties(&prop, c->device))) return -1;
     snprintf(c->device_name, sizeof c->device_name, "%s", prop.name);
     c->sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
-    if (prop.major < 9)
-        return sg_cuda_fail(c, __FILE__, __LINE__, "%s has compute capability %d.%d; this build needs "
-                            "9.0 or newer (built with -arch=sm_90)", prop.name, prop.major, prop.minor);
+    if (prop.major * 10 + prop.minor < SG_CUDA_ARCH_MIN)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "%s has compute capability %d.%d; this build was "
+                            "compiled for CUDA_ARCH=%s (sm_%d or newer): rebuild with make CUDA_ARCH=%d%d "
+                            "(untested; the kernels are tested on sm_90)", prop.name, prop.major, prop.minor,
+                            SG_CUDA_ARCHS, SG_CUDA_ARCH_MIN, prop.major, prop.minor);
     size_t ver = cudnnGetVersion();
     if (ver / 10000 != CUDNN_MAJOR)
         return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN library version %zu does not match the "

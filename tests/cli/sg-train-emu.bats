@@ -406,3 +406,11 @@ interrupt_after_logged() {
   [[ "$output" == "sg-train: the sample grid (8 images to 3 targets at 16 px) needs about "*" kB of memory, more than the 102 kB available now (of 102 MB): training goes on, but may swap, or be killed if other processes need theirs" ]]
   [ -e "$T/r2/samples/000008.png" ]
 }
+
+@test "emulated CUDA: a GPU older than the build's CUDA_ARCH is one line naming the architectures built for and how to rebuild" {
+  run env SG_EMU_COMPUTE_CAPABILITY=8.0 "$EMU" -o "$T/old" "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"has compute capability 8.0; this build was compiled for CUDA_ARCH=90 (sm_90 or newer): rebuild with make CUDA_ARCH=80 (untested; the kernels are tested on sm_90)"* ]]
+  [ ! -e "$T/old/ckpt" ]
+}

@@ -712,6 +712,10 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
     prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
     prop->major = 9;
     prop->minor = 0;
+    /* SG_EMU_COMPUTE_CAPABILITY=8.0: an older GPU, for the backend's check of
+     * what the build was compiled for (CUDA_ARCH) */
+    const char *cc = getenv("SG_EMU_COMPUTE_CAPABILITY");
+    if (cc && sscanf(cc, "%d.%d", &prop->major, &prop->minor) != 2) { prop->major = 9; prop->minor = 0; }
     prop->sharedMemPerBlock = 48 << 10;
     return cudaSuccess;
 }
