@@ -3,12 +3,33 @@
 # missing Debian packages first (as root), so on a fresh Debian 12 machine those
 # two commands are the whole set-up.
 
-PREFIX    ?= /usr/local
+# PREFIX, or GNU's lower-case prefix; DESTDIR stages an install (packages).
+prefix    ?= /usr/local
+PREFIX    ?= $(prefix)
 CC        ?= cc
 CFLAGS    ?= -O2 -g
-CUDA_HOME ?= /usr/local/cuda
-NVCC      ?= $(CUDA_HOME)/bin/nvcc
+CXXFLAGS  ?= -O2 -g
 VERSION   := 0.1.0
+
+# nvcc: $(CUDA_HOME)/bin/nvcc, else the one on PATH (whose CUDA_HOME is then
+# the directory above its bin/). NVCC may be a path or a name on PATH.
+NVCC_ORIGIN := $(origin NVCC)
+ifeq ($(origin NVCC),undefined)
+NVCC := $(shell p='$(or $(CUDA_HOME),/usr/local/cuda)/bin/nvcc'; test -x "$$p" && echo "$$p" || command -v nvcc)
+ifeq ($(origin CUDA_HOME),undefined)
+ifneq ($(NVCC),)
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+endif
+endif
+endif
+CUDA_HOME ?= /usr/local/cuda
+NVCC_FOUND := $(if $(NVCC),$(shell command -v '$(NVCC)' 2>/dev/null))
+NVCC := $(or $(NVCC_FOUND),$(NVCC),$(CUDA_HOME)/bin/nvcc)
+comma := ,
+# The GPU architectures the kernels are compiled for: compute capabilities
+# without the dot (90, or a list: make CUDA_ARCH="80 90"). Only 90 is tested.
+CUDA_ARCH ?= 90
+NVCCFLAGS ?= -O3
 
 OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-pthread
 # GCC's -Wformat-truncation flags every snprintf that truncates on purpose;
@@ -26,9 +47,29 @@ BASE_LIBS = -llmdb -lturbojpeg -ljpeg -lpng -lz -lm -ldl -lpthread
 LDLIBS    = $(BASE_LIBS) $(CUDA_LIBS)
 
 # The CUDA backend is built whenever nvcc and cuDNN are present (no GPU needed).
-# `make CUDA=0` forces a CPU-only build.
+# `make CUDA=0` forces a CPU-only build, `make CUDA=1` a CUDA one. A CUDA
+# given this way is kept in build/config.mk: a later make, make test or make
+# install without it builds the same way (make clean forgets it).
+ifneq ($(CUDA),)
+CUDA_WHY := built with CUDA=$(CUDA)
+CUDA_NOTE := CUDA=$(CUDA) given
+else ifneq ($(wildcard build/config.mk),)
+include build/config.mk
+CUDA := $(KEPT_CUDA)
+CUDA_WHY := built with CUDA=$(CUDA)
+CUDA_NOTE := CUDA=$(CUDA) kept from an earlier make CUDA=$(CUDA) (build/config.mk; make clean forgets it)
+endif
 ifeq ($(CUDA),)
-CUDA := $(shell test -x $(NVCC) && { test -e $(CUDA_HOME)/include/cudnn.h || test -e /usr/include/cudnn.h; } && echo 1 || echo 0)
+ifeq ($(NVCC_FOUND),)
+CUDA := 0
+CUDA_WHY := $(if $(filter undefined,$(NVCC_ORIGIN)),no nvcc at $(CUDA_HOME)/bin/nvcc or on PATH,NVCC=$(NVCC) was not found) at build time
+else ifeq ($(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h),)
+CUDA := 0
+CUDA_WHY := nvcc was found but not cudnn.h at build time
+else
+CUDA := 1
+CUDA_WHY := $(NVCC_FOUND) and cuDNN found
+endif
 endif
 ifeq ($(CUDA),1)
 CUDA_DEFS = -DSG_HAVE_CUDA=1 -I$(CUDA_HOME)/include
@@ -36,15 +77,22 @@ CUDA_DEFS = -DSG_HAVE_CUDA=1 -I$(CUDA_HOME)/include
 # rpath) when a CUDA backend starts with SG_CUDA_GEMM_MAX_PIXELS on
 CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart
 CU_SRC   := $(wildcard kernels/*.cu)
-NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1
 endif
+# CUDA_ARCH as sm numbers (80 or sm_80): one is -arch=sm_NN (SASS and PTX),
+# several a -gencode each. The backend names them and refuses a GPU older
+# than the oldest (kernels/backend_cuda.cu, open_device).
+CUDA_ARCHS := $(patsubst sm_%,%,$(patsubst compute_%,%,$(CUDA_ARCH)))
+CUDA_ARCH_MIN := $(shell printf '%s\n' $(CUDA_ARCHS) | sed 's/[^0-9].*//' | sort -n | head -n 1)
+CUDA_ARCH_DEFS = -DSG_CUDA_ARCHS='"$(CUDA_ARCHS)"' -DSG_CUDA_ARCH_MIN=$(CUDA_ARCH_MIN)
+NVCC_ARCH = $(if $(word 2,$(CUDA_ARCHS)),$(foreach a,$(CUDA_ARCHS),-gencode 'arch=compute_$a$(comma)code=[sm_$a$(comma)compute_$a]'),-arch=sm_$(CUDA_ARCHS))
+ALL_NVCCFLAGS = -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1 $(CUDA_ARCH_DEFS) $(NVCCFLAGS)
 CU_OBJ := $(CU_SRC:kernels/%.cu=build/kernels/%.o)
 # The same CUDA sources built with the host compiler against a CPU emulation
 # of the CUDA runtime and cuDNN (tests/emu): test_cuda_ops runs where there is
 # no GPU, CI included.
 EMU_OBJ := $(CU_SRC:kernels/%.cu=build/emu/%.o) $(if $(CU_SRC),build/emu/cudart_emu.o build/emu/cudnn_emu.o build/emu/cublas_emu.o)
-EMU_CXXFLAGS = -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-sign-compare -Wno-unused-function -Wno-comment -Wno-unknown-pragmas -Wno-format-truncation \
-               -Itests/emu/include -Itests/emu -I$(CUDA_HOME)/include -Ilib -Ikernels -DSG_HAVE_CUDA=1 -MMD -MP
+EMU_CXXFLAGS = -std=c++17 -Wall -Wno-unused-parameter -Wno-sign-compare -Wno-unused-function -Wno-comment -Wno-unknown-pragmas -Wno-format-truncation \
+               -Itests/emu/include -Itests/emu -I$(CUDA_HOME)/include -Ilib -Ikernels -DSG_HAVE_CUDA=1 $(CUDA_ARCH_DEFS) -MMD -MP $(CXXFLAGS)
 EMU_TESTS := $(if $(CU_SRC),build/tests/test_emu_runtime build/tests/test_cudnn_emu build/tests/test_cuda_ops_emu build/tests/test_model_gtape_emu build/tests/test_model_overlap_emu \
                  build/tests/test_model_inference_emu build/tests/test_cuda_op_times_emu build/emu-bin/sg-train build/emu-bin/sg-sample \
                  build/emu-bin/train-step-bench)
@@ -58,7 +106,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 LIBSG    := build/libstargan.a
 
-.PHONY: all deps test unit cli-test bench install clean experiment gpu-check print-libs check-headers
+.PHONY: all tools deps test unit cli-test bench install uninstall clean experiment gpu-check print-libs check-headers
 all: $(TOOLS) $(UNITS) $(EMU_TESTS)
 
 # The tools' and tests' objects are made through pattern rules only, so make
@@ -74,7 +122,7 @@ BUILD_HEADERS ?= lmdb.h:liblmdb-dev turbojpeg.h:libturbojpeg0-dev jpeglib.h:libj
                  png.h:libpng-dev zlib.h:zlib1g-dev cblas.h:libopenblas-dev
 check-headers:
 	@missing=; for hp in $(BUILD_HEADERS); do \
-	  printf '#include <%s>\n' "$${hp%%:*}" | $(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -E -x c - -o /dev/null 2>/dev/null \
+	  printf '#include <%s>\n' "$${hp%%:*}" | $(CC) $(CPPFLAGS) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -E -x c - -o /dev/null 2>/dev/null \
 	    || missing="$$missing $$hp"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make: cannot build: missing headers$$(for hp in $$missing; do printf ' %s (%s)' "$${hp%%:*}" "$${hp#*:}"; done)" >&2; \
@@ -83,6 +131,12 @@ check-headers:
 build/.headers-ok:
 	@$(MAKE) --no-print-directory check-headers
 	@mkdir -p $(@D) && touch $@
+
+# A stamp's rule is forced only when its text differs from the file's, so
+# that make -q and make -n see an up-to-date tree as up to date; the file is
+# rewritten only then, and what depends on it is remade only then.
+stamp_changed = $(if $(subst x$(file <$1),,x$2)$(subst x$2,,x$(file <$1)),FORCE)
+stamp_write = mkdir -p $(@D) && printf '%s\n' '$(subst ','\'',$1)' > $@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
 
 # The build's name (lib/version.h): VERSION, and the git commit when this
 # directory is a git checkout's top. Only lib/version.c sees it, and
@@ -94,80 +148,115 @@ GIT_HERE = git -c safe.directory='$(CURDIR)'
 BUILD_NAME := $(VERSION)$(shell [ "$$($(GIT_HERE) rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
     h=$$($(GIT_HERE) rev-parse --short=12 HEAD 2>/dev/null) && \
     { $(GIT_HERE) diff --quiet HEAD -- 2>/dev/null && echo " (git $$h)" || echo " (git $$h, modified)"; })
-build/version-id: FORCE | build/.headers-ok
-	@printf '%s\n' '$(BUILD_NAME)' > $@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+build/version-id: $(call stamp_changed,build/version-id,$(BUILD_NAME)) | build/.headers-ok
+	@$(call stamp_write,$(BUILD_NAME))
 build/lib/version.o: build/version-id
 build/lib/version.o: ALL_CFLAGS += -DSG_VERSION='"$(BUILD_NAME)"'
 .PHONY: FORCE
 
-build/lib/%.o: lib/%.c | build/.headers-ok
+# The build's configuration: what changes an object or a link. Every object
+# depends on build/config-id, which changes only when the configuration does,
+# so `make CUDA=0` after a CUDA build (or CC=clang, or other CFLAGS) rebuilds
+# and relinks everything the same way, never a mix. A CUDA given on the
+# command line is kept too (build/config.mk, above).
+CONFIG_ID = CUDA=$(CUDA)$(if $(filter 1,$(CUDA)),, ($(CUDA_WHY))); CC=$(CC); CXX=$(CXX); CPPFLAGS=$(CPPFLAGS); CFLAGS=$(CFLAGS); \
+            CXXFLAGS=$(CXXFLAGS); LDFLAGS=$(LDFLAGS); CUDA_HOME=$(CUDA_HOME)$(if $(filter 1,$(CUDA)),; \
+            NVCC=$(NVCC); NVCCFLAGS=$(NVCCFLAGS); CUDA_ARCH=$(CUDA_ARCHS))
+build/config-id: $(call stamp_changed,build/config-id,$(CONFIG_ID))
+	@$(call stamp_write,$(CONFIG_ID))
+	@$(if $(CUDA_NOTE),$(if $(findstring kept,$(CUDA_NOTE)),:,printf 'KEPT_CUDA := %s\n' '$(CUDA)' > build/config.mk),rm -f build/config.mk)
+
+# `make install` builds the tools where they are not built, but it does not
+# rebuild a tree built with another configuration: as root in a user's tree
+# that would leave root-owned files there, and install another build than the
+# one made. It names both configurations instead.
+ifneq ($(filter install,$(MAKECMDGOALS)),)
+ifneq ($(wildcard build/config-id),)
+ifneq ($(call stamp_changed,build/config-id,$(CONFIG_ID)),)
+$(error make install: this tree was built as: $(file <build/config-id). make install now would rebuild it as: $(CONFIG_ID). Run make install with the variables of the build (or make with those of the install first))
+endif
+endif
+endif
+
+# why a CPU-only build has no CUDA backend, for its --device cuda message
+build/lib/backend_cuda_stub.o: ALL_CFLAGS += -DSG_NO_CUDA_WHY='"$(subst ',,$(subst ",,$(CUDA_WHY)))"'
+build/lib/%.o: lib/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
-build/cli/%.o: tools/cli/%.c | build/.headers-ok
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+build/cli/%.o: tools/cli/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
-build/tools/%.o: tools/%.c | build/.headers-ok
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+build/tools/%.o: tools/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
-build/tests/%.o: tests/unit/%.c | build/.headers-ok
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+build/tests/%.o: tests/unit/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
-build/kernels/%.o: kernels/%.cu $(wildcard kernels/*.cuh) $(wildcard lib/*.h)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+build/kernels/%.o: kernels/%.cu $(wildcard kernels/*.cuh) $(wildcard lib/*.h) build/config-id
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(ALL_NVCCFLAGS) -c $< -o $@
 
 build/emu/%.cc: kernels/%.cu tests/emu/unchevron.pl
 	@mkdir -p $(@D)
 	perl tests/emu/unchevron.pl $< > $@.tmp && mv $@.tmp $@
-build/emu/%.o: build/emu/%.cc
-	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
-build/emu/%.o: tests/emu/%.cc
+build/emu/%.o: build/emu/%.cc build/config-id
+	$(CXX) $(CPPFLAGS) $(EMU_CXXFLAGS) -c $< -o $@
+build/emu/%.o: tests/emu/%.cc build/config-id
 	@mkdir -p $(@D)
-	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+	$(CXX) $(CPPFLAGS) $(EMU_CXXFLAGS) -c $< -o $@
 .SECONDARY: $(CU_SRC:kernels/%.cu=build/emu/%.cc) $(EMU_OBJ)
 
 build/tests/%_emu: build/tests/%.o $(EMU_OBJ) $(LIB_OBJ)
-	$(CXX) $^ $(BASE_LIBS) -o $@
+	$(CXX) $(LDFLAGS) $^ $(BASE_LIBS) -o $@
 # the emulated runtime's promises to the kernels, on small kernels of its own
 build/emu/check_emu_runtime.cc: tests/emu/check_emu_runtime.cu tests/emu/unchevron.pl
 	@mkdir -p $(@D)
 	perl tests/emu/unchevron.pl $< > $@.tmp && mv $@.tmp $@
 build/tests/test_emu_runtime: build/emu/check_emu_runtime.o build/emu/cudart_emu.o
-	$(CXX) $^ -o $@
+	$(CXX) $(LDFLAGS) $^ -o $@
 # the cuDNN emulation against a float64 reference, on its own
-build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc tests/emu/emu.h
+build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc tests/emu/emu.h build/config-id
 	@mkdir -p $(@D)
-	$(CXX) $(filter-out -MMD -MP,$(EMU_CXXFLAGS)) tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc -o $@
+	$(CXX) $(CPPFLAGS) $(filter-out -MMD -MP,$(EMU_CXXFLAGS)) $(LDFLAGS) tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc -o $@
 # train-step-bench on the emulation (tests/gpu/dry-run runs bench/train-speed with it)
-build/emu-bin/train-step-bench: bench/train_step_bench.c $(EMU_OBJ) $(LIB_OBJ)
+build/emu-bin/train-step-bench: bench/train_step_bench.c $(EMU_OBJ) $(LIB_OBJ) build/config-id
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o build/emu-bin/train_step_bench.o
-	$(CXX) build/emu-bin/train_step_bench.o $(EMU_OBJ) $(LIB_OBJ) $(BASE_LIBS) -o $@
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o build/emu-bin/train_step_bench.o
+	$(CXX) $(LDFLAGS) build/emu-bin/train_step_bench.o $(EMU_OBJ) $(LIB_OBJ) $(BASE_LIBS) -o $@
 # sg-train with --device cuda on the emulation (tests/cli/sg-train-emu.bats)
 build/emu-bin/%: build/tools/%.o $(CLI_OBJ) $(EMU_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CXX) $^ $(BASE_LIBS) -o $@
+	$(CXX) $(LDFLAGS) $^ $(BASE_LIBS) -o $@
 
 $(LIBSG): $(LIB_OBJ) $(CU_OBJ)
+	@echo "stargan-c: CUDA backend $(if $(filter 1,$(CUDA)),on,off) ($(or $(CUDA_NOTE),$(CUDA_WHY))$(if $(filter 1,$(CUDA)),; CUDA_ARCH=$(CUDA_ARCHS)))"
 	@rm -f $@
 	ar rcs $@ $^
 
 bin/%: build/tools/%.o $(CLI_OBJ) $(LIBSG)
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) $< $(CLI_OBJ) $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(CLI_OBJ) $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
 
 build/tests/%: build/tests/%.o $(LIBSG)
-	$(CC) $(ALL_CFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
 
 # Debian packages the build, the tests and the experiment need. Idempotent.
-DEB_PKGS = build-essential pkg-config liblmdb-dev lmdb-utils libpng-dev libturbojpeg0-dev libjpeg62-turbo-dev \
-           libopenblas-dev bats strace python3 python3-numpy python3-torch python3-pil python3-lmdb
+# DEB_OPTIONAL_PKGS: tests skip without them (the PyTorch comparisons without
+# python3-torch, the fault-injection tests without strace, celeb-dump's
+# mdb_dump/mdb_load round trip without lmdb-utils); as root deps installs them
+# too, as another user it names them and goes on.
+DEB_PKGS = build-essential pkg-config liblmdb-dev libpng-dev libturbojpeg0-dev libjpeg62-turbo-dev \
+           libopenblas-dev bats python3 python3-numpy python3-pil python3-lmdb
+DEB_OPTIONAL_PKGS = python3-torch strace lmdb-utils
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
-	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$(echo ' '$$missing)"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	else echo "deps: missing packages; run as root:"; echo "  apt-get update && apt-get install -y $$(echo $$missing)"; exit 1; fi
+	@absent() { for p in "$$@"; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done; }; \
+	missing=$$(absent $(DEB_PKGS)); optional=$$(absent $(DEB_OPTIONAL_PKGS)); \
+	if [ -z "$$missing$$optional" ]; then echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing $$(echo $$missing $$optional)"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing $$optional; } || \
+	  { [ -z "$$missing" ] && echo "deps: optional packages not installed, the tests that need them will be skipped: $$(echo $$optional)"; }; \
+	elif [ -n "$$missing" ]; then echo "deps: missing packages; run as root:"; echo "  apt-get update && apt-get install -y $$(echo $$missing)"; exit 1; \
+	else echo "deps: optional packages missing, the tests that need them will be skipped: $$(echo $$optional)"; fi
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -180,7 +269,7 @@ bench: deps
 # the training-step timer that bench/train-speed and bench/train-cpu-speed run
 build/bench/train-step-bench: bench/train_step_bench.c $(LIBSG)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
 
 print-libs:
 	@echo $(BASE_LIBS)
@@ -193,17 +282,31 @@ experiment: deps
 
 # sg-sample(1) names the reference-checkpoint converter and score.awk: they go
 # to PREFIX/share/stargan-c.
+# The paths are quoted: a DESTDIR or PREFIX with a space installs there.
+# uninstall removes what install puts, with the same DESTDIR and PREFIX.
+INST = $(DESTDIR)$(PREFIX)
+MAN1 := $(wildcard man/man1/*.1)
+MAN5 := $(wildcard man/man5/*.5)
+SHARE := pipelines/convert_reference_ckpt.py pipelines/score.awk $(wildcard pipelines/*.mk)
 install: $(TOOLS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-	    $(DESTDIR)$(PREFIX)/share/stargan-c
-	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 man/man5/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 755 pipelines/convert_reference_ckpt.py $(DESTDIR)$(PREFIX)/share/stargan-c/
-	install -m 644 pipelines/score.awk $(DESTDIR)$(PREFIX)/share/stargan-c/
-	@# the experiment makefiles beside score.awk, which they read; they take the
-	@# installed tools from PATH (make -f PREFIX/share/stargan-c/celeba.mk ...)
-	install -m 644 pipelines/*.mk $(DESTDIR)$(PREFIX)/share/stargan-c/
+	install -d "$(INST)/bin" "$(INST)/share/man/man1" "$(INST)/share/man/man5" "$(INST)/share/stargan-c"
+	install -m 755 $(TOOLS) "$(INST)/bin/"
+	install -m 644 $(MAN1) "$(INST)/share/man/man1/"
+	install -m 644 $(MAN5) "$(INST)/share/man/man5/"
+	install -m 755 pipelines/convert_reference_ckpt.py "$(INST)/share/stargan-c/"
+	@# score.awk, and beside it the experiment makefiles, which read it; they take
+	@# the installed tools from PATH (make -f PREFIX/share/stargan-c/celeba.mk ...)
+	install -m 644 pipelines/score.awk $(wildcard pipelines/*.mk) "$(INST)/share/stargan-c/"
+
+uninstall:
+	rm -f $(foreach f,$(TOOLS),"$(INST)/bin/$(notdir $f)") \
+	    $(foreach f,$(MAN1),"$(INST)/share/man/man1/$(notdir $f)") \
+	    $(foreach f,$(MAN5),"$(INST)/share/man/man5/$(notdir $f)") \
+	    $(foreach f,$(SHARE),"$(INST)/share/stargan-c/$(notdir $f)")
+	rmdir --ignore-fail-on-non-empty "$(INST)/share/stargan-c" 2>/dev/null || true
+
+# the tools alone, as make install builds them (make builds the tests too)
+tools: $(TOOLS)
 
 clean:
 	rm -rf build bin

@@ -3,10 +3,15 @@
 #include "backend.h"
 
 #ifndef SG_HAVE_CUDA
+/* The Makefile says why: CUDA=0 on purpose, or what it did not find. */
+#ifndef SG_NO_CUDA_WHY
+#define SG_NO_CUDA_WHY "nvcc/cuDNN were not found at build time"
+#endif
+
 sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
 {
     (void)device; (void)precision;
-    sg_errf(err, "this build has no CUDA backend (nvcc/cuDNN were not found at build time)");
+    sg_errf(err, "this build has no CUDA backend (%s)", SG_NO_CUDA_WHY);
     return NULL;
 }
 
@@ -39,8 +44,7 @@ const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size)
 int sg_backend_cuda_op_times_start(sg_backend *be, sg_err *err)
 {
     (void)be;
-    return sg_errf(err, "op timing needs the CUDA backend, and this build has none (nvcc/cuDNN were not "
-                   "found at build time)");
+    return sg_errf(err, "op timing needs the CUDA backend, and this build has none (%s)", SG_NO_CUDA_WHY);
 }
 
 void sg_backend_cuda_op_times_stop(sg_backend *be) { (void)be; }

@@ -74,3 +74,94 @@ ROOT="$BATS_TEST_DIRNAME/../.."
     [ "$(cat "$T/c/build/version-id")" = "$want" ]
     rm -rf "$T"
 }
+
+# A copy of what a CPU-only build and an install need (no kernels/: CUDA=0).
+copy_tree() {
+    mkdir -p "$1"
+    cp -r "$ROOT/Makefile" "$ROOT/lib" "$ROOT/tools" "$ROOT/man" "$ROOT/pipelines" "$1/"
+}
+
+@test "make: NVCC is found at CUDA_HOME or by name on PATH; the build says why it has no CUDA backend" {
+    T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+    copy_tree "$T/t"
+    mkdir -p "$T/cuda/bin" "$T/cuda/include" "$T/path"
+    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
+    chmod +x "$T/cuda/bin/nvcc"
+    : > "$T/cuda/include/cudnn.h"
+    cp "$T/cuda/bin/nvcc" "$T/path/sg-fake-nvcc"
+    run make -n -C "$T/t" CUDA_HOME="$T/cuda" bin/celeb-dump
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"stargan-c: CUDA backend on ($T/cuda/bin/nvcc and cuDNN found; CUDA_ARCH=90)"* ]]
+    # a name on PATH, as NVCC=nvcc would be
+    run env PATH="$T/path:$PATH" make -n -C "$T/t" CUDA_HOME="$T/cuda" NVCC=sg-fake-nvcc bin/celeb-dump
+    [[ "$output" == *"stargan-c: CUDA backend on ($T/path/sg-fake-nvcc and cuDNN found; CUDA_ARCH=90)"* ]]
+    run make -n -C "$T/t" NVCC=sg-no-such-nvcc bin/celeb-dump
+    [[ "$output" == *"stargan-c: CUDA backend off (NVCC=sg-no-such-nvcc was not found at build time)"* ]]
+    [[ "$output" == *"-DSG_NO_CUDA_WHY='\"NVCC=sg-no-such-nvcc was not found at build time\"'"* ]]
+    # CUDA=0 on purpose is not a missing nvcc
+    run make -n -C "$T/t" CUDA_HOME="$T/cuda" CUDA=0 bin/celeb-dump
+    [[ "$output" == *"stargan-c: CUDA backend off (CUDA=0 given)"* ]]
+    [[ "$output" == *"-DSG_NO_CUDA_WHY='\"built with CUDA=0\"'"* ]]
+    # the architecture is a variable of its own (sm_90 by default); NVCCFLAGS keeps the -I and -D the build needs
+    cp -r "$ROOT/kernels" "$T/t/"
+    run make -n -C "$T/t" CUDA_HOME="$T/cuda" bin/celeb-dump
+    [[ "$output" == *"$T/cuda/bin/nvcc -std=c++17 -arch=sm_90 -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1 -DSG_CUDA_ARCHS='\"90\"' -DSG_CUDA_ARCH_MIN=90 -O3 -c kernels/adam.cu "* ]]
+    run make -n -C "$T/t" CUDA_HOME="$T/cuda" NVCCFLAGS=-O1 CUDA_ARCH="80 sm_90" bin/celeb-dump
+    [[ "$output" == *"nvcc -std=c++17 -gencode 'arch=compute_80,code=[sm_80,compute_80]' -gencode 'arch=compute_90,code=[sm_90,compute_90]' -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1 -DSG_CUDA_ARCHS='\"80 90\"' -DSG_CUDA_ARCH_MIN=80 -O1 -c kernels/adam.cu "* ]]
+    [[ "$output" == *"stargan-c: CUDA backend on ($T/cuda/bin/nvcc and cuDNN found; CUDA_ARCH=80 90)"* ]]
+    rm -rf "$T"
+}
+
+@test "make: the build's settings are recorded (build/config-id); other settings rebuild everything, a CUDA=0 is kept, install does not rebuild, uninstall removes what install put" {
+    T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+    copy_tree "$T/t"
+    run make -s -C "$T/t" -j2 CUDA=0 tools
+    [ "$status" -eq 0 ]
+    [[ "$(cat "$T/t/build/config-id")" == "CUDA=0 (built with CUDA=0); CC=cc; "*"; CFLAGS=-O2 -g; "* ]]
+    # the tools say why they have no CUDA backend
+    run "$T/t/bin/sg-train" -o "$T/r" --iters 1 --device cuda "$T/none.lmdb"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-train: --device cuda: this build has no CUDA backend (built with CUDA=0)" ]
+    # up to date, with CUDA=0 kept (make -q, make -n and make agree)
+    run make -q -C "$T/t" tools
+    [ "$status" -eq 0 ]
+    run make -s -C "$T/t" tools
+    [ -z "$output" ]
+    # other flags: every object again, and the stamp is not rewritten by make -n
+    id=$(cat "$T/t/build/config-id")
+    run make -q -C "$T/t" tools CFLAGS=-O1
+    [ "$status" -eq 1 ]
+    run make -n -C "$T/t" tools CFLAGS=-O1
+    [ "$(grep -c ' -O1 .*-c lib/' <<< "$output")" -eq "$(ls "$T/t"/lib/*.c | wc -l)" ]
+    [ "$(cat "$T/t/build/config-id")" = "$id" ]
+    # make install with other settings than the build's: refused, nothing built or installed
+    run make -C "$T/t" install CFLAGS=-O1 DESTDIR="$T/d d" PREFIX=/usr
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"make install: this tree was built as: CUDA=0 (built with CUDA=0); "*"Run make install with the variables of the build"* ]]
+    [ ! -e "$T/d d" ]
+    [ "$(cat "$T/t/build/config-id")" = "$id" ]
+    # with the build's settings: nothing built; a DESTDIR with a space is one path
+    run make -C "$T/t" install DESTDIR="$T/d d" prefix=/usr
+    [ "$status" -eq 0 ]
+    [[ "$output" != *" -c "* ]]
+    [ ! -e "$T/t/d" ]
+    [ -x "$T/d d/usr/bin/sg-train" ]
+    [ -f "$T/d d/usr/share/man/man5/stargan-shard.5" ]
+    [ -f "$T/d d/usr/share/stargan-c/score.awk" ]
+    (cd "$T/d d" && find . -type f | sort) > "$T/installed"
+    [ "$(wc -l < "$T/installed")" -eq $(( $(ls "$T/t"/bin | wc -l) + $(ls "$T/t"/man/man1 "$T/t"/man/man5 | grep -c '\.[15]$') + $(ls "$T/t"/pipelines/*.mk | wc -l) + 2 )) ]
+    # uninstall: the same files gone, and share/stargan-c; something else there stays
+    touch "$T/d d/usr/bin/other-tool"
+    run make -C "$T/t" uninstall DESTDIR="$T/d d" PREFIX=/usr
+    [ "$status" -eq 0 ]
+    [ "$(cd "$T/d d" && find . -type f)" = "./usr/bin/other-tool" ]
+    [ ! -e "$T/d d/usr/share/stargan-c" ]
+    # other settings given: the build redone (and relinked) with them, and they are kept
+    run make -s -C "$T/t" -j2 tools CUDA=0 CFLAGS='-O1 -g'
+    [ "$status" -eq 0 ]
+    [[ "$(cat "$T/t/build/config-id")" == *"; CFLAGS=-O1 -g; "* ]]
+    [ "$T/t/bin/celeb-dump" -nt "$T/installed" ]
+    run make -q -C "$T/t" tools CFLAGS='-O1 -g'
+    [ "$status" -eq 0 ]
+    rm -rf "$T"
+}
