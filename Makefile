@@ -73,9 +73,12 @@ endif
 endif
 ifeq ($(CUDA),1)
 CUDA_DEFS = -DSG_HAVE_CUDA=1 -I$(CUDA_HOME)/include
-# cuBLAS is not linked: kernels/conv_gemm.cu loads it (dlopen, through the
-# rpath) when a CUDA backend starts with SG_CUDA_GEMM_MAX_PIXELS on
-CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart
+# The CUDA runtime is linked statically (it loads the driver itself), and
+# cuDNN and cuBLAS are not linked: kernels/cudnn_api.cu and conv_gemm.cu load
+# them (dlopen) when a CUDA backend starts, so a CUDA build's tools start
+# without them. The links that can start a backend get an rpath to find them.
+CUDA_LIBS  = -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
+CUDA_RPATH = -Wl,-rpath,$(CUDA_HOME)/lib64
 CU_SRC   := $(wildcard kernels/*.cu)
 endif
 # CUDA_ARCH as sm numbers (80 or sm_80): one is -arch=sm_NN (SASS and PTX),
@@ -237,6 +240,7 @@ bin/%: build/tools/%.o $(CLI_OBJ) $(LIBSG)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(CLI_OBJ) $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
 
+bin/sg-train bin/sg-sample build/tests/% build/bench/train-step-bench: LDLIBS += $(CUDA_RPATH)
 build/tests/%: build/tests/%.o $(LIBSG)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
 

@@ -475,8 +475,9 @@ static void apply_switches(sg_cuda *c, sg_backend *be, const sg_cuda_switches *s
 #define SG_CUDA_ARCHS "90"
 #endif
 
-/* The device, its properties (at least the compute capability the build
- * targets), and cuDNN as the build expects it. */
+/* The device and its properties (at least the compute capability the build
+ * targets); cuDNN was loaded and its version checked before
+ * (kernels/cudnn_api.cu). */
 static int open_device(sg_cuda *c)
 {
     if (CU_CHECK(c, cudaSetDevice(c->device))) return -1;
@@ -489,10 +490,6 @@ static int open_device(sg_cuda *c)
                             "compiled for CUDA_ARCH=%s (sm_%d or newer): rebuild with make CUDA_ARCH=%d%d "
                             "(untested; the kernels are tested on sm_90)", prop.name, prop.major, prop.minor,
                             SG_CUDA_ARCHS, SG_CUDA_ARCH_MIN, prop.major, prop.minor);
-    size_t ver = cudnnGetVersion();
-    if (ver / 10000 != CUDNN_MAJOR)
-        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN library version %zu does not match the "
-                            "headers this was built with (%d.%d)", ver, CUDNN_MAJOR, CUDNN_MINOR);
     return 0;
 }
 
@@ -553,7 +550,15 @@ static int probe_device(sg_cuda *c)
 extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
 {
     int prec = 0;
-    if (parse_precision(precision, &prec, err) || check_device(device, err)) return NULL;
+    const char *why;
+    if (parse_precision(precision, &prec, err)) return NULL;
+    /* cuDNN first: a library that is not installed is said as such, GPU or
+     * not, before the driver is started */
+    if (sg_cudnn_load(&why)) {
+        sg_errf(err, "%s", why);
+        return NULL;
+    }
+    if (check_device(device, err)) return NULL;
     sg_backend *be = (sg_backend *)calloc(1, sizeof *be);
     sg_cuda *c = (sg_cuda *)calloc(1, sizeof *c);
     if (!be || !c) {

@@ -21,6 +21,80 @@ extern "C" {
 #include "error.h"
 }
 
+/* cuDNN is loaded (dlopen) when a CUDA backend starts (kernels/cudnn_api.cu),
+ * not linked: a CUDA build's tools then start, and run --device cpu, on a
+ * machine without cuDNN, and --device cuda says in one line what is
+ * missing. Every cuDNN function the backend calls is listed here; the
+ * macros below send each call through the loaded table, so call sites read
+ * as cuDNN's own and DNN_CHECK's messages name the function. A call of one
+ * not listed fails to link (nothing links libcudnn). The emulated build
+ * (tests/emu) binds the table to tests/emu/cudnn_emu.cc. */
+#define SG_CUDNN_FUNCTIONS(X)                                                                              \
+    X(cudnnGetVersion) X(cudnnGetErrorString) X(cudnnGetLastErrorString)                                   \
+    X(cudnnCreate) X(cudnnDestroy) X(cudnnSetStream)                                                       \
+    X(cudnnCreateTensorDescriptor) X(cudnnSetTensor4dDescriptor) X(cudnnDestroyTensorDescriptor)           \
+    X(cudnnCreateFilterDescriptor) X(cudnnSetFilter4dDescriptor) X(cudnnDestroyFilterDescriptor)           \
+    X(cudnnCreateConvolutionDescriptor) X(cudnnSetConvolution2dDescriptor)                                 \
+    X(cudnnSetConvolutionMathType) X(cudnnDestroyConvolutionDescriptor)                                    \
+    X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnGetConvolutionBackwardDataAlgorithm_v7)               \
+    X(cudnnGetConvolutionBackwardFilterAlgorithm_v7) X(cudnnFindConvolutionForwardAlgorithm)               \
+    X(cudnnFindConvolutionBackwardDataAlgorithm) X(cudnnFindConvolutionBackwardFilterAlgorithm)            \
+    X(cudnnGetConvolutionForwardWorkspaceSize) X(cudnnGetConvolutionBackwardDataWorkspaceSize)             \
+    X(cudnnGetConvolutionBackwardFilterWorkspaceSize) X(cudnnConvolutionForward)                           \
+    X(cudnnConvolutionBackwardData) X(cudnnConvolutionBackwardFilter)                                      \
+    X(cudnnBackendCreateDescriptor) X(cudnnBackendDestroyDescriptor) X(cudnnBackendSetAttribute)           \
+    X(cudnnBackendGetAttribute) X(cudnnBackendFinalize) X(cudnnBackendExecute)
+/* the headers' own prototypes: a field cannot disagree with cuDNN's */
+struct sg_cudnn_api {
+#define SG_CUDNN_FIELD(name) decltype(&::name) name;
+    SG_CUDNN_FUNCTIONS(SG_CUDNN_FIELD)
+#undef SG_CUDNN_FIELD
+};
+extern sg_cudnn_api sg_cudnn;
+/* Loads cuDNN, once per process (at every CUDA backend's creation, before
+ * the device is touched). 0, or -1 with *why the reason, one line naming the
+ * library and what to do. */
+int sg_cudnn_load(const char **why);
+
+/* kernels/cudnn_api.cu alone defines SG_CUDNN_NO_REDIRECT: it names the real
+ * functions. */
+#ifndef SG_CUDNN_NO_REDIRECT
+#define cudnnGetVersion (sg_cudnn.cudnnGetVersion)
+#define cudnnGetErrorString (sg_cudnn.cudnnGetErrorString)
+#define cudnnGetLastErrorString (sg_cudnn.cudnnGetLastErrorString)
+#define cudnnCreate (sg_cudnn.cudnnCreate)
+#define cudnnDestroy (sg_cudnn.cudnnDestroy)
+#define cudnnSetStream (sg_cudnn.cudnnSetStream)
+#define cudnnCreateTensorDescriptor (sg_cudnn.cudnnCreateTensorDescriptor)
+#define cudnnSetTensor4dDescriptor (sg_cudnn.cudnnSetTensor4dDescriptor)
+#define cudnnDestroyTensorDescriptor (sg_cudnn.cudnnDestroyTensorDescriptor)
+#define cudnnCreateFilterDescriptor (sg_cudnn.cudnnCreateFilterDescriptor)
+#define cudnnSetFilter4dDescriptor (sg_cudnn.cudnnSetFilter4dDescriptor)
+#define cudnnDestroyFilterDescriptor (sg_cudnn.cudnnDestroyFilterDescriptor)
+#define cudnnCreateConvolutionDescriptor (sg_cudnn.cudnnCreateConvolutionDescriptor)
+#define cudnnSetConvolution2dDescriptor (sg_cudnn.cudnnSetConvolution2dDescriptor)
+#define cudnnSetConvolutionMathType (sg_cudnn.cudnnSetConvolutionMathType)
+#define cudnnDestroyConvolutionDescriptor (sg_cudnn.cudnnDestroyConvolutionDescriptor)
+#define cudnnGetConvolutionForwardAlgorithm_v7 (sg_cudnn.cudnnGetConvolutionForwardAlgorithm_v7)
+#define cudnnGetConvolutionBackwardDataAlgorithm_v7 (sg_cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7)
+#define cudnnGetConvolutionBackwardFilterAlgorithm_v7 (sg_cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7)
+#define cudnnFindConvolutionForwardAlgorithm (sg_cudnn.cudnnFindConvolutionForwardAlgorithm)
+#define cudnnFindConvolutionBackwardDataAlgorithm (sg_cudnn.cudnnFindConvolutionBackwardDataAlgorithm)
+#define cudnnFindConvolutionBackwardFilterAlgorithm (sg_cudnn.cudnnFindConvolutionBackwardFilterAlgorithm)
+#define cudnnGetConvolutionForwardWorkspaceSize (sg_cudnn.cudnnGetConvolutionForwardWorkspaceSize)
+#define cudnnGetConvolutionBackwardDataWorkspaceSize (sg_cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize)
+#define cudnnGetConvolutionBackwardFilterWorkspaceSize (sg_cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize)
+#define cudnnConvolutionForward (sg_cudnn.cudnnConvolutionForward)
+#define cudnnConvolutionBackwardData (sg_cudnn.cudnnConvolutionBackwardData)
+#define cudnnConvolutionBackwardFilter (sg_cudnn.cudnnConvolutionBackwardFilter)
+#define cudnnBackendCreateDescriptor (sg_cudnn.cudnnBackendCreateDescriptor)
+#define cudnnBackendDestroyDescriptor (sg_cudnn.cudnnBackendDestroyDescriptor)
+#define cudnnBackendSetAttribute (sg_cudnn.cudnnBackendSetAttribute)
+#define cudnnBackendGetAttribute (sg_cudnn.cudnnBackendGetAttribute)
+#define cudnnBackendFinalize (sg_cudnn.cudnnBackendFinalize)
+#define cudnnBackendExecute (sg_cudnn.cudnnBackendExecute)
+#endif
+
 /* The convolutions' arithmetic (lib/backend.h). SG_CUDA_BF16: cuDNN runs on
  * bf16 copies of the float operands (kernels/conv_cudnn.cu); every other op
  * and every tensor in memory stays float32. */

@@ -365,6 +365,13 @@ int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rej
  * (SG_CUDA_GEMM_MAX_PIXELS set) or as a default; 0 or -1 with err. *now:
  * the switch afterwards (0 where a default found no cuBLAS). */
 int sg_backend_cuda_test_gemm_open(sg_backend *be, long max_pixels, int asked, long *now, sg_err *err);
+/* For tests of cuDNN's loading (kernels/cudnn_api.cu), which needs no GPU:
+ * loads it as a CUDA backend's creation does; 0, or -1 with err (the
+ * backend's message). *functions: how many functions the table holds (all
+ * bound on success); library: the file they came from; *version: its
+ * cudnnGetVersion(), *header_version: the headers' CUDNN_VERSION. */
+int sg_backend_cuda_test_cudnn_load(char *library, size_t size, int *functions, long *version,
+                                    long *header_version, sg_err *err);
 
 /* The CUDA backend's switches from the environment (A/B timing; sg-train(1)
  * ENVIRONMENT). The backend reads them when it is created, and

@@ -87,6 +87,15 @@ int sg_backend_cuda_test_gemm_open(sg_backend *be, long max_pixels, int asked, l
     *now = 0;
     return sg_errf(err, "this build has no CUDA backend");
 }
+
+int sg_backend_cuda_test_cudnn_load(char *library, size_t size, int *functions, long *version,
+                                    long *header_version, sg_err *err)
+{
+    if (size) library[0] = 0;
+    *functions = 0;
+    *version = *header_version = 0;
+    return sg_errf(err, "this build has no CUDA backend");
+}
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int sg_backend_cuda_stub_unused;

@@ -54,6 +54,19 @@ ROOT="$BATS_TEST_DIRNAME/../.."
     fi
 }
 
+@test "no tool needs CUDA's libraries to start; only sg-train and sg-sample carry a RUNPATH (for dlopen's cuDNN)" {
+    command -v readelf >/dev/null || skip "no readelf"
+    for tool in "$ROOT"/bin/*; do
+        dyn=$(readelf -d "$tool")
+        echo "$tool: $(grep -oE '(NEEDED|RUNPATH|RPATH).*' <<< "$dyn" | tr '\n' ' ')"
+        ! grep -qE 'NEEDED.*(libcudnn|libcudart|libcublas|libcuda\.so)' <<< "$dyn" || false
+        case ${tool##*/} in
+            sg-train|sg-sample) ;;
+            *) ! grep -qE 'RUNPATH|RPATH' <<< "$dyn" || false ;;
+        esac
+    done
+}
+
 @test "the build name of a fresh clone is its commit; another user's checkout (git's 'dubious ownership') keeps it" {
     git -C "$ROOT" rev-parse --show-toplevel >/dev/null 2>&1 || skip "not a git checkout"
     [ "$(id -u)" -eq 0 ] || skip "needs root to give the clone to another user"

@@ -940,6 +940,36 @@ tasks_on_cpu0() {
   [ "$status" -eq 0 ]
 }
 
+@test "a CUDA build where cuDNN is missing: --version and --device cpu run, --device cuda names the library and what to install" {
+  run sg-train -o "$T/probe" --iters 1 "${TINY[@]/cpu/cuda}" "$D/a.lmdb"
+  [[ "$output" != *"this build has no CUDA backend"* ]] || skip "a build without CUDA"
+  # cuDNN is loaded at run time (kernels/cudnn_api.cu); the tool's RUNPATH
+  # would find the real one, so the tests name a library that is not there
+  export SG_TEST_CUDNN_LIBRARY=/nonexistent/libcudnn.so.9
+  run sg-train --version
+  [ "$status" -eq 0 ]
+  sg-train -o "$T/cpu" --iters 1 "${TINY[@]}" "$D/a.lmdb"
+  [ -e "$T/cpu/ckpt/000001-G.safetensors" ]
+  for dev in cuda cuda:0; do
+    run sg-train -o "$T/r" --device $dev --iters 1 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 -q "$D/a.lmdb"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "sg-train: --device $dev: cannot load cuDNN (/nonexistent/libcudnn.so.9): "*"No such file or directory; install cuDNN "*" or use --device cpu" ]]
+    [ ! -e "$T/r" ]
+  done
+  # auto trains on the CPU
+  sg-train -o "$T/auto" --device auto --iters 1 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 -q "$D/a.lmdb"
+  [ -e "$T/auto/ckpt/000001-G.safetensors" ]
+  # and sg-sample the same
+  run sg-sample --version
+  [ "$status" -eq 0 ]
+  run sg-sample --ckpt "$T/cpu" --data "$D/a.lmdb" --count 1 --device cuda -o "$T/x.png"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-sample: --device cuda: cannot load cuDNN (/nonexistent/libcudnn.so.9): "*"; install cuDNN "*" or use --device cpu" ]]
+  sg-sample --ckpt "$T/cpu" --data "$D/a.lmdb" --count 1 --device cpu -o "$T/x.png"
+  [ -s "$T/x.png" ]
+}
+
 @test "CUDA (when a GPU is usable): trains, and a resume is exact on the GPU too" {
   if ! sg-train -q -o "$T/probe" --device cuda --iters 1 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 \
        --sample-every 0 "$D/a.lmdb" 2>/dev/null; then

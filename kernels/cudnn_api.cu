@@ -1,0 +1,105 @@
+/* cuDNN, loaded when a CUDA backend starts (kernels/cuda_backend.cuh,
+ * SG_CUDNN_FUNCTIONS): a CUDA build of sg-train and sg-sample then starts,
+ * and runs --device cpu, where cuDNN is missing (a CPU node, another CUDA
+ * major), instead of dying in the dynamic loader before main. The library
+ * is found as a linked one would be: LD_LIBRARY_PATH, the tool's RUNPATH
+ * ($(CUDA_HOME)/lib64, Makefile), ld.so.cache. One table per process. */
+#define SG_CUDNN_NO_REDIRECT
+#include "cuda_backend.cuh"
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+sg_cudnn_api sg_cudnn;
+static char cudnn_error[768];
+static pthread_once_t cudnn_once = PTHREAD_ONCE_INIT;
+
+#ifndef SG_EMU_CUDA_RUNTIME_H
+/* What to install, for the messages: the NVIDIA repositories' package of
+ * this cuDNN major for this CUDA major */
+static int advice(char *buf, size_t size)
+{
+    return snprintf(buf, size, "install cuDNN %d (libcudnn%d-cuda-%d) or use --device cpu", CUDNN_MAJOR,
+                    CUDNN_MAJOR, CUDART_VERSION / 1000);
+}
+#endif
+
+static void cudnn_load(void)
+{
+#ifdef SG_EMU_CUDA_RUNTIME_H
+#define SG_CUDNN_BIND(name) sg_cudnn.name = &::name;
+    SG_CUDNN_FUNCTIONS(SG_CUDNN_BIND)
+#undef SG_CUDNN_BIND
+#else
+    char name[64], what[160];
+    snprintf(name, sizeof name, "libcudnn.so.%d", CUDNN_MAJOR);     /* the headers' major version */
+    /* the tests' machine without cuDNN (tests/cli/sg-train.bats): the
+     * RUNPATH would find the real one whatever the environment */
+    const char *test = getenv("SG_TEST_CUDNN_LIBRARY");
+    const char *lib = test && *test ? test : name;
+    advice(what, sizeof what);
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(cudnn_error, sizeof cudnn_error, "cannot load cuDNN (%s): %s; %s", lib, e ? e : "not found", what);
+        return;
+    }
+    sg_cudnn_api t;
+    char missing[256] = "";
+    int n_missing = 0;
+    /* every name resolved; the message names the first three missing */
+#define SG_CUDNN_RESOLVE(sym) \
+    if (!(*(void **)&t.sym = dlsym(h, #sym)) && ++n_missing <= 3) \
+        snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", n_missing > 1 ? ", " : "", #sym);
+    SG_CUDNN_FUNCTIONS(SG_CUDNN_RESOLVE)
+#undef SG_CUDNN_RESOLVE
+    if (n_missing) {                /* h stays loaded: harmless */
+        char more[32] = "";
+        if (n_missing > 3) snprintf(more, sizeof more, " and %d more", n_missing - 3);
+        snprintf(cudnn_error, sizeof cudnn_error, "cannot use cuDNN (%s): it has no %s%s; %s", lib, missing, more,
+                 what);
+        return;
+    }
+    size_t ver = t.cudnnGetVersion();
+    if (ver / 10000 != CUDNN_MAJOR) {
+        snprintf(cudnn_error, sizeof cudnn_error, "cuDNN library version %zu (%s) does not match the headers this "
+                 "was built with (%d.%d); %s", ver, lib, CUDNN_MAJOR, CUDNN_MINOR, what);
+        return;
+    }
+    sg_cudnn = t;
+#endif
+}
+
+int sg_cudnn_load(const char **why)
+{
+    pthread_once(&cudnn_once, cudnn_load);
+    *why = cudnn_error;
+    return sg_cudnn.cudnnGetVersion ? 0 : -1;
+}
+
+extern "C" int sg_backend_cuda_test_cudnn_load(char *library, size_t size, int *functions, long *version,
+                                               long *header_version, sg_err *err)
+{
+    const char *why;
+    if (size) library[0] = 0;
+    *functions = 0;
+#define SG_CUDNN_COUNT(sym) ++*functions;
+    SG_CUDNN_FUNCTIONS(SG_CUDNN_COUNT)
+#undef SG_CUDNN_COUNT
+    *version = 0;
+    *header_version = CUDNN_VERSION;
+    if (sg_cudnn_load(&why)) return sg_errf(err, "%s", why);
+    /* every entry, whatever sg_cudnn_load checked */
+    int bound = 0;
+#define SG_CUDNN_BOUND(sym) bound += sg_cudnn.sym != NULL;
+    SG_CUDNN_FUNCTIONS(SG_CUDNN_BOUND)
+#undef SG_CUDNN_BOUND
+    if (bound != *functions) return sg_errf(err, "%d of %d cuDNN functions bound", bound, *functions);
+    *version = (long)sg_cudnn.cudnnGetVersion();
+    Dl_info info;
+    if (size && dladdr((void *)sg_cudnn.cudnnGetVersion, &info) && info.dli_fname)
+        snprintf(library, size, "%s", info.dli_fname);
+    return 0;
+}
