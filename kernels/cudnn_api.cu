@@ -62,6 +62,22 @@ static void cudnn_load(void)
                  what);
         return;
     }
+    /* libcudnn.so.N is a shim that forwards each call to sub-libraries it
+     * loads beside it, and aborts the process where one is missing: load
+     * the ones every run needs first (cnn, which needs ops and graph), from
+     * beside it, else as the tool finds libraries; the shim's own loading
+     * then finds them loaded */
+    char sub[4096], base[32];
+    snprintf(base, sizeof base, "libcudnn_cnn.so.%d", CUDNN_MAJOR);
+    Dl_info info;
+    const char *slash = dladdr((void *)t.cudnnGetVersion, &info) && info.dli_fname ? strrchr(info.dli_fname, '/')
+                                                                                     : NULL;
+    if (slash) snprintf(sub, sizeof sub, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, base);
+    if (!(slash && dlopen(sub, RTLD_NOW | RTLD_LOCAL)) && !dlopen(base, RTLD_NOW | RTLD_LOCAL)) {
+        const char *e = dlerror();
+        snprintf(cudnn_error, sizeof cudnn_error, "cannot load cuDNN (%s): %s; %s", lib, e ? e : base, what);
+        return;
+    }
     size_t ver = t.cudnnGetVersion();
     if (ver / 10000 != CUDNN_MAJOR) {
         snprintf(cudnn_error, sizeof cudnn_error, "cuDNN library version %zu (%s) does not match the headers this "
@@ -98,6 +114,13 @@ extern "C" int sg_backend_cuda_test_cudnn_load(char *library, size_t size, int *
 #undef SG_CUDNN_BOUND
     if (bound != *functions) return sg_errf(err, "%d of %d cuDNN functions bound", bound, *functions);
     *version = (long)sg_cudnn.cudnnGetVersion();
+    /* a descriptor needs no GPU but does need the sub-library behind the
+     * shim (libcudnn_graph, found through the shim's own RUNPATH) */
+    cudnnBackendDescriptor_t d = NULL;
+    cudnnStatus_t st = sg_cudnn.cudnnBackendCreateDescriptor(CUDNN_BACKEND_TENSOR_DESCRIPTOR, &d);
+    if (st != CUDNN_STATUS_SUCCESS)
+        return sg_errf(err, "cudnnBackendCreateDescriptor: %s", sg_cudnn.cudnnGetErrorString(st));
+    sg_cudnn.cudnnBackendDestroyDescriptor(d);
     Dl_info info;
     if (size && dladdr((void *)sg_cudnn.cudnnGetVersion, &info) && info.dli_fname)
         snprintf(library, size, "%s", info.dli_fname);

@@ -368,8 +368,10 @@ int sg_backend_cuda_test_gemm_open(sg_backend *be, long max_pixels, int asked, l
 /* For tests of cuDNN's loading (kernels/cudnn_api.cu), which needs no GPU:
  * loads it as a CUDA backend's creation does; 0, or -1 with err (the
  * backend's message). *functions: how many functions the table holds (all
- * bound on success); library: the file they came from; *version: its
- * cudnnGetVersion(), *header_version: the headers' CUDNN_VERSION. */
+ * bound on success, and a backend descriptor made and freed, which needs
+ * cuDNN's sub-libraries but no GPU); library: the file they came from;
+ * *version: its cudnnGetVersion(), *header_version: the headers'
+ * CUDNN_VERSION. */
 int sg_backend_cuda_test_cudnn_load(char *library, size_t size, int *functions, long *version,
                                     long *header_version, sg_err *err);
 

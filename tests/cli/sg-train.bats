@@ -970,6 +970,35 @@ tasks_on_cpu0() {
   [ -s "$T/x.png" ]
 }
 
+@test "cuDNN hidden for real (a mount namespace): the tools start; a cuDNN shim without its sub-libraries is one line, not an abort" {
+  [ "$(id -u)" -eq 0 ] || skip "needs root (unshare -m)"
+  unshare -m true 2>/dev/null || skip "no mount namespaces here"
+  root="$BATS_TEST_DIRNAME/../.."
+  # where the loader test found cuDNN (it follows the tools' RUNPATH)
+  lib=$("$root/build/tests/test_cudnn_load" | sed -n 's/: [0-9]* functions bound.*//p')
+  [ -n "$lib" ] || skip "no CUDA build, or no cuDNN here"
+  mkdir "$T/empty" "$T/shim"
+  cp "$lib" "$T/shim/"
+  # an empty directory over cuDNN's: the RUNPATH and ld.so.cache find nothing
+  hide() { unshare -m sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' "$T/empty" "$(dirname "$(readlink -f "$lib")")" "$@"; }
+  run hide sg-train --version
+  [ "$status" -eq 0 ]
+  hide sg-train -o "$T/cpu" --iters 1 "${TINY[@]}" "$D/a.lmdb"
+  [ -e "$T/cpu/ckpt/000001-G.safetensors" ]
+  run hide sg-train -o "$T/r" --device cuda --iters 1 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 -q "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --device cuda: cannot load cuDNN (libcudnn.so."*"): libcudnn.so."*": cannot open shared object file: No such file or directory; install cuDNN "*" or use --device cpu" ]]
+  [ ! -e "$T/r" ]
+  # the shim alone: its first call would abort the process ("Invalid handle")
+  run hide env SG_TEST_CUDNN_LIBRARY="$T/shim/${lib##*/}" sg-train -o "$T/r" --device cuda --iters 1 --batch 4 --g-conv-dim 4 \
+    --d-conv-dim 4 --g-repeat 1 -q "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --device cuda: cannot load cuDNN ($T/shim/${lib##*/}): libcudnn_cnn.so."*": cannot open shared object file: No such file or directory; install cuDNN "* ]]
+  [ ! -e "$T/r" ]
+}
+
 @test "CUDA (when a GPU is usable): trains, and a resume is exact on the GPU too" {
   if ! sg-train -q -o "$T/probe" --device cuda --iters 1 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 \
        --sample-every 0 "$D/a.lmdb" 2>/dev/null; then
