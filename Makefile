@@ -155,6 +155,15 @@ build/version-id: $(call stamp_changed,build/version-id,$(BUILD_NAME)) | build/.
 	@$(call stamp_write,$(BUILD_NAME))
 build/lib/version.o: build/version-id
 build/lib/version.o: ALL_CFLAGS += -DSG_VERSION='"$(BUILD_NAME)"'
+# The compiler (its --version line, the program's name left out) and the C
+# flags, hashed (lib/version.h sg_cflags_id): the same commit built otherwise
+# may sum in another order, and a run records the hash. The compiler's line is
+# in build/config-id too (below), so an upgraded compiler rebuilds every object
+# and the hash says what built them all.
+CC_VERSION := $(shell $(CC) --version 2>/dev/null | sed -n '1s/^[^ ]* //p')
+CFLAGS_ID := $(shell printf '%s\n' '$(subst ','\'',$(CC_VERSION))' '$(subst ','\'',$(CPPFLAGS) $(CFLAGS))' | \
+    sha256sum | cut -c1-8)
+build/lib/version.o: ALL_CFLAGS += -DSG_CFLAGS_ID='"$(CFLAGS_ID)"'
 .PHONY: FORCE
 
 # The build's configuration: what changes an object or a link. Every object
@@ -162,7 +171,7 @@ build/lib/version.o: ALL_CFLAGS += -DSG_VERSION='"$(BUILD_NAME)"'
 # so `make CUDA=0` after a CUDA build (or CC=clang, or other CFLAGS) rebuilds
 # and relinks everything the same way, never a mix. A CUDA given on the
 # command line is kept too (build/config.mk, above).
-CONFIG_ID = CUDA=$(CUDA)$(if $(filter 1,$(CUDA)),, ($(CUDA_WHY))); CC=$(CC); CXX=$(CXX); CPPFLAGS=$(CPPFLAGS); CFLAGS=$(CFLAGS); \
+CONFIG_ID = CUDA=$(CUDA)$(if $(filter 1,$(CUDA)),, ($(CUDA_WHY))); CC=$(CC) ($(CC_VERSION)); CXX=$(CXX); CPPFLAGS=$(CPPFLAGS); CFLAGS=$(CFLAGS); \
             CXXFLAGS=$(CXXFLAGS); LDFLAGS=$(LDFLAGS); CUDA_HOME=$(CUDA_HOME)$(if $(filter 1,$(CUDA)),; \
             NVCC=$(NVCC); NVCCFLAGS=$(NVCCFLAGS); CUDA_ARCH=$(CUDA_ARCHS))
 build/config-id: $(call stamp_changed,build/config-id,$(CONFIG_ID))

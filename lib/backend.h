@@ -277,6 +277,18 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
  * that may read the environment (a CUDA runtime's included). Returns 0, or -1
  * with err filled. Idempotent. */
 int sg_backend_cpu_prepare(sg_err *err);
+/* The threads a CPU backend computes with (its --threads, 0 resolved to the
+ * CPUs usable, capped); 0 for any other backend. The count decides how sums
+ * are split, so the last bits of a result. */
+int sg_backend_cpu_threads(const sg_backend *be);
+/* What else decides the CPU backend's last bits on this machine and build,
+ * into out (n bytes): OpenBLAS's version and kernel (picked by CPU, or by
+ * OPENBLAS_CORETYPE), the clones of the hot loops the CPU runs, and a hash of
+ * the compiler and its flags (sg_cflags_id), e.g. "OpenBLAS 0.3.21 Haswell,
+ * x86-64-v3 clones, cflags 1a2b3c4d"; "(version unknown)" for an OpenBLAS
+ * without openblas_get_config. Call after OpenBLAS is loaded
+ * (sg_backend_cpu_prepare, or a CPU backend made). */
+void sg_backend_cpu_numerics(char *out, size_t n);
 /* For tests of the CPU backend's threads: fn runs in place of OpenBLAS's
  * cblas_sgemm (order and transposes as CBLAS's enum values), inside the same
  * limit on calls at once; NULL restores OpenBLAS's. Call while no backend

@@ -12,7 +12,8 @@
  * Determinism: work is split into fixed contiguous ranges per thread and every
  * reduction has one fixed order (per-thread partials summed in thread order,
  * per-plane partials then a serial sum over the batch), so results depend only
- * on the inputs and the thread count.
+ * on the inputs and the thread count (and on what sg_backend_cpu_numerics
+ * names: OpenBLAS's kernel, the clones the CPU runs, the compiler flags).
  *
  * Scratch (im2col columns, gathered gradients, partial weight gradients) is
  * grown to the largest size seen and reused: no allocation per iteration.
@@ -24,6 +25,7 @@
 #endif
 #include "backend.h"
 #include "thread.h"
+#include "version.h"
 #include <cblas.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -48,6 +50,7 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__) && \
     !defined(__AVX2__)
 #define SG_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define SG_HAVE_VECTOR_CLONES 1
 #else
 #define SG_VECTOR_CLONES
 #endif
@@ -255,6 +258,8 @@ static struct {
     int open_failed;              /* blas_open failed (open_err): not tried again */
     sg_err open_err;
     sg_sgemm_fn *test_sgemm;      /* sg_backend_cpu_test_sgemm */
+    char config[160];             /* openblas_get_config() ("OpenBLAS 0.3.21 ... Haswell ..."), or "" */
+    char corename[48];            /* openblas_get_corename() ("Haswell"), or "" */
 } blas = { .mu = PTHREAD_MUTEX_INITIALIZER };   /* written under mu */
 
 /* cblas_sgemm, run while one of the reserved buffers is free, so that no
@@ -328,6 +333,13 @@ static int blas_open(sg_err *err)
     }
     /* already loaded with threads (something else in the process linked it) */
     set_threads(1);
+    /* which kernel sgemm runs (picked by CPU, or OPENBLAS_CORETYPE): it sums
+     * in its own order (sg_backend_cpu_numerics); older OpenBLAS may lack these */
+    char *(*config)(void) = (char *(*)(void))dlsym(lib, "openblas_get_config");
+    char *(*corename)(void) = (char *(*)(void))dlsym(lib, "openblas_get_corename");
+    const char *cf = config ? config() : NULL, *cn = corename ? corename() : NULL;
+    snprintf(blas.config, sizeof blas.config, "%s", cf ? cf : "");
+    snprintf(blas.corename, sizeof blas.corename, "%s", cn ? cn : "");
     blas.gated = blas.memory_alloc && blas.memory_free && sem_init(&blas.slots, 0, 0) == 0;
     return 0;
 }
@@ -343,6 +355,29 @@ int sg_backend_cpu_prepare(sg_err *err)
     }
     pthread_mutex_unlock(&blas.mu);
     return rc;
+}
+
+/* The clones of the hot loops this CPU runs: the resolver picks the
+ * x86-64-v3 ones (AVX2, FMA contracted) where the CPU has it. */
+static const char *clones_run(void)
+{
+#ifdef SG_HAVE_VECTOR_CLONES
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("x86-64-v3") ? "x86-64-v3 clones" : "x86-64 clones";
+#else
+    return "no clones";
+#endif
+}
+
+void sg_backend_cpu_numerics(char *out, size_t n)
+{
+    pthread_mutex_lock(&blas.mu);
+    char ver[48] = "";
+    /* "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": its first two words */
+    if (!strncmp(blas.config, "OpenBLAS ", 9)) sscanf(blas.config + 9, "%47s", ver);
+    snprintf(out, n, "OpenBLAS %s%s%s, %s, cflags %s", ver[0] ? ver : "(version unknown)", blas.corename[0] ? " " : "",
+             blas.corename, clones_run(), sg_cflags_id);
+    pthread_mutex_unlock(&blas.mu);
 }
 
 int sg_backend_cpu_test_sgemm(sg_sgemm_fn *fn)
@@ -1711,6 +1746,11 @@ static const sg_backend_ops cpu_ops = {
     .fence = cpu_fence, .fence_wait = cpu_fence_wait,
     .draw_batch = cpu_draw_batch, .bias_leaky_relu = cpu_bias_leaky_relu,
 };
+
+int sg_backend_cpu_threads(const sg_backend *be)
+{
+    return be && be->ops == &cpu_ops ? ((const cpu_state *)be->impl)->pool.nthreads : 0;
+}
 
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err)
 {

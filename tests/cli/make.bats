@@ -36,6 +36,28 @@ ROOT="$BATS_TEST_DIRNAME/../.."
     rm -rf "$T"
 }
 
+@test "CFLAGS: their hash (in lib/version.o for the run's numerics) changes with them, and the objects are compiled again" {
+  T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+  cp -r "$ROOT/Makefile" "$ROOT/lib" "$ROOT/tools" "$T/"
+  run make -s -C "$T" CUDA=0 build/lib/version.o build/lib/json.o
+  [ "$status" -eq 0 ]
+  a=$(strings "$T/build/lib/version.o" | grep -xE '[0-9a-f]{8}')
+  [[ "$a" =~ ^[0-9a-f]{8}$ ]]
+  # the same flags: nothing compiled
+  run make -C "$T" CUDA=0 build/lib/version.o build/lib/json.o
+  [ "$status" -eq 0 ]
+  [[ "$output" != *" -c lib/"* ]]
+  # other flags: every object again, and another hash
+  run make -C "$T" CUDA=0 CFLAGS="-O1 -g" build/lib/version.o build/lib/json.o
+  [ "$status" -eq 0 ]
+  [[ "$output" == *" -c lib/version.c"* ]]
+  [[ "$output" == *" -c lib/json.c"* ]]
+  b=$(strings "$T/build/lib/version.o" | grep -xE '[0-9a-f]{8}')
+  [[ "$b" =~ ^[0-9a-f]{8}$ ]]
+  [ "$b" != "$a" ]
+  rm -rf "$T"
+}
+
 @test "--version names the build it was made as (build/version-id): VERSION and, in a git checkout, a commit of it" {
     version=$(sed -n 's/^VERSION *:= *//p' "$ROOT/Makefile")
     [ -n "$version" ]
@@ -130,7 +152,7 @@ copy_tree() {
     copy_tree "$T/t"
     run make -s -C "$T/t" -j2 CUDA=0 tools
     [ "$status" -eq 0 ]
-    [[ "$(cat "$T/t/build/config-id")" == "CUDA=0 (built with CUDA=0); CC=cc; "*"; CFLAGS=-O2 -g; "* ]]
+    [[ "$(cat "$T/t/build/config-id")" == "CUDA=0 (built with CUDA=0); CC=cc ("*"); "*"; CFLAGS=-O2 -g; "* ]]
     # the tools say why they have no CUDA backend
     run "$T/t/bin/sg-train" -o "$T/r" --iters 1 --device cuda "$T/none.lmdb"
     [ "$status" -eq 1 ]

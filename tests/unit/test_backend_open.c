@@ -1,8 +1,11 @@
 /* --device and --precision values (lib/backend_open.c): what the tools accept,
  * and that a CUDA device that cannot be had is an error naming it, never a
- * silent fallback to the CPU. */
+ * silent fallback to the CPU; the thread count and numerics a CPU backend
+ * reports (what a run records). */
 #include "backend.h"
 #include "check.h"
+#include "thread.h"
+#include "version.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,5 +70,24 @@ int main(void)
     CHECK(be != NULL, "valid switches (SG_CUDA_LAYOUT=nchw) open the CPU: %s", be ? "" : err.msg);
     sg_backend_destroy(be);
     unsetenv("SG_CUDA_LAYOUT");
+
+    /* What decides the CPU's last bits, as a run records it: the threads
+     * resolved (0: the CPUs usable, not 0), and OpenBLAS's version and
+     * kernel, the clones the CPU runs, the compiler flags' hash */
+    int counts[][2] = {{0, sg_cpus_usable()}, {1, 1}, {3, 3}};
+    for (int k = 0; k < 3; k++) {
+        be = sg_backend_open("cpu", NULL, counts[k][0], note, sizeof note, &err);
+        CHECK(be && sg_backend_cpu_threads(be) == counts[k][1], "--threads %d: %d threads (want %d)", counts[k][0],
+              be ? sg_backend_cpu_threads(be) : -1, counts[k][1]);
+        sg_backend_destroy(be);
+    }
+    CHECK(sg_backend_cpu_threads(NULL) == 0, "no backend: 0 threads");
+    char numerics[192];
+    sg_backend_cpu_numerics(numerics, sizeof numerics);
+    const char *cf = strstr(numerics, ", cflags ");
+    CHECK(!strncmp(numerics, "OpenBLAS ", 9) && cf && strlen(cf) == 9 + 8 && !strcmp(cf + 9, sg_cflags_id) &&
+              (strstr(numerics, ", x86-64-v3 clones, ") || strstr(numerics, ", x86-64 clones, ") ||
+               strstr(numerics, ", no clones, ")),
+          "numerics: '%s'", numerics);
     return check_done();
 }
