@@ -102,8 +102,8 @@ int json_buf_string(sg_buf *b, const char *s, size_t len);
 /* Numbers that round-trip: %.17g for double, %.9g for float; non-finite -> null. */
 int json_buf_double(sg_buf *b, double d);
 int json_buf_float(sg_buf *b, float f);
-/* Writes a whole tree compactly (",", ":", no spaces). For tests only,
- * outside json.c. */
+/* Writes a whole tree compactly (",", ":", no spaces): config.json's
+ * "sessions" entries kept as they were read (lib/trainer.c), and tests. */
 int json_buf_value(sg_buf *b, const json_value *v);
 /* json_buf_cstr to a FILE*: 0, or -1 if writing failed. */
 int json_write_string(FILE *f, const char *s);

@@ -200,6 +200,13 @@ struct sg_trainer {
     int no_retry;                 /* the failed try cannot be undone (a failed sync of history.jsonl
                                      may have lost lines): not tried again */
     int history_dirty;            /* history lines written since history.jsonl's last fsync */
+    /* config.json's "sessions": the earlier starts' entries kept (JSON, joined
+     * by SESSION_SEP), then this start's (write_config) */
+    sg_buf sessions_kept;
+    int n_sessions_kept;
+    sg_train_session session;     /* this start */
+    sg_train_session resumed;     /* the start that trained up to the checkpoint resumed from */
+    int has_resumed;
 };
 
 /* Fence slots of the batch buffers (lib/backend.h: 0..7): FENCE_BUF + k covers
@@ -436,6 +443,11 @@ static void seed_engines(sg_trainer *t)
 }
 
 const char *sg_trainer_note(const sg_trainer *t) { return t->note; }
+const sg_train_session *sg_trainer_session(const sg_trainer *t) { return &t->session; }
+const sg_train_session *sg_trainer_resumed_session(const sg_trainer *t)
+{
+    return t->has_resumed ? &t->resumed : NULL;
+}
 
 /* ---- config.json ---- */
 
@@ -547,6 +559,46 @@ static int read_field(const json_value *obj, const run_field *f, sg_train_option
     return sg_errf(err, "%s: \"%s\": \"%s\": unknown field type", path, sec, f->key);
 }
 
+/* The "training" object of o: its run_fields, the device and precision;
+ * sep between members, colon after keys (", " ": " or compact). */
+static void write_training(sg_buf *b, const sg_train_options *o, const char *sep, const char *colon)
+{
+    sg_buf_putc(b, '{');
+    for (size_t k = 0, n = 0; k < N_RUN_FIELDS; k++) {
+        if (run_fields[k].section != SEC_TRAINING) continue;
+        sg_buf_appendf(b, "%s\"%s\"%s", n++ ? sep : "", run_fields[k].key, colon);
+        write_field(b, &run_fields[k], o);
+    }
+    if (o->device[0]) {
+        sg_buf_appendf(b, "%s\"device\"%s", sep, colon);
+        json_buf_cstr(b, o->device);
+    }
+    if (o->precision[0]) {
+        sg_buf_appendf(b, "%s\"precision\"%s", sep, colon);
+        json_buf_cstr(b, o->precision);
+    }
+    sg_buf_putc(b, '}');
+}
+
+/* config.json's "sessions" entries, one a line, compact: one per start of
+ * the run that trained (sg-train(1)); SESSION_SEP between two. */
+#define SESSION_SEP ",\n    "
+static void write_session(sg_buf *b, const sg_train_session *s)
+{
+    sg_buf_appendf(b, "{\"from\":%lld,\"training\":", (long long)s->from);
+    write_training(b, &s->opt, ",", ":");
+    if (s->threads_used > 0) sg_buf_appendf(b, ",\"threads_used\":%d", s->threads_used);
+    if (s->numerics[0]) {
+        sg_buf_puts(b, ",\"numerics\":");
+        json_buf_cstr(b, s->numerics);
+    }
+    if (s->created_by[0]) {
+        sg_buf_puts(b, ",\"created_by\":");
+        json_buf_cstr(b, s->created_by);
+    }
+    sg_buf_putc(b, '}');
+}
+
 static int write_config(sg_trainer *t, sg_err *err)
 {
     const sg_train_options *o = &t->opt;
@@ -557,21 +609,20 @@ static int write_config(sg_trainer *t, sg_err *err)
                    "\"d_conv_dim\": %d, \"d_repeat\": %d, \"c_dim\": %d, \"cls_dim\": %d, \"n_datasets\": %d},\n",
                    c->image_size, c->g_conv_dim, c->g_repeat, c->d_conv_dim, c->d_repeat,
                    sg_model_c_dim(c), sg_model_cls_dim(c), c->n_datasets);
-    sg_buf_puts(&b, "  \"training\": {");
-    for (size_t k = 0, n = 0; k < N_RUN_FIELDS; k++) {
-        if (run_fields[k].section != SEC_TRAINING) continue;
-        sg_buf_appendf(&b, "%s\"%s\": ", n++ ? ", " : "", run_fields[k].key);
-        write_field(&b, &run_fields[k], o);
+    sg_buf_puts(&b, "  \"training\": ");
+    write_training(&b, o, ", ", ": ");
+    sg_buf_puts(&b, ",\n  \"sessions\": [");
+    int add = t->iter < o->iters;   /* a start that trains nothing leaves no entry */
+    if (t->n_sessions_kept) {
+        sg_buf_puts(&b, "\n    ");
+        sg_buf_append(&b, t->sessions_kept.data, t->sessions_kept.len);
     }
-    if (o->device[0]) {
-        sg_buf_puts(&b, ", \"device\": ");
-        json_buf_cstr(&b, o->device);
+    if (add) {
+        sg_buf_puts(&b, t->n_sessions_kept ? SESSION_SEP : "\n    ");
+        t->session.opt = *o;
+        write_session(&b, &t->session);
     }
-    if (o->precision[0]) {
-        sg_buf_puts(&b, ", \"precision\": ");
-        json_buf_cstr(&b, o->precision);
-    }
-    sg_buf_puts(&b, "},\n");
+    sg_buf_puts(&b, t->n_sessions_kept || add ? "\n  ],\n" : "],\n");
     sg_buf_puts(&b, "  \"datasets\": [");
     for (int ds = 0; ds < t->nd; ds++) {
         const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
@@ -702,6 +753,102 @@ fail:
     sg_run_free_paths(paths, paths ? (int)ds->n : 0);
     json_free(root);
     return -1;
+}
+
+/* ---- config.json's "sessions" ---- */
+
+static size_t field_size(char type)
+{
+    return type == 'l' ? sizeof(int64_t) : type == 'u' ? sizeof(uint64_t) : type == 'd' ? sizeof(double)
+                                                                                         : sizeof(int);
+}
+
+/* s is printable ASCII of fewer than n bytes: what sg-train may show as it is */
+static int printable_fits(const char *s, size_t n)
+{
+    if (!s || strlen(s) >= n) return 0;
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e) return 0;
+    return 1;
+}
+
+/* A "sessions" entry e (or, for a run from before them, {"from": 0} and
+ * the run's "training") into s, for sg-train to compare with the options
+ * now: a value that is missing or invalid reads as now's (no false alarm
+ * for a record edited or cut short), an unknown threads count, numerics or
+ * build (or one not printable ASCII) as 0 or "" (not compared). */
+static void read_session(const json_value *e, const json_value *training, const sg_train_options *now,
+                         sg_train_session *s)
+{
+    memset(s, 0, sizeof *s);
+    const json_value *v = json_get(e, "from");
+    s->from = json_is(v, JSON_NUMBER) && v->is_int && v->i >= 0 ? v->i : 0;
+    s->opt = *now;
+    for (size_t k = 0; k < N_RUN_FIELDS; k++) {
+        const run_field *f = &run_fields[k];
+        sg_train_options tmp = *now;
+        sg_err err;
+        if (f->section != SEC_TRAINING || !json_get(training, f->key) || read_field(training, f, &tmp, "", &err))
+            continue;
+        memcpy((char *)&s->opt + f->off, (const char *)&tmp + f->off, field_size(f->type));
+    }
+    const char *str = json_str(json_get(training, "device"));
+    if (str && (!strcmp(str, "cpu") || !strcmp(str, "cuda"))) snprintf(s->opt.device, sizeof s->opt.device, "%s", str);
+    str = json_str(json_get(training, "precision"));
+    if (str && sg_precision_valid(str)) snprintf(s->opt.precision, sizeof s->opt.precision, "%s", str);
+    v = json_get(e, "threads_used");
+    if (json_is(v, JSON_NUMBER) && v->is_int && v->i >= 1 && v->i <= 1024) s->threads_used = (int)v->i;
+    if (printable_fits(str = json_str(json_get(e, "numerics")), sizeof s->numerics))
+        snprintf(s->numerics, sizeof s->numerics, "%s", str);
+    if (printable_fits(str = json_str(json_get(e, "created_by")), sizeof s->created_by))
+        snprintf(s->created_by, sizeof s->created_by, "%s", str);
+}
+
+/* A resume from iteration t->iter: config.json's "sessions" entries that
+ * trained before it kept (one that started at it or later trained only
+ * iterations the resume drops), the last of them read into t->resumed. A run
+ * from before "sessions" gets one entry from 0 with its "training" (the
+ * options of its last start, all config.json held). */
+static int keep_sessions(sg_trainer *t, sg_err *err)
+{
+    char path[PATH_MAX];
+    json_value *root;
+    if (read_config_json(t->run_dir, &root, NULL, path, sizeof path, err)) return -1;
+    const json_value *all = json_get(root, "sessions"), *last = NULL;
+    int rc = 0;
+    if (all && !json_is(all, JSON_ARRAY)) {
+        rc = sg_errf(err, "%s: \"sessions\": expected an array, found %s (edited by hand? put it back, or remove "
+                     "the key: the record of the run's starts then begins anew)", path, json_type_name(all->type));
+        goto done;
+    }
+    for (size_t k = 0; k < json_len(all); k++) {
+        const json_value *e = json_at(all, k), *from = json_get(e, "from");
+        if (!json_is(e, JSON_OBJECT) || !json_is(from, JSON_NUMBER) || !from->is_int || from->i < 0) {
+            rc = sg_errf(err, "%s: \"sessions\" entry %zu: expected an object with \"from\", an iteration (edited "
+                         "by hand? put it back, or remove the entry)", path, k + 1);
+            goto done;
+        }
+        if (from->i >= t->iter) continue;
+        if (t->n_sessions_kept++) sg_buf_puts(&t->sessions_kept, SESSION_SEP);
+        json_buf_value(&t->sessions_kept, e);
+        last = e;
+    }
+    const json_value *training = json_get(root, "training");
+    if (last) {
+        read_session(last, json_get(last, "training"), &t->opt, &t->resumed);
+        t->has_resumed = 1;
+    } else if (t->iter > 0 && json_is(training, JSON_OBJECT)) {
+        sg_buf_puts(&t->sessions_kept, "{\"from\":0,\"training\":");
+        json_buf_value(&t->sessions_kept, training);
+        sg_buf_putc(&t->sessions_kept, '}');
+        t->n_sessions_kept = 1;
+        read_session(NULL, training, &t->opt, &t->resumed);
+        t->has_resumed = 1;
+    }
+    if (t->sessions_kept.failed) rc = sg_err_oom(err, "out of memory");
+done:
+    json_free(root);
+    return rc;
 }
 
 /* A shard given twice (dup: its two positions; paths as given). Returns -1. */
@@ -1430,8 +1577,9 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
  * engine choices read, config.json written with the options now in force. */
 static int continue_run(sg_trainer *t, sg_err *err)
 {
-    if (load_latest_checkpoint(t, err) || trim_history(t, t->iter, err)) return -1;
+    if (load_latest_checkpoint(t, err) || keep_sessions(t, err) || trim_history(t, t->iter, err)) return -1;
     if (t->cuda) load_engines(t);
+    t->session.from = t->iter;
     return write_config(t, err);
 }
 
@@ -1474,6 +1622,11 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->lock_fd = -1;
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
+    /* this start's "sessions" entry (from: continue_run) */
+    t->session.opt = *opt;
+    t->session.threads_used = sg_backend_cpu_threads(be);
+    if (t->session.threads_used) sg_backend_cpu_numerics(t->session.numerics, sizeof t->session.numerics);
+    snprintf(t->session.created_by, sizeof t->session.created_by, "%s", sg_created_by);
     t->resuming = mode == SG_TRAIN_RESUME;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
     if (!(t->run_dir = strdup(run_dir))) {
@@ -1532,6 +1685,7 @@ void sg_trainer_free(sg_trainer *t)
         t->be->ops->host_free(t->be, b->x); t->be->ops->host_free(t->be, b->c_org);
     }
     if (t->lock_fd >= 0) close(t->lock_fd);
+    sg_buf_free(&t->sessions_kept);
     free(t->run_dir);
     free(t);
 }

@@ -51,6 +51,18 @@ typedef struct {
 
 void sg_train_options_default(sg_train_options *o);
 
+/* One start of a run that trained (config.json's "sessions", sg-train(1)):
+ * where it began, the options in force, and what decided the CPU's last bits
+ * besides the options, so that a run tells what trained each stretch of it. */
+typedef struct {
+    int64_t from;                 /* the iteration it continued from (0: the run's start) */
+    sg_train_options opt;         /* the "training" options, device and precision included */
+    int threads_used;             /* CPU threads it computed with (sg_backend_cpu_threads);
+                                     0: not the CPU, or not recorded */
+    char numerics[192];           /* sg_backend_cpu_numerics; "": not the CPU, or not recorded */
+    char created_by[128];         /* the build ("stargan-c 0.1.0 (git ...)"); "": not recorded */
+} sg_train_session;
+
 /* The learning rate at iteration i (0-based): constant, then a linear decay over
  * the last D = min(decay_iters, iters) iterations: lr * min(1, (iters - i) / D)
  * (so the last iteration uses lr/D; computed in double, rounded to float). */
@@ -143,6 +155,16 @@ int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations
 /* Something the user should know that is not an error (e.g. a resumed CUDA
  * run could not reuse the earlier run's convolution engines), or "". */
 const char *sg_trainer_note(const sg_trainer *t);
+/* This start's "sessions" entry: written to config.json unless a resume has
+ * nothing to train (its iteration at or past --iters). */
+const sg_train_session *sg_trainer_session(const sg_trainer *t);
+/* A resume: the start that trained the iterations up to the checkpoint it
+ * continues from (config.json's last "sessions" entry from before it; for a
+ * run from before "sessions", from 0 with config.json's "training" options,
+ * no threads, numerics or build), for the tool to say what now differs. A
+ * value the entry lacks or holds invalid reads as the options now. NULL: a
+ * new run, or a resume from iteration 0. */
+const sg_train_session *sg_trainer_resumed_session(const sg_trainer *t);
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t); /* -1 if none */
 /* The run directory's path: the one opened, or where it was moved to while
  * training (sg_trainer_run follows a moved run before each sample and

@@ -225,8 +225,10 @@ $(SHARDS)/%.lmdb: $(SPLIT)/attr_%.txt $(SHARDS)/%.args
 # FORCE=1 starts over where anything differs, RESUME=1 resumes anyway
 # (sg-train --resume checks what it can take); a run that matches resumes even
 # with FORCE=1, so that the same command after a Ctrl-C goes on. LOG_EVERY,
-# SAMPLE_EVERY, SAVE_EVERY, KEEP, DEVICE and THREADS change no result: they are
-# not in TRAIN_ARGS and are given at every start and resume.
+# SAMPLE_EVERY, SAVE_EVERY and KEEP change no result; DEVICE and THREADS change
+# only the last bits (on the CPU the thread count decides the order of sums, as
+# the machine's OpenBLAS and CPU do; sg-train --resume says when they differ
+# from the run's). None is in TRAIN_ARGS: they are given at every start and resume.
 # The losses plot needs a logged iteration: a run shorter than LOG_EVERY logs
 # its last one (LOG_EVERY is taken as ITERS then); LOG_EVERY=0 would log none.
 ifeq ($(strip $(LOG_EVERY)),0)

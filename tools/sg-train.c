@@ -475,12 +475,12 @@ static void blame_shards_on_crash(const struct run *run)
  * --iters moves the decay window, so a run decayed to about 0 would go on at
  * nearly the full rate without a word. The schedule itself is the documented
  * one. */
-static void warn_lr_jump(const struct run *run)
+static int warn_lr_jump(const struct run *run)
 {
     const sg_train_options *r = &run->recorded, *o = &run->o;
     int64_t at = sg_trainer_iteration(run->t);
     float from[2], to[2];
-    if (!run->resume || !sg_train_lr_jump(r, o, at, from, to)) return;
+    if (!run->resume || !sg_train_lr_jump(r, o, at, from, to)) return 0;
     /* the options given that changed the schedule */
     char opts[256] = "";
     size_t l = 0;
@@ -506,6 +506,79 @@ static void warn_lr_jump(const struct run *run)
     cli_warn("%s %s: %s at iteration %lld (%s)", opts[0] ? opts + 1 : "the options in force",
              decay_moved ? "moves the learning-rate decay" : "changes the learning rate", rates, (long long)at + 1,
              span);
+    return 1;
+}
+
+/* A number in as few digits as show it exactly, at least %g's 6 (0.9, not
+ * config.json's 0.90000000000000002; 10, not 1e+01). */
+static const char *shortest(char out[32], double v)
+{
+    for (int p = 6; p <= 17; p++) {
+        snprintf(out, 32, "%.*g", p, v);
+        if (strtod(out, NULL) == v) break;
+    }
+    return out;
+}
+
+/* --resume: one line per option in force that changes the results and
+ * differs from what the start that trained up to the checkpoint used (was),
+ * with its value then: config.json's "sessions" keeps both. The learning
+ * rates and --decay-iters only when warn_lr_jump said nothing (lr_said);
+ * --iters, the intervals, --keep and --disk-full-wait change no result
+ * (--iters the schedule, as documented), the device and precision are
+ * check_resumed_device's, the threads warn_other_numerics'. */
+static void warn_changed_options(const struct run *run, const sg_train_session *was, int lr_said)
+{
+    const sg_train_options *o = &run->o, *w = &was->opt;
+    long long at = (long long)sg_trainer_iteration(run->t);
+    char a[32], b[32];
+    struct { const char *name; int now, then; } ints[] = {
+        {"--batch", o->batch, w->batch}, {"--n-critic", o->n_critic, w->n_critic}};
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+        if (ints[k].now != ints[k].then)
+            cli_warn("%s %d (the run used %d up to iteration %lld)", ints[k].name, ints[k].now, ints[k].then, at);
+    if (!lr_said && o->decay_iters != w->decay_iters)
+        cli_warn("--decay-iters %lld (the run used %lld up to iteration %lld)", (long long)o->decay_iters,
+                 (long long)w->decay_iters, at);
+    struct { const char *name; double now, then; int lr; } reals[] = {
+        {"--g-lr", o->g_lr, w->g_lr, 1}, {"--d-lr", o->d_lr, w->d_lr, 1},
+        {"--beta1", o->beta1, w->beta1, 0}, {"--beta2", o->beta2, w->beta2, 0},
+        {"--lambda-cls", o->lambda_cls, w->lambda_cls, 0}, {"--lambda-rec", o->lambda_rec, w->lambda_rec, 0},
+        {"--lambda-gp", o->lambda_gp, w->lambda_gp, 0}};
+    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++)
+        if (reals[k].now != reals[k].then && !(reals[k].lr && lr_said))
+            cli_warn("%s %s (the run used %s up to iteration %lld)", reals[k].name, shortest(a, reals[k].now),
+                     shortest(b, reals[k].then), at);
+    if (o->flip != w->flip)
+        cli_warn("%s (the run used %s up to iteration %lld)", o->flip ? "--flip" : "--no-flip",
+                 w->flip ? "--flip" : "--no-flip", at);
+    if (o->target_random != w->target_random)
+        cli_warn("--target-labels %s (the run used %s up to iteration %lld)", o->target_random ? "random" : "permute",
+                 w->target_random ? "random" : "permute", at);
+}
+
+/* --resume on the CPU: one line when the thread count or what else decides
+ * the last bits (OpenBLAS's kernel, the clones the CPU runs, the compiler
+ * flags: sg_backend_cpu_numerics) differs from what the start that trained
+ * up to the checkpoint recorded; the sums then go in another order. Nothing
+ * for a start that recorded none (another device, a run from before). */
+static void warn_other_numerics(const struct run *run, const sg_train_session *was)
+{
+    const sg_train_session *now = sg_trainer_session(run->t);
+    long long at = (long long)sg_trainer_iteration(run->t);
+    const char *tail = "from here on it does not repeat an uninterrupted run";
+    int threads = was->threads_used && now->threads_used && was->threads_used != now->threads_used;
+    int numerics = was->numerics[0] && now->numerics[0] && strcmp(was->numerics, now->numerics);
+    if (threads && numerics)
+        cli_warn("%d thread%s, %s (the run used %d, %s up to iteration %lld): %s; --threads %d keeps the thread "
+                 "count", now->threads_used, now->threads_used == 1 ? "" : "s", now->numerics, was->threads_used,
+                 was->numerics, at, tail, was->threads_used);
+    else if (threads)
+        cli_warn("%d thread%s (the run used %d up to iteration %lld): %s; --threads %d keeps it", now->threads_used,
+                 now->threads_used == 1 ? "" : "s", was->threads_used, at, tail, was->threads_used);
+    else if (numerics)
+        cli_warn("the CPU computes with %s (the run used %s up to iteration %lld): %s", now->numerics, was->numerics,
+                 at, tail);
 }
 
 /* The run directory set up (new, replaced with --force, or resumed) with
@@ -525,7 +598,12 @@ static void open_trainer(struct run *run)
     }
     if (run->other_device[0]) cli_warn("%s", run->other_device);
     if (sg_trainer_note(run->t)[0]) cli_warn("%s", sg_trainer_note(run->t));
-    warn_lr_jump(run);
+    int lr_said = warn_lr_jump(run);
+    const sg_train_session *was = sg_trainer_resumed_session(run->t);
+    if (was && sg_trainer_iteration(run->t) < run->o.iters) {   /* only if it trains */
+        warn_changed_options(run, was, lr_said);
+        warn_other_numerics(run, was);
+    }
     if (sg_trainer_iteration(run->t) > run->o.iters)
         cli_warn("%s: the run is at iteration %lld, past --iters %lld: nothing to train", run->run_dir,
                  (long long)sg_trainer_iteration(run->t), (long long)run->o.iters);

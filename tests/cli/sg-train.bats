@@ -874,6 +874,138 @@ tasks_on_cpu0() {
   [ "$zero" -eq "$one" ]
 }
 
+# A value of config.json's "sessions" entry $2 (0-based; -1 the last): its
+# own key $3, or its training option of that name.
+session_value() {
+  /usr/bin/python3 - "$1/config.json" "$2" "$3" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))["sessions"][int(sys.argv[2])]
+v = e[sys.argv[3]] if sys.argv[3] in e else e["training"].get(sys.argv[3], "-")
+print(json.dumps(v) if isinstance(v, bool) else v)
+PY
+}
+
+@test "a resume with another thread count says so in one line naming the count the run computed with (config.json's sessions record it); the same count or other intervals say nothing" {
+  args=(--batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --device cpu --sample-every 0 -q)
+  sg-train -o "$T/r" --iters 2 --threads 2 "${args[@]}" "$D/a.lmdb"
+  [ "$(session_value "$T/r" -1 threads_used)" = 2 ]
+  cp -r "$T/r" "$T/same"
+  run sg-train -o "$T/r" --resume --iters 4 --threads 1 -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: 1 thread (the run used 2 up to iteration 2): from here on it does not repeat an uninterrupted run; --threads 2 keeps it" ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  [ "$(session_value "$T/r" 0 threads_used) $(session_value "$T/r" 1 threads_used) $(session_value "$T/r" 1 from)" = "2 1 2" ]
+  # the next resume compares with the count of the start before it
+  run sg-train -o "$T/r" --resume --iters 5 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run sg-train -o "$T/r" --resume --iters 6 --threads 3 -q
+  [ "$output" = "sg-train: 3 threads (the run used 1 up to iteration 5): from here on it does not repeat an uninterrupted run; --threads 1 keeps it" ]
+  # the same count, other intervals, --keep, --disk-full-wait: nothing said
+  run sg-train -o "$T/same" --resume --iters 4 --log-every 1 --save-every 1 --sample-every 1 --keep 2 --disk-full-wait 0 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(session_value "$T/same" 1 save_every) $(session_value "$T/same" 0 save_every)" = "1 10000" ]
+}
+
+@test "--threads 0 records the count it resolved to: a resume under taskset -c 0 (one CPU) says the count changed, --threads N of the run's does not" {
+  command -v taskset > /dev/null || skip "no taskset"
+  args=(--batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --device cpu --sample-every 0 -q)
+  sg-train -o "$T/r" --iters 2 "${args[@]}" "$D/a.lmdb"
+  grep -q '"threads": 0' "$T/r/config.json"   # asked for: the CPUs this process may use
+  n=$(session_value "$T/r" 0 threads_used)
+  [ "$n" -ge 1 ]
+  [ "$n" -ge 2 ] || skip "this process may use one CPU"
+  cp -r "$T/r" "$T/kept"
+  run taskset -c 0 sg-train -o "$T/r" --resume --iters 4 -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: 1 thread (the run used $n up to iteration 2): from here on it does not repeat an uninterrupted run; --threads $n keeps it" ]
+  [ "$(session_value "$T/r" 1 threads_used)" = 1 ]
+  run taskset -c 0 sg-train -o "$T/kept" --resume --iters 4 --threads "$n" -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "a resume on another OpenBLAS kernel says the CPU computes otherwise, naming both; the sessions record each" {
+  args=(--batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads 1 --device cpu --sample-every 0 -q)
+  OPENBLAS_CORETYPE=Nehalem sg-train -o "$T/r" --iters 2 "${args[@]}" "$D/a.lmdb"
+  was=$(session_value "$T/r" 0 numerics)
+  [[ "$was" =~ ^"OpenBLAS "[^\ ]+" Nehalem, x86-64"(-v3)?" clones, cflags "[0-9a-f]{8}$ ]] ||
+    [[ "$was" == *"no clones, cflags "* ]] || skip "OpenBLAS without a kernel per CPU (no DYNAMIC_ARCH): $was"
+  run env OPENBLAS_CORETYPE=Core2 sg-train -o "$T/r" --resume --iters 4 -q
+  [ "$status" -eq 0 ]
+  now=$(session_value "$T/r" 1 numerics)
+  [ "$now" = "${was/Nehalem/Core2}" ]
+  [ "$output" = "sg-train: the CPU computes with $now (the run used $was up to iteration 2): from here on it does not repeat an uninterrupted run" ]
+  # the thread count too: one line for both
+  run env OPENBLAS_CORETYPE=Nehalem sg-train -o "$T/r" --resume --iters 6 --threads 2 -q
+  [ "$output" = "sg-train: 2 threads, $was (the run used 1, $now up to iteration 4): from here on it does not repeat an uninterrupted run; --threads 1 keeps the thread count" ]
+  [ "$(session_value "$T/r" -1 created_by)" = "stargan-c $(sg-train --version | sed 's/^sg-train //')" ]
+}
+
+@test "a resume with options that change the results says each, with the run's value and the iteration it held to; config.json's sessions keep what each stretch used" {
+  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  run sg-train -o "$T/r" --resume --iters 4 --batch 2 --n-critic 3 --g-lr 1.5e-4 --beta1 0.9 --beta2 0.99 \
+    --lambda-cls 2 --lambda-rec 7 --lambda-gp 5 --no-flip --target-labels random --log-every 1 -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: --batch 2 (the run used 4 up to iteration 2)
+sg-train: --n-critic 3 (the run used 5 up to iteration 2)
+sg-train: --g-lr 0.00015 (the run used 0.0001 up to iteration 2)
+sg-train: --beta1 0.9 (the run used 0.5 up to iteration 2)
+sg-train: --beta2 0.99 (the run used 0.999 up to iteration 2)
+sg-train: --lambda-cls 2 (the run used 1 up to iteration 2)
+sg-train: --lambda-rec 7 (the run used 10 up to iteration 2)
+sg-train: --lambda-gp 5 (the run used 10 up to iteration 2)
+sg-train: --no-flip (the run used --flip up to iteration 2)
+sg-train: --target-labels random (the run used permute up to iteration 2)" ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  # the record: both starts, each with its own options; "training" the last's
+  [ "$(session_value "$T/r" 0 from) $(session_value "$T/r" 0 batch) $(session_value "$T/r" 0 lambda_gp) $(session_value "$T/r" 0 flip) $(session_value "$T/r" 0 target_labels)" = "0 4 10 true permute" ]
+  [ "$(session_value "$T/r" 1 from) $(session_value "$T/r" 1 batch) $(session_value "$T/r" 1 lambda_gp) $(session_value "$T/r" 1 flip) $(session_value "$T/r" 1 target_labels)" = "2 2 5 false random" ]
+  grep -q '"training": {.*"batch": 2,.*"lambda_gp": 5,' "$T/r/config.json"
+  # back to the run's values: said again, against the second start's
+  run sg-train -o "$T/r" --resume --iters 5 --batch 4 -q
+  [ "$output" = "sg-train: --batch 4 (the run used 2 up to iteration 4)" ]
+  # a learning rate that jumps: the learning-rate line alone says it
+  run sg-train -o "$T/r" --resume --iters 6 --d-lr 1e-3 -q
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "sg-train: --iters 6 --d-lr 0.001 moves the learning-rate decay: "* ]]
+  [ "$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["sessions"]))' "$T/r/config.json")" = 4 ]
+  # nothing to train: nothing said, no entry
+  run sg-train -o "$T/r" --resume --lambda-gp 1 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["sessions"]))' "$T/r/config.json")" = 4 ]
+}
+
+@test "a run from before config.json had sessions resumes without a false warning, even on another thread count; it gets one entry from 0" {
+  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  /usr/bin/python3 - "$T/r/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+del c["sessions"]
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+  ! grep -q -e sessions -e threads_used -e numerics "$T/r/config.json" || false
+  cp -r "$T/r" "$T/r2"
+  run sg-train -o "$T/r" --resume --iters 4 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run sg-train -o "$T/r2" --resume --iters 4 --threads 2 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(session_value "$T/r2" 0 from) $(session_value "$T/r2" 0 threads_used) $(session_value "$T/r2" 0 batch)" = "0 - 4" ]
+  [ "$(session_value "$T/r2" 1 from) $(session_value "$T/r2" 1 threads_used)" = "2 2" ]
+  # an option changed against such a run: config.json's value, as it was
+  sg-train -o "$T/r3" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  sed -i '/"sessions": \[/,/^  \],$/d' "$T/r3/config.json"
+  ! grep -q sessions "$T/r3/config.json" || false
+  run sg-train -o "$T/r3" --resume --iters 4 --lambda-gp 5 -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: --lambda-gp 5 (the run used 10 up to iteration 2)" ]
+}
+
 @test "lib/ and the tools start threads with sg_thread_start only (it blocks the stop signals in them)" {
   cd "$BATS_TEST_DIRNAME/../.."
   run grep -l 'pthread_create *(' lib/*.c tools/*.c tools/cli/*.c

@@ -2,6 +2,7 @@
  * normalisation, the data order per epoch, the flip draw, the sample rows,
  * config.json round trip, and the loop driven as a library (determinism,
  * save + resume, stop flag). */
+#define _GNU_SOURCE   /* memmem */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +17,9 @@
 #include "fileio.h"
 #include "rng.h"
 #include "shard.h"
+#include "strbuf.h"
 #include "trainer.h"
+#include "version.h"
 
 static char dir[256];
 
@@ -604,6 +607,177 @@ static void test_load_checks_first(sg_backend *be)
     sg_model_free(dst);
 }
 
+/* config.json with every occurrence of from replaced by to (a text edit of
+ * the record, as a user might make one); 1 when one was found. */
+static int edit_config(const char *run, const char *from, const char *to)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/config.json", run);
+    uint8_t *data;
+    size_t len;
+    sg_err err;
+    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return 0;
+    char *out = malloc(len * 2 + strlen(to) * 64 + 1), *o = out;
+    const char *p = (const char *)data, *end = p + len;
+    int found = 0;
+    for (const char *q; (q = memmem(p, (size_t)(end - p), from, strlen(from))); p = q + strlen(from), found = 1) {
+        memcpy(o, p, (size_t)(q - p)); o += q - p;
+        memcpy(o, to, strlen(to)); o += strlen(to);
+    }
+    memcpy(o, p, (size_t)(end - p)); o += end - p;
+    if (found) sg_write_file_atomic(path, out, (size_t)(o - out), &err);
+    free(out);
+    free(data);
+    return found;
+}
+
+/* config.json's "sessions" array (text from its '[' to the matching line
+ * "  ]") replaced by with, or the whole key removed (with NULL). */
+static int replace_sessions(const char *run, const char *with)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/config.json", run);
+    uint8_t *data;
+    size_t len;
+    sg_err err;
+    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return 0;
+    char *text = (char *)data, *b = strstr(text, with ? "[\n    {" : "\n  \"sessions\": ["), *e = b ? strstr(b, "\n  ]") : NULL;
+    int ok = b && e;
+    if (ok) {
+        e += with ? 4 : 5;   /* past "\n  ]", or "\n  ]," (before "\n  \"datasets\"") */
+        sg_buf n = SG_BUF_INIT;
+        sg_buf_append(&n, text, (size_t)(b - text));
+        if (with) sg_buf_puts(&n, with);
+        sg_buf_append(&n, e, len - (size_t)(e - text));
+        ok = sg_write_file_atomic(path, n.data, n.len, &err) == 0;
+        sg_buf_free(&n);
+    }
+    free(data);
+    return ok;
+}
+
+static int count_of(const char *run, const char *what)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/config.json", run);
+    uint8_t *data;
+    size_t len;
+    sg_err err;
+    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return -1;
+    int n = 0;
+    for (const char *p = (const char *)data; (p = memmem(p, len - (size_t)(p - (const char *)data), what, strlen(what)));
+         p++)
+        n++;
+    free(data);
+    return n;
+}
+
+/* config.json's "sessions": one entry per start that trains, with the
+ * threads and numerics of the CPU backend; a resume reads the start that
+ * trained up to its checkpoint, values it lacks or holds invalid as the
+ * options now; a run from before sessions (none in config.json) gets one
+ * from 0 with its "training", nothing else; a "sessions" that is no array
+ * is an error naming it. */
+static void test_sessions(sg_backend *be)
+{
+    char a[600], run[600];
+    snprintf(a, sizeof a, "%s/ses_a.lmdb", dir);
+    snprintf(run, sizeof run, "%s/ses_run", dir);
+    make_shard(a, 7, 8, 3, 0, 1);
+    const char *shards[1] = {a};
+    sg_err err = {{0}};
+
+    char numerics[192];
+    sg_backend_cpu_numerics(numerics, sizeof numerics);
+
+    sg_train_options o = tiny_options();
+    o.iters = 4;
+    o.sample_every = 0;
+    sg_trainer *t = NULL;
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    if (!t) return;
+    const sg_train_session *s = sg_trainer_session(t);
+    CHECK(s->from == 0 && s->threads_used == 1 && !strcmp(s->numerics, numerics) &&
+          !strcmp(s->created_by, sg_created_by) && !sg_trainer_resumed_session(t), "a new run's session");
+    CHECK(sg_trainer_run(t, NULL, NULL, NULL, &err) == 0, "run: %s", err.msg);
+    sg_trainer_free(t);
+    CHECK(count_of(run, "{\"from\":") == 1 && count_of(run, "\"threads_used\":1,\"numerics\":") == 1, "one entry");
+
+    /* resumed with another lambda: the first start's read back, a second entry */
+    o.iters = 6;
+    o.lambda_gp = 5;
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    if (!t) return;
+    const sg_train_session *w = sg_trainer_resumed_session(t);
+    CHECK(w && w->from == 0 && w->opt.lambda_gp == 7.5 && w->opt.iters == 4 && w->opt.g_lr == 3e-4 &&
+          w->threads_used == 1 && !strcmp(w->numerics, numerics) && !strcmp(w->created_by, sg_created_by),
+          "the resumed start");
+    CHECK(sg_trainer_session(t)->from == 4 && sg_trainer_session(t)->opt.lambda_gp == 5, "this start");
+    CHECK(sg_trainer_run(t, NULL, NULL, NULL, &err) == 0, "run: %s", err.msg);
+    sg_trainer_free(t);
+    CHECK(count_of(run, "{\"from\":") == 2 && count_of(run, "{\"from\":4,") == 1 &&
+          count_of(run, "\"lambda_gp\":7.5,") == 1 && count_of(run, "\"lambda_gp\":5,") == 1, "two entries");
+
+    /* nothing to train: no entry, config.json as it was */
+    char cfg[700];
+    snprintf(cfg, sizeof cfg, "%s/config.json", run);
+    uint8_t *before, *after;
+    size_t before_len, after_len;
+    CHECK(sg_read_file(cfg, 1 << 20, &before, &before_len, &err) == 0, "read: %s", err.msg);
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    sg_trainer_free(t);
+    CHECK(sg_read_file(cfg, 1 << 20, &after, &after_len, &err) == 0, "read: %s", err.msg);
+    CHECK(before_len == after_len && !memcmp(before, after, before_len), "a resume with nothing to train changed config.json");
+    free(before);
+    free(after);
+
+    /* the record edited: values that do not read are the options now's, not compared */
+    CHECK(edit_config(run, "\"lambda_gp\":5,", "\"lambda_gp\":\"x\",") &&
+          edit_config(run, "{\"from\":4,\"training\":{\"iters\":6,", "{\"from\":4,\"training\":{\"iters\":-1,") &&
+          edit_config(run, "\"threads_used\":1,\"numerics\":\"OpenBLAS", "\"threads_used\":0.5,\"numerics\":\"\\u001bOpenBLAS"),
+          "edits");
+    o.iters = 8;
+    o.lambda_gp = 3;
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    if (!t) return;
+    w = sg_trainer_resumed_session(t);
+    CHECK(w && w->from == 4 && w->opt.lambda_gp == 3 && w->opt.iters == 8 && w->opt.batch == 3 &&
+          w->threads_used == 0 && !w->numerics[0], "an edited entry: lambda_gp %g, iters %lld, threads %d, numerics '%s'",
+          w ? w->opt.lambda_gp : 0, w ? (long long)w->opt.iters : 0, w ? w->threads_used : -1, w ? w->numerics : "");
+    sg_trainer_free(t);   /* not run: the entries stay as they were but for this start's */
+    CHECK(count_of(run, "{\"from\":") == 3 && count_of(run, "\"lambda_gp\":\"x\"") == 1, "the edited entry kept as it was");
+
+    /* a resume from an earlier checkpoint drops the starts from it on */
+    char latest[700];
+    snprintf(latest, sizeof latest, "%s/latest", run);
+    CHECK(sg_write_file_atomic(latest, "000004\n", 7, &err) == 0, "latest: %s", err.msg);
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    if (!t) return;
+    w = sg_trainer_resumed_session(t);
+    CHECK(sg_trainer_iteration(t) == 4 && w && w->from == 0 && w->opt.lambda_gp == 7.5, "resumed from 4");
+    sg_trainer_free(t);
+    CHECK(count_of(run, "{\"from\":") == 2 && count_of(run, "{\"from\":4,") == 1 &&
+          count_of(run, "\"lambda_gp\":\"x\"") == 0, "the starts from 4 on dropped");
+
+    /* a run from before sessions: one entry from 0 with its "training" */
+    CHECK(replace_sessions(run, NULL) && count_of(run, "sessions") == 0, "sessions removed");
+    o.lambda_gp = 2;
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    if (!t) return;
+    w = sg_trainer_resumed_session(t);
+    CHECK(w && w->from == 0 && w->opt.lambda_gp == 3 && w->threads_used == 0 && !w->numerics[0] &&
+          !w->created_by[0], "a run from before sessions");
+    sg_trainer_free(t);
+    CHECK(count_of(run, "{\"from\":") == 2 && count_of(run, "\"threads_used\"") == 1 &&
+          count_of(run, "{\"from\":0,\"training\":{\"iters\":8,") == 1, "its entry from 0");
+
+    /* "sessions" that is no array: an error naming it, nothing changed */
+    CHECK(replace_sessions(run, "3"), "sessions replaced");
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == -1 &&
+          strstr(err.msg, "config.json: \"sessions\": expected an array, found number"), "sessions 3: %s", err.msg);
+    CHECK(count_of(run, "\"sessions\": 3,") == 1, "config.json unchanged");
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_trainer.%ld", (long)getpid());
@@ -623,6 +797,7 @@ int main(void)
     test_loss_reads(be);
     test_load_checks_first(be);
     test_copied_shard(be);
+    test_sessions(be);
     sg_backend_destroy(be);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
