@@ -94,3 +94,47 @@ check_durable() {
   # latest names a checkpoint only once all of its files are durable
   [ "$r" -gt "$last" ] || { echo "latest renamed at trace line $r, before the checkpoint was durable (line $last)"; false; }
 }
+
+# check_shard_durable TRACE PATH: the shard directory PATH (absolute,
+# physical) was written as PATH.tmp-PID, whose data.mdb was fsync'ed or
+# fdatasync'ed (the environment is opened MDB_NOSYNC: this is its only flush)
+# and then the directory itself, renamed to PATH, then PATH's parent
+# fsync'ed, in this order.
+check_shard_durable() {
+  awk -v path="$2" '
+    BEGIN { dir = path; sub(/\/[^\/]*$/, "", dir) }
+    {
+      line = $0
+      sub(/^[0-9]+ +/, "", line)
+      if (line ~ /^f(data)?sync\([0-9]+</) {
+        p = substr(line, index(line, "<") + 1)
+        p = substr(p, 1, index(p, ">") - 1)
+        if (!ren && index(p, path ".tmp-") == 1 && p ~ /\.tmp-[0-9]+\/data\.mdb$/) { data = NR; tmp = p; sub(/\/data\.mdb$/, "", tmp) }
+        if (!ren && data && p == tmp) tmpsynced = NR
+        if (ren && !dirsynced && p == dir) dirsynced = NR
+      } else if (line ~ /^rename(at|at2)?\(/ && !ren) {
+        n = split(line, q, "\"")
+        if (n >= 5 && q[4] == path && q[2] ~ /\.tmp-[0-9]+$/) { ren = NR; renamed = q[2] }
+      }
+    }
+    END {
+      if (data && tmpsynced && ren && dirsynced && data < tmpsynced && tmpsynced < ren && ren < dirsynced && tmp == renamed)
+        exit 0
+      printf "%s: sync of data.mdb at trace line %d (%s), of its directory at %d, rename at %d (%s), fsync of %s after it at %d\n",
+             path, data, tmp, tmpsynced, ren, renamed, dir, dirsynced
+      exit 1
+    }' "$1" || { echo "--- trace:"; cat "$1"; return 1; }
+}
+
+@test "celeb-pack: the shard's data.mdb is flushed, its temporary directory fsync'ed, renamed, then the parent fsync'ed (new and --force)" {
+  command -v celeb-synth >/dev/null && command -v celeb-pack >/dev/null || skip "celeb-synth/celeb-pack not built"
+  celeb-synth -q -n 8 -o "$T/syn"
+  local args=(-q -a "$T/syn/list_attr_celeba.txt" -i "$T/syn/img_align_celeba" -s Black_Hair,Male -S 16 -o "$TP/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=fsync,fdatasync,rename,renameat,renameat2 celeb-pack "${args[@]}"
+  [ -s "$T/a.lmdb/data.mdb" ]
+  check_shard_durable "$T/trace" "$TP/a.lmdb"
+  # replacing a shard: the same order
+  strace -f -qq -y -o "$T/trace" -e trace=fsync,fdatasync,rename,renameat,renameat2 celeb-pack --force "${args[@]}"
+  check_shard_durable "$T/trace" "$TP/a.lmdb"
+  [ "$(ls "$T")" = "$(printf 'a.lmdb\nsyn\ntrace')" ]
+}

@@ -137,6 +137,11 @@ static void test_bad(void)
     BAD("abc\nA B\n", "t.txt line 1: expected the number of rows, found 'abc'");
     BAD("3 4\nA B\n", "t.txt line 1: expected the number of rows");
     BAD("-3\nA B\n", "t.txt line 1: expected the number of rows");
+    /* a count past 64 bits is no count (2^64 + 1 would wrap to 1 and pass with one row) */
+    BAD("18446744073709551617\nA B\nx.jpg 1 -1\n",
+        "t.txt line 1: expected the number of rows, found '18446744073709551617'");
+    BAD("99999999999999999999\nA B\nx.jpg 1 -1\n",
+        "t.txt line 1: expected the number of rows, found '99999999999999999999'");
     BAD("\nA B\n", "t.txt line 1: expected the number of rows, found an empty line");
     BAD("1\n", "t.txt line 2: missing the line of attribute names");
     BAD("1\n000001.jpg -1 1\n", "t.txt line 2: expected attribute names, found a data row");

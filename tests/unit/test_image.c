@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <jpeglib.h>
+#include <zlib.h>
 
 #define GOLDEN "tests/golden/resize/"
 
@@ -801,6 +802,58 @@ static void test_exif_orientation(void)
     free(png);
 }
 
+/* Appends a PNG chunk (length, type, data, CRC) at png + *at. */
+static void png_chunk(uint8_t *png, size_t *at, const char *type, const uint8_t *data, uint32_t n)
+{
+    uint8_t *c = png + *at;
+    c[0] = (uint8_t)(n >> 24); c[1] = (uint8_t)(n >> 16); c[2] = (uint8_t)(n >> 8); c[3] = (uint8_t)n;
+    memcpy(c + 4, type, 4);
+    if (n) memcpy(c + 8, data, n);
+    uint32_t crc = sg_crc32(0, c + 4, (size_t)n + 4);
+    c[8 + n] = (uint8_t)(crc >> 24); c[9 + n] = (uint8_t)(crc >> 16); c[10 + n] = (uint8_t)(crc >> 8);
+    c[11 + n] = (uint8_t)crc;
+    *at += 12 + (size_t)n;
+}
+
+/* A 16-bit grey PNG decodes as Pillow's convert("RGB") gives it (Pillow
+ * opens it as mode "I", whose conversion clips at 255; checked with Pillow
+ * 9.4), not by the high byte as the other 16-bit types: 6x2, the values
+ * {0, 100, 255, 256, 1000, 65535} and the same reversed. */
+static void test_grey16_png(void)
+{
+    static const uint16_t v[6] = {0, 100, 255, 256, 1000, 65535};
+    static const uint8_t want[6] = {0, 100, 255, 255, 255, 255};
+    enum { W = 6, H = 2 };
+    uint8_t raw[H * (1 + 2 * W)], z[256], png[512], ihdr[13] = {0, 0, 0, W, 0, 0, 0, H, 16, 0, 0, 0, 0};
+    for (int y = 0; y < H; y++) {
+        raw[y * (1 + 2 * W)] = 0;   /* filter: none */
+        for (int x = 0; x < W; x++) {
+            uint16_t g = v[y ? W - 1 - x : x];
+            raw[y * (1 + 2 * W) + 1 + 2 * x] = (uint8_t)(g >> 8);
+            raw[y * (1 + 2 * W) + 2 + 2 * x] = (uint8_t)g;
+        }
+    }
+    uLongf zlen = sizeof z;
+    if (compress(z, &zlen, raw, sizeof raw) != Z_OK) { CHECK(0, "zlib compress"); return; }
+    size_t n = 8;
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    png_chunk(png, &n, "IHDR", ihdr, sizeof ihdr);
+    png_chunk(png, &n, "IDAT", z, (uint32_t)zlen);
+    png_chunk(png, &n, "IEND", NULL, 0);
+    sg_image img;
+    sg_err err;
+    if (sg_image_decode(png, n, &img, &err)) { CHECK(0, "16-bit grey PNG: %s", err.msg); return; }
+    CHECK(img.width == W && img.height == H, "16-bit grey PNG: %dx%d", img.width, img.height);
+    if (img.width == W && img.height == H) {
+        uint8_t exp[W * H * 3];
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                for (int c = 0; c < 3; c++) exp[(y * W + x) * 3 + c] = want[y ? W - 1 - x : x];
+        check_pixels("16-bit grey PNG (clipped at 255, as Pillow)", img.rgb, exp, W, H);
+    }
+    sg_image_free(&img);
+}
+
 int main(void)
 {
     test_crop_offsets();
@@ -814,5 +867,6 @@ int main(void)
     test_encode_roundtrip();
     test_image_comment();
     test_exif_orientation();
+    test_grey16_png();
     return check_done();
 }

@@ -1442,8 +1442,36 @@ static void test_shard(void)
             }
         }
         for (int i = 33; i < 64; i++) b_set(&rec[i], base.p, base.n);
+        /* PNG records of another size than the shard's, CRC right: smaller
+         * (a copy of the shard's size would read past the decoded image,
+         * which AddressSanitizer reports) and larger */
+        static const int wrong[2][2] = {{SW - 1, SH}, {2 * SW, 2 * SH}};
+        for (int k = 0; encs[e] == SG_PIXELS_PNG && k < 2; k++) {
+            uint8_t big[4 * SW * SH * 3], *enc_w = NULL;
+            size_t len_w = 0;
+            for (size_t j = 0; j < sizeof big; j++) big[j] = (uint8_t)(j * 5);
+            if (sg_png_encode(big, wrong[k][0], wrong[k][1], &enc_w, &len_w, &err)) { CHECK(0, "%s", err.msg); continue; }
+            record_value(&rec[33 + k], oh, 5, "000001.jpg", SG_PIXELS_PNG, enc_w, len_w);
+            fix_crc(&rec[33 + k]);
+            free(enc_w);
+        }
         t.current = 100;
-        if (lmdb_shard(lm, &m, rec, 64) == 0) check_shard(&t, lm);
+        if (lmdb_shard(lm, &m, rec, 64) == 0) {
+            check_shard(&t, lm);
+            sg_shard *s;
+            if (encs[e] == SG_PIXELS_PNG && sg_shard_open(&s, lm, &err) == 0) {
+                for (int k = 0; k < 2; k++) {
+                    char want[700];
+                    snprintf(want, sizeof want, "%s: record %d: image is %dx%d, the shard says %dx%d", lm, 33 + k,
+                             wrong[k][0], wrong[k][1], SW, SH);
+                    err.msg[0] = 0;
+                    int rc = sg_shard_read(s, (uint64_t)(33 + k), px, NULL, NULL, 0, &err);
+                    CHECK(rc == -1 && !strcmp(err.msg, want), "a %dx%d PNG record in a %dx%d shard: rc %d, '%s'",
+                          wrong[k][0], wrong[k][1], SW, SH, rc, err.msg);
+                }
+                sg_shard_close(s);
+            }
+        }
         tally_end(&t);
         b_free(&m);
         b_free(&base);

@@ -479,6 +479,54 @@ static void test_one_hot_writer(void)
     sg_shard_writer_abort(wr);
 }
 
+/* A PNG record whose image is not the shard's size (the writer checks only
+ * RAW records' sizes, so the public API can store one): the reader refuses it
+ * by its size. Smaller, copying the shard's size would read past the decoded
+ * image; larger, it would give the wrong pixels without a word. */
+static void test_png_wrong_size(void)
+{
+    char path[256];
+    sg_err err;
+    snprintf(path, sizeof path, "%s/png-size.lmdb", test_tmpdir);
+    sg_shard_meta m = make_meta(16, 16, SG_PIXELS_PNG, SG_LABELS_MULTI_HOT, 5);
+    sg_shard_writer *wr;
+    CHECK(sg_shard_writer_open(&wr, path, &m, 0, 3, &err) == 0, "%s", err.msg);
+    if (!wr) return;
+    static const int sides[3] = {8, 20, 16};
+    uint8_t px[20 * 20 * 3], labels[5] = {1, 0, 0, 1, 0};
+    for (int k = 0; k < 3; k++) {
+        uint8_t *png = NULL;
+        size_t len = 0;
+        char name[32];
+        fill_pixels(px, sides[k], sides[k], (uint64_t)k);
+        snprintf(name, sizeof name, "side%d.jpg", sides[k]);
+        int rc = sg_png_encode(px, sides[k], sides[k], &png, &len, &err);
+        if (!rc) rc = sg_shard_writer_append(wr, labels, name, png, len, &err);
+        free(png);
+        CHECK(rc == 0, "append a %dx%d PNG: %s", sides[k], sides[k], err.msg);
+        if (rc) { sg_shard_writer_abort(wr); return; }
+    }
+    sg_err note;
+    CHECK(sg_shard_writer_commit(wr, &note, &err) == 0, "commit %s: %s", path, err.msg);
+    sg_shard *s;
+    if (sg_shard_open(&s, path, &err)) { CHECK(0, "open %s: %s", path, err.msg); return; }
+    uint8_t *out = malloc(16 * 16 * 3);
+    float lab[5];
+    char want[400];
+    for (int k = 0; k < 2; k++) {
+        err.msg[0] = 0;
+        int rc = sg_shard_read(s, (uint64_t)k, out, lab, NULL, 0, &err);
+        snprintf(want, sizeof want, "%s: record %d: image is %dx%d, the shard says 16x16", path, k, sides[k], sides[k]);
+        CHECK(rc == -1 && !strcmp(err.msg, want), "a %dx%d PNG in a 16x16 shard: rc %d, '%s' (want '%s')", sides[k],
+              sides[k], rc, err.msg, want);
+    }
+    fill_pixels(px, 16, 16, 2);
+    CHECK(sg_shard_read(s, 2, out, lab, NULL, 0, &err) == 0 && !memcmp(out, px, 16 * 16 * 3),
+          "the 16x16 record after them: %s", err.msg);
+    free(out);
+    sg_shard_close(s);
+}
+
 /* Opens the shard at path for writing with LMDB directly (as a foreign or
  * buggy writer would), NULL env on failure. */
 static int raw_begin(const char *path, MDB_env **env, MDB_txn **txn, MDB_dbi *dbi)
@@ -671,6 +719,7 @@ int main(void)
     test_force();
     test_append_messages();
     test_one_hot_writer();
+    test_png_wrong_size();
     test_reader_consistency();
     test_growth();
     test_threads();
