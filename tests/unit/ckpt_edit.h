@@ -1,5 +1,5 @@
 /* Damaging checkpoint files the way a disk or a careless copy would, for the
- * checkpoint tests: a flipped data byte, a metadata value overwritten in place
+ * checkpoint tests: a flipped or set data byte, a metadata value overwritten in place
  * (same length), a metadata key renamed (then read as absent), a file copied. */
 #ifndef SG_CKPT_EDIT_H
 #define SG_CKPT_EDIT_H
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* File offset of a safetensors file's data buffer: 8 + the header's length. */
 static inline long ckpt_edit_data_start(const char *path)
@@ -69,6 +70,39 @@ static inline void ckpt_edit_meta(const char *path, const char *key, const char 
     }
     fclose(f);
     free(h);
+}
+
+/* Sets the data buffer's byte at off to value, and the file's own data_crc32
+ * key (when it has one) to the new data's CRC-32: a crafted value that the
+ * CRC does not catch, for the checks behind it. */
+static inline void ckpt_edit_set_data(const char *path, long off, unsigned char value)
+{
+    long start = ckpt_edit_data_start(path);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL, "open %s", path);
+    if (!f) return;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f) - start;
+    unsigned char *data = n > off ? malloc((size_t)n) : NULL;
+    fseek(f, start, SEEK_SET);
+    int ok = data && fread(data, 1, (size_t)n, f) == (size_t)n;
+    CHECK(ok, "%s: no data byte %ld", path, off);
+    if (ok) {
+        data[off] = value;
+        fseek(f, start + off, SEEK_SET);
+        fputc(value, f);
+    }
+    fclose(f);
+    if (ok) {
+        long len;
+        char *h = ckpt_edit_header(path, &len, &f);
+        int has = h && strstr(h + 8, "\"data_crc32\":\"") != NULL;
+        if (h) { fclose(f); free(h); }
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08lx", crc32(0L, data, (uInt)n));
+        if (has) ckpt_edit_meta(path, "data_crc32", crc);
+    }
+    free(data);
 }
 
 /* Renames metadata key (its last character becomes 'X'): the file then reads

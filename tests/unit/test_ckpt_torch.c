@@ -12,8 +12,10 @@
 #include "backend.h"
 #include "check.h"
 #include "checkpoint.h"
+#include "ckpt_edit.h"
 #include "model.h"
 #include "rng.h"
+#include "safetensors.h"
 
 static char dir[256];
 
@@ -159,6 +161,55 @@ int main(void)
           strstr(err.msg, "000004-D.safetensors: metadata net \"D\": this file holds D's weights, not the optimizer state"),
           "D file as state: %s", err.msg);
 
+    /* G's tensors and metadata and one more tensor: another model's file, refused
+     * by name (without the data_crc32 key, which the new data would not match:
+     * the tensor check is the one that must catch it) */
+    {
+        sg_st_file *gf = NULL;
+        char extra[600];
+        snprintf(extra, sizeof extra, "%s/extra-G.safetensors", dir);
+        if (sg_st_open(&gf, g, &err)) {
+            CHECK(0, "open %s: %s", g, err.msg);
+        } else {
+            size_t nt = gf->n_tensors, nm = 0;
+            sg_st_spec *specs = calloc(nt + 1, sizeof *specs);
+            void **bufs = calloc(nt, sizeof *bufs);
+            const char **keys = calloc(gf->n_meta, sizeof *keys), **values = calloc(gf->n_meta, sizeof *values);
+            int ok = specs && bufs && keys && values;
+            for (size_t k = 0; ok && k < nt; k++) {
+                const sg_st_tensor *t = &gf->tensors[k];
+                specs[k].name = t->name;
+                specs[k].dtype = t->dtype;
+                specs[k].ndim = t->ndim;
+                memcpy(specs[k].shape, t->shape, sizeof t->shape);
+                ok = (bufs[k] = malloc(t->end - t->begin + 1)) && !sg_st_read(gf, k, bufs[k], t->end - t->begin, &err);
+                specs[k].data = bufs[k];
+            }
+            static const float w99[2] = {0.5f, -0.5f};
+            if (ok) specs[nt] = (sg_st_spec){"main.99.weight", SG_ST_F32, 1, {2}, w99};
+            for (size_t k = 0; ok && k < gf->n_meta; k++)
+                if (strcmp(gf->meta_keys[k], "data_crc32")) { keys[nm] = gf->meta_keys[k]; values[nm++] = gf->meta_values[k]; }
+            CHECK(ok && sg_st_write(extra, specs, nt + 1, keys, values, nm, &err) == 0, "write %s: %s", extra, err.msg);
+            for (size_t k = 0; bufs && k < nt; k++) free(bufs[k]);
+            free(specs); free(bufs); free(keys); free(values);
+            sg_st_close(gf);
+            const char *want = "extra-G.safetensors: unexpected tensor main.99.weight (a checkpoint of another model?)";
+            CHECK(sg_ckpt_read_net(b, SG_NET_G, extra, &err) == -1 && strstr(err.msg, want), "an extra tensor: %s",
+                  err.msg);
+            CHECK(sg_ckpt_read_generator(b, extra, NULL, &err) == -1 && strstr(err.msg, want),
+                  "an extra tensor (generator): %s", err.msg);
+            sg_ckpt_info ei;
+            if (sg_ckpt_read_info(extra, &ei, &err) == 0) {
+                CHECK(sg_ckpt_check_generator_tensors(extra, &ei, &err) == -1 && strstr(err.msg, want),
+                      "an extra tensor (checked for sg-sample): %s", err.msg);
+                sg_ckpt_info_free(&ei);
+            } else {
+                CHECK(0, "read_info %s: %s", extra, err.msg);
+            }
+            CHECK(same_state(a, b, 1), "a refused G file changed the model");
+        }
+    }
+
     /* Corrupt and truncated files: the load fails and the model keeps its state. */
     snprintf(bad, sizeof bad, "%s/bad", dir);
     mkdir(bad, 0755);
@@ -193,6 +244,36 @@ int main(void)
     copy_file(d, d8);
     copy_file(s, s8);
     CHECK(sg_ckpt_load(fresh, bad, 8, NULL, &err) == -1 && strstr(err.msg, "metadata step 4, expected 8"), "step mismatch: %s", err.msg);
+    /* ... with every file's metadata step made 8 too (the data CRCs do not
+     * cover metadata): the state's own iteration counter still says 4 */
+    ckpt_edit_meta(g8, "step", "8");
+    ckpt_edit_meta(d8, "step", "8");
+    ckpt_edit_meta(s8, "step", "8");
+    CHECK(sg_ckpt_load(fresh, bad, 8, NULL, &err) == -1 && strstr(err.msg, s8) &&
+          strstr(err.msg, "iteration 4, expected 8"), "iteration counter 4 under metadata step 8: %s", err.msg);
+    CHECK(same_state(fresh, fresh2, 1), "a failed load changed the model");
+    /* A negative G.step (Adam's t: its bias correction 1 - beta^t would turn
+     * negative), the state's own CRC made right */
+    {
+        sg_st_file *sf = NULL;
+        long at = -1;
+        if (sg_st_open(&sf, bs, &err) == 0) {
+            long i = sg_st_find(sf, "G.step");
+            if (i >= 0 && sf->tensors[i].end - sf->tensors[i].begin == 8) at = (long)sf->tensors[i].begin + 7;
+            sg_st_close(sf);
+        }
+        CHECK(at >= 0, "no 8-byte G.step in %s: %s", bs, err.msg);
+        if (at >= 0) ckpt_edit_set_data(bs, at, 0xff);   /* the I64's top byte */
+        sg_model *fresh3;
+        CHECK(sg_model_create(&fresh3, &cfg, be, 2, &err) == 0, "create: %s", err.msg);
+        CHECK(sg_ckpt_load(fresh3, bad, 4, NULL, &err) == -1 && strstr(err.msg, bs) &&
+              strstr(err.msg, "negative step counter"), "a negative G.step: %s", err.msg);
+        /* refused before the weights were applied (the model's own refusal of
+         * a negative Adam step comes only after them) */
+        CHECK(same_state(fresh3, fresh2, 1), "a load refused for a negative step changed the model");
+        sg_model_free(fresh3);
+        copy_file(s, bs);
+    }
 
     /* latest: malformed, missing; prune keeps the newest N and the latest. */
     char lp[600];

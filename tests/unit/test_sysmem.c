@@ -91,6 +91,11 @@ static void test_v2(void)
     sg_sysmem_cgroup(&m, test_tmpdir, job);
     CHECK(m.limit == 12 * GIB && m.available == 1, "full cgroup: limit %" PRIu64 ", available %" PRIu64, m.limit,
           m.available);
+    /* a limit without a readable usage (no memory.current): the room is the
+     * limit, not the machine's 48 GiB (a model larger than the cgroup would
+     * pass the fit checks, then be killed) */
+    put_gib("nousage.slice/memory.max", 16);
+    CHECK_MEM("0::/nousage.slice\n", 16, 16, 1);
     test_tmpdir_remove();
 }
 
