@@ -82,6 +82,22 @@ refused() {
   [ "${lines[0]}" = "sg-train: --d-lr: '1e-4x' is not a number" ]
 }
 
+# NaN passes both range comparisons: only the parser's own NaN check stops
+# it (else config.json records "g_lr": null and the run trains with NaN;
+# review-mutate21 finding 5).
+@test "a real option given NaN is 'not a number', in any spelling strtod reads; nothing written" {
+  local v
+  for v in nan -nan NaN +NAN 'nan(0x1)'; do
+    run sg-train -o run --g-lr "$v" s.lmdb
+    [ "$status" -eq 2 ] || { echo "--g-lr $v: status $status: $output"; false; }
+    [ "${lines[0]}" = "sg-train: --g-lr: '$v' is not a number" ] || { echo "--g-lr $v: ${lines[0]}"; false; }
+  done
+  run sg-train -o run --lambda-gp nan s.lmdb
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: --lambda-gp: 'nan' is not a number" ]
+  [ -z "$(ls -A)" ]
+}
+
 @test "sg-train: a run directory that is a shard it reads, lies inside one, or is a shard is refused; nothing written" {
   celeb-synth -q -n 4 -o "$T/syn"
   celeb-pack -q --attrs "$T/syn/list_attr_celeba.txt" --images "$T/syn/img_align_celeba" \
