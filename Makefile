@@ -38,7 +38,7 @@ NO_FORMAT_TRUNCATION := $(shell $(CC) -Werror -Wno-format-truncation -x c -c /de
                           echo -Wno-format-truncation)
 ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare $(NO_FORMAT_TRUNCATION) \
              -Ilib -Itools/cli -I$(OPENBLAS_INC) -pthread -MMD -MP \
-             $(CUDA_DEFS) $(CFLAGS)
+             $(CUDA_DEFS) $(CPPFLAGS) $(CFLAGS)
 # OpenBLAS is not linked: the CPU backend dlopen's it with no threads of its
 # own (lib/backend_cpu.c, blas_open); its headers come from OPENBLAS_INC.
 # BASE_LIBS: every link but CUDA's (the emulated builds too); the scripts
@@ -88,14 +88,14 @@ CUDA_ARCHS := $(patsubst sm_%,%,$(patsubst compute_%,%,$(CUDA_ARCH)))
 CUDA_ARCH_MIN := $(shell printf '%s\n' $(CUDA_ARCHS) | sed 's/[^0-9].*//' | sort -n | head -n 1)
 CUDA_ARCH_DEFS = -DSG_CUDA_ARCHS='"$(CUDA_ARCHS)"' -DSG_CUDA_ARCH_MIN=$(CUDA_ARCH_MIN)
 NVCC_ARCH = $(if $(word 2,$(CUDA_ARCHS)),$(foreach a,$(CUDA_ARCHS),-gencode 'arch=compute_$a$(comma)code=[sm_$a$(comma)compute_$a]'),-arch=sm_$(CUDA_ARCHS))
-ALL_NVCCFLAGS = -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC -Ilib -Ikernels -DSG_HAVE_CUDA=1 $(CUDA_ARCH_DEFS) $(NVCCFLAGS)
+ALL_NVCCFLAGS = $(strip -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC -Ilib -Ikernels $(CPPFLAGS) -DSG_HAVE_CUDA=1 $(CUDA_ARCH_DEFS) $(NVCCFLAGS))
 CU_OBJ := $(CU_SRC:kernels/%.cu=build/kernels/%.o)
 # The same CUDA sources built with the host compiler against a CPU emulation
 # of the CUDA runtime and cuDNN (tests/emu): test_cuda_ops runs where there is
 # no GPU, CI included.
 EMU_OBJ := $(CU_SRC:kernels/%.cu=build/emu/%.o) $(if $(CU_SRC),build/emu/cudart_emu.o build/emu/cudnn_emu.o build/emu/cublas_emu.o)
 EMU_CXXFLAGS = -std=c++17 -Wall -Wno-unused-parameter -Wno-sign-compare -Wno-unused-function -Wno-comment -Wno-unknown-pragmas -Wno-format-truncation \
-               -Itests/emu/include -Itests/emu -I$(CUDA_HOME)/include -Ilib -Ikernels -DSG_HAVE_CUDA=1 $(CUDA_ARCH_DEFS) -MMD -MP $(CXXFLAGS)
+               -Itests/emu/include -Itests/emu -I$(CUDA_HOME)/include -Ilib -Ikernels $(CPPFLAGS) -DSG_HAVE_CUDA=1 $(CUDA_ARCH_DEFS) -MMD -MP $(CXXFLAGS)
 EMU_TESTS := $(if $(CU_SRC),build/tests/test_emu_runtime build/tests/test_cudnn_emu build/tests/test_cuda_ops_emu build/tests/test_model_gtape_emu build/tests/test_model_overlap_emu \
                  build/tests/test_model_inference_emu build/tests/test_cuda_op_times_emu build/emu-bin/sg-train build/emu-bin/sg-sample \
                  build/emu-bin/train-step-bench)
@@ -125,7 +125,7 @@ BUILD_HEADERS ?= lmdb.h:liblmdb-dev turbojpeg.h:libturbojpeg0-dev jpeglib.h:libj
                  png.h:libpng-dev zlib.h:zlib1g-dev cblas.h:libopenblas-dev
 check-headers:
 	@missing=; for hp in $(BUILD_HEADERS); do \
-	  printf '#include <%s>\n' "$${hp%%:*}" | $(CC) $(CPPFLAGS) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -E -x c - -o /dev/null 2>/dev/null \
+	  printf '#include <%s>\n' "$${hp%%:*}" | $(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -E -x c - -o /dev/null 2>/dev/null \
 	    || missing="$$missing $$hp"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make: cannot build: missing headers$$(for hp in $$missing; do printf ' %s (%s)' "$${hp%%:*}" "$${hp#*:}"; done)" >&2; \
@@ -194,16 +194,16 @@ endif
 build/lib/backend_cuda_stub.o: ALL_CFLAGS += -DSG_NO_CUDA_WHY='"$(subst ',,$(subst ",,$(CUDA_WHY)))"'
 build/lib/%.o: lib/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 build/cli/%.o: tools/cli/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 build/tools/%.o: tools/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 build/tests/%.o: tests/unit/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
 build/kernels/%.o: kernels/%.cu $(wildcard kernels/*.cuh) $(wildcard lib/*.h) build/config-id
 	@mkdir -p $(@D)
 	$(NVCC) $(ALL_NVCCFLAGS) -c $< -o $@
@@ -212,10 +212,10 @@ build/emu/%.cc: kernels/%.cu tests/emu/unchevron.pl
 	@mkdir -p $(@D)
 	perl tests/emu/unchevron.pl $< > $@.tmp && mv $@.tmp $@
 build/emu/%.o: build/emu/%.cc build/config-id
-	$(CXX) $(CPPFLAGS) $(EMU_CXXFLAGS) -c $< -o $@
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
 build/emu/%.o: tests/emu/%.cc build/config-id
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(EMU_CXXFLAGS) -c $< -o $@
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
 .SECONDARY: $(CU_SRC:kernels/%.cu=build/emu/%.cc) $(EMU_OBJ)
 
 build/tests/%_emu: build/tests/%.o $(EMU_OBJ) $(LIB_OBJ)
@@ -229,11 +229,11 @@ build/tests/test_emu_runtime: build/emu/check_emu_runtime.o build/emu/cudart_emu
 # the cuDNN emulation against a float64 reference, on its own
 build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc tests/emu/emu.h build/config-id
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(filter-out -MMD -MP,$(EMU_CXXFLAGS)) $(LDFLAGS) tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc -o $@
+	$(CXX) $(filter-out -MMD -MP,$(EMU_CXXFLAGS)) $(LDFLAGS) tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc -o $@
 # train-step-bench on the emulation (tests/gpu/dry-run runs bench/train-speed with it)
 build/emu-bin/train-step-bench: bench/train_step_bench.c $(EMU_OBJ) $(LIB_OBJ) build/config-id
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o build/emu-bin/train_step_bench.o
+	$(CC) $(ALL_CFLAGS) -c $< -o build/emu-bin/train_step_bench.o
 	$(CXX) $(LDFLAGS) build/emu-bin/train_step_bench.o $(EMU_OBJ) $(LIB_OBJ) $(BASE_LIBS) -o $@
 # sg-train with --device cuda on the emulation (tests/cli/sg-train-emu.bats)
 build/emu-bin/%: build/tools/%.o $(CLI_OBJ) $(EMU_OBJ) $(LIB_OBJ)
@@ -282,7 +282,7 @@ bench: deps
 # the training-step timer that bench/train-speed and bench/train-cpu-speed run
 build/bench/train-step-bench: bench/train_step_bench.c $(LIBSG)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBSG) $(LDLIBS) $(if $(CU_OBJ),-lstdc++) -o $@
 
 print-libs:
 	@echo $(BASE_LIBS)

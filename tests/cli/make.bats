@@ -200,3 +200,26 @@ copy_tree() {
     [ "$status" -eq 0 ]
     rm -rf "$T"
 }
+
+@test "CPPFLAGS come after the build's own -I (a cuda_runtime.h there does not replace the emulation's), and nvcc gets them too" {
+    T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+    copy_tree "$T/t"
+    mkdir -p "$T/t/tests"
+    cp -r "$ROOT/kernels" "$T/t/"
+    cp -r "$ROOT/tests/emu" "$T/t/tests/"
+    mkdir -p "$T/cuda/bin" "$T/cuda/include"
+    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
+    chmod +x "$T/cuda/bin/nvcc"
+    : > "$T/cuda/include/cudnn.h"
+    run make -n -C "$T/t" CUDA_HOME="$T/cuda" CPPFLAGS=-I/sg/cppflags build/emu/cudnn_api.o build/kernels/adam.o build/lib/json.o
+    [ "$status" -eq 0 ]
+    emu=$(grep -- ' -c build/emu/cudnn_api.cc' <<< "$output")
+    [[ "$emu" == *" -Itests/emu/include "*" -Ilib -Ikernels "*"-I/sg/cppflags "* ]]
+    [[ "$emu" != *"-I/sg/cppflags "*" -Itests/emu/include "* ]]
+    nvcc=$(grep -- ' -c kernels/adam.cu' <<< "$output")
+    [[ "$nvcc" == *" -Ilib -Ikernels "*"-I/sg/cppflags "* ]]
+    c=$(grep -- ' -c lib/json.c' <<< "$output")
+    [[ "$c" == *" -Ilib -Itools/cli "*"-I/sg/cppflags "* ]]
+    [[ "$c" != *"-I/sg/cppflags "*" -Ilib "* ]]
+    rm -rf "$T"
+}
