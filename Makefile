@@ -139,7 +139,8 @@ build/.headers-ok:
 # that make -q and make -n see an up-to-date tree as up to date; the file is
 # rewritten only then, and what depends on it is remade only then.
 stamp_changed = $(if $(subst x$(file <$1),,x$2)$(subst x$2,,x$(file <$1)),FORCE)
-stamp_write = mkdir -p $(@D) && printf '%s\n' '$(subst ','\'',$1)' > $@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+stamp_write_to = mkdir -p $(dir $1) && printf '%s\n' '$(subst ','\'',$2)' > $1.tmp && { cmp -s $1.tmp $1 && rm -f $1.tmp || mv $1.tmp $1; }
+stamp_write = $(call stamp_write_to,$@,$1)
 
 # The build's name (lib/version.h): VERSION, and the git commit when this
 # directory is a git checkout's top. Only lib/version.c sees it, and
@@ -166,32 +167,59 @@ CFLAGS_ID := $(shell printf '%s\n' '$(subst ','\'',$(CC_VERSION))' '$(subst ','\
 build/lib/version.o: ALL_CFLAGS += -DSG_CFLAGS_ID='"$(CFLAGS_ID)"'
 .PHONY: FORCE
 
-# The build's configuration: what changes an object or a link. Every object
-# depends on build/config-id, which changes only when the configuration does,
-# so `make CUDA=0` after a CUDA build (or CC=clang, or other CFLAGS) rebuilds
-# and relinks everything the same way, never a mix. A CUDA given on the
-# command line is kept too (build/config.mk, above).
-CONFIG_ID = CUDA=$(CUDA)$(if $(filter 1,$(CUDA)),, ($(CUDA_WHY))); CC=$(CC) ($(CC_VERSION)); CXX=$(CXX); CPPFLAGS=$(CPPFLAGS); CFLAGS=$(CFLAGS); \
-            CXXFLAGS=$(CXXFLAGS); LDFLAGS=$(LDFLAGS); CUDA_HOME=$(CUDA_HOME)$(if $(filter 1,$(CUDA)),; \
-            NVCC=$(NVCC); NVCCFLAGS=$(NVCCFLAGS); CUDA_ARCH=$(CUDA_ARCHS))
-build/config-id: $(call stamp_changed,build/config-id,$(CONFIG_ID))
+# The build's configuration: what changes a tool, as NAME=value fields.
+# Every object depends on build/config-id, which changes only when the
+# configuration does, so `make CUDA=0` after a CUDA build (or CC=clang, or
+# other CFLAGS) rebuilds and relinks everything the same way, never a mix.
+# CUDA's fields only where it is built. build/config.mk is written with it
+# (a CUDA given on the command line, above), also where only it differs.
+CONFIG_FIELDS = CUDA CC CPPFLAGS CFLAGS LDFLAGS $(if $(filter 1,$(CUDA)),CUDA_HOME NVCC NVCCFLAGS CUDA_ARCH)
+config_value = $(if $(filter CC,$1),$(CC)$(if $(CC_VERSION), $(CC_VERSION)),$(if $(filter CUDA_ARCH,$1),$(CUDA_ARCHS),$($1)))
+CONFIG_ID = $(subst ;<end>,,$(foreach f,$(CONFIG_FIELDS),$f=$(call config_value,$f);)<end>)
+CONFIG_MK = $(if $(CUDA_NOTE),KEPT_CUDA := $(CUDA))
+build/config-id: $(call stamp_changed,build/config-id,$(CONFIG_ID)) $(call stamp_changed,build/config.mk,$(CONFIG_MK))
 	@$(call stamp_write,$(CONFIG_ID))
-	@$(if $(CUDA_NOTE),$(if $(findstring kept,$(CUDA_NOTE)),:,printf 'KEPT_CUDA := %s\n' '$(CUDA)' > build/config.mk),rm -f build/config.mk)
+	@$(if $(CONFIG_MK),$(call stamp_write_to,build/config.mk,$(CONFIG_MK)),rm -f build/config.mk)
+# What builds only the tests on the CPU emulation of CUDA (never installed)
+EMU_ID = CXX=$(CXX); CXXFLAGS=$(CXXFLAGS)
+build/emu-id: $(call stamp_changed,build/emu-id,$(EMU_ID))
+	@$(call stamp_write,$(EMU_ID))
 
 # `make install` builds the tools where they are not built, but it does not
-# rebuild a tree built with another configuration: as root in a user's tree
-# that would leave root-owned files there, and install another build than the
-# one made. It names both configurations instead.
+# rebuild a tree whose tools another configuration built: as root in a user's
+# tree that would leave root-owned files there, and install another build
+# than the one made. sudo's environment has no CUDA_HOME, CFLAGS or PATH of
+# the user's, so the message names the fields that differ and how to give them.
+CONFIG_DIFF_AWK = BEGIN { FS = "; " } \
+  { for (i = 1; i <= NF; i++) { k = $$i; sub(/=.*/, "", k); v = substr($$i, length(k) + 2); \
+      if (!(k in was) && !(k in now)) keys[++n] = k; if (NR == 1) was[k] = v; else now[k] = v } } \
+  function show(a, k) { return !(k in a) ? "unused" : a[k] == "" ? "(empty)" : a[k] } \
+  END { for (j = 1; j <= n; j++) { k = keys[j]; if (show(was, k) == show(now, k)) continue; \
+          d = d s k ": built " show(was, k) ", now " show(now, k); s = "; "; \
+          if (k != "CC" && (k in was)) { q = was[k]; if (q !~ /^[-A-Za-z0-9_.\/:=,+@%]+$$/) q = "\047" q "\047"; g = g " " k "=" q } } \
+        printf "%s. sudo drops the environment: run sudo -E make install%s (or run make with the settings of the install first)", \
+          d, g == "" ? "" : ", or give the build\047s settings: make install" g }
 ifneq ($(filter install,$(MAKECMDGOALS)),)
 ifneq ($(wildcard build/config-id),)
 ifneq ($(call stamp_changed,build/config-id,$(CONFIG_ID)),)
-$(error make install: this tree was built as: $(file <build/config-id). make install now would rebuild it as: $(CONFIG_ID). Run make install with the variables of the build (or make with those of the install first))
+$(error make install: this tree was built with other settings than make install has: $(shell printf '%s\n' \
+  '$(subst ','\'',$(file <build/config-id))' '$(subst ','\'',$(CONFIG_ID))' | awk '$(CONFIG_DIFF_AWK)'))
 endif
 endif
 endif
 
-# why a CPU-only build has no CUDA backend, for its --device cuda message
-build/lib/backend_cuda_stub.o: ALL_CFLAGS += -DSG_NO_CUDA_WHY='"$(subst ',,$(subst ",,$(CUDA_WHY)))"'
+# Why a CPU-only build has no CUDA backend, for the stub's --device cuda
+# message: a stamp of its own, so that another reason recompiles one object,
+# and make install (whose root may find no nvcc where the user found one
+# without cuDNN) keeps the build's.
+NO_CUDA_WHY := $(if $(filter 1,$(CUDA)),,$(subst ',,$(subst ",,$(CUDA_WHY))))
+ifneq ($(filter install,$(MAKECMDGOALS)),)
+NO_CUDA_WHY := $(if $(wildcard build/no-cuda-why),$(file <build/no-cuda-why),$(NO_CUDA_WHY))
+endif
+build/no-cuda-why: $(call stamp_changed,build/no-cuda-why,$(NO_CUDA_WHY))
+	@$(call stamp_write,$(NO_CUDA_WHY))
+build/lib/backend_cuda_stub.o: build/no-cuda-why
+build/lib/backend_cuda_stub.o: ALL_CFLAGS += -DSG_NO_CUDA_WHY='"$(NO_CUDA_WHY)"'
 build/lib/%.o: lib/%.c build/config-id | build/.headers-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -211,9 +239,9 @@ build/kernels/%.o: kernels/%.cu $(wildcard kernels/*.cuh) $(wildcard lib/*.h) bu
 build/emu/%.cc: kernels/%.cu tests/emu/unchevron.pl
 	@mkdir -p $(@D)
 	perl tests/emu/unchevron.pl $< > $@.tmp && mv $@.tmp $@
-build/emu/%.o: build/emu/%.cc build/config-id
+build/emu/%.o: build/emu/%.cc build/config-id build/emu-id
 	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
-build/emu/%.o: tests/emu/%.cc build/config-id
+build/emu/%.o: tests/emu/%.cc build/config-id build/emu-id
 	@mkdir -p $(@D)
 	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
 .SECONDARY: $(CU_SRC:kernels/%.cu=build/emu/%.cc) $(EMU_OBJ)
@@ -227,7 +255,7 @@ build/emu/check_emu_runtime.cc: tests/emu/check_emu_runtime.cu tests/emu/unchevr
 build/tests/test_emu_runtime: build/emu/check_emu_runtime.o build/emu/cudart_emu.o
 	$(CXX) $(LDFLAGS) $^ -o $@
 # the cuDNN emulation against a float64 reference, on its own
-build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc tests/emu/emu.h build/config-id
+build/tests/test_cudnn_emu: tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc tests/emu/emu.h build/config-id build/emu-id
 	@mkdir -p $(@D)
 	$(CXX) $(filter-out -MMD -MP,$(EMU_CXXFLAGS)) $(LDFLAGS) tests/emu/check_cudnn_emu.cc tests/emu/cudnn_emu.cc -o $@
 # train-step-bench on the emulation (tests/gpu/dry-run runs bench/train-speed with it)

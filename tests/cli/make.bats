@@ -152,7 +152,7 @@ copy_tree() {
     copy_tree "$T/t"
     run make -s -C "$T/t" -j2 CUDA=0 tools
     [ "$status" -eq 0 ]
-    [[ "$(cat "$T/t/build/config-id")" == "CUDA=0 (built with CUDA=0); CC=cc ("*"); "*"; CFLAGS=-O2 -g; "* ]]
+    [[ "$(cat "$T/t/build/config-id")" == "CUDA=0; CC=cc "*"; CPPFLAGS=; CFLAGS=-O2 -g; LDFLAGS=" ]]
     # the tools say why they have no CUDA backend
     run "$T/t/bin/sg-train" -o "$T/r" --iters 1 --device cuda "$T/none.lmdb"
     [ "$status" -eq 1 ]
@@ -172,7 +172,7 @@ copy_tree() {
     # make install with other settings than the build's: refused, nothing built or installed
     run make -C "$T/t" install CFLAGS=-O1 DESTDIR="$T/d d" PREFIX=/usr
     [ "$status" -ne 0 ]
-    [[ "$output" == *"make install: this tree was built as: CUDA=0 (built with CUDA=0); "*"Run make install with the variables of the build"* ]]
+    [[ "$output" == *"make install: this tree was built with other settings than make install has: CFLAGS: built -O2 -g, now -O1. "* ]]
     [ ! -e "$T/d d" ]
     [ "$(cat "$T/t/build/config-id")" = "$id" ]
     # with the build's settings: nothing built; a DESTDIR with a space is one path
@@ -197,6 +197,89 @@ copy_tree() {
     [[ "$(cat "$T/t/build/config-id")" == *"; CFLAGS=-O1 -g; "* ]]
     [ "$T/t/bin/celeb-dump" -nt "$T/installed" ]
     run make -q -C "$T/t" tools CFLAGS='-O1 -g'
+    [ "$status" -eq 0 ]
+    rm -rf "$T"
+}
+
+@test "make install: settings that change no installed file do not stop it (sudo's environment: no CUDA_HOME, CXXFLAGS or PATH, another reason for no CUDA)" {
+    T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+    copy_tree "$T/t"
+    # the user's shell: CUDA_HOME exported at a toolkit with nvcc but no cuDNN (a CPU-only build), CXXFLAGS of their own
+    mkdir -p "$T/cuda/bin"
+    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
+    chmod +x "$T/cuda/bin/nvcc"
+    CUDA_HOME="$T/cuda" CXXFLAGS='-O2 -g -pipe' make -s -C "$T/t" -j2 tools
+    run "$T/t/bin/sg-train" -o "$T/r" --iters 1 --device cuda "$T/none.lmdb"
+    [ "$output" = "sg-train: --device cuda: this build has no CUDA backend (nvcc was found but not cudnn.h at build time)" ]
+    # sudo's environment (env -i stands in): no CUDA_HOME, no CXXFLAGS; NVCC=... stands for root's
+    # PATH finding no nvcc (this machine may have one at /usr/local/cuda)
+    run env -i HOME="$HOME" PATH=/usr/sbin:/usr/bin:/sbin:/bin make -C "$T/t" install NVCC=sg-no-such-nvcc DESTDIR="$T/d"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *" -c "* ]]
+    [[ "$output" != *"-o bin/"* ]]
+    # what was installed is what was built, the reason for no CUDA included
+    cmp "$T/t/bin/sg-train" "$T/d/usr/local/bin/sg-train"
+    # and the tree is as its user left it
+    run env CUDA_HOME="$T/cuda" CXXFLAGS='-O2 -g -pipe' make -q -C "$T/t" tools
+    [ "$status" -eq 0 ]
+    # CUDA=0 given (and kept), with CUDA_HOME exported: no CUDA_HOME in what install compares
+    rm -rf "$T/t/build"
+    CUDA_HOME=/usr/local/cuda-sg-none make -s -C "$T/t" CUDA=0 build/config-id
+    run env -i HOME="$HOME" PATH=/usr/sbin:/usr/bin:/sbin:/bin make -n -C "$T/t" install
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"make install: "* ]]
+    rm -rf "$T"
+}
+
+@test "make install: a difference in what builds the tools is refused, naming only the fields that differ and how to give them" {
+    T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+    copy_tree "$T/t"
+    # a CUDA build (a stand-in toolkit: nvcc and cudnn.h)
+    mkdir -p "$T/cuda-13/bin" "$T/cuda-13/include"
+    printf '#!/bin/sh\nexit 0\n' > "$T/cuda-13/bin/nvcc"
+    chmod +x "$T/cuda-13/bin/nvcc"
+    : > "$T/cuda-13/include/cudnn.h"
+    ln -s cuda-13 "$T/cuda"
+    CUDA_HOME="$T/cuda-13" make -s -C "$T/t" CFLAGS='-O2 -g -DX' build/config-id
+    run make -s -n -C "$T/t" install CUDA_HOME="$T/cuda" CFLAGS='-O2 -g -DX'
+    [ "$status" -ne 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *"make install: this tree was built with other settings than make install has: CUDA_HOME: built $T/cuda-13, now $T/cuda; NVCC: built $T/cuda-13/bin/nvcc, now $T/cuda/bin/nvcc. "* ]]
+    [[ "$output" == *"sudo -E make install, or give the build's settings: make install CUDA_HOME=$T/cuda-13 NVCC=$T/cuda-13/bin/nvcc "* ]]
+    [[ "$output" != *CFLAGS* ]]
+    [[ "$output" != *CUDA_ARCH* ]]
+    # CFLAGS lost (sudo): named, and given back quoted
+    run make -s -n -C "$T/t" install CUDA_HOME="$T/cuda-13"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *": CFLAGS: built -O2 -g -DX, now -O2 -g. "*"make install CFLAGS='-O2 -g -DX' "* ]]
+    [[ "$output" != *CUDA_HOME* ]]
+    # no nvcc for the install: the CUDA fields are unused there
+    run make -s -n -C "$T/t" install NVCC=sg-no-such-nvcc CFLAGS='-O2 -g -DX'
+    [ "$status" -ne 0 ]
+    [[ "$output" == *": CUDA: built 1, now 0; CUDA_HOME: built $T/cuda-13, now unused; "* ]]
+    [[ "$output" == *"make install CUDA=1 CUDA_HOME=$T/cuda-13 "* ]]
+    rm -rf "$T"
+}
+
+@test "make CUDA=1 is kept (build/config.mk) like CUDA=0, also where the tree was already a CUDA build" {
+    T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+    copy_tree "$T/t"
+    mkdir -p "$T/cuda/bin" "$T/cuda/include"
+    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
+    chmod +x "$T/cuda/bin/nvcc"
+    : > "$T/cuda/include/cudnn.h"
+    # found, not given: nothing kept
+    make -s -C "$T/t" CUDA_HOME="$T/cuda" build/config-id
+    [ ! -e "$T/t/build/config.mk" ]
+    # given: kept, though the configuration is the same
+    run make -C "$T/t" CUDA_HOME="$T/cuda" CUDA=1 build/config-id
+    [ "$status" -eq 0 ]
+    [ "$(cat "$T/t/build/config.mk")" = "KEPT_CUDA := 1" ]
+    run make -n -C "$T/t" CUDA_HOME="$T/cuda" NVCC="$T/cuda/bin/nvcc" bin/celeb-dump
+    [[ "$output" == *"stargan-c: CUDA backend on (CUDA=1 kept from an earlier make CUDA=1"* ]]
+    # kept: make -q sees nothing to do
+    run make -q -C "$T/t" CUDA_HOME="$T/cuda" build/config-id
     [ "$status" -eq 0 ]
     rm -rf "$T"
 }
