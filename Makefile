@@ -86,6 +86,12 @@ endif
 # than the oldest (kernels/backend_cuda.cu, open_device).
 CUDA_ARCHS := $(patsubst sm_%,%,$(patsubst compute_%,%,$(CUDA_ARCH)))
 CUDA_ARCH_MIN := $(shell printf '%s\n' $(CUDA_ARCHS) | sed 's/[^0-9].*//' | sort -n | head -n 1)
+# nvcc's native and all cannot be checked against the GPU: refused, as is an empty one
+ifeq ($(CUDA),1)
+ifneq ($(if $(CUDA_ARCH_MIN),$(shell printf '%s\n' $(CUDA_ARCHS) | grep -vx '[0-9][0-9]*[a-z]*'),bad),)
+$(error CUDA_ARCH=$(CUDA_ARCH): give compute capabilities without the dot, such as 90 or "80 90")
+endif
+endif
 CUDA_ARCH_DEFS = -DSG_CUDA_ARCHS='"$(CUDA_ARCHS)"' -DSG_CUDA_ARCH_MIN=$(CUDA_ARCH_MIN)
 NVCC_ARCH = $(if $(word 2,$(CUDA_ARCHS)),$(foreach a,$(CUDA_ARCHS),-gencode 'arch=compute_$a$(comma)code=[sm_$a$(comma)compute_$a]'),-arch=sm_$(CUDA_ARCHS))
 ALL_NVCCFLAGS = $(strip -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC -Ilib -Ikernels $(CPPFLAGS) -DSG_HAVE_CUDA=1 $(CUDA_ARCH_DEFS) $(NVCCFLAGS))

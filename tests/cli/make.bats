@@ -306,3 +306,22 @@ copy_tree() {
     [[ "$c" != *"-I/sg/cppflags "*" -Ilib "* ]]
     rm -rf "$T"
 }
+
+@test "CUDA_ARCH that is not compute capabilities (native, all, empty) is one Makefile error line" {
+    T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+    copy_tree "$T/t"
+    mkdir -p "$T/cuda/bin" "$T/cuda/include"
+    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
+    chmod +x "$T/cuda/bin/nvcc"
+    : > "$T/cuda/include/cudnn.h"
+    for arch in native all "" "80 native"; do
+        run make -s -n -C "$T/t" CUDA_HOME="$T/cuda" CUDA_ARCH="$arch" bin/celeb-dump
+        [ "$status" -ne 0 ]
+        [ "${#lines[@]}" -eq 1 ]
+        [[ "$output" == *"*** CUDA_ARCH=$arch: give compute capabilities without the dot, such as 90 or \"80 90\""* ]]
+    done
+    # a CPU-only build does not use it
+    run make -n -C "$T/t" CUDA=0 CUDA_ARCH=native bin/celeb-dump
+    [ "$status" -eq 0 ]
+    rm -rf "$T"
+}
