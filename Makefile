@@ -291,7 +291,8 @@ build/tests/%: build/tests/%.o $(LIBSG)
 # DEB_OPTIONAL_PKGS: tests skip without them (the PyTorch comparisons without
 # python3-torch, the fault-injection tests without strace, celeb-dump's
 # mdb_dump/mdb_load round trip without lmdb-utils); as root deps installs them
-# too, as another user it names them and goes on.
+# too, each on its own after the required ones (a release without one only
+# skips its tests), as another user it names them and goes on.
 DEB_PKGS = build-essential pkg-config liblmdb-dev libpng-dev libturbojpeg0-dev libjpeg62-turbo-dev \
            libopenblas-dev bats python3 python3-numpy python3-pil python3-lmdb
 DEB_OPTIONAL_PKGS = python3-torch strace lmdb-utils
@@ -299,9 +300,12 @@ deps:
 	@absent() { for p in "$$@"; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done; }; \
 	missing=$$(absent $(DEB_PKGS)); optional=$$(absent $(DEB_OPTIONAL_PKGS)); \
 	if [ -z "$$missing$$optional" ]; then echo "deps: all Debian packages present"; \
-	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing $$(echo $$missing $$optional)"; \
-	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing $$optional; } || \
-	  { [ -z "$$missing" ] && echo "deps: optional packages not installed, the tests that need them will be skipped: $$(echo $$optional)"; }; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  inst() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$$@"; }; \
+	  apt-get update -q; \
+	  if [ -n "$$missing" ]; then echo "deps: installing $$(echo $$missing)"; inst $$missing || exit 1; fi; \
+	  skipped=; for p in $$optional; do echo "deps: installing $$p (optional)"; inst $$p || skipped="$$skipped $$p"; done; \
+	  [ -z "$$skipped" ] || echo "deps: optional packages not installed, the tests that need them will be skipped:$$skipped"; \
 	elif [ -n "$$missing" ]; then echo "deps: missing packages; run as root:"; echo "  apt-get update && apt-get install -y $$(echo $$missing)"; exit 1; \
 	else echo "deps: optional packages missing, the tests that need them will be skipped: $$(echo $$optional)"; fi
 

@@ -325,3 +325,22 @@ copy_tree() {
     [ "$status" -eq 0 ]
     rm -rf "$T"
 }
+
+@test "make deps as root: the required packages in one apt-get call, the optional ones apart, whose failure only warns" {
+    [ "$(id -u)" -eq 0 ] || skip "make deps installs only as root"
+    T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
+    mkdir "$T/bin"
+    # an apt-get that logs its calls and cannot install sg-fake-opt2
+    printf '#!/bin/sh\necho "$*" >> "%s/log"\ncase "$*" in *sg-fake-opt2*) exit 100;; esac\n' "$T" > "$T/bin/apt-get"
+    chmod +x "$T/bin/apt-get"
+    run env PATH="$T/bin:$PATH" make -s -C "$ROOT" deps DEB_PKGS='sg-fake-req1 sg-fake-req2' DEB_OPTIONAL_PKGS='sg-fake-opt1 sg-fake-opt2'
+    echo "$output"; cat "$T/log"
+    [ "$status" -eq 0 ]
+    grep -qx 'install -y -q --no-install-recommends sg-fake-req1 sg-fake-req2' "$T/log"
+    grep -qx 'install -y -q --no-install-recommends sg-fake-opt1' "$T/log"
+    [[ "$output" == *"deps: optional packages not installed, the tests that need them will be skipped: sg-fake-opt2"* ]]
+    # a required package that fails: make deps fails
+    run env PATH="$T/bin:$PATH" make -s -C "$ROOT" deps DEB_PKGS='sg-fake-req1 sg-fake-opt2' DEB_OPTIONAL_PKGS=
+    [ "$status" -ne 0 ]
+    rm -rf "$T"
+}
