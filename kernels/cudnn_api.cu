@@ -67,15 +67,25 @@ static void cudnn_load(void)
      * the ones every run needs first (cnn, which needs ops and graph), from
      * beside it, else as the tool finds libraries; the shim's own loading
      * then finds them loaded */
-    char sub[4096], base[32];
+    char sub[4096], base[32], beside[512] = "";
     snprintf(base, sizeof base, "libcudnn_cnn.so.%d", CUDNN_MAJOR);
     Dl_info info;
     const char *slash = dladdr((void *)t.cudnnGetVersion, &info) && info.dli_fname ? strrchr(info.dli_fname, '/')
                                                                                      : NULL;
-    if (slash) snprintf(sub, sizeof sub, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, base);
-    if (!(slash && dlopen(sub, RTLD_NOW | RTLD_LOCAL)) && !dlopen(base, RTLD_NOW | RTLD_LOCAL)) {
+    void *cnn = NULL;
+    if (slash) {
+        snprintf(sub, sizeof sub, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, base);
+        /* its error, if the other way fails too: the sub-library beside the
+         * shim that is there but misses its own (ops, graph) says so */
+        if (!(cnn = dlopen(sub, RTLD_NOW | RTLD_LOCAL))) {
+            const char *e = dlerror();
+            snprintf(beside, sizeof beside, "%s", e ? e : sub);
+        }
+    }
+    if (!cnn && !dlopen(base, RTLD_NOW | RTLD_LOCAL)) {
         const char *e = dlerror();
-        snprintf(cudnn_error, sizeof cudnn_error, "cannot load cuDNN (%s): %s; %s", lib, e ? e : base, what);
+        snprintf(cudnn_error, sizeof cudnn_error, "cannot load cuDNN (%s): %s; %s", lib,
+                 beside[0] ? beside : e ? e : base, what);
         return;
     }
     size_t ver = t.cudnnGetVersion();
