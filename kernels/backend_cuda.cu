@@ -552,9 +552,11 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     int prec = 0;
     const char *why;
     if (parse_precision(precision, &prec, err)) return NULL;
-    /* cuDNN first: a library that is not installed is said as such, GPU or
-     * not, before the driver is started */
+    /* cuDNN first: a library that is not installed is said as such, before
+     * the driver is started; but where there is no GPU (a CPU node), that is
+     * what to say, which cuDNN would not change */
     if (sg_cudnn_load(&why)) {
+        if (check_device(device, err)) return NULL;
         sg_errf(err, "%s", why);
         return NULL;
     }

@@ -414,3 +414,25 @@ interrupt_after_logged() {
   [[ "$output" == *"has compute capability 8.0; this build was compiled for CUDA_ARCH=90 (sm_90 or newer): rebuild with make CUDA_ARCH=80 (untested; the kernels are tested on sm_90)"* ]]
   [ ! -e "$T/old/ckpt" ]
 }
+
+@test "emulated CUDA: cuDNN missing where there is a GPU names cuDNN and what to install; where there is none, the missing GPU" {
+  # a library that does not load stands for a missing cuDNN (kernels/cudnn_api.cu)
+  export SG_TEST_CUDNN_LIBRARY=/nonexistent/libcudnn.so.9
+  for dev in cuda cuda:0; do
+    run "$EMU" -o "$T/r" "${TINY[@]}" --device $dev "$D/a.lmdb"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "sg-train: --device $dev: cannot load cuDNN (/nonexistent/libcudnn.so.9): "*"No such file or directory; install cuDNN "*" or use --device cpu" ]]
+    [ ! -e "$T/r" ]
+  done
+  # no GPU either: that is said, which installing cuDNN would not change
+  run env SG_EMU_NO_DEVICE=1 "$EMU" -o "$T/r" "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: --device cuda: no CUDA GPU found" ]
+  # and so in auto's line on a resume of a CUDA run
+  env -u SG_TEST_CUDNN_LIBRARY "$EMU" -o "$T/gpu" --iters 2 --batch 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 \
+    --sample-every 0 -q --device cuda "$D/a.lmdb"
+  run env SG_EMU_NO_DEVICE=1 "$EMU" -o "$T/gpu" --resume -q --iters 3 --device auto
+  [ "$status" -eq 0 ]
+  [[ "$output" == "sg-train: --device auto: no CUDA GPU found; training on the CPU, but the run trained on cuda: "* ]]
+}
