@@ -757,12 +757,6 @@ fail:
 
 /* ---- config.json's "sessions" ---- */
 
-static size_t field_size(char type)
-{
-    return type == 'l' ? sizeof(int64_t) : type == 'u' ? sizeof(uint64_t) : type == 'd' ? sizeof(double)
-                                                                                         : sizeof(int);
-}
-
 /* s is printable ASCII of fewer than n bytes: what sg-train may show as it is */
 static int printable_fits(const char *s, size_t n)
 {
@@ -784,13 +778,10 @@ static void read_session(const json_value *e, const json_value *training, const 
     const json_value *v = json_get(e, "from");
     s->from = json_is(v, JSON_NUMBER) && v->is_int && v->i >= 0 ? v->i : 0;
     s->opt = *now;
+    /* read_field writes a field only when it reads it valid: else now's stays */
     for (size_t k = 0; k < N_RUN_FIELDS; k++) {
-        const run_field *f = &run_fields[k];
-        sg_train_options tmp = *now;
         sg_err err;
-        if (f->section != SEC_TRAINING || !json_get(training, f->key) || read_field(training, f, &tmp, "", &err))
-            continue;
-        memcpy((char *)&s->opt + f->off, (const char *)&tmp + f->off, field_size(f->type));
+        if (run_fields[k].section == SEC_TRAINING) (void)read_field(training, &run_fields[k], &s->opt, "", &err);
     }
     const char *str = json_str(json_get(training, "device"));
     if (str && (!strcmp(str, "cpu") || !strcmp(str, "cuda"))) snprintf(s->opt.device, sizeof s->opt.device, "%s", str);
