@@ -258,7 +258,7 @@ static struct {
     int open_failed;              /* blas_open failed (open_err): not tried again */
     sg_err open_err;
     sg_sgemm_fn *test_sgemm;      /* sg_backend_cpu_test_sgemm */
-    char config[160];             /* openblas_get_config() ("OpenBLAS 0.3.21 ... Haswell ..."), or "" */
+    char version[48];             /* from openblas_get_config() ("0.3.21"), or "" */
     char corename[48];            /* openblas_get_corename() ("Haswell"), or "" */
 } blas = { .mu = PTHREAD_MUTEX_INITIALIZER };   /* written under mu */
 
@@ -338,7 +338,9 @@ static int blas_open(sg_err *err)
     char *(*config)(void) = (char *(*)(void))dlsym(lib, "openblas_get_config");
     char *(*corename)(void) = (char *(*)(void))dlsym(lib, "openblas_get_corename");
     const char *cf = config ? config() : NULL, *cn = corename ? corename() : NULL;
-    snprintf(blas.config, sizeof blas.config, "%s", cf ? cf : "");
+    /* "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": its second word */
+    blas.version[0] = 0;
+    if (cf && !strncmp(cf, "OpenBLAS ", 9)) sscanf(cf + 9, "%47s", blas.version);
     snprintf(blas.corename, sizeof blas.corename, "%s", cn ? cn : "");
     blas.gated = blas.memory_alloc && blas.memory_free && sem_init(&blas.slots, 0, 0) == 0;
     return 0;
@@ -372,11 +374,8 @@ static const char *clones_run(void)
 void sg_backend_cpu_numerics(char *out, size_t n)
 {
     pthread_mutex_lock(&blas.mu);
-    char ver[48] = "";
-    /* "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": its first two words */
-    if (!strncmp(blas.config, "OpenBLAS ", 9)) sscanf(blas.config + 9, "%47s", ver);
-    snprintf(out, n, "OpenBLAS %s%s%s, %s, cflags %s", ver[0] ? ver : "(version unknown)", blas.corename[0] ? " " : "",
-             blas.corename, clones_run(), sg_cflags_id);
+    snprintf(out, n, "OpenBLAS %s%s%s, %s, cflags %s", blas.version[0] ? blas.version : "(version unknown)",
+             blas.corename[0] ? " " : "", blas.corename, clones_run(), sg_cflags_id);
     pthread_mutex_unlock(&blas.mu);
 }
 
