@@ -338,16 +338,19 @@ experiment: deps
 INST = $(DESTDIR)$(PREFIX)
 MAN1 := $(wildcard man/man1/*.1)
 MAN5 := $(wildcard man/man5/*.5)
-SHARE := pipelines/convert_reference_ckpt.py pipelines/score.awk $(wildcard pipelines/*.mk)
+# PREFIX/share/stargan-c: the converter (a program), score.awk and beside it
+# the experiment makefiles, which read it and take the installed tools from
+# PATH (make -f PREFIX/share/stargan-c/celeba.mk ...)
+SHARE_PROGRAMS := pipelines/convert_reference_ckpt.py
+SHARE_DATA := pipelines/score.awk $(wildcard pipelines/*.mk)
+SHARE := $(SHARE_PROGRAMS) $(SHARE_DATA)
 install: $(TOOLS)
 	install -d "$(INST)/bin" "$(INST)/share/man/man1" "$(INST)/share/man/man5" "$(INST)/share/stargan-c"
 	install -m 755 $(TOOLS) "$(INST)/bin/"
 	install -m 644 $(MAN1) "$(INST)/share/man/man1/"
 	install -m 644 $(MAN5) "$(INST)/share/man/man5/"
-	install -m 755 pipelines/convert_reference_ckpt.py "$(INST)/share/stargan-c/"
-	@# score.awk, and beside it the experiment makefiles, which read it; they take
-	@# the installed tools from PATH (make -f PREFIX/share/stargan-c/celeba.mk ...)
-	install -m 644 pipelines/score.awk $(wildcard pipelines/*.mk) "$(INST)/share/stargan-c/"
+	install -m 755 $(SHARE_PROGRAMS) "$(INST)/share/stargan-c/"
+	install -m 644 $(SHARE_DATA) "$(INST)/share/stargan-c/"
 
 uninstall:
 	rm -f $(foreach f,$(TOOLS),"$(INST)/bin/$(notdir $f)") \

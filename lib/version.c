@@ -1,7 +1,7 @@
 #include "version.h"
 
 /* The Makefile defines SG_VERSION and SG_CFLAGS_ID for this file only, from
- * VERSION and the git commit, and from the compiler and CFLAGS, and
+ * VERSION and the git commit, and from the compiler and CPPFLAGS+CFLAGS, and
  * recompiles it only when that text changes. */
 #ifndef SG_VERSION
 #define SG_VERSION "unknown"

@@ -8,7 +8,7 @@
 extern const char sg_version[];
 /* "stargan-c " sg_version, what files record as created_by */
 extern const char sg_created_by[];
-/* 8 hex digits hashing the compiler (its --version line) and CFLAGS the
+/* 8 hex digits hashing the compiler (its --version line) and CPPFLAGS+CFLAGS the
  * library was built with, "unknown" outside the Makefile: the same commit
  * built otherwise may round and sum otherwise (sg_backend_cpu_numerics). */
 extern const char sg_cflags_id[];
