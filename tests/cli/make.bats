@@ -116,13 +116,20 @@ copy_tree() {
     cp -r "$ROOT/Makefile" "$ROOT/lib" "$ROOT/tools" "$ROOT/man" "$ROOT/pipelines" "$1/"
 }
 
+# A stand-in CUDA toolkit at $1: an nvcc that does nothing, and cudnn.h
+# unless $2 is "no-cudnn" (a toolkit without cuDNN)
+fake_cuda() {
+    mkdir -p "$1/bin"
+    printf '#!/bin/sh\nexit 0\n' > "$1/bin/nvcc"
+    chmod +x "$1/bin/nvcc"
+    [ "${2:-}" = no-cudnn ] || { mkdir -p "$1/include"; : > "$1/include/cudnn.h"; }
+}
+
 @test "make: NVCC is found at CUDA_HOME or by name on PATH; the build says why it has no CUDA backend" {
     T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
     copy_tree "$T/t"
-    mkdir -p "$T/cuda/bin" "$T/cuda/include" "$T/path"
-    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
-    chmod +x "$T/cuda/bin/nvcc"
-    : > "$T/cuda/include/cudnn.h"
+    mkdir -p "$T/path"
+    fake_cuda "$T/cuda"
     cp "$T/cuda/bin/nvcc" "$T/path/sg-fake-nvcc"
     run make -n -C "$T/t" CUDA_HOME="$T/cuda" bin/celeb-dump
     [ "$status" -eq 0 ]
@@ -205,9 +212,7 @@ copy_tree() {
     T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
     copy_tree "$T/t"
     # the user's shell: CUDA_HOME exported at a toolkit with nvcc but no cuDNN (a CPU-only build), CXXFLAGS of their own
-    mkdir -p "$T/cuda/bin"
-    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
-    chmod +x "$T/cuda/bin/nvcc"
+    fake_cuda "$T/cuda" no-cudnn
     CUDA_HOME="$T/cuda" CXXFLAGS='-O2 -g -pipe' make -s -C "$T/t" -j2 tools
     run "$T/t/bin/sg-train" -o "$T/r" --iters 1 --device cuda "$T/none.lmdb"
     [ "$output" = "sg-train: --device cuda: this build has no CUDA backend (nvcc was found but not cudnn.h at build time)" ]
@@ -236,10 +241,7 @@ copy_tree() {
     T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
     copy_tree "$T/t"
     # a CUDA build (a stand-in toolkit: nvcc and cudnn.h)
-    mkdir -p "$T/cuda-13/bin" "$T/cuda-13/include"
-    printf '#!/bin/sh\nexit 0\n' > "$T/cuda-13/bin/nvcc"
-    chmod +x "$T/cuda-13/bin/nvcc"
-    : > "$T/cuda-13/include/cudnn.h"
+    fake_cuda "$T/cuda-13"
     ln -s cuda-13 "$T/cuda"
     CUDA_HOME="$T/cuda-13" make -s -C "$T/t" CFLAGS='-O2 -g -DX' build/config-id
     run make -s -n -C "$T/t" install CUDA_HOME="$T/cuda" CFLAGS='-O2 -g -DX'
@@ -265,10 +267,7 @@ copy_tree() {
 @test "make CUDA=1 is kept (build/config.mk) like CUDA=0, also where the tree was already a CUDA build" {
     T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
     copy_tree "$T/t"
-    mkdir -p "$T/cuda/bin" "$T/cuda/include"
-    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
-    chmod +x "$T/cuda/bin/nvcc"
-    : > "$T/cuda/include/cudnn.h"
+    fake_cuda "$T/cuda"
     # found, not given: nothing kept
     make -s -C "$T/t" CUDA_HOME="$T/cuda" build/config-id
     [ ! -e "$T/t/build/config.mk" ]
@@ -290,10 +289,7 @@ copy_tree() {
     mkdir -p "$T/t/tests"
     cp -r "$ROOT/kernels" "$T/t/"
     cp -r "$ROOT/tests/emu" "$T/t/tests/"
-    mkdir -p "$T/cuda/bin" "$T/cuda/include"
-    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
-    chmod +x "$T/cuda/bin/nvcc"
-    : > "$T/cuda/include/cudnn.h"
+    fake_cuda "$T/cuda"
     run make -n -C "$T/t" CUDA_HOME="$T/cuda" CPPFLAGS=-I/sg/cppflags build/emu/cudnn_api.o build/kernels/adam.o build/lib/json.o
     [ "$status" -eq 0 ]
     emu=$(grep -- ' -c build/emu/cudnn_api.cc' <<< "$output")
@@ -310,10 +306,7 @@ copy_tree() {
 @test "CUDA_ARCH that is not compute capabilities (native, all, empty) is one Makefile error line" {
     T=$(mktemp -d "$BATS_TMPDIR/make.XXXXXX")
     copy_tree "$T/t"
-    mkdir -p "$T/cuda/bin" "$T/cuda/include"
-    printf '#!/bin/sh\nexit 0\n' > "$T/cuda/bin/nvcc"
-    chmod +x "$T/cuda/bin/nvcc"
-    : > "$T/cuda/include/cudnn.h"
+    fake_cuda "$T/cuda"
     for arch in native all "" "80 native"; do
         run make -s -n -C "$T/t" CUDA_HOME="$T/cuda" CUDA_ARCH="$arch" bin/celeb-dump
         [ "$status" -ne 0 ]
