@@ -332,7 +332,8 @@ experiment: deps
 	@$(MAKE) --no-print-directory -f pipelines/$(or $(EXPERIMENT),$(if $(CELEBA),$(if $(RAFD),celeba-rafd,celeba-split),synthetic)).mk
 
 # sg-sample(1) names the reference-checkpoint converter and score.awk: they go
-# to PREFIX/share/stargan-c.
+# to PREFIX/share/stargan-c, and the installed pages name that directory (their
+# .ds stargan_share line).
 # The paths are quoted: a DESTDIR or PREFIX with a space installs there.
 # uninstall removes what install puts, with the same DESTDIR and PREFIX.
 INST = $(DESTDIR)$(PREFIX)
@@ -349,6 +350,8 @@ install: $(TOOLS)
 	install -m 755 $(TOOLS) "$(INST)/bin/"
 	install -m 644 $(MAN1) "$(INST)/share/man/man1/"
 	install -m 644 $(MAN5) "$(INST)/share/man/man5/"
+	sed -i 's|^\.ds stargan_share .*|.ds stargan_share $(PREFIX)/share/stargan-c|' \
+	    $(foreach f,$(MAN1),"$(INST)/share/man/man1/$(notdir $f)") $(foreach f,$(MAN5),"$(INST)/share/man/man5/$(notdir $f)")
 	install -m 755 $(SHARE_PROGRAMS) "$(INST)/share/stargan-c/"
 	install -m 644 $(SHARE_DATA) "$(INST)/share/stargan-c/"
 

@@ -257,3 +257,15 @@ if cfg["training"]["target_labels"] != "permute" or "(permute, the default" not 
 sys.exit(bad)
 PY
 }
+
+@test "a man page naming the installed share directory defines it (make install rewrites the definition)" {
+  failed=0
+  for f in "$ROOT"/man/man1/*.1 "$ROOT"/man/man5/*.5; do
+    grep -q 'stargan_share\]' "$f" || continue
+    [ "$(grep -c '^\.ds stargan_share /usr/local/share/stargan-c$' "$f")" -eq 1 ] ||
+      { echo "$f: uses \\*[stargan_share] without one .ds stargan_share line"; failed=1; }
+  done
+  # no page names the default prefix's share directory by hand
+  grep -h '^[^.].*/usr/local/share/stargan-c' "$ROOT"/man/man1/*.1 "$ROOT"/man/man5/*.5 && failed=1
+  [ "$failed" -eq 0 ]
+}

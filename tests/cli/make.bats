@@ -190,6 +190,9 @@ fake_cuda() {
     [ -x "$T/d d/usr/bin/sg-train" ]
     [ -f "$T/d d/usr/share/man/man5/stargan-shard.5" ]
     [ -f "$T/d d/usr/share/stargan-c/score.awk" ]
+    # the installed pages name the installed converter, not the default prefix's
+    grep -q '^\.ds stargan_share /usr/share/stargan-c$' "$T/d d/usr/share/man/man1/sg-sample.1"
+    ! grep -rq '/usr/local/share' "$T/d d/usr/share/man" || false
     (cd "$T/d d" && find . -type f | sort) > "$T/installed"
     [ "$(wc -l < "$T/installed")" -eq $(( $(ls "$T/t"/bin | wc -l) + $(ls "$T/t"/man/man1 "$T/t"/man/man5 | grep -c '\.[15]$') + $(ls "$T/t"/pipelines/*.mk | wc -l) + 2 )) ]
     # uninstall: the same files gone, and share/stargan-c; something else there stays

@@ -756,11 +756,12 @@ stop_at_2() {
     run "$share/convert_reference_ckpt.py" --help
     [ "$status" -eq 0 ]
     [[ "$output" == "usage: convert_reference_ckpt.py"* ]]
-    # the man page names both places
-    sed -n '/^\.SH CONVERTING A REFERENCE CHECKPOINT/,/^\.SH EXAMPLES/p' man/man1/sg-sample.1 > "$BATS_TEST_TMPDIR/conv"
+    # the man page names both places, the installed one with the PREFIX given
+    sed -n '/^\.SH CONVERTING A REFERENCE CHECKPOINT/,/^\.SH EXAMPLES/p' "$root/opt/sg/share/man/man1/sg-sample.1" > "$BATS_TEST_TMPDIR/conv"
     grep -q 'pipelines/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
-    grep -q 'PREFIX.*/share/stargan-c/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
-    grep -q '/usr/local/share/stargan-c/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
+    grep -q 'PREFIX.*/share/stargan-c' "$BATS_TEST_TMPDIR/conv"
+    grep -q 'installed as .*\\\*\[stargan_share\]/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
+    grep -qx '\.ds stargan_share /opt/sg/share/stargan-c' "$root/opt/sg/share/man/man1/sg-sample.1"
     # the experiment makefiles too (they were not installed): from there, with
     # the installed tools on PATH, from any directory
     for f in pipelines/*.mk; do cmp "$f" "$share/${f#pipelines/}"; done
