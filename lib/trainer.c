@@ -147,7 +147,11 @@ struct sg_trainer {
     sg_backend *be;               /* the model's (not owned): host buffers, fences */
     int cuda;                     /* be is the CUDA backend: keep ENGINES_FILE */
     int engines_saved;            /* engine choices in ENGINES_FILE (sg_backend_cuda_engine_choices) */
-    char note[2048];              /* for the tool to show (sg_trainer_note), or "" */
+    /* Notes for the tool to show, one line each (sg_trainer_note): n_notes
+     * NUL-terminated strings one after the other, note_len bytes in all. */
+    char note[8192];
+    size_t note_len;
+    int n_notes;
     sg_ckpt_info info;
     int c_dim, S;
     int64_t iter, last_ckpt;
@@ -363,16 +367,20 @@ static void remove_stale_tmp(const char *run_dir)
     for (int k = 0; k < 4; k++) scan_dir(run_dir, files[k], "", "", 1, NULL);
 }
 
-/* Appends a sentence to t->note (the tool shows it once, on one line). */
+/* Adds a note (the tool shows each once, on a line of its own: joined, two
+ * unrelated notes read as one sentence about one thing). One that does not
+ * fit is cut short; none is added once the buffer is full. */
 static void add_note(sg_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_note(sg_trainer *t, const char *fmt, ...)
 {
-    size_t l = strlen(t->note);
-    if (l && l + 2 < sizeof t->note) { memcpy(t->note + l, "; ", 3); l += 2; }
+    if (t->note_len + 1 >= sizeof t->note) return;
+    char *at = t->note + t->note_len;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->note + l, sizeof t->note - l, fmt, ap);
+    vsnprintf(at, sizeof t->note - t->note_len, fmt, ap);
     va_end(ap);
+    t->note_len += strlen(at) + 1;
+    t->n_notes++;
 }
 
 /* Engine choices from path into the backend; one that cannot be used is not
@@ -442,7 +450,13 @@ static void seed_engines(sg_trainer *t)
     engines_from(t, p, label, "choosing anew");
 }
 
-const char *sg_trainer_note(const sg_trainer *t) { return t->note; }
+const char *sg_trainer_note(const sg_trainer *t, int k)
+{
+    if (k < 0 || k >= t->n_notes) return NULL;
+    const char *p = t->note;
+    while (k--) p += strlen(p) + 1;
+    return p;
+}
 const sg_train_session *sg_trainer_session(const sg_trainer *t) { return &t->session; }
 const sg_train_session *sg_trainer_resumed_session(const sg_trainer *t)
 {

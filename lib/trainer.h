@@ -152,9 +152,10 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
 void sg_trainer_free(sg_trainer *t);
 
 int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations */
-/* Something the user should know that is not an error (e.g. a resumed CUDA
- * run could not reuse the earlier run's convolution engines), or "". */
-const char *sg_trainer_note(const sg_trainer *t);
+/* The k-th (from 0) of the things the user should know that are not errors
+ * (e.g. a resumed CUDA run could not reuse the earlier run's convolution
+ * engines), one line each, in the order found; NULL past the last. */
+const char *sg_trainer_note(const sg_trainer *t, int k);
 /* This start's "sessions" entry: written to config.json unless a resume has
  * nothing to train (its iteration at or past --iters). */
 const sg_train_session *sg_trainer_session(const sg_trainer *t);

@@ -597,7 +597,8 @@ static void open_trainer(struct run *run)
         cli_die_err(&run->err);   /* with the words for a full file system where that was why */
     }
     if (run->other_device[0]) cli_warn("%s", run->other_device);
-    if (sg_trainer_note(run->t)[0]) cli_warn("%s", sg_trainer_note(run->t));
+    const char *note;
+    for (int k = 0; (note = sg_trainer_note(run->t, k)); k++) cli_warn("%s", note);
     int lr_said = warn_lr_jump(run);
     const sg_train_session *was = sg_trainer_resumed_session(run->t);
     if (was && sg_trainer_iteration(run->t) < run->o.iters) {   /* only if it trains */

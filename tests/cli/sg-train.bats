@@ -1925,6 +1925,16 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $(realpath "$D/a.lmdb") is datasets 1 and 2 of the run (the same shard twice: a new run would refuse it)" ]
   [ "$(cat "$T/r/latest")" = 000003 ]
+  # with a checkpoint of a build from before created_by too: each note a line of its own (they were
+  # joined by "; " into one sentence)
+  v=$(sg-train --version)
+  v=${v#sg-train }
+  st_set_meta "$T/r/ckpt/000003-state.safetensors" created_by -
+  run sg-train -o "$T/r" --resume --iters 4 -q
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "sg-train: $(realpath "$D/a.lmdb") is datasets 1 and 2 of the run (the same shard twice: a new run would refuse it)" ]
+  [ "${lines[1]}" = "sg-train: $T/r/ckpt/000003-state.safetensors was written by an older build of stargan-c, this is stargan-c $v: the run goes on, bit-for-bit as an uninterrupted run only on the build that wrote it" ]
 }
 
 @test "resume refuses shards of the same labels in another order (by path, or by name when moved); moved in order resumes" {
