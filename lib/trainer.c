@@ -351,6 +351,47 @@ static int run_clear(const char *run_dir, sg_err *err)
     return 0;
 }
 
+/* --force on a run that a newer stargan-c wrote (config.json's format
+ * newer than this build's, or a checkpoint of a newer format, as a resume
+ * refuses them): -1 and an error saying to remove it by hand; else 0. A
+ * pipeline or script of an older build passes --force as it always did, and
+ * would silently throw away work this build cannot even read. */
+static int refuse_newer_run(const char *run_dir, sg_err *err)
+{
+    char p[PATH_MAX], what[PATH_MAX + 80] = "";
+    run_file(p, sizeof p, run_dir, "config.json");
+    uint8_t *data;
+    size_t len;
+    sg_err e;
+    /* an unreadable or damaged config.json is no newer run's: --force replaces it, as before */
+    if (sg_refuse_irregular(p, &e) == 0 && sg_read_file(p, 16 << 20, &data, &len, &e) == 0) {
+        json_value *root;
+        if (json_parse((const char *)data, len, NULL, &root, NULL, &e) == 0) {
+            const char *fmt = json_str(json_get(root, "format"));
+            if (fmt && sg_format_version(fmt, RUN_FORMAT_FAMILY) > RUN_FORMAT_NEWEST)
+                snprintf(what, sizeof what, "format \"%s\"", sg_quote_str(fmt).s);
+            json_free(root);
+        }
+        free(data);
+    }
+    int64_t *steps = NULL;
+    size_t n = 0;
+    if (!what[0] && sg_ckpt_steps(run_dir, &steps, &n, &e) == 0)
+        for (size_t k = n; k-- > 0;)   /* the newest first: where a newer build's would be */
+            if (sg_ckpt_newer_format(run_dir, steps[k])) {
+                sg_ckpt_path(p, sizeof p, run_dir, steps[k], NULL);
+                snprintf(what, sizeof what, "checkpoint %s of a format newer than %s", p, SG_CKPT_FORMAT);
+                break;
+            }
+    free(steps);
+    if (!what[0]) return 0;
+    char *word = sg_shell_word(run_dir);
+    sg_errf(err, "%s was written by a newer stargan-c (%s): --force would delete it; remove it yourself (rm -r %s) "
+            "to start over, or use that version", run_dir, what, word ? word : run_dir);
+    free(word);
+    return -1;
+}
+
 /* Temporary files of writes that were killed (every file of a run is written
  * as NAME.tmp.PID and renamed): checkpoints ("NNNNNN-G.safetensors.tmp.PID"),
  * samples, latest, config.json, history.jsonl and the engines file. Called
@@ -1502,6 +1543,7 @@ static int check_run_dir(sg_trainer *t, int mode, const char *const *shard_paths
     if (mode == SG_TRAIN_NEW && sg_run_exists(t->run_dir))
         return sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", t->run_dir);
     if (mode == SG_TRAIN_NEW && refuse_run_files_left(t->run_dir, err)) return -1;
+    if (mode == SG_TRAIN_REPLACE && refuse_newer_run(t->run_dir, err)) return -1;
     return 0;
 }
 

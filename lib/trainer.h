@@ -129,7 +129,9 @@ enum {
     SG_TRAIN_NEW = 0,      /* a new run; an existing run in run_dir is an error */
     SG_TRAIN_RESUME,       /* continue the run in run_dir from its latest checkpoint */
     SG_TRAIN_REPLACE       /* a new run replacing an existing one (removed only after
-                              the shards and options were checked) */
+                              the shards and options were checked; a run of a newer
+                              stargan-c, config.json or a checkpoint of a newer format
+                              than this build reads, is an error and stays) */
 };
 /* Opens the shards, creates the model on be (not owned; it must outlive the
  * trainer: the batch buffers are its host_alloc memory) and either starts a new

@@ -1464,6 +1464,25 @@ PY
   [ -z "$output" ]
 }
 
+@test "--force refuses a run of a newer format (config.json's or a checkpoint's) and deletes nothing; an older format's it replaces" {
+  sg-train -o "$T/r" --iters 4 --save-every 2 --sample-every 2 "${TINY[@]}" "$D/a.lmdb"
+  cp -r "$T/r" "$T/c"
+  cp -r "$T/r" "$T/o"
+  sed -i 's|stargan-c-run/1|stargan-c-run/3|' "$T/r/config.json"
+  refused_run_unchanged "$T/r" "sg-train: $T/r was written by a newer stargan-c (format \"stargan-c-run/3\"): --force would delete it; remove it yourself (rm -r $T/r) to start over, or use that version" --force --iters 2 "${TINY[@]}" "$D/a.lmdb"
+  [ -e "$T/r/ckpt/000004-G.safetensors" ]
+  # the newest checkpoint's D in format 2 (same length: the header's size is kept)
+  sed -i 's|stargan-c-checkpoint/1|stargan-c-checkpoint/2|' "$T/c/ckpt/000004-D.safetensors"
+  refused_run_unchanged "$T/c" "sg-train: $T/c was written by a newer stargan-c (checkpoint $T/c/ckpt/000004 of a format newer than stargan-c-checkpoint/1): --force would delete it; remove it yourself (rm -r $T/c) to start over, or use that version" --force --iters 2 "${TINY[@]}" "$D/a.lmdb"
+  # a run of the formats this build writes (or an older one) is replaced as before
+  run sg-train -o "$T/o" --force --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(cat "$T/o/latest")" = 000002 ]
+  [ ! -e "$T/o/ckpt/000004-G.safetensors" ]
+  [ ! -e "$T/o/samples/000004.png" ]
+}
+
 @test "a run or checkpoint of a newer format is refused as newer, with no advice that would undo it (it was 'unusable: echo 000002 > latest')" {
   sg-train -o "$T/r" --iters 4 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
   cp -r "$T/r" "$T/c"
