@@ -136,6 +136,10 @@ typedef struct {
 
 struct sg_trainer {
     int resuming;   /* opened with SG_TRAIN_RESUME: the model's sizes are the run's */
+    /* A resumed multi-dataset run of the former G schedule (sg_train_options'
+     * former_g_schedule) that this session has not yet saved a checkpoint
+     * of: config.json stays "stargan-c-run/1" until then (write_config) */
+    int former_schedule;
     char *run_dir;
     sg_train_options opt;
     int nd;
@@ -659,7 +663,13 @@ static int write_config(sg_trainer *t, sg_err *err)
     const sg_train_options *o = &t->opt;
     const sg_model_config *c = &t->mcfg;
     sg_buf b = SG_BUF_INIT;
-    sg_buf_appendf(&b, "{\n  \"format\": \"%s/%d\",\n", RUN_FORMAT_FAMILY, c->n_datasets > 1 ? 2 : 1);
+    /* several datasets: 2 (G in rounds), so that an older sg-train, which
+     * would go on with the former schedule, refuses the run; a run of the
+     * former schedule stays 1 until this session's first checkpoint (all its
+     * checkpoints are of that schedule until then, and the build that made
+     * it can still go on with it) */
+    sg_buf_appendf(&b, "{\n  \"format\": \"%s/%d\",\n", RUN_FORMAT_FAMILY,
+                   c->n_datasets > 1 && !t->former_schedule ? 2 : 1);
     sg_buf_appendf(&b, "  \"model\": {\"image_size\": %d, \"g_conv_dim\": %d, \"g_repeat\": %d, "
                    "\"d_conv_dim\": %d, \"d_repeat\": %d, \"c_dim\": %d, \"cls_dim\": %d, \"n_datasets\": %d},\n",
                    c->image_size, c->g_conv_dim, c->g_repeat, c->d_conv_dim, c->d_repeat,
@@ -667,7 +677,7 @@ static int write_config(sg_trainer *t, sg_err *err)
     sg_buf_puts(&b, "  \"training\": ");
     write_training(&b, o, ", ", ": ");
     sg_buf_puts(&b, ",\n  \"sessions\": [");
-    int add = t->iter < o->iters;   /* a start that trains nothing leaves no entry */
+    int add = t->session.from < o->iters;   /* a start that trains nothing leaves no entry */
     if (t->n_sessions_kept) {
         sg_buf_puts(&b, "\n    ");
         sg_buf_append(&b, t->sessions_kept.data, t->sessions_kept.len);
@@ -740,6 +750,15 @@ static int read_config_json(const char *run_dir, json_value **root, long *versio
     return 0;
 }
 
+/* Whether config.json (root, of format version) records a run of the former
+ * G schedule: format 1 without "g_schedule": "rounds" (how the first
+ * sg-train with the rounds schedule recorded it); format 2 is G in rounds. */
+static int config_former_schedule(const json_value *root, long version)
+{
+    const char *sched = json_str(json_get(json_get(root, "training"), "g_schedule"));
+    return version == 1 && !(sched && !strcmp(sched, "rounds"));
+}
+
 void sg_run_free_paths(char **paths, int n)
 {
     if (!paths) return;
@@ -776,11 +795,7 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     if (json_get(tr, "precision") && json_get_str(tr, "precision", &prec, &e) == 0 &&
         sg_precision_valid(prec))
         snprintf(o->precision, sizeof o->precision, "%s", prec);
-    /* format 2, or format 1 with "g_schedule": "rounds" (how the first sg-train
-     * with the rounds schedule recorded it): G in rounds */
-    const char *sched = NULL;
-    o->former_g_schedule = version == 1 && !(json_get(tr, "g_schedule") &&
-                                             json_get_str(tr, "g_schedule", &sched, &e) == 0 && !strcmp(sched, "rounds"));
+    o->former_g_schedule = config_former_schedule(root, version);
     if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
         sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);
         goto fail;
@@ -1621,12 +1636,23 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
 }
 
 /* A resume: the latest checkpoint loaded, history.jsonl cut back to it, the
- * engine choices read, config.json written with the options now in force. */
+ * engine choices read, config.json written with the options now in force
+ * (not when nothing is left to train: the run stays as it was, another
+ * build's run that build's own). */
 static int continue_run(sg_trainer *t, sg_err *err)
 {
     if (load_latest_checkpoint(t, err) || keep_sessions(t, err) || trim_history(t, t->iter, err)) return -1;
     if (t->cuda) load_engines(t);
     t->session.from = t->iter;
+    if (t->iter >= t->opt.iters) return 0;
+    if (t->nd > 1) {
+        char path[PATH_MAX];
+        json_value *root;
+        long version;
+        if (read_config_json(t->run_dir, &root, &version, path, sizeof path, err)) return -1;
+        t->former_schedule = config_former_schedule(root, version);
+        json_free(root);
+    }
     return write_config(t, err);
 }
 
@@ -2281,8 +2307,26 @@ static int save_once(sg_trainer *t, sg_err *err)
     /* one level, as for samples (sg_ckpt_save's own mkdir -p then finds it) */
     snprintf(ckd, sizeof ckd, "%s/ckpt", t->run_dir);
     if (mkdir_in_run(ckd, err)) return with_last_ckpt(t, err);
+    /* A run of the former schedule becomes "stargan-c-run/2" with the first
+     * checkpoint trained in rounds: before latest names it, and back to 1
+     * should the save fail before that (killed in between: /2, with latest
+     * still naming one of the former schedule). */
+    int bumped = 0;
+    if (t->former_schedule && t->iter > t->session.from) {
+        t->former_schedule = 0;
+        if (write_config(t, err)) {
+            t->former_schedule = 1;
+            return with_last_ckpt(t, err);
+        }
+        bumped = 1;
+    }
     if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) {
         last_ckpt_from_disk(t);
+        if (bumped && t->last_ckpt != t->iter) {
+            sg_err ignored;   /* best effort: the save's error is the news */
+            t->former_schedule = 1;
+            write_config(t, &ignored);
+        }
         /* Not the checkpoint a resume continues from: its files written so
          * far (G, or G and D) would stay for good as "newer than latest",
          * hundreds of MB on a disk that is likely full. */

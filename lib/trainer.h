@@ -136,8 +136,11 @@ enum {
 /* Opens the shards, creates the model on be (not owned; it must outlive the
  * trainer: the batch buffers are its host_alloc memory) and either starts a new
  * run in run_dir (writes config.json, empties history) or, with SG_TRAIN_RESUME,
- * loads the latest checkpoint (checking that shards and model match the run) and
- * trims history.jsonl to the checkpoint's iteration. Nothing in run_dir changes
+ * loads the latest checkpoint (checking that shards and model match the run),
+ * trims history.jsonl to the checkpoint's iteration and rewrites config.json
+ * with the options now (not when nothing is left to train; a multi-dataset
+ * run of the former G schedule stays "stargan-c-run/1" until the first
+ * checkpoint saved, which makes it /2 before latest names it). Nothing in run_dir changes
  * when this fails on bad input. The trainer holds an exclusive flock(2) on
  * run_dir until sg_trainer_free: a run directory another trainer (in any
  * process) holds is an error. On the CPU backend, a model that needs more

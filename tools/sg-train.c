@@ -429,10 +429,6 @@ static void read_resumed_run(struct run *run)
         cli_die_err(&run->err);
     }
     if (sg_run_config_read(run->run_dir, &r, &run->run_paths, &run->n_run_paths, &run->err)) cli_die_err(&run->err);
-    if (r.former_g_schedule && run->n_run_paths > 1)
-        cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
-                 "n_critic = 0); it goes on with the reference's (G after every dataset's D step in every "
-                 "n_critic-th round), so it does not repeat an uninterrupted run", run->run_dir);
     run->recorded = r;
     merge_resume_options(run, &r);
     if (run->n_shards == 0) take_run_shards(run);
@@ -596,12 +592,18 @@ static void open_trainer(struct run *run)
         }
         cli_die_err(&run->err);   /* with the words for a full file system where that was why */
     }
+    int trains = sg_trainer_iteration(run->t) < run->o.iters;
+    /* said while it stays so: config.json changes format with the first checkpoint in rounds */
+    if (run->resume && trains && run->recorded.former_g_schedule && run->n_run_paths > 1)
+        cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
+                 "n_critic = 0); it goes on with the reference's (G after every dataset's D step in every "
+                 "n_critic-th round), so it does not repeat an uninterrupted run", run->run_dir);
     if (run->other_device[0]) cli_warn("%s", run->other_device);
     const char *note;
     for (int k = 0; (note = sg_trainer_note(run->t, k)); k++) cli_warn("%s", note);
     int lr_said = warn_lr_jump(run);
     const sg_train_session *was = sg_trainer_resumed_session(run->t);
-    if (was && sg_trainer_iteration(run->t) < run->o.iters) {   /* only if it trains */
+    if (was && trains) {
         warn_changed_options(run, was, lr_said);
         warn_other_numerics(run, was);
     }

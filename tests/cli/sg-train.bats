@@ -1464,6 +1464,46 @@ PY
   [ -z "$output" ]
 }
 
+@test "a multi-dataset run of the former schedule stays stargan-c-run/1 until a resume saves a checkpoint; one with nothing to train keeps its config.json" {
+  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  sed -i 's|stargan-c-run/2|stargan-c-run/1|' "$T/r/config.json"   # as the former sg-train wrote it
+  cp "$T/r/config.json" "$T/config.old"
+  # nothing to train (a look at a finished run): config.json not rewritten, nor a word of a schedule
+  # it does not go on with (the build that made the run refused it afterwards)
+  run sg-train -o "$T/r" --resume -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  cmp "$T/r/config.json" "$T/config.old"
+  run sg-train -o "$T/r" --resume --iters 1 -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: $T/r: the run is at iteration 2, past --iters 1: nothing to train" ]
+  cmp "$T/r/config.json" "$T/config.old"
+  # killed before its first checkpoint: every checkpoint is still of the former schedule
+  sg-train -o "$T/r" --resume --iters 1000000 --log-every 1 --save-every 0 -q 2> "$T/err" &
+  BG_PID=$!
+  wait_history_lines 4
+  kill -KILL "$BG_PID"
+  wait "$BG_PID" || true
+  BG_PID=
+  [ "$(wc -l < "$T/r/history.jsonl")" -ge 4 ]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+  grep -q '"format": "stargan-c-run/1"' "$T/r/config.json"
+  grep -q '"iters": 1000000' "$T/r/config.json"   # the session's options, in the run's format
+  # a first checkpoint that fails (a directory in the way of its G): back to /1
+  mkdir "$T/r/ckpt/000004-G.safetensors"
+  run sg-train -o "$T/r" --resume --iters 4 -q
+  [ "$status" -eq 1 ]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+  grep -q '"format": "stargan-c-run/1"' "$T/r/config.json"
+  rmdir "$T/r/ckpt/000004-G.safetensors"
+  # through a checkpoint: stargan-c-run/2, with it
+  run sg-train -o "$T/r" --resume --iters 4 -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-train: $T/r was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod n_critic = 0); it goes on with the reference's (G after every dataset's D step in every n_critic-th round), so it does not repeat an uninterrupted run" ]
+  [ "$(cat "$T/r/latest")" = 000004 ]
+  grep -q '"format": "stargan-c-run/2"' "$T/r/config.json"
+}
+
 @test "--force refuses a run of a newer format (config.json's or a checkpoint's) and deletes nothing; an older format's it replaces" {
   sg-train -o "$T/r" --iters 4 --save-every 2 --sample-every 2 "${TINY[@]}" "$D/a.lmdb"
   cp -r "$T/r" "$T/c"
