@@ -842,13 +842,75 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
     cli_die_err(err);
 }
 
+/* Dataset ds's crop from its shard in the checkpoint's run (config.json
+ * records the shard's path), for a checkpoint of an older build, which
+ * records the first dataset's crop only: 0 and *crop, else -1 and why not
+ * ("" without a run). A shard there must still have the dataset's labels and
+ * the generator's image size: another one put at its path is not the data the
+ * dataset was trained on. */
+static int run_shard_crop(const sg_ckpt_info *ck, const char *run, int ds, int *crop, char *why, size_t cap)
+{
+    why[0] = 0;
+    if (!run[0]) return -1;
+    sg_train_options opt;
+    char **paths;
+    int n_paths, rc = -1, map[SG_SHARD_MAX_LABELS];
+    sg_err err = {{0}};
+    if (sg_run_config_read(run, &opt, &paths, &n_paths, &err)) {
+        snprintf(why, cap, "%s", err.msg);
+        return -1;
+    }
+    sg_shard *sh = NULL;
+    if (n_paths != ck->model.n_datasets) {
+        snprintf(why, cap, "%s/config.json records %d dataset%s, the checkpoint %d", run, n_paths,
+                 n_paths == 1 ? "" : "s", ck->model.n_datasets);
+    } else if (sg_shard_open(&sh, paths[ds], &err)) {
+        snprintf(why, cap, "the run's shard for it: %s", err.msg);
+    } else {
+        const sg_shard_meta *m = sg_shard_get_meta(sh);
+        if (!labels_fit(ck, m, ds, map))
+            snprintf(why, cap, "the run's shard for it, %s, has other labels now", paths[ds]);
+        else if ((int)m->width != ck->model.image_size || (int)m->height != ck->model.image_size)
+            snprintf(why, cap, "the run's shard for it, %s, has %ux%u images now", paths[ds], m->width, m->height);
+        else {
+            *crop = (int)m->crop;
+            rc = 0;
+        }
+        sg_shard_close(sh);
+    }
+    sg_run_free_paths(paths, n_paths);
+    return rc;
+}
+
+/* Dataset ds's crop: the checkpoint's; for a dataset after the first of an
+ * older build's checkpoint, which records only the first's, the one its shard
+ * in the run was packed with (run_shard_crop), else the first's: a guess,
+ * which a warning names when warn (image files framed as ds with it). */
+static int dataset_crop(const sg_ckpt_info *ck, const char *run, const char *g_path, int ds, int warn)
+{
+    int crop = sg_ckpt_dataset_crop(ck, ds);
+    char why[1400];
+    if (ds == 0 || ck->dataset_crop_recorded[ds] || run_shard_crop(ck, run, ds, &crop, why, sizeof why) == 0 ||
+        !warn)
+        return crop;
+    const char *names[SG_MAX_DATASETS];
+    char first[SG_QUOTE_MAX + 32], desc[SG_QUOTE_MAX + 32];
+    sg_ckpt_dataset_names(ck, names);
+    sg_targets_dataset_desc(&ck->model, names, 0, first, sizeof first);
+    sg_targets_dataset_desc(&ck->model, names, ds, desc, sizeof desc);
+    cli_warn("%s (an older build) records only dataset %s's crop, %d: image files for dataset %s are cropped to "
+             "it (%s%sgive --crop N if its shards were packed with another)", g_path, first, crop, desc, why,
+             why[0] ? "; " : "");
+    return crop;
+}
+
 /* The crop side for image files, 0 for the largest square: --crop; else the
- * crop of the dataset the images are framed as, which --dataset names, else
- * the dataset of the --targets target, else (every target: several datasets)
- * the first dataset's, with a note naming it when the datasets' crops differ
- * (one framing for a whole grid: its input column shows what every target
- * column was made from). */
-static int file_crop(const options *o, const sg_ckpt_info *ck, const target_set *ts)
+ * crop of the dataset the images are framed as (dataset_crop), which
+ * --dataset names, else the dataset of the --targets target, else (every
+ * target: several datasets) the first dataset's, with a note naming it when
+ * the datasets' crops differ (one framing for a whole grid: its input column
+ * shows what every target column was made from). */
+static int file_crop(const options *o, const sg_ckpt_info *ck, const char *g_path, const target_set *ts)
 {
     const sg_model_config *cfg = &ck->model;
     const char *names[SG_MAX_DATASETS];
@@ -862,24 +924,28 @@ static int file_crop(const options *o, const sg_ckpt_info *ck, const target_set 
         }
     }
     if (o->crop >= 0) return (int)o->crop;
-    if (o->dataset) return sg_ckpt_dataset_crop(ck, ds);
-    if (ts->spec_mode) return sg_ckpt_dataset_crop(ck, ts->spec.ds);
-    int differ = 0;
-    for (int d = 1; d < cfg->n_datasets; d++) differ |= sg_ckpt_dataset_crop(ck, d) != sg_ckpt_dataset_crop(ck, 0);
+    char run[PATH_MAX];
+    sg_ckpt_run_of(o->ckpt, g_path, run, sizeof run);
+    if (o->dataset) return dataset_crop(ck, run, g_path, ds, 1);
+    if (ts->spec_mode) return dataset_crop(ck, run, g_path, ts->spec.ds, 1);
+    int crops[SG_MAX_DATASETS], differ = 0;
+    for (int d = 0; d < cfg->n_datasets; d++) {
+        crops[d] = dataset_crop(ck, run, g_path, d, 0);   /* only for the note: framed as the first */
+        differ |= crops[d] != crops[0];
+    }
     if (differ) {
         char list[600], desc[SG_QUOTE_MAX + 32];
         size_t len = 0;
         list[0] = 0;
         for (int d = 0; d < cfg->n_datasets && len + 2 < sizeof list; d++) {
             sg_targets_dataset_desc(cfg, names, d, desc, sizeof desc);
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %d", d ? ", " : "", desc,
-                                    sg_ckpt_dataset_crop(ck, d));
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %d", d ? ", " : "", desc, crops[d]);
         }
         sg_targets_dataset_desc(cfg, names, 0, desc, sizeof desc);
         cli_warn("the datasets' crops differ (%s); image files are cropped to %d, dataset %s's (choose "
-                 "with --dataset N or --crop N)", list, sg_ckpt_dataset_crop(ck, 0), desc);
+                 "with --dataset N or --crop N)", list, crops[0], desc);
     }
-    return sg_ckpt_dataset_crop(ck, 0);
+    return crops[0];
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -1142,7 +1208,7 @@ static void open_inputs(run_state *r)
     if (o->data) {
         load_shard_inputs(o, &r->ck, r->g_path, &r->in, &r->n_in, &r->shard);
     } else {
-        r->crop = file_crop(o, &r->ck, &r->ts);
+        r->crop = file_crop(o, &r->ck, r->g_path, &r->ts);
         load_file_inputs(o, r->S, r->crop, r->files, r->n_files, &r->in, &r->n_in);
     }
 }

@@ -1904,6 +1904,98 @@ PY
     [[ "$output" == "sg-sample: $W/crop100.lmdb was packed with crop 100; dataset 1 "*" was trained on crop 178" ]]
 }
 
+# A checkpoint of an older build records only the first dataset's crop (the
+# top-level one). Image files framed as another dataset took it without a word
+# (review-compat22 F3: RaFD photos cropped to CelebA's 178). In its run, the
+# crop is that of the dataset's shard config.json names (when it still has the
+# dataset's labels); else the first's, with one line that says so and names
+# --crop N. old_run: $W/run (celebA_train + rafd, crop 120) and $W/old, a copy
+# whose G file is an older build's (the entries' crop key renamed to one
+# nobody reads); the outputs wanted at crops 120 and 178.
+old_run() {
+    mkdir -p "$W/rf/angry" "$W/rf/happy"
+    for i in 1 2 3; do
+        cp "$T/synth/img_align_celeba/00000$i.jpg" "$W/rf/angry/"
+        cp "$T/synth/img_align_celeba/00001$i.jpg" "$W/rf/happy/"
+    done
+    celeb-pack -q --folders "$W/rf" --crop 120 --size 16 -o "$W/rafd.lmdb"
+    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$T/celebA_train.lmdb" "$W/rafd.lmdb"
+    f="$T/synth/img_align_celeba/000005.jpg"   # 178x218
+    for c in 120 178; do
+        s "$W/run" --targets rafd:angry --crop $c "$f" -o "$W/t$c.png"
+        s "$W/run" --targets +Bangs --crop $c "$f" -o "$W/b$c.png"
+    done
+    ! cmp -s "$W/t120.png" "$W/t178.png" || false
+    ! cmp -s "$W/b120.png" "$W/b178.png" || false
+    cp -a "$W/run" "$W/old"
+    $PY - "$W/old/ckpt/000001-G.safetensors" <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+n = int.from_bytes(d[:8], "little")
+h = d[8:8 + n].replace(b'\\"crop\\":', b'\\"xrop\\":')
+assert h.count(b'\\"xrop\\":') == 2, h
+open(sys.argv[1], "wb").write(d[:8] + h + d[8 + n:])
+PY
+}
+s() { sg-sample -q --ckpt "$1" --device cpu --threads 1 "${@:2}"; }
+
+@test "sg-sample: an older build's checkpoint in its run: image files for dataset 2 are cropped as its shard was" {
+    old_run
+    # the run's own checkpoint records both crops: no word
+    run s "$W/run" --targets rafd:angry "$f" -o "$W/o.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    cmp "$W/o.png" "$W/t120.png"
+    # the older build's: the crop of the shard config.json names, as --crop 120
+    for ck in "$W/old" "$W/old/ckpt/000001"; do
+        run s "$ck" --targets rafd:angry "$f" -o "$W/o.png"
+        [ "$status" -eq 0 ]
+        [ -z "$output" ]
+        cmp "$W/o.png" "$W/t120.png"
+        run s "$ck" --targets +Bangs --dataset 2 "$f" -o "$W/o.png"
+        [ "$status" -eq 0 ]
+        [ -z "$output" ]
+        cmp "$W/o.png" "$W/b120.png"
+    done
+    # every target: the first dataset's crop, and the note knows the second's
+    run s "$W/old" "$f" -o "$W/g.png"
+    [ "$status" -eq 0 ]
+    [ "$output" = "sg-sample: the datasets' crops differ (1 celebA_train 178, 2 rafd 120); image files are cropped to 178, dataset 1 celebA_train's (choose with --dataset N or --crop N)" ]
+    # --crop: as given, no word
+    run s "$W/old" --targets rafd:angry --crop 178 "$f" -o "$W/o.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    cmp "$W/o.png" "$W/t178.png"
+}
+
+@test "sg-sample: an older build's checkpoint without its run's shard: dataset 1's crop for dataset 2, with a warning" {
+    old_run
+    # a G file alone
+    mkdir "$W/bare"
+    cp "$W/old/ckpt/000001-G.safetensors" "$W/bare/"
+    run s "$W/bare/000001-G.safetensors" --targets rafd:angry "$f" -o "$W/o.png"
+    [ "$status" -eq 0 ]
+    [ "$output" = "sg-sample: $W/bare/000001-G.safetensors (an older build) records only dataset 1 celebA_train's crop, 178: image files for dataset 2 rafd are cropped to it (give --crop N if its shards were packed with another)" ]
+    cmp "$W/o.png" "$W/t178.png"
+    # the run's shard gone, or another in its place: the same, and why
+    rp=$(cd "$W" && pwd -P)/rafd.lmdb
+    mv "$W/rafd.lmdb" "$W/rafd.away"
+    run s "$W/old" --targets rafd:angry "$f" -o "$W/o.png"
+    [ "$status" -eq 0 ]
+    [ "$output" = "sg-sample: $W/old/ckpt/000001-G.safetensors (an older build) records only dataset 1 celebA_train's crop, 178: image files for dataset 2 rafd are cropped to it (the run's shard for it: $rp: No such file or directory; give --crop N if its shards were packed with another)" ]
+    cmp "$W/o.png" "$W/t178.png"
+    cp -a "$T/celebA_test.lmdb" "$W/rafd.lmdb"
+    run s "$W/old" --targets +Bangs --dataset 2 "$f" -o "$W/o.png"
+    [ "$status" -eq 0 ]
+    [ "$output" = "sg-sample: $W/old/ckpt/000001-G.safetensors (an older build) records only dataset 1 celebA_train's crop, 178: image files for dataset 2 rafd are cropped to it (the run's shard for it, $rp, has other labels now; give --crop N if its shards were packed with another)" ]
+    cmp "$W/o.png" "$W/b178.png"
+    # a grid of every target is framed as dataset 1, whose crop is known: no word
+    run s "$W/bare/000001-G.safetensors" "$f" -o "$W/g.png"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+}
+
 # Phone photos store pixels sideways and say so in EXIF (Orientation 2..8):
 # sg-sample turns image files upright as Pillow's ImageOps.exif_transpose does
 # (was: the face translated on its side); --no-exif-rotate keeps the stored
