@@ -393,7 +393,9 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' iters_given='$(filter command line environment%,$(origin ITERS))' \
 	    LC_ALL=C awk "$$TRAIN_MODE_AWK") || exit 1; \
 	if test "$$mode" = kept; then \
-	    touch -d "@$$(($$(stat -c %Y $(OUT)/train.args) - 1))" $@; \
+	    : "train.done keeps its time (older than train.args, so the note comes again; not newer than the"; \
+	    : "pictures made from the run, which would be made again); a missing one is dated just before"; \
+	    test -e $@ || touch -d "@$$(($$(stat -c %Y $(OUT)/train.args) - 1))" $@; \
 	    exit 0; \
 	fi; \
 	if test "$$mode" = done; then \

@@ -206,7 +206,7 @@ check_tool_docs() {
   celeb-pack -q -a "$T/synth/list_attr_celeba.txt" -i "$T/synth/img_align_celeba" -s Male -S 16 -o "$T/a.lmdb"
   sg-train -o "$T/r" "$T/a.lmdb" 2> "$T/err" &
   pid=$!
-  for _ in $(seq 400); do [ -s "$T/r/config.json" ] && break; sleep 0.05; done
+  for _ in $(seq 1200); do [ -s "$T/r/config.json" ] && break; sleep 0.05; done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" || true
   cat "$T/err"

@@ -925,6 +925,8 @@ stop_at_2() {
     run make --no-print-directory -f "$BATS_TEST_TMPDIR/grown.mk" OUT="$out" N=60 TEST=5 $small ITERS=4
     [ "$status" -eq 0 ]
     [ "$(cat "$out/run/latest")" = 000004 ]
+    # made a while ago: the next make's train.args is seconds newer than the pictures
+    find "$out" -exec touch -h -d '-30 seconds' {} +
     for i in 1 2; do
         run make --no-print-directory -f "$BATS_TEST_TMPDIR/grown.mk" OUT="$out" N=60 TEST=5 $small
         echo "$output"

@@ -305,9 +305,9 @@ PY
 }
 
 # Sends SIGINT to process $1 once run directory $2's history has $3 lines
-# (20 s at most); sets status to its exit status.
+# (a minute at most: a loaded machine); sets status to its exit status.
 interrupt_after_logged() {
-  for _ in $(seq 400); do
+  for _ in $(seq 1200); do
     [ -s "$2/history.jsonl" ] && [ "$(wc -l < "$2/history.jsonl")" -ge "$3" ] && break
     sleep 0.05
   done

@@ -66,10 +66,10 @@ PY
 
 tree_sum() { (cd "$1" && find . -type f | sort | xargs md5sum); }
 
-# Waits (up to 10 s; the caller asserts what it needs) until the run in $T/r
-# has at least $1 lines of history.
+# Waits (up to a minute, for a loaded machine; the caller asserts what it
+# needs) until the run in $T/r has at least $1 lines of history.
 wait_history_lines() {
-  for _ in $(seq 200); do
+  for _ in $(seq 1200); do
     [ -s "$T/r/history.jsonl" ] && [ "$(wc -l < "$T/r/history.jsonl")" -ge "$1" ] && return 0
     sleep 0.05
   done
@@ -677,7 +677,7 @@ PY
   sg-train -o "$T/r" --resume --iters 1000000 --log-every 0 --save-every 0 2> "$T/err" &
   pid=$!
   # config.json is rewritten with the new --iters just before the signal handlers are set.
-  for _ in $(seq 200); do grep -q '"iters": 1000000' "$T/r/config.json" && break; sleep 0.05; done
+  for _ in $(seq 1200); do grep -q '"iters": 1000000' "$T/r/config.json" && break; sleep 0.05; done
   sleep 0.2
   kill -INT "$pid"
   status=0
@@ -706,8 +706,10 @@ PY
 start_watched() {
   ended_how --pid "$@" > "$T/how" &
   WATCHER=$!
-  for _ in $(seq 500); do [ -s "$T/how" ] && break; sleep 0.01; done
+  # a minute at most: a loaded machine can take seconds to start it
+  for _ in $(seq 6000); do [ -s "$T/how" ] && break; sleep 0.01; done
   PID=$(head -n 1 "$T/how")
+  [ -n "$PID" ] || { echo "start_watched: no pid from ended_how after 60 s"; return 1; }
 }
 
 @test "a stop ends sg-train by its signal after the checkpoint, not by exit 128+N: a script running it stops on ^C" {
@@ -1884,7 +1886,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
       sg-train -o "$T/r" --disk-full-wait 60 "${args[@]}" 2> "$T/err" &
     pid=$!
     BG_PID=$pid
-    for _ in $(seq 200); do grep -q 'waiting up to' "$T/err" && break; sleep 0.05; done
+    for _ in $(seq 1200); do grep -q 'waiting up to' "$T/err" && break; sleep 0.05; done
     kill -INT "$(pgrep -P "$pid")"
     status=0
     wait "$pid" || status=$?
@@ -1916,7 +1918,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   sg-train -o "$T/small/r" --disk-full-wait 60 "${args[@]}" 2> "$T/err" &
   pid=$!
   BG_PID=$pid
-  for _ in $(seq 400); do grep -q 'waiting up to' "$T/err" && break; sleep 0.05; done
+  for _ in $(seq 1200); do grep -q 'waiting up to' "$T/err" && break; sleep 0.05; done
   mount -o remount,size=20m "$T/small"
   status=0
   wait "$pid" || status=$?
@@ -2186,7 +2188,7 @@ PY
   BG_PID=$pid
   wait_history_lines 3
   mv "$T/r" "$T/moved"
-  for _ in $(seq 200); do grep -q 'was moved' "$T/err" && break; sleep 0.05; done
+  for _ in $(seq 1200); do grep -q 'was moved' "$T/err" && break; sleep 0.05; done
   interrupt_and_wait "$pid"
   cat "$T/err"
   [ "$status" -eq 130 ]
@@ -2205,7 +2207,7 @@ PY
   sg-train -o "$T/d" --iters 1000000 --log-every 1 --sample-every 2 --save-every 3 "${TINY[@]}" "$D/a.lmdb" 2> "$T/err" &
   pid=$!
   BG_PID=$pid
-  for _ in $(seq 200); do [ -s "$T/d/history.jsonl" ] && [ "$(wc -l < "$T/d/history.jsonl")" -ge 3 ] && break; sleep 0.05; done
+  for _ in $(seq 1200); do [ -s "$T/d/history.jsonl" ] && [ "$(wc -l < "$T/d/history.jsonl")" -ge 3 ] && break; sleep 0.05; done
   # sg-train writes into it meanwhile, so one rm -rf can find a file it did not list
   for _ in $(seq 100); do rm -rf "$T/d" 2>/dev/null || true; [ -e "$T/d" ] || break; sleep 0.02; done
   status=0
