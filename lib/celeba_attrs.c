@@ -22,6 +22,15 @@ const char *const sg_celeba_attr_names[40] = {
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
+/* Whether s holds a character the .txt reader splits on: a CSV name with
+ * one would be written as two fields. */
+static int has_blank(const char *s)
+{
+    for (; *s; s++)
+        if (is_blank(*s)) return 1;
+    return 0;
+}
+
 /* Splits one line (without its '\n') into tokens in place. Returns the count
  * (tokens beyond max are counted but not stored). */
 static int split_tokens(char *s, char *end, char **tok, int max)
@@ -211,9 +220,13 @@ static int parse_names_line(const attr_parse *ps, char **tok, int n, sg_attr_tab
         int stored = n < MAX_ATTRS + 2 ? n : MAX_ATTRS + 2;
         for (int i = 1; i < stored; i++) tok[i - 1] = tok[i];
         n--;   /* over MAX_ATTRS still: refused below */
-        for (int i = 0; i < n; i++)
-            if (i < MAX_ATTRS && !tok[i][0])
+        for (int i = 0; i < n && i < MAX_ATTRS; i++) {
+            if (!tok[i][0])
                 return sg_errf(err, "%s line %zu: attribute name %d is empty", ps->name, ps->line_no, i + 1);
+            if (has_blank(tok[i]))
+                return sg_errf(err, "%s line %zu: attribute name '%s' has a blank, which the .txt lists cannot hold: "
+                               "rename the attribute", ps->name, ps->line_no, sg_quote_str(tok[i]).s);
+        }
     }
     if (check_attr_names(ps, tok, n, err)) return -1;
     t->attr_names = calloc(n, sizeof *t->attr_names);
@@ -255,11 +268,12 @@ static int parse_row_line(attr_parse *ps, char **tok, int n, sg_attr_table *t, s
     if (n == 0) return 0;   /* blank lines (e.g. at the end) */
     if (ps->csv && !tok[0][0]) return sg_errf(err, "%s line %zu: empty file name", ps->name, ps->line_no);
     /* CelebA's .txt form, which celeb-split writes, ends a name at a blank */
-    if (ps->csv && tok[0][strcspn(tok[0], " \t")])
+    if (ps->csv && has_blank(tok[0]))
         return sg_errf(err, "%s line %zu: file name '%s' has a blank, which the .txt lists cannot hold: rename the file",
                        ps->name, ps->line_no, sg_quote_str(tok[0]).s);
     if (n - 1 != t->n_attrs)
-        return sg_errf(err, "%s line %zu: expected %d values, found %d", ps->name, ps->line_no, t->n_attrs, n - 1);
+        return sg_errf(err, "%s line %zu: expected %d value%s, found %d", ps->name, ps->line_no, t->n_attrs,
+                       t->n_attrs == 1 ? "" : "s", n - 1);
     if (grow_rows(ps, t, err)) return -1;
     int8_t *row = t->values + t->n_rows * t->n_attrs;
     for (int a = 0; a < t->n_attrs; a++) {

@@ -612,3 +612,35 @@ partition_to_csv() { { echo image_id,partition; tr ' ' , < "$1"; } | sed 's/$/\r
   [ "$(head -n 1 "$T/out/attr_g.txt")" = 5 ]
   [ ! -e "$T/out/attr_g_train.txt" ]
 }
+
+@test "a CSV attribute or file name with a blank of any kind is refused, naming it: the .txt lists written from it could not be read back" {
+  printf 'image_id,Male,Big Nose\n000001.jpg,1,-1\n000002.jpg,-1,1\n' > "$T/name.csv"
+  run celeb-split -q -g m=Male -o "$T/sp" "$T/name.csv"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/name.csv line 1: attribute name 'Big Nose' has a blank, which the .txt lists cannot hold: rename the attribute" ]
+  [ ! -e "$T/sp" ]
+  # a vertical tab, a form feed, a CR inside a file name (blanks around a field are trimmed, not refused)
+  printf 'image_id,Male\n000001\v.jpg,1\n000002.jpg,-1\n' > "$T/vt.csv"
+  run celeb-split -q -g m=Male -o "$T/sv" "$T/vt.csv"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/vt.csv line 2: file name '000001\\x0b.jpg' has a blank, which the .txt lists cannot hold: rename the file" ]
+  [ ! -e "$T/sv" ]
+  printf 'image_id,Male\r\n000001.jpg,1\r\n000002\f.jpg,-1\r\n' > "$T/ff.csv"
+  run celeb-split -q -g m=Male -o "$T/sf" "$T/ff.csv"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/ff.csv line 3: file name '000002\\x0c.jpg' has a blank, which the .txt lists cannot hold: rename the file" ]
+  printf 'image_id,Male\r\n000001\r.jpg,1\r\n' > "$T/cr.csv"
+  run celeb-split -q -g m=Male -o "$T/sc" "$T/cr.csv"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/cr.csv line 2: file name '000001\\r.jpg' has a blank, which the .txt lists cannot hold: rename the file" ]
+  # what is accepted reads back: celeb-split on its own output
+  printf 'image_id, Male ,Young\r\n000001.jpg\v,1,-1\r\n000002.jpg,-1,1\r\n' > "$T/ok.csv"
+  celeb-split -q -g m=Male -o "$T/ok" "$T/ok.csv"
+  celeb-split -q -g m=Male -o "$T/ok2" "$T/ok/attr_m.txt"
+  cmp "$T/ok/attr_m.txt" "$T/ok2/attr_m.txt"
+  # one attribute, a row with two values: "1 value"
+  printf '1\nMale\n000001.jpg 1 -1\n' > "$T/one.txt"
+  run celeb-split -q -g m=Male -o "$T/one" "$T/one.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/one.txt line 3: expected 1 value, found 2" ]
+}

@@ -208,6 +208,48 @@ static void test_csv(void)
     BAD("image_id\nA,B\n", "t.txt line 1: expected the number of rows, found 'image_id'");
 }
 
+/* A CSV name holding a character the .txt reader splits on (space, tab, CR,
+ * VT, FF) would be written by sg_attr_table_format as two fields, a list that
+ * celeb-split and celeb-pack then refuse: the CSV itself is refused, naming
+ * the name. The round trip shows what the first parse guards against. */
+static void test_csv_blank_names(void)
+{
+    static const struct { const char *csv, *want; } cases[] = {
+        {"image_id,Male,Big Nose\n000001.jpg,1,-1\n000002.jpg,-1,1\n",
+         "t.txt line 1: attribute name 'Big Nose' has a blank, which the .txt lists cannot hold: rename the attribute"},
+        {"image_id,Male,Big\tNose\n000001.jpg,1,-1\n", "t.txt line 1: attribute name 'Big\\tNose' has a blank"},
+        {"image_id,A\fB\n000001.jpg,1\n", "t.txt line 1: attribute name 'A\\x0cB' has a blank"},
+        {"image_id,Male\n000001\v.jpg,1\n000002.jpg,-1\n",
+         "t.txt line 2: file name '000001\\x0b.jpg' has a blank, which the .txt lists cannot hold: rename the file"},
+        {"image_id,Male\r\n000001.jpg,1\r\n000002\r.jpg,-1\r\n", "t.txt line 3: file name '000002\\r.jpg' has a blank"},
+        {"image_id,Male\n0\f1.jpg,1\n", "t.txt line 2: file name '0\\x0c1.jpg' has a blank"},
+        {"image_id,Male\nmy photo.jpg,1\n", "t.txt line 2: file name 'my photo.jpg' has a blank"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        sg_attr_table t, back;
+        sg_err err = {{0}};
+        int rc = parse(cases[k].csv, &t, &err);
+        CHECK(rc == -1 && strstr(err.msg, cases[k].want), "blank name case %zu: rc %d, message '%s' lacks '%s'", k, rc,
+              err.msg, cases[k].want);
+        if (rc != 0) continue;
+        char *out; size_t len;
+        CHECK(sg_attr_table_format(&t, NULL, 0, &out, &len, &err) == 0, "blank name case %zu: format: %s", k, err.msg);
+        rc = sg_attr_table_parse("t.txt", out, len, &back, &err);
+        CHECK(rc == 0, "blank name case %zu: the written list does not read back: %s", k, err.msg);
+        if (rc == 0) sg_attr_table_free(&back);
+        free(out);
+        sg_attr_table_free(&t);
+    }
+    /* A blank around a field is not in the name (trimmed), so it is no blank in it. */
+    sg_attr_table t;
+    sg_err err = {{0}};
+    CHECK(parse("image_id, Male\t,Young\r\n 000001.jpg\v,1,-1\r\n", &t, &err) == 0 && !strcmp(t.attr_names[0], "Male")
+          && !strcmp(t.file_names[0], "000001.jpg"), "blanks around fields: %s", err.msg);
+    sg_attr_table_free(&t);
+    /* one attribute: "1 value" */
+    BAD("1\nA\n000001.jpg 1 1\n", "t.txt line 3: expected 1 value, found 2");
+}
+
 /* sg_quote_bytes (lib/error.h), which the messages below quote the file with:
  * printable ASCII as is, everything else escaped, at most 40 characters. */
 static void test_quote_bytes(void)
@@ -306,6 +348,7 @@ int main(void)
     test_lenient();
     test_bad();
     test_csv();
+    test_csv_blank_names();
     test_quote_bytes();
     test_quoted_messages();
     test_file_io();
