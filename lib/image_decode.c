@@ -269,17 +269,29 @@ static int refuse_cmyk(sg_err *err)
 int sg_image_unsupported(const sg_err *err) { return err && err->sys_errno == ENOTSUP; }
 
 
+static int libjpeg_decode(const uint8_t *data, size_t len, uint8_t **buf, size_t *cap, int *width, int *height,
+                          sg_err *err);
+
 /* The JPEG's size, checked against the limits, and its colour space (for
  * decode and probe alike: what the header says that the decoder refuses). The
  * rest of what libjpeg refuses in a header (12-bit precision, lossless or
- * hierarchical frames, a component count TurboJPEG cannot name a colour space
- * for) tjDecompressHeader3 refuses itself, for both. */
-static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, sg_err *err)
+ * hierarchical frames) tjDecompressHeader3 refuses itself, for both, with
+ * libjpeg's words. A header libjpeg reads but TurboJPEG refuses in its own
+ * words ("tjDecompressHeader3(): Could not determine subsampling type", for
+ * chroma sampling outside its list, or no colour space for the component
+ * count) is read by libjpeg instead, as sg_preprocess reads it: *via_libjpeg
+ * is then 1, and the pixels too come from libjpeg. */
+static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *via_libjpeg, sg_err *err)
 {
     int subsamp = 0, cs = -1;
     *w = *h = 0;
-    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, &cs) != 0)
-        return sg_errf(err, "JPEG: %s", tjGetErrorStr2(tj));
+    *via_libjpeg = 0;
+    if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, &cs) != 0) {
+        const char *msg = tjGetErrorStr2(tj);
+        if (strncmp(msg, "tjDecompressHeader3(): ", 23)) return sg_errf(err, "JPEG: %s", msg);   /* libjpeg's own */
+        *via_libjpeg = 1;
+        return libjpeg_decode(data, len, NULL, NULL, w, h, err);
+    }
     /* success without a size: a tables-only stream (no image), e.g. a file cut
      * short after its tables */
     if (*w <= 0 || *h <= 0) return sg_errf(err, "JPEG: no image in the data (tables only; truncated?)");
@@ -288,13 +300,15 @@ static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int
     return 0;
 }
 
-/* Decodes a JPEG into *buf (grown as needed, capacity *cap). On failure the
- * caller drops the decompressor (see drop_thread_decompressor). */
+/* Decodes a JPEG into *buf (grown as needed, capacity *cap). On failure, or
+ * when TurboJPEG refused the header (*via_libjpeg), the caller drops the
+ * decompressor (see drop_thread_decompressor). */
 static int decode_jpeg_with(tjhandle tj, const uint8_t *data, size_t len, uint8_t **buf, size_t *cap,
-                            int *width, int *height, sg_err *err)
+                            int *width, int *height, int *via_libjpeg, sg_err *err)
 {
     int w, h;
-    if (jpeg_header(tj, data, len, &w, &h, err)) return -1;
+    if (jpeg_header(tj, data, len, &w, &h, via_libjpeg, err)) return -1;
+    if (*via_libjpeg) return libjpeg_decode(data, len, buf, cap, width, height, err);
     size_t need = (size_t)w * h * 3;
     if (*cap < need) {
         uint8_t *nb = realloc(*buf, need);
@@ -320,8 +334,9 @@ static int decode_jpeg_into(const uint8_t *data, size_t len, uint8_t **buf, size
     int fresh;
     tjhandle tj = decompressor_for(data, len, &fresh);
     if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
-    int rc = decode_jpeg_with(tj, data, len, buf, cap, width, height, err);
-    release_decompressor(tj, fresh, rc != 0);
+    int via_libjpeg = 0;
+    int rc = decode_jpeg_with(tj, data, len, buf, cap, width, height, &via_libjpeg, err);
+    release_decompressor(tj, fresh, rc != 0 || via_libjpeg);
     return rc;
 }
 
@@ -435,8 +450,9 @@ int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_
         int fresh;
         tjhandle tj = decompressor_for(data, len, &fresh);
         if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
-        int rc = jpeg_header(tj, data, len, width, height, err);
-        release_decompressor(tj, fresh, rc != 0);
+        int via_libjpeg;
+        int rc = jpeg_header(tj, data, len, width, height, &via_libjpeg, err);
+        release_decompressor(tj, fresh, rc != 0 || via_libjpeg);
         return rc;
     }
     if (is_png(data, len)) return png_header(data, len, width, height, err);
@@ -615,7 +631,15 @@ static int has_eoi(const uint8_t *d, size_t n)
 
 static int use_plan(sg_preprocessor *p, int w, int h, sg_err *err);
 
-static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
+/* Reads a JPEG with libjpeg: the header, its size checked against the limits,
+ * then rows first..last-1 into *pixels (grown as needed, capacity *cap; *first
+ * set). With p (sg_preprocess): p's resize plan, and only the rows it reads
+ * unless p->full_decode or the file lacks its EOI. Without p (sg_image_decode
+ * and sg_image_probe, for headers TurboJPEG refuses): every row, or, with
+ * pixels NULL, the header only; a colour space with no conversion to RGB is
+ * refused from the header. */
+static int libjpeg_rows(jpeg_reader *r, const uint8_t *data, size_t len, sg_preprocessor *p, uint8_t **pixels,
+                        size_t *cap, int *width, int *height, int *first_row, sg_err *err)
 {
     struct jpeg_decompress_struct *ci = &r->cinfo;
     if (setjmp(r->jump)) {
@@ -629,23 +653,32 @@ static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_
     jpeg_read_header(ci, TRUE);
     if (check_limits(ci->image_width, ci->image_height, err)) { jpeg_abort_decompress(ci); return -1; }
     int w = (int)ci->image_width, h = (int)ci->image_height;
-    if (use_plan(p, w, h, err)) { jpeg_abort_decompress(ci); return -1; }
+    if (p && use_plan(p, w, h, err)) { jpeg_abort_decompress(ci); return -1; }
     if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK) {
         jpeg_abort_decompress(ci);
         return refuse_cmyk(err);
     }
+    if (!p && ci->jpeg_color_space != JCS_GRAYSCALE && ci->jpeg_color_space != JCS_RGB
+        && ci->jpeg_color_space != JCS_YCbCr) {
+        int n = ci->num_components;
+        jpeg_abort_decompress(ci);
+        return sg_errf(err, "JPEG: %d colour components without a known colour space are not supported", n);
+    }
+    *width = w;
+    *height = h;
+    if (!pixels) { jpeg_abort_decompress(ci); return 0; }
     /* Pillow's settings (libjpeg's defaults): islow IDCT, fancy upsampling. */
     ci->out_color_space = JCS_EXT_RGB;
     ci->dct_method = JDCT_ISLOW;
     ci->do_fancy_upsampling = TRUE;
     int first = 0, last = h;
-    if (!p->full_decode && has_eoi(data, len)) sg_resize_plan_source_rows(&p->plan, &first, &last);
+    if (p && !p->full_decode && has_eoi(data, len)) sg_resize_plan_source_rows(&p->plan, &first, &last);
     size_t stride = (size_t)w * 3, need = stride * (size_t)(last - first);
-    if (p->pixels_cap < need) {
-        uint8_t *nb = realloc(p->pixels, need);
+    if (*cap < need) {
+        uint8_t *nb = realloc(*pixels, need);
         if (!nb) { jpeg_abort_decompress(ci); return sg_err_oom(err, "out of memory for a %dx%d image", w, h); }
-        p->pixels = nb;
-        p->pixels_cap = need;
+        *pixels = nb;
+        *cap = need;
     }
     jpeg_start_decompress(ci);
     if ((int)ci->output_width != w || (int)ci->output_height != h || ci->output_components != 3) {
@@ -657,7 +690,7 @@ static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_
         return sg_errf(err, "JPEG: cannot skip to row %d", first);
     }
     while ((int)ci->output_scanline < last) {
-        JSAMPROW row = p->pixels + stride * (ci->output_scanline - first);
+        JSAMPROW row = *pixels + stride * (ci->output_scanline - first);
         if (jpeg_read_scanlines(ci, &row, 1) != 1) {
             jpeg_abort_decompress(ci);
             return sg_errf(err, "JPEG: no data for row %u", ci->output_scanline);
@@ -665,8 +698,30 @@ static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_
     }
     if (last == h) jpeg_finish_decompress(ci);      /* reads up to EOI: late warnings surface */
     else jpeg_abort_decompress(ci);
+    *first_row = first;
+    return 0;
+}
+
+static int preprocess_jpeg_with(sg_preprocessor *p, jpeg_reader *r, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
+{
+    int w, h, first;
+    if (libjpeg_rows(r, data, len, p, &p->pixels, &p->pixels_cap, &w, &h, &first, err)) return -1;
     sg_resize_apply(&p->plan, p->pixels, first, out, p->scratch);
     return 0;
+}
+
+/* sg_image_decode's (buf non-NULL) and sg_image_probe's read of a JPEG whose
+ * header TurboJPEG refuses: a new libjpeg decompressor (no tables carried
+ * over), every row, sg_preprocess's settings. */
+static int libjpeg_decode(const uint8_t *data, size_t len, uint8_t **buf, size_t *cap, int *width, int *height,
+                          sg_err *err)
+{
+    jpeg_reader *r = jpeg_reader_new();
+    if (!r) return sg_err_oom(err, "JPEG: cannot initialise libjpeg");   /* only malloc fails */
+    int first;
+    int rc = libjpeg_rows(r, data, len, NULL, buf, cap, width, height, &first, err);
+    jpeg_reader_free(r);
+    return rc;
 }
 
 /* The preprocessor's libjpeg decompressor keeps tables from image to image as

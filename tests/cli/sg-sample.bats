@@ -2082,3 +2082,16 @@ PY
     [ "$status" -eq 1 ]
     [[ "$output" == *"no checkpoint found (expected a run directory"* ]]
 }
+
+@test "sg-sample: a JPEG with chroma sampling TurboJPEG has no name for (Y 2x2, Cb 4x1, Cr 1x1) is read through libjpeg, as celeb-pack reads it" {
+    # tests/golden/odd-sampling.jpg, 17x13: Pillow reads it; TurboJPEG 2.1's header reader refused it
+    # ("tjDecompressHeader3(): Could not determine subsampling type") where celeb-pack's libjpeg did not
+    mkdir -p "$W/odd"
+    cp "$BATS_TEST_DIRNAME/../golden/odd-sampling.jpg" "$W/odd/000001.jpg"
+    printf '1\nMale\n000001.jpg 1\n' > "$W/l1.txt"
+    celeb-pack -q -a "$W/l1.txt" -i "$W/odd" -s Male -S 16 -c 10 -o "$W/o.lmdb"
+    run sg-sample --ckpt "$T/run" --device cpu "$W/odd/000001.jpg" -o "$W/s.png"
+    [ "$status" -eq 0 ]
+    [ -s "$W/s.png" ]
+    [[ "$output" != *tjDecompressHeader3* ]]
+}

@@ -478,6 +478,8 @@ static void test_probe_header_faults(void)
         int probe_rc = sg_image_probe(j, jn, &w, &h, &perr);
         CHECK(probe_rc == -1 && !strcmp(perr.msg, derr.msg), "2-component JPEG: decode \"%s\", probe \"%s\"",
               derr.msg, probe_rc ? perr.msg : "accepted");
+        CHECK(!strcmp(derr.msg, "JPEG: 2 colour components without a known colour space are not supported"),
+              "2-component JPEG: decode \"%s\"", derr.msg);
     }
     free(j);
 
@@ -538,6 +540,70 @@ static void test_probe_header_faults(void)
     }
     free(d);
     free(png);
+}
+
+/* tests/golden/odd-sampling.jpg (637 bytes, from review-fuzz22 F3): 17x13,
+ * sampling factors Y 2x2, Cb 4x1, Cr 1x1, which libjpeg (and Pillow) read but
+ * TurboJPEG 2.1's tjDecompressHeader3 refuses ("Could not determine
+ * subsampling type"). Decode and probe read it as sg_preprocess does, through
+ * libjpeg: Pillow 9.4's pixels (Image.open(f).convert("RGB").tobytes(): CRC-32
+ * 0xabae849a, first pixel 127,141,30, last 127,167,0), and the thread's
+ * TurboJPEG decompressor is not left inside the refused header. */
+static void test_jpeg_odd_sampling(void)
+{
+    uint8_t *d;
+    size_t n;
+    sg_err err = {{0}};
+    if (sg_read_file("tests/golden/odd-sampling.jpg", 1 << 20, &d, &n, &err)) { CHECK(0, "%s", err.msg); return; }
+    uint8_t *plain = NULL;
+    size_t pn = 0;
+    jpeg_made(JCS_RGB, JCS_YCbCr, 3, 0, &plain, &pn);
+    sg_image before, img, after;
+    CHECK(sg_image_decode(plain, pn, &before, &err) == 0, "plain JPEG: %s", err.msg);
+    int rc = sg_image_decode(d, n, &img, &err);
+    CHECK(rc == 0, "odd sampling: decode \"%s\"", err.msg);
+    CHECK(rc || !strstr(err.msg, "tjDecompressHeader3"), "odd sampling: message names TurboJPEG's call: %s", err.msg);
+    if (!rc) {
+        CHECK(img.width == 17 && img.height == 13, "odd sampling: decoded %dx%d, want 17x13", img.width, img.height);
+        if (img.width == 17 && img.height == 13) {
+            uint32_t crc = sg_crc32(0, img.rgb, 17 * 13 * 3);
+            const uint8_t *last = img.rgb + (17 * 13 - 1) * 3;
+            CHECK(crc == 0xabae849au && img.rgb[0] == 127 && img.rgb[1] == 141 && img.rgb[2] == 30 && last[0] == 127
+                  && last[1] == 167 && last[2] == 0,
+                  "odd sampling: pixels differ from Pillow's (CRC-32 0x%08x, first %d,%d,%d, last %d,%d,%d)",
+                  (unsigned)crc, img.rgb[0], img.rgb[1], img.rgb[2], last[0], last[1], last[2]);
+            /* sg_preprocess, which read it already: the same pixels, resized */
+            sg_preprocessor pp;
+            sg_preprocessor_init(&pp, 13, 13, 8, 8);
+            uint8_t got[8 * 8 * 3];
+            sg_image want;
+            CHECK(sg_preprocess(&pp, d, n, got, &err) == 0, "odd sampling: preprocess \"%s\"", err.msg);
+            if (sg_center_crop_resize(&img, 13, 13, 8, 8, &want, &err) == 0) {
+                check_pixels("odd sampling: preprocess vs decode + resize", got, want.rgb, 8, 8);
+                sg_image_free(&want);
+            }
+            sg_preprocessor_free(&pp);
+        }
+        sg_image_free(&img);
+    }
+    int w = -1, h = -1;
+    rc = sg_image_probe(d, n, &w, &h, &err);
+    CHECK(rc == 0 && w == 17 && h == 13, "odd sampling: probe \"%s\" %dx%d", rc ? err.msg : "ok", w, h);
+    expect_refused_alike("odd sampling", d, n, NULL);
+    /* the thread's decompressor still reads the next JPEG as before */
+    CHECK(sg_image_decode(plain, pn, &after, &err) == 0, "plain JPEG after: %s", err.msg);
+    check_pixels("plain JPEG after the odd one", after.rgb, before.rgb, 8, 8);
+    sg_image_free(&before);
+    sg_image_free(&after);
+    /* the same file cut short: a libjpeg message, TurboJPEG's call unnamed */
+    for (size_t cut = 200; cut < n; cut += 100) {
+        rc = sg_image_decode(d, cut, &img, &err);
+        if (!rc) sg_image_free(&img);
+        CHECK(rc == -1 && !strstr(err.msg, "tjDecompressHeader3"), "odd sampling cut to %zu: decode \"%s\"", cut,
+              rc ? err.msg : "accepted");
+    }
+    free(plain);
+    free(d);
 }
 
 static void test_encode_roundtrip(void)
@@ -864,6 +930,7 @@ int main(void)
     test_decode_errors();
     test_probe_size_limits();
     test_probe_header_faults();
+    test_jpeg_odd_sampling();
     test_encode_roundtrip();
     test_image_comment();
     test_exif_orientation();
