@@ -699,8 +699,12 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
     snprintf(s->path, sizeof s->path, "%s", path);
     /* RDONLY + NOLOCK: no lock.mdb is created and nothing is written next to
      * the data (shards are immutable once renamed into place, so readers need
-     * no lock). NOTLS: read transactions are not tied to threads. */
+     * no lock). NOTLS: read transactions are not tied to threads. The map
+     * is the file's size, not the map size the meta page records: a damaged
+     * one (2^60) would fail as "Cannot allocate memory", and reading needs no
+     * more (LMDB still raises the map to cover the last page it records). */
     int rc = mdb_env_create(&s->env);
+    if (!rc) rc = mdb_env_set_mapsize(s->env, (size_t)data_size);
     if (!rc) rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS | extra_flags, 0444);
     if (rc) {
         lmdb_errf(err, rc, "%s: not a readable LMDB environment", path);

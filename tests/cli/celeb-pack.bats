@@ -1026,3 +1026,19 @@ im.save('$T/cmyk.jpg', 'JPEG')"
   [ "$status" -eq 0 ]
   [ -z "$output" ]
 }
+
+# review-fuzz22 F4: a damaged map size in data.mdb's meta page (LMDB mapped
+# that much: "Cannot allocate memory") does not stop a shard from being read.
+@test "a shard whose data.mdb records a map size of 2^60 reads as it is (the map is the file's size)" {
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --select "$SEL" --size 16 -o "$T/a.lmdb"
+  celeb-dump -q --get 3 -o "$T/r3.png" "$T/a.lmdb"
+  mkdir "$T/big.lmdb"
+  "$PY" -c "import struct,sys;b=bytearray(open(sys.argv[1],'rb').read());struct.pack_into('<Q',b,32,1<<60);ps=struct.unpack_from('<I',b,40)[0];struct.pack_into('<Q',b,ps+32,1<<60);open(sys.argv[2],'wb').write(b)" \
+      "$T/a.lmdb/data.mdb" "$T/big.lmdb/data.mdb"
+  ! cmp -s "$T/a.lmdb/data.mdb" "$T/big.lmdb/data.mdb" || false
+  run celeb-dump --verify "$T/big.lmdb"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"12 records OK"* ]]
+  celeb-dump -q --get 3 -o "$T/b3.png" "$T/big.lmdb"
+  cmp "$T/r3.png" "$T/b3.png"
+}

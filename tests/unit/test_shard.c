@@ -189,6 +189,48 @@ static void test_corruption(void)
     sg_shard_close(s);
 }
 
+/* The map size LMDB records in data.mdb's meta pages (mm_mapsize, at byte 32
+ * of each: the page header's 16 bytes, then magic, version, address) damaged
+ * to 2^60 in both: LMDB mapped that much and failed with "Cannot allocate
+ * memory", blaming memory for a damaged file (review-fuzz22 F4). Reading needs
+ * no more than the file, so the shard reads as it is. */
+static void test_damaged_map_size(void)
+{
+    char path[256], data[300];
+    sg_err err = {{0}};
+    snprintf(path, sizeof path, "%s/mapsize.lmdb", test_tmpdir);
+    snprintf(data, sizeof data, "%s/data.mdb", path);
+    CHECK(write_shard(path, 16, 16, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 20, 0, &err) == 0, "%s", err.msg);
+    uint8_t *d;
+    size_t n;
+    if (sg_read_file(data, 1 << 24, &d, &n, &err)) { CHECK(0, "%s", err.msg); return; }
+    uint32_t psize;
+    memcpy(&psize, d + 40, 4);   /* the free DB's md_pad: LMDB keeps the page size there */
+    CHECK(psize >= 512 && psize + 40 <= n, "page size %u in a %zu-byte data.mdb", psize, n);
+    if (psize >= 512 && psize + 40 <= n) {
+        uint64_t huge = (uint64_t)1 << 60;
+        memcpy(d + 32, &huge, 8);
+        memcpy(d + psize + 32, &huge, 8);
+        CHECK(sg_write_file_atomic(data, d, n, &err) == 0, "%s", err.msg);
+        sg_shard *s;
+        int rc = sg_shard_open(&s, path, &err);
+        CHECK(rc == 0, "damaged map size: open \"%s\"", err.msg);
+        if (!rc) {
+            CHECK(sg_shard_get_meta(s)->count == 20, "damaged map size: %llu records",
+                  (unsigned long long)sg_shard_get_meta(s)->count);
+            uint8_t px[16 * 16 * 3], want[16 * 16 * 3];
+            for (uint64_t i = 0; i < 20; i++) {
+                fill_pixels(want, 16, 16, i);
+                rc = sg_shard_read(s, i, px, NULL, NULL, 0, &err);
+                CHECK(rc == 0 && !memcmp(px, want, sizeof px), "damaged map size: record %llu: %s",
+                      (unsigned long long)i, rc ? err.msg : "pixels differ");
+            }
+            sg_shard_close(s);
+        }
+    }
+    free(d);
+}
+
 /* An LMDB environment written directly, with an optional "meta" value. */
 static void make_env(const char *path, const char *meta)
 {
@@ -715,6 +757,7 @@ int main(void)
     test_round_trip(SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 100, 32, 24);
     test_round_trip(SG_PIXELS_PNG, SG_LABELS_ONE_HOT, 30, 20, 20);
     test_corruption();
+    test_damaged_map_size();
     test_open_errors();
     test_force();
     test_append_messages();
