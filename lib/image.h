@@ -1,4 +1,4 @@
-/* RGB8 images: decoding (TurboJPEG, libpng) with limits, the reference's
+/* RGB8 images: decoding (TurboJPEG, or libjpeg for headers it refuses; libpng) with limits, the reference's
  * CenterCrop + Resize preprocessing, and PNG/JPEG encoding. */
 #ifndef SG_IMAGE_H
 #define SG_IMAGE_H
@@ -19,7 +19,7 @@ void sg_image_free(sg_image *img);
 #define SG_IMAGE_MAX_PIXELS  (64L * 1024 * 1024)
 #define SG_IMAGE_MAX_FILE    (256UL * 1024 * 1024)
 
-/* Decodes a JPEG (TurboJPEG, accurate islow DCT and fancy upsampling: the same
+/* Decodes a JPEG (TurboJPEG, libjpeg where TurboJPEG refuses the header; islow DCT and fancy upsampling: the same
  * pixels as Pillow's decoder; any libjpeg warning such as truncated data is an
  * error) or a PNG (libpng: palette, grey, 1/2/4/16-bit converted to RGB8, 16-bit
  * keeps the high byte, an alpha channel is dropped as Pillow's convert("RGB")
