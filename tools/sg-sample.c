@@ -639,6 +639,11 @@ static void write_image(const char *path, const uint8_t *rgb, int w, int h)
     if (sg_image_write(path, rgb, w, h, &err)) cli_die_output_err(&err, path);
 }
 
+/* The highest number an --each output may have: 15 digits. Far below
+ * LONG_MAX, so that --append's numbers (highest + 1 + k) never wrap, and
+ * exact in awk's and bash's arithmetic (a command given to remove some). */
+#define EACH_NUMBER_MAX 999999999999999L
+
 /* --each's file for input index and target name ("input": the input itself). */
 static void each_path(char *path, size_t n, const char *dir, long index, const char *name, const char *ext)
 {
@@ -673,7 +678,7 @@ static int each_output_number(const char *name, const each_known *known, long *n
     const char *p = name;
     long v = 0;
     for (; isdigit((unsigned char)*p); p++) {
-        if (v > (LONG_MAX - 9) / 10) return 0;
+        if (v > (EACH_NUMBER_MAX - 9) / 10) return 0;   /* more than 15 digits: none that --each writes */
         v = v * 10 + (*p - '0');
     }
     if (p - name < 6 || (p - name > 6 && *name == '0') || *p++ != '_') return 0;
@@ -685,7 +690,8 @@ static int each_output_number(const char *name, const each_known *known, long *n
     snprintf(label, sizeof label, "%.*s", (int)(n - 4), p);
     const char *key = label, *whole = name;
     if (!bsearch(&key, known->labels, known->n_labels, sizeof *known->labels, cli_compare_strings) &&
-        !bsearch(&whole, known->listed, known->n_listed, sizeof *known->listed, cli_compare_strings))
+        (!known->n_listed ||   /* no list: NULL, which bsearch may not be given */
+         !bsearch(&whole, known->listed, known->n_listed, sizeof *known->listed, cli_compare_strings)))
         return 0;
     *number = v;
     return 1;
@@ -1218,8 +1224,8 @@ static void open_inputs(run_state *r)
 static const char each_list_header[] = "file\tinput\ttarget\tdataset\tvalue\n";
 
 /* The highest input number the --each list (len bytes) names, -1 for none
- * (its header alone); -2 when a line is not what --each writes, *bad_line
- * its number from 1. */
+ * (its header alone); -2 when a line is not what --each writes (a number
+ * above EACH_NUMBER_MAX too), *bad_line its number from 1. */
 static long each_list_highest(const uint8_t *list, size_t len, long *bad_line)
 {
     size_t h = sizeof each_list_header - 1;
@@ -1236,7 +1242,7 @@ static long each_list_highest(const uint8_t *list, size_t len, long *bad_line)
         long v = 0;
         const char *q = num + 1;
         for (; isdigit((unsigned char)*q); q++) {
-            if (v > (LONG_MAX - 9) / 10) return -2;
+            if (v > (EACH_NUMBER_MAX - 9) / 10) return -2;
             v = v * 10 + (*q - '0');
         }
         if (q == num + 1 || *q != '\t') return -2;
@@ -1263,7 +1269,7 @@ static void list_file_names(const uint8_t *list, size_t len, each_known *k)
         if (!(k->listed[k->n_listed++] = strndup(p, (size_t)((tab ? tab : eol) - p)))) cli_die("out of memory");
         p = eol + 1;
     }
-    qsort(k->listed, k->n_listed, sizeof *k->listed, cli_compare_strings);
+    if (k->n_listed) qsort(k->listed, k->n_listed, sizeof *k->listed, cli_compare_strings);   /* none: NULL */
 }
 
 static void add_label(each_known *k, const char *label, size_t len)
@@ -1278,12 +1284,29 @@ static void add_label(each_known *k, const char *label, size_t len)
  * NNNNNN_LABEL.EXT, one of labels (in their order) and exts (1: png, 2:
  * jpg): bash's zero-padded brace ranges, DIR as one shell word
  * (cli_shell_word), rm -f for the names of the ranges that are not there.
- * Held until the next call. */
+ * A range of more names than a shell should build in memory (a stray
+ * 20230815_input.png above 000003_input.png: 20 million; up to 10^15) gives
+ * a loop over DIR's files instead, matching each name as each_output_number
+ * does. Held until the next call. */
 static const char *remove_command(const char *dir, long lo, long hi, const each_known *labels, int exts)
 {
     static sg_buf cmd = SG_BUF_INIT;
     sg_buf words = SG_BUF_INIT;
     long combos = 0;
+    cmd.len = 0;
+    if ((double)(hi - lo + 1) * (double)labels->n_labels * (exts == 3 ? 2 : 1) > 100000) {
+        sg_buf_appendf(&cmd, "for f in %s/*; do if [[ ${f##*/} =~ ^([0-9]{6}|[1-9][0-9]{6,14})_(", cli_shell_word(dir));
+        for (size_t k = 0; k < labels->n_labels; k++) {
+            if (k) sg_buf_putc(&cmd, '|');
+            for (const char *c = labels->labels[k]; *c; c++) {   /* letters, digits and _.=+-@: . and + escaped */
+                if (*c == '.' || *c == '+') sg_buf_putc(&cmd, '\\');
+                sg_buf_putc(&cmd, *c);
+            }
+        }
+        sg_buf_appendf(&cmd, ")\\.%s$ ]] && ((10#${BASH_REMATCH[1]} >= %ld)); then rm -f -- \"$f\"; fi; done",
+                       exts == 1 ? "png" : exts == 2 ? "jpg" : "(png|jpg)", lo);
+        return cmd.data;
+    }
     /* {000999..1000001} would pad the second part to 7 digits: a range each side of 10^6 */
     long from[2] = {lo, 1000000}, to[2] = {hi < 1000000 ? hi : 999999, hi};
     for (int part = 0; part < 2; part++) {
@@ -1299,7 +1322,6 @@ static const char *remove_command(const char *dir, long lo, long hi, const each_
         sg_buf_puts(&words, exts == 1 ? ".png" : exts == 2 ? ".jpg" : ".{png,jpg}");
         combos += (to[part] - from[part] + 1) * (long)labels->n_labels * (exts == 3 ? 2 : 1);
     }
-    cmd.len = 0;
     /* past a few thousand names, more than one command line takes: printf (a builtin) to xargs */
     if (combos > 4096) sg_buf_appendf(&cmd, "printf '%%s\\0' %s | xargs -0 rm -f --", words.data);
     else sg_buf_appendf(&cmd, "rm -f -- %s", words.data);
@@ -1387,7 +1409,7 @@ static void claim_each_dir(run_state *r)
         cli_die("%s: line %ld is not what sg-sample --each writes (%s): --append adds only to such a list; --force "
                 "replaces the outputs in %s", list, bad_line,
                 bad_line == 1 ? "its header, file, input, target, dataset, value"
-                              : "five tab-separated fields, the second an input's number",
+                              : "five tab-separated fields, the second an input's number of at most 15 digits",
                 dir);
     char files[3 * (NAME_MAX + 3) + 64];   /* "N files: A, B, C, ..." */
     snprintf(files, sizeof files, "%ld file%s: %s%s%s%s%s%s", above, above == 1 ? "" : "s", first[0],
@@ -1413,6 +1435,10 @@ static void claim_each_dir(run_state *r)
  * with --append (a shard's records keep their indices). */
 static void number_file_inputs(run_state *r)
 {
+    if (!r->o.data && r->n_in > EACH_NUMBER_MAX + 1 - r->index_base)   /* index_base: at most EACH_NUMBER_MAX + 1 */
+        cli_die("%s/targets.tsv: its highest input number is %ld: the %ld image file%s would pass %ld, the highest "
+                "number --each gives (15 digits): --force replaces the outputs in %s, or give another -o DIR",
+                r->o.output, r->index_base - 1, r->n_in, r->n_in == 1 ? "" : "s", EACH_NUMBER_MAX, r->o.output);
     if (!r->o.data)
         for (long k = 0; k < r->n_in; k++) r->in[k].index = r->index_base + k;
 }

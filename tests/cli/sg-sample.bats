@@ -391,7 +391,7 @@ each_listing() {
     sed -i '1s/value/weight/' "$W/d/targets.tsv"
     refused "$W/d/targets.tsv: line 1 is not what sg-sample --each writes (its header, file, input, target, dataset, value): --append adds only to such a list; --force replaces the outputs in $W/d"
     cp "$W/keep/targets.tsv" "$W/d/" && printf 'x.png\tone\tBangs\tcelebA_train\t-\n' >> "$W/d/targets.tsv"
-    refused "$W/d/targets.tsv: line 4 is not what sg-sample --each writes (five tab-separated fields, the second an input's number): --append adds only to such a list; --force replaces the outputs in $W/d"
+    refused "$W/d/targets.tsv: line 4 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d"
     # stopped before its list was written: none, its header alone, or an --append's earlier rows
     rm "$W/d/targets.tsv"
     refused "$W/d holds the outputs of an interrupted --each run (4 files: 000000_+Bangs.png, 000000_input.png, 000001_+Bangs.png, ...; and no targets.tsv, which is written last): --force replaces them"
@@ -420,6 +420,46 @@ each_listing() {
     cmd=${output#*remove them to --append (}
     bash -c "${cmd%%), or --force*}"
     [ "$(ls "$W/s p" | tr '\n' ' ')" = "000000_+Bangs.png 000000_input.png targets.tsv " ]
+}
+
+# review-fuzz22 F2: a number near LONG_MAX in targets.tsv wrapped --append's
+# numbers negative (-9223372036854775808_Bangs.png) or gave ones its reader
+# refused; a stray file of a high number gave a brace range of 10^19 words.
+@test "sg-sample: --each --append numbers stay within 15 digits, and a stray high-numbered file gets a command a shell can run" {
+    I="$T/synth/img_align_celeba"
+    sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/d" "$I/000001.jpg"
+    cp "$W/d/targets.tsv" "$W/list"
+    refused() {
+        before=$(each_listing "$W/d")
+        run sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "${@:2}"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $1" ] || { echo "$output"; false; }
+        [ "$(each_listing "$W/d")" = "$before" ]
+    }
+    printf 'x.png\t9223372036854775799\tBangs\tcelebA_train\t-\n' >> "$W/d/targets.tsv"
+    refused "$W/d/targets.tsv: line 3 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d" "$I/000002.jpg"
+    printf 'x.png\t1000000000000000\tBangs\tcelebA_train\t-\n' > "$W/row"
+    cat "$W/list" "$W/row" > "$W/d/targets.tsv"
+    refused "$W/d/targets.tsv: line 3 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d" "$I/000002.jpg"
+    # the highest number there is, and no further
+    printf 'x.png\t999999999999997\tBangs\tcelebA_train\t-\n' > "$W/row"
+    cat "$W/list" "$W/row" > "$W/d/targets.tsv"
+    refused "$W/d/targets.tsv: its highest input number is 999999999999997: the 3 image files would pass 999999999999999, the highest number --each gives (15 digits): --force replaces the outputs in $W/d, or give another -o DIR" "$I"/00000[2-4].jpg
+    sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "$I"/00000[23].jpg
+    [ "$(tail -n 1 "$W/d/targets.tsv")" = "$(printf '999999999999999_+Bangs.png\t999999999999999\t+Bangs\tcelebA_train\t-')" ]
+    [ -e "$W/d/999999999999999_input.png" ]
+    refused "$W/d/targets.tsv: its highest input number is 999999999999999: the 1 image file would pass 999999999999999, the highest number --each gives (15 digits): --force replaces the outputs in $W/d, or give another -o DIR" "$I/000004.jpg"
+    # stray files: an interrupted run's, a camera-like number far above, and names of more digits (no outputs)
+    sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/s p" "$I/000001.jpg"
+    touch "$W/s p"/{000005,20230815,9000000000000000000,1000000000000000,0000007}_input.png "$W/s p/20230815_+Bangs.png"
+    run sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/s p" "$I/000002.jpg"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"(an --each run there was interrupted; 3 files: 000005_input.png, 20230815_+Bangs.png, 20230815_input.png): remove them to --append (for f in '$W/s p'/*; do "*"), or --force replaces all the outputs there" ]]
+    cmd=${output#*remove them to --append (}
+    timeout 20 bash -c "${cmd%%), or --force*}"
+    [ "$(LC_ALL=C ls "$W/s p" | tr '\n' ' ')" = "0000007_input.png 000000_+Bangs.png 000000_input.png 1000000000000000_input.png 9000000000000000000_input.png targets.tsv " ]
+    sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/s p" "$I/000002.jpg"
+    [ -e "$W/s p/000001_input.png" ]
 }
 
 @test "sg-sample: one --each at a time in a DIR (an flock on it); xargs -n 3 with --append gives one run's outputs" {
