@@ -736,6 +736,34 @@ static void refuse_known_input(const char *out, const input_entry *known, int n_
     if (from_stdin) cli_refuse_output_is_input(out, "input", "-", advice);
 }
 
+/* --each: every output's name fits in DIR (its NAME_MAX, with the
+ * ".tmp.PID" of the temporary each is written to first), checked before
+ * anything is written: a label of 250 bytes (a folder's name, celeb-pack -F)
+ * failed at its first file, after the outputs before it, leaving DIR as an
+ * interrupted run's. */
+static void refuse_long_each_names(const char *dir, const input_image *in, long n_in, const target_set *ts,
+                                   const char *ext)
+{
+    long top = 0;
+    for (long k = 0; k < n_in; k++)
+        if (in[k].index > top) top = in[k].index;
+    long name_max = pathconf(dir, _PC_NAME_MAX);
+    if (name_max <= 0) {   /* DIR not made yet: its parent's */
+        char parent[PATH_MAX];
+        sg_dir_of(dir, parent, sizeof parent);
+        name_max = pathconf(parent, _PC_NAME_MAX);
+    }
+    if (name_max <= 0) name_max = NAME_MAX;
+    size_t temp = (size_t)snprintf(NULL, 0, ".tmp.%ld", (long)getpid());
+    size_t fixed = (size_t)snprintf(NULL, 0, "%06ld_.", top) + strlen(ext);
+    for (int t = 0; t < ts->n; t++)
+        if (fixed + strlen(ts->names[t]) + temp > (size_t)name_max)
+            cli_die("%s: target %s would give file names of %zu bytes (%06ld_ and .%s added), more than the %ld a "
+                    "name there can have less the %zu of the temporary each file is written to first: leave it out "
+                    "with --targets, or write a grid (without --each)", dir, ts->names[t],
+                    fixed + strlen(ts->names[t]), top, ext, name_max, temp);
+}
+
 /* Before anything is written: no output may replace an input (sg-sample
  * p.jpg -o p.jpg) or land in the shard read (lib/fileio.h). With --each,
  * every file the run will write. */
@@ -760,6 +788,7 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
         refuse_known_input(o->output, known, n_known, from_stdin, g_path, "choose another -o");
         cli_refuse_output_over_data(o->output, "choose another -o");   /* a shard's data.mdb, a run's latest */
     } else {
+        refuse_long_each_names(o->output, in, n_in, ts, ext);
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/targets.tsv", o->output);
         cli_refuse_output_in_shard(path, o->data);

@@ -462,6 +462,32 @@ each_listing() {
     [ -e "$W/s p/000001_input.png" ]
 }
 
+# review-fuzz22 F6: a 250-byte folder name (a legal one) failed at its file,
+# after the outputs before it were written: an interrupted run's DIR.
+@test "sg-sample: --each refuses, before writing anything, a target whose file name would be too long" {
+    long=$(printf 'd%.0s' {1..250})
+    mkdir -p "$W/ff/$long" "$W/ff/calm"
+    cp "$T"/synth/img_align_celeba/00000[12].jpg "$W/ff/calm/"
+    cp "$T"/synth/img_align_celeba/00000[34].jpg "$W/ff/$long/"
+    celeb-pack -q -F "$W/ff" -S 16 -o "$W/ff.lmdb"
+    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
+        --batch 2 --sample-every 0 "$W/ff.lmdb"
+    I="$T/synth/img_align_celeba"
+    run sg-sample --ckpt "$W/run" --each --device cpu -o "$W/e" "$I/000001.jpg"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "sg-sample: $W/e: target $long would give file names of 261 bytes (000000_ and .png added), more than the 255 a name there can have less the "*" of the temporary each file is written to first: leave it out with --targets, or write a grid (without --each)" ]]
+    [ ! -e "$W/e" ]
+    mkdir "$W/e"
+    run sg-sample --ckpt "$W/run" --each --device cpu -o "$W/e" "$I/000001.jpg"
+    [ "$status" -eq 1 ]
+    [ -z "$(ls -A "$W/e")" ]
+    # the remedies it names
+    sg-sample -q --ckpt "$W/run" --each --targets calm --device cpu -o "$W/e" "$I/000001.jpg"
+    [ "$(ls "$W/e" | tr '\n' ' ')" = "000000_calm.png 000000_input.png targets.tsv " ]
+    sg-sample -q --ckpt "$W/run" --device cpu -o "$W/grid.png" "$I/000001.jpg"
+    [ -s "$W/grid.png" ]
+}
+
 @test "sg-sample: one --each at a time in a DIR (an flock on it); xargs -n 3 with --append gives one run's outputs" {
     command -v flock > /dev/null || skip "no flock(1)"
     I="$T/synth/img_align_celeba"
