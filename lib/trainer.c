@@ -430,14 +430,20 @@ static void add_note(sg_trainer *t, const char *fmt, ...)
 
 /* Engine choices from path into the backend; one that cannot be used is not
  * an error of the run: the note says so, naming it as label and what
- * follows (then). */
+ * follows (then). An error that begins with path (a read or parse error)
+ * names the file itself: label's words before path, then the error ("R/f
+ * line 3: ...", "SG_CUDNN_ENGINES=f line 3: ..."), not the path twice. */
 static void engines_from(sg_trainer *t, const char *path, const char *label, const char *then)
 {
     char why[400] = "";
     sg_err e;
     int rc = sg_backend_cuda_engines_load(t->be, path, why, sizeof why, &e);
-    if (rc < 0) snprintf(why, sizeof why, "%s", e.msg);
-    if (rc <= 0) add_note(t, "%s: %s; %s", label, why, then);
+    if (rc > 0) return;
+    size_t pl = strlen(path), ll = strlen(label);
+    if (rc < 0 && !strncmp(e.msg, path, pl) && ll >= pl && !strcmp(label + ll - pl, path))
+        add_note(t, "%.*s%s; %s", (int)(ll - pl), label, e.msg, then);
+    else
+        add_note(t, "%s: %s; %s", label, rc < 0 ? e.msg : why, then);
 }
 
 static int read_config_json(const char *run_dir, json_value **root, long *version, char *path, size_t pn,
