@@ -456,13 +456,26 @@ static void open_device(struct run *run)
              strcmp(run->be->name, "cuda") ? "" : sg_backend_cuda_precision(run->be));
 }
 
-/* What a crash inside LMDB (SIGSEGV, SIGBUS) blames: the shards. */
+/* What a crash inside LMDB (SIGSEGV, SIGBUS) blames: the shards; on
+ * --resume with other shard paths, also the run's own that config.json
+ * records, which the trainer opens to compare with them (a shard given in
+ * place of one still there): a crash there was blamed on the given ones. */
 static void blame_shards_on_crash(const struct run *run)
 {
     char blame[2048];
     int used = snprintf(blame, sizeof blame, run->n_shards ? "the shards" : "the shards of %s", run->run_dir);
     for (int k = 0; k < run->n_shards && used > 0 && (size_t)used < sizeof blame; k++)
         used += snprintf(blame + used, sizeof blame - used, " %s", run->shards[k]);
+    int others = 0;
+    for (int k = 0; k < run->n_shards && k < run->n_run_paths; k++)
+        others += strcmp(run->run_paths[k], run->shards[k]) != 0;
+    if (others && used > 0 && (size_t)used < sizeof blame)
+        used += snprintf(blame + used, sizeof blame - used, ", or the run's own shard%s", others > 1 ? "s" : "");
+    for (int k = 0; others && k < run->n_shards && k < run->n_run_paths && used > 0 && (size_t)used < sizeof blame; k++)
+        if (strcmp(run->run_paths[k], run->shards[k]))
+            used += snprintf(blame + used, sizeof blame - used, " %s", run->run_paths[k]);
+    if (others && used > 0 && (size_t)used < sizeof blame)
+        snprintf(blame + used, sizeof blame - used, " that config.json records (read to compare with them)");
     cli_on_crash_blame(blame);
 }
 
