@@ -1899,7 +1899,9 @@ PY
 # says so when they differ. (Was: the first shard's crop for every dataset, a
 # RaFD photo cropped to CelebA's 178.) A file of an older build, without the
 # entries' crops, reads as its one crop.
-@test "sg-sample: image files are cropped as the shards of the targets' dataset were" {
+# $W/run: a run on celebA_train (crop 178) and rafd (one-hot from folders,
+# crop 120); f: an image file of 178x218.
+two_dataset_run() {
     mkdir -p "$W/rf/angry" "$W/rf/happy"
     for i in 1 2 3; do
         cp "$T/synth/img_align_celeba/00000$i.jpg" "$W/rf/angry/"
@@ -1909,6 +1911,10 @@ PY
     sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
         --batch 2 --sample-every 0 "$T/celebA_train.lmdb" "$W/rafd.lmdb"
     f="$T/synth/img_align_celeba/000005.jpg"   # 178x218
+}
+
+@test "sg-sample: image files are cropped as the shards of the targets' dataset were" {
+    two_dataset_run
     s() { sg-sample -q --ckpt "$1" --device cpu --threads 1 "${@:2}"; }
     s "$W/run" --targets rafd:angry "$f" -o "$W/t.png"
     s "$W/run" --targets rafd:angry --crop 120 "$f" -o "$W/t120.png"
@@ -1979,15 +1985,7 @@ PY
 # whose G file is an older build's (the entries' crop key renamed to one
 # nobody reads); the outputs wanted at crops 120 and 178.
 old_run() {
-    mkdir -p "$W/rf/angry" "$W/rf/happy"
-    for i in 1 2 3; do
-        cp "$T/synth/img_align_celeba/00000$i.jpg" "$W/rf/angry/"
-        cp "$T/synth/img_align_celeba/00001$i.jpg" "$W/rf/happy/"
-    done
-    celeb-pack -q --folders "$W/rf" --crop 120 --size 16 -o "$W/rafd.lmdb"
-    sg-train -q -o "$W/run" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 1 \
-        --batch 2 --sample-every 0 "$T/celebA_train.lmdb" "$W/rafd.lmdb"
-    f="$T/synth/img_align_celeba/000005.jpg"   # 178x218
+    two_dataset_run
     for c in 120 178; do
         s "$W/run" --targets rafd:angry --crop $c "$f" -o "$W/t$c.png"
         s "$W/run" --targets +Bangs --crop $c "$f" -o "$W/b$c.png"
