@@ -678,6 +678,38 @@ static int no_data_mdb(const char *path, sg_err *err)
     return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
 }
 
+/* The bytes data.mdb's newer meta page says the database spans ((last
+ * page + 1) x page size), read from the file as LMDB lays it out (a page
+ * header of 16 bytes, then magic, version, address, map size, two 48-byte
+ * database records, the first holding the page size, last page, txnid);
+ * 0 when it cannot tell. For the message when LMDB cannot map that much
+ * (ENOMEM): a damaged last page number, as a map size no longer is. */
+static uint64_t recorded_bytes(const char *data_path)
+{
+    uint8_t page0[152], meta[152];
+    uint64_t best = 0, best_txn = 0;
+    FILE *f = fopen(data_path, "rb");
+    if (!f) return 0;
+    if (fread(page0, 1, sizeof page0, f) == sizeof page0) {
+        uint32_t psize;
+        memcpy(&psize, page0 + 40, 4);
+        for (int m = 0; m < 2 && psize >= 512 && psize <= 65536; m++) {
+            if (m ? fseek(f, psize, SEEK_SET) || fread(meta, 1, sizeof meta, f) != sizeof meta : 0) break;
+            const uint8_t *p = m ? meta : page0;
+            uint32_t magic;
+            uint64_t last, txn;
+            memcpy(&magic, p + 16, 4);
+            memcpy(&last, p + 136, 8);
+            memcpy(&txn, p + 144, 8);
+            if (magic != 0xBEEFC0DE || (m && txn < best_txn)) continue;
+            best_txn = txn;
+            best = last >= UINT64_MAX / psize ? UINT64_MAX : (last + 1) * psize;
+        }
+    }
+    fclose(f);
+    return best;
+}
+
 static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg_err *err)
 {
     *out = NULL;
@@ -707,7 +739,12 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
     if (!rc) rc = mdb_env_set_mapsize(s->env, (size_t)data_size);
     if (!rc) rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS | extra_flags, 0444);
     if (rc) {
-        lmdb_errf(err, rc, "%s: not a readable LMDB environment", path);
+        uint64_t needs;
+        if (rc == ENOMEM && (needs = recorded_bytes(data_path)) > (uint64_t)data_size)
+            sg_errf(err, "%s: data.mdb is truncated or its header damaged (%lld bytes, the header records %llu)",
+                    path, data_size, (unsigned long long)needs);
+        else
+            lmdb_errf(err, rc, "%s: not a readable LMDB environment", path);
         sg_shard_close(s);
         return -1;
     }
