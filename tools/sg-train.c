@@ -456,6 +456,15 @@ static void open_device(struct run *run)
              strcmp(run->be->name, "cuda") ? "" : sg_backend_cuda_precision(run->be));
 }
 
+/* Whether two paths name the same file: their real paths (a shard given as
+ * a.lmdb that config.json records as /data/a.lmdb), else the text. */
+static int same_file_path(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+    if (realpath(a, ra) && realpath(b, rb)) return !strcmp(ra, rb);
+    return !strcmp(a, b);
+}
+
 /* What a crash inside LMDB (SIGSEGV, SIGBUS) blames: the shards; on
  * --resume with other shard paths, also the run's own that config.json
  * records, which the trainer opens to compare with them (a shard given in
@@ -466,14 +475,14 @@ static void blame_shards_on_crash(const struct run *run)
     int used = snprintf(blame, sizeof blame, run->n_shards ? "the shards" : "the shards of %s", run->run_dir);
     for (int k = 0; k < run->n_shards && used > 0 && (size_t)used < sizeof blame; k++)
         used += snprintf(blame + used, sizeof blame - used, " %s", run->shards[k]);
-    int others = 0;
-    for (int k = 0; k < run->n_shards && k < run->n_run_paths; k++)
-        others += strcmp(run->run_paths[k], run->shards[k]) != 0;
+    int others = 0, other[SG_MAX_DATASETS] = {0};
+    for (int k = 0; k < run->n_shards && k < run->n_run_paths && k < SG_MAX_DATASETS; k++)
+        others += other[k] = !same_file_path(run->run_paths[k], run->shards[k]);
     if (others && used > 0 && (size_t)used < sizeof blame)
         used += snprintf(blame + used, sizeof blame - used, ", or the run's own shard%s", others > 1 ? "s" : "");
-    for (int k = 0; others && k < run->n_shards && k < run->n_run_paths && used > 0 && (size_t)used < sizeof blame; k++)
-        if (strcmp(run->run_paths[k], run->shards[k]))
-            used += snprintf(blame + used, sizeof blame - used, " %s", run->run_paths[k]);
+    for (int k = 0; others && k < run->n_shards && k < run->n_run_paths && k < SG_MAX_DATASETS && used > 0 &&
+                    (size_t)used < sizeof blame; k++)
+        if (other[k]) used += snprintf(blame + used, sizeof blame - used, " %s", run->run_paths[k]);
     if (others && used > 0 && (size_t)used < sizeof blame)
         snprintf(blame + used, sizeof blame - used, " that config.json records (read to compare with them)");
     cli_on_crash_blame(blame);

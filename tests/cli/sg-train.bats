@@ -1074,7 +1074,8 @@ PY
   # rec/data.mdb is opened; pages that point past the file no longer fault (shards map the
   # file's size: MDB_PAGE_NOTFOUND), so strace stands in for them
   crash_in_rec() {
-    env --default-signal=SEGV strace -f -qq -o /dev/null -P "$T/rec/data.mdb" -e trace=openat \
+    # (-P matches the path as the tool opens it: rec_data, when that is relative)
+    env --default-signal=SEGV strace -f -qq -o /dev/null -P "${rec_data:-$T/rec/data.mdb}" -e trace=openat \
       -e inject=openat:signal=SEGV:when=1 sg-train "$@"
   }
   cp "$T/r/config.json" "$T/config.before"
@@ -1090,6 +1091,12 @@ PY
   run crash_in_rec -o "$T/r" --resume --iters 3 -q
   [ "$status" -eq 1 ]
   [[ "${output#$'\n'}" == "sg-train: fatal signal while reading the shards $T/rec: the data"* ]]
+  # the run's own shard by another name (relative, config.json's is absolute): named once
+  cd "$T"
+  rec_data=rec/data.mdb run crash_in_rec -o r --resume --iters 3 -q rec
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sg-train: fatal signal while reading the shards rec: the data"* ]]
+  [[ "$output" != *"the run's own"* ]]
 }
 
 @test "--device cuda without a usable GPU or CUDA build is a clear error, never a CPU fallback" {
@@ -1527,12 +1534,23 @@ PY
   [ "$(cat "$T/r/latest")" = 000002 ]
   grep -q '"format": "stargan-c-run/1"' "$T/r/config.json"
   rmdir "$T/r/ckpt/000004-G.safetensors"
+  cp -a "$T/r" "$T/k"
   # through a checkpoint: stargan-c-run/2, with it
   run sg-train -o "$T/r" --resume --iters 4 -q
   [ "$status" -eq 0 ]
   [ "$output" = "sg-train: $T/r was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod n_critic = 0); it goes on with the reference's (G after every dataset's D step in every n_critic-th round), so it does not repeat an uninterrupted run" ]
   [ "$(cat "$T/r/latest")" = 000004 ]
   grep -q '"format": "stargan-c-run/2"' "$T/r/config.json"
+  # /2 before latest names the first checkpoint in rounds: killed at the sixth rename, latest's
+  # (config.json at the start, config.json's /2, then G, D, state and latest)
+  if command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
+    run strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when=6 \
+      sg-train -o "$T/k" --resume --iters 4 -q
+    [ "$status" -ne 0 ]
+    [ -s "$T/k/ckpt/000004-state.safetensors" ]
+    [ "$(cat "$T/k/latest")" = 000002 ]
+    grep -q '"format": "stargan-c-run/2"' "$T/k/config.json"
+  fi
 }
 
 @test "--force refuses a run of a newer format (config.json's or a checkpoint's) and deletes nothing; an older format's it replaces" {
