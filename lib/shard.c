@@ -678,13 +678,14 @@ static int no_data_mdb(const char *path, sg_err *err)
     return sg_errf(err, "%s: not a stargan shard (no data.mdb)", path);
 }
 
-/* The bytes data.mdb's newer meta page says the database spans ((last
- * page + 1) x page size), read from the file as LMDB lays it out (a page
- * header of 16 bytes, then magic, version, address, map size, two 48-byte
- * database records, the first holding the page size, last page, txnid);
- * 0 when it cannot tell. For the message when LMDB cannot map that much
- * (ENOMEM): a damaged last page number, as a map size no longer is. */
-static uint64_t recorded_bytes(const char *data_path)
+/* The pages data.mdb's newer meta page says the database spans (last page
+ * + 1) and their size, read from the file as LMDB lays it out (a page header
+ * of 16 bytes, then magic, version, address, map size, two 48-byte database
+ * records, the first holding the page size, last page, txnid); 0 when it
+ * cannot tell. For the message when LMDB cannot map that much (ENOMEM, or
+ * MDB_MAP_RESIZED where the size passes 2^64): a damaged last page number,
+ * as a map size no longer is. */
+static uint64_t recorded_pages(const char *data_path, uint32_t *page_size)
 {
     uint8_t page0[152], meta[152];
     uint64_t best = 0, best_txn = 0;
@@ -703,11 +704,27 @@ static uint64_t recorded_bytes(const char *data_path)
             memcpy(&txn, p + 144, 8);
             if (magic != 0xBEEFC0DE || (m && txn < best_txn)) continue;
             best_txn = txn;
-            best = last >= UINT64_MAX / psize ? UINT64_MAX : (last + 1) * psize;
+            best = last == UINT64_MAX ? UINT64_MAX : last + 1;
+            *page_size = psize;
         }
     }
     fclose(f);
     return best;
+}
+
+/* Whether pages of psize bytes pass size bytes (pages x psize > size),
+ * without overflow. */
+static int pages_pass(uint64_t pages, uint32_t psize, long long size)
+{
+    return psize && pages > (uint64_t)size / psize;
+}
+
+/* The one message for a data.mdb shorter than its header says (cut short,
+ * or the header damaged: LMDB does not check it). */
+static int truncated_err(sg_err *err, const char *path, long long size, uint64_t pages, uint32_t psize)
+{
+    return sg_errf(err, "%s: data.mdb is truncated or its header damaged (%lld bytes, the header records %llu "
+                   "pages of %u): pack the shard again (celeb-pack)", path, size, (unsigned long long)pages, psize);
 }
 
 static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg_err *err)
@@ -739,10 +756,10 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
     if (!rc) rc = mdb_env_set_mapsize(s->env, (size_t)data_size);
     if (!rc) rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS | extra_flags, 0444);
     if (rc) {
-        uint64_t needs;
-        if (rc == ENOMEM && (needs = recorded_bytes(data_path)) > (uint64_t)data_size)
-            sg_errf(err, "%s: data.mdb is truncated or its header damaged (%lld bytes, the header records %llu)",
-                    path, data_size, (unsigned long long)needs);
+        uint32_t psize = 0;
+        uint64_t pages = recorded_pages(data_path, &psize);
+        if (pages_pass(pages, psize, data_size))
+            truncated_err(err, path, data_size, pages, psize);
         else
             lmdb_errf(err, rc, "%s: not a readable LMDB environment", path);
         sg_shard_close(s);
@@ -752,10 +769,11 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
      * first access to a page past the end of the file is SIGBUS in the mmap. */
     MDB_envinfo info;
     MDB_stat envst;
+    uint64_t pages = 0;
     if (!mdb_env_info(s->env, &info) && !mdb_env_stat(s->env, &envst) &&
-        ((uint64_t)info.me_last_pgno + 1) * envst.ms_psize > (uint64_t)data_size) {
-        sg_errf(err, "%s: data.mdb is truncated (%lld bytes, the database needs %llu)", path,
-                data_size, (unsigned long long)(((uint64_t)info.me_last_pgno + 1) * envst.ms_psize));
+        pages_pass(pages = info.me_last_pgno == (size_t)-1 ? UINT64_MAX : (uint64_t)info.me_last_pgno + 1,
+                   envst.ms_psize, data_size)) {
+        truncated_err(err, path, data_size, pages, envst.ms_psize);
         sg_shard_close(s);
         return -1;
     }
