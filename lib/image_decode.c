@@ -288,7 +288,9 @@ static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int
     *via_libjpeg = 0;
     if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, &cs) != 0) {
         const char *msg = tjGetErrorStr2(tj);
-        if (strncmp(msg, "tjDecompressHeader3(): ", 23)) return sg_errf(err, "JPEG: %s", msg);   /* libjpeg's own */
+        /* TurboJPEG's own words start with its function's name: "tjDecompressHeader3(): " in 2.x,
+         * "tj3DecompressHeader(): " in 3.x; libjpeg's do not */
+        if (strncmp(msg, "tj", 2) || !strstr(msg, "(): ")) return sg_errf(err, "JPEG: %s", msg);   /* libjpeg's */
         *via_libjpeg = 1;
         return libjpeg_decode(data, len, NULL, NULL, w, h, err);
     }
