@@ -337,6 +337,9 @@ experiment: deps
 # The paths are quoted: a DESTDIR or PREFIX with a space installs there.
 # uninstall removes what install puts, with the same DESTDIR and PREFIX.
 INST = $(DESTDIR)$(PREFIX)
+# $(call sed_text,TEXT): TEXT as the replacement of a single-quoted sed s|||
+# (\, & and | escaped, ' closed and reopened)
+sed_text = $(subst ','\'',$(subst |,\|,$(subst &,\&,$(subst \,\\,$(1)))))
 MAN1 := $(wildcard man/man1/*.1)
 MAN5 := $(wildcard man/man5/*.5)
 # PREFIX/share/stargan-c: the converter (a program), score.awk and beside it
@@ -350,7 +353,7 @@ install: $(TOOLS)
 	install -m 755 $(TOOLS) "$(INST)/bin/"
 	install -m 644 $(MAN1) "$(INST)/share/man/man1/"
 	install -m 644 $(MAN5) "$(INST)/share/man/man5/"
-	sed -i 's|^\.ds stargan_share .*|.ds stargan_share $(PREFIX)/share/stargan-c|' \
+	sed -i 's|^\.ds stargan_share .*|.ds stargan_share $(call sed_text,$(PREFIX))/share/stargan-c|' \
 	    $(foreach f,$(MAN1),"$(INST)/share/man/man1/$(notdir $f)") $(foreach f,$(MAN5),"$(INST)/share/man/man5/$(notdir $f)")
 	install -m 755 $(SHARE_PROGRAMS) "$(INST)/share/stargan-c/"
 	install -m 644 $(SHARE_DATA) "$(INST)/share/stargan-c/"

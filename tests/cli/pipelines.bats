@@ -762,6 +762,11 @@ stop_at_2() {
     grep -q 'PREFIX.*/share/stargan-c' "$BATS_TEST_TMPDIR/conv"
     grep -q 'installed as .*\\\*\[stargan_share\]/convert_reference_ckpt.py' "$BATS_TEST_TMPDIR/conv"
     grep -qx '\.ds stargan_share /opt/sg/share/stargan-c' "$root/opt/sg/share/man/man1/sg-sample.1"
+    # a PREFIX with what sed or the shell would take for their own (& | ' \) is written as it is
+    odd="/opt/a&b|c'd\\e f"
+    run make --no-print-directory install DESTDIR="$BATS_TEST_TMPDIR/odd" PREFIX="$odd" $(for t in bin/*; do echo "-o $t"; done)
+    [ "$status" -eq 0 ]
+    grep -qxF ".ds stargan_share $odd/share/stargan-c" "$BATS_TEST_TMPDIR/odd$odd/share/man/man1/sg-sample.1"
     # the experiment makefiles too (they were not installed): from there, with
     # the installed tools on PATH, from any directory
     for f in pipelines/*.mk; do cmp "$f" "$share/${f#pipelines/}"; done
