@@ -365,10 +365,30 @@ static void png_read_mem(png_structp png, png_bytep dst, png_size_t n)
     src->pos += n;
 }
 
+/* A chunk other than IDAT whose stated length passes the end of the data:
+ * libpng allocates that length before it reads a byte of it (a 365-byte
+ * file whose tEXt says 1.7 GB took 1.7 GB, per decoding thread), so it is
+ * refused first, with the words libpng would end with. IDAT is read in
+ * pieces and left to libpng; the walk stops there, at IEND or at a header
+ * that does not fit. */
+static int png_chunks_fit(const uint8_t *d, size_t n, sg_err *err)
+{
+    for (size_t pos = 8; n - pos >= 8;) {
+        uint32_t length = be32(d + pos);
+        const uint8_t *type = d + pos + 4;
+        if (!memcmp(type, "IDAT", 4) || !memcmp(type, "IEND", 4)) return 0;
+        if ((uint64_t)length + 12 > n - pos)
+            return sg_errf(err, "PNG: truncated data (a %s chunk of %lu bytes, %zu left)",
+                           sg_quote_bytes(type, 4).s, (unsigned long)length, n - pos - 8);
+        pos += (size_t)length + 12;
+    }
+    return 0;
+}
+
 static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
 {
     int w, h;
-    if (png_header(data, len, &w, &h, err)) return -1;
+    if (png_header(data, len, &w, &h, err) || png_chunks_fit(data, len, err)) return -1;
     png_source src = {data, len, 0};
     sg_png_messages msgs;   /* libpng's reason for a failure (png_messages.h) */
     png_structp png = sg_png_create_read(&msgs);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <jpeglib.h>
 #include <zlib.h>
@@ -920,6 +921,30 @@ static void test_grey16_png(void)
     sg_image_free(&img);
 }
 
+/* A chunk whose stated length passes the end of the file is refused before
+ * libpng allocates it (a 365-byte file whose tEXt said 1.7 GB took 1.7 GB):
+ * the message names it, and the peak memory does not move by its size. */
+static void test_png_chunk_past_end(void)
+{
+    uint8_t png[128], ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0};
+    size_t n = 8;
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    png_chunk(png, &n, "IHDR", ihdr, sizeof ihdr);
+    memcpy(png + n, "\x59\x68\x2f\x00tEXtComment\0abc", 20);   /* 1500000000 bytes said, 12 there */
+    n += 20;
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    sg_image img;
+    sg_err err = {{0}};
+    int rc = sg_image_decode(png, n, &img, &err);
+    getrusage(RUSAGE_SELF, &after);
+    CHECK(rc == -1 && !strcmp(err.msg, "PNG: truncated data (a tEXt chunk of 1500000000 bytes, 12 left)"),
+          "PNG with a tEXt of 1.5 GB said: \"%s\"", rc ? err.msg : "accepted");
+    CHECK(after.ru_maxrss - before.ru_maxrss < 100 * 1024, "PNG with a tEXt of 1.5 GB said: peak memory +%ld KB",
+          after.ru_maxrss - before.ru_maxrss);
+    if (!rc) sg_image_free(&img);
+}
+
 int main(void)
 {
     test_crop_offsets();
@@ -935,5 +960,6 @@ int main(void)
     test_image_comment();
     test_exif_orientation();
     test_grey16_png();
+    test_png_chunk_past_end();
     return check_done();
 }
