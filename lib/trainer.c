@@ -355,6 +355,8 @@ static int run_clear(const char *run_dir, sg_err *err)
     return 0;
 }
 
+static int parse_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err);
+
 /* --force on a run that a newer stargan-c wrote (config.json's format
  * newer than this build's, or a checkpoint of a newer format, as a resume
  * refuses them): -1 and an error saying to remove it by hand; else 0. A
@@ -363,20 +365,14 @@ static int run_clear(const char *run_dir, sg_err *err)
 static int refuse_newer_run(const char *run_dir, sg_err *err)
 {
     char p[PATH_MAX], what[PATH_MAX + 80] = "";
-    run_file(p, sizeof p, run_dir, "config.json");
-    uint8_t *data;
-    size_t len;
     sg_err e;
+    json_value *root;
     /* an unreadable or damaged config.json is no newer run's: --force replaces it, as before */
-    if (sg_refuse_irregular(p, &e) == 0 && sg_read_file(p, 16 << 20, &data, &len, &e) == 0) {
-        json_value *root;
-        if (json_parse((const char *)data, len, NULL, &root, NULL, &e) == 0) {
-            const char *fmt = json_str(json_get(root, "format"));
-            if (fmt && sg_format_version(fmt, RUN_FORMAT_FAMILY) > RUN_FORMAT_NEWEST)
-                snprintf(what, sizeof what, "format \"%s\"", sg_quote_str(fmt).s);
-            json_free(root);
-        }
-        free(data);
+    if (parse_config_json(run_dir, &root, p, sizeof p, &e) == 0) {
+        const char *fmt = json_str(json_get(root, "format"));
+        if (fmt && sg_format_version(fmt, RUN_FORMAT_FAMILY) > RUN_FORMAT_NEWEST)
+            snprintf(what, sizeof what, "format \"%s\"", sg_quote_str(fmt).s);
+        json_free(root);
     }
     int64_t *steps = NULL;
     size_t n = 0;
@@ -724,8 +720,9 @@ static int write_config(sg_trainer *t, sg_err *err)
 }
 
 /* version: config.json's format version (1 to RUN_FORMAT_NEWEST); may be NULL */
-static int read_config_json(const char *run_dir, json_value **root, long *version, char *path, size_t pn,
-                            sg_err *err)
+/* run_dir's config.json (its path in path) read and parsed into *root,
+ * whatever its format. */
+static int parse_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err)
 {
     run_file(path, pn, run_dir, "config.json");
     uint8_t *data;
@@ -734,7 +731,14 @@ static int read_config_json(const char *run_dir, json_value **root, long *versio
     sg_err e;
     int rc = json_parse((const char *)data, len, NULL, root, NULL, &e);
     free(data);
-    if (rc) return sg_errf(err, "%s: %s", path, e.msg);
+    return rc ? sg_errf(err, "%s: %s", path, e.msg) : 0;
+}
+
+static int read_config_json(const char *run_dir, json_value **root, long *version, char *path, size_t pn,
+                            sg_err *err)
+{
+    if (parse_config_json(run_dir, root, path, pn, err)) return -1;
+    sg_err e;
     const char *fmt;
     if (json_get_str(*root, "format", &fmt, &e)) {
         json_free(*root);
@@ -875,12 +879,15 @@ static void read_session(const json_value *e, const json_value *training, const 
  * trained before it kept (one that started at it or later trained only
  * iterations the resume drops), the last of them read into t->resumed. A run
  * from before "sessions" gets one entry from 0 with its "training" (the
- * options of its last start, all config.json held). */
+ * options of its last start, all config.json held). From the same read,
+ * t->former_schedule for a run of several datasets. */
 static int keep_sessions(sg_trainer *t, sg_err *err)
 {
     char path[PATH_MAX];
     json_value *root;
-    if (read_config_json(t->run_dir, &root, NULL, path, sizeof path, err)) return -1;
+    long version;
+    if (read_config_json(t->run_dir, &root, &version, path, sizeof path, err)) return -1;
+    t->former_schedule = t->nd > 1 && config_former_schedule(root, version);
     const json_value *all = json_get(root, "sessions"), *last = NULL;
     int rc = 0;
     if (all && !json_is(all, JSON_ARRAY)) {
@@ -1651,14 +1658,6 @@ static int continue_run(sg_trainer *t, sg_err *err)
     if (t->cuda) load_engines(t);
     t->session.from = t->iter;
     if (t->iter >= t->opt.iters) return 0;
-    if (t->nd > 1) {
-        char path[PATH_MAX];
-        json_value *root;
-        long version;
-        if (read_config_json(t->run_dir, &root, &version, path, sizeof path, err)) return -1;
-        t->former_schedule = config_former_schedule(root, version);
-        json_free(root);
-    }
     return write_config(t, err);
 }
 
