@@ -376,29 +376,33 @@ each_listing() {
     cmp "$W/h/000002_Mustache.png" "$W/all/000002_Mustache.png"
 }
 
+# sg-sample --each --append (+Bangs) of the image files given after MESSAGE
+# into $W/d is refused with MESSAGE (after "sg-sample: "), $W/d unchanged.
+append_refused() {
+    local before
+    before=$(each_listing "$W/d")
+    run sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "${@:2}"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $1" ] || { echo "$output"; false; }
+    [ "$(each_listing "$W/d")" = "$before" ]
+}
+
 @test "sg-sample: --each --append refuses a list it did not write and an interrupted run's outputs, changing nothing" {
     I="$T/synth/img_align_celeba"
     sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/d" "$I/000001.jpg" "$I/000002.jpg"
     cp -a "$W/d" "$W/keep"
-    refused() {
-        before=$(each_listing "$W/d")
-        run sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
-        [ "$status" -eq 1 ]
-        [ "$output" = "sg-sample: $1" ] || { echo "$output"; false; }
-        [ "$(each_listing "$W/d")" = "$before" ]
-    }
     # another header, a row of other fields
     sed -i '1s/value/weight/' "$W/d/targets.tsv"
-    refused "$W/d/targets.tsv: line 1 is not what sg-sample --each writes (its header, file, input, target, dataset, value): --append adds only to such a list; --force replaces the outputs in $W/d"
+    append_refused "$W/d/targets.tsv: line 1 is not what sg-sample --each writes (its header, file, input, target, dataset, value): --append adds only to such a list; --force replaces the outputs in $W/d" "$I/000003.jpg"
     cp "$W/keep/targets.tsv" "$W/d/" && printf 'x.png\tone\tBangs\tcelebA_train\t-\n' >> "$W/d/targets.tsv"
-    refused "$W/d/targets.tsv: line 4 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d"
+    append_refused "$W/d/targets.tsv: line 4 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d" "$I/000003.jpg"
     # stopped before its list was written: none, its header alone, or an --append's earlier rows
     rm "$W/d/targets.tsv"
-    refused "$W/d holds the outputs of an interrupted --each run (4 files: 000000_+Bangs.png, 000000_input.png, 000001_+Bangs.png, ...; and no targets.tsv, which is written last): --force replaces them"
+    append_refused "$W/d holds the outputs of an interrupted --each run (4 files: 000000_+Bangs.png, 000000_input.png, 000001_+Bangs.png, ...; and no targets.tsv, which is written last): --force replaces them" "$I/000003.jpg"
     printf 'file\tinput\ttarget\tdataset\tvalue\n' > "$W/d/targets.tsv"
-    refused "$W/d holds the outputs of an interrupted --each run (4 files: 000000_+Bangs.png, 000000_input.png, 000001_+Bangs.png, ...; and a targets.tsv that lists none of them): --force replaces them"
+    append_refused "$W/d holds the outputs of an interrupted --each run (4 files: 000000_+Bangs.png, 000000_input.png, 000001_+Bangs.png, ...; and a targets.tsv that lists none of them): --force replaces them" "$I/000003.jpg"
     head -n 2 "$W/keep/targets.tsv" > "$W/d/targets.tsv"
-    refused "$W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted; 2 files: 000001_+Bangs.png, 000001_input.png): remove them to --append (rm -f -- $W/d/000001_{+Bangs,input}.png), or --force replaces all the outputs there"
+    append_refused "$W/d holds files numbered above 000000, the last input its targets.tsv lists (an --each run there was interrupted; 2 files: 000001_+Bangs.png, 000001_input.png): remove them to --append (rm -f -- $W/d/000001_{+Bangs,input}.png), or --force replaces all the outputs there" "$I/000003.jpg"
     # without --append, the same words
     run sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/d" "$I/000003.jpg"
     [ "$status" -eq 1 ]
@@ -429,26 +433,19 @@ each_listing() {
     I="$T/synth/img_align_celeba"
     sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/d" "$I/000001.jpg"
     cp "$W/d/targets.tsv" "$W/list"
-    refused() {
-        before=$(each_listing "$W/d")
-        run sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "${@:2}"
-        [ "$status" -eq 1 ]
-        [ "$output" = "sg-sample: $1" ] || { echo "$output"; false; }
-        [ "$(each_listing "$W/d")" = "$before" ]
-    }
     printf 'x.png\t9223372036854775799\tBangs\tcelebA_train\t-\n' >> "$W/d/targets.tsv"
-    refused "$W/d/targets.tsv: line 3 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d" "$I/000002.jpg"
+    append_refused "$W/d/targets.tsv: line 3 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d" "$I/000002.jpg"
     printf 'x.png\t1000000000000000\tBangs\tcelebA_train\t-\n' > "$W/row"
     cat "$W/list" "$W/row" > "$W/d/targets.tsv"
-    refused "$W/d/targets.tsv: line 3 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d" "$I/000002.jpg"
+    append_refused "$W/d/targets.tsv: line 3 is not what sg-sample --each writes (five tab-separated fields, the second an input's number of at most 15 digits): --append adds only to such a list; --force replaces the outputs in $W/d" "$I/000002.jpg"
     # the highest number there is, and no further
     printf 'x.png\t999999999999997\tBangs\tcelebA_train\t-\n' > "$W/row"
     cat "$W/list" "$W/row" > "$W/d/targets.tsv"
-    refused "$W/d/targets.tsv: its highest input number is 999999999999997: the 3 image files would pass 999999999999999, the highest number --each gives (15 digits): --force replaces the outputs in $W/d, or give another -o DIR" "$I"/00000[2-4].jpg
+    append_refused "$W/d/targets.tsv: its highest input number is 999999999999997: the 3 image files would pass 999999999999999, the highest number --each gives (15 digits): --force replaces the outputs in $W/d, or give another -o DIR" "$I"/00000[2-4].jpg
     sg-sample -q --ckpt "$T/run" --each --append --targets +Bangs --device cpu -o "$W/d" "$I"/00000[23].jpg
     [ "$(tail -n 1 "$W/d/targets.tsv")" = "$(printf '999999999999999_+Bangs.png\t999999999999999\t+Bangs\tcelebA_train\t-')" ]
     [ -e "$W/d/999999999999999_input.png" ]
-    refused "$W/d/targets.tsv: its highest input number is 999999999999999: the 1 image file would pass 999999999999999, the highest number --each gives (15 digits): --force replaces the outputs in $W/d, or give another -o DIR" "$I/000004.jpg"
+    append_refused "$W/d/targets.tsv: its highest input number is 999999999999999: the 1 image file would pass 999999999999999, the highest number --each gives (15 digits): --force replaces the outputs in $W/d, or give another -o DIR" "$I/000004.jpg"
     # stray files: an interrupted run's, a camera-like number far above, and names of more digits (no outputs)
     sg-sample -q --ckpt "$T/run" --each --targets +Bangs --device cpu -o "$W/s p" "$I/000001.jpg"
     touch "$W/s p"/{000005,20230815,9000000000000000000,1000000000000000,0000007}_input.png "$W/s p/20230815_+Bangs.png"
