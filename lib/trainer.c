@@ -136,10 +136,15 @@ typedef struct {
 
 struct sg_trainer {
     int resuming;   /* opened with SG_TRAIN_RESUME: the model's sizes are the run's */
-    /* A resumed multi-dataset run of the former G schedule (sg_train_options'
-     * former_g_schedule) that this session has not yet saved a checkpoint
-     * of: config.json stays "stargan-c-run/1" until then (write_config) */
+    /* A resume of several datasets from a checkpoint of the former G
+     * schedule (sg_trainer_former_schedule) that has not yet saved a
+     * checkpoint: config.json stays "stargan-c-run/1" until then (write_config) */
     int former_schedule;
+    /* config.json's "g_rounds_from": a run of the former schedule's first
+     * checkpoint in rounds (0: none, or in rounds from its start). A resume
+     * from an earlier checkpoint (one killed before latest named that one)
+     * is of the former schedule, whatever the format says. */
+    int64_t rounds_from;
     char *run_dir;
     sg_train_options opt;
     int nd;
@@ -229,6 +234,7 @@ static double now_s(void)
 }
 
 int64_t sg_trainer_iteration(const sg_trainer *t) { return t->iter; }
+int sg_trainer_former_schedule(const sg_trainer *t) { return t->former_schedule; }
 int sg_trainer_error_names_checkpoint(const sg_trainer *t) { return t->error_names_checkpoint; }
 const char *sg_trainer_error_shard(const sg_trainer *t)
 {
@@ -670,8 +676,10 @@ static int write_config(sg_trainer *t, sg_err *err)
      * former schedule stays 1 until this session's first checkpoint (all its
      * checkpoints are of that schedule until then, and the build that made
      * it can still go on with it) */
-    sg_buf_appendf(&b, "{\n  \"format\": \"%s/%d\",\n", RUN_FORMAT_FAMILY,
-                   c->n_datasets > 1 && !t->former_schedule ? 2 : 1);
+    int rounds = c->n_datasets > 1 && !t->former_schedule;
+    sg_buf_appendf(&b, "{\n  \"format\": \"%s/%d\",\n", RUN_FORMAT_FAMILY, rounds ? 2 : 1);
+    if (rounds && t->rounds_from > 0)
+        sg_buf_appendf(&b, "  \"g_rounds_from\": %lld,\n", (long long)t->rounds_from);
     sg_buf_appendf(&b, "  \"model\": {\"image_size\": %d, \"g_conv_dim\": %d, \"g_repeat\": %d, "
                    "\"d_conv_dim\": %d, \"d_repeat\": %d, \"c_dim\": %d, \"cls_dim\": %d, \"n_datasets\": %d},\n",
                    c->image_size, c->g_conv_dim, c->g_repeat, c->d_conv_dim, c->d_repeat,
@@ -769,6 +777,13 @@ static int config_former_schedule(const json_value *root, long version)
     return version == 1 && !(sched && !strcmp(sched, "rounds"));
 }
 
+/* config.json's "g_rounds_from" (write_config), 0 when absent or invalid */
+static int64_t config_rounds_from(const json_value *root)
+{
+    const json_value *v = json_get(root, "g_rounds_from");
+    return json_is(v, JSON_NUMBER) && v->is_int && v->i > 0 ? v->i : 0;
+}
+
 void sg_run_free_paths(char **paths, int n)
 {
     if (!paths) return;
@@ -805,7 +820,6 @@ int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_p
     if (json_get(tr, "precision") && json_get_str(tr, "precision", &prec, &e) == 0 &&
         sg_precision_valid(prec))
         snprintf(o->precision, sizeof o->precision, "%s", prec);
-    o->former_g_schedule = config_former_schedule(root, version);
     if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
         sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);
         goto fail;
@@ -887,7 +901,13 @@ static int keep_sessions(sg_trainer *t, sg_err *err)
     json_value *root;
     long version;
     if (read_config_json(t->run_dir, &root, &version, path, sizeof path, err)) return -1;
-    t->former_schedule = t->nd > 1 && config_former_schedule(root, version);
+    /* of the former schedule: as recorded, or a checkpoint from before the
+     * first one in rounds (a session killed between config.json's /2 and
+     * latest naming its checkpoint) */
+    t->rounds_from = config_rounds_from(root);
+    t->former_schedule = t->nd > 1 && (config_former_schedule(root, version) ||
+                                       (version == 2 && t->rounds_from > t->iter));
+    if (t->former_schedule) t->rounds_from = 0;
     const json_value *all = json_get(root, "sessions"), *last = NULL;
     int rc = 0;
     if (all && !json_is(all, JSON_ARRAY)) {
@@ -2319,8 +2339,10 @@ static int save_once(sg_trainer *t, sg_err *err)
     int bumped = 0;
     if (t->former_schedule && t->iter > t->session.from) {
         t->former_schedule = 0;
+        t->rounds_from = t->iter;
         if (write_config(t, err)) {
             t->former_schedule = 1;
+            t->rounds_from = 0;
             return with_last_ckpt(t, err);
         }
         bumped = 1;
@@ -2330,6 +2352,7 @@ static int save_once(sg_trainer *t, sg_err *err)
         if (bumped && t->last_ckpt != t->iter) {
             sg_err ignored;   /* best effort: the save's error is the news */
             t->former_schedule = 1;
+            t->rounds_from = 0;
             write_config(t, &ignored);
         }
         /* Not the checkpoint a resume continues from: its files written so

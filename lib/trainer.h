@@ -43,10 +43,6 @@ typedef struct {
      * written before they were recorded). Recorded so that a resume computes
      * as the run did. */
     char device[8], precision[8];
-    /* Read from config.json only: 1 when the run was written before G's
-     * schedule became the reference's rounds (sg_train_g_step); with several
-     * datasets it trained G after iterations i with (i+1) mod n_critic = 0. */
-    int former_g_schedule;
 } sg_train_options;
 
 void sg_train_options_default(sg_train_options *o);
@@ -157,6 +153,12 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
 void sg_trainer_free(sg_trainer *t);
 
 int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations */
+/* 1: a resume of several datasets from a checkpoint trained before G's
+ * schedule became the reference's rounds (sg_train_g_step; it trained G
+ * after iterations i with (i+1) mod n_critic = 0), until this session saves
+ * its first checkpoint: it goes on in rounds, so it does not repeat an
+ * uninterrupted run. */
+int sg_trainer_former_schedule(const sg_trainer *t);
 /* The k-th (from 0) of the things the user should know that are not errors
  * (e.g. a resumed CUDA run could not reuse the earlier run's convolution
  * engines), one line each, in the order found; NULL past the last. */

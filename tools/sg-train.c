@@ -616,7 +616,7 @@ static void open_trainer(struct run *run)
     }
     int trains = sg_trainer_iteration(run->t) < run->o.iters;
     /* said while it stays so: config.json changes format with the first checkpoint in rounds */
-    if (run->resume && trains && run->recorded.former_g_schedule && run->n_run_paths > 1)
+    if (trains && sg_trainer_former_schedule(run->t))
         cli_warn("%s was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod "
                  "n_critic = 0); it goes on with the reference's (G after every dataset's D step in every "
                  "n_critic-th round), so it does not repeat an uninterrupted run", run->run_dir);

@@ -1502,8 +1502,9 @@ PY
   [ -z "$output" ]
 }
 
-@test "a multi-dataset run of the former schedule stays stargan-c-run/1 until a resume saves a checkpoint; one with nothing to train keeps its config.json" {
+@test "a multi-dataset run of the former schedule stays stargan-c-run/1 until a resume saves a checkpoint; one with nothing to train keeps its config.json; one killed before latest named that checkpoint is still of the former schedule" {
   sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  ! grep -q g_rounds_from "$T/r/config.json" || false   # in rounds from its start
   sed -i 's|stargan-c-run/2|stargan-c-run/1|' "$T/r/config.json"   # as the former sg-train wrote it
   cp "$T/r/config.json" "$T/config.old"
   # nothing to train (a look at a finished run): config.json not rewritten, nor a word of a schedule
@@ -1541,6 +1542,10 @@ PY
   [ "$output" = "sg-train: $T/r was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod n_critic = 0); it goes on with the reference's (G after every dataset's D step in every n_critic-th round), so it does not repeat an uninterrupted run" ]
   [ "$(cat "$T/r/latest")" = 000004 ]
   grep -q '"format": "stargan-c-run/2"' "$T/r/config.json"
+  grep -q '"g_rounds_from": 4,' "$T/r/config.json"   # where the rounds began
+  run sg-train -o "$T/r" --resume --iters 6 -q
+  [ -z "$output" ]
+  grep -q '"g_rounds_from": 4,' "$T/r/config.json"
   # /2 before latest names the first checkpoint in rounds: killed at the sixth rename, latest's
   # (config.json at the start, config.json's /2, then G, D, state and latest)
   if command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
@@ -1550,6 +1555,19 @@ PY
     [ -s "$T/k/ckpt/000004-state.safetensors" ]
     [ "$(cat "$T/k/latest")" = 000002 ]
     grep -q '"format": "stargan-c-run/2"' "$T/k/config.json"
+    grep -q '"g_rounds_from": 4,' "$T/k/config.json"
+    # the resume goes on from 000002, of the former schedule: said, and /1 until its checkpoint
+    # (it resumed silently as a run in rounds)
+    cp "$T/k/config.json" "$T/config.killed"
+    run sg-train -o "$T/k" --resume --iters 2 -q
+    [ -z "$output" ]
+    cmp "$T/k/config.json" "$T/config.killed"   # nothing to train: left alone
+    run sg-train -o "$T/k" --resume --iters 6 --save-every 3 -q
+    [ "$status" -eq 0 ]
+    [ "$output" = "sg-train: $T/k was trained with the former multi-dataset schedule (G after iterations i with (i+1) mod n_critic = 0); it goes on with the reference's (G after every dataset's D step in every n_critic-th round), so it does not repeat an uninterrupted run" ]
+    [ "$(cat "$T/k/latest")" = 000006 ]
+    grep -q '"format": "stargan-c-run/2"' "$T/k/config.json"
+    grep -q '"g_rounds_from": 3,' "$T/k/config.json"
   fi
 }
 
