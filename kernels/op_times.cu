@@ -25,6 +25,10 @@ struct op_label {
     char text[LABEL_MAX];
     long long calls;
     double ms;
+    /* one call's work, for the report's rate (op_work): a convolution's
+     * multiply-adds x 2, else the bytes of its operands read and written
+     * once each (what it cannot do with less); 0: not estimated */
+    double flop, bytes;
 };
 
 /* a timed op whose events are not resolved yet */
@@ -93,6 +97,7 @@ static int label_of(sg_cuda *c, const char *text)
     snprintf(l->text, sizeof l->text, "%s", text);
     l->calls = 0;
     l->ms = 0;
+    l->flop = l->bytes = 0;
     t->index[k] = ++t->n_labels;
     return t->n_labels - 1;
 }
@@ -143,6 +148,19 @@ static int op_begin(sg_backend *be, const char *fmt, ...)
     return slot;
 }
 
+/* The work of one call of the op begun in slot (its label's: the label
+ * holds every argument the work depends on). */
+static void op_work(sg_backend *be, int slot, double flop, double bytes)
+{
+    sg_op_times *t = sg_cuda_of(be)->op_times;
+    if (slot < 0) return;
+    t->labels[t->ring[slot].label].flop = flop;
+    t->labels[t->ring[slot].label].bytes = bytes;
+}
+
+/* bytes of n floats */
+static double f32(double n) { return 4 * n; }
+
 /* After the op: the end event, on the same stream (ops do not change lanes). */
 static void op_end(sg_backend *be, int slot)
 {
@@ -161,7 +179,12 @@ static int conv_begin(sg_backend *be, const char *op, int N, int Ci, int H, int 
 {
     char w[24] = "";
     if (W != H) snprintf(w, sizeof w, " W=%d", W);
-    return op_begin(be, "%s N=%d Ci=%d H=%d%s Co=%d K=%d s=%d p=%d%s", op, N, Ci, H, w, Co, K, stride, pad, extra);
+    int slot = op_begin(be, "%s N=%d Ci=%d H=%d%s Co=%d K=%d s=%d p=%d%s", op, N, Ci, H, w, Co, K, stride, pad,
+                        extra);
+    /* the forward convolution's output pixels: each kind does its multiply-adds */
+    double pixels = (double)((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);
+    op_work(be, slot, 2.0 * N * pixels * Co * Ci * K * K, 0);
+    return slot;
 }
 
 static void timed_destroy(sg_backend *be)
@@ -189,6 +212,7 @@ static void timed_free(sg_backend *be, void *p) { real_ops(be)->free(be, p); }
 static void timed_upload(sg_backend *be, void *dst, const void *host_src, size_t bytes)
 {
     int slot = op_begin(be, "upload bytes=%zu", bytes);
+    op_work(be, slot, 0, (double)bytes);
     real_ops(be)->upload(be, dst, host_src, bytes);
     op_end(be, slot);
 }
@@ -196,6 +220,7 @@ static void timed_upload(sg_backend *be, void *dst, const void *host_src, size_t
 static void timed_download(sg_backend *be, void *host_dst, const void *src, size_t bytes)
 {
     int slot = op_begin(be, "download bytes=%zu", bytes);
+    op_work(be, slot, 0, (double)bytes);
     real_ops(be)->download(be, host_dst, src, bytes);
     op_end(be, slot);
 }
@@ -203,6 +228,7 @@ static void timed_download(sg_backend *be, void *host_dst, const void *src, size
 static void timed_copy(sg_backend *be, void *dst, const void *src, size_t bytes)
 {
     int slot = op_begin(be, "copy bytes=%zu", bytes);
+    op_work(be, slot, 0, 2.0 * bytes);
     real_ops(be)->copy(be, dst, src, bytes);
     op_end(be, slot);
 }
@@ -210,6 +236,7 @@ static void timed_copy(sg_backend *be, void *dst, const void *src, size_t bytes)
 static void timed_memzero(sg_backend *be, void *p, size_t bytes)
 {
     int slot = op_begin(be, "memzero bytes=%zu", bytes);
+    op_work(be, slot, 0, (double)bytes);
     real_ops(be)->memzero(be, p, bytes);
     op_end(be, slot);
 }
@@ -217,6 +244,7 @@ static void timed_memzero(sg_backend *be, void *p, size_t bytes)
 static void timed_fill(sg_backend *be, float *p, float value, size_t n)
 {
     int slot = op_begin(be, "fill n=%zu", n);
+    op_work(be, slot, 0, f32(n));
     real_ops(be)->fill(be, p, value, n);
     op_end(be, slot);
 }
@@ -244,6 +272,8 @@ static void timed_conv2d_backward_filter(sg_backend *be, float *dw, float *db, c
     /* dw NULL: the bias gradient alone (no cuDNN call), an op of its own in the report */
     int slot = conv_begin(be, dw ? "conv2d_backward_filter" : "conv2d_bias_grad", N, Ci, H, W, Co, K, stride,
                           pad, dw && db ? " db" : "");
+    if (!dw)   /* a reduction of dy: bytes, not the convolution's multiply-adds */
+        op_work(be, slot, 0, f32((double)N * Co * ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1) + Co));
     real_ops(be)->conv2d_backward_filter(be, dw, db, x, dy, N, Ci, H, W, Co, K, stride, pad);
     op_end(be, slot);
 }
@@ -257,6 +287,8 @@ static void timed_instnorm_forward(sg_backend *be, float *y, float *mean, float 
 {
     int slot = op_begin(be, "instnorm_forward N=%d C=%d HW=%d%s%s%s%s", N, C, HW, relu ? " relu" : "",
                         y ? "" : " stats", running_mean ? " running" : "", y && residual ? " +residual" : "");
+    /* x in, and y and the residual where there are */
+    op_work(be, slot, 0, f32((1.0 + (y != NULL) + (y && residual)) * N * C * HW));
     real_ops(be)->instnorm_forward(be, y, mean, rstd, x, gamma, beta, running_mean, running_var, N, C, HW, eps,
                                    momentum, relu, residual);
     op_end(be, slot);
@@ -267,6 +299,8 @@ static void timed_instnorm_backward(sg_backend *be, float *dx, float *dgamma, fl
                                     const float *gamma, int N, int C, int HW)
 {
     int slot = op_begin(be, "instnorm_backward N=%d C=%d HW=%d%s", N, C, HW, y_relu ? " relu" : "");
+    /* dy, x and the ReLU's output in, dx out */
+    op_work(be, slot, 0, f32((3.0 + (y_relu != NULL)) * N * C * HW));
     real_ops(be)->instnorm_backward(be, dx, dgamma, dbeta, dy, y_relu, x, mean, rstd, gamma, N, C, HW);
     op_end(be, slot);
 }
@@ -275,6 +309,7 @@ static void timed_leaky_relu_backward(sg_backend *be, float *dx, const float *dy
                                       size_t n)
 {
     int slot = op_begin(be, "leaky_relu_backward n=%zu", n);
+    op_work(be, slot, 0, f32(3.0 * n));
     real_ops(be)->leaky_relu_backward(be, dx, dy, x, slope, n);
     op_end(be, slot);
 }
@@ -282,6 +317,7 @@ static void timed_leaky_relu_backward(sg_backend *be, float *dx, const float *dy
 static void timed_tanh_forward(sg_backend *be, float *y, const float *x, size_t n)
 {
     int slot = op_begin(be, "tanh_forward n=%zu", n);
+    op_work(be, slot, 0, f32(2.0 * n));
     real_ops(be)->tanh_forward(be, y, x, n);
     op_end(be, slot);
 }
@@ -289,6 +325,7 @@ static void timed_tanh_forward(sg_backend *be, float *y, const float *x, size_t 
 static void timed_tanh_backward(sg_backend *be, float *dx, const float *dy, const float *y, size_t n)
 {
     int slot = op_begin(be, "tanh_backward n=%zu", n);
+    op_work(be, slot, 0, f32(3.0 * n));
     real_ops(be)->tanh_backward(be, dx, dy, y, n);
     op_end(be, slot);
 }
@@ -296,6 +333,7 @@ static void timed_tanh_backward(sg_backend *be, float *dx, const float *dy, cons
 static void timed_add(sg_backend *be, float *y, const float *a, const float *b, size_t n)
 {
     int slot = op_begin(be, "add n=%zu", n);
+    op_work(be, slot, 0, f32(3.0 * n));
     real_ops(be)->add(be, y, a, b, n);
     op_end(be, slot);
 }
@@ -304,6 +342,7 @@ static void timed_lerp_images(sg_backend *be, float *out, const float *a, const 
                               int N, size_t per_image)
 {
     int slot = op_begin(be, "lerp_images N=%d per_image=%zu", N, per_image);
+    op_work(be, slot, 0, f32(3.0 * N * per_image + N));
     real_ops(be)->lerp_images(be, out, a, b, alpha, N, per_image);
     op_end(be, slot);
 }
@@ -312,6 +351,7 @@ static void timed_concat_labels(sg_backend *be, float *out, const float *x, cons
                                 int Cc, int HW)
 {
     int slot = op_begin(be, "concat_labels N=%d Cx=%d Cc=%d HW=%d", N, Cx, Cc, HW);
+    op_work(be, slot, 0, f32((double)N * ((2.0 * Cx + Cc) * HW + Cc)));
     real_ops(be)->concat_labels(be, out, x, c, N, Cx, Cc, HW);
     op_end(be, slot);
 }
@@ -320,6 +360,7 @@ static void timed_channel_slice(sg_backend *be, float *dst, const float *src, in
                                 int HW)
 {
     int slot = op_begin(be, "channel_slice N=%d Cs=%d c0=%d Cd=%d HW=%d", N, Cs, c0, Cd, HW);
+    op_work(be, slot, 0, f32(2.0 * N * Cd * HW));
     real_ops(be)->channel_slice(be, dst, src, N, Cs, c0, Cd, HW);
     op_end(be, slot);
 }
@@ -329,6 +370,7 @@ static void timed_mean_loss(sg_backend *be, float *loss, float *grad, const floa
                             float weight)
 {
     int slot = op_begin(be, "mean_loss n=%zu%s", n, grad ? " grad" : "");
+    op_work(be, slot, 0, f32((grad ? 2.0 : 1.0) * n));
     real_ops(be)->mean_loss(be, loss, grad, x, n, sign, weight);
     op_end(be, slot);
 }
@@ -353,6 +395,7 @@ static void timed_l1_loss(sg_backend *be, float *loss, float *grad, const float 
                           float weight)
 {
     int slot = op_begin(be, "l1_loss n=%zu%s", n, grad ? " grad" : "");
+    op_work(be, slot, 0, f32((grad ? 3.0 : 2.0) * n));
     real_ops(be)->l1_loss(be, loss, grad, a, b, n, weight);
     op_end(be, slot);
 }
@@ -361,6 +404,7 @@ static void timed_gp_loss(sg_backend *be, float *loss, float *grad, const float 
                           float weight)
 {
     int slot = op_begin(be, "gp_loss N=%d D=%zu%s", N, D, grad ? " grad" : "");
+    op_work(be, slot, 0, f32((grad ? 2.0 : 1.0) * N * D));
     real_ops(be)->gp_loss(be, loss, grad, u, N, D, weight);
     op_end(be, slot);
 }
@@ -369,6 +413,7 @@ static void timed_adam(sg_backend *be, float *p, const float *g, float *m, float
                        float beta1, float beta2, float eps, int64_t t)
 {
     int slot = op_begin(be, "adam n=%zu", n);
+    op_work(be, slot, 0, f32(7.0 * n));
     real_ops(be)->adam(be, p, g, m, v, n, lr, beta1, beta2, eps, t);
     op_end(be, slot);
 }
@@ -376,6 +421,7 @@ static void timed_adam(sg_backend *be, float *p, const float *g, float *m, float
 static int timed_all_finite(sg_backend *be, const float *p, size_t n)
 {
     int slot = op_begin(be, "all_finite n=%zu", n);
+    op_work(be, slot, 0, f32(n));
     int r = real_ops(be)->all_finite(be, p, n);
     op_end(be, slot);
     return r;
@@ -400,6 +446,7 @@ static void timed_graph_drop(sg_backend *be, int key, const void *owner)
 static void timed_to_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
     int slot = op_begin(be, "to_layout N=%d C=%d HW=%d", N, C, HW);
+    op_work(be, slot, 0, f32(2.0 * N * C * HW));
     real_ops(be)->to_layout(be, dst, src, N, C, HW);
     op_end(be, slot);
 }
@@ -407,6 +454,7 @@ static void timed_to_layout(sg_backend *be, float *dst, const float *src, int N,
 static void timed_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
     int slot = op_begin(be, "from_layout N=%d C=%d HW=%d", N, C, HW);
+    op_work(be, slot, 0, f32(2.0 * N * C * HW));
     real_ops(be)->from_layout(be, dst, src, N, C, HW);
     op_end(be, slot);
 }
@@ -431,6 +479,7 @@ static void timed_bias_leaky_relu(sg_backend *be, float *y, const float *bias, f
                                   int HW)
 {
     int slot = op_begin(be, "bias_leaky_relu N=%d C=%d HW=%d", N, C, HW);
+    op_work(be, slot, 0, f32(2.0 * N * C * HW + C));
     real_ops(be)->bias_leaky_relu(be, y, bias, slope, N, C, HW);
     op_end(be, slot);
 }
@@ -583,7 +632,24 @@ struct op_total {
     int len;
     double ms;
     long long calls;
+    double flop, bytes, ms_flop, ms_bytes;   /* work done, and the time of the calls that did it */
 };
+
+/* The rate column: work over time, one word with 3 significant digits or
+ * more ("-": no estimate, or no time) */
+static const char *rate_text(char *buf, size_t size, double flop, double ms_flop, double bytes, double ms_bytes)
+{
+    double v = 0;
+    const char *unit = "";
+    if (flop > 0 && ms_flop > 0) v = flop / ms_flop * 1e-9, unit = "TFLOP/s";
+    else if (bytes > 0 && ms_bytes > 0) v = bytes / ms_bytes * 1e-6, unit = "GB/s";
+    if (v <= 0) snprintf(buf, size, "-");
+    else if (v >= 100) snprintf(buf, size, "%.0f%s", v, unit);
+    else if (v >= 10) snprintf(buf, size, "%.1f%s", v, unit);
+    else if (v >= 1) snprintf(buf, size, "%.2f%s", v, unit);
+    else snprintf(buf, size, "%.3g%s", v, unit);   /* the emulation's, or a stalled op's */
+    return buf;
+}
 
 /* largest total first; equal totals by op name */
 static int by_op_time(const void *a, const void *b)
@@ -624,25 +690,35 @@ extern "C" int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, d
         calls += l->calls;
         int len = (int)strcspn(l->text, " "), k = 0;
         while (k < n_ops && (ops[k].len != len || strncmp(ops[k].op, l->text, (size_t)len))) k++;
-        if (k == n_ops) ops[n_ops++] = op_total{ l->text, len, 0, 0 };
+        if (k == n_ops) ops[n_ops++] = op_total{ l->text, len, 0, 0, 0, 0, 0, 0 };
         ops[k].ms += l->ms;
         ops[k].calls += l->calls;
+        if (l->flop > 0) ops[k].flop += l->flop * l->calls, ops[k].ms_flop += l->ms;
+        else if (l->bytes > 0) ops[k].bytes += l->bytes * l->calls, ops[k].ms_bytes += l->ms;
     }
     qsort(order, (size_t)t->n_labels, sizeof *order, by_time);
     report r = { buf, size, 0, 0 };
-    report_line(&r, "%11s %10s %6s %9s %9s  %s\n", "total_ms", "ms/it", "share", "calls", "calls/it",
+    char rate[32];
+    /* rate: a convolution's multiply-adds x 2 per second, another op's
+     * bytes of its operands (each read or written once) per second */
+    report_line(&r, "%11s %10s %6s %9s %9s %13s  %s\n", "total_ms", "ms/it", "share", "calls", "calls/it", "rate",
                 "op and shape");
     for (int i = 0; i < t->n_labels; i++) {
         const op_label *l = order[i];
-        report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f  %s\n", l->ms, l->ms / iterations,
-                    sum > 0 ? 100 * l->ms / sum : 0.0, l->calls, (double)l->calls / iterations, l->text);
+        double work_ms = l->calls ? l->ms : 0;
+        report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f %13s  %s\n", l->ms, l->ms / iterations,
+                    sum > 0 ? 100 * l->ms / sum : 0.0, l->calls, (double)l->calls / iterations,
+                    rate_text(rate, sizeof rate, l->flop * l->calls, work_ms, l->bytes * l->calls, work_ms), l->text);
     }
-    report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f  sum of %d label%s\n", sum, sum / iterations,
-                sum > 0 ? 100.0 : 0.0, calls, (double)calls / iterations, t->n_labels, t->n_labels == 1 ? "" : "s");
+    report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f %13s  sum of %d label%s\n", sum, sum / iterations,
+                sum > 0 ? 100.0 : 0.0, calls, (double)calls / iterations, "-", t->n_labels,
+                t->n_labels == 1 ? "" : "s");
     qsort(ops, (size_t)n_ops, sizeof *ops, by_op_time);
     for (int i = 0; i < n_ops; i++)
-        report_line(&r, "by op %10.5f ms/it %5.1f%% %9.2f calls/it  %.*s\n", ops[i].ms / iterations,
-                    sum > 0 ? 100 * ops[i].ms / sum : 0.0, (double)ops[i].calls / iterations, ops[i].len, ops[i].op);
+        report_line(&r, "by op %10.5f ms/it %5.1f%% %9.2f calls/it %13s  %.*s\n", ops[i].ms / iterations,
+                    sum > 0 ? 100 * ops[i].ms / sum : 0.0, (double)ops[i].calls / iterations,
+                    rate_text(rate, sizeof rate, ops[i].flop, ops[i].ms_flop, ops[i].bytes, ops[i].ms_bytes),
+                    ops[i].len, ops[i].op);
     free(order);
     free(ops);
     if (sum_ms) *sum_ms = sum;

@@ -349,11 +349,16 @@ void sg_backend_cuda_op_times_reset(sg_backend *be);
 /* The report into buf: waits for the queued work (ops->sync), then a header
  * line and one line per label by total time, largest first: total ms, ms per
  * iteration (iterations >= 1: what the caller ran), share of the sum, calls,
- * calls per iteration, label; then the sum over labels (label "sum of N
- * labels"); last one line per op (a label's first word: every shape and
- * both lanes together), largest first: "by op", ms per iteration, share of
- * the sum, calls per iteration, op (e.g. "by op    1.23456 ms/it  12.3%
- *     4.00 calls/it  conv2d_forward"). Returns the length of the whole
+ * calls per iteration, rate, label; then the sum over labels (label "sum of
+ * N labels", rate "-"); last one line per op (a label's first word: every
+ * shape and both lanes together), largest first: "by op", ms per iteration,
+ * share of the sum, calls per iteration, rate, op (e.g. "by op    1.23456
+ * ms/it  12.3%     4.00 calls/it    245TFLOP/s  conv2d_forward"). The rate
+ * is one word, 3 significant digits: a convolution's multiply-adds x 2 per
+ * second ("TFLOP/s"; the forward convolution's, for each kind), another
+ * op's bytes per second with each operand read or written once ("GB/s":
+ * the least the op can move, so a multi-pass kernel shows below the memory's
+ * bandwidth), "-" where no work is estimated. Returns the length of the whole
  * report (as snprintf: when it is size or more, buf holds the lines that
  * fit), or -1 with err (timing never started, a CUDA error). *sum_ms (may be NULL): the sum, in ms. */
 int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, double *sum_ms, char *buf,

@@ -40,15 +40,33 @@ for k in ("iters", "g_steps", "graphs", "prefetches", "d_loss_real", "d_loss_gp"
 rest = with_out[1:]
 assert rest and all(l.startswith("op-times: ") for l in rest), rest[:3]
 rest = [l[len("op-times: "):] for l in rest]
-assert rest[0].split()[:5] == ["total_ms", "ms/it", "share", "calls", "calls/it"], rest[0]
-rows, i = [], 1
-row = re.compile(r"^\s*([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)%\s+(\d+)\s+([0-9.]+)  (.+)$")
+assert rest[0].split()[:6] == ["total_ms", "ms/it", "share", "calls", "calls/it", "rate"], rest[0]
+rows, rates, i = [], {}, 1
+row = re.compile(r"^\s*([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)%\s+(\d+)\s+([0-9.]+)\s+(\S+)  (.+)$")
 while not rest[i].lstrip().split("  ")[-1].startswith("sum of "):
     m = row.match(rest[i]); assert m, rest[i]
-    rows.append((float(m.group(1)), int(m.group(4)), float(m.group(5)), m.group(6)))
+    rows.append((float(m.group(1)), int(m.group(4)), float(m.group(5)), m.group(7)))
+    rates[m.group(7)] = m.group(6)
     i += 1
 m = row.match(rest[i]); assert m, rest[i]
-sum_ms, sum_calls, label = float(m.group(1)), int(m.group(4)), m.group(6)
+sum_ms, sum_calls, label = float(m.group(1)), int(m.group(4)), m.group(7)
+assert m.group(6) == "-", rest[i]
+# a convolution's rate: 2 x its multiply-adds (from the label's shape) per second, to 3 digits
+conv = re.compile(r"^conv2d_(forward|backward_data|backward_filter) N=(\d+) Ci=(\d+) H=(\d+)(?: W=(\d+))? "
+                  r"Co=(\d+) K=(\d+) s=(\d+) p=(\d+)")
+n_conv = 0
+for ms, nc, _, lab in rows:
+    c = conv.match(lab)
+    if not c or ms < 1e-3: continue
+    N, Ci, H, W, Co, K, st, p = (int(v) if v else None for v in c.groups()[1:])
+    W = W or H
+    flop = 2.0 * N * ((H + 2 * p - K) // st + 1) * ((W + 2 * p - K) // st + 1) * Co * Ci * K * K * nc
+    r = re.match(r"^([0-9.e+-]+)TFLOP/s$", rates[lab]); assert r, (lab, rates[lab])
+    lo, hi = flop / (ms + 5e-5) * 1e-9 * 0.995, flop / (ms - 5e-5) * 1e-9 * 1.005
+    assert lo <= float(r.group(1)) <= hi, (lab, rates[lab], lo, hi)
+    n_conv += 1
+assert n_conv > 0
+assert all(re.match(r"^[0-9.e+-]+GB/s$", rates[l]) for l in rates if l.startswith(("adam", "instnorm"))), rates
 assert label == "sum of %d labels" % len(rows), label
 assert sum_calls == sum(r[1] for r in rows), (sum_calls, sum(r[1] for r in rows))
 assert abs(sum_ms - sum(r[0] for r in rows)) <= 1e-4 * (len(rows) + 1), sum_ms
@@ -66,7 +84,7 @@ n_in = calls("instnorm_forward") + calls("instnorm_backward")
 assert calls("instnorm_forward") > 0 and calls("instnorm_backward") > 0
 assert delta(lambda k: k.startswith("instnorm")) >= n_in, (n_in, delta(lambda k: k.startswith("instnorm")))
 by_op = [l for l in rest[i + 1:] if l.startswith("by op ")]
-assert any(l.endswith("  conv2d_forward") for l in by_op), by_op
+assert any(re.search(r" [0-9.e+-]+TFLOP/s  conv2d_forward$", l) for l in by_op), by_op
 assert re.match(r"^5 iterations \(1 with a G step\), eager .*wall [0-9.]+ ms/it, sum of the op times [0-9.]+ ms/it",
                 rest[-1]), rest[-1]
 print("%d labels, %d calls in 5 iterations; conv fwd/bwd-data/bwd-filter %d/%d/%d" % (len(rows), sum_calls,

@@ -18,12 +18,14 @@
 typedef struct {
     double total_ms, ms_per_it, share, calls_per_it;
     long long calls;
+    char rate[32];
     char label[200];
 } report_row;
 
 /* One parsed "by op" line. */
 typedef struct {
     double ms_per_it, share, calls_per_it;
+    char rate[32];
     char op[64];
 } op_row;
 
@@ -42,8 +44,8 @@ static int parse_report(const char *text, report_row *rows, int max, op_row *ops
         if (!strncmp(p, "by op ", 6)) break;
         report_row *r = &rows[n];
         int used = 0;
-        if (sscanf(p, "%lf %lf %lf%% %lld %lf %n", &r->total_ms, &r->ms_per_it, &r->share, &r->calls,
-                   &r->calls_per_it, &used) != 5 || p + used > eol)
+        if (sscanf(p, "%lf %lf %lf%% %lld %lf %31s %n", &r->total_ms, &r->ms_per_it, &r->share, &r->calls,
+                   &r->calls_per_it, r->rate, &used) != 6 || p + used > eol)
             return -1;
         snprintf(r->label, sizeof r->label, "%.*s", (int)(eol - p - used), p + used);
         p = eol + 1;
@@ -53,8 +55,8 @@ static int parse_report(const char *text, report_row *rows, int max, op_row *ops
         if (!eol) return -1;
         op_row *o = &ops[*n_ops];
         int used = 0;
-        if (sscanf(p, "by op %lf ms/it %lf%% %lf calls/it %n", &o->ms_per_it, &o->share, &o->calls_per_it,
-                   &used) != 3 || !used || p + used > eol)
+        if (sscanf(p, "by op %lf ms/it %lf%% %lf calls/it %31s %n", &o->ms_per_it, &o->share, &o->calls_per_it,
+                   o->rate, &used) != 4 || !used || p + used > eol)
             return -1;
         snprintf(o->op, sizeof o->op, "%.*s", (int)(eol - p - used), p + used);
         p = eol + 1;
@@ -195,6 +197,28 @@ static void check_report(sg_backend *be, const expect *want, int n_want, int ite
         CHECK(op_share > 99 && op_share < 101, "by-op shares add up to %.1f%%:\n%s", op_share, report);
 }
 
+/* A line's rate column against one call's work (flop: a convolution's
+ * 2 x multiply-adds, in TFLOP/s; else bytes, in GB/s; 0: "-") and the
+ * line's total time, which is printed to 4 decimals: the rate must lie
+ * within what the rounded time allows, itself printed to 3 significant
+ * digits. */
+static void check_rate(const report_row *r, double flop, double bytes)
+{
+    double work = (flop > 0 ? flop : bytes) * r->calls, value;
+    char unit[16] = "";
+    if (work == 0 || r->total_ms < 5e-5) {
+        CHECK(!strcmp(r->rate, "-") || work > 0, "'%s': rate %s, '-' expected", r->label, r->rate);
+        return;
+    }
+    CHECK(sscanf(r->rate, "%lf%15s", &value, unit) == 2 && !strcmp(unit, flop > 0 ? "TFLOP/s" : "GB/s"),
+          "'%s': rate '%s', a number of %s expected", r->label, r->rate, flop > 0 ? "TFLOP/s" : "GB/s");
+    double scale = flop > 0 ? 1e-9 : 1e-6;
+    double lo = work / (r->total_ms + 5e-5) * scale * 0.995;
+    double hi = r->total_ms > 1e-4 ? work / (r->total_ms - 5e-5) * scale * 1.005 : 1e300;
+    CHECK(value >= lo && value <= hi, "'%s': rate %s, %g to %g expected from %lld calls in %.4f ms", r->label,
+          r->rate, lo, hi, r->calls, r->total_ms);
+}
+
 /* Without a CUDA backend: the calls fail, naming CUDA. */
 static void test_refusals(void)
 {
@@ -293,6 +317,40 @@ int main(void)
     CHECK(fill && fill->calls_per_it == 2.0, "by op fill: %.2f calls/it, 2 expected", fill ? fill->calls_per_it : -1);
     CHECK(fwd && fwd->calls_per_it == 1.5, "by op conv2d_forward: %.2f calls/it, 1.5 expected",
           fwd ? fwd->calls_per_it : -1);
+    /* the rate column: one call's work of each (2 x 2*8*8*8 outputs x 4*9
+     * multiply-adds; bytes of the operands once each) */
+    static const struct {
+        const char *label;
+        double flop, bytes;
+    } work[] = {
+        { "fill n=1000", 0, 4000 },
+        { "add n=1000", 0, 12000 },
+        { "conv2d_forward N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1 bias", 73728, 0 },
+        { "conv2d_forward N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 73728, 0 },
+        { "conv2d_forward N=2 Ci=4 H=8 W=4 Co=8 K=3 s=1 p=1", 36864, 0 },
+        { "conv2d_backward_data N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 73728, 0 },
+        { "conv2d_backward_filter N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1 db", 73728, 0 },
+        { "instnorm_forward N=2 C=8 HW=64 relu running", 0, 8192 },
+        { "instnorm_forward N=2 C=8 HW=64 stats", 0, 4096 },
+        { "instnorm_backward N=2 C=8 HW=64 relu", 0, 16384 },
+        { "copy bytes=4000", 0, 8000 },
+        { "memzero bytes=4000", 0, 4000 },
+        { "upload bytes=4000", 0, 4000 },
+        { "download bytes=4000", 0, 4000 },
+        { "adam n=288", 0, 8064 },
+        { "fill n=1000 [lane 1]", 0, 4000 },
+    };
+    for (size_t i = 0; i < sizeof work / sizeof work[0]; i++) {
+        const report_row *r = find_row(rows, n_first, work[i].label);
+        if (r) check_rate(r, work[i].flop, work[i].bytes);
+    }
+    const report_row *sum_row = &rows[n_first];
+    CHECK(!strcmp(sum_row->rate, "-"), "sum line: rate '%s', '-' expected", sum_row->rate);
+    CHECK(fwd && (!strcmp(fwd->rate, "-") || strstr(fwd->rate, "TFLOP/s")), "by op conv2d_forward: rate '%s'",
+          fwd ? fwd->rate : "");
+    const op_row *adam = find_op(ops, n_ops, "adam");
+    CHECK(adam && (!strcmp(adam->rate, "-") || strstr(adam->rate, "GB/s")), "by op adam: rate '%s'",
+          adam ? adam->rate : "");
     printf("the report (times as the GPU or its emulation gave them):\n%s", report);
 
     /* a buffer too small: the whole report's length, whole lines only */
