@@ -181,7 +181,7 @@ struct sg_cuda_graph {
     int ready;
     const void *owner;                        /* who recorded it (lib/backend.h: a model) */
     int n_adam;                               /* adam calls recorded (they share lr, t) */
-    float beta1, beta2;                       /* of the recorded adam calls */
+    double beta1, beta2;                      /* of the recorded adam calls */
 };
 
 /* What each lane (lib/backend.h ops->lane) has of its own: its stream, its
@@ -444,7 +444,7 @@ void sg_cuda_l1_loss(sg_backend *be, float *loss, float *grad, const float *a, c
 void sg_cuda_gp_loss(sg_backend *be, float *loss, float *grad, const float *u, int N,
                      size_t D, float weight);
 void sg_cuda_adam(sg_backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                  float lr, float beta1, float beta2, float eps, int64_t t);
+                  float lr, double beta1, double beta2, float eps, int64_t t);
 int sg_cuda_all_finite(sg_backend *be, const float *p, size_t n);
 
 int sg_cuda_graph_begin(sg_backend *be, int key, const void *owner);

@@ -141,8 +141,8 @@ int sg_cuda_graph_launch(sg_backend *be, int key, const void *owner, float lr, i
     if (!g->ready || g->owner != owner) return 1;     /* gone, or another owner's now */
     if (g->n_adam > 0) {
         if (t < 1) return sg_cuda_fail(c, __FILE__, __LINE__, "adam: step %lld < 1", (long long)t);
-        double bc1 = 1.0 - pow((double)g->beta1, (double)t);
-        double bc2 = 1.0 - pow((double)g->beta2, (double)t);
+        double bc1 = 1.0 - pow(g->beta1, (double)t);
+        double bc2 = 1.0 - pow(g->beta2, (double)t);
         set_adam_hyper_kernel<<<1, 1, 0, c->stream>>>(c->adam_hyper + 2 * key,
                                                       (float)((double)lr / bc1), (float)sqrt(bc2));
         if (LAUNCH_CHECK(c, "set_adam_hyper_kernel")) return -1;

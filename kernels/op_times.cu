@@ -410,7 +410,7 @@ static void timed_gp_loss(sg_backend *be, float *loss, float *grad, const float 
 }
 
 static void timed_adam(sg_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
-                       float beta1, float beta2, float eps, int64_t t)
+                       double beta1, double beta2, float eps, int64_t t)
 {
     int slot = op_begin(be, "adam n=%zu", n);
     op_work(be, slot, 0, f32(7.0 * n));

@@ -181,9 +181,12 @@ struct sg_backend_ops {
      * Adam, PyTorch 1.13 order, over one flat buffer (p, g, m, v (n)), step t >= 1:
      *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g
      *   bc1 = 1 - b1^t;  bc2 = 1 - b2^t
-     *   denom = sqrt(v)/sqrt(bc2) + eps;  p -= (lr/bc1) * m/denom */
+     *   denom = sqrt(v)/sqrt(bc2) + eps;  p -= (lr/bc1) * m/denom
+     * The betas are doubles, as Python's: 1-b1, 1-b2, bc1, bc2, lr/bc1 and
+     * sqrt(bc2) are taken in double and rounded to float once (1-0.999f in
+     * float is 1.3e-5 short of PyTorch's 0.001f: a bias in v at every step). */
     void (*adam)(sg_backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                 float lr, float beta1, float beta2, float eps, int64_t t);
+                 float lr, double beta1, double beta2, float eps, int64_t t);
     /* Synchronous: 1 if every p[i] is finite, 0 if not, -1 on a backend error. */
     int (*all_finite)(sg_backend *be, const float *p, size_t n);
 

@@ -1695,13 +1695,13 @@ static void adam_range(void *ctx, size_t i0, size_t i1, int thread)
 }
 
 static void cpu_adam(sg_backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                     float lr, float beta1, float beta2, float eps, int64_t t)
+                     float lr, double beta1, double beta2, float eps, int64_t t)
 {
     cpu_state *st = state(be);
     if (st->failed) return;
     /* scalars in double like PyTorch's Python-side arithmetic */
     double bc1 = 1 - pow(beta1, (double)t), bc2 = 1 - pow(beta2, (double)t);
-    adam_args a = { p, m, v, g, beta1, beta2, (float)(1 - (double)beta1), (float)(1 - (double)beta2),
+    adam_args a = { p, m, v, g, (float)beta1, (float)beta2, (float)(1 - beta1), (float)(1 - beta2),
                     (float)(lr / bc1), (float)sqrt(bc2), eps };
     parallel_for(st, n, 8, adam_range, &a);
 }

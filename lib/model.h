@@ -24,7 +24,7 @@ typedef struct {
     int d_conv_dim, d_repeat;            /* 64, 6 */
     int batch;                           /* capacity of the training buffers */
     float lambda_cls, lambda_rec, lambda_gp;   /* 1, 10, 10 */
-    float beta1, beta2;                  /* Adam: 0.5, 0.999 (eps 1e-8) */
+    double beta1, beta2;                 /* Adam: 0.5, 0.999 (eps 1e-8); double as in PyTorch (ops->adam) */
 } sg_model_config;
 
 /* G's label input: sum(label_dim) + (n_datasets > 1 ? n_datasets : 0). */

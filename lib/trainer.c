@@ -1429,8 +1429,8 @@ static int fill_config(sg_trainer *t, const char *first_shard, sg_err *err)
     c->lambda_cls = (float)opt->lambda_cls;
     c->lambda_rec = (float)opt->lambda_rec;
     c->lambda_gp = (float)opt->lambda_gp;
-    c->beta1 = (float)opt->beta1;
-    c->beta2 = (float)opt->beta2;
+    c->beta1 = opt->beta1;
+    c->beta2 = opt->beta2;
     if (sg_model_config_check(c, err)) return -1;
     t->c_dim = sg_model_c_dim(c);
     t->info.model = *c;

@@ -53,7 +53,7 @@ static sg_model_config config(int n_datasets)
     sg_model_config cfg = { .image_size = 16, .n_datasets = n_datasets, .label_dim = { 5, 8 },
                             .one_hot = { 0, 1 }, .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4,
                             .d_repeat = 2, .batch = 16, .lambda_cls = 1, .lambda_rec = 10,
-                            .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+                            .lambda_gp = 10, .beta1 = 0.5, .beta2 = 0.999 };
     return cfg;
 }
 

@@ -178,7 +178,7 @@ done:
 static void test_checked_against_state(sg_backend *be, sg_model_config cfg, sg_ckpt_info *info)
 {
     sg_err err = {{0}};
-    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10; cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10; cfg.beta1 = 0.5; cfg.beta2 = 0.999;
     sg_model *full = NULL, *other = NULL, *into = NULL;
     CHECK(sg_model_create(&full, &cfg, be, 21, &err) == 0 && sg_model_create(&other, &cfg, be, 22, &err) == 0 &&
           sg_model_create_generator(&into, &cfg, be, 23, &err) == 0, "models: %s", err.msg);

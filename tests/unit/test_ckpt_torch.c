@@ -23,7 +23,7 @@ static sg_model_config tiny_config(int conv)
 {
     sg_model_config c = {.image_size = 16, .n_datasets = 2, .label_dim = {3, 2}, .one_hot = {0, 1},
                          .g_conv_dim = conv, .g_repeat = 1, .d_conv_dim = conv, .d_repeat = 3, .batch = 4,
-                         .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f};
+                         .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5, .beta2 = 0.999};
     return c;
 }
 

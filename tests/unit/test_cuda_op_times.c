@@ -287,7 +287,7 @@ int main(void)
     o->memzero(be, b, NE * 4);
     o->upload(be, b, host, NE * 4);
     o->download(be, host, a, NE * 4);
-    o->adam(be, w, dw, m, v, NW, 1e-4f, 0.5f, 0.999f, 1e-8f, 1);
+    o->adam(be, w, dw, m, v, NW, 1e-4f, 0.5, 0.999, 1e-8f, 1);
     o->lane(be, SG_LANE_FORK);
     o->fill(be, b, 2, NE);
     o->lane(be, SG_LANE_JOIN);

@@ -165,7 +165,7 @@ static void test_model_switches(void)
     if (!be) return;
     sg_model_config cfg = { .image_size = 16, .n_datasets = 1, .label_dim = { 3 }, .g_conv_dim = 4, .g_repeat = 1,
                             .d_conv_dim = 4, .d_repeat = 2, .batch = 2, .lambda_cls = 1, .lambda_rec = 10,
-                            .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+                            .lambda_gp = 10, .beta1 = 0.5, .beta2 = 0.999 };
     const char *vars[] = {"SG_OVERLAP_G", "SG_G_TAPE_REUSE"};
     for (int i = 0; i < 2; i++) {
         sg_model *m = NULL;

@@ -529,7 +529,7 @@ static void test_adam(void)
         float *tmp = to_be(g, n);
         be->ops->copy(be, bg, tmp, n * sizeof(float));
         be->ops->free(be, tmp);
-        be->ops->adam(be, bp, bg, bm, bv, n, (float)lr, (float)b1, (float)b2, (float)eps, t);
+        be->ops->adam(be, bp, bg, bm, bv, n, (float)lr, b1, b2, (float)eps, t);
         double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
         for (size_t i = 0; i < n; i++) {
             m[i] = b1 * m[i] + (1 - b1) * g[i];
@@ -539,8 +539,10 @@ static void test_adam(void)
     }
     double *pb = from_be(bp, n), *mb = from_be(bm, n), *vb = from_be(bv, n);
     CHECK_CLOSE("adam param after 3 steps", pb, p, (long)n, 1e-6, 1e-7);
-    CHECK_CLOSE("adam m", mb, m, (long)n, 1e-5, 1e-9);
-    CHECK_CLOSE("adam v", vb, v, (long)n, 1e-5, 1e-12);
+    /* float rounding alone (a few ulps): 1-b2 from a float b2 (1 - 0.999f)
+     * would put every v 1.3e-5 below, as PyTorch's never is */
+    CHECK_CLOSE("adam m", mb, m, (long)n, 2e-6, 2e-9);   /* m cancels: an absolute floor */
+    CHECK_CLOSE("adam v", vb, v, (long)n, 2e-6, 0);
     CHECK(be->ops->all_finite(be, bp, n) == 1, "all_finite on finite params");
     float bad = NAN;
     be->ops->upload(be, bp + 1234, &bad, sizeof bad);

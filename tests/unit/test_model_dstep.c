@@ -363,8 +363,8 @@ int main(void)
                                     .label_dim = { kinds[kd].label_dim[0], kinds[kd].label_dim[1] },
                                     .one_hot = { kinds[kd].one_hot[0], kinds[kd].one_hot[1] },
                                     .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4, .d_repeat = 3, .batch = 5,
-                                    .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f,
-                                    .beta2 = 0.999f };
+                                    .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5,
+                                    .beta2 = 0.999 };
             printf("backend %s, labels %d%s + %d%s\n", label, cfg.label_dim[0], cfg.one_hot[0] ? " one-hot" : "",
                    cfg.label_dim[1], cfg.one_hot[1] ? " one-hot" : "");
             for (int ds = 0; ds < 2; ds++) dstep_case(be, &cfg, ds, worst);

@@ -137,7 +137,7 @@ static void run_case(const char *path, int extra_capacity, int threads)
     cfg.lambda_cls = strtof(sg_st_meta(f, "lambda_cls"), NULL);
     cfg.lambda_rec = strtof(sg_st_meta(f, "lambda_rec"), NULL);
     cfg.lambda_gp = strtof(sg_st_meta(f, "lambda_gp"), NULL);
-    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    cfg.beta1 = 0.5; cfg.beta2 = 0.999;
     float lr = strtof(sg_st_meta(f, "lr"), NULL);
     int ds = meta_int(f, "dataset"), N = cfg.batch;
     cfg.batch += extra_capacity;   /* batches smaller than the buffers' capacity */
@@ -300,7 +300,7 @@ static void test_init_and_config(void)
 {
     sg_model_config cfg = { .image_size = 32, .n_datasets = 2, .label_dim = { 3, 4 }, .one_hot = { 0, 1 },
                             .g_conv_dim = 8, .g_repeat = 1, .d_conv_dim = 8, .d_repeat = 3, .batch = 2,
-                            .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+                            .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5, .beta2 = 0.999 };
     CHECK(sg_model_c_dim(&cfg) == 9 && sg_model_cls_dim(&cfg) == 7 && sg_model_label_offset(&cfg, 1) == 3,
           "label layout: c_dim %d cls_dim %d offset %d", sg_model_c_dim(&cfg), sg_model_cls_dim(&cfg),
           sg_model_label_offset(&cfg, 1));
@@ -316,7 +316,7 @@ static void test_init_and_config(void)
     CHECK(sg_model_config_check(&bad, &err) != 0, "0 datasets must be refused");
     /* the batch bound: one tensor within 2^31 - 1 values (cuDNN's limit) */
     sg_model_config ref = { .image_size = 128, .n_datasets = 1, .label_dim = { 5 }, .g_conv_dim = 64, .g_repeat = 6,
-                            .d_conv_dim = 64, .d_repeat = 6, .batch = 2048, .beta1 = 0.5f, .beta2 = 0.999f };
+                            .d_conv_dim = 64, .d_repeat = 6, .batch = 2048, .beta1 = 0.5, .beta2 = 0.999 };
     /* G's 64 x 128 x 128 maps: 2^31 / 2^20 = 2048, less the one value over */
     CHECK(sg_model_batch_max(&ref, 1) == 2047 && sg_model_batch_max(&ref, 0) == 2047, "batch max at 128 px: %d, %d",
           sg_model_batch_max(&ref, 1), sg_model_batch_max(&ref, 0));

@@ -17,7 +17,7 @@ static sg_model_config small_config(int batch)
 {
     sg_model_config cfg = { .image_size = 32, .n_datasets = 2, .label_dim = { 3, 4 }, .one_hot = { 0, 1 },
                             .g_conv_dim = 8, .g_repeat = 2, .d_conv_dim = 8, .d_repeat = 3, .batch = batch,
-                            .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+                            .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5, .beta2 = 0.999 };
     return cfg;
 }
 
@@ -255,7 +255,7 @@ static void test_memory(sg_backend *be)
     for (int k = 0; k < 2; k++) {
         sg_model_config cfg = { .image_size = 128, .n_datasets = 1, .label_dim = { 5 }, .g_conv_dim = 64,
                                 .g_repeat = 6, .d_conv_dim = 64, .d_repeat = 6, .batch = batches[k],
-                                .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5f, .beta2 = 0.999f };
+                                .lambda_cls = 1, .lambda_rec = 10, .lambda_gp = 10, .beta1 = 0.5, .beta2 = 0.999 };
         sg_model *gen, *full = NULL;
         if (sg_model_create_generator(&gen, &cfg, be, 0, &err)) { CHECK(0, "create generator: %s", err.msg); continue; }
         size_t g_bytes = sg_model_backend_bytes(gen);

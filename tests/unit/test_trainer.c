@@ -603,7 +603,7 @@ static void test_load_checks_first(sg_backend *be)
     sg_model_config cfg = {0};
     cfg.image_size = 8; cfg.n_datasets = 1; cfg.label_dim[0] = 3;
     cfg.g_conv_dim = 4; cfg.g_repeat = 1; cfg.d_conv_dim = 4; cfg.d_repeat = 2; cfg.batch = 2;
-    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10; cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10; cfg.beta1 = 0.5; cfg.beta2 = 0.999;
     char *labels[3] = {"Black_Hair", "attr1", "attr2"};
     sg_ckpt_info info = {0};
     info.model = cfg;
