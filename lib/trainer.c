@@ -55,8 +55,9 @@ void sg_train_options_default(sg_train_options *o)
     o->n_samples = SAMPLES_DEFAULT;
 }
 
-float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters)
+float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters, int n_datasets)
 {
+    if (n_datasets > 1) i -= i % n_datasets;        /* the round's first iteration */
     if (decay_iters > iters) decay_iters = iters;   /* a run shorter than the decay decays throughout */
     if (decay_iters <= 0 || iters - i >= decay_iters) return (float)lr;
     if (i >= iters) return 0.0f;
@@ -70,14 +71,14 @@ static int lr_far(float a, float b)
     return hi > 2 * lo;
 }
 
-int sg_train_lr_jump(const sg_train_options *run, const sg_train_options *now, int64_t at, float from[2],
-                     float to[2])
+int sg_train_lr_jump(const sg_train_options *run, const sg_train_options *now, int64_t at, int n_datasets,
+                     float from[2], float to[2])
 {
     const double run_lr[2] = {run->g_lr, run->d_lr}, now_lr[2] = {now->g_lr, now->d_lr};
     int far = 0;
     for (int k = 0; k < 2; k++) {
-        from[k] = at > 0 ? sg_train_lr(run_lr[k], at - 1, run->iters, run->decay_iters) : 0;
-        to[k] = at < now->iters ? sg_train_lr(now_lr[k], at, now->iters, now->decay_iters) : 0;
+        from[k] = at > 0 ? sg_train_lr(run_lr[k], at - 1, run->iters, run->decay_iters, n_datasets) : 0;
+        to[k] = at < now->iters ? sg_train_lr(now_lr[k], at, now->iters, now->decay_iters, n_datasets) : 0;
         far |= lr_far(from[k], to[k]);
     }
     return at > 0 && at < now->iters && far;
@@ -1960,8 +1961,8 @@ static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err 
 {
     int64_t i = t->iter;
     int ds = (int)(i % t->nd);
-    float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
-    float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
+    float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters, t->nd);
+    float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters, t->nd);
     int g_step = sg_train_g_step(i, t->nd, t->opt.n_critic);
     int saving_after = (t->opt.save_every > 0 && (i + 1) % t->opt.save_every == 0) || (t->stop && *t->stop);
     int queue = may_queue && sg_model_overlap_g(t->model) && i + 1 < t->opt.iters && !g_step && !saving_after;
@@ -2079,8 +2080,8 @@ static int write_history(sg_trainer *t, const sg_train_status *st, double images
         json_buf_float(&b, vals[k]);
     }
     /* One "lr" when G and D use the same rate (DESIGN.md's name), else "G/lr" and "D/lr". */
-    float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters);
-    float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters);
+    float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters, t->nd);
+    float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters, t->nd);
     if (lr_g == lr_d) {
         sg_buf_puts(&b, ",\"lr\":");
         json_buf_float(&b, lr_g);

@@ -61,18 +61,21 @@ typedef struct {
 
 /* The learning rate at iteration i (0-based): constant, then a linear decay over
  * the last D = min(decay_iters, iters) iterations: lr * min(1, (iters - i) / D)
- * (so the last iteration uses lr/D; computed in double, rounded to float). */
-float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters);
+ * (so the last iteration uses lr/D; computed in double, rounded to float).
+ * With several datasets, i is its round's first iteration (i - i mod
+ * n_datasets): the batches of a round share a rate, as the reference's
+ * train_multi decays after each round (the last round: lr * n_datasets / D). */
+float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters, int n_datasets);
 /* A resume at iteration at (0-based: the first it trains) under the options
- * now, of a run that trained up to there under run (config.json's): the
+ * now, of a run of n_datasets that trained up to there under run (config.json's): the
  * rates of G and D (from[0], from[1]) at its last iteration, at - 1 under
  * run, and (to[]) at iteration at under now. Returns 1 when either changes
  * by more than a factor 2, either way (0 against a rate that is not counts),
  * else 0; also 0 when at is 0 or not below now->iters (nothing trained or
  * nothing to train). A larger --iters moves the decay window: a run decayed
  * to lr/D goes on at nearly the full rate. */
-int sg_train_lr_jump(const sg_train_options *run, const sg_train_options *now, int64_t at, float from[2],
-                     float to[2]);
+int sg_train_lr_jump(const sg_train_options *run, const sg_train_options *now, int64_t at, int n_datasets,
+                     float from[2], float to[2]);
 /* min(6, floor(log2(image_size)) - 1), at least 1: D's last map is >= 2x2. */
 int sg_train_default_d_repeat(int image_size);
 /* Whether iteration i (from 0) updates G after its D step. Iterations go in

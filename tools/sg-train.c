@@ -498,7 +498,7 @@ static int warn_lr_jump(const struct run *run)
     const sg_train_options *r = &run->recorded, *o = &run->o;
     int64_t at = sg_trainer_iteration(run->t);
     float from[2], to[2];
-    if (!run->resume || !sg_train_lr_jump(r, o, at, from, to)) return 0;
+    if (!run->resume || !sg_train_lr_jump(r, o, at, sg_trainer_model_config(run->t)->n_datasets, from, to)) return 0;
     /* the options given that changed the schedule */
     char opts[256] = "";
     size_t l = 0;

@@ -1607,6 +1607,12 @@ PY
   [[ "$output" == "sg-sample: $T/c/ckpt/000004-G.safetensors: written by a newer stargan-c (format \"stargan-c-checkpoint/2\"; this one reads stargan-c-checkpoint/1): use that version"* ]]
 }
 
+@test "two datasets: the batches of a round share the learning rate, as the reference decays after each round (each batch had its own)" {
+  sg-train -o "$T/r" --iters 8 --decay-iters 4 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  # rounds 2 (iterations 5, 6) and 3 (7, 8): lr * 4/4 and lr * 2/4
+  [ "$(grep -o '"lr":[0-9.e-]*' "$T/r/history.jsonl" | tail -n 4 | tr '\n' ' ')" = '"lr":9.99999975e-05 "lr":9.99999975e-05 "lr":4.99999987e-05 "lr":4.99999987e-05 ' ]
+}
+
 @test "two datasets: SG_OVERLAP_G=1 equals the plain run, and a resume from the middle of a round is exact" {
   args=(--iters 24 --decay-iters 0 --n-critic 2 --log-every 1 --sample-every 0 --save-every 5 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb")
   sg-train -o "$T/plain" "${args[@]}"
@@ -2043,7 +2049,9 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
     [ ! -e "$T/r" ]
   done
   cp -r "$D/a.lmdb" "$T/c.lmdb"
-  sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$T/c.lmdb"
+  # no decay: a run this short decays throughout, and two datasets' rounds make the rate at
+  # each resume jump (its own line, not this test's)
+  sg-train -o "$T/r" --iters 2 --decay-iters 0 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$T/c.lmdb"
   refused_run_unchanged "$T/r" "sg-train: $D/a.lmdb and $T/link.lmdb are the same shard (given twice): each dataset needs a shard of its own" --resume --iters 3 "$D/a.lmdb" "$T/link.lmdb"
   # a run that was trained on one shard twice (config.json says so) goes on, with a warning
   sed -i "s|\"$(realpath "$T/c.lmdb")\"|\"$(realpath "$D/a.lmdb")\"|" "$T/r/config.json"
@@ -2103,7 +2111,8 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
     celeb-pack -q -a "$T/split/attr_all_$s.txt" -i "$D/synth/img_align_celeba" \
       -s Eyeglasses,Wearing_Hat -S 16 -o "$T/celebB_$s.lmdb"
   done
-  sg-train -o "$T/r" --iters 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$T/celebA_train.lmdb" "$T/celebB_train.lmdb"
+  # no decay (as above: resumes of a run this short would say the rate jumps)
+  sg-train -o "$T/r" --iters 2 --decay-iters 0 --log-every 1 --sample-every 0 "${TINY[@]}" "$T/celebA_train.lmdb" "$T/celebB_train.lmdb"
   A=$(realpath "$T/celebA_train.lmdb")
   refused_run_unchanged "$T/r" "sg-train: $T/celebA_test.lmdb is not the run's dataset 1 celebA_train, whose shard $A is still there (and not a copy of it: its record count differs): give the run's shards (--resume without shards takes them); to go on with $T/celebA_test.lmdb instead, move that one away first" --resume --iters 4 "$T/celebA_test.lmdb" "$T/celebB_test.lmdb"
   B=$(realpath "$T/celebB_train.lmdb")

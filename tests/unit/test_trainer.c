@@ -86,40 +86,47 @@ static void test_g_schedule(void)
 
 static void test_lr(void)
 {
-    CHECK(sg_train_lr(1e-4, 0, 10, 4) == 1e-4f, "lr before decay");
-    CHECK(sg_train_lr(1e-4, 6, 10, 4) == 1e-4f, "lr at the start of the decay");
-    CHECK(sg_train_lr(1e-4, 7, 10, 4) == (float)(1e-4 * 3 / 4), "lr 7");
-    CHECK(sg_train_lr(1e-4, 9, 10, 4) == (float)(1e-4 / 4), "lr last");
-    CHECK(sg_train_lr(1e-4, 9, 10, 0) == 1e-4f, "no decay");
-    CHECK(sg_train_lr(1e-4, 0, 10, 100) == 1e-4f && sg_train_lr(1e-4, 5, 10, 100) == (float)(1e-4 * 5 / 10),
+    CHECK(sg_train_lr(1e-4, 0, 10, 4, 1) == 1e-4f, "lr before decay");
+    CHECK(sg_train_lr(1e-4, 6, 10, 4, 1) == 1e-4f, "lr at the start of the decay");
+    CHECK(sg_train_lr(1e-4, 7, 10, 4, 1) == (float)(1e-4 * 3 / 4), "lr 7");
+    CHECK(sg_train_lr(1e-4, 9, 10, 4, 1) == (float)(1e-4 / 4), "lr last");
+    CHECK(sg_train_lr(1e-4, 9, 10, 0, 1) == 1e-4f, "no decay");
+    CHECK(sg_train_lr(1e-4, 0, 10, 100, 1) == 1e-4f && sg_train_lr(1e-4, 5, 10, 100, 1) == (float)(1e-4 * 5 / 10),
           "decay longer than the run spans the run");
-    CHECK(sg_train_lr(2e-4, 150000, 200000, 100000) == (float)(2e-4 * 0.5), "reference schedule midpoint");
+    CHECK(sg_train_lr(2e-4, 150000, 200000, 100000, 1) == (float)(2e-4 * 0.5), "reference schedule midpoint");
+    /* two datasets: a round's two batches share the rate of its first (the
+     * reference's train_multi decays after each round); rounds of 3: the same */
+    CHECK(sg_train_lr(1e-4, 7, 10, 4, 2) == (float)(1e-4 * 4 / 4) && sg_train_lr(1e-4, 8, 10, 4, 2) == (float)(1e-4 * 2 / 4) &&
+          sg_train_lr(1e-4, 9, 10, 4, 2) == (float)(1e-4 * 2 / 4), "two datasets: rounds 3 (6, 7) and 4 (8, 9)");
+    CHECK(sg_train_lr(1e-4, 6, 9, 6, 3) == (float)(1e-4 * 3 / 6) && sg_train_lr(1e-4, 8, 9, 6, 3) == (float)(1e-4 * 3 / 6) &&
+          sg_train_lr(1e-4, 5, 9, 6, 3) == (float)(1e-4 * 6 / 6), "three datasets: the last round at lr * 3 / D");
+    CHECK(sg_train_lr(2e-4, 300001, 400000, 200000, 2) == (float)(2e-4 * 0.5), "README's two-dataset schedule midpoint");
     /* a resume's change of rate: the reference run decayed to lr/D, resumed with --iters 300000 */
     sg_train_options run, now;
     sg_train_options_default(&run);
     float from[2], to[2];
     now = run;
     now.iters = 300000;
-    CHECK(sg_train_lr_jump(&run, &now, 200000, from, to) == 1 && from[0] == (float)(1e-4 / 100000) &&
+    CHECK(sg_train_lr_jump(&run, &now, 200000, 1, from, to) == 1 && from[0] == (float)(1e-4 / 100000) &&
           from[1] == from[0] && to[0] == 1e-4f && to[1] == to[0],
           "train longer: the rate jumps back up (%g %g -> %g %g)", from[0], from[1], to[0], to[1]);
-    CHECK(sg_train_lr_jump(&run, &run, 200000, from, to) == 0 && to[0] == 0, "nothing left to train: no jump");
-    CHECK(sg_train_lr_jump(&run, &now, 120000, from, to) == 0, "within a factor 2 (0.8 -> 0.9 of lr)");
-    CHECK(sg_train_lr_jump(&run, &now, 50000, from, to) == 0, "before the decay: the same rate");
-    CHECK(sg_train_lr_jump(&run, &now, 0, from, to) == 0, "nothing trained yet: no jump");
+    CHECK(sg_train_lr_jump(&run, &run, 200000, 1, from, to) == 0 && to[0] == 0, "nothing left to train: no jump");
+    CHECK(sg_train_lr_jump(&run, &now, 120000, 1, from, to) == 0, "within a factor 2 (0.8 -> 0.9 of lr)");
+    CHECK(sg_train_lr_jump(&run, &now, 50000, 1, from, to) == 0, "before the decay: the same rate");
+    CHECK(sg_train_lr_jump(&run, &now, 0, 1, from, to) == 0, "nothing trained yet: no jump");
     now = run;
     now.iters = 160000;   /* shorter: down by 5 at 150000 */
-    CHECK(sg_train_lr_jump(&run, &now, 150000, from, to) == 1, "a shorter run drops the rate: %g -> %g", from[0], to[0]);
+    CHECK(sg_train_lr_jump(&run, &now, 150000, 1, from, to) == 1, "a shorter run drops the rate: %g -> %g", from[0], to[0]);
     now = run;
     now.d_lr = 3e-4;      /* D's alone, up by 3 */
-    CHECK(sg_train_lr_jump(&run, &now, 10, from, to) == 1 && to[0] == from[0], "D's rate alone");
+    CHECK(sg_train_lr_jump(&run, &now, 10, 1, from, to) == 1 && to[0] == from[0], "D's rate alone");
     now.d_lr = 1.9e-4;
-    CHECK(sg_train_lr_jump(&run, &now, 10, from, to) == 0, "D's rate up by 1.9: no jump");
+    CHECK(sg_train_lr_jump(&run, &now, 10, 1, from, to) == 0, "D's rate up by 1.9: no jump");
     now = run;
     now.g_lr = 0;         /* 0 against a rate */
-    CHECK(sg_train_lr_jump(&run, &now, 10, from, to) == 1, "a rate of 0 against one that is not");
+    CHECK(sg_train_lr_jump(&run, &now, 10, 1, from, to) == 1, "a rate of 0 against one that is not");
     run.g_lr = run.d_lr = now.d_lr = 0;
-    CHECK(sg_train_lr_jump(&run, &now, 10, from, to) == 0, "0 and 0");
+    CHECK(sg_train_lr_jump(&run, &now, 10, 1, from, to) == 0, "0 and 0");
     int sizes[7] = {4, 8, 16, 32, 64, 128, 256}, want[7] = {1, 2, 3, 4, 5, 6, 6};
     for (int k = 0; k < 7; k++)
         CHECK(sg_train_default_d_repeat(sizes[k]) == want[k], "d_repeat(%d) = %d, want %d", sizes[k],
