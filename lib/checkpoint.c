@@ -886,7 +886,12 @@ int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int
     if (write_net_crc(m, SG_NET_D, path, info, step, &net_crc[1], err)) return -1;
     sg_ckpt_path(path, sizeof path, run_dir, step, "state");
     if (write_state_crc(m, path, info, step, net_crc, err)) return -1;
-    char text[32];
+    return sg_ckpt_write_latest(run_dir, step, err);
+}
+
+int sg_ckpt_write_latest(const char *run_dir, int64_t step, sg_err *err)
+{
+    char path[PATH_MAX], text[32];
     int len = snprintf(text, sizeof text, "%06lld\n", (long long)step);
     snprintf(path, sizeof path, "%s/latest", run_dir);
     return sg_write_file_atomic(path, text, (size_t)len, err);

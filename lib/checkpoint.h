@@ -118,6 +118,9 @@ void sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const 
  * writing) if any parameter or Adam moment is not finite. */
 int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step,
                  sg_err *err);
+/* RUN/latest naming checkpoint `step` (written atomically): what sg_ckpt_save
+ * ends with, and a resume's repair of a lost one. */
+int sg_ckpt_write_latest(const char *run_dir, int64_t step, sg_err *err);
 /* The step named by RUN/latest: 0 and *step, or 0 and *step = -1 when there is
  * no latest file (no checkpoint yet), or -1 when it is unreadable or malformed. */
 int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err);

@@ -1616,8 +1616,8 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
      * tell whether the three belong together). */
     int64_t found = step < 0 ? sg_ckpt_newest_complete(run_dir, INT64_MAX) : -1;
     if (found >= 0) {
-        add_note(t, "%s is missing: resuming from checkpoint %06lld, the newest in %s/ckpt", lp, (long long)found,
-                 run_dir);
+        add_note(t, "%s is missing: resuming from checkpoint %06lld, the newest in %s/ckpt (latest names it "
+                 "again)", lp, (long long)found, run_dir);
         step = found;
     }
     if (step < 0) return 0;
@@ -1659,6 +1659,9 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
                        "differ from the run's: put the seed back)", cf, (unsigned long long)t->opt.seed, sp,
                        (unsigned long long)run_seed);
     }
+    /* latest again, for sg-sample and the pipelines (which read it), also
+     * where this resume has nothing to train */
+    if (found >= 0 && sg_ckpt_write_latest(run_dir, step, err)) return -1;
     t->iter = step;
     t->last_ckpt = step;
     /* A save killed while pruning leaves a checkpoint too many, or one

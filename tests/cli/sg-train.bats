@@ -1281,11 +1281,16 @@ PY
   rm "$T/r/latest"
   run sg-train -o "$T/r" --resume --iters 6 -q
   [ "$status" -eq 0 ]
-  [ "$output" = "sg-train: $T/r/latest is missing: resuming from checkpoint 000004, the newest in $T/r/ckpt" ]
+  [ "$output" = "sg-train: $T/r/latest is missing: resuming from checkpoint 000004, the newest in $T/r/ckpt (latest names it again)" ]
   for f in G D state; do cmp "$T/straight/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
   diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/r/history.jsonl")
-  # a first save killed after its three files, before latest: the same
+  # a first save killed after its three files, before latest: the same; a resume with nothing
+  # to train puts latest back too (sg-sample and the pipelines read it)
   sg-train -o "$T/k" --iters 2 "${args[@]}" "$D/a.lmdb"
+  rm "$T/k/latest"
+  run sg-train -o "$T/k" --resume --iters 2 -q
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/k/latest")" = 000002 ]
   rm "$T/k/latest"
   run sg-train -o "$T/k" --resume --iters 6 -q
   [ "$status" -eq 0 ]
