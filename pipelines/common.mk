@@ -352,7 +352,8 @@ BEGIN {
     past = run " is at iteration " at ", past ITERS=" iters ": give ITERS=" at " or more to keep it, or FORCE=1 to start over (deleting its checkpoints)" cmdline("FORCE=1")
     if (all == "" && O == "" && D == "") {
         if (at > iters) stop(past)
-        print at == iters ? "done" : "--resume"; exit
+        # done needs latest: sg-sample reads it, and sg-train --resume writes it back
+        print at == iters && ENVIRON["nolatest"] == "" ? "done" : "--resume"; exit
     }
     if (ENVIRON["force"] != "") { print "--force"; exit }
     if (at > iters) stop(past)
@@ -380,15 +381,17 @@ endef
 export TRAIN_MODE_AWK
 
 $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
-	@at=; if test -e $(RUN)/latest || test -n "$$(ls -A $(RUN)/ckpt 2>/dev/null)"; then \
+	@at=; nolatest=; if test -e $(RUN)/latest || test -n "$$(ls -A $(RUN)/ckpt 2>/dev/null)"; then \
 	    at=$$(sed -n '1s/^\([0-9][0-9]*\)$$/\1/p' $(RUN)/latest 2>/dev/null); \
-	    test -n "$$at" || at=$$(ls $(RUN)/ckpt 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)-.*/\1/p' | sort -n | tail -n 1); \
+	    : "no latest (a save killed before it): the newest checkpoint whose state file, written"; \
+	    : "after its G and D, is there; sg-train --resume goes on from it and names it in latest"; \
+	    test -n "$$at" || { nolatest=1; at=$$(ls $(RUN)/ckpt 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)-state\.safetensors$$/\1/p' | sort -n | tail -n 1); }; \
 	    at=$${at:-0}; \
 	fi; \
 	newer=; if test -e $(RUN)/config.json; then \
 	    for s in $(TRAIN_SHARDS); do test $(RUN)/config.json -nt $$s || newer="$$newer $$s"; done; fi; \
 	new="$$(cat $(OUT)/train.args) $(foreach s,$(TRAIN_SHARDS),$(call shard_record,$(s)))"; \
-	mode=$$(run=$(RUN) at="$$at" iters='$(ITERS)' newer="$$newer" record=$(OUT)/run.args out='$(OUT)' \
+	mode=$$(run=$(RUN) at="$$at" nolatest="$$nolatest" iters='$(ITERS)' newer="$$newer" record=$(OUT)/run.args out='$(OUT)' \
 	    old="$$(cat $(OUT)/run.args 2>/dev/null)" new="$$new" env='$(RUN_ENV_IGNORED)' \
 	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' iters_given='$(filter command line environment%,$(origin ITERS))' \
 	    LC_ALL=C awk "$$TRAIN_MODE_AWK") || exit 1; \

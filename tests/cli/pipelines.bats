@@ -97,6 +97,29 @@ stop_at_2() {
     [[ "$output" == *"sg-sample"* ]]
 }
 
+@test "pipelines: a run killed while saving its last checkpoint (no latest) resumes and finishes; FORCE=1 was no way out" {
+    make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill" N=60 TEST=5 $TINY > /dev/null
+    cp "$T/kill/run/ckpt/000004-G.safetensors" "$T/G4"
+    # killed inside the save of checkpoint 4 (G and D written, the state file not yet renamed):
+    # no latest, no train.done
+    rm "$T/kill/train.done" "$T/kill/run/latest"
+    mv "$T/kill/run/ckpt/000004-state.safetensors" "$T/kill/run/ckpt/000004-state.safetensors.tmp.999999"
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill" N=60 TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sg-train -o $T/kill/run --resume"* ]]
+    [ "$(cat "$T/kill/run/latest")" = 000004 ]
+    cmp "$T/G4" "$T/kill/run/ckpt/000004-G.safetensors"
+    # killed after the three files, before latest: sg-train puts latest back (nothing to train)
+    rm "$T/kill/train.done" "$T/kill/run/latest"
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill" N=60 TEST=5 $TINY
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"latest is missing: resuming from checkpoint 000004"*"(latest names it again)"* ]]
+    [ "$(cat "$T/kill/run/latest")" = 000004 ]
+    cmp "$T/G4" "$T/kill/run/ckpt/000004-G.safetensors"
+}
+
 # sg-train --resume takes another --iters, interval, batch or learning rate:
 # a pipeline given one goes on with it (it restarted with --force, deleting
 # the checkpoints, review-live19 F1).
