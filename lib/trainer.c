@@ -325,13 +325,15 @@ static const char *run_files_left(const char *run_dir)
     return NULL;
 }
 
-/* A run's files without its config.json (deleted by hand): -1 and the error
- * that says to restore it; 0 when there are none. */
+/* A run's files without its config.json (deleted by hand, or what an
+ * interrupted --force had yet to delete: it removes config.json before the
+ * checkpoints): -1 and the error that says what to do in either case; 0
+ * when there are none. */
 static int refuse_run_files_left(const char *run_dir, sg_err *err)
 {
     const char *left = run_files_left(run_dir);
-    return left ? sg_errf(err, "%s holds a run's %s but no config.json (restore it to --resume; --force starts over)",
-                          run_dir, left)
+    return left ? sg_errf(err, "%s holds a run's %s but no config.json (deleted by hand? restore it to --resume; "
+                          "left by an interrupted --force? run it again: --force starts over)", run_dir, left)
                 : 0;
 }
 

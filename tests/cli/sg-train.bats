@@ -389,6 +389,25 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [[ "$man" == *"the last incomplete batch is dropped"*"without drop_last, trains on it as a smaller batch"*"a shard with fewer images than --batch is an error"* ]]
 }
 
+@test "--force killed while deleting the old run: the next start says to run it again, and that --force starts over" {
+  command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null || skip "no strace"
+  sg-train -o "$T/r" --iters 4 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  sg-train -o "$T/new" --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  # the fifth unlink: latest, history.jsonl and config.json are gone, checkpoints are left
+  run strace -f -qq -o /dev/null -e trace=unlink,unlinkat -e inject=unlink,unlinkat:signal=KILL:when=5 \
+    sg-train -o "$T/r" --force --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -ne 0 ]
+  [ ! -e "$T/r/config.json" ]
+  [ -n "$(ls "$T/r/ckpt")" ]
+  run sg-train -o "$T/r" --resume
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/r holds a run's ckpt/ but no config.json (deleted by hand? restore it to --resume; left by an interrupted --force? run it again: --force starts over)" ]]
+  run sg-train -o "$T/r" --force --iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  [ "$status" -eq 0 ]
+  for f in G D state; do cmp "$T/new/ckpt/000002-$f.safetensors" "$T/r/ckpt/000002-$f.safetensors"; done
+  [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
+}
+
 @test "an existing run is not overwritten without --resume or --force" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   refused_run_unchanged "$T/r" "sg-train: $T/r already holds a run (--resume continues it, --force starts over)" --iters 3 "${TINY[@]}" "$D/a.lmdb"
@@ -397,7 +416,7 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   mv "$T/r/config.json" "$T/config.json.saved"
   run sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $T/r holds a run's latest but no config.json (restore it to --resume; --force starts over)" ]
+  [ "$output" = "sg-train: $T/r holds a run's latest but no config.json (deleted by hand? restore it to --resume; left by an interrupted --force? run it again: --force starts over)" ]
   mv "$T/config.json.saved" "$T/r/config.json"
   [ "$(tree_sum "$T/r")" = "$before" ]
   # --force with bad shards still leaves the old run alone.
@@ -557,7 +576,7 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   cp -r "$T/r" "$T/lost" && rm "$T/lost/config.json"
   run sg-train -o "$T/lost" --resume
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $T/lost holds a run's latest but no config.json (restore it to --resume; --force starts over)" ]
+  [ "$output" = "sg-train: $T/lost holds a run's latest but no config.json (deleted by hand? restore it to --resume; left by an interrupted --force? run it again: --force starts over)" ]
   [ "$(tree_sum "$T/r")" = "$before" ]
 }
 
