@@ -150,25 +150,33 @@ static int check_replaceable(const char *path, const struct stat *st, sg_err *er
 }
 
 /* Removes "PATH.tmp-PID" directories left by writers that were killed (their
- * process no longer exists). Best effort: errors are ignored. */
+ * process no longer exists), and puts "PATH.old-PID" back at PATH where
+ * there is none (else removes it). Best effort: errors are ignored. */
 static void remove_stale_tmps(const char *path)
 {
-    char dir[PATH_MAX], prefix[PATH_MAX], full[PATH_MAX];
+    char dir[PATH_MAX], prefix[PATH_MAX], old_prefix[PATH_MAX], full[PATH_MAX];
     sg_dir_of(path, dir, sizeof dir);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     snprintf(prefix, sizeof prefix, "%s.tmp-", base);
-    size_t plen = strlen(prefix);
+    snprintf(old_prefix, sizeof old_prefix, "%s.old-", base);
+    size_t plen = strlen(prefix), olen = strlen(old_prefix);
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, plen) != 0) continue;
+        int is_old = strncmp(e->d_name, old_prefix, olen) == 0;
+        if (!is_old && strncmp(e->d_name, prefix, plen) != 0) continue;
         char *end;
-        long pid = strtol(e->d_name + plen, &end, 10);
+        long pid = strtol(e->d_name + (is_old ? olen : plen), &end, 10);
         if (*end || pid <= 0 || pid == getpid()) continue;
         if (!sg_pid_gone(pid)) continue;   /* still running (or not ours) */
         snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        /* OUT.old-PID: the shard a --force without RENAME_EXCHANGE (install)
+         * moved aside, killed before it removed it: back to OUT if the new
+         * one never got there, else the old one is done with */
+        struct stat st;
+        if (is_old && lstat(path, &st) != 0 && errno == ENOENT && rename(full, path) == 0) continue;
         remove_shard_dir(full, NULL);
     }
     closedir(d);
@@ -269,8 +277,8 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     if (plen + 40 >= PATH_MAX)
         return sg_errf(err, "%s: the shard's path is too long (%zu bytes; at most %d, the names inside it add up to "
                        "40 more)", path, plen, PATH_MAX - 41);
+    remove_stale_tmps(path);   /* first: it may put a shard back at path */
     if (sg_shard_check_output(path, force, err)) return -1;
-    remove_stale_tmps(path);
 
     sg_shard_writer *w = calloc(1, sizeof *w);
     if (!w) return sg_err_oom(err, "out of memory");
@@ -440,7 +448,9 @@ static int meta_to_json(const sg_shard_meta *m, sg_buf *b)
 }
 
 /* Moves the finished temporary directory to path: never replaces without force,
- * and with force swaps atomically where the kernel can (RENAME_EXCHANGE).
+ * and with force swaps atomically where the kernel can (RENAME_EXCHANGE; else
+ * the old shard goes to path.old-PID first, which remove_stale_tmps puts back
+ * should this process die before the new one is in place).
  * Returns -1 when the new shard is not in place. Once it is, returns 0, and
  * anything left to say (the old shard could not be removed) goes in note. */
 static int install(sg_shard_writer *w, sg_err *note, sg_err *err)

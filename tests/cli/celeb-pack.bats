@@ -300,6 +300,24 @@ big_list() {
   [ ! -e "$T/k.lmdb.tmp-$pid" ]
 }
 
+@test "a --force killed between its two renames (no RENAME_EXCHANGE): the next run puts the old shard back, or removes it once replaced" {
+  celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  cp -r "$T/o.lmdb" "$T/orig.lmdb"
+  pid=$(sh -c 'echo $$')            # a process that is gone
+  mv "$T/o.lmdb" "$T/o.lmdb.old-$pid"
+  # without --force: the old shard is back, so the run is refused before it packs anything
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"o.lmdb exists (use --force to replace it)"* ]]
+  [ ! -e "$T/o.lmdb.old-$pid" ]
+  diff -r "$T/orig.lmdb" "$T/o.lmdb"
+  # with the new shard in place, the old one left aside is removed
+  cp -r "$T/o.lmdb" "$T/o.lmdb.old-$pid"
+  run celeb-pack --force -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -S 32 -o "$T/o.lmdb"
+  [ "$status" -eq 0 ]
+  [ ! -e "$T/o.lmdb.old-$pid" ]
+}
+
 @test "SIGTERM stops a run cleanly: ended by the signal (143), no shard, no temporary directory" {
   big_list 3000
   celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/t.lmdb" 2> "$T/err" &
