@@ -466,12 +466,12 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
 
     w->tmp_slot = sg_temp_track(w->tmp);
     w->fd = sg_create_temp(w->tmp);
-    if (w->fd < 0) { sg_errno(err, "%s", w->tmp); free(w->tmp); w->tmp = NULL; goto fail; }
+    if (w->fd < 0) { sg_errno(err, "%s", w->path); free(w->tmp); w->tmp = NULL; goto fail; }
     unsigned char lenb[8];
     uint64_t hl = b.len;
     for (int k = 0; k < 8; k++) lenb[k] = (unsigned char)(hl >> (8 * k));
     if (write_full(w->fd, lenb, 8) || write_full(w->fd, b.data, b.len)) {
-        sg_errno(err, "%s: write", w->tmp);
+        sg_errno(err, "%s: write", w->path);
         goto fail;
     }
     sg_buf_free(&b);
@@ -489,7 +489,7 @@ int sg_st_writer_put(sg_st_writer *w, const void *data, size_t bytes, sg_err *er
     if (bytes != w->sizes[w->next])
         return sg_errf(err, "%s: tensor %zu: %zu bytes given, %llu declared", w->path, w->next, bytes,
                        (unsigned long long)w->sizes[w->next]);
-    if (bytes && write_full(w->fd, data, bytes)) return sg_errno(err, "%s: write", w->tmp);
+    if (bytes && write_full(w->fd, data, bytes)) return sg_errno(err, "%s: write", w->path);
     w->next++;
     return 0;
 }
@@ -498,10 +498,10 @@ int sg_st_writer_commit(sg_st_writer *w, sg_err *err)
 {
     int rc = -1;
     if (w->next != w->n) { sg_errf(err, "%s: %zu of %zu tensors written", w->path, w->next, w->n); goto done; }
-    if (fsync(w->fd) != 0) { sg_errno(err, "%s: fsync", w->tmp); goto done; }
+    if (fsync(w->fd) != 0) { sg_errno(err, "%s: fsync", w->path); goto done; }
     int fd = w->fd;
     w->fd = -1;
-    if (close(fd) != 0) { sg_errno(err, "%s: close", w->tmp); goto done; }
+    if (close(fd) != 0) { sg_errno(err, "%s: close", w->path); goto done; }
     if (rename(w->tmp, w->path) != 0) { sg_errno(err, "%s: rename", w->path); goto done; }
     free(w->tmp);
     w->tmp = NULL;   /* renamed: nothing to delete */

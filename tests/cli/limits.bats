@@ -48,7 +48,7 @@ fsize_hint() { echo "(the file size limit (ulimit -f) is $1 KiB: raise it and tr
     --g-repeat 1 --batch 4 --sample-every 0 --threads 1 "$T/s.lmdb"
   [ "$status" -eq 1 ]
   [ "${#lines[@]}" -eq 1 ]
-  [[ "$output" == "sg-train: $W/r/ckpt/000002-state.safetensors.tmp."*": write: File too large (the partial checkpoint $W/r/ckpt/000002 was removed); last good checkpoint: none yet (the file size limit (ulimit -f) is 60 KiB: raise it, then sg-train -o $W/r --resume starts the run again)" ]]
+  [[ "$output" == "sg-train: $W/r/ckpt/000002-state.safetensors: write: File too large (the partial checkpoint $W/r/ckpt/000002 was removed); last good checkpoint: none yet (the file size limit (ulimit -f) is 60 KiB: raise it, then sg-train -o $W/r --resume starts the run again)" ]]
   [ "$SECONDS" -lt 9 ]   # no wait of 10 s for space
   [ -z "$(ls -A "$W/r/ckpt")" ]
   [ ! -e "$W/r/latest" ]

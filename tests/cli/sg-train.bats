@@ -1966,7 +1966,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
     sg-train -o "$T/r" --disk-full-wait 0 "${args[@]}"
   [ "$status" -eq 1 ]
   [ "${#lines[@]}" -eq 1 ]
-  [[ "$output" == "sg-train: $T/r/ckpt/000004-state.safetensors.tmp."*": fsync: No space left on device (the partial checkpoint $T/r/ckpt/000004 was removed); last good checkpoint: $T/r/ckpt/000002 (the file system is full: free space on it (--keep N keeps fewer checkpoints), then sg-train -o $T/r --resume continues from it)" ]]
+  [[ "$output" == "sg-train: $T/r/ckpt/000004-state.safetensors: fsync: No space left on device (the partial checkpoint $T/r/ckpt/000004 was removed); last good checkpoint: $T/r/ckpt/000002 (the file system is full: free space on it (--keep N keeps fewer checkpoints), then sg-train -o $T/r --resume continues from it)" ]]
   [ "$(cat "$T/r/latest")" = 000002 ]
   [ -z "$(find "$T/r/ckpt" -name '000004-*')" ]
 }
