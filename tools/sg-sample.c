@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1372,22 +1371,7 @@ static void claim_each_dir(run_state *r)
     const char *dir = r->o.output;
     if (r->dir_claimed) return;
     r->dir_claimed = 1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) cli_die("%s: %s", dir, errno == ENOTDIR ? "not a directory" : strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        if (e == EWOULDBLOCK) {
-            /* busy, not broken: EX_TEMPFAIL, as sg-train's, so that a script tells "already running" from a
-             * failure. Any process's flock, not only sg-sample's: a flock(1) guarding this very command too */
-            cli_warn("%s: the directory is locked (flock) by another process: another sg-sample --each writing "
-                     "into it, or a flock(1) or script locking the directory itself (two --each runs at once would "
-                     "give their outputs the same numbers: wait for it to end, or give each its own -o DIR; a script "
-                     "guarding sg-sample should lock another file)", dir);
-            exit(75);
-        }
-        cli_warn("%s: not locked (flock: %s): run one sg-sample --each into it at a time", dir, strerror(e));
-        close(fd);
-    }   /* else fd stays open, and the lock held, until the process ends */
+    cli_lock_output_dir(dir, "sg-sample --each", "two --each runs at once would give their outputs the same numbers");
     char list[PATH_MAX];
     snprintf(list, sizeof list, "%s/targets.tsv", dir);
     int has_list = !sg_path_missing(list);

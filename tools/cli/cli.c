@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -675,6 +676,25 @@ void cli_remove_dead_temps_of(const char *out)
 {
     cli_note_output(out);
     if (out && strcmp(out, "-")) sg_remove_dead_temps_of(out);
+}
+
+int cli_lock_output_dir(const char *dir, const char *who, const char *why)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) cli_die("%s: %s", dir, errno == ENOTDIR ? "not a directory" : strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 1;   /* fd stays open, and the lock held, until the process ends */
+    int e = errno;
+    /* any process's flock, not only this tool's: a flock(1) guarding this very command too */
+    if (e == EWOULDBLOCK) {
+        cli_warn("%s: the directory is locked (flock) by another process: another %s writing into it, or a flock(1) "
+                 "or script locking the directory itself (%s: wait for it to end, or give each its own -o DIR; a "
+                 "script guarding %s should lock another file)", dir, who, why, cli_name);
+        exit(75);
+    }
+    /* NFS (without local_lock=flock) refuses flock on a directory opened read-only */
+    cli_warn("%s: not locked (flock: %s): run one %s into it at a time", dir, strerror(e), who);
+    close(fd);
+    return 0;
 }
 
 void cli_refuse_image_to_terminal(const char *out)

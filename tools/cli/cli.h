@@ -158,6 +158,21 @@ void cli_refuse_image_to_terminal(const char *out);
  * (sg_remove_dead_temps_of); nothing for NULL or "-" (stdout). */
 void cli_remove_dead_temps_of(const char *out);
 
+/* One writer at a time in the output directory dir (it must exist): an
+ * exclusive flock(2) on dir itself, held until the process ends (the kernel
+ * drops it however the process dies). Busy (another process holds one, a
+ * flock(1) guarding this very command too): "tool: DIR: the directory is
+ * locked (flock) by another process: another WHO writing into it, or a
+ * flock(1) or script locking the directory itself (WHY: wait for it to end,
+ * or give each its own -o DIR; a script guarding TOOL should lock another
+ * file)", exit 75 (EX_TEMPFAIL, as sg-train's: a script tells "already
+ * running" from a failure). A file system that refuses the lock (NFS) leaves
+ * dir unlocked with a warning "DIR: not locked (flock: ...): run one WHO into
+ * it at a time", and 0 is returned; 1 when locked. Dies when dir cannot be
+ * opened. who: "sg-sample --each"; why: "two --each runs at once would give
+ * their outputs the same numbers". */
+int cli_lock_output_dir(const char *dir, const char *who, const char *why);
+
 /* Progress line on stderr, only when stderr is a terminal and not quiet:
  * rewritten in place at most ~10 times a second; cli_progress_end ends the line. */
 extern int cli_quiet;
