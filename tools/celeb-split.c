@@ -559,6 +559,8 @@ static void write_outputs(const options *o, const sg_attr_table *t)
     cli_note_output(o->out_dir);   /* for the advice on ENOSPC */
     if (sg_mkdir_p(o->out_dir, &err) != 0) cli_die_err(&err);
     if (access(o->out_dir, W_OK) != 0) cli_die("%s:", o->out_dir);
+    /* held to the end: two runs at once would each rename their lists over the other's */
+    cli_lock_output_dir(o->out_dir, "celeb-split", "two runs at once would leave a mix of their lists");
     sg_remove_dead_temps_in(o->out_dir, ".", ".txt");   /* stage_file's, left by a killed run */
     for (int k = 0; k < n_outs; k++) stage_file(o->out_dir, outs[k].name, t, outs[k].rows, outs[k].n);
     commit_pending(o->out_dir);

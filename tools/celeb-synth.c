@@ -116,20 +116,25 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     sg_err err;
     struct stat st;
     if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) cli_die("%s: not a directory", dir);
-    int empty = dir_is_empty(dir);
-    if (empty < 0) cli_die("%s:", dir);
-    if (!empty && !force) cli_die("%s: directory is not empty (use --force to write into it)", dir);
     /* The longest names made: DIR/img_align_celeba/999999.jpg and the lists'
      * temporary DIR/list_eval_partition.txt.tmp.PID; a cut one would be some
      * other file. */
     if (strlen(dir) + 40 >= PATH_MAX)
         cli_die("%s: path too long (the dataset's file names would exceed %d bytes)", dir, PATH_MAX - 1);
+    cli_note_output(dir);   /* for the advice on ENOSPC */
+    if (sg_mkdir_p(dir, &err) != 0) cli_die_err(&err);
+    /* Held to the end, and taken before DIR is looked at: two runs at once
+     * (--force) would write over each other's images, and the lists of one
+     * would name the other's. */
+    cli_lock_output_dir(dir, "celeb-synth", "two runs at once would leave a mix of their images and lists");
+    int empty = dir_is_empty(dir);
+    if (empty < 0) cli_die("%s:", dir);
+    if (!empty && !force) cli_die("%s: directory is not empty (use --force to write into it)", dir);
 
     char img_dir[PATH_MAX], attr_path[PATH_MAX], part_path[PATH_MAX];
     snprintf(img_dir, sizeof img_dir, "%s/img_align_celeba", dir);
     snprintf(attr_path, sizeof attr_path, "%s/list_attr_celeba.txt", dir);
     snprintf(part_path, sizeof part_path, "%s/list_eval_partition.txt", dir);
-    cli_note_output(dir);   /* for the advice on ENOSPC */
     if (sg_mkdir_p(img_dir, &err) != 0) cli_die_err(&err);
     /* The lists are written last: while images are being written (or after a
      * crash) no list refers to a set of images that is not complete. */

@@ -510,6 +510,26 @@ EOF2
   [ "$(ls "$T/out" | wc -l)" -eq 1 ]
 }
 
+@test "one run at a time into a DIR (an flock on it): a second is refused as busy, exit 75, nothing changed" {
+  command -v flock > /dev/null || skip "no flock(1)"
+  args=(-q --group g1=A,B --group g2=C --split reference --test-count 1 --seed 9)
+  celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 -o "$T/out" "$T/small.txt"
+  cp -a "$T/out" "$T/before"
+  # busy is EX_TEMPFAIL (75), as sg-sample --each's: two runs at once mixed their lists, both exit 0
+  run flock "$T/out" celeb-split "${args[@]}" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 75 ]
+  [ "$output" = "celeb-split: $T/out: the directory is locked (flock) by another process: another celeb-split writing into it, or a flock(1) or script locking the directory itself (two runs at once would leave a mix of their lists: wait for it to end, or give each its own -o DIR; a script guarding celeb-split should lock another file)" ]
+  diff -r "$T/before" "$T/out"
+  [ "$(ls -A "$T/out")" = "$(ls -A "$T/before")" ]
+  run flock -s "$T/out" celeb-split "${args[@]}" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 75 ]
+  diff -r "$T/before" "$T/out"
+  # a lock on another file guards the command without refusing it
+  flock -n "$T/out.lock" celeb-split "${args[@]}" -o "$T/out" "$T/small.txt" > /dev/null
+  celeb-split "${args[@]}" -o "$T/want" "$T/small.txt" > /dev/null
+  diff -r "$T/want" "$T/out"
+}
+
 @test "the progress line ends on N/N (it stayed at '0/202599 rows')" {
   run script -qec "celeb-split --group g1=A,B -o '$T/p' '$T/small.txt'" /dev/null
   [ "$status" -eq 0 ]

@@ -102,6 +102,29 @@ setup() { T="$BATS_TEST_TMPDIR"; }
   [ "$status" -eq 0 ]
 }
 
+@test "one run at a time into a DIR (an flock on it): a second is refused as busy, exit 75, nothing changed" {
+  command -v flock > /dev/null || skip "no flock(1)"
+  celeb-synth -q -n 3 --seed 1 -o "$T/d"
+  cp -a "$T/d" "$T/before"
+  # busy is EX_TEMPFAIL (75), as sg-sample --each's: two --force runs at once mixed their images, both exit 0
+  run flock "$T/d" celeb-synth -q -n 3 --seed 2 --force -o "$T/d"
+  [ "$status" -eq 75 ]
+  [ "$output" = "celeb-synth: $T/d: the directory is locked (flock) by another process: another celeb-synth writing into it, or a flock(1) or script locking the directory itself (two runs at once would leave a mix of their images and lists: wait for it to end, or give each its own -o DIR; a script guarding celeb-synth should lock another file)" ]
+  diff -r "$T/before" "$T/d"
+  run flock -s "$T/d" celeb-synth -q -n 3 --seed 2 --force -o "$T/d"
+  [ "$status" -eq 75 ]
+  diff -r "$T/before" "$T/d"
+  # an empty DIR stays empty
+  mkdir "$T/e"
+  run flock "$T/e" celeb-synth -q -n 3 -o "$T/e"
+  [ "$status" -eq 75 ]
+  [ -z "$(ls -A "$T/e")" ]
+  # a lock on another file guards the command without refusing it
+  flock -n "$T/d.lock" celeb-synth -q -n 3 --seed 2 --force -o "$T/d"
+  celeb-synth -q -n 3 --seed 2 -o "$T/want"
+  diff -r "$T/want" "$T/d"
+}
+
 @test "--judge reads back the drawn attributes of full-size images" {
   celeb-synth -q -n 60 --seed 9 -o "$T/j"
   cd "$T/j/img_align_celeba"
