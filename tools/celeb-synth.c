@@ -111,6 +111,29 @@ static int dir_is_empty(const char *path)
     return empty;
 }
 
+/* Once DIR holds this run's images (none of its lists, written last), a
+ * failure leaves a directory that a plain retry refuses as not empty: the
+ * message says that --force replaces them, instead of "try again" alone. */
+static const char *stopped_dir;
+
+static __attribute__((noreturn)) void die_stopped(const sg_err *err)
+{
+    char space[192];
+    if (!stopped_dir) cli_die_err(err);
+    if (cli_no_space_advice(err, NULL, space, sizeof space)[0])
+        cli_die("%s (%s, then run again with --force: %s holds this run's images so far, without the lists)",
+                err->msg, space, stopped_dir);
+    cli_die("%s (the run stopped: %s holds its images so far, without the lists; --force replaces them)", err->msg,
+            stopped_dir);
+}
+
+static __attribute__((noreturn)) void die_stopped_oom(void)
+{
+    sg_err err;
+    sg_err_oom(&err, "out of memory");
+    die_stopped(&err);
+}
+
 static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n_threads, int force)
 {
     sg_err err;
@@ -135,7 +158,6 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     snprintf(img_dir, sizeof img_dir, "%s/img_align_celeba", dir);
     snprintf(attr_path, sizeof attr_path, "%s/list_attr_celeba.txt", dir);
     snprintf(part_path, sizeof part_path, "%s/list_eval_partition.txt", dir);
-    if (sg_mkdir_p(img_dir, &err) != 0) cli_die_err(&err);
     /* The lists are written last: while images are being written (or after a
      * crash) no list refers to a set of images that is not complete. */
     if (unlink(attr_path) != 0 && errno != ENOENT) cli_die("%s:", attr_path);
@@ -151,17 +173,23 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
         if (!(t.file_names[i] = strdup(name))) cli_die("out of memory");
         sg_synth_attrs(seed, i, t.values + i * SG_SYNTH_N_ATTRS);
     }
-
-    double t0 = cli_now();
-    atomic_size_t done = 0;
-    atomic_int failed = 0;
     worker *ws = calloc(n_threads, sizeof *ws);
     pthread_t *th = calloc(n_threads, sizeof *th);
     if (!ws || !th) cli_die("out of memory");
+
+    if (sg_mkdir_p(img_dir, &err) != 0) cli_die_err(&err);
+    stopped_dir = dir;
+    double t0 = cli_now();
+    atomic_size_t done = 0;
+    atomic_int failed = 0;
     for (int k = 0; k < n_threads; k++) {
         ws[k] = (worker){img_dir, seed, n, quality, n_threads, k, t.values, &done, &failed, {{0}}};
         /* sg_thread_start returns its error and leaves errno alone */
-        if (k > 0 && (errno = sg_thread_start(&th[k], work, &ws[k])) != 0) cli_die("cannot start a thread:");
+        int e = k > 0 ? sg_thread_start(&th[k], work, &ws[k]) : 0;
+        if (e) {
+            sg_err_sys(&err, e, "cannot start a thread");
+            die_stopped(&err);
+        }
     }
     /* Thread 0 is this one; it also shows progress between images. */
     if (n_threads == 1) {
@@ -169,13 +197,13 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
         worker *w = &ws[0];
         uint8_t *rgb = malloc((size_t)SG_SYNTH_W * SG_SYNTH_H * 3);
         char path[PATH_MAX];
-        if (!rgb) cli_die("out of memory");
+        if (!rgb) die_stopped_oom();
         for (size_t i = 0; i < n; i++) {
             uint8_t *jpg; size_t len;
             if (sg_synth_draw(seed, i, t.values + i * SG_SYNTH_N_ATTRS, rgb, &w->err) != 0
-                || sg_jpeg_encode(rgb, SG_SYNTH_W, SG_SYNTH_H, quality, &jpg, &len, &w->err) != 0) cli_die_err(&w->err);
+                || sg_jpeg_encode(rgb, SG_SYNTH_W, SG_SYNTH_H, quality, &jpg, &len, &w->err) != 0) die_stopped(&w->err);
             snprintf(path, sizeof path, "%s/%06zu.jpg", img_dir, i + 1);
-            if (write_plain(path, jpg, len, &w->err) != 0) cli_die_err(&w->err);
+            if (write_plain(path, jpg, len, &w->err) != 0) die_stopped(&w->err);
             free(jpg);
             if (i + 1 == n) cli_progress_unthrottle();   /* ends on N/N */
             cli_progress("%zu/%zu images", i + 1, n);
@@ -188,7 +216,7 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
         cli_progress("%zu/%zu images", (size_t)atomic_load(&done), n);
         if (atomic_load(&failed))
             for (int k = 0; k < n_threads; k++)
-                if (ws[k].err.msg[0]) cli_die_err(&ws[k].err);
+                if (ws[k].err.msg[0]) die_stopped(&ws[k].err);
     }
     cli_progress_end();
     double dt = cli_now() - t0;
@@ -198,12 +226,15 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     size_t n_val = (size_t)((double)n * 19867 / 202599 + 0.5);
     size_t cap = n * 16 + 1;
     char *part = malloc(cap), *p = part;
-    if (!part) cli_die("out of memory");
+    if (!part) die_stopped_oom();
     for (size_t i = 0; i < n; i++)
         p += sprintf(p, "%06zu.jpg %d\n", i + 1, i < n_train ? 0 : i < n_train + n_val ? 1 : 2);
-    if (sg_write_file_atomic(part_path, part, (size_t)(p - part), &err) != 0) cli_die_err(&err);
+    if (sg_write_file_atomic(part_path, part, (size_t)(p - part), &err) != 0) die_stopped(&err);
     free(part);
-    if (sg_attr_table_write(attr_path, &t, NULL, 0, &err) != 0) cli_die_err(&err);
+    if (sg_attr_table_write(attr_path, &t, NULL, 0, &err) != 0) {
+        if (!sg_path_missing(attr_path)) cli_die_err(&err);   /* written, its directory's fsync failed: complete */
+        die_stopped(&err);
+    }
     if (!cli_quiet)
         cli_warn("wrote %zu images to %s in %.2f s (%.0f images/s, %d thread%s)", n, dir, dt,
                  dt > 0 ? n / dt : 0.0, n_threads, n_threads > 1 ? "s" : "");

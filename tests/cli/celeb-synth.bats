@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # celeb-synth: determinism, CelebA's file formats, refusing non-empty output,
 # the judge (text, JSON, PNG at low resolution, stdin), and errors.
+load helpers
 
 PY=/usr/bin/python3
 NAMES="5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
@@ -295,7 +296,7 @@ assert bad <= 2, bad
     celeb-synth -q -n 4 --threads 2 -o "$T/b"
   echo "$output"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-synth: cannot start a thread: Resource temporarily unavailable" ]
+  [ "$output" = "celeb-synth: cannot start a thread: Resource temporarily unavailable (the run stopped: $T/b holds its images so far, without the lists; --force replaces them)" ]
   [ ! -e "$T/b/list_attr_celeba.txt" ]
 }
 
@@ -317,4 +318,32 @@ assert bad <= 2, bad
   touch -d '1 hour ago' "$T/s/list_attr_celeba.txt.tmp.$dead" "$T/s/list_eval_partition.txt.tmp.$dead"
   celeb-synth -q -n 4 --force -o "$T/s"
   [ "$(ls "$T/s")" = "$(printf 'img_align_celeba\nlist_attr_celeba.txt\nlist_eval_partition.txt')" ]
+}
+
+@test "a run that fails part way (ENOSPC, EIO at any write) says that --force replaces its images; that retry gives the whole dataset" {
+  need_strace
+  celeb-synth -q -n 3 -o "$T/want"
+  strace -f -qq -o "$T/trace" -e trace=write celeb-synth -q -n 3 -o "$T/count"
+  total=$(grep -c 'write(' "$T/trace")
+  [ "$total" -ge 5 ]   # 3 images, then the two lists
+  for n in $(seq 1 "$total"); do
+    rm -rf "$T/d"
+    # "free space on it and try again" sent the user to a retry refused as not empty
+    run strace -f -qq -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when="$n" celeb-synth -q -n 3 -o "$T/d"
+    [ "$status" -eq 1 ] || { echo "N=$n: status $status: $output"; false; }
+    [[ "$output" == "celeb-synth: $T/d/"*": No space left on device (the file system is full: free space on it, then run again with --force: $T/d holds this run's images so far, without the lists)" ]] || { echo "N=$n: $output"; false; }
+    [ ! -e "$T/d/list_attr_celeba.txt" ]
+    run celeb-synth -q -n 3 -o "$T/d"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-synth: $T/d: directory is not empty (use --force to write into it)" ]
+    celeb-synth -q -n 3 --force -o "$T/d"
+    diff -r "$T/want" "$T/d"
+  done
+  # any other failure: the same advice without the words for space; with threads too
+  rm -rf "$T/d"
+  run strace -f -qq -o /dev/null -e trace=write -e inject=write:error=EIO:when=2 celeb-synth -q -n 3 -j 2 -o "$T/d"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-synth: $T/d/img_align_celeba/00000"?".jpg: write: Input/output error (the run stopped: $T/d holds its images so far, without the lists; --force replaces them)" ]]
+  celeb-synth -q -n 3 --force -o "$T/d"
+  diff -r "$T/want" "$T/d"
 }
