@@ -8,6 +8,8 @@
 #include "mt19937.h"
 #include "text_escape.h"
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_GROUPS 16
@@ -68,23 +71,28 @@ typedef struct {
 
 enum { SPLIT_NONE, SPLIT_REFERENCE, SPLIT_PARTITION };
 
-/* Outputs are written to temporary names first and renamed together at the end,
- * so that a failure leaves every earlier output as it was. */
-typedef struct { char path[PATH_MAX], tmp[PATH_MAX]; int tmp_slot; } pending_file;
+/* Outputs are written to temporary names first and renamed together at the
+ * end, so that a failure leaves every earlier output as it was: the earlier
+ * output of each name is renamed aside (old, ".NAME.old.PID") first, and put
+ * back on an error (commit_pending). */
+typedef struct {
+    char path[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX];
+    int tmp_slot;
+    int has_old;    /* the earlier output is at old */
+    int renamed;    /* tmp is at path */
+} pending_file;
 static pending_file pending[3 * MAX_GROUPS];
 static int n_pending;
 
-/* Removes the temporary files from the first not yet renamed on, and forgets all. */
-static void remove_pending_from(int first)
+/* Removes the temporary files not renamed, and forgets all. */
+static void remove_pending(void)
 {
     for (int i = 0; i < n_pending; i++) {
-        if (i >= first) unlink(pending[i].tmp);
+        if (!pending[i].renamed) unlink(pending[i].tmp);
         sg_temp_untrack(pending[i].tmp_slot);
     }
     n_pending = 0;
 }
-
-static void remove_pending(void) { remove_pending_from(0); }
 
 static void die_cleanup(const sg_err *err)
 {
@@ -98,7 +106,8 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
     sg_err err;
     /* A cut name would write (and rename to) some other file. */
     if (snprintf(p->path, sizeof p->path, "%s/%s", dir, name) >= (int)sizeof p->path ||
-        snprintf(p->tmp, sizeof p->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof p->tmp) {
+        snprintf(p->tmp, sizeof p->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof p->tmp ||
+        snprintf(p->old, sizeof p->old, "%s/.%s.old.%ld", dir, name, (long)getpid()) >= (int)sizeof p->old) {
         sg_errf(&err, "%s: path too long (over %d bytes) in the output directory %s", name, PATH_MAX - 1, dir);
         die_cleanup(&err);
     }
@@ -111,6 +120,7 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
     if (sg_attr_table_format(t, rows, n, &buf, &len, &err) != 0) { sg_err_prefix(&err, "%s", p->path); die_cleanup(&err); }
     /* Registered before it exists, so that a signal at any point removes it. */
     p->tmp_slot = sg_temp_track(p->tmp);
+    p->has_old = p->renamed = 0;
     n_pending++;
     int fd = sg_create_temp(p->tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
@@ -124,6 +134,27 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
     free(buf);
     if (w != len || fflush(f) != 0 || fsync(fileno(f)) != 0) { sg_errno(&err, "%s: write", p->tmp); fclose(f); die_cleanup(&err); }
     if (fclose(f) != 0) { sg_errno(&err, "%s: close", p->tmp); die_cleanup(&err); }
+}
+
+/* An error in commit_pending: the new files renamed so far are removed,
+ * then the earlier ones put back (in that order: a kill in between leaves
+ * what restore_dead_asides makes whole again, never a mix), the temporary
+ * files removed, and err reported. */
+static void __attribute__((noreturn)) die_uncommitted(sg_err *err)
+{
+    int ok = 1;
+    for (int i = n_pending - 1; i >= 0; i--)
+        if (pending[i].renamed && unlink(pending[i].path) != 0 && ok) {
+            sg_err_suffix(err, "; removing the new %s failed too (%s)", pending[i].path, strerror(errno));
+            ok = 0;
+        }
+    /* each one it can: those left aside, the next run puts back (none of the new files is in place) */
+    for (int i = 0, failed = 0; i < n_pending && ok; i++)
+        if (pending[i].has_old && rename(pending[i].old, pending[i].path) != 0 && !failed++)
+            sg_err_suffix(err, "; putting the earlier %s back failed too (%s): the next celeb-split into this "
+                          "directory puts it back", pending[i].path, strerror(errno));
+    remove_pending();
+    cli_die_err(err);
 }
 
 static void commit_pending(const char *dir)
@@ -140,27 +171,98 @@ static void commit_pending(const char *dir)
     }
     /* SIGINT, SIGTERM and SIGHUP wait until every file is in place: their
      * handler would remove the temporary files not yet renamed, leaving the
-     * new files beside the earlier run's. SIGKILL cannot wait, so the earlier
-     * outputs go first: one in between leaves some missing (the next tool
-     * says so), never a train list of one split beside a test list of
-     * another. Unlink errors are the rename's to report. */
+     * new files beside the earlier run's. SIGKILL cannot wait: the earlier
+     * outputs go aside first, then the new ones are renamed, those that have
+     * an earlier one first, and the earlier ones are removed last. What a
+     * kill leaves, the next run's restore_dead_asides puts back whole (no new
+     * file in place yet) or removes (some are): never a train list of one
+     * split beside a test list of another. */
     sigset_t stops, was;
     sigemptyset(&stops);
     sigaddset(&stops, SIGINT);
     sigaddset(&stops, SIGTERM);
     sigaddset(&stops, SIGHUP);
     sigprocmask(SIG_BLOCK, &stops, &was);
-    for (int i = 0; i < n_pending; i++) unlink(pending[i].path);
-    for (int i = 0; i < n_pending; i++)
-        if (rename(pending[i].tmp, pending[i].path) != 0) {
+    for (int i = 0; i < n_pending; i++) {
+        if (rename(pending[i].path, pending[i].old) == 0) pending[i].has_old = 1;
+        else if (errno != ENOENT) {
             sg_errno(&err, "%s: rename", pending[i].path);
-            /* The ones renamed already are complete; remove only the rest. */
-            remove_pending_from(i);
-            cli_die_err(&err);
+            die_uncommitted(&err);
         }
-    remove_pending_from(n_pending);   /* all renamed: nothing to remove */
+    }
+    for (int pass = 1; pass >= 0; pass--)
+        for (int i = 0; i < n_pending; i++) {
+            if (pending[i].has_old != pass) continue;
+            if (rename(pending[i].tmp, pending[i].path) != 0) {
+                sg_errno(&err, "%s: rename", pending[i].path);
+                die_uncommitted(&err);
+            }
+            pending[i].renamed = 1;
+        }
+    for (int i = 0; i < n_pending; i++)
+        if (pending[i].has_old) unlink(pending[i].old);   /* one left is the next run's to remove */
+    remove_pending();   /* all renamed: nothing to remove */
     if (sg_fsync_dir(dir, &err) != 0) cli_die_err(&err);
     sigprocmask(SIG_SETMASK, &was, NULL);
+}
+
+/* The earlier outputs that a run killed in commit_pending left aside in dir
+ * (".NAME.old.PID" of a process that no longer runs): put back, all of that
+ * run's, when none of its new files is in place (no NAME of them exists), else
+ * removed (the new files stand, some perhaps missing). Without the directory's
+ * lock (NFS) only those aside for SG_DEAD_TEMP_AGE_S, as for temporary files:
+ * a writer on another machine looks dead here. */
+static void restore_dead_asides(const char *dir, int locked)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct aside { char name[NAME_MAX + 1], final[NAME_MAX + 1]; long pid; int young, done; } *a = NULL;
+    size_t n = 0, cap = 0;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name, *old = NULL;   /* the last ".txt.old.": a group's name may hold one */
+        for (const char *q = strstr(nm, ".txt.old."); q; q = strstr(q + 1, ".txt.old.")) old = q;
+        if (strncmp(nm, ".attr_", 6) || !old || old[9] < '1' || old[9] > '9') continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(old + 9, &end, 10);
+        struct stat st;
+        if (*end || errno || pid == (long)getpid() || !sg_pid_gone(pid) ||
+            fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) != 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+            continue;
+        if (n == cap) {
+            struct aside *more = realloc(a, (cap = cap ? 2 * cap : 16) * sizeof *a);
+            if (!more) break;
+            a = more;
+        }
+        snprintf(a[n].name, sizeof a[n].name, "%s", nm);
+        snprintf(a[n].final, sizeof a[n].final, "%.*s", (int)(old + 4 - nm - 1), nm + 1);   /* attr_X.txt */
+        a[n].pid = pid;
+        a[n].young = st.st_ctime >= now - SG_DEAD_TEMP_AGE_S;   /* the rename aside set its ctime */
+        a[n].done = 0;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].done) continue;
+        int in_place = 0, young = 0;
+        for (size_t k = i; k < n; k++) {
+            struct stat st;
+            if (a[k].pid != a[i].pid) continue;
+            young |= a[k].young;
+            in_place |= fstatat(dirfd(d), a[k].final, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        }
+        for (size_t k = i; k < n; k++) {
+            if (a[k].pid != a[i].pid) continue;
+            a[k].done = 1;
+            if (!locked && young) continue;
+            /* best effort, as for temporary files */
+            if (in_place) unlinkat(dirfd(d), a[k].name, 0);
+            else renameat(dirfd(d), a[k].name, dirfd(d), a[k].final);
+        }
+    }
+    free(a);
+    closedir(d);
 }
 
 /* list_eval_partition.txt: "000001.jpg 0" per line, or Kaggle's
@@ -560,7 +662,8 @@ static void write_outputs(const options *o, const sg_attr_table *t)
     if (sg_mkdir_p(o->out_dir, &err) != 0) cli_die_err(&err);
     if (access(o->out_dir, W_OK) != 0) cli_die("%s:", o->out_dir);
     /* held to the end: two runs at once would each rename their lists over the other's */
-    cli_lock_output_dir(o->out_dir, "celeb-split", "two runs at once would leave a mix of their lists");
+    int locked = cli_lock_output_dir(o->out_dir, "celeb-split", "two runs at once would leave a mix of their lists");
+    restore_dead_asides(o->out_dir, locked);   /* before the temporaries: a killed run's, as it left them */
     sg_remove_dead_temps_in(o->out_dir, ".", ".txt");   /* stage_file's, left by a killed run */
     for (int k = 0; k < n_outs; k++) stage_file(o->out_dir, outs[k].name, t, outs[k].rows, outs[k].n);
     commit_pending(o->out_dir);

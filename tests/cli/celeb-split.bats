@@ -501,13 +501,101 @@ EOF2
   [ "$status" -eq 143 ]
   celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 --seed 9 -o "$T/want" "$T/small.txt"
   diff -r "$T/want" "$T/out"
-  # SIGKILL there: the earlier files are gone, not beside the new ones
-  rm -r "$T/out" && cp -r "$T/before" "$T/out"
-  run strace -f -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when=2 \
-    celeb-split -q --group g1=A,B --group g2=C --split reference --test-count 1 --seed 9 -o "$T/out" "$T/small.txt"
+}
+
+# F4 (review-crash23): the earlier lists of a split (before) and the lists of
+# another one over them (want: other groups, one of them new, another seed)
+make_two_splits() {
+  OLD=(-q -g g1=A -g g2=B,C --split reference --test-count 1)
+  NEW=(-q -g g1=A,B -g g2=C -g g3=E --split reference --test-count 0)
+  celeb-split "${OLD[@]}" -o "$T/before" "$T/small.txt" > /dev/null
+  celeb-split "${NEW[@]}" -o "$T/want" "$T/small.txt" > /dev/null
+  # every earlier list differs from the new one of its name, so that a mix shows
+  for f in "$T"/before/*; do ! cmp -s "$f" "$T/want/${f##*/}" || false; done
+  [ "$(ls "$T/before" | wc -l)" -eq 6 ]
+  [ "$(ls "$T/want" | wc -l)" -eq 9 ]
+}
+
+# A run into $T/out that does nothing but what every run does first (putting
+# back or removing what a killed run left aside): a directory where its
+# output goes stops it before any rename.
+settle() {
+  mkdir "$T/out/attr_g9.txt"
+  run celeb-split -q -g g9=D -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/out/attr_g9.txt: is a directory" ]
+  rmdir "$T/out/attr_g9.txt"
+}
+
+@test "a rename that fails at any point of the commit leaves every earlier list as it was, byte for byte" {
+  need_strace
+  make_two_splits
+  cp -a "$T/before" "$T/out"
+  strace -f -qq -o "$T/trace" -e trace=rename celeb-split "${NEW[@]}" -o "$T/out" "$T/small.txt" > /dev/null
+  diff -r "$T/want" "$T/out"
+  total=$(grep -c '^[0-9]* *rename(' "$T/trace")
+  [ "$total" -eq 18 ]   # the 9 names' earlier lists aside (3 of them missing), then the 9 new ones in place
+  for err in EIO EXDEV EACCES; do
+    for n in $(seq 1 "$total"); do
+      rm -rf "$T/out" && cp -a "$T/before" "$T/out"
+      # it deleted every earlier list first, and the failure then left none
+      run strace -f -qq -o /dev/null -e trace=rename -e inject=rename:error=$err:when=$n \
+        celeb-split "${NEW[@]}" -o "$T/out" "$T/small.txt"
+      [ "$status" -eq 1 ] || { echo "$err N=$n: status $status: $output"; false; }
+      [[ "$output" == "celeb-split: $T/out/attr_"*".txt: rename: "* ]] || { echo "$err N=$n: $output"; false; }
+      diff -r "$T/before" "$T/out" || { echo "$err N=$n"; false; }
+    done
+  done
+  # every rename failing from the Nth on, those that put the earlier lists back too: the next run puts them back
+  for n in 3 6 7 10 15 18; do
+    rm -rf "$T/out" && cp -a "$T/before" "$T/out"
+    run strace -f -qq -o /dev/null -e trace=rename -e inject=rename:error=EIO:when=$n+ \
+      celeb-split "${NEW[@]}" -o "$T/out" "$T/small.txt"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"failed too (Input/output error): the next celeb-split into this directory puts it back" ]] || { echo "N=$n+: $output"; false; }
+    settle
+    diff -r "$T/before" "$T/out" || { echo "N=$n+"; false; }
+  done
+}
+
+@test "SIGKILL at any point of the commit: the next run puts the earlier lists back whole, or keeps only new ones; never a mix" {
+  need_strace
+  make_two_splits
+  for call in rename:18 unlink:6; do
+    for n in $(seq 1 "${call#*:}"); do
+      rm -rf "$T/out" && cp -a "$T/before" "$T/out"
+      run strace -f -qq -o /dev/null -e trace=${call%:*} -e inject=${call%:*}:signal=KILL:when=$n \
+        celeb-split "${NEW[@]}" -o "$T/out" "$T/small.txt"
+      [ "$status" -eq 137 ] || { echo "$call N=$n: status $status: $output"; false; }
+      settle
+      [ -z "$(ls -A "$T/out" | grep '\.old\.')" ]   # nothing left aside
+      if [ "${call%:*}" = rename ] && [ "$n" -le 10 ]; then
+        # no new list in place yet: the earlier ones, all of them (and the killed run's young temporaries)
+        [ "$(ls "$T/out")" = "$(ls "$T/before")" ] || { echo "$call N=$n: $(ls "$T/out")"; false; }
+        for f in "$T"/before/*; do cmp "$f" "$T/out/${f##*/}"; done
+      else
+        # some new lists in place: only new ones stay (some may be missing), no earlier one beside them
+        [ -n "$(ls "$T/out")" ]
+        for f in "$T"/out/*; do cmp "$f" "$T/want/${f##*/}" || { echo "$call N=$n: ${f##*/}"; false; }; done
+      fi
+      [ "${call%:*}" = rename ] || diff -r "$T/want" "$T/out"   # killed removing the earlier ones: all new in place
+    done
+  done
+  # without the lock (NFS refuses flock), a dead writer's lists aside may be another machine's live run's: kept
+  # for ten minutes, as its temporary files
+  rm -rf "$T/out" && cp -a "$T/before" "$T/out"
+  run strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when=3 \
+    celeb-split "${NEW[@]}" -o "$T/out" "$T/small.txt"
   [ "$status" -eq 137 ]
-  for f in "$T"/out/attr_*; do cmp "$f" "$T/want/${f##*/}"; done
-  [ "$(ls "$T/out" | wc -l)" -eq 1 ]
+  mkdir "$T/out/attr_g9.txt"
+  run strace -f -qq -o /dev/null -e trace=flock -e inject=flock:error=ENOLCK celeb-split -q -g g9=D -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [ "${lines[0]}" = "celeb-split: $T/out: not locked (flock: No locks available): run one celeb-split into it at a time" ]
+  [ "$(ls -A "$T/out" | grep -c '\.old\.')" -eq 2 ]
+  rmdir "$T/out/attr_g9.txt"
+  settle
+  [ "$(ls "$T/out")" = "$(ls "$T/before")" ]
+  for f in "$T"/before/*; do cmp "$f" "$T/out/${f##*/}"; done
 }
 
 @test "one run at a time into a DIR (an flock on it): a second is refused as busy, exit 75, nothing changed" {
