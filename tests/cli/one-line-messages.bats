@@ -234,3 +234,30 @@ tiny_run() {
   [ "${lines[0]}" = "sg\\nplot: unrecognized option '--bogus'" ]
   [ "${lines[1]}" = "Try 'sg\\nplot --help'." ]
 }
+
+# The write(2) calls a command made on descriptor 2, one per line of $T/trace
+# (strace -o $T/trace -e trace=write -e signal=none, strings in full).
+stderr_writes() {
+  grep -E '^write\(2, ' "$T/trace" || true
+}
+
+@test "each message line goes out in one write(2): two tools sharing a stderr never interleave mid-line" {
+  need_strace
+  # an error with strerror (cli_die's trailing ':'), from lib/ through cli_die_err
+  strace -qq -s 100000 -o "$T/trace" -e trace=write -e signal=none sg-plot -o p.png "$D/missing.jsonl" 2>/dev/null || true
+  run stderr_writes
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "${lines[0]}" == 'write(2, "sg-plot: a b\\nc-d/missing.jsonl: No such file or directory\n", '* ]]
+  # a usage error: its line and "Try 'tool --help'." one write each
+  strace -qq -s 100000 -o "$T/trace" -e trace=write -e signal=none sg-sample --bogus 2>/dev/null || true
+  run stderr_writes
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "write(2, \"sg-sample: unrecognized option '--bogus'\\n\", 41) = 41" ]
+  [ "${lines[1]}" = "write(2, \"Try 'sg-sample --help'.\\n\", 24) = 24" ]
+  # a line longer than the stack buffer (9000 bytes of option) is one write too
+  long=$(printf '%9000s' '' | tr ' ' x)
+  strace -qq -s 100000 -o "$T/trace" -e trace=write -e signal=none celeb-split "--$long" 2>/dev/null || true
+  run stderr_writes
+  [ "${#lines[@]}" -eq 2 ]
+  [[ "${lines[0]}" == "write(2, \"celeb-split: unrecognized option '--$long'\\n\", 9038) = 9038" ]]
+}

@@ -191,30 +191,66 @@ static int stdout_is_file(void)
     return fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* s escaped for a message (sg_escape_message: control bytes, C1 controls,
- * bidi overrides, line separators and bytes of no UTF-8 as \n, \t,
- * \x1b, \xc2\x9b): a path or a name holding a newline leaves a message on
- * one line, which a script reading stderr line by line (Python's
- * splitlines too) reads as one, and no escape sequence or reordering in it
- * reaches a terminal. Backslashes and printable UTF-8 (a name in any
- * script) stay as they are: messages are for people, and what lib/ quoted
- * with sg_quote_bytes, or a shell word, is escaped already. */
-static void put_escaped(const char *s, FILE *f)
+/* Writes the n bytes at s to stderr with write(2), whole (a short write or
+ * EINTR goes on); a failure is dropped, as stdio's would be. */
+static void write_stderr(const char *s, size_t n)
 {
-    char stack[8192], *e = stack;
-    size_t len = sg_escape_message(stack, sizeof stack, s);
-    if (len >= sizeof stack && (e = malloc(len + 1)) != NULL) sg_escape_message(e, len + 1, s);
-    else e = stack;   /* cut when out of memory */
-    fputs(e, f);
-    if (e != stack) free(e);
+    while (n) {
+        ssize_t w = write(STDERR_FILENO, s, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Puts one message line on stderr, "tool: MSG TAIL\n", in one write(2):
+ * two tools sharing a stderr (make -j, xargs -P) then never interleave in
+ * the middle of a line. A progress line on the terminal is ended first, in
+ * the same write. MSG is escaped (sg_escape_message: control bytes, C1
+ * controls, bidi overrides, line separators and bytes of no UTF-8 as \n,
+ * \t, \x1b, \xc2\x9b): a path or a name holding a newline leaves a message
+ * on one line, which a script reading stderr line by line (Python's
+ * splitlines too) reads as one, and no escape sequence or reordering in it
+ * reaches a terminal. Backslashes and printable UTF-8 (a name in any script)
+ * stay as they are: messages are for people, and what lib/ quoted with
+ * sg_quote_bytes, or a shell word, is escaped already. TAIL (strerror and
+ * its advice) is ours, written as it is. A line longer than the stack buffer
+ * goes on the heap; only out of memory is it written in pieces, cut. */
+static void put_line(const char *msg, const char *tail)
+{
+    char stack[8192], *line = stack;
+    const char *lead = progress_shown ? "\n" : "";
+    progress_shown = 0;
+    int k = snprintf(stack, sizeof stack, "%s%s: ", lead, cli_name);   /* cli_name is under 256 bytes */
+    size_t head = k > 0 ? (size_t)k : 0, tl = strlen(tail);
+    size_t len = sg_escape_message(stack + head, sizeof stack - head, msg);
+    size_t total = head + len + tl + 1;
+    if (total >= sizeof stack) {
+        if ((line = malloc(total + 1)) != NULL) {
+            memcpy(line, stack, head);
+            sg_escape_message(line + head, len + 1, msg);
+        } else {   /* out of memory: the cut message, then the rest, in pieces */
+            line = stack;
+            len = strlen(stack + head);
+            write_stderr(stack, head + len);
+            write_stderr(tail, tl);
+            write_stderr("\n", 1);
+            return;
+        }
+    }
+    memcpy(line + head + len, tail, tl);
+    line[head + len + tl] = '\n';
+    fflush(stderr);   /* nothing of stdio's may come after it */
+    write_stderr(line, total);
+    if (line != stack) free(line);
 }
 
 /* Every message of the tools goes out here: the one place that keeps each
- * on one line (put_escaped), whatever the paths and names in it. */
+ * on one line (put_line), whatever the paths and names in it. */
 static void vmessage(const char *fmt, va_list ap)
 {
     int saved = errno;
-    cli_progress_end();
     /* formatted whole first, to be escaped; a message longer than the stack
      * buffer (two long paths) on the heap, else cut */
     char stack[8192], *msg = stack;
@@ -227,13 +263,11 @@ static void vmessage(const char *fmt, va_list ap)
     else
         msg = stack;
     va_end(again);
-    fprintf(stderr, "%s: ", cli_name);
-    put_escaped(msg, stderr);
-    if (msg != stack) free(msg);
+    char tail[256] = "";
     size_t n = strlen(fmt);
-    if (n && fmt[n - 1] == ':')
-        fprintf(stderr, " %s%s", strerror(saved), no_space_hint(saved));
-    fputc('\n', stderr);
+    if (n && fmt[n - 1] == ':') snprintf(tail, sizeof tail, " %s%s", strerror(saved), no_space_hint(saved));
+    put_line(msg, tail);
+    if (msg != stack) free(msg);
 }
 
 void cli_die(const char *fmt, ...)
@@ -299,7 +333,10 @@ void cli_usage_error(const char *fmt, ...)
 
 void cli_try_help(void)
 {
-    fprintf(stderr, "Try '%s --help'.\n", cli_name);
+    char line[300];
+    int k = snprintf(line, sizeof line, "Try '%s --help'.\n", cli_name);
+    fflush(stderr);
+    write_stderr(line, k > 0 && (size_t)k < sizeof line ? (size_t)k : 0);   /* one write, as every line */
     exit(2);
 }
 
@@ -556,20 +593,23 @@ void cli_progress(const char *fmt, ...)
      * before instead. */
     static size_t last_cols;
     const char *term = getenv("TERM");
+    char out[1300];   /* one write, as every line */
+    int n;
     if (!term || !*term || !strcmp(term, "dumb")) {
         int pad = progress_shown && last_cols > cols ? (int)(last_cols - cols) : 0;
-        fprintf(stderr, "\r%s%*s", line, pad, "");
+        n = snprintf(out, sizeof out, "\r%s%*s", line, pad > 256 ? 256 : pad, "");
     } else {
-        fprintf(stderr, "\r\033[K%s", line);
+        n = snprintf(out, sizeof out, "\r\033[K%s", line);
     }
     last_cols = cols;
     fflush(stderr);
+    write_stderr(out, n > 0 ? ((size_t)n < sizeof out ? (size_t)n : sizeof out - 1) : 0);
     progress_shown = 1;
 }
 
 void cli_progress_end(void)
 {
-    if (progress_shown) { fputc('\n', stderr); progress_shown = 0; }
+    if (progress_shown) { fflush(stderr); write_stderr("\n", 1); progress_shown = 0; }
 }
 
 void cli_format_eta(char *out, size_t n, double s)

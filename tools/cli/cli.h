@@ -34,8 +34,10 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
  * on them) are one line each: control bytes in them (a newline in a path), C1
  * controls, invisible and bidi characters and bytes of no UTF-8 are written
  * escaped, \n, \t, \x1b, \xe2\x80\xae (lib/text_escape.h
- * sg_escape_message); backslashes and printable UTF-8 are kept. Tools print
- * their messages through these only. */
+ * sg_escape_message); backslashes and printable UTF-8 are kept. Each line
+ * goes out in one write(2), so that tools sharing a stderr (make -j, xargs
+ * -P) never interleave in the middle of a line. Tools print their messages
+ * through these only. */
 /* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno)
  * (and cli_no_space_hint's words when errno is ENOSPC, EDQUOT or EFBIG). */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
