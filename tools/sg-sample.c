@@ -1033,6 +1033,8 @@ typedef struct {
     each_known earlier;        /* --each: what marks a file in DIR as an earlier run's output */
     size_t old_list_len;
     sg_image_writer *files_out;
+    long queued_hi;            /* --each: the highest input number whose files were queued, -1 before */
+    char first_queued[PATH_MAX];   /* --each: the first file queued, "" before */
     /* targets.tsv's dataset column: its name, or N:NAME when several
      * datasets have that name (x/train.lmdb, y/train.lmdb) */
     char dataset_column[SG_MAX_DATASETS][SG_CKPT_NAME_MAX + 16];
@@ -1676,6 +1678,38 @@ static void begin_each(run_state *r)
     if (sg_image_writer_start(&r->files_out, 256, &r->err)) cli_die_err(&r->err);
 }
 
+/* --each stopped half-way (an input that changed, a write that failed):
+ * the files written so far stay, targets.tsv (written last) does not list
+ * them, and the next run into DIR is refused as after an interrupted one
+ * (claim_each_dir). The message says what that run needs: "what: the run
+ * stopped; DIR holds its files so far, ...: FIRST--force replaces them", or
+ * after an --append, the command that removes this run's files. first (""
+ * for none): what to do before, "the file system is full: free space on it,
+ * then ". The writer is finished first, so that no temporary file is left. */
+static void die_each_stopped(run_state *r, const char *what, const char *first)
+{
+    sg_err ignored;   /* a write that failed too: still an interrupted run's outputs */
+    if (r->files_out) sg_image_writer_finish(r->files_out, &ignored);
+    r->files_out = NULL;
+    char advice[PATH_MAX + 512];
+    if (r->o.append && r->index_base > 0) {
+        /* this run's files: numbered index_base to the last queued, labelled input or a target, sorted */
+        each_known labels = {0};
+        add_label(&labels, "input", 5);
+        for (int t = 0; t < r->ts.n; t++) add_label(&labels, r->ts.names[t], strlen(r->ts.names[t]));
+        qsort(labels.labels, labels.n_labels, sizeof *labels.labels, cli_compare_strings);
+        long hi = r->queued_hi >= r->index_base ? r->queued_hi : r->index_base;
+        snprintf(advice, sizeof advice, "%sremove those numbered above %06ld to --append again (%s), or --force "
+                 "replaces all the outputs there", first, r->index_base - 1,
+                 remove_command(r->o.output, r->index_base, hi, &labels, strcmp(r->ext, "png") ? 2 : 1));
+        each_known_free(&labels);
+    } else {
+        snprintf(advice, sizeof advice, "%s--force replaces them", first);
+    }
+    cli_die("%s: the run stopped; %s holds its files so far, which targets.tsv (written last) does not list: %s",
+            what, r->o.output, advice);
+}
+
 /* An image file that was read whole at the start (load_file_inputs) and
  * cannot be now: the run stops as one stopped half-way does (sg-sample(1),
  * --each). Its chunk's files are not queued yet; those of the chunks before
@@ -1685,17 +1719,36 @@ static void die_input_changed(run_state *r, const sg_err *err)
 {
     if (!r->o.each || (r->done == 0 && !r->o.force))
         cli_die("%s (it was read whole when the run began; changed or removed since)", err->msg);
-    sg_err ignored;   /* a write that failed too: still an interrupted run's outputs */
-    sg_image_writer_finish(r->files_out, &ignored);
-    r->files_out = NULL;
-    char advice[200];
-    if (r->o.append && r->index_base > 0)
-        snprintf(advice, sizeof advice, "remove those numbered above %06ld to --append again, or --force replaces "
-                 "all the outputs there", r->index_base - 1);
-    else
-        snprintf(advice, sizeof advice, "--force replaces them");
-    cli_die("%s (it was read whole when the run began; changed or removed since): the run stopped; %s holds its "
-            "files so far, which targets.tsv (written last) does not list: %s", err->msg, r->o.output, advice);
+    char what[sizeof err->msg + 80];
+    snprintf(what, sizeof what, "%s (it was read whole when the run began; changed or removed since)", err->msg);
+    die_each_stopped(r, what, "");
+}
+
+/* --each: writing a file (or targets.tsv, last) failed. Where this run
+ * wrote none (the first one failed) and DIR held no earlier run's (no
+ * --force), trying again as before works: the usual message. Otherwise the
+ * retry would be refused as an interrupted run's: the advice says how to
+ * make room first (a full disk), then what that retry needs. */
+static void die_each_write(run_state *r, const sg_err *err)
+{
+    if (r->files_out) {   /* its thread ended, and no temporary file is left */
+        sg_err ignored;
+        sg_image_writer_finish(r->files_out, &ignored);
+        r->files_out = NULL;
+    }
+    if (!r->o.force && (!r->first_queued[0] || sg_path_missing(r->first_queued))) cli_die_err(err);
+    char space[256], first[300] = "";
+    if (cli_no_space_advice(err, NULL, space, sizeof space)[0]) snprintf(first, sizeof first, "%s, then ", space);
+    die_each_stopped(r, err->msg, first);
+}
+
+/* Queues --each's file path (rgb, S x S) for the writer thread; a write that
+ * failed before stops the run (die_each_write). */
+static void queue_each_file(run_state *r, const char *path, long index, const uint8_t *rgb)
+{
+    if (!r->first_queued[0]) snprintf(r->first_queued, sizeof r->first_queued, "%s", path);
+    if (index > r->queued_hi) r->queued_hi = index;
+    if (sg_image_writer_put(r->files_out, path, rgb, r->S, r->S, &r->err)) die_each_write(r, &r->err);
 }
 
 /* Pixels of image files k0..k0+n-1 into pool (n images of S*S*3 bytes), or
@@ -1723,7 +1776,7 @@ static void put_inputs(run_state *r, long k0, long n)
         if (r->o.each) {
             char path[PATH_MAX];
             each_path(path, sizeof path, r->o.output, in[k].index, "input", r->ext);
-            if (sg_image_writer_put(r->files_out, path, in[k].rgb, r->S, r->S, &r->err)) cli_die_err(&r->err);
+            queue_each_file(r, path, in[k].index, in[k].rgb);
         } else if (!r->plain) {
             grid_put(&r->g, k0 + k, 0, in[k].rgb, r->S);
         }
@@ -1737,7 +1790,7 @@ static void put_each_output(run_state *r, long i, long k, int t)
     const target_set *ts = &r->ts;
     char path[PATH_MAX];
     each_path(path, sizeof path, r->o.output, r->in[i].index, ts->names[t], r->ext);
-    if (sg_image_writer_put(r->files_out, path, r->rgb, r->S, r->S, &r->err)) cli_die_err(&r->err);
+    queue_each_file(r, path, r->in[i].index, r->rgb);
     int ds = ts->spec_mode ? ts->spec.ds : sg_targets_dataset_of(&r->ck.model, t, NULL);
     sg_buf_appendf(&r->manifest, "%s\t%ld\t%s\t%s\t", strrchr(path, '/') + 1, r->in[i].index, ts->names[t],
                    r->dataset_column[ds]);
@@ -1800,9 +1853,11 @@ static void finish_outputs(run_state *r)
     }
     if (r->o.each) {
         char path[PATH_MAX];
-        if (sg_image_writer_finish(r->files_out, &r->err)) cli_die_err(&r->err);
+        sg_image_writer *w = r->files_out;
+        r->files_out = NULL;
+        if (sg_image_writer_finish(w, &r->err)) die_each_write(r, &r->err);
         snprintf(path, sizeof path, "%s/targets.tsv", out);
-        if (sg_write_file_atomic(path, r->manifest.data, r->manifest.len, &r->err)) cli_die_err(&r->err);
+        if (sg_write_file_atomic(path, r->manifest.data, r->manifest.len, &r->err)) die_each_write(r, &r->err);
         sg_buf_free(&r->manifest);
     }
     if (!strcmp(out, "-")) cli_finish_stdout();
@@ -1848,7 +1903,7 @@ static void free_run(run_state *r)
 int main(int argc, char **argv)
 {
     cli_init(argv);
-    run_state r = {.t_start = cli_now(), .manifest = SG_BUF_INIT};
+    run_state r = {.t_start = cli_now(), .manifest = SG_BUF_INIT, .queued_hi = -1};
     parse_options(&r, argc, argv);
     check_options(&r);
     open_checkpoint(&r);   /* its targets name its --each outputs */

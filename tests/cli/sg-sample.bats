@@ -708,11 +708,48 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if rc == 0 else "ex
     # --append: the earlier list kept; the message says what to remove
     sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 -o "$W/a" "${files[@]:0:2}"
     stopped --each --append -o "$W/a" "${files[@]:2:5}"
-    [ "$output" = "sg-sample: $changed: the run stopped; $W/a holds its files so far, which targets.tsv (written last) does not list: remove those numbered above 000001 to --append again, or --force replaces all the outputs there" ]
+    labels="{Bangs,Black_Hair,Blond_Hair,Brown_Hair,Eyeglasses,Gray_Hair,Mustache,Wearing_Earrings,Wearing_Hat,input}"
+    [ "$output" = "sg-sample: $changed: the run stopped; $W/a holds its files so far, which targets.tsv (written last) does not list: remove those numbered above 000001 to --append again (rm -f -- $W/a/{000002..000003}_$labels.png), or --force replaces all the outputs there" ]
     [ "$(tail -n +2 "$W/a/targets.tsv" | cut -f2 | sort -u | tr '\n' ' ')" = "0 1 " ]
     [ -e "$W/a/000003_Bangs.png" ]
-    rm "$W"/a/00000[2-9]_*
+    cmd=${output#*--append again (}
+    bash -c "${cmd%), or --force*}"
     sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 --append -o "$W/a" "${files[@]:2:5}"
+    diff -r "$W/all" "$W/a"
+}
+
+@test "sg-sample: --each stopped by a full disk says what its retry needs (--force, or after --append the files to remove), and that retry works" {
+    need_strace
+    I="$T/synth/img_align_celeba"
+    files=("$I"/00000[1-4].jpg)
+    # ENOSPC at the writer thread's Nth write (strace counts per thread: the
+    # main thread, which writes the message, writes less often)
+    full() {
+        local n=$1; shift
+        run strace -f -qq -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when="$n" \
+            sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --batch 2 "$@"
+        [ "$status" -eq 1 ]
+    }
+    sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --batch 2 --each -o "$W/all" "${files[@]}"
+    full 3 --each -o "$W/d" "${files[@]}"
+    [ "$output" = "sg-sample: $W/d/000000_Bangs.png: write: No space left on device: the run stopped; $W/d holds its files so far, which targets.tsv (written last) does not list: the file system is full: free space on it, then --force replaces them" ]
+    [ "$(ls "$W/d" | tr '\n' ' ')" = "000000_input.png 000001_input.png " ]
+    # the retry the advice gives works, and gives an uninterrupted run's bytes
+    sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --batch 2 --each --force -o "$W/d" "${files[@]}"
+    diff -r "$W/all" "$W/d"
+    # a --force run stopped so: --force again
+    full 5 --each --force -o "$W/d" "${files[@]}"
+    [[ "$output" == "sg-sample: $W/d/0000"*": write: No space left on device: the run stopped; $W/d holds its files so far, which targets.tsv (written last) does not list: the file system is full: free space on it, then --force replaces them" ]]
+    sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --batch 2 --each --force -o "$W/d" "${files[@]}"
+    diff -r "$W/all" "$W/d"
+    # --append: the command that removes this run's files, then --append again
+    sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --batch 2 --each -o "$W/a" "${files[@]:0:2}"
+    full 4 --each --append -o "$W/a" "${files[@]:2:2}"
+    labels="{Bangs,Black_Hair,Blond_Hair,Brown_Hair,Eyeglasses,Gray_Hair,Mustache,Wearing_Earrings,Wearing_Hat,input}"
+    [ "$output" = "sg-sample: $W/a/000003_Bangs.png: write: No space left on device: the run stopped; $W/a holds its files so far, which targets.tsv (written last) does not list: the file system is full: free space on it, then remove those numbered above 000001 to --append again (rm -f -- $W/a/{000002..000003}_$labels.png), or --force replaces all the outputs there" ]
+    cmd=${output#*--append again (}
+    bash -c "${cmd%), or --force*}"
+    sg-sample -q --ckpt "$T/run" --device cpu --threads 1 --batch 2 --each --append -o "$W/a" "${files[@]:2:2}"
     diff -r "$W/all" "$W/a"
 }
 
