@@ -23,6 +23,31 @@ int sg_fsync_dir(const char *dir, sg_err *err)
     return 0;
 }
 
+static _Atomic(sg_unsynced_handler) unsynced_handler;
+
+void sg_set_unsynced_handler(sg_unsynced_handler handler) { atomic_store(&unsynced_handler, handler); }
+
+int sg_err_unsynced(sg_err *note, const char *out, const sg_err *sync_err)
+{
+    if (!note) return -1;
+    sg_err copy = *sync_err;   /* note may be sync_err itself */
+    sg_errf(note, "%s written, but syncing its directory failed (%s): a crash soon may lose it", out, copy.msg);
+    note->sys_errno = copy.sys_errno;
+    return -1;
+}
+
+int sg_fsync_dir_after(const char *out, const char *dir, sg_err *err)
+{
+    sg_err sync_err = {{0}};
+    if (sg_fsync_dir(dir, &sync_err) == 0) return 0;
+    sg_unsynced_handler handler = atomic_load(&unsynced_handler);
+    if (!handler) return sg_err_unsynced(err, out, &sync_err);
+    sg_err note;
+    sg_err_unsynced(&note, out, &sync_err);
+    handler(&note);
+    return 0;
+}
+
 void sg_dir_of(const char *path, char *dir, size_t n)
 {
     const char *slash = strrchr(path, '/');
@@ -82,6 +107,7 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
      * elsewhere under /dev or /proc (/dev/shm/x.png) is replaced as any other. */
     struct stat st, lst;
     char real[PATH_MAX];
+    const char *asked = path;   /* path may become the file a link names */
     if (!path[0]) return sg_errf(err, "empty file name");
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) return sg_errf(err, "%s: is a directory", path);
@@ -116,7 +142,7 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
     if (rename(tmp, path) != 0) { sg_errno(err, "%s: rename", path); goto fail; }
     sg_temp_untrack(slot);
     sg_dir_of(path, dir, sizeof dir);
-    return sg_fsync_dir(dir, err);
+    return sg_fsync_dir_after(asked, dir, err);   /* written: the file asked for is named, not its directory */
 fail:
     if (fd >= 0) close(fd);
     unlink(tmp);

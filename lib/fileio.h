@@ -11,8 +11,30 @@
  * existing directory is an error; a device, FIFO or socket, and /dev/stdout,
  * /dev/stderr, /dev/fd/N, /proc/self/fd/N are written in place (not atomically);
  * through a symbolic link, the file it names is replaced. The temporary file is
- * created exclusively (never through a link placed at its name). */
+ * created exclusively (never through a link placed at its name). A failure
+ * of the directory's fsync, after the rename, is no failure to write: it is
+ * reported as sg_fsync_dir_after does. */
 int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err);
+
+/* An output written in full and renamed into place whose directory's fsync
+ * then failed: every reader sees the new file, but a crash (power loss)
+ * soon may lose the rename. That is no failure to write, and trying again
+ * would not help (the error is reported once), so tools say so and go on
+ * (exit status 0): a script tells "not written" (1) from "written". The
+ * report, the same from every writer (sg_err_unsynced), goes to the handler
+ * a tool installs (tools/cli: a warning); lib/ never prints. Without one,
+ * the writer fails with it (-1), so that nothing is lost silently. The
+ * handler may be called from any thread writing. NULL removes it. */
+typedef void (*sg_unsynced_handler)(const sg_err *note);
+void sg_set_unsynced_handler(sg_unsynced_handler handler);
+/* The report's words, in note (sys_errno that of sync_err): "OUT written, but
+ * syncing its directory failed (DIR: fsync: Input/output error): a crash soon
+ * may lose it", sync_err->msg in the parentheses. Returns -1. */
+int sg_err_unsynced(sg_err *note, const char *out, const sg_err *sync_err);
+/* fsync of dir, the directory that out (written in full) was just renamed
+ * into. 0 when it succeeded, or when it failed and the handler took the
+ * report; -1 with the report in err when there is no handler. */
+int sg_fsync_dir_after(const char *out, const char *dir, sg_err *err);
 /* Reads a whole file (at most max_bytes; larger is an error). path "-" reads stdin.
  * *data is malloc'd and NUL-terminated (not counted in *len). */
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err);

@@ -138,3 +138,41 @@ check_shard_durable() {
   check_shard_durable "$T/trace" "$TP/a.lmdb"
   [ "$(ls "$T")" = "$(printf 'a.lmdb\nsyn\ntrace')" ]
 }
+
+@test "a failed fsync of the directory after the rename: every tool names the output, says it was written, and exits 0" {
+  command -v celeb-synth >/dev/null && command -v celeb-pack >/dev/null && command -v sg-train >/dev/null ||
+    skip "tools not built"
+  celeb-synth -q -n 8 -o "$T/syn"
+  celeb-pack -q -a "$T/syn/list_attr_celeba.txt" -i "$T/syn/img_align_celeba" -s Black_Hair,Male -S 16 -o "$T/a.lmdb"
+  sg-train -q -o "$T/r" --iters 1 --log-every 1 --sample-every 0 --batch 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 \
+    --threads 1 --device cpu "$T/a.lmdb"
+  mkdir "$T/o"
+  cd "$T"
+  # EIO from every fsync of the directory o (strace -P matches the descriptor's path), none other
+  unsynced() {
+    run strace -f -qq -o /dev/null -P "$TP/o" -e trace=fsync -e inject=fsync:error=EIO "$@"
+  }
+  written() { echo "$1 written, but syncing its directory failed (o: fsync: Input/output error): a crash soon may lose it"; }
+  unsynced sg-plot -q -o o/plot.png r/history.jsonl
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-plot: $(written o/plot.png)" ]
+  png_size o/plot.png
+  unsynced celeb-dump --grid 2x2 -o o/grid.png a.lmdb
+  [ "$status" -eq 0 ]
+  [ "$output" = "celeb-dump: $(written o/grid.png)" ]
+  unsynced sg-sample -q --ckpt r --device cpu --threads 1 -o o/sample.png syn/img_align_celeba/000001.jpg
+  [ "$status" -eq 0 ]
+  [ "$output" = "sg-sample: $(written o/sample.png)" ]
+  unsynced celeb-pack -q -a syn/list_attr_celeba.txt -i syn/img_align_celeba -s Black_Hair,Male -S 16 -o o/b.lmdb
+  [ "$status" -eq 0 ]
+  [ "$output" = "celeb-pack: $(written o/b.lmdb)" ]
+  mkdir o/s
+  run strace -f -qq -o /dev/null -P "$TP/o/s" -e trace=fsync -e inject=fsync:error=EIO celeb-synth -q -n 2 -o o/s
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "celeb-synth: o/s/list_eval_partition.txt written, but syncing its directory failed (o/s: fsync: Input/output error): a crash soon may lose it" ]
+  [ "${lines[1]}" = "celeb-synth: o/s/list_attr_celeba.txt written, but syncing its directory failed (o/s: fsync: Input/output error): a crash soon may lose it" ]
+  [ "${#lines[@]}" -eq 2 ]
+  # every output is there, and nothing else
+  [ "$(ls o | tr '\n' ' ')" = "b.lmdb grid.png plot.png s sample.png " ]
+  [ "$(ls o/s | tr '\n' ' ')" = "img_align_celeba list_attr_celeba.txt list_eval_partition.txt " ]
+}

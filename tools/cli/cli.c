@@ -27,6 +27,10 @@ static volatile sig_atomic_t progress_shown;   /* read by cli_die_by_signal */
 
 static void catch_signals(void (*handler)(int), int sa_flags, int keep_ignored);
 
+/* An output written whose directory's fsync failed (lib/fileio.h
+ * sg_set_unsynced_handler): a warning, and the tool goes on. */
+static void warn_unsynced(const sg_err *note) { cli_warn("%s", note->msg); }
+
 void cli_die_by_signal(int sig)
 {
     sg_temp_remove_all();
@@ -72,6 +76,7 @@ void cli_init(char **argv)
      * must not end the tool now. Tools that stop gracefully on a signal
      * install their own handler after this (cli_catch_stop_signals). */
     catch_signals(cli_die_by_signal, 0, 1);
+    sg_set_unsynced_handler(warn_unsynced);
     /* A write past the file size limit (ulimit -f; a batch system's) would
      * kill the tool without a word and leave its temporary files: ignored,
      * the write fails with EFBIG, which the tool reports and cleans up after

@@ -14,7 +14,10 @@ extern const char *cli_name;          /* set by cli_init from argv[0] */
  * keeps descriptors 0-2 taken; on SIGINT, SIGTERM and SIGHUP
  * removes the temporary files writers have in flight (lib/fileio.h) and ends
  * as the signal would; ignores SIGXFSZ (a write past ulimit -f fails with
- * EFBIG instead of killing the tool). */
+ * EFBIG instead of killing the tool); an output written whose directory's
+ * fsync then failed is a warning, "OUT written, but syncing its directory
+ * failed (DIR: fsync: ...): a crash soon may lose it", and the tool goes on
+ * (lib/fileio.h sg_set_unsynced_handler). */
 void cli_init(char **argv);
 /* For a signal handler: removes the temporary files writers have in flight
  * (lib/fileio.h) and ends the process as signal sig would have. */
