@@ -509,7 +509,7 @@ int sg_st_writer_commit(sg_st_writer *w, sg_err *err)
     w->tmp_slot = -1;
     char dir[PATH_MAX];
     sg_dir_of(w->path, dir, sizeof dir);
-    rc = sg_fsync_dir(dir, err);
+    rc = sg_fsync_dir_after(w->path, dir, err);   /* in place: a failure is a warning (lib/fileio.h) */
 done:
     sg_st_writer_abort(w);
     return rc;

@@ -202,7 +202,10 @@ static void commit_pending(const char *dir)
     for (int i = 0; i < n_pending; i++)
         if (pending[i].has_old) unlink(pending[i].old);   /* one left is the next run's to remove */
     remove_pending();   /* all renamed: nothing to remove */
-    if (sg_fsync_dir(dir, &err) != 0) cli_die_err(&err);
+    char lists[PATH_MAX + 16];
+    snprintf(lists, sizeof lists, "the lists in %s", dir);
+    /* in place: a failed fsync is cli's warning (lib/fileio.h), exit 0 */
+    if (sg_fsync_dir_after(lists, dir, &err) != 0) cli_die_err(&err);
     sigprocmask(SIG_SETMASK, &was, NULL);
 }
 

@@ -172,6 +172,19 @@ check_shard_durable() {
   [ "${lines[0]}" = "celeb-synth: o/s/list_eval_partition.txt written, but syncing its directory failed (o/s: fsync: Input/output error): a crash soon may lose it" ]
   [ "${lines[1]}" = "celeb-synth: o/s/list_attr_celeba.txt written, but syncing its directory failed (o/s: fsync: Input/output error): a crash soon may lose it" ]
   [ "${#lines[@]}" -eq 2 ]
+  # celeb-split's lists, and sg-train's checkpoint files (each renamed into ckpt/, then synced)
+  mkdir o/l
+  run strace -f -qq -o /dev/null -P "$TP/o/l" -e trace=fsync -e inject=fsync:error=EIO \
+    bash -c 'exec celeb-split -q -g all=Male -r all -s reference --test-count 2 -o o/l syn/list_attr_celeba.txt > /dev/null'
+  [ "$status" -eq 0 ]
+  [ "$output" = "celeb-split: the lists in o/l written, but syncing its directory failed (o/l: fsync: Input/output error): a crash soon may lose it" ]
+  [ -s o/l/attr_all_train.txt ]
+  run strace -f -qq -o /dev/null -P "$TP/r/ckpt" -e trace=fsync -e inject=fsync:error=EIO \
+    sg-train -q -o r --resume --iters 2
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "sg-train: r/ckpt/000002-G.safetensors written, but syncing its directory failed (r/ckpt: fsync: Input/output error): a crash soon may lose it" ]
+  [ "$(cat r/latest)" = 000002 ]
+  rm -r o/l
   # every output is there, and nothing else
   [ "$(ls o | tr '\n' ' ')" = "b.lmdb grid.png plot.png s sample.png " ]
   [ "$(ls o/s | tr '\n' ' ')" = "img_align_celeba list_attr_celeba.txt list_eval_partition.txt " ]
