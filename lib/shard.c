@@ -150,7 +150,7 @@ static int check_replaceable(const char *path, const struct stat *st, sg_err *er
 }
 
 /* Removes "PATH.tmp-PID" directories left by writers that were killed (their
- * process no longer exists), and puts "PATH.old-PID" back at PATH where
+ * process no longer exists), and puts "PATH.tmp-old-PID" back at PATH where
  * there is none (else removes it). Best effort: errors are ignored. */
 static void remove_stale_tmps(const char *path)
 {
@@ -159,7 +159,7 @@ static void remove_stale_tmps(const char *path)
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     snprintf(prefix, sizeof prefix, "%s.tmp-", base);
-    snprintf(old_prefix, sizeof old_prefix, "%s.old-", base);
+    snprintf(old_prefix, sizeof old_prefix, "%s.tmp-old-", base);   /* ours too: never a user's OUT.old-DATE */
     size_t plen = strlen(prefix), olen = strlen(old_prefix);
     DIR *d = opendir(dir);
     if (!d) return;
@@ -172,7 +172,7 @@ static void remove_stale_tmps(const char *path)
         if (*end || pid <= 0 || pid == getpid()) continue;
         if (!sg_pid_gone(pid)) continue;   /* still running (or not ours) */
         snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
-        /* OUT.old-PID: the shard a --force without RENAME_EXCHANGE (install)
+        /* OUT.tmp-old-PID: the shard a --force without RENAME_EXCHANGE (install)
          * moved aside, killed before it removed it: back to OUT if the new
          * one never got there, else the old one is done with */
         struct stat st;
@@ -449,7 +449,7 @@ static int meta_to_json(const sg_shard_meta *m, sg_buf *b)
 
 /* Moves the finished temporary directory to path: never replaces without force,
  * and with force swaps atomically where the kernel can (RENAME_EXCHANGE; else
- * the old shard goes to path.old-PID first, which remove_stale_tmps puts back
+ * the old shard goes to path.tmp-old-PID first, which remove_stale_tmps puts back
  * should this process die before the new one is in place).
  * Returns -1 when the new shard is not in place. Once it is, returns 0, and
  * anything left to say (the old shard could not be removed) goes in note. */
@@ -470,7 +470,7 @@ static int install(sg_shard_writer *w, sg_err *note, sg_err *err)
     char old_name[PATH_MAX];
     if (renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->path, RENAME_EXCHANGE) != 0) {
         if (errno != EINVAL && errno != ENOSYS) return sg_errno(err, "%s: rename", w->path);
-        snprintf(old_name, sizeof old_name, "%s.old-%ld", w->path, (long)getpid());
+        snprintf(old_name, sizeof old_name, "%s.tmp-old-%ld", w->path, (long)getpid());
         if (rename(w->path, old_name) != 0) return sg_errno(err, "%s: rename", w->path);
         if (rename(w->tmp, w->path) != 0) {
             sg_errno(err, "%s: rename", w->path);

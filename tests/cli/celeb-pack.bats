@@ -304,18 +304,26 @@ big_list() {
   celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
   cp -r "$T/o.lmdb" "$T/orig.lmdb"
   pid=$(sh -c 'echo $$')            # a process that is gone
-  mv "$T/o.lmdb" "$T/o.lmdb.old-$pid"
+  mv "$T/o.lmdb" "$T/o.lmdb.tmp-old-$pid"
   # without --force: the old shard is back, so the run is refused before it packs anything
   run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
   [ "$status" -eq 1 ]
   [[ "$output" == *"o.lmdb exists (use --force to replace it)"* ]]
-  [ ! -e "$T/o.lmdb.old-$pid" ]
+  [ ! -e "$T/o.lmdb.tmp-old-$pid" ]
   diff -r "$T/orig.lmdb" "$T/o.lmdb"
   # with the new shard in place, the old one left aside is removed
-  cp -r "$T/o.lmdb" "$T/o.lmdb.old-$pid"
+  cp -r "$T/o.lmdb" "$T/o.lmdb.tmp-old-$pid"
   run celeb-pack --force -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -S 32 -o "$T/o.lmdb"
   [ "$status" -eq 0 ]
-  [ ! -e "$T/o.lmdb.old-$pid" ]
+  [ ! -e "$T/o.lmdb.tmp-old-$pid" ]
+  # a user's own OUT.old-N (a dated backup) is never taken for it, with or without --force
+  mv "$T/o.lmdb" "$T/o.lmdb.old-20241130"
+  cp -r "$T/o.lmdb.old-20241130" "$T/backup"
+  run celeb-pack -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  [ "$status" -eq 0 ]
+  run celeb-pack --force -q --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  [ "$status" -eq 0 ]
+  diff -r "$T/backup" "$T/o.lmdb.old-20241130"
 }
 
 @test "SIGTERM stops a run cleanly: ended by the signal (143), no shard, no temporary directory" {
