@@ -146,6 +146,7 @@ struct sg_trainer {
      * from an earlier checkpoint (one killed before latest named that one)
      * is of the former schedule, whatever the format says. */
     int64_t rounds_from;
+    int latest_lost;   /* a resume found no latest and goes on from the newest complete checkpoint */
     char *run_dir;
     sg_train_options opt;
     int nd;
@@ -1661,9 +1662,7 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
                        "differ from the run's: put the seed back)", cf, (unsigned long long)t->opt.seed, sp,
                        (unsigned long long)run_seed);
     }
-    /* latest again, for sg-sample and the pipelines (which read it), also
-     * where this resume has nothing to train */
-    if (found >= 0 && sg_ckpt_write_latest(run_dir, step, err)) return -1;
+    t->latest_lost = found >= 0;   /* written back once the resume is accepted (sg_trainer_open) */
     t->iter = step;
     t->last_ckpt = step;
     /* A save killed while pruning leaves a checkpoint too many, or one
@@ -1676,7 +1675,7 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
 
 /* A resume: the latest checkpoint loaded, history.jsonl cut back to it, the
  * engine choices read, config.json written with the options now in force
- * (not when nothing is left to train: the run stays as it was, another
+ * (not when nothing is left to train: config.json stays as it was, another
  * build's run that build's own). */
 static int continue_run(sg_trainer *t, sg_err *err)
 {
@@ -1750,6 +1749,9 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     }
     remove_stale_tmp(t->run_dir);
     if ((mode == SG_TRAIN_RESUME ? continue_run(t, err) : start_run(t, mode, err)) || open_history(t, err)) goto fail;
+    /* latest again, for sg-sample and the pipelines (which read it), also
+     * where this resume has nothing to train; not by a resume refused */
+    if (t->latest_lost && sg_ckpt_write_latest(t->run_dir, t->iter, err)) goto fail;
     pick_samples(t);
     t->clean_at = t->iter;
     t->log_prev_iter = t->iter;

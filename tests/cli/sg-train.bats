@@ -1311,6 +1311,13 @@ PY
   [ "$status" -eq 0 ]
   [ "$(cat "$T/k/latest")" = 000002 ]
   rm "$T/k/latest"
+  # ... but not a resume that is refused (a damaged "sessions"): the run is left as it was
+  cp "$T/k/config.json" "$T/k.config"
+  sed -i 's|"sessions": \[|"sessions": 5, "was": [|' "$T/k/config.json"
+  run sg-train -o "$T/k" --resume --iters 2 -q
+  [ "$status" -eq 1 ]
+  [ ! -e "$T/k/latest" ]
+  cp "$T/k.config" "$T/k/config.json"
   run sg-train -o "$T/k" --resume --iters 6 -q
   [ "$status" -eq 0 ]
   for f in G D state; do cmp "$T/straight/ckpt/000006-$f.safetensors" "$T/k/ckpt/000006-$f.safetensors"; done
