@@ -79,7 +79,11 @@ int sg_train_lr_jump(const sg_train_options *run, const sg_train_options *now, i
     for (int k = 0; k < 2; k++) {
         from[k] = at > 0 ? sg_train_lr(run_lr[k], at - 1, run->iters, run->decay_iters, n_datasets) : 0;
         to[k] = at < now->iters ? sg_train_lr(now_lr[k], at, now->iters, now->decay_iters, n_datasets) : 0;
-        far |= lr_far(from[k], to[k]);
+        /* against the rate the run's own options give at `at` (past its
+         * end, the last it used): a schedule's own step (into the last,
+         * partial round of several datasets) is no change of options */
+        float own = at < run->iters ? sg_train_lr(run_lr[k], at, run->iters, run->decay_iters, n_datasets) : from[k];
+        far |= lr_far(own, to[k]);
     }
     return at > 0 && at < now->iters && far;
 }
@@ -2355,6 +2359,7 @@ static int save_once(sg_trainer *t, sg_err *err)
         }
         bumped = 1;
     }
+    unsigned unsynced = sg_unsynced_count();
     if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) {
         last_ckpt_from_disk(t);
         if (bumped && t->last_ckpt != t->iter) {
@@ -2379,6 +2384,9 @@ static int save_once(sg_trainer *t, sg_err *err)
         return with_last_ckpt(t, err);
     }
     t->last_ckpt = t->iter;
+    /* a file of it whose directory did not sync (a warning said so) may not
+     * survive a crash: the older checkpoints stay, the next save prunes */
+    if (sg_unsynced_count() != unsynced) return 0;
     return sg_ckpt_prune(t->run_dir, t->opt.keep, err) ? with_last_ckpt(t, err) : 0;
 }
 

@@ -69,11 +69,13 @@ float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters, int 
 /* A resume at iteration at (0-based: the first it trains) under the options
  * now, of a run of n_datasets that trained up to there under run (config.json's): the
  * rates of G and D (from[0], from[1]) at its last iteration, at - 1 under
- * run, and (to[]) at iteration at under now. Returns 1 when either changes
- * by more than a factor 2, either way (0 against a rate that is not counts),
- * else 0; also 0 when at is 0 or not below now->iters (nothing trained or
- * nothing to train). A larger --iters moves the decay window: a run decayed
- * to lr/D goes on at nearly the full rate. */
+ * run, and (to[]) at iteration at under now. Returns 1 when either of to[]
+ * differs by more than a factor 2, either way (0 against a rate that is not
+ * counts), from the rate run's own options give at iteration at (past
+ * their end, from[]), so that only changed options warn, never the schedule's own
+ * steps; else 0; also 0 when at is 0 or not below now->iters (nothing
+ * trained or nothing to train). A larger --iters moves the decay window: a
+ * run decayed to lr/D goes on at nearly the full rate. */
 int sg_train_lr_jump(const sg_train_options *run, const sg_train_options *now, int64_t at, int n_datasets,
                      float from[2], float to[2]);
 /* min(6, floor(log2(image_size)) - 1), at least 1: D's last map is >= 2x2. */

@@ -125,6 +125,13 @@ static void test_lr(void)
     now = run;
     now.g_lr = 0;         /* 0 against a rate */
     CHECK(sg_train_lr_jump(&run, &now, 10, 1, from, to) == 1, "a rate of 0 against one that is not");
+    /* two datasets, --iters 7 (the last round partial: iteration 6 at lr/4, the
+     * round before at 3lr/4): a resume at 6 with the same options is no change */
+    sg_train_options odd = run;
+    odd.iters = 7;
+    odd.decay_iters = 4;
+    CHECK(sg_train_lr_jump(&odd, &odd, 6, 2, from, to) == 0 && from[0] == (float)(1e-4 * 3 / 4) &&
+          to[0] == (float)(1e-4 / 4), "the schedule's own step into a partial last round (%g -> %g)", from[0], to[0]);
     run.g_lr = run.d_lr = now.d_lr = 0;
     CHECK(sg_train_lr_jump(&run, &now, 10, 1, from, to) == 0, "0 and 0");
     int sizes[7] = {4, 8, 16, 32, 64, 128, 256}, want[7] = {1, 2, 3, 4, 5, 6, 6};
