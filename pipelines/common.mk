@@ -388,6 +388,12 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	    test -n "$$at" || { nolatest=1; at=$$(ls $(RUN)/ckpt 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)-state\.safetensors$$/\1/p' | sort -n | tail -n 1); }; \
 	    at=$${at:-0}; \
 	fi; \
+	: "a complete checkpoint without latest: sg-train writes latest back (training nothing), so that"; \
+	: "every way on (done, kept, resumed) finds the run as sg-sample reads it"; \
+	if test -n "$$nolatest" && test "$$at" -gt 0 && test -e $(RUN)/config.json; then \
+	    $(BIN)/sg-train -o $(RUN) --resume --iters $$at -q || exit 1; \
+	    test -e $(RUN)/latest && nolatest=; \
+	fi; \
 	newer=; if test -e $(RUN)/config.json; then \
 	    for s in $(TRAIN_SHARDS); do test $(RUN)/config.json -nt $$s || newer="$$newer $$s"; done; fi; \
 	new="$$(cat $(OUT)/train.args) $(foreach s,$(TRAIN_SHARDS),$(call shard_record,$(s)))"; \

@@ -118,6 +118,13 @@ stop_at_2() {
     [[ "$output" == *"latest is missing: resuming from checkpoint 000004"*"(latest names it again)"* ]]
     [ "$(cat "$T/kill/run/latest")" = 000004 ]
     cmp "$T/G4" "$T/kill/run/ckpt/000004-G.safetensors"
+    # the same with ITERS not given (the pipeline's default above the run's: the run is kept)
+    rm "$T/kill/train.done" "$T/kill/run/latest"
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill" N=60 TEST=5 ${TINY/ITERS=4 /}
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"finished its 4 iterations"*"the run is kept as it is"* ]]
+    [ "$(cat "$T/kill/run/latest")" = 000004 ]
 }
 
 # sg-train --resume takes another --iters, interval, batch or learning rate:
