@@ -227,7 +227,7 @@ int main(int argc, char **argv)
     cfg.d_conv_dim = conv; cfg.d_repeat = d_repeat;
     cfg.batch = batch;
     cfg.lambda_cls = 1; cfg.lambda_rec = 10; cfg.lambda_gp = 10;
-    cfg.beta1 = 0.5f; cfg.beta2 = 0.999f;
+    cfg.beta1 = 0.5; cfg.beta2 = 0.999;
     sg_model *m;
     if (sg_model_create(&m, &cfg, be, 1, &err)) {
         fprintf(stderr, "train-step-bench: %s\n", err.msg);
