@@ -636,7 +636,8 @@ struct op_total {
 };
 
 /* The rate column: work over time, one word with 3 significant digits or
- * more ("-": no estimate, or no time) */
+ * more ("-": no estimate, or no time), at most 15 characters (the
+ * emulation's 1.15e-06TFLOP/s) */
 static const char *rate_text(char *buf, size_t size, double flop, double ms_flop, double bytes, double ms_bytes)
 {
     double v = 0;
@@ -701,21 +702,21 @@ extern "C" int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, d
     char rate[32];
     /* rate: a convolution's multiply-adds x 2 per second, another op's
      * bytes of its operands (each read or written once) per second */
-    report_line(&r, "%11s %10s %6s %9s %9s %13s  %s\n", "total_ms", "ms/it", "share", "calls", "calls/it", "rate",
+    report_line(&r, "%11s %10s %6s %9s %9s %15s  %s\n", "total_ms", "ms/it", "share", "calls", "calls/it", "rate",
                 "op and shape");
     for (int i = 0; i < t->n_labels; i++) {
         const op_label *l = order[i];
         double work_ms = l->calls ? l->ms : 0;
-        report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f %13s  %s\n", l->ms, l->ms / iterations,
+        report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f %15s  %s\n", l->ms, l->ms / iterations,
                     sum > 0 ? 100 * l->ms / sum : 0.0, l->calls, (double)l->calls / iterations,
                     rate_text(rate, sizeof rate, l->flop * l->calls, work_ms, l->bytes * l->calls, work_ms), l->text);
     }
-    report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f %13s  sum of %d label%s\n", sum, sum / iterations,
+    report_line(&r, "%11.4f %10.5f %5.1f%% %9lld %9.2f %15s  sum of %d label%s\n", sum, sum / iterations,
                 sum > 0 ? 100.0 : 0.0, calls, (double)calls / iterations, "-", t->n_labels,
                 t->n_labels == 1 ? "" : "s");
     qsort(ops, (size_t)n_ops, sizeof *ops, by_op_time);
     for (int i = 0; i < n_ops; i++)
-        report_line(&r, "by op %10.5f ms/it %5.1f%% %9.2f calls/it %13s  %.*s\n", ops[i].ms / iterations,
+        report_line(&r, "by op %10.5f ms/it %5.1f%% %9.2f calls/it %15s  %.*s\n", ops[i].ms / iterations,
                     sum > 0 ? 100 * ops[i].ms / sum : 0.0, (double)ops[i].calls / iterations,
                     rate_text(rate, sizeof rate, ops[i].flop, ops[i].ms_flop, ops[i].bytes, ops[i].ms_bytes),
                     ops[i].len, ops[i].op);

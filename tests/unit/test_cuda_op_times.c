@@ -280,6 +280,7 @@ int main(void)
     o->conv2d_forward(be, y, x, w, NULL, 2, 4, 8, 4, 8, 3, 1, 1);     /* 8x4: W printed */
     o->conv2d_backward_data(be, dx, y, w, 2, 4, 8, 8, 8, 3, 1, 1);
     for (int i = 0; i < 2; i++) o->conv2d_backward_filter(be, dw, db, x, y, 2, 4, 8, 8, 8, 3, 1, 1);
+    o->conv2d_backward_filter(be, NULL, db, NULL, y, 2, 4, 8, 8, 8, 3, 1, 1);   /* the bias gradient alone */
     o->instnorm_forward(be, in_y, mean, rstd, y, gamma, beta, rm, rv, 2, 8, 64, 1e-5f, 0.1f, 1, NULL);
     o->instnorm_forward(be, NULL, mean, rstd, y, gamma, beta, NULL, NULL, 2, 8, 64, 1e-5f, 0.1f, 0, NULL);
     o->instnorm_backward(be, in_dx, db, bias, y, in_y, y, mean, rstd, gamma, 2, 8, 64);
@@ -300,6 +301,7 @@ int main(void)
         { "conv2d_forward N=2 Ci=4 H=8 W=4 Co=8 K=3 s=1 p=1", 1 },
         { "conv2d_backward_data N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 1 },
         { "conv2d_backward_filter N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1 db", 2 },
+        { "conv2d_bias_grad N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 1 },
         { "instnorm_forward N=2 C=8 HW=64 relu running", 1 },
         { "instnorm_forward N=2 C=8 HW=64 stats", 1 },
         { "instnorm_backward N=2 C=8 HW=64 relu", 1 },
@@ -330,6 +332,7 @@ int main(void)
         { "conv2d_forward N=2 Ci=4 H=8 W=4 Co=8 K=3 s=1 p=1", 36864, 0 },
         { "conv2d_backward_data N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 73728, 0 },
         { "conv2d_backward_filter N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1 db", 73728, 0 },
+        { "conv2d_bias_grad N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 0, 4 * (2 * 8 * 64 + 8) },   /* dy read, db written */
         { "instnorm_forward N=2 C=8 HW=64 relu running", 0, 8192 },
         { "instnorm_forward N=2 C=8 HW=64 stats", 0, 4096 },
         { "instnorm_backward N=2 C=8 HW=64 relu", 0, 16384 },
@@ -342,6 +345,7 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof work / sizeof work[0]; i++) {
         const report_row *r = find_row(rows, n_first, work[i].label);
+        CHECK(r, "no line for '%s' to check its rate:\n%s", work[i].label, report);
         if (r) check_rate(r, work[i].flop, work[i].bytes);
     }
     const report_row *sum_row = &rows[n_first];
