@@ -388,12 +388,6 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	    test -n "$$at" || { nolatest=1; at=$$(ls $(RUN)/ckpt 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)-state\.safetensors$$/\1/p' | sort -n | tail -n 1); }; \
 	    at=$${at:-0}; \
 	fi; \
-	: "a complete checkpoint without latest: sg-train writes latest back (training nothing), so that"; \
-	: "every way on (done, kept, resumed) finds the run as sg-sample reads it"; \
-	if test -n "$$nolatest" && test "$$at" -gt 0 && test -e $(RUN)/config.json; then \
-	    $(BIN)/sg-train -o $(RUN) --resume --iters $$at -q || exit 1; \
-	    test -e $(RUN)/latest && nolatest=; \
-	fi; \
 	newer=; if test -e $(RUN)/config.json; then \
 	    for s in $(TRAIN_SHARDS); do test $(RUN)/config.json -nt $$s || newer="$$newer $$s"; done; fi; \
 	new="$$(cat $(OUT)/train.args) $(foreach s,$(TRAIN_SHARDS),$(call shard_record,$(s)))"; \
@@ -401,6 +395,12 @@ $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	    old="$$(cat $(OUT)/run.args 2>/dev/null)" new="$$new" env='$(RUN_ENV_IGNORED)' \
 	    force='$(FORCE_RUN)' resume='$(RESUME_RUN)' iters_given='$(filter command line environment%,$(origin ITERS))' \
 	    LC_ALL=C awk "$$TRAIN_MODE_AWK") || exit 1; \
+	if test "$$mode" = kept && test -n "$$nolatest"; then \
+	    : "kept, but a save killed before latest: sg-train writes latest back (training nothing) for"; \
+	    : "sg-sample; done and resumed runs never get here (without latest the main call resumes)"; \
+	    echo "$(BIN)/sg-train -o $(RUN) --resume --iters $$at -q $(strip $(RUN_ARGS)) $(TRAIN_SHARDS)"; \
+	    $(BIN)/sg-train -o $(RUN) --resume --iters $$at -q $(RUN_ARGS) $(TRAIN_SHARDS) || exit 1; \
+	fi; \
 	if test "$$mode" = kept; then \
 	    : "train.done keeps its time (older than train.args, so the note comes again; not newer than the"; \
 	    : "pictures made from the run, which would be made again); a missing one is dated just before"; \

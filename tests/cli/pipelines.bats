@@ -125,6 +125,20 @@ stop_at_2() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"finished its 4 iterations"*"the run is kept as it is"* ]]
     [ "$(cat "$T/kill/run/latest")" = 000004 ]
+    # ... in an OUT moved since (config.json names the shards where they were): the pipeline's shards
+    mv "$T/kill" "$T/kill-moved"
+    rm "$T/kill-moved/train.done" "$T/kill-moved/run/latest"
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill-moved" N=60 TEST=5 ${TINY/ITERS=4 /}
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(cat "$T/kill-moved/run/latest")" = 000004 ]
+    # FORCE=1 with other options starts over, whatever a resume would say of the run
+    rm "$T/kill-moved/train.done" "$T/kill-moved/run/latest"
+    sed -i 's|"sessions": \[|"sessions": 5, "was": [|' "$T/kill-moved/run/config.json"
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill-moved" N=60 TEST=5 ${TINY/ITERS=4/ITERS=2} FORCE=1
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(cat "$T/kill-moved/run/latest")" = 000002 ]
 }
 
 # sg-train --resume takes another --iters, interval, batch or learning rate:
@@ -658,7 +672,8 @@ stop_at_2() {
 # the reference's run (review-multi20 M1). make -n prints the training command
 # without training (the shards are not packed either).
 @test "pipelines: the default ITERS, DECAY and *_EVERY are the reference's rounds times the datasets; given ones are taken as they are" {
-    train_line() { make --no-print-directory -n "$@" | grep -m 1 -o -- '--iters .* --threads [0-9]*'; }
+    # the training call's line ($mode: --resume or --force), not the latest repair's before it
+    train_line() { make --no-print-directory -n "$@" | grep -F '$mode' | grep -m 1 -o -- '--iters .* --threads [0-9]*'; }
     sched='--iters 400000 --decay-iters 200000 '*' --log-every 20 --sample-every 2000 --save-every 20000 '
     run train_line -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" OUT="$T/dry2" "$T/dry2/train.done"
     echo "$output"
