@@ -36,10 +36,15 @@ int sg_err_unsynced(sg_err *note, const char *out, const sg_err *sync_err)
     return -1;
 }
 
+static atomic_uint unsynced_reports;
+
+unsigned sg_unsynced_count(void) { return atomic_load(&unsynced_reports); }
+
 int sg_fsync_dir_after(const char *out, const char *dir, sg_err *err)
 {
     sg_err sync_err = {{0}};
     if (sg_fsync_dir(dir, &sync_err) == 0) return 0;
+    atomic_fetch_add(&unsynced_reports, 1);
     sg_unsynced_handler handler = atomic_load(&unsynced_handler);
     if (!handler) return sg_err_unsynced(err, out, &sync_err);
     sg_err note;

@@ -35,6 +35,10 @@ int sg_err_unsynced(sg_err *note, const char *out, const sg_err *sync_err);
  * into. 0 when it succeeded, or when it failed and the handler took the
  * report; -1 with the report in err when there is no handler. */
 int sg_fsync_dir_after(const char *out, const char *dir, sg_err *err);
+/* How many such failures sg_fsync_dir_after has met in this process (with a
+ * handler or not): a writer that goes on compares it before and after, e.g.
+ * sg-train keeps its older checkpoints when a new one may not be durable. */
+unsigned sg_unsynced_count(void);
 /* Reads a whole file (at most max_bytes; larger is an error). path "-" reads stdin.
  * *data is malloc'd and NUL-terminated (not counted in *len). */
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err);
