@@ -73,7 +73,8 @@ enum { SPLIT_NONE, SPLIT_REFERENCE, SPLIT_PARTITION };
 
 /* Outputs are written to temporary names first and renamed together at the
  * end, so that a failure leaves every earlier output as it was: the earlier
- * output of each name is renamed aside (old, ".NAME.old.PID") first, and put
+ * output of each name is renamed aside (old, ".NAME.tmp.PID.old", in the
+ * temporaries' names: never a user's file) first, and put
  * back on an error (commit_pending). */
 typedef struct {
     char path[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX];
@@ -107,7 +108,7 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
     /* A cut name would write (and rename to) some other file. */
     if (snprintf(p->path, sizeof p->path, "%s/%s", dir, name) >= (int)sizeof p->path ||
         snprintf(p->tmp, sizeof p->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof p->tmp ||
-        snprintf(p->old, sizeof p->old, "%s/.%s.old.%ld", dir, name, (long)getpid()) >= (int)sizeof p->old) {
+        snprintf(p->old, sizeof p->old, "%s/.%s.tmp.%ld.old", dir, name, (long)getpid()) >= (int)sizeof p->old) {
         sg_errf(&err, "%s: path too long (over %d bytes) in the output directory %s", name, PATH_MAX - 1, dir);
         die_cleanup(&err);
     }
@@ -210,7 +211,7 @@ static void commit_pending(const char *dir)
 }
 
 /* The earlier outputs that a run killed in commit_pending left aside in dir
- * (".NAME.old.PID" of a process that no longer runs): put back, all of that
+ * (".NAME.tmp.PID.old" of a process that no longer runs): put back, all of that
  * run's, when none of its new files is in place (no NAME of them exists), else
  * removed (the new files stand, some perhaps missing). Without the directory's
  * lock (NFS) only those aside for SG_DEAD_TEMP_AGE_S, as for temporary files:
@@ -224,14 +225,14 @@ static void restore_dead_asides(const char *dir, int locked)
     time_t now = time(NULL);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        const char *nm = e->d_name, *old = NULL;   /* the last ".txt.old.": a group's name may hold one */
-        for (const char *q = strstr(nm, ".txt.old."); q; q = strstr(q + 1, ".txt.old.")) old = q;
+        const char *nm = e->d_name, *old = NULL;   /* the last ".txt.tmp.": a group's name may hold one */
+        for (const char *q = strstr(nm, ".txt.tmp."); q; q = strstr(q + 1, ".txt.tmp.")) old = q;
         if (strncmp(nm, ".attr_", 6) || !old || old[9] < '1' || old[9] > '9') continue;
         char *end;
         errno = 0;
         long pid = strtol(old + 9, &end, 10);
         struct stat st;
-        if (*end || errno || pid == (long)getpid() || !sg_pid_gone(pid) ||
+        if (strcmp(end, ".old") || errno || pid == (long)getpid() || !sg_pid_gone(pid) ||
             fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) != 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
             continue;
         if (n == cap) {

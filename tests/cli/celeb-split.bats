@@ -527,6 +527,17 @@ settle() {
   rmdir "$T/out/attr_g9.txt"
 }
 
+@test "a user's files named like the lists set aside (.attr_g1.txt.old.20241130, a dead number) are left alone" {
+  mkdir "$T/out"
+  echo "my backup" > "$T/out/.attr_g1.txt.old.20241130"
+  echo "mine too" > "$T/out/.attr_g9.txt.old.31337"
+  run celeb-split -q -g g1=A,B -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/out/.attr_g1.txt.old.20241130")" = "my backup" ]
+  [ "$(cat "$T/out/.attr_g9.txt.old.31337")" = "mine too" ]
+  [ ! -e "$T/out/attr_g9.txt" ]
+}
+
 @test "a rename that fails at any point of the commit leaves every earlier list as it was, byte for byte" {
   need_strace
   make_two_splits
@@ -568,7 +579,7 @@ settle() {
         celeb-split "${NEW[@]}" -o "$T/out" "$T/small.txt"
       [ "$status" -eq 137 ] || { echo "$call N=$n: status $status: $output"; false; }
       settle
-      [ -z "$(ls -A "$T/out" | grep '\.old\.')" ]   # nothing left aside
+      [ -z "$(ls -A "$T/out" | grep '\.tmp\.[0-9]*\.old$')" ]   # nothing left aside
       if [ "${call%:*}" = rename ] && [ "$n" -le 10 ]; then
         # no new list in place yet: the earlier ones, all of them (and the killed run's young temporaries)
         [ "$(ls "$T/out")" = "$(ls "$T/before")" ] || { echo "$call N=$n: $(ls "$T/out")"; false; }
@@ -591,7 +602,7 @@ settle() {
   run strace -f -qq -o /dev/null -e trace=flock -e inject=flock:error=ENOLCK celeb-split -q -g g9=D -o "$T/out" "$T/small.txt"
   [ "$status" -eq 1 ]
   [ "${lines[0]}" = "celeb-split: $T/out: not locked (flock: No locks available): run one celeb-split into it at a time" ]
-  [ "$(ls -A "$T/out" | grep -c '\.old\.')" -eq 2 ]
+  [ "$(ls -A "$T/out" | grep -c '\.tmp\.[0-9]*\.old$')" -eq 2 ]
   rmdir "$T/out/attr_g9.txt"
   settle
   [ "$(ls "$T/out")" = "$(ls "$T/before")" ]
