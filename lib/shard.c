@@ -530,8 +530,7 @@ int sg_shard_writer_commit(sg_shard_writer *w, sg_err *note, sg_err *err)
      * (or remove w->tmp, which may now be the old shard's remains). */
     sg_err sync_err = {{0}};
     if (sg_fsync_dir(dir, &sync_err) && !note->msg[0])
-        sg_errf(note, "%s written, but syncing its directory failed (%s): a crash soon may lose it",
-                w->path, sync_err.msg);
+        sg_err_unsynced(note, w->path, &sync_err);   /* every writer's words (lib/fileio.h) */
     writer_free(w);
     return 0;
 }

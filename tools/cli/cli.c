@@ -211,7 +211,8 @@ static void write_stderr(const char *s, size_t n)
 
 /* Puts one message line on stderr, "tool: MSG TAIL\n", in one write(2):
  * two tools sharing a stderr (make -j, xargs -P) then never interleave in
- * the middle of a line. A progress line on the terminal is ended first, in
+ * the middle of a line (on a pipe, of one up to PIPE_BUF, 4 KiB: the kernel
+ * may split a longer write). A progress line on the terminal is ended first, in
  * the same write. MSG is escaped (sg_escape_message: control bytes, C1
  * controls, bidi overrides, line separators and bytes of no UTF-8 as \n,
  * \t, \x1b, \xc2\x9b): a path or a name holding a newline leaves a message
@@ -598,11 +599,11 @@ void cli_progress(const char *fmt, ...)
      * before instead. */
     static size_t last_cols;
     const char *term = getenv("TERM");
-    char out[1300];   /* one write, as every line */
+    char out[2 * sizeof line + 8];   /* one write, as every line: the line and its padding (at most as wide) */
     int n;
     if (!term || !*term || !strcmp(term, "dumb")) {
         int pad = progress_shown && last_cols > cols ? (int)(last_cols - cols) : 0;
-        n = snprintf(out, sizeof out, "\r%s%*s", line, pad > 256 ? 256 : pad, "");
+        n = snprintf(out, sizeof out, "\r%s%*s", line, pad, "");
     } else {
         n = snprintf(out, sizeof out, "\r\033[K%s", line);
     }

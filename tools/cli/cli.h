@@ -39,7 +39,7 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
  * escaped, \n, \t, \x1b, \xe2\x80\xae (lib/text_escape.h
  * sg_escape_message); backslashes and printable UTF-8 are kept. Each line
  * goes out in one write(2), so that tools sharing a stderr (make -j, xargs
- * -P) never interleave in the middle of a line. Tools print their messages
+ * -P) never interleave in the middle of a line (of up to 4 KiB on a pipe). Tools print their messages
  * through these only. */
 /* "tool: message" on stderr, exit 1. A trailing ':' in fmt appends strerror(errno)
  * (and cli_no_space_hint's words when errno is ENOSPC, EDQUOT or EFBIG). */
