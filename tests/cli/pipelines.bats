@@ -97,47 +97,42 @@ stop_at_2() {
     [[ "$output" == *"sg-sample"* ]]
 }
 
+# OUT's run as a kill inside its last save leaves it (no latest, no train.done), then
+# make with the rest as its variables, which must finish.
+remake_without_latest() {
+    local out=$1
+    shift
+    rm "$out/train.done" "$out/run/latest"
+    run make --no-print-directory -f pipelines/synthetic.mk OUT="$out" N=60 TEST=5 "$@"
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
 @test "pipelines: a run killed while saving its last checkpoint (no latest) resumes and finishes; FORCE=1 was no way out" {
     make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill" N=60 TEST=5 $TINY > /dev/null
     cp "$T/kill/run/ckpt/000004-G.safetensors" "$T/G4"
-    # killed inside the save of checkpoint 4 (G and D written, the state file not yet renamed):
-    # no latest, no train.done
-    rm "$T/kill/train.done" "$T/kill/run/latest"
+    # killed inside the save of checkpoint 4 (G and D written, the state file not yet renamed)
     mv "$T/kill/run/ckpt/000004-state.safetensors" "$T/kill/run/ckpt/000004-state.safetensors.tmp.999999"
-    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill" N=60 TEST=5 $TINY
-    echo "$output"
-    [ "$status" -eq 0 ]
+    remake_without_latest "$T/kill" $TINY
     [[ "$output" == *"sg-train -o $T/kill/run --resume"* ]]
     [ "$(cat "$T/kill/run/latest")" = 000004 ]
     cmp "$T/G4" "$T/kill/run/ckpt/000004-G.safetensors"
     # killed after the three files, before latest: sg-train puts latest back (nothing to train)
-    rm "$T/kill/train.done" "$T/kill/run/latest"
-    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill" N=60 TEST=5 $TINY
-    echo "$output"
-    [ "$status" -eq 0 ]
+    remake_without_latest "$T/kill" $TINY
     [[ "$output" == *"latest is missing: resuming from checkpoint 000004"*"(latest names it again)"* ]]
     [ "$(cat "$T/kill/run/latest")" = 000004 ]
     cmp "$T/G4" "$T/kill/run/ckpt/000004-G.safetensors"
     # the same with ITERS not given (the pipeline's default above the run's: the run is kept)
-    rm "$T/kill/train.done" "$T/kill/run/latest"
-    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill" N=60 TEST=5 ${TINY/ITERS=4 /}
-    echo "$output"
-    [ "$status" -eq 0 ]
+    remake_without_latest "$T/kill" ${TINY/ITERS=4 /}
     [[ "$output" == *"finished its 4 iterations"*"the run is kept as it is"* ]]
     [ "$(cat "$T/kill/run/latest")" = 000004 ]
     # ... in an OUT moved since (config.json names the shards where they were): the pipeline's shards
     mv "$T/kill" "$T/kill-moved"
-    rm "$T/kill-moved/train.done" "$T/kill-moved/run/latest"
-    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill-moved" N=60 TEST=5 ${TINY/ITERS=4 /}
-    echo "$output"
-    [ "$status" -eq 0 ]
+    remake_without_latest "$T/kill-moved" ${TINY/ITERS=4 /}
     [ "$(cat "$T/kill-moved/run/latest")" = 000004 ]
     # FORCE=1 with other options starts over, whatever a resume would say of the run
-    rm "$T/kill-moved/train.done" "$T/kill-moved/run/latest"
     sed -i 's|"sessions": \[|"sessions": 5, "was": [|' "$T/kill-moved/run/config.json"
-    run make --no-print-directory -f pipelines/synthetic.mk OUT="$T/kill-moved" N=60 TEST=5 ${TINY/ITERS=4/ITERS=2} FORCE=1
-    echo "$output"
-    [ "$status" -eq 0 ]
+    remake_without_latest "$T/kill-moved" ${TINY/ITERS=4/ITERS=2} FORCE=1
     [ "$(cat "$T/kill-moved/run/latest")" = 000002 ]
 }
 
