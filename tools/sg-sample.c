@@ -1678,6 +1678,15 @@ static void begin_each(run_state *r)
     if (sg_image_writer_start(&r->files_out, 256, &r->err)) cli_die_err(&r->err);
 }
 
+/* Ends --each's writer thread, if running, leaving no temporary file; a
+ * write that fails then too is one more of the interrupted run's outputs. */
+static void end_each_writer(run_state *r)
+{
+    sg_err ignored;
+    if (r->files_out) sg_image_writer_finish(r->files_out, &ignored);
+    r->files_out = NULL;
+}
+
 /* --each stopped half-way (an input that changed, a write that failed):
  * the files written so far stay, targets.tsv (written last) does not list
  * them, and the next run into DIR is refused as after an interrupted one
@@ -1688,9 +1697,7 @@ static void begin_each(run_state *r)
  * then ". The writer is finished first, so that no temporary file is left. */
 static void die_each_stopped(run_state *r, const char *what, const char *first)
 {
-    sg_err ignored;   /* a write that failed too: still an interrupted run's outputs */
-    if (r->files_out) sg_image_writer_finish(r->files_out, &ignored);
-    r->files_out = NULL;
+    end_each_writer(r);
     char advice[PATH_MAX + 512];
     if (r->o.append && r->index_base > 0) {
         /* this run's files: numbered index_base to the last queued, labelled input or a target, sorted */
@@ -1731,11 +1738,7 @@ static void die_input_changed(run_state *r, const sg_err *err)
  * make room first (a full disk), then what that retry needs. */
 static void die_each_write(run_state *r, const sg_err *err)
 {
-    if (r->files_out) {   /* its thread ended, and no temporary file is left */
-        sg_err ignored;
-        sg_image_writer_finish(r->files_out, &ignored);
-        r->files_out = NULL;
-    }
+    end_each_writer(r);   /* before looking for its files */
     if (!r->o.force && (!r->first_queued[0] || sg_path_missing(r->first_queued))) cli_die_err(err);
     char space[256], first[300] = "";
     if (cli_no_space_advice(err, NULL, space, sizeof space)[0]) snprintf(first, sizeof first, "%s, then ", space);
