@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "fileio.h"
+#include "strbuf.h"
 #include "trainer.h"
 
 static void usage(void)
@@ -471,21 +472,21 @@ static int same_file_path(const char *a, const char *b)
  * place of one still there): a crash there was blamed on the given ones. */
 static void blame_shards_on_crash(const struct run *run)
 {
-    char blame[2048];
-    int used = snprintf(blame, sizeof blame, run->n_shards ? "the shards" : "the shards of %s", run->run_dir);
-    for (int k = 0; k < run->n_shards && used > 0 && (size_t)used < sizeof blame; k++)
-        used += snprintf(blame + used, sizeof blame - used, " %s", run->shards[k]);
+    sg_buf blame = SG_BUF_INIT;   /* cli_on_crash_blame keeps what fits a message */
+    if (run->n_shards) sg_buf_puts(&blame, "the shards");
+    else sg_buf_appendf(&blame, "the shards of %s", run->run_dir);
+    for (int k = 0; k < run->n_shards; k++) sg_buf_appendf(&blame, " %s", run->shards[k]);
     int others = 0, other[SG_MAX_DATASETS] = {0};
     for (int k = 0; k < run->n_shards && k < run->n_run_paths && k < SG_MAX_DATASETS; k++)
         others += other[k] = !same_file_path(run->run_paths[k], run->shards[k]);
-    if (others && used > 0 && (size_t)used < sizeof blame)
-        used += snprintf(blame + used, sizeof blame - used, ", or the run's own shard%s", others > 1 ? "s" : "");
-    for (int k = 0; others && k < run->n_shards && k < run->n_run_paths && k < SG_MAX_DATASETS && used > 0 &&
-                    (size_t)used < sizeof blame; k++)
-        if (other[k]) used += snprintf(blame + used, sizeof blame - used, " %s", run->run_paths[k]);
-    if (others && used > 0 && (size_t)used < sizeof blame)
-        snprintf(blame + used, sizeof blame - used, " that config.json records (read to compare with them)");
-    cli_on_crash_blame(blame);
+    if (others) {
+        sg_buf_appendf(&blame, ", or the run's own shard%s", others > 1 ? "s" : "");
+        for (int k = 0; k < SG_MAX_DATASETS; k++)
+            if (other[k]) sg_buf_appendf(&blame, " %s", run->run_paths[k]);
+        sg_buf_puts(&blame, " that config.json records (read to compare with them)");
+    }
+    cli_on_crash_blame(blame.failed || !blame.data ? "the shards" : blame.data);
+    sg_buf_free(&blame);
 }
 
 /* --resume: one line when the learning rates change by more than a factor 2
