@@ -213,7 +213,8 @@ static void commit_pending(const char *dir)
 /* The earlier outputs that a run killed in commit_pending left aside in dir
  * (".NAME.tmp.PID.old" of a process that no longer runs): put back, all of that
  * run's, when none of its new files is in place (no NAME of them exists), else
- * removed (the new files stand, some perhaps missing). Without the directory's
+ * removed (the new files stand, some perhaps missing); a killed run's number
+ * may be this one's (numbers are reused). Without the directory's
  * lock (NFS) only those aside for SG_DEAD_TEMP_AGE_S, as for temporary files:
  * a writer on another machine looks dead here. */
 static void restore_dead_asides(const char *dir, int locked)
@@ -232,7 +233,9 @@ static void restore_dead_asides(const char *dir, int locked)
         errno = 0;
         long pid = strtol(old + 9, &end, 10);
         struct stat st;
-        if (strcmp(end, ".old") || errno || pid == (long)getpid() || !sg_pid_gone(pid) ||
+        /* this process's number is a dead run's under the lock (nothing is aside
+         * yet: this runs first), perhaps a live writer's elsewhere without it */
+        if (strcmp(end, ".old") || errno || !(pid == (long)getpid() ? locked : sg_pid_gone(pid)) ||
             fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) != 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
             continue;
         if (n == cap) {

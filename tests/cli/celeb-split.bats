@@ -609,6 +609,18 @@ settle() {
   for f in "$T"/before/*; do cmp "$f" "$T/out/${f##*/}"; done
 }
 
+@test "a killed run's lists aside under this run's own process number (reused) are put back too" {
+  make_two_splits
+  cp -a "$T/before" "$T/out"
+  # as a run killed after setting g1's and g2's earlier lists aside, whose number this run now has
+  run bash -c 'for g in g1 g2; do mv "$1/attr_$g.txt" "$1/.attr_$g.txt.tmp.$$.old"; done; exec celeb-split -q -g g9=D -o "$1" "$2"' \
+    _ "$T/out" "$T/small.txt"
+  [ "$status" -eq 0 ]
+  [ -z "$(ls -A "$T/out" | grep '\.tmp\.[0-9]*\.old$')" ]
+  for f in "$T"/before/*; do cmp "$f" "$T/out/${f##*/}"; done
+  [ -f "$T/out/attr_g9.txt" ]
+}
+
 @test "one run at a time into a DIR (an flock on it): a second is refused as busy, exit 75, nothing changed" {
   command -v flock > /dev/null || skip "no flock(1)"
   args=(-q --group g1=A,B --group g2=C --split reference --test-count 1 --seed 9)
