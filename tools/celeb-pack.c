@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "fileio.h"
 #include "image.h"
+#include "image_folders.h"
 #include "shard.h"
 #include "strbuf.h"
 #include "text_escape.h"
@@ -171,72 +172,14 @@ static void list_from_attrs(input_list *L, const char *attrs, const char *images
     sg_attr_table_free(&t);
 }
 
-static int has_image_ext(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
-
-/* Files (not hidden) under dir, at any depth below; links to folders inside
- * dir are not followed (no loops; dir itself may be one, as list_dir follows
- * a link to a folder in a class folder, as ImageFolder does). */
-static size_t count_files_under(const char *dir, int depth)
-{
-    DIR *d = depth < 32 ? opendir(dir) : NULL;
-    if (!d) return 0;
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char *full = path_join(dir, e->d_name);
-        struct stat st;
-        if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) n += count_files_under(full, depth + 1);
-        else if (stat(full, &st) != 0 || !S_ISDIR(st.st_mode)) n++;
-        free(full);
-    }
-    closedir(d);
-    return n;
-}
-
-/* Entries of dir (no hidden ones): its folders (want_dirs), or its image
- * files, sorted by strcmp. For files, L (if not NULL) counts what else is
- * there. */
-static char **list_dir(const char *dir, int want_dirs, size_t *n_out, input_list *L)
-{
-    DIR *d = opendir(dir);
-    if (!d) cli_die("%s:", dir);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    /* errno is readdir's alone: the stat below fails for a dangling link */
-    while ((errno = 0, e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char *full = path_join(dir, e->d_name);
-        struct stat st;
-        int ok = stat(full, &st) == 0, is_dir = ok && S_ISDIR(st.st_mode);
-        if (!want_dirs && L && is_dir) L->ignored_nested += count_files_under(full, 0);
-        else if (!want_dirs && L && !has_image_ext(e->d_name)) L->ignored_other++;
-        free(full);
-        if (want_dirs ? !is_dir : !has_image_ext(e->d_name) || is_dir) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            names = realloc(names, cap * sizeof *names);
-            if (!names) cli_die("out of memory");
-        }
-        names[n++] = xstrdup(e->d_name);
-    }
-    if (errno) cli_die("%s:", dir);
-    closedir(d);
-    if (n) qsort(names, n, sizeof *names, cli_compare_strings);
-    *n_out = n;
-    return names;
-}
-
 static void list_from_folders(input_list *L, const char *root, size_t limit)
 {
     require_dir("--folders", root);
-    size_t n_classes;
-    char **classes = list_dir(root, 1, &n_classes, NULL);
+    sg_dir_listing class_list, files;
+    sg_err err;
+    if (sg_list_folders(root, &class_list, &err)) cli_die_err(&err);
+    size_t n_classes = class_list.n;
+    char **classes = class_list.names;   /* taken over: freed with the label names */
     if (n_classes == 0) cli_die("%s: no class subfolders", root);
     if (n_classes > SG_SHARD_MAX_LABELS) cli_die("%s: %zu classes (at most %d)", root, n_classes, SG_SHARD_MAX_LABELS);
     L->n_labels = (int)n_classes;
@@ -244,29 +187,29 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
     size_t cap = 0;
     for (size_t c = 0; c < n_classes && !(limit && L->n >= limit); c++) {
         char *cdir = path_join(root, classes[c]);
-        size_t nf;
-        char **files = list_dir(cdir, 0, &nf, L);
-        if (nf == 0) {
+        if (sg_list_images(cdir, &files, &err)) cli_die_err(&err);
+        L->ignored_nested += files.n_nested;
+        L->ignored_other += files.n_other;
+        if (files.n == 0) {
             char shown[PATH_MAX];
             cli_warn("%s: no .jpg/.jpeg/.png files in class folder", path_shown(cdir, classes[c], shown, sizeof shown));
         }
-        for (size_t f = 0; f < nf; f++) {
-            if (limit && L->n >= limit) { free(files[f]); continue; }
+        for (size_t f = 0; f < files.n && !(limit && L->n >= limit); f++) {
             if (L->n == cap) {
                 cap = cap ? cap * 2 : 256;
                 L->items = realloc(L->items, cap * sizeof *L->items);
                 if (!L->items) cli_die("out of memory");
             }
+            const char *file = files.names[f];
             item *it = &L->items[L->n++];
-            it->path = path_join(cdir, files[f]);
-            size_t nl = strlen(classes[c]) + strlen(files[f]) + 2;
+            it->path = path_join(cdir, file);
+            size_t nl = strlen(classes[c]) + strlen(file) + 2;
             it->name = malloc(nl);
             if (!it->name) cli_die("out of memory");
-            snprintf(it->name, nl, "%s/%s", classes[c], files[f]);
+            snprintf(it->name, nl, "%s/%s", classes[c], file);
             it->labels = (uint8_t *)(uintptr_t)c;     /* class index for now */
-            free(files[f]);
         }
-        free(files);
+        sg_dir_listing_free(&files);
         free(cdir);
     }
     L->labels = calloc(L->n * n_classes + 1, 1);
