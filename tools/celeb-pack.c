@@ -16,7 +16,6 @@
 #include "text_escape.h"
 #include "thread.h"
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -275,26 +274,14 @@ static void all_missing_hint(char *buf, size_t len, const char *images, const ch
     if (k >= len) return;
     buf += k; len -= k;
 
-    /* Its entries: folders (sorted, for a stable answer) and a count of the rest. */
-    char **dirs = NULL;
-    size_t n_dirs = 0, n_other = 0, cap = 0;
-    DIR *d = opendir(images);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char *full = path_join(images, e->d_name);
-        struct stat st;
-        int is_dir = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
-        free(full);
-        if (!is_dir) { n_other++; continue; }
-        if (n_dirs == cap) {
-            cap = cap ? cap * 2 : 8;
-            if (!(dirs = realloc(dirs, cap * sizeof *dirs))) cli_die("out of memory");
-        }
-        dirs[n_dirs++] = xstrdup(e->d_name);
-    }
-    if (d) closedir(d);
-    if (n_dirs) qsort(dirs, n_dirs, sizeof *dirs, cli_compare_strings);
+    /* Its entries: folders (sorted, for a stable answer) and a count of the
+     * rest; one that cannot be read holds nothing here (the hint, not the
+     * failure, is the message) */
+    sg_dir_listing sub;
+    sg_err err;
+    if (sg_list_folders(images, &sub, &err) && err.sys_errno == ENOMEM) cli_die_err(&err);
+    char **dirs = sub.names;
+    size_t n_dirs = sub.n, n_other = sub.n_other;
 
     const char *holder = NULL;
     for (size_t i = 0; i < n_dirs && !holder; i++)
@@ -325,8 +312,7 @@ static void all_missing_hint(char *buf, size_t len, const char *images, const ch
         snprintf(buf, len, ": the directory is empty; check --images");
     else
         snprintf(buf, len, ": check --images");
-    for (size_t i = 0; i < n_dirs; i++) free(dirs[i]);
-    free(dirs);
+    sg_dir_listing_free(&sub);
 }
 
 /* ---- workers and the reorder window ---- */
