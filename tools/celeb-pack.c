@@ -879,35 +879,34 @@ static void print_summary(const struct run *r, uint64_t written)
     const size_t *n_skipped = r->n_skipped;
     size_t skipped = 0;
     for (int k = 0; k < RESULT_KINDS; k++) skipped += n_skipped[k];
-    char skip[384] = "";
+    sg_buf skip = SG_BUF_INIT;
     if (skipped) {   /* " (4 skipped: 1 missing, 2 not regular files, 1 corrupt)" */
-        size_t k = (size_t)snprintf(skip, sizeof skip, " (%zu skipped: ", skipped);
+        sg_buf_appendf(&skip, " (%zu skipped: ", skipped);
         const char *sep = "";
-        for (int kind = 0; kind < RESULT_KINDS && k < sizeof skip; kind++) {
+        for (int kind = 0; kind < RESULT_KINDS; kind++) {
             if (!n_skipped[kind]) continue;
-            k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu %s", sep, n_skipped[kind],
-                                  skip_kinds[kind][n_skipped[kind] != 1]);
+            sg_buf_appendf(&skip, "%s%zu %s", sep, n_skipped[kind], skip_kinds[kind][n_skipped[kind] != 1]);
             sep = ", ";
         }
     }
     /* " (3 files ignored: 2 in nested folders, 1 not .jpg/.jpeg/.png)", in
      * the same parentheses as the skipped ones */
-    size_t ignored = L->ignored_nested + L->ignored_other, k = strlen(skip);
-    if (ignored && k < sizeof skip) {
-        k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu file%s ignored: ", skipped ? "; " : " (", ignored,
-                              ignored == 1 ? "" : "s");
-        if (L->ignored_nested && k < sizeof skip)
-            k += (size_t)snprintf(skip + k, sizeof skip - k, "%zu in %s", L->ignored_nested,
-                                  L->ignored_nested == 1 ? "a nested folder" : "nested folders");
-        if (L->ignored_other && k < sizeof skip)
-            k += (size_t)snprintf(skip + k, sizeof skip - k, "%s%zu not .jpg/.jpeg/.png",
-                                  L->ignored_nested ? ", " : "", L->ignored_other);
+    size_t ignored = L->ignored_nested + L->ignored_other;
+    if (ignored) {
+        sg_buf_appendf(&skip, "%s%zu file%s ignored: ", skipped ? "; " : " (", ignored, ignored == 1 ? "" : "s");
+        if (L->ignored_nested)
+            sg_buf_appendf(&skip, "%zu in %s", L->ignored_nested,
+                           L->ignored_nested == 1 ? "a nested folder" : "nested folders");
+        if (L->ignored_other)
+            sg_buf_appendf(&skip, "%s%zu not .jpg/.jpeg/.png", L->ignored_nested ? ", " : "", L->ignored_other);
     }
-    k = strlen(skip);
-    if ((skipped || ignored) && k < sizeof skip) snprintf(skip + k, sizeof skip - k, ")");
+    if (skipped || ignored) sg_buf_putc(&skip, ')');
+    /* out of memory: the summary without its parentheses */
+    const char *counts = skip.failed || !skip.data ? "" : skip.data;
     cli_warn("wrote %llu record%s to %s%s, %ldx%ld, %d label%s",
-             (unsigned long long)written, written == 1 ? "" : "s", r->o->out, skip, r->o->size, r->o->size,
+             (unsigned long long)written, written == 1 ? "" : "s", r->o->out, counts, r->o->size, r->o->size,
              L->n_labels, L->n_labels == 1 ? "" : "s");
+    sg_buf_free(&skip);
 }
 
 static void free_run(struct run *r)
