@@ -218,7 +218,7 @@ int sg_model_cls_dim(const sg_model_config *cfg)
 
 int sg_model_image_unit(int d_repeat)
 {
-    int unit = 1 << (d_repeat < 0 ? 0 : d_repeat > 12 ? 12 : d_repeat);
+    int unit = 1 << (d_repeat < 0 ? 0 : d_repeat > SG_MODEL_MAX_D_REPEAT ? SG_MODEL_MAX_D_REPEAT : d_repeat);
     return unit < 4 ? 4 : unit;   /* G down-samples twice */
 }
 
@@ -327,12 +327,14 @@ int sg_model_config_check(const sg_model_config *cfg, sg_err *err)
         if (cfg->one_hot[i] && cfg->label_dim[i] < 2)
             return sg_errf(err, "model: one-hot dataset %d needs at least 2 classes", i + 1);
     }
-    if (cfg->d_repeat < 1 || cfg->d_repeat > 12)
-        return sg_errf(err, "model: d_repeat %d (1..12 allowed)", cfg->d_repeat);
-    if (cfg->g_repeat < 0 || cfg->g_repeat > 64)
-        return sg_errf(err, "model: g_repeat %d (0..64 allowed)", cfg->g_repeat);
-    if (cfg->g_conv_dim < 1 || cfg->g_conv_dim > 4096 || cfg->d_conv_dim < 1 || cfg->d_conv_dim > 4096)
-        return sg_errf(err, "model: conv dims g %d, d %d (1..4096 allowed)", cfg->g_conv_dim, cfg->d_conv_dim);
+    if (cfg->d_repeat < 1 || cfg->d_repeat > SG_MODEL_MAX_D_REPEAT)
+        return sg_errf(err, "model: d_repeat %d (1..%d allowed)", cfg->d_repeat, SG_MODEL_MAX_D_REPEAT);
+    if (cfg->g_repeat < 0 || cfg->g_repeat > SG_MODEL_MAX_G_REPEAT)
+        return sg_errf(err, "model: g_repeat %d (0..%d allowed)", cfg->g_repeat, SG_MODEL_MAX_G_REPEAT);
+    if (cfg->g_conv_dim < 1 || cfg->g_conv_dim > SG_MODEL_MAX_CONV_DIM || cfg->d_conv_dim < 1 ||
+        cfg->d_conv_dim > SG_MODEL_MAX_CONV_DIM)
+        return sg_errf(err, "model: conv dims g %d, d %d (1..%d allowed)", cfg->g_conv_dim, cfg->d_conv_dim,
+                       SG_MODEL_MAX_CONV_DIM);
     if ((int64_t)cfg->d_conv_dim << (cfg->d_repeat - 1) > 65536)
         return sg_errf(err, "model: D's last layer would have %lld channels",
                        (long long)cfg->d_conv_dim << (cfg->d_repeat - 1));

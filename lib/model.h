@@ -47,6 +47,11 @@ int sg_model_image_unit(int d_repeat);
  * first, max(3 x S x S, d_conv_dim x S/2 x S/2), on 3 rows per image (real,
  * fake, x_hat). generator_only: G alone (sg_model_create_generator). */
 int sg_model_batch_max(const sg_model_config *cfg, int generator_only);
+/* The ranges of the model's shape that sg_model_config_check allows; the
+ * same bound sg-train's options and config.json (lib/trainer.c). */
+#define SG_MODEL_MAX_CONV_DIM 4096       /* g_conv_dim, d_conv_dim: 1.. */
+#define SG_MODEL_MAX_G_REPEAT 64         /* 0.. */
+#define SG_MODEL_MAX_D_REPEAT 12         /* 1.. */
 /* Checks sizes (image_size divisible by 2^d_repeat and >= 2^d_repeat, dims > 0...). */
 int sg_model_config_check(const sg_model_config *cfg, sg_err *err);
 

@@ -548,10 +548,10 @@ typedef struct {
 } run_field;
 #define OPT(f) offsetof(sg_train_options, f)
 static const run_field run_fields[] = {
-    {SEC_MODEL, "g_conv_dim", 'i', OPT(g_conv_dim), .ilo = 1, .ihi = 4096},
-    {SEC_MODEL, "g_repeat", 'i', OPT(g_repeat), .ilo = 0, .ihi = 64},
-    {SEC_MODEL, "d_conv_dim", 'i', OPT(d_conv_dim), .ilo = 1, .ihi = 4096},
-    {SEC_MODEL, "d_repeat", 'i', OPT(d_repeat), .ilo = 0, .ihi = 12},
+    {SEC_MODEL, "g_conv_dim", 'i', OPT(g_conv_dim), .ilo = 1, .ihi = SG_MODEL_MAX_CONV_DIM},
+    {SEC_MODEL, "g_repeat", 'i', OPT(g_repeat), .ilo = 0, .ihi = SG_MODEL_MAX_G_REPEAT},
+    {SEC_MODEL, "d_conv_dim", 'i', OPT(d_conv_dim), .ilo = 1, .ihi = SG_MODEL_MAX_CONV_DIM},
+    {SEC_MODEL, "d_repeat", 'i', OPT(d_repeat), .ilo = 0, .ihi = SG_MODEL_MAX_D_REPEAT},
     {SEC_TRAINING, "iters", 'l', OPT(iters), .ilo = 1, .ihi = LONG_MAX / 2},
     {SEC_TRAINING, "decay_iters", 'l', OPT(decay_iters), .ilo = 0, .ihi = LONG_MAX / 2},
     {SEC_TRAINING, "batch", 'i', OPT(batch), .ilo = 1, .ihi = MAX_BATCH},
