@@ -526,58 +526,67 @@ const sg_train_session *sg_trainer_resumed_session(const sg_trainer *t)
 
 /* ---- config.json ---- */
 
-/* The options config.json holds, with the range sg-train's options allow and
- * where each goes in sg_train_options: one table for write_config (the
- * "training" rows, in the order written) and sg_run_config_read (every row;
- * the "model" section's other values are write_config's own, not options).
- * The file is a text a user may edit: a value outside its range (a negative
- * sample count, a batch past int) is an error naming it, not a fault later. */
-enum { SEC_MODEL, SEC_TRAINING };
+/* sg_train_field (trainer.h): one table for write_config (the "training"
+ * rows, in the order written), sg_run_config_read (every row; the "model"
+ * section's other values are write_config's own, not options) and sg-train's
+ * options. The file is a text a user may edit: a value outside its range (a
+ * negative sample count, a batch past int) is an error naming it, not a
+ * fault later. */
+#define SEC_MODEL SG_CONFIG_MODEL
+#define SEC_TRAINING SG_CONFIG_TRAINING
 static const char *const section_names[] = {"model", "training"};
-typedef struct {
-    int section;                  /* SEC_* */
-    const char *key;
-    char type;                    /* 'i' int, 'l' int64_t, 'u' uint64_t, 'd' double, 'b' a JSON
-                                     boolean into an int, 'c' one of choices[] into an int (its index) */
-    size_t off;                   /* offsetof(sg_train_options, ...) */
-    int64_t ilo, ihi;             /* 'i', 'l' ('u': 0 to UINT64_MAX) */
-    double dlo, dhi;              /* 'd' */
-    const char *choices[2];       /* 'c' */
-    int optional;                 /* may be missing (then the default), and is ignored when not an
-                                     integer (threads: runs written before it) */
-} run_field;
 #define OPT(f) offsetof(sg_train_options, f)
-static const run_field run_fields[] = {
-    {SEC_MODEL, "g_conv_dim", 'i', OPT(g_conv_dim), .ilo = 1, .ihi = SG_MODEL_MAX_CONV_DIM},
-    {SEC_MODEL, "g_repeat", 'i', OPT(g_repeat), .ilo = 0, .ihi = SG_MODEL_MAX_G_REPEAT},
-    {SEC_MODEL, "d_conv_dim", 'i', OPT(d_conv_dim), .ilo = 1, .ihi = SG_MODEL_MAX_CONV_DIM},
-    {SEC_MODEL, "d_repeat", 'i', OPT(d_repeat), .ilo = 0, .ihi = SG_MODEL_MAX_D_REPEAT},
-    {SEC_TRAINING, "iters", 'l', OPT(iters), .ilo = 1, .ihi = LONG_MAX / 2},
-    {SEC_TRAINING, "decay_iters", 'l', OPT(decay_iters), .ilo = 0, .ihi = LONG_MAX / 2},
-    {SEC_TRAINING, "batch", 'i', OPT(batch), .ilo = 1, .ihi = MAX_BATCH},
-    {SEC_TRAINING, "n_critic", 'i', OPT(n_critic), .ilo = 1, .ihi = 1000000},
-    {SEC_TRAINING, "g_lr", 'd', OPT(g_lr), .dlo = 0, .dhi = 1e3},
-    {SEC_TRAINING, "d_lr", 'd', OPT(d_lr), .dlo = 0, .dhi = 1e3},
-    {SEC_TRAINING, "beta1", 'd', OPT(beta1), .dlo = 0, .dhi = 0.999999},
-    {SEC_TRAINING, "beta2", 'd', OPT(beta2), .dlo = 0, .dhi = 0.9999999},
-    {SEC_TRAINING, "lambda_cls", 'd', OPT(lambda_cls), .dlo = 0, .dhi = 1e6},
-    {SEC_TRAINING, "lambda_rec", 'd', OPT(lambda_rec), .dlo = 0, .dhi = 1e6},
-    {SEC_TRAINING, "lambda_gp", 'd', OPT(lambda_gp), .dlo = 0, .dhi = 1e6},
-    {SEC_TRAINING, "flip", 'b', OPT(flip), .optional = 0},
-    {SEC_TRAINING, "target_labels", 'c', OPT(target_random), .choices = {"permute", "random"}},
-    {SEC_TRAINING, "seed", 'u', OPT(seed), .ilo = 0},   /* 0 to UINT64_MAX */
-    {SEC_TRAINING, "log_every", 'l', OPT(log_every), .ilo = 0, .ihi = INT64_MAX},
-    {SEC_TRAINING, "sample_every", 'l', OPT(sample_every), .ilo = 0, .ihi = INT64_MAX},
-    {SEC_TRAINING, "save_every", 'l', OPT(save_every), .ilo = 0, .ihi = INT64_MAX},
-    {SEC_TRAINING, "keep", 'i', OPT(keep), .ilo = 0, .ihi = INT_MAX},
-    {SEC_TRAINING, "samples", 'i', OPT(n_samples), .ilo = 0, .ihi = 64},
-    {SEC_TRAINING, "threads", 'i', OPT(threads), .ilo = 0, .ihi = 1024, .optional = 1},
+static const sg_train_field run_fields[] = {
+    {SEC_MODEL, "g_conv_dim", "--g-conv-dim", 'i', OPT(g_conv_dim), .ilo = 1, .ihi = SG_MODEL_MAX_CONV_DIM},
+    {SEC_MODEL, "g_repeat", "--g-repeat", 'i', OPT(g_repeat), .ilo = 0, .ihi = SG_MODEL_MAX_G_REPEAT},
+    {SEC_MODEL, "d_conv_dim", "--d-conv-dim", 'i', OPT(d_conv_dim), .ilo = 1, .ihi = SG_MODEL_MAX_CONV_DIM},
+    /* from 1: config.json holds the depth in use, never sg_train_options' 0 (automatic) */
+    {SEC_MODEL, "d_repeat", "--d-repeat", 'i', OPT(d_repeat), .ilo = 1, .ihi = SG_MODEL_MAX_D_REPEAT},
+    {SEC_TRAINING, "iters", "--iters", 'l', OPT(iters), .ilo = 1, .ihi = LONG_MAX / 2},
+    {SEC_TRAINING, "decay_iters", "--decay-iters", 'l', OPT(decay_iters), .ilo = 0, .ihi = LONG_MAX / 2},
+    {SEC_TRAINING, "batch", "--batch", 'i', OPT(batch), .ilo = 1, .ihi = MAX_BATCH},
+    {SEC_TRAINING, "n_critic", "--n-critic", 'i', OPT(n_critic), .ilo = 1, .ihi = 1000000},
+    {SEC_TRAINING, "g_lr", "--g-lr", 'd', OPT(g_lr), .dlo = 0, .dhi = 1e3},
+    {SEC_TRAINING, "d_lr", "--d-lr", 'd', OPT(d_lr), .dlo = 0, .dhi = 1e3},
+    {SEC_TRAINING, "beta1", "--beta1", 'd', OPT(beta1), .dlo = 0, .dhi = 0.999999},
+    {SEC_TRAINING, "beta2", "--beta2", 'd', OPT(beta2), .dlo = 0, .dhi = 0.9999999},   /* as a float: below 1 */
+    {SEC_TRAINING, "lambda_cls", "--lambda-cls", 'd', OPT(lambda_cls), .dlo = 0, .dhi = 1e6},
+    {SEC_TRAINING, "lambda_rec", "--lambda-rec", 'd', OPT(lambda_rec), .dlo = 0, .dhi = 1e6},
+    {SEC_TRAINING, "lambda_gp", "--lambda-gp", 'd', OPT(lambda_gp), .dlo = 0, .dhi = 1e6},
+    {SEC_TRAINING, "flip", "--flip", 'b', OPT(flip), .optional = 0},
+    {SEC_TRAINING, "target_labels", "--target-labels", 'c', OPT(target_random), .choices = {"permute", "random"}},
+    {SEC_TRAINING, "seed", "--seed", 'u', OPT(seed), .ilo = 0},   /* 0 to UINT64_MAX */
+    {SEC_TRAINING, "log_every", "--log-every", 'l', OPT(log_every), .ilo = 0, .ihi = INT64_MAX},
+    {SEC_TRAINING, "sample_every", "--sample-every", 'l', OPT(sample_every), .ilo = 0, .ihi = INT64_MAX},
+    {SEC_TRAINING, "save_every", "--save-every", 'l', OPT(save_every), .ilo = 0, .ihi = INT64_MAX},
+    {SEC_TRAINING, "keep", "--keep", 'i', OPT(keep), .ilo = 0, .ihi = INT_MAX},
+    {SEC_TRAINING, "samples", NULL, 'i', OPT(n_samples), .ilo = 0, .ihi = 64},
+    {SEC_TRAINING, "threads", "--threads", 'i', OPT(threads), .ilo = 0, .ihi = 1024, .optional = 1},
 };
 #undef OPT
 #define N_RUN_FIELDS (sizeof run_fields / sizeof run_fields[0])
 
+const sg_train_field *sg_train_field_at(int k)
+{
+    return k >= 0 && (size_t)k < N_RUN_FIELDS ? &run_fields[k] : NULL;
+}
+
+const sg_train_field *sg_train_field_of_option(const char *option)
+{
+    for (size_t k = 0; k < N_RUN_FIELDS; k++)
+        if (run_fields[k].option && !strcmp(run_fields[k].option, option)) return &run_fields[k];
+    return NULL;
+}
+
+void sg_train_field_copy(sg_train_options *to, const sg_train_options *from, const sg_train_field *f)
+{
+    size_t n = f->type == 'l' ? sizeof(int64_t) : f->type == 'u' ? sizeof(uint64_t)
+             : f->type == 'd' ? sizeof(double) : sizeof(int);
+    memcpy((char *)to + f->off, (const char *)from + f->off, n);
+}
+
 /* Appends field f's value in o to b as JSON. */
-static void write_field(sg_buf *b, const run_field *f, const sg_train_options *o)
+static void write_field(sg_buf *b, const sg_train_field *f, const sg_train_options *o)
 {
     const char *at = (const char *)o + f->off;
     switch (f->type) {
@@ -591,7 +600,8 @@ static void write_field(sg_buf *b, const run_field *f, const sg_train_options *o
 }
 
 /* Reads field f from obj (its section of config.json at path) into o. */
-static int read_field(const json_value *obj, const run_field *f, sg_train_options *o, const char *path, sg_err *err)
+static int read_field(const json_value *obj, const sg_train_field *f, sg_train_options *o, const char *path,
+                      sg_err *err)
 {
     const char *sec = section_names[f->section];
     char *at = (char *)o + f->off;

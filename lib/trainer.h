@@ -47,6 +47,34 @@ typedef struct {
 
 void sg_train_options_default(sg_train_options *o);
 
+/* The options config.json records, one row each: its section and key,
+ * sg-train's option, the type, the range, and the place in
+ * sg_train_options. config.json's writer and reader (sg_run_config_read)
+ * and sg-train's parsing of its options all take the range from here, so
+ * that sg-train --resume reads every config.json sg-train writes, and
+ * accepts in it only what the options would. */
+enum { SG_CONFIG_MODEL, SG_CONFIG_TRAINING };   /* config.json's "model", "training" */
+typedef struct {
+    int section;                  /* SG_CONFIG_* */
+    const char *key;              /* in config.json */
+    const char *option;           /* sg-train's ("--batch"); NULL: none */
+    char type;                    /* 'i' int, 'l' int64_t, 'u' uint64_t, 'd' double, 'b' a JSON
+                                     boolean into an int, 'c' one of choices[] into an int (its index) */
+    size_t off;                   /* offsetof(sg_train_options, ...) */
+    int64_t ilo, ihi;             /* 'i', 'l' ('u': 0 to UINT64_MAX) */
+    double dlo, dhi;              /* 'd' */
+    const char *choices[2];       /* 'c' */
+    int optional;                 /* may be missing (then the default), and is ignored when not an
+                                     integer (threads: runs written before it) */
+} sg_train_field;
+/* The k-th row (from 0; the "model" rows first, then the "training" rows
+ * in the order config.json lists them); NULL past the last. */
+const sg_train_field *sg_train_field_at(int k);
+/* The row of sg-train's option ("--batch"); NULL: none. */
+const sg_train_field *sg_train_field_of_option(const char *option);
+/* f's value in from into to. */
+void sg_train_field_copy(sg_train_options *to, const sg_train_options *from, const sg_train_field *f);
+
 /* One start of a run that trained (config.json's "sessions", sg-train(1)):
  * where it began, the options in force, and what decided the CPU's last bits
  * besides the options, so that a run tells what trained each stretch of it. */
