@@ -325,6 +325,39 @@ static void check_resumed_device(struct run *run)
     }
 }
 
+/* The row of lib's option table (trainer.h's sg_train_field, whose range config.json
+ * is read with too) for getopt's value c; NULL for an option without one. */
+static const sg_train_field *field_of(int c)
+{
+    for (const struct option *p = longopts; p->name; p++)
+        if (p->val == c) {
+            char option[64];
+            snprintf(option, sizeof option, "--%s", p->name);
+            return sg_train_field_of_option(option);
+        }
+    return NULL;
+}
+
+/* arg into o's field f, within f's range */
+static void parse_field(sg_train_options *o, const sg_train_field *f, const char *arg)
+{
+    char *at = (char *)o + f->off;
+    switch (f->type) {
+    case 'i': *(int *)at = (int)cli_parse_long(f->option, arg, (long)f->ilo, (long)f->ihi); return;
+    case 'l': *(int64_t *)at = cli_parse_long(f->option, arg, (long)f->ilo, (long)f->ihi); return;
+    case 'u': *(uint64_t *)at = cli_parse_u64(f->option, arg, UINT64_MAX); return;
+    case 'd': *(double *)at = cli_parse_double(f->option, arg, f->dlo, f->dhi); return;
+    case 'c':
+        for (int k = 0; k < 2; k++)
+            if (!strcmp(arg, f->choices[k])) {
+                *(int *)at = k;
+                return;
+            }
+        cli_usage_error("%s: '%s' is not %s or %s", f->option, sg_quote_str(arg).s, f->choices[0], f->choices[1]);
+    }
+    cli_die("%s: no parser for its type '%c'", f->option, f->type);   /* 'b' (--flip) takes no argument */
+}
+
 /* The options into run, the defaults for those not given; -h and --version
  * end here. */
 static void parse_options(struct run *run, int argc, char **argv)
@@ -341,29 +374,8 @@ static void parse_options(struct run *run, int argc, char **argv)
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); exit(0);
         case O_VERSION: cli_version();
-        case O_ITERS: o->iters = cli_parse_long("--iters", optarg, 1, LONG_MAX / 2); break;
-        case O_DECAY: o->decay_iters = cli_parse_long("--decay-iters", optarg, 0, LONG_MAX / 2); break;
-        case O_BATCH: o->batch = (int)cli_parse_long("--batch", optarg, 1, SG_BATCH_DRAW_MAX); break;
-        case O_GLR: o->g_lr = cli_parse_double("--g-lr", optarg, 0, 1e3); break;
-        case O_DLR: o->d_lr = cli_parse_double("--d-lr", optarg, 0, 1e3); break;
-        case O_NCRITIC: o->n_critic = (int)cli_parse_long("--n-critic", optarg, 1, 1000000); break;
-        case O_BETA1: o->beta1 = cli_parse_double("--beta1", optarg, 0, 0.999999); break;
-        case O_BETA2: o->beta2 = cli_parse_double("--beta2", optarg, 0, 0.9999999); break;   /* as a float: below 1 */
-        case O_LCLS: o->lambda_cls = cli_parse_double("--lambda-cls", optarg, 0, 1e6); break;
-        case O_LREC: o->lambda_rec = cli_parse_double("--lambda-rec", optarg, 0, 1e6); break;
-        case O_LGP: o->lambda_gp = cli_parse_double("--lambda-gp", optarg, 0, 1e6); break;
-        case O_GCONV: o->g_conv_dim = (int)cli_parse_long("--g-conv-dim", optarg, 1, 4096); break;
-        case O_DCONV: o->d_conv_dim = (int)cli_parse_long("--d-conv-dim", optarg, 1, 4096); break;
-        case O_GREP: o->g_repeat = (int)cli_parse_long("--g-repeat", optarg, 0, 64); break;
-        case O_DREP: o->d_repeat = (int)cli_parse_long("--d-repeat", optarg, 1, 12); break;
         case O_FLIP: o->flip = 1; run->given[O_NOFLIP] = 1; break;
         case O_NOFLIP: o->flip = 0; run->given[O_FLIP] = 1; break;
-        case O_TARGET:
-            if (!strcmp(optarg, "permute")) o->target_random = 0;
-            else if (!strcmp(optarg, "random")) o->target_random = 1;
-            else cli_usage_error("--target-labels: '%s' is not permute or random", sg_quote_str(optarg).s);
-            break;
-        case O_SEED: o->seed = cli_parse_u64("--seed", optarg, UINT64_MAX); break;
         case O_DEVICE:
             if (sg_device_parse(optarg, NULL) < 0)
                 cli_usage_error("--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(optarg).s);
@@ -374,15 +386,14 @@ static void parse_options(struct run *run, int argc, char **argv)
                 cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(optarg).s);
             run->precision = optarg;
             break;
-        case O_THREADS: o->threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;
-        case O_LOG: o->log_every = cli_parse_long("--log-every", optarg, 0, LONG_MAX); break;
-        case O_SAMPLE: o->sample_every = cli_parse_long("--sample-every", optarg, 0, LONG_MAX); break;
-        case O_SAVE: o->save_every = cli_parse_long("--save-every", optarg, 0, LONG_MAX); break;
-        case O_KEEP: o->keep = (int)cli_parse_long("--keep", optarg, 0, INT_MAX); break;
         case O_RESUME: run->resume = 1; break;
         case O_FORCE: run->force = 1; break;
         case O_DISKWAIT: run->disk_full_wait = cli_parse_long("--disk-full-wait", optarg, 0, INT_MAX); break;
-        default: cli_try_help();   /* an option without a case above */
+        default: {
+            const sg_train_field *f = field_of(c);
+            if (!f) cli_try_help();   /* an option without a case above */
+            parse_field(o, f, optarg);
+        }
         }
     }
 }
