@@ -262,6 +262,14 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
     return be;
 }
 
+/* getopt's value of the long option named option ("--batch"); 0: none */
+static int option_id(const char *option)
+{
+    for (const struct option *p = longopts; p->name; p++)
+        if (!strcmp(p->name, option + 2)) return p->val;
+    return 0;
+}
+
 /* --resume: the options in force are the run's (r, from its config.json)
  * overridden by those given on the command line (run->o, run->given); those
  * that shape the model, and the seed, must not change. The run's device and
@@ -272,28 +280,24 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
  * gives is not known before). */
 static void merge_resume_options(struct run *run, const sg_train_options *r)
 {
-    sg_train_options *o = &run->o;
+    sg_train_options *o = &run->o, m = *r;
     const int *given = run->given;
-    struct { int id; const char *name; int have, want; } fixed[4] = {
-        {O_GCONV, "--g-conv-dim", r->g_conv_dim, o->g_conv_dim},
-        {O_DCONV, "--d-conv-dim", r->d_conv_dim, o->d_conv_dim},
-        {O_GREP, "--g-repeat", r->g_repeat, o->g_repeat},
-        {O_DREP, "--d-repeat", r->d_repeat, o->d_repeat}};
-    for (int k = 0; k < 4; k++)
-        if (given[fixed[k].id] && fixed[k].have != fixed[k].want)
-            cli_die("%s %d differs from the run's %d (it changes the model; start a new run with -o)",
-                    fixed[k].name, fixed[k].want, fixed[k].have);
-    if (given[O_SEED] && r->seed != o->seed)
-        cli_die("--seed %llu differs from the run's %llu (the data order and draws would change)",
-                (unsigned long long)o->seed, (unsigned long long)r->seed);
-    sg_train_options m = *r;
-#define TAKE(id, field) if (given[id]) m.field = o->field
-    TAKE(O_ITERS, iters); TAKE(O_DECAY, decay_iters); TAKE(O_BATCH, batch); TAKE(O_GLR, g_lr);
-    TAKE(O_DLR, d_lr); TAKE(O_NCRITIC, n_critic); TAKE(O_BETA1, beta1); TAKE(O_BETA2, beta2);
-    TAKE(O_LCLS, lambda_cls); TAKE(O_LREC, lambda_rec); TAKE(O_LGP, lambda_gp); TAKE(O_FLIP, flip);
-    TAKE(O_TARGET, target_random); TAKE(O_LOG, log_every); TAKE(O_SAMPLE, sample_every);
-    TAKE(O_SAVE, save_every); TAKE(O_KEEP, keep); TAKE(O_THREADS, threads);
-#undef TAKE
+    const sg_train_field *f;
+    for (int k = 0; (f = sg_train_field_at(k)); k++) {
+        if (!f->option || !given[option_id(f->option)]) continue;
+        if (f->section == SG_CONFIG_MODEL) {   /* the model's rows are ints */
+            int have = *(const int *)((const char *)r + f->off), want = *(const int *)((const char *)o + f->off);
+            if (have != want)
+                cli_die("%s %d differs from the run's %d (it changes the model; start a new run with -o)", f->option,
+                        want, have);
+        } else if (!strcmp(f->key, "seed")) {
+            if (r->seed != o->seed)
+                cli_die("--seed %llu differs from the run's %llu (the data order and draws would change)",
+                        (unsigned long long)o->seed, (unsigned long long)r->seed);
+        } else {
+            sg_train_field_copy(&m, o, f);
+        }
+    }
     *o = m;
     if (!given[O_DEVICE] && run->recorded.device[0]) run->device = run->recorded.device;
     if (!given[O_PRECISION] && run->recorded.precision[0]) run->precision = run->recorded.precision;
