@@ -603,6 +603,54 @@ PY
   [ "$(tree_sum "$T/r")" = "$before" ]
 }
 
+# lib's option table (sg_train_field) gives both ranges: one written twice
+# drifts, and sg-train --resume refuses a config.json sg-train wrote.
+@test "every option's range is the same on the command line and in config.json; every option with a range is checked here" {
+  sg-train -o "$T/r" --iters 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  # the options with a range: option:section:key (a value past every range names the range)
+  specs=(g-conv-dim:model:g_conv_dim g-repeat:model:g_repeat d-conv-dim:model:d_conv_dim d-repeat:model:d_repeat
+         iters:training:iters decay-iters:training:decay_iters batch:training:batch n-critic:training:n_critic
+         g-lr:training:g_lr d-lr:training:d_lr beta1:training:beta1 beta2:training:beta2
+         lambda-cls:training:lambda_cls lambda-rec:training:lambda_rec lambda-gp:training:lambda_gp
+         log-every:training:log_every sample-every:training:sample_every save-every:training:save_every
+         keep:training:keep threads:training:threads)
+  # config.json's every other value has no range of an option (samples has no option)
+  /usr/bin/python3 - "$T/r/config.json" "${specs[@]}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+tested = {tuple(s.split(":")[1:]) for s in sys.argv[2:]}
+other = {("model", k) for k in ("image_size", "c_dim", "cls_dim", "n_datasets")} | \
+        {("training", k) for k in ("flip", "target_labels", "seed", "samples", "device", "precision")}
+keys = {(s, k) for s in ("model", "training") for k in c[s]}
+assert keys - other == tested, sorted((keys - other) ^ tested)
+PY
+  for spec in "${specs[@]}"; do
+    IFS=: read -r opt section key <<< "$spec"
+    case $key in *lr|beta*|lambda*) past=1e999 ;; *) past=99999999999999999999 ;; esac
+    run sg-train -o "$T/x" "--$opt" "$past" "$D/a.lmdb"
+    [ "$status" -eq 2 ]
+    [[ "${lines[0]}" =~ ^sg-train:\ --$opt:\ .*\ \[([^,]*),\ ([^]]*)\]$ ]] || { echo "--$opt: ${lines[0]}"; false; }
+    lo=${BASH_REMATCH[1]} hi=${BASH_REMATCH[2]}
+    cp -r "$T/r" "$T/e"
+    /usr/bin/python3 - "$T/e/config.json" "$section" "$key" "$lo" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c[sys.argv[2]][sys.argv[3]] = int(sys.argv[4]) - 1 if sys.argv[4].isdigit() else float(sys.argv[4]) - 1
+json.dump(c, open(sys.argv[1], "w"))
+PY
+    run sg-train -o "$T/e" --resume --iters 2
+    [ "$status" -eq 1 ]
+    [[ "$output" =~ ^"sg-train: $T/e/config.json: \"$section\": \"$key\" is "[^,]*", expected "(.*)" to "(.*)$ ]] ||
+      { echo "$key: $output"; false; }
+    /usr/bin/python3 - "$lo" "$hi" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" <<'PY' || { echo "--$opt [$lo, $hi], config.json's \"$key\": $output"; false; }
+import sys
+n = [int(v) if v.lstrip("-").isdigit() else float(v) for v in sys.argv[1:]]
+sys.exit(n[:2] != n[2:])
+PY
+    rm -r "$T/e"
+  done
+}
+
 @test "resume on a shard that now holds another number of images warns that the data order differs" {
   cp -r "$D/a.lmdb" "$T/a.lmdb"
   sg-train -o "$T/r" --iters 3 --sample-every 0 "${TINY[@]}" "$T/a.lmdb"
