@@ -7,6 +7,7 @@
 #include "checkpoint.h"
 #include "ckpt_find.h"
 #include "cli.h"
+#include "each_dir.h"
 #include "fileio.h"
 #include "image.h"
 #include "image_writer.h"
@@ -638,81 +639,6 @@ static void write_image(const char *path, const uint8_t *rgb, int w, int h)
     if (sg_image_write(path, rgb, w, h, &err)) cli_die_output_err(&err, path);
 }
 
-/* The highest number an --each output may have: 15 digits. Far below
- * LONG_MAX, so that --append's numbers (highest + 1 + k) never wrap, and
- * exact in awk's and bash's arithmetic (a command given to remove some). */
-#define EACH_NUMBER_MAX 999999999999999L
-
-/* --each's file for input index and target name ("input": the input itself). */
-static void each_path(char *path, size_t n, const char *dir, long index, const char *name, const char *ext)
-{
-    snprintf(path, n, "%s/%06ld_%s.%s", dir, index, name, ext);
-}
-
-/* What makes a file in DIR an earlier --each output: targets.tsv names it, or
- * its name is one this checkpoint's --each writes (an interrupted run's,
- * before its list). Only such files are counted, refused or removed by
- * --force: a camera's 20230815_142301.jpg is no output. */
-typedef struct {
-    char **listed;       /* the file names targets.tsv lists, sorted */
-    size_t n_listed;
-    char **labels;       /* "input", this run's target names and every single target's, sorted */
-    size_t n_labels;
-} each_known;
-
-static void each_known_free(each_known *k)
-{
-    for (size_t i = 0; i < k->n_listed; i++) free(k->listed[i]);
-    for (size_t i = 0; i < k->n_labels; i++) free(k->labels[i]);
-    free(k->listed);
-    free(k->labels);
-    memset(k, 0, sizeof *k);
-}
-
-/* The number of an --each output called name into *number: a name each_path
- * gives (six digits, or more without a leading 0, '_', a label of known and
- * .png or .jpg), or one targets.tsv lists; 0 for any other name. */
-static int each_output_number(const char *name, const each_known *known, long *number)
-{
-    const char *p = name;
-    long v = 0;
-    for (; isdigit((unsigned char)*p); p++) {
-        if (v > (EACH_NUMBER_MAX - 9) / 10) return 0;   /* more than 15 digits: none that --each writes */
-        v = v * 10 + (*p - '0');
-    }
-    if (p - name < 6 || (p - name > 6 && *name == '0') || *p++ != '_') return 0;
-    size_t n = strlen(p);
-    if (n < 5 || (strcmp(p + n - 4, ".png") && strcmp(p + n - 4, ".jpg"))) return 0;
-    for (const char *q = p; *q; q++)
-        if (!isalnum((unsigned char)*q) && !strchr("_.=+-@", *q)) return 0;
-    char label[NAME_MAX + 1];
-    snprintf(label, sizeof label, "%.*s", (int)(n - 4), p);
-    const char *key = label, *whole = name;
-    if (!bsearch(&key, known->labels, known->n_labels, sizeof *known->labels, cli_compare_strings) &&
-        (!known->n_listed ||   /* no list: NULL, which bsearch may not be given */
-         !bsearch(&whole, known->listed, known->n_listed, sizeof *known->listed, cli_compare_strings)))
-        return 0;
-    *number = v;
-    return 1;
-}
-
-/* The next entry of d that is an earlier --each output (each_output_number),
- * with its number; NULL at the end. A directory of such a name is no output
- * (the write that meets it fails and says so). */
-static const char *next_each_output(DIR *d, const each_known *known, long *number)
-{
-    struct dirent *e;
-    struct stat st;
-    while ((e = readdir(d))) {
-        if (!each_output_number(e->d_name, known, number) || e->d_type == DT_DIR) continue;
-        if (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISDIR(st.st_mode))
-            continue;
-        return e->d_name;
-    }
-    return NULL;
-}
-
 typedef struct { sg_file_entry e; const char *path; } input_entry;
 
 static int cmp_input_entry(const void *pa, const void *pb)
@@ -768,7 +694,7 @@ static void refuse_long_each_names(const char *dir, const input_image *in, long 
  * every file the run will write. */
 static void refuse_outputs_over_inputs(const options *o, char **files, int n_files, const char *g_path,
                                        const input_image *in, long n_in, const target_set *ts, const char *ext,
-                                       const each_known *earlier)
+                                       const sg_each_known *earlier)
 {
     /* Each input's entry once, sorted; then one lookup per existing output
      * (comparing every --each output with every input was quadratic: 7
@@ -796,13 +722,13 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
         refuse_known_input(path, known, n_known, from_stdin, g_path, "choose another -o DIR");
         for (long k = 0; k < n_in; k++)
             for (int t = -1; t < ts->n; t++) {
-                each_path(path, sizeof path, o->output, in[k].index, t < 0 ? "input" : ts->names[t], ext);
+                sg_each_path(path, sizeof path, o->output, in[k].index, t < 0 ? "input" : ts->names[t], ext);
                 refuse_known_input(path, known, n_known, from_stdin, g_path, "choose another -o DIR");
             }
         DIR *d = o->force ? opendir(o->output) : NULL;
         const char *name;
         long number;
-        while (d && (name = next_each_output(d, earlier, &number))) {   /* and every earlier output --force removes */
+        while (d && (name = sg_each_next_output(d, earlier, &number))) {   /* and every earlier output --force removes */
             snprintf(path, sizeof path, "%s/%s", o->output, name);
             refuse_known_input(path, known, n_known, from_stdin, g_path,
                                "--force would remove it as an earlier output; choose another -o DIR");
@@ -1030,7 +956,7 @@ typedef struct {
     int dir_claimed;           /* --each: DIR locked and its earlier outputs checked (claim_each_dir) */
     long index_base;           /* --append: the image files' numbers start here */
     uint8_t *old_list;         /* --append: DIR's targets.tsv as it was, or NULL */
-    each_known earlier;        /* --each: what marks a file in DIR as an earlier run's output */
+    sg_each_known earlier;     /* --each: what marks a file in DIR as an earlier run's output */
     size_t old_list_len;
     sg_image_writer *files_out;
     long queued_hi;            /* --each: the highest input number whose files were queued, -1 before */
@@ -1197,27 +1123,33 @@ static void read_input_list(run_state *r)
     r->n_files = (int)n;
 }
 
+/* A copy of the len bytes at s appended to l. */
+static void add_name(sg_each_names *l, const char *s, size_t len)
+{
+    sg_err err = {{0}};
+    if (sg_each_names_add(l, s, len, &err)) cli_die_err(&err);
+}
+
 /* --each: the names after NNNNNN_ of the outputs this checkpoint writes:
  * "input", this run's targets and every single target's (a run without
  * --targets), whichever an interrupted run in DIR was given. */
 static void each_labels(run_state *r)
 {
-    each_known *k = &r->earlier;
+    sg_each_names *labels = &r->earlier.labels;
     target_set all = {0};
     if (r->ts.spec_mode) {
         options o = r->o;
         o.targets = NULL;
         make_target_set(&o, &r->ck, &all);
     }
-    k->labels = malloc(((size_t)r->ts.n + all.n + 1) * sizeof *k->labels);
-    if (!k->labels) cli_die("out of memory");
-    k->labels[k->n_labels++] = strdup("input");
-    for (int t = 0; t < r->ts.n; t++) k->labels[k->n_labels++] = strdup(r->ts.names[t]);
-    for (int t = 0; t < all.n; t++) k->labels[k->n_labels++] = all.names[t];   /* taken over */
+    add_name(labels, "input", 5);
+    for (int t = 0; t < r->ts.n; t++) add_name(labels, r->ts.names[t], strlen(r->ts.names[t]));
+    for (int t = 0; t < all.n; t++) {
+        add_name(labels, all.names[t], strlen(all.names[t]));
+        free(all.names[t]);
+    }
     free(all.names);
-    for (size_t i = 0; i < k->n_labels; i++)
-        if (!k->labels[i]) cli_die("out of memory");
-    qsort(k->labels, k->n_labels, sizeof *k->labels, cli_compare_strings);
+    sg_each_names_sort(labels);
 }
 
 /* The checkpoint's generator file and its targets. */
@@ -1255,7 +1187,7 @@ static const char each_list_header[] = "file\tinput\ttarget\tdataset\tvalue\n";
 
 /* The highest input number the --each list (len bytes) names, -1 for none
  * (its header alone); -2 when a line is not what --each writes (a number
- * above EACH_NUMBER_MAX too), *bad_line its number from 1. */
+ * above SG_EACH_NUMBER_MAX too), *bad_line its number from 1. */
 static long each_list_highest(const uint8_t *list, size_t len, long *bad_line)
 {
     size_t h = sizeof each_list_header - 1;
@@ -1272,7 +1204,7 @@ static long each_list_highest(const uint8_t *list, size_t len, long *bad_line)
         long v = 0;
         const char *q = num + 1;
         for (; isdigit((unsigned char)*q); q++) {
-            if (v > (EACH_NUMBER_MAX - 9) / 10) return -2;
+            if (v > (SG_EACH_NUMBER_MAX - 9) / 10) return -2;
             v = v * 10 + (*q - '0');
         }
         if (q == num + 1 || *q != '\t') return -2;
@@ -1283,31 +1215,16 @@ static long each_list_highest(const uint8_t *list, size_t len, long *bad_line)
 }
 
 /* The file names (first fields) of an --each list's rows into k->listed, sorted. */
-static void list_file_names(const uint8_t *list, size_t len, each_known *k)
+static void list_file_names(const uint8_t *list, size_t len, sg_each_known *k)
 {
     const char *p = memchr(list, '\n', len), *end = (const char *)list + len;   /* after the header */
-    size_t cap = 0;
     for (p = p ? p + 1 : end; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
         const char *tab = memchr(p, '\t', (size_t)(eol - p));
-        if (k->n_listed == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **grown = realloc(k->listed, cap * sizeof *grown);
-            if (!grown) cli_die("out of memory");
-            k->listed = grown;
-        }
-        if (!(k->listed[k->n_listed++] = strndup(p, (size_t)((tab ? tab : eol) - p)))) cli_die("out of memory");
+        add_name(&k->listed, p, (size_t)((tab ? tab : eol) - p));
         p = eol + 1;
     }
-    if (k->n_listed) qsort(k->listed, k->n_listed, sizeof *k->listed, cli_compare_strings);   /* none: NULL */
-}
-
-static void add_label(each_known *k, const char *label, size_t len)
-{
-    char **grown = realloc(k->labels, (k->n_labels + 1) * sizeof *grown);
-    if (!grown || !(grown[k->n_labels] = strndup(label, len))) cli_die("out of memory");
-    k->labels = grown;
-    k->n_labels++;
+    sg_each_names_sort(&k->listed);
 }
 
 /* A command to paste that removes the files numbered lo..hi named
@@ -1316,19 +1233,19 @@ static void add_label(each_known *k, const char *label, size_t len)
  * (cli_shell_word), rm -f for the names of the ranges that are not there.
  * A range of more names than a shell should build in memory (a stray
  * 20230815_input.png above 000003_input.png: 20 million; up to 10^15) gives
- * a loop over DIR's files instead, matching each name as each_output_number
+ * a loop over DIR's files instead, matching each name as sg_each_name_number
  * does. Held until the next call. */
-static const char *remove_command(const char *dir, long lo, long hi, const each_known *labels, int exts)
+static const char *remove_command(const char *dir, long lo, long hi, const sg_each_names *labels, int exts)
 {
     static sg_buf cmd = SG_BUF_INIT;
     sg_buf words = SG_BUF_INIT;
     long combos = 0;
     cmd.len = 0;
-    if ((double)(hi - lo + 1) * (double)labels->n_labels * (exts == 3 ? 2 : 1) > 100000) {
+    if ((double)(hi - lo + 1) * (double)labels->n * (exts == 3 ? 2 : 1) > 100000) {
         sg_buf_appendf(&cmd, "for f in %s/*; do if [[ ${f##*/} =~ ^([0-9]{6}|[1-9][0-9]{6,14})_(", cli_shell_word(dir));
-        for (size_t k = 0; k < labels->n_labels; k++) {
+        for (size_t k = 0; k < labels->n; k++) {
             if (k) sg_buf_putc(&cmd, '|');
-            for (const char *c = labels->labels[k]; *c; c++) {   /* letters, digits and _.=+-@: . and + escaped */
+            for (const char *c = labels->names[k]; *c; c++) {   /* letters, digits and _.=+-@: . and + escaped */
                 if (*c == '.' || *c == '+') sg_buf_putc(&cmd, '\\');
                 sg_buf_putc(&cmd, *c);
             }
@@ -1345,12 +1262,12 @@ static const char *remove_command(const char *dir, long lo, long hi, const each_
         sg_buf_appendf(&words, "%s%s/", words.len ? " " : "", cli_shell_word(dir));
         if (from[part] == to[part]) sg_buf_appendf(&words, "%06ld_", from[part]);
         else sg_buf_appendf(&words, "{%06ld..%06ld}_", from[part], to[part]);
-        if (labels->n_labels > 1) sg_buf_putc(&words, '{');
-        for (size_t k = 0; k < labels->n_labels; k++)
-            sg_buf_appendf(&words, "%s%s", k ? "," : "", labels->labels[k]);
-        if (labels->n_labels > 1) sg_buf_putc(&words, '}');
+        if (labels->n > 1) sg_buf_putc(&words, '{');
+        for (size_t k = 0; k < labels->n; k++)
+            sg_buf_appendf(&words, "%s%s", k ? "," : "", labels->names[k]);
+        if (labels->n > 1) sg_buf_putc(&words, '}');
         sg_buf_puts(&words, exts == 1 ? ".png" : exts == 2 ? ".jpg" : ".{png,jpg}");
-        combos += (to[part] - from[part] + 1) * (long)labels->n_labels * (exts == 3 ? 2 : 1);
+        combos += (to[part] - from[part] + 1) * (long)labels->n * (exts == 3 ? 2 : 1);
     }
     /* past a few thousand names, more than one command line takes: printf (a builtin) to xargs */
     if (combos > 4096) sg_buf_appendf(&cmd, "printf '%%s\\0' %s | xargs -0 rm -f --", words.data);
@@ -1395,11 +1312,11 @@ static void claim_each_dir(run_state *r)
     /* the earlier outputs, and those above the last input listed (all without a list): an interrupted run's */
     long n, count = 0, above = 0, lo = LONG_MAX, hi = -1;
     char first[3][NAME_MAX + 1];
-    each_known above_labels = {0};   /* for the command that removes them: their labels, in labels */
+    sg_each_names above_labels = {0};   /* for the command that removes them: their labels */
     int exts = 0;                    /* 1: .png, 2: .jpg among them */
     DIR *d = opendir(dir);
     if (!d) cli_die("%s: %s", dir, strerror(errno));
-    for (const char *name; (name = next_each_output(d, &r->earlier, &n));) {
+    for (const char *name; (name = sg_each_next_output(d, &r->earlier, &n));) {
         count++;
         if (n <= highest_listed) continue;
         int i = above < 3 ? (int)above : 3;   /* the least names, in order: the message's */
@@ -1413,10 +1330,9 @@ static void claim_each_dir(run_state *r)
         size_t len = strlen(label) - 4;
         exts |= strcmp(label + len, ".png") ? 2 : 1;
         size_t k = 0;
-        while (k < above_labels.n_labels &&
-               (strlen(above_labels.labels[k]) != len || strncmp(above_labels.labels[k], label, len)))
+        while (k < above_labels.n && (strlen(above_labels.names[k]) != len || strncmp(above_labels.names[k], label, len)))
             k++;
-        if (k == above_labels.n_labels) add_label(&above_labels, label, len);
+        if (k == above_labels.n) add_name(&above_labels, label, len);
     }
     closedir(d);
     if ((!has_list && !count) || r->o.force) return;   /* nothing earlier, or begin_each removes it */
@@ -1435,12 +1351,12 @@ static void claim_each_dir(run_state *r)
                 has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
     if (above) {
         /* the command's labels in name order, not readdir's */
-        qsort(above_labels.labels, above_labels.n_labels, sizeof *above_labels.labels, cli_compare_strings);
+        sg_each_names_sort(&above_labels);
         cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
                 "was interrupted; %s): remove them to --append (%s), or --force replaces all the outputs there",
                 dir, highest_listed, files, remove_command(dir, lo, hi, &above_labels, exts));
     }
-    each_known_free(&above_labels);
+    sg_each_names_free(&above_labels);
     if (!r->o.append)
         cli_die("%s holds the outputs of an earlier --each run: --append adds to them, --force replaces them", dir);
     r->index_base = highest_listed + 1;
@@ -1450,10 +1366,10 @@ static void claim_each_dir(run_state *r)
  * with --append (a shard's records keep their indices). */
 static void number_file_inputs(run_state *r)
 {
-    if (!r->o.data && r->n_in > EACH_NUMBER_MAX + 1 - r->index_base)   /* index_base: at most EACH_NUMBER_MAX + 1 */
+    if (!r->o.data && r->n_in > SG_EACH_NUMBER_MAX + 1 - r->index_base)   /* index_base: at most SG_EACH_NUMBER_MAX + 1 */
         cli_die("%s/targets.tsv: its highest input number is %ld: the %ld image file%s would pass %ld, the highest "
                 "number --each gives (15 digits): --force replaces the outputs in %s, or give another -o DIR",
-                r->o.output, r->index_base - 1, r->n_in, r->n_in == 1 ? "" : "s", EACH_NUMBER_MAX, r->o.output);
+                r->o.output, r->index_base - 1, r->n_in, r->n_in == 1 ? "" : "s", SG_EACH_NUMBER_MAX, r->o.output);
     if (!r->o.data)
         for (long k = 0; k < r->n_in; k++) r->in[k].index = r->index_base + k;
 }
@@ -1466,7 +1382,7 @@ static void remove_earlier_outputs(const run_state *r)
     if (!d) cli_die("%s: %s", r->o.output, strerror(errno));
     const char *name;
     long n;
-    while ((name = next_each_output(d, &r->earlier, &n)))
+    while ((name = sg_each_next_output(d, &r->earlier, &n)))
         if (unlinkat(dirfd(d), name, 0) != 0 && errno != ENOENT)
             cli_die("%s/%s: cannot remove it (%s), as --force removes an earlier run's outputs", r->o.output, name,
                     strerror(errno));
@@ -1671,7 +1587,7 @@ static void begin_each(run_state *r)
             cli_die_err(&r->err);
     }
     if (r->o.force) remove_earlier_outputs(r);
-    each_known_free(&r->earlier);
+    sg_each_known_free(&r->earlier);
     /* --each files are encoded and written (each with its two fsyncs) on a
      * thread of their own while the generator runs: 1280 files at 32 px took
      * 0.6 s, mostly waiting for the disk */
@@ -1701,15 +1617,15 @@ static void die_each_stopped(run_state *r, const char *what, const char *first)
     char advice[PATH_MAX + 512];
     if (r->o.append && r->index_base > 0) {
         /* this run's files: numbered index_base to the last queued, labelled input or a target, sorted */
-        each_known labels = {0};
-        add_label(&labels, "input", 5);
-        for (int t = 0; t < r->ts.n; t++) add_label(&labels, r->ts.names[t], strlen(r->ts.names[t]));
-        qsort(labels.labels, labels.n_labels, sizeof *labels.labels, cli_compare_strings);
+        sg_each_names labels = {0};
+        add_name(&labels, "input", 5);
+        for (int t = 0; t < r->ts.n; t++) add_name(&labels, r->ts.names[t], strlen(r->ts.names[t]));
+        sg_each_names_sort(&labels);
         long hi = r->queued_hi >= r->index_base ? r->queued_hi : r->index_base;
         snprintf(advice, sizeof advice, "%sremove those numbered above %06ld to --append again (%s), or --force "
                  "replaces all the outputs there", first, r->index_base - 1,
                  remove_command(r->o.output, r->index_base, hi, &labels, strcmp(r->ext, "png") ? 2 : 1));
-        each_known_free(&labels);
+        sg_each_names_free(&labels);
     } else {
         snprintf(advice, sizeof advice, "%s--force replaces them", first);
     }
@@ -1778,7 +1694,7 @@ static void put_inputs(run_state *r, long k0, long n)
         to_tensor(in[k].rgb, r->S, r->x + (size_t)k * r->img_floats);
         if (r->o.each) {
             char path[PATH_MAX];
-            each_path(path, sizeof path, r->o.output, in[k].index, "input", r->ext);
+            sg_each_path(path, sizeof path, r->o.output, in[k].index, "input", r->ext);
             queue_each_file(r, path, in[k].index, in[k].rgb);
         } else if (!r->plain) {
             grid_put(&r->g, k0 + k, 0, in[k].rgb, r->S);
@@ -1792,7 +1708,7 @@ static void put_each_output(run_state *r, long i, long k, int t)
 {
     const target_set *ts = &r->ts;
     char path[PATH_MAX];
-    each_path(path, sizeof path, r->o.output, r->in[i].index, ts->names[t], r->ext);
+    sg_each_path(path, sizeof path, r->o.output, r->in[i].index, ts->names[t], r->ext);
     queue_each_file(r, path, r->in[i].index, r->rgb);
     int ds = ts->spec_mode ? ts->spec.ds : sg_targets_dataset_of(&r->ck.model, t, NULL);
     sg_buf_appendf(&r->manifest, "%s\t%ld\t%s\t%s\t", strrchr(path, '/') + 1, r->in[i].index, ts->names[t],

@@ -1,0 +1,99 @@
+#include "each_dir.h"
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int sg_each_names_add(sg_each_names *l, const char *s, size_t len, sg_err *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **grown = realloc(l->names, cap * sizeof *grown);
+        if (!grown) return sg_err_oom(err, "out of memory");
+        l->names = grown;
+        l->cap = cap;
+    }
+    if (!(l->names[l->n] = strndup(s, len))) return sg_err_oom(err, "out of memory");
+    l->n++;
+    return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sg_each_names_sort(sg_each_names *l)
+{
+    if (l->n) qsort(l->names, l->n, sizeof *l->names, compare_names);   /* none: names may be NULL */
+}
+
+void sg_each_names_free(sg_each_names *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+void sg_each_known_free(sg_each_known *k)
+{
+    sg_each_names_free(&k->listed);
+    sg_each_names_free(&k->labels);
+}
+
+void sg_each_path(char *path, size_t n, const char *dir, long index, const char *name, const char *ext)
+{
+    snprintf(path, n, "%s/%06ld_%s.%s", dir, index, name, ext);
+}
+
+/* 1 when the sorted list l holds the len bytes at s as a whole name: a
+ * binary search in strcmp's order with the text unterminated (a label
+ * within a file name). */
+static int names_hold(const sg_each_names *l, const char *s, size_t len)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *name = l->names[mid];
+        int c = strncmp(name, s, len);
+        if (!c && name[len]) c = 1;   /* s is a prefix of the longer name */
+        if (!c) return 1;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
+}
+
+int sg_each_name_number(const char *name, const sg_each_known *known, long *number)
+{
+    const char *p = name;
+    long v = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (SG_EACH_NUMBER_MAX - 9) / 10) return 0;   /* more than 15 digits: none that --each writes */
+        v = v * 10 + (*p - '0');
+    }
+    if (p - name < 6 || (p - name > 6 && *name == '0') || *p++ != '_') return 0;
+    size_t n = strlen(p);
+    if (n < 5 || (strcmp(p + n - 4, ".png") && strcmp(p + n - 4, ".jpg"))) return 0;
+    for (const char *q = p; *q; q++)
+        if (!isalnum((unsigned char)*q) && !strchr("_.=+-@", *q)) return 0;
+    if (!names_hold(&known->labels, p, n - 4) && !names_hold(&known->listed, name, strlen(name))) return 0;
+    *number = v;
+    return 1;
+}
+
+const char *sg_each_next_output(DIR *d, const sg_each_known *known, long *number)
+{
+    struct dirent *e;
+    struct stat st;
+    while ((e = readdir(d))) {
+        if (!sg_each_name_number(e->d_name, known, number) || e->d_type == DT_DIR) continue;
+        if (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode))
+            continue;
+        return e->d_name;
+    }
+    return NULL;
+}

@@ -1,0 +1,57 @@
+/* sg-sample --each's output directory: the names of its files, NNNNNN_LABEL.EXT
+ * (NNNNNN the input's number, LABEL "input" or a target's name), and what
+ * tells an earlier run's outputs from the other files there (a camera's
+ * 20230815_142301.jpg is no output). The decisions and messages are the
+ * tool's; these are the rules they rest on. */
+#ifndef SG_EACH_DIR_H
+#define SG_EACH_DIR_H
+#include "error.h"
+#include <dirent.h>
+#include <stddef.h>
+
+/* The highest number an --each output may have: 15 digits. Far below
+ * LONG_MAX, so that --append's numbers (highest + 1 + k) never wrap, and
+ * exact in awk's and bash's arithmetic (a command given to remove some). */
+#define SG_EACH_NUMBER_MAX 999999999999999L
+
+/* A list of names, each its own malloc'd string; sorted (strcmp) where a
+ * lookup needs it (sg_each_names_sort). {0} is an empty list. */
+typedef struct {
+    char **names;
+    size_t n, cap;
+} sg_each_names;
+
+/* Appends a copy of the len bytes at s (cut at a NUL byte among them);
+ * an "out of memory" error. */
+int sg_each_names_add(sg_each_names *l, const char *s, size_t len, sg_err *err);
+void sg_each_names_sort(sg_each_names *l);
+void sg_each_names_free(sg_each_names *l);
+
+/* What makes a file in DIR an earlier --each output: targets.tsv names it, or
+ * its name is one this checkpoint's --each writes (an interrupted run's,
+ * before its list). Only such files are counted, refused or removed by
+ * --force. */
+typedef struct {
+    sg_each_names listed;   /* the file names targets.tsv lists, sorted */
+    sg_each_names labels;   /* "input", the run's target names and every single target's, sorted */
+} sg_each_known;
+
+void sg_each_known_free(sg_each_known *k);
+
+/* --each's file for input index and target name ("input": the input itself):
+ * DIR/NNNNNN_NAME.EXT, the number at least six digits, zero-padded. */
+void sg_each_path(char *path, size_t n, const char *dir, long index, const char *name, const char *ext);
+
+/* 1 with the number of an --each output called name in *number: a name
+ * sg_each_path gives (six digits, or up to SG_EACH_NUMBER_MAX's 15 without a
+ * leading 0, '_', one of known's labels, then .png or .jpg; the label of
+ * letters, digits and _.=+-@ only), or another of those digits_label.ext
+ * names that known->listed holds; 0 for any other name. */
+int sg_each_name_number(const char *name, const sg_each_known *known, long *number);
+
+/* The next entry of d that is an earlier --each output (sg_each_name_number),
+ * with its number in *number; NULL at the end. A directory of such a name is
+ * no output (the write that meets it fails and says so). */
+const char *sg_each_next_output(DIR *d, const sg_each_known *known, long *number);
+
+#endif
