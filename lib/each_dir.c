@@ -97,3 +97,42 @@ const char *sg_each_next_output(DIR *d, const sg_each_known *known, long *number
     }
     return NULL;
 }
+
+long sg_each_list_highest(const uint8_t *list, size_t len, long *bad_line)
+{
+    size_t h = sizeof SG_EACH_LIST_HEADER - 1;
+    long highest = -1, line = 1;
+    *bad_line = 1;
+    if (len < h || memcmp(list, SG_EACH_LIST_HEADER, h)) return -2;
+    for (const char *p = (const char *)list + h, *end = (const char *)list + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
+        *bad_line = ++line;
+        int tabs = 0;
+        for (const char *q = p; q < eol; q++) tabs += *q == '\t';
+        const char *num = memchr(p, '\t', (size_t)(eol - p));
+        if (tabs != 4 || num == p) return -2;
+        long v = 0;
+        const char *q = num + 1;
+        for (; isdigit((unsigned char)*q); q++) {
+            if (v > (SG_EACH_NUMBER_MAX - 9) / 10) return -2;
+            v = v * 10 + (*q - '0');
+        }
+        if (q == num + 1 || *q != '\t') return -2;
+        if (v > highest) highest = v;
+        p = eol + 1;
+    }
+    return highest;
+}
+
+int sg_each_list_names(const uint8_t *list, size_t len, sg_each_names *names, sg_err *err)
+{
+    const char *p = memchr(list, '\n', len), *end = (const char *)list + len;   /* after the header */
+    for (p = p ? p + 1 : end; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
+        const char *tab = memchr(p, '\t', (size_t)(eol - p));
+        if (sg_each_names_add(names, p, (size_t)((tab ? tab : eol) - p), err)) return -1;
+        p = eol + 1;
+    }
+    sg_each_names_sort(names);
+    return 0;
+}

@@ -8,6 +8,7 @@
 #include "error.h"
 #include <dirent.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The highest number an --each output may have: 15 digits. Far below
  * LONG_MAX, so that --append's numbers (highest + 1 + k) never wrap, and
@@ -53,5 +54,22 @@ int sg_each_name_number(const char *name, const sg_each_known *known, long *numb
  * with its number in *number; NULL at the end. A directory of such a name is
  * no output (the write that meets it fails and says so). */
 const char *sg_each_next_output(DIR *d, const sg_each_known *known, long *number);
+
+/* targets.tsv, the list --each writes in DIR last: this header, then a row
+ * per file: its name, its input's number, the target, the target's dataset
+ * and the target label's value, tab-separated. */
+#define SG_EACH_LIST_HEADER "file\tinput\ttarget\tdataset\tvalue\n"
+
+/* The highest input number the list (len bytes) names; -1 for none (its
+ * header alone); -2 when a line is not what --each writes (another header;
+ * a row of other than five fields, with an empty first one, or whose second
+ * is not a number of 1 to 15 digits; an empty line), with *bad_line its
+ * number from 1. */
+long sg_each_list_highest(const uint8_t *list, size_t len, long *bad_line);
+
+/* The file names (first fields) of the list's rows, the lines after its
+ * first, whatever else they hold, appended to *names, then sorted; an
+ * "out of memory" error. */
+int sg_each_list_names(const uint8_t *list, size_t len, sg_each_names *names, sg_err *err);
 
 #endif

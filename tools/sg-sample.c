@@ -1183,50 +1183,6 @@ static void open_inputs(run_state *r)
 
 /* ---- --each's directory ------------------------------------------------ */
 
-static const char each_list_header[] = "file\tinput\ttarget\tdataset\tvalue\n";
-
-/* The highest input number the --each list (len bytes) names, -1 for none
- * (its header alone); -2 when a line is not what --each writes (a number
- * above SG_EACH_NUMBER_MAX too), *bad_line its number from 1. */
-static long each_list_highest(const uint8_t *list, size_t len, long *bad_line)
-{
-    size_t h = sizeof each_list_header - 1;
-    long highest = -1, line = 1;
-    *bad_line = 1;
-    if (len < h || memcmp(list, each_list_header, h)) return -2;
-    for (const char *p = (const char *)list + h, *end = (const char *)list + len; p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
-        *bad_line = ++line;
-        int tabs = 0;
-        for (const char *q = p; q < eol; q++) tabs += *q == '\t';
-        const char *num = memchr(p, '\t', (size_t)(eol - p));
-        if (tabs != 4 || num == p) return -2;
-        long v = 0;
-        const char *q = num + 1;
-        for (; isdigit((unsigned char)*q); q++) {
-            if (v > (SG_EACH_NUMBER_MAX - 9) / 10) return -2;
-            v = v * 10 + (*q - '0');
-        }
-        if (q == num + 1 || *q != '\t') return -2;
-        if (v > highest) highest = v;
-        p = eol + 1;
-    }
-    return highest;
-}
-
-/* The file names (first fields) of an --each list's rows into k->listed, sorted. */
-static void list_file_names(const uint8_t *list, size_t len, sg_each_known *k)
-{
-    const char *p = memchr(list, '\n', len), *end = (const char *)list + len;   /* after the header */
-    for (p = p ? p + 1 : end; p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
-        const char *tab = memchr(p, '\t', (size_t)(eol - p));
-        add_name(&k->listed, p, (size_t)((tab ? tab : eol) - p));
-        p = eol + 1;
-    }
-    sg_each_names_sort(&k->listed);
-}
-
 /* A command to paste that removes the files numbered lo..hi named
  * NNNNNN_LABEL.EXT, one of labels (in their order) and exts (1: png, 2:
  * jpg): bash's zero-padded brace ranges, DIR as one shell word
@@ -1303,11 +1259,11 @@ static void claim_each_dir(run_state *r)
             if (!r->o.force) cli_die_err(&r->err);
             r->err = (sg_err){{0}};
         } else {
-            list_file_names(data, len, &r->earlier);
+            if (sg_each_list_names(data, len, &r->earlier.listed, &r->err)) cli_die_err(&r->err);
             if (r->o.force) free(data);
             else r->old_list = data, r->old_list_len = len;
         }
-        if (!r->o.force) highest_listed = each_list_highest(r->old_list, r->old_list_len, &bad_line);
+        if (!r->o.force) highest_listed = sg_each_list_highest(r->old_list, r->old_list_len, &bad_line);
     }
     /* the earlier outputs, and those above the last input listed (all without a list): an interrupted run's */
     long n, count = 0, above = 0, lo = LONG_MAX, hi = -1;
@@ -1581,7 +1537,7 @@ static void begin_each(run_state *r)
         free(r->old_list);
         r->old_list = NULL;
     } else {
-        sg_buf_puts(&r->manifest, each_list_header);
+        sg_buf_puts(&r->manifest, SG_EACH_LIST_HEADER);
         snprintf(path, sizeof path, "%s/targets.tsv", r->o.output);
         if (!sg_path_missing(path) && sg_write_file_atomic(path, r->manifest.data, r->manifest.len, &r->err))
             cli_die_err(&r->err);

@@ -151,11 +151,79 @@ static void next_output(void)
     test_tmpdir_remove();
 }
 
+#define H SG_EACH_LIST_HEADER
+#define ROW(name, n) name "\t" n "\tinput\tcelebA\t-\n"
+
+/* sg_each_list_highest on list (a string), *bad_line checked on a refusal */
+static void expect_highest(const char *what, const char *list, long want, long want_bad_line)
+{
+    long bad_line = -7;
+    long got = sg_each_list_highest((const uint8_t *)list, strlen(list), &bad_line);
+    CHECK(got == want, "%s: highest %ld, want %ld", what, got, want);
+    if (want == -2) CHECK(bad_line == want_bad_line, "%s: bad line %ld, want %ld", what, bad_line, want_bad_line);
+}
+
+static void list_highest(void)
+{
+    expect_highest("empty", "", -2, 1);
+    expect_highest("header alone", H, -1, 0);
+    expect_highest("rows", H ROW("000001_input.png", "1") ROW("000003_+Bangs.png", "3") ROW("000002_x.png", "2"), 3, 0);
+    expect_highest("no newline at the end", H ROW("000001_input.png", "1") "000009_input.png\t9\tinput\tcelebA\t-",
+                   9, 0);
+    expect_highest("leading zeros", H ROW("000007_input.png", "000007"), 7, 0);
+    expect_highest("15 digits", H ROW("999999999999999_input.png", "999999999999999"), SG_EACH_NUMBER_MAX, 0);
+    expect_highest("CRLF rows (a value of \"-\\r\")", H "000004_input.png\t4\tinput\tcelebA\t-\r\n", 4, 0);
+    expect_highest("empty fields other than the first two",
+                   H "000005_input.png\t5\t\t\t\n", 5, 0);
+
+    /* the header */
+    expect_highest("no newline after the header", "file\tinput\ttarget\tdataset\tvalue", -2, 1);
+    expect_highest("another header", "file\tinput\ttarget\n" ROW("000001_input.png", "1"), -2, 1);
+    expect_highest("a header in capitals", "FILE\tinput\ttarget\tdataset\tvalue\n", -2, 1);
+    expect_highest("a BOM before the header", "\xef\xbb\xbf" H, -2, 1);
+
+    /* the rows: five fields, the first not empty, the second a number of 1 to 15 digits */
+    expect_highest("four fields", H ROW("000001_input.png", "1") "000002_input.png\t2\tinput\tcelebA\n", -2, 3);
+    expect_highest("six fields", H "000002_input.png\t2\tinput\tcelebA\t-\textra\n", -2, 2);
+    expect_highest("no first field", H "\t2\tinput\tcelebA\t-\n", -2, 2);
+    expect_highest("no number", H ROW("000001_input.png", ""), -2, 2);
+    expect_highest("a negative number", H ROW("000001_input.png", "-1"), -2, 2);
+    expect_highest("a space before the number", H ROW("000001_input.png", " 1"), -2, 2);
+    expect_highest("a letter after the number", H ROW("000001_input.png", "1x"), -2, 2);
+    expect_highest("16 digits", H ROW("000001_input.png", "1000000000000000"), -2, 2);
+    expect_highest("an empty line", H ROW("000001_input.png", "1") "\n" ROW("000002_input.png", "2"), -2, 3);
+    expect_highest("a blank line at the end", H ROW("000001_input.png", "1") "\n", -2, 3);
+    expect_highest("spaces for tabs", H "000001_input.png 1 input celebA -\n", -2, 2);
+}
+
+static void list_names(void)
+{
+    const char list[] = H ROW("000002_input.png", "2") "notab\n\n" "000001_a b.png\t1\t\t\t\n" "last\tx";
+    sg_each_names names = {0};
+    sg_err err = {{0}};
+    CHECK(sg_each_names_add(&names, "kept", 4, &err) == 0, "add");
+    CHECK(sg_each_list_names((const uint8_t *)list, sizeof list - 1, &names, &err) == 0, "list names: %s", err.msg);
+    const char *want[] = {"", "000001_a b.png", "000002_input.png", "kept", "last", "notab"};
+    int same = names.n == 6;
+    for (size_t k = 0; same && k < 6; k++) same = !strcmp(names.names[k], want[k]);
+    CHECK(same, "first fields, appended and sorted: %zu names", names.n);
+    sg_each_names_free(&names);
+
+    const char header_only[] = "file\tinput\ttarget\tdataset\tvalue";   /* no newline: no rows */
+    CHECK(sg_each_list_names((const uint8_t *)header_only, sizeof header_only - 1, &names, &err) == 0 &&
+          names.n == 0, "a header alone: %zu names", names.n);
+    CHECK(sg_each_list_names((const uint8_t *)H, sizeof H - 1, &names, &err) == 0 && names.n == 0,
+          "a header alone, with its newline: %zu names", names.n);
+    sg_each_names_free(&names);
+}
+
 int main(void)
 {
     names_list();
     paths();
     grammar();
     next_output();
+    list_highest();
+    list_names();
     return check_done();
 }
