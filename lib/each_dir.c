@@ -1,4 +1,5 @@
 #include "each_dir.h"
+#include "text_escape.h"
 #include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -135,4 +136,56 @@ int sg_each_list_names(const uint8_t *list, size_t len, sg_each_names *names, sg
     }
     sg_each_names_sort(names);
     return 0;
+}
+
+/* the removal as a loop over dir's files (sg_each_remove_command) */
+static void remove_loop(sg_buf *cmd, const char *dir, long lo, const sg_each_names *labels, int exts)
+{
+    sg_buf_puts(cmd, "for f in ");
+    sg_buf_put_shell_word(cmd, dir);
+    sg_buf_puts(cmd, "/*; do if [[ ${f##*/} =~ ^([0-9]{6}|[1-9][0-9]{6,14})_(");
+    for (size_t k = 0; k < labels->n; k++) {
+        if (k) sg_buf_putc(cmd, '|');
+        for (const char *c = labels->names[k]; *c; c++) {   /* letters, digits and _.=+-@: . and + escaped */
+            if (*c == '.' || *c == '+') sg_buf_putc(cmd, '\\');
+            sg_buf_putc(cmd, *c);
+        }
+    }
+    sg_buf_appendf(cmd, ")\\.%s$ ]] && ((10#${BASH_REMATCH[1]} >= %ld)); then rm -f -- \"$f\"; fi; done",
+                   exts == SG_EACH_PNG ? "png" : exts == SG_EACH_JPG ? "jpg" : "(png|jpg)", lo);
+}
+
+int sg_each_remove_command(sg_buf *cmd, const char *dir, long lo, long hi, const sg_each_names *labels, int exts,
+                           sg_err *err)
+{
+    int n_exts = exts == (SG_EACH_PNG | SG_EACH_JPG) ? 2 : 1;
+    if ((double)(hi - lo + 1) * (double)labels->n * n_exts > 100000) {
+        remove_loop(cmd, dir, lo, labels, exts);
+        return cmd->failed ? sg_err_oom(err, "out of memory") : 0;
+    }
+    sg_buf words = SG_BUF_INIT;
+    long names = 0;
+    long from[2] = {lo, 1000000}, to[2] = {hi < 1000000 ? hi : 999999, hi};
+    for (int part = 0; part < 2; part++) {
+        if (part == 1 && (hi < 1000000 || lo >= 1000000)) break;
+        if (part == 0 && lo >= 1000000) from[0] = lo, to[0] = hi;
+        if (words.len) sg_buf_putc(&words, ' ');
+        sg_buf_put_shell_word(&words, dir);
+        sg_buf_putc(&words, '/');
+        if (from[part] == to[part]) sg_buf_appendf(&words, "%06ld_", from[part]);
+        else sg_buf_appendf(&words, "{%06ld..%06ld}_", from[part], to[part]);
+        if (labels->n > 1) sg_buf_putc(&words, '{');
+        for (size_t k = 0; k < labels->n; k++)
+            sg_buf_appendf(&words, "%s%s", k ? "," : "", labels->names[k]);
+        if (labels->n > 1) sg_buf_putc(&words, '}');
+        sg_buf_puts(&words, exts == SG_EACH_PNG ? ".png" : exts == SG_EACH_JPG ? ".jpg" : ".{png,jpg}");
+        names += (to[part] - from[part] + 1) * (long)labels->n * n_exts;
+    }
+    if (!words.failed) {
+        if (names > 4096) sg_buf_appendf(cmd, "printf '%%s\\0' %s | xargs -0 rm -f --", words.data);
+        else sg_buf_appendf(cmd, "rm -f -- %s", words.data);
+    }
+    int failed = words.failed || cmd->failed;
+    sg_buf_free(&words);
+    return failed ? sg_err_oom(err, "out of memory") : 0;
 }

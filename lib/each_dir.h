@@ -6,6 +6,7 @@
 #ifndef SG_EACH_DIR_H
 #define SG_EACH_DIR_H
 #include "error.h"
+#include "strbuf.h"
 #include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,5 +72,24 @@ long sg_each_list_highest(const uint8_t *list, size_t len, long *bad_line);
  * first, whatever else they hold, appended to *names, then sorted; an
  * "out of memory" error. */
 int sg_each_list_names(const uint8_t *list, size_t len, sg_each_names *names, sg_err *err);
+
+/* The file types in sg_each_remove_command's names, or'ed. */
+enum { SG_EACH_PNG = 1, SG_EACH_JPG = 2 };
+
+/* Appends to cmd a bash command to paste that removes the files in dir
+ * numbered lo..hi called NNNNNN_LABEL.EXT, LABEL each of labels (one or
+ * more, in their order, of the characters --each's labels have: letters,
+ * digits and _.=+-@) and EXT each of exts: rm -f -- over bash's
+ * zero-padded brace ranges (DIR/{000003..000005}_{a,b}.png; one range each
+ * side of 10^6, as {000999..1000001} would pad to 7 digits), dir as one
+ * shell word (sg_buf_put_shell_word), the names that are not there no
+ * error. Past 4096 names, more than one command line takes: printf (a
+ * builtin) to xargs -0 rm. Past 100000, more than a shell should build in
+ * memory (a stray 20230815_input.png above 000003_input.png: 20 million;
+ * up to 10^15): a loop over dir's files that removes those numbered lo or
+ * above of one of the labels and exts, as sg_each_name_number reads a
+ * name. An "out of memory" error. */
+int sg_each_remove_command(sg_buf *cmd, const char *dir, long lo, long hi, const sg_each_names *labels, int exts,
+                           sg_err *err);
 
 #endif

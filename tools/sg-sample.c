@@ -728,7 +728,8 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
         DIR *d = o->force ? opendir(o->output) : NULL;
         const char *name;
         long number;
-        while (d && (name = sg_each_next_output(d, earlier, &number))) {   /* and every earlier output --force removes */
+        /* and every earlier output --force removes */
+        while (d && (name = sg_each_next_output(d, earlier, &number))) {
             snprintf(path, sizeof path, "%s/%s", o->output, name);
             refuse_known_input(path, known, n_known, from_stdin, g_path,
                                "--force would remove it as an earlier output; choose another -o DIR");
@@ -1183,52 +1184,13 @@ static void open_inputs(run_state *r)
 
 /* ---- --each's directory ------------------------------------------------ */
 
-/* A command to paste that removes the files numbered lo..hi named
- * NNNNNN_LABEL.EXT, one of labels (in their order) and exts (1: png, 2:
- * jpg): bash's zero-padded brace ranges, DIR as one shell word
- * (cli_shell_word), rm -f for the names of the ranges that are not there.
- * A range of more names than a shell should build in memory (a stray
- * 20230815_input.png above 000003_input.png: 20 million; up to 10^15) gives
- * a loop over DIR's files instead, matching each name as sg_each_name_number
- * does. Held until the next call. */
+/* sg_each_remove_command's text, for a message; held until the next call. */
 static const char *remove_command(const char *dir, long lo, long hi, const sg_each_names *labels, int exts)
 {
     static sg_buf cmd = SG_BUF_INIT;
-    sg_buf words = SG_BUF_INIT;
-    long combos = 0;
-    cmd.len = 0;
-    if ((double)(hi - lo + 1) * (double)labels->n * (exts == 3 ? 2 : 1) > 100000) {
-        sg_buf_appendf(&cmd, "for f in %s/*; do if [[ ${f##*/} =~ ^([0-9]{6}|[1-9][0-9]{6,14})_(", cli_shell_word(dir));
-        for (size_t k = 0; k < labels->n; k++) {
-            if (k) sg_buf_putc(&cmd, '|');
-            for (const char *c = labels->names[k]; *c; c++) {   /* letters, digits and _.=+-@: . and + escaped */
-                if (*c == '.' || *c == '+') sg_buf_putc(&cmd, '\\');
-                sg_buf_putc(&cmd, *c);
-            }
-        }
-        sg_buf_appendf(&cmd, ")\\.%s$ ]] && ((10#${BASH_REMATCH[1]} >= %ld)); then rm -f -- \"$f\"; fi; done",
-                       exts == 1 ? "png" : exts == 2 ? "jpg" : "(png|jpg)", lo);
-        return cmd.data;
-    }
-    /* {000999..1000001} would pad the second part to 7 digits: a range each side of 10^6 */
-    long from[2] = {lo, 1000000}, to[2] = {hi < 1000000 ? hi : 999999, hi};
-    for (int part = 0; part < 2; part++) {
-        if (part == 1 && (hi < 1000000 || lo >= 1000000)) break;
-        if (part == 0 && lo >= 1000000) from[0] = lo, to[0] = hi;
-        sg_buf_appendf(&words, "%s%s/", words.len ? " " : "", cli_shell_word(dir));
-        if (from[part] == to[part]) sg_buf_appendf(&words, "%06ld_", from[part]);
-        else sg_buf_appendf(&words, "{%06ld..%06ld}_", from[part], to[part]);
-        if (labels->n > 1) sg_buf_putc(&words, '{');
-        for (size_t k = 0; k < labels->n; k++)
-            sg_buf_appendf(&words, "%s%s", k ? "," : "", labels->names[k]);
-        if (labels->n > 1) sg_buf_putc(&words, '}');
-        sg_buf_puts(&words, exts == 1 ? ".png" : exts == 2 ? ".jpg" : ".{png,jpg}");
-        combos += (to[part] - from[part] + 1) * (long)labels->n * (exts == 3 ? 2 : 1);
-    }
-    /* past a few thousand names, more than one command line takes: printf (a builtin) to xargs */
-    if (combos > 4096) sg_buf_appendf(&cmd, "printf '%%s\\0' %s | xargs -0 rm -f --", words.data);
-    else sg_buf_appendf(&cmd, "rm -f -- %s", words.data);
-    sg_buf_free(&words);
+    sg_err err = {{0}};
+    sg_buf_clear(&cmd);
+    if (sg_each_remove_command(&cmd, dir, lo, hi, labels, exts, &err)) cli_die_err(&err);
     return cmd.data;
 }
 
@@ -1269,7 +1231,7 @@ static void claim_each_dir(run_state *r)
     long n, count = 0, above = 0, lo = LONG_MAX, hi = -1;
     char first[3][NAME_MAX + 1];
     sg_each_names above_labels = {0};   /* for the command that removes them: their labels */
-    int exts = 0;                    /* 1: .png, 2: .jpg among them */
+    int exts = 0;                    /* SG_EACH_PNG, SG_EACH_JPG: among them */
     DIR *d = opendir(dir);
     if (!d) cli_die("%s: %s", dir, strerror(errno));
     for (const char *name; (name = sg_each_next_output(d, &r->earlier, &n));) {
@@ -1284,7 +1246,7 @@ static void claim_each_dir(run_state *r)
         if (n > hi) hi = n;
         const char *label = strchr(name, '_') + 1;
         size_t len = strlen(label) - 4;
-        exts |= strcmp(label + len, ".png") ? 2 : 1;
+        exts |= strcmp(label + len, ".png") ? SG_EACH_JPG : SG_EACH_PNG;
         size_t k = 0;
         while (k < above_labels.n && (strlen(above_labels.names[k]) != len || strncmp(above_labels.names[k], label, len)))
             k++;
@@ -1578,9 +1540,10 @@ static void die_each_stopped(run_state *r, const char *what, const char *first)
         for (int t = 0; t < r->ts.n; t++) add_name(&labels, r->ts.names[t], strlen(r->ts.names[t]));
         sg_each_names_sort(&labels);
         long hi = r->queued_hi >= r->index_base ? r->queued_hi : r->index_base;
+        int ext = strcmp(r->ext, "png") ? SG_EACH_JPG : SG_EACH_PNG;
         snprintf(advice, sizeof advice, "%sremove those numbered above %06ld to --append again (%s), or --force "
                  "replaces all the outputs there", first, r->index_base - 1,
-                 remove_command(r->o.output, r->index_base, hi, &labels, strcmp(r->ext, "png") ? 2 : 1));
+                 remove_command(r->o.output, r->index_base, hi, &labels, ext));
         sg_each_names_free(&labels);
     } else {
         snprintf(advice, sizeof advice, "%s--force replaces them", first);

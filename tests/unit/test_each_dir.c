@@ -217,6 +217,147 @@ static void list_names(void)
     sg_each_names_free(&names);
 }
 
+/* sg_each_remove_command's text for labels (NULL-terminated) */
+static void expect_command(const char *dir, long lo, long hi, const char *const *labels, int exts, const char *want)
+{
+    sg_each_names l = {0};
+    sg_err err = {{0}};
+    for (; *labels; labels++) sg_each_names_add(&l, *labels, strlen(*labels), &err);   /* in this order */
+    sg_buf cmd = SG_BUF_INIT;
+    int rc = sg_each_remove_command(&cmd, dir, lo, hi, &l, exts, &err);
+    const char *got = cmd.data ? cmd.data : "";
+    CHECK(rc == 0 && !strcmp(got, want), "%ld..%ld:\n got  %s\n want %s", lo, hi, got, want);
+    sg_buf_free(&cmd);
+    sg_each_names_free(&l);
+}
+
+static void remove_command_text(void)
+{
+    const char *two[] = {"+Bangs", "input", NULL}, *one[] = {"input", NULL}, *odd[] = {"+Bangs", "a.b", "input", NULL};
+    expect_command("out", 1, 1, two, SG_EACH_PNG, "rm -f -- out/000001_{+Bangs,input}.png");
+    expect_command("out", 2, 3, one, SG_EACH_JPG, "rm -f -- out/{000002..000003}_input.jpg");
+    expect_command("out", 2, 3, one, SG_EACH_PNG | SG_EACH_JPG, "rm -f -- out/{000002..000003}_input.{png,jpg}");
+    const char *rev[] = {"input", "+Bangs", NULL};
+    expect_command("out", 1, 1, rev, SG_EACH_PNG, "rm -f -- out/000001_{input,+Bangs}.png");   /* the order given */
+
+    /* a range each side of 10^6: one range would pad its numbers below to 7 digits */
+    expect_command("d", 999998, 1000001, one, SG_EACH_PNG,
+                   "rm -f -- d/{999998..999999}_input.png d/{1000000..1000001}_input.png");
+    expect_command("d", 999999, 1000000, one, SG_EACH_PNG, "rm -f -- d/999999_input.png d/1000000_input.png");
+    expect_command("d", 1000000, 1000000, one, SG_EACH_PNG, "rm -f -- d/1000000_input.png");
+    expect_command("d", 1000000, 1000005, one, SG_EACH_PNG, "rm -f -- d/{1000000..1000005}_input.png");
+
+    /* past 4096 names: printf to xargs; past 100000 a loop over DIR */
+    expect_command("d", 0, 2047, two, SG_EACH_PNG, "rm -f -- d/{000000..002047}_{+Bangs,input}.png");
+    expect_command("d", 0, 2048, two, SG_EACH_PNG,
+                   "printf '%s\\0' d/{000000..002048}_{+Bangs,input}.png | xargs -0 rm -f --");
+    expect_command("d", 0, 1023, two, SG_EACH_PNG | SG_EACH_JPG, "rm -f -- d/{000000..001023}_{+Bangs,input}.{png,jpg}");
+    expect_command("d", 0, 1024, two, SG_EACH_PNG | SG_EACH_JPG,
+                   "printf '%s\\0' d/{000000..001024}_{+Bangs,input}.{png,jpg} | xargs -0 rm -f --");
+    expect_command("d", 1, 100000, one, SG_EACH_PNG, "printf '%s\\0' d/{000001..100000}_input.png | xargs -0 rm -f --");
+    expect_command("d", 1, 100001, one, SG_EACH_PNG,
+                   "for f in d/*; do if [[ ${f##*/} =~ ^([0-9]{6}|[1-9][0-9]{6,14})_(input)\\.png$ ]] && "
+                   "((10#${BASH_REMATCH[1]} >= 1)); then rm -f -- \"$f\"; fi; done");
+    expect_command("s p", 3, 20230815, odd, SG_EACH_PNG | SG_EACH_JPG,
+                   "for f in 's p'/*; do if [[ ${f##*/} =~ ^([0-9]{6}|[1-9][0-9]{6,14})_(\\+Bangs|a\\.b|input)"
+                   "\\.(png|jpg)$ ]] && ((10#${BASH_REMATCH[1]} >= 3)); then rm -f -- \"$f\"; fi; done");
+    expect_command("d", 7, SG_EACH_NUMBER_MAX, one, SG_EACH_JPG,
+                   "for f in d/*; do if [[ ${f##*/} =~ ^([0-9]{6}|[1-9][0-9]{6,14})_(input)\\.jpg$ ]] && "
+                   "((10#${BASH_REMATCH[1]} >= 7)); then rm -f -- \"$f\"; fi; done");
+
+    /* DIR as one shell word */
+    expect_command("my outputs", 1, 2, two, SG_EACH_PNG, "rm -f -- 'my outputs'/{000001..000002}_{+Bangs,input}.png");
+    expect_command("it's", 1, 1, one, SG_EACH_PNG, "rm -f -- 'it'\\''s'/000001_input.png");
+    expect_command("two\nlines", 1, 1, one, SG_EACH_PNG, "rm -f -- $'two\\nlines'/000001_input.png");
+    expect_command("-out", 1, 1, one, SG_EACH_PNG, "rm -f -- -out/000001_input.png");   /* after --: no option */
+    expect_command("b{1..2}", 1, 1, one, SG_EACH_PNG, "rm -f -- 'b{1..2}'/000001_input.png");
+    expect_command("=x", 1, 1, one, SG_EACH_PNG, "rm -f -- '=x'/000001_input.png");
+
+    /* appended to what cmd holds */
+    sg_each_names l = {0};
+    sg_err err = {{0}};
+    sg_each_names_add(&l, "input", 5, &err);
+    sg_buf cmd = SG_BUF_INIT;
+    sg_buf_puts(&cmd, "before: ");
+    CHECK(sg_each_remove_command(&cmd, "d", 1, 1, &l, SG_EACH_PNG, &err) == 0 &&
+          !strcmp(cmd.data, "before: rm -f -- d/000001_input.png"), "appended: %s", cmd.data);
+    sg_buf_free(&cmd);
+    sg_each_names_free(&l);
+}
+
+/* 1 when the file rel (under the temporary directory) is there */
+static int present(const char *dir, const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/%s", dir, name);
+    struct stat st;
+    return lstat(test_tmp_path(rel), &st) == 0;
+}
+
+/* Runs sg_each_remove_command's command with bash in the temporary directory
+ * on dir (a relative path, as a user gives -o) holding files; checks that
+ * exactly the files of gone[] went. */
+static void expect_removed(const char *dir, long lo, long hi, int exts, const char *const *gone,
+                           const char *const *kept)
+{
+    char rel[256];
+    mkdir(test_tmp_path(dir), 0755);
+    for (int pass = 0; pass < 2; pass++)
+        for (const char *const *f = pass ? kept : gone; *f; f++) {
+            snprintf(rel, sizeof rel, "%s/%s", dir, *f);
+            test_tmp_put(rel, "");
+        }
+    sg_each_names labels = {0};
+    sg_err err = {{0}};
+    sg_each_names_add(&labels, "+Bangs", 6, &err);
+    sg_each_names_add(&labels, "input", 5, &err);
+    sg_buf cmd = SG_BUF_INIT;
+    CHECK(sg_each_remove_command(&cmd, dir, lo, hi, &labels, exts, &err) == 0, "command");
+    test_tmp_put("cmd.sh", cmd.data);
+    char run[600];
+    snprintf(run, sizeof run, "cd '%s' && bash cmd.sh", test_tmpdir);
+    int st = system(run);
+    CHECK(st == 0, "bash failed (%d): %s", st, cmd.data);
+    for (const char *const *f = gone; *f; f++) CHECK(!present(dir, *f), "%s: %s not removed by %s", dir, *f, cmd.data);
+    for (const char *const *f = kept; *f; f++) CHECK(present(dir, *f), "%s: %s removed by %s", dir, *f, cmd.data);
+    sg_buf_free(&cmd);
+    sg_each_names_free(&labels);
+}
+
+/* what bash does with the commands, in directories of awkward names */
+static void remove_command_run(void)
+{
+    if (test_tmpdir_make("test_each_dir")) {
+        CHECK(0, "no temporary directory");
+        return;
+    }
+    const char *dirs[] = {"s p", "it's", "new\nline", "-dash", "--", "\"dq\" $HOME `id` *", "b{1..2}", "tab\there",
+                          "caf\xc3\xa9", "\xff\x1b[31m", NULL};
+    const char *gone[] = {"000002_input.png", "000002_+Bangs.png", "000003_input.png", NULL};
+    const char *kept[] = {"000001_input.png", "000004_input.png", "000002_input.jpg", "000002_other.png",
+                          "photo.png", NULL};
+    for (const char **d = dirs; *d; d++) expect_removed(*d, 2, 3, SG_EACH_PNG, gone, kept);
+
+    /* each side of 10^6 */
+    const char *gone_m[] = {"999999_input.png", "1000000_+Bangs.png", "1000001_input.png", NULL};
+    const char *kept_m[] = {"0999999_input.png", "01000000_input.png", "999998_input.png", "1000002_input.png", NULL};
+    expect_removed("million", 999999, 1000001, SG_EACH_PNG, gone_m, kept_m);
+
+    /* printf to xargs: both types */
+    const char *gone_x[] = {"000002_input.png", "000002_input.jpg", "002999_+Bangs.jpg", "003000_input.png", NULL};
+    const char *kept_x[] = {"000001_input.png", "003001_input.png", "000002_other.png", "000002_input.gif", NULL};
+    expect_removed("-x y", 2, 3000, SG_EACH_PNG | SG_EACH_JPG, gone_x, kept_x);
+
+    /* the loop: every name of the grammar numbered lo or above */
+    const char *gone_l[] = {"000002_input.png", "000003_+Bangs.png", "20230815_input.png",
+                            "999999999999999_input.png", NULL};
+    const char *kept_l[] = {"000001_input.png", "000002_input.jpg", "000002_other.png", "0000005_input.png",
+                            "00005_input.png", "20230815_142301.png", "000002_+Bangsx.png", "000002_input.png.tmp.9",
+                            "x000002_input.png", NULL};
+    expect_removed("loop 'q'", 2, 20230815, SG_EACH_PNG, gone_l, kept_l);
+    test_tmpdir_remove();
+}
+
 int main(void)
 {
     names_list();
@@ -225,5 +366,7 @@ int main(void)
     next_output();
     list_highest();
     list_names();
+    remove_command_text();
+    remove_command_run();
     return check_done();
 }
