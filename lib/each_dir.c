@@ -99,6 +99,44 @@ const char *sg_each_next_output(DIR *d, const sg_each_known *known, long *number
     return NULL;
 }
 
+/* name among s's first three names (s->above of them so far), kept in strcmp's order */
+static void keep_first(sg_each_scan *s, const char *name)
+{
+    int i = s->above < 3 ? (int)s->above : 3;
+    for (; i > 0 && strcmp(name, s->first[i - 1]) < 0; i--)
+        if (i < 3) memcpy(s->first[i], s->first[i - 1], sizeof s->first[i]);
+    if (i < 3) snprintf(s->first[i], sizeof s->first[i], "%s", name);
+}
+
+int sg_each_scan_dir(DIR *d, const sg_each_known *known, long highest_listed, sg_each_scan *s, sg_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->lo = LONG_MAX;
+    s->hi = -1;
+    long n;
+    for (const char *name; (name = sg_each_next_output(d, known, &n));) {
+        s->count++;
+        if (n <= highest_listed) continue;
+        keep_first(s, name);
+        s->above++;
+        if (n < s->lo) s->lo = n;
+        if (n > s->hi) s->hi = n;
+        const char *label = strchr(name, '_') + 1;   /* NNNNNN_LABEL.EXT, as sg_each_name_number found it */
+        size_t len = strlen(label) - 4;
+        s->exts |= strcmp(label + len, ".png") ? SG_EACH_JPG : SG_EACH_PNG;
+        size_t k = 0;
+        while (k < s->labels.n && (strlen(s->labels.names[k]) != len || strncmp(s->labels.names[k], label, len))) k++;
+        if (k == s->labels.n && sg_each_names_add(&s->labels, label, len, err)) return -1;
+    }
+    sg_each_names_sort(&s->labels);
+    return 0;
+}
+
+void sg_each_scan_free(sg_each_scan *s)
+{
+    sg_each_names_free(&s->labels);
+}
+
 long sg_each_list_highest(const uint8_t *list, size_t len, long *bad_line)
 {
     size_t h = sizeof SG_EACH_LIST_HEADER - 1;

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "strbuf.h"
 #include <dirent.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,9 @@ typedef struct {
 
 void sg_each_known_free(sg_each_known *k);
 
+/* The file types --each writes, or'ed where several may be. */
+enum { SG_EACH_PNG = 1, SG_EACH_JPG = 2 };
+
 /* --each's file for input index and target name ("input": the input itself):
  * DIR/NNNNNN_NAME.EXT, the number at least six digits, zero-padded. */
 void sg_each_path(char *path, size_t n, const char *dir, long index, const char *name, const char *ext);
@@ -55,6 +59,24 @@ int sg_each_name_number(const char *name, const sg_each_known *known, long *numb
  * with its number in *number; NULL at the end. A directory of such a name is
  * no output (the write that meets it fails and says so). */
 const char *sg_each_next_output(DIR *d, const sg_each_known *known, long *number);
+
+/* What DIR holds of earlier --each runs: its outputs, and those numbered
+ * above the last input targets.tsv lists (all, without a list): an
+ * interrupted run's. */
+typedef struct {
+    long count;                    /* the earlier outputs */
+    long above;                    /* those numbered above the list's highest */
+    long lo, hi;                   /* the least and the greatest number above (LONG_MAX and -1 for none) */
+    char first[3][NAME_MAX + 1];   /* the names above that sort first (strcmp), in order; "" past above */
+    sg_each_names labels;          /* the labels of the names above, once each, sorted */
+    int exts;                      /* SG_EACH_PNG, SG_EACH_JPG: the types of the names above */
+} sg_each_scan;
+
+/* The rest of d's entries that are earlier outputs (sg_each_next_output)
+ * summed up in *s, those numbered above highest_listed (-1: every one) apart;
+ * an "out of memory" error. Free s with sg_each_scan_free either way. */
+int sg_each_scan_dir(DIR *d, const sg_each_known *known, long highest_listed, sg_each_scan *s, sg_err *err);
+void sg_each_scan_free(sg_each_scan *s);
 
 /* targets.tsv, the list --each writes in DIR last: this header, then a row
  * per file: its name, its input's number, the target, the target's dataset
@@ -72,9 +94,6 @@ long sg_each_list_highest(const uint8_t *list, size_t len, long *bad_line);
  * first, whatever else they hold, appended to *names, then sorted; an
  * "out of memory" error. */
 int sg_each_list_names(const uint8_t *list, size_t len, sg_each_names *names, sg_err *err);
-
-/* The file types in sg_each_remove_command's names, or'ed. */
-enum { SG_EACH_PNG = 1, SG_EACH_JPG = 2 };
 
 /* Appends to cmd a bash command to paste that removes the files in dir
  * numbered lo..hi called NNNNNN_LABEL.EXT, LABEL each of labels (one or

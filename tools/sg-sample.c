@@ -1194,6 +1194,59 @@ static const char *remove_command(const char *dir, long lo, long hi, const sg_ea
     return cmd.data;
 }
 
+/* DIR's targets.tsv, list: the file names it lists into r->earlier, and
+ * itself into r->old_list for --append; returns its highest input number, or
+ * -2 (*bad_line) when it is no list --each writes (sg_each_list_highest).
+ * --force replaces a list it cannot read (the files it names are then only
+ * those named like outputs) and needs no number: -1. */
+static long read_each_list(run_state *r, const char *list, long *bad_line)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (sg_refuse_irregular(list, &r->err) || sg_read_file(list, SIZE_MAX / 2, &data, &len, &r->err)) {
+        if (!r->o.force) cli_die_err(&r->err);
+        r->err = (sg_err){{0}};
+        return -1;
+    }
+    if (sg_each_list_names(data, len, &r->earlier.listed, &r->err)) cli_die_err(&r->err);
+    if (r->o.force) {
+        free(data);
+        return -1;
+    }
+    r->old_list = data, r->old_list_len = len;
+    return sg_each_list_highest(data, len, bad_line);
+}
+
+/* DIR holds an earlier run (its targets.tsv, list, or outputs, summed up in
+ * scan): refused, unless this is --append and the list names every output
+ * there; --append's numbers then follow the list's highest (r->index_base). */
+static void check_earlier_run(run_state *r, const char *list, int has_list, long highest_listed, long bad_line,
+                              const sg_each_scan *scan)
+{
+    const char *dir = r->o.output;
+    if (highest_listed == -2)
+        cli_die("%s: line %ld is not what sg-sample --each writes (%s): --append adds only to such a list; --force "
+                "replaces the outputs in %s", list, bad_line,
+                bad_line == 1 ? "its header, file, input, target, dataset, value"
+                              : "five tab-separated fields, the second an input's number of at most 15 digits",
+                dir);
+    long above = scan->above;
+    char files[3 * (NAME_MAX + 3) + 64];   /* "N files: A, B, C, ..." */
+    snprintf(files, sizeof files, "%ld file%s: %s%s%s%s%s%s", above, above == 1 ? "" : "s", scan->first[0],
+             above > 1 ? ", " : "", above > 1 ? scan->first[1] : "", above > 2 ? ", " : "",
+             above > 2 ? scan->first[2] : "", above > 3 ? ", ..." : "");
+    if (above && highest_listed < 0)
+        cli_die("%s holds the outputs of an interrupted --each run (%s; and %s): --force replaces them", dir, files,
+                has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
+    if (above)
+        cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
+                "was interrupted; %s): remove them to --append (%s), or --force replaces all the outputs there",
+                dir, highest_listed, files, remove_command(dir, scan->lo, scan->hi, &scan->labels, scan->exts));
+    if (!r->o.append)
+        cli_die("%s holds the outputs of an earlier --each run: --append adds to them, --force replaces them", dir);
+    r->index_base = highest_listed + 1;
+}
+
 /* --each: one run at a time in DIR, and an earlier run's outputs there
  * refused, continued (--append: r->index_base, r->old_list) or replaced
  * (--force: begin_each). The lock is an exclusive flock(2) on DIR itself, as
@@ -1212,79 +1265,23 @@ static void claim_each_dir(run_state *r)
     char list[PATH_MAX];
     snprintf(list, sizeof list, "%s/targets.tsv", dir);
     int has_list = !sg_path_missing(list);
-    long highest_listed = -1, bad_line = 0;
-    if (has_list) {
-        uint8_t *data = NULL;
-        size_t len = 0;
-        /* --force replaces a list it cannot read: the files it names are then only those named like outputs */
-        if (sg_refuse_irregular(list, &r->err) || sg_read_file(list, SIZE_MAX / 2, &data, &len, &r->err)) {
-            if (!r->o.force) cli_die_err(&r->err);
-            r->err = (sg_err){{0}};
-        } else {
-            if (sg_each_list_names(data, len, &r->earlier.listed, &r->err)) cli_die_err(&r->err);
-            if (r->o.force) free(data);
-            else r->old_list = data, r->old_list_len = len;
-        }
-        if (!r->o.force) highest_listed = sg_each_list_highest(r->old_list, r->old_list_len, &bad_line);
-    }
-    /* the earlier outputs, and those above the last input listed (all without a list): an interrupted run's */
-    long n, count = 0, above = 0, lo = LONG_MAX, hi = -1;
-    char first[3][NAME_MAX + 1];
-    sg_each_names above_labels = {0};   /* for the command that removes them: their labels */
-    int exts = 0;                    /* SG_EACH_PNG, SG_EACH_JPG: among them */
+    long bad_line = 0, highest_listed = has_list ? read_each_list(r, list, &bad_line) : -1;
+    sg_each_scan scan;
     DIR *d = opendir(dir);
     if (!d) cli_die("%s: %s", dir, strerror(errno));
-    for (const char *name; (name = sg_each_next_output(d, &r->earlier, &n));) {
-        count++;
-        if (n <= highest_listed) continue;
-        int i = above < 3 ? (int)above : 3;   /* the least names, in order: the message's */
-        for (; i > 0 && strcmp(name, first[i - 1]) < 0; i--)
-            if (i < 3) memcpy(first[i], first[i - 1], sizeof first[i]);
-        if (i < 3) snprintf(first[i], sizeof first[i], "%s", name);
-        above++;
-        if (n < lo) lo = n;
-        if (n > hi) hi = n;
-        const char *label = strchr(name, '_') + 1;
-        size_t len = strlen(label) - 4;
-        exts |= strcmp(label + len, ".png") ? SG_EACH_JPG : SG_EACH_PNG;
-        size_t k = 0;
-        while (k < above_labels.n && (strlen(above_labels.names[k]) != len || strncmp(above_labels.names[k], label, len)))
-            k++;
-        if (k == above_labels.n) add_name(&above_labels, label, len);
-    }
+    if (sg_each_scan_dir(d, &r->earlier, highest_listed, &scan, &r->err)) cli_die_err(&r->err);
     closedir(d);
-    if ((!has_list && !count) || r->o.force) return;   /* nothing earlier, or begin_each removes it */
-    if (highest_listed == -2)
-        cli_die("%s: line %ld is not what sg-sample --each writes (%s): --append adds only to such a list; --force "
-                "replaces the outputs in %s", list, bad_line,
-                bad_line == 1 ? "its header, file, input, target, dataset, value"
-                              : "five tab-separated fields, the second an input's number of at most 15 digits",
-                dir);
-    char files[3 * (NAME_MAX + 3) + 64];   /* "N files: A, B, C, ..." */
-    snprintf(files, sizeof files, "%ld file%s: %s%s%s%s%s%s", above, above == 1 ? "" : "s", first[0],
-             above > 1 ? ", " : "", above > 1 ? first[1] : "", above > 2 ? ", " : "", above > 2 ? first[2] : "",
-             above > 3 ? ", ..." : "");
-    if (above && highest_listed < 0)
-        cli_die("%s holds the outputs of an interrupted --each run (%s; and %s): --force replaces them", dir, files,
-                has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
-    if (above) {
-        /* the command's labels in name order, not readdir's */
-        sg_each_names_sort(&above_labels);
-        cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
-                "was interrupted; %s): remove them to --append (%s), or --force replaces all the outputs there",
-                dir, highest_listed, files, remove_command(dir, lo, hi, &above_labels, exts));
-    }
-    sg_each_names_free(&above_labels);
-    if (!r->o.append)
-        cli_die("%s holds the outputs of an earlier --each run: --append adds to them, --force replaces them", dir);
-    r->index_base = highest_listed + 1;
+    /* an earlier run: refused or continued; --force's is removed by begin_each */
+    if ((has_list || scan.count) && !r->o.force) check_earlier_run(r, list, has_list, highest_listed, bad_line, &scan);
+    sg_each_scan_free(&scan);
 }
 
 /* The image files' numbers: their positions, after DIR's earlier outputs
  * with --append (a shard's records keep their indices). */
 static void number_file_inputs(run_state *r)
 {
-    if (!r->o.data && r->n_in > SG_EACH_NUMBER_MAX + 1 - r->index_base)   /* index_base: at most SG_EACH_NUMBER_MAX + 1 */
+    /* index_base: at most SG_EACH_NUMBER_MAX + 1 */
+    if (!r->o.data && r->n_in > SG_EACH_NUMBER_MAX + 1 - r->index_base)
         cli_die("%s/targets.tsv: its highest input number is %ld: the %ld image file%s would pass %ld, the highest "
                 "number --each gives (15 digits): --force replaces the outputs in %s, or give another -o DIR",
                 r->o.output, r->index_base - 1, r->n_in, r->n_in == 1 ? "" : "s", SG_EACH_NUMBER_MAX, r->o.output);

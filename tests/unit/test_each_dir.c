@@ -4,6 +4,7 @@
 #include "each_dir.h"
 #include "test_tmpdir.h"
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,7 +252,8 @@ static void remove_command_text(void)
     expect_command("d", 0, 2047, two, SG_EACH_PNG, "rm -f -- d/{000000..002047}_{+Bangs,input}.png");
     expect_command("d", 0, 2048, two, SG_EACH_PNG,
                    "printf '%s\\0' d/{000000..002048}_{+Bangs,input}.png | xargs -0 rm -f --");
-    expect_command("d", 0, 1023, two, SG_EACH_PNG | SG_EACH_JPG, "rm -f -- d/{000000..001023}_{+Bangs,input}.{png,jpg}");
+    expect_command("d", 0, 1023, two, SG_EACH_PNG | SG_EACH_JPG,
+                   "rm -f -- d/{000000..001023}_{+Bangs,input}.{png,jpg}");
     expect_command("d", 0, 1024, two, SG_EACH_PNG | SG_EACH_JPG,
                    "printf '%s\\0' d/{000000..001024}_{+Bangs,input}.{png,jpg} | xargs -0 rm -f --");
     expect_command("d", 1, 100000, one, SG_EACH_PNG, "printf '%s\\0' d/{000001..100000}_input.png | xargs -0 rm -f --");
@@ -358,6 +360,87 @@ static void remove_command_run(void)
     test_tmpdir_remove();
 }
 
+/* sg_each_scan_dir over the temporary directory */
+static sg_each_scan scan_of(const sg_each_known *k, long highest_listed)
+{
+    sg_each_scan s;
+    sg_err err = {{0}};
+    DIR *d = opendir(test_tmpdir);
+    CHECK(d && sg_each_scan_dir(d, k, highest_listed, &s, &err) == 0, "scan: %s", err.msg);
+    if (d) closedir(d);
+    return s;
+}
+
+static int labels_are(const sg_each_names *l, const char *const *want)
+{
+    size_t n = 0;
+    for (; want[n]; n++)
+        if (n >= l->n || strcmp(l->names[n], want[n])) return 0;
+    return n == l->n;
+}
+
+static void scan(void)
+{
+    if (test_tmpdir_make("test_each_dir")) {
+        CHECK(0, "no temporary directory");
+        return;
+    }
+    const char *files[] = {"000001_input.png", "000001_+Bangs.png", "000002_input.png", "000005_x.jpg",
+                           "000004_+Bangs.png", "20230815_input.png", "photo.jpg", "000009_other.png",
+                           "targets.tsv", NULL};
+    for (const char **f = files; *f; f++) test_tmp_put(*f, "");
+    mkdir(test_tmp_path("000003_input.png"), 0755);
+    const char *labels[] = {"input", "+Bangs", "x", NULL};
+    sg_each_known k = {{0}, names_of(labels)};
+
+    sg_each_scan s = scan_of(&k, 1);
+    CHECK(s.count == 6 && s.above == 4 && s.lo == 2 && s.hi == 20230815, "above 1: count %ld, above %ld, %ld..%ld",
+          s.count, s.above, s.lo, s.hi);
+    CHECK(!strcmp(s.first[0], "000002_input.png") && !strcmp(s.first[1], "000004_+Bangs.png") &&
+          !strcmp(s.first[2], "000005_x.jpg"), "above 1: first %s, %s, %s", s.first[0], s.first[1], s.first[2]);
+    const char *all[] = {"+Bangs", "input", "x", NULL};
+    CHECK(labels_are(&s.labels, all), "above 1: %zu labels, each once, sorted", s.labels.n);
+    CHECK(s.exts == (SG_EACH_PNG | SG_EACH_JPG), "above 1: types %d", s.exts);
+    sg_each_scan_free(&s);
+
+    s = scan_of(&k, -1);   /* no list: every output is above */
+    CHECK(s.count == 6 && s.above == 6 && s.lo == 1 && s.hi == 20230815, "no list: count %ld, above %ld, %ld..%ld",
+          s.count, s.above, s.lo, s.hi);
+    CHECK(!strcmp(s.first[0], "000001_+Bangs.png") && !strcmp(s.first[1], "000001_input.png") &&
+          !strcmp(s.first[2], "000002_input.png"), "no list: first %s, %s, %s", s.first[0], s.first[1], s.first[2]);
+    sg_each_scan_free(&s);
+
+    s = scan_of(&k, 5);
+    const char *input[] = {"input", NULL};
+    CHECK(s.count == 6 && s.above == 1 && s.lo == 20230815 && s.hi == 20230815 && s.exts == SG_EACH_PNG &&
+          labels_are(&s.labels, input) && !strcmp(s.first[0], "20230815_input.png") && !s.first[1][0],
+          "above 5: count %ld, above %ld, %ld..%ld, types %d", s.count, s.above, s.lo, s.hi, s.exts);
+    sg_each_scan_free(&s);
+
+    s = scan_of(&k, 20230815);   /* a whole run */
+    CHECK(s.count == 6 && s.above == 0 && s.lo == LONG_MAX && s.hi == -1 && s.exts == 0 && s.labels.n == 0 &&
+          !s.first[0][0], "all listed: count %ld, above %ld, %ld..%ld", s.count, s.above, s.lo, s.hi);
+    sg_each_scan_free(&s);
+    sg_each_known_free(&k);
+    test_tmpdir_remove();
+
+    /* the first three names whatever order readdir gives: 40 files */
+    if (test_tmpdir_make("test_each_dir")) return;
+    for (int i = 0; i < 40; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%06d_input.png", (i * 17) % 40 + 100);
+        test_tmp_put(name, "");
+    }
+    k = (sg_each_known){{0}, names_of(input)};
+    s = scan_of(&k, 101);
+    CHECK(s.count == 40 && s.above == 38 && s.lo == 102 && s.hi == 139 && !strcmp(s.first[0], "000102_input.png") &&
+          !strcmp(s.first[1], "000103_input.png") && !strcmp(s.first[2], "000104_input.png"),
+          "40 files: count %ld, above %ld, first %s, %s, %s", s.count, s.above, s.first[0], s.first[1], s.first[2]);
+    sg_each_scan_free(&s);
+    sg_each_known_free(&k);
+    test_tmpdir_remove();
+}
+
 int main(void)
 {
     names_list();
@@ -368,5 +451,6 @@ int main(void)
     list_names();
     remove_command_text();
     remove_command_run();
+    scan();
     return check_done();
 }
