@@ -604,3 +604,11 @@ print("same" if a.crop(box).tobytes() == b.crop(box).tobytes() else "differ", in
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-dump: $top/s.lmdb/data.mdb: Permission denied" ] || { echo "$output"; false; }
 }
+
+@test "stdout's reader gone (celeb-dump --list | head): ended by SIGPIPE, silently, as any filter; a closed stderr changes nothing" {
+  stdout_gone celeb-dump --list "$D/s.lmdb"
+  [ "$status" -eq 141 ]
+  [ -z "$output" ]
+  stderr_gone celeb-dump --list "$D/s.lmdb"
+  [ "$status" -eq 0 ]
+}

@@ -118,6 +118,19 @@ print('same')"
   [ "$output" = same ]
 }
 
+@test "stderr's reader gone (celeb-pack 2>&1 | head): the pack still ends whole, status 0, no temporary left" {
+  mkdir "$T/img"
+  cp "$S"/img_align_celeba/*.jpg "$T/img/"
+  rm "$T/img/000003.jpg" "$T/img/000005.jpg"
+  # it died by SIGPIPE at the first "(skipped)" line (141), its temporary shard left behind
+  stderr_gone celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$T/img" --select "$SEL" -o "$T/s.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$(ls -d "$T"/s.lmdb.tmp-* 2>/dev/null)" ]
+  run celeb-dump --verify "$T/s.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "10 records OK" ]
+}
+
 @test "missing and truncated images are skipped and counted; --strict fails and leaves nothing" {
   mkdir "$T/img"
   cp "$S"/img_align_celeba/*.jpg "$T/img/"

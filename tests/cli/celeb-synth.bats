@@ -347,3 +347,10 @@ assert bad <= 2, bad
   celeb-synth -q -n 3 --force -o "$T/d"
   diff -r "$T/want" "$T/d"
 }
+
+@test "stderr's reader gone: the closing line no longer ends a complete run by SIGPIPE (status 0, not 141)" {
+  stderr_gone celeb-synth -n 3 --seed 2 -o "$T/g"
+  [ "$status" -eq 0 ]
+  celeb-synth -q -n 3 --seed 2 -o "$T/want"
+  diff -r "$T/want" "$T/g"
+}

@@ -107,3 +107,17 @@ make_tiny_run() {
   sg-train -q -o "$1/run" --iters 4 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --batch 4 \
     --save-every 2 --log-every 1 --sample-every 2 --threads 1 "$1/s.lmdb"
 }
+
+# stderr_gone CMD...: runs CMD (as `run` does: $status, $output is empty) with
+# its stderr a pipe whose reader has gone (`CMD 2>&1 | head` once head ended)
+# and SIGPIPE at its default, whatever the caller ignores.
+stderr_gone() {
+  run perl -e '$SIG{PIPE} = "DEFAULT"; pipe(my $r, my $w) or die "pipe: $!"; close $r;
+    open(STDERR, ">&", $w) or die "dup: $!"; close $w; exec @ARGV or exit 127' "$@"
+}
+
+# stdout_gone CMD...: as stderr_gone, for stdout (`CMD | head` once head ended).
+stdout_gone() {
+  run perl -e '$SIG{PIPE} = "DEFAULT"; pipe(my $r, my $w) or die "pipe: $!"; close $r;
+    open(STDOUT, ">&", $w) or die "dup: $!"; close $w; exec @ARGV or exit 127' "$@"
+}

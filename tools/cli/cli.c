@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,16 +198,36 @@ static int stdout_is_file(void)
 }
 
 /* Writes the n bytes at s to stderr with write(2), whole (a short write or
- * EINTR goes on); a failure is dropped, as stdio's would be. */
+ * EINTR goes on); a failure is dropped, as stdio's would be. A reader of
+ * stderr that went away (`tool 2>&1 | head`) must not kill the tool by
+ * SIGPIPE half way through its output (celeb-pack left its temporary shard):
+ * SIGPIPE is blocked in this thread for the write, and the one the write
+ * raised is taken back. stdout keeps the default: a closed pipe there ends
+ * the tool, as any Unix filter. */
 static void write_stderr(const char *s, size_t n)
 {
+    sigset_t pipe_only, old, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    /* one already pending (blocked by the caller) is not this write's to take */
+    int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    int broken = 0;
     while (n) {
         ssize_t w = write(STDERR_FILENO, s, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
+        if (w < 0 && errno == EPIPE) broken = 1;
+        if (w <= 0) break;
         s += w;
         n -= (size_t)w;
     }
+    if (broken && !was_pending) {
+        struct timespec now = {0, 0};
+        int saved = errno;
+        while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR) {}
+        errno = saved;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Puts one message line on stderr, "tool: MSG TAIL\n", in one write(2):
