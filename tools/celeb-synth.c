@@ -121,9 +121,9 @@ static __attribute__((noreturn)) void die_stopped(const sg_err *err)
     char space[192];
     if (!stopped_dir) cli_die_err(err);
     if (cli_no_space_advice(err, NULL, space, sizeof space)[0])
-        cli_die("%s (%s, then run again with --force: %s holds this run's images so far but not the attribute and partition lists)",
+        cli_die("%s (%s, then run again with --force: %s holds this run's images so far but not its attribute list)",
                 err->msg, space, stopped_dir);
-    cli_die("%s (the run stopped: %s holds its images so far but not the attribute and partition lists; --force replaces them)", err->msg,
+    cli_die("%s (the run stopped: %s holds its images so far but not its attribute list; --force replaces them)", err->msg,
             stopped_dir);
 }
 

@@ -296,7 +296,7 @@ assert bad <= 2, bad
     celeb-synth -q -n 4 --threads 2 -o "$T/b"
   echo "$output"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-synth: cannot start a thread: Resource temporarily unavailable (the run stopped: $T/b holds its images so far but not the attribute and partition lists; --force replaces them)" ]
+  [ "$output" = "celeb-synth: cannot start a thread: Resource temporarily unavailable (the run stopped: $T/b holds its images so far but not its attribute list; --force replaces them)" ]
   [ ! -e "$T/b/list_attr_celeba.txt" ]
 }
 
@@ -331,7 +331,7 @@ assert bad <= 2, bad
     # "free space on it and try again" sent the user to a retry refused as not empty
     run strace -f -qq -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when="$n" celeb-synth -q -n 3 -o "$T/d"
     [ "$status" -eq 1 ] || { echo "N=$n: status $status: $output"; false; }
-    [[ "$output" == "celeb-synth: $T/d/"*": No space left on device (the file system is full: free space on it, then run again with --force: $T/d holds this run's images so far but not the attribute and partition lists)" ]] || { echo "N=$n: $output"; false; }
+    [[ "$output" == "celeb-synth: $T/d/"*": No space left on device (the file system is full: free space on it, then run again with --force: $T/d holds this run's images so far but not its attribute list)" ]] || { echo "N=$n: $output"; false; }
     [ ! -e "$T/d/list_attr_celeba.txt" ]
     run celeb-synth -q -n 3 -o "$T/d"
     [ "$status" -eq 1 ]
@@ -343,7 +343,7 @@ assert bad <= 2, bad
   rm -rf "$T/d"
   run strace -f -qq -o /dev/null -e trace=write -e inject=write:error=EIO:when=2 celeb-synth -q -n 3 -j 2 -o "$T/d"
   [ "$status" -eq 1 ]
-  [[ "$output" == "celeb-synth: $T/d/img_align_celeba/00000"?".jpg: write: Input/output error (the run stopped: $T/d holds its images so far but not the attribute and partition lists; --force replaces them)" ]]
+  [[ "$output" == "celeb-synth: $T/d/img_align_celeba/00000"?".jpg: write: Input/output error (the run stopped: $T/d holds its images so far but not its attribute list; --force replaces them)" ]]
   celeb-synth -q -n 3 --force -o "$T/d"
   diff -r "$T/want" "$T/d"
 }
