@@ -1219,17 +1219,22 @@ static long read_each_list(run_state *r, const char *list, long *bad_line)
 
 /* DIR holds an earlier run (its targets.tsv, list, or outputs, summed up in
  * scan): refused, unless this is --append and the list names every output
- * there; --append's numbers then follow the list's highest (r->index_base). */
+ * there; --append's numbers then follow the list's highest (r->index_base).
+ * A list of its header alone and no output (what a --force run stopped
+ * before its first file leaves) is no earlier run: nothing there to keep.
+ * --data's outputs are numbered by record, so its advice is --force alone. */
 static void check_earlier_run(run_state *r, const char *list, int has_list, long highest_listed, long bad_line,
                               const sg_each_scan *scan)
 {
     const char *dir = r->o.output;
+    int files_in = !r->o.data;   /* --append is for image files only */
     if (highest_listed == -2)
-        cli_die("%s: line %ld is not what sg-sample --each writes (%s): --append adds only to such a list; --force "
-                "replaces the outputs in %s", list, bad_line,
+        cli_die("%s: line %ld is not what sg-sample --each writes (%s): %s--force replaces the outputs in %s", list,
+                bad_line,
                 bad_line == 1 ? "its header, file, input, target, dataset, value"
                               : "five tab-separated fields, the second an input's number of at most 15 digits",
-                dir);
+                files_in ? "--append adds only to such a list; " : "", dir);
+    if (highest_listed == -1 && !scan->count) return;
     long above = scan->above;
     char files[3 * (NAME_MAX + 3) + 64];   /* "N files: A, B, C, ..." */
     snprintf(files, sizeof files, "%ld file%s: %s%s%s%s%s%s", above, above == 1 ? "" : "s", scan->first[0],
@@ -1238,10 +1243,16 @@ static void check_earlier_run(run_state *r, const char *list, int has_list, long
     if (above && highest_listed < 0)
         cli_die("%s holds the outputs of an interrupted --each run (%s; and %s): --force replaces them", dir, files,
                 has_list ? "a targets.tsv that lists none of them" : "no targets.tsv, which is written last");
+    if (above && !files_in)
+        cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
+                "was interrupted; %s): --force replaces all the outputs there", dir, highest_listed, files);
     if (above)
         cli_die("%s holds files numbered above %06ld, the last input its targets.tsv lists (an --each run there "
                 "was interrupted; %s): remove them to --append (%s), or --force replaces all the outputs there",
                 dir, highest_listed, files, remove_command(dir, scan->lo, scan->hi, &scan->labels, scan->exts));
+    if (!r->o.append && !files_in)
+        cli_die("%s holds the outputs of an earlier --each run: --force replaces them (a shard's are numbered by "
+                "record, so --append is for image files only)", dir);
     if (!r->o.append)
         cli_die("%s holds the outputs of an earlier --each run: --append adds to them, --force replaces them", dir);
     r->index_base = highest_listed + 1;

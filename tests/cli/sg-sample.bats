@@ -297,10 +297,17 @@ each_listing() {
     run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/d" "$I/000003.jpg"
     [ "$status" -eq 1 ]
     [ "$output" = "$msg" ]
+    # a shard's outputs are numbered by record: --append (image files only) is not offered (review-signals24 3)
     run sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1 --each --device cpu -o "$W/d"
     [ "$status" -eq 1 ]
-    [ "$output" = "$msg" ]
+    [ "$output" = "sg-sample: $W/d holds the outputs of an earlier --each run: --force replaces them (a shard's are numbered by record, so --append is for image files only)" ]
     [ "$(each_listing "$W/d")" = "$before" ]
+    # a targets.tsv of its header alone and no output (a --force run stopped before its first file) is no earlier run
+    mkdir "$W/h" && head -n 1 "$W/d/targets.tsv" > "$W/h/targets.tsv"
+    sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1 --each --device cpu -o "$W/h"
+    [ "$(tail -n +2 "$W/h/targets.tsv" | cut -f2 | sort -u)" = 0 ]
+    sg-sample -q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 1 --each --device cpu -o "$W/want"
+    [ "$(each_listing "$W/h")" = "$(each_listing "$W/want")" ]
     # a targets.tsv alone, or numbered files alone, is an earlier run too
     mkdir "$W/l" "$W/f"
     cp "$W/d/targets.tsv" "$W/l/"
