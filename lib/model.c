@@ -8,8 +8,9 @@
  * allocated once at creation.
  *
  * A generator-only model (sg_model_create_generator) has G's parameters and
- * statistics only, and one inference tape whose layers share five buffers
- * (see alloc_gen_tape); every D and training entry point checks
+ * statistics only, and one inference tape whose layers share six buffers
+ * (the conv output, the IN statistics pair and a ring of three: see
+ * alloc_gen_tape); every D and training entry point checks
  * m->gen_only first and refuses. */
 #include "model.h"
 #include "backend.h"

@@ -745,7 +745,6 @@ static int write_config(sg_trainer *t, sg_err *err)
     return rc;
 }
 
-/* version: config.json's format version (1 to RUN_FORMAT_NEWEST); may be NULL */
 /* run_dir's config.json (its path in path) read and parsed into *root,
  * whatever its format. */
 static int parse_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err)
@@ -760,6 +759,9 @@ static int parse_config_json(const char *run_dir, json_value **root, char *path,
     return rc ? sg_errf(err, "%s: %s", path, e.msg) : 0;
 }
 
+/* parse_config_json, then a check of its "format": a stargan-c run
+ * configuration of a version this one reads. version: config.json's format
+ * version (1 to RUN_FORMAT_NEWEST); may be NULL */
 static int read_config_json(const char *run_dir, json_value **root, long *version, char *path, size_t pn,
                             sg_err *err)
 {
@@ -1139,11 +1141,11 @@ done:
 /* ---- history.jsonl ---- */
 
 /* Keeps the entries with iteration <= step (a run may have logged past its last
- * checkpoint before dying); a torn last line is dropped. Sets *elapsed to the
- * last kept entry's elapsed seconds. The file is cut in place (ftruncate at
- * the first line to drop, then fsync), and left alone when nothing is to go:
- * a `tail -f` reading it follows on (a new file by rename left it reading the
- * old one, and `tail -F` read it all again). */
+ * checkpoint before dying); a torn last line is dropped. Sets t->elapsed_base
+ * to the last kept entry's elapsed seconds (0 without one). The file is cut
+ * in place (ftruncate at the first line to drop, then fsync), and left alone
+ * when nothing is to go: a `tail -f` reading it follows on (a new file by
+ * rename left it reading the old one, and `tail -F` read it all again). */
 static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
 {
     char path[PATH_MAX];

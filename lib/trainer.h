@@ -220,7 +220,7 @@ int sg_trainer_error_names_checkpoint(const sg_trainer *t);
 /* After sg_trainer_run failed: the shard whose record could not be read (a
  * damaged record, a read error), else NULL. */
 const char *sg_trainer_error_shard(const sg_trainer *t);
-/* The model's configuration (image size, label layout). For tests only. */
+/* The model's configuration (image size, label layout). */
 const sg_model_config *sg_trainer_model_config(const sg_trainer *t);
 
 typedef struct {

@@ -95,17 +95,17 @@ static char *xstrdup(const char *s)
     return d;
 }
 
-/* The item's path for a message. The name part is a token of the attribute
- * file or a directory entry: shown as it is when it is printable ASCII (a long
- * name stays whole, to find the file by), else quoted escaped and cut
- * (lib/error.h) after the directory as given, so that no byte of it reaches the
- * terminal raw. path ends with name (path_join). */
 static int printable_ascii(const char *s)
 {
     while (*s && (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f) s++;
     return !*s;
 }
 
+/* The item's path for a message. The name part is a token of the attribute
+ * file or a directory entry: shown as it is when it is printable ASCII (a long
+ * name stays whole, to find the file by), else quoted escaped and cut
+ * (lib/error.h) after the directory as given, so that no byte of it reaches the
+ * terminal raw. path ends with name (path_join). */
 static const char *path_shown(const char *path, const char *name, char *buf, size_t n)
 {
     if (printable_ascii(name)) return path;

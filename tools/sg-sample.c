@@ -739,11 +739,6 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
     free(known);
 }
 
-/* Dies with sg_ckpt_find_generator's error; for a run directory without
- * RUN/latest (deleted, or lost with a copy of the run) names the newest
- * complete checkpoint as --ckpt takes it, else the newest G file there (one
- * without D and state files); for a PyTorch
- * checkpoint (the reference's NNNNNN-G.ckpt), says how to convert it. */
 /* path's directory into dir and its last component into base (trailing
  * slashes ignored: "RUN/ckpt/" is RUN and ckpt). */
 static void split_path(const char *path, char *dir, size_t dir_cap, char *base, size_t base_cap)
@@ -775,6 +770,11 @@ static void die_run_part(const char *arg)
                 "checkpoint)", arg, dir, cli_shell_word(dir));
 }
 
+/* Dies with sg_ckpt_find_generator's error; for a run directory without
+ * RUN/latest (deleted, or lost with a copy of the run) names the newest
+ * complete checkpoint as --ckpt takes it, else the newest G file there (one
+ * without D and state files); for a PyTorch
+ * checkpoint (the reference's NNNNNN-G.ckpt), says how to convert it. */
 static void die_no_generator(const char *arg, const char *g_path, const sg_err *err)
 {
     if (g_path[0] && sg_st_torch_format(g_path))
