@@ -547,7 +547,8 @@ static int probe_device(sg_cuda *c)
     return 0;
 }
 
-extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
+extern "C" sg_backend *sg_backend_cuda_create_switches(int device, const char *precision,
+                                                       const sg_cuda_switches *sw, sg_err *err)
 {
     int prec = 0;
     const char *why;
@@ -570,12 +571,10 @@ extern "C" sg_backend *sg_backend_cuda_create_precision(int device, const char *
     }
     c->device = device;
     c->precision = prec;
-    sg_cuda_switches sw;
-    if (sg_cuda_switches_read(&sw, err)) { free(be); free(c); return NULL; }
-    apply_switches(c, be, &sw);
+    apply_switches(c, be, sw);
     be->name = "cuda";
     be->ops = &cuda_ops;
-    if (open_device(c) || sg_conv_gemm_open(c, sw.gemm_asked) || open_lanes(c, sw.lane_priority) ||
+    if (open_device(c) || sg_conv_gemm_open(c, sw->gemm_asked) || open_lanes(c, sw->lane_priority) ||
         alloc_buffers(c) || probe_device(c))
         return create_fail(be, c, err);
     be->impl = c;

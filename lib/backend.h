@@ -307,7 +307,9 @@ int sg_backend_cpu_test_sgemm(sg_sgemm_fn *fn);
  * SG_PRECISION_DEFAULT),
  * "fp32" (no tensor-core rounding) or "bf16" (each convolution on bf16 copies of
  * its float inputs, float accumulation, its result converted back to float;
- * everything else stays float32); NULL or "" is the default. */
+ * everything else stays float32); NULL or "" is the default. The CUDA
+ * switches are the environment's (sg_cuda_switches_read, searching with
+ * SG_CUDNN_SEARCH_DEFAULT unless SG_CUDNN_SEARCH says). */
 sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err);
 /* The precision a NULL or empty one means, here and in sg_backend_open. */
 #define SG_PRECISION_DEFAULT "tf32"
@@ -396,14 +398,15 @@ int sg_backend_cuda_test_cudnn_load(char *library, size_t size, int *functions, 
                                     long *header_version, sg_err *err);
 
 /* The CUDA backend's switches from the environment (A/B timing; sg-train(1)
- * ENVIRONMENT). The backend reads them when it is created, and
+ * ENVIRONMENT). sg_backend_cuda_create_precision reads them, and
  * sg_backend_open reads them first whatever the device, so that a mistyped
  * value is an error on every machine, never a quiet run with the default or,
  * with --device auto, on the CPU. 0, or -1 with err naming the variable and
  * its choices (lib/env.h). */
 typedef struct {
     size_t workspace_limit;   /* SG_CUDNN_WORKSPACE_MIB: 1..65536 MiB (256), in bytes */
-    int search;               /* SG_CUDNN_SEARCH: legacy, find, heuristic, timed as 0..3; SG_CUDNN_FIND=1: find */
+    int search;               /* SG_CUDNN_SEARCH (SG_CUDNN_SEARCH_*; unset: the caller's default);
+                                 SG_CUDNN_FIND=1: find */
     int pad3;                 /* SG_CUDA_PAD3: 0, 4 or 8 */
     int shared_cudnn;         /* SG_CUDA_LANE_HANDLES=1 (2: a handle per lane) */
     int allow_rtc;            /* SG_CUDNN_RTC=1 */
@@ -422,7 +425,20 @@ typedef struct {
 } sg_cuda_switches;
 /* 0 until a GPU call measures the GEMM path faster (bench/train-speed's -gemm rows) */
 #define SG_CUDA_GEMM_DEFAULT_PIXELS 0
-int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err);
+/* How convolution engines are chosen, SG_CUDNN_SEARCH's values in order:
+ * cuDNN's v7 heuristics (the same choice in every process), v7 cudnnFind,
+ * the backend API's first usable engine, every usable engine timed. */
+enum { SG_CUDNN_SEARCH_LEGACY, SG_CUDNN_SEARCH_FIND, SG_CUDNN_SEARCH_HEURISTIC, SG_CUDNN_SEARCH_TIMED };
+/* timed: the fastest mode on an H200 (bench/NOTES.md, 2026-11-29: 132.9 it/s
+ * against legacy's 108.4), its determinism and resume checks passed */
+#define SG_CUDNN_SEARCH_DEFAULT SG_CUDNN_SEARCH_TIMED
+/* search_default: the mode where SG_CUDNN_SEARCH is unset or empty
+ * (SG_CUDNN_SEARCH_*). */
+int sg_cuda_switches_read(sg_cuda_switches *s, int search_default, sg_err *err);
+/* sg_backend_cuda_create_precision with the switches given (read by the
+ * caller) instead of the environment's. */
+sg_backend *sg_backend_cuda_create_switches(int device, const char *precision, const sg_cuda_switches *sw,
+                                            sg_err *err);
 
 /* Whether name is a CUDA convolution precision: "tf32", "fp32" or "bf16". */
 int sg_precision_valid(const char *name);
@@ -439,8 +455,10 @@ int sg_device_parse(const char *name, int *cuda_index);
  * non-NULL, "" otherwise). precision (CUDA only; NULL: the default) and the
  * CUDA switches (sg_cuda_switches_read) are checked even when the CPU is
  * chosen, so a typo fails on every machine. threads: CPU
- * worker threads (0: the CPUs this process may use). */
-sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
+ * worker threads (0: the CPUs this process may use). search_default: how
+ * CUDA chooses convolution engines unless SG_CUDNN_SEARCH says
+ * (SG_CUDNN_SEARCH_*: SG_CUDNN_SEARCH_DEFAULT, or a tool's own). */
+sg_backend *sg_backend_open(const char *device, const char *precision, int threads, int search_default,
                             char *fallback_note, size_t note_len, sg_err *err);
 
 static inline void sg_backend_destroy(sg_backend *be) { if (be) be->ops->destroy(be); }

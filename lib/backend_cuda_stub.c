@@ -8,9 +8,10 @@
 #define SG_NO_CUDA_WHY "nvcc/cuDNN were not found at build time"
 #endif
 
-sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
+sg_backend *sg_backend_cuda_create_switches(int device, const char *precision, const sg_cuda_switches *sw,
+                                            sg_err *err)
 {
-    (void)device; (void)precision;
+    (void)device; (void)precision; (void)sw;
     sg_errf(err, "this build has no CUDA backend (%s)", SG_NO_CUDA_WHY);
     return NULL;
 }

@@ -26,7 +26,7 @@ int sg_device_parse(const char *name, int *cuda_index)
     return SG_DEVICE_CUDA;
 }
 
-int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
+int sg_cuda_switches_read(sg_cuda_switches *s, int search_default, sg_err *err)
 {
     static const char *const off_on[] = {"0", "1"};
     static const char *const searches[] = {"legacy", "find", "heuristic", "timed"};
@@ -42,9 +42,7 @@ int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
         return -1;
     const char *gemm = getenv("SG_CUDA_GEMM_MAX_PIXELS");
     s->gemm_asked = gemm && *gemm;   /* set, as sg_env_long reads it: not the default */
-    /* timed: the fastest mode on an H200 (bench/NOTES.md, 2026-11-29: 132.9 it/s
-     * against legacy's 108.4), its determinism and resume checks passed */
-    int search = sg_env_choice("SG_CUDNN_SEARCH", searches, 4, 3, err);
+    int search = sg_env_choice("SG_CUDNN_SEARCH", searches, 4, search_default, err);
     int find = sg_env_choice("SG_CUDNN_FIND", off_on, 2, 0, err);
     int pad3 = sg_env_choice("SG_CUDA_PAD3", pads, 3, 0, err);
     int handle = sg_env_choice("SG_CUDA_LANE_HANDLES", handles, 2, 0, err);
@@ -57,7 +55,7 @@ int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
     if (search < 0 || find < 0 || pad3 < 0 || handle < 0 || rtc < 0 || graphs < 0 || layout < 0 ||
         lane_priority < 0 || in_fused < 0 || nondet < 0)
         return -1;
-    s->search = find ? 1 : search;
+    s->search = find ? SG_CUDNN_SEARCH_FIND : search;
     s->pad3 = pad3 ? atoi(pads[pad3]) : 0;
     s->shared_cudnn = handle == 1;
     s->allow_rtc = rtc;
@@ -69,20 +67,27 @@ int sg_cuda_switches_read(sg_cuda_switches *s, sg_err *err)
     return 0;
 }
 
-sg_backend *sg_backend_open(const char *device, const char *precision, int threads,
+sg_backend *sg_backend_cuda_create_precision(int device, const char *precision, sg_err *err)
+{
+    sg_cuda_switches switches;
+    if (sg_cuda_switches_read(&switches, SG_CUDNN_SEARCH_DEFAULT, err)) return NULL;
+    return sg_backend_cuda_create_switches(device, precision, &switches, err);
+}
+
+sg_backend *sg_backend_open(const char *device, const char *precision, int threads, int search_default,
                             char *fallback_note, size_t note_len, sg_err *err)
 {
     if (fallback_note && note_len) fallback_note[0] = 0;
     if (precision && !sg_precision_valid(precision)) {
-        sg_errf(err, "--precision: '%s' is not fp32, tf32 or bf16", sg_quote_str(precision).s);
+        sg_errf(err, "--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(precision).s);
         return NULL;
     }
     sg_cuda_switches switches;
-    if (sg_cuda_switches_read(&switches, err)) return NULL;
+    if (sg_cuda_switches_read(&switches, search_default, err)) return NULL;
     int index, kind = sg_device_parse(device, &index);
     if (kind == SG_DEVICE_CPU) return sg_backend_cpu_create(threads, err);
     if (kind < 0) {
-        sg_errf(err, "--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(device).s);
+        sg_errf(err, "--device: expected cpu, cuda, cuda:N or auto, not '%s'", sg_quote_str(device).s);
         return NULL;
     }
     /* the CPU fallback's library, loaded before the CUDA runtime starts its
@@ -90,7 +95,7 @@ sg_backend *sg_backend_open(const char *device, const char *precision, int threa
      * sg_backend_cpu_create if the fallback is needed */
     if (kind == SG_DEVICE_AUTO) sg_backend_cpu_prepare(NULL);
     sg_err cuda_err = {{0}};
-    sg_backend *be = sg_backend_cuda_create_precision(index, precision, &cuda_err);
+    sg_backend *be = sg_backend_cuda_create_switches(index, precision, &switches, &cuda_err);
     if (be) return be;
     /* auto falls back for a GPU that is missing or unusable, not for a
      * CUDA switch the user set that cannot be honoured (ELIBACC: cuBLAS for

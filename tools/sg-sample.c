@@ -914,14 +914,14 @@ static int file_crop(const options *o, const sg_ckpt_info *ck, const char *g_pat
 static sg_backend *open_backend(const options *o, sg_err *err)
 {
     char note[512];
-    /* legacy cuDNN algorithms unless asked: timed engines (sg-train's default)
-     * are chosen by timings, so two runs could differ, and the search costs
-     * seconds a short translation does not win back */
-    setenv("SG_CUDNN_SEARCH", "legacy", 0);
-    sg_backend *be = sg_backend_open(o->device, o->precision, o->threads, note, sizeof note, err);
-    if (be && note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* for people, not for scripted runs */
-        cli_warn("--device auto: %s; running on the CPU", note);
-    if (be) cli_note_precision_on_cpu(o->precision, be->name);
+    /* legacy cuDNN algorithms unless SG_CUDNN_SEARCH asks: timed engines
+     * (sg-train's default) are chosen by timings, so two runs could differ,
+     * and the search costs seconds a short translation does not win back */
+    sg_backend *be = sg_backend_open(o->device, o->precision, o->threads, SG_CUDNN_SEARCH_LEGACY, note, sizeof note,
+                                     err);
+    if (!be) return NULL;
+    cli_note_device_auto(note, "running");
+    cli_note_precision_on_cpu(o->precision, be->name);
     return be;
 }
 
@@ -1016,16 +1016,8 @@ static void parse_options(run_state *r, int argc, char **argv)
             o->format = optarg;
             o->have_format = 1;
             break;
-        case OPT_DEVICE:
-            if (sg_device_parse(optarg, NULL) < 0)
-                cli_usage_error("--device: expected cpu, cuda, cuda:N or auto, not '%s'", sg_quote_str(optarg).s);
-            o->device = optarg;
-            break;
-        case OPT_PRECISION:
-            if (!sg_precision_valid(optarg))
-                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(optarg).s);
-            o->precision = optarg;
-            break;
+        case OPT_DEVICE: o->device = cli_parse_device(optarg); break;
+        case OPT_PRECISION: o->precision = cli_parse_precision(optarg); break;
         case 'b': o->batch = (int)cli_parse_long("--batch", optarg, 1, 4096); break;
         case OPT_THREADS: o->threads = (int)cli_parse_long("--threads", optarg, 0, 1024); break;
         case OPT_TIMING: o->timing = 1; break;

@@ -254,7 +254,7 @@ struct run {
 static sg_backend *open_backend(const char *device, const char *precision, int threads, char *note, size_t note_len,
                                 sg_err *err)
 {
-    sg_backend *be = sg_backend_open(device, precision, threads, note, note_len, err);
+    sg_backend *be = sg_backend_open(device, precision, threads, SG_CUDNN_SEARCH_DEFAULT, note, note_len, err);
     const char *nondet = getenv("SG_CUDNN_NONDET");
     if (be && !strcmp(be->name, "cuda") && nondet && !strcmp(nondet, "1"))   /* validated by sg_backend_open */
         cli_warn("SG_CUDNN_NONDET=1: nondeterministic cuDNN engines may run; a resumed run will not repeat an "
@@ -380,16 +380,8 @@ static void parse_options(struct run *run, int argc, char **argv)
         case O_VERSION: cli_version();
         case O_FLIP: o->flip = 1; run->given[O_NOFLIP] = 1; break;
         case O_NOFLIP: o->flip = 0; run->given[O_FLIP] = 1; break;
-        case O_DEVICE:
-            if (sg_device_parse(optarg, NULL) < 0)
-                cli_usage_error("--device: '%s' is not cpu, cuda, cuda:N or auto", sg_quote_str(optarg).s);
-            run->device = optarg;
-            break;
-        case O_PRECISION:
-            if (!sg_precision_valid(optarg))
-                cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(optarg).s);
-            run->precision = optarg;
-            break;
+        case O_DEVICE: run->device = cli_parse_device(optarg); break;
+        case O_PRECISION: run->precision = cli_parse_precision(optarg); break;
         case O_RESUME: run->resume = 1; break;
         case O_FORCE: run->force = 1; break;
         case O_DISKWAIT: run->disk_full_wait = cli_parse_long("--disk-full-wait", optarg, 0, INT_MAX); break;
@@ -463,8 +455,7 @@ static void open_device(struct run *run)
                 run->recorded.device);
     if (!run->be) cli_die_err(&run->err);
     check_resumed_device(run);
-    if (run->auto_note[0] && !cli_quiet && isatty(STDERR_FILENO))   /* a note for people, not for logs */
-        cli_warn("--device auto: %s; training on the CPU", run->auto_note);
+    cli_note_device_auto(run->auto_note, "training");
     if (run->given[O_PRECISION]) cli_note_precision_on_cpu(run->precision, run->be->name);
     /* recorded in config.json for a later --resume */
     snprintf(run->o.device, sizeof run->o.device, "%s", run->be->name);

@@ -1637,6 +1637,27 @@ move_run_on() {
     [ "$output" = "sg-sample: model: SG_OVERLAP_G=2: expected 0 or 1" ]
 }
 
+# sg-sample's own default is legacy cuDNN algorithms (its search_default to
+# sg_backend_open), SG_CUDNN_SEARCH set (not empty) chooses another: the
+# emulation counts cuDNN's calls (SG_EMU_LAUNCH_COUNTS=1), the v7 ones for
+# legacy, cudnnBackendExecute for timed's engines.
+@test "sg-sample --device cuda: legacy cuDNN algorithms unless SG_CUDNN_SEARCH says" {
+    EMU=build/emu-bin/sg-sample
+    [ -x "$EMU" ] || skip "no CUDA build here: $EMU"
+    args=(-q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2 --device cuda)
+    run env -u SG_CUDNN_SEARCH SG_EMU_LAUNCH_COUNTS=1 "$EMU" "${args[@]}" -o "$W/unset.png"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *cudnnConvolutionForward* ]]
+    [[ "$output" != *cudnnBackendExecute* ]]
+    run env SG_CUDNN_SEARCH= SG_EMU_LAUNCH_COUNTS=1 "$EMU" "${args[@]}" -o "$W/empty.png"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *cudnnBackendExecute* ]]
+    cmp "$W/unset.png" "$W/empty.png"
+    run env SG_CUDNN_SEARCH=timed SG_EMU_LAUNCH_COUNTS=1 "$EMU" "${args[@]}" -o "$W/timed.png"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *cudnnBackendExecute* ]]
+}
+
 # A reference Generator (tests/golden/stargan_ref.py) at a tiny size, saved with
 # torch.save(G.state_dict()), converted, and run by sg-sample: the image must be
 # PyTorch's G(x, c) within one grey level.

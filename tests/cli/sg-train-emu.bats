@@ -290,7 +290,7 @@ PY
   [ ! -e "$T/r1/history.jsonl" ]
   run "$EMU" -o "$T/r2" "${TINY[@]}" --device cuda:x "$D/a.lmdb"
   [ "$status" -eq 2 ]
-  [[ "$output" == *"--device: 'cuda:x' is not cpu, cuda, cuda:N or auto"* ]]
+  [[ "$output" == *"--device: expected cpu, cuda, cuda:N or auto, not 'cuda:x'"* ]]
   # cuda:0 is the run's kind of device: a resume on it warns of nothing and
   # repeats the uninterrupted run (trained on plain cuda)
   "$EMU" -o "$T/part" "${TINY[@]}" "$D/a.lmdb"

@@ -156,7 +156,7 @@ refused_run_unchanged() {
 @test "names and values in messages are quoted escaped: options, config.json, checkpoint metadata" {
   run sg-train -o "$T/r" --device $'cpu\e[2J' "$D/a.lmdb"
   [ "$status" -eq 2 ]
-  [[ "$output" == *"--device: 'cpu\\x1b[2J' is not cpu, cuda, cuda:N or auto"* ]]
+  [[ "$output" == *"--device: expected cpu, cuda, cuda:N or auto, not 'cpu\\x1b[2J'"* ]]
   run sg-train -o "$T/r" --precision $'\xff\xfe' "$D/a.lmdb"
   [ "$status" -eq 2 ]
   [[ "$output" == *"--precision: expected tf32, fp32 or bf16, not '\\xff\\xfe'"* ]]

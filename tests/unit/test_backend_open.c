@@ -29,23 +29,26 @@ int main(void)
 
     sg_err err;
     char note[256];
-    sg_backend *be = sg_backend_open("gpu", NULL, 1, note, sizeof note, &err);
-    CHECK(!be && strstr(err.msg, "'gpu' is not cpu, cuda, cuda:N or auto"), "--device gpu: '%s'", err.msg);
-    be = sg_backend_open("cpu", "fp16", 1, note, sizeof note, &err);
-    CHECK(!be && strstr(err.msg, "--precision: 'fp16'"), "--precision fp16 refused on the CPU too: '%s'", err.msg);
+    sg_backend *be = sg_backend_open("gpu", NULL, 1, SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
+    CHECK(!be && strstr(err.msg, "expected cpu, cuda, cuda:N or auto, not 'gpu'"), "--device gpu: '%s'", err.msg);
+    be = sg_backend_open("cpu", "fp16", 1, SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
+    CHECK(!be && strstr(err.msg, "--precision: expected tf32, fp32 or bf16, not 'fp16'"),
+          "--precision fp16 refused on the CPU too: '%s'", err.msg);
     /* The user's bytes are quoted escaped and cut (lib/error.h sg_quote_bytes). */
-    be = sg_backend_open("gpu\x1b[2J\xff", NULL, 1, note, sizeof note, &err);
-    CHECK(!be && !strcmp(err.msg, "--device: 'gpu\\x1b[2J\\xff' is not cpu, cuda, cuda:N or auto"),
+    be = sg_backend_open("gpu\x1b[2J\xff", NULL, 1, SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
+    CHECK(!be && !strcmp(err.msg, "--device: expected cpu, cuda, cuda:N or auto, not 'gpu\\x1b[2J\\xff'"),
           "--device with ESC: '%s'", err.msg);
-    be = sg_backend_open("cpu", "bf16\a0123456789012345678901234567890123456789", 1, note, sizeof note, &err);
-    CHECK(!be && !strcmp(err.msg, "--precision: 'bf16\\x0701234567890123456789012345678901...' is not fp32, tf32 or bf16"),
+    be = sg_backend_open("cpu", "bf16\a0123456789012345678901234567890123456789", 1, SG_CUDNN_SEARCH_DEFAULT, note,
+                         sizeof note, &err);
+    CHECK(!be && !strcmp(err.msg, "--precision: expected tf32, fp32 or bf16, not "
+                                  "'bf16\\x0701234567890123456789012345678901...'"),
           "--precision with BEL, long: '%s'", err.msg);
     /* GPU 999 exists nowhere: an error that names it, whether or not this
      * machine has CUDA */
-    be = sg_backend_open("cuda:999", NULL, 1, note, sizeof note, &err);
+    be = sg_backend_open("cuda:999", NULL, 1, SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
     CHECK(!be && !strncmp(err.msg, "--device cuda:999: ", 19), "--device cuda:999: '%s'", be ? "opened" : err.msg);
     sg_backend_destroy(be);
-    be = sg_backend_open("auto", NULL, 1, note, sizeof note, &err);
+    be = sg_backend_open("auto", NULL, 1, SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
     CHECK(be != NULL, "--device auto opens something: %s", be ? be->name : err.msg);
     if (be && !strcmp(be->name, "cpu")) CHECK(note[0] != 0, "auto on the CPU says why: '%s'", note);
     sg_backend_destroy(be);
@@ -54,19 +57,19 @@ int main(void)
     const char *devices[] = {"auto", "cpu", "cuda:999"};
     for (int i = 0; i < 3; i++) {
         setenv("SG_CUDA_LAYOUT", "NCHW", 1);
-        be = sg_backend_open(devices[i], NULL, 1, note, sizeof note, &err);
+        be = sg_backend_open(devices[i], NULL, 1, SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
         CHECK(!be && !strcmp(err.msg, "SG_CUDA_LAYOUT=NCHW: expected nhwc or nchw"), "--device %s, SG_CUDA_LAYOUT=NCHW: '%s'",
               devices[i], be ? be->name : err.msg);
         sg_backend_destroy(be);
         setenv("SG_CUDNN_WORKSPACE_MIB", "1g", 1);
         setenv("SG_CUDA_LAYOUT", "nchw", 1);
-        be = sg_backend_open(devices[i], NULL, 1, note, sizeof note, &err);
+        be = sg_backend_open(devices[i], NULL, 1, SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
         CHECK(!be && !strcmp(err.msg, "SG_CUDNN_WORKSPACE_MIB=1g: expected an integer from 1 to 65536"),
               "--device %s, SG_CUDNN_WORKSPACE_MIB=1g: '%s'", devices[i], be ? be->name : err.msg);
         sg_backend_destroy(be);
         unsetenv("SG_CUDNN_WORKSPACE_MIB");
     }
-    be = sg_backend_open("cpu", NULL, 1, note, sizeof note, &err);
+    be = sg_backend_open("cpu", NULL, 1, SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
     CHECK(be != NULL, "valid switches (SG_CUDA_LAYOUT=nchw) open the CPU: %s", be ? "" : err.msg);
     sg_backend_destroy(be);
     unsetenv("SG_CUDA_LAYOUT");
@@ -76,7 +79,7 @@ int main(void)
      * kernel, the clones the CPU runs, the compiler flags' hash */
     int counts[][2] = {{0, sg_cpus_usable()}, {1, 1}, {3, 3}};
     for (int k = 0; k < 3; k++) {
-        be = sg_backend_open("cpu", NULL, counts[k][0], note, sizeof note, &err);
+        be = sg_backend_open("cpu", NULL, counts[k][0], SG_CUDNN_SEARCH_DEFAULT, note, sizeof note, &err);
         CHECK(be && sg_backend_cpu_threads(be) == counts[k][1], "--threads %d: %d threads (want %d)", counts[k][0],
               be ? sg_backend_cpu_threads(be) : -1, counts[k][1]);
         sg_backend_destroy(be);

@@ -100,7 +100,7 @@ static void test_cuda_switches(void)
         if (cases[i].var) setenv(cases[i].var, cases[i].value, 1);
         sg_cuda_switches sw;
         sg_err err;
-        int rc = sg_cuda_switches_read(&sw, &err);
+        int rc = sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err);
         CHECK(rc == 0 && sw.workspace_limit == cases[i].workspace_mib << 20 && sw.search == cases[i].search &&
                   sw.pad3 == cases[i].pad3 && sw.shared_cudnn == cases[i].shared_cudnn &&
                   sw.allow_rtc == cases[i].allow_rtc && sw.graphs == cases[i].graphs && sw.nhwc == cases[i].nhwc &&
@@ -117,38 +117,53 @@ static void test_cuda_switches(void)
     setenv("SG_CUDNN_FIND", "1", 1);
     sg_cuda_switches sw;
     sg_err err;
-    CHECK(sg_cuda_switches_read(&sw, &err) == 0 && sw.search == 1, "FIND=1 with SEARCH=timed: search %d", sw.search);
+    CHECK(sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err) == 0 && sw.search == 1, "FIND=1 with SEARCH=timed: search %d", sw.search);
     unsetenv("SG_CUDNN_SEARCH");
+    unsetenv("SG_CUDNN_FIND");
+    /* the caller's default (sg-sample's legacy) where SG_CUDNN_SEARCH is
+     * unset or empty; the variable and SG_CUDNN_FIND=1 still win */
+    CHECK(sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_LEGACY, &err) == 0 && sw.search == SG_CUDNN_SEARCH_LEGACY,
+          "default legacy, unset: search %d", sw.search);
+    setenv("SG_CUDNN_SEARCH", "", 1);
+    CHECK(sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_LEGACY, &err) == 0 && sw.search == SG_CUDNN_SEARCH_LEGACY,
+          "default legacy, empty: search %d", sw.search);
+    setenv("SG_CUDNN_SEARCH", "heuristic", 1);
+    CHECK(sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_LEGACY, &err) == 0 && sw.search == SG_CUDNN_SEARCH_HEURISTIC,
+          "default legacy, SEARCH=heuristic: search %d", sw.search);
+    unsetenv("SG_CUDNN_SEARCH");
+    setenv("SG_CUDNN_FIND", "1", 1);
+    CHECK(sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_LEGACY, &err) == 0 && sw.search == SG_CUDNN_SEARCH_FIND,
+          "default legacy, FIND=1: search %d", sw.search);
     unsetenv("SG_CUDNN_FIND");
     /* a value outside the choices is an error naming them */
     setenv("SG_CUDA_IN_FUSED", "2", 1);
-    int rc = sg_cuda_switches_read(&sw, &err);
+    int rc = sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err);
     CHECK(rc == -1 && !strcmp(err.msg, "SG_CUDA_IN_FUSED=2: expected 0 or 1"), "SG_CUDA_IN_FUSED=2: rc %d '%s'", rc,
           rc ? err.msg : "");
     unsetenv("SG_CUDA_IN_FUSED");
     /* SG_CUDNN_NONDET: off unless 1 */
-    CHECK(sg_cuda_switches_read(&sw, &err) == 0 && sw.allow_nondet == 0, "SG_CUDNN_NONDET unset: %d", sw.allow_nondet);
+    CHECK(sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err) == 0 && sw.allow_nondet == 0, "SG_CUDNN_NONDET unset: %d", sw.allow_nondet);
     setenv("SG_CUDNN_NONDET", "1", 1);
-    CHECK(sg_cuda_switches_read(&sw, &err) == 0 && sw.allow_nondet == 1, "SG_CUDNN_NONDET=1: %d", sw.allow_nondet);
+    CHECK(sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err) == 0 && sw.allow_nondet == 1, "SG_CUDNN_NONDET=1: %d", sw.allow_nondet);
     setenv("SG_CUDNN_NONDET", "yes", 1);
-    rc = sg_cuda_switches_read(&sw, &err);
+    rc = sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err);
     CHECK(rc == -1 && !strcmp(err.msg, "SG_CUDNN_NONDET=yes: expected 0 or 1"), "SG_CUDNN_NONDET=yes: rc %d '%s'", rc,
           rc ? err.msg : "");
     unsetenv("SG_CUDNN_NONDET");
     /* SG_CUDA_GEMM_MAX_PIXELS: 0 (off) unless set, an integer from 0 to 1048576 */
-    CHECK(sg_cuda_switches_read(&sw, &err) == 0 && sw.gemm_max_pixels == 0, "SG_CUDA_GEMM_MAX_PIXELS unset: %ld",
+    CHECK(sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err) == 0 && sw.gemm_max_pixels == 0, "SG_CUDA_GEMM_MAX_PIXELS unset: %ld",
           sw.gemm_max_pixels);
     static const char *const gemm_ok[][2] = {{"0", "0"}, {"16", "16"}, {"1048576", "1048576"}};
     for (size_t i = 0; i < sizeof gemm_ok / sizeof gemm_ok[0]; i++) {
         setenv("SG_CUDA_GEMM_MAX_PIXELS", gemm_ok[i][0], 1);
-        rc = sg_cuda_switches_read(&sw, &err);
+        rc = sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err);
         CHECK(rc == 0 && sw.gemm_max_pixels == atol(gemm_ok[i][1]), "SG_CUDA_GEMM_MAX_PIXELS=%s: rc %d, %ld",
               gemm_ok[i][0], rc, sw.gemm_max_pixels);
     }
     static const char *const gemm_bad[] = {"-1", "1048577", "16px", "x"};
     for (size_t i = 0; i < sizeof gemm_bad / sizeof gemm_bad[0]; i++) {
         setenv("SG_CUDA_GEMM_MAX_PIXELS", gemm_bad[i], 1);
-        rc = sg_cuda_switches_read(&sw, &err);
+        rc = sg_cuda_switches_read(&sw, SG_CUDNN_SEARCH_DEFAULT, &err);
         char want[128];
         snprintf(want, sizeof want, "SG_CUDA_GEMM_MAX_PIXELS=%s: expected an integer from 0 to 1048576", gemm_bad[i]);
         CHECK(rc == -1 && !strcmp(err.msg, want), "SG_CUDA_GEMM_MAX_PIXELS=%s: rc %d '%s'", gemm_bad[i], rc,

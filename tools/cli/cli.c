@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "version.h"
+#include "backend.h"
 #include "fileio.h"
 #include "shard.h"
 #include "checkpoint.h"
@@ -559,6 +560,25 @@ void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, in
     }
     if (sg_shard_dir_looks_like(run_dir))
         cli_die("%s: the run directory is a shard (it holds data.mdb); choose another -o RUN", run_dir);
+}
+
+const char *cli_parse_device(const char *s)
+{
+    if (sg_device_parse(s, NULL) < 0)
+        cli_usage_error("--device: expected cpu, cuda, cuda:N or auto, not '%s'", sg_quote_str(s).s);
+    return s;
+}
+
+const char *cli_parse_precision(const char *s)
+{
+    if (!sg_precision_valid(s))
+        cli_usage_error("--precision: expected tf32, fp32 or bf16, not '%s'", sg_quote_str(s).s);
+    return s;
+}
+
+void cli_note_device_auto(const char *note, const char *verb)
+{
+    if (note[0] && !cli_quiet && isatty(STDERR_FILENO)) cli_warn("--device auto: %s; %s on the CPU", note, verb);
 }
 
 void cli_note_precision_on_cpu(const char *precision, const char *backend_name)

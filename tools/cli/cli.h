@@ -150,6 +150,17 @@ void cli_refuse_output_over_data(const char *out, const char *advice);
  * itself (it holds data.mdb): the run's files would be written next to a
  * shard's data, where readers never write. */
 void cli_refuse_run_dir_shard(const char *run_dir, const char *const *shards, int n);
+/* --device's and --precision's values (lib/backend.h sg_device_parse,
+ * sg_precision_valid), returned; anything else is a usage error, "--device:
+ * expected cpu, cuda, cuda:N or auto, not 'X'", "--precision: expected tf32,
+ * fp32 or bf16, not 'X'". */
+const char *cli_parse_device(const char *s);
+const char *cli_parse_precision(const char *s);
+/* --device auto's fallback (note: sg_backend_open's fallback_note, "" when
+ * it chose CUDA) as "--device auto: NOTE; VERB on the CPU" ("running",
+ * "training"): a note for people, so nothing with -q or where stderr is not
+ * a terminal (a log). */
+void cli_note_device_auto(const char *note, const char *verb);
 /* Warns that --precision P (given, not fp32) does nothing when the backend
  * the device resolved to is the CPU's, which computes in fp32. */
 void cli_note_precision_on_cpu(const char *precision, const char *backend_name);
