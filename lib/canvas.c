@@ -9,8 +9,8 @@ int sg_canvas_init(sg_canvas *c, int width, int height, sg_rgb bg, sg_err *err)
 {
     c->rgb = NULL;
     c->width = c->height = 0;
-    if (width < 1 || height < 1 || width > 32768 || height > 32768)
-        return sg_errf(err, "canvas size %dx%d out of range (1..32768)", width, height);
+    if (width < 1 || height < 1 || width > SG_CANVAS_MAX_SIDE || height > SG_CANVAS_MAX_SIDE)
+        return sg_errf(err, "canvas size %dx%d out of range (1..%d)", width, height, SG_CANVAS_MAX_SIDE);
     c->rgb = malloc((size_t)width * height * 3);
     if (!c->rgb) return sg_err_oom(err, "canvas %dx%d: out of memory", width, height);
     c->width = width;

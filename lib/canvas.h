@@ -19,7 +19,10 @@ typedef struct {
 
 enum { SG_MARK_CIRCLE, SG_MARK_SQUARE, SG_MARK_TRI_UP, SG_MARK_TRI_DOWN, SG_MARK_CROSS };
 
-/* Allocates a width x height canvas filled with bg (sizes 1..32768). */
+/* The largest side of a canvas: the tools size their grids within it. */
+#define SG_CANVAS_MAX_SIDE 32768
+
+/* Allocates a width x height canvas filled with bg (sizes 1..SG_CANVAS_MAX_SIDE). */
 int sg_canvas_init(sg_canvas *c, int width, int height, sg_rgb bg, sg_err *err);
 void sg_canvas_free(sg_canvas *c);
 

@@ -188,7 +188,7 @@ struct sg_trainer {
     FILE *history;
     double elapsed_base;
     int n_samples;
-    uint64_t sample_idx[64];
+    uint64_t sample_idx[SG_TRAIN_SAMPLES_MAX];
     int64_t log_prev_iter;
     double log_prev_time;
     double log_prev_wait;         /* space_wait_s at log_prev_time */
@@ -560,7 +560,7 @@ static const sg_train_field run_fields[] = {
     {SEC_TRAINING, "sample_every", "--sample-every", 'l', OPT(sample_every), .ilo = 0, .ihi = INT64_MAX},
     {SEC_TRAINING, "save_every", "--save-every", 'l', OPT(save_every), .ilo = 0, .ihi = INT64_MAX},
     {SEC_TRAINING, "keep", "--keep", 'i', OPT(keep), .ilo = 0, .ihi = INT_MAX},
-    {SEC_TRAINING, "samples", NULL, 'i', OPT(n_samples), .ilo = 0, .ihi = 64},
+    {SEC_TRAINING, "samples", NULL, 'i', OPT(n_samples), .ilo = 0, .ihi = SG_TRAIN_SAMPLES_MAX},
     {SEC_TRAINING, "threads", "--threads", 'i', OPT(threads), .ilo = 0, .ihi = 1024, .optional = 1},
 };
 #undef OPT
@@ -1274,11 +1274,15 @@ int sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows)
     return n;
 }
 
-static int pick_samples(sg_trainer *t)
+/* The sample grid's images the options ask for, within sample_idx's size. */
+static int samples_asked(const sg_trainer *t)
 {
-    int n = t->opt.n_samples > 64 ? 64 : t->opt.n_samples;   /* sample_idx's size */
-    t->n_samples = sg_train_sample_rows(t->opt.seed, t->counts[0], n, t->sample_idx);
-    return 0;
+    return t->opt.n_samples > SG_TRAIN_SAMPLES_MAX ? SG_TRAIN_SAMPLES_MAX : t->opt.n_samples;
+}
+
+static void pick_samples(sg_trainer *t)
+{
+    t->n_samples = sg_train_sample_rows(t->opt.seed, t->counts[0], samples_asked(t), t->sample_idx);
 }
 
 /* Checkpoint step's G metadata against the shards and options. *unreadable:
@@ -1527,7 +1531,7 @@ static uint64_t sample_bytes(int S, int C, int n, int T);
  * the run writes none. */
 static uint64_t grid_bytes(const sg_trainer *t, int *n, int *T)
 {
-    *n = t->opt.n_samples > 64 ? 64 : t->opt.n_samples;   /* pick_samples' count */
+    *n = samples_asked(t);   /* pick_samples' count */
     if ((uint64_t)*n > t->counts[0]) *n = (int)t->counts[0];
     *T = sg_targets_count(&t->mcfg);
     return t->opt.sample_every > 0 && *n > 0 ? sample_bytes(t->S, t->c_dim, *n, *T) : 0;

@@ -21,6 +21,10 @@
 #include "error.h"
 #include "model.h"
 
+/* The most images a run's sample grid shows (sg_train_options.n_samples,
+ * config.json's "samples"). */
+#define SG_TRAIN_SAMPLES_MAX 64
+
 typedef struct {
     /* model structure (fixed for a run) */
     int g_conv_dim, g_repeat, d_conv_dim;
@@ -35,7 +39,9 @@ typedef struct {
     uint64_t seed;
     int64_t log_every, sample_every, save_every;   /* 0: never (the last iteration is always saved) */
     int keep;                     /* keep the newest N checkpoints; 0: all */
-    int n_samples;                /* images in the sample grid (at most 8 by default) */
+    int n_samples;                /* images in the sample grid: 8 by default, at most
+                                     SG_TRAIN_SAMPLES_MAX (fewer where the first shard
+                                     holds fewer) */
     int threads;                  /* CPU threads the run asked for (0: all cores): recorded so
                                      that a resume uses the same count (bit-exact on the CPU) */
     /* The device the run computes on ("cpu", "cuda") and, on CUDA, the

@@ -335,7 +335,8 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
     sg_text_size(legend.data, ts, NULL, &legend_h);
     int footer_h = legend_h + 8;
     int H = rows * (th + title_h) + (rows + 1) * gap + footer_h;
-    if ((long)W > 32768 || (long)H > 32768) cli_die("grid %dx%d of %dx%d tiles is too large", rows, cols, tw, th);
+    if ((long)W > SG_CANVAS_MAX_SIDE || (long)H > SG_CANVAS_MAX_SIDE)
+        cli_die("grid %dx%d of %dx%d tiles is too large", rows, cols, tw, th);
     sg_canvas c;
     sg_err err;
     if (sg_canvas_init(&c, W, H, SG_RGB(255, 255, 255), &err) != 0) cli_die_err(&err);

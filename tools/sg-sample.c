@@ -32,6 +32,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The records of a shard a grid shows without --count. */
+#define GRID_RECORDS_DEFAULT 8
+
 static void usage(void)
 {
     printf("Usage: %s --ckpt CKPT [OPTION]... [--data SHARD | IMAGE... | --inputs-from LIST]\n"
@@ -74,7 +77,7 @@ static void usage(void)
            "                         files are removed, targets.tsv emptied, first)\n"
            "      --grid             a grid even for one input and one --targets target (which\n"
            "                         otherwise gives the translated image alone)\n"
-           "  -n, --count N          records of the shard (default 8 for a grid, all with --each);\n"
+           "  -n, --count N          records of the shard (default %d for a grid, all with --each);\n"
            "                         all of them when the shard holds fewer\n"
            "      --seed S           pick --count records at random with seed S (default: the first)\n"
            "      --crop N           center-crop side for image files, 0..65536 (0: the largest\n"
@@ -104,7 +107,7 @@ static void usage(void)
            "  %s --ckpt runs/multi --data celebB.lmdb --each -o outdir/\n"
            "  find photos -name '*.jpg' | %s --ckpt runs/multi --targets +Blond_Hair --each \\\n"
            "      --inputs-from - -o blond/\n",
-           cli_name, cli_name, cli_name, cli_name, cli_name, cli_name);
+           cli_name, GRID_RECORDS_DEFAULT, cli_name, cli_name, cli_name, cli_name, cli_name);
 }
 
 /* One input image, preprocessed to the model's size. */
@@ -272,10 +275,19 @@ static void crop_text(char *out, size_t cap, int crop)
     else snprintf(out, cap, "no crop");
 }
 
-/* Chooses which records to use: the first count, or count at random with seed. */
-static long *choose_records(uint64_t n_records, long count, int have_seed, uint64_t seed)
+/* The records of the shard --count asks for: its value, else
+ * GRID_RECORDS_DEFAULT for a grid, -1 (all) with --each. */
+static long records_asked(const options *o)
+{
+    return o->count >= 0 ? o->count : o->each ? -1 : GRID_RECORDS_DEFAULT;
+}
+
+/* Chooses which records to use: the first count (-1: all; all of them too
+ * where there are fewer), or count at random with seed; *n_out: how many. */
+static long *choose_records(uint64_t n_records, long count, int have_seed, uint64_t seed, long *n_out)
 {
     long n = count < 0 || (uint64_t)count > n_records ? (long)n_records : count;
+    *n_out = n;
     long *all = malloc(sizeof(long) * (n_records ? n_records : 1));
     if (!all) return NULL;
     for (uint64_t i = 0; i < n_records; i++) all[i] = (long)i;
@@ -323,10 +335,8 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, const ch
         crop_text(trained, sizeof trained, trained_crop);
         cli_warn("%s was packed with %s; dataset %s was trained on %s", o->data, packed, desc, trained);
     }
-    long count = o->count >= 0 ? o->count : (o->each ? -1 : 8);
-    long *order = choose_records(m->count, count, o->have_seed, o->seed);
+    long n, *order = choose_records(m->count, records_asked(o), o->have_seed, o->seed, &n);
     if (!order) cli_die("out of memory");
-    long n = count < 0 || (uint64_t)count > m->count ? (long)m->count : count;
     if (n == 0) cli_die("%s: no records", o->data);
     input_image *in = calloc((size_t)n, sizeof *in);
     if (!in) cli_die("out of memory");
@@ -589,23 +599,24 @@ static void grid_begin(grid_layout *g, const options *o, int S, const target_set
     g->header_h = GRID_PAD + max_lines * SG_FONT_CELL_H;
     long w = (long)g->cols * (g->cell + GRID_PAD) + GRID_PAD;
     long h = g->header_h + n_rows * (g->cell + GRID_PAD) + GRID_PAD;
-    if (w > 32768 || h > 32768) {
+    const long max = SG_CANVAS_MAX_SIDE;
+    if (w > max || h > max) {
         /* what to lower: the targets for the width, the inputs for the
          * height (naming as many as fit), the zoom unless it is 1 already */
-        long rows_fit = (32768 - g->header_h - GRID_PAD) / (g->cell + GRID_PAD);
+        long rows_fit = (max - g->header_h - GRID_PAD) / (g->cell + GRID_PAD);
         char ways[4][64];
         int n = 0;
-        if (w > 32768) snprintf(ways[n++], 64, "fewer targets (--targets)");
-        if (h > 32768 && rows_fit >= 1 && o->data) snprintf(ways[n++], 64, "--count %ld or less", rows_fit);
-        else if (h > 32768 && rows_fit >= 1) snprintf(ways[n++], 64, "at most %ld image files", rows_fit);
+        if (w > max) snprintf(ways[n++], 64, "fewer targets (--targets)");
+        if (h > max && rows_fit >= 1 && o->data) snprintf(ways[n++], 64, "--count %ld or less", rows_fit);
+        else if (h > max && rows_fit >= 1) snprintf(ways[n++], 64, "at most %ld image files", rows_fit);
         if (g->zoom > 1) snprintf(ways[n++], 64, "--zoom 1");
         snprintf(ways[n++], 64, "--each");
         char advice[300] = "";
         for (int i = 0; i < n; i++)
             snprintf(advice + strlen(advice), sizeof advice - strlen(advice), "%s%s",
                      i == 0 ? "" : i < n - 1 ? ", " : n > 2 ? ", or " : " or ", ways[i]);
-        cli_die("the grid would be %ldx%ld pixels, too %s (at most 32768 a side): use %s", w, h,
-                w > 32768 && h > 32768 ? "wide and too tall" : w > 32768 ? "wide" : "tall", advice);
+        cli_die("the grid would be %ldx%ld pixels, too %s (at most %ld a side): use %s", w, h,
+                w > max && h > max ? "wide and too tall" : w > max ? "wide" : "tall", max, advice);
     }
     sg_err err = {{0}};
     if (sg_canvas_init(&g->cv, (int)w, (int)h, SG_RGB(255, 255, 255), &err)) cli_die_err(&err);
@@ -1376,7 +1387,8 @@ static void open_backend_checked(run_state *r)
     if (strcmp(r->be->name, "cpu")) return;   /* CUDA's allocations fail cleanly */
     /* the chunk load_generator takes: --batch, or fewer where the inputs are known to be fewer */
     sg_model_config mcfg = r->ck.model;
-    long n = o->data ? (o->count >= 0 ? o->count : o->each ? o->batch : 8) : o->inputs_from ? o->batch : r->n_files;
+    long asked = records_asked(o);   /* -1: all of the shard, in chunks of --batch */
+    long n = o->data ? (asked < 0 ? o->batch : asked) : o->inputs_from ? o->batch : r->n_files;
     mcfg.batch = n >= 1 && n < o->batch ? (int)n : o->batch;
     int batch_max = sg_model_batch_max(&mcfg, 1);
     if (batch_max < 1) return;   /* not even one image: load_generator says so */

@@ -181,8 +181,6 @@ static const char *no_space_hint(int e)
     return hint;
 }
 
-int cli_no_space(const sg_err *err) { return err->sys_errno == ENOSPC || err->sys_errno == EDQUOT; }
-
 const char *cli_no_space_hint(const sg_err *err) { return no_space_hint(err->sys_errno); }
 
 const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf, size_t n)

@@ -53,9 +53,6 @@ void cli_die_output_err(const sg_err *err, const char *out) __attribute__((noret
 /* "tool: <stdout>: strerror(errno)", exit 1: writing standard output failed.
  * The advice for want of space only where it is a regular file. */
 void cli_die_stdout(void) __attribute__((noreturn));
-/* 1 when err is a system call's failure for want of space: ENOSPC (a full
- * file system) or EDQUOT (a disk quota reached). */
-int cli_no_space(const sg_err *err);
 /* Records path (a file or a directory, there or not yet) as what the tool
  * writes: on ENOSPC, the advice looks at its file system, and says "the file
  * system has no free inodes (df -i): remove files" where blocks are free but
