@@ -725,6 +725,16 @@ static int create_failed(sg_model *m, sg_backend *be, sg_err *err)
     return sg_err_oom(err, "model: out of memory");
 }
 
+/* Everything model creation allocates, in order: the layer plans (host
+ * memory), then the backend blocks (balloc): G's net, and the generator
+ * tape, or D's net and the training buffers. sg_model_bytes runs it too,
+ * balloc counting instead of allocating, so that the two cannot differ. */
+static int alloc_model(sg_model *m)
+{
+    return build_g(m) || (!m->gen_only && build_d(m)) || carve_net(m, &m->g) ||
+           (m->gen_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m)));
+}
+
 static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
                         uint64_t init_seed, int gen_only, sg_err *err)
 {
@@ -759,10 +769,7 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     m->gen_only = gen_only;
     m->g_tape_reuse = g_tape_reuse;
     m->overlap_g = overlap_g;
-    if (build_g(m) || (!gen_only && build_d(m))) { sg_model_free(m); return sg_err_oom(err, "model: out of memory"); }
-    if (carve_net(m, &m->g) ||
-        (gen_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m))))
-        return create_failed(m, be, err);
+    if (alloc_model(m)) return create_failed(m, be, err);
     for (int j = 0; j <= m->g_n_in; j++) point_conv(&m->g, &m->g_conv[j]);
     for (int j = 0; j < m->g_n_in; j++) point_in(&m->g, &m->g_in[j]);
     if (!gen_only) {
@@ -802,10 +809,7 @@ size_t sg_model_bytes(const sg_model_config *cfg, int generator_only)
     m->cap = cfg->batch;
     m->gen_only = generator_only;
     m->counting = 1;
-    /* model_create's steps up to the blocks, in the same order */
-    int failed = build_g(m) || (!generator_only && build_d(m)) || carve_net(m, &m->g) ||
-                 (generator_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m)));
-    size_t bytes = failed ? 0 : m->alloc_bytes;
+    size_t bytes = alloc_model(m) ? 0 : m->alloc_bytes;
     sg_model_free(m);   /* n_allocs is 0: no backend block to free */
     return bytes;
 }
