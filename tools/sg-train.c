@@ -732,10 +732,6 @@ static void format_late_stop(const struct run *run, char *buf, size_t n)
 int main(int argc, char **argv)
 {
     cli_init(argv);
-    /* Standard error may be a pipe whose reader is gone (sg-train ... 2>&1 | head):
-     * the last message must not end the process by SIGPIPE (a stop ends by its
-     * own signal, after a checkpoint); sg-train writes nothing else. */
-    signal(SIGPIPE, SIG_IGN);
     struct run run = {0};
     parse_options(&run, argc, argv);
     check_operands(&run, argc, argv);
