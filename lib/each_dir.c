@@ -7,41 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int sg_each_names_add(sg_each_names *l, const char *s, size_t len, sg_err *err)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **grown = realloc(l->names, cap * sizeof *grown);
-        if (!grown) return sg_err_oom(err, "out of memory");
-        l->names = grown;
-        l->cap = cap;
-    }
-    if (!(l->names[l->n] = strndup(s, len))) return sg_err_oom(err, "out of memory");
-    l->n++;
-    return 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void sg_each_names_sort(sg_each_names *l)
-{
-    if (l->n) qsort(l->names, l->n, sizeof *l->names, compare_names);   /* none: names may be NULL */
-}
-
-void sg_each_names_free(sg_each_names *l)
-{
-    for (size_t i = 0; i < l->n; i++) free(l->names[i]);
-    free(l->names);
-    memset(l, 0, sizeof *l);
-}
-
 void sg_each_known_free(sg_each_known *k)
 {
-    sg_each_names_free(&k->listed);
-    sg_each_names_free(&k->labels);
+    sg_names_free(&k->listed);
+    sg_names_free(&k->labels);
 }
 
 void sg_each_path(char *path, size_t n, const char *dir, long index, const char *name, const char *ext)
@@ -52,7 +21,7 @@ void sg_each_path(char *path, size_t n, const char *dir, long index, const char 
 /* 1 when the sorted list l holds the len bytes at s as a whole name: a
  * binary search in strcmp's order with the text unterminated (a label
  * within a file name). */
-static int names_hold(const sg_each_names *l, const char *s, size_t len)
+static int names_hold(const sg_names *l, const char *s, size_t len)
 {
     size_t lo = 0, hi = l->n;
     while (lo < hi) {
@@ -126,15 +95,15 @@ int sg_each_scan_dir(DIR *d, const sg_each_known *known, long highest_listed, sg
         s->exts |= strcmp(label + len, ".png") ? SG_EACH_JPG : SG_EACH_PNG;
         size_t k = 0;
         while (k < s->labels.n && (strlen(s->labels.names[k]) != len || strncmp(s->labels.names[k], label, len))) k++;
-        if (k == s->labels.n && sg_each_names_add(&s->labels, label, len, err)) return -1;
+        if (k == s->labels.n && sg_names_add(&s->labels, label, len)) return sg_err_oom(err, "out of memory");
     }
-    sg_each_names_sort(&s->labels);
+    sg_names_sort(&s->labels);
     return 0;
 }
 
 void sg_each_scan_free(sg_each_scan *s)
 {
-    sg_each_names_free(&s->labels);
+    sg_names_free(&s->labels);
 }
 
 long sg_each_list_highest(const uint8_t *list, size_t len, long *bad_line)
@@ -163,21 +132,21 @@ long sg_each_list_highest(const uint8_t *list, size_t len, long *bad_line)
     return highest;
 }
 
-int sg_each_list_names(const uint8_t *list, size_t len, sg_each_names *names, sg_err *err)
+int sg_each_list_names(const uint8_t *list, size_t len, sg_names *names, sg_err *err)
 {
     const char *p = memchr(list, '\n', len), *end = (const char *)list + len;   /* after the header */
     for (p = p ? p + 1 : end; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
         const char *tab = memchr(p, '\t', (size_t)(eol - p));
-        if (sg_each_names_add(names, p, (size_t)((tab ? tab : eol) - p), err)) return -1;
+        if (sg_names_add(names, p, (size_t)((tab ? tab : eol) - p))) return sg_err_oom(err, "out of memory");
         p = eol + 1;
     }
-    sg_each_names_sort(names);
+    sg_names_sort(names);
     return 0;
 }
 
 /* the removal as a loop over dir's files (sg_each_remove_command) */
-static void remove_loop(sg_buf *cmd, const char *dir, long lo, const sg_each_names *labels, int exts)
+static void remove_loop(sg_buf *cmd, const char *dir, long lo, const sg_names *labels, int exts)
 {
     sg_buf_puts(cmd, "for f in ");
     sg_buf_put_shell_word(cmd, dir);
@@ -193,7 +162,7 @@ static void remove_loop(sg_buf *cmd, const char *dir, long lo, const sg_each_nam
                    exts == SG_EACH_PNG ? "png" : exts == SG_EACH_JPG ? "jpg" : "(png|jpg)", lo);
 }
 
-int sg_each_remove_command(sg_buf *cmd, const char *dir, long lo, long hi, const sg_each_names *labels, int exts,
+int sg_each_remove_command(sg_buf *cmd, const char *dir, long lo, long hi, const sg_names *labels, int exts,
                            sg_err *err)
 {
     int n_exts = exts == (SG_EACH_PNG | SG_EACH_JPG) ? 2 : 1;

@@ -17,26 +17,13 @@
  * exact in awk's and bash's arithmetic (a command given to remove some). */
 #define SG_EACH_NUMBER_MAX 999999999999999L
 
-/* A list of names, each its own malloc'd string; sorted (strcmp) where a
- * lookup needs it (sg_each_names_sort). {0} is an empty list. */
-typedef struct {
-    char **names;
-    size_t n, cap;
-} sg_each_names;
-
-/* Appends a copy of the len bytes at s (cut at a NUL byte among them);
- * an "out of memory" error. */
-int sg_each_names_add(sg_each_names *l, const char *s, size_t len, sg_err *err);
-void sg_each_names_sort(sg_each_names *l);
-void sg_each_names_free(sg_each_names *l);
-
 /* What makes a file in DIR an earlier --each output: targets.tsv names it, or
  * its name is one this checkpoint's --each writes (an interrupted run's,
  * before its list). Only such files are counted, refused or removed by
  * --force. */
 typedef struct {
-    sg_each_names listed;   /* the file names targets.tsv lists, sorted */
-    sg_each_names labels;   /* "input", the run's target names and every single target's, sorted */
+    sg_names listed;   /* the file names targets.tsv lists, sorted */
+    sg_names labels;   /* "input", the run's target names and every single target's, sorted */
 } sg_each_known;
 
 void sg_each_known_free(sg_each_known *k);
@@ -68,7 +55,7 @@ typedef struct {
     long above;                    /* those numbered above the list's highest */
     long lo, hi;                   /* the least and the greatest number above (LONG_MAX and -1 for none) */
     char first[3][NAME_MAX + 1];   /* the names above that sort first (strcmp), in order; "" past above */
-    sg_each_names labels;          /* the labels of the names above, once each, sorted */
+    sg_names labels;               /* the labels of the names above, once each, sorted */
     int exts;                      /* SG_EACH_PNG, SG_EACH_JPG: the types of the names above */
 } sg_each_scan;
 
@@ -93,7 +80,7 @@ long sg_each_list_highest(const uint8_t *list, size_t len, long *bad_line);
 /* The file names (first fields) of the list's rows, the lines after its
  * first, whatever else they hold, appended to *names, then sorted; an
  * "out of memory" error. */
-int sg_each_list_names(const uint8_t *list, size_t len, sg_each_names *names, sg_err *err);
+int sg_each_list_names(const uint8_t *list, size_t len, sg_names *names, sg_err *err);
 
 /* Appends to cmd a bash command to paste that removes the files in dir
  * numbered lo..hi called NNNNNN_LABEL.EXT, LABEL each of labels (one or
@@ -108,7 +95,7 @@ int sg_each_list_names(const uint8_t *list, size_t len, sg_each_names *names, sg
  * up to 10^15): a loop over dir's files that removes those numbered lo or
  * above of one of the labels and exts, as sg_each_name_number reads a
  * name. An "out of memory" error. */
-int sg_each_remove_command(sg_buf *cmd, const char *dir, long lo, long hi, const sg_each_names *labels, int exts,
+int sg_each_remove_command(sg_buf *cmd, const char *dir, long lo, long hi, const sg_names *labels, int exts,
                            sg_err *err);
 
 #endif

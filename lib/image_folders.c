@@ -51,28 +51,8 @@ static int count_files_under(const char *dir, int depth, size_t *n)
 
 void sg_dir_listing_free(sg_dir_listing *l)
 {
-    for (size_t i = 0; i < l->n; i++) free(l->names[i]);
-    free(l->names);
+    sg_names_free(&l->listed);
     memset(l, 0, sizeof *l);
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int add_name(sg_dir_listing *l, size_t *cap, const char *name)
-{
-    if (l->n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
-        char **nn = realloc(l->names, ncap * sizeof *nn);
-        if (!nn) return -1;
-        l->names = nn;
-        *cap = ncap;
-    }
-    if (!(l->names[l->n] = strdup(name))) return -1;
-    l->n++;
-    return 0;
 }
 
 /* The entries of dir (no hidden ones): its folders (want_dirs), or its image
@@ -82,7 +62,6 @@ static int list_dir(const char *dir, int want_dirs, sg_dir_listing *out, sg_err 
     memset(out, 0, sizeof *out);
     DIR *d = opendir(dir);
     if (!d) return sg_errno(err, "%s", dir);
-    size_t cap = 0;
     struct dirent *e;
     /* errno is readdir's alone: the stat below fails for a dangling link */
     while ((errno = 0, e = readdir(d))) {
@@ -99,7 +78,7 @@ static int list_dir(const char *dir, int want_dirs, sg_dir_listing *out, sg_err 
             if (!is_dir) out->n_other++;
             continue;
         }
-        if (add_name(out, &cap, e->d_name)) goto out_of_memory;
+        if (sg_names_add(&out->listed, e->d_name, strlen(e->d_name))) goto out_of_memory;
     }
     if (errno) {
         sg_errno(err, "%s", dir);
@@ -108,7 +87,7 @@ static int list_dir(const char *dir, int want_dirs, sg_dir_listing *out, sg_err 
         return -1;
     }
     closedir(d);
-    if (out->n) qsort(out->names, out->n, sizeof *out->names, compare_names);
+    sg_names_sort(&out->listed);
     return 0;
 
 out_of_memory:

@@ -11,13 +11,13 @@
 #define SG_IMAGE_FOLDERS_H
 #include <stddef.h>
 #include "error.h"
+#include "strbuf.h"
 
 /* 1 when name ends in .jpg, .jpeg or .png, in any case: a file of a class. */
 int sg_is_image_name(const char *name);
 
 typedef struct {
-    char **names;       /* (n) sorted by strcmp; each and the array malloc'd (NULL when n is 0) */
-    size_t n;
+    sg_names listed;    /* sorted by strcmp */
     size_t n_other;     /* the entries (not hidden) neither listed nor folders */
     size_t n_nested;    /* sg_list_images: files (not hidden) in the folders below, at any depth */
 } sg_dir_listing;

@@ -76,3 +76,34 @@ char *sg_buf_take(sg_buf *b, size_t *len)
     sg_buf_init(b);
     return s;
 }
+
+int sg_names_add(sg_names *l, const char *s, size_t len)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **grown = realloc(l->names, cap * sizeof *grown);
+        if (!grown) return -1;
+        l->names = grown;
+        l->cap = cap;
+    }
+    if (!(l->names[l->n] = strndup(s, len))) return -1;
+    l->n++;
+    return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sg_names_sort(sg_names *l)
+{
+    if (l->n) qsort(l->names, l->n, sizeof *l->names, compare_names);   /* none: names may be NULL */
+}
+
+void sg_names_free(sg_names *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}

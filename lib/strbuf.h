@@ -1,6 +1,8 @@
-/* A growable byte buffer for building text (JSON, messages, file contents).
- * Failure is sticky: after an allocation failure every append is a no-op and
- * returns -1, and b->failed stays set, so a writer may check once at the end. */
+/* A growable byte buffer for building text (JSON, messages, file contents),
+ * and a list of owned strings (sg_names).
+ * The buffer's failure is sticky: after an allocation failure every append is
+ * a no-op and returns -1, and b->failed stays set, so a writer may check once
+ * at the end. */
 #ifndef SG_STRBUF_H
 #define SG_STRBUF_H
 #include <stdarg.h>
@@ -28,5 +30,19 @@ int sg_buf_vappendf(sg_buf *b, const char *fmt, va_list ap);
 /* Hands the malloc'd string to the caller ("" if nothing was appended) and
  * resets b; NULL if the buffer failed. */
 char *sg_buf_take(sg_buf *b, size_t *len);
+
+/* A list of names, each its own malloc'd string; sorted (strcmp: byte
+ * value) where a lookup or a listing needs it. {0} is an empty list. */
+typedef struct {
+    char **names;   /* (n) the array malloc'd, NULL until the first add */
+    size_t n, cap;
+} sg_names;
+
+/* Appends a copy of the len bytes at s, cut at a NUL byte among them; -1 when
+ * out of memory (l as it was). */
+int sg_names_add(sg_names *l, const char *s, size_t len);
+void sg_names_sort(sg_names *l);
+/* Frees every name and the array, and empties l. */
+void sg_names_free(sg_names *l);
 
 #endif

@@ -177,8 +177,8 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
     sg_dir_listing class_list, files;
     sg_err err;
     if (sg_list_folders(root, &class_list, &err)) cli_die_err(&err);
-    size_t n_classes = class_list.n;
-    char **classes = class_list.names;   /* taken over: freed with the label names */
+    size_t n_classes = class_list.listed.n;
+    char **classes = class_list.listed.names;   /* taken over: freed with the label names */
     if (n_classes == 0) cli_die("%s: no class subfolders", root);
     if (n_classes > SG_SHARD_MAX_LABELS) cli_die("%s: %zu classes (at most %d)", root, n_classes, SG_SHARD_MAX_LABELS);
     L->n_labels = (int)n_classes;
@@ -189,17 +189,17 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
         if (sg_list_images(cdir, &files, &err)) cli_die_err(&err);
         L->ignored_nested += files.n_nested;
         L->ignored_other += files.n_other;
-        if (files.n == 0) {
+        if (files.listed.n == 0) {
             char shown[PATH_MAX];
             cli_warn("%s: no .jpg/.jpeg/.png files in class folder", path_shown(cdir, classes[c], shown, sizeof shown));
         }
-        for (size_t f = 0; f < files.n && !(limit && L->n >= limit); f++) {
+        for (size_t f = 0; f < files.listed.n && !(limit && L->n >= limit); f++) {
             if (L->n == cap) {
                 cap = cap ? cap * 2 : 256;
                 L->items = realloc(L->items, cap * sizeof *L->items);
                 if (!L->items) cli_die("out of memory");
             }
-            const char *file = files.names[f];
+            const char *file = files.listed.names[f];
             item *it = &L->items[L->n++];
             it->path = path_join(cdir, file);
             size_t nl = strlen(classes[c]) + strlen(file) + 2;
@@ -280,8 +280,8 @@ static void all_missing_hint(char *buf, size_t len, const char *images, const ch
     sg_dir_listing sub;
     sg_err err;
     if (sg_list_folders(images, &sub, &err) && err.sys_errno == ENOMEM) cli_die_err(&err);
-    char **dirs = sub.names;
-    size_t n_dirs = sub.n, n_other = sub.n_other;
+    char **dirs = sub.listed.names;
+    size_t n_dirs = sub.listed.n, n_other = sub.n_other;
 
     const char *holder = NULL;
     for (size_t i = 0; i < n_dirs && !holder; i++)

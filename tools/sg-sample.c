@@ -1128,10 +1128,9 @@ static void read_input_list(run_state *r)
 }
 
 /* A copy of the len bytes at s appended to l. */
-static void add_name(sg_each_names *l, const char *s, size_t len)
+static void add_name(sg_names *l, const char *s, size_t len)
 {
-    sg_err err = {{0}};
-    if (sg_each_names_add(l, s, len, &err)) cli_die_err(&err);
+    if (sg_names_add(l, s, len)) cli_die("out of memory");
 }
 
 /* --each: the names after NNNNNN_ of the outputs this checkpoint writes:
@@ -1139,7 +1138,7 @@ static void add_name(sg_each_names *l, const char *s, size_t len)
  * --targets), whichever an interrupted run in DIR was given. */
 static void each_labels(run_state *r)
 {
-    sg_each_names *labels = &r->earlier.labels;
+    sg_names *labels = &r->earlier.labels;
     target_set all = {0};
     if (r->ts.spec_mode) {
         options o = r->o;
@@ -1153,7 +1152,7 @@ static void each_labels(run_state *r)
         free(all.names[t]);
     }
     free(all.names);
-    sg_each_names_sort(labels);
+    sg_names_sort(labels);
 }
 
 /* The checkpoint's generator file and its targets. */
@@ -1188,7 +1187,7 @@ static void open_inputs(run_state *r)
 /* ---- --each's directory ------------------------------------------------ */
 
 /* sg_each_remove_command's text, for a message; held until the next call. */
-static const char *remove_command(const char *dir, long lo, long hi, const sg_each_names *labels, int exts)
+static const char *remove_command(const char *dir, long lo, long hi, const sg_names *labels, int exts)
 {
     static sg_buf cmd = SG_BUF_INIT;
     sg_err err = {{0}};
@@ -1547,16 +1546,16 @@ static void die_each_stopped(run_state *r, const char *what, const char *first)
     char advice[PATH_MAX + 512];
     if (r->o.append && r->index_base > 0) {
         /* this run's files: numbered index_base to the last queued, labelled input or a target, sorted */
-        sg_each_names labels = {0};
+        sg_names labels = {0};
         add_name(&labels, "input", 5);
         for (int t = 0; t < r->ts.n; t++) add_name(&labels, r->ts.names[t], strlen(r->ts.names[t]));
-        sg_each_names_sort(&labels);
+        sg_names_sort(&labels);
         long hi = r->queued_hi >= r->index_base ? r->queued_hi : r->index_base;
         int ext = strcmp(r->ext, "png") ? SG_EACH_JPG : SG_EACH_PNG;
         snprintf(advice, sizeof advice, "%sremove those numbered above %06ld to --append again (%s), or --force "
                  "replaces all the outputs there", first, r->index_base - 1,
                  remove_command(r->o.output, r->index_base, hi, &labels, ext));
-        sg_each_names_free(&labels);
+        sg_names_free(&labels);
     } else {
         snprintf(advice, sizeof advice, "%s--force replaces them", first);
     }

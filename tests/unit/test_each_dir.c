@@ -11,12 +11,11 @@
 #include <sys/stat.h>
 
 /* A sorted list of the NULL-terminated names. */
-static sg_each_names names_of(const char *const *names)
+static sg_names names_of(const char *const *names)
 {
-    sg_each_names l = {0};
-    sg_err err = {{0}};
-    for (; *names; names++) CHECK(sg_each_names_add(&l, *names, strlen(*names), &err) == 0, "add %s", *names);
-    sg_each_names_sort(&l);
+    sg_names l = {0};
+    for (; *names; names++) CHECK(sg_names_add(&l, *names, strlen(*names)) == 0, "add %s", *names);
+    sg_names_sort(&l);
     return l;
 }
 
@@ -27,23 +26,6 @@ static void expect_number(const char *name, const sg_each_known *k, int want, lo
     CHECK(got == want, "%s: %d, want %d", name, got, want);
     if (want) CHECK(number == want_number, "%s: number %ld, want %ld", name, number, want_number);
     else CHECK(number == -7, "%s: refused but number set to %ld", name, number);
-}
-
-static void names_list(void)
-{
-    sg_each_names l = {0};
-    sg_err err = {{0}};
-    CHECK(sg_each_names_add(&l, "b", 1, &err) == 0 && sg_each_names_add(&l, "abc", 2, &err) == 0 &&
-          sg_each_names_add(&l, "c\0d", 3, &err) == 0, "add");
-    sg_each_names_sort(&l);
-    CHECK(l.n == 3 && !strcmp(l.names[0], "ab") && !strcmp(l.names[1], "b") && !strcmp(l.names[2], "c"),
-          "the copies cut at len and at a NUL, sorted: %zu names", l.n);
-    for (int k = 0; k < 100; k++) sg_each_names_add(&l, "x", 1, &err);   /* past the first capacity */
-    CHECK(l.n == 103 && !strcmp(l.names[102], "x"), "grown to %zu", l.n);
-    sg_each_names_free(&l);
-    CHECK(l.n == 0 && !l.names && !l.cap, "freed: emptied");
-    sg_each_names_sort(&l);   /* an empty list: nothing to sort */
-    sg_each_names_free(&l);
 }
 
 static void paths(void)
@@ -200,36 +182,36 @@ static void list_highest(void)
 static void list_names(void)
 {
     const char list[] = H ROW("000002_input.png", "2") "notab\n\n" "000001_a b.png\t1\t\t\t\n" "last\tx";
-    sg_each_names names = {0};
+    sg_names names = {0};
     sg_err err = {{0}};
-    CHECK(sg_each_names_add(&names, "kept", 4, &err) == 0, "add");
+    CHECK(sg_names_add(&names, "kept", 4) == 0, "add");
     CHECK(sg_each_list_names((const uint8_t *)list, sizeof list - 1, &names, &err) == 0, "list names: %s", err.msg);
     const char *want[] = {"", "000001_a b.png", "000002_input.png", "kept", "last", "notab"};
     int same = names.n == 6;
     for (size_t k = 0; same && k < 6; k++) same = !strcmp(names.names[k], want[k]);
     CHECK(same, "first fields, appended and sorted: %zu names", names.n);
-    sg_each_names_free(&names);
+    sg_names_free(&names);
 
     const char header_only[] = "file\tinput\ttarget\tdataset\tvalue";   /* no newline: no rows */
     CHECK(sg_each_list_names((const uint8_t *)header_only, sizeof header_only - 1, &names, &err) == 0 &&
           names.n == 0, "a header alone: %zu names", names.n);
     CHECK(sg_each_list_names((const uint8_t *)H, sizeof H - 1, &names, &err) == 0 && names.n == 0,
           "a header alone, with its newline: %zu names", names.n);
-    sg_each_names_free(&names);
+    sg_names_free(&names);
 }
 
 /* sg_each_remove_command's text for labels (NULL-terminated) */
 static void expect_command(const char *dir, long lo, long hi, const char *const *labels, int exts, const char *want)
 {
-    sg_each_names l = {0};
+    sg_names l = {0};
     sg_err err = {{0}};
-    for (; *labels; labels++) sg_each_names_add(&l, *labels, strlen(*labels), &err);   /* in this order */
+    for (; *labels; labels++) sg_names_add(&l, *labels, strlen(*labels));   /* in this order */
     sg_buf cmd = SG_BUF_INIT;
     int rc = sg_each_remove_command(&cmd, dir, lo, hi, &l, exts, &err);
     const char *got = cmd.data ? cmd.data : "";
     CHECK(rc == 0 && !strcmp(got, want), "%ld..%ld:\n got  %s\n want %s", lo, hi, got, want);
     sg_buf_free(&cmd);
-    sg_each_names_free(&l);
+    sg_names_free(&l);
 }
 
 static void remove_command_text(void)
@@ -276,15 +258,15 @@ static void remove_command_text(void)
     expect_command("=x", 1, 1, one, SG_EACH_PNG, "rm -f -- '=x'/000001_input.png");
 
     /* appended to what cmd holds */
-    sg_each_names l = {0};
+    sg_names l = {0};
     sg_err err = {{0}};
-    sg_each_names_add(&l, "input", 5, &err);
+    sg_names_add(&l, "input", 5);
     sg_buf cmd = SG_BUF_INIT;
     sg_buf_puts(&cmd, "before: ");
     CHECK(sg_each_remove_command(&cmd, "d", 1, 1, &l, SG_EACH_PNG, &err) == 0 &&
           !strcmp(cmd.data, "before: rm -f -- d/000001_input.png"), "appended: %s", cmd.data);
     sg_buf_free(&cmd);
-    sg_each_names_free(&l);
+    sg_names_free(&l);
 }
 
 /* 1 when the file rel (under the temporary directory) is there */
@@ -309,10 +291,10 @@ static void expect_removed(const char *dir, long lo, long hi, int exts, const ch
             snprintf(rel, sizeof rel, "%s/%s", dir, *f);
             test_tmp_put(rel, "");
         }
-    sg_each_names labels = {0};
+    sg_names labels = {0};
     sg_err err = {{0}};
-    sg_each_names_add(&labels, "+Bangs", 6, &err);
-    sg_each_names_add(&labels, "input", 5, &err);
+    sg_names_add(&labels, "+Bangs", 6);
+    sg_names_add(&labels, "input", 5);
     sg_buf cmd = SG_BUF_INIT;
     CHECK(sg_each_remove_command(&cmd, dir, lo, hi, &labels, exts, &err) == 0, "command");
     test_tmp_put("cmd.sh", cmd.data);
@@ -323,7 +305,7 @@ static void expect_removed(const char *dir, long lo, long hi, int exts, const ch
     for (const char *const *f = gone; *f; f++) CHECK(!present(dir, *f), "%s: %s not removed by %s", dir, *f, cmd.data);
     for (const char *const *f = kept; *f; f++) CHECK(present(dir, *f), "%s: %s removed by %s", dir, *f, cmd.data);
     sg_buf_free(&cmd);
-    sg_each_names_free(&labels);
+    sg_names_free(&labels);
 }
 
 /* what bash does with the commands, in directories of awkward names */
@@ -371,7 +353,7 @@ static sg_each_scan scan_of(const sg_each_known *k, long highest_listed)
     return s;
 }
 
-static int labels_are(const sg_each_names *l, const char *const *want)
+static int labels_are(const sg_names *l, const char *const *want)
 {
     size_t n = 0;
     for (; want[n]; n++)
@@ -443,7 +425,6 @@ static void scan(void)
 
 int main(void)
 {
-    names_list();
     paths();
     grammar();
     next_output();

@@ -20,8 +20,8 @@ static void make_link(const char *target, const char *rel)
 static void expect_names(const sg_dir_listing *l, const char *want, const char *what)
 {
     char got[1024] = "";
-    for (size_t i = 0; i < l->n; i++)
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", l->names[i]);
+    for (size_t i = 0; i < l->listed.n; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", l->listed.names[i]);
     CHECK(!strcmp(got, want), "%s: names '%s', want '%s'", what, got, want);
 }
 
@@ -60,14 +60,14 @@ static void test_folders(void)
     CHECK(l.n_other == 3, "root: %zu other entries, want 3 (readme.txt, c.jpg, dangling)", l.n_other);
     CHECK(l.n_nested == 0, "root: %zu nested files, want 0", l.n_nested);
     sg_dir_listing_free(&l);
-    CHECK(l.n == 0 && !l.names, "freed listing is empty");
+    CHECK(l.listed.n == 0 && !l.listed.names, "freed listing is empty");
 
     /* a root with nothing to list */
     make_dir("none");
     make_dir("none/.git");
     rc = sg_list_folders(test_tmp_path("none"), &l, &err);
-    CHECK(rc == 0 && l.n == 0 && !l.names && l.n_other == 0, "empty root: rc %d, %zu names, %zu other", rc, l.n,
-          l.n_other);
+    CHECK(rc == 0 && l.listed.n == 0 && !l.listed.names && l.n_other == 0, "empty root: rc %d, %zu names, %zu other",
+          rc, l.listed.n, l.n_other);
     sg_dir_listing_free(&l);
 }
 
@@ -113,8 +113,8 @@ static void test_images(void)
     char slash[600];
     snprintf(slash, sizeof slash, "%s/", test_tmp_path("cls"));
     rc = sg_list_images(slash, &l, &err);
-    CHECK(rc == 0 && l.n == 6 && l.n_other == 3 && l.n_nested == 7, "cls/: rc %d, %zu names, %zu other, %zu nested",
-          rc, l.n, l.n_other, l.n_nested);
+    CHECK(rc == 0 && l.listed.n == 6 && l.n_other == 3 && l.n_nested == 7,
+          "cls/: rc %d, %zu names, %zu other, %zu nested", rc, l.listed.n, l.n_other, l.n_nested);
     sg_dir_listing_free(&l);
 }
 
@@ -133,8 +133,8 @@ static void test_depth_limit(void)
     sg_dir_listing l;
     sg_err err = {{0}};
     int rc = sg_list_images(test_tmp_path("deep"), &l, &err);
-    CHECK(rc == 0 && l.n == 0 && l.n_nested == 32, "deep: rc %d, %zu names, %zu nested (want 0, 32)", rc, l.n,
-          l.n_nested);
+    CHECK(rc == 0 && l.listed.n == 0 && l.n_nested == 32, "deep: rc %d, %zu names, %zu nested (want 0, 32)", rc,
+          l.listed.n, l.n_nested);
     sg_dir_listing_free(&l);
 }
 
@@ -149,10 +149,10 @@ static void test_errors(void)
     int rc = sg_list_folders(missing, &l, &err);
     CHECK(rc == -1 && err.sys_errno == ENOENT && !strcmp(err.msg, want), "missing: rc %d, errno %d, '%s'", rc,
           err.sys_errno, err.msg);
-    CHECK(l.n == 0 && !l.names, "missing: listing empty");
+    CHECK(l.listed.n == 0 && !l.listed.names, "missing: listing empty");
     rc = sg_list_images(test_tmp_path("root/readme.txt"), &l, &err);
     CHECK(rc == -1 && err.sys_errno == ENOTDIR, "a file: rc %d, errno %d", rc, err.sys_errno);
-    CHECK(l.n == 0 && !l.names, "a file: listing empty");
+    CHECK(l.listed.n == 0 && !l.listed.names, "a file: listing empty");
 }
 
 int main(void)
