@@ -595,3 +595,8 @@ extern "C" const char *sg_backend_cuda_precision(sg_backend *be)
 {
     return sg_cuda_precision_name(sg_cuda_of(be)->precision);
 }
+
+extern "C" int sg_backend_cuda_allows_nondet(sg_backend *be)
+{
+    return sg_cuda_of(be)->allow_nondet;
+}

@@ -318,6 +318,10 @@ const char *sg_backend_cuda_device_name(sg_backend *be);
 /* The precision a CUDA backend runs its convolutions in: "tf32", "fp32" or
  * "bf16" (what a run records, so that a resume asks for the same). */
 const char *sg_backend_cuda_precision(sg_backend *be);
+/* 1 when a CUDA backend lets engines that cuDNN marks nondeterministic run
+ * (SG_CUDNN_NONDET=1, read with the other switches: sg_cuda_switches), so
+ * that a tool can say a resumed run will not repeat an uninterrupted one. */
+int sg_backend_cuda_allows_nondet(sg_backend *be);
 /* Step-graph diagnostics of a CUDA backend into buf: graphs recorded and
  * launched, and why graphs were turned off if they were (a recording that
  * fails turns them off and the steps run eagerly). Returns buf. */

@@ -28,6 +28,12 @@ const char *sg_backend_cuda_precision(sg_backend *be)
     return "";
 }
 
+int sg_backend_cuda_allows_nondet(sg_backend *be)
+{
+    (void)be;
+    return 0;
+}
+
 const char *sg_backend_cuda_graph_note(sg_backend *be, char *buf, size_t size)
 {
     (void)be;

@@ -255,8 +255,7 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
                                 sg_err *err)
 {
     sg_backend *be = sg_backend_open(device, precision, threads, SG_CUDNN_SEARCH_DEFAULT, note, note_len, err);
-    const char *nondet = getenv("SG_CUDNN_NONDET");
-    if (be && !strcmp(be->name, "cuda") && nondet && !strcmp(nondet, "1"))   /* validated by sg_backend_open */
+    if (be && !strcmp(be->name, "cuda") && sg_backend_cuda_allows_nondet(be))
         cli_warn("SG_CUDNN_NONDET=1: nondeterministic cuDNN engines may run; a resumed run will not repeat an "
                  "uninterrupted one bit for bit");
     return be;
