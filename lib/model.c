@@ -735,6 +735,27 @@ static int alloc_model(sg_model *m)
            (m->gen_only ? alloc_gen_tape(m) : (carve_net(m, &m->d) || alloc_buffers(m)));
 }
 
+/* The queued batch's blocks (sg_model_queue_batch_drawn), allocated at its
+ * first queue: images, G's fakes of them, own and target labels, alpha. A
+ * training run queues with SG_OVERLAP_G=1, so sg_model_bytes counts them
+ * then, through this same sequence. */
+static int alloc_queue(sg_model *m)
+{
+    size_t img = (size_t)m->cap * 3 * m->cfg.image_size * m->cfg.image_size, lab = (size_t)m->cap * m->c_dim;
+    return (m->q_x = balloc(m, img)) && (m->q_fake = balloc(m, img)) && (m->q_c_org = balloc(m, lab)) &&
+           (m->q_c_trg = balloc(m, lab)) && (m->q_alpha = balloc(m, m->cap)) ? 0 : -1;
+}
+
+/* SG_OVERLAP_G (lib/env.h): 0 or 1, the default on for a CUDA backend;
+ * -1 with err for another value. On by default on CUDA: +11.4% on an H200
+ * (bench/NOTES.md, 2026-11-29), bit-identical (test_model_overlap); on the
+ * CPU it only reorders work. */
+static int overlap_g_choice(const sg_backend *be, sg_err *err)
+{
+    static const char *const off_on[] = {"0", "1"};
+    return sg_env_choice("SG_OVERLAP_G", off_on, 2, !strcmp(be->name, "cuda"), err);
+}
+
 static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,
                         uint64_t init_seed, int gen_only, sg_err *err)
 {
@@ -755,9 +776,7 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
      * and the next G forward beside the D step (SG_OVERLAP_G, lib/trainer.c) */
     static const char *const off_on[] = {"0", "1"};
     int g_tape_reuse = sg_env_choice("SG_G_TAPE_REUSE", off_on, 2, 1, err);
-    /* on by default on CUDA: +11.4% on an H200 (bench/NOTES.md, 2026-11-29),
-     * bit-identical (test_model_overlap); on the CPU it only reorders work */
-    int overlap_g = sg_env_choice("SG_OVERLAP_G", off_on, 2, !strcmp(be->name, "cuda"), err);
+    int overlap_g = overlap_g_choice(be, err);
     if (g_tape_reuse < 0 || overlap_g < 0) return sg_err_prefix(err, "model");
     sg_model *m = calloc(1, sizeof *m);
     if (!m) return sg_err_oom(err, "model: out of memory");
@@ -806,10 +825,13 @@ size_t sg_model_bytes(const sg_model_config *cfg, int generator_only)
     if (sg_model_config_check(cfg, &err)) return 0;
     sg_model *m = model_shell(cfg);   /* nothing is called: balloc counts */
     if (!m) return 0;
+    int overlap_g = overlap_g_choice(m->be, &err);   /* the CPU's default */
     m->cap = cfg->batch;
     m->gen_only = generator_only;
     m->counting = 1;
-    size_t bytes = alloc_model(m) ? 0 : m->alloc_bytes;
+    /* a generator-only model queues nothing (need_training) */
+    size_t bytes = overlap_g < 0 || alloc_model(m) || (!generator_only && overlap_g && alloc_queue(m)) ? 0
+                   : m->alloc_bytes;
     sg_model_free(m);   /* n_allocs is 0: no backend block to free */
     return bytes;
 }
@@ -1250,10 +1272,7 @@ int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const
         return sg_errf(err, "model: queue_batch before next_batch (the queued batch's G forward has already run)");
     if (m->n < 1) return sg_errf(err, "model: queue_batch before set_batch");
     if (check_batch(m, ds, n, 1, err)) return -1;
-    size_t img = (size_t)m->cap * 3 * m->cfg.image_size * m->cfg.image_size, lab = (size_t)m->cap * m->c_dim;
-    if (!m->q_x && (!(m->q_x = balloc(m, img)) || !(m->q_fake = balloc(m, img)) ||
-                    !(m->q_c_org = balloc(m, lab)) || !(m->q_c_trg = balloc(m, lab)) ||
-                    !(m->q_alpha = balloc(m, m->cap)))) {
+    if (!m->q_x && alloc_queue(m)) {
         if (m->be->ops->sync(m->be, err)) return sg_err_prefix(err, "model: queue_batch");
         return sg_err_oom(err, "model: out of memory for the queued batch");
     }

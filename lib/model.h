@@ -95,9 +95,13 @@ size_t sg_model_backend_bytes(const sg_model *m);
 /* The same for a model of cfg (sg_model_create's; generator_only:
  * sg_model_create_generator's) on an NCHW backend such as the CPU, before
  * one is made: the sizes model creation allocates, added up without
- * allocating them. 0 when cfg fails sg_model_config_check (or out of
- * memory). The CPU backend's blocks are calloc'd and touched only when
- * used, so creation alone cannot tell whether they fit. */
+ * allocating them, and for a full model with SG_OVERLAP_G=1 in the
+ * environment (the CPU's default is 0) the queued batch's blocks that its
+ * training run allocates at the first sg_model_queue_batch_drawn. 0 when
+ * cfg fails sg_model_config_check, SG_OVERLAP_G is neither 0 nor 1 (model
+ * creation refuses both), or out of memory. The CPU backend's blocks are
+ * calloc'd and touched only when used, so creation alone cannot tell
+ * whether they fit. */
 size_t sg_model_bytes(const sg_model_config *cfg, int generator_only);
 void sg_model_free(sg_model *m);
 
