@@ -93,6 +93,28 @@ void sg_sysmem_cgroup(sg_sysmem *m, const char *root, const char *proc_cgroup)
     if (m->available > m->limit && m->limit) m->available = m->limit;
 }
 
+sg_sysmem_verdict sg_sysmem_fit(const sg_sysmem *m, uint64_t need)
+{
+    if (m->limit == 0 || need <= (m->available ? m->available : m->limit)) return SG_SYSMEM_FITS;
+    return need <= sg_sysmem_most(m) ? SG_SYSMEM_WARN : SG_SYSMEM_REFUSE;
+}
+
+uint64_t sg_sysmem_most(const sg_sysmem *m)
+{
+    return m->limit + m->swap;
+}
+
+int sg_sysmem_largest(uint64_t (*bytes)(const void *ctx, int n), const void *ctx, int hi, uint64_t room)
+{
+    int lo = 0;   /* bytes(lo) <= room, or lo 0 */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2 + (hi - lo) % 2;   /* the upper middle; hi - lo + 1 may overflow */
+        if (bytes(ctx, mid) <= room) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
 const char *sg_size_text(char out[24], uint64_t bytes)
 {
     double mb = (double)bytes / 1e6, gb = (double)bytes / 1e9;   /* two digits at least */

@@ -34,6 +34,22 @@ void sg_sysmem_read(sg_sysmem *m);
  * sg_sysmem_read's second half, apart for the tests' fake trees. */
 void sg_sysmem_cgroup(sg_sysmem *m, const char *root, const char *proc_cgroup);
 
+/* What a need of bytes is, against m: within what is available now (or,
+ * that unknown, the limit), or m unknown (limit 0): it fits. Beyond memory
+ * and swap together (sg_sysmem_most): refused, since the CPU backend's
+ * blocks would be killed mid-run rather than refused. Between the two: a
+ * warning, and the work goes on (swapping is slow, not killed). The callers
+ * word each case themselves. */
+typedef enum { SG_SYSMEM_FITS, SG_SYSMEM_WARN, SG_SYSMEM_REFUSE } sg_sysmem_verdict;
+sg_sysmem_verdict sg_sysmem_fit(const sg_sysmem *m, uint64_t need);
+/* The most a need can be without being refused: the limit and the swap. */
+uint64_t sg_sysmem_most(const sg_sysmem *m);
+
+/* The largest n from 1 to hi whose bytes(ctx, n) are at most room; 0 for
+ * none (or hi below 1). bytes must grow with n (a binary search: about
+ * log2(hi) calls). For the batch or chunk a memory message names. */
+int sg_sysmem_largest(uint64_t (*bytes)(const void *ctx, int n), const void *ctx, int hi, uint64_t room);
+
 /* What m allows, as the memory messages say it, into out (returned): "this
  * machine has 23 GB (20 GB available, and 8.6 GB of swap)", or "its cgroup
  * allows 4.0 GB (...)"; the parts not known are left out. */

@@ -1511,18 +1511,18 @@ static uint64_t cpu_run_bytes(const sg_trainer *t, int B)
     return (uint64_t)sg_model_bytes(&c, 0) + 2 * sizeof(float) * ((uint64_t)B * 3 * S * S + (uint64_t)B * t->c_dim);
 }
 
+/* cpu_run_bytes as sg_sysmem_largest calls it */
+static uint64_t cpu_run_bytes_of(const void *t, int B)
+{
+    return cpu_run_bytes(t, B);
+}
+
 /* The largest batch below B (and within the model's sg_model_batch_max)
  * whose run needs at most room bytes; 0: none. */
 static int batch_within(const sg_trainer *t, int B, uint64_t room)
 {
     int batch_max = sg_model_batch_max(&t->mcfg, 0);
-    int lo = 0, hi = B - 1 < batch_max ? B - 1 : batch_max;   /* cpu_run_bytes grows with the batch */
-    while (lo < hi) {
-        int mid = lo + (hi - lo + 1) / 2;
-        if (cpu_run_bytes(t, mid) <= room) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
+    return sg_sysmem_largest(cpu_run_bytes_of, t, B - 1 < batch_max ? B - 1 : batch_max, room);
 }
 
 static uint64_t sample_bytes(int S, int C, int n, int T);
@@ -1554,9 +1554,9 @@ static int check_memory(sg_trainer *t, sg_err *err)
     const int B = t->opt.batch;
     int n, T;
     uint64_t grid = grid_bytes(t, &n, &T), need = grid + (t->cuda ? 0 : cpu_run_bytes(t, B));
-    if (mem.limit == 0 || need <= (mem.available ? mem.available : mem.limit)) return 0;
-    /* refused only beyond memory and swap together: a run that fits in swap is slow, not killed */
-    const uint64_t hard = mem.limit + mem.swap;
+    const sg_sysmem_verdict verdict = sg_sysmem_fit(&mem, need);
+    if (verdict == SG_SYSMEM_FITS) return 0;
+    const uint64_t hard = sg_sysmem_most(&mem);   /* refused only beyond memory and swap together */
     char need_s[24], limit_s[24], avail_s[24], grid_s[24], has[128], what[160];
     sg_size_text(need_s, need);
     sg_size_text(limit_s, mem.limit);
@@ -1577,7 +1577,7 @@ static int check_memory(sg_trainer *t, sg_err *err)
     /* the batches that fit beside the grid */
     uint64_t avail_room = mem.available > grid ? mem.available - grid : 0;
     int fits_now = avail_room ? batch_within(t, B, avail_room) : 0;
-    if (need <= hard) {
+    if (verdict == SG_SYSMEM_WARN) {
         char then[64] = "";
         if (fits_now) snprintf(then, sizeof then, "; --batch %d or less fits", fits_now);
         add_note(t, "--batch %d at %d px needs about %s of memory on the CPU%s, more than the %s available now "

@@ -1356,18 +1356,17 @@ static uint64_t cpu_chunk_bytes(const sg_model_config *cfg, int n)
     return sg_model_bytes(&c, 1) + (uint64_t)n * (2 * sizeof(float) * img + sizeof(float) * sg_model_c_dim(cfg) + img);
 }
 
+/* cpu_chunk_bytes as sg_sysmem_largest calls it */
+static uint64_t cpu_chunk_bytes_of(const void *cfg, int n)
+{
+    return cpu_chunk_bytes(cfg, n);
+}
+
 /* The largest chunk from 1 to n-1 whose bytes (cpu_chunk_bytes) are at most
- * room; 0 for none. The bytes grow with the chunk. */
+ * room; 0 for none. */
 static int chunk_within(const sg_model_config *cfg, int n, uint64_t room)
 {
-    if (cpu_chunk_bytes(cfg, 1) > room) return 0;
-    int lo = 1, hi = n - 1;
-    while (lo < hi) {
-        int mid = lo + (hi - lo + 1) / 2;
-        if (cpu_chunk_bytes(cfg, mid) <= room) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
+    return sg_sysmem_largest(cpu_chunk_bytes_of, cfg, n - 1, room);
 }
 
 /* The backend; on the CPU, the chunk's memory against the machine's, before
@@ -1395,9 +1394,8 @@ static void open_backend_checked(run_state *r)
     sg_sysmem mem;
     sg_sysmem_read(&mem);
     uint64_t need = cpu_chunk_bytes(&mcfg, mcfg.batch);
-    if (mem.limit == 0 || need <= (mem.available ? mem.available : mem.limit)) return;
-    /* refused only beyond memory and swap together, as sg-train does: swapping is slow, not killed */
-    const uint64_t hard = mem.limit + mem.swap;
+    const sg_sysmem_verdict verdict = sg_sysmem_fit(&mem, need);
+    if (verdict == SG_SYSMEM_FITS) return;
     char need_s[24], limit_s[24], avail_s[24], has[128], what[96];
     sg_size_text(need_s, need);
     sg_size_text(limit_s, mem.limit);
@@ -1405,8 +1403,8 @@ static void open_backend_checked(run_state *r)
     sg_sysmem_has_text(has, &mem);
     snprintf(what, sizeof what, "a chunk of %d image%s (--batch %d) at %d px", mcfg.batch,
              mcfg.batch == 1 ? "" : "s", o->batch, r->S);
-    if (need > hard) {
-        int fits = chunk_within(&mcfg, mcfg.batch, hard);
+    if (verdict == SG_SYSMEM_REFUSE) {
+        int fits = chunk_within(&mcfg, mcfg.batch, sg_sysmem_most(&mem));
         char one_s[24];
         if (!fits)
             cli_die("the generator at %d px needs about %s of memory on the CPU for one image; %s: use a GPU "

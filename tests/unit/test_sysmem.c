@@ -3,7 +3,9 @@
  * only the mount root's: a systemd slice's MemoryMax, a SLURM job's or a
  * docker container's under cgroupns=host sits deeper. The room left is the
  * least under any of those limits. Checked on fake trees under a temporary
- * root, v2 and v1; and the tests' SG_TEST_MEMORY_KIB hook. */
+ * root, v2 and v1; and the tests' SG_TEST_MEMORY_KIB hook. The verdict on
+ * a need (sg_sysmem_fit) and the search for the largest batch within a room
+ * (sg_sysmem_largest), which sg-train's and sg-sample's memory checks share. */
 #include "check.h"
 #include "test_tmpdir.h"
 #include "sysmem.h"
@@ -140,10 +142,84 @@ static void test_hook(void)
     unsetenv("SG_TEST_MEMORY_KIB");
 }
 
+/* sg_sysmem_fit's three answers at their edges, in bytes: a machine of
+ * 1000 with 600 available and 300 of swap */
+static void test_fit(void)
+{
+    const sg_sysmem m = {1000, 600, 0, 300};
+    static const struct { uint64_t need; sg_sysmem_verdict want; } cases[] = {
+        {0, SG_SYSMEM_FITS},    {600, SG_SYSMEM_FITS},     {601, SG_SYSMEM_WARN},
+        {1000, SG_SYSMEM_WARN}, {1300, SG_SYSMEM_WARN},    {1301, SG_SYSMEM_REFUSE},
+        {UINT64_MAX, SG_SYSMEM_REFUSE},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sg_sysmem_verdict got = sg_sysmem_fit(&m, cases[k].need);
+        CHECK(got == cases[k].want, "need %" PRIu64 " of 1000 (600 available, 300 swap): %d, want %d",
+              cases[k].need, (int)got, (int)cases[k].want);
+    }
+    CHECK(sg_sysmem_most(&m) == 1300, "most: %" PRIu64 ", want 1300", sg_sysmem_most(&m));
+    /* available unknown: the limit is the line for a warning */
+    const sg_sysmem no_avail = {1000, 0, 0, 0};
+    CHECK(sg_sysmem_fit(&no_avail, 1000) == SG_SYSMEM_FITS && sg_sysmem_fit(&no_avail, 1001) == SG_SYSMEM_REFUSE,
+          "available unknown, no swap: 1000 %d, 1001 %d; want fits, refused", (int)sg_sysmem_fit(&no_avail, 1000),
+          (int)sg_sysmem_fit(&no_avail, 1001));
+    /* a cgroup's limit: no swap counted, refused past it */
+    const sg_sysmem cg = {1000, 10, 1, 0};
+    CHECK(sg_sysmem_fit(&cg, 11) == SG_SYSMEM_WARN && sg_sysmem_fit(&cg, 1001) == SG_SYSMEM_REFUSE,
+          "cgroup of 1000, 10 available: 11 %d, 1001 %d; want warn, refused", (int)sg_sysmem_fit(&cg, 11),
+          (int)sg_sysmem_fit(&cg, 1001));
+    /* nothing known: everything fits (no check is better than a wrong one) */
+    const sg_sysmem unknown = {0, 0, 0, 0};
+    CHECK(sg_sysmem_fit(&unknown, UINT64_MAX) == SG_SYSMEM_FITS, "memory unknown: %d, want fits",
+          (int)sg_sysmem_fit(&unknown, UINT64_MAX));
+}
+
+/* bytes of n: a fixed part and a part per n, as a model and its batch */
+typedef struct { uint64_t fixed, per; int calls; } bytes_model;
+static uint64_t model_bytes(const void *ctx, int n)
+{
+    bytes_model *b = (bytes_model *)ctx;
+    b->calls++;
+    return b->fixed + b->per * (uint64_t)n;
+}
+
+/* sg_sysmem_largest against a linear scan, on every room from below one
+ * item to past the last, for several upper ends */
+static void test_largest(void)
+{
+    bytes_model b = {1000, 37, 0};
+    static const int his[] = {-1, 0, 1, 2, 3, 7, 64, 1000};
+    int wrong = 0;
+    for (size_t h = 0; h < sizeof his / sizeof his[0]; h++) {
+        int hi = his[h];
+        for (uint64_t room = 0; room <= 1000 + 37 * 1002 && !wrong; room += room < 1100 ? 1 : 13) {
+            int want = 0;
+            for (int n = 1; n <= hi; n++)
+                if (b.fixed + b.per * (uint64_t)n <= room) want = n;
+            b.calls = 0;
+            int got = sg_sysmem_largest(model_bytes, &b, hi, room);
+            int most_calls = 0;
+            for (int span = hi; span > 0; span /= 2) most_calls++;
+            if (got != want || b.calls > most_calls + 1) {
+                CHECK(0, "hi %d, room %" PRIu64 ": %d in %d calls, want %d in at most %d", hi, room, got, b.calls,
+                      want, most_calls + 1);
+                wrong = 1;
+            }
+        }
+    }
+    /* a batch of 2^31 - 1 (the largest an int holds): no overflow in the middle */
+    bytes_model big = {0, 1, 0};
+    int got = sg_sysmem_largest(model_bytes, &big, INT32_MAX, (uint64_t)INT32_MAX - 5);
+    CHECK(got == INT32_MAX - 5 && big.calls <= 32, "hi 2^31-1: %d in %d calls, want %d", got, big.calls,
+          INT32_MAX - 5);
+}
+
 int main(void)
 {
     test_v2();
     test_v1();
     test_hook();
+    test_fit();
+    test_largest();
     return check_done();
 }
