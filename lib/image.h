@@ -163,6 +163,25 @@ int sg_image_has_comment(const uint8_t *data, size_t n, const char *text);
 /* The same for a file's first 64 KiB; 0 when it cannot be read. */
 int sg_image_file_has_comment(const char *path, const char *text);
 
+/* The network's input value of the 8-bit pixel value v, as the reference's
+ * ToTensor + Normalize(0.5, 0.5) in float32: ((float)v / 255 - 0.5f) / 0.5f
+ * (-1 at 0, +1 at 255). sg_unit_to_pixel (below) maps it back to v. */
+static inline float sg_pixel_to_unit(uint8_t v)
+{
+    return ((float)v / 255.0f - 0.5f) / 0.5f;
+}
+
+/* An S x S RGB8 image (HWC, rows of S * 3 bytes) as the network's input x
+ * (CHW: 3 planes of S x S floats, each value sg_pixel_to_unit's), mirrored
+ * left to right when flip (the reference's RandomHorizontalFlip). The one
+ * conversion of training's batches, its samples and sg-sample's inputs, so
+ * that sampling sees an image bit for bit as training did. Thread-safe. */
+void sg_rgb_to_chw(const uint8_t *rgb, int S, int flip, float *x);
+/* A generator output y (CHW, 3 x S x S) as RGB8 pixels (sg_unit_to_pixel):
+ * row r at rgb + r * row_stride (S * 3 for an image alone; a grid's width
+ * in bytes for one of its cells, whose other bytes are left as they are). */
+void sg_chw_to_rgb(const float *y, int S, uint8_t *rgb, size_t row_stride);
+
 /* A generator output value in [-1, 1] as a pixel, the reference's denorm +
  * save_image: clamp((y + 1) / 2, 0, 1) * 255 + 0.5, truncated. NaN (a diverged
  * model) gives 0: casting NaN to an integer is undefined. */

@@ -172,7 +172,6 @@ struct sg_trainer {
     int64_t iter, last_ckpt;
     uint32_t *perm[SG_MAX_DATASETS];
     int64_t perm_epoch[SG_MAX_DATASETS];
-    float pixel_lut[256];         /* sg_train_pixel_value(v) */
     /* Batches of iterations i (bufs[i & 1]): a loader thread prepares i+1 while
      * step i runs. Every draw depends on i only, so this changes no result.
      * bufs[k]'s upload is covered by fence slot k (FENCE_BUF + k). */
@@ -1253,11 +1252,6 @@ void sg_run_dataset_name(const char *shard_path, char *out, size_t n)
     if (dot && dot != out && !strcmp(dot, ".lmdb")) *dot = 0;
 }
 
-float sg_train_pixel_value(uint8_t v)
-{
-    return ((float)v / 255.0f - 0.5f) / 0.5f;
-}
-
 int sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows)
 {
     if (n < 0 || count == 0) n = 0;
@@ -1476,7 +1470,7 @@ static int fill_config(sg_trainer *t, const char *first_shard, sg_err *err)
     return 0;
 }
 
-/* The two batch buffers (bufs) and the pixel table. */
+/* The two batch buffers (bufs). */
 static int alloc_batch_bufs(sg_trainer *t, sg_err *err)
 {
     sg_backend *be = t->be;
@@ -1497,7 +1491,6 @@ static int alloc_batch_bufs(sg_trainer *t, sg_err *err)
                                  2 * sizeof(float) * ((size_t)B * 3 * S * S + (size_t)B * t->c_dim));
         }
     }
-    for (int v = 0; v < 256; v++) t->pixel_lut[v] = sg_train_pixel_value((uint8_t)v);
     return 0;
 }
 
@@ -1858,13 +1851,7 @@ static int load_batch(sg_trainer *t, int64_t i, batch_buf *bb, sg_err *err)
         uint64_t idx = t->perm[ds][pos + k];
         if (sg_shard_read(t->shards[ds], idx, bb->pix, bb->labels, NULL, 0, err)) return -1;
         int flip = t->opt.flip && sg_train_flip(seed, i, k);
-        /* ToTensor + Normalize(0.5, 0.5) in float32: (x/255 - 0.5)/0.5; HWC -> CHW. */
-        float *xk = bb->x + (size_t)k * 3 * S * S;
-        for (int y = 0; y < S; y++)
-            for (int xx = 0; xx < S; xx++) {
-                const uint8_t *px = bb->pix + ((size_t)y * S + (flip ? S - 1 - xx : xx)) * 3;
-                for (int ch = 0; ch < 3; ch++) xk[((size_t)ch * S + y) * S + xx] = t->pixel_lut[px[ch]];
-            }
+        sg_rgb_to_chw(bb->pix, S, flip, bb->x + (size_t)k * 3 * S * S);
         sg_targets_own(&t->mcfg, ds, bb->labels, bb->c_org + (size_t)k * C);
     }
     /* c_trg and alpha: drawn by the backend from (seed, i) in step_queue */
@@ -2278,27 +2265,18 @@ static int sample_once(sg_trainer *t, sg_err *err)
     if (!x || !c || !y || !lab || !grid || !pix) { sg_err_oom(err, "out of memory"); goto done; }
     for (int k = 0; k < n; k++) {
         if (sg_shard_read(t->shards[0], t->sample_idx[k], pix, lab, NULL, 0, err)) goto done;
-        for (int yy = 0; yy < S; yy++)
-            for (int xx = 0; xx < S; xx++)
-                for (int ch = 0; ch < 3; ch++) {
-                    uint8_t v = pix[((size_t)yy * S + xx) * 3 + ch];
-                    grid[(((size_t)k * S + yy) * W + xx) * 3 + ch] = v;
-                    x[(size_t)k * T * img + ((size_t)ch * S + yy) * S + xx] = t->pixel_lut[v];
-                }
+        for (int yy = 0; yy < S; yy++)   /* the grid's first column: the input */
+            memcpy(grid + ((size_t)k * S + yy) * W * 3, pix + (size_t)yy * S * 3, (size_t)S * 3);
+        sg_rgb_to_chw(pix, S, 0, x + (size_t)k * T * img);
         for (int j = 1; j < T; j++) memcpy(x + ((size_t)k * T + j) * img, x + (size_t)k * T * img, sizeof(float) * img);
         if (sg_targets_all(&t->mcfg, (const char *const *)t->info.label_names, 0, lab, c + (size_t)k * T * C, err))
             goto done;
     }
     if (sg_model_generate(t->model, n * T, x, c, y, err)) goto done;
     for (int k = 0; k < n; k++)
-        for (int j = 0; j < T; j++) {
-            const float *yk = y + ((size_t)k * T + j) * img;
-            for (int yy = 0; yy < S; yy++)
-                for (int xx = 0; xx < S; xx++)
-                    for (int ch = 0; ch < 3; ch++)
-                        grid[(((size_t)k * S + yy) * W + (size_t)(j + 1) * S + xx) * 3 + ch] =
-                            sg_unit_to_pixel(yk[((size_t)ch * S + yy) * S + xx]);
-        }
+        for (int j = 0; j < T; j++)
+            sg_chw_to_rgb(y + ((size_t)k * T + j) * img, S, grid + ((size_t)k * S * W + (size_t)(j + 1) * S) * 3,
+                          (size_t)W * 3);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/samples", t->run_dir);
     if (mkdir_in_run(path, err)) goto done;

@@ -121,11 +121,6 @@ int sg_train_default_d_repeat(int image_size);
  * one dataset: when (i + 1) mod n_critic = 0). */
 int sg_train_g_step(int64_t i, int n_datasets, int n_critic);
 
-/* The network's input value of the 8-bit pixel value v, as the reference's
- * ToTensor + Normalize(0.5, 0.5) in float32: ((float)v / 255 - 0.5f) / 0.5f
- * (-1 at 0, +1 at 255). The trainer converts every pixel so. */
-float sg_train_pixel_value(uint8_t v);
-
 /* The order in which the trainer visits dataset ds's n records in epoch
  * epoch: out[0..n-1] a permutation of 0..n-1 (Fisher-Yates on SG_STREAM_EPOCH,
  * the counter packing ds, epoch and position), a new one every epoch, as the

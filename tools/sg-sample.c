@@ -527,33 +527,6 @@ static void fill_target_labels(const sg_ckpt_info *ck, const target_set *ts, int
     }
 }
 
-/* ---- pixels ------------------------------------------------------------ */
-
-/* RGB8 (S,S,3) -> (3,S,S) in [-1, 1]: ToTensor then Normalize(0.5, 0.5),
- * the trainer's values (sg_train_pixel_value), tabled on the first call
- * (called from the main thread only) */
-static void to_tensor(const uint8_t *rgb, int S, float *x)
-{
-    static float value[256];
-    static int tabled;
-    if (!tabled) {
-        for (int v = 0; v < 256; v++) value[v] = sg_train_pixel_value((uint8_t)v);
-        tabled = 1;
-    }
-    size_t hw = (size_t)S * S;
-    for (size_t p = 0; p < hw; p++)
-        for (int ch = 0; ch < 3; ch++) x[ch * hw + p] = value[rgb[p * 3 + ch]];
-}
-
-/* (3,S,S) in [-1, 1] -> RGB8 (the reference's denorm + save_image). */
-static void from_tensor(const float *y, int S, uint8_t *rgb)
-{
-    size_t hw = (size_t)S * S;
-    for (size_t p = 0; p < hw; p++)
-        for (int ch = 0; ch < 3; ch++)
-            rgb[p * 3 + ch] = sg_unit_to_pixel(y[ch * hw + p]);
-}
-
 /* ---- output ------------------------------------------------------------ */
 
 #define GRID_PAD 2       /* pixels between cells, as torchvision's save_image */
@@ -1619,7 +1592,7 @@ static void put_inputs(run_state *r, long k0, long n)
     if (r->shard) read_shard_pixels(r->shard, in, n, r->S, r->pixels);
     else read_file_pixels(r, k0, n, r->pixels);
     for (long k = 0; k < n; k++) {
-        to_tensor(in[k].rgb, r->S, r->x + (size_t)k * r->img_floats);
+        sg_rgb_to_chw(in[k].rgb, r->S, 0, r->x + (size_t)k * r->img_floats);
         if (r->o.each) {
             char path[PATH_MAX];
             sg_each_path(path, sizeof path, r->o.output, in[k].index, "input", r->ext);
@@ -1654,7 +1627,7 @@ static void translate_chunk(run_state *r, long k0, long n, int t)
     if (sg_model_generate(r->model, (int)n, r->x, r->c, r->y, &r->err)) cli_die_err(&r->err);
     r->t_generator += cli_now() - t0;
     for (long k = 0; k < n; k++) {
-        from_tensor(r->y + (size_t)k * r->img_floats, r->S, r->rgb);
+        sg_chw_to_rgb(r->y + (size_t)k * r->img_floats, r->S, r->rgb, (size_t)r->S * 3);
         if (r->o.each) put_each_output(r, k0 + k, k, t);
         else if (r->plain) write_image(r->o.output, r->rgb, r->S, r->S);
         else grid_put(&r->g, k0 + k, 1 + t, r->rgb, r->S);

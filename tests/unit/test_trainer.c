@@ -170,24 +170,6 @@ static void test_defaults(void)
           (long long)o.sample_every, (long long)o.save_every, o.keep, o.threads);
 }
 
-/* The input normalisation against the reference's ToTensor + Normalize(0.5,
- * 0.5) in float32 for every byte value (the trainer's only conversion): a
- * scale of 1/256, or a shift or scale of 0.5 left out, fails here. */
-static void test_pixel_value(void)
-{
-    int wrong = 0;
-    for (int v = 0; v < 256; v++) {
-        float want = ((float)v / 255 - 0.5f) / 0.5f, got = sg_train_pixel_value((uint8_t)v);
-        if (memcmp(&got, &want, sizeof got) && !wrong++)
-            CHECK(0, "pixel value %d: %.9g, want %.9g", v, got, want);
-    }
-    CHECK(!wrong, "%d of 256 pixel values differ from ((float)v/255 - 0.5f)/0.5f", wrong);
-    CHECK(sg_train_pixel_value(0) == -1.0f && sg_train_pixel_value(255) == 1.0f &&
-          fabsf(sg_train_pixel_value(128) - 1.0f / 255) < 1e-7f,
-          "pixel values 0, 128, 255: %.9g %.9g %.9g, want -1, 1/255, 1", sg_train_pixel_value(0),
-          sg_train_pixel_value(128), sg_train_pixel_value(255));
-}
-
 /* Whether p[0..n) is a permutation of 0..n-1 */
 static int is_permutation(const uint32_t *p, uint32_t n)
 {
@@ -1039,7 +1021,6 @@ int main(void)
     test_lr();
     test_dataset_name();
     test_rate();
-    test_pixel_value();
     test_epoch_order();
     test_flip_draw();
     test_sample_rows();
