@@ -66,7 +66,16 @@ int sg_refuse_irregular_mode(const char *path, unsigned mode, sg_err *err);
 
 /* 1 when a and b name the same existing file or directory: the same device
  * and inode through symbolic links ("x" and "./x", a link to it, a hard link
- * of it); 0 when they differ or either cannot be stat'ed. */
+ * of it); 0 when they differ or either cannot be stat'ed.
+ * This is the project's rule for "the same shard" (or run directory): by
+ * device and inode, so that another spelling of its path, a symbolic link,
+ * a bind mount or a hard link is the same shard, and a copy is another (that
+ * a copy holds the run's data is a question of its metadata). The trainer's
+ * shard given twice and its check of the run's recorded shard (by stat's
+ * st_dev and st_ino), sg-train's crash blame and sg-sample's matching of a
+ * shard to a checkpoint's datasets follow it. Path text is compared only
+ * where the question is the path itself: the trainer's check of the shards'
+ * order finds a shard's position by the real path config.json records. */
 int sg_same_file(const char *a, const char *b);
 /* 1 when writing out with sg_write_file_atomic would destroy the regular
  * file in: out names the same directory entry as in once symbolic links are

@@ -462,19 +462,13 @@ static void open_device(struct run *run)
              strcmp(run->be->name, "cuda") ? "" : sg_backend_cuda_precision(run->be));
 }
 
-/* Whether two paths name the same file: their real paths (a shard given as
- * a.lmdb that config.json records as /data/a.lmdb), else the text. */
-static int same_file_path(const char *a, const char *b)
-{
-    char ra[PATH_MAX], rb[PATH_MAX];
-    if (realpath(a, ra) && realpath(b, rb)) return !strcmp(ra, rb);
-    return !strcmp(a, b);
-}
-
 /* What a crash inside LMDB (SIGSEGV, SIGBUS) blames: the shards; on
  * --resume with other shard paths, also the run's own that config.json
  * records, which the trainer opens to compare with them (a shard given in
- * place of one still there): a crash there was blamed on the given ones. */
+ * place of one still there): a crash there was blamed on the given ones.
+ * It opens one only where it is another shard than the one given, by
+ * fileio.h's rule (sg_same_file: a.lmdb recorded as /data/a.lmdb, or a link
+ * to it, is the same; the same text is, whether or not it is there). */
 static void blame_shards_on_crash(const struct run *run)
 {
     sg_buf blame = SG_BUF_INIT;   /* cli_on_crash_blame keeps what fits a message */
@@ -483,7 +477,8 @@ static void blame_shards_on_crash(const struct run *run)
     for (int k = 0; k < run->n_shards; k++) sg_buf_appendf(&blame, " %s", run->shards[k]);
     int others = 0, other[SG_MAX_DATASETS] = {0};
     for (int k = 0; k < run->n_shards && k < run->n_run_paths && k < SG_MAX_DATASETS; k++)
-        others += other[k] = !same_file_path(run->run_paths[k], run->shards[k]);
+        others += other[k] =
+            strcmp(run->run_paths[k], run->shards[k]) && !sg_same_file(run->run_paths[k], run->shards[k]);
     if (others) {
         sg_buf_appendf(&blame, ", or the run's own shard%s", others > 1 ? "s" : "");
         for (int k = 0; k < SG_MAX_DATASETS; k++)
