@@ -172,13 +172,10 @@ typedef struct {
     double deadline;              /* CLOCK_MONOTONIC seconds */
 } space_wait;
 
-/* "30 min", "1 h 30 min", "2 s" */
-static const char *format_duration(char *out, size_t n, long s)
+/* s seconds in the style of the progress line's ETA: "30m00s", "1h30m", "0m02s" */
+static const char *format_duration(char out[32], long s)
 {
-    int used = 0;
-    if (s >= 3600) used += snprintf(out + used, n - used, "%ld h", s / 3600);
-    if (s % 3600 >= 60) used += snprintf(out + used, n - used, "%s%ld min", used ? " " : "", s % 3600 / 60);
-    if (s % 60 || !s) snprintf(out + used, n - used, "%s%ld s", used ? " " : "", s % 60);
+    cli_format_duration(out, 32, (double)s);
     return out;
 }
 
@@ -200,12 +197,12 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
     int quota = s->err->sys_errno == EDQUOT;
     if (s->tries == 1) {
         w->deadline = cli_now() + (double)w->wait_s;
-        char up_to[48], last[64] = "there is no checkpoint yet";
+        char up_to[32], last[64] = "there is no checkpoint yet";
         if (s->last_checkpoint >= 0)
             snprintf(last, sizeof last, "the last good checkpoint is %lld", (long long)s->last_checkpoint);
         cli_warn("%s: %s %s %lld; waiting up to %s for space (free some%s and training goes on by itself; "
                  "Ctrl-C stops, %s)", s->path, quota ? "disk quota exceeded" : "no space left on device",
-                 doing[s->what], (long long)s->iteration, format_duration(up_to, sizeof up_to, w->wait_s),
+                 doing[s->what], (long long)s->iteration, format_duration(up_to, w->wait_s),
                  quota ? " or raise the quota" : "", last);
     }
     double now = cli_now(), left = w->deadline - now;
@@ -215,12 +212,12 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
      * cuts a slice short (EINTR: SA_RESTART does not restart it; one landing
      * just before a slice waits it out), and the write is tried once more. */
     while (!stop_signal && (now = cli_now()) < until) {
-        char next[48], gives_up[48];
+        char next[32], gives_up[32];
         cli_progress_unthrottle();
         cli_progress("%lld/%lld  waiting for space (%s): next try in %s, gives up in %s, Ctrl-C stops",
                      (long long)s->iteration, (long long)w->iters, quota ? "disk quota exceeded" : "disk full",
-                     format_duration(next, sizeof next, (long)(until - now + 0.999)),
-                     format_duration(gives_up, sizeof gives_up, (long)(w->deadline - now + 0.999)));
+                     format_duration(next, (long)(until - now + 0.999)),
+                     format_duration(gives_up, (long)(w->deadline - now + 0.999)));
         double slice = now + 1 < until ? now + 1 : until;
         struct timespec ts = {(time_t)slice, (long)((slice - (double)(time_t)slice) * 1e9)};
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);

@@ -1958,7 +1958,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   echo "$output"; echo "took $took ms"
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 2 ]
-  [ "${lines[0]}" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 2 s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
+  [ "${lines[0]}" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 0m02s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
   [ "${lines[1]}" = "sg-train: space found: checkpoint 2 saved, training goes on" ]
   [ "$took" -ge 2000 ]
   [ "$took" -lt 9000 ]
@@ -1978,7 +1978,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   echo "$output"
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 2 ]
-  [ "${lines[0]}" = "sg-train: $T/h/history.jsonl: disk quota exceeded logging iteration 3; waiting up to 1 s for space (free some or raise the quota and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
+  [ "${lines[0]}" = "sg-train: $T/h/history.jsonl: disk quota exceeded logging iteration 3; waiting up to 0m01s for space (free some or raise the quota and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
   [ "${lines[1]}" = "sg-train: space found: history line of iteration 3 written, training goes on" ]
   diff <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/h/history.jsonl")
   # iteration 4's images/s leaves out the second waited: with it, 4 images in
@@ -1992,7 +1992,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   echo "$output"
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 2 ]
-  [ "${lines[0]}" = "sg-train: $T/g/samples: no space left on device writing the sample of iteration 4; waiting up to 1 s for space (free some and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
+  [ "${lines[0]}" = "sg-train: $T/g/samples: no space left on device writing the sample of iteration 4; waiting up to 0m01s for space (free some and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
   [ "${lines[1]}" = "sg-train: space found: sample of iteration 4 written, training goes on" ]
   for n in 000002 000004; do cmp "$T/plain/samples/$n.png" "$T/g/samples/$n.png"; done
   for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/g/ckpt/000004-$f.safetensors"; done
@@ -2007,7 +2007,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   echo "$output"; echo "took $took ms"
   [ "$status" -eq 1 ]
   [ "${#lines[@]}" -eq 2 ]
-  [ "${lines[0]}" = "sg-train: $T/r/ckpt: no space left on device saving iteration 4; waiting up to 1 s for space (free some and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
+  [ "${lines[0]}" = "sg-train: $T/r/ckpt: no space left on device saving iteration 4; waiting up to 0m01s for space (free some and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
   [[ "${lines[1]}" == "sg-train: $T/r/ckpt/000004-"*": No space left on device"*"; last good checkpoint: $T/r/ckpt/000002 (the file system is full: free space on it (--keep N keeps fewer checkpoints), then sg-train -o $T/r --resume continues from it)" ]]
   [ "$took" -ge 1000 ]
   [ "$took" -lt 9000 ]
@@ -2025,6 +2025,19 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   [[ "$output" == "sg-train: $T/r/ckpt/000004-state.safetensors: fsync: No space left on device (the partial checkpoint $T/r/ckpt/000004 was removed); last good checkpoint: $T/r/ckpt/000002 (the file system is full: free space on it (--keep N keeps fewer checkpoints), then sg-train -o $T/r --resume continues from it)" ]]
   [ "$(cat "$T/r/latest")" = 000002 ]
   [ -z "$(find "$T/r/ckpt" -name '000004-*')" ]
+}
+
+@test "--disk-full-wait on a terminal: the progress line counts the wait down, its times written as the ETA's" {
+  plain_run_state_fsync 000002
+  run script -qec "strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when=$s sg-train -o '$T/r' --disk-full-wait 2 ${args[*]/-q/}" /dev/null
+  [ "$status" -eq 0 ]
+  shown=$(printf '%s' "$output" | tr '\r' '\n' | sed 's/\x1b\[K//g' | grep -a 'waiting for space')
+  echo "$shown"
+  [ "$(sed -n 1p <<< "$shown")" = "sg-train: 2/4  waiting for space (disk full): next try in 0m02s, gives up in 0m02s, Ctrl-C stops" ]
+  # redrawn each second (a loaded machine may miss one)
+  [ -z "$(grep -v -E '^sg-train: 2/4  waiting for space \(disk full\): next try in 0m0([12])s, gives up in 0m0\1s, Ctrl-C stops$' <<< "$shown")" ]
+  [[ "$output" == *"waiting up to 0m02s for space"* ]]
+  [[ "$output" =~ "4/4 "[0-9.]+"it/s ETA "[0-9]+m[0-9][0-9]s ]]
 }
 
 @test "--disk-full-wait: Ctrl-C ends the wait with one last try; a checkpoint then written stops the run as a signal does (130), else it stops as for a full disk (1)" {
@@ -2045,7 +2058,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
     took=$(( $(now_ms) - t0 ))
     cat "$T/err"; echo "took $took ms"
     [ "$took" -lt 9000 ]   # not at the next try, 10 s on
-    [ "$(sed -n 1p "$T/err")" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 1 min for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
+    [ "$(sed -n 1p "$T/err")" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 1m00s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
     if [ "$when" = "$s" ]; then
       # the last try finds space: checkpoint 2, then the stop's own at the end of the iteration under way
       [ "$status" -eq 130 ]
@@ -2079,7 +2092,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   cat "$T/err"
   [ "$status" -eq 0 ]
   [ "$(wc -l < "$T/err")" -eq 2 ]
-  [[ "$(sed -n 1p "$T/err")" == "sg-train: $T/small/r/"*": no space left on device "*" iteration "*"; waiting up to 1 min for space (free some and training goes on by itself; Ctrl-C stops, "* ]]
+  [[ "$(sed -n 1p "$T/err")" == "sg-train: $T/small/r/"*": no space left on device "*" iteration "*"; waiting up to 1m00s for space (free some and training goes on by itself; Ctrl-C stops, "* ]]
   [[ "$(sed -n 2p "$T/err")" == "sg-train: space found: "*", training goes on" ]]
   sg-train -o "$T/straight" "${args[@]}"
   for f in G D state; do cmp "$T/straight/ckpt/000012-$f.safetensors" "$T/r/ckpt/000012-$f.safetensors"; done

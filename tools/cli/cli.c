@@ -657,12 +657,17 @@ void cli_progress_end(void)
     if (progress_shown) { fflush(stderr); write_stderr("\n", 1); progress_shown = 0; }
 }
 
-void cli_format_eta(char *out, size_t n, double s)
+void cli_format_duration(char *out, size_t n, double s)
 {
-    if (!(s >= 0) || s > 1e8) { snprintf(out, n, "?"); return; }
+    if (!(s >= 0) || s >= 9e18) { snprintf(out, n, "?"); return; }   /* beyond a long: as good as NaN */
     long t = (long)(s + 0.5);
     if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
     else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+void cli_format_eta(char *out, size_t n, double s)
+{
+    cli_format_duration(out, n, s > 1e8 ? -1 : s);
 }
 
 double cli_rate_eta(double elapsed, double done, double total, char *eta, size_t n)

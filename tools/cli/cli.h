@@ -194,8 +194,12 @@ void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * ago: the last one of a loop (a run's N/N, not the last shown 2875/3000). */
 void cli_progress_unthrottle(void);
 void cli_progress_end(void);
-/* Remaining time for a progress line: "12m05s", "3h07m", or "?" when s is
- * negative, NaN or over 1e8 s (no estimate yet). */
+/* A duration as the tools' messages give it (a progress line's remaining
+ * time, a wait): "0m02s", "12m05s", "3h07m" (whole minutes from an hour
+ * up), s rounded to the second; "?" when s is negative or NaN. */
+void cli_format_duration(char *out, size_t n, double s);
+/* Remaining time for a progress line: cli_format_duration's, or "?" over
+ * 1e8 s too (no estimate yet). */
 void cli_format_eta(char *out, size_t n, double s);
 /* The rate of `done` items in `elapsed` seconds (per second), and in eta the
  * time left for the rest of `total` at that rate (cli_format_eta). */
