@@ -497,14 +497,11 @@ static int warn_lr_jump(const struct run *run)
     int64_t at = sg_trainer_iteration(run->t);
     float from[2], to[2];
     if (!run->resume || !sg_train_lr_jump(r, o, at, sg_trainer_model_config(run->t)->n_datasets, from, to)) return 0;
-    /* the options given that changed the schedule */
-    char opts[256] = "";
-    size_t l = 0;
-    if (o->iters != r->iters) l += snprintf(opts + l, sizeof opts - l, " --iters %lld", (long long)o->iters);
-    if (o->decay_iters != r->decay_iters && l < sizeof opts)
-        l += snprintf(opts + l, sizeof opts - l, " --decay-iters %lld", (long long)o->decay_iters);
-    if (o->g_lr != r->g_lr && l < sizeof opts) l += snprintf(opts + l, sizeof opts - l, " --g-lr %g", o->g_lr);
-    if (o->d_lr != r->d_lr && l < sizeof opts) l += snprintf(opts + l, sizeof opts - l, " --d-lr %g", o->d_lr);
+    sg_buf opts = SG_BUF_INIT;   /* the options given that changed the schedule, each after a space */
+    if (o->iters != r->iters) sg_buf_appendf(&opts, " --iters %lld", (long long)o->iters);
+    if (o->decay_iters != r->decay_iters) sg_buf_appendf(&opts, " --decay-iters %lld", (long long)o->decay_iters);
+    if (o->g_lr != r->g_lr) sg_buf_appendf(&opts, " --g-lr %g", o->g_lr);
+    if (o->d_lr != r->d_lr) sg_buf_appendf(&opts, " --d-lr %g", o->d_lr);
     int decay_moved = o->iters != r->iters || o->decay_iters != r->decay_iters;
     char rates[160];
     if (from[0] == from[1] && to[0] == to[1])
@@ -519,9 +516,11 @@ static int warn_lr_jump(const struct run *run)
                  (long long)o->iters);
     else
         snprintf(span, sizeof span, "--decay-iters 0: no decay");
-    cli_warn("%s %s: %s at iteration %lld (%s)", opts[0] ? opts + 1 : "the options in force",
+    /* out of memory: the line without the options' names */
+    cli_warn("%s %s: %s at iteration %lld (%s)", opts.data && !opts.failed ? opts.data + 1 : "the options in force",
              decay_moved ? "moves the learning-rate decay" : "changes the learning rate", rates, (long long)at + 1,
              span);
+    sg_buf_free(&opts);
     return 1;
 }
 
