@@ -1447,10 +1447,11 @@ static void alloc_buffers(run_state *r)
     r->total = r->n_in * r->ts.n;
 }
 
-/* targets.tsv's dataset column; with --each, an earlier run's targets.tsv
- * emptied and the thread that writes the files started. */
+/* --each: targets.tsv's dataset column, an earlier run's targets.tsv
+ * emptied and the thread that writes the files started; nothing without. */
 static void begin_each(run_state *r)
 {
+    if (!r->o.each) return;
     const sg_model_config *cfg = &r->ck.model;
     /* a dataset is named after its shard's file, which may hold a tab or a
      * newline: control bytes as '_', as in target names, keep a row's five
@@ -1465,7 +1466,6 @@ static void begin_each(run_state *r)
     }
     for (int ds = 0; ds < cfg->n_datasets; ds++)
         sg_targets_dataset_label(cfg, column_names, ds, r->dataset_column[ds], sizeof r->dataset_column[ds]);
-    if (!r->o.each) return;
     /* OUTDIR/targets.tsv lists every output with its input, target, the
      * target's dataset and the target label's value (for scoring).
      * An earlier run's list is emptied (its header alone) before its first
