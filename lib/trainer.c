@@ -139,8 +139,10 @@ typedef struct {
     sg_err err;
 } batch_buf;
 
-struct sg_trainer {
-    int resuming;   /* opened with SG_TRAIN_RESUME: the model's sizes are the run's */
+/* config.json's record of a run's G schedule and of its starts, carried
+ * from a resume's read of it (keep_sessions) to every write of it
+ * (write_config). */
+typedef struct {
     /* A resume of several datasets from a checkpoint of the former G
      * schedule (sg_trainer_former_schedule) that has not yet saved a
      * checkpoint: config.json stays "stargan-c-run/1" until then (write_config) */
@@ -150,6 +152,32 @@ struct sg_trainer {
      * from an earlier checkpoint (one killed before latest named that one)
      * is of the former schedule, whatever the format says. */
     int64_t rounds_from;
+    /* config.json's "sessions": the earlier starts' entries kept (JSON, joined
+     * by SESSION_SEP), then this start's (write_config) */
+    sg_buf sessions_kept;
+    int n_sessions_kept;
+    sg_train_session session;     /* this start */
+    sg_train_session resumed;     /* the start that trained up to the checkpoint resumed from */
+    int has_resumed;
+} sg_run_record;
+
+/* A run's datasets as the trainer holds them, for config.json's writer and
+ * its checks: the shards open, their absolute paths, and the datasets' names
+ * (check_config_datasets sets them to the run's). */
+typedef struct {
+    const char *run_dir;
+    int n;
+    sg_shard *const *shards;
+    char *const *paths;
+    char (*names)[SG_CKPT_NAME_MAX];
+} sg_run_datasets;
+
+/* Where the checks of config.json put a note for the tool (sg_trainer_note). */
+typedef void (*sg_run_note_fn)(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct sg_trainer {
+    int resuming;   /* opened with SG_TRAIN_RESUME: the model's sizes are the run's */
+    sg_run_record rec;            /* config.json's G schedule and "sessions" */
     int latest_lost;   /* a resume found no latest and goes on from the newest complete checkpoint */
     char *run_dir;
     sg_train_options opt;
@@ -218,13 +246,6 @@ struct sg_trainer {
     int no_retry;                 /* the failed try cannot be undone (a failed sync of history.jsonl
                                      may have lost lines): not tried again */
     int history_dirty;            /* history lines written since history.jsonl's last fsync */
-    /* config.json's "sessions": the earlier starts' entries kept (JSON, joined
-     * by SESSION_SEP), then this start's (write_config) */
-    sg_buf sessions_kept;
-    int n_sessions_kept;
-    sg_train_session session;     /* this start */
-    sg_train_session resumed;     /* the start that trained up to the checkpoint resumed from */
-    int has_resumed;
 };
 
 /* Fence slots of the batch buffers (lib/backend.h: 0..7): FENCE_BUF + k covers
@@ -239,7 +260,7 @@ static double now_s(void)
 }
 
 int64_t sg_trainer_iteration(const sg_trainer *t) { return t->iter; }
-int sg_trainer_former_schedule(const sg_trainer *t) { return t->former_schedule; }
+int sg_trainer_former_schedule(const sg_trainer *t) { return t->rec.former_schedule; }
 int sg_trainer_error_names_checkpoint(const sg_trainer *t) { return t->error_names_checkpoint; }
 const char *sg_trainer_error_shard(const sg_trainer *t)
 {
@@ -421,12 +442,14 @@ static void remove_stale_tmp(const char *run_dir)
     for (int k = 0; k < 4; k++) scan_dir(run_dir, files[k], "", "", 1, NULL);
 }
 
-/* Adds a note (the tool shows each once, on a line of its own: joined, two
- * unrelated notes read as one sentence about one thing). One that does not
- * fit is cut short; none is added once the buffer is full. */
-static void add_note(sg_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_note(sg_trainer *t, const char *fmt, ...)
+/* Adds a note to the trainer ctx (the tool shows each once, on a line of
+ * its own: joined, two unrelated notes read as one sentence about one
+ * thing). One that does not fit is cut short; none is added once the buffer
+ * is full. An sg_run_note_fn, for the checks of config.json. */
+static void add_note(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(void *ctx, const char *fmt, ...)
 {
+    sg_trainer *t = ctx;
     if (t->note_len + 1 >= sizeof t->note) return;
     char *at = t->note + t->note_len;
     va_list ap;
@@ -517,10 +540,10 @@ const char *sg_trainer_note(const sg_trainer *t, int k)
     while (k--) p += strlen(p) + 1;
     return p;
 }
-const sg_train_session *sg_trainer_session(const sg_trainer *t) { return &t->session; }
+const sg_train_session *sg_trainer_session(const sg_trainer *t) { return &t->rec.session; }
 const sg_train_session *sg_trainer_resumed_session(const sg_trainer *t)
 {
-    return t->has_resumed ? &t->resumed : NULL;
+    return t->rec.has_resumed ? &t->rec.resumed : NULL;
 }
 
 /* ---- config.json ---- */
@@ -683,20 +706,21 @@ static void write_session(sg_buf *b, const sg_train_session *s)
     sg_buf_putc(b, '}');
 }
 
-static int write_config(sg_trainer *t, sg_err *err)
+/* config.json of the run of datasets d, model c and options o, with r's
+ * schedule and starts (this start's options set to o). */
+static int write_config(const sg_run_datasets *d, const sg_model_config *c, const sg_train_options *o,
+                        sg_run_record *r, sg_err *err)
 {
-    const sg_train_options *o = &t->opt;
-    const sg_model_config *c = &t->mcfg;
     sg_buf b = SG_BUF_INIT;
     /* several datasets: 2 (G in rounds), so that an older sg-train, which
      * would go on with the former schedule, refuses the run; a run of the
      * former schedule stays 1 until this session's first checkpoint (all its
      * checkpoints are of that schedule until then, and the build that made
      * it can still go on with it) */
-    int rounds = c->n_datasets > 1 && !t->former_schedule;
+    int rounds = c->n_datasets > 1 && !r->former_schedule;
     sg_buf_appendf(&b, "{\n  \"format\": \"%s/%d\",\n", RUN_FORMAT_FAMILY, rounds ? 2 : 1);
-    if (rounds && t->rounds_from > 0)
-        sg_buf_appendf(&b, "  \"g_rounds_from\": %lld,\n", (long long)t->rounds_from);
+    if (rounds && r->rounds_from > 0)
+        sg_buf_appendf(&b, "  \"g_rounds_from\": %lld,\n", (long long)r->rounds_from);
     sg_buf_appendf(&b, "  \"model\": {\"image_size\": %d, \"g_conv_dim\": %d, \"g_repeat\": %d, "
                    "\"d_conv_dim\": %d, \"d_repeat\": %d, \"c_dim\": %d, \"cls_dim\": %d, \"n_datasets\": %d},\n",
                    c->image_size, c->g_conv_dim, c->g_repeat, c->d_conv_dim, c->d_repeat,
@@ -704,24 +728,24 @@ static int write_config(sg_trainer *t, sg_err *err)
     sg_buf_puts(&b, "  \"training\": ");
     write_training(&b, o, ", ", ": ");
     sg_buf_puts(&b, ",\n  \"sessions\": [");
-    int add = t->session.from < o->iters;   /* a start that trains nothing leaves no entry */
-    if (t->n_sessions_kept) {
+    int add = r->session.from < o->iters;   /* a start that trains nothing leaves no entry */
+    if (r->n_sessions_kept) {
         sg_buf_puts(&b, "\n    ");
-        sg_buf_append(&b, t->sessions_kept.data, t->sessions_kept.len);
+        sg_buf_append(&b, r->sessions_kept.data, r->sessions_kept.len);
     }
     if (add) {
-        sg_buf_puts(&b, t->n_sessions_kept ? SESSION_SEP : "\n    ");
-        t->session.opt = *o;
-        write_session(&b, &t->session);
+        sg_buf_puts(&b, r->n_sessions_kept ? SESSION_SEP : "\n    ");
+        r->session.opt = *o;
+        write_session(&b, &r->session);
     }
-    sg_buf_puts(&b, t->n_sessions_kept || add ? "\n  ],\n" : "],\n");
+    sg_buf_puts(&b, r->n_sessions_kept || add ? "\n  ],\n" : "],\n");
     sg_buf_puts(&b, "  \"datasets\": [");
-    for (int ds = 0; ds < t->nd; ds++) {
-        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[ds]);
+    for (int ds = 0; ds < d->n; ds++) {
+        const sg_shard_meta *sm = sg_shard_get_meta(d->shards[ds]);
         sg_buf_puts(&b, ds ? ",\n    {\"path\": " : "\n    {\"path\": ");
-        json_buf_cstr(&b, t->shard_paths[ds]);
+        json_buf_cstr(&b, d->paths[ds]);
         sg_buf_puts(&b, ", \"name\": ");
-        json_buf_cstr(&b, t->info.dataset_names[ds]);
+        json_buf_cstr(&b, d->names[ds]);
         sg_buf_appendf(&b, ", \"label_kind\": \"%s\", \"count\": %llu, \"image_size\": %u, \"offset\": %d, \"labels\": [",
                        c->one_hot[ds] ? "one-hot" : "multi-hot", (unsigned long long)sm->count, sm->width,
                        sg_model_label_offset(c, ds));
@@ -738,7 +762,7 @@ static int write_config(sg_trainer *t, sg_err *err)
         sg_buf_puts(&b, "  \"mask\": null\n}\n");
     if (b.failed) { sg_buf_free(&b); return sg_err_oom(err, "out of memory"); }
     char p[PATH_MAX];
-    run_file(p, sizeof p, t->run_dir, "config.json");
+    run_file(p, sizeof p, d->run_dir, "config.json");
     int rc = sg_write_file_atomic(p, b.data, b.len, err);
     sg_buf_free(&b);
     return rc;
@@ -908,25 +932,27 @@ static void read_session(const json_value *e, const json_value *training, const 
         snprintf(s->created_by, sizeof s->created_by, "%s", str);
 }
 
-/* A resume from iteration t->iter: config.json's "sessions" entries that
- * trained before it kept (one that started at it or later trained only
- * iterations the resume drops), the last of them read into t->resumed. A run
- * from before "sessions" gets one entry from 0 with its "training" (the
- * options of its last start, all config.json held). From the same read,
- * t->former_schedule for a run of several datasets. */
-static int keep_sessions(sg_trainer *t, sg_err *err)
+/* A resume from iteration iter of the run in run_dir (of n_datasets, its
+ * options now: now): config.json's "sessions" entries that trained before
+ * it kept in r (one that started at it or later trained only iterations the
+ * resume drops), the last of them read into r->resumed. A run from before
+ * "sessions" gets one entry from 0 with its "training" (the options of its
+ * last start, all config.json held). From the same read, r->former_schedule
+ * for a run of several datasets. */
+static int keep_sessions(const char *run_dir, int n_datasets, int64_t iter, const sg_train_options *now,
+                         sg_run_record *r, sg_err *err)
 {
     char path[PATH_MAX];
     json_value *root;
     long version;
-    if (read_config_json(t->run_dir, &root, &version, path, sizeof path, err)) return -1;
+    if (read_config_json(run_dir, &root, &version, path, sizeof path, err)) return -1;
     /* of the former schedule: as recorded, or a checkpoint from before the
      * first one in rounds (a session killed between config.json's /2 and
      * latest naming its checkpoint) */
-    t->rounds_from = config_rounds_from(root);
-    t->former_schedule = t->nd > 1 && (config_former_schedule(root, version) ||
-                                       (version == 2 && t->rounds_from > t->iter));
-    if (t->former_schedule) t->rounds_from = 0;
+    r->rounds_from = config_rounds_from(root);
+    r->former_schedule = n_datasets > 1 && (config_former_schedule(root, version) ||
+                                            (version == 2 && r->rounds_from > iter));
+    if (r->former_schedule) r->rounds_from = 0;
     const json_value *all = json_get(root, "sessions"), *last = NULL;
     int rc = 0;
     if (all && !json_is(all, JSON_ARRAY)) {
@@ -941,24 +967,24 @@ static int keep_sessions(sg_trainer *t, sg_err *err)
                          "by hand? put it back, or remove the entry)", path, k + 1);
             goto done;
         }
-        if (from->i >= t->iter) continue;
-        if (t->n_sessions_kept++) sg_buf_puts(&t->sessions_kept, SESSION_SEP);
-        json_buf_value(&t->sessions_kept, e);
+        if (from->i >= iter) continue;
+        if (r->n_sessions_kept++) sg_buf_puts(&r->sessions_kept, SESSION_SEP);
+        json_buf_value(&r->sessions_kept, e);
         last = e;
     }
     const json_value *training = json_get(root, "training");
     if (last) {
-        read_session(last, json_get(last, "training"), &t->opt, &t->resumed);
-        t->has_resumed = 1;
-    } else if (t->iter > 0 && json_is(training, JSON_OBJECT)) {
-        sg_buf_puts(&t->sessions_kept, "{\"from\":0,\"training\":");
-        json_buf_value(&t->sessions_kept, training);
-        sg_buf_putc(&t->sessions_kept, '}');
-        t->n_sessions_kept = 1;
-        read_session(NULL, training, &t->opt, &t->resumed);
-        t->has_resumed = 1;
+        read_session(last, json_get(last, "training"), now, &r->resumed);
+        r->has_resumed = 1;
+    } else if (iter > 0 && json_is(training, JSON_OBJECT)) {
+        sg_buf_puts(&r->sessions_kept, "{\"from\":0,\"training\":");
+        json_buf_value(&r->sessions_kept, training);
+        sg_buf_putc(&r->sessions_kept, '}');
+        r->n_sessions_kept = 1;
+        read_session(NULL, training, now, &r->resumed);
+        r->has_resumed = 1;
     }
-    if (t->sessions_kept.failed) rc = sg_err_oom(err, "out of memory");
+    if (r->sessions_kept.failed) rc = sg_err_oom(err, "out of memory");
 done:
     json_free(root);
     return rc;
@@ -979,28 +1005,29 @@ static int shard_twice_error(const char *const *given, const int dup[2], sg_err 
  * dataset j's and the shard given at j is not j's own by path. A shard that
  * is neither (moved and renamed) is left to the label checks, as before.
  * ds: config.json's "datasets" (as many as shards). */
-static int check_shard_order(sg_trainer *t, const char *const *given, const json_value *ds, sg_err *err)
+static int check_shard_order(const sg_run_datasets *d, const char *const *given, const json_value *ds,
+                             sg_err *err)
 {
     const char *rpath[SG_MAX_DATASETS], *rname[SG_MAX_DATASETS];
     int at_own_path[SG_MAX_DATASETS];
-    for (int k = 0; k < t->nd; k++) {
+    for (int k = 0; k < d->n; k++) {
         rpath[k] = json_str(json_get(json_at(ds, k), "path"));
         rname[k] = json_str(json_get(json_at(ds, k), "name"));
-        at_own_path[k] = rpath[k] && !strcmp(rpath[k], t->shard_paths[k]);
+        at_own_path[k] = rpath[k] && !strcmp(rpath[k], d->paths[k]);
     }
     int other = -1;   /* a shard given at the position of another of the run's datasets */
-    for (int k = 0; k < t->nd && other < 0; k++) {
+    for (int k = 0; k < d->n && other < 0; k++) {
         if (at_own_path[k]) continue;
         int by_path = 0;
-        for (int j = 0; j < t->nd && other < 0; j++)
-            if (j != k && rpath[j] && !strcmp(rpath[j], t->shard_paths[k])) other = k, by_path = 1;
-        if (by_path || (rname[k] && !strcmp(rname[k], t->info.dataset_names[k]))) continue;
-        for (int j = 0; j < t->nd && other < 0; j++)
-            if (j != k && !at_own_path[j] && rname[j] && !strcmp(rname[j], t->info.dataset_names[k])) other = k;
+        for (int j = 0; j < d->n && other < 0; j++)
+            if (j != k && rpath[j] && !strcmp(rpath[j], d->paths[k])) other = k, by_path = 1;
+        if (by_path || (rname[k] && !strcmp(rname[k], d->names[k]))) continue;
+        for (int j = 0; j < d->n && other < 0; j++)
+            if (j != k && !at_own_path[j] && rname[j] && !strcmp(rname[j], d->names[k])) other = k;
     }
     if (other < 0) return 0;
     sg_buf g = SG_BUF_INIT, r = SG_BUF_INIT;
-    for (int k = 0; k < t->nd; k++) {
+    for (int k = 0; k < d->n; k++) {
         if (k) { sg_buf_putc(&g, ' '); sg_buf_putc(&r, ' '); }
         sg_buf_puts(&g, given[k]);
         if (rpath[k]) sg_buf_put_escaped(&r, rpath[k], strlen(rpath[k]), 0);
@@ -1010,7 +1037,7 @@ static int check_shard_order(sg_trainer *t, const char *const *given, const json
     if (g.failed || r.failed) rc = sg_err_oom(err, "out of memory");
     else rc = sg_errf(err, "shards given in another order than the run's (given: %s; the run in %s: %s): give the "
                       "shards in the run's order (each dataset keeps its slot in the label vector)",
-                      g.data, t->run_dir, r.data);
+                      g.data, d->run_dir, r.data);
     sg_buf_free(&g);
     sg_buf_free(&r);
     return rc;
@@ -1034,19 +1061,22 @@ static int recorded_shard_differs(const char *rp, const sg_shard_meta *meta, cha
     return d != NULL;
 }
 
-/* Checks that the shards (given: as given on the command line, or the run's)
- * are the datasets config.json recorded. dup: the positions of a shard given
- * twice ({-1, -1}: none), refused unless the run was trained so. */
-static int check_config_datasets(sg_trainer *t, const char *const *given, const int dup[2], sg_err *err)
+/* Checks that the shards of d (given: as given on the command line, or the
+ * run's) are the datasets config.json recorded, and gives them the run's
+ * names; what goes on but differs from the run is a note. dup: the
+ * positions of a shard given twice ({-1, -1}: none), refused unless the run
+ * was trained so. */
+static int check_config_datasets(const sg_run_datasets *d, const char *const *given, const int dup[2],
+                                 sg_run_note_fn note, void *note_ctx, sg_err *err)
 {
     char path[PATH_MAX];
     json_value *root;
-    if (read_config_json(t->run_dir, &root, NULL, path, sizeof path, err)) return -1;
+    if (read_config_json(d->run_dir, &root, NULL, path, sizeof path, err)) return -1;
     const json_value *ds = json_get(root, "datasets");
     int rc = -1;
-    if ((int)json_len(ds) != t->nd) {
-        sg_errf(err, "the run in %s was trained on %zu dataset%s, %d shard%s given", t->run_dir, json_len(ds),
-                json_len(ds) == 1 ? "" : "s", t->nd, t->nd == 1 ? "" : "s");
+    if ((int)json_len(ds) != d->n) {
+        sg_errf(err, "the run in %s was trained on %zu dataset%s, %d shard%s given", d->run_dir, json_len(ds),
+                json_len(ds) == 1 ? "" : "s", d->n, d->n == 1 ? "" : "s");
         goto done;
     }
     if (dup[0] >= 0) {
@@ -1054,24 +1084,24 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
          * on as it was trained, with a warning; any other is refused. */
         const char *p0 = json_str(json_get(json_at(ds, dup[0]), "path"));
         const char *p1 = json_str(json_get(json_at(ds, dup[1]), "path"));
-        if (!p0 || !p1 || strcmp(p0, p1) || strcmp(p0, t->shard_paths[dup[0]])) {
+        if (!p0 || !p1 || strcmp(p0, p1) || strcmp(p0, d->paths[dup[0]])) {
             shard_twice_error(given, dup, err);
             goto done;
         }
         /* numbered from 1, as sg-sample's --targets N:NAME counts them */
-        add_note(t, "%s is datasets %d and %d of the run (the same shard twice: a new run would refuse it)",
-                 given[dup[0]], dup[0] + 1, dup[1] + 1);
+        note(note_ctx, "%s is datasets %d and %d of the run (the same shard twice: a new run would refuse it)",
+             given[dup[0]], dup[0] + 1, dup[1] + 1);
     }
-    if (check_shard_order(t, given, ds, err)) goto done;
-    for (int k = 0; k < t->nd; k++) {
-        const json_value *d = json_at(ds, k), *labels = json_get(d, "labels");
-        const sg_shard_meta *sm = sg_shard_get_meta(t->shards[k]);
-        const char *name = json_str(json_get(d, "name"));
-        const char *kind = json_str(json_get(d, "label_kind"));
-        const json_value *isz = json_get(d, "image_size");
+    if (check_shard_order(d, given, ds, err)) goto done;
+    for (int k = 0; k < d->n; k++) {
+        const json_value *e = json_at(ds, k), *labels = json_get(e, "labels");
+        const sg_shard_meta *sm = sg_shard_get_meta(d->shards[k]);
+        const char *name = json_str(json_get(e, "name"));
+        const char *kind = json_str(json_get(e, "label_kind"));
+        const json_value *isz = json_get(e, "image_size");
         if (!name || !kind || !labels || !isz) { sg_errf(err, "%s: datasets entry %d is incomplete", path, k); goto done; }
         if (!isz->is_int || isz->i != (int64_t)sm->width) {
-            sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", t->shard_paths[k],
+            sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", d->paths[k],
                     sm->width, sm->height, sg_quote_str(name).s, (long long)isz->i);
             goto done;
         }
@@ -1084,14 +1114,14 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
         }
         if (!same && j > 0) {   /* as many labels of the same kind: name the first that differs */
             const char *ln = json_str(json_at(labels, j - 1));
-            sg_errf(err, "%s: label %u is %s, the run's dataset %s has %s there: another dataset?", t->shard_paths[k],
+            sg_errf(err, "%s: label %u is %s, the run's dataset %s has %s there: another dataset?", d->paths[k],
                     j, sg_quote_str(sm->label_names[j - 1]).s, sg_quote_str(name).s,
                     ln ? sg_quote_str(ln).s : "no name");
             goto done;
         }
         if (!same) {
             sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
-                    t->shard_paths[k], sm->n_labels, sg_shard_label_kind_name(sm->label_kind),
+                    d->paths[k], sm->n_labels, sg_shard_label_kind_name(sm->label_kind),
                     sg_quote_str(name).s, json_len(labels), sg_quote_str(kind).s);
             goto done;
         }
@@ -1102,10 +1132,10 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
          * run's; one gone, or no longer a shard, was moved. A copy of it (on a
          * faster disk, the original kept, maybe read-only; a copied experiment)
          * is the run's data too: the same metadata, as a moved shard, silently. */
-        const char *rp = json_str(json_get(d, "path"));
+        const char *rp = json_str(json_get(e, "path"));
         struct stat rst, gst;
         char why[1100];
-        if (rp && sg_shard_dir_looks_like(rp) && stat(rp, &rst) == 0 && stat(t->shard_paths[k], &gst) == 0 &&
+        if (rp && sg_shard_dir_looks_like(rp) && stat(rp, &rst) == 0 && stat(d->paths[k], &gst) == 0 &&
             (rst.st_dev != gst.st_dev || rst.st_ino != gst.st_ino) && recorded_shard_differs(rp, sm, why, sizeof why)) {
             sg_buf r = SG_BUF_INIT;
             sg_buf_put_escaped(&r, rp, strlen(rp), 0);
@@ -1121,16 +1151,16 @@ static int check_config_datasets(sg_trainer *t, const char *const *given, const 
         /* The same labels, other records (repacked, or another split): allowed, but
          * the epochs' permutations are of another count, so the run goes on
          * differently from an uninterrupted one. */
-        const json_value *count = json_get(d, "count");
+        const json_value *count = json_get(e, "count");
         if (json_is(count, JSON_NUMBER) && count->is_int && count->i != (int64_t)sm->count)
-            add_note(t, "%s: %llu images, the run's dataset %s had %lld: from here on the data order differs "
-                     "from the run's", t->shard_paths[k], (unsigned long long)sm->count,
-                     sg_quote_str(name).s, (long long)count->i);
+            note(note_ctx, "%s: %llu images, the run's dataset %s had %lld: from here on the data order differs "
+                 "from the run's", d->paths[k], (unsigned long long)sm->count, sg_quote_str(name).s,
+                 (long long)count->i);
     }
     /* The datasets keep the run's names (in its checkpoints' labels and its
      * history), whatever the paths they are now at are called */
-    for (int k = 0; k < t->nd; k++)
-        snprintf(t->info.dataset_names[k], SG_CKPT_NAME_MAX, "%s", json_str(json_get(json_at(ds, k), "name")));
+    for (int k = 0; k < d->n; k++)
+        snprintf(d->names[k], SG_CKPT_NAME_MAX, "%s", json_str(json_get(json_at(ds, k), "name")));
     rc = 0;
 done:
     json_free(root);
@@ -1593,6 +1623,20 @@ static int check_memory(sg_trainer *t, sg_err *err)
                    one_s, has, with[0] ? ", --sample-every 0" : "");
 }
 
+/* t's datasets, for config.json's writer and its checks (run_dir: where the
+ * run is now) */
+static sg_run_datasets run_datasets(sg_trainer *t)
+{
+    return (sg_run_datasets){t->run_dir, t->nd, t->shards, t->shard_paths, t->info.dataset_names};
+}
+
+/* config.json written with the options, model and datasets now */
+static int write_run_config(sg_trainer *t, sg_err *err)
+{
+    sg_run_datasets d = run_datasets(t);
+    return write_config(&d, &t->mcfg, &t->opt, &t->rec, err);
+}
+
 /* Locks the run directory (a new run's is made) and checks it against the
  * mode: a resume needs the run (of these shards, in this order), a new run
  * an empty place. dup: open_shards'. */
@@ -1602,9 +1646,11 @@ static int check_run_dir(sg_trainer *t, int mode, const char *const *shard_paths
     if (dup[0] >= 0 && !resume) return shard_twice_error(shard_paths, dup, err);
     int locked = lock_run_dir(t, !resume, err);   /* SG_TRAIN_BUSY passed on */
     if (locked) return locked;
-    if (resume)
-        return !sg_run_exists(t->run_dir) ? sg_run_resume_missing(t->run_dir, err)
-                                          : check_config_datasets(t, shard_paths, dup, err);
+    if (resume) {
+        if (!sg_run_exists(t->run_dir)) return sg_run_resume_missing(t->run_dir, err);
+        sg_run_datasets d = run_datasets(t);
+        return check_config_datasets(&d, shard_paths, dup, add_note, t, err);
+    }
     if (mode == SG_TRAIN_NEW && sg_run_exists(t->run_dir))
         return sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", t->run_dir);
     if (mode == SG_TRAIN_NEW && refuse_run_files_left(t->run_dir, err)) return -1;
@@ -1692,11 +1738,13 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
  * build's run that build's own). */
 static int continue_run(sg_trainer *t, sg_err *err)
 {
-    if (load_latest_checkpoint(t, err) || keep_sessions(t, err) || trim_history(t, t->iter, err)) return -1;
+    if (load_latest_checkpoint(t, err) || keep_sessions(t->run_dir, t->nd, t->iter, &t->opt, &t->rec, err) ||
+        trim_history(t, t->iter, err))
+        return -1;
     if (t->cuda) load_engines(t);
-    t->session.from = t->iter;
+    t->rec.session.from = t->iter;
     if (t->iter >= t->opt.iters) return 0;
-    return write_config(t, err);
+    return write_run_config(t, err);
 }
 
 /* A new run (mode SG_TRAIN_NEW or SG_TRAIN_REPLACE, whose old files go
@@ -1705,7 +1753,7 @@ static int start_run(sg_trainer *t, int mode, sg_err *err)
 {
     if (mode == SG_TRAIN_REPLACE && run_clear(t->run_dir, err)) return -1;
     if (t->cuda) seed_engines(t);
-    if (sg_mkdir_p(t->run_dir, err) || write_config(t, err)) return -1;
+    if (sg_mkdir_p(t->run_dir, err) || write_run_config(t, err)) return -1;
     char hp[PATH_MAX];
     run_file(hp, sizeof hp, t->run_dir, "history.jsonl");
     return sg_refuse_irregular(hp, err) || sg_write_file_atomic(hp, "", 0, err) ? -1 : 0;
@@ -1739,10 +1787,11 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     t->be = be;
     t->cuda = be->name && !strcmp(be->name, "cuda");
     /* this start's "sessions" entry (from: continue_run) */
-    t->session.opt = *opt;
-    t->session.threads_used = sg_backend_cpu_threads(be);
-    if (t->session.threads_used) sg_backend_cpu_numerics(t->session.numerics, sizeof t->session.numerics);
-    snprintf(t->session.created_by, sizeof t->session.created_by, "%s", sg_created_by);
+    sg_train_session *s = &t->rec.session;
+    s->opt = *opt;
+    s->threads_used = sg_backend_cpu_threads(be);
+    if (s->threads_used) sg_backend_cpu_numerics(s->numerics, sizeof s->numerics);
+    snprintf(s->created_by, sizeof s->created_by, "%s", sg_created_by);
     t->resuming = mode == SG_TRAIN_RESUME;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
     if (!(t->run_dir = strdup(run_dir))) {
@@ -1804,7 +1853,7 @@ void sg_trainer_free(sg_trainer *t)
         t->be->ops->host_free(t->be, b->x); t->be->ops->host_free(t->be, b->c_org);
     }
     if (t->lock_fd >= 0) close(t->lock_fd);
-    sg_buf_free(&t->sessions_kept);
+    sg_buf_free(&t->rec.sessions_kept);
     free(t->run_dir);
     free(t);
 }
@@ -2343,12 +2392,12 @@ static int save_once(sg_trainer *t, sg_err *err)
      * should the save fail before that (killed in between: /2, with latest
      * still naming one of the former schedule). */
     int bumped = 0;
-    if (t->former_schedule && t->iter > t->session.from) {
-        t->former_schedule = 0;
-        t->rounds_from = t->iter;
-        if (write_config(t, err)) {
-            t->former_schedule = 1;
-            t->rounds_from = 0;
+    if (t->rec.former_schedule && t->iter > t->rec.session.from) {
+        t->rec.former_schedule = 0;
+        t->rec.rounds_from = t->iter;
+        if (write_run_config(t, err)) {
+            t->rec.former_schedule = 1;
+            t->rec.rounds_from = 0;
             return with_last_ckpt(t, err);
         }
         bumped = 1;
@@ -2358,9 +2407,9 @@ static int save_once(sg_trainer *t, sg_err *err)
         last_ckpt_from_disk(t);
         if (bumped && t->last_ckpt != t->iter) {
             sg_err ignored;   /* best effort: the save's error is the news */
-            t->former_schedule = 1;
-            t->rounds_from = 0;
-            write_config(t, &ignored);
+            t->rec.former_schedule = 1;
+            t->rec.rounds_from = 0;
+            write_run_config(t, &ignored);
         }
         /* Not the checkpoint a resume continues from: its files written so
          * far (G, or G and D) would stay for good as "newer than latest",
