@@ -1,7 +1,7 @@
 #include "ckpt_find.h"
 #include "fileio.h"
+#include "run_config.h"
 #include "text_escape.h"
-#include "trainer.h"
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>

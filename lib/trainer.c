@@ -1,13 +1,10 @@
-#define _GNU_SOURCE   /* memmem */
 #include "trainer.h"
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,33 +24,12 @@
 #include "strbuf.h"
 #include "sysmem.h"
 #include "targets.h"
-#include "text_escape.h"
 #include "thread.h"
 #include "version.h"
 
-/* config.json's format: /1 for one dataset (unchanged since the first
- * release) and for several datasets trained with the former G schedule; /2
- * for several datasets trained in rounds (sg_train_g_step), so that an older
- * sg-train refuses such a run instead of going on with its own schedule. */
-#define RUN_FORMAT_FAMILY "stargan-c-run"
-#define RUN_FORMAT_NEWEST 2
 /* per-image counters use the low 20 bits; the backend draws targets and
  * alpha for at most SG_BATCH_DRAW_MAX images */
 #define MAX_BATCH SG_BATCH_DRAW_MAX
-#define SAMPLES_DEFAULT 8
-
-void sg_train_options_default(sg_train_options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->g_conv_dim = 64; o->g_repeat = 6; o->d_conv_dim = 64; o->d_repeat = 0;
-    o->iters = 200000; o->decay_iters = 100000;
-    o->batch = 16; o->n_critic = 5;
-    o->g_lr = 1e-4; o->d_lr = 1e-4; o->beta1 = 0.5; o->beta2 = 0.999;
-    o->lambda_cls = 1; o->lambda_rec = 10; o->lambda_gp = 10;
-    o->flip = 1; o->target_random = 0; o->seed = 0;
-    o->log_every = 10; o->sample_every = 1000; o->save_every = 10000; o->keep = 0;
-    o->n_samples = SAMPLES_DEFAULT;
-}
 
 float sg_train_lr(double lr, int64_t i, int64_t iters, int64_t decay_iters, int n_datasets)
 {
@@ -139,42 +115,6 @@ typedef struct {
     sg_err err;
 } batch_buf;
 
-/* config.json's record of a run's G schedule and of its starts, carried
- * from a resume's read of it (keep_sessions) to every write of it
- * (write_config). */
-typedef struct {
-    /* A resume of several datasets from a checkpoint of the former G
-     * schedule (sg_trainer_former_schedule) that has not yet saved a
-     * checkpoint: config.json stays "stargan-c-run/1" until then (write_config) */
-    int former_schedule;
-    /* config.json's "g_rounds_from": a run of the former schedule's first
-     * checkpoint in rounds (0: none, or in rounds from its start). A resume
-     * from an earlier checkpoint (one killed before latest named that one)
-     * is of the former schedule, whatever the format says. */
-    int64_t rounds_from;
-    /* config.json's "sessions": the earlier starts' entries kept (JSON, joined
-     * by SESSION_SEP), then this start's (write_config) */
-    sg_buf sessions_kept;
-    int n_sessions_kept;
-    sg_train_session session;     /* this start */
-    sg_train_session resumed;     /* the start that trained up to the checkpoint resumed from */
-    int has_resumed;
-} sg_run_record;
-
-/* A run's datasets as the trainer holds them, for config.json's writer and
- * its checks: the shards open, their absolute paths, and the datasets' names
- * (check_config_datasets sets them to the run's). */
-typedef struct {
-    const char *run_dir;
-    int n;
-    sg_shard *const *shards;
-    char *const *paths;
-    char (*names)[SG_CKPT_NAME_MAX];
-} sg_run_datasets;
-
-/* Where the checks of config.json put a note for the tool (sg_trainer_note). */
-typedef void (*sg_run_note_fn)(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 struct sg_trainer {
     int resuming;   /* opened with SG_TRAIN_RESUME: the model's sizes are the run's */
     sg_run_record rec;            /* config.json's G schedule and "sessions" */
@@ -188,8 +128,8 @@ struct sg_trainer {
     sg_model_config mcfg;
     sg_model *model;
     sg_backend *be;               /* the model's (not owned): host buffers, fences */
-    int cuda;                     /* be is the CUDA backend: keep ENGINES_FILE */
-    int engines_saved;            /* engine choices in ENGINES_FILE (sg_backend_cuda_engine_choices) */
+    int cuda;                     /* be is the CUDA backend: keep SG_RUN_ENGINES_FILE */
+    int engines_saved;            /* engine choices in SG_RUN_ENGINES_FILE (sg_backend_cuda_engine_choices) */
     /* Notes for the tool to show, one line each (sg_trainer_note): n_notes
      * NUL-terminated strings one after the other, note_len bytes in all. */
     char note[8192];
@@ -281,167 +221,6 @@ const sg_model_config *sg_trainer_model_config(const sg_trainer *t) { return &t-
 
 /* ---- run directory ---- */
 
-/* The CUDA backend's convolution engine choices (lib/backend.h): saved with
- * each checkpoint when new ones were made, loaded on resume, so that a
- * resumed run computes what the uninterrupted one would have. */
-#define ENGINES_FILE "cudnn-engines.txt"
-
-static void run_file(char *out, size_t n, const char *run_dir, const char *name)
-{
-    snprintf(out, n, "%s/%s", run_dir, name);
-}
-
-int sg_run_exists(const char *run_dir)
-{
-    char p[PATH_MAX];
-    run_file(p, sizeof p, run_dir, "config.json");
-    return access(p, F_OK) == 0;
-}
-
-/* The entries of dir whose name is PREFIX, then one character or more that
- * hold INFIX, then SUFFIX (each part may be ""): "000002-G.safetensors" is a
- * run's ".safetensors", a file named ".png" alone is no sample. Without
- * remove: 1 at the first one found, else 0 (also when dir cannot be read).
- * With remove: each is unlinked; 0, or -1 and err when dir exists but cannot
- * be read or an entry cannot be removed (the scan stops there), except without
- * err (NULL): then every entry is tried and failures are ignored. */
-static int scan_dir(const char *dir, const char *prefix, const char *infix, const char *suffix, int remove,
-                    sg_err *err)
-{
-    DIR *dp = opendir(dir);
-    if (!dp) return !remove || errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
-    size_t pl = strlen(prefix), il = strlen(infix), sl = strlen(suffix);
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(dp))) {
-        const char *n = de->d_name;
-        size_t l = strlen(n);
-        if (l <= pl + sl || strncmp(n, prefix, pl) || strcmp(n + l - sl, suffix) ||
-            (il && !memmem(n + pl, l - pl - sl, infix, il)))
-            continue;
-        if (!remove) {
-            rc = 1;
-            break;
-        }
-        if (unlinkat(dirfd(dp), n, 0) != 0 && errno != ENOENT && err) {   /* no path to cut short */
-            rc = sg_errno(err, "%s/%s", dir, n);
-            break;
-        }
-    }
-    closedir(dp);
-    return rc;
-}
-
-/* A run's output without its config.json (deleted by hand): latest, a
- * non-empty history, checkpoints or samples. The name of the first found, or
- * NULL. A new run there would empty the history and write over them. */
-static const char *run_files_left(const char *run_dir)
-{
-    char p[PATH_MAX];
-    struct stat st;
-    run_file(p, sizeof p, run_dir, "latest");
-    if (access(p, F_OK) == 0) return "latest";
-    run_file(p, sizeof p, run_dir, "history.jsonl");
-    if (stat(p, &st) == 0 && st.st_size > 0) return "history.jsonl";
-    run_file(p, sizeof p, run_dir, "ckpt");
-    if (scan_dir(p, "", "", ".safetensors", 0, NULL)) return "ckpt/";
-    run_file(p, sizeof p, run_dir, "samples");
-    if (scan_dir(p, "", "", ".png", 0, NULL)) return "samples/";
-    return NULL;
-}
-
-/* A run's files without its config.json (deleted by hand, or what an
- * interrupted --force had yet to delete: it removes config.json before the
- * checkpoints): -1 and the error that says what to do in either case; 0
- * when there are none. */
-static int refuse_run_files_left(const char *run_dir, sg_err *err)
-{
-    const char *left = run_files_left(run_dir);
-    return left ? sg_errf(err, "%s holds a run's %s but no config.json (deleted by hand? restore it to --resume; "
-                          "left by an interrupted --force? run it again: --force starts over)", run_dir, left)
-                : 0;
-}
-
-int sg_run_resume_missing(const char *run_dir, sg_err *err)
-{
-    if (refuse_run_files_left(run_dir, err)) return -1;
-    return sg_errf(err, "%s: no run to resume (no config.json): is it the run's directory? A run stopped before "
-                   "writing config.json leaves none: start such a run again without --resume", run_dir);
-}
-
-/* Removes what a run writes (config.json, history.jsonl, latest,
- * cudnn-engines.txt, the .safetensors in ckpt/ and the .png in samples/) so
- * that a new run can start in RUN (sg-train --force). */
-static int run_clear(const char *run_dir, sg_err *err)
-{
-    char p[PATH_MAX];
-    const char *files[4] = {"latest", "history.jsonl", "config.json", ENGINES_FILE};
-    for (int k = 0; k < 4; k++) {
-        run_file(p, sizeof p, run_dir, files[k]);
-        if (unlink(p) != 0 && errno != ENOENT) return sg_errno(err, "%s", p);
-    }
-    const char *const ours[2][2] = {{"ckpt", ".safetensors"}, {"samples", ".png"}};
-    for (int k = 0; k < 2; k++) {
-        run_file(p, sizeof p, run_dir, ours[k][0]);
-        if (scan_dir(p, "", "", ours[k][1], 1, err)) return -1;
-        rmdir(p);   /* only if empty: never removes a user's files */
-    }
-    return 0;
-}
-
-static int parse_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err);
-
-/* --force on a run that a newer stargan-c wrote (config.json's format
- * newer than this build's, or a checkpoint of a newer format, as a resume
- * refuses them): -1 and an error saying to remove it by hand; else 0. A
- * pipeline or script of an older build passes --force as it always did, and
- * would silently throw away work this build cannot even read. */
-static int refuse_newer_run(const char *run_dir, sg_err *err)
-{
-    char p[PATH_MAX], what[PATH_MAX + 80] = "";
-    sg_err e;
-    json_value *root;
-    /* an unreadable or damaged config.json is no newer run's: --force replaces it, as before */
-    if (parse_config_json(run_dir, &root, p, sizeof p, &e) == 0) {
-        const char *fmt = json_str(json_get(root, "format"));
-        if (fmt && sg_format_version(fmt, RUN_FORMAT_FAMILY) > RUN_FORMAT_NEWEST)
-            snprintf(what, sizeof what, "format \"%s\"", sg_quote_str(fmt).s);
-        json_free(root);
-    }
-    int64_t *steps = NULL;
-    size_t n = 0;
-    if (!what[0] && sg_ckpt_steps(run_dir, &steps, &n, &e) == 0)
-        for (size_t k = n; k-- > 0;)   /* the newest first: where a newer build's would be */
-            if (sg_ckpt_newer_format(run_dir, steps[k])) {
-                sg_ckpt_path(p, sizeof p, run_dir, steps[k], NULL);
-                snprintf(what, sizeof what, "checkpoint %s of a format newer than %s", p, SG_CKPT_FORMAT);
-                break;
-            }
-    free(steps);
-    if (!what[0]) return 0;
-    char *word = sg_shell_word(run_dir);
-    sg_errf(err, "%s was written by a newer stargan-c (%s): --force would delete it; remove it yourself (rm -r %s) "
-            "to start over, or use that version", run_dir, what, word ? word : run_dir);
-    free(word);
-    return -1;
-}
-
-/* Temporary files of writes that were killed (every file of a run is written
- * as NAME.tmp.PID and renamed): checkpoints ("NNNNNN-G.safetensors.tmp.PID"),
- * samples, latest, config.json, history.jsonl and the engines file. Called
- * once the run directory is locked (lock_run_dir), so no other sg-train is
- * writing them (unless the file system has no locks). */
-static void remove_stale_tmp(const char *run_dir)
-{
-    char dir[PATH_MAX];
-    run_file(dir, sizeof dir, run_dir, "ckpt");
-    scan_dir(dir, "", ".safetensors.tmp.", "", 1, NULL);
-    run_file(dir, sizeof dir, run_dir, "samples");
-    scan_dir(dir, "", ".png.tmp.", "", 1, NULL);
-    const char *files[4] = {"latest.tmp.", "config.json.tmp.", "history.jsonl.tmp.", ENGINES_FILE ".tmp."};
-    for (int k = 0; k < 4; k++) scan_dir(run_dir, files[k], "", "", 1, NULL);
-}
-
 /* Adds a note to the trainer ctx (the tool shows each once, on a line of
  * its own: joined, two unrelated notes read as one sentence about one
  * thing). One that does not fit is cut short; none is added once the buffer
@@ -478,9 +257,6 @@ static void engines_from(sg_trainer *t, const char *path, const char *label, con
         add_note(t, "%s: %s; %s", label, rc < 0 ? e.msg : why, then);
 }
 
-static int read_config_json(const char *run_dir, json_value **root, long *version, char *path, size_t pn,
-                            sg_err *err);
-
 /* 1 when the engines file at path is readable and made for another
  * precision than the backend's, and config.json (not yet rewritten) records
  * another precision too: the resume changed the precision (sg-train says so),
@@ -491,7 +267,7 @@ static int engines_of_other_precision(sg_trainer *t, const char *path)
     char cp[PATH_MAX];
     json_value *root;
     sg_err e;
-    if (read_config_json(t->run_dir, &root, NULL, cp, sizeof cp, &e)) return 0;
+    if (sg_run_read_config_json(t->run_dir, &root, NULL, cp, sizeof cp, &e)) return 0;
     const char *was = json_str(json_get(json_get(root, "training"), "precision"));
     int other = was && sg_precision_valid(was) && strcmp(was, now);
     json_free(root);
@@ -509,14 +285,14 @@ static int engines_of_other_precision(sg_trainer *t, const char *path)
     return strcmp(h.precision, now) != 0;
 }
 
-/* A resumed run: its own ENGINES_FILE, if there is one (unusable: the
+/* A resumed run: its own SG_RUN_ENGINES_FILE, if there is one (unusable: the
  * engines are chosen anew, and only bit-exactness with the earlier run is
  * lost). Not read after a change of precision: a second line saying that
  * the engines are chosen anew would only repeat sg-train's warning. */
 static void load_engines(sg_trainer *t)
 {
     char p[PATH_MAX];
-    run_file(p, sizeof p, t->run_dir, ENGINES_FILE);
+    sg_run_file(p, sizeof p, t->run_dir, SG_RUN_ENGINES_FILE);
     if (access(p, F_OK) == 0 && !engines_of_other_precision(t, p))
         engines_from(t, p, p, "the resumed run may differ from an uninterrupted one in the last bits");
 }
@@ -546,627 +322,6 @@ const sg_train_session *sg_trainer_resumed_session(const sg_trainer *t)
     return t->rec.has_resumed ? &t->rec.resumed : NULL;
 }
 
-/* ---- config.json ---- */
-
-/* sg_train_field (trainer.h): one table for write_config (the "training"
- * rows, in the order written), sg_run_config_read (every row; the "model"
- * section's other values are write_config's own, not options) and sg-train's
- * options. The file is a text a user may edit: a value outside its range (a
- * negative sample count, a batch past int) is an error naming it, not a
- * fault later. */
-#define SEC_MODEL SG_CONFIG_MODEL
-#define SEC_TRAINING SG_CONFIG_TRAINING
-static const char *const section_names[] = {"model", "training"};
-#define OPT(f) offsetof(sg_train_options, f)
-static const sg_train_field run_fields[] = {
-    {SEC_MODEL, "g_conv_dim", "--g-conv-dim", 'i', OPT(g_conv_dim), .ilo = 1, .ihi = SG_MODEL_MAX_CONV_DIM},
-    {SEC_MODEL, "g_repeat", "--g-repeat", 'i', OPT(g_repeat), .ilo = 0, .ihi = SG_MODEL_MAX_G_REPEAT},
-    {SEC_MODEL, "d_conv_dim", "--d-conv-dim", 'i', OPT(d_conv_dim), .ilo = 1, .ihi = SG_MODEL_MAX_CONV_DIM},
-    /* from 1: config.json holds the depth in use, never sg_train_options' 0 (automatic) */
-    {SEC_MODEL, "d_repeat", "--d-repeat", 'i', OPT(d_repeat), .ilo = 1, .ihi = SG_MODEL_MAX_D_REPEAT},
-    {SEC_TRAINING, "iters", "--iters", 'l', OPT(iters), .ilo = 1, .ihi = LONG_MAX / 2},
-    {SEC_TRAINING, "decay_iters", "--decay-iters", 'l', OPT(decay_iters), .ilo = 0, .ihi = LONG_MAX / 2},
-    {SEC_TRAINING, "batch", "--batch", 'i', OPT(batch), .ilo = 1, .ihi = MAX_BATCH},
-    {SEC_TRAINING, "n_critic", "--n-critic", 'i', OPT(n_critic), .ilo = 1, .ihi = 1000000},
-    {SEC_TRAINING, "g_lr", "--g-lr", 'd', OPT(g_lr), .dlo = 0, .dhi = 1e3},
-    {SEC_TRAINING, "d_lr", "--d-lr", 'd', OPT(d_lr), .dlo = 0, .dhi = 1e3},
-    {SEC_TRAINING, "beta1", "--beta1", 'd', OPT(beta1), .dlo = 0, .dhi = 0.999999},
-    {SEC_TRAINING, "beta2", "--beta2", 'd', OPT(beta2), .dlo = 0, .dhi = 0.9999999},   /* as a float: below 1 */
-    {SEC_TRAINING, "lambda_cls", "--lambda-cls", 'd', OPT(lambda_cls), .dlo = 0, .dhi = 1e6},
-    {SEC_TRAINING, "lambda_rec", "--lambda-rec", 'd', OPT(lambda_rec), .dlo = 0, .dhi = 1e6},
-    {SEC_TRAINING, "lambda_gp", "--lambda-gp", 'd', OPT(lambda_gp), .dlo = 0, .dhi = 1e6},
-    {SEC_TRAINING, "flip", "--flip", 'b', OPT(flip), .optional = 0},
-    {SEC_TRAINING, "target_labels", "--target-labels", 'c', OPT(target_random), .choices = {"permute", "random"}},
-    {SEC_TRAINING, "seed", "--seed", 'u', OPT(seed), .ilo = 0},   /* 0 to UINT64_MAX */
-    {SEC_TRAINING, "log_every", "--log-every", 'l', OPT(log_every), .ilo = 0, .ihi = INT64_MAX},
-    {SEC_TRAINING, "sample_every", "--sample-every", 'l', OPT(sample_every), .ilo = 0, .ihi = INT64_MAX},
-    {SEC_TRAINING, "save_every", "--save-every", 'l', OPT(save_every), .ilo = 0, .ihi = INT64_MAX},
-    {SEC_TRAINING, "keep", "--keep", 'i', OPT(keep), .ilo = 0, .ihi = INT_MAX},
-    {SEC_TRAINING, "samples", NULL, 'i', OPT(n_samples), .ilo = 0, .ihi = SG_TRAIN_SAMPLES_MAX},
-    {SEC_TRAINING, "threads", "--threads", 'i', OPT(threads), .ilo = 0, .ihi = 1024, .optional = 1},
-};
-#undef OPT
-#define N_RUN_FIELDS (sizeof run_fields / sizeof run_fields[0])
-
-const sg_train_field *sg_train_field_at(int k)
-{
-    return k >= 0 && (size_t)k < N_RUN_FIELDS ? &run_fields[k] : NULL;
-}
-
-const sg_train_field *sg_train_field_of_option(const char *option)
-{
-    for (size_t k = 0; k < N_RUN_FIELDS; k++)
-        if (run_fields[k].option && !strcmp(run_fields[k].option, option)) return &run_fields[k];
-    return NULL;
-}
-
-void sg_train_field_copy(sg_train_options *to, const sg_train_options *from, const sg_train_field *f)
-{
-    size_t n = f->type == 'l' ? sizeof(int64_t) : f->type == 'u' ? sizeof(uint64_t)
-             : f->type == 'd' ? sizeof(double) : sizeof(int);
-    memcpy((char *)to + f->off, (const char *)from + f->off, n);
-}
-
-/* Appends field f's value in o to b as JSON. */
-static void write_field(sg_buf *b, const sg_train_field *f, const sg_train_options *o)
-{
-    const char *at = (const char *)o + f->off;
-    switch (f->type) {
-    case 'i': sg_buf_appendf(b, "%d", *(const int *)at); break;
-    case 'l': sg_buf_appendf(b, "%lld", (long long)*(const int64_t *)at); break;
-    case 'u': sg_buf_appendf(b, "%llu", (unsigned long long)*(const uint64_t *)at); break;
-    case 'd': json_buf_double(b, *(const double *)at); break;
-    case 'b': sg_buf_puts(b, *(const int *)at ? "true" : "false"); break;
-    case 'c': sg_buf_appendf(b, "\"%s\"", f->choices[*(const int *)at != 0]); break;
-    }
-}
-
-/* Reads field f from obj (its section of config.json at path) into o. */
-static int read_field(const json_value *obj, const sg_train_field *f, sg_train_options *o, const char *path,
-                      sg_err *err)
-{
-    const char *sec = section_names[f->section];
-    char *at = (char *)o + f->off;
-    sg_err e;
-    int64_t v;
-    double d;
-    const char *str;
-    switch (f->type) {
-    case 'u':   /* the whole uint64_t range (a seed): not bounded by ilo, ihi */
-        if (json_get_u64(obj, f->key, (uint64_t *)at, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
-        return 0;
-    case 'i': case 'l':
-        if (f->optional && (!json_get(obj, f->key) || json_get_int(obj, f->key, &v, &e))) return 0;
-        if (json_get_int(obj, f->key, &v, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
-        if (v < f->ilo || v > f->ihi)
-            return sg_errf(err, "%s: \"%s\": \"%s\" is %lld, expected %lld to %lld", path, sec, f->key,
-                           (long long)v, (long long)f->ilo, (long long)f->ihi);
-        if (f->type == 'i') *(int *)at = (int)v;
-        else *(int64_t *)at = v;
-        return 0;
-    case 'd':
-        if (json_get_num(obj, f->key, &d, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
-        if (!(d >= f->dlo && d <= f->dhi))
-            return sg_errf(err, "%s: \"%s\": \"%s\" is %g, expected %g to %.10g", path, sec, f->key, d, f->dlo,
-                           f->dhi);
-        *(double *)at = d;
-        return 0;
-    case 'b':
-        return json_get_bool(obj, f->key, (int *)at, &e) ? sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg) : 0;
-    case 'c':
-        if (json_get_str(obj, f->key, &str, &e)) return sg_errf(err, "%s: \"%s\": %s", path, sec, e.msg);
-        for (int k = 0; k < 2; k++)
-            if (!strcmp(str, f->choices[k])) {
-                *(int *)at = k;
-                return 0;
-            }
-        return sg_errf(err, "%s: \"%s\": \"%s\" is \"%s\", expected \"%s\" or \"%s\"", path, sec, f->key,
-                       sg_quote_str(str).s, f->choices[0], f->choices[1]);
-    }
-    return sg_errf(err, "%s: \"%s\": \"%s\": unknown field type", path, sec, f->key);
-}
-
-/* The "training" object of o: its run_fields, the device and precision;
- * sep between members, colon after keys (", " ": " or compact). */
-static void write_training(sg_buf *b, const sg_train_options *o, const char *sep, const char *colon)
-{
-    sg_buf_putc(b, '{');
-    for (size_t k = 0, n = 0; k < N_RUN_FIELDS; k++) {
-        if (run_fields[k].section != SEC_TRAINING) continue;
-        sg_buf_appendf(b, "%s\"%s\"%s", n++ ? sep : "", run_fields[k].key, colon);
-        write_field(b, &run_fields[k], o);
-    }
-    if (o->device[0]) {
-        sg_buf_appendf(b, "%s\"device\"%s", sep, colon);
-        json_buf_cstr(b, o->device);
-    }
-    if (o->precision[0]) {
-        sg_buf_appendf(b, "%s\"precision\"%s", sep, colon);
-        json_buf_cstr(b, o->precision);
-    }
-    sg_buf_putc(b, '}');
-}
-
-/* config.json's "sessions" entries, one a line, compact: one per start of
- * the run that trained (sg-train(1)); SESSION_SEP between two. */
-#define SESSION_SEP ",\n    "
-static void write_session(sg_buf *b, const sg_train_session *s)
-{
-    sg_buf_appendf(b, "{\"from\":%lld,\"training\":", (long long)s->from);
-    write_training(b, &s->opt, ",", ":");
-    if (s->threads_used > 0) sg_buf_appendf(b, ",\"threads_used\":%d", s->threads_used);
-    if (s->numerics[0]) {
-        sg_buf_puts(b, ",\"numerics\":");
-        json_buf_cstr(b, s->numerics);
-    }
-    if (s->created_by[0]) {
-        sg_buf_puts(b, ",\"created_by\":");
-        json_buf_cstr(b, s->created_by);
-    }
-    sg_buf_putc(b, '}');
-}
-
-/* config.json of the run of datasets d, model c and options o, with r's
- * schedule and starts (this start's options set to o). */
-static int write_config(const sg_run_datasets *d, const sg_model_config *c, const sg_train_options *o,
-                        sg_run_record *r, sg_err *err)
-{
-    sg_buf b = SG_BUF_INIT;
-    /* several datasets: 2 (G in rounds), so that an older sg-train, which
-     * would go on with the former schedule, refuses the run; a run of the
-     * former schedule stays 1 until this session's first checkpoint (all its
-     * checkpoints are of that schedule until then, and the build that made
-     * it can still go on with it) */
-    int rounds = c->n_datasets > 1 && !r->former_schedule;
-    sg_buf_appendf(&b, "{\n  \"format\": \"%s/%d\",\n", RUN_FORMAT_FAMILY, rounds ? 2 : 1);
-    if (rounds && r->rounds_from > 0)
-        sg_buf_appendf(&b, "  \"g_rounds_from\": %lld,\n", (long long)r->rounds_from);
-    sg_buf_appendf(&b, "  \"model\": {\"image_size\": %d, \"g_conv_dim\": %d, \"g_repeat\": %d, "
-                   "\"d_conv_dim\": %d, \"d_repeat\": %d, \"c_dim\": %d, \"cls_dim\": %d, \"n_datasets\": %d},\n",
-                   c->image_size, c->g_conv_dim, c->g_repeat, c->d_conv_dim, c->d_repeat,
-                   sg_model_c_dim(c), sg_model_cls_dim(c), c->n_datasets);
-    sg_buf_puts(&b, "  \"training\": ");
-    write_training(&b, o, ", ", ": ");
-    sg_buf_puts(&b, ",\n  \"sessions\": [");
-    int add = r->session.from < o->iters;   /* a start that trains nothing leaves no entry */
-    if (r->n_sessions_kept) {
-        sg_buf_puts(&b, "\n    ");
-        sg_buf_append(&b, r->sessions_kept.data, r->sessions_kept.len);
-    }
-    if (add) {
-        sg_buf_puts(&b, r->n_sessions_kept ? SESSION_SEP : "\n    ");
-        r->session.opt = *o;
-        write_session(&b, &r->session);
-    }
-    sg_buf_puts(&b, r->n_sessions_kept || add ? "\n  ],\n" : "],\n");
-    sg_buf_puts(&b, "  \"datasets\": [");
-    for (int ds = 0; ds < d->n; ds++) {
-        const sg_shard_meta *sm = sg_shard_get_meta(d->shards[ds]);
-        sg_buf_puts(&b, ds ? ",\n    {\"path\": " : "\n    {\"path\": ");
-        json_buf_cstr(&b, d->paths[ds]);
-        sg_buf_puts(&b, ", \"name\": ");
-        json_buf_cstr(&b, d->names[ds]);
-        sg_buf_appendf(&b, ", \"label_kind\": \"%s\", \"count\": %llu, \"image_size\": %u, \"offset\": %d, \"labels\": [",
-                       c->one_hot[ds] ? "one-hot" : "multi-hot", (unsigned long long)sm->count, sm->width,
-                       sg_model_label_offset(c, ds));
-        for (int j = 0; j < c->label_dim[ds]; j++) {
-            if (j) sg_buf_puts(&b, ", ");
-            json_buf_cstr(&b, sm->label_names[j]);
-        }
-        sg_buf_puts(&b, "]}");
-    }
-    sg_buf_puts(&b, "\n  ],\n");
-    if (c->n_datasets > 1)
-        sg_buf_appendf(&b, "  \"mask\": {\"offset\": %d, \"size\": %d}\n}\n", sg_model_cls_dim(c), c->n_datasets);
-    else
-        sg_buf_puts(&b, "  \"mask\": null\n}\n");
-    if (b.failed) { sg_buf_free(&b); return sg_err_oom(err, "out of memory"); }
-    char p[PATH_MAX];
-    run_file(p, sizeof p, d->run_dir, "config.json");
-    int rc = sg_write_file_atomic(p, b.data, b.len, err);
-    sg_buf_free(&b);
-    return rc;
-}
-
-/* run_dir's config.json (its path in path) read and parsed into *root,
- * whatever its format. */
-static int parse_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err)
-{
-    run_file(path, pn, run_dir, "config.json");
-    uint8_t *data;
-    size_t len;
-    if (sg_refuse_irregular(path, err) || sg_read_file(path, 16 << 20, &data, &len, err)) return -1;
-    sg_err e;
-    int rc = json_parse((const char *)data, len, NULL, root, NULL, &e);
-    free(data);
-    return rc ? sg_errf(err, "%s: %s", path, e.msg) : 0;
-}
-
-/* parse_config_json, then a check of its "format": a stargan-c run
- * configuration of a version this one reads. version: config.json's format
- * version (1 to RUN_FORMAT_NEWEST); may be NULL */
-static int read_config_json(const char *run_dir, json_value **root, long *version, char *path, size_t pn,
-                            sg_err *err)
-{
-    if (parse_config_json(run_dir, root, path, pn, err)) return -1;
-    sg_err e;
-    const char *fmt;
-    if (json_get_str(*root, "format", &fmt, &e)) {
-        json_free(*root);
-        return sg_errf(err, "%s: not a stargan-c run configuration (no \"format\")", path);
-    }
-    long v = sg_format_version(fmt, RUN_FORMAT_FAMILY);
-    if (v < 1 || v > RUN_FORMAT_NEWEST) {
-        if (v > RUN_FORMAT_NEWEST)
-            sg_errf(err, "%s: written by a newer stargan-c (format \"%s\"; this one reads %s/1 to /%d): use that "
-                    "version, or start a new run with another -o", path, sg_quote_str(fmt).s, RUN_FORMAT_FAMILY,
-                    RUN_FORMAT_NEWEST);
-        else
-            sg_errf(err, "%s: not a stargan-c run configuration (format \"%s\", expected %s/1 to /%d)", path,
-                    sg_quote_str(fmt).s, RUN_FORMAT_FAMILY, RUN_FORMAT_NEWEST);
-        json_free(*root);
-        return -1;
-    }
-    if (version) *version = v;
-    return 0;
-}
-
-/* Whether config.json (root, of format version) records a run of the former
- * G schedule: format 1 without "g_schedule": "rounds" (how the first
- * sg-train with the rounds schedule recorded it); format 2 is G in rounds. */
-static int config_former_schedule(const json_value *root, long version)
-{
-    const char *sched = json_str(json_get(json_get(root, "training"), "g_schedule"));
-    return version == 1 && !(sched && !strcmp(sched, "rounds"));
-}
-
-/* config.json's "g_rounds_from" (write_config), 0 when absent or invalid */
-static int64_t config_rounds_from(const json_value *root)
-{
-    const json_value *v = json_get(root, "g_rounds_from");
-    return json_is(v, JSON_NUMBER) && v->is_int && v->i > 0 ? v->i : 0;
-}
-
-void sg_run_free_paths(char **paths, int n)
-{
-    if (!paths) return;
-    for (int i = 0; i < n; i++) free(paths[i]);
-    free(paths);
-}
-
-int sg_run_config_read(const char *run_dir, sg_train_options *o, char ***shard_paths, int *n_shards,
-                       sg_err *err)
-{
-    char path[PATH_MAX];
-    json_value *root;
-    char **paths = NULL;
-    *shard_paths = NULL;
-    *n_shards = 0;
-    long version;
-    if (read_config_json(run_dir, &root, &version, path, sizeof path, err)) return -1;
-    sg_train_options_default(o);
-    const json_value *sec[2], *ds = NULL;
-    sg_err e;
-    if (json_get_object(root, "model", &sec[SEC_MODEL], &e) ||
-        json_get_object(root, "training", &sec[SEC_TRAINING], &e) || json_get_array(root, "datasets", &ds, &e)) {
-        sg_errf(err, "%s: %s", path, e.msg);
-        goto fail;
-    }
-    const json_value *tr = sec[SEC_TRAINING];
-    for (size_t k = 0; k < N_RUN_FIELDS; k++)
-        if (read_field(sec[run_fields[k].section], &run_fields[k], o, path, err)) goto fail;
-    /* optional (recorded since the CUDA backend): only the values sg-train writes */
-    const char *dev = NULL, *prec = NULL;
-    if (json_get(tr, "device") && json_get_str(tr, "device", &dev, &e) == 0 &&
-        (!strcmp(dev, "cpu") || !strcmp(dev, "cuda")))
-        snprintf(o->device, sizeof o->device, "%s", dev);
-    if (json_get(tr, "precision") && json_get_str(tr, "precision", &prec, &e) == 0 &&
-        sg_precision_valid(prec))
-        snprintf(o->precision, sizeof o->precision, "%s", prec);
-    if (ds->n < 1 || ds->n > SG_MAX_DATASETS) {
-        sg_errf(err, "%s: \"datasets\": expected 1 to %d entries", path, SG_MAX_DATASETS);
-        goto fail;
-    }
-    if (!(paths = calloc(ds->n, sizeof *paths))) {
-        sg_err_oom(err, "out of memory");
-        goto fail;
-    }
-    for (size_t k = 0; k < ds->n; k++) {
-        const char *p;
-        if (json_get_str(ds->items[k], "path", &p, &e)) {
-            sg_errf(err, "%s: datasets entry %zu: %s", path, k, e.msg);
-            goto fail;
-        }
-        if (!(paths[k] = strdup(p))) {
-            sg_err_oom(err, "out of memory");
-            goto fail;
-        }
-    }
-    *shard_paths = paths;
-    *n_shards = (int)ds->n;
-    json_free(root);
-    return 0;
-fail:
-    sg_run_free_paths(paths, paths ? (int)ds->n : 0);
-    json_free(root);
-    return -1;
-}
-
-/* ---- config.json's "sessions" ---- */
-
-/* s is printable ASCII of fewer than n bytes: what sg-train may show as it is */
-static int printable_fits(const char *s, size_t n)
-{
-    if (!s || strlen(s) >= n) return 0;
-    for (; *s; s++)
-        if (*s < 0x20 || *s > 0x7e) return 0;
-    return 1;
-}
-
-/* A "sessions" entry e (or, for a run from before them, {"from": 0} and
- * the run's "training") into s, for sg-train to compare with the options
- * now: a value that is missing or invalid reads as now's (no false alarm
- * for a record edited or cut short), an unknown threads count, numerics or
- * build (or one not printable ASCII) as 0 or "" (not compared). */
-static void read_session(const json_value *e, const json_value *training, const sg_train_options *now,
-                         sg_train_session *s)
-{
-    memset(s, 0, sizeof *s);
-    const json_value *v = json_get(e, "from");
-    s->from = json_is(v, JSON_NUMBER) && v->is_int && v->i >= 0 ? v->i : 0;
-    s->opt = *now;
-    /* read_field writes a field only when it reads it valid: else now's stays */
-    for (size_t k = 0; k < N_RUN_FIELDS; k++) {
-        sg_err err;
-        if (run_fields[k].section == SEC_TRAINING) (void)read_field(training, &run_fields[k], &s->opt, "", &err);
-    }
-    const char *str = json_str(json_get(training, "device"));
-    if (str && (!strcmp(str, "cpu") || !strcmp(str, "cuda"))) snprintf(s->opt.device, sizeof s->opt.device, "%s", str);
-    str = json_str(json_get(training, "precision"));
-    if (str && sg_precision_valid(str)) snprintf(s->opt.precision, sizeof s->opt.precision, "%s", str);
-    v = json_get(e, "threads_used");
-    if (json_is(v, JSON_NUMBER) && v->is_int && v->i >= 1 && v->i <= 1024) s->threads_used = (int)v->i;
-    if (printable_fits(str = json_str(json_get(e, "numerics")), sizeof s->numerics))
-        snprintf(s->numerics, sizeof s->numerics, "%s", str);
-    if (printable_fits(str = json_str(json_get(e, "created_by")), sizeof s->created_by))
-        snprintf(s->created_by, sizeof s->created_by, "%s", str);
-}
-
-/* A resume from iteration iter of the run in run_dir (of n_datasets, its
- * options now: now): config.json's "sessions" entries that trained before
- * it kept in r (one that started at it or later trained only iterations the
- * resume drops), the last of them read into r->resumed. A run from before
- * "sessions" gets one entry from 0 with its "training" (the options of its
- * last start, all config.json held). From the same read, r->former_schedule
- * for a run of several datasets. */
-static int keep_sessions(const char *run_dir, int n_datasets, int64_t iter, const sg_train_options *now,
-                         sg_run_record *r, sg_err *err)
-{
-    char path[PATH_MAX];
-    json_value *root;
-    long version;
-    if (read_config_json(run_dir, &root, &version, path, sizeof path, err)) return -1;
-    /* of the former schedule: as recorded, or a checkpoint from before the
-     * first one in rounds (a session killed between config.json's /2 and
-     * latest naming its checkpoint) */
-    r->rounds_from = config_rounds_from(root);
-    r->former_schedule = n_datasets > 1 && (config_former_schedule(root, version) ||
-                                            (version == 2 && r->rounds_from > iter));
-    if (r->former_schedule) r->rounds_from = 0;
-    const json_value *all = json_get(root, "sessions"), *last = NULL;
-    int rc = 0;
-    if (all && !json_is(all, JSON_ARRAY)) {
-        rc = sg_errf(err, "%s: \"sessions\": expected an array, found %s (edited by hand? put it back, or remove "
-                     "the key: the record of the run's starts then begins anew)", path, json_type_name(all->type));
-        goto done;
-    }
-    for (size_t k = 0; k < json_len(all); k++) {
-        const json_value *e = json_at(all, k), *from = json_get(e, "from");
-        if (!json_is(e, JSON_OBJECT) || !json_is(from, JSON_NUMBER) || !from->is_int || from->i < 0) {
-            rc = sg_errf(err, "%s: \"sessions\" entry %zu: expected an object with \"from\", an iteration (edited "
-                         "by hand? put it back, or remove the entry)", path, k + 1);
-            goto done;
-        }
-        if (from->i >= iter) continue;
-        if (r->n_sessions_kept++) sg_buf_puts(&r->sessions_kept, SESSION_SEP);
-        json_buf_value(&r->sessions_kept, e);
-        last = e;
-    }
-    const json_value *training = json_get(root, "training");
-    if (last) {
-        read_session(last, json_get(last, "training"), now, &r->resumed);
-        r->has_resumed = 1;
-    } else if (iter > 0 && json_is(training, JSON_OBJECT)) {
-        sg_buf_puts(&r->sessions_kept, "{\"from\":0,\"training\":");
-        json_buf_value(&r->sessions_kept, training);
-        sg_buf_putc(&r->sessions_kept, '}');
-        r->n_sessions_kept = 1;
-        read_session(NULL, training, now, &r->resumed);
-        r->has_resumed = 1;
-    }
-    if (r->sessions_kept.failed) rc = sg_err_oom(err, "out of memory");
-done:
-    json_free(root);
-    return rc;
-}
-
-/* A shard given twice (dup: its two positions; paths as given). Returns -1. */
-static int shard_twice_error(const char *const *given, const int dup[2], sg_err *err)
-{
-    return sg_errf(err, "%s and %s are the same shard (given twice): each dataset needs a shard of its own",
-                   given[dup[0]], given[dup[1]]);
-}
-
-/* Each shard must be the run's dataset of its position: shards of the same
- * labels given in another order resumed silently, and each slot of the label
- * vector (and of the mask) went on training on another dataset. A shard is
- * the run's dataset j when its absolute path is the one config.json records
- * for j, or, for a shard not at a recorded path (moved), when its name is
- * dataset j's and the shard given at j is not j's own by path. A shard that
- * is neither (moved and renamed) is left to the label checks, as before.
- * ds: config.json's "datasets" (as many as shards). */
-static int check_shard_order(const sg_run_datasets *d, const char *const *given, const json_value *ds,
-                             sg_err *err)
-{
-    const char *rpath[SG_MAX_DATASETS], *rname[SG_MAX_DATASETS];
-    int at_own_path[SG_MAX_DATASETS];
-    for (int k = 0; k < d->n; k++) {
-        rpath[k] = json_str(json_get(json_at(ds, k), "path"));
-        rname[k] = json_str(json_get(json_at(ds, k), "name"));
-        at_own_path[k] = rpath[k] && !strcmp(rpath[k], d->paths[k]);
-    }
-    int other = -1;   /* a shard given at the position of another of the run's datasets */
-    for (int k = 0; k < d->n && other < 0; k++) {
-        if (at_own_path[k]) continue;
-        int by_path = 0;
-        for (int j = 0; j < d->n && other < 0; j++)
-            if (j != k && rpath[j] && !strcmp(rpath[j], d->paths[k])) other = k, by_path = 1;
-        if (by_path || (rname[k] && !strcmp(rname[k], d->names[k]))) continue;
-        for (int j = 0; j < d->n && other < 0; j++)
-            if (j != k && !at_own_path[j] && rname[j] && !strcmp(rname[j], d->names[k])) other = k;
-    }
-    if (other < 0) return 0;
-    sg_buf g = SG_BUF_INIT, r = SG_BUF_INIT;
-    for (int k = 0; k < d->n; k++) {
-        if (k) { sg_buf_putc(&g, ' '); sg_buf_putc(&r, ' '); }
-        sg_buf_puts(&g, given[k]);
-        if (rpath[k]) sg_buf_put_escaped(&r, rpath[k], strlen(rpath[k]), 0);
-        else sg_buf_puts(&r, "?");
-    }
-    int rc;
-    if (g.failed || r.failed) rc = sg_err_oom(err, "out of memory");
-    else rc = sg_errf(err, "shards given in another order than the run's (given: %s; the run in %s: %s): give the "
-                      "shards in the run's order (each dataset keeps its slot in the label vector)",
-                      g.data, d->run_dir, r.data);
-    sg_buf_free(&g);
-    sg_buf_free(&r);
-    return rc;
-}
-
-/* Whether the shard at rp (the one config.json records, still there) holds
- * other data than the one given (meta: its metadata): 1, with why saying
- * what differs ("its record count differs") or why they could not be
- * compared; 0 for a copy. */
-static int recorded_shard_differs(const char *rp, const sg_shard_meta *meta, char *why, size_t why_len)
-{
-    sg_shard *rs = NULL;
-    sg_err e = {{0}};
-    if (sg_shard_open(&rs, rp, &e)) {
-        snprintf(why, why_len, "it could not be compared: %s", e.msg);
-        return 1;
-    }
-    const char *d = sg_shard_meta_differs(sg_shard_get_meta(rs), meta);
-    if (d) snprintf(why, why_len, "its %s differs", d);
-    sg_shard_close(rs);
-    return d != NULL;
-}
-
-/* Checks that the shards of d (given: as given on the command line, or the
- * run's) are the datasets config.json recorded, and gives them the run's
- * names; what goes on but differs from the run is a note. dup: the
- * positions of a shard given twice ({-1, -1}: none), refused unless the run
- * was trained so. */
-static int check_config_datasets(const sg_run_datasets *d, const char *const *given, const int dup[2],
-                                 sg_run_note_fn note, void *note_ctx, sg_err *err)
-{
-    char path[PATH_MAX];
-    json_value *root;
-    if (read_config_json(d->run_dir, &root, NULL, path, sizeof path, err)) return -1;
-    const json_value *ds = json_get(root, "datasets");
-    int rc = -1;
-    if ((int)json_len(ds) != d->n) {
-        sg_errf(err, "the run in %s was trained on %zu dataset%s, %d shard%s given", d->run_dir, json_len(ds),
-                json_len(ds) == 1 ? "" : "s", d->n, d->n == 1 ? "" : "s");
-        goto done;
-    }
-    if (dup[0] >= 0) {
-        /* A run trained on one shard twice (before sg-train refused it) goes
-         * on as it was trained, with a warning; any other is refused. */
-        const char *p0 = json_str(json_get(json_at(ds, dup[0]), "path"));
-        const char *p1 = json_str(json_get(json_at(ds, dup[1]), "path"));
-        if (!p0 || !p1 || strcmp(p0, p1) || strcmp(p0, d->paths[dup[0]])) {
-            shard_twice_error(given, dup, err);
-            goto done;
-        }
-        /* numbered from 1, as sg-sample's --targets N:NAME counts them */
-        note(note_ctx, "%s is datasets %d and %d of the run (the same shard twice: a new run would refuse it)",
-             given[dup[0]], dup[0] + 1, dup[1] + 1);
-    }
-    if (check_shard_order(d, given, ds, err)) goto done;
-    for (int k = 0; k < d->n; k++) {
-        const json_value *e = json_at(ds, k), *labels = json_get(e, "labels");
-        const sg_shard_meta *sm = sg_shard_get_meta(d->shards[k]);
-        const char *name = json_str(json_get(e, "name"));
-        const char *kind = json_str(json_get(e, "label_kind"));
-        const json_value *isz = json_get(e, "image_size");
-        if (!name || !kind || !labels || !isz) { sg_errf(err, "%s: datasets entry %d is incomplete", path, k); goto done; }
-        if (!isz->is_int || isz->i != (int64_t)sm->width) {
-            sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", d->paths[k],
-                    sm->width, sm->height, sg_quote_str(name).s, (long long)isz->i);
-            goto done;
-        }
-        int same = json_len(labels) == sm->n_labels &&
-                   !strcmp(kind, sg_shard_label_kind_name(sm->label_kind));
-        uint32_t j = 0;
-        for (; same && j < sm->n_labels; j++) {
-            const char *ln = json_str(json_at(labels, j));
-            same = ln && !strcmp(ln, sm->label_names[j]);
-        }
-        if (!same && j > 0) {   /* as many labels of the same kind: name the first that differs */
-            const char *ln = json_str(json_at(labels, j - 1));
-            sg_errf(err, "%s: label %u is %s, the run's dataset %s has %s there: another dataset?", d->paths[k],
-                    j, sg_quote_str(sm->label_names[j - 1]).s, sg_quote_str(name).s,
-                    ln ? sg_quote_str(ln).s : "no name");
-            goto done;
-        }
-        if (!same) {
-            sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
-                    d->paths[k], sm->n_labels, sg_shard_label_kind_name(sm->label_kind),
-                    sg_quote_str(name).s, json_len(labels), sg_quote_str(kind).s);
-            goto done;
-        }
-        /* Another shard of these labels while the run's own is still there (the
-         * test shards beside the training ones): not a moved shard. Taken as one,
-         * the run went on training on other data under other names. The same
-         * directory (device and inode) under another spelling or link is the
-         * run's; one gone, or no longer a shard, was moved. A copy of it (on a
-         * faster disk, the original kept, maybe read-only; a copied experiment)
-         * is the run's data too: the same metadata, as a moved shard, silently. */
-        const char *rp = json_str(json_get(e, "path"));
-        struct stat rst, gst;
-        char why[1100];
-        if (rp && sg_shard_dir_looks_like(rp) && stat(rp, &rst) == 0 && stat(d->paths[k], &gst) == 0 &&
-            (rst.st_dev != gst.st_dev || rst.st_ino != gst.st_ino) && recorded_shard_differs(rp, sm, why, sizeof why)) {
-            sg_buf r = SG_BUF_INIT;
-            sg_buf_put_escaped(&r, rp, strlen(rp), 0);
-            if (r.failed) sg_err_oom(err, "out of memory");
-            else
-                sg_errf(err, "%s is not the run's dataset %d %s, whose shard %s is still there (and not a copy of "
-                        "it: %s): give the run's shards (--resume without shards takes them); to go on with %s "
-                        "instead, move that one away first", given[k], k + 1, sg_quote_str(name).s, r.data, why,
-                        given[k]);
-            sg_buf_free(&r);
-            goto done;
-        }
-        /* The same labels, other records (repacked, or another split): allowed, but
-         * the epochs' permutations are of another count, so the run goes on
-         * differently from an uninterrupted one. */
-        const json_value *count = json_get(e, "count");
-        if (json_is(count, JSON_NUMBER) && count->is_int && count->i != (int64_t)sm->count)
-            note(note_ctx, "%s: %llu images, the run's dataset %s had %lld: from here on the data order differs "
-                 "from the run's", d->paths[k], (unsigned long long)sm->count, sg_quote_str(name).s,
-                 (long long)count->i);
-    }
-    /* The datasets keep the run's names (in its checkpoints' labels and its
-     * history), whatever the paths they are now at are called */
-    for (int k = 0; k < d->n; k++)
-        snprintf(d->names[k], SG_CKPT_NAME_MAX, "%s", json_str(json_get(json_at(ds, k), "name")));
-    rc = 0;
-done:
-    json_free(root);
-    return rc;
-}
-
 /* ---- history.jsonl ---- */
 
 /* Keeps the entries with iteration <= step (a run may have logged past its last
@@ -1178,7 +333,7 @@ done:
 static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
 {
     char path[PATH_MAX];
-    run_file(path, sizeof path, t->run_dir, "history.jsonl");
+    sg_run_file(path, sizeof path, t->run_dir, "history.jsonl");
     t->elapsed_base = 0;
     uint8_t *data;
     size_t len;
@@ -1247,7 +402,7 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
 static int open_history(sg_trainer *t, sg_err *err)
 {
     char path[PATH_MAX];
-    run_file(path, sizeof path, t->run_dir, "history.jsonl");
+    sg_run_file(path, sizeof path, t->run_dir, "history.jsonl");
     t->history = fopen(path, "a");
     if (!t->history) return sg_errno(err, "%s", path);
     t->history_dirty = 1;
@@ -1255,32 +410,6 @@ static int open_history(sg_trainer *t, sg_err *err)
 }
 
 /* ---- open ---- */
-
-void sg_run_dataset_name(const char *shard_path, char *out, size_t n)
-{
-    size_t l = strlen(shard_path);
-    while (l > 1 && shard_path[l - 1] == '/') l--;
-    const char *start = shard_path;
-    for (size_t k = 0; k < l; k++) if (shard_path[k] == '/' && k + 1 < l) start = shard_path + k + 1;
-    size_t bl = (size_t)(shard_path + l - start);
-    /* "." or ".." (x.lmdb/., a shard given from inside it) names no shard:
-     * the directory it stands for does. Only then: a link keeps its own name. */
-    char *canon = NULL;
-    if ((bl == 1 && start[0] == '.') || (bl == 2 && start[0] == '.' && start[1] == '.')) {
-        canon = realpath(shard_path, NULL);
-        if (canon && strcmp(canon, "/")) {
-            sg_run_dataset_name(canon, out, n);
-            free(canon);
-            return;
-        }
-        free(canon);
-    }
-    if (bl >= n) bl = n - 1;
-    memcpy(out, start, bl);
-    out[bl] = 0;
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out && !strcmp(dot, ".lmdb")) *dot = 0;
-}
 
 int sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows)
 {
@@ -1634,7 +763,7 @@ static sg_run_datasets run_datasets(sg_trainer *t)
 static int write_run_config(sg_trainer *t, sg_err *err)
 {
     sg_run_datasets d = run_datasets(t);
-    return write_config(&d, &t->mcfg, &t->opt, &t->rec, err);
+    return sg_run_write_config(&d, &t->mcfg, &t->opt, &t->rec, err);
 }
 
 /* Locks the run directory (a new run's is made) and checks it against the
@@ -1643,18 +772,18 @@ static int write_run_config(sg_trainer *t, sg_err *err)
 static int check_run_dir(sg_trainer *t, int mode, const char *const *shard_paths, const int dup[2], sg_err *err)
 {
     int resume = mode == SG_TRAIN_RESUME;
-    if (dup[0] >= 0 && !resume) return shard_twice_error(shard_paths, dup, err);
+    if (dup[0] >= 0 && !resume) return sg_run_shard_twice(shard_paths, dup, err);
     int locked = lock_run_dir(t, !resume, err);   /* SG_TRAIN_BUSY passed on */
     if (locked) return locked;
     if (resume) {
         if (!sg_run_exists(t->run_dir)) return sg_run_resume_missing(t->run_dir, err);
         sg_run_datasets d = run_datasets(t);
-        return check_config_datasets(&d, shard_paths, dup, add_note, t, err);
+        return sg_run_check_datasets(&d, shard_paths, dup, add_note, t, err);
     }
     if (mode == SG_TRAIN_NEW && sg_run_exists(t->run_dir))
         return sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", t->run_dir);
-    if (mode == SG_TRAIN_NEW && refuse_run_files_left(t->run_dir, err)) return -1;
-    if (mode == SG_TRAIN_REPLACE && refuse_newer_run(t->run_dir, err)) return -1;
+    if (mode == SG_TRAIN_NEW && sg_run_refuse_files_left(t->run_dir, err)) return -1;
+    if (mode == SG_TRAIN_REPLACE && sg_run_refuse_newer(t->run_dir, err)) return -1;
     return 0;
 }
 
@@ -1667,7 +796,7 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
     const char *run_dir = t->run_dir;
     int64_t step = -1;
     char lp[PATH_MAX];
-    run_file(lp, sizeof lp, run_dir, "latest");
+    sg_run_file(lp, sizeof lp, run_dir, "latest");
     /* A FIFO would block the read for ever (sg_ckpt_latest reads one: tests
      * feed it through one), a device would be read to the limit. */
     if (sg_refuse_irregular(lp, err) || sg_ckpt_latest(run_dir, &step, err)) return -1;
@@ -1716,7 +845,7 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
     sg_ckpt_info_free(&si);
     if (other_seed) {
         char cf[PATH_MAX];
-        run_file(cf, sizeof cf, run_dir, "config.json");
+        sg_run_file(cf, sizeof cf, run_dir, "config.json");
         return sg_errf(err, "%s: seed %llu, but %s was trained with seed %llu (edited by hand? every draw would "
                        "differ from the run's: put the seed back)", cf, (unsigned long long)t->opt.seed, sp,
                        (unsigned long long)run_seed);
@@ -1738,7 +867,7 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
  * build's run that build's own). */
 static int continue_run(sg_trainer *t, sg_err *err)
 {
-    if (load_latest_checkpoint(t, err) || keep_sessions(t->run_dir, t->nd, t->iter, &t->opt, &t->rec, err) ||
+    if (load_latest_checkpoint(t, err) || sg_run_keep_sessions(t->run_dir, t->nd, t->iter, &t->opt, &t->rec, err) ||
         trim_history(t, t->iter, err))
         return -1;
     if (t->cuda) load_engines(t);
@@ -1751,11 +880,11 @@ static int continue_run(sg_trainer *t, sg_err *err)
  * first): config.json and an empty history.jsonl. */
 static int start_run(sg_trainer *t, int mode, sg_err *err)
 {
-    if (mode == SG_TRAIN_REPLACE && run_clear(t->run_dir, err)) return -1;
+    if (mode == SG_TRAIN_REPLACE && sg_run_clear(t->run_dir, err)) return -1;
     if (t->cuda) seed_engines(t);
     if (sg_mkdir_p(t->run_dir, err) || write_run_config(t, err)) return -1;
     char hp[PATH_MAX];
-    run_file(hp, sizeof hp, t->run_dir, "history.jsonl");
+    sg_run_file(hp, sizeof hp, t->run_dir, "history.jsonl");
     return sg_refuse_irregular(hp, err) || sg_write_file_atomic(hp, "", 0, err) ? -1 : 0;
 }
 
@@ -1809,7 +938,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
             sg_err_suffix(err, " (--batch %d at %d px; try a smaller --batch)", opt->batch, t->S);
         goto fail;
     }
-    remove_stale_tmp(t->run_dir);
+    sg_run_remove_stale_tmp(t->run_dir);
     if ((mode == SG_TRAIN_RESUME ? continue_run(t, err) : start_run(t, mode, err)) || open_history(t, err)) goto fail;
     /* latest again, for sg-sample and the pipelines (which read it), also
      * where this resume has nothing to train; not by a resume refused */
@@ -2203,7 +1332,7 @@ static int follow_run_dir(sg_trainer *t, sg_err *err)
     t->run_dir = moved;
     t->run_dir_moves++;
     /* a write cut short by the move left its NAME.tmp.PID there */
-    remove_stale_tmp(t->run_dir);
+    sg_run_remove_stale_tmp(t->run_dir);
     return 0;
 }
 
@@ -2366,7 +1495,7 @@ static int save_once(sg_trainer *t, sg_err *err)
     if (t->cuda) {
         int made = sg_backend_cuda_engine_choices(t->be, NULL, NULL);
         char p[PATH_MAX];
-        run_file(p, sizeof p, t->run_dir, ENGINES_FILE);
+        sg_run_file(p, sizeof p, t->run_dir, SG_RUN_ENGINES_FILE);
         if (made > t->engines_saved) {
             if (sg_backend_cuda_engines_save(t->be, p, err)) return -1;
             t->engines_saved = made;

@@ -20,78 +20,7 @@
 #include <stdint.h>
 #include "error.h"
 #include "model.h"
-
-/* The most images a run's sample grid shows (sg_train_options.n_samples,
- * config.json's "samples"). */
-#define SG_TRAIN_SAMPLES_MAX 64
-
-typedef struct {
-    /* model structure (fixed for a run) */
-    int g_conv_dim, g_repeat, d_conv_dim;
-    int d_repeat;                 /* 0: automatic, min(6, log2(image_size) - 1) */
-    /* training (may change on resume) */
-    int64_t iters, decay_iters;
-    int batch, n_critic;
-    double g_lr, d_lr, beta1, beta2;
-    double lambda_cls, lambda_rec, lambda_gp;
-    int flip;                     /* random horizontal flip per image */
-    int target_random;            /* 0: permutation of the batch's labels; 1: random bits */
-    uint64_t seed;
-    int64_t log_every, sample_every, save_every;   /* 0: never (the last iteration is always saved) */
-    int keep;                     /* keep the newest N checkpoints; 0: all */
-    int n_samples;                /* images in the sample grid: 8 by default, at most
-                                     SG_TRAIN_SAMPLES_MAX (fewer where the first shard
-                                     holds fewer) */
-    int threads;                  /* CPU threads the run asked for (0: all cores): recorded so
-                                     that a resume uses the same count (bit-exact on the CPU) */
-    /* The device the run computes on ("cpu", "cuda") and, on CUDA, the
-     * convolutions' precision ("tf32", "fp32", "bf16"); "" when unknown (runs
-     * written before they were recorded). Recorded so that a resume computes
-     * as the run did. */
-    char device[8], precision[8];
-} sg_train_options;
-
-void sg_train_options_default(sg_train_options *o);
-
-/* The options config.json records, one row each: its section and key,
- * sg-train's option, the type, the range, and the place in
- * sg_train_options. config.json's writer and reader (sg_run_config_read)
- * and sg-train's parsing of its options all take the range from here, so
- * that sg-train --resume reads every config.json sg-train writes, and
- * accepts in it only what the options would. */
-enum { SG_CONFIG_MODEL, SG_CONFIG_TRAINING };   /* config.json's "model", "training" */
-typedef struct {
-    int section;                  /* SG_CONFIG_* */
-    const char *key;              /* in config.json */
-    const char *option;           /* sg-train's ("--batch"); NULL: none */
-    char type;                    /* 'i' int, 'l' int64_t, 'u' uint64_t, 'd' double, 'b' a JSON
-                                     boolean into an int, 'c' one of choices[] into an int (its index) */
-    size_t off;                   /* offsetof(sg_train_options, ...) */
-    int64_t ilo, ihi;             /* 'i', 'l' ('u': 0 to UINT64_MAX) */
-    double dlo, dhi;              /* 'd' */
-    const char *choices[2];       /* 'c' */
-    int optional;                 /* may be missing (then the default), and is ignored when not an
-                                     integer (threads: runs written before it) */
-} sg_train_field;
-/* The k-th row (from 0; the "model" rows first, then the "training" rows
- * in the order config.json lists them); NULL past the last. */
-const sg_train_field *sg_train_field_at(int k);
-/* The row of sg-train's option ("--batch"); NULL: none. */
-const sg_train_field *sg_train_field_of_option(const char *option);
-/* f's value in from into to. */
-void sg_train_field_copy(sg_train_options *to, const sg_train_options *from, const sg_train_field *f);
-
-/* One start of a run that trained (config.json's "sessions", sg-train(1)):
- * where it began, the options in force, and what decided the CPU's last bits
- * besides the options, so that a run tells what trained each stretch of it. */
-typedef struct {
-    int64_t from;                 /* the iteration it continued from (0: the run's start) */
-    sg_train_options opt;         /* the "training" options, device and precision included */
-    int threads_used;             /* CPU threads it computed with (sg_backend_cpu_threads);
-                                     0: not the CPU, or not recorded */
-    char numerics[192];           /* sg_backend_cpu_numerics; "": not the CPU, or not recorded */
-    char created_by[128];         /* the build ("stargan-c 0.1.0 (git ...)"); "": not recorded */
-} sg_train_session;
+#include "run_config.h"
 
 /* The learning rate at iteration i (0-based): constant, then a linear decay over
  * the last D = min(decay_iters, iters) iterations: lr * min(1, (iters - i) / D)
@@ -136,22 +65,6 @@ int sg_train_flip(uint64_t seed, int64_t i, int k);
  * different record numbers in [0, count), drawn from (seed) on
  * SG_STREAM_SAMPLE. Returns m (0 for n <= 0 or count 0). */
 int sg_train_sample_rows(uint64_t seed, uint64_t count, int n, uint64_t *rows);
-
-/* The dataset name sg-train gives a shard (config.json, checkpoints, and
- * sg-sample's --targets N:NAME): its last path component without ".lmdb"
- * (trailing slashes ignored), cut to n - 1 bytes; a last component "." or
- * ".." is replaced by the canonical path's (realpath: x.lmdb/. is "x"). */
-void sg_run_dataset_name(const char *shard_path, char *out, size_t n);
-/* RUN/config.json: options and shard paths of an existing run. */
-int sg_run_config_read(const char *run_dir, sg_train_options *opt, char ***shard_paths,
-                       int *n_shards, sg_err *err);
-void sg_run_free_paths(char **paths, int n);
-/* 1 if RUN/config.json exists, else 0. */
-int sg_run_exists(const char *run_dir);
-/* The error of a --resume where RUN/config.json does not exist, saying what to
- * do: restore it when the run's other files are there, else start the run
- * (one stopped before writing it leaves none). Returns -1. */
-int sg_run_resume_missing(const char *run_dir, sg_err *err);
 
 typedef struct sg_trainer sg_trainer;
 

@@ -14,6 +14,7 @@
 #include "model.h"
 #include "png_stream.h"
 #include "rng.h"
+#include "run_config.h"
 #include "safetensors.h"
 #include "shard.h"
 #include "strbuf.h"
