@@ -677,6 +677,77 @@ static int recorded_shard_differs(const char *rp, const sg_shard_meta *meta, cha
     return d != NULL;
 }
 
+/* Dataset k of the run (e: its config.json entry; path: config.json's)
+ * against the shard of d at k (given[k] as given): sg_run_check_datasets'
+ * checks of one dataset. */
+static int check_config_dataset(const sg_run_datasets *d, int k, const json_value *e, const char *const *given,
+                                const char *path, sg_run_note_fn note, void *note_ctx, sg_err *err)
+{
+    const json_value *labels = json_get(e, "labels");
+    const sg_shard_meta *sm = sg_shard_get_meta(d->shards[k]);
+    const char *name = json_str(json_get(e, "name"));
+    const char *kind = json_str(json_get(e, "label_kind"));
+    const json_value *isz = json_get(e, "image_size");
+    if (!name || !kind || !labels || !isz) return sg_errf(err, "%s: datasets entry %d is incomplete", path, k);
+    if (!isz->is_int || isz->i != (int64_t)sm->width) {
+        sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", d->paths[k],
+                sm->width, sm->height, sg_quote_str(name).s, (long long)isz->i);
+        return -1;
+    }
+    int same = json_len(labels) == sm->n_labels &&
+               !strcmp(kind, sg_shard_label_kind_name(sm->label_kind));
+    uint32_t j = 0;
+    for (; same && j < sm->n_labels; j++) {
+        const char *ln = json_str(json_at(labels, j));
+        same = ln && !strcmp(ln, sm->label_names[j]);
+    }
+    if (!same && j > 0) {   /* as many labels of the same kind: name the first that differs */
+        const char *ln = json_str(json_at(labels, j - 1));
+        sg_errf(err, "%s: label %u is %s, the run's dataset %s has %s there: another dataset?", d->paths[k],
+                j, sg_quote_str(sm->label_names[j - 1]).s, sg_quote_str(name).s,
+                ln ? sg_quote_str(ln).s : "no name");
+        return -1;
+    }
+    if (!same) {
+        sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
+                d->paths[k], sm->n_labels, sg_shard_label_kind_name(sm->label_kind),
+                sg_quote_str(name).s, json_len(labels), sg_quote_str(kind).s);
+        return -1;
+    }
+    /* Another shard of these labels while the run's own is still there (the
+     * test shards beside the training ones): not a moved shard. Taken as one,
+     * the run went on training on other data under other names. The same
+     * directory (device and inode) under another spelling or link is the
+     * run's; one gone, or no longer a shard, was moved. A copy of it (on a
+     * faster disk, the original kept, maybe read-only; a copied experiment)
+     * is the run's data too: the same metadata, as a moved shard, silently. */
+    const char *rp = json_str(json_get(e, "path"));
+    struct stat rst, gst;
+    char why[1100];
+    if (rp && sg_shard_dir_looks_like(rp) && stat(rp, &rst) == 0 && stat(d->paths[k], &gst) == 0 &&
+        (rst.st_dev != gst.st_dev || rst.st_ino != gst.st_ino) && recorded_shard_differs(rp, sm, why, sizeof why)) {
+        sg_buf r = SG_BUF_INIT;
+        sg_buf_put_escaped(&r, rp, strlen(rp), 0);
+        if (r.failed) sg_err_oom(err, "out of memory");
+        else
+            sg_errf(err, "%s is not the run's dataset %d %s, whose shard %s is still there (and not a copy of "
+                    "it: %s): give the run's shards (--resume without shards takes them); to go on with %s "
+                    "instead, move that one away first", given[k], k + 1, sg_quote_str(name).s, r.data, why,
+                    given[k]);
+        sg_buf_free(&r);
+        return -1;
+    }
+    /* The same labels, other records (repacked, or another split): allowed, but
+     * the epochs' permutations are of another count, so the run goes on
+     * differently from an uninterrupted one. */
+    const json_value *count = json_get(e, "count");
+    if (json_is(count, JSON_NUMBER) && count->is_int && count->i != (int64_t)sm->count)
+        note(note_ctx, "%s: %llu images, the run's dataset %s had %lld: from here on the data order differs "
+             "from the run's", d->paths[k], (unsigned long long)sm->count, sg_quote_str(name).s,
+             (long long)count->i);
+    return 0;
+}
+
 int sg_run_check_datasets(const sg_run_datasets *d, const char *const *given, const int dup[2],
                           sg_run_note_fn note, void *note_ctx, sg_err *err)
 {
@@ -704,70 +775,8 @@ int sg_run_check_datasets(const sg_run_datasets *d, const char *const *given, co
              given[dup[0]], dup[0] + 1, dup[1] + 1);
     }
     if (check_shard_order(d, given, ds, err)) goto done;
-    for (int k = 0; k < d->n; k++) {
-        const json_value *e = json_at(ds, k), *labels = json_get(e, "labels");
-        const sg_shard_meta *sm = sg_shard_get_meta(d->shards[k]);
-        const char *name = json_str(json_get(e, "name"));
-        const char *kind = json_str(json_get(e, "label_kind"));
-        const json_value *isz = json_get(e, "image_size");
-        if (!name || !kind || !labels || !isz) { sg_errf(err, "%s: datasets entry %d is incomplete", path, k); goto done; }
-        if (!isz->is_int || isz->i != (int64_t)sm->width) {
-            sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", d->paths[k],
-                    sm->width, sm->height, sg_quote_str(name).s, (long long)isz->i);
-            goto done;
-        }
-        int same = json_len(labels) == sm->n_labels &&
-                   !strcmp(kind, sg_shard_label_kind_name(sm->label_kind));
-        uint32_t j = 0;
-        for (; same && j < sm->n_labels; j++) {
-            const char *ln = json_str(json_at(labels, j));
-            same = ln && !strcmp(ln, sm->label_names[j]);
-        }
-        if (!same && j > 0) {   /* as many labels of the same kind: name the first that differs */
-            const char *ln = json_str(json_at(labels, j - 1));
-            sg_errf(err, "%s: label %u is %s, the run's dataset %s has %s there: another dataset?", d->paths[k],
-                    j, sg_quote_str(sm->label_names[j - 1]).s, sg_quote_str(name).s,
-                    ln ? sg_quote_str(ln).s : "no name");
-            goto done;
-        }
-        if (!same) {
-            sg_errf(err, "%s: labels (%u, %s) differ from the run's dataset %s (%zu, %s): another dataset?",
-                    d->paths[k], sm->n_labels, sg_shard_label_kind_name(sm->label_kind),
-                    sg_quote_str(name).s, json_len(labels), sg_quote_str(kind).s);
-            goto done;
-        }
-        /* Another shard of these labels while the run's own is still there (the
-         * test shards beside the training ones): not a moved shard. Taken as one,
-         * the run went on training on other data under other names. The same
-         * directory (device and inode) under another spelling or link is the
-         * run's; one gone, or no longer a shard, was moved. A copy of it (on a
-         * faster disk, the original kept, maybe read-only; a copied experiment)
-         * is the run's data too: the same metadata, as a moved shard, silently. */
-        const char *rp = json_str(json_get(e, "path"));
-        struct stat rst, gst;
-        char why[1100];
-        if (rp && sg_shard_dir_looks_like(rp) && stat(rp, &rst) == 0 && stat(d->paths[k], &gst) == 0 &&
-            (rst.st_dev != gst.st_dev || rst.st_ino != gst.st_ino) && recorded_shard_differs(rp, sm, why, sizeof why)) {
-            sg_buf r = SG_BUF_INIT;
-            sg_buf_put_escaped(&r, rp, strlen(rp), 0);
-            if (r.failed) sg_err_oom(err, "out of memory");
-            else
-                sg_errf(err, "%s is not the run's dataset %d %s, whose shard %s is still there (and not a copy of "
-                        "it: %s): give the run's shards (--resume without shards takes them); to go on with %s "
-                        "instead, move that one away first", given[k], k + 1, sg_quote_str(name).s, r.data, why,
-                        given[k]);
-            sg_buf_free(&r);
-            goto done;
-        }
-        /* The same labels, other records (repacked, or another split): allowed, but
-         * the epochs' permutations are of another count, so the run goes on
-         * differently from an uninterrupted one. */
-        const json_value *count = json_get(e, "count");
-        if (json_is(count, JSON_NUMBER) && count->is_int && count->i != (int64_t)sm->count)
-            note(note_ctx, "%s: %llu images, the run's dataset %s had %lld: from here on the data order differs "
-                 "from the run's", d->paths[k], (unsigned long long)sm->count, sg_quote_str(name).s,
-                 (long long)count->i);
-    }
+    for (int k = 0; k < d->n; k++)
+        if (check_config_dataset(d, k, json_at(ds, k), given, path, note, note_ctx, err)) goto done;
     /* The datasets keep the run's names (in its checkpoints' labels and its
      * history), whatever the paths they are now at are called */
     for (int k = 0; k < d->n; k++)
