@@ -3,8 +3,6 @@
  * config.json round trip, and the loop driven as a library (determinism,
  * save + resume, stop flag). */
 #define _GNU_SOURCE   /* memmem */
-#include <float.h>
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,54 +18,11 @@
 #include "rng.h"
 #include "shard.h"
 #include "strbuf.h"
+#include "train_fixture.h"
 #include "trainer.h"
 #include "version.h"
 
 static char dir[256];
-
-/* source: the metadata's; crop: the center-crop side recorded (0: none). */
-static void make_shard_from(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed,
-                            const char *source, uint32_t crop)
-{
-    sg_shard_meta m = {0};
-    char names[8][32];
-    m.width = m.height = (uint32_t)S;
-    m.channels = 3;
-    m.pixel_encoding = SG_PIXELS_RAW;
-    m.label_kind = one_hot ? SG_LABELS_ONE_HOT : SG_LABELS_MULTI_HOT;
-    m.n_labels = (uint32_t)n_labels;
-    for (int j = 0; j < n_labels; j++) {
-        snprintf(names[j], sizeof names[j], j == 0 ? "Black_Hair" : "attr%d", j);
-        m.label_names[j] = names[j];
-    }
-    snprintf(m.source, sizeof m.source, "%s", source);
-    m.crop = crop;
-    m.size = (uint32_t)S;
-    sg_shard_writer *w;
-    sg_err err;
-    CHECK(sg_shard_writer_open(&w, path, &m, 0, (uint64_t)n, &err) == 0, "shard writer: %s", err.msg);
-    uint8_t *pix = malloc((size_t)S * S * 3), labels[8];
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < S * S * 3; k++) pix[k] = (uint8_t)(sg_rand64(seed, 1, (uint64_t)i * 100000 + k) & 255);
-        for (int j = 0; j < n_labels; j++)
-            labels[j] = one_hot ? (j == i % n_labels) : (uint8_t)(sg_rand64(seed, 2, (uint64_t)i * 8 + j) & 1);
-        char name[32];
-        snprintf(name, sizeof name, "%06d.png", i);
-        /* a failure counts, a success not: a shard of 8192 would add as many passes */
-        if (sg_shard_writer_append(w, labels, name, pix, (size_t)S * S * 3, &err)) {
-            CHECK(0, "append %d: %s", i, err.msg);
-            break;
-        }
-    }
-    free(pix);
-    sg_err note;
-    CHECK(sg_shard_writer_commit(w, &note, &err) == 0, "commit: %s", err.msg);
-}
-
-static void make_shard(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed)
-{
-    make_shard_from(path, n, S, n_labels, one_hot, seed, "test", 0);
-}
 
 /* The reference's train_multi: in each round (one iteration per dataset) G
  * is updated after every dataset's D step when the round is an n_critic-th;
@@ -144,30 +99,6 @@ static void test_lr(void)
     for (int k = 0; k < 7; k++)
         CHECK(sg_train_default_d_repeat(sizes[k]) == want[k], "d_repeat(%d) = %d, want %d", sizes[k],
               sg_train_default_d_repeat(sizes[k]), want[k]);
-}
-
-/* The defaults are the reference StarGAN recipe (a plain sg-train run trains
- * it; --help prints these numbers, and docs.bats checks them against a run's
- * config.json): a drifted beta2 or lambda_gp passes every other test. */
-static void test_defaults(void)
-{
-    sg_train_options o;
-    sg_train_options_default(&o);
-    CHECK(o.g_lr == 1e-4 && o.d_lr == 1e-4 && o.beta1 == 0.5 && o.beta2 == 0.999, "Adam: g_lr %g d_lr %g betas %g %g",
-          o.g_lr, o.d_lr, o.beta1, o.beta2);
-    CHECK(o.lambda_cls == 1 && o.lambda_rec == 10 && o.lambda_gp == 10, "lambdas: cls %g rec %g gp %g", o.lambda_cls,
-          o.lambda_rec, o.lambda_gp);
-    CHECK(o.n_critic == 5 && o.batch == 16 && o.iters == 200000 && o.decay_iters == 100000,
-          "n_critic %d batch %d iters %lld decay_iters %lld", o.n_critic, o.batch, (long long)o.iters,
-          (long long)o.decay_iters);
-    CHECK(o.g_conv_dim == 64 && o.g_repeat == 6 && o.d_conv_dim == 64 && o.d_repeat == 0,
-          "model: g_conv_dim %d g_repeat %d d_conv_dim %d d_repeat %d (0: by image size)", o.g_conv_dim, o.g_repeat,
-          o.d_conv_dim, o.d_repeat);
-    CHECK(o.flip == 1 && o.target_random == 0 && o.seed == 0, "flip %d target_random %d seed %llu", o.flip,
-          o.target_random, (unsigned long long)o.seed);
-    CHECK(o.log_every == 10 && o.sample_every == 1000 && o.save_every == 10000 && o.keep == 0 && o.threads == 0,
-          "log_every %lld sample_every %lld save_every %lld keep %d threads %d", (long long)o.log_every,
-          (long long)o.sample_every, (long long)o.save_every, o.keep, o.threads);
 }
 
 /* Whether p[0..n) is a permutation of 0..n-1 */
@@ -277,48 +208,6 @@ static void test_sample_rows(void)
           sg_train_sample_rows(3, 5, 0, rows), sg_train_sample_rows(3, 5, -2, rows), sg_train_sample_rows(3, 0, 4, rows));
 }
 
-/* sg-train's dataset names, which sg-sample matches shards against. */
-static void test_dataset_name(void)
-{
-    const char *in[6] = {"/d/celebA_train.lmdb", "x/a.lmdb//", "a", ".lmdb", "d/b.lmdb.old", "rafd.lmdb"};
-    const char *want[6] = {"celebA_train", "a", "a", ".lmdb", "b.lmdb.old", "rafd"};
-    char out[64];
-    for (int k = 0; k < 6; k++) {
-        sg_run_dataset_name(in[k], out, sizeof out);
-        CHECK(!strcmp(out, want[k]), "dataset name of %s: %s, want %s", in[k], out, want[k]);
-    }
-    sg_run_dataset_name("/d/celebA_train.lmdb", out, 6);
-    CHECK(!strcmp(out, "celeb"), "cut to the buffer: %s", out);
-    /* "." and "..": the directory they stand for names the dataset (it was ".") */
-    char p[400], sub[400];
-    snprintf(p, sizeof p, "%s/named.lmdb", dir);
-    snprintf(sub, sizeof sub, "%s/sub", p);
-    mkdir(p, 0755);
-    mkdir(sub, 0755);
-    const char *fmt[4] = {"%s/.", "%s/./", "%s/sub/..", "%s/sub/../"};
-    for (int k = 0; k < 4; k++) {
-        char in2[500];
-        snprintf(in2, sizeof in2, fmt[k], p);
-        sg_run_dataset_name(in2, out, sizeof out);
-        CHECK(!strcmp(out, "named"), "dataset name of %s: %s, want named", in2, out);
-    }
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd) && chdir(p) == 0) {
-        sg_run_dataset_name(".", out, sizeof out);
-        CHECK(!strcmp(out, "named"), "dataset name of . inside named.lmdb: %s", out);
-        sg_run_dataset_name("sub/..", out, sizeof out);
-        CHECK(!strcmp(out, "named"), "dataset name of sub/.. inside named.lmdb: %s", out);
-        if (chdir(cwd)) {}
-    }
-    /* a link keeps its own name; a path that does not resolve, the text */
-    snprintf(sub, sizeof sub, "%s/link.lmdb", dir);
-    CHECK(symlink(p, sub) == 0, "symlink %s", sub);
-    sg_run_dataset_name(sub, out, sizeof out);
-    CHECK(!strcmp(out, "link"), "dataset name of a link: %s", out);
-    sg_run_dataset_name("/nonexistent-dir/x/.", out, sizeof out);
-    CHECK(!strcmp(out, "."), "a missing path's name: %s", out);
-}
-
 /* The shown rate counts saves and samples: 99 fast iterations and a slow one
  * (a checkpoint) give the mean over all, not the steps' rate. */
 static void test_rate(void)
@@ -334,16 +223,6 @@ static void test_rate(void)
     sg_train_rate_add(&s, 100, 1);
     for (int k = 0; k < 10000; k++) ips = sg_train_rate_add(&s, 1, 10);
     CHECK(fabs(ips - 10) < 0.01, "after 10000 s at 10 it/s: %g", ips);
-}
-
-static sg_train_options tiny_options(void)
-{
-    sg_train_options o;
-    sg_train_options_default(&o);
-    o.g_conv_dim = 4; o.d_conv_dim = 4; o.g_repeat = 1; o.batch = 3;
-    o.iters = 8; o.decay_iters = 3; o.log_every = 1; o.sample_every = 4; o.save_every = 0;
-    o.g_lr = 3e-4; o.d_lr = 1.7e-4; o.seed = 12345; o.lambda_gp = 7.5; o.threads = 1;
-    return o;
 }
 
 static void test_loop(sg_backend *be)
@@ -718,194 +597,6 @@ static int count_of(const char *run, const char *what)
     return n;
 }
 
-/* config.json's value of key in its "model" or "training" section (written
- * "key": value; the sessions' entries are compact) set to the text value;
- * 1 when the key was found. */
-static int set_config_value(const char *run, const char *key, const char *value)
-{
-    char path[700], pattern[80];
-    snprintf(path, sizeof path, "%s/config.json", run);
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    uint8_t *data;
-    size_t len;
-    sg_err err;
-    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return 0;
-    char *text = (char *)data, *at = memmem(text, len, pattern, strlen(pattern));
-    int ok = at != NULL;
-    if (ok) {
-        at += strlen(pattern);
-        size_t end = (size_t)(at - text) + strcspn(at, ",}");
-        sg_buf b = SG_BUF_INIT;
-        sg_buf_append(&b, text, (size_t)(at - text));
-        sg_buf_puts(&b, value);
-        sg_buf_append(&b, text + end, len - end);
-        ok = sg_write_file_atomic(path, b.data, b.len, &err) == 0;
-        sg_buf_free(&b);
-    }
-    free(data);
-    return ok;
-}
-
-/* Whether field f holds the same value in a and b. */
-static int field_equal(const sg_train_options *a, const sg_train_options *b, const sg_train_field *f)
-{
-    sg_train_options x = *a;
-    sg_train_field_copy(&x, b, f);
-    return !memcmp(&x, a, sizeof x);
-}
-
-/* f's value in o at its lowest (hi 0) or highest (hi 1) */
-static void set_extreme(sg_train_options *o, const sg_train_field *f, int hi)
-{
-    char *at = (char *)o + f->off;
-    switch (f->type) {
-    case 'i': *(int *)at = (int)(hi ? f->ihi : f->ilo); break;
-    case 'l': *(int64_t *)at = hi ? f->ihi : f->ilo; break;
-    case 'u': *(uint64_t *)at = hi ? UINT64_MAX : 0; break;
-    case 'd': *(double *)at = hi ? f->dhi : f->dlo; break;
-    case 'b': case 'c': *(int *)at = hi; break;
-    }
-}
-
-/* Whether f's value in o lies in f's range ('u', 'b', 'c': any it holds) */
-static int in_range(const sg_train_options *o, const sg_train_field *f)
-{
-    const char *at = (const char *)o + f->off;
-    switch (f->type) {
-    case 'i': return *(const int *)at >= f->ilo && *(const int *)at <= f->ihi;
-    case 'l': return *(const int64_t *)at >= f->ilo && *(const int64_t *)at <= f->ihi;
-    case 'd': return *(const double *)at >= f->dlo && *(const double *)at <= f->dhi;
-    }
-    return 1;
-}
-
-/* The option table (trainer.h's sg_train_field) that config.json's writer
- * and reader and sg-train's options share: every row's lowest and highest
- * value is written to config.json and read back as it was (what sg-train
- * accepts, its --resume reads), one past either end is refused naming the
- * row, the model's rows end where sg_model_config_check's ranges do, and
- * the defaults lie within. A bound changed in one of these places only (a
- * literal where the table's constant was) fails here; tests/cli/sg-train.bats
- * checks sg-train's ranges against config.json's. */
-static void test_option_table(sg_backend *be)
-{
-    const sg_train_field *f;
-    sg_err err = {{0}};
-    sg_train_options d;
-    sg_train_options_default(&d);
-    int n_rows = 0;
-    for (int k = 0; (f = sg_train_field_at(k)); k++, n_rows++) {
-        CHECK(!f->option || sg_train_field_of_option(f->option) == f, "%s: found by its option %s", f->key,
-              f->option);
-        if (f->type == 'i' || f->type == 'l')
-            CHECK(f->ilo <= f->ihi && (f->type == 'l' || (f->ilo >= INT_MIN && f->ihi <= INT_MAX)),
-                  "%s: range %lld to %lld", f->key, (long long)f->ilo, (long long)f->ihi);
-        if (f->type == 'd') CHECK(f->dlo <= f->dhi, "%s: range %g to %g", f->key, f->dlo, f->dhi);
-        /* a default outside the range would be written for the next --resume to refuse
-         * (d_repeat's 0 is "by the image size": config.json holds the depth chosen) */
-        CHECK(!strcmp(f->key, "d_repeat") || in_range(&d, f), "%s: the default lies outside the range", f->key);
-    }
-    CHECK(n_rows > 20 && sg_train_field_at(-1) == NULL && sg_train_field_of_option("--no-such") == NULL &&
-          sg_train_field_of_option("--samples") == NULL, "%d rows", n_rows);
-
-    /* The model's rows end where the model's own check's ranges do: each at
-     * either end accepted (the others small), one past refused. */
-    for (int k = 0; (f = sg_train_field_at(k)); k++) {
-        if (f->section != SG_CONFIG_MODEL) continue;
-        for (int end = 0; end < 4; end++) {
-            int hi = end / 2, past = end % 2, v = hi ? (int)f->ihi + past : (int)f->ilo - past;
-            sg_model_config c = {.image_size = 16, .n_datasets = 1, .label_dim = {3}, .g_conv_dim = 4, .g_repeat = 1,
-                                 .d_conv_dim = 4, .d_repeat = 2, .batch = 2, .beta1 = 0.5, .beta2 = 0.999};
-            if (!strcmp(f->key, "g_conv_dim")) c.g_conv_dim = v;
-            else if (!strcmp(f->key, "g_repeat")) c.g_repeat = v;
-            else if (!strcmp(f->key, "d_conv_dim")) c.d_conv_dim = v, c.d_repeat = 1;   /* D's last layer: <= 65536 */
-            else if (!strcmp(f->key, "d_repeat")) c.d_repeat = v, c.image_size = v > 4 ? sg_model_image_unit(v) : 16;
-            else CHECK(0, "a model row %s this test does not know", f->key);
-            /* the range's message: past an end; at it, a model may still be refused
-             * for its size (g_conv_dim 4096: a conv of more than 2^31-1 weights) */
-            int rc = sg_model_config_check(&c, &err), range = rc && strstr(err.msg, " allowed)");
-            CHECK(past ? range : !range, "model %s %d: %s", f->key, v, rc ? err.msg : "accepted");
-        }
-    }
-
-    /* Two runs: every row at its lowest; every training row at its highest
-     * (the model's highest would not fit in memory: read below). The batch
-     * at its highest needs a shard of as many images. */
-    int64_t most = sg_train_field_of_option("--batch")->ihi;
-    char shard[600];
-    snprintf(shard, sizeof shard, "%s/ext.lmdb", dir);
-    make_shard(shard, (int)most, 8, 3, 0, 5);
-    const char *shards[1] = {shard};
-    for (int hi = 0; hi < 2; hi++) {
-        char run[600];
-        snprintf(run, sizeof run, "%s/ext_%s", dir, hi ? "hi" : "lo");
-        sg_train_options o = tiny_options();
-        for (int k = 0; (f = sg_train_field_at(k)); k++)
-            if (!hi || f->section == SG_CONFIG_TRAINING) set_extreme(&o, f, hi);
-        sg_trainer *t = NULL;
-        CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "%s: open: %s", run, err.msg);
-        if (!t) continue;
-        sg_trainer_free(t);
-        sg_train_options r;
-        char **paths;
-        int n;
-        int rc = sg_run_config_read(run, &r, &paths, &n, &err);
-        CHECK(rc == 0, "%s: read: %s", run, err.msg);
-        if (rc) continue;
-        sg_run_free_paths(paths, n);
-        for (int k = 0; (f = sg_train_field_at(k)); k++)
-            if (!hi || f->section == SG_CONFIG_TRAINING)
-                CHECK(field_equal(&r, &o, f), "%s: \"%s\" not read back as written", run, f->key);
-    }
-
-    /* The reader's range, at and one past each end, on the lowest run's
-     * config.json (each edit undone before the next) */
-    char run[600], cfg[700];
-    snprintf(run, sizeof run, "%s/ext_lo", dir);
-    snprintf(cfg, sizeof cfg, "%s/config.json", run);
-    uint8_t *orig;
-    size_t orig_len;
-    if (sg_read_file(cfg, 1 << 20, &orig, &orig_len, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
-    for (int k = 0; (f = sg_train_field_at(k)); k++) {
-        if (f->type != 'i' && f->type != 'l' && f->type != 'd') continue;
-        for (int hi = 0; hi < 2; hi++) {
-            char at[40], past[40];
-            if (f->type == 'd') {
-                double end = hi ? f->dhi : f->dlo;
-                snprintf(at, sizeof at, "%.17g", end);
-                double beyond = hi ? nextafter(end, INFINITY) : end > 0 ? nextafter(end, -INFINITY) : -DBL_MIN;
-                snprintf(past, sizeof past, "%.17g", beyond);
-            } else {
-                snprintf(at, sizeof at, "%lld", (long long)(hi ? f->ihi : f->ilo));
-                if (hi) snprintf(past, sizeof past, "%llu", (unsigned long long)f->ihi + 1);
-                else snprintf(past, sizeof past, "%lld", (long long)f->ilo - 1);
-            }
-            sg_train_options want, r;
-            sg_train_options_default(&want);
-            set_extreme(&want, f, hi);
-            char **paths;
-            int n;
-            CHECK(set_config_value(run, f->key, at), "%s: not in config.json", f->key);
-            int rc = sg_run_config_read(run, &r, &paths, &n, &err);
-            CHECK(rc == 0 && field_equal(&r, &want, f), "\"%s\": %s not read as it is: %s", f->key, at,
-                  rc ? err.msg : "another value");
-            if (rc == 0) sg_run_free_paths(paths, n);
-            CHECK(set_config_value(run, f->key, past), "%s: not in config.json", f->key);
-            char named[80];
-            snprintf(named, sizeof named, "\"%s\"", f->key);
-            rc = sg_run_config_read(run, &r, &paths, &n, &err);
-            CHECK(rc == -1 && strstr(err.msg, named), "\"%s\": %s read: %s", f->key, past, rc ? err.msg : "accepted");
-            if (rc == 0) sg_run_free_paths(paths, n);
-            CHECK(sg_write_file_atomic(cfg, orig, orig_len, &err) == 0, "restore: %s", err.msg);
-        }
-    }
-    free(orig);
-
-}
-
 /* config.json's "sessions": one entry per start that trains, with the
  * threads and numerics of the CPU backend; a resume reads the start that
  * trained up to its checkpoint, values it lacks or holds invalid as the
@@ -1017,9 +708,7 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/test_trainer.%ld", (long)getpid());
     mkdir(dir, 0755);
     test_g_schedule();
-    test_defaults();
     test_lr();
-    test_dataset_name();
     test_rate();
     test_epoch_order();
     test_flip_draw();
@@ -1032,7 +721,6 @@ int main(void)
     test_load_checks_first(be);
     test_copied_shard(be);
     test_sessions(be);
-    test_option_table(be);
     sg_backend_destroy(be);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
