@@ -516,6 +516,12 @@ fail:
     return -1;
 }
 
+int sg_run_shard_paths(const char *run_dir, char ***shard_paths, int *n_shards, sg_err *err)
+{
+    sg_train_options checked;   /* read and range-checked, then not needed */
+    return sg_run_config_read(run_dir, &checked, shard_paths, n_shards, err);
+}
+
 /* ---- config.json's "sessions" ---- */
 
 /* s is printable ASCII of fewer than n bytes: what sg-train may show as it is */

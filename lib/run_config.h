@@ -97,6 +97,11 @@ void sg_run_dataset_name(const char *shard_path, char *out, size_t n);
 int sg_run_config_read(const char *run_dir, sg_train_options *opt, char ***shard_paths,
                        int *n_shards, sg_err *err);
 void sg_run_free_paths(char **paths, int n);
+/* RUN/config.json's shard paths alone (free with sg_run_free_paths): for a
+ * reader of the run's datasets, not of its options. The file is read and
+ * checked as sg_run_config_read reads it: one sg-train --resume would
+ * refuse records no shards either. */
+int sg_run_shard_paths(const char *run_dir, char ***shard_paths, int *n_shards, sg_err *err);
 /* 1 if RUN/config.json exists, else 0. */
 int sg_run_exists(const char *run_dir);
 /* The error of a --resume where RUN/config.json does not exist, saying what to

@@ -11,8 +11,8 @@
 #include "trainer.h"
 
 /* source: the metadata's; crop: the center-crop side recorded (0: none). */
-static void make_shard_from(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed,
-                            const char *source, uint32_t crop)
+static inline void make_shard_from(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed,
+                                   const char *source, uint32_t crop)
 {
     sg_shard_meta m = {0};
     char names[8][32];
@@ -49,12 +49,12 @@ static void make_shard_from(const char *path, int n, int S, int n_labels, int on
     CHECK(sg_shard_writer_commit(w, &note, &err) == 0, "commit: %s", err.msg);
 }
 
-static void make_shard(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed)
+static inline void make_shard(const char *path, int n, int S, int n_labels, int one_hot, uint64_t seed)
 {
     make_shard_from(path, n, S, n_labels, one_hot, seed, "test", 0);
 }
 
-static sg_train_options tiny_options(void)
+static inline sg_train_options tiny_options(void)
 {
     sg_train_options o;
     sg_train_options_default(&o);

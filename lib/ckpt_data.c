@@ -1,0 +1,225 @@
+#include "ckpt_data.h"
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include "fileio.h"
+#include "model.h"
+#include "run_config.h"
+#include "targets.h"
+
+int sg_ckpt_labels_fit(const sg_ckpt_info *ck, const sg_shard_meta *m, int ds, int *map)
+{
+    const sg_model_config *cfg = &ck->model;
+    if ((int)m->n_labels != cfg->label_dim[ds]) return 0;
+    if ((m->label_kind == SG_LABELS_ONE_HOT) != (cfg->one_hot[ds] != 0)) return 0;
+    int off = sg_model_label_offset(cfg, ds);
+    unsigned char used[SG_SHARD_MAX_LABELS] = {0};
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        map[i] = -1;
+        for (int j = 0; j < cfg->label_dim[ds]; j++)
+            if (!used[j] && !strcmp(m->label_names[i], ck->label_names[off + j])) { map[i] = j; break; }
+        if (map[i] < 0) return 0;
+        used[map[i]] = 1;
+    }
+    return 1;
+}
+
+/* "a,b,c": names quoted escaped, for messages. */
+static void label_list(char *out, size_t cap, const char *const *names, int n)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && len + 2 < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", sg_quote_str(names[i]).s);
+}
+
+/* "1 train, 2 train" for the datasets in list[0..n). */
+static void dataset_subset(const sg_ckpt_info *ck, const int *list, int n, char *out, size_t cap)
+{
+    const char *names[SG_MAX_DATASETS];
+    sg_ckpt_dataset_names(ck, names);
+    sg_targets_dataset_list(&ck->model, names, list, n, out, cap);
+}
+
+/* The datasets among cand[0..n) whose shard in the checkpoint's run is
+ * shard_path (the same file by device and inode; config.json records each
+ * shard's path): into hit, their count. 0 without a run. */
+static int datasets_by_path(const char *run, const sg_ckpt_info *ck, const char *shard_path, const int *cand,
+                            int n, int *hit)
+{
+    if (!run[0]) return 0;
+    char **paths;
+    int n_paths, n_hit = 0;
+    sg_err ignored;
+    if (sg_run_shard_paths(run, &paths, &n_paths, &ignored)) return 0;   /* then by name */
+    if (n_paths == ck->model.n_datasets)
+        for (int k = 0; k < n; k++)
+            if (paths[cand[k]] && sg_same_file(paths[cand[k]], shard_path)) hit[n_hit++] = cand[k];
+    sg_run_free_paths(paths, n_paths);
+    return n_hit;
+}
+
+int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const char *shard_path,
+                        const char *dataset_arg, const char *run, int *ds_out, int *map, sg_buf *note,
+                        sg_err *err)
+{
+    const sg_model_config *cfg = &ck->model;
+    const char *dataset_names[SG_MAX_DATASETS];
+    sg_ckpt_dataset_names(ck, dataset_names);
+    char have[600], want[600], desc[SG_QUOTE_MAX + 32];
+    label_list(have, sizeof have, (const char *const *)m->label_names, (int)m->n_labels);
+    if (dataset_arg) {
+        int ds;
+        if (sg_targets_dataset_parse(cfg, dataset_names, dataset_arg, &ds, err))
+            return sg_err_prefix(err, "--dataset %s", sg_quote_str(dataset_arg).s);
+        if (sg_ckpt_labels_fit(ck, m, ds, map)) { *ds_out = ds; return 0; }
+        sg_targets_dataset_desc(cfg, dataset_names, ds, desc, sizeof desc);
+        label_list(want, sizeof want, (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds),
+                   cfg->label_dim[ds]);
+        return sg_errf(err, "%s: labels %s (%s) are not those of dataset %s (--dataset), which has %s (%s)",
+                       shard_path, have, sg_shard_label_kind_name(m->label_kind), desc, want,
+                       cfg->one_hot[ds] ? "one-hot" : "multi-hot");
+    }
+    int cand[SG_MAX_DATASETS], n_cand = 0, scratch[SG_SHARD_MAX_LABELS];
+    for (int ds = 0; ds < cfg->n_datasets; ds++)
+        if (sg_ckpt_labels_fit(ck, m, ds, scratch)) cand[n_cand++] = ds;
+    if (n_cand == 0) {   /* every dataset's labels: "a,b; c,d" */
+        size_t len = 0;
+        want[0] = 0;
+        for (int ds = 0; ds < cfg->n_datasets && len + 4 < sizeof want; ds++) {
+            char part[sizeof want];
+            label_list(part, sizeof part, (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds),
+                       cfg->label_dim[ds]);
+            len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", ds ? "; " : "", part);
+        }
+        return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s)", shard_path, have, want);
+    }
+    int chosen = cand[0];
+    if (n_cand > 1) {
+        char list[400];
+        int hit[SG_MAX_DATASETS], n_hit = datasets_by_path(run, ck, shard_path, cand, n_cand, hit);
+        if (n_hit > 1) {
+            dataset_subset(ck, hit, n_hit, list, sizeof list);
+            return sg_errf(err, "%s is datasets %s of the run in %s (the same shard twice); choose one with "
+                           "--dataset N", shard_path, list, run);
+        }
+        if (n_hit == 1) {
+            chosen = hit[0];
+        } else {
+            char own_name[SG_CKPT_NAME_MAX];
+            sg_run_dataset_name(shard_path, own_name, sizeof own_name);
+            int named[SG_MAX_DATASETS], n_named = 0;
+            for (int k = 0; k < n_cand; k++)
+                if (!strcmp(ck->dataset_names[cand[k]], own_name)) named[n_named++] = cand[k];
+            if (n_named > 1) {
+                dataset_subset(ck, named, n_named, list, sizeof list);
+                return sg_errf(err, "%s: datasets %s are named like it and have its labels; choose one with "
+                               "--dataset N", shard_path, list);
+            }
+            if (n_named == 1) {
+                chosen = named[0];
+            } else {
+                dataset_subset(ck, cand, n_cand, list, sizeof list);
+                sg_targets_dataset_desc(cfg, dataset_names, chosen, desc, sizeof desc);
+                sg_buf_appendf(note, "%s: its labels are those of datasets %s, and it is named like none of them; "
+                               "taking it as dataset %s (choose with --dataset N|NAME)", shard_path, list, desc);
+                if (note->failed) return sg_err_oom(err, "out of memory");
+            }
+        }
+    }
+    sg_ckpt_labels_fit(ck, m, chosen, map);
+    *ds_out = chosen;
+    return 0;
+}
+
+/* Dataset ds's crop from its shard in the checkpoint's run (config.json
+ * records the shard's path), for a checkpoint of an older build, which
+ * records the first dataset's crop only: 0 and *crop, else -1 and why not
+ * ("" without a run). A shard there must still have the dataset's labels and
+ * the generator's image size: another one put at its path is not the data the
+ * dataset was trained on. */
+static int run_shard_crop(const sg_ckpt_info *ck, const char *run, int ds, int *crop, char *why, size_t cap)
+{
+    why[0] = 0;
+    if (!run[0]) return -1;
+    char **paths;
+    int n_paths, rc = -1, map[SG_SHARD_MAX_LABELS];
+    sg_err err = {{0}};
+    if (sg_run_shard_paths(run, &paths, &n_paths, &err)) {
+        snprintf(why, cap, "%s", err.msg);
+        return -1;
+    }
+    sg_shard *sh = NULL;
+    if (n_paths != ck->model.n_datasets) {
+        snprintf(why, cap, "%s/config.json records %d dataset%s, the checkpoint %d", run, n_paths,
+                 n_paths == 1 ? "" : "s", ck->model.n_datasets);
+    } else if (sg_shard_open(&sh, paths[ds], &err)) {
+        snprintf(why, cap, "the run's shard for it: %s", err.msg);
+    } else {
+        const sg_shard_meta *m = sg_shard_get_meta(sh);
+        if (!sg_ckpt_labels_fit(ck, m, ds, map))
+            snprintf(why, cap, "the run's shard for it, %s, has other labels now", paths[ds]);
+        else if ((int)m->width != ck->model.image_size || (int)m->height != ck->model.image_size)
+            snprintf(why, cap, "the run's shard for it, %s, has %ux%u images now", paths[ds], m->width, m->height);
+        else {
+            *crop = (int)m->crop;
+            rc = 0;
+        }
+        sg_shard_close(sh);
+    }
+    sg_run_free_paths(paths, n_paths);
+    return rc;
+}
+
+/* Dataset ds's crop: the checkpoint's; for a dataset after the first of an
+ * older build's checkpoint, which records only the first's, the one its shard
+ * in the run was packed with (run_shard_crop), else the first's: a guess,
+ * which a note names when note is not NULL (image files framed as ds with it). */
+static int dataset_crop(const sg_ckpt_info *ck, const char *run, const char *g_path, int ds, sg_buf *note)
+{
+    int crop = sg_ckpt_dataset_crop(ck, ds);
+    char why[1400];
+    if (ds == 0 || ck->dataset_crop_recorded[ds] || run_shard_crop(ck, run, ds, &crop, why, sizeof why) == 0 ||
+        !note)
+        return crop;
+    const char *names[SG_MAX_DATASETS];
+    char first[SG_QUOTE_MAX + 32], desc[SG_QUOTE_MAX + 32];
+    sg_ckpt_dataset_names(ck, names);
+    sg_targets_dataset_desc(&ck->model, names, 0, first, sizeof first);
+    sg_targets_dataset_desc(&ck->model, names, ds, desc, sizeof desc);
+    sg_buf_appendf(note, "%s (an older build) records only dataset %s's crop, %d: image files for dataset %s are "
+                   "cropped to it (%s%sgive --crop N if its shards were packed with another)", g_path, first, crop,
+                   desc, why, why[0] ? "; " : "");
+    return crop;
+}
+
+int sg_ckpt_file_crop(const sg_ckpt_info *ck, const char *run, const char *g_path, int ds, int *crop,
+                      sg_buf *note, sg_err *err)
+{
+    const sg_model_config *cfg = &ck->model;
+    if (ds >= 0) {
+        *crop = dataset_crop(ck, run, g_path, ds, note);
+        return note->failed ? sg_err_oom(err, "out of memory") : 0;
+    }
+    const char *names[SG_MAX_DATASETS];
+    sg_ckpt_dataset_names(ck, names);
+    int crops[SG_MAX_DATASETS] = {0}, differ = 0;
+    for (int d = 0; d < cfg->n_datasets; d++) {
+        crops[d] = dataset_crop(ck, run, g_path, d, NULL);   /* only for the note: framed as the first */
+        differ |= crops[d] != crops[0];
+    }
+    if (differ) {
+        char list[600], desc[SG_QUOTE_MAX + 32];
+        size_t len = 0;
+        list[0] = 0;
+        for (int d = 0; d < cfg->n_datasets && len + 2 < sizeof list; d++) {
+            sg_targets_dataset_desc(cfg, names, d, desc, sizeof desc);
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %d", d ? ", " : "", desc, crops[d]);
+        }
+        sg_targets_dataset_desc(cfg, names, 0, desc, sizeof desc);
+        sg_buf_appendf(note, "the datasets' crops differ (%s); image files are cropped to %d, dataset %s's (choose "
+                       "with --dataset N or --crop N)", list, crops[0], desc);
+    }
+    *crop = crops[0];
+    return note->failed ? sg_err_oom(err, "out of memory") : 0;
+}
