@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,12 +353,12 @@ static int refuse_generator_only(sg_model *m, const char *path, const char *what
 #define META_CRC "data_crc32"
 
 static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info, int64_t step,
-                         uint32_t *crc_out, sg_err *err);
+                         uint32_t *crc_out, const volatile sig_atomic_t *abandon, sg_err *err);
 
 int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info,
                       int64_t step, sg_err *err)
 {
-    return write_net_crc(m, net, path, info, step, NULL, err);
+    return write_net_crc(m, net, path, info, step, NULL, NULL, err);
 }
 
 /* Metadata key (a CRC-32 as 8 hex digits) of f into *crc: 1, or 0 when the key
@@ -459,8 +460,18 @@ static int check_net_record(const char *net_path, int n, const crc_record *r, co
                    r->data, recorded);
 }
 
+/* A save given up at its caller's request (sg_ckpt_save_abandonable):
+ * -1 and err (sys_errno ECANCELED) when *abandon is set; else 0. */
+static int abandoned(const volatile sig_atomic_t *abandon, int64_t step, sg_err *err)
+{
+    if (!abandon || !*abandon) return 0;
+    sg_errf(err, "checkpoint %06lld abandoned before it was complete", (long long)step);
+    err->sys_errno = ECANCELED;
+    return -1;
+}
+
 static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info, int64_t step,
-                         uint32_t *crc_out, sg_err *err)
+                         uint32_t *crc_out, const volatile sig_atomic_t *abandon, sg_err *err)
 {
     const sg_tensor_info *list;
     if (net != SG_NET_G && refuse_generator_only(m, path, "writing D", err)) return -1;
@@ -482,6 +493,7 @@ static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckp
      * the CRC, once to write it (a tensor at a time; no second copy of the net). */
     uint32_t crc = 0;
     for (int i = 0; i < n; i++) {
+        if (abandoned(abandon, step, err)) goto done;
         if (sg_model_get_tensor(m, net, i, buf, err)) { sg_err_prefix(err, "%s", path); goto done; }
         crc = sg_crc32(crc, buf, list[i].numel * sg_st_dtype_size(specs[i].dtype));
     }
@@ -490,9 +502,11 @@ static int write_net_crc(sg_model *m, sg_net net, const char *path, const sg_ckp
     if (crc_out) *crc_out = crc;
     if (sg_st_writer_begin(&w, path, specs, n, ml.keys, (const char *const *)ml.values, ml.n, err)) goto done;
     for (int i = 0; i < n; i++) {
+        if (abandoned(abandon, step, err)) goto done;
         if (sg_model_get_tensor(m, net, i, buf, err)) { sg_err_prefix(err, "%s", path); goto done; }
         if (sg_st_writer_put(w, buf, list[i].numel * sg_st_dtype_size(specs[i].dtype), err)) goto done;
     }
+    if (abandoned(abandon, step, err)) goto done;   /* before the fsync, the longest wait */
     rc = sg_st_writer_commit(w, err);
     w = NULL;
 done:
@@ -684,18 +698,25 @@ int sg_ckpt_read_generator(sg_model *m, const char *path, int *state_fault, sg_e
 /* ---- optimizer state ---- */
 
 static int write_state_crc(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
-                           const uint32_t *net_crc, sg_err *err);
+                           const uint32_t *net_crc, const volatile sig_atomic_t *abandon, sg_err *err);
 
 int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
                         sg_err *err)
 {
-    return write_state_crc(m, path, info, step, NULL, err);
+    return write_state_crc(m, path, info, step, NULL, NULL, err);
+}
+
+static size_t spec_bytes(const sg_st_spec *s)
+{
+    uint64_t numel = 1;
+    for (int d = 0; d < s->ndim; d++) numel *= (uint64_t)s->shape[d];
+    return (size_t)(numel * sg_st_dtype_size(s->dtype));
 }
 
 /* net_crc: the data CRCs of the G and D files saved with this state (or NULL),
  * recorded so that a checkpoint's three files are known to belong together. */
 static int write_state_crc(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
-                           const uint32_t *net_crc, sg_err *err)
+                           const uint32_t *net_crc, const volatile sig_atomic_t *abandon, sg_err *err)
 {
     const sg_tensor_info *lists[2];
     int counts[2];
@@ -708,6 +729,7 @@ static int write_state_crc(sg_model *m, const char *path, const sg_ckpt_info *in
     int rc = -1, ns = 0;
     if (refuse_generator_only(m, path, "writing the optimizer state", err)) return -1;
     for (int net = 0; net < 2; net++) {
+        if (abandoned(abandon, step, err)) goto done;
         counts[net] = sg_model_tensors(m, (sg_net)net, &lists[net]);
         size_t tc = sg_model_trainable_count(m, (sg_net)net);
         m1[net] = malloc((tc ? tc : 1) * sizeof(float));
@@ -749,18 +771,24 @@ static int write_state_crc(sg_model *m, const char *path, const sg_ckpt_info *in
     }
     if (meta_build(&ml, info, "state", step, err)) goto done;
     uint32_t crc = 0;
-    for (int k = 0; k < ns; k++) {
-        uint64_t numel = 1;
-        for (int d = 0; d < specs[k].ndim; d++) numel *= (uint64_t)specs[k].shape[d];
-        crc = sg_crc32(crc, specs[k].data, numel * sg_st_dtype_size(specs[k].dtype));
-    }
+    for (int k = 0; k < ns; k++) crc = sg_crc32(crc, specs[k].data, spec_bytes(&specs[k]));
     if (meta_addf(&ml, META_CRC, "%08x", crc) ||
         (net_crc && (meta_addf(&ml, "G_" META_CRC, "%08x", net_crc[0]) ||
                      meta_addf(&ml, "D_" META_CRC, "%08x", net_crc[1])))) {
         sg_err_oom(err, "out of memory");
         goto done;
     }
-    rc = sg_st_write(path, specs, ns, ml.keys, (const char *const *)ml.values, ml.n, err);
+    /* sg_st_write's steps, each tensor a chance to give up */
+    if (abandoned(abandon, step, err) ||
+        sg_st_writer_begin(&w, path, specs, ns, ml.keys, (const char *const *)ml.values, ml.n, err))
+        goto done;
+    for (int k = 0; k < ns; k++)
+        if (abandoned(abandon, step, err) || sg_st_writer_put(w, specs[k].data, spec_bytes(&specs[k]), err))
+            goto done;
+    /* the last chance: once this file is renamed the checkpoint is complete, and latest follows */
+    if (abandoned(abandon, step, err)) goto done;
+    rc = sg_st_writer_commit(w, err);
+    w = NULL;
 done:
     sg_st_writer_abort(w);
     meta_free(&ml);
@@ -871,7 +899,14 @@ int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err
 
 int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step, sg_err *err)
 {
+    return sg_ckpt_save_abandonable(m, run_dir, info, step, NULL, err);
+}
+
+int sg_ckpt_save_abandonable(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step,
+                             const volatile sig_atomic_t *abandon, sg_err *err)
+{
     int finite = 0;
+    if (abandoned(abandon, step, err)) return -1;
     if (refuse_generator_only(m, run_dir, "saving a whole checkpoint", err)) return -1;
     if (sg_model_all_finite(m, &finite, err)) return -1;
     if (!finite)
@@ -881,11 +916,11 @@ int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int
     if (sg_mkdir_p(path, err)) return -1;
     uint32_t net_crc[2];
     sg_ckpt_path(path, sizeof path, run_dir, step, "G");
-    if (write_net_crc(m, SG_NET_G, path, info, step, &net_crc[0], err)) return -1;
+    if (write_net_crc(m, SG_NET_G, path, info, step, &net_crc[0], abandon, err)) return -1;
     sg_ckpt_path(path, sizeof path, run_dir, step, "D");
-    if (write_net_crc(m, SG_NET_D, path, info, step, &net_crc[1], err)) return -1;
+    if (write_net_crc(m, SG_NET_D, path, info, step, &net_crc[1], abandon, err)) return -1;
     sg_ckpt_path(path, sizeof path, run_dir, step, "state");
-    if (write_state_crc(m, path, info, step, net_crc, err)) return -1;
+    if (write_state_crc(m, path, info, step, net_crc, abandon, err)) return -1;
     return sg_ckpt_write_latest(run_dir, step, err);
 }
 

@@ -38,6 +38,7 @@
  *               with the CRC-32 of those files' data, sg_ckpt_read_generator G's */
 #ifndef SG_CHECKPOINT_H
 #define SG_CHECKPOINT_H
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "error.h"
@@ -118,6 +119,18 @@ void sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const 
  * writing) if any parameter or Adam moment is not finite. */
 int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step,
                  sg_err *err);
+/* sg_ckpt_save that gives up once *abandon is nonzero (a signal handler's
+ * flag; NULL: never): looked at before each tensor is gathered or written
+ * and before each file's fsync, up to the state file's, so that a request
+ * while a large checkpoint is written takes effect within one tensor. Given
+ * up: -1, sys_errno ECANCELED, "checkpoint NNNNNN abandoned before it was
+ * complete"; the temporary file under way is removed, the files of this
+ * checkpoint already renamed into place (G, or G and D) are left for the
+ * caller to remove (sg_ckpt_remove), and latest still names the previous
+ * checkpoint. Once the state file's fsync began it is not given up: the
+ * checkpoint is then complete, and latest is written. */
+int sg_ckpt_save_abandonable(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step,
+                             const volatile sig_atomic_t *abandon, sg_err *err);
 /* RUN/latest naming checkpoint `step` (written atomically): what sg_ckpt_save
  * ends with, and a resume's repair of a lost one. */
 int sg_ckpt_write_latest(const char *run_dir, int64_t step, sg_err *err);

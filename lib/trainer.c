@@ -172,7 +172,7 @@ struct sg_trainer {
      * (lib/model.h); batch_current: iteration t->iter's batch is already the
      * model's current one */
     int batch_current;
-    volatile sig_atomic_t *stop;  /* sg_trainer_run's, or NULL */
+    sg_train_stop *stop;          /* sg_trainer_run's, or NULL */
     int lock_fd;                  /* run_dir opened and flock'ed (lock_run_dir), or -1 */
     int error_names_checkpoint;   /* the last error says the last good checkpoint */
     int error_dataset;            /* the last error was reading this dataset's shard, else -1 */
@@ -1156,7 +1156,7 @@ static int step_queue(sg_trainer *t, sg_train_status *st, int may_queue, sg_err 
     float lr_d = sg_train_lr(t->opt.d_lr, i, t->opt.iters, t->opt.decay_iters, t->nd);
     float lr_g = sg_train_lr(t->opt.g_lr, i, t->opt.iters, t->opt.decay_iters, t->nd);
     int g_step = sg_train_g_step(i, t->nd, t->opt.n_critic);
-    int saving_after = (t->opt.save_every > 0 && (i + 1) % t->opt.save_every == 0) || (t->stop && *t->stop);
+    int saving_after = (t->opt.save_every > 0 && (i + 1) % t->opt.save_every == 0) || (t->stop && t->stop->stop);
     int queue = may_queue && sg_model_overlap_g(t->model) && i + 1 < t->opt.iters && !g_step && !saving_after;
     if ((!t->batch_current && upload_batch(t, i, 0, err)) || (queue && upload_batch(t, i + 1, 1, err))) {
         sg_err_prefix(err, "iteration %lld", (long long)(i + 1));
@@ -1532,7 +1532,8 @@ static int save_once(sg_trainer *t, sg_err *err)
         bumped = 1;
     }
     unsigned unsynced = sg_unsynced_count();
-    if (sg_ckpt_save(t->model, t->run_dir, &t->info, t->iter, err)) {
+    const volatile sig_atomic_t *abandon = t->stop ? &t->stop->abandon : NULL;
+    if (sg_ckpt_save_abandonable(t->model, t->run_dir, &t->info, t->iter, abandon, err)) {
         last_ckpt_from_disk(t);
         if (bumped && t->last_ckpt != t->iter) {
             sg_err ignored;   /* best effort: the save's error is the news */
@@ -1585,7 +1586,7 @@ static int should_log(const sg_trainer *t, int64_t done)
     return last % t->opt.log_every < t->nd;
 }
 
-static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx, sg_err *err)
+static int run_loop(sg_trainer *t, sg_train_stop *stop, sg_train_callback cb, void *ctx, sg_err *err)
 {
     double start = now_s();
     t->log_prev_time = start;
@@ -1600,7 +1601,7 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
          * checked) where they are logged, before every checkpoint and at the end.
          * A stop asked for after the next batch's G forward was queued ends
          * one iteration later, when that forward's D step has run. */
-        int stopping = stop && *stop && !t->batch_current;
+        int stopping = stop && stop->stop && !t->batch_current;
         int logging = should_log(t, t->iter);
         int saving = (t->opt.save_every > 0 && t->iter % t->opt.save_every == 0) || t->iter == t->opt.iters ||
                      stopping;
@@ -1620,6 +1621,7 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
         t->run_note[0] = 0;   /* set when sampling or saving finds the run directory moved */
         if (t->opt.sample_every > 0 && t->iter % t->opt.sample_every == 0 && write_sample(t, err))
             return with_last_ckpt(t, err);
+        if (saving && stop) stop->saving = 1;   /* left so when this returns: the tool's handler reads it */
         if (saving && sg_trainer_save(t, err)) return -1;
         st.saved = saving;
         st.note = t->run_note[0] ? t->run_note : NULL;
@@ -1633,14 +1635,15 @@ static int run_loop(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callbac
         waited = t->space_wait_s;
         if (cb) cb(ctx, &st);
         /* a stop seen in the last iteration: its checkpoint is the run's
-         * last, nothing is left to resume */
-        if (stopping && t->iter < t->opt.iters) return 1;
+         * last, nothing is left to resume. A second request that came too
+         * late to give this checkpoint up ends the run here, with it. */
+        if ((stopping || (saving && stop && stop->abandon)) && t->iter < t->opt.iters) return 1;
+        if (stop) stop->saving = 0;
     }
     return 0;
 }
 
-int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx,
-                   sg_err *err)
+int sg_trainer_run(sg_trainer *t, sg_train_stop *stop, sg_train_callback cb, void *ctx, sg_err *err)
 {
     t->stop = stop;   /* step_queue queues no batch ahead once a stop is asked for */
     int rc = run_loop(t, stop, cb, ctx, err);

@@ -194,10 +194,31 @@ typedef int (*sg_train_space_callback)(void *ctx, const sg_train_space *s);
 /* Sets the callback (NULL, the default: such a failure stops the run). */
 void sg_trainer_on_no_space(sg_trainer *t, sg_train_space_callback cb, void *ctx);
 
-/* Runs iterations until opt.iters or *stop becomes nonzero (checked after every
- * iteration; then a checkpoint is written). Returns 0 when finished (a stop
- * seen in the last iteration too: the run is complete), 1 when stopped with
- * iterations left (checkpoint written), -1 on error. The steps do not wait for the
+/* What sg_trainer_run and a tool's signal handler share; each member is
+ * written by one side and read by the other. */
+typedef struct {
+    /* by the tool: nonzero asks for a stop with a checkpoint, looked at
+     * after every iteration */
+    volatile sig_atomic_t stop;
+    /* by the trainer: 1 from the start of a checkpoint's write until the
+     * callback after it has returned and the run goes on, and still 1 when
+     * sg_trainer_run returns after it: a second request then belongs to the
+     * trainer (abandon), where at any other time the process can end at once
+     * and the checkpoints stay as the last callback saw them */
+    volatile sig_atomic_t saving;
+    /* by the tool, while saving: nonzero gives up the checkpoint under way
+     * (sg_ckpt_save_abandonable; its partial files removed, latest left
+     * naming the previous one): sg_trainer_run fails with sys_errno
+     * ECANCELED and sg_trainer_last_checkpoint is where a resume continues.
+     * Set after the checkpoint was complete, it ends the run right after it
+     * (1, or 0 when that was the last iteration) */
+    volatile sig_atomic_t abandon;
+} sg_train_stop;
+
+/* Runs iterations until opt.iters or stop->stop becomes nonzero (checked after
+ * every iteration; then a checkpoint is written; stop NULL: none). Returns 0
+ * when finished (a stop seen in the last iteration too: the run is complete),
+ * 1 when stopped with iterations left (checkpoint written), -1 on error. The steps do not wait for the
  * device: the losses are read (a sync) and checked only at logged iterations
  * (should they be logged, history.jsonl), before every checkpoint (save_every,
  * the last iteration, a stop) and at the end; a non-finite one gives
@@ -209,8 +230,7 @@ void sg_trainer_on_no_space(sg_trainer *t, sg_train_space_callback cb, void *ctx
  * checks that all parameters and Adam moments are finite (sg_ckpt_save), so none
  * ever holds a non-finite value. cb (may be NULL) is called after every
  * iteration; st->losses are the last ones read (st->losses_at). */
-int sg_trainer_run(sg_trainer *t, volatile sig_atomic_t *stop, sg_train_callback cb, void *ctx,
-                   sg_err *err);
+int sg_trainer_run(sg_trainer *t, sg_train_stop *stop, sg_train_callback cb, void *ctx, sg_err *err);
 /* One iteration (no logging, sampling or saving), its losses read and checked
  * (a sync every call, unlike sg_trainer_run): for tests. */
 int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err);

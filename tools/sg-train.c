@@ -100,7 +100,7 @@ static const struct option longopts[] = {
     {"force", no_argument, 0, O_FORCE}, {"version", no_argument, 0, O_VERSION},
     {"disk-full-wait", required_argument, 0, O_DISKWAIT}, {0, 0, 0, 0}};
 
-static volatile sig_atomic_t stop_signal;
+static sg_train_stop stops;   /* stops.stop: the first stop signal's number, 0: none yet */
 
 /* The first signal asks for a stop with a checkpoint; a second SIGINT or
  * SIGTERM ends the process at once, taking the temporary files of a
@@ -109,12 +109,12 @@ static volatile sig_atomic_t stop_signal;
  * SIGHUP right after its SIGTERM (SendSIGHUP=), is no second request. */
 static void on_signal(int sig)
 {
-    if (stop_signal && sig == SIGHUP) return;
-    if (stop_signal) {
+    if (stops.stop && sig == SIGHUP) return;
+    if (stops.stop) {
         cli_die_by_signal(sig);
         return;
     }
-    stop_signal = sig;
+    stops.stop = sig;
 }
 
 /* A loss in the progress line in as few columns as its size allows: two
@@ -135,7 +135,7 @@ static void progress(void *ctx, const sg_train_status *st)
     cli_format_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
     /* No progress line in a log (nohup, systemd, a pipe): one line per
      * checkpoint shows the run is alive (a stop's checkpoint has its own). */
-    if (st->saved && !cli_quiet && !stop_signal && !isatty(STDERR_FILENO)) {
+    if (st->saved && !cli_quiet && !stops.stop && !isatty(STDERR_FILENO)) {
         char cp[PATH_MAX];
         sg_ckpt_path(cp, sizeof cp, sg_trainer_run_dir(t), st->iteration, NULL);
         cli_warn("iteration %lld/%lld: checkpoint %s written (%.1f it/s, ETA %s)", (long long)st->iteration,
@@ -188,12 +188,12 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
     if (!s->err) {
         char what[96];
         snprintf(what, sizeof what, done[s->what], (long long)s->iteration);
-        cli_warn("space found: %s, %s", what, stop_signal ? "stopping as asked" : "training goes on");
+        cli_warn("space found: %s, %s", what, stops.stop ? "stopping as asked" : "training goes on");
         return 0;
     }
     /* a stop asked for before this try (the stop's own checkpoint, or a
      * signal that ended the wait): it was the last */
-    if (stop_signal) return 0;
+    if (stops.stop) return 0;
     int quota = s->err->sys_errno == EDQUOT;
     if (s->tries == 1) {
         w->deadline = cli_now() + (double)w->wait_s;
@@ -211,7 +211,7 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
     /* In one-second slices, the progress line redrawn at each: a stop signal
      * cuts a slice short (EINTR: SA_RESTART does not restart it; one landing
      * just before a slice waits it out), and the write is tried once more. */
-    while (!stop_signal && (now = cli_now()) < until) {
+    while (!stops.stop && (now = cli_now()) < until) {
         char next[32], gives_up[32];
         cli_progress_unthrottle();
         cli_progress("%lld/%lld  waiting for space (%s): next try in %s, gives up in %s, Ctrl-C stops",
@@ -644,7 +644,7 @@ static int train(struct run *run)
     run->space = (space_wait){run->o.iters, run->disk_full_wait, 0};
     if (run->disk_full_wait > 0) sg_trainer_on_no_space(run->t, wait_for_space, &run->space);
 
-    int rc = sg_trainer_run(run->t, &stop_signal, progress, run->t, &run->err);
+    int rc = sg_trainer_run(run->t, &stops, progress, run->t, &run->err);
     cli_progress_end();
     run->run_dir = sg_trainer_run_dir(run->t);   /* where it was moved to, if it was */
     cli_note_output(run->run_dir);
@@ -697,7 +697,7 @@ static void report_stop(const struct run *run)
 {
     char cp[PATH_MAX];
     sg_ckpt_path(cp, sizeof cp, run->run_dir, sg_trainer_last_checkpoint(run->t), NULL);
-    cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)", stop_verb(stop_signal),
+    cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)", stop_verb(stops.stop),
              (long long)sg_trainer_iteration(run->t), cp, cli_shell_word(run->run_dir));
 }
 
@@ -735,7 +735,7 @@ int main(int argc, char **argv)
     if (rc == 0) format_late_stop(&run, late, sizeof late);
     sg_trainer_free(run.t);
     sg_backend_destroy(run.be);
-    int sig = stop_signal;
+    int sig = stops.stop;
     /* a ^C too late to stop the run is not lost: it ends sg-train all the same */
     if (rc == 0 && sig) cli_warn("%s %s", stop_verb(sig), late);
     /* by the signal, not exit(128 + sig): a script running sg-train stops

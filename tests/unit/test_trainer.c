@@ -3,6 +3,9 @@
  * config.json round trip, and the loop driven as a library (determinism,
  * save + resume, stop flag). */
 #define _GNU_SOURCE   /* memmem */
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -283,7 +286,7 @@ static void test_loop(sg_backend *be)
           "resumed losses differ: %.9g %.9g", s1.losses.d_loss_fake, s2.losses.d_loss_fake);
 
     /* The stop flag: one iteration, a checkpoint, status 1. */
-    volatile sig_atomic_t stop = 1;
+    sg_train_stop stop = {.stop = 1};
     CHECK(sg_trainer_run(t1, &stop, NULL, NULL, &err) == 1, "stopped run: %s", err.msg);
     CHECK(sg_trainer_iteration(t1) == 7 && sg_trainer_last_checkpoint(t1) == 7, "stopped at 7");
     int64_t latest;
@@ -471,6 +474,76 @@ static void test_loss_reads(sg_backend *be)
     CHECK(lines == 2 && its[0] == 3 && its[1] == 6, "history: %d lines (%lld, %lld)", lines, its[0], its[1]);
     sg_trainer_free(t);
     sg_trainer_free(ref);
+}
+
+/* A stop and its abandon, as a tool's handler sets them, from the
+ * callback of iteration at (0: never). */
+typedef struct {
+    sg_train_stop *stop;
+    int64_t at;
+    int saving_seen;              /* bit k - 7 for iteration k >= 7 whose callback saw saving 1 */
+} stop_at;
+
+static void stop_and_abandon_at(void *ctx, const sg_train_status *st)
+{
+    stop_at *s = ctx;
+    if (st->iteration == s->at) s->stop->stop = s->stop->abandon = SIGINT;
+    if (st->iteration >= 7 && s->stop->saving) s->saving_seen |= 1 << (st->iteration - 7);
+}
+
+/* sg_train_stop's abandon: set before the stop's checkpoint is written, it
+ * gives that checkpoint up (ECANCELED, no file of it, latest on the one
+ * before); set once it is written (the callback after it), it ends the run
+ * there instead of training on to the next; saving is left 1 either way. */
+static void test_abandon(sg_backend *be)
+{
+    char c[600], run[600], path[700];
+    snprintf(c, sizeof c, "%s/ab.lmdb", dir);
+    snprintf(run, sizeof run, "%s/run_ab", dir);
+    make_shard(c, 9, 8, 3, 0, 6);
+    const char *shards[1] = {c};
+    sg_train_options o = tiny_options();
+    o.iters = 8; o.sample_every = 0; o.save_every = 2;
+    sg_err err = {{0}};
+    sg_trainer *t = NULL;
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    if (!t) return;
+    /* asked at 3: iteration 4 ends in the stop's checkpoint, given up at once */
+    sg_train_stop stop = {0};
+    stop_at at = {&stop, 3, 0};
+    CHECK(sg_trainer_run(t, &stop, stop_and_abandon_at, &at, &err) == -1 && err.sys_errno == ECANCELED,
+          "abandoned: %s (errno %d)", err.msg, err.sys_errno);
+    CHECK(strstr(err.msg, "checkpoint 000004 abandoned") != NULL, "message: %s", err.msg);
+    CHECK(sg_trainer_iteration(t) == 4 && sg_trainer_last_checkpoint(t) == 2, "at %lld, last checkpoint %lld",
+          (long long)sg_trainer_iteration(t), (long long)sg_trainer_last_checkpoint(t));
+    CHECK(stop.saving == 1, "saving left 1 on return");
+    int64_t latest = -1;
+    CHECK(sg_ckpt_latest(run, &latest, &err) == 0 && latest == 2, "latest %lld", (long long)latest);
+    for (int k = 0; k < 3; k++) {
+        sg_ckpt_path(path, sizeof path, run, 4, (const char *[]){"G", "D", "state"}[k]);
+        CHECK(access(path, F_OK) != 0, "%s left", path);
+    }
+    sg_trainer_free(t);
+    /* asked in the callback of checkpoint 6 (saving): the run ends there, not at 7 */
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    if (!t) return;
+    stop = (sg_train_stop){0};
+    at.at = 6;
+    CHECK(sg_trainer_run(t, &stop, stop_and_abandon_at, &at, &err) == 1, "stopped: %s", err.msg);
+    CHECK(sg_trainer_iteration(t) == 6 && sg_trainer_last_checkpoint(t) == 6, "at %lld, last checkpoint %lld",
+          (long long)sg_trainer_iteration(t), (long long)sg_trainer_last_checkpoint(t));
+    CHECK(stop.saving == 1, "saving left 1 on return");
+    /* the callbacks see it 1 after a checkpoint only (7: none, 8: the last) */
+    sg_trainer_free(t);
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    if (!t) return;
+    stop = (sg_train_stop){0};
+    at.at = 0;
+    at.saving_seen = 0;
+    CHECK(sg_trainer_run(t, &stop, stop_and_abandon_at, &at, &err) == 0, "run: %s", err.msg);
+    CHECK(sg_trainer_last_checkpoint(t) == 8 && at.saving_seen == 2, "saving seen in the callbacks: %d (want 8's "
+          "only: 2)", at.saving_seen);
+    sg_trainer_free(t);
 }
 
 /* sg_ckpt_load checks all three files before it loads any: a damaged D or
@@ -718,6 +791,7 @@ int main(void)
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
     test_loop(be);
     test_loss_reads(be);
+    test_abandon(be);
     test_load_checks_first(be);
     test_copied_shard(be);
     test_sessions(be);
