@@ -178,12 +178,8 @@ static void commit_pending(const char *dir)
      * kill leaves, the next run's restore_dead_asides puts back whole (no new
      * file in place yet) or removes (some are): never a train list of one
      * split beside a test list of another. */
-    sigset_t stops, was;
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    sigaddset(&stops, SIGHUP);
-    sigprocmask(SIG_BLOCK, &stops, &was);
+    sigset_t was;
+    cli_hold_stop_signals(&was);
     for (int i = 0; i < n_pending; i++) {
         if (rename(pending[i].path, pending[i].old) == 0) pending[i].has_old = 1;
         else if (errno != ENOENT) {
@@ -207,7 +203,7 @@ static void commit_pending(const char *dir)
     snprintf(lists, sizeof lists, "the lists in %s", dir);
     /* in place: a failed fsync is cli's warning (lib/fileio.h), exit 0 */
     if (sg_fsync_dir_after(lists, dir, &err) != 0) cli_die_err(&err);
-    sigprocmask(SIG_SETMASK, &was, NULL);
+    cli_release_stop_signals(&was);
 }
 
 /* The earlier outputs that a run killed in commit_pending left aside in dir

@@ -108,6 +108,26 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags)
     catch_signals(handler, sa_flags, 0);
 }
 
+static void stop_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+void cli_hold_stop_signals(sigset_t *was)
+{
+    sigset_t stops;
+    stop_signal_set(&stops);
+    pthread_sigmask(SIG_BLOCK, &stops, was);
+}
+
+void cli_release_stop_signals(const sigset_t *was)
+{
+    pthread_sigmask(SIG_SETMASK, was, NULL);
+}
+
 /* The words for want of space, written here only: what happened, how to
  * make room (a tool's aside follows "free space"), and, for a quota, another
  * way out. */

@@ -4,6 +4,7 @@
 #ifndef SG_CLI_H
 #define SG_CLI_H
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "error.h"
@@ -33,6 +34,13 @@ void cli_exit_by_signal(int sig) __attribute__((noreturn));
  * which starts with SIGINT ignored, can still be stopped with kill -INT), and
  * for SIGHUP unless it was ignored when the tool started (nohup). */
 void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
+/* Holds SIGINT, SIGTERM and SIGHUP (blocked in the calling thread; the
+ * tools' other threads block them from their start) over a few short steps
+ * that a stop must not cut in two (renames of several files, the removal of
+ * a run), the mask before in *was. cli_release_stop_signals(was) puts it
+ * back, and one that came meanwhile is then delivered. */
+void cli_hold_stop_signals(sigset_t *was);
+void cli_release_stop_signals(const sigset_t *was);
 /* Messages (cli_die, cli_warn, cli_usage_error, cli_progress and those built
  * on them) are one line each: control bytes in them (a newline in a path), C1
  * controls, invisible and bidi characters and bytes of no UTF-8 are written
