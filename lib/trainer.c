@@ -117,6 +117,15 @@ typedef struct {
 
 struct sg_trainer {
     int resuming;   /* opened with SG_TRAIN_RESUME: the model's sizes are the run's */
+    int mode;       /* sg_trainer_prepare's: SG_TRAIN_NEW, _RESUME or _REPLACE */
+    int begun;      /* sg_trainer_begin went through */
+    /* A resume's cut of history.jsonl, found by sg_trainer_prepare and made
+     * by sg_trainer_begin: no file yet (one is made empty), the offset of the
+     * first line to drop (SIZE_MAX: none), a newline to add after the last
+     * line kept. */
+    int history_missing;
+    size_t history_cut;
+    int history_add_newline;
     sg_run_record rec;            /* config.json's G schedule and "sessions" */
     int latest_lost;   /* a resume found no latest and goes on from the newest complete checkpoint */
     char *run_dir;
@@ -324,17 +333,18 @@ const sg_train_session *sg_trainer_resumed_session(const sg_trainer *t)
 
 /* ---- history.jsonl ---- */
 
-/* Keeps the entries with iteration <= step (a run may have logged past its last
- * checkpoint before dying); a torn last line is dropped. Sets t->elapsed_base
- * to the last kept entry's elapsed seconds (0 without one). The file is cut
- * in place (ftruncate at the first line to drop, then fsync), and left alone
- * when nothing is to go: a `tail -f` reading it follows on (a new file by
- * rename left it reading the old one, and `tail -F` read it all again). */
-static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
+/* A resume keeps the entries with iteration <= step (a run may have logged
+ * past its last checkpoint before dying); a torn last line is dropped. Reads
+ * history.jsonl and finds the cut (t->history_*: cut_history makes it); sets
+ * t->elapsed_base to the last kept entry's elapsed seconds (0 without one). */
+static int scan_history(sg_trainer *t, int64_t step, sg_err *err)
 {
     char path[PATH_MAX];
     sg_run_file(path, sizeof path, t->run_dir, "history.jsonl");
     t->elapsed_base = 0;
+    t->history_missing = 0;
+    t->history_cut = SIZE_MAX;
+    t->history_add_newline = 0;
     uint8_t *data;
     size_t len;
     if (sg_refuse_irregular(path, err)) return -1;
@@ -342,7 +352,10 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
      * naming it, as for latest), not a run without one: writing an empty
      * history through it would lose the run's */
     struct stat st;
-    if (lstat(path, &st) != 0 && errno == ENOENT) return sg_write_file_atomic(path, "", 0, err);
+    if (lstat(path, &st) != 0 && errno == ENOENT) {
+        t->history_missing = 1;
+        return 0;
+    }
     if (sg_read_file(path, (size_t)1 << 34, &data, &len, err)) return -1;
     size_t pos = 0, cut = SIZE_MAX;   /* cut: offset of the first line to drop, SIZE_MAX: none */
     int add_newline = 0;              /* the last line, kept, has no newline */
@@ -387,7 +400,23 @@ static int trim_history(sg_trainer *t, int64_t step, sg_err *err)
     if (rc)   /* a damaged line before the last: not a crash's, and not ours to drop */
         sg_err_suffix(err, " (mend or delete that line, then resume again)");
     free(data);
-    if (rc || (cut == SIZE_MAX && !add_newline)) return rc;
+    t->history_cut = cut;
+    t->history_add_newline = add_newline;
+    return rc;
+}
+
+/* The cut scan_history found, made: the file is cut in place (ftruncate at
+ * the first line to drop, then fsync), and left alone when nothing is to
+ * go: a `tail -f` reading it follows on (a new file by rename left it
+ * reading the old one, and `tail -F` read it all again). */
+static int cut_history(sg_trainer *t, sg_err *err)
+{
+    char path[PATH_MAX];
+    sg_run_file(path, sizeof path, t->run_dir, "history.jsonl");
+    if (t->history_missing) return sg_write_file_atomic(path, "", 0, err);
+    size_t cut = t->history_cut;
+    if (cut == SIZE_MAX && !t->history_add_newline) return 0;
+    int rc = 0;
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return sg_errno(err, "%s", path);
     if (cut != SIZE_MAX ? ftruncate(fd, (off_t)cut) != 0
@@ -850,47 +879,53 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
                        "differ from the run's: put the seed back)", cf, (unsigned long long)t->opt.seed, sp,
                        (unsigned long long)run_seed);
     }
-    t->latest_lost = found >= 0;   /* written back once the resume is accepted (sg_trainer_open) */
+    t->latest_lost = found >= 0;   /* written back once the resume is accepted (sg_trainer_begin) */
     t->iter = step;
     t->last_ckpt = step;
+    return 0;
+}
+
+/* A resume, read: the latest checkpoint loaded, config.json's sessions and
+ * history.jsonl's cut back to it found, the engine choices read. */
+static int read_resumed(sg_trainer *t, sg_err *err)
+{
+    if (load_latest_checkpoint(t, err) || sg_run_keep_sessions(t->run_dir, t->nd, t->iter, &t->opt, &t->rec, err) ||
+        scan_history(t, t->iter, err)) return -1;
+    if (t->cuda) load_engines(t);
+    t->rec.session.from = t->iter;
+    return 0;
+}
+
+/* A resume, written: old checkpoints past --keep pruned, history.jsonl cut
+ * back to the checkpoint, config.json written with the options now in force
+ * (not when nothing is left to train: config.json stays as it was, another
+ * build's run that build's own), latest named again where it was lost. */
+static int continue_run(sg_trainer *t, sg_err *err)
+{
     /* A save killed while pruning leaves a checkpoint too many, or one
      * without its state; the next save prunes it, but a finished run
      * makes none. Not an error of the resume. */
     sg_err pe;
-    if (sg_ckpt_prune(run_dir, t->opt.keep, &pe)) add_note(t, "old checkpoints not pruned: %s", pe.msg);
-    return 0;
-}
-
-/* A resume: the latest checkpoint loaded, history.jsonl cut back to it, the
- * engine choices read, config.json written with the options now in force
- * (not when nothing is left to train: config.json stays as it was, another
- * build's run that build's own). */
-static int continue_run(sg_trainer *t, sg_err *err)
-{
-    if (load_latest_checkpoint(t, err) || sg_run_keep_sessions(t->run_dir, t->nd, t->iter, &t->opt, &t->rec, err) ||
-        trim_history(t, t->iter, err))
-        return -1;
-    if (t->cuda) load_engines(t);
-    t->rec.session.from = t->iter;
-    if (t->iter >= t->opt.iters) return 0;
-    return write_run_config(t, err);
+    if (sg_ckpt_prune(t->run_dir, t->opt.keep, &pe)) add_note(t, "old checkpoints not pruned: %s", pe.msg);
+    if (cut_history(t, err) || (t->iter < t->opt.iters && write_run_config(t, err))) return -1;
+    /* latest again, for sg-sample and the pipelines (which read it), also
+     * where this resume has nothing to train */
+    return t->latest_lost ? sg_ckpt_write_latest(t->run_dir, t->iter, err) : 0;
 }
 
 /* A new run (mode SG_TRAIN_NEW or SG_TRAIN_REPLACE, whose old files go
  * first): config.json and an empty history.jsonl. */
-static int start_run(sg_trainer *t, int mode, sg_err *err)
+static int start_run(sg_trainer *t, sg_err *err)
 {
-    if (mode == SG_TRAIN_REPLACE && sg_run_clear(t->run_dir, err)) return -1;
-    if (t->cuda) seed_engines(t);
+    if (t->mode == SG_TRAIN_REPLACE && sg_run_clear(t->run_dir, err)) return -1;
     if (sg_mkdir_p(t->run_dir, err) || write_run_config(t, err)) return -1;
     char hp[PATH_MAX];
     sg_run_file(hp, sizeof hp, t->run_dir, "history.jsonl");
-    return sg_refuse_irregular(hp, err) || sg_write_file_atomic(hp, "", 0, err) ? -1 : 0;
+    return sg_write_file_atomic(hp, "", 0, err);
 }
 
-int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
-                    const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
-                    sg_err *err)
+int sg_trainer_prepare(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
+                       const char *const *shard_paths, int n_shards, sg_backend *be, int mode, sg_err *err)
 {
     *out = NULL;
     if (n_shards < 1 || n_shards > SG_MAX_DATASETS)
@@ -922,6 +957,7 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
     if (s->threads_used) sg_backend_cpu_numerics(s->numerics, sizeof s->numerics);
     snprintf(s->created_by, sizeof s->created_by, "%s", sg_created_by);
     t->resuming = mode == SG_TRAIN_RESUME;
+    t->mode = mode;
     for (int ds = 0; ds < n_shards; ds++) t->perm_epoch[ds] = -1;
     if (!(t->run_dir = strdup(run_dir))) {
         sg_err_oom(err, "out of memory");
@@ -939,20 +975,45 @@ int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_option
         goto fail;
     }
     sg_run_remove_stale_tmp(t->run_dir);
-    if ((mode == SG_TRAIN_RESUME ? continue_run(t, err) : start_run(t, mode, err)) || open_history(t, err)) goto fail;
-    /* latest again, for sg-sample and the pipelines (which read it), also
-     * where this resume has nothing to train; not by a resume refused */
-    if (t->latest_lost && sg_ckpt_write_latest(t->run_dir, t->iter, err)) goto fail;
+    if (mode == SG_TRAIN_RESUME) {
+        if (read_resumed(t, err)) goto fail;
+    } else {
+        char hp[PATH_MAX];
+        sg_run_file(hp, sizeof hp, t->run_dir, "history.jsonl");
+        if (sg_refuse_irregular(hp, err)) goto fail;
+        if (t->cuda) seed_engines(t);
+    }
     pick_samples(t);
     t->clean_at = t->iter;
-    t->log_prev_iter = t->iter;
-    t->log_prev_time = now_s();
     *out = t;
     return 0;
 fail:
     if (t->created_dir) rmdir(t->run_dir);   /* only if still empty; the lock is still held */
     sg_trainer_free(t);
     return dir_rc == SG_TRAIN_BUSY ? SG_TRAIN_BUSY : -1;
+}
+
+int sg_trainer_begin(sg_trainer *t, sg_err *err)
+{
+    if (t->begun) return 0;
+    if ((t->mode == SG_TRAIN_RESUME ? continue_run(t, err) : start_run(t, err)) || open_history(t, err)) {
+        if (t->created_dir) rmdir(t->run_dir);   /* only if still empty; the lock is still held */
+        return -1;
+    }
+    t->begun = 1;
+    t->log_prev_iter = t->iter;
+    t->log_prev_time = now_s();
+    return 0;
+}
+
+int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
+                    const char *const *shard_paths, int n_shards, sg_backend *be, int mode, sg_err *err)
+{
+    int rc = sg_trainer_prepare(out, run_dir, opt, shard_paths, n_shards, be, mode, err);
+    if (rc || sg_trainer_begin(*out, err) == 0) return rc;
+    sg_trainer_free(*out);
+    *out = NULL;
+    return -1;
 }
 
 void sg_trainer_free(sg_trainer *t)
@@ -1645,6 +1706,7 @@ static int run_loop(sg_trainer *t, sg_train_stop *stop, sg_train_callback cb, vo
 
 int sg_trainer_run(sg_trainer *t, sg_train_stop *stop, sg_train_callback cb, void *ctx, sg_err *err)
 {
+    if (!t->begun) return sg_errf(err, "%s: training asked for before sg_trainer_begin", t->run_dir);
     t->stop = stop;   /* step_queue queues no batch ahead once a stop is asked for */
     int rc = run_loop(t, stop, cb, ctx, err);
     t->stop = NULL;

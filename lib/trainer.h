@@ -95,8 +95,20 @@ enum {
  * -1 for any other failure. */
 #define SG_TRAIN_BUSY (-2)
 int sg_trainer_open(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
-                    const char *const *shard_paths, int n_shards, sg_backend *be, int mode,
-                    sg_err *err);
+                    const char *const *shard_paths, int n_shards, sg_backend *be, int mode, sg_err *err);
+/* sg_trainer_open in two steps, for a tool that tells a stop in the first
+ * from one in the second. sg_trainer_prepare does all the reading and
+ * checking (the run directory locked; a new run's made, empty; temporary
+ * files of killed writers removed) and changes nothing else in it: a
+ * process that ends here leaves the run as it was. sg_trainer_begin makes
+ * the changes, short and few: --force's removal of the previous run,
+ * config.json and an empty history.jsonl; a resume's pruning of checkpoints
+ * past --keep, history.jsonl cut back to the checkpoint, config.json, latest
+ * where it was lost. A failed begin (a write: a full disk) leaves the
+ * trainer to sg_trainer_free; sg_trainer_run needs a begun one. */
+int sg_trainer_prepare(sg_trainer **out, const char *run_dir, const sg_train_options *opt,
+                       const char *const *shard_paths, int n_shards, sg_backend *be, int mode, sg_err *err);
+int sg_trainer_begin(sg_trainer *t, sg_err *err);
 void sg_trainer_free(sg_trainer *t);
 
 int64_t sg_trainer_iteration(const sg_trainer *t);       /* completed iterations */

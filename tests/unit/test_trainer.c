@@ -546,6 +546,71 @@ static void test_abandon(sg_backend *be)
     sg_trainer_free(t);
 }
 
+/* The bytes of file name in run ("" when it cannot be read), for comparing
+ * before and after; the caller frees. */
+static char *run_file_text(const char *run, const char *name)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", run, name);
+    uint8_t *data;
+    size_t len;
+    sg_err err;
+    return sg_read_file(path, 1 << 20, &data, &len, &err) ? strdup("") : (char *)data;
+}
+
+static int file_there(const char *run, const char *name)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", run, name);
+    return access(path, F_OK) == 0;
+}
+
+/* sg_trainer_prepare changes nothing in the run (a resume's history cut and
+ * config.json, --force's removal wait for sg_trainer_begin); no training
+ * before begin. */
+static void test_prepare_begin(sg_backend *be)
+{
+    char c[600], run[600], hist[700];
+    snprintf(c, sizeof c, "%s/pb.lmdb", dir);
+    snprintf(run, sizeof run, "%s/run_pb", dir);
+    make_shard(c, 9, 8, 3, 0, 7);
+    const char *shards[1] = {c};
+    sg_train_options o = tiny_options();
+    o.iters = 4; o.sample_every = 0; o.save_every = 2;
+    sg_err err = {{0}};
+    sg_trainer *t = NULL;
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    if (!t) return;
+    CHECK(sg_trainer_run(t, NULL, NULL, NULL, &err) == 0, "run: %s", err.msg);
+    sg_trainer_free(t);
+    /* a line logged past the last checkpoint, for the resume to cut */
+    snprintf(hist, sizeof hist, "%s/history.jsonl", run);
+    FILE *f = fopen(hist, "a");
+    if (f) { fputs("{\"iteration\":5}\n", f); fclose(f); }
+    char *history = run_file_text(run, "history.jsonl"), *config = run_file_text(run, "config.json");
+    o.iters = 6;
+    CHECK(sg_trainer_prepare(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "prepare: %s", err.msg);
+    if (!t) { free(history); free(config); return; }
+    char *h1 = run_file_text(run, "history.jsonl"), *c1 = run_file_text(run, "config.json");
+    CHECK(strstr(h1, "\"iteration\":5") && !strcmp(h1, history) && !strcmp(c1, config),
+          "prepared resume: history.jsonl or config.json changed");
+    CHECK(sg_trainer_run(t, NULL, NULL, NULL, &err) == -1 && strstr(err.msg, "before sg_trainer_begin"),
+          "run before begin: %s", err.msg);
+    CHECK(sg_trainer_begin(t, &err) == 0, "begin: %s", err.msg);
+    char *h2 = run_file_text(run, "history.jsonl"), *c2 = run_file_text(run, "config.json");
+    CHECK(!strstr(h2, "\"iteration\":5") && strstr(c2, "\"iters\": 6"), "begun resume: history %s", h2);
+    free(h1); free(c1); free(h2); free(c2); free(history); free(config);
+    sg_trainer_free(t);
+    /* --force: the previous run stays until begin */
+    CHECK(sg_trainer_prepare(&t, run, &o, shards, 1, be, SG_TRAIN_REPLACE, &err) == 0, "prepare: %s", err.msg);
+    if (!t) return;
+    CHECK(file_there(run, "latest") && file_there(run, "ckpt/000004-G.safetensors"), "prepared --force removed files");
+    CHECK(sg_trainer_begin(t, &err) == 0, "begin: %s", err.msg);
+    CHECK(!file_there(run, "latest") && !file_there(run, "ckpt/000004-G.safetensors") &&
+          file_there(run, "config.json") && file_there(run, "history.jsonl"), "begun --force: the old run left");
+    sg_trainer_free(t);
+}
+
 /* sg_ckpt_load checks all three files before it loads any: a damaged D or
  * state file is reported with G (and D) as they were in the model. A G or D
  * without its own data_crc32 key is still checked against the CRC the state
@@ -792,6 +857,7 @@ int main(void)
     test_loop(be);
     test_loss_reads(be);
     test_abandon(be);
+    test_prepare_begin(be);
     test_load_checks_first(be);
     test_copied_shard(be);
     test_sessions(be);
