@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,19 +103,57 @@ static const struct option longopts[] = {
 
 static sg_train_stop stops;   /* stops.stop: the first stop signal's number, 0: none yet */
 
-/* The first signal asks for a stop with a checkpoint; a second SIGINT or
- * SIGTERM ends the process at once, taking the temporary files of a
- * checkpoint under way with it (the previous checkpoint stays intact). A
- * SIGHUP after the first changes nothing: a terminal closing, or systemd's
- * SIGHUP right after its SIGTERM (SendSIGHUP=), is no second request. */
+/* Where sg-train is, for on_signal. */
+enum {
+    AT_STARTING,   /* reading and checking (sg_trainer_prepare and before): nothing of the run changed yet */
+    AT_HELD,       /* the run set up (sg_trainer_begin, stop signals held) up to training, and after it */
+    AT_TRAINING    /* sg_trainer_run */
+};
+static volatile sig_atomic_t phase = AT_STARTING;
+/* What ending at once leaves, said by on_signal, one line per stop signal
+ * (its verb): made in advance (set_stop_lines), as it changes. */
+static cli_stop_line stop_lines[3];
+
+static const char *stop_verb(int sig)
+{
+    return sig == SIGINT ? "interrupted" : sig == SIGHUP ? "hung up" : "terminated";
+}
+
+static cli_stop_line *stop_line(int sig)
+{
+    return &stop_lines[sig == SIGINT ? 0 : sig == SIGHUP ? 2 : 1];
+}
+
+/* Each signal's line: its verb, then the tail made from fmt. */
+static void set_stop_lines(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_stop_lines(const char *fmt, ...)
+{
+    char tail[6 * PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tail, sizeof tail, fmt, ap);
+    va_end(ap);
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int k = 0; k < 3; k++) cli_stop_line_set(stop_line(sigs[k]), "%s%s", stop_verb(sigs[k]), tail);
+}
+
+/* While the run is read and checked, a stop signal ends the process at
+ * once, saying that nothing changed: the checks and the loading of a
+ * checkpoint may take long. While the run is set up, the signals are held
+ * (the removal of a previous run, config.json and history.jsonl are all
+ * done or none), then until training one is only noted: main says what the
+ * run holds and ends by it. In training, the first asks for a stop with a
+ * checkpoint; a second SIGINT or SIGTERM ends the process at once, taking
+ * the temporary files of a checkpoint under way with it (the previous
+ * checkpoint stays intact). A SIGHUP after the first changes nothing: a
+ * terminal closing, or systemd's SIGHUP right after its SIGTERM
+ * (SendSIGHUP=), is no second request. After training, only the first is
+ * noted: main's closing words follow at once. */
 static void on_signal(int sig)
 {
-    if (stops.stop && sig == SIGHUP) return;
-    if (stops.stop) {
-        cli_die_by_signal(sig);
-        return;
-    }
-    stops.stop = sig;
+    if (phase == AT_STARTING) cli_die_by_signal_saying(sig, stop_line(sig));
+    else if (!stops.stop) stops.stop = sig;
+    else if (phase == AT_TRAINING && sig != SIGHUP) cli_die_by_signal(sig);
 }
 
 /* A loss in the progress line in as few columns as its size allows: two
@@ -232,6 +271,7 @@ struct run {
     int given[O_END];             /* the options on the command line */
     const char *run_dir, *device, *precision;
     int resume, force;
+    int replaces;                 /* --force over a run (RUN/config.json there when it started) */
     long disk_full_wait;          /* operational: not in config.json, any value on --resume */
     const char *shards[SG_MAX_DATASETS];
     int n_shards;
@@ -602,7 +642,8 @@ static void open_trainer(struct run *run)
 {
     int mode = run->resume ? SG_TRAIN_RESUME : run->force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
     blame_shards_on_crash(run);
-    int rc = sg_trainer_open(&run->t, run->run_dir, &run->o, run->shards, run->n_shards, run->be, mode, &run->err);
+    int rc = sg_trainer_prepare(&run->t, run->run_dir, &run->o, run->shards, run->n_shards, run->be, mode,
+                                &run->err);
     if (rc) {
         /* busy, not broken: EX_TEMPFAIL, so that a cron job tells "already running" from a failure */
         if (rc == SG_TRAIN_BUSY) {
@@ -611,6 +652,14 @@ static void open_trainer(struct run *run)
         }
         cli_die_err(&run->err);   /* with the words for a full file system where that was why */
     }
+    /* The run's files change all or not at all (--force's removal, config.json,
+     * history.jsonl; a resume's cut): a stop waits, then main tells it. */
+    sigset_t mask;
+    phase = AT_HELD;
+    cli_hold_stop_signals(&mask);
+    rc = sg_trainer_begin(run->t, &run->err);
+    cli_release_stop_signals(&mask);
+    if (rc) cli_die_err(&run->err);
     int trains = sg_trainer_iteration(run->t) < run->o.iters;
     /* said while it stays so: config.json changes format with the first checkpoint in rounds */
     if (trains && sg_trainer_former_schedule(run->t))
@@ -632,19 +681,36 @@ static void open_trainer(struct run *run)
     sg_run_free_paths(run->run_paths, run->n_run_paths);   /* shards[] may point there: the trainer has copies */
 }
 
+/* on_signal for the stop signals, its lines first: from here on a stop says
+ * what it leaves. SA_RESTART: writes under way (history, checkpoints) are
+ * not cut short by EINTR. SIGHUP (a closed terminal, a dropped ssh session)
+ * stops as ^C does, unless ignored from the start (nohup). */
+static void catch_stops(struct run *run)
+{
+    const char *dir = run->run_dir;
+    run->replaces = run->force && sg_run_exists(dir);
+    if (run->resume)
+        set_stop_lines(" before training resumed: nothing in %s was changed (the same command resumes the run)", dir);
+    else if (run->replaces)
+        set_stop_lines(" before training began: nothing in %s was removed or written (the same command starts "
+                       "over)", dir);
+    else
+        set_stop_lines(" before training began: nothing of the run was written to %s (the same command starts it)",
+                       dir);
+    cli_catch_stop_signals(on_signal, SA_RESTART);
+}
+
 /* Trains to --iters: 0 (also when a stop signal came in the last
  * iteration: the run is complete), 1 when a stop signal ended it earlier
  * with a checkpoint, -1 on error (run->err). */
 static int train(struct run *run)
 {
-    /* SA_RESTART: writes under way (history, checkpoints) are not cut short
-     * by EINTR. SIGHUP (a closed terminal, a dropped ssh session) stops as ^C
-     * does, with a checkpoint, unless ignored from the start (nohup). */
-    cli_catch_stop_signals(on_signal, SA_RESTART);
     run->space = (space_wait){run->o.iters, run->disk_full_wait, 0};
     if (run->disk_full_wait > 0) sg_trainer_on_no_space(run->t, wait_for_space, &run->space);
 
+    phase = AT_TRAINING;
     int rc = sg_trainer_run(run->t, &stops, progress, run->t, &run->err);
+    phase = AT_HELD;
     cli_progress_end();
     run->run_dir = sg_trainer_run_dir(run->t);   /* where it was moved to, if it was */
     cli_note_output(run->run_dir);
@@ -686,11 +752,6 @@ static __attribute__((noreturn)) void die_of_training_error(struct run *run)
     cli_die_err(err);
 }
 
-static const char *stop_verb(int sig)
-{
-    return sig == SIGINT ? "interrupted" : sig == SIGHUP ? "hung up" : "terminated";
-}
-
 /* Stopped by a signal, its checkpoint written: says where and how to go on
  * (main then ends by the signal). */
 static void report_stop(const struct run *run)
@@ -699,6 +760,29 @@ static void report_stop(const struct run *run)
     sg_ckpt_path(cp, sizeof cp, run->run_dir, sg_trainer_last_checkpoint(run->t), NULL);
     cli_warn("%s at iteration %lld: checkpoint %s written (sg-train -o %s --resume continues)", stop_verb(stops.stop),
              (long long)sg_trainer_iteration(run->t), cp, cli_shell_word(run->run_dir));
+}
+
+/* Stopped by a signal while the run was set up or before its first
+ * iteration: what the run directory holds and how to go on. */
+static void report_stopped_before_training(const struct run *run)
+{
+    const char *verb = stop_verb(stops.stop), *dir = run->run_dir, *word = cli_shell_word(run->run_dir);
+    int64_t last = sg_trainer_last_checkpoint(run->t);
+    char cp[PATH_MAX];
+    if (run->resume && last >= 0) {
+        sg_ckpt_path(cp, sizeof cp, dir, last, NULL);
+        cli_warn("%s before training resumed: the run in %s is at checkpoint %s (sg-train -o %s --resume continues "
+                 "from it)", verb, dir, cp, word);
+    } else if (run->resume) {
+        cli_warn("%s before training resumed: the run in %s has no checkpoint yet (sg-train -o %s --resume starts "
+                 "it again)", verb, dir, word);
+    } else if (run->replaces) {
+        cli_warn("%s before the first iteration: the previous run in %s was removed, and the new one set up with no "
+                 "iteration trained (sg-train -o %s --resume starts it)", verb, dir, word);
+    } else {
+        cli_warn("%s before the first iteration: %s holds the new run, set up with no iteration trained (sg-train -o "
+                 "%s --resume starts it)", verb, dir, word);
+    }
 }
 
 /* The run completed: what to say after the verb should a stop signal have
@@ -725,12 +809,16 @@ int main(int argc, char **argv)
     struct run run = {0};
     parse_options(&run, argc, argv);
     check_operands(&run, argc, argv);
+    catch_stops(&run);
     if (run.resume) read_resumed_run(&run);
     open_device(&run);
     open_trainer(&run);
-    int rc = train(&run);
+    /* a stop while the run was set up, or since: before its first iteration */
+    int before = stops.stop && sg_trainer_iteration(run.t) < run.o.iters;
+    int rc = before ? 1 : train(&run);
     if (rc < 0) die_of_training_error(&run);
-    if (rc == 1) report_stop(&run);
+    if (before) report_stopped_before_training(&run);
+    else if (rc == 1) report_stop(&run);
     char late[2 * PATH_MAX + 160];
     if (rc == 0) format_late_stop(&run, late, sizeof late);
     sg_trainer_free(run.t);

@@ -743,7 +743,7 @@ PY
   # A stop signal reads the losses too: no checkpoint of the poisoned weights.
   sg-train -o "$T/r" --resume --iters 1000000 --log-every 0 --save-every 0 2> "$T/err" &
   pid=$!
-  # config.json is rewritten with the new --iters just before the signal handlers are set.
+  # config.json is rewritten with the new --iters just before training starts (a stop before it says so instead).
   for _ in $(seq 1200); do grep -q '"iters": 1000000' "$T/r/config.json" && break; sleep 0.05; done
   sleep 0.2
   kill -INT "$pid"
@@ -819,25 +819,18 @@ start_watched() {
 @test "a stop too late to stop the run (the last iteration, its checkpoint, nothing to train) is not lost: one line, then the signal" {
   need_strace
   args=(--iters 2 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
-  # SIGHUP at its default even under nohup (sg-train keeps an ignored SIGHUP
-  # ignored: no handler would be set, and h below would not be found); env
-  # before strace, so that its own rt_sigaction is not in the trace
-  env --default-signal=HUP strace -f -qq -y -o "$T/trace" -e trace=write,fsync,rt_sigaction sg-train -o "$T/plain" "${args[@]}"
+  strace -f -qq -y -o "$T/trace" -e trace=write,fsync sg-train -o "$T/plain" "${args[@]}"
   # numbers among the writes of iteration 1's history line (the stop is then
   # seen after the last iteration, which ends in the checkpoint it was to
   # write anyway: no resume is left to offer); among the fsyncs of the last
   # checkpoint's first (G's temporary file) and of the run directory's after
-  # latest was renamed (the last); among the rt_sigaction calls, that of
-  # train's SIGHUP handler (the second setting one), which comes with the stop
-  # handler in place
+  # latest was renamed (the last)
   local w g l h
   w=$(grep 'write(' "$T/trace" | grep -n 'history.jsonl>, "{\\"iteration\\":1,' | cut -d: -f1)
   g=$(grep 'fsync(' "$T/trace" | grep -n '000002-G.safetensors.tmp' | head -n 1 | cut -d: -f1)
   l=$(grep -c 'fsync(' "$T/trace")
-  h=$(grep 'rt_sigaction(' "$T/trace" | grep -n 'rt_sigaction(SIGHUP, {' | sed -n 2p | cut -d: -f1)
   [ -n "$w" ]
   [ -n "$g" ]
-  [ -n "$h" ]
   local at sig
   for at in "write:$w" "fsync:$g" "fsync:$l"; do
     for sig in INT TERM; do
@@ -853,9 +846,14 @@ start_watched() {
       for f in G D state; do cmp "$T/plain/ckpt/000002-$f.safetensors" "$T/r/ckpt/000002-$f.safetensors"; done
     done
   done
-  # a resume with nothing to train
-  run ended_how env --default-signal=INT,HUP strace -f -qq -o /dev/null -e trace=rt_sigaction \
-    -e inject=rt_sigaction:signal=INT:when="$h" sg-train -o "$T/r" --resume --iters 1
+  # a resume with nothing to train, the signal held while the run is set up
+  # (the rt_sigprocmask call after the one that holds the stop signals, in a
+  # plain traced run of the same command: it changes nothing)
+  strace -f -qq -o "$T/trace" -e trace=rt_sigprocmask sg-train -o "$T/r" --resume --iters 1 2> /dev/null
+  h=$(grep 'rt_sigprocmask(' "$T/trace" | grep -n 'SIG_BLOCK, \[HUP INT TERM\]' | head -n 1 | cut -d: -f1)
+  [ -n "$h" ]
+  run ended_how env --default-signal=INT,HUP strace -f -qq -o /dev/null -e trace=rt_sigprocmask \
+    -e inject=rt_sigprocmask:signal=INT:when=$((h + 1)) sg-train -o "$T/r" --resume --iters 1
   [ "${lines[0]}" = "sg-train: $T/r: the run is at iteration 2, past --iters 1: nothing to train" ]
   [ "${lines[1]}" = "sg-train: interrupted while finishing; the run completed at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume --iters N trains longer)" ]
   [ "${lines[2]}" = "signal 2" ]
@@ -896,6 +894,112 @@ signals_during_checkpoint() {
   # checkpoint 4 completed, then the stop at the end of the iteration under way
   [ "$(cat "$T/r/latest")" = 000005 ]
   for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/r/ckpt/000004-$f.safetensors"; done
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+}
+
+@test "a stop before the first iteration: while the run is read and checked it ends at once, nothing written; while it is set up it waits for config.json and history.jsonl; each says how to go on, and that works" {
+  need_strace
+  args=(--iters 6 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  sg-train -o "$T/plain" "${args[@]}"
+  # at the run directory's lock (the run read and checked): nothing of the run
+  run env --default-signal=INT strace -f -qq -o /dev/null -e trace=flock -e inject=flock:signal=INT:when=1 \
+    sg-train -o "$T/r" "${args[@]}"
+  [ "$status" -eq 130 ]
+  [ "$output" = "sg-train: interrupted before training began: nothing of the run was written to $T/r (the same command starts it)" ]
+  [ -z "$(ls -A "$T/r")" ]
+  sg-train -o "$T/r" "${args[@]}"
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  # at config.json's rename (held): history.jsonl is written too, then the stop
+  rm -rf "$T/r"
+  run env --default-signal=TERM strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=TERM:when=1 \
+    sg-train -o "$T/r" "${args[@]}"
+  [ "$status" -eq 143 ]
+  [ "$output" = "sg-train: terminated before the first iteration: $T/r holds the new run, set up with no iteration trained (sg-train -o $T/r --resume starts it)" ]
+  [ -s "$T/r/config.json" ]
+  [ -e "$T/r/history.jsonl" ] && [ ! -s "$T/r/history.jsonl" ]
+  [ ! -e "$T/r/ckpt" ]
+  run sg-train -o "$T/r" "${args[@]}"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r already holds a run (--resume continues it, --force starts over)" ]
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  cmp <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+}
+
+@test "a stop during --force's removal of the previous run waits for it (the run is intact or gone, never half): the new run is set up, one line says so, and --resume starts it" {
+  need_strace
+  args=(--iters 4 --save-every 2 --sample-every 1 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  sg-train -o "$T/new" "${args[@]}"
+  sg-train -o "$T/old" --iters 6 --save-every 2 --sample-every 2 "${TINY[@]}" "$D/a.lmdb"
+  local when
+  # the first unlink (latest), one among the checkpoints, the last (samples/)
+  for when in 1 3 9; do
+    rm -rf "$T/r"
+    cp -a "$T/old" "$T/r"
+    run env --default-signal=INT strace -f -qq -o /dev/null -e trace=unlink,unlinkat,rmdir \
+      -e inject=unlink,unlinkat,rmdir:signal=INT:when="$when" sg-train -o "$T/r" --force "${args[@]}"
+    [ "$status" -eq 130 ]
+    [ "$output" = "sg-train: interrupted before the first iteration: the previous run in $T/r was removed, and the new one set up with no iteration trained (sg-train -o $T/r --resume starts it)" ]
+    [ "$(ls "$T/r" | tr '\n' ' ')" = "config.json history.jsonl " ]
+    grep -q '"iters": 4' "$T/r/config.json"
+    sg-train -o "$T/r" --resume
+    for f in G D state; do cmp "$T/new/ckpt/000004-$f.safetensors" "$T/r/ckpt/000004-$f.safetensors"; done
+    [ "$(ls "$T/r/ckpt" | wc -l)" -eq 6 ]
+    [ "$(ls "$T/r/samples" | tr '\n' ' ')" = "000001.png 000002.png 000003.png 000004.png " ]
+  done
+  # before the removal (the lock): nothing removed
+  rm -rf "$T/r"
+  cp -a "$T/old" "$T/r"
+  local before
+  before=$(tree_sum "$T/r")
+  run env --default-signal=HUP strace -f -qq -o /dev/null -e trace=flock -e inject=flock:signal=HUP:when=1 \
+    sg-train -o "$T/r" --force "${args[@]}"
+  [ "$status" -eq 129 ]
+  [ "$output" = "sg-train: hung up before training began: nothing in $T/r was removed or written (the same command starts over)" ]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  sg-train -o "$T/r" --force "${args[@]}"
+  for f in G D state; do cmp "$T/new/ckpt/000004-$f.safetensors" "$T/r/ckpt/000004-$f.safetensors"; done
+}
+
+@test "a stop while --resume starts: loading changes nothing, the history cut and config.json wait; each says where the run is, and resuming is exact" {
+  need_strace
+  args=(--iters 6 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  sg-train -o "$T/plain" "${args[@]}"
+  # a run at checkpoint 4 that logged past it (killed before its next one)
+  remake() { rm -rf "$T/r"; cp -a "$T/plain" "$T/r"; echo 000004 > "$T/r/latest"; rm "$T/r/ckpt/000006-"*; }
+  remake
+  local before
+  before=$(tree_sum "$T/r")
+  run env --default-signal=INT strace -f -qq -o /dev/null -P "$T/r/ckpt/000004-G.safetensors" -e trace=openat \
+    -e inject=openat:signal=INT:when=1 sg-train -o "$T/r" --resume
+  [ "$status" -eq 130 ]
+  [ "${lines[-1]}" = "sg-train: interrupted before training resumed: nothing in $T/r was changed (the same command resumes the run)" ]
+  [ "$(tree_sum "$T/r")" = "$before" ]
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  # at the history cut (held): cut, then the stop
+  remake
+  ! grep -q '{"from":4,' "$T/r/config.json"
+  run env --default-signal=TERM strace -f -qq -o /dev/null -e trace=ftruncate -e inject=ftruncate:signal=TERM:when=1 \
+    sg-train -o "$T/r" --resume
+  [ "$status" -eq 143 ]
+  [ "$output" = "sg-train: terminated before training resumed: the run in $T/r is at checkpoint $T/r/ckpt/000004 (sg-train -o $T/r --resume continues from it)" ]
+  # the cut, and config.json after it (this start's session), both made
+  [ "$(wc -l < "$T/r/history.jsonl")" -eq 4 ]
+  grep -q '{"from":4,' "$T/r/config.json"
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  cmp <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+  # a run stopped before its first iteration, resumed and stopped as it is set up: still none
+  rm -rf "$T/r"
+  run env --default-signal=INT strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=INT:when=1 \
+    sg-train -o "$T/r" "${args[@]}"
+  [ "$status" -eq 130 ]
+  run env --default-signal=INT strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=INT:when=1 \
+    sg-train -o "$T/r" --resume
+  [ "$status" -eq 130 ]
+  [ "$output" = "sg-train: interrupted before training resumed: the run in $T/r has no checkpoint yet (sg-train -o $T/r --resume starts it again)" ]
   sg-train -o "$T/r" --resume
   for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
 }

@@ -128,6 +128,46 @@ void cli_release_stop_signals(const sigset_t *was)
     pthread_sigmask(SIG_SETMASK, was, NULL);
 }
 
+void cli_stop_line_set(cli_stop_line *line, const char *fmt, ...)
+{
+    int next = !line->current;
+    char msg[sizeof line->text[0]], *out = line->text[next];
+    size_t cap = sizeof line->text[0], len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (msg[0]) {
+        int k = snprintf(out, cap, "%s: ", cli_name);   /* cli_name is under 256 bytes */
+        len = k > 0 ? (size_t)k : 0;
+        sg_escape_message(out + len, cap - len - 1, msg);   /* cut to leave room for the newline */
+        len += strlen(out + len);
+        out[len++] = '\n';
+    }
+    line->len[next] = len;
+    line->current = next;   /* made in full before a handler may take it */
+}
+
+void cli_die_by_signal_saying(int sig, const cli_stop_line *line)
+{
+    int k = line ? line->current : 0;
+    const char *p = line ? line->text[k] : NULL;
+    size_t n = line ? line->len[k] : 0;
+    if (n) {
+        /* a reader gone: the write fails (EPIPE), and sig still ends the process */
+        signal(SIGPIPE, SIG_IGN);
+        if (progress_shown && write(STDERR_FILENO, "\n", 1) == 1) progress_shown = 0;
+        while (n) {
+            ssize_t w = write(STDERR_FILENO, p, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) break;
+            p += w;
+            n -= (size_t)w;
+        }
+    }
+    cli_die_by_signal(sig);
+}
+
 /* The words for want of space, written here only: what happened, how to
  * make room (a tool's aside follows "free space"), and, for a quota, another
  * way out. */

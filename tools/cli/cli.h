@@ -41,6 +41,24 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
  * back, and one that came meanwhile is then delivered. */
 void cli_hold_stop_signals(sigset_t *was);
 void cli_release_stop_signals(const sigset_t *was);
+/* A line for a signal handler that ends the process at once to say what the
+ * stop leaves (the handler cannot format it: printf is not
+ * async-signal-safe): made in advance, and made again whenever that changes,
+ * with cli_stop_line_set on the ordinary path; a handler writes the last one
+ * made in full (two buffers: it never sees one half made). Zero-initialised:
+ * no line. */
+typedef struct {
+    char text[2][8192];
+    size_t len[2];
+    volatile sig_atomic_t current;    /* the buffer a handler writes */
+} cli_stop_line;
+/* "tool: MESSAGE" made as cli_warn makes its line (escaped, cut to fit);
+ * "" as fmt: no line. */
+void cli_stop_line_set(cli_stop_line *line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a signal handler: ends a progress line, writes line (NULL, or none
+ * made: nothing), then cli_die_by_signal(sig). A reader of stderr that has
+ * gone does not change how the process ends. */
+void cli_die_by_signal_saying(int sig, const cli_stop_line *line);
 /* Messages (cli_die, cli_warn, cli_usage_error, cli_progress and those built
  * on them) are one line each: control bytes in them (a newline in a path), C1
  * controls, invisible and bidi characters and bytes of no UTF-8 are written
