@@ -143,17 +143,23 @@ static void set_stop_lines(const char *fmt, ...)
  * (the removal of a previous run, config.json and history.jsonl are all
  * done or none), then until training one is only noted: main says what the
  * run holds and ends by it. In training, the first asks for a stop with a
- * checkpoint; a second SIGINT or SIGTERM ends the process at once, taking
- * the temporary files of a checkpoint under way with it (the previous
- * checkpoint stays intact). A SIGHUP after the first changes nothing: a
- * terminal closing, or systemd's SIGHUP right after its SIGTERM
- * (SendSIGHUP=), is no second request. After training, only the first is
- * noted: main's closing words follow at once. */
+ * checkpoint; a second SIGINT or SIGTERM gives up the checkpoint under way
+ * (the trainer stops within a tensor and main says which checkpoint
+ * survived), else ends the process at once, saying so, taking the
+ * temporary files of a write under way with it. A SIGHUP after the first
+ * changes nothing: a terminal closing, or systemd's SIGHUP right after its
+ * SIGTERM (SendSIGHUP=), is no second request. After training, only the
+ * first is noted: main's closing words follow at once. */
 static void on_signal(int sig)
 {
-    if (phase == AT_STARTING) cli_die_by_signal_saying(sig, stop_line(sig));
-    else if (!stops.stop) stops.stop = sig;
-    else if (phase == AT_TRAINING && sig != SIGHUP) cli_die_by_signal(sig);
+    if (phase == AT_STARTING) {
+        cli_die_by_signal_saying(sig, stop_line(sig));
+    } else if (!stops.stop) {
+        stops.stop = sig;
+    } else if (phase == AT_TRAINING && sig != SIGHUP) {
+        if (stops.saving) stops.abandon = sig;
+        else cli_die_by_signal_saying(sig, stop_line(sig));
+    }
 }
 
 /* A loss in the progress line in as few columns as its size allows: two
@@ -164,6 +170,24 @@ static const char *short_number(char out[24], double v)
     double a = fabs(v);
     snprintf(out, 24, "%.*f", a >= 10 ? 0 : a >= 1 ? 1 : 2, v);
     return out;
+}
+
+/* The lines for a second stop that ends the run at once (on_signal): the
+ * checkpoint a resume continues from, the last written (as the callback
+ * last saw it: on_signal leaves a checkpoint under way to the trainer). */
+static void set_again_lines(const sg_trainer *t)
+{
+    const char *dir = sg_trainer_run_dir(t);
+    int64_t last = sg_trainer_last_checkpoint(t);
+    char cp[PATH_MAX];
+    if (last < 0) {
+        set_stop_lines(" again before the stop's checkpoint was written, the run's first (sg-train -o %s --resume "
+                       "starts the run again)", cli_shell_word(dir));
+        return;
+    }
+    sg_ckpt_path(cp, sizeof cp, dir, last, NULL);
+    set_stop_lines(" again before the stop's checkpoint was written; the last one written is %s (sg-train -o %s "
+                   "--resume continues from it)", cp, cli_shell_word(dir));
 }
 
 static void progress(void *ctx, const sg_train_status *st)
@@ -180,6 +204,7 @@ static void progress(void *ctx, const sg_train_status *st)
         cli_warn("iteration %lld/%lld: checkpoint %s written (%.1f it/s, ETA %s)", (long long)st->iteration,
                  (long long)st->iters, cp, st->it_per_s, eta);
     }
+    if (st->saved || st->note) set_again_lines(t);   /* a checkpoint written, or the run moved */
     if (st->iteration == st->iters) cli_progress_unthrottle();   /* the run ends on N/N */
     /* "1200/200000 3.45it/s ETA 16h01m D -12 3.5 0.12 0.46 G -3.5 0.23 1.2":
      * the losses last read (logged iterations and checkpoints: reading them
@@ -708,6 +733,7 @@ static int train(struct run *run)
     run->space = (space_wait){run->o.iters, run->disk_full_wait, 0};
     if (run->disk_full_wait > 0) sg_trainer_on_no_space(run->t, wait_for_space, &run->space);
 
+    set_again_lines(run->t);
     phase = AT_TRAINING;
     int rc = sg_trainer_run(run->t, &stops, progress, run->t, &run->err);
     phase = AT_HELD;
@@ -785,6 +811,24 @@ static void report_stopped_before_training(const struct run *run)
     }
 }
 
+/* A second signal gave up the checkpoint under way: which one, and where a
+ * resume continues. */
+static void report_abandoned(const struct run *run)
+{
+    const char *verb = stop_verb(stops.abandon), *word = cli_shell_word(run->run_dir);
+    int64_t last = sg_trainer_last_checkpoint(run->t);
+    char cp[PATH_MAX], lp[PATH_MAX];
+    sg_ckpt_path(cp, sizeof cp, run->run_dir, sg_trainer_iteration(run->t), NULL);
+    if (last < 0) {
+        cli_warn("%s again: checkpoint %s, the run's first, not written (sg-train -o %s --resume starts the run "
+                 "again)", verb, cp, word);
+        return;
+    }
+    sg_ckpt_path(lp, sizeof lp, run->run_dir, last, NULL);
+    cli_warn("%s again: checkpoint %s not written; the last one written is %s (sg-train -o %s --resume continues "
+             "from it)", verb, cp, lp, word);
+}
+
 /* The run completed: what to say after the verb should a stop signal have
  * come too late to stop it (in the last iteration or its checkpoint, with
  * nothing left to train, or while closing), into buf (n bytes). Made before the
@@ -816,14 +860,16 @@ int main(int argc, char **argv)
     /* a stop while the run was set up, or since: before its first iteration */
     int before = stops.stop && sg_trainer_iteration(run.t) < run.o.iters;
     int rc = before ? 1 : train(&run);
-    if (rc < 0) die_of_training_error(&run);
-    if (before) report_stopped_before_training(&run);
+    int abandoned = rc < 0 && stops.abandon && run.err.sys_errno == ECANCELED;
+    if (abandoned) report_abandoned(&run);
+    else if (rc < 0) die_of_training_error(&run);
+    else if (before) report_stopped_before_training(&run);
     else if (rc == 1) report_stop(&run);
     char late[2 * PATH_MAX + 160];
     if (rc == 0) format_late_stop(&run, late, sizeof late);
     sg_trainer_free(run.t);
     sg_backend_destroy(run.be);
-    int sig = stops.stop;
+    int sig = abandoned ? stops.abandon : stops.stop;
     /* a ^C too late to stop the run is not lost: it ends sg-train all the same */
     if (rc == 0 && sig) cli_warn("%s %s", stop_verb(sig), late);
     /* by the signal, not exit(128 + sig): a script running sg-train stops

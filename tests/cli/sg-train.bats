@@ -878,14 +878,69 @@ signals_during_checkpoint() {
     -e inject=rename:signal="$1":when="$r" -e inject=fsync:signal="$2":when="$k" sg-train -o "$T/r" "${args[@]}"
 }
 
-@test "a second signal during the checkpoint ends at once, leaving no temporary file; resume continues exactly" {
+@test "a second signal during the checkpoint gives it up at once, saying so and which one a resume continues from; resume continues exactly" {
   signals_during_checkpoint INT INT
   [ "$status" -eq 130 ]
+  [ "$output" = "sg-train: interrupted again: checkpoint $T/r/ckpt/000004 not written; the last one written is $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)" ]
   [ -z "$(find "$T/r" -name '*.tmp.*')" ]
   [ "$(cat "$T/r/latest")" = 000002 ]
-  [ ! -e "$T/r/ckpt/000004-D.safetensors" ]
+  # G was in place already: the checkpoint's part is removed with it
+  [ "$(ls "$T/r/ckpt" | tr '\n' ' ')" = "000002-D.safetensors 000002-G.safetensors 000002-state.safetensors " ]
   sg-train -o "$T/r" --resume
   for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  cmp <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+}
+
+@test "a second signal during the run's first checkpoint says that none is left: --resume starts the run again, as an uninterrupted one" {
+  need_strace
+  args=(--iters 6 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=write,fsync sg-train -o "$T/plain" "${args[@]}"
+  # the first at iteration 1's history line, the second at the fsync of 000002-D's temporary file
+  local w k
+  w=$(grep 'write(' "$T/trace" | grep -n 'history.jsonl>, "{\\"iteration\\":1,' | cut -d: -f1)
+  k=$(grep 'fsync(' "$T/trace" | grep -n '000002-D.safetensors.tmp' | cut -d: -f1)
+  [ -n "$w" ]
+  [ -n "$k" ]
+  run env --default-signal=TERM,INT strace -f -qq -o /dev/null -e trace=write,fsync \
+    -e inject=write:signal=TERM:when="$w" -e inject=fsync:signal=INT:when="$k" sg-train -o "$T/r" "${args[@]}"
+  [ "$status" -eq 130 ]
+  [ "$output" = "sg-train: interrupted again: checkpoint $T/r/ckpt/000002, the run's first, not written (sg-train -o $T/r --resume starts the run again)" ]
+  [ ! -e "$T/r/latest" ]
+  [ -z "$(ls "$T/r/ckpt")" ]
+  [ -z "$(find "$T/r" -name '*.tmp.*')" ]
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  cmp <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+}
+
+@test "a second signal between checkpoints ends at once, naming the checkpoint a resume continues from (none: it starts again); resume is exact" {
+  need_strace
+  args=(--iters 6 --save-every 2 --sample-every 1 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=rename,fsync sg-train -o "$T/plain" "${args[@]}"
+  local n r k want
+  # the first as sample N is renamed into place, the second at the fsync of sample N+1's temporary file
+  for n in 1 3; do
+    r=$(grep 'rename(' "$T/trace" | grep -n "samples/00000$n.png\"" | cut -d: -f1)
+    k=$(grep 'fsync(' "$T/trace" | grep -n "samples/00000$((n + 1)).png.tmp" | cut -d: -f1)
+    [ -n "$r" ]
+    [ -n "$k" ]
+    rm -rf "$T/r"
+    run env --default-signal=INT strace -f -qq -o /dev/null -e trace=rename,fsync \
+      -e inject=rename:signal=INT:when="$r" -e inject=fsync:signal=INT:when="$k" sg-train -o "$T/r" "${args[@]}"
+    [ "$status" -eq 130 ]
+    if [ "$n" = 1 ]; then
+      want="sg-train: interrupted again before the stop's checkpoint was written, the run's first (sg-train -o $T/r --resume starts the run again)"
+      [ ! -e "$T/r/latest" ]
+    else
+      want="sg-train: interrupted again before the stop's checkpoint was written; the last one written is $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)"
+      [ "$(cat "$T/r/latest")" = 000002 ]
+    fi
+    [ "$output" = "$want" ]
+    [ -z "$(find "$T/r" -name '*.tmp.*')" ]
+    sg-train -o "$T/r" --resume
+    for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+    cmp "$T/plain/samples/000006.png" "$T/r/samples/000006.png"
+  done
 }
 
 @test "a SIGHUP after SIGTERM (systemd's SendSIGHUP) is no second signal: the checkpoint is written" {
