@@ -965,6 +965,11 @@ signals_during_checkpoint() {
   [ -z "$(ls -A "$T/r")" ]
   sg-train -o "$T/r" "${args[@]}"
   for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  # the handler's line is escaped as every message: a newline in RUN leaves it one line
+  run env --default-signal=INT strace -f -qq -o /dev/null -e trace=flock -e inject=flock:signal=INT:when=1 \
+    sg-train -o "$T/a"$'\n'"b" "${args[@]}"
+  [ "$status" -eq 130 ]
+  [ "$output" = "sg-train: interrupted before training began: nothing of the run was written to $T/a\\nb (the same command starts it)" ]
   # at config.json's rename (held): history.jsonl is written too, then the stop
   rm -rf "$T/r"
   run env --default-signal=TERM strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=TERM:when=1 \
