@@ -21,7 +21,6 @@
 #include "strbuf.h"
 #include "sysmem.h"
 #include "targets.h"
-#include "trainer.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
