@@ -278,7 +278,8 @@ sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
 /* Loads OpenBLAS with no threads of its own: it sets OPENBLAS_NUM_THREADS for
  * the moment of the load, so it must run before the process starts threads
  * that may read the environment (a CUDA runtime's included). Returns 0, or -1
- * with err filled. Idempotent. */
+ * with err filled (err may be NULL: sg_backend_cpu_create reports the same
+ * failure later). Idempotent. */
 int sg_backend_cpu_prepare(sg_err *err);
 /* The threads a CPU backend computes with (its --threads, 0 resolved to the
  * CPUs usable, capped); 0 for any other backend. The count decides how sums

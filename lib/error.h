@@ -1,6 +1,16 @@
 /* Error reporting for lib/: functions return 0 on success and -1 on failure,
  * with a one-line message in an sg_err that the calling tool prints as
- * "tool: message". lib/ never prints and never exits. */
+ * "tool: message". lib/ never prints and never exits.
+ *
+ * Conventions of every lib/ function unless its comment says otherwise:
+ * - err must point to an sg_err: lib/ copies into *err unchecked. Only the
+ *   sg_err* functions below, and functions whose comment says so, take NULL
+ *   (and drop the message).
+ * - Out-pointers on failure: a function that hands back memory or an object
+ *   through T **out sets *out to NULL (a length to 0) before anything can
+ *   fail, so that "T *p; if (f(&p, err)) goto out; ... out: free(p);" is
+ *   right. An out-struct (sg_image, sg_attr_table, sg_ckpt_info...) is
+ *   overwritten without freeing what it held: free it before reusing it. */
 #ifndef SG_ERROR_H
 #define SG_ERROR_H
 #include <stddef.h>
@@ -12,7 +22,18 @@ typedef struct {
         /* The errno of the failed system call the message ends with (ENOSPC,
          * ENOENT...), 0 when the failure was not a system call's (bad input,
          * a library's own error): callers tell failure kinds apart by it,
-         * never by searching msg, whose wording is for people. */
+         * never by searching msg, whose wording is for people. lib/ also
+         * sets it, with no system call failing, to mark these kinds:
+         *   ENOMEM   memory ran out (malloc, libpng, libjpeg, OpenBLAS's
+         *            buffers; sg_err_oom): the input may be sound;
+         *   ENOTSUP  a sound image of a kind not read, a CMYK/YCCK JPEG
+         *            (sg_image_unsupported); on Linux EOPNOTSUPP is the
+         *            same number, so only image calls' errors mean this;
+         *   ELIBACC  a CUDA switch the user set cannot be honoured (cuBLAS
+         *            missing for SG_CUDA_GEMM_MAX_PIXELS): --device auto
+         *            does not fall back to the CPU for it;
+         *   ENOSPC, EFBIG  a shard write LMDB reports as EIO, on a full
+         *            file system or at the file size limit (shard.c). */
         int sys_errno;
         char msg[1024];
     };
