@@ -21,6 +21,7 @@ int sg_canvas_init(sg_canvas *c, int width, int height, sg_rgb bg, sg_err *err)
 
 void sg_canvas_free(sg_canvas *c)
 {
+    if (!c) return;
     free(c->rgb);
     c->rgb = NULL;
     c->width = c->height = 0;

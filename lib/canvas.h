@@ -24,7 +24,7 @@ enum { SG_MARK_CIRCLE, SG_MARK_SQUARE, SG_MARK_TRI_UP, SG_MARK_TRI_DOWN, SG_MARK
 
 /* Allocates a width x height canvas filled with bg (sizes 1..SG_CANVAS_MAX_SIDE). */
 int sg_canvas_init(sg_canvas *c, int width, int height, sg_rgb bg, sg_err *err);
-void sg_canvas_free(sg_canvas *c);
+void sg_canvas_free(sg_canvas *c);   /* c may be NULL */
 
 /* Fills the whole canvas (sg_canvas_init's background). For tests only,
  * outside canvas.c. */

@@ -19,6 +19,7 @@ struct sg_image_writer {
     int max_queued, head, count;
     int finishing;             /* finish() called: exit when the queue is empty */
     int failed;                /* a write failed: err holds why; later jobs are dropped */
+    int dropping;              /* abort() called: the jobs left are dropped too */
     sg_err err;
     int have_thread;
     pthread_t thread;
@@ -36,7 +37,7 @@ static void *writer_main(void *arg)
         write_job j = w->ring[w->head];
         w->head = (w->head + 1) % w->max_queued;
         w->count--;
-        int failed = w->failed;
+        int failed = w->failed || w->dropping;
         pthread_cond_signal(&w->not_full);
         pthread_mutex_unlock(&w->mu);
         sg_err err = { { 0 } };
@@ -92,21 +93,40 @@ int sg_image_writer_put(sg_image_writer *w, const char *path, const uint8_t *rgb
     return 0;
 }
 
-int sg_image_writer_finish(sg_image_writer *w, sg_err *err)
+/* Lets the thread end once the queue is empty and joins it; with drop, the
+ * jobs still queued are dropped unwritten (as after a failed write). */
+static void stop_thread(sg_image_writer *w, int drop)
 {
-    if (w->have_thread) {
-        pthread_mutex_lock(&w->mu);
-        w->finishing = 1;
-        pthread_cond_signal(&w->not_empty);
-        pthread_mutex_unlock(&w->mu);
-        pthread_join(w->thread, NULL);
-    }
-    int rc = 0;
-    if (w->failed) { *err = w->err; rc = -1; }
+    if (!w->have_thread) return;
+    pthread_mutex_lock(&w->mu);
+    w->finishing = 1;
+    if (drop) w->dropping = 1;
+    pthread_cond_signal(&w->not_empty);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+}
+
+static void writer_free(sg_image_writer *w)
+{
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->not_empty);
     pthread_cond_destroy(&w->not_full);
     free(w->ring);
     free(w);
+}
+
+int sg_image_writer_finish(sg_image_writer *w, sg_err *err)
+{
+    stop_thread(w, 0);
+    int rc = 0;
+    if (w->failed) { *err = w->err; rc = -1; }
+    writer_free(w);
     return rc;
+}
+
+void sg_image_writer_abort(sg_image_writer *w)
+{
+    if (!w) return;
+    stop_thread(w, 1);
+    writer_free(w);
 }

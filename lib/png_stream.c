@@ -200,18 +200,31 @@ void sg_png_background_ready(sg_png_background *b, int rows)
     if (b->have_thread) sem_post(&b->wake);
 }
 
+/* Stops the thread after its current chunk and joins it. */
+static void background_stop(sg_png_background *b)
+{
+    if (!b->have_thread) return;
+    atomic_store(&b->stop, 1);
+    /* back to normal priority for the rest of its chunk where allowed
+     * (leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE) */
+    struct sched_param sp = { 0 };
+    pthread_setschedparam(b->thread, SCHED_OTHER, &sp);
+    sem_post(&b->wake);
+    pthread_join(b->thread, NULL);
+    sem_destroy(&b->wake);
+}
+
+void sg_png_background_abort(sg_png_background *b)
+{
+    if (!b) return;
+    background_stop(b);
+    sg_png_writer_free(b->w);
+    free(b);
+}
+
 int sg_png_background_end(sg_png_background *b, uint8_t **out, size_t *out_len, sg_err *err)
 {
-    if (b->have_thread) {
-        atomic_store(&b->stop, 1);
-        /* back to normal priority for the rest of its chunk where allowed
-         * (leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE) */
-        struct sched_param sp = { 0 };
-        pthread_setschedparam(b->thread, SCHED_OTHER, &sp);
-        sem_post(&b->wake);
-        pthread_join(b->thread, NULL);
-        sem_destroy(&b->wake);
-    }
+    background_stop(b);
     int rc;
     if (b->failed) {
         *err = b->err;

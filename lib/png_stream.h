@@ -34,8 +34,11 @@ int sg_png_background_begin(sg_png_background **b, const uint8_t *rgb, int width
                             sg_err *err);
 /* Rows [0, rows) are final (rows never decreases; at most height). */
 void sg_png_background_ready(sg_png_background *b, int rows);
-/* All rows are final: waits for the thread, encodes the rest, frees b;
- * *out (malloc'd) and *out_len are the file. */
+/* All rows are final: waits for the thread, encodes the rest, frees b (also
+ * on error); *out (malloc'd) and *out_len are the file. */
 int sg_png_background_end(sg_png_background *b, uint8_t **out, size_t *out_len, sg_err *err);
+/* Giving up: stops the thread after its current chunk of rows, encodes
+ * nothing more and frees b. b may be NULL. */
+void sg_png_background_abort(sg_png_background *b);
 
 #endif

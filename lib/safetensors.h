@@ -93,7 +93,9 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
                        size_t n_meta, sg_err *err);
 /* Appends the data of the next tensor (bytes must equal its size). */
 int sg_st_writer_put(sg_st_writer *w, const void *data, size_t bytes, sg_err *err);
-/* After every tensor: fsync, rename over path, fsync the directory. Frees w. */
+/* After every tensor: fsync, rename over path, fsync the directory. Frees w,
+ * also on error (deleting the temporary file when it was not renamed): do not
+ * call sg_st_writer_abort after it. */
 int sg_st_writer_commit(sg_st_writer *w, sg_err *err);
 /* Deletes the temporary file and frees w (safe on NULL). */
 void sg_st_writer_abort(sg_st_writer *w);

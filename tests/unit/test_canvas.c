@@ -192,5 +192,14 @@ int main(void)
     test_text();
     test_shapes();
     test_save();
+    /* free: NULL, and twice, as every other _free takes them */
+    sg_canvas_free(NULL);
+    sg_canvas c;
+    sg_err err = { { 0 } };
+    CHECK(sg_canvas_init(&c, 4, 3, (sg_rgb){ 1, 2, 3 }, &err) == 0, "%s", err.msg);
+    sg_canvas_free(&c);
+    CHECK(c.rgb == NULL && c.width == 0 && c.height == 0, "sg_canvas_free left %p %dx%d", (void *)c.rgb, c.width,
+          c.height);
+    sg_canvas_free(&c);
     return check_done();
 }

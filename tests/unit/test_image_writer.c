@@ -23,6 +23,51 @@ static int same_file(const char *a, const char *b)
     return ok;
 }
 
+/* abort drops what is still queued: of many large images queued at once
+ * (each takes milliseconds to encode), not all are written, and every one
+ * that is is whole (no temporary left beside it). */
+static void test_abort(void)
+{
+    enum { W = 640, H = 480, N = 24 };
+    uint8_t *rgb = malloc((size_t)W * H * 3);
+    if (!rgb) { CHECK(0, "out of memory"); return; }
+    uint32_t x = 12345;
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) {   /* noise: slow to deflate */
+        x = x * 1664525u + 1013904223u;
+        rgb[i] = (uint8_t)(x >> 24);
+    }
+    sg_err err = { { 0 } };
+    sg_image_writer *w;
+    CHECK(sg_image_writer_start(&w, N, &err) == 0, "%s", err.msg);
+    for (int k = 0; k < N; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "ab%02d.png", k);
+        CHECK(sg_image_writer_put(w, test_tmp_path(name), rgb, W, H, &err) == 0, "%s", err.msg);
+    }
+    sg_image_writer_abort(w);
+    int written = 0;
+    for (int k = 0; k < N; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "ab%02d.png", k);
+        const char *path = test_tmp_path(name);
+        if (access(path, F_OK) != 0) continue;
+        written++;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        sg_image img = { 0 };
+        CHECK(sg_read_file(path, 16 << 20, &data, &len, &err) == 0 && sg_image_decode(data, len, &img, &err) == 0 &&
+              img.width == W && img.height == H && memcmp(img.rgb, rgb, (size_t)W * H * 3) == 0,
+              "%s, written before the abort, is not whole (%s)", name, err.msg);
+        free(data);
+        sg_image_free(&img);
+        char tmp[600];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        CHECK(access(tmp, F_OK) != 0, "%s's temporary file was left", name);
+    }
+    CHECK(written < N, "abort wrote all %d queued images instead of dropping them", N);
+    free(rgb);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_image_writer")) return 1;
@@ -65,6 +110,8 @@ int main(void)
     CHECK(access(test_tmp_path("before.png"), F_OK) == 0, "the file queued before the failure is missing");
     CHECK(access(test_tmp_path("after.png"), F_OK) != 0, "a file queued after the failure was written");
 
+    test_abort();
+    sg_image_writer_abort(NULL);
     test_tmpdir_remove();
     return check_done();
 }

@@ -363,9 +363,31 @@ static void test_decode_recovered_allocation(void)
     CHECK(r.printed[0] == 0, "a recovered allocation: printed on stderr: \"%s\"", r.printed);
 }
 
+/* Giving up on a background encoding: the thread is stopped and joined,
+ * whether it has rows to encode, is idle, or was never given any; then the
+ * pixels are the caller's again (freed here, for ASan to see a late read). */
+static void test_background_abort(void)
+{
+    enum { W = 300, H = 2000 };
+    sg_err err = { { 0 } };
+    for (int ready = 0; ready <= H; ready += H / 2) {
+        uint8_t *rgb = malloc((size_t)W * H * 3);
+        if (!rgb) { CHECK(0, "out of memory"); return; }
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) rgb[i] = (uint8_t)(i * 2654435761u >> 24);
+        sg_png_background *bg;
+        CHECK(sg_png_background_begin(&bg, rgb, W, H, &err) == 0, "%s", err.msg);
+        sg_png_background_ready(bg, ready);
+        sg_png_background_abort(bg);
+        memset(rgb, 0, (size_t)W * H * 3);
+        free(rgb);
+    }
+    sg_png_background_abort(NULL);
+}
+
 int main(void)
 {
-    test_out_of_memory();   /* first: a small heap, so that its 3 MB rows need new address space */
+    test_out_of_memory();
+    test_background_abort();   /* first: a small heap, so that its 3 MB rows need new address space */
     test_refusal_recorded();
     test_decode_messages();
     test_decode_recovered_allocation();

@@ -137,6 +137,9 @@ static void test_writer_errors(void)
     CHECK(sg_st_writer_put(w, &v, 4, &err) == 0, "put: %s", err.msg);
     CHECK(sg_st_writer_commit(w, &err) == -1 && strstr(err.msg, "1 of 2"), "short commit: %s", err.msg);
     CHECK(access(p, F_OK) != 0, "short commit left a file");
+    char short_tmp[600];   /* commit freed w and deleted its temporary: no abort is needed */
+    snprintf(short_tmp, sizeof short_tmp, "%s.tmp.%ld", p, (long)getpid());
+    CHECK(access(short_tmp, F_OK) != 0, "a failed commit left its temporary file");
     CHECK(sg_st_writer_begin(&w, p, two, 2, NULL, NULL, 0, &err) == 0, "begin: %s", err.msg);
     sg_st_writer_abort(w);
     CHECK(access(p, F_OK) != 0, "abort left a file");
