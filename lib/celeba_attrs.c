@@ -372,12 +372,16 @@ int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err)
 int sg_attr_table_format(const sg_attr_table *t, const size_t *rows, size_t n_rows,
                          char **out, size_t *out_len, sg_err *err)
 {
+    *out = NULL;
+    *out_len = 0;
     if (!rows) n_rows = t->n_rows;
     size_t cap = 32 + (t->n_attrs + 1);
     for (int a = 0; a < t->n_attrs; a++) cap += strlen(t->attr_names[a]) + 1;
     for (size_t i = 0; i < n_rows; i++) {
         size_t r = rows ? rows[i] : i;
         if (r >= t->n_rows) return sg_errf(err, "row %zu out of range (%zu rows)", r, t->n_rows);
+        if (!t->file_names[r])   /* sg_attr_table_create leaves them to the caller */
+            return sg_errf(err, "row %zu has no file name", r);
         cap += strlen(t->file_names[r]) + 3 * (size_t)t->n_attrs + 1;
     }
     char *buf = malloc(cap), *p = buf;

@@ -57,7 +57,8 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
 int sg_attr_table_create(sg_attr_table *t, int n_attrs, const char *const *names, size_t n_rows, sg_err *err);
 
 /* Formats rows (indices into t; rows == NULL means all n_rows in order) in
- * CelebA's layout; *out is malloc'd. */
+ * CelebA's layout; *out is malloc'd. A row without a file name (NULL) is an
+ * error. */
 int sg_attr_table_format(const sg_attr_table *t, const size_t *rows, size_t n_rows,
                          char **out, size_t *out_len, sg_err *err);
 /* Formats and writes atomically (see fileio.h). */

@@ -274,6 +274,8 @@ void sg_temp_remove_all(void)
 
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err)
 {
+    *data = NULL;
+    *len = 0;
     int is_stdin = strcmp(path, "-") == 0;
     const char *name = is_stdin ? "<stdin>" : path;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");

@@ -18,6 +18,8 @@ void sg_image_free(sg_image *img)
  * these are one and the same. */
 int sg_png_encode(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *out_len, sg_err *err)
 {
+    *out = NULL;
+    *out_len = 0;
     sg_png_writer *w;
     if (sg_png_writer_begin(&w, width, height, err)) return -1;
     if (sg_png_writer_rows(w, rgb, height, err)) { sg_png_writer_free(w); return -1; }
@@ -26,6 +28,8 @@ int sg_png_encode(const uint8_t *rgb, int width, int height, uint8_t **out, size
 
 int sg_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uint8_t **out, size_t *out_len, sg_err *err)
 {
+    *out = NULL;
+    *out_len = 0;
     tjhandle tj = tjInitCompress();
     if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
     unsigned char *buf = NULL;

@@ -106,6 +106,8 @@ int sg_png_writer_rows(sg_png_writer *w, const uint8_t *rgb, int n, sg_err *err)
 
 int sg_png_writer_end(sg_png_writer *w, uint8_t **out, size_t *out_len, sg_err *err)
 {
+    *out = NULL;
+    *out_len = 0;
     if (w->failed || w->rows_done != w->height) {
         if (w->failed) writer_failed(w, err);
         else sg_errf(err, "PNG: %d of %d rows given", w->rows_done, w->height);
@@ -224,6 +226,8 @@ void sg_png_background_abort(sg_png_background *b)
 
 int sg_png_background_end(sg_png_background *b, uint8_t **out, size_t *out_len, sg_err *err)
 {
+    *out = NULL;
+    *out_len = 0;
     background_stop(b);
     int rc;
     if (b->failed) {

@@ -338,6 +338,26 @@ static void test_file_io(void)
     CHECK(!strncmp(buf, "2\n5_o_Clock_Shadow Arched_Eyebrows ", 35), "create header: %.40s", buf);
     CHECK(strstr(buf, "Wearing_Necktie Young \n000001.jpg -1 -1") != NULL, "create layout");
     free(buf);
+
+    /* a row whose file name the caller left NULL: an error, not a crash,
+     * with *out NULL and no file written */
+    free(t.file_names[1]);
+    t.file_names[1] = NULL;
+    static char stale[1];
+    buf = stale;
+    len = 5;
+    CHECK(sg_attr_table_format(&t, NULL, 0, &buf, &len, &err) == -1 && strstr(err.msg, "row 1 has no file name") &&
+          buf == NULL && len == 0, "a NULL file name: buf %p len %zu '%s'", (void *)buf, len, err.msg);
+    size_t first = 0;
+    CHECK(sg_attr_table_format(&t, &first, 1, &buf, &len, &err) == 0, "row 0 alone: %s", err.msg);
+    free(buf);
+    char dir2[] = "/tmp/test_celeba_attrs.XXXXXX";
+    CHECK(mkdtemp(dir2) != NULL, "mkdtemp");
+    snprintf(out, sizeof out, "%s/out.txt", dir2);
+    CHECK(sg_attr_table_write(out, &t, NULL, 0, &err) == -1 && strstr(err.msg, out) && strstr(err.msg, "no file name"),
+          "write with a NULL file name: %s", err.msg);
+    CHECK(access(out, F_OK) != 0, "a table with a NULL file name was written");
+    rmdir(dir2);
     sg_attr_table_free(&t);
 }
 

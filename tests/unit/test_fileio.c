@@ -151,6 +151,12 @@ static void test_read_limit(void)
     if (rc == 0) free(data);
     rc = sg_read_file(path, sizeof text - 1, &data, &len, &err);
     CHECK(rc != 0, "a file one byte over the limit was read");
+    /* a failure leaves the outputs empty, not as they were (error.h) */
+    static uint8_t stale[1];
+    data = stale;
+    len = 7;
+    rc = sg_read_file(test_tmp_path("no-such-file"), 100, &data, &len, &err);
+    CHECK(rc != 0 && data == NULL && len == 0, "a failed read left rc %d data %p len %zu", rc, (void *)data, len);
 }
 
 static int exists(const char *path)

@@ -623,6 +623,17 @@ static void test_encode_roundtrip(void)
     if (img.rgb) check_pixels("png round trip", img.rgb, rgb, w, h);
     sg_image_free(&img);
     free(png);
+
+    /* a failed encoding leaves *out NULL and the length 0 (error.h) */
+    static uint8_t stale[1];
+    png = stale;
+    len = 9;
+    CHECK(sg_png_encode(rgb, 0, h, &png, &len, &err) == -1 && png == NULL && len == 0,
+          "a failed PNG encoding left %p %zu", (void *)png, len);
+    png = stale;
+    len = 9;
+    CHECK(sg_jpeg_encode(rgb, 0, h, 90, &png, &len, &err) == -1 && png == NULL && len == 0,
+          "a failed JPEG encoding left %p %zu", (void *)png, len);
 }
 
 /* A comment added to an encoded PNG or JPEG (sg-sample's grid mark): the

@@ -403,7 +403,9 @@ int main(void)
     CHECK(sg_png_writer_begin(&w, 2, 3, &err) == 0, "%s", err.msg);
     CHECK(sg_png_writer_rows(w, px, 4, &err) == -1 && strstr(err.msg, "4 more rows"), "a 4th row accepted (%s)", err.msg);
     CHECK(sg_png_writer_rows(w, px, 2, &err) == 0, "%s", err.msg);
-    CHECK(sg_png_writer_end(w, &out, &len, &err) == -1 && strstr(err.msg, "2 of 3 rows"),
-          "ended with a row missing (%s)", err.msg);
+    out = px;   /* a failure leaves *out NULL, not as it was (error.h) */
+    len = 5;
+    CHECK(sg_png_writer_end(w, &out, &len, &err) == -1 && strstr(err.msg, "2 of 3 rows") && out == NULL && len == 0,
+          "ended with a row missing (%s; out %p len %zu)", err.msg, (void *)out, len);
     return check_done();
 }
