@@ -37,10 +37,11 @@ int sg_ckpt_dataset_crop(const sg_ckpt_info *info, int ds)
     return info->has_dataset_crops && ds >= 0 && ds < SG_MAX_DATASETS ? info->dataset_crop[ds] : info->crop;
 }
 
-void sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const char *kind)
+int sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const char *kind)
 {
-    if (kind) snprintf(out, n, "%s/ckpt/%06lld-%s.safetensors", run_dir, (long long)step, kind);
-    else snprintf(out, n, "%s/ckpt/%06lld", run_dir, (long long)step);
+    int len = kind ? snprintf(out, n, "%s/ckpt/%06lld-%s.safetensors", run_dir, (long long)step, kind)
+                   : snprintf(out, n, "%s/ckpt/%06lld", run_dir, (long long)step);
+    return len >= 0 && (size_t)len < n ? 0 : -1;
 }
 
 /* ---- metadata ---- */
@@ -275,8 +276,7 @@ int sg_ckpt_newer_format(const char *run_dir, int64_t step)
         char path[PATH_MAX];
         sg_st_file *f;
         sg_err e;
-        sg_ckpt_path(path, sizeof path, run_dir, step, nets[k]);
-        if (sg_st_open(&f, path, &e)) continue;
+        if (sg_ckpt_path(path, sizeof path, run_dir, step, nets[k]) || sg_st_open(&f, path, &e)) continue;
         const char *fmt = sg_st_meta(f, "format");
         newer = fmt && sg_format_version(fmt, SG_CKPT_FORMAT_FAMILY) > 1;
         sg_st_close(f);
@@ -938,7 +938,8 @@ int sg_ckpt_remove(const char *run_dir, int64_t step, int *removed, sg_err *err)
     if (removed) *removed = 0;
     for (int k = 0; k < 3; k++) {
         char path[PATH_MAX];
-        sg_ckpt_path(path, sizeof path, run_dir, step, kinds[k]);
+        /* a cut name would unlink nothing (or another file) and read as done */
+        if (sg_ckpt_path(path, sizeof path, run_dir, step, kinds[k])) return sg_errf(err, "%s: path too long", path);
         if (unlink(path) == 0) { if (removed) (*removed)++; }
         else if (errno != ENOENT) return sg_errno(err, "%s", path);
     }
@@ -977,8 +978,8 @@ static int has_d_and_state(const char *run_dir, int64_t step)
     for (int k = 0; k < 2; k++) {
         char p[PATH_MAX];
         struct stat sb;
-        sg_ckpt_path(p, sizeof p, run_dir, step, kinds[k]);
-        if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
+        if (sg_ckpt_path(p, sizeof p, run_dir, step, kinds[k]) || stat(p, &sb) != 0 || !S_ISREG(sb.st_mode))
+            return 0;
     }
     return 1;
 }
@@ -1049,10 +1050,10 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
 int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *state_info, sg_err *err)
 {
     char g[PATH_MAX], d[PATH_MAX], s[PATH_MAX];
-    sg_ckpt_path(g, sizeof g, run_dir, step, "G");
-    sg_ckpt_path(d, sizeof d, run_dir, step, "D");
-    sg_ckpt_path(s, sizeof s, run_dir, step, "state");
     if (state_info) memset(state_info, 0, sizeof *state_info);
+    if (sg_ckpt_path(g, sizeof g, run_dir, step, "G") | sg_ckpt_path(d, sizeof d, run_dir, step, "D") |
+        sg_ckpt_path(s, sizeof s, run_dir, step, "state"))
+        return sg_errf(err, "%s: path too long", s);
     if (refuse_generator_only(m, s, "loading a whole checkpoint (G, D and state)", err)) return -1;
     /* All three files are checked before anything is loaded into the model
      * (headers, the data's CRCs, the tensors against the model), so that a

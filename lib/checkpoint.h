@@ -112,8 +112,10 @@ int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info,
 int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err);
 
 /* "RUN/ckpt/NNNNNN-KIND.safetensors" (kind "G", "D", "state") or, with kind
- * NULL, the prefix "RUN/ckpt/NNNNNN". */
-void sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const char *kind);
+ * NULL, the prefix "RUN/ckpt/NNNNNN", into out: 0, or -1 when it does not fit
+ * in n bytes (out then holds its beginning: a name to show, never one to open
+ * or delete). */
+int sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const char *kind);
 
 /* Writes the three files of checkpoint `step`, then RUN/latest. Refuses (without
  * writing) if any parameter or Adam moment is not finite. */

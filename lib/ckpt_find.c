@@ -115,7 +115,7 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
             int64_t step;
             if (sg_ckpt_latest(run, &step, err)) return -1;
             if (step < 0) return sg_errf(err, "%s: no checkpoint found (no %s/latest)", arg, run);
-            sg_ckpt_path(path, cap, run, step, "G");
+            if (sg_ckpt_path(path, cap, run, step, "G")) return sg_errf(err, "%s: path too long", path);
             if (!read_generator_info(path, info, err)) return 0;
             if (!sg_path_missing(path)) return -1;   /* an error other than the file vanishing */
             /* Gone between reading latest and opening the file (sg-train --keep
@@ -187,7 +187,7 @@ static void say_unusable(const char *path, sg_err *err)
         if (name - 4 == path) snprintf(run, sizeof run, ".");
         else snprintf(run, sizeof run, "%.*s", (int)(name - 5 - path), path);
         prev = sg_ckpt_newest_complete(run[0] ? run : "/", step);
-        if (prev >= 0) sg_ckpt_path(prev_prefix, sizeof prev_prefix, run, prev, NULL);
+        if (prev >= 0 && sg_ckpt_path(prev_prefix, sizeof prev_prefix, run, prev, NULL)) prev = -1;   /* no hint */
     }
     if (prev >= 0) {
         char *word = sg_shell_word(prev_prefix);   /* a word to paste */

@@ -191,6 +191,42 @@ static void test_g_file_names(void)
     }
 }
 
+/* sg_ckpt_path says when the name does not fit, and sg_ckpt_remove refuses
+ * such a run instead of unlinking a cut name (which exists nowhere) and
+ * reporting the checkpoint removed. */
+static void test_path_fit(void)
+{
+    char p[64];
+    CHECK(sg_ckpt_path(p, sizeof p, "r", 12, "G") == 0 && !strcmp(p, "r/ckpt/000012-G.safetensors"), "'%s'", p);
+    CHECK(sg_ckpt_path(p, sizeof p, "r", 12, NULL) == 0 && !strcmp(p, "r/ckpt/000012"), "'%s'", p);
+    size_t exact = strlen("r/ckpt/000012-state.safetensors");
+    CHECK(sg_ckpt_path(p, exact + 1, "r", 12, "state") == 0, "a name of exactly the room was refused");
+    CHECK(sg_ckpt_path(p, exact, "r", 12, "state") == -1 && strlen(p) == exact - 1,
+          "a name one byte over the room: '%s'", p);
+
+    char run[PATH_MAX];   /* "aaaaaaaaa/aaaaaaaaa/...": each name short, so a cut one is merely missing */
+    for (size_t i = 0; i < sizeof run; i++) run[i] = i % 10 == 9 ? '/' : 'a';
+    run[PATH_MAX - 21] = 0;   /* RUN itself fits; RUN/ckpt/000003-state.safetensors does not */
+    sg_err err = {{0}};
+    int removed = -1;
+    CHECK(sg_ckpt_remove(run, 3, &removed, &err) == -1 && strstr(err.msg, "path too long") && removed == 0,
+          "removing a checkpoint of a run whose names do not fit: removed %d, '%.60s'", removed, err.msg);
+
+    /* and one that fits: every file of the step counted */
+    const char *r = test_tmp_path("remove-run");
+    char dir[600], f[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/ckpt", r);
+    CHECK(mkdir(r, 0755) == 0 && mkdir(dir, 0755) == 0, "mkdir %s", dir);
+    const char *kinds[3] = {"G", "D", "state"};
+    for (int k = 0; k < 3; k++) {
+        sg_ckpt_path(f, sizeof f, r, 3, kinds[k]);
+        FILE *fp = fopen(f, "w");
+        CHECK(fp != NULL, "create %s", f);
+        if (fp) fclose(fp);
+    }
+    CHECK(sg_ckpt_remove(r, 3, &removed, &err) == 0 && removed == 3, "remove: %d removed (%s)", removed, err.msg);
+}
+
 /* Every file names the build that wrote it (a resume on another build is
  * noted: sg-train(1)); a file of an older build, without the key, reads as "". */
 static void test_created_by(sg_backend *be)
@@ -301,6 +337,7 @@ int main(void)
     CHECK(be != NULL, "cpu backend: %s", err.msg);
     if (!be) return check_done();
     test_g_file_names();
+    test_path_fit();
     test_format_version();
     test_load_precedence(be);
     test_created_by(be);
