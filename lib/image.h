@@ -102,7 +102,9 @@ void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, 
 /* Use the portable code even where AVX2 is available. For tests only (they
  * compare both). */
 void sg_resize_force_scalar(int on);
-/* One-shot CenterCrop(crop_w x crop_h) + Resize(out_w x out_h); out->rgb malloc'd. */
+/* One-shot CenterCrop(crop_w x crop_h) + Resize(out_w x out_h); out->rgb
+ * malloc'd. out may be in: on success its pixels are freed and replaced, on
+ * failure it is left as it was (another out is emptied on failure). */
 int sg_center_crop_resize(const sg_image *in, int crop_w, int crop_h, int out_w, int out_h,
                           sg_image *out, sg_err *err);
 

@@ -364,19 +364,24 @@ void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, 
 int sg_center_crop_resize(const sg_image *in, int crop_w, int crop_h, int out_w, int out_h,
                           sg_image *out, sg_err *err)
 {
+    /* in read before out is touched: out may be in */
+    const sg_image src = *in;
     sg_resize_plan plan;
-    out->rgb = NULL;
-    out->width = out->height = 0;
-    if (sg_resize_plan_init(&plan, in->width, in->height, crop_w, crop_h, out_w, out_h, err)) return -1;
+    if (out != in) {
+        out->rgb = NULL;
+        out->width = out->height = 0;
+    }
+    if (sg_resize_plan_init(&plan, src.width, src.height, crop_w, crop_h, out_w, out_h, err)) return -1;
     uint8_t *scratch = malloc(sg_resize_plan_scratch_size(&plan));
     uint8_t *rgb = malloc((size_t)out_w * out_h * 3);
     if (!scratch || !rgb) {
         free(scratch); free(rgb); sg_resize_plan_free(&plan);
         return sg_err_oom(err, "out of memory");
     }
-    sg_resize_apply(&plan, in->rgb, 0, rgb, scratch);
+    sg_resize_apply(&plan, src.rgb, 0, rgb, scratch);
     free(scratch);
     sg_resize_plan_free(&plan);
+    if (out == in) free(src.rgb);
     out->rgb = rgb;
     out->width = out_w;
     out->height = out_h;

@@ -76,6 +76,11 @@ static void test_golden_cases(int scalar)
                 CHECK(want.width == ow && want.height == oh, "%s: golden is %dx%d", what, want.width, want.height);
                 if (want.width == ow && want.height == oh) check_pixels(what, got.rgb, want.rgb, ow, oh);
             }
+            /* in place (out == in): the same pixels, src's old ones freed */
+            rc = sg_center_crop_resize(&src, cw, ch, ow, oh, &src, &err);
+            CHECK(rc == 0 && src.width == ow && src.height == oh, "%s in place: rc %d, %dx%d: %s", what, rc, src.width,
+                  src.height, rc ? err.msg : "");
+            if (rc == 0 && want.width == ow && want.height == oh) check_pixels(what, src.rgb, want.rgb, ow, oh);
             sg_image_free(&src); sg_image_free(&want); sg_image_free(&got);
             n_resize++;
         }
@@ -83,6 +88,24 @@ static void test_golden_cases(int scalar)
     fclose(f);
     sg_resize_force_scalar(0);
     CHECK(n_decode >= 4 && n_resize >= 15, "golden cases: %d decode, %d resize (expected >= 4, >= 15)", n_decode, n_resize);
+}
+
+/* A failed crop in place leaves the image as it was (the caller still owns
+ * and frees its pixels); into another image, that one is emptied. */
+static void test_crop_in_place_failure(void)
+{
+    sg_image img = { 4, 3, malloc(4 * 3 * 3) };
+    if (!img.rgb) { CHECK(0, "out of memory"); return; }
+    memset(img.rgb, 7, 4 * 3 * 3);
+    uint8_t *pixels = img.rgb;
+    sg_err err;
+    CHECK(sg_center_crop_resize(&img, 0, 3, 2, 2, &img, &err) == -1, "a 0-wide crop accepted");
+    CHECK(img.rgb == pixels && img.width == 4 && img.height == 3 && img.rgb[35] == 7,
+          "a failed crop in place changed the image: %p %dx%d", (void *)img.rgb, img.width, img.height);
+    sg_image other = { 9, 9, NULL };
+    CHECK(sg_center_crop_resize(&img, 0, 3, 2, 2, &other, &err) == -1 && other.rgb == NULL && other.width == 0 &&
+          other.height == 0, "a failed crop into another image left it %dx%d", other.width, other.height);
+    sg_image_free(&img);
 }
 
 /* torchvision: int(round((in - crop) / 2.0)) with ties to even; padding when crop > in. */
@@ -959,6 +982,7 @@ static void test_png_chunk_past_end(void)
 int main(void)
 {
     test_crop_offsets();
+    test_crop_in_place_failure();
     test_golden_cases(1);
     test_golden_cases(0);
     test_partial_rows();
