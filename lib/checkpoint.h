@@ -104,7 +104,9 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err);
  * whose CRC keys are damaged is an error ("STATE: problem: cannot check G
  * against it"): the checkpoint is suspect. *state_fault (may be NULL): 1 when
  * the error is one of these two (the state file's, or G unlike its record),
- * 0 otherwise. m is unchanged on error. */
+ * 0 otherwise. A file that fails these checks changes nothing in m; an I/O,
+ * memory or backend error while its tensors are copied in may leave m partly
+ * loaded (then reload or discard it). */
 int sg_ckpt_read_generator(sg_model *m, const char *path, int *state_fault, sg_err *err);
 /* The optimizer state file (see above). For tests only. */
 int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
@@ -152,7 +154,9 @@ int sg_ckpt_steps(const char *run_dir, int64_t **steps, size_t *n, sg_err *err);
 int sg_ckpt_g_file_step(const char *name, int64_t *step);
 /* Loads G, D and the state of checkpoint `step` into m. All three files are
  * validated first (headers, data CRC-32s, the state's record of G's and D's
- * CRCs, tensors against the model): a bad file changes nothing in m.
+ * CRCs, tensors against the model): a bad file changes nothing in m. An I/O,
+ * memory or backend error after that, while G, D and the state are copied in
+ * one after another, may leave m partly loaded (then reload or discard it).
  * state_info (may be NULL): the state file's metadata (its seed), on success;
  * free it with sg_ckpt_info_free. */
 int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *state_info, sg_err *err);
