@@ -323,7 +323,10 @@ static int check_net_kind(const sg_st_file *f, const char *want, sg_err *err)
 }
 
 /* The file's dtype of a model tensor of dtype d (lib/model.h stays free of
- * safetensors, so the two enums are kept apart). */
+ * safetensors, so the two enums are kept apart, with the same values: held
+ * here, where both headers meet). */
+_Static_assert((int)SG_ST_F32 == (int)SG_DTYPE_F32 && (int)SG_ST_I64 == (int)SG_DTYPE_I64,
+               "safetensors.h's dtypes and model.h's must keep the same values");
 static int st_dtype(int d) { return d == SG_DTYPE_I64 ? SG_ST_I64 : SG_ST_F32; }
 
 /* Bytes of the largest tensor (a scratch buffer for one tensor at a time). */

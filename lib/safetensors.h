@@ -30,7 +30,7 @@
 #define SG_ST_MAX_DIMS 8
 #define SG_ST_MAX_HEADER (100u * 1024 * 1024)   /* header bytes accepted by the reader */
 
-enum { SG_ST_F32 = 0, SG_ST_I64 = 1 };   /* same values as SG_DTYPE_F32/I64 in model.h */
+enum { SG_ST_F32 = 0, SG_ST_I64 = 1 };   /* same values as SG_DTYPE_F32/I64 in model.h (checkpoint.c asserts it) */
 
 const char *sg_st_dtype_name(int dtype);  /* "F32", "I64" */
 size_t sg_st_dtype_size(int dtype);       /* 4, 8 */

@@ -147,6 +147,55 @@ static void test_three_datasets(void)
     check_rows("three datasets: targets 5-8", c + 5 * C, &want[5][0], 4 * C);
 }
 
+/* targets.c keeps its own copies of model.c's sg_model_c_dim, cls_dim and
+ * label_offset (targets link without the engine): the vectors it builds
+ * must follow model.c's layout, for one dataset up to SG_MAX_DATASETS. A
+ * drifted copy writes a label, a mask or a row stride elsewhere. */
+static void test_layout_agrees_with_model(void)
+{
+    static const sg_model_config cfgs[] = {
+        {.n_datasets = 1, .label_dim = {5}},
+        {.n_datasets = 2, .label_dim = {5, 8}, .one_hot = {0, 1}},
+        {.n_datasets = 3, .label_dim = {2, 3, 4}, .one_hot = {0, 1, 0}},
+        {.n_datasets = SG_MAX_DATASETS, .label_dim = {1, 2, 3, 4, 5, 6, 7, 8}, .one_hot = {1, 0, 1, 0, 1, 0, 1, 0}},
+    };
+    enum { GUARD = 4, MAX_C = 64 };
+    const float poison = -7;
+    sg_err err = {{0}};
+    for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
+        const sg_model_config *cfg = &cfgs[k];
+        int cls = sg_model_cls_dim(cfg), c_dim = sg_model_c_dim(cfg), nd = cfg->n_datasets;
+        CHECK(sg_targets_count(cfg) == cls, "config %zu: %d targets, cls_dim %d", k, sg_targets_count(cfg), cls);
+        for (int ds = 0; ds < nd; ds++) {
+            float own[8], c[MAX_C + GUARD], want[MAX_C + GUARD];
+            for (int i = 0; i < 8; i++) own[i] = 0.5f;
+            for (int i = 0; i < MAX_C + GUARD; i++) c[i] = want[i] = poison;
+            for (int i = 0; i < c_dim; i++) want[i] = 0;
+            for (int i = 0; i < cfg->label_dim[ds]; i++) want[sg_model_label_offset(cfg, ds) + i] = 0.5f;
+            if (nd > 1) want[cls + ds] = 1;
+            sg_targets_own(cfg, ds, own, c);
+            char what[64];
+            snprintf(what, sizeof what, "config %zu: own labels of dataset %d", k, ds);
+            check_rows(what, c, want, c_dim + GUARD);
+        }
+        /* every target: row t (stride c_dim) has label t and t's dataset's mask */
+        static float rows[MAX_C * MAX_C + GUARD];
+        for (int i = 0; i < MAX_C * MAX_C + GUARD; i++) rows[i] = poison;
+        CHECK(sg_targets_all(cfg, NULL, -1, NULL, rows, &err) == 0, "config %zu: %s", k, err.msg);
+        for (int t = 0; t < cls; t++) {
+            int i = -1, ds = sg_targets_dataset_of(cfg, t, &i);
+            float want[MAX_C];
+            for (int j = 0; j < c_dim; j++) want[j] = 0;
+            want[sg_model_label_offset(cfg, ds) + i] = 1;
+            if (nd > 1) want[cls + ds] = 1;
+            char what[64];
+            snprintf(what, sizeof what, "config %zu: target %d", k, t);
+            check_rows(what, rows + (size_t)t * c_dim, want, c_dim);
+        }
+        CHECK(rows[(size_t)cls * c_dim] == poison, "config %zu: sg_targets_all wrote past %d rows of %d", k, cls, c_dim);
+    }
+}
+
 static void test_parse_apply(void)
 {
     sg_model_config cfg = {.n_datasets = 1, .label_dim = {5}};
@@ -588,6 +637,7 @@ int main(void)
     test_multi_rafd();
     test_multi_two_multihot();
     test_three_datasets();
+    test_layout_agrees_with_model();
     test_parse_apply();
     test_parse_multi();
     test_qualifiers();
