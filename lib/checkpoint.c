@@ -900,6 +900,15 @@ int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err
 
 /* ---- run directory ---- */
 
+/* A write of sg_ckpt_save: -1 stops the save. A file written whose directory
+ * did not sync (no unsynced handler: lib/fileio.h) is in place, so the save
+ * goes on and reports it at the end, the first such report kept in note. */
+static int save_step(int rc, const sg_err *err, int *unsynced, sg_err *note)
+{
+    if (rc == SG_WRITTEN_UNSYNCED && !(*unsynced)++ && err) *note = *err;
+    return rc < 0 ? -1 : 0;
+}
+
 int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step, sg_err *err)
 {
     return sg_ckpt_save_abandonable(m, run_dir, info, step, NULL, err);
@@ -918,13 +927,18 @@ int sg_ckpt_save_abandonable(sg_model *m, const char *run_dir, const sg_ckpt_inf
     snprintf(path, sizeof path, "%s/ckpt", run_dir);
     if (sg_mkdir_p(path, err)) return -1;
     uint32_t net_crc[2];
+    int unsynced = 0;
+    sg_err note = {{0}};
     sg_ckpt_path(path, sizeof path, run_dir, step, "G");
-    if (write_net_crc(m, SG_NET_G, path, info, step, &net_crc[0], abandon, err)) return -1;
+    if (save_step(write_net_crc(m, SG_NET_G, path, info, step, &net_crc[0], abandon, err), err, &unsynced, &note)) return -1;
     sg_ckpt_path(path, sizeof path, run_dir, step, "D");
-    if (write_net_crc(m, SG_NET_D, path, info, step, &net_crc[1], abandon, err)) return -1;
+    if (save_step(write_net_crc(m, SG_NET_D, path, info, step, &net_crc[1], abandon, err), err, &unsynced, &note)) return -1;
     sg_ckpt_path(path, sizeof path, run_dir, step, "state");
-    if (write_state_crc(m, path, info, step, net_crc, abandon, err)) return -1;
-    return sg_ckpt_write_latest(run_dir, step, err);
+    if (save_step(write_state_crc(m, path, info, step, net_crc, abandon, err), err, &unsynced, &note)) return -1;
+    if (save_step(sg_ckpt_write_latest(run_dir, step, err), err, &unsynced, &note)) return -1;
+    if (!unsynced) return 0;
+    if (err) *err = note;
+    return SG_WRITTEN_UNSYNCED;
 }
 
 int sg_ckpt_write_latest(const char *run_dir, int64_t step, sg_err *err)

@@ -120,7 +120,11 @@ int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err
 int sg_ckpt_path(char *out, size_t n, const char *run_dir, int64_t step, const char *kind);
 
 /* Writes the three files of checkpoint `step`, then RUN/latest. Refuses (without
- * writing) if any parameter or Adam moment is not finite. */
+ * writing) if any parameter or Adam moment is not finite. A file written whose
+ * directory then did not sync does not stop it (each file is in place): without
+ * an unsynced handler (lib/fileio.h) the checkpoint and latest are written in
+ * full and it returns SG_WRITTEN_UNSYNCED with the first such report; -1 is a
+ * checkpoint not written in full. */
 int sg_ckpt_save(sg_model *m, const char *run_dir, const sg_ckpt_info *info, int64_t step,
                  sg_err *err);
 /* sg_ckpt_save that gives up once *abandon is nonzero (a signal handler's

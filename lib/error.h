@@ -1,6 +1,8 @@
 /* Error reporting for lib/: functions return 0 on success and -1 on failure,
  * with a one-line message in an sg_err that the calling tool prints as
- * "tool: message". lib/ never prints and never exits.
+ * "tool: message" (the writers of lib/fileio.h's list may also return
+ * SG_WRITTEN_UNSYNCED: written, but unsynced). lib/ never prints and never
+ * exits.
  *
  * Conventions of every lib/ function unless its comment says otherwise:
  * - err must point to an sg_err: lib/ copies into *err unchecked. Only the

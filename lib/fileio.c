@@ -29,11 +29,11 @@ void sg_set_unsynced_handler(sg_unsynced_handler handler) { atomic_store(&unsync
 
 int sg_err_unsynced(sg_err *note, const char *out, const sg_err *sync_err)
 {
-    if (!note) return -1;
+    if (!note) return SG_WRITTEN_UNSYNCED;
     sg_err copy = *sync_err;   /* note may be sync_err itself */
     sg_errf(note, "%s written, but syncing its directory failed (%s): a crash soon may lose it", out, copy.msg);
     note->sys_errno = copy.sys_errno;
-    return -1;
+    return SG_WRITTEN_UNSYNCED;
 }
 
 static atomic_uint unsynced_reports;

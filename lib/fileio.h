@@ -13,27 +13,39 @@
  * through a symbolic link, the file it names is replaced. The temporary file is
  * created exclusively (never through a link placed at its name). A failure
  * of the directory's fsync, after the rename, is no failure to write: it is
- * reported as sg_fsync_dir_after does. */
+ * reported as sg_fsync_dir_after does (SG_WRITTEN_UNSYNCED without a handler). */
 int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err);
 
-/* An output written in full and renamed into place whose directory's fsync
- * then failed: every reader sees the new file, but a crash (power loss)
- * soon may lose the rename. That is no failure to write, and trying again
- * would not help (the error is reported once), so tools say so and go on
- * (exit status 0): a script tells "not written" (1) from "written". The
- * report, the same from every writer (sg_err_unsynced), goes to the handler
- * a tool installs (tools/cli: a warning); lib/ never prints. Without one,
- * the writer fails with it (-1), so that nothing is lost silently. The
- * handler may be called from any thread writing. NULL removes it. */
+/* Written, but unsynced: an output written in full and renamed into place
+ * whose directory's fsync then failed. Every reader sees the new file, but a
+ * crash (power loss) soon may lose the rename. That is no failure to write,
+ * and trying again would not help (the error is reported once), so tools say
+ * so and go on (exit status 0): a script tells "not written" (1) from
+ * "written". The report, the same from every writer (sg_err_unsynced), goes
+ * to the handler a tool installs (tools/cli: a warning); lib/ never prints.
+ * The handler may be called from any thread writing. NULL removes it.
+ *
+ * The writers that can end so (this list is the one place that says it):
+ * sg_fsync_dir_after, sg_write_file_atomic, sg_st_writer_commit, sg_st_write,
+ * sg_ckpt_write_net, sg_ckpt_write_state, sg_ckpt_write_latest, sg_ckpt_save,
+ * sg_image_write (_commented, _encoded), sg_canvas_save,
+ * sg_image_writer_finish, sg_attr_table_write and sg_shard_writer_commit.
+ * With a handler they return 0 (written) once it has the report. Without
+ * one they return SG_WRITTEN_UNSYNCED (1), the report in err, so that
+ * nothing is lost silently: a caller testing `if (f(...))` stops on it as on
+ * a failure, and one that needs to know tells the two apart by the sign:
+ * -1 always means not written (or not in full), never this. */
+enum { SG_WRITTEN_UNSYNCED = 1 };
 typedef void (*sg_unsynced_handler)(const sg_err *note);
 void sg_set_unsynced_handler(sg_unsynced_handler handler);
 /* The report's words, in note (sys_errno that of sync_err): "OUT written, but
  * syncing its directory failed (DIR: fsync: Input/output error): a crash soon
- * may lose it", sync_err->msg in the parentheses. Returns -1. */
+ * may lose it", sync_err->msg in the parentheses. Returns SG_WRITTEN_UNSYNCED. */
 int sg_err_unsynced(sg_err *note, const char *out, const sg_err *sync_err);
 /* fsync of dir, the directory that out (written in full) was just renamed
  * into. 0 when it succeeded, or when it failed and the handler took the
- * report; -1 with the report in err when there is no handler. */
+ * report; SG_WRITTEN_UNSYNCED with the report in err when there is no
+ * handler. */
 int sg_fsync_dir_after(const char *out, const char *dir, sg_err *err);
 /* How many such failures sg_fsync_dir_after has met in this process (with a
  * handler or not): a writer that goes on compares it before and after, e.g.

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fileio.h"
 #include "image.h"
 #include "thread.h"
 
@@ -21,11 +22,19 @@ struct sg_image_writer {
     int failed;                /* a write failed: err holds why; later jobs are dropped */
     int dropping;              /* abort() called: the jobs left are dropped too */
     sg_err err;
+    int unsynced;              /* an image written, its directory not synced (no handler: lib/fileio.h) */
+    sg_err unsynced_note;      /* the first such report */
     int have_thread;
     pthread_t thread;
 };
 
 static void job_free(write_job *j) { free(j->path); free(j->rgb); }
+
+/* The first report of an image written whose directory did not sync. */
+static void note_unsynced(sg_image_writer *w, const sg_err *note)
+{
+    if (!w->unsynced++) w->unsynced_note = *note;
+}
 
 static void *writer_main(void *arg)
 {
@@ -44,7 +53,8 @@ static void *writer_main(void *arg)
         int rc = failed ? 0 : sg_image_write(j.path, j.rgb, j.width, j.height, &err);
         job_free(&j);
         pthread_mutex_lock(&w->mu);
-        if (rc && !w->failed) { w->failed = 1; w->err = err; }
+        if (rc == SG_WRITTEN_UNSYNCED) note_unsynced(w, &err);   /* written: the rest go on */
+        else if (rc && !w->failed) { w->failed = 1; w->err = err; }
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -71,7 +81,9 @@ int sg_image_writer_put(sg_image_writer *w, const char *path, const uint8_t *rgb
 {
     if (!w->have_thread) {
         if (w->failed) { *err = w->err; return -1; }
-        if (sg_image_write(path, rgb, width, height, err)) { w->failed = 1; w->err = *err; return -1; }
+        int rc = sg_image_write(path, rgb, width, height, err);
+        if (rc == SG_WRITTEN_UNSYNCED) note_unsynced(w, err);
+        else if (rc) { w->failed = 1; w->err = *err; return -1; }
         return 0;
     }
     size_t bytes = (size_t)width * height * 3;
@@ -120,6 +132,7 @@ int sg_image_writer_finish(sg_image_writer *w, sg_err *err)
     stop_thread(w, 0);
     int rc = 0;
     if (w->failed) { *err = w->err; rc = -1; }
+    else if (w->unsynced) { *err = w->unsynced_note; rc = SG_WRITTEN_UNSYNCED; }
     writer_free(w);
     return rc;
 }

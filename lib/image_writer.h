@@ -18,7 +18,10 @@ int sg_image_writer_start(sg_image_writer **w, int max_queued, sg_err *err);
 int sg_image_writer_put(sg_image_writer *w, const char *path, const uint8_t *rgb, int width, int height,
                         sg_err *err);
 /* Waits until every queued image is written; 0, or -1 with the first error.
- * Frees w, also on error. */
+ * An image written whose directory did not sync, without an unsynced handler
+ * (lib/fileio.h), fails nothing: the rest are written, and finish returns
+ * SG_WRITTEN_UNSYNCED with the first such report when nothing failed. Frees
+ * w, also on error. */
 int sg_image_writer_finish(sg_image_writer *w, sg_err *err);
 /* Giving up: the images still queued are dropped (one being written when it
  * is called is completed, atomically as ever), the thread is joined and w

@@ -496,8 +496,7 @@ static void writer_free(sg_shard_writer *w)
 
 int sg_shard_writer_commit(sg_shard_writer *w, sg_err *note, sg_err *err)
 {
-    note->msg[0] = 0;
-    note->sys_errno = 0;
+    if (note) *note = (sg_err){{0}};
     if (flush_batch(w, err)) { sg_shard_writer_abort(w); return -1; }
     w->meta.count = w->count;
     sg_buf json = SG_BUF_INIT;
@@ -527,12 +526,11 @@ int sg_shard_writer_commit(sg_shard_writer *w, sg_err *note, sg_err *err)
         return -1;
     }
     /* The new shard is in place from here on: nothing may report it unwritten
-     * (or remove w->tmp, which may now be the old shard's remains). */
-    sg_err sync_err = {{0}};
-    if (sg_fsync_dir(dir, &sync_err) && !note->msg[0])
-        sg_err_unsynced(note, w->path, &sync_err);   /* every writer's words (lib/fileio.h) */
+     * (or remove w->tmp, which may now be the old shard's remains). A failed
+     * fsync of its directory is every writer's report (lib/fileio.h). */
+    rc = sg_fsync_dir_after(w->path, dir, err);
     writer_free(w);
-    return 0;
+    return rc;
 }
 
 void sg_shard_writer_abort(sg_shard_writer *w)

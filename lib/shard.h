@@ -102,11 +102,13 @@ uint64_t sg_shard_writer_count(const sg_shard_writer *w);
 /* The temporary directory being written. For tests only. */
 const char *sg_shard_writer_tmp_path(const sg_shard_writer *w);
 /* Writes the metadata, syncs, renames into place and frees w (also on error).
- * Returns -1 (err) when PATH is not the new shard. Once it is, returns 0, with
- * note->msg empty, or saying what went wrong after the rename (the old shard
- * could not be removed; syncing the directory failed) for a warning. With
- * force an old shard directory holding anything but the shard's own files is
- * not replaced (an error, at open and again here). */
+ * Returns -1 (err) when PATH is not the new shard. Once it is, returns 0, or
+ * SG_WRITTEN_UNSYNCED (err) when syncing PATH's directory failed without an
+ * unsynced handler (with one, the handler has the report: lib/fileio.h).
+ * note (may be NULL): emptied, then, with the shard in place, saying for a
+ * warning that the old shard it replaced could not be removed. With force an
+ * old shard directory holding anything but the shard's own files is not
+ * replaced (an error, at open and again here). */
 int sg_shard_writer_commit(sg_shard_writer *w, sg_err *note, sg_err *err);
 /* Removes the temporary directory and frees w. */
 void sg_shard_writer_abort(sg_shard_writer *w);

@@ -6,6 +6,7 @@
 #include "check.h"
 #include "fileio.h"
 #include "safetensors.h"
+#include "fail_dir_fsync.h"
 #include "test_tmpdir.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -390,28 +391,14 @@ static void test_dead_temps(void)
     }
 }
 
-/* fsync as the C library's, but for a directory while fail_dir_fsync is
- * set: EIO, as a failing disk reports it. Defined here, it takes the place
- * of the library's for lib/fileio.c too (the test links it statically). */
-static int fail_dir_fsync, dir_fsyncs_failed;
-int fsync(int fd)
-{
-    struct stat st;
-    if (fail_dir_fsync && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        dir_fsyncs_failed++;
-        errno = EIO;
-        return -1;
-    }
-    return (int)syscall(SYS_fsync, fd);
-}
-
 static sg_err noted;
 static int notes;
 static void note_unsynced(const sg_err *note) { noted = *note; notes++; }
 
 /* The directory's fsync failing after the rename: the file is written, and
  * says so in words every tool shares (naming it, not its directory) through
- * the handler, returning 0; without a handler, -1 with the same words. */
+ * the handler, returning 0; without a handler, SG_WRITTEN_UNSYNCED (not -1,
+ * "not written") with the same words. Counted either way. */
 static void test_unsynced(void)
 {
     char path[512], want[1200], buf[64];
@@ -419,21 +406,24 @@ static void test_unsynced(void)
     snprintf(path, sizeof path, "%s", test_tmp_path("unsynced.txt"));
     snprintf(want, sizeof want, "%s written, but syncing its directory failed (%s: fsync: %s): a crash soon may "
              "lose it", path, test_tmpdir, strerror(EIO));
-    fail_dir_fsync = 1;
+    unsigned count = sg_unsynced_count();
+    fail_fsync_of = test_tmpdir;
     int rc = sg_write_file_atomic(path, "one\n", 4, &err);
-    fail_dir_fsync = 0;
-    CHECK(dir_fsyncs_failed == 1, "the directory's fsync was not reached (%d)", dir_fsyncs_failed);
-    CHECK(rc == -1, "no handler: rc %d, not -1", rc);
+    fail_fsync_of = NULL;
+    CHECK(fsyncs_failed == 1, "the directory's fsync was not reached (%d)", fsyncs_failed);
+    CHECK(rc == SG_WRITTEN_UNSYNCED, "no handler: rc %d, not SG_WRITTEN_UNSYNCED", rc);
+    CHECK(sg_unsynced_count() == count + 1, "no handler: counted %u times", sg_unsynced_count() - count);
     CHECK(!strcmp(err.msg, want), "no handler: '%s', not '%s'", err.msg, want);
     CHECK(err.sys_errno == EIO, "no handler: sys_errno %d", err.sys_errno);
     CHECK(slurp(path, buf, sizeof buf) == 4 && !memcmp(buf, "one\n", 4), "the file is not written");
 
     sg_set_unsynced_handler(note_unsynced);
     err = (sg_err){{0}};
-    fail_dir_fsync = 1;
+    fail_fsync_of = test_tmpdir;
     rc = sg_write_file_atomic(path, "two\n", 4, &err);
-    fail_dir_fsync = 0;
+    fail_fsync_of = NULL;
     CHECK(rc == 0, "with a handler: rc %d (%s)", rc, err.msg);
+    CHECK(sg_unsynced_count() == count + 2, "with a handler: counted %u times", sg_unsynced_count() - count);
     CHECK(notes == 1 && !strcmp(noted.msg, want), "with a handler: %d notes, '%s'", notes, noted.msg);
     CHECK(noted.sys_errno == EIO, "with a handler: sys_errno %d", noted.sys_errno);
     CHECK(slurp(path, buf, sizeof buf) == 4 && !memcmp(buf, "two\n", 4), "the file is not replaced");
@@ -441,9 +431,9 @@ static void test_unsynced(void)
     char link[512];
     snprintf(link, sizeof link, "%s", test_tmp_path("unsynced-link.txt"));
     CHECK(symlink(path, link) == 0, "symlink: %s", strerror(errno));
-    fail_dir_fsync = 1;
+    fail_fsync_of = test_tmpdir;
     rc = sg_write_file_atomic(link, "three\n", 6, &err);
-    fail_dir_fsync = 0;
+    fail_fsync_of = NULL;
     snprintf(want, sizeof want, "%s written, but syncing its directory failed", link);
     CHECK(rc == 0 && notes == 2 && !strncmp(noted.msg, want, strlen(want)), "through a link: '%s'", noted.msg);
     /* the fsync succeeding: no note */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
+#include "fail_dir_fsync.h"
 #include "fileio.h"
 #include "image.h"
 #include "image_writer.h"
@@ -109,6 +110,31 @@ int main(void)
           "finish did not report the failure (%s)", err.msg);
     CHECK(access(test_tmp_path("before.png"), F_OK) == 0, "the file queued before the failure is missing");
     CHECK(access(test_tmp_path("after.png"), F_OK) != 0, "a file queued after the failure was written");
+
+    /* images written whose directory does not sync, without an unsynced
+     * handler (lib/fileio.h): none failed, so every one is written, and
+     * finish says so with the first report, not -1 */
+    char dir[600], want[1400];
+    snprintf(dir, sizeof dir, "%s", test_tmp_path("unsynced"));
+    CHECK(mkdir(dir, 0777) == 0, "mkdir %s", dir);
+    snprintf(want, sizeof want, "%s/u0.png written, but syncing its directory failed", dir);
+    fail_fsync_of = dir;
+    CHECK(sg_image_writer_start(&w, 2, &err) == 0, "%s", err.msg);
+    for (int k = 0; k < 4; k++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/u%d.png", dir, k);
+        CHECK(sg_image_writer_put(w, path, orig[k], W, H, &err) == 0, "put %s: %s", path, err.msg);
+    }
+    memset(&err, 0, sizeof err);
+    rc = sg_image_writer_finish(w, &err);
+    fail_fsync_of = NULL;
+    CHECK(rc == SG_WRITTEN_UNSYNCED && !strncmp(err.msg, want, strlen(want)), "unsynced: rc %d, '%s'", rc, err.msg);
+    CHECK(fsyncs_failed == 4, "%d of the 4 directory fsyncs failed", fsyncs_failed);
+    for (int k = 0; k < 4; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "unsynced/u%d.png", k);
+        CHECK(access(test_tmp_path(name), F_OK) == 0, "%s not written", name);
+    }
 
     test_abort();
     sg_image_writer_abort(NULL);

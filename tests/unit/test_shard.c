@@ -4,6 +4,7 @@
 #include "check.h"
 #include "shard.h"
 #include "fileio.h"
+#include "fail_dir_fsync.h"
 #include "image.h"
 #include "test_tmpdir.h"
 #include <errno.h>
@@ -362,6 +363,69 @@ static void test_force_foreign_files(const char *path, const sg_shard_meta *m)
     char tmp_lock[320];
     snprintf(tmp_lock, sizeof tmp_lock, "%s/lock.mdb", tmp);
     rmdir(tmp_lock);
+    rmdir(tmp);
+}
+
+static sg_err handed;
+static int handed_n;
+static void take_unsynced(const sg_err *note) { handed = *note; handed_n++; }
+
+/* The shard's directory not syncing after the rename: the shard is written,
+ * and reported as every writer reports it (lib/fileio.h): without a handler
+ * SG_WRITTEN_UNSYNCED with the words in err, with one 0 and the words handed
+ * to it; sg_unsynced_count counts it either way. note keeps only what the
+ * shard writer alone can say (an old shard left), and may be NULL. */
+static void test_unsynced_commit(void)
+{
+    char dir[300], path[320], want[1200], lock[340], tmp[340], left[1000];
+    snprintf(dir, sizeof dir, "%s/unsynced", test_tmpdir);
+    snprintf(path, sizeof path, "%s/u.lmdb", dir);
+    snprintf(want, sizeof want, "%s written, but syncing its directory failed (%s: fsync: %s): a crash soon may lose it",
+             path, dir, strerror(EIO));
+    CHECK(mkdir(dir, 0777) == 0, "mkdir %s: %s", dir, strerror(errno));
+    sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 5);
+    uint8_t px[8 * 8 * 3] = {0}, lab[5] = {1, 0, 1, 0, 0};
+    sg_err err, note;
+    sg_shard_writer *wr;
+    unsigned count = sg_unsynced_count();
+    /* round 0: no handler, a note; 1: a handler, no note (NULL), replacing
+     * round 0's shard; 2: no handler, and the old shard cannot be removed */
+    for (int round = 0; round < 3; round++) {
+        sg_set_unsynced_handler(round == 1 ? take_unsynced : NULL);
+        if (round == 2) {   /* its lock.mdb a directory, as in test_force_foreign_files */
+            snprintf(lock, sizeof lock, "%s/lock.mdb", path);
+            unlink(lock);
+            CHECK(mkdir(lock, 0755) == 0, "mkdir %s: %s", lock, strerror(errno));
+        }
+        if (sg_shard_writer_open(&wr, path, &m, round > 0, 4, &err)) { CHECK(0, "open: %s", err.msg); break; }
+        snprintf(tmp, sizeof tmp, "%s", sg_shard_writer_tmp_path(wr));
+        for (int i = 0; i < 2 + round; i++)
+            CHECK(sg_shard_writer_append(wr, lab, "x.jpg", px, sizeof px, &err) == 0, "%s", err.msg);
+        memset(&note, 'x', sizeof note);
+        note.msg[sizeof note.msg - 1] = 0;
+        memset(&err, 0, sizeof err);
+        int failed = fsyncs_failed;
+        fail_fsync_of = dir;
+        int rc = sg_shard_writer_commit(wr, round == 1 ? NULL : &note, &err);
+        fail_fsync_of = NULL;
+        CHECK(fsyncs_failed == failed + 1, "round %d: the directory's fsync was not reached", round);
+        if (round == 1) {
+            CHECK(rc == 0, "with a handler: rc %d (%s)", rc, err.msg);
+            CHECK(handed_n == 1 && !strcmp(handed.msg, want) && handed.sys_errno == EIO,
+                  "with a handler: %d reports, '%s'", handed_n, handed.msg);
+        } else {
+            CHECK(rc == SG_WRITTEN_UNSYNCED && !strcmp(err.msg, want) && err.sys_errno == EIO,
+                  "round %d, no handler: rc %d, '%s' (sys_errno %d), not '%s'", round, rc, err.msg, err.sys_errno, want);
+            snprintf(left, sizeof left, "%s replaced, but the old shard is left at %s: ", path, tmp);
+            if (round == 0) CHECK(!note.msg[0] && !note.sys_errno, "a note without an old shard: '%s'", note.msg);
+            else CHECK(!strncmp(note.msg, left, strlen(left)), "the old shard left: note '%s'", note.msg);
+        }
+        CHECK(shard_count(path) == 2 + round, "round %d: the shard holds %ld records", round, shard_count(path));
+        CHECK(sg_unsynced_count() == count + round + 1, "round %d: %u counted", round, sg_unsynced_count() - count);
+    }
+    sg_set_unsynced_handler(NULL);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", tmp);
+    rmdir(lock);
     rmdir(tmp);
 }
 
@@ -760,6 +824,7 @@ int main(void)
     test_damaged_map_size();
     test_open_errors();
     test_force();
+    test_unsynced_commit();
     test_append_messages();
     test_one_hot_writer();
     test_png_wrong_size();
