@@ -133,8 +133,7 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
         return sg_errf(err, "%s: a symbolic link to %s, which %s; not replacing the link (remove it, or give "
                        "another path)", path, real, loops ? "loops" : "does not exist");
     }
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return sg_errf(err, "%s: path too long", path);
+    if (sg_temp_name(tmp, sizeof tmp, path, ".tmp.")) return sg_errf(err, "%s: path too long", path);
     int slot = sg_temp_track(tmp);
     int fd = sg_create_temp(tmp);
     if (fd < 0) { sg_errno(err, "%s", path); sg_temp_untrack(slot); return -1; }
@@ -155,13 +154,51 @@ fail:
     return -1;
 }
 
+static atomic_uint temp_serial;
+
+int sg_temp_name(char *out, size_t n, const char *path, const char *tag)
+{
+    unsigned serial = atomic_fetch_add(&temp_serial, 1);
+    int len = snprintf(out, n, "%s%s%ld.%u", path, tag, (long)getpid(), serial);
+    return len >= 0 && (size_t)len < n ? 0 : -1;
+}
+
+size_t sg_temp_name_extra(const char *tag)
+{
+    return strlen(tag) + (size_t)snprintf(NULL, 0, "%ld.%u", (long)getpid(), UINT_MAX);
+}
+
+/* The first byte after the decimal number p starts with, or NULL when p does
+ * not start with one whose first digit is 1..9 (a number has one spelling). */
+static const char *skip_number(const char *p)
+{
+    if (*p < '1' || *p > '9') return NULL;
+    while (*p >= '0' && *p <= '9') p++;
+    return p;
+}
+
+long sg_temp_name_pid(const char *after_tag)
+{
+    const char *end = skip_number(after_tag);
+    if (!end || end - after_tag > 10) return -1;   /* a pid_t has at most 10 digits */
+    if (*end == '.') {   /* ".N": N is 0 or has no leading 0 */
+        const char *n = end + 1;
+        const char *n_end = *n == '0' ? n + 1 : skip_number(n);
+        if (!n_end || *n_end) return -1;
+    } else if (*end) {
+        return -1;
+    }
+    return strtol(after_tag, NULL, 10);
+}
+
 int sg_pid_gone(long pid)
 {
     return pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Removes dir's regular files "NAME.tmp.PID" of dead writers whose NAME is
- * exact (when non-NULL) or starts with prefix and ends with suffix. */
+/* Removes dir's regular files "NAME.tmp.PID.N" (and the "NAME.tmp.PID" of
+ * earlier versions) of dead writers whose NAME is exact (when non-NULL) or
+ * starts with prefix and ends with suffix. */
 static void remove_dead_temps(const char *dir, const char *exact, const char *prefix, const char *suffix)
 {
     DIR *dp = opendir(dir);
@@ -177,10 +214,8 @@ static void remove_dead_temps(const char *dir, const char *exact, const char *pr
         if (exact ? strlen(exact) != stem || strncmp(name, exact, stem)
                   : stem < pl + sl || strncmp(name, prefix, pl) || strncmp(tmp - sl, suffix, sl))
             continue;
-        char *end;
-        errno = 0;
-        long pid = strtol(tmp + 5, &end, 10);
-        if (*end || errno || tmp[5] < '1' || tmp[5] > '9' || pid == (long)getpid() || !sg_pid_gone(pid)) continue;
+        long pid = sg_temp_name_pid(tmp + 5);
+        if (pid < 0 || pid == (long)getpid() || !sg_pid_gone(pid)) continue;
         struct stat st;
         if (fstatat(dirfd(dp), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
             st.st_mtime < now - SG_DEAD_TEMP_AGE_S)

@@ -6,8 +6,9 @@
 #include <stdint.h>
 #include "error.h"
 
-/* Writes data to path via "path.tmp.PID", fsync, rename, fsync of the directory:
- * readers see the old file or the complete new one, never a partial one. An
+/* Writes data to path via "path.tmp.PID.N" (sg_temp_name), fsync, rename,
+ * fsync of the directory: readers see the old file or the complete new one,
+ * never a partial one, whatever else this process writes meanwhile. An
  * existing directory is an error; a device, FIFO or socket, and /dev/stdout,
  * /dev/stderr, /dev/fd/N, /proc/self/fd/N are written in place (not atomically);
  * through a symbolic link, the file it names is replaced. The temporary file is
@@ -118,10 +119,26 @@ int sg_nearest_existing_dir(const char *dir, char real[PATH_MAX]);
  * name is too long. */
 int sg_path_inside_dir(const char *path, const char *dir);
 
+/* The temporary name of one write to path: path, tag, this process's number,
+ * ".", and a number no other call in this process got ("out.png" ".tmp." ->
+ * "out.png.tmp.4711.0"; the shard writer's tag is ".tmp-"). So two writers
+ * of one path in one process (two threads) never share a temporary file,
+ * and a file already at the name is an earlier process's that had the same
+ * number. 0, or -1 when it does not fit in n bytes. */
+int sg_temp_name(char *out, size_t n, const char *path, const char *tag);
+/* The most bytes sg_temp_name adds to path with this tag (a name's length
+ * checked before anything is written). */
+size_t sg_temp_name_extra(const char *tag);
+/* The writer's process number in what follows the tag of a temporary name:
+ * "PID.N" (sg_temp_name's), or "PID" alone (the names of earlier versions,
+ * which a crash under one of them left); -1 for anything else. */
+long sg_temp_name_pid(const char *after_tag);
+
 /* Creates the temporary file tmp for writing, exclusively and never through a
  * symbolic link placed at its name (temporary names are predictable); one left
- * by an earlier process of the same number is removed first. Returns the
- * descriptor, or -1 with errno set. */
+ * by an earlier process of the same number (sg_temp_name never gives a name
+ * twice in one process) is removed first. Returns the descriptor, or -1 with
+ * errno set. */
 int sg_create_temp(const char *tmp);
 
 /* 1 when no process of number pid exists (kill(2) says ESRCH): the writer of
@@ -129,11 +146,12 @@ int sg_create_temp(const char *tmp);
 int sg_pid_gone(long pid);
 #define SG_DEAD_TEMP_AGE_S 600
 /* Temporary files that writers killed by SIGKILL (or a crash) left behind,
- * which no signal handler could remove: "NAME.tmp.PID" (sg_write_file_atomic's
- * names) whose PID no longer runs and that were last written over
- * SG_DEAD_TEMP_AGE_S ago: a PID is this machine's, and a writer on another
- * machine sharing the directory (NFS) or in another PID namespace (a
- * container) looks dead here, but writes its file within seconds. Tools
+ * which no signal handler could remove: "NAME.tmp.PID.N" (sg_write_file_atomic's
+ * names; "NAME.tmp.PID" of earlier versions too, sg_temp_name_pid) whose PID
+ * no longer runs and that were last written over SG_DEAD_TEMP_AGE_S ago: a
+ * PID is this machine's, and a writer on another machine sharing the
+ * directory (NFS) or in another PID namespace (a container) looks dead here,
+ * but writes its file within seconds. Tools
  * remove those of their outputs before writing them; best effort, only
  * regular files, errors ignored.
  * sg_remove_dead_temps_of: path's own (symbolic links resolved as

@@ -400,10 +400,10 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
     w->n = n;
     w->sizes = calloc(n ? n : 1, sizeof *w->sizes);
     w->path = strdup(path);
-    size_t tl = strlen(path) + 32;
+    size_t tl = strlen(path) + sg_temp_name_extra(".tmp.") + 1;
     w->tmp = malloc(tl);
     if (!w->sizes || !w->path || !w->tmp) { free(w->tmp); w->tmp = NULL; sg_err_oom(err, "%s: out of memory", path); goto fail; }
-    snprintf(w->tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+    sg_temp_name(w->tmp, tl, path, ".tmp.");   /* fits: tl is its most */
 
     sg_buf_putc(&b, '{');
     if (n_meta) {

@@ -87,7 +87,8 @@ typedef struct {
 } sg_st_spec;
 
 typedef struct sg_st_writer sg_st_writer;
-/* Creates "path.tmp.PID" and writes the header. meta_keys/meta_values: n_meta strings. */
+/* Creates "path.tmp.PID.N" (sg_temp_name) and writes the header.
+ * meta_keys/meta_values: n_meta strings. */
 int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *specs, size_t n,
                        const char *const *meta_keys, const char *const *meta_values,
                        size_t n_meta, sg_err *err);

@@ -149,9 +149,10 @@ static int check_replaceable(const char *path, const struct stat *st, sg_err *er
     return rc;
 }
 
-/* Removes "PATH.tmp-PID" directories left by writers that were killed (their
- * process no longer exists), and puts "PATH.tmp-old-PID" back at PATH where
- * there is none (else removes it). Best effort: errors are ignored. */
+/* Removes "PATH.tmp-PID.N" directories left by writers that were killed
+ * (their process no longer exists), and puts "PATH.tmp-old-PID.N" back at
+ * PATH where there is none (else removes it); the same for the names without
+ * ".N" of earlier versions. Best effort: errors are ignored. */
 static void remove_stale_tmps(const char *path)
 {
     char dir[PATH_MAX], prefix[PATH_MAX], old_prefix[PATH_MAX], full[PATH_MAX];
@@ -167,12 +168,11 @@ static void remove_stale_tmps(const char *path)
     while ((e = readdir(d))) {
         int is_old = strncmp(e->d_name, old_prefix, olen) == 0;
         if (!is_old && strncmp(e->d_name, prefix, plen) != 0) continue;
-        char *end;
-        long pid = strtol(e->d_name + (is_old ? olen : plen), &end, 10);
-        if (*end || pid <= 0 || pid == getpid()) continue;
+        long pid = sg_temp_name_pid(e->d_name + (is_old ? olen : plen));
+        if (pid < 0 || pid == getpid()) continue;
         if (!sg_pid_gone(pid)) continue;   /* still running (or not ours) */
         snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
-        /* OUT.tmp-old-PID: the shard a --force without RENAME_EXCHANGE (install)
+        /* OUT.tmp-old-PID.N: the shard a --force without RENAME_EXCHANGE (install)
          * moved aside, killed before it removed it: back to OUT if the new
          * one never got there, else the old one is done with */
         struct stat st;
@@ -271,9 +271,10 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     if (repeated_label(meta, err)) return sg_err_prefix(err, "%s", path);
     if (meta->pixel_encoding < SG_PIXELS_RAW || meta->pixel_encoding > SG_PIXELS_JPEG)
         return sg_errf(err, "%s: unknown pixel encoding %d", path, meta->pixel_encoding);
-    /* The longest name written, OUT.tmp-PID/data.mdb with a 20-digit PID, under
-     * 40 bytes past OUT: checked before the temporary directory is made, which
-     * LMDB would refuse to fill and leave behind. */
+    /* The longest name written, OUT.tmp-PID.N/data.mdb with a 10-digit PID
+     * and N (sg_temp_name), under 40 bytes past OUT: checked before the
+     * temporary directory is made, which LMDB would refuse to fill and leave
+     * behind. */
     if (plen + 40 >= PATH_MAX)
         return sg_errf(err, "%s: the shard's path is too long (%zu bytes; at most %d, the names inside it add up to "
                        "40 more)", path, plen, PATH_MAX - 41);
@@ -283,7 +284,7 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     sg_shard_writer *w = calloc(1, sizeof *w);
     if (!w) return sg_err_oom(err, "out of memory");
     if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||
-        snprintf(w->tmp, sizeof w->tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof w->tmp) {
+        sg_temp_name(w->tmp, sizeof w->tmp, path, ".tmp-")) {
         free(w);
         return sg_errf(err, "%s: path too long", path);
     }
@@ -449,7 +450,7 @@ static int meta_to_json(const sg_shard_meta *m, sg_buf *b)
 
 /* Moves the finished temporary directory to path: never replaces without force,
  * and with force swaps atomically where the kernel can (RENAME_EXCHANGE; else
- * the old shard goes to path.tmp-old-PID first, which remove_stale_tmps puts back
+ * the old shard goes to path.tmp-old-PID.N first, which remove_stale_tmps puts back
  * should this process die before the new one is in place).
  * Returns -1 when the new shard is not in place. Once it is, returns 0, and
  * anything left to say (the old shard could not be removed) goes in note. */
@@ -470,7 +471,7 @@ static int install(sg_shard_writer *w, sg_err *note, sg_err *err)
     char old_name[PATH_MAX];
     if (renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->path, RENAME_EXCHANGE) != 0) {
         if (errno != EINVAL && errno != ENOSYS) return sg_errno(err, "%s: rename", w->path);
-        snprintf(old_name, sizeof old_name, "%s.tmp-old-%ld", w->path, (long)getpid());
+        if (sg_temp_name(old_name, sizeof old_name, w->path, ".tmp-old-")) return sg_errf(err, "%s: path too long", w->path);
         if (rename(w->path, old_name) != 0) return sg_errno(err, "%s: rename", w->path);
         if (rename(w->tmp, w->path) != 0) {
             sg_errno(err, "%s: rename", w->path);

@@ -76,7 +76,8 @@ int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
 /* CRC-32 as zlib's crc32(crc, data, len) (start with crc = 0). */
 uint32_t sg_crc32(uint32_t crc, const void *data, size_t len);
 
-/* Writer: builds the shard in "PATH.tmp-PID" and renames it to PATH only when
+/* Writer: builds the shard in "PATH.tmp-PID.N" (lib/fileio.h sg_temp_name: one
+ * of its own, whatever else this process writes) and renames it to PATH only when
  * complete, so a killed writer leaves a complete shard or none. Without force an
  * existing shard at PATH is an error ("PATH exists (use --force to replace it)") and is
  * never touched; with force it is replaced only once the new shard is complete,

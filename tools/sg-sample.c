@@ -521,7 +521,7 @@ static void refuse_known_input(const char *out, const input_entry *known, int n_
 }
 
 /* --each: every output's name fits in DIR (its NAME_MAX, with the
- * ".tmp.PID" of the temporary each is written to first), checked before
+ * ".tmp.PID.N" of the temporary each is written to first), checked before
  * anything is written: a label of 250 bytes (a folder's name, celeb-pack -F)
  * failed at its first file, after the outputs before it, leaving DIR as an
  * interrupted run's. */
@@ -538,7 +538,7 @@ static void refuse_long_each_names(const char *dir, const input_image *in, long 
         name_max = pathconf(parent, _PC_NAME_MAX);
     }
     if (name_max <= 0) name_max = NAME_MAX;
-    size_t temp = (size_t)snprintf(NULL, 0, ".tmp.%ld", (long)getpid());
+    size_t temp = sg_temp_name_extra(".tmp.");
     size_t fixed = (size_t)snprintf(NULL, 0, "%06ld_.", top) + strlen(ext);
     for (int t = 0; t < ts->n; t++)
         if (fixed + strlen(ts->names[t]) + temp > (size_t)name_max)

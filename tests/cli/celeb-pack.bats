@@ -296,21 +296,28 @@ big_list() {
   big_list 3000
   celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/k.lmdb" &
   pid=$!
-  # Wait until the first transactions of records are in the temporary directory.
+  # Wait until the first transactions of records are in the temporary
+  # directory, OUT.tmp-PID.N (N: its number among the process's temporary names).
+  local tmp
   for ((i = 0; i < 400; i++)); do
-    [ "$(stat -c %s "$T/k.lmdb.tmp-$pid/data.mdb" 2>/dev/null || echo 0)" -gt 1000000 ] && break
+    tmp=$(ls -d "$T/k.lmdb.tmp-$pid."* 2>/dev/null | head -1)
+    [ -n "$tmp" ] && [ "$(stat -c %s "$tmp/data.mdb" 2>/dev/null || echo 0)" -gt 1000000 ] && break
     sleep 0.05
   done
   kill -0 "$pid"                    # still running
-  [ -d "$T/k.lmdb.tmp-$pid" ]
+  [[ "$tmp" =~ /k\.lmdb\.tmp-$pid\.[0-9]+$ ]] && [ -d "$tmp" ]
   [ ! -e "$T/k.lmdb" ]
   kill -9 "$pid"
   wait "$pid" || true
   [ ! -e "$T/k.lmdb" ]
-  [ -d "$T/k.lmdb.tmp-$pid" ]       # the dead run's leftovers, never mistaken for a shard
+  [ -d "$tmp" ]                     # the dead run's leftovers, never mistaken for a shard
+  # and one of an earlier version's name, OUT.tmp-PID, of another dead run
+  dead=$(sh -c 'echo $$')
+  mkdir "$T/k.lmdb.tmp-$dead"
   run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/k.lmdb"
   [ "$status" -eq 0 ]
-  [ ! -e "$T/k.lmdb.tmp-$pid" ]
+  [ ! -e "$tmp" ]
+  [ ! -e "$T/k.lmdb.tmp-$dead" ]
 }
 
 @test "a --force killed between its two renames (no RENAME_EXCHANGE): the next run puts the old shard back, or removes it once replaced" {
@@ -343,14 +350,15 @@ big_list() {
   big_list 3000
   celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/t.lmdb" 2> "$T/err" &
   pid=$!
-  for ((i = 0; i < 200; i++)); do [ -s "$T/t.lmdb.tmp-$pid/data.mdb" ] && break; sleep 0.05; done
+  for ((i = 0; i < 200; i++)); do [ -s "$(echo "$T/t.lmdb.tmp-$pid".*/data.mdb)" ] && break; sleep 0.05; done
+  kill -0 "$pid"                    # still running
   kill -TERM "$pid"
   st=0
   wait "$pid" || st=$?
   [ "$st" -eq 143 ]
   [ "$(cat "$T/err")" = "celeb-pack: interrupted; no shard written" ]
   [ ! -e "$T/t.lmdb" ]
-  [ ! -e "$T/t.lmdb.tmp-$pid" ]
+  [ -z "$(ls -d "$T/t.lmdb.tmp-"* 2>/dev/null)" ]
 }
 
 @test "under nohup, SIGHUP does not stop a run (a signal ignored at start stays ignored)" {
@@ -358,7 +366,7 @@ big_list() {
   nohup celeb-pack -q --threads 1 --encoding png --attrs "$T/big.txt" --images "$T/bigimg" -o "$T/h.lmdb" \
     > /dev/null 2> "$T/err" &
   pid=$!
-  for ((i = 0; i < 200; i++)); do [ -s "$T/h.lmdb.tmp-$pid/data.mdb" ] && break; sleep 0.05; done
+  for ((i = 0; i < 200; i++)); do [ -s "$(echo "$T/h.lmdb.tmp-$pid".*/data.mdb)" ] && break; sleep 0.05; done
   kill -0 "$pid"                    # still running
   kill -HUP "$pid"
   st=0
@@ -366,7 +374,7 @@ big_list() {
   cat "$T/err"
   [ "$st" -eq 0 ]
   [ -d "$T/h.lmdb" ]
-  [ ! -e "$T/h.lmdb.tmp-$pid" ]
+  [ -z "$(ls -d "$T/h.lmdb.tmp-"* 2>/dev/null)" ]
 }
 
 @test "a stop signal after the last record, before the commit, stops the run as one while packing: by the signal" {
@@ -395,10 +403,10 @@ big_list() {
   need_strace
   args=(-j 1 -S 8 --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba")
   # the openat calls, counted in a plain traced run, that open files inside
-  # OUT.tmp-PID (data.mdb) while the writer is opening, before any record
+  # OUT.tmp-PID.N (data.mdb) while the writer is opening, before any record
   (cd "$T" && strace -f -qq -o "$T/trace" -e trace=openat celeb-pack -q "${args[@]}" -o plain.lmdb)
   local at
-  at=$(grep 'openat(' "$T/trace" | grep -n '"plain\.lmdb\.tmp-[0-9]*/' | cut -d: -f1)
+  at=$(grep 'openat(' "$T/trace" | grep -n '"plain\.lmdb\.tmp-[0-9]*\.[0-9]*/' | cut -d: -f1)
   [ -n "$at" ]
   cd "$T"
   for k in $at; do

@@ -18,7 +18,7 @@ traced() {
 }
 
 # check_durable TRACE PATH: PATH (absolute, physical) was written as
-# PATH.tmp.PID, that file fsync'ed, renamed to PATH, then PATH's directory
+# PATH.tmp.PID.N, that file fsync'ed, renamed to PATH, then PATH's directory
 # fsync'ed, in this order. Prints the three trace line numbers; on failure
 # prints what it found and the trace, and returns 1.
 check_durable() {
@@ -30,7 +30,7 @@ check_durable() {
       if (line ~ /^fsync\([0-9]+</) {
         p = substr(line, index(line, "<") + 1)
         p = substr(p, 1, index(p, ">") - 1)       # the file the descriptor names
-        if (!ren && !synced && index(p, path ".tmp.") == 1 && p ~ /\.tmp\.[0-9]+$/) { synced = NR; tmp = p }
+        if (!ren && !synced && index(p, path ".tmp.") == 1 && p ~ /\.tmp\.[0-9]+\.[0-9]+$/) { synced = NR; tmp = p }
         if (ren && !dirsynced && p == dir) dirsynced = NR
       } else if (line ~ /^rename(at|at2)?\(/ && !ren) {
         n = split(line, q, "\"")
@@ -38,7 +38,7 @@ check_durable() {
         src = q[2]; dst = q[4]
         sb = src; sub(/^.*\//, "", sb)
         db = dst; sub(/^.*\//, "", db)
-        if (db == base && sb ~ /\.tmp\.[0-9]+$/ && index(sb, base ".tmp.") == 1) {
+        if (db == base && sb ~ /\.tmp\.[0-9]+\.[0-9]+$/ && index(sb, base ".tmp.") == 1) {
           ren = NR
           renamed = sb
         }
@@ -96,7 +96,7 @@ check_durable() {
 }
 
 # check_shard_durable TRACE PATH: the shard directory PATH (absolute,
-# physical) was written as PATH.tmp-PID, whose data.mdb was fsync'ed or
+# physical) was written as PATH.tmp-PID.N, whose data.mdb was fsync'ed or
 # fdatasync'ed (the environment is opened MDB_NOSYNC: this is its only flush)
 # and then the directory itself, renamed to PATH, then PATH's parent
 # fsync'ed, in this order.
@@ -109,12 +109,12 @@ check_shard_durable() {
       if (line ~ /^f(data)?sync\([0-9]+</) {
         p = substr(line, index(line, "<") + 1)
         p = substr(p, 1, index(p, ">") - 1)
-        if (!ren && index(p, path ".tmp-") == 1 && p ~ /\.tmp-[0-9]+\/data\.mdb$/) { data = NR; tmp = p; sub(/\/data\.mdb$/, "", tmp) }
+        if (!ren && index(p, path ".tmp-") == 1 && p ~ /\.tmp-[0-9]+\.[0-9]+\/data\.mdb$/) { data = NR; tmp = p; sub(/\/data\.mdb$/, "", tmp) }
         if (!ren && data && p == tmp) tmpsynced = NR
         if (ren && !dirsynced && p == dir) dirsynced = NR
       } else if (line ~ /^rename(at|at2)?\(/ && !ren) {
         n = split(line, q, "\"")
-        if (n >= 5 && q[4] == path && q[2] ~ /\.tmp-[0-9]+$/) { ren = NR; renamed = q[2] }
+        if (n >= 5 && q[4] == path && q[2] ~ /\.tmp-[0-9]+\.[0-9]+$/) { ren = NR; renamed = q[2] }
       }
     }
     END {

@@ -442,12 +442,16 @@ PY
 
 @test "a killed run's temporary output is removed by the next run; a live writer's stays (SIGKILL left them for good)" {
   dead=$(sh -c 'echo $$')
-  : > "$T/out.png.tmp.$dead"
-  : > "$T/out.png.tmp.$$"
-  touch -d '1 hour ago' "$T/out.png.tmp.$dead" "$T/out.png.tmp.$$"
+  # NAME.tmp.PID.N, and NAME.tmp.PID as earlier versions named them
+  local f
+  for f in "$dead" "$$" "$dead.0" "$$.3" "$dead.old"; do : > "$T/out.png.tmp.$f"; done
+  (cd "$T" && touch -d '1 hour ago' out.png.tmp.*)
   sg-plot "$T/history.jsonl" -o "$T/out.png"
   [ ! -e "$T/out.png.tmp.$dead" ]
+  [ ! -e "$T/out.png.tmp.$dead.0" ]
   [ -e "$T/out.png.tmp.$$" ]
+  [ -e "$T/out.png.tmp.$$.3" ]
+  [ -e "$T/out.png.tmp.$dead.old" ]   # not a temporary file's name
 }
 
 @test "a closed standard input is named as such, not 'read: Is a directory'" {

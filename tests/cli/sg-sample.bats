@@ -275,9 +275,12 @@ PY
     rmdir "$W/each/000002_Wearing_Hat.png"
     # and what a killed run left (an hour old) goes
     dead=$(sh -c 'echo $$')
+    # (NAME.tmp.PID.N, and an earlier version's NAME.tmp.PID)
     : > "$W/each/000001_Male.png.tmp.$dead"
-    : > "$W/each/targets.tsv.tmp.$dead"
-    touch -d '1 hour ago' "$W/each/000001_Male.png.tmp.$dead" "$W/each/targets.tsv.tmp.$dead"
+    : > "$W/each/000002_Male.png.tmp.$dead.7"
+    : > "$W/each/targets.tsv.tmp.$dead.0"
+    touch -d '1 hour ago' "$W/each/000001_Male.png.tmp.$dead" "$W/each/000002_Male.png.tmp.$dead.7" \
+      "$W/each/targets.tsv.tmp.$dead.0"
     sg-sample -q --ckpt "$T/run" --data "$T/celebB_test.lmdb" --count 3 --each --force --device cpu -o "$W/each"
     [ "$(wc -l < "$W/each/targets.tsv")" -eq $((3 * 9 + 1)) ]
     [ "$(ls "$W/each" | grep -c tmp)" -eq 0 ]

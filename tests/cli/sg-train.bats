@@ -259,8 +259,12 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   # ...with a torn last history line and the temporary file of a killed save.
   printf '{"iteration":17,"dataset":"a","D/lo' >> "$T/crash/history.jsonl"
   echo partial > "$T/crash/ckpt/000016-G.safetensors.tmp.99999"
-  # ...and those of the run's other files, written the same way (NAME.tmp.PID, then renamed)
-  for f in latest config.json history.jsonl cudnn-engines.txt samples/000016.png; do echo partial > "$T/crash/$f.tmp.99998"; done
+  echo partial > "$T/crash/ckpt/000016-D.safetensors.tmp.99999.3"   # (an earlier version's had no .N)
+  # ...and those of the run's other files, written the same way (NAME.tmp.PID.N, then renamed)
+  for f in latest config.json history.jsonl cudnn-engines.txt samples/000016.png; do
+    echo partial > "$T/crash/$f.tmp.99998"
+    echo partial > "$T/crash/$f.tmp.99998.12"
+  done
   echo "a user's file" > "$T/crash/notes.tmp.txt"
   run sg-train -o "$T/crash" --resume
   [ "$status" -eq 0 ]

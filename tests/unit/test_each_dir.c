@@ -79,6 +79,7 @@ static void grammar(void)
     expect_number("000042_input", &k, 0, 0);
     expect_number("000042_.png", &k, 0, 0);
     expect_number("000042_input.png.tmp.123", &k, 0, 0);   /* a write's temporary */
+    expect_number("000042_input.png.tmp.123.4", &k, 0, 0);
     expect_number("", &k, 0, 0);
 
     /* a label this checkpoint does not write: its prefix, a longer one, another */

@@ -9,7 +9,10 @@
 #include "fail_dir_fsync.h"
 #include "test_tmpdir.h"
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -85,13 +88,23 @@ static void test_fd_names_in_place(void)
     CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "/dev/null is no longer a device");
 }
 
+/* The temporary name the next write to out will use: sg_temp_name's next
+ * number (this test writes from one thread). */
+static void next_temp_name(char *tmp, size_t n, const char *out)
+{
+    char probe[600];
+    CHECK(sg_temp_name(probe, sizeof probe, out, ".tmp.") == 0, "sg_temp_name %s", out);
+    unsigned serial = (unsigned)strtoul(strrchr(probe, '.') + 1, NULL, 10);
+    snprintf(tmp, n, "%s.tmp.%ld.%u", out, (long)getpid(), serial + 1);
+}
+
 static void test_tmp_name_taken(void)
 {
-    /* A link at the predictable temporary name (PATH.tmp.PID) is not followed. */
+    /* A link at the predictable temporary name (PATH.tmp.PID.N) is not followed. */
     const char *victim = test_tmp_path("victim.txt"), *out = test_tmp_path("out.txt");
     put(victim, "precious\n");
     char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    next_temp_name(tmp, sizeof tmp, out);
     CHECK(symlink(victim, tmp) == 0, "symlink %s", tmp);
     put(out, "output\n");
     char buf[64];
@@ -104,6 +117,7 @@ static void test_tmp_name_taken(void)
     struct stat st;
     CHECK(lstat(tmp, &st) != 0, "the temporary name is left behind");
     /* A stale regular file there (an earlier process of the same number). */
+    next_temp_name(tmp, sizeof tmp, out);
     int fd = open(tmp, O_WRONLY | O_CREAT, 0600);
     CHECK(fd >= 0 && write(fd, "stale", 5) == 5, "stale file");
     close(fd);
@@ -111,6 +125,101 @@ static void test_tmp_name_taken(void)
     n = slurp(out, buf, sizeof buf - 1);
     buf[n > 0 ? n : 0] = 0;
     CHECK(!strcmp(buf, "again\n"), "output '%s'", buf);
+    CHECK(lstat(tmp, &st) != 0, "the stale file is left behind");
+}
+
+/* Temporary names: one per call (so one per writer), and the parser of what
+ * follows the tag, which the cleaners of dead writers' files use. */
+static void test_temp_names(void)
+{
+    char a[64], b[64], want[64];
+    CHECK(sg_temp_name(a, sizeof a, "o.png", ".tmp.") == 0 && sg_temp_name(b, sizeof b, "o.png", ".tmp.") == 0 &&
+          strcmp(a, b), "two names: %s, %s", a, b);
+    snprintf(want, sizeof want, "o.png.tmp.%ld.", (long)getpid());
+    CHECK(!strncmp(a, want, strlen(want)) && strlen(a) <= strlen("o.png") + sg_temp_name_extra(".tmp."),
+          "%s: not %sN, or longer than sg_temp_name_extra says", a, want);
+    CHECK(sg_temp_name(a, 12, "o.png", ".tmp.") == -1, "a name cut short: %s", a);
+    static const struct { const char *s; long pid; } cases[] = {
+        {"4711", 4711}, {"4711.0", 4711}, {"4711.12", 4711}, {"1.4294967295", 1},
+        {"", -1}, {"0", -1}, {"0.1", -1}, {"04711", -1}, {"-1", -1}, {"+4711", -1}, {"4711.", -1}, {"4711.01", -1},
+        {"4711.1.2", -1}, {"4711.old", -1}, {"4711x", -1}, {"4711.1x", -1}, {" 4711", -1}, {"12345678901", -1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        CHECK(sg_temp_name_pid(cases[k].s) == cases[k].pid, "sg_temp_name_pid(\"%s\"): %ld, not %ld", cases[k].s,
+              sg_temp_name_pid(cases[k].s), cases[k].pid);
+}
+
+/* Two threads of one process writing one path at the same time: each write
+ * has a temporary file of its own, so what a reader finds at the path, while
+ * they write and after, is one of the two contents whole, and neither write
+ * fails (with a shared temporary name, the second writer removed the first
+ * one's file, the first renamed the second's half-written file into place,
+ * and the second's rename failed). */
+enum { MIX_LEN = 1 << 20, MIX_ROUNDS = 40 };
+typedef struct {
+    const char *path;
+    char byte;
+    int failures;
+    pthread_barrier_t *round;
+    atomic_int *writes_done;
+} mix_writer;
+
+static void *write_rounds(void *arg)
+{
+    mix_writer *w = arg;
+    char *data = malloc(MIX_LEN);
+    if (data) memset(data, w->byte, MIX_LEN);
+    for (int r = 0; r < MIX_ROUNDS; r++) {
+        pthread_barrier_wait(w->round);   /* both start together */
+        sg_err err;
+        if (!data || sg_write_file_atomic(w->path, data, MIX_LEN, &err)) w->failures++;
+        atomic_fetch_add(w->writes_done, 1);
+        pthread_barrier_wait(w->round);   /* the main thread checks the file once more */
+    }
+    free(data);
+    return NULL;
+}
+
+static void test_two_writers_one_path(void)
+{
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s", test_tmp_path("mix"));
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    CHECK(mkdir(dir, 0755) == 0, "mkdir %s", dir);
+    pthread_barrier_t round;
+    pthread_barrier_init(&round, NULL, 3);
+    atomic_int writes_done = 0;
+    mix_writer w[2] = {{path, 'A', 0, &round, &writes_done}, {path, 'B', 0, &round, &writes_done}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, write_rounds, &w[i]);
+    char *got = malloc(MIX_LEN + 1);
+    int reads = 0, bad = 0;
+    for (int r = 0; r < MIX_ROUNDS; r++) {
+        pthread_barrier_wait(&round);
+        for (int last = 0; !last;) {   /* while they write, and once after */
+            last = atomic_load(&writes_done) == 2 * (r + 1);
+            long n = got ? slurp(path, got, MIX_LEN + 1) : -1;
+            if (n < 0 && r == 0 && !last) continue;   /* not written yet */
+            int whole = n == MIX_LEN && (got[0] == 'A' || got[0] == 'B');
+            for (long i = 1; whole && i < n; i++) whole = got[i] == got[0];
+            reads++;
+            if (!whole && !bad++) CHECK(0, "round %d: %ld bytes read, not the %d of one writer", r, n, MIX_LEN);
+        }
+        pthread_barrier_wait(&round);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&round);
+    free(got);
+    CHECK(w[0].failures == 0 && w[1].failures == 0, "writes failed: %d and %d of %d", w[0].failures, w[1].failures,
+          MIX_ROUNDS);
+    CHECK(bad == 0, "%d of %d reads found no whole content", bad, reads);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int others = 0;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "out.bin")) others++;
+    if (d) closedir(d);
+    CHECK(others == 0, "%d files beside the output (temporary files left)", others);
 }
 
 /* A dangling or looping link at the output is refused and kept, as cp
@@ -192,9 +301,9 @@ static void test_temp_registry(void)
 
     /* The atomic writer registers nothing after it returns. */
     const char *out = test_tmp_path("after.txt");
-    put(out, "x");
     char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    next_temp_name(tmp, sizeof tmp, out);
+    put(out, "x");
     put(tmp, "not ours any more");
     sg_temp_remove_all();
     CHECK(exists(tmp), "the atomic writer left its temporary name registered");
@@ -207,8 +316,8 @@ static void test_safetensors_temp(void)
 {
     const char *victim = test_tmp_path("st-victim.txt"), *out = test_tmp_path("st.safetensors");
     char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
     put(victim, "precious\n");
+    next_temp_name(tmp, sizeof tmp, out);
     CHECK(symlink(victim, tmp) == 0, "symlink %s", tmp);
     float v[4] = {1, 2, 3, 4};
     sg_st_spec spec = {.name = "w", .dtype = SG_ST_F32, .ndim = 1, .shape = {4}, .data = v};
@@ -231,6 +340,7 @@ static void test_safetensors_temp(void)
     rc = sg_st_writer_commit(w, &err);
     CHECK(rc != 0 && !exists(out), "commit after the temporary file was removed: rc %d", rc);
 
+    next_temp_name(tmp, sizeof tmp, out);
     rc = sg_st_write(out, &spec, 1, NULL, NULL, 0, &err);
     CHECK(rc == 0 && exists(out), "write: %s", rc ? err.msg : "");
     put(tmp, "not the writer's");
@@ -340,7 +450,8 @@ static long dead_pid(void)
     return (long)pid;
 }
 
-/* What killed writers left is removed: "NAME.tmp.PID" of a dead PID, its NAME
+/* What killed writers left is removed: "NAME.tmp.PID.N" (and the
+ * "NAME.tmp.PID" of earlier versions) of a dead PID, its NAME
  * exactly the output's (sg_remove_dead_temps_of) or of the prefix and suffix
  * (sg_remove_dead_temps_in); a live writer's, another name's, a directory and
  * a name with no number stay. */
@@ -359,6 +470,15 @@ static void test_dead_temps(void)
         {"%s/x_Male.png.tmp.%ld", 0, 0, 1},     /* another output of the directory */
         {"%s/x_Male.jpg.tmp.%ld", 0, 0, 0},     /* another suffix */
         {"%s/out.png.tmp.%ldx", 0, 0, 0},       /* no number */
+        {"%s/out.png.tmp.%ld.0", 0, 1, 1},      /* sg_temp_name's: PID.N, dead */
+        {"%s/out.png.tmp.%ld.17", 0, 1, 1},
+        {"%s/out.png.tmp.%ld.17", 1, 0, 0},     /* ... live */
+        {"%s/x_Male.png.tmp.%ld.3", 0, 0, 1},
+        {"%s/out.png.tmp.%ld.old", 0, 0, 0},    /* celeb-split's earlier output, to put back, never removed */
+        {"%s/out.png.tmp.%ld.", 0, 0, 0},       /* no N */
+        {"%s/out.png.tmp.%ld.017", 0, 0, 0},    /* not as sg_temp_name writes N */
+        {"%s/out.png.tmp.%ld.1.2", 0, 0, 0},
+        {"%s/out.png.tmp.%ld.-1", 0, 0, 0},
     };
     size_t n = sizeof files / sizeof files[0];
     for (int pass = 0; pass < 2; pass++) {
@@ -450,6 +570,8 @@ int main(void)
     test_replace();
     test_fd_names_in_place();
     test_tmp_name_taken();
+    test_temp_names();
+    test_two_writers_one_path();
     test_dangling_link();
     test_read_limit();
     test_temp_registry();

@@ -7,6 +7,7 @@
 #include "fail_dir_fsync.h"
 #include "image.h"
 #include "test_tmpdir.h"
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <lmdb.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -429,6 +431,97 @@ static void test_unsynced_commit(void)
     rmdir(tmp);
 }
 
+/* A process number that was just in use and is no longer: a child that exited. */
+static long dead_pid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    int status;
+    waitpid(pid, &status, 0);
+    return (long)pid;
+}
+
+/* An empty directory at dir/name (made like a writer's temporary one). */
+static void make_dir_at(const char *dir, const char *name)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    CHECK(mkdir(p, 0777) == 0, "mkdir %s: %s", p, strerror(errno));
+}
+
+static int present(const char *dir, const char *name)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* What killed writers left: OUT.tmp-PID.N (and OUT.tmp-PID of earlier
+ * versions) of a dead process are removed by the next writer of OUT; its
+ * OUT.tmp-old-PID[.N] (a --force's old shard, moved aside) is put back at
+ * OUT where there is none. A live process's, or a name not of that form,
+ * stays. Two writers of one OUT in one process each have their own
+ * temporary directory: the second leaves the first one's alone. */
+static void test_stale_tmps(void)
+{
+    char dir[300], path[320], name[200];
+    snprintf(dir, sizeof dir, "%s/stale", test_tmpdir);
+    snprintf(path, sizeof path, "%s/s.lmdb", dir);
+    CHECK(mkdir(dir, 0777) == 0, "mkdir %s: %s", dir, strerror(errno));
+    long dead = dead_pid(), live = (long)getppid();
+    CHECK(sg_pid_gone(dead) && !sg_pid_gone(live), "dead %ld, live %ld", dead, live);
+    struct { const char *fmt; long pid; int gone; } cases[] = {
+        {"s.lmdb.tmp-%ld", 0, 1},        /* an earlier version's, dead */
+        {"s.lmdb.tmp-%ld.0", 0, 1},      /* this version's, dead */
+        {"s.lmdb.tmp-%ld.12", 0, 1},
+        {"s.lmdb.tmp-%ld.12", 1, 0},     /* live */
+        {"s.lmdb.tmp-%ld", 1, 0},
+        {"s.lmdb.tmp-%ld.x", 0, 0},      /* not the form */
+        {"s.lmdb.tmp-%ld.012", 0, 0},
+        {"s.lmdb.tmp-%ld.1.2", 0, 0},
+        {"t.lmdb.tmp-%ld.1", 0, 0},      /* another shard's */
+    };
+    size_t n = sizeof cases / sizeof cases[0];
+    for (size_t k = 0; k < n; k++) {
+        snprintf(name, sizeof name, cases[k].fmt, cases[k].pid ? live : dead);
+        make_dir_at(dir, name);
+    }
+    /* a dead --force's old shard, moved aside, new form: back at OUT (there is none) */
+    CHECK(write_shard(path, 8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 3, 0, NULL) == 0, "write %s", path);
+    char old[400];
+    snprintf(old, sizeof old, "%s.tmp-old-%ld.4", path, dead);
+    CHECK(rename(path, old) == 0, "rename to %s", old);
+    sg_err err = {{0}};
+    CHECK(write_shard(path, 8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 5, 0, &err) == -1 && strstr(err.msg, "exists"),
+          "the old shard was not put back: %s", err.msg);
+    CHECK(shard_count(path) == 3 && access(old, F_OK) != 0, "old shard back: %ld records", shard_count(path));
+    for (size_t k = 0; k < n; k++) {
+        snprintf(name, sizeof name, cases[k].fmt, cases[k].pid ? live : dead);
+        CHECK(present(dir, name) == !cases[k].gone, "%s %s", name, cases[k].gone ? "left" : "removed");
+    }
+    /* the earlier version's OUT.tmp-old-PID, with OUT in place: removed */
+    snprintf(old, sizeof old, "%s.tmp-old-%ld", path, dead);
+    CHECK(mkdir(old, 0777) == 0, "mkdir %s", old);
+    CHECK(write_shard(path, 8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 5, 1, &err) == 0, "force: %s", err.msg);
+    CHECK(access(old, F_OK) != 0 && shard_count(path) == 5, "%s left", old);
+
+    /* two writers of s.lmdb in this process */
+    sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 5);
+    sg_shard_writer *a = NULL, *b = NULL;
+    uint8_t px[8 * 8 * 3] = {0}, lab[5] = {1, 0, 1, 0, 0};
+    char tmp_a[400];
+    CHECK(sg_shard_writer_open(&a, path, &m, 1, 2, &err) == 0, "open a: %s", err.msg);
+    if (!a) return;
+    snprintf(tmp_a, sizeof tmp_a, "%s", sg_shard_writer_tmp_path(a));
+    for (int i = 0; i < 2; i++) CHECK(sg_shard_writer_append(a, lab, "a.jpg", px, sizeof px, &err) == 0, "%s", err.msg);
+    CHECK(sg_shard_writer_open(&b, path, &m, 1, 2, &err) == 0, "open b: %s", err.msg);
+    CHECK(b && strcmp(sg_shard_writer_tmp_path(b), tmp_a), "the two writers share %s", tmp_a);
+    CHECK(access(tmp_a, F_OK) == 0, "the second writer removed the first one's %s", tmp_a);
+    CHECK(sg_shard_writer_commit(a, NULL, &err) == 0, "commit a: %s", err.msg);
+    CHECK(shard_count(path) == 2, "a's shard: %ld records", shard_count(path));
+    sg_shard_writer_abort(b);
+}
+
 static void test_force(void)
 {
     char path[256], tmp[300];
@@ -786,13 +879,14 @@ static void test_crc(void)
  * one per try, and the message named a path cut short). */
 static void test_path_near_path_max(void)
 {
-    char dir[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 32], seg[251];
+    char dir[PATH_MAX], out[PATH_MAX], seg[251];
     memset(seg, 'd', 250); seg[250] = 0;
     int n = snprintf(dir, sizeof dir, "%s/long", test_tmpdir);
     CHECK(mkdir(dir, 0755) == 0, "mkdir %s", dir);
-    /* OUT.tmp-PID is PATH_MAX - 6 bytes with its NUL: OUT.tmp-PID/data.mdb is too long */
+    /* OUT.tmp-PID.N is about PATH_MAX - 6 bytes with its NUL (N of 1 to 3
+     * digits): OUT.tmp-PID.N/data.mdb is too long */
     int pid_digits = snprintf(NULL, 0, "%ld", (long)getpid());
-    int want_len = PATH_MAX - 6 - 1 - 5 - pid_digits;
+    int want_len = PATH_MAX - 6 - 1 - 5 - pid_digits - 3;
     while (want_len - n - 1 > 250) {
         n += snprintf(dir + n, sizeof dir - (size_t)n, "/%s", seg);
         if (mkdir(dir, 0755) != 0) { CHECK(0, "mkdir %s: %s", dir, strerror(errno)); return; }
@@ -802,7 +896,6 @@ static void test_path_near_path_max(void)
     char name[256];
     memset(name, 'z', (size_t)fill); name[fill] = 0;
     snprintf(out, sizeof out, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
     sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 2);
     sg_shard_writer *wr = NULL;
     sg_err err;
@@ -810,8 +903,12 @@ static void test_path_near_path_max(void)
     if (rc == 0) sg_shard_writer_abort(wr);
     CHECK(rc == -1 && strstr(err.msg, "zz: the shard's path is too long ("),
           "got rc %d \"%s\"", rc, rc ? err.msg : "");
-    CHECK(access(tmp, F_OK) != 0, "the temporary directory (%zu bytes) was left", strlen(tmp));
-    rmdir(tmp);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int left = 0;
+    while (d && (e = readdir(d))) left += e->d_name[0] == 'z';   /* OUT's temporary directory */
+    if (d) closedir(d);
+    CHECK(left == 0, "the temporary directory was left");
 }
 
 int main(void)
@@ -825,6 +922,7 @@ int main(void)
     test_open_errors();
     test_force();
     test_unsynced_commit();
+    test_stale_tmps();
     test_append_messages();
     test_one_hot_writer();
     test_png_wrong_size();
