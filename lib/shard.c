@@ -252,6 +252,14 @@ static int repeated_label(const sg_shard_meta *m, sg_err *err)
     return 0;
 }
 
+/* The image geometry a shard may have, the same for the writer and the
+ * readers (a shard written is one every reader opens): 1..SG_IMAGE_MAX_SIDE
+ * pixels a side, RGB. Signed: the readers' values come from JSON. */
+static int geometry_ok(int64_t width, int64_t height, int64_t channels)
+{
+    return width >= 1 && height >= 1 && width <= SG_IMAGE_MAX_SIDE && height <= SG_IMAGE_MAX_SIDE && channels == 3;
+}
+
 int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg_shard_meta *meta,
                          int force, uint64_t expected_count, sg_err *err)
 {
@@ -266,8 +274,9 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     plen = strlen(path);
     if (meta->n_labels == 0 || meta->n_labels > SG_SHARD_MAX_LABELS)
         return sg_errf(err, "%s: %u labels (1..%d allowed)", path, meta->n_labels, SG_SHARD_MAX_LABELS);
-    if (meta->width == 0 || meta->height == 0 || meta->channels != 3)
-        return sg_errf(err, "%s: bad image geometry %ux%ux%u", path, meta->width, meta->height, meta->channels);
+    if (!geometry_ok(meta->width, meta->height, meta->channels))
+        return sg_errf(err, "%s: bad image geometry %ux%ux%u (1 to %d pixels a side, 3 channels: what readers open)",
+                       path, meta->width, meta->height, meta->channels, SG_IMAGE_MAX_SIDE);
     if (repeated_label(meta, err)) return sg_err_prefix(err, "%s", path);
     if (meta->pixel_encoding < SG_PIXELS_RAW || meta->pixel_encoding > SG_PIXELS_JPEG)
         return sg_errf(err, "%s: unknown pixel encoding %d", path, meta->pixel_encoding);
@@ -391,7 +400,7 @@ int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char
     const sg_quoted qn = sg_quote_bytes(name, name_len);
     if (name_len > SG_SHARD_MAX_NAME) return sg_errf(err, "%s: file name longer than %d bytes", qn.s, SG_SHARD_MAX_NAME);
     if (m->pixel_encoding == SG_PIXELS_RAW && pixel_len != (size_t)m->width * m->height * 3)
-        return sg_errf(err, "%s: %zu pixel bytes, expected %u", qn.s, pixel_len, m->width * m->height * 3);
+        return sg_errf(err, "%s: %zu pixel bytes, expected %zu", qn.s, pixel_len, (size_t)m->width * m->height * 3);
     if (pixel_len > UINT32_MAX) return sg_errf(err, "%s: record too large", qn.s);
     int ones = 0;
     for (uint32_t i = 0; i < m->n_labels; i++) {
@@ -605,8 +614,7 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
         sg_err_prefix(err, "%s: metadata", s->path);
         goto done;
     }
-    if (version < 1 || width < 1 || height < 1 || width > SG_IMAGE_MAX_SIDE || height > SG_IMAGE_MAX_SIDE ||
-        channels != 3 || count < 0 || crop < 0 || size < 0 || crop > UINT32_MAX || size > UINT32_MAX) {
+    if (version < 1 || !geometry_ok(width, height, channels) || count < 0 || crop < 0 || size < 0 || crop > UINT32_MAX || size > UINT32_MAX) {
         sg_errf(err, "%s: metadata: bad values (version %lld, %lldx%lldx%lld, count %lld)", s->path,
                 (long long)version, (long long)width, (long long)height, (long long)channels, (long long)count);
         goto done;

@@ -53,7 +53,8 @@ int sg_train_g_step(int64_t i, int n_datasets, int n_critic);
 /* The order in which the trainer visits dataset ds's n records in epoch
  * epoch: out[0..n-1] a permutation of 0..n-1 (Fisher-Yates on SG_STREAM_EPOCH,
  * the counter packing ds, epoch and position), a new one every epoch, as the
- * reference's DataLoader(shuffle=True) reshuffles. */
+ * reference's DataLoader(shuffle=True) reshuffles. n <= UINT32_MAX (the
+ * indices are uint32_t; the trainer refuses larger shards). */
 void sg_train_epoch_order(uint64_t seed, int ds, int64_t epoch, uint64_t n, uint32_t *out);
 
 /* Whether image k of iteration i's batch is mirrored left-right (with the

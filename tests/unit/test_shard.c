@@ -294,6 +294,50 @@ static void test_open_errors(void)
         CHECK(access(path, F_OK) != 0, "%s written", path);
     }
 
+    /* Image geometry: the writer refuses what the readers refuse (a shard
+     * packed for hours that no reader opens), and takes what they take. */
+    {
+        static const uint32_t bad[][3] = {{16385, 8, 3}, {8, 16385, 3}, {0, 8, 3}, {8, 0, 3}, {8, 8, 4}, {UINT32_MAX, 8, 3}};
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 3);
+            m.width = bad[k][0]; m.height = bad[k][1]; m.channels = bad[k][2];
+            sg_shard_writer *wr = NULL;
+            snprintf(path, sizeof path, "%s/geometry.lmdb", test_tmpdir);
+            snprintf(want, sizeof want, "%s: bad image geometry %ux%ux%u (1 to 16384 pixels a side, 3 channels: what "
+                     "readers open)", path, bad[k][0], bad[k][1], bad[k][2]);
+            CHECK(sg_shard_writer_open(&wr, path, &m, 0, 1, &err) == -1 && !strcmp(err.msg, want),
+                  "writer, %ux%ux%u: got \"%s\"", bad[k][0], bad[k][1], bad[k][2], err.msg);
+            if (wr) sg_shard_writer_abort(wr);
+            CHECK(access(path, F_OK) != 0, "%s written", path);
+            snprintf(path, sizeof path, "%s/geometry-read.lmdb", test_tmpdir);
+            char meta[400];
+            snprintf(meta, sizeof meta, "{\"format\":\"stargan-shard\",\"version\":1,\"width\":%u,\"height\":%u,"
+                     "\"channels\":%u,\"pixel_encoding\":\"raw\",\"label_kind\":\"multi-hot\",\"labels\":[\"A\"],"
+                     "\"count\":0,\"source\":\"x\",\"crop\":0,\"size\":8}", bad[k][0], bad[k][1], bad[k][2]);
+            make_env(path, meta);
+            CHECK(sg_shard_open(&s, path, &err) == -1 && strstr(err.msg, "metadata: bad values"),
+                  "reader, %ux%ux%u: got \"%s\"", bad[k][0], bad[k][1], bad[k][2], err.msg);
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "rm -r '%s'", path);
+            CHECK(system(cmd) == 0, "%s", cmd);
+        }
+        /* the largest: taken by both (a raw record's size, in the message) */
+        sg_shard_meta m = make_meta(16384, 16384, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 3);
+        sg_shard_writer *wr = NULL;
+        snprintf(path, sizeof path, "%s/largest.lmdb", test_tmpdir);
+        CHECK(sg_shard_writer_open(&wr, path, &m, 0, 1, &err) == 0, "writer, 16384x16384: %s", err.msg);
+        uint8_t lab[3] = {0, 1, 0}, px[3] = {0};
+        CHECK(wr && sg_shard_writer_append(wr, lab, "x.png", px, sizeof px, &err) == -1 &&
+              !strcmp(err.msg, "x.png: 3 pixel bytes, expected 805306368"), "append: '%s'", err.msg);
+        sg_shard_writer_abort(wr);
+        make_env(path, "{\"format\":\"stargan-shard\",\"version\":1,\"width\":16384,\"height\":16384,\"channels\":3,"
+                       "\"pixel_encoding\":\"raw\",\"label_kind\":\"multi-hot\",\"labels\":[\"A\"],\"count\":1,"
+                       "\"source\":\"x\",\"crop\":0,\"size\":16384}");   /* make_env's one record */
+        CHECK(sg_shard_open(&s, path, &err) == 0, "reader, 16384x16384: %s", err.msg);
+        if (s == NULL) CHECK(0, "no shard");
+        else sg_shard_close(s);
+    }
+
     snprintf(path, sizeof path, "%s/empty-dir", test_tmpdir);
     mkdir(path, 0755);
     CHECK(sg_shard_open(&s, path, &err) == -1 && strstr(err.msg, "not a stargan shard"), "empty dir: %s", err.msg);
