@@ -929,11 +929,11 @@ int sg_ckpt_save_abandonable(sg_model *m, const char *run_dir, const sg_ckpt_inf
     uint32_t net_crc[2];
     int unsynced = 0;
     sg_err note = {{0}};
-    sg_ckpt_path(path, sizeof path, run_dir, step, "G");
+    if (sg_ckpt_path(path, sizeof path, run_dir, step, "G")) return sg_errf(err, "%s: path too long", path);
     if (save_step(write_net_crc(m, SG_NET_G, path, info, step, &net_crc[0], abandon, err), err, &unsynced, &note)) return -1;
-    sg_ckpt_path(path, sizeof path, run_dir, step, "D");
+    if (sg_ckpt_path(path, sizeof path, run_dir, step, "D")) return sg_errf(err, "%s: path too long", path);
     if (save_step(write_net_crc(m, SG_NET_D, path, info, step, &net_crc[1], abandon, err), err, &unsynced, &note)) return -1;
-    sg_ckpt_path(path, sizeof path, run_dir, step, "state");
+    if (sg_ckpt_path(path, sizeof path, run_dir, step, "state")) return sg_errf(err, "%s: path too long", path);
     if (save_step(write_state_crc(m, path, info, step, net_crc, abandon, err), err, &unsynced, &note)) return -1;
     if (save_step(sg_ckpt_write_latest(run_dir, step, err), err, &unsynced, &note)) return -1;
     if (!unsynced) return 0;
