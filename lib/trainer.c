@@ -933,12 +933,13 @@ int sg_trainer_prepare(sg_trainer **out, const char *run_dir, const sg_train_opt
     if (opt->batch < 1 || opt->batch > MAX_BATCH)
         return sg_errf(err, "batch %d out of range (1..%d)", opt->batch, MAX_BATCH);
     if (opt->n_critic < 1) return sg_errf(err, "n_critic must be at least 1");
-    /* The longest name a run writes, RUN/ckpt/NNNNNN-state.safetensors.tmp.PID
-     * with 19-digit iterations and a 10-digit PID, under 64 bytes past RUN: a
-     * longer RUN failed only at the first checkpoint, hours in. */
-    if (strlen(run_dir) + 64 >= PATH_MAX)
+    /* The longest name a run writes, RUN/ckpt/NNNNNN-state.safetensors.tmp.PID.N
+     * with 19-digit iterations, a 10-digit PID and a 20-digit writer number
+     * (sg_temp_name), under 96 bytes past RUN: a longer RUN failed only at the
+     * first checkpoint, hours in. */
+    if (strlen(run_dir) + 96 >= PATH_MAX)
         return sg_errf(err, "%s: the run directory's path is too long (%zu bytes; at most %d, its files' names "
-                       "add up to 64 more)", run_dir, strlen(run_dir), PATH_MAX - 65);
+                       "add up to 96 more)", run_dir, strlen(run_dir), PATH_MAX - 97);
     int dir_rc = -1;   /* check_run_dir's: SG_TRAIN_BUSY is returned as it is */
     sg_trainer *t = calloc(1, sizeof *t);
     if (!t) return sg_err_oom(err, "out of memory");
