@@ -1595,7 +1595,8 @@ static int save_once(sg_trainer *t, sg_err *err)
     }
     unsigned unsynced = sg_unsynced_count();
     const volatile sig_atomic_t *abandon = t->stop ? &t->stop->abandon : NULL;
-    if (sg_ckpt_save_abandonable(t->model, t->run_dir, &t->info, t->iter, abandon, err)) {
+    int saved = sg_ckpt_save_abandonable(t->model, t->run_dir, &t->info, t->iter, abandon, err);
+    if (saved < 0) {
         last_ckpt_from_disk(t);
         if (bumped && t->last_ckpt != t->iter) {
             sg_err ignored;   /* best effort: the save's error is the news */
@@ -1619,6 +1620,9 @@ static int save_once(sg_trainer *t, sg_err *err)
         return with_last_ckpt(t, err);
     }
     t->last_ckpt = t->iter;
+    /* complete, a directory unsynced and no unsynced handler to warn (a
+     * program of its own on lib/; the tools install one): a note says so */
+    if (saved == SG_WRITTEN_UNSYNCED) add_note(t, "%s", err->msg);
     /* a file of it whose directory did not sync (a warning said so) may not
      * survive a crash: the older checkpoints stay, the next save prunes */
     if (sg_unsynced_count() != unsynced) return 0;

@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "check.h"
 #include "ckpt_edit.h"
+#include "fail_dir_fsync.h"
 #include "checkpoint.h"
 #include "fileio.h"
 #include "rng.h"
@@ -568,6 +569,40 @@ static int file_there(const char *run, const char *name)
 /* sg_trainer_prepare changes nothing in the run (a resume's history cut and
  * config.json, --force's removal wait for sg_trainer_begin); no training
  * before begin. */
+/* A checkpoint complete but for its directory's fsync, with no unsynced
+ * handler installed (a program of its own on lib/): the run goes on from it
+ * and says so in a note, where it stopped as if the save had failed. */
+static void test_unsynced_save(sg_backend *be)
+{
+    char c[600], run[600], ckpt[700];
+    snprintf(c, sizeof c, "%s/us.lmdb", dir);
+    snprintf(run, sizeof run, "%s/run_us", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", run);
+    make_shard(c, 9, 8, 3, 0, 7);
+    const char *shards[1] = {c};
+    sg_train_options o = tiny_options();
+    o.iters = 4; o.sample_every = 0; o.save_every = 2;
+    sg_err err = {{0}};
+    sg_trainer *t = NULL;
+    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    if (!t) return;
+    CHECK(mkdir(ckpt, 0777) == 0, "mkdir %s", ckpt);
+    fail_fsync_of = ckpt;
+    fsyncs_failed = 0;
+    int rc = sg_trainer_run(t, NULL, NULL, NULL, &err);
+    fail_fsync_of = NULL;
+    CHECK(rc == 0, "run with its checkpoints' directory unsynced: %d, %s", rc, err.msg);
+    CHECK(fsyncs_failed >= 2, "%d directory fsyncs failed", fsyncs_failed);
+    int noted = 0;
+    for (int k = 0; sg_trainer_note(t, k); k++) noted += strstr(sg_trainer_note(t, k), "syncing its directory failed") != NULL;
+    CHECK(noted == 2, "%d notes of an unsynced checkpoint, want 2 (checkpoints 2 and 4)", noted);
+    CHECK(sg_trainer_last_checkpoint(t) == 4, "last checkpoint %lld, want 4", (long long)sg_trainer_last_checkpoint(t));
+    sg_trainer_free(t);
+    char *latest = run_file_text(run, "latest");
+    CHECK(latest && !strncmp(latest, "000004", 6), "latest: %s", latest ? latest : "(none)");
+    free(latest);
+}
+
 static void test_prepare_begin(sg_backend *be)
 {
     char c[600], run[600], hist[700];
@@ -858,6 +893,7 @@ int main(void)
     test_loss_reads(be);
     test_abandon(be);
     test_prepare_begin(be);
+    test_unsynced_save(be);
     test_load_checks_first(be);
     test_copied_shard(be);
     test_sessions(be);
