@@ -273,7 +273,11 @@ void sg_layout_permute(float *dst, const float *src, size_t outer, size_t mid, s
 
 /* The CPU backend with nthreads worker threads (0: sg_cpus_usable(), the CPUs
  * this process may use). Returns NULL and fills err on failure. The first one in a process loads
- * OpenBLAS (sg_backend_cpu_prepare) unless that was done before. */
+ * OpenBLAS (sg_backend_cpu_prepare) unless that was done before: so, as for
+ * sg_backend_cpu_prepare, the first is made before the process starts
+ * threads that read the environment (an image writer, a decode pool), or
+ * after an sg_backend_cpu_prepare made before them. A backend and the models
+ * on it are used from one thread (one stream, one first error). */
 sg_backend *sg_backend_cpu_create(int nthreads, sg_err *err);
 /* Loads OpenBLAS with no threads of its own: it sets OPENBLAS_NUM_THREADS for
  * the moment of the load, so it must run before the process starts threads
@@ -462,7 +466,9 @@ int sg_device_parse(const char *name, int *cuda_index);
  * chosen, so a typo fails on every machine. threads: CPU
  * worker threads (0: the CPUs this process may use). search_default: how
  * CUDA chooses convolution engines unless SG_CUDNN_SEARCH says
- * (SG_CUDNN_SEARCH_*: SG_CUDNN_SEARCH_DEFAULT, or a tool's own). */
+ * (SG_CUDNN_SEARCH_*: SG_CUDNN_SEARCH_DEFAULT, or a tool's own). Call it
+ * before starting threads that read the environment, as
+ * sg_backend_cpu_create. */
 sg_backend *sg_backend_open(const char *device, const char *precision, int threads, int search_default,
                             char *fallback_note, size_t note_len, sg_err *err);
 

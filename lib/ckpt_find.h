@@ -30,7 +30,9 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
  * without latest: a converted G alone in RUN/ckpt. */
 int sg_ckpt_newest_generator_file(const char *dir, char *prefix, size_t cap);
 
-/* 1 when arg names a run directory (whose latest may move on). */
+/* 1 when arg is a directory: --ckpt takes any directory as a run (whose
+ * latest may move on), and what it lacks is said when it is read. Not the
+ * test of a run: sg_run_exists (RUN/config.json) is. */
 int sg_ckpt_arg_is_run(const char *arg);
 
 /* The run directory the checkpoint sg_ckpt_find_generator found belongs to

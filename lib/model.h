@@ -70,7 +70,9 @@ typedef struct {
 
 typedef struct sg_model sg_model;
 
-/* Allocates G and D on be and initialises weights like PyTorch's defaults
+/* be is borrowed and must outlive the model (sg_model_free hands its memory
+ * back to be); a backend and its models are used from one thread.
+ * Allocates G and D on be and initialises weights like PyTorch's defaults
  * (kaiming-uniform a=sqrt(5), bias U(+-1/sqrt(fan_in)), IN weight 1 bias 0,
  * running_mean 0, running_var 1) from counter-based draws of init_seed. */
 int sg_model_create(sg_model **out, const sg_model_config *cfg, sg_backend *be,

@@ -42,6 +42,10 @@ void sg_shard_close(sg_shard *s);
 /* 1 when path holds a regular data.mdb: a shard as far as its name goes
  * (what --force may replace, what a run directory must not be); 0 else. */
 int sg_shard_dir_looks_like(const char *path);
+/* The shard's metadata, the shard's own: its label_names die with
+ * sg_shard_close. Copying the struct copies the pointers only, so a copy
+ * handed to sg_shard_writer_open (which copies what it is given) must be
+ * made while s is open. */
 const sg_shard_meta *sg_shard_get_meta(const sg_shard *s);
 /* Whether b's metadata says it holds other data than a's: what differs first,
  * in celeb-dump's words ("image size", "record count", "source", ...; the

@@ -136,7 +136,9 @@ const sg_train_session *sg_trainer_resumed_session(const sg_trainer *t);
 int64_t sg_trainer_last_checkpoint(const sg_trainer *t); /* -1 if none */
 /* The run directory's path: the one opened, or where it was moved to while
  * training (sg_trainer_run follows a moved run before each sample and
- * checkpoint; a deleted one stops it with an error). */
+ * checkpoint; a deleted one stops it with an error). The trainer's string:
+ * a move frees it, so ask again after sg_trainer_run (and in its callbacks)
+ * rather than keeping the pointer. */
 const char *sg_trainer_run_dir(const sg_trainer *t);
 /* Training batches read from the shards so far (each iteration's once; for
  * tests: a batch read twice is wasted work). */
