@@ -934,9 +934,9 @@ int sg_trainer_prepare(sg_trainer **out, const char *run_dir, const sg_train_opt
         return sg_errf(err, "batch %d out of range (1..%d)", opt->batch, MAX_BATCH);
     if (opt->n_critic < 1) return sg_errf(err, "n_critic must be at least 1");
     /* The longest name a run writes, RUN/ckpt/NNNNNN-state.safetensors.tmp.PID.N
-     * with 19-digit iterations, a 10-digit PID and a 20-digit writer number
-     * (sg_temp_name), under 96 bytes past RUN: a longer RUN failed only at the
-     * first checkpoint, hours in. */
+     * with 19-digit iterations, a 10-digit PID and a 10-digit writer number
+     * (sg_temp_name), 69 bytes past RUN, within the 96 kept: a longer RUN
+     * failed only at the first checkpoint, hours in. */
     if (strlen(run_dir) + 96 >= PATH_MAX)
         return sg_errf(err, "%s: the run directory's path is too long (%zu bytes; at most %d, its files' names "
                        "add up to 96 more)", run_dir, strlen(run_dir), PATH_MAX - 97);
