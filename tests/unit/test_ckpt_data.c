@@ -172,32 +172,6 @@ static void make_run(const char *run, int n, const char *const *paths)
     }
 }
 
-/* config.json's value of "key": (written "key": value) set to value */
-static int set_config_value(const char *run, const char *key, const char *value)
-{
-    char path[PATH_MAX], pattern[80];
-    snprintf(path, sizeof path, "%s/config.json", run);
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    uint8_t *data;
-    size_t len;
-    sg_err err;
-    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return 0;
-    char *text = (char *)data, *at = strstr(text, pattern);
-    int ok = at != NULL;
-    if (ok) {
-        at += strlen(pattern);
-        size_t end = (size_t)(at - text) + strcspn(at, ",}");
-        sg_buf b = SG_BUF_INIT;
-        sg_buf_append(&b, text, (size_t)(at - text));
-        sg_buf_puts(&b, value);
-        sg_buf_append(&b, text + end, len - end);
-        ok = sg_write_file_atomic(path, b.data, b.len, &err) == 0;
-        sg_buf_free(&b);
-    }
-    free(data);
-    return ok;
-}
-
 /* Two shards named alike (a/train.lmdb, b/train.lmdb) of the same labels: the
  * run's record of its shards tells which dataset a shard is, by the file
  * (another spelling of its path too); a run of one shard twice is an error;

@@ -86,34 +86,6 @@ static void test_dataset_name(void)
     CHECK(!strcmp(out, "."), "a missing path's name: %s", out);
 }
 
-/* config.json's value of key in its "model" or "training" section (written
- * "key": value; the sessions' entries are compact) set to the text value;
- * 1 when the key was found. */
-static int set_config_value(const char *run, const char *key, const char *value)
-{
-    char path[700], pattern[80];
-    snprintf(path, sizeof path, "%s/config.json", run);
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    uint8_t *data;
-    size_t len;
-    sg_err err;
-    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return 0;
-    char *text = (char *)data, *at = memmem(text, len, pattern, strlen(pattern));
-    int ok = at != NULL;
-    if (ok) {
-        at += strlen(pattern);
-        size_t end = (size_t)(at - text) + strcspn(at, ",}");
-        sg_buf b = SG_BUF_INIT;
-        sg_buf_append(&b, text, (size_t)(at - text));
-        sg_buf_puts(&b, value);
-        sg_buf_append(&b, text + end, len - end);
-        ok = sg_write_file_atomic(path, b.data, b.len, &err) == 0;
-        sg_buf_free(&b);
-    }
-    free(data);
-    return ok;
-}
-
 /* Whether field f holds the same value in a and b. */
 static int field_equal(const sg_train_options *a, const sg_train_options *b, const sg_train_field *f)
 {

@@ -1,13 +1,19 @@
-/* For the unit tests that run the trainer (test_trainer, test_run_config): a
- * shard of random pixels and labels (make_shard), and options of a model
- * small enough to train in milliseconds (tiny_options). */
+/* For the unit tests that run the trainer or read its runs (test_trainer,
+ * test_run_config, test_ckpt_data): a shard of random pixels and labels
+ * (make_shard), options of a model small enough to train in milliseconds
+ * (tiny_options), and a config.json value edited in place
+ * (set_config_value). */
 #ifndef SG_TEST_TRAIN_FIXTURE_H
 #define SG_TEST_TRAIN_FIXTURE_H
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "check.h"
+#include "fileio.h"
 #include "rng.h"
 #include "shard.h"
+#include "strbuf.h"
 #include "trainer.h"
 
 /* source: the metadata's; crop: the center-crop side recorded (0: none). */
@@ -62,6 +68,34 @@ static inline sg_train_options tiny_options(void)
     o.iters = 8; o.decay_iters = 3; o.log_every = 1; o.sample_every = 4; o.save_every = 0;
     o.g_lr = 3e-4; o.d_lr = 1.7e-4; o.seed = 12345; o.lambda_gp = 7.5; o.threads = 1;
     return o;
+}
+
+/* config.json's value of key in its "model" or "training" section (written
+ * "key": value; the sessions' entries are compact) set to the text value;
+ * 1 when the key was found. */
+static inline int set_config_value(const char *run, const char *key, const char *value)
+{
+    char path[PATH_MAX], pattern[80];
+    snprintf(path, sizeof path, "%s/config.json", run);
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    uint8_t *data;
+    size_t len;
+    sg_err err;
+    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return 0;
+    char *text = (char *)data, *at = strstr(text, pattern);   /* sg_read_file's text ends in a NUL */
+    int ok = at != NULL;
+    if (ok) {
+        at += strlen(pattern);
+        size_t end = (size_t)(at - text) + strcspn(at, ",}");
+        sg_buf b = SG_BUF_INIT;
+        sg_buf_append(&b, text, (size_t)(at - text));
+        sg_buf_puts(&b, value);
+        sg_buf_append(&b, text + end, len - end);
+        ok = sg_write_file_atomic(path, b.data, b.len, &err) == 0;
+        sg_buf_free(&b);
+    }
+    free(data);
+    return ok;
 }
 
 #endif
