@@ -8,6 +8,7 @@
 #include "safetensors.h"
 #include "fail_dir_fsync.h"
 #include "test_tmpdir.h"
+#include "dead_pid.h"
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -438,16 +439,6 @@ static void test_path_inside_dir(void)
     CHECK(chdir(cwd) == 0, "chdir back");
     CHECK(sg_path_inside_dir(p, test_tmp_path("missing")) == 0, "a missing directory holds nothing");
     CHECK(sg_path_inside_dir("/x.png", "/") == 1, "everything is inside /");
-}
-
-/* A process number that was just in use and is no longer: a child that exited. */
-static long dead_pid(void)
-{
-    pid_t pid = fork();
-    if (pid == 0) _exit(0);
-    int status;
-    waitpid(pid, &status, 0);
-    return (long)pid;
 }
 
 /* What killed writers left is removed: "NAME.tmp.PID.N" (and the

@@ -7,6 +7,7 @@
 #include "fail_dir_fsync.h"
 #include "image.h"
 #include "test_tmpdir.h"
+#include "dead_pid.h"
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -473,16 +474,6 @@ static void test_unsynced_commit(void)
     snprintf(lock, sizeof lock, "%s/lock.mdb", tmp);
     rmdir(lock);
     rmdir(tmp);
-}
-
-/* A process number that was just in use and is no longer: a child that exited. */
-static long dead_pid(void)
-{
-    pid_t pid = fork();
-    if (pid == 0) _exit(0);
-    int status;
-    waitpid(pid, &status, 0);
-    return (long)pid;
 }
 
 /* An empty directory at dir/name (made like a writer's temporary one). */
