@@ -106,8 +106,10 @@ static sg_train_stop stops;   /* stops.stop: the first stop signal's number, 0: 
 /* Where sg-train is, for on_signal. */
 enum {
     AT_STARTING,   /* reading and checking (sg_trainer_prepare and before): nothing of the run changed yet */
-    AT_HELD,       /* the run set up (sg_trainer_begin, stop signals held) up to training, and after it */
-    AT_TRAINING    /* sg_trainer_run */
+    AT_HELD,       /* the run set up (sg_trainer_begin, stop signals held) up to training, and after it
+                      until main has made the closing lines */
+    AT_TRAINING,   /* sg_trainer_run */
+    AT_CLOSING     /* the closing lines made (set_closing_lines): the trainer and the backend freed */
 };
 static volatile sig_atomic_t phase = AT_STARTING;
 /* What ending at once leaves, said by on_signal, one line per stop signal
@@ -148,8 +150,15 @@ static void set_stop_lines(const char *fmt, ...)
  * survived), else ends the process at once, saying so, taking the
  * temporary files of a write under way with it. A SIGHUP after the first
  * changes nothing: a terminal closing, or systemd's SIGHUP right after its
- * SIGTERM (SendSIGHUP=), is no second request. After training, only the
- * first is noted: main's closing words follow at once. */
+ * SIGTERM (SendSIGHUP=), is no second request. After training, the first is
+ * noted: main's closing words follow once the trainer and the backend are
+ * freed. A second (not a SIGHUP) ends the process at once with the line main
+ * made for it, as in training: nothing is written any more then (history
+ * lines go out by write(2), none waits in a buffer; the backends keep
+ * nothing on the disk), so it cuts short only the freeing, which the end of
+ * the process does anyway, and a CUDA context's teardown, which the driver
+ * does for a process that dies. (From sg_trainer_run's return until main
+ * has made those lines, a few lines' formatting, a second is not seen.) */
 static void on_signal(int sig)
 {
     if (phase == AT_STARTING) {
@@ -159,6 +168,8 @@ static void on_signal(int sig)
     } else if (phase == AT_TRAINING && sig != SIGHUP) {
         if (stops.saving) stops.abandon = sig;
         else cli_die_by_signal_saying(sig, stop_line(sig));
+    } else if (phase == AT_CLOSING && sig != SIGHUP) {
+        cli_die_by_signal_saying(sig, stop_line(sig));
     }
 }
 
@@ -847,6 +858,29 @@ static void format_late_stop(const struct run *run, char *buf, size_t n)
              "trains longer)", (long long)sg_trainer_iteration(run->t), cp, cli_shell_word(run->run_dir));
 }
 
+/* The lines for a second stop signal while sg-train closes (on_signal,
+ * AT_CLOSING). late: a completed run's words (format_late_stop), which the
+ * line says in place of the closing one; NULL: the checkpoint a resume goes
+ * on from (the report of the stop may already be out). */
+static void set_closing_lines(const struct run *run, const char *late)
+{
+    if (late) {
+        set_stop_lines(" %s", late);
+        return;
+    }
+    const char *word = cli_shell_word(run->run_dir);
+    int64_t last = sg_trainer_last_checkpoint(run->t);
+    if (last < 0) {
+        set_stop_lines(" again while finishing: the run has no checkpoint yet (sg-train -o %s --resume starts it)",
+                       word);
+        return;
+    }
+    char cp[PATH_MAX];
+    sg_ckpt_path(cp, sizeof cp, run->run_dir, last, NULL);
+    set_stop_lines(" again while finishing: the run's last checkpoint is %s (sg-train -o %s --resume continues from "
+                   "it)", cp, word);
+}
+
 int main(int argc, char **argv)
 {
     cli_init(argv);
@@ -861,12 +895,15 @@ int main(int argc, char **argv)
     int before = stops.stop && sg_trainer_iteration(run.t) < run.o.iters;
     int rc = before ? 1 : train(&run);
     int abandoned = rc < 0 && stops.abandon && run.err.sys_errno == ECANCELED;
-    if (abandoned) report_abandoned(&run);
-    else if (rc < 0) die_of_training_error(&run);
-    else if (before) report_stopped_before_training(&run);
-    else if (rc == 1) report_stop(&run);
+    if (rc < 0 && !abandoned) die_of_training_error(&run);
     char late[2 * PATH_MAX + 160];
     if (rc == 0) format_late_stop(&run, late, sizeof late);
+    /* from here a second stop signal ends sg-train at once, saying so */
+    set_closing_lines(&run, rc == 0 ? late : NULL);
+    phase = AT_CLOSING;
+    if (abandoned) report_abandoned(&run);
+    else if (before) report_stopped_before_training(&run);
+    else if (rc == 1) report_stop(&run);
     sg_trainer_free(run.t);
     sg_backend_destroy(run.be);
     int sig = abandoned ? stops.abandon : stops.stop;

@@ -865,6 +865,55 @@ start_watched() {
   [ "$(cat "$T/r/latest")" = 000002 ]
 }
 
+@test "a second signal while sg-train closes (the trainer and the backend freed) ends it at once, saying where a resume goes on from" {
+  need_strace
+  args=(--iters 6 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=write,close sg-train -o "$T/plain" "${args[@]}"
+  # numbers among the writes of iterations 1's and 6's history lines, and among
+  # the closes of history.jsonl's as the trainer is freed (the last)
+  local w1 w6 h
+  w1=$(grep 'write(' "$T/trace" | grep -n 'history.jsonl>, "{\\"iteration\\":1,' | cut -d: -f1)
+  w6=$(grep 'write(' "$T/trace" | grep -n 'history.jsonl>, "{\\"iteration\\":6,' | cut -d: -f1)
+  h=$(grep 'close(' "$T/trace" | grep -n 'history.jsonl>)' | tail -n 1 | cut -d: -f1)
+  [ -n "$w1" ]
+  [ -n "$w6" ]
+  [ -n "$h" ]
+  # too late to stop the run (its last history line), then SIGTERM as it
+  # closes: the closing line, in the second's words, and the second's status
+  # (before, the second was ignored: "interrupted ...", 130, after the freeing)
+  run ended_how env --default-signal=INT,TERM strace -f -qq -o /dev/null -e trace=write,close \
+    -e inject=write:signal=INT:when="$w6" -e inject=close:signal=TERM:when="$h" sg-train -o "$T/late" "${args[@]}"
+  [ "${lines[0]}" = "sg-train: terminated while finishing; the run completed at iteration 6: checkpoint $T/late/ckpt/000006 written (sg-train -o $T/late --resume --iters N trains longer)" ]
+  [ "${lines[1]}" = "signal 15" ]
+  [ "${#lines[@]}" -eq 2 ]
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/late/ckpt/000006-$f.safetensors"; done
+  # a stop in training (the stop's checkpoint is 2), traced alone for the
+  # close of history.jsonl of that shorter run, then SIGTERM there
+  run env --default-signal=INT strace -f -qq -y -o "$T/trace" -e trace=write,close \
+    -e inject=write:signal=INT:when="$w1" sg-train -o "$T/one" "${args[@]}"
+  [ "$status" -eq 130 ]
+  [ "$output" = "sg-train: interrupted at iteration 2: checkpoint $T/one/ckpt/000002 written (sg-train -o $T/one --resume continues)" ]
+  h=$(grep 'close(' "$T/trace" | grep -n 'history.jsonl>)' | tail -n 1 | cut -d: -f1)
+  [ -n "$h" ]
+  run ended_how env --default-signal=INT,TERM strace -f -qq -o /dev/null -e trace=write,close \
+    -e inject=write:signal=INT:when="$w1" -e inject=close:signal=TERM:when="$h" sg-train -o "$T/r" "${args[@]}"
+  [ "${lines[0]}" = "sg-train: interrupted at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume continues)" ]
+  [ "${lines[1]}" = "sg-train: terminated again while finishing: the run's last checkpoint is $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)" ]
+  [ "${lines[2]}" = "signal 15" ]
+  [ "${#lines[@]}" -eq 3 ]
+  [ "$(cat "$T/r/latest")" = 000002 ]
+  [ -z "$(find "$T/r" -name '*.tmp.*')" ]
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
+  cmp <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+  # a SIGHUP as the second changes nothing, as in training: the first's status, after the freeing
+  run ended_how env --default-signal=INT,HUP strace -f -qq -o /dev/null -e trace=write,close \
+    -e inject=write:signal=INT:when="$w1" -e inject=close:signal=HUP:when="$h" sg-train -o "$T/hup" "${args[@]}"
+  [ "${lines[0]}" = "sg-train: interrupted at iteration 2: checkpoint $T/hup/ckpt/000002 written (sg-train -o $T/hup --resume continues)" ]
+  [ "${lines[1]}" = "signal 2" ]
+  [ "${#lines[@]}" -eq 2 ]
+}
+
 # Runs a 6-iteration run into $T/r with signal $1 delivered as 000004-G is
 # renamed into place and signal $2 at the fsync of 000004-D's temporary file,
 # while it exists (strace's fault injection, at the points a plain traced run
