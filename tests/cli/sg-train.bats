@@ -2292,6 +2292,78 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
   done
 }
 
+# Runs COMMAND... (strace over sg-train, a full disk injected) in the
+# background and, once it waits for space, gives it SIGINT and SIGTERM at
+# once, as a quick double ^C: both sent while it is stopped (SIGSTOP), then
+# SIGCONT. Its stderr in $T/err, its status in $status, and in $verb the
+# second signal's word as the status says it (the kernel hands both over
+# together: either may be taken first).
+double_stop_in_wait() {
+  "$@" 2> "$T/err" &
+  local pid=$! p st
+  BG_PID=$pid
+  for _ in $(seq 1200); do grep -q 'waiting up to' "$T/err" && break; sleep 0.05; done
+  sleep 0.3   # past the line, into the wait's sleep
+  p=$(pgrep -P "$pid")
+  kill -STOP "$p"
+  for _ in $(seq 200); do
+    st=$(awk '{ print $3 }' "/proc/$p/stat")
+    [ "$st" = T ] || [ "$st" = t ] && break
+    sleep 0.01
+  done
+  kill -INT "$p"
+  kill -TERM "$p"
+  kill -CONT "$p"
+  status=0
+  wait "$pid" || status=$?
+  BG_PID=
+  cat "$T/err"
+  case $status in 130) verb=interrupted;; 143) verb=terminated;; *) echo "status $status"; return 1;; esac
+}
+
+@test "--disk-full-wait: a double ^C in the wait gives up what it waited for: a checkpoint is not written, a sample or history line ends the run at once; the line says where --resume goes on, and it does exactly" {
+  command -v pgrep >/dev/null || skip "no pgrep"
+  # the run's first checkpoint (its state file) waits: given up, none is left
+  plain_run_state_fsync 000002
+  double_stop_in_wait strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" \
+    sg-train -o "$T/r" --disk-full-wait 60 "${args[@]}"
+  [ "$(sed -n 1p "$T/err")" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 1m00s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
+  [ "$(sed -n 2p "$T/err")" = "sg-train: $verb again: checkpoint $T/r/ckpt/000002, the run's first, not written (sg-train -o $T/r --resume starts the run again)" ]
+  [ "$(wc -l < "$T/err")" -eq 2 ]
+  [ ! -e "$T/r/latest" ]
+  [ -z "$(ls "$T/r/ckpt")" ]
+  [ -z "$(find "$T/r" -name '*.tmp*')" ]
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/r/ckpt/000004-$f.safetensors"; done
+  cmp <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/r/history.jsonl")
+  # the sample of iteration 2 waits (before its checkpoint): the run ends at once, with none
+  rm -rf "$T/plain"
+  plain_run_fsync samples/000002.png.tmp 2
+  double_stop_in_wait strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" \
+    sg-train -o "$T/g" --disk-full-wait 60 "${args[@]}"
+  [ "$(sed -n 1p "$T/err")" = "sg-train: $T/g/samples: no space left on device writing the sample of iteration 2; waiting up to 1m00s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
+  [ "$(sed -n 2p "$T/err")" = "sg-train: $verb again before the stop's checkpoint was written, the run's first (sg-train -o $T/g --resume starts the run again)" ]
+  [ "$(wc -l < "$T/err")" -eq 2 ]
+  [ ! -e "$T/g/latest" ]
+  [ -z "$(ls "$T/g/samples")" ]
+  [ -z "$(find "$T/g" -name '*.tmp*')" ]
+  sg-train -o "$T/g" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/g/ckpt/000004-$f.safetensors"; done
+  for n in 000002 000004; do cmp "$T/plain/samples/$n.png" "$T/g/samples/$n.png"; done
+  # the third history line (after checkpoint 2) finds the quota reached: ends at once, checkpoint 2 left
+  double_stop_in_wait strace -f -qq -o /dev/null -P "$T/h/history.jsonl" -e trace=write \
+    -e inject=write:error=EDQUOT:when=3 sg-train -o "$T/h" --disk-full-wait 60 "${args[@]}"
+  [ "$(sed -n 1p "$T/err")" = "sg-train: $T/h/history.jsonl: disk quota exceeded logging iteration 3; waiting up to 1m00s for space (free some or raise the quota and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
+  [ "$(sed -n 2p "$T/err")" = "sg-train: $verb again before the stop's checkpoint was written; the last one written is $T/h/ckpt/000002 (sg-train -o $T/h --resume continues from it)" ]
+  [ "$(wc -l < "$T/err")" -eq 2 ]
+  [ "$(cat "$T/h/latest")" = 000002 ]
+  [ "$(wc -l < "$T/h/history.jsonl")" -eq 2 ]   # no line torn
+  [ -z "$(find "$T/h" -name '*.tmp*')" ]
+  sg-train -o "$T/h" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000004-$f.safetensors" "$T/h/ckpt/000004-$f.safetensors"; done
+  cmp <(strip_timing "$T/plain/history.jsonl") <(strip_timing "$T/h/history.jsonl")
+}
+
 @test "--disk-full-wait: a real full file system (tmpfs) made larger during the wait; the run goes on bit for bit" {
   mkdir "$T/small"
   mount -t tmpfs -o size=700k none "$T/small" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
