@@ -4,6 +4,7 @@
  * Format: man/man5/stargan-shard.5 and the comment in shard.h. */
 #define _GNU_SOURCE
 #include "shard.h"
+#include "shard_testing.h"
 #include "fileio.h"
 #include "image.h"
 #include "json.h"
@@ -343,6 +344,13 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
 uint64_t sg_shard_writer_count(const sg_shard_writer *w) { return w->count; }
 const char *sg_shard_writer_tmp_path(const sg_shard_writer *w) { return w->tmp; }
 
+int sg_shard_writer_test_count_from(sg_shard_writer *w, uint64_t n)
+{
+    if (w->count || w->n_pending) return -1;
+    w->count = w->flushed = n;
+    return 0;
+}
+
 static int grow_map(sg_shard_writer *w, size_t need, sg_err *err)
 {
     size_t size = w->map_size;
@@ -398,6 +406,9 @@ int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char
     size_t name_len = strlen(name);
     /* for messages: the name comes from the caller's input (an attribute file, a folder) */
     const sg_quoted qn = sg_quote_bytes(name, name_len);
+    if (w->count >= SG_SHARD_MAX_RECORDS)
+        return sg_errf(err, "%s: the shard holds %llu records already, the most a shard may hold (sg-train reads no "
+                       "more); pack fewer images", qn.s, (unsigned long long)SG_SHARD_MAX_RECORDS);
     if (name_len > SG_SHARD_MAX_NAME) return sg_errf(err, "%s: file name longer than %d bytes", qn.s, SG_SHARD_MAX_NAME);
     if (m->pixel_encoding == SG_PIXELS_RAW && pixel_len != (size_t)m->width * m->height * 3)
         return sg_errf(err, "%s: %zu pixel bytes, expected %zu", qn.s, pixel_len, (size_t)m->width * m->height * 3);

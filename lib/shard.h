@@ -9,6 +9,10 @@
 
 #define SG_SHARD_FORMAT_VERSION 1
 #define SG_SHARD_MAX_LABELS 256
+/* The most records a shard holds (2^32 - 1): sg-train draws each epoch's
+ * order as 32-bit indices (lib/trainer.h sg_train_epoch_order) and refuses
+ * a shard with more; the writer refuses the record past it. */
+#define SG_SHARD_MAX_RECORDS UINT32_MAX
 
 enum { SG_LABELS_MULTI_HOT = 0, SG_LABELS_ONE_HOT = 1 };
 enum { SG_PIXELS_RAW = 0, SG_PIXELS_PNG = 1, SG_PIXELS_JPEG = 2 };
@@ -100,7 +104,10 @@ int sg_shard_check_output(const char *path, int force, sg_err *err);
 int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard_meta *meta,
                          int force, uint64_t expected_count, sg_err *err);
 /* Appends record number sg_shard_writer_count(): labels are n_labels bytes 0/1;
- * pixels are in the shard's encoding (raw: exactly width*height*3 bytes). */
+ * pixels are in the shard's encoding (raw: exactly width*height*3 bytes).
+ * With SG_SHARD_MAX_RECORDS records appended, -1: "NAME: the shard holds
+ * 4294967295 records already, the most a shard may hold (sg-train reads
+ * no more); pack fewer images". */
 int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char *name,
                            const uint8_t *pixels, size_t pixel_len, sg_err *err);
 uint64_t sg_shard_writer_count(const sg_shard_writer *w);

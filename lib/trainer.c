@@ -605,7 +605,9 @@ static int open_shards(sg_trainer *t, const char *const *shard_paths, int dup[2]
         if (sm->count < (uint64_t)t->opt.batch)
             return sg_errf(err, "%s: %llu image%s, fewer than the batch size %d", shard_paths[ds],
                            (unsigned long long)sm->count, sm->count == 1 ? "" : "s", t->opt.batch);
-        if (sm->count > UINT32_MAX) return sg_errf(err, "%s: more than 2^32 records", shard_paths[ds]);
+        if (sm->count > SG_SHARD_MAX_RECORDS)
+            return sg_errf(err, "%s: %llu records, more than the %llu a shard may hold", shard_paths[ds],
+                           (unsigned long long)sm->count, (unsigned long long)SG_SHARD_MAX_RECORDS);
         t->counts[ds] = sm->count;
         t->mcfg.label_dim[ds] = (int)sm->n_labels;
         t->mcfg.one_hot[ds] = sm->label_kind == SG_LABELS_ONE_HOT;

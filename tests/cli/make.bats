@@ -340,3 +340,17 @@ fake_cuda() {
     [ "$status" -ne 0 ]
     rm -rf "$T"
 }
+
+@test "test hooks (lib/*_testing.h) are out of the tools' reach: no tool, and no part of lib/ but their own, includes them" {
+  cd "$ROOT"
+  local h base found=0
+  for h in lib/*_testing.h; do
+    [ -e "$h" ] || continue
+    found=1
+    base=$(basename "$h")
+    # the .c the hooks live in (lib/shard_testing.h: lib/shard.c) and the unit tests may
+    run grep -l "#include \"$base\"" tools/*.c tools/cli/*.c tools/cli/*.h lib/*.c lib/*.h
+    [ "$output" = "lib/${base%_testing.h}.c" ] || { echo "$base included by: $output"; false; }
+  done
+  [ "$found" -eq 1 ]
+}

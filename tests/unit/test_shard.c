@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include "shard.h"
+#include "shard_testing.h"
 #include "fileio.h"
 #include "fail_dir_fsync.h"
 #include "image.h"
@@ -650,6 +651,39 @@ static void test_append_messages(void)
     sg_shard_writer_abort(wr);
 }
 
+/* The writer stops at SG_SHARD_MAX_RECORDS, the most sg-train reads (its
+ * epoch order is 32-bit): the record past it is refused with a message naming
+ * the limit. Reached through the test hook, which counts the records before
+ * as written. */
+static void test_record_limit(void)
+{
+    char path[256];
+    sg_err err;
+    CHECK(SG_SHARD_MAX_RECORDS == 4294967295u, "SG_SHARD_MAX_RECORDS is %llu",
+          (unsigned long long)SG_SHARD_MAX_RECORDS);
+    snprintf(path, sizeof path, "%s/full.lmdb", test_tmpdir);
+    sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, SG_LABELS_MULTI_HOT, 2);
+    sg_shard_writer *wr;
+    CHECK(sg_shard_writer_open(&wr, path, &m, 0, 2, &err) == 0, "%s", err.msg);
+    if (!wr) return;
+    uint8_t px[8 * 8 * 3] = {0}, lab[2] = {1, 0};
+    CHECK(sg_shard_writer_test_count_from(wr, SG_SHARD_MAX_RECORDS - 1) == 0, "count_from refused");
+    CHECK(sg_shard_writer_append(wr, lab, "last.jpg", px, sizeof px, &err) == 0, "the last record: %s", err.msg);
+    CHECK(sg_shard_writer_count(wr) == SG_SHARD_MAX_RECORDS, "count %llu",
+          (unsigned long long)sg_shard_writer_count(wr));
+    const char *want = "one\\x1b.jpg: the shard holds 4294967295 records already, the most a shard may hold (sg-train "
+                       "reads no more); pack fewer images";
+    CHECK(sg_shard_writer_append(wr, lab, "one\x1b.jpg", px, sizeof px, &err) == -1 && !strcmp(err.msg, want),
+          "one past the limit: '%s'", err.msg);
+    CHECK(sg_shard_writer_count(wr) == SG_SHARD_MAX_RECORDS, "count %llu after the refusal",
+          (unsigned long long)sg_shard_writer_count(wr));
+    CHECK(sg_shard_writer_test_count_from(wr, 0) == -1, "count_from after records taken");
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", sg_shard_writer_tmp_path(wr));
+    sg_shard_writer_abort(wr);
+    CHECK(access(tmp, F_OK) != 0 && access(path, F_OK) != 0, "%s or %s left", tmp, path);
+}
+
 /* Many small records: several transactions and at least one map growth from a
  * deliberately low estimate (expected_count 1). */
 static void test_growth(void)
@@ -959,6 +993,7 @@ int main(void)
     test_unsynced_commit();
     test_stale_tmps();
     test_append_messages();
+    test_record_limit();
     test_one_hot_writer();
     test_png_wrong_size();
     test_reader_consistency();
