@@ -958,7 +958,9 @@ int sg_ckpt_remove(const char *run_dir, int64_t step, int *removed, sg_err *err)
         /* a cut name would unlink nothing (or another file) and read as done */
         if (sg_ckpt_path(path, sizeof path, run_dir, step, kinds[k])) return sg_errf(err, "%s: path too long", path);
         if (unlink(path) == 0) { if (removed) (*removed)++; }
-        else if (errno != ENOENT) return sg_errno(err, "%s", path);
+        /* EISDIR: a directory is not ours to remove, and failing on it would
+         * fail every save's prune */
+        else if (errno != ENOENT && errno != EISDIR) return sg_errno(err, "%s", path);
     }
     return 0;
 }
@@ -986,19 +988,34 @@ int sg_ckpt_g_file_step(const char *name, int64_t *step)
     return parse_step(name, len, step);
 }
 
-/* Whether checkpoint step's D and state files are there beside its G (a
- * save writes G, D, state, each by rename: a failed one leaves G alone, or
- * G and D). */
-static int has_d_and_state(const char *run_dir, int64_t step)
+int sg_ckpt_file_there(const char *path)
 {
-    const char *kinds[2] = {"D", "state"};
-    for (int k = 0; k < 2; k++) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* 1 when the files of checkpoint step named in kinds are all there */
+static int files_there(const char *run_dir, int64_t step, const char *const *kinds, int n)
+{
+    for (int k = 0; k < n; k++) {
         char p[PATH_MAX];
-        struct stat sb;
-        if (sg_ckpt_path(p, sizeof p, run_dir, step, kinds[k]) || stat(p, &sb) != 0 || !S_ISREG(sb.st_mode))
-            return 0;
+        if (sg_ckpt_path(p, sizeof p, run_dir, step, kinds[k]) || !sg_ckpt_file_there(p)) return 0;
     }
     return 1;
+}
+
+int sg_ckpt_has_generator(const char *run_dir, int64_t step)
+{
+    static const char *const g[1] = {"G"};
+    return files_there(run_dir, step, g, 1);
+}
+
+/* (a save writes G, D, state, each by rename: a failed one leaves G alone,
+ * or G and D) */
+int sg_ckpt_is_complete(const char *run_dir, int64_t step)
+{
+    static const char *const all[3] = {"G", "D", "state"};
+    return files_there(run_dir, step, all, 3);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -1019,7 +1036,7 @@ int sg_ckpt_steps(const char *run_dir, int64_t **steps, size_t *n, sg_err *err)
     struct dirent *de;
     while ((de = readdir(dp))) {
         int64_t st;
-        if (sg_ckpt_g_file_step(de->d_name, &st)) continue;
+        if (sg_ckpt_g_file_step(de->d_name, &st) || !sg_ckpt_has_generator(run_dir, st)) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             int64_t *ns = realloc(*steps, cap * sizeof *ns);
@@ -1040,7 +1057,7 @@ int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)
     sg_err err;
     if (sg_ckpt_steps(run_dir, &steps, &n, &err)) return -1;
     for (size_t i = n; i-- > 0 && best < 0;)
-        if (steps[i] < below && has_d_and_state(run_dir, steps[i])) best = steps[i];
+        if (steps[i] < below && sg_ckpt_is_complete(run_dir, steps[i])) best = steps[i];
     free(steps);
     return best;
 }
@@ -1139,11 +1156,14 @@ int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err)
     while (latest >= 0 && n > 0 && steps[n - 1] > latest) n--;
     /* Kept: latest and everything from the keep-th newest complete checkpoint
      * on. An incomplete one (a failed save's G alone, or G and D) is not
-     * counted: counted, it left one usable checkpoint fewer than asked. */
+     * counted: counted, it left one usable checkpoint fewer than asked. steps
+     * holds checkpoints only (their G a file): a directory under a G file's
+     * name is neither counted nor removed (unlinking it would fail every
+     * save's prune). */
     int64_t oldest_kept = INT64_MIN;   /* fewer than keep complete ones: nothing goes */
     size_t complete = 0;
     for (size_t i = n; i-- > 0 && complete < (size_t)keep;)
-        if (has_d_and_state(run_dir, steps[i]) && ++complete == (size_t)keep) oldest_kept = steps[i];
+        if (sg_ckpt_is_complete(run_dir, steps[i]) && ++complete == (size_t)keep) oldest_kept = steps[i];
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         if (steps[i] != latest && steps[i] < oldest_kept) rc = sg_ckpt_remove(run_dir, steps[i], NULL, err);

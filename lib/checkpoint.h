@@ -77,7 +77,9 @@ void sg_ckpt_info_free(sg_ckpt_info *info);
 void sg_ckpt_dataset_names(const sg_ckpt_info *info, const char *names[SG_MAX_DATASETS]);
 /* Dataset ds's center-crop side: dataset_crop[ds], or crop without per-dataset crops. */
 int sg_ckpt_dataset_crop(const sg_ckpt_info *info, int ds);
-/* Reads the metadata of any checkpoint file (G, D or state) into info. */
+/* Reads the metadata of any checkpoint file (G, D or state) into info. info
+ * is overwritten, not freed: free it with sg_ckpt_info_free before reusing
+ * it (a reload, a retry). On failure it holds nothing to free. */
 int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err);
 /* Checks that G file path holds exactly the tensors (names, dtypes, shapes)
  * of the generator info describes, without making one: a damaged or crafted
@@ -145,16 +147,35 @@ int sg_ckpt_write_latest(const char *run_dir, int64_t step, sg_err *err);
 /* The step named by RUN/latest: 0 and *step, or 0 and *step = -1 when there is
  * no latest file (no checkpoint yet), or -1 when it is unreadable or malformed. */
 int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err);
-/* The newest checkpoint in RUN/ckpt before step `below` whose three files are
- * all there (D and state regular files), or -1 (none, or no RUN/ckpt). */
+/* What counts as a checkpoint: the one rule of everything that looks in
+ * RUN/ckpt (prune, sg-train's "the one before it" and its resume without
+ * latest, sg-sample's hints and the "the run holds" message), so that they
+ * agree about any one run. Nothing here reads a file: a checkpoint that
+ * counts may still fail its checks when loaded.
+ * - A checkpoint's file is there when its name is a regular file or a link
+ *   to one (sg_ckpt_file_there). A directory, a link to nowhere, a FIFO or a
+ *   device under that name is not.
+ * - A usable generator checkpoint (what sg-sample needs): its G file is there
+ *   (sg_ckpt_has_generator). Its G file's name marks the checkpoint: only
+ *   these are listed (sg_ckpt_steps) and deleted (sg_ckpt_prune).
+ * - A complete checkpoint (what a resume needs, what --keep counts): its G, D
+ *   and state files are all there (sg_ckpt_is_complete). D and state without
+ *   G are no checkpoint. */
+int sg_ckpt_file_there(const char *path);
+int sg_ckpt_has_generator(const char *run_dir, int64_t step);
+int sg_ckpt_is_complete(const char *run_dir, int64_t step);
+/* The newest complete checkpoint in RUN/ckpt before step `below`, or -1
+ * (none, or no RUN/ckpt). */
 int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below);
-/* The steps of the checkpoints in RUN/ckpt (their G files, as
- * sg_ckpt_g_file_step reads the names), ascending: 0 with *steps (malloc'd:
- * free it; NULL when none) and *n (0 when there is no RUN/ckpt), or -1. */
+/* The steps of the usable generator checkpoints in RUN/ckpt (G files named
+ * as sg_ckpt_g_file_step reads them, and there), ascending: 0 with *steps
+ * (malloc'd: free it; NULL when none) and *n (0 when there is no RUN/ckpt),
+ * or -1. */
 int sg_ckpt_steps(const char *run_dir, int64_t **steps, size_t *n, sg_err *err);
-/* The step of a checkpoint's G file name "NNNNNN-G.safetensors" (what marks a
- * checkpoint in RUN/ckpt), exactly as sg_ckpt_path writes it (at least 6
- * digits, no leading zero beyond them): 0 and *step, or -1 for any other name. */
+/* The step of a checkpoint's G file name "NNNNNN-G.safetensors" (the name
+ * that marks a checkpoint in RUN/ckpt, when its file is there), exactly as
+ * sg_ckpt_path writes it (at least 6 digits, no leading zero beyond them): 0
+ * and *step, or -1 for any other name. */
 int sg_ckpt_g_file_step(const char *name, int64_t *step);
 /* Loads G, D and the state of checkpoint `step` into m. All three files are
  * validated first (headers, data CRC-32s, the state's record of G's and D's
@@ -162,15 +183,21 @@ int sg_ckpt_g_file_step(const char *name, int64_t *step);
  * memory or backend error after that, while G, D and the state are copied in
  * one after another, may leave m partly loaded (then reload or discard it).
  * state_info (may be NULL): the state file's metadata (its seed), on success;
- * free it with sg_ckpt_info_free. */
+ * free it with sg_ckpt_info_free, also before reusing it: it is overwritten,
+ * not freed. On failure it holds nothing to free. */
 int sg_ckpt_load(sg_model *m, const char *run_dir, int64_t step, sg_ckpt_info *state_info, sg_err *err);
 /* Deletes the checkpoints in RUN/ckpt older than the newest `keep` complete
- * ones (G, D and state there; never the one RUN/latest names, nor any newer
- * than it). An incomplete one newer than those is kept but not counted.
- * keep <= 0 keeps everything. */
+ * ones (never the one RUN/latest names, nor any newer than it, so never the
+ * newest complete one). Only complete checkpoints are counted: an incomplete
+ * one (a G alone, or G and D) newer than those is kept but not counted, an
+ * older one deleted. A name that is no checkpoint (a directory or a link to
+ * nowhere under a G file's name, D and state without G) is neither counted
+ * nor deleted, nor are the files of that step beside it. keep <= 0 keeps
+ * everything. */
 int sg_ckpt_prune(const char *run_dir, int keep, sg_err *err);
 /* Deletes checkpoint step's files (state, D, then G, which marks a
- * checkpoint), those there: 0, or -1 at the first that cannot be deleted.
+ * checkpoint), those there: 0, or -1 at the first that cannot be deleted. A
+ * directory under one of their names is no checkpoint's file: left as it is.
  * *removed (may be NULL): how many were deleted. */
 int sg_ckpt_remove(const char *run_dir, int64_t step, int *removed, sg_err *err);
 

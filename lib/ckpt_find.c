@@ -20,10 +20,10 @@ int sg_ckpt_newest_generator_file(const char *dir, char *prefix, size_t cap)
     while ((de = readdir(dp))) {
         int64_t step;
         char path[PATH_MAX];
-        struct stat st;
         if (sg_ckpt_g_file_step(de->d_name, &step) || step <= best) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
+        /* a usable generator's rule (sg_ckpt_has_generator's), in any directory */
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path || !sg_ckpt_file_there(path))
+            continue;
         best = step;
         snprintf(name, sizeof name, "%s", de->d_name);
     }
@@ -95,9 +95,18 @@ static int pruned_checkpoint_message(const char *arg, sg_err *err)
     char holds[96];
     if (n == 1) snprintf(holds, sizeof holds, "%06lld only", (long long)lo);
     else snprintf(holds, sizeof holds, "%zu checkpoints, %06lld to %06lld", n, (long long)lo, (long long)hi);
+    /* something under the G file's name that is no checkpoint's file (a
+     * directory, a link to nowhere): not a checkpoint, and not listed */
+    char g_path[PATH_MAX + 80], why[128];
+    struct stat st;
+    snprintf(g_path, sizeof g_path, "%s/%s", dir, g_name);
+    if (lstat(g_path, &st) == 0 && !sg_ckpt_file_there(g_path))
+        snprintf(why, sizeof why, "%s there is not a regular file", g_name);
+    else
+        snprintf(why, sizeof why, "%s", step < lo ? "a run with --keep deletes the older ones"
+                                                  : "none of that step was written");
     char *word = sg_shell_word(run);   /* a word to paste */
-    sg_errf(err, "%s: no such checkpoint: the run holds %s (%s; --ckpt %s takes the newest)", arg, holds,
-            step < lo ? "a run with --keep deletes the older ones" : "none of that step was written",
+    sg_errf(err, "%s: no such checkpoint: the run holds %s (%s; --ckpt %s takes the newest)", arg, holds, why,
             word ? word : run);
     free(word);
     return 0;
@@ -126,9 +135,8 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
             named = step;
         }
     }
-    struct stat st;
-    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) snprintf(path, cap, "%s", arg);
-    else if (snprintf(path, cap, "%s-G.safetensors", arg), stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (sg_ckpt_file_there(arg)) snprintf(path, cap, "%s", arg);
+    else if (snprintf(path, cap, "%s-G.safetensors", arg), !sg_ckpt_file_there(path)) {
         if (!pruned_checkpoint_message(arg, err)) return -1;
         return sg_errf(err, "%s: no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN or an "
                        "NNNNNN-G.safetensors file)", arg);

@@ -23,9 +23,11 @@
  * the tensors'. */
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err);
 
-/* The newest generator file directly in dir, by its step (a regular file
- * named NNNNNN-G.safetensors as sg_ckpt_path writes it, with or without the D
- * and state files beside it): 0 and prefix = "DIR/NNNNNN" as --ckpt takes it,
+/* The newest generator file directly in dir, by its step (named
+ * NNNNNN-G.safetensors as sg_ckpt_path writes it and there by the rule of a
+ * usable generator checkpoint, checkpoint.h's sg_ckpt_has_generator, with or
+ * without the D and state files beside it; dir need not be RUN/ckpt): 0 and
+ * prefix = "DIR/NNNNNN" as --ckpt takes it,
  * or -1 when there is none (or no dir). For sg-sample's hint on a run
  * without latest: a converted G alone in RUN/ckpt. */
 int sg_ckpt_newest_generator_file(const char *dir, char *prefix, size_t cap);

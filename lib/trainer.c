@@ -1551,7 +1551,7 @@ static void last_ckpt_from_disk(sg_trainer *t)
     int64_t step;
     if (sg_ckpt_latest(t->run_dir, &step, &ignored) != 0) return;
     if (step < 0) step = sg_ckpt_newest_complete(t->run_dir, INT64_MAX);
-    if (step > t->last_ckpt && sg_ckpt_newest_complete(t->run_dir, step + 1) == step) t->last_ckpt = step;
+    if (step > t->last_ckpt && sg_ckpt_is_complete(t->run_dir, step)) t->last_ckpt = step;
 }
 
 static int save_once(sg_trainer *t, sg_err *err)

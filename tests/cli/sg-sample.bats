@@ -2196,6 +2196,30 @@ PY
     cmp r0.png r1.png
 }
 
+# A directory or a link to nowhere under a G file's name, D and state beside
+# it, was a complete checkpoint to the hint (which then named one that cannot
+# be sampled from) and a checkpoint the run holds to the message below.
+@test "sg-sample: a directory or a link to nowhere named like a G file is no checkpoint: not named, and said" {
+    cp -r "$T/run" "$W/run"
+    n=$(cat "$W/run/latest")
+    for s in 999998 999999; do
+        cp "$W/run/ckpt/$n-D.safetensors" "$W/run/ckpt/$s-D.safetensors"
+        cp "$W/run/ckpt/$n-state.safetensors" "$W/run/ckpt/$s-state.safetensors"
+    done
+    mkdir "$W/run/ckpt/999998-G.safetensors"
+    ln -s "$W/nowhere" "$W/run/ckpt/999999-G.safetensors"
+    for s in 999998 999999; do
+        run sg-sample --ckpt "$W/run/ckpt/$s" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $W/run/ckpt/$s: no such checkpoint: the run holds $n only ($s-G.safetensors there is not a regular file; --ckpt $W/run takes the newest)" ]
+    done
+    rm "$W/run/latest"
+    run sg-sample --ckpt "$W/run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/run: no checkpoint found (no $W/run/latest); to sample from the newest complete checkpoint there: --ckpt $W/run/ckpt/$n" ]
+    [ ! -e "$W/out.png" ]
+}
+
 @test "sg-sample: RUN/ckpt/NNNNNN of a checkpoint the run does not hold names those it holds (--keep pruned it)" {
     sg-train -q -o "$W/rk" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 6 \
         --save-every 2 --keep 2 --batch 4 --sample-every 0 "$T/celebA_train.lmdb"

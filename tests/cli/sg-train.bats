@@ -344,6 +344,25 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$(cat "$T/r/latest")" = 000011 ]
 }
 
+# A directory under an old checkpoint's G name (D and state beside it) once
+# counted as a complete checkpoint kept, and its unlink failed: every save's
+# prune then failed, and with it the run.
+@test "--keep: a directory or a link to nowhere named like a G file is no checkpoint: neither counted nor deleted" {
+  sg-train -o "$T/r" --iters 2 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
+  for s in 000000 000001; do
+    cp "$T/r/ckpt/000002-D.safetensors" "$T/r/ckpt/$s-D.safetensors"
+    cp "$T/r/ckpt/000002-state.safetensors" "$T/r/ckpt/$s-state.safetensors"
+  done
+  mkdir "$T/r/ckpt/000000-G.safetensors"
+  ln -s "$T/nowhere" "$T/r/ckpt/000001-G.safetensors"
+  run sg-train -o "$T/r" --resume --iters 5 --save-every 1 --keep 2 -q
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(ls "$T/r/ckpt" | tr '\n' ' ')" = "000000-D.safetensors 000000-G.safetensors 000000-state.safetensors 000001-D.safetensors 000001-G.safetensors 000001-state.safetensors 000004-D.safetensors 000004-G.safetensors 000004-state.safetensors 000005-D.safetensors 000005-G.safetensors 000005-state.safetensors " ]
+  [ -d "$T/r/ckpt/000000-G.safetensors" ] && [ -L "$T/r/ckpt/000001-G.safetensors" ]
+  [ "$(cat "$T/r/latest")" = 000005 ]
+}
+
 @test "one-hot shard and a one-hot second dataset train" {
   run sg-train -o "$T/r1" --iters 5 --sample-every 5 "${TINY[@]}" "$D/onehot.lmdb"
   [ "$status" -eq 0 ]
