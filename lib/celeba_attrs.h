@@ -46,14 +46,19 @@ int sg_list_is_csv(const char *text, size_t len);
  * of blanks has none. */
 int sg_list_split(char *s, char *end, char **tok, int max, int csv);
 
-/* Reads and validates path ("-" = stdin). Errors: "PATH line N: problem". */
+/* Reads and validates path ("-" = stdin). Errors: "PATH line N: problem".
+ * t is overwritten, not freed: free it with sg_attr_table_free before
+ * reusing it (as for sg_attr_table_parse and _create). On failure it holds
+ * nothing to free. */
 int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err);
 /* Parses text of len bytes; name is used in messages. For tests only, outside
  * celeba_attrs.c (the tools read files: sg_attr_table_read). */
 int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_table *t, sg_err *err);
 
 /* An empty table of n_rows rows with the given names, every value -1 and every
- * file name NULL (the caller fills file_names[i] with malloc'd strings). */
+ * file name NULL (the caller fills file_names[i] with malloc'd strings;
+ * sg_attr_table_format refuses a row left NULL). t is overwritten, not
+ * freed: free it with sg_attr_table_free before reusing it. */
 int sg_attr_table_create(sg_attr_table *t, int n_attrs, const char *const *names, size_t n_rows, sg_err *err);
 
 /* Formats rows (indices into t; rows == NULL means all n_rows in order) in
