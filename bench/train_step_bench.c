@@ -76,9 +76,11 @@ static void usage(FILE *f)
 }
 
 /* The batch lives in host_alloc memory where the backend has it (CUDA:
- * page-locked, uploaded without waiting, as sg-train's loader buffers are;
- * an upload from other memory waits for its copy). It never changes once
- * filled, so no fence guards it. */
+ * page-locked, uploaded without waiting by the _async batch calls, as
+ * sg-train's loader buffers are; an upload from other memory waits for its
+ * copy). It never changes once filled, so the fence slot those calls mark
+ * (BATCH_FENCE) is never waited for. */
+#define BATCH_FENCE 0
 static void *batch_alloc(sg_backend *be, size_t bytes)
 {
     return be->ops->host_alloc ? be->ops->host_alloc(be, bytes) : malloc(bytes);
@@ -101,8 +103,8 @@ static int train_iteration(sg_model *m, int batch, const float *x, const float *
 {
     /* a new batch each iteration, as in training (an upload and the
      * targets and alpha drawn on the device, no sync) */
-    if (!*current && sg_model_set_batch_drawn(m, 0, batch, x, corg, 5, it, 0, err)) return -1;
-    if (queue && sg_model_queue_batch_drawn(m, 0, batch, x, corg, 5, it + 1, 0, err)) return -1;
+    if (!*current && sg_model_set_batch_drawn_async(m, 0, batch, x, corg, 5, it, 0, BATCH_FENCE, err)) return -1;
+    if (queue && sg_model_queue_batch_drawn_async(m, 0, batch, x, corg, 5, it + 1, 0, BATCH_FENCE, err)) return -1;
     if (g ? sg_model_d_g_steps(m, 1e-4f, 1e-4f, err) : sg_model_d_step(m, 1e-4f, err)) return -1;
     if (queue && sg_model_next_batch(m, err)) return -1;
     *current = queue;

@@ -225,7 +225,9 @@ struct sg_backend_ops {
      * be NULL). An upload FROM host_alloc memory is asynchronous: the memory
      * must not change until a later fence_wait (or sync) covers the upload.
      * From any other host memory, upload may be reused as soon as it returns
-     * (CUDA: such an upload waits for its copy).
+     * (CUDA: such an upload waits for its copy). The model's batch calls
+     * (lib/model.h) wait for their uploads, or with _async take the fence
+     * slot to wait for.
      * fence(slot) marks the work queued so far (0 <= slot < 8);
      * fence_wait(slot) blocks until that work is done: 0, or -1 after a
      * backend error (sync reports it). */

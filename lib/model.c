@@ -1228,8 +1228,31 @@ static int batch_start(sg_model *m, int ds, int n, const float *x, const float *
     upload_batch(m, m->x, m->c_org, x, c_org, n, d, m->c_trg, m->alpha);
     m->n = n;
     m->ds = ds;
-    /* No sync: the uploads are queued on the backend's stream ahead of the
-     * steps that read them; an upload error surfaces at the next sync. */
+    /* The uploads are queued on the backend's stream ahead of the steps that
+     * read them; the caller waits for them or marks a fence (batch_uploaded). */
+    return 0;
+}
+
+/* Where a batch's upload from the caller's arrays ends: fence_slot >= 0 (the
+ * _async calls) marks that fence slot, which the caller waits for before it
+ * changes the arrays; -1 waits for the uploads, so that the arrays may be
+ * reused at once whatever memory they are in (from ops->host_alloc memory an
+ * upload is asynchronous: lib/backend.h, "host staging"). */
+static int batch_uploaded(sg_model *m, int fence_slot, const char *what, sg_err *err)
+{
+    if (fence_slot >= 0) {
+        m->be->ops->fence(m->be, fence_slot);
+        return 0;
+    }
+    if (m->be->ops->sync(m->be, err)) return sg_err_prefix(err, "model: %s", what);
+    return 0;
+}
+
+/* Before anything is uploaded, so that a refused call marks nothing. */
+static int check_fence_slot(int fence_slot, const char *what, sg_err *err)
+{
+    if (fence_slot < 0 || fence_slot >= 8)   /* lib/backend.h: 0..7 */
+        return sg_errf(err, "model: %s: fence slot %d out of range (0..7)", what, fence_slot);
     return 0;
 }
 
@@ -1239,7 +1262,7 @@ int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *
     if (batch_start(m, ds, n, x, c_org, NULL, err)) return -1;
     m->be->ops->upload(m->be, m->c_trg, c_trg, (size_t)n * m->c_dim * sizeof(float));
     m->be->ops->upload(m->be, m->alpha, alpha, n * sizeof(float));
-    return 0;
+    return batch_uploaded(m, -1, "set_batch", err);
 }
 
 void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t seed, int64_t iter,
@@ -1256,16 +1279,30 @@ void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t see
     d->random_targets = random_targets;
 }
 
-int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
-                             uint64_t seed, int64_t iter, int random_targets, sg_err *err)
+static int set_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org, uint64_t seed,
+                           int64_t iter, int random_targets, int fence_slot, sg_err *err)
 {
     sg_batch_draw d;
     sg_model_batch_draw(&m->cfg, ds, n, seed, iter, random_targets, &d);
-    return batch_start(m, ds, n, x, c_org, &d, err);
+    if (batch_start(m, ds, n, x, c_org, &d, err)) return -1;
+    return batch_uploaded(m, fence_slot, "set_batch", err);
 }
 
-int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
-                               uint64_t seed, int64_t iter, int random_targets, sg_err *err)
+int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                             uint64_t seed, int64_t iter, int random_targets, sg_err *err)
+{
+    return set_batch_drawn(m, ds, n, x, c_org, seed, iter, random_targets, -1, err);
+}
+
+int sg_model_set_batch_drawn_async(sg_model *m, int ds, int n, const float *x, const float *c_org, uint64_t seed,
+                                   int64_t iter, int random_targets, int fence_slot, sg_err *err)
+{
+    if (check_fence_slot(fence_slot, "set_batch", err)) return -1;
+    return set_batch_drawn(m, ds, n, x, c_org, seed, iter, random_targets, fence_slot, err);
+}
+
+static int queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org, uint64_t seed,
+                             int64_t iter, int random_targets, int fence_slot, sg_err *err)
 {
     if (need_training(m, "queue_batch", err)) return -1;
     if (m->queued == QUEUED_PREFETCHED)
@@ -1282,7 +1319,20 @@ int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const
     m->q_n = n;
     m->q_ds = ds;
     m->queued = QUEUED_BATCH;
-    return 0;
+    return batch_uploaded(m, fence_slot, "queue_batch", err);
+}
+
+int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
+                               uint64_t seed, int64_t iter, int random_targets, sg_err *err)
+{
+    return queue_batch_drawn(m, ds, n, x, c_org, seed, iter, random_targets, -1, err);
+}
+
+int sg_model_queue_batch_drawn_async(sg_model *m, int ds, int n, const float *x, const float *c_org, uint64_t seed,
+                                     int64_t iter, int random_targets, int fence_slot, sg_err *err)
+{
+    if (check_fence_slot(fence_slot, "queue_batch", err)) return -1;
+    return queue_batch_drawn(m, ds, n, x, c_org, seed, iter, random_targets, fence_slot, err);
 }
 
 int sg_model_next_batch(sg_model *m, sg_err *err)

@@ -99,8 +99,8 @@ size_t sg_model_backend_bytes(const sg_model *m);
  * one is made: the sizes model creation allocates, added up without
  * allocating them, and for a full model with SG_OVERLAP_G=1 in the
  * environment (the CPU's default is 0) the queued batch's blocks that its
- * training run allocates at the first sg_model_queue_batch_drawn. 0 when
- * cfg fails sg_model_config_check, SG_OVERLAP_G is neither 0 nor 1 (model
+ * training run allocates at its first sg_model_queue_batch_drawn(_async). 0
+ * when cfg fails sg_model_config_check, SG_OVERLAP_G is neither 0 nor 1 (model
  * creation refuses both), or out of memory. The CPU backend's blocks are
  * calloc'd and touched only when used, so creation alone cannot tell
  * whether they fit. */
@@ -133,13 +133,9 @@ int sg_model_set_adam(sg_model *m, sg_net net, const float *m1, const float *m2,
  *   alpha  (n)          GP interpolation weights in [0, 1)
  * ds picks the dataset: D's cls loss uses its slice of the cls output and the
  * targets c_org/c_trg at sg_model_label_offset(ds) (one-hot: the arg-max class).
- * Asynchronous: the uploads are queued ahead of the steps and nothing waits for
- * them, so a backend error (e.g. CUDA's) surfaces at the next sync (read_losses,
- * all_finite, get_tensor, ops->sync or ops->fence_wait), not here. The host
- * arrays may be reused as soon as the call returns, except memory from
- * ops->host_alloc: that must stay unchanged until an ops->fence_wait or
- * ops->sync covering the upload (lib/backend.h, "host staging"), e.g. a fence
- * marked right after this call and waited for before the arrays are refilled.
+ * Returns once the uploads are done (a sync, ops->sync: a backend error of
+ * this or earlier work, e.g. CUDA's, is reported here), so the host arrays may
+ * be reused at once, whatever memory they are in, ops->host_alloc's included.
  * For tests and the bench only: the trainer draws on the backend (below). */
 int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *c_org,
                        const float *c_trg, const float *alpha, sg_err *err);
@@ -148,6 +144,17 @@ int sg_model_set_batch(sg_model *m, int ds, int n, const float *x, const float *
  * draws them: lib/batch_draw.h; n <= SG_BATCH_DRAW_MAX. */
 int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
                              uint64_t seed, int64_t iter, int random_targets, sg_err *err);
+/* The same without waiting (what the trainer uses): the uploads and draws are
+ * queued ahead of the steps and fence slot fence_slot (0..7, lib/backend.h
+ * "host staging") is marked after them. x and c_org must then stay unchanged
+ * until ops->fence_wait(fence_slot) or ops->sync has returned: from
+ * ops->host_alloc memory (CUDA: page-locked) the copy runs later, and
+ * changed arrays are trained on silently. Any host memory may be given (from
+ * other memory CUDA's upload waits for its copy). A backend error surfaces at
+ * the next sync or fence_wait. On an error return nothing was uploaded and
+ * the slot is not marked. */
+int sg_model_set_batch_drawn_async(sg_model *m, int ds, int n, const float *x, const float *c_org, uint64_t seed,
+                                   int64_t iter, int random_targets, int fence_slot, sg_err *err);
 /* The next iteration's batch, queued while the current one is in use, so
  * that G's forward of it overlaps D's work:
  * - sg_model_queue_batch_drawn uploads it (and draws its c_trg and alpha, as
@@ -164,9 +171,14 @@ int sg_model_set_batch_drawn(sg_model *m, int ds, int n, const float *x, const f
  * until that batch's own d_step, g_step, set_batch, queue, writing G and
  * reading G's running statistics (a checkpoint would see one forward too
  * many) are refused with an error, as is a second d_step before next_batch.
- * Queue a batch only when no G step or checkpoint comes before its D step. */
+ * Queue a batch only when no G step or checkpoint comes before its D step.
+ * sg_model_queue_batch_drawn waits for its uploads as set_batch_drawn does;
+ * sg_model_queue_batch_drawn_async marks fence_slot instead, as
+ * set_batch_drawn_async does, with the same rule for x and c_org. */
 int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const float *c_org,
                                uint64_t seed, int64_t iter, int random_targets, sg_err *err);
+int sg_model_queue_batch_drawn_async(sg_model *m, int ds, int n, const float *x, const float *c_org, uint64_t seed,
+                                     int64_t iter, int random_targets, int fence_slot, sg_err *err);
 int sg_model_next_batch(sg_model *m, sg_err *err);
 /* How many d_steps ran a queued batch's G forward. For tests and the bench only. */
 long long sg_model_prefetches(const sg_model *m);
@@ -191,7 +203,7 @@ int sg_model_g_step(sg_model *m, float lr, sg_err *err);
 int sg_model_d_g_steps(sg_model *m, float lr_d, float lr_g, sg_err *err);
 long long sg_model_recs_ahead(const sg_model *m);
 /* 1 if the model was created with SG_OVERLAP_G=1: its drivers (sg-train, the
- * bench) then queue batches (sg_model_queue_batch_drawn) too. */
+ * bench) then queue batches (sg_model_queue_batch_drawn_async) too. */
 int sg_model_overlap_g(const sg_model *m);
 /* A G step right after a D step on the same batch takes G(x, c_trg) from the
  * D step instead of computing it again (bit-identical results; the running

@@ -105,8 +105,8 @@ static int check_image_size(const char *shard, int S, int d_repeat, int d_repeat
 
 typedef struct {
     /* (B,3,S,S) (B,c_dim), from ops->host_alloc (page-locked on
-     * CUDA): uploaded asynchronously, so after set_batch from bufs[k] the
-     * trainer marks fence slot k and waits for it before bufs[k] is refilled. */
+     * CUDA): uploaded asynchronously, so set_batch_drawn_async from bufs[k]
+     * marks fence slot k, which the trainer waits for before bufs[k] is refilled. */
     float *x, *c_org;                   /* c_trg and alpha are drawn by the backend */
     uint8_t *pix;                       /* (S, S, 3) scratch */
     float *labels;                      /* (n_labels) scratch */
@@ -672,7 +672,7 @@ static int alloc_batch_bufs(sg_trainer *t, sg_err *err)
         b->pix = malloc((size_t)S * S * 3);
         b->labels = malloc(sizeof(float) * (size_t)(SG_SHARD_MAX_LABELS + 1));
         if (!b->pix || !b->labels) return sg_err_oom(err, "out of memory");
-        /* What set_batch uploads: host_alloc memory, so that the upload is asynchronous. */
+        /* What set_batch_drawn_async uploads: host_alloc memory, so that the upload is asynchronous. */
         b->x = o->host_alloc(be, sizeof(float) * (size_t)B * 3 * S * S);
         b->c_org = o->host_alloc(be, sizeof(float) * (size_t)B * t->c_dim);
         if (!b->x || !b->c_org) {
@@ -1199,10 +1199,11 @@ static int upload_batch(sg_trainer *t, int64_t i, int queue, sg_err *err)
         t->error_dataset = ds;
         return -1;
     }
-    if ((queue ? sg_model_queue_batch_drawn : sg_model_set_batch_drawn)(t->model, ds, t->opt.batch, bb->x, bb->c_org,
-                                                                        t->opt.seed, i, t->opt.target_random, err))
+    /* marks fence slot FENCE_BUF + (i & 1), waited for before bufs[i & 1] is refilled */
+    if ((queue ? sg_model_queue_batch_drawn_async : sg_model_set_batch_drawn_async)(
+            t->model, ds, t->opt.batch, bb->x, bb->c_org, t->opt.seed, i, t->opt.target_random,
+            FENCE_BUF + (int)(i & 1), err))
         return -1;
-    t->be->ops->fence(t->be, FENCE_BUF + (int)(i & 1));   /* bufs[i & 1] is refilled after this */
     bb->iter = -1;   /* queued: the buffer is free for iteration i + 2 once the fence is reached */
     return 0;
 }

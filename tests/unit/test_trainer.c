@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "rng.h"
 #include "shard.h"
+#include "staging_check.h"
 #include "strbuf.h"
 #include "train_fixture.h"
 #include "trainer.h"
@@ -889,7 +890,15 @@ int main(void)
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
+    /* the batch buffers' rule (tests/unit/staging_check.h): each upload
+     * from them marked by a fence (set_batch_drawn_async's), none changed
+     * before a wait covered it */
+    staging_check_install(be);
     test_loop(be);
+    CHECK(staging.uploads > 0 && staging.fence_retired > 0 && staging.unfenced == 0 && staging.violations == 0,
+          "loop: %lld uploads from the batch buffers, %lld retired by a fence_wait, %lld without a fence, "
+          "%d refilled too early", staging.uploads, staging.fence_retired, staging.unfenced, staging.violations);
+    staging_check_remove(be);
     test_loss_reads(be);
     test_abandon(be);
     test_prepare_begin(be);
