@@ -210,55 +210,80 @@ void sg_conv_gemm_destroy(sg_cuda *c)
     c->col_scratch = c->parked.col_scratch = NULL;
 }
 
-/* col (M x Kc) from x (N,H,W,Ci); one element per thread, ci fastest (reads
- * and writes coalesced along channels) */
-__global__ void im2col_nhwc_kernel(float *__restrict__ col, const float *__restrict__ x, int H, int W, int Ci,
-                                   int K, int stride, int pad, int Ho, int Wo, size_t total)
+/* im2col and col2im give each warp a run of channels: lanes walk the Ci
+ * channels of one pixel (coalesced on both sides, float4 where Ci % 4 == 0
+ * and the pointers allow), and the pixel's position is worked out once per
+ * run, in 32 bits: every index that is divided fits in 32 bits by
+ * sg_conv_gemm_run's checks (m < M <= INT_MAX, p < N*H*W <= INT_MAX, a
+ * (kh, kw) slot < K*K <= 65535), so there is no 64-bit division, which is a
+ * software routine on the GPU, and no division at all per element or tap.
+ * Lanes past Ci idle: the convolutions this path is for (D's deep layers and
+ * heads) have hundreds of channels. */
+#define COL_RUNS_PER_BLOCK 8                    /* warps per block, a run each */
+
+static __device__ __forceinline__ void col_add(float &s, float v) { s += v; }
+static __device__ __forceinline__ void col_add(float4 &s, float4 v)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        size_t t = i / Ci;
-        int ci = (int)(i - t * Ci);
-        int kw = (int)(t % K);
-        t /= K;
-        int kh = (int)(t % K);
-        t /= K;                                         /* the output position m */
-        int ow = (int)(t % Wo);
-        t /= Wo;
-        int oh = (int)(t % Ho);
-        size_t n = t / Ho;
-        int ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
-        col[i] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((n * H + ih) * W + iw) * Ci + ci] : 0.f;
+    s.x += v.x;
+    s.y += v.y;
+    s.z += v.z;
+    s.w += v.w;
+}
+
+/* col (M x Kc) from x (N,H,W,Ci), V = float or float4, Cv = Ci in V's:
+ * blockIdx.y is the (kh, kw) slot, a warp copies the Ci run of col row m's
+ * slot, zeros where the patch reaches into the padding */
+template <typename V>
+__global__ void im2col_nhwc_kernel(V *__restrict__ col, const V *__restrict__ x, int H, int W, int Cv, int K,
+                                   int stride, int pad, int Ho, int Wo, unsigned M)
+{
+    const unsigned slot = blockIdx.y, KK = (unsigned)K * K;
+    const int kh = (int)(slot / K), kw = (int)(slot % K);
+    const unsigned runs = gridDim.x * COL_RUNS_PER_BLOCK;      /* m + runs < 2^32: m < 2^31, runs far less */
+    for (unsigned m = blockIdx.x * COL_RUNS_PER_BLOCK + threadIdx.y; m < M; m += runs) {
+        const unsigned t = m / Wo, n = t / Ho;
+        const int ow = (int)(m - t * Wo), oh = (int)(t - n * Ho);
+        const int ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
+        V *dst = col + ((size_t)m * KK + slot) * Cv;
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+            const V *src = x + (((size_t)n * H + ih) * W + iw) * Cv;
+            for (int c = threadIdx.x; c < Cv; c += 32) dst[c] = src[c];
+        } else {
+            const V zero = {};
+            for (int c = threadIdx.x; c < Cv; c += 32) dst[c] = zero;
+        }
     }
 }
 
 /* dx (N,H,W,Ci) = the sum of dcol's entries that im2col would have copied
- * from each element, kh then kw ascending: a fixed order */
-__global__ void col2im_nhwc_kernel(float *__restrict__ dx, const float *__restrict__ dcol, int H, int W, int Ci,
-                                   int K, int stride, int pad, int Ho, int Wo, size_t total)
+ * from each element, kh then kw ascending: a fixed order (per float4
+ * component the same sums); a warp per input pixel p */
+template <typename V>
+__global__ void col2im_nhwc_kernel(V *__restrict__ dx, const V *__restrict__ dcol, int H, int W, int Cv, int K,
+                                   int stride, int pad, int Ho, int Wo, unsigned P)
 {
-    const size_t Kc = (size_t)K * K * Ci;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        size_t t = i / Ci;
-        int ci = (int)(i - t * Ci);
-        int w = (int)(t % W);
-        t /= W;
-        int h = (int)(t % H);
-        size_t n = t / H;
-        float s = 0.f;
-        for (int kh = 0; kh < K; kh++) {
-            int th = h + pad - kh;
-            if (th < 0 || th % stride) continue;
-            int oh = th / stride;
-            if (oh >= Ho) continue;
-            for (int kw = 0; kw < K; kw++) {
-                int tw = w + pad - kw;
-                if (tw < 0 || tw % stride) continue;
-                int ow = tw / stride;
-                if (ow >= Wo) continue;
-                s += dcol[((n * Ho + oh) * Wo + ow) * Kc + ((size_t)kh * K + kw) * Ci + ci];
+    const size_t Kcv = (size_t)K * K * Cv;
+    const unsigned runs = gridDim.x * COL_RUNS_PER_BLOCK;      /* p + runs < 2^32: p < 2^31, runs far less */
+    for (unsigned p = blockIdx.x * COL_RUNS_PER_BLOCK + threadIdx.y; p < P; p += runs) {
+        const unsigned t = p / W, n = t / H;
+        const int w = (int)(p - t * W), h = (int)(t - n * H);
+        const V *rows = dcol + (size_t)n * Ho * Wo * Kcv;      /* image n's col rows */
+        /* the taps that reach (h, w): kh with h + pad - kh = stride * oh,
+         * oh >= 0, i.e. kh = (h + pad) % stride, then every stride-th, oh
+         * one less each time (kw and ow alike) */
+        const int kh0 = (h + pad) % stride, oh0 = (h + pad) / stride;
+        const int kw0 = (w + pad) % stride, ow0 = (w + pad) / stride;
+        for (int c = threadIdx.x; c < Cv; c += 32) {
+            V s = {};
+            for (int kh = kh0, oh = oh0; kh < K && oh >= 0; kh += stride, oh--) {
+                if (oh >= Ho) continue;
+                for (int kw = kw0, ow = ow0; kw < K && ow >= 0; kw += stride, ow--) {
+                    if (ow >= Wo) continue;
+                    col_add(s, rows[((size_t)oh * Wo + ow) * Kcv + ((size_t)kh * K + kw) * Cv + c]);
+                }
             }
+            dx[(size_t)p * Cv + c] = s;
         }
-        dx[i] = s;
     }
 }
 
@@ -273,6 +298,10 @@ int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, 
     if (M > 0x7fffffff || Kc > 0x7fffffff)
         return sg_cuda_fail(c, __FILE__, __LINE__, "convolution N %d Ci %d %dx%d Co %d K %d: a GEMM of %lld x "
                             "%lld is past cuBLAS's int dimensions", N, Ci, H, W, Co, K, M, Kc);
+    /* im2col's and col2im's 32-bit indices (above them) */
+    if ((long long)K * K > 65535 || (long long)N * H * W > 0x7fffffff)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "convolution N %d Ci %d %dx%d Co %d K %d: past the GEMM path's "
+                            "limits (K*K <= 65535, N*H*W < 2^31); unset SG_CUDA_GEMM_MAX_PIXELS", N, Ci, H, W, Co, K);
     if (lane_handle(c)) return -1;
     /* 1x1, stride 1, no padding: col is x itself (M = N*H*W, Kc = Ci) */
     const int direct = K == 1 && stride == 1 && pad == 0;
@@ -286,12 +315,20 @@ int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, 
         if (ncol * sizeof(float) > c->gemm_col_peak) c->gemm_col_peak = ncol * sizeof(float);
     }
     const float one = 1.f, zero = 0.f;
-    const size_t nx = (size_t)N * H * W * Ci;
     c->gemm_calls[kind]++;
+    /* float4 runs where every run starts 16-byte aligned: Ci % 4 == 0 and
+     * x so (col is the scratch buffer, cudaMalloc'ed) */
+    const int vec4 = Ci % 4 == 0 && (uintptr_t)x % 16 == 0 && (uintptr_t)col % 16 == 0;
+    const dim3 run_block(32, COL_RUNS_PER_BLOCK);
     /* forward and backward-filter read x as columns */
     if (kind != SG_CONV_BWD_DATA && !direct) {
-        im2col_nhwc_kernel<<<sg_cuda_blocks(c, ncol, 256), 256, 0, c->stream>>>(col, x, H, W, Ci, K, stride, pad, Ho,
-                                                                                Wo, ncol);
+        const dim3 grid(sg_cuda_blocks(c, (size_t)M, COL_RUNS_PER_BLOCK), (unsigned)(K * K));
+        if (vec4)
+            im2col_nhwc_kernel<float4><<<grid, run_block, 0, c->stream>>>((float4 *)col, (const float4 *)x, H, W,
+                                                                          Ci / 4, K, stride, pad, Ho, Wo, (unsigned)M);
+        else
+            im2col_nhwc_kernel<float><<<grid, run_block, 0, c->stream>>>(col, x, H, W, Ci, K, stride, pad, Ho, Wo,
+                                                                         (unsigned)M);
         if (LAUNCH_CHECK(c, "im2col_nhwc_kernel")) return -1;
     }
     if (kind == SG_CONV_FWD)
@@ -302,8 +339,14 @@ int sg_conv_gemm_run(sg_cuda *c, int kind, float *x, float *w, float *y, int N, 
                                       y, Co, &zero, col, (int)Kc)))
             return -1;
         if (direct) return 0;
-        col2im_nhwc_kernel<<<sg_cuda_blocks(c, nx, 256), 256, 0, c->stream>>>(x, col, H, W, Ci, K, stride, pad, Ho,
-                                                                               Wo, nx);
+        const unsigned P = (unsigned)((size_t)N * H * W);
+        const unsigned grid = sg_cuda_blocks(c, P, COL_RUNS_PER_BLOCK);
+        if (vec4)
+            col2im_nhwc_kernel<float4><<<grid, run_block, 0, c->stream>>>((float4 *)x, (const float4 *)col, H, W,
+                                                                          Ci / 4, K, stride, pad, Ho, Wo, P);
+        else
+            col2im_nhwc_kernel<float><<<grid, run_block, 0, c->stream>>>(x, col, H, W, Ci, K, stride, pad, Ho, Wo,
+                                                                         P);
         return LAUNCH_CHECK(c, "col2im_nhwc_kernel");
     }
     /* beta 1: dw accumulates (lib/backend.h "Accumulation") */
