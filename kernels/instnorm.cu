@@ -561,7 +561,8 @@ instnorm_nhwc_dx_kernel(float *dx, const float *__restrict__ dy,
  * needs atomics, which the emulation lacks.
  * Budget: a block is (8, tr <= 64), 512 threads, R <= 16 rows a thread: a
  * forward tile (HW*8 floats) is 16 floats a thread at HW 1024, a backward
- * tile (dy and xhat) 32; 56 and 64 registers a thread (ptxas, sm_90, no
+ * tile (dy and xhat) 32; 56 registers a thread forward (64 with the
+ * residual, a template flag of its own) and 64 backward (ptxas, sm_90, no
  * spills), so 2 blocks (1024 threads) per SM and 264 resident blocks: G's
  * 32x32 planes (N 16, C 256: 512 blocks) in two rounds, 16 loads per thread
  * in flight (64 KB per SM). (256 threads with 32 rows each spilled at the
@@ -621,8 +622,10 @@ __device__ __forceinline__ void fused_col_sums(float (&v)[NV], float *shm)
 /* One block per (n, channel tile), blockIdx.x = n*ctiles + tile (neighbouring
  * blocks read neighbouring segments of the same rows): mean, rstd (var_out:
  * the biased variance, if non-NULL) of the tile's planes, and y (if non-NULL)
- * = (x - mean)*gamma*rstd + beta, relu: max(0, that). x read once. */
-template <int R>
+ * = (x - mean)*gamma*rstd + beta, relu: max(0, that), RES: plus res. x read
+ * once. RES is a template flag, not a NULL test, because the residual's
+ * pointer alone pushed R 16 past 64 registers (spills) for every instance. */
+template <int R, bool RES>
 __global__ void __launch_bounds__(INF_TC * INF_TR, 2)
 instnorm_fused_fwd_kernel(float *__restrict__ y, float *__restrict__ mean_out,
                           float *__restrict__ rstd_out, float *__restrict__ var_out,
@@ -668,14 +671,13 @@ instnorm_fused_fwd_kernel(float *__restrict__ y, float *__restrict__ mean_out,
     }
     if (!y) return;                                 /* statistics only */
     float *yi = y + img;
-    const float *ri = res ? res + img : NULL;
     const float g = gamma[c] * rstd, b = beta[c];
 #pragma unroll
     for (int k = 0; k < R; k++) {
         int r = ty + k * tr;
         if (r < HW) {
             float o = relu_if((v[k] - m) * g + b, relu);
-            yi[r * C + c] = ri ? o + ri[r * C + c] : o;
+            yi[r * C + c] = RES ? o + res[img + r * C + c] : o;
         }
     }
 }
@@ -735,8 +737,12 @@ static void fused_fwd_launch(sg_cuda *c, unsigned blocks, int tr, float *y, floa
                              const float *beta, int C, int HW, int ctiles, float eps, int relu,
                              const float *res)
 {
-    instnorm_fused_fwd_kernel<R><<<blocks, dim3(INF_TC, tr), 0, c->stream>>>(
-        y, mean, rstd, var, x, gamma, beta, C, HW, ctiles, eps, relu, res);
+    if (res)
+        instnorm_fused_fwd_kernel<R, true><<<blocks, dim3(INF_TC, tr), 0, c->stream>>>(
+            y, mean, rstd, var, x, gamma, beta, C, HW, ctiles, eps, relu, res);
+    else
+        instnorm_fused_fwd_kernel<R, false><<<blocks, dim3(INF_TC, tr), 0, c->stream>>>(
+            y, mean, rstd, var, x, gamma, beta, C, HW, ctiles, eps, relu, (const float *)NULL);
 }
 
 template <int R>
