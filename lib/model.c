@@ -182,6 +182,10 @@ struct sg_model {
      * backend's second lane (g_step_common); the trainer's queued batches
      * are its other half */
     int overlap_g;
+    /* SG_OVERLAP_G_WGRAD (1; 0: lane 0): with overlap_g, the G step's weight
+     * gradients on the second lane, beside the rest of G's backward; a
+     * switch of its own to time it apart from the rest of the overlap */
+    int overlap_g_wgrad;
 
     /* The queued batch (sg_model_queue_batch_drawn), allocated at the first
      * queue: images, own labels, drawn c_trg and alpha, and G's fakes of it
@@ -773,11 +777,13 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
                        "backends); the largest batch is %d", cfg->batch, cfg->image_size,
                        batch_max);
     /* A/B switches (lib/env.h): the G step's reuse of the D step's forward,
-     * and the next G forward beside the D step (SG_OVERLAP_G, lib/trainer.c) */
+     * the next G forward beside the D step (SG_OVERLAP_G, lib/trainer.c), and
+     * with it G's weight gradients beside G's backward (SG_OVERLAP_G_WGRAD) */
     static const char *const off_on[] = {"0", "1"};
     int g_tape_reuse = sg_env_choice("SG_G_TAPE_REUSE", off_on, 2, 1, err);
     int overlap_g = overlap_g_choice(be, err);
-    if (g_tape_reuse < 0 || overlap_g < 0) return sg_err_prefix(err, "model");
+    int overlap_g_wgrad = sg_env_choice("SG_OVERLAP_G_WGRAD", off_on, 2, 1, err);
+    if (g_tape_reuse < 0 || overlap_g < 0 || overlap_g_wgrad < 0) return sg_err_prefix(err, "model");
     sg_model *m = calloc(1, sizeof *m);
     if (!m) return sg_err_oom(err, "model: out of memory");
     m->cfg = *cfg;
@@ -788,6 +794,7 @@ static int model_create(sg_model **out, const sg_model_config *cfg, sg_backend *
     m->gen_only = gen_only;
     m->g_tape_reuse = g_tape_reuse;
     m->overlap_g = overlap_g;
+    m->overlap_g_wgrad = overlap_g_wgrad;
     if (alloc_model(m)) return create_failed(m, be, err);
     for (int j = 0; j <= m->g_n_in; j++) point_conv(&m->g, &m->g_conv[j]);
     for (int j = 0; j < m->g_n_in; j++) point_in(&m->g, &m->g_in[j]);
@@ -1619,8 +1626,9 @@ static int g_step_common(sg_model *m, float lr, int reuse, int rec_done)
     if (!rec_done) g_reconstruction(m, x_fake, m->gp_u, N);
     if (side) o->lane(be, SG_LANE_JOIN);
     o->add(be, m->dx_fake, m->dx_fake, m->dx_fake_d, img);
-    /* the weight gradients beside the rest on the second lane, idle by now */
-    int wl = m->overlap_g && o->lane;
+    /* the weight gradients beside the rest on the second lane, idle by now
+     * (SG_OVERLAP_G_WGRAD=0: on lane 0, in order) */
+    int wl = m->overlap_g && m->overlap_g_wgrad && o->lane;
     g_backward(m, &m->tape_a, x_fake, m->dx_fake, NULL, N, wl);
     if (wl) o->lane(be, SG_LANE_JOIN);
     adam_step(m, &m->g, lr);

@@ -203,7 +203,10 @@ int sg_model_g_step(sg_model *m, float lr, sg_err *err);
 int sg_model_d_g_steps(sg_model *m, float lr_d, float lr_g, sg_err *err);
 long long sg_model_recs_ahead(const sg_model *m);
 /* 1 if the model was created with SG_OVERLAP_G=1: its drivers (sg-train, the
- * bench) then queue batches (sg_model_queue_batch_drawn_async) too. */
+ * bench) then queue batches (sg_model_queue_batch_drawn_async) too. Such a model's
+ * G steps also compute G's weight gradients on the second lane, beside the
+ * rest of G's backward, unless SG_OVERLAP_G_WGRAD=0 was in the environment
+ * when it was created (then on lane 0, in order: the same results). */
 int sg_model_overlap_g(const sg_model *m);
 /* A G step right after a D step on the same batch takes G(x, c_trg) from the
  * D step instead of computing it again (bit-identical results; the running

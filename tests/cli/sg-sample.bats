@@ -1615,11 +1615,12 @@ move_run_on() {
     args=(-q --ckpt "$T/run" --data "$T/celebA_test.lmdb" --count 2)
     "$EMU" "${args[@]}" --device cuda -o "$W/default.png"
     SG_CUDA_GRAPHS=0 SG_CUDA_LANE_HANDLES=1 SG_CUDA_LANE_PRIORITY=0 SG_G_TAPE_REUSE=0 SG_OVERLAP_G=1 \
-        "$EMU" "${args[@]}" --device cuda -o "$W/switched.png"
+        SG_OVERLAP_G_WGRAD=0 "$EMU" "${args[@]}" --device cuda -o "$W/switched.png"
     cmp "$W/default.png" "$W/switched.png"
     sg-sample "${args[@]}" --device cpu -o "$W/cpu.png"
     for v in SG_CUDA_GRAPHS SG_CUDA_LANE_HANDLES SG_CUDA_LANE_PRIORITY SG_CUDNN_FIND SG_CUDNN_RTC SG_CUDA_LAYOUT \
-             SG_CUDNN_SEARCH SG_CUDA_PAD3 SG_CUDA_IN_FUSED SG_CUDNN_WORKSPACE_MIB SG_G_TAPE_REUSE SG_OVERLAP_G; do
+             SG_CUDNN_SEARCH SG_CUDA_PAD3 SG_CUDA_IN_FUSED SG_CUDNN_WORKSPACE_MIB SG_G_TAPE_REUSE SG_OVERLAP_G \
+             SG_OVERLAP_G_WGRAD; do
         run env "$v=7x" "$EMU" "${args[@]}" --device cuda -o "$W/bad.png"
         echo "$v=7x: $status: $output"
         [ "$status" -eq 1 ]

@@ -181,8 +181,8 @@ static void test_model_switches(void)
     sg_model_config cfg = { .image_size = 16, .n_datasets = 1, .label_dim = { 3 }, .g_conv_dim = 4, .g_repeat = 1,
                             .d_conv_dim = 4, .d_repeat = 2, .batch = 2, .lambda_cls = 1, .lambda_rec = 10,
                             .lambda_gp = 10, .beta1 = 0.5, .beta2 = 0.999 };
-    const char *vars[] = {"SG_OVERLAP_G", "SG_G_TAPE_REUSE"};
-    for (int i = 0; i < 2; i++) {
+    const char *vars[] = {"SG_OVERLAP_G", "SG_G_TAPE_REUSE", "SG_OVERLAP_G_WGRAD"};
+    for (int i = 0; i < 3; i++) {
         sg_model *m = NULL;
         setenv(vars[i], "true", 1);
         int rc = sg_model_create(&m, &cfg, be, 1, &err);

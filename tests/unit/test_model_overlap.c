@@ -96,7 +96,8 @@ static void schedule_case(sg_backend *ba, sg_backend *bb, const sg_model_config 
 {
     sg_model *a = NULL, *b = NULL;
     sg_err err;
-    setenv("SG_OVERLAP_G", "1", 1);         /* a's G step: D's part and G's weight gradients on the second lane */
+    setenv("SG_OVERLAP_G", "1", 1);         /* a's G step: D's part and G's weight gradients on the second lane
+                                             * (the latter unless SG_OVERLAP_G_WGRAD=0: cuda_wgrad_case) */
     int rc = sg_model_create(&a, cfg, ba, 21, &err);
     setenv("SG_OVERLAP_G", "0", 1);         /* b on one lane (on CUDA the default would be the lane) */
     if (!rc) rc = sg_model_create(&b, cfg, bb, 21, &err);
@@ -284,6 +285,72 @@ static void cuda_case(const char *handles, int eager, int no_priority)
     sg_backend_destroy(gb);
 }
 
+/* SG_OVERLAP_G_WGRAD: the G step's weight gradients on the second lane (1,
+ * the default) or on lane 0 (0). First that the switch does what it says:
+ * with op timing on, a D step and a G step of a model made with
+ * SG_OVERLAP_G=1 run backward-filter convolutions on lane 1 (only G's
+ * weight gradients can be there: D's part of a G step computes none) under
+ * 1 and none under 0, and as many of them in all either way. Then 0 in the
+ * lanes-and-graphs case of cuda_case: bit-identical to the plain eager run,
+ * as 1 is there, so the two settings train alike. */
+static int wgrad_counts(sg_backend *be, const sg_model_config *cfg, const char *wgrad, int *lane1, int *all)
+{
+    static char report[1 << 16];
+    sg_model *m = NULL;
+    sg_err err;
+    setenv("SG_OVERLAP_G", "1", 1);
+    setenv("SG_OVERLAP_G_WGRAD", wgrad, 1);
+    int rc = sg_model_create(&m, cfg, be, 21, &err);
+    unsetenv("SG_OVERLAP_G");
+    unsetenv("SG_OVERLAP_G_WGRAD");
+    rc = rc || sg_backend_cuda_op_times_start(be, &err) || set_drawn(m, cfg, 0, &err) ||
+         sg_model_d_step(m, 1e-3f, &err) || sg_model_g_step(m, 1e-3f, &err) ||
+         sg_backend_cuda_op_times_report(be, 1, NULL, report, sizeof report, &err) < 0;
+    sg_backend_cuda_op_times_stop(be);
+    sg_backend_cuda_op_times_reset(be);
+    sg_model_free(m);
+    if (rc) {
+        CHECK(0, "SG_OVERLAP_G_WGRAD=%s: %s", wgrad, err.msg);
+        return -1;
+    }
+    /* label lines: total, ms/it, share, calls, calls/it, rate, label */
+    *lane1 = *all = 0;
+    for (const char *p = report; (p = strstr(p, "conv2d_backward_filter ")) != NULL; p++) {
+        const char *bol = p, *eol = strchr(p, '\n');
+        while (bol > report && bol[-1] != '\n') bol--;
+        double total, per_it, share;
+        long long calls;
+        if (sscanf(bol, "%lf %lf %lf%% %lld", &total, &per_it, &share, &calls) != 4) continue;   /* by op */
+        *all += (int)calls;
+        const char *l1 = strstr(p, "[lane 1]");
+        if (l1 && (!eol || l1 < eol)) *lane1 += (int)calls;
+    }
+    return 0;
+}
+
+static void cuda_wgrad_case(void)
+{
+    sg_backend *ga, *gb;
+    const char *what = "CUDA, SG_OVERLAP_G_WGRAD=0";
+    if (cuda_graph_pair(&ga, &gb, what)) return;
+    printf("%s\n", what);
+    sg_model_config cfg = cuda_case_config();
+    int lane1[2], all[2];
+    if (!wgrad_counts(gb, &cfg, "1", &lane1[1], &all[1]) && !wgrad_counts(gb, &cfg, "0", &lane1[0], &all[0])) {
+        printf("  backward-filter calls of a D and a G step on lane 1 (of all): %d (%d) with SG_OVERLAP_G_WGRAD=1, "
+               "%d (%d) with 0\n", lane1[1], all[1], lane1[0], all[0]);
+        CHECK(lane1[1] > 0 && lane1[0] == 0 && all[0] == all[1] && all[0] > lane1[1],
+              "SG_OVERLAP_G_WGRAD: G's weight gradients on lane 1 with 1 (%d of %d calls), on lane 0 with 0 "
+              "(%d of %d on lane 1)", lane1[1], all[1], lane1[0], all[0]);
+    }
+    setenv("SG_OVERLAP_G_WGRAD", "0", 1);            /* read when schedule_case makes its models */
+    schedule_case(ga, gb, &cfg, "CUDA (2 handles), graphs + second lane, SG_OVERLAP_G_WGRAD=0, vs eager without",
+                  24, 4, 2);
+    unsetenv("SG_OVERLAP_G_WGRAD");
+    sg_backend_destroy(ga);
+    sg_backend_destroy(gb);
+}
+
 int main(void)
 {
     sg_err err;
@@ -303,5 +370,6 @@ int main(void)
     cuda_case("1", 0, 0);
     cuda_case("2", 1, 0);
     cuda_case("2", 0, 1);
+    cuda_wgrad_case();
     return check_done();
 }
