@@ -18,7 +18,12 @@
  * backend's report (the time of every op and shape, per iteration, and the
  * totals by op) on stdout after the key=value line, each line prefixed
  * "op-times: ", and the phase's wall-clock ms/it beside the sum of the op
- * times. */
+ * times. Each of those iterations is first held back on the GPU by a kernel
+ * that sleeps while the host queues it (sg_backend_cuda_op_times_hold:
+ * eager, the host launches D's small ops slower than the GPU runs them, and
+ * an op's time would be its launch), so that the op times are GPU time, as
+ * a graph replays; the last line says how many iterations were so held.
+ * --op-times-no-hold times the ops as launched. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +77,10 @@ static void usage(FILE *f)
         "                         save them there after the run (equal choices, equal runs)\n"
         "  --op-times             CUDA: then --iters more iterations, eager, with every op\n"
         "                         timed on the GPU; prints the time per op and shape\n"
-        "                         (lines 'op-times: ...' after the key=value line)\n");
+        "                         (lines 'op-times: ...' after the key=value line)\n"
+        "  --op-times-no-hold     with --op-times: queue each iteration as it comes, not\n"
+        "                         behind a sleeping kernel (op times then include launch\n"
+        "                         time where the host is slower than the GPU)\n");
 }
 
 /* The batch lives in host_alloc memory where the backend has it (CUDA:
@@ -113,16 +121,29 @@ static int train_iteration(sg_model *m, int batch, const float *x, const float *
 
 /* --op-times: iters iterations (batches first_it...) with op timing on,
  * the same mix of D and G steps as the timed loop, then the report on
- * stdout. loop_ms: the timed loop's ms/it, printed beside. 0, or -1 with err. */
+ * stdout. loop_ms: the timed loop's ms/it, printed beside. hold: each
+ * iteration queued behind a hold kernel (sg_backend_cuda_op_times_hold)
+ * twice as long as the longest time the host took to queue one so far (4x
+ * the timed loop's ms/it before the first): what must be covered is the
+ * host's queuing, not the GPU's work. 0, or -1 with err. */
 static int op_times_phase(sg_backend *be, sg_model *m, int batch, const float *x, const float *corg, int first_it,
-                          int iters, int n_critic, double loop_ms, sg_err *err)
+                          int iters, int n_critic, double loop_ms, int hold, sg_err *err)
 {
     if (sg_backend_cuda_op_times_start(be, err)) return -1;
-    int overlap = sg_model_overlap_g(m), current = 0, g_steps = 0;
+    int overlap = sg_model_overlap_g(m), current = 0, g_steps = 0, held = 0;
+    double hold_ms = 4 * loop_ms, holds_ms = 0;
     double t0 = now_s();
     for (int k = 0; k < iters; k++) {
         int g = (k + 1) % n_critic == 0, queue = overlap && k + 1 < iters && !g;
+        if (hold && sg_backend_cuda_op_times_hold(be, hold_ms, err)) return -1;
+        double q0 = now_s();
         if (train_iteration(m, batch, x, corg, first_it + k, g, queue, &current, err)) return -1;
+        if (hold) {
+            held += sg_backend_cuda_op_times_held(be);
+            holds_ms += hold_ms;
+            double queued_ms = 1e3 * (now_s() - q0);
+            if (2 * queued_ms > hold_ms) hold_ms = 2 * queued_ms < 60e3 ? 2 * queued_ms : 60e3;
+        }
         g_steps += g;
     }
     if (be->ops->sync(be, err)) return -1;
@@ -144,10 +165,29 @@ static int op_times_phase(sg_backend *be, sg_model *m, int batch, const float *x
     }
     free(report);
     sum_ms /= iters;
-    printf("op-times: %d iterations (%d with a G step), eager (no step graphs while timing): wall %.3f ms/it, "
-           "sum of the op times %.3f ms/it, gap %.3f ms/it (launch overhead, idle GPU, the timing's own "
-           "events; lane 1's ops may overlap lane 0's); the timed loop: %.3f ms/it\n",
-           iters, g_steps, wall_ms, sum_ms, wall_ms - sum_ms, loop_ms);
+    /* the regime measured: GPU time only where every iteration was held;
+     * then the wall time is the holds' and the GPU's, and the gap the GPU
+     * idle between ops */
+    char regime[320];
+    if (!hold)
+        snprintf(regime, sizeof regime, "as launched (--op-times-no-hold: where the host launches slower than the "
+                 "GPU runs, an op's time is its launch)");
+    else if (held == iters)
+        snprintf(regime, sizeof regime, "GPU time (all %d iterations queued whole behind a hold kernel on lane 0, "
+                 "%.3f ms/it, untimed, as a step graph replays)", iters, holds_ms / iters);
+    else
+        snprintf(regime, sizeof regime, "%s (%d of %d iterations queued whole behind a hold kernel on lane 0, "
+                 "%.3f ms/it, untimed; the others' op times may include launch time%s)",
+                 held ? "partly GPU time" : "as launched", held, iters, holds_ms / iters,
+                 strstr(sg_backend_cuda_device_name(be), "emulated") ? ": the emulation runs each kernel when "
+                 "it is queued, so its hold holds nothing" : "");
+    double gap_ms = wall_ms - sum_ms - (hold && held == iters ? holds_ms / iters : 0);
+    printf("op-times: %d iterations (%d with a G step), eager (no step graphs while timing), %s: wall %.3f ms/it, "
+           "sum of the op times %.3f ms/it, gap %.3f ms/it (%s; lane 1's ops may overlap lane 0's); the timed "
+           "loop: %.3f ms/it\n", iters, g_steps, regime, wall_ms, sum_ms, gap_ms,
+           hold && held == iters ? "the wall time less the holds and the op times: the GPU idle between ops, "
+           "the timing's own events" : "launch overhead, idle GPU, the timing's own events, any holds",
+           loop_ms);
     return 0;
 }
 
@@ -155,14 +195,15 @@ int main(int argc, char **argv)
 {
     const char *device = "cuda", *precision = "tf32";
     int image = 128, batch = 16, conv = 64, g_repeat = 6, d_repeat = 6, c_dim = 5, n_critic = 5;
-    int warmup = 10, iters = 100, threads = 0, op_times = 0;
+    int warmup = 10, iters = 100, threads = 0, op_times = 0, op_times_hold = 1;
     const char *engines = NULL;
     static const struct option opts[] = {
         { "device", 1, 0, 'D' }, { "precision", 1, 0, 'P' }, { "image-size", 1, 0, 's' },
         { "batch", 1, 0, 'b' }, { "conv-dim", 1, 0, 'c' }, { "g-repeat", 1, 0, 'g' },
         { "d-repeat", 1, 0, 'd' }, { "c-dim", 1, 0, 'l' }, { "n-critic", 1, 0, 'n' },
         { "warmup", 1, 0, 'w' }, { "iters", 1, 0, 'i' }, { "threads", 1, 0, 't' },
-        { "engines", 1, 0, 'E' }, { "op-times", 0, 0, 'O' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "engines", 1, 0, 'E' }, { "op-times", 0, 0, 'O' }, { "op-times-no-hold", 0, 0, 'H' },
+        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
@@ -180,6 +221,7 @@ int main(int argc, char **argv)
         case 't': threads = atoi(optarg); break;
         case 'E': engines = optarg; break;
         case 'O': op_times = 1; break;
+        case 'H': op_times_hold = 0; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -325,7 +367,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cuDNN algorithms (%s):\n%s", precision, sg_backend_cuda_plan_report(be, report, sizeof report));
     }
     int rc = 0;
-    if (op_times && op_times_phase(be, m, batch, x, corg, total + phases, iters, n_critic, 1e3 * dt / iters, &err)) {
+    if (op_times && op_times_phase(be, m, batch, x, corg, total + phases, iters, n_critic, 1e3 * dt / iters,
+                                   op_times_hold, &err)) {
         fprintf(stderr, "train-step-bench: op times: %s\n", err.msg);
         rc = 1;
     }

@@ -11,7 +11,9 @@
  * cudaEventElapsedTime into its label's total. Calls are counted when the op
  * is called, so counts are exact even where a time is lost to an error.
  * The other entries (free, host memory, fences, lanes, graphs) only pass
- * the call on; graph_begin refuses, as with SG_CUDA_GRAPHS=0. */
+ * the call on; graph_begin refuses, as with SG_CUDA_GRAPHS=0. A hold
+ * (sg_backend_cuda_op_times_hold, below) sleeps on the GPU while the host
+ * queues what follows, so that those ops' times are GPU time. */
 #include "cuda_backend.cuh"
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@ struct op_label {
 struct pending_op {
     cudaEvent_t start, end;
     int label;
+    long long seq;                            /* the pair's number, in order of recording */
 };
 
 struct sg_op_times {
@@ -45,6 +48,13 @@ struct sg_op_times {
     int n_labels, cap_labels;
     int *index;                               /* open addressing: label + 1, 0 empty */
     int index_size;                           /* a power of two, > 2 * n_labels */
+    long long recorded;                       /* pairs recorded so far: the next one's number */
+    /* the hold (sg_backend_cuda_op_times_hold): the event after its kernel,
+     * the number of the first pair after it; open until _held, broken by a
+     * host wait for work queued after it */
+    cudaEvent_t hold_end;
+    long long hold_seq;
+    int hold_open, hold_broken;
 };
 
 static int is_cuda(const sg_backend *be) { return be && be->name && !strcmp(be->name, "cuda"); }
@@ -111,6 +121,7 @@ static void resolve_oldest(sg_cuda *c)
     sg_op_times *t = c->op_times;
     pending_op *p = &t->ring[t->head];
     float ms = 0;
+    if (t->hold_open && p->seq >= t->hold_seq) t->hold_broken = 1;   /* the host waits behind the hold */
     if (!c->failed && !CU_CHECK(c, cudaEventSynchronize(p->end)) &&
         !CU_CHECK(c, cudaEventElapsedTime(&ms, p->start, p->end)))
         t->labels[p->label].ms += ms;
@@ -168,6 +179,7 @@ static void op_end(sg_backend *be, int slot)
     sg_op_times *t = c->op_times;
     if (slot < 0) return;
     if (CU_CHECK(c, cudaEventRecord(t->ring[slot].end, c->stream))) return;
+    t->ring[slot].seq = t->recorded++;
     t->count++;
 }
 
@@ -195,6 +207,8 @@ static void timed_destroy(sg_backend *be)
 /* Resolves every pending pair after the queued work is done. */
 static int timed_sync(sg_backend *be, sg_err *err)
 {
+    sg_op_times *t = sg_cuda_of(be)->op_times;
+    if (t->hold_open) t->hold_broken = 1;     /* the host waits for the hold and all after it */
     resolve_all(sg_cuda_of(be));
     return real_ops(be)->sync(be, err);
 }
@@ -540,6 +554,7 @@ void sg_cuda_op_times_free(sg_cuda *c)
         if (t->ring[i].start) cudaEventDestroy(t->ring[i].start);
         if (t->ring[i].end) cudaEventDestroy(t->ring[i].end);
     }
+    if (t->hold_end) cudaEventDestroy(t->hold_end);
     free(t->labels);
     free(t->index);
     free(t);
@@ -568,6 +583,12 @@ extern "C" int sg_backend_cuda_op_times_start(sg_backend *be, sg_err *err)
                 return sg_errf(err, "op timing: cudaEventCreate: %s", cudaGetErrorString(st));
             }
         }
+        cudaError_t st = cudaEventCreateWithFlags(&t->hold_end, cudaEventDisableTiming);
+        if (st != cudaSuccess) {
+            cudaGetLastError();
+            sg_cuda_op_times_free(c);
+            return sg_errf(err, "op timing: cudaEventCreate: %s", cudaGetErrorString(st));
+        }
     }
     /* the sync above waited for lane 0, which had joined lane 1: no graph runs */
     sg_cuda_graphs_drop_all(c);
@@ -590,7 +611,62 @@ extern "C" void sg_backend_cuda_op_times_reset(sg_backend *be)
     sg_op_times *t = sg_cuda_of(be)->op_times;
     t->head = t->count = 0;                   /* events recorded again when reused: legal */
     t->n_labels = 0;
+    t->hold_open = 0;
     if (t->index) memset(t->index, 0, (size_t)t->index_size * sizeof *t->index);
+}
+
+/* ---- the hold (sg_backend_cuda_op_times_hold) ------------------------------
+ * One thread sleeps until the global nanosecond timer has moved on by ns.
+ * The emulation (tests/emu) runs a kernel when it is queued, before the host
+ * goes on, so no kernel there can hold later work back (and it has neither
+ * __nanosleep nor %globaltimer): its hold is empty, and _held says 0. */
+__global__ void op_times_hold_kernel(unsigned long long ns)
+{
+#ifndef SG_EMU_CUDA_RUNTIME_H
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        __nanosleep(1000);
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while (t - t0 < ns);
+#endif
+}
+
+extern "C" int sg_backend_cuda_op_times_hold(sg_backend *be, double ms, sg_err *err)
+{
+    if (!is_cuda(be) || be->ops != &timed_ops_table)
+        return sg_errf(err, "op timing hold: op timing is not on (sg_backend_cuda_op_times_start)");
+    sg_cuda *c = sg_cuda_of(be);
+    sg_op_times *t = c->op_times;
+    if (c->lane != 0) return sg_errf(err, "op timing hold: for lane 0, between steps (lane %d is active)", c->lane);
+    if (!(ms >= 0 && ms <= 60e3)) return sg_errf(err, "op timing hold: %g ms (0 to 60000 expected)", ms);
+    t->hold_open = 0;
+    /* an error, earlier or here, is handed over as the sync hands it over
+     * (recorded: it waits for nothing) */
+    if (c->failed) return real_ops(be)->sync(be, err);
+    op_times_hold_kernel<<<1, 1, 0, c->stream>>>((unsigned long long)(ms * 1e6));
+    if (LAUNCH_CHECK(c, "op_times_hold_kernel") || CU_CHECK(c, cudaEventRecord(t->hold_end, c->stream)))
+        return real_ops(be)->sync(be, err);
+    t->hold_seq = t->recorded;
+    t->hold_open = 1;
+    t->hold_broken = 0;
+    return 0;
+}
+
+extern "C" int sg_backend_cuda_op_times_held(sg_backend *be)
+{
+    if (!is_cuda(be) || !sg_cuda_of(be)->op_times || !sg_cuda_of(be)->op_times->hold_open) return 0;
+    sg_cuda *c = sg_cuda_of(be);
+    sg_op_times *t = c->op_times;
+    t->hold_open = 0;
+    if (t->hold_broken || c->failed) return 0;
+    cudaError_t st = cudaEventQuery(t->hold_end);
+    if (st == cudaErrorNotReady) {
+        cudaGetLastError();                   /* not an error: nothing else is pending (LAUNCH_CHECK) */
+        return 1;
+    }
+    CU_CHECK(c, st);                          /* an error is the backend's, for its next call */
+    return 0;
 }
 
 /* The report being written: lines go in whole while they fit; `need`

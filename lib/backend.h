@@ -349,7 +349,7 @@ const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size);
  * until ops->sync, a report, or a full ring (the host then waits for the
  * oldest). An op's time runs from the GPU reaching its first event to its
  * last: where the host launches slower than the GPU runs, that includes the
- * op's own launch time. Timing is meaningful eagerly only, so graph_begin
+ * op's own launch time (unless the work was queued behind a hold: below). Timing is meaningful eagerly only, so graph_begin
  * returns -1 while it is on (as with SG_CUDA_GRAPHS=0), and _start drops the
  * recorded graphs: a model then runs its steps eagerly, and keeps doing so
  * after _stop (graph_begin's -1 turns its graphs off).
@@ -379,6 +379,19 @@ void sg_backend_cuda_op_times_reset(sg_backend *be);
  * fit), or -1 with err (timing never started, a CUDA error). *sum_ms (may be NULL): the sum, in ms. */
 int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, double *sum_ms, char *buf,
                                     size_t size, sg_err *err);
+/* For the bench's --op-times: _hold queues on lane 0, between steps, a
+ * kernel that keeps the GPU busy for ms, itself untimed; _held, called once
+ * the ops after it are queued, returns 1 if it was still running then with
+ * no host wait behind it in between (a sync, or a full ring waiting for a
+ * pair recorded after it), else 0. Held, the GPU reaches each op's start
+ * event when the op before it ends, also where the host launches slower
+ * than the GPU runs (where an op's time is otherwise its launch time): op
+ * times are GPU time with the real gaps between kernels, as when a step
+ * graph replays. The emulation (tests/emu) runs a kernel when it is
+ * queued: its hold is empty and never held. _hold: 0, or -1 with err
+ * (timing not on, lane 1 active, ms outside 0..60000, a CUDA error). */
+int sg_backend_cuda_op_times_hold(sg_backend *be, double ms, sg_err *err);
+int sg_backend_cuda_op_times_held(sg_backend *be);
 /* Convolution engine choices (kernels/conv_engines.cu). By default a CUDA
  * backend times cuDNN's engines on the first call of each convolution shape,
  * so two processes may choose differently (and round differently). A process

@@ -67,6 +67,14 @@ int sg_backend_cuda_op_times_report(sg_backend *be, int iterations, double *sum_
     return sg_errf(err, "op timing needs the CUDA backend, and this build has none");
 }
 
+int sg_backend_cuda_op_times_hold(sg_backend *be, double ms, sg_err *err)
+{
+    (void)be; (void)ms;
+    return sg_errf(err, "op timing needs the CUDA backend, and this build has none");
+}
+
+int sg_backend_cuda_op_times_held(sg_backend *be) { (void)be; return 0; }
+
 int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err)
 {
     (void)be; (void)path;

@@ -90,9 +90,24 @@ by_op = [l for l in rest[i + 1:] if l.startswith("by op ")]
 assert any(re.search(r" [0-9.e+-]+TFLOP/s  conv2d_forward$", l) for l in by_op), by_op
 assert re.match(r"^5 iterations \(1 with a G step\), eager .*wall [0-9.]+ ms/it, sum of the op times [0-9.]+ ms/it",
                 rest[-1]), rest[-1]
+# a hold kernel before each iteration (sg_backend_cuda_op_times_hold), none
+# held here: the emulation runs each kernel when it is queued, and says so
+assert delta(lambda k: k == "op_times_hold_kernel") == 5, delta(lambda k: k == "op_times_hold_kernel")
+assert re.search(r"eager \(no step graphs while timing\), as launched \(0 of 5 iterations queued whole behind a "
+                 r"hold kernel on lane 0, [0-9.]+ ms/it, untimed; .*the emulation runs each kernel when it is queued",
+                 rest[-1]), rest[-1]
 print("%d labels, %d calls in 5 iterations; conv fwd/bwd-data/bwd-filter %d/%d/%d" % (len(rows), sum_calls,
       calls("conv2d_forward"), calls("conv2d_backward_data"), calls("conv2d_backward_filter")))
 PY
+}
+
+@test "train-step-bench --op-times --op-times-no-hold: no hold kernel, and the last line says so" {
+  export SG_CUDNN_SEARCH=legacy SG_EMU_LAUNCH_COUNTS=1
+  "$BENCH" "${TINY[@]}" --op-times --op-times-no-hold > "$T/out" 2> "$T/err"
+  last=$(tail -n 1 "$T/out")
+  echo "$last"
+  [[ "$last" == "op-times: 5 iterations (1 with a G step), eager (no step graphs while timing), as launched (--op-times-no-hold:"*"wall "*" ms/it, sum of the op times "* ]]
+  ! grep -q 'op_times_hold_kernel' "$T/err"
 }
 
 @test "train-step-bench --op-times: CUDA only, and listed by --help" {
@@ -102,4 +117,5 @@ PY
   run "$BENCH" --help
   [ "$status" -eq 0 ]
   [[ "$output" == *"--op-times"* ]]
+  [[ "$output" == *"--op-times-no-hold"* ]]
 }

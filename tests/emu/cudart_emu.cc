@@ -1014,6 +1014,14 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e)
     return captured_event((Event *)e);
 }
 
+/* Work runs when it is queued here, so an event is always complete (as a
+ * GPU's is once its stream has reached it, or when it was never recorded). */
+cudaError_t cudaEventQuery(cudaEvent_t e)
+{
+    if (!e) return fail(cudaErrorInvalidResourceHandle);
+    return captured_event((Event *)e);
+}
+
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
 {
     Event *x = (Event *)a, *y = (Event *)b;

@@ -3,8 +3,10 @@
  * exact labels and call counts (lane 1 apart), totals >= 0 that add up to
  * the sum line, sorted largest first, totals by op that add up each op's
  * lines (every shape, both lanes), a report cut at whole lines, reset,
- * graphs refused while timing and allowed again after stop, and more ops
- * than the ring of pending events holds without losing a count. Built as
+ * graphs refused while timing and allowed again after stop, more ops
+ * than the ring of pending events holds without losing a count, and the
+ * bench's hold (held on a GPU; never on the emulation, which runs each
+ * kernel when it is queued). Built as
  * build/tests/test_cuda_op_times_emu against the CPU emulation of CUDA
  * (tests/emu), where the times are the emulation's; without CUDA at build
  * time or without a GPU only the refusals are checked. */
@@ -233,6 +235,9 @@ static void test_refusals(void)
     err.msg[0] = 0;
     CHECK(sg_backend_cuda_op_times_report(cpu, 1, NULL, buf, sizeof buf, &err) == -1 && strstr(err.msg, "CUDA") &&
           buf[0] == 0, "report on the CPU backend fails naming CUDA: '%s'", err.msg);
+    err.msg[0] = 0;
+    CHECK(sg_backend_cuda_op_times_hold(cpu, 1, &err) == -1 && sg_backend_cuda_op_times_held(cpu) == 0,
+          "a hold on the CPU backend fails: '%s'", err.msg);
     sg_backend_cuda_op_times_reset(cpu);          /* no-ops there */
     sg_backend_cuda_op_times_stop(cpu);
     CHECK(cpu->ops->graph_begin == NULL, "the CPU backend's table is left alone");
@@ -407,6 +412,41 @@ int main(void)
     be->ops->fill(be, a, 1, 64);
     many[0].calls++;
     check_report(be, many, 2, 10);
+
+    /* the hold (sg_backend_cuda_op_times_hold): refused on lane 1 and for
+     * a length out of range, no label of its own; _held: 1 for a hold still
+     * running once the ops after it are queued (a GPU: 4 fills take
+     * microseconds to queue, the hold 200 ms), 0 once it was closed, after a
+     * sync behind it, and after a full ring made the host wait for an op
+     * queued behind it; always 0 on the emulation, which runs each kernel
+     * when it is queued */
+    sg_backend_cuda_op_times_reset(be);
+    const int emulated = strstr(sg_backend_cuda_device_name(be), "emulated") != NULL;
+    o->lane(be, SG_LANE_FORK);
+    err.msg[0] = 0;
+    CHECK(sg_backend_cuda_op_times_hold(be, 1, &err) == -1 && strstr(err.msg, "lane 0"),
+          "a hold on lane 1 is refused: '%s'", err.msg);
+    o->lane(be, SG_LANE_JOIN);
+    err.msg[0] = 0;
+    CHECK(sg_backend_cuda_op_times_hold(be, -1, &err) == -1 && strstr(err.msg, "0 to 60000"),
+          "a hold of -1 ms is refused: '%s'", err.msg);
+    CHECK(sg_backend_cuda_op_times_held(be) == 0, "no hold open: not held");
+    CHECK(sg_backend_cuda_op_times_hold(be, 200, &err) == 0, "hold: %s", err.msg);
+    for (int i = 0; i < 4; i++) o->fill(be, a, 1, NE);
+    int held = sg_backend_cuda_op_times_held(be);
+    CHECK(held == !emulated, "4 fills queued behind a 200 ms hold: held %d (%d expected%s)", held, !emulated,
+          emulated ? ": the emulation" : "");
+    CHECK(sg_backend_cuda_op_times_held(be) == 0, "the same hold again: closed, not held");
+    CHECK(sg_backend_cuda_op_times_hold(be, 200, &err) == 0, "hold: %s", err.msg);
+    o->fill(be, a, 1, NE);
+    CHECK(o->sync(be, &err) == 0, "sync: %s", err.msg);
+    CHECK(sg_backend_cuda_op_times_held(be) == 0, "a sync behind the hold: not held");
+    CHECK(sg_backend_cuda_op_times_hold(be, 50, &err) == 0, "hold: %s", err.msg);
+    for (int i = 0; i < SG_CUDA_OP_TIMES_PENDING + 1; i++) o->fill(be, a, 1, NE);
+    CHECK(sg_backend_cuda_op_times_held(be) == 0, "a full ring waiting behind the hold: not held");
+    expect filled[] = { { "fill n=1000", 4 + 1 + SG_CUDA_OP_TIMES_PENDING + 1 } };
+    check_report(be, filled, 1, 1);
+    printf("the hold: %s\n", emulated ? "never held on the emulation, as expected" : "held on the GPU");
 
     float *bufs[] = { x, w, y, bias, dx, dw, db, mean, rstd, gamma, beta, rm, rv, in_y, in_dx, a, b, m, v };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) be->ops->free(be, bufs[i]);
