@@ -119,6 +119,16 @@ fail:
     return NULL;
 }
 
+/* The algorithms cuDNN documents as non-deterministic (atomics), whatever a
+ * perf result reports (the heuristics may leave the field unset). */
+static bool known_nondeterministic(int kind, int algo)
+{
+    if (kind == SG_CONV_BWD_FILTER)
+        return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 || algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+    if (kind == SG_CONV_BWD_DATA) return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
+    return false;
+}
+
 extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, size_t size)
 {
     sg_cuda *c = sg_cuda_of(be);
@@ -183,6 +193,8 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
                          "%d without a plan", e->excluded, e->no_plan);
             if (e->repeats)
                 snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", %d repeated", e->repeats);
+            if (!e->plan && known_nondeterministic(k, p->algo[k]))    /* SG_CUDNN_NONDET=1 let it in */
+                snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", nondeterministic");
             if (e->candidates < 0)
                 n = snprintf(buf + used, size - used, ", no backend-API graph: %s)",
                              cudnnGetErrorString((cudnnStatus_t)-e->candidates));
@@ -208,21 +220,16 @@ void sg_cuda_conv_plans_destroy(sg_cuda *c)
 
 /* Picks from perf results (sorted fastest first by cuDNN): the fastest
  * deterministic algorithm that succeeded, fits the workspace limit and uses
- * an allowed math type; if none is deterministic, the fastest that fits. */
-/* The algorithms cuDNN documents as non-deterministic (atomics), whatever a
- * perf result reports (the heuristics may leave the field unset). */
-static bool known_nondeterministic(int kind, int algo)
-{
-    if (kind == SG_CONV_BWD_FILTER)
-        return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 || algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
-    if (kind == SG_CONV_BWD_DATA) return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
-    return false;
-}
-
+ * an allowed math type; if none is reported deterministic (the heuristics
+ * may leave the field unset), the fastest that fits and is not documented
+ * as nondeterministic, those too only with SG_CUDNN_NONDET=1: a run would
+ * otherwise lose its bit-equal resume without a word. 0; -1 when none fits;
+ * -2 when only documented-nondeterministic ones would. */
 template <typename Perf>
 static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
                      cudnnMathType_t *math, size_t *ws)
 {
+    int refused = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < n; i++) {
             if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
@@ -236,13 +243,17 @@ static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
             if (c->precision == SG_CUDA_FP32 && perf[i].mathType != CUDNN_FMA_MATH &&
                 perf[i].mathType != CUDNN_DEFAULT_MATH)
                 continue;
+            if (known_nondeterministic(kind, (int)perf[i].algo) && !c->allow_nondet) {
+                refused = 1;
+                continue;
+            }
             *algo = (int)perf[i].algo;
             *math = c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[i].mathType;
             *ws = perf[i].memory;
             return 0;
         }
     }
-    return -1;
+    return refused ? -2 : -1;
 }
 
 int sg_cuda_grow_workspace(sg_cuda *c, size_t need)
@@ -347,6 +358,12 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
         if (!find_algorithms) heuristic_sizes(c, p, perf, n);
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     }
+    if (rc == -2)
+        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers only nondeterministic %s%s algorithms for N %d "
+                            "Ci %d %dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace: raise "
+                            "SG_CUDNN_WORKSPACE_MIB (or SG_CUDNN_NONDET=1 lets them run: runs then differ in the "
+                            "last bits)", c->precision == SG_CUDA_BF16 ? "bf16 " : "", what,
+                            p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad, c->workspace_limit >> 20);
     if (rc)
         return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers no %s%s algorithm for N %d Ci %d "
                             "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace: raise "

@@ -232,7 +232,8 @@ struct sg_cuda {
     size_t workspace_size, workspace_limit;
     int search;                               /* SG_SEARCH_* */
     int allow_rtc;                            /* SG_CUDNN_RTC=1: runtime-compiled engines too */
-    int allow_nondet;                         /* SG_CUDNN_NONDET=1: NONDETERMINISTIC engines too */
+    int allow_nondet;                         /* SG_CUDNN_NONDET=1: NONDETERMINISTIC engines too, and
+                                                 nondeterministic legacy algorithms (pick_algo) */
     sg_engine_choice *wishes;                 /* from sg_backend_cuda_engines_load, applied
                                                  when their shapes first run */
     int n_wishes, wishes_used, wishes_rejected;

@@ -440,7 +440,9 @@ typedef struct {
     int in_fused;             /* SG_CUDA_IN_FUSED (1: NHWC instance norm in one pass where a plane
                                  fits; 0: the chunked kernels everywhere) */
     int allow_nondet;         /* SG_CUDNN_NONDET=1: engines that are not bit-exact run to run too
-                                 (timing what determinism costs; 0 by default) */
+                                 (timing what determinism costs; 0 by default), and a legacy
+                                 algorithm documented so where no other fits the workspace cap
+                                 (0: an error) */
     long gemm_max_pixels;     /* SG_CUDA_GEMM_MAX_PIXELS: NHWC tf32/fp32 convolutions whose output has
                                  at most this many pixels run as im2col + cuBLAS GEMM (0: never;
                                  cuDNN everywhere; the default: SG_CUDA_GEMM_DEFAULT_PIXELS) */

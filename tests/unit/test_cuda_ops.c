@@ -1457,6 +1457,56 @@ static void test_search_without_memory(void)
     own_gpu_end(saved);
 }
 
+/* A legacy pick under a workspace cap that only a nondeterministic
+ * algorithm fits (emulation only: its backward-filter ALGO_1 needs 64 KiB +
+ * 2 bytes per weight, its ALGO_0 nothing but atomics in real cuDNN): an
+ * error naming the cap and SG_CUDNN_NONDET, never a quiet pick, while the
+ * same shape's forward and backward-data, whose deterministic algorithm
+ * fits, run; with SG_CUDNN_NONDET=1 it runs and the plan report says
+ * nondeterministic. */
+static void test_nondet_legacy_refused(void)
+{
+    static char report[16384];
+    const int N = 1, Ci = 256, Co = 256, K = 3, W = 4;   /* dw: 589824 weights, ALGO_1 1.2 MiB */
+    for (int nondet = 0; nondet < 2; nondet++) {
+        sg_backend *saved;
+        setenv("SG_CUDNN_SEARCH", "legacy", 1);
+        setenv("SG_CUDNN_NONDET", nondet ? "1" : "0", 1);
+        int rc = own_gpu_begin(&saved, "SG_CUDNN_WORKSPACE_MIB", "1", "fp32", "nondeterministic legacy pick");
+        unsetenv("SG_CUDNN_SEARCH");
+        unsetenv("SG_CUDNN_NONDET");
+        if (rc) continue;
+        pair x = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), w = pair_rand_shaped(-0.1f, 0.1f, Co, Ci, (size_t)K * K);
+        pair y = pair_rand_shaped(-1, 1, N, Co, (size_t)W * W), dx = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W);
+        pair dy = pair_rand_shaped(-1, 1, N, Co, (size_t)W * W), dw = pair_rand_shaped(-1, 1, Co, Ci, (size_t)K * K);
+        cpu->ops->conv2d_forward(cpu, y.c, x.c, w.c, NULL, N, Ci, W, W, Co, K, 1, 1);
+        gpu->ops->conv2d_forward(gpu, y.g, x.g, w.g, NULL, N, Ci, W, W, Co, K, 1, 1);
+        cpu->ops->conv2d_backward_data(cpu, dx.c, dy.c, w.c, N, Ci, W, W, Co, K, 1, 1);
+        gpu->ops->conv2d_backward_data(gpu, dx.g, dy.g, w.g, N, Ci, W, W, Co, K, 1, 1);
+        compare("1 MiB workspace: forward (deterministic ALGO_1 fits)", y, 1e-4);
+        compare("1 MiB workspace: backward-data (deterministic ALGO_1 fits)", dx, 1e-4);
+        cpu->ops->conv2d_backward_filter(cpu, dw.c, NULL, x.c, dy.c, N, Ci, W, W, Co, K, 1, 1);
+        gpu->ops->conv2d_backward_filter(gpu, dw.g, NULL, x.g, dy.g, N, Ci, W, W, Co, K, 1, 1);
+        sg_err err = { { 0 } };
+        rc = gpu->ops->sync(gpu, &err);
+        if (!nondet) {
+            CHECK(rc == -1 && strstr(err.msg, "only nondeterministic backward-filter algorithms") &&
+                  strstr(err.msg, "raise SG_CUDNN_WORKSPACE_MIB") && strstr(err.msg, "SG_CUDNN_NONDET=1") &&
+                  !strchr(err.msg, '\n'),
+                  "1 MiB workspace, backward-filter: only a nondeterministic algorithm fits: refused in one line "
+                  "(rc %d: %s)", rc, err.msg);
+        } else {
+            CHECK(rc == 0, "1 MiB workspace, SG_CUDNN_NONDET=1: backward-filter runs (%s)", rc ? err.msg : "");
+            if (!rc) compare("1 MiB workspace, SG_CUDNN_NONDET=1: backward-filter (+=) on ALGO_0", dw, 1e-4);
+            sg_backend_cuda_plan_report(gpu, report, sizeof report);
+            CHECK(strstr(report, "bwd-filter legacy algo 0") && count_in(report, ", nondeterministic") == 1,
+                  "SG_CUDNN_NONDET=1: the plan report names the one nondeterministic pick: %s", report);
+        }
+        pair_free(x); pair_free(w); pair_free(y); pair_free(dx); pair_free(dy); pair_free(dw);
+        own_gpu_end(saved);
+    }
+}
+
 /* Runs forward, backward-data and backward-filter of one shape on be (raw
  * random data: both backends compared share the layout) and downloads the
  * three outputs into out[0..2]; returns 0, or -1 with err. */
@@ -2169,6 +2219,7 @@ int main(int argc, char **argv)
     unsetenv("SG_CUDA_GEMM_MAX_PIXELS");
     if (emulated) test_wrong_engine();
     if (emulated) test_search_without_memory();
+    if (emulated) test_nondet_legacy_refused();
     if (emulated) test_gemm_without_cublas();
 
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
