@@ -236,8 +236,10 @@ int sg_model_batch_max(const sg_model_config *cfg, int generator_only)
         int64_t d_first = 3 * S2 > cfg->d_conv_dim * (S2 / 4) ? 3 * S2 : cfg->d_conv_dim * (S2 / 4);
         if (3 * d_first > per_image) per_image = 3 * d_first;
     }
-    int64_t n = per_image > 0 ? limit / per_image : 65536;
-    return n > 65536 ? 65536 : (int)n;
+    /* 65535: the CUDA kernels that put images in a grid dimension (layout
+     * transpose, NHWC bias gradient) take no more */
+    int64_t n = per_image > 0 ? limit / per_image : SG_MODEL_MAX_BATCH;
+    return n > SG_MODEL_MAX_BATCH ? SG_MODEL_MAX_BATCH : (int)n;
 }
 
 int sg_model_c_dim(const sg_model_config *cfg)
@@ -349,8 +351,8 @@ int sg_model_config_check(const sg_model_config *cfg, sg_err *err)
         return sg_errf(err, "model: image size %d must be a multiple of %d (2^d_repeat, and of 4) from %d to %d",
                        cfg->image_size, unit, unit > SG_MODEL_MIN_IMAGE ? unit : SG_MODEL_MIN_IMAGE,
                        SG_MODEL_MAX_IMAGE);
-    if (cfg->batch < 1 || cfg->batch > 65536)
-        return sg_errf(err, "model: batch %d (1..65536 allowed)", cfg->batch);
+    if (cfg->batch < 1 || cfg->batch > SG_MODEL_MAX_BATCH)
+        return sg_errf(err, "model: batch %d (1..%d allowed)", cfg->batch, SG_MODEL_MAX_BATCH);
     if (!(cfg->beta1 >= 0 && cfg->beta1 < 1 && cfg->beta2 >= 0 && cfg->beta2 < 1))
         return sg_errf(err, "model: Adam betas %g, %g must lie in [0, 1)", cfg->beta1, cfg->beta2);
     if (!isfinite(cfg->lambda_cls) || !isfinite(cfg->lambda_rec) || !isfinite(cfg->lambda_gp))

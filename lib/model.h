@@ -41,7 +41,9 @@ int sg_model_label_offset(const sg_model_config *cfg, int ds);
  * which would be 1x1 at 4 px (all zero; PyTorch refuses them). */
 #define SG_MODEL_MIN_IMAGE 8
 int sg_model_image_unit(int d_repeat);
-/* The largest batch (at most 65536) whose every convolution tensor holds at
+/* The largest batch (at most SG_MODEL_MAX_BATCH, 65535: a CUDA grid
+ * dimension's limit, which kernels/layout.cu's transpose and the NHWC bias
+ * gradient put images in) whose every convolution tensor holds at
  * most 2^31 - 1 values (cuDNN's limit for one tensor descriptor): G's widest
  * map, max(g_conv_dim, 3 + c_dim) x S x S per image; in training also D's
  * first, max(3 x S x S, d_conv_dim x S/2 x S/2), on 3 rows per image (real,
@@ -52,6 +54,7 @@ int sg_model_batch_max(const sg_model_config *cfg, int generator_only);
 #define SG_MODEL_MAX_CONV_DIM 4096       /* g_conv_dim, d_conv_dim: 1.. */
 #define SG_MODEL_MAX_G_REPEAT 64         /* 0.. */
 #define SG_MODEL_MAX_D_REPEAT 12         /* 1.. */
+#define SG_MODEL_MAX_BATCH 65535         /* batch: 1.. (sg_model_batch_max) */
 /* Checks sizes (image_size divisible by 2^d_repeat and >= 2^d_repeat, dims > 0...). */
 int sg_model_config_check(const sg_model_config *cfg, sg_err *err);
 
