@@ -31,6 +31,7 @@
 #include <time.h>
 #include "backend.h"
 #include "model.h"
+#include "model_testing.h"
 #include "rng.h"
 #ifdef SG_HAVE_CUDA
 #include <cuda_runtime_api.h>

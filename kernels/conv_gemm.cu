@@ -28,6 +28,9 @@
  * CUBLAS_DEFAULT_MATH, which never rounds float inputs to TF32. bf16
  * precision never comes here (sg_conv_gemm_applies). */
 #include "cuda_backend.cuh"
+extern "C" {
+#include "backend_cuda_testing.h"
+}
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>

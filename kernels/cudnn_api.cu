@@ -6,6 +6,9 @@
  * ($(CUDA_HOME)/lib64, Makefile), ld.so.cache. One table per process. */
 #define SG_CUDNN_NO_REDIRECT
 #include "cuda_backend.cuh"
+extern "C" {
+#include "backend_cuda_testing.h"
+}
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -299,13 +299,6 @@ int sg_backend_cpu_threads(const sg_backend *be);
  * without openblas_get_config. Call after OpenBLAS is loaded
  * (sg_backend_cpu_prepare, or a CPU backend made). */
 void sg_backend_cpu_numerics(char *out, size_t n);
-/* For tests of the CPU backend's threads: fn runs in place of OpenBLAS's
- * cblas_sgemm (order and transposes as CBLAS's enum values), inside the same
- * limit on calls at once; NULL restores OpenBLAS's. Call while no backend
- * works. Returns -1 when OpenBLAS is not loaded. */
-typedef void sg_sgemm_fn(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                         int lda, const float *b, int ldb, float beta, float *c, int ldc);
-int sg_backend_cpu_test_sgemm(sg_sgemm_fn *fn);
 
 /* The CUDA backend on device `device` (kernels/). NULL and err on failure,
  * e.g. no GPU present. Declared in every build: without CUDA at build time
@@ -406,20 +399,6 @@ int sg_backend_cuda_engines_save(sg_backend *be, const char *path, sg_err *err);
 int sg_backend_cuda_engines_load(sg_backend *be, const char *path, char *note, size_t note_size,
                                  sg_err *err);
 int sg_backend_cuda_engine_choices(sg_backend *be, int *used_from_file, int *rejected);
-/* For tests of the GEMM path's start (kernels/conv_gemm.cu): sets the
- * switch to max_pixels and opens it as the backend's creation does, asked
- * (SG_CUDA_GEMM_MAX_PIXELS set) or as a default; 0 or -1 with err. *now:
- * the switch afterwards (0 where a default found no cuBLAS). */
-int sg_backend_cuda_test_gemm_open(sg_backend *be, long max_pixels, int asked, long *now, sg_err *err);
-/* For tests of cuDNN's loading (kernels/cudnn_api.cu), which needs no GPU:
- * loads it as a CUDA backend's creation does; 0, or -1 with err (the
- * backend's message). *functions: how many functions the table holds (all
- * bound on success, and a backend descriptor made and freed, which needs
- * cuDNN's sub-libraries but no GPU); library: the file they came from;
- * *version: its cudnnGetVersion(), *header_version: the headers'
- * CUDNN_VERSION. */
-int sg_backend_cuda_test_cudnn_load(char *library, size_t size, int *functions, long *version,
-                                    long *header_version, sg_err *err);
 
 /* The CUDA backend's switches from the environment (A/B timing; sg-train(1)
  * ENVIRONMENT). sg_backend_cuda_create_precision reads them, and

@@ -24,6 +24,7 @@
 #pragma GCC optimize("O3")
 #endif
 #include "backend.h"
+#include "backend_cpu_testing.h"
 #include "thread.h"
 #include "version.h"
 #include <cblas.h>

@@ -1,6 +1,7 @@
 /* The CUDA backend's entry points in a build without nvcc/cuDNN: every tool
  * links, and asking for --device cuda gives one clear error line. */
 #include "backend.h"
+#include "backend_cuda_testing.h"
 
 #ifndef SG_HAVE_CUDA
 /* The Makefile says why: CUDA=0 on purpose, or what it did not find. */

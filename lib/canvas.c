@@ -1,4 +1,5 @@
 #include "canvas.h"
+#include "canvas_testing.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -26,9 +26,6 @@ enum { SG_MARK_CIRCLE, SG_MARK_SQUARE, SG_MARK_TRI_UP, SG_MARK_TRI_DOWN, SG_MARK
 int sg_canvas_init(sg_canvas *c, int width, int height, sg_rgb bg, sg_err *err);
 void sg_canvas_free(sg_canvas *c);   /* c may be NULL */
 
-/* Fills the whole canvas (sg_canvas_init's background). For tests only,
- * outside canvas.c. */
-void sg_canvas_fill(sg_canvas *c, sg_rgb color);
 void sg_canvas_fill_rect(sg_canvas *c, int x, int y, int w, int h, sg_rgb color);
 /* One-pixel outline of the rectangle [x, x+w) x [y, y+h). */
 void sg_canvas_rect(sg_canvas *c, int x, int y, int w, int h, sg_rgb color);
@@ -47,10 +44,6 @@ void sg_canvas_marker(sg_canvas *c, double x, double y, int kind, double size, s
 /* Text in the bitmap font, scale >= 1, top-left of the first cell at (x, y).
  * '\n' starts a new line. Returns the width of the widest line in pixels. */
 int sg_canvas_text(sg_canvas *c, int x, int y, const char *s, int scale, sg_rgb color);
-/* Text rotated 90 degrees counter-clockwise (reads bottom to top, as a y-axis
- * label); (x, y) is the bottom-left corner of the rotated text block. For
- * tests only: no tool draws it now. */
-void sg_canvas_text_up(sg_canvas *c, int x, int y, const char *s, int scale, sg_rgb color);
 /* Size of the text block (unrotated) in pixels: widest line x lines. */
 void sg_text_size(const char *s, int scale, int *w, int *h);
 

@@ -1,4 +1,5 @@
 #include "celeba_attrs.h"
+#include "celeba_attrs_testing.h"
 #include "fileio.h"
 #include "text_escape.h"
 #include <stdio.h>

@@ -51,9 +51,6 @@ int sg_list_split(char *s, char *end, char **tok, int max, int csv);
  * reusing it (as for sg_attr_table_parse and _create). On failure it holds
  * nothing to free. */
 int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err);
-/* Parses text of len bytes; name is used in messages. For tests only, outside
- * celeba_attrs.c (the tools read files: sg_attr_table_read). */
-int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_table *t, sg_err *err);
 
 /* An empty table of n_rows rows with the given names, every value -1 and every
  * file name NULL (the caller fills file_names[i] with malloc'd strings;
@@ -69,9 +66,6 @@ int sg_attr_table_format(const sg_attr_table *t, const size_t *rows, size_t n_ro
 /* Formats and writes atomically (see fileio.h). */
 int sg_attr_table_write(const char *path, const sg_attr_table *t, const size_t *rows, size_t n_rows, sg_err *err);
 
-/* Index of the attribute called name, or -1. For tests only, outside
- * celeba_attrs.c. */
-int sg_attr_table_find(const sg_attr_table *t, const char *name);
 /* Parses "A,B,C" into attribute indices (at most max). An unknown name, an empty
  * item or a name given twice is an error naming it (and listing the valid names). */
 int sg_attr_table_select(const sg_attr_table *t, const char *csv, int *idx, int max, int *n, sg_err *err);

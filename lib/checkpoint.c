@@ -1,4 +1,5 @@
 #include "checkpoint.h"
+#include "checkpoint_testing.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

@@ -87,16 +87,9 @@ int sg_ckpt_read_info(const char *path, sg_ckpt_info *info, sg_err *err);
  * and initialised. The data itself is checked when it is loaded. */
 int sg_ckpt_check_generator_tensors(const char *path, const sg_ckpt_info *info, sg_err *err);
 
-/* One net to / from a safetensors file. Reading checks that the file holds exactly
- * the model's tensors with the same dtypes and shapes, and says which differ.
- * For tests only, as is the state file's pair below: the tools go through
- * sg_ckpt_save, sg_ckpt_load and sg_ckpt_read_generator. */
-int sg_ckpt_write_net(sg_model *m, sg_net net, const char *path, const sg_ckpt_info *info,
-                      int64_t step, sg_err *err);
-int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err);
-/* Reads a G file into m as sg_ckpt_read_net does, and checks it against its
- * checkpoint's state file when one lies beside it (path "X-G.safetensors",
- * that file "X-state.safetensors"): G's data must have the CRC-32 the state
+/* Reads a G file into m as sg_ckpt_read_net (lib/checkpoint_testing.h) does,
+ * and checks it against its checkpoint's state file when one lies beside it
+ * (path "X-G.safetensors", that file "X-state.safetensors"): G's data must have the CRC-32 the state
  * file recorded for it (G_data_crc32), so a G damaged together with its own
  * data_crc32 key, or a G of another run copied in with a consistent key of its
  * own, is refused (sg_ckpt_load's messages). Only the state file's header is
@@ -110,10 +103,6 @@ int sg_ckpt_read_net(sg_model *m, sg_net net, const char *path, sg_err *err);
  * memory or backend error while its tensors are copied in may leave m partly
  * loaded (then reload or discard it). */
 int sg_ckpt_read_generator(sg_model *m, const char *path, int *state_fault, sg_err *err);
-/* The optimizer state file (see above). For tests only. */
-int sg_ckpt_write_state(sg_model *m, const char *path, const sg_ckpt_info *info, int64_t step,
-                        sg_err *err);
-int sg_ckpt_read_state(sg_model *m, const char *path, int64_t *step, sg_err *err);
 
 /* "RUN/ckpt/NNNNNN-KIND.safetensors" (kind "G", "D", "state") or, with kind
  * NULL, the prefix "RUN/ckpt/NNNNNN", into out: 0, or -1 when it does not fit

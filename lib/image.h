@@ -29,41 +29,10 @@ void sg_image_free(sg_image *img);
 int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err);
 /* Reads and decodes a file (path "-" = stdin); errors name the file. */
 int sg_image_read_file(const char *path, sg_image *out, sg_err *err);
-/* The EXIF orientation (TIFF tag 0x0112 of IFD0, 1..8) of a JPEG's first APP1
- * "Exif\0\0" segment before its first scan, or of a PNG's eXIf chunk (Pillow's
- * getexif() also reads XMP's tiff:Orientation, which is not read); 1 (as
- * stored) when there is none, or when the EXIF is malformed or cut short or
- * the tag is not one integer value (BYTE, SHORT, LONG, SSHORT, SLONG) in
- * 1..8. Bounded: no offset is trusted, no IFD chain is followed. For tests
- * only, outside image_decode.c, as is sg_image_orient (the tools call
- * sg_image_read_file_oriented). */
-int sg_image_exif_orientation(const uint8_t *data, size_t len);
-/* Turns img upright for EXIF orientation o as Pillow's ImageOps.exif_transpose
- * does (2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90 clockwise,
- * 7 transverse, 8 rotate 90 counter-clockwise; 5..8 swap width and height);
- * any other value leaves it as it is. */
-int sg_image_orient(sg_image *img, int o, sg_err *err);
 /* sg_image_read_file, then, with exif, the file's EXIF orientation applied
  * (for a user's photo; training data ignores it, as the reference's loader
  * does). */
 int sg_image_read_file_oriented(const char *path, int exif, sg_image *out, sg_err *err);
-/* Width and height from the header only (no pixels decoded). What the decoders
- * refuse in the header is refused here too, with the decoders' message (the
- * same header check runs first in both): a size above the limits or zero; a
- * JPEG in CMYK or YCCK, or one libjpeg's header reader refuses (12-bit,
- * lossless, a component count without a colour space); a PNG whose first chunk
- * is not IHDR, or whose IHDR is cut short, has a length other than 13, a wrong
- * CRC or fields libpng refuses (bit depth, colour type, methods). Faults past
- * the header only a decode finds: corrupt or truncated compressed data, a wrong
- * CRC in a later PNG chunk (IDAT). For tests only, outside image_decode.c. */
-int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_err *err);
-/* 1 when every scan of the JPEG uses only quantization and Huffman tables that
- * the JPEG defines before it; 0 when it may use tables it does not define (an
- * abbreviated stream), or when it is not a JPEG this check understands. The
- * decoders reuse a thread's (or preprocessor's) libjpeg decompressor, which
- * keeps tables from image to image, only for the former; the others get a new
- * one, as Pillow does for every image. For tests only, outside image_decode.c. */
-int sg_jpeg_defines_its_tables(const uint8_t *data, size_t len);
 
 /* The reference's preprocessing: torchvision CenterCrop(crop) then Resize(size)
  * on a PIL image, i.e. Pillow 9.4's img.resize((w, h), Image.BILINEAR), bit for
@@ -84,10 +53,6 @@ typedef struct {
     int row_first, row_last;    /* crop rows [first, last) that the output depends on */
 } sg_resize_plan;
 
-/* torchvision's CenterCrop offsets: round((in - crop) / 2) with Python's
- * round-half-to-even; when crop > in, -(crop - in) / 2 (zero padding). For
- * tests only, outside resize.c. */
-int sg_center_crop_offset(int in, int crop);
 int sg_resize_plan_init(sg_resize_plan *p, int src_w, int src_h, int crop_w, int crop_h,
                         int out_w, int out_h, sg_err *err);
 void sg_resize_plan_free(sg_resize_plan *p);
@@ -99,9 +64,6 @@ size_t sg_resize_plan_scratch_size(const sg_resize_plan *p);
  * least sg_resize_plan_source_rows; out is (out_h, out_w, 3). Thread-safe for
  * one plan when each thread passes its own scratch. */
 void sg_resize_apply(const sg_resize_plan *p, const uint8_t *src, int src_row0, uint8_t *out, uint8_t *scratch);
-/* Use the portable code even where AVX2 is available. For tests only (they
- * compare both). */
-void sg_resize_force_scalar(int on);
 /* One-shot CenterCrop(crop_w x crop_h) + Resize(out_w x out_h); out->rgb
  * malloc'd. out may be in: on success its pixels are freed and replaced, on
  * failure it is left as it was (another out is emptied on failure). */

@@ -2,6 +2,7 @@
  * from the header before any pixel buffer is allocated; the containers' own
  * fields (EXIF orientation, a comment) from the same segment walks. */
 #include "image.h"
+#include "image_decode_testing.h"
 #include "fileio.h"
 #include "png_messages.h"
 #include <errno.h>

@@ -1,4 +1,5 @@
 #include "json.h"
+#include "json_testing.h"
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>

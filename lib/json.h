@@ -97,8 +97,6 @@ int json_get_object(const json_value *obj, const char *key, const json_value **o
  * 383): the output stays valid JSON text, json_parse reads the byte back, and
  * so does Python (json.loads, then .encode(errors="surrogateescape")). */
 int json_buf_cstr(sg_buf *b, const char *s);
-/* The same for len bytes (NULs included). For tests only, outside json.c. */
-int json_buf_string(sg_buf *b, const char *s, size_t len);
 /* Numbers that round-trip: %.17g for double, %.9g for float; non-finite -> null. */
 int json_buf_double(sg_buf *b, double d);
 int json_buf_float(sg_buf *b, float f);

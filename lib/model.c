@@ -13,6 +13,7 @@
  * alloc_gen_tape); every D and training entry point checks
  * m->gen_only first and refuses. */
 #include "model.h"
+#include "model_testing.h"
 #include "backend.h"
 #include "env.h"
 #include "rng.h"

@@ -94,9 +94,6 @@ int sg_model_create_generator(sg_model **out, const sg_model_config *cfg, sg_bac
                               uint64_t init_seed, sg_err *err);
 /* 1 for a model from sg_model_create_generator, 0 for a full one. */
 int sg_model_is_generator_only(const sg_model *m);
-/* Bytes of backend memory the model holds (parameters, state, activations; not
- * the backend's own scratch). For tests only. */
-size_t sg_model_backend_bytes(const sg_model *m);
 /* The same for a model of cfg (sg_model_create's; generator_only:
  * sg_model_create_generator's) on an NCHW backend such as the CPU, before
  * one is made: the sizes model creation allocates, added up without
@@ -183,12 +180,6 @@ int sg_model_queue_batch_drawn(sg_model *m, int ds, int n, const float *x, const
 int sg_model_queue_batch_drawn_async(sg_model *m, int ds, int n, const float *x, const float *c_org, uint64_t seed,
                                      int64_t iter, int random_targets, int fence_slot, sg_err *err);
 int sg_model_next_batch(sg_model *m, sg_err *err);
-/* How many d_steps ran a queued batch's G forward. For tests and the bench only. */
-long long sg_model_prefetches(const sg_model *m);
-/* What sg_model_set_batch_drawn draws for a batch of dataset ds: d filled.
- * For tests only, outside model.c. */
-void sg_model_batch_draw(const sg_model_config *cfg, int ds, int n, uint64_t seed, int64_t iter,
-                         int random_targets, sg_batch_draw *d);
 
 /* One D update (loss real + fake + lambda_cls*cls + lambda_gp*gp, Adam at lr) and
  * one G update (fake + lambda_rec*rec + lambda_cls*cls, Adam at lr), each exactly
@@ -201,10 +192,9 @@ int sg_model_g_step(sg_model *m, float lr, sg_err *err);
  * in the environment when the model is created (and the G step reusing the
  * D step's forward, below), the G step's reconstruction pass through G runs
  * during the D step, on the backend's second lane where it has one (CUDA:
- * beside D's work); sg_model_recs_ahead counts those (for tests and the bench
- * only). */
+ * beside D's work); sg_model_recs_ahead counts those
+ * (lib/model_testing.h). */
 int sg_model_d_g_steps(sg_model *m, float lr_d, float lr_g, sg_err *err);
-long long sg_model_recs_ahead(const sg_model *m);
 /* 1 if the model was created with SG_OVERLAP_G=1: its drivers (sg-train, the
  * bench) then queue batches (sg_model_queue_batch_drawn_async) too. Such a model's
  * G steps also compute G's weight gradients on the second lane, beside the
@@ -214,9 +204,9 @@ int sg_model_overlap_g(const sg_model *m);
 /* A G step right after a D step on the same batch takes G(x, c_trg) from the
  * D step instead of computing it again (bit-identical results; the running
  * statistics are still updated twice). SG_G_TAPE_REUSE=0 in the environment
- * when the model is created turns that off (A/B timing, tests). This counts
- * the G steps that did reuse it (for tests only). */
-long long sg_model_g_tape_reuses(const sg_model *m);
+ * when the model is created turns that off (A/B timing, tests).
+ * sg_model_g_tape_reuses (lib/model_testing.h) counts the G steps that did
+ * reuse it. */
 
 typedef struct {
     float d_loss_real, d_loss_fake, d_loss_cls, d_loss_gp;   /* last d_step */

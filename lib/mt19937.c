@@ -1,4 +1,5 @@
 #include "mt19937.h"
+#include "mt19937_testing.h"
 
 #define MT_N 624
 #define MT_M 397

@@ -14,11 +14,6 @@ typedef struct {
 /* random.seed(seed) for a non-negative int seed: init_by_array with the seed's
  * 32-bit words, least significant first ([0] for seed 0). */
 void sg_mt_seed_python(sg_mt19937 *m, uint64_t seed);
-/* The next 32-bit output (random.getrandbits(32)). For tests only, outside
- * mt19937.c, as is sg_mt_randbelow. */
-uint32_t sg_mt_uint32(sg_mt19937 *m);
-/* random._randbelow(n), 1 <= n <= 2^32 - 1: rejection sampling with n.bit_length() bits. */
-uint32_t sg_mt_randbelow(sg_mt19937 *m, uint32_t n);
 /* random.shuffle(x) (CPython 3) applied to a permutation of n indices:
  * perm must hold n entries (usually 0..n-1) and is shuffled in place. */
 void sg_mt_shuffle_python(sg_mt19937 *m, size_t *perm, size_t n);

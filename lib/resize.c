@@ -11,6 +11,7 @@
  * Integer sums are exact, so the order of accumulation is free; only the
  * coefficient arithmetic (double) has to follow Pillow's expressions. */
 #include "image.h"
+#include "resize_testing.h"
 #include <math.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

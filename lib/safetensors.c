@@ -1,4 +1,5 @@
 #include "safetensors.h"
+#include "safetensors_testing.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

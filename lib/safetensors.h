@@ -64,11 +64,6 @@ void sg_st_close(sg_st_file *f);
 /* "zip archive" or "pickle" when path is a PyTorch checkpoint as sg_st_open
  * recognises one, else NULL (also when it cannot be read). */
 const char *sg_st_torch_format(const char *path);
-/* Validates a header already in memory. name is used in messages; data_len is
- * the size of the data buffer that follows the header. Fills f (path = name,
- * fd = -1). For tests only, outside safetensors.c (they check headers directly). */
-int sg_st_parse_header(sg_st_file *f, const char *name, const char *header, size_t header_len,
-                       uint64_t data_len, sg_err *err);
 
 /* Index of a tensor by name, or -1. */
 long sg_st_find(const sg_st_file *f, const char *name);

@@ -111,8 +111,6 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard
 int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char *name,
                            const uint8_t *pixels, size_t pixel_len, sg_err *err);
 uint64_t sg_shard_writer_count(const sg_shard_writer *w);
-/* The temporary directory being written. For tests only. */
-const char *sg_shard_writer_tmp_path(const sg_shard_writer *w);
 /* Writes the metadata, syncs, renames into place and frees w (also on error).
  * Returns -1 (err) when PATH is not the new shard. Once it is, returns 0, or
  * SG_WRITTEN_UNSYNCED (err) when syncing PATH's directory failed without an

@@ -12,5 +12,7 @@
  * would count records it does not hold. -1 (nothing changed) when a record
  * was appended already. */
 int sg_shard_writer_test_count_from(sg_shard_writer *w, uint64_t n);
+/* The temporary directory being written. */
+const char *sg_shard_writer_tmp_path(const sg_shard_writer *w);
 
 #endif

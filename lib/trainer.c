@@ -1,4 +1,5 @@
 #include "trainer.h"
+#include "trainer_testing.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -246,11 +246,5 @@ typedef struct {
  * ever holds a non-finite value. cb (may be NULL) is called after every
  * iteration; st->losses are the last ones read (st->losses_at). */
 int sg_trainer_run(sg_trainer *t, sg_train_stop *stop, sg_train_callback cb, void *ctx, sg_err *err);
-/* One iteration (no logging, sampling or saving), its losses read and checked
- * (a sync every call, unlike sg_trainer_run): for tests. */
-int sg_trainer_step(sg_trainer *t, sg_train_status *st, sg_err *err);
-/* Writes checkpoint at the current iteration and prunes per opt.keep. For
- * tests only: sg_trainer_run saves on its own schedule. */
-int sg_trainer_save(sg_trainer *t, sg_err *err);
 
 #endif

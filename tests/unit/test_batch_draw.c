@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "check.h"
 #include "model.h"
+#include "model_testing.h"
 #include "rng.h"
 #include "targets.h"
 #include <stdio.h>

@@ -9,6 +9,7 @@
  * second has passed since the first. Without the limit, more than 48 meet at
  * once (tried: the 49th call ended the wait in 3 runs of 3); with it, exactly 48. */
 #include "backend.h"
+#include "backend_cpu_testing.h"
 #include "check.h"
 #include <errno.h>
 #include <pthread.h>

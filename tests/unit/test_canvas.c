@@ -1,6 +1,7 @@
 /* Canvas drawing and the embedded font. */
 #include "check.h"
 #include "canvas.h"
+#include "canvas_testing.h"
 #include "font.h"
 #include "image.h"
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* lib/celeba_attrs: parsing (good and bad files), byte-exact round trip, select. */
 #include "check.h"
 #include "celeba_attrs.h"
+#include "celeba_attrs_testing.h"
 #include "fileio.h"
 #include <stdlib.h>
 #include <string.h>

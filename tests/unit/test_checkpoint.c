@@ -5,6 +5,7 @@
 #include "check.h"
 #include "backend.h"
 #include "checkpoint.h"
+#include "checkpoint_testing.h"
 #include "ckpt_edit.h"
 #include "fail_dir_fsync.h"
 #include "fileio.h"

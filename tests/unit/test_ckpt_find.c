@@ -13,6 +13,7 @@
 #include "check.h"
 #include "backend.h"
 #include "checkpoint.h"
+#include "checkpoint_testing.h"
 #include "ckpt_edit.h"
 #include "ckpt_find.h"
 #include "model.h"

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "check.h"
 #include "checkpoint.h"
+#include "checkpoint_testing.h"
 #include "ckpt_edit.h"
 #include "model.h"
 #include "rng.h"

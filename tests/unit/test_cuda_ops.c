@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "backend.h"
+#include "backend_cuda_testing.h"
 #include "check.h"
 #include "model.h"
 #include "rng.h"

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "backend.h"
+#include "backend_cuda_testing.h"
 #include "check.h"
 
 /* The load's message in a child whose SG_TEST_CUDNN_LIBRARY is `lib`;

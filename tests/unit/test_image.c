@@ -2,6 +2,8 @@
  * (tests/golden/make_resize_golden.py): every pixel must be equal. */
 #include "check.h"
 #include "image.h"
+#include "image_decode_testing.h"
+#include "resize_testing.h"
 #include "fileio.h"
 #include "shard.h"
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* JSON parser, lookups, writer and sg_buf. */
 #include "check.h"
 #include "json.h"
+#include "json_testing.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "check.h"
 #include "model.h"
+#include "model_testing.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "check.h"
 #include "model.h"
+#include "model_testing.h"
 #include "model_compare.h"
 #include "nhwc_emulator.h"
 #include "rng.h"

@@ -7,7 +7,9 @@
 #include "backend.h"
 #include "check.h"
 #include "checkpoint.h"
+#include "checkpoint_testing.h"
 #include "model.h"
+#include "model_testing.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "model_compare.h"
 #include "nhwc_emulator.h"
+#include "model_testing.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,6 +3,7 @@
  * for several seeds and sizes up to CelebA's 202,599 rows. */
 #include "check.h"
 #include "mt19937.h"
+#include "mt19937_testing.h"
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>

@@ -25,6 +25,7 @@
 #include "strbuf.h"
 #include "train_fixture.h"
 #include "trainer.h"
+#include "trainer_testing.h"
 #include "version.h"
 
 static char dir[256];
