@@ -1,4 +1,8 @@
-/* The random part of a training batch: the gradient-penalty weights alpha and
+/* Internal to lib/ and kernels/: tools get it only through lib/model.h and
+ * lib/backend.h, never include it themselves, and tests/cli/make.bats checks
+ * that none does.
+ *
+ * The random part of a training batch: the gradient-penalty weights alpha and
  * the target labels c_trg, drawn from (seed, iteration) with the counter-based
  * RNG (lib/rng.h). The functions are host/device, so the CPU backend and the
  * CUDA backend's kernel (ops->draw_batch) run the same code and draw the same

@@ -1,4 +1,7 @@
-/* Finding the cgroups whose limits bind this process, for the CPU quota
+/* Internal to lib/ (thread.c, sysmem.c): no tool includes it, and
+ * tests/cli/make.bats checks that none does.
+ *
+ * Finding the cgroups whose limits bind this process, for the CPU quota
  * (lib/thread.c) and the memory limit (lib/sysmem.c). A limit set on any
  * ancestor binds the cgroups below it, and the process is seldom at the mount
  * root: a systemd slice with MemoryMax or CPUQuota, a SLURM job, a docker

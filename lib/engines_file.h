@@ -1,4 +1,8 @@
-/* The engines file: the cuDNN engine a CUDA backend chose per convolution
+/* Internal to lib/ and kernels/ (the trainer and the CUDA backend; tools
+ * save and load engines through lib/backend.h): no tool includes it, and
+ * tests/cli/make.bats checks that none does.
+ *
+ * The engines file: the cuDNN engine a CUDA backend chose per convolution
  * shape and kind (kernels/conv_engines.cu), saved so that a later process
  * makes the same choices. Plain C so that the format is tested on every
  * machine; the CUDA side only fills and reads the structs below.

@@ -1,4 +1,7 @@
-/* libpng structs whose messages end up in an sg_err. libpng's default
+/* Internal to lib/ (image_decode.c, png_stream.c): no tool includes it, and
+ * tests/cli/make.bats checks that none does.
+ *
+ * libpng structs whose messages end up in an sg_err. libpng's default
  * handlers print every warning and error on stderr ("libpng warning: Out of
  * memory"; lib/ never prints) and the caller is left with no reason. The
  * structs made here record libpng's messages instead, and allocate through a

@@ -366,3 +366,19 @@ fake_cuda() {
   # shard, model, checkpoint, image_decode, resize, ...: the hooks moved out of the public headers
   [ "$n" -ge 13 ]
 }
+
+@test "lib/'s internal headers (first comment 'Internal to lib/') are included by no tool" {
+  cd "$ROOT"
+  local h base n=0
+  for h in lib/*.h; do
+    head -n 1 "$h" | grep -q '^/\* Internal to lib/' || continue
+    n=$((n + 1))
+    base=$(basename "$h")
+    run grep -rl --include='*.c' --include='*.h' "#include \"$base\"" tools
+    [ -z "$output" ] || { echo "$base (internal) included by tools: $output"; false; }
+  done
+  for base in png_messages.h cgroup.h engines_file.h batch_draw.h; do
+    head -n 1 "lib/$base" | grep -q '^/\* Internal to lib/' || { echo "lib/$base: not marked internal"; false; }
+  done
+  [ "$n" -ge 4 ]
+}
