@@ -261,8 +261,8 @@ static void cuda_fence(sg_backend *be, int slot)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return;
-    if (slot < 0 || slot >= 8) {
-        sg_cuda_fail(c, __FILE__, __LINE__, "fence slot %d out of range (0..7)", slot);
+    if (slot < 0 || slot >= SG_BACKEND_FENCES) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "fence slot %d out of range (0..%d)", slot, SG_BACKEND_FENCES - 1);
         return;
     }
     if (!c->fences[slot] &&
@@ -275,7 +275,7 @@ static int cuda_fence_wait(sg_backend *be, int slot)
 {
     sg_cuda *c = sg_cuda_of(be);
     if (c->failed) return -1;
-    if (slot < 0 || slot >= 8 || !c->fences[slot]) return 0;   /* nothing marked */
+    if (slot < 0 || slot >= SG_BACKEND_FENCES || !c->fences[slot]) return 0;   /* nothing marked */
     return CU_CHECK(c, cudaEventSynchronize(c->fences[slot]));
 }
 

@@ -283,7 +283,7 @@ struct sg_cuda {
     int nhwc;                                 /* activation layout (lib/backend.h "Layout") */
     int in_fused;                             /* SG_CUDA_IN_FUSED: NHWC instance norm in one pass
                                                  where a plane fits (instnorm.cu) */
-    cudaEvent_t fences[8];                    /* ops->fence slots (created lazily) */
+    cudaEvent_t fences[SG_BACKEND_FENCES];                    /* ops->fence slots (created lazily) */
     struct { void *p; size_t bytes; } pinned[SG_CUDA_PINNED];   /* host_alloc's blocks */
     int n_pinned;
     int *flag_dev;                            /* all_finite's answer */

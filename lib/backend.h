@@ -47,6 +47,8 @@
 #include "error.h"
 
 typedef struct sg_backend sg_backend;
+/* How many fence slots a backend has (ops->fence, ops->fence_wait). */
+#define SG_BACKEND_FENCES 8
 typedef struct sg_backend_ops sg_backend_ops;
 
 struct sg_backend {
@@ -228,7 +230,7 @@ struct sg_backend_ops {
      * (CUDA: such an upload waits for its copy). The model's batch calls
      * (lib/model.h) wait for their uploads, or with _async take the fence
      * slot to wait for.
-     * fence(slot) marks the work queued so far (0 <= slot < 8);
+     * fence(slot) marks the work queued so far (0 <= slot < SG_BACKEND_FENCES);
      * fence_wait(slot) blocks until that work is done: 0, or -1 after a
      * backend error (sync reports it). */
     void *(*host_alloc)(sg_backend *be, size_t bytes);

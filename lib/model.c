@@ -1261,8 +1261,8 @@ static int batch_uploaded(sg_model *m, int fence_slot, const char *what, sg_err 
 /* Before anything is uploaded, so that a refused call marks nothing. */
 static int check_fence_slot(int fence_slot, const char *what, sg_err *err)
 {
-    if (fence_slot < 0 || fence_slot >= 8)   /* lib/backend.h: 0..7 */
-        return sg_errf(err, "model: %s: fence slot %d out of range (0..7)", what, fence_slot);
+    if (fence_slot < 0 || fence_slot >= SG_BACKEND_FENCES)
+        return sg_errf(err, "model: %s: fence slot %d out of range (0..%d)", what, fence_slot, SG_BACKEND_FENCES - 1);
     return 0;
 }
 

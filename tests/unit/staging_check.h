@@ -91,7 +91,7 @@ static void staging_upload_op(sg_backend *be, void *dst, const void *host_src, s
 
 static void staging_fence(sg_backend *be, int slot)
 {
-    if (slot >= 0 && slot < 8)
+    if (slot >= 0 && slot < SG_BACKEND_FENCES)
         for (int i = 0; i < staging.n_up; i++) staging.up[i].slots |= 1u << slot;
     staging.own->fence(be, slot);
 }
@@ -100,7 +100,7 @@ static int staging_fence_wait(sg_backend *be, int slot)
 {
     int rc = staging.own->fence_wait(be, slot);
     for (int i = staging.n_up - 1; i >= 0; i--)
-        if (slot >= 0 && slot < 8 && (staging.up[i].slots >> slot & 1)) {
+        if (slot >= 0 && slot < SG_BACKEND_FENCES && (staging.up[i].slots >> slot & 1)) {
             staging_retire(i);
             staging.fence_retired++;
         }
