@@ -391,6 +391,7 @@ static const sg_backend_ops cuda_ops = {
     /* fence_wait */ cuda_fence_wait,
     /* draw_batch */ sg_cuda_draw_batch,
     /* bias_leaky_relu */ sg_cuda_bias_leaky_relu,
+    /* leaky_relu_backward_bias */ sg_cuda_leaky_relu_backward_bias,
     /* lane */ cuda_lane,
 };
 

@@ -538,6 +538,110 @@ __global__ void bias_grad_final_kernel(float *db, const float *__restrict__ part
     db[co] += s;
 }
 
+/* D's LeakyReLU backward with its bias gradient (ops->leaky_relu_backward_bias):
+ * dx = x > 0 ? dy : slope*dy as leaky_bwd_op (kernels/elementwise.cu) writes
+ * it, and for the first n_bias images the partial sums the two kernels above
+ * take of that dx, in their order, so that db is the two-step result bit for
+ * bit. The product is __fmul_rn: rounded on its own, as the mask kernel
+ * rounds it, never contracted with the sum into an FMA. dx may be dy: each
+ * element is read and then written by one thread, so no __restrict__ here.
+ *
+ * NHWC: the grid and block of bias_grad_partial_nhwc_kernel over all N images
+ * (those past n_bias only masked); each thread loads LRB_UNROLL rows of dy
+ * and x before it writes and adds them, in the same order, so that a thread
+ * of a large plane keeps that many loads in flight (the grid is only
+ * Co/32 x N blocks). */
+#define LRB_UNROLL 8
+__global__ void leaky_bias_grad_nhwc_kernel(float *dx, float *partial, const float *dy, const float *x,
+                                            float slope, int Co, int HW, int n_bias)
+{
+    __shared__ float rows[8][33];
+    int co = blockIdx.x * 32 + threadIdx.x, n = blockIdx.y;
+    float s = 0.f;
+    if (co < Co) {
+        size_t base = (size_t)n * HW * Co + co;
+        int hw = threadIdx.y;
+        for (; hw + 8 * (LRB_UNROLL - 1) < HW; hw += 8 * LRB_UNROLL) {
+            float d[LRB_UNROLL], v[LRB_UNROLL];
+#pragma unroll
+            for (int u = 0; u < LRB_UNROLL; u++) {
+                size_t i = base + (size_t)(hw + 8 * u) * Co;
+                d[u] = dy[i];
+                v[u] = x[i];
+            }
+#pragma unroll
+            for (int u = 0; u < LRB_UNROLL; u++) {
+                float g = v[u] > 0.f ? d[u] : __fmul_rn(slope, d[u]);
+                dx[base + (size_t)(hw + 8 * u) * Co] = g;
+                s += g;
+            }
+        }
+        for (; hw < HW; hw += 8) {
+            size_t i = base + (size_t)hw * Co;
+            float d = dy[i], g = x[i] > 0.f ? d : __fmul_rn(slope, d);
+            dx[i] = g;
+            s += g;
+        }
+    }
+    if (n >= n_bias) return;            /* the whole block: no barrier skipped by some threads only */
+    rows[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && co < Co) {
+        float t = 0.f;
+        for (int r = 0; r < 8; r++) t += rows[r][threadIdx.x];
+        partial[(size_t)n * Co + co] = t;
+    }
+}
+
+/* NCHW: bias_grad_partial_kernel's block per plane over all N*Co planes */
+__global__ void leaky_bias_grad_kernel(float *dx, float *partial, const float *dy, const float *x, float slope,
+                                       int HW, int n_bias_planes)
+{
+    __shared__ float shm[32];
+    size_t off = (size_t)blockIdx.x * HW;
+    float s = 0.f;
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) {
+        float d = dy[off + i], g = x[off + i] > 0.f ? d : __fmul_rn(slope, d);
+        dx[off + i] = g;
+        s += g;
+    }
+    if ((int)blockIdx.x >= n_bias_planes) return;   /* the whole block */
+    s = block_sum(s, shm);
+    if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}
+
+void sg_cuda_leaky_relu_backward_bias(sg_backend *be, float *dx, float *db, const float *dy, const float *x,
+                                      float slope, int N, int C, int HW, int n_bias)
+{
+    sg_cuda *c = sg_cuda_of(be);
+    if (c->failed || N <= 0 || C <= 0 || HW <= 0) return;
+    if (!db || n_bias <= 0) {
+        sg_cuda_leaky_relu_backward(be, dx, dy, x, slope, (size_t)N * C * HW);
+        return;
+    }
+    if (n_bias > N) {
+        sg_cuda_fail(c, __FILE__, __LINE__, "leaky_relu_backward_bias: n_bias %d over N %d", n_bias, N);
+        return;
+    }
+    float *partial = sg_cuda_scratch(c, (size_t)n_bias * C);
+    if (!partial) return;
+    if (c->nhwc) {
+        if (N > 65535) {
+            sg_cuda_fail(c, __FILE__, __LINE__, "bias gradient: batch %d over 65535", N);
+            return;
+        }
+        leaky_bias_grad_nhwc_kernel<<<dim3((C + 31) / 32, N), dim3(32, 8), 0, c->stream>>>(dx, partial, dy, x,
+                                                                                            slope, C, HW, n_bias);
+        if (LAUNCH_CHECK(c, "leaky_bias_grad_nhwc_kernel")) return;
+    } else {
+        int threads = HW >= 256 ? 256 : (HW + 31) / 32 * 32;
+        leaky_bias_grad_kernel<<<N * C, threads, 0, c->stream>>>(dx, partial, dy, x, slope, HW, n_bias * C);
+        if (LAUNCH_CHECK(c, "leaky_bias_grad_kernel")) return;
+    }
+    bias_grad_final_kernel<<<(C + 127) / 128, 128, 0, c->stream>>>(db, partial, n_bias, C);
+    LAUNCH_CHECK(c, "bias_grad_final_kernel");
+}
+
 /* ---- bf16 mode: the operands' bf16 copies ------------------------------------ */
 
 /* dst = src rounded to bf16, round to nearest even (NaN stays NaN, overflow

@@ -425,6 +425,8 @@ void sg_cuda_add(sg_backend *be, float *y, const float *a, const float *b, size_
 void sg_cuda_lerp_images(sg_backend *be, float *out, const float *a, const float *b,
                          const float *alpha, int N, size_t per_image);
 void sg_cuda_bias_leaky_relu(sg_backend *be, float *y, const float *bias, float slope, int N, int C, int HW);
+void sg_cuda_leaky_relu_backward_bias(sg_backend *be, float *dx, float *db, const float *dy, const float *x,
+                                      float slope, int N, int C, int HW, int n_bias);
 void sg_cuda_draw_batch(sg_backend *be, float *c_trg, float *alpha, const float *c_org,
                         const sg_batch_draw *d);
 void sg_cuda_concat_labels(sg_backend *be, float *out, const float *x, const float *c,

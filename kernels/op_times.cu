@@ -498,6 +498,20 @@ static void timed_bias_leaky_relu(sg_backend *be, float *y, const float *bias, f
     op_end(be, slot);
 }
 
+/* " n_bias=k": the bias gradient over the first k images (absent: the mask alone) */
+static void timed_leaky_relu_backward_bias(sg_backend *be, float *dx, float *db, const float *dy, const float *x,
+                                           float slope, int N, int C, int HW, int n_bias)
+{
+    int nb = db ? n_bias : 0;
+    char extra[24] = "";
+    if (nb > 0) snprintf(extra, sizeof extra, " n_bias=%d", nb);
+    int slot = op_begin(be, "leaky_relu_backward_bias N=%d C=%d HW=%d%s", N, C, HW, extra);
+    /* dy and x in, dx out, db written */
+    op_work(be, slot, 0, f32(3.0 * N * C * HW + (nb > 0 ? C : 0)));
+    real_ops(be)->leaky_relu_backward_bias(be, dx, db, dy, x, slope, N, C, HW, n_bias);
+    op_end(be, slot);
+}
+
 static void timed_lane(sg_backend *be, int what) { real_ops(be)->lane(be, what); }
 
 static const sg_backend_ops timed_ops_table = {
@@ -541,6 +555,7 @@ static const sg_backend_ops timed_ops_table = {
     /* fence_wait */ timed_fence_wait,
     /* draw_batch */ timed_draw_batch,
     /* bias_leaky_relu */ timed_bias_leaky_relu,
+    /* leaky_relu_backward_bias */ timed_leaky_relu_backward_bias,
     /* lane */ timed_lane,
 };
 

@@ -254,6 +254,17 @@ struct sg_backend_ops {
     void (*bias_leaky_relu)(sg_backend *be, float *y, const float *bias, float slope, int N, int C,
                             int HW);
 
+    /* ---- D's LeakyReLU backward and bias gradient in one pass -------------
+     * dx (N,C,HW) = leaky_relu_backward(dy, x) (dx == dy allowed), and db (C)
+     * += the sum over n < n_bias (0 <= n_bias <= N: the first rows, a prefix
+     * in both layouts) and HW of dx: bit for bit leaky_relu_backward followed
+     * by conv2d_backward_filter(dw NULL, db, x NULL, dy = dx, N = n_bias) of
+     * the convolution whose output dx is, with dy and x read once and no
+     * second pass over dx's first n_bias rows. db NULL or n_bias 0: the mask
+     * alone, as leaky_relu_backward. */
+    void (*leaky_relu_backward_bias)(sg_backend *be, float *dx, float *db, const float *dy, const float *x,
+                                     float slope, int N, int C, int HW, int n_bias);
+
     /* ---- a second lane of work (optional: NULL runs everything in order) --
      * lane(SG_LANE_FORK): the ops that follow go to lane 1, after all work
      * queued so far on lane 0; lane(SG_LANE_MAIN): they go to lane 0 again,

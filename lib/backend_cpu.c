@@ -1722,6 +1722,16 @@ static void cpu_layout_copy(sg_backend *be, float *dst, const float *src, int N,
 }
 
 static void *cpu_host_alloc(sg_backend *be, size_t bytes) { (void)be; return calloc(1, bytes ? bytes : 1); }
+/* The two steps it stands for, in order: the CUDA backend's one pass saves
+ * launches and a read of dx; here the time is in sgemm (bench/NOTES.md), so
+ * the reference stays the plain composition, bit for bit by construction. */
+static void cpu_leaky_relu_backward_bias(sg_backend *be, float *dx, float *db, const float *dy, const float *x,
+                                         float slope, int N, int C, int HW, int n_bias)
+{
+    ew(be, EW_LRELU_BW, dx, dy, x, slope, (size_t)N * C * HW);
+    if (db && n_bias > 0)
+        cpu_conv2d_backward_filter(be, NULL, db, NULL, dx, n_bias, 1, 1, HW, C, 1, 1, 0);
+}
 static void cpu_host_free(sg_backend *be, void *p) { (void)be; free(p); }
 /* every CPU op has finished when it returns */
 static void cpu_fence(sg_backend *be, int slot) { (void)be; (void)slot; }
@@ -1745,6 +1755,7 @@ static const sg_backend_ops cpu_ops = {
     .host_alloc = cpu_host_alloc, .host_free = cpu_host_free,
     .fence = cpu_fence, .fence_wait = cpu_fence_wait,
     .draw_batch = cpu_draw_batch, .bias_leaky_relu = cpu_bias_leaky_relu,
+    .leaky_relu_backward_bias = cpu_leaky_relu_backward_bias,
 };
 
 int sg_backend_cpu_threads(const sg_backend *be)

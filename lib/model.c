@@ -1114,16 +1114,18 @@ static void d_forward(sg_model *m, const float *x, int N, int n_src, int n_cls)
 /* Backward of D over the tape's first n + n_gp rows from d_src (the src
  * head's output gradient for all of them) and, unless NULL, d_cls for the
  * first n_cls <= n rows. Rows [0,n) carry loss gradients: dx (n,3,S,S) if
- * non-NULL, and with cls_grad the cls head's weight gradient +=. Weight
- * gradients of the trunk and the src head are not taken here: the D step
- * takes them in d_gradient_penalty, one call per layer over these rows and
- * the GP's. Rows [n,n+n_gp) are the D step's x_hat rows with a seed of ones:
+ * non-NULL, and with grads (the D step) the cls head's weight gradient and
+ * the trunk's bias gradients += (each layer's in its mask's pass,
+ * leaky_relu_backward_bias over rows [0,n)). Weight gradients of the trunk
+ * and the src head are not taken here: the D step takes them in
+ * d_gradient_penalty, one call per layer over these rows and the GP's.
+ * Rows [n,n+n_gp) are the D step's x_hat rows with a seed of ones:
  * the first half of the GP chain (DESIGN.md) is the same masks and conv^T as
  * a backward, so it rides in the same calls instead of ~2 launches per layer
  * of its own; it leaves u = dD_src/dx_hat in gp_u. Every row's masked
  * gradient stays in d_grad[l] for d_gradient_penalty. */
 static void d_backward(sg_model *m, const float *x, const float *d_src, const float *d_cls, int n_cls,
-                       int cls_grad, float *dx, int n, int n_gp)
+                       int grads, float *dx, int n, int n_gp)
 {
     sg_backend *be = m->be;
     int L = m->cfg.d_repeat, R = n + n_gp;
@@ -1131,14 +1133,16 @@ static void d_backward(sg_model *m, const float *x, const float *d_src, const fl
     float *cur = m->d_grad[L - 1], *other = m->d_buf;
     conv_bwd(be, &m->d_src, cur, d_src, top, R, 0);
     if (d_cls) {
-        conv_bwd(be, &m->d_cls, other, d_cls, top, n_cls, cls_grad ? n_cls : 0);
+        conv_bwd(be, &m->d_cls, other, d_cls, top, n_cls, grads ? n_cls : 0);
         be->ops->add(be, cur, cur, other, act_size(&m->d_src, n_cls, 1));
     }
     for (int l = L - 1; l >= 0; l--) {
         const conv_layer *C = &m->d_conv[l];
         float *g = m->d_grad[l];
-        /* the mask from the output: LeakyReLU keeps the sign */
-        be->ops->leaky_relu_backward(be, g, g, m->dt.a[l], LRELU_SLOPE, act_size(C, R, 0));
+        /* the mask from the output (LeakyReLU keeps the sign), and the bias
+         * gradient of the loss rows in the same pass */
+        be->ops->leaky_relu_backward_bias(be, g, grads ? C->db : NULL, g, m->dt.a[l], LRELU_SLOPE, R, C->co,
+                                          C->hout * C->hout, n);
         if (l) {
             conv_bwd(be, C, m->d_grad[l - 1], g, m->dt.a[l - 1], R, 0);
             continue;
@@ -1162,7 +1166,7 @@ static void d_backward(sg_model *m, const float *x, const float *d_src, const fl
  * call over all rows sums the loss rows' terms (input rows x gradient
  * rows) and the GP's (delta x the chain's masked gradient) together:
  * one call, and one pass over the weights, per layer instead of two. The
- * biases take the loss rows only. */
+ * biases take the loss rows only, and d_backward took them already. */
 static void d_gradient_penalty(sg_model *m, float *x, const float *d_src, int N, int row0)
 {
     sg_backend *be = m->be;
@@ -1176,9 +1180,6 @@ static void d_gradient_penalty(sg_model *m, float *x, const float *d_src, int N,
         float *in = l ? m->dt.a[l - 1] : x, *g = m->d_grad[l];
         o->conv2d_backward_filter(be, C->dw, NULL, in, g, R, C->ci, C->hin, C->hin, C->co, C->k, C->stride,
                                   C->pad);
-        if (C->db)
-            o->conv2d_backward_filter(be, NULL, C->db, NULL, g, row0, C->ci, C->hin, C->hin, C->co, C->k,
-                                      C->stride, C->pad);
         /* the next delta: conv(delta) masked by this layer's x_hat rows, in their place */
         float *a_hat = m->dt.a[l] + act_size(C, row0, 0);
         o->conv2d_forward(be, m->d_buf, in + act_size(C, row0, 1), C->w, NULL, N, C->ci, C->hin, C->hin,

@@ -90,6 +90,9 @@ template <class T> static inline T __shfl_xor_sync(unsigned mask, T v, int lane_
 }
 
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+/* a product rounded on its own, never contracted into an FMA with what uses
+ * it (CUDA's promise), whatever the host compiler's flags */
+static inline float __fmul_rn(float a, float b) { volatile float p = a * b; return p; }
 /* CUDA's integer min/max overloads */
 static inline int min(int a, int b) { return a < b ? a : b; }
 static inline int max(int a, int b) { return a > b ? a : b; }

@@ -162,6 +162,16 @@ static void emu_bias_leaky_relu(sg_backend *be, float *y, const float *bias, flo
     emu_out(y, t, N, C, (size_t)HW);
 }
 
+/* dx in place of dy's NCHW copy (dx == dy allowed): the bias sums per channel */
+static void emu_leaky_relu_backward_bias(sg_backend *be, float *dx, float *db, const float *dy, const float *x,
+                                         float slope, int N, int C, int HW, int n_bias)
+{
+    float *tdy = emu_in(dy, N, C, (size_t)HW), *tx = emu_in(x, N, C, (size_t)HW);
+    emu_inner->leaky_relu_backward_bias(be, tdy, db, tdy, tx, slope, N, C, HW, n_bias);
+    emu_out(dx, tdy, N, C, (size_t)HW);
+    free(tx);
+}
+
 static void emu_from_layout(sg_backend *be, float *dst, const float *src, int N, int C, int HW)
 {
     (void)be;
@@ -192,6 +202,7 @@ static sg_backend *nhwc_emulator(sg_backend *cpu_be)
     emu_ops.concat_labels = emu_concat_labels;
     emu_ops.channel_slice = emu_channel_slice;
     emu_ops.bias_leaky_relu = emu_bias_leaky_relu;
+    emu_ops.leaky_relu_backward_bias = emu_leaky_relu_backward_bias;
     emu_ops.to_layout = emu_to_layout;
     emu_ops.from_layout = emu_from_layout;
     sg_backend *be = malloc(sizeof *be);

@@ -286,6 +286,8 @@ int main(void)
     o->conv2d_backward_data(be, dx, y, w, 2, 4, 8, 8, 8, 3, 1, 1);
     for (int i = 0; i < 2; i++) o->conv2d_backward_filter(be, dw, db, x, y, 2, 4, 8, 8, 8, 3, 1, 1);
     o->conv2d_backward_filter(be, NULL, db, NULL, y, 2, 4, 8, 8, 8, 3, 1, 1);   /* the bias gradient alone */
+    o->leaky_relu_backward_bias(be, in_dx, db, y, in_dx, 0.01f, 2, 8, 64, 1);   /* D's mask and bias in one */
+    o->leaky_relu_backward_bias(be, in_dx, NULL, y, in_dx, 0.01f, 2, 8, 64, 1);  /* no db: the mask alone */
     o->instnorm_forward(be, in_y, mean, rstd, y, gamma, beta, rm, rv, 2, 8, 64, 1e-5f, 0.1f, 1, NULL);
     o->instnorm_forward(be, NULL, mean, rstd, y, gamma, beta, NULL, NULL, 2, 8, 64, 1e-5f, 0.1f, 0, NULL);
     o->instnorm_backward(be, in_dx, db, bias, y, in_y, y, mean, rstd, gamma, 2, 8, 64);
@@ -307,6 +309,8 @@ int main(void)
         { "conv2d_backward_data N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 1 },
         { "conv2d_backward_filter N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1 db", 2 },
         { "conv2d_bias_grad N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 1 },
+        { "leaky_relu_backward_bias N=2 C=8 HW=64 n_bias=1", 1 },
+        { "leaky_relu_backward_bias N=2 C=8 HW=64", 1 },
         { "instnorm_forward N=2 C=8 HW=64 relu running", 1 },
         { "instnorm_forward N=2 C=8 HW=64 stats", 1 },
         { "instnorm_backward N=2 C=8 HW=64 relu", 1 },
@@ -338,6 +342,8 @@ int main(void)
         { "conv2d_backward_data N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 73728, 0 },
         { "conv2d_backward_filter N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1 db", 73728, 0 },
         { "conv2d_bias_grad N=2 Ci=4 H=8 Co=8 K=3 s=1 p=1", 0, 4 * (2 * 8 * 64 + 8) },   /* dy read, db written */
+        { "leaky_relu_backward_bias N=2 C=8 HW=64 n_bias=1", 0, 4 * (3 * 2 * 8 * 64 + 8) },  /* dy, x, dx; db */
+        { "leaky_relu_backward_bias N=2 C=8 HW=64", 0, 4 * (3 * 2 * 8 * 64) },
         { "instnorm_forward N=2 C=8 HW=64 relu running", 0, 8192 },
         { "instnorm_forward N=2 C=8 HW=64 stats", 0, 4096 },
         { "instnorm_backward N=2 C=8 HW=64 relu", 0, 16384 },

@@ -560,6 +560,63 @@ static void test_bias_leaky_relu(void)
     }
 }
 
+/* D's LeakyReLU backward with its bias gradient (ops->leaky_relu_backward_bias):
+ * against the CPU, and on each backend bit for bit the two ops it stands for
+ * (leaky_relu_backward, then conv2d_backward_filter's bias gradient over the
+ * first n_bias rows), which is what keeps a D step's bits. Both layouts'
+ * kernels: C off and on the 32-channel tiles, HW with and without whole
+ * groups of unrolled rows and a tail, n_bias 0, between and N, in place
+ * (dx == dy, as the model calls it), db NULL (the mask alone). */
+static void test_leaky_relu_backward_bias(void)
+{
+    static const struct { int N, n_bias, C, HW, in_place, with_db; } cases[] = {
+        { 3, 2, 5, 37, 0, 1 },
+        { 6, 4, 64, 256, 1, 1 },
+        { 9, 6, 40, 100, 1, 1 },       /* 100 rows: one group of 64 per tile row, then a tail */
+        { 5, 5, 2048, 4, 1, 1 },       /* D's last layer at 128 px: 4 pixels, n_bias = N */
+        { 12, 8, 32, 1024, 1, 1 },
+        { 4, 0, 16, 64, 0, 1 },        /* no rows for the bias: db unchanged */
+        { 4, 3, 16, 64, 1, 0 },        /* db NULL */
+    };
+    char name[160];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int N = cases[i].N, nb = cases[i].n_bias, C = cases[i].C, HW = cases[i].HW;
+        size_t t = (size_t)N * C * HW;
+        pair x = pair_rand_shaped(-1, 1, N, C, HW), dy = pair_rand_shaped(-1, 1, N, C, HW);
+        pair db = pair_rand(C, -0.1f, 0.1f);   /* accumulated into */
+        /* the two steps on copies of dy and db */
+        pair ref = pair_like_cpu(dy), ref_db = pair_like_cpu(db);
+        pair dx = cases[i].in_place ? dy : pair_rand_shaped(-5, 5, N, C, HW);
+        float *dbc = cases[i].with_db ? db.c : NULL, *dbg = cases[i].with_db ? db.g : NULL;
+        cpu->ops->leaky_relu_backward_bias(cpu, dx.c, dbc, dy.c, x.c, 0.01f, N, C, HW, nb);
+        gpu->ops->leaky_relu_backward_bias(gpu, dx.g, dbg, dy.g, x.g, 0.01f, N, C, HW, nb);
+        snprintf(name, sizeof name, "leaky_relu_backward_bias N%d n_bias%d C%d HW%d%s%s", N, nb, C, HW,
+                 cases[i].in_place ? " in place" : "", cases[i].with_db ? "" : " db NULL");
+        compare(name, dx, 1e-5);
+        compare("  db (+=)", db, 1e-5);
+        cpu->ops->leaky_relu_backward(cpu, ref.c, ref.c, x.c, 0.01f, t);
+        gpu->ops->leaky_relu_backward(gpu, ref.g, ref.g, x.g, 0.01f, t);
+        if (cases[i].with_db && nb > 0) {
+            cpu->ops->conv2d_backward_filter(cpu, NULL, ref_db.c, NULL, ref.c, nb, 1, 1, HW, C, 1, 1, 0);
+            gpu->ops->conv2d_backward_filter(gpu, NULL, ref_db.g, NULL, ref.g, nb, 1, 1, HW, C, 1, 1, 0);
+        }
+        float *h = malloc((2 * t + 2 * C) * sizeof(float));
+        gpu->ops->download(gpu, h, dx.g, t * sizeof(float));
+        gpu->ops->download(gpu, h + t, ref.g, t * sizeof(float));
+        gpu->ops->download(gpu, h + 2 * t, db.g, C * sizeof(float));
+        gpu->ops->download(gpu, h + 2 * t + C, ref_db.g, C * sizeof(float));
+        if (sync_both(name)) {
+            CHECK(!memcmp(h, h + t, t * sizeof(float)) && !memcmp(h + 2 * t, h + 2 * t + C, C * sizeof(float)),
+                  "%s: dx and db bit-equal to leaky_relu_backward then the bias gradient", name);
+            CHECK(!memcmp(dx.c, ref.c, t * sizeof(float)) && !memcmp(db.c, ref_db.c, C * sizeof(float)),
+                  "%s: cpu: dx and db bit-equal to leaky_relu_backward then the bias gradient", name);
+        }
+        free(h);
+        pair_free(x); pair_free(dy); pair_free(db); pair_free(ref); pair_free(ref_db);
+        if (!cases[i].in_place) pair_free(dx);
+    }
+}
+
 /* ---- losses ------------------------------------------------------------------ */
 
 static void test_losses(void)
@@ -2019,6 +2076,7 @@ static void fp32_suite(const char *label)
     test_layout_ops();
     test_draw_batch();
     test_bias_leaky_relu();
+    test_leaky_relu_backward_bias();
     test_losses();
     test_adam();
     test_all_finite();

@@ -380,6 +380,65 @@ static void test_activation(int kind, const char *name)
     be->ops->free(be, x); be->ops->free(be, r); be->ops->free(be, y); be->ops->free(be, dx);
 }
 
+/* sum over the first n_bias rows of r * LeakyReLU(z + b[c]) (z, r: N, C, HW) */
+static double lrelu_bias_objective(const double *z, const double *r, const double *b, int n_bias, int C, int HW)
+{
+    double s = 0;
+    for (int pl = 0; pl < n_bias * C; pl++)
+        for (int i = 0; i < HW; i++) {
+            size_t k = (size_t)pl * HW + i;
+            s += r[k] * act_d(ACT_LRELU, z[k] + b[pl % C]);
+        }
+    return s;
+}
+
+/* D's backward through y = LeakyReLU(z + b) in one op (leaky_relu_backward_bias):
+ * dx for every row from the sign of the forward's output, db += over the first
+ * n_bias rows only (the D step's loss rows; the GP's rows after them carry no
+ * bias gradient), against float64 finite differences; in place the same bits;
+ * db NULL leaves the mask alone. On two threads, so the bias sums split. */
+static void test_leaky_relu_bias_backward(void)
+{
+    const int N = 5, nb = 3, C = 4, HW = 1001;
+    size_t n = (size_t)N * C * HW;
+    double *z = dalloc(n), *r = dalloc(n), *b0 = dalloc(C), *d0 = dalloc(C);
+    randfill_nokink(z, n); randfill(r, n, -1, 1); randfill(d0, C, -0.1, 0.1);
+    float *zb = to_be(z, n), *rb = to_be(r, n), *y = be_zeros(n), *dx = be_zeros(n), *db = to_be(d0, C);
+    leaky_forward(y, zb, 0.01f, N, C, HW);
+    be->ops->leaky_relu_backward_bias(be, dx, db, rb, y, 0.01f, N, C, HW, nb);
+    double *dxb = from_be(dx, n), *dbb = from_be(db, C), *dxref = dalloc(n), *dbref = dalloc(C);
+    for (size_t i = 0; i < n; i++)
+        dxref[i] = r[i] * (act_d(ACT_LRELU, z[i] + 1e-6) - act_d(ACT_LRELU, z[i] - 1e-6)) / 2e-6;
+    CHECK_CLOSE("leaky_relu_backward_bias dx (every row)", dxb, dxref, (long)n, 1e-5, 1e-6);
+    for (int ch = 0; ch < C; ch++) {
+        b0[ch] = 1e-6;
+        double up = lrelu_bias_objective(z, r, b0, nb, C, HW);
+        b0[ch] = -1e-6;
+        double down = lrelu_bias_objective(z, r, b0, nb, C, HW);
+        b0[ch] = 0;
+        dbref[ch] = (float)d0[ch] + (up - down) / 2e-6;
+    }
+    /* each db is a float sum of 3003 terms up to 1 in size, with partial sums
+     * near 10: ~2e-5 of rounding; a row more or fewer moves it by ~10 */
+    CHECK_CLOSE("leaky_relu_backward_bias db (+=, the first n_bias rows)", dbb, dbref, C, 1e-5, 1e-4);
+    /* in place (dx == dy), as the model calls it: the same bits */
+    be->ops->copy(be, dx, rb, n * sizeof(float));
+    float *db2 = to_be(d0, C);
+    be->ops->leaky_relu_backward_bias(be, dx, db2, dx, y, 0.01f, N, C, HW, nb);
+    double *dx2 = from_be(dx, n), *db2b = from_be(db2, C);
+    CHECK_CLOSE("leaky_relu_backward_bias in place: dx", dx2, dxb, (long)n, 0, 0);
+    CHECK_CLOSE("leaky_relu_backward_bias in place: db", db2b, dbb, C, 0, 0);
+    /* db NULL: leaky_relu_backward's bits */
+    be->ops->leaky_relu_backward_bias(be, dx, NULL, rb, y, 0.01f, N, C, HW, nb);
+    be->ops->leaky_relu_backward(be, y, rb, y, 0.01f, n);
+    double *dx3 = from_be(dx, n), *mask = from_be(y, n);
+    CHECK_CLOSE("leaky_relu_backward_bias db NULL: leaky_relu_backward", dx3, mask, (long)n, 0, 0);
+    free(z); free(r); free(b0); free(d0); free(dxb); free(dbb); free(dxref); free(dbref);
+    free(dx2); free(db2b); free(dx3); free(mask);
+    float *bufs[] = { zb, rb, y, dx, db, db2 };
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) be->ops->free(be, bufs[i]);
+}
+
 static void test_add_lerp_concat(void)
 {
     int N = 3, Cx = 3, Cc = 4, HW = 5 * 5;
@@ -687,6 +746,7 @@ int main(void)
     test_instnorm(3, 4, 16 * 16, 1);
     test_activation(ACT_LRELU, "leaky_relu");
     test_activation(ACT_TANH, "tanh");
+    test_leaky_relu_bias_backward();
     test_add_lerp_concat();
     test_loss(L_MEAN, "mean_loss");
     test_loss(L_BCE, "bce_logits_loss");
