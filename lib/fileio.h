@@ -30,7 +30,8 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
  * sg_fsync_dir_after, sg_write_file_atomic, sg_st_writer_commit, sg_st_write,
  * sg_ckpt_write_net, sg_ckpt_write_state, sg_ckpt_write_latest, sg_ckpt_save,
  * sg_image_write (_commented, _encoded), sg_canvas_save,
- * sg_image_writer_finish, sg_attr_table_write and sg_shard_writer_commit.
+ * sg_image_writer_finish, sg_attr_table_write and sg_shard_writer_commit
+ * (sg_ckpt_write_net and _state are declared in lib/checkpoint_testing.h).
  * With a handler they return 0 (written) once it has the report. Without
  * one they return SG_WRITTEN_UNSYNCED (1), the report in err, so that
  * nothing is lost silently: a caller testing `if (f(...))` stops on it as on
