@@ -195,12 +195,17 @@ extern "C" const char *sg_backend_cuda_plan_report(sg_backend *be, char *buf, si
                 snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", %d repeated", e->repeats);
             if (!e->plan && known_nondeterministic(k, p->algo[k]))    /* SG_CUDNN_NONDET=1 let it in */
                 snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", nondeterministic");
+            if (p->legacy_refused[k])
+                snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), ", legacy algo %d nondeterministic: "
+                         "the check's reference only", p->algo[k]);
+            char legacy_ms[32];
+            snprintf(legacy_ms, sizeof legacy_ms, p->legacy_refused[k] ? "not timed" : "%.3f ms", e->legacy_ms);
             if (e->candidates < 0)
                 n = snprintf(buf + used, size - used, ", no backend-API graph: %s)",
                              cudnnGetErrorString((cudnnStatus_t)-e->candidates));
             else if (e->source == SG_PICK_TIMED)
-                n = snprintf(buf + used, size - used, " %.3f ms, legacy %.3f ms, %d of %d timed%s)", e->ms,
-                             e->legacy_ms, e->timed, e->candidates, wrong);
+                n = snprintf(buf + used, size - used, " %.3f ms, legacy %s, %d of %d timed%s)", e->ms,
+                             legacy_ms, e->timed, e->candidates, wrong);
             else
                 n = snprintf(buf + used, size - used, "%s)", wrong);
             if (n < 0) break;
@@ -224,12 +229,13 @@ void sg_cuda_conv_plans_destroy(sg_cuda *c)
  * may leave the field unset), the fastest that fits and is not documented
  * as nondeterministic, those too only with SG_CUDNN_NONDET=1: a run would
  * otherwise lose its bit-equal resume without a word. 0; -1 when none fits;
- * -2 when only documented-nondeterministic ones would. */
+ * -2 when only documented-nondeterministic ones would, *algo, *math and *ws
+ * then the fastest of those (the engine search's reference, plan_algo). */
 template <typename Perf>
 static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
                      cudnnMathType_t *math, size_t *ws)
 {
-    int refused = 0;
+    int refused = -1;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < n; i++) {
             if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
@@ -244,7 +250,7 @@ static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
                 perf[i].mathType != CUDNN_DEFAULT_MATH)
                 continue;
             if (known_nondeterministic(kind, (int)perf[i].algo) && !c->allow_nondet) {
-                refused = 1;
+                if (refused < 0) refused = i;
                 continue;
             }
             *algo = (int)perf[i].algo;
@@ -253,7 +259,24 @@ static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
             return 0;
         }
     }
-    return refused ? -2 : -1;
+    if (refused < 0) return -1;
+    *algo = (int)perf[refused].algo;
+    *math = c->precision == SG_CUDA_FP32 ? CUDNN_FMA_MATH : perf[refused].mathType;
+    *ws = perf[refused].memory;
+    return -2;
+}
+
+/* The error of a kind for which no deterministic choice is left: only
+ * nondeterministic legacy algorithms fit the cap and (engines_too) no
+ * deterministic backend-API engine was found either. */
+static int fail_nondeterministic(sg_cuda *c, const sg_conv_plan *p, const char *what, int engines_too)
+{
+    return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers only nondeterministic %s%s algorithms%s for N %d "
+                        "Ci %d %dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace: raise "
+                        "SG_CUDNN_WORKSPACE_MIB (or SG_CUDNN_NONDET=1 lets them run: runs then differ in the "
+                        "last bits)", c->precision == SG_CUDA_BF16 ? "bf16 " : "", what,
+                        engines_too ? " (legacy, and no deterministic backend-API engine)" : "",
+                        p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad, c->workspace_limit >> 20);
 }
 
 int sg_cuda_grow_workspace(sg_cuda *c, size_t need)
@@ -358,13 +381,12 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
         if (!find_algorithms) heuristic_sizes(c, p, perf, n);
         rc = pick_algo(c, kind, perf, n, &algo, &math, &ws);
     }
-    if (rc == -2)
-        return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers only nondeterministic %s%s algorithms for N %d "
-                            "Ci %d %dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace: raise "
-                            "SG_CUDNN_WORKSPACE_MIB (or SG_CUDNN_NONDET=1 lets them run: runs then differ in the "
-                            "last bits)", c->precision == SG_CUDA_BF16 ? "bf16 " : "", what,
-                            p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad, c->workspace_limit >> 20);
-    if (rc)
+    /* Only nondeterministic legacy algorithms fit: where an engine is
+     * chosen (a search, or choices from a file), a deterministic engine may
+     * still; the refused algorithm is then only its check's reference */
+    int refused = rc == -2;
+    if (refused && !choose_engine) return fail_nondeterministic(c, p, what, 0);
+    if (rc && !refused)
         return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers no %s%s algorithm for N %d Ci %d "
                             "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace: raise "
                             "SG_CUDNN_WORKSPACE_MIB",
@@ -375,9 +397,16 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
     p->algo[kind] = algo;
     p->math[kind] = math;
     p->workspace[kind] = ws;
+    p->legacy_refused[kind] = refused;
     p->have_algo[kind] = 1;
-    if (choose_engine && sg_conv_engine_choose(c, p, kind, (void *)x, (void *)w, (void *)y))
+    if (choose_engine && sg_conv_engine_choose(c, p, kind, (void *)x, (void *)w, (void *)y)) {
+        if (refused) p->have_algo[kind] = 0;    /* never the refused algorithm on a later call */
         return -1;
+    }
+    if (refused && !p->eng[kind].plan) {
+        p->have_algo[kind] = 0;
+        return fail_nondeterministic(c, p, what, c->search >= SG_SEARCH_HEURISTIC);
+    }
     return 0;
 }
 
@@ -415,6 +444,12 @@ static int conv_run(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const 
     if (need > c->workspace_size && sg_cuda_grow_workspace(c, need)) return -1;
     int ran = sg_conv_engine_run(c, p, kind, (void *)x, (void *)w, (void *)y);
     if (ran) return ran < 0 ? -1 : 0;
+    if (p->legacy_refused[kind])                /* the engine cannot run this call (unaligned pointers) */
+        return sg_cuda_fail(c, __FILE__, __LINE__, "%s N %d Ci %d %dx%d Co %d K %d stride %d pad %d: its "
+                            "backend-API engine cannot run pointers that are not 16-byte aligned, and the legacy "
+                            "algorithms within %zu MiB are nondeterministic: raise SG_CUDNN_WORKSPACE_MIB (or "
+                            "SG_CUDNN_NONDET=1 lets them run)", sg_conv_kind_name(kind), p->N, p->Ci, p->H, p->W,
+                            p->Co, p->K, p->stride, p->pad, c->workspace_limit >> 20);
     cudnnStatus_t st = sg_conv_legacy_run(c, p, kind, (void *)x, (void *)w, (void *)y);
     const char *what = kind == SG_CONV_FWD ? "cudnnConvolutionForward"
                      : kind == SG_CONV_BWD_DATA ? "cudnnConvolutionBackwardData"

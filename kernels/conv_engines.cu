@@ -21,7 +21,13 @@
  * so the choices (engine and knob values) can be saved to a text file and
  * loaded by a later process, which takes only the same configuration
  * (sg-train keeps one in its run directory: a resumed run repeats the
- * uninterrupted one bit for bit). */
+ * uninterrupted one bit for bit).
+ *
+ * Where the only legacy algorithms within the cap are ones cuDNN documents
+ * as nondeterministic (and SG_CUDNN_NONDET is off), the legacy call is the
+ * check's reference and nothing more: it is not timed, a file's choice of
+ * it is rejected, and without a deterministic engine the kind stops with an
+ * error (plan_algo). */
 #include "cuda_backend.cuh"
 #include <stdint.h>
 #include <stdio.h>
@@ -564,10 +570,15 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
     /* loaded choices apply whatever the search mode: a resumed run repeats
      * the interrupted one even if SG_CUDNN_SEARCH changed in between */
     if (!wish && c->search < SG_SEARCH_HEURISTIC) return 0;
-    if (wish && wish->rank < 0) {              /* the legacy call was chosen before */
+    if (wish && wish->rank < 0 && !p->legacy_refused[kind]) {  /* the legacy call was chosen before */
         c->wishes_used++;
         e->source = SG_PICK_FILE;
         return 0;
+    }
+    if (wish && wish->rank < 0) {              /* ... under another cap: now nondeterministic, refused */
+        c->wishes_rejected++;
+        wish = NULL;
+        if (c->search < SG_SEARCH_HEURISTIC) return 0;
     }
     /* the output the kind writes: timing writes a scratch copy instead */
     void **out = kind == SG_CONV_FWD ? &y : kind == SG_CONV_BWD_DATA ? &x : &w;
@@ -618,7 +629,8 @@ int sg_conv_engine_choose(sg_cuda *c, sg_conv_plan *p, int kind, void *x, void *
                                        c->stream) == cudaSuccess;
         if (!have_ref) { cudaStreamSynchronize(c->stream); cudaGetLastError(); }
         float best = 0;
-        if (timed) {                            /* the reference run was the legacy call's warm-up */
+        /* a refused (nondeterministic) legacy algorithm is the reference, no competitor */
+        if (timed && !p->legacy_refused[kind]) {   /* the reference run was the legacy call's warm-up */
             best = time_candidate(c, p, kind, NULL, NULL, have_ref, x, w, y, b.e0, b.e1, 0.f);
             e->legacy_ms = best;
             if (best < 0) best = 0;             /* the legacy call failed: any engine wins */

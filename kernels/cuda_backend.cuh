@@ -169,6 +169,10 @@ struct sg_conv_plan {
     cudnnConvolutionDescriptor_t conv_desc;
     int have_algo[SG_CONV_KINDS];
     int algo[SG_CONV_KINDS];                  /* cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t */
+    /* algo is one cuDNN documents as nondeterministic and SG_CUDNN_NONDET is
+     * off: only the engine search's reference, never the call's path (the
+     * kind runs its backend-API engine, or stops with an error) */
+    int legacy_refused[SG_CONV_KINDS];
     cudnnMathType_t math[SG_CONV_KINDS];
     size_t workspace[SG_CONV_KINDS];
     sg_conv_engine eng[SG_CONV_KINDS];        /* backend-API choice, when the search uses it */

@@ -37,6 +37,11 @@
  * without a TENSOR_CORE note (which fp32 mode's search must not choose).
  * SG_EMU_CUDNN_FAILING_ENGINE=e makes engine e's execution fail
  * (CUDNN_STATUS_EXECUTION_FAILED), for the search's report of it.
+ * SG_EMU_CUDNN_LEGACY_NONDET_ONLY=kind[:C],... (kind backward-data or
+ * backward-filter; C: only shapes with C input channels) makes the legacy
+ * perf lists of those kinds mark ALGO_1 NOT_SUPPORTED, so that only the
+ * nondeterministic ALGO_0 is offered, at any workspace cap (what real cuDNN
+ * may do for bf16 or small shapes).
  * Knobs: without SG_EMU_CUDNN_KNOBS the engine configurations have no knob
  * choices. SG_EMU_CUDNN_KNOBS=e:v1,v2,... makes the heuristics list engine
  * e once per value, in that order, where they would list it once: each
@@ -513,6 +518,36 @@ cudnnStatus_t algo_workspace(const char *fn, int kind, int algo, const Geom &g, 
     return CUDNN_STATUS_SUCCESS;
 }
 
+/* SG_EMU_CUDNN_LEGACY_NONDET_ONLY: 1 if it names kind (for g's input
+ * channels), 0 if not, -1 (with the failure) if it is malformed. */
+int legacy_nondet_only(const char *fn, int kind, const Geom &g)
+{
+    const char *s = getenv("SG_EMU_CUDNN_LEGACY_NONDET_ONLY");
+    if (!s || !*s) return 0;
+    int hit = 0;
+    for (const char *p = s; *p;) {
+        size_t len = strcspn(p, ",:");
+        int k = len == 13 && !strncmp(p, "backward-data", len) ? BWD_DATA
+              : len == 15 && !strncmp(p, "backward-filter", len) ? BWD_FILTER : -1;
+        long channels = -1;
+        p += len;
+        if (*p == ':') {
+            char *end;
+            channels = strtol(p + 1, &end, 10);
+            if (end == p + 1 || channels <= 0) k = -1;
+            p = end;
+        }
+        if (k < 0 || (*p && *p != ',')) {
+            fail(CUDNN_STATUS_BAD_PARAM, "%s: SG_EMU_CUDNN_LEGACY_NONDET_ONLY=\"%s\" is not kind[:C],... (kind "
+                 "backward-data or backward-filter)", fn, s);
+            return -1;
+        }
+        if (k == kind && (channels < 0 || channels == g.C)) hit = 1;
+        if (*p == ',') p++;
+    }
+    return hit;
+}
+
 /* The perf list of _v7 and Find: algorithm 1, 0, then FFT as unsupported. */
 template <typename Perf, typename Algo>
 cudnnStatus_t perf_list(const char *fn, cudnnHandle_t h, int kind, const Geom &g, cudnnMathType_t math,
@@ -520,6 +555,8 @@ cudnnStatus_t perf_list(const char *fn, cudnnHandle_t h, int kind, const Geom &g
 {
     if (!returned || !perf) return fail(CUDNN_STATUS_BAD_PARAM, "%s: returnedAlgoCount or perfResults is NULL", fn);
     if (requested <= 0) return fail(CUDNN_STATUS_BAD_PARAM, "%s: requestedAlgoCount %d", fn, requested);
+    int nondet_only = legacy_nondet_only(fn, kind, g);
+    if (nondet_only < 0) return CUDNN_STATUS_BAD_PARAM;
     double macs = (double)output_elements(FWD, g) * (double)(g.C * g.R * g.S);
     struct { int algo; cudnnStatus_t st; size_t ws; float ms; cudnnDeterminism_t det; } e[3] = {
         { 1, CUDNN_STATUS_SUCCESS, algo1_workspace(kind, g), (float)(0.01 + macs * 2e-9), CUDNN_DETERMINISTIC },
@@ -529,6 +566,7 @@ cudnnStatus_t perf_list(const char *fn, cudnnHandle_t h, int kind, const Geom &g
         { kind == FWD ? (int)CUDNN_CONVOLUTION_FWD_ALGO_FFT : 2 /* BWD_*_ALGO_FFT */, CUDNN_STATUS_NOT_SUPPORTED, 0,
           -1.f, CUDNN_DETERMINISTIC },
     };
+    if (nondet_only) e[0].st = CUDNN_STATUS_NOT_SUPPORTED;
     int n = requested < 3 ? requested : 3;
     for (int i = 0; i < n; i++) {
         memset(&perf[i], 0, sizeof perf[i]);

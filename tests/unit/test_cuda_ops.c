@@ -1565,6 +1565,95 @@ static void test_nondet_legacy_refused(void)
     }
 }
 
+/* The same cap where an engine is chosen (SG_CUDNN_SEARCH=heuristic or
+ * timed; emulation only): the refused ALGO_0 is only the check's reference,
+ * a deterministic backend-API engine (the emulation's engine 2, 32 KiB)
+ * runs backward-filter, and the plan report says so (timed: the legacy
+ * algorithm not timed). A file's earlier choice of the legacy algorithm (made
+ * under a larger cap) is rejected, not followed. Without the backend API
+ * (SG_EMU_CUDNN_BACKEND=0) no deterministic choice is left: one line naming
+ * both paths, and again on a second call (the refused algorithm never
+ * runs). bf16 keeps the legacy pick (no engines): refused in timed mode too. */
+static void test_nondet_legacy_engine_search(void)
+{
+    static char report[16384];
+    const int N = 1, Ci = 256, Co = 256, K = 3, W = 4;   /* as test_nondet_legacy_refused */
+    char path[] = "/tmp/sg-engines-nondet-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) { printf("FAIL nondeterministic legacy, engines file: mkstemp\n"); check_failed++; return; }
+    close(fd);
+    /* the file: legacy choices (rank -1) for the shape under the default cap */
+    sg_err err = { { 0 } };
+    sg_backend *saved;
+    if (own_gpu_begin(&saved, "SG_CUDNN_SEARCH", "legacy", "fp32", "legacy choices for a file")) { unlink(path); return; }
+    {
+        pair x = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), dy = pair_rand_shaped(-1, 1, N, Co, (size_t)W * W);
+        pair dw = pair_rand_shaped(-1, 1, Co, Ci, (size_t)K * K);
+        gpu->ops->conv2d_backward_filter(gpu, dw.g, NULL, x.g, dy.g, N, Ci, W, W, Co, K, 1, 1);
+        int rc = gpu->ops->sync(gpu, &err);
+        if (!rc) rc = sg_backend_cuda_engines_save(gpu, path, &err);
+        CHECK(rc == 0, "legacy choices saved (%s)", rc ? err.msg : "");
+        pair_free(x); pair_free(dy); pair_free(dw);
+        own_gpu_end(saved);
+    }
+    static const struct { const char *search, *precision; int backend_api, with_file; } cases[] = {
+        { "heuristic", "fp32", 1, 0 }, { "timed", "fp32", 1, 0 }, { "heuristic", "fp32", 1, 1 },
+        { "timed", "fp32", 0, 0 }, { "timed", "bf16", 1, 0 },
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        char what[160];
+        snprintf(what, sizeof what, "1 MiB workspace, SG_CUDNN_SEARCH=%s, %s%s%s", cases[i].search,
+                 cases[i].precision, cases[i].backend_api ? "" : ", no backend API",
+                 cases[i].with_file ? ", a file's legacy choice" : "");
+        setenv("SG_CUDNN_SEARCH", cases[i].search, 1);
+        int rc = own_gpu_begin(&saved, "SG_CUDNN_WORKSPACE_MIB", "1", cases[i].precision, what);
+        unsetenv("SG_CUDNN_SEARCH");
+        if (rc) continue;
+        char note[400] = "";
+        if (cases[i].with_file) {
+            int loaded = sg_backend_cuda_engines_load(gpu, path, note, sizeof note, &err);
+            CHECK(loaded == 1, "%s: loaded (%d: %s%s)", what, loaded, loaded < 0 ? err.msg : "", note);
+        }
+        if (!cases[i].backend_api) setenv("SG_EMU_CUDNN_BACKEND", "0", 1);
+        pair x = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), dy = pair_rand_shaped(-1, 1, N, Co, (size_t)W * W);
+        pair dw = pair_rand_shaped(-1, 1, Co, Ci, (size_t)K * K);
+        cpu->ops->conv2d_backward_filter(cpu, dw.c, NULL, x.c, dy.c, N, Ci, W, W, Co, K, 1, 1);
+        gpu->ops->conv2d_backward_filter(gpu, dw.g, NULL, x.g, dy.g, N, Ci, W, W, Co, K, 1, 1);
+        memset(&err, 0, sizeof err);
+        rc = gpu->ops->sync(gpu, &err);
+        int bf16 = !strcmp(cases[i].precision, "bf16");
+        if (cases[i].backend_api && !bf16) {
+            CHECK(rc == 0, "%s: backward-filter runs on a deterministic engine (%s)", what, rc ? err.msg : "");
+            if (!rc) compare(what, dw, 1e-4);
+            sg_backend_cuda_plan_report(gpu, report, sizeof report);
+            int timed = !strcmp(cases[i].search, "timed");
+            CHECK(strstr(report, "bwd-filter engine 2 ") &&
+                  strstr(report, ", legacy algo 0 nondeterministic: the check's reference only") &&
+                  !strstr(report, "bwd-filter legacy algo") && count_in(report, ", nondeterministic") == 0 &&
+                  (!timed || strstr(report, "legacy not timed")) &&
+                  (!cases[i].with_file || strstr(report, "engines file: 0 choices used, 1 rejected")),
+                  "%s: the plan report names the engine and the refused legacy algorithm: %s", what, report);
+        } else {
+            const char *want = bf16 ? "only nondeterministic bf16 backward-filter algorithms for N 1 Ci 256"
+                                    : "only nondeterministic backward-filter algorithms (legacy, and no "
+                                      "deterministic backend-API engine) for N 1 Ci 256";
+            CHECK(rc == -1 && strstr(err.msg, want) && strstr(err.msg, "raise SG_CUDNN_WORKSPACE_MIB") &&
+                  strstr(err.msg, "SG_CUDNN_NONDET=1") && !strchr(err.msg, '\n'),
+                  "%s: no deterministic choice: refused in one line (rc %d: %s)", what, rc, err.msg);
+            /* a second call chooses again and stops again */
+            gpu->ops->conv2d_backward_filter(gpu, dw.g, NULL, x.g, dy.g, N, Ci, W, W, Co, K, 1, 1);
+            memset(&err, 0, sizeof err);
+            rc = gpu->ops->sync(gpu, &err);
+            CHECK(rc == -1 && strstr(err.msg, want), "%s: a second call is refused too (rc %d: %s)", what, rc,
+                  err.msg);
+        }
+        unsetenv("SG_EMU_CUDNN_BACKEND");
+        pair_free(x); pair_free(dy); pair_free(dw);
+        own_gpu_end(saved);
+    }
+    unlink(path);
+}
+
 /* Runs forward, backward-data and backward-filter of one shape on be (raw
  * random data: both backends compared share the layout) and downloads the
  * three outputs into out[0..2]; returns 0, or -1 with err. */
@@ -2279,6 +2368,7 @@ int main(int argc, char **argv)
     if (emulated) test_wrong_engine();
     if (emulated) test_search_without_memory();
     if (emulated) test_nondet_legacy_refused();
+    if (emulated) test_nondet_legacy_engine_search();
     if (emulated) test_gemm_without_cublas();
 
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
