@@ -329,8 +329,8 @@ static sg_backend *open_backend(const char *device, const char *precision, int t
 {
     sg_backend *be = sg_backend_open(device, precision, threads, SG_CUDNN_SEARCH_DEFAULT, note, note_len, err);
     if (be && !strcmp(be->name, "cuda") && sg_backend_cuda_allows_nondet(be))
-        cli_warn("SG_CUDNN_NONDET=1: nondeterministic cuDNN engines may run; a resumed run will not repeat an "
-                 "uninterrupted one bit for bit");
+        cli_warn("SG_CUDNN_NONDET=1: nondeterministic cuDNN engines and legacy algorithms may run; a resumed run "
+                 "will not repeat an uninterrupted one bit for bit");
     return be;
 }
 
