@@ -116,6 +116,25 @@ check_tool_docs() {
   [ "$failed" -eq 0 ]
 }
 
+# Lines of an alternating-font macro (.BR, .IR, ...) whose arguments hold two
+# plain lowercase words in a row: prose typed after the macro's own words,
+# which the macro glues together ("see SIGNALS).Withoutitan", sg-train(1)).
+glued_prose() {
+  perl -ne 'if (/^\.(BR|RB|IR|RI|BI|IB)\s(.*)/) { my @a = ($2 =~ /("[^"]*"|\S+)/g);
+    for my $i (1..$#a) { if ($a[$i-1] =~ /^[a-z]+$/ && $a[$i] =~ /^[a-z]+$/) { print "$ARGV:$.: $_"; last } } }
+    close ARGV if eof' "$@"
+}
+
+@test "man pages: no prose typed on an alternating-font macro line (it renders glued)" {
+  run glued_prose "$ROOT"/man/man1/*.1 "$ROOT"/man/man5/*.5
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  # the check finds the line sg-train(1) once had
+  printf '.TP\nsee\n.BR SIGNALS ). Without it an\nexisting run\n' > "$BATS_TEST_TMPDIR/glued.1"
+  run glued_prose "$BATS_TEST_TMPDIR/glued.1"
+  [[ "$output" == *"glued.1:3: .BR SIGNALS ). Without it an"* ]]
+}
+
 @test "every tool has a man page; every stargan-c page named in SEE ALSO or the README exists" {
   local failed=0
   for t in $TOOLS; do [ -f "$ROOT/man/man1/$t.1" ] || { echo "no man page for $t"; failed=1; }; done
