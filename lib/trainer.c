@@ -604,8 +604,9 @@ static int open_shards(sg_trainer *t, const char *const *shard_paths, int dup[2]
         t->S = (int)sm->width;
         if (sm->n_labels < 1) return sg_errf(err, "%s: the shard has no labels", shard_paths[ds]);
         if (sm->count < (uint64_t)t->opt.batch)
-            return sg_errf(err, "%s: %llu image%s, fewer than the batch size %d", shard_paths[ds],
-                           (unsigned long long)sm->count, sm->count == 1 ? "" : "s", t->opt.batch);
+            return sg_errf(err, "%s: %llu image%s, fewer than the batch size %d; give --batch %llu or less, or pack "
+                           "more images into it", shard_paths[ds], (unsigned long long)sm->count,
+                           sm->count == 1 ? "" : "s", t->opt.batch, (unsigned long long)(sm->count ? sm->count : 1));
         if (sm->count > SG_SHARD_MAX_RECORDS)
             return sg_errf(err, "%s: %llu records, more than the %llu a shard may hold", shard_paths[ds],
                            (unsigned long long)sm->count, (unsigned long long)SG_SHARD_MAX_RECORDS);
