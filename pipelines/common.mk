@@ -159,12 +159,35 @@ write_args = { echo '$(2)' | cmp -s - '$(1)' || { echo '$(2)' > '$(1).new' && \
 SPLIT_ARGS_LINE = $(strip $(SPLIT_GROUPS) $(SPLIT_ARGS))
 $(shell mkdir -p '$(OUT)' && $(call write_args,$(OUT)/split.args,$(SPLIT_ARGS_LINE),test -e '$(SPLIT)/split.done',-r '$(SPLIT)/split.done'))
 
+# A split that leaves a set fewer training rows than BATCH stops here, naming
+# the variables that fix it, and is not recorded as done (celeb-split only
+# warns about an empty list: the tool cannot know the batch size, and an empty
+# list left celeb-pack and sg-train to fail later, after the split's stamp).
+# The first line of a split list is its row count.
+define SPLIT_CHECK
+for s in $(PACK_SETS); do \
+    f='$(SPLIT).new/attr_'$$s'_train.txt'; test -e "$$f" || continue; \
+    n=$$(head -n 1 "$$f"); test "$$n" -ge $(BATCH) && continue; \
+    t=$$(head -n 1 '$(SPLIT).new/attr_'$$s'_test.txt' 2>/dev/null || echo 0); all=$$((n + t)); fix=; \
+    if test '$(SPLIT_BY)' = reference; then \
+        what="set $$s has $$all rows; TEST=$(TEST) leaves $$n to train on, fewer than BATCH=$(BATCH) (each set needs TEST + BATCH rows)"; \
+        test $$((all - $(BATCH))) -ge 1 && fix="TEST=$$((all - $(BATCH))) or less, "; \
+    else \
+        what="set $$s: $$n of its rows are in the partition file's training part (0), fewer than BATCH=$(BATCH)"; \
+        test '$(VAL_TO)' = train || fix="VAL_TO=train (its validation rows too), "; \
+    fi; \
+    test "$$n" -ge 1 && fix="$$fix""BATCH=$$n or less, "; \
+    echo "$(ATTR_LIST): $$what; give $$fix""or more images" >&2; rm -rf '$(SPLIT).new'; exit 1; \
+done
+endef
+
 # The split is made in split.new; a list whose content did not change is kept
 # with its time, so that an attribute list touched or copied (cp -r without -p)
 # splits again but packs and trains nothing again.
 $(SPLIT)/split.done: $(ATTR_LIST) $(if $(filter partition,$(SPLIT_BY)),$(wildcard $(PARTITION_LIST))) $(OUT)/split.args
 	@rm -rf $(SPLIT).new && mkdir -p $(SPLIT) $(SPLIT).new
 	$(BIN)/celeb-split -q $(SPLIT_ARGS_LINE) -o $(SPLIT).new $< > $(SPLIT).new/stats.txt
+	@$(SPLIT_CHECK)
 	@for f in $(SPLIT).new/*; do cmp -s "$$f" "$(SPLIT)/$${f##*/}" && rm "$$f" || mv -f "$$f" $(SPLIT)/ || exit 1; done; \
 	rmdir $(SPLIT).new
 	touch $@

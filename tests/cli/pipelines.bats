@@ -278,6 +278,36 @@ remake_without_latest() {
     [ "$(cat "$T/keep/run/latest")" = 000004 ]
 }
 
+# A CelebA too small for TEST + BATCH (a first try on a subset): the split
+# stops with the variables that fix it, and is not recorded as done (it was,
+# and celeb-pack then failed on an empty list with no advice, review-readme27 2).
+@test "pipelines: a split leaving a set fewer training rows than BATCH stops, naming TEST=, BATCH= or VAL_TO=; no split.done" {
+    mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/small" $TINY "$@"; }
+    L="$T/celeba/list_attr_celeba.txt"
+    run mk TEST=1999
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$L: set celeba has 60 rows; TEST=1999 leaves 0 to train on, fewer than BATCH=4 (each set needs TEST + BATCH rows); give TEST=56 or less, or more images"* ]]
+    [ ! -e "$T/small/split/split.done" ]
+    [ ! -e "$T/small/split.new" ] && [ ! -e "$T/small/split/attr_celeba_train.txt" ]
+    [ ! -e "$T/small/shards/celeba_train.lmdb" ]
+    run mk TEST=58
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$L: set celeba has 60 rows; TEST=58 leaves 2 to train on, fewer than BATCH=4 (each set needs TEST + BATCH rows); give TEST=56 or less, BATCH=2 or less, or more images"* ]]
+    run mk TEST=5 BATCH=64
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$L: set celeba has 60 rows; TEST=5 leaves 55 to train on, fewer than BATCH=64 (each set needs TEST + BATCH rows); give BATCH=55 or less, or more images"* ]]
+    # celeb-synth's partition file puts 48 of the 60 rows in 0
+    run mk SPLIT_BY=partition BATCH=64
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$L: set celeba: 48 of its rows are in the partition file's training part (0), fewer than BATCH=64; give VAL_TO=train (its validation rows too), BATCH=48 or less, or more images"* ]]
+    [ ! -e "$T/small/split/split.done" ]
+    # the advice taken: the split is made and recorded, the run trains
+    run mk TEST=5
+    [ "$status" -eq 0 ]
+    [ -e "$T/small/split/split.done" ]
+    [ "$(head -n 1 "$T/small/split/attr_celeba_train.txt")" = 55 ]
+}
+
 # A list touched or copied without its times (cp -r without -p) splits again,
 # but the lists it gives are the same: nothing is packed or trained again (it
 # repacked and retrained from zero, review-live19 F1).
