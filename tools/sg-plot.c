@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "font.h"
 #include "json.h"
+#include "run_config.h"
 #include "text_escape.h"
 #include <getopt.h>
 #include <limits.h>
@@ -239,6 +240,57 @@ static int looks_like_stats(const uint8_t *data, size_t len)
     return is;
 }
 
+/* What to give instead of a file that is not a training history: the
+ * history.jsonl beside it when there is one (a run's config.json given), else
+ * the general form. */
+static const char *history_to_give(const char *path, char *buf, size_t n)
+{
+    char dir[PATH_MAX];
+    if (strcmp(path, "-")) {
+        sg_dir_of(path, dir, sizeof dir);
+        snprintf(buf, n, "%s/history.jsonl", dir);
+        if (access(buf, F_OK) == 0) return cli_shell_operand(buf);
+    }
+    return "RUN/history.jsonl, the file sg-train appends a record to";
+}
+
+/* A history without a record yet: a run stopped (or looked at) before its
+ * first --log-every iterations. The run's config.json beside it says when
+ * its first record comes. */
+static void die_no_records(const char *path, const char *name)
+{
+    char dir[PATH_MAX], **shards;
+    int n_shards;
+    sg_train_options o;
+    sg_err ignored;
+    if (strcmp(path, "-")) {
+        sg_dir_of(path, dir, sizeof dir);
+        if (sg_run_config_read(dir, &o, &shards, &n_shards, &ignored) == 0) {
+            sg_run_free_paths(shards, n_shards);
+            if (o.log_every == 0)
+                cli_die("%s: no records (an empty history: the run was started with --log-every 0, which writes "
+                        "none); train with --log-every N to plot its losses", name);
+            cli_die("%s: no records yet (an empty history: sg-train writes one every %lld iterations, "
+                    "--log-every); plot it once the run has passed iteration %lld", name, (long long)o.log_every,
+                    (long long)o.log_every);
+        }
+    }
+    cli_die("%s: no records (empty input); give a history that sg-train has written to (one record every "
+            "--log-every iterations)", name);
+}
+
+/* 1 when the whole text is one JSON document. */
+static int looks_like_json(const uint8_t *data, size_t len)
+{
+    size_t bom = sg_bom_length(data, len);
+    json_value *v;
+    json_error_pos where;
+    sg_err ignored;
+    if (json_parse((const char *)data + bom, len - bom, NULL, &v, &where, &ignored) != 0) return 0;
+    json_free(v);
+    return 1;
+}
+
 static void read_history(history *h, const char *path)
 {
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -270,6 +322,11 @@ static void read_history(history *h, const char *path)
             if (!nl) { h->torn_line = line; break; }
             if (h->records == 0 && looks_like_stats(data, len))   /* statistics over several lines */
                 cli_die("%s: dataset statistics, not a training history: add --bars", name);
+            if (h->records == 0 && looks_like_json(data, len)) {   /* a run's config.json, say */
+                char buf[PATH_MAX + 16];
+                cli_die("%s: not a history.jsonl (one JSON document over several lines, not a record a line); "
+                        "give %s", name, history_to_give(path, buf, sizeof buf));
+            }
             cli_die("%s line %ld: %s at column %ld", name, line, where.what, where.column);
         }
         if (v->type != JSON_OBJECT) cli_die("%s line %ld: expected a JSON object, found %s", name, line, json_type_name(v->type));
@@ -277,6 +334,11 @@ static void read_history(history *h, const char *path)
         if (json_get_num(v, "iteration", &it, &err) != 0) {
             if (h->records == 0 && is_stats_object(v))
                 cli_die("%s: dataset statistics, not a training history: add --bars", name);
+            if (h->records == 0 && !json_get(v, "iteration")) {
+                char buf[PATH_MAX + 16];
+                cli_die("%s: not a history.jsonl (line %ld's object has no \"iteration\"); give %s", name, line,
+                        history_to_give(path, buf, sizeof buf));
+            }
             cli_die("%s line %ld: %s", name, line, err.msg);
         }
         const json_value *ds = json_get(v, "dataset");
@@ -301,7 +363,7 @@ static void read_history(history *h, const char *path)
     }
     free(data);
     if (h->records == 0 && h->torn_line) cli_die("%s: no records (line %ld is cut short)", name, h->torn_line);
-    if (h->records == 0) cli_die("%s: no records (empty input)", name);
+    if (h->records == 0) die_no_records(path, name);
     if (h->n_series == 0)
         cli_die("%s: no loss or lr values in %ld record%s", name, h->records, h->records == 1 ? "" : "s");
     if (h->torn_line && !cli_quiet)

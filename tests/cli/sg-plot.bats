@@ -134,7 +134,7 @@ PY
   : > "$T/empty.jsonl"
   run sg-plot "$T/empty.jsonl" -o "$T/e.png"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"empty.jsonl: no records"* ]]
+  [ "$output" = "sg-plot: $T/empty.jsonl: no records (empty input); give a history that sg-train has written to (one record every --log-every iterations)" ]
   [ ! -e "$T/e.png" ]
   echo '{"iteration": 1, "images/s": 3}' > "$T/nokeys.jsonl"
   run sg-plot "$T/nokeys.jsonl" -o "$T/e.png"
@@ -158,8 +158,38 @@ PY
   echo '{"D/loss_real": 1}' > "$T/noit.jsonl"
   run sg-plot "$T/noit.jsonl" -o "$T/e.png"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"line 1: missing key \"iteration\""* ]]
+  [ "$output" = "sg-plot: $T/noit.jsonl: not a history.jsonl (line 1's object has no \"iteration\"); give $T/history.jsonl" ]
+  mkdir "$T/elsewhere"; cp "$T/noit.jsonl" "$T/elsewhere/"
+  run sg-plot "$T/elsewhere/noit.jsonl" -o "$T/e.png"
+  [ "$output" = "sg-plot: $T/elsewhere/noit.jsonl: not a history.jsonl (line 1's object has no \"iteration\"); give RUN/history.jsonl, the file sg-train appends a record to" ]
   [ ! -e "$T/e.png" ]
+}
+
+# review-readme27 7: the README's tour stopped before its first logged
+# iteration left an empty history ("no records (empty input)"), and a run's
+# config.json given for its history was "unexpected end of input".
+@test "a run's history with no record yet says when the first comes; its config.json given instead names the history" {
+  celeb-synth -q -n 8 -o "$T/s"
+  celeb-pack -q -a "$T/s/list_attr_celeba.txt" -i "$T/s/img_align_celeba" -s Black_Hair,Male -S 16 -o "$T/a.lmdb"
+  tiny=(--iters 2 --batch 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads 1 --device cpu -q)
+  sg-train -o "$T/run" "${tiny[@]}" --log-every 5 "$T/a.lmdb"
+  [ ! -s "$T/run/history.jsonl" ]
+  run sg-plot "$T/run/history.jsonl" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/run/history.jsonl: no records yet (an empty history: sg-train writes one every 5 iterations, --log-every); plot it once the run has passed iteration 5" ]
+  sg-train -o "$T/run0" "${tiny[@]}" --log-every 0 "$T/a.lmdb"
+  run sg-plot "$T/run0/history.jsonl" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/run0/history.jsonl: no records (an empty history: the run was started with --log-every 0, which writes none); train with --log-every N to plot its losses" ]
+  run sg-plot "$T/run/config.json" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/run/config.json: not a history.jsonl (one JSON document over several lines, not a record a line); give $T/run/history.jsonl" ]
+  # a JSON document elsewhere: the general form
+  mkdir "$T/elsewhere"; printf '{\n"a": 1\n}\n' > "$T/elsewhere/doc.json"
+  run sg-plot "$T/elsewhere/doc.json" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/elsewhere/doc.json: not a history.jsonl (one JSON document over several lines, not a record a line); give RUN/history.jsonl, the file sg-train appends a record to" ]
+  [ ! -e "$T/o.png" ]
 }
 
 @test "non-finite values (\"nan\", null) are skipped and counted; several datasets" {
