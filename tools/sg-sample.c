@@ -632,7 +632,8 @@ static void die_run_part(const char *arg)
 /* Dies with sg_ckpt_find_generator's error; for a run directory without
  * RUN/latest (deleted, or lost with a copy of the run) names the newest
  * complete checkpoint as --ckpt takes it, else the newest G file there (one
- * without D and state files); for a PyTorch
+ * without D and state files), else says what the directory is (a shard,
+ * no run, a run without a checkpoint yet); for a PyTorch
  * checkpoint (the reference's NNNNNN-G.ckpt), says how to convert it. */
 static void die_no_generator(const char *arg, const char *g_path, const sg_err *err)
 {
@@ -658,6 +659,18 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
         if (!sg_ckpt_newest_generator_file(ckdir, prefix, sizeof prefix) ||
             !sg_ckpt_newest_generator_file(run, prefix, sizeof prefix))
             cli_die("%s; a G file is there: --ckpt %s", err->msg, cli_shell_word(prefix));
+        /* no checkpoint at all: a shard given for --ckpt (the two swapped),
+         * a directory that holds no run, or a run not yet saved */
+        char mdb[PATH_MAX + 16];
+        snprintf(mdb, sizeof mdb, "%s/data.mdb", run);
+        if (!sg_path_missing(mdb))
+            cli_die("%s: it is a shard (data.mdb); give it with --data, and --ckpt a run directory, RUN/ckpt/NNNNNN "
+                    "or an NNNNNN-G.safetensors file", err->msg);
+        if (!sg_run_exists(run))
+            cli_die("%s: no run there (no config.json); give --ckpt the directory sg-train -o wrote, "
+                    "RUN/ckpt/NNNNNN or an NNNNNN-G.safetensors file", err->msg);
+        cli_die("%s: the run has written no checkpoint yet; sg-train writes one every --save-every iterations and "
+                "when it is stopped", err->msg);
     }
     cli_die_err(err);
 }

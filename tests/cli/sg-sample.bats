@@ -1056,7 +1056,16 @@ PY
     mkdir -p "$W/empty_run"
     run sg-sample --ckpt "$W/empty_run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"no checkpoint found"* ]]
+    [ "$output" = "sg-sample: $W/empty_run: no checkpoint found (no $W/empty_run/latest): no run there (no config.json); give --ckpt the directory sg-train -o wrote, RUN/ckpt/NNNNNN or an NNNNNN-G.safetensors file" ]
+    # --ckpt and --data swapped: the shard is named as one (review-readme27 8)
+    run sg-sample --ckpt "$T/celebA_test.lmdb" --data "$T/run" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $T/celebA_test.lmdb: no checkpoint found (no $T/celebA_test.lmdb/latest): it is a shard (data.mdb); give it with --data, and --ckpt a run directory, RUN/ckpt/NNNNNN or an NNNNNN-G.safetensors file" ]
+    # a run set up but stopped before its first checkpoint
+    mkdir -p "$W/unsaved/ckpt"; cp "$T/run/config.json" "$W/unsaved/"
+    run sg-sample --ckpt "$W/unsaved" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/unsaved: no checkpoint found (no $W/unsaved/latest): the run has written no checkpoint yet; sg-train writes one every --save-every iterations and when it is stopped" ]
     run sg-sample --ckpt "$W/nothing/here" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
     [[ "$output" == *"no checkpoint found"* ]]
@@ -1206,10 +1215,10 @@ PY
     run sg-sample --ckpt "$W/celeba/ckpt" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out2.png"
     [ "$status" -eq 1 ]
     [ "$output" = "sg-sample: $W/celeba/ckpt: no checkpoint found (no $W/celeba/ckpt/latest); a G file is there: --ckpt $W/celeba/ckpt/000100" ]
-    # nothing there: no hint
+    # no G file and no run there: said so
     run sg-sample --ckpt "$W" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out2.png"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $W: no checkpoint found (no $W/latest)" ]
+    [ "$output" = "sg-sample: $W: no checkpoint found (no $W/latest): no run there (no config.json); give --ckpt the directory sg-train -o wrote, RUN/ckpt/NNNNNN or an NNNNNN-G.safetensors file" ]
     [ ! -e "$W/out2.png" ]
 }
 
