@@ -576,8 +576,9 @@ static void warn_empty_training_lists(const options *o)
                      g->n_rows, g->n_rows == 1 ? "" : "s", o->test_count);
         else
             cli_warn("group %s: %s %zu row%s in the partition file's training part (0): its training list is "
-                     "empty", sg_quote_str(g->name).s, g->n_rows == 1 ? "its" : "none of its", g->n_rows,
-                     g->n_rows == 1 ? " is not" : "s is");
+                     "empty; give %s--partition file that puts rows of it in 0", sg_quote_str(g->name).s,
+                     g->n_rows == 1 ? "its" : "none of its", g->n_rows, g->n_rows == 1 ? " is not" : "s is",
+                     o->val_to == 0 ? "another " : "--val-to train (its validation rows, 1), or another ");
     }
 }
 

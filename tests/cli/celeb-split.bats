@@ -153,7 +153,11 @@ EOF2
   awk '{print $1, 2}' "$T/syn/list_eval_partition.txt" > "$T/all_test.txt"
   run celeb-split -q -g ga=Male -r ga --split "partition=$T/all_test.txt" -o "$T/out3" "$T/syn/list_attr_celeba.txt"
   [ "$status" -eq 0 ]
-  [[ "$output" == *"celeb-split: group ga: none of its 60 rows is in the partition file's training part (0): its training list is empty"* ]]
+  [[ "$output" == *"celeb-split: group ga: none of its 60 rows is in the partition file's training part (0): its training list is empty; give --val-to train (its validation rows, 1), or another --partition file that puts rows of it in 0"* ]]
+  # validation rows already go to train: only another partition file helps
+  run celeb-split -q -g ga=Male -r ga --split "partition=$T/all_test.txt" --val-to train -o "$T/out4" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"celeb-split: group ga: none of its 60 rows is in the partition file's training part (0): its training list is empty; give another --partition file that puts rows of it in 0"* ]]
   # one row: in the singular
   printf '2\nA B\n1.jpg 1 -1\n2.jpg -1 1\n' > "$T/two.txt"
   run celeb-split -q -g a=A -g b=B --split reference -o "$T/out5" "$T/two.txt"
@@ -162,7 +166,7 @@ EOF2
   printf '1.jpg 2\n2.jpg 0\n' > "$T/part2.txt"
   run celeb-split -q -g a=A -g b=B --split "partition=$T/part2.txt" -o "$T/out6" "$T/two.txt"
   [ "$status" -eq 0 ]
-  [[ "${lines[0]}" == "celeb-split: group a: its 1 row is not in the partition file's training part (0): its training list is empty" ]]
+  [[ "${lines[0]}" == "celeb-split: group a: its 1 row is not in the partition file's training part (0): its training list is empty; give --val-to train (its validation rows, 1), or another --partition file that puts rows of it in 0" ]]
 }
 
 # review-script20 F6: an earlier run's other lists stayed in -o DIR without a
