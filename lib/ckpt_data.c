@@ -92,7 +92,8 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
                        cfg->label_dim[ds]);
             len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", ds ? "; " : "", part);
         }
-        return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s)", shard_path, have, want);
+        return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s); give a shard packed with "
+                       "one of those label lists", shard_path, have, want);
     }
     int chosen = cand[0];
     if (n_cand > 1) {

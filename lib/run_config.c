@@ -696,8 +696,9 @@ static int check_config_dataset(const sg_run_datasets *d, int k, const json_valu
     const json_value *isz = json_get(e, "image_size");
     if (!name || !kind || !labels || !isz) return sg_errf(err, "%s: datasets entry %d is incomplete", path, k);
     if (!isz->is_int || isz->i != (int64_t)sm->width) {
-        sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images", d->paths[k],
-                sm->width, sm->height, sg_quote_str(name).s, (long long)isz->i);
+        sg_errf(err, "%s: %ux%u images, but the run's dataset %s has %lld px images; give the run's shards "
+                "(--resume without shards takes them)", d->paths[k], sm->width, sm->height, sg_quote_str(name).s,
+                (long long)isz->i);
         return -1;
     }
     int same = json_len(labels) == sm->n_labels &&

@@ -195,8 +195,8 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, const ch
     if (sg_ckpt_match_shard(ck, m, o->data, o->dataset, run, &ds, map, &note, &err)) cli_die_err(&err);
     warn_note(&note);
     if ((int)m->width != S || (int)m->height != S)
-        cli_die("%s: images are %ux%u, the checkpoint's generator takes %dx%d", o->data, m->width,
-                m->height, S, S);
+        cli_die("%s: images are %ux%u, the checkpoint's generator takes %dx%d; give a shard packed at that size "
+                "(celeb-pack --size %d)", o->data, m->width, m->height, S, S, S);
     int trained_crop = sg_ckpt_dataset_crop(ck, ds);
     /* framed otherwise: worse translations, for no visible reason. A
      * checkpoint of an older build records one crop (the first dataset's):

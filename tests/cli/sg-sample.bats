@@ -1049,10 +1049,10 @@ PY
     run sg-sample --ckpt "$T/run" --data "$T/other_labels.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
     [ "${#lines[@]}" -eq 1 ]
-    [[ "$output" == *"labels Male,Young match none of the checkpoint's datasets"* ]]
+    [[ "$output" == *"labels Male,Young match none of the checkpoint's datasets ("*"); give a shard packed with one of those label lists" ]]
     run sg-sample --ckpt "$T/run" --data "$T/size32.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"images are 32x32"* ]]
+    [ "$output" = "sg-sample: $T/size32.lmdb: images are 32x32, the checkpoint's generator takes 16x16; give a shard packed at that size (celeb-pack --size 16)" ]
     mkdir -p "$W/empty_run"
     run sg-sample --ckpt "$W/empty_run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]

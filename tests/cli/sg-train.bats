@@ -180,7 +180,7 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
   run sg-train -o "$T/r" --resume --iters 2 -q "$D/big.lmdb"
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-train: $D/big.lmdb: 32x32 images, but the run's dataset \\x1b[2Ja has 16 px images" ]
+  [ "$output" = "sg-train: $D/big.lmdb: 32x32 images, but the run's dataset \\x1b[2Ja has 16 px images; give the run's shards (--resume without shards takes them)" ]
   run sg-train -o "$T/r" --resume --iters 2 -q
   [ "$status" -eq 1 ]
   [ "$output" = "sg-train: $D/a.lmdb: labels (4, multi-hot) differ from the run's dataset \\x1b[2Ja (4, multi-hot\\x07): another dataset?" ]

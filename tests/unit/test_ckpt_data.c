@@ -108,7 +108,8 @@ static void test_match_shard(void)
     m = shard_meta(2, rafd, 0, 0);
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
           !strcmp(err.msg, "/d/x.lmdb: labels happy,angry match none of the checkpoint's datasets "
-                  "(Black_Hair,Blond_Hair,Male; angry,happy)"), "multi-hot rafd: %s", err.msg);
+                  "(Black_Hair,Blond_Hair,Male; angry,happy); give a shard packed with one of those label lists"),
+          "multi-hot rafd: %s", err.msg);
     CHECK(note.len == 0, "a note without a choice: %s", note.data);
 
     /* a training and a test split: the same labels */
