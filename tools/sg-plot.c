@@ -227,17 +227,20 @@ static int is_stats_object(const json_value *v)
     return json_is(json_get(v, "labels"), JSON_ARRAY) || json_is(json_get(v, "groups"), JSON_ARRAY);
 }
 
-/* 1 when the whole text is one statistics object (spread over lines). */
-static int looks_like_stats(const uint8_t *data, size_t len)
+/* What the whole text is when it is one JSON document (spread over lines):
+ * WHOLE_STATS (a statistics object), WHOLE_JSON (any other), else
+ * WHOLE_NONE. */
+enum { WHOLE_NONE, WHOLE_JSON, WHOLE_STATS };
+static int whole_document(const uint8_t *data, size_t len)
 {
     size_t bom = sg_bom_length(data, len);
     json_value *v;
     json_error_pos where;
     sg_err ignored;
-    if (json_parse((const char *)data + bom, len - bom, NULL, &v, &where, &ignored) != 0) return 0;
-    int is = is_stats_object(v);
+    if (json_parse((const char *)data + bom, len - bom, NULL, &v, &where, &ignored) != 0) return WHOLE_NONE;
+    int what = is_stats_object(v) ? WHOLE_STATS : WHOLE_JSON;
     json_free(v);
-    return is;
+    return what;
 }
 
 /* What to give instead of a file that is not a training history: the
@@ -279,18 +282,6 @@ static void die_no_records(const char *path, const char *name)
             "--log-every iterations)", name);
 }
 
-/* 1 when the whole text is one JSON document. */
-static int looks_like_json(const uint8_t *data, size_t len)
-{
-    size_t bom = sg_bom_length(data, len);
-    json_value *v;
-    json_error_pos where;
-    sg_err ignored;
-    if (json_parse((const char *)data + bom, len - bom, NULL, &v, &where, &ignored) != 0) return 0;
-    json_free(v);
-    return 1;
-}
-
 static void read_history(history *h, const char *path)
 {
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -320,9 +311,10 @@ static void read_history(history *h, const char *path)
              * appends a line at a time) or cut by a crash: skipped, as
              * sg-train --resume drops it. */
             if (!nl) { h->torn_line = line; break; }
-            if (h->records == 0 && looks_like_stats(data, len))   /* statistics over several lines */
+            int whole = h->records == 0 ? whole_document(data, len) : WHOLE_NONE;
+            if (whole == WHOLE_STATS)   /* statistics over several lines */
                 cli_die("%s: dataset statistics, not a training history: add --bars", name);
-            if (h->records == 0 && looks_like_json(data, len)) {   /* a run's config.json, say */
+            if (whole == WHOLE_JSON) {   /* a run's config.json, say */
                 char buf[PATH_MAX + 16];
                 cli_die("%s: not a history.jsonl (one JSON document over several lines, not a record a line); "
                         "give %s", name, history_to_give(path, buf, sizeof buf));
