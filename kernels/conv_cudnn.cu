@@ -528,6 +528,21 @@ void sg_cuda_bias_leaky_relu(sg_backend *be, float *y, const float *bias, float 
     bias_act(c, y, bias, N, C, HW, bias_leaky{slope});
 }
 
+/* The (32, 8) NHWC bias blocks' last step: each thread's sum s into
+ * partial[n*Co + co] as the fixed-order sum of the 8 rows' sums, row 0
+ * first (every thread of the block calls it: it holds a barrier). */
+static __device__ __forceinline__ void bias_rows_to_partial(float (*rows)[33], float s, float *partial, int n, int co,
+                                                            int Co)
+{
+    rows[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && co < Co) {
+        float t = 0.f;
+        for (int r = 0; r < 8; r++) t += rows[r][threadIdx.x];
+        partial[(size_t)n * Co + co] = t;
+    }
+}
+
 /* NHWC: partial[n*Co + co] = sum over hw of dy[n, hw, co]; block (32, 8) per
  * (32-channel tile, image): lanes read consecutive channels (coalesced), the
  * 8 rows stride over hw, then a fixed-order sum of the 8 row sums */
@@ -541,13 +556,7 @@ __global__ void bias_grad_partial_nhwc_kernel(float *__restrict__ partial, const
         const float *p = dy + (size_t)n * HW * Co + co;
         for (int hw = threadIdx.y; hw < HW; hw += 8) s += p[(size_t)hw * Co];
     }
-    rows[threadIdx.y][threadIdx.x] = s;
-    __syncthreads();
-    if (threadIdx.y == 0 && co < Co) {
-        float t = 0.f;
-        for (int r = 0; r < 8; r++) t += rows[r][threadIdx.x];
-        partial[(size_t)n * Co + co] = t;
-    }
+    bias_rows_to_partial(rows, s, partial, n, co, Co);
 }
 
 /* partial[n*Co + co] = sum over hw of dy[n, co, hw]: one block per plane,
@@ -619,13 +628,7 @@ __global__ void leaky_bias_grad_nhwc_kernel(float *dx, float *partial, const flo
         }
     }
     if (n >= n_bias) return;            /* the whole block: no barrier skipped by some threads only */
-    rows[threadIdx.y][threadIdx.x] = s;
-    __syncthreads();
-    if (threadIdx.y == 0 && co < Co) {
-        float t = 0.f;
-        for (int r = 0; r < 8; r++) t += rows[r][threadIdx.x];
-        partial[(size_t)n * Co + co] = t;
-    }
+    bias_rows_to_partial(rows, s, partial, n, co, Co);
 }
 
 /* NCHW: bias_grad_partial_kernel's block per plane over all N*Co planes */
