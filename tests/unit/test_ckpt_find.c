@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
@@ -46,16 +47,29 @@ static void *feed_latest(void *arg)
      * while the reader still holds the FIFO would add to what that reader gets */
     int in = inotify_init();
     if (in < 0 || inotify_add_watch(in, f->fifo, IN_CLOSE_NOWRITE) < 0) return NULL;
-    for (int k = 0; k < f->n; k++) {
+    for (int k = 0, resend = 0; k < f->n;) {
         int fd = open(f->fifo, O_WRONLY);   /* waits for a reader */
         if (fd < 0) break;
         if (atomic_load(&f->stop)) { close(fd); break; }   /* feed_finish's reader */
-        atomic_fetch_add(&f->opened, 1);
+        if (!resend) atomic_fetch_add(&f->opened, 1);
         ssize_t w = write(fd, f->steps[k], strlen(f->steps[k]));
         (void)w;
         close(fd);
+        /* The close event comes before the kernel lets go of the reader's
+         * end: an open right after it can still meet the closing reader, and
+         * what it writes is then lost while the next reader waits for a
+         * writer. A pause makes that rare; no close within 2 s means it
+         * happened (a reader that got the step closes at once): the same
+         * step again, counted once. */
+        struct pollfd pfd = {.fd = in, .events = POLLIN};
+        int ready = poll(&pfd, 1, 2000);
+        if (ready < 0) break;
+        if (ready == 0) { resend = 1; continue; }
         char ev[sizeof(struct inotify_event) + 256];
         if (read(in, ev, sizeof ev) <= 0) break;   /* the reader closed it */
+        usleep(2000);
+        resend = 0;
+        k++;
     }
     close(in);
     return NULL;
