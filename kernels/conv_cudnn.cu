@@ -266,16 +266,26 @@ static int pick_algo(sg_cuda *c, int kind, const Perf *perf, int n, int *algo,
     return -2;
 }
 
+/* What the engine path did for a kind whose legacy algorithms within the cap
+ * are all nondeterministic: not asked (legacy search, bf16), found no
+ * deterministic engine, or could not search (no device memory for its
+ * buffers: then nothing is known of the engines, and the line must not say
+ * there is none). */
+enum { ENGINES_NOT_ASKED, ENGINES_NONE_DETERMINISTIC, ENGINES_SEARCH_SKIPPED };
+
 /* The error of a kind for which no deterministic choice is left: only
- * nondeterministic legacy algorithms fit the cap and (engines_too) no
- * deterministic backend-API engine was found either. */
-static int fail_nondeterministic(sg_cuda *c, const sg_conv_plan *p, const char *what, int engines_too)
+ * nondeterministic legacy algorithms fit the cap, and engines says why no
+ * backend-API engine runs instead. */
+static int fail_nondeterministic(sg_cuda *c, const sg_conv_plan *p, const char *what, int engines)
 {
+    const char *why = engines == ENGINES_NONE_DETERMINISTIC ? " (legacy, and no deterministic backend-API engine)"
+                      : engines == ENGINES_SEARCH_SKIPPED
+                          ? " (legacy; the backend-API engine search was skipped: no device memory for its buffers)"
+                          : "";
     return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers only nondeterministic %s%s algorithms%s for N %d "
                         "Ci %d %dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace: raise "
                         "SG_CUDNN_WORKSPACE_MIB (or SG_CUDNN_NONDET=1 lets them run: runs then differ in the "
-                        "last bits)", c->precision == SG_CUDA_BF16 ? "bf16 " : "", what,
-                        engines_too ? " (legacy, and no deterministic backend-API engine)" : "",
+                        "last bits)", c->precision == SG_CUDA_BF16 ? "bf16 " : "", what, why,
                         p->N, p->Ci, p->H, p->W, p->Co, p->K, p->stride, p->pad, c->workspace_limit >> 20);
 }
 
@@ -385,7 +395,7 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
      * chosen (a search, or choices from a file), a deterministic engine may
      * still; the refused algorithm is then only its check's reference */
     int refused = rc == -2;
-    if (refused && !choose_engine) return fail_nondeterministic(c, p, what, 0);
+    if (refused && !choose_engine) return fail_nondeterministic(c, p, what, ENGINES_NOT_ASKED);
     if (rc && !refused)
         return sg_cuda_fail(c, __FILE__, __LINE__, "cuDNN offers no %s%s algorithm for N %d Ci %d "
                             "%dx%d Co %d K %d stride %d pad %d within %zu MiB of workspace: raise "
@@ -399,13 +409,17 @@ static int plan_algo(sg_cuda *c, sg_conv_plan *p, int kind, const void *x, const
     p->workspace[kind] = ws;
     p->legacy_refused[kind] = refused;
     p->have_algo[kind] = 1;
+    int skipped_before = c->engine_searches_skipped;
     if (choose_engine && sg_conv_engine_choose(c, p, kind, (void *)x, (void *)w, (void *)y)) {
         if (refused) p->have_algo[kind] = 0;    /* never the refused algorithm on a later call */
         return -1;
     }
     if (refused && !p->eng[kind].plan) {
         p->have_algo[kind] = 0;
-        return fail_nondeterministic(c, p, what, c->search >= SG_SEARCH_HEURISTIC);
+        return fail_nondeterministic(c, p, what,
+                                     c->search < SG_SEARCH_HEURISTIC ? ENGINES_NOT_ASKED
+                                     : c->engine_searches_skipped != skipped_before ? ENGINES_SEARCH_SKIPPED
+                                                                                    : ENGINES_NONE_DETERMINISTIC);
     }
     return 0;
 }

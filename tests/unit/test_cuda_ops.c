@@ -1573,7 +1573,9 @@ static void test_nondet_legacy_refused(void)
  * under a larger cap) is rejected, not followed. Without the backend API
  * (SG_EMU_CUDNN_BACKEND=0) no deterministic choice is left: one line naming
  * both paths, and again on a second call (the refused algorithm never
- * runs). bf16 keeps the legacy pick (no engines): refused in timed mode too. */
+ * runs). bf16 keeps the legacy pick (no engines): refused in timed mode too.
+ * A search skipped for want of device memory says so, not that no engine
+ * exists. */
 static void test_nondet_legacy_engine_search(void)
 {
     static char report[16384];
@@ -1596,15 +1598,16 @@ static void test_nondet_legacy_engine_search(void)
         pair_free(x); pair_free(dy); pair_free(dw);
         own_gpu_end(saved);
     }
-    static const struct { const char *search, *precision; int backend_api, with_file; } cases[] = {
-        { "heuristic", "fp32", 1, 0 }, { "timed", "fp32", 1, 0 }, { "heuristic", "fp32", 1, 1 },
-        { "timed", "fp32", 0, 0 }, { "timed", "bf16", 1, 0 },
+    static const struct { const char *search, *precision; int backend_api, with_file, no_memory; } cases[] = {
+        { "heuristic", "fp32", 1, 0, 0 }, { "timed", "fp32", 1, 0, 0 }, { "heuristic", "fp32", 1, 1, 0 },
+        { "timed", "fp32", 0, 0, 0 }, { "timed", "bf16", 1, 0, 0 }, { "timed", "fp32", 1, 0, 1 },
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
         char what[160];
-        snprintf(what, sizeof what, "1 MiB workspace, SG_CUDNN_SEARCH=%s, %s%s%s", cases[i].search,
+        snprintf(what, sizeof what, "1 MiB workspace, SG_CUDNN_SEARCH=%s, %s%s%s%s", cases[i].search,
                  cases[i].precision, cases[i].backend_api ? "" : ", no backend API",
-                 cases[i].with_file ? ", a file's legacy choice" : "");
+                 cases[i].with_file ? ", a file's legacy choice" : "",
+                 cases[i].no_memory ? ", no device memory for the search" : "");
         setenv("SG_CUDNN_SEARCH", cases[i].search, 1);
         int rc = own_gpu_begin(&saved, "SG_CUDNN_WORKSPACE_MIB", "1", cases[i].precision, what);
         unsetenv("SG_CUDNN_SEARCH");
@@ -1618,11 +1621,13 @@ static void test_nondet_legacy_engine_search(void)
         pair x = pair_rand_shaped(-1, 1, N, Ci, (size_t)W * W), dy = pair_rand_shaped(-1, 1, N, Co, (size_t)W * W);
         pair dw = pair_rand_shaped(-1, 1, Co, Ci, (size_t)K * K);
         cpu->ops->conv2d_backward_filter(cpu, dw.c, NULL, x.c, dy.c, N, Ci, W, W, Co, K, 1, 1);
+        /* the search's buffers cannot be had: nothing is known of the engines */
+        if (cases[i].no_memory) setenv("SG_EMU_MALLOC_FAIL", "1", 1);
         gpu->ops->conv2d_backward_filter(gpu, dw.g, NULL, x.g, dy.g, N, Ci, W, W, Co, K, 1, 1);
         memset(&err, 0, sizeof err);
         rc = gpu->ops->sync(gpu, &err);
         int bf16 = !strcmp(cases[i].precision, "bf16");
-        if (cases[i].backend_api && !bf16) {
+        if (cases[i].backend_api && !bf16 && !cases[i].no_memory) {
             CHECK(rc == 0, "%s: backward-filter runs on a deterministic engine (%s)", what, rc ? err.msg : "");
             if (!rc) compare(what, dw, 1e-4);
             sg_backend_cuda_plan_report(gpu, report, sizeof report);
@@ -1635,8 +1640,11 @@ static void test_nondet_legacy_engine_search(void)
                   "%s: the plan report names the engine and the refused legacy algorithm: %s", what, report);
         } else {
             const char *want = bf16 ? "only nondeterministic bf16 backward-filter algorithms for N 1 Ci 256"
-                                    : "only nondeterministic backward-filter algorithms (legacy, and no "
-                                      "deterministic backend-API engine) for N 1 Ci 256";
+                               : cases[i].no_memory
+                                   ? "only nondeterministic backward-filter algorithms (legacy; the backend-API "
+                                     "engine search was skipped: no device memory for its buffers) for N 1 Ci 256"
+                                   : "only nondeterministic backward-filter algorithms (legacy, and no "
+                                     "deterministic backend-API engine) for N 1 Ci 256";
             CHECK(rc == -1 && strstr(err.msg, want) && strstr(err.msg, "raise SG_CUDNN_WORKSPACE_MIB") &&
                   strstr(err.msg, "SG_CUDNN_NONDET=1") && !strchr(err.msg, '\n'),
                   "%s: no deterministic choice: refused in one line (rc %d: %s)", what, rc, err.msg);
@@ -1647,6 +1655,7 @@ static void test_nondet_legacy_engine_search(void)
             CHECK(rc == -1 && strstr(err.msg, want), "%s: a second call is refused too (rc %d: %s)", what, rc,
                   err.msg);
         }
+        unsetenv("SG_EMU_MALLOC_FAIL");
         unsetenv("SG_EMU_CUDNN_BACKEND");
         pair_free(x); pair_free(dy); pair_free(dw);
         own_gpu_end(saved);
