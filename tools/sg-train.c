@@ -115,6 +115,13 @@ static volatile sig_atomic_t phase = AT_STARTING;
 /* What ending at once leaves, said by on_signal, one line per stop signal
  * (its verb): made in advance (set_stop_lines), as it changes. */
 static cli_stop_line stop_lines[3];
+/* What a first stop in training says at once (on_signal: the trainer sees
+ * it only at the end of the iteration under way, which may take long), one
+ * per stop signal, and in a wait for space (--disk-full-wait, which it
+ * ends); made before training (set_answer_lines). */
+static cli_stop_line answer_lines[3], wait_answer_lines[3];
+/* 1 while wait_for_space waits, for on_signal */
+static volatile sig_atomic_t waiting_for_space;
 
 static const char *stop_verb(int sig)
 {
@@ -124,6 +131,34 @@ static const char *stop_verb(int sig)
 static cli_stop_line *stop_line(int sig)
 {
     return &stop_lines[sig == SIGINT ? 0 : sig == SIGHUP ? 2 : 1];
+}
+
+static cli_stop_line *answer_line(int sig)
+{
+    int k = sig == SIGINT ? 0 : sig == SIGHUP ? 2 : 1;
+    return waiting_for_space ? &wait_answer_lines[k] : &answer_lines[k];
+}
+
+/* "interrupted: stopping at the end of the iteration under way, with a
+ * checkpoint (^C again stops at once, without it)": what the stop does
+ * (the trainer finishes the iteration, writes a checkpoint and returns;
+ * main then says where the run is) and what a second one does (on_signal;
+ * a SIGHUP after the first is none). In a wait for space the stop ends the
+ * wait with one last try (wait_for_space), and the run stops whether it
+ * finds space (as above) or not (as for a full disk). */
+static void set_answer_lines(void)
+{
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int k = 0; k < 3; k++) {
+        const char *verb = stop_verb(sigs[k]);
+        const char *again = sigs[k] == SIGINT    ? "^C again"
+                            : sigs[k] == SIGTERM ? "a second SIGTERM or ^C"
+                                                 : "a SIGINT or SIGTERM";
+        cli_stop_line_set(&answer_lines[k], "%s: stopping at the end of the iteration under way, with a checkpoint "
+                          "(%s stops at once, without it)", verb, again);
+        cli_stop_line_set(&wait_answer_lines[k], "%s: ending the wait for space with one last try, then stopping "
+                          "(%s stops at once, giving up that write)", verb, again);
+    }
 }
 
 /* Each signal's line: its verb, then the tail made from fmt. */
@@ -145,8 +180,9 @@ static void set_stop_lines(const char *fmt, ...)
  * (the removal of a previous run, config.json and history.jsonl are all
  * done or none), then until training one is only noted: main says what the
  * run holds and ends by it. In training, the first asks for a stop with a
- * checkpoint; a second SIGINT or SIGTERM gives up the checkpoint under way
- * (the trainer stops within a tensor and main says which checkpoint
+ * checkpoint, saying so at once (answer_lines); a second SIGINT or SIGTERM
+ * gives up the checkpoint under way (the trainer stops within a tensor and
+ * main says which checkpoint
  * survived), else ends the process at once, saying so, taking the
  * temporary files of a write under way with it. A SIGHUP after the first
  * changes nothing: a terminal closing, or systemd's SIGHUP right after its
@@ -165,6 +201,8 @@ static void on_signal(int sig)
         cli_die_by_signal_saying(sig, stop_line(sig));
     } else if (!stops.stop) {
         stops.stop = sig;
+        /* at once, not when the trainer sees it: an iteration may take long */
+        if (phase == AT_TRAINING) cli_say_from_handler(answer_line(sig));
     } else if (phase == AT_TRAINING && sig != SIGHUP) {
         if (stops.saving) stops.abandon = sig;
         else cli_die_by_signal_saying(sig, stop_line(sig));
@@ -204,6 +242,7 @@ static void set_again_lines(const sg_trainer *t)
 static void progress(void *ctx, const sg_train_status *st)
 {
     const sg_trainer *t = ctx;
+    waiting_for_space = 0;   /* a retry that failed otherwise was not told to wait_for_space */
     if (st->note) cli_warn("%s", st->note);   /* once: the run directory moved */
     char eta[32];
     cli_format_eta(eta, sizeof eta, st->it_per_s > 0 ? (double)(st->iters - st->iteration) / st->it_per_s : -1);
@@ -261,6 +300,7 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
                                        "history line of iteration %lld written"};
     static const char *const doing[] = {"saving iteration", "writing the sample of iteration", "logging iteration"};
     if (!s->err) {
+        waiting_for_space = 0;
         char what[96];
         snprintf(what, sizeof what, done[s->what], (long long)s->iteration);
         cli_warn("space found: %s, %s", what, stops.stop ? "stopping as asked" : "training goes on");
@@ -268,7 +308,13 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
     }
     /* a stop asked for before this try (the stop's own checkpoint, or a
      * signal that ended the wait): it was the last */
-    if (stops.stop) return 0;
+    if (stops.stop) {
+        waiting_for_space = 0;
+        return 0;
+    }
+    /* until the write goes through or is given up (the tries too), and
+     * from before the line that says Ctrl-C stops */
+    waiting_for_space = 1;
     int quota = s->err->sys_errno == EDQUOT;
     if (s->tries == 1) {
         w->deadline = cli_now() + (double)w->wait_s;
@@ -281,7 +327,10 @@ static int wait_for_space(void *ctx, const sg_train_space *s)
                  quota ? " or raise the quota" : "", last);
     }
     double now = cli_now(), left = w->deadline - now;
-    if (left <= 0) return 0;
+    if (left <= 0) {
+        waiting_for_space = 0;
+        return 0;
+    }
     double until = now + (left < SPACE_RETRY_S ? left : SPACE_RETRY_S);
     /* In one-second slices, the progress line redrawn at each: a stop signal
      * cuts a slice short (EINTR: SA_RESTART does not restart it; one landing
@@ -745,9 +794,11 @@ static int train(struct run *run)
     if (run->disk_full_wait > 0) sg_trainer_on_no_space(run->t, wait_for_space, &run->space);
 
     set_again_lines(run->t);
+    set_answer_lines();
     phase = AT_TRAINING;
     int rc = sg_trainer_run(run->t, &stops, progress, run->t, &run->err);
     phase = AT_HELD;
+    waiting_for_space = 0;
     cli_progress_end();
     run->run_dir = sg_trainer_run_dir(run->t);   /* where it was moved to, if it was */
     cli_note_output(run->run_dir);

@@ -39,6 +39,22 @@ interrupt_and_wait() {
   BG_PID=
 }
 
+# The line that a first stop signal in training ($1: INT, TERM or HUP) says
+# at once, from the handler; with "wait" as $2, in a wait for space.
+answer_line() {
+  local verb again
+  case $1 in
+    INT) verb=interrupted again="^C again" ;;
+    TERM) verb=terminated again="a second SIGTERM or ^C" ;;
+    HUP) verb="hung up" again="a SIGINT or SIGTERM" ;;
+  esac
+  if [ "${2:-}" = wait ]; then
+    echo "sg-train: $verb: ending the wait for space with one last try, then stopping ($again stops at once, giving up that write)"
+  else
+    echo "sg-train: $verb: stopping at the end of the iteration under way, with a checkpoint ($again stops at once, without it)"
+  fi
+}
+
 # history.jsonl without the timing fields.
 strip_timing() { sed -E 's/,"images\/s":[^,]*,"elapsed":[^}]*//' "$1"; }
 
@@ -782,11 +798,58 @@ PY
   signal_long_run INT 3
   [ "$status" -eq 130 ]
   n=$(cat "$T/r/latest")
+  # the stop said at once, then where the run stopped
+  [ "$(sed -n 1p "$T/err")" = "$(answer_line INT)" ]
+  [ "$(sed -n 2p "$T/err")" = "sg-train: interrupted at iteration $((10#$n)): checkpoint $T/r/ckpt/$n written (sg-train -o $T/r --resume continues)" ]
+  [ "$(wc -l < "$T/err")" -eq 2 ]
   [ -s "$T/r/ckpt/$n-state.safetensors" ]
   [ "$(wc -l < "$T/r/history.jsonl")" -eq "$((10#$n))" ]
   run sg-train -o "$T/r" --resume --iters $((10#$n + 2))
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = "$(printf %06d $((10#$n + 2)))" ]
+}
+
+@test "the first stop in training is answered at once, by the signal handler: before the iteration under way ends, not after its checkpoint" {
+  need_strace
+  args=(--iters 6 --save-every 0 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
+  strace -f -qq -y -o "$T/trace" -e trace=write sg-train -o "$T/plain" "${args[@]}"
+  # the signal at the write of iteration 1's history line: the trainer sees
+  # it after iteration 2 (its stop was looked at before that write) and
+  # writes checkpoint 2
+  local w1
+  w1=$(grep 'write(' "$T/trace" | grep -n 'history.jsonl>, "{\\"iteration\\":1,' | cut -d: -f1)
+  [ -n "$w1" ]
+  local sig verb st a h c
+  for sig in INT TERM HUP; do
+    case $sig in
+      INT) verb=interrupted st=130 ;;
+      TERM) verb=terminated st=143 ;;
+      HUP) verb="hung up" st=129 ;;
+    esac
+    rm -rf "$T/r"
+    run env --default-signal="$sig" strace -f -qq -y -s 400 -o "$T/trace" -e trace=write,openat \
+      -e inject=write:signal="$sig":when="$w1" sg-train -o "$T/r" "${args[@]}"
+    [ "$status" -eq "$st" ]
+    [ "${lines[0]}" = "$(answer_line "$sig")" ]
+    [ "${lines[1]}" = "sg-train: $verb at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume continues)" ]
+    [ "${#lines[@]}" -eq 2 ]
+    [ "$(cat "$T/r/latest")" = 000002 ]
+    [ -z "$(find "$T/r" -name '*.tmp.*')" ]
+    # in the trace: the answer before iteration 2's history line and the
+    # first file of its checkpoint (with no answer, the first line on
+    # stderr came after the checkpoint)
+    a=$(grep -n 'write(2<.*stopping at the end of the iteration under way' "$T/trace" | cut -d: -f1)
+    h=$(grep -n 'history.jsonl>, "{\\"iteration\\":2,' "$T/trace" | cut -d: -f1)
+    c=$(grep -n 'openat(.*000002-G\.safetensors' "$T/trace" | head -n 1 | cut -d: -f1)
+    [ -n "$a" ]
+    [ -n "$h" ]
+    [ -n "$c" ]
+    [ "$a" -lt "$h" ]
+    [ "$a" -lt "$c" ]
+  done
+  # the run goes on from the stop's checkpoint as the uninterrupted one
+  sg-train -o "$T/r" --resume
+  for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
 }
 
 # Starts COMMAND... in the background under ended_how --pid, which writes to
@@ -839,7 +902,7 @@ start_watched() {
   [ -s "$T/r/ckpt/$(cat "$T/r/latest")-state.safetensors" ]
 }
 
-@test "a stop too late to stop the run (the last iteration, its checkpoint, nothing to train) is not lost: one line, then the signal" {
+@test "a stop too late to stop the run (the last iteration, its checkpoint, nothing to train) is not lost: one line (after the answer, in training), then the signal" {
   need_strace
   args=(--iters 2 --save-every 2 --sample-every 0 --log-every 1 "${TINY[@]}" "$D/a.lmdb")
   strace -f -qq -y -o "$T/trace" -e trace=write,fsync sg-train -o "$T/plain" "${args[@]}"
@@ -862,9 +925,10 @@ start_watched() {
         -e inject="${at%:*}":signal="$sig":when="${at#*:}" sg-train -o "$T/r" "${args[@]}"
       local verb=interrupted
       [ "$sig" = INT ] || verb=terminated
-      [ "${lines[0]}" = "sg-train: $verb while finishing; the run completed at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume --iters N trains longer)" ]
-      [ "${lines[1]}" = "signal $(kill -l "$sig")" ]
-      [ "${#lines[@]}" -eq 2 ]
+      [ "${lines[0]}" = "$(answer_line "$sig")" ]
+      [ "${lines[1]}" = "sg-train: $verb while finishing; the run completed at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume --iters N trains longer)" ]
+      [ "${lines[2]}" = "signal $(kill -l "$sig")" ]
+      [ "${#lines[@]}" -eq 3 ]
       [ "$(cat "$T/r/latest")" = 000002 ]
       for f in G D state; do cmp "$T/plain/ckpt/000002-$f.safetensors" "$T/r/ckpt/000002-$f.safetensors"; done
     done
@@ -902,24 +966,26 @@ start_watched() {
   # (before, the second was ignored: "interrupted ...", 130, after the freeing)
   run ended_how env --default-signal=INT,TERM strace -f -qq -o /dev/null -e trace=write,close \
     -e inject=write:signal=INT:when="$w6" -e inject=close:signal=TERM:when="$h" sg-train -o "$T/late" "${args[@]}"
-  [ "${lines[0]}" = "sg-train: terminated while finishing; the run completed at iteration 6: checkpoint $T/late/ckpt/000006 written (sg-train -o $T/late --resume --iters N trains longer)" ]
-  [ "${lines[1]}" = "signal 15" ]
-  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "$(answer_line INT)" ]
+  [ "${lines[1]}" = "sg-train: terminated while finishing; the run completed at iteration 6: checkpoint $T/late/ckpt/000006 written (sg-train -o $T/late --resume --iters N trains longer)" ]
+  [ "${lines[2]}" = "signal 15" ]
+  [ "${#lines[@]}" -eq 3 ]
   for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/late/ckpt/000006-$f.safetensors"; done
   # a stop in training (the stop's checkpoint is 2), traced alone for the
   # close of history.jsonl of that shorter run, then SIGTERM there
   run env --default-signal=INT strace -f -qq -y -o "$T/trace" -e trace=write,close \
     -e inject=write:signal=INT:when="$w1" sg-train -o "$T/one" "${args[@]}"
   [ "$status" -eq 130 ]
-  [ "$output" = "sg-train: interrupted at iteration 2: checkpoint $T/one/ckpt/000002 written (sg-train -o $T/one --resume continues)" ]
+  [ "$output" = "$(answer_line INT)"$'\n'"sg-train: interrupted at iteration 2: checkpoint $T/one/ckpt/000002 written (sg-train -o $T/one --resume continues)" ]
   h=$(grep 'close(' "$T/trace" | grep -n 'history.jsonl>)' | tail -n 1 | cut -d: -f1)
   [ -n "$h" ]
   run ended_how env --default-signal=INT,TERM strace -f -qq -o /dev/null -e trace=write,close \
     -e inject=write:signal=INT:when="$w1" -e inject=close:signal=TERM:when="$h" sg-train -o "$T/r" "${args[@]}"
-  [ "${lines[0]}" = "sg-train: interrupted at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume continues)" ]
-  [ "${lines[1]}" = "sg-train: terminated again while finishing: the run's last checkpoint is $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)" ]
-  [ "${lines[2]}" = "signal 15" ]
-  [ "${#lines[@]}" -eq 3 ]
+  [ "${lines[0]}" = "$(answer_line INT)" ]
+  [ "${lines[1]}" = "sg-train: interrupted at iteration 2: checkpoint $T/r/ckpt/000002 written (sg-train -o $T/r --resume continues)" ]
+  [ "${lines[2]}" = "sg-train: terminated again while finishing: the run's last checkpoint is $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)" ]
+  [ "${lines[3]}" = "signal 15" ]
+  [ "${#lines[@]}" -eq 4 ]
   [ "$(cat "$T/r/latest")" = 000002 ]
   [ -z "$(find "$T/r" -name '*.tmp.*')" ]
   sg-train -o "$T/r" --resume
@@ -928,9 +994,10 @@ start_watched() {
   # a SIGHUP as the second changes nothing, as in training: the first's status, after the freeing
   run ended_how env --default-signal=INT,HUP strace -f -qq -o /dev/null -e trace=write,close \
     -e inject=write:signal=INT:when="$w1" -e inject=close:signal=HUP:when="$h" sg-train -o "$T/hup" "${args[@]}"
-  [ "${lines[0]}" = "sg-train: interrupted at iteration 2: checkpoint $T/hup/ckpt/000002 written (sg-train -o $T/hup --resume continues)" ]
-  [ "${lines[1]}" = "signal 2" ]
-  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "$(answer_line INT)" ]
+  [ "${lines[1]}" = "sg-train: interrupted at iteration 2: checkpoint $T/hup/ckpt/000002 written (sg-train -o $T/hup --resume continues)" ]
+  [ "${lines[2]}" = "signal 2" ]
+  [ "${#lines[@]}" -eq 3 ]
 }
 
 # Runs a 6-iteration run into $T/r with signal $1 delivered as 000004-G is
@@ -953,7 +1020,7 @@ signals_during_checkpoint() {
 @test "a second signal during the checkpoint gives it up at once, saying so and which one a resume continues from; resume continues exactly" {
   signals_during_checkpoint INT INT
   [ "$status" -eq 130 ]
-  [ "$output" = "sg-train: interrupted again: checkpoint $T/r/ckpt/000004 not written; the last one written is $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)" ]
+  [ "$output" = "$(answer_line INT)"$'\n'"sg-train: interrupted again: checkpoint $T/r/ckpt/000004 not written; the last one written is $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)" ]
   [ -z "$(find "$T/r" -name '*.tmp.*')" ]
   [ "$(cat "$T/r/latest")" = 000002 ]
   # G was in place already: the checkpoint's part is removed with it
@@ -976,7 +1043,7 @@ signals_during_checkpoint() {
   run env --default-signal=TERM,INT strace -f -qq -o /dev/null -e trace=write,fsync \
     -e inject=write:signal=TERM:when="$w" -e inject=fsync:signal=INT:when="$k" sg-train -o "$T/r" "${args[@]}"
   [ "$status" -eq 130 ]
-  [ "$output" = "sg-train: interrupted again: checkpoint $T/r/ckpt/000002, the run's first, not written (sg-train -o $T/r --resume starts the run again)" ]
+  [ "$output" = "$(answer_line TERM)"$'\n'"sg-train: interrupted again: checkpoint $T/r/ckpt/000002, the run's first, not written (sg-train -o $T/r --resume starts the run again)" ]
   [ ! -e "$T/r/latest" ]
   [ -z "$(ls "$T/r/ckpt")" ]
   [ -z "$(find "$T/r" -name '*.tmp.*')" ]
@@ -1007,7 +1074,7 @@ signals_during_checkpoint() {
       want="sg-train: interrupted again before the stop's checkpoint was written; the last one written is $T/r/ckpt/000002 (sg-train -o $T/r --resume continues from it)"
       [ "$(cat "$T/r/latest")" = 000002 ]
     fi
-    [ "$output" = "$want" ]
+    [ "$output" = "$(answer_line INT)"$'\n'"$want" ]
     [ -z "$(find "$T/r" -name '*.tmp.*')" ]
     sg-train -o "$T/r" --resume
     for f in G D state; do cmp "$T/plain/ckpt/000006-$f.safetensors" "$T/r/ckpt/000006-$f.safetensors"; done
@@ -2295,17 +2362,20 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
     cat "$T/err"; echo "took $took ms"
     [ "$took" -lt 9000 ]   # not at the next try, 10 s on
     [ "$(sed -n 1p "$T/err")" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 1m00s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
+    # the stop answered at once, from the handler
+    [ "$(sed -n 2p "$T/err")" = "$(answer_line INT wait)" ]
     if [ "$when" = "$s" ]; then
       # the last try finds space: checkpoint 2, then the stop's own at the end of the iteration under way
       [ "$status" -eq 130 ]
-      [ "$(sed -n 2p "$T/err")" = "sg-train: space found: checkpoint 2 saved, stopping as asked" ]
-      [ "$(sed -n 3p "$T/err")" = "sg-train: interrupted at iteration 3: checkpoint $T/r/ckpt/000003 written (sg-train -o $T/r --resume continues)" ]
+      [ "$(sed -n 3p "$T/err")" = "sg-train: space found: checkpoint 2 saved, stopping as asked" ]
+      [ "$(sed -n 4p "$T/err")" = "sg-train: interrupted at iteration 3: checkpoint $T/r/ckpt/000003 written (sg-train -o $T/r --resume continues)" ]
+      [ "$(wc -l < "$T/err")" -eq 4 ]
       [ "$(cat "$T/r/latest")" = 000003 ]
       for f in G D state; do cmp "$T/plain/ckpt/000002-$f.safetensors" "$T/r/ckpt/000002-$f.safetensors"; done
     else
       [ "$status" -eq 1 ]
-      [ "$(wc -l < "$T/err")" -eq 2 ]
-      [[ "$(sed -n 2p "$T/err")" == "sg-train: $T/r/ckpt/000002-"*": No space left on device"*"; last good checkpoint: none yet (the file system is full: free space on it, then sg-train -o $T/r --resume starts the run again)" ]]
+      [ "$(wc -l < "$T/err")" -eq 3 ]
+      [[ "$(sed -n 3p "$T/err")" == "sg-train: $T/r/ckpt/000002-"*": No space left on device"*"; last good checkpoint: none yet (the file system is full: free space on it, then sg-train -o $T/r --resume starts the run again)" ]]
       [ -z "$(find "$T/r" -name '*.safetensors*')" ]
     fi
   done
@@ -2316,7 +2386,8 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # once, as a quick double ^C: both sent while it is stopped (SIGSTOP), then
 # SIGCONT. Its stderr in $T/err, its status in $status, and in $verb the
 # second signal's word as the status says it (the kernel hands both over
-# together: either may be taken first).
+# together: either may be taken first), in $first the first's name (INT,
+# TERM), whose answer is the second line.
 double_stop_in_wait() {
   "$@" 2> "$T/err" &
   local pid=$! p st
@@ -2337,7 +2408,7 @@ double_stop_in_wait() {
   wait "$pid" || status=$?
   BG_PID=
   cat "$T/err"
-  case $status in 130) verb=interrupted;; 143) verb=terminated;; *) echo "status $status"; return 1;; esac
+  case $status in 130) verb=interrupted first=TERM;; 143) verb=terminated first=INT;; *) echo "status $status"; return 1;; esac
 }
 
 @test "--disk-full-wait: a double ^C in the wait gives up what it waited for: a checkpoint is not written, a sample or history line ends the run at once; the line says where --resume goes on, and it does exactly" {
@@ -2347,8 +2418,9 @@ double_stop_in_wait() {
   double_stop_in_wait strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" \
     sg-train -o "$T/r" --disk-full-wait 60 "${args[@]}"
   [ "$(sed -n 1p "$T/err")" = "sg-train: $T/r/ckpt: no space left on device saving iteration 2; waiting up to 1m00s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
-  [ "$(sed -n 2p "$T/err")" = "sg-train: $verb again: checkpoint $T/r/ckpt/000002, the run's first, not written (sg-train -o $T/r --resume starts the run again)" ]
-  [ "$(wc -l < "$T/err")" -eq 2 ]
+  [ "$(sed -n 2p "$T/err")" = "$(answer_line "$first" wait)" ]
+  [ "$(sed -n 3p "$T/err")" = "sg-train: $verb again: checkpoint $T/r/ckpt/000002, the run's first, not written (sg-train -o $T/r --resume starts the run again)" ]
+  [ "$(wc -l < "$T/err")" -eq 3 ]
   [ ! -e "$T/r/latest" ]
   [ -z "$(ls "$T/r/ckpt")" ]
   [ -z "$(find "$T/r" -name '*.tmp*')" ]
@@ -2361,8 +2433,9 @@ double_stop_in_wait() {
   double_stop_in_wait strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=ENOSPC:when="$s" \
     sg-train -o "$T/g" --disk-full-wait 60 "${args[@]}"
   [ "$(sed -n 1p "$T/err")" = "sg-train: $T/g/samples: no space left on device writing the sample of iteration 2; waiting up to 1m00s for space (free some and training goes on by itself; Ctrl-C stops, there is no checkpoint yet)" ]
-  [ "$(sed -n 2p "$T/err")" = "sg-train: $verb again before the stop's checkpoint was written, the run's first (sg-train -o $T/g --resume starts the run again)" ]
-  [ "$(wc -l < "$T/err")" -eq 2 ]
+  [ "$(sed -n 2p "$T/err")" = "$(answer_line "$first" wait)" ]
+  [ "$(sed -n 3p "$T/err")" = "sg-train: $verb again before the stop's checkpoint was written, the run's first (sg-train -o $T/g --resume starts the run again)" ]
+  [ "$(wc -l < "$T/err")" -eq 3 ]
   [ ! -e "$T/g/latest" ]
   [ -z "$(ls "$T/g/samples")" ]
   [ -z "$(find "$T/g" -name '*.tmp*')" ]
@@ -2373,8 +2446,9 @@ double_stop_in_wait() {
   double_stop_in_wait strace -f -qq -o /dev/null -P "$T/h/history.jsonl" -e trace=write \
     -e inject=write:error=EDQUOT:when=3 sg-train -o "$T/h" --disk-full-wait 60 "${args[@]}"
   [ "$(sed -n 1p "$T/err")" = "sg-train: $T/h/history.jsonl: disk quota exceeded logging iteration 3; waiting up to 1m00s for space (free some or raise the quota and training goes on by itself; Ctrl-C stops, the last good checkpoint is 2)" ]
-  [ "$(sed -n 2p "$T/err")" = "sg-train: $verb again before the stop's checkpoint was written; the last one written is $T/h/ckpt/000002 (sg-train -o $T/h --resume continues from it)" ]
-  [ "$(wc -l < "$T/err")" -eq 2 ]
+  [ "$(sed -n 2p "$T/err")" = "$(answer_line "$first" wait)" ]
+  [ "$(sed -n 3p "$T/err")" = "sg-train: $verb again before the stop's checkpoint was written; the last one written is $T/h/ckpt/000002 (sg-train -o $T/h --resume continues from it)" ]
+  [ "$(wc -l < "$T/err")" -eq 3 ]
   [ "$(cat "$T/h/latest")" = 000002 ]
   [ "$(wc -l < "$T/h/history.jsonl")" -eq 2 ]   # no line torn
   [ -z "$(find "$T/h" -name '*.tmp*')" ]

@@ -148,24 +148,45 @@ void cli_stop_line_set(cli_stop_line *line, const char *fmt, ...)
     line->current = next;   /* made in full before a handler may take it */
 }
 
-void cli_die_by_signal_saying(int sig, const cli_stop_line *line)
+/* Writes line (async-signal-safe): a progress line ended first. */
+static void write_line_from_handler(const cli_stop_line *line)
 {
     int k = line ? line->current : 0;
     const char *p = line ? line->text[k] : NULL;
     size_t n = line ? line->len[k] : 0;
-    if (n) {
-        /* a reader gone: the write fails (EPIPE), and sig still ends the process */
-        signal(SIGPIPE, SIG_IGN);
-        if (progress_shown && write(STDERR_FILENO, "\n", 1) == 1) progress_shown = 0;
-        while (n) {
-            ssize_t w = write(STDERR_FILENO, p, n);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) break;
-            p += w;
-            n -= (size_t)w;
-        }
+    if (!n) return;
+    int saved = errno;
+    if (progress_shown && write(STDERR_FILENO, "\n", 1) == 1) progress_shown = 0;
+    while (n) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        p += w;
+        n -= (size_t)w;
     }
+    errno = saved;
+}
+
+void cli_die_by_signal_saying(int sig, const cli_stop_line *line)
+{
+    /* a reader gone: the write fails (EPIPE), and sig still ends the process */
+    if (line && line->len[line->current]) signal(SIGPIPE, SIG_IGN);
+    write_line_from_handler(line);
     cli_die_by_signal(sig);
+}
+
+void cli_say_from_handler(const cli_stop_line *line)
+{
+    if (!line || !line->len[line->current]) return;
+    /* SIGPIPE ignored for the write alone (sigaction is async-signal-safe;
+     * the SIGPIPE of a pipe closed meanwhile is discarded, not left pending) */
+    struct sigaction ign, old;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    int ignored = sigaction(SIGPIPE, &ign, &old) == 0;
+    write_line_from_handler(line);
+    if (ignored) sigaction(SIGPIPE, &old, NULL);
 }
 
 /* The words for want of space, written here only: what happened, how to

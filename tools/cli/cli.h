@@ -59,6 +59,11 @@ void cli_stop_line_set(cli_stop_line *line, const char *fmt, ...) __attribute__(
  * made: nothing), then cli_die_by_signal(sig). A reader of stderr that has
  * gone does not change how the process ends. */
 void cli_die_by_signal_saying(int sig, const cli_stop_line *line);
+/* For a signal handler that lets the tool go on (a stop it will carry out
+ * later): writes line at once (nothing for NULL or none made), ending a
+ * progress line first, with write(2) alone; a reader of stderr that has gone
+ * (EPIPE) does not end the process. */
+void cli_say_from_handler(const cli_stop_line *line);
 /* Messages (cli_die, cli_warn, cli_usage_error, cli_progress and those built
  * on them) are one line each: control bytes in them (a newline in a path), C1
  * controls, invisible and bidi characters and bytes of no UTF-8 are written
