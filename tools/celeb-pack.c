@@ -360,9 +360,17 @@ typedef struct {
 
 /* The first stop signal (its number), 0 while none came. */
 static volatile sig_atomic_t interrupted;
+/* 1 from the start of the commit (finish_shard), which a signal does not
+ * stop: the handler then answers at once with commit_answer (the commit of
+ * a large shard, its last records, the sync and the rename, may take long),
+ * made before it. */
+static volatile sig_atomic_t committing;
+static cli_stop_line commit_answer;
 static void on_signal(int sig)
 {
-    if (!interrupted) interrupted = sig;
+    if (interrupted) return;
+    interrupted = sig;
+    if (committing) cli_say_from_handler(&commit_answer);
 }
 
 /* The failures that say nothing about the file: a limit of the process
@@ -852,9 +860,17 @@ static uint64_t finish_shard(struct run *r)
     if (!r->failed && r->n_skipped[RESULT_MISSING] > MISSING_SHOWN)
         cli_warn("... and %zu more missing (skipped)", r->n_skipped[RESULT_MISSING] - MISSING_SHOWN);
     uint64_t written = sg_shard_writer_count(r->wr);
-    /* a signal after the last record was waited for stops the pack as one before it */
+    cli_stop_line_set(&commit_answer, "interrupted while finishing: %s is written in full first (all its records "
+                      "are packed; another signal does not cut it short), then celeb-pack stops", out);
+    /* held over the check and the flag: a signal after the last record was
+     * waited for stops the pack as one before it, one after is answered as
+     * one during the commit */
+    sigset_t was;
+    cli_hold_stop_signals(&was);
     if (!r->failed && interrupted) r->failed = 2;
     if (!r->failed && written == 0) fail_with(r, "no image could be read");
+    committing = !r->failed;
+    cli_release_stop_signals(&was);
     if (r->failed) {
         sg_shard_writer_abort(r->wr);
         if (r->failed == 2) {
@@ -864,10 +880,12 @@ static uint64_t finish_shard(struct run *r)
         cli_die("%s; %s not written%s", r->fail_msg, out, r->fail_hint);
     }
     /* A signal from here on cannot stop the commit (the shard may be in
-     * place already): it finishes, and main says so (interrupted). */
+     * place already): it finishes, as on_signal says at once, and main says
+     * so again (interrupted). */
     sg_err note, err;
-    if (sg_shard_writer_commit(r->wr, &note, &err))
-        cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err));
+    int failed = sg_shard_writer_commit(r->wr, &note, &err);
+    committing = 0;   /* a signal from here on: main's line alone, at once */
+    if (failed) cli_die("%s; %s not written%s", err.msg, out, cli_no_space_hint(&err));
     if (note.msg[0]) cli_warn("%s", note.msg);
     return written;
 }

@@ -421,24 +421,45 @@ big_list() {
   done
 }
 
-@test "a stop signal during the commit lets it finish: one line says the shard was written, then it ends by the signal" {
+# The line a stop signal during the commit of shard $1 is answered with at once.
+commit_answer() {
+  echo "celeb-pack: interrupted while finishing: $1 is written in full first (all its records are packed; another signal does not cut it short), then celeb-pack stops"
+}
+
+@test "a stop signal during the commit lets it finish: answered at once, then one line says the shard was written, then it ends by the signal" {
   run_signalled_at_fsync INT 1 celeb-pack -j 2 -S 8 --attrs "$S/list_attr_celeba.txt" \
     --images "$S/img_align_celeba" -o "$T/s.lmdb"
   [ "$status" -eq 130 ]
-  [ "$output" = "celeb-pack: interrupted while finishing; the shard $T/s.lmdb was written in full" ]
+  [ "$output" = "$(commit_answer "$T/s.lmdb")"$'\n'"celeb-pack: interrupted while finishing; the shard $T/s.lmdb was written in full" ]
   [ "$(celeb-dump --verify "$T/s.lmdb")" = "12 records OK" ]
   [ -z "$(ls -d "$T"/s.lmdb.* 2>/dev/null)" ]
   # --quiet too: the line explains the exit status
   run_signalled_at_fsync TERM 2 celeb-pack -q -j 1 -S 8 --attrs "$S/list_attr_celeba.txt" \
     --images "$S/img_align_celeba" -o "$T/t.lmdb"
   [ "$status" -eq 143 ]
-  [ "$output" = "celeb-pack: interrupted while finishing; the shard $T/t.lmdb was written in full" ]
+  [ "$output" = "$(commit_answer "$T/t.lmdb")"$'\n'"celeb-pack: interrupted while finishing; the shard $T/t.lmdb was written in full" ]
   [ "$(celeb-dump --verify "$T/t.lmdb")" = "12 records OK" ]
   # by the signal, not exit 128+signal (strace ends as its tracee did)
   run ended_how env --default-signal=INT strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=INT:when=1 \
     celeb-pack -q -j 2 -S 8 --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/u.lmdb"
-  [ "$output" = "celeb-pack: interrupted while finishing; the shard $T/u.lmdb was written in full"$'\n'"signal 2" ]
+  [ "$output" = "$(commit_answer "$T/u.lmdb")"$'\n'"celeb-pack: interrupted while finishing; the shard $T/u.lmdb was written in full"$'\n'"signal 2" ]
   [ "$(celeb-dump --verify "$T/u.lmdb")" = "12 records OK" ]
+  # the answer comes from the handler, as the signal lands in the commit:
+  # before the shard is renamed into place, where the other line comes after
+  run env --default-signal=INT strace -f -qq -y -s 400 -o "$T/trace" -e trace=fsync,write,rename,renameat,renameat2 \
+    -e inject=fsync:signal=INT:when=1 celeb-pack -q -j 1 -S 8 --attrs "$S/list_attr_celeba.txt" \
+    --images "$S/img_align_celeba" -o "$T/v.lmdb"
+  [ "$status" -eq 130 ]
+  [ "${#lines[@]}" -eq 2 ]
+  local a r w
+  a=$(grep -n 'write(2<.*interrupted while finishing: ' "$T/trace" | cut -d: -f1)
+  r=$(grep -n -E "rename(at2?)?\(.*v\.lmdb\.tmp-" "$T/trace" | tail -n 1 | cut -d: -f1)
+  w=$(grep -n 'write(2<.*interrupted while finishing; the shard' "$T/trace" | cut -d: -f1)
+  [ -n "$a" ]
+  [ -n "$r" ]
+  [ -n "$w" ]
+  [ "$a" -lt "$r" ]
+  [ "$r" -lt "$w" ]
 }
 
 @test "class folders: sorted classes, one-hot labels, JPEG and PNG inputs" {
