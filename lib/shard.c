@@ -650,6 +650,13 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
         if (!m->label_names[i]) { sg_err_oom(err, "out of memory"); goto done; }
     }
     if (repeated_label(m, err)) { sg_err_prefix(err, "%s: metadata", s->path); goto done; }
+    /* every reader's refusal, before the count is checked against the records */
+    if ((uint64_t)count > SG_SHARD_MAX_RECORDS) {
+        sg_errf(err, "%s: metadata: %llu records, more than the %llu a shard may hold (sg-train draws each epoch's "
+                "order in 32 bits; no tool reads more): pack fewer images into it", s->path,
+                (unsigned long long)count, (unsigned long long)SG_SHARD_MAX_RECORDS);
+        goto done;
+    }
     m->count = (uint64_t)count;
     snprintf(m->source, sizeof m->source, "%s", source);
     const char *created_by = NULL;   /* optional: a shard made by another program may lack it */

@@ -10,8 +10,9 @@
 #define SG_SHARD_FORMAT_VERSION 1
 #define SG_SHARD_MAX_LABELS 256
 /* The most records a shard holds (2^32 - 1): sg-train draws each epoch's
- * order as 32-bit indices (lib/trainer.h sg_train_epoch_order) and refuses
- * a shard with more; the writer refuses the record past it. */
+ * order as 32-bit indices (lib/trainer.h sg_train_epoch_order); the reader
+ * refuses a shard whose metadata counts more (sg_shard_open), so every tool
+ * does, and the writer refuses the record past it. */
 #define SG_SHARD_MAX_RECORDS UINT32_MAX
 
 enum { SG_LABELS_MULTI_HOT = 0, SG_LABELS_ONE_HOT = 1 };
@@ -34,7 +35,10 @@ typedef struct {
 typedef struct sg_shard sg_shard;
 
 /* Opens a shard read-only (never writes next to the data). Fails with a clear
- * message for a directory that is not a shard or a newer format version. */
+ * message for a directory that is not a shard or a newer format version, and
+ * for metadata that counts more than SG_SHARD_MAX_RECORDS records:
+ * "SHARD: metadata: N records, more than the 4294967295 a shard may hold
+ * (...): pack fewer images into it". */
 int sg_shard_open(sg_shard **out, const char *path, sg_err *err);
 /* The same for a reader of records in random order (the trainer) whose
  * shards cannot all stay in the page cache: the kernel's read-ahead is off

@@ -607,9 +607,7 @@ static int open_shards(sg_trainer *t, const char *const *shard_paths, int dup[2]
             return sg_errf(err, "%s: %llu image%s, fewer than the batch size %d; give --batch %llu or less, or pack "
                            "more images into it", shard_paths[ds], (unsigned long long)sm->count,
                            sm->count == 1 ? "" : "s", t->opt.batch, (unsigned long long)(sm->count ? sm->count : 1));
-        if (sm->count > SG_SHARD_MAX_RECORDS)
-            return sg_errf(err, "%s: %llu records, more than the %llu a shard may hold", shard_paths[ds],
-                           (unsigned long long)sm->count, (unsigned long long)SG_SHARD_MAX_RECORDS);
+        /* at most SG_SHARD_MAX_RECORDS: sg_shard_open refuses more */
         t->counts[ds] = sm->count;
         t->mcfg.label_dim[ds] = (int)sm->n_labels;
         t->mcfg.one_hot[ds] = sm->label_kind == SG_LABELS_ONE_HOT;

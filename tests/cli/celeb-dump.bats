@@ -266,6 +266,33 @@ with env.begin() as txn:
   [ "${lines[1]}" = "celeb-dump: $T/oh.lmdb: 1 of 3 records bad" ]
 }
 
+# A count past SG_SHARD_MAX_RECORDS (2^32 - 1) in the metadata (another
+# program's shard, or damage) is refused by the shard reader, so by every
+# tool alike, naming the shard and the limit: sg-train alone had a check of
+# its own, and celeb-dump said only that the count did not match the records.
+@test "a shard whose metadata counts more records than a shard may hold is refused, naming it and the limit (sg-train the same)" {
+  /usr/bin/python3 -c 'import lmdb' 2>/dev/null || skip "no python3 lmdb"
+  cp -r "$D/s.lmdb" "$T/big.lmdb"
+  /usr/bin/python3 - "$T/big.lmdb" <<'PY'
+import sys, lmdb, json
+env = lmdb.open(sys.argv[1], lock=False)
+with env.begin(write=True) as txn:
+    m = json.loads(txn.get(b"meta"))
+    m["count"] = 4294967296
+    txn.put(b"meta", json.dumps(m).encode())
+PY
+  want="$T/big.lmdb: metadata: 4294967296 records, more than the 4294967295 a shard may hold (sg-train draws each epoch's order in 32 bits; no tool reads more): pack fewer images into it"
+  for mode in "" --verify --stats --list; do
+    run celeb-dump $mode "$T/big.lmdb"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-dump: $want" ]
+  done
+  run sg-train -o "$T/r" --device cpu -q "$T/big.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $want" ]
+  [ ! -e "$T/r" ]
+}
+
 @test "--verify names a bad record by its file name quoted escaped; option values too" {
   /usr/bin/python3 -c 'import lmdb' 2>/dev/null || skip "no python3 lmdb"
   mkdir "$T/img"

@@ -684,6 +684,43 @@ static void test_record_limit(void)
     CHECK(access(tmp, F_OK) != 0 && access(path, F_OK) != 0, "%s or %s left", tmp, path);
 }
 
+/* Metadata that counts more than SG_SHARD_MAX_RECORDS (another program's
+ * shard, or damage) is refused by the reader, so by every tool, naming the
+ * shard and the limit and saying what to do: before, sg-train alone refused
+ * it, and only after the count's check against the records. At the limit
+ * the count is taken (and then found not to match the records). */
+static void test_reader_record_limit(void)
+{
+    static const char fmt[] = "{\"format\":\"stargan-shard\",\"version\":1,\"width\":8,\"height\":8,\"channels\":3,"
+                              "\"pixel_encoding\":\"raw\",\"label_kind\":\"multi-hot\",\"labels\":[\"Bangs\",\"Male\"],"
+                              "\"count\":%llu,\"source\":\"x\",\"crop\":0,\"size\":8}";
+    char path[256], meta[512], want[600];
+    sg_err err;
+    sg_shard *s = NULL;
+    snprintf(path, sizeof path, "%s/too-many.lmdb", test_tmpdir);
+    snprintf(meta, sizeof meta, fmt, (unsigned long long)SG_SHARD_MAX_RECORDS + 1);
+    make_env(path, meta);
+    snprintf(want, sizeof want, "%s: metadata: 4294967296 records, more than the 4294967295 a shard may hold (sg-train "
+             "draws each epoch's order in 32 bits; no tool reads more): pack fewer images into it", path);
+    err.msg[0] = 0;
+    int rc = sg_shard_open(&s, path, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want), "count 2^32: rc %d, '%s' (want '%s')", rc, rc ? err.msg : "opened", want);
+    if (!rc) sg_shard_close(s);
+    err.msg[0] = 0;
+    rc = sg_shard_open_random(&s, path, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want), "count 2^32, random reads: rc %d, '%s'", rc, rc ? err.msg : "opened");
+    if (!rc) sg_shard_close(s);
+    snprintf(path, sizeof path, "%s/many.lmdb", test_tmpdir);
+    snprintf(meta, sizeof meta, fmt, (unsigned long long)SG_SHARD_MAX_RECORDS);
+    make_env(path, meta);
+    snprintf(want, sizeof want, "%s: the metadata says 4294967295 records but the database holds 1", path);
+    err.msg[0] = 0;
+    rc = sg_shard_open(&s, path, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want), "count 2^32 - 1: rc %d, '%s' (want '%s')", rc, rc ? err.msg : "opened",
+          want);
+    if (!rc) sg_shard_close(s);
+}
+
 /* Many small records: several transactions and at least one map growth from a
  * deliberately low estimate (expected_count 1). */
 static void test_growth(void)
@@ -994,6 +1031,7 @@ int main(void)
     test_stale_tmps();
     test_append_messages();
     test_record_limit();
+    test_reader_record_limit();
     test_one_hot_writer();
     test_png_wrong_size();
     test_reader_consistency();
