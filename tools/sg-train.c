@@ -31,9 +31,10 @@ static void usage(void)
            "                            not given keep the run's values; shards default to the run's\n"
            "      --force               start over in RUN, removing the previous run's files\n"
            "      --iters N             total iterations, one dataset's batch each (200000;\n"
-           "                            the reference's N rounds over n datasets: n*N)\n"
+           "                            times the shards: 400000 on two, the reference's\n"
+           "                            200000 rounds; its N rounds over n datasets: n*N)\n"
            "      --decay-iters N       linear learning-rate decay to zero over the last N\n"
-           "                            (100000; 0: none; n datasets: n times the reference's)\n"
+           "                            (100000; times the shards; 0: none)\n"
            "      --batch N             batch size (16)\n"
            "      --g-lr X, --d-lr X    Adam learning rates of G and D (0.0001)\n"
            "      --n-critic N          D updates per G update (5)\n"
@@ -535,6 +536,17 @@ static void check_operands(struct run *run, int argc, char **argv)
     cli_note_output(run->run_dir);   /* where a full disk's advice looks (blocks or inodes) */
 }
 
+/* A new run on n shards: --iters and --decay-iters not given are the
+ * reference's 200000 and 100000 rounds times n (an iteration is one
+ * dataset's batch, the reference's round one of every dataset's). --resume
+ * keeps the run's. */
+static void scale_defaults(struct run *run)
+{
+    if (run->resume) return;
+    if (!run->given[O_ITERS]) run->o.iters *= run->n_shards;
+    if (!run->given[O_DECAY]) run->o.decay_iters *= run->n_shards;
+}
+
 /* --resume without shards: the run's, from config.json. */
 static void take_run_shards(struct run *run)
 {
@@ -938,6 +950,7 @@ int main(int argc, char **argv)
     struct run run = {0};
     parse_options(&run, argc, argv);
     check_operands(&run, argc, argv);
+    scale_defaults(&run);
     catch_stops(&run);
     if (run.resume) read_resumed_run(&run);
     open_device(&run);

@@ -421,11 +421,36 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$(grep -c '"dataset":"b"' "$T/odd/history.jsonl")" -eq "$n2" ]
   [[ "$(tail -n 1 "$T/odd/history.jsonl")" == *'"dataset":"a"'* ]]
   # --iters and --decay-iters against the reference's rounds
-  [[ "$man" == *"--iters N total iterations (200000). With n datasets each iteration trains one dataset's batch"*"the reference's num_iters N is --iters nxN"* ]]
+  [[ "$man" == *"--iters N total iterations (200000 per shard: 200000 on one, 400000 on two, the reference's 200000 rounds). With n datasets each iteration trains one dataset's batch"*"the reference's num_iters N is --iters nxN"* ]]
   [[ "$man" == *"the reference's num_iters_decay M is --decay-iters nxM"* ]]
   # the last short batch: dropped by sg-train, not by the reference's loader
   [[ "$man" != *"as the reference's data loader does"* ]]
   [[ "$man" == *"the last incomplete batch is dropped"*"without drop_last, trains on it as a smaller batch"*"a shard with fewer images than --batch is an error"* ]]
+}
+
+# The reference's 200000 rounds are 200000 iterations per dataset: a run on two
+# shards without --iters trained half of them.
+@test "several shards: the default --iters and --decay-iters are 200000 and 100000 per shard; given ones are kept, and --resume keeps the run's" {
+  sg-train -o "$T/r" --log-every 1 --sample-every 0 --save-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb" 2> "$T/err" &
+  BG_PID=$!
+  wait_history_lines 1
+  interrupt_and_wait "$BG_PID"
+  [ "$status" -eq 130 ]
+  grep -q '"iters": 400000' "$T/r/config.json"
+  grep -q '"decay_iters": 200000' "$T/r/config.json"
+  # --resume without them: the run's, not rescaled
+  at=$(ls "$T/r/ckpt" | sed -nE 's/^0*([0-9]+)-G\.safetensors$/\1/p' | sort -n | tail -n 1)
+  run sg-train -o "$T/r" --resume --iters $((at + 2)) -q
+  [ "$status" -eq 0 ]
+  grep -q "\"iters\": $((at + 2))" "$T/r/config.json"
+  grep -q '"decay_iters": 200000' "$T/r/config.json"
+  # given: as they are, also on several shards
+  sg-train -o "$T/given" --iters 3 --decay-iters 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  grep -q '"iters": 3' "$T/given/config.json"
+  grep -q '"decay_iters": 2' "$T/given/config.json"
+  # --help says so
+  run sg-train --help
+  [[ "$output" == *"(200000;"*"times the shards: 400000 on two"*"(100000; times the shards; 0: none)"* ]]
 }
 
 @test "--force killed while deleting the old run: the next start says to run it again, and that --force starts over" {
