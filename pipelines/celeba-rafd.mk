@@ -27,7 +27,8 @@ $(error RAFD=$(RAFD): not a directory (expected one folder per class, as celeb-p
 endif
 # The reference's configuration is pipelines/common.mk's default; RaFD's crop:
 OUT ?= experiments/celeba-rafd
-RAFD_CROP ?= 256
+REF_RAFD_CROP := 256
+RAFD_CROP ?= $(REF_RAFD_CROP)
 DATA = $(CELEBA)
 SPLIT_GROUPS = --group CelebA=$(ATTRS) --rest CelebA
 ATTRS_CelebA = $(ATTRS)
@@ -84,6 +85,7 @@ $(OUT)/plots/%_attrs.png: $(SHARDS)/%.lmdb
 
 PICTURES = $(OUT)/samples/celeba_test_grid.png $(OUT)/samples/rafd_grid.png $(OUT)/plots/losses.png \
            $(OUT)/plots/CelebA_train_attrs.png $(OUT)/plots/RaFD_attrs.png
-SUMMARY_TITLE = CelebA + RaFD experiment (reference configuration)
+REF_VARS += RAFD_CROP
+SUMMARY_TITLE = CelebA + RaFD experiment$(ref_note)
 summary: $(PICTURES)
 	$(summary_recipe)

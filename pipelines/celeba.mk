@@ -32,6 +32,6 @@ $(OUT)/plots/celeba_attrs.png: $(SHARDS)/celeba_train.lmdb
 	$(attr_bars)
 
 PICTURES = $(OUT)/samples/test_grid.png $(OUT)/plots/losses.png $(OUT)/plots/celeba_attrs.png
-SUMMARY_TITLE = CelebA experiment (reference configuration)
+SUMMARY_TITLE = CelebA experiment$(ref_note)
 summary: $(PICTURES)
 	$(summary_recipe)

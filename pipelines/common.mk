@@ -75,19 +75,31 @@ REF_DECAY := $(call ref_rounds,100000)
 REF_SAVE_EVERY := $(call ref_rounds,10000)
 REF_SAMPLE_EVERY := $(call ref_rounds,1000)
 REF_LOG_EVERY := $(call ref_rounds,10)
-ATTRS ?= Black_Hair,Blond_Hair,Brown_Hair,Male,Young
-TEST ?= 1999
-SPLIT_SEED ?= 1234
-CROP ?= 178
-SIZE ?= 128
-CONV ?= 64
-G_REPEAT ?= 6
-D_REPEAT ?=
+REF_ATTRS := Black_Hair,Blond_Hair,Brown_Hair,Male,Young
+REF_SPLIT_BY := reference
+REF_TEST := 1999
+REF_SPLIT_SEED := 1234
+REF_CROP := 178
+REF_SIZE := 128
+REF_CONV := 64
+REF_G_REPEAT := 6
+REF_D_REPEAT :=
+REF_BATCH := 16
+REF_N_CRITIC := 5
+REF_LR := 0.0001
+ATTRS ?= $(REF_ATTRS)
+TEST ?= $(REF_TEST)
+SPLIT_SEED ?= $(REF_SPLIT_SEED)
+CROP ?= $(REF_CROP)
+SIZE ?= $(REF_SIZE)
+CONV ?= $(REF_CONV)
+G_REPEAT ?= $(REF_G_REPEAT)
+D_REPEAT ?= $(REF_D_REPEAT)
 ITERS ?= $(REF_ITERS)
 DECAY ?= $(REF_DECAY)
-BATCH ?= 16
-N_CRITIC ?= 5
-LR ?= 0.0001
+BATCH ?= $(REF_BATCH)
+N_CRITIC ?= $(REF_N_CRITIC)
+LR ?= $(REF_LR)
 LOG_EVERY ?= $(REF_LOG_EVERY)
 SAMPLE_EVERY ?= $(REF_SAMPLE_EVERY)
 SAVE_EVERY ?= $(REF_SAVE_EVERY)
@@ -101,7 +113,7 @@ GRID_COUNT ?= 16
 # The split: SPLIT_BY=reference, the reference's shuffle with TEST test images
 # per set; or SPLIT_BY=partition, CelebA's own list_eval_partition.txt in DATA
 # (0 train, 2 test; validation rows go where VAL_TO says: drop, train or test).
-SPLIT_BY ?= reference
+SPLIT_BY ?= $(REF_SPLIT_BY)
 VAL_TO ?= drop
 # The images: DATA/img_align_celeba (CelebA's layout), or the folder inside it
 # that Kaggle's download nests there, or DATA/images (yunjey/stargan's
@@ -463,6 +475,20 @@ define attr_bars
 $(BIN)/celeb-dump --stats --json $< > $(@:_attrs.png=_stats.json)
 $(BIN)/sg-plot -q --bars $(@:_attrs.png=_stats.json) -o $@
 endef
+
+# The variables whose REF_ value is the reference's configuration (an
+# experiment adds its own, e.g. RAFD_CROP), and $(ref_note): " (reference
+# configuration)" when each has its REF_ value, numbers compared as numbers
+# (LR=1e-4 is 0.0001), else " (not the reference configuration: SIZE=16
+# (reference 128), ...)"; for a summary's title (shell text).
+REF_VARS = ATTRS SPLIT_BY TEST SPLIT_SEED CROP SIZE CONV G_REPEAT D_REPEAT ITERS DECAY BATCH N_CRITIC LR \
+           LOG_EVERY SAMPLE_EVERY SAVE_EVERY
+ref_note = $$(LC_ALL=C awk 'BEGIN { num = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$$"; \
+    for (i = 1; i + 2 < ARGC; i += 3) { v = ARGV[i + 1]; r = ARGV[i + 2]; \
+        if ((v ~ num && r ~ num) ? (v + 0 == r + 0) : (v == r)) continue; \
+        d = d s ARGV[i] "=" v " (reference " (r == "" ? "unset" : r) ")"; s = ", " } \
+    print d == "" ? " (reference configuration)" : " (not the reference configuration: " d ")" }' \
+    $(foreach v,$(REF_VARS),'$(v)' '$(strip $($(v)))' '$(strip $(REF_$(v)))'))
 
 define summary_recipe
 @echo

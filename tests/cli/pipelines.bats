@@ -615,6 +615,8 @@ remake_without_latest() {
     [ "$(celeb-dump --json "$T/single/shards/celeba_train.lmdb" | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')" -eq 55 ]
     grep -q '"labels":\["Black_Hair","Blond_Hair","Brown_Hair","Male","Young"\]' \
         <(head -c 4000 "$T/single/run/ckpt/000004-G.safetensors" | tr -d '\\')
+    # shrunk: the summary does not call it the reference's configuration
+    [[ "$output" == *"== CelebA experiment (not the reference configuration: TEST=5 (reference 1999), SIZE=16 (reference 128), CONV=4 (reference 64), G_REPEAT=1 (reference 6), ITERS=4 (reference 200000), "*"): $T/single"* ]]
     run make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/single" TEST=5 $TINY
     [ "$status" -eq 0 ]
     [ -z "$(tool_lines "$output")" ]
@@ -724,6 +726,29 @@ remake_without_latest() {
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == '--iters 200000 --decay-iters 100000 '*' --log-every 10 --sample-every 1000 --save-every 10000 '* ]]
+}
+
+# The summary's title said "(reference configuration)" whatever was given
+# (SIZE=16, ITERS=4): it says so only when every REF_VARS variable has its REF_
+# value, numbers compared as numbers, else names those that differ. make --eval
+# prints the note without running the pipeline.
+@test "pipelines: the summary says reference configuration only when every setting is the reference's (LR=1e-4 is 0.0001); else it names those that differ" {
+    note() { make --no-print-directory "$@" --eval 'ref-note: ; @echo "$(SUMMARY_TITLE)"' ref-note; }
+    run note -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/refnote"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$output" = "CelebA experiment (reference configuration)" ]
+    run note -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/refnote" LR=1e-4 ITERS=200000.0 BATCH=16 SPLIT_BY=reference
+    [ "$output" = "CelebA experiment (reference configuration)" ]
+    run note -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/refnote" LR=2e-4 SIZE=64 D_REPEAT=3 ATTRS=Male
+    echo "$output"
+    [ "$output" = "CelebA experiment (not the reference configuration: ATTRS=Male (reference Black_Hair,Blond_Hair,Brown_Hair,Male,Young), SIZE=64 (reference 128), D_REPEAT=3 (reference unset), LR=2e-4 (reference 0.0001))" ]
+    # two datasets: the reference's rounds times two, and RaFD's crop
+    run note -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" OUT="$T/refnote2"
+    [ "$output" = "CelebA + RaFD experiment (reference configuration)" ]
+    run note -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" OUT="$T/refnote2" ITERS=200000 RAFD_CROP=178
+    echo "$output"
+    [ "$output" = "CelebA + RaFD experiment (not the reference configuration: ITERS=200000 (reference 400000), RAFD_CROP=178 (reference 256))" ]
 }
 
 # On the CPU the thread count moves sg-sample's pixels by 1 (sg-sample(1) --batch), so
