@@ -1,6 +1,7 @@
 #include "celeba_attrs.h"
 #include "celeba_attrs_testing.h"
 #include "fileio.h"
+#include "near_name.h"
 #include "text_escape.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,7 +463,9 @@ int sg_attr_table_select(const sg_attr_table *t, const char *csv, int *idx, int 
         int a = sg_attr_table_find(t, item);
         if (a < 0) {
             list_names(t, valid, sizeof valid);
-            return sg_errf(err, "unknown attribute '%s' (valid: %s)", sg_quote_str(item).s, valid);
+            const char *near = sg_near_name(item, (const char *const *)t->attr_names, (size_t)t->n_attrs);
+            return sg_errf(err, "unknown attribute '%s' (valid: %s)%s%s%s", sg_quote_str(item).s, valid,
+                           near ? "; did you mean '" : "", near ? sg_quote_str(near).s : "", near ? "'?" : "");
         }
         for (int i = 0; i < *n; i++)
             if (idx[i] == a) return sg_errf(err, "attribute %s given twice in '%s'", sg_quote_str(item).s, sg_quote_str(csv).s);

@@ -1,4 +1,5 @@
 #include "targets.h"
+#include "near_name.h"
 #include "text_escape.h"
 #include <errno.h>
 #include <stdio.h>
@@ -295,6 +296,30 @@ static void list_names(const sg_model_config *cfg, const char *const *label_name
     }
 }
 
+/* "; did you mean 'NAME'?" for a label not found (nothing when no label is
+ * near it): dataset only_ds's labels, unqualified, when only_ds >= 0, else
+ * every label, written as list_names writes it (qualified when datasets share
+ * the name). */
+static void did_you_mean(const sg_model_config *cfg, const char *const *label_names,
+                         const char *const *dataset_names, int only_ds, const char *label, char *out, size_t cap)
+{
+    int n = sg_targets_count(cfg);
+    out[0] = 0;
+    const char **cand = calloc(n > 0 ? (size_t)n : 1, sizeof *cand);
+    if (!cand) return;   /* no suggestion */
+    for (int t = 0; t < n; t++)
+        if (only_ds < 0 || sg_targets_dataset_of(cfg, t, NULL) == only_ds) cand[t] = label_names[t];
+    const char *near = sg_near_name(label, cand, (size_t)n);
+    int t = 0;
+    while (near && cand[t] != near) t++;
+    free(cand);
+    if (!near) return;
+    char name[512];
+    if (only_ds >= 0) snprintf(name, sizeof name, "%s", near);
+    else sg_targets_name(cfg, label_names, dataset_names, t, name, sizeof name);
+    snprintf(out, cap, "; did you mean '%s'?", sg_quote_str(name).s);
+}
+
 /* Labels of dataset ds (every dataset when ds < 0) called label: their
  * count; *found the first, *other_ds a dataset other than *found's that has it
  * too (-1 when none). */
@@ -376,15 +401,17 @@ static int resolve(const sg_model_config *cfg, const char *const *label_names,
             return sg_errf(err, "'%s': %s has no attribute '%s'; write %c%s:%s", sg_quote_str(name).s, where,
                            sg_quote_str(label).s, label[0], sg_quote_bytes(name, (size_t)(colon - name)).s,
                            sg_quote_str(label + 1).s);
-        char known[600];
+        char known[600], near[SG_QUOTE_MAX + 32];
         list_names(cfg, label_names, dataset_names, want_ds, known, sizeof known);
-        return sg_errf(err, "'%s': %s has no attribute '%s' (it has: %s)", sg_quote_str(name).s, where,
-                       sg_quote_str(label).s, known);
+        did_you_mean(cfg, label_names, dataset_names, want_ds, label, near, sizeof near);
+        return sg_errf(err, "'%s': %s has no attribute '%s' (it has: %s)%s", sg_quote_str(name).s, where,
+                       sg_quote_str(label).s, known, near);
     }
     if (n_found == 0) {
-        char known[700];
+        char known[700], near[SG_QUOTE_MAX + 32];
         list_names(cfg, label_names, dataset_names, -1, known, sizeof known);
-        return sg_errf(err, "unknown attribute '%s' (known: %s)", sg_quote_str(name).s, known);
+        did_you_mean(cfg, label_names, dataset_names, -1, name, near, sizeof near);
+        return sg_errf(err, "unknown attribute '%s' (known: %s)%s", sg_quote_str(name).s, known, near);
     }
     if (n_found > 1 && other_ds < 0)
         return sg_errf(err, "attribute '%s' is named more than once in one dataset", sg_quote_str(name).s);

@@ -571,6 +571,13 @@ except AssertionError as e:
   [ "$status" -eq 1 ]
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == "celeb-pack: --select: "*"Purple_Hair"* ]]
+  [[ "$output" != *"did you mean"* ]]
+  # a near name: the nearest attribute of the list is suggested, at the end
+  run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" --select Bangs,Blnd_Hair -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "celeb-pack: --select: unknown attribute 'Blnd_Hair' (valid: 5_o_Clock_Shadow "*" Young); did you mean 'Blond_Hair'?" ]]
+  [ ! -e "$T/o.lmdb" ]
 
   mkdir "$T/empty"
   run celeb-pack --folders "$T/empty" -o "$T/o.lmdb"

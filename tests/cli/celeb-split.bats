@@ -260,8 +260,19 @@ EOF2
 @test "bad groups: unknown attribute, group named twice, unknown --priority/--rest" {
   run celeb-split -g g1=A,Blond -o "$T/out" "$T/small.txt"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"unknown attribute 'Blond' (valid: A B C D E)"* ]]
+  [[ "$output" == *"unknown attribute 'Blond' (valid: A B C D E)" ]]
   [ "${#lines[@]}" -eq 1 ]
+  # a near name (a typo, another case) is suggested at the end
+  cat > "$T/near.txt" <<'EOF2'
+2
+Black_Hair Blond_Hair Male
+a.jpg 1 -1 1
+b.jpg -1 1 -1
+EOF2
+  run celeb-split -g g1=Male,blond_hair -o "$T/out" "$T/near.txt"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [ "$output" = "celeb-split: --group g1 ($T/near.txt): unknown attribute 'blond_hair' (valid: Black_Hair Blond_Hair Male); did you mean 'Blond_Hair'?" ]
   run celeb-split -g g1=A -g g1=B -o "$T/out" "$T/small.txt"
   [ "$status" -eq 2 ]
   [[ "$output" == *"group g1 given twice"* ]]

@@ -1043,6 +1043,12 @@ PY
     [ "$status" -eq 1 ]
     [ "${#lines[@]}" -eq 1 ]
     [[ "$output" == "sg-sample: --targets: unknown attribute 'Nope' (known: Bangs, "* ]]
+    [[ "$output" != *"did you mean"* ]]
+    # a near name: the nearest label is suggested at the end
+    run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets +Blnd_Hair --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "sg-sample: --targets: unknown attribute 'Blnd_Hair' (known: Bangs, "*"); did you mean 'Blond_Hair'?" ]]
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets +Bangs,+Eyeglasses --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
     [[ "$output" == *"belong to different datasets"* ]]

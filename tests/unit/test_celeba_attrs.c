@@ -295,7 +295,11 @@ static void test_quoted_messages(void)
     CHECK(parse("0\nBald B\x1b[0m\n", &t, &err) == 0, "names with ESC: %s", err.msg);
     int idx[4], n;
     CHECK(sg_attr_table_select(&t, "Bald,X\x1b[1m", idx, 4, &n, &err) == -1 &&
-          !strcmp(err.msg, "unknown attribute 'X\\x1b[1m' (valid: Bald B\\x1b[0m)"), "select unknown: %s", err.msg);
+          !strcmp(err.msg, "unknown attribute 'X\\x1b[1m' (valid: Bald B\\x1b[0m); did you mean 'B\\x1b[0m'?"),
+          "select unknown (the suggestion escaped too): %s", err.msg);
+    CHECK(sg_attr_table_select(&t, "Bald,bald", idx, 4, &n, &err) == -1 &&
+          !strcmp(err.msg, "unknown attribute 'bald' (valid: Bald B\\x1b[0m); did you mean 'Bald'?"),
+          "select in another case: %s", err.msg);
     CHECK(sg_attr_table_select(&t, "Bald,\x01,", idx, 4, &n, &err) == -1 &&
           !strcmp(err.msg, "unknown attribute '\\x01' (valid: Bald B\\x1b[0m)"), "select control: %s", err.msg);
     CHECK(sg_attr_table_select(&t, "Bald,Bald\t", idx, 4, &n, &err) == -1 && strstr(err.msg, "'Bald\\t'"),

@@ -227,6 +227,11 @@ static void test_parse_apply(void)
 
     struct { const char *spec, *want; } bad[] = {
         {"+Foo", "unknown attribute 'Foo' (known: Black_Hair, Blond_Hair"},
+        /* a near name is suggested, after the list; none for a far one */
+        {"+Blnd_Hair", "unknown attribute 'Blnd_Hair' (known: Black_Hair, Blond_Hair, Brown_Hair, Male, Young); "
+                       "did you mean 'Blond_Hair'?"},
+        {"-young", "(known: Black_Hair, Blond_Hair, Brown_Hair, Male, Young); did you mean 'Young'?"},
+        {"+Smiling", "unknown attribute 'Smiling' (known: Black_Hair, Blond_Hair, Brown_Hair, Male, Young)"},
         {"Young=2", "must be a number in [0, 1]"},
         {"Young=-0.1", "must be a number in [0, 1]"},
         {"Young=x", "must be a number in [0, 1]"},
@@ -247,6 +252,8 @@ static void test_parse_apply(void)
         CHECK(rc == -1 && strstr(err.msg, bad[k].want), "'%s': rc %d message '%s' (want '%s')",
               bad[k].spec, rc, err.msg, bad[k].want);
     }
+    CHECK(sg_targets_parse(&cfg, CELEBA5, NULL, "+Smiling", &s, &err) == -1 && !strstr(err.msg, "did you mean"),
+          "nothing near Smiling: '%s'", err.msg);
 }
 
 static void test_parse_multi(void)
@@ -507,6 +514,11 @@ static void test_review_messages(void)
                                    "belong to different datasets; name attributes of one dataset"},
         {"+3:Bangs", "--targets: '3:Bangs': dataset 3 (rafd) has no attribute 'Bangs' (it has: angry, happy, sad)"},
         {"+rafd:Bangs", "--targets: 'rafd:Bangs': dataset 3 (rafd) has no attribute 'Bangs' (it has: angry, happy, sad)"},
+        /* the suggestion from the dataset named, unqualified; from all, qualified where datasets share it */
+        {"+rafd:hapy", "--targets: 'rafd:hapy': dataset 3 (rafd) has no attribute 'hapy' (it has: angry, happy, sad); "
+                       "did you mean 'happy'?"},
+        {"+Bangz", "--targets: unknown attribute 'Bangz' (known: 1:Bangs, 1:Black_Hair, 2:Bangs, 2:Black_Hair, angry, "
+                   "happy, sad); did you mean '1:Bangs'?"},
         {"rafd:+happy", "--targets: 'rafd:+happy': dataset 3 (rafd) has no attribute '+happy'; write +rafd:happy"},
         {"3:-sad", "--targets: '3:-sad': dataset 3 (rafd) has no attribute '-sad'; write -3:sad"},
         /* no item names one dataset: still ambiguous */
