@@ -641,12 +641,28 @@ static void refuse_output_in_the_way(const struct opts *o)
     if (sg_shard_check_output(o->out, o->force, &err)) cli_die_err(&err);
 }
 
+/* No image listed: where they were looked for, and what to give instead. */
+static void die_nothing_to_pack(const input_list *L, const struct opts *o)
+{
+    if (!o->folders)
+        cli_die("%s: no images to pack: the list has no image rows; give --attrs a list that "
+                "names images (celeb-split writes an empty one for a group no image went to: check its --group and "
+                "--rest)", o->attrs);
+    char nested[96] = "";
+    if (L->ignored_nested)
+        snprintf(nested, sizeof nested, " (%zu file%s in nested folders, which are not read)", L->ignored_nested,
+                 L->ignored_nested == 1 ? "" : "s");
+    cli_die("%s: no images to pack: its %d class folder%s hold%s no .jpg/.jpeg/.png files%s; put each class's images "
+            "directly in its folder (%s/CLASS/IMAGE.jpg)", o->folders, L->n_labels, L->n_labels == 1 ? "" : "s",
+            L->n_labels == 1 ? "s" : "", nested, o->folders);
+}
+
 /* The images to pack, from --folders or from --attrs and --images. */
 static void list_inputs(input_list *L, const struct opts *o)
 {
     if (o->folders) list_from_folders(L, o->folders, (size_t)o->limit);
     else list_from_attrs(L, o->attrs, o->images, o->select, (size_t)o->limit);
-    if (L->n == 0) cli_die("%s: no images to pack", o->folders ? o->folders : o->attrs);
+    if (L->n == 0) die_nothing_to_pack(L, o);
 }
 
 /* The reorder window's slots, the inline decoder or the threads' ids (not

@@ -586,6 +586,20 @@ except AssertionError as e:
   [ ! -e "$T/o.lmdb" ]
 }
 
+@test "nothing to pack: an empty list or class folders without images; the last line says what to give instead" {
+  printf '0\nBangs Male\n' > "$T/none.txt"
+  run celeb-pack --attrs "$T/none.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/none.txt: no images to pack: the list has no image rows; give --attrs a list that names images (celeb-split writes an empty one for a group no image went to: check its --group and --rest)" ]
+  [ ! -e "$T/o.lmdb" ]
+  mkdir -p "$T/classes/calm" "$T/classes/smile/deeper"
+  cp "$S/img_align_celeba/000001.jpg" "$T/classes/smile/deeper/"
+  run celeb-pack -q --folders "$T/classes" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "${lines[2]}" = "celeb-pack: $T/classes: no images to pack: its 2 class folders hold no .jpg/.jpeg/.png files (1 file in nested folders, which are not read); put each class's images directly in its folder ($T/classes/CLASS/IMAGE.jpg)" ]
+  [ ! -e "$T/o.lmdb" ]
+}
+
 @test "usage errors exit 2" {
   run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba"
   [ "$status" -eq 2 ]
