@@ -2,6 +2,7 @@
  * panels, or dataset statistics (celeb-dump --stats --json, celeb-split --json)
  * as bars, into a PNG. See sg-plot(1). */
 #include "canvas.h"
+#include "checkpoint.h"
 #include "cli.h"
 #include "fileio.h"
 #include "font.h"
@@ -259,7 +260,9 @@ static const char *history_to_give(const char *path, char *buf, size_t n)
 
 /* A history without a record yet: a run stopped (or looked at) before its
  * first --log-every iterations. The run's config.json beside it says when
- * its first record comes. */
+ * its first record comes; a run that finished before it (RUN/latest names
+ * its last iteration, --iters below --log-every) gets none: the line gives
+ * the resume that reaches it. */
 static void die_no_records(const char *path, const char *name)
 {
     char dir[PATH_MAX], **shards;
@@ -273,6 +276,14 @@ static void die_no_records(const char *path, const char *name)
             if (o.log_every == 0)
                 cli_die("%s: no records (an empty history: the run was started with --log-every 0, which writes "
                         "none); train with --log-every N to plot its losses", name);
+            /* a run that ended (its last checkpoint is its last iteration) before its first record */
+            int64_t at;
+            if (sg_ckpt_latest(dir, &at, &ignored) == 0 && at > 0 && at == o.iters && at < o.log_every)
+                cli_die("%s: no records (an empty history: the run finished at iteration %lld, before its first "
+                        "record at iteration %lld, --log-every); train it on to that record: sg-train -o %s --resume "
+                        "--iters %lld, or start it over with --log-every %lld or less (sg-train --force)",
+                        name, (long long)at, (long long)o.log_every, cli_shell_word(dir), (long long)o.log_every,
+                        (long long)at);
             cli_die("%s: no records yet (an empty history: sg-train writes one every %lld iterations, "
                     "--log-every); plot it once the run has passed iteration %lld", name, (long long)o.log_every,
                     (long long)o.log_every);

@@ -174,9 +174,22 @@ PY
   tiny=(--iters 2 --batch 2 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --threads 1 --device cpu -q)
   sg-train -o "$T/run" "${tiny[@]}" --log-every 5 "$T/a.lmdb"
   [ ! -s "$T/run/history.jsonl" ]
+  # finished (latest is its last iteration) before its first record: none will come
   run sg-plot "$T/run/history.jsonl" -o "$T/o.png"
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-plot: $T/run/history.jsonl: no records yet (an empty history: sg-train writes one every 5 iterations, --log-every); plot it once the run has passed iteration 5" ]
+  [ "$output" = "sg-plot: $T/run/history.jsonl: no records (an empty history: the run finished at iteration 2, before its first record at iteration 5, --log-every); train it on to that record: sg-train -o $T/run --resume --iters 5, or start it over with --log-every 2 or less (sg-train --force)" ]
+  # the command it gives writes the record
+  sg-train -o "$T/run" --resume --iters 5 -q
+  sg-plot -q "$T/run/history.jsonl" -o "$T/o.png"
+  [ -s "$T/o.png" ]
+  rm "$T/o.png"
+  # a run still going (its --iters ahead of its latest checkpoint): the record is yet to come
+  sg-train -o "$T/going" "${tiny[@]}" --log-every 5 "$T/a.lmdb"
+  sed -i 's/"iters": 2,/"iters": 100,/' "$T/going/config.json"
+  grep -q '"iters": 100,' "$T/going/config.json"
+  run sg-plot "$T/going/history.jsonl" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/going/history.jsonl: no records yet (an empty history: sg-train writes one every 5 iterations, --log-every); plot it once the run has passed iteration 5" ]
   sg-train -o "$T/run0" "${tiny[@]}" --log-every 0 "$T/a.lmdb"
   run sg-plot "$T/run0/history.jsonl" -o "$T/o.png"
   [ "$status" -eq 1 ]
