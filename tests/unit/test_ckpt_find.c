@@ -1,11 +1,12 @@
 /* lib/ckpt_find: sg-sample's --ckpt resolving, and its retry when the checkpoint
  * RUN/latest named is deleted (sg-train --keep) before its file is opened.
  *
- * The race is made deterministic without a hook in the library: RUN/latest is a
- * FIFO, and a thread of this test writes one step per reader: the first reading
- * of latest gets a checkpoint that is not there (deleted), the next one the
- * checkpoint that is. Each open of the FIFO for writing waits for the next
- * reading, so the test also counts how often latest was read.
+ * The race is made deterministic without a hook in the library: this test
+ * defines fopen, which the library's sg_read_file reads RUN/latest with, and
+ * while a script of steps is armed, the i-th opening of latest for reading
+ * first rewrites the file with the i-th step (the first reading gets a
+ * checkpoint that is not there, deleted; the next one the checkpoint that
+ * is), then opens it. So the test also counts how often latest was read.
  *
  * Then sg_ckpt_load_generator: the generator's file deleted between finding and
  * loading it (the run's newest checkpoint, when of the same model), and its
@@ -18,89 +19,68 @@
 #include "ckpt_find.h"
 #include "model.h"
 #include "test_tmpdir.h"
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct {
-    const char *fifo;
-    const char *const *steps;   /* what each reading of latest gets */
+/* What the readings of latest get while armed (steps non-NULL): the i-th
+ * reading steps[i], the last one again past the end (reads then exceeds n,
+ * which the checks see). */
+static struct {
+    const char *const *steps;
     int n;
-    atomic_int opened;          /* readings served */
-    atomic_int stop;
-} latest_feed;
+    int reads;   /* readings of latest while armed */
+} latest_script;
 
-static void *feed_latest(void *arg)
+/* The library's fopen (this definition in the test binary comes before the C
+ * library's): a path ending in "/latest" opened for reading while a script is
+ * armed is rewritten with the next step first, then opened as usual. The step
+ * is written with open and write, not through this function. */
+FILE *fopen(const char *path, const char *mode)
 {
-    latest_feed *f = arg;
-    /* the reader's close, before the next open for writing: a writer opening
-     * while the reader still holds the FIFO would add to what that reader gets */
-    int in = inotify_init();
-    if (in < 0 || inotify_add_watch(in, f->fifo, IN_CLOSE_NOWRITE) < 0) return NULL;
-    for (int k = 0, resend = 0; k < f->n;) {
-        int fd = open(f->fifo, O_WRONLY);   /* waits for a reader */
-        if (fd < 0) break;
-        if (atomic_load(&f->stop)) { close(fd); break; }   /* feed_finish's reader */
-        if (!resend) atomic_fetch_add(&f->opened, 1);
-        ssize_t w = write(fd, f->steps[k], strlen(f->steps[k]));
-        (void)w;
-        close(fd);
-        /* The close event comes before the kernel lets go of the reader's
-         * end: an open right after it can still meet the closing reader, and
-         * what it writes is then lost while the next reader waits for a
-         * writer. A pause makes that rare; no close within 2 s means it
-         * happened (a reader that got the step closes at once): the same
-         * step again, counted once. */
-        struct pollfd pfd = {.fd = in, .events = POLLIN};
-        int ready = poll(&pfd, 1, 2000);
-        if (ready < 0) break;
-        if (ready == 0) { resend = 1; continue; }
-        char ev[sizeof(struct inotify_event) + 256];
-        if (read(in, ev, sizeof ev) <= 0) break;   /* the reader closed it */
-        usleep(2000);
-        resend = 0;
-        k++;
+    static FILE *(*real_fopen)(const char *, const char *);
+    if (!real_fopen) real_fopen = (FILE *(*)(const char *, const char *))dlsym(RTLD_NEXT, "fopen");
+    if (!real_fopen) { errno = ENOSYS; return NULL; }
+    size_t len = strlen(path);
+    if (latest_script.steps && mode[0] == 'r' && len >= 7 && !strcmp(path + len - 7, "/latest")) {
+        int k = latest_script.reads < latest_script.n ? latest_script.reads : latest_script.n - 1;
+        latest_script.reads++;
+        const char *text = latest_script.steps[k];
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ssize_t w = fd >= 0 ? write(fd, text, strlen(text)) : -1;
+        CHECK(fd >= 0 && w == (ssize_t)strlen(text), "writing step %d to %s", k, path);
+        if (fd >= 0) close(fd);
     }
-    close(in);
-    return NULL;
+    return real_fopen(path, mode);
 }
 
-/* Releases the feeding thread from its wait for another reader, and joins it:
- * while a reader holds the FIFO open, the thread's open for writing returns. */
-static void feed_finish(latest_feed *f, pthread_t th)
-{
-    atomic_store(&f->stop, 1);
-    int fd = open(f->fifo, O_RDONLY | O_NONBLOCK);
-    pthread_join(th, NULL);
-    if (fd >= 0) close(fd);
-}
-
-/* Runs sg_ckpt_find_generator on run while latest (a FIFO) gives steps[0..n)
- * one per reading. Returns its result; *reads: how often latest was read. */
-static int find_with_feed(const char *run, const char *const *steps, int n, char *path, size_t cap,
+/* Runs sg_ckpt_find_generator on run while latest gives steps[0..n) one per
+ * reading. Returns its result; *reads: how often latest was read. */
+static int find_with_steps(const char *run, const char *const *steps, int n, char *path, size_t cap,
                           sg_ckpt_info *info, sg_err *err, int *reads)
 {
-    char fifo[600];
-    snprintf(fifo, sizeof fifo, "%s/latest", run);
-    unlink(fifo);
-    if (mkfifo(fifo, 0644)) { CHECK(0, "mkfifo %s", fifo); return -2; }
-    latest_feed f = {.fifo = fifo, .steps = steps, .n = n};
-    pthread_t th;
-    pthread_create(&th, NULL, feed_latest, &f);
+    char lp[600];
+    snprintf(lp, sizeof lp, "%s/latest", run);
+    unlink(lp);
+    /* there before the first reading (a missing latest is a run without checkpoints) */
+    int fd = open(lp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0, "create %s", lp);
+    if (fd < 0) return -2;
+    close(fd);
+    latest_script.steps = steps;
+    latest_script.n = n;
+    latest_script.reads = 0;
     int rc = sg_ckpt_find_generator(run, path, cap, info, err);
-    *reads = atomic_load(&f.opened);
-    feed_finish(&f, th);
-    unlink(fifo);
+    *reads = latest_script.reads;
+    latest_script.steps = NULL;
+    unlink(lp);
     return rc;
 }
 
@@ -434,7 +414,6 @@ static void test_run_of(void)
 
 int main(void)
 {
-    signal(SIGPIPE, SIG_IGN);   /* the feeder may write to a reader that left */
     if (test_tmpdir_make("test_ckpt_find")) return 1;
     test_newest_generator_file();
     test_run_of();
@@ -469,7 +448,7 @@ int main(void)
 
     /* latest named checkpoint 1, deleted since; read again it names 2 */
     const char *moved_on[] = {"000001\n", "000002\n"};
-    int rc = find_with_feed(run, moved_on, 2, path, sizeof path, &got, &err, &reads);
+    int rc = find_with_steps(run, moved_on, 2, path, sizeof path, &got, &err, &reads);
     CHECK(rc == 0 && !strcmp(path, g2) && got.step == 2 && reads == 2,
           "latest moved on: rc %d path %s step %lld reads %d (want 0, %s, 2, 2): %s", rc, path,
           rc == 0 ? (long long)got.step : -1LL, reads, g2, rc ? err.msg : "");
@@ -481,7 +460,7 @@ int main(void)
     char want_msg[2200];
     snprintf(want_msg, sizeof want_msg, "%s: %s/latest names %s, which is missing", run, run, want_missing);
     err.msg[0] = 0;
-    rc = find_with_feed(run, stuck, 6, path, sizeof path, &got, &err, &reads);
+    rc = find_with_steps(run, stuck, 6, path, sizeof path, &got, &err, &reads);
     CHECK(rc == -1 && !strcmp(err.msg, want_msg) && reads == 2,
           "stuck: rc %d reads %d (want 2) message '%s' (want '%s')", rc, reads, err.msg, want_msg);
 
@@ -491,7 +470,7 @@ int main(void)
     sg_ckpt_path(want_missing, sizeof want_missing, run, SG_CKPT_FIND_TRIES + 2, "G");
     snprintf(want_msg, sizeof want_msg, "%s: %s/latest names %s, which is missing", run, run, want_missing);
     err.msg[0] = 0;
-    rc = find_with_feed(run, racing, 7, path, sizeof path, &got, &err, &reads);
+    rc = find_with_steps(run, racing, 7, path, sizeof path, &got, &err, &reads);
     CHECK(rc == -1 && !strcmp(err.msg, want_msg) && reads == SG_CKPT_FIND_TRIES,
           "racing: rc %d reads %d (want %d) message '%s' (want '%s')", rc, reads, SG_CKPT_FIND_TRIES, err.msg,
           want_msg);
