@@ -1071,6 +1071,8 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
     /* lstat: a link to nowhere is a latest that cannot be read, not a run without checkpoints */
     struct stat st;
     if (lstat(path, &st) != 0 && errno == ENOENT) return 0;
+    /* a FIFO would block the read for ever; a directory is said to be one */
+    if (sg_refuse_irregular(path, err)) return -1;
     uint8_t *data;
     size_t len;
     if (sg_read_file(path, 64, &data, &len, err)) return -1;

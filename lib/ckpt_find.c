@@ -170,6 +170,7 @@ int sg_ckpt_access_hint(sg_err *err)
     case EACCES: case EPERM: hint = "check the file's permissions"; break;
     case ENOMEM: hint = "free some memory, then try again"; break;
     case EAGAIN: case EINTR: hint = "try again"; break;
+    case EISDIR: return 1;   /* sg_err_is_dir's message says it */
     default: return 0;
     }
     sg_err_suffix(err, " (%s)", hint);

@@ -49,7 +49,8 @@ int sg_ckpt_run_of(const char *arg, const char *g_path, char *run, size_t cap);
  * a short hint (" (raise ulimit -n)", " (check the file's permissions)") and
  * returns 1: the checkpoint may well be intact, and advice to go back to an
  * earlier one would throw iterations away (the resumed run then writes over
- * the good one). Else 0: a format, CRC or shape error, truncation, a missing
+ * the good one). 1 with nothing appended for EISDIR (a directory in the
+ * file's place: sg_err_is_dir's message says so). Else 0: a format, CRC or shape error, truncation, a missing
  * file or EIO, about which the caller says the checkpoint is unusable. */
 int sg_ckpt_access_hint(sg_err *err);
 

@@ -315,6 +315,11 @@ int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len
     const char *name = is_stdin ? "<stdin>" : path;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) return sg_errno(err, "%s", name);
+    struct stat fst;   /* a directory opens; its read would say "Is a directory" */
+    if (!is_stdin && fstat(fileno(f), &fst) == 0 && S_ISDIR(fst.st_mode)) {
+        fclose(f);
+        return sg_err_is_dir(err, name);
+    }
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap + 1);
     if (!buf) { if (!is_stdin) fclose(f); return sg_err_oom(err, "%s: out of memory", name); }
@@ -366,12 +371,19 @@ int sg_mkdir_p(const char *path, sg_err *err)
     return 0;
 }
 
+int sg_err_is_dir(sg_err *err, const char *path)
+{
+    sg_errf(err, "%s: is a directory, not a file", path);
+    if (err) err->sys_errno = EISDIR;
+    return -1;
+}
+
 int sg_refuse_irregular_mode(const char *path, unsigned mode, sg_err *err)
 {
     if (S_ISREG(mode)) return 0;
+    if (S_ISDIR(mode)) return sg_err_is_dir(err, path), sg_err_suffix(err, " (move it away)");
     return sg_errf(err, "%s: not a regular file (%s; move it away)", path,
-                   S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO"
-                   : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "a socket");
+                   S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "a socket");
 }
 
 int sg_refuse_irregular(const char *path, sg_err *err)

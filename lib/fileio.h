@@ -54,7 +54,8 @@ int sg_fsync_dir_after(const char *out, const char *dir, sg_err *err);
  * sg-train keeps its older checkpoints when a new one may not be durable. */
 unsigned sg_unsynced_count(void);
 /* Reads a whole file (at most max_bytes; larger is an error). path "-" reads stdin.
- * *data is malloc'd and NUL-terminated (not counted in *len). */
+ * *data is malloc'd and NUL-terminated (not counted in *len). A directory
+ * (which fopen opens on Linux, its read then failing) is sg_err_is_dir's error. */
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err);
 /* fsync a directory so that a rename inside it is durable. */
 int sg_fsync_dir(const char *dir, sg_err *err);
@@ -70,10 +71,15 @@ int sg_mkdir_p(const char *path, sg_err *err);
 int sg_path_is_dir(const char *path);
 /* 1 when nothing is at path (never there, or deleted): stat fails with ENOENT. */
 int sg_path_missing(const char *path);
+/* The error of a path read as a file that is a directory: "PATH: is a
+ * directory, not a file", sys_errno EISDIR (not a read error, nor the file's
+ * content: a checkpoint is not "unusable" for it). Returns -1. */
+int sg_err_is_dir(sg_err *err, const char *path);
 /* A file that is read whole must be a regular file: a FIFO in its place would
  * block the open or the read for ever, /dev/zero would be read up to the size
  * limit. 0 when path is a regular file or nothing is there (through links);
- * else -1 and err: "PATH: not a regular file (a FIFO; move it away)". */
+ * else -1 and err: "PATH: not a regular file (a FIFO; move it away)", or for a
+ * directory "PATH: is a directory, not a file (move it away)" (EISDIR). */
 int sg_refuse_irregular(const char *path, sg_err *err);
 /* The same for a file already opened (mode from fstat): 0 for a regular file. */
 int sg_refuse_irregular_mode(const char *path, unsigned mode, sg_err *err);

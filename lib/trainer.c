@@ -828,9 +828,9 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
     int64_t step = -1;
     char lp[PATH_MAX];
     sg_run_file(lp, sizeof lp, run_dir, "latest");
-    /* A FIFO would block the read for ever (sg_ckpt_latest does not refuse
-     * one), a device would be read to the limit. */
-    if (sg_refuse_irregular(lp, err) || sg_ckpt_latest(run_dir, &step, err)) return -1;
+    /* A FIFO would block the read for ever, a device would be read to the
+     * limit: sg_ckpt_latest refuses them. */
+    if (sg_ckpt_latest(run_dir, &step, err)) return -1;
     /* No latest but a checkpoint's three files: a first save killed between
      * them and latest, or latest deleted or lost. Starting from iteration 0
      * would trim the whole history and overwrite the checkpoints; the newest

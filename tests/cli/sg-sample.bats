@@ -2236,6 +2236,35 @@ PY
     [ ! -e "$W/out.png" ]
 }
 
+# A directory in RUN/latest's place was "RUN/latest: read: Is a directory", and
+# one in a state file's place made the checkpoint "unusable"; a FIFO as latest
+# blocked sg-sample for ever.
+@test "sg-sample: RUN/latest or a state file that is a directory is named and said to be one, the checkpoint not blamed" {
+    cp -r "$T/run" "$W/run"
+    n=$(cat "$W/run/latest")
+    rm "$W/run/latest"
+    mkdir "$W/run/latest"
+    run sg-sample --ckpt "$W/run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/run/latest: is a directory, not a file (move it away)" ]
+    rmdir "$W/run/latest"
+    mkfifo "$W/run/latest"
+    run timeout 20 sg-sample --ckpt "$W/run" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/run/latest: not a regular file (a FIFO; move it away)" ]
+    rm "$W/run/latest"
+    echo "$n" > "$W/run/latest"
+    s="$W/run/ckpt/$n-state.safetensors"
+    rm "$s"
+    mkdir "$s"
+    for ck in "$W/run" "$W/run/ckpt/$n"; do
+        run sg-sample --ckpt "$ck" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $s: is a directory, not a file (move it away): cannot check $W/run/ckpt/$n-G.safetensors against it" ]
+    done
+    [ ! -e "$W/out.png" ]
+}
+
 @test "sg-sample: RUN/ckpt/NNNNNN of a checkpoint the run does not hold names those it holds (--keep pruned it)" {
     sg-train -q -o "$W/rk" --device cpu --threads 1 --g-conv-dim 4 --d-conv-dim 4 --g-repeat 1 --iters 6 \
         --save-every 2 --keep 2 --batch 4 --sample-every 0 "$T/celebA_train.lmdb"

@@ -17,6 +17,7 @@
 #include "checkpoint_testing.h"
 #include "ckpt_edit.h"
 #include "ckpt_find.h"
+#include "fileio.h"
 #include "model.h"
 #include "test_tmpdir.h"
 #include <dlfcn.h>
@@ -226,6 +227,29 @@ static void test_checked_against_state(sg_backend *be, sg_model_config cfg, sg_c
             CHECK(sg_ckpt_access_hint(&e) == 1 && !strncmp(e.msg, "x (", 3) && e.sys_errno == not_content[k],
                   "errno %d: not the file's content: '%s'", not_content[k], e.msg);
         }
+    }
+
+    /* The state file a directory: said so, naming it, and the checkpoint not
+     * called unusable (nothing is wrong with its files' content) */
+    {
+        char s_saved[800], want[2200];
+        snprintf(s_saved, sizeof s_saved, "%s.saved", s);
+        ckpt_edit_copy(s, s_saved);
+        unlink(s);
+        CHECK(mkdir(s, 0755) == 0, "mkdir %s", s);
+        char gp[1024];
+        snprintf(gp, sizeof gp, "%s", g);
+        snprintf(want, sizeof want, "%s: is a directory, not a file (move it away): cannot check %s against it", s, g);
+        int lrc = sg_ckpt_load_generator(g, gp, sizeof gp, info, into, &err);
+        CHECK(lrc == -1 && !strcmp(err.msg, want) && err.sys_errno == EISDIR && first_weight(into) == before,
+              "state file a directory: rc %d '%s' (want '%s')", lrc, err.msg, want);
+        rmdir(s);
+        ckpt_edit_copy(s_saved, s);
+        unlink(s_saved);
+        sg_err e = {{0}};
+        sg_err_is_dir(&e, "x");
+        CHECK(sg_ckpt_access_hint(&e) == 1 && !strcmp(e.msg, "x: is a directory, not a file"),
+              "EISDIR: not the file's content, no hint added: '%s'", e.msg);
     }
 
     /* G's data and its own key damaged */
@@ -493,6 +517,21 @@ int main(void)
     CHECK(sg_ckpt_find_generator(run, path, sizeof path, &got, &err) == 0 && !strcmp(path, g2) && got.step == 2,
           "plain latest 2: %s", err.msg);
     sg_ckpt_info_free(&got);
+    /* latest a directory: said so, naming it (its read said "read: Is a directory");
+     * a FIFO: refused, not read (that blocked for ever) */
+    unlink(lp);
+    CHECK(mkdir(lp, 0755) == 0, "mkdir %s", lp);
+    snprintf(want_msg, sizeof want_msg, "%s: is a directory, not a file (move it away)", lp);
+    rc = sg_ckpt_find_generator(run, path, sizeof path, &got, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want_msg) && err.sys_errno == EISDIR,
+          "latest a directory: rc %d '%s' (want '%s')", rc, err.msg, want_msg);
+    rmdir(lp);
+    CHECK(mkfifo(lp, 0644) == 0, "mkfifo %s", lp);
+    snprintf(want_msg, sizeof want_msg, "%s: not a regular file (a FIFO; move it away)", lp);
+    rc = sg_ckpt_find_generator(run, path, sizeof path, &got, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want_msg), "latest a FIFO: rc %d '%s' (want '%s')", rc, err.msg, want_msg);
+    unlink(lp);
+    write_latest(run, "000002\n");
 
     /* a prefix, a file, nothing */
     char prefix[700];

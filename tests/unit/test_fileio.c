@@ -1,8 +1,9 @@
 /* lib/fileio.c: the atomic writer replaces regular files wherever they are
  * (under /dev too), writes descriptor names in place, never writes through
- * something placed at its temporary name; the reader's size limit; the
- * registry of temporary files in flight, which the safetensors writer uses
- * too (a link at its temporary name is not followed either). */
+ * something placed at its temporary name; the reader's size limit and its
+ * word for a directory; the registry of temporary files in flight, which the
+ * safetensors writer uses too (a link at its temporary name is not followed
+ * either). */
 #include "check.h"
 #include "fileio.h"
 #include "safetensors.h"
@@ -268,6 +269,42 @@ static void test_read_limit(void)
     len = 7;
     rc = sg_read_file(test_tmp_path("no-such-file"), 100, &data, &len, &err);
     CHECK(rc != 0 && data == NULL && len == 0, "a failed read left rc %d data %p len %zu", rc, (void *)data, len);
+}
+
+/* A directory where a file is read: fopen opens one on Linux and its read
+ * fails ("read: Is a directory"); said as what it is, EISDIR. The same words
+ * from sg_refuse_irregular, which adds what to do; a FIFO keeps its own. */
+static void test_read_directory(void)
+{
+    uint8_t *data = (uint8_t *)"stale";
+    size_t len = 3;
+    sg_err err = {{0}};
+    char dir[600], link[600], fifo[600], want[1200];
+    snprintf(dir, sizeof dir, "%s", test_tmp_path("a-dir"));
+    snprintf(link, sizeof link, "%s", test_tmp_path("dir-link"));
+    snprintf(fifo, sizeof fifo, "%s", test_tmp_path("a-fifo"));
+    CHECK(mkdir(dir, 0755) == 0, "mkdir %s", dir);
+    snprintf(want, sizeof want, "%s: is a directory, not a file", dir);
+    int rc = sg_read_file(dir, 100, &data, &len, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want) && err.sys_errno == EISDIR && data == NULL && len == 0,
+          "read a directory: rc %d '%s' errno %d (want '%s', EISDIR)", rc, err.msg, err.sys_errno, want);
+    /* through a link: the path as given */
+    CHECK(symlink(dir, link) == 0, "symlink");
+    snprintf(want, sizeof want, "%s: is a directory, not a file", link);
+    rc = sg_read_file(link, 100, &data, &len, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want) && err.sys_errno == EISDIR, "a link to a directory: '%s'", err.msg);
+    snprintf(want, sizeof want, "%s: is a directory, not a file (move it away)", dir);
+    rc = sg_refuse_irregular(dir, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want) && err.sys_errno == EISDIR, "refuse a directory: '%s' (want '%s')",
+          err.msg, want);
+    CHECK(mkfifo(fifo, 0644) == 0, "mkfifo");
+    snprintf(want, sizeof want, "%s: not a regular file (a FIFO; move it away)", fifo);
+    rc = sg_refuse_irregular(fifo, &err);
+    CHECK(rc == -1 && !strcmp(err.msg, want) && err.sys_errno == 0, "refuse a FIFO: '%s'", err.msg);
+    CHECK(sg_err_is_dir(NULL, dir) == -1, "sg_err_is_dir without err");
+    unlink(fifo);
+    unlink(link);
+    rmdir(dir);
 }
 
 static int exists(const char *path)
@@ -565,6 +602,7 @@ int main(void)
     test_two_writers_one_path();
     test_dangling_link();
     test_read_limit();
+    test_read_directory();
     test_temp_registry();
     test_safetensors_temp();
     test_empty_paths();
