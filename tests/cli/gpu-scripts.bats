@@ -48,3 +48,33 @@ fake_make() {
   [ "$output" = "gpu/run: SG_GPU_LIMIT_SCALE=0: expected a number above 0 that multiplies each step's time limit, such as 6 or 2.5; unset it for the GPU's own limits" ]
   [ ! -e "$T/out" ]
 }
+
+# Its work files were fixed /tmp/sg-* paths (the unpacked .debs, the steps'
+# runs, engine files and logs): shared with any other run on the machine and
+# left behind. Now one mktemp -d directory under $TMPDIR, removed on exit,
+# also when the run is stopped.
+@test "tests/gpu/run works in a directory of its own under TMPDIR and removes it, also when stopped; no fixed /tmp/sg- paths" {
+  run grep -n '/tmp/sg-' "$ROOT/tests/gpu/run" "$ROOT/tests/gpu/dry-run" "$ROOT/tests/gpu/prepare-carry"
+  [ "$status" -eq 1 ]
+  mkdir "$T/tmp"
+  run env OUT="$T/out" TMPDIR="$T/tmp" SG_GPU_STEPS=none timeout 60 bash "$ROOT/tests/gpu/run"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"LD_LIBRARY_PATH=$T/tmp/sg-gpu."*"/carry/usr/lib/x86_64-linux-gnu:"* ]]
+  [ -s "$T/out/gpu-run.log" ]
+  [ -z "$(ls -A "$T/tmp")" ]
+  # stopped (the device tool's timeout) while a step runs: removed too
+  command -v setsid > /dev/null || skip "no setsid"
+  mkdir -p "$T/fakebin"
+  printf '#!/bin/sh\ntouch "%s/smi-ran"\nexec sleep 30\n' "$T" > "$T/fakebin/nvidia-smi"
+  chmod +x "$T/fakebin/nvidia-smi"
+  env PATH="$T/fakebin:$PATH" OUT="$T/out2" TMPDIR="$T/tmp" SG_GPU_STEPS=none setsid bash "$ROOT/tests/gpu/run" \
+    > "$T/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [ -e "$T/smi-ran" ] && break; sleep 0.1; done
+  [ -e "$T/smi-ran" ]
+  [ -n "$(ls -A "$T/tmp")" ]
+  kill -TERM -- -"$pid"
+  rc=0; wait "$pid" || rc=$?
+  [ "$rc" -eq 143 ]
+  [ -z "$(ls -A "$T/tmp")" ]
+}
