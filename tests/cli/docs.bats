@@ -2,8 +2,8 @@
 # The documentation against the tools: every option a tool accepts (its getopt
 # table in tools/NAME.c) is in its --help and defined in its man page, and
 # nothing else is; short options pair with the same long ones in all three;
-# the man pages format without warnings; every page a SEE ALSO or the README
-# names exists.
+# the man pages format without warnings and render in 80 columns; every page
+# a SEE ALSO or the README names exists.
 #
 # Man-page side: the tags of .TP paragraphs (an option list item) that begin
 # with an option, anywhere in the page (celeb-dump's modes are described under
@@ -114,6 +114,29 @@ check_tool_docs() {
     [ -z "$w" ] || { echo "$f: $w"; failed=1; }
   done
   [ "$failed" -eq 0 ]
+}
+
+# The lines of man page $1 rendered wider than 80 columns, as "LINE: text":
+# nroff at man's line length for an 80-column terminal (78n), in ASCII so
+# that a character is a column. Filled text never is; a literal block (.nf,
+# .EX: examples, messages, code) is not filled, and a long line of it ran
+# off the terminal's edge.
+wide_lines() {
+  groff -man -Tascii -rLL=78n -P-cbu "$1" 2>/dev/null | awk 'length > 80 { print NR ": " $0 }'
+}
+
+@test "man pages: no rendered line is wider than 80 columns" {
+  command -v groff >/dev/null || skip "no groff"
+  local f wide failed=0
+  for f in "$ROOT"/man/man1/*.1 "$ROOT"/man/man5/*.5; do
+    wide=$(wide_lines "$f")
+    [ -z "$wide" ] || { echo "$f:"; echo "$wide"; failed=1; }
+  done
+  [ "$failed" -eq 0 ]
+  # the check finds an example line that runs past column 80
+  printf '.TH X 1\n.SH EXAMPLES\n.nf\n.RS\n%s\n.RE\n.fi\n' "$(printf 'x%.0s' $(seq 70))" > "$BATS_TEST_TMPDIR/wide.1"
+  run wide_lines "$BATS_TEST_TMPDIR/wide.1"
+  [[ "$output" == *": "*"xxxxxxxxxx"* ]]
 }
 
 # Lines of an alternating-font macro (.BR, .IR, ...) whose arguments hold two
