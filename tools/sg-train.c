@@ -58,9 +58,12 @@ static void usage(void)
            "      --precision P         CUDA convolutions: tf32 (default, as PyTorch), fp32 or bf16\n"
            "      --threads N           CPU threads (0: the CPUs this process may use;\n"
            "                            --resume: the run's)\n"
-           "      --log-every N         history.jsonl line every N iterations (10; 0: none)\n"
-           "      --sample-every N      samples/NNNNNN.png every N iterations (1000; 0: never)\n"
-           "      --save-every N        checkpoint every N iterations (10000; the last is always saved)\n"
+           "      --log-every N         history.jsonl line every N iterations (10; times the\n"
+           "                            shards, as --iters; 0: none)\n"
+           "      --sample-every N      samples/NNNNNN.png every N iterations (1000; times the\n"
+           "                            shards; 0: never)\n"
+           "      --save-every N        checkpoint every N iterations (10000; times the shards;\n"
+           "                            the last is always saved)\n"
            "      --keep N              keep only the newest N checkpoints (0: all)\n"
            "      --disk-full-wait S    a checkpoint, sample or history line that finds the disk\n"
            "                            or quota full is tried again every 10 s for up to S\n"
@@ -536,15 +539,19 @@ static void check_operands(struct run *run, int argc, char **argv)
     cli_note_output(run->run_dir);   /* where a full disk's advice looks (blocks or inodes) */
 }
 
-/* A new run on n shards: --iters and --decay-iters not given are the
- * reference's 200000 and 100000 rounds times n (an iteration is one
- * dataset's batch, the reference's round one of every dataset's). --resume
- * keeps the run's. */
+/* A new run on n shards: --iters, --decay-iters, --log-every,
+ * --sample-every and --save-every not given are the reference's 200000,
+ * 100000, 10, 1000 and 10000 rounds times n (an iteration is one dataset's
+ * batch, the reference's round one of every dataset's). --resume keeps the
+ * run's. */
 static void scale_defaults(struct run *run)
 {
     if (run->resume) return;
     if (!run->given[O_ITERS]) run->o.iters *= run->n_shards;
     if (!run->given[O_DECAY]) run->o.decay_iters *= run->n_shards;
+    if (!run->given[O_LOG]) run->o.log_every *= run->n_shards;
+    if (!run->given[O_SAMPLE]) run->o.sample_every *= run->n_shards;
+    if (!run->given[O_SAVE]) run->o.save_every *= run->n_shards;
 }
 
 /* --resume without shards: the run's, from config.json. */

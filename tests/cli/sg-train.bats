@@ -453,6 +453,36 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [[ "$output" == *"(200000;"*"times the shards: 400000 on two"*"(100000; times the shards; 0: none)"* ]]
 }
 
+# The reference's log, sample and save steps count rounds too: on two shards
+# its log every 10 rounds is every 20 iterations.
+@test "several shards: the default --log-every, --sample-every and --save-every are 10, 1000 and 10000 per shard; given ones are kept, and --resume keeps the run's" {
+  sg-train -o "$T/r" --iters 40 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  grep -q '"log_every": 20,' "$T/r/config.json"
+  grep -q '"sample_every": 2000,' "$T/r/config.json"
+  grep -q '"save_every": 20000,' "$T/r/config.json"
+  # the rounds holding every 20th iteration are logged (counted from 1)
+  [ "$(sed -E 's/^\{"iteration":([0-9]+),.*/\1/' "$T/r/history.jsonl" | tr '\n' ' ')" = "19 20 39 40 " ]
+  # --resume without them: the run's, not rescaled
+  run sg-train -o "$T/r" --resume --iters 60 -q
+  [ "$status" -eq 0 ]
+  [ "$(tail -n 2 "$T/r/history.jsonl" | sed -E 's/^\{"iteration":([0-9]+),.*/\1/' | tr '\n' ' ')" = "59 60 " ]
+  grep -q '"log_every": 20,' "$T/r/config.json"
+  grep -q '"sample_every": 2000,' "$T/r/config.json"
+  grep -q '"save_every": 20000,' "$T/r/config.json"
+  # given: as they are, also on several shards; one shard: unscaled
+  sg-train -o "$T/given" --iters 2 --log-every 3 --sample-every 0 --save-every 7 "${TINY[@]}" "$D/a.lmdb" "$D/b.lmdb"
+  grep -q '"log_every": 3,' "$T/given/config.json"
+  grep -q '"sample_every": 0,' "$T/given/config.json"
+  grep -q '"save_every": 7,' "$T/given/config.json"
+  sg-train -o "$T/one" --iters 1 "${TINY[@]}" "$D/a.lmdb"
+  grep -q '"log_every": 10,' "$T/one/config.json"
+  grep -q '"sample_every": 1000,' "$T/one/config.json"
+  grep -q '"save_every": 10000,' "$T/one/config.json"
+  # --help says so
+  run sg-train --help
+  [[ "$output" == *"(10; times the"*"shards, as --iters; 0: none)"*"(1000; times the"*"shards; 0: never)"*"(10000; times the shards;"* ]]
+}
+
 @test "--force killed while deleting the old run: the next start says to run it again, and that --force starts over" {
   command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null || skip "no strace"
   sg-train -o "$T/r" --iters 4 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
