@@ -480,15 +480,26 @@ endef
 # experiment adds its own, e.g. RAFD_CROP), and $(ref_note): " (reference
 # configuration)" when each has its REF_ value, numbers compared as numbers
 # (LR=1e-4 is 0.0001), else " (not the reference configuration: SIZE=16
-# (reference 128), ...)"; for a summary's title (shell text).
+# (reference 128), ...)"; for a summary's title (shell text). An empty REF_
+# value is sg-train's automatic choice: REF_AUTO_<name> (if set) is what that
+# choice gives at the run's settings, and a value equal to it matches too
+# (D_REPEAT=6 at SIZE=128; D_REPEAT=3 at SIZE=64 differs, reference automatic:
+# 5 there).
 REF_VARS = ATTRS SPLIT_BY TEST SPLIT_SEED CROP SIZE CONV G_REPEAT D_REPEAT ITERS DECAY BATCH N_CRITIC LR \
            LOG_EVERY SAMPLE_EVERY SAVE_EVERY
+# sg-train's default --d-repeat (lib/trainer.c, sg_train_default_d_repeat):
+# floor(log2(SIZE)) - 1, from 1 to 6; empty for a SIZE that is no number.
+REF_AUTO_D_REPEAT = $(shell LC_ALL=C awk 'BEGIN { s = ARGV[1]; if (s !~ /^[0-9]+$$/) exit; \
+    lg = 0; while (2 ^ (lg + 1) <= s + 0) lg++; r = lg - 1; print (r > 6 ? 6 : r < 1 ? 1 : r) }' '$(strip $(SIZE))')
+REF_AUTO_NOTE_D_REPEAT = at SIZE=$(strip $(SIZE))
 ref_note = $$(LC_ALL=C awk 'BEGIN { num = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$$"; \
-    for (i = 1; i + 2 < ARGC; i += 3) { v = ARGV[i + 1]; r = ARGV[i + 2]; \
+    for (i = 1; i + 4 < ARGC; i += 5) { v = ARGV[i + 1]; r = ARGV[i + 2]; a = ARGV[i + 3]; \
         if ((v ~ num && r ~ num) ? (v + 0 == r + 0) : (v == r)) continue; \
-        d = d s ARGV[i] "=" v " (reference " (r == "" ? "unset" : r) ")"; s = ", " } \
+        if (r == "" && a != "" && ((v ~ num && a ~ num) ? (v + 0 == a + 0) : (v == a))) continue; \
+        d = d s ARGV[i] "=" v " (reference " (r != "" ? r : a != "" ? "automatic: " a " " ARGV[i + 4] : "unset") ")"; s = ", " } \
     print d == "" ? " (reference configuration)" : " (not the reference configuration: " d ")" }' \
-    $(foreach v,$(REF_VARS),'$(v)' '$(strip $($(v)))' '$(strip $(REF_$(v)))'))
+    $(foreach v,$(REF_VARS),'$(v)' '$(strip $($(v)))' '$(strip $(REF_$(v)))' '$(strip $(REF_AUTO_$(v)))' \
+    '$(strip $(REF_AUTO_NOTE_$(v)))'))
 
 define summary_recipe
 @echo

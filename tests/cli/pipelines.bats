@@ -742,7 +742,14 @@ remake_without_latest() {
     [ "$output" = "CelebA experiment (reference configuration)" ]
     run note -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/refnote" LR=2e-4 SIZE=64 D_REPEAT=3 ATTRS=Male
     echo "$output"
-    [ "$output" = "CelebA experiment (not the reference configuration: ATTRS=Male (reference Black_Hair,Blond_Hair,Brown_Hair,Male,Young), SIZE=64 (reference 128), D_REPEAT=3 (reference unset), LR=2e-4 (reference 0.0001))" ]
+    [ "$output" = "CelebA experiment (not the reference configuration: ATTRS=Male (reference Black_Hair,Blond_Hair,Brown_Hair,Male,Young), SIZE=64 (reference 128), D_REPEAT=3 (reference automatic: 5 at SIZE=64), LR=2e-4 (reference 0.0001))" ]
+    # D_REPEAT unset in the reference is sg-train's choice: 6 at 128 px, 5 at 64
+    run note -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/refnote" D_REPEAT=6
+    [ "$output" = "CelebA experiment (reference configuration)" ]
+    run note -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/refnote" D_REPEAT=5
+    [ "$output" = "CelebA experiment (not the reference configuration: D_REPEAT=5 (reference automatic: 6 at SIZE=128))" ]
+    run note -f pipelines/celeba.mk CELEBA="$T/celeba" OUT="$T/refnote" SIZE=64 D_REPEAT=5
+    [ "$output" = "CelebA experiment (not the reference configuration: SIZE=64 (reference 128))" ]
     # two datasets: the reference's rounds times two, and RaFD's crop
     run note -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" OUT="$T/refnote2"
     [ "$output" = "CelebA + RaFD experiment (reference configuration)" ]
