@@ -407,8 +407,8 @@ int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char
     /* for messages: the name comes from the caller's input (an attribute file, a folder) */
     const sg_quoted qn = sg_quote_bytes(name, name_len);
     if (w->count >= SG_SHARD_MAX_RECORDS)
-        return sg_errf(err, "%s: the shard holds %llu records already, the most a shard may hold (sg-train reads no "
-                       "more); pack fewer images", qn.s, (unsigned long long)SG_SHARD_MAX_RECORDS);
+        return sg_errf(err, "%s: the shard holds %llu records already, the most a shard may hold (sg-train draws "
+                       "each epoch's order in 32 bits; no tool reads more); pack fewer images", qn.s, (unsigned long long)SG_SHARD_MAX_RECORDS);
     if (name_len > SG_SHARD_MAX_NAME) return sg_errf(err, "%s: file name longer than %d bytes", qn.s, SG_SHARD_MAX_NAME);
     if (m->pixel_encoding == SG_PIXELS_RAW && pixel_len != (size_t)m->width * m->height * 3)
         return sg_errf(err, "%s: %zu pixel bytes, expected %zu", qn.s, pixel_len, (size_t)m->width * m->height * 3);

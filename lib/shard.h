@@ -110,8 +110,9 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path, const sg_shard
 /* Appends record number sg_shard_writer_count(): labels are n_labels bytes 0/1;
  * pixels are in the shard's encoding (raw: exactly width*height*3 bytes).
  * With SG_SHARD_MAX_RECORDS records appended, -1: "NAME: the shard holds
- * 4294967295 records already, the most a shard may hold (sg-train reads
- * no more); pack fewer images". */
+ * 4294967295 records already, the most a shard may hold (sg-train draws
+ * each epoch's order in 32 bits; no tool reads more); pack fewer images",
+ * as sg_shard_open's refusal of a larger count says. */
 int sg_shard_writer_append(sg_shard_writer *w, const uint8_t *labels, const char *name,
                            const uint8_t *pixels, size_t pixel_len, sg_err *err);
 uint64_t sg_shard_writer_count(const sg_shard_writer *w);

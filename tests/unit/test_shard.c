@@ -672,7 +672,7 @@ static void test_record_limit(void)
     CHECK(sg_shard_writer_count(wr) == SG_SHARD_MAX_RECORDS, "count %llu",
           (unsigned long long)sg_shard_writer_count(wr));
     const char *want = "one\\x1b.jpg: the shard holds 4294967295 records already, the most a shard may hold (sg-train "
-                       "reads no more); pack fewer images";
+                       "draws each epoch's order in 32 bits; no tool reads more); pack fewer images";
     CHECK(sg_shard_writer_append(wr, lab, "one\x1b.jpg", px, sizeof px, &err) == -1 && !strcmp(err.msg, want),
           "one past the limit: '%s'", err.msg);
     CHECK(sg_shard_writer_count(wr) == SG_SHARD_MAX_RECORDS, "count %llu after the refusal",
