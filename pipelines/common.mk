@@ -175,12 +175,17 @@ $(shell mkdir -p '$(OUT)' && $(call write_args,$(OUT)/split.args,$(SPLIT_ARGS_LI
 # the variables that fix it, and is not recorded as done (celeb-split only
 # warns about an empty list: the tool cannot know the batch size, and an empty
 # list left celeb-pack and sg-train to fail later, after the split's stamp).
-# The first line of a split list is its row count.
-define SPLIT_CHECK
+# The first line of a split list is its row count. $(call split_check,DIR,
+# CLEANUP): shell text checking the lists in DIR, running CLEANUP (shell text
+# ending in ;) before it stops. The split checks split.new (and removes it);
+# the training step checks the split it trains on, so that a BATCH raised
+# after the split was done stops there, with the same line, before sg-train
+# runs (whose own refusal names --batch, not BATCH=).
+define split_check
 for s in $(PACK_SETS); do \
-    f='$(SPLIT).new/attr_'$$s'_train.txt'; test -e "$$f" || continue; \
+    f='$(1)/attr_'$$s'_train.txt'; test -e "$$f" || continue; \
     n=$$(head -n 1 "$$f"); test "$$n" -ge $(BATCH) && continue; \
-    t=$$(head -n 1 '$(SPLIT).new/attr_'$$s'_test.txt' 2>/dev/null || echo 0); all=$$((n + t)); fix=; \
+    t=$$(head -n 1 '$(1)/attr_'$$s'_test.txt' 2>/dev/null || echo 0); all=$$((n + t)); fix=; \
     if test '$(SPLIT_BY)' = reference; then \
         what="set $$s has $$all rows; TEST=$(TEST) leaves $$n to train on, fewer than BATCH=$(BATCH) (each set needs TEST + BATCH rows)"; \
         test $$((all - $(BATCH))) -ge 1 && fix="TEST=$$((all - $(BATCH))) or less, "; \
@@ -189,7 +194,7 @@ for s in $(PACK_SETS); do \
         test '$(VAL_TO)' = train || fix="VAL_TO=train (its validation rows too), "; \
     fi; \
     test "$$n" -ge 1 && fix="$$fix""BATCH=$$n or less, "; \
-    echo "$(ATTR_LIST): $$what; give $$fix""or more images" >&2; rm -rf '$(SPLIT).new'; exit 1; \
+    echo "$(ATTR_LIST): $$what; give $$fix""or more images" >&2; $(2) exit 1; \
 done
 endef
 
@@ -199,7 +204,7 @@ endef
 $(SPLIT)/split.done: $(ATTR_LIST) $(if $(filter partition,$(SPLIT_BY)),$(wildcard $(PARTITION_LIST))) $(OUT)/split.args
 	@rm -rf $(SPLIT).new && mkdir -p $(SPLIT) $(SPLIT).new
 	$(BIN)/celeb-split -q $(SPLIT_ARGS_LINE) -o $(SPLIT).new $< > $(SPLIT).new/stats.txt
-	@$(SPLIT_CHECK)
+	@$(call split_check,$(SPLIT).new,rm -rf '$(SPLIT).new';)
 	@for f in $(SPLIT).new/*; do cmp -s "$$f" "$(SPLIT)/$${f##*/}" && rm "$$f" || mv -f "$$f" $(SPLIT)/ || exit 1; done; \
 	rmdir $(SPLIT).new
 	touch $@
@@ -416,6 +421,7 @@ endef
 export TRAIN_MODE_AWK
 
 $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
+	@$(call split_check,$(SPLIT),)
 	@at=; nolatest=; if test -e $(RUN)/latest || test -n "$$(ls -A $(RUN)/ckpt 2>/dev/null)"; then \
 	    at=$$(sed -n '1s/^\([0-9][0-9]*\)$$/\1/p' $(RUN)/latest 2>/dev/null); \
 	    : "no latest (a save killed before it): the newest checkpoint whose state file, written"; \

@@ -308,6 +308,37 @@ remake_without_latest() {
     [ "$(head -n 1 "$T/small/split/attr_celeba_train.txt")" = 55 ]
 }
 
+# A BATCH raised after the split was done (split.done kept: BATCH is not the
+# split's) was caught only by sg-train, whose advice names --batch: the split's
+# check runs again before training, naming BATCH= (and TEST= or VAL_TO=).
+@test "pipelines: a BATCH raised above a set's training rows after the split stops before sg-train, naming BATCH= and TEST= or VAL_TO=; the run is kept" {
+    mk() { make --no-print-directory -f pipelines/celeba.mk CELEBA="$T/celeba" $TINY "$@"; }
+    L="$T/celeba/list_attr_celeba.txt"
+    run mk OUT="$T/batchup" TEST=5
+    [ "$status" -eq 0 ]
+    [ -e "$T/batchup/split/split.done" ] && [ -e "$T/batchup/train.done" ]
+    args=$(cat "$T/batchup/run.args")
+    run mk OUT="$T/batchup" TEST=5 BATCH=64
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$L: set celeba has 60 rows; TEST=5 leaves 55 to train on, fewer than BATCH=64 (each set needs TEST + BATCH rows); give BATCH=55 or less, or more images"* ]]
+    [[ "$output" != *"--batch"* ]]
+    [ -z "$(tool_lines "$output")" ]
+    [ "$(cat "$T/batchup/run/latest")" = 000004 ] && [ "$(cat "$T/batchup/run.args")" = "$args" ]
+    [ -e "$T/batchup/split/split.done" ] && [ -e "$T/batchup/train.done" ]
+    run mk OUT="$T/batchup" TEST=5
+    [ "$status" -eq 0 ]
+    [ -z "$(tool_lines "$output")" ]
+    # the partition split: VAL_TO=train adds its validation rows (48 of 60 in 0)
+    run mk OUT="$T/batchpart" SPLIT_BY=partition "$T/batchpart/split/split.done"
+    [ "$status" -eq 0 ]
+    run mk OUT="$T/batchpart" SPLIT_BY=partition BATCH=49
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$L: set celeba: 48 of its rows are in the partition file's training part (0), fewer than BATCH=49; give VAL_TO=train (its validation rows too), BATCH=48 or less, or more images"* ]]
+    [[ "$output" != *"/sg-train "* ]]
+    [ ! -e "$T/batchpart/run" ]
+}
+
 # A list touched or copied without its times (cp -r without -p) splits again,
 # but the lists it gives are the same: nothing is packed or trained again (it
 # repacked and retrained from zero, review-live19 F1).
