@@ -1,0 +1,97 @@
+#!/usr/bin/env bats
+# tests/run itself, on fake test directories (SG_TEST_UNIT_DIR, SG_TEST_CLI_DIR):
+# the summary line and exit status, and that ^C or SIGTERM stops every job it
+# started, their children included.
+
+ROOT="$BATS_TEST_DIRNAME/../.."
+
+setup() {
+  T=$(mktemp -d "$BATS_TMPDIR/tests-run.XXXXXX")
+  mkdir "$T/unit" "$T/cli"
+  export SG_TEST_UNIT_DIR="$T/unit" SG_TEST_CLI_DIR="$T/cli"
+  printf '#!/bin/sh\necho "3 passed, 0 failed"\n' > "$T/unit/test_pass"
+  printf '#!/bin/sh\necho "FAIL test_fail.c:7: one is not two"\necho "2 passed, 1 failed, 1 skipped"\nexit 1\n' \
+    > "$T/unit/test_fail"
+  # a test that runs long in a child of its own, and says the child's pid (first by name)
+  printf '#!/bin/sh\nsleep 300 &\necho $! > "%s"\nwait\necho "1 passed, 0 failed"\n' "$T/sleep.pid" \
+    > "$T/unit/test_a_sleep"
+  chmod +x "$T/unit/"test_*
+  printf '@test "one" { true; }\n@test "two" { skip "not here"; }\n' > "$T/cli/fake.bats"
+}
+
+teardown() {
+  if [ -s "$T/sleep.pid" ]; then kill "$(cat "$T/sleep.pid")" 2>/dev/null || true; fi
+  rm -rf "$T"
+}
+
+@test "tests/run: passing tests, unit and bats: their reports, the summary line, exit 0" {
+  run "$ROOT/tests/run" all test_pass fake
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "== unit test_pass" ]
+  [[ "$output" == *"== cli $T/cli/fake.bats"* ]]
+  [ "${lines[${#lines[@]}-1]}" = "4 passed, 0 failed, 1 skipped" ]
+}
+
+@test "tests/run: a failing test: its FAIL line, 'failing:' naming it, the sums, exit 1 (SG_TEST_JOBS=1 and 2)" {
+  for j in 1 2; do
+    run env SG_TEST_JOBS=$j "$ROOT/tests/run" unit test_pass test_fail
+    [ "$status" -eq 1 ]
+    # the serial order either way: test_fail before test_pass (by name)
+    [ "${lines[0]}" = "== unit test_fail" ]
+    [ "${lines[1]}" = "FAIL test_fail.c:7: one is not two" ]
+    [[ "$output" == *"== unit test_pass"* ]]
+    [ "${lines[${#lines[@]}-2]}" = "failing: test_fail" ]
+    [ "${lines[${#lines[@]}-1]}" = "5 passed, 1 failed, 1 skipped" ]
+  done
+}
+
+# Starts tests/run (SG_TEST_JOBS=$1) on the unit tests in its own process group,
+# as a shell starts a command, and waits for test_a_sleep's child to be running.
+start_run() {
+  set -m
+  SG_TEST_JOBS=$1 "$ROOT/tests/run" unit > "$T/out" 2>&1 3>&- &
+  RUN=$!
+  set +m
+  for ((i = 0; i < 200; i++)); do [ -s "$T/sleep.pid" ] && break; sleep 0.05; done
+  [ -s "$T/sleep.pid" ]
+  SLEEPER=$(cat "$T/sleep.pid")
+  kill -0 "$SLEEPER"
+}
+
+# Waits for tests/run to end, 30 s at most (then kills it and the sleeper: a
+# tests/run that leaves the sleeper would wait for it); STATUS its exit status.
+wait_run() {
+  ( sleep 30; kill -KILL -- "-$RUN" "$SLEEPER" ) > /dev/null 2>&1 3>&- &
+  local watchdog=$!
+  STATUS=0
+  wait "$RUN" || STATUS=$?
+  kill "$watchdog" 2>/dev/null || true
+  cat "$T/out"
+}
+
+@test "tests/run: SIGTERM stops the running jobs, their children included, in one line; exit 143" {
+  start_run 2
+  kill -TERM "$RUN"
+  wait_run
+  [ "$STATUS" -eq 143 ]
+  run kill -0 "$SLEEPER"
+  [ "$status" -ne 0 ]
+  grep -qx 'tests/run: interrupted by SIGTERM: stopped 1 running job(s) of 3, no summary' "$T/out"
+  # no summary line after it
+  [ "$(tail -n1 "$T/out")" = 'tests/run: interrupted by SIGTERM: stopped 1 running job(s) of 3, no summary' ]
+}
+
+@test "tests/run: ^C (SIGINT to its process group) stops the running job, its children included; exit 130 (SG_TEST_JOBS=1)" {
+  start_run 1
+  kill -INT -- "-$RUN"
+  wait_run
+  [ "$STATUS" -eq 130 ]
+  run kill -0 "$SLEEPER"
+  [ "$status" -ne 0 ]
+  grep -qx 'tests/run: interrupted by SIGINT: stopped 1 running job(s) of 3, no summary' "$T/out"
+  [ "$(tail -n1 "$T/out")" = 'tests/run: interrupted by SIGINT: stopped 1 running job(s) of 3, no summary' ]
+  # the jobs after the interrupted one never started
+  [ "$(head -n1 "$T/out")" = '== unit test_a_sleep' ]
+  run grep -c '^== ' "$T/out"
+  [ "$output" = 1 ]
+}
