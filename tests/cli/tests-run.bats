@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # tests/run itself, on fake test directories (SG_TEST_UNIT_DIR, SG_TEST_CLI_DIR):
-# the summary line and exit status, and that ^C or SIGTERM stops every job it
-# started, their children included.
+# the summary line and exit status, that ^C or SIGTERM stops every job it
+# started, their children included, and the test binaries it runs in parts
+# (test_cuda_ops --part K/N).
 
 ROOT="$BATS_TEST_DIRNAME/../.."
 
@@ -94,4 +95,19 @@ wait_run() {
   [ "$(head -n1 "$T/out")" = '== unit test_a_sleep' ]
   run grep -c '^== ' "$T/out"
   [ "$output" = 1 ]
+}
+
+@test "test_cuda_ops --part K/N: the parts' steps (--list) are every step once, for N 1 to 6" {
+  B="$ROOT/build/tests/test_cuda_ops"
+  [ -x "$B" ] || skip "no build/tests/test_cuda_ops (make)"
+  all=$("$B" --list | sort)
+  [ "$(printf '%s\n' "$all" | wc -l)" -gt 10 ]
+  for n in 1 2 3 4 5 6; do
+    got=$(for ((k = 1; k <= n; k++)); do "$B" --list --part "$k/$n"; done | sort)
+    [ "$got" = "$all" ]
+    for ((k = 1; k <= n; k++)); do [ -n "$("$B" --list --part "$k/$n")" ]; done
+  done
+  run "$B" --part 3/2
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--part: expected K/N with 1 <= K <= N <= 64, such as 2/4"* ]]
 }

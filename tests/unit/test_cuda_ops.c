@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "backend.h"
 #include "backend_cuda_testing.h"
@@ -2292,142 +2293,136 @@ static void bf16_suite(const char *label)
     test_model_steps(1, &bf16_steps);
 }
 
-int main(int argc, char **argv)
+/* main's steps. The first backend (fp32, SG_CUDNN_SEARCH=timed) is made
+ * before them, to know whether there is a GPU and which layout it takes
+ * (first_nhwc); the first step uses it, and every step destroys the backends
+ * it makes. With no GPU, the steps of cpu_steps run instead. */
+static int cpu_as_gpu;          /* 1: --cpu-as-gpu; 2: --cpu-as-gpu-nhwc, or no GPU */
+static int first_nhwc;
+static char label[400], report[16384];
+
+static void step_fp32_timed(void)
 {
-    /* --cpu-as-gpu: a 1-thread CPU backend stands in for CUDA, to check this
-     * harness itself on a machine without a GPU; --cpu-as-gpu-nhwc: the same
-     * through an NHWC emulation (tests/unit/nhwc_emulator.h), which is also
-     * what runs when there is no GPU, followed by the bf16 checks on the
-     * emulator rounding like CUDA's bf16 mode. */
-    int cpu_as_gpu = 0, cpu_threads = 0;   /* 0: one per core */
-    /* line-buffered: tests/gpu/run sends stdout to a file, and a crash on the
-     * device must not lose the lines that say how far it got */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-v")) verbose = 2;
-        if (!strcmp(argv[i], "--cpu-as-gpu")) cpu_as_gpu = 1;
-        if (!strcmp(argv[i], "--cpu-as-gpu-nhwc")) cpu_as_gpu = 2;
-        if (!strcmp(argv[i], "--cpu-threads") && i + 1 < argc) cpu_threads = atoi(argv[++i]);
-    }
     sg_err err;
-    test_bf16_round();
-    cpu = sg_backend_cpu_create(cpu_threads, &err);
-    if (!cpu) { printf("FAIL cpu backend: %s\n", err.msg); check_failed++; return check_done(); }
-    if (cpu_as_gpu == 1) gpu = sg_backend_cpu_create(1, &err);
-    else if (cpu_as_gpu == 2) gpu = nhwc_emulator(sg_backend_cpu_create(1, &err));
-    else {
-        /* the first suite on cuDNN's backend-API engines, timed (kernels/conv_engines.cu) */
-        gpu = cuda_with_env("SG_CUDNN_SEARCH", "timed", "fp32", &err);
-        if (!gpu) {
-            SKIP("no GPU: %s", err.msg);
-            SKIP("no GPU: the CUDA ops, model steps and step graphs (the harness runs on an "
-                 "NHWC-emulating CPU backend instead)");
-            cpu_as_gpu = 2;
-            gpu = nhwc_emulator(sg_backend_cpu_create(1, &err));
-        }
-    }
-    if (!gpu) { printf("FAIL second backend: %s\n", err.msg); check_failed++; return check_done(); }
-    if (cpu_as_gpu) {
-        fp32_suite(cpu_as_gpu == 1 ? "the CPU standing in for CUDA (--cpu-as-gpu), NCHW"
-                                   : "the CPU standing in for CUDA, NHWC emulated");
-        if (cpu_as_gpu == 2) {        /* the emulator rounds like CUDA's bf16 mode */
-            emu_bf16 = 1;
-            bf16_suite("the CPU standing in for CUDA, NHWC emulated, bf16 convolutions emulated");
-            emu_bf16 = 0;
-        }
-        sg_backend_destroy(gpu);
-        sg_backend_destroy(cpu);
-        return check_done();
-    }
-    char label[400];
-    emulated = strstr(sg_backend_cuda_device_name(gpu), "emulated") != NULL;
-    if (emulated) printf("an emulated GPU (tests/emu): the 128x128 convolution cases are left to a real one\n");
+    if (!gpu) gpu = cuda_with_env("SG_CUDNN_SEARCH", "timed", "fp32", &err);
+    if (!gpu) { printf("FAIL fp32 backend, SG_CUDNN_SEARCH=timed: %s\n", err.msg); check_failed++; return; }
     snprintf(label, sizeof label, "cuda backend on %s, fp32 convolutions, %s, engines timed",
              sg_backend_cuda_device_name(gpu), gpu->nhwc ? "NHWC" : "NCHW");
     fp32_suite(label);
-    static char report[16384];
     printf("cuDNN choices (fp32, timed):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
-    int first_nhwc = gpu->nhwc;
     sg_backend_destroy(gpu);
+    gpu = NULL;
+}
 
-    /* the other layout too (A/B timing switches it with SG_CUDA_LAYOUT), on
-     * the default (legacy) algorithms */
+/* the other layout too (A/B timing switches it with SG_CUDA_LAYOUT), on the
+ * default (legacy) algorithms */
+static void step_fp32_other_layout(void)
+{
+    sg_err err;
     gpu = cuda_with_env("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", "fp32", &err);
     if (!gpu) {
         printf("FAIL fp32 backend, other layout: %s\n", err.msg);
         check_failed++;
-    } else {
-        snprintf(label, sizeof label, "cuda backend, fp32 convolutions, %s, default algorithms",
-                 gpu->nhwc ? "NHWC" : "NCHW");
-        fp32_suite(label);
-        sg_backend_destroy(gpu);
+        return;
     }
-    test_graph_replay("fp32");
-    test_plan_eviction("fp32");
-    test_lanes(0);
-    test_lanes(1);
-    test_instnorm_paths();
-    test_gemm_path("fp32");
-    test_gemm_path("tf32");
-    /* the model's step graphs with D's small convolutions on GEMM (graphs
-     * and eager both through it: bit-equal) */
+    snprintf(label, sizeof label, "cuda backend, fp32 convolutions, %s, default algorithms",
+             gpu->nhwc ? "NHWC" : "NCHW");
+    fp32_suite(label);
+    sg_backend_destroy(gpu);
+    gpu = NULL;
+}
+
+static void step_graph_replay_fp32(void) { test_graph_replay("fp32"); }
+static void step_plan_eviction_fp32(void) { test_plan_eviction("fp32"); }
+static void step_lanes(void) { test_lanes(0); }
+static void step_lanes_fused(void) { test_lanes(1); }
+static void step_gemm_path_fp32(void) { test_gemm_path("fp32"); }
+static void step_gemm_path_tf32(void) { test_gemm_path("tf32"); }
+
+/* the model's step graphs with D's small convolutions on GEMM (graphs and
+ * eager both through it: bit-equal) */
+static void step_graph_replay_tf32_gemm(void)
+{
     setenv("SG_CUDA_GEMM_MAX_PIXELS", "16", 1);
     test_graph_replay("tf32");
     unsetenv("SG_CUDA_GEMM_MAX_PIXELS");
-    if (emulated) test_wrong_engine();
-    if (emulated) test_search_without_memory();
-    if (emulated) test_nondet_legacy_refused();
-    if (emulated) test_nondet_legacy_engine_search();
-    if (emulated) test_gemm_without_cublas();
+}
 
+/* the emulation's faults and knobs: on an emulated GPU only */
+static void step_wrong_engine(void) { if (emulated) test_wrong_engine(); }
+static void step_search_without_memory(void) { if (emulated) test_search_without_memory(); }
+static void step_nondet_legacy_refused(void) { if (emulated) test_nondet_legacy_refused(); }
+static void step_nondet_legacy_engine_search(void) { if (emulated) test_nondet_legacy_engine_search(); }
+static void step_gemm_without_cublas(void) { if (emulated) test_gemm_without_cublas(); }
+
+static void step_tf32(void)
+{
+    sg_err err;
     gpu = sg_backend_cuda_create_precision(0, "tf32", &err);
     if (!gpu) {
         printf("FAIL tf32 backend: %s\n", err.msg);
         check_failed++;
-    } else {
-        for (size_t i = 0; i < n_conv_cases(); i++)
-            test_conv(&conv_cases[i], TF32_CONV_TOL, TF32_CONV_NORM_TOL, "tf32");
-        sg_backend_destroy(gpu);
+        return;
     }
-    /* each way of choosing (SG_CUDNN_SEARCH), every convolution again */
-    const char *searches[] = { "timed", "heuristic", "find" };
-    for (int s = 0; s < 3; s++) {
-        gpu = cuda_with_env("SG_CUDNN_SEARCH", searches[s], "tf32", &err);
-        if (!gpu) {
-            printf("FAIL tf32 backend, SG_CUDNN_SEARCH=%s: %s\n", searches[s], err.msg);
-            check_failed++;
-            continue;
-        }
-        char mode[32];
-        snprintf(mode, sizeof mode, "tf32 %s", searches[s]);
-        for (size_t i = 0; i < n_conv_cases(); i++)
-            test_conv(&conv_cases[i], TF32_CONV_TOL, TF32_CONV_NORM_TOL, mode);
-        if (s < 2)
-            printf("cuDNN choices (tf32, %s):\n%s", searches[s], sg_backend_cuda_plan_report(gpu, report, sizeof report));
-        sg_backend_destroy(gpu);
+    for (size_t i = 0; i < n_conv_cases(); i++)
+        test_conv(&conv_cases[i], TF32_CONV_TOL, TF32_CONV_NORM_TOL, "tf32");
+    sg_backend_destroy(gpu);
+    gpu = NULL;
+}
+
+/* each way of choosing (SG_CUDNN_SEARCH), every convolution again */
+static void tf32_search(const char *search, int plans)
+{
+    sg_err err;
+    gpu = cuda_with_env("SG_CUDNN_SEARCH", search, "tf32", &err);
+    if (!gpu) {
+        printf("FAIL tf32 backend, SG_CUDNN_SEARCH=%s: %s\n", search, err.msg);
+        check_failed++;
+        return;
     }
-    /* 3-channel operands padded by the backend (SG_CUDA_PAD3, NHWC): every
-     * convolution case (those with Ci 3 or Co 3 take the padded path), and
-     * the model's steps, where D's first and G's last convolution do */
-    const char *pads[] = { "4", "8" };
-    for (int i = 0; i < 2; i++) {
-        gpu = cuda_with_env("SG_CUDA_PAD3", pads[i], "fp32", &err);
-        if (!gpu) {
-            printf("FAIL fp32 backend, SG_CUDA_PAD3=%s: %s\n", pads[i], err.msg);
-            check_failed++;
-            continue;
-        }
-        char mode[32];
-        snprintf(mode, sizeof mode, "fp32 pad3=%s", pads[i]);
-        printf("cuda backend, fp32, SG_CUDA_PAD3=%s (%s)\n", pads[i], gpu->nhwc ? "NHWC" : "NCHW: no padding");
-        for (size_t k = 0; k < n_conv_cases(); k++)
-            test_conv(&conv_cases[k], 1e-4, 0, mode);
-        if (i == 1) {
-            test_model_steps(0, &fp32_steps);
-            test_model_steps(1, &fp32_steps);
-        }
-        sg_backend_destroy(gpu);
+    char mode[32];
+    snprintf(mode, sizeof mode, "tf32 %s", search);
+    for (size_t i = 0; i < n_conv_cases(); i++)
+        test_conv(&conv_cases[i], TF32_CONV_TOL, TF32_CONV_NORM_TOL, mode);
+    if (plans)
+        printf("cuDNN choices (tf32, %s):\n%s", search, sg_backend_cuda_plan_report(gpu, report, sizeof report));
+    sg_backend_destroy(gpu);
+    gpu = NULL;
+}
+static void step_tf32_timed(void) { tf32_search("timed", 1); }
+static void step_tf32_heuristic(void) { tf32_search("heuristic", 1); }
+static void step_tf32_find(void) { tf32_search("find", 0); }
+
+/* 3-channel operands padded by the backend (SG_CUDA_PAD3, NHWC): every
+ * convolution case (those with Ci 3 or Co 3 take the padded path), and the
+ * model's steps (with pads 8), where D's first and G's last convolution do */
+static void pad3(const char *pad, int steps)
+{
+    sg_err err;
+    gpu = cuda_with_env("SG_CUDA_PAD3", pad, "fp32", &err);
+    if (!gpu) {
+        printf("FAIL fp32 backend, SG_CUDA_PAD3=%s: %s\n", pad, err.msg);
+        check_failed++;
+        return;
     }
+    char mode[32];
+    snprintf(mode, sizeof mode, "fp32 pad3=%s", pad);
+    printf("cuda backend, fp32, SG_CUDA_PAD3=%s (%s)\n", pad, gpu->nhwc ? "NHWC" : "NCHW: no padding");
+    for (size_t k = 0; k < n_conv_cases(); k++)
+        test_conv(&conv_cases[k], 1e-4, 0, mode);
+    if (steps) {
+        test_model_steps(0, &fp32_steps);
+        test_model_steps(1, &fp32_steps);
+    }
+    sg_backend_destroy(gpu);
+    gpu = NULL;
+}
+static void step_pad3_4(void) { pad3("4", 0); }
+static void step_pad3_8(void) { pad3("8", 1); }
+
+static void step_bad_switches(void)
+{
+    sg_err err;
     gpu = cuda_with_env("SG_CUDA_PAD3", "5", "fp32", &err);
     CHECK(!gpu && strstr(err.msg, "SG_CUDA_PAD3=5"), "a bad SG_CUDA_PAD3 is refused: %s", gpu ? "(created)" : err.msg);
     sg_backend_destroy(gpu);
@@ -2458,45 +2453,243 @@ int main(int argc, char **argv)
               gpu ? "(created)" : err.msg);
         sg_backend_destroy(gpu);
     }
-    test_engines_file();
-    if (emulated) test_engines_file_knobs();
+    gpu = NULL;
+}
 
-    /* bf16 convolutions: the default layout and algorithms, then the other
-     * layout, then SG_CUDNN_SEARCH=timed (which bf16 mode does not apply: the
-     * legacy algorithms run and no engine is chosen), then step graphs */
+static void step_engines_file(void) { test_engines_file(); }
+static void step_engines_file_knobs(void) { if (emulated) test_engines_file_knobs(); }
+
+/* bf16 convolutions: the default layout and algorithms, then the other
+ * layout, then SG_CUDNN_SEARCH=timed (which bf16 mode does not apply: the
+ * legacy algorithms run and no engine is chosen), then step graphs */
+static void step_bf16(void)
+{
+    sg_err err;
     gpu = sg_backend_cuda_create_precision(0, "bf16", &err);
     if (!gpu) {
         printf("FAIL bf16 backend: %s\n", err.msg);
         check_failed++;
-    } else {
-        snprintf(label, sizeof label, "cuda backend, bf16 convolutions, %s, default algorithms",
-                 gpu->nhwc ? "NHWC" : "NCHW");
-        bf16_suite(label);
-        printf("cuDNN choices (bf16, default):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
-        sg_backend_destroy(gpu);
+        return;
     }
+    snprintf(label, sizeof label, "cuda backend, bf16 convolutions, %s, default algorithms",
+             gpu->nhwc ? "NHWC" : "NCHW");
+    bf16_suite(label);
+    printf("cuDNN choices (bf16, default):\n%s", sg_backend_cuda_plan_report(gpu, report, sizeof report));
+    sg_backend_destroy(gpu);
+    gpu = NULL;
+}
+
+static void step_bf16_other_layout(void)
+{
+    sg_err err;
     gpu = cuda_with_env("SG_CUDA_LAYOUT", first_nhwc ? "nchw" : "nhwc", "bf16", &err);
     if (!gpu) {
         printf("FAIL bf16 backend, other layout: %s\n", err.msg);
         check_failed++;
-    } else {
-        bf16_conv_cases(gpu->nhwc ? "bf16 NHWC" : "bf16 NCHW");
-        sg_backend_destroy(gpu);
+        return;
     }
+    bf16_conv_cases(gpu->nhwc ? "bf16 NHWC" : "bf16 NCHW");
+    sg_backend_destroy(gpu);
+    gpu = NULL;
+}
+
+static void step_bf16_timed(void)
+{
+    sg_err err;
     gpu = cuda_with_env("SG_CUDNN_SEARCH", "timed", "bf16", &err);
     if (!gpu) {
         printf("FAIL bf16 backend, SG_CUDNN_SEARCH=timed: %s\n", err.msg);
         check_failed++;
-    } else {
-        bf16_conv_cases("bf16 timed");
-        int made = sg_backend_cuda_engine_choices(gpu, NULL, NULL);
-        CHECK(made == 0, "bf16 with SG_CUDNN_SEARCH=timed keeps the legacy algorithms: %d engine choices", made);
-        printf("cuDNN choices (bf16, SG_CUDNN_SEARCH=timed):\n%s",
-               sg_backend_cuda_plan_report(gpu, report, sizeof report));
-        sg_backend_destroy(gpu);
+        return;
     }
-    test_graph_replay("bf16");
+    bf16_conv_cases("bf16 timed");
+    int made = sg_backend_cuda_engine_choices(gpu, NULL, NULL);
+    CHECK(made == 0, "bf16 with SG_CUDNN_SEARCH=timed keeps the legacy algorithms: %d engine choices", made);
+    printf("cuDNN choices (bf16, SG_CUDNN_SEARCH=timed):\n%s",
+           sg_backend_cuda_plan_report(gpu, report, sizeof report));
+    sg_backend_destroy(gpu);
+    gpu = NULL;
+}
+
+static void step_graph_replay_bf16(void) { test_graph_replay("bf16"); }
+
+/* With no GPU (or --cpu-as-gpu*): the harness on a CPU backend standing in
+ * for CUDA, the NHWC emulator rounding like CUDA's bf16 mode for the bf16 suite. */
+static void step_cpu_fp32(void)
+{
+    fp32_suite(cpu_as_gpu == 1 ? "the CPU standing in for CUDA (--cpu-as-gpu), NCHW"
+                               : "the CPU standing in for CUDA, NHWC emulated");
+}
+
+static void step_cpu_bf16(void)
+{
+    if (cpu_as_gpu != 2) return;
+    emu_bf16 = 1;
+    bf16_suite("the CPU standing in for CUDA, NHWC emulated, bf16 convolutions emulated");
+    emu_bf16 = 0;
+}
+
+/* The steps in the order a whole run takes them. secs: the step's wall time on
+ * the emulated GPU (test_cuda_ops_emu --times, two busy cores, 2026-12-01),
+ * which --part K/N balances the parts by. */
+typedef struct { const char *name; void (*run)(void); double secs; } step;
+static const step cuda_steps[] = {
+    { "bf16-round", test_bf16_round, 0 },
+    { "fp32-timed", step_fp32_timed, 28.2 },
+    { "fp32-other-layout", step_fp32_other_layout, 56.6 },
+    { "graph-replay-fp32", step_graph_replay_fp32, 5.3 },
+    { "plan-eviction-fp32", step_plan_eviction_fp32, 4.5 },
+    { "lanes", step_lanes, 0 },
+    { "lanes-fused", step_lanes_fused, 0 },
+    { "instnorm-paths", test_instnorm_paths, 6.7 },
+    { "gemm-path-fp32", step_gemm_path_fp32, 15.3 },
+    { "gemm-path-tf32", step_gemm_path_tf32, 17.9 },
+    { "graph-replay-tf32-gemm", step_graph_replay_tf32_gemm, 5.1 },
+    { "wrong-engine", step_wrong_engine, 0.2 },
+    { "search-without-memory", step_search_without_memory, 0 },
+    { "nondet-legacy-refused", step_nondet_legacy_refused, 0.1 },
+    { "nondet-legacy-engine-search", step_nondet_legacy_engine_search, 0.1 },
+    { "gemm-without-cublas", step_gemm_without_cublas, 0 },
+    { "tf32", step_tf32, 23.4 },
+    { "tf32-timed", step_tf32_timed, 16.7 },
+    { "tf32-heuristic", step_tf32_heuristic, 2.7 },
+    { "tf32-find", step_tf32_find, 0.9 },
+    { "pad3-4", step_pad3_4, 18.1 },
+    { "pad3-8", step_pad3_8, 31.0 },
+    { "bad-switches", step_bad_switches, 0 },
+    { "engines-file", step_engines_file, 25.7 },
+    { "engines-file-knobs", step_engines_file_knobs, 0.1 },
+    { "bf16", step_bf16, 8.9 },
+    { "bf16-other-layout", step_bf16_other_layout, 2.7 },
+    { "bf16-timed", step_bf16_timed, 2.3 },
+    { "graph-replay-bf16", step_graph_replay_bf16, 11.9 },
+};
+static const step cpu_steps[] = {
+    { "bf16-round", test_bf16_round, 0 },
+    { "cpu-fp32", step_cpu_fp32, 0 },
+    { "cpu-bf16", step_cpu_bf16, 0 },
+};
+
+/* Which part (0 .. parts-1) of --part each of the n steps is in: the steps,
+ * longest first (by secs; the earlier of equal ones first), each to the part
+ * with the least time so far (the first of equal ones). */
+static void assign_parts(const step *steps, size_t n, int parts, int *part)
+{
+    double load[64] = { 0 };
+    int done[sizeof cuda_steps / sizeof *cuda_steps] = { 0 };
+    for (size_t k = 0; k < n; k++) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && (best == n || steps[i].secs > steps[best].secs)) best = i;
+        int p = 0;
+        for (int q = 1; q < parts; q++) if (load[q] < load[p]) p = q;
+        part[best] = p;
+        load[p] += steps[best].secs + 0.01;    /* steps of no time spread too */
+        done[best] = 1;
+    }
+}
+
+static double now_secs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int usage(const char *msg)
+{
+    fprintf(stderr, "test_cuda_ops: %s\n"
+            "usage: test_cuda_ops [-v] [--cpu-as-gpu | --cpu-as-gpu-nhwc] [--cpu-threads N]\n"
+            "                     [--list] [--part K/N] [--times]\n", msg);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    /* --cpu-as-gpu: a 1-thread CPU backend stands in for CUDA, to check this
+     * harness itself on a machine without a GPU; --cpu-as-gpu-nhwc: the same
+     * through an NHWC emulation (tests/unit/nhwc_emulator.h), which is also
+     * what runs when there is no GPU, followed by the bf16 checks on the
+     * emulator rounding like CUDA's bf16 mode.
+     * --list: the steps' names, one a line (those of the CUDA backend, or
+     * with --cpu-as-gpu* those of cpu_steps, which also run when there is no
+     * GPU), with --part only that part's; --part K/N: only the steps of part
+     * K of N (1 <= K <= N), the parts balanced by the steps' times (the
+     * random inputs then follow from the steps run: the same checks, other
+     * data than in a whole run); --times: each step's wall time as it ends. */
+    int cpu_threads = 0;   /* 0: one per core */
+    int list = 0, times = 0, part_k = 0, part_n = 0;
+    /* line-buffered: tests/gpu/run sends stdout to a file, and a crash on the
+     * device must not lose the lines that say how far it got */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v")) verbose = 2;
+        else if (!strcmp(argv[i], "--cpu-as-gpu")) cpu_as_gpu = 1;
+        else if (!strcmp(argv[i], "--cpu-as-gpu-nhwc")) cpu_as_gpu = 2;
+        else if (!strcmp(argv[i], "--cpu-threads") && i + 1 < argc) cpu_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--list")) list = 1;
+        else if (!strcmp(argv[i], "--times")) times = 1;
+        else if (!strcmp(argv[i], "--part") && i + 1 < argc) {
+            char end;
+            if (sscanf(argv[++i], "%d/%d%c", &part_k, &part_n, &end) != 2 || part_n < 1 || part_n > 64 ||
+                part_k < 1 || part_k > part_n)
+                return usage("--part: expected K/N with 1 <= K <= N <= 64, such as 2/4");
+        } else {
+            char msg[300];
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[i]);
+            return usage(msg);
+        }
+    }
+    int part[sizeof cuda_steps / sizeof *cuda_steps];
+    if (list) {
+        const step *steps = cpu_as_gpu ? cpu_steps : cuda_steps;
+        size_t n = cpu_as_gpu ? sizeof cpu_steps / sizeof *cpu_steps : sizeof cuda_steps / sizeof *cuda_steps;
+        if (part_n) assign_parts(steps, n, part_n, part);
+        for (size_t i = 0; i < n; i++)
+            if (!part_n || part[i] == part_k - 1) printf("%s\n", steps[i].name);
+        return 0;
+    }
+    sg_err err;
+    cpu = sg_backend_cpu_create(cpu_threads, &err);
+    if (!cpu) { printf("FAIL cpu backend: %s\n", err.msg); check_failed++; return check_done(); }
+    if (cpu_as_gpu == 1) gpu = sg_backend_cpu_create(1, &err);
+    else if (cpu_as_gpu == 2) gpu = nhwc_emulator(sg_backend_cpu_create(1, &err));
+    else {
+        /* the first suite on cuDNN's backend-API engines, timed (kernels/conv_engines.cu) */
+        gpu = cuda_with_env("SG_CUDNN_SEARCH", "timed", "fp32", &err);
+        if (!gpu) {
+            if (part_k <= 1) {         /* once over the parts */
+                SKIP("no GPU: %s", err.msg);
+                SKIP("no GPU: the CUDA ops, model steps and step graphs (the harness runs on an "
+                     "NHWC-emulating CPU backend instead)");
+            }
+            cpu_as_gpu = 2;
+            gpu = nhwc_emulator(sg_backend_cpu_create(1, &err));
+        }
+    }
+    if (!gpu) { printf("FAIL second backend: %s\n", err.msg); check_failed++; return check_done(); }
+    const step *steps = cpu_as_gpu ? cpu_steps : cuda_steps;
+    size_t n = cpu_as_gpu ? sizeof cpu_steps / sizeof *cpu_steps : sizeof cuda_steps / sizeof *cuda_steps;
+    if (!cpu_as_gpu) {
+        emulated = strstr(sg_backend_cuda_device_name(gpu), "emulated") != NULL;
+        if (emulated) printf("an emulated GPU (tests/emu): the 128x128 convolution cases are left to a real one\n");
+        first_nhwc = gpu->nhwc;
+    }
+    if (part_n) assign_parts(steps, n, part_n, part);
+    /* the first backend is fp32-timed's: gone if that step is in another part */
+    for (size_t i = 0; i < n && !cpu_as_gpu; i++)
+        if (steps[i].run == step_fp32_timed && part_n && part[i] != part_k - 1) {
+            sg_backend_destroy(gpu);
+            gpu = NULL;
+        }
+    for (size_t i = 0; i < n; i++) {
+        if (part_n && part[i] != part_k - 1) continue;
+        double t0 = now_secs();
+        steps[i].run();
+        if (times) printf("time %s: %.2f s\n", steps[i].name, now_secs() - t0);
+    }
+    if (cpu_as_gpu) sg_backend_destroy(gpu);
+    else if (gpu) sg_backend_destroy(gpu);   /* fp32-timed not in this part */
     sg_backend_destroy(cpu);
     return check_done();
 }
-
