@@ -2,7 +2,7 @@
 # tests/run itself, on fake test directories (SG_TEST_UNIT_DIR, SG_TEST_CLI_DIR):
 # the summary line and exit status, that ^C or SIGTERM stops every job it
 # started, their children included, and the test binaries it runs in parts
-# (test_cuda_ops --part K/N).
+# (test_cuda_ops_emu --part K/P).
 
 ROOT="$BATS_TEST_DIRNAME/../.."
 
@@ -95,6 +95,33 @@ wait_run() {
   [ "$(head -n1 "$T/out")" = '== unit test_a_sleep' ]
   run grep -c '^== ' "$T/out"
   [ "$output" = 1 ]
+}
+
+@test "tests/run: test_cuda_ops_emu runs as one job per part (--part K/P, P the jobs, 4 at most), summed; SG_TEST_JOBS=1: one job" {
+  # a fake that says its options and counts 2 per part (5 whole)
+  printf '#!/bin/sh\necho "args: $*"\n[ $# -eq 0 ] && { echo "5 passed, 0 failed, 1 skipped"; exit 0; }\necho "2 passed, 0 failed"\n' \
+    > "$T/unit/test_cuda_ops_emu"
+  chmod +x "$T/unit/test_cuda_ops_emu"
+  run env SG_TEST_JOBS=3 "$ROOT/tests/run" unit test_cuda_ops_emu test_pass
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "== unit test_cuda_ops_emu --part 1/3" ]
+  [ "${lines[2]}" = "== unit test_cuda_ops_emu --part 2/3" ]
+  [ "${lines[4]}" = "== unit test_cuda_ops_emu --part 3/3" ]
+  [ "${lines[6]}" = "== unit test_pass" ]
+  [ "${lines[${#lines[@]}-1]}" = "9 passed, 0 failed, 0 skipped" ]
+  run env SG_TEST_JOBS=9 "$ROOT/tests/run" unit test_cuda_ops_emu
+  [ "${lines[6]}" = "== unit test_cuda_ops_emu --part 4/4" ]
+  [ "${lines[${#lines[@]}-1]}" = "8 passed, 0 failed, 0 skipped" ]
+  run env SG_TEST_JOBS=1 "$ROOT/tests/run" unit test_cuda_ops_emu
+  [ "${lines[0]}" = "== unit test_cuda_ops_emu" ]
+  [ "${lines[${#lines[@]}-1]}" = "5 passed, 0 failed, 1 skipped" ]
+  # a failing part is named with its part
+  printf '#!/bin/sh\ncase "$*" in *2/2*) echo "FAIL x"; echo "1 passed, 1 failed"; exit 1;; esac\necho "2 passed, 0 failed"\n' \
+    > "$T/unit/test_cuda_ops_emu"
+  run env SG_TEST_JOBS=2 "$ROOT/tests/run" unit test_cuda_ops_emu
+  [ "$status" -eq 1 ]
+  [ "${lines[${#lines[@]}-2]}" = "failing: test_cuda_ops_emu --part 2/2" ]
+  [ "${lines[${#lines[@]}-1]}" = "3 passed, 1 failed, 0 skipped" ]
 }
 
 @test "test_cuda_ops --part K/N: the parts' steps (--list) are every step once, for N 1 to 6" {
