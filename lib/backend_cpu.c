@@ -1072,44 +1072,55 @@ static int grow_thread_scratch(sg_backend *be, size_t cols, size_t gath, size_t 
     return 0;
 }
 
+/* One chunk of a conv job: cnt images from image n0, with one thread's scratch. */
+typedef void (*conv_chunk_fn)(const conv_job *j, thread_scratch *ts, size_t n0, int cnt);
+
+/* Images [b, e) of a job, on the thread's scratch, in chunks of at most j->nb. */
+static void conv_each_chunk(const conv_job *j, int thread, size_t b, size_t e, conv_chunk_fn chunk)
+{
+    thread_scratch *ts = &j->st->ts[thread];
+    for (size_t n0 = b; n0 < e; n0 += j->nb)
+        chunk(j, ts, n0, (int)(e - n0 < (size_t)j->nb ? e - n0 : (size_t)j->nb));
+}
+
+static void conv_forward_chunk(const conv_job *j, thread_scratch *ts, size_t n0, int cnt)
+{
+    const conv_shape *c = &j->c;
+    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo;
+    const float *x = j->x + n0 * xin;
+    float *y = j->y + n0 * yout;
+    if (direct_conv(c)) {
+        for (int i = 0; i < cnt; i++) direct_forward_image(c, y + i * yout, x + i * xin, j->w, j->bias, ts->cols);
+        return;
+    }
+    if (j->U) {
+        wino_tiles tl = wino_tiling(c);
+        size_t P = (size_t)cnt * tl.tiles;
+        wino_input(c, &tl, x, ts->cols, cnt, ts->cols + 16 * (size_t)c->Ci * P);
+        for (int xi = 0; xi < 16; xi++)
+            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)P, c->Ci, 1.0f,
+                       j->U + (size_t)xi * c->Co * c->Ci, c->Ci, ts->cols + xi * c->Ci * P, (int)P,
+                       0.0f, ts->gath + xi * c->Co * P, (int)P);
+        wino_output(c, &tl, ts->gath, y, j->bias, cnt, ts->cols + 16 * (size_t)c->Ci * P);
+        return;
+    }
+    im2col(c, x, ts->cols, cnt);
+    size_t ncol = cnt * c->howo;
+    float *out = cnt > 1 ? ts->gath : y;
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)ncol, (int)c->rows,
+               1.0f, j->w, (int)c->rows, ts->cols, (int)ncol, 0.0f, out, (int)ncol);
+    if (cnt > 1) scatter(y, ts->gath, cnt, c->Co, c->howo);
+    if (j->bias)
+        for (int i = 0; i < cnt; i++)
+            for (int co = 0; co < c->Co; co++) {
+                float *yc = y + i * yout + co * c->howo, bv = j->bias[co];
+                for (size_t k = 0; k < c->howo; k++) yc[k] += bv;
+            }
+}
+
 static void conv_forward_images(void *ctx, size_t b, size_t e, int thread)
 {
-    const conv_job *j = ctx;
-    const conv_shape *c = &j->c;
-    thread_scratch *ts = &j->st->ts[thread];
-    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo;
-    for (size_t n0 = b; n0 < e; n0 += j->nb) {
-        int cnt = (int)(e - n0 < (size_t)j->nb ? e - n0 : (size_t)j->nb);
-        const float *x = j->x + n0 * xin;
-        float *y = j->y + n0 * yout;
-        if (direct_conv(c)) {
-            for (int i = 0; i < cnt; i++) direct_forward_image(c, y + i * yout, x + i * xin, j->w, j->bias, ts->cols);
-            continue;
-        }
-        if (j->U) {
-            wino_tiles tl = wino_tiling(c);
-            size_t P = (size_t)cnt * tl.tiles;
-            wino_input(c, &tl, x, ts->cols, cnt, ts->cols + 16 * (size_t)c->Ci * P);
-            for (int xi = 0; xi < 16; xi++)
-                blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)P, c->Ci, 1.0f,
-                           j->U + (size_t)xi * c->Co * c->Ci, c->Ci, ts->cols + xi * c->Ci * P, (int)P,
-                           0.0f, ts->gath + xi * c->Co * P, (int)P);
-            wino_output(c, &tl, ts->gath, y, j->bias, cnt, ts->cols + 16 * (size_t)c->Ci * P);
-            continue;
-        }
-        im2col(c, x, ts->cols, cnt);
-        size_t ncol = cnt * c->howo;
-        float *out = cnt > 1 ? ts->gath : y;
-        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Co, (int)ncol, (int)c->rows,
-                   1.0f, j->w, (int)c->rows, ts->cols, (int)ncol, 0.0f, out, (int)ncol);
-        if (cnt > 1) scatter(y, ts->gath, cnt, c->Co, c->howo);
-        if (j->bias)
-            for (int i = 0; i < cnt; i++)
-                for (int co = 0; co < c->Co; co++) {
-                    float *yc = y + i * yout + co * c->howo, bv = j->bias[co];
-                    for (size_t k = 0; k < c->howo; k++) yc[k] += bv;
-                }
-    }
+    conv_each_chunk(ctx, thread, b, e, conv_forward_chunk);
 }
 
 /* y = conv(x; w) + bias with the batch split over the threads. */
@@ -1145,22 +1156,22 @@ static void cpu_conv2d_forward(sg_backend *be, float *y, const float *x, const f
     conv_forward_run(be, &c, y, x, w, bias);
 }
 
+static void conv_backward_data_chunk(const conv_job *j, thread_scratch *ts, size_t n0, int cnt)
+{
+    const conv_shape *c = &j->c;
+    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo;
+    size_t ncol = cnt * c->howo;
+    const float *g = j->dy + n0 * yout;
+    if (cnt > 1) { gather(ts->gath, g, cnt, c->Co, c->howo); g = ts->gath; }
+    /* cols (rows, ncol) = w^T (rows, Co) x g (Co, ncol) */
+    blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c->rows, (int)ncol, c->Co,
+               1.0f, j->w, (int)c->rows, g, (int)ncol, 0.0f, ts->cols, (int)ncol);
+    col2im(c, ts->cols, j->dx + n0 * xin, cnt);
+}
+
 static void conv_backward_data_images(void *ctx, size_t b, size_t e, int thread)
 {
-    const conv_job *j = ctx;
-    const conv_shape *c = &j->c;
-    thread_scratch *ts = &j->st->ts[thread];
-    size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo;
-    for (size_t n0 = b; n0 < e; n0 += j->nb) {
-        int cnt = (int)(e - n0 < (size_t)j->nb ? e - n0 : (size_t)j->nb);
-        size_t ncol = cnt * c->howo;
-        const float *g = j->dy + n0 * yout;
-        if (cnt > 1) { gather(ts->gath, g, cnt, c->Co, c->howo); g = ts->gath; }
-        /* cols (rows, ncol) = w^T (rows, Co) x g (Co, ncol) */
-        blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c->rows, (int)ncol, c->Co,
-                   1.0f, j->w, (int)c->rows, g, (int)ncol, 0.0f, ts->cols, (int)ncol);
-        col2im(c, ts->cols, j->dx + n0 * xin, cnt);
-    }
+    conv_each_chunk(ctx, thread, b, e, conv_backward_data_chunk);
 }
 
 static void cpu_conv2d_backward_data(sg_backend *be, float *dx, const float *dy, const float *w,
@@ -1189,50 +1200,52 @@ static void cpu_conv2d_backward_data(sg_backend *be, float *dx, const float *dy,
     parallel_for(st, N, (size_t)1 << 20, conv_backward_data_images, &j);
 }
 
-static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int thread)
+/* Adds the chunk's gradients to the thread's partials (ts->part: dw, or Winograd's dU, then db). */
+static void conv_backward_filter_chunk(const conv_job *j, thread_scratch *ts, size_t n0, int cnt)
 {
-    const conv_job *j = ctx;
     const conv_shape *c = &j->c;
-    thread_scratch *ts = &j->st->ts[thread];
     size_t xin = (size_t)c->Ci * c->H * c->W, yout = (size_t)c->Co * c->howo;
     size_t nw = j->part_len - c->Co;   /* dw, or Winograd's dU */
     float *pdw = ts->part, *pdb = ts->part + nw;
-    memset(ts->part, 0, j->part_len * sizeof(float));
-    for (size_t n0 = b; n0 < e; n0 += j->nb) {
-        int cnt = (int)(e - n0 < (size_t)j->nb ? e - n0 : (size_t)j->nb);
-        const float *x = j->x + n0 * xin, *dy = j->dy + n0 * yout;
-        if (j->want_db)
-            for (int i = 0; i < cnt; i++)
-                for (int co = 0; co < c->Co; co++) {
-                    const float *gc = dy + i * yout + co * c->howo;
-                    float s = 0;
-                    for (size_t k = 0; k < c->howo; k++) s += gc[k];
-                    pdb[co] += s;
-                }
-        if (j->db_only) continue;
-        if (direct_conv(c)) {
-            for (int i = 0; i < cnt; i++) direct_filter_image(c, pdw, x + i * xin, dy + i * yout, ts->cols);
-            continue;
-        }
-        if (j->U) {   /* Winograd: pdw holds dU (16, Co, Ci) */
-            wino_tiles tl = wino_tiling(c);
-            size_t P = (size_t)cnt * tl.tiles;
-            wino_input(c, &tl, x, ts->cols, cnt, ts->cols + 16 * (size_t)c->Ci * P);
-            wino_grad_output(c, &tl, dy, ts->gath, cnt, ts->cols + 16 * (size_t)c->Ci * P);
-            for (int xi = 0; xi < 16; xi++)
-                blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, c->Ci, (int)P, 1.0f,
-                           ts->gath + xi * c->Co * P, (int)P, ts->cols + xi * c->Ci * P, (int)P,
-                           1.0f, pdw + (size_t)xi * c->Co * c->Ci, c->Ci);
-            continue;
-        }
-        im2col(c, x, ts->cols, cnt);
-        size_t ncol = cnt * c->howo;
-        const float *g = dy;
-        if (cnt > 1) { gather(ts->gath, dy, cnt, c->Co, c->howo); g = ts->gath; }
-        /* pdw (Co, rows) += g (Co, ncol) x cols^T (ncol, rows) */
-        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, (int)c->rows, (int)ncol,
-                   1.0f, g, (int)ncol, ts->cols, (int)ncol, 1.0f, pdw, (int)c->rows);
+    const float *x = j->x + n0 * xin, *dy = j->dy + n0 * yout;
+    if (j->want_db)
+        for (int i = 0; i < cnt; i++)
+            for (int co = 0; co < c->Co; co++) {
+                const float *gc = dy + i * yout + co * c->howo;
+                float s = 0;
+                for (size_t k = 0; k < c->howo; k++) s += gc[k];
+                pdb[co] += s;
+            }
+    if (j->db_only) return;
+    if (direct_conv(c)) {
+        for (int i = 0; i < cnt; i++) direct_filter_image(c, pdw, x + i * xin, dy + i * yout, ts->cols);
+        return;
     }
+    if (j->U) {   /* Winograd: pdw holds dU (16, Co, Ci) */
+        wino_tiles tl = wino_tiling(c);
+        size_t P = (size_t)cnt * tl.tiles;
+        wino_input(c, &tl, x, ts->cols, cnt, ts->cols + 16 * (size_t)c->Ci * P);
+        wino_grad_output(c, &tl, dy, ts->gath, cnt, ts->cols + 16 * (size_t)c->Ci * P);
+        for (int xi = 0; xi < 16; xi++)
+            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, c->Ci, (int)P, 1.0f,
+                       ts->gath + xi * c->Co * P, (int)P, ts->cols + xi * c->Ci * P, (int)P,
+                       1.0f, pdw + (size_t)xi * c->Co * c->Ci, c->Ci);
+        return;
+    }
+    im2col(c, x, ts->cols, cnt);
+    size_t ncol = cnt * c->howo;
+    const float *g = dy;
+    if (cnt > 1) { gather(ts->gath, dy, cnt, c->Co, c->howo); g = ts->gath; }
+    /* pdw (Co, rows) += g (Co, ncol) x cols^T (ncol, rows) */
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->Co, (int)c->rows, (int)ncol,
+               1.0f, g, (int)ncol, ts->cols, (int)ncol, 1.0f, pdw, (int)c->rows);
+}
+
+static void conv_backward_filter_images(void *ctx, size_t b, size_t e, int thread)
+{
+    const conv_job *j = ctx;
+    memset(j->st->ts[thread].part, 0, j->part_len * sizeof(float));
+    conv_each_chunk(j, thread, b, e, conv_backward_filter_chunk);
 }
 
 typedef struct { cpu_state *st; float *dst; size_t off; int nparts; int part[MAX_THREADS]; } reduce_job;
