@@ -479,6 +479,31 @@ static void test_loss_reads(sg_backend *be)
     sg_trainer_free(ref);
 }
 
+/* A new run on one shard of 9 images (8x8, 3 labels, drawn from seed):
+ * DIR/STEM.lmdb, DIR/run_STEM, tiny_options() with iters, no samples, a
+ * checkpoint every 2 iterations. */
+typedef struct {
+    char shard[600], run[600];
+    const char *shards[1];
+    sg_train_options o;
+} one_shard_run;
+
+/* Makes the shard and opens the run (SG_TRAIN_NEW), checking that it opened;
+ * NULL where it did not. */
+static sg_trainer *one_shard_run_open(one_shard_run *r, const char *stem, uint64_t seed, int64_t iters,
+                                      sg_backend *be, sg_err *err)
+{
+    snprintf(r->shard, sizeof r->shard, "%s/%s.lmdb", dir, stem);
+    snprintf(r->run, sizeof r->run, "%s/run_%s", dir, stem);
+    make_shard(r->shard, 9, 8, 3, 0, seed);
+    r->shards[0] = r->shard;
+    r->o = tiny_options();
+    r->o.iters = iters; r->o.sample_every = 0; r->o.save_every = 2;
+    sg_trainer *t = NULL;
+    CHECK(sg_trainer_open(&t, r->run, &r->o, r->shards, 1, be, SG_TRAIN_NEW, err) == 0, "open: %s", err->msg);
+    return t;
+}
+
 /* A stop and its abandon, as a tool's handler sets them, from the
  * callback of iteration at (0: never). */
 typedef struct {
@@ -500,16 +525,10 @@ static void stop_and_abandon_at(void *ctx, const sg_train_status *st)
  * there instead of training on to the next; saving is left 1 either way. */
 static void test_abandon(sg_backend *be)
 {
-    char c[600], run[600], path[700];
-    snprintf(c, sizeof c, "%s/ab.lmdb", dir);
-    snprintf(run, sizeof run, "%s/run_ab", dir);
-    make_shard(c, 9, 8, 3, 0, 6);
-    const char *shards[1] = {c};
-    sg_train_options o = tiny_options();
-    o.iters = 8; o.sample_every = 0; o.save_every = 2;
+    char path[700];
+    one_shard_run r;
     sg_err err = {{0}};
-    sg_trainer *t = NULL;
-    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    sg_trainer *t = one_shard_run_open(&r, "ab", 6, 8, be, &err);
     if (!t) return;
     /* asked at 3: iteration 4 ends in the stop's checkpoint, given up at once */
     sg_train_stop stop = {0};
@@ -521,14 +540,14 @@ static void test_abandon(sg_backend *be)
           (long long)sg_trainer_iteration(t), (long long)sg_trainer_last_checkpoint(t));
     CHECK(stop.saving == 1, "saving left 1 on return");
     int64_t latest = -1;
-    CHECK(sg_ckpt_latest(run, &latest, &err) == 0 && latest == 2, "latest %lld", (long long)latest);
+    CHECK(sg_ckpt_latest(r.run, &latest, &err) == 0 && latest == 2, "latest %lld", (long long)latest);
     for (int k = 0; k < 3; k++) {
-        sg_ckpt_path(path, sizeof path, run, 4, (const char *[]){"G", "D", "state"}[k]);
+        sg_ckpt_path(path, sizeof path, r.run, 4, (const char *[]){"G", "D", "state"}[k]);
         CHECK(access(path, F_OK) != 0, "%s left", path);
     }
     sg_trainer_free(t);
     /* asked in the callback of checkpoint 6 (saving): the run ends there, not at 7 */
-    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    CHECK(sg_trainer_open(&t, r.run, &r.o, r.shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
     if (!t) return;
     stop = (sg_train_stop){0};
     at.at = 6;
@@ -538,7 +557,7 @@ static void test_abandon(sg_backend *be)
     CHECK(stop.saving == 1, "saving left 1 on return");
     /* the callbacks see it 1 after a checkpoint only (7: none, 8: the last) */
     sg_trainer_free(t);
-    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
+    CHECK(sg_trainer_open(&t, r.run, &r.o, r.shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "resume: %s", err.msg);
     if (!t) return;
     stop = (sg_train_stop){0};
     at.at = 0;
@@ -549,16 +568,23 @@ static void test_abandon(sg_backend *be)
     sg_trainer_free(t);
 }
 
+/* RUN/NAME (up to 1 MiB) in *data, the caller frees, its path in path;
+ * 0, or -1 when it cannot be read. */
+static int read_run_file(const char *run, const char *name, char path[700], uint8_t **data, size_t *len)
+{
+    sg_err err;
+    snprintf(path, 700, "%s/%s", run, name);
+    return sg_read_file(path, 1 << 20, data, len, &err) ? -1 : 0;
+}
+
 /* The bytes of file name in run ("" when it cannot be read), for comparing
  * before and after; the caller frees. */
 static char *run_file_text(const char *run, const char *name)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/%s", run, name);
     uint8_t *data;
     size_t len;
-    sg_err err;
-    return sg_read_file(path, 1 << 20, &data, &len, &err) ? strdup("") : (char *)data;
+    return read_run_file(run, name, path, &data, &len) ? strdup("") : (char *)data;
 }
 
 static int file_there(const char *run, const char *name)
@@ -568,26 +594,17 @@ static int file_there(const char *run, const char *name)
     return access(path, F_OK) == 0;
 }
 
-/* sg_trainer_prepare changes nothing in the run (a resume's history cut and
- * config.json, --force's removal wait for sg_trainer_begin); no training
- * before begin. */
 /* A checkpoint complete but for its directory's fsync, with no unsynced
  * handler installed (a program of its own on lib/): the run goes on from it
  * and says so in a note, where it stopped as if the save had failed. */
 static void test_unsynced_save(sg_backend *be)
 {
-    char c[600], run[600], ckpt[700];
-    snprintf(c, sizeof c, "%s/us.lmdb", dir);
-    snprintf(run, sizeof run, "%s/run_us", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt", run);
-    make_shard(c, 9, 8, 3, 0, 7);
-    const char *shards[1] = {c};
-    sg_train_options o = tiny_options();
-    o.iters = 4; o.sample_every = 0; o.save_every = 2;
+    char ckpt[700];
+    one_shard_run r;
     sg_err err = {{0}};
-    sg_trainer *t = NULL;
-    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    sg_trainer *t = one_shard_run_open(&r, "us", 7, 4, be, &err);
     if (!t) return;
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", r.run);
     CHECK(mkdir(ckpt, 0777) == 0, "mkdir %s", ckpt);
     fail_fsync_of = ckpt;
     fsyncs_failed = 0;
@@ -600,51 +617,48 @@ static void test_unsynced_save(sg_backend *be)
     CHECK(noted == 2, "%d notes of an unsynced checkpoint, want 2 (checkpoints 2 and 4)", noted);
     CHECK(sg_trainer_last_checkpoint(t) == 4, "last checkpoint %lld, want 4", (long long)sg_trainer_last_checkpoint(t));
     sg_trainer_free(t);
-    char *latest = run_file_text(run, "latest");
+    char *latest = run_file_text(r.run, "latest");
     CHECK(latest && !strncmp(latest, "000004", 6), "latest: %s", latest ? latest : "(none)");
     free(latest);
 }
 
+/* sg_trainer_prepare changes nothing in the run (a resume's history cut and
+ * config.json, --force's removal wait for sg_trainer_begin); no training
+ * before begin. */
 static void test_prepare_begin(sg_backend *be)
 {
-    char c[600], run[600], hist[700];
-    snprintf(c, sizeof c, "%s/pb.lmdb", dir);
-    snprintf(run, sizeof run, "%s/run_pb", dir);
-    make_shard(c, 9, 8, 3, 0, 7);
-    const char *shards[1] = {c};
-    sg_train_options o = tiny_options();
-    o.iters = 4; o.sample_every = 0; o.save_every = 2;
+    char hist[700];
+    one_shard_run r;
     sg_err err = {{0}};
-    sg_trainer *t = NULL;
-    CHECK(sg_trainer_open(&t, run, &o, shards, 1, be, SG_TRAIN_NEW, &err) == 0, "open: %s", err.msg);
+    sg_trainer *t = one_shard_run_open(&r, "pb", 7, 4, be, &err);
     if (!t) return;
     CHECK(sg_trainer_run(t, NULL, NULL, NULL, &err) == 0, "run: %s", err.msg);
     sg_trainer_free(t);
     /* a line logged past the last checkpoint, for the resume to cut */
-    snprintf(hist, sizeof hist, "%s/history.jsonl", run);
+    snprintf(hist, sizeof hist, "%s/history.jsonl", r.run);
     FILE *f = fopen(hist, "a");
     if (f) { fputs("{\"iteration\":5}\n", f); fclose(f); }
-    char *history = run_file_text(run, "history.jsonl"), *config = run_file_text(run, "config.json");
-    o.iters = 6;
-    CHECK(sg_trainer_prepare(&t, run, &o, shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "prepare: %s", err.msg);
+    char *history = run_file_text(r.run, "history.jsonl"), *config = run_file_text(r.run, "config.json");
+    r.o.iters = 6;
+    CHECK(sg_trainer_prepare(&t, r.run, &r.o, r.shards, 1, be, SG_TRAIN_RESUME, &err) == 0, "prepare: %s", err.msg);
     if (!t) { free(history); free(config); return; }
-    char *h1 = run_file_text(run, "history.jsonl"), *c1 = run_file_text(run, "config.json");
+    char *h1 = run_file_text(r.run, "history.jsonl"), *c1 = run_file_text(r.run, "config.json");
     CHECK(strstr(h1, "\"iteration\":5") && !strcmp(h1, history) && !strcmp(c1, config),
           "prepared resume: history.jsonl or config.json changed");
     CHECK(sg_trainer_run(t, NULL, NULL, NULL, &err) == -1 && strstr(err.msg, "before sg_trainer_begin"),
           "run before begin: %s", err.msg);
     CHECK(sg_trainer_begin(t, &err) == 0, "begin: %s", err.msg);
-    char *h2 = run_file_text(run, "history.jsonl"), *c2 = run_file_text(run, "config.json");
+    char *h2 = run_file_text(r.run, "history.jsonl"), *c2 = run_file_text(r.run, "config.json");
     CHECK(!strstr(h2, "\"iteration\":5") && strstr(c2, "\"iters\": 6"), "begun resume: history %s", h2);
     free(h1); free(c1); free(h2); free(c2); free(history); free(config);
     sg_trainer_free(t);
     /* --force: the previous run stays until begin */
-    CHECK(sg_trainer_prepare(&t, run, &o, shards, 1, be, SG_TRAIN_REPLACE, &err) == 0, "prepare: %s", err.msg);
+    CHECK(sg_trainer_prepare(&t, r.run, &r.o, r.shards, 1, be, SG_TRAIN_REPLACE, &err) == 0, "prepare: %s", err.msg);
     if (!t) return;
-    CHECK(file_there(run, "latest") && file_there(run, "ckpt/000004-G.safetensors"), "prepared --force removed files");
+    CHECK(file_there(r.run, "latest") && file_there(r.run, "ckpt/000004-G.safetensors"), "prepared --force removed files");
     CHECK(sg_trainer_begin(t, &err) == 0, "begin: %s", err.msg);
-    CHECK(!file_there(run, "latest") && !file_there(run, "ckpt/000004-G.safetensors") &&
-          file_there(run, "config.json") && file_there(run, "history.jsonl"), "begun --force: the old run left");
+    CHECK(!file_there(r.run, "latest") && !file_there(r.run, "ckpt/000004-G.safetensors") &&
+          file_there(r.run, "config.json") && file_there(r.run, "history.jsonl"), "begun --force: the old run left");
     sg_trainer_free(t);
 }
 
@@ -712,11 +726,10 @@ static void test_load_checks_first(sg_backend *be)
 static int edit_config(const char *run, const char *from, const char *to)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/config.json", run);
     uint8_t *data;
     size_t len;
     sg_err err;
-    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return 0;
+    if (read_run_file(run, "config.json", path, &data, &len)) return 0;
     char *out = malloc(len * 2 + strlen(to) * 64 + 1), *o = out;
     const char *p = (const char *)data, *end = p + len;
     int found = 0;
@@ -736,11 +749,10 @@ static int edit_config(const char *run, const char *from, const char *to)
 static int replace_sessions(const char *run, const char *with)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/config.json", run);
     uint8_t *data;
     size_t len;
     sg_err err;
-    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return 0;
+    if (read_run_file(run, "config.json", path, &data, &len)) return 0;
     char *text = (char *)data, *b = strstr(text, with ? "[\n    {" : "\n  \"sessions\": ["), *e = b ? strstr(b, "\n  ]") : NULL;
     int ok = b && e;
     if (ok) {
@@ -759,11 +771,9 @@ static int replace_sessions(const char *run, const char *with)
 static int count_of(const char *run, const char *what)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/config.json", run);
     uint8_t *data;
     size_t len;
-    sg_err err;
-    if (sg_read_file(path, 1 << 20, &data, &len, &err)) return -1;
+    if (read_run_file(run, "config.json", path, &data, &len)) return -1;
     int n = 0;
     for (const char *p = (const char *)data; (p = memmem(p, len - (size_t)(p - (const char *)data), what, strlen(what)));
          p++)
