@@ -133,23 +133,45 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
     return 0;
 }
 
+/* The checkpoint's run and its shard paths (config.json), read when a
+ * dataset first needs them and then kept for the others. */
+typedef struct {
+    const char *run;   /* "" for none */
+    int read;          /* 0: not yet; 1: paths and n_paths hold them; -1: unreadable, err says why */
+    char **paths;
+    int n_paths;
+    sg_err err;
+} run_shards;
+
+static int run_shards_read(run_shards *rs)
+{
+    if (!rs->read) rs->read = sg_run_shard_paths(rs->run, &rs->paths, &rs->n_paths, &rs->err) ? -1 : 1;
+    return rs->read == 1 ? 0 : -1;
+}
+
+static void run_shards_free(run_shards *rs)
+{
+    if (rs->read == 1) sg_run_free_paths(rs->paths, rs->n_paths);
+}
+
 /* Dataset ds's crop from its shard in the checkpoint's run (config.json
  * records the shard's path), for a checkpoint of an older build, which
  * records the first dataset's crop only: 0 and *crop, else -1 and why not
  * ("" without a run). A shard there must still have the dataset's labels and
  * the generator's image size: another one put at its path is not the data the
  * dataset was trained on. */
-static int run_shard_crop(const sg_ckpt_info *ck, const char *run, int ds, int *crop, char *why, size_t cap)
+static int run_shard_crop(const sg_ckpt_info *ck, run_shards *rs, int ds, int *crop, char *why, size_t cap)
 {
     why[0] = 0;
-    if (!run[0]) return -1;
-    char **paths;
-    int n_paths, rc = -1, map[SG_SHARD_MAX_LABELS];
-    sg_err err = {{0}};
-    if (sg_run_shard_paths(run, &paths, &n_paths, &err)) {
-        snprintf(why, cap, "%s", err.msg);
+    if (!rs->run[0]) return -1;
+    if (run_shards_read(rs)) {
+        snprintf(why, cap, "%s", rs->err.msg);
         return -1;
     }
+    const char *run = rs->run;
+    char **paths = rs->paths;
+    int n_paths = rs->n_paths, rc = -1, map[SG_SHARD_MAX_LABELS];
+    sg_err err = {{0}};
     sg_shard *sh = NULL;
     if (n_paths != ck->model.n_datasets) {
         snprintf(why, cap, "%s/config.json records %d dataset%s, the checkpoint %d", run, n_paths,
@@ -168,7 +190,6 @@ static int run_shard_crop(const sg_ckpt_info *ck, const char *run, int ds, int *
         }
         sg_shard_close(sh);
     }
-    sg_run_free_paths(paths, n_paths);
     return rc;
 }
 
@@ -176,11 +197,11 @@ static int run_shard_crop(const sg_ckpt_info *ck, const char *run, int ds, int *
  * older build's checkpoint, which records only the first's, the one its shard
  * in the run was packed with (run_shard_crop), else the first's: a guess,
  * which a note names when note is not NULL (image files framed as ds with it). */
-static int dataset_crop(const sg_ckpt_info *ck, const char *run, const char *g_path, int ds, sg_buf *note)
+static int dataset_crop(const sg_ckpt_info *ck, run_shards *rs, const char *g_path, int ds, sg_buf *note)
 {
     int crop = sg_ckpt_dataset_crop(ck, ds);
     char why[1400];
-    if (ds == 0 || ck->dataset_crop_recorded[ds] || run_shard_crop(ck, run, ds, &crop, why, sizeof why) == 0 ||
+    if (ds == 0 || ck->dataset_crop_recorded[ds] || run_shard_crop(ck, rs, ds, &crop, why, sizeof why) == 0 ||
         !note)
         return crop;
     const char *names[SG_MAX_DATASETS];
@@ -198,17 +219,20 @@ int sg_ckpt_file_crop(const sg_ckpt_info *ck, const char *run, const char *g_pat
                       sg_buf *note, sg_err *err)
 {
     const sg_model_config *cfg = &ck->model;
+    run_shards rs = { .run = run };
     if (ds >= 0) {
-        *crop = dataset_crop(ck, run, g_path, ds, note);
+        *crop = dataset_crop(ck, &rs, g_path, ds, note);
+        run_shards_free(&rs);
         return note->failed ? sg_err_oom(err, "out of memory") : 0;
     }
     const char *names[SG_MAX_DATASETS];
     sg_ckpt_dataset_names(ck, names);
     int crops[SG_MAX_DATASETS] = {0}, differ = 0;
     for (int d = 0; d < cfg->n_datasets; d++) {
-        crops[d] = dataset_crop(ck, run, g_path, d, NULL);   /* only for the note: framed as the first */
+        crops[d] = dataset_crop(ck, &rs, g_path, d, NULL);   /* only for the note: framed as the first */
         differ |= crops[d] != crops[0];
     }
+    run_shards_free(&rs);
     if (differ) {
         char list[600], desc[SG_QUOTE_MAX + 32];
         size_t len = 0;
