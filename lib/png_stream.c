@@ -63,6 +63,14 @@ static int writer_failed(sg_png_writer *w, sg_err *err)
     return sg_png_messages_err(err, &w->msgs, ENCODING_FAILED);
 }
 
+/* writer_failed, then w freed: begin and end, which leave no writer behind. */
+static int writer_failed_free(sg_png_writer *w, sg_err *err)
+{
+    writer_failed(w, err);
+    sg_png_writer_free(w);
+    return -1;
+}
+
 int sg_png_writer_begin(sg_png_writer **out, int width, int height, sg_err *err)
 {
     *out = NULL;
@@ -73,16 +81,8 @@ int sg_png_writer_begin(sg_png_writer **out, int width, int height, sg_err *err)
     w->height = height;
     w->png = sg_png_create_write(&w->msgs);
     w->info = w->png ? png_create_info_struct(w->png) : NULL;
-    if (!w->png || !w->info) {
-        writer_failed(w, err);
-        sg_png_writer_free(w);
-        return -1;
-    }
-    if (setjmp(png_jmpbuf(w->png))) {
-        writer_failed(w, err);
-        sg_png_writer_free(w);
-        return -1;
-    }
+    if (!w->png || !w->info) return writer_failed_free(w, err);
+    if (setjmp(png_jmpbuf(w->png))) return writer_failed_free(w, err);
     png_set_write_fn(w->png, &w->m, membuf_write, membuf_flush);
     png_set_IHDR(w->png, w->info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -114,11 +114,7 @@ int sg_png_writer_end(sg_png_writer *w, uint8_t **out, size_t *out_len, sg_err *
         sg_png_writer_free(w);
         return -1;
     }
-    if (setjmp(png_jmpbuf(w->png))) {
-        writer_failed(w, err);
-        sg_png_writer_free(w);
-        return -1;
-    }
+    if (setjmp(png_jmpbuf(w->png))) return writer_failed_free(w, err);
     png_write_end(w->png, NULL);
     *out = w->m.buf;
     *out_len = w->m.len;
