@@ -250,6 +250,27 @@ static nhwc_geom nhwc_geometry(int N, int C, int HW)
     return g;
 }
 
+/* Where chunk j's partial of plane (n,c) lies in scratch ([n][chunk][c]). */
+__device__ __forceinline__ size_t chunk_partial(int n, int j, int c, int nchunks, int C)
+{
+    return ((size_t)n * nchunks + j) * C + c;
+}
+
+/* The kernels with one block per (n, channel tile), blockIdx.x = n*ctiles +
+ * tile, tiles tc channels wide: this thread's image n and channel c (c >= C
+ * in the last tile's spare threads). */
+struct tile_plane {
+    int n, c;
+};
+
+__device__ __forceinline__ tile_plane tile_plane_of(int ctiles, int tc)
+{
+    tile_plane p;
+    p.n = (int)(blockIdx.x / (unsigned)ctiles);
+    p.c = (int)(blockIdx.x % (unsigned)ctiles) * tc + (int)threadIdx.x;
+    return p;
+}
+
 /* This block's image, chunk, row count, and this thread's channel and the
  * offset of its first row (row j*rows of the chunk, channel c). */
 struct nhwc_block {
@@ -337,7 +358,7 @@ instnorm_nhwc_stats_kernel(float *__restrict__ pmean, float *__restrict__ pm2,
     }
     q = col_sum(q, shm);
     if (ty == 0 && cok) {
-        size_t o = ((size_t)b.n * nchunks + b.j) * C + b.c;
+        size_t o = chunk_partial(b.n, b.j, b.c, nchunks, C);
         pmean[o] = m;
         pm2[o] = q;
     }
@@ -353,13 +374,13 @@ instnorm_nhwc_combine_kernel(float *__restrict__ mean_out, float *__restrict__ r
 {
     __shared__ float sn[NH_THREADS], sm[NH_THREADS], sq[NH_THREADS];
     const int tc = blockDim.x, tr = blockDim.y, ty = threadIdx.y;
-    const int ct = (int)(blockIdx.x % (unsigned)ctiles), n = (int)(blockIdx.x / (unsigned)ctiles);
-    const int c = ct * tc + (int)threadIdx.x;
+    const tile_plane tp = tile_plane_of(ctiles, tc);
+    const int n = tp.n, c = tp.c;
     const bool cok = c < C;
     float cn = 0.f, m = 0.f, q = 0.f;
     if (cok)
         for (int j = ty; j < nchunks; j += tr) {
-            size_t o = ((size_t)n * nchunks + j) * C + c;
+            size_t o = chunk_partial(n, j, c, nchunks, C);
             chan_merge(cn, m, q, (float)min(rows, HW - j * rows), pmean[o], pm2[o]);
         }
     const int t = ty * tc + (int)threadIdx.x;
@@ -459,7 +480,7 @@ instnorm_nhwc_bwd_partial_kernel(float *__restrict__ psdyx, float *__restrict__ 
     sdy = col_sum(sdy, shm);
     sdyx = col_sum(sdyx, shm);
     if (ty == 0 && cok) {
-        size_t o = ((size_t)b.n * nchunks + b.j) * C + b.c;
+        size_t o = chunk_partial(b.n, b.j, b.c, nchunks, C);
         psdyx[o] = sdyx;
         psdy[o] = sdy;
     }
@@ -473,33 +494,24 @@ instnorm_nhwc_bwd_combine_kernel(float *__restrict__ partial, const float *__res
                                  const float *__restrict__ psdy, int N, int C, int ctiles,
                                  int nchunks)
 {
-    __shared__ float sa[NH_THREADS], sb[NH_THREADS];
+    __shared__ float shm[NH_THREADS];
     const int tc = blockDim.x, tr = blockDim.y, ty = threadIdx.y;
-    const int ct = (int)(blockIdx.x % (unsigned)ctiles), n = (int)(blockIdx.x / (unsigned)ctiles);
-    const int c = ct * tc + (int)threadIdx.x;
+    const tile_plane tp = tile_plane_of(ctiles, tc);
+    const int n = tp.n, c = tp.c;
     const bool cok = c < C;
     float a = 0.f, s = 0.f;
     if (cok)
         for (int j = ty; j < nchunks; j += tr) {
-            size_t o = ((size_t)n * nchunks + j) * C + c;
+            size_t o = chunk_partial(n, j, c, nchunks, C);
             a += psdyx[o];
             s += psdy[o];
         }
-    const int t = ty * tc + (int)threadIdx.x;
-    sa[t] = a;
-    sb[t] = s;
-    __syncthreads();
-    for (int st = tr >> 1; st > 0; st >>= 1) {
-        if (ty < st) {
-            sa[t] += sa[t + st * tc];
-            sb[t] += sb[t + st * tc];
-        }
-        __syncthreads();
-    }
+    a = col_sum(a, shm);
+    s = col_sum(s, shm);
     if (ty == 0 && cok) {
         size_t p = (size_t)n * C + c, planes = (size_t)N * C;
-        partial[p] = sa[threadIdx.x];
-        partial[planes + p] = sb[threadIdx.x];
+        partial[p] = a;
+        partial[planes + p] = s;
     }
 }
 
@@ -635,8 +647,8 @@ instnorm_fused_fwd_kernel(float *__restrict__ y, float *__restrict__ mean_out,
 {
     __shared__ float shm[INF_TR / 4 * INF_TC];
     const int ty = threadIdx.y, tr = blockDim.y;
-    const int ct = (int)(blockIdx.x % (unsigned)ctiles), n = (int)(blockIdx.x / (unsigned)ctiles);
-    const int c = ct * INF_TC + (int)threadIdx.x;
+    const tile_plane tp = tile_plane_of(ctiles, INF_TC);
+    const int n = tp.n, c = tp.c;
     const bool cok = c < C;
     /* 32-bit offsets within the image (fused_fits: HW*C < 2^31), one
      * multiply-add per address instead of R 64-bit addresses in registers */
@@ -696,8 +708,8 @@ instnorm_fused_bwd_kernel(float *dx, float *__restrict__ partial,
 {
     __shared__ float shm[2 * INF_TR / 4 * INF_TC];
     const int ty = threadIdx.y, tr = blockDim.y;
-    const int ct = (int)(blockIdx.x % (unsigned)ctiles), n = (int)(blockIdx.x / (unsigned)ctiles);
-    const int c = ct * INF_TC + (int)threadIdx.x;
+    const tile_plane tp = tile_plane_of(ctiles, INF_TC);
+    const int n = tp.n, c = tp.c;
     const bool cok = c < C;
     const size_t img = (size_t)n * HW * C, p = (size_t)n * C + c;
     const float *dyi = dy + img, *yri = y_relu ? y_relu + img : NULL, *xi = x + img;
