@@ -63,7 +63,7 @@ static void usage(void)
            "      --sample-every N      samples/NNNNNN.png every N iterations (1000; times the\n"
            "                            shards; 0: never)\n"
            "      --save-every N        checkpoint every N iterations (10000; times the shards;\n"
-           "                            the last is always saved)\n"
+           "                            0: only the last, which is always saved)\n"
            "      --keep N              keep only the newest N checkpoints (0: all)\n"
            "      --disk-full-wait S    a checkpoint, sample or history line that finds the disk\n"
            "                            or quota full is tried again every 10 s for up to S\n"

@@ -480,7 +480,7 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   grep -q '"save_every": 10000,' "$T/one/config.json"
   # --help says so
   run sg-train --help
-  [[ "$output" == *"(10; times the"*"shards, as --iters; 0: none)"*"(1000; times the"*"shards; 0: never)"*"(10000; times the shards;"* ]]
+  [[ "$output" == *"(10; times the"*"shards, as --iters; 0: none)"*"(1000; times the"*"shards; 0: never)"*"(10000; times the shards;"*"0: only the last"* ]]
 }
 
 @test "--force killed while deleting the old run: the next start says to run it again, and that --force starts over" {
