@@ -272,8 +272,8 @@ for line in help_text.splitlines():
 seen, bad = set(), 0
 for line in entries:
     # its options, two blanks, the text; the default: the numbers that open
-    # the first parenthesis, up to ';', ':' or ')'
-    m = re.match(r"^ +(-\S.*?) {2,}.*?\(([0-9.]+(?:, [0-9.]+)*)[;:)]", line)
+    # the first parenthesis, up to ";", ":", ")" or ", the default"
+    m = re.match(r"^ +(-\S.*?) {2,}.*?\(([0-9.]+(?:, [0-9.]+)*)(?:, the default)?[;:)]", line)
     if not m:
         continue
     keys = [k.replace("-", "_") for k in re.findall(r"--([a-z][a-z0-9-]*)", m.group(1))]
