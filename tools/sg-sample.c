@@ -498,7 +498,7 @@ static void write_image(const char *path, const uint8_t *rgb, int w, int h)
     if (sg_image_write(path, rgb, w, h, &err)) cli_die_output_err(&err, path);
 }
 
-typedef struct { sg_file_entry e; const char *path; } input_entry;
+typedef struct { sg_file_entry e; const char *path, *what; } input_entry;
 
 static int cmp_input_entry(const void *pa, const void *pb)
 {
@@ -511,12 +511,12 @@ static int cmp_input_entry(const void *pa, const void *pb)
 /* Dies when writing out would replace one of the inputs known (sorted), or
  * standard input's file. */
 static void refuse_known_input(const char *out, const input_entry *known, int n_known, int from_stdin,
-                               const char *g_path, const char *advice)
+                               const char *advice)
 {
     input_entry o;
     if (!strcmp(out, "-") || sg_replaced_entry(out, &o.e)) return;   /* stdout, missing, a device: replaces nothing */
     const input_entry *hit = bsearch(&o, known, (size_t)n_known, sizeof *known, cmp_input_entry);
-    if (hit) cli_refuse_output_is_input(out, hit->path == g_path ? "generator file" : "input", hit->path, advice);
+    if (hit) cli_refuse_output_is_input(out, hit->what, hit->path, advice);
     if (from_stdin) cli_refuse_output_is_input(out, "input", "-", advice);
 }
 
@@ -549,8 +549,9 @@ static void refuse_long_each_names(const char *dir, const input_image *in, long 
 }
 
 /* Before anything is written: no output may replace an input (sg-sample
- * p.jpg -o p.jpg) or land in the shard read (lib/fileio.h). With --each,
- * every file the run will write. */
+ * p.jpg -o p.jpg), the generator file or the --inputs-from list (read
+ * whole before, but the user's list all the same), or land in the shard
+ * read (lib/fileio.h). With --each, every file the run will write. */
 static void refuse_outputs_over_inputs(const options *o, char **files, int n_files, const char *g_path,
                                        const input_image *in, long n_in, const target_set *ts, const char *ext,
                                        const sg_each_known *earlier)
@@ -559,17 +560,21 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
      * (comparing every --each output with every input was quadratic: 7
      * million stats before a rerun of 300 images into the same directory). */
     int n_known = 0, from_stdin = 0;
-    input_entry *known = malloc(((size_t)n_files + 1) * sizeof *known);
+    input_entry *known = malloc(((size_t)n_files + 2) * sizeof *known);
     if (!known) cli_die("out of memory");
-    for (int k = -1; k < n_files; k++) {
-        const char *name = k < 0 ? g_path : files[k];
+    for (int k = -2; k < n_files; k++) {
+        const char *name = k == -2 ? o->inputs_from : k == -1 ? g_path : files[k];
+        if (!name) continue;
         if (!strcmp(name, "-")) from_stdin = 1;
-        else if (!sg_replaced_entry(name, &known[n_known].e)) known[n_known++].path = name;
+        else if (!sg_replaced_entry(name, &known[n_known].e)) {
+            known[n_known].path = name;
+            known[n_known++].what = k == -2 ? "--inputs-from list" : k == -1 ? "generator file" : "input";
+        }
     }
     qsort(known, (size_t)n_known, sizeof *known, cmp_input_entry);
     if (!o->each) {
         cli_refuse_output_in_shard(o->output, o->data);
-        refuse_known_input(o->output, known, n_known, from_stdin, g_path, "choose another -o");
+        refuse_known_input(o->output, known, n_known, from_stdin, "choose another -o");
         cli_refuse_output_over_data(o->output, "choose another -o");   /* a shard's data.mdb, a run's latest */
     } else {
         refuse_long_each_names(o->output, in, n_in, ts, ext);
@@ -578,11 +583,11 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
         cli_refuse_output_in_shard(path, o->data);
         /* every file of --each goes into DIR: one check for all (DIR a shard, a run's ckpt/) */
         cli_refuse_output_over_data(path, "choose another -o DIR");
-        refuse_known_input(path, known, n_known, from_stdin, g_path, "choose another -o DIR");
+        refuse_known_input(path, known, n_known, from_stdin, "choose another -o DIR");
         for (long k = 0; k < n_in; k++)
             for (int t = -1; t < ts->n; t++) {
                 sg_each_path(path, sizeof path, o->output, in[k].index, t < 0 ? "input" : ts->names[t], ext);
-                refuse_known_input(path, known, n_known, from_stdin, g_path, "choose another -o DIR");
+                refuse_known_input(path, known, n_known, from_stdin, "choose another -o DIR");
             }
         DIR *d = o->force ? opendir(o->output) : NULL;
         const char *name;
@@ -590,7 +595,7 @@ static void refuse_outputs_over_inputs(const options *o, char **files, int n_fil
         /* and every earlier output --force removes */
         while (d && (name = sg_each_next_output(d, earlier, &number))) {
             snprintf(path, sizeof path, "%s/%s", o->output, name);
-            refuse_known_input(path, known, n_known, from_stdin, g_path,
+            refuse_known_input(path, known, n_known, from_stdin,
                                "--force would remove it as an earlier output; choose another -o DIR");
         }
         if (d) closedir(d);

@@ -1158,6 +1158,27 @@ PY
     cmp "$W/each/000001_input.png" "$W/in.orig"
 }
 
+@test "sg-sample: -o onto the --inputs-from list (by its name or as standard input) is refused; the list is kept" {
+    printf '%s\n' "$T/synth/img_align_celeba/000001.jpg" > "$W/list"
+    cp "$W/list" "$W/list.orig"
+    # the list was read whole before the grid went out, so the run succeeded and the list was gone
+    run sg-sample --ckpt "$T/run" --device cpu --inputs-from "$W/list" -o "$W/list"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/list: the output is the same file as the --inputs-from list $W/list; choose another -o" ]
+    cmp "$W/list" "$W/list.orig"
+    run sg-sample --ckpt "$T/run" --device cpu --inputs-from - -o "$W/./list" < "$W/list"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/./list: the output is the same file as the input <stdin>; choose another -o" ]
+    cmp "$W/list" "$W/list.orig"
+    # --each: the list where a numbered output will go
+    mkdir "$W/each"
+    cp "$W/list" "$W/each/000000_input.png"
+    run sg-sample --ckpt "$T/run" --device cpu --each --force --inputs-from "$W/each/000000_input.png" -o "$W/each"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/each/000000_input.png: the output is the same file as the --inputs-from list $W/each/000000_input.png; choose another -o DIR" ]
+    cmp "$W/each/000000_input.png" "$W/list.orig"
+}
+
 @test "sg-sample: --count beyond the shard's size uses every record, as sg-sample.1 says" {
     n=$(celeb-dump --json "$T/celebA_test.lmdb" | tr ',' '\n' | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')
     [ "$n" -gt 0 ]
