@@ -631,6 +631,9 @@ static void refuse_output_in_the_way(const struct opts *o)
     cli_refuse_output_is_input(o->out, "--attrs file", o->attrs, "choose another -o");
     cli_refuse_output_is_input(o->out, "--images directory", o->images, "choose another -o");
     cli_refuse_output_is_input(o->out, "--folders directory", o->folders, "choose another -o");
+    /* a new shard inside another shard (which --force could then no longer
+     * replace) or in a run's ckpt/ (sg-train's): as -o of the readers */
+    if (access(o->out, F_OK) != 0) cli_refuse_output_over_data(o->out, "choose another -o");
     /* inside --folders the shard would be read as one more class next time */
     if (o->folders && sg_path_inside_dir(o->out, o->folders))
         cli_die("%s: the output lies inside the --folders directory %s, where it would count as a class; "

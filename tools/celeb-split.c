@@ -660,6 +660,8 @@ static void write_outputs(const options *o, const sg_attr_table *t)
         if (snprintf(path, sizeof path, "%s/%s", o->out_dir, outs[k].name) >= (int)sizeof path) continue;   /* stage_file says so */
         cli_refuse_output_is_input(path, "attribute file", o->in_path, "choose another -o DIR");
         cli_refuse_output_is_input(path, "--partition file", o->partition_path, "choose another -o DIR");
+        /* nor into a shard's directory or a run's ckpt/ (as -o of the readers) */
+        cli_refuse_output_over_data(path, "choose another -o DIR");
     }
     sg_err err;
     cli_note_output(o->out_dir);   /* for the advice on ENOSPC */

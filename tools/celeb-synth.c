@@ -144,6 +144,12 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
      * other file. */
     if (strlen(dir) + 40 >= PATH_MAX)
         cli_die("%s: path too long (the dataset's file names would exceed %d bytes)", dir, PATH_MAX - 1);
+    /* not into a shard's directory or a run's ckpt/ (as -o of the readers),
+     * --force or not: a shard holding anything else can no longer be
+     * replaced, and ckpt/ is sg-train's */
+    char list[PATH_MAX];
+    snprintf(list, sizeof list, "%s/list_attr_celeba.txt", dir);
+    cli_refuse_output_over_data(list, "choose another -o DIR");
     cli_note_output(dir);   /* for the advice on ENOSPC */
     if (sg_mkdir_p(dir, &err) != 0) cli_die_err(&err);
     /* Held to the end, and taken before DIR is looked at: two runs at once

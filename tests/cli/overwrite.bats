@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # -o of sg-plot, sg-sample and celeb-dump never replaces what the tools made
 # before: another shard's data, a training run's files (a slip of tab
-# completion: -o runs/x/c<TAB>).
+# completion: -o runs/x/c<TAB>); celeb-pack, celeb-split and celeb-synth
+# write nothing into a shard's directory or a run's ckpt/ either.
 
 load helpers
 
@@ -90,6 +91,38 @@ refused_by_all() {
   [ ! -e s2.lmdb/sub ]
   [ ! -e run/ckpt/new ]
   unchanged
+}
+
+@test "celeb-pack, celeb-split and celeb-synth write nothing into a shard's directory or a run's ckpt/ (below them neither)" {
+  # celeb-pack --force could no longer replace a shard holding anything else
+  A=$T/synth/list_attr_celeba.txt
+  for out in s2.lmdb/x.lmdb s2.lmdb/sub/x.lmdb run/ckpt/x.lmdb; do
+    run celeb-pack -q --attrs "$A" --images "$T/synth/img_align_celeba" --size 16 -o $out
+    [ "$status" -eq 1 ]
+    what="the output lies inside the shard $W/s2.lmdb"
+    [[ $out != run/ckpt* ]] || what="the output lies inside the checkpoints (ckpt/) of the training run $W/run"
+    [ "$output" = "celeb-pack: $out: $what; choose another -o" ] || { echo "$out: $output"; false; }
+  done
+  for dir in s2.lmdb s2.lmdb/sub run/ckpt run/ckpt/sub; do
+    what="the output lies inside the shard $W/s2.lmdb"
+    [[ $dir != run/ckpt* ]] || what="the output lies inside the checkpoints (ckpt/) of the training run $W/run"
+    run celeb-split -q --group a=Bangs -o $dir "$A"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-split: $dir/attr_a.txt: $what; choose another -o DIR" ] || { echo "$dir: $output"; false; }
+    run celeb-synth -q -n 2 --force -o $dir
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-synth: $dir/list_attr_celeba.txt: $what; choose another -o DIR" ] || { echo "$dir: $output"; false; }
+  done
+  [ ! -e s2.lmdb/sub ]
+  [ ! -e run/ckpt/sub ]
+  [ "$(ls s2.lmdb)" = data.mdb ]
+  unchanged
+  # the run's own directory and a new shard beside the others stay writable; --force replaces a shard
+  celeb-split -q --group a=Bangs -o run "$A" >/dev/null
+  [ -s run/attr_a.txt ]
+  celeb-pack -q --attrs "$A" --images "$T/synth/img_align_celeba" --size 16 -o run/x.lmdb
+  celeb-pack -q --force --attrs "$A" --images "$T/synth/img_align_celeba" --size 16 -o s2.lmdb
+  celeb-dump --verify s2.lmdb
 }
 
 @test "what is no shard's or run's data stays writable: a run's samples/, a file named config.json elsewhere, a directory named ckpt" {
