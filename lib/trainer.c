@@ -603,6 +603,12 @@ static int open_shards(sg_trainer *t, const char *const *shard_paths, int dup[2]
                            shard_paths[ds], sm->width, sm->height, shard_paths[0], t->S, t->S);
         t->S = (int)sm->width;
         if (sm->n_labels < 1) return sg_errf(err, "%s: the shard has no labels", shard_paths[ds]);
+        /* the model's own check said "model: one-hot dataset 1 needs at
+         * least 2 classes", neither the shard nor the way out */
+        if (sm->label_kind == SG_LABELS_ONE_HOT && sm->n_labels < 2)
+            return sg_errf(err, "%s: one class only (%s): a one-hot dataset needs at least 2 classes to translate "
+                           "between; pack two or more class folders into it (celeb-pack --folders)",
+                           shard_paths[ds], sm->label_names[0]);
         if (sm->count < (uint64_t)t->opt.batch)
             return sg_errf(err, "%s: %llu image%s, fewer than the batch size %d; give --batch %llu or less, or pack "
                            "more images into it", shard_paths[ds], (unsigned long long)sm->count,

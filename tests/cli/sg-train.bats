@@ -540,6 +540,22 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ ! -e "$T/r" ]
 }
 
+@test "a one-hot shard of one class folder: one line naming the shard, its class and celeb-pack --folders; nothing written" {
+  mkdir -p "$T/faces/only"
+  cp "$D"/faces/calm/*.jpg "$T/faces/only/"
+  celeb-pack -q -F "$T/faces" -S 16 -o "$T/one-class.lmdb"
+  # it said "model: one-hot dataset 1 needs at least 2 classes"
+  run sg-train -o "$T/r" "${TINY[@]}" "$T/one-class.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/one-class.lmdb: one class only (only): a one-hot dataset needs at least 2 classes to translate between; pack two or more class folders into it (celeb-pack --folders)" ]
+  [ ! -e "$T/r" ]
+  # beside a shard that is fine, too
+  run sg-train -o "$T/r" "${TINY[@]}" "$D/a.lmdb" "$T/one-class.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "sg-train: $T/one-class.lmdb: one class only (only): "* ]]
+  [ ! -e "$T/r" ]
+}
+
 @test "a dataset of one image: batch 1 trains, samples and resumes; batch 2 is one line" {
   { echo 1; sed -n 2,3p "$D/synth/list_attr_celeba.txt"; } > "$T/one.txt"
   celeb-pack -q -a "$T/one.txt" -i "$D/synth/img_align_celeba" -s Black_Hair,Male -S 16 -o "$T/one.lmdb"
