@@ -16,6 +16,7 @@
 #include "safetensors.h"
 #include "shard.h"
 #include "strbuf.h"
+#include "text_escape.h"
 #include "version.h"
 
 void sg_ckpt_dataset_names(const sg_ckpt_info *info, const char *names[SG_MAX_DATASETS])
@@ -1080,7 +1081,18 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
     while (n && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ')) n--;
     int rc = parse_step((const char *)data, n, step);
     free(data);
-    if (rc) return sg_errf(err, "%s: expected a checkpoint number such as 001000", path);
+    if (rc) {   /* a text edited or damaged: which number would do */
+        int64_t newest = sg_ckpt_newest_complete(run_dir, INT64_MAX);
+        if (newest >= 0) {
+            char *word = sg_shell_word(path);   /* pastes back: 'my run/latest' */
+            sg_errf(err, "%s: expected a checkpoint number such as 001000; the newest complete checkpoint is "
+                    "%06lld: echo %06lld > %s", path, (long long)newest, (long long)newest, word ? word : path);
+            free(word);
+            return -1;
+        }
+        return sg_errf(err, "%s: expected a checkpoint number such as 001000 (%s/ckpt holds no complete checkpoint)",
+                       path, run_dir);
+    }
     return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "strbuf.h"
 #include "sysmem.h"
 #include "targets.h"
+#include "text_escape.h"
 #include "thread.h"
 #include "version.h"
 
@@ -859,9 +860,13 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
         /* a limit or permissions, not the files: going back would throw iterations away */
         if (sg_ckpt_access_hint(err)) return -1;
         int64_t prev = sg_ckpt_newest_complete(run_dir, step);
-        if (prev >= 0)
-            return sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: "
-                                 "echo %06lld > %s)", (long long)step, (long long)prev, lp);
+        if (prev >= 0) {
+            char *word = sg_shell_word(lp);   /* pastes back: 'my run/latest' */
+            sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: echo %06lld > %s)",
+                          (long long)step, (long long)prev, word ? word : lp);
+            free(word);
+            return -1;
+        }
         return sg_err_suffix(err, " (checkpoint %06lld is unusable and there is no earlier one; --force starts "
                              "over)", (long long)step);
     }

@@ -163,6 +163,46 @@ tiny_run() {
   done
 }
 
+@test "a latest that names no checkpoint number, or a damaged one: the echo back to a good checkpoint pastes back (sg-train, sg-sample)" {
+  mkdir -- "$Q"
+  tiny_run "$Q"
+  sg-train -o "$Q/run" --resume --iters 4 -q   # checkpoints 000002 and 000004
+  # it said only "expected a checkpoint number such as 001000"
+  for tool in sg-train sg-sample; do
+    echo garbage > "$Q/run/latest"
+    if [ $tool = sg-train ]; then
+      run sg-train -o "$Q/run" --resume --iters 4
+    else
+      run sg-sample --ckpt "$Q/run" --device cpu -o "$T/o.png" "$Q/syn/img_align_celeba/000001.jpg"
+    fi
+    [ "$status" -eq 1 ]
+    one_line
+    [ "$output" = "$tool: $Q/run/latest: expected a checkpoint number such as 001000; the newest complete checkpoint is 000004: echo 000004 > 'it'\''s a \"run\" \$x/run/latest'" ]
+    run bash -c "echo ${output##*: echo }"
+    [ "$status" -eq 0 ]
+    [ "$(cat "$Q/run/latest")" = 000004 ]
+  done
+  # a damaged newest checkpoint: the one before it, quoted too (it was pasted in bare)
+  head -c 100 "$Q/run/ckpt/000004-D.safetensors" > "$T/d"
+  cp "$T/d" "$Q/run/ckpt/000004-D.safetensors"
+  run sg-train -o "$Q/run" --resume --iters 6
+  [ "$status" -eq 1 ]
+  one_line
+  [[ "$output" == *"(checkpoint 000004 is unusable; to resume from the one before it: echo 000002 > 'it'\''s a \"run\" \$x/run/latest')" ]]
+  cmd=${output##*: echo }
+  run bash -c "echo ${cmd%)}"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$Q/run/latest")" = 000002 ]
+  sg-train -o "$Q/run" --resume --iters 6 -q
+  [ "$(cat "$Q/run/latest")" = 000006 ]
+  # no complete checkpoint to name
+  rm "$Q"/run/ckpt/*
+  echo garbage > "$Q/run/latest"
+  run sg-sample --ckpt "$Q/run" --device cpu -o "$T/o.png" "$Q/syn/img_align_celeba/000001.jpg"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-sample: $Q/run/latest: expected a checkpoint number such as 001000 ($Q/run/ckpt holds no complete checkpoint)" ]
+}
+
 @test "sg-train's advice after a failed write, and after a damaged record (celeb-dump --verify too), pastes back" {
   mkdir -- "$Q"
   tiny_run "$Q"
