@@ -112,6 +112,25 @@ static int pruned_checkpoint_message(const char *arg, sg_err *err)
     return 0;
 }
 
+/* RUN/latest names the G file path, which is missing (deleted by hand, or a
+ * run copied without it): says so and, where the run holds another
+ * generator, the newest, as the --ckpt that takes it. -1. */
+static int missing_named_message(const char *arg, const char *run, const char *path, sg_err *err)
+{
+    int64_t *steps;
+    size_t n;
+    sg_err e;
+    if (sg_ckpt_steps(run, &steps, &n, &e) || n == 0)   /* steps is NULL when n is 0 */
+        return sg_errf(err, "%s: %s/latest names %s, which is missing", arg, run, path);
+    int64_t newest = steps[n - 1];
+    free(steps);
+    char *word = sg_shell_word(run);   /* a word to paste */
+    sg_errf(err, "%s: %s/latest names %s, which is missing; the newest checkpoint there is %06lld: --ckpt "
+            "%s/ckpt/%06lld takes it", arg, run, path, (long long)newest, word ? word : run, (long long)newest);
+    free(word);
+    return -1;
+}
+
 int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info *info, sg_err *err)
 {
     if (sg_path_is_dir(arg)) {
@@ -131,7 +150,7 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
              * deleted it): latest has moved on; read it again. The same step
              * again, or too many tries: the run is missing its checkpoint. */
             if (step == named || tries + 1 >= SG_CKPT_FIND_TRIES)
-                return sg_errf(err, "%s: %s/latest names %s, which is missing", arg, run, path);
+                return missing_named_message(arg, run, path, err);
             named = step;
         }
     }

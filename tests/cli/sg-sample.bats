@@ -1426,8 +1426,13 @@ torch.save(sd, sys.argv[1]); torch.save(sd, sys.argv[2], _use_new_zipfile_serial
     echo 000002 > "$W/fake/latest"
     run sg-sample --ckpt "$W/fake" --targets +Bangs --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $W/fake: $W/fake/latest names $W/fake/ckpt/000002-G.safetensors, which is missing" ]
+    [ "$output" = "sg-sample: $W/fake: $W/fake/latest names $W/fake/ckpt/000002-G.safetensors, which is missing; the newest checkpoint there is 000001: --ckpt $W/fake/ckpt/000001 takes it" ]
     [ ! -e "$W/out.png" ]
+    # the --ckpt it suggests takes it
+    ck=${output##*: --ckpt }
+    sg-sample -q --ckpt "${ck% takes it}" --targets +Bangs --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/out.png"
+    [ -s "$W/out.png" ]
+    rm "$W/out.png"
     echo 000001 > "$W/fake/latest"
     run sg-sample --ckpt "$W/fake" --targets +Bangs --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/out.png"
     [ "$status" -eq 0 ]

@@ -482,7 +482,7 @@ int main(void)
     const char *stuck[] = {"000001\n", "000001\n", "000001\n", "000001\n", "000001\n", "000001\n"};
     sg_ckpt_path(want_missing, sizeof want_missing, run, 1, "G");
     char want_msg[2200];
-    snprintf(want_msg, sizeof want_msg, "%s: %s/latest names %s, which is missing", run, run, want_missing);
+    snprintf(want_msg, sizeof want_msg, "%s: %s/latest names %s, which is missing; the newest checkpoint there is 000002: --ckpt %s/ckpt/000002 takes it", run, run, want_missing, run);
     err.msg[0] = 0;
     rc = find_with_steps(run, stuck, 6, path, sizeof path, &got, &err, &reads);
     CHECK(rc == -1 && !strcmp(err.msg, want_msg) && reads == 2,
@@ -492,7 +492,7 @@ int main(void)
      * the message names the last one */
     const char *racing[] = {"000003\n", "000004\n", "000005\n", "000006\n", "000007\n", "000008\n", "000009\n"};
     sg_ckpt_path(want_missing, sizeof want_missing, run, SG_CKPT_FIND_TRIES + 2, "G");
-    snprintf(want_msg, sizeof want_msg, "%s: %s/latest names %s, which is missing", run, run, want_missing);
+    snprintf(want_msg, sizeof want_msg, "%s: %s/latest names %s, which is missing; the newest checkpoint there is 000002: --ckpt %s/ckpt/000002 takes it", run, run, want_missing, run);
     err.msg[0] = 0;
     rc = find_with_steps(run, racing, 7, path, sizeof path, &got, &err, &reads);
     CHECK(rc == -1 && !strcmp(err.msg, want_msg) && reads == SG_CKPT_FIND_TRIES,
@@ -506,7 +506,7 @@ int main(void)
     fputs("000001\n", lf);
     fclose(lf);
     sg_ckpt_path(want_missing, sizeof want_missing, run, 1, "G");
-    snprintf(want_msg, sizeof want_msg, "%s: %s/latest names %s, which is missing", run, run, want_missing);
+    snprintf(want_msg, sizeof want_msg, "%s: %s/latest names %s, which is missing; the newest checkpoint there is 000002: --ckpt %s/ckpt/000002 takes it", run, run, want_missing, run);
     err.msg[0] = 0;
     CHECK(sg_ckpt_find_generator(run, path, sizeof path, &got, &err) == -1 && !strcmp(err.msg, want_msg),
           "plain latest: '%s'", err.msg);
