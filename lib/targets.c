@@ -453,9 +453,21 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
     char *names[SG_TARGETS_MAX_ITEMS];
     float values[SG_TARGETS_MAX_ITEMS];
     char *item = copy;
+    /* A label whose name holds a comma or '=' (a class folder "e,f"), the
+     * whole spec after its + or -, is that one item: split, no item could
+     * name it (and the unknown-attribute message suggested it). */
+    char *body = copy + (copy[0] == '+' || copy[0] == '-');
+    int whole_ds, whole_index;
+    if (strpbrk(body, ",=") &&
+        !resolve(cfg, label_names, dataset_names, body, -1, &whole_ds, &whole_index, NULL)) {
+        names[0] = body;
+        values[0] = copy[0] == '-' ? 0.0f : 1.0f;
+        n_items = 1;
+        item = NULL;
+    }
     /* The items' syntax first. Split by hand (strtok would skip empty items;
      * "A,,B" is an error). */
-    for (;;) {
+    while (item) {
         char *comma = strchr(item, ',');
         if (comma) *comma = 0;
         if (!*item) { sg_errf(err, "--targets: empty item in '%s'", sg_quote_str(text).s); goto out; }
@@ -492,8 +504,7 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
         names[n_items] = name;
         values[n_items] = value;
         n_items++;
-        if (!comma) break;
-        item = comma + 1;
+        item = comma ? comma + 1 : NULL;
     }
     /* All items belong to one dataset: the first that names one dataset by
      * itself (qualified, or a name no other dataset has) is the anchor for

@@ -304,6 +304,39 @@ static void test_parse_multi(void)
           "qualified duplicate: %s", err.msg);
 }
 
+/* Class folders named with a comma or '=' ("e,f", "x=y"): --targets split
+ * them into items and nothing named them, while the unknown-attribute message
+ * suggested "did you mean 'e,f'?". The whole spec after its + or - is that one
+ * name; every name sg_targets_name gives parses back. */
+static void test_comma_labels(void)
+{
+    sg_model_config cfg = {.n_datasets = 1, .label_dim = {4}, .one_hot = {1}};
+    const char *names[] = {"e,f", "x=y", "e", "g"};
+    const char *dsn[] = {"faces"};
+    sg_target_spec s;
+    sg_err err = {{0}};
+    CHECK(sg_targets_parse(&cfg, names, dsn, "e,f", &s, &err) == 0 && s.n == 1 && s.index[0] == 0 &&
+          s.value[0] == 1.0f, "e,f: '%s' n %d", err.msg, s.n);
+    CHECK(sg_targets_parse(&cfg, names, dsn, "-e,f", &s, &err) == 0 && s.n == 1 && s.index[0] == 0 &&
+          s.value[0] == 0.0f, "-e,f: '%s'", err.msg);
+    CHECK(sg_targets_parse(&cfg, names, dsn, "+faces:e,f", &s, &err) == 0 && s.n == 1 && s.index[0] == 0,
+          "faces:e,f: '%s'", err.msg);
+    CHECK(sg_targets_parse(&cfg, names, dsn, "+x=y", &s, &err) == 0 && s.n == 1 && s.index[0] == 1,
+          "+x=y: '%s'", err.msg);
+    /* what names no label whole is split as before */
+    CHECK(sg_targets_parse(&cfg, names, dsn, "+e,-g", &s, &err) == 0 && s.n == 2 && s.index[0] == 2 &&
+          s.index[1] == 3, "+e,-g: '%s' n %d", err.msg, s.n);
+    CHECK(sg_targets_parse(&cfg, names, dsn, "e=0.5", &s, &err) == 0 && s.n == 1 && s.index[0] == 2 &&
+          s.value[0] == 0.5f, "e=0.5: '%s'", err.msg);
+    for (int t = 0; t < 4; t++) {
+        char n[256], spec[300];
+        sg_targets_name(&cfg, names, dsn, t, n, sizeof n);
+        snprintf(spec, sizeof spec, "+%s", n);
+        CHECK(sg_targets_parse(&cfg, names, dsn, spec, &s, &err) == 0 && s.index[0] == t,
+              "target %d '%s' parses back: '%s'", t, spec, err.msg);
+    }
+}
+
 /* Datasets that share a name (a shard given twice to sg-train, x/train.lmdb and
  * y/train.lmdb): a qualifier naming both was taken as the last of them, and
  * nothing could name the first; now a dataset's number (from 1) qualifies, and a
@@ -659,5 +692,6 @@ int main(void)
     test_dataset_parse();
     test_dataset_labels();
     test_name_quotes();
+    test_comma_labels();
     return check_done();
 }
