@@ -724,10 +724,13 @@ static void start_workers(struct run *r)
 {
     for (long t = 0; t < r->o->threads && !r->inline_mode; t++) {
         int e = sg_thread_start(&r->tids[t], worker, &r->S);
-        if (e != 0) {
+        if (e != 0) {   /* sg_thread_start returns its error, errno is stale */
             sg_shard_writer_abort(r->wr);
-            errno = e;   /* sg_thread_start returns its error, errno is stale */
-            cli_die("cannot start a thread:");
+            if (t == 0)
+                cli_die("%s: cannot start decoding thread 1 of %ld (%s); %s not written: give -j 1 (decoding in "
+                        "the main thread)", r->o->out, r->o->threads, strerror(e), r->o->out);
+            cli_die("%s: cannot start decoding thread %ld of %ld (%s); %s not written: give fewer threads with -j "
+                    "(%ld started)", r->o->out, t + 1, r->o->threads, strerror(e), r->o->out, t);
         }
     }
 }

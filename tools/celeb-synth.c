@@ -193,7 +193,8 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
         /* sg_thread_start returns its error and leaves errno alone */
         int e = k > 0 ? sg_thread_start(&th[k], work, &ws[k]) : 0;
         if (e) {
-            sg_err_sys(&err, e, "cannot start a thread");
+            sg_errf(&err, "%s: cannot start worker thread %d of %d (%s): give fewer threads with -j (%d started)",
+                    dir, k + 1, n_threads, strerror(e), k);
             die_stopped(&err);
         }
     }

@@ -866,7 +866,7 @@ first_stack_mmap() {
   grep -n MAP_STACK "$T/trace" | head -n 1 | cut -d: -f1
 }
 
-@test "robustness: a thread that cannot be started is reported with pthread_create's error, not a stale errno" {
+@test "robustness: a thread that cannot be started is reported with pthread_create's error (not a stale errno), the output and what -j to give" {
   need_strace
   args=(--attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -S 16 -j 2 -q -o "$T/s.lmdb")
   n=$(first_stack_mmap celeb-pack "${args[@]}")
@@ -876,7 +876,7 @@ first_stack_mmap() {
   run strace -f -qq -o /dev/null -e trace=mmap -e inject=mmap:error=ENOMEM:when="$n" celeb-pack "${args[@]}"
   echo "$output"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-pack: cannot start a thread: Resource temporarily unavailable" ]
+  [ "$output" = "celeb-pack: $T/s.lmdb: cannot start decoding thread 1 of 2 (Resource temporarily unavailable); $T/s.lmdb not written: give -j 1 (decoding in the main thread)" ]
   [ -z "$(ls -A "$T")" ]
 }
 

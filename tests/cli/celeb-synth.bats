@@ -285,7 +285,7 @@ assert bad <= 2, bad
   [ -d "$T/d/list_eval_partition.txt" ]
 }
 
-@test "robustness: a thread that cannot be started is reported with pthread_create's error, not a stale errno" {
+@test "robustness: a thread that cannot be started is reported with pthread_create's error (not a stale errno), the output and what -j to give" {
   command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
   # the Nth mmap(2) of a run alone is the first thread's stack (glibc maps it MAP_STACK)
   strace -f -qq -o "$T/trace" -e trace=mmap celeb-synth -q -n 4 --threads 2 -o "$T/a" || true
@@ -296,7 +296,7 @@ assert bad <= 2, bad
     celeb-synth -q -n 4 --threads 2 -o "$T/b"
   echo "$output"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-synth: cannot start a thread: Resource temporarily unavailable (the run stopped: $T/b holds its images so far but not its attribute list; --force replaces them)" ]
+  [ "$output" = "celeb-synth: $T/b: cannot start worker thread 2 of 2 (Resource temporarily unavailable): give fewer threads with -j (1 started) (the run stopped: $T/b holds its images so far but not its attribute list; --force replaces them)" ]
   [ ! -e "$T/b/list_attr_celeba.txt" ]
 }
 

@@ -163,3 +163,20 @@ openblas_fits_from() {
         [ "$s" -le "$probe" ] || { echo "a mapping of $s bytes, larger than the probe's $probe"; false; }
     done <<<"$others"
 }
+
+@test "celeb-pack and celeb-synth -j beyond what the address space holds: one line naming the output, the thread and -j; no shard" {
+    # 8 MiB of stack a thread: 1024 of them cannot start under 1.5 GB; it said "cannot start a thread: Resource
+    # temporarily unavailable", neither the output nor what to do (the first thread's failure, with -j 2:
+    # the strace tests of celeb-pack.bats and celeb-synth.bats)
+    bash -c 'ulimit -S -s 8192' 2>/dev/null || skip "the stack limit cannot be 8 MiB (hard limit $(ulimit -H -s) KiB)"
+    run_limited 1500000 celeb-pack -q --attrs "$T/synth/list_attr_celeba.txt" --images "$T/synth/img_align_celeba" \
+        -j 1024 -o "$W/p.lmdb"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" =~ ^celeb-pack:\ $W/p.lmdb:\ cannot\ start\ decoding\ thread\ [0-9]+\ of\ 1024\ \(.*\)\;\ $W/p.lmdb\ not\ written:\ give\ fewer\ threads\ with\ -j\ \([0-9]+\ started\)$ ]] || { echo "$output"; false; }
+    [ -z "$(ls "$W")" ]
+    run_limited 1000000 celeb-synth -q -n 300 -j 256 -o "$W/s"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "celeb-synth: $W/s: cannot start worker thread "*" of 256 ("*"): give fewer threads with -j ("*" started) (the run stopped: $W/s holds its images so far but not its attribute list; --force replaces them)" ]] || { echo "$output"; false; }
+}
