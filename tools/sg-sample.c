@@ -881,6 +881,8 @@ static void check_options(const run_state *r)
  * script's empty variable names no file), as is a NUL byte in a line (a
  * find -print0 list without --null). "-" is the file of that name: standard
  * input may be the list. */
+#define INPUT_LIST_MAX ((size_t)1 << 30)   /* 1 GiB: ten million paths and more */
+
 static void read_input_list(run_state *r)
 {
     static char dash_file[] = "./-";
@@ -889,7 +891,8 @@ static void read_input_list(run_state *r)
     char sep = r->o.null_sep ? '\0' : '\n';
     uint8_t *data;
     size_t len, n = 0;
-    if (sg_read_file(list, SIZE_MAX / 2, &data, &len, &r->err)) cli_die_err(&r->err);
+    /* not without a limit: /dev/zero, or `yes a.jpg |`, took all the memory there was */
+    if (sg_read_file(list, INPUT_LIST_MAX, &data, &len, &r->err)) cli_die_err(&r->err);
     for (size_t i = 0; i < len; i++) n += data[i] == (uint8_t)sep;
     if (len && data[len - 1] != (uint8_t)sep) n++;
     if (n == 0) cli_die("%s: no image paths in it", shown);

@@ -576,6 +576,11 @@ append_refused() {
     run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from "$W/nope"
     [ "$status" -eq 1 ]
     [ "$output" = "sg-sample: $W/nope: No such file or directory" ]
+    # a list without end (/dev/zero, a pipe from yes): an error at 1 GiB (it read on while memory lasted)
+    run timeout 60 sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from /dev/zero
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: /dev/zero: larger than the limit of 1073741824 bytes" ]
+    [ ! -e "$W/never" ]
     # with operands or --data, and --null without it: usage errors
     run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from "$W/list" "$I/000001.jpg"
     [ "$status" -eq 2 ]
