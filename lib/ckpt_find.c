@@ -112,6 +112,29 @@ static int pruned_checkpoint_message(const char *arg, sg_err *err)
     return 0;
 }
 
+/* arg ends in a checkpoint number written without sg_ckpt_path's six
+ * digits (RUN/ckpt/4, RUN/ckpt/0000004) where the checkpoint of that number
+ * is there (RUN/ckpt/000004): 0 and a message that names it as --ckpt takes
+ * it; -1 when arg is not such. */
+static int unpadded_checkpoint_message(const char *arg, sg_err *err)
+{
+    const char *slash = strrchr(arg, '/'), *base = slash ? slash + 1 : arg;
+    size_t len = strlen(base);
+    int64_t step = 0;
+    if (len == 0 || len > 18 || strspn(base, "0123456789") != len) return -1;
+    for (size_t i = 0; i < len; i++) step = step * 10 + (base[i] - '0');
+    char digits[24], prefix[PATH_MAX], g[PATH_MAX + 32];
+    snprintf(digits, sizeof digits, "%06lld", (long long)step);
+    if (!strcmp(digits, base)) return -1;   /* written as it should be: not this near miss */
+    if (snprintf(prefix, sizeof prefix, "%.*s%s", (int)(base - arg), arg, digits) >= (int)sizeof prefix) return -1;
+    snprintf(g, sizeof g, "%s-G.safetensors", prefix);
+    if (!sg_ckpt_file_there(g)) return -1;
+    char *word = sg_shell_word(prefix);   /* a word to paste */
+    sg_errf(err, "%s: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt %s", arg, word ? word : prefix);
+    free(word);
+    return 0;
+}
+
 /* RUN/latest names the G file path, which is missing (deleted by hand, or a
  * run copied without it): says so and, where the run holds another
  * generator, the newest, as the --ckpt that takes it. -1. */
@@ -156,7 +179,7 @@ int sg_ckpt_find_generator(const char *arg, char *path, size_t cap, sg_ckpt_info
     }
     if (sg_ckpt_file_there(arg)) snprintf(path, cap, "%s", arg);
     else if (snprintf(path, cap, "%s-G.safetensors", arg), !sg_ckpt_file_there(path)) {
-        if (!pruned_checkpoint_message(arg, err)) return -1;
+        if (!unpadded_checkpoint_message(arg, err) || !pruned_checkpoint_message(arg, err)) return -1;
         return sg_errf(err, "%s: no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN or an "
                        "NNNNNN-G.safetensors file)", arg);
     }

@@ -1225,6 +1225,31 @@ PY
     fi
 }
 
+# it said only "no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN ...)"
+@test "sg-sample: a checkpoint number without its zero padding (RUN/ckpt/4) names the checkpoint of that number" {
+    n=$(cat "$T/run/latest")
+    m=$((10#$n))
+    for c in "$m" "0$m" "0000000$m"; do
+        run sg-sample --ckpt "$T/run/ckpt/$c" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $T/run/ckpt/$c: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt $T/run/ckpt/$n" ]
+    done
+    # from inside ckpt/, and as a word a shell takes back
+    mkdir "$W/my run"
+    cp -r "$T/run/ckpt" "$W/my run/ckpt"
+    run sg-sample --ckpt "$W/my run/ckpt/$m" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/my run/ckpt/$m: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt '$W/my run/ckpt/$n'" ]
+    run bash -c 'cd "$1" && sg-sample --ckpt "$2" --data "$3" --device cpu -o "$4"' _ "$T/run/ckpt" "$m" "$T/celebA_test.lmdb" "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $m: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt $n" ]
+    # a number of no checkpoint: as before
+    run sg-sample --ckpt "$T/run/ckpt/$((m + 1))" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"no checkpoint found (expected a run directory"* ]]
+    [ ! -e "$W/out.png" ]
+}
+
 # sg-sample(1)'s layout for a converted reference checkpoint: a G alone in
 # celeba/ckpt/000100-G.safetensors, no D, state or latest: the message said
 # only "no checkpoint found (no celeba/latest)".
