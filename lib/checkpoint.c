@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "fileio.h"
 #include "json.h"
+#include "run_config.h"
 #include "safetensors.h"
 #include "shard.h"
 #include "strbuf.h"
@@ -1089,6 +1090,19 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
                     "%06lld: echo %06lld > %s", path, (long long)newest, (long long)newest, word ? word : path);
             free(word);
             return -1;
+        }
+        int64_t *steps;
+        size_t n_steps;
+        sg_err e;
+        int none = sg_ckpt_steps(run_dir, &steps, &n_steps, &e) == 0 && n_steps == 0;
+        if (!none) free(steps);   /* NULL where it failed */
+        if (none) {
+            /* not a single G file: the run has not saved yet (a latest
+             * written by hand, or damaged, before the first save) */
+            char when[160];
+            sg_run_first_save(run_dir, when, sizeof when);
+            return sg_errf(err, "%s: expected a checkpoint number such as 001000, and the run has no checkpoint "
+                           "yet: %s; remove it (sg-train writes latest anew with each checkpoint)", path, when);
         }
         return sg_errf(err, "%s: expected a checkpoint number such as 001000 (%s/ckpt holds no complete checkpoint)",
                        path, run_dir);

@@ -48,6 +48,26 @@ int sg_run_exists(const char *run_dir)
     return access(p, F_OK) == 0;
 }
 
+void sg_run_first_save(const char *run_dir, char *out, size_t n)
+{
+    sg_train_options o;
+    char **paths;
+    int n_paths;
+    sg_err e;
+    if (sg_run_config_read(run_dir, &o, &paths, &n_paths, &e)) {
+        snprintf(out, n, "sg-train writes one every --save-every iterations, at the end of the run, and when it "
+                 "is stopped");
+        return;
+    }
+    sg_run_free_paths(paths, n_paths);
+    if (o.save_every > 0 && o.save_every < o.iters)
+        snprintf(out, n, "sg-train writes its first at iteration %lld (--save-every in config.json) or when it is "
+                 "stopped before", (long long)o.save_every);
+    else
+        snprintf(out, n, "sg-train writes its first at iteration %lld (--iters in config.json: the end of the run) "
+                 "or when it is stopped before", (long long)o.iters);
+}
+
 /* The entries of dir whose name is PREFIX, then one character or more that
  * hold INFIX, then SUFFIX (each part may be ""): "000002-G.safetensors" is a
  * run's ".safetensors", a file named ".png" alone is no sample. Without

@@ -104,6 +104,11 @@ void sg_run_free_paths(char **paths, int n);
 int sg_run_shard_paths(const char *run_dir, char ***shard_paths, int *n_shards, sg_err *err);
 /* 1 if RUN/config.json exists, else 0. */
 int sg_run_exists(const char *run_dir);
+/* When a run without a checkpoint gets its first, for a message (n bytes):
+ * "sg-train writes its first at iteration 500 (--save-every in config.json)
+ * or when it is stopped before"; the end of the run (--iters) where that
+ * comes first; without a readable config.json, in general terms. */
+void sg_run_first_save(const char *run_dir, char *out, size_t n);
 /* The error of a --resume where RUN/config.json does not exist, saying what to
  * do: restore it when the run's other files are there, else start the run
  * (one stopped before writing it leaves none). Returns -1. */

@@ -674,8 +674,9 @@ static void die_no_generator(const char *arg, const char *g_path, const sg_err *
         if (!sg_run_exists(run))
             cli_die("%s: no run there (no config.json); give --ckpt the directory sg-train -o wrote, "
                     "RUN/ckpt/NNNNNN or an NNNNNN-G.safetensors file", err->msg);
-        cli_die("%s: the run has written no checkpoint yet; sg-train writes one every --save-every iterations and "
-                "when it is stopped", err->msg);
+        char when[160];
+        sg_run_first_save(run, when, sizeof when);
+        cli_die("%s: the run has written no checkpoint yet; %s", err->msg, when);
     }
     cli_die_err(err);
 }

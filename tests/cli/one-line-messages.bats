@@ -195,12 +195,32 @@ tiny_run() {
   [ "$(cat "$Q/run/latest")" = 000002 ]
   sg-train -o "$Q/run" --resume --iters 6 -q
   [ "$(cat "$Q/run/latest")" = 000006 ]
-  # no complete checkpoint to name
-  rm "$Q"/run/ckpt/*
+  # no complete checkpoint to name: a G file alone
+  rm "$Q"/run/ckpt/*-[DS]*
   echo garbage > "$Q/run/latest"
   run sg-sample --ckpt "$Q/run" --device cpu -o "$T/o.png" "$Q/syn/img_align_celeba/000001.jpg"
   [ "$status" -eq 1 ]
   [ "$output" = "sg-sample: $Q/run/latest: expected a checkpoint number such as 001000 ($Q/run/ckpt holds no complete checkpoint)" ]
+  # no checkpoint at all: the run has none yet, and when sg-train writes its first (config.json's
+  # --save-every, or --iters where that comes first); it said "holds no complete checkpoint"
+  rm "$Q"/run/ckpt/*
+  for tool in sg-train sg-sample; do
+    if [ $tool = sg-train ]; then
+      run sg-train -o "$Q/run" --resume --iters 6
+    else
+      run sg-sample --ckpt "$Q/run" --device cpu -o "$T/o.png" "$Q/syn/img_align_celeba/000001.jpg"
+    fi
+    [ "$status" -eq 1 ]
+    [ "$output" = "$tool: $Q/run/latest: expected a checkpoint number such as 001000, and the run has no checkpoint yet: sg-train writes its first at iteration 6 (--iters in config.json: the end of the run) or when it is stopped before; remove it (sg-train writes latest anew with each checkpoint)" ]
+  done
+  sed -i 's/"save_every": [0-9]*/"save_every": 3/' "$Q/run/config.json"
+  run sg-sample --ckpt "$Q/run" --device cpu -o "$T/o.png" "$Q/syn/img_align_celeba/000001.jpg"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-sample: $Q/run/latest: expected a checkpoint number such as 001000, and the run has no checkpoint yet: sg-train writes its first at iteration 3 (--save-every in config.json) or when it is stopped before; remove it (sg-train writes latest anew with each checkpoint)" ]
+  # what it says to do
+  rm "$Q/run/latest"
+  sg-train -o "$Q/run" --resume --iters 6 -q
+  [ "$(cat "$Q/run/latest")" = 000006 ]
 }
 
 @test "sg-train's advice after a failed write, and after a damaged record (celeb-dump --verify too), pastes back" {

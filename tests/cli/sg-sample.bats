@@ -1076,7 +1076,7 @@ PY
     mkdir -p "$W/unsaved/ckpt"; cp "$T/run/config.json" "$W/unsaved/"
     run sg-sample --ckpt "$W/unsaved" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $W/unsaved: no checkpoint found (no $W/unsaved/latest): the run has written no checkpoint yet; sg-train writes one every --save-every iterations and when it is stopped" ]
+    [ "$output" = "sg-sample: $W/unsaved: no checkpoint found (no $W/unsaved/latest): the run has written no checkpoint yet; sg-train writes its first at iteration 2 (--iters in config.json: the end of the run) or when it is stopped before" ]
     run sg-sample --ckpt "$W/nothing/here" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
     [[ "$output" == *"no checkpoint found"* ]]
