@@ -321,8 +321,18 @@ static int check_net_kind(const sg_st_file *f, const char *want, sg_err *err)
 {
     const char *have = sg_st_meta(f, "net");
     if (!have || !strcmp(have, want)) return 0;
-    return sg_errf(err, "%s: metadata net \"%s\": this file holds %s, not %s", f->path, sg_quote_str(have).s,
-                   net_contents(have), net_contents(want));
+    sg_errf(err, "%s: metadata net \"%s\": this file holds %s, not %s", f->path, sg_quote_str(have).s,
+            net_contents(have), net_contents(want));
+    /* a checkpoint's other file (PREFIX-D.safetensors for G): the one meant
+     * is beside it, under the name sg_ckpt_path gives it */
+    char suffix[32], beside[PATH_MAX];
+    snprintf(suffix, sizeof suffix, "-%s.safetensors", have);
+    size_t n = strlen(f->path), k = strlen(suffix);
+    if (strcmp(net_contents(have), "something else") && n > k && !strcmp(f->path + n - k, suffix) &&
+        snprintf(beside, sizeof beside, "%.*s-%s.safetensors", (int)(n - k), f->path, want) < (int)sizeof beside &&
+        sg_ckpt_file_there(beside))
+        sg_err_suffix(err, "; give the %s file beside it, %s", want, beside);
+    return -1;
 }
 
 /* The file's dtype of a model tensor of dtype d (lib/model.h stays free of

@@ -1084,10 +1084,10 @@ PY
     n=$(cat "$T/run/latest")
     run sg-sample --ckpt "$T/run/ckpt/$n-D.safetensors" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $T/run/ckpt/$n-D.safetensors: metadata net \"D\": this file holds D's weights, not G's weights" ]
+    [ "$output" = "sg-sample: $T/run/ckpt/$n-D.safetensors: metadata net \"D\": this file holds D's weights, not G's weights; give the G file beside it, $T/run/ckpt/$n-G.safetensors" ]
     run sg-sample --ckpt "$T/run/ckpt/$n-state.safetensors" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $T/run/ckpt/$n-state.safetensors: metadata net \"state\": this file holds the optimizer state, not G's weights" ]
+    [ "$output" = "sg-sample: $T/run/ckpt/$n-state.safetensors: metadata net \"state\": this file holds the optimizer state, not G's weights; give the G file beside it, $T/run/ckpt/$n-G.safetensors" ]
     run sg-sample --ckpt "$T/run" --targets +Bangs --device cpu "$W/missing.jpg" -o "$W/out.png"
     [ "$status" -eq 1 ]
     [[ "$output" == *"missing.jpg"* ]]

@@ -3,6 +3,7 @@
  * config, corrupt files, step mismatch), latest/prune, and — when /usr/bin/python3
  * has torch — loading the files into the reference PyTorch model
  * (tests/golden/load_ckpt_in_torch.py), whose G output must match sg_model_generate. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,23 @@ int main(void)
     CHECK(sg_ckpt_read_state(a, d, &latest, &err) == -1 &&
           strstr(err.msg, "000004-D.safetensors: metadata net \"D\": this file holds D's weights, not the optimizer state"),
           "D file as state: %s", err.msg);
+    /* ... and names the file meant, beside it (it said only what the file holds) */
+    {
+        char want[1200];
+        snprintf(want, sizeof want, "; give the G file beside it, %s", g);
+        CHECK(sg_ckpt_read_net(a, SG_NET_G, d, &err) == -1 && strlen(err.msg) >= strlen(want) &&
+              !strcmp(err.msg + strlen(err.msg) - strlen(want), want), "D file as G: %s", err.msg);
+        snprintf(want, sizeof want, "; give the state file beside it, %s", s);
+        CHECK(sg_ckpt_read_state(a, d, &latest, &err) == -1 && strlen(err.msg) >= strlen(want) &&
+              !strcmp(err.msg + strlen(err.msg) - strlen(want), want), "D file as state: %s", err.msg);
+        /* none beside it: nothing named */
+        char lone[600];
+        snprintf(lone, sizeof lone, "%s/lone-D.safetensors", dir);
+        CHECK(link(d, lone) == 0, "link %s: %s", lone, strerror(errno));
+        CHECK(sg_ckpt_read_net(a, SG_NET_G, lone, &err) == -1 && strstr(err.msg, "not G's weights") &&
+              !strstr(err.msg, "beside"), "lone D file as G: %s", err.msg);
+        unlink(lone);
+    }
 
     /* G's tensors and metadata and one more tensor: another model's file, refused
      * by name (without the data_crc32 key, which the new data would not match:
