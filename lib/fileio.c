@@ -1,4 +1,5 @@
 #include "fileio.h"
+#include "text_escape.h"
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -102,6 +103,18 @@ static int is_fd_name(const char *path)
     return !strncmp(p, "fd/", 3);
 }
 
+int sg_err_missing_dir(const char *path, sg_err *err)
+{
+    char dir[PATH_MAX];
+    sg_dir_of(path, dir, sizeof dir);
+    if (!sg_path_missing(dir)) return 0;
+    char *word = sg_shell_word(dir);   /* a word to paste */
+    sg_errf(err, "%s: the directory %s does not exist; create it first: mkdir -p %s", path, dir, word ? word : dir);
+    if (err) err->sys_errno = ENOENT;   /* still the system call's failure, for callers that tell them apart */
+    free(word);
+    return 1;
+}
+
 int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err *err)
 {
     char tmp[PATH_MAX], dir[PATH_MAX];
@@ -136,7 +149,11 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
     if (sg_temp_name(tmp, sizeof tmp, path, ".tmp.")) return sg_errf(err, "%s: path too long", path);
     int slot = sg_temp_track(tmp);
     int fd = sg_create_temp(tmp);
-    if (fd < 0) { sg_errno(err, "%s", path); sg_temp_untrack(slot); return -1; }
+    if (fd < 0) {
+        if (errno != ENOENT || !sg_err_missing_dir(path, err)) sg_errno(err, "%s", path);
+        sg_temp_untrack(slot);
+        return -1;
+    }
     /* errors name the file asked for: its temporary name means nothing to a user */
     if (write_all(fd, path, data, len, err)) goto fail;
     if (fsync(fd) != 0) { sg_errno(err, "%s: fsync", path); goto fail; }

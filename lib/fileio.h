@@ -67,6 +67,11 @@ void sg_dir_of(const char *path, char *dir, size_t n);
 int sg_path_trim_slashes(const char *path, char *out, size_t n);
 /* mkdir -p. */
 int sg_mkdir_p(const char *path, sg_err *err);
+/* After creating path (or a temporary name beside it) failed with errno
+ * ENOENT: when path's directory does not exist, err says so and what to do
+ * ("x/y/out.png: the directory x/y does not exist; create it first: mkdir -p
+ * x/y", sys_errno ENOENT) and the result is 1; else 0, err untouched. */
+int sg_err_missing_dir(const char *path, sg_err *err);
 /* 1 when path names a directory (through links). */
 int sg_path_is_dir(const char *path);
 /* 1 when nothing is at path (never there, or deleted): stat fails with ENOENT. */

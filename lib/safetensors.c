@@ -467,7 +467,12 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
 
     w->tmp_slot = sg_temp_track(w->tmp);
     w->fd = sg_create_temp(w->tmp);
-    if (w->fd < 0) { sg_errno(err, "%s", w->path); free(w->tmp); w->tmp = NULL; goto fail; }
+    if (w->fd < 0) {
+        if (errno != ENOENT || !sg_err_missing_dir(w->path, err)) sg_errno(err, "%s", w->path);
+        free(w->tmp);
+        w->tmp = NULL;
+        goto fail;
+    }
     unsigned char lenb[8];
     uint64_t hl = b.len;
     for (int k = 0; k < 8; k++) lenb[k] = (unsigned char)(hl >> (8 * k));

@@ -308,7 +308,8 @@ int sg_shard_writer_open(sg_shard_writer **out, const char *path_given, const sg
     sg_buf_init(&w->batch);
     remove_shard_dir(w->tmp, NULL);
     if (mkdir(w->tmp, 0777) != 0) {   /* the umask decides, as for files (sg_create_temp) */
-        sg_errno(err, "%s: cannot create the temporary directory %s", path, w->tmp);
+        if (errno != ENOENT || !sg_err_missing_dir(path, err))
+            sg_errno(err, "%s: cannot create the temporary directory %s", path, w->tmp);
         meta_free_names(&w->meta); free(w);
         return -1;
     }

@@ -223,6 +223,32 @@ tiny_run() {
   [ "$(cat "$Q/run/latest")" = 000006 ]
 }
 
+# it said "PATH: No such file or directory" (celeb-pack: "cannot create the temporary directory PATH.tmp-N.M")
+@test "-o into a directory that does not exist: every tool names the directory and the mkdir -p that makes it" {
+  tiny_run "$T"
+  N="$T/no such/dir"
+  W="'$T/no such/dir'"   # as a shell takes it back
+  run celeb-pack -q --attrs "$T/syn/list_attr_celeba.txt" --images "$T/syn/img_align_celeba" --select Bangs \
+    --size 16 -o "$N/s.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $N/s.lmdb: the directory $N does not exist; create it first: mkdir -p $W" ]
+  run celeb-dump --grid 2x2 -o "$N/g.png" "$T/s.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $N/g.png: the directory $N does not exist; create it first: mkdir -p $W" ]
+  run celeb-dump --get 0 -o "$N/g.png" "$T/s.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $N/g.png: the directory $N does not exist; create it first: mkdir -p $W" ]
+  run sg-sample --ckpt "$T/run" --device cpu --data "$T/s.lmdb" -o "$N/x.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-sample: $N/x.png: the directory $N does not exist; create it first: mkdir -p $W" ]
+  # sg-plot: sg-plot.bats
+  [ ! -e "$T/no such" ]
+  # what it says to do
+  run bash -c "mkdir -p $W"
+  celeb-dump --grid 2x2 -o "$N/g.png" "$T/s.lmdb"
+  is_png "$N/g.png"
+}
+
 @test "sg-train's advice after a failed write, and after a damaged record (celeb-dump --verify too), pastes back" {
   mkdir -- "$Q"
   tiny_run "$Q"

@@ -379,7 +379,7 @@ PY
 @test "robustness: -o into a missing directory or onto a directory; -o - to a full device" {
   run sg-plot "$T/history.jsonl" -o "$T/missing/x.png"
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-plot: $T/missing/x.png: No such file or directory" ]
+  [ "$output" = "sg-plot: $T/missing/x.png: the directory $T/missing does not exist; create it first: mkdir -p $T/missing" ]
   mkdir "$T/d"
   run sg-plot "$T/history.jsonl" -o "$T/d"
   [ "$status" -eq 1 ]

@@ -70,7 +70,8 @@ static void test_recording(void)
           sg_err_prefix(NULL, "x") == -1 && sg_err_suffix(NULL, "x") == -1, "a NULL err is not ignored");
 }
 
-/* A write into a directory that does not exist: ENOENT, kept by a prefix. */
+/* A write into a directory that does not exist: ENOENT, kept by a prefix,
+ * and the message says what to do. */
 static void test_write_missing_dir(void)
 {
     sg_err e;
@@ -78,7 +79,8 @@ static void test_write_missing_dir(void)
     int rc = sg_write_file_atomic(path, "x", 1, &e);
     CHECK(rc == -1, "writing %s succeeded", path);
     if (rc) {
-        CHECK(e.sys_errno == ENOENT, "%s: sys_errno %d (%s), want ENOENT", e.msg, e.sys_errno, strerror(e.sys_errno));
+        CHECK(e.sys_errno == ENOENT && strstr(e.msg, "does not exist; create it first: mkdir -p "),
+              "%s: sys_errno %d (%s), want ENOENT", e.msg, e.sys_errno, strerror(e.sys_errno));
         sg_err_prefix(&e, "history");
         CHECK(e.sys_errno == ENOENT && !strncmp(e.msg, "history: ", 9), "after the prefix: %d '%s'", e.sys_errno, e.msg);
     }
