@@ -304,7 +304,7 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
     size_t hl = (size_t)((nl1 ? nl1 : end) - p);
     while (hl && (p[hl - 1] == '\r' || p[hl - 1] == ' ' || p[hl - 1] == '\t')) hl--;
     const int csv = hl == sizeof csv_head - 1 && !memcmp(p, csv_head, hl);
-    size_t line = 0;
+    size_t line = 0, rows = 0;
     while (p < end) {
         char *nl = memchr(p, '\n', end - p), *le = nl ? nl : end;
         line++;
@@ -330,6 +330,7 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         if (strlen(tok[1]) != 1 || tok[1][0] < '0' || tok[1][0] > '2') {
             sg_errf(err, "%s line %zu: partition '%s' is not 0, 1 or 2", path, line, sg_quote_str(tok[1]).s); goto fail;
         }
+        rows++;
         uint64_t h = 1469598103934665603ull;
         for (const char *s = tok[0]; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
         size_t i = h & (cap - 1);
@@ -343,6 +344,12 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
         }
         part[r] = (int8_t)(tok[1][0] - '0');
         line_of[r] = line;
+    }
+    if (rows == 0) {   /* every image "not listed": the file is what is wrong */
+        sg_errf(err, "%s: the file %s: give CelebA's partition file, list_eval_partition.txt (or Kaggle's "
+                "list_eval_partition.csv)", path,
+                csv ? "holds only its header (no 'FILE,PARTITION' rows)" : "is empty (no 'FILE PARTITION' rows)");
+        goto fail;
     }
     for (size_t r = 0; r < t->n_rows; r++)
         if (part[r] < 0) { sg_errf(err, "%s: %s is not listed", path, sg_quote_str(t->file_names[r]).s); goto fail; }

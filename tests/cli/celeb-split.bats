@@ -392,6 +392,18 @@ EOF2
   run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/names.txt"
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-split: $T/part.txt: \\x1b]0;x\\x07.jpg is not listed" ]
+  # a partition file without rows: said so, and which file to give (it said "1.jpg is not listed")
+  for content in '' '\n\n'; do
+    printf "$content" > "$T/part.txt"
+    run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
+    [ "$status" -eq 1 ]
+    [ "$output" = "celeb-split: $T/part.txt: the file is empty (no 'FILE PARTITION' rows): give CelebA's partition file, list_eval_partition.txt (or Kaggle's list_eval_partition.csv)" ]
+  done
+  printf 'image_id,partition\r\n' > "$T/part.csv"
+  run celeb-split -q -g g=A --split partition --partition "$T/part.csv" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/part.csv: the file holds only its header (no 'FILE,PARTITION' rows): give CelebA's partition file, list_eval_partition.txt (or Kaggle's list_eval_partition.csv)" ]
+  [ ! -e "$T/out" ]
   # a NUL byte would cut a file name short
   printf '1.jpg 0\n2.jpg\0x 0\n' > "$T/part.txt"
   run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
