@@ -3,6 +3,7 @@
 #include "fileio.h"
 #include "near_name.h"
 #include "text_escape.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,7 +366,12 @@ int sg_attr_table_read(const char *path, sg_attr_table *t, sg_err *err)
     uint8_t *data;
     size_t len;
     memset(t, 0, sizeof *t);
-    if (sg_read_file(path, ATTR_FILE_MAX, &data, &len, err) != 0) return -1;
+    if (sg_read_file(path, ATTR_FILE_MAX, &data, &len, err) != 0) {
+        if (err->sys_errno == E2BIG)   /* list_attr_celeba.txt: 26 MB */
+            sg_err_suffix(err, "; no attribute list is that large: give list_attr_celeba.txt or a list of its "
+                          "format");
+        return -1;
+    }
     int rc = sg_attr_table_parse(strcmp(path, "-") ? path : "<stdin>", (const char *)data, len, t, err);
     free(data);
     return rc;

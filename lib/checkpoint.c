@@ -1087,11 +1087,16 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
     if (sg_refuse_irregular(path, err)) return -1;
     uint8_t *data;
     size_t len;
-    if (sg_read_file(path, 64, &data, &len, err)) return -1;
-    size_t n = len;
-    while (n && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ')) n--;
-    int rc = parse_step((const char *)data, n, step);
-    free(data);
+    int rc;
+    if (sg_read_file(path, 64, &data, &len, err)) {
+        if (err->sys_errno != E2BIG) return -1;
+        rc = -1;   /* larger than a number: as a text that is none */
+    } else {
+        size_t n = len;
+        while (n && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ')) n--;
+        rc = parse_step((const char *)data, n, step);
+        free(data);
+    }
     if (rc) {   /* a text edited or damaged: which number would do */
         int64_t newest = sg_ckpt_newest_complete(run_dir, INT64_MAX);
         if (newest >= 0) {

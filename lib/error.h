@@ -35,7 +35,9 @@ typedef struct {
          *            missing for SG_CUDA_GEMM_MAX_PIXELS): --device auto
          *            does not fall back to the CPU for it;
          *   ENOSPC, EFBIG  a shard write LMDB reports as EIO, on a full
-         *            file system or at the file size limit (shard.c). */
+         *            file system or at the file size limit (shard.c);
+         *   E2BIG    a file larger than its reader's limit (sg_read_file):
+         *            the caller may add which file it expected. */
         int sys_errno;
         char msg[1024];
     };

@@ -364,7 +364,12 @@ int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len
                            name);
         return sg_errno(err, "%s: read", name);
     }
-    if (n > max_bytes) { free(buf); return sg_errf(err, "%s: larger than the limit of %zu bytes", name, max_bytes); }
+    if (n > max_bytes) {
+        free(buf);
+        sg_errf(err, "%s: larger than the limit of %zu bytes", name, max_bytes);
+        err->sys_errno = E2BIG;   /* for the caller's words on the file it expected */
+        return -1;
+    }
     buf[n] = 0;
     *data = buf; *len = n;
     return 0;

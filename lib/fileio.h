@@ -53,7 +53,8 @@ int sg_fsync_dir_after(const char *out, const char *dir, sg_err *err);
  * handler or not): a writer that goes on compares it before and after, e.g.
  * sg-train keeps its older checkpoints when a new one may not be durable. */
 unsigned sg_unsynced_count(void);
-/* Reads a whole file (at most max_bytes; larger is an error). path "-" reads stdin.
+/* Reads a whole file (at most max_bytes; larger is an error, "PATH: larger
+ * than the limit of N bytes", sys_errno E2BIG). path "-" reads stdin.
  * *data is malloc'd and NUL-terminated (not counted in *len). A directory
  * (which fopen opens on Linux, its read then failing) is sg_err_is_dir's error. */
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err);

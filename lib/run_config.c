@@ -422,7 +422,12 @@ static int parse_config_json(const char *run_dir, json_value **root, char *path,
     sg_run_file(path, pn, run_dir, "config.json");
     uint8_t *data;
     size_t len;
-    if (sg_refuse_irregular(path, err) || sg_read_file(path, 16 << 20, &data, &len, err)) return -1;
+    if (sg_refuse_irregular(path, err)) return -1;
+    if (sg_read_file(path, 16 << 20, &data, &len, err)) {
+        if (err->sys_errno == E2BIG)
+            sg_err_suffix(err, "; not the config.json sg-train writes (a few KiB): restore the run's own");
+        return -1;
+    }
     sg_err e;
     int rc = json_parse((const char *)data, len, NULL, root, NULL, &e);
     free(data);

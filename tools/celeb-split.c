@@ -274,7 +274,11 @@ static void restore_dead_asides(const char *dir, int locked)
 static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *err)
 {
     uint8_t *data; size_t len;
-    if (sg_read_file(path, (size_t)1 << 30, &data, &len, err) != 0) return NULL;
+    if (sg_read_file(path, (size_t)1 << 30, &data, &len, err) != 0) {
+        if (err->sys_errno == E2BIG)   /* list_eval_partition.txt: 3 MB */
+            sg_err_suffix(err, "; no partition file is that large: give list_eval_partition.txt");
+        return NULL;
+    }
     size_t start;
     if (sg_list_text_start(path, data, len, &start, err)) {
         free(data);

@@ -9,6 +9,7 @@
 #include "json.h"
 #include "run_config.h"
 #include "text_escape.h"
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -202,6 +203,9 @@ static void die_unreadable(const char *path, const sg_err *err, int bars_mode)
     if (strcmp(path, "-") && sg_path_is_dir(path) && access(f, F_OK) == 0)
         cli_die("%s is a run directory: give its training history, %s%s", path, cli_shell_operand(f),
                 bars_mode ? ", without --bars" : "");
+    if (err->sys_errno == E2BIG)   /* /dev/zero, or a file given for another */
+        cli_die("%s; sg-plot reads %s", err->msg,
+                bars_mode ? "the statistics of celeb-dump --stats --json or celeb-split --json" : "a run's history.jsonl");
     cli_die_err(err);
 }
 

@@ -893,7 +893,12 @@ static void read_input_list(run_state *r)
     uint8_t *data;
     size_t len, n = 0;
     /* not without a limit: /dev/zero, or `yes a.jpg |`, took all the memory there was */
-    if (sg_read_file(list, INPUT_LIST_MAX, &data, &len, &r->err)) cli_die_err(&r->err);
+    if (sg_read_file(list, INPUT_LIST_MAX, &data, &len, &r->err)) {
+        if (r->err.sys_errno == E2BIG)
+            cli_die("%s; --inputs-from takes a list of image paths: split a larger one and give each part to a "
+                    "run of its own (--each --append)", r->err.msg);
+        cli_die_err(&r->err);
+    }
     for (size_t i = 0; i < len; i++) n += data[i] == (uint8_t)sep;
     if (len && data[len - 1] != (uint8_t)sep) n++;
     if (n == 0) cli_die("%s: no image paths in it", shown);

@@ -249,6 +249,34 @@ tiny_run() {
   is_png "$N/g.png"
 }
 
+# it said only "PATH: larger than the limit of N bytes"
+@test "a file over its reader's limit (/dev/zero, a file given for another) says which file was expected" {
+  tiny_run "$T"
+  run timeout 120 celeb-split -q -g a=Bangs -o "$T/sp" /dev/zero
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: /dev/zero: larger than the limit of 2147483648 bytes; no attribute list is that large: give list_attr_celeba.txt or a list of its format" ]
+  run timeout 120 celeb-split -q -g a=Bangs --split partition --partition /dev/zero -o "$T/sp" "$T/syn/list_attr_celeba.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: /dev/zero: larger than the limit of 1073741824 bytes; no partition file is that large: give list_eval_partition.txt" ]
+  run timeout 120 sg-plot -o "$T/p.png" /dev/zero
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: /dev/zero: larger than the limit of 1073741824 bytes; sg-plot reads a run's history.jsonl" ]
+  run timeout 120 sg-plot --bars -o "$T/p.png" /dev/zero
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: /dev/zero: larger than the limit of 1073741824 bytes; sg-plot reads the statistics of celeb-dump --stats --json or celeb-split --json" ]
+  # RUN/latest: as any other text that is no checkpoint number
+  cp -r "$T/run" "$T/r2"
+  head -c 100 /dev/zero | tr '\0' 1 > "$T/r2/latest"
+  run sg-sample --ckpt "$T/r2" --device cpu -o "$T/o.png" "$T/syn/img_align_celeba/000001.jpg"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-sample: $T/r2/latest: expected a checkpoint number such as 001000; the newest complete checkpoint is 000002: echo 000002 > $T/r2/latest" ]
+  head -c 17000000 /dev/zero > "$T/r2/config.json"
+  run sg-train -q -o "$T/r2" --resume
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/r2/config.json: larger than the limit of 16777216 bytes; not the config.json sg-train writes (a few KiB): restore the run's own" ]
+  [ ! -e "$T/sp" ] && [ ! -e "$T/p.png" ] && [ ! -e "$T/o.png" ]
+}
+
 @test "sg-train's advice after a failed write, and after a damaged record (celeb-dump --verify too), pastes back" {
   mkdir -- "$Q"
   tiny_run "$Q"

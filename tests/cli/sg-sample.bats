@@ -579,7 +579,7 @@ append_refused() {
     # a list without end (/dev/zero, a pipe from yes): an error at 1 GiB (it read on while memory lasted)
     run timeout 60 sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from /dev/zero
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: /dev/zero: larger than the limit of 1073741824 bytes" ]
+    [ "$output" = "sg-sample: /dev/zero: larger than the limit of 1073741824 bytes; --inputs-from takes a list of image paths: split a larger one and give each part to a run of its own (--each --append)" ]
     [ ! -e "$W/never" ]
     # with operands or --data, and --null without it: usage errors
     run sg-sample -q --ckpt "$T/run" --each --device cpu -o "$W/never" --inputs-from "$W/list" "$I/000001.jpg"

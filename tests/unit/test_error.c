@@ -86,7 +86,8 @@ static void test_write_missing_dir(void)
     }
 }
 
-/* A file read that is not there, and input that is bad (no errno). */
+/* A file read that is not there, and one over its reader's limit (E2BIG:
+ * the caller says which file it expected). */
 static void test_read(void)
 {
     sg_err e;
@@ -99,7 +100,8 @@ static void test_read(void)
     if (f) { fputs("0123456789", f); fclose(f); }
     e.sys_errno = EIO;   /* stale: must be cleared */
     rc = sg_read_file(test_tmp_path("big.txt"), 4, &data, &len, &e);
-    CHECK(rc == -1 && e.sys_errno == 0, "a file over the limit: %d, sys_errno %d '%s'", rc, e.sys_errno, e.msg);
+    CHECK(rc == -1 && e.sys_errno == E2BIG, "a file over the limit: %d, sys_errno %d (want E2BIG) '%s'", rc,
+          e.sys_errno, e.msg);
 }
 
 /* /dev/full refuses every write with ENOSPC: the atomic writer writes devices
