@@ -424,7 +424,7 @@ int main(int argc, char **argv)
         {"names", no_argument, 0, 'N'}, {"output", required_argument, 0, 'o'}, {"seed", required_argument, 0, 's'},
         {"scale", required_argument, 0, 'k'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
-    int mode = MODE_INFO, n_modes = 0, json = 0, names = 0, rows = 0, cols = 0, scale = 0;
+    int mode = MODE_INFO, n_modes = 0, json = 0, names = 0, rows = 0, cols = 0, scale = 0, seed_given = 0;
     long get_index = 0;
     uint64_t seed = 0;
     const char *out = NULL;
@@ -451,7 +451,7 @@ int main(int argc, char **argv)
         case 'j': json = 1; break;
         case 'N': names = 1; break;
         case 'o': out = optarg; break;
-        case 's': seed = cli_parse_u64("--seed", optarg, UINT64_MAX); break;
+        case 's': seed = cli_parse_u64("--seed", optarg, UINT64_MAX); seed_given = 1; break;
         case 'k': scale = (int)cli_parse_long("--scale", optarg, 1, 64); break;
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
@@ -464,6 +464,10 @@ int main(int argc, char **argv)
     if ((mode == MODE_GET || mode == MODE_GRID) && !out) cli_usage_error("--%s needs -o/--output", mode == MODE_GET ? "get" : "grid");
     if (out && mode != MODE_GET && mode != MODE_GRID) cli_usage_error("-o/--output is for --get and --grid");
     if (json && (mode == MODE_GET || mode == MODE_GRID || mode == MODE_VERIFY)) cli_usage_error("--json is for the metadata, --stats and --list");
+    /* not taken silently: a --seed or --names without its mode changed nothing */
+    if (names && mode != MODE_LIST) cli_usage_error("--names is for --list");
+    if (seed_given && mode != MODE_GRID) cli_usage_error("--seed is for --grid");
+    if (scale && mode != MODE_GET && mode != MODE_GRID) cli_usage_error("--scale is for --get and --grid");
     cli_refuse_empty_path("-o/--output", out);
     cli_refuse_empty_path("SHARD", argv[optind]);
     cli_refuse_image_to_terminal(out);

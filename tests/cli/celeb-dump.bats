@@ -402,6 +402,22 @@ PY
   [ "$status" -eq 2 ]
   run celeb-dump --stats -o x.png "$D/s.lmdb"
   [ "$status" -eq 2 ]
+  # an option of another mode is refused as --json --verify is, not ignored
+  for args in "--names|--names is for --list" "--stats --names|--names is for --list" \
+              "--get 0 -o $T/g.png --names|--names is for --list" "--seed 3|--seed is for --grid" \
+              "--list --seed 3|--seed is for --grid" "--get 0 -o $T/g.png --seed 3|--seed is for --grid" \
+              "--scale 2|--scale is for --get and --grid" "--list --scale 2|--scale is for --get and --grid"; do
+    IFS='|' read -r opts msg <<< "$args"
+    run celeb-dump $opts "$D/s.lmdb"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "celeb-dump: $msg" ]
+    [ "${lines[1]}" = "Try 'celeb-dump --help'." ]
+  done
+  [ ! -e "$T/g.png" ]
+  # with their mode: taken
+  celeb-dump --list --names "$D/s.lmdb" > /dev/null
+  celeb-dump --grid 1x1 --seed 3 --scale 2 -o "$T/g.png" "$D/s.lmdb"
+  celeb-dump --get 0 --scale 2 -o "$T/g.png" "$D/s.lmdb"
   run celeb-dump
   [ "$status" -eq 2 ]
   run celeb-dump --help
