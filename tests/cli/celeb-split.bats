@@ -409,6 +409,19 @@ EOF2
   run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/small.txt"
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-split: $T/part.txt line 2: NUL byte (not a text file?)" ]
+  # a name of dots alone: lists named attr_..txt were written (a '/' is refused as any other character)
+  for name in . .. ...; do
+    run celeb-split -g "$name=A" -o "$T/out" "$T/small.txt"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "celeb-split: --group: group name '$name' is dots alone, which name no list (attr_$name.txt); give a name with a letter or digit, such as celebA" ]
+  done
+  run celeb-split -g "a/b=A" -o "$T/out" "$T/small.txt"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "celeb-split: --group: group name 'a/b' may only hold letters"* ]]
+  [ ! -e "$T/out" ]
+  celeb-split -q -g ".a=A" -o "$T/out" "$T/small.txt"
+  [ -f "$T/out/attr_.a.txt" ]
+  rm -r "$T/out"
   # command-line values
   run celeb-split -g $'g\e[1m=A' -o "$T/out" "$T/small.txt"
   [ "$status" -eq 2 ]
