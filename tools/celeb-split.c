@@ -355,8 +355,15 @@ static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *
                 csv ? "holds only its header (no 'FILE,PARTITION' rows)" : "is empty (no 'FILE PARTITION' rows)");
         goto fail;
     }
+    size_t missing = 0, first = 0;
     for (size_t r = 0; r < t->n_rows; r++)
-        if (part[r] < 0) { sg_errf(err, "%s: %s is not listed", path, sg_quote_str(t->file_names[r]).s); goto fail; }
+        if (part[r] < 0 && missing++ == 0) first = r;
+    if (missing) {   /* another dataset's or an older list: say how far apart the two files are */
+        sg_errf(err, "%s: %s is not listed (images of the attribute list missing from it: %zu of %zu): give the partition "
+                "file of the attribute list's own dataset, or --split reference, which needs none", path,
+                sg_quote_str(t->file_names[first]).s, missing, t->n_rows);
+        goto fail;
+    }
     free(slot); free(line_of); free(data);
     return part;
 fail:

@@ -391,7 +391,7 @@ EOF2
   printf 'caf\xc3\xa9.jpg 0\n' > "$T/part.txt"
   run celeb-split -q -g g=A --split partition --partition "$T/part.txt" -o "$T/out" "$T/names.txt"
   [ "$status" -eq 1 ]
-  [ "$output" = "celeb-split: $T/part.txt: \\x1b]0;x\\x07.jpg is not listed" ]
+  [ "$output" = "celeb-split: $T/part.txt: \\x1b]0;x\\x07.jpg is not listed (images of the attribute list missing from it: 1 of 2): give the partition file of the attribute list's own dataset, or --split reference, which needs none" ]
   # a partition file without rows: said so, and which file to give (it said "1.jpg is not listed")
   for content in '' '\n\n'; do
     printf "$content" > "$T/part.txt"
