@@ -132,14 +132,23 @@ static const char *stop_verb(int sig)
     return sig == SIGINT ? "interrupted" : sig == SIGHUP ? "hung up" : "terminated";
 }
 
+/* The stop signals, in the order of the tables of lines (signal_slot). */
+static const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+
+/* A stop signal's slot in the tables of lines: its place in stop_signals. */
+static int signal_slot(int sig)
+{
+    return sig == SIGINT ? 0 : sig == SIGHUP ? 2 : 1;
+}
+
 static cli_stop_line *stop_line(int sig)
 {
-    return &stop_lines[sig == SIGINT ? 0 : sig == SIGHUP ? 2 : 1];
+    return &stop_lines[signal_slot(sig)];
 }
 
 static cli_stop_line *answer_line(int sig)
 {
-    int k = sig == SIGINT ? 0 : sig == SIGHUP ? 2 : 1;
+    int k = signal_slot(sig);
     return waiting_for_space ? &wait_answer_lines[k] : &answer_lines[k];
 }
 
@@ -152,12 +161,11 @@ static cli_stop_line *answer_line(int sig)
  * finds space (as above) or not (as for a full disk). */
 static void set_answer_lines(void)
 {
-    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
     for (int k = 0; k < 3; k++) {
-        const char *verb = stop_verb(sigs[k]);
-        const char *again = sigs[k] == SIGINT    ? "^C again"
-                            : sigs[k] == SIGTERM ? "a second SIGTERM or ^C"
-                                                 : "a SIGINT or SIGTERM";
+        const char *verb = stop_verb(stop_signals[k]);
+        const char *again = stop_signals[k] == SIGINT    ? "^C again"
+                            : stop_signals[k] == SIGTERM ? "a second SIGTERM or ^C"
+                                                         : "a SIGINT or SIGTERM";
         cli_stop_line_set(&answer_lines[k], "%s: stopping at the end of the iteration under way, with a checkpoint "
                           "(%s stops at once, without it)", verb, again);
         cli_stop_line_set(&wait_answer_lines[k], "%s: ending the wait for space with one last try, then stopping "
@@ -174,8 +182,7 @@ static void set_stop_lines(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(tail, sizeof tail, fmt, ap);
     va_end(ap);
-    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-    for (int k = 0; k < 3; k++) cli_stop_line_set(stop_line(sigs[k]), "%s%s", stop_verb(sigs[k]), tail);
+    for (int k = 0; k < 3; k++) cli_stop_line_set(&stop_lines[k], "%s%s", stop_verb(stop_signals[k]), tail);
 }
 
 /* While the run is read and checked, a stop signal ends the process at
