@@ -77,9 +77,10 @@ wait_run() {
   [ "$STATUS" -eq 143 ]
   run kill -0 "$SLEEPER"
   [ "$status" -ne 0 ]
-  grep -qx 'tests/run: interrupted by SIGTERM: stopped 1 running job(s) of 3, no summary' "$T/out"
+  # the second slot's short jobs may still be running on a loaded machine: 1 or 2
+  grep -Eqx 'tests/run: interrupted by SIGTERM: stopped [12] running job\(s\) of 3, no summary' "$T/out"
   # no summary line after it
-  [ "$(tail -n1 "$T/out")" = 'tests/run: interrupted by SIGTERM: stopped 1 running job(s) of 3, no summary' ]
+  tail -n1 "$T/out" | grep -Eqx 'tests/run: interrupted by SIGTERM: stopped [12] running job\(s\) of 3, no summary'
 }
 
 @test "tests/run: ^C (SIGINT to its process group) stops the running job, its children included; exit 130 (SG_TEST_JOBS=1)" {
