@@ -599,23 +599,25 @@ void sg_shard_close(sg_shard *s)
     free(s);
 }
 
-static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
+/* The metadata record's text into m (label names strdup'd; what was
+ * filled before a failure is freed with m, by sg_shard_close). path names the
+ * shard in messages. */
+static int parse_meta(const char *path, sg_shard_meta *m, const char *text, size_t len, sg_err *err)
 {
     json_value *root = NULL;
-    sg_shard_meta *m = &s->meta;
-    if (json_parse(text, len, NULL, &root, NULL, err)) return sg_err_prefix(err, "%s: metadata", s->path);
+    if (json_parse(text, len, NULL, &root, NULL, err)) return sg_err_prefix(err, "%s: metadata", path);
     const char *format, *enc, *kind, *source;
     int64_t version, width, height, channels, count, crop, size;
     const json_value *labels;
     int rc = -1;
     if (!json_is(root, JSON_OBJECT) || json_get_str(root, "format", &format, NULL) || strcmp(format, "stargan-shard")) {
-        sg_errf(err, "%s: not a stargan shard (the metadata record is not stargan-shard metadata)", s->path);
+        sg_errf(err, "%s: not a stargan shard (the metadata record is not stargan-shard metadata)", path);
         goto done;
     }
-    if (json_get_int(root, "version", &version, err)) { sg_err_prefix(err, "%s: metadata", s->path); goto done; }
+    if (json_get_int(root, "version", &version, err)) { sg_err_prefix(err, "%s: metadata", path); goto done; }
     if (version > SG_SHARD_FORMAT_VERSION) {
         sg_errf(err, "%s: shard format version %lld is newer than this tool supports (%d): read it with a newer "
-                "stargan-c, or pack it again with this one", s->path, (long long)version, SG_SHARD_FORMAT_VERSION);
+                "stargan-c, or pack it again with this one", path, (long long)version, SG_SHARD_FORMAT_VERSION);
         goto done;
     }
     if (json_get_int(root, "width", &width, err) || json_get_int(root, "height", &height, err) ||
@@ -623,11 +625,11 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
         json_get_str(root, "label_kind", &kind, err) || json_get_array(root, "labels", &labels, err) ||
         json_get_int(root, "count", &count, err) || json_get_str(root, "source", &source, err) ||
         json_get_int(root, "crop", &crop, err) || json_get_int(root, "size", &size, err)) {
-        sg_err_prefix(err, "%s: metadata", s->path);
+        sg_err_prefix(err, "%s: metadata", path);
         goto done;
     }
     if (version < 1 || !geometry_ok(width, height, channels) || count < 0 || crop < 0 || size < 0 || crop > UINT32_MAX || size > UINT32_MAX) {
-        sg_errf(err, "%s: metadata: bad values (version %lld, %lldx%lldx%lld, count %lld)", s->path,
+        sg_errf(err, "%s: metadata: bad values (version %lld, %lldx%lldx%lld, count %lld)", path,
                 (long long)version, (long long)width, (long long)height, (long long)channels, (long long)count);
         goto done;
     }
@@ -635,26 +637,26 @@ static int parse_meta(sg_shard *s, const char *text, size_t len, sg_err *err)
     m->width = (uint32_t)width; m->height = (uint32_t)height; m->channels = (uint32_t)channels;
     m->pixel_encoding = sg_shard_pixel_encoding_parse(enc);
     if (m->pixel_encoding < 0) {
-        sg_errf(err, "%s: metadata: unknown pixel encoding \"%s\"", s->path, sg_quote_str(enc).s);
+        sg_errf(err, "%s: metadata: unknown pixel encoding \"%s\"", path, sg_quote_str(enc).s);
         goto done;
     }
     if (!strcmp(kind, "multi-hot")) m->label_kind = SG_LABELS_MULTI_HOT;
     else if (!strcmp(kind, "one-hot")) m->label_kind = SG_LABELS_ONE_HOT;
-    else { sg_errf(err, "%s: metadata: unknown label kind \"%s\"", s->path, sg_quote_str(kind).s); goto done; }
+    else { sg_errf(err, "%s: metadata: unknown label kind \"%s\"", path, sg_quote_str(kind).s); goto done; }
     size_t n = json_len(labels);
-    if (n < 1 || n > SG_SHARD_MAX_LABELS) { sg_errf(err, "%s: metadata: %zu labels (1..%d allowed)", s->path, n, SG_SHARD_MAX_LABELS); goto done; }
+    if (n < 1 || n > SG_SHARD_MAX_LABELS) { sg_errf(err, "%s: metadata: %zu labels (1..%d allowed)", path, n, SG_SHARD_MAX_LABELS); goto done; }
     for (size_t i = 0; i < n; i++) {
         const char *name = json_str(json_at(labels, i));
-        if (!name) { sg_errf(err, "%s: metadata: label %zu is not a string", s->path, i); goto done; }
+        if (!name) { sg_errf(err, "%s: metadata: label %zu is not a string", path, i); goto done; }
         m->label_names[i] = strdup(name);
         m->n_labels = (uint32_t)(i + 1);
         if (!m->label_names[i]) { sg_err_oom(err, "out of memory"); goto done; }
     }
-    if (repeated_label(m, err)) { sg_err_prefix(err, "%s: metadata", s->path); goto done; }
+    if (repeated_label(m, err)) { sg_err_prefix(err, "%s: metadata", path); goto done; }
     /* every reader's refusal, before the count is checked against the records */
     if ((uint64_t)count > SG_SHARD_MAX_RECORDS) {
         sg_errf(err, "%s: metadata: %llu records, more than the %llu a shard may hold (sg-train draws each epoch's "
-                "order in 32 bits; no tool reads more): pack fewer images into it", s->path,
+                "order in 32 bits; no tool reads more): pack fewer images into it", path,
                 (unsigned long long)count, (unsigned long long)SG_SHARD_MAX_RECORDS);
         goto done;
     }
@@ -836,7 +838,7 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
         sg_shard_close(s);
         return -1;
     }
-    if (parse_meta(s, val.mv_data, val.mv_size, err)) {
+    if (parse_meta(s->path, &s->meta, val.mv_data, val.mv_size, err)) {
         mdb_txn_abort(txn);
         sg_shard_close(s);
         return -1;
@@ -849,6 +851,29 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
         return -1;
     }
     *out = s;
+    return 0;
+}
+
+/* The fields of record index's value v (len bytes), checked against m:
+ * pointers into v. path names the shard in messages. */
+static int record_fields(const sg_shard_meta *m, const char *path, uint64_t index, const uint8_t *v, size_t len,
+                         const uint8_t **labels, const uint8_t **name, size_t *name_len, const uint8_t **pix,
+                         size_t *pix_len, sg_err *err)
+{
+    if (len < SG_SHARD_RECORD_HEADER + 4 || memcmp(v, SG_SHARD_RECORD_MAGIC, 4) != 0)
+        return sg_errf(err, "%s: record %llu: bad record header", path, (unsigned long long)index);
+    uint32_t nl = get_le16(v + 4), nn = get_le16(v + 6), enc = v[8], np = get_le32(v + 12);
+    if ((size_t)SG_SHARD_RECORD_HEADER + nl + nn + np + 4 != len || nl != m->n_labels || (int)enc != m->pixel_encoding)
+        return sg_errf(err, "%s: record %llu: inconsistent record header", path, (unsigned long long)index);
+    uint32_t stored = get_le32(v + len - 4), computed = sg_crc32(0, v, len - 4);
+    if (stored != computed)
+        return sg_errf(err, "%s: record %llu: CRC mismatch (stored %08x, computed %08x): the shard is corrupt",
+                       path, (unsigned long long)index, stored, computed);
+    *labels = v + SG_SHARD_RECORD_HEADER;
+    *name = *labels + nl;
+    *name_len = nn;
+    *pix = *name + nn;
+    *pix_len = np;
     return 0;
 }
 
@@ -865,35 +890,61 @@ static int get_record(sg_shard *s, MDB_txn *txn, uint64_t index, const uint8_t *
     MDB_val key = {8, kb}, val;
     int rc = mdb_get(txn, s->dbi, &key, &val);
     if (rc) return lmdb_errf(err, rc, "%s: record %llu", s->path, (unsigned long long)index);
-    const uint8_t *v = val.mv_data;
-    size_t len = val.mv_size;
-    if (len < SG_SHARD_RECORD_HEADER + 4 || memcmp(v, SG_SHARD_RECORD_MAGIC, 4) != 0)
-        return sg_errf(err, "%s: record %llu: bad record header", s->path, (unsigned long long)index);
-    uint32_t nl = get_le16(v + 4), nn = get_le16(v + 6), enc = v[8], np = get_le32(v + 12);
-    if ((size_t)SG_SHARD_RECORD_HEADER + nl + nn + np + 4 != len || nl != m->n_labels || (int)enc != m->pixel_encoding)
-        return sg_errf(err, "%s: record %llu: inconsistent record header", s->path, (unsigned long long)index);
-    uint32_t stored = get_le32(v + len - 4), computed = sg_crc32(0, v, len - 4);
-    if (stored != computed)
-        return sg_errf(err, "%s: record %llu: CRC mismatch (stored %08x, computed %08x): the shard is corrupt",
-                       s->path, (unsigned long long)index, stored, computed);
-    *labels = v + SG_SHARD_RECORD_HEADER;
-    *name = *labels + nl;
-    *name_len = nn;
-    *pix = *name + nn;
-    *pix_len = np;
+    return record_fields(m, s->path, index, val.mv_data, val.mv_size, labels, name, name_len, pix, pix_len, err);
+}
+
+static int check_labels(const sg_shard_meta *m, const char *path, uint64_t index, const uint8_t *l, sg_err *err)
+{
+    int ones = 0;
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        if (l[i] > 1) return sg_errf(err, "%s: record %llu: label %u is %d", path, (unsigned long long)index, i, l[i]);
+        ones += l[i];
+    }
+    if (m->label_kind == SG_LABELS_ONE_HOT && ones != 1)
+        return sg_errf(err, "%s: record %llu: one-hot labels with %d ones", path, (unsigned long long)index, ones);
     return 0;
 }
 
-static int check_labels(sg_shard *s, uint64_t index, const uint8_t *l, sg_err *err)
+/* sg_shard_read's work once record index's value v (len bytes) is found:
+ * checked against m and decoded into pixels, labels and name (each may be
+ * NULL). No LMDB: tests/fuzz/fuzz_shard.c feeds it bytes. */
+static int record_decode(const sg_shard_meta *m, const char *path, uint64_t index, const uint8_t *v, size_t len,
+                         uint8_t *pixels, float *labels, char *name, size_t name_len, sg_err *err)
 {
-    int ones = 0;
-    for (uint32_t i = 0; i < s->meta.n_labels; i++) {
-        if (l[i] > 1) return sg_errf(err, "%s: record %llu: label %u is %d", s->path, (unsigned long long)index, i, l[i]);
-        ones += l[i];
+    const uint8_t *l, *nm, *px;
+    size_t nn, np;
+    if (record_fields(m, path, index, v, len, &l, &nm, &nn, &px, &np, err)) return -1;
+    /* The name first: its CRC checked, it names the record in a reader's
+     * message when the labels or the pixels are then refused. */
+    if (name && name_len) {
+        size_t k = nn < name_len - 1 ? nn : name_len - 1;
+        memcpy(name, nm, k);
+        name[k] = 0;
     }
-    if (s->meta.label_kind == SG_LABELS_ONE_HOT && ones != 1)
-        return sg_errf(err, "%s: record %llu: one-hot labels with %d ones", s->path, (unsigned long long)index, ones);
-    return 0;
+    if (check_labels(m, path, index, l, err)) return -1;
+    if (labels)
+        for (uint32_t i = 0; i < m->n_labels; i++) labels[i] = (float)l[i];
+    size_t want = (size_t)m->width * m->height * 3;
+    int rc = 0;
+    if (pixels) {
+        if (m->pixel_encoding == SG_PIXELS_RAW) {
+            if (np != want) rc = sg_errf(err, "%s: record %llu: %zu pixel bytes, expected %zu", path,
+                                         (unsigned long long)index, np, want);
+            else memcpy(pixels, px, want);
+        } else {
+            sg_image img;
+            if (sg_image_decode(px, np, &img, err)) {
+                rc = sg_err_prefix(err, "%s: record %llu", path, (unsigned long long)index);
+            } else {
+                if ((uint32_t)img.width != m->width || (uint32_t)img.height != m->height)
+                    rc = sg_errf(err, "%s: record %llu: image is %dx%d, the shard says %ux%u", path,
+                                 (unsigned long long)index, img.width, img.height, m->width, m->height);
+                else memcpy(pixels, img.rgb, want);
+                sg_image_free(&img);
+            }
+        }
+    }
+    return rc;
 }
 
 int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
@@ -903,45 +954,17 @@ int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc) return lmdb_errf(err, rc, "%s", s->path);
-    const uint8_t *l, *nm, *px;
-    size_t nn, np;
-    if (get_record(s, txn, index, &l, &nm, &nn, &px, &np, err)) {
+    if (index >= m->count) {
         mdb_txn_abort(txn);
-        return -1;
+        return sg_errf(err, "%s: record %llu out of range (the shard holds %llu)", s->path,
+                       (unsigned long long)index, (unsigned long long)m->count);
     }
-    /* The name first: its CRC checked, it names the record in a reader's
-     * message when the labels or the pixels are then refused. */
-    if (name && name_len) {
-        size_t k = nn < name_len - 1 ? nn : name_len - 1;
-        memcpy(name, nm, k);
-        name[k] = 0;
-    }
-    if (check_labels(s, index, l, err)) {
-        mdb_txn_abort(txn);
-        return -1;
-    }
-    if (labels)
-        for (uint32_t i = 0; i < m->n_labels; i++) labels[i] = (float)l[i];
-    size_t want = (size_t)m->width * m->height * 3;
-    rc = 0;
-    if (pixels) {
-        if (m->pixel_encoding == SG_PIXELS_RAW) {
-            if (np != want) rc = sg_errf(err, "%s: record %llu: %zu pixel bytes, expected %zu", s->path,
-                                         (unsigned long long)index, np, want);
-            else memcpy(pixels, px, want);
-        } else {
-            sg_image img;
-            if (sg_image_decode(px, np, &img, err)) {
-                rc = sg_err_prefix(err, "%s: record %llu", s->path, (unsigned long long)index);
-            } else {
-                if ((uint32_t)img.width != m->width || (uint32_t)img.height != m->height)
-                    rc = sg_errf(err, "%s: record %llu: image is %dx%d, the shard says %ux%u", s->path,
-                                 (unsigned long long)index, img.width, img.height, m->width, m->height);
-                else memcpy(pixels, img.rgb, want);
-                sg_image_free(&img);
-            }
-        }
-    }
+    uint8_t kb[8];
+    index_key(kb, index);
+    MDB_val key = {8, kb}, val;
+    rc = mdb_get(txn, s->dbi, &key, &val);
+    if (rc) rc = lmdb_errf(err, rc, "%s: record %llu", s->path, (unsigned long long)index);
+    else rc = record_decode(m, s->path, index, val.mv_data, val.mv_size, pixels, labels, name, name_len, err);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -953,8 +976,27 @@ int sg_shard_read_labels(sg_shard *s, uint64_t index, uint8_t *labels, sg_err *e
     if (rc) return lmdb_errf(err, rc, "%s", s->path);
     const uint8_t *l, *nm, *px;
     size_t nn, np;
-    rc = get_record(s, txn, index, &l, &nm, &nn, &px, &np, err) || check_labels(s, index, l, err) ? -1 : 0;
+    rc = get_record(s, txn, index, &l, &nm, &nn, &px, &np, err) || check_labels(&s->meta, s->path, index, l, err)
+             ? -1 : 0;
     if (!rc) memcpy(labels, l, s->meta.n_labels);
     mdb_txn_abort(txn);
     return rc;
+}
+
+/* ---- test-only hooks (lib/shard_testing.h) ---- */
+
+int sg_shard_meta_parse(const char *path, const char *text, size_t len, sg_shard_meta *m, sg_err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (parse_meta(path, m, text, len, err) == 0) return 0;
+    meta_free_names(m);
+    return -1;
+}
+
+void sg_shard_meta_free(sg_shard_meta *m) { meta_free_names(m); }
+
+int sg_shard_record_decode(const sg_shard_meta *m, const char *path, uint64_t index, const uint8_t *value,
+                           size_t len, uint8_t *pixels, float *labels, char *name, size_t name_len, sg_err *err)
+{
+    return record_decode(m, path, index, value, len, pixels, labels, name, name_len, err);
 }

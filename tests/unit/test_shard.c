@@ -1017,6 +1017,42 @@ static void test_path_near_path_max(void)
     CHECK(left == 0, "the temporary directory was left");
 }
 
+/* The reader's decoding without LMDB (shard_testing.h, for tests/fuzz):
+ * the metadata text and a record value checked as sg_shard_open and
+ * sg_shard_read check them. */
+static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void test_decode_bytes(void)
+{
+    static const char text[] = "{\"format\":\"stargan-shard\",\"version\":1,\"width\":2,\"height\":1,\"channels\":3,"
+                               "\"pixel_encoding\":\"raw\",\"label_kind\":\"one-hot\",\"labels\":[\"a\",\"b\"],"
+                               "\"count\":1,\"source\":\"s\",\"crop\":0,\"size\":2}";
+    sg_shard_meta m;
+    sg_err err;
+    CHECK(sg_shard_meta_parse("x.lmdb", text, sizeof text - 1, &m, &err) == 0, "%s", err.msg);
+    CHECK(m.n_labels == 2 && !strcmp(m.label_names[1], "b") && m.width == 2 && m.count == 1, "meta");
+    /* header, labels 0 1, name "n", 6 pixel bytes, CRC */
+    uint8_t v[16 + 2 + 1 + 6 + 4] = "SGR1";
+    v[4] = 2; v[6] = 1; v[8] = SG_PIXELS_RAW;
+    put32(v + 12, 6);
+    v[16] = 0; v[17] = 1; v[18] = 'n';
+    for (int i = 0; i < 6; i++) v[19 + i] = (uint8_t)(10 * i);
+    put32(v + sizeof v - 4, sg_crc32(0, v, sizeof v - 4));
+    uint8_t px[6];
+    float lab[2];
+    char name[8];
+    CHECK(sg_shard_record_decode(&m, "x.lmdb", 0, v, sizeof v, px, lab, name, sizeof name, &err) == 0, "%s", err.msg);
+    CHECK(lab[0] == 0 && lab[1] == 1 && !strcmp(name, "n") && px[5] == 50, "decoded");
+    v[17] = 0;   /* no label set in a one-hot record, CRC made anew */
+    put32(v + sizeof v - 4, sg_crc32(0, v, sizeof v - 4));
+    CHECK(sg_shard_record_decode(&m, "x.lmdb", 3, v, sizeof v, px, lab, name, sizeof name, &err) == -1 &&
+              strstr(err.msg, "x.lmdb: record 3: one-hot labels with 0 ones"), "%s", err.msg);
+    CHECK(sg_shard_record_decode(&m, "x.lmdb", 3, v, 24, px, lab, name, sizeof name, &err) == -1 &&
+              strstr(err.msg, "inconsistent record header"), "%s", err.msg);
+    sg_shard_meta_free(&m);
+    CHECK(sg_shard_meta_parse("x.lmdb", text, 40, &m, &err) == -1 && strstr(err.msg, "x.lmdb: metadata"), "%s",
+          err.msg);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_shard")) return 1;
@@ -1038,6 +1074,7 @@ int main(void)
     test_growth();
     test_threads();
     test_path_near_path_max();
+    test_decode_bytes();
     test_tmpdir_remove();
     return check_done();
 }
