@@ -77,4 +77,13 @@ static inline int8_t sg_attr_value(const sg_attr_table *t, size_t row, int attr)
 
 void sg_attr_table_free(sg_attr_table *t);
 
+/* CelebA's partition file for table t (celeb-split --split partition):
+ * list_eval_partition.txt, "000001.jpg 0" per line, or Kaggle's
+ * list_eval_partition.csv, "image_id,partition", then "000001.jpg,0".
+ * Returns per table row the partition (0, 1, 2), malloc'd; every row of the
+ * table must be listed (lines naming other images are skipped). NULL and
+ * "PATH line N: problem" (or a message saying the file is an attribute list,
+ * empty, or another dataset's) on failure. */
+int8_t *sg_partition_read(const char *path, const sg_attr_table *t, sg_err *err);
+
 #endif

@@ -13,5 +13,8 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
 /* Index of the attribute called name, or -1. For tests only, outside
  * celeba_attrs.c. */
 int sg_attr_table_find(const sg_attr_table *t, const char *name);
+/* sg_partition_read's parse of text (len bytes, need not be NUL-terminated);
+ * path is used in messages. For tests only, outside celeba_attrs.c. */
+int8_t *sg_partition_parse(const char *path, const char *text, size_t len, const sg_attr_table *t, sg_err *err);
 
 #endif

@@ -268,109 +268,6 @@ static void restore_dead_asides(const char *dir, int locked)
     closedir(d);
 }
 
-/* list_eval_partition.txt: "000001.jpg 0" per line, or Kaggle's
- * list_eval_partition.csv: "image_id,partition", then "000001.jpg,0". Returns
- * per table row the partition (0, 1, 2); every row of the table must be listed. */
-static int8_t *read_partition(const char *path, const sg_attr_table *t, sg_err *err)
-{
-    uint8_t *data; size_t len;
-    if (sg_read_file(path, (size_t)1 << 30, &data, &len, err) != 0) {
-        if (err->sys_errno == E2BIG)   /* list_eval_partition.txt: 3 MB */
-            sg_err_suffix(err, "; no partition file is that large: give list_eval_partition.txt");
-        return NULL;
-    }
-    size_t start;
-    if (sg_list_text_start(path, data, len, &start, err)) {
-        free(data);
-        return NULL;
-    }
-    /* name -> row index of t (open addressing) */
-    size_t cap = 16;
-    while (cap < 2 * t->n_rows) cap *= 2;
-    long *slot = malloc(cap * sizeof *slot);
-    int8_t *part = malloc(t->n_rows + 1);
-    size_t *line_of = calloc(t->n_rows + 1, sizeof *line_of);
-    if (!slot || !part || !line_of) { sg_errf(err, "%s: out of memory", path); goto fail; }
-    memset(slot, -1, cap * sizeof *slot);
-    memset(part, -1, t->n_rows);
-    for (size_t r = 0; r < t->n_rows; r++) {
-        uint64_t h = 1469598103934665603ull;
-        for (const char *s = t->file_names[r]; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-        size_t i = h & (cap - 1);
-        while (slot[i] >= 0) i = (i + 1) & (cap - 1);
-        slot[i] = (long)r;
-    }
-    char *p = (char *)data + start, *end = (char *)data + len;
-    /* Kaggle's list_eval_partition.csv: exactly this header (a .txt list may
-     * name a file "image_id,...") */
-    static const char csv_head[] = "image_id,partition";
-    const char *nl1 = memchr(p, '\n', (size_t)(end - p));
-    size_t hl = (size_t)((nl1 ? nl1 : end) - p);
-    while (hl && (p[hl - 1] == '\r' || p[hl - 1] == ' ' || p[hl - 1] == '\t')) hl--;
-    const int csv = hl == sizeof csv_head - 1 && !memcmp(p, csv_head, hl);
-    size_t line = 0, rows = 0;
-    while (p < end) {
-        char *nl = memchr(p, '\n', end - p), *le = nl ? nl : end;
-        line++;
-        char *tok[3];
-        int n = sg_list_split(p, le, tok, 3, csv);
-        p = nl ? nl + 1 : end;
-        if (n == 0) continue;
-        if (csv && line == 1) continue;   /* the header */
-        if (n != 2) {
-            /* an attribute list given for the partition file: its count line, or Kaggle's header */
-            if (line == 1 && n == 1 && strspn(tok[0], "0123456789") == strlen(tok[0]))
-                sg_errf(err, "%s line 1: expected 'FILE PARTITION', found a number: this looks like an attribute "
-                        "list (list_attr_celeba.txt); give the partition file (list_eval_partition.txt)", path);
-            else if (line == 1 && !csv && sg_list_is_csv(tok[0], strlen(tok[0])))
-                sg_errf(err, "%s line 1: expected 'image_id,partition', found another CSV header: this looks "
-                        "like an attribute list (list_attr_celeba.csv); give the partition file "
-                        "(list_eval_partition.csv)", path);
-            else
-                sg_errf(err, "%s line %zu: expected '%s', found %d field%s", path, line,
-                        csv ? "FILE,PARTITION" : "FILE PARTITION", n, n == 1 ? "" : "s");
-            goto fail;
-        }
-        if (strlen(tok[1]) != 1 || tok[1][0] < '0' || tok[1][0] > '2') {
-            sg_errf(err, "%s line %zu: partition '%s' is not 0, 1 or 2", path, line, sg_quote_str(tok[1]).s); goto fail;
-        }
-        rows++;
-        uint64_t h = 1469598103934665603ull;
-        for (const char *s = tok[0]; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-        size_t i = h & (cap - 1);
-        while (slot[i] >= 0 && strcmp(t->file_names[slot[i]], tok[0])) i = (i + 1) & (cap - 1);
-        if (slot[i] < 0) continue;   /* an image not in this attribute file: fine */
-        long r = slot[i];
-        if (part[r] >= 0) {
-            sg_errf(err, "%s line %zu: duplicate file name %s (first on line %zu)", path, line, sg_quote_str(tok[0]).s,
-                    line_of[r]);
-            goto fail;
-        }
-        part[r] = (int8_t)(tok[1][0] - '0');
-        line_of[r] = line;
-    }
-    if (rows == 0) {   /* every image "not listed": the file is what is wrong */
-        sg_errf(err, "%s: the file %s: give CelebA's partition file, list_eval_partition.txt (or Kaggle's "
-                "list_eval_partition.csv)", path,
-                csv ? "holds only its header (no 'FILE,PARTITION' rows)" : "is empty (no 'FILE PARTITION' rows)");
-        goto fail;
-    }
-    size_t missing = 0, first = 0;
-    for (size_t r = 0; r < t->n_rows; r++)
-        if (part[r] < 0 && missing++ == 0) first = r;
-    if (missing) {   /* another dataset's or an older list: say how far apart the two files are */
-        sg_errf(err, "%s: %s is not listed (images of the attribute list missing from it: %zu of %zu): give the partition "
-                "file of the attribute list's own dataset, or --split reference, which needs none", path,
-                sg_quote_str(t->file_names[first]).s, missing, t->n_rows);
-        goto fail;
-    }
-    free(slot); free(line_of); free(data);
-    return part;
-fail:
-    free(slot); free(part); free(line_of); free(data);
-    return NULL;
-}
-
 static int find_group(const group *g, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
@@ -520,7 +417,7 @@ static int8_t *read_inputs(options *o, sg_attr_table *t)
         if (!g->rows || !g->train || !g->test) cli_die("out of memory");
     }
     int8_t *part = NULL;
-    if (o->split == SPLIT_PARTITION && !(part = read_partition(o->partition_path, t, &err))) cli_die_err(&err);
+    if (o->split == SPLIT_PARTITION && !(part = sg_partition_read(o->partition_path, t, &err))) cli_die_err(&err);
     return part;
 }
 

@@ -366,6 +366,35 @@ static void test_file_io(void)
     sg_attr_table_free(&t);
 }
 
+/* The partition file (sg_partition_parse; celeb-split --split partition),
+ * read from memory that need not end in a NUL. */
+static void test_partition(void)
+{
+    static const char list[] = "3\nSmiling \n000001.jpg  1\n000002.jpg -1\n000003.jpg  1\n";
+    sg_attr_table t;
+    sg_err err;
+    CHECK(sg_attr_table_parse("l.txt", list, sizeof list - 1, &t, &err) == 0, "%s", err.msg);
+    static const char txt[] = "000001.jpg 0\n000009.jpg 1\n000003.jpg 2\n000002.jpg 1";
+    char *exact = malloc(sizeof txt - 1);
+    memcpy(exact, txt, sizeof txt - 1);
+    int8_t *part = sg_partition_parse("p.txt", exact, sizeof txt - 1, &t, &err);
+    CHECK(part && part[0] == 0 && part[1] == 1 && part[2] == 2, "%s", part ? "values" : err.msg);
+    free(part);
+    static const char csv[] = "image_id,partition\r\n000001.jpg,0\r\n000002.jpg,0\r\n000003.jpg,1\r\n";
+    part = sg_partition_parse("p.csv", csv, sizeof csv - 1, &t, &err);
+    CHECK(part && part[0] == 0 && part[1] == 0 && part[2] == 1, "%s", part ? "values" : err.msg);
+    free(part);
+    static const char dup[] = "000001.jpg 0\n000002.jpg 1\n000001.jpg 2\n";
+    CHECK(!sg_partition_parse("p.txt", dup, sizeof dup - 1, &t, &err) &&
+              !strcmp(err.msg, "p.txt line 3: duplicate file name 000001.jpg (first on line 1)"), "%s", err.msg);
+    CHECK(!sg_partition_parse("p.txt", list, sizeof list - 1, &t, &err) &&
+              strstr(err.msg, "p.txt line 1: expected 'FILE PARTITION', found a number"), "%s", err.msg);
+    CHECK(!sg_partition_parse("p.txt", txt, 12, &t, &err) && strstr(err.msg, "p.txt: 000002.jpg is not listed"),
+          "%s", err.msg);
+    free(exact);
+    sg_attr_table_free(&t);
+}
+
 int main(void)
 {
     test_good();
@@ -377,5 +406,6 @@ int main(void)
     test_quote_bytes();
     test_quoted_messages();
     test_file_io();
+    test_partition();
     return check_done();
 }
