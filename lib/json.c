@@ -709,6 +709,10 @@ int json_buf_cstr(sg_buf *b, const char *s) { return json_buf_string(b, s, strle
 int json_buf_double(sg_buf *b, double d)
 {
     if (!isfinite(d)) return sg_buf_puts(b, "null");
+    /* %.17g writes a double past 2^53 but below 1e17 as digits alone, which
+     * json_parse reads as an exact integer (is_int): json_buf_value turned a
+     * number that was no integer into one. The exponent keeps it a double. */
+    if (fabs(d) > 9007199254740992.0 && fabs(d) < 1e17) return sg_buf_appendf(b, "%.16e", d);
     return sg_buf_appendf(b, "%.17g", d);
 }
 

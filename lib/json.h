@@ -97,7 +97,9 @@ int json_get_object(const json_value *obj, const char *key, const json_value **o
  * 383): the output stays valid JSON text, json_parse reads the byte back, and
  * so does Python (json.loads, then .encode(errors="surrogateescape")). */
 int json_buf_cstr(sg_buf *b, const char *s);
-/* Numbers that round-trip: %.17g for double, %.9g for float; non-finite -> null. */
+/* Numbers that round-trip: %.17g for double (with an exponent, %.16e, for one
+ * past 2^53 below 1e17, which json_parse would read back as an exact integer),
+ * %.9g for float; non-finite -> null. */
 int json_buf_double(sg_buf *b, double d);
 int json_buf_float(sg_buf *b, float f);
 /* Writes a whole tree compactly (",", ":", no spaces): config.json's

@@ -387,6 +387,20 @@ static void test_writer(void)
     json_free(v); json_free(w);
     sg_buf_free(&c);
 
+    /* A double past 2^53 (integral, as they all are) but below 1e17, which
+     * %.17g writes as digits alone, reads back as a double, not as an exact
+     * integer (is_int): found by tests/fuzz/fuzz_json.c. */
+    const char *big = "[-92233720368547758.8, 1.5e16, 2.0, 1e3]";
+    v = parse(big, &err);
+    sg_buf_clear(&b);
+    if (v) json_buf_value(&b, v);
+    w = NULL;
+    CHECK(v && json_parse(b.data, b.len, NULL, &w, NULL, &err) == 0, "reparse: %s", err.msg);
+    for (size_t k = 0; w && k < 4; k++)
+        CHECK(w->items[k]->is_int == v->items[k]->is_int && w->items[k]->num == v->items[k]->num,
+              "element %zu written as %s: is_int %d, was %d", k, b.data, w->items[k]->is_int, v->items[k]->is_int);
+    json_free(v); json_free(w);
+
     /* sg_buf growth and appendf beyond the small buffer. */
     sg_buf_clear(&b);
     for (int k = 0; k < 1000; k++) sg_buf_appendf(&b, "%d,", k);
