@@ -368,7 +368,36 @@ uninstall:
 # the tools alone, as make install builds them (make builds the tests too)
 tools: $(TOOLS)
 
+# ---- make fuzz: coverage-guided fuzzing (libFuzzer) of the parsers of the
+# files users hand the tools, one harness per parser in tests/fuzz (its
+# README). Not part of `make test`: it needs clang's libFuzzer and takes
+# minutes. FUZZ_SECONDS per harness (default 60); FUZZ="json shard" runs
+# those alone. lib/ is built again under build/fuzz with ASan and UBSan.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DEB_PKGS = clang libclang-rt-14-dev
+FUZZ_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Ilib -Itests/fuzz -I$(OPENBLAS_INC) \
+              -pthread -MMD -MP -DSG_VERSION='"fuzz"' -g -O1 -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_LIB := build/fuzz/libstargan.a
+.PHONY: fuzz fuzz-build
+# deps installs clang's libFuzzer too, for this target only
+fuzz: DEB_PKGS += $(FUZZ_DEB_PKGS)
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS='$(FUZZ_SECONDS)' tests/fuzz/run $(FUZZ)
+fuzz-build: $(FUZZ_BIN)
+build/fuzz/lib/%.o: lib/%.c | build/.headers-ok
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_LIB): $(LIB_SRC:lib/%.c=build/fuzz/lib/%.o)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) $(BASE_LIBS) -o $@
+
 clean:
 	rm -rf build bin
 
--include $(wildcard build/*/*.d)
+-include $(wildcard build/*/*.d) $(wildcard build/fuzz/lib/*.d)
