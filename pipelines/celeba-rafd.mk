@@ -37,6 +37,9 @@ TRAIN_SHARDS = $(SHARDS)/CelebA_train.lmdb $(SHARDS)/RaFD.lmdb
 # below, its fingerprint in a run's record), pipelines/common.mk.
 PACK_ARGS_RaFD = --crop $(RAFD_CROP) --size $(SIZE)
 PACK_SOURCE_RaFD = $(RAFD_LIST)
+# The folder named when RaFD.lmdb holds fewer images than BATCH (common.mk's
+# own_shard_check, before sg-train).
+PACK_DIR_RaFD = $(RAFD)
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 # RaFD.lmdb depends on $(OUT)/rafd.list, a listing of what celeb-pack --folders

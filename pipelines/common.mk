@@ -198,6 +198,23 @@ for s in $(PACK_SETS); do \
 done
 endef
 
+# A pipeline's own training shard (PACK_ARGS_<name>, packed from the folder
+# PACK_DIR_<name>: celeba-rafd.mk's RaFD) with fewer images than BATCH stops
+# before sg-train too, in split_check's words, naming BATCH= (sg-train's own
+# refusal names --batch). The count is the shard's (celeb-dump --json), not
+# the folder's: celeb-pack skips an image it cannot read.
+own_shard_names = $(foreach n,$(patsubst PACK_DIR_%,%,$(filter PACK_DIR_%,$(.VARIABLES))),$(if \
+    $(filter $(SHARDS)/$(n).lmdb,$(TRAIN_SHARDS)),$(n)))
+define own_shard_check
+c=$$($(BIN)/celeb-dump --json '$(SHARDS)/$(1).lmdb' | sed -n 's/.*, "count": \([0-9][0-9]*\),.*/\1/p'); \
+test -n "$$c" || exit 1; \
+if test "$$c" -lt $(BATCH); then \
+    fix=; test "$$c" -ge 1 && fix="BATCH=$$c or less, "; \
+    echo '$(PACK_DIR_$(1))'": $$c image$$(test "$$c" -eq 1 || echo s) packed into $(SHARDS)/$(1).lmdb, fewer than BATCH=$(BATCH); give $$fix""or more images" >&2; \
+    exit 1; \
+fi
+endef
+
 # The split is made in split.new; a list whose content did not change is kept
 # with its time, so that an attribute list touched or copied (cp -r without -p)
 # splits again but packs and trains nothing again.
@@ -422,6 +439,7 @@ export TRAIN_MODE_AWK
 
 $(OUT)/train.done: $(OUT)/train.args $(TRAIN_SHARDS)
 	@$(call split_check,$(SPLIT),)
+	@$(foreach n,$(own_shard_names),$(call own_shard_check,$(n));) :
 	@at=; nolatest=; if test -e $(RUN)/latest || test -n "$$(ls -A $(RUN)/ckpt 2>/dev/null)"; then \
 	    at=$$(sed -n '1s/^\([0-9][0-9]*\)$$/\1/p' $(RUN)/latest 2>/dev/null); \
 	    : "no latest (a save killed before it): the newest checkpoint whose state file, written"; \

@@ -339,6 +339,29 @@ remake_without_latest() {
     [ ! -e "$T/batchpart/run" ]
 }
 
+# RaFD's own shard was checked against BATCH by sg-train alone, whose advice
+# names --batch: the pipeline checks it before sg-train, as a set's split,
+# naming RAFD and BATCH=; a BATCH raised after a run keeps the run.
+@test "pipelines/celeba-rafd.mk: a RaFD.lmdb with fewer images than BATCH stops before sg-train, naming RAFD and BATCH=; the run is kept" {
+    mk() { make --no-print-directory -f pipelines/celeba-rafd.mk CELEBA="$T/celeba" RAFD="$T/rafd" OUT="$T/rbatch" \
+           TEST=5 RAFD_CROP=178 $TINY "$@"; }
+    msg="$T/rafd: 12 images packed into $T/rbatch/shards/RaFD.lmdb, fewer than BATCH=13; give BATCH=12 or less, or more images"
+    run mk BATCH=13
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$msg"* ]]
+    [[ "$output" != *"--batch"* ]] && [[ "$output" != *"/sg-train "* ]]
+    [ ! -e "$T/rbatch/run" ] && [ ! -e "$T/rbatch/run.args" ]
+    run mk BATCH=12 ITERS=2 SAVE_EVERY=2
+    [ "$status" -eq 0 ]
+    args=$(cat "$T/rbatch/run.args")
+    run mk BATCH=13 ITERS=2 SAVE_EVERY=2
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$msg"* ]]
+    [ -z "$(tool_lines "$output")" ]
+    [ "$(cat "$T/rbatch/run/latest")" = 000002 ] && [ "$(cat "$T/rbatch/run.args")" = "$args" ]
+}
+
 # A list touched or copied without its times (cp -r without -p) splits again,
 # but the lists it gives are the same: nothing is packed or trained again (it
 # repacked and retrained from zero, review-live19 F1).
