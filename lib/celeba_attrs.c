@@ -583,10 +583,17 @@ int sg_attr_table_select(const sg_attr_table *t, const char *csv, int *idx, int 
         item[l] = 0;
         int a = sg_attr_table_find(t, item);
         if (a < 0) {
-            list_names(t, valid, sizeof valid);
+            /* the list cut so that the whole message, the suggestion last,
+             * is kept behind any prefix (celeb-split's --group NAME (PATH)):
+             * a long list of long names put the name asked for in the middle
+             * that a long path's message loses (lib/error.h SG_ERR_TAIL) */
+            char head[SG_QUOTE_MAX + 32], near_text[SG_QUOTE_MAX + 32] = "";
+            snprintf(head, sizeof head, "unknown attribute '%s' (valid: ", sg_quote_str(item).s);
             const char *near = sg_near_name(item, (const char *const *)t->attr_names, (size_t)t->n_attrs);
-            return sg_errf(err, "unknown attribute '%s' (valid: %s)%s%s%s", sg_quote_str(item).s, valid,
-                           near ? "; did you mean '" : "", near ? sg_quote_str(near).s : "", near ? "'?" : "");
+            if (near) snprintf(near_text, sizeof near_text, "; did you mean '%s'?", sg_quote_str(near).s);
+            size_t room = SG_ERR_TAIL - strlen(head) - strlen(near_text) - 1;   /* ')' */
+            list_names(t, valid, room + 1 < sizeof valid ? room + 1 : sizeof valid);
+            return sg_errf(err, "%s%s)%s", head, valid, near_text);
         }
         for (int i = 0; i < *n; i++)
             if (idx[i] == a) return sg_errf(err, "attribute %s given twice in '%s'", sg_quote_str(item).s, sg_quote_str(csv).s);

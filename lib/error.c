@@ -14,6 +14,7 @@ static void fit_msg(sg_err *err, const char *full)
     size_t n = strlen(full), cap = sizeof err->msg - 1;
     if (n <= cap) { memcpy(err->msg, full, n + 1); return; }
     size_t head = cap / 3, tail = cap - head - 5;
+    _Static_assert(sizeof err->msg - 1 - (sizeof err->msg - 1) / 3 - 5 == SG_ERR_TAIL, "SG_ERR_TAIL, error.h");
     while (head > 0 && ((unsigned char)full[head] & 0xc0) == 0x80) head--;
     size_t from = n - tail;
     while (from < n && ((unsigned char)full[from] & 0xc0) == 0x80) from++;

@@ -43,6 +43,12 @@ typedef struct {
     };
 } sg_err;
 
+/* A message longer than msg holds keeps its beginning and its last
+ * SG_ERR_TAIL bytes (lib/error.c): a message of at most SG_ERR_TAIL bytes
+ * survives whole any prefix a caller puts before it (sg_err_prefix, a long
+ * path), and text meant to survive belongs at its end. */
+#define SG_ERR_TAIL 677
+
 /* Formats the message into err (if non-NULL), sets sys_errno to 0 and returns -1. */
 int sg_errf(sg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Like sg_errf (the message as given: "...: out of memory"), recording ENOMEM

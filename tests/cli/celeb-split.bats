@@ -273,6 +273,15 @@ EOF2
   [ "$status" -eq 1 ]
   [ "${#lines[@]}" -eq 1 ]
   [ "$output" = "celeb-split: --group g1 ($T/near.txt): unknown attribute 'blond_hair' (valid: Black_Hair Blond_Hair Male); did you mean 'Blond_Hair'?" ]
+  # behind a long path, with a long list of long names: the name asked for,
+  # the list's start (cut with ' ...') and the suggestion all kept
+  local long="$T/$(printf 'd%.0s' {1..200})/$(printf 'e%.0s' {1..200})/$(printf 'f%.0s' {1..200})/$(printf 'g%.0s' {1..200})"
+  mkdir -p "$long"
+  { echo 1; for i in $(seq -w 1 40); do printf 'Attribute_with_a_rather_long_name_%s ' "$i"; done; echo
+    printf 'a.jpg'; for i in $(seq 40); do printf ' 1'; done; echo; } > "$long/near.txt"
+  run celeb-split -g g1=Atribute_with_a_rather_long_name_07 -o "$T/out" "$long/near.txt"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "celeb-split: --group g1 ($T/"*" ... "*"unknown attribute 'Atribute_with_a_rather_long_name_07' (valid: Attribute_with_a_rather_long_name_01 "*" ...); did you mean 'Attribute_with_a_rather_long_name_07'?" ]]
   run celeb-split -g g1=A -g g1=B -o "$T/out" "$T/small.txt"
   [ "$status" -eq 2 ]
   [[ "$output" == *"group g1 given twice"* ]]

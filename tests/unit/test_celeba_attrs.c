@@ -395,6 +395,40 @@ static void test_partition(void)
     sg_attr_table_free(&t);
 }
 
+/* An unknown attribute behind a long prefix (celeb-split's --group NAME
+ * (PATH)): sg_err keeps a long message's beginning and end, and with long
+ * attribute names the list pushed 'unknown attribute NAME' and the list's
+ * start into the middle that is cut: what was left was a path, part of a list
+ * and the suggestion. The whole message is kept now, the list cut with ' ...'. */
+static void test_unknown_behind_long_path(void)
+{
+    char text[4096] = "0\n", path[2100];
+    for (int a = 0; a < 40; a++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%sAttribute_with_a_rather_long_name_%02d",
+                 a ? " " : "", a);
+    strcat(text, "\n");
+    sg_attr_table t;
+    sg_err err = {{0}};
+    CHECK(parse(text, &t, &err) == 0, "long names: %s", err.msg);
+    memset(path, 'd', sizeof path - 1);
+    path[sizeof path - 1] = 0;
+    for (size_t i = 0; i < sizeof path - 1; i += 100) path[i] = '/';
+    int idx[4], n;
+    CHECK(sg_attr_table_select(&t, "Atribute_with_a_rather_long_name_07", idx, 4, &n, &err) == -1,
+          "select unknown: %s", err.msg);
+    CHECK(strlen(err.msg) <= SG_ERR_TAIL, "the message (%zu bytes) fits in what a prefix leaves: %s",
+          strlen(err.msg), err.msg);
+    sg_err_prefix(&err, "--group g1 (%s)", path);
+    const char *want = "unknown attribute 'Atribute_with_a_rather_long_name_07' (valid: "
+                       "Attribute_with_a_rather_long_name_00 Attribute_with_a_rather_long_name_01 ";
+    const char *end = " ...); did you mean 'Attribute_with_a_rather_long_name_07'?";
+    size_t l = strlen(err.msg);
+    CHECK(strstr(err.msg, want) && l > strlen(end) && !strcmp(err.msg + l - strlen(end), end),
+          "behind a 2100-byte path, the name asked for, the list's start and the suggestion: %s", err.msg);
+    CHECK(!strncmp(err.msg, "--group g1 (/ddd", 16), "the prefix's start: %s", err.msg);
+    sg_attr_table_free(&t);
+}
+
 int main(void)
 {
     test_good();
@@ -405,6 +439,7 @@ int main(void)
     test_csv_blank_names();
     test_quote_bytes();
     test_quoted_messages();
+    test_unknown_behind_long_path();
     test_file_io();
     test_partition();
     return check_done();
