@@ -139,3 +139,24 @@ wait_run() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"--part: expected K/N with 1 <= K <= N <= 64, such as 2/4"* ]]
 }
+
+# A step's random inputs were drawn from a counter that ran on across the
+# steps, so a part (its steps without those before them) checked other data
+# than the whole run. Each step's lines ('== step NAME' to 'time NAME', with the
+# worst element and its values per check) from the parts are the whole run's.
+# On the CPU steps (--cpu-as-gpu-nhwc, seconds); test_cuda_ops_emu's steps
+# draw the same way, at minutes a run.
+@test "test_cuda_ops --part K/N: each step prints, per check, what it prints in the whole run (the same data)" {
+  B="$ROOT/build/tests/test_cuda_ops"
+  [ -x "$B" ] || skip "no build/tests/test_cuda_ops (make)"
+  # "NAME<tab>line" for each line a step prints, its time left out
+  per_step() { awk '/^== step / { s = $3; next } /^time / { s = ""; next } s != "" { print s "\t" $0 }' | sort; }
+  "$B" --cpu-as-gpu-nhwc --times > "$T/whole"
+  tail -n 1 "$T/whole" | grep -qE '^[0-9]+ passed, 0 failed'
+  per_step < "$T/whole" > "$T/whole.steps"
+  [ "$(sed -n 's/^== step //p' "$T/whole")" = "$("$B" --cpu-as-gpu-nhwc --list)" ]
+  [ "$(grep -c ' worst ' "$T/whole.steps")" -gt 100 ]
+  for k in 1 2; do "$B" --cpu-as-gpu-nhwc --times --part "$k/2"; done > "$T/parts"
+  per_step < "$T/parts" > "$T/parts.steps"
+  diff "$T/whole.steps" "$T/parts.steps"
+}

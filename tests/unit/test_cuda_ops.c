@@ -34,6 +34,9 @@
 #include "nhwc_emulator.h"
 
 static sg_backend *cpu, *gpu;
+/* The random draws' counter (rnd). Each step of main starts it at a value
+ * of its own (step_draws), so that a step's inputs are the same whichever
+ * steps ran before it: a part (--part K/N) checks the data a whole run does. */
 static uint64_t draw_counter;
 static int verbose = 1;
 
@@ -2589,6 +2592,15 @@ static void assign_parts(const step *steps, size_t n, int parts, int *part)
     }
 }
 
+/* Where a step's draws start: its name hashed (FNV-1a), so that a step added,
+ * removed or moved changes no other step's data. */
+static uint64_t step_draws(const char *name)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
 static double now_secs(void)
 {
     struct timespec ts;
@@ -2614,9 +2626,10 @@ int main(int argc, char **argv)
      * --list: the steps' names, one a line (those of the CUDA backend, or
      * with --cpu-as-gpu* those of cpu_steps, which also run when there is no
      * GPU), with --part only that part's; --part K/N: only the steps of part
-     * K of N (1 <= K <= N), the parts balanced by the steps' times (the
-     * random inputs then follow from the steps run: the same checks, other
-     * data than in a whole run); --times: each step's wall time as it ends. */
+     * K of N (1 <= K <= N), the parts balanced by the steps' times (each
+     * step's random inputs are its own: the same checks on the same data as
+     * in a whole run); --times: '== step NAME' as each step starts and its wall
+     * time as it ends. */
     int cpu_threads = 0;   /* 0: one per core */
     int list = 0, times = 0, part_k = 0, part_n = 0;
     /* line-buffered: tests/gpu/run sends stdout to a file, and a crash on the
@@ -2685,6 +2698,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (part_n && part[i] != part_k - 1) continue;
         double t0 = now_secs();
+        draw_counter = step_draws(steps[i].name);
+        if (times) printf("== step %s\n", steps[i].name);
         steps[i].run();
         if (times) printf("time %s: %.2f s\n", steps[i].name, now_secs() - t0);
     }
