@@ -113,24 +113,35 @@ static int pruned_checkpoint_message(const char *arg, sg_err *err)
 }
 
 /* arg ends in a checkpoint number written without sg_ckpt_path's six
- * digits (RUN/ckpt/4, RUN/ckpt/0000004) where the checkpoint of that number
- * is there (RUN/ckpt/000004): 0 and a message that names it as --ckpt takes
- * it; -1 when arg is not such. */
+ * digits (RUN/ckpt/4, RUN/ckpt/0000004, RUN/ckpt/4-G.safetensors, or
+ * RUN/ckpt/4-G, half of either form) where the checkpoint of that number is
+ * there (RUN/ckpt/000004): 0 and a message that names it as --ckpt takes it
+ * (the G file for a G file's name, else the prefix); the same for a padded
+ * NNNNNN-G, the G file's name cut short. -1 when arg is not such. */
 static int unpadded_checkpoint_message(const char *arg, sg_err *err)
 {
     const char *slash = strrchr(arg, '/'), *base = slash ? slash + 1 : arg;
-    size_t len = strlen(base);
+    size_t len = strspn(base, "0123456789");
+    const char *suffix = base + len;
+    int g_file = !strcmp(suffix, "-G.safetensors");
+    if (len == 0 || len > 18 || (*suffix && !g_file && strcmp(suffix, "-G"))) return -1;
     int64_t step = 0;
-    if (len == 0 || len > 18 || strspn(base, "0123456789") != len) return -1;
     for (size_t i = 0; i < len; i++) step = step * 10 + (base[i] - '0');
     char digits[24], prefix[PATH_MAX], g[PATH_MAX + 32];
     snprintf(digits, sizeof digits, "%06lld", (long long)step);
-    if (!strcmp(digits, base)) return -1;   /* written as it should be: not this near miss */
+    int padded = strlen(digits) == len && !strncmp(digits, base, len);
+    if (padded && !*suffix) return -1;   /* written as it should be: not this near miss */
+    if (padded && g_file) return -1;
     if (snprintf(prefix, sizeof prefix, "%.*s%s", (int)(base - arg), arg, digits) >= (int)sizeof prefix) return -1;
     snprintf(g, sizeof g, "%s-G.safetensors", prefix);
     if (!sg_ckpt_file_there(g)) return -1;
-    char *word = sg_shell_word(prefix);   /* a word to paste */
-    sg_errf(err, "%s: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt %s", arg, word ? word : prefix);
+    char *word = sg_shell_word(g_file ? g : prefix);   /* a word to paste */
+    if (padded)   /* NNNNNN-G */
+        sg_errf(err, "%s: no checkpoint found (--ckpt takes a checkpoint as RUN/ckpt/NNNNNN or its G file, "
+                "NNNNNN-G.safetensors): --ckpt %s", arg, word ? word : prefix);
+    else
+        sg_errf(err, "%s: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt %s", arg,
+                word ? word : g_file ? g : prefix);
     free(word);
     return 0;
 }

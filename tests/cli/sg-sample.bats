@@ -1250,6 +1250,31 @@ PY
     [ ! -e "$W/out.png" ]
 }
 
+# --ckpt RUN/ckpt/4-G.safetensors, RUN/ckpt/4-G and RUN/ckpt/000004-G said only
+# "no checkpoint found (expected a run directory, RUN/ckpt/NNNNNN ...)".
+@test "sg-sample: a G file's name without its zero padding, or cut short (NNNNNN-G), names the checkpoint" {
+    n=$(cat "$T/run/latest")
+    m=$((10#$n))
+    for c in "$m-G.safetensors" "0$m-G.safetensors"; do
+        run sg-sample --ckpt "$T/run/ckpt/$c" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+        [ "$status" -eq 1 ]
+        [ "$output" = "sg-sample: $T/run/ckpt/$c: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt $T/run/ckpt/$n-G.safetensors" ]
+    done
+    run sg-sample --ckpt "$T/run/ckpt/$m-G" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $T/run/ckpt/$m-G: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt $T/run/ckpt/$n" ]
+    run sg-sample --ckpt "$T/run/ckpt/$n-G" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $T/run/ckpt/$n-G: no checkpoint found (--ckpt takes a checkpoint as RUN/ckpt/NNNNNN or its G file, NNNNNN-G.safetensors): --ckpt $T/run/ckpt/$n" ]
+    # a number of no checkpoint, and other suffixes: as before
+    for c in "$((m + 1))-G" "$((m + 1))-G.safetensors" "$m-D.safetensors" "$m-G.ckpt"; do
+        run sg-sample --ckpt "$T/run/ckpt/$c" --data "$T/celebA_test.lmdb" --device cpu -o "$W/out.png"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"no checkpoint found (expected a run directory"* ]]
+    done
+    [ ! -e "$W/out.png" ]
+}
+
 # sg-sample(1)'s layout for a converted reference checkpoint: a G alone in
 # celeba/ckpt/000100-G.safetensors, no D, state or latest: the message said
 # only "no checkpoint found (no celeba/latest)".
