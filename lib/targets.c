@@ -1,6 +1,7 @@
 #include "targets.h"
 #include "near_name.h"
 #include "text_escape.h"
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -487,6 +488,16 @@ int sg_targets_parse(const sg_model_config *cfg, const char *const *label_names,
             if (end == eq + 1 || *end || !(v >= 0.0 && v <= 1.0)) {
                 sg_errf(err, "--targets: value of '%s' must be a number in [0, 1], not '%s'", sg_quote_str(name).s,
                         sg_quote_str(eq + 1).s);
+                goto out;
+            }
+            /* what strtod takes beyond a plain decimal, which the man page
+             * promises: white space before it, a sign, hexadecimal */
+            const char *quirk = isspace((unsigned char)eq[1]) ? "starts with white space"
+                                : eq[1] == '+' || eq[1] == '-' ? "has a sign"
+                                : strpbrk(eq + 1, "xX") ? "is hexadecimal" : NULL;
+            if (quirk) {
+                sg_errf(err, "--targets: value of '%s' '%s' %s; give a plain decimal number in [0, 1] (such as 0.5, "
+                        ".25 or 1e-1)", sg_quote_str(name).s, sg_quote_str(eq + 1).s, quirk);
                 goto out;
             }
             value = (float)v;

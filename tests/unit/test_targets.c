@@ -236,6 +236,14 @@ static void test_parse_apply(void)
         {"Young=-0.1", "must be a number in [0, 1]"},
         {"Young=x", "must be a number in [0, 1]"},
         {"Young=", "must be a number in [0, 1]"},
+        /* what strtod takes beyond a plain decimal: refused, the value named */
+        {"Young= 0.5", "value of 'Young' ' 0.5' starts with white space; give a plain decimal number in [0, 1] "
+                       "(such as 0.5, .25 or 1e-1)"},
+        {"Young=\t1", "value of 'Young' '\\t1' starts with white space"},
+        {"Young=+0.5", "value of 'Young' '+0.5' has a sign; give a plain decimal"},
+        {"Young=-0", "value of 'Young' '-0' has a sign"},
+        {"Young=0x0.8", "value of 'Young' '0x0.8' is hexadecimal; give a plain decimal"},
+        {"Young=0X1p-1", "value of 'Young' '0X1p-1' is hexadecimal"},
         /* Below a float's smallest value: it would become 0 without a word. */
         {"Young=1e-400", "value of 'Young' '1e-400' is too small to tell from 0: give 0"},
         {"Young=1e-50", "value of 'Young' '1e-50' is too small to tell from 0: give 0"},
@@ -246,6 +254,16 @@ static void test_parse_apply(void)
         {"+Young=1", "use +NAME"},
         {"+Young,-Young", "given twice"},
     };
+    /* plain decimals in every form the man page's examples use */
+    struct { const char *spec; float value; } good[] = {
+        {"Young=0.5", 0.5f}, {"Young=.25", 0.25f}, {"Young=1e-1", 0.1f}, {"Young=1E0", 1.0f}, {"Young=0", 0.0f},
+        {"Young=1.", 1.0f},
+    };
+    for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
+        err.msg[0] = 0;
+        int rc = sg_targets_parse(&cfg, CELEBA5, NULL, good[k].spec, &s, &err);
+        CHECK(rc == 0 && s.n == 1 && s.value[0] == good[k].value, "'%s': rc %d %s", good[k].spec, rc, err.msg);
+    }
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         err.msg[0] = 0;
         int rc = sg_targets_parse(&cfg, CELEBA5, NULL, bad[k].spec, &s, &err);
