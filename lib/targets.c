@@ -276,14 +276,17 @@ int sg_targets_dataset_parse(const sg_model_config *cfg, const char *const *data
 }
 
 /* Known names for messages: "A, B, C" (qualified when datasets share names);
- * only dataset only_ds's, unqualified, when only_ds >= 0. */
+ * only dataset only_ds's, unqualified, when only_ds >= 0. A list longer than
+ * cap ends ", ..." (room for it kept), so that a cut list never reads as
+ * whole, nor its last name as cut short. */
 static void list_names(const sg_model_config *cfg, const char *const *label_names,
                        const char *const *dataset_names, int only_ds, char *out, size_t cap)
 {
+    static const char more[] = ", ...";
     size_t len = 0;
     int n = sg_targets_count(cfg), listed = 0;
     out[0] = 0;
-    for (int t = 0; t < n && len + 8 < cap; t++) {
+    for (int t = 0; t < n; t++) {
         char name[512];
         if (only_ds >= 0) {
             if (sg_targets_dataset_of(cfg, t, NULL) != only_ds) continue;
@@ -291,9 +294,14 @@ static void list_names(const sg_model_config *cfg, const char *const *label_name
         } else {
             sg_targets_name(cfg, label_names, dataset_names, t, name, sizeof name);
         }
-        int w = snprintf(out + len, cap - len, "%s%s", listed++ ? ", " : "", sg_quote_str(name).s);
-        if (w < 0 || (size_t)w >= cap - len) { snprintf(out + len, cap - len, "..."); break; }
-        len += (size_t)w;
+        const char *sep = listed ? ", " : "";
+        sg_quoted q = sg_quote_str(name);
+        if (len + strlen(sep) + strlen(q.s) + sizeof more > cap) {
+            snprintf(out + len, cap - len, "%s", listed ? more : more + 2);
+            return;
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", sep, q.s);
+        listed++;
     }
 }
 

@@ -541,6 +541,66 @@ static void test_messages_quoted(void)
           printable(err.msg), "long names: '%s'", err.msg);
 }
 
+/* The list of known names in an unknown attribute's message: one cut at
+ * its room ends ", ..."; 64 short names were cut after the 50th with nothing
+ * to say so (the list read as whole), and a cut one ended "Young..." as if
+ * its last name were cut short. The longest message (every name cut by
+ * sg_quote_str, the list full, a suggestion) stays within sg_err's msg: the
+ * name asked for and the suggestion are never cut out (sg-sample adds no
+ * prefix but "--targets", which is in it). */
+static void test_known_list_cut(void)
+{
+    static char buf[64][200];
+    const char *names[64];
+    for (int i = 0; i < 64; i++) {
+        snprintf(buf[i], sizeof buf[i], "Attribute_%02d", i);
+        names[i] = buf[i];
+    }
+    sg_model_config cfg = {.n_datasets = 1, .label_dim = {64}};
+    sg_target_spec s;
+    sg_err err = {{0}};
+    CHECK(sg_targets_parse(&cfg, names, NULL, "+Atribute_07", &s, &err) == -1 &&
+          strstr(err.msg, "(known: Attribute_00, Attribute_01, ") &&
+          strstr(err.msg, ", ...); did you mean 'Attribute_07'?") && !strstr(err.msg, "Attribute_63"),
+          "64 names, the list cut: '%s'", err.msg);
+    const char *five[] = {"Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"};
+    sg_model_config cfg5 = {.n_datasets = 1, .label_dim = {5}};
+    CHECK(sg_targets_parse(&cfg5, five, NULL, "+Yung", &s, &err) == -1 &&
+          !strcmp(err.msg, "--targets: unknown attribute 'Yung' (known: Black_Hair, Blond_Hair, Brown_Hair, Male, "
+                           "Young); did you mean 'Young'?"), "a whole list: '%s'", err.msg);
+
+    /* the longest: names of escaped bytes, cut by sg_quote_str; two datasets
+     * of one (quoted) name sharing every label, so that the list is qualified */
+    for (int i = 0; i < 32; i++) {
+        memset(buf[i], '\x1b', sizeof buf[i] - 1);
+        buf[i][sizeof buf[i] - 1] = 0;
+        memcpy(buf[i], "L", 1);
+        buf[i][1] = (char)('A' + i % 26);
+        buf[i][2] = (char)('A' + i / 26);
+        names[i] = names[i + 32] = buf[i];
+    }
+    char dn[200];
+    memset(dn, '\'', sizeof dn - 1);
+    dn[sizeof dn - 1] = 0;
+    dn[0] = '\x1b';
+    const char *datasets[] = {dn, dn};
+    sg_model_config cfg2 = {.n_datasets = 2, .label_dim = {32, 32}};
+    char spec[400];
+    const char *quals[] = {"+", "+2:", "+1:"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(spec, sizeof spec, "%s%s", quals[k], names[3]);
+        spec[strlen(quals[k]) + 4] = 'X';   /* 'LDA\x1bX\x1b...' for 'LDA\x1b\x1b...' */
+        err.msg[0] = 0;
+        size_t l = 0;
+        CHECK(sg_targets_parse(&cfg2, names, datasets, spec, &s, &err) == -1 &&
+              (l = strlen(err.msg)) < sizeof err.msg - 1 - 100 && !strstr(err.msg, " ... ") &&
+              strstr(err.msg, "LDA\\x1bX\\x1b") && strstr(err.msg, ", ...)") &&
+              strstr(err.msg, "; did you mean '") && !strcmp(err.msg + l - 5, "...'?") && printable(err.msg),
+              "the longest message, %s (%zu bytes, want 100 under %zu, nothing cut by sg_err): '%s'", quals[k], l,
+              sizeof err.msg - 1, err.msg);
+    }
+}
+
 /* Messages a black-box review found unhelpful, each quoting the user's text on
  * one line: an unknown dataset lists the datasets (or says there is one);
  * digits with leading zeros are the number; a mix of datasets names both items
@@ -706,6 +766,7 @@ int main(void)
     test_qualifiers();
     test_one_hot_spec();
     test_messages_quoted();
+    test_known_list_cut();
     test_review_messages();
     test_dataset_parse();
     test_dataset_labels();
