@@ -106,14 +106,28 @@ check_tool_docs() {
   [[ "$output" == *"short options, --help vs the man page"*"-s --seed"*"-j --seed"* ]]
 }
 
+# groff's warnings for man page $1: typeset (groff's default device) and as
+# man shows it in an 80-column terminal (UTF-8, line length 78n), where a
+# long unbreakable word (a path, a line of code in filled text) leaves a line
+# that "cannot adjust" and renders stretched: sg-sample(1) had one.
+man_warnings() {
+  groff -man -ww -z "$1" 2>&1
+  groff -man -Tutf8 -rLL=78n -ww -z "$1" 2>&1
+}
+
 @test "man pages format without warnings" {
   command -v groff >/dev/null || skip "no groff"
   local failed=0
   for f in "$ROOT"/man/man1/*.1 "$ROOT"/man/man5/*.5; do
-    w=$(groff -man -ww -z "$f" 2>&1)
+    w=$(man_warnings "$f")
     [ -z "$w" ] || { echo "$f: $w"; failed=1; }
   done
   [ "$failed" -eq 0 ]
+  # the check finds a long word alone on a filled line at 80 columns
+  printf '.TH X 1\n.SH DESCRIPTION\nWith it,\n\\fB%s\\fR\ndoes the same.\n' "$(printf 'x%.0s' $(seq 70))" \
+    > "$BATS_TEST_TMPDIR/long.1"
+  run man_warnings "$BATS_TEST_TMPDIR/long.1"
+  [[ "$output" == *"long.1:"*"warning"*"cannot adjust line"* ]]
 }
 
 # The lines of man page $1 rendered wider than 80 columns, as "LINE: text":
