@@ -877,20 +877,29 @@ static int record_fields(const sg_shard_meta *m, const char *path, uint64_t inde
     return 0;
 }
 
+/* Record index's value, unchecked (inside txn): *val; an index past the
+ * shard's count is refused without asking LMDB. */
+static int record_value(sg_shard *s, MDB_txn *txn, uint64_t index, MDB_val *val, sg_err *err)
+{
+    if (index >= s->meta.count)
+        return sg_errf(err, "%s: record %llu out of range (the shard holds %llu)", s->path,
+                       (unsigned long long)index, (unsigned long long)s->meta.count);
+    uint8_t kb[8];
+    index_key(kb, index);
+    MDB_val key = {8, kb};
+    int rc = mdb_get(txn, s->dbi, &key, val);
+    if (rc) return lmdb_errf(err, rc, "%s: record %llu", s->path, (unsigned long long)index);
+    return 0;
+}
+
 /* Validates record index and returns pointers into it (inside txn). */
 static int get_record(sg_shard *s, MDB_txn *txn, uint64_t index, const uint8_t **labels,
                       const uint8_t **name, size_t *name_len, const uint8_t **pix, size_t *pix_len, sg_err *err)
 {
-    const sg_shard_meta *m = &s->meta;
-    if (index >= m->count)
-        return sg_errf(err, "%s: record %llu out of range (the shard holds %llu)", s->path,
-                       (unsigned long long)index, (unsigned long long)m->count);
-    uint8_t kb[8];
-    index_key(kb, index);
-    MDB_val key = {8, kb}, val;
-    int rc = mdb_get(txn, s->dbi, &key, &val);
-    if (rc) return lmdb_errf(err, rc, "%s: record %llu", s->path, (unsigned long long)index);
-    return record_fields(m, s->path, index, val.mv_data, val.mv_size, labels, name, name_len, pix, pix_len, err);
+    MDB_val val;
+    if (record_value(s, txn, index, &val, err)) return -1;
+    return record_fields(&s->meta, s->path, index, val.mv_data, val.mv_size, labels, name, name_len, pix, pix_len,
+                         err);
 }
 
 static int check_labels(const sg_shard_meta *m, const char *path, uint64_t index, const uint8_t *l, sg_err *err)
@@ -950,21 +959,12 @@ static int record_decode(const sg_shard_meta *m, const char *path, uint64_t inde
 int sg_shard_read(sg_shard *s, uint64_t index, uint8_t *pixels, float *labels,
                   char *name, size_t name_len, sg_err *err)
 {
-    const sg_shard_meta *m = &s->meta;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc) return lmdb_errf(err, rc, "%s", s->path);
-    if (index >= m->count) {
-        mdb_txn_abort(txn);
-        return sg_errf(err, "%s: record %llu out of range (the shard holds %llu)", s->path,
-                       (unsigned long long)index, (unsigned long long)m->count);
-    }
-    uint8_t kb[8];
-    index_key(kb, index);
-    MDB_val key = {8, kb}, val;
-    rc = mdb_get(txn, s->dbi, &key, &val);
-    if (rc) rc = lmdb_errf(err, rc, "%s: record %llu", s->path, (unsigned long long)index);
-    else rc = record_decode(m, s->path, index, val.mv_data, val.mv_size, pixels, labels, name, name_len, err);
+    MDB_val val;
+    rc = record_value(s, txn, index, &val, err) ? -1
+         : record_decode(&s->meta, s->path, index, val.mv_data, val.mv_size, pixels, labels, name, name_len, err);
     mdb_txn_abort(txn);
     return rc;
 }
