@@ -1100,10 +1100,10 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
     if (rc) {   /* a text edited or damaged: which number would do */
         int64_t newest = sg_ckpt_newest_complete(run_dir, INT64_MAX);
         if (newest >= 0) {
-            char *word = sg_shell_word(path);   /* pastes back: 'my run/latest' */
+            char word[SG_SHELL_WORD_MAX];   /* pastes back: 'my run/latest' */
             sg_errf(err, "%s: expected a checkpoint number such as 001000; the newest complete checkpoint is "
-                    "%06lld: echo %06lld > %s", path, (long long)newest, (long long)newest, word ? word : path);
-            free(word);
+                    "%06lld: echo %06lld > %s", path, (long long)newest, (long long)newest,
+                    sg_shell_word_in(word, sizeof word, path) < sizeof word ? word : path);
             return -1;
         }
         int64_t *steps;

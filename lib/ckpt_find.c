@@ -105,10 +105,9 @@ static int pruned_checkpoint_message(const char *arg, sg_err *err)
     else
         snprintf(why, sizeof why, "%s", step < lo ? "a run with --keep deletes the older ones"
                                                   : "none of that step was written");
-    char *word = sg_shell_word(run);   /* a word to paste */
+    char word[SG_SHELL_WORD_MAX];   /* a word to paste */
     sg_errf(err, "%s: no such checkpoint: the run holds %s (%s; --ckpt %s takes the newest)", arg, holds, why,
-            word ? word : run);
-    free(word);
+            sg_shell_word_in(word, sizeof word, run) < sizeof word ? word : run);
     return 0;
 }
 
@@ -135,14 +134,15 @@ static int unpadded_checkpoint_message(const char *arg, sg_err *err)
     if (snprintf(prefix, sizeof prefix, "%.*s%s", (int)(base - arg), arg, digits) >= (int)sizeof prefix) return -1;
     snprintf(g, sizeof g, "%s-G.safetensors", prefix);
     if (!sg_ckpt_file_there(g)) return -1;
-    char *word = sg_shell_word(g_file ? g : prefix);   /* a word to paste */
+    char word[SG_SHELL_WORD_MAX];   /* a word to paste */
+    const char *named = g_file ? g : prefix;
+    const char *shown = sg_shell_word_in(word, sizeof word, named) < sizeof word ? word : named;
     if (padded)   /* NNNNNN-G */
         sg_errf(err, "%s: no checkpoint found (--ckpt takes a checkpoint as RUN/ckpt/NNNNNN or its G file, "
-                "NNNNNN-G.safetensors): --ckpt %s", arg, word ? word : prefix);
+                "NNNNNN-G.safetensors): --ckpt %s", arg, shown);
     else
         sg_errf(err, "%s: no checkpoint found (checkpoint numbers are zero-padded to six digits): --ckpt %s", arg,
-                word ? word : g_file ? g : prefix);
-    free(word);
+                shown);
     return 0;
 }
 
@@ -158,10 +158,10 @@ static int missing_named_message(const char *arg, const char *run, const char *p
         return sg_errf(err, "%s: %s/latest names %s, which is missing", arg, run, path);
     int64_t newest = steps[n - 1];
     free(steps);
-    char *word = sg_shell_word(run);   /* a word to paste */
+    char word[SG_SHELL_WORD_MAX];   /* a word to paste */
     sg_errf(err, "%s: %s/latest names %s, which is missing; the newest checkpoint there is %06lld: --ckpt "
-            "%s/ckpt/%06lld takes it", arg, run, path, (long long)newest, word ? word : run, (long long)newest);
-    free(word);
+            "%s/ckpt/%06lld takes it", arg, run, path, (long long)newest,
+            sg_shell_word_in(word, sizeof word, run) < sizeof word ? word : run, (long long)newest);
     return -1;
 }
 
@@ -252,10 +252,9 @@ static void say_unusable(const char *path, sg_err *err)
         if (prev >= 0 && sg_ckpt_path(prev_prefix, sizeof prev_prefix, run, prev, NULL)) prev = -1;   /* no hint */
     }
     if (prev >= 0) {
-        char *word = sg_shell_word(prev_prefix);   /* a word to paste */
+        char word[SG_SHELL_WORD_MAX];   /* a word to paste */
         sg_err_suffix(err, " (checkpoint %s is unusable; to sample from the one before it: --ckpt %s)", prefix,
-                      word ? word : prev_prefix);
-        free(word);
+                      sg_shell_word_in(word, sizeof word, prev_prefix) < sizeof word ? word : prev_prefix);
     } else
         sg_err_suffix(err, " (checkpoint %s is unusable: restore its G and state files together, or sample from "
                       "another checkpoint)", prefix);

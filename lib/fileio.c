@@ -108,10 +108,10 @@ int sg_err_missing_dir(const char *path, sg_err *err)
     char dir[PATH_MAX];
     sg_dir_of(path, dir, sizeof dir);
     if (!sg_path_missing(dir)) return 0;
-    char *word = sg_shell_word(dir);   /* a word to paste */
-    sg_errf(err, "%s: the directory %s does not exist; create it first: mkdir -p %s", path, dir, word ? word : dir);
+    char word[SG_SHELL_WORD_MAX];   /* a word to paste */
+    sg_errf(err, "%s: the directory %s does not exist; create it first: mkdir -p %s", path, dir,
+            sg_shell_word_in(word, sizeof word, dir) < sizeof word ? word : dir);
     if (err) err->sys_errno = ENOENT;   /* still the system call's failure, for callers that tell them apart */
-    free(word);
     return 1;
 }
 

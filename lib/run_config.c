@@ -177,10 +177,10 @@ int sg_run_refuse_newer(const char *run_dir, sg_err *err)
             }
     free(steps);
     if (!what[0]) return 0;
-    char *word = sg_shell_word(run_dir);
+    char word[SG_SHELL_WORD_MAX];   /* a word to paste */
     sg_errf(err, "%s was written by a newer stargan-c (%s): --force would delete it; remove it yourself (rm -r %s) "
-            "to start over, or use that version", run_dir, what, word ? word : run_dir);
-    free(word);
+            "to start over, or use that version", run_dir, what,
+            sg_shell_word_in(word, sizeof word, run_dir) < sizeof word ? word : run_dir);
     return -1;
 }
 

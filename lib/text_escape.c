@@ -154,7 +154,24 @@ size_t sg_escape_message(char *out, size_t n, const char *s)
     return full;
 }
 
-int sg_buf_put_shell_word(sg_buf *b, const char *s)
+/* Where a shell word goes: an sg_buf, or out (n bytes) of which len are
+ * counted so far; a piece is written only while the whole so far fits. */
+typedef struct {
+    sg_buf *b;
+    char *out;
+    size_t n, len;
+} word_sink;
+
+static void word_put(word_sink *w, const void *p, size_t k)
+{
+    if (w->b) { sg_buf_append(w->b, p, k); return; }
+    if (w->len + k < w->n) memcpy(w->out + w->len, p, k);
+    w->len += k;
+}
+
+static void word_puts(word_sink *w, const char *s) { word_put(w, s, strlen(s)); }
+
+static void put_shell_word(word_sink *w, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
@@ -167,17 +184,18 @@ int sg_buf_put_shell_word(sg_buf *b, const char *s)
         if (p[i] < 0x20 || p[i] >= 0x7f) dollar = 1;
         i++;
     }
-    if (!quote) return sg_buf_puts(b, s);
+    if (!quote) { word_put(w, s, n); return; }
     if (!dollar) {
-        sg_buf_putc(b, '\'');
+        word_puts(w, "'");
         for (; *s; s++) {
-            if (*s == '\'') sg_buf_puts(b, "'\\''");
-            else sg_buf_putc(b, *s);
+            if (*s == '\'') word_puts(w, "'\\''");
+            else word_put(w, s, 1);
         }
-        return sg_buf_putc(b, '\'');
+        word_puts(w, "'");
+        return;
     }
     /* $'...': a message stays one line, and the terminal shows each byte */
-    sg_buf_puts(b, "$'");
+    word_puts(w, "$'");
     int hex = 0;   /* the last piece was \xHH */
     for (size_t i = 0; i < n;) {
         size_t u = shell_utf8(p + i, n - i);
@@ -185,20 +203,35 @@ int sg_buf_put_shell_word(sg_buf *b, const char *s)
         if (u || (c >= 0x20 && c < 0x7f)) {
             /* \x1bb is one byte to some shells (POSIX leaves \xHHH unspecified): end the
              * quote between, $'\x1b'$'b' */
-            if (hex && !u && strchr("0123456789abcdefABCDEF", (int)c)) sg_buf_puts(b, "'$'");
-            if (c == '\\' || c == '\'') sg_buf_putc(b, '\\');
+            if (hex && !u && strchr("0123456789abcdefABCDEF", (int)c)) word_puts(w, "'$'");
+            if (c == '\\' || c == '\'') word_puts(w, "\\");
             if (!u) u = 1;
-            sg_buf_append(b, p + i, u);
+            word_put(w, p + i, u);
             i += u;
             hex = 0;
             continue;
         }
         char e[5];   /* \n \t \r or \xHH: what $'...' reads back as the byte */
-        sg_buf_append(b, e, sg_escape_byte((unsigned char)c, e));
+        word_put(w, e, sg_escape_byte((unsigned char)c, e));
         hex = e[1] == 'x';
         i++;
     }
-    return sg_buf_putc(b, '\'');
+    word_puts(w, "'");
+}
+
+int sg_buf_put_shell_word(sg_buf *b, const char *s)
+{
+    word_sink w = {b, NULL, 0, 0};
+    put_shell_word(&w, s);
+    return b->failed ? -1 : 0;
+}
+
+size_t sg_shell_word_in(char *out, size_t n, const char *s)
+{
+    word_sink w = {NULL, out, n, 0};
+    put_shell_word(&w, s);
+    if (n) out[w.len < n ? w.len : 0] = 0;   /* a word cut short would paste as another path */
+    return w.len;
 }
 
 char *sg_shell_word(const char *s)

@@ -4,6 +4,7 @@
  * (JSON) do not use it: they carry the exact text. */
 #ifndef SG_TEXT_ESCAPE_H
 #define SG_TEXT_ESCAPE_H
+#include <limits.h>
 #include <stddef.h>
 #include "strbuf.h"
 
@@ -58,6 +59,18 @@ int sg_buf_put_shell_word(sg_buf *b, const char *s);
 size_t sg_escape_message(char *out, size_t n, const char *s);
 /* sg_buf_put_shell_word into a new malloc'd string; NULL when out of memory. */
 char *sg_shell_word(const char *s);
+/* The most bytes, with its NUL, of the shell word of a string shorter than
+ * PATH_MAX (any path a system call takes): each byte is written in at most 4
+ * ('\'' for a quote, \xHH, '$'X for a hex digit after \xHH), and the quotes
+ * add 3 ($' and '). */
+#define SG_SHELL_WORD_MAX (4 * PATH_MAX)
+/* sg_buf_put_shell_word into out (n bytes, with its NUL; out may be NULL when
+ * n is 0), allocating nothing: for a message that must name the word when
+ * memory has run out. Returns the word's length; when that is n or more, the
+ * word does not fit and out is "" (a word cut short would paste as another
+ * path: the caller shows something else). SG_SHELL_WORD_MAX bytes hold the
+ * word of any path. */
+size_t sg_shell_word_in(char *out, size_t n, const char *s);
 /* 1 when the C library's character set (LC_CTYPE, as set by the program with
  * setlocale) is UTF-8. */
 int sg_locale_utf8(void);

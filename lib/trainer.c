@@ -861,10 +861,10 @@ static int load_latest_checkpoint(sg_trainer *t, sg_err *err)
         if (sg_ckpt_access_hint(err)) return -1;
         int64_t prev = sg_ckpt_newest_complete(run_dir, step);
         if (prev >= 0) {
-            char *word = sg_shell_word(lp);   /* pastes back: 'my run/latest' */
+            char word[SG_SHELL_WORD_MAX];   /* pastes back: 'my run/latest' */
             sg_err_suffix(err, " (checkpoint %06lld is unusable; to resume from the one before it: echo %06lld > %s)",
-                          (long long)step, (long long)prev, word ? word : lp);
-            free(word);
+                          (long long)step, (long long)prev,
+                          sg_shell_word_in(word, sizeof word, lp) < sizeof word ? word : lp);
             return -1;
         }
         return sg_err_suffix(err, " (checkpoint %06lld is unusable and there is no earlier one; --force starts "

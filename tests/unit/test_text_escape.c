@@ -132,6 +132,67 @@ static void shell_words(void)
     free(w);
 }
 
+/* sg_shell_word_in: the word of sg_buf_put_shell_word in a buffer of the
+ * caller's, whole or not at all. */
+static void expect_word_in(const char *in, const char *want)
+{
+    char out[64];
+    size_t len = sg_shell_word_in(out, sizeof out, in);
+    CHECK(len == strlen(want) && !strcmp(out, want), "shell word in a buffer: got '%s' (%zu), want '%s'", out, len,
+          want);
+    /* just fitting, one byte short, the length alone */
+    char *fit = malloc(len + 1);
+    memset(fit, 'Z', len + 1);
+    CHECK(sg_shell_word_in(fit, len + 1, in) == len && !strcmp(fit, want), "'%s' in %zu bytes: got '%s'", want,
+          len + 1, fit);
+    memset(fit, 'Z', len + 1);
+    CHECK(sg_shell_word_in(fit, len, in) == len && (len == 0 || fit[0] == 0), "'%s' in %zu bytes: not cut to ''",
+          want, len);
+    CHECK(sg_shell_word_in(NULL, 0, in) == len, "'%s': the length alone", want);
+    free(fit);
+}
+
+static void shell_words_in(void)
+{
+    expect_word_in("runs/celebA", "runs/celebA");
+    expect_word_in("", "''");
+    expect_word_in("my run", "'my run'");
+    expect_word_in("it's \"x\"", "'it'\\''s \"x\"'");
+    expect_word_in("a\nb", "$'a\\nb'");
+    expect_word_in("\x1b" "b", "$'\\x1b'$'b'");
+    expect_word_in("=run", "'=run'");
+    /* cut: never part of a word, which would paste as another path */
+    char out[8];
+    memset(out, 'Z', sizeof out);
+    CHECK(sg_shell_word_in(out, 4, "/data/run") == 9 && out[0] == 0, "a bare word cut: got '%s'", out);
+    memset(out, 'Z', sizeof out);
+    CHECK(sg_shell_word_in(out, 8, "my run") == 8 && out[0] == 0, "a quoted word cut: got '%s'", out);
+    CHECK(sg_shell_word_in(out, 1, "") == 2 && out[0] == 0, "'' in 1 byte: got '%s'", out);
+    /* the same words as in a buffer that grows, for every byte */
+    for (int c = 1; c < 256; c++) {
+        char in[4] = {(char)c, 'b', (char)c, 0};
+        sg_buf b = SG_BUF_INIT;
+        sg_buf_put_shell_word(&b, in);
+        char got[64];
+        size_t len = sg_shell_word_in(got, sizeof got, in);
+        CHECK(b.data && len == b.len && !strcmp(got, b.data), "byte 0x%02x: '%s', want '%s'", c, got,
+              b.data ? b.data : "");
+        sg_buf_free(&b);
+    }
+    /* SG_SHELL_WORD_MAX holds the longest word of a path shorter than
+     * PATH_MAX: each byte 4 ('\'' or \xHH or '$'X) */
+    static char worst[PATH_MAX], word[SG_SHELL_WORD_MAX];
+    const char *const fill[] = {"'", "\x01", "\x1b" "b"};
+    for (size_t f = 0; f < 3; f++) {
+        size_t k = 0;
+        while (k + strlen(fill[f]) < sizeof worst) k += (size_t)snprintf(worst + k, sizeof worst - k, "%s", fill[f]);
+        worst[k] = 0;
+        size_t len = sg_shell_word_in(word, sizeof word, worst);
+        CHECK(len < sizeof word && word[0] && len >= 4 * k, "a %zu-byte path of '%s': a word of %zu bytes", k,
+              fill[f], len);
+    }
+}
+
 static void expect_message(const char *in, const char *want)
 {
     char out[256];
@@ -180,6 +241,7 @@ static void messages(void)
 int main(void)
 {
     shell_words();   /* in any locale */
+    shell_words_in();
     messages();
     /* The tools set the locale from the environment; UTF-8 output assumes a
      * UTF-8 locale, whose wcwidth gives the columns. */
