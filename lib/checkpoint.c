@@ -1063,14 +1063,21 @@ int sg_ckpt_steps(const char *run_dir, int64_t **steps, size_t *n, sg_err *err)
     return 0;
 }
 
+/* The newest complete checkpoint among steps (n, sorted) below below, else -1. */
+static int64_t newest_complete_of(const char *run_dir, const int64_t *steps, size_t n, int64_t below)
+{
+    for (size_t i = n; i-- > 0;)
+        if (steps[i] < below && sg_ckpt_is_complete(run_dir, steps[i])) return steps[i];
+    return -1;
+}
+
 int64_t sg_ckpt_newest_complete(const char *run_dir, int64_t below)
 {
-    int64_t *steps, best = -1;
+    int64_t *steps;
     size_t n;
     sg_err err;
     if (sg_ckpt_steps(run_dir, &steps, &n, &err)) return -1;
-    for (size_t i = n; i-- > 0 && best < 0;)
-        if (steps[i] < below && sg_ckpt_is_complete(run_dir, steps[i])) best = steps[i];
+    int64_t best = newest_complete_of(run_dir, steps, n, below);
     free(steps);
     return best;
 }
@@ -1097,8 +1104,13 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
         rc = parse_step((const char *)data, n, step);
         free(data);
     }
-    if (rc) {   /* a text edited or damaged: which number would do */
-        int64_t newest = sg_ckpt_newest_complete(run_dir, INT64_MAX);
+    if (rc) {   /* a text edited or damaged: which number would do, from one scan of ckpt/ */
+        int64_t *steps;
+        size_t n_steps;
+        sg_err e;
+        int listed = sg_ckpt_steps(run_dir, &steps, &n_steps, &e) == 0;   /* steps NULL, n_steps 0 where not */
+        int64_t newest = newest_complete_of(run_dir, steps, n_steps, INT64_MAX);
+        free(steps);
         if (newest >= 0) {
             char word[SG_SHELL_WORD_MAX];   /* pastes back: 'my run/latest' */
             sg_errf(err, "%s: expected a checkpoint number such as 001000; the newest complete checkpoint is "
@@ -1106,12 +1118,7 @@ int sg_ckpt_latest(const char *run_dir, int64_t *step, sg_err *err)
                     sg_shell_word_in(word, sizeof word, path) < sizeof word ? word : path);
             return -1;
         }
-        int64_t *steps;
-        size_t n_steps;
-        sg_err e;
-        int none = sg_ckpt_steps(run_dir, &steps, &n_steps, &e) == 0 && n_steps == 0;
-        if (!none) free(steps);   /* NULL where it failed */
-        if (none) {
+        if (listed && n_steps == 0) {
             /* not a single G file: the run has not saved yet (a latest
              * written by hand, or damaged, before the first save) */
             char when[160];

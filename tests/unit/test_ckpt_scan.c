@@ -12,6 +12,9 @@
 #include "checkpoint.h"
 #include "ckpt_find.h"
 #include "test_tmpdir.h"
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +23,20 @@
 #include <unistd.h>
 
 enum g_kind { G_NONE, G_FILE, G_DIR, G_DANGLING, G_LINK_TO_FILE };
+
+/* The library's opendir (this definition in the test binary comes before the
+ * C library's): counts the scans of a directory named ".../ckpt". */
+static int ckpt_scans;
+
+DIR *opendir(const char *name)
+{
+    static DIR *(*real_opendir)(const char *);
+    if (!real_opendir) real_opendir = (DIR *(*)(const char *))dlsym(RTLD_NEXT, "opendir");
+    if (!real_opendir) { errno = ENOSYS; return NULL; }
+    size_t len = strlen(name);
+    if (len >= 5 && !strcmp(name + len - 5, "/ckpt")) ckpt_scans++;
+    return real_opendir(name);
+}
 
 static void put_file(const char *path)
 {
@@ -168,6 +185,38 @@ static void test_scanners_agree(void)
           "--ckpt %s: '%s'", arg, err.msg);
 }
 
+/* A RUN/latest that holds no checkpoint number: sg_ckpt_latest's message
+ * names the newest complete checkpoint, or says there is none, or that there
+ * is no checkpoint at all, from one scan of RUN/ckpt. */
+static void test_latest_unreadable(void)
+{
+    struct { const char *name; int complete, g_only; const char *want; } k[] = {
+        {"complete", 1, 1, "the newest complete checkpoint is 000100: echo 000100 > "},
+        {"g-only", 0, 1, "/ckpt holds no complete checkpoint)"},
+        {"none", 0, 0, "and the run has no checkpoint yet"},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        char run[PATH_MAX], lp[PATH_MAX + 16];
+        snprintf(run, sizeof run, "%s/latest-%s", test_tmpdir, k[i].name);
+        snprintf(lp, sizeof lp, "%s/ckpt", run);
+        mkdir(run, 0755);
+        mkdir(lp, 0755);
+        if (k[i].complete) make_ckpt(run, 100, G_FILE, 1);
+        if (k[i].g_only) make_ckpt(run, 200, G_FILE, 0);
+        snprintf(lp, sizeof lp, "%s/latest", run);
+        FILE *f = fopen(lp, "w");
+        if (f) { fputs("edited\n", f); fclose(f); }
+        CHECK(f != NULL, "cannot write %s", lp);
+        int64_t step = 7;
+        sg_err err = {{0}};
+        ckpt_scans = 0;
+        int rc = sg_ckpt_latest(run, &step, &err);
+        CHECK(rc == -1 && strstr(err.msg, "expected a checkpoint number such as 001000") && strstr(err.msg, k[i].want),
+              "%s: latest 'edited': rc %d, '%s'", k[i].name, rc, err.msg);
+        CHECK(ckpt_scans == 1, "%s: RUN/ckpt scanned %d times for the message, want once", k[i].name, ckpt_scans);
+    }
+}
+
 /* Prune counts complete checkpoints only, deletes only checkpoints (those
  * with their G file), and so never the last complete one. */
 static void test_prune(void)
@@ -229,6 +278,7 @@ int main(void)
     if (test_tmpdir_make("test_ckpt_scan")) return 1;
     test_file_there();
     test_scanners_agree();
+    test_latest_unreadable();
     test_prune();
     test_tmpdir_remove();
     return check_done();
