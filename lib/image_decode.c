@@ -281,8 +281,10 @@ static int libjpeg_decode(const uint8_t *data, size_t len, uint8_t **buf, size_t
  * words ("tjDecompressHeader3(): Could not determine subsampling type", for
  * chroma sampling outside its list, or no colour space for the component
  * count) is read by libjpeg instead, as sg_preprocess reads it: *via_libjpeg
- * is then 1, and the pixels too come from libjpeg. */
-static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *via_libjpeg, sg_err *err)
+ * is then 1, and with buf (a decode: see libjpeg_decode) the pixels too come
+ * from that one reading of the header, into *buf. */
+static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, uint8_t **buf, size_t *cap, int *w, int *h,
+                       int *via_libjpeg, sg_err *err)
 {
     int subsamp = 0, cs = -1;
     *w = *h = 0;
@@ -293,7 +295,7 @@ static int jpeg_header(tjhandle tj, const uint8_t *data, size_t len, int *w, int
          * "tj3DecompressHeader(): " in 3.x; libjpeg's do not */
         if (strncmp(msg, "tj", 2) || !strstr(msg, "(): ")) return sg_errf(err, "JPEG: %s", msg);   /* libjpeg's */
         *via_libjpeg = 1;
-        return libjpeg_decode(data, len, NULL, NULL, w, h, err);
+        return libjpeg_decode(data, len, buf, cap, w, h, err);
     }
     /* success without a size: a tables-only stream (no image), e.g. a file cut
      * short after its tables */
@@ -310,8 +312,12 @@ static int decode_jpeg_with(tjhandle tj, const uint8_t *data, size_t len, uint8_
                             int *width, int *height, int *via_libjpeg, sg_err *err)
 {
     int w, h;
-    if (jpeg_header(tj, data, len, &w, &h, via_libjpeg, err)) return -1;
-    if (*via_libjpeg) return libjpeg_decode(data, len, buf, cap, width, height, err);
+    if (jpeg_header(tj, data, len, buf, cap, &w, &h, via_libjpeg, err)) return -1;
+    if (*via_libjpeg) {   /* decoded already */
+        *width = w;
+        *height = h;
+        return 0;
+    }
     size_t need = (size_t)w * h * 3;
     if (*cap < need) {
         uint8_t *nb = realloc(*buf, need);
@@ -474,7 +480,7 @@ int sg_image_probe(const uint8_t *data, size_t len, int *width, int *height, sg_
         tjhandle tj = decompressor_for(data, len, &fresh);
         if (!tj) return sg_errf(err, "JPEG: cannot initialise TurboJPEG");
         int via_libjpeg;
-        int rc = jpeg_header(tj, data, len, width, height, &via_libjpeg, err);
+        int rc = jpeg_header(tj, data, len, NULL, NULL, width, height, &via_libjpeg, err);
         release_decompressor(tj, fresh, rc != 0 || via_libjpeg);
         return rc;
     }

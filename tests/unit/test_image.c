@@ -6,6 +6,8 @@
 #include "resize_testing.h"
 #include "fileio.h"
 #include "shard.h"
+#include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,19 @@
 #include <zlib.h>
 
 #define GOLDEN "tests/golden/resize/"
+
+/* libjpeg's jpeg_read_header as the library calls it (this definition in the
+ * test binary comes before libjpeg's): counts the headers read. */
+static int jpeg_headers_read;
+
+int jpeg_read_header(j_decompress_ptr cinfo, boolean require_image)
+{
+    static int (*real)(j_decompress_ptr, boolean);
+    if (!real) real = (int (*)(j_decompress_ptr, boolean))dlsym(RTLD_NEXT, "jpeg_read_header");
+    if (!real) { errno = ENOSYS; return JPEG_SUSPENDED; }
+    jpeg_headers_read++;
+    return real(cinfo, require_image);
+}
 
 /* Compares two RGB8 buffers; on failure prints the first and the worst differing pixel. */
 static void check_pixels(const char *what, const uint8_t *got, const uint8_t *want, int w, int h)
@@ -613,8 +628,16 @@ static void test_jpeg_odd_sampling(void)
         sg_image_free(&img);
     }
     int w = -1, h = -1;
+    jpeg_headers_read = 0;
     rc = sg_image_probe(d, n, &w, &h, &err);
     CHECK(rc == 0 && w == 17 && h == 13, "odd sampling: probe \"%s\" %dx%d", rc ? err.msg : "ok", w, h);
+    /* the decode reads libjpeg's header once, as the probe does: not once
+     * for the size and again for the pixels */
+    int probe_headers = jpeg_headers_read;
+    jpeg_headers_read = 0;
+    if (sg_image_decode(d, n, &img, &err) == 0) sg_image_free(&img);
+    CHECK(probe_headers >= 1 && jpeg_headers_read == probe_headers,
+          "odd sampling: decode read %d JPEG headers with libjpeg, the probe %d", jpeg_headers_read, probe_headers);
     expect_refused_alike("odd sampling", d, n, NULL);
     /* the thread's decompressor still reads the next JPEG as before */
     CHECK(sg_image_decode(plain, pn, &after, &err) == 0, "plain JPEG after: %s", err.msg);
