@@ -363,6 +363,59 @@ static void test_decode_recovered_allocation(void)
     CHECK(r.printed[0] == 0, "a recovered allocation: printed on stderr: \"%s\"", r.printed);
 }
 
+/* A writer that failed in its rows: its later rows and its end report that
+ * first failure (libpng's words and ENOMEM), not one of their own. In a
+ * child, as test_out_of_memory: a 1000000x2 writer begins, and its first
+ * row (libpng's row buffers of 3 MB) finds no memory. err: end's message,
+ * or what differed. */
+static int fail_then_end(void *arg, sg_err *err)
+{
+    const encode_args *a = arg;
+    sg_png_writer *w;
+    if (sg_png_writer_begin(&w, a->w, 2, err)) {
+        sg_err_prefix(err, "begin");
+        return -2;
+    }
+    sg_err first = { { 0 } }, later = { { 0 } };
+    if (sg_png_writer_rows(w, a->rgb, 1, &first) == 0) {
+        sg_png_writer_free(w);
+        sg_errf(err, "the first row was encoded");
+        return -2;
+    }
+    int later_rc = sg_png_writer_rows(w, a->rgb, 1, &later);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    int rc = sg_png_writer_end(w, &out, &len, err);
+    free(out);
+    if (later_rc != -1 || rc != -1 || strcmp(later.msg, first.msg) || strcmp(err->msg, first.msg) ||
+        later.sys_errno != first.sys_errno || err->sys_errno != first.sys_errno) {
+        char e[sizeof err->msg];
+        snprintf(e, sizeof e, "%s", err->msg);
+        snprintf(err->msg, sizeof err->msg, "first '%s' (%d), later rows '%s' (%d), end '%s' (%d)", first.msg,
+                 first.sys_errno, later.msg, later.sys_errno, e, err->sys_errno);
+        return -2;
+    }
+    return rc;
+}
+
+static void test_first_failure_reported(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("a failed writer under ulimit: not in a sanitizer build");
+    return;
+#endif
+    encode_args a = { calloc(1000000, 3), 1000000 };
+    limited_report r;
+    if (!a.rgb) { CHECK(0, "set-up: %s", strerror(errno)); return; }
+    int told = run_limited(1024, fail_then_end, &a, &r);
+    free((void *)a.rgb);
+    if (told) return;
+    if (!r.limited) { SKIP("a failed writer: RLIMIT_AS could not be set"); return; }
+    CHECK(r.rc == -1 && r.sys_errno == ENOMEM && !strncmp(r.msg, "PNG: encoding failed: ", 22),
+          "a writer failed in its rows, then ended: rc %d, \"%s\", sys_errno %d", r.rc, r.msg, r.sys_errno);
+    CHECK(r.printed[0] == 0, "a failed writer: printed on stderr: \"%s\"", r.printed);
+}
+
 /* Giving up on a background encoding: the thread is stopped and joined,
  * whether it has rows to encode, is idle, or was never given any; then the
  * pixels are the caller's again (freed here, for ASan to see a late read). */
@@ -387,6 +440,7 @@ static void test_background_abort(void)
 int main(void)
 {
     test_out_of_memory();
+    test_first_failure_reported();
     test_background_abort();   /* first: a small heap, so that its 3 MB rows need new address space */
     test_refusal_recorded();
     test_decode_messages();
