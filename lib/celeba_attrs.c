@@ -347,6 +347,15 @@ int sg_attr_table_parse(const char *name, const char *text, size_t len, sg_attr_
         } else if (parse_row_line(&ps, tok, n, t, err)) goto done;
     }
     if (expect != ROW_LINES) { sg_errf(err, "%s line %zu: missing the line of attribute names", name, ps.line_no + 1); goto done; }
+    /* only the header lines, the rows gone (cut short, or filtered to
+     * none): "set line 1 to 0" would make a list of no images, which
+     * celeb-pack refuses in turn */
+    if (!ps.csv && t->n_rows == 0 && expected_rows > 0) {
+        sg_errf(err, "%s: lists no images: line 1 counts %zu row%s, but no image row follows the attribute names "
+                "(cut short after its header?); give the whole list", name, expected_rows,
+                expected_rows == 1 ? "" : "s");
+        goto done;
+    }
     if (!ps.csv && t->n_rows != expected_rows) {
         sg_errf(err, "%s line 1: the count says %zu row%s, but the file has %zu: set line 1 to %zu", name,
                 expected_rows, expected_rows == 1 ? "" : "s", t->n_rows, t->n_rows);

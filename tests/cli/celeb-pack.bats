@@ -586,11 +586,24 @@ except AssertionError as e:
   [ ! -e "$T/o.lmdb" ]
 }
 
-@test "nothing to pack: an empty list or class folders without images; the last line says what to give instead" {
+@test "nothing to pack: an empty list, its header lines alone, or class folders without images; the last line says what to give instead" {
   printf '0\nBangs Male\n' > "$T/none.txt"
   run celeb-pack --attrs "$T/none.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
   [ "$status" -eq 1 ]
   [ "$output" = "celeb-pack: $T/none.txt: no images to pack: the list has no image rows; give --attrs a list that names images (celeb-split writes an empty one for a group no image went to: check its --group and --rest)" ]
+  [ ! -e "$T/o.lmdb" ]
+  # the header lines alone, the count line not 0: the list names no images
+  # (it said "set line 1 to 0", which then was the error above)
+  printf '3\nBangs Male\n' > "$T/head.txt"
+  run celeb-pack --attrs "$T/head.txt" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/head.txt: lists no images: line 1 counts 3 rows, but no image row follows the attribute names (cut short after its header?); give the whole list" ]
+  [ ! -e "$T/o.lmdb" ]
+  # Kaggle's .csv, its names line alone
+  printf 'image_id,Bangs,Male\r\n' > "$T/head.csv"
+  run celeb-pack --attrs "$T/head.csv" --images "$S/img_align_celeba" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/head.csv: no images to pack: the list has no image rows; give --attrs a list that names images (celeb-split writes an empty one for a group no image went to: check its --group and --rest)" ]
   [ ! -e "$T/o.lmdb" ]
   mkdir -p "$T/classes/calm" "$T/classes/smile/deeper"
   cp "$S/img_align_celeba/000001.jpg" "$T/classes/smile/deeper/"

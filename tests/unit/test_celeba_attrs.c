@@ -150,6 +150,10 @@ static void test_bad(void)
     /* rows filtered with grep: the message says what to write */
     BAD("2\nA B\n000001.jpg -1 1\n", "t.txt line 1: the count says 2 rows, but the file has 1: set line 1 to 1");
     BAD("1\nA B\n000001.jpg -1 1\n000002.jpg 1 1\n", "the count says 1 row, but the file has 2: set line 1 to 2");
+    /* the header lines alone: not "set line 1 to 0", a list of no images */
+    BAD("5\nA B\n", "t.txt: lists no images: line 1 counts 5 rows, but no image row follows the attribute names "
+        "(cut short after its header?); give the whole list");
+    BAD("1\r\nA B\r\n\r\n", "t.txt: lists no images: line 1 counts 1 row, but no image row follows");
     /* list_eval_partition.txt given for the attribute list */
     BAD("000001.jpg 0\n000002.jpg 2\n", "t.txt line 1: expected the number of rows, found '000001.jpg ...': "
         "this looks like a partition file (list_eval_partition.txt); give the attribute list (list_attr_celeba.txt)");
