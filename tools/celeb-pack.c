@@ -171,6 +171,31 @@ static void list_from_attrs(input_list *L, const char *attrs, const char *images
     sg_attr_table_free(&t);
 }
 
+/* One class folder: no tool takes its shard (sg-train needs 2 classes to
+ * translate between; sg-sample takes only the shard of a dataset it was
+ * trained on, and no model has a one-hot dataset of one class). Refused
+ * before anything is decoded; where the class folder holds folders of its
+ * own, --folders was probably given one level too high. */
+static void die_one_class(const char *root, const char *cls)
+{
+    char *cdir = path_join(root, cls);
+    sg_dir_listing sub;
+    sg_err err;
+    size_t n_sub = 0;
+    if (sg_list_folders(cdir, &sub, &err) == 0) {
+        n_sub = sub.listed.n;
+        sg_dir_listing_free(&sub);
+    } else if (err.sys_errno == ENOMEM) cli_die_err(&err);
+    if (n_sub >= 2 && printable_ascii(cls))
+        cli_die("%s: one class folder only (%s), and a one-hot shard needs at least 2 classes (sg-train translates "
+                "between them); %s holds %zu folders of its own: if they are the classes, give --folders %s", root,
+                cls, cdir, n_sub, cli_shell_word(cdir));
+    cli_die("%s: one class folder only (%s): a shard of one class is of no use to sg-train, which needs at least 2 "
+            "classes to translate between, nor to sg-sample, which takes only the shard of a dataset it was trained "
+            "on; put each class's images in a folder of its own under %s, two or more (%s/CLASS/IMAGE.jpg)",
+            root, sg_quote_str(cls).s, root, root);
+}
+
 static void list_from_folders(input_list *L, const char *root, size_t limit)
 {
     require_dir("--folders", root);
@@ -181,6 +206,7 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
     char **classes = class_list.listed.names;   /* taken over: freed with the label names */
     if (n_classes == 0) cli_die("%s: no class subfolders", root);
     if (n_classes > SG_SHARD_MAX_LABELS) cli_die("%s: %zu classes (at most %d)", root, n_classes, SG_SHARD_MAX_LABELS);
+    if (n_classes == 1) die_one_class(root, classes[0]);
     L->n_labels = (int)n_classes;
     L->label_names = classes;
     size_t cap = 0;

@@ -507,11 +507,14 @@ PY
   run celeb-dump --json "$T/e.lmdb"
   [[ "$output" == *'"labels": ["Red\u001b[31mX", "caf'$'\xc3\xa9\xc2\x9b''", "back\\slash"]'* ]]
   # A tab or newline in a name (a class folder's) no longer breaks the columns.
-  mkdir -p "$T/f/"$'t\tn\nx'
+  mkdir -p "$T/f/"$'t\tn\nx' "$T/f/z"   # (celeb-pack refuses one class folder)
   cp "$D/syn/img_align_celeba/000001.jpg" "$T/f/"$'t\tn\nx/'$'p\tq.jpg'
+  cp "$D/syn/img_align_celeba/000002.jpg" "$T/f/z/"
   celeb-pack --folders "$T/f" -S 8 -j 1 -q -o "$T/f.lmdb"
   run celeb-dump --list --names "$T/f.lmdb"
-  [ "$output" = $'0\tt\\tn\\nx/p\\tq.jpg\t\'t\\tn\\nx\'' ]
+  [ "${lines[0]}" = $'0\tt\\tn\\nx/p\\tq.jpg\t\'t\\tn\\nx\'' ]
+  [ "${lines[1]}" = $'1\tz/000002.jpg\tz' ]
+  [ "${#lines[@]}" -eq 2 ]
 }
 
 # Label lists are space separated (comma separated with --list --names): a

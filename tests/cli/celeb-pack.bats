@@ -613,6 +613,26 @@ except AssertionError as e:
   [ ! -e "$T/o.lmdb" ]
 }
 
+@test "one class folder is refused before anything is decoded: no tool takes a one-hot shard of one class" {
+  mkdir -p "$T/one/calm"
+  cp "$S"/img_align_celeba/00000[1-3].jpg "$T/one/calm/"
+  run celeb-pack -q --folders "$T/one" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/one: one class folder only (calm): a shard of one class is of no use to sg-train, which needs at least 2 classes to translate between, nor to sg-sample, which takes only the shard of a dataset it was trained on; put each class's images in a folder of its own under $T/one, two or more ($T/one/CLASS/IMAGE.jpg)" ]
+  [ -z "$(ls -d "$T"/o.lmdb* 2>/dev/null)" ]
+  # --folders one level too high: the one folder holds the classes
+  mkdir -p "$T/up/rafd/angry" "$T/up/rafd/happy" "$T/up/.hidden"
+  cp "$S/img_align_celeba/000001.jpg" "$T/up/rafd/angry/"
+  cp "$S/img_align_celeba/000002.jpg" "$T/up/rafd/happy/"
+  run celeb-pack -q --folders "$T/up" -o "$T/o.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-pack: $T/up: one class folder only (rafd), and a one-hot shard needs at least 2 classes (sg-train translates between them); $T/up/rafd holds 2 folders of its own: if they are the classes, give --folders $T/up/rafd" ]
+  [ -z "$(ls -d "$T"/o.lmdb* 2>/dev/null)" ]
+  run celeb-pack -q --folders "$T/up/rafd" -o "$T/o.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$(celeb-dump --verify "$T/o.lmdb")" = "2 records OK" ]
+}
+
 @test "usage errors exit 2" {
   run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba"
   [ "$status" -eq 2 ]
@@ -737,6 +757,8 @@ except AssertionError as e:
   done
   cp "$S/img_align_celeba/000001.jpg" "$T/f/c/a.jpg"
   mkfifo "$T/f/c/b.png"
+  mkdir "$T/f/d"   # a second class (one alone is refused)
+  cp "$S/img_align_celeba/000002.jpg" "$T/f/d/"
   run timeout 20 celeb-pack --folders "$T/f" -S 16 -j 1 -o "$T/f.lmdb"
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = "celeb-pack: $T/f/c/b.png: not a regular file (skipped)" ]
@@ -777,8 +799,9 @@ except AssertionError as e:
 @test "the man page's Python recipe reads a record whose file name is not UTF-8" {
   have_py || skip "no python3 with lmdb, numpy, PIL"
   recipe
-  mkdir -p "$T/f/c"
+  mkdir -p "$T/f/c" "$T/f/d"   # two classes (one alone is refused)
   cp "$S/img_align_celeba/000001.jpg" "$T/f/c/"$'caf\xe9.jpg'
+  cp "$S/img_align_celeba/000002.jpg" "$T/f/d/"
   celeb-pack --folders "$T/f" -S 8 -j 1 -q -o "$T/l1.lmdb"
   run "$PY" -c "
 import sys, os; sys.path.insert(0, os.environ['T'])
