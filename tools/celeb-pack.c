@@ -389,14 +389,24 @@ static volatile sig_atomic_t interrupted;
 /* 1 from the start of the commit (finish_shard), which a signal does not
  * stop: the handler then answers at once with commit_answer (the commit of
  * a large shard, its last records, the sync and the rename, may take long),
- * made before it. */
-static volatile sig_atomic_t committing;
-static cli_stop_line commit_answer;
+ * made before it. A second SIGINT or SIGTERM there (^C again, the sync
+ * seeming stuck) is answered once with again_answer: the shard is still
+ * being finished, and ends whole or absent. Ending at once would gain
+ * nothing worth having: the sync goes on in the kernel, and a shard that
+ * was all but complete would be thrown away. A SIGHUP after the first is no
+ * request (a terminal closing; systemd's SIGHUP after its SIGTERM), as in
+ * sg-train; a third is not answered (one line is enough). */
+static volatile sig_atomic_t committing, answered_again;
+static cli_stop_line commit_answer, again_answer;
 static void on_signal(int sig)
 {
-    if (interrupted) return;
-    interrupted = sig;
-    if (committing) cli_say_from_handler(&commit_answer);
+    if (!interrupted) {
+        interrupted = sig;
+        if (committing) cli_say_from_handler(&commit_answer);
+    } else if (committing && sig != SIGHUP && !answered_again) {
+        answered_again = 1;
+        cli_say_from_handler(&again_answer);
+    }
 }
 
 /* The failures that say nothing about the file: a limit of the process
@@ -910,6 +920,9 @@ static uint64_t finish_shard(struct run *r)
     uint64_t written = sg_shard_writer_count(r->wr);
     cli_stop_line_set(&commit_answer, "interrupted while finishing: %s is written in full first (all its records "
                       "are packed; another signal does not cut it short), then celeb-pack stops", out);
+    cli_stop_line_set(&again_answer, "still finishing: %s is being written in full (another signal does not cut "
+                      "it short); it ends complete or, should the commit fail, not written, with any earlier %s "
+                      "untouched: never half-written", out, out);
     /* held over the check and the flag: a signal after the last record was
      * waited for stops the pack as one before it, one after is answered as
      * one during the commit */

@@ -462,6 +462,38 @@ commit_answer() {
   [ "$r" -lt "$w" ]
 }
 
+# The line a second stop signal during the commit of shard $1 is answered with.
+again_answer() {
+  echo "celeb-pack: still finishing: $1 is being written in full (another signal does not cut it short); it ends complete or, should the commit fail, not written, with any earlier $1 untouched: never half-written"
+}
+
+@test "a second stop signal during the commit is answered once: the shard is still being finished, whole or not at all; a SIGHUP is no second request" {
+  need_strace
+  args=(-q -j 1 -S 8 --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba")
+  celeb-pack "${args[@]}" -S 4 -o "$T/s.lmdb"
+  # ^C at the commit's first fsync, again at the next: answered at once, the
+  # second too (it said nothing), then the shard is in place
+  run env --default-signal=INT strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=INT:when=1+ \
+    celeb-pack "${args[@]}" --force -o "$T/s.lmdb"
+  [ "$status" -eq 130 ]
+  [ "$output" = "$(commit_answer "$T/s.lmdb")"$'\n'"$(again_answer "$T/s.lmdb")"$'\n'"celeb-pack: interrupted while finishing; the shard $T/s.lmdb was written in full" ]
+  [ "$(celeb-dump --verify "$T/s.lmdb")" = "12 records OK" ]
+  [ "$(celeb-dump --json "$T/s.lmdb" | grep -o '"size": [0-9]*')" = '"size": 8' ]
+  [ -z "$(ls -d "$T"/s.lmdb.* 2>/dev/null)" ]
+  # a third (SIGTERM) is not answered again
+  run env --default-signal=INT strace -f -qq -o /dev/null -e trace=fsync,fdatasync \
+    -e inject=fdatasync:signal=INT:when=1 -e inject=fsync:signal=TERM:when=1+ celeb-pack "${args[@]}" -o "$T/t.lmdb"
+  [ "$status" -eq 130 ]
+  [ "$output" = "$(commit_answer "$T/t.lmdb")"$'\n'"$(again_answer "$T/t.lmdb")"$'\n'"celeb-pack: interrupted while finishing; the shard $T/t.lmdb was written in full" ]
+  [ "$(celeb-dump --verify "$T/t.lmdb")" = "12 records OK" ]
+  # a SIGHUP after the first (a terminal closing) asks for nothing
+  run env --default-signal=INT --default-signal=HUP strace -f -qq -o /dev/null -e trace=fsync,fdatasync \
+    -e inject=fdatasync:signal=INT:when=1 -e inject=fsync:signal=HUP:when=1+ celeb-pack "${args[@]}" -o "$T/u.lmdb"
+  [ "$status" -eq 130 ]
+  [ "$output" = "$(commit_answer "$T/u.lmdb")"$'\n'"celeb-pack: interrupted while finishing; the shard $T/u.lmdb was written in full" ]
+  [ "$(celeb-dump --verify "$T/u.lmdb")" = "12 records OK" ]
+}
+
 @test "class folders: sorted classes, one-hot labels, JPEG and PNG inputs" {
   mkdir -p "$T/f/sad" "$T/f/Happy" "$T/f/angry" "$T/f/.hidden"
   cp "$S/img_align_celeba/000001.jpg" "$T/f/sad/b.JPG"
