@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "backend.h"
+#include "engines_file.h"
 #include "fileio.h"
 #include "text_escape.h"
 
@@ -135,9 +136,141 @@ int sg_run_resume_missing(const char *run_dir, sg_err *err)
                    "writing config.json leaves none: start such a run again without --resume", run_dir);
 }
 
+/* ---- whose files: --force deletes only what sg-train wrote ---- */
+
+static int parse_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err);
+
+/* The first up to n bytes of path into buf (*len of them); *whole: the file
+ * holds no more. -1 when it cannot be read. */
+static int read_head(const char *path, char *buf, size_t n, size_t *len, int *whole)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    *len = fread(buf, 1, n, f);
+    int more = *len == n && fgetc(f) != EOF;
+    int bad = ferror(f);
+    fclose(f);
+    *whole = !more;
+    return bad ? -1 : 0;
+}
+
+/* A record as sg-train's history writer starts each line:
+ * {"iteration":N,"dataset":"...", ..., "elapsed":S}. */
+static int is_history_record(const char *s, size_t n)
+{
+    json_value *v = NULL;
+    sg_err e;
+    int ours = json_parse(s, n, NULL, &v, NULL, &e) == 0 && json_is(v, JSON_OBJECT) && v->n >= 3 &&
+               !strcmp(v->keys[0], "iteration") && json_is(v->items[0], JSON_NUMBER) &&
+               v->items[0]->num >= 0 && v->items[0]->num == (double)(int64_t)v->items[0]->num &&
+               !strcmp(v->keys[1], "dataset") && json_is(v->items[1], JSON_STRING) &&
+               json_is(json_get(v, "elapsed"), JSON_NUMBER);
+    json_free(v);
+    return ours;
+}
+
+/* Empty (a run set up with no record yet), or its first line a record
+ * sg-train writes; a first and only line cut short (a run killed while
+ * writing it) counts when it starts as one. */
+static int history_is_ours(const char *path)
+{
+    char buf[65536];
+    size_t len;
+    int whole;
+    if (read_head(path, buf, sizeof buf, &len, &whole)) return 0;
+    if (len == 0) return 1;
+    const char *nl = memchr(buf, '\n', len);
+    if (nl) return is_history_record(buf, (size_t)(nl - buf));
+    if (!whole) return 0;   /* a first line longer than any record */
+    static const char start[] = "{\"iteration\":";
+    size_t sl = sizeof start - 1;
+    return is_history_record(buf, len) || (len > sl && !memcmp(buf, start, sl) && buf[sl] >= '0' && buf[sl] <= '9');
+}
+
+/* A checkpoint number, as sg_ckpt_write_latest writes it (or a user does,
+ * echo 001000 > latest). */
+static int latest_is_ours(const char *path)
+{
+    char buf[64];
+    size_t len;
+    int whole;
+    if (read_head(path, buf, sizeof buf, &len, &whole) || !whole) return 0;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ')) len--;
+    if (len == 0 || len > 19) return 0;
+    for (size_t k = 0; k < len; k++)
+        if (buf[k] < '0' || buf[k] > '9') return 0;
+    return 1;
+}
+
+/* A run configuration of any version ("format": "stargan-c-run/N"): a
+ * newer one is sg_run_refuse_newer's to refuse. */
+static int config_is_ours(const char *run_dir)
+{
+    char p[PATH_MAX];
+    json_value *root;
+    sg_err e;
+    if (parse_config_json(run_dir, &root, p, sizeof p, &e)) return 0;
+    const char *fmt = json_str(json_get(root, "format"));
+    int ours = fmt && sg_format_version(fmt, RUN_FORMAT_FAMILY) >= 1;
+    json_free(root);
+    return ours;
+}
+
+/* The engines file: what sg_engines_parse reads, or one starting with the
+ * comment sg-train writes at its top (of a later format, say). */
+static int engines_is_ours(const char *path)
+{
+    enum { MAX = 1 << 20 };   /* far beyond a run's few hundred lines */
+    static const char start[] = "# stargan-c:";
+    char *buf = malloc(MAX);
+    size_t len;
+    int whole, ours = 0;
+    if (!buf || read_head(path, buf, MAX, &len, &whole)) {
+        free(buf);
+        return 0;
+    }
+    if (len >= sizeof start - 1 && !memcmp(buf, start, sizeof start - 1)) {
+        ours = 1;
+    } else if (whole) {
+        sg_engines_header h;
+        sg_engine_choice *c;
+        int n;
+        sg_err e;
+        ours = sg_engines_parse(buf, len, path, &h, &c, &n, &e) == 0;
+        if (ours) free(c);
+    }
+    free(buf);
+    return ours;
+}
+
+int sg_run_refuse_foreign(const char *run_dir, sg_err *err)
+{
+    static const char *const names[4] = {"config.json", "history.jsonl", "latest", SG_RUN_ENGINES_FILE};
+    static const char *const what[4] = {
+        "not a stargan-c run configuration (no \"format\": \"stargan-c-run/N\")",
+        "its first line is not a record sg-train writes",
+        "not a checkpoint number",
+        "not the cuDNN engines file sg-train writes",
+    };
+    char p[PATH_MAX];
+    for (int k = 0; k < 4; k++) {
+        struct stat st;
+        sg_run_file(p, sizeof p, run_dir, names[k]);
+        if (stat(p, &st) != 0) continue;   /* none (or a link to nowhere: removing it loses nothing) */
+        if (sg_refuse_irregular_mode(p, st.st_mode, err)) return -1;
+        int ours = k == 0 ? config_is_ours(run_dir) : k == 1 ? history_is_ours(p) : k == 2 ? latest_is_ours(p)
+                                                                                      : engines_is_ours(p);
+        if (!ours)
+            return sg_errf(err, "%s: not sg-train's (%s), and a new run in %s would delete it: move it away, or "
+                           "choose another -o", p, what[k], run_dir);
+    }
+    return 0;
+}
+
 int sg_run_clear(const char *run_dir, sg_err *err)
 {
     char p[PATH_MAX];
+    if (sg_run_refuse_foreign(run_dir, err)) return -1;
     const char *files[4] = {"latest", "history.jsonl", "config.json", SG_RUN_ENGINES_FILE};
     for (int k = 0; k < 4; k++) {
         sg_run_file(p, sizeof p, run_dir, files[k]);
@@ -151,8 +284,6 @@ int sg_run_clear(const char *run_dir, sg_err *err)
     }
     return 0;
 }
-
-static int parse_config_json(const char *run_dir, json_value **root, char *path, size_t pn, sg_err *err);
 
 int sg_run_refuse_newer(const char *run_dir, sg_err *err)
 {

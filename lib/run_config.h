@@ -128,9 +128,19 @@ void sg_run_file(char *out, size_t n, const char *run_dir, const char *name);
  * checkpoints): -1 and the error that says what to do in either case; 0
  * when there are none. */
 int sg_run_refuse_files_left(const char *run_dir, sg_err *err);
+/* A file named as a run's (config.json, history.jsonl, latest,
+ * cudnn-engines.txt) that sg-train did not write: a configuration without
+ * the run format, a history whose first line is no record of sg-train's (an
+ * empty one is), a latest that is no checkpoint number, an engines file
+ * neither parsed nor headed as sg-train's, or a FIFO, device or directory
+ * of that name. -1 and an error naming it and saying to move it or choose
+ * another -o; 0 when every one there is a run's. What an interrupted
+ * --force left is a run's. */
+int sg_run_refuse_foreign(const char *run_dir, sg_err *err);
 /* Removes what a run writes (config.json, history.jsonl, latest,
  * cudnn-engines.txt, the .safetensors in ckpt/ and the .png in samples/) so
- * that a new run can start in RUN (sg-train --force). */
+ * that a new run can start in RUN (sg-train --force); refuses first, removing
+ * nothing, where sg_run_refuse_foreign does. */
 int sg_run_clear(const char *run_dir, sg_err *err);
 /* --force on a run that a newer stargan-c wrote (config.json's format
  * newer than this build's, or a checkpoint of a newer format, as a resume

@@ -818,6 +818,7 @@ static int check_run_dir(sg_trainer *t, int mode, const char *const *shard_paths
         sg_run_datasets d = run_datasets(t);
         return sg_run_check_datasets(&d, shard_paths, dup, add_note, t, err);
     }
+    if (sg_run_refuse_foreign(t->run_dir, err)) return -1;
     if (mode == SG_TRAIN_NEW && sg_run_exists(t->run_dir))
         return sg_errf(err, "%s already holds a run (--resume continues it, --force starts over)", t->run_dir);
     if (mode == SG_TRAIN_NEW && sg_run_refuse_files_left(t->run_dir, err)) return -1;

@@ -502,6 +502,49 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
 }
 
+@test "a history.jsonl, config.json, latest or cudnn-engines.txt sg-train did not write is named, with or without --force, and nothing is removed; a run's own, cut short or empty, goes" {
+  local tail args=(--iters 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb")
+  tail="and a new run in $T/u would delete it: move it away, or choose another -o"
+  mkdir "$T/u"
+  echo '{"step": 1, "loss": 0.5}' > "$T/u/history.jsonl"
+  for force in --force ""; do
+    refused_run_unchanged "$T/u" "sg-train: $T/u/history.jsonl: not sg-train's (its first line is not a record sg-train writes), $tail" $force "${args[@]}"
+  done
+  # a record's fields, but not as sg-train writes them (iteration first, then dataset)
+  echo '{"dataset": "a", "iteration": 1, "elapsed": 2}' > "$T/u/history.jsonl"
+  refused_run_unchanged "$T/u" "sg-train: $T/u/history.jsonl: not sg-train's (*" --force "${args[@]}"
+  rm "$T/u/history.jsonl"
+  echo '{"name": "my project"}' > "$T/u/config.json"
+  for force in --force ""; do
+    refused_run_unchanged "$T/u" "sg-train: $T/u/config.json: not sg-train's (not a stargan-c run configuration (no \"format\": \"stargan-c-run/N\")), $tail" $force "${args[@]}"
+  done
+  rm "$T/u/config.json"
+  echo "the newest photos" > "$T/u/latest"
+  refused_run_unchanged "$T/u" "sg-train: $T/u/latest: not sg-train's (not a checkpoint number), $tail" --force "${args[@]}"
+  rm "$T/u/latest"
+  echo "made by hand" > "$T/u/cudnn-engines.txt"
+  refused_run_unchanged "$T/u" "sg-train: $T/u/cudnn-engines.txt: not sg-train's (not the cuDNN engines file sg-train writes), $tail" --force "${args[@]}"
+  rm "$T/u/cudnn-engines.txt"
+  mkfifo "$T/u/latest"
+  refused_run_unchanged "$T/u" "sg-train: $T/u/latest: not a regular file (a FIFO; move it away)" --force "${args[@]}"
+  rm "$T/u/latest"
+  # a run's history without its config.json, its only line cut short (a run killed while writing it), and one whole:
+  # --force starts over
+  printf '{"iteration":10,"dataset":"a","D/lo' > "$T/u/history.jsonl"
+  sg-train -q -o "$T/u" --force "${args[@]}"
+  [ "$(cat "$T/u/latest")" = 000002 ]
+  ! grep -q '"iteration":10' "$T/u/history.jsonl"
+  rm "$T/u/config.json"
+  echo "000002" > "$T/u/latest"
+  run sg-train -o "$T/u" --force "${args[@]}"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^{"iteration":' "$T/u/history.jsonl")" -eq 2 ]
+  # an empty history.jsonl holds nothing to lose
+  rm -r "$T/u"; mkdir "$T/u"; : > "$T/u/history.jsonl"
+  sg-train -q -o "$T/u" --force "${args[@]}"
+  [ -s "$T/u/history.jsonl" ]
+}
+
 @test "an existing run is not overwritten without --resume or --force" {
   sg-train -o "$T/r" --iters 3 "${TINY[@]}" "$D/a.lmdb"
   refused_run_unchanged "$T/r" "sg-train: $T/r already holds a run (--resume continues it, --force starts over)" --iters 3 "${TINY[@]}" "$D/a.lmdb"
@@ -518,7 +561,7 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ "$status" -eq 1 ]
   [ "$(tree_sum "$T/r")" = "$before" ]
   # the previous run's engine choices (a CUDA run's) go with it
-  echo "made by another run" > "$T/r/cudnn-engines.txt"
+  printf '# stargan-c: the cuDNN engines chosen per convolution shape\ndevice another\n' > "$T/r/cudnn-engines.txt"
   run sg-train -o "$T/r" --force --iters 2 "${TINY[@]}" "$D/b.lmdb"
   [ "$status" -eq 0 ]
   [ "$(cat "$T/r/latest")" = 000002 ]
