@@ -135,6 +135,7 @@ typedef struct {
     int panel;
     double *x, *y;
     size_t n, cap;
+    long last_line;   /* the line of x[n - 1] */
 } series;
 
 typedef struct {
@@ -361,7 +362,18 @@ static void read_history(history *h, const char *path)
             if (val->type != JSON_NUMBER)
                 cli_die("%s line %ld: key \"%s\": expected a number, found %s", name, line,
                         sg_quote_bytes(key, v->key_lens[k]).s, json_type_name(val->type));
-            add_point(find_series(h, key, dataset, name, line), it, val->num);
+            series *sr = find_series(h, key, dataset, name, line);
+            /* sg-train writes one record per iteration, going forward (a
+             * resume cuts the history back to its checkpoint first): a
+             * series going back would zigzag drawn in file order, and
+             * keeping one point per iteration would pass off two runs as
+             * one. Datasets are apart: several may log one iteration. */
+            if (sr->n && !(it > sr->x[sr->n - 1]))
+                cli_die("%s line %ld: iteration %.15g after iteration %.15g (line %ld); a run's history goes "
+                        "only forward (two runs' histories joined, or lines edited?): plot each run's history on "
+                        "its own", name, line, it, sr->x[sr->n - 1], sr->last_line);
+            sr->last_line = line;
+            add_point(sr, it, val->num);
             if (it < h->xmin) h->xmin = it;
             if (it > h->xmax) h->xmax = it;
         }

@@ -130,6 +130,27 @@ PY
   [ "$(cat "$T/old.png")" = keep ]
 }
 
+@test "iterations going back or repeated (two histories joined, lines edited): exit 1 naming the file and both lines; nothing drawn" {
+  local tail="a run's history goes only forward (two runs' histories joined, or lines edited?): plot each run's history on its own"
+  # a second run's history after the first's (a zigzag if drawn in file order)
+  { head -n 20 "$T/history.jsonl"; head -n 10 "$T/history.jsonl"; } > "$T/joined.jsonl"
+  run sg-plot "$T/joined.jsonl" -o "$T/bad.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/joined.jsonl line 21: iteration 10 after iteration 200 (line 20); $tail" ]
+  [ ! -e "$T/bad.png" ]
+  # a record repeated, after a blank line; from stdin
+  { head -n 5 "$T/history.jsonl"; echo; sed -n 5p "$T/history.jsonl"; } > "$T/again.jsonl"
+  echo keep > "$T/old.png"
+  run sg-plot - -o "$T/old.png" < "$T/again.jsonl"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: <stdin> line 7: iteration 50 after iteration 50 (line 5); $tail" ]
+  [ "$(cat "$T/old.png")" = keep ]
+  # going forward by any step, not from 1, is a history
+  sed -n '10,20p;25p;300p' "$T/history.jsonl" > "$T/gaps.jsonl"
+  sg-plot -q "$T/gaps.jsonl" -o "$T/gaps.png"
+  is_png "$T/gaps.png"
+}
+
 @test "empty input, no loss keys, non-object line, wrong value type: exit 1" {
   : > "$T/empty.jsonl"
   run sg-plot "$T/empty.jsonl" -o "$T/e.png"

@@ -287,6 +287,8 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   for f in G D state; do cmp "$T/straight/ckpt/000016-$f.safetensors" "$T/crash/ckpt/000016-$f.safetensors"; done
   diff <(strip_timing "$T/straight/history.jsonl") <(strip_timing "$T/crash/history.jsonl")
   [ "$(wc -l < "$T/crash/history.jsonl")" -eq 16 ]
+  # cut back to the checkpoint before it went on: its iterations go only forward, as sg-plot needs them
+  sg-plot -q "$T/crash/history.jsonl" -o "$T/crash.png"
   cmp "$T/straight/samples/000016.png" "$T/crash/samples/000016.png"
   [ ! -e "$T/crash/ckpt/000016-G.safetensors.tmp.99999" ]
   [ -z "$(find "$T/crash" -name '*.tmp.9999*')" ]
