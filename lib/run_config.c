@@ -103,6 +103,46 @@ static int scan_dir(const char *dir, const char *prefix, const char *infix, cons
     return rc;
 }
 
+/* The names sg-train gives its checkpoints' files and its sample grids:
+ * a step of six digits or more (%06lld), then one of the suffixes. */
+static const char *const ckpt_ends[] = {"-G.safetensors", "-D.safetensors", "-state.safetensors", NULL};
+static const char *const sample_ends[] = {".png", NULL};
+
+static int is_step_name(const char *n, const char *const *ends)
+{
+    size_t d = 0;
+    while (n[d] >= '0' && n[d] <= '9') d++;
+    if (d < 6) return 0;
+    for (int k = 0; ends[k]; k++)
+        if (!strcmp(n + d, ends[k])) return 1;
+    return 0;
+}
+
+/* scan_dir for the entries of dir named as is_step_name says: 1 at the
+ * first one found (without remove), else 0; with remove each is unlinked
+ * (0, or -1 and err as scan_dir). A user's own files there (a plot saved
+ * in samples/, a model in ckpt/) are neither counted nor removed. */
+static int scan_steps(const char *dir, const char *const *ends, int remove, sg_err *err)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return !remove || errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(dp))) {
+        if (!is_step_name(de->d_name, ends)) continue;
+        if (!remove) {
+            rc = 1;
+            break;
+        }
+        if (unlinkat(dirfd(dp), de->d_name, 0) != 0 && errno != ENOENT) {
+            rc = sg_errno(err, "%s/%s", dir, de->d_name);
+            break;
+        }
+    }
+    closedir(dp);
+    return rc;
+}
+
 /* A run's output without its config.json (deleted by hand): latest, a
  * non-empty history, checkpoints or samples. The name of the first found, or
  * NULL. A new run there would empty the history and write over them. */
@@ -115,9 +155,9 @@ static const char *run_files_left(const char *run_dir)
     sg_run_file(p, sizeof p, run_dir, "history.jsonl");
     if (stat(p, &st) == 0 && st.st_size > 0) return "history.jsonl";
     sg_run_file(p, sizeof p, run_dir, "ckpt");
-    if (scan_dir(p, "", "", ".safetensors", 0, NULL)) return "ckpt/";
+    if (scan_steps(p, ckpt_ends, 0, NULL)) return "ckpt/";
     sg_run_file(p, sizeof p, run_dir, "samples");
-    if (scan_dir(p, "", "", ".png", 0, NULL)) return "samples/";
+    if (scan_steps(p, sample_ends, 0, NULL)) return "samples/";
     return NULL;
 }
 
@@ -276,10 +316,11 @@ int sg_run_clear(const char *run_dir, sg_err *err)
         sg_run_file(p, sizeof p, run_dir, files[k]);
         if (unlink(p) != 0 && errno != ENOENT) return sg_errno(err, "%s", p);
     }
-    const char *const ours[2][2] = {{"ckpt", ".safetensors"}, {"samples", ".png"}};
+    const char *const dirs[2] = {"ckpt", "samples"};
+    const char *const *const ends[2] = {ckpt_ends, sample_ends};
     for (int k = 0; k < 2; k++) {
-        sg_run_file(p, sizeof p, run_dir, ours[k][0]);
-        if (scan_dir(p, "", "", ours[k][1], 1, err)) return -1;
+        sg_run_file(p, sizeof p, run_dir, dirs[k]);
+        if (scan_steps(p, ends[k], 1, err)) return -1;
         rmdir(p);   /* only if empty: never removes a user's files */
     }
     return 0;

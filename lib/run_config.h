@@ -138,7 +138,8 @@ int sg_run_refuse_files_left(const char *run_dir, sg_err *err);
  * --force left is a run's. */
 int sg_run_refuse_foreign(const char *run_dir, sg_err *err);
 /* Removes what a run writes (config.json, history.jsonl, latest,
- * cudnn-engines.txt, the .safetensors in ckpt/ and the .png in samples/) so
+ * cudnn-engines.txt, the checkpoints' NNNNNN-G, -D and -state.safetensors in
+ * ckpt/ and the NNNNNN.png in samples/, not other files there) so
  * that a new run can start in RUN (sg-train --force); refuses first, removing
  * nothing, where sg_run_refuse_foreign does. */
 int sg_run_clear(const char *run_dir, sg_err *err);

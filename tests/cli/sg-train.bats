@@ -504,7 +504,7 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   [ ! -e "$T/r/ckpt/000004-G.safetensors" ]
 }
 
-@test "a history.jsonl, config.json, latest or cudnn-engines.txt sg-train did not write is named, with or without --force, and nothing is removed; a run's own, cut short or empty, goes" {
+@test "a history.jsonl, config.json, latest or cudnn-engines.txt sg-train did not write is named, with or without --force, and nothing is removed; a run's own, cut short or empty, goes; a user's files in ckpt/ and samples/ stay" {
   local tail args=(--iters 2 --log-every 1 --sample-every 0 "${TINY[@]}" "$D/a.lmdb")
   tail="and a new run in $T/u would delete it: move it away, or choose another -o"
   mkdir "$T/u"
@@ -541,10 +541,20 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   run sg-train -o "$T/u" --force "${args[@]}"
   [ "$status" -eq 0 ]
   [ "$(grep -c '^{"iteration":' "$T/u/history.jsonl")" -eq 2 ]
-  # an empty history.jsonl holds nothing to lose
-  rm -r "$T/u"; mkdir "$T/u"; : > "$T/u/history.jsonl"
+  # a user's own files in ckpt/ and samples/ (a plot, a model) are no run's and stay
+  mkdir -p "$T/u/samples"
+  echo plot > "$T/u/samples/loss.png"
+  echo model > "$T/u/ckpt/mine.safetensors"
+  echo copy > "$T/u/ckpt/2-G.safetensors"
   sg-train -q -o "$T/u" --force "${args[@]}"
+  [ "$(cat "$T/u/samples/loss.png")" = plot ] && [ "$(cat "$T/u/ckpt/mine.safetensors")" = model ]
+  [ "$(cat "$T/u/ckpt/2-G.safetensors")" = copy ]
+  # an empty history.jsonl holds nothing to lose; a folder of one's own pictures named samples/ is no run's
+  rm -r "$T/u"; mkdir -p "$T/u/samples"; : > "$T/u/history.jsonl"
+  echo photo > "$T/u/samples/holiday.png"
+  sg-train -q -o "$T/u" "${args[@]}"
   [ -s "$T/u/history.jsonl" ]
+  [ "$(cat "$T/u/samples/holiday.png")" = photo ]
 }
 
 @test "an existing run is not overwritten without --resume or --force" {
