@@ -59,10 +59,12 @@ start_run() {
   kill -0 "$SLEEPER"
 }
 
-# Waits for tests/run to end, 30 s at most (then kills it and the sleeper: a
+# Waits for tests/run to end, 120 s at most (then kills it and the sleeper: a
 # tests/run that leaves the sleeper would wait for it); STATUS its exit status.
+# Not 30 s: under nice on two cores shared with busy processes, tests/run's
+# forks and its 5 s grace period once took longer than that.
 wait_run() {
-  ( sleep 30; kill -KILL -- "-$RUN" "$SLEEPER" ) > /dev/null 2>&1 3>&- &
+  ( sleep 120; kill -KILL -- "-$RUN" "$SLEEPER" ) > /dev/null 2>&1 3>&- &
   local watchdog=$!
   STATUS=0
   wait "$RUN" || STATUS=$?
