@@ -51,7 +51,8 @@ static void usage(void)
            "  -S, --size N            output side, 1..4096 (default 128)\n"
            "  -o, --output OUT        the shard to write (a directory)\n"
            "  -e, --encoding ENC      raw (default) or png\n"
-           "  -n, --limit N           pack only the first N images\n"
+           "  -n, --limit N           pack only the first N images (with --folders: in class\n"
+           "                          order, not some of each class)\n"
            "  -j, --threads N         decoding threads, 0..1024 (0, the default: the CPUs this\n"
            "                          process may use; 1: decode in the main thread)\n"
            "      --strict            a missing or unreadable image is an error (default: skip it)\n"
@@ -83,6 +84,10 @@ typedef struct {
      * these count every other file); hidden ones are not counted */
     size_t ignored_nested, ignored_other;
     int cut;             /* --limit left rows of the attribute list out */
+    /* --folders: the images listed in each class, and the images each class
+     * folder holds (those reached before --limit; 0 for those after) */
+    size_t listed[SG_SHARD_MAX_LABELS], in_folder[SG_SHARD_MAX_LABELS];
+    size_t reached;      /* the class folders listed before --limit was reached */
     uint8_t *labels;     /* (n, n_labels) */
     int n_labels;
     char **label_names;
@@ -215,6 +220,8 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
         if (sg_list_images(cdir, &files, &err)) cli_die_err(&err);
         L->ignored_nested += files.n_nested;
         L->ignored_other += files.n_other;
+        L->reached = c + 1;
+        L->in_folder[c] = files.listed.n;
         if (files.listed.n == 0) {
             char shown[PATH_MAX];
             cli_warn("%s: no .jpg/.jpeg/.png files in class folder", path_shown(cdir, classes[c], shown, sizeof shown));
@@ -233,6 +240,7 @@ static void list_from_folders(input_list *L, const char *root, size_t limit)
             if (!it->name) cli_die("out of memory");
             snprintf(it->name, nl, "%s/%s", classes[c], file);
             it->labels = (uint8_t *)(uintptr_t)c;     /* class index for now */
+            L->listed[c]++;
         }
         sg_dir_listing_free(&files);
         free(cdir);
@@ -591,6 +599,8 @@ struct run {
     char held[MISSING_SHOWN][sizeof ((slot *)0)->msg];
     int n_held;
     int told_crop;              /* warn_padded_crop said it */
+    int told_one_class;         /* warn_one_class_listed said it */
+    size_t written_per_class[SG_SHARD_MAX_LABELS];   /* --folders: the records of each class */
     int failed;                 /* 1: fail_msg says why; 2: interrupted */
     char fail_msg[1100];
     char fail_hint[192];   /* the words for want of space, where that was why (taken before the abort frees any) */
@@ -696,12 +706,70 @@ static void die_nothing_to_pack(const input_list *L, const struct opts *o)
             L->n_labels == 1 ? "s" : "", nested, o->folders);
 }
 
-/* The images to pack, from --folders or from --attrs and --images. */
-static void list_inputs(input_list *L, const struct opts *o)
+/* The classes of names[0..n) whose count is 0 into b, quoted: "'b', 'c'",
+ * at most 4 named, then " and N more". */
+static void classes_without(sg_buf *b, char *const *names, const size_t *count, size_t n)
+{
+    size_t k = 0;
+    for (size_t c = 0; c < n; c++) {
+        if (count[c]) continue;
+        if (k < 4) sg_buf_appendf(b, "%s%s", k ? ", " : "", sg_quote_str(names[c]).s);
+        k++;
+    }
+    if (k > 4) sg_buf_appendf(b, " and %zu more", k - 4);
+}
+
+/* The index of the one class of count[0..n) above 0; -1 when there are
+ * none or several. */
+static int only_class(const size_t *count, int n)
+{
+    int only = -1;
+    for (int c = 0; c < n; c++) {
+        if (!count[c]) continue;
+        if (only >= 0) return -1;
+        only = c;
+    }
+    return only;
+}
+
+/* --folders, two or more classes, the images listed all of one: the shard
+ * is packed all the same (sg-sample --data translates its records,
+ * celeb-dump shows them), but sg-train on it learns nothing of the other
+ * classes (its classifier never sees a real one), which is said before
+ * anything is decoded. Where --limit cut the list (it takes the first N
+ * images in class order), it says so. 1 when said. */
+static int warn_one_class_listed(const input_list *L, const struct opts *o)
+{
+    int only = only_class(L->listed, L->n_labels);
+    if (!o->folders || only < 0) return 0;
+    sg_buf none = SG_BUF_INIT;
+    classes_without(&none, L->label_names, L->listed, (size_t)L->n_labels);
+    const char *names = none.failed || !none.data ? "the others" : none.data;
+    const char *cls = L->label_names[only];
+    if (L->reached < (size_t)L->n_labels) {   /* --limit stopped before the last class */
+        char first[32];   /* "image", "3 images" */
+        if (o->limit == 1) snprintf(first, sizeof first, "image");
+        else snprintf(first, sizeof first, "%ld images", o->limit);
+        cli_warn("--limit %ld takes the first %s in class order (not some of each class): %s of class %s (which "
+                 "holds %zu), none of %s; sg-train on this shard learns nothing of those classes: give a --limit "
+                 "above %zu to reach them, or leave --limit out", o->limit, first, o->limit == 1 ? "it is" : "all are",
+                 sg_quote_str(cls).s, L->in_folder[only], names, L->in_folder[only]);
+    } else
+        cli_warn("%s: only class %s has images to pack, not %s: every record is of one class, and sg-train on this "
+                 "shard learns nothing of the others; put each class's images in its folder (%s/CLASS/IMAGE.jpg)",
+                 o->folders, sg_quote_str(cls).s, names, o->folders);
+    sg_buf_free(&none);
+    return 1;
+}
+
+/* The images to pack, from --folders or from --attrs and --images; 1 when
+ * warn_one_class_listed said the images are of one class. */
+static int list_inputs(input_list *L, const struct opts *o)
 {
     if (o->folders) list_from_folders(L, o->folders, (size_t)o->limit);
     else list_from_attrs(L, o->attrs, o->images, o->select, (size_t)o->limit);
     if (L->n == 0) die_nothing_to_pack(L, o);
+    return warn_one_class_listed(L, o);
 }
 
 /* The reorder window's slots, the inline decoder or the threads' ids (not
@@ -848,6 +916,8 @@ static int write_or_skip(struct run *r, size_t i, const slot *sl)
         snprintf(r->fail_hint, sizeof r->fail_hint, "%s", cli_no_space_hint(&err));
         return 0;
     }
+    for (int j = 0; r->o->folders && j < r->L.n_labels; j++)
+        if (it->labels[j]) { r->written_per_class[j]++; break; }
     return 1;
 }
 
@@ -909,6 +979,22 @@ static void stop_workers(struct run *r)
     if (r->inline_mode) worker_ctx_free(&r->inline_ctx);
 }
 
+/* --folders: the images listed were of two or more classes, but those of
+ * all classes but one were skipped: said as warn_one_class_listed does,
+ * once the last record is written. */
+static void warn_one_class_written(const struct run *r)
+{
+    const input_list *L = &r->L;
+    int only = only_class(r->written_per_class, L->n_labels);
+    if (!r->o->folders || r->told_one_class || only < 0) return;
+    sg_buf none = SG_BUF_INIT;
+    classes_without(&none, L->label_names, r->written_per_class, (size_t)L->n_labels);
+    cli_warn("%s: every record is of class %s, none of %s (their images were skipped, see above, or not there): "
+             "sg-train on this shard learns nothing of those classes", r->o->out, sg_quote_str(L->label_names[only]).s,
+             none.failed || !none.data ? "the others" : none.data);
+    sg_buf_free(&none);
+}
+
 /* Commits the shard, or aborts it and dies saying why (a failure, no image
  * read; a stop signal: by that signal); returns the number of records
  * written. */
@@ -917,6 +1003,7 @@ static uint64_t finish_shard(struct run *r)
     const char *out = r->o->out;
     if (!r->failed && r->n_skipped[RESULT_MISSING] > MISSING_SHOWN)
         cli_warn("... and %zu more missing (skipped)", r->n_skipped[RESULT_MISSING] - MISSING_SHOWN);
+    if (!r->failed && !interrupted) warn_one_class_written(r);
     uint64_t written = sg_shard_writer_count(r->wr);
     cli_stop_line_set(&commit_answer, "interrupted while finishing: %s is written in full first (all its records "
                       "are packed; another signal does not cut it short), then celeb-pack stops", out);
@@ -1014,7 +1101,7 @@ int main(int argc, char **argv)
 
     static struct run r;   /* static: its held messages (10 KB) stay off the stack */
     r.o = &o;
-    list_inputs(&r.L, &o);
+    r.told_one_class = list_inputs(&r.L, &o);
     prepare_workers(&r);
     /* From here a stop signal ends the pack cleanly (write_records notices
      * it, or finish_shard after the last record), aborting the writer: caught

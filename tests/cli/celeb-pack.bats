@@ -665,6 +665,55 @@ except AssertionError as e:
   [ "$(celeb-dump --verify "$T/o.lmdb")" = "2 records OK" ]
 }
 
+@test "--folders whose images are all of one class of several is packed with a warning before anything is decoded: sg-train learns nothing of the others" {
+  mkdir -p "$T/f/angry" "$T/f/calm" "$T/f/happy"
+  cp "$S"/img_align_celeba/00000[1-3].jpg "$T/f/angry/"
+  cp "$S"/img_align_celeba/00000[4-5].jpg "$T/f/calm/"
+  cp "$S/img_align_celeba/000006.jpg" "$T/f/happy/"
+  # --limit takes the first N images in class order: all of angry's
+  for n in 2 3; do
+    run celeb-pack -q --folders "$T/f" -S 8 --limit $n -o "$T/l$n.lmdb"
+    [ "$status" -eq 0 ]
+    [ "$output" = "celeb-pack: --limit $n takes the first $n images in class order (not some of each class): all are of class angry (which holds 3), none of calm, happy; sg-train on this shard learns nothing of those classes: give a --limit above 3 to reach them, or leave --limit out" ]
+    [ "$(celeb-dump --verify "$T/l$n.lmdb")" = "$n records OK" ]
+  done
+  # reaching a second class: no warning
+  run celeb-pack -q --folders "$T/f" -S 8 --limit 4 -o "$T/l4.lmdb"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  # said before the first image is read (strace: the warning, then the first open of an image)
+  if command -v strace >/dev/null; then
+    strace -f -qq -s 300 -o "$T/trace" -e trace=openat,write celeb-pack -q -j 1 --folders "$T/f" -S 8 --limit 2 -o "$T/t.lmdb" 2>/dev/null
+    local w o
+    w=$(grep -n 'write(2, "celeb-pack: --limit 2 takes' "$T/trace" | cut -d: -f1)
+    o=$(grep -n 'openat(.*angry/000001.jpg' "$T/trace" | head -n 1 | cut -d: -f1)
+    [ -n "$w" ] && [ -n "$o" ] && [ "$w" -lt "$o" ]
+  fi
+  # the other class folders hold no image
+  rm "$T"/f/calm/* "$T"/f/happy/*
+  run celeb-pack -q --folders "$T/f" -S 8 -o "$T/e.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "celeb-pack: $T/f/calm: no .jpg/.jpeg/.png files in class folder" ]
+  [ "${lines[1]}" = "celeb-pack: $T/f/happy: no .jpg/.jpeg/.png files in class folder" ]
+  [ "${lines[2]}" = "celeb-pack: $T/f: only class angry has images to pack, not calm, happy: every record is of one class, and sg-train on this shard learns nothing of the others; put each class's images in its folder ($T/f/CLASS/IMAGE.jpg)" ]
+  [ "${#lines[@]}" -eq 3 ]
+  [ "$(celeb-dump --verify "$T/e.lmdb")" = "3 records OK" ]
+  # the images of the others all skipped: said once the records are written, before the summary
+  head -c 100 "$S/img_align_celeba/000004.jpg" > "$T/f/calm/cut.jpg"
+  run celeb-pack -j 1 --folders "$T/f" -S 8 -o "$T/s.lmdb"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "celeb-pack: $T/f/happy: no .jpg/.jpeg/.png files in class folder" ]
+  [ "${lines[1]}" = "celeb-pack: $T/f/calm/cut.jpg: JPEG: corrupt or truncated data: Premature end of JPEG file (skipped)" ]
+  [ "${lines[2]}" = "celeb-pack: $T/s.lmdb: every record is of class angry, none of calm, happy (their images were skipped, see above, or not there): sg-train on this shard learns nothing of those classes" ]
+  [ "${lines[3]}" = "celeb-pack: wrote 3 records to $T/s.lmdb (1 skipped: 1 corrupt), 8x8, 3 labels" ]
+  [ "${#lines[@]}" -eq 4 ]
+  # names beyond the fourth are counted
+  for c in d1 d2 d3 d4; do mkdir "$T/f/$c"; done
+  run celeb-pack -q --folders "$T/f" -S 8 --limit 1 -o "$T/m.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "celeb-pack: --limit 1 takes the first image in class order (not some of each class): it is of class angry (which holds 3), none of calm, d1, d2, d3 and 2 more; sg-train on this shard learns nothing of those classes: give a --limit above 3 to reach them, or leave --limit out" ]
+}
+
 @test "usage errors exit 2" {
   run celeb-pack --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba"
   [ "$status" -eq 2 ]
@@ -713,7 +762,8 @@ except AssertionError as e:
   echo "$output"
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = "celeb-pack: $T/f/cl\\x1b[1m: no .jpg/.jpeg/.png files in class folder" ]
-  [ "${lines[1]}" = "celeb-pack: $T/f/ok/\\xff\\x9b.jpg: not a JPEG or PNG image (skipped)" ]
+  [ "${lines[1]}" = "celeb-pack: $T/f: only class ok has images to pack, not cl\\x1b[1m: every record is of one class, and sg-train on this shard learns nothing of the others; put each class's images in its folder ($T/f/CLASS/IMAGE.jpg)" ]
+  [ "${lines[2]}" = "celeb-pack: $T/f/ok/\\xff\\x9b.jpg: not a JPEG or PNG image (skipped)" ]
   only_printable "$output"
   # option values
   run celeb-pack --attrs "$T/attrs.txt" --images "$T/img" --encoding $'\e[5m' -o "$T/o.lmdb"
