@@ -406,14 +406,25 @@ static volatile sig_atomic_t interrupted;
  * sg-train; a third is not answered (one line is enough). */
 static volatile sig_atomic_t committing, answered_again;
 static cli_stop_line commit_answer, again_answer;
+/* 1 from a first stop signal while packing (before the commit) until what
+ * was written is removed (finish_shard): the workers end the images they
+ * are decoding, then the writer's temporary directory goes, which for a
+ * large shard (gigabytes of data.mdb to free, on a slow or network file
+ * system) may take a while before the line that ends it. A second SIGINT or
+ * SIGTERM there is answered once with stopping_answer (dying by it would
+ * leave the temporary directory behind); commit_started: the first signal
+ * came too late for that (the commit began, or is over). */
+static volatile sig_atomic_t stopping, commit_started;
+static cli_stop_line stopping_answer;
 static void on_signal(int sig)
 {
     if (!interrupted) {
         interrupted = sig;
         if (committing) cli_say_from_handler(&commit_answer);
-    } else if (committing && sig != SIGHUP && !answered_again) {
+        else if (!commit_started) stopping = 1;
+    } else if ((committing || stopping) && sig != SIGHUP && !answered_again) {
         answered_again = 1;
-        cli_say_from_handler(&again_answer);
+        cli_say_from_handler(committing ? &again_answer : &stopping_answer);
     }
 }
 
@@ -1017,10 +1028,11 @@ static uint64_t finish_shard(struct run *r)
     cli_hold_stop_signals(&was);
     if (!r->failed && interrupted) r->failed = 2;
     if (!r->failed && written == 0) fail_with(r, "no image could be read");
-    committing = !r->failed;
+    committing = commit_started = !r->failed;
     cli_release_stop_signals(&was);
     if (r->failed) {
         sg_shard_writer_abort(r->wr);
+        stopping = 0;   /* removed: the line that ends it comes now */
         if (r->failed == 2) {
             cli_warn("interrupted; no shard written");
             cli_exit_by_signal(interrupted);   /* not exit(1): a script running celeb-pack stops too */
@@ -1107,6 +1119,9 @@ int main(int argc, char **argv)
      * it, or finish_shard after the last record), aborting the writer: caught
      * before open_shard, since dying by it (cli_init) would leave the
      * writer's temporary directory behind. */
+    cli_stop_line_set(&stopping_answer, "still stopping: removing what was written of %s (another signal does not "
+                      "cut it short, which would leave it behind); no shard is written, and any earlier %s is "
+                      "untouched", o.out, o.out);
     cli_catch_stop_signals(on_signal, 0);
     open_shard(&r);
     start_workers(&r);

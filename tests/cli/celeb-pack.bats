@@ -494,6 +494,32 @@ again_answer() {
   [ "$(celeb-dump --verify "$T/u.lmdb")" = "12 records OK" ]
 }
 
+@test "a second stop signal while a stopped pack removes what it wrote is answered once; a SIGHUP is no second request" {
+  need_strace
+  # ^C at the warning of the last row (missing), again as data.mdb is
+  # removed (unlink), a third (SIGTERM) at the rmdir: the second is answered
+  awk 'NR == 1 { print $1 + 1; next } { print } END { r = $0; sub(/^[^ ]+/, "gone.jpg", r); print r }' \
+    "$S/list_attr_celeba.txt" > "$T/last.txt"
+  args=(-j 1 -S 8 --attrs "$T/last.txt" --images "$S/img_align_celeba")
+  local stopping="celeb-pack: still stopping: removing what was written of $T/s.lmdb (another signal does not cut it short, which would leave it behind); no shard is written, and any earlier $T/s.lmdb is untouched"
+  run env --default-signal=INT strace -f -qq -o /dev/null -e trace=write,unlink,rmdir \
+    -e inject=write:signal=INT:when=1 -e inject=unlink:signal=INT:when=1 -e inject=rmdir:signal=TERM:when=1 \
+    celeb-pack "${args[@]}" -o "$T/s.lmdb"
+  [ "$status" -eq 130 ]
+  [ "${lines[0]}" = "celeb-pack: $S/img_align_celeba/gone.jpg: No such file or directory (skipped)" ]
+  [ "${lines[1]}" = "$stopping" ]
+  [ "${lines[2]}" = "celeb-pack: interrupted; no shard written" ]
+  [ "${#lines[@]}" -eq 3 ]
+  [ -z "$(ls -d "$T"/s.lmdb* 2>/dev/null)" ]
+  # a SIGHUP after the first (a terminal closing) asks for nothing
+  run env --default-signal=INT --default-signal=HUP strace -f -qq -o /dev/null -e trace=write,unlink \
+    -e inject=write:signal=INT:when=1 -e inject=unlink:signal=HUP:when=1 celeb-pack "${args[@]}" -o "$T/s.lmdb"
+  [ "$status" -eq 130 ]
+  [ "${lines[1]}" = "celeb-pack: interrupted; no shard written" ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ -z "$(ls -d "$T"/s.lmdb* 2>/dev/null)" ]
+}
+
 @test "class folders: sorted classes, one-hot labels, JPEG and PNG inputs" {
   mkdir -p "$T/f/sad" "$T/f/Happy" "$T/f/angry" "$T/f/.hidden"
   cp "$S/img_align_celeba/000001.jpg" "$T/f/sad/b.JPG"
