@@ -217,21 +217,48 @@ void sg_targets_dataset_label(const sg_model_config *cfg, const char *const *dat
     else snprintf(out, cap, "%s", name);
 }
 
+/* A list for messages, "a, b, c", written item by item into out: one that
+ * does not fit ends ", ..." ("..." when not even the first item fits), room
+ * for it kept while more items follow, so that a cut list never reads as
+ * whole, nor its last item as cut short. */
+typedef struct {
+    char *out;
+    size_t cap, len;
+    int listed, cut;
+} msg_list;
+
+static void msg_list_start(msg_list *l, char *out, size_t cap)
+{
+    *l = (msg_list){.out = out, .cap = cap};
+    if (cap) out[0] = 0;
+}
+
+/* Adds item (last: none follows it); once the list is cut, does nothing. */
+static void msg_list_add(msg_list *l, const char *item, int last)
+{
+    static const char more[] = ", ...";
+    if (l->cut || !l->cap) return;
+    const char *sep = l->listed ? ", " : "";
+    if (l->len + strlen(sep) + strlen(item) + (last ? 1 : sizeof more) > l->cap) {
+        const char *mark = l->listed ? more : more + 2;
+        if (l->len + strlen(mark) < l->cap) snprintf(l->out + l->len, l->cap - l->len, "%s", mark);
+        l->cut = 1;
+        return;
+    }
+    l->len += (size_t)snprintf(l->out + l->len, l->cap - l->len, "%s%s", sep, item);
+    l->listed++;
+}
+
 void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, const int *which,
                              int n_which, char *out, size_t cap)
 {
-    size_t len = 0;
-    out[0] = 0;
+    msg_list l;
+    msg_list_start(&l, out, cap);
     int n = which ? n_which : cfg->n_datasets;
     for (int k = 0; k < n; k++) {
         char d[SG_QUOTE_MAX + 32];
         sg_targets_dataset_desc(cfg, dataset_names, which ? which[k] : k, d, sizeof d);
-        int w = snprintf(out + len, cap - len, "%s%s", k ? ", " : "", d);
-        if (w < 0 || (size_t)w >= cap - len) {
-            if (cap > 4) snprintf(out + (len + 4 < cap ? len : cap - 4), 4, "...");
-            return;
-        }
-        len += (size_t)w;
+        msg_list_add(&l, d, k == n - 1);
     }
 }
 
@@ -276,17 +303,17 @@ int sg_targets_dataset_parse(const sg_model_config *cfg, const char *const *data
 }
 
 /* Known names for messages: "A, B, C" (qualified when datasets share names);
- * only dataset only_ds's, unqualified, when only_ds >= 0. A list longer than
- * cap ends ", ..." (room for it kept), so that a cut list never reads as
- * whole, nor its last name as cut short. */
+ * only dataset only_ds's, unqualified, when only_ds >= 0; cut as msg_list
+ * cuts. */
 static void list_names(const sg_model_config *cfg, const char *const *label_names,
                        const char *const *dataset_names, int only_ds, char *out, size_t cap)
 {
-    static const char more[] = ", ...";
-    size_t len = 0;
-    int n = sg_targets_count(cfg), listed = 0;
-    out[0] = 0;
-    for (int t = 0; t < n; t++) {
+    int n = sg_targets_count(cfg), last = -1;
+    for (int t = 0; t < n; t++)
+        if (only_ds < 0 || sg_targets_dataset_of(cfg, t, NULL) == only_ds) last = t;
+    msg_list l;
+    msg_list_start(&l, out, cap);
+    for (int t = 0; t <= last && !l.cut; t++) {
         char name[512];
         if (only_ds >= 0) {
             if (sg_targets_dataset_of(cfg, t, NULL) != only_ds) continue;
@@ -294,14 +321,7 @@ static void list_names(const sg_model_config *cfg, const char *const *label_name
         } else {
             sg_targets_name(cfg, label_names, dataset_names, t, name, sizeof name);
         }
-        const char *sep = listed ? ", " : "";
-        sg_quoted q = sg_quote_str(name);
-        if (len + strlen(sep) + strlen(q.s) + sizeof more > cap) {
-            snprintf(out + len, cap - len, "%s", listed ? more : more + 2);
-            return;
-        }
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", sep, q.s);
-        listed++;
+        msg_list_add(&l, sg_quote_str(name).s, t == last);
     }
 }
 

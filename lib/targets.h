@@ -71,7 +71,8 @@ void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *data
 void sg_targets_dataset_label(const sg_model_config *cfg, const char *const *dataset_names, int ds, char *out,
                               size_t cap);
 /* Every dataset so, or the n_which of which (NULL: all): "1 train, 2 train,
- * 3 rafd" (cut with "..." at cap). */
+ * 3 rafd"; a list longer than cap ends ", ..." after its last whole entry
+ * ("1 train, ..."), as the known names in --targets' messages do. */
 void sg_targets_dataset_list(const sg_model_config *cfg, const char *const *dataset_names, const int *which,
                              int n_which, char *out, size_t cap);
 /* The dataset text names, as a qualifier does: digits are its number from 1

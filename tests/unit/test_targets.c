@@ -563,6 +563,16 @@ static void test_known_list_cut(void)
           strstr(err.msg, "(known: Attribute_00, Attribute_01, ") &&
           strstr(err.msg, ", ...); did you mean 'Attribute_07'?") && !strstr(err.msg, "Attribute_63"),
           "64 names, the list cut: '%s'", err.msg);
+    /* a list that just fits its room (699 bytes) is whole: room for ", ..."
+     * is kept only while names follow */
+    for (int i = 0; i < 49; i++) names[i] = buf[i];
+    snprintf(buf[49], sizeof buf[49], "Attribute_49x");
+    names[49] = buf[49];
+    sg_model_config cfg50 = {.n_datasets = 1, .label_dim = {50}};
+    err.msg[0] = 0;
+    CHECK(sg_targets_parse(&cfg50, names, NULL, "+Zzzz", &s, &err) == -1 &&
+          strstr(err.msg, ", Attribute_48, Attribute_49x)") && !strstr(err.msg, "..."),
+          "50 names just fitting: '%s'", err.msg);
     const char *five[] = {"Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"};
     sg_model_config cfg5 = {.n_datasets = 1, .label_dim = {5}};
     CHECK(sg_targets_parse(&cfg5, five, NULL, "+Yung", &s, &err) == -1 &&
@@ -678,6 +688,19 @@ static void test_review_messages(void)
     CHECK(!strcmp(list, "1 'a b', 2 'x\\x1b'"), "dataset list with odd names '%s'", list);
     sg_targets_dataset_list(&two, NULL, NULL, 0, list, sizeof list);
     CHECK(!strcmp(list, "1, 2"), "dataset list without names '%s'", list);
+    /* cut as the list of known names is: ", ..." after the last whole entry,
+     * room for it kept while more follow; it was "1 train, 2 train..." (the
+     * last name read as cut short), and a list just fitting is whole */
+    static const struct { size_t cap; const char *want; } cut[] = {
+        {25, "1 train, 2 train, 3 rafd"}, {24, "1 train, 2 train, ..."}, {22, "1 train, 2 train, ..."},
+        {21, "1 train, ..."}, {13, "1 train, ..."}, {12, "..."}, {4, "..."}, {3, ""},
+    };
+    for (size_t k = 0; k < sizeof cut / sizeof cut[0]; k++) {
+        memset(list, 'x', sizeof list);
+        sg_targets_dataset_list(&cfg, ds_names, NULL, 0, list, cut[k].cap);
+        CHECK(!strcmp(list, cut[k].want), "dataset list in %zu bytes: '%s' (want '%s')", cut[k].cap, list,
+              cut[k].want);
+    }
 }
 
 /* sg-sample --dataset N|NAME: a number (leading zeros allowed) or one
