@@ -399,15 +399,20 @@ void cli_die_stdout(void)
     cli_die("<stdout>: %s%s", strerror(saved), stdout_is_file() ? no_space_hint(saved) : "");
 }
 
+/* s's shell word in one of 8 slots (a few at once for one message), allocating
+ * nothing; NULL when it does not fit, s then PATH_MAX bytes or more */
+static const char *shell_word_slot(const char *s)
+{
+    static char words[8][SG_SHELL_WORD_MAX];
+    static unsigned next;
+    char *w = words[next++ % 8];
+    return sg_shell_word_in(w, sizeof words[0], s) < sizeof words[0] ? w : NULL;
+}
+
 const char *cli_shell_word(const char *s)
 {
-    /* a few at once for one message; held in a static table, not leaked */
-    static char *words[8];
-    static unsigned next;
-    char **w = &words[next++ % 8];
-    free(*w);
-    if (!(*w = sg_shell_word(s))) cli_die("out of memory");
-    return *w;
+    const char *w = shell_word_slot(s);
+    return w ? w : s;
 }
 
 int cli_compare_strings(const void *a, const void *b)
@@ -418,13 +423,10 @@ int cli_compare_strings(const void *a, const void *b)
 const char *cli_shell_operand(const char *s)
 {
     if (s[0] != '-' || !s[1]) return cli_shell_word(s);
-    char *dotted = malloc(strlen(s) + 3);
-    if (!dotted) cli_die("out of memory");
-    strcpy(dotted, "./");
-    strcpy(dotted + 2, s);
-    const char *w = cli_shell_word(dotted);
-    free(dotted);
-    return w;
+    char dotted[PATH_MAX];   /* its word fits a slot */
+    int k = snprintf(dotted, sizeof dotted, "./%s", s);
+    const char *w = k > 0 && (size_t)k < sizeof dotted ? shell_word_slot(dotted) : NULL;
+    return w ? w : s;
 }
 
 void cli_warn(const char *fmt, ...)

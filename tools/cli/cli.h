@@ -115,12 +115,15 @@ const char *cli_no_space_advice(const sg_err *err, const char *aside, char *buf,
  * --resume"), for the user to paste back: lib/text_escape.h
  * sg_buf_put_shell_word (an ordinary path bare; 'a b', $'a\nb'), which the
  * messages' escaping leaves as it is. The text lives until the eighth call
- * after; dies when out of memory. */
+ * after; allocates nothing. A text whose word does not fit
+ * SG_SHELL_WORD_MAX (PATH_MAX bytes or more: no path a system call takes)
+ * is returned as it is. */
 const char *cli_shell_word(const char *s);
 /* cli_shell_word for a path that is an operand of the suggested command
  * ("celeb-dump --verify %s", "sed ... %s"): one starting with - (not "-"
  * alone, standard input to the command as to the tool) as ./-..., which the
- * command does not read as options. */
+ * command does not read as options (s as it is when ./s is PATH_MAX bytes
+ * or more). */
 const char *cli_shell_operand(const char *s);
 /* qsort/bsearch order of an array of char * (strcmp of the strings they point to). */
 int cli_compare_strings(const void *a, const void *b);
