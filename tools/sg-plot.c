@@ -791,37 +791,71 @@ static bar *read_bars(const char *path, int *n_out, char *title, size_t title_le
     return bars;
 }
 
-static void draw_bars(const bar *bars, int n, const char *title, int W, int H, const char *out_path)
+/* draw_bars' layout at W x H (H <= 0: as high as the bars need), its
+ * widest label and count texts at scale 1 given: whether it fits. */
+typedef struct { int S, lh, row_h, title_scale, top, H, name_w, num_w, bx, bw; } bars_layout;
+
+static int layout_bars(int n, const char *title, int name_w1, int num_w1, int W, int H, bars_layout *L)
 {
     int S = default_scale(W, W * 3 / 4), lh = SG_FONT_CELL_H * S;
     int row_h = lh + 8 * S;
     int title_scale = text_width(title, S + 1) <= W - 20 ? S + 1 : S;
     int top = 10 + SG_FONT_CELL_H * title_scale + 10 + lh + 12;   /* title, then the legend line */
     if (H <= 0) H = top + n * row_h + 16;
-    sg_canvas c;
-    sg_err err;
-    if (sg_canvas_init(&c, W, H, WHITE, &err) != 0) cli_die_err(&err);
+    int fits = 1;
     if (n * row_h > H - top - 8) {
         row_h = (H - top - 8) / n;
-        if (row_h < SG_FONT_CELL_H) cli_die("image height %d is too small for %d bars", H, n);
+        if (row_h < SG_FONT_CELL_H) fits = 0;
         while (S > 1 && SG_FONT_CELL_H * S > row_h - 2) S--;
         lh = SG_FONT_CELL_H * S;
     }
-    int name_w = 0, num_w = 0;
+    *L = (bars_layout){.S = S, .lh = lh, .row_h = row_h, .title_scale = title_scale, .top = top, .H = H,
+                       .name_w = name_w1 * S, .num_w = num_w1 * S};
+    L->bx = 10 + L->name_w + 10;
+    L->bw = W - L->bx - L->num_w - 20;
+    return fits && L->bw >= 60;
+}
+
+/* The smallest --width (height 0) or --height (1) from the given size up
+ * at which the bars fit; -1 when none up to 16384 does. */
+static int bars_size_needed(int n, const char *title, int name_w1, int num_w1, int W, int H, int height)
+{
+    bars_layout L;
+    for (int v = height ? H : W; v <= 16384; v++)
+        if (layout_bars(n, title, name_w1, num_w1, height ? W : v, height ? v : H, &L)) return v;
+    return -1;
+}
+
+static void draw_bars(const bar *bars, int n, const char *title, int W, int H, const char *out_path)
+{
+    int name_w1 = 0, num_w1 = 0;
     char nums[n][64];
     for (int i = 0; i < n; i++) {
-        int w = text_width(bars[i].label, S);
-        if (w > name_w) name_w = w;
+        int w = text_width(bars[i].label, 1);
+        if (w > name_w1) name_w1 = w;
         int64_t tot = bars[i].positive + bars[i].negative;
         if (tot)
             snprintf(nums[i], sizeof nums[i], "%lld / %lld (%.1f%%)", (long long)bars[i].positive,
                      (long long)bars[i].negative, 100.0 * bars[i].positive / tot);
         else snprintf(nums[i], sizeof nums[i], "no records");
-        w = text_width(nums[i], S);
-        if (w > num_w) num_w = w;
+        w = text_width(nums[i], 1);
+        if (w > num_w1) num_w1 = w;
     }
-    int bx = 10 + name_w + 10, bw = W - bx - num_w - 20;
-    if (bw < 60) cli_die("image width %d is too small for the labels", W);
+    bars_layout L;
+    if (!layout_bars(n, title, name_w1, num_w1, W, H, &L)) {
+        int high = L.row_h < SG_FONT_CELL_H, need = bars_size_needed(n, title, name_w1, num_w1, W, H, high);
+        char what[64];
+        if (high) snprintf(what, sizeof what, "%d bars", n);
+        else snprintf(what, sizeof what, "the labels");
+        if (need < 0) cli_die("image %s %d is too small for %s", high ? "height" : "width", high ? H : W, what);
+        cli_die("image %s %d is too small for %s; this plot needs --%s %d or more", high ? "height" : "width",
+                high ? H : W, what, high ? "height" : "width", need);
+    }
+    int S = L.S, lh = L.lh, row_h = L.row_h, title_scale = L.title_scale, top = L.top, bx = L.bx, bw = L.bw;
+    H = L.H;
+    sg_canvas c;
+    sg_err err;
+    if (sg_canvas_init(&c, W, H, WHITE, &err) != 0) cli_die_err(&err);
     const sg_rgb POS = PALETTE[0], NEG = {205, 205, 205};
 
     text_bold(&c, (W - text_width(title, title_scale)) / 2, 10, title, title_scale, BLACK);

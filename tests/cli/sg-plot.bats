@@ -27,16 +27,18 @@ JSON
 
 # sg-plot FILE --DIM SMALL must fail naming the size it needs (the image
 # is too small for WHAT); that size then works and one less does not. Sets
-# need; the plot at that size is $T/size.png.
+# need; the plot at that size is $T/size.png. Options after WHAT (--bars)
+# go to each sg-plot.
 size_named_fits() {
   local file=$1 dim=$2 small=$3 what=$4
-  run sg-plot "$file" --"$dim" "$small" -o "$T/size.png"
+  shift 4
+  run sg-plot "$@" "$file" --"$dim" "$small" -o "$T/size.png"
   [ "$status" -eq 1 ]
   [[ "$output" =~ ^"sg-plot: image $dim $small is too small for $what; this plot needs --$dim "([0-9]+)" or more"$ ]] ||
     { echo "$output"; false; }
   need=${BASH_REMATCH[1]}
-  sg-plot "$file" --"$dim" "$need" -o "$T/size.png"
-  run sg-plot "$file" --"$dim" $((need - 1)) -o "$T/size.png"
+  sg-plot "$@" "$file" --"$dim" "$need" -o "$T/size.png"
+  run sg-plot "$@" "$file" --"$dim" $((need - 1)) -o "$T/size.png"
   [ "$status" -eq 1 ]
 }
 
@@ -480,6 +482,21 @@ PY
   done > "$T/wide.jsonl"
   size_named_fits "$T/wide.jsonl" width 200 "the plot and its legend"
   [ "$need" -gt 840 ]
+}
+
+@test "a size too small for --bars names the size it needs, which then works (it said only 'too small')" {
+  # 40 attributes: 150 pixels cannot hold their rows
+  {
+    printf '{"shard": "s.lmdb", "count": 10, "labels": [\n'
+    for i in $(seq 40); do printf ' {"name": "Attr_%02d", "positive": 3, "negative": 7}%s\n' "$i" "$([ "$i" = 40 ] || echo ,)"; done
+    printf ']}\n'
+  } > "$T/many.json"
+  size_named_fits "$T/many.json" height 150 "40 bars" --bars
+  # a label too long for the width (with and without --height)
+  long=$(printf 'a%.0s' $(seq 60))
+  printf '{"labels": [{"name": "%s", "positive": 1, "negative": 1}]}\n' "$long" > "$T/long.json"
+  size_named_fits "$T/long.json" width 200 "the labels" --bars
+  size_named_fits "$T/long.json" width 200 "the labels" --bars --height 300
 }
 
 @test "--bars: --smooth and --full-range are usage errors (ignored before); an empty group draws no bar" {
