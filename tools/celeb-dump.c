@@ -275,6 +275,44 @@ static void fit_text(char *s, int max_chars)
     if ((int)strlen(s) > max_chars) { s[max_chars - 2] = '.'; s[max_chars - 1] = '.'; s[max_chars] = 0; }
 }
 
+/* --grid's sizes at an upscaling: the tiles, their titles' text scale and
+ * line height, the gaps, the image and its footer; the footer's text (what
+ * the bits mean) into legend. */
+typedef struct { int tw, th, ts, lh, gap, title_h, W, H, footer_h; } grid_layout;
+
+static void layout_grid(const sg_shard_meta *m, int rows, int cols, int scale, int title_chars, int one_hot,
+                        grid_layout *g, sg_buf *legend)
+{
+    int tw = (int)m->width * scale, th = (int)m->height * scale;
+    /* Title text: scale 2 when the label bits fit, else 1. */
+    int ts = title_chars * SG_FONT_CELL_W * 2 <= tw && tw >= 160 ? 2 : 1;
+    int lh = SG_FONT_CELL_H * ts, gap = 6 * ts, title_h = 2 * lh + 4;
+    int W = cols * tw + (cols + 1) * gap;
+    /* Footer "bits: NAME NAME ..." (one-hot: "classes: ..."), wrapped to the
+     * grid's width; a name with a space or another special character quoted. */
+    sg_buf quoted = SG_BUF_INIT;
+    const char *legend_head = one_hot ? "classes:" : "bits:";
+    int line_max = (W - 2 * gap) / (SG_FONT_CELL_W * ts), col_used = (int)strlen(legend_head);
+    sg_buf_puts(legend, legend_head);
+    for (uint32_t a = 0; a < m->n_labels; a++) {
+        sg_buf_clear(&quoted);
+        put_list_name(&quoted, m->label_names[a], 0);
+        int len = (int)quoted.len;
+        if (col_used + 1 + len > line_max && col_used > 0) { sg_buf_puts(legend, "\n"); col_used = 0; }
+        else { sg_buf_putc(legend, ' '); col_used++; }
+        sg_buf_append(legend, quoted.data, quoted.len);
+        col_used += len;
+    }
+    if (quoted.failed) cli_die("out of memory");
+    sg_buf_free(&quoted);
+    if (legend->failed) cli_die("out of memory");
+    int legend_h;
+    sg_text_size(legend->data, ts, NULL, &legend_h);
+    int footer_h = legend_h + 8;
+    int H = rows * (th + title_h) + (rows + 1) * gap + footer_h;
+    *g = (grid_layout){tw, th, ts, lh, gap, title_h, W, H, footer_h};
+}
+
 static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_t seed, int scale, const char *out)
 {
     const sg_shard_meta *m = sg_shard_get_meta(s);
@@ -308,35 +346,26 @@ static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_
         if (scale > 8) scale = 8;
         if (scale < 1) scale = 1;
     }
-    int tw = (int)m->width * scale, th = (int)m->height * scale;
-    /* Title text: scale 2 when the label bits fit, else 1. */
-    int ts = title_chars * SG_FONT_CELL_W * 2 <= tw && tw >= 160 ? 2 : 1;
-    int lh = SG_FONT_CELL_H * ts, gap = 6 * ts, title_h = 2 * lh + 4;
-    int W = cols * tw + (cols + 1) * gap;
-    /* Footer "bits: NAME NAME ..." (one-hot: "classes: ..."), wrapped to the
-     * grid's width; a name with a space or another special character quoted. */
-    sg_buf legend = SG_BUF_INIT, quoted = SG_BUF_INIT;
-    const char *legend_head = one_hot ? "classes:" : "bits:";
-    int line_max = (W - 2 * gap) / (SG_FONT_CELL_W * ts), col_used = (int)strlen(legend_head);
-    sg_buf_puts(&legend, legend_head);
-    for (uint32_t a = 0; a < m->n_labels; a++) {
-        sg_buf_clear(&quoted);
-        put_list_name(&quoted, m->label_names[a], 0);
-        int len = (int)quoted.len;
-        if (col_used + 1 + len > line_max && col_used > 0) { sg_buf_puts(&legend, "\n"); col_used = 0; }
-        else { sg_buf_putc(&legend, ' '); col_used++; }
-        sg_buf_append(&legend, quoted.data, quoted.len);
-        col_used += len;
+    grid_layout g;
+    sg_buf legend = SG_BUF_INIT;
+    layout_grid(m, rows, cols, scale, title_chars, one_hot, &g, &legend);
+    if ((long)g.W > SG_CANVAS_MAX_SIDE || (long)g.H > SG_CANVAS_MAX_SIDE) {
+        int fits = 0;   /* the largest --scale that fits, if any */
+        for (int k = scale - 1; k >= 1 && !fits; k--) {
+            grid_layout t;
+            sg_buf l = SG_BUF_INIT;
+            layout_grid(m, rows, cols, k, title_chars, one_hot, &t, &l);
+            sg_buf_free(&l);
+            if ((long)t.W <= SG_CANVAS_MAX_SIDE && (long)t.H <= SG_CANVAS_MAX_SIDE) fits = k;
+        }
+        char scale_hint[48] = "";
+        if (fits) snprintf(scale_hint, sizeof scale_hint, "--scale %d or less, or ", fits);
+        cli_die("%s: --grid %dx%d of %dx%d tiles (--scale %d) makes an image of %dx%d pixels, over the most of "
+                "%d a side; give %sa smaller --grid", path, rows, cols, g.tw, g.th, scale, g.W, g.H,
+                SG_CANVAS_MAX_SIDE, scale_hint);
     }
-    if (quoted.failed) cli_die("out of memory");
-    sg_buf_free(&quoted);
-    if (legend.failed) cli_die("out of memory");
-    int legend_h;
-    sg_text_size(legend.data, ts, NULL, &legend_h);
-    int footer_h = legend_h + 8;
-    int H = rows * (th + title_h) + (rows + 1) * gap + footer_h;
-    if ((long)W > SG_CANVAS_MAX_SIDE || (long)H > SG_CANVAS_MAX_SIDE)
-        cli_die("grid %dx%d of %dx%d tiles is too large", rows, cols, tw, th);
+    int tw = g.tw, th = g.th, ts = g.ts, lh = g.lh, gap = g.gap, title_h = g.title_h, W = g.W, H = g.H,
+        footer_h = g.footer_h;
     sg_canvas c;
     sg_err err;
     if (sg_canvas_init(&c, W, H, SG_RGB(255, 255, 255), &err) != 0) cli_die_err(&err);

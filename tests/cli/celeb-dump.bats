@@ -191,6 +191,19 @@ PY
   [ "$status" -eq 2 ]
 }
 
+@test "--grid too large an image names the shard, the size and the --scale that fits (it said only 'too large')" {
+  run celeb-dump --grid 1x64 --scale 64 -o "$T/big.png" "$D/s.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" =~ ^"celeb-dump: $D/s.lmdb: --grid 1x64 of 2048x2048 tiles (--scale 64) makes an image of "[0-9]+x[0-9]+" pixels, over the most of 32768 a side; give --scale "([0-9]+)" or less, or a smaller --grid"$ ]] ||
+    { echo "$output"; false; }
+  fits=${BASH_REMATCH[1]}
+  celeb-dump -q --grid 1x64 --scale "$fits" -o "$T/big.png" "$D/s.lmdb"
+  [ "$(png_size "$T/big.png" | cut -dx -f1)" -le 32768 ]
+  run celeb-dump --grid 1x64 --scale $((fits + 1)) -o "$T/big.png" "$D/s.lmdb"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"(--scale $((fits + 1))) makes an image of "* ]]
+}
+
 @test "--verify: OK on a good shard; names the corrupted record and exits 1" {
   run celeb-dump --verify "$D/s.lmdb"
   [ "$status" -eq 0 ]
