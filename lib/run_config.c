@@ -1,4 +1,3 @@
-#define _GNU_SOURCE   /* memmem */
 #include "run_config.h"
 #include <dirent.h>
 #include <errno.h>
@@ -69,40 +68,6 @@ void sg_run_first_save(const char *run_dir, char *out, size_t n)
                  "or when it is stopped before", (long long)o.iters);
 }
 
-/* The entries of dir whose name is PREFIX, then one character or more that
- * hold INFIX, then SUFFIX (each part may be ""): "000002-G.safetensors" is a
- * run's ".safetensors", a file named ".png" alone is no sample. Without
- * remove: 1 at the first one found, else 0 (also when dir cannot be read).
- * With remove: each is unlinked; 0, or -1 and err when dir exists but cannot
- * be read or an entry cannot be removed (the scan stops there), except without
- * err (NULL): then every entry is tried and failures are ignored. */
-static int scan_dir(const char *dir, const char *prefix, const char *infix, const char *suffix, int remove,
-                    sg_err *err)
-{
-    DIR *dp = opendir(dir);
-    if (!dp) return !remove || errno == ENOENT ? 0 : sg_errno(err, "%s", dir);
-    size_t pl = strlen(prefix), il = strlen(infix), sl = strlen(suffix);
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(dp))) {
-        const char *n = de->d_name;
-        size_t l = strlen(n);
-        if (l <= pl + sl || strncmp(n, prefix, pl) || strcmp(n + l - sl, suffix) ||
-            (il && !memmem(n + pl, l - pl - sl, infix, il)))
-            continue;
-        if (!remove) {
-            rc = 1;
-            break;
-        }
-        if (unlinkat(dirfd(dp), n, 0) != 0 && errno != ENOENT && err) {   /* no path to cut short */
-            rc = sg_errno(err, "%s/%s", dir, n);
-            break;
-        }
-    }
-    closedir(dp);
-    return rc;
-}
-
 /* The names sg-train gives its checkpoints' files and its sample grids:
  * a step of six digits or more (%06lld), then one of the suffixes. */
 static const char *const ckpt_ends[] = {"-G.safetensors", "-D.safetensors", "-state.safetensors", NULL};
@@ -118,10 +83,12 @@ static int is_step_name(const char *n, const char *const *ends)
     return 0;
 }
 
-/* scan_dir for the entries of dir named as is_step_name says: 1 at the
- * first one found (without remove), else 0; with remove each is unlinked
- * (0, or -1 and err as scan_dir). A user's own files there (a plot saved
- * in samples/, a model in ckpt/) are neither counted nor removed. */
+/* The entries of dir named as is_step_name says: 1 at the first one found
+ * (without remove), else 0, also when dir cannot be read; with remove each
+ * is unlinked: 0, or -1 and err when dir exists but cannot be read or an
+ * entry cannot be removed (the scan stops there). A user's own files there
+ * (a plot saved in samples/, a model in ckpt/) are neither counted nor
+ * removed. */
 static int scan_steps(const char *dir, const char *const *ends, int remove, sg_err *err)
 {
     DIR *dp = opendir(dir);
@@ -356,15 +323,58 @@ int sg_run_refuse_newer(const char *run_dir, sg_err *err)
     return -1;
 }
 
+/* The writer's process number when n is the temporary name of one of
+ * sg-train's writes (sg_temp_name: NAME ".tmp." PID "." N, or NAME ".tmp."
+ * PID of earlier versions; sg_temp_name_pid) to a file named as is_step_name
+ * says with ends (ends non-NULL), or to the file name (ends NULL); else -1.
+ * A user's "config.json.tmp.bak" or "plot.png.tmp.1" is no such name. */
+static long run_temp_pid(const char *n, const char *const *ends, const char *name)
+{
+    const char *tmp = strstr(n, ".tmp.");   /* none of the names sg-train writes holds one */
+    if (!tmp) return -1;
+    size_t stem = (size_t)(tmp - n);
+    if (ends) {
+        char base[NAME_MAX + 1];
+        if (stem >= sizeof base) return -1;
+        memcpy(base, n, stem);
+        base[stem] = 0;
+        if (!is_step_name(base, ends)) return -1;
+    } else if (strlen(name) != stem || strncmp(n, name, stem)) {
+        return -1;
+    }
+    return sg_temp_name_pid(tmp + 5);
+}
+
+/* Unlinks dir's temporary names (run_temp_pid) of writers that are gone, or
+ * of this process (a write cut short by a move of the run directory);
+ * those of another live process are kept: it may be writing them (a file
+ * system without locks, where two sg-train can share a run). Best effort:
+ * failures (a directory of such a name) are ignored and the scan goes on. */
+static void remove_run_temps(const char *dir, const char *const *ends, const char *const *names)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    long self = (long)getpid();
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        long pid = -1;
+        if (ends) pid = run_temp_pid(de->d_name, ends, NULL);
+        for (int k = 0; !ends && names[k] && pid < 0; k++) pid = run_temp_pid(de->d_name, NULL, names[k]);
+        if (pid > 0 && (pid == self || sg_pid_gone(pid)))
+            unlinkat(dirfd(dp), de->d_name, 0);   /* no path to cut short */
+    }
+    closedir(dp);
+}
+
 void sg_run_remove_stale_tmp(const char *run_dir)
 {
+    static const char *const files[] = {"latest", "config.json", "history.jsonl", SG_RUN_ENGINES_FILE, NULL};
     char dir[PATH_MAX];
     sg_run_file(dir, sizeof dir, run_dir, "ckpt");
-    scan_dir(dir, "", ".safetensors.tmp.", "", 1, NULL);
+    remove_run_temps(dir, ckpt_ends, NULL);
     sg_run_file(dir, sizeof dir, run_dir, "samples");
-    scan_dir(dir, "", ".png.tmp.", "", 1, NULL);
-    const char *files[4] = {"latest.tmp.", "config.json.tmp.", "history.jsonl.tmp.", SG_RUN_ENGINES_FILE ".tmp."};
-    for (int k = 0; k < 4; k++) scan_dir(run_dir, files[k], "", "", 1, NULL);
+    remove_run_temps(dir, sample_ends, NULL);
+    remove_run_temps(run_dir, NULL, files);
 }
 
 /* ---- config.json ---- */

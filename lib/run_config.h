@@ -150,10 +150,15 @@ int sg_run_clear(const char *run_dir, sg_err *err);
  * would silently throw away work this build cannot even read. */
 int sg_run_refuse_newer(const char *run_dir, sg_err *err);
 /* Temporary files of writes that were killed (every file of a run is written
- * as NAME.tmp.PID and renamed): checkpoints ("NNNNNN-G.safetensors.tmp.PID"),
- * samples, latest, config.json, history.jsonl and the engines file. Called
- * once the run directory is locked (the trainer's lock_run_dir), so no other
- * sg-train is writing them (unless the file system has no locks). */
+ * as NAME.tmp.PID.N, sg_temp_name, and renamed; NAME.tmp.PID by earlier
+ * versions): checkpoints ("ckpt/NNNNNN-G.safetensors.tmp.PID.N"), samples
+ * ("samples/NNNNNN.png.tmp.PID.N"), latest, config.json, history.jsonl and
+ * the engines file. Only those names, NAME exactly one of sg-train's, and
+ * only when PID is gone or this process (a write cut short by a move of the
+ * run directory): a user's "config.json.tmp.bak" stays, and so does the
+ * file of another live process (on a file system without locks). Called
+ * once the run directory is locked (the trainer's lock_run_dir), so no
+ * other sg-train is writing them (unless the file system has no locks). */
 void sg_run_remove_stale_tmp(const char *run_dir);
 /* run_dir's config.json (its path in path) read and parsed into *root, then a
  * check of its "format": a stargan-c run configuration of a version this one

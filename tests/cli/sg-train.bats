@@ -282,6 +282,7 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
     echo partial > "$T/crash/$f.tmp.99998.12"
   done
   echo "a user's file" > "$T/crash/notes.tmp.txt"
+  echo "a user's file" > "$T/crash/config.json.tmp.bak"   # (one that only looks like a temporary name)
   run sg-train -o "$T/crash" --resume
   [ "$status" -eq 0 ]
   for f in G D state; do cmp "$T/straight/ckpt/000016-$f.safetensors" "$T/crash/ckpt/000016-$f.safetensors"; done
@@ -292,16 +293,16 @@ assert abs(rows[-1]["lr"] - 1e-5) < 1e-12, rows[-1]["lr"]
   cmp "$T/straight/samples/000016.png" "$T/crash/samples/000016.png"
   [ ! -e "$T/crash/ckpt/000016-G.safetensors.tmp.99999" ]
   [ -z "$(find "$T/crash" -name '*.tmp.9999*')" ]
-  [ -e "$T/crash/notes.tmp.txt" ]
+  [ -e "$T/crash/notes.tmp.txt" ] && [ -e "$T/crash/config.json.tmp.bak" ]
 }
 
 @test "stale temporary files are all removed, also those listed after one that cannot be (the cleanup stopped there; review-diff15 2)" {
   sg-train -o "$T/r" --iters 2 --save-every 2 --sample-every 0 "${TINY[@]}" "$D/a.lmdb"
-  mkdir "$T/r/ckpt/keep.safetensors.tmp.1"   # matches, but unlink cannot remove a directory
+  mkdir "$T/r/ckpt/000009-G.safetensors.tmp.99990.0"   # matches, but unlink cannot remove a directory
   for i in 1 2 3 4 5 6 7 8; do echo x > "$T/r/ckpt/00000$i-G.safetensors.tmp.99999$i"; done
   sg-train -o "$T/r" --resume --iters 3 -q
   [ -z "$(find "$T/r/ckpt" -name '*.tmp.99999*')" ] || { ls "$T/r/ckpt"; false; }
-  [ -d "$T/r/ckpt/keep.safetensors.tmp.1" ]
+  [ -d "$T/r/ckpt/000009-G.safetensors.tmp.99990.0" ]
 }
 
 @test "k iterations + resume to N equals N straight (--iters raised on resume)" {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "backend.h"
 #include "check.h"
+#include "dead_pid.h"
 #include "fileio.h"
 #include "run_config.h"
 #include "strbuf.h"
@@ -246,11 +247,66 @@ static void test_option_table(sg_backend *be)
 
 }
 
+/* sg_run_remove_stale_tmp removes only the temporary names of sg-train's
+ * own writes (NAME.tmp.PID.N, or NAME.tmp.PID of earlier versions; in ckpt/
+ * and samples/ NAME as sg-train names its checkpoints and samples) whose
+ * writer is gone or is this process: a user's look-alike files and a live
+ * writer's temporary file stay (it removed every name that began with
+ * "config.json.tmp." and every "*.png.tmp.*" in samples/). */
+static void test_stale_tmp(void)
+{
+    long dead = dead_pid(), live = (long)getppid(), self = (long)getpid();
+    CHECK(sg_pid_gone(dead) && !sg_pid_gone(live), "dead %ld, live %ld", dead, live);
+    struct { const char *fmt; long pid; int gone; } files[] = {
+        {"config.json.tmp.%ld.3", dead, 1},
+        {"latest.tmp.%ld", dead, 1},                          /* an earlier version's: no .N */
+        {"history.jsonl.tmp.%ld.0", self, 1},                 /* this process's: a write cut short by a move */
+        {"cudnn-engines.txt.tmp.%ld.12", dead, 1},
+        {"ckpt/000016-G.safetensors.tmp.%ld.0", dead, 1},
+        {"ckpt/000016-state.safetensors.tmp.%ld", dead, 1},
+        {"ckpt/1234567-D.safetensors.tmp.%ld.5", dead, 1},
+        {"samples/000016.png.tmp.%ld.2", dead, 1},
+        {"config.json.tmp.%ld.1", live, 0},                   /* another process may be writing it */
+        {"ckpt/000016-G.safetensors.tmp.%ld.0", live, 0},
+        {"config.json.tmp.bak", 0, 0},                        /* a user's */
+        {"config.json.tmp.%ld.bak", dead, 0},
+        {"latest.tmp.%ld.01", dead, 0},
+        {"history.jsonl.tmp.%ld.1.tmp.2", dead, 0},
+        {"my-config.json.tmp.%ld", dead, 0},
+        {"ckpt/mine.safetensors.tmp.%ld.0", dead, 0},
+        {"ckpt/00016-G.safetensors.tmp.%ld", dead, 0},        /* five digits: no step of sg-train's */
+        {"ckpt/000016-G.safetensors.tmp.old", 0, 0},
+        {"samples/plot.png.tmp.%ld", dead, 0},
+        {"samples/000016.jpg.tmp.%ld", dead, 0},
+        {"000016.png.tmp.%ld", dead, 0},                      /* a sample's name, not in samples/ */
+    };
+    enum { N = sizeof files / sizeof files[0] };
+    char rel[N][96];
+    for (int k = 0; k < N; k++) {
+        snprintf(rel[k], sizeof rel[k], "stale/%s", files[k].fmt);
+        char name[96];
+        snprintf(name, sizeof name, rel[k], files[k].pid);
+        memcpy(rel[k], name, sizeof name);
+        CHECK(test_tmp_put(rel[k], "partial") == 0, "%s", rel[k]);
+    }
+    /* a directory of such a name cannot be unlinked: the others still go */
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/stale/ckpt/000008-G.safetensors.tmp.%ld.0", test_tmpdir, dead);
+    CHECK(mkdir(sub, 0755) == 0, "mkdir %s", sub);
+    sg_run_remove_stale_tmp(test_tmp_path("stale"));
+    for (int k = 0; k < N; k++) {
+        int gone = access(test_tmp_path(rel[k]), F_OK) != 0;
+        CHECK(gone == files[k].gone, "%s: %s", rel[k], gone ? "removed" : "left");
+    }
+    CHECK(access(sub, F_OK) == 0, "the directory %s", sub);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_run_config")) return 1;
     test_defaults();
     test_dataset_name();
+    test_stale_tmp();
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
