@@ -24,13 +24,24 @@ int sg_ckpt_labels_fit(const sg_ckpt_info *ck, const sg_shard_meta *m, int ds, i
     return 1;
 }
 
-/* "a,b,c": names quoted escaped, for messages. */
-static void label_list(char *out, size_t cap, const char *const *names, int n)
+/* Appends to out (cap bytes, *len of them used) sep and names[0..n) quoted
+ * escaped, joined by commas ("a,b,c"), for messages. A list that does not
+ * fit ends ", ..." (room for it kept), as lib/targets.c's list_names ends a
+ * cut list, so that a cut list never reads as whole nor its last name as cut
+ * short: returns -1 then, else 0. */
+static int label_list(char *out, size_t cap, size_t *len, const char *sep, const char *const *names, int n)
 {
-    size_t len = 0;
-    out[0] = 0;
-    for (int i = 0; i < n && len + 2 < cap; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", sg_quote_str(names[i]).s);
+    static const char more[] = ", ...";
+    for (int i = 0; i < n; i++) {
+        sg_quoted q = sg_quote_str(names[i]);
+        const char *s = i ? "," : sep;
+        if (*len + strlen(s) + strlen(q.s) + sizeof more > cap) {
+            *len += (size_t)snprintf(out + *len, cap - *len, "%s", *len ? more : more + 2);
+            return -1;
+        }
+        *len += (size_t)snprintf(out + *len, cap - *len, "%s%s", s, q.s);
+    }
+    return 0;
 }
 
 /* "1 train, 2 train" for the datasets in list[0..n). */
@@ -66,16 +77,17 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
     const sg_model_config *cfg = &ck->model;
     const char *dataset_names[SG_MAX_DATASETS];
     sg_ckpt_dataset_names(ck, dataset_names);
-    char have[600], want[600], desc[SG_QUOTE_MAX + 32];
-    label_list(have, sizeof have, (const char *const *)m->label_names, (int)m->n_labels);
+    char have[600] = "", want[600] = "", desc[SG_QUOTE_MAX + 32];
+    size_t have_len = 0, want_len = 0;
+    label_list(have, sizeof have, &have_len, "", (const char *const *)m->label_names, (int)m->n_labels);
     if (dataset_arg) {
         int ds;
         if (sg_targets_dataset_parse(cfg, dataset_names, dataset_arg, &ds, err))
             return sg_err_prefix(err, "--dataset %s", sg_quote_str(dataset_arg).s);
         if (sg_ckpt_labels_fit(ck, m, ds, map)) { *ds_out = ds; return 0; }
         sg_targets_dataset_desc(cfg, dataset_names, ds, desc, sizeof desc);
-        label_list(want, sizeof want, (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds),
-                   cfg->label_dim[ds]);
+        label_list(want, sizeof want, &want_len, "",
+                   (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds), cfg->label_dim[ds]);
         return sg_errf(err, "%s: labels %s (%s) are not those of dataset %s (--dataset), which has %s (%s)",
                        shard_path, have, sg_shard_label_kind_name(m->label_kind), desc, want,
                        cfg->one_hot[ds] ? "one-hot" : "multi-hot");
@@ -84,14 +96,10 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
     for (int ds = 0; ds < cfg->n_datasets; ds++)
         if (sg_ckpt_labels_fit(ck, m, ds, scratch)) cand[n_cand++] = ds;
     if (n_cand == 0) {   /* every dataset's labels: "a,b; c,d" */
-        size_t len = 0;
-        want[0] = 0;
-        for (int ds = 0; ds < cfg->n_datasets && len + 4 < sizeof want; ds++) {
-            char part[sizeof want];
-            label_list(part, sizeof part, (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds),
-                       cfg->label_dim[ds]);
-            len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", ds ? "; " : "", part);
-        }
+        for (int ds = 0; ds < cfg->n_datasets; ds++)
+            if (label_list(want, sizeof want, &want_len, ds ? "; " : "",
+                           (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds), cfg->label_dim[ds]))
+                break;
         return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s); give a shard packed with "
                        "one of those label lists", shard_path, have, want);
     }

@@ -82,6 +82,48 @@ static void test_labels_fit(void)
     CHECK(!sg_ckpt_labels_fit(&ck, &m, 0, map), "two of celebA's three labels fit it");
 }
 
+/* A label list longer than its 600 bytes ends ", ..." after its last whole
+ * name (room kept for it): the shard's (60 names of 13 letters) and a
+ * checkpoint's dataset's (45); each was cut inside a name with no mark. */
+static void test_match_shard_cut(void)
+{
+    static char names[60][16];
+    static char *ck_labels[48];
+    const char *shard_labels[60];
+    for (int i = 0; i < 60; i++) {
+        snprintf(names[i], sizeof names[i], "Attribute_%03d", i);
+        shard_labels[i] = names[i];
+    }
+    int ds = -1, map[SG_SHARD_MAX_LABELS];
+    sg_err err = {{0}};
+    sg_buf note = SG_BUF_INIT;
+    sg_ckpt_info ck;
+    make_info(&ck, 2, two_names, two_dims, two_one_hot, two_labels, no_crops, 0);
+    sg_shard_meta m = shard_meta(60, shard_labels, 0, 0);
+    /* 42 names with their commas are 587 bytes; a 43rd leaves no room for ", ..." */
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
+          strstr(err.msg, ": labels Attribute_000,Attribute_001,") &&
+          strstr(err.msg, ",Attribute_041, ... match none of the checkpoint's datasets (Black_Hair,"),
+          "the shard's list cut: %s", err.msg);
+
+    for (int i = 0; i < 45; i++) ck_labels[i] = names[i];
+    ck_labels[45] = "Black_Hair", ck_labels[46] = "Blond_Hair", ck_labels[47] = "Male";
+    const char *ds_names[2] = {"many", "celebA"};
+    const int dims[2] = {45, 3}, multi[2] = {0, 0};
+    make_info(&ck, 2, ds_names, dims, multi, ck_labels, no_crops, 0);
+    const char *celeb[2] = {"Male", "Black_Hair"};
+    m = shard_meta(2, celeb, 0, 0);
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
+          strstr(err.msg, "match none of the checkpoint's datasets (Attribute_000,") &&
+          strstr(err.msg, ",Attribute_041, ...); give a shard packed"),
+          "the checkpoint's lists cut: %s", err.msg);
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "many", "", &ds, map, &note, &err) == -1 &&
+          strstr(err.msg, "labels Male,Black_Hair (multi-hot) are not those of dataset 1 many (--dataset), which "
+                 "has Attribute_000,") && strstr(err.msg, ",Attribute_041, ... (multi-hot)"),
+          "--dataset many: %s", err.msg);
+    sg_buf_free(&note);
+}
+
 /* sg_ckpt_match_shard without a run: the one dataset of the labels,
  * --dataset, and of datasets of the same labels the one named like the
  * shard, or the first with a note; the errors' words. */
@@ -313,6 +355,7 @@ int main(void)
     if (test_tmpdir_make("test_ckpt_data")) return 1;
     test_labels_fit();
     test_match_shard();
+    test_match_shard_cut();
     test_match_by_run();
     test_file_crop();
     if (check_failed == 0) test_tmpdir_remove();
