@@ -169,22 +169,48 @@ void sg_targets_name(const sg_model_config *cfg, const char *const *label_names,
     snprintf(out, cap, "%s:%s", q, label_names[t]);
 }
 
+/* The piece of sg_quote_str's text at p as a single-quoted word holds it:
+ * into piece (NUL-terminated), its length in the text into *used. A quote is
+ * '\'' (the shell's way, as celeb-dump's lists), an escape (\\, \n, \xHH)
+ * and the "..." that ends the text one piece each, so that a cut never breaks
+ * an escape, nor leaves a dot or two before its own "...". */
+static size_t quoted_piece(const char *p, char piece[5], size_t *used)
+{
+    size_t l = *p == '\\' ? (p[1] == 'x' ? 4 : 2) : !strcmp(p, "...") ? 3 : 1;
+    if (*p == '\'') { memcpy(piece, "'\\''", 5); *used = 1; return 4; }
+    for (size_t k = 0; k < l; k++)
+        if (!p[k]) l = k;   /* never past the end (sg_quote_str's escapes are whole) */
+    memcpy(piece, p, l);
+    piece[l] = 0;
+    *used = l;
+    return l;
+}
+
 /* A dataset's name in a list: bare unless sg_name_needs_quotes (lib/
- * text_escape.h), else quoted ('a b'); escaped either way (lib/error.h). */
+ * text_escape.h), else quoted ('a b'); escaped either way (lib/error.h). A
+ * quoted name longer than cap (cap >= 8) is cut after a whole piece
+ * (quoted_piece) and ends "...'", as sg_quote_str marks a cut name. */
 static void plain_or_quoted(const char *name, char *out, size_t cap)
 {
     sg_quoted quoted = sg_quote_str(name);   /* kept: .s of the temporary would not outlive it */
     const char *q = quoted.s;
     if (!sg_name_needs_quotes(name)) { snprintf(out, cap, "%s", q); return; }
-    /* the shell's way, as celeb-dump's lists: a quote in it as '\'' */
+    static const char cut[] = "...'";
+    size_t whole = 2, used;
+    char piece[5];
+    for (const char *p = q; *p; p += used) whole += quoted_piece(p, piece, &used);
     size_t n = 0;
-    if (n + 1 < cap) out[n++] = '\'';
-    for (const char *p = q; *p && n + 5 < cap; p++) {
-        if (*p == '\'') { memcpy(out + n, "'\\''", 4); n += 4; }
-        else out[n++] = *p;
+    out[n++] = '\'';
+    for (const char *p = q; *p; p += used) {
+        size_t l = quoted_piece(p, piece, &used);
+        if (whole >= cap && n + l + sizeof cut > cap) {
+            memcpy(out + n, cut, sizeof cut);
+            return;
+        }
+        memcpy(out + n, piece, l);
+        n += l;
     }
-    if (n + 1 < cap) out[n++] = '\'';
-    out[n < cap ? n : cap - 1] = 0;
+    memcpy(out + n, "'", 2);
 }
 
 void sg_targets_dataset_desc(const sg_model_config *cfg, const char *const *dataset_names, int ds,

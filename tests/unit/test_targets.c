@@ -760,6 +760,15 @@ static void test_dataset_labels(void)
     const char *quoted[] = {"it's", "b", "c"};
     sg_targets_dataset_desc(&cfg, quoted, 0, l, sizeof l);
     CHECK(!strcmp(l, "1 'it'\\''s'"), "a quote in a dataset's name: '%s'", l);
+    /* a quoted name too long for its 48 bytes is cut after a whole quote or
+     * escape and ends "...'"; it was cut with no mark ('h'\''i'\''' read
+     * as whole), or inside an escape ('\x') */
+    const char *long_names[] = {"'''\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01",
+                                "a'b'c'd'e'f'g'h'i'j'k'l", "c"};
+    sg_targets_dataset_desc(&cfg, long_names, 0, l, sizeof l);
+    CHECK(!strcmp(l, "1 ''\\'''\\'''\\''\\x01\\x01\\x01\\x01\\x01\\x01\\x01...'"), "an escape cut: '%s'", l);
+    sg_targets_dataset_desc(&cfg, long_names, 1, l, sizeof l);
+    CHECK(!strcmp(l, "2 'a'\\''b'\\''c'\\''d'\\''e'\\''f'\\''g'\\''h'\\''i...'"), "quotes cut: '%s'", l);
     /* a list of some datasets */
     int which[] = {2, 0};
     sg_targets_dataset_list(&cfg, plain, which, 2, l, sizeof l);
