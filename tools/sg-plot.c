@@ -381,7 +381,10 @@ static void read_history(history *h, const char *path)
         json_free(v);
     }
     free(data);
-    if (h->records == 0 && h->torn_line) cli_die("%s: no records (line %ld is cut short)", name, h->torn_line);
+    if (h->records == 0 && h->torn_line)
+        cli_die("%s: no records (line %ld is cut short: no newline at its end); plot it once the run has written "
+                "that line whole, or resume a run that crashed (sg-train --resume drops the line)", name,
+                h->torn_line);
     if (h->records == 0) die_no_records(path, name);
     if (h->n_series == 0)
         cli_die("%s: no loss or lr values in %ld record%s", name, h->records, h->records == 1 ? "" : "s");
@@ -784,8 +787,13 @@ static bar *read_bars(const char *path, int *n_out, char *title, size_t title_le
         cli_die("%s: expected statistics JSON with a \"labels\" array (celeb-dump --stats --json) "
                 "or a \"groups\" array (celeb-split --json)", name);
     }
+    int of_labels = json_is(labels, JSON_ARRAY);   /* read before v is freed */
     json_free(v);
-    if (n == 0) cli_die("%s: no attributes to plot", name);
+    if (n == 0 && of_labels)
+        cli_die("%s: no attributes to plot (an empty \"labels\" array); give the statistics of a shard, as "
+                "celeb-dump --stats --json writes them", name);
+    if (n == 0)
+        cli_die("%s: no attributes to plot (no group lists any); give the groups celeb-split --json writes", name);
     if (n > MAX_BARS) cli_die("%s: %d attributes (at most %d can be plotted)", name, n, MAX_BARS);
     *n_out = n;
     return bars;

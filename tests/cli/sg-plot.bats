@@ -112,7 +112,7 @@ PY
   printf '{"iteration": 1, "D/lo' > "$T/one.jsonl"
   run sg-plot "$T/one.jsonl" -o "$T/one.png"
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-plot: $T/one.jsonl: no records (line 1 is cut short)" ]
+  [ "$output" = "sg-plot: $T/one.jsonl: no records (line 1 is cut short: no newline at its end); plot it once the run has written that line whole, or resume a run that crashed (sg-train --resume drops the line)" ]
 }
 
 @test "JPEG output by extension" {
@@ -310,6 +310,16 @@ PY
   run sg-plot --bars "$T/broken.json" -o "$T/o.png"
   [ "$status" -eq 1 ]
   [[ "$output" == *"broken.json line 2: expected ',' or '}' at column 29"* ]]
+  [ ! -e "$T/o.png" ]
+  # nothing to plot: what to give instead
+  echo '{"labels": []}' > "$T/none.json"
+  run sg-plot --bars "$T/none.json" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/none.json: no attributes to plot (an empty \"labels\" array); give the statistics of a shard, as celeb-dump --stats --json writes them" ]
+  echo '{"groups": [{"name": "celebA", "attributes": []}]}' > "$T/none.json"
+  run sg-plot --bars "$T/none.json" -o "$T/o.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/none.json: no attributes to plot (no group lists any); give the groups celeb-split --json writes" ]
   [ ! -e "$T/o.png" ]
 }
 
