@@ -48,9 +48,12 @@ teardown() {
 
 # Starts tests/run (SG_TEST_JOBS=$1) on the unit tests in its own process group,
 # as a shell starts a command, and waits for test_a_sleep's child to be running.
+# INT and TERM at their defaults as at a terminal: a make test started in the
+# background of a non-interactive shell (cmd &) hands SIGINT down ignored, and
+# a shell cannot trap a signal ignored on entry, so tests/run would not hear ^C.
 start_run() {
   set -m
-  SG_TEST_JOBS=$1 "$ROOT/tests/run" unit > "$T/out" 2>&1 3>&- &
+  SG_TEST_JOBS=$1 env --default-signal=INT,TERM "$ROOT/tests/run" unit > "$T/out" 2>&1 3>&- &
   RUN=$!
   set +m
   for ((i = 0; i < 200; i++)); do [ -s "$T/sleep.pid" ] && break; sleep 0.05; done
@@ -59,12 +62,10 @@ start_run() {
   kill -0 "$SLEEPER"
 }
 
-# Waits for tests/run to end, 120 s at most (then kills it and the sleeper: a
+# Waits for tests/run to end, 30 s at most (then kills it and the sleeper: a
 # tests/run that leaves the sleeper would wait for it); STATUS its exit status.
-# Not 30 s: under nice on two cores shared with busy processes, tests/run's
-# forks and its 5 s grace period once took longer than that.
 wait_run() {
-  ( sleep 120; kill -KILL -- "-$RUN" "$SLEEPER" ) > /dev/null 2>&1 3>&- &
+  ( sleep 30; kill -KILL -- "-$RUN" "$SLEEPER" ) > /dev/null 2>&1 3>&- &
   local watchdog=$!
   STATUS=0
   wait "$RUN" || STATUS=$?
