@@ -72,6 +72,9 @@ void sg_run_first_save(const char *run_dir, char *out, size_t n)
  * a step of six digits or more (%06lld), then one of the suffixes. */
 static const char *const ckpt_ends[] = {"-G.safetensors", "-D.safetensors", "-state.safetensors", NULL};
 static const char *const sample_ends[] = {".png", NULL};
+/* The files sg-train writes at the top of a run, latest first: a clear cut
+ * short leaves no latest naming a checkpoint it removed. */
+static const char *const run_files[] = {"latest", "history.jsonl", "config.json", SG_RUN_ENGINES_FILE, NULL};
 
 static int is_step_name(const char *n, const char *const *ends)
 {
@@ -278,9 +281,8 @@ int sg_run_clear(const char *run_dir, sg_err *err)
 {
     char p[PATH_MAX];
     if (sg_run_refuse_foreign(run_dir, err)) return -1;
-    const char *files[4] = {"latest", "history.jsonl", "config.json", SG_RUN_ENGINES_FILE};
-    for (int k = 0; k < 4; k++) {
-        sg_run_file(p, sizeof p, run_dir, files[k]);
+    for (int k = 0; run_files[k]; k++) {
+        sg_run_file(p, sizeof p, run_dir, run_files[k]);
         if (unlink(p) != 0 && errno != ENOENT) return sg_errno(err, "%s", p);
     }
     const char *const dirs[2] = {"ckpt", "samples"};
@@ -368,13 +370,12 @@ static void remove_run_temps(const char *dir, const char *const *ends, const cha
 
 void sg_run_remove_stale_tmp(const char *run_dir)
 {
-    static const char *const files[] = {"latest", "config.json", "history.jsonl", SG_RUN_ENGINES_FILE, NULL};
     char dir[PATH_MAX];
     sg_run_file(dir, sizeof dir, run_dir, "ckpt");
     remove_run_temps(dir, ckpt_ends, NULL);
     sg_run_file(dir, sizeof dir, run_dir, "samples");
     remove_run_temps(dir, sample_ends, NULL);
-    remove_run_temps(run_dir, NULL, files);
+    remove_run_temps(run_dir, NULL, run_files);
 }
 
 /* ---- config.json ---- */
