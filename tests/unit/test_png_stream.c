@@ -246,6 +246,21 @@ static int encode_one_row(void *arg, sg_err *err)
     return rc;
 }
 
+/* body run on a zeroed 1000000-pixel row (3 MB; libpng allocates several)
+ * in a child with 1 MiB of address space to spare (run_limited). 1 when r
+ * holds its report; 0 when the set-up failed or no limit could be set, said
+ * as a failed check or a skip naming what. */
+static int run_wide_row_limited(int (*body)(void *arg, sg_err *err), limited_report *r, const char *what)
+{
+    encode_args a = { calloc(1000000, 3), 1000000 };
+    if (!a.rgb) { CHECK(0, "set-up: %s", strerror(errno)); return 0; }
+    int told = run_limited(1024, body, &a, r);
+    free((void *)a.rgb);
+    if (told) return 0;
+    if (!r->limited) { SKIP("%s: RLIMIT_AS could not be set", what); return 0; }
+    return 1;
+}
+
 /* Out of memory inside libpng: a 1000000x1 image (rows of 3 MB, libpng
  * allocates several) in a child with 1 MiB of address space to spare.
  * libpng fails with "Out of memory"; the sg_err holds that and ENOMEM,
@@ -256,17 +271,12 @@ static void test_out_of_memory(void)
     SKIP("out of memory under ulimit: not in a sanitizer build");
     return;
 #endif
-    encode_args a = { calloc(1000000, 3), 1000000 };
     limited_report r;
-    if (!a.rgb) { CHECK(0, "set-up: %s", strerror(errno)); return; }
-    int told = run_limited(1024, encode_one_row, &a, &r);
-    free((void *)a.rgb);
-    if (told) return;
-    if (!r.limited) { SKIP("out of memory: RLIMIT_AS could not be set"); return; }
+    if (!run_wide_row_limited(encode_one_row, &r, "out of memory")) return;
     CHECK(r.rc == -1 && r.sys_errno == ENOMEM && !strncmp(r.msg, "PNG: encoding failed: ", 22)
               && strstr(r.msg, "Out of memory") && strstr(r.msg, strerror(ENOMEM)),
           "a %dx1 image with 1 MiB of address space left: rc %d, \"%s\", sys_errno %d (want ENOMEM)",
-          a.w, r.rc, r.msg, r.sys_errno);
+          1000000, r.rc, r.msg, r.sys_errno);
     CHECK(r.printed[0] == 0, "out of memory: printed on stderr: \"%s\"", r.printed);
 }
 
@@ -404,13 +414,8 @@ static void test_first_failure_reported(void)
     SKIP("a failed writer under ulimit: not in a sanitizer build");
     return;
 #endif
-    encode_args a = { calloc(1000000, 3), 1000000 };
     limited_report r;
-    if (!a.rgb) { CHECK(0, "set-up: %s", strerror(errno)); return; }
-    int told = run_limited(1024, fail_then_end, &a, &r);
-    free((void *)a.rgb);
-    if (told) return;
-    if (!r.limited) { SKIP("a failed writer: RLIMIT_AS could not be set"); return; }
+    if (!run_wide_row_limited(fail_then_end, &r, "a failed writer")) return;
     CHECK(r.rc == -1 && r.sys_errno == ENOMEM && !strncmp(r.msg, "PNG: encoding failed: ", 22),
           "a writer failed in its rows, then ended: rc %d, \"%s\", sys_errno %d", r.rc, r.msg, r.sys_errno);
     CHECK(r.printed[0] == 0, "a failed writer: printed on stderr: \"%s\"", r.printed);
