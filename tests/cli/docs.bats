@@ -2,8 +2,8 @@
 # The documentation against the tools: every option a tool accepts (its getopt
 # table in tools/NAME.c) is in its --help and defined in its man page, and
 # nothing else is; short options pair with the same long ones in all three;
-# the man pages format without warnings and render in 80 columns; every page
-# a SEE ALSO or the README names exists.
+# the man pages format without warnings and render in 80 columns, and --help
+# fits in 79 with no tab; every page a SEE ALSO or the README names exists.
 #
 # Man-page side: the tags of .TP paragraphs (an option list item) that begin
 # with an option, anywhere in the page (celeb-dump's modes are described under
@@ -77,6 +77,31 @@ check_tool_docs() {
     check_tool_docs "$t" || failed=1
   done
   [ "$failed" -eq 0 ]
+}
+
+# The lines of standard input wider than 79 columns or holding a tab, as
+# "LINE: N columns: text" or "LINE: tab: text". --help is read in an
+# 80-column terminal, and copied into mail and man-style text, where 79
+# columns leave the last one free; a tab's width depends on the column it
+# falls in, so it would misalign the option lists. Counted in bytes (LC_ALL=C;
+# the help texts are ASCII): a character never takes more columns than bytes.
+help_bad_lines() {
+  LC_ALL=C awk '/\t/ { print NR ": tab: " $0; next } length > 79 { print NR ": " length " columns: " $0 }'
+}
+
+@test "every tool's --help fits in 79 columns and holds no tab" {
+  local t bad failed=0
+  for t in $TOOLS; do
+    command -v "$t" >/dev/null || { echo "$t not built"; failed=1; continue; }
+    bad=$("$t" --help | help_bad_lines)
+    [ -z "$bad" ] || { echo "$t --help:"; echo "$bad"; failed=1; }
+  done
+  [ "$failed" -eq 0 ]
+  # the check finds a line of 80 columns and a tab, and passes one of 79
+  run help_bad_lines <<< "$(printf 'x%.0s' $(seq 79))"$'\n'"$(printf 'x%.0s' $(seq 80))"$'\n'$'  -a\tb'
+  [ "${#lines[@]}" -eq 2 ]
+  [[ "${lines[0]}" == "2: 80 columns: xxxx"* ]]
+  [[ "${lines[1]}" == "3: tab: "* ]]
 }
 
 @test "the check finds an option missing from a man page and one the tool does not have" {
