@@ -36,13 +36,37 @@ static int label_list(char *out, size_t cap, size_t *len, const char *sep, const
         sg_quoted q = sg_quote_str(names[i]);
         const char *s = i ? "," : sep;
         if (*len + strlen(s) + strlen(q.s) + sizeof more > cap) {
-            *len += (size_t)snprintf(out + *len, cap - *len, "%s", *len ? more : more + 2);
+            const char *mark = *len ? more : more + 2;
+            if (*len + strlen(mark) < cap) *len += (size_t)snprintf(out + *len, cap - *len, "%s", mark);
             return -1;
         }
         *len += (size_t)snprintf(out + *len, cap - *len, "%s%s", s, q.s);
     }
     return 0;
 }
+
+/* The bytes label_list appends for names[0..n) after sep, uncut. */
+static size_t label_list_len(const char *sep, const char *const *names, int n)
+{
+    size_t len = n > 0 ? strlen(sep) : 0;
+    for (int i = 0; i < n; i++) len += (i ? 1 : 0) + strlen(sg_quote_str(names[i]).s);
+    return len;
+}
+
+/* A message's two label lists after the shard's path: the rest of that
+ * text (rest bytes without the lists) and the lists together hold at most
+ * SG_ERR_TAIL bytes, so that sg_err cuts a long path only (lib/error.h)
+ * and the advice at the end always survives. The lists share what the rest
+ * leaves: the first's cap for label_list (first_cap) leaves the second what
+ * it needs uncut (second_len bytes) up to half; the second's (second_cap)
+ * is what the first left. Each at most LIST_CAP. */
+enum { LIST_CAP = SG_ERR_TAIL + 1 };
+static size_t lists_room(size_t rest) { return rest < SG_ERR_TAIL ? SG_ERR_TAIL - rest : 0; }
+static size_t first_cap(size_t room, size_t second_len)
+{
+    return room - (second_len < room / 2 ? second_len : room / 2) + 1;
+}
+static size_t second_cap(size_t room, size_t first_len) { return (first_len < room ? room - first_len : 0) + 1; }
 
 /* "1 train, 2 train" for the datasets in list[0..n). */
 static void dataset_subset(const sg_ckpt_info *ck, const int *list, int n, char *out, size_t cap)
@@ -77,31 +101,59 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
     const sg_model_config *cfg = &ck->model;
     const char *dataset_names[SG_MAX_DATASETS];
     sg_ckpt_dataset_names(ck, dataset_names);
-    char have[600] = "", want[600] = "", desc[SG_QUOTE_MAX + 32];
+    const char *const *shard_labels = (const char *const *)m->label_names;
+    const char *kind = sg_shard_label_kind_name(m->label_kind);
+    char have[LIST_CAP] = "", want[LIST_CAP] = "", desc[SG_QUOTE_MAX + 32];
     size_t have_len = 0, want_len = 0;
-    label_list(have, sizeof have, &have_len, "", (const char *const *)m->label_names, (int)m->n_labels);
+    int cand[SG_MAX_DATASETS], n_cand = 0, scratch[SG_SHARD_MAX_LABELS];
+    for (int ds = 0; ds < cfg->n_datasets; ds++)
+        if (sg_ckpt_labels_fit(ck, m, ds, scratch)) cand[n_cand++] = ds;
     if (dataset_arg) {
         int ds;
         if (sg_targets_dataset_parse(cfg, dataset_names, dataset_arg, &ds, err))
             return sg_err_prefix(err, "--dataset %s", sg_quote_str(dataset_arg).s);
         if (sg_ckpt_labels_fit(ck, m, ds, map)) { *ds_out = ds; return 0; }
         sg_targets_dataset_desc(cfg, dataset_names, ds, desc, sizeof desc);
-        label_list(want, sizeof want, &want_len, "",
-                   (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds), cfg->label_dim[ds]);
-        return sg_errf(err, "%s: labels %s (%s) are not those of dataset %s (--dataset), which has %s (%s)",
-                       shard_path, have, sg_shard_label_kind_name(m->label_kind), desc, want,
-                       cfg->one_hot[ds] ? "one-hot" : "multi-hot");
+        /* what to do: the dataset(s) of the shard's labels, else a shard of ds's */
+        char advice[300], list[200];
+        if (n_cand == 1) {
+            sg_targets_dataset_desc(cfg, dataset_names, cand[0], list, sizeof list);
+            snprintf(advice, sizeof advice, "they are dataset %s's: give --dataset %d, or no --dataset", list,
+                     cand[0] + 1);
+        } else if (n_cand > 1) {
+            dataset_subset(ck, cand, n_cand, list, sizeof list);
+            snprintf(advice, sizeof advice, "they are those of datasets %s: give one of those to --dataset", list);
+        } else {
+            snprintf(advice, sizeof advice, "no dataset of the checkpoint has them: give a shard packed with "
+                     "dataset %s's labels", desc);
+        }
+        static const char fmt[] = ": labels %s (%s) are not those of dataset %s (--dataset), which has %s (%s); %s";
+        const char *ds_want = cfg->one_hot[ds] ? "one-hot" : "multi-hot";
+        const char *const *ds_labels = (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds);
+        size_t room = lists_room((size_t)snprintf(NULL, 0, fmt, "", kind, desc, "", ds_want, advice));
+        label_list(have, first_cap(room, label_list_len("", ds_labels, cfg->label_dim[ds])), &have_len, "",
+                   shard_labels, (int)m->n_labels);
+        label_list(want, second_cap(room, have_len), &want_len, "", ds_labels, cfg->label_dim[ds]);
+        char tail[SG_ERR_TAIL + 1];
+        snprintf(tail, sizeof tail, fmt, have, kind, desc, want, ds_want, advice);
+        return sg_errf(err, "%s%s", shard_path, tail);
     }
-    int cand[SG_MAX_DATASETS], n_cand = 0, scratch[SG_SHARD_MAX_LABELS];
-    for (int ds = 0; ds < cfg->n_datasets; ds++)
-        if (sg_ckpt_labels_fit(ck, m, ds, scratch)) cand[n_cand++] = ds;
     if (n_cand == 0) {   /* every dataset's labels: "a,b; c,d" */
+        static const char fmt[] = ": labels %s match none of the checkpoint's datasets (%s); give a shard packed "
+                                  "with one of those label lists";
+        size_t room = lists_room((size_t)snprintf(NULL, 0, fmt, "", "")), all_len = 0;
         for (int ds = 0; ds < cfg->n_datasets; ds++)
-            if (label_list(want, sizeof want, &want_len, ds ? "; " : "",
+            all_len += label_list_len(ds ? "; " : "", (const char *const *)ck->label_names +
+                                      sg_model_label_offset(cfg, ds), cfg->label_dim[ds]);
+        label_list(have, first_cap(room, all_len), &have_len, "", shard_labels, (int)m->n_labels);
+        size_t cap = second_cap(room, have_len);
+        for (int ds = 0; ds < cfg->n_datasets; ds++)
+            if (label_list(want, cap, &want_len, ds ? "; " : "",
                            (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds), cfg->label_dim[ds]))
                 break;
-        return sg_errf(err, "%s: labels %s match none of the checkpoint's datasets (%s); give a shard packed with "
-                       "one of those label lists", shard_path, have, want);
+        char tail[SG_ERR_TAIL + 1];
+        snprintf(tail, sizeof tail, fmt, have, want);
+        return sg_errf(err, "%s%s", shard_path, tail);
     }
     int chosen = cand[0];
     if (n_cand > 1) {

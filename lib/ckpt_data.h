@@ -27,8 +27,12 @@ int sg_ckpt_labels_fit(const sg_ckpt_info *ck, const sg_shard_meta *m, int ds, i
  * shard in the run is this shard (the same file), else the one sg-train named
  * like it. Two named like it (x/train.lmdb, y/train.lmdb) is an error naming
  * --dataset; none named like it takes the first, with a note. Errors: a
- * --dataset that names none ("--dataset 'X': ...") or one of other labels,
- * labels of none of the datasets, the same shard twice in the run. */
+ * --dataset that names none ("--dataset 'X': ...") or one of other labels
+ * (naming the datasets that have the shard's labels, else asking for a shard
+ * of the one named), labels of none of the datasets, the same shard twice in
+ * the run. The label mismatches' text after shard_path is at most
+ * SG_ERR_TAIL bytes, label lists cut to fit (", ..."): only a long path is
+ * cut, and the advice at the end survives. */
 int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const char *shard_path,
                         const char *dataset_arg, const char *run, int *ds_out, int *map, sg_buf *note,
                         sg_err *err);

@@ -82,7 +82,23 @@ static void test_labels_fit(void)
     CHECK(!sg_ckpt_labels_fit(&ck, &m, 0, map), "two of celebA's three labels fit it");
 }
 
-/* A label list longer than its 600 bytes ends ", ..." after its last whole
+/* Whether msg is "PATH: labels ..." whole: it starts with the path, holds
+ * at most SG_ERR_TAIL bytes after it (then sg_err never cuts the rest) and
+ * each of parts[0..n) in order, the last at its end. */
+static int message_whole(const char *msg, const char *path, const char *const *parts, int n)
+{
+    size_t pl = strlen(path);
+    if (strncmp(msg, path, pl) || strncmp(msg + pl, ": labels ", 9) || strlen(msg + pl) > SG_ERR_TAIL) return 0;
+    const char *at = msg + pl;
+    for (int i = 0; i < n; i++) {
+        const char *hit = strstr(at, parts[i]);
+        if (!hit) return 0;
+        at = hit + strlen(parts[i]);
+    }
+    return *at == 0;
+}
+
+/* A label list too long for the message ends ", ..." after its last whole
  * name (room kept for it): the shard's (60 names of 13 letters) and a
  * checkpoint's dataset's (45); each was cut inside a name with no mark. */
 static void test_match_shard_cut(void)
@@ -100,11 +116,10 @@ static void test_match_shard_cut(void)
     sg_ckpt_info ck;
     make_info(&ck, 2, two_names, two_dims, two_one_hot, two_labels, no_crops, 0);
     sg_shard_meta m = shard_meta(60, shard_labels, 0, 0);
-    /* 42 names with their commas are 587 bytes; a 43rd leaves no room for ", ..." */
+    const char *none[] = {": labels Attribute_000,Attribute_001,", ", ... match none of the checkpoint's datasets "
+                          "(Black_Hair,Blond_Hair,Male; angry,happy); give a shard packed with one of those label lists"};
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
-          strstr(err.msg, ": labels Attribute_000,Attribute_001,") &&
-          strstr(err.msg, ",Attribute_041, ... match none of the checkpoint's datasets (Black_Hair,"),
-          "the shard's list cut: %s", err.msg);
+          message_whole(err.msg, "/d/x.lmdb", none, 2), "the shard's list cut: %s", err.msg);
 
     for (int i = 0; i < 45; i++) ck_labels[i] = names[i];
     ck_labels[45] = "Black_Hair", ck_labels[46] = "Blond_Hair", ck_labels[47] = "Male";
@@ -113,14 +128,71 @@ static void test_match_shard_cut(void)
     make_info(&ck, 2, ds_names, dims, multi, ck_labels, no_crops, 0);
     const char *celeb[2] = {"Male", "Black_Hair"};
     m = shard_meta(2, celeb, 0, 0);
+    const char *theirs[] = {"Male,Black_Hair match none of the checkpoint's datasets (Attribute_000,",
+                            "8, ...); give a shard packed with one of those label lists"};
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
-          strstr(err.msg, "match none of the checkpoint's datasets (Attribute_000,") &&
-          strstr(err.msg, ",Attribute_041, ...); give a shard packed"),
-          "the checkpoint's lists cut: %s", err.msg);
+          message_whole(err.msg, "/d/x.lmdb", theirs, 2), "the checkpoint's lists cut: %s", err.msg);
+    const char *asked[] = {"Male,Black_Hair (multi-hot) are not those of dataset 1 many (--dataset), which has "
+                           "Attribute_000,", "3, ... (multi-hot); no dataset of the checkpoint has them: give a shard "
+                           "packed with dataset 1 many's labels"};
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "many", "", &ds, map, &note, &err) == -1 &&
-          strstr(err.msg, "labels Male,Black_Hair (multi-hot) are not those of dataset 1 many (--dataset), which "
-                 "has Attribute_000,") && strstr(err.msg, ",Attribute_041, ... (multi-hot)"),
-          "--dataset many: %s", err.msg);
+          message_whole(err.msg, "/d/x.lmdb", asked, 2), "--dataset many: %s", err.msg);
+    sg_buf_free(&note);
+}
+
+/* The worst case: eight datasets of long names (127 bytes, escapes in
+ * them), 256 labels of long names each (escaped too), the shard's labels
+ * those of seven, and --dataset naming the eighth; and no --dataset with
+ * labels of none. Each message is whole (never cut by sg_err, which drops
+ * its middle): it starts with the shard, and its advice is at its end; with
+ * a path of 4000 bytes only the path is cut. Both messages passed 1023
+ * bytes and lost their middle. */
+static void test_match_shard_worst(void)
+{
+    enum { N = SG_MAX_DATASETS, L = SG_SHARD_MAX_LABELS };
+    static char label_text[2][L][80], *ck_labels[N * L];
+    const char *ds_names[N], *shard_labels[L];
+    static char ds_text[N][SG_CKPT_NAME_MAX];
+    int dims[N], multi[N] = {0};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < L; i++)
+            snprintf(label_text[k][i], sizeof label_text[k][i], "%s_\x01_a_long_attribute_name_%03d_%s",
+                     k ? "other" : "shard", i, "and_more_of_it_still");
+    for (int d = 0; d < N; d++) {
+        memset(ds_text[d], 'd', SG_CKPT_NAME_MAX - 1);
+        ds_text[d][SG_CKPT_NAME_MAX - 1] = 0;
+        ds_text[d][3] = '\x1b', ds_text[d][0] = (char)('1' + d);
+        ds_names[d] = ds_text[d];
+        dims[d] = L;
+        for (int i = 0; i < L; i++) ck_labels[d * L + i] = label_text[d == 0][i];
+    }
+    for (int i = 0; i < L; i++) shard_labels[i] = label_text[0][i];
+    sg_ckpt_info ck;
+    make_info(&ck, N, ds_names, dims, multi, ck_labels, (const int[N]){0}, 0);
+    sg_shard_meta m = shard_meta(L, shard_labels, 0, 0);
+    int ds = -1, map[L];
+    sg_err err = {{0}};
+    sg_buf note = SG_BUF_INIT;
+    const char *asked[] = {" (multi-hot) are not those of dataset 1 ", " (--dataset), which has other_",
+                           ", ... (multi-hot); they are those of datasets 2 ", ", ...: give one of those to --dataset"};
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", &ds, map, &note, &err) == -1 &&
+          message_whole(err.msg, "/d/x.lmdb", asked, 4), "--dataset 1: %s", err.msg);
+    static char long_path[4001];
+    memset(long_path, 'p', 4000);
+    long_path[0] = '/';
+    CHECK(sg_ckpt_match_shard(&ck, &m, long_path, "1", "", &ds, map, &note, &err) == -1 &&
+          !strncmp(err.msg, "/ppp", 4) && strstr(err.msg, "pp ... pp") && strstr(err.msg, "pp: labels shard_") &&
+          message_whole(strstr(err.msg, "pp: labels ") + 2, "", asked, 4), "a long path: %s", err.msg);
+
+    for (int d = 0; d < N; d++)
+        for (int i = 0; i < L; i++) ck_labels[d * L + i] = label_text[1][i];
+    const char *none[] = {" match none of the checkpoint's datasets (other_", ", ...); give a shard packed with one "
+                          "of those label lists"};
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
+          message_whole(err.msg, "/d/x.lmdb", none, 2), "labels of none: %s", err.msg);
+    CHECK(sg_ckpt_match_shard(&ck, &m, long_path, NULL, "", &ds, map, &note, &err) == -1 &&
+          strstr(err.msg, "pp ... pp") && strstr(err.msg, "pp: labels shard_") &&
+          message_whole(strstr(err.msg, "pp: labels ") + 2, "", none, 2), "labels of none, a long path: %s", err.msg);
     sg_buf_free(&note);
 }
 
@@ -144,7 +216,14 @@ static void test_match_shard(void)
           "--dataset rafd: %d", ds);
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", &ds, map, &note, &err) == -1 &&
           !strcmp(err.msg, "/d/x.lmdb: labels happy,angry (one-hot) are not those of dataset 1 celebA (--dataset), "
-                  "which has Black_Hair,Blond_Hair,Male (multi-hot)"), "--dataset 1: %s", err.msg);
+                  "which has Black_Hair,Blond_Hair,Male (multi-hot); they are dataset 2 rafd's: give --dataset 2, "
+                  "or no --dataset"), "--dataset 1: %s", err.msg);
+    const char *angry[2] = {"angry", "sad"};
+    sg_shard_meta other = shard_meta(2, angry, 1, 0);
+    CHECK(sg_ckpt_match_shard(&ck, &other, "/d/x.lmdb", "rafd", "", &ds, map, &note, &err) == -1 &&
+          !strcmp(err.msg, "/d/x.lmdb: labels angry,sad (one-hot) are not those of dataset 2 rafd (--dataset), "
+                  "which has angry,happy (one-hot); no dataset of the checkpoint has them: give a shard packed with "
+                  "dataset 2 rafd's labels"), "--dataset rafd, labels of none: %s", err.msg);
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "3", "", &ds, map, &note, &err) == -1 &&
           !strncmp(err.msg, "--dataset 3: no dataset 3", 25), "--dataset 3: %s", err.msg);
     m = shard_meta(2, rafd, 0, 0);
@@ -356,6 +435,7 @@ int main(void)
     test_labels_fit();
     test_match_shard();
     test_match_shard_cut();
+    test_match_shard_worst();
     test_match_by_run();
     test_file_crop();
     if (check_failed == 0) test_tmpdir_remove();
