@@ -20,7 +20,10 @@
 #include <unistd.h>
 
 #define MAX_INPUT_BYTES ((size_t)1 << 30)
-#define MAX_SERIES 64
+/* Every history sg-train writes fits: each of SG_MAX_DATASETS datasets'
+ * seven loss terms and lr, or G/lr and D/lr (a run resumed with other
+ * rates logs both kinds). */
+#define MAX_SERIES (SG_MAX_DATASETS * 10)
 
 static const sg_rgb WHITE = {255, 255, 255}, BLACK = {0, 0, 0}, GRID = {228, 228, 228},
                     AXIS = {90, 90, 90}, TEXT = {30, 30, 30}, NOTE = {170, 30, 30};
@@ -164,7 +167,13 @@ static series *find_series(history *h, const char *key, const char *dataset, con
 {
     for (int k = 0; k < h->n_series; k++)
         if (strcmp(h->s[k].key, key) == 0 && strcmp(h->s[k].dataset, dataset) == 0) return &h->s[k];
-    if (h->n_series == MAX_SERIES) cli_die("%s line %ld: more than %d series", name, line, MAX_SERIES);
+    if (h->n_series == MAX_SERIES && h->n_datasets > 1)
+        cli_die("%s line %ld: more than %d series (one for each key of each dataset, of %d datasets so far); plot "
+                "one dataset's lines at a time: grep '\"dataset\":\"NAME\"' %s | sg-plot -o OUT -", name, line,
+                MAX_SERIES, h->n_datasets, strcmp(name, "<stdin>") ? cli_shell_operand(name) : "FILE");
+    if (h->n_series == MAX_SERIES)
+        cli_die("%s line %ld: more than %d series (keys beginning D/ or G/ or ending in lr); plot a history of "
+                "at most %d such keys (drop the others from its lines)", name, line, MAX_SERIES, MAX_SERIES);
     series *s = &h->s[h->n_series++];
     memset(s, 0, sizeof *s);
     s->key = strdup(key);
@@ -797,7 +806,10 @@ static bar *read_bars(const char *path, int *n_out, char *title, size_t title_le
                 "celeb-dump --stats --json writes them", name);
     if (n == 0)
         cli_die("%s: no attributes to plot (no group lists any); give the groups celeb-split --json writes", name);
-    if (n > MAX_BARS) cli_die("%s: %d attributes (at most %d can be plotted)", name, n, MAX_BARS);
+    if (n > MAX_BARS)
+        cli_die("%s: %d attributes (at most %d can be plotted, a bar each); plot them in parts: split its %s into "
+                "files of at most %d attributes", name, n, MAX_BARS, of_labels ? "\"labels\" array" : "groups",
+                MAX_BARS);
     *n_out = n;
     return bars;
 }

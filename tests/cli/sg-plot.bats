@@ -405,8 +405,37 @@ PY
   awk 'BEGIN { printf "{\"labels\": ["; for (i = 0; i < 100000; i++) printf "%s{\"name\": \"a%d\", \"positive\": 1, \"negative\": 1}", i ? "," : "", i; print "]}" }' > "$T/many.json"
   run sg-plot --bars "$T/many.json" --height 16384 -o "$T/keep.png"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"100000 attributes (at most 4096 can be plotted)"* ]]
+  [ "$output" = "sg-plot: $T/many.json: 100000 attributes (at most 4096 can be plotted, a bar each); plot them in parts: split its \"labels\" array into files of at most 4096 attributes" ]
   cmp "$T/keep.png" "$T/keep.orig"
+}
+
+@test "series: any sg-train history plots (8 datasets, 7 losses, lr, G/lr and D/lr each); more says how to plot fewer" {
+  # 8 datasets x 10 keys = 80 series: the most sg-train writes (a resumed run
+  # with other rates logs G/lr and D/lr after lr); sg-plot drew at most 64
+  awk 'BEGIN {
+    split("D/loss_real D/loss_fake D/loss_cls D/loss_gp G/loss_fake G/loss_rec G/loss_cls lr G/lr D/lr", k, " ")
+    for (i = 1; i <= 20; i++) for (d = 1; d <= 8; d++) {
+      printf "{\"iteration\":%d,\"dataset\":\"ds%d\"", i * 10, d
+      for (j = 1; j <= 10; j++) printf ",\"%s\":%f", k[j], j + i / 10 + d
+      printf "}\n"
+    }
+  }' > "$T/eight.jsonl"
+  sg-plot "$T/eight.jsonl" -o "$T/eight.png"
+  [ -s "$T/eight.png" ]
+  # a ninth dataset: the message gives the command that plots one dataset, which works
+  cp "$T/eight.jsonl" "$T/nine.jsonl"
+  echo '{"iteration":10,"dataset":"ds9","D/loss_real":1}' >> "$T/nine.jsonl"
+  run sg-plot "$T/nine.jsonl" -o "$T/nine.png"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: $T/nine.jsonl line 161: more than 80 series (one for each key of each dataset, of 8 datasets so far); plot one dataset's lines at a time: grep '\"dataset\":\"NAME\"' $T/nine.jsonl | sg-plot -o OUT -" ]
+  [ ! -e "$T/nine.png" ]
+  grep '"dataset":"ds9"' "$T/nine.jsonl" | sg-plot -o "$T/nine.png" -
+  [ -s "$T/nine.png" ]
+  # one dataset of more keys: which keys count, and to drop some
+  awk 'BEGIN { printf "{\"iteration\":1"; for (j = 0; j < 81; j++) printf ",\"D/k%d\":1", j; print "}" }' > "$T/keys.jsonl"
+  run sg-plot -o "$T/keys.png" - < "$T/keys.jsonl"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: <stdin> line 1: more than 80 series (keys beginning D/ or G/ or ending in lr); plot a history of at most 80 such keys (drop the others from its lines)" ]
 }
 
 @test "robustness: -o into a missing directory or onto a directory; -o - to a full device" {
