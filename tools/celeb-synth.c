@@ -140,7 +140,9 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
 {
     sg_err err;
     struct stat st;
-    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) cli_die("%s: not a directory", dir);
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        cli_die("%s: not a directory; -o names the directory to write the dataset into: choose another -o (a missing "
+                "one is made)", dir);
     /* The longest names made: DIR/img_align_celeba/999999.jpg and the lists'
      * temporary DIR/list_eval_partition.txt.tmp.PID; a cut one would be some
      * other file. */

@@ -399,7 +399,9 @@ static void read_history(history *h, const char *path)
                 h->torn_line);
     if (h->records == 0) die_no_records(path, name);
     if (h->n_series == 0)
-        cli_die("%s: no loss or lr values in %ld record%s", name, h->records, h->records == 1 ? "" : "s");
+        cli_die("%s: no loss or lr values in %ld record%s; sg-plot draws keys beginning D/ or G/ and keys ending "
+                "in lr (sg-train's history.jsonl has D/loss_real, G/loss_rec, lr...): give a history with such keys",
+                name, h->records, h->records == 1 ? "" : "s");
     if (h->torn_line && !cli_quiet)
         cli_warn("%s line %ld: cut short (no newline at its end: a run still writing it?); skipped", name,
                  h->torn_line);

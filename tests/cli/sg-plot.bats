@@ -162,10 +162,10 @@ PY
   echo '{"iteration": 1, "images/s": 3}' > "$T/nokeys.jsonl"
   run sg-plot "$T/nokeys.jsonl" -o "$T/e.png"
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-plot: $T/nokeys.jsonl: no loss or lr values in 1 record" ]
+  [ "$output" = "sg-plot: $T/nokeys.jsonl: no loss or lr values in 1 record; sg-plot draws keys beginning D/ or G/ and keys ending in lr (sg-train's history.jsonl has D/loss_real, G/loss_rec, lr...): give a history with such keys" ]
   echo '{"iteration": 2, "images/s": 3}' >> "$T/nokeys.jsonl"
   run sg-plot "$T/nokeys.jsonl" -o "$T/e.png"
-  [ "$output" = "sg-plot: $T/nokeys.jsonl: no loss or lr values in 2 records" ]
+  [ "$output" = "sg-plot: $T/nokeys.jsonl: no loss or lr values in 2 records; sg-plot draws keys beginning D/ or G/ and keys ending in lr (sg-train's history.jsonl has D/loss_real, G/loss_rec, lr...): give a history with such keys" ]
   printf '{"iteration": 1, "D/loss_real": 1}\n[1, 2]\n' > "$T/arr.jsonl"
   run sg-plot "$T/arr.jsonl" -o "$T/e.png"
   [ "$status" -eq 1 ]
