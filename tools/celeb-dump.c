@@ -441,8 +441,10 @@ static void verify(sg_shard *s, const char *path)
     cli_progress("%s: verified %llu/%llu records", path, (unsigned long long)m->count, (unsigned long long)m->count);
     cli_progress_end();
     free(px);
-    if (bad) cli_die("%s: %llu of %llu record%s bad", path, (unsigned long long)bad, (unsigned long long)m->count,
-                     m->count == 1 ? "" : "s");
+    if (bad)   /* the records are the shard's bytes: only a new pack mends them */
+        cli_die("%s: %llu of %llu record%s bad; the shard is damaged: pack it again with celeb-pack%s%s%s", path,
+                (unsigned long long)bad, (unsigned long long)m->count, m->count == 1 ? "" : "s",
+                m->source[0] ? " (its source: " : "", m->source, m->source[0] ? ")" : "");
     printf("%llu record%s OK\n", (unsigned long long)m->count, m->count == 1 ? "" : "s");
 }
 

@@ -218,7 +218,8 @@ PY
   run celeb-dump --verify "$T/bad.lmdb"
   [ "$status" -eq 1 ]
   [[ "${lines[0]}" == "celeb-dump: $T/bad.lmdb: record 6: CRC mismatch"* ]]
-  [[ "$output" == *"1 of 12 records bad"* ]]
+  # the last line says what mends it, naming the source the shard records
+  [ "${lines[-1]}" = "celeb-dump: $T/bad.lmdb: 1 of 12 records bad; the shard is damaged: pack it again with celeb-pack (its source: $D/syn/list_attr_celeba.txt)" ]
   run celeb-dump --get 6 -o "$T/x.png" "$T/bad.lmdb"
   [ "$status" -eq 1 ]
   [ ! -e "$T/x.png" ]
@@ -276,7 +277,7 @@ with env.begin() as txn:
   run celeb-dump --verify "$T/oh.lmdb"
   [ "$status" -eq 1 ]
   [ "${lines[0]}" = "celeb-dump: $T/oh.lmdb: record 1 (happy/happy_1.jpg): one-hot labels with 2 ones" ]
-  [ "${lines[1]}" = "celeb-dump: $T/oh.lmdb: 1 of 3 records bad" ]
+  [ "${lines[1]}" = "celeb-dump: $T/oh.lmdb: 1 of 3 records bad; the shard is damaged: pack it again with celeb-pack (its source: $T/f)" ]
 }
 
 # A count past SG_SHARD_MAX_RECORDS (2^32 - 1) in the metadata (another
