@@ -827,6 +827,26 @@ int sg_run_shard_twice(const char *const *given, const int dup[2], sg_err *err)
                    given[dup[0]], given[dup[1]]);
 }
 
+/* Paths for a message, "a b c", into out (cap bytes): whole, each path;
+ * one that does not fit ends the list " ..." (room kept for it), as
+ * lib/celeba_attrs.c's lists of names end, so that a cut list never reads
+ * as whole and no path is cut short (it would read as another). */
+static void path_list(char *out, size_t cap, const char *const *paths, int n)
+{
+    static const char more[] = " ...";
+    size_t len = 0;
+    if (cap) out[0] = 0;
+    for (int k = 0; k < n; k++) {
+        const char *sep = k ? " " : "";
+        if (len + strlen(sep) + strlen(paths[k]) + (k == n - 1 ? 1 : sizeof more) > cap) {
+            const char *mark = k ? more : more + 1;
+            if (len + strlen(mark) < cap) snprintf(out + len, cap - len, "%s", mark);
+            return;
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", sep, paths[k]);
+    }
+}
+
 /* Each shard must be the run's dataset of its position: shards of the same
  * labels given in another order resumed silently, and each slot of the label
  * vector (and of the mask) went on training on another dataset. A shard is
@@ -856,20 +876,35 @@ static int check_shard_order(const sg_run_datasets *d, const char *const *given,
             if (j != k && !at_own_path[j] && rname[j] && !strcmp(rname[j], d->names[k])) other = k;
     }
     if (other < 0) return 0;
-    sg_buf g = SG_BUF_INIT, r = SG_BUF_INIT;
+    /* The run's order, what to give, ends the message within SG_ERR_TAIL
+     * bytes (cut " ..." past them), so that sg_err never cuts it (lib/error.h);
+     * the shards given, before it, get what is left of the message: with
+     * eight long paths each list passed the message's 1023 bytes, and its
+     * middle, the start of the run's order, was lost */
+    sg_buf r[SG_MAX_DATASETS];
+    const char *recorded[SG_MAX_DATASETS];
+    int failed = 0;
     for (int k = 0; k < d->n; k++) {
-        if (k) { sg_buf_putc(&g, ' '); sg_buf_putc(&r, ' '); }
-        sg_buf_puts(&g, given[k]);
-        if (rpath[k]) sg_buf_put_escaped(&r, rpath[k], strlen(rpath[k]), 0);
-        else sg_buf_puts(&r, "?");
+        r[k] = (sg_buf)SG_BUF_INIT;
+        if (rpath[k]) sg_buf_put_escaped(&r[k], rpath[k], strlen(rpath[k]), 0);
+        else sg_buf_puts(&r[k], "?");
+        failed |= r[k].failed;
+        recorded[k] = r[k].data;
     }
     int rc;
-    if (g.failed || r.failed) rc = sg_err_oom(err, "out of memory");
-    else rc = sg_errf(err, "shards given in another order than the run's (given: %s; the run in %s: %s): give the "
-                      "shards in the run's order (each dataset keeps its slot in the label vector)",
-                      g.data, d->run_dir, r.data);
-    sg_buf_free(&g);
-    sg_buf_free(&r);
+    if (failed) {
+        rc = sg_err_oom(err, "out of memory");
+    } else {
+        static const char advice[] = "; give them in its order (each dataset keeps its slot in the label vector): ";
+        static const char head[] = "shards given in another order than the run in %s was trained on (given: %s)%s%s";
+        enum { MSG_MAX = sizeof ((sg_err *)0)->msg - 1 };
+        char run_order[SG_ERR_TAIL + 1], given_list[MSG_MAX + 1];
+        path_list(run_order, sizeof run_order - (sizeof advice - 1), recorded, d->n);
+        size_t rest = (size_t)snprintf(NULL, 0, head, d->run_dir, "", advice, run_order);
+        path_list(given_list, rest < MSG_MAX ? MSG_MAX - rest + 1 : 1, given, d->n);
+        rc = sg_errf(err, head, d->run_dir, given_list, advice, run_order);
+    }
+    for (int k = 0; k < d->n; k++) sg_buf_free(&r[k]);
     return rc;
 }
 

@@ -2694,7 +2694,7 @@ double_stop_in_wait() {
   cp -r "$D/a.lmdb" "$T/c.lmdb"
   sg-train -o "$T/r" --iters 2 --sample-every 0 "${TINY[@]}" "$T/a.lmdb" "$T/c.lmdb"
   A=$(realpath "$T/a.lmdb") C=$(realpath "$T/c.lmdb")
-  refused_run_unchanged "$T/r" "sg-train: shards given in another order than the run's (given: $T/c.lmdb $T/a.lmdb; the run in $T/r: $A $C): give the shards in the run's order (each dataset keeps its slot in the label vector)" --resume --iters 3 "$T/c.lmdb" "$T/a.lmdb"
+  refused_run_unchanged "$T/r" "sg-train: shards given in another order than the run in $T/r was trained on (given: $T/c.lmdb $T/a.lmdb); give them in its order (each dataset keeps its slot in the label vector): $A $C" --resume --iters 3 "$T/c.lmdb" "$T/a.lmdb"
   # moved, in the run's order: resumes (config.json then records the new paths)
   mkdir "$T/new" "$T/newer"
   mv "$T/a.lmdb" "$T/c.lmdb" "$T/new/"
@@ -2706,7 +2706,7 @@ double_stop_in_wait() {
   grep -q "\"path\": \"$(realpath "$T/new/c.lmdb")\", \"name\": \"c\"" "$T/r/config.json"
   # moved again and swapped: no recorded path matches, the names do
   mv "$T/new/a.lmdb" "$T/new/c.lmdb" "$T/newer/"
-  refused_run_unchanged "$T/r" "sg-train: shards given in another order than the run's (given: $T/newer/c.lmdb $T/newer/a.lmdb; the run in $T/r: "*"): give the shards in the run's order"* --resume --iters 4 "$T/newer/c.lmdb" "$T/newer/a.lmdb"
+  refused_run_unchanged "$T/r" "sg-train: shards given in another order than the run in $T/r was trained on (given: $T/newer/c.lmdb $T/newer/a.lmdb); give them in its order (each dataset keeps its slot in the label vector): "* --resume --iters 4 "$T/newer/c.lmdb" "$T/newer/a.lmdb"
   # moved and renamed, in order: nothing says it is another dataset's (as before)
   mv "$T/newer/a.lmdb" "$T/newer/renamed.lmdb"
   run sg-train -o "$T/r" --resume --iters 4 "$T/newer/renamed.lmdb" "$T/newer/c.lmdb"

@@ -301,12 +301,76 @@ static void test_stale_tmp(void)
     CHECK(access(sub, F_OK) == 0, "the directory %s", sub);
 }
 
+static void ignore_note(void *ctx, const char *fmt, ...) { (void)ctx; (void)fmt; }
+
+/* Eight shards of long paths (about 150 bytes) given to a resume in the
+ * reverse of the run's order: the message ends with the run's order, what
+ * to give, whole or cut " ..." after a whole path, within SG_ERR_TAIL
+ * bytes, so that sg_err never cuts it. Each list passed the message's 1023
+ * bytes, and the cut dropped the start of the run's order. */
+static void test_order_message(void)
+{
+    enum { N = SG_MAX_DATASETS };
+    char dir[PATH_MAX], run[PATH_MAX], path[N][PATH_MAX], *abs[N] = {0}, *abs_rev[N];
+    char names[N][SG_CKPT_NAME_MAX], names_rev[N][SG_CKPT_NAME_MAX];
+    sg_shard *sh[N] = {0}, *sh_rev[N];
+    sg_model_config c = {.image_size = 8, .n_datasets = N, .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4,
+                         .d_repeat = 2};
+    sg_err err = {{0}};
+    snprintf(dir, sizeof dir, "%s/order_%0100d", test_tmpdir, 0);
+    snprintf(run, sizeof run, "%s/order_run", test_tmpdir);
+    mkdir(dir, 0755);
+    int ok = 1;
+    for (int k = 0; k < N && ok; k++) {
+        snprintf(path[k], sizeof path[k], "%s/shard_%d.lmdb", dir, k);
+        make_shard(path[k], 2, 8, 3, 0, (uint64_t)k + 1);
+        ok = sg_shard_open(&sh[k], path[k], &err) == 0 && (abs[k] = realpath(path[k], NULL)) != NULL;
+        CHECK(ok, "%s: %s", path[k], err.msg);
+        c.label_dim[k] = 3;
+        sg_run_dataset_name(path[k], names[k], SG_CKPT_NAME_MAX);
+    }
+    mkdir(run, 0755);
+    if (ok) {
+        sg_run_datasets d = {run, N, sh, abs, names};
+        sg_train_options o = tiny_options();
+        sg_run_record r = {0};
+        ok = sg_run_write_config(&d, &c, &o, &r, &err) == 0;
+        CHECK(ok, "%s: %s", run, err.msg);
+        sg_buf_free(&r.sessions_kept);
+    }
+    if (ok) {
+        for (int k = 0; k < N; k++) {
+            sh_rev[k] = sh[N - 1 - k];
+            abs_rev[k] = abs[N - 1 - k];
+            memcpy(names_rev[k], names[N - 1 - k], SG_CKPT_NAME_MAX);
+        }
+        sg_run_datasets d = {run, N, sh_rev, abs_rev, names_rev};
+        const int dup[2] = {-1, -1};
+        char head[PATH_MAX + 100], order[2 * PATH_MAX + 100];
+        snprintf(head, sizeof head, "shards given in another order than the run in %s was trained on (given: %s ",
+                 run, abs[N - 1]);
+        snprintf(order, sizeof order, "; give them in its order (each dataset keeps its slot in the label vector): "
+                 "%s %s ", abs[0], abs[1]);
+        int rc = sg_run_check_datasets(&d, (const char *const *)abs_rev, dup, ignore_note, NULL, &err);
+        const char *tail = strstr(err.msg, order);
+        size_t l = strlen(err.msg);
+        CHECK(rc == -1 && !strncmp(err.msg, head, strlen(head)) && tail && strlen(tail) <= SG_ERR_TAIL &&
+              !strstr(err.msg, " ... ") && l > 4 && !strcmp(err.msg + l - 4, " ..."),
+              "shards in reverse (%zu-byte paths): %s", strlen(abs[0]), err.msg);
+    }
+    for (int k = 0; k < N; k++) {
+        if (sh[k]) sg_shard_close(sh[k]);
+        free(abs[k]);
+    }
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_run_config")) return 1;
     test_defaults();
     test_dataset_name();
     test_stale_tmp();
+    test_order_message();
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
