@@ -1133,6 +1133,9 @@ static void prepare_output(run_state *r)
     number_file_inputs(r);
     refuse_outputs_over_inputs(o, r->files, r->n_files, r->g_path, r->in, r->n_in, &r->ts, r->ext, &r->earlier);
     if (o->each) cli_note_output(o->output);   /* for the advice on ENOSPC */
+    if (o->each && access(o->output, F_OK) == 0 && !sg_path_is_dir(o->output))   /* a grid's -o x.png */
+        cli_die("%s: not a directory; --each writes an image for each input into the directory -o names: choose "
+                "another -o, or drop --each for one grid image", o->output);
     if (o->each && sg_mkdir_p(o->output, &r->err)) cli_die_err(&r->err);
     if (o->each && !sg_path_is_dir(o->output)) cli_die("%s: not a directory", o->output);
     if (o->each && !r->dir_claimed) {   /* DIR made now (main claims one that was there) */

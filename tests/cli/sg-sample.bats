@@ -123,6 +123,12 @@ setup() {
     is_png "$W/c.png"
     sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 2 --seed 1 --each --format jpg -o "$W/e"
     [ -f "$W/e/targets.tsv" ]
+    # --each onto a file (a grid's -o): what -o is for with --each, and the way out
+    cp "$W/c.png" "$W/grid.png"
+    run sg-sample -q --ckpt "$T/run" --device cpu --data "$T/celebA_test.lmdb" --count 2 --each -o "$W/grid.png"
+    [ "$status" -eq 1 ]
+    [ "$output" = "sg-sample: $W/grid.png: not a directory; --each writes an image for each input into the directory -o names: choose another -o, or drop --each for one grid image" ]
+    cmp "$W/c.png" "$W/grid.png"
     ls "$W/e" | grep -q '_input\.jpg$'
     # a --format that agrees with the one output's type is redundant, not wrong (it was refused for a while)
     sg-sample -q --ckpt "$T/run" --device cpu --format png --targets +Bangs "$img" -o "$W/f.png"
