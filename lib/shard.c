@@ -854,22 +854,33 @@ static int shard_open(sg_shard **out, const char *path, unsigned extra_flags, sg
     return 0;
 }
 
-/* The fields of record index's value v (len bytes), checked against m:
- * pointers into v. path names the shard in messages. */
-static int record_fields(const sg_shard_meta *m, const char *path, uint64_t index, const uint8_t *v, size_t len,
-                         const uint8_t **labels, const uint8_t **name, size_t *name_len, const uint8_t **pix,
-                         size_t *pix_len, sg_err *err)
+/* The header of record index's value v (len bytes), checked against m (not
+ * the CRC, which needs every byte): its label bytes' place in v. path names
+ * the shard in messages. */
+static int record_header(const sg_shard_meta *m, const char *path, uint64_t index, const uint8_t *v, size_t len,
+                         const uint8_t **labels, sg_err *err)
 {
     if (len < SG_SHARD_RECORD_HEADER + 4 || memcmp(v, SG_SHARD_RECORD_MAGIC, 4) != 0)
         return sg_errf(err, "%s: record %llu: bad record header", path, (unsigned long long)index);
     uint32_t nl = get_le16(v + 4), nn = get_le16(v + 6), enc = v[8], np = get_le32(v + 12);
     if ((size_t)SG_SHARD_RECORD_HEADER + nl + nn + np + 4 != len || nl != m->n_labels || (int)enc != m->pixel_encoding)
         return sg_errf(err, "%s: record %llu: inconsistent record header", path, (unsigned long long)index);
+    *labels = v + SG_SHARD_RECORD_HEADER;
+    return 0;
+}
+
+/* The fields of record index's value v (len bytes), checked against m:
+ * pointers into v. path names the shard in messages. */
+static int record_fields(const sg_shard_meta *m, const char *path, uint64_t index, const uint8_t *v, size_t len,
+                         const uint8_t **labels, const uint8_t **name, size_t *name_len, const uint8_t **pix,
+                         size_t *pix_len, sg_err *err)
+{
+    if (record_header(m, path, index, v, len, labels, err)) return -1;
+    uint32_t nl = get_le16(v + 4), nn = get_le16(v + 6), np = get_le32(v + 12);
     uint32_t stored = get_le32(v + len - 4), computed = sg_crc32(0, v, len - 4);
     if (stored != computed)
         return sg_errf(err, "%s: record %llu: CRC mismatch (stored %08x, computed %08x): the shard is corrupt",
                        path, (unsigned long long)index, stored, computed);
-    *labels = v + SG_SHARD_RECORD_HEADER;
     *name = *labels + nl;
     *name_len = nn;
     *pix = *name + nn;
@@ -981,6 +992,35 @@ int sg_shard_read_labels(sg_shard *s, uint64_t index, uint8_t *labels, sg_err *e
     if (!rc) memcpy(labels, l, s->meta.n_labels);
     mdb_txn_abort(txn);
     return rc;
+}
+
+int sg_shard_same_labels(sg_shard *s, uint8_t *labels, sg_err *err)
+{
+    uint64_t n = s->meta.count;
+    if (n == 0) return 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return lmdb_errf(err, rc, "%s", s->path);
+    uint8_t first[SG_SHARD_MAX_LABELS];
+    int same = 1;
+    /* record 0, the last, then those between in order: two records of
+     * different classes at once where the classes were packed in order */
+    for (uint64_t k = 0; k < n && same == 1; k++) {
+        uint64_t index = k == 0 ? 0 : k == 1 ? n - 1 : k - 1;
+        MDB_val val;
+        const uint8_t *l;
+        if (record_value(s, txn, index, &val, err) ||
+            record_header(&s->meta, s->path, index, val.mv_data, val.mv_size, &l, err) ||
+            check_labels(&s->meta, s->path, index, l, err))
+            same = -1;
+        else if (k == 0)
+            memcpy(first, l, s->meta.n_labels);
+        else if (memcmp(first, l, s->meta.n_labels))
+            same = 0;
+    }
+    mdb_txn_abort(txn);
+    if (same == 1) memcpy(labels, first, s->meta.n_labels);
+    return same;
 }
 
 /* ---- test-only hooks (lib/shard_testing.h) ---- */

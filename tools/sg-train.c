@@ -16,6 +16,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "fileio.h"
+#include "shard.h"
 #include "strbuf.h"
 #include "trainer.h"
 
@@ -389,6 +390,9 @@ struct run {
     sg_backend *be;
     sg_trainer *t;
     sg_err err;
+    /* a multi-hot shard whose records all hold the same labels: the
+     * warning (check_label_spread), said once the run is open; NULL: none */
+    char *same_labels[SG_MAX_DATASETS];
 };
 
 /* note: --device auto's reason for the CPU ("" if none), note_len bytes. */
@@ -755,12 +759,80 @@ static void warn_other_numerics(const struct run *run, const sg_train_session *w
                  at, tail);
 }
 
+/* The names of m's labels whose byte in labels is want, into b: four, then
+ * " and N more". */
+static void labels_where(sg_buf *b, const sg_shard_meta *m, const uint8_t *labels, int want)
+{
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < m->n_labels; j++) {
+        if (labels[j] != want) continue;
+        if (k < 4) sg_buf_appendf(b, "%s%s", k ? ", " : "", sg_quote_str(m->label_names[j]).s);
+        k++;
+    }
+    if (k > 4) sg_buf_appendf(b, " and %u more", k - 4);
+}
+
+/* The shards whose records all hold the same labels, found before the
+ * device opens and before anything in RUN changes (sg_shard_same_labels: two records for a
+ * shard of two classes packed in order; only such a shard is read through).
+ * A one-hot shard of one class is refused: the targets are the batch's own
+ * labels permuted, so every image would be translated to its own class
+ * (with --target-labels random, to classes of which D's classifier never saw
+ * a real image): nothing is learnt. A multi-hot shard whose attributes are
+ * each the same in every record is as useless but only said, once the run
+ * is open (open_trainer): the records of a few-image shard packed for a
+ * test (a dataset of one image) may well agree, and another dataset beside
+ * it still trains. A shard that does not open is left to the trainer, which
+ * says why in its own order. */
+static void check_label_spread(struct run *run)
+{
+    for (int k = 0; k < run->n_shards; k++) {
+        sg_shard *s;
+        sg_err err;
+        if (sg_shard_open(&s, run->shards[k], &err)) continue;
+        const sg_shard_meta *m = sg_shard_get_meta(s);
+        if (m->label_kind == SG_LABELS_ONE_HOT && m->n_labels < 2) {   /* the trainer's refusal: one label */
+            sg_shard_close(s);
+            continue;
+        }
+        uint8_t labels[SG_SHARD_MAX_LABELS];
+        int same = sg_shard_same_labels(s, labels, &err);
+        if (same < 0)
+            cli_die("%s (celeb-dump --verify %s lists every damaged record: pack the shard again)", err.msg,
+                    cli_shell_operand(run->shards[k]));
+        sg_buf set = SG_BUF_INIT, clear = SG_BUF_INIT, w = SG_BUF_INIT;
+        if (same) {
+            labels_where(&set, m, labels, 1);
+            labels_where(&clear, m, labels, 0);
+        }
+        const char *set_s = set.failed || !set.data ? "" : set.data;
+        const char *clear_s = clear.failed || !clear.data ? "" : clear.data;
+        if (same && m->label_kind == SG_LABELS_ONE_HOT)
+            cli_die("%s: every record is of class %s, none of %s: a one-hot dataset needs images of at least 2 "
+                    "classes to translate between, and sg-train learns nothing from it; pack images of two or "
+                    "more classes into it (celeb-pack --folders DIR, each class's images in DIR/CLASS/)",
+                    run->shards[k], set_s, clear_s);
+        if (same) {
+            sg_buf_appendf(&w, "%s: every record holds the same labels (", run->shards[k]);
+            if (set_s[0]) sg_buf_appendf(&w, "set: %s%s", set_s, clear_s[0] ? "; " : "");
+            if (clear_s[0]) sg_buf_appendf(&w, "not set: %s", clear_s);
+            sg_buf_puts(&w, "): D's classifier sees no other combination, so sg-train learns no translation from "
+                        "this shard; pack images whose selected attributes differ, or select attributes that "
+                        "vary among them (celeb-pack -s)");
+            if (w.failed) sg_buf_free(&w);
+            else run->same_labels[k] = w.data;   /* freed once said */
+        }
+        sg_buf_free(&set);
+        sg_buf_free(&clear);
+        sg_shard_close(s);
+    }
+}
+
 /* The run directory set up (new, replaced with --force, or resumed) with
  * its shards opened. */
 static void open_trainer(struct run *run)
 {
     int mode = run->resume ? SG_TRAIN_RESUME : run->force ? SG_TRAIN_REPLACE : SG_TRAIN_NEW;
-    blame_shards_on_crash(run);
     int rc = sg_trainer_prepare(&run->t, run->run_dir, &run->o, run->shards, run->n_shards, run->be, mode,
                                 &run->err);
     if (rc) {
@@ -788,6 +860,11 @@ static void open_trainer(struct run *run)
     if (run->other_device[0]) cli_warn("%s", run->other_device);
     const char *note;
     for (int k = 0; (note = sg_trainer_note(run->t, k)); k++) cli_warn("%s", note);
+    for (int k = 0; k < run->n_shards; k++) {
+        if (run->same_labels[k] && trains) cli_warn("%s", run->same_labels[k]);
+        free(run->same_labels[k]);
+        run->same_labels[k] = NULL;
+    }
     int lr_said = warn_lr_jump(run);
     const sg_train_session *was = sg_trainer_resumed_session(run->t);
     if (was && trains) {
@@ -975,6 +1052,8 @@ int main(int argc, char **argv)
     scale_defaults(&run);
     catch_stops(&run);
     if (run.resume) read_resumed_run(&run);
+    blame_shards_on_crash(&run);   /* from the first record read (check_label_spread) */
+    check_label_spread(&run);
     open_device(&run);
     open_trainer(&run);
     /* a stop while the run was set up, or since: before its first iteration */

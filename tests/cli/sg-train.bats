@@ -623,6 +623,85 @@ PY
   [ ! -e "$T/r" ]
 }
 
+# The shard's header counts two classes, its records hold one (celeb-pack
+# --folders with a class folder empty warns and packs it): sg-train counted
+# the labels, not the classes its records hold, and trained a useless model.
+@test "a one-hot shard whose records are all of one class: one line naming the shard, the class and the way out, before anything in RUN changes (new, --force, --resume, beside another shard); sg-sample takes it; a damaged label it reads is one line" {
+  mkdir -p "$T/f/calm" "$T/f/smile"
+  cp "$D"/faces/calm/*.jpg "$T/f/calm/"
+  celeb-pack -q -F "$T/f" -c 178 -S 16 -o "$T/calm-only.lmdb" 2>/dev/null
+  [ "$(celeb-dump --verify "$T/calm-only.lmdb")" = "6 records OK" ]
+  line="sg-train: $T/calm-only.lmdb: every record is of class calm, none of smile: a one-hot dataset needs images of at least 2 classes to translate between, and sg-train learns nothing from it; pack images of two or more classes into it (celeb-pack --folders DIR, each class's images in DIR/CLASS/)"
+  run sg-train -o "$T/r" --iters 1 --sample-every 1 "${TINY[@]}" "$T/calm-only.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "$line" ]
+  [ ! -e "$T/r" ]
+  # each shard of several is checked
+  run sg-train -o "$T/r" --iters 1 --sample-every 1 "${TINY[@]}" "$D/a.lmdb" "$T/calm-only.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "$line" ]
+  [ ! -e "$T/r" ]
+  # a run there is left as it was: --force removes nothing, --resume changes nothing
+  sg-train -o "$T/run" --iters 1 --sample-every 1 "${TINY[@]}" "$D/onehot.lmdb"
+  before=$(cd "$T/run" && find . -type f | sort | xargs cksum)
+  run sg-train -o "$T/run" --force --iters 1 --sample-every 1 "${TINY[@]}" "$T/calm-only.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "$line" ]
+  run sg-train -o "$T/run" --resume --iters 2 "$T/calm-only.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "$line" ]
+  [ "$(cd "$T/run" && find . -type f | sort | xargs cksum)" = "$before" ]
+  # sampling from it is fine: a test set of one class, with the model's labels
+  run sg-sample --ckpt "$T/run" --data "$T/calm-only.lmdb" --count 1 --device cpu -o "$T/x.png"
+  [ "$status" -eq 0 ]
+  is_png "$T/x.png"
+  # a record whose labels the check reads and cannot take: named, with the way to find the others
+  /usr/bin/python3 -c 'import lmdb' 2>/dev/null || return 0
+  cp -r "$T/calm-only.lmdb" "$T/bad.lmdb"
+  damage_label_record "$T/bad.lmdb" 3
+  run sg-train -o "$T/r" --iters 1 --sample-every 1 "${TINY[@]}" "$T/bad.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-train: $T/bad.lmdb: record 3: label 0 is 2 (celeb-dump --verify $T/bad.lmdb lists every damaged record: pack the shard again)" ]
+  [ ! -e "$T/r" ]
+}
+
+# Every attribute the same in every record is as useless to train on, but
+# only said: the records of a tiny shard packed for a test may well agree,
+# and some attributes constant among others that vary is a legitimate set.
+@test "a multi-hot shard whose records all hold the same labels trains, with one warning naming the shard and its labels; one attribute constant among others says nothing" {
+  { echo 6; echo "Black_Hair Blond_Hair Male"
+    for i in 1 2 3 4 5 6; do echo "00000$i.jpg 1 -1 1"; done; } > "$T/same.txt"
+  celeb-pack -q -a "$T/same.txt" -i "$D/synth/img_align_celeba" -S 16 -o "$T/same.lmdb"
+  line="sg-train: $T/same.lmdb: every record holds the same labels (set: Black_Hair, Male; not set: Blond_Hair): D's classifier sees no other combination, so sg-train learns no translation from this shard; pack images whose selected attributes differ, or select attributes that vary among them (celeb-pack -s)"
+  run sg-train -o "$T/r" --iters 1 --sample-every 1 "${TINY[@]}" "$T/same.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$line" ]
+  [ "$(cat "$T/r/latest")" = 000001 ]
+  # beside another dataset, said of that shard alone
+  run sg-train -o "$T/r2" --iters 2 --sample-every 2 "${TINY[@]}" "$D/a.lmdb" "$T/same.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$line" ]
+  # a resume that trains says it again (of the run's shard as config.json
+  # records it, or as given), one with nothing to train does not
+  run sg-train -o "$T/r" --resume --iters 2 -q
+  [ "$status" -eq 0 ]
+  [[ "$output" == "sg-train: /"*"/same.lmdb: every record holds the same labels (set: Black_Hair, Male; not set: Blond_Hair): "* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  run sg-train -o "$T/r" --resume --iters 3 -q "$T/same.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$line" ]
+  run sg-train -o "$T/r" --resume --iters 3 -q "$T/same.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "" ]
+  # Black_Hair the same in every record, Male not
+  { echo 6; echo "Black_Hair Male"
+    for i in 1 2 3 4 5 6; do echo "00000$i.jpg 1 $((i % 2 * 2 - 1))"; done; } > "$T/part.txt"
+  celeb-pack -q -a "$T/part.txt" -i "$D/synth/img_align_celeba" -S 16 -o "$T/part.lmdb"
+  run sg-train -o "$T/r3" --iters 1 --sample-every 1 "${TINY[@]}" "$T/part.lmdb"
+  [ "$status" -eq 0 ]
+  [ "$output" = "" ]
+}
+
 @test "a dataset of one image: batch 1 trains, samples and resumes; batch 2 is one line" {
   { echo 1; sed -n 2,3p "$D/synth/list_attr_celeba.txt"; } > "$T/one.txt"
   celeb-pack -q -a "$T/one.txt" -i "$D/synth/img_align_celeba" -s Black_Hair,Male -S 16 -o "$T/one.lmdb"

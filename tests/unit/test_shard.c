@@ -1053,6 +1053,131 @@ static void test_decode_bytes(void)
           err.msg);
 }
 
+/* Writes n 8x8 records of 3 labels, record i's labels rows[i]. */
+static int write_rows(const char *path, int kind, uint64_t n, const uint8_t (*rows)[3], sg_err *err)
+{
+    sg_shard_meta m = make_meta(8, 8, SG_PIXELS_RAW, kind, 3);
+    sg_shard_writer *wr;
+    if (sg_shard_writer_open(&wr, path, &m, 0, n, err)) return -1;
+    uint8_t px[8 * 8 * 3];
+    for (uint64_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%06llu.jpg", (unsigned long long)i + 1);
+        fill_pixels(px, 8, 8, i);
+        if (sg_shard_writer_append(wr, rows[i], name, px, sizeof px, err)) {
+            sg_shard_writer_abort(wr);
+            return -1;
+        }
+    }
+    sg_err note;
+    return sg_shard_writer_commit(wr, &note, err);
+}
+
+/* Sets record index's first label byte in path to v, behind the writer's
+ * back (its CRC left as it was). */
+static int set_label_byte(const char *path, uint64_t index, uint8_t v)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    if (raw_begin(path, &env, &txn, &dbi)) { if (env) mdb_env_close(env); return -1; }
+    uint8_t kb[8];
+    for (int i = 0; i < 8; i++) kb[i] = (uint8_t)(index >> (56 - 8 * i));
+    MDB_val key = {8, kb}, val;
+    int rc = mdb_get(txn, dbi, &key, &val);
+    uint8_t *copy = rc ? NULL : malloc(val.mv_size);
+    if (copy) {
+        memcpy(copy, val.mv_data, val.mv_size);
+        copy[SG_SHARD_RECORD_HEADER] = v;
+        MDB_val nv = {val.mv_size, copy};
+        rc = mdb_put(txn, dbi, &key, &nv, 0);
+        free(copy);
+    }
+    CHECK(rc == 0, "%s: record %llu: %s", path, (unsigned long long)index, rc ? mdb_strerror(rc) : "out of memory");
+    if (rc) { mdb_txn_abort(txn); mdb_env_close(env); return -1; }
+    return raw_commit(path, env, txn);
+}
+
+/* sg_shard_same_labels: 1 with the labels where every record agrees (a
+ * one-hot shard of one class, a multi-hot one of constant attributes), 0
+ * where two differ, wherever they are, or there are no records; a damaged
+ * record read is an error, but the scan stops at the first that differs. */
+static void test_same_labels(void)
+{
+    static const uint8_t a[3] = {1, 0, 1}, c0[3] = {1, 0, 0}, c1[3] = {0, 1, 0}, c2[3] = {0, 0, 1};
+    static const struct {
+        const char *name;
+        int kind, n, differs;   /* differs: the record of other labels (-1: none) */
+        const uint8_t *base, *other;
+        int want;
+    } cases[] = {
+        {"multi-same", SG_LABELS_MULTI_HOT, 5, -1, a, NULL, 1},
+        {"onehot-one-class", SG_LABELS_ONE_HOT, 6, -1, c1, NULL, 1},
+        {"onehot-one-record", SG_LABELS_ONE_HOT, 1, -1, c2, NULL, 1},
+        {"onehot-last", SG_LABELS_ONE_HOT, 6, 5, c0, c2, 0},
+        {"onehot-first", SG_LABELS_ONE_HOT, 6, 0, c0, c1, 0},
+        {"onehot-middle", SG_LABELS_ONE_HOT, 7, 3, c0, c1, 0},
+        {"multi-second", SG_LABELS_MULTI_HOT, 2, 1, a, c0, 0},
+        {"multi-middle", SG_LABELS_MULTI_HOT, 9, 6, a, c2, 0},
+        {"empty", SG_LABELS_ONE_HOT, 0, -1, c0, NULL, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char path[256];
+        sg_err err;
+        uint8_t rows[9][3];
+        for (int i = 0; i < cases[c].n; i++) memcpy(rows[i], i == cases[c].differs ? cases[c].other : cases[c].base, 3);
+        snprintf(path, sizeof path, "%s/same-%s.lmdb", test_tmpdir, cases[c].name);
+        if (write_rows(path, cases[c].kind, (uint64_t)cases[c].n, (const uint8_t (*)[3])rows, &err)) {
+            CHECK(0, "%s: %s", path, err.msg);
+            continue;
+        }
+        sg_shard *s;
+        if (sg_shard_open(&s, path, &err)) { CHECK(0, "open %s: %s", path, err.msg); continue; }
+        uint8_t got[3] = {9, 9, 9};
+        int rc = sg_shard_same_labels(s, got, &err);
+        CHECK(rc == cases[c].want, "%s: sg_shard_same_labels %d, want %d (%s)", cases[c].name, rc, cases[c].want,
+              rc < 0 ? err.msg : "");
+        if (cases[c].want == 1)
+            CHECK(!memcmp(got, cases[c].base, 3), "%s: labels %d%d%d, want %d%d%d", cases[c].name, got[0], got[1],
+                  got[2], cases[c].base[0], cases[c].base[1], cases[c].base[2]);
+        else
+            CHECK(got[0] == 9 && got[1] == 9 && got[2] == 9, "%s: labels written where they differ", cases[c].name);
+        sg_shard_close(s);
+    }
+
+    /* a damaged label byte (its CRC not checked: a record the scan reads is
+     * refused by its labels) */
+    char path[256], want[400];
+    sg_err err;
+    snprintf(path, sizeof path, "%s/same-damaged.lmdb", test_tmpdir);
+    uint8_t rows[6][3];
+    for (int i = 0; i < 6; i++) memcpy(rows[i], c1, 3);
+    if (write_rows(path, SG_LABELS_ONE_HOT, 6, (const uint8_t (*)[3])rows, &err) || set_label_byte(path, 3, 2)) {
+        CHECK(0, "%s: %s", path, err.msg);
+        return;
+    }
+    sg_shard *s;
+    if (sg_shard_open(&s, path, &err)) { CHECK(0, "open %s: %s", path, err.msg); return; }
+    uint8_t got[3];
+    int rc = sg_shard_same_labels(s, got, &err);
+    snprintf(want, sizeof want, "%s: record 3: label 0 is 2", path);
+    CHECK(rc == -1 && !strcmp(err.msg, want), "damaged label: rc %d, '%s' (want '%s')", rc, rc ? err.msg : "", want);
+    sg_shard_close(s);
+
+    /* the last record read second: classes in order are told by two records,
+     * the damaged one between them never read */
+    snprintf(path, sizeof path, "%s/same-ordered.lmdb", test_tmpdir);
+    for (int i = 0; i < 6; i++) memcpy(rows[i], i < 4 ? c0 : c2, 3);
+    if (write_rows(path, SG_LABELS_ONE_HOT, 6, (const uint8_t (*)[3])rows, &err) || set_label_byte(path, 2, 2)) {
+        CHECK(0, "%s: %s", path, err.msg);
+        return;
+    }
+    if (sg_shard_open(&s, path, &err)) { CHECK(0, "open %s: %s", path, err.msg); return; }
+    rc = sg_shard_same_labels(s, got, &err);
+    CHECK(rc == 0, "classes in order: rc %d (%s), want 0 from records 0 and 5", rc, rc < 0 ? err.msg : "");
+    sg_shard_close(s);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_shard")) return 1;
@@ -1075,6 +1200,7 @@ int main(void)
     test_threads();
     test_path_near_path_max();
     test_decode_bytes();
+    test_same_labels();
     test_tmpdir_remove();
     return check_done();
 }
