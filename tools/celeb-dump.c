@@ -320,7 +320,11 @@ static void layout_grid(const sg_shard_meta *m, int rows, int cols, int scale, i
 static void draw_grid(sg_shard *s, const char *path, int rows, int cols, uint64_t seed, int scale, const char *out)
 {
     const sg_shard_meta *m = sg_shard_get_meta(s);
-    if (m->count == 0) cli_die("%s: the shard holds no records", path);
+    /* celeb-pack refuses to pack no images: another writer's shard */
+    if (m->count == 0)
+        cli_die("%s: the shard holds no records, so there is nothing to draw (celeb-pack never writes an empty "
+                "shard: another program wrote this one, from no images); pack the images into a shard with "
+                "celeb-pack (--attrs LIST --images DIR, or --folders DIR) and draw that", path);
     int n = rows * cols;
     if ((uint64_t)n > m->count) n = (int)m->count;
     /* Partial Fisher-Yates over the record indices: n distinct records. */

@@ -191,6 +191,30 @@ PY
   [ "$status" -eq 2 ]
 }
 
+# celeb-pack never writes a shard of no records (it refuses no images to
+# pack): such a shard is another program's. --grid said only "the shard holds
+# no records".
+@test "--grid on a shard of no records says so, that another program wrote it, and to pack the images with celeb-pack; nothing written" {
+  /usr/bin/python3 -c 'import lmdb' 2>/dev/null || skip "no python3 lmdb"
+  cp -r "$D/s.lmdb" "$T/empty.lmdb"
+  /usr/bin/python3 - "$T/empty.lmdb" <<'PY'
+import json, lmdb, sys
+env = lmdb.open(sys.argv[1])
+with env.begin(write=True) as txn:
+    for k in [k for k, _ in txn.cursor() if k != b"meta"]:
+        txn.delete(k)
+    m = json.loads(txn.get(b"meta"))
+    m["count"] = 0
+    txn.put(b"meta", json.dumps(m).encode())
+PY
+  rm -f "$T/empty.lmdb/lock.mdb"
+  [ "$(celeb-dump --verify "$T/empty.lmdb")" = "0 records OK" ]
+  run celeb-dump --grid 2x2 -o "$T/g.png" "$T/empty.lmdb"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-dump: $T/empty.lmdb: the shard holds no records, so there is nothing to draw (celeb-pack never writes an empty shard: another program wrote this one, from no images); pack the images into a shard with celeb-pack (--attrs LIST --images DIR, or --folders DIR) and draw that" ]
+  [ ! -e "$T/g.png" ]
+}
+
 @test "--grid too large an image names the shard, the size and the --scale that fits (it said only 'too large')" {
   run celeb-dump --grid 1x64 --scale 64 -o "$T/big.png" "$D/s.lmdb"
   [ "$status" -eq 1 ]
