@@ -409,21 +409,27 @@ static volatile sig_atomic_t interrupted;
 static volatile sig_atomic_t committing, answered_again;
 static cli_stop_line commit_answer, again_answer;
 /* 1 from a first stop signal while packing (before the commit) until what
- * was written is removed (finish_shard): the workers end the images they
- * are decoding, then the writer's temporary directory goes, which for a
+ * was written is removed (finish_shard). The handler answers that signal at
+ * once with stop_answer: the writer notices it within 100 ms (or once the
+ * image it decodes, with -j 1, or the batch of records it writes is done),
+ * leaves the decoding threads to their images (the process ends without
+ * waiting for them), then the writer's temporary directory goes, which for a
  * large shard (gigabytes of data.mdb to free, on a slow or network file
  * system) may take a while before the line that ends it. A second SIGINT or
  * SIGTERM there is answered once with stopping_answer (dying by it would
  * leave the temporary directory behind); commit_started: the first signal
  * came too late for that (the commit began, or is over). */
 static volatile sig_atomic_t stopping, commit_started;
-static cli_stop_line stopping_answer;
+static cli_stop_line stop_answer, stopping_answer;
 static void on_signal(int sig)
 {
     if (!interrupted) {
         interrupted = sig;
         if (committing) cli_say_from_handler(&commit_answer);
-        else if (!commit_started) stopping = 1;
+        else if (!commit_started) {
+            stopping = 1;
+            cli_say_from_handler(&stop_answer);
+        }
     } else if ((committing || stopping) && sig != SIGHUP && !answered_again) {
         answered_again = 1;
         cli_say_from_handler(committing ? &again_answer : &stopping_answer);
@@ -981,14 +987,17 @@ static void write_records(struct run *r)
 }
 
 /* Tells the workers to stop and waits for them (they may be waiting for a
- * slot the writer no longer frees). */
+ * slot the writer no longer frees); stopped by a signal (r->failed 2), not
+ * for their images: a large one may take seconds to decode, and the process
+ * ends by the signal (finish_shard) as soon as what was written is removed,
+ * which they do not touch (they read the inputs and write into the slots). */
 static void stop_workers(struct run *r)
 {
     pthread_mutex_lock(&r->S.mu);
     r->S.stop = 1;
     pthread_cond_broadcast(&r->S.can_take);
     pthread_mutex_unlock(&r->S.mu);
-    for (long t = 0; t < r->o->threads && !r->inline_mode; t++) pthread_join(r->tids[t], NULL);
+    for (long t = 0; t < r->o->threads && !r->inline_mode && r->failed != 2; t++) pthread_join(r->tids[t], NULL);
     if (r->inline_mode) worker_ctx_free(&r->inline_ctx);
 }
 
@@ -1121,6 +1130,8 @@ int main(int argc, char **argv)
      * it, or finish_shard after the last record), aborting the writer: caught
      * before open_shard, since dying by it (cli_init) would leave the
      * writer's temporary directory behind. */
+    cli_stop_line_set(&stop_answer, "interrupted: stopping; removing what was written of %s: no shard is written, "
+                      "and any earlier %s is untouched", o.out, o.out);
     cli_stop_line_set(&stopping_answer, "still stopping: removing what was written of %s (another signal does not "
                       "cut it short, which would leave it behind); no shard is written, and any earlier %s is "
                       "untouched", o.out, o.out);

@@ -356,9 +356,43 @@ big_list() {
   st=0
   wait "$pid" || st=$?
   [ "$st" -eq 143 ]
-  [ "$(cat "$T/err")" = "celeb-pack: interrupted; no shard written" ]
+  [ "$(cat "$T/err")" = "$(stop_answer "$T/t.lmdb")"$'\n'"celeb-pack: interrupted; no shard written" ]
   [ ! -e "$T/t.lmdb" ]
   [ -z "$(ls -d "$T/t.lmdb.tmp-"* 2>/dev/null)" ]
+}
+
+# The line a first stop signal while packing to $1 is answered with at once.
+stop_answer() {
+  echo "celeb-pack: interrupted: stopping; removing what was written of $1: no shard is written, and any earlier $1 is untouched"
+}
+
+@test "^C while packing is answered at once, and the run stops promptly: no shard, an earlier one untouched" {
+  big_list 6000
+  celeb-pack -q -S 8 --attrs "$S/list_attr_celeba.txt" --images "$S/img_align_celeba" -o "$T/i.lmdb"
+  cp "$T/i.lmdb/data.mdb" "$T/before.mdb"
+  for j in 1 2; do
+    env --default-signal=INT celeb-pack --force -j $j --encoding png --attrs "$T/big.txt" --images "$T/bigimg" \
+      -o "$T/i.lmdb" 2> "$T/err" &
+    pid=$!
+    for ((i = 0; i < 200; i++)); do [ -s "$(echo "$T/i.lmdb.tmp-$pid".*/data.mdb)" ] && break; sleep 0.05; done
+    kill -0 "$pid"                  # still running
+    kill -INT "$pid"
+    # the answer comes from the handler at once (generous: 3 s), not with the
+    # line that ends the run
+    for ((i = 0; i < 60; i++)); do grep -q 'interrupted: stopping' "$T/err" && break; sleep 0.05; done
+    grep -qxF "$(stop_answer "$T/i.lmdb")" "$T/err"
+    # and the run ends within seconds (generous: it takes well under one)
+    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    ! kill -0 "$pid" 2>/dev/null
+    st=0
+    wait "$pid" || st=$?
+    [ "$st" -eq 130 ]
+    # the progress line, ended by the answer, then the line that ends the run
+    [ "$(tr '\r' '\n' < "$T/err" | grep -v '^celeb-pack: [0-9]*/6000 images' | grep -v '^$')" = \
+      "$(stop_answer "$T/i.lmdb")"$'\n'"celeb-pack: interrupted; no shard written" ]
+    cmp "$T/before.mdb" "$T/i.lmdb/data.mdb"     # the earlier shard untouched
+    [ -z "$(ls -d "$T"/i.lmdb.* 2>/dev/null)" ]
+  done
 }
 
 @test "under nohup, SIGHUP does not stop a run (a signal ignored at start stays ignored)" {
@@ -391,9 +425,10 @@ big_list() {
       -e inject=write:signal=INT:when=1 \
       celeb-pack -j $j -S 8 --force --attrs "$T/last.txt" --images "$S/img_align_celeba" -o "$T/s.lmdb"
     [ "${lines[0]}" = "celeb-pack: $S/img_align_celeba/gone.jpg: No such file or directory (skipped)" ]
-    [ "${lines[1]}" = "celeb-pack: interrupted; no shard written" ]
-    [ "${lines[2]}" = "signal 2" ]
-    [ "${#lines[@]}" -eq 3 ]
+    [ "${lines[1]}" = "$(stop_answer "$T/s.lmdb")" ]
+    [ "${lines[2]}" = "celeb-pack: interrupted; no shard written" ]
+    [ "${lines[3]}" = "signal 2" ]
+    [ "${#lines[@]}" -eq 4 ]
     cmp "$T/before.mdb" "$T/s.lmdb/data.mdb"     # the earlier shard untouched
     [ -z "$(ls -d "$T"/s.lmdb.* 2>/dev/null)" ]
   done
@@ -413,9 +448,10 @@ big_list() {
     for sig in INT TERM; do
       run ended_how env --default-signal="$sig" strace -f -qq -o /dev/null -e trace=openat \
         -e inject=openat:signal="$sig":when="$k" celeb-pack "${args[@]}" -o o.lmdb
-      [ "${lines[0]}" = "celeb-pack: interrupted; no shard written" ]
-      [ "${lines[1]}" = "signal $(kill -l "$sig")" ]
-      [ "${#lines[@]}" -eq 2 ]
+      [ "${lines[0]}" = "$(stop_answer o.lmdb)" ]
+      [ "${lines[1]}" = "celeb-pack: interrupted; no shard written" ]
+      [ "${lines[2]}" = "signal $(kill -l "$sig")" ]
+      [ "${#lines[@]}" -eq 3 ]
       [ -z "$(ls -d "$T"/o.lmdb* 2>/dev/null)" ]
     done
   done
@@ -507,16 +543,18 @@ again_answer() {
     celeb-pack "${args[@]}" -o "$T/s.lmdb"
   [ "$status" -eq 130 ]
   [ "${lines[0]}" = "celeb-pack: $S/img_align_celeba/gone.jpg: No such file or directory (skipped)" ]
-  [ "${lines[1]}" = "$stopping" ]
-  [ "${lines[2]}" = "celeb-pack: interrupted; no shard written" ]
-  [ "${#lines[@]}" -eq 3 ]
+  [ "${lines[1]}" = "$(stop_answer "$T/s.lmdb")" ]
+  [ "${lines[2]}" = "$stopping" ]
+  [ "${lines[3]}" = "celeb-pack: interrupted; no shard written" ]
+  [ "${#lines[@]}" -eq 4 ]
   [ -z "$(ls -d "$T"/s.lmdb* 2>/dev/null)" ]
   # a SIGHUP after the first (a terminal closing) asks for nothing
   run env --default-signal=INT --default-signal=HUP strace -f -qq -o /dev/null -e trace=write,unlink \
     -e inject=write:signal=INT:when=1 -e inject=unlink:signal=HUP:when=1 celeb-pack "${args[@]}" -o "$T/s.lmdb"
   [ "$status" -eq 130 ]
-  [ "${lines[1]}" = "celeb-pack: interrupted; no shard written" ]
-  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[1]}" = "$(stop_answer "$T/s.lmdb")" ]
+  [ "${lines[2]}" = "celeb-pack: interrupted; no shard written" ]
+  [ "${#lines[@]}" -eq 3 ]
   [ -z "$(ls -d "$T"/s.lmdb* 2>/dev/null)" ]
 }
 
