@@ -129,6 +129,14 @@ static __attribute__((noreturn)) void die_stopped(const sg_err *err)
             stopped_dir);
 }
 
+/* A stop signal once images are being written ends the run at once (the
+ * images under way are of no use half drawn), saying what it leaves, as
+ * die_stopped does: no line said it, and a plain retry was then refused as
+ * "directory is not empty". Made before the images; none once the attribute
+ * list is in place (the dataset complete). */
+static cli_stop_line stop_line;
+static void on_stop_signal(int sig) { cli_die_by_signal_saying(sig, &stop_line); }
+
 static __attribute__((noreturn)) void die_stopped_oom(void)
 {
     sg_err err;
@@ -189,6 +197,9 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
 
     if (sg_mkdir_p(img_dir, &err) != 0) cli_die_err(&err);
     stopped_dir = dir;
+    cli_stop_line_set(&stop_line, "interrupted: %s holds this run's images so far but not its attribute list; "
+                      "--force replaces them", dir);
+    cli_catch_stop_signals(on_stop_signal, 0);
     double t0 = cli_now();
     atomic_size_t done = 0;
     atomic_int failed = 0;
@@ -244,7 +255,13 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     free(part);
     /* a failure leaves no attr_path (its directory's failed fsync after the
      * rename is cli's warning, not a failure: lib/fileio.h) */
+    /* held over the write: a signal once the list is renamed into place (the
+     * dataset complete) ends the run with no line, one before with its line */
+    sigset_t was;
+    cli_hold_stop_signals(&was);
     if (sg_attr_table_write(attr_path, &t, NULL, 0, &err) != 0) die_stopped(&err);
+    cli_stop_line_set(&stop_line, "%s", "");
+    cli_release_stop_signals(&was);
     if (!cli_quiet)
         cli_warn("wrote %zu images to %s in %.2f s (%.0f images/s, %d thread%s)", n, dir, dt,
                  dt > 0 ? n / dt : 0.0, n_threads, n_threads > 1 ? "s" : "");

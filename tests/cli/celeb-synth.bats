@@ -320,6 +320,33 @@ assert bad <= 2, bad
   [ "$(ls "$T/s")" = "$(printf 'img_align_celeba\nlist_attr_celeba.txt\nlist_eval_partition.txt')" ]
 }
 
+@test "a stop signal while images are written ends the run at once, saying what it leaves; none once the dataset is complete" {
+  need_strace
+  celeb-synth -q -n 3 -o "$T/want"
+  for j in 1 2; do
+    for sig in INT TERM; do
+      rm -rf "$T/i"
+      # at the second image's write
+      run ended_how env --default-signal="$sig" strace -f -qq -o /dev/null -e trace=write \
+        -e inject=write:signal="$sig":when=2 celeb-synth -q -j $j -n 3 -o "$T/i"
+      [ "${lines[0]}" = "celeb-synth: interrupted: $T/i holds this run's images so far but not its attribute list; --force replaces them" ]
+      [ "${lines[1]}" = "signal $(kill -l "$sig")" ]
+      [ "${#lines[@]}" -eq 2 ]
+      [ ! -e "$T/i/list_attr_celeba.txt" ]
+      [ -z "$(ls "$T/i" | grep tmp)" ]
+      run celeb-synth -q -j $j -n 3 --force -o "$T/i"
+      [ "$status" -eq 0 ]
+      diff -r "$T/want" "$T/i"
+    done
+  done
+  # at the rename of the attribute list (the second rename): complete, no line
+  rm -rf "$T/i"
+  run ended_how env --default-signal=INT strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 \
+    -e inject=rename,renameat,renameat2:signal=INT:when=2 celeb-synth -q -n 3 -o "$T/i"
+  [ "$output" = "signal 2" ]
+  diff -r "$T/want" "$T/i"
+}
+
 @test "a run that fails part way (ENOSPC, EIO at any write) says that --force replaces its images; that retry gives the whole dataset" {
   need_strace
   celeb-synth -q -n 3 -o "$T/want"
