@@ -2,6 +2,7 @@
  * CenterCrop + Resize preprocessing, and PNG/JPEG encoding. */
 #ifndef SG_IMAGE_H
 #define SG_IMAGE_H
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +82,11 @@ typedef struct {
     uint8_t *scratch; size_t scratch_cap;
     void *jpeg;              /* libjpeg decompressor, reused (opaque) */
     int full_decode;         /* 1: decode every row (for tests: the partial path must match) */
+    /* Non-NULL: a flag a signal handler sets (a stop); once it is nonzero
+     * sg_preprocess gives up the image within a few rows (a JPEG's scanline,
+     * a PNG's next read of compressed data) and fails with "stopped", so that
+     * a stop need not wait for a large image's decode. NULL after init. */
+    const volatile sig_atomic_t *stop;
 } sg_preprocessor;
 void sg_preprocessor_init(sg_preprocessor *p, int crop_w, int crop_h, int out_w, int out_h);
 /* Decodes data (JPEG or PNG, as sg_image_decode) and writes the (out_h, out_w, 3)

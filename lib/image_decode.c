@@ -362,11 +362,13 @@ static int decode_jpeg(const uint8_t *data, size_t len, sg_image *out, sg_err *e
 typedef struct {
     const uint8_t *data;
     size_t len, pos;
+    const volatile sig_atomic_t *stop;   /* sg_preprocessor's stop, or NULL */
 } png_source;
 
 static void png_read_mem(png_structp png, png_bytep dst, png_size_t n)
 {
     png_source *src = png_get_io_ptr(png);
+    if (src->stop && *src->stop) png_error(png, "stopped");
     if (n > src->len - src->pos) png_error(png, "truncated data");
     memcpy(dst, src->data + src->pos, n);
     src->pos += n;
@@ -392,11 +394,12 @@ static int png_chunks_fit(const uint8_t *d, size_t n, sg_err *err)
     return 0;
 }
 
-static int decode_png(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
+/* stop: as sg_preprocessor's (NULL: none). */
+static int decode_png(const uint8_t *data, size_t len, sg_image *out, const volatile sig_atomic_t *stop, sg_err *err)
 {
     int w, h;
     if (png_header(data, len, &w, &h, err) || png_chunks_fit(data, len, err)) return -1;
-    png_source src = {data, len, 0};
+    png_source src = {data, len, 0, stop};
     sg_png_messages msgs;   /* libpng's reason for a failure (png_messages.h) */
     png_structp png = sg_png_create_read(&msgs);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -468,7 +471,7 @@ int sg_image_decode(const uint8_t *data, size_t len, sg_image *out, sg_err *err)
     out->width = out->height = 0;
     out->rgb = NULL;
     if (is_jpeg(data, len)) return decode_jpeg(data, len, out, err);
-    if (is_png(data, len)) return decode_png(data, len, out, err);
+    if (is_png(data, len)) return decode_png(data, len, out, NULL, err);
     if (len == 0) return sg_errf(err, "empty file");
     return sg_errf(err, "not a JPEG or PNG image");
 }
@@ -719,6 +722,10 @@ static int libjpeg_rows(jpeg_reader *r, const uint8_t *data, size_t len, sg_prep
         return sg_errf(err, "JPEG: cannot skip to row %d", first);
     }
     while ((int)ci->output_scanline < last) {
+        if (p && p->stop && *p->stop) {
+            jpeg_abort_decompress(ci);
+            return sg_errf(err, "JPEG: stopped");
+        }
         JSAMPROW row = *pixels + stride * (ci->output_scanline - first);
         if (jpeg_read_scanlines(ci, &row, 1) != 1) {
             jpeg_abort_decompress(ci);
@@ -805,8 +812,8 @@ static int use_plan(sg_preprocessor *p, int w, int h, sg_err *err)
 int sg_preprocess(sg_preprocessor *p, const uint8_t *data, size_t len, uint8_t *out, sg_err *err)
 {
     if (is_jpeg(data, len)) return preprocess_jpeg(p, data, len, out, err);
-    sg_image img;
-    if (sg_image_decode(data, len, &img, err)) return -1;
+    sg_image img = {0};
+    if (is_png(data, len) ? decode_png(data, len, &img, p->stop, err) : sg_image_decode(data, len, &img, err)) return -1;
     int rc = use_plan(p, img.width, img.height, err);
     if (!rc) sg_resize_apply(&p->plan, img.rgb, 0, out, p->scratch);
     sg_image_free(&img);

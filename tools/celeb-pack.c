@@ -411,9 +411,10 @@ static cli_stop_line commit_answer, again_answer;
 /* 1 from a first stop signal while packing (before the commit) until what
  * was written is removed (finish_shard). The handler answers that signal at
  * once with stop_answer: the writer notices it within 100 ms (or once the
- * image it decodes, with -j 1, or the batch of records it writes is done),
- * leaves the decoding threads to their images (the process ends without
- * waiting for them), then the writer's temporary directory goes, which for a
+ * batch of records it writes is done; with -j 1 the image it decodes is
+ * given up within a few rows, sg_preprocessor's stop), leaves the decoding
+ * threads (the process ends without waiting for them: reading a large file
+ * or encoding a PNG is not given up), then the writer's temporary directory goes, which for a
  * large shard (gigabytes of data.mdb to free, on a slow or network file
  * system) may take a while before the line that ends it. A second SIGINT or
  * SIGTERM there is answered once with stopping_answer (dying by it would
@@ -522,6 +523,7 @@ static void worker_ctx_init(worker_ctx *w, const pack_state *S)
 {
     memset(w, 0, sizeof *w);
     sg_preprocessor_init(&w->pre, S->crop, S->crop, S->size, S->size);
+    w->pre.stop = &interrupted;   /* a stop gives up the image under way (its slot is never written) */
     if (S->encoding == SG_PIXELS_PNG && !(w->raw = malloc((size_t)S->size * S->size * 3))) cli_die("out of memory");
 }
 

@@ -1004,6 +1004,41 @@ static void test_png_chunk_past_end(void)
     if (!rc) sg_image_free(&img);
 }
 
+/* sg_preprocessor's stop: once set, a JPEG and a PNG are given up ("stopped"),
+ * a large PNG at its first read of compressed data; unset, the same
+ * preprocessor decodes them as before. */
+static void test_preprocess_stop(void)
+{
+    enum { W = 1024, H = 768 };
+    uint8_t *rgb = malloc((size_t)W * H * 3), *big = NULL, *out = malloc(64 * 64 * 3);
+    size_t big_len = 0;
+    sg_err err = {{0}};
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) rgb[i] = (uint8_t)(i * 7 + i / 3000);
+    CHECK(sg_png_encode(rgb, W, H, &big, &big_len, &err) == 0, "%s", err.msg);
+    static const char *const files[] = {"celeba.jpg", "small.png", NULL};
+    for (int f = 0; f < 3; f++) {
+        uint8_t *data = big;
+        size_t len = big_len;
+        char path[256];
+        snprintf(path, sizeof path, GOLDEN "%s", files[f] ? files[f] : "");
+        if (files[f] && sg_read_file(path, 1 << 24, &data, &len, &err)) { CHECK(0, "%s", err.msg); continue; }
+        const char *name = files[f] ? files[f] : "a 1024x768 PNG";
+        volatile sig_atomic_t stop = 1;
+        sg_preprocessor p;
+        sg_preprocessor_init(&p, 64, 64, 64, 64);
+        CHECK(p.stop == NULL, "sg_preprocessor_init leaves no stop");
+        p.stop = &stop;
+        int rc = sg_preprocess(&p, data, len, out, &err);
+        CHECK(rc == -1 && strstr(err.msg, "stopped"), "%s with stop set: %s", name, rc ? err.msg : "decoded");
+        stop = 0;
+        rc = sg_preprocess(&p, data, len, out, &err);
+        CHECK(rc == 0, "%s with stop unset: %s", name, err.msg);
+        sg_preprocessor_free(&p);
+        if (files[f]) free(data);
+    }
+    free(rgb); free(big); free(out);
+}
+
 int main(void)
 {
     test_crop_offsets();
@@ -1021,5 +1056,6 @@ int main(void)
     test_exif_orientation();
     test_grey16_png();
     test_png_chunk_past_end();
+    test_preprocess_stop();
     return check_done();
 }
