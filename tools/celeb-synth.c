@@ -199,7 +199,7 @@ static int generate(const char *dir, size_t n, uint64_t seed, int quality, int n
     stopped_dir = dir;
     cli_stop_line_set(&stop_line, "interrupted: %s holds this run's images so far but not its attribute list; "
                       "--force replaces them", dir);
-    cli_catch_stop_signals(on_stop_signal, 0);
+    cli_catch_stop_signals_not_ignored(on_stop_signal);
     double t0 = cli_now();
     atomic_size_t done = 0;
     atomic_int failed = 0;

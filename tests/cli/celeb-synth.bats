@@ -339,6 +339,12 @@ assert bad <= 2, bad
       diff -r "$T/want" "$T/i"
     done
   done
+  # a signal ignored when it started stays ignored (nohup, a script's background job)
+  rm -rf "$T/i"
+  run ended_how env --ignore-signal=INT strace -f -qq -o /dev/null -e trace=write \
+    -e inject=write:signal=INT:when=2 celeb-synth -q -n 3 -o "$T/i"
+  [ "$output" = "exit 0" ]
+  diff -r "$T/want" "$T/i"
   # at the rename of the attribute list (the second rename): complete, no line
   rm -rf "$T/i"
   run ended_how env --default-signal=INT strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 \

@@ -108,6 +108,11 @@ void cli_catch_stop_signals(void (*handler)(int), int sa_flags)
     catch_signals(handler, sa_flags, 0);
 }
 
+void cli_catch_stop_signals_not_ignored(void (*handler)(int))
+{
+    catch_signals(handler, 0, 1);
+}
+
 static void stop_signal_set(sigset_t *set)
 {
     sigemptyset(set);

@@ -34,6 +34,11 @@ void cli_exit_by_signal(int sig) __attribute__((noreturn));
  * which starts with SIGINT ignored, can still be stopped with kill -INT), and
  * for SIGHUP unless it was ignored when the tool started (nohup). */
 void cli_catch_stop_signals(void (*handler)(int), int sa_flags);
+/* As cli_catch_stop_signals, but one ignored when the tool started stays
+ * ignored, as cli_init leaves it: for a tool that still ends at once on a
+ * stop signal and only says more (cli_die_by_signal_saying), whose man page
+ * says that an ignored signal stays ignored. */
+void cli_catch_stop_signals_not_ignored(void (*handler)(int));
 /* Holds SIGINT, SIGTERM and SIGHUP (blocked in the calling thread; the
  * tools' other threads block them from their start) over a few short steps
  * that a stop must not cut in two (renames of several files, the removal of
