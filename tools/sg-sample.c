@@ -1348,10 +1348,11 @@ static void end_each_writer(run_state *r)
  * after an --append, the command that removes this run's files. first (""
  * for none): what to do before, "the file system is full: free space on it,
  * then ". The writer is finished first, so that no temporary file is left. */
-static void die_each_stopped(run_state *r, const char *what, const char *first)
+/* What the next run into DIR needs once --each stopped half-way (advice,
+ * after first): --force, or after an --append the command that removes this
+ * run's files. */
+static void each_stopped_advice(const run_state *r, const char *first, char *advice, size_t size)
 {
-    end_each_writer(r);
-    char advice[PATH_MAX + 512];
     if (r->o.append && r->index_base > 0) {
         /* this run's files: numbered index_base to the last queued, labelled input or a target, sorted */
         sg_names labels = {0};
@@ -1360,13 +1361,20 @@ static void die_each_stopped(run_state *r, const char *what, const char *first)
         sg_names_sort(&labels);
         long hi = r->queued_hi >= r->index_base ? r->queued_hi : r->index_base;
         int ext = strcmp(r->ext, "png") ? SG_EACH_JPG : SG_EACH_PNG;
-        snprintf(advice, sizeof advice, "%sremove those numbered above %06ld to --append again (%s), or --force "
+        snprintf(advice, size, "%sremove those numbered above %06ld to --append again (%s), or --force "
                  "replaces all the outputs there", first, r->index_base - 1,
                  remove_command(r->o.output, r->index_base, hi, &labels, ext));
         sg_names_free(&labels);
     } else {
-        snprintf(advice, sizeof advice, "%s--force replaces them", first);
+        snprintf(advice, size, "%s--force replaces them", first);
     }
+}
+
+static void die_each_stopped(run_state *r, const char *what, const char *first)
+{
+    end_each_writer(r);
+    char advice[PATH_MAX + 512];
+    each_stopped_advice(r, first, advice, sizeof advice);
     cli_die("%s: the run stopped; %s holds its files so far, which targets.tsv (written last) does not list: %s",
             what, r->o.output, advice);
 }
@@ -1399,12 +1407,34 @@ static void die_each_write(run_state *r, const sg_err *err)
     die_each_stopped(r, err->msg, first);
 }
 
+/* --each: a stop signal once files are queued ends the run at once, as
+ * before (cli_init's default: the writer's file in flight removed), and now
+ * says what it leaves, as die_each_stopped does; it died silently, and the
+ * next run into DIR was refused as an interrupted one's. Made again for each
+ * input (after an --append, the command names the highest); none once
+ * targets.tsv is in place. */
+static cli_stop_line each_stop_line;
+static void on_each_stop_signal(int sig) { cli_die_by_signal_saying(sig, &each_stop_line); }
+
+static void set_each_stop_line(const run_state *r)
+{
+    char advice[PATH_MAX + 512];
+    each_stopped_advice(r, "", advice, sizeof advice);
+    cli_stop_line_set(&each_stop_line, "interrupted: %s holds this run's files so far, which targets.tsv (written "
+                      "last) does not list: %s", r->o.output, advice);
+}
+
 /* Queues --each's file path (rgb, S x S) for the writer thread; a write that
  * failed before stops the run (die_each_write). */
 static void queue_each_file(run_state *r, const char *path, long index, const uint8_t *rgb)
 {
-    if (!r->first_queued[0]) snprintf(r->first_queued, sizeof r->first_queued, "%s", path);
-    if (index > r->queued_hi) r->queued_hi = index;
+    int first = !r->first_queued[0];
+    if (first) snprintf(r->first_queued, sizeof r->first_queued, "%s", path);
+    if (index > r->queued_hi) {
+        r->queued_hi = index;
+        set_each_stop_line(r);
+    }
+    if (first) cli_catch_stop_signals_not_ignored(on_each_stop_signal);
     if (sg_image_writer_put(r->files_out, path, rgb, r->S, r->S, &r->err)) die_each_write(r, &r->err);
 }
 
@@ -1514,7 +1544,13 @@ static void finish_outputs(run_state *r)
         r->files_out = NULL;
         if (sg_image_writer_finish(w, &r->err)) die_each_write(r, &r->err);
         snprintf(path, sizeof path, "%s/targets.tsv", out);
+        /* held over its write: a signal once it is in place (the outputs
+         * complete) ends the run with no line, one before with its line */
+        sigset_t was;
+        cli_hold_stop_signals(&was);
         if (sg_write_file_atomic(path, r->manifest.data, r->manifest.len, &r->err)) die_each_write(r, &r->err);
+        cli_stop_line_set(&each_stop_line, "%s", "");
+        cli_release_stop_signals(&was);
         sg_buf_free(&r->manifest);
     }
     if (!strcmp(out, "-")) cli_finish_stdout();

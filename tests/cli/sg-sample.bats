@@ -739,6 +739,40 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if rc == 0 else "ex
     diff -r "$W/all" "$W/a"
 }
 
+@test "sg-sample: --each stopped by a signal says at once what it leaves (--force, or after --append the files to remove)" {
+    need_strace
+    I="$T/synth/img_align_celeba"
+    files=("$I"/00000[1-7].jpg)
+    # SIGINT at the second opening of 000005.jpg (its chunk's read, in the main thread)
+    signalled() {
+        run ended_how env --default-signal=INT strace -f -qq -o /dev/null -P "$I/000005.jpg" -e trace=openat \
+            -e inject=openat:signal=INT:when=2 sg-sample -q --ckpt "$T/run" --device cpu --batch 2 "$@"
+    }
+    signalled --each -o "$W/d" "${files[@]}"
+    [ "${lines[0]}" = "sg-sample: interrupted: $W/d holds this run's files so far, which targets.tsv (written last) does not list: --force replaces them" ]
+    [ "${lines[1]}" = "signal 2" ]
+    [ "${#lines[@]}" -eq 2 ]
+    [ -z "$(ls "$W/d" | grep -vE '^00000[0-3]_[A-Za-z_]+\.png$')" ]    # no temporary file, no targets.tsv
+    sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 -o "$W/all" "${files[@]}"
+    sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 --force -o "$W/d" "${files[@]}"
+    diff -r "$W/all" "$W/d"
+    # a signal ignored when it started stays ignored (nohup, a script's background job)
+    run ended_how env --ignore-signal=INT strace -f -qq -o /dev/null -P "$I/000005.jpg" -e trace=openat \
+        -e inject=openat:signal=INT:when=2 sg-sample -q --ckpt "$T/run" --device cpu --batch 2 --each -o "$W/n" "${files[@]}"
+    [ "$output" = "exit 0" ]
+    diff -r "$W/all" "$W/n"
+    # --append: the command that removes this run's files
+    sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 -o "$W/a" "${files[@]:0:2}"
+    signalled --each --append -o "$W/a" "${files[@]:2:5}"
+    labels="{Bangs,Black_Hair,Blond_Hair,Brown_Hair,Eyeglasses,Gray_Hair,Mustache,Wearing_Earrings,Wearing_Hat,input}"
+    [ "${lines[0]}" = "sg-sample: interrupted: $W/a holds this run's files so far, which targets.tsv (written last) does not list: remove those numbered above 000001 to --append again (rm -f -- $W/a/{000002..000003}_$labels.png), or --force replaces all the outputs there" ]
+    [ "${lines[1]}" = "signal 2" ]
+    cmd=${lines[0]#*--append again (}
+    bash -c "${cmd%), or --force*}"
+    sg-sample -q --ckpt "$T/run" --device cpu --each --batch 2 --append -o "$W/a" "${files[@]:2:5}"
+    diff -r "$W/all" "$W/a"
+}
+
 @test "sg-sample: --each stopped by a full disk says what its retry needs (--force, or after --append the files to remove), and that retry works" {
     need_strace
     I="$T/synth/img_align_celeba"
