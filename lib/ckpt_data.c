@@ -24,18 +24,30 @@ int sg_ckpt_labels_fit(const sg_ckpt_info *ck, const sg_shard_meta *m, int ds, i
     return 1;
 }
 
+/* The bytes label_list appends for names[0..n) after sep, uncut. */
+static size_t label_list_len(const char *sep, const char *const *names, int n)
+{
+    size_t len = n > 0 ? strlen(sep) : 0;
+    for (int i = 0; i < n; i++) len += (i ? 1 : 0) + strlen(sg_quote_str(names[i]).s);
+    return len;
+}
+
 /* Appends to out (cap bytes, *len of them used) sep and names[0..n) quoted
  * escaped, joined by commas ("a,b,c"), for messages. A list that does not
  * fit ends ", ..." (room for it kept), as lib/targets.c's list_names ends a
  * cut list, so that a cut list never reads as whole nor its last name as cut
- * short: returns -1 then, else 0. */
-static int label_list(char *out, size_t cap, size_t *len, const char *sep, const char *const *names, int n)
+ * short: returns -1 then, else 0. after: the bytes later calls append to out
+ * (0: none); a list that fits with them is never cut, room for ", ..." is
+ * kept only where something will follow. */
+static int label_list(char *out, size_t cap, size_t *len, const char *sep, const char *const *names, int n,
+                      size_t after)
 {
     static const char more[] = ", ...";
+    int whole = *len + label_list_len(sep, names, n) + after < cap;
     for (int i = 0; i < n; i++) {
         sg_quoted q = sg_quote_str(names[i]);
         const char *s = i ? "," : sep;
-        if (*len + strlen(s) + strlen(q.s) + sizeof more > cap) {
+        if (!whole && *len + strlen(s) + strlen(q.s) + sizeof more > cap) {
             const char *mark = *len ? more : more + 2;
             if (*len + strlen(mark) < cap) *len += (size_t)snprintf(out + *len, cap - *len, "%s", mark);
             return -1;
@@ -43,14 +55,6 @@ static int label_list(char *out, size_t cap, size_t *len, const char *sep, const
         *len += (size_t)snprintf(out + *len, cap - *len, "%s%s", s, q.s);
     }
     return 0;
-}
-
-/* The bytes label_list appends for names[0..n) after sep, uncut. */
-static size_t label_list_len(const char *sep, const char *const *names, int n)
-{
-    size_t len = n > 0 ? strlen(sep) : 0;
-    for (int i = 0; i < n; i++) len += (i ? 1 : 0) + strlen(sg_quote_str(names[i]).s);
-    return len;
 }
 
 /* A message's two label lists after the shard's path: the rest of that
@@ -132,8 +136,8 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
         const char *const *ds_labels = (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds);
         size_t room = lists_room((size_t)snprintf(NULL, 0, fmt, "", kind, desc, "", ds_want, advice));
         label_list(have, first_cap(room, label_list_len("", ds_labels, cfg->label_dim[ds])), &have_len, "",
-                   shard_labels, (int)m->n_labels);
-        label_list(want, second_cap(room, have_len), &want_len, "", ds_labels, cfg->label_dim[ds]);
+                   shard_labels, (int)m->n_labels, 0);
+        label_list(want, second_cap(room, have_len), &want_len, "", ds_labels, cfg->label_dim[ds], 0);
         char tail[SG_ERR_TAIL + 1];
         snprintf(tail, sizeof tail, fmt, have, kind, desc, want, ds_want, advice);
         return sg_errf(err, "%s%s", shard_path, tail);
@@ -145,12 +149,13 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
         for (int ds = 0; ds < cfg->n_datasets; ds++)
             all_len += label_list_len(ds ? "; " : "", (const char *const *)ck->label_names +
                                       sg_model_label_offset(cfg, ds), cfg->label_dim[ds]);
-        label_list(have, first_cap(room, all_len), &have_len, "", shard_labels, (int)m->n_labels);
-        size_t cap = second_cap(room, have_len);
-        for (int ds = 0; ds < cfg->n_datasets; ds++)
-            if (label_list(want, cap, &want_len, ds ? "; " : "",
-                           (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds), cfg->label_dim[ds]))
-                break;
+        label_list(have, first_cap(room, all_len), &have_len, "", shard_labels, (int)m->n_labels, 0);
+        size_t cap = second_cap(room, have_len), after = all_len;
+        for (int ds = 0; ds < cfg->n_datasets; ds++) {
+            const char *const *labels = (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds);
+            after -= label_list_len(ds ? "; " : "", labels, cfg->label_dim[ds]);   /* the datasets after ds */
+            if (label_list(want, cap, &want_len, ds ? "; " : "", labels, cfg->label_dim[ds], after)) break;
+        }
         char tail[SG_ERR_TAIL + 1];
         snprintf(tail, sizeof tail, fmt, have, want);
         return sg_errf(err, "%s%s", shard_path, tail);

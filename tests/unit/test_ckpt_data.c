@@ -140,6 +140,39 @@ static void test_match_shard_cut(void)
     sg_buf_free(&note);
 }
 
+/* The shard's long list cut, --dataset's short one is whole, whatever
+ * room the first leaves: label_list kept room for ", ..." after a list's
+ * last name too, so the short list, given just what it needs, lost its
+ * last name ("Black_Hair,Blond_Hair, ...") for some lengths of the rest of
+ * the message (here the dataset's name, 1 to 20 bytes). */
+static void test_match_shard_short_list_whole(void)
+{
+    static char names[60][16];
+    const char *shard_labels[60];
+    for (int i = 0; i < 60; i++) {
+        snprintf(names[i], sizeof names[i], "Attribute_%03d", i);
+        shard_labels[i] = names[i];
+    }
+    static char *labels[3] = {"Black_Hair", "Blond_Hair", "Male"};
+    sg_shard_meta m = shard_meta(60, shard_labels, 0, 0);
+    int ds = -1, map[60];
+    sg_err err = {{0}};
+    sg_buf note = SG_BUF_INIT;
+    for (int n = 1; n <= 20; n++) {
+        char name[32];
+        memset(name, 'n', (size_t)n);
+        name[n] = 0;
+        const char *ds_names[1] = {name};
+        sg_ckpt_info ck;
+        make_info(&ck, 1, ds_names, (const int[1]){3}, (const int[1]){0}, labels, (const int[1]){0}, 0);
+        CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", &ds, map, &note, &err) == -1 &&
+              strstr(err.msg, ", ... (multi-hot) are not those of dataset 1 ") &&
+              strstr(err.msg, "which has Black_Hair,Blond_Hair,Male (multi-hot); ") &&
+              strlen(err.msg + strlen("/d/x.lmdb")) <= SG_ERR_TAIL, "a name of %d bytes: %s", n, err.msg);
+    }
+    sg_buf_free(&note);
+}
+
 /* The worst case: eight datasets of long names (127 bytes, escapes in
  * them), 256 labels of long names each (escaped too), the shard's labels
  * those of seven, and --dataset naming the eighth; and no --dataset with
@@ -436,6 +469,7 @@ int main(void)
     test_match_shard();
     test_match_shard_cut();
     test_match_shard_worst();
+    test_match_shard_short_list_whole();
     test_match_by_run();
     test_file_crop();
     if (check_failed == 0) test_tmpdir_remove();
