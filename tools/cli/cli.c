@@ -13,6 +13,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -150,7 +151,11 @@ void cli_stop_line_set(cli_stop_line *line, const char *fmt, ...)
         out[len++] = '\n';
     }
     line->len[next] = len;
-    line->current = next;   /* made in full before a handler may take it */
+    /* made in full before a handler may take it: the compiler may not move
+     * the plain stores above past the volatile one (volatile orders only
+     * volatile accesses) */
+    atomic_signal_fence(memory_order_release);
+    line->current = next;
 }
 
 /* Writes line (async-signal-safe): a progress line ended first. */
