@@ -98,6 +98,16 @@ static int message_whole(const char *msg, const char *path, const char *const *p
     return *at == 0;
 }
 
+/* n labels "Attribute_000", "Attribute_001" ...: their text in text,
+ * pointers to it in names. */
+static void attribute_names(char (*text)[16], const char **names, int n)
+{
+    for (int i = 0; i < n; i++) {
+        snprintf(text[i], sizeof text[i], "Attribute_%03d", i);
+        names[i] = text[i];
+    }
+}
+
 /* A label list too long for the message ends ", ..." after its last whole
  * name (room kept for it): the shard's (60 names of 13 letters) and a
  * checkpoint's dataset's (45); each was cut inside a name with no mark. */
@@ -106,10 +116,7 @@ static void test_match_shard_cut(void)
     static char names[60][16];
     static char *ck_labels[48];
     const char *shard_labels[60];
-    for (int i = 0; i < 60; i++) {
-        snprintf(names[i], sizeof names[i], "Attribute_%03d", i);
-        shard_labels[i] = names[i];
-    }
+    attribute_names(names, shard_labels, 60);
     int ds = -1, map[SG_SHARD_MAX_LABELS];
     sg_err err = {{0}};
     sg_buf note = SG_BUF_INIT;
@@ -149,10 +156,7 @@ static void test_match_shard_short_list_whole(void)
 {
     static char names[60][16];
     const char *shard_labels[60];
-    for (int i = 0; i < 60; i++) {
-        snprintf(names[i], sizeof names[i], "Attribute_%03d", i);
-        shard_labels[i] = names[i];
-    }
+    attribute_names(names, shard_labels, 60);
     static char *labels[3] = {"Black_Hair", "Blond_Hair", "Male"};
     sg_shard_meta m = shard_meta(60, shard_labels, 0, 0);
     int ds = -1, map[60];
