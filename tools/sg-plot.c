@@ -7,6 +7,7 @@
 #include "fileio.h"
 #include "font.h"
 #include "json.h"
+#include "near_name.h"
 #include "run_config.h"
 #include "text_escape.h"
 #include <errno.h>
@@ -57,6 +58,8 @@ static void usage(void)
            "      --smooth N        moving average over the last N logged points,\n"
            "                        1..1000000 (default 1: none)\n"
            "      --full-range      y-range from the minimum to the maximum (no clipping)\n"
+           "      --dataset NAME    plot only the records of dataset NAME (\"dataset\":\n"
+           "                        \"NAME\" or \"N:NAME\"); repeatable\n"
            "      --title TEXT      title (default: from the input)\n"
            "      --width N         image width in pixels, 200..16384 (default 1200)\n"
            "      --height N        image height, 150..16384 (default 900, or what the\n"
@@ -150,6 +153,12 @@ typedef struct {
     int n_datasets;
     char *datasets[MAX_SERIES];
     long records, skipped_nonfinite;
+    long kept;               /* records of the --dataset datasets (all without) */
+    const char *const *only; /* --dataset NAMEs (n_only of them; none: every dataset) */
+    int n_only;
+    int *only_hit;           /* only[i] matched a record */
+    char *seen[256];         /* with --dataset: the records' datasets, for messages */
+    int n_seen, seen_cut;
     long torn_line;          /* the last line, cut short and skipped (0: none) */
     double xmin, xmax;
 } history;
@@ -169,8 +178,9 @@ static series *find_series(history *h, const char *key, const char *dataset, con
         if (strcmp(h->s[k].key, key) == 0 && strcmp(h->s[k].dataset, dataset) == 0) return &h->s[k];
     if (h->n_series == MAX_SERIES && h->n_datasets > 1)
         cli_die("%s line %ld: more than %d series (one for each key of each dataset, of %d datasets so far); plot "
-                "one dataset's lines at a time: grep '\"dataset\":\"NAME\"' %s | sg-plot -o OUT -", name, line,
-                MAX_SERIES, h->n_datasets, strcmp(name, "<stdin>") ? cli_shell_operand(name) : "FILE");
+                "fewer datasets at a time with --dataset NAME (repeatable), e.g. sg-plot --dataset %s -o OUT %s",
+                name, line, MAX_SERIES, h->n_datasets, cli_shell_word(h->datasets[0]),
+                strcmp(name, "<stdin>") ? cli_shell_operand(name) : "-");
     if (h->n_series == MAX_SERIES)
         cli_die("%s line %ld: more than %d series (keys beginning D/ or G/ or ending in lr); plot a history of "
                 "at most %d such keys (drop the others from its lines)", name, line, MAX_SERIES, MAX_SERIES);
@@ -184,6 +194,51 @@ static series *find_series(history *h, const char *key, const char *dataset, con
     for (int d = 0; d < h->n_datasets; d++) known |= strcmp(h->datasets[d], dataset) == 0;
     if (!known) h->datasets[h->n_datasets++] = s->dataset;
     return s;
+}
+
+/* Dataset label d (a record's "dataset") without sg-train's number: NAME of
+ * "N:NAME", the label of a name that several datasets share. */
+static const char *bare_dataset(const char *d)
+{
+    size_t k = 0;
+    while (d[k] >= '0' && d[k] <= '9') k++;
+    return k > 0 && d[k] == ':' ? d + k + 1 : d;
+}
+
+/* 1 when --dataset name selects the records of dataset label d: name is d
+ * or d's NAME of N:NAME (every dataset of that name). */
+static int dataset_selects(const char *name, const char *d)
+{
+    return !strcmp(d, name) || !strcmp(bare_dataset(d), name);
+}
+
+/* A --dataset NAME that no record is of: the history's datasets, and the
+ * one nearest to it. */
+static void die_no_dataset(const history *h, const char *file, const char *want)
+{
+    const char *cand[256];
+    int n = 0;
+    for (int i = 0; i < h->n_seen; i++)
+        if (h->seen[i][0]) cand[n++] = h->seen[i];
+    if (n == 0)
+        cli_die("%s: no record names a dataset (none has a \"dataset\": a history of one dataset); drop --dataset",
+                file);
+    char list[700] = "";
+    size_t len = 0;
+    int cut = h->seen_cut;
+    for (int i = 0; i < n && !cut; i++) {
+        const char *q = sg_quote_str(cand[i]).s;
+        if (len + strlen(q) + 2 + 5 >= sizeof list) { cut = 1; break; }
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", q);
+    }
+    if (cut) snprintf(list + len, sizeof list - len, "%s...", len ? ", " : "");
+    const char *bare[256];
+    for (int i = 0; i < n; i++) bare[i] = bare_dataset(cand[i]);
+    const char *near = sg_near_name(want, bare, (size_t)n);
+    char near_text[SG_QUOTE_MAX + 32] = "";
+    if (near) snprintf(near_text, sizeof near_text, "; did you mean '%s'?", sg_quote_str(near).s);
+    cli_die("%s: no dataset is called '%s' (--dataset); the history's datasets are %s%s", file,
+            sg_quote_str(want).s, list, near_text);
 }
 
 static void add_point(series *s, double x, double y)
@@ -310,7 +365,9 @@ static void die_no_records(const char *path, const char *name)
             "--log-every iterations)", name);
 }
 
-static void read_history(history *h, const char *path)
+/* Reads the history at path; only_hit[n_only] receives which of the
+ * --dataset names only[] matched a record (all must). */
+static void read_history(history *h, const char *path, const char *const *only, int n_only, int *only_hit)
 {
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     uint8_t *data;
@@ -318,6 +375,9 @@ static void read_history(history *h, const char *path)
     sg_err err;
     if (sg_read_file(path, MAX_INPUT_BYTES, &data, &len, &err) != 0) die_unreadable(path, &err, 0);
     memset(h, 0, sizeof *h);
+    h->only = only;
+    h->n_only = n_only;
+    h->only_hit = only_hit;
     h->xmin = INFINITY;
     h->xmax = -INFINITY;
     const char *text = (const char *)data;
@@ -363,6 +423,20 @@ static void read_history(history *h, const char *path)
         }
         const json_value *ds = json_get(v, "dataset");
         const char *dataset = json_str(ds) ? json_str(ds) : "";
+        if (h->n_only) {
+            int keep = 0, known = 0;
+            for (int i = 0; i < h->n_only; i++)
+                if (dataset_selects(h->only[i], dataset)) keep = h->only_hit[i] = 1;
+            for (int i = 0; i < h->n_seen && !known; i++) known = !strcmp(h->seen[i], dataset);
+            if (!known && h->n_seen == (int)(sizeof h->seen / sizeof *h->seen)) h->seen_cut = 1;
+            else if (!known && !(h->seen[h->n_seen++] = strdup(dataset))) cli_die("out of memory");
+            if (!keep) {   /* another dataset's record: not plotted */
+                h->records++;
+                json_free(v);
+                continue;
+            }
+        }
+        h->kept++;
         for (size_t k = 0; k < v->n; k++) {
             const char *key = v->keys[k];
             const json_value *val = v->items[k];
@@ -398,10 +472,14 @@ static void read_history(history *h, const char *path)
                 "that line whole, or resume a run that crashed (sg-train --resume drops the line)", name,
                 h->torn_line);
     if (h->records == 0) die_no_records(path, name);
+    for (int i = 0; i < h->n_only; i++)
+        if (!h->only_hit[i]) die_no_dataset(h, name, h->only[i]);
     if (h->n_series == 0)
-        cli_die("%s: no loss or lr values in %ld record%s; sg-plot draws keys beginning D/ or G/ and keys ending "
+        cli_die("%s: no loss or lr values in %ld record%s%s; sg-plot draws keys beginning D/ or G/ and keys ending "
                 "in lr (sg-train's history.jsonl has D/loss_real, G/loss_rec, lr...): give a history with such keys",
-                name, h->records, h->records == 1 ? "" : "s");
+                name, h->kept, h->kept == 1 ? "" : "s", h->n_only ? " of the datasets given (--dataset)" : "");
+    for (int i = 0; i < h->n_seen; i++) free(h->seen[i]);
+    h->n_seen = 0;
     if (h->torn_line && !cli_quiet)
         cli_warn("%s line %ld: cut short (no newline at its end: a run still writing it?); skipped", name,
                  h->torn_line);
@@ -918,11 +996,15 @@ int main(int argc, char **argv)
         {"output", required_argument, 0, 'o'}, {"bars", no_argument, 0, 'b'},
         {"smooth", required_argument, 0, 's'}, {"full-range", no_argument, 0, 'F'},
         {"title", required_argument, 0, 't'}, {"width", required_argument, 0, 'W'},
-        {"height", required_argument, 0, 'H'}, {"quiet", no_argument, 0, 'q'},
+        {"height", required_argument, 0, 'H'}, {"dataset", required_argument, 0, 'd'},
+        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     const char *out = NULL, *title = NULL;
     int bars_mode = 0, smooth = 1, full_range = 0, W = 1200, H = 0;
     const char *history_only = NULL;   /* the last option --bars has no use for */
+    const char **only = calloc((size_t)argc, sizeof *only);   /* --dataset NAMEs */
+    int n_only = 0, *only_hit = calloc((size_t)argc, sizeof *only_hit);
+    if (!only || !only_hit) cli_die("out of memory");
     int c;
     while ((c = cli_getopt(argc, argv, "o:qh", opts)) != -1) {
         switch (c) {
@@ -933,6 +1015,11 @@ int main(int argc, char **argv)
         case 't': title = optarg; break;
         case 'W': W = (int)cli_parse_long("--width", optarg, 200, 16384); break;
         case 'H': H = (int)cli_parse_long("--height", optarg, 150, 16384); break;
+        case 'd':
+            if (!*optarg) cli_usage_error("--dataset: empty (give a dataset's name, as the history's records have it)");
+            only[n_only++] = optarg;
+            history_only = "--dataset";
+            break;
         case 'q': cli_quiet = 1; break;
         case 'h': usage(); cli_finish_stdout(); return 0;
         case 'V': cli_version();
@@ -958,16 +1045,26 @@ int main(int argc, char **argv)
         free(bars);
     } else {
         history h;
-        read_history(&h, in);
+        read_history(&h, in, only, n_only, only_hit);
         for (int k = 0; k < h.n_series; k++) smooth_series(&h.s[k], smooth);
-        char auto_title[512];
+        char auto_title[512], datasets[256] = "";
         const char *base = strcmp(in, "-") == 0 ? "<stdin>" : strlen(in) <= 60 ? in : strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
-        if (smooth > 1) snprintf(auto_title, sizeof auto_title, "Training history: %s (moving average of %d)", base, smooth);
-        else snprintf(auto_title, sizeof auto_title, "Training history: %s", base);
+        /* the datasets chosen: a legend names them only when there are several */
+        for (int i = 0; i < n_only; i++) {
+            size_t l = strlen(datasets);
+            snprintf(datasets + l, sizeof datasets - l, "%s%s", i ? ", " : n_only > 1 ? ", datasets " : ", dataset ",
+                     only[i]);
+        }
+        if (smooth > 1)
+            snprintf(auto_title, sizeof auto_title, "Training history: %s%s (moving average of %d)", base, datasets,
+                     smooth);
+        else snprintf(auto_title, sizeof auto_title, "Training history: %s%s", base, datasets);
         draw_history(&h, title ? title : auto_title, W, H, full_range, out, cli_quiet,
                      strcmp(in, "-") == 0 ? "<stdin>" : in);
         for (int k = 0; k < h.n_series; k++) { free(h.s[k].key); free(h.s[k].dataset); free(h.s[k].x); free(h.s[k].y); }
     }
+    free(only);
+    free(only_hit);
     if (strcmp(out, "-") == 0) cli_finish_stdout();
     return 0;
 }

@@ -427,15 +427,66 @@ PY
   echo '{"iteration":10,"dataset":"ds9","D/loss_real":1}' >> "$T/nine.jsonl"
   run sg-plot "$T/nine.jsonl" -o "$T/nine.png"
   [ "$status" -eq 1 ]
-  [ "$output" = "sg-plot: $T/nine.jsonl line 161: more than 80 series (one for each key of each dataset, of 8 datasets so far); plot one dataset's lines at a time: grep '\"dataset\":\"NAME\"' $T/nine.jsonl | sg-plot -o OUT -" ]
+  [ "$output" = "sg-plot: $T/nine.jsonl line 161: more than 80 series (one for each key of each dataset, of 8 datasets so far); plot fewer datasets at a time with --dataset NAME (repeatable), e.g. sg-plot --dataset ds1 -o OUT $T/nine.jsonl" ]
   [ ! -e "$T/nine.png" ]
-  grep '"dataset":"ds9"' "$T/nine.jsonl" | sg-plot -o "$T/nine.png" -
+  sg-plot --dataset ds1 -o "$T/nine.png" "$T/nine.jsonl"
   [ -s "$T/nine.png" ]
+  sg-plot --dataset ds9 --dataset ds2 -o "$T/nine.png" "$T/nine.jsonl"
+  # on standard input, the command reads it
+  run sg-plot -o "$T/nine.png" - < "$T/nine.jsonl"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *" e.g. sg-plot --dataset ds1 -o OUT -" ]]
   # one dataset of more keys: which keys count, and to drop some
   awk 'BEGIN { printf "{\"iteration\":1"; for (j = 0; j < 81; j++) printf ",\"D/k%d\":1", j; print "}" }' > "$T/keys.jsonl"
   run sg-plot -o "$T/keys.png" - < "$T/keys.jsonl"
   [ "$status" -eq 1 ]
   [ "$output" = "sg-plot: <stdin> line 1: more than 80 series (keys beginning D/ or G/ or ending in lr); plot a history of at most 80 such keys (drop the others from its lines)" ]
+}
+
+@test "--dataset NAME plots only that dataset's records (repeatable; NAME selects N:NAME too); a name of none lists the history's, with the nearest" {
+  cd "$T"
+  for i in 1 2 3; do
+    for ds in celebA CelebB 1:train 2:train; do
+      printf '{"iteration":%d,"dataset":"%s","D/loss_real":%d.%d,"G/loss_rec":0.%d,"lr":0.0001}\n' "$i" "$ds" "$i" "${#ds}" "$i"
+    done
+  done > h.jsonl
+  # the same image as the grep of those records, titled after the datasets
+  grep '"dataset":"celebA"' h.jsonl > a.jsonl
+  sg-plot --title "Training history: h.jsonl, dataset celebA" a.jsonl -o ref.png
+  sg-plot --dataset celebA h.jsonl -o a.png
+  cmp ref.png a.png
+  grep -E '"dataset":"[12]:train"' h.jsonl > t.jsonl
+  sg-plot --title "Training history: h.jsonl, dataset train (moving average of 2)" --smooth 2 t.jsonl -o ref.png
+  sg-plot --dataset train --smooth 2 h.jsonl -o t.png
+  cmp ref.png t.png
+  grep -E '"dataset":"(CelebB|2:train)"' h.jsonl > b2.jsonl
+  sg-plot --title "Training history: h.jsonl, datasets 2:train, CelebB" b2.jsonl -o ref.png
+  sg-plot --dataset 2:train --dataset CelebB h.jsonl -o b2.png
+  cmp ref.png b2.png
+  # a name that no record has: the datasets, and the nearest when one is near; nothing written
+  run sg-plot --dataset celebA --dataset celebB h.jsonl -o none.png
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: h.jsonl: no dataset is called 'celebB' (--dataset); the history's datasets are celebA, CelebB, 1:train, 2:train; did you mean 'CelebB'?" ]
+  run sg-plot --dataset trian - -o none.png < h.jsonl
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: <stdin>: no dataset is called 'trian' (--dataset); the history's datasets are celebA, CelebB, 1:train, 2:train; did you mean 'train'?" ]
+  run sg-plot --dataset imagenet h.jsonl -o none.png
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: h.jsonl: no dataset is called 'imagenet' (--dataset); the history's datasets are celebA, CelebB, 1:train, 2:train" ]
+  [ ! -e none.png ]
+  # a history of one dataset without "dataset"; --bars; an empty name
+  sg-plot --dataset celebA history.jsonl -o hist.png
+  printf '{"iteration":1,"D/loss_real":1}\n' > one.jsonl
+  run sg-plot --dataset celebA one.jsonl -o none.png
+  [ "$status" -eq 1 ]
+  [ "$output" = "sg-plot: one.jsonl: no record names a dataset (none has a \"dataset\": a history of one dataset); drop --dataset" ]
+  run sg-plot --bars --dataset celebA stats.json -o none.png
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-plot: --dataset is for a history plot, not for --bars" ]
+  run sg-plot --dataset '' h.jsonl -o none.png
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "sg-plot: --dataset: empty (give a dataset's name, as the history's records have it)" ]
+  [ ! -e none.png ]
 }
 
 @test "robustness: -o into a missing directory or onto a directory; -o - to a full device" {
