@@ -377,13 +377,24 @@ int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len
 
 int sg_mkdir_p(const char *path, sg_err *err)
 {
+    size_t made;
+    return sg_mkdir_p_made(path, &made, err);
+}
+
+int sg_mkdir_p_made(const char *path, size_t *made, sg_err *err)
+{
     char buf[PATH_MAX];
+    *made = 0;
     if (!path[0]) return sg_errf(err, "empty directory name");
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return sg_errf(err, "%s: path too long", path);
     for (char *p = buf + 1; ; p++) {
         if (*p == '/' || *p == 0) {
             char c = *p; *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return sg_errno(err, "%s", buf);
+            if (mkdir(buf, 0777) == 0) {
+                if (!*made) *made = (size_t)(p - buf);
+            } else if (errno != EEXIST) {
+                return sg_errno(err, "%s", buf);
+            }
             struct stat st;
             if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return sg_errf(err, "%s: not a directory", buf);
             *p = c;

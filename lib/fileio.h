@@ -68,6 +68,11 @@ void sg_dir_of(const char *path, char *dir, size_t n);
 int sg_path_trim_slashes(const char *path, char *out, size_t n);
 /* mkdir -p. */
 int sg_mkdir_p(const char *path, sg_err *err);
+/* sg_mkdir_p that says which directories it made: *made is the length of
+ * the prefix of path naming the topmost one (every directory from there down
+ * to path is new), 0 when path was there already; on an error, those it made
+ * so far. */
+int sg_mkdir_p_made(const char *path, size_t *made, sg_err *err);
 /* After creating path (or a temporary name beside it) failed with errno
  * ENOENT: when path's directory does not exist, err says so and what to do
  * ("x/y/out.png: the directory x/y does not exist; create it first: mkdir -p

@@ -399,6 +399,29 @@ static void test_empty_paths(void)
           "write_file_atomic(\"\"): '%s'", err.msg);
 }
 
+/* sg_mkdir_p_made says which directories it made (celeb-split removes
+ * those on a stop, while empty): the topmost new one's prefix, 0 when the
+ * path was there; "a/" and "a//b" as given on a command line. */
+static void test_mkdir_p_made(void)
+{
+    char top[512], path[600];
+    size_t made = 99;
+    sg_err err;
+    snprintf(top, sizeof top, "%s", test_tmp_path("mkdir_made"));
+    snprintf(path, sizeof path, "%s/b//c/", top);
+    CHECK(sg_mkdir_p_made(path, &made, &err) == 0, "mkdir_p_made: %s", err.msg);
+    CHECK(made == strlen(top), "made %zu, want %zu (%s)", made, strlen(top), top);
+    CHECK(sg_mkdir_p_made(path, &made, &err) == 0 && made == 0, "again: made %zu", made);
+    snprintf(path, sizeof path, "%s/b/d", top);
+    CHECK(sg_mkdir_p_made(path, &made, &err) == 0 && made == strlen(path), "a/b/d: made %zu", made);
+    snprintf(path, sizeof path, "%s/b/f", top);
+    put(path, "x");
+    snprintf(path, sizeof path, "%s/b/e/g", top);
+    CHECK(sg_mkdir_p_made(path, &made, &err) == 0 && made == strlen(top) + 4, "a/b/e/g: made %zu", made);
+    snprintf(path, sizeof path, "%s/b/f/g", top);
+    CHECK(sg_mkdir_p_made(path, &made, &err) == -1 && made == 0, "under a file: made %zu", made);
+}
+
 /* sg_same_file and sg_path_inside_dir: the tools refuse an output that would
  * replace an input (sg-plot h.jsonl -o h.jsonl) or land in a shard
  * (celeb-dump -o x.lmdb/data.mdb), by device and inode, through links. */
@@ -607,6 +630,7 @@ int main(void)
     test_temp_registry();
     test_safetensors_temp();
     test_empty_paths();
+    test_mkdir_p_made();
     test_same_file();
     test_path_inside_dir();
     test_dead_temps();
