@@ -102,6 +102,90 @@ static void remove_pending(void)
     n_pending = 0;
 }
 
+/* A stop signal (SIGINT, SIGTERM, SIGHUP) ends the run at once, as it
+ * did, but says what it leaves: no list before they are all in place
+ * (commit_pending holds the signals over the renames), the staged ones
+ * removed; all of them after. A -o DIR this run made (and the directories
+ * above it that it made) is removed too while empty, deepest first: never
+ * one that was there. The lines are made in advance (a handler cannot
+ * format one): stop_line for what is left when every directory made went,
+ * made_dir_only_line when DIR went but one above it stayed (another
+ * process's files in it), made_left_line when DIR itself stayed. */
+static cli_stop_line stop_line, made_dir_only_line, made_left_line;
+static char made_path[PATH_MAX];        /* -o DIR without trailing slashes, while it is this run's and new */
+static volatile size_t made_len;        /* 0: none; else the length of the topmost directory made */
+static volatile sig_atomic_t stopping;
+
+static void on_stop_signal(int sig)
+{
+    if (stopping) return;   /* another stop signal during this one: the first one ends the run */
+    stopping = 1;
+    sg_temp_remove_all();   /* the staged lists: DIR as empty as this run made it */
+    const cli_stop_line *line = &stop_line;
+    size_t top = made_len;
+    if (top) {
+        size_t len = 0;
+        while (made_path[len]) len++;
+        int removed = 0;
+        for (;;) {
+            if (rmdir(made_path) != 0) break;
+            removed++;
+            while (len > 0 && made_path[len - 1] != '/') len--;   /* up to the parent */
+            while (len > 0 && made_path[len - 1] == '/') len--;
+            if (len < top) break;   /* there before this run */
+            made_path[len] = 0;
+        }
+        line = !removed ? &made_left_line : len < top ? &stop_line : &made_dir_only_line;
+    }
+    cli_die_by_signal_saying(sig, line);
+}
+
+/* The stop's line while no list is in place: for a DIR that was there, or
+ * before one is made. */
+static void stop_line_no_list(const char *dir, int dir_was_there)
+{
+    if (dir_was_there) cli_stop_line_set(&stop_line, "interrupted: no list written; %s is as it was", dir);
+    else cli_stop_line_set(&stop_line, "interrupted: no list written");
+}
+
+/* Makes -o DIR (mkdir -p), and the stop's lines for what it made (signals
+ * held: a stop in between would leave a new directory the handler does not
+ * know of). */
+static void make_out_dir(const char *dir)
+{
+    sg_err err;
+    sigset_t was;
+    size_t made;
+    cli_hold_stop_signals(&was);
+    int rc = sg_mkdir_p_made(dir, &made, &err);
+    char path[PATH_MAX];
+    if (made && sg_path_trim_slashes(dir, path, sizeof path) == 0 && made <= strlen(path)) {
+        char top[PATH_MAX];
+        snprintf(top, sizeof top, "%.*s", (int)made, path);
+        if (made < strlen(path))
+            cli_stop_line_set(&stop_line, "interrupted: no list written; %s, which this run made, is removed, and so "
+                              "are the directories above it that it made, up to %s", path, top);
+        else cli_stop_line_set(&stop_line, "interrupted: no list written; %s, which this run made, is removed", path);
+        cli_stop_line_set(&made_dir_only_line, "interrupted: no list written; %s, which this run made, is removed",
+                          path);
+        cli_stop_line_set(&made_left_line, "interrupted: no list written; %s, which this run made, is left: it is "
+                          "not empty (another process wrote into it?)", path);
+        memcpy(made_path, path, strlen(path) + 1);
+        made_len = made;
+    } else if (rc == 0) {
+        stop_line_no_list(dir, 1);
+    }
+    cli_release_stop_signals(&was);
+    if (rc != 0) cli_die_err(&err);
+}
+
+/* Once the lists are in place (signals held): a stop says so, and DIR stays. */
+static void stop_line_written(const char *dir)
+{
+    made_len = 0;
+    cli_stop_line_set(&stop_line, "interrupted: %s holds this split's lists, written in full", dir);
+}
+
 static void die_cleanup(const sg_err *err)
 {
     remove_pending();
@@ -210,6 +294,7 @@ static void commit_pending(const char *dir)
     snprintf(lists, sizeof lists, "the lists in %s", dir);
     /* in place: a failed fsync is cli's warning (lib/fileio.h), exit 0 */
     if (sg_fsync_dir_after(lists, dir, &err) != 0) cli_die_err(&err);
+    stop_line_written(dir);
     cli_release_stop_signals(&was);
 }
 
@@ -589,9 +674,8 @@ static void write_outputs(const options *o, const sg_attr_table *t)
         /* nor into a shard's directory or a run's ckpt/ (as -o of the readers) */
         cli_refuse_output_over_data(path, "choose another -o DIR");
     }
-    sg_err err;
     cli_note_output(o->out_dir);   /* for the advice on ENOSPC */
-    if (sg_mkdir_p(o->out_dir, &err) != 0) cli_die_err(&err);
+    make_out_dir(o->out_dir);
     if (access(o->out_dir, W_OK) != 0) cli_die("%s:", o->out_dir);
     /* held to the end: two runs at once would each rename their lists over the other's */
     int locked = cli_lock_output_dir(o->out_dir, "celeb-split", "two runs at once would leave a mix of their lists");
@@ -676,6 +760,9 @@ int main(int argc, char **argv)
     setlocale(LC_CTYPE, "");
     static options o;   /* static: groups[] is large */
     parse_args(argc, argv, &o);
+    struct stat st;
+    stop_line_no_list(o.out_dir, stat(o.out_dir, &st) == 0);
+    cli_catch_stop_signals_not_ignored(on_stop_signal);
     sg_attr_table t;
     int8_t *part = read_inputs(&o, &t);
     size_t dropped = assign_rows(&o, &t);

@@ -513,6 +513,63 @@ EOF2
   done
 }
 
+@test "a stop signal says what it leaves: no list, a -o DIR this run made removed while empty (never one that was there); the lists once in place" {
+  need_strace
+  S=(-q -g g1=A,B -g g2=C --split reference --test-count 1)
+  celeb-split "${S[@]}" -o "$T/want" "$T/small.txt" > /dev/null
+  stopped() {   # SIG WHEN TRACE [INJECT...] -- OUT: celeb-split into OUT, SIG at the WHEN-th TRACE call
+    local sig=$1 when=$2 trace=$3
+    shift 3
+    local inject=(-e "inject=$trace:signal=$sig:when=$when")
+    while [ "$1" != -- ]; do inject+=(-e "$1"); shift; done
+    run ended_how env --default-signal="$sig" strace -f -qq -o /dev/null -e "trace=$trace,rmdir" "${inject[@]}" \
+      celeb-split "${S[@]}" -o "$2" "$T/small.txt"
+    [ "${lines[-1]}" = "signal $(kill -l "$sig")" ] || { echo "$output"; false; }
+    [ "${#lines[@]}" -eq 2 ] || { echo "$output"; false; }
+  }
+  # a new DIR, and the directories above it that this run made: removed,
+  # with the lists staged in it (at the 2nd fsync: the 1st list staged)
+  for sig in INT TERM; do
+    stopped "$sig" 2 fsync -- "$T/new/deep/out"
+    [ "${lines[0]}" = "celeb-split: interrupted: no list written; $T/new/deep/out, which this run made, is removed, and so are the directories above it that it made, up to $T/new" ]
+    [ ! -e "$T/new" ]
+  done
+  stopped INT 1 mkdir -- "$T/one/"   # the stop held while it is made
+  [ "${lines[0]}" = "celeb-split: interrupted: no list written; $T/one, which this run made, is removed" ]
+  [ ! -e "$T/one" ]
+  # one that was there stays, as it was, empty or not
+  mkdir "$T/empty" "$T/out"
+  echo old > "$T/out/attr_g1_train.txt"
+  for dir in empty out; do
+    cp -r "$T/$dir" "$T/$dir.before"
+    stopped TERM 2 fsync -- "$T/$dir"
+    [ "${lines[0]}" = "celeb-split: interrupted: no list written; $T/$dir is as it was" ]
+    diff -r "$T/$dir.before" "$T/$dir"
+  done
+  # what another process put into a new directory stays (rmdir failing as then)
+  stopped INT 2 fsync inject=rmdir:error=ENOTEMPTY:when=1 -- "$T/new/out"
+  [ "${lines[0]}" = "celeb-split: interrupted: no list written; $T/new/out, which this run made, is left: it is not empty (another process wrote into it?)" ]
+  [ -d "$T/new/out" ]
+  rm -r "$T/new"
+  stopped INT 2 fsync inject=rmdir:error=ENOTEMPTY:when=2 -- "$T/new/out"
+  [ "${lines[0]}" = "celeb-split: interrupted: no list written; $T/new/out, which this run made, is removed" ]
+  [ -d "$T/new" ] && [ ! -e "$T/new/out" ]
+  # before any output: nothing made
+  run ended_how env --default-signal=INT strace -f -qq -o /dev/null -P "$T/small.txt" -e trace=openat \
+    -e inject=openat:signal=INT:when=1 celeb-split "${S[@]}" -o "$T/early" "$T/small.txt"
+  [ "$output" = "$(printf 'celeb-split: interrupted: no list written\nsignal 2')" ]
+  [ ! -e "$T/early" ]
+  # once the renames begin (the stop held over them): every list in place
+  stopped TERM 1 rename -- "$T/late"
+  [ "${lines[0]}" = "celeb-split: interrupted: $T/late holds this split's lists, written in full" ]
+  diff -r "$T/want" "$T/late"
+  # a signal ignored when it started stays ignored (nohup, a script's background job)
+  run env --ignore-signal=INT strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=INT:when=2 \
+    celeb-split "${S[@]}" -o "$T/ignored" "$T/small.txt"
+  [ "$status" -eq 0 ]
+  diff -r "$T/want" "$T/ignored"
+}
+
 @test "robustness: a full file system (ENOSPC) and a disk quota reached (EDQUOT) are named as such, with what to do; the old outputs stay" {
   need_strace
   mkdir "$T/out"
