@@ -6,6 +6,7 @@
 #include "model.h"
 #include "run_config.h"
 #include "targets.h"
+#include "text_escape.h"
 
 int sg_ckpt_labels_fit(const sg_ckpt_info *ck, const sg_shard_meta *m, int ds, int *map)
 {
@@ -72,6 +73,29 @@ static size_t first_cap(size_t room, size_t second_len)
 }
 static size_t second_cap(size_t room, size_t first_len) { return (first_len < room ? room - first_len : 0) + 1; }
 
+/* The checkpoint's G file as a label mismatch names it, in at most
+ * CKPT_SHOWN - 1 bytes, so that the message's bound holds (lists_room):
+ * its shell word (sg_shell_word_in, as lib quotes paths) when that fits;
+ * else the path as it is when that fits (the tool escapes the message);
+ * else "..." and the path's end from a '/', which names the run and the
+ * checkpoint (".../run/ckpt/000100-G.safetensors"), or from a character's
+ * first byte when no '/' is near enough to the end. */
+enum { CKPT_SHOWN = 128 };
+static void ckpt_shown(const char *g_path, char out[CKPT_SHOWN])
+{
+    if (sg_shell_word_in(out, CKPT_SHOWN, g_path) < CKPT_SHOWN) return;
+    size_t len = strlen(g_path);
+    if (len < CKPT_SHOWN) {
+        memcpy(out, g_path, len + 1);
+        return;
+    }
+    const char *end = g_path + len, *tail = end - (CKPT_SHOWN - 4), *slash = strchr(tail, '/');
+    if (slash && slash + 1 < end) tail = slash;
+    else
+        while ((unsigned char)*tail >= 0x80 && (unsigned char)*tail < 0xc0 && tail < end - 1) tail++;
+    snprintf(out, CKPT_SHOWN, "...%s", tail);
+}
+
 /* "1 train, 2 train" for the datasets in list[0..n). */
 static void dataset_subset(const sg_ckpt_info *ck, const int *list, int n, char *out, size_t cap)
 {
@@ -99,15 +123,15 @@ static int datasets_by_path(const char *run, const sg_ckpt_info *ck, const char 
 }
 
 int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const char *shard_path,
-                        const char *dataset_arg, const char *run, int *ds_out, int *map, sg_buf *note,
-                        sg_err *err)
+                        const char *dataset_arg, const char *run, const char *g_path, int *ds_out, int *map,
+                        sg_buf *note, sg_err *err)
 {
     const sg_model_config *cfg = &ck->model;
     const char *dataset_names[SG_MAX_DATASETS];
     sg_ckpt_dataset_names(ck, dataset_names);
     const char *const *shard_labels = (const char *const *)m->label_names;
     const char *kind = sg_shard_label_kind_name(m->label_kind);
-    char have[LIST_CAP] = "", want[LIST_CAP] = "", desc[SG_QUOTE_MAX + 32];
+    char have[LIST_CAP] = "", want[LIST_CAP] = "", desc[SG_QUOTE_MAX + 32], ckpt[CKPT_SHOWN];
     size_t have_len = 0, want_len = 0;
     int cand[SG_MAX_DATASETS], n_cand = 0, scratch[SG_SHARD_MAX_LABELS];
     for (int ds = 0; ds < cfg->n_datasets; ds++)
@@ -131,21 +155,28 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
             snprintf(advice, sizeof advice, "no dataset of the checkpoint has them: give a shard packed with "
                      "dataset %s's labels", desc);
         }
-        static const char fmt[] = ": labels %s (%s) are not those of dataset %s (--dataset), which has %s (%s); %s";
+        static const char fmt[] = ": labels %s (%s) are not those of dataset %s (--dataset) of %s, which are %s "
+                                  "(%s); %s";
+        /* the rest leaves the lists room whatever the names and the path */
+        _Static_assert(sizeof fmt + 2 * sizeof "multi-hot" + sizeof desc + CKPT_SHOWN + sizeof advice + 64 <
+                       SG_ERR_TAIL, "the rest of the --dataset mismatch fits SG_ERR_TAIL");
         const char *ds_want = cfg->one_hot[ds] ? "one-hot" : "multi-hot";
         const char *const *ds_labels = (const char *const *)ck->label_names + sg_model_label_offset(cfg, ds);
-        size_t room = lists_room((size_t)snprintf(NULL, 0, fmt, "", kind, desc, "", ds_want, advice));
+        ckpt_shown(g_path, ckpt);
+        size_t room = lists_room((size_t)snprintf(NULL, 0, fmt, "", kind, desc, ckpt, "", ds_want, advice));
         label_list(have, first_cap(room, label_list_len("", ds_labels, cfg->label_dim[ds])), &have_len, "",
                    shard_labels, (int)m->n_labels, 0);
         label_list(want, second_cap(room, have_len), &want_len, "", ds_labels, cfg->label_dim[ds], 0);
         char tail[SG_ERR_TAIL + 1];
-        snprintf(tail, sizeof tail, fmt, have, kind, desc, want, ds_want, advice);
+        snprintf(tail, sizeof tail, fmt, have, kind, desc, ckpt, want, ds_want, advice);
         return sg_errf(err, "%s%s", shard_path, tail);
     }
     if (n_cand == 0) {   /* every dataset's labels: "a,b; c,d" */
-        static const char fmt[] = ": labels %s match none of the checkpoint's datasets (%s); give a shard packed "
-                                  "with one of those label lists";
-        size_t room = lists_room((size_t)snprintf(NULL, 0, fmt, "", "")), all_len = 0;
+        static const char fmt[] = ": labels %s match none of the datasets of %s (%s); give a shard packed with one "
+                                  "of those label lists";
+        _Static_assert(sizeof fmt + CKPT_SHOWN + 64 < SG_ERR_TAIL, "the rest of the mismatch fits SG_ERR_TAIL");
+        ckpt_shown(g_path, ckpt);
+        size_t room = lists_room((size_t)snprintf(NULL, 0, fmt, "", ckpt, "")), all_len = 0;
         for (int ds = 0; ds < cfg->n_datasets; ds++)
             all_len += label_list_len(ds ? "; " : "", (const char *const *)ck->label_names +
                                       sg_model_label_offset(cfg, ds), cfg->label_dim[ds]);
@@ -157,7 +188,7 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
             if (label_list(want, cap, &want_len, ds ? "; " : "", labels, cfg->label_dim[ds], after)) break;
         }
         char tail[SG_ERR_TAIL + 1];
-        snprintf(tail, sizeof tail, fmt, have, want);
+        snprintf(tail, sizeof tail, fmt, have, ckpt, want);
         return sg_errf(err, "%s%s", shard_path, tail);
     }
     int chosen = cand[0];

@@ -204,7 +204,7 @@ static void load_shard_inputs(const options *o, const sg_ckpt_info *ck, const ch
     char run[PATH_MAX];
     sg_ckpt_run_of(o->ckpt, g_path, run, sizeof run);
     sg_buf note = SG_BUF_INIT;
-    if (sg_ckpt_match_shard(ck, m, o->data, o->dataset, run, &ds, map, &note, &err)) cli_die_err(&err);
+    if (sg_ckpt_match_shard(ck, m, o->data, o->dataset, run, g_path, &ds, map, &note, &err)) cli_die_err(&err);
     warn_note(&note);
     if ((int)m->width != S || (int)m->height != S)
         cli_die("%s: images are %ux%u, the checkpoint's generator takes %dx%d; give a shard packed at that size "

@@ -1100,7 +1100,7 @@ PY
     run sg-sample --ckpt "$T/run" --data "$T/other_labels.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
     [ "${#lines[@]}" -eq 1 ]
-    [[ "$output" == *"labels Male,Young match none of the checkpoint's datasets ("*"); give a shard packed with one of those label lists" ]]
+    [[ "$output" == "sg-sample: $T/other_labels.lmdb: labels Male,Young match none of the datasets of $T/run/ckpt/000002-G.safetensors (Bangs,"*"); give a shard packed with one of those label lists" ]]
     run sg-sample --ckpt "$T/run" --data "$T/size32.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
     [ "$output" = "sg-sample: $T/size32.lmdb: images are 32x32, the checkpoint's generator takes 16x16; give a shard packed at that size (celeb-pack --size 16)" ]
@@ -1472,7 +1472,7 @@ PY
     [ "$output" = "sg-sample: --dataset 3: no dataset 3; the datasets are 1 train, 2 train" ]
     run sg-sample --ckpt "$T/run" --data "$T/celebB_test.lmdb" --dataset celebA_train --device cpu -o "$W/x.png"
     [ "$status" -eq 1 ]
-    [[ "$output" == "sg-sample: $T/celebB_test.lmdb: labels Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses (multi-hot) are not those of dataset 1 celebA_train (--dataset), which has Bangs,"* ]]
+    [[ "$output" == "sg-sample: $T/celebB_test.lmdb: labels Wearing_Earrings,Wearing_Hat,Mustache,Eyeglasses (multi-hot) are not those of dataset 1 celebA_train (--dataset) of $T/run/ckpt/000002-G.safetensors, which are Bangs,"*" (multi-hot); they are dataset 2 celebB_train's: give --dataset 2, or no --dataset" ]]
     [ ! -e "$W/x.png" ]
     # with image files --dataset chooses the crop (the "per-dataset crop" test), checked as for a shard
     run sg-sample --ckpt "$W/run" --dataset 3 --device cpu "$T/synth/img_align_celeba/000001.jpg" -o "$W/x.png"
@@ -1678,8 +1678,13 @@ move_run_on() {
         --select $'Ma\e[1mle,Yo\xffung' --size 16 -o "$W/esc.lmdb"
     run sg-sample --ckpt "$T/run" --data "$W/esc.lmdb" --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"labels Ma\\x1b[1mle,Yo\\xffung match none of the checkpoint's datasets (Bangs,Black_Hair,"* ]]
+    [[ "$output" == *"labels Ma\\x1b[1mle,Yo\\xffung match none of the datasets of $T/run/ckpt/000002-G.safetensors (Bangs,Black_Hair,"* ]]
     only_printable "$output"
+    # the checkpoint a label mismatch names is quoted as a shell word, as lib quotes paths
+    cp -r "$T/run" "$W/my run"
+    run sg-sample --ckpt "$W/my run" --data "$T/other_labels.lmdb" --device cpu -o "$W/out.png"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"labels Male,Young match none of the datasets of '$W/my run/ckpt/000002-G.safetensors' (Bangs,"* ]]
     # the user's --targets, over-long and with control bytes
     run sg-sample --ckpt "$T/run" --data "$T/celebA_test.lmdb" --targets $'+\e]0;x\a' --device cpu -o "$W/out.png"
     [ "$status" -eq 1 ]

@@ -52,6 +52,9 @@ static sg_shard_meta shard_meta(int n, const char *const *labels, int one_hot, i
     return m;
 }
 
+/* The checkpoint's G file the label mismatches name */
+static const char G[] = "/r/ckpt/000100-G.safetensors";
+
 /* celebA (three attributes) and rafd (two expressions, one-hot) */
 static char *two_labels[] = {"Black_Hair", "Blond_Hair", "Male", "angry", "happy"};
 static const char *two_names[] = {"celebA", "rafd"};
@@ -123,9 +126,9 @@ static void test_match_shard_cut(void)
     sg_ckpt_info ck;
     make_info(&ck, 2, two_names, two_dims, two_one_hot, two_labels, no_crops, 0);
     sg_shard_meta m = shard_meta(60, shard_labels, 0, 0);
-    const char *none[] = {": labels Attribute_000,Attribute_001,", ", ... match none of the checkpoint's datasets "
+    const char *none[] = {": labels Attribute_000,Attribute_001,", ", ... match none of the datasets of /r/ckpt/000100-G.safetensors "
                           "(Black_Hair,Blond_Hair,Male; angry,happy); give a shard packed with one of those label lists"};
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", G, &ds, map, &note, &err) == -1 &&
           message_whole(err.msg, "/d/x.lmdb", none, 2), "the shard's list cut: %s", err.msg);
 
     for (int i = 0; i < 45; i++) ck_labels[i] = names[i];
@@ -135,14 +138,14 @@ static void test_match_shard_cut(void)
     make_info(&ck, 2, ds_names, dims, multi, ck_labels, no_crops, 0);
     const char *celeb[2] = {"Male", "Black_Hair"};
     m = shard_meta(2, celeb, 0, 0);
-    const char *theirs[] = {"Male,Black_Hair match none of the checkpoint's datasets (Attribute_000,",
-                            "8, ...); give a shard packed with one of those label lists"};
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
+    const char *theirs[] = {"Male,Black_Hair match none of the datasets of /r/ckpt/000100-G.safetensors "
+                            "(Attribute_000,", "7, ...); give a shard packed with one of those label lists"};
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", G, &ds, map, &note, &err) == -1 &&
           message_whole(err.msg, "/d/x.lmdb", theirs, 2), "the checkpoint's lists cut: %s", err.msg);
-    const char *asked[] = {"Male,Black_Hair (multi-hot) are not those of dataset 1 many (--dataset), which has "
-                           "Attribute_000,", "3, ... (multi-hot); no dataset of the checkpoint has them: give a shard "
-                           "packed with dataset 1 many's labels"};
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "many", "", &ds, map, &note, &err) == -1 &&
+    const char *asked[] = {"Male,Black_Hair (multi-hot) are not those of dataset 1 many (--dataset) of "
+                           "/r/ckpt/000100-G.safetensors, which are Attribute_000,", "1, ... (multi-hot); no "
+                           "dataset of the checkpoint has them: give a shard packed with dataset 1 many's labels"};
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "many", "", G, &ds, map, &note, &err) == -1 &&
           message_whole(err.msg, "/d/x.lmdb", asked, 2), "--dataset many: %s", err.msg);
     sg_buf_free(&note);
 }
@@ -169,9 +172,9 @@ static void test_match_shard_short_list_whole(void)
         const char *ds_names[1] = {name};
         sg_ckpt_info ck;
         make_info(&ck, 1, ds_names, (const int[1]){3}, (const int[1]){0}, labels, (const int[1]){0}, 0);
-        CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", &ds, map, &note, &err) == -1 &&
+        CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", G, &ds, map, &note, &err) == -1 &&
               strstr(err.msg, ", ... (multi-hot) are not those of dataset 1 ") &&
-              strstr(err.msg, "which has Black_Hair,Blond_Hair,Male (multi-hot); ") &&
+              strstr(err.msg, "which are Black_Hair,Blond_Hair,Male (multi-hot); ") &&
               strlen(err.msg + strlen("/d/x.lmdb")) <= SG_ERR_TAIL, "a name of %d bytes: %s", n, err.msg);
     }
     sg_buf_free(&note);
@@ -180,10 +183,11 @@ static void test_match_shard_short_list_whole(void)
 /* The worst case: eight datasets of long names (127 bytes, escapes in
  * them), 256 labels of long names each (escaped too), the shard's labels
  * those of seven, and --dataset naming the eighth; and no --dataset with
- * labels of none. Each message is whole (never cut by sg_err, which drops
- * its middle): it starts with the shard, and its advice is at its end; with
- * a path of 4000 bytes only the path is cut. Both messages passed 1023
- * bytes and lost their middle. */
+ * labels of none; the checkpoint's G file a path of 4000 bytes, named by
+ * its end in 127 (a '/' 124 bytes from it). Each message is whole (never cut
+ * by sg_err, which drops its middle): it starts with the shard, and its
+ * advice is at its end; with a shard path of 4000 bytes only that path is
+ * cut. Both messages passed 1023 bytes and lost their middle. */
 static void test_match_shard_worst(void)
 {
     enum { N = SG_MAX_DATASETS, L = SG_SHARD_MAX_LABELS };
@@ -210,26 +214,75 @@ static void test_match_shard_worst(void)
     int ds = -1, map[L];
     sg_err err = {{0}};
     sg_buf note = SG_BUF_INIT;
-    const char *asked[] = {" (multi-hot) are not those of dataset 1 ", " (--dataset), which has other_",
+    /* the G file: /ggg.../hhh\x1bhhh.../ckpt/000100-G.safetensors, its last
+     * 124 bytes from the '/' before the h's */
+    static const char g_end[] = "/ckpt/000100-G.safetensors";
+    static char long_g[4001], shown[160], after_ds[200], before_list[200];
+    memset(long_g, 'g', 4000);
+    long_g[0] = '/';
+    memset(long_g + 4000 - 124, 'h', 124);
+    long_g[4000 - 124] = '/';
+    long_g[4000 - 100] = '\x1b';
+    memcpy(long_g + 4000 - strlen(g_end), g_end, sizeof g_end);
+    snprintf(shown, sizeof shown, "...%s", long_g + 4000 - 124);
+    CHECK(strlen(shown) == 127 && !strncmp(shown, ".../hhh", 7), "the G file's end: %s", shown);
+    snprintf(after_ds, sizeof after_ds, " (--dataset) of %s, which are other_", shown);
+    const char *asked[] = {" (multi-hot) are not those of dataset 1 ", after_ds,
                            ", ... (multi-hot); they are those of datasets 2 ", ", ...: give one of those to --dataset"};
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", &ds, map, &note, &err) == -1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", long_g, &ds, map, &note, &err) == -1 &&
           message_whole(err.msg, "/d/x.lmdb", asked, 4), "--dataset 1: %s", err.msg);
     static char long_path[4001];
     memset(long_path, 'p', 4000);
     long_path[0] = '/';
-    CHECK(sg_ckpt_match_shard(&ck, &m, long_path, "1", "", &ds, map, &note, &err) == -1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, long_path, "1", "", long_g, &ds, map, &note, &err) == -1 &&
           !strncmp(err.msg, "/ppp", 4) && strstr(err.msg, "pp ... pp") && strstr(err.msg, "pp: labels shard_") &&
           message_whole(strstr(err.msg, "pp: labels ") + 2, "", asked, 4), "a long path: %s", err.msg);
 
     for (int d = 0; d < N; d++)
         for (int i = 0; i < L; i++) ck_labels[d * L + i] = label_text[1][i];
-    const char *none[] = {" match none of the checkpoint's datasets (other_", ", ...); give a shard packed with one "
-                          "of those label lists"};
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
+    snprintf(before_list, sizeof before_list, " match none of the datasets of %s (other_", shown);
+    const char *none[] = {before_list, ", ...); give a shard packed with one of those label lists"};
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", long_g, &ds, map, &note, &err) == -1 &&
           message_whole(err.msg, "/d/x.lmdb", none, 2), "labels of none: %s", err.msg);
-    CHECK(sg_ckpt_match_shard(&ck, &m, long_path, NULL, "", &ds, map, &note, &err) == -1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, long_path, NULL, "", long_g, &ds, map, &note, &err) == -1 &&
           strstr(err.msg, "pp ... pp") && strstr(err.msg, "pp: labels shard_") &&
           message_whole(strstr(err.msg, "pp: labels ") + 2, "", none, 2), "labels of none, a long path: %s", err.msg);
+    sg_buf_free(&note);
+}
+
+/* How a label mismatch names the checkpoint's G file: its shell word (a
+ * space quoted); the path as it is when only the word is too long (escapes);
+ * a long path by its end from a '/', or from a character's first byte when
+ * its last name alone is long (never inside a UTF-8 character). */
+static void test_match_shard_ckpt_named(void)
+{
+    sg_ckpt_info ck;
+    make_info(&ck, 2, two_names, two_dims, two_one_hot, two_labels, no_crops, 0);
+    const char *rafd[2] = {"happy", "angry"};
+    sg_shard_meta m = shard_meta(2, rafd, 0, 0);   /* multi-hot: of none */
+    int ds = -1, map[8];
+    sg_err err = {{0}};
+    sg_buf note = SG_BUF_INIT;
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", "/r/my run/ckpt/000100-G.safetensors", &ds, map, &note,
+                              &err) == -1 &&
+          strstr(err.msg, " match none of the datasets of '/r/my run/ckpt/000100-G.safetensors' (Black_Hair,"),
+          "a path with a space: %s", err.msg);
+    char escaped[128];   /* 100 bytes, each written \xHH in the word */
+    memset(escaped, '\x01', 100);
+    memcpy(escaped, "/r/", 3);
+    escaped[100] = 0;
+    char want[256];
+    snprintf(want, sizeof want, " match none of the datasets of %s (Black_Hair,", escaped);
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", escaped, &ds, map, &note, &err) == -1 &&
+          strstr(err.msg, want), "a word too long, a path that fits: %s", err.msg);
+    /* a name of 200 two-byte characters: the end from a character's first byte */
+    char long_name[512] = "/r/";
+    for (int i = 0; i < 200; i++) strcat(long_name, "\xc3\xa9");
+    strcat(long_name, "x-G.safetensors");
+    const char *end = long_name + strlen(long_name) - 124 + 1;   /* the 124th byte from the end: an 0xa9 */
+    snprintf(want, sizeof want, " match none of the datasets of ...%s (Black_Hair,", end);
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", long_name, &ds, map, &note, &err) == -1 &&
+          strstr(err.msg, want) && (unsigned char)end[-1] == 0xa9, "a long last name: %s", err.msg);
     sg_buf_free(&note);
 }
 
@@ -245,28 +298,28 @@ static void test_match_shard(void)
     sg_buf note = SG_BUF_INIT;
     const char *rafd[2] = {"happy", "angry"};
     sg_shard_meta m = shard_meta(2, rafd, 1, 0);
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == 0 && ds == 1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", G, &ds, map, &note, &err) == 0 && ds == 1 &&
           map[0] == 1 && note.len == 0, "rafd's labels: dataset %d, note '%s': %s", ds, note.data ? note.data : "",
           err.msg);
     ds = -1;
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "rafd", "", &ds, map, &note, &err) == 0 && ds == 1,
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "rafd", "", G, &ds, map, &note, &err) == 0 && ds == 1,
           "--dataset rafd: %d", ds);
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", &ds, map, &note, &err) == -1 &&
-          !strcmp(err.msg, "/d/x.lmdb: labels happy,angry (one-hot) are not those of dataset 1 celebA (--dataset), "
-                  "which has Black_Hair,Blond_Hair,Male (multi-hot); they are dataset 2 rafd's: give --dataset 2, "
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "1", "", G, &ds, map, &note, &err) == -1 &&
+          !strcmp(err.msg, "/d/x.lmdb: labels happy,angry (one-hot) are not those of dataset 1 celebA (--dataset) of "
+                  "/r/ckpt/000100-G.safetensors, which are Black_Hair,Blond_Hair,Male (multi-hot); they are dataset 2 rafd's: give --dataset 2, "
                   "or no --dataset"), "--dataset 1: %s", err.msg);
     const char *angry[2] = {"angry", "sad"};
     sg_shard_meta other = shard_meta(2, angry, 1, 0);
-    CHECK(sg_ckpt_match_shard(&ck, &other, "/d/x.lmdb", "rafd", "", &ds, map, &note, &err) == -1 &&
-          !strcmp(err.msg, "/d/x.lmdb: labels angry,sad (one-hot) are not those of dataset 2 rafd (--dataset), "
-                  "which has angry,happy (one-hot); no dataset of the checkpoint has them: give a shard packed with "
+    CHECK(sg_ckpt_match_shard(&ck, &other, "/d/x.lmdb", "rafd", "", G, &ds, map, &note, &err) == -1 &&
+          !strcmp(err.msg, "/d/x.lmdb: labels angry,sad (one-hot) are not those of dataset 2 rafd (--dataset) of "
+                  "/r/ckpt/000100-G.safetensors, which are angry,happy (one-hot); no dataset of the checkpoint has them: give a shard packed with "
                   "dataset 2 rafd's labels"), "--dataset rafd, labels of none: %s", err.msg);
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "3", "", &ds, map, &note, &err) == -1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "3", "", G, &ds, map, &note, &err) == -1 &&
           !strncmp(err.msg, "--dataset 3: no dataset 3", 25), "--dataset 3: %s", err.msg);
     m = shard_meta(2, rafd, 0, 0);
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
-          !strcmp(err.msg, "/d/x.lmdb: labels happy,angry match none of the checkpoint's datasets "
-                  "(Black_Hair,Blond_Hair,Male; angry,happy); give a shard packed with one of those label lists"),
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", G, &ds, map, &note, &err) == -1 &&
+          !strcmp(err.msg, "/d/x.lmdb: labels happy,angry match none of the datasets of "
+                  "/r/ckpt/000100-G.safetensors (Black_Hair,Blond_Hair,Male; angry,happy); give a shard packed with one of those label lists"),
           "multi-hot rafd: %s", err.msg);
     CHECK(note.len == 0, "a note without a choice: %s", note.data);
 
@@ -278,19 +331,19 @@ static void test_match_shard(void)
     const char *celeb[3] = {"Male", "Black_Hair", "Blond_Hair"};
     m = shard_meta(3, celeb, 0, 0);
     ds = -1;
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/test.lmdb", NULL, "", &ds, map, &note, &err) == 0 && ds == 1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/test.lmdb", NULL, "", G, &ds, map, &note, &err) == 0 && ds == 1 &&
           note.len == 0 && map[0] == 2, "test.lmdb: dataset %d, note '%s'", ds, note.data ? note.data : "");
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/other.lmdb", NULL, "", &ds, map, &note, &err) == 0 && ds == 0 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/other.lmdb", NULL, "", G, &ds, map, &note, &err) == 0 && ds == 0 &&
           note.data && !strcmp(note.data, "/d/other.lmdb: its labels are those of datasets 1 train, 2 test, and it "
                                "is named like none of them; taking it as dataset 1 train (choose with --dataset "
                                "N|NAME)"), "other.lmdb: dataset %d, note '%s'", ds, note.data ? note.data : "");
     sg_buf_free(&note);
     const char *same_names[2] = {"x", "x"};
     make_info(&ck, 2, same_names, dims, multi, split_labels, no_crops, 0);
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", &ds, map, &note, &err) == -1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", G, &ds, map, &note, &err) == -1 &&
           !strcmp(err.msg, "/d/x.lmdb: datasets 1 x, 2 x are named like it and have its labels; choose one with "
                   "--dataset N"), "two named like it: %s", err.msg);
-    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "2", "", &ds, map, &note, &err) == 0 && ds == 1,
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "2", "", G, &ds, map, &note, &err) == 0 && ds == 1,
           "--dataset 2 of two named like it: %d", ds);
     CHECK(note.len == 0, "a note with a choice: %s", note.data);
     sg_buf_free(&note);
@@ -368,16 +421,16 @@ static void test_match_by_run(void)
     sg_shard_meta m = shard_meta(3, shard_labels, 0, 0);
     int ds = -1, map[8];
     sg_buf note = SG_BUF_INIT;
-    CHECK(sg_ckpt_match_shard(&ck, &m, b_other, NULL, run, &ds, map, &note, &err) == 0 && ds == 1 && note.len == 0,
+    CHECK(sg_ckpt_match_shard(&ck, &m, b_other, NULL, run, G, &ds, map, &note, &err) == 0 && ds == 1 && note.len == 0,
           "b's train.lmdb by the run's record: dataset %d: %s", ds, err.msg);
-    CHECK(sg_ckpt_match_shard(&ck, &m, a, NULL, run, &ds, map, &note, &err) == 0 && ds == 0 && map[0] == 2,
+    CHECK(sg_ckpt_match_shard(&ck, &m, a, NULL, run, G, &ds, map, &note, &err) == 0 && ds == 0 && map[0] == 2,
           "a's train.lmdb by the run's record: dataset %d: %s", ds, err.msg);
-    CHECK(sg_ckpt_match_shard(&ck, &m, b, NULL, "", &ds, map, &note, &err) == -1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, b, NULL, "", G, &ds, map, &note, &err) == -1 &&
           strstr(err.msg, "are named like it"), "without the run: %s", err.msg);
     char want[PATH_MAX + 200];
     snprintf(want, sizeof want, "%s is datasets 1 train, 2 train of the run in %s (the same shard twice); choose one "
              "with --dataset N", a, twice);
-    CHECK(sg_ckpt_match_shard(&ck, &m, a, NULL, twice, &ds, map, &note, &err) == -1 && !strcmp(err.msg, want),
+    CHECK(sg_ckpt_match_shard(&ck, &m, a, NULL, twice, G, &ds, map, &note, &err) == -1 && !strcmp(err.msg, want),
           "a run of one shard twice: %s", err.msg);
     CHECK(note.len == 0, "a note: %s", note.data);
 
@@ -385,7 +438,7 @@ static void test_match_by_run(void)
     CHECK(set_config_value(run, "batch", "0"), "batch edited");
     CHECK(sg_run_shard_paths(run, &paths, &n, &err) == -1 && strstr(err.msg, "config.json: \"training\": \"batch\" is 0"),
           "a batch of 0: %s", err.msg);
-    CHECK(sg_ckpt_match_shard(&ck, &m, b, NULL, run, &ds, map, &note, &err) == -1 &&
+    CHECK(sg_ckpt_match_shard(&ck, &m, b, NULL, run, G, &ds, map, &note, &err) == -1 &&
           strstr(err.msg, "are named like it"), "a damaged run: %s", err.msg);
     free(ra);
     free(rb);
@@ -474,6 +527,7 @@ int main(void)
     test_match_shard_cut();
     test_match_shard_worst();
     test_match_shard_short_list_whole();
+    test_match_shard_ckpt_named();
     test_match_by_run();
     test_file_crop();
     if (check_failed == 0) test_tmpdir_remove();
