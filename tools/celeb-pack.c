@@ -35,7 +35,7 @@
 static void usage(void)
 {
     printf("Usage: %s --attrs FILE --images DIR [OPTION]... -o OUT\n"
-           "   or: %s --folders DIR [OPTION]... -o OUT\n"
+           "  or:  %s --folders DIR [OPTION]... -o OUT\n"
            "Decode images (JPEG, PNG), center-crop and resize them exactly as the StarGAN\n"
            "reference does (torchvision CenterCrop + Resize on PIL images), and write an\n"
            "LMDB shard OUT holding pixels, labels and metadata (see stargan-shard(5)).\n"

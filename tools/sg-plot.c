@@ -41,7 +41,7 @@ static const sg_rgb PALETTE[PALETTE_SIZE] = {
 static void usage(void)
 {
     printf("Usage: %s [OPTION]... -o OUT.png HISTORY.jsonl\n"
-           "   or: %s --bars [OPTION]... -o OUT.png STATS.json\n"
+           "  or:  %s --bars [OPTION]... -o OUT.png STATS.json\n"
            "Draw a training history as three panels (discriminator losses, generator\n"
            "losses, learning rate) against the iteration, or dataset statistics as bars.\n"
            "FILE '-' reads stdin; OUT '-' writes PNG to stdout; OUT ending in .jpg/.jpeg\n"

@@ -39,8 +39,8 @@
 static void usage(void)
 {
     printf("Usage: %s --ckpt CKPT [OPTION]... --data SHARD\n"
-           "   or: %s --ckpt CKPT [OPTION]... IMAGE...\n"
-           "   or: %s --ckpt CKPT [OPTION]... --inputs-from LIST\n"
+           "  or:  %s --ckpt CKPT [OPTION]... IMAGE...\n"
+           "  or:  %s --ckpt CKPT [OPTION]... --inputs-from LIST\n"
            "Translate images with a trained StarGAN generator. Default output: a grid,\n"
            "one row per input; columns: the input, then every test-time target (each hair\n"
            "colour set exclusively, every other attribute flipped, every class of a one-hot\n"

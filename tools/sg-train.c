@@ -23,7 +23,7 @@
 static void usage(void)
 {
     printf("Usage: %s -o RUN [OPTION]... SHARD...\n"
-           "       %s -o RUN --resume [OPTION]... [SHARD...]\n"
+           "  or:  %s -o RUN --resume [OPTION]... [SHARD...]\n"
            "Train StarGAN on the LMDB shards SHARD (several shards: one mask-vector model\n"
            "over all datasets, one batch from each in turn) into the run directory RUN.\n"
            "\n"

@@ -104,6 +104,29 @@ help_bad_lines() {
   [[ "${lines[1]}" == "3: tab: "* ]]
 }
 
+# The lines of --help's usage after its first ("Usage: TOOL ..."): those that
+# follow it and name the tool (TOOL, $1), alone or after "or:", as
+# "LINE: text" for each not written "  or:  TOOL ...", the one form of every
+# tool: coreutils' (cp, ln), the name under "Usage: "'s.
+usage_bad_continuations() {
+  awk -v t="$1" 'NR == 1 { next }
+    $0 ~ "^ *(or: *)?" t "( |$)" { if ($0 !~ "^  or:  " t "( |$)") print NR ": " $0; next }
+    { exit }'
+}
+
+@test "every tool's --help writes its further usage lines '  or:  TOOL ...', as coreutils does" {
+  local t bad failed=0
+  for t in $TOOLS; do
+    command -v "$t" >/dev/null || { echo "$t not built"; failed=1; continue; }
+    bad=$("$t" --help | usage_bad_continuations "$t")
+    [ -z "$bad" ] || { echo "$t --help:"; echo "$bad"; failed=1; }
+  done
+  [ "$failed" -eq 0 ]
+  # the check finds each other form, passes coreutils' and ends at the description
+  run usage_bad_continuations x <<< $'Usage: x A\n   or: x B\n       x C\n  or:  x D\nx E\n  or:  x\nDo x.\n   or: x F'
+  [ "$output" = $'2:    or: x B\n3:        x C\n5: x E' ]
+}
+
 @test "the check finds an option missing from a man page and one the tool does not have" {
   command -v celeb-synth >/dev/null || skip "celeb-synth not built"
   # a copy of the tree's man page and source with one option dropped from
