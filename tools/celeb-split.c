@@ -396,12 +396,10 @@ static void add_group(options *o, const char *arg)
     g->name[l] = 0;
     for (const char *s = g->name; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
-            cli_usage_error("--group: group name '%s' may only hold letters, digits, '_', '-' and '.'",
-                            sg_quote_str(g->name).s);
+            cli_usage_error("--group: name '%s' may hold only letters, digits, '_', '-', '.'", sg_quote_str(g->name).s);
     /* '/' is refused above; dots alone make lists named attr_..txt, attr_...txt */
     if (strspn(g->name, ".") == l)
-        cli_usage_error("--group: group name '%s' is dots alone, which name no list (attr_%s.txt); give a name "
-                        "with a letter or digit, such as celebA", g->name, g->name);
+        cli_usage_error("--group: name '%s' is dots alone: give one with a letter or digit", g->name);
     if (!strcmp(g->name, "drop")) cli_usage_error("--group: 'drop' is reserved (it is a --rest value)");
     if (find_group(o->groups, o->n_groups, g->name) >= 0) cli_usage_error("--group: group %s given twice", g->name);
     g->spec = eq + 1;

@@ -865,8 +865,7 @@ static void check_options(const run_state *r)
     if (o->force && !o->each) cli_usage_error("--force is only for --each (one output file is always replaced)");
     if (o->append && o->force) cli_usage_error("--append and --force exclude each other");
     if (o->append && o->data)
-        cli_usage_error("--append is only for image files (a shard's --each outputs are numbered by record index: "
-                        "translate it in one run)");
+        cli_usage_error("--append is only for image files: translate a shard in one run");
     /* an option of the other input or output mode is refused, never taken
      * silently (--format jpg wrote a PNG to -o x.png without a word) */
     if (o->data && o->crop >= 0) cli_usage_error("--crop is only for image files (a shard was cropped when packed)");

@@ -422,11 +422,13 @@ EOF2
   for name in . .. ...; do
     run celeb-split -g "$name=A" -o "$T/out" "$T/small.txt"
     [ "$status" -eq 2 ]
-    [ "${lines[0]}" = "celeb-split: --group: group name '$name' is dots alone, which name no list (attr_$name.txt); give a name with a letter or digit, such as celebA" ]
+    [ "${lines[0]}" = "celeb-split: --group: name '$name' is dots alone: give one with a letter or digit" ]
+    [ "${#lines[0]}" -le 79 ]
   done
   run celeb-split -g "a/b=A" -o "$T/out" "$T/small.txt"
   [ "$status" -eq 2 ]
-  [[ "${lines[0]}" == "celeb-split: --group: group name 'a/b' may only hold letters"* ]]
+  [ "${lines[0]}" = "celeb-split: --group: name 'a/b' may hold only letters, digits, '_', '-', '.'" ]
+  [ "${#lines[0]}" -le 79 ]
   [ ! -e "$T/out" ]
   celeb-split -q -g ".a=A" -o "$T/out" "$T/small.txt"
   [ -f "$T/out/attr_.a.txt" ]
@@ -434,7 +436,7 @@ EOF2
   # command-line values
   run celeb-split -g $'g\e[1m=A' -o "$T/out" "$T/small.txt"
   [ "$status" -eq 2 ]
-  [[ "$output" == *"--group: group name 'g\\x1b[1m' may only hold letters"* ]]
+  [[ "$output" == *"--group: name 'g\\x1b[1m' may hold only letters"* ]]
   only_printable "$output"
   run celeb-split -g $'\e[1m' -o "$T/out" "$T/small.txt"
   [ "$status" -eq 2 ]
