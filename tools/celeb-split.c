@@ -107,7 +107,8 @@ static void remove_pending(void)
  * (commit_pending holds the signals over the renames), the staged ones
  * removed; all of them after. A -o DIR this run made (and the directories
  * above it that it made) is removed too while empty, deepest first: never
- * one that was there. The lines are made in advance (a handler cannot
+ * one that was there; an error before the lists are in place removes them
+ * the same way (die_made). The lines are made in advance (a handler cannot
  * format one): stop_line for what is left when every directory made went,
  * made_dir_only_line when DIR went but one above it stayed (another
  * process's files in it), made_left_line when DIR itself stayed. */
@@ -116,28 +117,67 @@ static char made_path[PATH_MAX];        /* -o DIR without trailing slashes, whil
 static volatile size_t made_len;        /* 0: none; else the length of the topmost directory made */
 static volatile sig_atomic_t stopping;
 
+enum { MADE_LEFT, MADE_DIR_ONLY_REMOVED, MADE_ALL_REMOVED };
+
+/* Removes made_path and the directories above it that this run made (down
+ * to made_len), deepest first, each while empty (rmdir alone: the stop's
+ * handler calls it too); then forgets them (made_len 0). Says how far it
+ * went: MADE_LEFT with rmdir's errno when made_path stayed. */
+static int remove_made_dirs(void)
+{
+    size_t top = made_len, len = 0;
+    made_len = 0;
+    while (made_path[len]) len++;
+    int removed = 0;
+    for (;;) {
+        if (rmdir(made_path) != 0) break;
+        removed++;
+        while (len > 0 && made_path[len - 1] != '/') len--;   /* up to the parent */
+        while (len > 0 && made_path[len - 1] == '/') len--;
+        if (len < top) break;   /* there before this run */
+        made_path[len] = 0;
+    }
+    return !removed ? MADE_LEFT : len < top ? MADE_ALL_REMOVED : MADE_DIR_ONLY_REMOVED;
+}
+
 static void on_stop_signal(int sig)
 {
     if (stopping) return;   /* another stop signal during this one: the first one ends the run */
     stopping = 1;
     sg_temp_remove_all();   /* the staged lists: DIR as empty as this run made it */
     const cli_stop_line *line = &stop_line;
-    size_t top = made_len;
-    if (top) {
-        size_t len = 0;
-        while (made_path[len]) len++;
-        int removed = 0;
-        for (;;) {
-            if (rmdir(made_path) != 0) break;
-            removed++;
-            while (len > 0 && made_path[len - 1] != '/') len--;   /* up to the parent */
-            while (len > 0 && made_path[len - 1] == '/') len--;
-            if (len < top) break;   /* there before this run */
-            made_path[len] = 0;
-        }
-        line = !removed ? &made_left_line : len < top ? &stop_line : &made_dir_only_line;
+    if (made_len) {
+        int how = remove_made_dirs();
+        line = how == MADE_LEFT ? &made_left_line : how == MADE_ALL_REMOVED ? &stop_line : &made_dir_only_line;
     }
     cli_die_by_signal_saying(sig, line);
+}
+
+/* An error before the lists are in place (the staged ones removed, no new
+ * list left in DIR): dies with err, after removing a -o DIR that this run
+ * made, as a stop does, and saying what it left ("...; DIR, which this run
+ * made, is removed"). Nothing more for a DIR that was there. */
+static void __attribute__((noreturn)) die_made(sg_err *err)
+{
+    sigset_t was;
+    cli_hold_stop_signals(&was);   /* one removal: the handler's or this (the error wins; exit drops the signal) */
+    if (made_len) {
+        char path[PATH_MAX], top[PATH_MAX];
+        size_t top_len = made_len;
+        memcpy(path, made_path, strlen(made_path) + 1);
+        snprintf(top, sizeof top, "%.*s", (int)top_len, path);
+        int how = remove_made_dirs(), e = errno;
+        if (how == MADE_LEFT && (e == ENOTEMPTY || e == EEXIST))
+            sg_err_suffix(err, "; %s, which this run made, is left: it is not empty (another process wrote into it?)",
+                          path);
+        else if (how == MADE_LEFT)
+            sg_err_suffix(err, "; %s, which this run made, is left (rmdir: %s)", path, strerror(e));
+        else if (how == MADE_ALL_REMOVED && top_len < strlen(path))
+            sg_err_suffix(err, "; %s, which this run made, is removed, and so are the directories above it that it "
+                          "made, up to %s", path, top);
+        else sg_err_suffix(err, "; %s, which this run made, is removed", path);
+    }
+    cli_die_err(err);
 }
 
 /* The stop's line while no list is in place: for a DIR that was there, or
@@ -150,7 +190,7 @@ static void stop_line_no_list(const char *dir, int dir_was_there)
 
 /* Makes -o DIR (mkdir -p), and the stop's lines for what it made (signals
  * held: a stop in between would leave a new directory the handler does not
- * know of). */
+ * know of). One that fails part-way removes what it made (die_made). */
 static void make_out_dir(const char *dir)
 {
     sg_err err;
@@ -160,6 +200,14 @@ static void make_out_dir(const char *dir)
     int rc = sg_mkdir_p_made(dir, &made, &err);
     char path[PATH_MAX];
     if (made && sg_path_trim_slashes(dir, path, sizeof path) == 0 && made <= strlen(path)) {
+        /* failed part-way: the deepest it made is the last there, below the topmost it made */
+        size_t len = strlen(path);
+        struct stat st;
+        while (rc != 0 && len > made && lstat(path, &st) != 0) {
+            while (len > made && path[len - 1] != '/') len--;
+            while (len > made && path[len - 1] == '/') len--;
+            path[len] = 0;
+        }
         char top[PATH_MAX];
         snprintf(top, sizeof top, "%.*s", (int)made, path);
         if (made < strlen(path))
@@ -175,8 +223,8 @@ static void make_out_dir(const char *dir)
     } else if (rc == 0) {
         stop_line_no_list(dir, 1);
     }
+    if (rc != 0) die_made(&err);
     cli_release_stop_signals(&was);
-    if (rc != 0) cli_die_err(&err);
 }
 
 /* Once the lists are in place (signals held): a stop says so, and DIR stays. */
@@ -186,10 +234,10 @@ static void stop_line_written(const char *dir)
     cli_stop_line_set(&stop_line, "interrupted: %s holds this split's lists, written in full", dir);
 }
 
-static void die_cleanup(const sg_err *err)
+static void __attribute__((noreturn)) die_cleanup(sg_err *err)
 {
     remove_pending();
-    cli_die_err(err);
+    die_made(err);
 }
 
 static void stage_file(const char *dir, const char *name, const sg_attr_table *t, const size_t *rows, size_t n)
@@ -246,6 +294,7 @@ static void __attribute__((noreturn)) die_uncommitted(sg_err *err)
             sg_err_suffix(err, "; putting the earlier %s back failed too (%s): the next celeb-split into this "
                           "directory puts it back", pending[i].path, strerror(errno));
     remove_pending();
+    if (ok) die_made(err);   /* no new list left: a DIR this run made goes */
     cli_die_err(err);
 }
 
@@ -674,7 +723,11 @@ static void write_outputs(const options *o, const sg_attr_table *t)
     }
     cli_note_output(o->out_dir);   /* for the advice on ENOSPC */
     make_out_dir(o->out_dir);
-    if (access(o->out_dir, W_OK) != 0) cli_die("%s:", o->out_dir);
+    if (access(o->out_dir, W_OK) != 0) {
+        sg_err err;
+        sg_errno(&err, "%s", o->out_dir);
+        die_made(&err);
+    }
     /* held to the end: two runs at once would each rename their lists over the other's */
     int locked = cli_lock_output_dir(o->out_dir, "celeb-split", "two runs at once would leave a mix of their lists");
     restore_dead_asides(o->out_dir, locked);   /* before the temporaries: a killed run's, as it left them */

@@ -572,6 +572,55 @@ EOF2
   diff -r "$T/want" "$T/ignored"
 }
 
+@test "an error before the lists are in place removes a -o DIR this run made while empty, deepest first (never one that was there), and says so" {
+  need_strace
+  S=(-q -g g1=A,B -g g2=C)
+  failed() {   # TRACE INJECT... -- OUT: celeb-split into OUT with strace's INJECTs on TRACE
+    local trace=$1 inject=()
+    shift
+    while [ "$1" != -- ]; do inject+=(-e "inject=$1"); shift; done
+    run strace -f -qq -o /dev/null -e "trace=$trace" "${inject[@]}" celeb-split "${S[@]}" -o "$2" "$T/small.txt"
+    [ "$status" -eq 1 ] || { echo "status $status: $output"; false; }
+    [ "${#lines[@]}" -eq 1 ] || { echo "$output"; false; }
+  }
+  full="No space left on device"
+  hint="(the file system is full: free space on it and try again)"
+  # a write error (the 1st list's fsync): DIR and the directories above it that this run made go
+  failed fsync fsync:error=ENOSPC:when=1 -- "$T/new/deep/out"
+  [[ "$output" == "celeb-split: $T/new/deep/out/.attr_g1.txt.tmp."*": write: $full; $T/new/deep/out, which this run made, is removed, and so are the directories above it that it made, up to $T/new $hint" ]]
+  [ ! -e "$T/new" ]
+  # a failed rename (die_uncommitted: no new list left in place)
+  failed rename rename:error=EIO:when=2 -- "$T/renamed/"
+  [ "$output" = "celeb-split: $T/renamed//attr_g2.txt: rename: Input/output error; $T/renamed, which this run made, is removed" ]
+  [ ! -e "$T/renamed" ]
+  # mkdir -p failing part-way: what it made before goes
+  long=$(printf 'a%.0s' {1..300})
+  run celeb-split "${S[@]}" -o "$T/new/deep/$long" "$T/small.txt"
+  [ "$status" -eq 1 ]
+  [ "$output" = "celeb-split: $T/new/deep/$long: File name too long; $T/new/deep, which this run made, is removed, and so are the directories above it that it made, up to $T/new" ]
+  [ ! -e "$T/new" ]
+  # one that was there stays, empty or not, and the message says nothing of it
+  mkdir "$T/empty"
+  failed fsync fsync:error=ENOSPC:when=1 -- "$T/empty"
+  [[ "$output" == "celeb-split: $T/empty/.attr_g1.txt.tmp."*": write: $full $hint" ]]
+  [ -d "$T/empty" ] && [ -z "$(ls -A "$T/empty")" ]
+  failed fsync fsync:error=ENOSPC:when=1 -- "$T/empty/new"
+  [[ "$output" == "celeb-split: $T/empty/new/.attr_g1.txt.tmp."*": write: $full; $T/empty/new, which this run made, is removed $hint" ]]
+  [ -d "$T/empty" ] && [ -z "$(ls -A "$T/empty")" ]
+  # what another process put into a new directory stays (rmdir failing as then), and so does one rmdir refuses
+  failed fsync,rmdir fsync:error=ENOSPC:when=1 rmdir:error=ENOTEMPTY:when=2 -- "$T/new/out"
+  [[ "$output" == *": write: $full; $T/new/out, which this run made, is removed $hint" ]]
+  [ -d "$T/new" ] && [ ! -e "$T/new/out" ]
+  rm -r "$T/new"
+  failed fsync,rmdir fsync:error=ENOSPC:when=1 rmdir:error=ENOTEMPTY:when=1 -- "$T/new/out"
+  [[ "$output" == *": write: $full; $T/new/out, which this run made, is left: it is not empty (another process wrote into it?) $hint" ]]
+  [ -d "$T/new/out" ] && [ -z "$(ls -A "$T/new/out")" ]
+  rm -r "$T/new"
+  failed fsync,rmdir fsync:error=ENOSPC:when=1 rmdir:error=EIO:when=1 -- "$T/new/out"
+  [[ "$output" == *": write: $full; $T/new/out, which this run made, is left (rmdir: Input/output error) $hint" ]]
+  [ -d "$T/new/out" ]
+}
+
 @test "robustness: a full file system (ENOSPC) and a disk quota reached (EDQUOT) are named as such, with what to do; the old outputs stay" {
   need_strace
   mkdir "$T/out"
