@@ -830,15 +830,20 @@ int sg_run_shard_twice(const char *const *given, const int dup[2], sg_err *err)
 /* Paths for a message, "a b c", into out (cap bytes): whole, each path;
  * one that does not fit ends the list " ..." (room kept for it), as
  * lib/celeba_attrs.c's lists of names end, so that a cut list never reads
- * as whole and no path is cut short (it would read as another). */
+ * as whole and no path is cut short (it would read as another). A list that
+ * fits whole is never cut: room for " ..." is kept only where paths do not
+ * fit (it kept it after each but the last, so a list ending in a short path
+ * that fitted exactly was cut). */
 static void path_list(char *out, size_t cap, const char *const *paths, int n)
 {
     static const char more[] = " ...";
-    size_t len = 0;
+    size_t len = 0, total = 0;
+    for (int k = 0; k < n; k++) total += (k ? 1 : 0) + strlen(paths[k]);
+    int whole = total < cap;
     if (cap) out[0] = 0;
     for (int k = 0; k < n; k++) {
         const char *sep = k ? " " : "";
-        if (len + strlen(sep) + strlen(paths[k]) + (k == n - 1 ? 1 : sizeof more) > cap) {
+        if (!whole && len + strlen(sep) + strlen(paths[k]) + sizeof more > cap) {
             const char *mark = k ? more : more + 1;
             if (len + strlen(mark) < cap) snprintf(out + len, cap - len, "%s", mark);
             return;
@@ -900,8 +905,19 @@ static int check_shard_order(const sg_run_datasets *d, const char *const *given,
         enum { MSG_MAX = sizeof ((sg_err *)0)->msg - 1 };
         char run_order[SG_ERR_TAIL + 1], given_list[MSG_MAX + 1];
         path_list(run_order, sizeof run_order - (sizeof advice - 1), recorded, d->n);
-        size_t rest = (size_t)snprintf(NULL, 0, head, d->run_dir, "", advice, run_order);
-        path_list(given_list, rest < MSG_MAX ? MSG_MAX - rest + 1 : 1, given, d->n);
+        size_t rest = (size_t)snprintf(NULL, 0, head, d->run_dir, "", advice, run_order), given_cap;
+        if (rest + strlen("...") <= MSG_MAX) {
+            given_cap = MSG_MAX - rest + 1;   /* the message whole: the list gets what is left of it */
+        } else {
+            /* a run directory so long that sg_err cuts the message (in the
+             * path), or that leaves no room for the list's mark: the list
+             * gets what the kept tail leaves after the text that follows the
+             * path; it got a cap of 1 and read "(given: )" */
+            size_t after = rest - (size_t)(strstr(head, "%s") - head) - strlen(d->run_dir);
+            given_cap = after < SG_ERR_TAIL ? SG_ERR_TAIL - after + 1 : 1;
+        }
+        if (given_cap < sizeof "...") given_cap = sizeof "...";   /* a list cut whole says so: "(given: ...)" */
+        path_list(given_list, given_cap, given, d->n);
         rc = sg_errf(err, head, d->run_dir, given_list, advice, run_order);
     }
     for (int k = 0; k < d->n; k++) sg_buf_free(&r[k]);

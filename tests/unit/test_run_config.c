@@ -364,6 +364,121 @@ static void test_order_message(void)
     }
 }
 
+/* The message of two shards given to a resume in the reverse of the run's
+ * order (runs: the run directories to write, each trained on path[0],
+ * path[1]), with given[] as the paths shown: into err, -1. */
+static int order_message_of(const char *run, char (*path)[PATH_MAX], const char *const *given, sg_err *err)
+{
+    enum { N = 2 };
+    sg_shard *sh[N] = {0}, *sh_rev[N];
+    char *abs[N] = {0}, *abs_rev[N], names[N][SG_CKPT_NAME_MAX], names_rev[N][SG_CKPT_NAME_MAX];
+    sg_model_config c = {.image_size = 8, .n_datasets = N, .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4,
+                         .d_repeat = 2};
+    int rc = 0, ok = 1;
+    for (int k = 0; k < N && ok; k++) {
+        ok = sg_shard_open(&sh[k], path[k], err) == 0 && (abs[k] = realpath(path[k], NULL)) != NULL;
+        c.label_dim[k] = 3;
+        sg_run_dataset_name(path[k], names[k], SG_CKPT_NAME_MAX);
+    }
+    if (ok) {
+        sg_run_datasets d = {run, N, sh, abs, names};
+        sg_train_options o = tiny_options();
+        sg_run_record r = {0};
+        ok = sg_run_write_config(&d, &c, &o, &r, err) == 0;
+        sg_buf_free(&r.sessions_kept);
+    }
+    if (ok) {
+        for (int k = 0; k < N; k++) {
+            sh_rev[k] = sh[N - 1 - k];
+            abs_rev[k] = abs[N - 1 - k];
+            memcpy(names_rev[k], names[N - 1 - k], SG_CKPT_NAME_MAX);
+        }
+        sg_run_datasets d = {run, N, sh_rev, abs_rev, names_rev};
+        const int dup[2] = {-1, -1};
+        rc = sg_run_check_datasets(&d, given, dup, ignore_note, NULL, err);
+    }
+    for (int k = 0; k < N; k++) {
+        if (sh[k]) sg_shard_close(sh[k]);
+        free(abs[k]);
+    }
+    return ok ? rc : 1;
+}
+
+/* The shards given are cut only where they do not fit: path_list kept room
+ * for " ..." after each path but the last, so a list ending in a short path
+ * that fitted the message exactly lost it ("(given: PAD ...)"). And a run
+ * directory longer than the whole message left the list a cap of 1:
+ * "(given: )", no path and no mark; now the list gets what the tail that
+ * sg_err keeps leaves after the text that follows the path. */
+static void test_order_message_given_list(void)
+{
+    enum { MSG_MAX = sizeof ((sg_err *)0)->msg - 1 };
+    char path[2][PATH_MAX], run[PATH_MAX], *abs[2] = {0};
+    sg_err err = {{0}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path[k], sizeof path[k], "%s/given_%d.lmdb", test_tmpdir, k);
+        make_shard(path[k], 2, 8, 3, 0, (uint64_t)k + 1);
+        abs[k] = realpath(path[k], NULL);
+        CHECK(abs[k] != NULL, "%s", path[k]);
+    }
+    if (!abs[0] || !abs[1]) goto done;
+    snprintf(run, sizeof run, "%s/given_run", test_tmpdir);
+    mkdir(run, 0755);
+    char pad[MSG_MAX + 1], full[2 * MSG_MAX];
+    int fitted = 0, cut = 0;
+    for (size_t n = 1; n < MSG_MAX; n++) {   /* PAD x: whole while the message fits */
+        memset(pad, 'p', n);
+        pad[n] = 0;
+        const char *given[2] = {pad, "x"};
+        int len = snprintf(full, sizeof full, "shards given in another order than the run in %s was trained on "
+                           "(given: %s x); give them in its order (each dataset keeps its slot in the label "
+                           "vector): %s %s", run, pad, abs[0], abs[1]);
+        CHECK(order_message_of(run, path, given, &err) == -1, "PAD of %zu bytes: %s", n, err.msg);
+        if (len <= MSG_MAX) {
+            fitted++;
+            CHECK(!strcmp(err.msg, full), "PAD of %zu bytes, a message of %d: %s", n, len, err.msg);
+        } else {
+            cut++;
+            CHECK(strlen(err.msg) <= MSG_MAX && !strstr(err.msg, " ... ") &&
+                  (strstr(err.msg, " ...); give them") || strstr(err.msg, "(given: ...); give them")),
+                  "PAD of %zu bytes, cut: %s", n, err.msg);
+        }
+    }
+    CHECK(fitted > 100 && cut > 100, "%d fitted, %d cut", fitted, cut);
+    /* a run directory of about 1300 bytes */
+    size_t l = (size_t)snprintf(run, sizeof run, "%s/given_long", test_tmpdir);
+    mkdir(run, 0755);
+    for (int level = 0; level < 6 && l < sizeof run - 210; level++) {
+        l += (size_t)snprintf(run + l, sizeof run - l, "/%0200d", level);
+        CHECK(mkdir(run, 0755) == 0, "mkdir %s", run);
+    }
+    static char g0[101], g1[601];
+    memset(g0, 'g', 100);
+    memset(g1, 'h', sizeof g1 - 1);
+    struct { const char *given[2], *shown; } cases[] = {
+        {{"given_1", "given_0"}, "(given: given_1 given_0); give them in its order"},
+        {{g0, g1}, NULL},   /* g0 ... */
+        {{g1, g0}, "(given: ...); give them in its order"},
+    };
+    char g0_cut[200];
+    snprintf(g0_cut, sizeof g0_cut, "(given: %s ...); give them in its order", g0);
+    cases[1].shown = g0_cut;
+    for (int i = 0; i < 3; i++) {
+        static const char head[] = "shards given in another order than the run in ";
+        char tail[SG_ERR_TAIL + 1];
+        snprintf(tail, sizeof tail, "; give them in its order (each dataset keeps its slot in the label vector): "
+                 "%s %s", abs[0], abs[1]);
+        CHECK(order_message_of(run, path, cases[i].given, &err) == -1 && strlen(err.msg) <= MSG_MAX &&
+              !strncmp(err.msg, head, strlen(head)) &&
+              strstr(err.msg, cases[i].shown) && strlen(strstr(err.msg, " was trained on (given: ")) <= SG_ERR_TAIL &&
+              strlen(err.msg) >= strlen(tail) && !strcmp(err.msg + strlen(err.msg) - strlen(tail), tail),
+              "a run directory of %zu bytes, case %d: %s", l, i, err.msg);
+    }
+done:
+    free(abs[0]);
+    free(abs[1]);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("test_run_config")) return 1;
@@ -371,6 +486,7 @@ int main(void)
     test_dataset_name();
     test_stale_tmp();
     test_order_message();
+    test_order_message_given_list();
     sg_err err;
     sg_backend *be = sg_backend_cpu_create(1, &err);
     if (!be) { printf("cpu backend: %s\n", err.msg); return 1; }
