@@ -209,17 +209,25 @@ int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const ch
             for (int k = 0; k < n_cand; k++)
                 if (!strcmp(ck->dataset_names[cand[k]], own_name)) named[n_named++] = cand[k];
             if (n_named > 1) {
+                static const char fmt[] = ": datasets %s of %s are named like it and have its labels; choose one "
+                                          "with --dataset N";
+                _Static_assert(sizeof fmt + sizeof list + CKPT_SHOWN < SG_ERR_TAIL,
+                               "the datasets named like the shard fit SG_ERR_TAIL");
                 dataset_subset(ck, named, n_named, list, sizeof list);
-                return sg_errf(err, "%s: datasets %s are named like it and have its labels; choose one with "
-                               "--dataset N", shard_path, list);
+                ckpt_shown(g_path, ckpt);
+                char tail[SG_ERR_TAIL + 1];
+                snprintf(tail, sizeof tail, fmt, list, ckpt);
+                return sg_errf(err, "%s%s", shard_path, tail);
             }
             if (n_named == 1) {
                 chosen = named[0];
             } else {
                 dataset_subset(ck, cand, n_cand, list, sizeof list);
                 sg_targets_dataset_desc(cfg, dataset_names, chosen, desc, sizeof desc);
-                sg_buf_appendf(note, "%s: its labels are those of datasets %s, and it is named like none of them; "
-                               "taking it as dataset %s (choose with --dataset N|NAME)", shard_path, list, desc);
+                ckpt_shown(g_path, ckpt);
+                sg_buf_appendf(note, "%s: its labels are those of datasets %s of %s, and it is named like none of "
+                               "them; taking it as dataset %s (choose with --dataset N|NAME)", shard_path, list, ckpt,
+                               desc);
                 if (note->failed) return sg_err_oom(err, "out of memory");
             }
         }

@@ -30,11 +30,13 @@ int sg_ckpt_labels_fit(const sg_ckpt_info *ck, const sg_shard_meta *m, int ds, i
  * --dataset that names none ("--dataset 'X': ...") or one of other labels
  * (naming the datasets that have the shard's labels, else asking for a shard
  * of the one named), labels of none of the datasets, the same shard twice in
- * the run. The label mismatches name the checkpoint by g_path, its G file
- * (its shell word; a long one cut to its end, ".../run/ckpt/...", in under
- * 128 bytes), for the user who has several runs. Their text after
- * shard_path is at most SG_ERR_TAIL bytes, label lists cut to fit (", ..."):
- * only a long shard path is cut, and the advice at the end survives. */
+ * the run (which names the run). The label mismatches, the error of two
+ * named like it and the note of none name the checkpoint by g_path, its G
+ * file (its shell word; a long one cut to its end, ".../run/ckpt/...", in
+ * under 128 bytes), for the user who has several runs. The errors' text
+ * after shard_path is at most SG_ERR_TAIL bytes, label lists cut to fit
+ * (", ..."): only a long shard path is cut, and the advice at the end
+ * survives. */
 int sg_ckpt_match_shard(const sg_ckpt_info *ck, const sg_shard_meta *m, const char *shard_path,
                         const char *dataset_arg, const char *run, const char *g_path, int *ds_out, int *map,
                         sg_buf *note, sg_err *err);

@@ -1454,7 +1454,7 @@ PY
     cp "$W/run/ckpt/$n-G.safetensors" "$W/g/"
     run sg-sample --ckpt "$W/g/$n-G.safetensors" --data "$W/y/train.lmdb" --each --device cpu -o "$W/each3"
     [ "$status" -eq 1 ]
-    [ "$output" = "sg-sample: $W/y/train.lmdb: datasets 1 train, 2 train are named like it and have its labels; choose one with --dataset N" ]
+    [ "$output" = "sg-sample: $W/y/train.lmdb: datasets 1 train, 2 train of $W/g/$n-G.safetensors are named like it and have its labels; choose one with --dataset N" ]
     [ ! -e "$W/each3" ]
     # --dataset 2 says it
     run sg-sample --ckpt "$W/g/$n-G.safetensors" --data "$W/y/train.lmdb" --dataset 2 --each --device cpu -o "$W/each3"
@@ -1483,7 +1483,7 @@ PY
     # a shard named like neither: the first, with a warning naming the option
     run sg-sample --ckpt "$W/run" --data "$W/z/other.lmdb" --count 1 --device cpu -o "$W/z.png"
     [ "$status" -eq 0 ]
-    [ "$output" = "sg-sample: $W/z/other.lmdb: its labels are those of datasets 1 train, 2 train, and it is named like none of them; taking it as dataset 1 train (choose with --dataset N|NAME)" ]
+    [ "$output" = "sg-sample: $W/z/other.lmdb: its labels are those of datasets 1 train, 2 train of $W/run/ckpt/$n-G.safetensors, and it is named like none of them; taking it as dataset 1 train (choose with --dataset N|NAME)" ]
     is_png "$W/z.png"
     run sg-sample --ckpt "$W/run" --data "$W/z/other.lmdb" --dataset 1 --count 1 --device cpu -o "$W/z1.png"
     [ "$status" -eq 0 ]

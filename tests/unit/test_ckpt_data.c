@@ -283,6 +283,49 @@ static void test_match_shard_ckpt_named(void)
     snprintf(want, sizeof want, " match none of the datasets of ...%s (Black_Hair,", end);
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", long_name, &ds, map, &note, &err) == -1 &&
           strstr(err.msg, want) && (unsigned char)end[-1] == 0xa9, "a long last name: %s", err.msg);
+
+    /* the note of a shard named like none of the datasets of its labels, and
+     * the error of several named like it, name it alike */
+    static char *split_labels[] = {"Black_Hair", "Blond_Hair", "Male", "Black_Hair", "Blond_Hair", "Male"};
+    const char *split_names[2] = {"train", "test"};
+    make_info(&ck, 2, split_names, (const int[2]){3, 3}, (const int[2]){0, 0}, split_labels, no_crops, 0);
+    const char *celeb[3] = {"Male", "Black_Hair", "Blond_Hair"};
+    m = shard_meta(3, celeb, 0, 0);
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/other.lmdb", NULL, "", "/r/my run/ckpt/000100-G.safetensors", &ds, map,
+                              &note, &err) == 0 && ds == 0 && note.data &&
+          strstr(note.data, "datasets 1 train, 2 test of '/r/my run/ckpt/000100-G.safetensors', and it is named "),
+          "the note, a path with a space: %s", note.data ? note.data : err.msg);
+    sg_buf_free(&note);
+    CHECK(sg_ckpt_match_shard(&ck, &m, "/d/other.lmdb", NULL, "", long_name, &ds, map, &note, &err) == 0 &&
+          note.data && strstr(note.data, end) && strstr(note.data, " test of ...") &&
+          strstr(note.data, "-G.safetensors, and it is named "), "the note, a long path: %s",
+          note.data ? note.data : err.msg);
+    sg_buf_free(&note);
+    /* the worst case: eight datasets of one long name (escapes in it), a
+     * shard path and a G file of 4000 bytes: whole, the advice at its end */
+    enum { N = SG_MAX_DATASETS };
+    static char ds_name[SG_CKPT_NAME_MAX], *many_labels[N * 3], long_g[4001], long_shard[4001];
+    memset(ds_name, 'n', SG_CKPT_NAME_MAX - 1);
+    ds_name[5] = '\x1b';
+    const char *many_names[N];
+    int dims[N], multi[N] = {0}, crops[N] = {0};
+    for (int d = 0; d < N; d++) {
+        many_names[d] = ds_name;
+        dims[d] = 3;
+        for (int i = 0; i < 3; i++) many_labels[d * 3 + i] = split_labels[i];
+    }
+    make_info(&ck, N, many_names, dims, multi, many_labels, crops, 0);
+    memset(long_g, 'g', 4000);
+    long_g[0] = '/';
+    memcpy(long_g + 4000 - 33, "/my run/ckpt/000100-G.safetensors", 34);
+    memset(long_shard, 's', 4000);
+    long_shard[0] = '/';
+    snprintf(long_shard + 4000 - strlen(ds_name) - 6, strlen(ds_name) + 7, "/%s.lmdb", ds_name);
+    CHECK(sg_ckpt_match_shard(&ck, &m, long_shard, NULL, "", long_g, &ds, map, &note, &err) == -1 &&
+          !strncmp(err.msg, "/sss", 4) && strstr(err.msg, ".lmdb: datasets 1 'nnnnn\\x1bnn") &&
+          strstr(err.msg, "...' of .../my run/ckpt/000100-G.safetensors are named like it and have its labels; "
+                 "choose one with --dataset N") &&
+          strlen(strstr(err.msg, ".lmdb: datasets ") + 5) <= SG_ERR_TAIL, "two named like it, long: %s", err.msg);
     sg_buf_free(&note);
 }
 
@@ -334,15 +377,16 @@ static void test_match_shard(void)
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/test.lmdb", NULL, "", G, &ds, map, &note, &err) == 0 && ds == 1 &&
           note.len == 0 && map[0] == 2, "test.lmdb: dataset %d, note '%s'", ds, note.data ? note.data : "");
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/other.lmdb", NULL, "", G, &ds, map, &note, &err) == 0 && ds == 0 &&
-          note.data && !strcmp(note.data, "/d/other.lmdb: its labels are those of datasets 1 train, 2 test, and it "
-                               "is named like none of them; taking it as dataset 1 train (choose with --dataset "
-                               "N|NAME)"), "other.lmdb: dataset %d, note '%s'", ds, note.data ? note.data : "");
+          note.data && !strcmp(note.data, "/d/other.lmdb: its labels are those of datasets 1 train, 2 test of "
+                               "/r/ckpt/000100-G.safetensors, and it is named like none of them; taking it as "
+                               "dataset 1 train (choose with --dataset N|NAME)"),
+          "other.lmdb: dataset %d, note '%s'", ds, note.data ? note.data : "");
     sg_buf_free(&note);
     const char *same_names[2] = {"x", "x"};
     make_info(&ck, 2, same_names, dims, multi, split_labels, no_crops, 0);
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", NULL, "", G, &ds, map, &note, &err) == -1 &&
-          !strcmp(err.msg, "/d/x.lmdb: datasets 1 x, 2 x are named like it and have its labels; choose one with "
-                  "--dataset N"), "two named like it: %s", err.msg);
+          !strcmp(err.msg, "/d/x.lmdb: datasets 1 x, 2 x of /r/ckpt/000100-G.safetensors are named like it and "
+                  "have its labels; choose one with --dataset N"), "two named like it: %s", err.msg);
     CHECK(sg_ckpt_match_shard(&ck, &m, "/d/x.lmdb", "2", "", G, &ds, map, &note, &err) == 0 && ds == 1,
           "--dataset 2 of two named like it: %d", ds);
     CHECK(note.len == 0, "a note with a choice: %s", note.data);
