@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,8 +148,8 @@ int sg_write_file_atomic(const char *path, const void *data, size_t len, sg_err 
                        "another path)", path, real, loops ? "loops" : "does not exist");
     }
     if (sg_temp_name(tmp, sizeof tmp, path, ".tmp.")) return sg_errf(err, "%s: path too long", path);
-    int slot = sg_temp_track(tmp);
-    int fd = sg_create_temp(tmp);
+    int slot;
+    int fd = sg_temp_create_tracked(tmp, &slot);
     if (fd < 0) {
         if (errno != ENOENT || !sg_err_missing_dir(path, err)) sg_errno(err, "%s", path);
         sg_temp_untrack(slot);
@@ -282,15 +283,20 @@ int sg_create_temp(const char *tmp)
 }
 
 /* Each slot's word is generation * 4 + state (free, being filled by the
- * thread that claimed it, registered). Freeing a slot bumps its generation,
- * so a signal handler that copies a registered name and finds the word
- * unchanged afterwards knows no other thread freed and refilled the slot
- * meanwhile: it never removes a name half overwritten. */
-enum { TEMP_FREE, TEMP_FILLING, TEMP_REGISTERED };
+ * thread that claimed it, registered, or registered with its file being
+ * created). Freeing a slot bumps its generation, so a signal handler that
+ * copies a registered name and finds the generation unchanged afterwards
+ * knows no other thread freed and refilled the slot meanwhile: it never
+ * removes a name half overwritten. */
+enum { TEMP_FREE, TEMP_FILLING, TEMP_REGISTERED, TEMP_CREATING };
 static _Atomic unsigned temp_word[SG_TEMP_SLOTS];
 static char temp_path[SG_TEMP_SLOTS][PATH_MAX];
+static _Atomic long temp_creator[SG_TEMP_SLOTS];   /* the thread of a TEMP_CREATING slot */
+static _Atomic int temp_ending;                     /* sg_temp_end: no file is created any more */
 
-int sg_temp_track(const char *path)
+static long this_thread(void) { return (long)syscall(SYS_gettid); }   /* async-signal-safe */
+
+static int track_as(const char *path, unsigned state)
 {
     size_t n = strlen(path);
     if (n >= PATH_MAX) return -1;
@@ -299,10 +305,42 @@ int sg_temp_track(const char *path)
         if ((w & 3) != TEMP_FREE || !atomic_compare_exchange_strong(&temp_word[i], &w, (w & ~3u) | TEMP_FILLING))
             continue;
         memcpy(temp_path[i], path, n + 1);
-        atomic_store(&temp_word[i], (w & ~3u) | TEMP_REGISTERED);
+        atomic_store(&temp_creator[i], this_thread());
+        atomic_store(&temp_word[i], (w & ~3u) | state);
         return i;
     }
     return -1;
+}
+
+int sg_temp_track(const char *path) { return track_as(path, TEMP_REGISTERED); }
+
+/* The creation is a handshake with sg_temp_end, both sides sequentially
+ * consistent: this side marks the slot TEMP_CREATING, then looks at
+ * temp_ending; sg_temp_end sets temp_ending, then looks at the slots. So
+ * either this side sees the end and creates nothing, or sg_temp_end sees the
+ * slot creating and waits until the file exists before it removes it. With
+ * only "register, then create", a file created just after the handler's pass
+ * outlived the process (sg-sample --each stopped under load left its
+ * writer's temporary file). */
+int sg_temp_create_tracked(const char *tmp, int *slot)
+{
+    *slot = track_as(tmp, TEMP_CREATING);
+    if (atomic_load(&temp_ending)) {
+        /* the process is ending: the slot freed at once (sg_temp_end waits
+         * for it), then wait for the end rather than fail (a failure would
+         * be reported as an error of its own) */
+        sg_temp_untrack(*slot);
+        *slot = -1;
+        for (int i = 0; i < 200; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+        errno = ECANCELED;
+        return -1;
+    }
+    int fd = sg_create_temp(tmp);
+    if (*slot >= 0) {
+        unsigned w = atomic_load(&temp_word[*slot]);   /* only this thread changes it now */
+        atomic_store(&temp_word[*slot], (w & ~3u) | TEMP_REGISTERED);
+    }
+    return fd;
 }
 
 void sg_temp_untrack(int slot)
@@ -317,11 +355,29 @@ void sg_temp_remove_all(void)
     char name[PATH_MAX];
     for (int i = 0; i < SG_TEMP_SLOTS; i++) {
         unsigned w = atomic_load(&temp_word[i]);
-        if ((w & 3) != TEMP_REGISTERED) continue;
+        if ((w & 3) != TEMP_REGISTERED && (w & 3) != TEMP_CREATING) continue;
         memcpy(name, temp_path[i], sizeof name);
         name[sizeof name - 1] = 0;
-        if (atomic_load(&temp_word[i]) == w) unlink(name);
+        unsigned now = atomic_load(&temp_word[i]);   /* the same name: not freed and refilled meanwhile */
+        if (now >> 2 == w >> 2 && ((now & 3) == TEMP_REGISTERED || (now & 3) == TEMP_CREATING)) unlink(name);
     }
+}
+
+void sg_temp_end(void)
+{
+    atomic_store(&temp_ending, 1);
+    long me = this_thread();
+    /* a creation in flight in another thread ends within its open(2); one
+     * in this thread (the handler interrupted it) never resumes: its file
+     * exists now or never will. Bounded (1 s in all), for a file system
+     * that hangs. */
+    int waits = 100;   /* of 10 ms, in all */
+    for (int i = 0; i < SG_TEMP_SLOTS; i++)
+        while ((atomic_load(&temp_word[i]) & 3) == TEMP_CREATING && atomic_load(&temp_creator[i]) != me && waits > 0) {
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
+            waits--;
+        }
+    sg_temp_remove_all();
 }
 
 int sg_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, sg_err *err)

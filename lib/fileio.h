@@ -181,7 +181,7 @@ void sg_remove_dead_temps_in(const char *dir, const char *prefix, const char *su
 
 /* Temporary files in flight. A process killed between creating a temporary
  * file and renaming it leaves the file behind; writers register each name
- * here while it exists, and a tool's signal handler calls sg_temp_remove_all
+ * here while it exists, and a tool's signal handler calls sg_temp_end
  * before the process dies. Best effort: with all SG_TEMP_SLOTS taken a name
  * is not registered (sg_temp_track returns -1, which sg_temp_untrack
  * ignores). Safe from any thread; sg_temp_remove_all is async-signal-safe. */
@@ -189,5 +189,15 @@ enum { SG_TEMP_SLOTS = 64 };
 int sg_temp_track(const char *path);
 void sg_temp_untrack(int slot);
 void sg_temp_remove_all(void);
+/* sg_create_temp with tmp registered (slot set, -1 when no slot was free)
+ * such that sg_temp_end removes the file whether it runs before, during or
+ * after the creation; after sg_temp_end it creates nothing (-1, ECANCELED,
+ * once the process has had up to 2 s to end). */
+int sg_temp_create_tracked(const char *tmp, int *slot);
+/* For a stop signal's handler, the process ending: no temporary file is
+ * created from now on (sg_temp_create_tracked), those being created in other
+ * threads are waited for (up to 1 s in all), and every registered one is
+ * removed. Async-signal-safe. */
+void sg_temp_end(void);
 
 #endif

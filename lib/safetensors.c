@@ -465,8 +465,7 @@ int sg_st_writer_begin(sg_st_writer **out, const char *path, const sg_st_spec *s
     while (b.len % 8 && !b.failed) sg_buf_putc(&b, ' ');
     if (b.failed) { sg_err_oom(err, "%s: out of memory", path); goto fail; }
 
-    w->tmp_slot = sg_temp_track(w->tmp);
-    w->fd = sg_create_temp(w->tmp);
+    w->fd = sg_temp_create_tracked(w->tmp, &w->tmp_slot);
     if (w->fd < 0) {
         if (errno != ENOENT || !sg_err_missing_dir(w->path, err)) sg_errno(err, "%s", w->path);
         free(w->tmp);

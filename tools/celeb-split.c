@@ -144,7 +144,7 @@ static void on_stop_signal(int sig)
 {
     if (stopping) return;   /* another stop signal during this one: the first one ends the run */
     stopping = 1;
-    sg_temp_remove_all();   /* the staged lists: DIR as empty as this run made it */
+    sg_temp_end();   /* the staged lists: DIR as empty as this run made it */
     const cli_stop_line *line = &stop_line;
     if (made_len) {
         int how = remove_made_dirs();
@@ -258,11 +258,11 @@ static void stage_file(const char *dir, const char *name, const sg_attr_table *t
         }
     char *buf; size_t len;
     if (sg_attr_table_format(t, rows, n, &buf, &len, &err) != 0) { sg_err_prefix(&err, "%s", p->path); die_cleanup(&err); }
-    /* Registered before it exists, so that a signal at any point removes it. */
-    p->tmp_slot = sg_temp_track(p->tmp);
+    /* Registered as it is created, so that a signal at any point removes it. */
+    p->tmp_slot = -1;
     p->has_old = p->renamed = 0;
     n_pending++;
-    int fd = sg_create_temp(p->tmp);
+    int fd = sg_temp_create_tracked(p->tmp, &p->tmp_slot);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         free(buf);

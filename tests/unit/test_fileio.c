@@ -349,6 +349,72 @@ static void test_temp_registry(void)
     unlink(tmp);
 }
 
+/* sg_temp_end against a writer thread at work: once it returns, no
+ * temporary file is left and none is created any more, wherever the writer
+ * was (registering, creating, writing, renaming). With "register, then
+ * create" and a plain removal pass, a file created just after the pass
+ * outlived a stopped sg-sample --each. Each round in a child process, as
+ * sg_temp_end is for a process that ends. */
+static atomic_int temp_end_writes;
+
+static void *write_files_until_refused(void *dir)
+{
+    char path[700];
+    sg_err err;
+    for (int i = 0;; i++) {
+        snprintf(path, sizeof path, "%s/out-%d.bin", (const char *)dir, i);
+        if (sg_write_file_atomic(path, "0123456789", 10, &err)) return NULL;
+        atomic_fetch_add(&temp_end_writes, 1);
+    }
+}
+
+static int temp_files_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) n += strstr(e->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return n;
+}
+
+static void test_temp_end_with_writer(void)
+{
+    int bad = 0, rounds = 100;
+    for (int r = 0; r < rounds; r++) {
+        /* in memory where it can be (fsync there is free: more rounds) */
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/sg-temp-end.XXXXXX"
+                                                                         : test_tmp_path("temp-end.XXXXXX"));
+        if (!mkdtemp(dir)) { CHECK(0, "mkdtemp %s", dir); return; }
+        pid_t pid = fork();
+        if (pid == 0) {
+            pthread_t t;
+            atomic_store(&temp_end_writes, 0);
+            if (pthread_create(&t, NULL, write_files_until_refused, dir)) _exit(3);
+            while (atomic_load(&temp_end_writes) < 1) nanosleep(&(struct timespec){0, 100000}, NULL);
+            nanosleep(&(struct timespec){0, (r % 10) * 20000L}, NULL);   /* somewhere in a later write */
+            sg_temp_end();
+            int left = temp_files_in(dir);
+            nanosleep(&(struct timespec){0, 5000000}, NULL);   /* the writer, refused, creates nothing */
+            int later = temp_files_in(dir);
+            _exit(left != 0 ? 1 : later != 0 ? 2 : 0);
+        }
+        int st = 0;
+        waitpid(pid, &st, 0);
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) bad++;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            bad++;
+            CHECK(0, "round %d: %s", r, WIFEXITED(st) && WEXITSTATUS(st) == 1 ? "a temporary file left after sg_temp_end"
+                                         : WIFEXITED(st) && WEXITSTATUS(st) == 2 ? "a temporary file created after sg_temp_end"
+                                                                                 : "the child failed");
+        }
+    }
+    CHECK(bad == 0, "%d of %d rounds", bad, rounds);
+}
+
 /* The checkpoint writer: its temporary file is registered from begin until
  * the rename, and created without following a link planted at its name. */
 static void test_safetensors_temp(void)
@@ -628,6 +694,7 @@ int main(void)
     test_read_limit();
     test_read_directory();
     test_temp_registry();
+    test_temp_end_with_writer();
     test_safetensors_temp();
     test_empty_paths();
     test_mkdir_p_made();

@@ -36,7 +36,7 @@ static void warn_unsynced(const sg_err *note) { cli_warn("%s", note->msg); }
 
 void cli_die_by_signal(int sig)
 {
-    sg_temp_remove_all();
+    sg_temp_end();
     /* a progress line ends, so the shell's prompt starts on a line of its own */
     if (progress_shown && write(STDERR_FILENO, "\n", 1) < 0) progress_shown = 0;
     signal(sig, SIG_DFL);
