@@ -303,6 +303,46 @@ static void test_stale_tmp(void)
 
 static void ignore_note(void *ctx, const char *fmt, ...) { (void)ctx; (void)fmt; }
 
+/* The message of n shards given to a resume in the reverse of the run's
+ * order (run: the run directory to write, trained on path[0..n)), with
+ * given[] as the paths shown: into err, -1. */
+static int order_message_of(const char *run, int n, char (*path)[PATH_MAX], const char *const *given, sg_err *err)
+{
+    enum { N = SG_MAX_DATASETS };
+    sg_shard *sh[N] = {0}, *sh_rev[N];
+    char *abs[N] = {0}, *abs_rev[N], names[N][SG_CKPT_NAME_MAX], names_rev[N][SG_CKPT_NAME_MAX];
+    sg_model_config c = {.image_size = 8, .n_datasets = n, .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4,
+                         .d_repeat = 2};
+    int rc = 0, ok = 1;
+    for (int k = 0; k < n && ok; k++) {
+        ok = sg_shard_open(&sh[k], path[k], err) == 0 && (abs[k] = realpath(path[k], NULL)) != NULL;
+        c.label_dim[k] = 3;
+        sg_run_dataset_name(path[k], names[k], SG_CKPT_NAME_MAX);
+    }
+    if (ok) {
+        sg_run_datasets d = {run, n, sh, abs, names};
+        sg_train_options o = tiny_options();
+        sg_run_record r = {0};
+        ok = sg_run_write_config(&d, &c, &o, &r, err) == 0;
+        sg_buf_free(&r.sessions_kept);
+    }
+    if (ok) {
+        for (int k = 0; k < n; k++) {
+            sh_rev[k] = sh[n - 1 - k];
+            abs_rev[k] = abs[n - 1 - k];
+            memcpy(names_rev[k], names[n - 1 - k], SG_CKPT_NAME_MAX);
+        }
+        sg_run_datasets d = {run, n, sh_rev, abs_rev, names_rev};
+        const int dup[2] = {-1, -1};
+        rc = sg_run_check_datasets(&d, given, dup, ignore_note, NULL, err);
+    }
+    for (int k = 0; k < n; k++) {
+        if (sh[k]) sg_shard_close(sh[k]);
+        free(abs[k]);
+    }
+    return ok ? rc : 1;
+}
+
 /* Eight shards of long paths (about 150 bytes) given to a resume in the
  * reverse of the run's order: the message ends with the run's order, what
  * to give, whole or cut " ..." after a whole path, within SG_ERR_TAIL
@@ -311,97 +351,35 @@ static void ignore_note(void *ctx, const char *fmt, ...) { (void)ctx; (void)fmt;
 static void test_order_message(void)
 {
     enum { N = SG_MAX_DATASETS };
-    char dir[PATH_MAX], run[PATH_MAX], path[N][PATH_MAX], *abs[N] = {0}, *abs_rev[N];
-    char names[N][SG_CKPT_NAME_MAX], names_rev[N][SG_CKPT_NAME_MAX];
-    sg_shard *sh[N] = {0}, *sh_rev[N];
-    sg_model_config c = {.image_size = 8, .n_datasets = N, .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4,
-                         .d_repeat = 2};
+    char dir[PATH_MAX], run[PATH_MAX], path[N][PATH_MAX], *abs[N] = {0};
+    const char *abs_rev[N];
     sg_err err = {{0}};
     snprintf(dir, sizeof dir, "%s/order_%0100d", test_tmpdir, 0);
     snprintf(run, sizeof run, "%s/order_run", test_tmpdir);
     mkdir(dir, 0755);
+    mkdir(run, 0755);
     int ok = 1;
     for (int k = 0; k < N && ok; k++) {
         snprintf(path[k], sizeof path[k], "%s/shard_%d.lmdb", dir, k);
         make_shard(path[k], 2, 8, 3, 0, (uint64_t)k + 1);
-        ok = sg_shard_open(&sh[k], path[k], &err) == 0 && (abs[k] = realpath(path[k], NULL)) != NULL;
-        CHECK(ok, "%s: %s", path[k], err.msg);
-        c.label_dim[k] = 3;
-        sg_run_dataset_name(path[k], names[k], SG_CKPT_NAME_MAX);
-    }
-    mkdir(run, 0755);
-    if (ok) {
-        sg_run_datasets d = {run, N, sh, abs, names};
-        sg_train_options o = tiny_options();
-        sg_run_record r = {0};
-        ok = sg_run_write_config(&d, &c, &o, &r, &err) == 0;
-        CHECK(ok, "%s: %s", run, err.msg);
-        sg_buf_free(&r.sessions_kept);
+        ok = (abs[k] = realpath(path[k], NULL)) != NULL;
+        CHECK(ok, "%s", path[k]);
     }
     if (ok) {
-        for (int k = 0; k < N; k++) {
-            sh_rev[k] = sh[N - 1 - k];
-            abs_rev[k] = abs[N - 1 - k];
-            memcpy(names_rev[k], names[N - 1 - k], SG_CKPT_NAME_MAX);
-        }
-        sg_run_datasets d = {run, N, sh_rev, abs_rev, names_rev};
-        const int dup[2] = {-1, -1};
+        for (int k = 0; k < N; k++) abs_rev[k] = abs[N - 1 - k];
         char head[PATH_MAX + 100], order[2 * PATH_MAX + 100];
         snprintf(head, sizeof head, "shards given in another order than the run in %s was trained on (given: %s ",
                  run, abs[N - 1]);
         snprintf(order, sizeof order, "; give them in its order (each dataset keeps its slot in the label vector): "
                  "%s %s ", abs[0], abs[1]);
-        int rc = sg_run_check_datasets(&d, (const char *const *)abs_rev, dup, ignore_note, NULL, &err);
+        int rc = order_message_of(run, N, path, abs_rev, &err);
         const char *tail = strstr(err.msg, order);
         size_t l = strlen(err.msg);
         CHECK(rc == -1 && !strncmp(err.msg, head, strlen(head)) && tail && strlen(tail) <= SG_ERR_TAIL &&
               !strstr(err.msg, " ... ") && l > 4 && !strcmp(err.msg + l - 4, " ..."),
               "shards in reverse (%zu-byte paths): %s", strlen(abs[0]), err.msg);
     }
-    for (int k = 0; k < N; k++) {
-        if (sh[k]) sg_shard_close(sh[k]);
-        free(abs[k]);
-    }
-}
-
-/* The message of two shards given to a resume in the reverse of the run's
- * order (runs: the run directories to write, each trained on path[0],
- * path[1]), with given[] as the paths shown: into err, -1. */
-static int order_message_of(const char *run, char (*path)[PATH_MAX], const char *const *given, sg_err *err)
-{
-    enum { N = 2 };
-    sg_shard *sh[N] = {0}, *sh_rev[N];
-    char *abs[N] = {0}, *abs_rev[N], names[N][SG_CKPT_NAME_MAX], names_rev[N][SG_CKPT_NAME_MAX];
-    sg_model_config c = {.image_size = 8, .n_datasets = N, .g_conv_dim = 4, .g_repeat = 1, .d_conv_dim = 4,
-                         .d_repeat = 2};
-    int rc = 0, ok = 1;
-    for (int k = 0; k < N && ok; k++) {
-        ok = sg_shard_open(&sh[k], path[k], err) == 0 && (abs[k] = realpath(path[k], NULL)) != NULL;
-        c.label_dim[k] = 3;
-        sg_run_dataset_name(path[k], names[k], SG_CKPT_NAME_MAX);
-    }
-    if (ok) {
-        sg_run_datasets d = {run, N, sh, abs, names};
-        sg_train_options o = tiny_options();
-        sg_run_record r = {0};
-        ok = sg_run_write_config(&d, &c, &o, &r, err) == 0;
-        sg_buf_free(&r.sessions_kept);
-    }
-    if (ok) {
-        for (int k = 0; k < N; k++) {
-            sh_rev[k] = sh[N - 1 - k];
-            abs_rev[k] = abs[N - 1 - k];
-            memcpy(names_rev[k], names[N - 1 - k], SG_CKPT_NAME_MAX);
-        }
-        sg_run_datasets d = {run, N, sh_rev, abs_rev, names_rev};
-        const int dup[2] = {-1, -1};
-        rc = sg_run_check_datasets(&d, given, dup, ignore_note, NULL, err);
-    }
-    for (int k = 0; k < N; k++) {
-        if (sh[k]) sg_shard_close(sh[k]);
-        free(abs[k]);
-    }
-    return ok ? rc : 1;
+    for (int k = 0; k < N; k++) free(abs[k]);
 }
 
 /* The shards given are cut only where they do not fit: path_list kept room
@@ -433,7 +411,7 @@ static void test_order_message_given_list(void)
         int len = snprintf(full, sizeof full, "shards given in another order than the run in %s was trained on "
                            "(given: %s x); give them in its order (each dataset keeps its slot in the label "
                            "vector): %s %s", run, pad, abs[0], abs[1]);
-        CHECK(order_message_of(run, path, given, &err) == -1, "PAD of %zu bytes: %s", n, err.msg);
+        CHECK(order_message_of(run, 2, path, given, &err) == -1, "PAD of %zu bytes: %s", n, err.msg);
         if (len <= MSG_MAX) {
             fitted++;
             CHECK(!strcmp(err.msg, full), "PAD of %zu bytes, a message of %d: %s", n, len, err.msg);
@@ -468,7 +446,7 @@ static void test_order_message_given_list(void)
         char tail[SG_ERR_TAIL + 1];
         snprintf(tail, sizeof tail, "; give them in its order (each dataset keeps its slot in the label vector): "
                  "%s %s", abs[0], abs[1]);
-        CHECK(order_message_of(run, path, cases[i].given, &err) == -1 && strlen(err.msg) <= MSG_MAX &&
+        CHECK(order_message_of(run, 2, path, cases[i].given, &err) == -1 && strlen(err.msg) <= MSG_MAX &&
               !strncmp(err.msg, head, strlen(head)) &&
               strstr(err.msg, cases[i].shown) && strlen(strstr(err.msg, " was trained on (given: ")) <= SG_ERR_TAIL &&
               strlen(err.msg) >= strlen(tail) && !strcmp(err.msg + strlen(err.msg) - strlen(tail), tail),
